@@ -1,0 +1,106 @@
+/**
+ * The subcommand table: name, one-line purpose, and a lazy loader so `iatp relay` loads only
+ * the relay's modules.
+ * @module
+ */
+
+/** A runnable subcommand. Returns the process exit code. */
+export interface Command {
+  run(argv: string[]): Promise<number>;
+  /** Usage text for `iatp <cmd> --help` and usage errors. */
+  usage(): string;
+}
+
+/** One row of the subcommand table. */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  /** Hidden commands (internal) are not listed in `iatp --help`. */
+  hidden?: boolean;
+  load(): Promise<Command>;
+}
+
+/** Every subcommand, in the order `iatp --help` lists them. */
+export const COMMANDS: CommandEntry[] = [
+  {
+    name: "sidecar",
+    summary: "IATP trust proxy in front of an agent (manifest, PII blocking, trust score)",
+    load: () => import("./sidecar.ts").then((m) => m.command),
+  },
+  {
+    name: "relay",
+    summary: "resumable SSE pub/sub relay for the agent mesh",
+    load: () => import("./relay.ts").then((m) => m.command),
+  },
+  {
+    name: "policy",
+    summary: "Cedar policy decisions for access intents",
+    load: () => import("./policy.ts").then((m) => m.command),
+  },
+  {
+    name: "audit",
+    summary: "tamper-evident Merkle ledger with signed receipts",
+    load: () => import("./audit.ts").then((m) => m.command),
+  },
+  {
+    name: "dashboard",
+    summary: "live web dashboard of the mesh",
+    load: () => import("./dashboard.ts").then((m) => m.command),
+  },
+  {
+    name: "sensor",
+    summary: "automation agent running sandboxed trigger plugins",
+    load: () => import("./sensor.ts").then((m) => m.command),
+  },
+  {
+    name: "action",
+    summary: "automation agent running sandboxed action plugins",
+    load: () => import("./action.ts").then((m) => m.command),
+  },
+  {
+    name: "compose-agent",
+    summary: "Docker Compose host agent with signed commands and a watchdog",
+    load: () => import("./compose_agent.ts").then((m) => m.command),
+  },
+  {
+    name: "status",
+    summary: "host status agent: metrics, alerts, dashboard command link",
+    load: () => import("./status.ts").then((m) => m.command),
+  },
+  {
+    name: "up",
+    summary: "run the whole mesh with a demo agent in one process",
+    load: () => import("./up.ts").then((m) => m.command),
+  },
+  {
+    name: "version",
+    summary: "print version, git commit and Deno version",
+    load: () => import("./version.ts").then((m) => m.command),
+  },
+  {
+    name: "help",
+    summary: "show help for iatp or a subcommand",
+    load: () => import("./help.ts").then((m) => m.command),
+  },
+];
+
+/** Finds a command by name. */
+export function findCommand(name: string): CommandEntry | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+/** The top-level usage text. */
+export function globalUsage(): string {
+  const visible = COMMANDS.filter((c) => !c.hidden);
+  const w = Math.max(...visible.map((c) => c.name.length)) + 2;
+  return [
+    "Usage: iatp <command> [flags]",
+    "",
+    "iatp: a trust and governance layer for AI agents and automation agents.",
+    "",
+    "Commands:",
+    ...visible.map((c) => `  ${c.name.padEnd(w)}${c.summary}`),
+    "",
+    "Run `iatp <command> --help` for a command's flags, env vars and defaults.",
+  ].join("\n");
+}

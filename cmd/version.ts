@@ -1,0 +1,35 @@
+/** `iatp version`: version, git commit and Deno version (`--json` for machines). @module */
+import { parseArgs } from "node:util";
+import { UsageError } from "../core/errors/mod.ts";
+import { versionInfo } from "../core/version.ts";
+import type { Command } from "./mod.ts";
+import { print } from "./shared.ts";
+
+const USAGE =
+  "Usage: iatp version [--json]\n\nPrint the iatp version, git commit and Deno version.";
+
+/** The version command. */
+export const command: Command = {
+  usage: () => USAGE,
+  run(argv) {
+    let json = false;
+    try {
+      const { values } = parseArgs({
+        args: argv,
+        options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      });
+      if (values.help) {
+        print(USAGE);
+        return Promise.resolve(0);
+      }
+      json = values.json ?? false;
+    } catch (err) {
+      throw new UsageError((err as Error).message.split("\n")[0], USAGE);
+    }
+    const v = versionInfo();
+    print(
+      json ? JSON.stringify(v) : `iatp ${v.version} (commit ${v.commit}) deno ${v.deno} v8 ${v.v8}`,
+    );
+    return Promise.resolve(0);
+  },
+};

@@ -1,0 +1,279 @@
+/**
+ * Typed configuration fields: each knows its zod schema, how to coerce a string from an env var
+ * or a flag, how to describe what it expects, and its env var and flag names.
+ * @module
+ */
+import { z } from "zod";
+
+/** One configuration leaf. `T` is the validated value type. */
+export interface Field<T> {
+  readonly kind: "field";
+  readonly help: string;
+  readonly default: T | undefined;
+  /** Explicit env var name; `false` for none; undefined derives one from the prefix and key. */
+  readonly env?: string | false;
+  /** Explicit flag name (no dashes); `false` for none; undefined derives one from the key. */
+  readonly flag?: string | false;
+  /** Secret values are registered with the log scrubber and never printed. */
+  readonly secret: boolean;
+  /** Whether the flag is boolean-typed (`--x` / `--no-x`). */
+  readonly boolean: boolean;
+  /** Whether the flag may repeat (lists). */
+  readonly multiple: boolean;
+  /** What the value must be, for error messages: "an integer from 1 to 65535". */
+  readonly expected: string;
+  /** Placeholder for usage text: N, URL, PATH, ... */
+  readonly metavar: string;
+  readonly schema: z.ZodType<T>;
+  /** Converts a raw string (env, flag) or a YAML value to the typed value, or returns it unchanged. */
+  coerce(raw: unknown): unknown;
+}
+
+/** A nested group of fields (a YAML mapping). */
+export interface Section<S extends Shape> {
+  readonly kind: "section";
+  readonly fields: S;
+}
+
+/** The fields and sections of a config. */
+export type Shape = { [key: string]: Field<unknown> | Section<Shape> };
+
+/** The validated config type for a shape. */
+export type Infer<S extends Shape> = {
+  [K in keyof S]: S[K] extends Field<infer T> ? T
+    : S[K] extends Section<infer I> ? Infer<I>
+    : never;
+};
+
+/** Options common to every field builder. */
+export interface FieldOptions<T> {
+  help: string;
+  default?: T;
+  env?: string | false;
+  flag?: string | false;
+  secret?: boolean;
+}
+
+function make<T>(
+  opts: FieldOptions<T>,
+  schema: z.ZodType<T>,
+  expected: string,
+  metavar: string,
+  coerce: (raw: unknown) => unknown,
+  extra: { boolean?: boolean; multiple?: boolean } = {},
+): Field<T> {
+  return {
+    kind: "field",
+    help: opts.help,
+    default: opts.default,
+    env: opts.env,
+    flag: opts.flag,
+    secret: opts.secret ?? false,
+    boolean: extra.boolean ?? false,
+    multiple: extra.multiple ?? false,
+    expected,
+    metavar,
+    schema,
+    coerce,
+  };
+}
+
+const identity = (raw: unknown) => raw;
+
+function toNumber(raw: unknown): unknown {
+  if (typeof raw !== "string") return raw;
+  const t = raw.trim();
+  return t !== "" && /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(t) ? Number(t) : raw;
+}
+
+/** A string field. */
+export function str(
+  opts: FieldOptions<string> & { pattern?: RegExp; minLength?: number; maxLength?: number },
+): Field<string> {
+  let s = z.string();
+  if (opts.minLength !== undefined) s = s.min(opts.minLength);
+  if (opts.maxLength !== undefined) s = s.max(opts.maxLength);
+  if (opts.pattern) s = s.regex(opts.pattern);
+  const expected = opts.pattern
+    ? `a string matching ${opts.pattern}`
+    : opts.minLength
+    ? `a string of at least ${opts.minLength} characters`
+    : "a string";
+  return make(opts, s, expected, "STR", identity);
+}
+
+/** An integer field with optional bounds. */
+export function int(opts: FieldOptions<number> & { min?: number; max?: number }): Field<number> {
+  let s = z.number().int();
+  if (opts.min !== undefined) s = s.min(opts.min);
+  if (opts.max !== undefined) s = s.max(opts.max);
+  const range = opts.min !== undefined && opts.max !== undefined
+    ? ` from ${opts.min} to ${opts.max}`
+    : opts.min !== undefined
+    ? ` >= ${opts.min}`
+    : opts.max !== undefined
+    ? ` <= ${opts.max}`
+    : "";
+  return make(opts, s, `an integer${range}`, "N", toNumber);
+}
+
+/** A number field with optional bounds. */
+export function num(opts: FieldOptions<number> & { min?: number; max?: number }): Field<number> {
+  let s = z.number();
+  if (opts.min !== undefined) s = s.min(opts.min);
+  if (opts.max !== undefined) s = s.max(opts.max);
+  const range = opts.min !== undefined && opts.max !== undefined
+    ? ` from ${opts.min} to ${opts.max}`
+    : "";
+  return make(opts, s, `a number${range}`, "X", toNumber);
+}
+
+/** A TCP port (0 picks a free port). */
+export function port(opts: FieldOptions<number>): Field<number> {
+  return int({ ...opts, min: 0, max: 65535 });
+}
+
+const TRUE = new Set(["true", "1", "yes", "on"]);
+const FALSE = new Set(["false", "0", "no", "off"]);
+
+/** A boolean field: true/false, 1/0, yes/no, on/off. */
+export function bool(opts: FieldOptions<boolean>): Field<boolean> {
+  return make(
+    opts,
+    z.boolean(),
+    "a boolean (true/false)",
+    "BOOL",
+    (raw) => {
+      if (typeof raw !== "string") return raw;
+      const t = raw.trim().toLowerCase();
+      return TRUE.has(t) ? true : FALSE.has(t) ? false : raw;
+    },
+    { boolean: true },
+  );
+}
+
+/** One of a fixed set of strings. */
+export function oneOf<const V extends readonly [string, ...string[]]>(
+  values: V,
+  opts: FieldOptions<V[number]>,
+): Field<V[number]> {
+  return make(
+    opts,
+    z.enum(values) as unknown as z.ZodType<V[number]>,
+    `one of ${values.join("|")}`,
+    values.join("|"),
+    (raw) => typeof raw === "string" ? raw.trim() : raw,
+  );
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
+const DURATION_UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses `500ms`, `30s`, `5m`, `1h` to milliseconds; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const m = DURATION.exec(text.trim());
+  return m ? Math.round(Number(m[1]) * DURATION_UNIT[m[2]]) : undefined;
+}
+
+/** A duration, written `500ms`, `30s`, `5m` or `1h`; the value is in milliseconds. */
+export function duration(opts: FieldOptions<number> & { min?: number }): Field<number> {
+  return make(
+    opts,
+    z.number().int().min(opts.min ?? 0),
+    "a duration such as 500ms, 30s, 5m or 1h",
+    "DURATION",
+    (raw) => typeof raw === "string" ? parseDuration(raw) ?? raw : raw,
+  );
+}
+
+const BYTES = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
+const BYTE_UNIT: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** Parses `1048576`, `64KiB`, `1MiB`, `10MB`; undefined when malformed. */
+export function parseBytes(text: string): number | undefined {
+  const m = BYTES.exec(text.trim());
+  return m ? Number(m[1]) * BYTE_UNIT[(m[2] ?? "b").toLowerCase()] : undefined;
+}
+
+/** A size in bytes: an integer or `64KiB`, `1MiB`, `10MB`. */
+export function bytes(opts: FieldOptions<number> & { min?: number; max?: number }): Field<number> {
+  let s = z.number().int().min(opts.min ?? 0);
+  if (opts.max !== undefined) s = s.max(opts.max);
+  return make(
+    opts,
+    s,
+    `a size in bytes such as 65536 or 64KiB${opts.min ? ` (at least ${opts.min})` : ""}`,
+    "SIZE",
+    (raw) => typeof raw === "string" ? parseBytes(raw) ?? raw : raw,
+  );
+}
+
+/** An http(s) URL. */
+export function url(opts: FieldOptions<string>): Field<string> {
+  return make(
+    opts,
+    z.string().refine((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === "http:" || u.protocol === "https:";
+      } catch {
+        return false;
+      }
+    }),
+    "an http(s) URL",
+    "URL",
+    (raw) => typeof raw === "string" ? raw.trim() : raw,
+  );
+}
+
+/** A list of strings: a YAML sequence, a repeated flag, or a comma-separated string. */
+export function list(opts: FieldOptions<string[]> & { item?: RegExp }): Field<string[]> {
+  const item = opts.item ? z.string().regex(opts.item) : z.string().min(1);
+  return make(
+    opts,
+    z.array(item),
+    opts.item ? `a list of strings matching ${opts.item}` : "a list of non-empty strings",
+    "LIST",
+    (raw) => {
+      if (typeof raw === "string") return splitList(raw);
+      if (Array.isArray(raw)) return raw.flatMap((v) => typeof v === "string" ? splitList(v) : [v]);
+      return raw;
+    },
+    { multiple: true },
+  );
+}
+
+function splitList(text: string): string[] {
+  return text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+/** A field holding any JSON/YAML value checked by a custom zod schema (YAML only: no env/flag). */
+export function custom<T>(
+  schema: z.ZodType<T>,
+  opts: FieldOptions<T> & { expected: string },
+): Field<T> {
+  return make({ env: false, flag: false, ...opts }, schema, opts.expected, "VALUE", (raw) => {
+    if (typeof raw !== "string") return raw;
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  });
+}
+
+/** A nested YAML section. */
+export function section<S extends Shape>(fields: S): Section<S> {
+  return { kind: "section", fields };
+}

@@ -1,0 +1,97 @@
+/**
+ * Typed errors and the one place that maps them to HTTP statuses and exit codes.
+ *
+ * Nothing else in the code base invents a status code or an exit code for an error: throw one of
+ * these classes and let {@linkcode httpStatusOf} / {@linkcode exitCodeOf} decide.
+ * @module
+ */
+
+/** Exit code for bad usage or bad configuration (unknown flag, invalid config value). */
+export const EXIT_USAGE = 2;
+/** Exit code for a failed check (e.g. a ledger that does not verify). */
+export const EXIT_FAILED_CHECK = 1;
+
+/** Bad command-line usage: unknown subcommand, unknown flag, missing argument. */
+export class UsageError extends Error {
+  override name = "UsageError";
+  /** @param message what was wrong @param usage usage text to print after the message */
+  constructor(message: string, readonly usage?: string) {
+    super(message);
+  }
+}
+
+/** Where a configuration value came from. */
+export type ConfigSource =
+  | { kind: "default" }
+  | { kind: "file"; path: string; line?: number; column?: number }
+  | { kind: "env"; name: string }
+  | { kind: "flag"; name: string };
+
+/** Renders a source for humans: `config.yaml:3`, `env IATP_PORT`, `flag --port`. */
+export function describeSource(source: ConfigSource): string {
+  switch (source.kind) {
+    case "default":
+      return "built-in default";
+    case "file":
+      return source.line ? `${source.path}:${source.line}` : source.path;
+    case "env":
+      return `env ${source.name}`;
+    case "flag":
+      return `flag --${source.name}`;
+  }
+}
+
+/** An invalid configuration: names the key, where the value came from, what was expected and found. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    readonly key: string,
+    readonly source: ConfigSource,
+    readonly expected: string,
+    readonly found: string,
+  ) {
+    super(`${key} (${describeSource(source)}): expected ${expected}, found ${found}`);
+  }
+}
+
+/** An error with an HTTP status; `extra` fields are merged into the JSON error body. */
+export class HttpError extends Error {
+  override name = "HttpError";
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** A failed verification or check (exit 1), e.g. a tampered ledger. */
+export class CheckFailedError extends Error {
+  override name = "CheckFailedError";
+}
+
+/** HTTP status for any thrown value: HttpError keeps its own, zod-like validation errors are 400. */
+export function httpStatusOf(err: unknown): number {
+  if (err instanceof HttpError) return err.status;
+  if (err instanceof ConfigError || err instanceof UsageError) return 400;
+  if (isValidationError(err)) return 400;
+  if (err instanceof SyntaxError) return 400;
+  return 500;
+}
+
+/** Exit code for any thrown value reaching the top of a CLI command. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof UsageError || err instanceof ConfigError) return EXIT_USAGE;
+  if (err instanceof CheckFailedError) return EXIT_FAILED_CHECK;
+  return 1;
+}
+
+/** True for zod's ZodError (checked structurally so core/errors depends on nothing). */
+export function isValidationError(
+  err: unknown,
+): err is { issues: Array<{ path: PropertyKey[]; message: string; code?: string }> } {
+  return typeof err === "object" && err !== null &&
+    (err as { name?: string }).name === "ZodError" &&
+    Array.isArray((err as { issues?: unknown }).issues);
+}

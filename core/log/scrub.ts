@@ -1,0 +1,83 @@
+/**
+ * Secret scrubbing for everything that is written out: logs, traces, audit lines.
+ *
+ * Three layers: sensitive keys (whole value replaced), secret-shaped values (bearer tokens, JWTs,
+ * PEM keys, `password=` in URLs), and values registered at runtime (config fields marked secret),
+ * plus process-wide hooks (the PII scrubber registers itself here).
+ * @module
+ */
+
+/** Placeholder for any secret value. */
+export const REDACTED = "[REDACTED]";
+
+/** A function that rewrites one string, removing what it recognises. */
+export type Scrubber = (value: string) => string;
+
+const SENSITIVE_KEY =
+  /(authorization|token|secret|passw(or)?d|api[_-]?key|private[_-]?key|signing[_-]?key|cookie|credential|session[_-]?id|x-user-override|x-agent-signature)/i;
+
+const VALUE_PATTERNS: Array<[RegExp, string]> = [
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, REDACTED],
+  [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{4,}/gi, `$1 ${REDACTED}`],
+  [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, REDACTED],
+  [
+    /\b((?:access_|api_|auth_|refresh_)?(?:token|secret|password|passwd|api_?key|key))=([^&\s"']+)/gi,
+    `$1=${REDACTED}`,
+  ],
+  [/(\/\/[^/\s:@]+:)[^@\s/]+@/g, `$1${REDACTED}@`],
+];
+
+const secrets = new Set<string>();
+const hooks: Scrubber[] = [];
+
+/** Registers a secret value (>= 4 chars) so it is replaced wherever it appears in written output. */
+export function registerSecret(value: string | undefined | null): void {
+  if (typeof value === "string" && value.length >= 4) secrets.add(value);
+}
+
+/** Adds a process-wide scrubber hook (e.g. card and SSN redaction). Idempotent per function. */
+export function addScrubber(fn: Scrubber): void {
+  if (!hooks.includes(fn)) hooks.push(fn);
+}
+
+/** True when a field name denotes a secret (Authorization, api_key, token, password, ...). */
+export function isSensitiveKey(key: string): boolean {
+  return SENSITIVE_KEY.test(key);
+}
+
+/** Scrubs one string: secret shapes, registered secrets, then the hooks. */
+export function scrubString(value: string): string {
+  let out = value;
+  for (const [re, replacement] of VALUE_PATTERNS) out = out.replace(re, replacement);
+  for (const secret of secrets) {
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  }
+  for (const hook of hooks) out = hook(out);
+  return out;
+}
+
+/** Maximum nesting scrubbed before a value is replaced by a marker (bounds work on hostile input). */
+export const SCRUB_MAX_DEPTH = 32;
+
+/** Deep-scrubs any JSON-like value; sensitive keys lose their whole value. Never mutates input. */
+export function scrub(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return scrubString(value);
+  if (value === null || typeof value !== "object") return value;
+  if (depth >= SCRUB_MAX_DEPTH) return "[TOO_DEEP]";
+  if (value instanceof Error) {
+    return {
+      name: value.name,
+      message: scrubString(value.message),
+      ...(value.stack ? { stack: scrubString(value.stack) } : {}),
+    };
+  }
+  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+  if (value instanceof Headers) return scrub(Object.fromEntries(value.entries()), depth);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = isSensitiveKey(k) && v !== null && v !== undefined && typeof v !== "boolean"
+      ? REDACTED
+      : scrub(v, depth + 1);
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+/**
+ * iatp entry point: reads the subcommand, hands the rest of argv to cmd/<name>.ts, prints usage,
+ * and maps errors to exit codes. Nothing else.
+ * @module
+ */
+import { findCommand, globalUsage } from "./cmd/mod.ts";
+import { print, printErr } from "./cmd/shared.ts";
+import {
+  CheckFailedError,
+  ConfigError,
+  EXIT_USAGE,
+  exitCodeOf,
+  UsageError,
+} from "./core/errors/mod.ts";
+import { formatConfigError } from "./core/config/mod.ts";
+import { scrubString } from "./core/log/mod.ts";
+
+/** Runs iatp with `args` and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h") {
+    print(globalUsage());
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (name === "--version" || name === "-V") return main(["version", ...rest]);
+  const entry = findCommand(name);
+  if (!entry) {
+    printErr(`iatp: unknown command "${name}"\n\n${globalUsage()}`);
+    return EXIT_USAGE;
+  }
+  try {
+    const command = await entry.load();
+    return await command.run(rest);
+  } catch (err) {
+    printErr(describeFailure(name, err));
+    return exitCodeOf(err) === 1 && err instanceof Deno.errors.NotCapable
+      ? EXIT_USAGE
+      : exitCodeOf(err);
+  }
+}
+
+function describeFailure(name: string, err: unknown): string {
+  if (err instanceof ConfigError) return formatConfigError(name, err);
+  if (err instanceof UsageError) {
+    return `iatp ${name}: ${err.message}${err.usage ? `\n\n${err.usage}` : ""}`;
+  }
+  if (err instanceof CheckFailedError) return `iatp ${name}: ${err.message}`;
+  if (err instanceof Deno.errors.NotCapable) {
+    return `iatp ${name}: permission denied: ${scrubString(err.message.split("\n")[0])}\n` +
+      "scripts/iatp grants each subcommand only what cmd/permissions.txt lists; " +
+      "add paths with IATP_ALLOW_READ / IATP_ALLOW_WRITE, or keep data under IATP_DATA_DIR.";
+  }
+  if (err instanceof Deno.errors.AddrInUse) {
+    return `iatp ${name}: address already in use: ${err.message.split("\n")[0]}`;
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return `iatp ${name}: error: ${scrubString(msg)}`;
+}
+
+if (import.meta.main) {
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    // A stray rejection in a background task must not take a whole service down.
+    e.preventDefault();
+    printErr(JSON.stringify({
+      ts: new Date().toISOString(),
+      level: "error",
+      msg: "unhandled rejection",
+      service: "iatp",
+      fields: { reason: scrubString(String((e.reason as Error)?.stack ?? e.reason)) },
+    }));
+  });
+  Deno.exit(await main(Deno.args));
+}

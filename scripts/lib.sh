@@ -1,0 +1,86 @@
+# Shared by scripts/iatp, scripts/test and scripts/compile: find or fetch the pinned Deno and
+# install the locked dependencies. Sourced, not run.
+# shellcheck shell=bash
+
+IATP_DENO_VERSION="2.9.6"
+IATP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Prints the path of a Deno whose major.minor matches the pin, fetching it from npm if needed.
+iatp_find_deno() {
+  local want="${IATP_DENO_VERSION%.*}" cand ver
+  for cand in "${DENO_BIN:-}" "$(command -v deno 2>/dev/null || true)"; do
+    [ -n "$cand" ] && [ -x "$cand" ] || continue
+    ver="$("$cand" --version 2>/dev/null | awk 'NR==1 {print $2}')"
+    if [ "${ver%.*}" = "$want" ]; then
+      printf '%s\n' "$cand"
+      return 0
+    fi
+  done
+  local local_dir="$IATP_ROOT/.deno"
+  cand="$(ls "$local_dir"/node_modules/@deno/*/deno 2>/dev/null | head -n 1 || true)"
+  if [ -z "$cand" ] || [ ! -x "$cand" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "iatp: Deno $IATP_DENO_VERSION is not on PATH and npm is missing to fetch it" >&2
+      return 1
+    fi
+    echo "iatp: fetching Deno $IATP_DENO_VERSION from npm into .deno/ (one time)" >&2
+    mkdir -p "$local_dir"
+    (cd "$local_dir" && [ -f package.json ] || printf '{"private":true}\n' >package.json)
+    if ! npm install --prefix "$local_dir" --no-audit --no-fund --loglevel=error \
+      "deno@$IATP_DENO_VERSION" >&2; then
+      echo "iatp: npm install deno@$IATP_DENO_VERSION failed" >&2
+      return 1
+    fi
+    cand="$(ls "$local_dir"/node_modules/@deno/*/deno 2>/dev/null | head -n 1 || true)"
+    if [ -z "$cand" ]; then
+      echo "iatp: the npm package deno@$IATP_DENO_VERSION has no binary for this platform" >&2
+      return 1
+    fi
+  fi
+  printf '%s\n' "$cand"
+}
+
+# Installs npm dependencies from deno.lock when deno.json or deno.lock changed since last time.
+iatp_install_deps() {
+  local deno="$1" stamp="$IATP_ROOT/node_modules/.iatp-install-stamp" sum
+  sum="$(cat "$IATP_ROOT/deno.json" "$IATP_ROOT/deno.lock" | cksum)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then return 0; fi
+  if ! (cd "$IATP_ROOT" && "$deno" install --frozen --quiet >&2); then
+    echo "iatp: 'deno install --frozen' failed (is deno.lock up to date?)" >&2
+    return 1
+  fi
+  printf '%s\n' "$sum" >"$stamp"
+}
+
+# Prints the Deno permission flags for a subcommand from cmd/permissions.txt, placeholders filled.
+iatp_permission_flags() {
+  local cmd="$1" deno="$2" line data="${IATP_DATA_DIR:-$PWD/data}"
+  line="$(awk -v c="$cmd" '$1 == c { $1 = ""; print; found = 1 } END { if (!found) exit 1 }' \
+    "$IATP_ROOT/cmd/permissions.txt")" || return 1
+  line="${line//\$ROOT/$IATP_ROOT}"
+  line="${line//\$DATA/$data}"
+  line="${line//\$DENO/$deno}"
+  if [ -n "${IATP_ALLOW_READ:-}" ]; then
+    line="$(iatp_extend_flag "$line" --allow-read "$IATP_ALLOW_READ")"
+  fi
+  if [ -n "${IATP_ALLOW_WRITE:-}" ]; then
+    line="$(iatp_extend_flag "$line" --allow-write "$IATP_ALLOW_WRITE")"
+  fi
+  printf '%s\n' "$line"
+}
+
+# Appends comma-separated paths to a `--flag=a,b` in a flag line, or adds the flag.
+iatp_extend_flag() {
+  local line="$1" flag="$2" extra="$3" out="" word found=0
+  for word in $line; do
+    if [ "${word%%=*}" = "$flag" ] && [ "$word" != "$flag" ]; then
+      word="$word,$extra"
+      found=1
+    elif [ "$word" = "$flag" ]; then
+      found=1
+    fi
+    out="$out $word"
+  done
+  [ "$found" = 1 ] || out="$out $flag=$extra"
+  printf '%s\n' "$out"
+}

@@ -1,0 +1,183 @@
+/**
+ * Shared test helpers: spawn `scripts/iatp` as a real child process, wait for health, and
+ * collect output, all bounded in time.
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+
+/** The checkout root. */
+export const ROOT = fileURLToPath(new URL("../", import.meta.url));
+/** The launcher. */
+export const LAUNCHER = `${ROOT}scripts/iatp`;
+
+/** Result of a finished child. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `scripts/iatp ...args` to completion (killed after `timeoutMs`). */
+export async function runIatp(
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; stdin?: string } = {},
+): Promise<RunResult> {
+  const child = new Deno.Command(LAUNCHER, {
+    args,
+    env: { ...opts.env },
+    cwd: opts.cwd,
+    stdin: opts.stdin !== undefined ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, opts.timeoutMs ?? 60_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A long-running child service. */
+export interface ChildService {
+  process: Deno.ChildProcess;
+  /** Everything the child wrote to stdout so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Sends a signal and waits for exit (SIGKILL after `graceMs`). */
+  stop(signal?: Deno.Signal, graceMs?: number): Promise<Deno.CommandStatus>;
+}
+
+/** Starts `scripts/iatp ...args` in the background, collecting its output. */
+export function spawnIatp(
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string } = {},
+): ChildService {
+  const process = new Deno.Command(LAUNCHER, {
+    args,
+    env: { ...opts.env },
+    cwd: opts.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  let err = "";
+  const dec = () => new TextDecoder();
+  const pump = async (s: ReadableStream<Uint8Array>, add: (t: string) => void) => {
+    const d = dec();
+    for await (const chunk of s) add(d.decode(chunk, { stream: true }));
+  };
+  const pumps = Promise.all([
+    pump(process.stdout, (t) => out += t),
+    pump(process.stderr, (t) => err += t),
+  ]).catch(() => {});
+  let stopped: Promise<Deno.CommandStatus> | undefined;
+  return {
+    process,
+    stdout: () => out,
+    stderr: () => err,
+    stop(signal = "SIGTERM", graceMs = 15_000) {
+      return stopped ??= (async () => {
+        try {
+          process.kill(signal);
+        } catch { /* already exited */ }
+        const timer = setTimeout(() => {
+          try {
+            process.kill("SIGKILL");
+          } catch { /* gone */ }
+        }, graceMs);
+        const status = await process.status;
+        clearTimeout(timer);
+        await pumps;
+        return status;
+      })();
+    },
+  };
+}
+
+/** Polls `url` until it answers 200 (or throws after `timeoutMs`). */
+export async function waitForOk(url: string, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(url);
+      await r.body?.cancel();
+      if (r.status === 200) return;
+      last = `status ${r.status}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await delay(100);
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms: ${last}`);
+}
+
+/** Waits until `pred()` is true (or throws after `timeoutMs`). */
+export async function waitFor(
+  pred: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await pred()) return;
+    await delay(25);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Finds the `listening` URL a service logged, from its JSON log lines. */
+export function listeningUrl(stdout: string): string | undefined {
+  for (const line of stdout.split("\n")) {
+    try {
+      const rec = JSON.parse(line);
+      if (rec.msg === "listening" && rec.fields?.url) return rec.fields.url;
+    } catch { /* not a log line */ }
+  }
+  return undefined;
+}
+
+/** Starts a service child on port 0 and resolves with its URL once it logs `listening`. */
+export async function startIatpService(
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+): Promise<ChildService & { url: string }> {
+  const child = spawnIatp(args, opts);
+  let url: string | undefined;
+  try {
+    await waitFor(
+      () => (url = listeningUrl(child.stdout())) !== undefined,
+      opts.timeoutMs ?? 30_000,
+      `iatp ${args.join(" ")} to listen`,
+    );
+  } catch (err) {
+    await child.stop("SIGKILL");
+    throw new Error(
+      `${(err as Error).message}\nstdout: ${child.stdout()}\nstderr: ${child.stderr()}`,
+    );
+  }
+  return Object.assign(child, { url: url! });
+}
+
+/** Resolves after `ms`. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A fresh temp dir, removed by the returned function. */
+export async function tempDir(
+  prefix = "iatp-test-",
+): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await Deno.makeTempDir({ prefix });
+  return { path, remove: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
+}
