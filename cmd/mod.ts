@@ -68,6 +68,22 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import("./status.ts").then((m) => m.command),
   },
   {
+    name: "plugin",
+    summary: "plugin author tools: validate a plugin folder, run it once in the sandbox",
+    load: () => import("./plugin.ts").then((m) => m.command),
+  },
+  {
+    name: "plugin-host",
+    summary: "internal: hosts one sandboxed plugin for a parent agent",
+    hidden: true,
+    load: () => import("./plugin_host.ts").then((m) => m.command),
+  },
+  {
+    name: "systemd",
+    summary: "print or write hardened systemd units per subcommand",
+    load: () => import("./systemd.ts").then((m) => m.command),
+  },
+  {
     name: "up",
     summary: "run the whole mesh with a demo agent in one process",
     load: () => import("./up.ts").then((m) => m.command),
