@@ -74,12 +74,12 @@ export async function generateKeyPair(): Promise<Ed25519KeyPair & { seedBase64: 
 
 /** Imports a raw 32-byte public key for verification. */
 export function importPublicKey(raw: Uint8Array): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", raw, "Ed25519", true, ["verify"]);
+  return crypto.subtle.importKey("raw", new Uint8Array(raw), "Ed25519", true, ["verify"]);
 }
 
 /** Signs bytes or a UTF-8 string. */
 export async function sign(key: CryptoKey, data: Uint8Array | string): Promise<Uint8Array> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
   return new Uint8Array(await crypto.subtle.sign("Ed25519", key, bytes));
 }
 
@@ -91,8 +91,8 @@ export async function verify(
 ): Promise<boolean> {
   try {
     const key = publicKey instanceof Uint8Array ? await importPublicKey(publicKey) : publicKey;
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    return await crypto.subtle.verify("Ed25519", key, signature, bytes);
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : new Uint8Array(data);
+    return await crypto.subtle.verify("Ed25519", key, new Uint8Array(signature), bytes);
   } catch {
     return false;
   }
