@@ -7,7 +7,7 @@ import { print } from "./shared.ts";
 export const command: Command = {
   usage: () => "Usage: iatp help [command]",
   async run(argv) {
-    if (argv.length === 0) {
+    if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h") {
       print(globalUsage());
       return 0;
     }

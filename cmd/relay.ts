@@ -1,5 +1,141 @@
-/** `iatp relay`: not built yet. @module */
-import { notBuilt } from "./not_built.ts";
+/**
+ * `iatp relay`: resumable SSE pub/sub for the agent mesh. Thin: declares the config, builds the
+ * store and hands both to core/relay.
+ * @module
+ */
+import { z } from "zod";
+import { serviceFields } from "../core/config/common.ts";
+import {
+  bytes,
+  custom,
+  defineConfig,
+  duration,
+  type Infer,
+  int,
+  list,
+  str,
+} from "../core/config/mod.ts";
+import { ConfigError } from "../core/errors/mod.ts";
+import type { Service } from "../core/http/mod.ts";
+import { createLogger, type Logger, registerSecret } from "../core/log/mod.ts";
+import { parseScope } from "../core/relay/auth.ts";
+import { MemoryStore } from "../core/relay/memory_store.ts";
+import { DEFAULT_MAX_PAYLOAD_BYTES, startRelayServer } from "../core/relay/server.ts";
+import { SqliteStore } from "../core/relay/sqlite_store.ts";
+import {
+  DEFAULT_MAX_AGE_MS,
+  DEFAULT_MAX_EVENTS_PER_TOPIC,
+  DEFAULT_MAX_TOPICS,
+  type RelayStore,
+} from "../core/relay/store.ts";
+import { DEFAULT_QUEUE_FRAMES } from "../core/relay/subscriber.ts";
+import { serviceCommand } from "./shared.ts";
+
+const tokensSchema = z.record(
+  z.string().min(8),
+  z.array(z.string().refine((s) => parseScope(s) !== undefined)),
+);
+
+/** The relay's configuration. */
+export const spec = defineConfig({
+  command: "relay",
+  summary: "Resumable SSE pub/sub relay: POST /publish, GET /subscribe, GET /topics.",
+  envPrefix: "IATP_RELAY_",
+  fields: {
+    ...serviceFields(8005),
+    store: str({
+      help: "history store: memory, or sqlite:PATH to survive restarts",
+      default: "memory",
+      pattern: /^(memory|sqlite:.+)$/,
+    }),
+    retention_events: int({
+      help: "events retained per topic",
+      default: DEFAULT_MAX_EVENTS_PER_TOPIC,
+      min: 1,
+      max: 1_000_000,
+    }),
+    retention_age: duration({
+      help: "events older than this are evicted (0 keeps them)",
+      default: DEFAULT_MAX_AGE_MS,
+    }),
+    max_topics: int({ help: "distinct topics accepted", default: DEFAULT_MAX_TOPICS, min: 1 }),
+    max_payload_bytes: bytes({
+      help: "largest payload accepted (serialized JSON)",
+      default: DEFAULT_MAX_PAYLOAD_BYTES,
+      min: 2,
+    }),
+    queue_frames: int({
+      help: "frames queued per subscriber before it is cut off with event: overflow",
+      default: DEFAULT_QUEUE_FRAMES,
+      min: 1,
+    }),
+    max_subscribers: int({ help: "concurrent subscribers", default: 20_000, min: 1 }),
+    heartbeat: duration({ help: "interval of heartbeat comments", default: 15_000, min: 100 }),
+    retry: duration({ help: "reconnect delay hinted to clients (retry:)", default: 2_000 }),
+    expire_interval: duration({ help: "how often age retention runs", default: 10_000, min: 100 }),
+    tokens: custom(tokensSchema, {
+      help: 'bearer tokens and their scopes, e.g. {"TOKEN": ["publish:sensor.*", "subscribe:*"]}',
+      expected: "a mapping of tokens (8+ chars) to lists of publish:<pattern>/subscribe:<pattern>",
+      default: {},
+      env: "IATP_RELAY_TOKENS",
+    }),
+    cors_origins: list({ help: "origins allowed by CORS (* for any)", default: [] }),
+  },
+});
+
+/** The validated relay config. */
+export type RelayConfig = Infer<typeof spec.spec.fields>;
+
+/** Opens the configured store. */
+export function openStore(config: RelayConfig): RelayStore {
+  const retention = {
+    maxEventsPerTopic: config.retention_events,
+    maxAgeMs: config.retention_age,
+    maxTopics: config.max_topics,
+  };
+  if (config.store === "memory") return new MemoryStore(retention);
+  const path = config.store.slice("sqlite:".length);
+  try {
+    return new SqliteStore(path, retention);
+  } catch (err) {
+    throw new ConfigError(
+      "store",
+      { kind: "flag", name: "store" },
+      "a writable SQLite file path",
+      `${path} (${err instanceof Error ? err.message : String(err)})`,
+    );
+  }
+}
+
+/** Starts the relay. */
+export function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise<Service> {
+  const log = deps.log ?? createLogger({ service: "relay", level: config.log_level });
+  for (const token of Object.keys(config.tokens)) registerSecret(token);
+  const store = openStore(config);
+  log.info("relay store", {
+    store: config.store === "memory" ? "memory" : "sqlite",
+    epoch: store.epoch,
+  });
+  return startRelayServer({
+    host: config.host,
+    port: config.port,
+    log,
+    store,
+    maxBodyBytes: config.max_body_bytes,
+    drainTimeoutMs: config.drain_timeout,
+    maxPayloadBytes: config.max_payload_bytes,
+    queueFrames: config.queue_frames,
+    maxSubscribers: config.max_subscribers,
+    heartbeatMs: config.heartbeat,
+    retryMs: config.retry,
+    expireIntervalMs: config.expire_interval,
+    tokens: config.tokens,
+    corsOrigins: config.cors_origins,
+  }).catch((err) => {
+    store.close();
+    throw err;
+  });
+}
 
 /** The relay command. */
-export const command = notBuilt("relay");
+export const command = serviceCommand(spec, start);

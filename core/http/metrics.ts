@@ -1,9 +1,9 @@
 /**
- * Prometheus metrics for an HTTP service, on prom-client with one registry per service so that
+ * Prometheus metrics for an HTTP service, one registry per service (core/metrics) so that
  * several services in one process (`iatp up`) expose their own numbers.
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "../metrics/mod.ts";
 
 /** Latency buckets in seconds, from 250 us to 10 s. */
 export const LATENCY_BUCKETS = [

@@ -1,0 +1,116 @@
+/**
+ * The audit service's HTTP routes: thin adapters from Request to the Ledger and back. Every
+ * ledger error type is mapped to its status here, and only here.
+ * @module
+ */
+import { z } from "zod";
+import { CanonicalJsonError } from "../../core/ledger/canonical.ts";
+import {
+  IdempotencyConflictError,
+  type Ledger,
+  LedgerBusyError,
+  LedgerRangeError,
+} from "../../core/ledger/ledger.ts";
+import { HttpError } from "../../core/errors/mod.ts";
+import { type App, errorBody } from "../../core/http/mod.ts";
+
+/** Longest tx_id / actor accepted. */
+export const MAX_ID_CHARS = 256;
+/** Longest event name accepted. */
+export const MAX_EVENT_CHARS = 128;
+/** Longest Idempotency-Key accepted. */
+export const MAX_IDEMPOTENCY_KEY_CHARS = 256;
+/** Seconds a client is told to wait when the append queue is full. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** The body of `POST /audit`. */
+export const appendSchema = z.object({
+  tx_id: z.string().min(1).max(MAX_ID_CHARS),
+  event: z.string().min(1).max(MAX_EVENT_CHARS),
+  actor: z.string().min(1).max(MAX_ID_CHARS),
+  payload: z.record(z.string(), z.unknown()).default({}),
+});
+
+const INDEX = /^(0|[1-9][0-9]{0,14})$/;
+
+function intParam(value: string | undefined, name: string, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (value === undefined || !INDEX.test(value)) {
+    throw new HttpError(400, `${name} must be a non-negative integer`, { param: name });
+  }
+  return Number(value);
+}
+
+function ledgerError(err: unknown): never {
+  if (err instanceof CanonicalJsonError) throw new HttpError(400, err.message);
+  if (err instanceof IdempotencyConflictError) throw new HttpError(409, err.message);
+  if (err instanceof LedgerRangeError) throw new HttpError(400, err.message);
+  throw err;
+}
+
+/** Registers the ledger routes on a service app. */
+export function registerAuditRoutes(app: App, ledger: Ledger, opts: { maxTxEntries: number }) {
+  app.post("/audit", async (c) => {
+    const body = appendSchema.parse(await c.req.json());
+    const key = c.req.header("idempotency-key");
+    if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_CHARS)) {
+      throw new HttpError(400, `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} chars`);
+    }
+    try {
+      const res = await ledger.append(body, { idempotencyKey: key });
+      return c.json(res, 201);
+    } catch (err) {
+      if (err instanceof LedgerBusyError) {
+        c.header("Retry-After", String(RETRY_AFTER_SECONDS));
+        return c.json(errorBody(err.message, c.get("requestId")), 503);
+      }
+      return ledgerError(err);
+    }
+  });
+
+  app.get("/tx/:tx_id", (c) => {
+    const txId = c.req.param("tx_id");
+    return c.json({ tx_id: txId, entries: ledger.entriesForTx(txId, opts.maxTxEntries) });
+  });
+
+  app.get("/entries/:index", (c) => {
+    const index = intParam(c.req.param("index"), "index");
+    const entry = ledger.entry(index);
+    if (!entry) throw new HttpError(404, `no entry ${index} (log has ${ledger.size})`);
+    return c.json(entry);
+  });
+
+  app.get("/checkpoint", async (c) => {
+    const cp = await ledger.signedCheckpoint();
+    if ((c.req.header("accept") ?? "").includes("application/json")) {
+      return c.json({
+        origin: ledger.origin,
+        tree_size: cp.tree_size,
+        root_hash: cp.root_hash_hex,
+        checkpoint: cp.note,
+        vkey: ledger.vkey,
+      });
+    }
+    return c.body(cp.note, 200, { "content-type": "text/plain; charset=utf-8" });
+  });
+
+  app.get("/proof/inclusion", (c) => {
+    const index = intParam(c.req.query("index"), "index");
+    const size = intParam(c.req.query("tree_size"), "tree_size", ledger.size);
+    try {
+      return c.json(ledger.inclusion(index, size));
+    } catch (err) {
+      return ledgerError(err);
+    }
+  });
+
+  app.get("/proof/consistency", (c) => {
+    const first = intParam(c.req.query("first"), "first");
+    const second = intParam(c.req.query("second"), "second", ledger.size);
+    try {
+      return c.json(ledger.consistency(first, second));
+    } catch (err) {
+      return ledgerError(err);
+    }
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * `iatp audit verify`: offline (`--db PATH`) or live (`--url URL`) verification of a ledger.
+ * Exit 0 when it verifies, 1 naming the first bad index (or the failed check), 2 on bad usage.
+ * @module
+ */
+import { defineConfig, duration, permittedEnv, str, url } from "../../core/config/mod.ts";
+import { CheckFailedError, ConfigError } from "../../core/errors/mod.ts";
+import { checkLiveLog } from "../../core/ledger/monitor.ts";
+import { verifyLedgerFile } from "../../core/ledger/verify.ts";
+import type { Command } from "../mod.ts";
+import { print } from "../shared.ts";
+
+const DATA_DIR = permittedEnv("IATP_DATA_DIR") || "data";
+
+/** The verify sub-verb's configuration. */
+export const verifySpec = defineConfig({
+  command: "audit verify",
+  summary: "Verify a ledger: --db recomputes a database offline; --url checks a live log's " +
+    "signed checkpoint and its consistency with the last one seen.",
+  envPrefix: "IATP_AUDIT_VERIFY_",
+  fields: {
+    db: str({ help: "ledger database to verify offline", default: undefined }),
+    url: url({ help: "base URL of a live audit service to check", default: undefined }),
+    state_file: str({
+      help: "where --url remembers the last checkpoint it saw",
+      default: `${DATA_DIR}/audit-monitor.json`,
+    }),
+    vkey: str({ help: "expected signer key (C2SP vkey); default the stored/remembered one" }),
+    timeout: duration({ help: "HTTP timeout for --url", default: 10_000, min: 1 }),
+  },
+  check: (c) => {
+    if ((c.db === undefined) === (c.url === undefined)) {
+      throw new ConfigError(
+        "db",
+        { kind: "default" },
+        "exactly one of --db or --url",
+        "both or neither",
+      );
+    }
+  },
+});
+
+/** Runs the verify sub-verb. */
+export const verifyCommand: Command = {
+  usage: () => verifySpec.usage(),
+  async run(argv) {
+    const loaded = verifySpec.parse(argv);
+    if (loaded.help) {
+      print(verifySpec.usage());
+      return 0;
+    }
+    const c = loaded.config;
+    if (c.db !== undefined) {
+      await Deno.stat(c.db).catch(() => {
+        throw new ConfigError("db", loaded.sources.get("db")!, "an existing ledger file", c.db!);
+      });
+      const r = await verifyLedgerFile(c.db, { vkey: c.vkey });
+      if (!r.ok) {
+        throw new CheckFailedError(`verify failed: first bad index ${r.bad_index}: ${r.reason}`);
+      }
+      print(
+        `ok: ${r.entries} entries, ${r.checkpoints} checkpoints verified; root ${r.root_hash}`,
+      );
+      return 0;
+    }
+    const r = await checkLiveLog({
+      url: c.url!,
+      stateFile: c.state_file,
+      vkey: c.vkey,
+      timeoutMs: c.timeout,
+    });
+    if (!r.ok) throw new CheckFailedError(`verify failed: ${r.url}: ${r.reason}`);
+    const since = r.previous_size === undefined
+      ? r.trusted_on_first_use ? " (first check: key trusted on first use)" : " (first check)"
+      : `, consistent with ${r.previous_size}`;
+    print(`ok: ${r.url} checkpoint ${r.tree_size} root ${r.root_hash}${since}`);
+    return 0;
+  },
+};

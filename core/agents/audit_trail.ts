@@ -1,0 +1,228 @@
+/**
+ * The agent's local audit trail: JSON lines under logs/audit/, each carrying the SHA-256 of the
+ * previous line's hash and its own content, so a deleted or edited line breaks the chain. Data
+ * is scrubbed before hashing; files rotate at a size bound and the chain continues across them.
+ * @module
+ */
+import { type Logger, scrub } from "../log/mod.ts";
+import { PRIVATE_FILE_MODE } from "./layout.ts";
+
+/** Largest serialized `data` of one record; bigger data is replaced by a truncation marker. */
+export const MAX_AUDIT_DATA_BYTES = 32 * 1024;
+/** The hash before the first record. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** One line of the trail. */
+export interface AuditRecord {
+  seq: number;
+  ts: string;
+  agent_id: string;
+  event: string;
+  data: unknown;
+  prev: string;
+  hash: string;
+}
+
+/** Receives a copy of each record (e.g. the audit service client); must not block or throw. */
+export type AuditForwarder = (record: AuditRecord, txId: string) => void;
+
+/** Options for {@linkcode AuditTrail.open}. */
+export interface AuditTrailOptions {
+  file: string;
+  agentId: string;
+  maxFileBytes: number;
+  maxFiles: number;
+  log: Logger;
+  forward?: AuditForwarder;
+}
+
+const enc = new TextEncoder();
+
+async function sha256Hex(text: string): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(text)));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The hash of a record: over the previous hash and the record's content fields, in order. */
+export function recordHash(r: Omit<AuditRecord, "hash">): Promise<string> {
+  const content = JSON.stringify({
+    seq: r.seq,
+    ts: r.ts,
+    agent_id: r.agent_id,
+    event: r.event,
+    data: r.data,
+  });
+  return sha256Hex(`${r.prev}\n${content}`);
+}
+
+function boundData(data: Record<string, unknown>): unknown {
+  const clean = scrub(data);
+  const text = JSON.stringify(clean) ?? "null";
+  if (enc.encode(text).length <= MAX_AUDIT_DATA_BYTES) return clean;
+  return { truncated: true, preview: text.slice(0, 1024) };
+}
+
+async function lastRecord(file: string): Promise<AuditRecord | undefined> {
+  let fh: Deno.FsFile;
+  try {
+    fh = await Deno.open(file, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const want = Math.min(size, MAX_AUDIT_DATA_BYTES * 2 + 4096);
+    await fh.seek(size - want, Deno.SeekMode.Start);
+    const buf = new Uint8Array(want);
+    let off = 0;
+    while (off < want) {
+      const n = await fh.read(buf.subarray(off));
+      if (n === null) break;
+      off += n;
+    }
+    const lines = new TextDecoder().decode(buf.subarray(0, off)).split("\n").filter((l) =>
+      l.trim()
+    );
+    return lines.length ? JSON.parse(lines[lines.length - 1]) as AuditRecord : undefined;
+  } finally {
+    fh.close();
+  }
+}
+
+/** An append-only hash-chained audit file. */
+export class AuditTrail {
+  #seq = 0;
+  #prev = GENESIS_HASH;
+  #tail: Promise<unknown> = Promise.resolve();
+  #failures = 0;
+
+  private constructor(private readonly opts: AuditTrailOptions) {}
+
+  /** Opens (or continues) the trail at `opts.file`, resuming the chain from its last line. */
+  static async open(opts: AuditTrailOptions): Promise<AuditTrail> {
+    const trail = new AuditTrail(opts);
+    const last = await lastRecord(opts.file) ?? await lastRecord(`${opts.file}.1`);
+    if (last) {
+      trail.#seq = last.seq;
+      trail.#prev = last.hash;
+    }
+    return trail;
+  }
+
+  /** Records that failed to be written (each is also logged). */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /**
+   * Appends one record (scrubbed, bounded). Appends are serialized so the chain is linear; a
+   * write failure is logged and counted, never thrown, so auditing cannot stop the agent.
+   */
+  append(
+    event: string,
+    data: Record<string, unknown>,
+    txId = "",
+  ): Promise<AuditRecord | undefined> {
+    const next = this.#tail.then(() => this.#write(event, data, txId)).catch((err) => {
+      this.#failures++;
+      this.opts.log.error("audit append failed", { err, event });
+      return undefined;
+    });
+    this.#tail = next;
+    return next;
+  }
+
+  /** Waits for pending appends. */
+  async flush(): Promise<void> {
+    await this.#tail;
+  }
+
+  async #write(event: string, data: Record<string, unknown>, txId: string): Promise<AuditRecord> {
+    const body = {
+      seq: this.#seq + 1,
+      ts: new Date().toISOString(),
+      agent_id: this.opts.agentId,
+      event,
+      data: boundData(data),
+      prev: this.#prev,
+    };
+    const record: AuditRecord = { ...body, hash: await recordHash(body) };
+    const line = JSON.stringify(record) + "\n";
+    await this.#rotateIfNeeded(enc.encode(line).length);
+    await Deno.writeTextFile(this.opts.file, line, { append: true, mode: PRIVATE_FILE_MODE });
+    this.#seq = record.seq;
+    this.#prev = record.hash;
+    try {
+      this.opts.forward?.(record, txId || `agent-${this.opts.agentId}`);
+    } catch (err) {
+      this.opts.log.warn("audit forward failed", { err });
+    }
+    return record;
+  }
+
+  async #rotateIfNeeded(adding: number): Promise<void> {
+    let size = 0;
+    try {
+      size = (await Deno.stat(this.opts.file)).size;
+    } catch {
+      return;
+    }
+    if (size + adding <= this.opts.maxFileBytes) return;
+    const f = this.opts.file;
+    await Deno.remove(`${f}.${this.opts.maxFiles}`).catch(() => {});
+    for (let i = this.opts.maxFiles - 1; i >= 1; i--) {
+      await Deno.rename(`${f}.${i}`, `${f}.${i + 1}`).catch(() => {});
+    }
+    await Deno.rename(f, `${f}.1`);
+  }
+}
+
+/** Result of {@linkcode verifyAuditLines}. */
+export interface AuditVerification {
+  ok: boolean;
+  count: number;
+  lastHash: string;
+  /** 1-based line number of the first bad line, and why. */
+  error?: { line: number; reason: string };
+}
+
+/**
+ * Verifies a trail's text (one file, or files concatenated oldest first). `start` is the hash the
+ * first line must chain from: the genesis hash for a complete trail, or `null` to accept
+ * whatever the first line names (a tail whose older rotated files are gone).
+ */
+export async function verifyAuditLines(
+  text: string,
+  start: string | null = GENESIS_HASH,
+): Promise<AuditVerification> {
+  let prev = start ?? "";
+  const lines = text.split("\n");
+  let count = 0;
+  let expectedSeq: number | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() === "") continue;
+    let r: AuditRecord;
+    try {
+      r = JSON.parse(lines[i]);
+    } catch {
+      return { ok: false, count, lastHash: prev, error: { line: i + 1, reason: "not JSON" } };
+    }
+    const bad = (reason: string) => ({
+      ok: false,
+      count,
+      lastHash: prev,
+      error: { line: i + 1, reason },
+    });
+    if (count === 0 && start === null) prev = r.prev;
+    if (r.prev !== prev) return bad("prev does not match the previous hash");
+    if (expectedSeq !== undefined && r.seq !== expectedSeq) {
+      return bad(`seq ${r.seq}, expected ${expectedSeq}`);
+    }
+    if (await recordHash(r) !== r.hash) return bad("hash does not match the content");
+    prev = r.hash;
+    expectedSeq = r.seq + 1;
+    count++;
+  }
+  return { ok: true, count, lastHash: prev };
+}

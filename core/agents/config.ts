@@ -1,0 +1,345 @@
+/**
+ * Configuration of the automation agents: the Stavily schema (PROTOCOLS.md §2: agent, api,
+ * security, logging, metrics, plugins, health) plus iatp's relay section and one section per
+ * agent kind. Env overrides are `IATP_<SECTION>_<KEY>` (`IATP_AGENT_ID`, `IATP_API_BASE_URL`).
+ * @module
+ */
+import { z } from "zod";
+import {
+  bool,
+  bytes,
+  type Config,
+  custom,
+  defineConfig,
+  duration,
+  type Infer,
+  int,
+  list,
+  num,
+  oneOf,
+  port,
+  section,
+  type SourceMap,
+  str,
+  url,
+} from "../config/mod.ts";
+import { ConfigError } from "../errors/mod.ts";
+import { LEVELS } from "../log/mod.ts";
+
+/** Agent ids: used in URL paths and relay topic names, so no slashes and no leading dot. */
+export const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Plugin ids: used as folder names under config/plugins, so no path separators or dots first. */
+export const PLUGIN_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Most trigger plugins one sensor runs. */
+export const MAX_TRIGGERS = 64;
+/** Default env prefix of both agents. */
+export const AGENT_ENV_PREFIX = "IATP_";
+
+/** Environments; `prod` and `production` are treated alike. */
+export const ENVIRONMENTS = ["dev", "test", "staging", "prod", "production"] as const;
+
+/** True when the environment name means production. */
+export function isProduction(env: string): boolean {
+  return env === "prod" || env === "production";
+}
+
+function agentSection(kind: "sensor" | "action") {
+  return {
+    agent: section({
+      id: str({ help: "agent id (URL paths, relay topics)", pattern: AGENT_ID }),
+      name: str({ help: "display name", default: "" }),
+      type: oneOf(["sensor", "action"], {
+        help: "agent kind (must match the command)",
+        default: kind,
+      }),
+      tenant_id: str({ help: "tenant (organisation) id", default: "" }),
+      environment: oneOf(ENVIRONMENTS, { help: "deployment environment", default: "dev" }),
+      heartbeat: duration({ help: "heartbeat interval", default: 30_000, min: 100 }),
+      base_folder: str({
+        help: "agent home; default $IATP_DATA_DIR/<kind> (or data/<kind>)",
+        default: "",
+      }),
+      poll_interval: duration({ help: "instruction poll interval", default: 30_000, min: 50 }),
+      max_concurrent_tasks: int({
+        help: "instructions run at once",
+        default: 10,
+        min: 1,
+        max: 1000,
+      }),
+      max_queued_tasks: int({
+        help: "instructions waiting to run",
+        default: 100,
+        min: 1,
+        max: 100_000,
+      }),
+      task_timeout: duration({
+        help: "longest an instruction may run",
+        default: 300_000,
+        min: 100,
+      }),
+      completed_history: int({
+        help: "finished instruction ids remembered for idempotency",
+        default: 10_000,
+        min: 10,
+        max: 10_000_000,
+      }),
+      shutdown_timeout: duration({ help: "how long stop waits for running work", default: 10_000 }),
+    }),
+    api: section({
+      base_url: url({ help: "orchestrator base URL (unset: no orchestrator)" }),
+      timeout: duration({ help: "per-request timeout", default: 30_000, min: 10 }),
+      retry_attempts: int({ help: "retries after the first try", default: 3, min: 0, max: 20 }),
+      retry_delay: duration({ help: "first retry delay (doubles, jittered)", default: 1_000 }),
+      retry_max_delay: duration({ help: "longest retry delay", default: 30_000 }),
+      rate_limit_rps: num({
+        help: "requests per second to the orchestrator",
+        default: 10,
+        min: 0.01,
+      }),
+      rate_limit_burst: int({ help: "token bucket size", default: 10, min: 1, max: 10_000 }),
+    }),
+  };
+}
+
+const securityShape = {
+  tls: section({
+    cert_file: str({ help: "client certificate (PEM) for mTLS" }),
+    key_file: str({ help: "client key (PEM) for mTLS" }),
+    ca_file: str({ help: "CA bundle (PEM) trusted for the orchestrator" }),
+    min_version: oneOf(["1.2", "1.3"], { help: "lowest TLS version", default: "1.2" }),
+  }),
+  auth: section({
+    method: oneOf(["api_key", "jwt"], {
+      help: "how the bearer token is obtained",
+      default: "api_key",
+    }),
+    api_key: str({ help: "bearer token for the orchestrator", secret: true }),
+    token_file: str({ help: "file holding the bearer token (re-read when it changes)" }),
+  }),
+  sandbox: section({
+    max_memory: bytes({ help: "largest plugin memory limit accepted", default: 512 * 1024 ** 2 }),
+    max_exec_time: duration({ help: "longest plugin call accepted", default: 300_000, min: 100 }),
+    allowed_paths: list({
+      help: "paths plugins may be granted (prefixes); a plugin asking for more is refused",
+      default: ["/proc", "/sys"],
+    }),
+    network_access: bool({ help: "whether plugins may be granted network access", default: false }),
+  }),
+  audit: section({
+    enabled: bool({ help: "write the hash-chained audit trail", default: true }),
+    log_file: str({ help: "audit file; default <base>/logs/audit/audit.jsonl", default: "" }),
+    max_file_bytes: bytes({
+      help: "audit file size before rotation",
+      default: 64 * 1024 ** 2,
+      min: 4096,
+    }),
+    max_files: int({ help: "rotated audit files kept", default: 10, min: 1, max: 1000 }),
+    service_url: url({ help: "iatp audit service to copy entries to (unset: none)" }),
+  }),
+};
+
+const triggerSchema = z.object({
+  plugin_id: z.string().regex(PLUGIN_ID),
+  interval: z.union([z.number().int().min(50), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/)]),
+  config: z.record(z.string(), z.unknown()).default({}),
+}).strict();
+
+/** One configured trigger plugin of a sensor. */
+export type TriggerSpec = z.infer<typeof triggerSchema>;
+
+function commonFields(kind: "sensor" | "action", healthPort: number) {
+  const { agent, api } = agentSection(kind);
+  return {
+    agent,
+    api,
+    security: section(securityShape),
+    logging: section({
+      level: oneOf(LEVELS, { help: "lowest log level written", default: "info" }),
+      format: oneOf(["json"], { help: "log format (JSON lines)", default: "json" }),
+    }),
+    metrics: section({
+      enabled: bool({ help: "serve Prometheus metrics", default: true }),
+      port: port({ help: "separate metrics port (unset: served on the health port)" }),
+      path: str({ help: "metrics path", default: "/metrics", pattern: /^\/[A-Za-z0-9._/-]*$/ }),
+    }),
+    plugins: section({
+      directory: str({ help: "built-in plugins folder; default <checkout>/plugins", default: "" }),
+      pool_size: int({ help: "warm plugin hosts per plugin", default: 1, min: 1, max: 32 }),
+      max_runners: int({
+        help: "plugin runners kept warm at once",
+        default: 16,
+        min: 1,
+        max: 1024,
+      }),
+      install_max_bytes: bytes({
+        help: "largest plugin folder install copies",
+        default: 16 * 1024 ** 2,
+      }),
+    }),
+    health: section({
+      host: str({ help: "health server bind address", default: "127.0.0.1" }),
+      port: port({ help: "health server port (0 picks a free one)", default: healthPort }),
+      path: str({ help: "health path", default: "/health", pattern: /^\/[A-Za-z0-9._/-]*$/ }),
+    }),
+    relay: section({
+      url: url({ help: "iatp relay base URL (unset: no relay)" }),
+      token: str({ help: "relay bearer token", secret: true }),
+      buffer_size: int({ help: "relay publish buffer", default: 1000, min: 1, max: 1_000_000 }),
+    }),
+  };
+}
+
+function sensorFields() {
+  return {
+    ...commonFields("sensor", 8086),
+    sensor: section({
+      triggers: custom(z.array(triggerSchema).max(MAX_TRIGGERS), {
+        help: "trigger plugins: [{plugin_id, interval, config}]",
+        default: [],
+        expected: `a list (at most ${MAX_TRIGGERS}) of {plugin_id, interval (e.g. 30s), config}`,
+      }),
+      publish_to: oneOf(["relay", "orchestrator", "both"], {
+        help: "where events go",
+        default: "relay",
+      }),
+      events_path: str({
+        help: "orchestrator path events are POSTed to (iatp extension)",
+        default: "/agents/v1/{agent_id}/triggers",
+        pattern: /^\/[A-Za-z0-9._/{}-]*$/,
+      }),
+      dedup_window: duration({ help: "same type+source within this is dropped", default: 300_000 }),
+      dedup_max_entries: int({
+        help: "dedup keys remembered",
+        default: 10_000,
+        min: 1,
+        max: 10_000_000,
+      }),
+      restart_max_delay: duration({
+        help: "longest backoff before a failed plugin runs again",
+        default: 300_000,
+      }),
+    }),
+  };
+}
+
+function actionFields() {
+  return {
+    ...commonFields("action", 8087),
+    action: section({
+      task_source: oneOf(["auto", "orchestrator", "relay", "both"], {
+        help: "where instructions come from (auto: orchestrator if set, and relay if set)",
+        default: "auto",
+      }),
+      max_log_lines: int({
+        help: "execution log lines kept per instruction",
+        default: 500,
+        min: 10,
+        max: 100_000,
+      }),
+      max_result_bytes: bytes({
+        help: "largest result kept for re-reporting",
+        default: 256 * 1024,
+        min: 1024,
+      }),
+    }),
+  };
+}
+
+/** The sensor config shape. */
+export type SensorShape = ReturnType<typeof sensorFields>;
+/** The action config shape. */
+export type ActionShape = ReturnType<typeof actionFields>;
+/** A validated sensor config. */
+export type SensorConfig = Infer<SensorShape>;
+/** A validated action config. */
+export type ActionConfig = Infer<ActionShape>;
+/** What both agents' configs share. */
+export type AgentConfig = Infer<ReturnType<typeof commonFields>>;
+
+function fail(sources: SourceMap, key: string, expected: string, found: string): never {
+  throw new ConfigError(key, sources.get(key) ?? { kind: "default" }, expected, found);
+}
+
+/** Cross-field rules both agents share. */
+export function checkAgentConfig(kind: "sensor" | "action", c: AgentConfig, s: SourceMap): void {
+  if (!c.agent.id) fail(s, "agent.id", `an agent id matching ${AGENT_ID}`, "nothing");
+  if (c.agent.type !== kind) {
+    fail(s, "agent.type", `"${kind}" for iatp ${kind}`, `"${c.agent.type}"`);
+  }
+  const tls = c.security.tls;
+  if (Boolean(tls.cert_file) !== Boolean(tls.key_file)) {
+    const key = tls.cert_file ? "security.tls.key_file" : "security.tls.cert_file";
+    fail(s, key, "both cert_file and key_file for mTLS, or neither", "only one of them");
+  }
+  if (c.api.base_url && !c.security.auth.api_key && !c.security.auth.token_file) {
+    fail(s, "security.auth.api_key", "api_key or token_file when api.base_url is set", "neither");
+  }
+  if (isProduction(c.agent.environment)) {
+    if (c.api.base_url && !c.api.base_url.startsWith("https:")) {
+      fail(s, "api.base_url", "an https URL (TLS) when agent.environment is prod", c.api.base_url);
+    }
+    if (c.relay.url && !c.relay.url.startsWith("https:")) {
+      fail(s, "relay.url", "an https URL (TLS) when agent.environment is prod", c.relay.url);
+    }
+    if (!c.security.audit.enabled) {
+      fail(s, "security.audit.enabled", "true when agent.environment is prod", "false");
+    }
+  }
+}
+
+/** `iatp sensor` config. */
+export const sensorConfig: Config<SensorShape> = defineConfig({
+  command: "sensor",
+  summary: "Sensor agent: runs sandboxed trigger plugins on their intervals, de-duplicates their " +
+    "events and publishes them to the relay (sensor.<type>) and/or the orchestrator.",
+  envPrefix: AGENT_ENV_PREFIX,
+  fields: sensorFields(),
+  check: (c, s) => {
+    checkAgentConfig("sensor", c, s);
+    const wantsRelay = c.sensor.publish_to !== "orchestrator";
+    const wantsOrch = c.sensor.publish_to !== "relay";
+    if (wantsRelay && !c.relay.url) {
+      fail(
+        s,
+        "relay.url",
+        `a relay URL when sensor.publish_to is ${c.sensor.publish_to}`,
+        "nothing",
+      );
+    }
+    if (wantsOrch && !c.api.base_url) {
+      fail(
+        s,
+        "api.base_url",
+        `an orchestrator URL when sensor.publish_to is ${c.sensor.publish_to}`,
+        "nothing",
+      );
+    }
+  },
+});
+
+/** `iatp action` config. */
+export const actionConfig: Config<ActionShape> = defineConfig({
+  command: "action",
+  summary: "Action agent: takes instructions from the orchestrator (poll) or the relay " +
+    "(action.tasks.<agent_id>), runs them with sandboxed action plugins and reports results.",
+  envPrefix: AGENT_ENV_PREFIX,
+  fields: actionFields(),
+  check: (c, s) => {
+    checkAgentConfig("action", c, s);
+    const src = c.action.task_source;
+    if ((src === "orchestrator" || src === "both") && !c.api.base_url) {
+      fail(s, "api.base_url", `an orchestrator URL when action.task_source is ${src}`, "nothing");
+    }
+    if ((src === "relay" || src === "both") && !c.relay.url) {
+      fail(s, "relay.url", `a relay URL when action.task_source is ${src}`, "nothing");
+    }
+    if (src === "auto" && !c.api.base_url && !c.relay.url) {
+      fail(
+        s,
+        "api.base_url",
+        "an orchestrator URL or relay.url (somewhere to get work)",
+        "neither",
+      );
+    }
+  },
+});

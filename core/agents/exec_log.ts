@@ -1,0 +1,50 @@
+/**
+ * An instruction's execution log: `[2006-01-02T15:04:05.000Z] msg` lines (PROTOCOLS.md §2),
+ * scrubbed of secrets and bounded in line count and line length so a chatty plugin cannot grow
+ * a report without limit.
+ * @module
+ */
+import { scrubString } from "../log/mod.ts";
+
+/** Longest line kept; longer lines are cut with a marker. */
+export const MAX_LOG_LINE_CHARS = 2_000;
+
+/** Formats one log line at `date`. */
+export function logLine(msg: string, date = new Date()): string {
+  const clean = scrubString(msg.replace(/[\r\n]+/g, " "));
+  const cut = clean.length > MAX_LOG_LINE_CHARS
+    ? clean.slice(0, MAX_LOG_LINE_CHARS) + " [truncated]"
+    : clean;
+  return `[${date.toISOString()}] ${cut}`;
+}
+
+/** A bounded execution log; when full it keeps the first and the latest lines. */
+export class ExecutionLog {
+  #head: string[] = [];
+  #tail: string[] = [];
+  #dropped = 0;
+
+  /** @param maxLines lines kept in total (half from the start, half most recent) */
+  constructor(readonly maxLines: number) {}
+
+  /** Adds a line stamped now. */
+  add(msg: string): void {
+    const line = logLine(msg);
+    const headMax = Math.ceil(this.maxLines / 2);
+    if (this.#head.length < headMax) {
+      this.#head.push(line);
+      return;
+    }
+    this.#tail.push(line);
+    if (this.#tail.length > this.maxLines - headMax) {
+      this.#tail.shift();
+      this.#dropped++;
+    }
+  }
+
+  /** The lines so far, with a marker where lines were dropped. */
+  lines(): string[] {
+    if (this.#dropped === 0) return [...this.#head, ...this.#tail];
+    return [...this.#head, logLine(`... ${this.#dropped} lines omitted ...`), ...this.#tail];
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The agent's health server on its own port: `GET /health` with one entry per component
+ * (orchestrator, relay, plugins, queue), `/ready`, and Prometheus `/metrics` (also at
+ * `metrics.path`, and on a separate `metrics.port` when one is configured).
+ * @module
+ */
+import { createServer, type Server, type Service } from "../http/mod.ts";
+import type { Logger } from "../log/mod.ts";
+
+/** A component's health: `ok` plus whatever detail helps an operator. */
+export type ComponentHealth = { ok: boolean; configured?: boolean } & Record<string, unknown>;
+
+/** Options for {@linkcode createHealthServer}. */
+export interface HealthServerOptions {
+  service: string;
+  agentId: string;
+  host: string;
+  port: number;
+  healthPath: string;
+  metrics: { enabled: boolean; path: string; port?: number };
+  log: Logger;
+  components: () => Record<string, ComponentHealth>;
+}
+
+/** Builds the health body: overall `ok` when every configured component is ok, else `degraded`. */
+export function healthBody(
+  service: string,
+  agentId: string,
+  components: Record<string, ComponentHealth>,
+): Record<string, unknown> {
+  const degraded = Object.values(components).some((c) => c.configured !== false && !c.ok);
+  return { status: degraded ? "degraded" : "ok", service, agent_id: agentId, components };
+}
+
+/** A health server: the core/http server plus an optional separate metrics listener. */
+export interface HealthServer {
+  server: Server;
+  listen(): Promise<Service & { metricsUrl?: string }>;
+}
+
+/** Creates the health server (not listening yet). */
+export function createHealthServer(opts: HealthServerOptions): HealthServer {
+  const body = () => healthBody(opts.service, opts.agentId, opts.components());
+  const server = createServer({
+    service: opts.service,
+    host: opts.host,
+    port: opts.port,
+    log: opts.log,
+    health: body,
+  });
+  if (opts.healthPath !== "/health") server.app.get(opts.healthPath, (c) => c.json(body()));
+  const metricsText = async () => await server.metrics.registry.metrics();
+  const contentType = server.metrics.registry.contentType;
+  if (opts.metrics.enabled && opts.metrics.path !== "/metrics") {
+    server.app.get(
+      opts.metrics.path,
+      async (c) => c.body(await metricsText(), 200, { "content-type": contentType }),
+    );
+  }
+  const listen = async () => {
+    const svc = await server.listen();
+    const mport = opts.metrics.port;
+    if (!opts.metrics.enabled || mport === undefined || mport === opts.port && mport !== 0) {
+      return svc;
+    }
+    const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+    const metricsServer = Deno.serve({
+      hostname: opts.host,
+      port: mport,
+      onListen: (a) => resolve(a as Deno.NetAddr),
+    }, async (req) => {
+      if (req.method === "GET" && new URL(req.url).pathname === opts.metrics.path) {
+        return new Response(await metricsText(), { headers: { "content-type": contentType } });
+      }
+      return Response.json({ error: "not found" }, { status: 404 });
+    });
+    const addr = await promise;
+    const metricsUrl = `http://${opts.host}:${addr.port}${opts.metrics.path}`;
+    opts.log.info("metrics listening", { url: metricsUrl });
+    return {
+      url: svc.url,
+      metricsUrl,
+      close: async () => {
+        await Promise.allSettled([svc.close(), metricsServer.shutdown()]);
+      },
+    };
+  };
+  return { server, listen };
+}

@@ -1,0 +1,290 @@
+/**
+ * Client for the four orchestrator calls of PROTOCOLS.md §2 (heartbeat, instruction poll, status
+ * PUT, result POST), plus the sensor's event POST (an iatp extension). Bearer auth from an api
+ * key or a token file, optional mTLS, a token-bucket rate limit, and retries with jittered
+ * exponential backoff on network errors, 5xx, 429 and 408.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import { registerSecret } from "../log/mod.ts";
+import { backoffDelay, sleep } from "./backoff.ts";
+import { TokenBucket } from "./rate_limit.ts";
+import {
+  type HeartbeatBody,
+  type Instruction,
+  instructionSchema,
+  pollResponseSchema,
+  type ResultBody,
+  resultResponseSchema,
+  rfc3339,
+  type StatusBody,
+} from "./wire.ts";
+
+/** Largest orchestrator response body read (a poll carries one instruction). */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** Longest `next_poll_interval` honoured, so a bad value cannot park the agent for days. */
+export const MAX_NEXT_POLL_MS = 3_600_000;
+
+/** Options for {@linkcode OrchestratorClient}. */
+export interface OrchestratorOptions {
+  baseUrl: string;
+  agentId: string;
+  timeoutMs: number;
+  retryAttempts: number;
+  retryDelayMs: number;
+  retryMaxDelayMs: number;
+  rateLimitRps: number;
+  rateLimitBurst: number;
+  apiKey?: string;
+  tokenFile?: string;
+  /** PEM contents for mTLS and a private CA. */
+  tls?: { cert?: string; key?: string; caCerts?: string[] };
+  log: Logger;
+  /** Called after every HTTP attempt (for metrics): status, or "error" for a network failure. */
+  onAttempt?: (call: string, outcome: string) => void;
+}
+
+/** A failed orchestrator call after retries. */
+export class OrchestratorError extends Error {
+  override name = "OrchestratorError";
+  constructor(message: string, readonly status?: number) {
+    super(message);
+  }
+}
+
+/** What a poll returned. */
+export interface PollOutcome {
+  instruction?: Instruction;
+  /** An instruction that failed validation: its id (when usable) and why. */
+  rejected?: { id?: string; reason: string };
+  /** `next_poll_interval` in ms, when the orchestrator sent one. */
+  nextPollMs?: number;
+  status?: string;
+}
+
+/** Whether an HTTP status is worth retrying. */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408;
+}
+
+/** Parses `Retry-After` (seconds or HTTP date) to ms; undefined when absent or malformed. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const t = Date.parse(header);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+/** Orchestrator API client; see the module doc. */
+export class OrchestratorClient {
+  readonly bucket: TokenBucket;
+  #client?: Deno.HttpClient;
+  #token?: { value: string; mtime?: number };
+  #closed = new AbortController();
+  readonly #base: string;
+
+  constructor(private readonly opts: OrchestratorOptions) {
+    this.bucket = new TokenBucket(opts.rateLimitRps, opts.rateLimitBurst);
+    this.#base = opts.baseUrl.replace(/\/+$/, "");
+    if (opts.tls && (opts.tls.cert || opts.tls.caCerts?.length)) {
+      this.#client = Deno.createHttpClient({
+        ...(opts.tls.cert && opts.tls.key ? { cert: opts.tls.cert, key: opts.tls.key } : {}),
+        ...(opts.tls.caCerts?.length ? { caCerts: opts.tls.caCerts } : {}),
+      });
+    }
+    registerSecret(opts.apiKey);
+  }
+
+  #agentPath(rest: string): string {
+    return `/agents/v1/${encodeURIComponent(this.opts.agentId)}${rest}`;
+  }
+
+  /** `POST /agents/v1/{id}/heartbeat`. One attempt: the heartbeat timer is the retry. */
+  async heartbeat(status: "online" | "offline"): Promise<void> {
+    const body: HeartbeatBody = { timestamp: rfc3339(), status };
+    await this.#call("heartbeat", "POST", this.#agentPath("/heartbeat"), body, 0);
+  }
+
+  /** `GET /agents/v1/{id}/instructions`. */
+  async poll(): Promise<PollOutcome> {
+    const raw = await this.#call("poll", "GET", this.#agentPath("/instructions"));
+    const parsed = pollResponseSchema.safeParse(raw);
+    if (!parsed.success) throw new OrchestratorError("poll: malformed response");
+    const out: PollOutcome = { status: parsed.data.status };
+    const npi = parsed.data.next_poll_interval;
+    if (typeof npi === "number") out.nextPollMs = Math.min(MAX_NEXT_POLL_MS, npi * 1000);
+    const inst = parsed.data.instruction;
+    if (inst !== undefined && inst !== null) Object.assign(out, parseInstruction(inst));
+    return out;
+  }
+
+  /** `PUT /agents/v1/{id}/instructions/{iid}` with `status: executing`. */
+  async reportExecuting(id: string, log: string[]): Promise<void> {
+    const body: StatusBody = { status: "executing", execution_log: log };
+    await this.#call(
+      "status",
+      "PUT",
+      this.#agentPath(`/instructions/${encodeURIComponent(id)}`),
+      body,
+    );
+  }
+
+  /** `POST /agents/v1/{id}/instructions/{iid}/result`; returns a piggy-backed next instruction. */
+  async reportResult(
+    id: string,
+    body: ResultBody,
+  ): Promise<PollOutcome & { acknowledged: boolean }> {
+    const path = this.#agentPath(`/instructions/${encodeURIComponent(id)}/result`);
+    const raw = await this.#call("result", "POST", path, body);
+    const parsed = resultResponseSchema.safeParse(raw ?? {});
+    if (!parsed.success) return { acknowledged: false };
+    const next = parsed.data.next_instruction;
+    return {
+      acknowledged: parsed.data.acknowledged ?? true,
+      ...(next !== undefined && next !== null ? parseInstruction(next) : {}),
+    };
+  }
+
+  /** POSTs sensor events to `pathTemplate` (`{agent_id}` is filled in): an iatp extension. */
+  async postEvents(pathTemplate: string, events: Record<string, unknown>[]): Promise<void> {
+    const path = pathTemplate.replaceAll("{agent_id}", encodeURIComponent(this.opts.agentId));
+    await this.#call("events", "POST", path, { events });
+  }
+
+  /** Stops retries in progress and releases the HTTP client. */
+  close(): void {
+    this.#closed.abort();
+    this.#client?.close();
+  }
+
+  async #authHeader(): Promise<string> {
+    if (this.opts.tokenFile) {
+      const stat = await Deno.stat(this.opts.tokenFile);
+      const mtime = stat.mtime?.getTime();
+      if (!this.#token || this.#token.mtime !== mtime) {
+        const text = (await Deno.readTextFile(this.opts.tokenFile)).trim();
+        const value = text.replace(/^Bearer\s+/i, "");
+        registerSecret(value);
+        this.#token = { value, mtime };
+      }
+      return `Bearer ${this.#token.value}`;
+    }
+    return `Bearer ${(this.opts.apiKey ?? "").replace(/^Bearer\s+/i, "")}`;
+  }
+
+  async #call(
+    call: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    retries = this.opts.retryAttempts,
+  ): Promise<unknown> {
+    let lastErr: OrchestratorError | undefined;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (this.#closed.signal.aborted) break;
+      if (!(await this.bucket.take(this.#closed.signal))) break;
+      const outcome = await this.#attempt(call, method, path, body);
+      if (outcome.ok) return outcome.value;
+      lastErr = outcome.error;
+      if (!outcome.retryable || attempt === retries) break;
+      const wait = Math.min(
+        this.opts.retryMaxDelayMs,
+        outcome.retryAfterMs ?? backoffDelay(attempt, {
+          baseMs: this.opts.retryDelayMs,
+          maxMs: this.opts.retryMaxDelayMs,
+        }),
+      );
+      this.opts.log.warn("orchestrator call failed; retrying", {
+        call,
+        attempt: attempt + 1,
+        delay_ms: wait,
+        error: outcome.error.message,
+      });
+      await sleep(wait, this.#closed.signal);
+    }
+    throw lastErr ?? new OrchestratorError(`${call}: client closed`);
+  }
+
+  async #attempt(call: string, method: string, path: string, body?: unknown): Promise<
+    | { ok: true; value: unknown }
+    | { ok: false; error: OrchestratorError; retryable: boolean; retryAfterMs?: number }
+  > {
+    let res: Response;
+    try {
+      res = await fetch(this.#base + path, {
+        method,
+        headers: {
+          authorization: await this.#authHeader(),
+          accept: "application/json",
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          "user-agent": "iatp-agent",
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.#closed.signal]),
+        ...(this.#client ? { client: this.#client } : {}),
+      });
+    } catch (err) {
+      this.opts.onAttempt?.(call, "error");
+      const msg = err instanceof Error ? err.message : String(err);
+      return { ok: false, error: new OrchestratorError(`${call}: ${msg}`), retryable: true };
+    }
+    this.opts.onAttempt?.(call, String(res.status));
+    const text = await readLimited(res, MAX_RESPONSE_BYTES);
+    if (res.ok) {
+      if (text === undefined) {
+        return {
+          ok: false,
+          error: new OrchestratorError(`${call}: response too large`),
+          retryable: false,
+        };
+      }
+      if (text.trim() === "") return { ok: true, value: undefined };
+      try {
+        return { ok: true, value: JSON.parse(text) };
+      } catch {
+        return {
+          ok: false,
+          error: new OrchestratorError(`${call}: response is not JSON`),
+          retryable: false,
+        };
+      }
+    }
+    const error = new OrchestratorError(`${call}: HTTP ${res.status}`, res.status);
+    return {
+      ok: false,
+      error,
+      retryable: isRetryableStatus(res.status),
+      retryAfterMs: retryAfterMs(res.headers.get("retry-after")),
+    };
+  }
+}
+
+function parseInstruction(raw: unknown): Pick<PollOutcome, "instruction" | "rejected"> {
+  const r = instructionSchema.safeParse(raw);
+  if (r.success) return { instruction: r.data };
+  const id = typeof (raw as { id?: unknown })?.id === "string"
+    ? (raw as { id: string }).id
+    : undefined;
+  const reason = r.error.issues.map((i) => `${i.path.join(".") || "instruction"}: ${i.message}`)
+    .join("; ");
+  return { rejected: { id, reason } };
+}
+
+/** Reads a body up to `max` bytes; undefined (and the stream cancelled) when it is larger. */
+async function readLimited(res: Response, max: number): Promise<string | undefined> {
+  if (!res.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.length;
+    if (size > max) return undefined;
+    chunks.push(chunk);
+  }
+  const all = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return new TextDecoder().decode(all);
+}

@@ -1,0 +1,192 @@
+/**
+ * What both agents share at run time, wired from their config: logger, directory layout, state
+ * database, audit trail (local, and the audit service when configured), orchestrator client,
+ * heartbeat loop, relay client and the health server. `close()` stops them in the safe order:
+ * heartbeat `offline` first, the state database last.
+ * @module
+ */
+import { join } from "node:path";
+import { permittedEnv } from "../config/mod.ts";
+import { AuditClient } from "../ledger/client.ts";
+import { createLogger, type Logger } from "../log/mod.ts";
+import { RelayClient } from "../relay/client.ts";
+import { AuditTrail } from "./audit_trail.ts";
+import type { AgentConfig } from "./config.ts";
+import { type ComponentHealth, createHealthServer, type HealthServer } from "./health.ts";
+import { HeartbeatLoop } from "./heartbeat.ts";
+import { type AgentLayout, defaultBaseFolder, ensureLayout } from "./layout.ts";
+import { type AgentMetrics, createAgentMetrics } from "./metrics.ts";
+import { OrchestratorClient } from "./orchestrator.ts";
+import { AgentState } from "./state.ts";
+
+/** Dependencies a caller may inject (`iatp up`, tests). */
+export interface AgentDeps {
+  log?: Logger;
+}
+
+/** The shared pieces of a running agent. */
+export interface AgentRuntime {
+  kind: "sensor" | "action";
+  agentId: string;
+  log: Logger;
+  layout: AgentLayout;
+  state: AgentState;
+  metrics: AgentMetrics;
+  orchestrator?: OrchestratorClient;
+  heartbeat?: HeartbeatLoop;
+  relay?: RelayClient;
+  health: HealthServer;
+  /** Health contributions by component name; agents add theirs before listening. */
+  components: Map<string, () => ComponentHealth>;
+  /** Appends to the audit trail (a no-op when auditing is off). Never throws. */
+  audit(event: string, data: Record<string, unknown>, txId?: string): Promise<void>;
+  /** Stops shared pieces (heartbeat offline, relay flush, audit flush, state close). */
+  close(): Promise<void>;
+}
+
+function agentLogger(kind: string, config: AgentConfig, deps: AgentDeps): Logger {
+  // serviceCommand builds its logger from a top-level log_level the Stavily schema does not
+  // have; honour logging.level by making our own logger when the injected one differs.
+  const base = deps.log && deps.log.level === config.logging.level
+    ? deps.log
+    : createLogger({ service: kind, level: config.logging.level });
+  return base.child({ agent_id: config.agent.id });
+}
+
+async function readPem(path: string | undefined): Promise<string | undefined> {
+  return path ? await Deno.readTextFile(path) : undefined;
+}
+
+async function orchestratorClient(
+  config: AgentConfig,
+  log: Logger,
+  metrics: AgentMetrics,
+): Promise<OrchestratorClient | undefined> {
+  const api = config.api;
+  if (!api.base_url) return undefined;
+  const tls = config.security.tls;
+  if (tls.min_version === "1.3") {
+    log.warn("security.tls.min_version 1.3 is not enforced: Deno's TLS stack offers 1.2 and 1.3");
+  }
+  const ca = await readPem(tls.ca_file);
+  return new OrchestratorClient({
+    baseUrl: api.base_url,
+    agentId: config.agent.id,
+    timeoutMs: api.timeout,
+    retryAttempts: api.retry_attempts,
+    retryDelayMs: api.retry_delay,
+    retryMaxDelayMs: api.retry_max_delay,
+    rateLimitRps: api.rate_limit_rps,
+    rateLimitBurst: api.rate_limit_burst,
+    apiKey: config.security.auth.token_file ? undefined : config.security.auth.api_key,
+    tokenFile: config.security.auth.token_file,
+    tls: {
+      cert: await readPem(tls.cert_file),
+      key: await readPem(tls.key_file),
+      caCerts: ca ? [ca] : [],
+    },
+    log,
+    onAttempt: (call, outcome) => metrics.orchestrator.inc({ call, outcome }),
+  });
+}
+
+async function openAudit(
+  kind: string,
+  config: AgentConfig,
+  layout: AgentLayout,
+  log: Logger,
+): Promise<{ trail?: AuditTrail; client?: AuditClient }> {
+  const a = config.security.audit;
+  if (!a.enabled) return {};
+  const client = a.service_url ? new AuditClient({ url: a.service_url, log }) : undefined;
+  const trail = await AuditTrail.open({
+    file: a.log_file || join(layout.audit, "audit.jsonl"),
+    agentId: config.agent.id,
+    maxFileBytes: a.max_file_bytes,
+    maxFiles: a.max_files,
+    log,
+    forward: client
+      ? (rec, txId) => {
+        client.enqueue({
+          tx_id: txId,
+          event: `agent.${rec.event}`,
+          actor: `${kind}:${rec.agent_id}`,
+          payload: { seq: rec.seq, hash: rec.hash, data: rec.data },
+        }, { idempotencyKey: `${rec.agent_id}:${rec.hash}` });
+      }
+      : undefined,
+  });
+  return { trail, client };
+}
+
+/** Builds the shared runtime (the health server is created, not yet listening). */
+export async function createRuntime(
+  kind: "sensor" | "action",
+  config: AgentConfig,
+  deps: AgentDeps = {},
+): Promise<AgentRuntime> {
+  const log = agentLogger(kind, config, deps);
+  const base = config.agent.base_folder || defaultBaseFolder(kind, permittedEnv("IATP_DATA_DIR"));
+  const layout = await ensureLayout(base);
+  const state = new AgentState(layout.state, { history: config.agent.completed_history });
+  const components = new Map<string, () => ComponentHealth>();
+  const health = createHealthServer({
+    service: kind,
+    agentId: config.agent.id,
+    host: config.health.host,
+    port: config.health.port,
+    healthPath: config.health.path,
+    metrics: {
+      enabled: config.metrics.enabled,
+      path: config.metrics.path,
+      port: config.metrics.port,
+    },
+    log,
+    components: () => Object.fromEntries([...components].map(([k, f]) => [k, f()])),
+  });
+  const metrics = createAgentMetrics(health.server.metrics.registry);
+  const { trail, client: auditClient } = await openAudit(kind, config, layout, log);
+  const orchestrator = await orchestratorClient(config, log, metrics);
+  const heartbeat = orchestrator
+    ? new HeartbeatLoop(orchestrator, config.agent.heartbeat, log, metrics)
+    : undefined;
+  const relay = config.relay.url
+    ? new RelayClient({
+      url: config.relay.url,
+      token: config.relay.token,
+      log,
+      bufferSize: config.relay.buffer_size,
+    })
+    : undefined;
+  components.set(
+    "orchestrator",
+    () => heartbeat ? { configured: true, ...heartbeat.status() } : { ok: true, configured: false },
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    kind,
+    agentId: config.agent.id,
+    log,
+    layout,
+    state,
+    metrics,
+    orchestrator,
+    heartbeat,
+    relay,
+    health,
+    components,
+    audit: async (event, data, txId) => {
+      await trail?.append(event, data, txId);
+    },
+    close: () =>
+      closing ??= (async () => {
+        await heartbeat?.stop();
+        orchestrator?.close();
+        await relay?.close().catch((err) => log.warn("relay close failed", { err }));
+        await trail?.flush();
+        await auditClient?.close().catch((err) => log.warn("audit client close failed", { err }));
+        state.close();
+      })(),
+  };
+}

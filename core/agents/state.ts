@@ -1,0 +1,186 @@
+/**
+ * Durable agent state under data/state (SQLite, WAL): instruction lifecycle for idempotency and
+ * crash recovery, the sensor's dedup window, and small key/values such as the last relay id.
+ * Every table is bounded: finished instructions by count, dedup keys by age and count.
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { join } from "node:path";
+import { PRIVATE_FILE_MODE } from "./layout.ts";
+
+/** Where an instruction is in its life. */
+export type InstructionState = "queued" | "running" | "completed" | "failed";
+
+/** A stored instruction row. */
+export interface InstructionRow {
+  id: string;
+  state: InstructionState;
+  source: string;
+  instruction: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  reported: boolean;
+  started_at?: number;
+  finished_at?: number;
+}
+
+/** What {@linkcode AgentState.claim} found. */
+export type ClaimOutcome =
+  | { kind: "new" }
+  | { kind: "active"; state: InstructionState }
+  | { kind: "done"; row: InstructionRow };
+
+/** How long a writer waits for another process holding the database. */
+export const STATE_BUSY_TIMEOUT_MS = 5_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS instructions (
+  id TEXT PRIMARY KEY, state TEXT NOT NULL, source TEXT NOT NULL, instruction TEXT NOT NULL,
+  result TEXT, reported INTEGER NOT NULL DEFAULT 0, started_at INTEGER, finished_at INTEGER,
+  created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS instructions_finished ON instructions(finished_at);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dedup (key TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS dedup_seen ON dedup(seen_at);
+`;
+
+type Row = Record<string, unknown>;
+
+function toRow(r: Row): InstructionRow {
+  return {
+    id: String(r.id),
+    state: r.state as InstructionState,
+    source: String(r.source),
+    instruction: JSON.parse(String(r.instruction)),
+    result: r.result ? JSON.parse(String(r.result)) : undefined,
+    reported: r.reported === 1,
+    started_at: r.started_at === null ? undefined : Number(r.started_at),
+    finished_at: r.finished_at === null ? undefined : Number(r.finished_at),
+  };
+}
+
+/** The agent's state database. */
+export class AgentState {
+  readonly #db: DatabaseSync;
+  readonly #st: Record<string, StatementSync>;
+
+  /** Opens (creating) `<stateDir>/agent.db`. */
+  constructor(stateDir: string, readonly opts: { history: number; dedupMaxEntries?: number }) {
+    const file = join(stateDir, "agent.db");
+    this.#db = new DatabaseSync(file);
+    this.#db.exec(`PRAGMA busy_timeout=${STATE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode=WAL;`);
+    this.#db.exec("PRAGMA synchronous=NORMAL;");
+    this.#db.exec(SCHEMA);
+    Deno.chmodSync(file, PRIVATE_FILE_MODE);
+    const p = (sql: string) => this.#db.prepare(sql);
+    this.#st = {
+      claim: p(`INSERT INTO instructions(id, state, source, instruction, created_at)
+                VALUES (?, 'queued', ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
+      get: p("SELECT * FROM instructions WHERE id = ?"),
+      running: p("UPDATE instructions SET state = 'running', started_at = ? WHERE id = ?"),
+      finish: p(`UPDATE instructions SET state = ?, result = ?, finished_at = ?, reported = 0
+                 WHERE id = ?`),
+      reported: p("UPDATE instructions SET reported = 1 WHERE id = ?"),
+      byState: p("SELECT * FROM instructions WHERE state = ? ORDER BY created_at"),
+      unreported: p(`SELECT * FROM instructions WHERE state IN ('completed','failed')
+                     AND reported = 0 ORDER BY finished_at LIMIT ?`),
+      prune: p(`DELETE FROM instructions WHERE id IN (SELECT id FROM instructions
+                WHERE state IN ('completed','failed') AND reported = 1
+                ORDER BY finished_at DESC LIMIT -1 OFFSET ?)`),
+      kvGet: p("SELECT value FROM kv WHERE key = ?"),
+      kvSet: p(`INSERT INTO kv(key, value) VALUES (?, ?)
+                ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
+      dedup: p(`INSERT INTO dedup(key, seen_at) VALUES (?, ?)
+                ON CONFLICT(key) DO UPDATE SET seen_at = excluded.seen_at
+                WHERE dedup.seen_at <= ?`),
+      dedupPruneAge: p("DELETE FROM dedup WHERE seen_at <= ?"),
+      dedupPruneCount: p(`DELETE FROM dedup WHERE key IN (SELECT key FROM dedup
+                          ORDER BY seen_at DESC LIMIT -1 OFFSET ?)`),
+      dedupCount: p("SELECT COUNT(*) AS n FROM dedup"),
+    };
+  }
+
+  /**
+   * Records an instruction as queued unless its id is known. An id already finished is `done`
+   * (with its stored result, to re-report); one queued or running is `active`.
+   */
+  claim(id: string, source: string, instruction: Record<string, unknown>): ClaimOutcome {
+    const r = this.#st.claim.run(id, source, JSON.stringify(instruction), Date.now());
+    if (Number(r.changes) === 1) return { kind: "new" };
+    const row = this.get(id);
+    if (!row) return { kind: "new" };
+    if (row.state === "completed" || row.state === "failed") return { kind: "done", row };
+    return { kind: "active", state: row.state };
+  }
+
+  /** One instruction by id. */
+  get(id: string): InstructionRow | undefined {
+    const r = this.#st.get.get(id) as Row | undefined;
+    return r ? toRow(r) : undefined;
+  }
+
+  /** Marks an instruction as running (so a crash now is detected on restart). */
+  markRunning(id: string): void {
+    this.#st.running.run(Date.now(), id);
+  }
+
+  /** Stores the final state and result body; it stays unreported until {@linkcode markReported}. */
+  finish(id: string, state: "completed" | "failed", result: Record<string, unknown>): void {
+    this.#st.finish.run(state, JSON.stringify(result), Date.now(), id);
+  }
+
+  /** Marks a result as delivered, then prunes finished history beyond the bound. */
+  markReported(id: string): void {
+    this.#st.reported.run(id);
+    this.#st.prune.run(this.opts.history);
+  }
+
+  /** Instructions in one state, oldest first. */
+  inState(state: InstructionState): InstructionRow[] {
+    return (this.#st.byState.all(state) as Row[]).map(toRow);
+  }
+
+  /** Finished instructions whose result has not been delivered yet. */
+  unreported(limit = 100): InstructionRow[] {
+    return (this.#st.unreported.all(limit) as Row[]).map(toRow);
+  }
+
+  /** A stored string value. */
+  getValue(key: string): string | undefined {
+    const r = this.#st.kvGet.get(key) as Row | undefined;
+    return r ? String(r.value) : undefined;
+  }
+
+  /** Stores a string value. */
+  setValue(key: string, value: string): void {
+    this.#st.kvSet.run(key, value);
+  }
+
+  /**
+   * Atomically decides whether `key` is new within `windowMs` (and records it if so). One
+   * statement, so two processes sharing this database cannot both pass for the same key.
+   */
+  firstInWindow(key: string, windowMs: number, now = Date.now()): boolean {
+    const r = this.#st.dedup.run(key, now, now - windowMs);
+    return Number(r.changes) === 1;
+  }
+
+  /** Drops dedup keys older than the window and beyond the count bound. */
+  pruneDedup(windowMs: number, now = Date.now()): void {
+    this.#st.dedupPruneAge.run(now - windowMs);
+    if (this.opts.dedupMaxEntries !== undefined) {
+      this.#st.dedupPruneCount.run(this.opts.dedupMaxEntries);
+    }
+  }
+
+  /** Number of dedup keys held. */
+  dedupSize(): number {
+    return Number((this.#st.dedupCount.get() as Row).n);
+  }
+
+  /** Closes the database. */
+  close(): void {
+    try {
+      this.#db.close();
+    } catch { /* already closed */ }
+  }
+}

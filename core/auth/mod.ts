@@ -1,0 +1,12 @@
+/**
+ * Agent authentication: HMAC request signing and verification, a persisted replay window,
+ * default-deny scopes, a per-agent rate limit and token sources (static or Vault KV v2).
+ * @module
+ */
+export * from "./signing.ts";
+export * from "./replay.ts";
+export * from "./scopes.ts";
+export * from "./rate_limit.ts";
+export * from "./tokens.ts";
+export * from "./verify.ts";
+export * from "./client.ts";

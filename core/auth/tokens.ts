@@ -1,0 +1,132 @@
+/**
+ * Where an agent's HMAC key / bearer token comes from: a static value (AGENT_TOKEN) or Vault
+ * KV v2, read from the agent's own key under `{prefix}/{deployment_hash}`, refreshed on an
+ * interval and on demand after a 401/403. Tokens are only ever read from Vault, never written.
+ * @module
+ */
+import { registerSecret } from "../log/mod.ts";
+import type { Logger } from "../log/mod.ts";
+
+/** A current token that may change over time. */
+export interface TokenSource {
+  /** The token to sign with now ("" when none is known yet). */
+  current(): string;
+  /** Re-reads the token (debounced); resolves true when it changed. */
+  refresh(reason: string): Promise<boolean>;
+  /** Stops background refreshing. */
+  close(): void;
+}
+
+/** A token that never changes. */
+export function staticToken(token: string): TokenSource {
+  registerSecret(token);
+  return { current: () => token, refresh: () => Promise.resolve(false), close: () => {} };
+}
+
+/** Default Vault refresh interval. */
+export const DEFAULT_VAULT_REFRESH_MS = 300_000;
+/** Least time between two on-demand refreshes, so bad requests cannot hammer Vault. */
+export const DEFAULT_VAULT_MIN_REFRESH_GAP_MS = 5_000;
+/** Timeout of one Vault request. */
+export const DEFAULT_VAULT_TIMEOUT_MS = 10_000;
+/** Largest Vault response read. */
+export const VAULT_MAX_RESPONSE_BYTES = 64 * 1024;
+
+/** Options for {@linkcode VaultTokenSource}. */
+export interface VaultOptions {
+  /** VAULT_ADDRESS, e.g. http://vault:8200. */
+  address: string;
+  /** VAULT_TOKEN: the Vault credential used to read (not the agent token). */
+  vaultToken: string;
+  /** VAULT_AGENT_PATH_PREFIX, e.g. `secret/data/agents`. */
+  prefix: string;
+  deploymentHash: string;
+  /** The agent's own key: `compose_agent_token` or `status_panel_token`. */
+  key: string;
+  /** Used until the first successful read (e.g. AGENT_TOKEN). */
+  fallback?: string;
+  refreshMs?: number;
+  minRefreshGapMs?: number;
+  timeoutMs?: number;
+  log?: Logger;
+  fetch?: typeof fetch;
+}
+
+/** Reads the agent token from Vault KV v2 and keeps it fresh. */
+export class VaultTokenSource implements TokenSource {
+  #token: string;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #lastAttempt = 0;
+  #inflight: Promise<boolean> | undefined;
+  readonly url: string;
+
+  constructor(private readonly opts: VaultOptions) {
+    this.#token = opts.fallback ?? "";
+    registerSecret(opts.vaultToken);
+    registerSecret(this.#token);
+    const base = opts.address.replace(/\/+$/, "");
+    const prefix = opts.prefix.replace(/^\/+|\/+$/g, "");
+    this.url = `${base}/v1/${prefix}/${encodeURIComponent(opts.deploymentHash)}/${
+      encodeURIComponent(opts.key)
+    }`;
+  }
+
+  /** Reads once now, then every `refreshMs`. Resolves after the first read (ok or not). */
+  async start(): Promise<void> {
+    await this.#read("startup");
+    const every = this.opts.refreshMs ?? DEFAULT_VAULT_REFRESH_MS;
+    this.#timer = setInterval(() => void this.#read("interval"), every);
+  }
+
+  current(): string {
+    return this.#token;
+  }
+
+  refresh(reason: string): Promise<boolean> {
+    const gap = this.opts.minRefreshGapMs ?? DEFAULT_VAULT_MIN_REFRESH_GAP_MS;
+    if (Date.now() - this.#lastAttempt < gap) return this.#inflight ?? Promise.resolve(false);
+    return this.#read(reason);
+  }
+
+  close(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #read(reason: string): Promise<boolean> {
+    if (this.#inflight) return this.#inflight;
+    this.#lastAttempt = Date.now();
+    this.#inflight = this.#fetchToken(reason).finally(() => this.#inflight = undefined);
+    return this.#inflight;
+  }
+
+  async #fetchToken(reason: string): Promise<boolean> {
+    const log = this.opts.log;
+    try {
+      const res = await (this.opts.fetch ?? fetch)(this.url, {
+        headers: { "X-Vault-Token": this.opts.vaultToken },
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? DEFAULT_VAULT_TIMEOUT_MS),
+      });
+      const text = await res.text();
+      if (!res.ok) {
+        log?.warn("vault token read failed", { status: res.status, key: this.opts.key, reason });
+        return false;
+      }
+      if (text.length > VAULT_MAX_RESPONSE_BYTES) throw new Error("vault response too large");
+      const token = (JSON.parse(text) as { data?: { data?: { token?: unknown } } })?.data?.data
+        ?.token;
+      if (typeof token !== "string" || token === "") {
+        log?.warn("vault secret has no data.data.token", { key: this.opts.key });
+        return false;
+      }
+      registerSecret(token);
+      const changed = token !== this.#token;
+      this.#token = token;
+      if (changed) log?.info("agent token loaded from vault", { key: this.opts.key, reason });
+      return changed;
+    } catch (err) {
+      log?.warn("vault token read failed", { err, key: this.opts.key, reason });
+      return false;
+    }
+  }
+}

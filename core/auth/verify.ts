@@ -1,0 +1,140 @@
+/**
+ * Hono middleware that authenticates signed agent requests, in this order: required headers,
+ * timestamp inside the skew window, known agent id, HMAC signature over method + path + query +
+ * timestamp + request id + body digest (401 on any of these), replay store (409), then the
+ * per-agent rate limit (429). Scopes are checked by the route ({@linkcode requireScope}, 403)
+ * because the scope depends on the command in the body.
+ * @module
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { HttpError } from "../errors/mod.ts";
+import type { AppEnv } from "../http/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { RateLimiter } from "./rate_limit.ts";
+import type { ReplayStore } from "./replay.ts";
+import type { Scopes } from "./scopes.ts";
+import {
+  HEADER_AGENT_ID,
+  HEADER_REQUEST_ID,
+  HEADER_SIGNATURE,
+  HEADER_TIMESTAMP,
+  verifySignature,
+} from "./signing.ts";
+import type { TokenSource } from "./tokens.ts";
+
+/** Default allowed clock skew (SIGNATURE_MAX_SKEW_SECS upstream: 300). */
+export const DEFAULT_MAX_SKEW_SECS = 300;
+/** Request ids must look like this (they become replay-store keys). */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{8,128}$/;
+/** Agent ids must look like this. */
+export const AGENT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Who a verified request came from. */
+export interface Caller {
+  agentId: string;
+  requestId: string;
+  scopes: Scopes;
+}
+
+/** Options for {@linkcode signedAuth}. */
+export interface SignedAuthOptions {
+  /** The key signatures are checked against. */
+  token: TokenSource;
+  /** Agent ids allowed to call; empty means any id holding the key. */
+  allowedAgents: string[];
+  /** Scopes granted to an authenticated caller. */
+  scopes: Scopes;
+  replay: ReplayStore;
+  limiter: RateLimiter;
+  maxSkewSecs?: number;
+  log?: Logger;
+  /** Counts each rejection by reason (metrics). */
+  onReject?: (reason: string) => void;
+  now?: () => number;
+}
+
+const callers = new WeakMap<Request, Caller>();
+
+/** The verified caller of a request that passed {@linkcode signedAuth}. */
+export function callerOf(c: Context<AppEnv>): Caller {
+  const caller = callers.get(c.req.raw);
+  if (!caller) throw new HttpError(401, "request is not authenticated");
+  return caller;
+}
+
+/** Throws 403 unless the verified caller holds `scope`. */
+export function requireScope(c: Context<AppEnv>, scope: string): Caller {
+  const caller = callerOf(c);
+  if (!caller.scopes.allows(scope)) {
+    throw new HttpError(403, `missing scope ${scope}`, { scope });
+  }
+  return caller;
+}
+
+/** The authentication middleware; see the module doc for the order of checks. */
+export function signedAuth(opts: SignedAuthOptions): MiddlewareHandler<AppEnv> {
+  const skew = opts.maxSkewSecs ?? DEFAULT_MAX_SKEW_SECS;
+  const now = opts.now ?? Date.now;
+  const reject = (
+    status: number,
+    reason: string,
+    message: string,
+    extra: Record<string, unknown> = {},
+  ): never => {
+    opts.onReject?.(reason);
+    opts.log?.debug("signed request rejected", { reason });
+    throw new HttpError(status, message, { reason, ...extra });
+  };
+  return async (c, next) => {
+    const agentId = c.req.header(HEADER_AGENT_ID);
+    const ts = c.req.header(HEADER_TIMESTAMP);
+    const requestId = c.req.header(HEADER_REQUEST_ID);
+    const signature = c.req.header(HEADER_SIGNATURE);
+    if (!agentId || !ts || !requestId || !signature) {
+      reject(
+        401,
+        "unsigned",
+        `missing one of ${HEADER_AGENT_ID}, ${HEADER_TIMESTAMP}, ` +
+          `${HEADER_REQUEST_ID}, ${HEADER_SIGNATURE}`,
+      );
+    }
+    if (!AGENT_ID_PATTERN.test(agentId!) || !REQUEST_ID_PATTERN.test(requestId!)) {
+      reject(401, "bad_header", "malformed agent id or request id");
+    }
+    if (!/^\d{1,12}$/.test(ts!) || Math.abs(now() / 1000 - Number(ts)) > skew) {
+      reject(401, "skew", `timestamp outside the allowed skew of ${skew} s`);
+    }
+    if (opts.allowedAgents.length > 0 && !opts.allowedAgents.includes(agentId!)) {
+      reject(401, "unknown_agent", "unknown agent id");
+    }
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const url = new URL(c.req.url);
+    const parts = {
+      agentId: agentId!,
+      method: c.req.method,
+      pathAndQuery: url.pathname + url.search,
+      timestamp: ts!,
+      requestId: requestId!,
+      body,
+    };
+    let ok = opts.token.current() !== "" &&
+      await verifySignature(opts.token.current(), parts, signature!);
+    // A rotated key: re-read it once (debounced inside the source) before refusing.
+    if (!ok && await opts.token.refresh("signature mismatch")) {
+      ok = await verifySignature(opts.token.current(), parts, signature!);
+    }
+    if (!ok) reject(401, "bad_signature", "bad signature");
+    const verdict = opts.replay.remember(agentId!, requestId!);
+    if (verdict === "replay") reject(409, "replay", "request id already used (replay)");
+    if (verdict === "full") reject(503, "replay_full", "replay window full; retry later");
+    const rate = opts.limiter.take(agentId!);
+    if (!rate.allowed) {
+      c.header("Retry-After", String(rate.retryAfterSecs));
+      reject(429, "rate_limited", "rate limit exceeded", {
+        retry_after_secs: rate.retryAfterSecs,
+      });
+    }
+    callers.set(c.req.raw, { agentId: agentId!, requestId: requestId!, scopes: opts.scopes });
+    await next();
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * AuditClient: appends to an `iatp audit` ledger over HTTP, either awaited (returns the
+ * receipt) or through a bounded non-blocking queue drained by a background sender. Every
+ * request carries an Idempotency-Key, so a retry after a lost response never appends twice.
+ * @module
+ */
+import { type Logger, silentLogger } from "../log/mod.ts";
+import type { AuditAppendResponse } from "./entry.ts";
+
+export type { AuditAppendResponse, Receipt } from "./entry.ts";
+
+/** What a client appends; the ledger adds index and ts. */
+export interface AuditEntryInput {
+  tx_id: string;
+  event: string;
+  actor: string;
+  payload: Record<string, unknown>;
+}
+
+/** Options for {@linkcode AuditClient}. */
+export interface AuditClientOptions {
+  url: string;
+  log?: Logger;
+  /** Queue bound for `enqueue`; default {@linkcode DEFAULT_AUDIT_BUFFER}. */
+  bufferSize?: number;
+  /** Attempts per append before giving up; default {@linkcode DEFAULT_AUDIT_ATTEMPTS}. */
+  attempts?: number;
+  /** Per-request timeout; default {@linkcode DEFAULT_AUDIT_TIMEOUT_MS}. */
+  timeoutMs?: number;
+}
+
+/** Default bound of the non-blocking queue. */
+export const DEFAULT_AUDIT_BUFFER = 1000;
+/** Default attempts per append (network errors, 5xx and 503 back-pressure are retried). */
+export const DEFAULT_AUDIT_ATTEMPTS = 5;
+/** Default per-request timeout. */
+export const DEFAULT_AUDIT_TIMEOUT_MS = 10_000;
+const BACKOFF_BASE_MS = 100;
+const BACKOFF_MAX_MS = 5_000;
+
+/** An append the ledger refused (4xx) or that failed after every retry. */
+export class AuditClientError extends Error {
+  override name = "AuditClientError";
+  /** @param status HTTP status, or 0 when no response arrived */
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+interface Queued {
+  entry: AuditEntryInput;
+  key: string;
+}
+
+/** A client for one ledger. See the module doc. */
+export class AuditClient {
+  readonly #url: string;
+  readonly #log: Logger;
+  readonly #bound: number;
+  readonly #attempts: number;
+  readonly #timeoutMs: number;
+  #queue: Queued[] = [];
+  #sending: Promise<void> | undefined;
+  #closed = false;
+  /** Entries dropped because the queue was full or every retry failed. */
+  dropped = 0;
+
+  constructor(opts: AuditClientOptions) {
+    this.#url = opts.url.replace(/\/+$/, "");
+    this.#log = opts.log ?? silentLogger;
+    this.#bound = opts.bufferSize ?? DEFAULT_AUDIT_BUFFER;
+    this.#attempts = opts.attempts ?? DEFAULT_AUDIT_ATTEMPTS;
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_AUDIT_TIMEOUT_MS;
+  }
+
+  /** Appends and waits for the durable receipt; retries transient failures, then throws. */
+  async append(
+    entry: AuditEntryInput,
+    opts: { idempotencyKey?: string } = {},
+  ): Promise<AuditAppendResponse> {
+    const key = opts.idempotencyKey ?? crypto.randomUUID();
+    let last: AuditClientError | undefined;
+    for (let attempt = 0; attempt < this.#attempts; attempt++) {
+      if (attempt > 0) await sleep(backoff(attempt));
+      try {
+        return await this.#post(entry, key);
+      } catch (err) {
+        last = err instanceof AuditClientError ? err : new AuditClientError(String(err), 0);
+        if (last.status >= 400 && last.status < 500 && last.status !== 429) throw last;
+      }
+    }
+    throw last ?? new AuditClientError("append failed", 0);
+  }
+
+  /** Queues an append without waiting; false (and a counted drop) when the queue is full. */
+  enqueue(entry: AuditEntryInput, opts: { idempotencyKey?: string } = {}): boolean {
+    if (this.#closed || this.#queue.length >= this.#bound) {
+      this.dropped++;
+      return false;
+    }
+    this.#queue.push({ entry, key: opts.idempotencyKey ?? crypto.randomUUID() });
+    this.#sending ??= this.#drain().finally(() => this.#sending = undefined);
+    return true;
+  }
+
+  /** Entries waiting in the queue. */
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  /** Waits until the queue is empty (or `timeoutMs` passes). */
+  async flush(timeoutMs = 10_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while ((this.#sending || this.#queue.length > 0) && Date.now() < until) {
+      await Promise.race([this.#sending, sleep(Math.min(50, until - Date.now()))]);
+    }
+  }
+
+  /** Flushes, then refuses further enqueues. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closed = true;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const item = this.#queue[0];
+      try {
+        await this.append(item.entry, { idempotencyKey: item.key });
+      } catch (err) {
+        this.dropped++;
+        this.#log.warn("audit append dropped", { tx_id: item.entry.tx_id, err: String(err) });
+      }
+      this.#queue.shift();
+    }
+  }
+
+  async #post(entry: AuditEntryInput, key: string): Promise<AuditAppendResponse> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.#url}/audit`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": key },
+        body: JSON.stringify(entry),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (err) {
+      throw new AuditClientError(`audit unreachable: ${(err as Error).message}`, 0);
+    }
+    const text = await res.text();
+    if (res.status !== 201) {
+      throw new AuditClientError(`audit answered ${res.status}: ${text.slice(0, 200)}`, res.status);
+    }
+    return JSON.parse(text) as AuditAppendResponse;
+  }
+}
+
+function backoff(attempt: number): number {
+  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
+  return cap / 2 + Math.random() * cap / 2; // jitter so many clients do not retry in step
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}

@@ -1,0 +1,137 @@
+/**
+ * Live log monitoring (`iatp audit verify --url`): fetch the signed checkpoint, check its
+ * signature, and prove it extends the last checkpoint this monitor saw (RFC 9162 consistency),
+ * remembering what it saw in a small JSON state file.
+ * @module
+ */
+import { dirname } from "node:path";
+import { bytesEqual, hex, unhex } from "./hash.ts";
+import { verifyConsistency } from "./merkle.ts";
+import { openCheckpoint, parseVkey } from "./note.ts";
+
+/** What the monitor remembers per log URL. */
+export interface SeenCheckpoint {
+  vkey: string;
+  tree_size: number;
+  root_hash: string;
+  checkpoint: string;
+  checked_at: string;
+}
+
+/** Result of one monitor run. */
+export interface MonitorReport {
+  ok: boolean;
+  url: string;
+  tree_size?: number;
+  root_hash?: string;
+  previous_size?: number;
+  /** True when the key was taken on first use rather than pinned or remembered. */
+  trusted_on_first_use?: boolean;
+  reason?: string;
+}
+
+/** Options for {@linkcode checkLiveLog}. */
+export interface MonitorOptions {
+  url: string;
+  stateFile: string;
+  /** Expected signer (C2SP vkey); default the remembered one, else the served one (TOFU). */
+  vkey?: string;
+  timeoutMs?: number;
+}
+
+type State = Record<string, SeenCheckpoint>;
+
+async function readState(path: string): Promise<State> {
+  try {
+    const parsed = JSON.parse(await Deno.readTextFile(path));
+    return parsed && typeof parsed === "object" ? parsed as State : {};
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return {};
+    throw new Error(`state file ${path} is unreadable: ${(err as Error).message}`);
+  }
+}
+
+async function writeState(path: string, state: State): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(state, null, 2) + "\n");
+  await Deno.rename(tmp, path); // atomic: a crash never leaves half a state file
+}
+
+async function getJson(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  const res = await fetch(url, {
+    headers: { accept: "application/json" },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 200)}`);
+  return JSON.parse(text);
+}
+
+/** Checks a live log once; updates the state file only when everything verified. */
+export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport> {
+  const base = opts.url.replace(/\/+$/, "");
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const fail = (reason: string, extra: Partial<MonitorReport> = {}): MonitorReport => ({
+    ok: false,
+    url: base,
+    reason,
+    ...extra,
+  });
+  const state = await readState(opts.stateFile);
+  const seen = state[base];
+  let served: Record<string, unknown>;
+  try {
+    served = await getJson(`${base}/checkpoint`, timeoutMs);
+  } catch (err) {
+    return fail(`cannot fetch checkpoint: ${(err as Error).message}`);
+  }
+  const vkeyText = opts.vkey ?? seen?.vkey ?? String(served.vkey ?? "");
+  const verifier = parseVkey(vkeyText);
+  if (!verifier) return fail(`no usable verifier key (${vkeyText || "none"})`);
+  const opened = await openCheckpoint(String(served.checkpoint ?? ""), verifier);
+  if ("reason" in opened) return fail(opened.reason);
+  const cp = opened.checkpoint;
+  const report: MonitorReport = {
+    ok: true,
+    url: base,
+    tree_size: cp.treeSize,
+    root_hash: hex(cp.rootHash),
+    trusted_on_first_use: !opts.vkey && !seen,
+  };
+  if (seen) {
+    report.previous_size = seen.tree_size;
+    const oldRoot = unhex(seen.root_hash);
+    if (!oldRoot) return fail("state file holds a malformed root hash");
+    if (cp.treeSize < seen.tree_size) {
+      return fail(`log shrank from ${seen.tree_size} to ${cp.treeSize} entries`, report);
+    }
+    if (cp.treeSize === seen.tree_size && !bytesEqual(oldRoot, cp.rootHash)) {
+      return fail(`log forked: same size ${cp.treeSize}, different root`, report);
+    }
+    if (cp.treeSize > seen.tree_size && seen.tree_size > 0) {
+      let proof: Uint8Array[];
+      try {
+        const p = await getJson(
+          `${base}/proof/consistency?first=${seen.tree_size}&second=${cp.treeSize}`,
+          timeoutMs,
+        );
+        proof = (p.consistency_proof as string[]).map((h) => unhex(h) ?? new Uint8Array());
+      } catch (err) {
+        return fail(`cannot fetch consistency proof: ${(err as Error).message}`, report);
+      }
+      if (!verifyConsistency(seen.tree_size, cp.treeSize, oldRoot, cp.rootHash, proof)) {
+        return fail(`checkpoint ${cp.treeSize} is not consistent with ${seen.tree_size}`, report);
+      }
+    }
+  }
+  state[base] = {
+    vkey: vkeyText,
+    tree_size: cp.treeSize,
+    root_hash: hex(cp.rootHash),
+    checkpoint: String(served.checkpoint),
+    checked_at: new Date().toISOString(),
+  };
+  await writeState(opts.stateFile, state);
+  return report;
+}

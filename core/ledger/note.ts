@@ -1,0 +1,158 @@
+/**
+ * C2SP signed notes and checkpoints (c2sp.org/signed-note, c2sp.org/tlog-checkpoint) with
+ * Ed25519: the text format transparency-log tooling already verifies.
+ *
+ * A checkpoint body is `<origin>\n<tree size>\n<base64 root hash>\n`; the note appends a blank
+ * line and `— <key name> <base64(4-byte key id || signature)>\n`. The key id is the first four
+ * bytes of SHA-256(key name || 0x0A || 0x01 || public key).
+ * @module
+ */
+import { fromBase64, importPublicKey, sign, toBase64, verify } from "../crypto/ed25519.ts";
+import { sha256 } from "./hash.ts";
+
+/** Signature algorithm byte for Ed25519 in C2SP vkeys and key ids. */
+export const ALG_ED25519 = 0x01;
+/** Longest note accepted for parsing (a checkpoint is a few hundred bytes). */
+export const MAX_NOTE_BYTES = 16 * 1024;
+const SIG_PREFIX = "\u2014 ";
+
+/** A tree head. */
+export interface Checkpoint {
+  origin: string;
+  treeSize: number;
+  rootHash: Uint8Array;
+}
+
+/** A note signer: key name (normally the origin) and its Ed25519 keys. */
+export interface NoteSigner {
+  name: string;
+  privateKey: CryptoKey;
+  publicRaw: Uint8Array;
+}
+
+/** A note verifier: key name and raw Ed25519 public key. */
+export interface NoteVerifier {
+  name: string;
+  publicRaw: Uint8Array;
+}
+
+const enc = new TextEncoder();
+
+/** The 4-byte C2SP key id of an Ed25519 key. */
+export function keyId(name: string, publicRaw: Uint8Array): Uint8Array {
+  const n = enc.encode(name);
+  const buf = new Uint8Array(n.length + 2 + publicRaw.length);
+  buf.set(n);
+  buf[n.length] = 0x0a;
+  buf[n.length + 1] = ALG_ED25519;
+  buf.set(publicRaw, n.length + 2);
+  return sha256(buf).slice(0, 4);
+}
+
+/** The C2SP verifier key string `<name>+<hex key id>+<base64(0x01 || key)>`. */
+export function formatVkey(name: string, publicRaw: Uint8Array): string {
+  const id = Array.from(keyId(name, publicRaw), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${name}+${id}+${toBase64(new Uint8Array([ALG_ED25519, ...publicRaw]))}`;
+}
+
+/** Parses a vkey string; undefined when malformed or not Ed25519. */
+export function parseVkey(text: string): NoteVerifier | undefined {
+  const parts = text.trim().split("+");
+  if (parts.length !== 3 || parts[0] === "") return undefined;
+  try {
+    const raw = fromBase64(parts[2]);
+    if (raw.length !== 33 || raw[0] !== ALG_ED25519) return undefined;
+    const publicRaw = raw.slice(1);
+    const id = Array.from(keyId(parts[0], publicRaw), (b) => b.toString(16).padStart(2, "0"));
+    return id.join("") === parts[1].toLowerCase() ? { name: parts[0], publicRaw } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The checkpoint body text. */
+export function formatCheckpoint(cp: Checkpoint): string {
+  return `${cp.origin}\n${cp.treeSize}\n${toBase64(cp.rootHash)}\n`;
+}
+
+/** Parses a checkpoint body; undefined when malformed. Extension lines are allowed and ignored. */
+export function parseCheckpoint(body: string): Checkpoint | undefined {
+  const lines = body.split("\n");
+  if (lines.length < 4 || lines[lines.length - 1] !== "") return undefined;
+  const [origin, size, root] = lines;
+  if (origin === "" || !/^(0|[1-9][0-9]{0,15})$/.test(size)) return undefined;
+  const treeSize = Number(size);
+  if (!Number.isSafeInteger(treeSize)) return undefined;
+  try {
+    const rootHash = fromBase64(root);
+    if (rootHash.length !== 32 || toBase64(rootHash) !== root) return undefined;
+    return { origin, treeSize, rootHash };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Signs a note body (which must end in a newline) and returns the full note text. */
+export async function signNote(body: string, signer: NoteSigner): Promise<string> {
+  if (!body.endsWith("\n")) throw new RangeError("note body must end with a newline");
+  const sig = await sign(signer.privateKey, body);
+  const blob = new Uint8Array(4 + sig.length);
+  blob.set(keyId(signer.name, signer.publicRaw));
+  blob.set(sig, 4);
+  return `${body}\n${SIG_PREFIX}${signer.name} ${toBase64(blob)}\n`;
+}
+
+/** A parsed note: body text and its signature lines. */
+export interface ParsedNote {
+  body: string;
+  signatures: Array<{ name: string; keyId: Uint8Array; signature: Uint8Array }>;
+}
+
+/** Splits a note into body and signatures; undefined when not a well-formed note. */
+export function parseNote(text: string): ParsedNote | undefined {
+  if (typeof text !== "string" || text.length > MAX_NOTE_BYTES) return undefined;
+  const split = text.lastIndexOf("\n\n");
+  if (split < 0 || !text.endsWith("\n")) return undefined;
+  const body = text.slice(0, split + 1);
+  const sigLines = text.slice(split + 2, -1).split("\n");
+  const signatures: ParsedNote["signatures"] = [];
+  for (const line of sigLines) {
+    if (!line.startsWith(SIG_PREFIX)) return undefined;
+    const [name, b64, extra] = line.slice(SIG_PREFIX.length).split(" ");
+    if (!name || !b64 || extra !== undefined) return undefined;
+    try {
+      const blob = fromBase64(b64);
+      if (blob.length < 5) return undefined;
+      signatures.push({ name, keyId: blob.slice(0, 4), signature: blob.slice(4) });
+    } catch {
+      return undefined;
+    }
+  }
+  return signatures.length > 0 ? { body, signatures } : undefined;
+}
+
+/** True when some signature on the note is a valid one by `verifier`. */
+export async function noteSignedBy(note: ParsedNote, verifier: NoteVerifier): Promise<boolean> {
+  const id = keyId(verifier.name, verifier.publicRaw);
+  const key = await importPublicKey(verifier.publicRaw);
+  for (const s of note.signatures) {
+    if (s.name !== verifier.name || s.keyId.some((b, i) => b !== id[i])) continue;
+    if (await verify(key, s.signature, note.body)) return true;
+  }
+  return false;
+}
+
+/** Verifies a signed checkpoint note: returns the checkpoint or a reason it is not valid. */
+export async function openCheckpoint(
+  text: string,
+  verifier?: NoteVerifier,
+): Promise<{ checkpoint: Checkpoint; note: ParsedNote } | { reason: string }> {
+  const note = parseNote(text);
+  if (!note) return { reason: "checkpoint is not a well-formed signed note" };
+  const checkpoint = parseCheckpoint(note.body);
+  if (!checkpoint) return { reason: "checkpoint body is malformed" };
+  if (verifier && !(await noteSignedBy(note, verifier))) {
+    return { reason: `checkpoint is not signed by ${verifier.name}` };
+  }
+  return { checkpoint, note };
+}

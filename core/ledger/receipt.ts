@@ -1,0 +1,75 @@
+/**
+ * Independent receipt verification: recompute the leaf from the entry, walk the inclusion
+ * proof to a root, and check it against the signed checkpoint (and its signature when a public
+ * key is given). Used by the dashboard and any client holding a receipt.
+ * @module
+ */
+import { CanonicalJsonError } from "./canonical.ts";
+import { entryBytes, type LedgerEntry, type Receipt } from "./entry.ts";
+import { bytesEqual, leafHash, unhex } from "./hash.ts";
+import { rootFromInclusion } from "./merkle.ts";
+import { keyId, noteSignedBy, openCheckpoint } from "./note.ts";
+
+/** Longest inclusion proof accepted (a tree of 2^64 leaves needs 64). */
+export const MAX_PROOF_LENGTH = 64;
+
+/**
+ * Verifies a receipt for an entry. Never throws: malformed input is `{ok: false, reason}`.
+ *
+ * @example
+ * ```ts
+ * const { ok, reason } = await verifyReceipt(entry, receipt, { publicKey });
+ * ```
+ */
+export async function verifyReceipt(
+  entry: LedgerEntry,
+  receipt: Receipt,
+  opts: { publicKey?: Uint8Array } = {},
+): Promise<{ ok: boolean; reason?: string }> {
+  try {
+    return await check(entry, receipt, opts.publicKey);
+  } catch (err) {
+    const why = err instanceof CanonicalJsonError ? err.message : "malformed entry or receipt";
+    return { ok: false, reason: why };
+  }
+}
+
+async function check(
+  entry: LedgerEntry,
+  receipt: Receipt,
+  publicKey?: Uint8Array,
+): Promise<{ ok: boolean; reason?: string }> {
+  if (!receipt || typeof receipt !== "object") return { ok: false, reason: "no receipt" };
+  const proof = Array.isArray(receipt.inclusion_proof) ? receipt.inclusion_proof : undefined;
+  if (!proof || proof.length > MAX_PROOF_LENGTH) {
+    return { ok: false, reason: "inclusion_proof is not a list of hashes" };
+  }
+  const path: Uint8Array[] = [];
+  for (const p of proof) {
+    const b = unhex(p);
+    if (!b || b.length !== 32) return { ok: false, reason: "inclusion_proof holds a non-hash" };
+    path.push(b);
+  }
+  const claimedRoot = unhex(receipt.root_hash);
+  if (!claimedRoot || claimedRoot.length !== 32) return { ok: false, reason: "bad root_hash" };
+  const leaf = leafHash(entryBytes(entry));
+  const root = rootFromInclusion(entry.index, receipt.tree_size, leaf, path);
+  if (!root) return { ok: false, reason: "inclusion proof has the wrong shape for the tree size" };
+  if (!bytesEqual(root, claimedRoot)) {
+    return { ok: false, reason: "inclusion proof does not lead to root_hash" };
+  }
+  const opened = await openCheckpoint(receipt.checkpoint);
+  if ("reason" in opened) return { ok: false, reason: opened.reason };
+  const cp = opened.checkpoint;
+  if (cp.treeSize !== receipt.tree_size || !bytesEqual(cp.rootHash, claimedRoot)) {
+    return { ok: false, reason: "checkpoint does not match tree_size and root_hash" };
+  }
+  if (publicKey) {
+    // The key name is whichever signature line carries this key's id.
+    const sig = opened.note.signatures.find((s) => bytesEqual(s.keyId, keyId(s.name, publicKey)));
+    if (!sig || !(await noteSignedBy(opened.note, { name: sig.name, publicRaw: publicKey }))) {
+      return { ok: false, reason: "checkpoint signature does not verify with the given key" };
+    }
+  }
+  return { ok: true };
+}

@@ -1,0 +1,404 @@
+/**
+ * One-pass, linear-time detection of payment cards and US SSNs in raw text or raw JSON text.
+ *
+ * No regular expressions: a small state machine walks the characters once, collects runs of
+ * digits ("groups") joined by single spaces or hyphens ("chains"), and checks every window of
+ * at most six groups that could be a card (12-19 digits, brand prefix, Luhn) or an SSN (3-2-4
+ * or 9 digits, issuance rules). Work per character is bounded by a constant, so a megabyte of
+ * adversarial digits and separators costs the same as a megabyte of prose.
+ *
+ * JSON mode also decodes string escapes (`\u0034` is a `4`), tells string contents from bare
+ * numbers (the scrubber must quote a redacted number) and tracks nesting depth.
+ * @module
+ */
+import { CARD_MAX_DIGITS, CARD_MIN_DIGITS, cardBrand, luhnValid, ssnValid } from "./cards.ts";
+
+/** What a finding is. */
+export type PiiKind = "credit_card" | "ssn";
+
+/** One finding: `text.slice(start, end)` covers it, separators and escapes included. */
+export interface PiiSpan {
+  kind: PiiKind;
+  start: number;
+  end: number;
+  /** False for a bare JSON number (its redaction must become a JSON string). */
+  inString: boolean;
+}
+
+/** What a scan found. Spans are sorted and never overlap. */
+export interface ScanResult {
+  creditCards: number;
+  ssns: number;
+  spans: PiiSpan[];
+  /** Deepest JSON nesting seen (JSON mode). */
+  maxDepth: number;
+  /** True when nesting exceeded the limit; the scan stopped there. */
+  tooDeep: boolean;
+}
+
+/** Options for {@linkcode scanPii}. */
+export interface ScanOptions {
+  /** Treat the text as JSON: track strings and nesting depth. */
+  json?: boolean;
+  /** Deepest nesting accepted in JSON mode before the scan stops. */
+  maxDepth?: number;
+}
+
+/** Default bound on JSON nesting depth. */
+export const DEFAULT_MAX_JSON_DEPTH = 64;
+
+const IDLE = 0;
+const IN_GROUP = 1;
+const AFTER_SEP = 2;
+const AFTER_DOT = 3;
+const SPACE = 32;
+const HYPHEN = 45;
+const DOT = 46;
+const PLUS = 43;
+const BACKSLASH = 92;
+const QUOTE = 34;
+/** Groups remembered per chain: the longest card window has six groups (4+3+3+3+3+3). */
+const RING = 8;
+const MASK = RING - 1;
+/** Digits kept per group; longer groups can never be part of a card or SSN. */
+const KEEP = CARD_MAX_DIGITS;
+
+function isWordChar(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** 1 for characters that neither start a digit group nor change JSON structure. */
+function boringTable(json: boolean): Uint8Array {
+  const t = new Uint8Array(128).fill(1);
+  for (let c = 48; c <= 57; c++) t[c] = 0;
+  t[BACKSLASH] = 0;
+  if (json) for (const c of [QUOTE, 91, 93, 123, 125]) t[c] = 0;
+  return t;
+}
+const BORING_JSON = boringTable(true);
+const BORING_TEXT = boringTable(false);
+
+const SIMPLE_ESCAPES: Record<number, number> = {
+  110: 10, // \n
+  114: 13, // \r
+  116: 9, // \t
+  98: 8, // \b
+  102: 12, // \f
+  34: 34, // \"
+  92: 92, // \\
+  47: 47, // \/
+};
+
+/** The state machine; one instance is reused because scans are synchronous. */
+class Scanner {
+  text = "";
+  json = false;
+  depthLimit = DEFAULT_MAX_JSON_DEPTH;
+  spans: PiiSpan[] = [];
+  cards = 0;
+  ssns = 0;
+  inString = false;
+  depth = 0;
+  maxDepth = 0;
+  tooDeep = false;
+  state = IDLE;
+  sep = 0;
+  prev = 0;
+  // Group ring: absolute group counter `g`, slot `g & MASK`.
+  g = 0;
+  chainFirst = 0;
+  chainTainted = false;
+  chainInString = false;
+  readonly gStart = new Int32Array(RING);
+  readonly gEnd = new Int32Array(RING);
+  readonly gLen = new Int32Array(RING);
+  readonly gLink = new Int32Array(RING);
+  readonly gDigits = new Uint8Array(RING * KEEP);
+  readonly window = new Uint8Array(KEEP);
+
+  reset(text: string, opts: ScanOptions): void {
+    this.text = text;
+    this.json = opts.json ?? false;
+    this.depthLimit = opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
+    this.spans = [];
+    this.cards = this.ssns = this.depth = this.maxDepth = this.sep = this.prev = 0;
+    this.inString = this.tooDeep = this.chainTainted = this.chainInString = false;
+    this.state = IDLE;
+    this.g = this.chainFirst = 0;
+  }
+
+  run(): void {
+    const text = this.text;
+    const n = text.length;
+    const boring = this.json ? BORING_JSON : BORING_TEXT;
+    let i = 0;
+    while (i < n) {
+      let c = text.charCodeAt(i);
+      if (this.state === IDLE && (c >= 128 || boring[c] === 1)) {
+        // Fast path: outside a chain most characters change nothing but `prev`.
+        do i++; while (i < n && ((c = text.charCodeAt(i)) >= 128 || boring[c] === 1));
+        this.prev = text.charCodeAt(i - 1);
+        if (i >= n) break;
+      }
+      if (c >= 48 && c <= 57) {
+        if (this.state !== IN_GROUP) this.startGroup(i);
+        i = this.digits(i);
+        continue;
+      }
+      let next = i + 1;
+      let escaped = false;
+      if (c === BACKSLASH && next < n) {
+        const e = this.escape(i);
+        if (e >= 0) {
+          c = e;
+          next = i + (text.charCodeAt(next) === 117 ? 6 : 2);
+          escaped = true;
+        }
+      }
+      if (c >= 48 && c <= 57) {
+        if (this.state !== IN_GROUP) this.startGroup(i);
+        this.addDigit(c - 48, next);
+      } else {
+        if (this.state !== IDLE) this.afterGroup(c);
+        if (this.json && !escaped && !this.structure(c)) return;
+      }
+      this.prev = c;
+      i = next;
+    }
+    this.finish();
+  }
+
+  /** Consumes a run of plain ASCII digits into the current group; returns the index after it. */
+  digits(from: number): number {
+    const text = this.text;
+    const n = text.length;
+    const slot = this.g & MASK;
+    const base = slot * KEEP;
+    let len = this.gLen[slot];
+    let i = from;
+    let c = text.charCodeAt(i);
+    do {
+      if (len < KEEP) this.gDigits[base + len] = c - 48;
+      len++;
+      if (++i >= n) break;
+      c = text.charCodeAt(i);
+    } while (c >= 48 && c <= 57);
+    this.gLen[slot] = len;
+    this.gEnd[slot] = i;
+    this.prev = 48;
+    return i;
+  }
+
+  /** The character a JSON escape at `at` stands for, or -1 when it is not one. */
+  escape(at: number): number {
+    const e = this.text.charCodeAt(at + 1);
+    if (e === 117) return at + 5 < this.text.length ? this.unicodeEscape(at + 2) : -1;
+    return SIMPLE_ESCAPES[e] ?? -1;
+  }
+
+  unicodeEscape(at: number): number {
+    const t = this.text;
+    const a = hexValue(t.charCodeAt(at));
+    const b = hexValue(t.charCodeAt(at + 1));
+    const c = hexValue(t.charCodeAt(at + 2));
+    const d = hexValue(t.charCodeAt(at + 3));
+    return (a | b | c | d) < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
+  }
+
+  /** JSON strings and nesting; false stops the scan (nesting too deep). */
+  structure(c: number): boolean {
+    if (c === QUOTE) {
+      this.inString = !this.inString;
+    } else if (!this.inString) {
+      if (c === 123 || c === 91) {
+        if (++this.depth > this.maxDepth) this.maxDepth = this.depth;
+        if (this.depth > this.depthLimit) {
+          this.tooDeep = true;
+          this.state = IDLE;
+          return false;
+        }
+      } else if (c === 125 || c === 93) {
+        this.depth--;
+      }
+    }
+    return true;
+  }
+
+  startGroup(at: number): void {
+    let link = 0;
+    if (this.state === AFTER_SEP) {
+      link = this.sep;
+    } else {
+      // A digit right after a letter, `_` or `+` (IBAN, hex id, phone) or after `<digit>.`
+      // (decimal, version, IP) starts a chain that is never a card or an SSN.
+      this.chainTainted = this.state === AFTER_DOT || isWordChar(this.prev) ||
+        this.prev === PLUS;
+      this.chainFirst = this.g + 1;
+      this.chainInString = this.inString;
+    }
+    const slot = ++this.g & MASK;
+    this.gStart[slot] = at;
+    this.gLen[slot] = 0;
+    this.gLink[slot] = link;
+    this.state = IN_GROUP;
+  }
+
+  addDigit(v: number, end: number): void {
+    const slot = this.g & MASK;
+    const len = this.gLen[slot];
+    if (len < KEEP) this.gDigits[slot * KEEP + len] = v;
+    this.gLen[slot] = len + 1;
+    this.gEnd[slot] = end;
+  }
+
+  /**
+   * A non-digit after a group, or after a separator or dot that followed one. A group is
+   * judged once the group after it is complete (or the chain ended), because whether it can
+   * end a card depends on its neighbour.
+   */
+  afterGroup(c: number): void {
+    const j = this.g;
+    if (this.state === IN_GROUP) {
+      const slot = j & MASK;
+      if (this.gLink[slot] !== 0) this.evaluate(j - 1, this.gLink[slot], this.gLen[slot]);
+      if (c === SPACE || c === HYPHEN) {
+        this.state = AFTER_SEP;
+        this.sep = c;
+        return;
+      }
+      if (c === DOT) {
+        this.state = AFTER_DOT;
+        return;
+      }
+      // A letter straight after the digits: part of a code or a unit, not a number on its own.
+      if (!isWordChar(c)) this.evaluate(j, 0, 0);
+    } else {
+      this.evaluate(j, 0, 0);
+    }
+    this.state = IDLE;
+  }
+
+  /** Judges the last group when the text ends inside a chain. */
+  finish(): void {
+    if (this.state === IN_GROUP || this.state === AFTER_DOT || this.state === AFTER_SEP) {
+      this.afterGroup(SPACE);
+      if (this.state === AFTER_SEP) this.afterGroup(0);
+    }
+  }
+
+  /**
+   * Checks every window that ends at group `j`. `next` is the separator linking `j` to the
+   * following group (0 when the chain ends) and `nextLen` that group's length.
+   */
+  evaluate(j: number, next: number, nextLen: number): void {
+    if (this.chainTainted) return;
+    const slot = j & MASK;
+    const len = this.gLen[slot];
+    const link = this.gLink[slot];
+    if (len >= CARD_MIN_DIGITS && len <= CARD_MAX_DIGITS) this.tryCard(j, j, len);
+    if (len === 9 && link === 0 && next === 0) this.trySsn(j, j);
+    if (len < 3 || len > 6 || link === 0) return;
+    if (len === 4) this.trySeparatedSsn(j, link, next);
+    // A card written in groups is the whole run of its separator: a card-sized group right
+    // before or after the window means the window is a slice of some longer number.
+    if (next === link && nextLen >= 3 && nextLen <= 6) return;
+    let total = len;
+    for (let k = j - 1; k >= this.chainFirst && k > j - RING; k--) {
+      const lk = this.gLen[k & MASK];
+      total += lk;
+      if (total > CARD_MAX_DIGITS) return;
+      const sameBefore = k > this.chainFirst && this.gLink[k & MASK] === link;
+      if (lk === 4 && total >= CARD_MIN_DIGITS && !(sameBefore && this.fits(k - 1))) {
+        this.tryCard(k, j, total);
+      }
+      if (lk < 3 || lk > 6 || !sameBefore) return;
+    }
+  }
+
+  /** True when group `k` has the length of a card group (3 to 6 digits). */
+  fits(k: number): boolean {
+    const len = this.gLen[k & MASK];
+    return len >= 3 && len <= 6;
+  }
+
+  trySeparatedSsn(j: number, link: number, next: number): void {
+    if (next === link || j - 2 < this.chainFirst) return;
+    const mid = (j - 1) & MASK;
+    const first = (j - 2) & MASK;
+    if (this.gLen[mid] !== 2 || this.gLink[mid] !== link || this.gLen[first] !== 3) return;
+    if (this.gLink[first] === link) return;
+    this.trySsn(j - 2, j);
+  }
+
+  /** Copies the digits of groups `from..to` into the scratch window; returns the count. */
+  collect(from: number, to: number): number {
+    let n = 0;
+    for (let k = from; k <= to; k++) {
+      const slot = k & MASK;
+      const len = this.gLen[slot];
+      const base = slot * KEEP;
+      for (let d = 0; d < len; d++) this.window[n++] = this.gDigits[base + d];
+    }
+    return n;
+  }
+
+  tryCard(from: number, to: number, total: number): void {
+    if (total > KEEP) return;
+    const n = this.collect(from, to);
+    if (cardBrand(this.window, n) === undefined || !luhnValid(this.window, n)) return;
+    this.cards++;
+    this.add("credit_card", from, to);
+  }
+
+  trySsn(from: number, to: number): void {
+    if (this.collect(from, to) !== 9 || !ssnValid(this.window)) return;
+    this.ssns++;
+    this.add("ssn", from, to);
+  }
+
+  /** Appends a span, merging it with earlier spans it overlaps (they end no later). */
+  add(kind: PiiKind, from: number, to: number): void {
+    let start = this.gStart[from & MASK];
+    const end = this.gEnd[to & MASK];
+    const spans = this.spans;
+    while (spans.length > 0 && spans[spans.length - 1].end > start) {
+      start = Math.min(start, spans.pop()!.start);
+    }
+    spans.push({ kind, start, end, inString: this.chainInString || !this.json });
+  }
+}
+
+const shared = new Scanner();
+
+/**
+ * Finds payment cards and SSNs in `text` in one linear pass.
+ *
+ * @example
+ * ```ts
+ * scanPii('{"card":"4532-0151-1283-0366"}', { json: true }).creditCards; // 1
+ * ```
+ */
+export function scanPii(text: string, opts: ScanOptions = {}): ScanResult {
+  const s = shared;
+  s.reset(text, opts);
+  try {
+    s.run();
+    return {
+      creditCards: s.cards,
+      ssns: s.ssns,
+      spans: s.spans,
+      maxDepth: s.maxDepth,
+      tooDeep: s.tooDeep,
+    };
+  } finally {
+    s.text = "";
+    s.spans = [];
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * Relay client for the other services: non-blocking publish through a bounded buffer with a
+ * background sender (jittered backoff), awaited publish, and resumable subscriptions that
+ * reconnect with jitter and resume from the last id they handled.
+ *
+ * @example
+ * ```ts
+ * const relay = new RelayClient({ url: "http://127.0.0.1:8005" });
+ * relay.publish("access.intent", { tx_id: "t1" });
+ * const sub = relay.subscribe(["access.*"], (e) => console.log(e.topic, e.payload));
+ * sub.close();
+ * await relay.close();
+ * ```
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import { subscribeLoop, type SubscribeOptions, type Subscription } from "./client_subscribe.ts";
+import { backoffDelay, sleep } from "./backoff.ts";
+import { isTopicName } from "./topic.ts";
+
+export { backoffDelay, sleep } from "./backoff.ts";
+
+export type { SubscribeOptions, Subscription } from "./client_subscribe.ts";
+
+/** One event as delivered to subscribers. */
+export interface RelayEvent {
+  /** SSE id, resumable (`<epoch>-<seq>`). */
+  id: string;
+  event_id: string;
+  seq: number;
+  ts: string;
+  topic: string;
+  payload: Record<string, unknown>;
+}
+
+/** Options for {@linkcode RelayClient}. */
+export interface RelayClientOptions {
+  /** Relay base URL, e.g. `http://127.0.0.1:8005`. */
+  url: string;
+  /** Bearer token, when the relay requires one. */
+  token?: string;
+  log?: Logger;
+  /** Events buffered by {@linkcode RelayClient.publish} (default 1000). */
+  bufferSize?: number;
+  /** Attempts made by publishNow before it throws (default 5). */
+  maxAttempts?: number;
+  /** Smallest and largest retry delay (defaults 100 ms and 5 s). */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** Per-request timeout for publishes (default 10 s). */
+  requestTimeoutMs?: number;
+  /** A subscription that receives nothing (not even a heartbeat) this long reconnects (60 s). */
+  idleTimeoutMs?: number;
+}
+
+/** Default publish buffer size. */
+export const DEFAULT_CLIENT_BUFFER = 1000;
+
+/** A failed relay request; `status` is set when the relay answered. */
+export class RelayError extends Error {
+  override name = "RelayError";
+  constructor(message: string, readonly status?: number) {
+    super(message);
+  }
+  /** True when retrying cannot help (a 4xx other than 408/429). */
+  get permanent(): boolean {
+    return this.status !== undefined && this.status >= 400 && this.status < 500 &&
+      this.status !== 408 && this.status !== 429;
+  }
+}
+
+interface Pending {
+  topic: string;
+  payload: Record<string, unknown>;
+}
+
+/** Counters of the background sender. */
+export interface PublishStats {
+  queued: number;
+  sent: number;
+  dropped: number;
+}
+
+/** A relay client; see the module example. */
+export class RelayClient {
+  readonly #opts: Required<Omit<RelayClientOptions, "token" | "log">>;
+  readonly #token?: string;
+  readonly #log?: Logger;
+  readonly #buffer: Pending[] = [];
+  #sending = false;
+  #idle = Promise.resolve();
+  #idleResolve: (() => void) | undefined;
+  readonly #closed = new AbortController();
+  readonly #subs = new Set<Subscription>();
+  readonly #stats = { sent: 0, dropped: 0 };
+
+  constructor(opts: RelayClientOptions) {
+    this.#opts = {
+      url: opts.url.replace(/\/+$/, ""),
+      bufferSize: opts.bufferSize ?? DEFAULT_CLIENT_BUFFER,
+      maxAttempts: opts.maxAttempts ?? 5,
+      backoffMinMs: opts.backoffMinMs ?? 100,
+      backoffMaxMs: opts.backoffMaxMs ?? 5_000,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+      idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
+    };
+    this.#token = opts.token;
+    this.#log = opts.log;
+  }
+
+  /** Sender counters (for health pages and tests). */
+  stats(): PublishStats {
+    return { queued: this.#buffer.length, ...this.#stats };
+  }
+
+  /** Non-blocking: enqueue into a bounded buffer; false (and a counted drop) when full. Never throws. */
+  publish(topic: string, payload: Record<string, unknown>): boolean {
+    if (
+      this.#closed.signal.aborted || !isTopicName(topic) ||
+      this.#buffer.length >= this.#opts.bufferSize
+    ) {
+      this.#stats.dropped++;
+      return false;
+    }
+    this.#buffer.push({ topic, payload });
+    if (!this.#sending) this.#drain();
+    return true;
+  }
+
+  /** Awaited publish: retries transient failures with backoff, then throws a RelayError. */
+  async publishNow(
+    topic: string,
+    payload: Record<string, unknown>,
+  ): Promise<{ event_id: string; seq: number; id: string }> {
+    let attempt = 0;
+    for (;;) {
+      try {
+        return await this.#post(topic, payload);
+      } catch (err) {
+        const e = err instanceof RelayError ? err : new RelayError(String(err));
+        if (e.permanent || ++attempt >= this.#opts.maxAttempts || this.#closed.signal.aborted) {
+          throw e;
+        }
+        await sleep(
+          backoffDelay(attempt, this.#opts.backoffMinMs, this.#opts.backoffMaxMs),
+          this.#closed.signal,
+        );
+      }
+    }
+  }
+
+  async #post(topic: string, payload: Record<string, unknown>) {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), this.#opts.requestTimeoutMs);
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(`${this.#opts.url}/publish`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ topic, payload }),
+        signal: ac.signal,
+      });
+      text = await res.text();
+    } catch (err) {
+      throw new RelayError(`relay unreachable: ${err instanceof Error ? err.message : err}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (res.status !== 201) {
+      let msg = text.slice(0, 200);
+      try {
+        msg = String(JSON.parse(text).error ?? msg);
+      } catch { /* not JSON: keep the text */ }
+      throw new RelayError(`relay answered ${res.status}: ${msg}`, res.status);
+    }
+    return JSON.parse(text) as { event_id: string; seq: number; id: string };
+  }
+
+  /** The background sender: in order, one at a time, retrying transient failures forever. */
+  async #drain(): Promise<void> {
+    this.#sending = true;
+    this.#idle = new Promise((r) => this.#idleResolve = r);
+    let attempt = 0;
+    while (this.#buffer.length > 0 && !this.#closed.signal.aborted) {
+      const item = this.#buffer[0];
+      try {
+        await this.#post(item.topic, item.payload);
+        this.#buffer.shift();
+        this.#stats.sent++;
+        attempt = 0;
+      } catch (err) {
+        const e = err as RelayError;
+        if (e.permanent) {
+          this.#buffer.shift();
+          this.#stats.dropped++;
+          this.#log?.warn("relay rejected an event; dropped", {
+            topic: item.topic,
+            error: e.message,
+          });
+          continue;
+        }
+        if (attempt === 0) this.#log?.warn("relay publish failed; retrying", { error: e.message });
+        await sleep(
+          backoffDelay(attempt++, this.#opts.backoffMinMs, this.#opts.backoffMaxMs),
+          this.#closed.signal,
+        );
+      }
+    }
+    this.#sending = false;
+    this.#idleResolve?.();
+  }
+
+  /** Resumable subscription: replays history after `since`, reconnects with jitter, resumes. */
+  subscribe(
+    topics: string[],
+    onEvent: (e: RelayEvent) => void | Promise<void>,
+    opts: SubscribeOptions = {},
+  ): { lastId(): string | undefined; close(): void } {
+    const sub = subscribeLoop({
+      url: this.#opts.url,
+      token: this.#token,
+      log: this.#log,
+      topics,
+      onEvent,
+      opts,
+      backoffMinMs: this.#opts.backoffMinMs,
+      backoffMaxMs: this.#opts.backoffMaxMs,
+      idleTimeoutMs: this.#opts.idleTimeoutMs,
+      onClose: () => this.#subs.delete(sub),
+    });
+    this.#subs.add(sub);
+    return { lastId: () => sub.lastId(), close: () => sub.close() };
+  }
+
+  /** Waits until the publish buffer is empty (or `timeoutMs`, default 5 s, passes). */
+  async flush(timeoutMs = 5_000): Promise<void> {
+    if (!this.#sending) return;
+    const timer = new AbortController();
+    await Promise.race([this.#idle, sleep(timeoutMs, timer.signal)]);
+    timer.abort();
+    if (this.#buffer.length > 0) {
+      this.#log?.warn("relay flush timed out", { queued: this.#buffer.length });
+    }
+  }
+
+  /** Flushes (bounded), then stops the sender and every subscription. */
+  async close(): Promise<void> {
+    if (this.#closed.signal.aborted) return;
+    await this.flush();
+    this.#closed.abort();
+    for (const s of [...this.#subs]) s.close();
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * In-memory topic log: per-topic arrays in sequence order. History and the epoch live only as
+ * long as the process, so a restarted memory relay has a new epoch and resuming clients reset.
+ * @module
+ */
+import { newEpoch } from "./position.ts";
+import {
+  eventData,
+  mergeRuns,
+  type RelayStore,
+  type Retention,
+  type StoredEvent,
+  type TopicInfo,
+  TopicLimitError,
+} from "./store.ts";
+import type { TopicFilter } from "./topic.ts";
+
+interface TopicLog {
+  events: StoredEvent[];
+  /** Index of the oldest live entry; evicted entries before it are compacted lazily. */
+  head: number;
+  lastSeq: number;
+  truncatedThrough: number;
+}
+
+/** First index in `events[from..]` whose seq is above `seq` (binary search). */
+function firstAfter(events: StoredEvent[], from: number, seq: number): number {
+  let lo = from, hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (events[mid].seq <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A memory-backed {@linkcode RelayStore}. */
+export class MemoryStore implements RelayStore {
+  readonly epoch = newEpoch();
+  #seq = 0;
+  readonly #topics = new Map<string, TopicLog>();
+
+  constructor(private readonly retention: Retention) {}
+
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
+  append(topic: string, eventId: string, payloadJson: string, nowMs: number): StoredEvent {
+    let log = this.#topics.get(topic);
+    if (!log) {
+      if (this.#topics.size >= this.retention.maxTopics) {
+        throw new TopicLimitError(`topic limit of ${this.retention.maxTopics} reached`);
+      }
+      log = { events: [], head: 0, lastSeq: 0, truncatedThrough: 0 };
+      this.#topics.set(topic, log);
+    }
+    const seq = ++this.#seq;
+    const event: StoredEvent = {
+      seq,
+      topic,
+      tsMs: nowMs,
+      data: eventData(eventId, seq, nowMs, topic, payloadJson),
+    };
+    log.events.push(event);
+    log.lastSeq = seq;
+    while (log.events.length - log.head > this.retention.maxEventsPerTopic) this.#evict(log);
+    return event;
+  }
+
+  #evict(log: TopicLog): void {
+    log.truncatedThrough = log.events[log.head].seq;
+    log.head++;
+    // Compact once the dead prefix is as long as the live part: amortised O(1) per eviction.
+    if (log.head >= 64 && log.head * 2 >= log.events.length) {
+      log.events = log.events.slice(log.head);
+      log.head = 0;
+    }
+  }
+
+  #matching(filter: TopicFilter): TopicLog[] {
+    if (!filter.hasWildcard) {
+      const out: TopicLog[] = [];
+      for (const t of filter.exact) {
+        const log = this.#topics.get(t);
+        if (log) out.push(log);
+      }
+      return out;
+    }
+    return [...this.#topics].filter(([t]) => filter.matches(t)).map(([, l]) => l);
+  }
+
+  read(filter: TopicFilter, afterSeq: number, uptoSeq: number, limit: number): StoredEvent[] {
+    const runs = this.#matching(filter).map((log) => {
+      const start = firstAfter(log.events, log.head, afterSeq);
+      const end = firstAfter(log.events, start, uptoSeq);
+      return log.events.slice(start, Math.min(end, start + limit));
+    });
+    return mergeRuns(runs, limit);
+  }
+
+  truncatedAfter(filter: TopicFilter, afterSeq: number): boolean {
+    return this.#matching(filter).some((log) => log.truncatedThrough > afterSeq);
+  }
+
+  truncation(filter: TopicFilter): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [t, log] of this.#topics) if (filter.matches(t)) out.set(t, log.truncatedThrough);
+    return out;
+  }
+
+  oldestSeq(filter: TopicFilter): number | undefined {
+    let oldest: number | undefined;
+    for (const log of this.#matching(filter)) {
+      const first = log.events[log.head];
+      if (first && (oldest === undefined || first.seq < oldest)) oldest = first.seq;
+    }
+    return oldest;
+  }
+
+  topics(): TopicInfo[] {
+    return [...this.#topics].map(([topic, log]) => ({
+      topic,
+      count: log.events.length - log.head,
+      lastSeq: log.lastSeq,
+      oldestSeq: log.events[log.head]?.seq,
+      truncatedThrough: log.truncatedThrough,
+    }));
+  }
+
+  expire(nowMs: number): number {
+    if (this.retention.maxAgeMs <= 0) return 0;
+    const cutoff = nowMs - this.retention.maxAgeMs;
+    let n = 0;
+    for (const log of this.#topics.values()) {
+      while (log.head < log.events.length && log.events[log.head].tsMs < cutoff) {
+        this.#evict(log);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  close(): void {
+    this.#topics.clear();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Opening a subscription: decide where to resume (or that the client must reset), register for
+ * live events and replay retained history in the same synchronous step, so no event falls
+ * between history and live and none is sent twice.
+ * @module
+ */
+import { HttpError } from "../errors/mod.ts";
+import type { Hub } from "./hub.ts";
+import { formatPosition, parsePosition } from "./position.ts";
+import { encodeEvent, encodeRetry } from "./sse.ts";
+import type { RelayStore, StoredEvent } from "./store.ts";
+import type { SseSubscriber } from "./subscriber.ts";
+import type { TopicFilter } from "./topic.ts";
+
+/** Default events read from the store per replay batch. */
+export const DEFAULT_REPLAY_BATCH = 256;
+
+/** Where a subscription starts. */
+export type StartPoint =
+  | { kind: "all" }
+  | { kind: "live" }
+  | { kind: "after"; epoch: string; seq: number };
+
+/** Parses `Last-Event-ID` / `?since=`: an id, `0` (all retained) or `now` (live only). */
+export function parseStartPoint(value: string | undefined): StartPoint {
+  if (value === undefined || value.trim() === "" || value.trim() === "0") return { kind: "all" };
+  if (value.trim() === "now") return { kind: "live" };
+  const pos = parsePosition(value);
+  if (!pos) {
+    throw new HttpError(400, "invalid resume position", {
+      expected: "an event id such as k3f9x2m1ab0c-42, 0 or now",
+      found: value.slice(0, 64),
+    });
+  }
+  return { kind: "after", ...pos };
+}
+
+/** The SSE frame of one stored event. */
+export function messageFrame(epoch: string, e: StoredEvent): Uint8Array {
+  return encodeEvent({ id: formatPosition(epoch, e.seq), event: "message", data: e.data });
+}
+
+/** Options for {@linkcode openSubscription}. */
+export interface OpenOptions {
+  store: RelayStore;
+  hub: Hub;
+  filter: TopicFilter;
+  stream: SseSubscriber;
+  start: StartPoint;
+  retryMs: number;
+  replayBatch?: number;
+  /** Called with the hub removal function, so the caller can unregister on end. */
+  onRegistered(remove: () => void): void;
+}
+
+/** Registers the stream and starts replay; resolves when replay is done (stream is live). */
+export function openSubscription(o: OpenOptions): Promise<void> {
+  const { store, filter } = o;
+  // Everything up to `replay` runs synchronously: the store cannot change in between.
+  const upto = store.lastSeq;
+  let after = 0;
+  let reset: Record<string, unknown> | undefined;
+  if (o.start.kind === "live") after = upto;
+  else if (o.start.kind === "after") {
+    const reason = o.start.epoch !== store.epoch
+      ? "epoch"
+      : o.start.seq > upto
+      ? "ahead"
+      : store.truncatedAfter(filter, o.start.seq)
+      ? "truncated"
+      : undefined;
+    if (reason) {
+      const oldest = store.oldestSeq(filter);
+      reset = {
+        reason,
+        oldest: oldest === undefined ? null : formatPosition(store.epoch, oldest),
+        epoch: store.epoch,
+        // Where a client that reconnects before the next event should resume from.
+        resume: formatPosition(store.epoch, oldest === undefined ? upto : oldest - 1),
+      };
+    } else after = o.start.seq;
+  }
+  o.onRegistered(o.hub.add({ filter, stream: o.stream }));
+  return replay(o, { after, upto, reset, before: store.truncation(filter) });
+}
+
+interface ReplayPlan {
+  after: number;
+  upto: number;
+  reset: Record<string, unknown> | undefined;
+  /** Per-topic truncation when the subscription opened. */
+  before: Map<string, number>;
+}
+
+async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
+  const { after, upto, reset, before } = plan;
+  const { store, filter, stream } = o;
+  const batch = o.replayBatch ?? DEFAULT_REPLAY_BATCH;
+  if (!await stream.write(encodeRetry(o.retryMs))) return;
+  if (reset && !await stream.write(encodeEvent({ event: "reset", data: JSON.stringify(reset) }))) {
+    return;
+  }
+  let cursor = after;
+  while (cursor < upto) {
+    // Retention may evict while we wait on a slow reader; a silent gap is not allowed, so the
+    // stream ends with overflow and the client resumes (and gets a reset) from its last id.
+    if (evictedSince(store.truncation(filter), before, cursor)) return stream.overflow();
+    const events = store.read(filter, cursor, upto, batch);
+    if (events.length === 0) break;
+    for (const e of events) {
+      if (!await stream.write(messageFrame(store.epoch, e))) return;
+      cursor = e.seq;
+    }
+  }
+  stream.goLive();
+}
+
+/** True when a topic evicted, since `before` was taken, an event above `cursor`. */
+function evictedSince(now: Map<string, number>, before: Map<string, number>, cursor: number) {
+  for (const [topic, through] of now) {
+    // A topic born after the snapshot only has events newer than the replay's end.
+    const was = before.get(topic);
+    if (was !== undefined && through > cursor && through > was) return true;
+  }
+  return false;
+}

@@ -1,0 +1,239 @@
+/**
+ * SQLite topic log (node:sqlite, WAL): history, sequence numbers and the epoch survive a
+ * restart, so clients resume across it with no gap and no duplicate. Per-topic facts are cached
+ * in memory and written through, so reads never scan the whole table.
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { newEpoch } from "./position.ts";
+import {
+  eventData,
+  mergeRuns,
+  type RelayStore,
+  type Retention,
+  type StoredEvent,
+  type TopicInfo,
+  TopicLimitError,
+} from "./store.ts";
+import type { TopicFilter } from "./topic.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, ts_ms INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_topic ON events (topic, seq);
+CREATE TABLE IF NOT EXISTS topics (
+  topic TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, truncated_through INTEGER NOT NULL);
+`;
+
+interface TopicState {
+  count: number;
+  lastSeq: number;
+  oldestSeq: number | undefined;
+  truncatedThrough: number;
+}
+
+type Row = { seq: number; topic: string; ts_ms: number; data: string };
+
+function toEvent(r: Row): StoredEvent {
+  return { seq: Number(r.seq), topic: r.topic, tsMs: Number(r.ts_ms), data: r.data };
+}
+
+/** A SQLite-backed {@linkcode RelayStore} at `path`. */
+export class SqliteStore implements RelayStore {
+  readonly epoch: string;
+  #seq = 0;
+  readonly #db: DatabaseSync;
+  readonly #topics = new Map<string, TopicState>();
+  readonly #insert: StatementSync;
+  readonly #upsertTopic: StatementSync;
+  readonly #readTopic: StatementSync;
+  readonly #oldest: StatementSync;
+  readonly #evictThrough: StatementSync;
+  readonly #nthNewest: StatementSync;
+
+  constructor(path: string, private readonly retention: Retention) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    this.#db.exec(SCHEMA);
+    const meta = this.#db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as
+      | { value: string }
+      | undefined;
+    this.epoch = meta?.value ?? newEpoch();
+    if (!meta) {
+      this.#db.prepare("INSERT INTO meta (key, value) VALUES ('epoch', ?)").run(this.epoch);
+    }
+    this.#insert = this.#db.prepare(
+      "INSERT INTO events (seq, topic, ts_ms, data) VALUES (?, ?, ?, ?)",
+    );
+    this.#upsertTopic = this.#db.prepare(
+      `INSERT INTO topics (topic, last_seq, truncated_through) VALUES (?, ?, ?)
+       ON CONFLICT (topic) DO UPDATE SET last_seq = excluded.last_seq,
+       truncated_through = excluded.truncated_through`,
+    );
+    this.#readTopic = this.#db.prepare(
+      "SELECT seq, topic, ts_ms, data FROM events WHERE topic = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+    );
+    this.#oldest = this.#db.prepare(
+      "SELECT seq, ts_ms FROM events WHERE topic = ? ORDER BY seq LIMIT 1",
+    );
+    this.#evictThrough = this.#db.prepare("DELETE FROM events WHERE topic = ? AND seq <= ?");
+    this.#nthNewest = this.#db.prepare(
+      "SELECT seq FROM events WHERE topic = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+    );
+    this.#load();
+  }
+
+  #load(): void {
+    const topics = this.#db.prepare("SELECT topic, last_seq, truncated_through FROM topics")
+      .all() as Array<{ topic: string; last_seq: number; truncated_through: number }>;
+    const counts = new Map(
+      (this.#db.prepare(
+        "SELECT topic, COUNT(*) AS n, MIN(seq) AS oldest FROM events GROUP BY topic",
+      )
+        .all() as Array<{ topic: string; n: number; oldest: number }>).map((r) => [r.topic, r]),
+    );
+    for (const t of topics) {
+      const c = counts.get(t.topic);
+      this.#topics.set(t.topic, {
+        count: Number(c?.n ?? 0),
+        lastSeq: Number(t.last_seq),
+        oldestSeq: c ? Number(c.oldest) : undefined,
+        truncatedThrough: Number(t.truncated_through),
+      });
+      this.#seq = Math.max(this.#seq, Number(t.last_seq));
+    }
+  }
+
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
+  append(topic: string, eventId: string, payloadJson: string, nowMs: number): StoredEvent {
+    let state = this.#topics.get(topic);
+    if (!state && this.#topics.size >= this.retention.maxTopics) {
+      throw new TopicLimitError(`topic limit of ${this.retention.maxTopics} reached`);
+    }
+    const seq = this.#seq + 1;
+    const event = {
+      seq,
+      topic,
+      tsMs: nowMs,
+      data: eventData(eventId, seq, nowMs, topic, payloadJson),
+    };
+    state ??= { count: 0, lastSeq: 0, oldestSeq: undefined, truncatedThrough: 0 };
+    const next = {
+      ...state,
+      count: state.count + 1,
+      lastSeq: seq,
+      oldestSeq: state.oldestSeq ?? seq,
+    };
+    this.#db.exec("BEGIN");
+    try {
+      this.#insert.run(seq, topic, nowMs, event.data);
+      if (next.count > this.retention.maxEventsPerTopic) {
+        const keepFrom = this.#nthNewest.get(topic, this.retention.maxEventsPerTopic - 1) as {
+          seq: number;
+        };
+        this.#evictBefore(topic, next, Number(keepFrom.seq));
+      }
+      this.#upsertTopic.run(topic, seq, next.truncatedThrough);
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
+    }
+    this.#seq = seq;
+    this.#topics.set(topic, next);
+    return event;
+  }
+
+  /** Deletes a topic's events below `keepFrom` and updates `state` (inside a transaction). */
+  #evictBefore(topic: string, state: TopicState, keepFrom: number | undefined): void {
+    const through = keepFrom === undefined ? state.lastSeq : keepFrom - 1;
+    const removed = Number(this.#evictThrough.run(topic, through).changes);
+    state.count -= removed;
+    state.truncatedThrough = Math.max(state.truncatedThrough, through);
+    const oldest = this.#oldest.get(topic) as { seq: number } | undefined;
+    state.oldestSeq = oldest ? Number(oldest.seq) : undefined;
+  }
+
+  #matching(filter: TopicFilter): Array<[string, TopicState]> {
+    if (!filter.hasWildcard) {
+      return [...filter.exact].flatMap((t) => {
+        const s = this.#topics.get(t);
+        return s ? [[t, s] as [string, TopicState]] : [];
+      });
+    }
+    return [...this.#topics].filter(([t]) => filter.matches(t));
+  }
+
+  read(filter: TopicFilter, afterSeq: number, uptoSeq: number, limit: number): StoredEvent[] {
+    const runs = this.#matching(filter)
+      .filter(([, s]) => s.count > 0 && s.lastSeq > afterSeq)
+      .map(([t]) => (this.#readTopic.all(t, afterSeq, uptoSeq, limit) as Row[]).map(toEvent));
+    return mergeRuns(runs, limit);
+  }
+
+  truncatedAfter(filter: TopicFilter, afterSeq: number): boolean {
+    return this.#matching(filter).some(([, s]) => s.truncatedThrough > afterSeq);
+  }
+
+  truncation(filter: TopicFilter): Map<string, number> {
+    return new Map(this.#matching(filter).map(([t, s]) => [t, s.truncatedThrough]));
+  }
+
+  oldestSeq(filter: TopicFilter): number | undefined {
+    let oldest: number | undefined;
+    for (const [, s] of this.#matching(filter)) {
+      if (s.oldestSeq !== undefined && (oldest === undefined || s.oldestSeq < oldest)) {
+        oldest = s.oldestSeq;
+      }
+    }
+    return oldest;
+  }
+
+  topics(): TopicInfo[] {
+    return [...this.#topics].map(([topic, s]) => ({
+      topic,
+      count: s.count,
+      lastSeq: s.lastSeq,
+      oldestSeq: s.oldestSeq,
+      truncatedThrough: s.truncatedThrough,
+    }));
+  }
+
+  expire(nowMs: number): number {
+    if (this.retention.maxAgeMs <= 0) return 0;
+    const cutoff = nowMs - this.retention.maxAgeMs;
+    const newest = this.#db.prepare(
+      "SELECT MAX(seq) AS seq FROM events WHERE topic = ? AND ts_ms < ?",
+    );
+    let n = 0;
+    for (const [topic, s] of this.#topics) {
+      if (s.count === 0) continue;
+      const first = this.#oldest.get(topic) as { seq: number; ts_ms: number } | undefined;
+      if (!first || Number(first.ts_ms) >= cutoff) continue;
+      const last = newest.get(topic, cutoff) as { seq: number | null };
+      if (last.seq === null) continue;
+      const next = { ...s };
+      const before = next.count;
+      this.#db.exec("BEGIN");
+      try {
+        this.#evictBefore(topic, next, Number(last.seq) + 1);
+        this.#upsertTopic.run(topic, next.lastSeq, next.truncatedThrough);
+        this.#db.exec("COMMIT");
+      } catch (err) {
+        this.#db.exec("ROLLBACK");
+        throw err;
+      }
+      this.#topics.set(topic, next);
+      n += before - next.count;
+    }
+    return n;
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

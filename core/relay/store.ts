@@ -1,0 +1,98 @@
+/**
+ * The relay's topic log: every published event gets the next sequence number of one relay-wide
+ * sequence, and each topic keeps a bounded history (by count and by age). Stores sit behind
+ * {@linkcode RelayStore} so the memory and SQLite engines (and later a Redis Streams or NATS
+ * JetStream backplane) are interchangeable.
+ * @module
+ */
+import type { TopicFilter } from "./topic.ts";
+
+/** One retained event. `data` is the exact JSON sent as the SSE `data:` line. */
+export interface StoredEvent {
+  seq: number;
+  topic: string;
+  /** Publish time, ms since the epoch (for age retention). */
+  tsMs: number;
+  data: string;
+}
+
+/** Per-topic facts for `GET /topics`. */
+export interface TopicInfo {
+  topic: string;
+  /** Events retained now. */
+  count: number;
+  /** Sequence of the newest event ever published to the topic. */
+  lastSeq: number;
+  /** Sequence of the oldest retained event, when any is retained. */
+  oldestSeq: number | undefined;
+  /** Highest sequence evicted from this topic (0 when nothing was). */
+  truncatedThrough: number;
+}
+
+/** Retention bounds. */
+export interface Retention {
+  /** Events kept per topic. */
+  maxEventsPerTopic: number;
+  /** Events older than this are evicted (ms); 0 disables age retention. */
+  maxAgeMs: number;
+  /** Distinct topics the store accepts; publishing to one more is refused. */
+  maxTopics: number;
+}
+
+/** Default events kept per topic. */
+export const DEFAULT_MAX_EVENTS_PER_TOPIC = 1000;
+/** Default age bound: 24 hours. */
+export const DEFAULT_MAX_AGE_MS = 24 * 3_600_000;
+/** Default bound on distinct topics. */
+export const DEFAULT_MAX_TOPICS = 10_000;
+
+/** Thrown when a publish would exceed {@linkcode Retention.maxTopics}. */
+export class TopicLimitError extends Error {
+  override name = "TopicLimitError";
+}
+
+/** A topic log. All methods are synchronous so registration and replay cannot interleave. */
+export interface RelayStore {
+  /** Names this history; changes when history is lost (a memory relay restarted). */
+  readonly epoch: string;
+  /** Sequence of the newest event (0 when none). */
+  readonly lastSeq: number;
+  /** Appends one event and applies count retention to its topic. */
+  append(topic: string, eventId: string, payloadJson: string, nowMs: number): StoredEvent;
+  /** Up to `limit` events matching `filter` with `afterSeq < seq <= uptoSeq`, in order. */
+  read(filter: TopicFilter, afterSeq: number, uptoSeq: number, limit: number): StoredEvent[];
+  /** True when a matching topic evicted an event with a sequence above `afterSeq`. */
+  truncatedAfter(filter: TopicFilter, afterSeq: number): boolean;
+  /** Highest evicted sequence per matching topic (to notice eviction during a long replay). */
+  truncation(filter: TopicFilter): Map<string, number>;
+  /** The oldest retained sequence among matching topics. */
+  oldestSeq(filter: TopicFilter): number | undefined;
+  /** Per-topic facts. */
+  topics(): TopicInfo[];
+  /** Evicts events older than the age bound; returns how many. */
+  expire(nowMs: number): number;
+  close(): void;
+}
+
+/** The JSON data line of one event (`{"event_id","seq","ts","topic","payload"}`). */
+export function eventData(
+  eventId: string,
+  seq: number,
+  tsMs: number,
+  topic: string,
+  payloadJson: string,
+): string {
+  return `{"event_id":${JSON.stringify(eventId)},"seq":${seq},"ts":"${
+    new Date(tsMs).toISOString()
+  }","topic":${JSON.stringify(topic)},"payload":${payloadJson}}`;
+}
+
+/** Merges per-topic ordered runs into one ordered list of at most `limit`. */
+export function mergeRuns(runs: StoredEvent[][], limit: number): StoredEvent[] {
+  const nonEmpty = runs.filter((r) => r.length > 0);
+  if (nonEmpty.length === 0) return [];
+  if (nonEmpty.length === 1) return nonEmpty[0].slice(0, limit);
+  const all = nonEmpty.flat();
+  all.sort((a, b) => a.seq - b.seq);
+  return all.length > limit ? all.slice(0, limit) : all;
+}

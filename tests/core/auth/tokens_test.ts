@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { signedFetch } from "../../../core/auth/client.ts";
+import { VaultTokenSource } from "../../../core/auth/tokens.ts";
+import { scrubString } from "../../../core/log/mod.ts";
+
+/** A fake Vault KV v2 read endpoint: the documented path, header and response shape. */
+function fakeVault(tokens: Map<string, string>, vaultToken: string) {
+  const reads: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    reads.push(path);
+    if (req.headers.get("x-vault-token") !== vaultToken) {
+      return Response.json({ errors: ["permission denied"] }, { status: 403 });
+    }
+    const token = tokens.get(path);
+    if (!token) return Response.json({ errors: [] }, { status: 404 });
+    return Response.json({ data: { data: { token }, metadata: { version: 1 } } });
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, reads, close: () => server.shutdown() };
+}
+
+Deno.test("vault source reads its own key, refreshes on demand and is scrubbed", async () => {
+  const tokens = new Map([["/v1/secret/data/agents/dep1/compose_agent_token", "tok-one-123"]]);
+  const vault = fakeVault(tokens, "vault-root-xyz");
+  const src = new VaultTokenSource({
+    address: vault.url + "/",
+    vaultToken: "vault-root-xyz",
+    prefix: "/secret/data/agents/",
+    deploymentHash: "dep1",
+    key: "compose_agent_token",
+    fallback: "",
+    minRefreshGapMs: 0,
+  });
+  try {
+    await src.start();
+    assert.equal(src.current(), "tok-one-123");
+    assert.deepEqual(vault.reads, ["/v1/secret/data/agents/dep1/compose_agent_token"]);
+    tokens.set("/v1/secret/data/agents/dep1/compose_agent_token", "tok-two-456");
+    assert.equal(await src.refresh("test"), true);
+    assert.equal(src.current(), "tok-two-456");
+    assert.equal(await src.refresh("test"), false, "unchanged token");
+    assert.equal(scrubString("x tok-two-456 vault-root-xyz"), "x [REDACTED] [REDACTED]");
+  } finally {
+    src.close();
+    await vault.close();
+  }
+});
+
+Deno.test("vault failure keeps the fallback; refreshes are debounced", async () => {
+  const vault = fakeVault(new Map(), "right");
+  const src = new VaultTokenSource({
+    address: vault.url,
+    vaultToken: "wrong-token",
+    prefix: "kv",
+    deploymentHash: "d",
+    key: "status_panel_token",
+    fallback: "fallback-tok",
+    minRefreshGapMs: 60_000,
+  });
+  try {
+    await src.start();
+    assert.equal(src.current(), "fallback-tok");
+    assert.equal(await src.refresh("again"), false);
+    assert.equal(vault.reads.length, 1, "second refresh inside the gap is not sent");
+  } finally {
+    src.close();
+    await vault.close();
+  }
+});
+
+Deno.test("signedFetch refreshes the token after a 401 and retries once", async () => {
+  let current = "old-token";
+  let refreshed = 0;
+  const source = {
+    current: () => current,
+    refresh: () => {
+      refreshed++;
+      current = "new-token";
+      return Promise.resolve(true);
+    },
+    close: () => {},
+  };
+  const seen: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const auth = req.headers.get("authorization") ?? "";
+    seen.push(`${auth}|${req.headers.get("x-request-id")}`);
+    return new Response(null, { status: auth === "Bearer new-token" ? 204 : 401 });
+  });
+  try {
+    const res = await signedFetch(`http://127.0.0.1:${server.addr.port}/x`, {
+      agentId: "a",
+      token: source,
+      bearer: true,
+    }, { json: { a: 1 } });
+    assert.equal(res.status, 204);
+    assert.equal(refreshed, 1);
+    assert.equal(seen.length, 2);
+    assert.notEqual(seen[0].split("|")[1], seen[1].split("|")[1], "each attempt has a new id");
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { HttpError } from "../../../core/errors/mod.ts";
+import { createServer } from "../../../core/http/mod.ts";
+import { createLogger } from "../../../core/log/mod.ts";
+import { delay } from "../../helpers.ts";
+
+function setup(opts: { maxBodyBytes?: number; drainTimeoutMs?: number } = {}) {
+  const lines: string[] = [];
+  const log = createLogger({ service: "t", sink: (l) => lines.push(l) });
+  const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log, ...opts });
+  const { app } = server;
+  app.get("/items/:id", (c) => c.json({ id: c.req.param("id") }));
+  app.post("/echo", async (c) => c.json({ size: (await c.req.arrayBuffer()).byteLength }));
+  app.get("/teapot", () => {
+    throw new HttpError(418, "short and stout", { spout: true });
+  });
+  app.get("/boom", () => {
+    throw new Error("secret internals Bearer abcdef123456");
+  });
+  app.get("/slow", async (c) => {
+    await delay(Number(c.req.query("ms") ?? 500));
+    return c.json({ done: true });
+  });
+  return { server, lines };
+}
+
+Deno.test("health, ready and metrics over a real socket", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  try {
+    const health = await fetch(`${svc.url}/health`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: "ok", service: "t" });
+    const ready = await fetch(`${svc.url}/ready`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { ready: true });
+    await (await fetch(`${svc.url}/items/42`)).body?.cancel();
+    await (await fetch(`${svc.url}/nope`)).body?.cancel();
+    const metrics = await fetch(`${svc.url}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.headers.get("content-type") ?? "", /text\/plain/);
+    const text = await metrics.text();
+    assert.match(text, /# TYPE iatp_http_requests_total counter/);
+    assert.match(
+      text,
+      /iatp_http_requests_total\{method="GET",route="\/items\/:id",status="200",service="t"\} 1/,
+    );
+    assert.match(text, /route="unmatched",status="404"/);
+    assert.match(text, /iatp_http_request_duration_seconds_bucket\{[^}]*le="0.005"\} \d+/);
+    assert.match(text, /process_resident_memory_bytes\{service="t"\} \d+/);
+  } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("404 and 405 use the JSON envelope with the request id", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  try {
+    const nf = await fetch(`${svc.url}/missing`);
+    assert.equal(nf.status, 404);
+    const body = await nf.json();
+    assert.equal(body.error, "not found");
+    assert.equal(body.request_id, nf.headers.get("x-request-id"));
+    const na = await fetch(`${svc.url}/items/1`, { method: "DELETE" });
+    assert.equal(na.status, 405);
+    assert.equal(na.headers.get("allow"), "GET");
+    assert.equal((await na.json()).error, "method not allowed");
+  } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("thrown HttpError keeps status and extra fields; unknown errors are opaque 500s", async () => {
+  const { server, lines } = setup();
+  const svc = await server.listen();
+  try {
+    const tp = await fetch(`${svc.url}/teapot`);
+    assert.equal(tp.status, 418);
+    const tb = await tp.json();
+    assert.equal(tb.error, "short and stout");
+    assert.equal(tb.spout, true);
+    const boom = await fetch(`${svc.url}/boom`);
+    assert.equal(boom.status, 500);
+    const text = await boom.text();
+    assert.ok(!text.includes("secret internals"), text);
+    assert.equal(JSON.parse(text).error, "internal error");
+    assert.ok(lines.some((l) => l.includes("unhandled error")));
+    assert.ok(!lines.some((l) => l.includes("abcdef123456")), "bearer token leaked to the log");
+  } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("request ids: a safe incoming one is kept, an unsafe one replaced", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  try {
+    const kept = await fetch(`${svc.url}/health`, { headers: { "x-request-id": "abc-123.x" } });
+    await kept.body?.cancel();
+    assert.equal(kept.headers.get("x-request-id"), "abc-123.x");
+    const replaced = await fetch(`${svc.url}/health`, {
+      headers: { "x-request-id": "../../etc/passwd" },
+    });
+    await replaced.body?.cancel();
+    assert.match(replaced.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+  } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("body limit: 413 envelope for declared and for chunked bodies", async () => {
+  const { server } = setup({ maxBodyBytes: 1000 });
+  const svc = await server.listen();
+  try {
+    const ok = await fetch(`${svc.url}/echo`, { method: "POST", body: "x".repeat(1000) });
+    assert.deepEqual(await ok.json(), { size: 1000 });
+    const big = await fetch(`${svc.url}/echo`, { method: "POST", body: "x".repeat(1001) });
+    assert.equal(big.status, 413);
+    const body = await big.json();
+    assert.match(body.error, /exceeds 1000 bytes/);
+    assert.ok(body.request_id);
+    const stream = new ReadableStream<Uint8Array>({
+      start(ctrl) {
+        for (let i = 0; i < 5; i++) ctrl.enqueue(new Uint8Array(400));
+        ctrl.close();
+      },
+    });
+    const chunked = await fetch(`${svc.url}/echo`, { method: "POST", body: stream });
+    assert.equal(chunked.status, 413);
+    await chunked.body?.cancel();
+  } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("drain: a slow in-flight request completes during shutdown; ready turns 503", async () => {
+  const { server } = setup({ drainTimeoutMs: 10_000 });
+  let readyDuringDrain = 0;
+  server.onDrain(async () => {
+    const r = await server.app.request("/ready");
+    readyDuringDrain = r.status;
+  });
+  const svc = await server.listen();
+  const inflight = fetch(`${svc.url}/slow?ms=700`);
+  await delay(150);
+  const closing = svc.close();
+  const res = await inflight;
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { done: true });
+  await closing;
+  assert.equal(readyDuringDrain, 503);
+  await assert.rejects(fetch(`${svc.url}/health`));
+});
+
+Deno.test("drain deadline: close() returns even when a request outlives it", async () => {
+  const { server, lines } = setup({ drainTimeoutMs: 200 });
+  const svc = await server.listen();
+  const ctl = new AbortController();
+  const inflight = fetch(`${svc.url}/slow?ms=3000`, { signal: ctl.signal }).catch(() => null);
+  await delay(100);
+  await svc.close();
+  assert.ok(lines.some((l) => l.includes("drain deadline exceeded")));
+  ctl.abort();
+  await inflight;
+  await delay(3000); // let the abandoned handler finish so the test leaks no timer
+});

@@ -1,0 +1,206 @@
+/** Relay input validation, auth scopes, CORS, slow-consumer overflow and many subscribers. */
+import assert from "node:assert/strict";
+import { openSse, publish, startRelay } from "./relay_helpers.ts";
+
+Deno.test("bad publishes are 400 with a JSON error, never a crash", async () => {
+  const relay = await startRelay({ max_payload_bytes: 64 });
+  try {
+    const post = async (body: string) => {
+      const res = await fetch(`${relay.url}/publish`, { method: "POST", body });
+      return { status: res.status, body: await res.json() };
+    };
+    const cases: Array<[string, string]> = [
+      ["not json", "invalid JSON body"],
+      ["[1,2]", "body must be a JSON object {topic, payload}"],
+      ['{"payload":{}}', "invalid topic name"],
+      ['{"topic":"has space","payload":{}}', "invalid topic name"],
+      ['{"topic":"a/b","payload":{}}', "invalid topic name"],
+      [`{"topic":"${"x".repeat(129)}","payload":{}}`, "invalid topic name"],
+      ['{"topic":"t","payload":[1]}', "payload must be a JSON object"],
+      ['{"topic":"t","payload":"s"}', "payload must be a JSON object"],
+      ['{"topic":"t","payload":null}', "payload must be a JSON object"],
+      ['{"topic":"t"}', "payload must be a JSON object"],
+      [`{"topic":"t","payload":{"big":"${"y".repeat(100)}"}}`, "payload exceeds 64 bytes"],
+    ];
+    for (const [body, error] of cases) {
+      const r = await post(body);
+      assert.equal(r.status, 400, body);
+      assert.equal(r.body.error, error, body);
+      assert.equal(typeof r.body.request_id, "string");
+    }
+    assert.equal((await publish(relay.url, "ok.topic-1:x_y", { a: 1 })).status, 201);
+  } finally {
+    await relay.close();
+  }
+});
+
+Deno.test("bad subscriptions are 400", async () => {
+  const relay = await startRelay();
+  try {
+    for (
+      const q of ["", "topic=", "topic=a*", "topic=*.a", "topic=a b", "topic=t&since=garbage"]
+    ) {
+      const res = await fetch(`${relay.url}/subscribe?${q}`);
+      assert.equal(res.status, 400, q);
+      assert.equal(typeof (await res.json()).error, "string");
+    }
+  } finally {
+    await relay.close();
+  }
+});
+
+Deno.test("bearer tokens: 401 without a known token, 403 outside the scopes", async () => {
+  const relay = await startRelay({
+    tokens: {
+      "pub-token-1": ["publish:sensor.*"],
+      "sub-token-1": ["subscribe:sensor.*", "subscribe:status.watchdog"],
+    },
+  });
+  const pub = { authorization: "Bearer pub-token-1" };
+  const sub = { authorization: "Bearer sub-token-1" };
+  try {
+    assert.equal((await publish(relay.url, "sensor.cpu", {})).status, 401);
+    assert.equal(
+      (await publish(relay.url, "sensor.cpu", {}, { authorization: "Bearer nope-nope" })).status,
+      401,
+    );
+    assert.equal((await publish(relay.url, "sensor.cpu", { v: 1 }, pub)).status, 201);
+    const denied = await publish(relay.url, "status.watchdog", {}, pub);
+    assert.equal(denied.status, 403);
+    assert.equal(denied.body.error, "token lacks scope publish:status.watchdog");
+    assert.equal((await publish(relay.url, "sensor.cpu", {}, sub)).status, 403);
+
+    assert.equal((await fetch(`${relay.url}/subscribe?topic=sensor.cpu`).then(drain)), 401);
+    assert.equal(await fetch(`${relay.url}/subscribe?topic=*`, { headers: sub }).then(drain), 403);
+    assert.equal(
+      await fetch(`${relay.url}/subscribe?topic=status.*`, { headers: sub }).then(drain),
+      403,
+    );
+    assert.equal(await fetch(`${relay.url}/topics`).then(drain), 401);
+    const s = await openSse(relay.url, "topic=sensor.*&topic=status.watchdog", sub);
+    assert.equal(s.status, 200);
+    await s.until((e) => e.some((x) => x.event === "message"));
+    await s.close();
+    const topics = await (await fetch(`${relay.url}/topics`, { headers: pub })).json();
+    assert.deepEqual(topics.topics, [], "a publish-only token sees no topics");
+  } finally {
+    await relay.close();
+  }
+});
+
+async function drain(res: Response): Promise<number> {
+  await res.body?.cancel();
+  return res.status;
+}
+
+Deno.test("CORS headers only for allow-listed origins", async () => {
+  const open = await startRelay();
+  const listed = await startRelay({ cors_origins: ["http://ok.example"] });
+  try {
+    const get = (url: string, origin: string) =>
+      fetch(`${url}/topics`, { headers: { origin } }).then(async (r) => {
+        await r.body?.cancel();
+        return r.headers.get("access-control-allow-origin");
+      });
+    assert.equal(await get(open.url, "http://ok.example"), null);
+    assert.equal(await get(listed.url, "http://ok.example"), "http://ok.example");
+    assert.equal(await get(listed.url, "http://evil.example"), null);
+  } finally {
+    await open.close();
+    await listed.close();
+  }
+});
+
+/** Opens a subscription on a raw socket and never reads it (a stalled consumer). */
+async function stalledSubscriber(url: string, topic: string): Promise<Deno.TcpConn> {
+  const u = new URL(url);
+  const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
+  const req = `GET /subscribe?topic=${topic} HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`;
+  await conn.write(new TextEncoder().encode(req));
+  return conn;
+}
+
+async function readAll(conn: Deno.TcpConn): Promise<string> {
+  const dec = new TextDecoder();
+  const buf = new Uint8Array(256 * 1024);
+  let tail = "";
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) return tail;
+    tail = (tail + dec.decode(buf.subarray(0, n), { stream: true })).slice(-4096);
+    if (tail.includes("event: overflow")) return tail;
+  }
+}
+
+Deno.test("a stalled subscriber overflows while a healthy one keeps receiving", async () => {
+  const relay = await startRelay({ queue_frames: 8, max_payload_bytes: 300_000, max_body_bytes: 400_000 });
+  const stalled = await stalledSubscriber(relay.url, "big");
+  const healthy = await openSse(relay.url, "topic=big");
+  try {
+    const blob = "z".repeat(200_000);
+    let sent = 0;
+    let overflowed = false;
+    // Kernel socket buffers absorb a few MB before the relay's queue fills; bounded at 400 MB.
+    while (!overflowed && sent < 2000) {
+      await publish(relay.url, "big", { n: sent, blob });
+      sent++;
+      if (sent % 10 === 0) {
+        const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+        overflowed = /iatp_relay_overflows_total\{[^}]*\} 1\b/.test(metrics);
+      }
+    }
+    assert.ok(overflowed, `no overflow after ${sent} publishes`);
+    await publish(relay.url, "big", { n: "last" });
+    await healthy.until(
+      (e) => e.some((x) => x.data.includes('"n":"last"')),
+      30_000,
+      "healthy subscriber to get every event",
+    );
+    const got = healthy.messages().map((m) => (m.json.payload as { n: unknown }).n);
+    assert.equal(got.length, sent + 1);
+    assert.ok(!healthy.events.some((e) => e.event === "overflow"));
+    const tail = await readAll(stalled);
+    assert.ok(tail.includes("event: overflow"), "stalled stream ends with event: overflow");
+    const health = await (await fetch(`${relay.url}/health`)).json();
+    assert.equal(health.subscribers, 1, "the overflowed subscriber was removed");
+  } finally {
+    stalled.close();
+    await healthy.close();
+    await relay.close();
+  }
+});
+
+Deno.test("1,000 concurrent subscribers all receive a live event", async () => {
+  const relay = await startRelay();
+  const subs = [];
+  try {
+    for (let i = 0; i < 1000; i += 100) {
+      subs.push(
+        ...await Promise.all(Array.from({ length: 100 }, () => openSse(relay.url, "topic=fan.*"))),
+      );
+    }
+    const health = await (await fetch(`${relay.url}/health`)).json();
+    assert.equal(health.subscribers, 1000);
+    await publish(relay.url, "fan.out", { hello: 1 });
+    for (const s of subs) await s.until((e) => e.some((x) => x.event === "message"), 60_000);
+    assert.ok(subs.every((s) => s.messages().length === 1));
+  } finally {
+    await Promise.all(subs.map((s) => s.close()));
+    await relay.close();
+  }
+});
+
+Deno.test("the subscriber limit answers 503", async () => {
+  const relay = await startRelay({ max_subscribers: 2 });
+  const a = await openSse(relay.url, "topic=t");
+  const b = await openSse(relay.url, "topic=t");
+  try {
+    const res = await fetch(`${relay.url}/subscribe?topic=t`);
+    assert.equal(res.status, 503);
+    assert.match((await res.json()).error, /subscriber limit/);
+  } finally {
+    await a.close();
+    await b.close();
+    await relay.close();
+  }
+});

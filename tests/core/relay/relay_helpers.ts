@@ -1,0 +1,99 @@
+/**
+ * Test helpers for the relay: start one in-process on port 0, and read SSE streams over real
+ * sockets with bounded waits.
+ * @module
+ */
+import { command, type RelayConfig } from "../../../cmd/relay.ts";
+import type { DeepPartial } from "../../../core/config/mod.ts";
+import type { Service } from "../../../core/http/mod.ts";
+import { createLogger } from "../../../core/log/mod.ts";
+import { type SseEvent, SseParser } from "../../../core/relay/sse.ts";
+import { delay } from "../../helpers.ts";
+
+/** A logger that writes nothing (tests assert on behaviour, not log lines). */
+export const quietLog = createLogger({ service: "relay-test", level: "error", sink: () => {} });
+
+/** Starts a relay in-process on a free port. */
+export function startRelay(overrides: DeepPartial<RelayConfig> = {}): Promise<Service> {
+  return command.start(command.resolve({ port: 0, ...overrides }), { log: quietLog });
+}
+
+/** Publishes through plain fetch; returns status and JSON body. */
+export async function publish(
+  url: string,
+  topic: unknown,
+  payload: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}/publish`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ topic, payload }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** An open SSE stream collecting parsed events. */
+export interface SseReader {
+  status: number;
+  events: SseEvent[];
+  /** Message events only. */
+  messages(): Array<SseEvent & { json: Record<string, unknown> }>;
+  /** Waits until `pred(events)` holds. */
+  until(pred: (events: SseEvent[]) => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  /** Resolves when the server ended the stream. */
+  ended: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens `GET {url}/subscribe?{query}` and parses events as they arrive. */
+export async function openSse(
+  url: string,
+  query: string,
+  headers: Record<string, string> = {},
+): Promise<SseReader> {
+  const ac = new AbortController();
+  const res = await fetch(`${url}/subscribe?${query}`, { headers, signal: ac.signal });
+  const events: SseEvent[] = [];
+  const parser = new SseParser((e) => events.push(e));
+  let ended: Promise<void> = Promise.resolve();
+  if (res.status === 200 && res.body) {
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    ended = (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          parser.push(value);
+        }
+      } catch { /* aborted by close() */ }
+    })();
+  } else {
+    events.push({ event: "http-error", data: await res.text() });
+  }
+  return {
+    status: res.status,
+    events,
+    messages: () =>
+      events.filter((e) => e.event === "message").map((e) => ({ ...e, json: JSON.parse(e.data) })),
+    async until(pred, timeoutMs = 15_000, what = "events") {
+      const end = Date.now() + timeoutMs;
+      while (!pred(events)) {
+        if (Date.now() > end) {
+          throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(events.slice(-5))}`);
+        }
+        await delay(10);
+      }
+    },
+    ended,
+    async close() {
+      ac.abort();
+      await ended;
+    },
+  };
+}
+
+/** Sequence numbers of the message events. */
+export function seqs(reader: SseReader): number[] {
+  return reader.messages().map((m) => m.json.seq as number);
+}

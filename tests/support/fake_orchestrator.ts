@@ -1,0 +1,231 @@
+/**
+ * A fake Stavily orchestrator for tests (the real one is not public). It speaks exactly the four
+ * calls of PROTOCOLS.md §2 over a real socket, validates every body it receives against that
+ * wire format (recording violations instead of tolerating them), and lets tests queue
+ * instructions, set `next_poll_interval` and inject failures. One extra route, the sensor's event
+ * POST (`/agents/v1/{id}/triggers`), is an iatp extension and is marked as such.
+ * @module
+ */
+
+/** A recorded request. */
+export interface Recorded {
+  at: number;
+  method: string;
+  path: string;
+  status: number;
+  body?: unknown;
+}
+
+const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+const LOG_LINE = /^\[\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\] /;
+const RESULT_KEYS = new Set([
+  "status",
+  "result",
+  "error_message",
+  "error_details",
+  "execution_log",
+]);
+
+/** Options for {@linkcode startFakeOrchestrator}. */
+export interface FakeOrchestratorOptions {
+  agentId: string;
+  token: string;
+  /** Seconds sent as `next_poll_interval`; default 1. */
+  nextPollInterval?: number;
+}
+
+/** A running fake orchestrator. */
+export interface FakeOrchestrator {
+  url: string;
+  requests: Recorded[];
+  /** Wire-format violations seen (tests assert this stays empty). */
+  violations: string[];
+  heartbeats(): Array<{ timestamp: string; status: string; at: number }>;
+  polls(): Recorded[];
+  statusUpdates(id?: string): Recorded[];
+  results(id?: string): Array<{ id: string; body: Record<string, unknown>; at: number }>;
+  events(): Record<string, unknown>[];
+  /** Queues an instruction for delivery on a later poll. */
+  enqueue(instruction: Record<string, unknown>): void;
+  /** Number of instructions still queued. */
+  pending(): number;
+  /** Makes the next `count` requests matching `route` answer `status`. */
+  failNext(
+    route: "heartbeat" | "poll" | "status" | "result" | "events",
+    count: number,
+    status: number,
+  ): void;
+  setNextPollInterval(seconds: number | null): void;
+  close(): Promise<void>;
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === "string");
+}
+
+function checkResult(body: Record<string, unknown>, violations: string[], id: string): void {
+  for (const k of Object.keys(body)) {
+    if (!RESULT_KEYS.has(k)) violations.push(`result ${id}: unknown field ${k}`);
+  }
+  if (body.status !== "completed" && body.status !== "failed") {
+    violations.push(`result ${id}: status ${JSON.stringify(body.status)}`);
+  }
+  if (!isStringArray(body.execution_log)) violations.push(`result ${id}: execution_log`);
+  else if (!body.execution_log.every((l) => LOG_LINE.test(l))) {
+    violations.push(`result ${id}: execution_log line format`);
+  }
+  for (const k of ["result", "error_details"]) {
+    const v = body[k];
+    if (v !== undefined && (v === null || typeof v !== "object" || Array.isArray(v))) {
+      violations.push(`result ${id}: ${k} must be an object`);
+    }
+  }
+  if (body.error_message !== undefined && typeof body.error_message !== "string") {
+    violations.push(`result ${id}: error_message must be a string`);
+  }
+}
+
+/** Starts the fake on 127.0.0.1 with a free port. */
+export function startFakeOrchestrator(opts: FakeOrchestratorOptions): Promise<FakeOrchestrator> {
+  const requests: Recorded[] = [];
+  const violations: string[] = [];
+  const queue: Record<string, unknown>[] = [];
+  const faults: Record<string, { count: number; status: number }> = {};
+  let npi: number | null = opts.nextPollInterval ?? 1;
+  const base = `/agents/v1/${opts.agentId}`;
+
+  const route = (method: string, path: string): [string, string?] | undefined => {
+    if (method === "POST" && path === `${base}/heartbeat`) return ["heartbeat"];
+    if (method === "GET" && path === `${base}/instructions`) return ["poll"];
+    if (method === "POST" && path === `${base}/triggers`) return ["events"];
+    const m = /^\/instructions\/([^/]+)(\/result)?$/.exec(path.slice(base.length));
+    if (!path.startsWith(base) || !m) return undefined;
+    if (method === "PUT" && !m[2]) return ["status", decodeURIComponent(m[1])];
+    if (method === "POST" && m[2]) return ["result", decodeURIComponent(m[1])];
+    return undefined;
+  };
+
+  const handle = async (req: Request): Promise<[number, unknown]> => {
+    const path = new URL(req.url).pathname;
+    const r = route(req.method, path);
+    if (!r) return [404, { error: "not found" }];
+    if (req.headers.get("authorization") !== `Bearer ${opts.token}`) {
+      return [401, { error: "unauthorized" }];
+    }
+    const fault = faults[r[0]];
+    if (fault && fault.count > 0) {
+      fault.count--;
+      return [fault.status, { error: "injected failure" }];
+    }
+    let body: Record<string, unknown> = {};
+    if (req.method !== "GET") {
+      try {
+        body = await req.json();
+      } catch {
+        violations.push(`${r[0]}: body is not JSON`);
+        return [400, { error: "invalid JSON" }];
+      }
+    }
+    return answer(r[0], r[1], body);
+  };
+
+  const answer = (
+    kind: string,
+    id: string | undefined,
+    body: Record<string, unknown>,
+  ): [number, unknown] => {
+    switch (kind) {
+      case "heartbeat":
+        if (typeof body.timestamp !== "string" || !RFC3339_UTC.test(body.timestamp)) {
+          violations.push(`heartbeat: timestamp ${JSON.stringify(body.timestamp)}`);
+        }
+        if (body.status !== "online" && body.status !== "offline") {
+          violations.push(`heartbeat: status ${JSON.stringify(body.status)}`);
+        }
+        return [200, { status: "ok" }];
+      case "poll": {
+        const instruction = queue.shift() ?? null;
+        return [200, {
+          instruction,
+          status: instruction ? "instruction_delivered" : "no_pending_instructions",
+          ...(npi === null ? {} : { next_poll_interval: npi }),
+        }];
+      }
+      case "status":
+        if (body.status !== "executing" || !isStringArray(body.execution_log)) {
+          violations.push(`status ${id}: ${JSON.stringify(body)}`);
+        }
+        return [200, {
+          success: true,
+          instruction_id: id,
+          updated_fields: ["status", "execution_log"],
+        }];
+      case "result":
+        checkResult(body, violations, id!);
+        return [200, { acknowledged: true, next_instruction: null }];
+      case "events":
+        if (!Array.isArray(body.events)) violations.push("events: events must be a list");
+        return [201, { accepted: Array.isArray(body.events) ? body.events.length : 0 }];
+    }
+    return [404, { error: "not found" }];
+  };
+
+  const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: (a) => resolve(a as Deno.NetAddr),
+  }, async (req) => {
+    const clone = req.method === "GET" ? undefined : req.clone();
+    const [status, out] = await handle(req);
+    let body: unknown;
+    try {
+      body = clone ? await clone.json() : undefined;
+    } catch { /* recorded as a violation already */ }
+    requests.push({
+      at: Date.now(),
+      method: req.method,
+      path: new URL(req.url).pathname,
+      status,
+      body,
+    });
+    return Response.json(out, { status });
+  });
+
+  const of = (pred: (r: Recorded) => boolean) => requests.filter((r) => r.status < 300 && pred(r));
+  return promise.then((addr) => ({
+    url: `http://127.0.0.1:${addr.port}`,
+    requests,
+    violations,
+    heartbeats: () =>
+      of((r) => r.path.endsWith("/heartbeat")).map((r) => ({
+        ...(r.body as { timestamp: string; status: string }),
+        at: r.at,
+      })),
+    polls: () => of((r) => r.method === "GET" && r.path.endsWith("/instructions")),
+    statusUpdates: (id) =>
+      of((r) => r.method === "PUT" && (id === undefined || r.path.endsWith(`/instructions/${id}`))),
+    results: (id) =>
+      of((r) =>
+        r.path.endsWith("/result") && (id === undefined || r.path.includes(`/instructions/${id}/`))
+      )
+        .map((r) => ({
+          id: decodeURIComponent(r.path.split("/")[5]),
+          body: r.body as Record<string, unknown>,
+          at: r.at,
+        })),
+    events: () =>
+      of((r) => r.path.endsWith("/triggers")).flatMap((
+        r,
+      ) => ((r.body as { events?: Record<string, unknown>[] }).events ?? [])),
+    enqueue: (i) => queue.push(i),
+    pending: () => queue.length,
+    failNext: (r, count, status) => {
+      faults[r] = { count, status };
+    },
+    setNextPollInterval: (s) => {
+      npi = s;
+    },
+    close: () => server.shutdown(),
+  }));
+}
