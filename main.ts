@@ -4,6 +4,7 @@
  * @module
  */
 import { findCommand, globalUsage } from "./cmd/mod.ts";
+import { isCompiled, narrowToSubcommand } from "./cmd/permissions.ts";
 import { print, printErr } from "./cmd/shared.ts";
 import {
   CheckFailedError,
@@ -29,6 +30,7 @@ export async function main(args: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   try {
+    if (isCompiled()) narrowToSubcommand(name);
     const command = await entry.load();
     return await command.run(rest);
   } catch (err) {

@@ -43,3 +43,32 @@ export function envGranted(flags: string[], variable: string): boolean {
   if (grants === "none") return false;
   return grants.some((g) => g.endsWith("*") ? variable.startsWith(g.slice(0, -1)) : g === variable);
 }
+
+/** Permission categories a subcommand line can grant. */
+const CATEGORIES = ["net", "env", "read", "write", "run", "sys", "ffi", "import"] as const;
+
+/** True when running as a `deno compile`d binary rather than under `deno run`. */
+export function isCompiled(): boolean {
+  return !/(^|\/)deno(\.exe)?$/.test(Deno.execPath());
+}
+
+/**
+ * In a compiled binary every subcommand starts with the union of permissions baked in at
+ * compile time; this revokes each category the subcommand's table line does not grant.
+ * (Deno cannot narrow a granted category to a list at run time, so partial grants stay whole;
+ * under `deno run` the launcher applies the exact flags instead.) Returns what was revoked.
+ */
+export function narrowToSubcommand(name: string, table: PermissionTable = PERMISSIONS): string[] {
+  const flags = table.get(name);
+  // Unknown commands and the plugin host (which narrows itself per plugin manifest) are left as is.
+  if (!flags || name === "plugin-host") return [];
+  const revoked: string[] = [];
+  for (const cat of CATEGORIES) {
+    if (cat === "import") continue;
+    if (grantsOf(flags, cat) === "none") {
+      Deno.permissions.revokeSync({ name: cat } as Deno.PermissionDescriptor);
+      revoked.push(cat);
+    }
+  }
+  return revoked;
+}

@@ -28,8 +28,8 @@ import { LEVELS } from "../log/mod.ts";
 
 /** Agent ids: used in URL paths and relay topic names, so no slashes and no leading dot. */
 export const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** Plugin ids: used as folder names under config/plugins, so no path separators or dots first. */
-export const PLUGIN_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Plugin ids: folder names under config/plugins (no separators, no dots); as plugin.yaml ids. */
+export const PLUGIN_ID = /^[a-z0-9][a-z0-9-]{1,63}$/;
 /** Most trigger plugins one sensor runs. */
 export const MAX_TRIGGERS = 64;
 /** Default env prefix of both agents. */

@@ -181,11 +181,12 @@ class Scanner {
     const n = text.length;
     const slot = this.g & MASK;
     const base = slot * KEEP;
+    const store = this.gDigits;
     let len = this.gLen[slot];
     let i = from;
     let c = text.charCodeAt(i);
     do {
-      if (len < KEEP) this.gDigits[base + len] = c - 48;
+      if (len < KEEP) store[base + len] = c - 48;
       len++;
       if (++i >= n) break;
       c = text.charCodeAt(i);

@@ -40,3 +40,27 @@ Deno.test("table parsing handles comments, blanks and wildcards", () => {
   assert.ok(!envGranted(t.get("x")!, "BB"));
   assert.equal(grantsOf(t.get("x")!, "net"), "all");
 });
+
+Deno.test("compiled mode revokes every category a subcommand's line does not grant", async () => {
+  // A child process so the revocation does not affect this test runner.
+  const code = `
+    import { narrowToSubcommand, parsePermissionTable } from "${
+  new URL("../../cmd/permissions.ts", import.meta.url).href
+}";
+    const t = parsePermissionTable("svc --allow-net --allow-env=X_*\\n");
+    const revoked = narrowToSubcommand("svc", t);
+    const q = (name) => Deno.permissions.querySync({ name }).state;
+    console.log(JSON.stringify({ revoked, net: q("net"), read: q("read"), run: q("run") }));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const r = JSON.parse(text);
+  assert.deepEqual(r.revoked, ["read", "write", "run", "sys", "ffi"]);
+  assert.equal(r.net, "granted");
+  assert.equal(r.read, "prompt");
+  assert.equal(r.run, "prompt");
+});

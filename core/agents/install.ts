@@ -1,0 +1,186 @@
+/**
+ * `plugin_install` / `plugin_update`: fetch a plugin from a local folder or a git URL into a
+ * private staging folder, copy it without symlinks and within size bounds, validate it (manifest,
+ * import audit, id, sandbox policy) and only then move it into config/plugins/<id>. A plugin that
+ * fails validation never reaches the folder plugins are run from.
+ * @module
+ */
+import { isAbsolute, join, normalize, resolve } from "node:path";
+import type { LoadedPlugin } from "../plugin/mod.ts";
+import { loadPlugin } from "../plugin/mod.ts";
+import { PLUGIN_ID } from "./config.ts";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "./layout.ts";
+import type { PluginCatalog } from "./plugins.ts";
+
+/** Most files one plugin may contain. */
+export const MAX_INSTALL_FILES = 1_000;
+/** Git URLs accepted: https, http, ssh, git and file schemes, or scp-like `user@host:path`. */
+export const GIT_URL = /^(https?|ssh|git|file):\/\/[^\s]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
+
+/** Why an install failed: the error type reported with the result. */
+export class InstallError extends Error {
+  override name = "InstallError";
+  constructor(readonly type: "invalid_request" | "source" | "invalid_plugin" | "conflict", message: string) {
+    super(message);
+  }
+}
+
+/** Where to get the plugin from (the instruction's `plugin_configuration`). */
+export interface InstallSource {
+  /** A git URL or an absolute local folder. */
+  url: string;
+  /** Git branch or tag. */
+  ref?: string;
+  /** Folder inside the source holding plugin.yaml. */
+  subdir?: string;
+}
+
+/** Everything an install needs. */
+export interface InstallContext {
+  installedDir: string;
+  workdir: string;
+  maxBytes: number;
+  timeoutMs: number;
+  catalog: PluginCatalog;
+  log: (msg: string) => void;
+}
+
+/** Reads and checks the source fields of an instruction's plugin_configuration. */
+export function installSource(conf: Record<string, unknown>): InstallSource {
+  const url = conf.plugin_url ?? conf.source;
+  if (typeof url !== "string" || url.trim() === "" || url.length > 2048) {
+    throw new InstallError("invalid_request", "plugin_configuration.plugin_url must be a git URL or an absolute path");
+  }
+  const ref = conf.ref ?? conf.version;
+  if (ref !== undefined && (typeof ref !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/.test(ref))) {
+    throw new InstallError("invalid_request", "plugin_configuration.ref must be a branch or tag name");
+  }
+  const subdir = conf.subdir;
+  if (subdir !== undefined) {
+    if (typeof subdir !== "string" || isAbsolute(subdir) || normalize(subdir).split(/[\\/]/).includes("..")) {
+      throw new InstallError("invalid_request", "plugin_configuration.subdir must be a relative path inside the source");
+    }
+  }
+  return { url: url.trim(), ref: ref as string | undefined, subdir: subdir as string | undefined };
+}
+
+async function gitClone(src: InstallSource, dest: string, timeoutMs: number): Promise<void> {
+  const args = ["-c", "protocol.ext.allow=never", "clone", "--quiet", "--depth", "1"];
+  if (src.ref) args.push("--branch", src.ref);
+  args.push("--", src.url, dest);
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("git", {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+      env: { GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "true" },
+    }).spawn();
+  } catch (err) {
+    throw new InstallError("source", `cannot run git: ${(err as Error).message}`);
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, timeoutMs);
+  const out = await child.output();
+  clearTimeout(timer);
+  if (!out.success) {
+    const msg = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-2).join(" ");
+    throw new InstallError("source", `git clone failed (exit ${out.code}): ${msg.slice(0, 300)}`);
+  }
+}
+
+/** Copies a folder tree, refusing symlinks and enforcing file-count and byte bounds. */
+async function copyTree(
+  from: string,
+  to: string,
+  budget: { files: number; bytes: number; maxBytes: number },
+): Promise<void> {
+  await Deno.mkdir(to, { mode: PRIVATE_DIR_MODE });
+  for await (const entry of Deno.readDir(from)) {
+    if (entry.name === ".git") continue;
+    const src = join(from, entry.name);
+    const dst = join(to, entry.name);
+    const info = await Deno.lstat(src);
+    if (info.isSymlink) throw new InstallError("invalid_plugin", `symlinks are not allowed: ${entry.name}`);
+    if (info.isDirectory) {
+      await copyTree(src, dst, budget);
+      continue;
+    }
+    if (!info.isFile) throw new InstallError("invalid_plugin", `not a regular file: ${entry.name}`);
+    budget.files++;
+    budget.bytes += info.size;
+    if (budget.files > MAX_INSTALL_FILES) {
+      throw new InstallError("invalid_plugin", `more than ${MAX_INSTALL_FILES} files`);
+    }
+    if (budget.bytes > budget.maxBytes) {
+      throw new InstallError("invalid_plugin", `larger than plugins.install_max_bytes (${budget.maxBytes})`);
+    }
+    await Deno.copyFile(src, dst);
+    await Deno.chmod(dst, PRIVATE_FILE_MODE);
+  }
+}
+
+async function fetchSource(src: InstallSource, staging: string, ctx: InstallContext): Promise<string> {
+  if (GIT_URL.test(src.url)) {
+    ctx.log(`cloning ${src.url}${src.ref ? ` (${src.ref})` : ""}`);
+    const dest = join(staging, "src");
+    await gitClone(src, dest, ctx.timeoutMs);
+    return dest;
+  }
+  if (!isAbsolute(src.url)) {
+    throw new InstallError("invalid_request", "plugin_url is neither a git URL nor an absolute path");
+  }
+  ctx.log(`copying from ${src.url}`);
+  try {
+    if (!(await Deno.stat(src.url)).isDirectory) throw new Error("not a folder");
+  } catch (err) {
+    throw new InstallError("source", `cannot read ${src.url}: ${(err as Error).message}`);
+  }
+  return src.url;
+}
+
+/**
+ * Installs (or updates) plugin `id` from `src`; returns the validated plugin in its final place.
+ * `mode` "install" refuses an id already installed; "update" refuses one that is not.
+ */
+export async function installPlugin(
+  id: string,
+  src: InstallSource,
+  mode: "install" | "update",
+  ctx: InstallContext,
+): Promise<LoadedPlugin> {
+  if (!PLUGIN_ID.test(id)) throw new InstallError("invalid_request", `invalid plugin id ${JSON.stringify(id)}`);
+  const target = join(ctx.installedDir, id);
+  if (resolve(target) !== join(resolve(ctx.installedDir), id)) {
+    throw new InstallError("invalid_request", "plugin id escapes the plugins folder");
+  }
+  const exists = await Deno.stat(target).then(() => true, () => false);
+  if (mode === "install" && exists) throw new InstallError("conflict", `plugin ${id} is already installed`);
+  if (mode === "update" && !exists) throw new InstallError("conflict", `plugin ${id} is not installed`);
+  const staging = await Deno.makeTempDir({ dir: ctx.workdir, prefix: `install-${id}-` });
+  try {
+    const fetched = await fetchSource(src, staging, ctx);
+    const root = src.subdir ? join(fetched, src.subdir) : fetched;
+    const copy = join(staging, "plugin");
+    const budget = { files: 0, bytes: 0, maxBytes: ctx.maxBytes };
+    await copyTree(root, copy, budget);
+    ctx.log(`copied ${budget.files} files (${budget.bytes} bytes); validating`);
+    try {
+      ctx.catalog.check(await loadPlugin(copy), undefined, id);
+    } catch (err) {
+      throw new InstallError("invalid_plugin", (err as Error).message);
+    }
+    if (exists) await Deno.rename(target, join(staging, "previous"));
+    await Deno.rename(copy, target);
+    await ctx.catalog.invalidate(id);
+    const plugin = await loadPlugin(target);
+    ctx.log(`installed ${id} ${plugin.manifest.version} (${plugin.manifest.kind})`);
+    return plugin;
+  } finally {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+  }
+}

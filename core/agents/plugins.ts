@@ -1,0 +1,170 @@
+/**
+ * The agent's plugin catalog: finds a plugin folder by id (installed under config/plugins first,
+ * then the built-in folder), loads it through the plugin runtime (manifest + import audit),
+ * refuses plugins that ask for more than `security.sandbox` allows, and keeps a bounded set of
+ * warm runners keyed by plugin and config.
+ * @module
+ */
+import { join, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "../log/mod.ts";
+import { loadPlugin, type LoadedPlugin, PluginError, PluginRunner, validatePluginConfig } from "../plugin/mod.ts";
+import type { PluginManifest } from "../plugin/manifest.ts";
+import { PLUGIN_ID } from "./config.ts";
+
+/** The built-in plugins folder of this checkout (or binary). */
+export const BUILTIN_PLUGINS_DIR = fileURLToPath(new URL("../../plugins/", import.meta.url));
+
+/** What `security.sandbox` allows plugins to be granted. */
+export interface SandboxPolicy {
+  maxMemoryBytes: number;
+  maxExecTimeMs: number;
+  allowedPaths: string[];
+  networkAccess: boolean;
+}
+
+/** Options for {@linkcode PluginCatalog}. */
+export interface PluginCatalogOptions {
+  installedDir: string;
+  builtinDir: string;
+  sandbox: SandboxPolicy;
+  poolSize: number;
+  maxRunners: number;
+  log: Logger;
+}
+
+function within(path: string, prefix: string): boolean {
+  const p = resolve(path);
+  const base = resolve(prefix);
+  return p === base || p.startsWith(base.endsWith(sep) ? base : base + sep);
+}
+
+/**
+ * Why a manifest asks for more than the sandbox policy allows, or undefined when it fits. Paths
+ * inside the plugin's own folder are always allowed; others must sit under an allowed prefix.
+ */
+export function sandboxViolation(
+  manifest: PluginManifest,
+  pluginDir: string,
+  policy: SandboxPolicy,
+): string | undefined {
+  const p = manifest.permissions;
+  if (p.net.length > 0 && !policy.networkAccess) {
+    return "asks for network access and security.sandbox.network_access is false";
+  }
+  if (p.run.length > 0) return "asks to run programs, which agents never grant";
+  for (const [kind, paths] of [["read", p.read], ["write", p.write]] as const) {
+    for (const raw of paths) {
+      if (raw.startsWith("${config.")) continue; // resolved by the runtime from validated config
+      const abs = resolve(pluginDir, raw);
+      if (within(abs, pluginDir)) continue;
+      if (!policy.allowedPaths.some((a) => within(abs, a))) {
+        return `asks to ${kind} ${raw}, outside security.sandbox.allowed_paths`;
+      }
+    }
+  }
+  if (manifest.limits.memory_mb * 1024 * 1024 > policy.maxMemoryBytes) {
+    return `limits.memory_mb ${manifest.limits.memory_mb} exceeds security.sandbox.max_memory`;
+  }
+  return undefined;
+}
+
+interface RunnerEntry {
+  key: string;
+  pluginId: string;
+  runner: PluginRunner;
+}
+
+/** Plugin lookup, validation and warm runners; see the module doc. */
+export class PluginCatalog {
+  // Map iteration order is insertion order: re-inserting on use makes the first entry the LRU.
+  #runners = new Map<string, RunnerEntry>();
+
+  constructor(private readonly opts: PluginCatalogOptions) {}
+
+  /** The folder of plugin `id`, installed first; undefined when neither location has it. */
+  async find(id: string): Promise<string | undefined> {
+    if (!PLUGIN_ID.test(id)) throw new PluginError("not_found", `invalid plugin id ${JSON.stringify(id)}`);
+    for (const dir of [join(this.opts.installedDir, id), join(this.opts.builtinDir, id)]) {
+      try {
+        if ((await Deno.stat(join(dir, "plugin.yaml"))).isFile) return dir;
+      } catch { /* not here */ }
+    }
+    return undefined;
+  }
+
+  /** Loads and checks plugin `id` of `kind` (manifest, import audit, sandbox policy). */
+  async load(id: string, kind: "trigger" | "action"): Promise<LoadedPlugin> {
+    const dir = await this.find(id);
+    if (!dir) throw new PluginError("not_found", `plugin ${id} is not installed`);
+    return this.check(await loadPlugin(dir), kind, id);
+  }
+
+  /** Checks a loaded plugin against the expected kind, id and the sandbox policy. */
+  check(plugin: LoadedPlugin, kind: PluginManifest["kind"] | undefined, id: string): LoadedPlugin {
+    if (plugin.manifest.id !== id) {
+      throw new PluginError("invalid_manifest", `plugin.yaml id ${plugin.manifest.id} does not match ${id}`);
+    }
+    if (kind && plugin.manifest.kind !== kind) {
+      throw new PluginError("invalid_manifest", `plugin ${id} is a ${plugin.manifest.kind} plugin, not ${kind}`);
+    }
+    const why = sandboxViolation(plugin.manifest, plugin.dir, this.opts.sandbox);
+    if (why) throw new PluginError("denied", `plugin ${id} ${why}`);
+    return plugin;
+  }
+
+  /** A warm runner for `id` with `config` (validated against the manifest first). */
+  async runner(id: string, kind: "trigger" | "action", config: Record<string, unknown>): Promise<PluginRunner> {
+    const key = `${id}\u0000${stableJson(config)}`;
+    const hit = this.#runners.get(key);
+    if (hit) {
+      this.#runners.delete(key);
+      this.#runners.set(key, hit);
+      return hit.runner;
+    }
+    const plugin = await this.load(id, kind);
+    const valid = validatePluginConfig(plugin.manifest, config);
+    const runner = new PluginRunner(plugin, {
+      config: valid,
+      poolSize: this.opts.poolSize,
+      log: this.opts.log.child({ plugin: id }),
+    });
+    this.#runners.set(key, { key, pluginId: id, runner });
+    while (this.#runners.size > this.opts.maxRunners) {
+      const [oldKey, old] = this.#runners.entries().next().value!;
+      this.#runners.delete(oldKey);
+      old.runner.close().catch(() => {});
+    }
+    return runner;
+  }
+
+  /** Closes and forgets one runner (restart after a failure: the next call makes a fresh one). */
+  async discard(runner: PluginRunner): Promise<void> {
+    for (const [k, e] of this.#runners) {
+      if (e.runner === runner) this.#runners.delete(k);
+    }
+    await runner.close().catch(() => {});
+  }
+
+  /** Closes every runner of plugin `id` (after an update). */
+  async invalidate(id: string): Promise<void> {
+    const gone = [...this.#runners.values()].filter((e) => e.pluginId === id);
+    for (const e of gone) this.#runners.delete(e.key);
+    await Promise.allSettled(gone.map((e) => e.runner.close()));
+  }
+
+  /** Closes every runner. */
+  async close(): Promise<void> {
+    const all = [...this.#runners.values()];
+    this.#runners.clear();
+    await Promise.allSettled(all.map((e) => e.runner.close()));
+  }
+}
+
+/** JSON with sorted keys, so equal configs share a runner. */
+export function stableJson(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`).join(",")}}`;
+}

@@ -1,0 +1,94 @@
+/**
+ * Delivers finished instructions' results at least once: to the orchestrator (`POST .../result`)
+ * for polled instructions, to the relay (`action.results`) for relay tasks, and a status copy to
+ * `action.results` for every result when a relay is configured. A result stays "unreported" in
+ * the state database until delivery succeeds, and a sweep retries it.
+ * @module
+ */
+import type { AgentRuntime } from "./runtime.ts";
+import type { InstructionRow } from "./state.ts";
+import type { Instruction, ResultBody } from "./wire.ts";
+
+/** Relay topic for results. */
+export const RESULTS_TOPIC = "action.results";
+
+/** The relay topic an action agent takes tasks from. */
+export function tasksTopic(agentId: string): string {
+  return `action.tasks.${agentId}`;
+}
+
+/** Where an instruction came from. */
+export type TaskSource = "orchestrator" | "relay";
+
+/** The decision-free status event published to `action.results`. */
+export function resultEvent(
+  agentId: string,
+  inst: Pick<Instruction, "id" | "plugin_id" | "instruction_type" | "correlation_id">,
+  source: string,
+  body: ResultBody,
+): Record<string, unknown> {
+  const details = body.error_details ?? {};
+  return {
+    agent_id: agentId,
+    instruction_id: inst.id,
+    correlation_id: inst.correlation_id ?? null,
+    plugin_id: inst.plugin_id,
+    instruction_type: inst.instruction_type,
+    source,
+    status: body.status,
+    error_type: body.status === "failed" ? details.error_type ?? "error" : null,
+    error_message: body.error_message ?? null,
+    duration_ms: (body.result?.duration_ms ?? details.duration_ms ?? null) as number | null,
+    result: body.status === "completed" ? body.result?.output ?? null : null,
+    ts: new Date().toISOString(),
+  };
+}
+
+/** Result delivery with a persistent retry sweep. */
+export class ResultReporter {
+  #inFlight = new Set<string>();
+
+  /** @param onNext receives an instruction the orchestrator piggy-backed on a result answer */
+  constructor(
+    private readonly rt: AgentRuntime,
+    private readonly onNext: (raw: Instruction) => void,
+  ) {}
+
+  /** Delivers one finished instruction's result; true when it is now marked reported. */
+  async deliver(row: InstructionRow): Promise<boolean> {
+    if (!row.result || this.#inFlight.has(row.id)) return false;
+    this.#inFlight.add(row.id);
+    try {
+      const body = row.result as unknown as ResultBody;
+      const inst = row.instruction as unknown as Instruction;
+      const event = resultEvent(this.rt.agentId, inst, row.source, body);
+      if (row.source === "orchestrator" && this.rt.orchestrator) {
+        const ack = await this.rt.orchestrator.reportResult(row.id, body);
+        this.rt.relay?.publish(RESULTS_TOPIC, event);
+        if (ack.instruction) this.onNext(ack.instruction);
+        if (ack.rejected) this.rt.log.warn("next_instruction rejected", { reason: ack.rejected.reason });
+      } else if (this.rt.relay) {
+        await this.rt.relay.publishNow(RESULTS_TOPIC, event);
+      } else {
+        this.rt.log.warn("no way to report a result", { instruction_id: row.id, source: row.source });
+        return false;
+      }
+      this.rt.state.markReported(row.id);
+      await this.rt.audit("result.reported", { instruction_id: row.id, status: body.status }, row.id);
+      return true;
+    } catch (err) {
+      this.rt.log.warn("result delivery failed; will retry", {
+        instruction_id: row.id,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return false;
+    } finally {
+      this.#inFlight.delete(row.id);
+    }
+  }
+
+  /** Retries every unreported result once (oldest first). */
+  async sweep(): Promise<void> {
+    for (const row of this.rt.state.unreported()) await this.deliver(row);
+  }
+}

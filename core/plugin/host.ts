@@ -1,0 +1,291 @@
+/**
+ * One `plugin-host` child process, seen from the parent: spawn it, hand it the plugin spec, run
+ * one call at a time, SIGKILL it on timeout, and turn every way it can end (crash, V8 OOM, RSS
+ * watchdog, too much printing, garbage on the wire) into a typed {@linkcode PluginResult}.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import { failure, type PluginErrorType, type PluginResult } from "./errors.ts";
+import type { HostCommand } from "./grants.ts";
+import {
+  BoundedLineReader,
+  type CallFrame,
+  EXIT_HOST_OOM,
+  type HostFrame,
+  type InitFrame,
+  type PluginMethod,
+  splitFrame,
+} from "./protocol.ts";
+
+/** Bytes of the child's stderr kept for diagnosing a crash (a tail). */
+export const STDERR_TAIL_BYTES = 8 * 1024;
+/** Bytes of stray printed output kept for the result's `output` field. */
+export const NOISE_SAMPLE_BYTES = 4 * 1024;
+
+/** How long to wait for the child's pipes to drain after it exits, before classifying the exit. */
+export const EXIT_DRAIN_MS = 250;
+
+const RESULT_TYPES = new Set<PluginErrorType>([
+  "timeout",
+  "oom",
+  "crashed",
+  "denied",
+  "invalid_output",
+  "invalid_config",
+  "error",
+]);
+const OOM_TEXT = /out of memory|Reached heap limit|allocation failed/i;
+const encoder = new TextEncoder();
+
+/** Everything a host needs to start. */
+export interface HostSpec {
+  command: HostCommand;
+  init: Omit<InitFrame, "token" | "t">;
+  startTimeoutMs: number;
+  /** Masks secrets in every string that leaves the host object. */
+  scrub: (s: string) => string;
+  log: Logger;
+}
+
+interface PendingCall {
+  id: number;
+  started: number;
+  timer: number;
+  resolve: (r: PluginResult<unknown>) => void;
+}
+
+/** A live plugin-host child. */
+export class PluginHost {
+  /** Calls started on this host. */
+  calls = 0;
+  /** Resolves when the child has exited and been reaped. */
+  readonly exited: Promise<Deno.CommandStatus>;
+  #child: Deno.ChildProcess;
+  #token = crypto.randomUUID().replaceAll("-", "");
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #pending: PendingCall | undefined;
+  #ready: ((r: PluginResult<null>) => void) | undefined;
+  #readyLogs: string[] = [];
+  #stderrTail = "";
+  #noise = 0;
+  #noiseSample = "";
+  #oom: { rss: number; limit: number } | undefined;
+  #dead = false;
+  #nextId = 1;
+
+  /** Spawns the child (throws only if the OS refuses to start it). */
+  constructor(readonly spec: HostSpec) {
+    const c = spec.command;
+    this.#child = new Deno.Command(c.cmd, {
+      args: c.args,
+      env: c.env,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#writer = this.#child.stdin.getWriter();
+    this.exited = this.#child.status;
+    const pumps = Promise.all([this.#pumpStdout(), this.#pumpStderr()]);
+    // Read the child's last words (an OOM report, a final frame) before judging its exit; a
+    // grandchild holding the pipes open must not delay that judgement for long.
+    this.exited.then(async (s) => {
+      await Promise.race([pumps, new Promise((r) => setTimeout(r, EXIT_DRAIN_MS))]);
+      this.#onExit(s);
+    });
+  }
+
+  /** Process id of the child. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** False once the child exited or was killed. */
+  get alive(): boolean {
+    return !this.#dead;
+  }
+
+  /** Sends the spec and waits for the plugin to load and run its init(). */
+  start(): Promise<PluginResult<null>> {
+    const { promise, resolve } = Promise.withResolvers<PluginResult<null>>();
+    const started = Date.now();
+    const timer = setTimeout(() => {
+      this.#settleStart(failure("timeout", `plugin did not start within ${this.spec.startTimeoutMs} ms`));
+      this.kill();
+    }, this.spec.startTimeoutMs);
+    this.#ready = (r) => {
+      clearTimeout(timer);
+      this.#ready = undefined;
+      resolve({ ...r, duration_ms: Date.now() - started });
+    };
+    this.#send({ t: "init", token: this.#token, ...this.spec.init });
+    return promise;
+  }
+
+  /** Runs one call; resolves with a typed result, never rejects. */
+  call(method: PluginMethod, arg: unknown, timeoutMs: number): Promise<PluginResult<unknown>> {
+    if (this.#dead) return Promise.resolve(failure("crashed", "plugin host is not running"));
+    if (this.#pending) return Promise.resolve(failure("error", "plugin host is busy"));
+    this.calls++;
+    this.#noise = 0;
+    this.#noiseSample = "";
+    const { promise, resolve } = Promise.withResolvers<PluginResult<unknown>>();
+    const id = this.#nextId++;
+    const timer = setTimeout(() => {
+      this.#settle(failure("timeout", `plugin exceeded its timeout of ${timeoutMs} ms; host killed`));
+      this.kill();
+    }, timeoutMs);
+    this.#pending = { id, started: performance.now(), timer, resolve };
+    const frame: CallFrame = { t: "call", id, method, arg };
+    this.#send(frame);
+    return promise;
+  }
+
+  /** SIGKILLs the child (idempotent). */
+  kill(): void {
+    this.#dead = true;
+    try {
+      this.#child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+
+  #send(frame: Record<string, unknown>): void {
+    this.#writer.write(encoder.encode(JSON.stringify(frame) + "\n")).catch(() => {
+      // The child is gone; #onExit reports why.
+    });
+  }
+
+  #settleStart(r: PluginResult<null>): void {
+    this.#ready?.(r);
+  }
+
+  #settle(r: PluginResult<unknown>): void {
+    const p = this.#pending;
+    if (!p) return;
+    this.#pending = undefined;
+    clearTimeout(p.timer);
+    const logs = [...this.#readyLogs, ...r.logs].map(this.spec.scrub);
+    this.#readyLogs = [];
+    const duration_ms = Math.round((performance.now() - p.started) * 1000) / 1000;
+    p.resolve(
+      r.ok ? { ...r, logs, duration_ms } : {
+        ...r,
+        error: { type: r.error.type, message: this.spec.scrub(r.error.message) },
+        ...(r.output !== undefined ? { output: this.spec.scrub(r.output) } : {}),
+        logs,
+        duration_ms,
+      },
+    );
+  }
+
+  #onFrame(frame: HostFrame): void {
+    switch (frame.t) {
+      case "ready":
+        this.#readyLogs = arrayOfStrings((frame as { logs?: unknown }).logs);
+        return this.#settleStart({ ok: true, value: null, logs: [], duration_ms: 0, truncated: false });
+      case "fatal": {
+        const logs = arrayOfStrings(frame.logs).map(this.spec.scrub);
+        this.#settleStart(failure(resultType(frame.type), this.spec.scrub(frame.message), { logs }));
+        if (this.#pending) this.#settle(failure(resultType(frame.type), frame.message));
+        return this.kill();
+      }
+      case "oom":
+        this.#oom = { rss: frame.rss, limit: frame.limit };
+        return;
+      case "result": {
+        if (!this.#pending || frame.id !== this.#pending.id) return;
+        const logs = arrayOfStrings(frame.logs);
+        const truncated = frame.truncated === true;
+        if (frame.ok) return this.#settle({ ok: true, value: frame.value, logs, duration_ms: 0, truncated });
+        return this.#settle(failure(resultType(frame.type), String(frame.message), {
+          logs,
+          output: typeof frame.output === "string" ? frame.output : undefined,
+          truncated,
+        }));
+      }
+    }
+  }
+
+  // Bytes on stdout outside a token frame are the plugin printing directly: count, sample, bound.
+  #onNoise(bytes: number, text?: string): void {
+    this.#noise += bytes;
+    if (text && this.#noiseSample.length < NOISE_SAMPLE_BYTES) {
+      this.#noiseSample = (this.#noiseSample + text + "\n").slice(0, NOISE_SAMPLE_BYTES);
+    }
+    const max = this.spec.init.maxOutputBytes;
+    if (this.#noise <= max || this.#dead) return;
+    this.#settle(failure(
+      "invalid_output",
+      `plugin printed more than max_output_bytes (${max}) outside its result; host killed`,
+      { output: this.#noiseSample, truncated: true },
+    ));
+    this.kill();
+  }
+
+  async #pumpStdout(): Promise<void> {
+    const maxLine = 8 * this.spec.init.maxOutputBytes + 1024 * 1024;
+    const reader = new BoundedLineReader(maxLine, (line) => {
+      const { noise, frame } = splitFrame(line, this.#token);
+      if (noise > 0) this.#onNoise(noise, frame === undefined ? line : line.slice(0, noise));
+      if (frame === undefined) return;
+      let parsed: HostFrame;
+      try {
+        parsed = JSON.parse(frame);
+      } catch {
+        // A frame the plugin's raw writes interleaved with: unusable, so the host is too.
+        this.#settle(failure("invalid_output", "plugin output corrupted the host channel"));
+        return this.kill();
+      }
+      this.#onFrame(parsed);
+    }, (bytes) => this.#onNoise(bytes));
+    try {
+      for await (const chunk of this.#child.stdout) reader.push(chunk);
+    } catch { /* child gone */ }
+  }
+
+  async #pumpStderr(): Promise<void> {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of this.#child.stderr) {
+        this.#stderrTail = (this.#stderrTail + dec.decode(chunk, { stream: true }))
+          .slice(-STDERR_TAIL_BYTES);
+        this.#onNoise(chunk.length);
+      }
+    } catch { /* child gone */ }
+  }
+
+  #onExit(status: Deno.CommandStatus): void {
+    const wasKilled = this.#dead;
+    this.#dead = true;
+    if (!this.#pending && !this.#ready) return;
+    const r = wasKilled && !this.#oom
+      ? failure<null>("crashed", "plugin host was killed")
+      : this.#classifyExit(status);
+    this.#settleStart(r);
+    this.#settle(r);
+  }
+
+  #classifyExit(status: Deno.CommandStatus): PluginResult<null> {
+    const how = status.signal ? `signal ${status.signal}` : `code ${status.code}`;
+    if (this.#oom || status.code === EXIT_HOST_OOM) {
+      const mb = (n = 0) => Math.round(n / 1048576);
+      return failure(
+        "oom",
+        `plugin host exceeded its memory limit (rss ${mb(this.#oom?.rss)} MiB > ${mb(this.#oom?.limit)} MiB)`,
+      );
+    }
+    if (OOM_TEXT.test(this.#stderrTail)) {
+      return failure("oom", `plugin ran out of heap (limits.memory_mb) and the host aborted (${how})`);
+    }
+    const last = this.#stderrTail.trim().split("\n").slice(-3).join(" | ").slice(0, 500);
+    return failure("crashed", `plugin host exited (${how})${last ? `: ${this.spec.scrub(last)}` : ""}`);
+  }
+}
+
+function arrayOfStrings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+
+function resultType(t: unknown): PluginErrorType {
+  return RESULT_TYPES.has(t as PluginErrorType) ? t as PluginErrorType : "error";
+}

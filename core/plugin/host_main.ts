@@ -1,0 +1,195 @@
+/**
+ * The `plugin-host` child: reads its spec from the parent on stdin, starts the plugin in a Worker
+ * with exactly the manifest's permissions, relays calls, and enforces what the Worker's realm
+ * cannot be trusted to: output size, JSON validity, log bounds, and a process RSS ceiling.
+ *
+ * In `deno run` mode the parent runs this file directly (a lean entry: no CLI dispatch, no npm);
+ * in compiled mode it runs `iatp plugin-host`, which calls {@linkcode runPluginHost} too.
+ * @module
+ */
+import {
+  BoundedLineReader,
+  type CallFrame,
+  EXIT_HOST_OOM,
+  EXIT_WORKER_DIED,
+  type InitFrame,
+} from "./protocol.ts";
+
+/** How often the host samples its own RSS (ArrayBuffers are outside the V8 heap cap). */
+export const RSS_POLL_MS = 50;
+/** Longest line the host accepts from its parent (init with config, or one request). */
+export const MAX_PARENT_LINE_BYTES = 80 * 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+interface Pending {
+  id: number;
+}
+
+/** Host state for one session. */
+class Host {
+  worker!: Worker;
+  pending: Pending | undefined;
+  constructor(readonly spec: InitFrame) {}
+
+  write(frame: Record<string, unknown>): void {
+    const bytes = encoder.encode(`${this.spec.token} ${JSON.stringify(frame)}\n`);
+    let off = 0;
+    while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  }
+
+  start(): void {
+    const url = new URL("./worker_entry.ts", import.meta.url);
+    this.worker = new Worker(url, {
+      type: "module",
+      name: `plugin:${this.spec.plugin.id}`,
+      deno: { permissions: this.spec.permissions },
+    });
+    this.worker.onmessage = (e) => this.onWorkerMessage(e.data);
+    this.worker.onerror = (e) => {
+      e.preventDefault();
+      this.onWorkerDied(e.message ?? "worker error");
+    };
+    this.worker.onmessageerror = () => this.onWorkerDied("unreadable message from plugin");
+    const { token: _token, ...rest } = this.spec;
+    this.worker.postMessage(rest);
+  }
+
+  call(frame: CallFrame): void {
+    this.pending = { id: frame.id };
+    this.worker.postMessage(frame);
+  }
+
+  onWorkerDied(message: string): void {
+    const type = /Requires \w+ access|NotCapable/.test(message) ? "denied" : "crashed";
+    const msg = `plugin worker died: ${String(message).slice(0, 2000)}`;
+    if (this.pending) {
+      this.write({ t: "result", id: this.pending.id, ok: false, type, message: msg, logs: [] });
+    } else this.write({ t: "fatal", type, message: msg });
+    Deno.exit(EXIT_WORKER_DIED);
+  }
+
+  onWorkerMessage(raw: unknown): void {
+    const m = (raw ?? {}) as Record<string, unknown>;
+    const { logs, truncated: logsCut } = this.boundLogs(m.logs);
+    const overPrinted = typeof m.overPrinted === "number" ? m.overPrinted : 0;
+    if (m.t === "ready" || m.t === "fatal") {
+      if (m.t === "ready") this.write({ t: "ready", logs });
+      else this.write({ t: "fatal", type: str(m.type), message: str(m.message), logs });
+      return;
+    }
+    if (m.t !== "result" || !this.pending || m.id !== this.pending.id) return;
+    const id = this.pending.id;
+    this.pending = undefined;
+    const truncated = logsCut || m.truncated === true || m.cut === true;
+    if (overPrinted > 0) {
+      return this.write({
+        t: "result",
+        id,
+        ok: false,
+        type: "invalid_output",
+        message: `plugin printed ${overPrinted} bytes, more than max_output_bytes (${this.spec.maxOutputBytes})`,
+        logs,
+        truncated: true,
+      });
+    }
+    if (m.ok !== true) {
+      return this.write({
+        t: "result",
+        id,
+        ok: false,
+        type: str(m.type),
+        message: str(m.message),
+        logs,
+        truncated,
+      });
+    }
+    this.write({ t: "result", id, logs, ...this.checkOutput(m.json), truncated });
+  }
+
+  // Authoritative output check: the Worker's realm belongs to the plugin, so re-measure here.
+  checkOutput(json: unknown): Record<string, unknown> {
+    if (typeof json !== "string") {
+      return { ok: false, type: "invalid_output", message: "plugin output is not JSON text" };
+    }
+    const max = this.spec.maxOutputBytes;
+    if (json.length > max / 3) {
+      const bytes = encoder.encode(json);
+      if (bytes.length > max) {
+        return {
+          ok: false,
+          type: "invalid_output",
+          message: `plugin output is ${bytes.length} bytes, more than max_output_bytes (${max})`,
+          output: new TextDecoder().decode(bytes.subarray(0, max)),
+          truncated: true,
+        };
+      }
+    }
+    try {
+      return { ok: true, value: JSON.parse(json) };
+    } catch {
+      return { ok: false, type: "invalid_output", message: "plugin output is not valid JSON" };
+    }
+  }
+
+  boundLogs(raw: unknown): { logs: string[]; truncated: boolean } {
+    if (!Array.isArray(raw)) return { logs: [], truncated: false };
+    const logs: string[] = [];
+    let bytes = 0;
+    for (const line of raw) {
+      if (typeof line !== "string") continue;
+      bytes += line.length + 1;
+      if (bytes > this.spec.maxOutputBytes || logs.length > this.spec.maxLogLines) {
+        return { logs, truncated: true };
+      }
+      logs.push(line);
+    }
+    return { logs, truncated: false };
+  }
+
+  watchMemory(): void {
+    const id = setInterval(() => {
+      const rss = Deno.memoryUsage().rss;
+      if (rss > this.spec.rssLimitBytes) {
+        this.write({ t: "oom", rss, limit: this.spec.rssLimitBytes });
+        Deno.exit(EXIT_HOST_OOM);
+      }
+    }, RSS_POLL_MS);
+    Deno.unrefTimer(id);
+  }
+}
+
+function str(v: unknown): string {
+  return typeof v === "string" ? v.slice(0, 4000) : "";
+}
+
+/** Runs the host until stdin closes (the parent went away). Returns the exit code. */
+export async function runPluginHost(): Promise<number> {
+  let host: Host | undefined;
+  let bad = false;
+  const reader = new BoundedLineReader(MAX_PARENT_LINE_BYTES, (line) => {
+    let frame: InitFrame | CallFrame;
+    try {
+      frame = JSON.parse(line);
+    } catch {
+      bad = true;
+      return;
+    }
+    if (frame.t === "init" && !host) {
+      host = new Host(frame);
+      host.watchMemory();
+      host.start();
+    } else if (frame.t === "call" && host) host.call(frame);
+    else bad = true;
+  }, () => bad = true);
+  for await (const chunk of Deno.stdin.readable) {
+    reader.push(chunk);
+    if (bad) {
+      console.error("plugin-host: protocol error from parent");
+      return 2;
+    }
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await runPluginHost());
