@@ -4,7 +4,7 @@
  * @module
  */
 import { findCommand, globalUsage } from "./cmd/mod.ts";
-import { isCompiled, narrowToSubcommand } from "./cmd/permissions.ts";
+import { narrowToSubcommand } from "./cmd/permissions.ts";
 import { print, printErr } from "./cmd/shared.ts";
 import {
   CheckFailedError,
@@ -30,7 +30,6 @@ export async function main(args: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   try {
-    if (isCompiled()) narrowToSubcommand(name);
     const command = await entry.load();
     return await command.run(rest);
   } catch (err) {
@@ -71,5 +70,8 @@ if (import.meta.main) {
       fields: { reason: scrubString(String((e.reason as Error)?.stack ?? e.reason)) },
     }));
   });
+  // Under scripts/iatp this is a no-op (the launcher grants exactly the table's flags); in the
+  // compiled binary and the container image, which start with the union, it drops the rest.
+  narrowToSubcommand(Deno.args[0] ?? "help");
   Deno.exit(await main(Deno.args));
 }

@@ -1,5 +1,17 @@
-/** `iatp action`: not built yet. @module */
-import { notBuilt } from "./not_built.ts";
+/**
+ * `iatp action`: the action automation agent. Thin: the config and the agent live in
+ * core/agents.
+ * @module
+ */
+import { actionConfig } from "../core/agents/config.ts";
+import { startActionAgent } from "../core/agents/action_agent.ts";
+import { serviceCommand } from "./shared.ts";
+
+/** The action agent's configuration. */
+export const spec = actionConfig;
+
+/** Starts the action agent; close() waits for running work, sends heartbeat `offline`, stops. */
+export const start = startActionAgent;
 
 /** The action command. */
-export const command = notBuilt("action");
+export const command = serviceCommand(spec, start);

@@ -1,5 +1,17 @@
-/** `iatp sensor`: not built yet. @module */
-import { notBuilt } from "./not_built.ts";
+/**
+ * `iatp sensor`: the sensor automation agent. Thin: the config and the agent live in
+ * core/agents.
+ * @module
+ */
+import { sensorConfig } from "../core/agents/config.ts";
+import { startSensorAgent } from "../core/agents/sensor_agent.ts";
+import { serviceCommand } from "./shared.ts";
+
+/** The sensor's configuration. */
+export const spec = sensorConfig;
+
+/** Starts the sensor agent; close() sends heartbeat `offline` and stops the plugin hosts. */
+export const start = startSensorAgent;
 
 /** The sensor command. */
-export const command = notBuilt("sensor");
+export const command = serviceCommand(spec, start);

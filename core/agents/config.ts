@@ -140,7 +140,8 @@ const securityShape = {
 
 const triggerSchema = z.object({
   plugin_id: z.string().regex(PLUGIN_ID),
-  interval: z.union([z.number().int().min(50), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/)]),
+  interval: z.union([z.number().int().min(50), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/)])
+    .optional(),
   config: z.record(z.string(), z.unknown()).default({}),
 }).strict();
 
@@ -194,7 +195,8 @@ function sensorFields() {
     ...commonFields("sensor", 8086),
     sensor: section({
       triggers: custom(z.array(triggerSchema).max(MAX_TRIGGERS), {
-        help: "trigger plugins: [{plugin_id, interval, config}]",
+        help:
+          "trigger plugins: [{plugin_id, interval?, config}] (interval default: config.interval s)",
         default: [],
         expected: `a list (at most ${MAX_TRIGGERS}) of {plugin_id, interval (e.g. 30s), config}`,
       }),

@@ -14,7 +14,12 @@ import type { PluginCatalog } from "./plugins.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
 
 /** Failure types worth another attempt when `max_retries` allows. */
-export const RETRYABLE_ERRORS: ReadonlySet<string> = new Set(["timeout", "crashed", "oom", "error"]);
+export const RETRYABLE_ERRORS: ReadonlySet<string> = new Set([
+  "timeout",
+  "crashed",
+  "oom",
+  "error",
+]);
 /** Most attempts made for one instruction, whatever `max_retries` says. */
 export const MAX_ATTEMPTS = 5;
 
@@ -31,7 +36,10 @@ export interface ExecutorContext {
 }
 
 /** The effective timeout of an instruction, in ms. */
-export function effectiveTimeout(inst: Instruction, ctx: Pick<ExecutorContext, "taskTimeoutMs" | "sandboxMaxExecMs">): number {
+export function effectiveTimeout(
+  inst: Instruction,
+  ctx: Pick<ExecutorContext, "taskTimeoutMs" | "sandboxMaxExecMs">,
+): number {
   const asked = inst.timeout_seconds > 0 ? inst.timeout_seconds * 1000 : ctx.taskTimeoutMs;
   return Math.max(1, Math.min(asked, ctx.taskTimeoutMs, ctx.sandboxMaxExecMs));
 }
@@ -59,11 +67,17 @@ async function runOnce(
   const runner = await ctx.catalog.runner(inst.plugin_id, "action", inst.plugin_configuration);
   const res = await runner.execute(inst.input_data, { timeoutMs });
   // A host that timed out, crashed or ran out of memory is not trusted for the next call.
-  if (!res.ok && ["timeout", "crashed", "oom"].includes(res.error.type)) await ctx.catalog.discard(runner);
+  if (!res.ok && ["timeout", "crashed", "oom"].includes(res.error.type)) {
+    await ctx.catalog.discard(runner);
+  }
   return res;
 }
 
-async function execute(inst: Instruction, ctx: ExecutorContext, log: ExecutionLog): Promise<ResultBody> {
+async function execute(
+  inst: Instruction,
+  ctx: ExecutorContext,
+  log: ExecutionLog,
+): Promise<ResultBody> {
   const timeoutMs = effectiveTimeout(inst, ctx);
   const attempts = Math.min(MAX_ATTEMPTS, 1 + inst.max_retries);
   let res: PluginResult<unknown> | undefined;
@@ -81,30 +95,51 @@ async function execute(inst: Instruction, ctx: ExecutorContext, log: ExecutionLo
     log.add(`attempt ${attempt} failed (${res.error.type}): ${res.error.message}`);
   }
   if (!res) return failed(log, "interrupted", "the agent stopped before the plugin ran");
-  const common = { plugin_id: inst.plugin_id, duration_ms: res.duration_ms, truncated: res.truncated };
+  const common = {
+    plugin_id: inst.plugin_id,
+    duration_ms: res.duration_ms,
+    truncated: res.truncated,
+  };
   if (res.ok) {
     log.add(`completed in ${res.duration_ms} ms`);
-    return { status: "completed", result: { output: res.value, ...common }, execution_log: log.lines() };
+    return {
+      status: "completed",
+      result: { output: res.value, ...common },
+      execution_log: log.lines(),
+    };
   }
   return failed(log, res.error.type, res.error.message, { ...common, output: res.output ?? null });
 }
 
-async function install(inst: Instruction, ctx: ExecutorContext, log: ExecutionLog): Promise<ResultBody> {
+async function install(
+  inst: Instruction,
+  ctx: ExecutorContext,
+  log: ExecutionLog,
+): Promise<ResultBody> {
   const started = performance.now();
   const mode = inst.instruction_type === "plugin_install" ? "install" : "update";
-  const plugin = await installPlugin(inst.plugin_id, installSource(inst.plugin_configuration), mode, {
-    installedDir: ctx.installedDir,
-    workdir: ctx.workdir,
-    maxBytes: ctx.installMaxBytes,
-    timeoutMs: effectiveTimeout(inst, ctx),
-    catalog: ctx.catalog,
-    log: (m) => log.add(m),
-  });
+  const plugin = await installPlugin(
+    inst.plugin_id,
+    installSource(inst.plugin_configuration),
+    mode,
+    {
+      installedDir: ctx.installedDir,
+      workdir: ctx.workdir,
+      maxBytes: ctx.installMaxBytes,
+      timeoutMs: effectiveTimeout(inst, ctx),
+      catalog: ctx.catalog,
+      log: (m) => log.add(m),
+    },
+  );
   const duration_ms = Math.round(performance.now() - started);
   return {
     status: "completed",
     result: {
-      output: { plugin_id: plugin.manifest.id, version: plugin.manifest.version, kind: plugin.manifest.kind },
+      output: {
+        plugin_id: plugin.manifest.id,
+        version: plugin.manifest.version,
+        kind: plugin.manifest.kind,
+      },
       plugin_id: inst.plugin_id,
       duration_ms,
     },
@@ -128,14 +163,26 @@ export async function runInstruction(
       case "plugin_update":
         return await install(inst, ctx, log);
       default:
-        return failed(log, "invalid_request", `unsupported instruction_type ${JSON.stringify(inst.instruction_type)}`, {
-          duration_ms: took(),
-        });
+        return failed(
+          log,
+          "invalid_request",
+          `unsupported instruction_type ${JSON.stringify(inst.instruction_type)}`,
+          {
+            duration_ms: took(),
+          },
+        );
     }
   } catch (err) {
-    const type = err instanceof InstallError || err instanceof PluginError ? (err as { type?: string }).type ??
-        (err as PluginError).code : "error";
+    const type = err instanceof InstallError
+      ? err.type
+      : err instanceof PluginError
+      ? err.code
+      : "error";
     const message = err instanceof Error ? err.message : String(err);
-    return failed(log, type, message, { plugin_id: inst.plugin_id, duration_ms: took(), output: null });
+    return failed(log, type, message, {
+      plugin_id: inst.plugin_id,
+      duration_ms: took(),
+      output: null,
+    });
   }
 }

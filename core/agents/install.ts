@@ -20,7 +20,10 @@ export const GIT_URL = /^(https?|ssh|git|file):\/\/[^\s]+$|^[A-Za-z0-9._-]+@[A-Z
 /** Why an install failed: the error type reported with the result. */
 export class InstallError extends Error {
   override name = "InstallError";
-  constructor(readonly type: "invalid_request" | "source" | "invalid_plugin" | "conflict", message: string) {
+  constructor(
+    readonly type: "invalid_request" | "source" | "invalid_plugin" | "conflict",
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -49,16 +52,31 @@ export interface InstallContext {
 export function installSource(conf: Record<string, unknown>): InstallSource {
   const url = conf.plugin_url ?? conf.source;
   if (typeof url !== "string" || url.trim() === "" || url.length > 2048) {
-    throw new InstallError("invalid_request", "plugin_configuration.plugin_url must be a git URL or an absolute path");
+    throw new InstallError(
+      "invalid_request",
+      "plugin_configuration.plugin_url must be a git URL or an absolute path",
+    );
   }
   const ref = conf.ref ?? conf.version;
-  if (ref !== undefined && (typeof ref !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/.test(ref))) {
-    throw new InstallError("invalid_request", "plugin_configuration.ref must be a branch or tag name");
+  if (
+    ref !== undefined &&
+    (typeof ref !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/.test(ref))
+  ) {
+    throw new InstallError(
+      "invalid_request",
+      "plugin_configuration.ref must be a branch or tag name",
+    );
   }
   const subdir = conf.subdir;
   if (subdir !== undefined) {
-    if (typeof subdir !== "string" || isAbsolute(subdir) || normalize(subdir).split(/[\\/]/).includes("..")) {
-      throw new InstallError("invalid_request", "plugin_configuration.subdir must be a relative path inside the source");
+    if (
+      typeof subdir !== "string" || isAbsolute(subdir) ||
+      normalize(subdir).split(/[\\/]/).includes("..")
+    ) {
+      throw new InstallError(
+        "invalid_request",
+        "plugin_configuration.subdir must be a relative path inside the source",
+      );
     }
   }
   return { url: url.trim(), ref: ref as string | undefined, subdir: subdir as string | undefined };
@@ -105,7 +123,9 @@ async function copyTree(
     const src = join(from, entry.name);
     const dst = join(to, entry.name);
     const info = await Deno.lstat(src);
-    if (info.isSymlink) throw new InstallError("invalid_plugin", `symlinks are not allowed: ${entry.name}`);
+    if (info.isSymlink) {
+      throw new InstallError("invalid_plugin", `symlinks are not allowed: ${entry.name}`);
+    }
     if (info.isDirectory) {
       await copyTree(src, dst, budget);
       continue;
@@ -117,14 +137,21 @@ async function copyTree(
       throw new InstallError("invalid_plugin", `more than ${MAX_INSTALL_FILES} files`);
     }
     if (budget.bytes > budget.maxBytes) {
-      throw new InstallError("invalid_plugin", `larger than plugins.install_max_bytes (${budget.maxBytes})`);
+      throw new InstallError(
+        "invalid_plugin",
+        `larger than plugins.install_max_bytes (${budget.maxBytes})`,
+      );
     }
     await Deno.copyFile(src, dst);
     await Deno.chmod(dst, PRIVATE_FILE_MODE);
   }
 }
 
-async function fetchSource(src: InstallSource, staging: string, ctx: InstallContext): Promise<string> {
+async function fetchSource(
+  src: InstallSource,
+  staging: string,
+  ctx: InstallContext,
+): Promise<string> {
   if (GIT_URL.test(src.url)) {
     ctx.log(`cloning ${src.url}${src.ref ? ` (${src.ref})` : ""}`);
     const dest = join(staging, "src");
@@ -132,7 +159,10 @@ async function fetchSource(src: InstallSource, staging: string, ctx: InstallCont
     return dest;
   }
   if (!isAbsolute(src.url)) {
-    throw new InstallError("invalid_request", "plugin_url is neither a git URL nor an absolute path");
+    throw new InstallError(
+      "invalid_request",
+      "plugin_url is neither a git URL nor an absolute path",
+    );
   }
   ctx.log(`copying from ${src.url}`);
   try {
@@ -153,14 +183,20 @@ export async function installPlugin(
   mode: "install" | "update",
   ctx: InstallContext,
 ): Promise<LoadedPlugin> {
-  if (!PLUGIN_ID.test(id)) throw new InstallError("invalid_request", `invalid plugin id ${JSON.stringify(id)}`);
+  if (!PLUGIN_ID.test(id)) {
+    throw new InstallError("invalid_request", `invalid plugin id ${JSON.stringify(id)}`);
+  }
   const target = join(ctx.installedDir, id);
   if (resolve(target) !== join(resolve(ctx.installedDir), id)) {
     throw new InstallError("invalid_request", "plugin id escapes the plugins folder");
   }
   const exists = await Deno.stat(target).then(() => true, () => false);
-  if (mode === "install" && exists) throw new InstallError("conflict", `plugin ${id} is already installed`);
-  if (mode === "update" && !exists) throw new InstallError("conflict", `plugin ${id} is not installed`);
+  if (mode === "install" && exists) {
+    throw new InstallError("conflict", `plugin ${id} is already installed`);
+  }
+  if (mode === "update" && !exists) {
+    throw new InstallError("conflict", `plugin ${id} is not installed`);
+  }
   const staging = await Deno.makeTempDir({ dir: ctx.workdir, prefix: `install-${id}-` });
   try {
     const fetched = await fetchSource(src, staging, ctx);

@@ -8,8 +8,16 @@
 import { join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../log/mod.ts";
-import { loadPlugin, type LoadedPlugin, PluginError, PluginRunner, validatePluginConfig } from "../plugin/mod.ts";
-import type { PluginManifest } from "../plugin/manifest.ts";
+import {
+  computeGrants,
+  type Grants,
+  type LoadedPlugin,
+  loadPlugin,
+  PluginError,
+  type PluginManifest,
+  PluginRunner,
+  validatePluginConfig,
+} from "../plugin/mod.ts";
 import { PLUGIN_ID } from "./config.ts";
 
 /** The built-in plugins folder of this checkout (or binary). */
@@ -40,22 +48,20 @@ function within(path: string, prefix: string): boolean {
 }
 
 /**
- * Why a manifest asks for more than the sandbox policy allows, or undefined when it fits. Paths
- * inside the plugin's own folder are always allowed; others must sit under an allowed prefix.
+ * Why concrete grants exceed the sandbox policy, or undefined when they fit. Paths inside the
+ * plugin's own folder are always allowed; others must sit under an allowed prefix.
  */
-export function sandboxViolation(
-  manifest: PluginManifest,
+export function grantsViolation(
+  grants: Pick<Grants, "read" | "write" | "net" | "run">,
   pluginDir: string,
   policy: SandboxPolicy,
 ): string | undefined {
-  const p = manifest.permissions;
-  if (p.net.length > 0 && !policy.networkAccess) {
+  if (grants.net.length > 0 && !policy.networkAccess) {
     return "asks for network access and security.sandbox.network_access is false";
   }
-  if (p.run.length > 0) return "asks to run programs, which agents never grant";
-  for (const [kind, paths] of [["read", p.read], ["write", p.write]] as const) {
+  if (grants.run.length > 0) return "asks to run programs, which agents never grant";
+  for (const [kind, paths] of [["read", grants.read], ["write", grants.write]] as const) {
     for (const raw of paths) {
-      if (raw.startsWith("${config.")) continue; // resolved by the runtime from validated config
       const abs = resolve(pluginDir, raw);
       if (within(abs, pluginDir)) continue;
       if (!policy.allowedPaths.some((a) => within(abs, a))) {
@@ -63,6 +69,26 @@ export function sandboxViolation(
       }
     }
   }
+  return undefined;
+}
+
+/**
+ * Why a manifest exceeds the sandbox policy, judged on its literal permission entries and
+ * limits (`${config.x}` entries are judged by {@linkcode grantsViolation} once config is known).
+ */
+export function sandboxViolation(
+  manifest: PluginManifest,
+  pluginDir: string,
+  policy: SandboxPolicy,
+): string | undefined {
+  const literal = (l: string[]) => l.filter((e) => !e.startsWith("${config."));
+  const p = manifest.permissions;
+  const why = grantsViolation(
+    { read: literal(p.read), write: literal(p.write), net: literal(p.net), run: literal(p.run) },
+    pluginDir,
+    policy,
+  );
+  if (why) return why;
   if (manifest.limits.memory_mb * 1024 * 1024 > policy.maxMemoryBytes) {
     return `limits.memory_mb ${manifest.limits.memory_mb} exceeds security.sandbox.max_memory`;
   }
@@ -84,7 +110,9 @@ export class PluginCatalog {
 
   /** The folder of plugin `id`, installed first; undefined when neither location has it. */
   async find(id: string): Promise<string | undefined> {
-    if (!PLUGIN_ID.test(id)) throw new PluginError("not_found", `invalid plugin id ${JSON.stringify(id)}`);
+    if (!PLUGIN_ID.test(id)) {
+      throw new PluginError("not_found", `invalid plugin id ${JSON.stringify(id)}`);
+    }
     for (const dir of [join(this.opts.installedDir, id), join(this.opts.builtinDir, id)]) {
       try {
         if ((await Deno.stat(join(dir, "plugin.yaml"))).isFile) return dir;
@@ -103,10 +131,16 @@ export class PluginCatalog {
   /** Checks a loaded plugin against the expected kind, id and the sandbox policy. */
   check(plugin: LoadedPlugin, kind: PluginManifest["kind"] | undefined, id: string): LoadedPlugin {
     if (plugin.manifest.id !== id) {
-      throw new PluginError("invalid_manifest", `plugin.yaml id ${plugin.manifest.id} does not match ${id}`);
+      throw new PluginError(
+        "invalid_manifest",
+        `plugin.yaml id ${plugin.manifest.id} does not match ${id}`,
+      );
     }
     if (kind && plugin.manifest.kind !== kind) {
-      throw new PluginError("invalid_manifest", `plugin ${id} is a ${plugin.manifest.kind} plugin, not ${kind}`);
+      throw new PluginError(
+        "invalid_manifest",
+        `plugin ${id} is a ${plugin.manifest.kind} plugin, not ${kind}`,
+      );
     }
     const why = sandboxViolation(plugin.manifest, plugin.dir, this.opts.sandbox);
     if (why) throw new PluginError("denied", `plugin ${id} ${why}`);
@@ -114,7 +148,11 @@ export class PluginCatalog {
   }
 
   /** A warm runner for `id` with `config` (validated against the manifest first). */
-  async runner(id: string, kind: "trigger" | "action", config: Record<string, unknown>): Promise<PluginRunner> {
+  async runner(
+    id: string,
+    kind: "trigger" | "action",
+    config: Record<string, unknown>,
+  ): Promise<PluginRunner> {
     const key = `${id}\u0000${stableJson(config)}`;
     const hit = this.#runners.get(key);
     if (hit) {
@@ -124,6 +162,12 @@ export class PluginCatalog {
     }
     const plugin = await this.load(id, kind);
     const valid = validatePluginConfig(plugin.manifest, config);
+    const why = grantsViolation(
+      computeGrants(plugin.dir, plugin.manifest, valid),
+      plugin.dir,
+      this.opts.sandbox,
+    );
+    if (why) throw new PluginError("denied", `plugin ${id} ${why}`);
     const runner = new PluginRunner(plugin, {
       config: valid,
       poolSize: this.opts.poolSize,
@@ -166,5 +210,7 @@ export function stableJson(v: unknown): string {
   if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
   if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
   const o = v as Record<string, unknown>;
-  return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`).join(",")}}`;
+  return `{${
+    Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`).join(",")
+  }}`;
 }

@@ -66,15 +66,24 @@ export class ResultReporter {
         const ack = await this.rt.orchestrator.reportResult(row.id, body);
         this.rt.relay?.publish(RESULTS_TOPIC, event);
         if (ack.instruction) this.onNext(ack.instruction);
-        if (ack.rejected) this.rt.log.warn("next_instruction rejected", { reason: ack.rejected.reason });
+        if (ack.rejected) {
+          this.rt.log.warn("next_instruction rejected", { reason: ack.rejected.reason });
+        }
       } else if (this.rt.relay) {
         await this.rt.relay.publishNow(RESULTS_TOPIC, event);
       } else {
-        this.rt.log.warn("no way to report a result", { instruction_id: row.id, source: row.source });
+        this.rt.log.warn("no way to report a result", {
+          instruction_id: row.id,
+          source: row.source,
+        });
         return false;
       }
       this.rt.state.markReported(row.id);
-      await this.rt.audit("result.reported", { instruction_id: row.id, status: body.status }, row.id);
+      await this.rt.audit(
+        "result.reported",
+        { instruction_id: row.id, status: body.status },
+        row.id,
+      );
       return true;
     } catch (err) {
       this.rt.log.warn("result delivery failed; will retry", {

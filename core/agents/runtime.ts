@@ -124,11 +124,15 @@ export async function createRuntime(
   kind: "sensor" | "action",
   config: AgentConfig,
   deps: AgentDeps = {},
+  extra: { dedupMaxEntries?: number } = {},
 ): Promise<AgentRuntime> {
   const log = agentLogger(kind, config, deps);
   const base = config.agent.base_folder || defaultBaseFolder(kind, permittedEnv("IATP_DATA_DIR"));
   const layout = await ensureLayout(base);
-  const state = new AgentState(layout.state, { history: config.agent.completed_history });
+  const state = new AgentState(layout.state, {
+    history: config.agent.completed_history,
+    dedupMaxEntries: extra.dedupMaxEntries,
+  });
   const components = new Map<string, () => ComponentHealth>();
   const health = createHealthServer({
     service: kind,

@@ -62,6 +62,7 @@ export class Ledger {
   #frontier: merkle.Frontier;
   #pending: Pending[] = [];
   #writer: Promise<void> | undefined;
+  #writing = false;
   #closed = false;
   #emptyNote: string | undefined;
   readonly #maxBatch: number;
@@ -138,21 +139,29 @@ export class Ledger {
     canonicalize({ ...input, index: 0, ts: "" });
     const { promise, resolve, reject } = Promise.withResolvers<AuditAppendResponse>();
     this.#pending.push({ input, key: opts.idempotencyKey ?? null, resolve, reject });
-    this.#writer ??= this.#writeLoop().finally(() => this.#writer = undefined);
+    if (!this.#writing) {
+      this.#writing = true;
+      this.#writer = this.#writeLoop();
+    }
     return promise;
   }
 
   async #writeLoop(): Promise<void> {
-    while (this.#pending.length > 0) {
-      // One macrotask lets requests that arrived during the last fsync join this batch.
-      await new Promise((r) => setTimeout(r, 0));
-      const batch = this.#pending.splice(0, this.#maxBatch);
-      try {
-        await this.#commit(batch);
-      } catch (err) {
-        this.#log.error("ledger commit failed", { err: String(err), entries: batch.length });
-        for (const p of batch) p.reject(err);
+    try {
+      while (this.#pending.length > 0) {
+        // One macrotask lets requests that arrived during the last fsync join this batch.
+        await new Promise((r) => setTimeout(r, 0));
+        const batch = this.#pending.splice(0, this.#maxBatch);
+        try {
+          await this.#commit(batch);
+        } catch (err) {
+          this.#log.error("ledger commit failed", { err: String(err), entries: batch.length });
+          for (const p of batch) p.reject(err);
+        }
       }
+    } finally {
+      // Cleared in the same tick the loop sees an empty queue, so no append is ever stranded.
+      this.#writing = false;
     }
   }
 
@@ -325,7 +334,7 @@ export class Ledger {
   /** Stops accepting appends, waits for queued ones to commit, closes the store. */
   async close(): Promise<void> {
     this.#closed = true;
-    while (this.#writer) await this.#writer;
+    while (this.#writing) await this.#writer;
     this.store.close();
   }
 }

@@ -73,10 +73,10 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
   const base = opts.url.replace(/\/+$/, "");
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const fail = (reason: string, extra: Partial<MonitorReport> = {}): MonitorReport => ({
+    ...extra,
     ok: false,
     url: base,
     reason,
-    ...extra,
   });
   const state = await readState(opts.stateFile);
   const seen = state[base];

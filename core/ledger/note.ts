@@ -57,8 +57,10 @@ export function formatVkey(name: string, publicRaw: Uint8Array): string {
 
 /** Parses a vkey string; undefined when malformed or not Ed25519. */
 export function parseVkey(text: string): NoteVerifier | undefined {
-  const parts = text.trim().split("+");
-  if (parts.length !== 3 || parts[0] === "") return undefined;
+  // Only the first two '+' separate fields: the base64 key may itself contain '+'.
+  const m = /^([^+\s]+)\+([0-9a-fA-F]{8})\+(\S+)$/.exec(text.trim());
+  if (!m) return undefined;
+  const parts = m.slice(1);
   try {
     const raw = fromBase64(parts[2]);
     if (raw.length !== 33 || raw[0] !== ALG_ED25519) return undefined;

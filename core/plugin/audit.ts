@@ -14,13 +14,17 @@ import { basename, extname } from "node:path";
 import { fileURLToPath as fromFileUrl, pathToFileURL as toFileUrl } from "node:url";
 import { PluginError } from "./errors.ts";
 
-/** Node built-ins a plugin may import: pure computation, no I/O beyond what Deno permissions gate. */
+/**
+ * Node built-ins a plugin may import: pure computation, or (node:os) calls that Deno gates with
+ * the same `sys` permission as its own APIs. Anything with file, process or network reach is out.
+ */
 export const NODE_BUILTIN_ALLOW_LIST: ReadonlySet<string> = new Set([
   "assert",
   "assert/strict",
   "buffer",
   "crypto",
   "events",
+  "os",
   "path",
   "path/posix",
   "querystring",

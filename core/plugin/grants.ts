@@ -17,6 +17,7 @@ export interface Grants {
   net: string[];
   env: string[];
   run: string[];
+  sys: string[];
 }
 
 /**
@@ -84,6 +85,7 @@ export function computeGrants(
     net: all(p.net).map(netGrant),
     env: all(p.env),
     run: all(p.run),
+    sys: [...p.sys],
   };
 }
 
@@ -97,7 +99,7 @@ export function workerPermissions(dir: string, g: Grants): WorkerPermissions {
     env: list(g.env),
     run: list(g.run),
     ffi: false,
-    sys: false,
+    sys: list(g.sys),
     import: false,
   };
 }
@@ -149,6 +151,7 @@ export function hostCommand(dir: string, g: Grants, limits: Limits, baseEnv: Rec
     ...flag("net", g.net),
     ...flag("env", g.env),
     ...flag("run", g.run),
+    ...flag("sys", g.sys),
     hostEntry,
   ];
   return { cmd: Deno.execPath(), args, env: baseEnv, compiled: false } satisfies HostCommand;

@@ -50,7 +50,7 @@ export interface HostSpec {
 interface PendingCall {
   id: number;
   started: number;
-  timer: number;
+  timer: ReturnType<typeof setTimeout>;
   resolve: (r: PluginResult<unknown>) => void;
 }
 
@@ -60,6 +60,8 @@ export class PluginHost {
   calls = 0;
   /** Resolves when the child has exited and been reaped. */
   readonly exited: Promise<Deno.CommandStatus>;
+  /** Resolves once the exit has been classified and every pipe released. */
+  readonly closed: Promise<void>;
   #child: Deno.ChildProcess;
   #token = crypto.randomUUID().replaceAll("-", "");
   #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -89,8 +91,11 @@ export class PluginHost {
     const pumps = Promise.all([this.#pumpStdout(), this.#pumpStderr()]);
     // Read the child's last words (an OOM report, a final frame) before judging its exit; a
     // grandchild holding the pipes open must not delay that judgement for long.
-    this.exited.then(async (s) => {
-      await Promise.race([pumps, new Promise((r) => setTimeout(r, EXIT_DRAIN_MS))]);
+    this.closed = this.exited.then(async (s) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([pumps, new Promise((r) => timer = setTimeout(r, EXIT_DRAIN_MS))]);
+      clearTimeout(timer);
+      this.#writer.close().catch(() => {});
       this.#onExit(s);
     });
   }
@@ -149,7 +154,7 @@ export class PluginHost {
     } catch { /* already gone */ }
   }
 
-  #send(frame: Record<string, unknown>): void {
+  #send(frame: object): void {
     this.#writer.write(encoder.encode(JSON.stringify(frame) + "\n")).catch(() => {
       // The child is gone; #onExit reports why.
     });

@@ -61,7 +61,7 @@ class Host {
   }
 
   onWorkerDied(message: string): void {
-    const type = /Requires \w+ access|NotCapable/.test(message) ? "denied" : "crashed";
+    const type = /Requires \w+ access|NotCapable|Can't escalate/.test(message) ? "denied" : "crashed";
     const msg = `plugin worker died: ${String(message).slice(0, 2000)}`;
     if (this.pending) {
       this.write({ t: "result", id: this.pending.id, ok: false, type, message: msg, logs: [] });

@@ -24,6 +24,19 @@ export const MAX_OUTPUT_BYTES_CEILING = 64 * 1024 * 1024;
 /** Largest plugin.yaml read, in bytes. */
 export const MAX_MANIFEST_BYTES = 256 * 1024;
 
+/** Deno system-information APIs a plugin may declare under `permissions.sys`. */
+export const SYS_NAMES = [
+  "cpus",
+  "hostname",
+  "loadavg",
+  "networkInterfaces",
+  "osRelease",
+  "osUptime",
+  "systemMemoryInfo",
+  "uid",
+  "gid",
+] as const;
+
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
 /** One config field: a JSON-Schema-like declaration. */
@@ -72,7 +85,10 @@ export const ManifestSchema = z.object({
       message: "must be an environment variable name",
     }).or(z.string().regex(/^\$\{config\.[a-zA-Z_][a-zA-Z0-9_]*\}$/))).max(64).default([]),
     run: permList,
-  }).strict().default({ read: [], write: [], net: [], env: [], run: [] }),
+    // Deno 2.9 demands --allow-all for any /proc or /sys read, so host metrics come through
+    // these named system APIs instead (os.cpus(), Deno.loadavg(), Deno.systemMemoryInfo()...).
+    sys: z.array(z.enum(SYS_NAMES)).max(SYS_NAMES.length).default([]),
+  }).strict().default({ read: [], write: [], net: [], env: [], run: [], sys: [] }),
   limits: z.object({
     timeout_ms: z.int().min(1).max(MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
     memory_mb: z.int().min(32).max(16_384).default(DEFAULT_MEMORY_MB),
@@ -90,7 +106,7 @@ export const ManifestSchema = z.object({
 export type PluginManifest = z.infer<typeof ManifestSchema>;
 /** A plugin kind. */
 export type PluginKind = PluginManifest["kind"];
-/** The five declarable permission kinds. */
+/** The six declarable permission kinds. */
 export type Permissions = PluginManifest["permissions"];
 /** The three hard limits. */
 export type Limits = PluginManifest["limits"];

@@ -17,7 +17,7 @@ export interface WorkerPermissions {
   env: string[] | false;
   run: string[] | false;
   ffi: false;
-  sys: false;
+  sys: string[] | false;
   import: false;
 }
 

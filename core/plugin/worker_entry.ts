@@ -77,7 +77,7 @@ const ctxLog = {
 };
 
 const DENIED =
-  /(Requires (read|write|net|env|run|sys|ffi|import) access|Can't escalate parent thread permissions|NotCapable)/;
+  /(Requires (read|write|net|env|run|sys|ffi|import|all) access|Can't escalate parent thread permissions|NotCapable)/;
 
 function classify(err: unknown): { type: string; message: string } {
   const e = err as { name?: string; message?: string };

@@ -277,3 +277,14 @@ if (import.meta.main) {
     Deno.exit(d.available ? 0 : 1);
   }
 }
+
+/** A container name unique to this test process and call. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** `docker run -d --name name ...args`; throws with the CLI's stderr on failure. */
+export async function runContainer(socket: string, name: string, args: string[]): Promise<void> {
+  const r = await dockerCli(socket, ["run", "-d", "--name", name, "--network", "none", ...args]);
+  if (r.code !== 0) throw new Error(`docker run ${name} failed: ${r.stderr}`);
+}

@@ -16,7 +16,8 @@ Deno.test("RFC 8785: keys sorted by UTF-16 code units, no whitespace", () => {
     "\u0080": "Control",
     "\u00f6": "Latin Small Letter O With Diaeresis",
   };
-  const keys = Object.keys(JSON.parse(canonicalize(input)));
+  // Read the key order from the text: JSON.parse would reorder integer-like keys.
+  const keys = [...canonicalize(input).matchAll(/"((?:[^"\\]|\\.)*)":/g)].map((m) => JSON.parse(`"${m[1]}"`));
   assert.deepEqual(keys, ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\ud83d\ude00", "\ufb33"]);
   assert.equal(canonicalize({ b: [1, { d: true, c: null }], a: "x" }), '{"a":"x","b":[1,{"c":null,"d":true}]}');
 });

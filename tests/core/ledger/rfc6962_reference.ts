@@ -135,7 +135,8 @@ export async function refOpenCheckpoint(
   note: string,
   vkey: string,
 ): Promise<{ size: number; root: Uint8Array; origin: string } | undefined> {
-  const [name, idHex, keyB64] = vkey.split("+");
+  const [name, idHex, ...rest] = vkey.split("+");
+  const keyB64 = rest.join("+");
   const keyBytes = b64(keyB64);
   if (keyBytes[0] !== 1 || keyBytes.length !== 33) return undefined;
   const pub = keyBytes.slice(1);

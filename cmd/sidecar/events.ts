@@ -1,0 +1,73 @@
+/**
+ * Optional fan-out of flight-recorder records: every record to the relay (topic `iatp.trace`),
+ * every decision to the audit ledger. Both clients queue in bounded buffers and send in the
+ * background, so a slow or dead relay or ledger never blocks or fails a request.
+ * @module
+ */
+import { AuditClient } from "../../core/ledger/client.ts";
+import type { Logger } from "../../core/log/mod.ts";
+import type { TraceRecord } from "../../core/recorder/mod.ts";
+import { RelayClient } from "../../core/relay/client.ts";
+
+/** Relay topic for sidecar flight-recorder events. */
+export const TRACE_TOPIC = "iatp.trace";
+
+/** Where records go besides the recorder. */
+export interface EventSink {
+  onRecord(record: TraceRecord): void;
+  close(): Promise<void>;
+}
+
+/** The relay/audit decision a record carries, if it carries one. */
+export function decisionOf(record: TraceRecord): "allow" | "block" | "warn" | undefined {
+  switch (record.type) {
+    case "blocked":
+      return "block";
+    case "warning":
+      return "warn";
+    case "response":
+      return "allow";
+    default:
+      return undefined;
+  }
+}
+
+/** Builds the sink; with neither URL it does nothing. */
+export function createEventSink(opts: {
+  agentId: string;
+  relayUrl?: string;
+  relayToken?: string;
+  auditUrl?: string;
+  log: Logger;
+}): EventSink {
+  const relay = opts.relayUrl
+    ? new RelayClient({ url: opts.relayUrl, token: opts.relayToken || undefined, log: opts.log })
+    : undefined;
+  const audit = opts.auditUrl ? new AuditClient({ url: opts.auditUrl, log: opts.log }) : undefined;
+  return {
+    onRecord(record) {
+      const decision = decisionOf(record);
+      const status = record.details.status;
+      relay?.publish(TRACE_TOPIC, {
+        ...(decision ? { decision } : {}),
+        trace_id: record.trace_id,
+        type: record.type,
+        agent_id: opts.agentId,
+        ...(typeof status === "number" ? { status } : {}),
+        timestamp: record.timestamp,
+        details: record.details,
+      });
+      if (audit && decision) {
+        audit.enqueue({
+          tx_id: record.trace_id,
+          event: `iatp.${decision}`,
+          actor: opts.agentId,
+          payload: { decision, trace_id: record.trace_id, ...record.details },
+        }, { idempotencyKey: `${record.trace_id}:${record.type}:${record.timestamp}` });
+      }
+    },
+    async close() {
+      await Promise.allSettled([relay?.close(), audit?.close()]);
+    },
+  };
+}

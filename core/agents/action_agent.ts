@@ -1,0 +1,308 @@
+/**
+ * The action agent: takes instructions from the orchestrator poll and/or the relay topic
+ * `action.tasks.<agent_id>`, runs up to `max_concurrent_tasks` at once, and reports executing,
+ * then completed/failed. Instruction ids are persisted before anything runs, so a redelivered id
+ * is never run twice and a crash mid-run is reported as failed on restart.
+ * @module
+ */
+import type { Service } from "../http/mod.ts";
+import type { ActionConfig } from "./config.ts";
+import { logLine } from "./exec_log.ts";
+import { ExecutionLog } from "./exec_log.ts";
+import { type ExecutorContext, runInstruction } from "./executor.ts";
+import { BUILTIN_PLUGINS_DIR, PluginCatalog } from "./plugins.ts";
+import { RelayTaskSource } from "./relay_tasks.ts";
+import { ResultReporter, type TaskSource } from "./reporter.ts";
+import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
+import { boundResult, PluginHealth } from "./results.ts";
+import { TaskQueue } from "./queue.ts";
+import { sleep } from "./backoff.ts";
+import type { Instruction, ResultBody } from "./wire.ts";
+
+/** One unit of work. */
+interface Task {
+  inst: Instruction;
+  source: TaskSource;
+}
+
+/** The running action agent's moving parts. */
+class ActionAgent {
+  readonly stop = new AbortController();
+  readonly active = new Set<string>();
+  readonly queue: TaskQueue<Task>;
+  readonly reporter: ResultReporter;
+  readonly catalog: PluginCatalog;
+  readonly exec: ExecutorContext;
+  readonly plugins = new PluginHealth();
+  relayTasks?: RelayTaskSource;
+  #stopping = false;
+
+  constructor(readonly rt: AgentRuntime, readonly config: ActionConfig) {
+    const sb = config.security.sandbox;
+    this.catalog = new PluginCatalog({
+      installedDir: rt.layout.configPlugins,
+      builtinDir: config.plugins.directory || BUILTIN_PLUGINS_DIR,
+      sandbox: {
+        maxMemoryBytes: sb.max_memory,
+        maxExecTimeMs: sb.max_exec_time,
+        allowedPaths: sb.allowed_paths,
+        networkAccess: sb.network_access,
+      },
+      poolSize: config.plugins.pool_size,
+      maxRunners: config.plugins.max_runners,
+      log: rt.log,
+    });
+    this.exec = {
+      catalog: this.catalog,
+      installedDir: rt.layout.configPlugins,
+      workdir: rt.layout.workdir,
+      installMaxBytes: config.plugins.install_max_bytes,
+      taskTimeoutMs: config.agent.task_timeout,
+      sandboxMaxExecMs: sb.max_exec_time,
+      signal: this.stop.signal,
+    };
+    this.queue = new TaskQueue<Task>({
+      concurrency: config.agent.max_concurrent_tasks,
+      maxQueued: config.agent.max_queued_tasks,
+      run: (t) => this.process(t),
+      log: rt.log,
+    });
+    this.reporter = new ResultReporter(rt, (inst) => this.accept(inst, "orchestrator"));
+  }
+
+  #gauges(): void {
+    this.rt.metrics.queueDepth.set(this.queue.depth);
+    this.rt.metrics.running.set(this.queue.running);
+  }
+
+  /** Records and queues a new instruction; handles redelivered ids idempotently. */
+  async accept(inst: Instruction, source: TaskSource): Promise<boolean> {
+    const claim = this.rt.state.claim(inst.id, source, inst as unknown as Record<string, unknown>);
+    if (claim.kind === "new") {
+      await this.rt.audit("instruction.received", {
+        instruction_id: inst.id,
+        instruction_type: inst.instruction_type,
+        plugin_id: inst.plugin_id,
+        correlation_id: inst.correlation_id,
+        source,
+      }, inst.id);
+      return this.enqueue(inst, source);
+    }
+    if (claim.kind === "active") return this.active.has(inst.id) || this.enqueue(inst, source);
+    await this.rt.audit("instruction.duplicate", {
+      instruction_id: inst.id,
+      state: claim.row.state,
+    }, inst.id);
+    this.rt.log.info("instruction already finished; re-reporting, not re-running", {
+      instruction_id: inst.id,
+    });
+    if (!claim.row.reported || source === "orchestrator") await this.reporter.deliver(claim.row);
+    return true;
+  }
+
+  /** Offers a recorded instruction to the queue; false when full (it stays queued in state). */
+  enqueue(inst: Instruction, source: TaskSource): boolean {
+    if (this.active.has(inst.id)) return true;
+    if (!this.queue.offer({ inst, source })) return false;
+    this.active.add(inst.id);
+    this.#gauges();
+    return true;
+  }
+
+  /** Reports an instruction that failed validation (when its id is usable). */
+  async reject(id: string | undefined, reason: string, source: TaskSource): Promise<void> {
+    this.rt.log.warn("invalid instruction", { instruction_id: id, reason });
+    await this.rt.audit("instruction.rejected", { instruction_id: id, reason, source }, id);
+    if (!id) return;
+    const stub = { id, plugin_id: "", instruction_type: "invalid" };
+    if (this.rt.state.claim(id, source, stub).kind !== "new") return;
+    this.#finish(id, {
+      status: "failed",
+      error_message: `invalid instruction: ${reason}`,
+      error_details: { error_type: "invalid_request" },
+      execution_log: [logLine(`rejected: ${reason}`)],
+    });
+    await this.reporter.deliver(this.rt.state.get(id)!);
+  }
+
+  #finish(id: string, body: ResultBody): void {
+    this.rt.state.finish(id, body.status, boundResult(body, this.config.action.max_result_bytes));
+  }
+
+  /** Runs one task start to finish. */
+  async process({ inst, source }: Task): Promise<void> {
+    this.#gauges();
+    this.rt.state.markRunning(inst.id);
+    const log = new ExecutionLog(this.config.action.max_log_lines);
+    log.add(
+      `instruction ${inst.id} (${inst.instruction_type}, plugin ${inst.plugin_id}) from ${source}`,
+    );
+    if (source === "orchestrator" && this.rt.orchestrator) {
+      await this.rt.orchestrator.reportExecuting(inst.id, log.lines()).catch((err) =>
+        this.rt.log.warn("executing status not delivered", {
+          instruction_id: inst.id,
+          error: String(err),
+        })
+      );
+    }
+    let body = await runInstruction(inst, this.exec, log);
+    if (this.#stopping && body.status === "failed") {
+      log.add("the agent stopped while this instruction was running");
+      body = {
+        ...body,
+        error_details: { ...body.error_details, error_type: "interrupted" },
+        execution_log: log.lines(),
+      };
+    }
+    this.#finish(inst.id, body);
+    this.#record(inst, body);
+    await this.rt.audit("instruction.executed", {
+      instruction_id: inst.id,
+      plugin_id: inst.plugin_id,
+      status: body.status,
+      error_type: body.error_details?.error_type,
+      error_message: body.error_message,
+      duration_ms: body.result?.duration_ms ?? body.error_details?.duration_ms,
+    }, inst.id);
+    this.active.delete(inst.id);
+    this.#gauges();
+    await this.reporter.deliver(this.rt.state.get(inst.id)!);
+  }
+
+  #record(inst: Instruction, body: ResultBody): void {
+    const errorType = String(body.error_details?.error_type ?? "");
+    const plugin = inst.instruction_type === "execute"
+      ? inst.plugin_id || "none"
+      : inst.instruction_type;
+    this.rt.metrics.executions.inc({ plugin, result: body.status, error_type: errorType });
+    const ms = Number(body.result?.duration_ms ?? body.error_details?.duration_ms ?? 0);
+    this.rt.metrics.duration.observe({ plugin, result: body.status }, ms / 1000);
+    if (inst.instruction_type === "execute") this.plugins.record(inst.plugin_id, body);
+  }
+
+  /** Turns rows left `running` by a crash into failed results, and re-queues `queued` rows. */
+  async recover(): Promise<void> {
+    for (const row of this.rt.state.inState("running")) {
+      const reason =
+        "interrupted: the agent stopped (crash or kill) while this instruction was running; " +
+        "it was not re-run to avoid executing it twice";
+      this.rt.log.warn("instruction interrupted by a previous stop", { instruction_id: row.id });
+      this.#finish(row.id, {
+        status: "failed",
+        error_message: reason,
+        error_details: { error_type: "interrupted", plugin_id: row.instruction.plugin_id },
+        execution_log: [logLine(reason)],
+      });
+      await this.rt.audit("instruction.interrupted", { instruction_id: row.id }, row.id);
+    }
+    this.requeue();
+  }
+
+  /** Offers instructions recorded as queued but not held in memory (restart, full queue). */
+  requeue(): void {
+    for (const row of this.rt.state.inState("queued")) {
+      if (this.active.has(row.id)) continue;
+      if (!this.enqueue(row.instruction as unknown as Instruction, row.source as TaskSource)) break;
+    }
+  }
+
+  /** Polls the orchestrator while a worker is idle, honouring `next_poll_interval`. */
+  async pollLoop(): Promise<void> {
+    const orch = this.rt.orchestrator!;
+    const signal = this.stop.signal;
+    while (!signal.aborted) {
+      await this.queue.waitForIdleWorker(signal);
+      if (signal.aborted) break;
+      let wait = this.config.agent.poll_interval;
+      try {
+        const out = await orch.poll();
+        if (out.rejected) await this.reject(out.rejected.id, out.rejected.reason, "orchestrator");
+        if (out.instruction) await this.accept(out.instruction, "orchestrator");
+        const delivered = Boolean(out.instruction || out.rejected);
+        wait = out.nextPollMs !== undefined && out.nextPollMs > 0
+          ? out.nextPollMs
+          : delivered
+          ? 0
+          : wait;
+      } catch (err) {
+        if (signal.aborted) break;
+        this.rt.log.warn("instruction poll failed", {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+      await sleep(wait, signal);
+    }
+  }
+
+  /** Stops taking work, waits (bounded) for running tasks, then stops everything. */
+  async close(): Promise<void> {
+    this.stop.abort();
+    this.relayTasks?.close();
+    const done = await this.queue.close(this.config.agent.shutdown_timeout);
+    if (!done) {
+      this.#stopping = true;
+      this.rt.log.warn(
+        "stopping with instructions still running; they are reported as interrupted",
+        {
+          running: this.queue.running,
+        },
+      );
+    }
+    await this.catalog.close();
+    if (!done) await this.queue.close(5_000);
+  }
+}
+
+/** Starts the action agent: health server, heartbeats, poll loop and/or relay subscription. */
+export async function startActionAgent(
+  config: ActionConfig,
+  deps: AgentDeps = {},
+): Promise<Service> {
+  const rt = await createRuntime("action", config, deps);
+  const agent = new ActionAgent(rt, config);
+  const src = config.action.task_source;
+  const usePoll = rt.orchestrator !== undefined && src !== "relay";
+  const useRelay = rt.relay !== undefined && src !== "orchestrator";
+  rt.components.set("queue", () => ({
+    ok: true,
+    depth: agent.queue.depth,
+    running: agent.queue.running,
+    max_concurrent_tasks: config.agent.max_concurrent_tasks,
+    max_queued_tasks: config.agent.max_queued_tasks,
+  }));
+  rt.components.set("plugins", () => agent.plugins.health());
+  rt.components.set(
+    "relay",
+    () => agent.relayTasks?.health() ?? { ok: true, configured: rt.relay !== undefined },
+  );
+  await agent.recover();
+  const svc = await rt.health.listen();
+  rt.heartbeat?.start();
+  const loops: Promise<void>[] = [];
+  if (usePoll) loops.push(agent.pollLoop());
+  if (useRelay) agent.relayTasks = new RelayTaskSource(rt, agent);
+  const sweeper = setInterval(() => {
+    agent.reporter.sweep().then(() => agent.requeue()).catch((err) =>
+      rt.log.warn("sweep failed", { err })
+    );
+  }, Math.max(1_000, config.agent.poll_interval));
+  agent.reporter.sweep().catch(() => {});
+  rt.log.info("action agent started", {
+    poll: usePoll,
+    relay: useRelay,
+    base_folder: rt.layout.base,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    url: svc.url,
+    close: () =>
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        await agent.close();
+        await Promise.allSettled(loops);
+        await agent.reporter.sweep().catch(() => {});
+        await rt.close();
+        await svc.close();
+      })(),
+  };
+}

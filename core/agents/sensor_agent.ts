@@ -1,0 +1,250 @@
+/**
+ * The sensor agent: runs each configured trigger plugin on its interval in the sandbox,
+ * de-duplicates events by type and source within a window (persisted, and atomic across
+ * processes sharing the state folder), and publishes them to the relay (`sensor.<type>`) and/or
+ * the orchestrator. A failing plugin is restarted with backoff and reported unhealthy; it never
+ * takes the agent down.
+ * @module
+ */
+import { parseDuration } from "../config/mod.ts";
+import type { Service } from "../http/mod.ts";
+import { isTopicName } from "../relay/topic.ts";
+import type { TriggerEvent } from "../../plugins/sdk.ts";
+import { backoffDelay, sleep } from "./backoff.ts";
+import type { SensorConfig, TriggerSpec } from "./config.ts";
+import type { ComponentHealth } from "./health.ts";
+import { BUILTIN_PLUGINS_DIR, PluginCatalog } from "./plugins.ts";
+import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
+
+/** How often expired dedup keys are pruned. */
+export const DEDUP_PRUNE_INTERVAL_MS = 60_000;
+/** Most events taken from one detect call; the rest are counted as dropped. */
+export const MAX_EVENTS_PER_RUN = 100;
+
+/** The dedup key of an event: its type and source. */
+export function dedupKey(e: Pick<TriggerEvent, "type" | "source">): string {
+  return `${e.type}\u0000${e.source}`;
+}
+
+/** Health of one trigger loop. */
+interface TriggerHealth {
+  ok: boolean;
+  runs: number;
+  failures: number;
+  consecutive_failures: number;
+  restarts: number;
+  last_error?: string;
+  last_run?: string;
+}
+
+/** Default trigger interval when neither the trigger nor the plugin config names one. */
+export const DEFAULT_TRIGGER_INTERVAL_MS = 30_000;
+
+/**
+ * A trigger's schedule: its own `interval` (ms or a duration string), else the plugin config's
+ * `interval` in seconds (the Stavily plugins' convention), else the default.
+ */
+export function intervalMs(spec: TriggerSpec): number {
+  if (typeof spec.interval === "number") return spec.interval;
+  if (typeof spec.interval === "string") {
+    return parseDuration(spec.interval) ?? DEFAULT_TRIGGER_INTERVAL_MS;
+  }
+  const fromConfig = spec.config.interval;
+  return typeof fromConfig === "number" && fromConfig > 0
+    ? fromConfig * 1000
+    : DEFAULT_TRIGGER_INTERVAL_MS;
+}
+
+function isEvent(v: unknown): v is TriggerEvent {
+  const e = v as TriggerEvent;
+  return typeof e === "object" && e !== null && typeof e.type === "string" && e.type !== "" &&
+    typeof e.source === "string";
+}
+
+/** One trigger plugin's loop. */
+class TriggerLoop {
+  readonly health: TriggerHealth = {
+    ok: false,
+    runs: 0,
+    failures: 0,
+    consecutive_failures: 0,
+    restarts: 0,
+  };
+
+  constructor(
+    private readonly spec: TriggerSpec,
+    private readonly rt: AgentRuntime,
+    private readonly catalog: PluginCatalog,
+    private readonly config: SensorConfig,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async run(): Promise<void> {
+    const every = intervalMs(this.spec);
+    while (!this.signal.aborted) {
+      const ok = await this.#once();
+      const wait = ok ? every : Math.min(
+        this.config.sensor.restart_max_delay,
+        backoffDelay(this.health.consecutive_failures - 1, {
+          baseMs: Math.max(every, 500),
+          maxMs: this.config.sensor.restart_max_delay,
+        }),
+      );
+      await sleep(wait, this.signal);
+    }
+  }
+
+  async #once(): Promise<boolean> {
+    const id = this.spec.plugin_id;
+    this.health.runs++;
+    this.health.last_run = new Date().toISOString();
+    let runner;
+    try {
+      runner = await this.catalog.runner(id, "trigger", this.spec.config);
+    } catch (err) {
+      return await this.#failed("load", err instanceof Error ? err.message : String(err));
+    }
+    const res = await runner.detect();
+    this.rt.metrics.duration.observe(
+      { plugin: id, result: res.ok ? "ok" : "failed" },
+      res.duration_ms / 1000,
+    );
+    if (!res.ok) {
+      await this.catalog.discard(runner);
+      this.health.restarts++;
+      this.rt.metrics.pluginRestarts.inc({ plugin: id });
+      return await this.#failed(res.error.type, res.error.message);
+    }
+    this.health.ok = true;
+    this.health.consecutive_failures = 0;
+    this.health.last_error = undefined;
+    const events = Array.isArray(res.value) ? res.value : [];
+    for (const e of events.slice(0, MAX_EVENTS_PER_RUN)) await this.#emit(e);
+    return true;
+  }
+
+  async #failed(type: string, message: string): Promise<false> {
+    this.health.ok = false;
+    this.health.failures++;
+    this.health.consecutive_failures++;
+    this.health.last_error = `${type}: ${message}`;
+    this.rt.metrics.triggers.inc({ plugin: this.spec.plugin_id, result: "failed" });
+    this.rt.log.warn("trigger plugin failed; restarting with backoff", {
+      plugin: this.spec.plugin_id,
+      error_type: type,
+      error: message,
+      consecutive_failures: this.health.consecutive_failures,
+    });
+    await this.rt.audit("plugin.failed", {
+      plugin_id: this.spec.plugin_id,
+      error_type: type,
+      error: message,
+    });
+    return false;
+  }
+
+  async #emit(raw: unknown): Promise<void> {
+    const id = this.spec.plugin_id;
+    if (!isEvent(raw) || !isTopicName(`sensor.${raw.type}`)) {
+      this.rt.metrics.triggers.inc({ plugin: id, result: "invalid" });
+      this.rt.log.warn("trigger plugin returned an invalid event; dropped", { plugin: id });
+      return;
+    }
+    const window = this.config.sensor.dedup_window;
+    if (window > 0 && !this.rt.state.firstInWindow(dedupKey(raw), window)) {
+      this.rt.metrics.triggers.inc({ plugin: id, result: "deduplicated" });
+      return;
+    }
+    const payload = { ...raw, agent_id: this.rt.agentId, plugin_id: id } as Record<string, unknown>;
+    this.rt.metrics.triggers.inc({ plugin: id, result: "emitted" });
+    await this.rt.audit("trigger.emitted", {
+      plugin_id: id,
+      type: raw.type,
+      source: raw.source,
+      event_id: raw.id,
+    });
+    const to = this.config.sensor.publish_to;
+    if (
+      to !== "orchestrator" && this.rt.relay &&
+      !this.rt.relay.publish(`sensor.${raw.type}`, payload)
+    ) {
+      this.rt.metrics.relayDropped.inc();
+    }
+    if (to !== "relay" && this.rt.orchestrator) {
+      await this.rt.orchestrator.postEvents(this.config.sensor.events_path, [payload]).catch((
+        err,
+      ) =>
+        this.rt.log.warn("event not delivered to the orchestrator", {
+          type: raw.type,
+          error: String(err),
+        })
+      );
+    }
+  }
+}
+
+/** Starts the sensor agent. */
+export async function startSensorAgent(
+  config: SensorConfig,
+  deps: AgentDeps = {},
+): Promise<Service> {
+  const rt = await createRuntime("sensor", config, deps, {
+    dedupMaxEntries: config.sensor.dedup_max_entries,
+  });
+  const sb = config.security.sandbox;
+  const catalog = new PluginCatalog({
+    installedDir: rt.layout.configPlugins,
+    builtinDir: config.plugins.directory || BUILTIN_PLUGINS_DIR,
+    sandbox: {
+      maxMemoryBytes: sb.max_memory,
+      maxExecTimeMs: sb.max_exec_time,
+      allowedPaths: sb.allowed_paths,
+      networkAccess: sb.network_access,
+    },
+    poolSize: config.plugins.pool_size,
+    maxRunners: config.plugins.max_runners,
+    log: rt.log,
+  });
+  const stop = new AbortController();
+  const loops = config.sensor.triggers.map((t) =>
+    new TriggerLoop(t, rt, catalog, config, stop.signal)
+  );
+  rt.components.set("plugins", () => pluginsHealth(config.sensor.triggers, loops));
+  rt.components.set("queue", () => ({ ok: true, configured: false, depth: 0 }));
+  rt.components.set(
+    "relay",
+    () =>
+      rt.relay
+        ? { ok: true, configured: true, ...rt.relay.stats() }
+        : { ok: true, configured: false },
+  );
+  const svc = await rt.health.listen();
+  rt.heartbeat?.start();
+  const running = loops.map((l) => l.run());
+  const pruner = setInterval(
+    () => rt.state.pruneDedup(config.sensor.dedup_window),
+    DEDUP_PRUNE_INTERVAL_MS,
+  );
+  rt.log.info("sensor agent started", { triggers: loops.length, base_folder: rt.layout.base });
+  let closing: Promise<void> | undefined;
+  return {
+    url: svc.url,
+    close: () =>
+      closing ??= (async () => {
+        stop.abort();
+        clearInterval(pruner);
+        await catalog.close();
+        await Promise.allSettled(running);
+        await rt.close();
+        await svc.close();
+      })(),
+  };
+}
+
+function pluginsHealth(specs: TriggerSpec[], loops: TriggerLoop[]): ComponentHealth {
+  const byId: Record<string, TriggerHealth> = {};
+  specs.forEach((s, i) => byId[`${s.plugin_id}#${i}`] = loops[i].health);
+  // A loop that has not finished a run yet is not a failure; one whose last run failed is.
+  const ok = loops.every((l) => l.health.consecutive_failures === 0);
+  return { ok, configured: loops.length > 0, triggers: byId };
+}

@@ -1,0 +1,166 @@
+/**
+ * `deploy_app` and `remove_app`: compose up / down of a project directory (under the configured
+ * projects root) or of an inline compose file (written under the agent's work dir), with a
+ * health gate after `up`.
+ * @module
+ */
+import { z } from "zod";
+import { HttpError } from "../errors/mod.ts";
+import { scrubString } from "../log/mod.ts";
+import type { ComposeRunner } from "./compose.ts";
+import { PROJECT_NAME } from "./names.ts";
+import type { ProcessResult } from "./process.ts";
+
+/** Default largest inline compose file. */
+export const DEFAULT_MAX_COMPOSE_FILE_BYTES = 256 * 1024;
+/** File names looked for in a project directory, in order. */
+export const COMPOSE_FILE_NAMES = [
+  "compose.yaml",
+  "compose.yml",
+  "docker-compose.yml",
+  "docker-compose.yaml",
+];
+/** File name used for inline compose files. */
+export const INLINE_FILE = "docker-compose.yml";
+
+const projectParam = z.string().regex(
+  PROJECT_NAME,
+  "must match [a-z0-9_-], start alphanumeric, at most 63 characters",
+);
+/** A relative path without `..` or hidden segments. */
+const relDir = z.string().max(512).regex(
+  /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/,
+  "must be a relative path under the projects root, without '..' or hidden segments",
+);
+
+/** Parameters of `deploy_app`. */
+export function deployParams(maxComposeBytes: number) {
+  return z.object({
+    project: projectParam,
+    project_dir: relDir.optional(),
+    compose_file: z.string().min(1).max(maxComposeBytes).optional(),
+    wait: z.boolean().default(true),
+    wait_timeout_secs: z.number().int().min(1).max(3600).optional(),
+  }).refine((p) => (p.project_dir === undefined) !== (p.compose_file === undefined), {
+    message: "give exactly one of project_dir or compose_file",
+    path: ["project_dir"],
+  });
+}
+
+/** Parameters of `remove_app`. */
+export const removeParams = z.object({
+  project: projectParam,
+  project_dir: relDir.optional(),
+  remove_volumes: z.boolean().default(false),
+  stop_timeout_secs: z.number().int().min(0).max(600).default(10),
+});
+
+/** Where compose files live. */
+export interface AppPaths {
+  /** Root that `project_dir` parameters resolve under. */
+  projectsRoot: string;
+  /** Where inline compose files are written, one folder per project. */
+  workDir: string;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((s) => s.isFile, () => false);
+}
+
+/** Finds the compose file of a project: explicit dir, else a previous inline deploy. */
+async function locate(
+  paths: AppPaths,
+  project: string,
+  projectDir: string | undefined,
+): Promise<{ dir: string; file: string }> {
+  const dirs = projectDir
+    ? [`${paths.projectsRoot}/${projectDir}`]
+    : [`${paths.workDir}/${project}`, `${paths.projectsRoot}/${project}`];
+  for (const dir of dirs) {
+    for (const name of COMPOSE_FILE_NAMES) {
+      if (await exists(`${dir}/${name}`)) return { dir, file: name };
+    }
+  }
+  throw new HttpError(400, `no compose file found for project ${project}`, {
+    field: "parameters.project_dir",
+  });
+}
+
+function output(r: ProcessResult): string {
+  return scrubString([r.stdout, r.stderr].filter((s) => s.trim() !== "").join("\n")).trim();
+}
+
+/** Thrown when compose exits non-zero or times out; carries the scrubbed output. */
+export class ComposeFailed extends Error {
+  override name = "ComposeFailed";
+  constructor(message: string, readonly timedOut: boolean, readonly detail: unknown) {
+    super(message);
+  }
+}
+
+function check(step: string, r: ProcessResult): void {
+  if (r.spawnError) throw new ComposeFailed(`${step}: ${r.spawnError}`, false, null);
+  if (r.timedOut) throw new ComposeFailed(`${step} timed out`, true, { output: output(r) });
+  if (r.code !== 0) {
+    throw new ComposeFailed(`${step} exited with code ${r.code}`, false, {
+      exit_code: r.code,
+      output: output(r),
+    });
+  }
+}
+
+/** Resolves the deploy source (validates paths before anything runs). */
+export async function prepareDeploy(
+  paths: AppPaths,
+  p: z.infer<ReturnType<typeof deployParams>>,
+): Promise<{ dir: string; file: string }> {
+  if (p.compose_file === undefined) return await locate(paths, p.project, p.project_dir);
+  const dir = `${paths.workDir}/${p.project}`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/${INLINE_FILE}`, p.compose_file);
+  return { dir, file: INLINE_FILE };
+}
+
+/** `deploy_app`: up -d, then the health gate. */
+export async function deployApp(
+  compose: ComposeRunner,
+  source: { dir: string; file: string },
+  p: z.infer<ReturnType<typeof deployParams>>,
+  timeoutMs: number,
+) {
+  const started = Date.now();
+  const up = await compose.up(p.project, source.dir, source.file, timeoutMs);
+  check("compose up", up);
+  if (!p.wait) return { project: p.project, services: await compose.services(p.project) };
+  const left = Math.max(
+    1000,
+    (p.wait_timeout_secs ?? timeoutMs / 1000) * 1000 - (Date.now() - started),
+  );
+  const gate = await compose.waitHealthy(p.project, left);
+  if (!gate.ok) {
+    throw new ComposeFailed(`health gate failed: ${gate.reason}`, gate.timedOut, {
+      services: gate.services,
+    });
+  }
+  return { project: p.project, services: gate.services, output: output(up) };
+}
+
+/** `remove_app`: compose down (and drops an inline file). */
+export async function removeApp(
+  compose: ComposeRunner,
+  paths: AppPaths,
+  p: z.infer<typeof removeParams>,
+  timeoutMs: number,
+) {
+  const source = await locate(paths, p.project, p.project_dir);
+  const down = await compose.down(p.project, source.dir, source.file, {
+    stopSecs: p.stop_timeout_secs,
+    volumes: p.remove_volumes,
+    timeoutMs,
+  });
+  check("compose down", down);
+  if (source.dir === `${paths.workDir}/${p.project}`) {
+    await Deno.remove(source.dir, { recursive: true }).catch(() => {});
+  }
+  return { project: p.project, removed: true, output: output(down) };
+}

@@ -1,0 +1,108 @@
+/**
+ * The command wire format of PROTOCOLS.md §4: a command `{command_id, type, parameters}` and
+ * its result `{command_id, status, result, error, completed_at, executed_by}`, the scope each
+ * command type needs, and the parameter schemas. Invalid input is an HttpError(400) naming the
+ * parameter.
+ * @module
+ */
+import { z } from "zod";
+import { HttpError, isValidationError } from "../errors/mod.ts";
+
+/** Command types the Docker executor runs. */
+export const DOCKER_COMMANDS = [
+  "health",
+  "logs",
+  "restart",
+  "stop",
+  "start",
+  "pause",
+  "unpause",
+  "list_containers",
+  "inspect",
+  "deploy_app",
+  "remove_app",
+] as const;
+/** One Docker command type. */
+export type DockerCommandType = typeof DOCKER_COMMANDS[number];
+
+/** True for the command types handled by the Docker executor. */
+export function isDockerCommand(type: string): type is DockerCommandType {
+  return (DOCKER_COMMANDS as readonly string[]).includes(type);
+}
+
+/** The scope a caller needs for a command type: `compose:<type>` for apps, `docker:<type>` else. */
+export function scopeFor(type: string): string {
+  return type === "deploy_app" || type === "remove_app" ? `compose:${type}` : `docker:${type}`;
+}
+
+/** Longest command id accepted. */
+export const MAX_COMMAND_ID_LENGTH = 128;
+
+/** A command as received. */
+export interface AgentCommand {
+  command_id: string;
+  type: string;
+  parameters: Record<string, unknown>;
+  deployment_hash?: string;
+}
+
+/** Terminal statuses of a command. */
+export type CommandStatus = "success" | "failed" | "timeout";
+
+/** A command result as reported. */
+export interface CommandResult {
+  command_id: string;
+  status: CommandStatus;
+  result: unknown;
+  error: string | null;
+  completed_at: string;
+  executed_by: string;
+}
+
+const commandSchema = z.object({
+  command_id: z.string().regex(/^[A-Za-z0-9._:-]+$/).max(MAX_COMMAND_ID_LENGTH),
+  type: z.string().regex(/^[a-z_]{1,64}$/),
+  parameters: z.record(z.string(), z.unknown()).nullish(),
+  deployment_hash: z.string().max(256).optional(),
+}).passthrough();
+
+/** Parses a command body; throws HttpError(400) naming the bad field. */
+export function parseCommand(body: unknown): AgentCommand {
+  const r = commandSchema.safeParse(body);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const path = issue.path.map(String).join(".") || "body";
+    throw new HttpError(400, `invalid command: ${path}: ${issue.message}`, { field: path });
+  }
+  return { ...r.data, parameters: r.data.parameters ?? {} } as AgentCommand;
+}
+
+/** Builds a result record. */
+export function makeResult(
+  cmd: Pick<AgentCommand, "command_id">,
+  executedBy: string,
+  status: CommandStatus,
+  result: unknown,
+  error: string | null,
+): CommandResult {
+  return {
+    command_id: cmd.command_id,
+    status,
+    result,
+    error,
+    completed_at: new Date().toISOString(),
+    executed_by: executedBy,
+  };
+}
+
+/** Validates `params` with `schema`; a failure is a 400 naming `parameters.<key>`. */
+export function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
+  try {
+    return schema.parse(params);
+  } catch (err) {
+    if (!isValidationError(err)) throw err;
+    const issue = err.issues[0];
+    const path = ["parameters", ...issue.path.map(String)].join(".");
+    throw new HttpError(400, `invalid ${path}: ${issue.message}`, { field: path });
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Docker Compose runner: uses the `docker compose` plugin when present, else `docker-compose`
+ * v1, always against the configured socket (DOCKER_HOST), with a deadline. Health gating is
+ * done here through the Engine API (v1 has no `--wait`): after `up -d` every container of the
+ * project must be running and, where it has a HEALTHCHECK, healthy.
+ * @module
+ */
+import type { DockerEngine } from "./engine.ts";
+import { type ProcessResult, runProcess } from "./process.ts";
+
+/** Which compose implementation runs. */
+export interface ComposeFlavor {
+  kind: "plugin" | "v1";
+  /** Command and leading args, e.g. `["docker", "compose"]`. */
+  argv: [string, ...string[]];
+  version: string;
+}
+
+/** Default poll interval while waiting for health. */
+export const DEFAULT_HEALTH_POLL_MS = 1000;
+/** Compose project label set on every container. */
+export const PROJECT_LABEL = "com.docker.compose.project";
+/** Compose service label. */
+export const SERVICE_LABEL = "com.docker.compose.service";
+
+/** Options for {@linkcode ComposeRunner}. */
+export interface ComposeRunnerOptions {
+  socket: string;
+  engine: DockerEngine;
+  /** Force a flavor ("auto" probes the plugin first). */
+  prefer?: "auto" | "plugin" | "v1";
+  maxOutputBytes?: number;
+}
+
+/** One container's state after a deploy. */
+export interface ServiceState {
+  service: string;
+  container: string;
+  state: string;
+  health: string | null;
+}
+
+/** Result of {@linkcode ComposeRunner.waitHealthy}. */
+export interface HealthGate {
+  ok: boolean;
+  timedOut: boolean;
+  services: ServiceState[];
+  reason?: string;
+}
+
+/** Runs compose for one daemon. */
+export class ComposeRunner {
+  #flavor: Promise<ComposeFlavor | undefined> | undefined;
+
+  constructor(private readonly opts: ComposeRunnerOptions) {}
+
+  /** The compose implementation found (cached), or undefined when neither exists. */
+  flavor(): Promise<ComposeFlavor | undefined> {
+    return this.#flavor ??= this.#detect();
+  }
+
+  async #detect(): Promise<ComposeFlavor | undefined> {
+    const prefer = this.opts.prefer ?? "auto";
+    const candidates: ComposeFlavor[] = [];
+    if (prefer !== "v1") {
+      candidates.push({ kind: "plugin", argv: ["docker", "compose"], version: "" });
+    }
+    if (prefer !== "plugin") candidates.push({ kind: "v1", argv: ["docker-compose"], version: "" });
+    for (const c of candidates) {
+      const r = await this.#run(c, ["version", "--short"], { timeoutMs: 20_000 });
+      if (r.code === 0) return { ...c, version: r.stdout.trim().split("\n")[0] };
+    }
+    return undefined;
+  }
+
+  #run(flavor: ComposeFlavor, args: string[], o: { cwd?: string; timeoutMs: number }) {
+    const [cmd, ...lead] = flavor.argv;
+    return runProcess(cmd, [...lead, ...args], {
+      cwd: o.cwd,
+      timeoutMs: o.timeoutMs,
+      maxOutputBytes: this.opts.maxOutputBytes,
+      // Only the socket is passed on; the plugin never reads a user's docker context.
+      env: { DOCKER_HOST: `unix://${this.opts.socket}`, COMPOSE_INTERACTIVE_NO_CLI: "1" },
+    });
+  }
+
+  async #compose(args: string[], cwd: string, timeoutMs: number): Promise<ProcessResult> {
+    const flavor = await this.flavor();
+    if (!flavor) {
+      return {
+        code: -1,
+        stdout: "",
+        stderr: "",
+        timedOut: false,
+        spawnError: "neither `docker compose` nor `docker-compose` is available",
+      };
+    }
+    return await this.#run(flavor, args, { cwd, timeoutMs });
+  }
+
+  /** `compose -p project -f file up -d --remove-orphans` in the project directory. */
+  up(project: string, dir: string, file: string, timeoutMs: number): Promise<ProcessResult> {
+    return this.#compose(
+      ["-p", project, "-f", file, "up", "-d", "--remove-orphans"],
+      dir,
+      timeoutMs,
+    );
+  }
+
+  /** `compose -p project -f file down` with a stop grace of `stopSecs`. */
+  down(
+    project: string,
+    dir: string,
+    file: string,
+    opts: { stopSecs: number; volumes: boolean; timeoutMs: number },
+  ): Promise<ProcessResult> {
+    const args = [
+      "-p",
+      project,
+      "-f",
+      file,
+      "down",
+      "--remove-orphans",
+      "-t",
+      String(opts.stopSecs),
+    ];
+    if (opts.volumes) args.push("-v");
+    return this.#compose(args, dir, opts.timeoutMs);
+  }
+
+  /** The project's containers and their states. */
+  async services(project: string): Promise<ServiceState[]> {
+    const list = await this.opts.engine.listContainers({
+      all: true,
+      filters: { label: [`${PROJECT_LABEL}=${project}`] },
+    });
+    const out: ServiceState[] = [];
+    for (const c of list) {
+      const info = await this.opts.engine.inspect(c.Id);
+      out.push({
+        service: c.Labels[SERVICE_LABEL] ?? "",
+        container: (c.Names[0] ?? c.Id).replace(/^\//, ""),
+        state: info.State.Status,
+        health: info.State.Health?.Status ?? null,
+      });
+    }
+    return out.sort((a, b) => a.service.localeCompare(b.service));
+  }
+
+  /** Waits until every container of `project` runs and is healthy where it has a check. */
+  async waitHealthy(
+    project: string,
+    timeoutMs: number,
+    pollMs = DEFAULT_HEALTH_POLL_MS,
+  ): Promise<HealthGate> {
+    const until = Date.now() + timeoutMs;
+    let services: ServiceState[] = [];
+    while (true) {
+      services = await this.services(project);
+      const bad = services.find((s) =>
+        s.state === "exited" || s.state === "dead" ||
+        s.health === "unhealthy"
+      );
+      if (services.length === 0) {
+        return { ok: false, timedOut: false, services, reason: "project has no containers" };
+      }
+      if (bad) {
+        const why = bad.health === "unhealthy" ? "is unhealthy" : `is ${bad.state}`;
+        return { ok: false, timedOut: false, services, reason: `${bad.container} ${why}` };
+      }
+      if (services.every((s) => s.state === "running" && (s.health ?? "healthy") === "healthy")) {
+        return { ok: true, timedOut: false, services };
+      }
+      if (Date.now() >= until) {
+        return { ok: false, timedOut: true, services, reason: "health gate timed out" };
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Runs Docker commands: validates parameters first (HttpError 400 naming the parameter), then
+ * runs the operation under a deadline and shapes the PROTOCOLS.md §4 result. Used by the
+ * compose-agent, and by the status agent only in legacy mode.
+ * @module
+ */
+import { HttpError } from "../errors/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import {
+  type AppPaths,
+  ComposeFailed,
+  deployApp,
+  deployParams,
+  prepareDeploy,
+  removeApp,
+  removeParams,
+} from "./apps.ts";
+import {
+  type AgentCommand,
+  type CommandResult,
+  isDockerCommand,
+  makeResult,
+  parseParams,
+} from "./command.ts";
+import type { ComposeRunner } from "./compose.ts";
+import { type DockerEngine, DockerError } from "./engine.ts";
+import * as ops from "./ops.ts";
+
+/** Default deadline of one container command. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
+/** Default deadline of deploy_app / remove_app (including the health gate). */
+export const DEFAULT_DEPLOY_TIMEOUT_MS = 300_000;
+
+/** Options for {@linkcode DockerExecutor}. */
+export interface ExecutorOptions {
+  engine: DockerEngine;
+  compose: ComposeRunner;
+  /** `compose_agent`, or `status_panel` in legacy mode. */
+  executedBy: string;
+  paths: AppPaths;
+  commandTimeoutMs?: number;
+  deployTimeoutMs?: number;
+  maxLogBytes: number;
+  maxComposeFileBytes: number;
+  log: Logger;
+}
+
+/** A validated command ready to run. */
+export type PreparedCommand = () => Promise<unknown>;
+
+class Timeout extends Error {}
+
+/** Validates and runs Docker commands. */
+export class DockerExecutor {
+  constructor(private readonly opts: ExecutorOptions) {}
+
+  /** Validates `cmd` and returns its operation; throws HttpError(400) on bad input. */
+  async prepare(cmd: AgentCommand): Promise<PreparedCommand> {
+    const { engine, compose } = this.opts;
+    const p = cmd.parameters;
+    const type = cmd.type;
+    if (!isDockerCommand(type)) {
+      throw new HttpError(400, `unknown command type ${type}`, { field: "type" });
+    }
+    switch (type) {
+      case "health": {
+        const v = parseParams(ops.healthParams, p);
+        return () => ops.health(engine, v);
+      }
+      case "logs": {
+        const v = parseParams(ops.logsParams, p);
+        return () => ops.logs(engine, v, this.opts.maxLogBytes);
+      }
+      case "list_containers": {
+        const v = parseParams(ops.listParams, p);
+        return () => ops.listContainers(engine, v);
+      }
+      case "inspect": {
+        const v = parseParams(ops.nameOnly, p);
+        return () => ops.inspect(engine, v);
+      }
+      case "restart":
+      case "stop": {
+        const v = parseParams(ops.stopParams, p);
+        return () => ops.lifecycle(engine, type, v);
+      }
+      case "start":
+      case "pause":
+      case "unpause": {
+        const v = parseParams(ops.nameOnly, p);
+        return () => ops.lifecycle(engine, type, v);
+      }
+      case "deploy_app": {
+        const v = parseParams(deployParams(this.opts.maxComposeFileBytes), p);
+        const source = await prepareDeploy(this.opts.paths, v);
+        return () => deployApp(compose, source, v, this.#deployTimeout());
+      }
+      case "remove_app": {
+        const v = parseParams(removeParams, p);
+        return () => removeApp(compose, this.opts.paths, v, this.#deployTimeout());
+      }
+    }
+  }
+
+  #deployTimeout(): number {
+    return this.opts.deployTimeoutMs ?? DEFAULT_DEPLOY_TIMEOUT_MS;
+  }
+
+  /** Runs a prepared command under its deadline; never throws. */
+  async run(cmd: AgentCommand, op: PreparedCommand): Promise<CommandResult> {
+    const by = this.opts.executedBy;
+    const isApp = cmd.type === "deploy_app" || cmd.type === "remove_app";
+    // Apps carry their own deadline inside compose; the outer one is a backstop.
+    const deadline = isApp
+      ? this.#deployTimeout() + 30_000
+      : this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const result = await Promise.race([
+        op(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Timeout()), deadline);
+        }),
+      ]);
+      return makeResult(cmd, by, "success", result, null);
+    } catch (err) {
+      return this.#failure(cmd, err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Validates and runs; bad input becomes a `failed` result (for queue consumers). */
+  async execute(cmd: AgentCommand): Promise<CommandResult> {
+    try {
+      return await this.run(cmd, await this.prepare(cmd));
+    } catch (err) {
+      return this.#failure(cmd, err);
+    }
+  }
+
+  #failure(cmd: AgentCommand, err: unknown): CommandResult {
+    const by = this.opts.executedBy;
+    if (err instanceof Timeout) {
+      return makeResult(cmd, by, "timeout", null, `${cmd.type} exceeded its deadline`);
+    }
+    if (err instanceof ComposeFailed) {
+      return makeResult(cmd, by, err.timedOut ? "timeout" : "failed", err.detail, err.message);
+    }
+    if (err instanceof DockerError || err instanceof HttpError) {
+      return makeResult(cmd, by, "failed", null, err.message);
+    }
+    this.opts.log.error("command crashed", { err, type: cmd.type, command_id: cmd.command_id });
+    return makeResult(cmd, by, "failed", null, "internal error");
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The container operations behind each command type, as pure functions of an Engine client and
+ * validated parameters. Log text is scrubbed before it leaves (secrets never reach a caller).
+ * @module
+ */
+import { z } from "zod";
+import { scrubString } from "../log/mod.ts";
+import type { ContainerInspect, DockerEngine } from "./engine.ts";
+import { CONTAINER_NAME } from "./names.ts";
+
+const NAME_MESSAGE = "must match [A-Za-z0-9_.-], start alphanumeric, at most 63 characters";
+/** Schema of a container name parameter. */
+export const nameParam = z.string().regex(CONTAINER_NAME, NAME_MESSAGE);
+
+/** Largest `tail` a logs command may ask for. */
+export const MAX_LOG_TAIL = 10_000;
+
+/** Parameters of `logs`. */
+export const logsParams = z.object({
+  name: nameParam,
+  tail: z.number().int().min(1).max(MAX_LOG_TAIL).default(100),
+  /** Unix seconds, or an RFC 3339 time. */
+  since: z.union([z.number().int().min(0), z.string().datetime({ offset: true })]).optional(),
+});
+
+/** Parameters of restart / stop. */
+export const stopParams = z.object({
+  name: nameParam,
+  timeout_secs: z.number().int().min(0).max(600).default(10),
+});
+
+/** Parameters of start / pause / unpause / inspect. */
+export const nameOnly = z.object({ name: nameParam });
+
+/** Parameters of `health`: a container, or the daemon when omitted. */
+export const healthParams = z.object({ name: nameParam.optional() });
+
+/** Parameters of `list_containers`. */
+export const listParams = z.object({
+  all: z.boolean().default(true),
+  /** Label filter `key` or `key=value`. */
+  label: z.string().regex(/^[A-Za-z0-9_.\/-]{1,128}(=[^\s]{0,256})?$/).optional(),
+});
+
+/** The health summary of one container. */
+export function healthOf(info: ContainerInspect): Record<string, unknown> {
+  return {
+    name: info.Name.replace(/^\//, ""),
+    id: info.Id.slice(0, 12),
+    state: info.State.Status,
+    running: info.State.Running,
+    health: info.State.Health?.Status ?? null,
+    exit_code: info.State.ExitCode,
+    restart_count: info.RestartCount,
+    started_at: info.State.StartedAt,
+    finished_at: info.State.FinishedAt,
+    oom_killed: info.State.OOMKilled,
+  };
+}
+
+/** `health`: one container's health, or the daemon's reachability and container counts. */
+export async function health(engine: DockerEngine, p: z.infer<typeof healthParams>) {
+  if (p.name) return healthOf(await engine.inspect(p.name));
+  const list = await engine.listContainers({ all: true });
+  const count = (s: string) => list.filter((c) => c.State === s).length;
+  return {
+    docker: "ok",
+    api_version: await engine.apiVersion(),
+    containers: { total: list.length, running: count("running"), exited: count("exited") },
+  };
+}
+
+/** `logs`: scrubbed recent output. */
+export async function logs(engine: DockerEngine, p: z.infer<typeof logsParams>, maxBytes: number) {
+  const since = typeof p.since === "string" ? Math.floor(Date.parse(p.since) / 1000) : p.since;
+  const { text, truncated } = await engine.logs(p.name, { tail: p.tail, since, maxBytes });
+  const lines = scrubString(text).split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  return { name: p.name, lines, truncated };
+}
+
+/** `list_containers`: one row per container, health parsed from the status text. */
+export async function listContainers(engine: DockerEngine, p: z.infer<typeof listParams>) {
+  const list = await engine.listContainers({
+    all: p.all,
+    ...(p.label ? { filters: { label: [p.label] } } : {}),
+  });
+  return list.map((c) => ({
+    id: c.Id.slice(0, 12),
+    name: (c.Names[0] ?? "").replace(/^\//, ""),
+    image: c.Image,
+    state: c.State,
+    status: c.Status,
+    health: /\((healthy|unhealthy|health: starting)\)/.exec(c.Status)?.[1]?.replace(
+      "health: ",
+      "",
+    ) ?? null,
+    project: c.Labels["com.docker.compose.project"] ?? null,
+    service: c.Labels["com.docker.compose.service"] ?? null,
+  }));
+}
+
+/** `inspect`: a safe subset (no environment: it often holds secrets). */
+export async function inspect(engine: DockerEngine, p: z.infer<typeof nameOnly>) {
+  const info = await engine.inspect(p.name);
+  return {
+    ...healthOf(info),
+    image: info.Config.Image ?? null,
+    created: info.Created,
+    labels: info.Config.Labels ?? {},
+    error: scrubString(info.State.Error ?? ""),
+  };
+}
+
+/** restart / stop / start / pause / unpause, then the resulting state. */
+export async function lifecycle(
+  engine: DockerEngine,
+  type: "restart" | "stop" | "start" | "pause" | "unpause",
+  p: { name: string; timeout_secs?: number },
+) {
+  switch (type) {
+    case "restart":
+      await engine.restart(p.name, p.timeout_secs);
+      break;
+    case "stop":
+      await engine.stop(p.name, p.timeout_secs);
+      break;
+    case "start":
+      await engine.start(p.name);
+      break;
+    case "pause":
+      await engine.pause(p.name);
+      break;
+    case "unpause":
+      await engine.unpause(p.name);
+      break;
+  }
+  return healthOf(await engine.inspect(p.name));
+}

@@ -1,0 +1,65 @@
+/**
+ * Loading a plugin folder: manifest, config declarations, entry module and import audit. Nothing
+ * of the plugin runs here.
+ * @module
+ */
+import { extname, isAbsolute } from "node:path";
+import { auditImports, type AuditReport } from "./audit.ts";
+import { validateField } from "./config.ts";
+import { PluginError } from "./errors.ts";
+import { MAX_MANIFEST_BYTES, parseManifest, type PluginManifest } from "./manifest.ts";
+
+/** A plugin folder that passed every load-time check (contract 3). */
+export interface LoadedPlugin {
+  /** Real (symlink-resolved) absolute path of the folder. */
+  dir: string;
+  manifest: PluginManifest;
+  /** What the import audit visited. */
+  audit: AuditReport;
+}
+
+const ENTRY_EXTS = new Set([".ts", ".js", ".mjs", ".mts"]);
+
+/**
+ * Loads and checks a plugin folder: plugin.yaml schema, config field declarations (defaults
+ * must satisfy their own constraints), entry module, import audit. Throws PluginError naming the
+ * problem (codes not_found, invalid_manifest, import_denied).
+ */
+export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
+  let real: string;
+  try {
+    real = await Deno.realPath(dir);
+    if (!(await Deno.stat(real)).isDirectory) throw new Error("not a directory");
+  } catch (err) {
+    throw new PluginError("not_found", `plugin folder ${dir}: ${(err as Error).message}`);
+  }
+  const manifestPath = `${real}/plugin.yaml`;
+  let text: string;
+  try {
+    const info = await Deno.stat(manifestPath);
+    if (info.size > MAX_MANIFEST_BYTES) {
+      throw new PluginError("invalid_manifest", `${manifestPath}: larger than ${MAX_MANIFEST_BYTES} bytes`);
+    }
+    text = await Deno.readTextFile(manifestPath);
+  } catch (err) {
+    if (err instanceof PluginError) throw err;
+    throw new PluginError("not_found", `${manifestPath}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const manifest = parseManifest(text, manifestPath);
+  for (const [name, f] of Object.entries(manifest.config)) {
+    if (f.default === undefined) continue;
+    try {
+      validateField(name, f, f.default);
+    } catch (err) {
+      throw new PluginError("invalid_manifest", `${manifestPath}: default of ${(err as Error).message}`);
+    }
+  }
+  if (isAbsolute(manifest.entry) || !ENTRY_EXTS.has(extname(manifest.entry))) {
+    throw new PluginError(
+      "invalid_manifest",
+      `${manifestPath}: entry: expected a relative .ts/.js/.mjs/.mts path, found ${JSON.stringify(manifest.entry)}`,
+    );
+  }
+  const audit = await auditImports(real, manifest.entry);
+  return { dir: real, manifest, audit };
+}

@@ -1,0 +1,267 @@
+/**
+ * PluginRunner: a warm pool of sandboxed plugin-host children for one plugin (contract 3).
+ *
+ * Calls take an idle host (or start one, up to `poolSize`), or wait in a bounded queue. A host is
+ * recycled (killed, replaced on demand) after any failed call or after `maxCallsPerHost` calls,
+ * so one bad call never poisons the next.
+ * @module
+ */
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type Logger, registerSecret, scrubString, silentLogger } from "../log/mod.ts";
+import { secretValues, validatePluginConfig } from "./config.ts";
+import { failure, type PluginResult } from "./errors.ts";
+import { computeGrants, hostCommand, HOST_RSS_OVERHEAD_MB, workerPermissions } from "./grants.ts";
+import { type HostSpec, PluginHost } from "./host.ts";
+import type { LoadedPlugin } from "./load.ts";
+import type { PluginMethod } from "./protocol.ts";
+import { checkEvents, type TriggerEvent } from "./events.ts";
+
+/** Default number of warm hosts per plugin. */
+export const DEFAULT_POOL_SIZE = 1;
+/** Largest pool accepted. */
+export const MAX_POOL_SIZE = 64;
+/** Default calls a host serves before it is replaced. */
+export const DEFAULT_MAX_CALLS_PER_HOST = 1000;
+/** Default bound on callers waiting for a free host. */
+export const DEFAULT_MAX_QUEUE = 1000;
+/** Default time a host may take to load the plugin and run its init(). */
+export const DEFAULT_START_TIMEOUT_MS = 30_000;
+/** Default log lines kept per call. */
+export const DEFAULT_MAX_LOG_LINES = 1000;
+/** Default trigger events kept per detect() call. */
+export const DEFAULT_MAX_EVENTS = 1000;
+/** Largest request or data payload sent to a plugin, in bytes. */
+export const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
+
+/** Options for {@linkcode PluginRunner} (contract 3, plus bounds with defaults). */
+export interface RunnerOptions {
+  config: Record<string, unknown>;
+  poolSize?: number;
+  maxCallsPerHost?: number;
+  log?: Logger;
+  /** Values for the env vars the manifest declares (others are ignored); PATH for `run`. */
+  env?: Record<string, string>;
+  maxQueue?: number;
+  startTimeoutMs?: number;
+  maxLogLines?: number;
+  maxEvents?: number;
+  maxInputBytes?: number;
+}
+
+/** A warm pool of sandboxed hosts for one plugin. */
+export class PluginRunner {
+  /** The validated config, defaults applied. */
+  readonly config: Record<string, unknown>;
+  #spec: HostSpec;
+  #opts: Required<Omit<RunnerOptions, "config" | "log" | "env">>;
+  #log: Logger;
+  #idle: PluginHost[] = [];
+  #all = new Set<PluginHost>();
+  #starting = 0;
+  #waiters: Array<() => void> = [];
+  #closed = false;
+
+  /** Validates config and computes grants; throws PluginError("invalid_config") naming the field. */
+  constructor(readonly plugin: LoadedPlugin, opts: RunnerOptions) {
+    const m = plugin.manifest;
+    this.config = validatePluginConfig(m, opts.config ?? {});
+    this.#log = (opts.log ?? silentLogger).child({ plugin: m.id });
+    this.#opts = {
+      poolSize: Math.min(Math.max(1, opts.poolSize ?? DEFAULT_POOL_SIZE), MAX_POOL_SIZE),
+      maxCallsPerHost: Math.max(1, opts.maxCallsPerHost ?? DEFAULT_MAX_CALLS_PER_HOST),
+      maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE,
+      startTimeoutMs: opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+      maxLogLines: opts.maxLogLines ?? DEFAULT_MAX_LOG_LINES,
+      maxEvents: opts.maxEvents ?? DEFAULT_MAX_EVENTS,
+      maxInputBytes: opts.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES,
+    };
+    const grants = computeGrants(plugin.dir, m, this.config);
+    const secrets = secretValues(m, this.config);
+    // Process-wide too: a secret must not reach any log line of the agent either.
+    secrets.forEach(registerSecret);
+    this.#spec = {
+      command: hostCommand(plugin.dir, grants, m.limits, childEnv(grants, opts.env)),
+      init: {
+        entryUrl: pathToFileURL(join(plugin.dir, m.entry)).href,
+        plugin: { id: m.id, version: m.version, kind: m.kind },
+        config: this.config,
+        permissions: workerPermissions(plugin.dir, grants),
+        maxOutputBytes: m.limits.max_output_bytes,
+        rssLimitBytes: (m.limits.memory_mb + HOST_RSS_OVERHEAD_MB) * 1024 * 1024,
+        maxLogLines: this.#opts.maxLogLines,
+        maxEvents: this.#opts.maxEvents,
+      },
+      startTimeoutMs: Math.max(this.#opts.startTimeoutMs, m.limits.timeout_ms),
+      scrub: (s) => scrubString(secrets.reduce((acc, sec) => acc.split(sec).join("[REDACTED]"), s)),
+      log: this.#log,
+    };
+  }
+
+  /** The child command line (for `iatp plugin validate` and docs). */
+  get command(): HostSpec["command"] {
+    return this.#spec.command;
+  }
+
+  /** Runs a trigger plugin's detect(); events are shape-checked, missing id/source/timestamp filled. */
+  async detect(): Promise<PluginResult<TriggerEvent[]>> {
+    const r = await this.#call("detect", undefined, "trigger");
+    if (!r.ok) return r;
+    const checked = checkEvents(r.value, this.plugin.manifest.id, this.#opts.maxEvents);
+    if (typeof checked === "string") {
+      return failure("invalid_output", checked, { logs: r.logs, duration_ms: r.duration_ms });
+    }
+    return { ...r, value: checked };
+  }
+
+  /** Runs an action plugin's execute(request). */
+  execute(request: unknown, opts: { timeoutMs?: number } = {}): Promise<PluginResult<unknown>> {
+    return this.#call("execute", request, "action", opts.timeoutMs);
+  }
+
+  /** Runs an output plugin's send(data). */
+  send(data: unknown): Promise<PluginResult<unknown>> {
+    return this.#call("send", data, "output");
+  }
+
+  /** Runs the plugin's health() (default `{status: "ok"}`). */
+  health(): Promise<PluginResult<unknown>> {
+    return this.#call("health", undefined, undefined);
+  }
+
+  /** Starts one host ahead of the first call, so that call is warm. */
+  async warm(): Promise<PluginResult<null>> {
+    const h = await this.#acquire();
+    if (!(h instanceof PluginHost)) return h;
+    this.#release(h, false);
+    return { ok: true, value: null, logs: [], duration_ms: 0, truncated: false };
+  }
+
+  /** Live hosts, idle hosts, waiting callers. */
+  stats(): { hosts: number; idle: number; waiting: number } {
+    return { hosts: this.#all.size, idle: this.#idle.length, waiting: this.#waiters.length };
+  }
+
+  /** Kills every host and waits until they are reaped. Later calls fail fast. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const hosts = [...this.#all];
+    this.#all.clear();
+    this.#idle = [];
+    hosts.forEach((h) => h.kill());
+    this.#waiters.splice(0).forEach((w) => w());
+    await Promise.all(hosts.map((h) => h.closed));
+  }
+
+  async #call(
+    method: PluginMethod,
+    arg: unknown,
+    kind: "trigger" | "action" | "output" | undefined,
+    timeoutMs?: number,
+  ): Promise<PluginResult<unknown>> {
+    const m = this.plugin.manifest;
+    if (kind && m.kind !== kind) {
+      return failure("error", `plugin ${m.id} is a ${m.kind} plugin; ${method}() needs a ${kind}`);
+    }
+    const tooBig = inputProblem(arg, this.#opts.maxInputBytes);
+    if (tooBig) return failure("error", tooBig);
+    const t0 = performance.now();
+    const h = await this.#acquire();
+    if (!(h instanceof PluginHost)) return h;
+    const r = await h.call(method, arg, timeoutMs ?? m.limits.timeout_ms);
+    this.#release(h, !r.ok);
+    if (!r.ok) this.#log.warn("plugin call failed", { method, type: r.error.type, pid: h.pid });
+    // duration_ms covers what the caller waited, including a cold start.
+    return { ...r, duration_ms: Math.round((performance.now() - t0) * 1000) / 1000 };
+  }
+
+  async #acquire(): Promise<PluginHost | PluginResult<never>> {
+    while (!this.#closed) {
+      const idle = this.#idle.pop();
+      if (idle) {
+        if (idle.alive) return idle;
+        this.#all.delete(idle);
+        continue;
+      }
+      if (this.#all.size + this.#starting < this.#opts.poolSize) return await this.#spawn();
+      if (this.#waiters.length >= this.#opts.maxQueue) {
+        return failure("error", `plugin ${this.plugin.manifest.id}: queue full (${this.#opts.maxQueue} waiting)`);
+      }
+      await new Promise<void>((r) => this.#waiters.push(r));
+    }
+    return failure("error", "plugin runner is closed");
+  }
+
+  async #spawn(): Promise<PluginHost | PluginResult<never>> {
+    this.#starting++;
+    let h: PluginHost;
+    try {
+      h = new PluginHost(this.#spec);
+    } catch (err) {
+      this.#starting--;
+      this.#wake();
+      return failure("crashed", `cannot start plugin host: ${(err as Error).message}`);
+    }
+    const r = await h.start();
+    this.#starting--;
+    if (!r.ok || this.#closed) {
+      h.kill();
+      this.#wake();
+      return r.ok ? failure("error", "plugin runner is closed") : r as PluginResult<never>;
+    }
+    this.#all.add(h);
+    this.#log.debug("plugin host started", { pid: h.pid, ms: r.duration_ms });
+    return h;
+  }
+
+  #release(h: PluginHost, failed: boolean): void {
+    if (failed || !h.alive || h.calls >= this.#opts.maxCallsPerHost || this.#closed) {
+      h.kill();
+      this.#all.delete(h);
+    } else this.#idle.push(h);
+    this.#wake();
+  }
+
+  #wake(): void {
+    this.#waiters.shift()?.();
+  }
+}
+
+function inputProblem(arg: unknown, max: number): string | undefined {
+  if (arg === undefined) return undefined;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(arg);
+  } catch (err) {
+    return `plugin input is not JSON: ${(err as Error).message}`;
+  }
+  if (json !== undefined && json.length > max) {
+    return `plugin input is ${json.length} characters, more than ${max}`;
+  }
+  return undefined;
+}
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// The child starts from an empty environment: only the declared variables, plus PATH so a
+// declared command can be found. The Deno runtime finds its cache without HOME.
+function childEnv(grants: { env: string[]; run: string[] }, given?: Record<string, string>) {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of grants.env) {
+    const v = given?.[name] ?? readEnv(name);
+    if (v !== undefined) env[name] = v;
+  }
+  if (grants.run.length > 0) env.PATH = given?.PATH ?? readEnv("PATH") ?? DEFAULT_PATH;
+  const denoDir = readEnv("DENO_DIR");
+  if (denoDir) env.DENO_DIR = denoDir;
+  return env;
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return;
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}

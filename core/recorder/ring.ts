@@ -1,0 +1,91 @@
+/**
+ * The flight recorder: a fixed-capacity ring of trace records indexed by trace id, with an
+ * optional durable store behind it. Details are scrubbed (secrets, cards, SSNs) on the way in,
+ * so nothing unscrubbed is ever held, stored, published or served.
+ * @module
+ */
+import { scrub } from "../log/mod.ts";
+import "../pii/mod.ts"; // installs the card/SSN scrubber that scrub() applies
+import type { RecordType, TraceRecord } from "./record.ts";
+import type { RecordStore } from "./store.ts";
+
+/** Default number of records kept in memory. */
+export const DEFAULT_TRACE_CAPACITY = 10_000;
+
+/** Options for {@linkcode FlightRecorder}. */
+export interface FlightRecorderOptions {
+  /** Records kept in memory; the oldest is evicted first. */
+  capacity?: number;
+  /** Durable copy of every record (written off the request path). */
+  store?: RecordStore;
+  /** Called with every stored record (e.g. publish to the relay); must not throw or block. */
+  onRecord?: (record: TraceRecord) => void;
+}
+
+/** Bounded, indexed, scrubbed flight recorder. */
+export class FlightRecorder {
+  readonly capacity: number;
+  readonly #ring: Array<TraceRecord | undefined>;
+  readonly #byTrace = new Map<string, TraceRecord[]>();
+  readonly #store?: RecordStore;
+  readonly #onRecord?: (record: TraceRecord) => void;
+  #next = 0;
+  #size = 0;
+
+  constructor(opts: FlightRecorderOptions = {}) {
+    this.capacity = Math.max(1, opts.capacity ?? DEFAULT_TRACE_CAPACITY);
+    this.#ring = new Array(this.capacity);
+    this.#store = opts.store;
+    this.#onRecord = opts.onRecord;
+  }
+
+  /** Records currently in memory. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Scrubs `details`, stamps the time, stores the record and returns it. */
+  record(type: RecordType, traceId: string, details: Record<string, unknown>): TraceRecord {
+    const rec: TraceRecord = {
+      type,
+      trace_id: traceId,
+      timestamp: new Date().toISOString(),
+      details: scrub(details) as Record<string, unknown>,
+    };
+    this.#evictSlot(this.#next);
+    this.#ring[this.#next] = rec;
+    this.#next = (this.#next + 1) % this.capacity;
+    if (this.#size < this.capacity) this.#size++;
+    const list = this.#byTrace.get(traceId);
+    if (list) list.push(rec);
+    else this.#byTrace.set(traceId, [rec]);
+    this.#store?.append(rec);
+    try {
+      this.#onRecord?.(rec);
+    } catch {
+      // A failing subscriber (relay, audit) must never fail the request that recorded.
+    }
+    return rec;
+  }
+
+  #evictSlot(slot: number): void {
+    const old = this.#ring[slot];
+    if (!old) return;
+    const list = this.#byTrace.get(old.trace_id);
+    // Records enter in time order, so the evicted one is the oldest of its trace.
+    if (list && list[0] === old) list.shift();
+    if (list && list.length === 0) this.#byTrace.delete(old.trace_id);
+  }
+
+  /** The records of one trace, oldest first: from memory, else from the durable store. */
+  trace(traceId: string): TraceRecord[] {
+    const inMemory = this.#byTrace.get(traceId);
+    if (inMemory && inMemory.length > 0) return [...inMemory];
+    return this.#store?.find(traceId) ?? [];
+  }
+
+  /** Flushes and closes the durable store. */
+  async close(): Promise<void> {
+    await this.#store?.close();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The attestation's `codebase_hash`: SHA-256 over the program's own source files, computed so
+ * anyone can reproduce it with coreutils:
+ * `find main.ts deno.json deno.lock cmd core -type f | LC_ALL=C sort | xargs sha256sum | sha256sum`.
+ * @module
+ */
+import { toHex } from "../crypto/ed25519.ts";
+
+/** What is hashed, relative to the checkout root. */
+export const CODEBASE_ENTRIES = ["main.ts", "deno.json", "deno.lock", "cmd", "core"];
+/** Bound on files hashed (a runaway tree must not stall startup). */
+export const MAX_CODEBASE_FILES = 5000;
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes))));
+}
+
+async function listFiles(root: string, rel: string, out: string[]): Promise<void> {
+  const info = await Deno.stat(`${root}/${rel}`);
+  if (info.isFile) {
+    out.push(rel);
+    return;
+  }
+  if (!info.isDirectory) return;
+  for await (const entry of Deno.readDir(`${root}/${rel}`)) {
+    if (out.length >= MAX_CODEBASE_FILES) throw new RangeError("too many source files");
+    await listFiles(root, `${rel}/${entry.name}`, out);
+  }
+}
+
+/** Hashes the source tree under `root`; returns the hex digest and the number of files. */
+export async function hashCodebase(root: string): Promise<{ hash: string; files: number }> {
+  const base = root.replace(/\/+$/, "");
+  const files: string[] = [];
+  for (const entry of CODEBASE_ENTRIES) {
+    try {
+      await listFiles(base, entry, files);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) continue;
+      throw err;
+    }
+  }
+  // Byte order, as `LC_ALL=C sort` gives (paths are ASCII in this tree).
+  files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  let listing = "";
+  for (const f of files) listing += `${await sha256Hex(await Deno.readFile(`${base}/${f}`))}  ${f}\n`;
+  return { hash: await sha256Hex(new TextEncoder().encode(listing)), files: files.length };
+}

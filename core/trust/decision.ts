@@ -1,0 +1,67 @@
+/**
+ * The sidecar's decision for one request, in the IATP order: privacy blocks first (403), then
+ * the low-trust warning (449) unless a valid override approves it, else allow. Pure: the HTTP
+ * layer only renders the result.
+ * @module
+ */
+import { isPermanent, type Retention, type Reversibility, WARN_BELOW_SCORE } from "./score.ts";
+
+/** What the detector found in the request. */
+export interface Findings {
+  creditCard: boolean;
+  ssn: boolean;
+}
+
+/** The manifest facts a decision needs. */
+export interface DecisionContext {
+  retention: Retention;
+  reversibility: Reversibility;
+  humanInLoop: boolean;
+  trustScore: number;
+  quarantined: boolean;
+}
+
+/** The decision. */
+export type TrustDecision =
+  | { action: "block"; status: 403; reason: "credit_card" | "ssn"; message: string }
+  | { action: "warn"; status: 449; warning: string; trustScore: number }
+  | { action: "allow"; overridden: boolean; quarantined: boolean };
+
+/** Decides one request; `overrideValid` is whether X-User-Override approved it. */
+export function decideTrust(
+  ctx: DecisionContext,
+  findings: Findings,
+  overrideValid: boolean,
+): TrustDecision {
+  if (findings.creditCard && isPermanent(ctx.retention)) {
+    return {
+      action: "block",
+      status: 403,
+      reason: "credit_card",
+      message: "Privacy Violation: Credit card data cannot be sent to agents with " +
+        `${ctx.retention} retention`,
+    };
+  }
+  if (findings.ssn && ctx.retention !== "ephemeral") {
+    return {
+      action: "block",
+      status: 403,
+      reason: "ssn",
+      message: "Privacy Violation: SSN data can only be sent to agents with ephemeral retention",
+    };
+  }
+  const lowTrust = ctx.trustScore < WARN_BELOW_SCORE;
+  if (lowTrust && !overrideValid) {
+    return { action: "warn", status: 449, warning: warningText(ctx), trustScore: ctx.trustScore };
+  }
+  return { action: "allow", overridden: lowTrust, quarantined: ctx.quarantined };
+}
+
+/** The Go sidecar's warning text, kept so existing clients can show it unchanged. */
+export function warningText(ctx: DecisionContext): string {
+  let text = `⚠️ WARNING:\n  • Low trust score (${ctx.trustScore}/10)`;
+  if (ctx.reversibility === "none") text += "\n  • No reversibility";
+  if (isPermanent(ctx.retention)) text += "\n  • Data stored permanently";
+  if (ctx.humanInLoop) text += "\n  • Human review enabled";
+  return text;
+}

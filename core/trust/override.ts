@@ -1,0 +1,103 @@
+/**
+ * Who may approve a request from a low-trust agent. The override header must equal a
+ * server-side secret (at least 16 characters, not a well-known weak value), compared in
+ * constant time; the Go sidecar's literal `true` is accepted only in explicit legacy mode.
+ * @module
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+
+/** Shortest override secret accepted. */
+export const MIN_OVERRIDE_TOKEN_LENGTH = 16;
+/** Fewest distinct characters a secret must have. */
+export const MIN_OVERRIDE_TOKEN_DISTINCT = 6;
+
+const WEAK_WORDS = [
+  "true",
+  "yes",
+  "1",
+  "admin",
+  "password",
+  "secret",
+  "changeme",
+  "override",
+  "default",
+  "token",
+  "letmein",
+  "qwerty",
+  "test",
+  "example",
+];
+
+/** Why a candidate secret is weak, or undefined when it is acceptable. */
+export function overrideTokenWeakness(token: string): string | undefined {
+  if (token.length < MIN_OVERRIDE_TOKEN_LENGTH) {
+    return `shorter than ${MIN_OVERRIDE_TOKEN_LENGTH} characters`;
+  }
+  const lower = token.toLowerCase();
+  if (new Set(lower).size < MIN_OVERRIDE_TOKEN_DISTINCT) {
+    return `fewer than ${MIN_OVERRIDE_TOKEN_DISTINCT} distinct characters`;
+  }
+  // A repeated unit ("passwordpassword", "abcabcabc...") or a weak word padded with digits
+  // and punctuation ("changeme-2024!!!") is as guessable as the word itself.
+  if (/^(.+?)\1+$/.test(lower)) return "a repeated pattern";
+  const core = lower.replace(/[^a-z]/g, "");
+  if (WEAK_WORDS.includes(core) || WEAK_WORDS.some((w) => core === w + w)) {
+    return "a well-known weak value";
+  }
+  return undefined;
+}
+
+/** How overrides are checked. */
+export interface OverridePolicy {
+  /** `token`: secret required; `disabled`: no override possible. Legacy adds literal `true`. */
+  readonly mode: "token" | "disabled";
+  readonly legacy: boolean;
+  /** Messages to log at startup (why overrides are disabled, legacy warning). */
+  readonly notices: Array<{ level: "warn" | "info"; msg: string }>;
+  /** True when `header` (the X-User-Override value) approves the request. */
+  accepts(header: string | null | undefined): boolean;
+}
+
+function sha256(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest();
+}
+
+/** Builds the policy from the configured secret and legacy switch. */
+export function createOverridePolicy(
+  opts: { token?: string; legacy?: boolean },
+): OverridePolicy {
+  const notices: OverridePolicy["notices"] = [];
+  const legacy = opts.legacy === true;
+  let secretDigest: Uint8Array | undefined;
+  if (!opts.token) {
+    notices.push({ level: "info", msg: "override disabled: IATP_OVERRIDE_TOKEN is not set" });
+  } else {
+    const weak = overrideTokenWeakness(opts.token);
+    if (weak) {
+      notices.push({ level: "warn", msg: `override disabled: IATP_OVERRIDE_TOKEN is ${weak}` });
+    } else {
+      secretDigest = sha256(opts.token);
+    }
+  }
+  if (legacy) {
+    notices.push({
+      level: "warn",
+      msg: "IATP_LEGACY_OVERRIDE=true: any caller sending X-User-Override: true can approve " +
+        "low-trust requests",
+    });
+  }
+  const secret = secretDigest;
+  return {
+    mode: secret ? "token" : "disabled",
+    legacy,
+    notices,
+    accepts(header) {
+      if (header === null || header === undefined || header === "") return false;
+      if (legacy && header === "true") return true;
+      if (!secret || header.length > 4096) return false;
+      // Hashing both sides gives equal-length inputs, so the comparison leaks neither the
+      // secret's length nor the position of the first differing byte.
+      return timingSafeEqual(sha256(header), secret);
+    },
+  };
+}

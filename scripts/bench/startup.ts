@@ -1,0 +1,212 @@
+/**
+ * Startup benchmark: time from exec to the first 200 on /health for `iatp sidecar` and
+ * `iatp relay`, and idle RSS, against nginx (first 200) and redis-server (first PONG) from apt
+ * in the same run. Prints JSON. Run: `deno run -A scripts/bench/startup.ts [--runs N]`.
+ */
+import { parseArgs } from "node:util";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const { values } = parseArgs({ options: { runs: { type: "string", default: "7" } } });
+const RUNS = Number(values.runs);
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function until(probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (performance.now() < end) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new Error("not ready in time");
+}
+
+const httpOk = (url: string) => async () => {
+  const r = await fetch(url);
+  await r.body?.cancel();
+  return r.status === 200;
+};
+
+async function redisPong(port: number): Promise<boolean> {
+  const c = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await c.write(new TextEncoder().encode("PING\r\n"));
+    const buf = new Uint8Array(16);
+    const n = await c.read(buf);
+    return n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG");
+  } finally {
+    c.close();
+  }
+}
+
+interface Sample {
+  ready_ms: number;
+  idle_rss_bytes: number;
+}
+
+async function measure(
+  cmd: string,
+  args: (port: number, dir: string) => string[],
+  ready: (port: number) => () => Promise<boolean>,
+  env: Record<string, string> = {},
+): Promise<Sample> {
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "iatp-bench-startup-" });
+  const t0 = performance.now();
+  const child = new Deno.Command(cmd, {
+    args: args(port, dir),
+    env: { IATP_DATA_DIR: dir, ...env },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await until(ready(port));
+    const ready_ms = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 500));
+    return { ready_ms, idle_rss_bytes: rssBytes(child.pid) };
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+function summarize(samples: Sample[]) {
+  const r = samples.map((s) => s.ready_ms).sort((a, b) => a - b);
+  const rss = samples.map((s) => s.idle_rss_bytes).sort((a, b) => a - b);
+  return {
+    ready_ms_p50: Math.round(r[Math.floor(r.length / 2)] * 10) / 10,
+    ready_ms_min: Math.round(r[0] * 10) / 10,
+    idle_rss_mb: Math.round(rss[Math.floor(rss.length / 2)] / 1048576 * 10) / 10,
+  };
+}
+
+async function repeat(f: () => Promise<Sample>): Promise<Sample[]> {
+  await f(); // warm the OS page cache and Deno's code cache
+  const out: Sample[] = [];
+  for (let i = 0; i < RUNS; i++) out.push(await f());
+  return out;
+}
+
+function which(bin: string): string | undefined {
+  for (const d of ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/sbin", "/bin"]) {
+    try {
+      Deno.statSync(`${d}/${bin}`);
+      return `${d}/${bin}`;
+    } catch { /* next */ }
+  }
+  return undefined;
+}
+
+const deno = Deno.env.get("DENO_BIN") || Deno.execPath();
+const table = new Map(
+  Deno.readTextFileSync(`${ROOT}cmd/permissions.txt`).split("\n")
+    .filter((l) => l.trim() && !l.startsWith("#"))
+    .map((l) => l.trim().split(/\s+/)).map(([n, ...f]) => [n, f] as const),
+);
+const flagsFor = (name: string, dir: string) =>
+  (table.get(name) ?? []).map((f) =>
+    f.replaceAll("$ROOT", ROOT.replace(/\/$/, "")).replaceAll("$DATA", dir).replaceAll(
+      "$DENO",
+      deno,
+    )
+  );
+
+const results: Record<string, unknown> = { runs: RUNS, deno: Deno.version.deno };
+for (const svc of ["sidecar", "relay"]) {
+  const direct = await repeat(() =>
+    measure(deno, (port, dir) => [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      "--cached-only",
+      ...flagsFor(svc, dir),
+      `${ROOT}main.ts`,
+      svc,
+      "--port",
+      String(port),
+    ], (p) => httpOk(`http://127.0.0.1:${p}/health`))
+  );
+  const launcher = await repeat(() =>
+    measure(
+      `${ROOT}scripts/iatp`,
+      (port) => [svc, "--port", String(port)],
+      (p) => httpOk(`http://127.0.0.1:${p}/health`),
+      { DENO_BIN: deno },
+    )
+  );
+  results[svc] = { deno_run: summarize(direct), via_launcher: summarize(launcher) };
+}
+
+const nginx = which("nginx");
+if (nginx) {
+  const s = await repeat(() =>
+    measure(nginx, (port, dir) => {
+      Deno.writeTextFileSync(
+        `${dir}/nginx.conf`,
+        `daemon off; master_process off; pid ${dir}/nginx.pid;
+error_log ${dir}/error.log; events {}
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
+uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+server { listen 127.0.0.1:${port}; location /health { return 200 '{"status":"ok"}'; } } }`,
+      );
+      return ["-p", dir, "-c", `${dir}/nginx.conf`];
+    }, (p) => httpOk(`http://127.0.0.1:${p}/health`))
+  );
+  results.nginx = summarize(s);
+} else results.nginx = "not installed (apt-get install nginx)";
+
+const redis = which("redis-server");
+if (redis) {
+  const s = await repeat(() =>
+    measure(
+      redis,
+      (
+        port,
+        dir,
+      ) => [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+      ],
+      (p) => () => redisPong(p),
+    )
+  );
+  results.redis = summarize(s);
+} else results.redis = "not installed (apt-get install redis-server)";
+
+type S = { ready_ms_p50: number; idle_rss_mb: number };
+const ratio = (a: unknown, b: unknown, k: keyof S) =>
+  typeof a === "object" && typeof b === "object"
+    ? Math.round(((a as S)[k] / (b as S)[k]) * 10) / 10
+    : null;
+const sc = (results.sidecar as { deno_run: S }).deno_run;
+const rl = (results.relay as { deno_run: S }).deno_run;
+results.ratios = {
+  sidecar_vs_nginx_ready: ratio(sc, results.nginx, "ready_ms_p50"),
+  relay_vs_redis_ready: ratio(rl, results.redis, "ready_ms_p50"),
+  sidecar_vs_nginx_rss: ratio(sc, results.nginx, "idle_rss_mb"),
+  relay_vs_redis_rss: ratio(rl, results.redis, "idle_rss_mb"),
+};
+results.targets = { ready_ms: 150, idle_rss_mb: 60 };
+console.log(JSON.stringify(results, null, 2));

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { command, start } from "../../cmd/audit.ts";
+import { silentLogger } from "../../core/log/mod.ts";
+import { runIatp, tempDir } from "../helpers.ts";
+import { fixtureLedger, tamper, TAMPERS } from "../core/ledger/tamper_helpers.ts";
+import {
+  fromHex,
+  refCheckConsistency,
+  refOpenCheckpoint,
+  refVerifyReceipt,
+} from "../core/ledger/rfc6962_reference.ts";
+
+async function withAudit(fn: (url: string, dir: string) => Promise<void>) {
+  const dir = await tempDir("iatp-audit-");
+  const svc = await start(command.resolve({ port: 0, db: `${dir.path}/audit.db` }), { log: silentLogger });
+  try {
+    await fn(svc.url, dir.path);
+  } finally {
+    await svc.close();
+    await dir.remove();
+  }
+}
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${url}/audit`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+Deno.test("POST /audit answers 201 with a receipt the RFC 6962 test verifier accepts", async () => {
+  await withAudit(async (url) => {
+    const key = (await (await fetch(`${url}/checkpoint`, { headers: { accept: "application/json" } })).json()).vkey;
+    const acks = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        post(url, { tx_id: `tx-${i % 5}`, event: "access.decision", actor: "policy", payload: { i } })),
+    );
+    for (const a of acks) assert.equal(a.status, 201);
+    const tx = await (await fetch(`${url}/tx/tx-3`)).json();
+    assert.equal(tx.entries.length, 5);
+    for (const e of tx.entries) assert.ok(await refVerifyReceipt(e, e.receipt, key), `entry ${e.index}`);
+    const byIndex = await (await fetch(`${url}/entries/${acks[0].body.index}`)).json();
+    assert.deepEqual(byIndex.receipt, acks[0].body.receipt);
+    const note = await (await fetch(`${url}/checkpoint`)).text();
+    const cp = await refOpenCheckpoint(note, key);
+    assert.equal(cp?.size, 25);
+    const inc = await (await fetch(`${url}/proof/inclusion?index=7&tree_size=19`)).json();
+    assert.equal(inc.inclusion_proof.length, 5);
+    for (const [m, n] of [[1, 25], [7, 19], [16, 25], [24, 25], [25, 25]]) {
+      const c = await (await fetch(`${url}/proof/consistency?first=${m}&second=${n}`)).json();
+      assert.ok(refCheckConsistency(m, n, fromHex(c.first_root), fromHex(c.second_root), c.consistency_proof.map(fromHex)));
+    }
+  });
+});
+
+Deno.test("bad requests get 4xx JSON, never 500", async () => {
+  await withAudit(async (url) => {
+    assert.equal((await post(url, "{not json")).status, 400);
+    const missing = await post(url, { tx_id: 5 });
+    assert.equal(missing.status, 400);
+    assert.ok(missing.body.issues.some((i: { path: string }) => i.path === "tx_id"));
+    assert.equal((await post(url, { tx_id: "t", event: "e", actor: "a", payload: [1] })).status, 400);
+    const ok = await post(url, { tx_id: "t", event: "e", actor: "a", payload: { a: 1 } }, { "idempotency-key": "k" });
+    const again = await post(url, { tx_id: "t", event: "e", actor: "a", payload: { a: 1 } }, { "idempotency-key": "k" });
+    assert.deepEqual(again.body, ok.body);
+    assert.equal((await post(url, { tx_id: "t", event: "e", actor: "a", payload: { a: 2 } }, { "idempotency-key": "k" })).status, 409);
+    for (const path of ["/entries/x", "/entries/-1", "/proof/inclusion?index=5", "/proof/inclusion", "/proof/consistency?first=0", "/proof/consistency?first=2&second=1"]) {
+      const r = await fetch(url + path);
+      assert.equal(r.status, 400, path);
+      assert.ok((await r.json()).error);
+    }
+    const r404 = await fetch(`${url}/entries/99`);
+    assert.equal(r404.status, 404);
+    await r404.body?.cancel();
+    const empty = await (await fetch(`${url}/tx/unknown`)).json();
+    assert.deepEqual(empty.entries, []);
+  });
+});
+
+Deno.test("iatp audit verify --db exits 0 on a good log and 1 naming the first bad index", async () => {
+  const t = await fixtureLedger();
+  try {
+    const env = { IATP_DATA_DIR: t.dir.path };
+    const good = await runIatp(["audit", "verify", "--db", t.path], { env });
+    assert.equal(good.code, 0, good.stderr);
+    assert.match(good.stdout, /ok: 40 entries/);
+    for (const tc of TAMPERS.slice(0, 3)) { // modify, delete, reorder
+      const copy = `${t.dir.path}/${tc.badIndex}.db`;
+      await Deno.copyFile(t.path, copy);
+      tamper(copy, tc.apply);
+      const r = await runIatp(["audit", "verify", "--db", copy], { env });
+      assert.equal(r.code, 1, `${tc.name}: ${r.stdout} ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`first bad index ${tc.badIndex}:`), tc.name);
+    }
+    const usage = await runIatp(["audit", "verify"], { env });
+    assert.equal(usage.code, 2);
+  } finally {
+    await t.dir.remove();
+  }
+});
+
+Deno.test("iatp audit verify --url checks the signature and consistency with the last checkpoint", async () => {
+  await withAudit(async (url, dir) => {
+    const env = { IATP_DATA_DIR: dir };
+    for (let i = 0; i < 3; i++) await post(url, { tx_id: `t${i}`, event: "e", actor: "a" });
+    const first = await runIatp(["audit", "verify", "--url", url], { env });
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /checkpoint 3 .*first check/);
+    for (let i = 0; i < 4; i++) await post(url, { tx_id: `u${i}`, event: "e", actor: "a" });
+    const second = await runIatp(["audit", "verify", "--url", url], { env });
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /checkpoint 7 .*consistent with 3/);
+    // A monitor that once saw a bigger tree must flag this log as rolled back.
+    const stateFile = `${dir}/audit-monitor.json`;
+    const state = JSON.parse(await Deno.readTextFile(stateFile));
+    const key = Object.keys(state)[0];
+    state[key].tree_size = 50;
+    await Deno.writeTextFile(stateFile, JSON.stringify(state));
+    const rolled = await runIatp(["audit", "verify", "--url", url], { env });
+    assert.equal(rolled.code, 1);
+    assert.match(rolled.stderr, /shrank from 50 to 7/);
+  });
+});

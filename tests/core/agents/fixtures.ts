@@ -1,0 +1,71 @@
+/**
+ * Test fixtures for the agent tests: real plugin folders written to a temp dir (an action that
+ * echoes, sleeps, fails or spins; a trigger that reports a fixed event or crashes) and a config
+ * writer.
+ * @module
+ */
+import { join } from "node:path";
+import { stringify } from "yaml";
+
+/** An action plugin: `{sleep_ms?, fail?, spin?, echo?}` in, `{echo}` out. */
+export const ECHO_ACTION_MOD = `
+export async function execute(ctx, req) {
+  ctx.log.info("echo-action got " + JSON.stringify(req));
+  if (req.sleep_ms) await new Promise((r) => setTimeout(r, req.sleep_ms));
+  if (req.spin) { for (;;) { /* never yields: only a kill stops it */ } }
+  if (req.fail) throw new Error(req.fail);
+  return { echo: req.echo ?? null, token: ctx.config.token ?? null };
+}
+`;
+
+/** A trigger plugin: one event of `config.type` from `config.source`, or a crash. */
+export const FIXED_TRIGGER_MOD = `
+let n = 0;
+export function detect(ctx) {
+  n++;
+  if (ctx.config.crash) throw new Error("fixture trigger crashed on purpose");
+  return [{
+    id: crypto.randomUUID(), type: ctx.config.type, source: ctx.config.source,
+    timestamp: new Date().toISOString(), severity: "high", data: { run: n }, tags: ["fixture"],
+  }];
+}
+`;
+
+/** Writes a plugin folder `dir/<id>` with a manifest and mod.ts. */
+export async function writePlugin(
+  dir: string,
+  id: string,
+  kind: "trigger" | "action",
+  mod: string,
+  config: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const folder = join(dir, id);
+  await Deno.mkdir(folder, { recursive: true });
+  await Deno.writeTextFile(
+    join(folder, "plugin.yaml"),
+    stringify({ id, name: id, version: "1.0.0", kind, entry: "mod.ts", config, ...extra }),
+  );
+  await Deno.writeTextFile(join(folder, "mod.ts"), mod);
+  return folder;
+}
+
+/** Writes the standard fixture plugins into `dir`. */
+export async function writeFixturePlugins(dir: string): Promise<void> {
+  await writePlugin(dir, "echo-action", "action", ECHO_ACTION_MOD, {
+    token: { type: "string", default: "", secret: true },
+  }, { limits: { timeout_ms: 600_000, memory_mb: 64, max_output_bytes: 65536 } });
+  await writePlugin(dir, "fixed-trigger", "trigger", FIXED_TRIGGER_MOD, {
+    type: { type: "string", default: "test.alert" },
+    source: { type: "string", default: "fixture" },
+    crash: { type: "boolean", default: false },
+    interval: { type: "integer", default: 1 },
+  });
+}
+
+/** Writes a YAML config file and returns its path. */
+export async function writeConfig(dir: string, name: string, config: unknown): Promise<string> {
+  const path = join(dir, name);
+  await Deno.writeTextFile(path, stringify(config));
+  return path;
+}

@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import {
+  ComposeRunner,
+  DockerEngine,
+  DockerExecutor,
+  HttpError,
+  parseCommand,
+  scopeFor,
+} from "../../../core/docker/mod.ts";
+import { registerSecret, silentLogger } from "../../../core/log/mod.ts";
+import { tempDir } from "../../helpers.ts";
+import {
+  dockerCli,
+  ensureBusyboxImage,
+  ensureDockerd,
+  removeContainers,
+  runContainer,
+  skipMessage,
+  uniqueName,
+} from "../../support/dockerd.ts";
+
+/** A two-service project: `web` with a HEALTHCHECK that passes, `worker` without one. */
+function twoServiceCompose(image: string): string {
+  return `version: "2.4"
+services:
+  web:
+    image: ${image}
+    command: ["sh", "-c", "touch /tmp/ok; trap 'exit 0' TERM; while true; do sleep 1; done"]
+    network_mode: none
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ok"]
+      interval: 1s
+      timeout: 2s
+      retries: 2
+  worker:
+    image: ${image}
+    command: ["sh", "-c", "echo worker up; trap 'exit 0' TERM; while true; do sleep 1; done"]
+    network_mode: none
+`;
+}
+
+function executorFor(socket: string, paths: { projectsRoot: string; workDir: string }) {
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const exec = new DockerExecutor({
+    engine,
+    compose,
+    executedBy: "compose_agent",
+    paths,
+    maxLogBytes: 64 * 1024,
+    maxComposeFileBytes: 64 * 1024,
+    deployTimeoutMs: 120_000,
+    log: silentLogger,
+  });
+  return { engine, compose, exec };
+}
+
+Deno.test("command parsing and scopes", async () => {
+  assert.equal(scopeFor("restart"), "docker:restart");
+  assert.equal(scopeFor("deploy_app"), "compose:deploy_app");
+  assert.throws(() => parseCommand({ type: "restart" }), /command_id/);
+  assert.throws(() => parseCommand({ command_id: "a b", type: "x" }), HttpError);
+  assert.deepEqual(parseCommand({ command_id: "c1", type: "health" }).parameters, {});
+  const { exec, engine } = executorFor("/nonexistent.sock", { projectsRoot: "/x", workDir: "/y" });
+  try {
+    for (const [type, parameters, field] of [
+      ["restart", { name: "../etc" }, "parameters.name"],
+      ["logs", { name: "web", tail: 0 }, "parameters.tail"],
+      ["stop", {}, "parameters.name"],
+      ["deploy_app", { project: "Bad.Name", compose_file: "x" }, "parameters.project"],
+      ["deploy_app", { project: "ok", project_dir: "../../etc" }, "parameters.project_dir"],
+      ["deploy_app", { project: "ok" }, "parameters.project_dir"],
+      ["nuke", {}, "type"],
+    ] as const) {
+      await assert.rejects(
+        () => exec.prepare({ command_id: "c", type, parameters: { ...parameters } }),
+        (e: unknown) => e instanceof HttpError && e.status === 400 && e.extra.field === field,
+        `${type} ${JSON.stringify(parameters)}`,
+      );
+    }
+    const r = await exec.execute({ command_id: "c9", type: "stop", parameters: { name: "-x" } });
+    assert.deepEqual([r.status, r.executed_by], ["failed", "compose_agent"]);
+    assert.match(r.error!, /parameters.name/);
+  } finally {
+    engine.close();
+  }
+});
+
+Deno.test("executor against a real dockerd: commands, logs redaction, deploy and remove", async (t) => {
+  const d = await ensureDockerd();
+  if (!d.available) return console.log(skipMessage(d));
+  const image = await ensureBusyboxImage(d.socket);
+  const dir = await tempDir();
+  const name = uniqueName("iatp-exec");
+  const project = uniqueName("iatp-app").toLowerCase();
+  const { exec, engine, compose } = executorFor(d.socket, {
+    projectsRoot: `${dir.path}/projects`,
+    workDir: `${dir.path}/work`,
+  });
+  const run = (type: string, parameters: Record<string, unknown>) =>
+    exec.execute({ command_id: crypto.randomUUID(), type, parameters });
+  try {
+    registerSecret("sup3r-s3cret-value");
+    await runContainer(d.socket, name, [
+      image,
+      "sh",
+      "-c",
+      "echo password=hunter2; echo token sup3r-s3cret-value; trap 'exit 0' TERM; " +
+      "while true; do sleep 1; done",
+    ]);
+    await t.step("list_containers, inspect, health", async () => {
+      const list = await run("list_containers", {});
+      assert.equal(list.status, "success");
+      const row = (list.result as Array<{ name: string; state: string }>).find((c) =>
+        c.name === name
+      );
+      assert.equal(row?.state, "running");
+      const ins = await run("inspect", { name });
+      assert.equal((ins.result as { running: boolean }).running, true);
+      const h = await run("health", {});
+      assert.equal((h.result as { docker: string }).docker, "ok");
+    });
+    await t.step("logs are redacted", async () => {
+      let lines: string[] = [];
+      for (let i = 0; i < 50 && lines.length < 2; i++) {
+        lines = ((await run("logs", { name, tail: 10 })).result as { lines: string[] }).lines;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(lines, ["password=[REDACTED]", "token [REDACTED]"]);
+    });
+    await t.step("stop, start, restart; unknown container fails", async () => {
+      assert.equal(((await run("stop", { name, timeout_secs: 2 })).result as { state: string }).state, "exited");
+      assert.equal(((await run("start", { name })).result as { running: boolean }).running, true);
+      assert.equal((await run("restart", { name, timeout_secs: 2 })).status, "success");
+      const missing = await run("restart", { name: `${name}-missing` });
+      assert.equal(missing.status, "failed");
+      assert.match(missing.error!, /No such container/i);
+    });
+    await t.step("deploy_app of an inline two-service project, gated on health", async () => {
+      const r = await run("deploy_app", { project, compose_file: twoServiceCompose(image) });
+      assert.equal(r.status, "success", JSON.stringify(r));
+      const services = (r.result as { services: Array<Record<string, unknown>> }).services;
+      assert.deepEqual(services.map((s) => [s.service, s.state, s.health]), [
+        ["web", "running", "healthy"],
+        ["worker", "running", null],
+      ]);
+    });
+    await t.step("remove_app takes the project down", async () => {
+      const r = await run("remove_app", { project, stop_timeout_secs: 1 });
+      assert.equal(r.status, "success", JSON.stringify(r));
+      assert.deepEqual(await compose.services(project), []);
+    });
+    await t.step("deploy_app from a project dir whose service fails its health gate", async () => {
+      const bad = twoServiceCompose(image).replace('"touch /tmp/ok; ', '"');
+      await Deno.mkdir(`${dir.path}/projects/${project}`, { recursive: true });
+      await Deno.writeTextFile(`${dir.path}/projects/${project}/compose.yaml`, bad);
+      const r = await run("deploy_app", { project, project_dir: project, wait_timeout_secs: 60 });
+      assert.equal(r.status, "failed", JSON.stringify(r));
+      assert.match(r.error!, /health gate failed: .*web.* is unhealthy/);
+      const down = await run("remove_app", { project, project_dir: project, stop_timeout_secs: 1 });
+      assert.equal(down.status, "success");
+    });
+    await t.step("a compose file that compose rejects is a failed result with the output", async () => {
+      const r = await run("deploy_app", { project, compose_file: "services: [not, a, map]\n" });
+      assert.equal(r.status, "failed");
+      assert.match(r.error!, /compose up exited with code [1-9]/);
+      assert.ok(String((r.result as { output: string }).output).length > 0);
+    });
+  } finally {
+    engine.close();
+    await removeContainers(d.socket, [name]);
+    await dockerCli(d.socket, ["rm", "-f", `${project}_web_1`, `${project}_worker_1`]);
+    await dir.remove();
+  }
+});

@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { verifyLedgerFile } from "../../../core/ledger/verify.ts";
+import { FIXTURE_SIZE, fixtureLedger, tamper, TAMPERS } from "./tamper_helpers.ts";
+
+Deno.test("an untouched ledger verifies", async () => {
+  const t = await fixtureLedger();
+  try {
+    const r = await verifyLedgerFile(t.path);
+    assert.equal(r.ok, true, r.reason);
+    assert.equal(r.entries, FIXTURE_SIZE);
+    assert.equal(r.checkpoints, 6);
+  } finally {
+    await t.dir.remove();
+  }
+});
+
+for (const tc of TAMPERS) {
+  Deno.test(`offline verify catches: ${tc.name}`, async () => {
+    const t = await fixtureLedger();
+    try {
+      tamper(t.path, tc.apply);
+      const r = await verifyLedgerFile(t.path);
+      assert.equal(r.ok, false);
+      // A recomputed leaf hash is only caught at the subtree covering it: its pair's first index.
+      const want = tc.name.includes("recompute") ? tc.badIndex & ~1 : tc.badIndex;
+      assert.equal(r.bad_index, want, r.reason);
+    } finally {
+      await t.dir.remove();
+    }
+  });
+}
+
+Deno.test("offline verify catches a forged checkpoint signature and a foreign pinned key", async () => {
+  const t = await fixtureLedger();
+  try {
+    const good = await verifyLedgerFile(t.path);
+    assert.ok(good.ok);
+    const other = "iatp-audit/x+00000000+AQ" + "A".repeat(42) + "=";
+    const pinned = await verifyLedgerFile(t.path, { vkey: other });
+    assert.equal(pinned.ok, false);
+    tamper(t.path, (db) => {
+      const row = db.prepare("SELECT note FROM checkpoints WHERE tree_size = 11").get() as {
+        note: string;
+      };
+      const forged = row.note.replace(/ (\S)(\S+)\n$/, (_m, c, rest) => ` ${c === "A" ? "B" : "A"}${rest}\n`);
+      db.prepare("UPDATE checkpoints SET note = ? WHERE tree_size = 11").run(forged);
+    });
+    const r = await verifyLedgerFile(t.path);
+    assert.equal(r.ok, false);
+    assert.equal(r.bad_index, 10, r.reason);
+  } finally {
+    await t.dir.remove();
+  }
+});
