@@ -88,7 +88,9 @@ async function validate(dir: string, json: boolean): Promise<number> {
       `ok: ${m.id} ${m.version} (${m.kind}), ${report.modules} module(s) audited\n` +
         `  permissions: ${JSON.stringify(m.permissions)}\n  limits: ${JSON.stringify(m.limits)}` +
         (p.audit.computedImports.length > 0
-          ? `\n  note: computed dynamic imports (left to the sandbox): ${p.audit.computedImports.join(", ")}`
+          ? `\n  note: computed dynamic imports (left to the sandbox): ${
+            p.audit.computedImports.join(", ")
+          }`
           : ""),
     );
   }
@@ -104,7 +106,9 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
   const env: Record<string, string> = {};
   for (const kv of v.env ?? []) {
     const at = kv.indexOf("=");
-    if (at < 1) throw new UsageError(`--env: expected NAME=VALUE, found ${JSON.stringify(kv)}`, USAGE);
+    if (at < 1) {
+      throw new UsageError(`--env: expected NAME=VALUE, found ${JSON.stringify(kv)}`, USAGE);
+    }
     env[kv.slice(0, at)] = kv.slice(at + 1);
   }
   const timeoutMs = v.timeout === undefined ? undefined : Number(v.timeout);
@@ -127,7 +131,10 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
     else if (method === "execute") r = await runner.execute(input, { timeoutMs });
     else if (method === "send") r = await runner.send(input);
     else if (method === "health") r = await runner.health();
-    else throw new UsageError(`--method: expected detect|execute|send|health, found ${method}`, USAGE);
+    else {throw new UsageError(
+        `--method: expected detect|execute|send|health, found ${method}`,
+        USAGE,
+      );}
     print(JSON.stringify(r, null, 2));
     return r.ok ? 0 : 1;
   } finally {
@@ -146,10 +153,15 @@ export const command: Command = {
     }
     const [verb, dir, ...extra] = positionals;
     if (verb !== "validate" && verb !== "run") {
-      throw new UsageError(verb ? `unknown verb "${verb}"` : "missing verb (validate or run)", USAGE);
+      throw new UsageError(
+        verb ? `unknown verb "${verb}"` : "missing verb (validate or run)",
+        USAGE,
+      );
     }
     if (!dir) throw new UsageError(`${verb}: missing plugin folder`, USAGE);
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, USAGE);
-    return verb === "validate" ? await validate(dir, values.json ?? false) : await runOnce(dir, values);
+    return verb === "validate"
+      ? await validate(dir, values.json ?? false)
+      : await runOnce(dir, values);
   },
 };

@@ -1,5 +1,153 @@
-/** `iatp policy`: not built yet. @module */
-import { notBuilt } from "./not_built.ts";
+/**
+ * `iatp policy`: Cedar decisions for access intents over HTTP, with hot reload, and (with
+ * `--relay`) the exactly-once decision loop on `access.intent` -> `access.decision` + ledger.
+ * @module
+ */
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serviceFields } from "../core/config/common.ts";
+import {
+  defineConfig,
+  duration,
+  type Infer,
+  int,
+  permittedEnv,
+  str,
+  url,
+} from "../core/config/mod.ts";
+import { ConfigError } from "../core/errors/mod.ts";
+import { createServer, type Service } from "../core/http/mod.ts";
+import { AuditClient } from "../core/ledger/client.ts";
+import type { Logger } from "../core/log/mod.ts";
+import { Counter } from "../core/metrics/mod.ts";
+import { DecisionBridge } from "../core/policy/bridge.ts";
+import { loadBundle, PolicyBundleError } from "../core/policy/bundle.ts";
+import { type Decision, PolicyEngine } from "../core/policy/engine.ts";
+import { DEFAULT_RELOAD_INTERVAL_MS, PolicyReloader } from "../core/policy/reload.ts";
+import { DecisionState, DEFAULT_MAX_DECIDED } from "../core/policy/state.ts";
+import { RelayClient } from "../core/relay/client.ts";
+import { registerPolicyRoutes } from "./policy/routes.ts";
+import { serviceCommand, serviceLogger } from "./shared.ts";
+
+const DATA_DIR = permittedEnv("IATP_DATA_DIR") || "data";
+/** The built-in bundle (the seed rule), shipped as files beside core/policy. */
+export const DEFAULT_POLICY_DIR = fileURLToPath(
+  new URL("../core/policy/default/", import.meta.url),
+);
+
+/** The policy service's configuration. */
+export const spec = defineConfig({
+  command: "policy",
+  summary: "Cedar decisions: POST /evaluate (intent -> decision), GET /policies. With --relay, " +
+    "decides every access.intent exactly once and publishes access.decision.",
+  envPrefix: "IATP_POLICY_",
+  fields: {
+    ...serviceFields(8002),
+    policies: str({
+      help: "bundle directory (*.cedar, optional *.cedarschema and entities.json)",
+      default: DEFAULT_POLICY_DIR,
+    }),
+    reload_interval: duration({
+      help: "how often the bundle is checked for changes (0 disables hot reload)",
+      default: DEFAULT_RELOAD_INTERVAL_MS,
+    }),
+    relay: url({ help: "relay base URL: subscribe to access.intent, publish access.decision" }),
+    relay_token: str({ help: "bearer token for the relay", secret: true }),
+    audit: url({ help: "audit service base URL: decisions are appended to the ledger" }),
+    audit_buffer: int({ help: "HTTP decisions queued for the ledger", default: 1000, min: 1 }),
+    state_db: str({
+      help: "SQLite file for the relay loop's position and decided tx_ids",
+      default: `${DATA_DIR}/policy-state.db`,
+    }),
+    max_decided: int({ help: "decided tx_ids remembered", default: DEFAULT_MAX_DECIDED, min: 1 }),
+    redeliver_interval: duration({
+      help: "retry interval for decisions not yet published/audited",
+      default: 5_000,
+      min: 10,
+    }),
+  },
+});
+
+/** The validated policy config. */
+export type PolicyConfig = Infer<typeof spec.spec.fields>;
+
+async function loadInitial(dir: string): Promise<PolicyEngine> {
+  try {
+    return new PolicyEngine(await loadBundle(dir));
+  } catch (err) {
+    if (!(err instanceof PolicyBundleError)) throw err;
+    throw new ConfigError(
+      "policies",
+      { kind: "flag", name: "policies" },
+      "a valid Cedar bundle",
+      err.message,
+    );
+  }
+}
+
+/** Starts the policy service. */
+export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): Promise<Service> {
+  const log = deps.log ?? serviceLogger("policy", config);
+  const engine = await loadInitial(config.policies);
+  const reloader = new PolicyReloader(config.policies, engine, log);
+  reloader.start(config.reload_interval);
+  const audit = config.audit
+    ? new AuditClient({ url: config.audit, log, bufferSize: config.audit_buffer })
+    : undefined;
+  const server = createServer({
+    service: "policy",
+    host: config.host,
+    port: config.port,
+    log,
+    maxBodyBytes: config.max_body_bytes,
+    drainTimeoutMs: config.drain_timeout,
+  });
+  const decisions = new Counter({
+    name: "iatp_policy_decisions_total",
+    help: "Policy decisions by outcome",
+    labelNames: ["decision"],
+    registers: [server.metrics.registry],
+  });
+  const onDecision = (d: Decision) => decisions.inc({ decision: d.decision });
+  registerPolicyRoutes(server.app, { engine, reloader, audit, onDecision });
+  let bridge: DecisionBridge | undefined;
+  let state: DecisionState | undefined;
+  let relay: RelayClient | undefined;
+  if (config.relay) {
+    await Deno.mkdir(dirname(config.state_db), { recursive: true });
+    state = new DecisionState(config.state_db, config.max_decided);
+    relay = new RelayClient({ url: config.relay, token: config.relay_token, log });
+    bridge = new DecisionBridge({
+      relay,
+      audit,
+      engine,
+      state,
+      log,
+      redeliverMs: config.redeliver_interval,
+      onDecision,
+    });
+  }
+  const svc = await server.listen();
+  await bridge?.start();
+  log.info("policy bundle loaded", {
+    dir: config.policies,
+    policy_ref: engine.bundle.ref,
+    policies: engine.bundle.policies.length,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    url: svc.url,
+    close: () =>
+      closing ??= (async () => {
+        reloader.close();
+        await bridge?.close();
+        await svc.close();
+        await relay?.close();
+        await audit?.close();
+        state?.close();
+      })(),
+  };
+}
 
 /** The policy command. */
-export const command = notBuilt("policy");
+export const command = serviceCommand(spec, start);

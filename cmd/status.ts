@@ -1,5 +1,14 @@
-/** `iatp status`: not built yet. @module */
-import { notBuilt } from "./not_built.ts";
+/**
+ * `iatp status`: the host status agent (metrics, alerts, dashboard command link). Docker work
+ * goes to the compose-agent; only legacy mode touches the socket.
+ * @module
+ */
+import { serviceCommand } from "./shared.ts";
+import { statusSpec } from "./status/config.ts";
+import { start } from "./status/server.ts";
+
+export { start } from "./status/server.ts";
+export type { StatusConfig } from "./status/config.ts";
 
 /** The status command. */
-export const command = notBuilt("status");
+export const command = serviceCommand(statusSpec, start);

@@ -39,6 +39,8 @@ export function createEventSink(opts: {
   relayToken?: string;
   auditUrl?: string;
   log: Logger;
+  /** Longest close() waits for queued events to be delivered. */
+  closeTimeoutMs?: number;
 }): EventSink {
   const relay = opts.relayUrl
     ? new RelayClient({ url: opts.relayUrl, token: opts.relayToken || undefined, log: opts.log })
@@ -67,7 +69,11 @@ export function createEventSink(opts: {
       }
     },
     async close() {
-      await Promise.allSettled([relay?.close(), audit?.close()]);
+      // Delivery is best effort: shutdown waits a bounded time for the queues, never forever.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<void>((r) => timer = setTimeout(r, opts.closeTimeoutMs ?? 5_000));
+      await Promise.race([Promise.allSettled([relay?.close(), audit?.close()]), expired]);
+      clearTimeout(timer);
     },
   };
 }

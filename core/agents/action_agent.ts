@@ -19,6 +19,16 @@ import { TaskQueue } from "./queue.ts";
 import { sleep } from "./backoff.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
 
+/** How long stop waits for a last delivery of unreported results. */
+export const FINAL_SWEEP_TIMEOUT_MS = 5_000;
+
+/** Waits for `p` up to `ms`; never throws. */
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p.catch(() => {}), new Promise((r) => timer = setTimeout(r, ms))]);
+  clearTimeout(timer);
+}
+
 /** One unit of work. */
 interface Task {
   inst: Instruction;
@@ -276,7 +286,10 @@ export async function startActionAgent(
     () => agent.relayTasks?.health() ?? { ok: true, configured: rt.relay !== undefined },
   );
   await agent.recover();
-  const svc = await rt.health.listen();
+  const svc = await rt.health.listen().catch(async (err) => {
+    await rt.close();
+    throw err;
+  });
   rt.heartbeat?.start();
   const loops: Promise<void>[] = [];
   if (usePoll) loops.push(agent.pollLoop());
@@ -300,7 +313,8 @@ export async function startActionAgent(
         clearInterval(sweeper);
         await agent.close();
         await Promise.allSettled(loops);
-        await agent.reporter.sweep().catch(() => {});
+        // One last delivery attempt, bounded: unreported results stay in state for next start.
+        await withTimeout(agent.reporter.sweep(), FINAL_SWEEP_TIMEOUT_MS);
         await rt.close();
         await svc.close();
       })(),

@@ -62,9 +62,15 @@ function failed(
 async function runOnce(
   inst: Instruction,
   ctx: ExecutorContext,
-  timeoutMs: number,
+  asked: number,
+  log: ExecutionLog,
 ): Promise<PluginResult<unknown>> {
   const runner = await ctx.catalog.runner(inst.plugin_id, "action", inst.plugin_configuration);
+  // The manifest's timeout is the plugin's declared limit: an instruction cannot raise it.
+  const timeoutMs = Math.min(asked, runner.plugin.manifest.limits.timeout_ms);
+  log.add(
+    `running plugin ${inst.plugin_id} ${runner.plugin.manifest.version} (timeout ${timeoutMs} ms)`,
+  );
   const res = await runner.execute(inst.input_data, { timeoutMs });
   // A host that timed out, crashed or ran out of memory is not trusted for the next call.
   if (!res.ok && ["timeout", "crashed", "oom"].includes(res.error.type)) {
@@ -88,8 +94,7 @@ async function execute(
       log.add(`retrying in ${wait} ms (attempt ${attempt} of ${attempts})`);
       await sleep(wait, ctx.signal);
     }
-    log.add(`running plugin ${inst.plugin_id} (timeout ${timeoutMs} ms)`);
-    res = await runOnce(inst, ctx, timeoutMs);
+    res = await runOnce(inst, ctx, timeoutMs, log);
     for (const line of res.logs) log.add(`plugin: ${line}`);
     if (res.ok || !RETRYABLE_ERRORS.has(res.error.type)) break;
     log.add(`attempt ${attempt} failed (${res.error.type}): ${res.error.message}`);

@@ -105,6 +105,7 @@ interface RunnerEntry {
 export class PluginCatalog {
   // Map iteration order is insertion order: re-inserting on use makes the first entry the LRU.
   #runners = new Map<string, RunnerEntry>();
+  #closed = false;
 
   constructor(private readonly opts: PluginCatalogOptions) {}
 
@@ -153,6 +154,8 @@ export class PluginCatalog {
     kind: "trigger" | "action",
     config: Record<string, unknown>,
   ): Promise<PluginRunner> {
+    // After close, no new plugin hosts may start: they would outlive the agent.
+    if (this.#closed) throw new PluginError("crashed", "the agent is stopping");
     const key = `${id}\u0000${stableJson(config)}`;
     const hit = this.#runners.get(key);
     if (hit) {
@@ -161,6 +164,7 @@ export class PluginCatalog {
       return hit.runner;
     }
     const plugin = await this.load(id, kind);
+    if (this.#closed) throw new PluginError("crashed", "the agent is stopping");
     const valid = validatePluginConfig(plugin.manifest, config);
     const why = grantsViolation(
       computeGrants(plugin.dir, plugin.manifest, valid),
@@ -199,6 +203,7 @@ export class PluginCatalog {
 
   /** Closes every runner. */
   async close(): Promise<void> {
+    this.#closed = true;
     const all = [...this.#runners.values()];
     this.#runners.clear();
     await Promise.allSettled(all.map((e) => e.runner.close()));

@@ -33,6 +33,8 @@ interface TriggerHealth {
   failures: number;
   consecutive_failures: number;
   restarts: number;
+  /** Delay chosen after the last run: the interval when healthy, the backoff after failures. */
+  next_delay_ms: number;
   last_error?: string;
   last_run?: string;
 }
@@ -69,6 +71,7 @@ class TriggerLoop {
     failures: 0,
     consecutive_failures: 0,
     restarts: 0,
+    next_delay_ms: 0,
   };
 
   constructor(
@@ -90,6 +93,7 @@ class TriggerLoop {
           maxMs: this.config.sensor.restart_max_delay,
         }),
       );
+      this.health.next_delay_ms = wait;
       await sleep(wait, this.signal);
     }
   }
@@ -104,6 +108,7 @@ class TriggerLoop {
     } catch (err) {
       return await this.#failed("load", err instanceof Error ? err.message : String(err));
     }
+    if (this.signal.aborted) return true;
     const res = await runner.detect();
     this.rt.metrics.duration.observe(
       { plugin: id, result: res.ok ? "ok" : "failed" },
@@ -218,7 +223,11 @@ export async function startSensorAgent(
         ? { ok: true, configured: true, ...rt.relay.stats() }
         : { ok: true, configured: false },
   );
-  const svc = await rt.health.listen();
+  const svc = await rt.health.listen().catch(async (err) => {
+    await rt.close();
+    throw err;
+  });
+  rt.state.pruneDedup(config.sensor.dedup_window);
   rt.heartbeat?.start();
   const running = loops.map((l) => l.run());
   const pruner = setInterval(

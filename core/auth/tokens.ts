@@ -130,3 +130,32 @@ export class VaultTokenSource implements TokenSource {
     }
   }
 }
+
+/** How an agent gets its token: Vault when an address is configured, else the static token. */
+export interface TokenConfig {
+  agentToken?: string;
+  deploymentHash?: string;
+  vaultAddress?: string;
+  vaultToken?: string;
+  vaultPrefix?: string;
+  vaultKey: string;
+  vaultRefreshMs?: number;
+  log?: Logger;
+}
+
+/** Builds (and for Vault, starts) the token source of an agent. */
+export async function tokenSourceFrom(c: TokenConfig): Promise<TokenSource> {
+  if (!c.vaultAddress) return staticToken(c.agentToken ?? "");
+  const source = new VaultTokenSource({
+    address: c.vaultAddress,
+    vaultToken: c.vaultToken ?? "",
+    prefix: c.vaultPrefix ?? "",
+    deploymentHash: c.deploymentHash ?? "",
+    key: c.vaultKey,
+    fallback: c.agentToken,
+    refreshMs: c.vaultRefreshMs,
+    log: c.log,
+  });
+  await source.start();
+  return source;
+}

@@ -24,6 +24,8 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
 export const DEFAULT_COOLDOWN_MS = 600_000;
 /** Default grace after a container starts during which `unhealthy` is tolerated. */
 export const DEFAULT_START_PERIOD_MS = 60_000;
+/** Default time a restarted container must stay up (and healthy) to end the restart round. */
+export const DEFAULT_STABLE_AFTER_MS = 10_000;
 /** Log lines searched for a GLIBC error. */
 export const GLIBC_LOG_TAIL = 50;
 
@@ -68,6 +70,8 @@ export interface WatchdogOptions {
   maxAttempts?: number;
   cooldownMs?: number;
   startPeriodMs?: number;
+  /** Uptime after which a restarted container counts as recovered (crash loops never do). */
+  stableAfterMs?: number;
   /** Stop grace passed to the restart. */
   restartTimeoutSecs?: number;
   onEvent: (e: WatchdogEvent) => void;
@@ -192,8 +196,14 @@ export class Watchdog {
     const reason = await this.#failure(name, info);
     if (!reason) {
       const health = info.State.Health?.Status;
-      // Healthy (or no check) and running: the round is over.
-      if (t.attempts > 0 && info.State.Running && (health === undefined || health === "healthy")) {
+      const upMs = Date.now() - Date.parse(info.State.StartedAt);
+      const stable = upMs >= (this.opts.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS);
+      // Up for the stable period and healthy (or without a check): the round is over. A crash
+      // loop caught between start and exit must not reset the attempt count.
+      if (
+        t.attempts > 0 && info.State.Running && stable &&
+        (health === undefined || health === "healthy")
+      ) {
         this.#emit({ action: "recovered", container: name, attempt: t.attempts, health });
         t.attempts = 0;
         t.cooldownUntil = undefined;
@@ -235,10 +245,11 @@ export class Watchdog {
   }
 
   async #restart(name: string, t: Tracked, reason: WatchdogReason): Promise<void> {
-    t.timer = undefined;
-    if (this.#closed || this.#intentional.has(name)) return;
-    t.attempts++;
+    // t.timer stays set until the restart finished, so a check running meanwhile (seeing the
+    // container still down) does not schedule a second restart.
     try {
+      if (this.#closed || this.#intentional.has(name)) return;
+      t.attempts++;
       await this.opts.engine.restart(name, this.opts.restartTimeoutSecs ?? 10);
       this.#emit({ action: "restarted", container: name, reason, attempt: t.attempts });
     } catch (err) {
@@ -249,6 +260,8 @@ export class Watchdog {
         attempt: t.attempts,
         error: err instanceof Error ? err.message : String(err),
       });
+    } finally {
+      t.timer = undefined;
     }
   }
 

@@ -22,6 +22,7 @@ export {
 export {
   CARD_PLACEHOLDER,
   installPiiLogScrubber,
+  redactPiiNumbers,
   redactSpans,
   scrubJsonText,
   scrubPiiText,

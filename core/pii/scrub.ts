@@ -53,6 +53,27 @@ export function scrubPiiText(text: string): string {
   return redactSpans(text, scanPii(text).spans);
 }
 
+/** Deepest nesting {@linkcode redactPiiNumbers} walks (the log scrubber's own bound is lower). */
+const MAX_WALK_DEPTH = 64;
+
+/**
+ * Replaces numbers that are cards or SSNs (`4532015112830366`) with their placeholder strings,
+ * in a deep copy of a JSON-like value. The log scrubber only sees strings; this covers numbers.
+ */
+export function redactPiiNumbers(value: unknown, depth = 0): unknown {
+  if (typeof value === "number") {
+    // Only integers of 9 to 19 digits can be either; everything else is returned as is.
+    if (!Number.isInteger(value) || Math.abs(value) < 1e8) return value;
+    const spans = scanPii(String(Math.abs(value))).spans;
+    return spans.length === 0 ? value : placeholder(spans[0]);
+  }
+  if (value === null || typeof value !== "object" || depth >= MAX_WALK_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((v) => redactPiiNumbers(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = redactPiiNumbers(v, depth + 1);
+  return out;
+}
+
 /** Registers {@linkcode scrubPiiText} with the log scrubber (idempotent). */
 export function installPiiLogScrubber(): void {
   addScrubber(scrubPiiText);

@@ -25,7 +25,9 @@ export function checkEvents(value: unknown, source: string, max: number): Trigge
       return `event[${i}].type: expected a non-empty string`;
     }
     if (!SEVERITIES.has(e.severity as Severity)) {
-      return `event[${i}].severity: expected low|medium|high|critical, found ${JSON.stringify(e.severity)}`;
+      return `event[${i}].severity: expected low|medium|high|critical, found ${
+        JSON.stringify(e.severity)
+      }`;
     }
     const data = e.data ?? {};
     if (data === null || typeof data !== "object" || Array.isArray(data)) {
@@ -38,7 +40,9 @@ export function checkEvents(value: unknown, source: string, max: number): Trigge
     out.push({
       id: typeof e.id === "string" && e.id ? e.id.slice(0, MAX_FIELD_CHARS) : crypto.randomUUID(),
       type: e.type,
-      source: typeof e.source === "string" && e.source ? e.source.slice(0, MAX_FIELD_CHARS) : source,
+      source: typeof e.source === "string" && e.source
+        ? e.source.slice(0, MAX_FIELD_CHARS)
+        : source,
       timestamp: typeof e.timestamp === "string" && !Number.isNaN(Date.parse(e.timestamp))
         ? e.timestamp
         : new Date().toISOString(),

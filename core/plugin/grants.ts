@@ -78,11 +78,13 @@ export function computeGrants(
   config: Record<string, unknown>,
 ): Grants {
   const p = manifest.permissions;
-  const all = (list: string[]) => [...new Set(list.flatMap((e) => expand(e, config)))];
+  const all = (list: string[], f = (x: string) => x) => [
+    ...new Set(list.flatMap((e) => expand(e, config)).map(f)),
+  ];
   return {
-    read: all(p.read).map((x) => resolve(dir, x)),
-    write: all(p.write).map((x) => resolve(dir, x)),
-    net: all(p.net).map(netGrant),
+    read: all(p.read, (x) => resolve(dir, x)),
+    write: all(p.write, (x) => resolve(dir, x)),
+    net: all(p.net, netGrant),
     env: all(p.env),
     run: all(p.run),
     sys: [...p.sys],
@@ -123,7 +125,12 @@ export interface HostCommand {
  * (`iatp plugin-host`); permission flags cannot be narrowed there, so only the Worker's
  * permissions, the import audit, DENO_V8_FLAGS and the RSS watchdog apply.
  */
-export function hostCommand(dir: string, g: Grants, limits: Limits, baseEnv: Record<string, string>) {
+export function hostCommand(
+  dir: string,
+  g: Grants,
+  limits: Limits,
+  baseEnv: Record<string, string>,
+) {
   const v8 = `--max-old-space-size=${limits.memory_mb}`;
   if (isCompiled()) {
     return {
@@ -135,7 +142,8 @@ export function hostCommand(dir: string, g: Grants, limits: Limits, baseEnv: Rec
   }
   const workerEntry = fileURLToPath(new URL("./worker_entry.ts", import.meta.url));
   const hostEntry = fileURLToPath(new URL("./host_main.ts", import.meta.url));
-  const flag = (name: string, l: string[]) => l.length > 0 ? [`--allow-${name}=${l.join(",")}`] : [];
+  const flag = (name: string, l: string[]) =>
+    l.length > 0 ? [`--allow-${name}=${l.join(",")}`] : [];
   const args = [
     "run",
     "--quiet",

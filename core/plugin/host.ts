@@ -115,7 +115,9 @@ export class PluginHost {
     const { promise, resolve } = Promise.withResolvers<PluginResult<null>>();
     const started = Date.now();
     const timer = setTimeout(() => {
-      this.#settleStart(failure("timeout", `plugin did not start within ${this.spec.startTimeoutMs} ms`));
+      this.#settleStart(
+        failure("timeout", `plugin did not start within ${this.spec.startTimeoutMs} ms`),
+      );
       this.kill();
     }, this.spec.startTimeoutMs);
     this.#ready = (r) => {
@@ -137,7 +139,9 @@ export class PluginHost {
     const { promise, resolve } = Promise.withResolvers<PluginResult<unknown>>();
     const id = this.#nextId++;
     const timer = setTimeout(() => {
-      this.#settle(failure("timeout", `plugin exceeded its timeout of ${timeoutMs} ms; host killed`));
+      this.#settle(
+        failure("timeout", `plugin exceeded its timeout of ${timeoutMs} ms; host killed`),
+      );
       this.kill();
     }, timeoutMs);
     this.#pending = { id, started: performance.now(), timer, resolve };
@@ -187,10 +191,18 @@ export class PluginHost {
     switch (frame.t) {
       case "ready":
         this.#readyLogs = arrayOfStrings((frame as { logs?: unknown }).logs);
-        return this.#settleStart({ ok: true, value: null, logs: [], duration_ms: 0, truncated: false });
+        return this.#settleStart({
+          ok: true,
+          value: null,
+          logs: [],
+          duration_ms: 0,
+          truncated: false,
+        });
       case "fatal": {
         const logs = arrayOfStrings(frame.logs).map(this.spec.scrub);
-        this.#settleStart(failure(resultType(frame.type), this.spec.scrub(frame.message), { logs }));
+        this.#settleStart(
+          failure(resultType(frame.type), this.spec.scrub(frame.message), { logs }),
+        );
         if (this.#pending) this.#settle(failure(resultType(frame.type), frame.message));
         return this.kill();
       }
@@ -201,7 +213,9 @@ export class PluginHost {
         if (!this.#pending || frame.id !== this.#pending.id) return;
         const logs = arrayOfStrings(frame.logs);
         const truncated = frame.truncated === true;
-        if (frame.ok) return this.#settle({ ok: true, value: frame.value, logs, duration_ms: 0, truncated });
+        if (frame.ok) {
+          return this.#settle({ ok: true, value: frame.value, logs, duration_ms: 0, truncated });
+        }
         return this.#settle(failure(resultType(frame.type), String(frame.message), {
           logs,
           output: typeof frame.output === "string" ? frame.output : undefined,
@@ -276,14 +290,22 @@ export class PluginHost {
       const mb = (n = 0) => Math.round(n / 1048576);
       return failure(
         "oom",
-        `plugin host exceeded its memory limit (rss ${mb(this.#oom?.rss)} MiB > ${mb(this.#oom?.limit)} MiB)`,
+        `plugin host exceeded its memory limit (rss ${mb(this.#oom?.rss)} MiB > ${
+          mb(this.#oom?.limit)
+        } MiB)`,
       );
     }
     if (OOM_TEXT.test(this.#stderrTail)) {
-      return failure("oom", `plugin ran out of heap (limits.memory_mb) and the host aborted (${how})`);
+      return failure(
+        "oom",
+        `plugin ran out of heap (limits.memory_mb) and the host aborted (${how})`,
+      );
     }
     const last = this.#stderrTail.trim().split("\n").slice(-3).join(" | ").slice(0, 500);
-    return failure("crashed", `plugin host exited (${how})${last ? `: ${this.spec.scrub(last)}` : ""}`);
+    return failure(
+      "crashed",
+      `plugin host exited (${how})${last ? `: ${this.spec.scrub(last)}` : ""}`,
+    );
   }
 }
 

@@ -61,7 +61,9 @@ class Host {
   }
 
   onWorkerDied(message: string): void {
-    const type = /Requires \w+ access|NotCapable|Can't escalate/.test(message) ? "denied" : "crashed";
+    const type = /Requires \w+ access|NotCapable|Can't escalate/.test(message)
+      ? "denied"
+      : "crashed";
     const msg = `plugin worker died: ${String(message).slice(0, 2000)}`;
     if (this.pending) {
       this.write({ t: "result", id: this.pending.id, ok: false, type, message: msg, logs: [] });
@@ -88,7 +90,8 @@ class Host {
         id,
         ok: false,
         type: "invalid_output",
-        message: `plugin printed ${overPrinted} bytes, more than max_output_bytes (${this.spec.maxOutputBytes})`,
+        message:
+          `plugin printed ${overPrinted} bytes, more than max_output_bytes (${this.spec.maxOutputBytes})`,
         logs,
         truncated: true,
       });
@@ -104,7 +107,8 @@ class Host {
         truncated,
       });
     }
-    this.write({ t: "result", id, logs, ...this.checkOutput(m.json), truncated });
+    const out = this.checkOutput(m.json);
+    this.write({ t: "result", id, logs, ...out, truncated: truncated || out.truncated === true });
   }
 
   // Authoritative output check: the Worker's realm belongs to the plugin, so re-measure here.

@@ -38,7 +38,10 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
   try {
     const info = await Deno.stat(manifestPath);
     if (info.size > MAX_MANIFEST_BYTES) {
-      throw new PluginError("invalid_manifest", `${manifestPath}: larger than ${MAX_MANIFEST_BYTES} bytes`);
+      throw new PluginError(
+        "invalid_manifest",
+        `${manifestPath}: larger than ${MAX_MANIFEST_BYTES} bytes`,
+      );
     }
     text = await Deno.readTextFile(manifestPath);
   } catch (err) {
@@ -51,13 +54,18 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
     try {
       validateField(name, f, f.default);
     } catch (err) {
-      throw new PluginError("invalid_manifest", `${manifestPath}: default of ${(err as Error).message}`);
+      throw new PluginError(
+        "invalid_manifest",
+        `${manifestPath}: default of ${(err as Error).message}`,
+      );
     }
   }
   if (isAbsolute(manifest.entry) || !ENTRY_EXTS.has(extname(manifest.entry))) {
     throw new PluginError(
       "invalid_manifest",
-      `${manifestPath}: entry: expected a relative .ts/.js/.mjs/.mts path, found ${JSON.stringify(manifest.entry)}`,
+      `${manifestPath}: entry: expected a relative .ts/.js/.mjs/.mts path, found ${
+        JSON.stringify(manifest.entry)
+      }`,
     );
   }
   const audit = await auditImports(real, manifest.entry);

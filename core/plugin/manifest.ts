@@ -81,9 +81,11 @@ export const ManifestSchema = z.object({
     read: permList,
     write: permList,
     net: permList,
-    env: z.array(permEntry.refine((s) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s), {
-      message: "must be an environment variable name",
-    }).or(z.string().regex(/^\$\{config\.[a-zA-Z_][a-zA-Z0-9_]*\}$/))).max(64).default([]),
+    env: z.array(
+      permEntry.refine((s) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s), {
+        message: "must be an environment variable name",
+      }).or(z.string().regex(/^\$\{config\.[a-zA-Z_][a-zA-Z0-9_]*\}$/)),
+    ).max(64).default([]),
     run: permList,
     // Deno 2.9 demands --allow-all for any /proc or /sys read, so host metrics come through
     // these named system APIs instead (os.cpus(), Deno.loadavg(), Deno.systemMemoryInfo()...).

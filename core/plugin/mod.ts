@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-export { loadPlugin, type LoadedPlugin } from "./load.ts";
+export { type LoadedPlugin, loadPlugin } from "./load.ts";
 export { secretValues, validatePluginConfig } from "./config.ts";
 export { PluginRunner, type RunnerOptions } from "./runner.ts";
 export {

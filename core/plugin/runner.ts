@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 import { type Logger, registerSecret, scrubString, silentLogger } from "../log/mod.ts";
 import { secretValues, validatePluginConfig } from "./config.ts";
 import { failure, type PluginResult } from "./errors.ts";
-import { computeGrants, hostCommand, HOST_RSS_OVERHEAD_MB, workerPermissions } from "./grants.ts";
+import { computeGrants, HOST_RSS_OVERHEAD_MB, hostCommand, workerPermissions } from "./grants.ts";
 import { type HostSpec, PluginHost } from "./host.ts";
 import type { LoadedPlugin } from "./load.ts";
 import type { PluginMethod } from "./protocol.ts";
@@ -137,6 +137,11 @@ export class PluginRunner {
     return { ok: true, value: null, logs: [], duration_ms: 0, truncated: false };
   }
 
+  /** Process ids of the live hosts (for metrics: RSS per warm plugin). */
+  hostPids(): number[] {
+    return [...this.#all].map((h) => h.pid);
+  }
+
   /** Live hosts, idle hosts, waiting callers. */
   stats(): { hosts: number; idle: number; waiting: number } {
     return { hosts: this.#all.size, idle: this.#idle.length, waiting: this.#waiters.length };
@@ -185,7 +190,10 @@ export class PluginRunner {
       }
       if (this.#all.size + this.#starting < this.#opts.poolSize) return await this.#spawn();
       if (this.#waiters.length >= this.#opts.maxQueue) {
-        return failure("error", `plugin ${this.plugin.manifest.id}: queue full (${this.#opts.maxQueue} waiting)`);
+        return failure(
+          "error",
+          `plugin ${this.plugin.manifest.id}: queue full (${this.#opts.maxQueue} waiting)`,
+        );
       }
       await new Promise<void>((r) => this.#waiters.push(r));
     }

@@ -57,16 +57,18 @@ function addLog(level: string, msg: string, fields?: unknown): void {
 function installConsole(): void {
   const toLog = (level: string) => (...args: unknown[]) => addLog(level, format(args));
   const c = globalThis.console as unknown as Record<string, unknown>;
-  for (const [name, level] of Object.entries({
-    log: "info",
-    info: "info",
-    debug: "debug",
-    warn: "warn",
-    error: "error",
-    trace: "debug",
-    dir: "info",
-    table: "info",
-  })) c[name] = toLog(level);
+  for (
+    const [name, level] of Object.entries({
+      log: "info",
+      info: "info",
+      debug: "debug",
+      warn: "warn",
+      error: "error",
+      trace: "debug",
+      dir: "info",
+      table: "info",
+    })
+  ) c[name] = toLog(level);
 }
 
 const ctxLog = {

@@ -5,7 +5,7 @@
  * @module
  */
 import { scrub } from "../log/mod.ts";
-import "../pii/mod.ts"; // installs the card/SSN scrubber that scrub() applies
+import { redactPiiNumbers } from "../pii/mod.ts"; // also installs the log PII scrubber
 import type { RecordType, TraceRecord } from "./record.ts";
 import type { RecordStore } from "./store.ts";
 
@@ -50,7 +50,8 @@ export class FlightRecorder {
       type,
       trace_id: traceId,
       timestamp: new Date().toISOString(),
-      details: scrub(details) as Record<string, unknown>,
+      // scrub() covers secrets and PII in strings; numbers need the PII pass of their own.
+      details: redactPiiNumbers(scrub(details)) as Record<string, unknown>,
     };
     this.#evictSlot(this.#next);
     this.#ring[this.#next] = rec;

@@ -12,7 +12,9 @@ import {
 
 async function withAudit(fn: (url: string, dir: string) => Promise<void>) {
   const dir = await tempDir("iatp-audit-");
-  const svc = await start(command.resolve({ port: 0, db: `${dir.path}/audit.db` }), { log: silentLogger });
+  const svc = await start(command.resolve({ port: 0, db: `${dir.path}/audit.db` }), {
+    log: silentLogger,
+  });
   try {
     await fn(svc.url, dir.path);
   } finally {
@@ -32,15 +34,27 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 
 Deno.test("POST /audit answers 201 with a receipt the RFC 6962 test verifier accepts", async () => {
   await withAudit(async (url) => {
-    const key = (await (await fetch(`${url}/checkpoint`, { headers: { accept: "application/json" } })).json()).vkey;
+    const key =
+      (await (await fetch(`${url}/checkpoint`, { headers: { accept: "application/json" } })).json())
+        .vkey;
     const acks = await Promise.all(
-      Array.from({ length: 25 }, (_, i) =>
-        post(url, { tx_id: `tx-${i % 5}`, event: "access.decision", actor: "policy", payload: { i } })),
+      Array.from(
+        { length: 25 },
+        (_, i) =>
+          post(url, {
+            tx_id: `tx-${i % 5}`,
+            event: "access.decision",
+            actor: "policy",
+            payload: { i },
+          }),
+      ),
     );
     for (const a of acks) assert.equal(a.status, 201);
     const tx = await (await fetch(`${url}/tx/tx-3`)).json();
     assert.equal(tx.entries.length, 5);
-    for (const e of tx.entries) assert.ok(await refVerifyReceipt(e, e.receipt, key), `entry ${e.index}`);
+    for (const e of tx.entries) {
+      assert.ok(await refVerifyReceipt(e, e.receipt, key), `entry ${e.index}`);
+    }
     const byIndex = await (await fetch(`${url}/entries/${acks[0].body.index}`)).json();
     assert.deepEqual(byIndex.receipt, acks[0].body.receipt);
     const note = await (await fetch(`${url}/checkpoint`)).text();
@@ -50,7 +64,15 @@ Deno.test("POST /audit answers 201 with a receipt the RFC 6962 test verifier acc
     assert.equal(inc.inclusion_proof.length, 5);
     for (const [m, n] of [[1, 25], [7, 19], [16, 25], [24, 25], [25, 25]]) {
       const c = await (await fetch(`${url}/proof/consistency?first=${m}&second=${n}`)).json();
-      assert.ok(refCheckConsistency(m, n, fromHex(c.first_root), fromHex(c.second_root), c.consistency_proof.map(fromHex)));
+      assert.ok(
+        refCheckConsistency(
+          m,
+          n,
+          fromHex(c.first_root),
+          fromHex(c.second_root),
+          c.consistency_proof.map(fromHex),
+        ),
+      );
     }
   });
 });
@@ -61,12 +83,33 @@ Deno.test("bad requests get 4xx JSON, never 500", async () => {
     const missing = await post(url, { tx_id: 5 });
     assert.equal(missing.status, 400);
     assert.ok(missing.body.issues.some((i: { path: string }) => i.path === "tx_id"));
-    assert.equal((await post(url, { tx_id: "t", event: "e", actor: "a", payload: [1] })).status, 400);
-    const ok = await post(url, { tx_id: "t", event: "e", actor: "a", payload: { a: 1 } }, { "idempotency-key": "k" });
-    const again = await post(url, { tx_id: "t", event: "e", actor: "a", payload: { a: 1 } }, { "idempotency-key": "k" });
+    assert.equal(
+      (await post(url, { tx_id: "t", event: "e", actor: "a", payload: [1] })).status,
+      400,
+    );
+    const ok = await post(url, { tx_id: "t", event: "e", actor: "a", payload: { a: 1 } }, {
+      "idempotency-key": "k",
+    });
+    const again = await post(url, { tx_id: "t", event: "e", actor: "a", payload: { a: 1 } }, {
+      "idempotency-key": "k",
+    });
     assert.deepEqual(again.body, ok.body);
-    assert.equal((await post(url, { tx_id: "t", event: "e", actor: "a", payload: { a: 2 } }, { "idempotency-key": "k" })).status, 409);
-    for (const path of ["/entries/x", "/entries/-1", "/proof/inclusion?index=5", "/proof/inclusion", "/proof/consistency?first=0", "/proof/consistency?first=2&second=1"]) {
+    assert.equal(
+      (await post(url, { tx_id: "t", event: "e", actor: "a", payload: { a: 2 } }, {
+        "idempotency-key": "k",
+      })).status,
+      409,
+    );
+    for (
+      const path of [
+        "/entries/x",
+        "/entries/-1",
+        "/proof/inclusion?index=5",
+        "/proof/inclusion",
+        "/proof/consistency?first=0",
+        "/proof/consistency?first=2&second=1",
+      ]
+    ) {
       const r = await fetch(url + path);
       assert.equal(r.status, 400, path);
       assert.ok((await r.json()).error);

@@ -23,7 +23,12 @@ Deno.test("audit survives kill -9 mid-stream without losing an acknowledged entr
         const res = await fetch(`${first.url}/audit`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ tx_id: `w${w}-${i}`, event: "crash.test", actor: `w${w}`, payload: { i } }),
+          body: JSON.stringify({
+            tx_id: `w${w}-${i}`,
+            event: "crash.test",
+            actor: `w${w}`,
+            payload: { i },
+          }),
         });
         if (res.status !== 201) {
           await res.body?.cancel();
@@ -47,7 +52,9 @@ Deno.test("audit survives kill -9 mid-stream without losing an acknowledged entr
 
     const second = await startIatpService(args, { env });
     try {
-      const cp = await (await fetch(`${second.url}/checkpoint`, { headers: { accept: "application/json" } })).json();
+      const cp =
+        await (await fetch(`${second.url}/checkpoint`, { headers: { accept: "application/json" } }))
+          .json();
       assert.ok(cp.tree_size >= acked.length, `tree ${cp.tree_size} < ${acked.length} acks`);
       for (const a of acked) {
         const res = await fetch(`${second.url}/entries/${a.index}`);

@@ -85,75 +85,79 @@ function checkResult(body: Record<string, unknown>, violations: string[], id: st
   }
 }
 
-/** Starts the fake on 127.0.0.1 with a free port. */
-export function startFakeOrchestrator(opts: FakeOrchestratorOptions): Promise<FakeOrchestrator> {
-  const requests: Recorded[] = [];
-  const violations: string[] = [];
-  const queue: Record<string, unknown>[] = [];
-  const faults: Record<string, { count: number; status: number }> = {};
-  let npi: number | null = opts.nextPollInterval ?? 1;
-  const base = `/agents/v1/${opts.agentId}`;
+type Kind = "heartbeat" | "poll" | "status" | "result" | "events";
 
-  const route = (method: string, path: string): [string, string?] | undefined => {
+/** The fake's state and handlers; see the module doc. */
+class Fake {
+  readonly requests: Recorded[] = [];
+  readonly violations: string[] = [];
+  readonly queue: Record<string, unknown>[] = [];
+  readonly faults: Partial<Record<Kind, { count: number; status: number }>> = {};
+  npi: number | null;
+  readonly #base: string;
+
+  constructor(private readonly opts: FakeOrchestratorOptions) {
+    this.npi = opts.nextPollInterval ?? 1;
+    this.#base = `/agents/v1/${opts.agentId}`;
+  }
+
+  #route(method: string, path: string): [Kind, string?] | undefined {
+    const base = this.#base;
     if (method === "POST" && path === `${base}/heartbeat`) return ["heartbeat"];
     if (method === "GET" && path === `${base}/instructions`) return ["poll"];
-    if (method === "POST" && path === `${base}/triggers`) return ["events"];
+    if (method === "POST" && path === `${base}/triggers`) return ["events"]; // iatp extension
     const m = /^\/instructions\/([^/]+)(\/result)?$/.exec(path.slice(base.length));
     if (!path.startsWith(base) || !m) return undefined;
     if (method === "PUT" && !m[2]) return ["status", decodeURIComponent(m[1])];
     if (method === "POST" && m[2]) return ["result", decodeURIComponent(m[1])];
     return undefined;
-  };
+  }
 
-  const handle = async (req: Request): Promise<[number, unknown]> => {
-    const path = new URL(req.url).pathname;
-    const r = route(req.method, path);
+  /** Handles one request: [status, response body, recorded request body]. */
+  async handle(req: Request): Promise<[number, unknown, unknown?]> {
+    const r = this.#route(req.method, new URL(req.url).pathname);
     if (!r) return [404, { error: "not found" }];
-    if (req.headers.get("authorization") !== `Bearer ${opts.token}`) {
+    if (req.headers.get("authorization") !== `Bearer ${this.opts.token}`) {
       return [401, { error: "unauthorized" }];
     }
-    const fault = faults[r[0]];
+    const fault = this.faults[r[0]];
     if (fault && fault.count > 0) {
       fault.count--;
       return [fault.status, { error: "injected failure" }];
     }
-    let body: Record<string, unknown> = {};
-    if (req.method !== "GET") {
-      try {
-        body = await req.json();
-      } catch {
-        violations.push(`${r[0]}: body is not JSON`);
-        return [400, { error: "invalid JSON" }];
-      }
+    if (req.method === "GET") return this.#answer(r[0], r[1], {});
+    let body: Record<string, unknown>;
+    try {
+      body = await req.json();
+    } catch {
+      this.violations.push(`${r[0]}: body is not JSON`);
+      return [400, { error: "invalid JSON" }];
     }
-    return answer(r[0], r[1], body);
-  };
+    return [...this.#answer(r[0], r[1], body), body];
+  }
 
-  const answer = (
-    kind: string,
-    id: string | undefined,
-    body: Record<string, unknown>,
-  ): [number, unknown] => {
+  #answer(kind: Kind, id: string | undefined, body: Record<string, unknown>): [number, unknown] {
+    const v = this.violations;
     switch (kind) {
       case "heartbeat":
         if (typeof body.timestamp !== "string" || !RFC3339_UTC.test(body.timestamp)) {
-          violations.push(`heartbeat: timestamp ${JSON.stringify(body.timestamp)}`);
+          v.push(`heartbeat: timestamp ${JSON.stringify(body.timestamp)}`);
         }
         if (body.status !== "online" && body.status !== "offline") {
-          violations.push(`heartbeat: status ${JSON.stringify(body.status)}`);
+          v.push(`heartbeat: status ${JSON.stringify(body.status)}`);
         }
         return [200, { status: "ok" }];
       case "poll": {
-        const instruction = queue.shift() ?? null;
+        const instruction = this.queue.shift() ?? null;
         return [200, {
           instruction,
           status: instruction ? "instruction_delivered" : "no_pending_instructions",
-          ...(npi === null ? {} : { next_poll_interval: npi }),
+          ...(this.npi === null ? {} : { next_poll_interval: this.npi }),
         }];
       }
       case "status":
         if (body.status !== "executing" || !isStringArray(body.execution_log)) {
-          violations.push(`status ${id}: ${JSON.stringify(body)}`);
+          v.push(`status ${id}: ${JSON.stringify(body)}`);
         }
         return [200, {
           success: true,
@@ -161,52 +165,35 @@ export function startFakeOrchestrator(opts: FakeOrchestratorOptions): Promise<Fa
           updated_fields: ["status", "execution_log"],
         }];
       case "result":
-        checkResult(body, violations, id!);
+        checkResult(body, v, id!);
         return [200, { acknowledged: true, next_instruction: null }];
       case "events":
-        if (!Array.isArray(body.events)) violations.push("events: events must be a list");
+        if (!Array.isArray(body.events)) v.push("events: events must be a list");
         return [201, { accepted: Array.isArray(body.events) ? body.events.length : 0 }];
     }
-    return [404, { error: "not found" }];
-  };
+  }
 
-  const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen: (a) => resolve(a as Deno.NetAddr),
-  }, async (req) => {
-    const clone = req.method === "GET" ? undefined : req.clone();
-    const [status, out] = await handle(req);
-    let body: unknown;
-    try {
-      body = clone ? await clone.json() : undefined;
-    } catch { /* recorded as a violation already */ }
-    requests.push({
-      at: Date.now(),
-      method: req.method,
-      path: new URL(req.url).pathname,
-      status,
-      body,
-    });
-    return Response.json(out, { status });
-  });
+  /** Successful requests matching `pred`. */
+  ok(pred: (r: Recorded) => boolean): Recorded[] {
+    return this.requests.filter((r) => r.status < 300 && pred(r));
+  }
+}
 
-  const of = (pred: (r: Recorded) => boolean) => requests.filter((r) => r.status < 300 && pred(r));
-  return promise.then((addr) => ({
-    url: `http://127.0.0.1:${addr.port}`,
-    requests,
-    violations,
+function view(fake: Fake, url: string, server: Deno.HttpServer): FakeOrchestrator {
+  return {
+    url,
+    requests: fake.requests,
+    violations: fake.violations,
     heartbeats: () =>
-      of((r) => r.path.endsWith("/heartbeat")).map((r) => ({
-        ...(r.body as { timestamp: string; status: string }),
-        at: r.at,
-      })),
-    polls: () => of((r) => r.method === "GET" && r.path.endsWith("/instructions")),
+      fake.ok((r) => r.path.endsWith("/heartbeat"))
+        .map((r) => ({ ...(r.body as { timestamp: string; status: string }), at: r.at })),
+    polls: () => fake.ok((r) => r.method === "GET" && r.path.endsWith("/instructions")),
     statusUpdates: (id) =>
-      of((r) => r.method === "PUT" && (id === undefined || r.path.endsWith(`/instructions/${id}`))),
+      fake.ok((r) =>
+        r.method === "PUT" && (id === undefined || r.path.endsWith(`/instructions/${id}`))
+      ),
     results: (id) =>
-      of((r) =>
+      fake.ok((r) =>
         r.path.endsWith("/result") && (id === undefined || r.path.includes(`/instructions/${id}/`))
       )
         .map((r) => ({
@@ -215,17 +202,41 @@ export function startFakeOrchestrator(opts: FakeOrchestratorOptions): Promise<Fa
           at: r.at,
         })),
     events: () =>
-      of((r) => r.path.endsWith("/triggers")).flatMap((
-        r,
-      ) => ((r.body as { events?: Record<string, unknown>[] }).events ?? [])),
-    enqueue: (i) => queue.push(i),
-    pending: () => queue.length,
+      fake.ok((r) => r.path.endsWith("/triggers"))
+        .flatMap((r) => (r.body as { events?: Record<string, unknown>[] }).events ?? []),
+    enqueue: (i) => fake.queue.push(i),
+    pending: () => fake.queue.length,
     failNext: (r, count, status) => {
-      faults[r] = { count, status };
+      fake.faults[r] = { count, status };
     },
     setNextPollInterval: (s) => {
-      npi = s;
+      fake.npi = s;
     },
     close: () => server.shutdown(),
-  }));
+  };
+}
+
+/** Starts the fake on 127.0.0.1 with a free port. */
+export async function startFakeOrchestrator(
+  opts: FakeOrchestratorOptions,
+): Promise<FakeOrchestrator> {
+  const fake = new Fake(opts);
+  const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: (a) => resolve(a as Deno.NetAddr),
+  }, async (req) => {
+    const [status, out, body] = await fake.handle(req);
+    fake.requests.push({
+      at: Date.now(),
+      method: req.method,
+      path: new URL(req.url).pathname,
+      status,
+      body,
+    });
+    return Response.json(out, { status });
+  });
+  const addr = await promise;
+  return view(fake, `http://127.0.0.1:${addr.port}`, server);
 }

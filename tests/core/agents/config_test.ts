@@ -85,43 +85,62 @@ Deno.test("config: env overrides are IATP_<SECTION>_<KEY> and beat the file", ()
   assert.equal(config.agent.max_concurrent_tasks, 3);
   assert.deepEqual(sources.get("agent.id"), { kind: "env", name: "IATP_AGENT_ID" });
   const err = configError(() =>
-    actionConfig.parse([], { readFile: () => "", env: (n) => ({ ...env, IATP_AGENT_HEARTBEAT: "x" })[n] })
+    actionConfig.parse([], {
+      readFile: () => "",
+      env: (n) => ({ ...env, IATP_AGENT_HEARTBEAT: "x" })[n],
+    })
   );
   assert.equal(err.key, "agent.heartbeat");
   assert.match(err.message, /env IATP_AGENT_HEARTBEAT/);
 });
 
 Deno.test("config: agent id is required and must be path-safe", () => {
-  let err = configError(() => actionConfig.parse([], files("api:\n  base_url: http://x\n")));
+  let err = configError(() =>
+    actionConfig.parse(["--config", "a.yaml"], files("api:\n  base_url: http://x\n"))
+  );
   assert.equal(err.key, "agent.id");
-  err = configError(() => actionConfig.parse([], files("agent:\n  id: ../etc\n")));
+  err = configError(() =>
+    actionConfig.parse(["--config", "a.yaml"], files("agent:\n  id: ../etc\n"))
+  );
   assert.equal(err.key, "agent.id");
 });
 
 Deno.test("config: api key or token file is required with an orchestrator", () => {
-  const err = configError(() => actionConfig.parse([], files("agent:\n  id: a\napi:\n  base_url: http://x\n")));
+  const err = configError(() =>
+    actionConfig.parse(
+      ["--config", "a.yaml"],
+      files("agent:\n  id: a\napi:\n  base_url: http://x\n"),
+    )
+  );
   assert.equal(err.key, "security.auth.api_key");
 });
 
 Deno.test("config: mTLS needs both cert and key", () => {
   const text = BASE + "  tls:\n    cert_file: /x/cert.pem\n";
-  const err = configError(() => actionConfig.parse([], files(text)));
+  const err = configError(() => actionConfig.parse(["--config", "a.yaml"], files(text)));
   assert.equal(err.key, "security.tls.key_file");
 });
 
 Deno.test("config: agent.type must match the command", () => {
-  const err = configError(() => sensorConfig.parse([], files(BASE.replace("id: act-1", "id: s\n  type: action"))));
+  const err = configError(() =>
+    sensorConfig.parse(
+      ["--config", "a.yaml"],
+      files(BASE.replace("id: act-1", "id: s\n  type: action")),
+    )
+  );
   assert.equal(err.key, "agent.type");
 });
 
 Deno.test("sensor config: triggers are validated and need somewhere to publish", () => {
   const text = `agent:\n  id: s1\nrelay:\n  url: http://127.0.0.1:1\nsensor:\n  triggers:\n` +
     `    - plugin_id: cpu-monitor\n      interval: 10s\n      config: {threshold: 90}\n`;
-  const { config } = sensorConfig.parse([], files(text));
+  const { config } = sensorConfig.parse(["--config", "a.yaml"], files(text));
   assert.equal(config.sensor.triggers[0].plugin_id, "cpu-monitor");
   assert.equal(config.sensor.dedup_window, 300_000);
-  let err = configError(() => sensorConfig.parse([], files(text.replace("cpu-monitor", "../../etc"))));
+  let err = configError(() =>
+    sensorConfig.parse(["--config", "a.yaml"], files(text.replace("cpu-monitor", "../../etc")))
+  );
   assert.equal(err.key, "sensor.triggers");
-  err = configError(() => sensorConfig.parse([], files("agent:\n  id: s1\n")));
+  err = configError(() => sensorConfig.parse(["--config", "a.yaml"], files("agent:\n  id: s1\n")));
   assert.equal(err.key, "relay.url");
 });

@@ -69,3 +69,33 @@ export async function writeConfig(dir: string, name: string, config: unknown): P
   await Deno.writeTextFile(path, stringify(config));
   return path;
 }
+
+/** Reads an agent's /health body. */
+export async function health(url: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`${url}/health`);
+  return await res.json();
+}
+
+/** Sums a Prometheus counter's samples whose labels include every `labels` pair. */
+export async function metric(
+  url: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const ok = Object.entries(labels).every(([k, v]) => (m[2] ?? "").includes(`${k}="${v}"`));
+    if (ok) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+/** The audit lines of an agent, parsed. */
+export async function auditLines(base: string): Promise<Array<Record<string, unknown>>> {
+  const text = await Deno.readTextFile(join(base, "logs/audit/audit.jsonl"));
+  return text.trim().split("\n").map((l) => JSON.parse(l));
+}

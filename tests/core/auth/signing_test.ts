@@ -9,7 +9,12 @@ import {
 
 const enc = new TextEncoder();
 
-async function partsOf(headers: Record<string, string>, method: string, path: string, body: string) {
+async function partsOf(
+  headers: Record<string, string>,
+  method: string,
+  path: string,
+  body: string,
+) {
   return {
     agentId: headers["X-Agent-Id"],
     method,

@@ -3,10 +3,10 @@ import {
   ComposeRunner,
   DockerEngine,
   DockerExecutor,
-  HttpError,
   parseCommand,
   scopeFor,
 } from "../../../core/docker/mod.ts";
+import { HttpError } from "../../../core/errors/mod.ts";
 import { registerSecret, silentLogger } from "../../../core/log/mod.ts";
 import { tempDir } from "../../helpers.ts";
 import {
@@ -63,15 +63,17 @@ Deno.test("command parsing and scopes", async () => {
   assert.deepEqual(parseCommand({ command_id: "c1", type: "health" }).parameters, {});
   const { exec, engine } = executorFor("/nonexistent.sock", { projectsRoot: "/x", workDir: "/y" });
   try {
-    for (const [type, parameters, field] of [
-      ["restart", { name: "../etc" }, "parameters.name"],
-      ["logs", { name: "web", tail: 0 }, "parameters.tail"],
-      ["stop", {}, "parameters.name"],
-      ["deploy_app", { project: "Bad.Name", compose_file: "x" }, "parameters.project"],
-      ["deploy_app", { project: "ok", project_dir: "../../etc" }, "parameters.project_dir"],
-      ["deploy_app", { project: "ok" }, "parameters.project_dir"],
-      ["nuke", {}, "type"],
-    ] as const) {
+    for (
+      const [type, parameters, field] of [
+        ["restart", { name: "../etc" }, "parameters.name"],
+        ["logs", { name: "web", tail: 0 }, "parameters.tail"],
+        ["stop", {}, "parameters.name"],
+        ["deploy_app", { project: "Bad.Name", compose_file: "x" }, "parameters.project"],
+        ["deploy_app", { project: "ok", project_dir: "../../etc" }, "parameters.project_dir"],
+        ["deploy_app", { project: "ok" }, "parameters.project_dir"],
+        ["nuke", {}, "type"],
+      ] as const
+    ) {
       await assert.rejects(
         () => exec.prepare({ command_id: "c", type, parameters: { ...parameters } }),
         (e: unknown) => e instanceof HttpError && e.status === 400 && e.extra.field === field,
@@ -129,7 +131,10 @@ Deno.test("executor against a real dockerd: commands, logs redaction, deploy and
       assert.deepEqual(lines, ["password=[REDACTED]", "token [REDACTED]"]);
     });
     await t.step("stop, start, restart; unknown container fails", async () => {
-      assert.equal(((await run("stop", { name, timeout_secs: 2 })).result as { state: string }).state, "exited");
+      assert.equal(
+        ((await run("stop", { name, timeout_secs: 2 })).result as { state: string }).state,
+        "exited",
+      );
       assert.equal(((await run("start", { name })).result as { running: boolean }).running, true);
       assert.equal((await run("restart", { name, timeout_secs: 2 })).status, "success");
       const missing = await run("restart", { name: `${name}-missing` });
@@ -160,12 +165,15 @@ Deno.test("executor against a real dockerd: commands, logs redaction, deploy and
       const down = await run("remove_app", { project, project_dir: project, stop_timeout_secs: 1 });
       assert.equal(down.status, "success");
     });
-    await t.step("a compose file that compose rejects is a failed result with the output", async () => {
-      const r = await run("deploy_app", { project, compose_file: "services: [not, a, map]\n" });
-      assert.equal(r.status, "failed");
-      assert.match(r.error!, /compose up exited with code [1-9]/);
-      assert.ok(String((r.result as { output: string }).output).length > 0);
-    });
+    await t.step(
+      "a compose file that compose rejects is a failed result with the output",
+      async () => {
+        const r = await run("deploy_app", { project, compose_file: "services: [not, a, map]\n" });
+        assert.equal(r.status, "failed");
+        assert.match(r.error!, /compose up exited with code [1-9]/);
+        assert.ok(String((r.result as { output: string }).output).length > 0);
+      },
+    );
   } finally {
     engine.close();
     await removeContainers(d.socket, [name]);

@@ -31,7 +31,11 @@ Deno.test("alerts fire once per level, escalate, de-duplicate and recover", () =
   assert.deepEqual([crit[0].level, crit[0].previous], ["critical", "warning"]);
   assert.deepEqual(ev.evaluate(snap(94)), [], "inside the hysteresis margin");
   const down = ev.evaluate(snap(70));
-  assert.deepEqual([down[0].kind, down[0].level, down[0].previous], ["recovered", "ok", "critical"]);
+  assert.deepEqual([down[0].kind, down[0].level, down[0].previous], [
+    "recovered",
+    "ok",
+    "critical",
+  ]);
   assert.deepEqual(ev.levels(), { cpu: "ok", memory: "ok", disk: "ok" });
 });
 

@@ -70,7 +70,7 @@ Deno.test("sampler builds the PROTOCOLS snapshot from a fixture /proc", async ()
   }
 });
 
-Deno.test("sampler works on this machine's real /proc and filesystem", () => {
+Deno.test("sampler works on this machine (system APIs) and its filesystem", () => {
   const s = new HostSampler({ diskPath: Deno.cwd() }).sample();
   assert.ok(s.memory_total_bytes > 0 && s.memory_used_bytes <= s.memory_total_bytes);
   assert.ok(s.cpu_count >= 1);

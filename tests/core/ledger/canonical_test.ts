@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
-  CanonicalJsonError,
   canonicalize,
+  CanonicalJsonError,
   MAX_CANONICAL_DEPTH,
 } from "../../../core/ledger/canonical.ts";
 
@@ -17,9 +17,14 @@ Deno.test("RFC 8785: keys sorted by UTF-16 code units, no whitespace", () => {
     "\u00f6": "Latin Small Letter O With Diaeresis",
   };
   // Read the key order from the text: JSON.parse would reorder integer-like keys.
-  const keys = [...canonicalize(input).matchAll(/"((?:[^"\\]|\\.)*)":/g)].map((m) => JSON.parse(`"${m[1]}"`));
+  const keys = [...canonicalize(input).matchAll(/"((?:[^"\\]|\\.)*)":/g)].map((m) =>
+    JSON.parse(`"${m[1]}"`)
+  );
   assert.deepEqual(keys, ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\ud83d\ude00", "\ufb33"]);
-  assert.equal(canonicalize({ b: [1, { d: true, c: null }], a: "x" }), '{"a":"x","b":[1,{"c":null,"d":true}]}');
+  assert.equal(
+    canonicalize({ b: [1, { d: true, c: null }], a: "x" }),
+    '{"a":"x","b":[1,{"c":null,"d":true}]}',
+  );
 });
 
 Deno.test("RFC 8785: numbers in ECMAScript shortest form", () => {
@@ -40,7 +45,7 @@ Deno.test("RFC 8785: numbers in ECMAScript shortest form", () => {
 });
 
 Deno.test("RFC 8785: string escapes follow JSON.stringify", () => {
-  assert.equal(canonicalize("\u000f\n\"\\/\u2028"), '"\\u000f\\n\\"\\\\/\u2028"');
+  assert.equal(canonicalize('\u000f\n"\\/\u2028'), '"\\u000f\\n\\"\\\\/\u2028"');
 });
 
 Deno.test("inputs with no canonical form are rejected with a typed error", () => {

@@ -25,7 +25,9 @@ import {
 Deno.test("concurrent appends share commits and every receipt verifies independently", async () => {
   const t = await tempLedger();
   try {
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => t.ledger.append(input(i))));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => t.ledger.append(input(i))),
+    );
     assert.deepEqual(results.map((r) => r.index).sort((a, b) => a - b), [...Array(200).keys()]);
     const commits = (t.ledger.store.db.prepare("SELECT COUNT(*) AS n FROM checkpoints").get() as {
       n: number;
@@ -62,7 +64,10 @@ Deno.test("Idempotency-Key returns the same receipt; reuse for another entry con
     await t.ledger.append(input(2));
     const again = await t.ledger.append(input(1), { idempotencyKey: "k1" });
     assert.deepEqual(again, a);
-    await assert.rejects(t.ledger.append(input(3), { idempotencyKey: "k1" }), IdempotencyConflictError);
+    await assert.rejects(
+      t.ledger.append(input(3), { idempotencyKey: "k1" }),
+      IdempotencyConflictError,
+    );
     assert.equal(t.ledger.size, 2);
   } finally {
     await t.done();
@@ -80,7 +85,9 @@ Deno.test("proofs at every size after uneven batches match the RFC definitions",
     assert.equal(n, 71);
     const leaves = Array.from({ length: n }, (_, k) => {
       const { index, tx_id, event, actor, payload, ts } = t.ledger.entry(k)!;
-      return refLeaf(new TextEncoder().encode(refCanonical({ index, tx_id, event, actor, payload, ts })));
+      return refLeaf(
+        new TextEncoder().encode(refCanonical({ index, tx_id, event, actor, payload, ts })),
+      );
     });
     for (let size = 1; size <= n; size++) {
       const root = refRoot(leaves.slice(0, size));
@@ -93,7 +100,13 @@ Deno.test("proofs at every size after uneven batches match the RFC definitions",
       for (const first of new Set([1, Math.max(1, size - 1), Math.ceil(size / 3), size])) {
         const c = t.ledger.consistency(first, size);
         assert.ok(
-          refCheckConsistency(first, size, refRoot(leaves.slice(0, first)), root, c.consistency_proof.map(fromHex)),
+          refCheckConsistency(
+            first,
+            size,
+            refRoot(leaves.slice(0, first)),
+            root,
+            c.consistency_proof.map(fromHex),
+          ),
           `consistency ${first}->${size}`,
         );
       }
@@ -114,7 +127,15 @@ Deno.test("reopening restores the tree; a different key is refused", async () =>
     const r = await reopened.append(input(9));
     assert.equal(r.index, 9);
     const c = reopened.consistency(9, 10);
-    assert.ok(refCheckConsistency(9, 10, fromHex(root9), fromHex(c.second_root), c.consistency_proof.map(fromHex)));
+    assert.ok(
+      refCheckConsistency(
+        9,
+        10,
+        fromHex(root9),
+        fromHex(c.second_root),
+        c.consistency_proof.map(fromHex),
+      ),
+    );
     await reopened.close();
     const other = await generateKeyPair();
     const store = new LedgerStore(t.path);
@@ -128,10 +149,14 @@ Deno.test("reopening restores the tree; a different key is refused", async () =>
 Deno.test("a full queue refuses appends instead of growing without bound", async () => {
   const t = await tempLedger({ maxPending: 3 });
   try {
-    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => t.ledger.append(input(i))));
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => t.ledger.append(input(i))),
+    );
     const refused = results.filter((r) => r.status === "rejected");
     assert.ok(refused.length > 0);
-    for (const r of refused) assert.ok((r as PromiseRejectedResult).reason instanceof LedgerBusyError);
+    for (const r of refused) {
+      assert.ok((r as PromiseRejectedResult).reason instanceof LedgerBusyError);
+    }
     assert.equal(t.ledger.size, results.length - refused.length);
   } finally {
     await t.done();
@@ -145,13 +170,15 @@ Deno.test("verifyReceipt rejects malformed receipts without throwing", async () 
     const e = t.ledger.entry(0)!;
     const pub = fromBase64(t.ledger.vkey.split("+").slice(2).join("+")).slice(1);
     assert.ok((await verifyReceipt(e, r.receipt, { publicKey: pub })).ok);
-    for (const bad of [
-      { ...r.receipt, inclusion_proof: ["zz"] },
-      { ...r.receipt, root_hash: "00" },
-      { ...r.receipt, tree_size: 2 },
-      { ...r.receipt, checkpoint: "garbage" },
-      null,
-    ]) {
+    for (
+      const bad of [
+        { ...r.receipt, inclusion_proof: ["zz"] },
+        { ...r.receipt, root_hash: "00" },
+        { ...r.receipt, tree_size: 2 },
+        { ...r.receipt, checkpoint: "garbage" },
+        null,
+      ]
+    ) {
       // deno-lint-ignore no-explicit-any -- deliberately malformed input
       const res = await verifyReceipt(e, bad as any);
       assert.equal(res.ok, false);

@@ -181,7 +181,14 @@ export interface RefReceipt {
 
 /** Fully verifies an entry's receipt: leaf, path, root, and the checkpoint signature. */
 export async function refVerifyReceipt(
-  entry: { index: number; tx_id: string; event: string; actor: string; payload: unknown; ts: string },
+  entry: {
+    index: number;
+    tx_id: string;
+    event: string;
+    actor: string;
+    payload: unknown;
+    ts: string;
+  },
   receipt: RefReceipt,
   vkey: string,
 ): Promise<boolean> {
@@ -189,7 +196,12 @@ export async function refVerifyReceipt(
   const leaf = refLeaf(
     new TextEncoder().encode(refCanonical({ index, tx_id, event, actor, payload, ts })),
   );
-  const root = refRootFromPath(index, receipt.tree_size, leaf, receipt.inclusion_proof.map(fromHex));
+  const root = refRootFromPath(
+    index,
+    receipt.tree_size,
+    leaf,
+    receipt.inclusion_proof.map(fromHex),
+  );
   if (!root || toHexRef(root) !== receipt.root_hash) return false;
   const cp = await refOpenCheckpoint(receipt.checkpoint, vkey);
   return cp !== undefined && cp.size === receipt.tree_size && eq(cp.root, root);

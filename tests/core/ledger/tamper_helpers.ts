@@ -21,7 +21,8 @@ export async function fixtureLedger() {
 export const TAMPERS: Array<{ name: string; apply(db: DatabaseSync): void; badIndex: number }> = [
   {
     name: "modify a payload",
-    apply: (db) => db.exec(`UPDATE entries SET body = replace(body, '"i":17', '"i":99') WHERE idx = 17`),
+    apply: (db) =>
+      db.exec(`UPDATE entries SET body = replace(body, '"i":17', '"i":99') WHERE idx = 17`),
     badIndex: 17,
   },
   {

@@ -42,7 +42,10 @@ Deno.test("offline verify catches a forged checkpoint signature and a foreign pi
       const row = db.prepare("SELECT note FROM checkpoints WHERE tree_size = 11").get() as {
         note: string;
       };
-      const forged = row.note.replace(/ (\S)(\S+)\n$/, (_m, c, rest) => ` ${c === "A" ? "B" : "A"}${rest}\n`);
+      const forged = row.note.replace(
+        / (\S)(\S+)\n$/,
+        (_m, c, rest) => ` ${c === "A" ? "B" : "A"}${rest}\n`,
+      );
       db.prepare("UPDATE checkpoints SET note = ? WHERE tree_size = 11").run(forged);
     });
     const r = await verifyLedgerFile(t.path);

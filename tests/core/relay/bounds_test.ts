@@ -70,7 +70,7 @@ Deno.test("bearer tokens: 401 without a known token, 403 outside the scopes", as
     assert.equal(denied.body.error, "token lacks scope publish:status.watchdog");
     assert.equal((await publish(relay.url, "sensor.cpu", {}, sub)).status, 403);
 
-    assert.equal((await fetch(`${relay.url}/subscribe?topic=sensor.cpu`).then(drain)), 401);
+    assert.equal(await fetch(`${relay.url}/subscribe?topic=sensor.cpu`).then(drain), 401);
     assert.equal(await fetch(`${relay.url}/subscribe?topic=*`, { headers: sub }).then(drain), 403);
     assert.equal(
       await fetch(`${relay.url}/subscribe?topic=status.*`, { headers: sub }).then(drain),
@@ -133,7 +133,11 @@ async function readAll(conn: Deno.TcpConn): Promise<string> {
 }
 
 Deno.test("a stalled subscriber overflows while a healthy one keeps receiving", async () => {
-  const relay = await startRelay({ queue_frames: 8, max_payload_bytes: 300_000, max_body_bytes: 400_000 });
+  const relay = await startRelay({
+    queue_frames: 8,
+    max_payload_bytes: 300_000,
+    max_body_bytes: 400_000,
+  });
   const stalled = await stalledSubscriber(relay.url, "big");
   const healthy = await openSse(relay.url, "topic=big");
   try {

@@ -1,0 +1,198 @@
+/**
+ * `iatp compose-agent` configuration. Upstream environment names (AGENT_ID, AGENT_TOKEN,
+ * AGENT_SCOPES, VAULT_*, RATE_LIMIT_PER_MIN, ...) are kept so existing deployments carry over;
+ * everything else is `IATP_COMPOSE_AGENT_*`.
+ * @module
+ */
+import {
+  DEFAULT_RATE_LIMIT_PER_MIN,
+  DEFAULT_REPLAY_MAX_ENTRIES,
+  DEFAULT_VAULT_REFRESH_MS,
+} from "../../core/auth/mod.ts";
+import { serviceFields } from "../../core/config/common.ts";
+import {
+  bool,
+  bytes,
+  defineConfig,
+  duration,
+  type Infer,
+  int,
+  list,
+  num,
+  oneOf,
+  permittedEnv,
+  section,
+  str,
+  url,
+} from "../../core/config/mod.ts";
+import { ConfigError } from "../../core/errors/mod.ts";
+import { DEFAULT_DOCKER_SOCKET, DEFAULT_MAX_LOG_BYTES } from "../../core/docker/engine.ts";
+
+/** Where state lives unless configured: `$IATP_DATA_DIR`, else `data`. */
+export const DATA_DIR = permittedEnv("IATP_DATA_DIR") || "data";
+
+/** Fields shared by both host agents: identity, Vault and signing bounds. */
+export function agentAuthFields(vaultKey: string) {
+  return {
+    agent_id: str({ help: "this agent's id (X-Agent-Id)", env: "AGENT_ID", default: "" }),
+    agent_token: str({
+      help: "HMAC key and bearer token (overridden by Vault when VAULT_ADDRESS is set)",
+      env: "AGENT_TOKEN",
+      secret: true,
+    }),
+    deployment_hash: str({ help: "deployment this host belongs to", env: "DEPLOYMENT_HASH" }),
+    vault: section({
+      address: url({ help: "Vault address; enables the KV v2 token source", env: "VAULT_ADDRESS" }),
+      token: str({
+        help: "Vault token used to read the agent token",
+        env: "VAULT_TOKEN",
+        secret: true,
+      }),
+      path_prefix: str({
+        help: "KV v2 path prefix; the key is read at {prefix}/{deployment_hash}/{token_key}",
+        env: "VAULT_AGENT_PATH_PREFIX",
+        default: "secret/data/agents",
+      }),
+      token_key: str({
+        help: "this agent's own key in Vault",
+        env: "VAULT_TOKEN_KEY",
+        default: vaultKey,
+        pattern: /^[A-Za-z0-9_.-]{1,128}$/,
+      }),
+      refresh: duration({
+        help: "Vault re-read interval",
+        default: DEFAULT_VAULT_REFRESH_MS,
+        min: 1000,
+      }),
+    }),
+    relay_url: url({ help: "relay to publish status.* events to" }),
+    relay_token: str({ help: "bearer token for the relay", secret: true }),
+  };
+}
+
+/** Fields of the signed command API. */
+export function signedApiFields() {
+  return {
+    scopes: list({
+      help: "scopes granted to authenticated callers (default: none; e.g. docker:*,compose:*)",
+      env: "AGENT_SCOPES",
+      default: [],
+    }),
+    allowed_agents: list({
+      help: "caller agent ids accepted (default: any id holding the key)",
+      default: [],
+      item: /^[A-Za-z0-9._:-]{1,128}$/,
+    }),
+    rate_limit_per_min: int({
+      help: "signed requests per minute per caller",
+      env: "RATE_LIMIT_PER_MIN",
+      default: DEFAULT_RATE_LIMIT_PER_MIN,
+      min: 1,
+    }),
+    replay_ttl_secs: int({
+      help: "replay window: request ids are remembered this long",
+      env: "REPLAY_TTL_SECS",
+      default: 600,
+      min: 1,
+    }),
+    replay_max_entries: int({
+      help: "bound on remembered request ids",
+      default: DEFAULT_REPLAY_MAX_ENTRIES,
+      min: 1,
+    }),
+    signature_max_skew_secs: int({
+      help: "allowed clock skew of X-Timestamp",
+      env: "SIGNATURE_MAX_SKEW_SECS",
+      default: 300,
+      min: 1,
+    }),
+  };
+}
+
+/** The compose-agent declaration. */
+export const composeAgentSpec = defineConfig({
+  command: "compose-agent",
+  summary: "Docker Compose host agent: signed command API and a container watchdog. " +
+    "The only component that opens the Docker socket.",
+  envPrefix: "IATP_COMPOSE_AGENT_",
+  fields: {
+    ...serviceFields(5001),
+    ...agentAuthFields("compose_agent_token"),
+    ...signedApiFields(),
+    docker_socket: str({ help: "Docker Engine unix socket", default: DEFAULT_DOCKER_SOCKET }),
+    compose: oneOf(["auto", "plugin", "v1"] as const, {
+      help: "compose implementation: the docker compose plugin, docker-compose v1, or auto",
+      default: "auto",
+    }),
+    replay_db: str({
+      help: "replay store (SQLite)",
+      default: `${DATA_DIR}/compose-agent/replay.sqlite`,
+    }),
+    projects_root: str({
+      help: "deploy_app project_dir parameters resolve under this folder",
+      default: `${DATA_DIR}/projects`,
+    }),
+    work_dir: str({
+      help: "where inline compose files are kept",
+      default: `${DATA_DIR}/compose-agent/apps`,
+    }),
+    command_timeout: duration({
+      help: "deadline of one container command",
+      default: 60_000,
+      min: 100,
+    }),
+    deploy_timeout: duration({
+      help: "deadline of deploy_app / remove_app",
+      default: 300_000,
+      min: 1000,
+    }),
+    max_log_bytes: bytes({
+      help: "largest logs result",
+      default: DEFAULT_MAX_LOG_BYTES,
+      min: 1024,
+    }),
+    max_compose_file_bytes: bytes({
+      help: "largest inline compose file",
+      default: 256 * 1024,
+      min: 256,
+    }),
+    queue_size: int({
+      help: "bound of the local command queue (enqueue/wait)",
+      default: 100,
+      min: 1,
+    }),
+    report_history: int({ help: "reports kept from /commands/report", default: 100, min: 1 }),
+    max_wait: duration({ help: "longest long poll on /commands/wait", default: 60_000, min: 1000 }),
+    watchdog: section({
+      containers: list({ help: "container names the watchdog keeps up", default: [] }),
+      label: str({ help: "label selector (key or key=value) of containers to keep up" }),
+      check_interval: duration({ help: "time between checks", default: 30_000, min: 50 }),
+      backoff_base: duration({ help: "first restart delay", default: 10_000 }),
+      backoff_factor: num({ help: "restart delay multiplier", default: 1.5, min: 1, max: 10 }),
+      max_attempts: int({ help: "restarts before giving up (then cool-down)", default: 5, min: 1 }),
+      cooldown: duration({ help: "wait after giving up before retrying", default: 600_000 }),
+      start_period: duration({
+        help: "grace for unhealthy containers after start",
+        default: 60_000,
+      }),
+      stable_after: duration({ help: "uptime that ends a restart round", default: 10_000 }),
+      enabled: bool({
+        help: "run the watchdog (when containers or a label are set)",
+        default: true,
+      }),
+    }),
+  },
+  check: (c) => {
+    if (!c.agent_token && !c.vault.address) {
+      throw new ConfigError(
+        "agent_token",
+        { kind: "env", name: "AGENT_TOKEN" },
+        "an HMAC key (AGENT_TOKEN) or a Vault address (VAULT_ADDRESS)",
+        "neither",
+      );
+    }
+  },
+});
+
+/** The validated compose-agent config. */
+export type ComposeAgentConfig = Infer<typeof composeAgentSpec.spec.fields>;

@@ -1,0 +1,202 @@
+/**
+ * Wires the compose-agent: token source, Docker client, compose runner, executor, replay store,
+ * signed routes, watchdog and relay events.
+ * @module
+ */
+import { dirname } from "node:path";
+import { Counter } from "../../core/metrics/mod.ts";
+import {
+  RateLimiter,
+  ReplayStore,
+  Scopes,
+  signedAuth,
+  tokenSourceFrom,
+} from "../../core/auth/mod.ts";
+import {
+  ComposeRunner,
+  DockerEngine,
+  DockerExecutor,
+  Watchdog,
+  type WatchdogEvent,
+} from "../../core/docker/mod.ts";
+import { createServer, type Service } from "../../core/http/mod.ts";
+import type { Logger } from "../../core/log/mod.ts";
+import { RelayClient } from "../../core/relay/client.ts";
+import { serviceLogger } from "../shared.ts";
+import type { ComposeAgentConfig } from "./config.ts";
+import { CommandQueue } from "./queue.ts";
+import { registerCommandRoutes } from "./routes.ts";
+
+function buildWatchdog(
+  config: ComposeAgentConfig,
+  engine: DockerEngine,
+  log: Logger,
+  onEvent: (e: WatchdogEvent) => void,
+): Watchdog | undefined {
+  const w = config.watchdog;
+  if (!w.enabled || (w.containers.length === 0 && !w.label)) return undefined;
+  return new Watchdog({
+    engine,
+    names: w.containers,
+    label: w.label || undefined,
+    checkIntervalMs: w.check_interval,
+    backoffBaseMs: w.backoff_base,
+    backoffFactor: w.backoff_factor,
+    maxAttempts: w.max_attempts,
+    cooldownMs: w.cooldown,
+    startPeriodMs: w.start_period,
+    stableAfterMs: w.stable_after,
+    onEvent,
+    log: log.child({ component: "watchdog" }),
+  });
+}
+
+/** Starts the compose-agent. */
+export async function start(
+  config: ComposeAgentConfig,
+  deps: { log?: Logger } = {},
+): Promise<Service> {
+  const log = deps.log ?? serviceLogger("compose-agent", config);
+  const token = await tokenSourceFrom({
+    agentToken: config.agent_token,
+    deploymentHash: config.deployment_hash,
+    vaultAddress: config.vault.address,
+    vaultToken: config.vault.token,
+    vaultPrefix: config.vault.path_prefix,
+    vaultKey: config.vault.token_key,
+    vaultRefreshMs: config.vault.refresh,
+    log,
+  });
+  const engine = new DockerEngine({ socket: config.docker_socket });
+  const compose = new ComposeRunner({
+    socket: config.docker_socket,
+    engine,
+    prefer: config.compose,
+  });
+  const executor = new DockerExecutor({
+    engine,
+    compose,
+    executedBy: "compose_agent",
+    paths: { projectsRoot: config.projects_root, workDir: config.work_dir },
+    commandTimeoutMs: config.command_timeout,
+    deployTimeoutMs: config.deploy_timeout,
+    maxLogBytes: config.max_log_bytes,
+    maxComposeFileBytes: config.max_compose_file_bytes,
+    log,
+  });
+  if (config.replay_db !== ":memory:") {
+    await Deno.mkdir(dirname(config.replay_db), { recursive: true });
+  }
+  const replay = new ReplayStore({
+    path: config.replay_db,
+    ttlMs: config.replay_ttl_secs * 1000,
+    maxEntries: config.replay_max_entries,
+  });
+  const relay = config.relay_url
+    ? new RelayClient({ url: config.relay_url, token: config.relay_token || undefined, log })
+    : undefined;
+  const queue = new CommandQueue(config.queue_size, config.report_history);
+  const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };
+
+  let dockerOk = false;
+  const server = createServer({
+    service: "compose-agent",
+    host: config.host,
+    port: config.port,
+    log,
+    maxBodyBytes: config.max_body_bytes,
+    drainTimeoutMs: config.drain_timeout,
+    health: () => ({
+      status: dockerOk ? "ok" : "degraded",
+      service: "compose-agent",
+      docker: dockerOk ? "reachable" : "unreachable",
+      docker_socket: config.docker_socket,
+      queue_length: queue.length,
+      watchdog: watchdog ? "running" : "off",
+    }),
+  });
+  const counters = {
+    commands: new Counter({
+      name: "iatp_compose_agent_commands_total",
+      help: "Commands executed by type and status.",
+      labelNames: ["type", "status"] as const,
+      registers: [server.metrics.registry],
+    }),
+    rejected: new Counter({
+      name: "iatp_compose_agent_auth_rejected_total",
+      help: "Signed requests rejected, by reason.",
+      labelNames: ["reason"] as const,
+      registers: [server.metrics.registry],
+    }),
+    watchdog: new Counter({
+      name: "iatp_watchdog_actions_total",
+      help: "Watchdog actions by action and reason.",
+      labelNames: ["action", "reason"] as const,
+      registers: [server.metrics.registry],
+    }),
+  };
+  const watchdog = buildWatchdog(config, engine, log, (e) => {
+    counters.watchdog.inc({ action: e.action, reason: e.reason ?? "" });
+    relay?.publish("status.watchdog", { ...ident, ...e });
+    if (e.action === "gave_up") {
+      relay?.publish("status.alerts", {
+        ...ident,
+        source: "watchdog",
+        level: "critical",
+        container: e.container,
+        message: `watchdog gave up on ${e.container} after ${e.attempt} restarts`,
+        reason: e.reason,
+        timestamp: e.timestamp,
+      });
+    }
+  });
+
+  server.app.use(
+    "/api/v1/*",
+    signedAuth({
+      token,
+      allowedAgents: config.allowed_agents,
+      scopes: new Scopes(config.scopes),
+      replay,
+      limiter: new RateLimiter(config.rate_limit_per_min),
+      maxSkewSecs: config.signature_max_skew_secs,
+      log,
+      onReject: (reason) => counters.rejected.inc({ reason }),
+    }),
+  );
+  registerCommandRoutes(server.app, {
+    executor,
+    queue,
+    watchdog,
+    deploymentHash: config.deployment_hash ?? "",
+    maxWaitMs: config.max_wait,
+    draining: () => server.draining,
+    onResult: (cmd, r) => {
+      counters.commands.inc({ type: cmd.type, status: r.status });
+      log.info("command", { command_id: cmd.command_id, type: cmd.type, status: r.status });
+    },
+  });
+  server.onDrain(() => queue.releaseAll());
+
+  dockerOk = await engine.ping();
+  if (!dockerOk) log.warn("docker daemon not reachable", { socket: config.docker_socket });
+  else {log.info("docker daemon reachable", {
+      socket: config.docker_socket,
+      api: await engine.apiVersion().catch(() => "?"),
+    });}
+  const pinger = setInterval(async () => dockerOk = await engine.ping(), 15_000);
+  const svc = await server.listen();
+  watchdog?.start();
+  return {
+    url: svc.url,
+    close: async () => {
+      clearInterval(pinger);
+      await svc.close();
+      await watchdog?.close();
+      token.close();
+      replay.close();
+      engine.close();
+      await relay?.close();
+    },
+  };
+}

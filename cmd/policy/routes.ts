@@ -1,0 +1,52 @@
+/**
+ * The policy service's HTTP routes: `POST /evaluate` and `GET /policies`.
+ * @module
+ */
+import type { AuditClient } from "../../core/ledger/client.ts";
+import type { App } from "../../core/http/mod.ts";
+import type { Decision, PolicyEngine } from "../../core/policy/engine.ts";
+import { intentSchema } from "../../core/policy/intent.ts";
+import type { PolicyReloader } from "../../core/policy/reload.ts";
+
+/** What the routes need. */
+export interface PolicyRoutesDeps {
+  engine: PolicyEngine;
+  reloader: PolicyReloader;
+  /** When set, every HTTP decision is also appended (non-blocking) to the ledger. */
+  audit?: AuditClient;
+  onDecision?: (d: Decision) => void;
+}
+
+/** Registers the routes. */
+export function registerPolicyRoutes(app: App, deps: PolicyRoutesDeps): void {
+  app.post("/evaluate", async (c) => {
+    const intent = intentSchema.parse(await c.req.json());
+    const decision = deps.engine.evaluate(intent);
+    deps.onDecision?.(decision);
+    deps.audit?.enqueue(
+      {
+        tx_id: decision.tx_id,
+        event: "access.decision",
+        actor: "policy",
+        payload: { ...decision },
+      },
+      { idempotencyKey: `policy-decision:${decision.tx_id}:${decision.ts}` },
+    );
+    return c.json(decision);
+  });
+
+  app.get("/policies", (c) => {
+    const b = deps.engine.bundle;
+    return c.json({
+      ...deps.reloader.status(),
+      schema: b.schema !== undefined,
+      entities: b.entities.length,
+      policies: b.policies.map((p) => ({
+        id: p.id,
+        file: p.file,
+        effect: p.effect,
+        annotations: p.annotations,
+      })),
+    });
+  });
+}

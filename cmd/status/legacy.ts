@@ -1,0 +1,32 @@
+/**
+ * Legacy mode (`COMPOSE_AGENT_ENABLED=false` or `--legacy`): the status agent runs Docker
+ * commands itself on the socket, as upstream did before the compose-agent existed. Only loaded
+ * in that mode; the socket is otherwise never opened by this agent.
+ * @module
+ */
+import { ComposeRunner, DockerEngine, DockerExecutor } from "../../core/docker/mod.ts";
+import { DEFAULT_MAX_LOG_BYTES } from "../../core/docker/engine.ts";
+import type { Logger } from "../../core/log/mod.ts";
+import type { StatusConfig } from "./config.ts";
+import type { DockerTarget } from "./router.ts";
+
+/** Largest inline compose file accepted in legacy mode. */
+export const LEGACY_MAX_COMPOSE_FILE_BYTES = 256 * 1024;
+
+/** The local executor on the configured socket. */
+export function legacyTarget(
+  config: StatusConfig,
+  log: Logger,
+): { target: DockerTarget; close: () => void } {
+  const engine = new DockerEngine({ socket: config.docker_socket });
+  const executor = new DockerExecutor({
+    engine,
+    compose: new ComposeRunner({ socket: config.docker_socket, engine }),
+    executedBy: "status_panel",
+    paths: { projectsRoot: config.projects_root, workDir: config.work_dir },
+    maxLogBytes: DEFAULT_MAX_LOG_BYTES,
+    maxComposeFileBytes: LEGACY_MAX_COMPOSE_FILE_BYTES,
+    log,
+  });
+  return { target: { kind: "legacy", executor }, close: () => engine.close() };
+}

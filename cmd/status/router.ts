@@ -1,0 +1,110 @@
+/**
+ * Decides who runs a dashboard command: Docker commands go to the compose-agent (signed), or to
+ * the local executor in legacy mode; `server_resources` is answered here from /proc. Keeps the
+ * control-plane counters `/health` reports.
+ * @module
+ */
+import { signedFetch, type SignerIdentity } from "../../core/auth/mod.ts";
+import {
+  type AgentCommand,
+  type CommandResult,
+  type DockerExecutor,
+  isDockerCommand,
+  makeResult,
+} from "../../core/docker/mod.ts";
+import type { HostSnapshot } from "../../core/host/mod.ts";
+import type { Logger } from "../../core/log/mod.ts";
+
+/** Where Docker commands go. */
+export type DockerTarget =
+  | { kind: "compose_agent"; url: string; identity: SignerIdentity; timeoutMs: number }
+  | { kind: "legacy"; executor: DockerExecutor };
+
+/** Control-plane counters (PROTOCOLS.md §4). */
+export interface ControlPlaneMetrics {
+  status_panel_count: number;
+  compose_agent_count: number;
+  total_count: number;
+  last_control_plane: string | null;
+  last_command_timestamp_ms: number | null;
+}
+
+/** Routes commands and counts who executed them. */
+export class CommandRouter {
+  #metrics: ControlPlaneMetrics = {
+    status_panel_count: 0,
+    compose_agent_count: 0,
+    total_count: 0,
+    last_control_plane: null,
+    last_command_timestamp_ms: null,
+  };
+
+  constructor(
+    private readonly target: DockerTarget,
+    private readonly snapshot: () => HostSnapshot,
+    private readonly log: Logger,
+  ) {}
+
+  /** Counters for `/health`. */
+  metrics(): ControlPlaneMetrics {
+    return { ...this.#metrics };
+  }
+
+  /** Runs one command; never throws. */
+  async execute(cmd: AgentCommand): Promise<CommandResult> {
+    const r = await this.#dispatch(cmd);
+    const m = this.#metrics;
+    if (r.executed_by === "compose_agent") m.compose_agent_count++;
+    else m.status_panel_count++;
+    m.total_count++;
+    m.last_control_plane = r.executed_by;
+    m.last_command_timestamp_ms = Date.now();
+    return r;
+  }
+
+  #dispatch(cmd: AgentCommand): Promise<CommandResult> {
+    if (cmd.type === "server_resources") {
+      return Promise.resolve(makeResult(cmd, "status_panel", "success", this.snapshot(), null));
+    }
+    if (!isDockerCommand(cmd.type)) {
+      return Promise.resolve(
+        makeResult(cmd, "status_panel", "failed", null, `unsupported command type ${cmd.type}`),
+      );
+    }
+    const t = this.target;
+    if (t.kind === "legacy") return t.executor.execute(cmd);
+    return this.#forward(t, cmd);
+  }
+
+  async #forward(
+    t: Extract<DockerTarget, { kind: "compose_agent" }>,
+    cmd: AgentCommand,
+  ): Promise<CommandResult> {
+    const url = `${t.url.replace(/\/+$/, "")}/api/v1/commands/execute`;
+    try {
+      const res = await signedFetch(url, t.identity, {
+        json: { command_id: cmd.command_id, type: cmd.type, parameters: cmd.parameters },
+        signal: AbortSignal.timeout(t.timeoutMs),
+      });
+      const body = await res.json().catch(() => ({})) as Partial<CommandResult> & {
+        error?: string;
+      };
+      if (res.ok && body.command_id === cmd.command_id && body.status) {
+        return { ...body, executed_by: "compose_agent" } as CommandResult;
+      }
+      // The compose-agent refused it (bad parameters, missing scope, ...): it did not run.
+      const why = body.error ?? `HTTP ${res.status}`;
+      return makeResult(cmd, "compose_agent", "failed", null, `compose-agent refused: ${why}`);
+    } catch (err) {
+      const timeout = err instanceof DOMException && err.name === "TimeoutError";
+      this.log.warn("compose-agent call failed", { err, command_id: cmd.command_id });
+      return makeResult(
+        cmd,
+        "compose_agent",
+        timeout ? "timeout" : "failed",
+        null,
+        timeout ? "compose-agent did not answer in time" : "compose-agent unreachable",
+      );
+    }
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Wires the status agent: host monitor and alerts, relay events, the dashboard link and the
+ * Docker target (the compose-agent, or the socket itself in legacy mode only).
+ * @module
+ */
+import { tokenSourceFrom } from "../../core/auth/mod.ts";
+import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
+import { createServer, type Service } from "../../core/http/mod.ts";
+import type { Logger } from "../../core/log/mod.ts";
+import { Counter, Gauge } from "../../core/metrics/mod.ts";
+import { RelayClient } from "../../core/relay/client.ts";
+import { VERSION } from "../../core/version.ts";
+import { serviceLogger } from "../shared.ts";
+import { isLegacy, type StatusConfig } from "./config.ts";
+import { legacyTarget } from "./legacy.ts";
+import { DashboardLink } from "./link.ts";
+import { HostMonitor } from "./monitor.ts";
+import { CommandRouter, type DockerTarget } from "./router.ts";
+import { registerStatusRoutes } from "./routes.ts";
+
+/** The legacy-mode warning, worded as upstream logs it. */
+export const LEGACY_WARNING = "compose_agent=false - running in legacy mode";
+
+function thresholds(c: StatusConfig) {
+  return {
+    cpu: { warning: c.alert_cpu_warning, critical: c.alert_cpu_critical },
+    memory: { warning: c.alert_memory_warning, critical: c.alert_memory_critical },
+    disk: { warning: c.alert_disk_warning, critical: c.alert_disk_critical },
+  };
+}
+
+/** Starts the status agent. */
+export async function start(config: StatusConfig, deps: { log?: Logger } = {}): Promise<Service> {
+  const log = deps.log ?? serviceLogger("status", config);
+  const legacy = isLegacy(config);
+  const token = await tokenSourceFrom({
+    agentToken: config.agent_token,
+    deploymentHash: config.deployment_hash,
+    vaultAddress: config.vault.address,
+    vaultToken: config.vault.token,
+    vaultPrefix: config.vault.path_prefix,
+    vaultKey: config.vault.token_key,
+    vaultRefreshMs: config.vault.refresh,
+    log,
+  });
+  const relay = config.relay_url
+    ? new RelayClient({ url: config.relay_url, token: config.relay_token || undefined, log })
+    : undefined;
+  const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };
+  const monitor = new HostMonitor(
+    new HostSampler({ procRoot: config.proc_root || undefined, diskPath: config.disk_path }),
+    new AlertEvaluator(thresholds(config), config.alert_hysteresis_pct),
+    (topic, payload) => relay?.publish(topic, payload),
+    ident,
+    log,
+  );
+  let target: DockerTarget;
+  let closeTarget = () => {};
+  if (legacy) {
+    log.warn(LEGACY_WARNING, { docker_socket: config.docker_socket });
+    const t = legacyTarget(config, log);
+    target = t.target;
+    closeTarget = t.close;
+  } else {
+    // The socket is never opened here: Docker work goes to the compose-agent.
+    target = {
+      kind: "compose_agent",
+      url: config.compose_agent.url,
+      identity: {
+        agentId: config.agent_id || "status-panel",
+        token: await tokenSourceFrom({ agentToken: config.compose_agent.token, vaultKey: "" }),
+      },
+      timeoutMs: config.compose_agent.timeout,
+    };
+  }
+  const router = new CommandRouter(target, () => monitor.latest(), log);
+
+  const server = createServer({
+    service: "status",
+    host: config.host,
+    port: config.port,
+    log,
+    maxBodyBytes: config.max_body_bytes,
+    drainTimeoutMs: config.drain_timeout,
+    health: () => ({ status: "ok", service: "status", ...router.metrics() }),
+  });
+  const commands = new Counter({
+    name: "iatp_status_commands_total",
+    help: "Dashboard commands by type, executor and status.",
+    labelNames: ["type", "executed_by", "status"] as const,
+    registers: [server.metrics.registry],
+  });
+  registerHostGauges(server.metrics.registry, monitor);
+  const { promise: drained, resolve: drainNow } = Promise.withResolvers<void>();
+  server.onDrain(() => drainNow());
+  registerStatusRoutes(server.app, {
+    monitor,
+    maxStreamClients: config.max_stream_clients,
+    drained,
+    capabilities: () => ({
+      compose_agent: !legacy,
+      control_plane: config.control_plane,
+      version: VERSION,
+      features: [
+        "metrics",
+        "metrics_stream",
+        "alerts",
+        ...(config.dashboard_url ? ["dashboard_link"] : []),
+        legacy ? "docker_legacy" : "docker_via_compose_agent",
+      ],
+    }),
+  });
+
+  const link = config.dashboard_url
+    ? new DashboardLink({
+      dashboardUrl: config.dashboard_url,
+      deploymentHash: config.deployment_hash ?? "",
+      identity: { agentId: config.agent_id || "status-panel", token, bearer: true },
+      router,
+      pollTimeoutSecs: config.polling_timeout_secs,
+      backoffMs: config.polling_backoff_secs * 1000,
+      reportAttempts: config.report_attempts,
+      log,
+      onResult: (cmd, r) => {
+        commands.inc({ type: cmd.type, executed_by: r.executed_by, status: r.status });
+        relay?.publish("action.results", { ...ident, type: cmd.type, ...r });
+      },
+    })
+    : undefined;
+  monitor.start(config.metrics_interval_secs * 1000);
+  const svc = await server.listen();
+  link?.start();
+  return {
+    url: svc.url,
+    close: async () => {
+      await link?.close();
+      await svc.close();
+      monitor.stop();
+      closeTarget();
+      token.close();
+      await relay?.close();
+    },
+  };
+}
+
+function registerHostGauges(
+  registry: import("../../core/metrics/mod.ts").Registry,
+  m: HostMonitor,
+) {
+  const gauge = (
+    name: string,
+    help: string,
+    pick: (s: ReturnType<HostMonitor["latest"]>) => number,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(pick(m.latest()));
+      },
+    });
+  gauge("iatp_host_cpu_usage_percent", "Host CPU busy percent.", (s) => s.cpu_usage_pct);
+  gauge("iatp_host_memory_used_bytes", "Host memory in use.", (s) => s.memory_used_bytes);
+  gauge("iatp_host_memory_total_bytes", "Host memory total.", (s) => s.memory_total_bytes);
+  gauge(
+    "iatp_host_disk_used_bytes",
+    "Used bytes of the watched filesystem.",
+    (s) => s.disk_used_bytes,
+  );
+  gauge("iatp_host_disk_total_bytes", "Size of the watched filesystem.", (s) => s.disk_total_bytes);
+  gauge("iatp_host_load1", "1-minute load average.", (s) => s.load_average[0]);
+  gauge("iatp_host_uptime_seconds", "Seconds since boot.", (s) => s.uptime_secs);
+  gauge("iatp_host_alerts_total", "Alert level changes since start.", () => m.alertCount);
+}

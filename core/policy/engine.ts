@@ -1,0 +1,128 @@
+/**
+ * Cedar decisions for access intents with cedar-wasm's pre-parsed (stateful) evaluation.
+ * Obligations and the risk adjustment are read from annotations on the determining permit
+ * policies (`@obligation_<name>("value")`, `@risk_delta("-5")`), never from code.
+ * A new bundle is pre-parsed into a second slot and swapped in one assignment, so an
+ * evaluation always sees one whole bundle.
+ * @module
+ */
+import * as cedar from "@cedar-policy/cedar-wasm";
+import type { Bundle, LoadedPolicy } from "./bundle.ts";
+import { PolicyBundleError } from "./bundle.ts";
+import { type Intent, toCedarRequest } from "./intent.ts";
+
+/** A policy decision (the `POST /evaluate` response and `access.decision` payload). */
+export interface Decision {
+  tx_id: string;
+  decision: "allow" | "deny";
+  obligations: Record<string, string | number | boolean>;
+  risk_after: number | null;
+  explanation: {
+    determining_policies: string[];
+    errors: Array<{ policy: string; message: string }>;
+  };
+  policy_ref: string;
+  ts: string;
+}
+
+const OBLIGATION_PREFIX = "obligation_";
+let engines = 0;
+
+interface Installed {
+  bundle: Bundle;
+  setId: string;
+  byId: Map<string, LoadedPolicy>;
+}
+
+function annotationValue(v: string): string | number | boolean {
+  if (/^-?\d{1,15}$/.test(v)) return Number(v);
+  if (v === "true" || v === "false") return v === "true";
+  return v;
+}
+
+/** Evaluates intents against the installed bundle. */
+export class PolicyEngine {
+  readonly #name = `iatp-engine-${++engines}`;
+  #slot = 0;
+  #current: Installed;
+
+  constructor(bundle: Bundle) {
+    this.#current = this.#prepare(bundle);
+  }
+
+  /** The bundle in force. */
+  get bundle(): Bundle {
+    return this.#current.bundle;
+  }
+
+  /** Pre-parses `bundle` into the idle slot, then swaps it in; the old one stays on failure. */
+  install(bundle: Bundle): void {
+    this.#current = this.#prepare(bundle);
+  }
+
+  #prepare(bundle: Bundle): Installed {
+    const slot = this.#slot === 0 ? 1 : 0;
+    const setId = `${this.#name}-${slot}`;
+    const staticPolicies = Object.fromEntries(bundle.policies.map((p) => [p.id, p.text]));
+    const r = cedar.preparsePolicySet(setId, { staticPolicies });
+    if (r.type === "failure") {
+      throw new PolicyBundleError(r.errors.map((e) => e.message).join("; "));
+    }
+    this.#slot = slot;
+    return { bundle, setId, byId: new Map(bundle.policies.map((p) => [p.id, p])) };
+  }
+
+  /** Decides an intent. `txId` is used when the intent has none. */
+  evaluate(intent: Intent, txId: string = intent.tx_id ?? crypto.randomUUID()): Decision {
+    const cur = this.#current;
+    const req = toCedarRequest(intent);
+    const answer = cedar.statefulIsAuthorized({
+      principal: req.principal,
+      action: req.action,
+      resource: req.resource,
+      context: req.context as cedar.Context,
+      entities: [...req.entities, ...cur.bundle.entities] as cedar.EntityJson[],
+      preparsedPolicySetId: cur.setId,
+    });
+    const risk = intent.context?.session_risk;
+    const base = { tx_id: txId, policy_ref: cur.bundle.ref, ts: new Date().toISOString() };
+    if (answer.type === "failure") {
+      const errors = answer.errors.map((e) => ({ policy: "request", message: e.message }));
+      return {
+        ...base,
+        decision: "deny",
+        obligations: {},
+        risk_after: risk ?? null,
+        explanation: { determining_policies: [], errors },
+      };
+    }
+    const { decision, diagnostics } = answer.response;
+    const obligations: Decision["obligations"] = {};
+    let delta = 0;
+    if (decision === "allow") {
+      for (const id of diagnostics.reason) {
+        const p = cur.byId.get(id);
+        if (!p || p.effect !== "permit") continue;
+        for (const [k, v] of Object.entries(p.annotations)) {
+          if (k.startsWith(OBLIGATION_PREFIX)) {
+            obligations[k.slice(OBLIGATION_PREFIX.length)] = annotationValue(v);
+          } else if (k === "risk_delta") delta += Number(v);
+        }
+      }
+    }
+    return {
+      ...base,
+      decision,
+      obligations,
+      risk_after: risk === undefined
+        ? null
+        : decision === "allow"
+        ? Math.max(0, risk + delta)
+        : risk,
+      explanation: {
+        determining_policies: diagnostics.reason,
+        errors: diagnostics.errors.map((e) => ({ policy: e.policyId, message: e.error.message })),
+      },
+    };
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Durable state of the relay-driven decision loop (SQLite, WAL, synchronous=FULL): the relay
+ * position to resume from and every decided tx_id with its decision, so a restart neither
+ * skips an intent nor decides a tx_id twice.
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { Decision } from "./engine.ts";
+
+/** Default most decided tx_ids remembered (oldest delivered ones are forgotten first). */
+export const DEFAULT_MAX_DECIDED = 1_000_000;
+
+/** The decision loop's state store. */
+export class DecisionState {
+  readonly #db: DatabaseSync;
+  readonly #s: Record<string, StatementSync>;
+
+  constructor(path: string, readonly maxDecided = DEFAULT_MAX_DECIDED) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec("PRAGMA synchronous = FULL");
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS position (id INTEGER PRIMARY KEY CHECK (id = 1), last TEXT);
+      CREATE TABLE IF NOT EXISTS decided (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tx_id TEXT NOT NULL UNIQUE,
+        decision TEXT NOT NULL,
+        delivered INTEGER NOT NULL DEFAULT 0
+      );`);
+    const p = (sql: string) => this.#db.prepare(sql);
+    this.#s = {
+      getPos: p("SELECT last FROM position WHERE id = 1"),
+      setPos: p(
+        "INSERT INTO position (id, last) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET last = excluded.last",
+      ),
+      has: p("SELECT 1 FROM decided WHERE tx_id = ?"),
+      insert: p("INSERT INTO decided (tx_id, decision) VALUES (?, ?)"),
+      delivered: p("UPDATE decided SET delivered = 1 WHERE tx_id = ?"),
+      undelivered: p("SELECT decision FROM decided WHERE delivered = 0 ORDER BY seq LIMIT ?"),
+      count: p("SELECT COUNT(*) AS n FROM decided"),
+      prune: p(
+        "DELETE FROM decided WHERE seq IN (SELECT seq FROM decided WHERE delivered = 1 ORDER BY seq LIMIT ?)",
+      ),
+    };
+  }
+
+  /** The relay id to resume after, if any. */
+  position(): string | undefined {
+    return (this.#s.getPos.get() as { last?: string } | undefined)?.last ?? undefined;
+  }
+
+  /** Remembers the relay position (after an event is fully handled). */
+  setPosition(id: string): void {
+    this.#s.setPos.run(id);
+  }
+
+  /** Whether a tx_id was already decided. */
+  decided(txId: string): boolean {
+    return this.#s.has.get(txId) !== undefined;
+  }
+
+  /** Records a decision and the position of its intent in one durable transaction. */
+  record(decision: Decision, position: string): void {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      this.#s.insert.run(decision.tx_id, JSON.stringify(decision));
+      this.#s.setPos.run(position);
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
+    }
+    const over = Number((this.#s.count.get() as { n: number }).n) - this.maxDecided;
+    if (over > 0) this.#s.prune.run(over);
+  }
+
+  /** Marks a decision as published and audited. */
+  markDelivered(txId: string): void {
+    this.#s.delivered.run(txId);
+  }
+
+  /** Decisions recorded but not yet delivered (oldest first, at most `limit`). */
+  undelivered(limit: number): Decision[] {
+    return (this.#s.undelivered.all(limit) as Array<{ decision: string }>).map((r) =>
+      JSON.parse(r.decision) as Decision
+    );
+  }
+
+  /** Closes the database. */
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

@@ -1,0 +1,326 @@
+import assert from "node:assert/strict";
+import { signRequest } from "../../core/auth/mod.ts";
+import { runIatp, startIatpService, tempDir } from "../helpers.ts";
+import {
+  dockerCli,
+  ensureBusyboxImage,
+  ensureDockerd,
+  removeContainers,
+  runContainer,
+  skipMessage,
+  uniqueName,
+} from "../support/dockerd.ts";
+
+const KEY = "compose-agent-test-key-0123456789";
+
+/** Sends a signed request; `tamper` may change what is sent after signing. */
+async function signed(
+  base: string,
+  path: string,
+  body: unknown,
+  opts: {
+    key?: string;
+    agentId?: string;
+    method?: string;
+    ts?: number;
+    sendPath?: string;
+    headers?: Record<string, string>;
+    rawBody?: string;
+  } = {},
+) {
+  const method = opts.method ?? (body === undefined ? "GET" : "POST");
+  const text = opts.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
+  const h = opts.headers ?? await signRequest(opts.key ?? KEY, {
+    agentId: opts.agentId ?? "status-panel",
+    method,
+    url: path,
+    body: text,
+    timestamp: opts.ts,
+  });
+  const res = await fetch(base + (opts.sendPath ?? path), {
+    method,
+    headers: { ...h, "content-type": "application/json" },
+    body: text,
+  });
+  const raw = await res.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(raw);
+  } catch { /* 204 */ }
+  return { status: res.status, json, headers: h, res };
+}
+
+function agentEnv(data: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    IATP_DATA_DIR: data,
+    AGENT_ID: "compose-1",
+    AGENT_TOKEN: KEY,
+    AGENT_SCOPES: "docker:*,compose:*,commands:*",
+    DEPLOYMENT_HASH: "dep-test",
+    ...extra,
+  };
+}
+
+Deno.test("compose-agent config errors name the key and exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    const r = await runIatp(["compose-agent", "--port", "0"], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /agent_token \(env AGENT_TOKEN\): expected an HMAC key/);
+    const bad = await runIatp(["compose-agent"], {
+      env: { IATP_DATA_DIR: dir.path, AGENT_TOKEN: KEY, RATE_LIMIT_PER_MIN: "lots" },
+    });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /rate_limit_per_min \(env RATE_LIMIT_PER_MIN\)/);
+    assert.doesNotMatch(bad.stderr + bad.stdout, /at .*\.ts:\d+/, "no stack trace");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("compose-agent signed API rejects every forged, stale, replayed or excessive request", async (t) => {
+  const dir = await tempDir();
+  const args = [
+    "compose-agent",
+    "--port",
+    "0",
+    "--docker-socket",
+    `${dir.path}/none.sock`,
+    "--max-body-bytes",
+    "2048",
+  ];
+  const env = agentEnv(dir.path, {
+    RATE_LIMIT_PER_MIN: "8",
+    AGENT_SCOPES: "docker:health,docker:logs",
+  });
+  let agent = await startIatpService(args, { env });
+  const health = { command_id: "c-1", type: "health", parameters: {} };
+  const exec = "/api/v1/commands/execute";
+  try {
+    await t.step("a signed, scoped request is served", async () => {
+      const r = await signed(agent.url, exec, health);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.deepEqual([r.json.command_id, r.json.executed_by], ["c-1", "compose_agent"]);
+      assert.equal(r.json.status, "failed", "no daemon behind this agent");
+      assert.match(String(r.json.error), /unreachable/);
+    });
+    await t.step("unsigned: 401", async () => {
+      const res = await fetch(agent.url + exec, { method: "POST", body: JSON.stringify(health) });
+      assert.equal(res.status, 401);
+      const body = await res.json();
+      assert.equal(body.reason, "unsigned");
+      assert.ok(body.request_id);
+    });
+    await t.step("bad signature: 401", async () => {
+      const r = await signed(agent.url, exec, health, { key: "not-the-key-000000" });
+      assert.deepEqual([r.status, r.json.reason], [401, "bad_signature"]);
+    });
+    await t.step("skewed timestamp: 401", async () => {
+      const r = await signed(agent.url, exec, health, { ts: Math.floor(Date.now() / 1000) + 900 });
+      assert.deepEqual([r.status, r.json.reason], [401, "skew"]);
+    });
+    await t.step("a signed request sent to another path: 401", async () => {
+      const r = await signed(agent.url, "/api/v1/commands/report", health, { sendPath: exec });
+      assert.deepEqual([r.status, r.json.reason], [401, "bad_signature"]);
+    });
+    await t.step("missing scope: 403", async () => {
+      const r = await signed(agent.url, exec, {
+        command_id: "c-2",
+        type: "restart",
+        parameters: { name: "web" },
+      });
+      assert.equal(r.status, 403);
+      assert.match(String(r.json.error), /missing scope docker:restart/);
+    });
+    await t.step("bad names and bad bodies: 400 naming the field", async () => {
+      const r = await signed(agent.url, exec, {
+        command_id: "c-3",
+        type: "logs",
+        parameters: { name: "../../etc" },
+      });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.field, "parameters.name");
+      const notJson = await signed(agent.url, exec, undefined, {
+        method: "POST",
+        rawBody: "{nope",
+      });
+      assert.deepEqual([notJson.status, notJson.json.error], [400, "invalid JSON body"]);
+    });
+    await t.step("oversized body: 413", async () => {
+      const r = await signed(agent.url, exec, { ...health, pad: "x".repeat(4096) });
+      assert.equal(r.status, 413);
+    });
+    let replayed: Record<string, string> = {};
+    await t.step("replay: 409", async () => {
+      const first = await signed(agent.url, exec, health);
+      assert.equal(first.status, 200);
+      replayed = first.headers;
+      const again = await signed(agent.url, exec, health, { headers: replayed });
+      assert.deepEqual([again.status, again.json.reason], [409, "replay"]);
+    });
+    await t.step("replay after a restart: still 409", async () => {
+      await agent.stop();
+      agent = await startIatpService(args, { env });
+      const again = await signed(agent.url, exec, health, { headers: replayed });
+      assert.deepEqual([again.status, again.json.reason], [409, "replay"]);
+    });
+    await t.step("rate limit after authentication: 429", async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) statuses.push((await signed(agent.url, exec, health)).status);
+      assert.ok(statuses.includes(429), statuses.join(","));
+      assert.deepEqual(statuses.slice(0, 8), Array(8).fill(200));
+    });
+    await t.step("rejections are counted in metrics", async () => {
+      const text = await (await fetch(`${agent.url}/metrics`)).text();
+      assert.match(
+        text,
+        /iatp_compose_agent_auth_rejected_total\{[^}]*reason="replay"[^}]*\} [1-9]/,
+      );
+      assert.match(text, /iatp_compose_agent_auth_rejected_total\{[^}]*reason="rate_limited"/);
+    });
+  } finally {
+    await agent.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("compose-agent local queue: enqueue, long-poll wait, report", async () => {
+  const dir = await tempDir();
+  const agent = await startIatpService(
+    [
+      "compose-agent",
+      "--port",
+      "0",
+      "--docker-socket",
+      `${dir.path}/none.sock`,
+      "--queue-size",
+      "1",
+    ],
+    { env: agentEnv(dir.path) },
+  );
+  try {
+    const empty = await signed(agent.url, "/api/v1/commands/wait/dep-test?timeout=0", undefined);
+    assert.equal(empty.status, 204);
+    const waiting = signed(agent.url, "/api/v1/commands/wait/dep-test?timeout=30", undefined);
+    const cmd = { command_id: "q-1", type: "restart", parameters: { name: "web" } };
+    assert.equal((await signed(agent.url, "/api/v1/commands/enqueue", cmd)).status, 202);
+    const got = await waiting;
+    assert.equal(got.status, 200);
+    assert.deepEqual((got.json.item as Record<string, unknown>).command_id, "q-1");
+    assert.equal((got.json.item as Record<string, unknown>).deployment_hash, "dep-test");
+    assert.equal((await signed(agent.url, "/api/v1/commands/enqueue", cmd)).status, 202);
+    const full = await signed(agent.url, "/api/v1/commands/enqueue", { ...cmd, command_id: "q-2" });
+    assert.equal(full.status, 503, "bounded queue");
+    const other = await signed(agent.url, "/api/v1/commands/wait/other?timeout=0", undefined);
+    assert.equal(other.status, 404);
+    const report = {
+      command_id: "q-1",
+      deployment_hash: "dep-test",
+      status: "success",
+      completed_at: new Date().toISOString(),
+      executed_by: "compose_agent",
+      result: {},
+    };
+    assert.equal((await signed(agent.url, "/api/v1/commands/report", report)).status, 200);
+    const bad = await signed(agent.url, "/api/v1/commands/report", { ...report, status: "done" });
+    assert.deepEqual([bad.status, bad.json.field], [400, "status"]);
+  } finally {
+    await agent.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("compose-agent runs commands against a real dockerd", async (t) => {
+  const d = await ensureDockerd();
+  if (!d.available) return console.log(skipMessage(d));
+  const image = await ensureBusyboxImage(d.socket);
+  const dir = await tempDir();
+  const name = uniqueName("iatp-ca");
+  const project = uniqueName("iatp-ca-app").toLowerCase();
+  await runContainer(d.socket, name, [
+    image,
+    "sh",
+    "-c",
+    "echo ready AGENT_TOKEN=" + KEY +
+    "; trap 'exit 0' TERM; while true; do sleep 1; done",
+  ]);
+  const agent = await startIatpService(
+    ["compose-agent", "--port", "0", "--docker-socket", d.socket],
+    {
+      env: {
+        ...agentEnv(dir.path),
+        IATP_ALLOW_READ: d.socket,
+        IATP_ALLOW_WRITE: d.socket,
+      },
+    },
+  );
+  let n = 0;
+  const run = async (type: string, parameters: Record<string, unknown>) => {
+    const r = await signed(agent.url, "/api/v1/commands/execute", {
+      command_id: `cmd-${++n}`,
+      type,
+      parameters,
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    return r.json as { status: string; result: Record<string, unknown>; error: string | null };
+  };
+  try {
+    await t.step("list_containers", async () => {
+      const r = await run("list_containers", {});
+      const rows = r.result as unknown as Array<{ name: string; state: string }>;
+      assert.equal(rows.find((c) => c.name === name)?.state, "running");
+    });
+    await t.step("logs, with the agent's own token redacted", async () => {
+      const r = await run("logs", { name, tail: 5 });
+      assert.equal(r.status, "success");
+      assert.deepEqual(r.result.lines, ["ready AGENT_TOKEN=[REDACTED]"]);
+      assert.doesNotMatch(agent.stdout(), new RegExp(KEY), "logs never carry the token");
+    });
+    await t.step("stop, start, restart", async () => {
+      assert.equal((await run("stop", { name, timeout_secs: 2 })).result.state, "exited");
+      assert.equal((await run("start", { name })).result.running, true);
+      const r = await run("restart", { name, timeout_secs: 2 });
+      assert.deepEqual([r.status, r.result.running], ["success", true]);
+    });
+    await t.step("deploy_app and remove_app of a two-service project", async () => {
+      const compose = `version: "2.4"
+services:
+  api:
+    image: ${image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    network_mode: none
+  db:
+    image: ${image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    network_mode: none
+`;
+      const up = await run("deploy_app", { project, compose_file: compose });
+      assert.equal(up.status, "success", JSON.stringify(up));
+      const services = up.result.services as Array<{ service: string; state: string }>;
+      assert.deepEqual(services.map((s) => `${s.service}:${s.state}`), [
+        "api:running",
+        "db:running",
+      ]);
+      const down = await run("remove_app", { project, stop_timeout_secs: 1 });
+      assert.equal(down.status, "success", JSON.stringify(down));
+      const left = await dockerCli(d.socket, [
+        "ps",
+        "-aq",
+        "--filter",
+        `label=com.docker.compose.project=${project}`,
+      ]);
+      assert.equal(left.stdout.trim(), "");
+    });
+    await t.step("a command on a missing container is failed, not an HTTP error", async () => {
+      const r = await run("restart", { name: `${name}-gone` });
+      assert.equal(r.status, "failed");
+      assert.match(r.error!, /no such container/i);
+    });
+  } finally {
+    await agent.stop();
+    await removeContainers(d.socket, [name]);
+    await dir.remove();
+  }
+});

@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { command, DEFAULT_POLICY_DIR, start } from "../../cmd/policy.ts";
+import { silentLogger } from "../../core/log/mod.ts";
+import { runIatp, tempDir, waitFor } from "../helpers.ts";
+
+const SEED = {
+  tx_id: "tx-1",
+  subject: { enterprise: "A", id: "agent-1", roles: ["buyer"] },
+  resource: { enterprise: "B", id: "catalog", scope: "read" },
+  context: { device: "laptop", geo: "EU", session_risk: 42 },
+};
+
+async function evaluate(url: string, body: unknown) {
+  const res = await fetch(`${url}/evaluate`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+Deno.test("POST /evaluate decides intents; malformed ones are 400 with issues", async () => {
+  const svc = await start(command.resolve({ port: 0, reload_interval: 0 }), { log: silentLogger });
+  try {
+    const ok = await evaluate(svc.url, SEED);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.decision, "allow");
+    assert.equal(ok.body.risk_after, 37);
+    assert.deepEqual(ok.body.obligations, { timebox: 3600 });
+    assert.equal(ok.body.tx_id, "tx-1");
+    const deny = await evaluate(svc.url, { ...SEED, context: { session_risk: 60 } });
+    assert.equal(deny.body.decision, "deny");
+    assert.equal(deny.body.risk_after, 60);
+    const stringRisk = await evaluate(svc.url, { ...SEED, context: { session_risk: "42" } });
+    assert.equal(stringRisk.status, 400);
+    assert.ok(
+      stringRisk.body.issues.some((i: { path: string }) => i.path === "context.session_risk"),
+    );
+    for (const bad of ["{nope", "[]", '"x"', JSON.stringify({ subject: 1 })]) {
+      const r = await evaluate(svc.url, bad);
+      assert.equal(r.status, 400, bad);
+      assert.ok(r.body.error);
+    }
+    const pol = await (await fetch(`${svc.url}/policies`)).json();
+    assert.equal(pol.policies[0].id, "seed-read-a-to-b");
+    assert.equal(pol.schema, true);
+    assert.equal(pol.last_error, null);
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    assert.match(metrics, /iatp_policy_decisions_total\{[^}]*decision="allow"[^}]*\} 1/);
+  } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("GET /policies shows a rejected hot reload while the last good set keeps deciding", async () => {
+  const dir = await tempDir("iatp-policy-cmd-");
+  for (const f of ["seed.cedar", "schema.cedarschema"]) {
+    await Deno.copyFile(`${DEFAULT_POLICY_DIR}/${f}`, `${dir.path}/${f}`);
+  }
+  const svc = await start(command.resolve({ port: 0, policies: dir.path, reload_interval: 50 }), {
+    log: silentLogger,
+  });
+  try {
+    await Deno.writeTextFile(`${dir.path}/broken.cedar`, "permit (principal,");
+    await waitFor(
+      async () => (await (await fetch(`${svc.url}/policies`)).json()).last_error !== null,
+      20_000,
+      "reload error",
+    );
+    const pol = await (await fetch(`${svc.url}/policies`)).json();
+    assert.match(pol.last_error.message, /broken\.cedar/);
+    assert.equal((await evaluate(svc.url, SEED)).body.decision, "allow");
+    await Deno.writeTextFile(
+      `${dir.path}/broken.cedar`,
+      `@id("deny-all") forbid (principal, action, resource);`,
+    );
+    await waitFor(
+      async () => (await evaluate(svc.url, SEED)).body.decision === "deny",
+      20_000,
+      "good reload",
+    );
+    assert.equal((await (await fetch(`${svc.url}/policies`)).json()).last_error, null);
+  } finally {
+    await svc.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("iatp policy refuses an invalid bundle at start with exit 2 naming the key", async () => {
+  const dir = await tempDir("iatp-policy-bad-");
+  try {
+    await Deno.writeTextFile(`${dir.path}/x.cedar`, "permit (");
+    const r = await runIatp(["policy", "--port", "0", "--policies", dir.path], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /policies .*x\.cedar/);
+    assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/); // no stack trace
+  } finally {
+    await dir.remove();
+  }
+});

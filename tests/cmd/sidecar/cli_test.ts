@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { sidecarSpec } from "../../../cmd/sidecar/config.ts";
+import { ConfigError } from "../../../core/errors/mod.ts";
+import { runIatp, startIatpService, tempDir } from "../../helpers.ts";
+import { post, startAgent } from "./fixtures.ts";
+
+Deno.test("an invalid enum env value is a startup error naming the variable (exit 2)", async () => {
+  const r = await runIatp(["sidecar", "--port", "0"], { env: { IATP_RETENTION: "sometimes" } });
+  assert.equal(r.code, 2, r.stderr + r.stdout);
+  assert.match(r.stderr, /IATP_RETENTION/);
+  assert.match(r.stderr, /ephemeral\|temporary\|permanent\|forever/);
+  assert.ok(!r.stderr.includes("    at "), "no stack trace");
+  const t = await runIatp(["sidecar", "--port", "0"], { env: { IATP_TRUST_LEVEL: "root" } });
+  assert.equal(t.code, 2);
+  assert.match(t.stderr, /IATP_TRUST_LEVEL/);
+});
+
+Deno.test("--help lists the upstream env names and the verify sub-verb", async () => {
+  const r = await runIatp(["sidecar", "--help"]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const name of ["IATP_AGENT_URL", "IATP_PORT", "IATP_OVERRIDE_TOKEN", "IATP_RECORDER_FILE", "verify-attestation"]) {
+    assert.ok(r.stdout.includes(name), name);
+  }
+});
+
+Deno.test("env names and defaults follow the upstream sidecars", () => {
+  const env: Record<string, string> = {
+    IATP_AGENT_URL: "http://agent:9000",
+    IATP_PORT: "9001",
+    IATP_AGENT_ID: "a7",
+    IATP_TRUST_LEVEL: "trusted",
+    IATP_REVERSIBILITY: "none",
+    IATP_RETENTION: "forever",
+    IATP_HUMAN_IN_LOOP: "true",
+    IATP_TRAINING_CONSENT: "true",
+    IATP_UPSTREAM_TIMEOUT_MS: "1500",
+    IATP_MAX_BODY_BYTES: "2048",
+    IATP_TRACE_CAPACITY: "50",
+  };
+  const c = sidecarSpec.parse([], { env: (n) => env[n] }).config;
+  assert.deepEqual(
+    [c.agent_url, c.port, c.agent_id, c.trust_level, c.reversibility, c.retention, c.human_in_loop, c.training_consent, c.upstream_timeout_ms, c.max_body_bytes, c.trace_capacity],
+    ["http://agent:9000", 9001, "a7", "trusted", "none", "forever", true, true, 1500, 2048, 50],
+  );
+  const d = sidecarSpec.parse([], { env: () => undefined }).config;
+  assert.deepEqual(
+    [d.agent_url, d.port, d.agent_id, d.trust_level, d.reversibility, d.retention, d.upstream_timeout_ms, d.max_body_bytes],
+    ["http://localhost:8000", 8001, "default-agent", "standard", "partial", "temporary", 30000, 1048576],
+  );
+  assert.throws(() => sidecarSpec.parse([], { env: (n) => (n === "IATP_PORT" ? "http" : undefined) }), ConfigError);
+});
+
+Deno.test("--manifest file fills the manifest; flags and env still win; errors name key and line", async () => {
+  const dir = await tempDir();
+  try {
+    const path = `${dir.path}/manifest.yaml`;
+    await Deno.writeTextFile(path, [
+      "identity:",
+      "  agent_id: bank-agent",
+      "  owner: ops@example.com",
+      "trust_level: verified_partner",
+      "capabilities: { idempotency: false, concurrency_limit: 8, sla_latency_ms: 150 }",
+      "reversibility: { level: full, undo_window_seconds: 60, compensation_method: refund }",
+      "privacy: { retention_policy: ephemeral, human_in_loop: false, training_consent: false }",
+      "scopes: [payments:read, payments:refund]",
+    ].join("\n"));
+    const env: Record<string, string> = { IATP_MANIFEST: path, IATP_TRUST_LEVEL: "standard" };
+    const c = sidecarSpec.parse(["--concurrency-limit", "9"], { env: (n) => env[n] }).config;
+    assert.equal(c.agent_id, "bank-agent");
+    assert.equal(c.owner, "ops@example.com");
+    assert.equal(c.trust_level, "standard", "env beats the manifest file");
+    assert.equal(c.concurrency_limit, 9, "a flag beats the manifest file");
+    assert.equal(c.sla_latency_ms, 150);
+    assert.equal(c.idempotency, false);
+    assert.equal(c.compensation_method, "refund");
+    assert.equal(c.retention, "ephemeral");
+    assert.deepEqual(c.scopes, ["payments:read", "payments:refund"]);
+    await Deno.writeTextFile(path, "identity:\n  agent_id: x\nprivacy:\n  retention_policy: sometimes\n");
+    assert.throws(
+      () => sidecarSpec.parse([], { env: (n) => env[n] }),
+      (e: unknown) => e instanceof ConfigError && e.key === "manifest.privacy.retention_policy" && /:4/.test(e.message),
+    );
+    await Deno.writeTextFile(path, "bogus: 1\n");
+    assert.throws(() => sidecarSpec.parse([], { env: (n) => env[n] }), /manifest\.bogus/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("launcher-run sidecar: durable SQLite recorder survives a restart; verify-attestation", async () => {
+  const dir = await tempDir();
+  const agent = startAgent();
+  const env = {
+    IATP_DATA_DIR: dir.path,
+    IATP_AGENT_URL: agent.url,
+    IATP_RECORDER_FILE: `${dir.path}/trace.db`,
+    IATP_SIGNING_KEY: btoa(String.fromCharCode(...new Uint8Array(32).fill(3))),
+  };
+  let sc = await startIatpService(["sidecar", "--port", "0"], { env });
+  try {
+    const r = await post(sc.url, { card: "4532015112830366" }, { "X-Agent-Trace-ID": "durable-1" });
+    assert.equal(r.status, 200);
+    const ok = await runIatp(["sidecar", "verify-attestation", sc.url]);
+    assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+    assert.match(ok.stdout, /"valid":true/);
+    const wrongKey = await runIatp([
+      "sidecar",
+      "verify-attestation",
+      `${sc.url}/.well-known/agent-attestation`,
+      "--public-key",
+      `ed25519:${btoa(String.fromCharCode(...new Uint8Array(32).fill(4)))}`,
+    ]);
+    assert.equal(wrongKey.code, 1, "a pinned key that did not sign it");
+    await sc.stop();
+    sc = await startIatpService(["sidecar", "--port", "0"], { env });
+    const t = await (await fetch(`${sc.url}/trace/durable-1`)).json();
+    assert.deepEqual(t.records.map((x: { type: string }) => x.type), ["request", "response"]);
+    assert.ok(!JSON.stringify(t).includes("4532015112830366"));
+    assert.ok(!sc.stdout().includes("4532015112830366"));
+  } finally {
+    await sc.stop();
+    await agent.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("verify-attestation fails (exit 1) on tampering or an unreachable URL, 2 on usage", async () => {
+  const dir = await tempDir();
+  const sc = await startIatpService(["sidecar", "--port", "0"], { env: { IATP_DATA_DIR: dir.path } });
+  // A man in the middle serving the real manifest with an altered attestation.
+  const real = sc.url;
+  const mitm = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const u = new URL(req.url);
+    const res = await fetch(real + u.pathname);
+    if (u.pathname.endsWith("agent-attestation")) {
+      const att = await res.json();
+      att.codebase_hash = "0".repeat(64);
+      return Response.json(att);
+    }
+    return new Response(await res.text(), { headers: res.headers });
+  });
+  try {
+    const bad = await runIatp(["sidecar", "verify-attestation", `http://127.0.0.1:${mitm.addr.port}`]);
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.match(bad.stderr, /signature does not verify/);
+    const gone = await runIatp(["sidecar", "verify-attestation", "http://127.0.0.1:9/", "--timeout-ms", "2000"]);
+    assert.equal(gone.code, 1);
+    const usage = await runIatp(["sidecar", "verify-attestation"]);
+    assert.equal(usage.code, 2);
+  } finally {
+    await mitm.shutdown();
+    await sc.stop();
+    await dir.remove();
+  }
+});

@@ -1,0 +1,242 @@
+import assert from "node:assert/strict";
+import { post, startAgent, startSidecar, TOKEN } from "./fixtures.ts";
+
+const PURCHASE = { task: "purchase", card: "4532-0151-1283-0366" };
+
+async function trace(base: string, id: string) {
+  return await (await fetch(`${base}/trace/${id}`)).json();
+}
+
+Deno.test("403 for a card at permanent (and forever) retention, with the block body", async () => {
+  const agent = startAgent();
+  for (const retention of ["permanent", "forever"] as const) {
+    const sc = await startSidecar({ agent_url: agent.url, trust_level: "trusted", retention });
+    try {
+      const r = await post(sc.url, PURCHASE);
+      assert.equal(r.status, 403);
+      assert.equal(r.json.blocked, true);
+      assert.equal(r.json.reason, "credit_card");
+      assert.match(String(r.json.error), /^Privacy Violation: /);
+      assert.equal(r.json.trace_id, r.headers.get("x-agent-trace-id"));
+      for (const v of ["4532 0151 1283 0366", "4532015112830366"]) {
+        assert.equal((await post(sc.url, { v })).status, 403, v);
+      }
+      assert.equal((await post(sc.url, { n: 4532015112830366 })).status, 403, "a JSON number");
+      assert.equal((await post(sc.url, { "4532015112830366": 1 })).status, 403, "a key");
+      assert.equal((await post(sc.url, { a: [{ b: { c: ["x", "4111 1111 1111 1111"] } }] })).status, 403);
+      assert.equal((await post(sc.url, { v: "1234-5678-9012-3456" })).status, 200, "Luhn fails");
+    } finally {
+      await sc.close();
+    }
+  }
+  assert.ok(agent.received.every((r) => !r.body.includes("4532")), "blocked bodies never reach the agent");
+  await agent.close();
+});
+
+Deno.test("SSN blocked unless retention is ephemeral; a card passes at temporary", async () => {
+  const agent = startAgent();
+  const temp = await startSidecar({ agent_url: agent.url });
+  const eph = await startSidecar({ agent_url: agent.url, retention: "ephemeral" });
+  try {
+    const r = await post(temp.url, { ssn: "078-05-1120" });
+    assert.equal(r.status, 403);
+    assert.equal(r.json.reason, "ssn");
+    assert.equal((await post(temp.url, { ssn: "078 05 1120" })).status, 403);
+    assert.equal((await post(temp.url, { ssn: 78051120 })).status, 200, "8 digits");
+    assert.equal((await post(temp.url, { ssn: "666-12-3456" })).status, 200, "never issued");
+    assert.equal((await post(eph.url, { ssn: "078-05-1120" })).status, 200);
+    assert.equal((await post(temp.url, PURCHASE)).status, 200);
+  } finally {
+    await temp.close();
+    await eph.close();
+    await agent.close();
+  }
+});
+
+Deno.test("449 for an untrusted agent; 200 with the token; 449 again with 'true'", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({ agent_url: agent.url, trust_level: "untrusted", override_token: TOKEN });
+  try {
+    const w = await post(sc.url, { q: 1 });
+    assert.equal(w.status, 449);
+    assert.equal(w.json.requires_override, true);
+    assert.equal(w.json.trust_score, 2, "untrusted 0 + reversible 2");
+    assert.match(String(w.json.warning), /Low trust score \(2\/10\)/);
+    assert.equal(w.json.trace_id, w.headers.get("x-agent-trace-id"));
+    const ok = await post(sc.url, { q: 1 }, { "X-User-Override": TOKEN, "X-Agent-Trace-ID": "ov-1" });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get("x-agent-quarantined"), "true", "untrusted is quarantined");
+    assert.equal(ok.headers.get("x-agent-trust-score"), "2");
+    assert.ok(!agent.received.at(-1)!.headers.has("x-user-override"), "never forwarded");
+    const t = await trace(sc.url, "ov-1");
+    assert.deepEqual(t.records.map((r: { type: string }) => r.type), ["request", "quarantine", "response"]);
+    assert.equal((await post(sc.url, { q: 1 }, { "X-User-Override": "true" })).status, 449);
+    assert.equal((await post(sc.url, { q: 1 }, { "X-User-Override": TOKEN + "x" })).status, 449);
+    const blocked = await post(sc.url, { ssn: "078-05-1120" }, { "X-User-Override": TOKEN });
+    assert.equal(blocked.status, 403, "an override never lifts a privacy block");
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});
+
+Deno.test("legacy override accepts 'true'; a weak token disables overrides and logs why", async () => {
+  const agent = startAgent();
+  const legacy = await startSidecar({ agent_url: agent.url, trust_level: "unknown", legacy_override: true });
+  const weak = await startSidecar({ agent_url: agent.url, trust_level: "unknown", override_token: "password" });
+  try {
+    assert.equal((await post(legacy.url, {}, { "X-User-Override": "true" })).status, 200);
+    assert.ok(legacy.logs.some((l) => l.includes("IATP_LEGACY_OVERRIDE") && l.includes('"warn"')));
+    assert.equal((await post(weak.url, {}, { "X-User-Override": "password" })).status, 449);
+    assert.ok(weak.logs.some((l) => /override disabled/.test(l)));
+    assert.ok(!weak.logs.some((l) => l.includes('"password"')), "the secret is not logged");
+  } finally {
+    await legacy.close();
+    await weak.close();
+    await agent.close();
+  }
+});
+
+Deno.test("forwarding: path, query, content type, trace id, allow-listed headers, status", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({ agent_url: agent.url, forward_headers: ["x-tenant", "accept"] });
+  try {
+    const r = await post(sc.url, { a: 1 }, {
+      "content-type": "application/json; charset=utf-8",
+      "X-Agent-Trace-ID": "t-fwd",
+      "X-Tenant": "acme",
+      "X-Secret-Internal": "no",
+      "Authorization": "Bearer abcdefgh",
+    }, "/proxy/v1/tasks?x=1");
+    assert.equal(r.status, 200);
+    assert.equal(r.json.path, "/v1/tasks?x=1");
+    assert.equal(r.json.echo, '{"a":1}', "the body is forwarded byte for byte");
+    const got = agent.received.at(-1)!.headers;
+    assert.equal(got.get("content-type"), "application/json; charset=utf-8");
+    assert.equal(got.get("x-agent-trace-id"), "t-fwd");
+    assert.equal(got.get("x-tenant"), "acme");
+    assert.equal(got.get("x-secret-internal"), null);
+    assert.equal(got.get("authorization"), null);
+    assert.equal(r.headers.get("x-agent-trace-id"), "t-fwd");
+    assert.match(r.headers.get("x-agent-latency-ms")!, /^\d+$/);
+    assert.equal(r.headers.get("x-agent-trust-score"), "7");
+    assert.equal(r.headers.get("x-agent-quarantined"), null);
+    const teapot = await post(sc.url, {}, {}, "/proxy/status/418");
+    assert.equal(teapot.status, 418);
+    assert.equal(teapot.text, "custom");
+    assert.equal(teapot.headers.get("content-type"), "text/plain");
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});
+
+Deno.test("trace ids: unsafe client ids are replaced by a UUID", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({ agent_url: agent.url });
+  try {
+    for (const bad of ["../../etc/passwd", "a b", "x".repeat(129), "trace/../x"]) {
+      const r = await post(sc.url, {}, { "X-Agent-Trace-ID": bad });
+      const id = r.headers.get("x-agent-trace-id")!;
+      assert.match(id, /^[0-9a-f-]{36}$/, bad);
+      assert.equal(agent.received.at(-1)!.headers.get("x-agent-trace-id"), id);
+    }
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});
+
+Deno.test("400 Invalid JSON for non-objects, bad UTF-8 and deep nesting; 413 over the limit", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({ agent_url: agent.url, max_body_bytes: 4096, max_json_depth: 32 });
+  try {
+    for (const body of ["not json", "[1,2]", '"s"', "42", "null", "", '{"a":', "[".repeat(3000)]) {
+      const r = await post(sc.url, body);
+      assert.equal(r.status, 400, body.slice(0, 20));
+      assert.equal(r.json.error, "Invalid JSON");
+      assert.ok(r.json.trace_id);
+    }
+    const deep = '{"a":'.repeat(100) + "1" + "}".repeat(100);
+    const d = await post(sc.url, deep);
+    assert.equal(d.status, 400);
+    assert.match(String(d.json.detail), /nesting deeper than 32/);
+    const bad = await fetch(`${sc.url}/proxy`, { method: "POST", body: new Uint8Array([0x7b, 0xff, 0x7d]) });
+    assert.equal(bad.status, 400);
+    await bad.body?.cancel();
+    const big = await post(sc.url, { pad: "x".repeat(5000) });
+    assert.equal(big.status, 413);
+    assert.equal(big.json.error, "Request body too large");
+    assert.ok(big.headers.get("x-agent-trace-id"));
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('{"pad":"'));
+        for (let i = 0; i < 10; i++) c.enqueue(new Uint8Array(1000).fill(120));
+        c.enqueue(new TextEncoder().encode('"}'));
+        c.close();
+      },
+    });
+    const chunked = await fetch(`${sc.url}/proxy`, { method: "POST", body: stream });
+    assert.equal(chunked.status, 413, "a chunked body is cut off at the limit");
+    await chunked.body?.cancel();
+    assert.equal(agent.received.length, 0, "nothing invalid reached the agent");
+    assert.equal((await post(sc.url, '{"ok":true}')).status, 200, "still serving");
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});
+
+Deno.test("502 with the agent down, 504 on a slow agent", async () => {
+  const agent = startAgent(10_000);
+  const down = await startSidecar({ agent_url: "http://127.0.0.1:9" });
+  const slow = await startSidecar({ agent_url: agent.url, upstream_timeout_ms: 300 });
+  try {
+    const r = await post(down.url, {}, { "X-Agent-Trace-ID": "down-1" });
+    assert.equal(r.status, 502);
+    assert.equal(r.json.error, "Failed to reach backend agent");
+    const t = await trace(down.url, "down-1");
+    assert.equal(t.records.at(-1).type, "error");
+    const s = await post(slow.url, {}, {}, "/proxy/slow");
+    assert.equal(s.status, 504);
+    assert.equal(s.json.error, "Backend agent timeout");
+    assert.equal((await post(slow.url, {})).status, 200, "fast routes still work");
+  } finally {
+    await down.close();
+    await slow.close();
+    await agent.close();
+  }
+});
+
+Deno.test("recorded payloads and logs are scrubbed, numbers included", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({ agent_url: agent.url, retention: "ephemeral", trust_level: "trusted" });
+  try {
+    const body = {
+      card: "4532-0151-1283-0366",
+      n: 4532015112830366,
+      ssn: "078-05-1120",
+      nested: [{ k: "ssn 078051120", "4111111111111111": true }],
+    };
+    const r = await post(sc.url, body, { "X-Agent-Trace-ID": "scrub-1" });
+    assert.equal(r.status, 200);
+    const t = await trace(sc.url, "scrub-1");
+    const text = JSON.stringify(t);
+    for (const secret of ["4532", "078-05-1120", "078051120", "4111111111111111"]) {
+      assert.ok(!text.includes(secret), `${secret} in ${text}`);
+    }
+    const payload = JSON.parse(t.records[0].details.payload);
+    assert.deepEqual(payload, {
+      card: "[CREDIT_CARD_REDACTED]",
+      n: "[CREDIT_CARD_REDACTED]",
+      ssn: "[SSN_REDACTED]",
+      nested: [{ k: "ssn [SSN_REDACTED]", "[CREDIT_CARD_REDACTED]": true }],
+    });
+    assert.deepEqual(t.records[0].details.sensitive, { credit_card: true, ssn: true });
+    const logs = sc.logs.join("\n");
+    assert.ok(!logs.includes("4532") && !logs.includes("078-05"));
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});

@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import { command as relayCommand } from "../../cmd/relay.ts";
+import { silentLogger } from "../../core/log/mod.ts";
+import { RelayClient, type RelayEvent } from "../../core/relay/client.ts";
+import { runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { startFakeDashboard } from "../support/fake_dashboard.ts";
+
+const SNAPSHOT_KEYS = [
+  "cpu_count",
+  "cpu_usage_pct",
+  "disk_total_bytes",
+  "disk_used_bytes",
+  "disk_used_pct",
+  "load_average",
+  "memory_total_bytes",
+  "memory_used_bytes",
+  "memory_used_pct",
+  "timestamp_ms",
+  "uptime_secs",
+];
+
+function assertSnapshot(s: Record<string, unknown>) {
+  assert.deepEqual(Object.keys(s).sort(), SNAPSHOT_KEYS);
+  for (const k of ["cpu_usage_pct", "memory_used_pct", "disk_used_pct"]) {
+    const v = s[k] as number;
+    assert.ok(v >= 0 && v <= 100, `${k}=${v}`);
+  }
+  assert.ok((s.memory_total_bytes as number) > 0);
+  assert.ok((s.disk_total_bytes as number) > 0);
+}
+
+Deno.test("status serves metrics, capabilities, health and an SSE stream", async () => {
+  const dir = await tempDir();
+  const agent = await startIatpService(
+    ["status", "--port", "0", "--metrics-interval-secs", "0.2"],
+    { env: { IATP_DATA_DIR: dir.path } },
+  );
+  try {
+    const snap = await (await fetch(`${agent.url}/api/v1/metrics`)).json();
+    assertSnapshot(snap);
+    assert.deepEqual(await (await fetch(`${agent.url}/capabilities`)).json(), {
+      compose_agent: true,
+      control_plane: "status_panel",
+      version: JSON.parse(await Deno.readTextFile("deno.json")).version,
+      features: ["metrics", "metrics_stream", "alerts", "docker_via_compose_agent"],
+    });
+    const health = await (await fetch(`${agent.url}/health`)).json();
+    assert.deepEqual(health, {
+      status: "ok",
+      service: "status",
+      status_panel_count: 0,
+      compose_agent_count: 0,
+      total_count: 0,
+      last_control_plane: null,
+      last_command_timestamp_ms: null,
+    });
+    const prom = await (await fetch(`${agent.url}/metrics`)).text();
+    assert.match(prom, /iatp_host_memory_total_bytes\{service="status"\} [1-9]/);
+
+    const res = await fetch(`${agent.url}/api/v1/metrics/stream`);
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while ((text.match(/event: metrics/g) ?? []).length < 2) text += (await reader.read()).value;
+    await reader.cancel();
+    const first = JSON.parse(/data: (.*)\n/.exec(text)![1]);
+    assertSnapshot(first);
+    assert.doesNotMatch(agent.stdout(), /legacy mode/);
+  } finally {
+    await agent.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("status config errors name the key and exit 2", async () => {
+  const r = await runIatp(["status", "--port", "0"], {
+    env: { ALERT_CPU_WARNING: "90", ALERT_CPU_CRITICAL: "50" },
+  });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /alert_cpu_warning \(env ALERT_CPU_WARNING\): expected at most/);
+  const r2 = await runIatp(["status"], { env: { ALERT_DISK_WARNING: "101" } });
+  assert.equal(r2.code, 2);
+  assert.match(r2.stderr, /alert_disk_warning \(env ALERT_DISK_WARNING\)/);
+  const r3 = await runIatp(["status"], { env: { DASHBOARD_URL: "http://127.0.0.1:1" } });
+  assert.equal(r3.code, 2);
+  assert.match(r3.stderr, /deployment_hash/);
+});
+
+Deno.test("status publishes metrics and de-duplicated threshold alerts to the relay", async () => {
+  const relay = await relayCommand.start(relayCommand.resolve({ port: 0 }), { log: silentLogger });
+  const client = new RelayClient({ url: relay.url, log: silentLogger });
+  const events: RelayEvent[] = [];
+  const sub = client.subscribe(["status.*"], (e) => void events.push(e));
+  const dir = await tempDir();
+  const agent = await startIatpService(["status", "--port", "0"], {
+    env: {
+      IATP_DATA_DIR: dir.path,
+      IATP_STATUS_RELAY_URL: relay.url,
+      METRICS_INTERVAL_SECS: "0.2",
+      AGENT_ID: "status-7",
+      // Memory is surely above 1 %, disk above 0.5 % and below 99.9 %.
+      ALERT_MEMORY_WARNING: "0.5",
+      ALERT_MEMORY_CRITICAL: "1",
+      ALERT_DISK_WARNING: "0.5",
+      ALERT_DISK_CRITICAL: "99.9",
+    },
+  });
+  try {
+    const metrics = () => events.filter((e) => e.topic === "status.metrics");
+    await waitFor(() => metrics().length >= 5, 30_000, "five status.metrics events");
+    const m = metrics()[0].payload;
+    assert.equal(m.agent_id, "status-7");
+    assertSnapshot(
+      Object.fromEntries(Object.entries(m).filter(([k]) => SNAPSHOT_KEYS.includes(k))),
+    );
+    const alerts = events.filter((e) => e.topic === "status.alerts").map((e) => e.payload);
+    const mem = alerts.filter((a) => a.metric === "memory");
+    assert.equal(mem.length, 1, "one alert per level change, not one per sample");
+    assert.deepEqual([mem[0].kind, mem[0].level, mem[0].threshold_pct], ["firing", "critical", 1]);
+    const disk = alerts.filter((a) => a.metric === "disk");
+    assert.deepEqual(disk.map((a) => a.level), ["warning"]);
+  } finally {
+    await agent.stop();
+    sub.close();
+    await client.close();
+    await relay.close();
+    await dir.remove();
+  }
+});
+
+/** A fake Vault KV v2 that serves one key. */
+function fakeVault(path: string) {
+  let token = "vault-served-token-1";
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    if (req.headers.get("x-vault-token") !== "root-vault-token") {
+      return Response.json({ errors: ["permission denied"] }, { status: 403 });
+    }
+    if (new URL(req.url).pathname !== path) return Response.json({ errors: [] }, { status: 404 });
+    return Response.json({ data: { data: { token }, metadata: { version: 1 } } });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    rotate: (t: string) => token = t,
+    close: () => server.shutdown(),
+  };
+}
+
+Deno.test("status dashboard link: signed long poll, local commands, forwarding, token rotation", async (t) => {
+  const dir = await tempDir();
+  const vault = fakeVault("/v1/secret/data/agents/dep-42/status_panel_token");
+  const dash = startFakeDashboard({ token: "vault-served-token-1", deploymentHash: "dep-42" });
+  const agent = await startIatpService(["status", "--port", "0"], {
+    env: {
+      IATP_DATA_DIR: dir.path,
+      DASHBOARD_URL: dash.url,
+      DEPLOYMENT_HASH: "dep-42",
+      AGENT_ID: "status-42",
+      AGENT_TOKEN: "stale-token-not-used",
+      VAULT_ADDRESS: vault.url,
+      VAULT_TOKEN: "root-vault-token",
+      POLLING_TIMEOUT_SECS: "1",
+      POLLING_BACKOFF_SECS: "0.2",
+      // Nothing listens here: Docker commands must fail as "compose-agent unreachable", which
+      // shows the agent forwards them instead of touching a socket itself.
+      IATP_STATUS_COMPOSE_AGENT_URL: "http://127.0.0.1:9",
+    },
+  });
+  try {
+    await t.step("server_resources runs here and reports a snapshot", async () => {
+      dash.enqueue({ command_id: "cmd-1", type: "server_resources" });
+      const r = await dash.waitForReport("cmd-1");
+      assert.deepEqual([r.status, r.executed_by, r.deployment_hash], [
+        "success",
+        "status_panel",
+        "dep-42",
+      ]);
+      assertSnapshot(r.result as Record<string, unknown>);
+    });
+    await t.step("Docker commands go to the compose-agent", async () => {
+      dash.enqueue({ command_id: "cmd-2", type: "list_containers" });
+      const r = await dash.waitForReport("cmd-2");
+      assert.deepEqual([r.status, r.executed_by, r.error], [
+        "failed",
+        "compose_agent",
+        "compose-agent unreachable",
+      ]);
+    });
+    await t.step("unknown command types are reported failed", async () => {
+      dash.enqueue({ command_id: "cmd-3", type: "format_disk" });
+      const r = await dash.waitForReport("cmd-3");
+      assert.deepEqual([r.status, r.error], ["failed", "unsupported command type format_disk"]);
+    });
+    await t.step("health counts commands by control plane", async () => {
+      const h = await (await fetch(`${agent.url}/health`)).json();
+      assert.deepEqual(
+        [h.status_panel_count, h.compose_agent_count, h.total_count, h.last_control_plane],
+        [2, 1, 3, "status_panel"],
+      );
+      assert.ok(h.last_command_timestamp_ms > 0);
+    });
+    await t.step("a rotated token is re-read from Vault after a 401", async () => {
+      vault.rotate("vault-served-token-2");
+      dash.setToken("vault-served-token-2");
+      dash.enqueue({ command_id: "cmd-4", type: "server_resources" });
+      const r = await dash.waitForReport("cmd-4", 60_000);
+      assert.equal(r.status, "success");
+      assert.ok((dash.stats.rejected.bad_bearer ?? 0) >= 1, JSON.stringify(dash.stats));
+    });
+    assert.doesNotMatch(
+      agent.stdout(),
+      /vault-served-token|root-vault-token/,
+      "tokens never logged",
+    );
+  } finally {
+    await agent.stop();
+    await dash.close();
+    await vault.close();
+    await dir.remove();
+  }
+});

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { AuditTrail, GENESIS_HASH, verifyAuditLines } from "../../../core/agents/audit_trail.ts";
+import { registerSecret, silentLogger } from "../../../core/log/mod.ts";
+import { tempDir } from "../../helpers.ts";
+
+async function open(file: string, maxFileBytes = 1024 * 1024) {
+  return await AuditTrail.open({
+    file,
+    agentId: "a1",
+    maxFileBytes,
+    maxFiles: 3,
+    log: silentLogger,
+  });
+}
+
+Deno.test("audit trail: records chain, verify, and resume after reopen", async () => {
+  const dir = await tempDir();
+  try {
+    const file = join(dir.path, "audit.jsonl");
+    let trail = await open(file);
+    await trail.append("instruction.received", { instruction_id: "i1" }, "i1");
+    await trail.append("instruction.executed", { instruction_id: "i1", status: "completed" }, "i1");
+    trail = await open(file);
+    await trail.append("result.reported", { instruction_id: "i1" }, "i1");
+    const text = await Deno.readTextFile(file);
+    const v = await verifyAuditLines(text);
+    assert.equal(v.ok, true, JSON.stringify(v.error));
+    assert.equal(v.count, 3);
+    const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.seq), [1, 2, 3]);
+    assert.equal(lines[0].prev, GENESIS_HASH);
+    assert.equal(lines[2].prev, lines[1].hash);
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("audit trail: an edited or deleted line breaks verification", async () => {
+  const dir = await tempDir();
+  try {
+    const file = join(dir.path, "audit.jsonl");
+    const trail = await open(file);
+    for (let i = 0; i < 4; i++) await trail.append("e", { n: i });
+    const lines = (await Deno.readTextFile(file)).trim().split("\n");
+    const edited = [...lines];
+    edited[1] = edited[1].replace('"n":1', '"n":7');
+    let v = await verifyAuditLines(edited.join("\n"));
+    assert.equal(v.ok, false);
+    assert.equal(v.error?.line, 2);
+    v = await verifyAuditLines([lines[0], lines[2], lines[3]].join("\n"));
+    assert.equal(v.ok, false);
+    assert.equal(v.error?.line, 2);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("audit trail: secrets are scrubbed before hashing and writing", async () => {
+  const dir = await tempDir();
+  try {
+    const file = join(dir.path, "audit.jsonl");
+    registerSecret("registered-secret-value-xyz");
+    const trail = await open(file);
+    await trail.append("e", {
+      api_key: "key-material-123",
+      note: "Bearer abcdefghijklmnop and registered-secret-value-xyz",
+    });
+    const text = await Deno.readTextFile(file);
+    assert.doesNotMatch(text, /key-material-123|abcdefghijklmnop|registered-secret-value-xyz/);
+    assert.match(text, /\[REDACTED\]/);
+    assert.equal((await verifyAuditLines(text)).ok, true);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("audit trail: rotation keeps the chain across files and bounds file count", async () => {
+  const dir = await tempDir();
+  try {
+    const file = join(dir.path, "audit.jsonl");
+    const trail = await open(file, 4096);
+    for (let i = 0; i < 60; i++) await trail.append("e", { n: i, pad: "x".repeat(200) });
+    const names = [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2", "audit.jsonl.3"]);
+    const text = [3, 2, 1].map((i) => Deno.readTextFileSync(`${file}.${i}`)).join("") +
+      Deno.readTextFileSync(file);
+    const v = await verifyAuditLines(text, null);
+    assert.equal(v.ok, true, JSON.stringify(v.error));
+    const last = JSON.parse(Deno.readTextFileSync(file).trim().split("\n").at(-1)!);
+    assert.equal(last.seq, 60);
+  } finally {
+    await dir.remove();
+  }
+});

@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  OrchestratorClient,
+  type OrchestratorOptions,
+  retryAfterMs,
+} from "../../../core/agents/orchestrator.ts";
+import { silentLogger } from "../../../core/log/mod.ts";
+import { startFakeOrchestrator } from "../../support/fake_orchestrator.ts";
+import { tempDir } from "../../helpers.ts";
+
+const TOKEN = "orch-token-1234";
+
+function client(url: string, extra: Partial<OrchestratorOptions> = {}) {
+  const attempts: string[] = [];
+  const c = new OrchestratorClient({
+    baseUrl: url,
+    agentId: "agent-1",
+    timeoutMs: 5_000,
+    retryAttempts: 3,
+    retryDelayMs: 10,
+    retryMaxDelayMs: 50,
+    rateLimitRps: 1_000,
+    rateLimitBurst: 1_000,
+    apiKey: TOKEN,
+    log: silentLogger,
+    onAttempt: (call, outcome) => attempts.push(`${call}:${outcome}`),
+    ...extra,
+  });
+  return { c, attempts };
+}
+
+Deno.test("orchestrator client: the four calls speak the documented wire format", async () => {
+  const orch = await startFakeOrchestrator({
+    agentId: "agent-1",
+    token: TOKEN,
+    nextPollInterval: 7,
+  });
+  const { c } = client(orch.url);
+  try {
+    await c.heartbeat("online");
+    let out = await c.poll();
+    assert.equal(out.instruction, undefined);
+    assert.equal(out.nextPollMs, 7_000);
+    assert.equal(out.status, "no_pending_instructions");
+    orch.enqueue({
+      id: "ins-1",
+      agent_id: "agent-1",
+      priority: "high",
+      plugin_id: "echo-action",
+      instruction_type: "execute",
+      plugin_configuration: {},
+      input_data: { a: 1 },
+      timeout_seconds: 30,
+      max_retries: 1,
+      correlation_id: "corr-9",
+    });
+    out = await c.poll();
+    assert.equal(out.instruction?.id, "ins-1");
+    assert.equal(out.instruction?.correlation_id, "corr-9");
+    assert.deepEqual(out.instruction?.input_data, { a: 1 });
+    await c.reportExecuting("ins-1", ["[2006-01-02T15:04:05.000Z] started"]);
+    const ack = await c.reportResult("ins-1", {
+      status: "completed",
+      result: { output: 1 },
+      execution_log: ["[2006-01-02T15:04:05.000Z] done"],
+    });
+    assert.equal(ack.acknowledged, true);
+    assert.deepEqual(orch.violations, []);
+    assert.equal(orch.heartbeats()[0].status, "online");
+    assert.equal(orch.results("ins-1").length, 1);
+    assert.equal(orch.statusUpdates("ins-1").length, 1);
+  } finally {
+    c.close();
+    await orch.close();
+  }
+});
+
+Deno.test("orchestrator client: 500, 429 and 408 are retried; 400 and 401 are not", async () => {
+  const orch = await startFakeOrchestrator({ agentId: "agent-1", token: TOKEN });
+  const { c, attempts } = client(orch.url);
+  try {
+    orch.failNext("poll", 2, 500);
+    await c.poll();
+    assert.deepEqual(attempts, ["poll:500", "poll:500", "poll:200"]);
+    attempts.length = 0;
+    orch.failNext("poll", 2, 429);
+    await c.poll();
+    orch.failNext("poll", 1, 408);
+    await c.poll();
+    assert.deepEqual(attempts, ["poll:429", "poll:429", "poll:200", "poll:408", "poll:200"]);
+    attempts.length = 0;
+    orch.failNext("poll", 1, 400);
+    await assert.rejects(c.poll(), /HTTP 400/);
+    assert.deepEqual(attempts, ["poll:400"]);
+    orch.failNext("poll", 10, 503);
+    await assert.rejects(c.poll(), /HTTP 503/);
+    const bad = client(orch.url, { apiKey: "wrong-token" }).c;
+    await assert.rejects(bad.poll(), /HTTP 401/);
+    bad.close();
+  } finally {
+    c.close();
+    await orch.close();
+  }
+});
+
+Deno.test("orchestrator client: network errors are retried, then reported", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const { c, attempts } = client(`http://127.0.0.1:${port}`, { retryAttempts: 2 });
+  try {
+    await assert.rejects(c.poll(), /poll:/);
+    assert.deepEqual(attempts, ["poll:error", "poll:error", "poll:error"]);
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("orchestrator client: bearer token from token_file, re-read when it changes", async () => {
+  const dir = await tempDir();
+  const orch = await startFakeOrchestrator({ agentId: "agent-1", token: TOKEN });
+  const file = join(dir.path, "agent.jwt");
+  await Deno.writeTextFile(file, "stale-token-0000\n");
+  const { c } = client(orch.url, { apiKey: undefined, tokenFile: file, retryAttempts: 0 });
+  try {
+    await assert.rejects(c.heartbeat("online"), /HTTP 401/);
+    await Deno.writeTextFile(file, `Bearer ${TOKEN}\n`);
+    await Deno.utime(file, new Date(), new Date(Date.now() + 5_000));
+    await c.heartbeat("online");
+    assert.equal(orch.heartbeats().length, 1);
+  } finally {
+    c.close();
+    await orch.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("orchestrator client: an invalid instruction is named, not thrown", async () => {
+  const orch = await startFakeOrchestrator({ agentId: "agent-1", token: TOKEN });
+  const { c } = client(orch.url);
+  try {
+    orch.enqueue({ id: "bad/../id", instruction_type: "execute" });
+    orch.enqueue({ id: "ok-id", instruction_type: 5 });
+    let out = await c.poll();
+    assert.equal(out.instruction, undefined);
+    assert.equal(out.rejected?.id, "bad/../id");
+    out = await c.poll();
+    assert.equal(out.rejected?.id, "ok-id");
+    assert.match(out.rejected!.reason, /instruction_type/);
+  } finally {
+    c.close();
+    await orch.close();
+  }
+});
+
+Deno.test("orchestrator client: the token bucket spaces requests at the configured rate", async () => {
+  const orch = await startFakeOrchestrator({ agentId: "agent-1", token: TOKEN });
+  const { c } = client(orch.url, { rateLimitRps: 5, rateLimitBurst: 1 });
+  try {
+    const started = performance.now();
+    for (let i = 0; i < 6; i++) await c.heartbeat("online");
+    // 1 from the bucket, then 5 more at 5/s: at least ~1 s, whatever the machine's speed.
+    assert.ok(performance.now() - started >= 950);
+    assert.equal(orch.heartbeats().length, 6);
+  } finally {
+    c.close();
+    await orch.close();
+  }
+});
+
+Deno.test("retryAfterMs: seconds and HTTP dates", () => {
+  assert.equal(retryAfterMs("3"), 3_000);
+  assert.equal(retryAfterMs(new Date(10_000).toUTCString(), 4_000), 6_000);
+  assert.equal(retryAfterMs("soon"), undefined);
+  assert.equal(retryAfterMs(null), undefined);
+});

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { ensureLayout, LAYOUT_DIRS } from "../../../core/agents/layout.ts";
+import { AgentState } from "../../../core/agents/state.ts";
+import { tempDir } from "../../helpers.ts";
+
+Deno.test("layout: every folder is created with mode 0700, idempotently", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.mkdir(`${dir.path}/base/data`, { recursive: true, mode: 0o755 });
+    await ensureLayout(`${dir.path}/base`);
+    const layout = await ensureLayout(`${dir.path}/base`);
+    for (const [key] of LAYOUT_DIRS) {
+      const st = await Deno.stat(layout[key]);
+      assert.ok(st.isDirectory, key);
+      assert.equal(st.mode! & 0o777, 0o700, key);
+    }
+    assert.equal((await Deno.stat(`${dir.path}/base/data`)).mode! & 0o777, 0o700);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("state: claims are idempotent and survive reopening", async () => {
+  const dir = await tempDir();
+  try {
+    let st = new AgentState(dir.path, { history: 100 });
+    assert.equal(st.claim("i1", "orchestrator", { id: "i1" }).kind, "new");
+    assert.deepEqual(st.claim("i1", "orchestrator", { id: "i1" }), {
+      kind: "active",
+      state: "queued",
+    });
+    st.markRunning("i1");
+    st.close();
+    st = new AgentState(dir.path, { history: 100 });
+    assert.deepEqual(st.inState("running").map((r) => r.id), ["i1"]);
+    st.finish("i1", "completed", { status: "completed", execution_log: [] });
+    const again = st.claim("i1", "orchestrator", { id: "i1" });
+    assert.equal(again.kind, "done");
+    assert.equal(again.kind === "done" && again.row.result?.status, "completed");
+    assert.deepEqual(st.unreported().map((r) => r.id), ["i1"]);
+    st.markReported("i1");
+    assert.deepEqual(st.unreported(), []);
+    st.setValue("relay.last_id", "abc-7");
+    st.close();
+    st = new AgentState(dir.path, { history: 100 });
+    assert.equal(st.getValue("relay.last_id"), "abc-7");
+    st.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("state: finished history is bounded", async () => {
+  const dir = await tempDir();
+  try {
+    const st = new AgentState(dir.path, { history: 10 });
+    for (let i = 0; i < 30; i++) {
+      st.claim(`i${i}`, "relay", {});
+      st.finish(`i${i}`, "completed", {});
+      st.markReported(`i${i}`);
+    }
+    assert.equal(st.get("i0"), undefined);
+    assert.ok(st.get("i29"));
+    assert.equal(
+      Array.from({ length: 30 }, (_, i) => st.get(`i${i}`)).filter(Boolean).length,
+      10,
+    );
+    st.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("state: the dedup window is atomic across two connections and bounded", async () => {
+  const dir = await tempDir();
+  try {
+    const a = new AgentState(dir.path, { history: 10, dedupMaxEntries: 5 });
+    const b = new AgentState(dir.path, { history: 10, dedupMaxEntries: 5 });
+    const t = 1_000_000;
+    assert.equal(a.firstInWindow("cpu.high\0host1", 60_000, t), true);
+    assert.equal(b.firstInWindow("cpu.high\0host1", 60_000, t + 10), false);
+    assert.equal(b.firstInWindow("cpu.high\0host2", 60_000, t + 10), true);
+    assert.equal(a.firstInWindow("cpu.high\0host1", 60_000, t + 60_001), true);
+    for (let i = 0; i < 20; i++) a.firstInWindow(`k${i}`, 60_000, t + 70_000 + i);
+    a.pruneDedup(60_000, t + 70_100);
+    assert.equal(a.dedupSize(), 5);
+    a.close();
+    b.close();
+  } finally {
+    await dir.remove();
+  }
+});

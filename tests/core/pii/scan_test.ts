@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { cardBrand, luhnValid, scanPii, ssnValid } from "../../../core/pii/mod.ts";
+import { DEFAULT_DATASET, evaluate } from "../../../scripts/bench/pii_eval.ts";
+
+const digits = (s: string) => Array.from(s, Number);
+const cards = (text: string, json = false) => scanPii(text, { json }).creditCards;
+const ssns = (text: string, json = false) => scanPii(text, { json }).ssns;
+
+Deno.test("upstream IATP test vectors", () => {
+  assert.equal(cards("4532-0151-1283-0366"), 1);
+  assert.equal(cards("4532 0151 1283 0366"), 1);
+  assert.equal(cards("4532015112830366"), 1);
+  assert.equal(cards("1234-5678-9012-3456"), 0, "fails Luhn");
+  assert.equal(cards("1234 5678 9012 3456"), 0, "no slice of it is a card either");
+  assert.equal(ssns("123-45-6789"), 1);
+});
+
+Deno.test("every major brand and length, plain and grouped", () => {
+  const valid = [
+    "4111111111111111", // visa 16
+    "4222222222222", // visa 13
+    "4000056655665556", // visa debit
+    "5555555555554444", // mastercard
+    "2223003122003222", // mastercard 2-series
+    "378282246310005", // amex 15
+    "6011111111111117", // discover
+    "3056930009020004", // diners 16
+    "36227206271667", // diners 14
+    "3566002020360505", // jcb
+    "6200000000000005", // unionpay
+    "6759649826438453", // maestro 16
+    "501864667909", // maestro 12
+    "4131034282458809939", // visa 19
+  ];
+  for (const n of valid) {
+    assert.ok(luhnValid(digits(n), n.length), `${n} Luhn`);
+    assert.ok(cardBrand(digits(n), n.length), `${n} brand`);
+    assert.equal(cards(`pay with ${n} now`), 1, n);
+  }
+  assert.equal(cards("amex 3782 822463 10005"), 1);
+  assert.equal(cards("amex 3782-822463-10005."), 1);
+  assert.equal(cards("visa 4111 1111 1111 1111 thanks"), 1);
+  assert.equal(cards("order 12 4532 0151 1283 0366"), 1, "a short number before the card");
+});
+
+Deno.test("precision: look-alikes are not cards", () => {
+  const negatives = [
+    "4111111111111112", // bad Luhn
+    "1700000000000", // unix ms timestamp
+    "1700000000000000", // unix µs timestamp
+    "20240517103000123", // compact timestamp
+    "call +44 20 7946 0958 or +1 415 555 2671",
+    "IBAN DE89 3704 0044 0532 0130 00",
+    "IBAN GB33BUKB20201555555555",
+    "order 112-4532015-1128303", // Amazon-style order number
+    "4532-0151-1283-0366-1234", // a longer hyphenated identifier
+    "0.4532015112830366", // a float
+    "v1.4532015112830366",
+    "4532015112830366abc",
+    "id_4532015112830366",
+    "uuid 123e4567-e89b-12d3-a456-556614174000",
+    "45320151128303660000", // 20 digits
+    "9999999999999995", // no brand
+  ];
+  for (const text of negatives) assert.equal(cards(text), 0, text);
+});
+
+Deno.test("SSN issuance rules and separators", () => {
+  for (const s of ["078-05-1120", "078 05 1120", "078051120", "853-37-1694"]) {
+    assert.equal(ssns(`ssn ${s}.`), 1, s);
+  }
+  for (const s of ["000-12-3456", "666-12-3456", "900-12-3456", "999-12-3456", "123-00-4567", "123-45-0000"]) {
+    assert.equal(ssns(s), 0, s);
+    assert.ok(!ssnValid(digits(s.replace(/-/g, ""))), s);
+  }
+  assert.equal(ssns("2270-66-1551"), 0, "a driver licence shape");
+  assert.equal(ssns("078-05-1120-12"), 0, "part of a longer identifier");
+  assert.equal(ssns("born 1985 078 05 1120"), 0, "a slice of a space-separated run");
+  assert.equal(ssns("12345-6789"), 0, "ZIP+4");
+  assert.equal(ssns("1234567890"), 0, "10 digits");
+});
+
+Deno.test("JSON mode: keys, values, numbers, nesting and escapes", () => {
+  assert.equal(cards('{"card":4532015112830366}', true), 1);
+  assert.equal(cards('{"card":-4532015112830366}', true), 1);
+  assert.equal(cards('{"4532015112830366":true}', true), 1, "a key");
+  assert.equal(cards('{"a":[{"b":["x", {"c":"4532 0151 1283 0366"}]}]}', true), 1);
+  assert.equal(cards('{"a":"\\u0034532015112830366"}', true), 1, "unicode-escaped digit");
+  assert.equal(cards('{"a":"line\\n4532015112830366"}', true), 1, "after an escaped newline");
+  assert.equal(ssns('{"ssn":78051120}', true), 0, "8 digits");
+  assert.equal(ssns('{"ssn":078051120}', true), 1);
+  const r = scanPii('{"a":{"b":[1,[2]]},"s":"[[[["}', { json: true });
+  assert.equal(r.maxDepth, 4, "brackets inside strings do not nest");
+  assert.equal(r.tooDeep, false);
+  const deep = "[".repeat(100_000) + "]".repeat(100_000);
+  const d = scanPii(deep, { json: true, maxDepth: 64 });
+  assert.equal(d.tooDeep, true);
+});
+
+Deno.test("adversarial megabytes of digits and separators finish with correct results", () => {
+  const mb = 1 << 20;
+  for (const unit of ["4", "4532 ", "1-", "4532-0151 12 ", "0 ", "\\u0034"]) {
+    const text = unit.repeat(Math.ceil(mb / unit.length));
+    const r = scanPii(text);
+    assert.equal(r.creditCards, 0, `unit ${JSON.stringify(unit)}`);
+  }
+  const many = "4532015112830366 ".repeat(60_000);
+  const r = scanPii(many);
+  assert.equal(r.creditCards, 60_000);
+  assert.equal(r.spans.length, 60_000);
+});
+
+Deno.test("Presidio synthetic set: card recall >= 0.99 at precision 1, SSN 1/1", async () => {
+  let samples;
+  try {
+    samples = JSON.parse(await Deno.readTextFile(DEFAULT_DATASET));
+  } catch {
+    console.warn(`skipped: ${DEFAULT_DATASET} not readable`);
+    return;
+  }
+  const s = evaluate(samples);
+  assert.equal(s.credit_card.precision, 1, JSON.stringify(s.credit_card.false_positives));
+  assert.ok(s.credit_card.recall >= 0.99, JSON.stringify(s.credit_card.false_negatives));
+  assert.equal(s.ssn.precision, 1);
+  assert.equal(s.ssn.recall, 1);
+});

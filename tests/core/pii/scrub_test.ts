@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { createLogger, scrub } from "../../../core/log/mod.ts";
+import {
+  CARD_PLACEHOLDER,
+  scrubJsonText,
+  scrubPiiText,
+  SSN_PLACEHOLDER,
+} from "../../../core/pii/mod.ts";
+
+Deno.test("JSON redaction keeps valid JSON and quotes redacted numbers", () => {
+  const input = '{"card":4532015112830366,"neg":-4111111111111111,"s":"ssn 078-05-1120",' +
+    '"4532015112830366":1,"n":[378282246310005]}';
+  const { scan, text } = scrubJsonText(input);
+  assert.equal(scan.creditCards, 4);
+  assert.equal(scan.ssns, 1);
+  const parsed = JSON.parse(text);
+  assert.deepEqual(parsed, {
+    card: CARD_PLACEHOLDER,
+    neg: CARD_PLACEHOLDER,
+    s: `ssn ${SSN_PLACEHOLDER}`,
+    [CARD_PLACEHOLDER]: 1,
+    n: [CARD_PLACEHOLDER],
+  });
+  assert.ok(!/\d{9,}/.test(text));
+});
+
+Deno.test("clean JSON comes back as the same string", () => {
+  const input = '{"order":"A-1234","amount":12.5,"ts":1700000000000}';
+  assert.equal(scrubJsonText(input).text, input);
+});
+
+Deno.test("escaped digits are redacted whole", () => {
+  const { text } = scrubJsonText('{"a":"x \\u0034532015112830366 y"}');
+  assert.equal(JSON.parse(text).a, `x ${CARD_PLACEHOLDER} y`);
+});
+
+Deno.test("plain text redaction", () => {
+  assert.equal(
+    scrubPiiText("card 4532-0151-1283-0366, ssn 078 05 1120."),
+    `card ${CARD_PLACEHOLDER}, ssn ${SSN_PLACEHOLDER}.`,
+  );
+  assert.equal(scrubPiiText("short"), "short");
+});
+
+Deno.test("log lines never carry cards or SSNs (the hook is installed on import)", () => {
+  const lines: string[] = [];
+  const log = createLogger({ service: "t", sink: (l) => lines.push(l) });
+  log.info("paid with 4532015112830366", {
+    body: { card: "4532 0151 1283 0366", nested: [{ ssn: "078-05-1120" }] },
+  });
+  const out = lines.join("\n");
+  assert.ok(!out.includes("4532"), out);
+  assert.ok(!out.includes("078-05"), out);
+  assert.ok(out.includes(CARD_PLACEHOLDER) && out.includes(SSN_PLACEHOLDER));
+  assert.deepEqual(scrub({ s: "078051120" }), { s: SSN_PLACEHOLDER });
+});

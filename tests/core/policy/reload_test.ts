@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { DEFAULT_POLICY_DIR } from "../../../cmd/policy.ts";
+import { silentLogger } from "../../../core/log/mod.ts";
+import { loadBundle } from "../../../core/policy/bundle.ts";
+import { PolicyEngine } from "../../../core/policy/engine.ts";
+import { PolicyReloader } from "../../../core/policy/reload.ts";
+import { tempDir } from "../../helpers.ts";
+
+const intent = (risk: number) => ({
+  subject: { enterprise: "A", id: "a" },
+  resource: { enterprise: "B", id: "r", scope: "read" },
+  context: { session_risk: risk },
+});
+
+Deno.test("hot reload swaps in a good change and keeps the last good set on a bad one", async () => {
+  const dir = await tempDir("iatp-policy-");
+  try {
+    for (const f of ["seed.cedar", "schema.cedarschema"]) {
+      await Deno.copyFile(`${DEFAULT_POLICY_DIR}/${f}`, `${dir.path}/${f}`);
+    }
+    const engine = new PolicyEngine(await loadBundle(dir.path));
+    const reloader = new PolicyReloader(dir.path, engine, silentLogger);
+    assert.equal(await reloader.check(), "unchanged");
+    assert.equal(engine.evaluate(intent(60)).decision, "deny");
+
+    const seed = await Deno.readTextFile(`${dir.path}/seed.cedar`);
+    await Deno.writeTextFile(
+      `${dir.path}/seed.cedar`,
+      seed.replace("session_risk < 50", "session_risk < 70"),
+    );
+    assert.equal(await reloader.check(), "reloaded");
+    const allowed = engine.evaluate(intent(60));
+    assert.equal(allowed.decision, "allow");
+    assert.equal(allowed.risk_after, 55);
+    const goodRef = engine.bundle.ref;
+
+    // Fails schema validation: an optional attribute read without `has`.
+    await Deno.writeTextFile(
+      `${dir.path}/extra.cedar`,
+      `permit (principal, action == Action::"read", resource) when { principal.enterprise == "Z" };`,
+    );
+    assert.equal(await reloader.check(), "failed");
+    const st = reloader.status();
+    assert.match(st.last_error!.message, /extra\.cedar/);
+    assert.equal(st.policy_ref, goodRef);
+    assert.equal(engine.bundle.ref, goodRef);
+    assert.equal(engine.evaluate(intent(60)).decision, "allow");
+    assert.equal(await reloader.check(), "unchanged"); // the same bad files are not re-parsed
+
+    await Deno.writeTextFile(`${dir.path}/extra.cedar`, "permit (principal, action, resource"); // syntax
+    assert.equal(await reloader.check(), "failed");
+    await Deno.remove(`${dir.path}/extra.cedar`);
+    assert.equal(await reloader.check(), "reloaded");
+    assert.equal(reloader.status().last_error, null);
+    assert.equal(reloader.status().reloads, 2);
+  } finally {
+    await dir.remove();
+  }
+});

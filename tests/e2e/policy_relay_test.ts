@@ -1,0 +1,94 @@
+/**
+ * Relay-driven decisions end to end: a real relay and ledger in-process, the policy service as
+ * a real child process restarted mid-stream; every tx_id gets exactly one decision, published
+ * and audited, and a replayed or re-sent intent is not decided again.
+ */
+import assert from "node:assert/strict";
+import { command as auditCommand, start as startAudit } from "../../cmd/audit.ts";
+import { command as relayCommand, start as startRelay } from "../../cmd/relay.ts";
+import { silentLogger } from "../../core/log/mod.ts";
+import { RelayClient, type RelayEvent } from "../../core/relay/client.ts";
+import { startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { refVerifyReceipt } from "../core/ledger/rfc6962_reference.ts";
+
+const intent = (tx: string, risk: unknown = 42) => ({
+  tx_id: tx,
+  subject: { enterprise: "A", id: "agent", roles: [] },
+  resource: { enterprise: "B", id: "doc", scope: "read" },
+  context: { session_risk: risk },
+});
+
+Deno.test("access.intent -> exactly one access.decision per tx_id across a restart", async () => {
+  const dir = await tempDir("iatp-policy-e2e-");
+  const relay = await startRelay(relayCommand.resolve({ port: 0 }), { log: silentLogger });
+  const audit = await startAudit(auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }), {
+    log: silentLogger,
+  });
+  const client = new RelayClient({ url: relay.url });
+  const decisions: RelayEvent[] = [];
+  const sub = client.subscribe(["access.decision"], (e) => void decisions.push(e), { since: "0" });
+  const decided = (tx: string) => decisions.filter((d) => d.payload.tx_id === tx);
+  const args = [
+    "policy",
+    "--port",
+    "0",
+    "--relay",
+    relay.url,
+    "--audit",
+    audit.url,
+    "--state-db",
+    `${dir.path}/policy-state.db`,
+  ];
+  const env = { IATP_DATA_DIR: dir.path };
+  let policy = await startIatpService(args, { env });
+  try {
+    for (const tx of ["t1", "t2"]) await client.publishNow("access.intent", intent(tx));
+    await client.publishNow("access.intent", intent("t3", 60));
+    await client.publishNow("access.intent", intent("t4", "42")); // malformed: string risk
+    await waitFor(
+      () => ["t1", "t2", "t3", "t4"].every((t) => decided(t).length > 0),
+      30_000,
+      "first decisions",
+    );
+    assert.equal(decided("t1")[0].payload.decision, "allow");
+    assert.equal(decided("t1")[0].payload.risk_after, 37);
+    assert.equal(decided("t3")[0].payload.decision, "deny");
+    assert.equal(decided("t4")[0].payload.decision, "deny");
+
+    await policy.stop("SIGTERM");
+    // While it is down: a new intent and a re-sent one.
+    await client.publishNow("access.intent", intent("t5"));
+    await client.publishNow("access.intent", intent("t2"));
+    policy = await startIatpService(args, { env });
+    await client.publishNow("access.intent", intent("t6"));
+    await waitFor(() => decided("t6").length > 0, 30_000, "decision after restart");
+    // Intents are handled in order, so once the sentinel is decided everything before it was too.
+    await client.publishNow("access.intent", intent("sentinel"));
+    await waitFor(() => decided("sentinel").length > 0, 30_000, "sentinel decision");
+
+    for (const tx of ["t1", "t2", "t3", "t4", "t5", "t6", "sentinel"]) {
+      assert.equal(decided(tx).length, 1, `decisions for ${tx}`);
+    }
+    const vkey =
+      (await (await fetch(`${audit.url}/checkpoint`, { headers: { accept: "application/json" } }))
+        .json()).vkey;
+    for (const tx of ["t1", "t2", "t5"]) {
+      await waitFor(
+        async () => (await (await fetch(`${audit.url}/tx/${tx}`)).json()).entries.length > 0,
+        30_000,
+        `audit of ${tx}`,
+      );
+      const { entries } = await (await fetch(`${audit.url}/tx/${tx}`)).json();
+      assert.equal(entries.length, 1, `ledger entries for ${tx}`);
+      assert.equal(entries[0].payload.decision, "allow");
+      assert.ok(await refVerifyReceipt(entries[0], entries[0].receipt, vkey));
+    }
+  } finally {
+    sub.close();
+    await policy.stop("SIGTERM");
+    await client.close();
+    await audit.close();
+    await relay.close();
+    await dir.remove();
+  }
+});

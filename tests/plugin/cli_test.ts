@@ -1,0 +1,89 @@
+/**
+ * `iatp plugin validate|run` through scripts/iatp, i.e. with exactly the permission-table flags:
+ * exit codes, messages naming the problem, no stack traces.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { runIatp } from "../helpers.ts";
+import { makePlugin } from "./plugin_helpers.ts";
+
+const EVIL = fileURLToPath(new URL("./escape/fixtures/evil", import.meta.url));
+
+Deno.test("validate: a built-in plugin passes with a summary", async () => {
+  const r = await runIatp(["plugin", "validate", "plugins/http-check"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^ok: http-check 1\.0\.0 \(trigger\), 1 module\(s\) audited/);
+  const j = await runIatp(["plugin", "validate", "plugins/webhook", "--json"]);
+  assert.equal(JSON.parse(j.stdout).kind, "output");
+});
+
+Deno.test("validate: a failed audit exits 1 naming the import; a bad manifest names the field", async () => {
+  const p = await makePlugin({
+    "mod.ts": 'import { execSync } from "node:child_process";\nexport const execute = () => 1;',
+  });
+  try {
+    const env = { IATP_ALLOW_READ: p.root };
+    const r = await runIatp(["plugin", "validate", p.dir], { env });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /import_denied: import audit failed:\n\s+mod\.ts: import "node:child_process": Node built-in not allowed/,
+    );
+    assert.doesNotMatch(r.stderr, /\bat file:/, "no stack trace");
+    await Deno.writeTextFile(
+      `${p.dir}/plugin.yaml`,
+      "id: x\nname: y\nversion: 1.0.0\nkind: action\n",
+    );
+    const m = await runIatp(["plugin", "validate", p.dir], { env });
+    assert.equal(m.code, 1);
+    assert.match(m.stderr, /invalid_manifest: .*plugin\.yaml: id: must match/);
+  } finally {
+    await p.remove();
+  }
+});
+
+Deno.test("run: one sandboxed call printed as JSON; config errors exit 2 naming the key", async () => {
+  const ok = await runIatp([
+    "plugin",
+    "run",
+    "plugins/memory-monitor",
+    "--config",
+    '{"threshold":0}',
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const res = JSON.parse(ok.stdout);
+  assert.equal(res.ok, true);
+  assert.equal(res.value[0].type, "memory.high");
+  const bad = await runIatp([
+    "plugin",
+    "run",
+    "plugins/memory-monitor",
+    "--config",
+    '{"threshold":"x"}',
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /config\.threshold: expected a number, found string "x"/);
+  const badJson = await runIatp(["plugin", "run", "plugins/service-restart", "--input", "{nope"]);
+  assert.equal(badJson.code, 2);
+  assert.match(badJson.stderr, /--input: not valid JSON/);
+  const verb = await runIatp(["plugin", "frobnicate", "x"]);
+  assert.equal(verb.code, 2);
+});
+
+Deno.test("run: a plugin that loops is killed at --timeout and reported as a typed failure", async () => {
+  const r = await runIatp([
+    "plugin",
+    "run",
+    EVIL,
+    "--config",
+    JSON.stringify({ allowed_url: "http://127.0.0.1:1/", scratch: "/tmp/none" }),
+    "--input",
+    '{"case":"loop"}',
+    "--timeout",
+    "1000",
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  const res = JSON.parse(r.stdout);
+  assert.equal(res.ok, false);
+  assert.equal(res.error.type, "timeout");
+});
