@@ -48,12 +48,23 @@ async function jsonBody(c: { req: { json(): Promise<unknown> } }): Promise<unkno
   }
 }
 
-/** Keeps the watchdog away from containers an operator stopped on purpose. */
-function noteIntent(watchdog: Watchdog | undefined, cmd: AgentCommand, r: CommandResult): void {
+/**
+ * Keeps the watchdog away from a container an operator is stopping or restarting: suppressed
+ * while the command runs (so a restart's brief "exited" is not a failure), kept suppressed
+ * after a successful stop, released after start/restart or a failed stop.
+ */
+async function withIntent(
+  watchdog: Watchdog | undefined,
+  cmd: AgentCommand,
+  run: () => Promise<CommandResult>,
+): Promise<CommandResult> {
   const name = cmd.parameters.name;
-  if (!watchdog || r.status !== "success" || typeof name !== "string") return;
-  if (cmd.type === "stop") watchdog.markIntentionalStop(name);
-  if (cmd.type === "start" || cmd.type === "restart") watchdog.clearIntentionalStop(name);
+  const lifecycle = ["stop", "restart", "start"].includes(cmd.type);
+  if (!watchdog || !lifecycle || typeof name !== "string") return await run();
+  if (cmd.type !== "start") watchdog.markIntentionalStop(name);
+  const r = await run();
+  if (cmd.type !== "stop" || r.status !== "success") watchdog.clearIntentionalStop(name);
+  return r;
 }
 
 /** Registers the `/api/v1/commands/*` routes. */
@@ -62,8 +73,7 @@ export function registerCommandRoutes(app: App, deps: RouteDeps): void {
     const cmd = parseCommand(await jsonBody(c));
     requireScope(c, scopeFor(cmd.type));
     const op = await deps.executor.prepare(cmd);
-    const result = await deps.executor.run(cmd, op);
-    noteIntent(deps.watchdog, cmd, result);
+    const result = await withIntent(deps.watchdog, cmd, () => deps.executor.run(cmd, op));
     deps.onResult(cmd, result);
     return c.json(result);
   });

@@ -10,10 +10,12 @@ import { scrubJsonText } from "../../core/pii/mod.ts";
 import { type FlightRecorder, isValidTraceId } from "../../core/recorder/mod.ts";
 import { decideTrust, type DecisionContext, type OverridePolicy } from "../../core/trust/mod.ts";
 import { readBoundedBody } from "./body.ts";
+import { type SendUpstream, UpstreamError } from "./upstream.ts";
 
 /** What the proxy needs, fixed at startup. */
 export interface ProxyDeps {
   agentUrl: string;
+  send: SendUpstream;
   timeoutMs: number;
   maxBodyBytes: number;
   maxJsonDepth: number;
@@ -71,12 +73,16 @@ function parseObject(
   return { text, scrubbed, card: scan.creditCards > 0, ssn: scan.ssns > 0 };
 }
 
-/** The agent URL for `/proxy/<rest>` (query string kept). */
-export function targetUrl(agentUrl: string, requestUrl: string): string {
+/** The agent path for `/proxy/<rest>`: the agent URL's path joined with `<rest>`, query kept. */
+export function upstreamPath(agentUrl: string, requestUrl: string): string {
+  const base = new URL(agentUrl);
   const u = new URL(requestUrl);
   const rest = u.pathname.slice("/proxy".length);
-  if (rest === "" || rest === "/") return agentUrl + (rest === "/" && !agentUrl.endsWith("/") ? "/" : "") + u.search;
-  return agentUrl.replace(/\/+$/, "") + rest + u.search;
+  const basePath = base.pathname;
+  if (rest === "" || rest === "/") {
+    return (rest === "/" && !basePath.endsWith("/") ? basePath + "/" : basePath) + u.search;
+  }
+  return basePath.replace(/\/+$/, "") + rest + u.search;
 }
 
 /** Builds the handler. */
@@ -147,26 +153,20 @@ async function forward(
   headers: Headers,
   allow: string[],
 ): Promise<Response> {
-  const out = new Headers({
-    "content-type": req.headers.get("content-type") ?? "application/json",
-    "X-Agent-Trace-ID": traceId,
-  });
+  const out: Array<[string, string]> = [
+    ["content-type", req.headers.get("content-type") ?? "application/json"],
+    ["x-agent-trace-id", traceId],
+  ];
   for (const name of allow) {
     const v = req.headers.get(name);
-    if (v !== null) out.set(name, v);
+    if (v !== null) out.push([name, v]);
   }
   const started = performance.now();
-  let res: Response;
+  let res;
   try {
-    res = await fetch(targetUrl(deps.agentUrl, req.url), {
-      method: "POST",
-      headers: out,
-      body: bytes,
-      redirect: "manual",
-      signal: AbortSignal.timeout(deps.timeoutMs),
-    });
+    res = await deps.send(upstreamPath(deps.agentUrl, req.url), out, bytes, deps.timeoutMs);
   } catch (err) {
-    const timedOut = err instanceof DOMException && err.name === "TimeoutError";
+    const timedOut = err instanceof UpstreamError && err.kind === "timeout";
     const status = timedOut ? 504 : 502;
     const error = timedOut ? "Backend agent timeout" : "Failed to reach backend agent";
     deps.recorder.record("error", traceId, {
@@ -178,15 +178,14 @@ async function forward(
     return json(status, { error, trace_id: traceId }, headers);
   }
   const latency = Math.round(performance.now() - started);
-  const type = res.headers.get("content-type");
   deps.recorder.record("response", traceId, {
     status: res.status,
     status_code: res.status,
     latency_ms: latency,
-    ...(type ? { content_type: type } : {}),
+    ...(res.contentType ? { content_type: res.contentType } : {}),
   });
-  if (type) headers.set("content-type", type);
+  if (res.contentType) headers.set("content-type", res.contentType);
   headers.set("X-Agent-Latency-Ms", String(latency));
-  // The body streams through untouched; nothing of the agent's reply is buffered here.
+  // Small bodies arrive whole; anything else streams through without being buffered here.
   return new Response(res.body, { status: res.status, headers });
 }

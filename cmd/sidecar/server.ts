@@ -23,6 +23,7 @@ import {
 import type { SidecarConfig } from "./config.ts";
 import { createEventSink } from "./events.ts";
 import { proxyHandler } from "./proxy.ts";
+import { createUpstreamClient } from "./upstream.ts";
 
 /** The checkout (or embedded) root whose sources the attestation hashes. */
 export const SOURCE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -157,8 +158,10 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
     if (records.length === 0) throw new HttpError(404, "trace not found", { trace_id: id });
     return c.json({ trace_id: id, records });
   });
+  const upstream = createUpstreamClient(config.agent_url);
   const handler = proxyHandler({
     agentUrl: config.agent_url,
+    send: upstream.send,
     timeoutMs: config.upstream_timeout_ms,
     maxBodyBytes: config.max_body_bytes,
     maxJsonDepth: config.max_json_depth,
@@ -192,6 +195,7 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
     close: () =>
       closing ??= (async () => {
         await svc.close();
+        upstream.close();
         await recorder.close();
         await events.close();
       })(),

@@ -57,7 +57,7 @@ export const statusSpec = defineConfig({
       default: 5,
       min: 0.01,
     }),
-    report_attempts: int({ help: "attempts to deliver one report", default: 5, min: 1, max: 50 }),
+    report_attempts: int({ help: "attempts to deliver one report", default: 8, min: 1, max: 50 }),
     control_plane: str({
       help: "name of the control plane this agent reports to (shown in /capabilities)",
       env: "CONTROL_PLANE",

@@ -145,7 +145,8 @@ export class DashboardLink {
         o.log.warn("report failed", { err, attempt, command_id: r.command_id });
       }
       if (this.#closed.signal.aborted) return;
-      await this.#sleep(o.backoffMs * attempt);
+      // Exponential: a 401 waits out the token source's refresh debounce before giving up.
+      await this.#sleep(o.backoffMs * Math.min(2 ** (attempt - 1), MAX_BACKOFF_MULTIPLIER));
     }
     o.log.error("report dropped after retries", { command_id: r.command_id });
   }

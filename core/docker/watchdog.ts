@@ -211,6 +211,8 @@ export class Watchdog {
       return;
     }
     if (t.timer !== undefined) return; // a restart is already scheduled
+    // An operator may have stopped it while this check was inspecting.
+    if (this.#intentional.has(name)) return;
     this.#handleFailure(name, t, info, reason);
   }
 

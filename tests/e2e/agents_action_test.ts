@@ -65,8 +65,8 @@ Deno.test("action e2e: polling, concurrency, heartbeats during long plugins, tim
     "action.yaml",
     actionYaml(dir.path, orch.url, { max_concurrent_tasks: 2 }),
   );
-  orch.enqueue(execute("long-1", { sleep_ms: 3_000, echo: "one" }));
-  orch.enqueue(execute("long-2", { sleep_ms: 3_000, echo: "two" }));
+  orch.enqueue(execute("long-1", { sleep_ms: 4_000, echo: "one" }));
+  orch.enqueue(execute("long-2", { sleep_ms: 4_000, echo: "two" }));
   orch.enqueue(execute("spin-1", { spin: true }, 2));
   const agent = await startIatpService(["action", "--config", config], { env });
   try {

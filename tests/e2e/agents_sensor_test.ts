@@ -185,3 +185,37 @@ Deno.test("sensor e2e: a crashing trigger restarts with backoff, is unhealthy, a
     await dir.remove();
   }
 });
+
+Deno.test("sensor e2e: the built-in cpu-monitor runs sandboxed and publishes sensor.cpu.high", async () => {
+  const dir = await tempDir("iatp-sensor-cpu-");
+  const env = { IATP_DATA_DIR: dir.path };
+  const relay = await startIatpService(["relay", "--port", "0"], { env });
+  const client = new RelayClient({ url: relay.url });
+  const events: RelayEvent[] = [];
+  const sub = client.subscribe(["sensor.*"], (e) => {
+    events.push(e);
+  }, { since: "0" });
+  const cfg = await writeConfig(dir.path, "cpu.yaml", {
+    agent: { id: "sensor-cpu", base_folder: join(dir.path, "state") },
+    health: { port: 0 },
+    relay: { url: relay.url },
+    sensor: {
+      triggers: [{ plugin_id: "cpu-monitor", interval: "500ms", config: { threshold: 0 } }],
+    },
+  });
+  const sensor = await startIatpService(["sensor", "--config", cfg], { env });
+  try {
+    await waitFor(() => events.length >= 1, 30_000, "cpu.high event");
+    const e = events[0];
+    assert.equal(e.topic, "sensor.cpu.high");
+    assert.equal(e.payload.agent_id, "sensor-cpu");
+    assert.equal(e.payload.plugin_id, "cpu-monitor");
+    assert.equal(typeof (e.payload.data as { cpu_usage: unknown }).cpu_usage, "number");
+  } finally {
+    sub.close();
+    await client.close();
+    await sensor.stop("SIGTERM");
+    await relay.stop("SIGTERM");
+    await dir.remove();
+  }
+});

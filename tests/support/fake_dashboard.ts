@@ -99,7 +99,7 @@ export function startFakeDashboard(opts: FakeDashboardOptions): FakeDashboard {
     const asked = Number(new URL(req.url).searchParams.get("timeout") ?? "30") * 1000;
     const hold = Math.min(asked, opts.maxHoldMs ?? 2000);
     const until = Date.now() + hold;
-    while (queue.length === 0 && Date.now() < until && !req.signal.aborted && !closed) {
+    while (queue.length === 0 && Date.now() < until && !closed) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, until - Date.now());
         function done() {

@@ -9,7 +9,7 @@ import {
 
 const enc = new TextEncoder();
 
-async function partsOf(
+function partsOf(
   headers: Record<string, string>,
   method: string,
   path: string,
@@ -34,7 +34,7 @@ Deno.test("a signature verifies only for the exact method, path, query, time, id
     body,
   });
   const sig = h[HEADER_SIGNATURE];
-  const good = await partsOf(h, "POST", "/api/v1/commands/execute?x=1", body);
+  const good = partsOf(h, "POST", "/api/v1/commands/execute?x=1", body);
   assert.equal(await verifySignature("k-1234567890", good, sig), true);
   const variants = [
     { ...good, method: "PUT" },
@@ -54,7 +54,7 @@ Deno.test("signatures decode from base64 and hex; garbage does not decode", asyn
   const raw = decodeSignature(h[HEADER_SIGNATURE])!;
   assert.equal(raw.length, 32);
   const hex = Array.from(raw, (b) => b.toString(16).padStart(2, "0")).join("");
-  const parts = await partsOf(h, "GET", "/p", "");
+  const parts = partsOf(h, "GET", "/p", "");
   assert.equal(await verifySignature("key", parts, hex), true);
   assert.equal(decodeSignature("not a signature"), undefined);
   assert.equal(await verifySignature("key", parts, ""), false);
