@@ -8,7 +8,10 @@ import {
   DEFAULT_RATE_LIMIT_PER_MIN,
   DEFAULT_REPLAY_MAX_ENTRIES,
   DEFAULT_VAULT_REFRESH_MS,
+  type TokenSource,
+  tokenSourceFrom,
 } from "../../core/auth/mod.ts";
+import type { Logger } from "../../core/log/mod.ts";
 import { serviceFields } from "../../core/config/common.ts";
 import {
   bool,
@@ -68,6 +71,33 @@ export function agentAuthFields(vaultKey: string) {
     relay_url: url({ help: "relay to publish status.* events to" }),
     relay_token: str({ help: "bearer token for the relay", secret: true }),
   };
+}
+
+/** The config shape {@linkcode agentAuthFields} gives. */
+export interface AgentAuthConfig {
+  agent_token?: string;
+  deployment_hash?: string;
+  vault: {
+    address?: string;
+    token?: string;
+    path_prefix: string;
+    token_key: string;
+    refresh: number;
+  };
+}
+
+/** The agent's own token: from Vault when VAULT_ADDRESS is set, else AGENT_TOKEN. */
+export function agentTokenSource(c: AgentAuthConfig, log: Logger): Promise<TokenSource> {
+  return tokenSourceFrom({
+    agentToken: c.agent_token,
+    deploymentHash: c.deployment_hash,
+    vaultAddress: c.vault.address,
+    vaultToken: c.vault.token,
+    vaultPrefix: c.vault.path_prefix,
+    vaultKey: c.vault.token_key,
+    vaultRefreshMs: c.vault.refresh,
+    log,
+  });
 }
 
 /** Fields of the signed command API. */

@@ -4,14 +4,8 @@
  * @module
  */
 import { dirname } from "node:path";
-import { Counter } from "../../core/metrics/mod.ts";
-import {
-  RateLimiter,
-  ReplayStore,
-  Scopes,
-  signedAuth,
-  tokenSourceFrom,
-} from "../../core/auth/mod.ts";
+import { Counter, type Registry } from "../../core/metrics/mod.ts";
+import { RateLimiter, ReplayStore, Scopes, signedAuth } from "../../core/auth/mod.ts";
 import {
   ComposeRunner,
   DockerEngine,
@@ -23,7 +17,7 @@ import { createServer, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import { RelayClient } from "../../core/relay/client.ts";
 import { serviceLogger } from "../shared.ts";
-import type { ComposeAgentConfig } from "./config.ts";
+import { agentTokenSource, type ComposeAgentConfig } from "./config.ts";
 import { CommandQueue } from "./queue.ts";
 import { registerCommandRoutes } from "./routes.ts";
 
@@ -51,22 +45,7 @@ function buildWatchdog(
   });
 }
 
-/** Starts the compose-agent. */
-export async function start(
-  config: ComposeAgentConfig,
-  deps: { log?: Logger } = {},
-): Promise<Service> {
-  const log = deps.log ?? serviceLogger("compose-agent", config);
-  const token = await tokenSourceFrom({
-    agentToken: config.agent_token,
-    deploymentHash: config.deployment_hash,
-    vaultAddress: config.vault.address,
-    vaultToken: config.vault.token,
-    vaultPrefix: config.vault.path_prefix,
-    vaultKey: config.vault.token_key,
-    vaultRefreshMs: config.vault.refresh,
-    log,
-  });
+function openDocker(config: ComposeAgentConfig, log: Logger) {
   const engine = new DockerEngine({ socket: config.docker_socket });
   const compose = new ComposeRunner({
     socket: config.docker_socket,
@@ -84,21 +63,96 @@ export async function start(
     maxComposeFileBytes: config.max_compose_file_bytes,
     log,
   });
+  return { engine, executor };
+}
+
+async function openReplay(config: ComposeAgentConfig): Promise<ReplayStore> {
   if (config.replay_db !== ":memory:") {
     await Deno.mkdir(dirname(config.replay_db), { recursive: true });
   }
-  const replay = new ReplayStore({
+  return new ReplayStore({
     path: config.replay_db,
     ttlMs: config.replay_ttl_secs * 1000,
     maxEntries: config.replay_max_entries,
   });
+}
+
+function createCounters(registry: Registry) {
+  return {
+    commands: new Counter({
+      name: "iatp_compose_agent_commands_total",
+      help: "Commands executed by type and status.",
+      labelNames: ["type", "status"] as const,
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: "iatp_compose_agent_auth_rejected_total",
+      help: "Signed requests rejected, by reason.",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    watchdog: new Counter({
+      name: "iatp_watchdog_actions_total",
+      help: "Watchdog actions by action and reason.",
+      labelNames: ["action", "reason"] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+/** Counts each watchdog action and publishes it; a give-up is also a critical alert. */
+function watchdogSink(
+  counter: Counter<"action" | "reason">,
+  relay: RelayClient | undefined,
+  ident: Record<string, string>,
+): (e: WatchdogEvent) => void {
+  return (e) => {
+    counter.inc({ action: e.action, reason: e.reason ?? "" });
+    relay?.publish("status.watchdog", { ...ident, ...e });
+    if (e.action !== "gave_up") return;
+    relay?.publish("status.alerts", {
+      ...ident,
+      source: "watchdog",
+      level: "critical",
+      container: e.container,
+      message: `watchdog gave up on ${e.container} after ${e.attempt} restarts`,
+      reason: e.reason,
+      timestamp: e.timestamp,
+    });
+  };
+}
+
+/** Watches the daemon's reachability for /health. */
+async function dockerProbe(engine: DockerEngine, socket: string, log: Logger) {
+  const state = { ok: await engine.ping() };
+  if (state.ok) {
+    log.info("docker daemon reachable", {
+      socket,
+      api: await engine.apiVersion().catch(() => "unknown"),
+    });
+  } else log.warn("docker daemon not reachable", { socket });
+  const timer = setInterval(async () => state.ok = await engine.ping(), DOCKER_PROBE_INTERVAL_MS);
+  return { state, stop: () => clearInterval(timer) };
+}
+
+/** How often /health re-checks the daemon. */
+export const DOCKER_PROBE_INTERVAL_MS = 15_000;
+
+/** Starts the compose-agent. */
+export async function start(
+  config: ComposeAgentConfig,
+  deps: { log?: Logger } = {},
+): Promise<Service> {
+  const log = deps.log ?? serviceLogger("compose-agent", config);
+  const token = await agentTokenSource(config, log);
+  const { engine, executor } = openDocker(config, log);
+  const replay = await openReplay(config);
   const relay = config.relay_url
     ? new RelayClient({ url: config.relay_url, token: config.relay_token || undefined, log })
     : undefined;
   const queue = new CommandQueue(config.queue_size, config.report_history);
   const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };
-
-  let dockerOk = false;
+  const probe = await dockerProbe(engine, config.docker_socket, log);
   const server = createServer({
     service: "compose-agent",
     host: config.host,
@@ -107,50 +161,21 @@ export async function start(
     maxBodyBytes: config.max_body_bytes,
     drainTimeoutMs: config.drain_timeout,
     health: () => ({
-      status: dockerOk ? "ok" : "degraded",
+      status: probe.state.ok ? "ok" : "degraded",
       service: "compose-agent",
-      docker: dockerOk ? "reachable" : "unreachable",
+      docker: probe.state.ok ? "reachable" : "unreachable",
       docker_socket: config.docker_socket,
       queue_length: queue.length,
       watchdog: watchdog ? "running" : "off",
     }),
   });
-  const counters = {
-    commands: new Counter({
-      name: "iatp_compose_agent_commands_total",
-      help: "Commands executed by type and status.",
-      labelNames: ["type", "status"] as const,
-      registers: [server.metrics.registry],
-    }),
-    rejected: new Counter({
-      name: "iatp_compose_agent_auth_rejected_total",
-      help: "Signed requests rejected, by reason.",
-      labelNames: ["reason"] as const,
-      registers: [server.metrics.registry],
-    }),
-    watchdog: new Counter({
-      name: "iatp_watchdog_actions_total",
-      help: "Watchdog actions by action and reason.",
-      labelNames: ["action", "reason"] as const,
-      registers: [server.metrics.registry],
-    }),
-  };
-  const watchdog = buildWatchdog(config, engine, log, (e) => {
-    counters.watchdog.inc({ action: e.action, reason: e.reason ?? "" });
-    relay?.publish("status.watchdog", { ...ident, ...e });
-    if (e.action === "gave_up") {
-      relay?.publish("status.alerts", {
-        ...ident,
-        source: "watchdog",
-        level: "critical",
-        container: e.container,
-        message: `watchdog gave up on ${e.container} after ${e.attempt} restarts`,
-        reason: e.reason,
-        timestamp: e.timestamp,
-      });
-    }
-  });
-
+  const counters = createCounters(server.metrics.registry);
+  const watchdog = buildWatchdog(
+    config,
+    engine,
+    log,
+    watchdogSink(counters.watchdog, relay, ident),
+  );
   server.app.use(
     "/api/v1/*",
     signedAuth({
@@ -177,20 +202,12 @@ export async function start(
     },
   });
   server.onDrain(() => queue.releaseAll());
-
-  dockerOk = await engine.ping();
-  if (!dockerOk) log.warn("docker daemon not reachable", { socket: config.docker_socket });
-  else {log.info("docker daemon reachable", {
-      socket: config.docker_socket,
-      api: await engine.apiVersion().catch(() => "?"),
-    });}
-  const pinger = setInterval(async () => dockerOk = await engine.ping(), 15_000);
   const svc = await server.listen();
   watchdog?.start();
   return {
     url: svc.url,
     close: async () => {
-      clearInterval(pinger);
+      probe.stop();
       await svc.close();
       await watchdog?.close();
       token.close();

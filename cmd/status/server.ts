@@ -3,17 +3,18 @@
  * Docker target (the compose-agent, or the socket itself in legacy mode only).
  * @module
  */
-import { tokenSourceFrom } from "../../core/auth/mod.ts";
+import { staticToken, type TokenSource } from "../../core/auth/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
-import { Counter, Gauge } from "../../core/metrics/mod.ts";
+import { Counter, Gauge, type Registry } from "../../core/metrics/mod.ts";
 import { RelayClient } from "../../core/relay/client.ts";
 import { VERSION } from "../../core/version.ts";
+import { agentTokenSource } from "../compose_agent/config.ts";
 import { serviceLogger } from "../shared.ts";
 import { isLegacy, type StatusConfig } from "./config.ts";
 import { legacyTarget } from "./legacy.ts";
-import { DashboardLink } from "./link.ts";
+import { DashboardLink, type LinkOptions } from "./link.ts";
 import { HostMonitor } from "./monitor.ts";
 import { CommandRouter, type DockerTarget } from "./router.ts";
 import { registerStatusRoutes } from "./routes.ts";
@@ -29,20 +30,76 @@ function thresholds(c: StatusConfig) {
   };
 }
 
+/** The Docker target: the compose-agent, or the socket itself in legacy mode only. */
+function dockerTarget(config: StatusConfig, log: Logger): { target: DockerTarget; close(): void } {
+  if (isLegacy(config)) {
+    log.warn(LEGACY_WARNING, { docker_socket: config.docker_socket });
+    return legacyTarget(config, log);
+  }
+  // The socket is never opened here: Docker work goes to the compose-agent, signed with the
+  // compose-agent's key (not this agent's dashboard token).
+  if (!config.compose_agent.token) {
+    log.warn(
+      "no compose-agent key (IATP_STATUS_COMPOSE_AGENT_TOKEN): Docker commands will be refused",
+    );
+  }
+  return {
+    target: {
+      kind: "compose_agent",
+      url: config.compose_agent.url,
+      identity: {
+        agentId: config.agent_id || DEFAULT_AGENT_ID,
+        token: staticToken(config.compose_agent.token ?? ""),
+      },
+      timeoutMs: config.compose_agent.timeout,
+    },
+    close: () => {},
+  };
+}
+
+/** Agent id used when AGENT_ID is unset. */
+export const DEFAULT_AGENT_ID = "status-panel";
+
+function capabilities(config: StatusConfig): Record<string, unknown> {
+  const legacy = isLegacy(config);
+  return {
+    compose_agent: !legacy,
+    control_plane: config.control_plane,
+    version: VERSION,
+    features: [
+      "metrics",
+      "metrics_stream",
+      "alerts",
+      ...(config.dashboard_url ? ["dashboard_link"] : []),
+      legacy ? "docker_legacy" : "docker_via_compose_agent",
+    ],
+  };
+}
+
+function dashboardLink(
+  config: StatusConfig,
+  token: TokenSource,
+  router: CommandRouter,
+  log: Logger,
+  onResult: LinkOptions["onResult"],
+): DashboardLink {
+  return new DashboardLink({
+    dashboardUrl: config.dashboard_url!,
+    deploymentHash: config.deployment_hash ?? "",
+    identity: { agentId: config.agent_id || DEFAULT_AGENT_ID, token, bearer: true },
+    router,
+    pollTimeoutSecs: config.polling_timeout_secs,
+    backoffMs: config.polling_backoff_secs * 1000,
+    reportAttempts: config.report_attempts,
+    log,
+    onResult,
+  });
+}
+
 /** Starts the status agent. */
 export async function start(config: StatusConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? serviceLogger("status", config);
-  const legacy = isLegacy(config);
-  const token = await tokenSourceFrom({
-    agentToken: config.agent_token,
-    deploymentHash: config.deployment_hash,
-    vaultAddress: config.vault.address,
-    vaultToken: config.vault.token,
-    vaultPrefix: config.vault.path_prefix,
-    vaultKey: config.vault.token_key,
-    vaultRefreshMs: config.vault.refresh,
-    log,
-  });
+  const token = await agentTokenSource(config, log);
   const relay = config.relay_url
     ? new RelayClient({ url: config.relay_url, token: config.relay_token || undefined, log })
     : undefined;
@@ -54,27 +111,8 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     ident,
     log,
   );
-  let target: DockerTarget;
-  let closeTarget = () => {};
-  if (legacy) {
-    log.warn(LEGACY_WARNING, { docker_socket: config.docker_socket });
-    const t = legacyTarget(config, log);
-    target = t.target;
-    closeTarget = t.close;
-  } else {
-    // The socket is never opened here: Docker work goes to the compose-agent.
-    target = {
-      kind: "compose_agent",
-      url: config.compose_agent.url,
-      identity: {
-        agentId: config.agent_id || "status-panel",
-        token: await tokenSourceFrom({ agentToken: config.compose_agent.token, vaultKey: "" }),
-      },
-      timeoutMs: config.compose_agent.timeout,
-    };
-  }
-  const router = new CommandRouter(target, () => monitor.latest(), log);
-
+  const docker = dockerTarget(config, log);
+  const router = new CommandRouter(docker.target, () => monitor.latest(), log);
   const server = createServer({
     service: "status",
     host: config.host,
@@ -97,34 +135,12 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     monitor,
     maxStreamClients: config.max_stream_clients,
     drained,
-    capabilities: () => ({
-      compose_agent: !legacy,
-      control_plane: config.control_plane,
-      version: VERSION,
-      features: [
-        "metrics",
-        "metrics_stream",
-        "alerts",
-        ...(config.dashboard_url ? ["dashboard_link"] : []),
-        legacy ? "docker_legacy" : "docker_via_compose_agent",
-      ],
-    }),
+    capabilities: () => capabilities(config),
   });
-
   const link = config.dashboard_url
-    ? new DashboardLink({
-      dashboardUrl: config.dashboard_url,
-      deploymentHash: config.deployment_hash ?? "",
-      identity: { agentId: config.agent_id || "status-panel", token, bearer: true },
-      router,
-      pollTimeoutSecs: config.polling_timeout_secs,
-      backoffMs: config.polling_backoff_secs * 1000,
-      reportAttempts: config.report_attempts,
-      log,
-      onResult: (cmd, r) => {
-        commands.inc({ type: cmd.type, executed_by: r.executed_by, status: r.status });
-        relay?.publish("action.results", { ...ident, type: cmd.type, ...r });
-      },
+    ? dashboardLink(config, token, router, log, (cmd, r) => {
+      commands.inc({ type: cmd.type, executed_by: r.executed_by, status: r.status });
+      relay?.publish("action.results", { ...ident, type: cmd.type, ...r });
     })
     : undefined;
   monitor.start(config.metrics_interval_secs * 1000);
@@ -136,7 +152,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       await link?.close();
       await svc.close();
       monitor.stop();
-      closeTarget();
+      docker.close();
       token.close();
       await relay?.close();
     },
@@ -144,7 +160,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
 }
 
 function registerHostGauges(
-  registry: import("../../core/metrics/mod.ts").Registry,
+  registry: Registry,
   m: HostMonitor,
 ) {
   const gauge = (

@@ -139,10 +139,10 @@ Deno.test("sensor e2e: a crashing trigger restarts with backoff, is unhealthy, a
           (h.components as Record<string, { triggers: Record<string, { restarts: number }> }>)
             .plugins
             .triggers;
-        return t["fixed-trigger#0"].restarts >= 3;
+        return t["fixed-trigger#0"].restarts >= 4;
       },
       60_000,
-      "three restarts",
+      "four restarts",
     );
     const h = await health(sensor.url);
     assert.equal(h.status, "degraded");
@@ -157,8 +157,9 @@ Deno.test("sensor e2e: a crashing trigger restarts with backoff, is unhealthy, a
     assert.equal(t["fixed-trigger#1"].ok, true);
     assert.equal(t["no-such-plugin#2"].ok, false);
     assert.match(t["no-such-plugin#2"].last_error, /not installed/);
-    // Backoff: after 3+ consecutive failures the wait is >= 1 s (500 ms x 2^2, half jittered),
-    // not the 100 ms interval; the healthy trigger keeps its 200 ms interval.
+    // Backoff: once 4 failures are counted, the delay stored is at least the 3rd one's, which is
+    // >= 1 s (500 ms x 2^2, half jittered), not the 100 ms interval; the healthy trigger keeps
+    // its 200 ms interval.
     assert.ok(t["fixed-trigger#0"].consecutive_failures >= 3);
     assert.ok(
       t["fixed-trigger#0"].next_delay_ms >= 1_000,

@@ -134,43 +134,48 @@ async function startDaemon(socket: string): Promise<string> {
   try {
     if (await ping(socket)) return "";
     await Deno.remove(socket).catch(() => {});
-    const args = [
-      `--data-root=${STATE_DIR}/data`,
-      `--exec-root=${STATE_DIR}/exec`,
-      `--pidfile=${STATE_DIR}/dockerd.pid`,
-      `--host=unix://${socket}`,
-      // No iptables and no default bridge: the sandbox and CI may lack both, and tests need
-      // no published ports. Compose still creates its own project networks.
-      "--iptables=false",
-      "--ip-masq=false",
-      "--bridge=none",
-    ];
-    // sh only redirects the daemon's output to its log file (Deno cannot hand a file to stdout).
-    const child = new Deno.Command("sh", {
-      args: ["-c", 'exec "$0" "$@" >>"$IATP_DOCKERD_LOG" 2>&1', dockerd, ...args],
-      env: { IATP_DOCKERD_LOG: `${STATE_DIR}/dockerd.log` },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    child.unref(); // shared across test processes: outlives this one
-    while (Date.now() < until) {
-      if (await ping(socket)) return "";
-      const status = await Promise.race([
-        child.status,
-        new Promise<null>((r) => setTimeout(() => r(null), 250)),
-      ]);
-      if (status) {
-        const tail = await Deno.readTextFile(`${STATE_DIR}/dockerd.log`).catch(() => "");
-        return `dockerd exited with code ${status.code}: ${tail.split("\n").slice(-4).join(" | ")}`;
-      }
-    }
-    return `dockerd did not answer on ${socket} within ${DOCKERD_START_TIMEOUT_MS} ms`;
+    return await spawnDaemon(dockerd, socket, until);
   } catch (err) {
     return `could not start dockerd: ${(err as Error).message}`;
   } finally {
     await Deno.remove(lock).catch(() => {});
   }
+}
+
+/** Spawns dockerd detached and waits until it answers or exits. "" on success. */
+async function spawnDaemon(dockerd: string, socket: string, until: number): Promise<string> {
+  const args = [
+    `--data-root=${STATE_DIR}/data`,
+    `--exec-root=${STATE_DIR}/exec`,
+    `--pidfile=${STATE_DIR}/dockerd.pid`,
+    `--host=unix://${socket}`,
+    // No iptables and no default bridge: the sandbox and CI may lack both, and tests need
+    // no published ports. Compose still creates its own project networks.
+    "--iptables=false",
+    "--ip-masq=false",
+    "--bridge=none",
+  ];
+  // sh only redirects the daemon's output to its log file (Deno cannot hand a file to stdout).
+  const child = new Deno.Command("sh", {
+    args: ["-c", 'exec "$0" "$@" >>"$IATP_DOCKERD_LOG" 2>&1', dockerd, ...args],
+    env: { IATP_DOCKERD_LOG: `${STATE_DIR}/dockerd.log` },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref(); // shared across test processes: outlives this one
+  while (Date.now() < until) {
+    if (await ping(socket)) return "";
+    const status = await Promise.race([
+      child.status,
+      new Promise<null>((r) => setTimeout(() => r(null), 250)),
+    ]);
+    if (status) {
+      const tail = await Deno.readTextFile(`${STATE_DIR}/dockerd.log`).catch(() => "");
+      return `dockerd exited with code ${status.code}: ${tail.split("\n").slice(-4).join(" | ")}`;
+    }
+  }
+  return `dockerd did not answer on ${socket} within ${DOCKERD_START_TIMEOUT_MS} ms`;
 }
 
 /** Result of a docker CLI call. */
