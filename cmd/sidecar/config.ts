@@ -43,7 +43,10 @@ const fields = {
   agent_id: str({ help: "agent identifier", default: "default-agent", minLength: 1 }),
   trust_level: oneOf(TRUST_LEVELS, { help: "declared trust level", default: "standard" }),
   reversibility: oneOf(REVERSIBILITY_LEVELS, { help: "can actions be undone", default: "partial" }),
-  retention: oneOf(RETENTION_POLICIES, { help: "how long the agent keeps data", default: "temporary" }),
+  retention: oneOf(RETENTION_POLICIES, {
+    help: "how long the agent keeps data",
+    default: "temporary",
+  }),
   human_in_loop: bool({ help: "humans review requests", default: false }),
   training_consent: bool({ help: "requests may be used for training", default: false }),
   owner: str({ help: "owner shown in the manifest identity" }),
@@ -66,17 +69,29 @@ const fields = {
   trace_capacity: int({ help: "records kept in memory", default: DEFAULT_TRACE_CAPACITY, min: 1 }),
   trace_payload_bytes: bytes({ help: "payload characters kept per record", default: 4096, min: 0 }),
   recorder_file: str({ help: "durable recorder: .db/.sqlite (SQLite) or JSONL file" }),
-  recorder_max_rows: int({ help: "rows kept in a SQLite recorder", default: DEFAULT_STORE_MAX_ROWS, min: 1 }),
+  recorder_max_rows: int({
+    help: "rows kept in a SQLite recorder",
+    default: DEFAULT_STORE_MAX_ROWS,
+    min: 1,
+  }),
   relay_url: url({ help: "relay to publish recorder events to (topic iatp.trace)" }),
   relay_token: str({ help: "bearer token for the relay", secret: true }),
   audit_url: url({ help: "audit ledger to append decisions to" }),
-  signing_key: str({ help: "Ed25519 seed, base64 of 32 bytes (generated when unset)", secret: true }),
+  signing_key: str({
+    help: "Ed25519 seed, base64 of 32 bytes (generated when unset)",
+    secret: true,
+  }),
   forward_headers: list({
     help: "request headers forwarded to the agent",
     default: DEFAULT_FORWARD_HEADERS,
     item: /^[A-Za-z0-9-]+$/,
   }),
-  max_json_depth: int({ help: "deepest JSON nesting accepted", default: DEFAULT_MAX_JSON_DEPTH, min: 1, max: 10_000 }),
+  max_json_depth: int({
+    help: "deepest JSON nesting accepted",
+    default: DEFAULT_MAX_JSON_DEPTH,
+    min: 1,
+    max: 10_000,
+  }),
   attestation_ttl: duration({ help: "attestation validity", default: 24 * 3_600_000, min: 60_000 }),
 };
 
@@ -164,7 +179,9 @@ export function loadManifestFile(path: string, read = Deno.readTextFileSync): Ma
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const keys = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]] : issue.path;
-  const node = doc.getIn(keys as PropertyKey[] as string[], true) as { range?: number[] } | undefined;
+  const node = doc.getIn(keys as PropertyKey[] as string[], true) as
+    | { range?: number[] }
+    | undefined;
   const line = node?.range ? lc.linePos(node.range[0]).line : undefined;
   throw new ConfigError(
     `manifest.${keys.map(String).join(".")}`,

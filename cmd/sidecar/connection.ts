@@ -90,37 +90,42 @@ export class Connection {
 
   /** Reads up to and including the blank line ending a response head; returns it as text. */
   async readHead(max: number): Promise<string> {
-    let from = this.#start;
+    // `scanned` counts from #start, which #fill may move; absolute offsets would go stale.
+    let scanned = 0;
     for (;;) {
       const b = this.#buf;
-      for (let i = Math.max(from, this.#start + 3); i < this.#end; i++) {
+      const s = this.#start;
+      for (let i = s + Math.max(3, scanned); i < this.#end; i++) {
         if (b[i] === 10 && b[i - 1] === 13 && b[i - 2] === 10 && b[i - 3] === 13) {
-          const text = latin1(b.subarray(this.#start, i - 3));
           this.#start = i + 1;
-          return text;
+          return latin1(b.subarray(s, i - 3));
         }
       }
-      from = this.#end;
-      if (this.#end - this.#start > max) throw new UpstreamError("protocol", "response head too large");
+      scanned = this.#end - s;
+      if (scanned > max) throw new UpstreamError("protocol", "response head too large");
       if (!await this.#fill()) {
-        throw new UpstreamError(this.received === 0 ? "connect" : "protocol", "connection closed before a response");
+        throw new UpstreamError(
+          this.received === 0 ? "connect" : "protocol",
+          "connection closed before a response",
+        );
       }
     }
   }
 
   /** Reads one CRLF-terminated line (without the CRLF), at most `max` bytes. */
   async readLine(max: number): Promise<string> {
-    let from = this.#start;
+    let scanned = 0;
     for (;;) {
-      for (let i = Math.max(from, this.#start + 1); i < this.#end; i++) {
-        if (this.#buf[i] === 10 && this.#buf[i - 1] === 13) {
-          const text = latin1(this.#buf.subarray(this.#start, i - 1));
+      const b = this.#buf;
+      const s = this.#start;
+      for (let i = s + Math.max(1, scanned); i < this.#end; i++) {
+        if (b[i] === 10 && b[i - 1] === 13) {
           this.#start = i + 1;
-          return text;
+          return latin1(b.subarray(s, i - 1));
         }
       }
-      from = this.#end;
-      if (this.#end - this.#start > max) throw new UpstreamError("protocol", "line too long");
+      scanned = this.#end - s;
+      if (scanned > max) throw new UpstreamError("protocol", "line too long");
       if (!await this.#fill()) throw new UpstreamError("protocol", "body cut short");
     }
   }

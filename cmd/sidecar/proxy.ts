@@ -8,7 +8,12 @@ import type { Context } from "hono";
 import type { AppEnv } from "../../core/http/mod.ts";
 import { scrubJsonText } from "../../core/pii/mod.ts";
 import { type FlightRecorder, isValidTraceId } from "../../core/recorder/mod.ts";
-import { decideTrust, type DecisionContext, type OverridePolicy } from "../../core/trust/mod.ts";
+import {
+  decideTrust,
+  type DecisionContext,
+  type OverridePolicy,
+  WARN_BELOW_SCORE,
+} from "../../core/trust/mod.ts";
 import { readBoundedBody } from "./body.ts";
 import { type SendUpstream, UpstreamError } from "./upstream.ts";
 
@@ -74,85 +79,114 @@ function parseObject(
 }
 
 /** The agent path for `/proxy/<rest>`: the agent URL's path joined with `<rest>`, query kept. */
-export function upstreamPath(agentUrl: string, requestUrl: string): string {
-  const base = new URL(agentUrl);
-  const u = new URL(requestUrl);
-  const rest = u.pathname.slice("/proxy".length);
-  const basePath = base.pathname;
+export function upstreamPath(basePath: string, url: URL): string {
+  const rest = url.pathname.slice("/proxy".length);
   if (rest === "" || rest === "/") {
-    return (rest === "/" && !basePath.endsWith("/") ? basePath + "/" : basePath) + u.search;
+    return (rest === "/" && !basePath.endsWith("/") ? basePath + "/" : basePath) + url.search;
   }
-  return basePath.replace(/\/+$/, "") + rest + u.search;
+  return basePath.replace(/\/+$/, "") + rest + url.search;
+}
+
+/** One request in flight: what every step needs. */
+interface Exchange {
+  req: Request;
+  url: URL;
+  traceId: string;
+  /** Response headers every /proxy answer carries. */
+  headers: Headers;
+}
+
+/** Reads, checks and records the request; a Response when it ends here (413, 400). */
+async function admit(
+  deps: ProxyDeps,
+  x: Exchange,
+): Promise<Response | { bytes: Uint8Array<ArrayBuffer>; card: boolean; ssn: boolean }> {
+  const rec = deps.recorder;
+  const body = await readBoundedBody(x.req, deps.maxBodyBytes);
+  if (!body.ok) {
+    rec.record("error", x.traceId, { error: body.reason, status: body.status });
+    const error = body.status === 413 ? "Request body too large" : "Failed to read request body";
+    const limit_bytes = deps.maxBodyBytes;
+    return json(body.status, { error, limit_bytes, trace_id: x.traceId }, x.headers);
+  }
+  const parsed = parseObject(body.bytes, deps.maxJsonDepth);
+  if ("invalid" in parsed) {
+    rec.record("error", x.traceId, { error: "Invalid JSON", detail: parsed.invalid, status: 400 });
+    const out = { error: "Invalid JSON", detail: parsed.invalid, trace_id: x.traceId };
+    return json(400, out, x.headers);
+  }
+  const payload = parsed.scrubbed.slice(0, deps.tracePayloadChars);
+  rec.record("request", x.traceId, {
+    method: x.req.method,
+    path: x.url.pathname,
+    payload,
+    ...(payload.length < parsed.scrubbed.length ? { payload_truncated: true } : {}),
+    payload_bytes: body.bytes.length,
+    sensitive: { credit_card: parsed.card, ssn: parsed.ssn },
+  });
+  return { bytes: body.bytes, card: parsed.card, ssn: parsed.ssn };
+}
+
+/** Applies the trust decision; a Response when it blocks (403) or warns (449). */
+function judge(deps: ProxyDeps, x: Exchange, card: boolean, ssn: boolean): Response | undefined {
+  const rec = deps.recorder;
+  const score = deps.decision.trustScore;
+  const overrideValid = score < WARN_BELOW_SCORE &&
+    deps.override.accepts(x.req.headers.get("x-user-override"));
+  const d = decideTrust(deps.decision, { creditCard: card, ssn }, overrideValid);
+  if (d.action === "block") {
+    rec.record("blocked", x.traceId, { reason: d.reason, error: d.message, status: 403 });
+    const out = { error: d.message, blocked: true, reason: d.reason, trace_id: x.traceId };
+    return json(403, out, x.headers);
+  }
+  if (d.action === "warn") {
+    rec.record("warning", x.traceId, { warning: d.warning, trust_score: score, status: 449 });
+    const out = { warning: d.warning, requires_override: true, trust_score: score };
+    return json(449, { ...out, trace_id: x.traceId }, x.headers);
+  }
+  if (d.quarantined || d.overridden) {
+    rec.record("quarantine", x.traceId, {
+      reason: d.overridden ? "low_trust_override" : "quarantined_agent",
+      quarantined: d.quarantined,
+      trust_score: score,
+    });
+    if (d.quarantined) x.headers.set("X-Agent-Quarantined", "true");
+  }
+  return undefined;
 }
 
 /** Builds the handler. */
 export function proxyHandler(deps: ProxyDeps): (c: Context<AppEnv>) => Promise<Response> {
-  const allow = deps.forwardHeaders.map((h) => h.toLowerCase()).filter((h) => !NEVER_FORWARD.has(h));
+  const allow = deps.forwardHeaders.map((h) => h.toLowerCase()).filter((h) =>
+    !NEVER_FORWARD.has(h)
+  );
   const scoreHeader = String(deps.decision.trustScore);
-  const rec = deps.recorder;
+  const basePath = new URL(deps.agentUrl).pathname;
   return async (c) => {
     const req = c.req.raw;
     const incoming = req.headers.get("x-agent-trace-id");
     const traceId = isValidTraceId(incoming) ? incoming : crypto.randomUUID();
-    const headers = new Headers({ "X-Agent-Trace-ID": traceId, "X-Agent-Trust-Score": scoreHeader });
-    const body = await readBoundedBody(req, deps.maxBodyBytes);
-    if (!body.ok) {
-      rec.record("error", traceId, { error: body.reason, status: body.status });
-      const message = body.status === 413 ? "Request body too large" : "Failed to read request body";
-      return json(body.status, { error: message, limit_bytes: deps.maxBodyBytes, trace_id: traceId }, headers);
-    }
-    const parsed = parseObject(body.bytes, deps.maxJsonDepth);
-    if ("invalid" in parsed) {
-      rec.record("error", traceId, { error: "Invalid JSON", detail: parsed.invalid, status: 400 });
-      return json(400, { error: "Invalid JSON", detail: parsed.invalid, trace_id: traceId }, headers);
-    }
-    const payload = parsed.scrubbed.length > deps.tracePayloadChars
-      ? parsed.scrubbed.slice(0, deps.tracePayloadChars)
-      : parsed.scrubbed;
-    rec.record("request", traceId, {
-      method: req.method,
-      path: new URL(req.url).pathname,
-      payload,
-      ...(payload.length < parsed.scrubbed.length ? { payload_truncated: true } : {}),
-      payload_bytes: body.bytes.length,
-      sensitive: { credit_card: parsed.card, ssn: parsed.ssn },
+    const headers = new Headers({
+      "X-Agent-Trace-ID": traceId,
+      "X-Agent-Trust-Score": scoreHeader,
     });
-    const overrideValid = deps.decision.trustScore < 7 &&
-      deps.override.accepts(req.headers.get("x-user-override"));
-    const d = decideTrust(deps.decision, { creditCard: parsed.card, ssn: parsed.ssn }, overrideValid);
-    if (d.action === "block") {
-      rec.record("blocked", traceId, { reason: d.reason, error: d.message, status: 403 });
-      return json(403, { error: d.message, blocked: true, reason: d.reason, trace_id: traceId }, headers);
-    }
-    if (d.action === "warn") {
-      rec.record("warning", traceId, { warning: d.warning, trust_score: d.trustScore, status: 449 });
-      return json(449, {
-        warning: d.warning,
-        requires_override: true,
-        trust_score: d.trustScore,
-        trace_id: traceId,
-      }, headers);
-    }
-    if (d.quarantined || d.overridden) {
-      rec.record("quarantine", traceId, {
-        reason: d.overridden ? "low_trust_override" : "quarantined_agent",
-        quarantined: d.quarantined,
-        trust_score: deps.decision.trustScore,
-      });
-      if (d.quarantined) headers.set("X-Agent-Quarantined", "true");
-    }
-    return await forward(deps, req, body.bytes, traceId, headers, allow);
+    const x: Exchange = { req, url: new URL(req.url), traceId, headers };
+    const input = await admit(deps, x);
+    if (input instanceof Response) return input;
+    const stop = judge(deps, x, input.card, input.ssn);
+    if (stop) return stop;
+    return await forward(deps, x, upstreamPath(basePath, x.url), input.bytes, allow);
   };
 }
 
 async function forward(
   deps: ProxyDeps,
-  req: Request,
+  x: Exchange,
+  path: string,
   bytes: Uint8Array<ArrayBuffer>,
-  traceId: string,
-  headers: Headers,
   allow: string[],
 ): Promise<Response> {
+  const { req, traceId, headers } = x;
   const out: Array<[string, string]> = [
     ["content-type", req.headers.get("content-type") ?? "application/json"],
     ["x-agent-trace-id", traceId],
@@ -164,7 +198,7 @@ async function forward(
   const started = performance.now();
   let res;
   try {
-    res = await deps.send(upstreamPath(deps.agentUrl, req.url), out, bytes, deps.timeoutMs);
+    res = await deps.send(path, out, bytes, deps.timeoutMs);
   } catch (err) {
     const timedOut = err instanceof UpstreamError && err.kind === "timeout";
     const status = timedOut ? 504 : 502;

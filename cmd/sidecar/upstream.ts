@@ -42,7 +42,13 @@ function parseHead(text: string): Head {
   const lines = text.split("\r\n");
   const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]);
   if (!m) throw new UpstreamError("protocol", "malformed status line");
-  const head: Head = { status: Number(m[2]), contentType: null, length: undefined, chunked: false, close: m[1] === "0" };
+  const head: Head = {
+    status: Number(m[2]),
+    contentType: null,
+    length: undefined,
+    chunked: false,
+    close: m[1] === "0",
+  };
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(":");
@@ -54,7 +60,9 @@ function parseHead(text: string): Head {
       if (!/^\d{1,15}$/.test(value)) throw new UpstreamError("protocol", "bad Content-Length");
       head.length = Number(value);
     } else if (name === "transfer-encoding") head.chunked = /chunked/i.test(value);
-    else if (name === "connection") head.close = /close/i.test(value) || (head.close && !/keep-alive/i.test(value));
+    else if (name === "connection") {
+      head.close = /close/i.test(value) || (head.close && !/keep-alive/i.test(value));
+    }
   }
   return head;
 }
@@ -82,7 +90,8 @@ export class UpstreamPool {
     body: Uint8Array,
     timeoutMs: number,
   ): Promise<UpstreamResponse> {
-    let head = `POST ${pathAndQuery} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\ncontent-length: ${body.length}\r\n`;
+    let head =
+      `POST ${pathAndQuery} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\ncontent-length: ${body.length}\r\n`;
     for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
     const headBytes = encoder.encode(head + "\r\n");
     const message = new Uint8Array(headBytes.length + body.length);
@@ -107,7 +116,10 @@ export class UpstreamPool {
     const wait = deadline - Date.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new UpstreamError("timeout", "connect timed out")), Math.max(0, wait));
+      timer = setTimeout(
+        () => reject(new UpstreamError("timeout", "connect timed out")),
+        Math.max(0, wait),
+      );
     });
     const connecting = Deno.connect({ hostname: this.#host, port: this.#port });
     try {
@@ -123,7 +135,11 @@ export class UpstreamPool {
     }
   }
 
-  async #exchange(conn: Connection, message: Uint8Array, deadline: number): Promise<UpstreamResponse> {
+  async #exchange(
+    conn: Connection,
+    message: Uint8Array,
+    deadline: number,
+  ): Promise<UpstreamResponse> {
     conn.arm(deadline);
     await conn.writeAll(message);
     let head: Head;
@@ -151,7 +167,9 @@ export class UpstreamPool {
         try {
           const chunk = chunked ? await chunked.next() : await conn.readSome(left);
           if (chunk === null) {
-            if (!chunked && left !== Infinity && left > 0) throw new UpstreamError("protocol", "body cut short");
+            if (!chunked && left !== Infinity && left > 0) {
+              throw new UpstreamError("protocol", "body cut short");
+            }
             controller.close();
             this.#release(conn, head.close || (!chunked && head.length === undefined));
             return;
@@ -173,8 +191,9 @@ export class UpstreamPool {
 
   #release(conn: Connection, close: boolean): void {
     conn.disarm();
-    if (close || this.#closed || conn.pending > 0 || this.#idle.length >= this.#maxIdle) conn.close();
-    else this.#idle.push(conn);
+    if (close || this.#closed || conn.pending > 0 || this.#idle.length >= this.#maxIdle) {
+      conn.close();
+    } else this.#idle.push(conn);
   }
 
   /** Closes every idle connection; in-flight ones close when they finish. */

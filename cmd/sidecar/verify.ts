@@ -13,7 +13,8 @@ import { parseVerificationKey, verifyAttestation } from "../../core/trust/mod.ts
 import { print } from "../shared.ts";
 
 /** Usage of the sub-verb. */
-export const VERIFY_USAGE = `Usage: iatp sidecar verify-attestation URL [--public-key ed25519:BASE64] [--timeout-ms N]
+export const VERIFY_USAGE =
+  `Usage: iatp sidecar verify-attestation URL [--public-key ed25519:BASE64] [--timeout-ms N]
 
 Checks an IATP attestation: Ed25519 signature over "agent_id:codebase_hash:config_hash:timestamp",
 signing_key_id, expiry, and that config_hash is the SHA-256 of the served manifest (whose own
@@ -22,7 +23,10 @@ Exit 0 valid, 1 invalid or unreachable, 2 usage.`;
 
 const WELL_KNOWN = "/.well-known/agent-attestation";
 
-async function getJson(url: string, timeoutMs: number): Promise<{ body: unknown; text: string; res: Response }> {
+async function getJson(
+  url: string,
+  timeoutMs: number,
+): Promise<{ body: unknown; text: string; res: Response }> {
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
@@ -39,7 +43,9 @@ async function getJson(url: string, timeoutMs: number): Promise<{ body: unknown;
 }
 
 async function sha256Hex(text: string): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
+  return toHex(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))),
+  );
 }
 
 /** Runs the sub-verb; returns the exit code (throws CheckFailedError / UsageError otherwise). */
@@ -62,7 +68,9 @@ export async function verifyAttestationCommand(argv: string[]): Promise<number> 
     print(VERIFY_USAGE);
     return 0;
   }
-  if (parsed.positionals.length !== 1) throw new UsageError("expected exactly one URL", VERIFY_USAGE);
+  if (parsed.positionals.length !== 1) {
+    throw new UsageError("expected exactly one URL", VERIFY_USAGE);
+  }
   const timeoutMs = Number(parsed.values["timeout-ms"] ?? 10_000);
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
     throw new UsageError("--timeout-ms must be a positive integer", VERIFY_USAGE);
@@ -80,10 +88,21 @@ export async function verifyAttestationCommand(argv: string[]): Promise<number> 
     getJson(manifestUrl, timeoutMs),
   ]);
   const key = await resolveKey(parsed.values["public-key"], manifest);
-  const result = await verifyAttestation(att.body, key, { configHash: await sha256Hex(manifest.text) });
+  const result = await verifyAttestation(att.body, key, {
+    configHash: await sha256Hex(manifest.text),
+  });
   if (!result.ok) throw new CheckFailedError(`attestation invalid: ${result.reason}`);
   const a = att.body as Record<string, string>;
-  print(JSON.stringify({ valid: true, agent_id: a.agent_id, codebase_hash: a.codebase_hash, config_hash: a.config_hash, signing_key_id: a.signing_key_id, expires_at: a.expires_at }));
+  print(
+    JSON.stringify({
+      valid: true,
+      agent_id: a.agent_id,
+      codebase_hash: a.codebase_hash,
+      config_hash: a.config_hash,
+      signing_key_id: a.signing_key_id,
+      expires_at: a.expires_at,
+    }),
+  );
   return 0;
 }
 
@@ -98,7 +117,9 @@ async function resolveKey(
     : undefined;
   const key = pinned !== undefined ? parseVerificationKey(pinned) : served;
   if (!key) {
-    if (pinned !== undefined) throw new UsageError("--public-key is not ed25519:<base64 of 32 bytes>", VERIFY_USAGE);
+    if (pinned !== undefined) {
+      throw new UsageError("--public-key is not ed25519:<base64 of 32 bytes>", VERIFY_USAGE);
+    }
     throw new CheckFailedError("the manifest carries no identity.verification_key");
   }
   const sig = manifest.res.headers.get("x-iatp-signature");

@@ -53,7 +53,10 @@ export function cardBrand(d: ArrayLike<number>, n: number): string | undefined {
     case 3:
       if ((p2 === 34 || p2 === 37) && n === 15) return "amex";
       if (p2 === 35 && n >= 16) return "jcb";
-      if ((prefix(d, 3) <= 305 && p2 === 30 || p4 === 3095 || p2 === 36 || p2 === 38 || p2 === 39) && n >= 14) {
+      if (
+        (prefix(d, 3) <= 305 && p2 === 30 || p4 === 3095 || p2 === 36 || p2 === 38 || p2 === 39) &&
+        n >= 14
+      ) {
         return "diners";
       }
       return undefined;

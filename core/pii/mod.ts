@@ -15,8 +15,8 @@ export {
   DEFAULT_MAX_JSON_DEPTH,
   type PiiKind,
   type PiiSpan,
-  scanPii,
   type ScanOptions,
+  scanPii,
   type ScanResult,
 } from "./scan.ts";
 export {

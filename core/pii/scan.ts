@@ -79,7 +79,7 @@ function boringTable(json: boolean): Uint8Array {
   const t = new Uint8Array(128).fill(1);
   for (let c = 48; c <= 57; c++) t[c] = 0;
   t[BACKSLASH] = 0;
-  if (json) for (const c of [QUOTE, 91, 93, 123, 125]) t[c] = 0;
+  if (json) { for (const c of [QUOTE, 91, 93, 123, 125]) t[c] = 0; }
   return t;
 }
 const BORING_JSON = boringTable(true);
@@ -128,8 +128,18 @@ class Scanner {
     this.json = opts.json ?? false;
     this.depthLimit = opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
     this.spans = [];
-    this.cards = this.ssns = this.depth = this.maxDepth = this.sep = this.prev = 0;
-    this.inString = this.tooDeep = this.chainTainted = this.chainInString = false;
+    this.cards =
+      this.ssns =
+      this.depth =
+      this.maxDepth =
+      this.sep =
+      this.prev =
+        0;
+    this.inString =
+      this.tooDeep =
+      this.chainTainted =
+      this.chainInString =
+        false;
     this.state = IDLE;
     this.g = this.chainFirst = 0;
   }

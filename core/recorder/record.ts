@@ -5,7 +5,14 @@
  */
 
 /** Record types (Go and Python sidecars). */
-export const RECORD_TYPES = ["request", "blocked", "warning", "quarantine", "response", "error"] as const;
+export const RECORD_TYPES = [
+  "request",
+  "blocked",
+  "warning",
+  "quarantine",
+  "response",
+  "error",
+] as const;
 /** A record type. */
 export type RecordType = typeof RECORD_TYPES[number];
 

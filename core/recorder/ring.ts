@@ -10,7 +10,7 @@ import type { RecordType, TraceRecord } from "./record.ts";
 import type { RecordStore } from "./store.ts";
 
 /** Default number of records kept in memory. */
-export const DEFAULT_TRACE_CAPACITY = 10_000;
+export const DEFAULT_TRACE_CAPACITY = 2_000;
 
 /** Options for {@linkcode FlightRecorder}. */
 export interface FlightRecorderOptions {

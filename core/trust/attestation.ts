@@ -75,11 +75,22 @@ export async function verifyAttestation(
 ): Promise<AttestationCheck> {
   if (typeof record !== "object" || record === null) return { ok: false, reason: "not an object" };
   const a = record as Record<string, unknown>;
-  for (const k of ["agent_id", "codebase_hash", "config_hash", "signature", "signing_key_id", "timestamp"]) {
+  for (
+    const k of [
+      "agent_id",
+      "codebase_hash",
+      "config_hash",
+      "signature",
+      "signing_key_id",
+      "timestamp",
+    ]
+  ) {
     if (typeof a[k] !== "string" || a[k] === "") return { ok: false, reason: `missing ${k}` };
   }
   const att = a as unknown as Attestation;
-  if (!HEX64.test(att.codebase_hash)) return { ok: false, reason: "codebase_hash is not hex SHA-256" };
+  if (!HEX64.test(att.codebase_hash)) {
+    return { ok: false, reason: "codebase_hash is not hex SHA-256" };
+  }
   if (!HEX64.test(att.config_hash)) return { ok: false, reason: "config_hash is not hex SHA-256" };
   if (att.signing_key_id !== await signingKeyId(publicRaw)) {
     return { ok: false, reason: "signing_key_id does not match the public key" };
@@ -103,7 +114,9 @@ function checkTimes(
   const now = (opts.now ?? new Date()).getTime();
   const issued = Date.parse(att.timestamp);
   if (Number.isNaN(issued)) return { ok: false, reason: "timestamp is not a date" };
-  if (issued - now > (opts.maxSkewMs ?? 300_000)) return { ok: false, reason: "timestamp is in the future" };
+  if (issued - now > (opts.maxSkewMs ?? 300_000)) {
+    return { ok: false, reason: "timestamp is in the future" };
+  }
   if (att.expires_at !== undefined) {
     const expires = Date.parse(att.expires_at);
     if (Number.isNaN(expires)) return { ok: false, reason: "expires_at is not a date" };

@@ -43,6 +43,8 @@ export async function hashCodebase(root: string): Promise<{ hash: string; files:
   // Byte order, as `LC_ALL=C sort` gives (paths are ASCII in this tree).
   files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   let listing = "";
-  for (const f of files) listing += `${await sha256Hex(await Deno.readFile(`${base}/${f}`))}  ${f}\n`;
+  for (const f of files) {
+    listing += `${await sha256Hex(await Deno.readFile(`${base}/${f}`))}  ${f}\n`;
+  }
   return { hash: await sha256Hex(new TextEncoder().encode(listing)), files: files.length };
 }

@@ -38,7 +38,11 @@ export interface WireManifest {
   trust_level: TrustLevel;
   trust_score: number;
   capabilities: { idempotency: boolean; concurrency_limit: number; sla_latency_ms: number };
-  reversibility: { level: Reversibility; undo_window_seconds: number; compensation_method?: string };
+  reversibility: {
+    level: Reversibility;
+    undo_window_seconds: number;
+    compensation_method?: string;
+  };
   privacy: { retention_policy: Retention; human_in_loop: boolean; training_consent: boolean };
   scopes: string[];
 }

@@ -5,7 +5,13 @@
  */
 
 /** Trust levels, most trusted first. */
-export const TRUST_LEVELS = ["verified_partner", "trusted", "standard", "unknown", "untrusted"] as const;
+export const TRUST_LEVELS = [
+  "verified_partner",
+  "trusted",
+  "standard",
+  "unknown",
+  "untrusted",
+] as const;
 /** A trust level. */
 export type TrustLevel = typeof TRUST_LEVELS[number];
 /** Reversibility levels. */

@@ -15,7 +15,9 @@ export const DEFAULT_DATASET = "/work/shared/data/pii/presidio_synth_dataset_v2.
 
 interface Sample {
   full_text: string;
-  spans: Array<{ entity_type: string; entity_value: string; start_position: number; end_position: number }>;
+  spans: Array<
+    { entity_type: string; entity_value: string; start_position: number; end_position: number }
+  >;
 }
 
 const LABEL: Record<string, PiiKind> = { CREDIT_CARD: "credit_card", US_SSN: "ssn" };
@@ -56,7 +58,11 @@ export function evaluate(samples: Sample[]): Record<PiiKind, Score> {
     const text = sample.full_text;
     const toCp = codePointIndex(text);
     const gold = sample.spans.filter((s) => LABEL[s.entity_type] !== undefined);
-    const found = scanPii(text).spans.map((s) => ({ ...s, start: toCp(s.start), end: toCp(s.end) }));
+    const found = scanPii(text).spans.map((s) => ({
+      ...s,
+      start: toCp(s.start),
+      end: toCp(s.end),
+    }));
     const hit = new Set<number>();
     for (const f of found) {
       const g = gold.findIndex((s) =>

@@ -18,7 +18,10 @@ import { ROOT } from "../../tests/helpers.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { duration: { type: "string", default: "8" }, connections: { type: "string", default: "64" } },
+  options: {
+    duration: { type: "string", default: "8" },
+    connections: { type: "string", default: "64" },
+  },
 });
 const DURATION = Number(values.duration);
 const CONNECTIONS = Number(values.connections);
@@ -55,7 +58,8 @@ function freePort(): number {
 
 async function has(cmd: string): Promise<boolean> {
   try {
-    return (await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" }).output()).success;
+    return (await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .output()).success;
   } catch {
     return false;
   }
@@ -137,7 +141,12 @@ async function wrk(url: string, script: string, connections: number): Promise<Wr
   return { rps: Math.round(rps), p50_ms: pct("50"), p99_ms: pct("99"), errors: non2xx + errs };
 }
 
-async function wrkScript(dir: string, name: string, body: string, delayMs?: number): Promise<string> {
+async function wrkScript(
+  dir: string,
+  name: string,
+  body: string,
+  delayMs?: number,
+): Promise<string> {
   const path = `${dir}/${name}.lua`;
   const lua = [
     'wrk.method = "POST"',
@@ -203,7 +212,15 @@ function mbPerSecond(text: string): number {
 function detection() {
   const mb = 1 << 20;
   const adversarial: Record<string, number> = {};
-  for (const [name, unit] of Object.entries({ digits: "4", digit_groups: "4532 ", digit_hyphen: "1-", mixed: "4532-0151 12 ", cards: "4532015112830366 " })) {
+  for (
+    const [name, unit] of Object.entries({
+      digits: "4",
+      digit_groups: "4532 ",
+      digit_hyphen: "1-",
+      mixed: "4532-0151 12 ",
+      cards: "4532015112830366 ",
+    })
+  ) {
     adversarial[name] = mbPerSecond(`{"a":"${unit.repeat(Math.ceil(mb / unit.length))}"}`);
   }
   const heavy = digitHeavy(mb);
@@ -226,10 +243,20 @@ function detection() {
 async function loadTest(dir: string) {
   const body = requestBody();
   const [up, px, sc] = [freePort(), freePort(), freePort()];
-  const upstream = await startNginx(dir, "upstream", `server { listen 127.0.0.1:${up}; location / { default_type application/json; return 200 '{"ok":true}'; } }`, up);
-  const nginx = await startNginx(dir, "proxy", `upstream agent { server 127.0.0.1:${up}; keepalive 64; }
+  const upstream = await startNginx(
+    dir,
+    "upstream",
+    `server { listen 127.0.0.1:${up}; location / { default_type application/json; return 200 '{"ok":true}'; } }`,
+    up,
+  );
+  const nginx = await startNginx(
+    dir,
+    "proxy",
+    `upstream agent { server 127.0.0.1:${up}; keepalive 64; }
   server { listen 127.0.0.1:${px}; client_body_buffer_size 64k;
-    location / { proxy_pass http://agent; proxy_http_version 1.1; proxy_set_header Connection ""; } }`, px);
+    location / { proxy_pass http://agent; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+    px,
+  );
   const sidecar = new Deno.Command(`${ROOT}scripts/iatp`, {
     args: ["sidecar", "--port", String(sc), "--log-level", "warn"],
     env: { IATP_AGENT_URL: `http://127.0.0.1:${up}`, IATP_DATA_DIR: dir },
@@ -260,7 +287,9 @@ async function loadTest(dir: string) {
     const delayMs = Math.max(1, Math.round(HALF_LOAD_CONNECTIONS / targetRps * 1000));
     const paced = await wrkScript(dir, "paced", body, delayMs);
     const half: Record<string, WrkResult> = {};
-    for (const [name, url] of Object.entries(targets)) half[name] = await wrk(url, paced, HALF_LOAD_CONNECTIONS);
+    for (const [name, url] of Object.entries(targets)) {
+      half[name] = await wrk(url, paced, HALF_LOAD_CONNECTIONS);
+    }
     const r2 = (x: number) => Math.round(x * 1000) / 1000;
     return {
       body_bytes: body.length,
@@ -291,14 +320,23 @@ if (import.meta.main) {
   try {
     const tools = (await has("nginx")) && (await has("wrk"));
     const load = tools ? await loadTest(dir) : { skipped: "nginx or wrk not installed" };
-    console.log(JSON.stringify({
-      benchmark: "sidecar",
-      cores: navigator.hardwareConcurrency,
-      duration_s: DURATION,
-      load,
-      detection: detection(),
-      targets: { rps_vs_nginx: 0.8, added_p99_ms_at_half_load: 1, rss_mb: 80, detection_mb_per_s: 300 },
-    }, null, 2));
+    console.log(JSON.stringify(
+      {
+        benchmark: "sidecar",
+        cores: navigator.hardwareConcurrency,
+        duration_s: DURATION,
+        load,
+        detection: detection(),
+        targets: {
+          rps_vs_nginx: 0.8,
+          added_p99_ms_at_half_load: 1,
+          rss_mb: 80,
+          detection_mb_per_s: 300,
+        },
+      },
+      null,
+      2,
+    ));
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

@@ -46,9 +46,17 @@ Deno.test("manifest: same signed body on both routes, Go nested fields, verifiab
     assert.deepEqual(m.identity.agent_id, "bank");
     assert.equal(m.identity.owner, "ops@example.com");
     assert.match(m.identity.verification_key, /^ed25519:[A-Za-z0-9+/]+=*$/);
-    assert.deepEqual(m.capabilities, { idempotency: true, concurrency_limit: 100, sla_latency_ms: 2000 });
+    assert.deepEqual(m.capabilities, {
+      idempotency: true,
+      concurrency_limit: 100,
+      sla_latency_ms: 2000,
+    });
     assert.deepEqual(m.reversibility, { level: "full", undo_window_seconds: 3600 });
-    assert.deepEqual(m.privacy, { retention_policy: "ephemeral", human_in_loop: false, training_consent: false });
+    assert.deepEqual(m.privacy, {
+      retention_policy: "ephemeral",
+      human_in_loop: false,
+      training_consent: false,
+    });
     assert.deepEqual(m.scopes, ["payments:read"]);
     const sig = a.headers.get("x-iatp-signature")!;
     const key = parseVerificationKey(m.identity.verification_key)!;

@@ -18,7 +18,15 @@ Deno.test("an invalid enum env value is a startup error naming the variable (exi
 Deno.test("--help lists the upstream env names and the verify sub-verb", async () => {
   const r = await runIatp(["sidecar", "--help"]);
   assert.equal(r.code, 0, r.stderr);
-  for (const name of ["IATP_AGENT_URL", "IATP_PORT", "IATP_OVERRIDE_TOKEN", "IATP_RECORDER_FILE", "verify-attestation"]) {
+  for (
+    const name of [
+      "IATP_AGENT_URL",
+      "IATP_PORT",
+      "IATP_OVERRIDE_TOKEN",
+      "IATP_RECORDER_FILE",
+      "verify-attestation",
+    ]
+  ) {
     assert.ok(r.stdout.includes(name), name);
   }
 });
@@ -39,31 +47,67 @@ Deno.test("env names and defaults follow the upstream sidecars", () => {
   };
   const c = sidecarSpec.parse([], { env: (n) => env[n] }).config;
   assert.deepEqual(
-    [c.agent_url, c.port, c.agent_id, c.trust_level, c.reversibility, c.retention, c.human_in_loop, c.training_consent, c.upstream_timeout_ms, c.max_body_bytes, c.trace_capacity],
+    [
+      c.agent_url,
+      c.port,
+      c.agent_id,
+      c.trust_level,
+      c.reversibility,
+      c.retention,
+      c.human_in_loop,
+      c.training_consent,
+      c.upstream_timeout_ms,
+      c.max_body_bytes,
+      c.trace_capacity,
+    ],
     ["http://agent:9000", 9001, "a7", "trusted", "none", "forever", true, true, 1500, 2048, 50],
   );
   const d = sidecarSpec.parse([], { env: () => undefined }).config;
   assert.deepEqual(
-    [d.agent_url, d.port, d.agent_id, d.trust_level, d.reversibility, d.retention, d.upstream_timeout_ms, d.max_body_bytes],
-    ["http://localhost:8000", 8001, "default-agent", "standard", "partial", "temporary", 30000, 1048576],
+    [
+      d.agent_url,
+      d.port,
+      d.agent_id,
+      d.trust_level,
+      d.reversibility,
+      d.retention,
+      d.upstream_timeout_ms,
+      d.max_body_bytes,
+    ],
+    [
+      "http://localhost:8000",
+      8001,
+      "default-agent",
+      "standard",
+      "partial",
+      "temporary",
+      30000,
+      1048576,
+    ],
   );
-  assert.throws(() => sidecarSpec.parse([], { env: (n) => (n === "IATP_PORT" ? "http" : undefined) }), ConfigError);
+  assert.throws(
+    () => sidecarSpec.parse([], { env: (n) => (n === "IATP_PORT" ? "http" : undefined) }),
+    ConfigError,
+  );
 });
 
 Deno.test("--manifest file fills the manifest; flags and env still win; errors name key and line", async () => {
   const dir = await tempDir();
   try {
     const path = `${dir.path}/manifest.yaml`;
-    await Deno.writeTextFile(path, [
-      "identity:",
-      "  agent_id: bank-agent",
-      "  owner: ops@example.com",
-      "trust_level: verified_partner",
-      "capabilities: { idempotency: false, concurrency_limit: 8, sla_latency_ms: 150 }",
-      "reversibility: { level: full, undo_window_seconds: 60, compensation_method: refund }",
-      "privacy: { retention_policy: ephemeral, human_in_loop: false, training_consent: false }",
-      "scopes: [payments:read, payments:refund]",
-    ].join("\n"));
+    await Deno.writeTextFile(
+      path,
+      [
+        "identity:",
+        "  agent_id: bank-agent",
+        "  owner: ops@example.com",
+        "trust_level: verified_partner",
+        "capabilities: { idempotency: false, concurrency_limit: 8, sla_latency_ms: 150 }",
+        "reversibility: { level: full, undo_window_seconds: 60, compensation_method: refund }",
+        "privacy: { retention_policy: ephemeral, human_in_loop: false, training_consent: false }",
+        "scopes: [payments:read, payments:refund]",
+      ].join("\n"),
+    );
     const env: Record<string, string> = { IATP_MANIFEST: path, IATP_TRUST_LEVEL: "standard" };
     const c = sidecarSpec.parse(["--concurrency-limit", "9"], { env: (n) => env[n] }).config;
     assert.equal(c.agent_id, "bank-agent");
@@ -75,10 +119,15 @@ Deno.test("--manifest file fills the manifest; flags and env still win; errors n
     assert.equal(c.compensation_method, "refund");
     assert.equal(c.retention, "ephemeral");
     assert.deepEqual(c.scopes, ["payments:read", "payments:refund"]);
-    await Deno.writeTextFile(path, "identity:\n  agent_id: x\nprivacy:\n  retention_policy: sometimes\n");
+    await Deno.writeTextFile(
+      path,
+      "identity:\n  agent_id: x\nprivacy:\n  retention_policy: sometimes\n",
+    );
     assert.throws(
       () => sidecarSpec.parse([], { env: (n) => env[n] }),
-      (e: unknown) => e instanceof ConfigError && e.key === "manifest.privacy.retention_policy" && /:4/.test(e.message),
+      (e: unknown) =>
+        e instanceof ConfigError && e.key === "manifest.privacy.retention_policy" &&
+        /:4/.test(e.message),
     );
     await Deno.writeTextFile(path, "bogus: 1\n");
     assert.throws(() => sidecarSpec.parse([], { env: (n) => env[n] }), /manifest\.bogus/);
@@ -126,7 +175,9 @@ Deno.test("launcher-run sidecar: durable SQLite recorder survives a restart; ver
 
 Deno.test("verify-attestation fails (exit 1) on tampering or an unreachable URL, 2 on usage", async () => {
   const dir = await tempDir();
-  const sc = await startIatpService(["sidecar", "--port", "0"], { env: { IATP_DATA_DIR: dir.path } });
+  const sc = await startIatpService(["sidecar", "--port", "0"], {
+    env: { IATP_DATA_DIR: dir.path },
+  });
   // A man in the middle serving the real manifest with an altered attestation.
   const real = sc.url;
   const mitm = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -140,10 +191,20 @@ Deno.test("verify-attestation fails (exit 1) on tampering or an unreachable URL,
     return new Response(await res.text(), { headers: res.headers });
   });
   try {
-    const bad = await runIatp(["sidecar", "verify-attestation", `http://127.0.0.1:${mitm.addr.port}`]);
+    const bad = await runIatp([
+      "sidecar",
+      "verify-attestation",
+      `http://127.0.0.1:${mitm.addr.port}`,
+    ]);
     assert.equal(bad.code, 1, bad.stdout);
     assert.match(bad.stderr, /signature does not verify/);
-    const gone = await runIatp(["sidecar", "verify-attestation", "http://127.0.0.1:9/", "--timeout-ms", "2000"]);
+    const gone = await runIatp([
+      "sidecar",
+      "verify-attestation",
+      "http://127.0.0.1:9/",
+      "--timeout-ms",
+      "2000",
+    ]);
     assert.equal(gone.code, 1);
     const usage = await runIatp(["sidecar", "verify-attestation"]);
     assert.equal(usage.code, 2);

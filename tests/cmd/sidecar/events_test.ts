@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { command as auditCommand } from "../../../cmd/audit.ts";
 import { command as relayCommand } from "../../../cmd/relay.ts";
 import { silentLogger } from "../../../core/log/mod.ts";
-import { type RelayEvent, RelayClient } from "../../../core/relay/client.ts";
+import { RelayClient, type RelayEvent } from "../../../core/relay/client.ts";
 import { tempDir, waitFor } from "../../helpers.ts";
 import { post, startAgent, startSidecar } from "./fixtures.ts";
 
@@ -28,13 +28,16 @@ Deno.test("decisions reach the real relay (iatp.trace) and audit ledger, scrubbe
     events.push(e);
   });
   try {
-    const blocked = await post(sc.url, { card: "4532 0151 1283 0366" }, { "X-Agent-Trace-ID": "ev-block" });
+    const blocked = await post(sc.url, { card: "4532 0151 1283 0366" }, {
+      "X-Agent-Trace-ID": "ev-block",
+    });
     assert.equal(blocked.status, 403);
     const allowed = await post(sc.url, { q: 1 }, { "X-Agent-Trace-ID": "ev-allow" });
     assert.equal(allowed.status, 200);
     assert.equal(allowed.headers.get("x-agent-quarantined"), "true", "irreversible + permanent");
     await waitFor(() => events.length >= 5, 20_000, "relay events");
-    const byType = (trace: string) => events.filter((e) => e.payload.trace_id === trace).map((e) => e.payload.type);
+    const byType = (trace: string) =>
+      events.filter((e) => e.payload.trace_id === trace).map((e) => e.payload.type);
     assert.deepEqual(byType("ev-block"), ["request", "blocked"]);
     assert.deepEqual(byType("ev-allow"), ["request", "quarantine", "response"]);
     const block = events.find((e) => e.payload.type === "blocked")!;
@@ -44,11 +47,15 @@ Deno.test("decisions reach the real relay (iatp.trace) and audit ledger, scrubbe
     const allow = events.find((e) => e.payload.type === "response")!;
     assert.equal(allow.payload.decision, "allow");
     assert.ok(!JSON.stringify(events).includes("4532"), "relay payloads are scrubbed");
-    await waitFor(async () => {
-      const r = await fetch(`${audit.url}/tx/ev-block`);
-      const body = await r.json();
-      return r.status === 200 && body.entries?.length === 1;
-    }, 20_000, "audit entry");
+    await waitFor(
+      async () => {
+        const r = await fetch(`${audit.url}/tx/ev-block`);
+        const body = await r.json();
+        return r.status === 200 && body.entries?.length === 1;
+      },
+      20_000,
+      "audit entry",
+    );
     const tx = await (await fetch(`${audit.url}/tx/ev-block`)).json();
     assert.equal(tx.entries[0].event, "iatp.block");
     assert.equal(tx.entries[0].payload.decision, "block");

@@ -43,7 +43,9 @@ export function startAgent(slowMs = 5_000): Agent {
       });
     }
     const status = u.pathname.startsWith("/status/") ? Number(u.pathname.slice(8)) : 200;
-    if (status !== 200) return new Response("custom", { status, headers: { "content-type": "text/plain" } });
+    if (status !== 200) {
+      return new Response("custom", { status, headers: { "content-type": "text/plain" } });
+    }
     return Response.json({ ok: true, path: u.pathname + u.search, echo: body });
   });
   return {
@@ -66,7 +68,11 @@ export interface Sidecar {
 /** Starts the sidecar in-process on port 0 with `overrides`. */
 export async function startSidecar(overrides: DeepPartial<SidecarConfig>): Promise<Sidecar> {
   const logs: string[] = [];
-  const log: Logger = createLogger({ service: "sidecar", level: "debug", sink: (l) => logs.push(l) });
+  const log: Logger = createLogger({
+    service: "sidecar",
+    level: "debug",
+    sink: (l) => logs.push(l),
+  });
   const config = command.resolve({ port: 0, drain_timeout: 2_000, ...overrides });
   const svc = await command.start(config, { log });
   return { url: svc.url, logs, close: () => svc.close() };

@@ -23,13 +23,19 @@ Deno.test("403 for a card at permanent (and forever) retention, with the block b
       }
       assert.equal((await post(sc.url, { n: 4532015112830366 })).status, 403, "a JSON number");
       assert.equal((await post(sc.url, { "4532015112830366": 1 })).status, 403, "a key");
-      assert.equal((await post(sc.url, { a: [{ b: { c: ["x", "4111 1111 1111 1111"] } }] })).status, 403);
+      assert.equal(
+        (await post(sc.url, { a: [{ b: { c: ["x", "4111 1111 1111 1111"] } }] })).status,
+        403,
+      );
       assert.equal((await post(sc.url, { v: "1234-5678-9012-3456" })).status, 200, "Luhn fails");
     } finally {
       await sc.close();
     }
   }
-  assert.ok(agent.received.every((r) => !r.body.includes("4532")), "blocked bodies never reach the agent");
+  assert.ok(
+    agent.received.every((r) => !r.body.includes("4532")),
+    "blocked bodies never reach the agent",
+  );
   await agent.close();
 });
 
@@ -55,7 +61,11 @@ Deno.test("SSN blocked unless retention is ephemeral; a card passes at temporary
 
 Deno.test("449 for an untrusted agent; 200 with the token; 449 again with 'true'", async () => {
   const agent = startAgent();
-  const sc = await startSidecar({ agent_url: agent.url, trust_level: "untrusted", override_token: TOKEN });
+  const sc = await startSidecar({
+    agent_url: agent.url,
+    trust_level: "untrusted",
+    override_token: TOKEN,
+  });
   try {
     const w = await post(sc.url, { q: 1 });
     assert.equal(w.status, 449);
@@ -63,13 +73,20 @@ Deno.test("449 for an untrusted agent; 200 with the token; 449 again with 'true'
     assert.equal(w.json.trust_score, 2, "untrusted 0 + reversible 2");
     assert.match(String(w.json.warning), /Low trust score \(2\/10\)/);
     assert.equal(w.json.trace_id, w.headers.get("x-agent-trace-id"));
-    const ok = await post(sc.url, { q: 1 }, { "X-User-Override": TOKEN, "X-Agent-Trace-ID": "ov-1" });
+    const ok = await post(sc.url, { q: 1 }, {
+      "X-User-Override": TOKEN,
+      "X-Agent-Trace-ID": "ov-1",
+    });
     assert.equal(ok.status, 200);
     assert.equal(ok.headers.get("x-agent-quarantined"), "true", "untrusted is quarantined");
     assert.equal(ok.headers.get("x-agent-trust-score"), "2");
     assert.ok(!agent.received.at(-1)!.headers.has("x-user-override"), "never forwarded");
     const t = await trace(sc.url, "ov-1");
-    assert.deepEqual(t.records.map((r: { type: string }) => r.type), ["request", "quarantine", "response"]);
+    assert.deepEqual(t.records.map((r: { type: string }) => r.type), [
+      "request",
+      "quarantine",
+      "response",
+    ]);
     assert.equal((await post(sc.url, { q: 1 }, { "X-User-Override": "true" })).status, 449);
     assert.equal((await post(sc.url, { q: 1 }, { "X-User-Override": TOKEN + "x" })).status, 449);
     const blocked = await post(sc.url, { ssn: "078-05-1120" }, { "X-User-Override": TOKEN });
@@ -82,8 +99,16 @@ Deno.test("449 for an untrusted agent; 200 with the token; 449 again with 'true'
 
 Deno.test("legacy override accepts 'true'; a weak token disables overrides and logs why", async () => {
   const agent = startAgent();
-  const legacy = await startSidecar({ agent_url: agent.url, trust_level: "unknown", legacy_override: true });
-  const weak = await startSidecar({ agent_url: agent.url, trust_level: "unknown", override_token: "password" });
+  const legacy = await startSidecar({
+    agent_url: agent.url,
+    trust_level: "unknown",
+    legacy_override: true,
+  });
+  const weak = await startSidecar({
+    agent_url: agent.url,
+    trust_level: "unknown",
+    override_token: "password",
+  });
   try {
     assert.equal((await post(legacy.url, {}, { "X-User-Override": "true" })).status, 200);
     assert.ok(legacy.logs.some((l) => l.includes("IATP_LEGACY_OVERRIDE") && l.includes('"warn"')));
@@ -161,7 +186,10 @@ Deno.test("400 Invalid JSON for non-objects, bad UTF-8 and deep nesting; 413 ove
     const d = await post(sc.url, deep);
     assert.equal(d.status, 400);
     assert.match(String(d.json.detail), /nesting deeper than 32/);
-    const bad = await fetch(`${sc.url}/proxy`, { method: "POST", body: new Uint8Array([0x7b, 0xff, 0x7d]) });
+    const bad = await fetch(`${sc.url}/proxy`, {
+      method: "POST",
+      body: new Uint8Array([0x7b, 0xff, 0x7d]),
+    });
     assert.equal(bad.status, 400);
     await bad.body?.cancel();
     const big = await post(sc.url, { pad: "x".repeat(5000) });
@@ -210,7 +238,11 @@ Deno.test("502 with the agent down, 504 on a slow agent", async () => {
 
 Deno.test("recorded payloads and logs are scrubbed, numbers included", async () => {
   const agent = startAgent();
-  const sc = await startSidecar({ agent_url: agent.url, retention: "ephemeral", trust_level: "trusted" });
+  const sc = await startSidecar({
+    agent_url: agent.url,
+    retention: "ephemeral",
+    trust_level: "trusted",
+  });
   try {
     const body = {
       card: "4532-0151-1283-0366",

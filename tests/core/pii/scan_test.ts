@@ -69,7 +69,16 @@ Deno.test("SSN issuance rules and separators", () => {
   for (const s of ["078-05-1120", "078 05 1120", "078051120", "853-37-1694"]) {
     assert.equal(ssns(`ssn ${s}.`), 1, s);
   }
-  for (const s of ["000-12-3456", "666-12-3456", "900-12-3456", "999-12-3456", "123-00-4567", "123-45-0000"]) {
+  for (
+    const s of [
+      "000-12-3456",
+      "666-12-3456",
+      "900-12-3456",
+      "999-12-3456",
+      "123-00-4567",
+      "123-45-0000",
+    ]
+  ) {
     assert.equal(ssns(s), 0, s);
     assert.ok(!ssnValid(digits(s.replace(/-/g, ""))), s);
   }

@@ -24,13 +24,20 @@ Deno.test("details are scrubbed before they are held or handed on", () => {
     nested: { n: 4532015112830366, token: "abcd1234", list: ["078051120"] },
   });
   const text = JSON.stringify(r.trace("t")) + JSON.stringify(seen);
-  assert.ok(!text.includes("4532") && !text.includes("078-05") && !text.includes("078051120"), text);
+  assert.ok(
+    !text.includes("4532") && !text.includes("078-05") && !text.includes("078051120"),
+    text,
+  );
   assert.ok(!text.includes("abcd1234"), "secret-named keys are redacted too");
   assert.ok(text.includes("[CREDIT_CARD_REDACTED]") && text.includes("[SSN_REDACTED]"));
 });
 
 Deno.test("a throwing subscriber never breaks recording", () => {
-  const r = new FlightRecorder({ onRecord: () => { throw new Error("relay down"); } });
+  const r = new FlightRecorder({
+    onRecord: () => {
+      throw new Error("relay down");
+    },
+  });
   r.record("error", "t", {});
   assert.equal(r.trace("t").length, 1);
 });
@@ -39,7 +46,20 @@ Deno.test("trace ids: safe characters only, no traversal", () => {
   for (const ok of ["abc", "A-b_c.1", "550e8400-e29b-41d4-a716-446655440000", "x".repeat(128)]) {
     assert.ok(isValidTraceId(ok), ok);
   }
-  for (const bad of ["", ".", "..", "../etc/passwd", "a/b", "a b", "x".repeat(129), "é", null, undefined]) {
+  for (
+    const bad of [
+      "",
+      ".",
+      "..",
+      "../etc/passwd",
+      "a/b",
+      "a b",
+      "x".repeat(129),
+      "é",
+      null,
+      undefined,
+    ]
+  ) {
     assert.ok(!isValidTraceId(bad), String(bad));
   }
 });

@@ -46,9 +46,21 @@ Deno.test("manifest: Go nested shape plus protocol_version and trust_score", asy
   assert.equal(m.identity.verification_key, `ed25519:${toBase64(keys.publicRaw)}`);
   assert.deepEqual(parseVerificationKey(m.identity.verification_key!), keys.publicRaw);
   assert.equal(m.trust_score, 10);
-  assert.deepEqual(m.capabilities, { idempotency: true, concurrency_limit: 100, sla_latency_ms: 2000 });
-  assert.deepEqual(m.reversibility, { level: "full", undo_window_seconds: 3600, compensation_method: "refund" });
-  assert.deepEqual(m.privacy, { retention_policy: "ephemeral", human_in_loop: false, training_consent: false });
+  assert.deepEqual(m.capabilities, {
+    idempotency: true,
+    concurrency_limit: 100,
+    sla_latency_ms: 2000,
+  });
+  assert.deepEqual(m.reversibility, {
+    level: "full",
+    undo_window_seconds: 3600,
+    compensation_method: "refund",
+  });
+  assert.deepEqual(m.privacy, {
+    retention_policy: "ephemeral",
+    human_in_loop: false,
+    training_consent: false,
+  });
   const signed = await signManifest(m, keys.privateKey);
   assert.equal(signed.body, canonicalJson(m));
   const sig = Uint8Array.from(atob(signed.signature), (c) => c.charCodeAt(0));
@@ -69,7 +81,10 @@ Deno.test("attestation: signs the PROTOCOLS message and rejects tampering", asyn
   });
   assert.equal(attestationMessage(att), `a1:${"a".repeat(64)}:${"b".repeat(64)}:${att.timestamp}`);
   assert.deepEqual(await verifyAttestation(att, keys.publicRaw), { ok: true });
-  assert.equal((await verifyAttestation(att, keys.publicRaw, { configHash: "b".repeat(64) })).ok, true);
+  assert.equal(
+    (await verifyAttestation(att, keys.publicRaw, { configHash: "b".repeat(64) })).ok,
+    true,
+  );
   const bad = [
     { ...att, codebase_hash: "c".repeat(64) },
     { ...att, agent_id: "a2" },
@@ -90,7 +105,10 @@ Deno.test("attestation: signs the PROTOCOLS message and rejects tampering", asyn
 Deno.test("codebase hash equals the documented coreutils pipeline", async () => {
   const mine = await hashCodebase(ROOT);
   const out = await new Deno.Command("sh", {
-    args: ["-c", "find main.ts deno.json deno.lock cmd core -type f | LC_ALL=C sort | xargs sha256sum | sha256sum"],
+    args: [
+      "-c",
+      "find main.ts deno.json deno.lock cmd core -type f | LC_ALL=C sort | xargs sha256sum | sha256sum",
+    ],
     cwd: ROOT,
     stdout: "piped",
   }).output();
@@ -99,7 +117,10 @@ Deno.test("codebase hash equals the documented coreutils pipeline", async () => 
   if (mine.hash !== expected) {
     const again = await hashCodebase(ROOT);
     const out2 = await new Deno.Command("sh", {
-      args: ["-c", "find main.ts deno.json deno.lock cmd core -type f | LC_ALL=C sort | xargs sha256sum | sha256sum"],
+      args: [
+        "-c",
+        "find main.ts deno.json deno.lock cmd core -type f | LC_ALL=C sort | xargs sha256sum | sha256sum",
+      ],
       cwd: ROOT,
       stdout: "piped",
     }).output();

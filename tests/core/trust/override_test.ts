@@ -4,7 +4,20 @@ import { createOverridePolicy, overrideTokenWeakness } from "../../../core/trust
 const GOOD = "Zq8-vX2pLm7rT4wK";
 
 Deno.test("weak override secrets are rejected with a reason", () => {
-  for (const weak of ["true", "yes", "1", "admin", "short-but-ok?", "aaaaaaaaaaaaaaaaaaaa", "passwordpassword", "abcabcabcabcabcabc", "CHANGEME-2024!!!!", "secret_secret_1234"]) {
+  for (
+    const weak of [
+      "true",
+      "yes",
+      "1",
+      "admin",
+      "short-but-ok?",
+      "aaaaaaaaaaaaaaaaaaaa",
+      "passwordpassword",
+      "abcabcabcabcabcabc",
+      "CHANGEME-2024!!!!",
+      "secret_secret_1234",
+    ]
+  ) {
     assert.ok(overrideTokenWeakness(weak), weak);
   }
   assert.equal(overrideTokenWeakness(GOOD), undefined);

@@ -55,10 +55,16 @@ Deno.test("decision order: card block, SSN block, warning, allow", () => {
     assert.equal(d.action, "block");
     assert.ok(d.action === "block" && d.reason === "credit_card" && d.status === 403);
   }
-  assert.equal(decideTrust(ctx(f("standard", "partial", "temporary")), card, false).action, "allow");
+  assert.equal(
+    decideTrust(ctx(f("standard", "partial", "temporary")), card, false).action,
+    "allow",
+  );
   const s = decideTrust(ctx(f("verified_partner", "full", "temporary")), ssn, true);
   assert.ok(s.action === "block" && s.reason === "ssn", "an override never lifts a privacy block");
-  assert.equal(decideTrust(ctx(f("verified_partner", "full", "ephemeral")), ssn, false).action, "allow");
+  assert.equal(
+    decideTrust(ctx(f("verified_partner", "full", "ephemeral")), ssn, false).action,
+    "allow",
+  );
   const w = decideTrust(ctx(f("unknown", "partial", "temporary")), none, false);
   assert.ok(w.action === "warn" && w.status === 449 && w.trustScore === 4);
   assert.match(w.action === "warn" ? w.warning : "", /Low trust score \(4\/10\)/);
