@@ -28,7 +28,7 @@ import {
   DEFAULT_MAX_TOPICS,
   type RelayStore,
 } from "../core/relay/store.ts";
-import { DEFAULT_QUEUE_FRAMES } from "../core/relay/subscriber.ts";
+import { DEFAULT_QUEUE_BYTES } from "../core/relay/subscriber.ts";
 import { serviceCommand } from "./shared.ts";
 
 const tokensSchema = z.record(
@@ -64,10 +64,10 @@ export const spec = defineConfig({
       default: DEFAULT_MAX_PAYLOAD_BYTES,
       min: 2,
     }),
-    queue_frames: int({
-      help: "frames queued per subscriber before it is cut off with event: overflow",
-      default: DEFAULT_QUEUE_FRAMES,
-      min: 1,
+    queue_bytes: bytes({
+      help: "bytes queued per subscriber before it is cut off with event: overflow",
+      default: DEFAULT_QUEUE_BYTES,
+      min: 1024,
     }),
     max_subscribers: int({ help: "concurrent subscribers", default: 20_000, min: 1 }),
     heartbeat: duration({ help: "interval of heartbeat comments", default: 15_000, min: 100 }),
@@ -80,6 +80,18 @@ export const spec = defineConfig({
       env: "IATP_RELAY_TOKENS",
     }),
     cors_origins: list({ help: "origins allowed by CORS (* for any)", default: [] }),
+  },
+  check(config, sources) {
+    // A live frame larger than the queue could never be delivered: every subscriber would
+    // overflow on it forever.
+    if (config.queue_bytes < 2 * config.max_payload_bytes) {
+      throw new ConfigError(
+        "queue_bytes",
+        sources.get("queue_bytes") ?? { kind: "default" },
+        `at least twice max_payload_bytes (${2 * config.max_payload_bytes})`,
+        String(config.queue_bytes),
+      );
+    }
   },
 });
 
@@ -124,7 +136,7 @@ export function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise
     maxBodyBytes: config.max_body_bytes,
     drainTimeoutMs: config.drain_timeout,
     maxPayloadBytes: config.max_payload_bytes,
-    queueFrames: config.queue_frames,
+    queueBytes: config.queue_bytes,
     maxSubscribers: config.max_subscribers,
     heartbeatMs: config.heartbeat,
     retryMs: config.retry,

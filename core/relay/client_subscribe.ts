@@ -121,7 +121,7 @@ class SubscriptionLoop implements Subscription {
       }
       this.#setStatus("connected");
       onHealthy();
-      return await this.#read(res.body, armIdle);
+      return await this.#read(res.body, armIdle, conn.signal);
     } finally {
       clearTimeout(idle);
       this.#closed.signal.removeEventListener("abort", onClose);
@@ -129,10 +129,17 @@ class SubscriptionLoop implements Subscription {
     }
   }
 
-  async #read(body: ReadableStream<Uint8Array>, armIdle: () => void): Promise<Outcome> {
+  async #read(
+    body: ReadableStream<Uint8Array>,
+    armIdle: () => void,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
     const queue: SseEvent[] = [];
     const parser = new SseParser((e) => queue.push(e));
     const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    // An abort alone does not always wake a pending read of a piped body: cancel it too.
+    const cancel = () => reader.cancel().catch(() => {});
+    signal.addEventListener("abort", cancel, { once: true });
     try {
       for (;;) {
         const { value, done } = await reader.read();
@@ -148,7 +155,8 @@ class SubscriptionLoop implements Subscription {
         }
       }
     } finally {
-      reader.cancel().catch(() => {});
+      signal.removeEventListener("abort", cancel);
+      cancel();
     }
   }
 

@@ -9,7 +9,7 @@ import type { Hub } from "./hub.ts";
 import { formatPosition, parsePosition } from "./position.ts";
 import { encodeEvent, encodeRetry } from "./sse.ts";
 import type { RelayStore, StoredEvent } from "./store.ts";
-import type { SseSubscriber } from "./subscriber.ts";
+import { concatFrames, type SseSubscriber } from "./subscriber.ts";
 import type { TopicFilter } from "./topic.ts";
 
 /** Default events read from the store per replay batch. */
@@ -107,10 +107,11 @@ async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
     if (evictedSince(store.truncation(filter), before, cursor)) return stream.overflow();
     const events = store.read(filter, cursor, upto, batch);
     if (events.length === 0) break;
-    for (const e of events) {
-      if (!await stream.write(messageFrame(store.epoch, e))) return;
-      cursor = e.seq;
-    }
+    // One chunk per store batch: one socket write carries many replayed events.
+    const frames = events.map((e) => messageFrame(store.epoch, e));
+    const bytes = frames.reduce((n, f) => n + f.length, 0);
+    if (!await stream.write(concatFrames(frames, bytes))) return;
+    cursor = events[events.length - 1].seq;
   }
   stream.goLive();
 }

@@ -45,8 +45,8 @@ Deno.test("compiled mode revokes every category a subcommand's line does not gra
   // A child process so the revocation does not affect this test runner.
   const code = `
     import { narrowToSubcommand, parsePermissionTable } from "${
-  new URL("../../cmd/permissions.ts", import.meta.url).href
-}";
+    new URL("../../cmd/permissions.ts", import.meta.url).href
+  }";
     const t = parsePermissionTable("svc --allow-net --allow-env=X_*\\n");
     const revoked = narrowToSubcommand("svc", t);
     const q = (name) => Deno.permissions.querySync({ name }).state;

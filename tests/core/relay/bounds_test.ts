@@ -136,7 +136,7 @@ async function readAll(conn: Deno.TcpConn): Promise<string> {
 
 Deno.test("a stalled subscriber overflows while a healthy one keeps receiving", async () => {
   const relay = await startRelay({
-    queue_frames: 8,
+    queue_bytes: 4 * 1024 * 1024,
     max_payload_bytes: 300_000,
     max_body_bytes: 400_000,
   });

@@ -47,22 +47,31 @@ export interface SseReader {
 }
 
 /** Opens `GET {url}/subscribe?{query}` and parses events as they arrive. */
-export async function openSse(
+export function openSse(
   url: string,
   query: string,
   headers: Record<string, string> = {},
 ): Promise<SseReader> {
+  return openStream(`${url}/subscribe?${query}`, headers);
+}
+
+/** Opens any SSE URL (relay or dashboard) and parses events as they arrive. */
+export async function openStream(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<SseReader> {
   const ac = new AbortController();
-  const res = await fetch(`${url}/subscribe?${query}`, { headers, signal: ac.signal });
+  const res = await fetch(url, { headers, signal: ac.signal });
   const events: SseEvent[] = [];
   const parser = new SseParser((e) => events.push(e));
   let ended: Promise<void> = Promise.resolve();
+  let reader: ReadableStreamDefaultReader<string> | undefined;
   if (res.status === 200 && res.body) {
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     ended = (async () => {
       try {
         for (;;) {
-          const { value, done } = await reader.read();
+          const { value, done } = await reader!.read();
           if (done) return;
           parser.push(value);
         }
@@ -87,6 +96,8 @@ export async function openSse(
     },
     ended,
     async close() {
+      // Cancel the reader first: an abort alone does not always wake a pending read.
+      await reader?.cancel().catch(() => {});
       ac.abort();
       await ended;
     },

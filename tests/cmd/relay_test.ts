@@ -1,0 +1,75 @@
+/** `iatp relay` as a real child process with its table permissions: config errors, SQLite restart. */
+import assert from "node:assert/strict";
+import { openSse, publish } from "../core/relay/relay_helpers.ts";
+import { runIatp, startIatpService, tempDir } from "../helpers.ts";
+
+Deno.test("bad relay config exits 2 naming the key, without a stack trace", async () => {
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [["--port", "abc"], {}, /config error: port \(flag --port\)/],
+    [["--store", "redis:x"], {}, /config error: store \(flag --store\)/],
+    [["--retention-events", "0"], {}, /retention_events/],
+    [[], { IATP_RELAY_TOKENS: "not json" }, /config error: tokens \(env IATP_RELAY_TOKENS\)/],
+    [[], { IATP_RELAY_TOKENS: '{"short":["publish:*"]}' }, /tokens/],
+    [[], { IATP_RELAY_TOKENS: '{"long-enough":["admin:*"]}' }, /tokens/],
+    [["--store", "sqlite:/proc/nope/relay.db"], {}, /config error: store/],
+    [["--queue-bytes", "64KiB", "--max-payload-bytes", "64KiB"], {}, /config error: queue_bytes/],
+  ];
+  for (const [args, env, want] of cases) {
+    const r = await runIatp(["relay", "--port", "0", ...args], { env });
+    assert.equal(r.code, 2, `${args} ${JSON.stringify(env)}: ${r.stderr}`);
+    assert.match(r.stderr, want);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
+});
+
+Deno.test("relay --help lists its flags", async () => {
+  const r = await runIatp(["relay", "--help"]);
+  assert.equal(r.code, 0);
+  for (const flag of ["--store", "--retention-events", "--queue-bytes", "--cors-origins"]) {
+    assert.ok(r.stdout.includes(flag), flag);
+  }
+});
+
+Deno.test("the launched relay keeps SQLite history in the data dir across a restart", async () => {
+  const dir = await tempDir();
+  const env = { IATP_DATA_DIR: dir.path, IATP_RELAY_STORE: `sqlite:${dir.path}/relay.db` };
+  try {
+    let relay = await startIatpService(["relay", "--port", "0"], { env });
+    let firstId: string;
+    try {
+      firstId = String((await publish(relay.url, "t", { n: 1 })).body.id);
+      await publish(relay.url, "t", { n: 2 });
+    } finally {
+      const status = await relay.stop("SIGTERM");
+      assert.equal(status.code, 0, relay.stderr());
+    }
+    relay = await startIatpService(["relay", "--port", "0"], { env });
+    try {
+      await publish(relay.url, "t", { n: 3 });
+      const s = await openSse(relay.url, "topic=t", { "last-event-id": firstId });
+      await s.until((e) => e.filter((x) => x.event === "message").length === 2);
+      assert.deepEqual(s.messages().map((m) => m.json.seq), [2, 3]);
+      assert.ok(!s.events.some((e) => e.event === "reset"));
+      await s.close();
+    } finally {
+      await relay.stop("SIGTERM");
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("the launched relay cannot write a store outside its data dir", async () => {
+  const data = await tempDir();
+  const elsewhere = await tempDir();
+  try {
+    const r = await runIatp(["relay", "--port", "0", "--store", `sqlite:${elsewhere.path}/r.db`], {
+      env: { IATP_DATA_DIR: data.path },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /config error: store/);
+  } finally {
+    await data.remove();
+    await elsewhere.remove();
+  }
+});
