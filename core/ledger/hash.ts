@@ -1,11 +1,14 @@
 /**
  * RFC 6962 / RFC 9162 hashing: leaf = SHA-256(0x00 || entry), node = SHA-256(0x01 || left ||
- * right), plus hex helpers. node:crypto is used because it hashes synchronously in ~2 us, which
- * a full verify of a million entries needs (WebCrypto's async digest costs ~40 us a call).
+ * right), plus hex helpers. Leaf and node hashes use the synchronous JavaScript SHA-256 in
+ * ./sha256.ts: a full verify of a million entries does two million of them, and at these input
+ * sizes a native call per hash (node:crypto, ~2-4 us) costs more than the hash itself
+ * (WebCrypto's async digest costs ~40 us a call).
  * @module
  */
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
+import { sha256Js } from "./sha256.ts";
 
 /** Domain-separation prefix for leaves. */
 export const LEAF_PREFIX = 0x00;
@@ -23,28 +26,51 @@ export function sha256(data: Uint8Array): Uint8Array {
   return digest(createHash("sha256").update(data).digest());
 }
 
-// One contiguous input per hash: every update() crosses into native code, and a full verify of
-// a million entries does two million of these.
+// One contiguous input per hash, built in reused scratch (hashing is synchronous, so calls
+// never interleave): no allocation but the 32-byte result.
 const nodeInput = new Uint8Array(1 + 2 * HASH_SIZE);
-const NODE = new Uint8Array([NODE_PREFIX]);
 nodeInput[0] = NODE_PREFIX;
+let leafInput = new Uint8Array(1024);
+let leafBody = leafInput.subarray(1);
+const utf8 = new TextEncoder();
+
+function leafScratch(bytes: number): Uint8Array {
+  if (leafInput.length < bytes) {
+    leafInput = new Uint8Array(Math.max(bytes, 2 * leafInput.length));
+    leafBody = leafInput.subarray(1);
+  }
+  leafInput[0] = LEAF_PREFIX;
+  return leafInput;
+}
 
 /** RFC 6962 leaf hash: SHA-256(0x00 || entry bytes). */
 export function leafHash(entry: Uint8Array): Uint8Array {
-  const input = new Uint8Array(1 + entry.length);
-  input[0] = LEAF_PREFIX;
+  const input = leafScratch(1 + entry.length);
   input.set(entry, 1);
-  return digest(createHash("sha256").update(input).digest());
+  return sha256Js(input, 1 + entry.length);
+}
+
+/** RFC 6962 leaf hash of a text's UTF-8 bytes: `leafHash(new TextEncoder().encode(text))`. */
+export function leafHashOfText(text: string): Uint8Array {
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit; a lone surrogate becomes U+FFFD (3 bytes),
+  // exactly as TextEncoder.encode does.
+  const input = leafScratch(1 + 3 * text.length);
+  const { written } = utf8.encodeInto(text, leafBody);
+  return sha256Js(input, 1 + written);
 }
 
 /** RFC 6962 interior node hash: SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
-    return digest(createHash("sha256").update(NODE).update(left).update(right).digest());
+    const input = new Uint8Array(1 + left.length + right.length);
+    input[0] = NODE_PREFIX;
+    input.set(left, 1);
+    input.set(right, 1 + left.length);
+    return sha256Js(input);
   }
   nodeInput.set(left, 1);
   nodeInput.set(right, 1 + HASH_SIZE);
-  return digest(createHash("sha256").update(nodeInput).digest());
+  return sha256Js(nodeInput);
 }
 
 /** Root of the empty tree: SHA-256 of no bytes. */

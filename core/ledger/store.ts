@@ -59,6 +59,9 @@ export const VERIFY_MMAP_BYTES = 1 << 30;
 /** Page cache of read-only (verification) opens, in KiB. */
 export const VERIFY_CACHE_KIB = 256 * 1024;
 
+/** Rows per query when scanning entries or nodes for verification. */
+export const SCAN_CHUNK = 4096;
+
 /** Thrown when a node a proof needs is missing from storage (a damaged database). */
 export class MissingNodeError extends Error {
   override name = "MissingNodeError";
@@ -83,6 +86,21 @@ function toCheckpoint(r: Row): CheckpointRow {
     root_hash: r.root_hash as Uint8Array,
     note: r.note as string,
   };
+}
+
+/** Keyset pagination by `idx`: `first` takes (...args, limit), `next` (...args, after, limit). */
+function* chunks(
+  first: StatementSync,
+  next: StatementSync,
+  args: number[],
+  chunk: number,
+): Generator<Row[]> {
+  let rows = first.all(...args, chunk) as Row[];
+  while (rows.length > 0) {
+    yield rows;
+    if (rows.length < chunk) return;
+    rows = next.all(...args, rows[rows.length - 1].idx as number, chunk) as Row[];
+  }
 }
 
 /** The SQLite ledger store. */
@@ -201,15 +219,32 @@ export class LedgerStore {
     }
   }
 
-  /** Iterates entries in index order (offline verification). */
-  iterateEntries(): Iterable<Row> {
-    return this.db.prepare("SELECT idx, body, leaf_hash FROM entries ORDER BY idx").iterate();
+  /**
+   * Entries in index order, `chunk` rows per query (offline verification). One `all()` per
+   * chunk costs about half of stepping an iterator once per row. Run it inside a transaction
+   * for a consistent snapshot across chunks.
+   */
+  *entryChunks(chunk = SCAN_CHUNK): Generator<Row[]> {
+    yield* chunks(
+      this.db.prepare("SELECT idx, body, leaf_hash FROM entries ORDER BY idx LIMIT ?"),
+      this.db.prepare(
+        "SELECT idx, body, leaf_hash FROM entries WHERE idx > ? ORDER BY idx LIMIT ?",
+      ),
+      [],
+      chunk,
+    );
   }
 
-  /** Iterates stored nodes of one level in index order (offline verification). */
-  iterateNodes(level: number): Iterator<Row> {
-    return this.db.prepare("SELECT idx, hash FROM nodes WHERE level = ? ORDER BY idx")
-      .iterate(level);
+  /** Stored nodes of one level in index order, `chunk` rows per query (offline verification). */
+  *nodeChunks(level: number, chunk = SCAN_CHUNK): Generator<Row[]> {
+    yield* chunks(
+      this.db.prepare("SELECT idx, hash FROM nodes WHERE level = ? ORDER BY idx LIMIT ?"),
+      this.db.prepare(
+        "SELECT idx, hash FROM nodes WHERE level = ? AND idx > ? ORDER BY idx LIMIT ?",
+      ),
+      [level],
+      chunk,
+    );
   }
 
   /** Iterates checkpoints by tree size (offline verification). */

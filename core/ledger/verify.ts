@@ -4,7 +4,7 @@
  * signature. Stops at the first problem and names the first bad index.
  * @module
  */
-import { bytesEqual, hex, leafHash } from "./hash.ts";
+import { bytesEqual, hex, leafHashOfText } from "./hash.ts";
 import { Frontier } from "./merkle.ts";
 import { type NoteVerifier, openCheckpoint, parseVkey } from "./note.ts";
 import { LedgerStore } from "./store.ts";
@@ -31,6 +31,7 @@ class Bad extends Error {
 
 interface CheckpointCursor {
   next(): { size: number; note: string; root: Uint8Array } | undefined;
+  close(): void;
 }
 
 /** Verifies the ledger at `path`. `vkey` pins the expected signer (default: the stored one). */
@@ -55,39 +56,44 @@ async function verifyStore(store: LedgerStore, pinned?: string): Promise<VerifyR
     return fail(0, 0, 0, `log claims key ${stored}, expected ${pinned}`);
   }
   const frontier = new Frontier();
+  // One read transaction: every chunked query below sees the same snapshot of a live file.
+  store.db.exec("BEGIN");
   const cps = cursor(store);
   const sigs = new SignatureChecks(verifier);
   const nodes = new NodeCursors(store);
-  const enc = new TextEncoder();
   let checkpoints = 0;
   let cp = cps.next();
   try {
-    for (const row of store.iterateEntries()) {
-      const index = frontier.size;
-      const idx = Number(row.idx);
-      if (idx !== index) throw new Bad(index, `entry ${index} is missing (next stored is ${idx})`);
-      const body = row.body as string;
-      let claimed: unknown;
-      try {
-        claimed = (JSON.parse(body) as { index?: unknown }).index;
-      } catch {
-        throw new Bad(index, `entry ${index} is not JSON`);
-      }
-      if (claimed !== index) {
-        throw new Bad(index, `entry ${index} holds the entry of index ${claimed} (reordered)`);
-      }
-      const leaf = leafHash(enc.encode(body));
-      if (!bytesEqual(leaf, row.leaf_hash as Uint8Array)) {
-        throw new Bad(index, `entry ${index} does not match its leaf hash (modified)`);
-      }
-      for (const n of frontier.append(leaf)) nodes.expect(n.level, n.index, n.hash);
-      while (cp && cp.size === frontier.size) {
-        if (!bytesEqual(cp.root, frontier.root())) {
-          throw new Bad(index, `checkpoint ${cp.size} does not match the recomputed tree`);
+    for (const chunk of store.entryChunks()) {
+      for (const row of chunk) {
+        const index = frontier.size;
+        const idx = Number(row.idx);
+        if (idx !== index) {
+          throw new Bad(index, `entry ${index} is missing (next stored is ${idx})`);
         }
-        await sigs.add(cp.size, cp.note);
-        checkpoints++;
-        cp = cps.next();
+        const body = row.body as string;
+        let claimed: unknown;
+        try {
+          claimed = (JSON.parse(body) as { index?: unknown }).index;
+        } catch {
+          throw new Bad(index, `entry ${index} is not JSON`);
+        }
+        if (claimed !== index) {
+          throw new Bad(index, `entry ${index} holds the entry of index ${claimed} (reordered)`);
+        }
+        const leaf = leafHashOfText(body);
+        if (!bytesEqual(leaf, row.leaf_hash as Uint8Array)) {
+          throw new Bad(index, `entry ${index} does not match its leaf hash (modified)`);
+        }
+        for (const n of frontier.append(leaf)) nodes.expect(n.level, n.index, n.hash);
+        while (cp && cp.size === frontier.size) {
+          if (!bytesEqual(cp.root, frontier.root())) {
+            throw new Bad(index, `checkpoint ${cp.size} does not match the recomputed tree`);
+          }
+          await sigs.add(cp.size, cp.note);
+          checkpoints++;
+          cp = cps.next();
+        }
       }
     }
     const size = frontier.size;
@@ -104,6 +110,8 @@ async function verifyStore(store: LedgerStore, pinned?: string): Promise<VerifyR
     return fail(frontier.size, checkpoints, bad.index, bad.message);
   } finally {
     nodes.close();
+    cps.close();
+    store.db.exec("COMMIT");
   }
 }
 
@@ -123,6 +131,9 @@ function cursor(store: LedgerStore): CheckpointCursor {
         note: v.note as string,
         root: v.root_hash as Uint8Array,
       };
+    },
+    close() {
+      it.return?.();
     },
   };
 }
@@ -155,24 +166,45 @@ class SignatureChecks {
 
 /** One cursor per tree level over the stored nodes, advanced as the rebuild completes nodes. */
 class NodeCursors {
-  #levels = new Map<number, Iterator<Record<string, unknown>>>();
+  #levels = new Map<number, LevelCursor>();
   constructor(readonly store: LedgerStore) {}
 
   expect(level: number, index: number, hash: Uint8Array): void {
-    let it = this.#levels.get(level);
-    if (!it) this.#levels.set(level, it = this.store.iterateNodes(level));
-    const r = it.next();
+    let c = this.#levels.get(level);
+    if (!c) this.#levels.set(level, c = new LevelCursor(this.store.nodeChunks(level)));
+    const row = c.next();
     const first = index * 2 ** level;
     const last = first + 2 ** level - 1;
-    if (r.done || Number(r.value.idx) !== index) {
+    if (!row || Number(row.idx) !== index) {
       throw new Bad(first, `tree node ${level}/${index} (entries ${first}..${last}) is missing`);
     }
-    if (!bytesEqual(r.value.hash as Uint8Array, hash)) {
+    if (!bytesEqual(row.hash as Uint8Array, hash)) {
       throw new Bad(first, `tree node ${level}/${index} (entries ${first}..${last}) differs`);
     }
   }
 
   close(): void {
-    for (const it of this.#levels.values()) it.return?.();
+    for (const c of this.#levels.values()) c.close();
+  }
+}
+
+/** Row-at-a-time reading over chunked queries. */
+class LevelCursor {
+  #rows: Array<Record<string, unknown>> = [];
+  #at = 0;
+  constructor(readonly chunks: Generator<Array<Record<string, unknown>>>) {}
+
+  next(): Record<string, unknown> | undefined {
+    if (this.#at === this.#rows.length) {
+      const r = this.chunks.next();
+      if (r.done) return undefined;
+      this.#rows = r.value;
+      this.#at = 0;
+    }
+    return this.#rows[this.#at++];
+  }
+
+  close(): void {
+    this.chunks.return(undefined);
   }
 }
