@@ -94,3 +94,54 @@ Deno.test("the launcher works with no Deno on PATH (uses or fetches the pinned o
     await dir.remove();
   }
 });
+
+Deno.test("a missing config file exits 2 with one line naming the file", async () => {
+  const r = await runIatp(["relay", "--config", "missing.yaml"]);
+  assert.equal(r.code, 2);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^iatp relay: config error: .*missing\.yaml.*no such file/);
+});
+
+Deno.test('port: "abc" in YAML exits 2 naming port, its line and the expected type', async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir.path}/relay.yaml`;
+    await Deno.writeTextFile(file, 'log_level: info\nport: "abc"\n');
+    const r = await runIatp(["relay", "--config", file]);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr.trim(),
+      `iatp relay: config error: port (${file}:2): expected an integer from 0 to 65535, found string "abc"`,
+    );
+    await Deno.writeTextFile(file, "port: 8005\nbogus_key: 1\n");
+    const unknown = await runIatp(["relay", "--config", file]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /bogus_key \(.*relay\.yaml:2\): expected one of the known keys/);
+    await Deno.writeTextFile(file, "port: [unclosed\n");
+    const notYaml = await runIatp(["relay", "--config", file]);
+    assert.equal(notYaml.code, 2);
+    assert.match(notYaml.stderr, /expected valid YAML/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a bad env value exits 2 naming the env var; a bad flag names the flag", async () => {
+  const env = await runIatp(["relay"], { env: { IATP_RELAY_PORT: "eighty" } });
+  assert.equal(env.code, 2);
+  assert.match(
+    env.stderr,
+    /^iatp relay: config error: port \(env IATP_RELAY_PORT\): expected an integer/,
+  );
+  const flag = await runIatp(["relay", "--port", "99999"]);
+  assert.equal(flag.code, 2);
+  assert.match(
+    flag.stderr,
+    /port \(flag --port\): expected an integer from 0 to 65535, found string "99999"/,
+  );
+  assert.ok(
+    !env.stderr.includes("    at ") && !flag.stderr.includes("    at "),
+    "stack trace printed",
+  );
+});
