@@ -36,13 +36,28 @@ function log2(n: number): number {
   return Math.round(Math.log2(n));
 }
 
+/**
+ * Hashes of non-power-of-two ranges already computed for one tree size. Every such range a
+ * proof visits ends at the tree size, so many proofs against the same size (a group commit's
+ * receipts) share them instead of re-hashing the right edge for each entry.
+ */
+export class RangeMemo {
+  readonly hashes = new Map<number, Uint8Array>();
+  constructor(readonly size: number) {}
+}
+
 /** MTH(D[a:b]) for a range starting aligned to its largest power of two. */
-export function rangeHash(read: NodeReader, a: number, b: number): Uint8Array {
+export function rangeHash(read: NodeReader, a: number, b: number, memo?: RangeMemo): Uint8Array {
   const n = b - a;
   if (n <= 0) return EMPTY_ROOT;
   if (isPow2(n)) return read(log2(n), a / n);
+  const m = memo?.size === b ? memo : undefined;
+  let h = m?.hashes.get(a);
+  if (h) return h;
   const k = splitPoint(n);
-  return nodeHash(read(log2(k), a / k), rangeHash(read, a + k, b));
+  h = nodeHash(read(log2(k), a / k), rangeHash(read, a + k, b, m));
+  m?.hashes.set(a, h);
+  return h;
 }
 
 /** The tree head MTH(D[0:size]). */
@@ -50,8 +65,16 @@ export function rootAt(read: NodeReader, size: number): Uint8Array {
   return rangeHash(read, 0, size);
 }
 
-/** PATH(index, D[0:size]): sibling hashes from the leaf up (RFC 9162 2.1.3.1). */
-export function inclusionProof(read: NodeReader, index: number, size: number): Uint8Array[] {
+/**
+ * PATH(index, D[0:size]): sibling hashes from the leaf up (RFC 9162 2.1.3.1). `memo` (for
+ * this `size`) shares right-edge hashes across proofs.
+ */
+export function inclusionProof(
+  read: NodeReader,
+  index: number,
+  size: number,
+  memo?: RangeMemo,
+): Uint8Array[] {
   if (!(index >= 0 && index < size)) throw new RangeError(`index ${index} not in tree ${size}`);
   const out: Uint8Array[] = [];
   const path = (m: number, a: number, b: number) => {
@@ -60,10 +83,10 @@ export function inclusionProof(read: NodeReader, index: number, size: number): U
     const k = splitPoint(n);
     if (m < k) {
       path(m, a, a + k);
-      out.push(rangeHash(read, a + k, b));
+      out.push(rangeHash(read, a + k, b, memo));
     } else {
       path(m - k, a + k, b);
-      out.push(rangeHash(read, a, a + k));
+      out.push(rangeHash(read, a, a + k, memo));
     }
   };
   path(index, 0, size);

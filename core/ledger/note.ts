@@ -7,6 +7,7 @@
  * bytes of SHA-256(key name || 0x0A || 0x01 || public key).
  * @module
  */
+import { KeyObject, sign as nodeSign } from "node:crypto";
 import { fromBase64, importPublicKey, sign, toBase64, verify } from "../crypto/ed25519.ts";
 import { sha256 } from "./hash.ts";
 
@@ -94,10 +95,40 @@ export function parseCheckpoint(body: string): Checkpoint | undefined {
   }
 }
 
+const nodeKeys = new WeakMap<CryptoKey, KeyObject | null>();
+
+/**
+ * Ed25519 signature through node:crypto, synchronously: ~4x cheaper than WebCrypto's async
+ * sign and, more importantly for group commit, no event-loop turn between building a batch
+ * and writing it. Ed25519 is deterministic (RFC 8032), so the bytes are the same either way.
+ * Undefined when the key cannot be used there (the caller falls back to WebCrypto).
+ */
+export function signNow(key: CryptoKey, data: Uint8Array): Uint8Array | undefined {
+  let ko = nodeKeys.get(key);
+  if (ko === undefined) {
+    try {
+      ko = KeyObject.from(key);
+      if (ko.type !== "private" || ko.asymmetricKeyType !== "ed25519") ko = null;
+    } catch {
+      ko = null;
+    }
+    nodeKeys.set(key, ko);
+  }
+  if (!ko) return undefined;
+  try {
+    const sig = nodeSign(null, data, ko);
+    return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
+  } catch {
+    nodeKeys.set(key, null);
+    return undefined;
+  }
+}
+
 /** Signs a note body (which must end in a newline) and returns the full note text. */
 export async function signNote(body: string, signer: NoteSigner): Promise<string> {
   if (!body.endsWith("\n")) throw new RangeError("note body must end with a newline");
-  const sig = await sign(signer.privateKey, body);
+  const sig = signNow(signer.privateKey, enc.encode(body)) ??
+    await sign(signer.privateKey, body);
   const blob = new Uint8Array(4 + sig.length);
   blob.set(keyId(signer.name, signer.publicRaw));
   blob.set(sig, 4);
