@@ -2,6 +2,10 @@
  * One upstream TCP connection with a read buffer and a deadline: the I/O half of the
  * sidecar's HTTP/1.1 client. A deadline that passes closes the socket, which fails whatever
  * read or write is pending with a timeout error.
+ *
+ * The deadline timer is lazy: one timer per connection stays armed across exchanges and only
+ * re-arms itself when it fires early (for a later exchange's deadline), so a busy keep-alive
+ * connection creates a timer about once per timeout period instead of once per request.
  * @module
  */
 
@@ -14,13 +18,21 @@ export class UpstreamError extends Error {
 }
 
 const INITIAL_BUFFER = 16 * 1024;
+const INITIAL_WRITE_BUFFER = 4 * 1024;
+const encoder = new TextEncoder();
 
 /** A buffered connection. */
 export class Connection {
   #buf = new Uint8Array(INITIAL_BUFFER);
   #start = 0;
   #end = 0;
+  #out: Uint8Array | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the pending timer fires (ms since epoch). */
+  #timerAt = 0;
+  /** Deadline of the exchange in progress. */
+  #deadline = 0;
+  #armed = false;
   #timedOut = false;
   #closed = false;
   /** Response bytes received since the last arm() (0 means the server sent nothing). */
@@ -36,16 +48,44 @@ export class Connection {
   /** Starts the deadline for one exchange. */
   arm(deadline: number): void {
     this.received = 0;
-    this.#timer = setTimeout(() => {
-      this.#timedOut = true;
-      this.close();
-    }, Math.max(0, deadline - Date.now()));
+    this.#deadline = deadline;
+    this.#armed = true;
+    // A pending timer that fires no later than this deadline re-checks when it fires.
+    if (this.#timer === undefined || this.#timerAt > deadline) this.#schedule(deadline);
   }
 
-  /** Clears the deadline once the exchange completed. */
-  disarm(): void {
+  #schedule(at: number): void {
     clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, at - Date.now()));
+  }
+
+  readonly #onTimer = (): void => {
     this.#timer = undefined;
+    if (!this.#armed || this.#closed) return;
+    if (Date.now() >= this.#deadline) {
+      this.#timedOut = true;
+      this.close();
+    } else this.#schedule(this.#deadline);
+  };
+
+  /** Ends the deadline once the exchange completed. */
+  disarm(): void {
+    this.#armed = false;
+  }
+
+  /** Writes a request head (UTF-8) followed by `body`, in one write. */
+  async writeMessage(head: string, body: Uint8Array): Promise<void> {
+    const need = head.length * 3 + body.length;
+    let out = this.#out;
+    if (out === undefined || out.length < need) {
+      out = this.#out = new Uint8Array(Math.max(INITIAL_WRITE_BUFFER, need));
+    }
+    const n = encoder.encodeInto(head, out).written;
+    out.set(body, n);
+    await this.writeAll(out.subarray(0, n + body.length));
+    // Large one-off messages do not stay attached to a pooled connection.
+    if (out.length > 64 * 1024) this.#out = undefined;
   }
 
   #fail(err: unknown): never {
@@ -90,6 +130,14 @@ export class Connection {
 
   /** Reads up to and including the blank line ending a response head; returns it as text. */
   async readHead(max: number): Promise<string> {
+    return latin1(await this.readHeadBytes(max));
+  }
+
+  /**
+   * Reads up to and including the blank line ending a response head; returns the head without
+   * that blank line as a view of the read buffer, valid until the next read.
+   */
+  async readHeadBytes(max: number): Promise<Uint8Array> {
     // `scanned` counts from #start, which #fill may move; absolute offsets would go stale.
     let scanned = 0;
     for (;;) {
@@ -98,7 +146,7 @@ export class Connection {
       for (let i = s + Math.max(3, scanned); i < this.#end; i++) {
         if (b[i] === 10 && b[i - 1] === 13 && b[i - 2] === 10 && b[i - 3] === 13) {
           this.#start = i + 1;
-          return latin1(b.subarray(s, i - 3));
+          return b.subarray(s, i - 3);
         }
       }
       scanned = this.#end - s;
@@ -162,7 +210,9 @@ export class Connection {
 
   /** Closes the socket (idempotent). */
   close(): void {
-    this.disarm();
+    this.#armed = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     if (this.#closed) return;
     this.#closed = true;
     try {
@@ -171,10 +221,13 @@ export class Connection {
   }
 }
 
-function latin1(bytes: Uint8Array): string {
+/** Bytes as ISO-8859-1 text (every byte one character). */
+export function latin1(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode(...bytes.subarray(i, Math.min(bytes.length, i + 4096)));
+    // apply() with the typed array itself: a spread would copy it into an array first.
+    const part = bytes.subarray(i, Math.min(bytes.length, i + 4096));
+    s += String.fromCharCode.apply(null, part as unknown as number[]);
   }
   return s;
 }

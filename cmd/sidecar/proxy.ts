@@ -48,8 +48,11 @@ const NEVER_FORWARD = new Set([
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-function json(status: number, body: Record<string, unknown>, headers: Headers): Response {
-  headers.set("content-type", "application/json");
+/** Response headers as name/value pairs (cheaper for the runtime than a Headers object). */
+type HeaderPairs = Array<[string, string]>;
+
+function json(status: number, body: Record<string, unknown>, headers: HeaderPairs): Response {
+  headers.push(["content-type", "application/json"]);
   return new Response(JSON.stringify(body), { status, headers });
 }
 
@@ -79,7 +82,7 @@ function parseObject(
 }
 
 /** The agent path for `/proxy/<rest>`: the agent URL's path joined with `<rest>`, query kept. */
-export function upstreamPath(basePath: string, url: URL): string {
+export function upstreamPath(basePath: string, url: { pathname: string; search: string }): string {
   const rest = url.pathname.slice("/proxy".length);
   if (rest === "" || rest === "/") {
     return (rest === "/" && !basePath.endsWith("/") ? basePath + "/" : basePath) + url.search;
@@ -87,13 +90,24 @@ export function upstreamPath(basePath: string, url: URL): string {
   return basePath.replace(/\/+$/, "") + rest + url.search;
 }
 
+/** What a request URL means to the proxy. */
+interface Target {
+  /** The sidecar path, as recorded. */
+  pathname: string;
+  /** Path and query on the agent. */
+  upstream: string;
+}
+
+/** Distinct request URLs whose parse is remembered (clients repeat the same few). */
+const TARGET_CACHE_SIZE = 256;
+
 /** One request in flight: what every step needs. */
 interface Exchange {
   req: Request;
-  url: URL;
+  target: Target;
   traceId: string;
-  /** Response headers every /proxy answer carries. */
-  headers: Headers;
+  /** Response headers every /proxy answer carries (more are appended). */
+  headers: HeaderPairs;
 }
 
 /** Reads, checks and records the request; a Response when it ends here (413, 400). */
@@ -118,7 +132,7 @@ async function admit(
   const payload = parsed.scrubbed.slice(0, deps.tracePayloadChars);
   rec.record("request", x.traceId, {
     method: x.req.method,
-    path: x.url.pathname,
+    path: x.target.pathname,
     payload,
     ...(payload.length < parsed.scrubbed.length ? { payload_truncated: true } : {}),
     payload_bytes: body.bytes.length,
@@ -150,33 +164,56 @@ function judge(deps: ProxyDeps, x: Exchange, card: boolean, ssn: boolean): Respo
       quarantined: d.quarantined,
       trust_score: score,
     });
-    if (d.quarantined) x.headers.set("X-Agent-Quarantined", "true");
+    if (d.quarantined) x.headers.push(["X-Agent-Quarantined", "true"]);
   }
   return undefined;
 }
 
-/** Builds the handler. */
-export function proxyHandler(deps: ProxyDeps): (c: Context<AppEnv>) => Promise<Response> {
+/** The proxy, independent of the router: `handle` serves one `POST /proxy[/<path>]`. */
+export interface Proxy {
+  handle(req: Request): Promise<Response>;
+}
+
+/** Builds the proxy. */
+export function createProxy(deps: ProxyDeps): Proxy {
   const allow = deps.forwardHeaders.map((h) => h.toLowerCase()).filter((h) =>
     !NEVER_FORWARD.has(h)
   );
   const scoreHeader = String(deps.decision.trustScore);
   const basePath = new URL(deps.agentUrl).pathname;
-  return async (c) => {
-    const req = c.req.raw;
-    const incoming = req.headers.get("x-agent-trace-id");
-    const traceId = isValidTraceId(incoming) ? incoming : crypto.randomUUID();
-    const headers = new Headers({
-      "X-Agent-Trace-ID": traceId,
-      "X-Agent-Trust-Score": scoreHeader,
-    });
-    const x: Exchange = { req, url: new URL(req.url), traceId, headers };
-    const input = await admit(deps, x);
-    if (input instanceof Response) return input;
-    const stop = judge(deps, x, input.card, input.ssn);
-    if (stop) return stop;
-    return await forward(deps, x, upstreamPath(basePath, x.url), input.bytes, allow);
+  const targets = new Map<string, Target>();
+  const targetOf = (href: string): Target => {
+    let t = targets.get(href);
+    if (!t) {
+      const url = new URL(href);
+      t = { pathname: url.pathname, upstream: upstreamPath(basePath, url) };
+      if (targets.size >= TARGET_CACHE_SIZE) targets.clear();
+      targets.set(href, t);
+    }
+    return t;
   };
+  return {
+    async handle(req) {
+      const incoming = req.headers.get("x-agent-trace-id");
+      const traceId = isValidTraceId(incoming) ? incoming : crypto.randomUUID();
+      const headers: HeaderPairs = [
+        ["X-Agent-Trace-ID", traceId],
+        ["X-Agent-Trust-Score", scoreHeader],
+      ];
+      const x: Exchange = { req, target: targetOf(req.url), traceId, headers };
+      const input = await admit(deps, x);
+      if (input instanceof Response) return input;
+      const stop = judge(deps, x, input.card, input.ssn);
+      if (stop) return stop;
+      return await forward(deps, x, x.target.upstream, input.bytes, allow);
+    },
+  };
+}
+
+/** Builds the Hono handler. */
+export function proxyHandler(deps: ProxyDeps): (c: Context<AppEnv>) => Promise<Response> {
+  const proxy = createProxy(deps);
+  return (c) => proxy.handle(c.req.raw);
 }
 
 async function forward(
@@ -218,8 +255,8 @@ async function forward(
     latency_ms: latency,
     ...(res.contentType ? { content_type: res.contentType } : {}),
   });
-  if (res.contentType) headers.set("content-type", res.contentType);
-  headers.set("X-Agent-Latency-Ms", String(latency));
+  if (res.contentType) headers.push(["content-type", res.contentType]);
+  headers.push(["X-Agent-Latency-Ms", String(latency)]);
   // Small bodies arrive whole; anything else streams through without being buffered here.
   return new Response(res.body, { status: res.status, headers });
 }

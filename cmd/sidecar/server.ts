@@ -4,7 +4,7 @@
  * @module
  */
 import { HttpError } from "../../core/errors/mod.ts";
-import { type App, createServer, type Service } from "../../core/http/mod.ts";
+import { type App, createServer, type FastRoute, type Service } from "../../core/http/mod.ts";
 import { createLogger, type Logger } from "../../core/log/mod.ts";
 import "../../core/pii/mod.ts"; // keeps cards and SSNs out of every log line
 import { FlightRecorder, isValidTraceId, openRecordStore } from "../../core/recorder/mod.ts";
@@ -12,7 +12,7 @@ import { createOverridePolicy, isQuarantined, trustScore } from "../../core/trus
 import type { SidecarConfig } from "./config.ts";
 import { createEventSink } from "./events.ts";
 import { createIdentity, type Identity } from "./identity.ts";
-import { proxyHandler } from "./proxy.ts";
+import { createProxy } from "./proxy.ts";
 import { createUpstreamClient } from "./upstream.ts";
 
 /** The manifest fields the trust score depends on. */
@@ -59,20 +59,8 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
 
   const { recorder, events } = createRecorder(config, log);
 
-  const server = createServer({
-    service: "sidecar",
-    host: config.host,
-    port: config.port,
-    log,
-    maxBodyBytes: config.max_body_bytes,
-    drainTimeoutMs: config.drain_timeout,
-    health: () => ({ status: "healthy", agent_id: config.agent_id }),
-    // /proxy enforces its own limit so even a 413 carries the trace id.
-    bodyLimitExempt: (path) => path === "/proxy" || path.startsWith("/proxy/"),
-  });
-  registerInfoRoutes(server.app, identity, recorder);
   const upstream = createUpstreamClient(config.agent_url);
-  const handler = proxyHandler({
+  const proxy = createProxy({
     agentUrl: config.agent_url,
     send: upstream.send,
     timeoutMs: config.upstream_timeout_ms,
@@ -90,6 +78,23 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
     override,
     recorder,
   });
+  // Served straight from Deno.serve, before Hono's router and middleware.
+  const fast: FastRoute = { route: PROXY_ROUTE_LABEL, handle: (req) => proxy.handle(req) };
+  const server = createServer({
+    service: "sidecar",
+    host: config.host,
+    port: config.port,
+    log,
+    maxBodyBytes: config.max_body_bytes,
+    drainTimeoutMs: config.drain_timeout,
+    health: () => ({ status: "healthy", agent_id: config.agent_id }),
+    // /proxy enforces its own limit so even a 413 carries the trace id.
+    bodyLimitExempt: isProxyPath,
+    fastPath: (req, path) => req.method === "POST" && isProxyPath(path) ? fast : undefined,
+  });
+  registerInfoRoutes(server.app, identity, recorder);
+  // Also registered with Hono (percent-escaped paths; 405 with Allow for other methods).
+  const handler = (c: { req: { raw: Request } }) => proxy.handle(c.req.raw);
   server.app.post("/proxy", handler);
   server.app.post("/proxy/*", handler);
 
@@ -113,6 +118,14 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
         await events.close();
       })(),
   };
+}
+
+/** The metrics route label of every /proxy request (what Hono's routePath reports for both). */
+const PROXY_ROUTE_LABEL = "/proxy/*";
+
+/** `/proxy` and `/proxy/<path>`. */
+function isProxyPath(path: string): boolean {
+  return path === "/proxy" || path.startsWith("/proxy/");
 }
 
 /** Manifest (both routes), attestation and trace lookup. */

@@ -10,7 +10,7 @@
  * @module
  */
 import { ChunkedDecoder } from "./chunked.ts";
-import { Connection, UpstreamError } from "./connection.ts";
+import { Connection, latin1, UpstreamError } from "./connection.ts";
 
 export { UpstreamError } from "./connection.ts";
 
@@ -28,7 +28,8 @@ export interface UpstreamResponse {
   body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
 }
 
-interface Head {
+/** The parts of a response head the client uses. */
+export interface Head {
   status: number;
   contentType: string | null;
   length: number | undefined;
@@ -36,35 +37,140 @@ interface Head {
   close: boolean;
 }
 
-const encoder = new TextEncoder();
+const SP = 32;
+const TAB = 9;
+const CR = 13;
+const LF = 10;
+const COLON = 58;
+const HTTP_1_DOT = Uint8Array.of(72, 84, 84, 80, 47, 49, 46); // "HTTP/1."
+const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const CONTENT_TYPE = ascii("content-type");
+const CONTENT_LENGTH = ascii("content-length");
+const TRANSFER_ENCODING = ascii("transfer-encoding");
+const CONNECTION = ascii("connection");
+const CHUNKED = ascii("chunked");
+const CLOSE = ascii("close");
+const KEEP_ALIVE = ascii("keep-alive");
 
-function parseHead(text: string): Head {
-  const lines = text.split("\r\n");
-  const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]);
-  if (!m) throw new UpstreamError("protocol", "malformed status line");
+/** What String.prototype.trim removes, for ISO-8859-1 bytes. */
+function isTrimmed(c: number): boolean {
+  return c === SP || (c >= TAB && c <= CR) || c === 0xa0;
+}
+
+/** True when `b[s..e)` equals the lower-case ASCII `name`, ignoring case. */
+function nameIs(b: Uint8Array, s: number, e: number, name: Uint8Array): boolean {
+  if (e - s !== name.length) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = b[s + i];
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== name[i]) return false;
+  }
+  return true;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * Parses a response head (status line and header lines separated by CRLF, without the final
+ * blank line) straight from bytes: only the four headers the client needs become strings.
+ */
+export function parseHeadBytes(b: Uint8Array): Head {
+  let lineEnd = indexOfCrlf(b, 0);
+  let ok = lineEnd >= 12 && (b[7] === 48 || b[7] === 49) && b[8] === SP && isDigit(b[9]) &&
+    isDigit(b[10]) && isDigit(b[11]);
+  for (let i = 0; ok && i < HTTP_1_DOT.length; i++) ok = b[i] === HTTP_1_DOT[i];
+  if (!ok) throw new UpstreamError("protocol", "malformed status line");
   const head: Head = {
-    status: Number(m[2]),
+    status: (b[9] - 48) * 100 + (b[10] - 48) * 10 + (b[11] - 48),
     contentType: null,
     length: undefined,
     chunked: false,
-    close: m[1] === "0",
+    close: b[7] === 48,
   };
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    if (name === "content-type") head.contentType = value;
-    else if (name === "content-length") {
-      if (!/^\d{1,15}$/.test(value)) throw new UpstreamError("protocol", "bad Content-Length");
-      head.length = Number(value);
-    } else if (name === "transfer-encoding") head.chunked = /chunked/i.test(value);
-    else if (name === "connection") {
-      head.close = /close/i.test(value) || (head.close && !/keep-alive/i.test(value));
+  while (lineEnd < b.length) {
+    const start = lineEnd + 2;
+    lineEnd = indexOfCrlf(b, start);
+    let colon = start;
+    while (colon < lineEnd && b[colon] !== COLON) colon++;
+    if (colon === lineEnd || colon === start) continue;
+    let ns = start;
+    let ne = colon;
+    while (ns < ne && isTrimmed(b[ns])) ns++;
+    while (ne > ns && isTrimmed(b[ne - 1])) ne--;
+    const len = ne - ns;
+    if (
+      len !== CONTENT_TYPE.length && len !== CONTENT_LENGTH.length &&
+      len !== TRANSFER_ENCODING.length && len !== CONNECTION.length
+    ) continue;
+    const isType = nameIs(b, ns, ne, CONTENT_TYPE);
+    const isLength = !isType && nameIs(b, ns, ne, CONTENT_LENGTH);
+    const isTe = !isType && !isLength && nameIs(b, ns, ne, TRANSFER_ENCODING);
+    if (!isType && !isLength && !isTe && !nameIs(b, ns, ne, CONNECTION)) continue;
+    let vs = colon + 1;
+    let ve = lineEnd;
+    while (vs < ve && isTrimmed(b[vs])) vs++;
+    while (ve > vs && isTrimmed(b[ve - 1])) ve--;
+    if (isType) head.contentType = contentTypeText(b, vs, ve);
+    else if (isLength) head.length = contentLength(b, vs, ve);
+    else if (isTe) head.chunked = includesIgnoreCase(b, vs, ve, CHUNKED);
+    else {
+      head.close = includesIgnoreCase(b, vs, ve, CLOSE) ||
+        (head.close && !includesIgnoreCase(b, vs, ve, KEEP_ALIVE));
     }
   }
   return head;
+}
+
+/** A Content-Length value: 1 to 15 digits. */
+function contentLength(b: Uint8Array, s: number, e: number): number {
+  if (e - s < 1 || e - s > 15) throw new UpstreamError("protocol", "bad Content-Length");
+  let n = 0;
+  for (let i = s; i < e; i++) {
+    if (!isDigit(b[i])) throw new UpstreamError("protocol", "bad Content-Length");
+    n = n * 10 + (b[i] - 48);
+  }
+  return n;
+}
+
+/** True when `b[s..e)` contains the lower-case ASCII `word`, ignoring ASCII case. */
+function includesIgnoreCase(b: Uint8Array, s: number, e: number, word: Uint8Array): boolean {
+  for (let i = s; i + word.length <= e; i++) {
+    if (nameIs(b, i, i + word.length, word)) return true;
+  }
+  return false;
+}
+
+/** The last content type seen, as bytes and text (agents answer with the same one). */
+let lastTypeBytes = new Uint8Array(0);
+let lastTypeText = "";
+
+function contentTypeText(b: Uint8Array, s: number, e: number): string {
+  const n = e - s;
+  if (n === lastTypeBytes.length) {
+    let same = true;
+    for (let i = 0; i < n && same; i++) same = b[s + i] === lastTypeBytes[i];
+    if (same) return lastTypeText;
+  }
+  const text = latin1(b.subarray(s, e));
+  if (n <= 256) {
+    lastTypeBytes = b.slice(s, e);
+    lastTypeText = text;
+  }
+  return text;
+}
+
+/** Index of the next CRLF at or after `from`, or `b.length`. */
+function indexOfCrlf(b: Uint8Array, from: number): number {
+  for (let i = from; i + 1 < b.length; i++) {
+    if (b[i] === CR && b[i + 1] === LF) return i;
+  }
+  return b.length;
+}
+
+/** Parses a response head given as text (ISO-8859-1); see {@linkcode parseHeadBytes}. */
+export function parseHead(text: string): Head {
+  return parseHeadBytes(Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff));
 }
 
 /** The keep-alive pool for one upstream origin. */
@@ -92,17 +198,14 @@ export class UpstreamPool {
   ): Promise<UpstreamResponse> {
     let head =
       `POST ${pathAndQuery} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\ncontent-length: ${body.length}\r\n`;
-    for (const [k, v] of headers) head += `${k}: ${v}\r\n`;
-    const headBytes = encoder.encode(head + "\r\n");
-    const message = new Uint8Array(headBytes.length + body.length);
-    message.set(headBytes);
-    message.set(body, headBytes.length);
+    for (let i = 0; i < headers.length; i++) head += `${headers[i][0]}: ${headers[i][1]}\r\n`;
+    head += "\r\n";
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 0;; attempt++) {
       const pooled = this.#idle.pop();
       const conn = pooled ?? await this.#connect(deadline);
       try {
-        return await this.#exchange(conn, message, deadline);
+        return await this.#exchange(conn, head, body, deadline);
       } catch (err) {
         conn.close();
         const stale = pooled !== undefined && attempt === 0 && conn.received === 0 &&
@@ -137,14 +240,15 @@ export class UpstreamPool {
 
   async #exchange(
     conn: Connection,
-    message: Uint8Array,
+    requestHead: string,
+    body: Uint8Array,
     deadline: number,
   ): Promise<UpstreamResponse> {
     conn.arm(deadline);
-    await conn.writeAll(message);
+    await conn.writeMessage(requestHead, body);
     let head: Head;
     do {
-      head = parseHead(await conn.readHead(MAX_RESPONSE_HEAD_BYTES));
+      head = parseHeadBytes(await conn.readHeadBytes(MAX_RESPONSE_HEAD_BYTES));
     } while (head.status >= 100 && head.status < 200); // 100 Continue and friends
     const done = () => this.#release(conn, head.close);
     if (head.status === 204 || head.status === 304 || head.length === 0) {

@@ -103,6 +103,8 @@ abstract class Base<L extends string, S> implements Metric {
   readonly labelNames: readonly L[];
   protected series = new Map<string, { labels: Labels<L>; state: S }>();
   #collect?: (this: unknown) => void | Promise<void>;
+  /** Bumped by reset() so bound series handles look their series up again. */
+  #generation = 0;
 
   // deno-lint-ignore no-explicit-any -- each subclass narrows `this` of collect to itself
   constructor(opts: MetricOptions<L, any>, readonly type: string) {
@@ -119,7 +121,12 @@ abstract class Base<L extends string, S> implements Metric {
   protected abstract fresh(): S;
 
   protected slot(labels: Labels<L> = {}): S {
-    let key = this.labelNames.map((n) => String(labels[n] ?? "")).join("\u0000");
+    const names = this.labelNames;
+    let key = "";
+    for (let i = 0; i < names.length; i++) {
+      const v = labels[names[i]];
+      key = i === 0 ? String(v ?? "") : key + "\u0000" + String(v ?? "");
+    }
     let s = this.series.get(key);
     if (!s) {
       if (this.series.size >= MAX_SERIES_PER_METRIC) {
@@ -136,9 +143,27 @@ abstract class Base<L extends string, S> implements Metric {
     return s.state;
   }
 
+  /**
+   * The state of one series, looked up once: for hot paths that update the same labels over
+   * and over. The handle stays valid across reset() (it looks the series up again).
+   */
+  protected bind(labels: Labels<L> = {}): () => S {
+    const fixed = { ...labels };
+    let generation = -1;
+    let state: S;
+    return () => {
+      if (generation !== this.#generation) {
+        state = this.slot(fixed);
+        generation = this.#generation;
+      }
+      return state;
+    };
+  }
+
   /** Drops every series. */
   reset(): void {
     this.series.clear();
+    this.#generation++;
   }
 
   protected abstract lines(labels: Labels<L>, state: S, defaults: Labels): string[];
@@ -174,6 +199,17 @@ export class Counter<L extends string = string> extends Base<L, { v: number }> {
   /** Current value of a series. */
   get(labels?: Labels<L>): number {
     return this.slot(labels).v;
+  }
+  /** A handle on one series (labels resolved once), like prom-client's `labels()`. */
+  labels(labels: Labels<L>): { inc(value?: number): void; get(): number } {
+    const state = this.bind(labels);
+    return {
+      inc(value = 1) {
+        if (value < 0) throw new RangeError("counters only go up");
+        state().v += value;
+      },
+      get: () => state().v,
+    };
   }
   protected lines(labels: Labels<L>, s: { v: number }, d: Labels) {
     return [`${this.name}${labelText(labels, d)} ${formatValue(s.v)}`];
@@ -232,8 +268,14 @@ export class Histogram<L extends string = string> extends Base<L, HistState> {
     let l: Labels<L> | undefined;
     if (typeof labels === "number") value = labels;
     else l = labels;
-    const v = value ?? 0;
-    const s = this.slot(l);
+    this.#add(this.slot(l), value ?? 0);
+  }
+  /** A handle on one series (labels resolved once), like prom-client's `labels()`. */
+  labels(labels: Labels<L>): { observe(value: number): void } {
+    const state = this.bind(labels);
+    return { observe: (value) => this.#add(state(), value) };
+  }
+  #add(s: HistState, v: number): void {
     s.sum += v;
     s.count++;
     for (let i = 0; i < this.buckets.length; i++) {

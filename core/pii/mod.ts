@@ -21,6 +21,7 @@ export {
 } from "./scan.ts";
 export {
   CARD_PLACEHOLDER,
+  hasPiiSizedNumber,
   installPiiLogScrubber,
   redactPiiNumbers,
   redactSpans,

@@ -37,19 +37,30 @@ export function redactSpans(text: string, spans: readonly PiiSpan[]): string {
   return out + text.slice(last);
 }
 
+/**
+ * The last text a complete JSON-mode scan found clean. A JSON-mode scan that runs to the end
+ * goes through exactly the same chain states as a plain-text scan of the same string (JSON
+ * mode only adds string and nesting bookkeeping and the early stop when too deep), so it finds
+ * the same windows: this text is clean for {@linkcode scrubPiiText} too. That spares the
+ * second scan when a clean JSON body is recorded and its record goes through the log
+ * scrubber.
+ */
+let lastCleanJson: string | undefined;
+
 /** Scans JSON text and returns the scan plus the redacted text (the same string when clean). */
 export function scrubJsonText(
   text: string,
   maxDepth?: number,
 ): { scan: ScanResult; text: string } {
   const scan = scanPii(text, { json: true, maxDepth });
+  if (scan.spans.length === 0 && !scan.tooDeep) lastCleanJson = text;
   return { scan, text: redactSpans(text, scan.spans) };
 }
 
 /** Redacts cards and SSNs in plain text. */
 export function scrubPiiText(text: string): string {
   // Fast exit: nothing shorter than 9 characters can hold an SSN or a card.
-  if (text.length < 9) return text;
+  if (text.length < 9 || text === lastCleanJson) return text;
   return redactSpans(text, scanPii(text).spans);
 }
 
@@ -72,6 +83,28 @@ export function redactPiiNumbers(value: unknown, depth = 0): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = redactPiiNumbers(v, depth + 1);
   return out;
+}
+
+/**
+ * True when {@linkcode redactPiiNumbers} would change something in `value`: an integer of
+ * 9 digits or more within its walk depth. Allocates nothing.
+ */
+export function hasPiiSizedNumber(value: unknown, depth = 0): boolean {
+  if (typeof value === "number") return Number.isInteger(value) && Math.abs(value) >= 1e8;
+  if (value === null || typeof value !== "object" || depth >= MAX_WALK_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (hasPiiSizedNumber(value[i], depth + 1)) return true;
+    }
+    return false;
+  }
+  for (const k in value) {
+    if (
+      Object.hasOwn(value, k) &&
+      hasPiiSizedNumber((value as Record<string, unknown>)[k], depth + 1)
+    ) return true;
+  }
+  return false;
 }
 
 /** Registers {@linkcode scrubPiiText} with the log scrubber (idempotent). */

@@ -5,7 +5,7 @@
  * @module
  */
 import { scrub } from "../log/mod.ts";
-import { redactPiiNumbers } from "../pii/mod.ts"; // also installs the log PII scrubber
+import { hasPiiSizedNumber, redactPiiNumbers } from "../pii/mod.ts"; // also installs the log PII scrubber
 import type { RecordType, TraceRecord } from "./record.ts";
 import type { RecordStore } from "./store.ts";
 
@@ -20,6 +20,19 @@ export interface FlightRecorderOptions {
   store?: RecordStore;
   /** Called with every stored record (e.g. publish to the relay); must not throw or block. */
   onRecord?: (record: TraceRecord) => void;
+}
+
+let stampMs = NaN;
+let stampText = "";
+
+/** `new Date().toISOString()`, formatted once per millisecond. */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== stampMs) {
+    stampText = new Date(ms).toISOString();
+    stampMs = ms;
+  }
+  return stampText;
 }
 
 /** Bounded, indexed, scrubbed flight recorder. */
@@ -46,12 +59,17 @@ export class FlightRecorder {
 
   /** Scrubs `details`, stamps the time, stores the record and returns it. */
   record(type: RecordType, traceId: string, details: Record<string, unknown>): TraceRecord {
+    // scrub() covers secrets and PII in strings; numbers need the PII pass of their own (its
+    // copy is skipped when no number could be a card or an SSN).
+    const scrubbed = scrub(details);
     const rec: TraceRecord = {
       type,
       trace_id: traceId,
-      timestamp: new Date().toISOString(),
-      // scrub() covers secrets and PII in strings; numbers need the PII pass of their own.
-      details: redactPiiNumbers(scrub(details)) as Record<string, unknown>,
+      timestamp: isoNow(),
+      details: (hasPiiSizedNumber(scrubbed) ? redactPiiNumbers(scrubbed) : scrubbed) as Record<
+        string,
+        unknown
+      >,
     };
     this.#evictSlot(this.#next);
     this.#ring[this.#next] = rec;

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import {
+  hasPiiSizedNumber,
+  redactPiiNumbers,
+  scanPii,
+  scrubJsonText,
+  scrubPiiText,
+} from "../../../core/pii/mod.ts";
+
+Deno.test("a clean JSON scan is also a clean text scan (the scrubPiiText shortcut)", () => {
+  const samples = [
+    '{"a":"4532 0151 1283 0366 2024","b":[1,2,{"c":"078 05 1120 9"}]}',
+    '{"ts":1700000000000,"sku":"SKU-1000","zip":"12345","ref":"ORD-2024-000123"}',
+    '{"x":"4532\\u0020015112830366x","y":"a4532015112830366"}',
+    '{"p":"+1 555 123 4567","q":"0.4532015112830366"}',
+    '["4532","0151","1283","0366"]',
+  ];
+  for (const s of samples) {
+    const json = scanPii(s, { json: true });
+    const text = scanPii(s);
+    assert.deepEqual(
+      json.spans.map((x) => [x.kind, x.start, x.end]),
+      text.spans.map((x) => [x.kind, x.start, x.end]),
+      s,
+    );
+  }
+  const clean = '{"order":"ORD-2024-000123","note":"call 555 0100"}';
+  assert.equal(scrubJsonText(clean).text, clean);
+  assert.equal(scrubPiiText(clean), clean);
+  const dirty = '{"card":"4532-0151-1283-0366"}';
+  const scrubbed = scrubJsonText(dirty).text;
+  assert.equal(scrubbed, '{"card":"[CREDIT_CARD_REDACTED]"}');
+  assert.equal(
+    scrubPiiText(dirty),
+    '{"card":"[CREDIT_CARD_REDACTED]"}',
+    "dirty text still scanned",
+  );
+  assert.equal(scrubPiiText("ssn 078-05-1120"), "ssn [SSN_REDACTED]");
+});
+
+Deno.test("hasPiiSizedNumber says when redactPiiNumbers would change something", () => {
+  const cases: unknown[] = [
+    { a: 1, b: "4532015112830366", c: [1.5, -3] },
+    { a: [{ b: 4532015112830366 }] },
+    { a: 123456789 },
+    { a: 12345678 },
+    [1, 2, 1e8],
+    null,
+    "x",
+    4532015112830366,
+  ];
+  for (const v of cases) {
+    const changed = JSON.stringify(redactPiiNumbers(v)) !== JSON.stringify(v);
+    if (changed) assert.ok(hasPiiSizedNumber(v), JSON.stringify(v));
+  }
+  assert.equal(hasPiiSizedNumber({ a: 1, b: "4532015112830366", c: [1.5, -3] }), false);
+  assert.equal(hasPiiSizedNumber({ a: [{ b: 4532015112830366 }] }), true);
+});
