@@ -2,7 +2,7 @@
  * A small HTTP/1.1 client for the sidecar's one upstream: a bounded pool of keep-alive TCP
  * connections, requests written in one call, responses parsed in place. It exists because
  * `fetch` costs several times more per proxied request than the rest of the sidecar together
- * (measured in docs/sidecar.md); https upstreams still go through `fetch`.
+ * (measured in the README Performance section); https upstreams still go through `fetch`.
  *
  * Small bodies with a Content-Length are read whole; chunked, close-delimited and large bodies
  * are streamed. A request on a reused connection that fails before any response byte arrives
