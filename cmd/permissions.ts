@@ -47,11 +47,6 @@ export function envGranted(flags: string[], variable: string): boolean {
 /** Permission categories a subcommand line can grant. */
 const CATEGORIES = ["net", "env", "read", "write", "run", "sys", "ffi", "import"] as const;
 
-/** True when running as a `deno compile`d binary rather than under `deno run`. */
-export function isCompiled(): boolean {
-  return !/(^|\/)deno(\.exe)?$/.test(Deno.execPath());
-}
-
 /**
  * In a compiled binary every subcommand starts with the union of permissions baked in at
  * compile time; this revokes each category the subcommand's table line does not grant.
