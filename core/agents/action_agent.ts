@@ -10,7 +10,7 @@ import type { ActionConfig } from "./config.ts";
 import { logLine } from "./exec_log.ts";
 import { ExecutionLog } from "./exec_log.ts";
 import { type ExecutorContext, runInstruction } from "./executor.ts";
-import { BUILTIN_PLUGINS_DIR, PluginCatalog } from "./plugins.ts";
+import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { RelayTaskSource } from "./relay_tasks.ts";
 import { ResultReporter, type TaskSource } from "./reporter.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
@@ -48,27 +48,14 @@ class ActionAgent {
   #stopping = false;
 
   constructor(readonly rt: AgentRuntime, readonly config: ActionConfig) {
-    const sb = config.security.sandbox;
-    this.catalog = new PluginCatalog({
-      installedDir: rt.layout.configPlugins,
-      builtinDir: config.plugins.directory || BUILTIN_PLUGINS_DIR,
-      sandbox: {
-        maxMemoryBytes: sb.max_memory,
-        maxExecTimeMs: sb.max_exec_time,
-        allowedPaths: sb.allowed_paths,
-        networkAccess: sb.network_access,
-      },
-      poolSize: config.plugins.pool_size,
-      maxRunners: config.plugins.max_runners,
-      log: rt.log,
-    });
+    this.catalog = catalogFromConfig(rt, config);
     this.exec = {
       catalog: this.catalog,
       installedDir: rt.layout.configPlugins,
       workdir: rt.layout.workdir,
       installMaxBytes: config.plugins.install_max_bytes,
       taskTimeoutMs: config.agent.task_timeout,
-      sandboxMaxExecMs: sb.max_exec_time,
+      sandboxMaxExecMs: config.security.sandbox.max_exec_time,
       signal: this.stop.signal,
     };
     this.queue = new TaskQueue<Task>({

@@ -18,7 +18,8 @@ import {
   PluginRunner,
   validatePluginConfig,
 } from "../plugin/mod.ts";
-import { PLUGIN_ID } from "./config.ts";
+import { type AgentConfig, PLUGIN_ID } from "./config.ts";
+import type { AgentLayout } from "./layout.ts";
 
 /** The built-in plugins folder of this checkout (or binary). */
 export const BUILTIN_PLUGINS_DIR = fileURLToPath(new URL("../../plugins/", import.meta.url));
@@ -218,4 +219,25 @@ export function stableJson(v: unknown): string {
   return `{${
     Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`).join(",")
   }}`;
+}
+
+/** The plugin catalog both agents build from their config: installed plugins, then built-ins. */
+export function catalogFromConfig(
+  rt: { layout: AgentLayout; log: Logger },
+  config: AgentConfig,
+): PluginCatalog {
+  const sb = config.security.sandbox;
+  return new PluginCatalog({
+    installedDir: rt.layout.configPlugins,
+    builtinDir: config.plugins.directory || BUILTIN_PLUGINS_DIR,
+    sandbox: {
+      maxMemoryBytes: sb.max_memory,
+      maxExecTimeMs: sb.max_exec_time,
+      allowedPaths: sb.allowed_paths,
+      networkAccess: sb.network_access,
+    },
+    poolSize: config.plugins.pool_size,
+    maxRunners: config.plugins.max_runners,
+    log: rt.log,
+  });
 }

@@ -13,7 +13,7 @@ import type { TriggerEvent } from "../../plugins/sdk.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
 import type { SensorConfig, TriggerSpec } from "./config.ts";
 import type { ComponentHealth } from "./health.ts";
-import { BUILTIN_PLUGINS_DIR, PluginCatalog } from "./plugins.ts";
+import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 
 /** How often expired dedup keys are pruned. */
@@ -196,20 +196,7 @@ export async function startSensorAgent(
   const rt = await createRuntime("sensor", config, deps, {
     dedupMaxEntries: config.sensor.dedup_max_entries,
   });
-  const sb = config.security.sandbox;
-  const catalog = new PluginCatalog({
-    installedDir: rt.layout.configPlugins,
-    builtinDir: config.plugins.directory || BUILTIN_PLUGINS_DIR,
-    sandbox: {
-      maxMemoryBytes: sb.max_memory,
-      maxExecTimeMs: sb.max_exec_time,
-      allowedPaths: sb.allowed_paths,
-      networkAccess: sb.network_access,
-    },
-    poolSize: config.plugins.pool_size,
-    maxRunners: config.plugins.max_runners,
-    log: rt.log,
-  });
+  const catalog = catalogFromConfig(rt, config);
   const stop = new AbortController();
   const loops = config.sensor.triggers.map((t) =>
     new TriggerLoop(t, rt, catalog, config, stop.signal)
