@@ -12,7 +12,9 @@ iatp_find_deno() {
     [ -n "$cand" ] && [ -x "$cand" ] || continue
     ver="$("$cand" --version 2>/dev/null | awk 'NR==1 {print $2}')"
     if [ "${ver%.*}" = "$want" ]; then
-      printf '%s\n' "$cand"
+      # The resolved path: Deno reports its own path with symlinks resolved, and --allow-run
+      # grants must name that path.
+      readlink -f "$cand"
       return 0
     fi
   done
