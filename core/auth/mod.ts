@@ -10,3 +10,7 @@ export * from "./rate_limit.ts";
 export * from "./tokens.ts";
 export * from "./verify.ts";
 export * from "./client.ts";
+export * from "./credential.ts";
+export * from "./grants.ts";
+export * from "./bearer.ts";
+export * from "./config.ts";

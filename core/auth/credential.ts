@@ -1,0 +1,293 @@
+/**
+ * Mesh credentials: bearer tokens signed with an issuer's Ed25519 key, carrying who holds them,
+ * what they may do (scopes), when they were issued and when they expire. A service verifies them
+ * with the issuer's public key alone, so no service holds another service's secret.
+ *
+ * Wire form: `iatp1.<base64url(claims JSON)>.<base64url(Ed25519 signature)>`, where the
+ * signature covers the ASCII bytes `iatp1.<base64url(claims JSON)>`.
+ *
+ * @example
+ * ```ts
+ * const issuer = await generateIssuer();
+ * const token = await issueCredential(issuer, { sub: "policy", scopes: ["audit:append"] });
+ * const verifier = new CredentialVerifier([issuer.publicKey]);
+ * const claims = await verifier.verify(token); // { sub: "policy", scopes: [...], ... }
+ * ```
+ * @module
+ */
+import { createHash } from "node:crypto";
+import {
+  type Ed25519KeyPair,
+  fromBase64,
+  generateKeyPair,
+  importPublicKey,
+  importSeed,
+  sign,
+  toBase64,
+} from "../crypto/ed25519.ts";
+import { isMeshScope } from "./grants.ts";
+
+/** First segment of every credential; versions the format. */
+export const CREDENTIAL_PREFIX = "iatp1";
+/** Prefix of a public key in text form: `iatp-ed25519:<base64url of the raw 32 bytes>`. */
+export const PUBLIC_KEY_PREFIX = "iatp-ed25519:";
+/** Longest credential accepted (bounds parsing work on hostile input). */
+export const MAX_CREDENTIAL_CHARS = 8192;
+/** Subject names: who holds the credential (a service, an agent, a person). */
+export const SUBJECT_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
+/** Default lifetime of an issued credential: one year. */
+export const DEFAULT_CREDENTIAL_TTL_MS = 365 * 24 * 3_600_000;
+/** Default number of verified credentials remembered (saves a signature check per request). */
+export const DEFAULT_VERIFY_CACHE = 1024;
+
+/** What a credential says. Times are unix seconds. */
+export interface Claims {
+  /** Who holds it. */
+  sub: string;
+  /** What it allows, in the mesh scope vocabulary (see grants.ts). */
+  scopes: string[];
+  /** Issued at. */
+  iat: number;
+  /** Expires at; absent means it never expires. */
+  exp?: number;
+  /** Unique id, for revocation lists. */
+  jti: string;
+  /** Id of the issuer key that signed it. */
+  kid: string;
+}
+
+/** Why a credential was refused; the message never contains the credential. */
+export type CredentialFailure =
+  | "malformed"
+  | "unknown_key"
+  | "bad_signature"
+  | "expired"
+  | "not_yet_valid"
+  | "revoked";
+
+/** A refused credential. `reason` is for logs and metrics; clients see one generic 401. */
+export class CredentialError extends Error {
+  override name = "CredentialError";
+  constructor(readonly reason: CredentialFailure, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** An issuer: the key pair that signs credentials, with its id and public key text. */
+export interface Issuer {
+  keys: Ed25519KeyPair;
+  /** Key id: the first 16 hex digits of SHA-256 of the raw public key. */
+  kid: string;
+  /** `iatp-ed25519:...`, what verifying services are configured with. */
+  publicKey: string;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Base64url without padding. */
+function b64url(bytes: Uint8Array): string {
+  return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The key id of a raw public key. */
+export function keyIdOf(publicRaw: Uint8Array): string {
+  return createHash("sha256").update(publicRaw).digest("hex").slice(0, 16);
+}
+
+/** The text form of a raw public key. */
+export function formatPublicKey(publicRaw: Uint8Array): string {
+  return PUBLIC_KEY_PREFIX + b64url(publicRaw);
+}
+
+/**
+ * The raw 32 bytes of a public key in text form.
+ * @throws {CredentialError} `malformed` when it is not `iatp-ed25519:` + 32 bytes of base64url.
+ */
+export function parsePublicKey(text: string): Uint8Array {
+  const t = text.trim();
+  if (!t.startsWith(PUBLIC_KEY_PREFIX) || !/^[A-Za-z0-9_-]{43}$/.test(t.slice(13))) {
+    throw new CredentialError("malformed", "expected a public key iatp-ed25519:<43 base64url>");
+  }
+  return fromBase64(t.slice(PUBLIC_KEY_PREFIX.length));
+}
+
+function issuerOf(keys: Ed25519KeyPair): Issuer {
+  return { keys, kid: keyIdOf(keys.publicRaw), publicKey: formatPublicKey(keys.publicRaw) };
+}
+
+/** A fresh issuer, with its private seed (base64) for {@linkcode issuerFromSeed}. */
+export async function generateIssuer(): Promise<Issuer & { seedBase64: string }> {
+  const fresh = await generateKeyPair();
+  return { ...issuerOf(fresh), seedBase64: fresh.seedBase64 };
+}
+
+/**
+ * The issuer of a base64 Ed25519 seed (the content of an issuer key file).
+ * @throws {CredentialError} `malformed` when the seed is not 32 bytes of base64.
+ */
+export async function issuerFromSeed(seedBase64: string): Promise<Issuer> {
+  let seed: Uint8Array;
+  try {
+    seed = fromBase64(seedBase64.trim());
+  } catch (err) {
+    throw new CredentialError("malformed", "issuer key is not base64", { cause: err });
+  }
+  if (seed.length !== 32) {
+    throw new CredentialError("malformed", `issuer key must be a 32-byte seed, not ${seed.length}`);
+  }
+  return issuerOf(await importSeed(seed));
+}
+
+/** What to put in a new credential. */
+export interface IssueOptions {
+  sub: string;
+  scopes: string[];
+  /** Lifetime in ms; default one year; 0 for a credential that never expires. */
+  ttlMs?: number;
+  /** Now, in ms (tests). */
+  now?: number;
+}
+
+/**
+ * Signs a new credential.
+ * @throws {RangeError} when the subject or a scope is not valid.
+ */
+export async function issueCredential(issuer: Issuer, opts: IssueOptions): Promise<string> {
+  if (!SUBJECT_PATTERN.test(opts.sub)) throw new RangeError(`invalid subject ${opts.sub}`);
+  const bad = opts.scopes.find((s) => !isMeshScope(s));
+  if (bad !== undefined) throw new RangeError(`invalid scope ${JSON.stringify(bad)}`);
+  const now = Math.floor((opts.now ?? Date.now()) / 1000);
+  const ttl = opts.ttlMs ?? DEFAULT_CREDENTIAL_TTL_MS;
+  const claims: Claims = {
+    sub: opts.sub,
+    scopes: [...opts.scopes],
+    iat: now,
+    ...(ttl > 0 ? { exp: now + Math.ceil(ttl / 1000) } : {}),
+    jti: b64url(crypto.getRandomValues(new Uint8Array(12))),
+    kid: issuer.kid,
+  };
+  const head = `${CREDENTIAL_PREFIX}.${b64url(encoder.encode(JSON.stringify(claims)))}`;
+  return `${head}.${b64url(await sign(issuer.keys.privateKey, head))}`;
+}
+
+/** True when `text` has the shape of a mesh credential (not whether it verifies). */
+export function looksLikeCredential(text: string): boolean {
+  return text.startsWith(CREDENTIAL_PREFIX + ".") && text.length <= MAX_CREDENTIAL_CHARS;
+}
+
+/**
+ * Decodes the claims without verifying them (for `iatp token inspect`).
+ * @throws {CredentialError} `malformed` when the text is not a credential.
+ */
+export function decodeClaims(token: string): Claims {
+  const parts = token.trim().split(".");
+  if (
+    parts.length !== 3 || parts[0] !== CREDENTIAL_PREFIX || token.length > MAX_CREDENTIAL_CHARS ||
+    !/^[A-Za-z0-9_-]+$/.test(parts[1]) || !/^[A-Za-z0-9_-]{86}$/.test(parts[2])
+  ) {
+    throw new CredentialError("malformed", "not an iatp1 credential");
+  }
+  let claims: unknown;
+  try {
+    claims = JSON.parse(decoder.decode(fromBase64(parts[1])));
+  } catch (err) {
+    throw new CredentialError("malformed", "credential claims are not JSON", { cause: err });
+  }
+  if (!isClaims(claims)) throw new CredentialError("malformed", "credential claims are incomplete");
+  return claims;
+}
+
+function isClaims(v: unknown): v is Claims {
+  if (typeof v !== "object" || v === null) return false;
+  const c = v as Record<string, unknown>;
+  return typeof c.sub === "string" && SUBJECT_PATTERN.test(c.sub) &&
+    Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === "string" && isMeshScope(s)) &&
+    Number.isSafeInteger(c.iat) && (c.exp === undefined || Number.isSafeInteger(c.exp)) &&
+    typeof c.jti === "string" && c.jti.length <= 64 && typeof c.kid === "string";
+}
+
+/** Options for {@linkcode CredentialVerifier}. */
+export interface VerifierOptions {
+  /** Credential ids (`jti`) refused even when they verify. */
+  revoked?: Iterable<string>;
+  /** Clock skew tolerated on `iat`, in seconds (default 60). */
+  leewaySecs?: number;
+  /** Verified credentials remembered (default 1024). */
+  cacheSize?: number;
+  /** Now, in ms (tests). */
+  now?: () => number;
+}
+
+/** Verifies credentials against a set of trusted issuer public keys. */
+export class CredentialVerifier {
+  readonly #keys = new Map<string, Promise<CryptoKey>>();
+  readonly #revoked: Set<string>;
+  readonly #cache = new Map<string, Claims>();
+  readonly #cacheSize: number;
+  readonly #leeway: number;
+  readonly #now: () => number;
+
+  /**
+   * @param publicKeys issuer keys in text form (`iatp-ed25519:...`).
+   * @throws {CredentialError} `malformed` when a key cannot be parsed.
+   */
+  constructor(publicKeys: Iterable<string>, opts: VerifierOptions = {}) {
+    for (const text of publicKeys) {
+      const raw = parsePublicKey(text);
+      this.#keys.set(keyIdOf(raw), importPublicKey(raw));
+    }
+    this.#revoked = new Set(opts.revoked ?? []);
+    this.#cacheSize = opts.cacheSize ?? DEFAULT_VERIFY_CACHE;
+    this.#leeway = opts.leewaySecs ?? 60;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Number of trusted issuer keys. */
+  get size(): number {
+    return this.#keys.size;
+  }
+
+  /**
+   * The claims of a valid credential.
+   * @throws {CredentialError} naming why it is refused.
+   */
+  async verify(token: string): Promise<Claims> {
+    const cached = this.#cache.get(token);
+    const claims = cached ?? await this.#check(token);
+    const now = Math.floor(this.#now() / 1000);
+    if (claims.exp !== undefined && now >= claims.exp) {
+      this.#cache.delete(token);
+      throw new CredentialError("expired", "credential expired");
+    }
+    if (claims.iat > now + this.#leeway) {
+      throw new CredentialError("not_yet_valid", "credential issued in the future");
+    }
+    if (this.#revoked.has(claims.jti)) throw new CredentialError("revoked", "credential revoked");
+    if (!cached) {
+      if (this.#cache.size >= this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
+      this.#cache.set(token, claims);
+    }
+    return claims;
+  }
+
+  async #check(token: string): Promise<Claims> {
+    const claims = decodeClaims(token);
+    const key = this.#keys.get(claims.kid);
+    if (!key) throw new CredentialError("unknown_key", "credential signed by an unknown issuer");
+    const cut = token.lastIndexOf(".");
+    let ok = false;
+    try {
+      ok = await crypto.subtle.verify(
+        "Ed25519",
+        await key,
+        fromBase64(token.slice(cut + 1)) as Uint8Array<ArrayBuffer>,
+        encoder.encode(token.slice(0, cut)),
+      );
+    } catch (err) {
+      throw new CredentialError("bad_signature", "credential signature is invalid", { cause: err });
+    }
+    if (!ok) throw new CredentialError("bad_signature", "credential signature is invalid");
+    return claims;
+  }
+}
