@@ -5,7 +5,13 @@
  */
 import { dirname } from "node:path";
 import { Counter, type Registry } from "../../core/metrics/mod.ts";
-import { RateLimiter, ReplayStore, Scopes, signedAuth } from "../../core/auth/mod.ts";
+import {
+  RateLimiter,
+  ReplayStore,
+  resolveSecretSetting,
+  Scopes,
+  signedAuth,
+} from "../../core/auth/mod.ts";
 import {
   ComposeRunner,
   DockerEngine,
@@ -14,6 +20,7 @@ import {
   type WatchdogEvent,
 } from "../../core/docker/mod.ts";
 import { createServer, type Service } from "../../core/http/mod.ts";
+import { ConfigError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import { RelayClient } from "../../core/relay/client.ts";
 import { serviceLogger } from "../shared.ts";
@@ -144,11 +151,21 @@ export async function start(
   deps: { log?: Logger } = {},
 ): Promise<Service> {
   const log = deps.log ?? serviceLogger("compose-agent", config);
+  const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const token = await agentTokenSource(config, log);
+  if (token.current() === "" && !config.vault.address) {
+    token.close();
+    throw new ConfigError(
+      "agent_token",
+      { kind: "env", name: "AGENT_TOKEN" },
+      "a non-empty HMAC key (the value, or a file:PATH holding it)",
+      "an empty value",
+    );
+  }
   const { engine, executor } = openDocker(config, log);
   const replay = await openReplay(config);
   const relay = config.relay_url
-    ? new RelayClient({ url: config.relay_url, token: config.relay_token || undefined, log })
+    ? new RelayClient({ url: config.relay_url, token: relayToken, log })
     : undefined;
   const queue = new CommandQueue(config.queue_size, config.report_history);
   const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };
