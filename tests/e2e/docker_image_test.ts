@@ -60,11 +60,10 @@ Deno.test("scratch image: protected relay and sidecar containers answer /health 
   const net = `iatp-e2e-${id}`;
   const names = [`relay-${id}`, `sidecar-${id}`];
   // Both listen on 0.0.0.0 in the image, so they run protected: issuer keys from a mounted file.
-  const protectedRun = (service: string) => [
+  const protectedRun = (...vars: string[]) => [
     "-v",
     `${keys.path}:/run/iatp:ro`,
-    "-e",
-    `IATP_${service}_AUTH_KEYS=file:/run/iatp/issuer.pub`,
+    ...vars.flatMap((v) => ["-e", `${v}=file:/run/iatp/issuer.pub`]),
   ];
   try {
     const created = await dockerCli(sock, ["network", "create", "--driver", "bridge", net]);
@@ -76,7 +75,7 @@ Deno.test("scratch image: protected relay and sidecar containers answer /health 
       names[0],
       "--network",
       net,
-      ...protectedRun("RELAY"),
+      ...protectedRun("IATP_RELAY_AUTH_KEYS"),
       TAG,
       "relay",
       "--port",
@@ -91,7 +90,8 @@ Deno.test("scratch image: protected relay and sidecar containers answer /health 
       names[1],
       "--network",
       net,
-      ...protectedRun("SIDECAR"),
+      // The sidecar's settings live under IATP_ (its prefix); both spellings are given.
+      ...protectedRun("IATP_AUTH_KEYS", "IATP_SIDECAR_AUTH_KEYS"),
       "-e",
       `IATP_RELAY_URL=http://${relayIp}:8005`,
       TAG,
