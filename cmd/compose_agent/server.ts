@@ -11,6 +11,7 @@ import {
   resolveSecretSetting,
   Scopes,
   signedAuth,
+  type TokenSource,
 } from "../../core/auth/mod.ts";
 import {
   ComposeRunner,
@@ -145,6 +146,42 @@ async function dockerProbe(engine: DockerEngine, socket: string, log: Logger) {
 /** How often /health re-checks the daemon. */
 export const DOCKER_PROBE_INTERVAL_MS = 15_000;
 
+/**
+ * The key signatures are verified with (AGENT_TOKEN, its file, or Vault).
+ * @throws {ConfigError} naming `agent_token` when it resolves to nothing without Vault.
+ */
+async function verifyingKey(config: ComposeAgentConfig, log: Logger): Promise<TokenSource> {
+  const token = await agentTokenSource(config, log);
+  if (token.current() !== "" || config.vault.address) return token;
+  token.close();
+  throw new ConfigError(
+    "agent_token",
+    { kind: "env", name: "AGENT_TOKEN" },
+    "a non-empty HMAC key (the value, or a file:PATH holding it)",
+    "an empty value",
+  );
+}
+
+/** The signed-request middleware of the command API. */
+function authFor(
+  config: ComposeAgentConfig,
+  token: TokenSource,
+  replay: ReplayStore,
+  log: Logger,
+  rejected: Counter<"reason">,
+) {
+  return signedAuth({
+    token,
+    allowedAgents: config.allowed_agents,
+    scopes: new Scopes(config.scopes),
+    replay,
+    limiter: new RateLimiter(config.rate_limit_per_min),
+    maxSkewSecs: config.signature_max_skew_secs,
+    log,
+    onReject: (reason) => rejected.inc({ reason }),
+  });
+}
+
 /** Starts the compose-agent. */
 export async function start(
   config: ComposeAgentConfig,
@@ -152,16 +189,7 @@ export async function start(
 ): Promise<Service> {
   const log = deps.log ?? serviceLogger("compose-agent", config);
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
-  const token = await agentTokenSource(config, log);
-  if (token.current() === "" && !config.vault.address) {
-    token.close();
-    throw new ConfigError(
-      "agent_token",
-      { kind: "env", name: "AGENT_TOKEN" },
-      "a non-empty HMAC key (the value, or a file:PATH holding it)",
-      "an empty value",
-    );
-  }
+  const token = await verifyingKey(config, log);
   const { engine, executor } = openDocker(config, log);
   const replay = await openReplay(config);
   const relay = config.relay_url
@@ -193,19 +221,7 @@ export async function start(
     log,
     watchdogSink(counters.watchdog, relay, ident),
   );
-  server.app.use(
-    "/api/v1/*",
-    signedAuth({
-      token,
-      allowedAgents: config.allowed_agents,
-      scopes: new Scopes(config.scopes),
-      replay,
-      limiter: new RateLimiter(config.rate_limit_per_min),
-      maxSkewSecs: config.signature_max_skew_secs,
-      log,
-      onReject: (reason) => counters.rejected.inc({ reason }),
-    }),
-  );
+  server.app.use("/api/v1/*", authFor(config, token, replay, log, counters.rejected));
   registerCommandRoutes(server.app, {
     executor,
     queue,
