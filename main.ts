@@ -70,8 +70,9 @@ if (import.meta.main) {
       fields: { reason: scrubString(String((e.reason as Error)?.stack ?? e.reason)) },
     }));
   });
-  // Under scripts/iatp this is a no-op (the launcher grants exactly the table's flags); in the
-  // compiled binary and the container image, which start with the union, it drops the rest.
+  // Under scripts/iatp and the image's launcher this is a no-op (they grant exactly the table's
+  // flags); in the compiled binary, which starts with the union, it revokes every category the
+  // subcommand's line does not grant (a granted category stays whole: docs/deployment.md).
   narrowToSubcommand(Deno.args[0] ?? "help");
   Deno.exit(await main(Deno.args));
 }

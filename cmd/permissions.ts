@@ -1,6 +1,7 @@
 /**
- * The permission table (cmd/permissions.txt) as data, for compiled mode and for tests; the
- * launcher reads the same file.
+ * The permission table (cmd/permissions.txt) as data: the exact flags of each subcommand for the
+ * image launcher (scripts/launcher.ts), the category narrowing of the compiled binary, and tests.
+ * scripts/iatp reads the same file.
  * @module
  */
 import tableText from "./permissions.txt" with { type: "text" };
@@ -49,9 +50,10 @@ const CATEGORIES = ["net", "env", "read", "write", "run", "sys", "ffi", "import"
 
 /**
  * In a compiled binary every subcommand starts with the union of permissions baked in at
- * compile time; this revokes each category the subcommand's table line does not grant.
- * (Deno cannot narrow a granted category to a list at run time, so partial grants stay whole;
- * under `deno run` the launcher applies the exact flags instead.) Returns what was revoked.
+ * compile time; this revokes each category the subcommand's table line does not grant, and
+ * returns what was revoked. A category the line grants in part stays whole: on Deno 2.9,
+ * revoking a path or command under a global grant is a no-op (tests/cmd/permissions_test.ts).
+ * Under `deno run` (scripts/iatp, the image's scripts/launcher.ts) the exact flags apply instead.
  */
 export function narrowToSubcommand(name: string, table: PermissionTable = PERMISSIONS): string[] {
   const flags = table.get(name);
@@ -66,4 +68,110 @@ export function narrowToSubcommand(name: string, table: PermissionTable = PERMIS
     }
   }
   return revoked;
+}
+
+/** Where the table's placeholders point: `$ROOT` the app, `$DATA` the data dir, `$DENO` Deno. */
+export interface Layout {
+  root: string;
+  data: string;
+  deno: string;
+}
+
+/**
+ * A line's flags with `$ROOT`, `$DATA` and `$DENO` filled in.
+ * @example
+ * ```ts
+ * expandFlags(["--allow-read=$DATA"], { root: "/app", data: "/data", deno: "/bin/deno" });
+ * // ["--allow-read=/data"]
+ * ```
+ */
+export function expandFlags(flags: string[], layout: Layout): string[] {
+  return flags.map((f) =>
+    f.replaceAll("$ROOT", layout.root).replaceAll("$DATA", layout.data).replaceAll(
+      "$DENO",
+      layout.deno,
+    )
+  );
+}
+
+/**
+ * Adds values to `--allow-<name>=a,b` (or adds the flag); a bare `--allow-<name>` already
+ * covers them. Deno separates list values with commas, so a value holding one is refused.
+ * @throws {RangeError} when a value contains a comma.
+ * @example
+ * ```ts
+ * extendFlag(["--allow-read=/data"], "read", ["/run/iatp/issuer.pub"]);
+ * // ["--allow-read=/data,/run/iatp/issuer.pub"]
+ * ```
+ */
+export function extendFlag(flags: string[], name: string, values: string[]): string[] {
+  const add = values.filter((v) => v !== "");
+  const bad = add.find((v) => v.includes(","));
+  if (bad !== undefined) throw new RangeError(`a path granted to Deno cannot hold a comma: ${bad}`);
+  if (add.length === 0 || flags.includes(`--allow-${name}`)) return [...flags];
+  const prefix = `--allow-${name}=`;
+  const at = flags.findIndex((f) => f.startsWith(prefix));
+  if (at < 0) return [...flags, prefix + add.join(",")];
+  const have = flags[at].slice(prefix.length).split(",");
+  const merged = [...have, ...add.filter((v) => !have.includes(v))];
+  return flags.map((f, i) => i === at ? prefix + merged.join(",") : f);
+}
+
+/** Paths named by `file:PATH` values (credential settings) in an argv or a value list. */
+function filePaths(values: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const value of values) {
+    const v = value.startsWith("--") && value.includes("=")
+      ? value.slice(value.indexOf("=") + 1)
+      : value;
+    for (const item of v.split(",")) {
+      const t = item.trim();
+      if (t.startsWith("file:") && t.length > 5) out.push(t.slice(5));
+    }
+  }
+  return out;
+}
+
+/** Paths given to `--config` in an argv. */
+function configPaths(args: string[]): string[] {
+  const out: string[] = [];
+  args.forEach((a, i) => {
+    if (a === "--config" && i + 1 < args.length) out.push(args[i + 1]);
+    else if (a.startsWith("--config=")) out.push(a.slice("--config=".length));
+  });
+  return out;
+}
+
+/** What {@linkcode launchFlags} needs to know about one start. */
+export interface LaunchRequest {
+  /** The subcommand (argv[0]). */
+  name: string;
+  /** The subcommand's own arguments. */
+  args: string[];
+  /** The environment the subcommand will see. */
+  env: Record<string, string>;
+  layout: Layout;
+  table?: PermissionTable;
+}
+
+/**
+ * The exact Deno flags of one subcommand start: its table line with placeholders filled, plus
+ * read access to the files the operator named for it (the `--config` file and `file:PATH`
+ * credential settings, in its arguments or in env vars it may read) and the operator's explicit
+ * `IATP_ALLOW_READ` / `IATP_ALLOW_WRITE` lists. An unknown subcommand gets no permission at all.
+ * @throws {RangeError} when a named path contains a comma.
+ */
+export function launchFlags(req: LaunchRequest): string[] {
+  const line = (req.table ?? PERMISSIONS).get(req.name);
+  if (!line) return [];
+  let flags = expandFlags(line, req.layout);
+  const visible = Object.entries(req.env).filter(([k]) => envGranted(line, k)).map(([, v]) => v);
+  const list = (v: string | undefined) => (v ?? "").split(",").map((s) => s.trim());
+  flags = extendFlag(flags, "read", [
+    ...list(req.env.IATP_ALLOW_READ),
+    ...configPaths(req.args),
+    ...filePaths(req.args),
+    ...filePaths(visible),
+  ]);
+  return extendFlag(flags, "write", list(req.env.IATP_ALLOW_WRITE));
 }

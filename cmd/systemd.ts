@@ -1,12 +1,79 @@
 /**
  * `iatp systemd`: prints a hardened systemd unit for one subcommand, or writes one per
- * service subcommand with `--all DIR`.
+ * service subcommand with `--all DIR`. Units run protected: they point the service's credential
+ * settings at `file:` paths under /etc/iatp (the issuer public key, the service's own mesh
+ * credentials, the host agents' HMAC keys), so a unit whose files are missing refuses to start
+ * with a message naming the setting, instead of running open.
  * @module
  */
 import { parseArgs } from "node:util";
 import { UsageError } from "../core/errors/mod.ts";
 import { type Command, COMMANDS } from "./mod.ts";
 import { print } from "./shared.ts";
+
+/** Where units expect the configuration and credential files. */
+export const CONFIG_DIR = "/etc/iatp";
+/** The issuer public key every mesh service verifies credentials with. */
+export const ISSUER_PUB = `${CONFIG_DIR}/issuer.pub`;
+/** Each service's own credentials and keys (0750 root:iatp; files 0640). */
+export const CREDENTIALS_DIR = `${CONFIG_DIR}/credentials`;
+
+/**
+ * The credential settings each unit sets, and the file each reads. Services that serve mesh
+ * calls verify with the issuer key; relay and audit callers carry their own credential; the host
+ * agents sign with their HMAC keys (the status agent also with the compose-agent's).
+ */
+export const UNIT_CREDENTIALS: Record<string, Record<string, string>> = {
+  sidecar: {
+    auth_keys: ISSUER_PUB,
+    relay_token: `${CREDENTIALS_DIR}/sidecar.token`,
+    audit_token: `${CREDENTIALS_DIR}/sidecar.token`,
+  },
+  relay: { auth_keys: ISSUER_PUB },
+  policy: {
+    auth_keys: ISSUER_PUB,
+    relay_token: `${CREDENTIALS_DIR}/policy.token`,
+    audit_token: `${CREDENTIALS_DIR}/policy.token`,
+  },
+  audit: { auth_keys: ISSUER_PUB, relay_token: `${CREDENTIALS_DIR}/audit.token` },
+  dashboard: { auth_keys: ISSUER_PUB, relay_token: `${CREDENTIALS_DIR}/dashboard.token` },
+  sensor: { "relay.token": `${CREDENTIALS_DIR}/sensor.token` },
+  action: { "relay.token": `${CREDENTIALS_DIR}/action.token` },
+  "compose-agent": {
+    agent_token: `${CREDENTIALS_DIR}/compose-agent.key`,
+    relay_token: `${CREDENTIALS_DIR}/compose-agent.token`,
+  },
+  status: {
+    agent_token: `${CREDENTIALS_DIR}/status.key`,
+    "compose_agent.token": `${CREDENTIALS_DIR}/compose-agent.key`,
+    relay_token: `${CREDENTIALS_DIR}/status.token`,
+  },
+};
+
+/** Settings read from an upstream env name rather than the service's prefix. */
+const UPSTREAM_ENV: Record<string, string> = { agent_token: "AGENT_TOKEN" };
+
+/**
+ * The env var a setting of `name` is read from: its upstream name, or the service's env prefix
+ * plus the setting key (the rule core/config derives names by).
+ */
+export async function settingEnv(name: string, key: string): Promise<string> {
+  if (UPSTREAM_ENV[key]) return UPSTREAM_ENV[key];
+  const entry = COMMANDS.find((c) => c.name === name);
+  const command = await entry?.load() as { spec?: { spec: { envPrefix: string } } } | undefined;
+  const prefix = command?.spec?.spec.envPrefix;
+  if (prefix === undefined) throw new RangeError(`${name} has no config spec`);
+  return prefix + key.replaceAll(".", "_").toUpperCase();
+}
+
+/** The `Environment=` lines of a unit's credentials. */
+export async function credentialLines(name: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const [key, path] of Object.entries(UNIT_CREDENTIALS[name] ?? {})) {
+    out.push(`Environment=${await settingEnv(name, key)}=file:${path}`);
+  }
+  return out;
+}
 
 /** Subcommands that run as long-lived services (the ones that get a unit). */
 export const SERVICE_COMMANDS = [
@@ -37,6 +104,8 @@ Flags:
 export interface UnitOptions {
   bin: string;
   user: string;
+  /** `Environment=` lines of the credential settings ({@linkcode credentialLines}). */
+  credentials?: string[];
 }
 
 /** The hardened unit text for one service subcommand. */
@@ -57,8 +126,11 @@ export function renderUnit(name: string, opts: UnitOptions): string {
     `Group=${opts.user}`,
     ...(docker ? ["SupplementaryGroups=docker"] : []),
     `ExecStart=${opts.bin} ${name} --config /etc/iatp/${name}.yaml`,
-    `EnvironmentFile=-/etc/iatp/${name}.env`,
     `Environment=IATP_DATA_DIR=${state} DENO_DIR=${state}/.deno`,
+    // Protected: credentials come from files; a missing one stops the start, naming the setting.
+    ...(opts.credentials ?? []),
+    // Read after Environment=, so a value here overrides the lines above.
+    `EnvironmentFile=-/etc/iatp/${name}.env`,
     `WorkingDirectory=${state}`,
     `StateDirectory=iatp/${name}`,
     "StateDirectoryMode=0700",
@@ -138,12 +210,14 @@ export const command: Command = {
       throw new UsageError(`--bin: expected an absolute path, found "${values.bin}"`, USAGE);
     }
     const opts = { bin: values.bin!, user: values.user! };
+    const unit = async (name: string) =>
+      renderUnit(name, { ...opts, credentials: await credentialLines(name) });
     if (values.all !== undefined) {
       if (positionals.length > 0) throw new UsageError("--all takes no subcommand", USAGE);
       await Deno.mkdir(values.all, { recursive: true });
       for (const name of SERVICE_COMMANDS) {
         const path = `${values.all}/iatp-${name}.service`;
-        await Deno.writeTextFile(path, renderUnit(name, opts));
+        await Deno.writeTextFile(path, await unit(name));
         print(path);
       }
       return 0;
@@ -156,7 +230,7 @@ export const command: Command = {
         USAGE,
       );
     }
-    print(renderUnit(name, opts));
+    print(await unit(name));
     return 0;
   },
 };

@@ -8,6 +8,7 @@ import {
   DEFAULT_RATE_LIMIT_PER_MIN,
   DEFAULT_REPLAY_MAX_ENTRIES,
   DEFAULT_VAULT_REFRESH_MS,
+  resolveSecretSetting,
   type TokenSource,
   tokenSourceFrom,
 } from "../../core/auth/mod.ts";
@@ -25,6 +26,7 @@ import {
   oneOf,
   permittedEnv,
   section,
+  type SourceMap,
   str,
   url,
 } from "../../core/config/mod.ts";
@@ -39,7 +41,8 @@ export function agentAuthFields(vaultKey: string) {
   return {
     agent_id: str({ help: "this agent's id (X-Agent-Id)", env: "AGENT_ID", default: "" }),
     agent_token: str({
-      help: "HMAC key and bearer token (overridden by Vault when VAULT_ADDRESS is set)",
+      help: "HMAC signing key, never sent over the wire (or file:PATH; Vault overrides it " +
+        "when VAULT_ADDRESS is set)",
       env: "AGENT_TOKEN",
       secret: true,
     }),
@@ -47,7 +50,7 @@ export function agentAuthFields(vaultKey: string) {
     vault: section({
       address: url({ help: "Vault address; enables the KV v2 token source", env: "VAULT_ADDRESS" }),
       token: str({
-        help: "Vault token used to read the agent token",
+        help: "Vault token used to read the agent token (or file:PATH)",
         env: "VAULT_TOKEN",
         secret: true,
       }),
@@ -69,7 +72,7 @@ export function agentAuthFields(vaultKey: string) {
       }),
     }),
     relay_url: url({ help: "relay to publish status.* events to" }),
-    relay_token: str({ help: "bearer token for the relay", secret: true }),
+    relay_token: str({ help: "bearer credential for the relay (or file:PATH)", secret: true }),
   };
 }
 
@@ -86,13 +89,17 @@ export interface AgentAuthConfig {
   };
 }
 
-/** The agent's own token: from Vault when VAULT_ADDRESS is set, else AGENT_TOKEN. */
+/**
+ * The agent's own HMAC signing key: from Vault when VAULT_ADDRESS is set, else AGENT_TOKEN
+ * (either may be given as `file:PATH`).
+ * @throws {ConfigError} naming `agent_token` or `vault.token` when its file cannot be read.
+ */
 export function agentTokenSource(c: AgentAuthConfig, log: Logger): Promise<TokenSource> {
   return tokenSourceFrom({
-    agentToken: c.agent_token,
+    agentToken: resolveSecretSetting("agent_token", c.agent_token),
     deploymentHash: c.deployment_hash,
     vaultAddress: c.vault.address,
-    vaultToken: c.vault.token,
+    vaultToken: resolveSecretSetting("vault.token", c.vault.token),
     vaultPrefix: c.vault.path_prefix,
     vaultKey: c.vault.token_key,
     vaultRefreshMs: c.vault.refresh,
@@ -137,6 +144,31 @@ export function signedApiFields() {
       min: 1,
     }),
   };
+}
+
+/** The values {@linkcode checkReplayWindow} looks at. */
+export interface ReplayWindowConfig {
+  replay_ttl_secs: number;
+  signature_max_skew_secs: number;
+}
+
+/**
+ * A signed request is accepted while its timestamp is within the skew either side of now, so
+ * one request is acceptable for twice the skew; the replay store must remember its id at least
+ * that long, or the same request is accepted again once the store forgets it.
+ * @throws {ConfigError} naming `replay_ttl_secs` and `signature_max_skew_secs` when the replay
+ * window is shorter than twice the skew.
+ */
+export function checkReplayWindow(c: ReplayWindowConfig, sources: SourceMap): void {
+  const least = 2 * c.signature_max_skew_secs;
+  if (c.replay_ttl_secs >= least) return;
+  throw new ConfigError(
+    "replay_ttl_secs",
+    sources.get("replay_ttl_secs") ?? { kind: "default" },
+    `at least twice signature_max_skew_secs (2 x ${c.signature_max_skew_secs} = ${least} s), ` +
+      "or a shorter signature_max_skew_secs, so a signed request cannot be replayed",
+    `${c.replay_ttl_secs} s`,
+  );
 }
 
 /** The compose-agent declaration. */
@@ -212,7 +244,8 @@ export const composeAgentSpec = defineConfig({
       }),
     }),
   },
-  check: (c) => {
+  check: (c, sources) => {
+    checkReplayWindow(c, sources);
     if (!c.agent_token && !c.vault.address) {
       throw new ConfigError(
         "agent_token",

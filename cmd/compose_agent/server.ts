@@ -5,7 +5,14 @@
  */
 import { dirname } from "node:path";
 import { Counter, type Registry } from "../../core/metrics/mod.ts";
-import { RateLimiter, ReplayStore, Scopes, signedAuth } from "../../core/auth/mod.ts";
+import {
+  RateLimiter,
+  ReplayStore,
+  resolveSecretSetting,
+  Scopes,
+  signedAuth,
+  type TokenSource,
+} from "../../core/auth/mod.ts";
 import {
   ComposeRunner,
   DockerEngine,
@@ -14,6 +21,7 @@ import {
   type WatchdogEvent,
 } from "../../core/docker/mod.ts";
 import { createServer, type Service } from "../../core/http/mod.ts";
+import { ConfigError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import { RelayClient } from "../../core/relay/client.ts";
 import { serviceLogger } from "../shared.ts";
@@ -138,17 +146,54 @@ async function dockerProbe(engine: DockerEngine, socket: string, log: Logger) {
 /** How often /health re-checks the daemon. */
 export const DOCKER_PROBE_INTERVAL_MS = 15_000;
 
+/**
+ * The key signatures are verified with (AGENT_TOKEN, its file, or Vault).
+ * @throws {ConfigError} naming `agent_token` when it resolves to nothing without Vault.
+ */
+async function verifyingKey(config: ComposeAgentConfig, log: Logger): Promise<TokenSource> {
+  const token = await agentTokenSource(config, log);
+  if (token.current() !== "" || config.vault.address) return token;
+  token.close();
+  throw new ConfigError(
+    "agent_token",
+    { kind: "env", name: "AGENT_TOKEN" },
+    "a non-empty HMAC key (the value, or a file:PATH holding it)",
+    "an empty value",
+  );
+}
+
+/** The signed-request middleware of the command API. */
+function authFor(
+  config: ComposeAgentConfig,
+  token: TokenSource,
+  replay: ReplayStore,
+  log: Logger,
+  rejected: Counter<"reason">,
+) {
+  return signedAuth({
+    token,
+    allowedAgents: config.allowed_agents,
+    scopes: new Scopes(config.scopes),
+    replay,
+    limiter: new RateLimiter(config.rate_limit_per_min),
+    maxSkewSecs: config.signature_max_skew_secs,
+    log,
+    onReject: (reason) => rejected.inc({ reason }),
+  });
+}
+
 /** Starts the compose-agent. */
 export async function start(
   config: ComposeAgentConfig,
   deps: { log?: Logger } = {},
 ): Promise<Service> {
   const log = deps.log ?? serviceLogger("compose-agent", config);
-  const token = await agentTokenSource(config, log);
+  const relayToken = resolveSecretSetting("relay_token", config.relay_token);
+  const token = await verifyingKey(config, log);
   const { engine, executor } = openDocker(config, log);
   const replay = await openReplay(config);
   const relay = config.relay_url
-    ? new RelayClient({ url: config.relay_url, token: config.relay_token || undefined, log })
+    ? new RelayClient({ url: config.relay_url, token: relayToken, log })
     : undefined;
   const queue = new CommandQueue(config.queue_size, config.report_history);
   const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };
@@ -176,19 +221,7 @@ export async function start(
     log,
     watchdogSink(counters.watchdog, relay, ident),
   );
-  server.app.use(
-    "/api/v1/*",
-    signedAuth({
-      token,
-      allowedAgents: config.allowed_agents,
-      scopes: new Scopes(config.scopes),
-      replay,
-      limiter: new RateLimiter(config.rate_limit_per_min),
-      maxSkewSecs: config.signature_max_skew_secs,
-      log,
-      onReject: (reason) => counters.rejected.inc({ reason }),
-    }),
-  );
+  server.app.use("/api/v1/*", authFor(config, token, replay, log, counters.rejected));
   registerCommandRoutes(server.app, {
     executor,
     queue,

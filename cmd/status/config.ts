@@ -2,6 +2,10 @@
  * `iatp status` configuration. Upstream environment names (DASHBOARD_URL, DEPLOYMENT_HASH,
  * COMPOSE_AGENT_ENABLED, STATUS_PANEL_BIND, POLLING_*, METRICS_INTERVAL_SECS, ALERT_*, VAULT_*)
  * are kept; everything else is `IATP_STATUS_*`.
+ *
+ * The agent's HMAC key (AGENT_TOKEN or Vault `status_panel_token`) only signs requests. What it
+ * sends as `Authorization: Bearer` to its dashboard is a separate credential, `dashboard_token`
+ * (or Vault `status_panel_dashboard_token`); with none it sends the signature alone.
  * @module
  */
 import { serviceFields } from "../../core/config/common.ts";
@@ -40,6 +44,17 @@ export const statusSpec = defineConfig({
     ...serviceFields(5000),
     host: str({ help: "address to listen on", env: "STATUS_PANEL_BIND", default: "127.0.0.1" }),
     ...agentAuthFields("status_panel_token"),
+    dashboard_token: str({
+      help: "bearer credential for the dashboard, never the HMAC key (or file:PATH); " +
+        "with none, requests carry the signature alone",
+      secret: true,
+    }),
+    dashboard_token_vault_key: str({
+      help: "this agent's dashboard token key in Vault, beside its HMAC key (when VAULT_ADDRESS " +
+        "is set; a missing secret means none)",
+      default: "status_panel_dashboard_token",
+      pattern: /^[A-Za-z0-9_.-]{1,128}$/,
+    }),
     dashboard_url: url({
       help: "dashboard base URL; enables the command long poll",
       env: "DASHBOARD_URL",
@@ -71,7 +86,10 @@ export const statusSpec = defineConfig({
         default: true,
       }),
       url: url({ help: "compose-agent base URL", default: "http://127.0.0.1:5001" }),
-      token: str({ help: "HMAC key the compose-agent verifies (its AGENT_TOKEN)", secret: true }),
+      token: str({
+        help: "HMAC key the compose-agent verifies (its AGENT_TOKEN), or file:PATH",
+        secret: true,
+      }),
       timeout: duration({ help: "deadline of one forwarded command", default: 330_000, min: 100 }),
     }),
     legacy: bool({ help: "legacy mode: run Docker commands here, on the socket", default: false }),
@@ -121,6 +139,15 @@ export const statusSpec = defineConfig({
           String(w),
         );
       }
+    }
+    if (c.dashboard_token && c.dashboard_token === c.agent_token) {
+      throw new ConfigError(
+        "dashboard_token",
+        sources.get("dashboard_token") ?? { kind: "default" },
+        "a credential of its own, not the HMAC key (AGENT_TOKEN): a captured request " +
+          "would let anyone forge signatures",
+        "the HMAC key",
+      );
     }
     if (c.dashboard_url && !c.deployment_hash) {
       throw new ConfigError(

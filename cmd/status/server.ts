@@ -3,16 +3,16 @@
  * Docker target (the compose-agent, or the socket itself in legacy mode only).
  * @module
  */
-import { staticToken, type TokenSource } from "../../core/auth/mod.ts";
+import type { TokenSource } from "../../core/auth/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import { Counter, Gauge, type Registry } from "../../core/metrics/mod.ts";
 import { RelayClient } from "../../core/relay/client.ts";
 import { VERSION } from "../../core/version.ts";
-import { agentTokenSource } from "../compose_agent/config.ts";
 import { serviceLogger } from "../shared.ts";
 import { isLegacy, type StatusConfig } from "./config.ts";
+import { openCredentials } from "./credentials.ts";
 import { legacyTarget } from "./legacy.ts";
 import { DashboardLink, type LinkOptions } from "./link.ts";
 import { HostMonitor } from "./monitor.ts";
@@ -31,14 +31,18 @@ function thresholds(c: StatusConfig) {
 }
 
 /** The Docker target: the compose-agent, or the socket itself in legacy mode only. */
-function dockerTarget(config: StatusConfig, log: Logger): { target: DockerTarget; close(): void } {
+function dockerTarget(
+  config: StatusConfig,
+  composeAgentKey: TokenSource,
+  log: Logger,
+): { target: DockerTarget; close(): void } {
   if (isLegacy(config)) {
     log.warn(LEGACY_WARNING, { docker_socket: config.docker_socket });
     return legacyTarget(config, log);
   }
   // The socket is never opened here: Docker work goes to the compose-agent, signed with the
   // compose-agent's key (not this agent's dashboard token).
-  if (!config.compose_agent.token) {
+  if (composeAgentKey.current() === "") {
     log.warn(
       "no compose-agent key (IATP_STATUS_COMPOSE_AGENT_TOKEN): Docker commands will be refused",
     );
@@ -49,7 +53,7 @@ function dockerTarget(config: StatusConfig, log: Logger): { target: DockerTarget
       url: config.compose_agent.url,
       identity: {
         agentId: config.agent_id || DEFAULT_AGENT_ID,
-        token: staticToken(config.compose_agent.token ?? ""),
+        token: composeAgentKey,
       },
       timeoutMs: config.compose_agent.timeout,
     },
@@ -78,7 +82,7 @@ function capabilities(config: StatusConfig): Record<string, unknown> {
 
 function dashboardLink(
   config: StatusConfig,
-  token: TokenSource,
+  keys: { hmac: TokenSource; bearer?: TokenSource },
   router: CommandRouter,
   log: Logger,
   onResult: LinkOptions["onResult"],
@@ -86,7 +90,12 @@ function dashboardLink(
   return new DashboardLink({
     dashboardUrl: config.dashboard_url!,
     deploymentHash: config.deployment_hash ?? "",
-    identity: { agentId: config.agent_id || DEFAULT_AGENT_ID, token, bearer: true },
+    // Signed with the HMAC key; the bearer (if any) is the dashboard token, never that key.
+    identity: {
+      agentId: config.agent_id || DEFAULT_AGENT_ID,
+      token: keys.hmac,
+      bearer: keys.bearer,
+    },
     router,
     pollTimeoutSecs: config.polling_timeout_secs,
     backoffMs: config.polling_backoff_secs * 1000,
@@ -99,9 +108,9 @@ function dashboardLink(
 /** Starts the status agent. */
 export async function start(config: StatusConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? serviceLogger("status", config);
-  const token = await agentTokenSource(config, log);
+  const creds = await openCredentials(config, log);
   const relay = config.relay_url
-    ? new RelayClient({ url: config.relay_url, token: config.relay_token || undefined, log })
+    ? new RelayClient({ url: config.relay_url, token: creds.relayToken, log })
     : undefined;
   const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };
   const monitor = new HostMonitor(
@@ -111,7 +120,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     ident,
     log,
   );
-  const docker = dockerTarget(config, log);
+  const docker = dockerTarget(config, creds.composeAgentKey, log);
   const router = new CommandRouter(docker.target, () => monitor.latest(), log);
   const server = createServer({
     service: "status",
@@ -138,7 +147,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     capabilities: () => capabilities(config),
   });
   const link = config.dashboard_url
-    ? dashboardLink(config, token, router, log, (cmd, r) => {
+    ? dashboardLink(config, creds, router, log, (cmd, r) => {
       commands.inc({ type: cmd.type, executed_by: r.executed_by, status: r.status });
       relay?.publish("action.results", { ...ident, type: cmd.type, ...r });
     })
@@ -153,7 +162,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       await svc.close();
       monitor.stop();
       docker.close();
-      token.close();
+      creds.close();
       await relay?.close();
     },
   };

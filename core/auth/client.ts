@@ -1,17 +1,25 @@
 /**
  * Outgoing signed requests: signs each attempt with a fresh request id and timestamp, and on a
- * 401/403 re-reads the token (it may have been rotated in Vault) and retries once.
+ * 401/403 re-reads the keys (they may have been rotated in Vault) and retries once.
+ *
+ * The HMAC signing key never leaves this process: it is never sent as a bearer token, since one
+ * captured request would then let anyone forge signatures. A peer that also wants a bearer
+ * credential (the dashboard) gets a separate token of its own ({@linkcode SignerIdentity.bearer}).
  * @module
  */
 import { signRequest } from "./signing.ts";
 import type { TokenSource } from "./tokens.ts";
 
-/** Who signs, and with which key. */
+/** Who signs, with which key, and which separate bearer credential (if any) goes along. */
 export interface SignerIdentity {
   agentId: string;
+  /** The HMAC signing key. Only ever used to sign; never sent. */
   token: TokenSource;
-  /** Also send `Authorization: Bearer <token>` (the dashboard expects both). */
-  bearer?: boolean;
+  /**
+   * A bearer credential of its own, sent as `Authorization: Bearer` when it holds a value;
+   * with none (or an empty one) no Authorization header is sent (signature only).
+   */
+  bearer?: TokenSource;
 }
 
 /** Options of one signed request. */
@@ -23,7 +31,15 @@ export interface SignedRequestInit {
   signal?: AbortSignal;
 }
 
-/** Sends a signed request; a 401/403 triggers one token refresh and one retry. */
+/**
+ * Sends a signed request; a 401/403 triggers one refresh of the signing key and the bearer
+ * token, and one retry when either changed.
+ * @throws {TypeError} when the peer cannot be reached (from `fetch`).
+ * @example
+ * ```ts
+ * const res = await signedFetch(url, { agentId: "status-1", token: staticToken(key) });
+ * ```
+ */
 export async function signedFetch(
   url: string,
   identity: SignerIdentity,
@@ -33,18 +49,36 @@ export async function signedFetch(
   const method = (init.method ?? (init.json === undefined ? "GET" : "POST")).toUpperCase();
   const body = init.json === undefined ? undefined : JSON.stringify(init.json);
   const attempt = async () => {
-    const token = identity.token.current();
-    const headers: Record<string, string> = {
-      ...init.headers,
-      ...(await signRequest(token, { agentId: identity.agentId, method, url, body })),
-    };
+    const headers: Record<string, string> = { ...init.headers };
+    // A caller-supplied Authorization could be the signing key: only the bearer source sets it.
+    for (const k of Object.keys(headers)) {
+      if (k.toLowerCase() === "authorization") delete headers[k];
+    }
+    Object.assign(
+      headers,
+      await signRequest(identity.token.current(), {
+        agentId: identity.agentId,
+        method,
+        url,
+        body,
+      }),
+    );
     if (body !== undefined) headers["content-type"] = "application/json";
-    if (identity.bearer) headers["authorization"] = `Bearer ${token}`;
+    const bearer = identity.bearer?.current() ?? "";
+    // Never the signing key, even when misconfigured to be the same value.
+    if (bearer !== "" && bearer !== identity.token.current()) {
+      headers["authorization"] = `Bearer ${bearer}`;
+    }
     return await doFetch(url, { method, headers, body, signal: init.signal });
   };
   const res = await attempt();
   if (res.status !== 401 && res.status !== 403) return res;
-  if (!(await identity.token.refresh(`peer answered ${res.status}`))) return res;
+  const reason = `peer answered ${res.status}`;
+  const [key, bearer] = await Promise.all([
+    identity.token.refresh(reason),
+    identity.bearer?.refresh(reason) ?? Promise.resolve(false),
+  ]);
+  if (!key && !bearer) return res;
   await res.body?.cancel();
   return await attempt();
 }

@@ -55,7 +55,9 @@ export class ReplayStore {
     const existing = this.#db.prepare("SELECT expires_ms FROM seen WHERE key = ?").get(key) as
       | { expires_ms: number }
       | undefined;
-    if (existing && existing.expires_ms > now) return "replay";
+    // Inclusive: an id is remembered up to and including its expiry instant, the same closed
+    // interval the skew check accepts timestamps in.
+    if (existing && existing.expires_ms >= now) return "replay";
     if (!existing && this.#count >= this.maxEntries) {
       this.#prune(true);
       if (this.#count >= this.maxEntries) return "full";
@@ -83,7 +85,7 @@ export class ReplayStore {
     // Pruning at most once a second keeps the hot path to one lookup and one insert.
     if (!force && now - this.#lastPrune < 1000) return;
     this.#lastPrune = now;
-    const r = this.#db.prepare("DELETE FROM seen WHERE expires_ms <= ?").run(now);
+    const r = this.#db.prepare("DELETE FROM seen WHERE expires_ms < ?").run(now);
     this.#count = Math.max(0, (this.#count ?? 0) - Number(r.changes));
     if (force) this.#count = this.#countRows();
   }

@@ -1,7 +1,8 @@
 /**
- * Where an agent's HMAC key / bearer token comes from: a static value (AGENT_TOKEN) or Vault
- * KV v2, read from the agent's own key under `{prefix}/{deployment_hash}`, refreshed on an
- * interval and on demand after a 401/403. Tokens are only ever read from Vault, never written.
+ * Where an agent's secrets come from (its HMAC signing key, and separately the status agent's
+ * dashboard bearer token): a static value (AGENT_TOKEN, a setting) or Vault KV v2, read from the
+ * agent's own key under `{prefix}/{deployment_hash}`, refreshed on an interval and on demand
+ * after a 401/403. Tokens are only ever read from Vault, never written.
  * @module
  */
 import { registerSecret } from "../log/mod.ts";
@@ -41,8 +42,10 @@ export interface VaultOptions {
   /** VAULT_AGENT_PATH_PREFIX, e.g. `secret/data/agents`. */
   prefix: string;
   deploymentHash: string;
-  /** The agent's own key: `compose_agent_token` or `status_panel_token`. */
+  /** The agent's own key: `compose_agent_token`, `status_panel_token`, ... */
   key: string;
+  /** A missing secret (404) is expected (logged at debug, not warn): the value is optional. */
+  optional?: boolean;
   /** Used until the first successful read (e.g. AGENT_TOKEN). */
   fallback?: string;
   refreshMs?: number;
@@ -109,7 +112,12 @@ export class VaultTokenSource implements TokenSource {
       });
       const text = await res.text();
       if (!res.ok) {
-        log?.warn("vault token read failed", { status: res.status, key: this.opts.key, reason });
+        const quiet = this.opts.optional && res.status === 404;
+        log?.[quiet ? "debug" : "warn"]("vault token read failed", {
+          status: res.status,
+          key: this.opts.key,
+          reason,
+        });
         return false;
       }
       if (text.length > VAULT_MAX_RESPONSE_BYTES) throw new Error("vault response too large");
@@ -140,6 +148,8 @@ export interface TokenConfig {
   vaultPrefix?: string;
   vaultKey: string;
   vaultRefreshMs?: number;
+  /** The secret may be absent from Vault (see {@linkcode VaultOptions.optional}). */
+  optional?: boolean;
   log?: Logger;
 }
 
@@ -154,6 +164,7 @@ export async function tokenSourceFrom(c: TokenConfig): Promise<TokenSource> {
     key: c.vaultKey,
     fallback: c.agentToken,
     refreshMs: c.vaultRefreshMs,
+    optional: c.optional,
     log: c.log,
   });
   await source.start();

@@ -71,9 +71,18 @@ export function requireScope(c: Context<AppEnv>, scope: string): Caller {
   return caller;
 }
 
-/** The authentication middleware; see the module doc for the order of checks. */
+/**
+ * The authentication middleware; see the module doc for the order of checks.
+ * @throws {RangeError} when the replay window is shorter than twice the skew: a request is
+ * acceptable for 2 x skew, so a shorter window would forget its id while it can still be replayed.
+ */
 export function signedAuth(opts: SignedAuthOptions): MiddlewareHandler<AppEnv> {
   const skew = opts.maxSkewSecs ?? DEFAULT_MAX_SKEW_SECS;
+  if (opts.replay.ttlMs < 2 * skew * 1000) {
+    throw new RangeError(
+      `replay window ${opts.replay.ttlMs} ms is shorter than twice the skew (2 x ${skew} s)`,
+    );
+  }
   const now = opts.now ?? Date.now;
   const reject = (
     status: number,

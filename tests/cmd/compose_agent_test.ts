@@ -80,6 +80,54 @@ Deno.test("compose-agent config errors name the key and exit 2", async () => {
   }
 });
 
+Deno.test("compose-agent: a replay window shorter than twice the skew is a config error", async () => {
+  const dir = await tempDir();
+  try {
+    const r = await runIatp(["compose-agent", "--port", "0"], {
+      env: agentEnv(dir.path, { REPLAY_TTL_SECS: "2" }),
+    });
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /replay_ttl_secs \(env REPLAY_TTL_SECS\): expected at least twice signature_max_skew_secs \(2 x 300 = 600 s\).*found 2 s/,
+    );
+    const flags = await runIatp([
+      "compose-agent",
+      "--port",
+      "0",
+      "--signature-max-skew-secs",
+      "400",
+      "--replay-ttl-secs",
+      "700",
+    ], { env: agentEnv(dir.path) });
+    assert.equal(flags.code, 2);
+    assert.match(flags.stderr, /replay_ttl_secs \(flag --replay-ttl-secs\).*2 x 400 = 800 s/);
+    assert.doesNotMatch(r.stderr + flags.stderr, new RegExp(KEY), "the key is never printed");
+    // Twice the skew exactly is sound: it starts (here with its key read from a file).
+    await Deno.writeTextFile(`${dir.path}/agent.key`, `${KEY}\n`, { mode: 0o600 });
+    const ok = await startIatpService(["compose-agent", "--port", "0"], {
+      env: agentEnv(dir.path, {
+        AGENT_TOKEN: `file:${dir.path}/agent.key`,
+        SIGNATURE_MAX_SKEW_SECS: "1",
+        REPLAY_TTL_SECS: "2",
+        IATP_COMPOSE_AGENT_DOCKER_SOCKET: `${dir.path}/none.sock`,
+      }),
+    });
+    try {
+      const r = await signed(ok.url, "/api/v1/commands/execute", {
+        command_id: "c-file",
+        type: "health",
+        parameters: {},
+      });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+    } finally {
+      await ok.stop();
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("compose-agent signed API rejects every forged, stale, replayed or excessive request", async (t) => {
   const dir = await tempDir();
   const args = [

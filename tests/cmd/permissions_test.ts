@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../cmd/mod.ts";
-import { envGranted, grantsOf, parsePermissionTable, PERMISSIONS } from "../../cmd/permissions.ts";
+import {
+  envGranted,
+  expandFlags,
+  extendFlag,
+  grantsOf,
+  launchFlags,
+  parsePermissionTable,
+  PERMISSIONS,
+} from "../../cmd/permissions.ts";
 
 Deno.test("every subcommand has exactly one line in the permission table", () => {
   for (const c of COMMANDS) assert.ok(PERMISSIONS.has(c.name), `no permissions for ${c.name}`);
@@ -63,4 +71,166 @@ Deno.test("compiled mode revokes every category a subcommand's line does not gra
   assert.equal(r.net, "granted");
   assert.equal(r.read, "prompt");
   assert.equal(r.run, "prompt");
+});
+
+/** Runs `code` with `deno run` and exactly `flags` (eval would grant everything). */
+async function childWith(flags: string[], code: string): Promise<Record<string, unknown>> {
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(file, code);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--quiet",
+        `--config=${new URL("../../deno.json", import.meta.url).pathname}`,
+        ...flags,
+        file,
+      ],
+      env: { NO_COLOR: "1" },
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+const PERMISSIONS_TS = new URL("../../cmd/permissions.ts", import.meta.url).href;
+
+Deno.test("Deno 2.9 cannot narrow a global grant to a path; it can only drop list entries", async () => {
+  const probe = `
+    const r = Deno.permissions.revokeSync({ name: "read", path: "/etc" });
+    let read = "ok";
+    try { Deno.readTextFileSync("/etc/hostname"); } catch (e) { read = (e as Error).name; }
+    console.log(JSON.stringify({ state: r.state, read }));
+  `;
+  // Under a global grant, revoking a path is a no-op: the path stays granted and readable.
+  assert.deepEqual(await childWith(["--allow-read"], probe), {
+    state: "granted",
+    read: "ok",
+  });
+  // Under a list grant, revoking a path drops every granted entry covering it (here /etc).
+  const listed = await childWith(["--allow-read=/etc,/tmp"], probe);
+  assert.deepEqual(listed, { state: "prompt", read: "NotCapable" });
+});
+
+Deno.test("compiled binary: narrowing revokes whole categories and leaves granted ones whole", async () => {
+  // The flags scripts/compile bakes into the binary, read from the script itself.
+  const script = await Deno.readTextFile(new URL("../../scripts/compile", import.meta.url));
+  const m = /^perms=\(([^)]*)\)$/m.exec(script);
+  assert.ok(m, "scripts/compile has a perms=(...) line");
+  const baked = m[1].trim().split(/\s+/);
+  const code = (name: string) => `
+    import { narrowToSubcommand } from "${PERMISSIONS_TS}";
+    const revoked = narrowToSubcommand("${name}");
+    const out: Record<string, unknown> = { revoked };
+    const attempt = (k: string, fn: () => unknown) => {
+      try { fn(); out[k] = "ok"; } catch (e) { out[k] = e instanceof Error ? e.name : String(e); }
+    };
+    const outside = Deno.env.get("OUTSIDE") ?? "";
+    attempt("run_echo", () => new Deno.Command("/bin/echo", { args: ["x"] }).outputSync());
+    attempt("write_outside", () => Deno.writeTextFileSync(outside + "/w", "x"));
+    attempt("read_passwd", () => Deno.readTextFileSync("/etc/passwd"));
+    attempt("env_path", () => Deno.env.get("PATH"));
+    attempt("sys", () => Deno.hostname());
+    console.log(JSON.stringify(out));
+  `;
+  const outside = await Deno.makeTempDir();
+  try {
+    Deno.env.set("OUTSIDE", outside);
+    // action: no sys in its line, so sys goes; run, write, read and env are granted in part,
+    // so the binary keeps them whole: it can run /bin/echo and write outside its data dir.
+    const action = await childWith(baked, code("action"));
+    assert.deepEqual(action.revoked, ["sys", "ffi"]);
+    assert.deepEqual(
+      [action.run_echo, action.write_outside, action.read_passwd, action.env_path, action.sys],
+      ["ok", "ok", "ok", "ok", "NotCapable"],
+    );
+    // relay: no run and no sys in its line, so both go; read and write stay whole.
+    const relay = await childWith(baked, code("relay"));
+    assert.deepEqual(relay.revoked, ["run", "sys", "ffi"]);
+    assert.deepEqual([relay.run_echo, relay.write_outside, relay.read_passwd, relay.sys], [
+      "NotCapable",
+      "ok",
+      "ok",
+      "NotCapable",
+    ]);
+    // dashboard: no file access in its line at all.
+    const dash = await childWith(baked, code("dashboard"));
+    assert.deepEqual(dash.revoked, ["read", "write", "run", "sys", "ffi"]);
+    assert.deepEqual([dash.read_passwd, dash.write_outside, dash.run_echo], [
+      "NotCapable",
+      "NotCapable",
+      "NotCapable",
+    ]);
+  } finally {
+    Deno.env.delete("OUTSIDE");
+    await Deno.remove(outside, { recursive: true });
+  }
+});
+
+Deno.test("launchFlags: the line, placeholders filled, plus only the files named for it", () => {
+  const layout = { root: "/app", data: "/data", deno: "/usr/local/bin/deno" };
+  assert.deepEqual(launchFlags({ name: "nope", args: [], env: {}, layout }), []);
+  assert.deepEqual(launchFlags({ name: "help", args: [], env: {}, layout }), []);
+  const relay = launchFlags({
+    name: "relay",
+    args: ["--config", "/etc/iatp/relay.yaml", "--port=8005"],
+    env: {
+      IATP_RELAY_AUTH_KEYS: "file:/run/iatp/issuer.pub",
+      HOME: "file:/root/not-for-relay", // an env var relay may not read grants nothing
+      IATP_ALLOW_WRITE: "/srv/relay",
+    },
+    layout,
+  });
+  assert.deepEqual(relay, [
+    "--allow-net",
+    "--allow-env=IATP_*,LOG_TOKENS,LOG_STREAM,OTEL_*",
+    "--allow-read=/data,/etc/iatp/relay.yaml,/run/iatp/issuer.pub",
+    "--allow-write=/data,/srv/relay",
+  ]);
+  const action = launchFlags({
+    name: "action",
+    args: ["--relay-token=file:/run/iatp/action.token"],
+    env: {},
+    layout,
+  });
+  assert.ok(action.includes("--allow-run=/usr/local/bin/deno,git"));
+  assert.ok(action.includes("--allow-read=/app,/data,/run/iatp/action.token"));
+  assert.throws(
+    () => launchFlags({ name: "relay", args: ["--config", "/etc/a,b.yaml"], env: {}, layout }),
+    RangeError,
+  );
+  assert.throws(() => extendFlag([], "read", ["/a,b"]), RangeError);
+  assert.deepEqual(extendFlag(["--allow-read"], "read", ["/x"]), ["--allow-read"]);
+  assert.deepEqual(expandFlags(["--allow-run=$DENO"], layout), [
+    "--allow-run=/usr/local/bin/deno",
+  ]);
+});
+
+Deno.test("the image launcher and scripts/iatp give every subcommand the same flags", async () => {
+  const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+  const deno = "/opt/deno/bin/deno";
+  for (const name of PERMISSIONS.keys()) {
+    const bash = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `source "${root}/scripts/lib.sh" && iatp_permission_flags "$0" "$1"`,
+        name,
+        deno,
+      ],
+      env: { IATP_DATA_DIR: "/srv/data", IATP_ALLOW_READ: "/run/extra" },
+      clearEnv: true,
+    }).output();
+    assert.equal(bash.code, 0, new TextDecoder().decode(bash.stderr));
+    const fromBash = new TextDecoder().decode(bash.stdout).trim().split(/\s+/).filter(Boolean);
+    const fromTs = launchFlags({
+      name,
+      args: [],
+      env: { IATP_DATA_DIR: "/srv/data", IATP_ALLOW_READ: "/run/extra" },
+      layout: { root, data: "/srv/data", deno },
+    });
+    assert.deepEqual(fromTs, fromBash, name);
+  }
 });

@@ -128,27 +128,38 @@ Deno.test("status publishes metrics and de-duplicated threshold alerts to the re
   }
 });
 
-/** A fake Vault KV v2 that serves one key. */
-function fakeVault(path: string) {
-  let token = "vault-served-token-1";
+/** A fake Vault KV v2 that serves one secret per path. */
+function fakeVault(secrets: Record<string, string>) {
+  const served = { ...secrets };
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
     if (req.headers.get("x-vault-token") !== "root-vault-token") {
       return Response.json({ errors: ["permission denied"] }, { status: 403 });
     }
-    if (new URL(req.url).pathname !== path) return Response.json({ errors: [] }, { status: 404 });
+    const token = served[new URL(req.url).pathname];
+    if (token === undefined) return Response.json({ errors: [] }, { status: 404 });
     return Response.json({ data: { data: { token }, metadata: { version: 1 } } });
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
-    rotate: (t: string) => token = t,
+    rotate: (path: string, t: string) => served[path] = t,
     close: () => server.shutdown(),
   };
 }
 
+const VAULT_HMAC = "/v1/secret/data/agents/dep-42/status_panel_token";
+const VAULT_BEARER = "/v1/secret/data/agents/dep-42/status_panel_dashboard_token";
+
 Deno.test("status dashboard link: signed long poll, local commands, forwarding, token rotation", async (t) => {
   const dir = await tempDir();
-  const vault = fakeVault("/v1/secret/data/agents/dep-42/status_panel_token");
-  const dash = startFakeDashboard({ token: "vault-served-token-1", deploymentHash: "dep-42" });
+  const vault = fakeVault({
+    [VAULT_HMAC]: "vault-served-token-1",
+    [VAULT_BEARER]: "vault-dashboard-cred-1",
+  });
+  const dash = startFakeDashboard({
+    token: "vault-served-token-1",
+    bearer: "vault-dashboard-cred-1",
+    deploymentHash: "dep-42",
+  });
   const agent = await startIatpService(["status", "--port", "0"], {
     env: {
       IATP_DATA_DIR: dir.path,
@@ -198,23 +209,108 @@ Deno.test("status dashboard link: signed long poll, local commands, forwarding, 
       );
       assert.ok(h.last_command_timestamp_ms > 0);
     });
-    await t.step("a rotated token is re-read from Vault after a 401", async () => {
-      vault.rotate("vault-served-token-2");
+    await t.step("a rotated HMAC key is re-read from Vault after a 401", async () => {
+      vault.rotate(VAULT_HMAC, "vault-served-token-2");
       dash.setToken("vault-served-token-2");
       dash.enqueue({ command_id: "cmd-4", type: "server_resources" });
       const r = await dash.waitForReport("cmd-4", 60_000);
       assert.equal(r.status, "success");
+      assert.ok((dash.stats.rejected.bad_signature ?? 0) >= 1, JSON.stringify(dash.stats));
+    });
+    await t.step("a rotated dashboard token is re-read from its own Vault key", async () => {
+      vault.rotate(VAULT_BEARER, "vault-dashboard-cred-2");
+      dash.setBearer("vault-dashboard-cred-2");
+      dash.enqueue({ command_id: "cmd-5", type: "server_resources" });
+      const r = await dash.waitForReport("cmd-5", 60_000);
+      assert.equal(r.status, "success");
       assert.ok((dash.stats.rejected.bad_bearer ?? 0) >= 1, JSON.stringify(dash.stats));
+    });
+    await t.step("the HMAC key never travels: only the dashboard tokens were sent", () => {
+      assert.deepEqual([...dash.authorizations].sort(), [
+        "Bearer vault-dashboard-cred-1",
+        "Bearer vault-dashboard-cred-2",
+      ]);
     });
     assert.doesNotMatch(
       agent.stdout(),
-      /vault-served-token|root-vault-token/,
+      /vault-served-token|vault-dashboard-cred|root-vault-token/,
       "tokens never logged",
     );
   } finally {
     await agent.stop();
     await dash.close();
     await vault.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("status sends its dashboard token, never its HMAC key; with none, no Authorization", async (t) => {
+  const dir = await tempDir();
+  const key = "status-hmac-key-never-sent-0001";
+  const env = (extra: Record<string, string>) => ({
+    IATP_DATA_DIR: dir.path,
+    DASHBOARD_URL: "",
+    DEPLOYMENT_HASH: "dep-7",
+    AGENT_ID: "status-7",
+    AGENT_TOKEN: key,
+    POLLING_TIMEOUT_SECS: "1",
+    POLLING_BACKOFF_SECS: "0.2",
+    ...extra,
+  });
+  const run = async (
+    dash: ReturnType<typeof startFakeDashboard>,
+    extra: Record<string, string>,
+  ) => {
+    const agent = await startIatpService(["status", "--port", "0"], {
+      env: env({ ...extra, DASHBOARD_URL: dash.url }),
+    });
+    try {
+      const id = crypto.randomUUID();
+      dash.enqueue({ command_id: id, type: "server_resources" });
+      assert.equal((await dash.waitForReport(id)).status, "success");
+      assert.doesNotMatch(agent.stdout(), new RegExp(key), "HMAC key never logged");
+    } finally {
+      await agent.stop();
+    }
+  };
+  try {
+    await t.step("no dashboard token: signature only, no Authorization header", async () => {
+      const dash = startFakeDashboard({ token: key, deploymentHash: "dep-7" });
+      try {
+        await run(dash, {});
+        assert.deepEqual([...dash.authorizations], []);
+        assert.deepEqual(dash.stats.rejected, {});
+      } finally {
+        await dash.close();
+      }
+    });
+    await t.step("dashboard_token from file:PATH is the only bearer sent", async () => {
+      const cred = "dashboard-cred-from-a-file-0001";
+      await Deno.writeTextFile(`${dir.path}/dashboard.token`, `${cred}\n`, { mode: 0o600 });
+      const dash = startFakeDashboard({ token: key, bearer: cred, deploymentHash: "dep-7" });
+      try {
+        await run(dash, { IATP_STATUS_DASHBOARD_TOKEN: `file:${dir.path}/dashboard.token` });
+        assert.deepEqual([...dash.authorizations], [`Bearer ${cred}`]);
+      } finally {
+        await dash.close();
+      }
+    });
+    await t.step("a dashboard token equal to the HMAC key is refused: exit 2", async () => {
+      const r = await runIatp(["status", "--port", "0"], {
+        env: env({ IATP_STATUS_DASHBOARD_TOKEN: key }),
+      });
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /dashboard_token \(env IATP_STATUS_DASHBOARD_TOKEN\): expected a/);
+      assert.doesNotMatch(r.stderr + r.stdout, new RegExp(key));
+    });
+    await t.step("an unreadable dashboard token file is a config error naming it", async () => {
+      const r = await runIatp(["status", "--port", "0"], {
+        env: env({ IATP_STATUS_DASHBOARD_TOKEN: `file:${dir.path}/missing.token` }),
+      });
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /dashboard_token .*no such file/);
+    });
+  } finally {
     await dir.remove();
   }
 });

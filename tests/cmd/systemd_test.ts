@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { SERVICE_COMMANDS } from "../../cmd/systemd.ts";
+import { COMMANDS } from "../../cmd/mod.ts";
+import { envGranted, PERMISSIONS } from "../../cmd/permissions.ts";
+import { SERVICE_COMMANDS, settingEnv, UNIT_CREDENTIALS } from "../../cmd/systemd.ts";
 import { runIatp, tempDir } from "../helpers.ts";
 
 const hasSystemd = (() => {
@@ -86,4 +88,49 @@ Deno.test("iatp systemd prints one unit; bad input exits 2", async () => {
   assert.equal((await runIatp(["systemd"])).code, 2);
   assert.equal((await runIatp(["systemd", "relay", "--bin", "relative/iatp"])).code, 2);
   assert.equal((await runIatp(["systemd", "relay", "--user", "bad user"])).code, 2);
+});
+
+Deno.test("units run protected: credential settings point at files under /etc/iatp", async () => {
+  for (const entry of COMMANDS.filter((c) => SERVICE_COMMANDS.includes(c.name as never))) {
+    const r = await runIatp(["systemd", entry.name]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split("\n").filter((l) => /^Environment=[A-Z_]+=file:/.test(l));
+    const wanted = Object.keys(UNIT_CREDENTIALS[entry.name]);
+    assert.equal(lines.length, wanted.length, `${entry.name}: ${lines.join(" | ")}`);
+    const flags = PERMISSIONS.get(entry.name)!;
+    const command = await entry.load() as { spec?: { envNames(): string[] } };
+    assert.ok(command.spec, `${entry.name} has no config spec`);
+    for (const key of wanted) {
+      const env = await settingEnv(entry.name, key);
+      const line = lines.find((l) => l.startsWith(`Environment=${env}=`));
+      assert.ok(line, `${entry.name}: no line for ${key} (${env})`);
+      assert.match(line, /=file:\/etc\/iatp\/(issuer\.pub|credentials\/[a-z-]+\.(token|key))$/);
+      assert.ok(envGranted(flags, env), `${entry.name} may not read ${env}`);
+      // Settings that exist today must be read from exactly this variable.
+      if (!["auth_keys", "audit_token"].includes(key)) {
+        assert.ok(command.spec.envNames().includes(env), `${entry.name} does not read ${env}`);
+      }
+    }
+    // The operator's env file comes after, so it can override a credential line.
+    const text = r.stdout;
+    assert.ok(text.indexOf("EnvironmentFile=") > text.lastIndexOf("Environment="), entry.name);
+  }
+});
+
+Deno.test("a host agent started with its unit's credential settings refuses to run without the files", async () => {
+  const dir = await tempDir();
+  try {
+    for (const name of ["compose-agent", "status"]) {
+      const env: Record<string, string> = { IATP_DATA_DIR: dir.path };
+      for (const key of Object.keys(UNIT_CREDENTIALS[name])) {
+        const file = `${dir.path}/${name}-${key}`;
+        env[await settingEnv(name, key)] = `file:${file}`;
+      }
+      const missing = await runIatp([name, "--port", "0"], { env });
+      assert.equal(missing.code, 2, `${name}: ${missing.stderr}`);
+      assert.match(missing.stderr, /(agent_token|relay_token|compose_agent\.token) .*no such file/);
+    }
+  } finally {
+    await dir.remove();
+  }
 });

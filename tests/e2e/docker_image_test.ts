@@ -1,9 +1,13 @@
 /**
  * The image path for real: build the scratch image with scripts/docker-image against the test
- * dockerd, run `iatp relay` and `iatp sidecar` containers on a bridge network, and check /health
- * from a third container on that network.
+ * dockerd; run protected `iatp relay` and `iatp sidecar` containers (issuer key mounted from a
+ * file) on a bridge network and check /health from a third container; prove each subcommand runs
+ * with exactly its permission line (a probe mounted in place of main.ts, started by the image's
+ * own launcher, tries what the subcommand must not do); and check the launcher passes signals and
+ * exit codes through.
  */
 import assert from "node:assert/strict";
+import { generateIssuer } from "../../core/auth/credential.ts";
 import {
   BUSYBOX_IMAGE,
   dockerCli,
@@ -11,29 +15,56 @@ import {
   ensureDockerd,
   skipMessage,
 } from "../support/dockerd.ts";
-import { ROOT } from "../helpers.ts";
+import { ROOT, tempDir } from "../helpers.ts";
 
 const TAG = "iatp-test/iatp:e2e";
+const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"];
 
-Deno.test("scratch image: relay and sidecar containers answer /health on a bridge network", async (t) => {
-  const dockerd = await ensureDockerd();
-  if (!dockerd.available) {
-    console.log(skipMessage(dockerd));
-    return;
-  }
-  const sock = dockerd.socket;
-  const build = await new Deno.Command(`${ROOT}scripts/docker-image`, {
-    args: ["--tag", TAG],
-    env: { DOCKER_HOST: `unix://${sock}` },
-  }).output();
-  const dec = new TextDecoder();
-  assert.equal(build.code, 0, dec.decode(build.stderr));
-  assert.match(dec.decode(build.stdout), /built iatp-test\/iatp:e2e/);
-  await ensureBusyboxImage(sock);
+let built: Promise<string | undefined> | undefined;
 
+/** Builds the image once per test process; undefined (with a logged reason) without Docker. */
+function imageSocket(): Promise<string | undefined> {
+  return built ??= (async () => {
+    const dockerd = await ensureDockerd();
+    if (!dockerd.available) {
+      console.log(skipMessage(dockerd));
+      return undefined;
+    }
+    const build = await new Deno.Command(`${ROOT}scripts/docker-image`, {
+      args: ["--tag", TAG],
+      env: { DOCKER_HOST: `unix://${dockerd.socket}` },
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(build.code, 0, dec.decode(build.stderr));
+    assert.match(dec.decode(build.stdout), /built iatp-test\/iatp:e2e \(deno-runtime\)/);
+    await ensureBusyboxImage(dockerd.socket);
+    return dockerd.socket;
+  })();
+}
+
+/** A folder uid 10001 in the container can read, holding an issuer public key. */
+async function keyDir() {
+  const dir = await tempDir();
+  await Deno.chmod(dir.path, 0o755);
+  const issuer = await generateIssuer();
+  await Deno.writeTextFile(`${dir.path}/issuer.pub`, issuer.publicKey + "\n", { mode: 0o644 });
+  await Deno.chmod(`${dir.path}/issuer.pub`, 0o644);
+  return dir;
+}
+
+Deno.test("scratch image: protected relay and sidecar containers answer /health on a bridge network", async (t) => {
+  const sock = await imageSocket();
+  if (!sock) return;
+  const keys = await keyDir();
   const id = crypto.randomUUID().slice(0, 8);
   const net = `iatp-e2e-${id}`;
   const names = [`relay-${id}`, `sidecar-${id}`];
+  // Both listen on 0.0.0.0 in the image, so they run protected: issuer keys from a mounted file.
+  const protectedRun = (...vars: string[]) => [
+    "-v",
+    `${keys.path}:/run/iatp:ro`,
+    ...vars.flatMap((v) => ["-e", `${v}=file:/run/iatp/issuer.pub`]),
+  ];
   try {
     const created = await dockerCli(sock, ["network", "create", "--driver", "bridge", net]);
     assert.equal(created.code, 0, created.stderr);
@@ -44,6 +75,7 @@ Deno.test("scratch image: relay and sidecar containers answer /health on a bridg
       names[0],
       "--network",
       net,
+      ...protectedRun("IATP_RELAY_AUTH_KEYS"),
       TAG,
       "relay",
       "--port",
@@ -58,6 +90,8 @@ Deno.test("scratch image: relay and sidecar containers answer /health on a bridg
       names[1],
       "--network",
       net,
+      // The sidecar's settings live under IATP_ (its prefix); both spellings are given.
+      ...protectedRun("IATP_AUTH_KEYS", "IATP_SIDECAR_AUTH_KEYS"),
       "-e",
       `IATP_RELAY_URL=http://${relayIp}:8005`,
       TAG,
@@ -105,10 +139,131 @@ Deno.test("scratch image: relay and sidecar containers answer /health on a bridg
       assert.match(probe.stdout, /RELAY \{.*"status":"ok"/);
       assert.match(probe.stdout, /SIDECAR \{.*"status":"healthy"/);
     });
+
+    await t.step("docker stop reaches the service through the launcher: clean exit 0", async () => {
+      const stop = await dockerCli(sock, ["stop", "-t", "20", names[0]]);
+      assert.equal(stop.code, 0, stop.stderr);
+      const code = await dockerCli(sock, ["inspect", "-f", "{{.State.ExitCode}}", names[0]]);
+      assert.equal(code.stdout.trim(), "0", "SIGTERM forwarded and drained, not SIGKILLed");
+    });
   } finally {
     await dockerCli(sock, ["rm", "-f", ...names]);
     await dockerCli(sock, ["network", "rm", net]);
+    await keys.remove();
   }
+});
+
+/** Tries everything a subcommand might be refused; run by the launcher in place of main.ts. */
+const PROBE = `
+const out: Record<string, unknown> = { args: Deno.args };
+async function attempt(key: string, fn: () => unknown): Promise<void> {
+  try {
+    await fn();
+    out[key] = "ok";
+  } catch (err) {
+    out[key] = err instanceof Error ? err.name : String(err);
+  }
+}
+await attempt("run_echo", async () => {
+  const r = await new Deno.Command("/bin/echo", { args: ["escaped"] }).output();
+  if (!r.success) throw new Error("echo failed");
+});
+await attempt("run_deno", () => new Deno.Command(Deno.execPath(), { args: ["--version"] }).output());
+await attempt("write_tmp", () => Deno.writeTextFile("/tmp/iatp-probe", "x"));
+await attempt("write_data", () => Deno.writeTextFile("/data/iatp-probe", "x"));
+await attempt("read_data", () => Deno.readTextFile("/data/iatp-probe"));
+await attempt("read_passwd", () => Deno.readTextFile("/etc/passwd"));
+await attempt("read_app", () => Deno.readTextFile("/app/deno.json"));
+await attempt("read_named_file", () => Deno.readTextFile("/run/iatp/issuer.pub"));
+await attempt("env_home", () => Deno.env.get("HOME"));
+await attempt("sys", () => Deno.hostname());
+console.log("PROBE " + JSON.stringify(out));
+`;
+
+Deno.test("scratch image: each subcommand runs with exactly its permission line", async (t) => {
+  const sock = await imageSocket();
+  if (!sock) return;
+  const busybox = BUSYBOX.find((p) => Deno.statSync(p).isFile);
+  assert.ok(busybox, "busybox not found (apt-get install busybox-static)");
+  const keys = await keyDir();
+  await Deno.writeTextFile(`${keys.path}/probe.ts`, PROBE, { mode: 0o644 });
+  await Deno.chmod(`${keys.path}/probe.ts`, 0o644);
+  const probe = async (subcommand: string, env: string[] = []) => {
+    const r = await dockerCli(sock, [
+      "run",
+      "--rm",
+      // The probe replaces main.ts, so the image's own launcher picks its flags.
+      "-v",
+      `${keys.path}/probe.ts:/app/main.ts:ro`,
+      "-v",
+      `${keys.path}/issuer.pub:/run/iatp/issuer.pub:ro`,
+      // A real program at /bin/echo: only Deno's permissions can stop the probe running it.
+      "-v",
+      `${busybox}:/bin/echo:ro`,
+      ...env.flatMap((e) => ["-e", e]),
+      TAG,
+      subcommand,
+    ]);
+    const line = r.stdout.split("\n").find((l) => l.startsWith("PROBE "));
+    assert.ok(line, `no probe output (exit ${r.code}): ${r.stdout}${r.stderr}`);
+    return JSON.parse(line.slice(6)) as Record<string, unknown>;
+  };
+  try {
+    await t.step("action: runs only Deno (and git), writes only under /data", async () => {
+      const r = await probe("action");
+      assert.deepEqual(r.args, ["action"]);
+      assert.equal(r.run_echo, "NotCapable", "action must not run /bin/echo");
+      assert.equal(r.write_tmp, "NotCapable", "action must not write outside /data");
+      assert.equal(r.read_passwd, "NotCapable");
+      assert.equal(r.env_home, "NotCapable");
+      assert.equal(r.sys, "NotCapable");
+      // What its line grants still works: the refusals above are permissions, not a broken probe.
+      assert.deepEqual([r.run_deno, r.write_data, r.read_data, r.read_app], [
+        "ok",
+        "ok",
+        "ok",
+        "ok",
+      ]);
+    });
+    await t.step("relay: reads only /data and the key file it was given", async () => {
+      const r = await probe("relay", ["IATP_RELAY_AUTH_KEYS=file:/run/iatp/issuer.pub"]);
+      assert.deepEqual(r.args, ["relay"]);
+      assert.equal(r.read_passwd, "NotCapable", "relay must not read outside its grants");
+      assert.equal(r.read_app, "NotCapable", "relay's line does not grant the app folder");
+      assert.equal(r.run_deno, "NotCapable");
+      assert.equal(r.run_echo, "NotCapable");
+      assert.equal(r.write_tmp, "NotCapable");
+      assert.deepEqual([r.write_data, r.read_data, r.read_named_file], ["ok", "ok", "ok"]);
+    });
+    await t.step("relay: a key file it was not given stays unreadable", async () => {
+      const r = await probe("relay");
+      assert.equal(r.read_named_file, "NotCapable");
+    });
+    await t.step("dashboard: no file access at all", async () => {
+      const r = await probe("dashboard");
+      assert.deepEqual([r.read_data, r.write_data, r.read_passwd], [
+        "NotCapable",
+        "NotCapable",
+        "NotCapable",
+      ]);
+    });
+  } finally {
+    await keys.remove();
+  }
+});
+
+Deno.test("scratch image: the launcher passes exit codes and errors through", async () => {
+  const sock = await imageSocket();
+  if (!sock) return;
+  const unknown = await dockerCli(sock, ["run", "--rm", TAG, "no-such-command"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command "no-such-command"/);
+  const bad = await dockerCli(sock, ["run", "--rm", TAG, "relay", "--port", "not-a-port"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /port/);
+  const version = await dockerCli(sock, ["run", "--rm", TAG, "--version"]);
+  assert.equal(version.code, 0, version.stderr);
+  assert.match(version.stdout, /\d+\.\d+\.\d+/);
 });
 
 async function ipOf(sock: string, name: string, net: string): Promise<string> {

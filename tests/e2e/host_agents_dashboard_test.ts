@@ -22,6 +22,7 @@ import { startFakeDashboard } from "../support/fake_dashboard.ts";
 
 const COMPOSE_KEY = "e2e-compose-agent-key-000000000";
 const PANEL_KEY = "e2e-status-panel-key-0000000000";
+const PANEL_DASHBOARD_CRED = "e2e-status-dashboard-credential-0";
 
 Deno.test("dashboard -> status -> compose-agent -> dockerd, with watchdog events on the relay", async (t) => {
   const d = await ensureDockerd();
@@ -39,7 +40,11 @@ Deno.test("dashboard -> status -> compose-agent -> dockerd, with watchdog events
   const relayClient = new RelayClient({ url: relay.url, log: silentLogger });
   const events: RelayEvent[] = [];
   const sub = relayClient.subscribe(["status.watchdog"], (e) => void events.push(e));
-  const dash = startFakeDashboard({ token: PANEL_KEY, deploymentHash: "dep-e2e" });
+  const dash = startFakeDashboard({
+    token: PANEL_KEY,
+    bearer: PANEL_DASHBOARD_CRED,
+    deploymentHash: "dep-e2e",
+  });
   const started: ChildService[] = [];
   try {
     const composeAgent = await startIatpService([
@@ -77,6 +82,7 @@ Deno.test("dashboard -> status -> compose-agent -> dockerd, with watchdog events
         IATP_DATA_DIR: `${dir.path}/status`,
         AGENT_ID: "status-e2e",
         AGENT_TOKEN: PANEL_KEY,
+        IATP_STATUS_DASHBOARD_TOKEN: PANEL_DASHBOARD_CRED,
         DASHBOARD_URL: dash.url,
         DEPLOYMENT_HASH: "dep-e2e",
         POLLING_TIMEOUT_SECS: "1",
@@ -160,6 +166,7 @@ Deno.test("dashboard -> status -> compose-agent -> dockerd, with watchdog events
       assert.match(prom, /iatp_watchdog_actions_total\{[^}]*action="restarted"/);
     });
     assert.doesNotMatch(status.stdout(), /legacy mode/);
+    assert.deepEqual([...dash.authorizations], [`Bearer ${PANEL_DASHBOARD_CRED}`]);
   } finally {
     for (const s of started.reverse()) await s.stop();
     sub.close();

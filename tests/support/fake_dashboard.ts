@@ -4,7 +4,10 @@
  * `{item, meta:{next_poll_secs}}` or 204, and `POST /api/v1/agent/commands/report` takes
  * `{command_id, deployment_hash, status, completed_at, executed_by?, result?, error?}`. Every
  * request must carry a valid signature (X-Agent-Id, X-Timestamp, X-Request-Id,
- * X-Agent-Signature) and `Authorization: Bearer <token>`, else 401; replays are 409.
+ * X-Agent-Signature), else 401; replays are 409. When the fake is given a `bearer` credential,
+ * requests must also carry `Authorization: Bearer <bearer>`; without one they must carry no
+ * Authorization header. Every Authorization value received is kept, so a test can prove the
+ * HMAC key never travels.
  * @module
  */
 import {
@@ -28,8 +31,10 @@ export interface ReceivedReport {
 
 /** Options for {@linkcode startFakeDashboard}. */
 export interface FakeDashboardOptions {
-  /** The agent token (HMAC key and bearer token) the dashboard expects. */
+  /** The agent's HMAC key the dashboard verifies signatures with. */
   token: string;
+  /** The agent's dashboard credential, expected as `Authorization: Bearer`; none: no header. */
+  bearer?: string;
   deploymentHash: string;
   maxSkewSecs?: number;
   /** Longest time a poll is held open, whatever the agent asks (keeps tests quick). */
@@ -44,8 +49,12 @@ export interface FakeDashboard {
   reports: ReceivedReport[];
   /** Polls answered, and requests refused (by reason). */
   stats: { polls: number; rejected: Record<string, number> };
-  /** Changes the expected token (rotation). */
+  /** Every distinct Authorization header value received. */
+  authorizations: Set<string>;
+  /** Changes the expected HMAC key (rotation). */
   setToken(token: string): void;
+  /** Changes the expected bearer credential (rotation). */
+  setBearer(bearer: string | undefined): void;
   /** Resolves with the report for `commandId`. */
   waitForReport(commandId: string, timeoutMs?: number): Promise<ReceivedReport>;
   close(): Promise<void>;
@@ -54,6 +63,8 @@ export interface FakeDashboard {
 /** Starts the fake on a free loopback port. */
 export function startFakeDashboard(opts: FakeDashboardOptions): FakeDashboard {
   let token = opts.token;
+  let bearer = opts.bearer;
+  const authorizations = new Set<string>();
   const queue: Array<Record<string, unknown>> = [];
   const waiters = new Set<() => void>();
   let closed = false;
@@ -72,7 +83,10 @@ export function startFakeDashboard(opts: FakeDashboardOptions): FakeDashboard {
     ) {
       return refuse(401, "unsigned");
     }
-    if (h("authorization") !== `Bearer ${token}`) return refuse(401, "bad_bearer");
+    const authz = req.headers.get("authorization");
+    if (authz !== null) authorizations.add(authz);
+    if (bearer === undefined && authz !== null) return refuse(401, "unexpected_bearer");
+    if (bearer !== undefined && authz !== `Bearer ${bearer}`) return refuse(401, "bad_bearer");
     if (Math.abs(Date.now() / 1000 - Number(h(HEADER_TIMESTAMP))) > (opts.maxSkewSecs ?? 300)) {
       return refuse(401, "skew");
     }
@@ -144,7 +158,9 @@ export function startFakeDashboard(opts: FakeDashboardOptions): FakeDashboard {
     },
     reports,
     stats,
+    authorizations,
     setToken: (t) => token = t,
+    setBearer: (b) => bearer = b,
     async waitForReport(commandId, timeoutMs = 60_000) {
       const until = Date.now() + timeoutMs;
       while (Date.now() < until) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { signedFetch } from "../../../core/auth/client.ts";
-import { VaultTokenSource } from "../../../core/auth/tokens.ts";
+import { staticToken, VaultTokenSource } from "../../../core/auth/tokens.ts";
 import { scrubString } from "../../../core/log/mod.ts";
 
 /** A fake Vault KV v2 read endpoint: the documented path, header and response shape. */
@@ -68,10 +68,10 @@ Deno.test("vault failure keeps the fallback; refreshes are debounced", async () 
   }
 });
 
-Deno.test("signedFetch refreshes the token after a 401 and retries once", async () => {
+Deno.test("signedFetch refreshes the bearer after a 401 and retries once; never sends the key", async () => {
   let current = "old-token";
   let refreshed = 0;
-  const source = {
+  const bearer = {
     current: () => current,
     refresh: () => {
       refreshed++;
@@ -89,13 +89,33 @@ Deno.test("signedFetch refreshes the token after a 401 and retries once", async 
   try {
     const res = await signedFetch(`http://127.0.0.1:${server.addr.port}/x`, {
       agentId: "a",
-      token: source,
-      bearer: true,
-    }, { json: { a: 1 } });
+      token: staticToken("hmac-signing-key"),
+      bearer,
+    }, { json: { a: 1 }, headers: { Authorization: "Bearer hmac-signing-key" } });
     assert.equal(res.status, 204);
     assert.equal(refreshed, 1);
     assert.equal(seen.length, 2);
     assert.notEqual(seen[0].split("|")[1], seen[1].split("|")[1], "each attempt has a new id");
+    assert.ok(seen.every((s) => !s.includes("hmac-signing-key")), "the key is never sent");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("signedFetch with no bearer, or one equal to the key, sends no Authorization", async () => {
+  const seen: Array<string | null> = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    seen.push(req.headers.get("authorization"));
+    return new Response(null, { status: req.headers.has("x-agent-signature") ? 204 : 400 });
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/x`;
+    const key = staticToken("the-one-hmac-key");
+    assert.equal((await signedFetch(url, { agentId: "a", token: key })).status, 204);
+    assert.equal((await signedFetch(url, { agentId: "a", token: key, bearer: key })).status, 204);
+    const none = staticToken("");
+    assert.equal((await signedFetch(url, { agentId: "a", token: key, bearer: none })).status, 204);
+    assert.deepEqual(seen, [null, null, null]);
   } finally {
     await server.shutdown();
   }

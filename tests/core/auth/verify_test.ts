@@ -140,3 +140,67 @@ Deno.test("rate limit applies after authentication only", async () => {
     replay.close();
   }
 });
+
+Deno.test("replay window: shorter than twice the skew is refused; twice the skew holds at the edges", async () => {
+  const skew = 300;
+  const short = new ReplayStore({ path: ":memory:", ttlMs: (2 * skew - 1) * 1000 });
+  assert.throws(
+    () =>
+      signedAuth({
+        token: staticToken(KEY),
+        allowedAgents: [],
+        scopes: Scopes.parse("docker:logs"),
+        replay: short,
+        limiter: new RateLimiter(100),
+        maxSkewSecs: skew,
+      }),
+    RangeError,
+  );
+  short.close();
+
+  // Worst case: first seen when its timestamp is `skew` ahead of the clock, replayed when it is
+  // `skew` behind; both instants pass the skew check, so only the replay store can refuse it.
+  const ts = 1_900_000_000;
+  let nowMs = (ts - skew) * 1000;
+  const now = () => nowMs;
+  const replay = new ReplayStore({ path: ":memory:", ttlMs: 2 * skew * 1000, now });
+  const server = createServer({
+    service: "t",
+    host: "127.0.0.1",
+    port: 0,
+    log: silentLogger,
+    maxBodyBytes: 1024,
+  });
+  server.app.use(
+    "/api/*",
+    signedAuth({
+      token: staticToken(KEY),
+      allowedAgents: [],
+      scopes: Scopes.parse("docker:logs"),
+      replay,
+      limiter: new RateLimiter(100),
+      maxSkewSecs: skew,
+      now,
+    }),
+  );
+  server.app.post("/api/run", (c) => c.json({ ok: true }));
+  try {
+    const h = await signRequest(KEY, {
+      agentId: "a1",
+      method: "POST",
+      url: "/api/run",
+      body: "{}",
+      timestamp: ts,
+    });
+    const post = () => server.app.request("/api/run", { method: "POST", body: "{}", headers: h });
+    assert.equal((await post()).status, 200);
+    nowMs = (ts + skew) * 1000;
+    const again = await post();
+    assert.equal(again.status, 409, "replayed at the far edge of the skew window");
+    assert.equal((await again.json()).reason, "replay");
+    nowMs += 1000;
+    assert.equal((await post()).status, 401, "past the window the timestamp is refused");
+  } finally {
+    replay.close();
+  }
+});

@@ -1,0 +1,67 @@
+/**
+ * The container image's entrypoint: runs `main.ts <subcommand> ...` in a child Deno process with
+ * exactly that subcommand's line of cmd/permissions.txt (placeholders filled for this layout),
+ * forwarding signals, stdio and the exit code. Deno cannot narrow a granted category to a list at
+ * run time, so a single process holding the union could not be made least-privilege; a child
+ * started with the right flags can. This launcher itself may only read the environment (to find
+ * IATP_DATA_DIR and the files the operator named) and run the Deno executable.
+ *
+ *   deno run --allow-env --allow-run=/usr/local/bin/deno /app/scripts/launcher.ts relay --port 8005
+ * @module
+ */
+import { launchFlags } from "../cmd/permissions.ts";
+
+/** Signals passed on to the child (the launcher is PID 1 in a container). */
+export const FORWARDED_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"];
+
+/** The app folder: the parent of this file's folder. */
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
+
+function fail(message: string): never {
+  console.error(`iatp launcher: ${message}`);
+  Deno.exit(2);
+}
+
+async function launch(argv: string[]): Promise<number> {
+  const env = Deno.env.toObject();
+  const data = env.IATP_DATA_DIR;
+  if (!data) fail("IATP_DATA_DIR must name the data folder (the image sets /data)");
+  const deno = Deno.execPath();
+  const name = ["--help", "-h", undefined].includes(argv[0])
+    ? "help"
+    : ["--version", "-V"].includes(argv[0])
+    ? "version"
+    : argv[0];
+  let flags: string[];
+  try {
+    flags = launchFlags({ name, args: argv.slice(1), env, layout: { root: ROOT, data, deno } });
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
+  const child = new Deno.Command(deno, {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      "--cached-only",
+      `--config=${ROOT}/deno.json`,
+      ...flags,
+      `${ROOT}/main.ts`,
+      ...argv,
+    ],
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  for (const signal of FORWARDED_SIGNALS) {
+    Deno.addSignalListener(signal, () => {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+    });
+  }
+  // Deno reports a child killed by signal N as code 128 + N, as a shell would.
+  return (await child.status).code;
+}
+
+if (import.meta.main) Deno.exit(await launch(Deno.args));
