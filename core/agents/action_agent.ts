@@ -138,20 +138,21 @@ class ActionAgent {
   /**
    * Reports a relay task refused for its publisher as a failed instruction. The refusal is kept
    * under its relay event id, not the task's instruction id: a refused publisher must not be
-   * able to claim an id and so block the same id from an authorized one.
+   * able to claim an id and so block the same id from an authorized one. Its stored type is
+   * `refused`, which nothing runs, even if a crash left the row queued.
    */
   async refuse(t: RefusedTask): Promise<void> {
-    const id = t.instruction.id;
-    const fields = { instruction_id: id, publisher: t.publisher, code: t.code, reason: t.reason };
-    this.rt.log.warn("instruction refused", { ...fields, source: "relay" });
-    await this.rt.audit("instruction.refused", { ...fields, source: "relay" }, id);
     const key = `refused:${t.eventId}`;
+    const id = t.instruction.id;
     const stub = {
       id: id ?? key,
       plugin_id: t.instruction.plugin_id ?? "",
-      instruction_type: t.instruction.instruction_type ?? "unknown",
+      instruction_type: "refused",
     };
+    // A replayed event was reported already (or is still in the unreported sweep).
     if (this.rt.state.claim(key, "relay", stub).kind !== "new") return;
+    const fields = { instruction_id: id, publisher: t.publisher, code: t.code, reason: t.reason };
+    this.rt.log.warn("instruction refused", { ...fields, source: "relay" });
     this.#finish(key, {
       status: "failed",
       error_message: `refused: ${t.reason}`,
@@ -159,9 +160,13 @@ class ActionAgent {
         error_type: "unauthorized",
         reason: t.code,
         ...(t.publisher === undefined ? {} : { publisher: t.publisher }),
+        ...(t.instruction.instruction_type === undefined
+          ? {}
+          : { instruction_type: t.instruction.instruction_type }),
       },
       execution_log: [logLine(`refused: ${t.reason}`)],
     });
+    await this.rt.audit("instruction.refused", { ...fields, source: "relay" }, id);
     await this.reporter.deliver(this.rt.state.get(key)!);
   }
 

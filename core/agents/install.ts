@@ -22,7 +22,6 @@ import {
 
 /** Most files one plugin may contain. */
 export const MAX_INSTALL_FILES = 1_000;
-export { GIT_URL } from "./plugin_trust.ts";
 
 /** Why an install failed: the error type reported with the result. */
 export class InstallError extends Error {
@@ -223,7 +222,7 @@ export async function installPlugin(
     });
     ctx.log(
       grant.by === "source"
-        ? "trusted: the source is in plugins.allowed_sources"
+        ? "trusted: the source is in plugins.allowed_sources; validating"
         : `trusted: signed by key ${grant.keyId} (${grant.digest}); validating`,
     );
     try {

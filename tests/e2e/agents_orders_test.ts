@@ -85,6 +85,8 @@ Deno.test("action e2e: relay tasks run only from authorized publishers; refusals
     const refused = of("ord-2")[0].payload;
     assert.equal(refused.status, "failed");
     assert.equal(refused.error_type, "unauthorized");
+    // Stored as a type nothing runs, whatever the refused task asked for.
+    assert.equal(refused.instruction_type, "refused");
     assert.match(
       String(refused.error_message),
       new RegExp(`publisher ${principal(INTRUDER)} is not in relay.task_publishers`),
