@@ -1,6 +1,7 @@
 /**
  * `iatp plugin`: tools for plugin authors. `validate DIR` checks the manifest, config schema and
- * import audit; `run DIR` runs one call in the full sandbox and prints the typed result.
+ * import audit; `run DIR` runs one call in the full sandbox and prints the typed result;
+ * `keygen`, `sign` and `verify` make and check plugin signatures (cmd/plugin/sign.ts).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -9,11 +10,13 @@ import { loadPlugin, PluginError, PluginRunner } from "../core/plugin/mod.ts";
 import type { PluginResult } from "../core/plugin/mod.ts";
 import type { Command } from "./mod.ts";
 import { print } from "./shared.ts";
+import { keygen, SIGN_USAGE, signDir, verifyDir } from "./plugin/sign.ts";
 
 const USAGE = `Usage:
   iatp plugin validate DIR [--json]
   iatp plugin run DIR [--input JSON] [--config JSON] [--method detect|execute|send|health]
                       [--timeout MS] [--env NAME=VALUE]...
+${SIGN_USAGE}
 
 validate  check plugin.yaml (schema, config declarations) and audit every import
 run       run one call in the full sandbox (child process, Worker permissions, limits) and print
@@ -27,7 +30,8 @@ Flags:
   --env NAME=VAL   value for an env var the manifest declares (repeatable)
   --json           validate: print the report as JSON
 
-Reading a plugin folder outside the checkout needs IATP_ALLOW_READ=<dir> (scripts/iatp).`;
+Reading a plugin folder outside the checkout needs IATP_ALLOW_READ=<dir>, writing a key or a
+signature outside the data folder IATP_ALLOW_WRITE=<dir> (scripts/iatp).`;
 
 function parseJson(flag: string, text: string | undefined): unknown {
   if (text === undefined) return undefined;
@@ -50,6 +54,9 @@ function parse(argv: string[]) {
         timeout: { type: "string" },
         env: { type: "string", multiple: true },
         json: { type: "boolean" },
+        out: { type: "string" },
+        key: { type: "string" },
+        "trusted-keys": { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -142,6 +149,8 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
   }
 }
 
+const VERBS = ["validate", "run", "keygen", "sign", "verify"];
+
 /** The plugin command. */
 export const command: Command = {
   usage: () => USAGE,
@@ -152,14 +161,20 @@ export const command: Command = {
       return 0;
     }
     const [verb, dir, ...extra] = positionals;
-    if (verb !== "validate" && verb !== "run") {
+    if (!verb || !VERBS.includes(verb)) {
       throw new UsageError(
-        verb ? `unknown verb "${verb}"` : "missing verb (validate or run)",
+        verb ? `unknown verb "${verb}"` : `missing verb (${VERBS.join(", ")})`,
         USAGE,
       );
     }
+    if (verb === "keygen") {
+      if (dir !== undefined) throw new UsageError(`unexpected argument "${dir}"`, USAGE);
+      return await keygen(values.out);
+    }
     if (!dir) throw new UsageError(`${verb}: missing plugin folder`, USAGE);
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, USAGE);
+    if (verb === "sign") return await signDir(dir, values.key);
+    if (verb === "verify") return await verifyDir(dir, values["trusted-keys"]);
     return verb === "validate"
       ? await validate(dir, values.json ?? false)
       : await runOnce(dir, values);

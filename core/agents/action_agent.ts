@@ -2,7 +2,9 @@
  * The action agent: takes instructions from the orchestrator poll and/or the relay topic
  * `action.tasks.<agent_id>`, runs up to `max_concurrent_tasks` at once, and reports executing,
  * then completed/failed. Instruction ids are persisted before anything runs, so a redelivered id
- * is never run twice and a crash mid-run is reported as failed on restart.
+ * is never run twice and a crash mid-run is reported as failed on restart. Relay tasks are
+ * obeyed only from authorized publishers, and plugins installed only when trusted (see
+ * relay_tasks.ts and plugin_trust.ts); every refusal is reported like any failed instruction.
  * @module
  */
 import type { Service } from "../http/mod.ts";
@@ -11,7 +13,8 @@ import { logLine } from "./exec_log.ts";
 import { ExecutionLog } from "./exec_log.ts";
 import { type ExecutorContext, runInstruction } from "./executor.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
-import { RelayTaskSource } from "./relay_tasks.ts";
+import { type RefusedTask, RelayTaskSource, type TaskPublisherPolicy } from "./relay_tasks.ts";
+import { type PluginTrustPolicy, pluginTrustPolicy } from "./plugin_trust.ts";
 import { ResultReporter, type TaskSource } from "./reporter.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 import { boundResult, PluginHealth } from "./results.ts";
@@ -33,6 +36,8 @@ async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
 interface Task {
   inst: Instruction;
   source: TaskSource;
+  /** The relay-authenticated publisher of a relay task. */
+  publisher?: string;
 }
 
 /** The running action agent's moving parts. */
@@ -47,9 +52,14 @@ class ActionAgent {
   relayTasks?: RelayTaskSource;
   #stopping = false;
 
-  constructor(readonly rt: AgentRuntime, readonly config: ActionConfig) {
+  constructor(
+    readonly rt: AgentRuntime,
+    readonly config: ActionConfig,
+    pluginTrust: PluginTrustPolicy,
+  ) {
     this.catalog = catalogFromConfig(rt, config);
     this.exec = {
+      pluginTrust,
       catalog: this.catalog,
       installedDir: rt.layout.configPlugins,
       workdir: rt.layout.workdir,
@@ -73,7 +83,7 @@ class ActionAgent {
   }
 
   /** Records and queues a new instruction; handles redelivered ids idempotently. */
-  async accept(inst: Instruction, source: TaskSource): Promise<boolean> {
+  async accept(inst: Instruction, source: TaskSource, publisher?: string): Promise<boolean> {
     const claim = this.rt.state.claim(inst.id, source, inst as unknown as Record<string, unknown>);
     if (claim.kind === "new") {
       await this.rt.audit("instruction.received", {
@@ -82,10 +92,13 @@ class ActionAgent {
         plugin_id: inst.plugin_id,
         correlation_id: inst.correlation_id,
         source,
+        ...(publisher === undefined ? {} : { publisher }),
       }, inst.id);
-      return this.enqueue(inst, source);
+      return this.enqueue(inst, source, publisher);
     }
-    if (claim.kind === "active") return this.active.has(inst.id) || this.enqueue(inst, source);
+    if (claim.kind === "active") {
+      return this.active.has(inst.id) || this.enqueue(inst, source, publisher);
+    }
     await this.rt.audit("instruction.duplicate", {
       instruction_id: inst.id,
       state: claim.row.state,
@@ -98,9 +111,9 @@ class ActionAgent {
   }
 
   /** Offers a recorded instruction to the queue; false when full (it stays queued in state). */
-  enqueue(inst: Instruction, source: TaskSource): boolean {
+  enqueue(inst: Instruction, source: TaskSource, publisher?: string): boolean {
     if (this.active.has(inst.id)) return true;
-    if (!this.queue.offer({ inst, source })) return false;
+    if (!this.queue.offer({ inst, source, publisher })) return false;
     this.active.add(inst.id);
     this.#gauges();
     return true;
@@ -122,12 +135,47 @@ class ActionAgent {
     await this.reporter.deliver(this.rt.state.get(id)!);
   }
 
+  /**
+   * Reports a relay task refused for its publisher as a failed instruction. The refusal is kept
+   * under its relay event id, not the task's instruction id: a refused publisher must not be
+   * able to claim an id and so block the same id from an authorized one. Its stored type is
+   * `refused`, which nothing runs, even if a crash left the row queued.
+   */
+  async refuse(t: RefusedTask): Promise<void> {
+    const key = `refused:${t.eventId}`;
+    const id = t.instruction.id;
+    const stub = {
+      id: id ?? key,
+      plugin_id: t.instruction.plugin_id ?? "",
+      instruction_type: "refused",
+    };
+    // A replayed event was reported already (or is still in the unreported sweep).
+    if (this.rt.state.claim(key, "relay", stub).kind !== "new") return;
+    const fields = { instruction_id: id, publisher: t.publisher, code: t.code, reason: t.reason };
+    this.rt.log.warn("instruction refused", { ...fields, source: "relay" });
+    this.#finish(key, {
+      status: "failed",
+      error_message: `refused: ${t.reason}`,
+      error_details: {
+        error_type: "unauthorized",
+        reason: t.code,
+        ...(t.publisher === undefined ? {} : { publisher: t.publisher }),
+        ...(t.instruction.instruction_type === undefined
+          ? {}
+          : { instruction_type: t.instruction.instruction_type }),
+      },
+      execution_log: [logLine(`refused: ${t.reason}`)],
+    });
+    await this.rt.audit("instruction.refused", { ...fields, source: "relay" }, id);
+    await this.reporter.deliver(this.rt.state.get(key)!);
+  }
+
   #finish(id: string, body: ResultBody): void {
     this.rt.state.finish(id, body.status, boundResult(body, this.config.action.max_result_bytes));
   }
 
   /** Runs one task start to finish. */
-  async process({ inst, source }: Task): Promise<void> {
+  async process({ inst, source, publisher }: Task): Promise<void> {
     this.#gauges();
     this.rt.state.markRunning(inst.id);
     const log = new ExecutionLog(this.config.action.max_log_lines);
@@ -153,6 +201,16 @@ class ActionAgent {
     }
     this.#finish(inst.id, body);
     this.#record(inst, body);
+    this.rt.log.info("instruction finished", {
+      instruction_id: inst.id,
+      instruction_type: inst.instruction_type,
+      plugin_id: inst.plugin_id,
+      source,
+      publisher,
+      status: body.status,
+      error_type: body.error_details?.error_type,
+      reason: body.error_details?.reason,
+    });
     await this.rt.audit("instruction.executed", {
       instruction_id: inst.id,
       plugin_id: inst.plugin_id,
@@ -255,8 +313,14 @@ export async function startActionAgent(
   config: ActionConfig,
   deps: AgentDeps = {},
 ): Promise<Service> {
+  // Settings errors surface before anything is opened.
+  const trust = pluginTrustPolicy(config.plugins);
+  const publishers: TaskPublisherPolicy = {
+    publishers: config.relay.task_publishers,
+    acceptAnonymous: config.relay.accept_anonymous_tasks,
+  };
   const rt = await createRuntime("action", config, deps);
-  const agent = new ActionAgent(rt, config);
+  const agent = new ActionAgent(rt, config, trust);
   const src = config.action.task_source;
   const usePoll = rt.orchestrator !== undefined && src !== "relay";
   const useRelay = rt.relay !== undefined && src !== "orchestrator";
@@ -280,7 +344,16 @@ export async function startActionAgent(
   rt.heartbeat?.start();
   const loops: Promise<void>[] = [];
   if (usePoll) loops.push(agent.pollLoop());
-  if (useRelay) agent.relayTasks = new RelayTaskSource(rt, agent);
+  if (useRelay) {
+    if (publishers.acceptAnonymous) {
+      rt.log.warn(
+        "relay.accept_anonymous_tasks is on: anyone who can publish to the relay can give " +
+          "this agent orders (development only)",
+        { topic: `action.tasks.${rt.agentId}` },
+      );
+    }
+    agent.relayTasks = new RelayTaskSource(rt, agent, publishers);
+  }
   const sweeper = setInterval(() => {
     agent.reporter.sweep().then(() => agent.requeue()).catch((err) =>
       rt.log.warn("sweep failed", { err })
@@ -291,6 +364,9 @@ export async function startActionAgent(
     poll: usePoll,
     relay: useRelay,
     base_folder: rt.layout.base,
+    task_publishers: publishers.publishers.length > 0 ? publishers.publishers : "any authenticated",
+    plugin_trusted_keys: trust.trustedKeys.length,
+    plugin_allowed_sources: trust.allowedSources.length,
   });
   let closing: Promise<void> | undefined;
   return {

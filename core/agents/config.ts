@@ -23,8 +23,10 @@ import {
   str,
   url,
 } from "../config/mod.ts";
+import { SUBJECT_PATTERN } from "../auth/credential.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
+import { pluginTrustPolicy } from "./plugin_trust.ts";
 
 /** Agent ids: used in URL paths and relay topic names, so no slashes and no leading dot. */
 export const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -163,29 +165,37 @@ function commonFields(kind: "sensor" | "action", healthPort: number) {
       port: port({ help: "separate metrics port (unset: served on the health port)" }),
       path: str({ help: "metrics path", default: "/metrics", pattern: /^\/[A-Za-z0-9._/-]*$/ }),
     }),
-    plugins: section({
-      directory: str({ help: "built-in plugins folder; default <checkout>/plugins", default: "" }),
-      pool_size: int({ help: "warm plugin hosts per plugin", default: 1, min: 1, max: 32 }),
-      max_runners: int({
-        help: "plugin runners kept warm at once",
-        default: 16,
-        min: 1,
-        max: 1024,
-      }),
-      install_max_bytes: bytes({
-        help: "largest plugin folder install copies",
-        default: 16 * 1024 ** 2,
-      }),
-    }),
+    plugins: section(pluginsShape()),
     health: section({
       host: str({ help: "health server bind address", default: "127.0.0.1" }),
       port: port({ help: "health server port (0 picks a free one)", default: healthPort }),
       path: str({ help: "health path", default: "/health", pattern: /^\/[A-Za-z0-9._/-]*$/ }),
     }),
-    relay: section({
-      url: url({ help: "iatp relay base URL (unset: no relay)" }),
-      token: str({ help: "relay bearer token", secret: true }),
-      buffer_size: int({ help: "relay publish buffer", default: 1000, min: 1, max: 1_000_000 }),
+    relay: section(relayShape()),
+  };
+}
+
+function relayShape() {
+  return {
+    url: url({ help: "iatp relay base URL (unset: no relay)" }),
+    token: str({ help: "relay credential (bearer token), or file:PATH", secret: true }),
+    buffer_size: int({ help: "relay publish buffer", default: 1000, min: 1, max: 1_000_000 }),
+  };
+}
+
+function pluginsShape() {
+  return {
+    directory: str({ help: "built-in plugins folder; default <checkout>/plugins", default: "" }),
+    pool_size: int({ help: "warm plugin hosts per plugin", default: 1, min: 1, max: 32 }),
+    max_runners: int({
+      help: "plugin runners kept warm at once",
+      default: 16,
+      min: 1,
+      max: 1024,
+    }),
+    install_max_bytes: bytes({
+      help: "largest plugin folder install copies",
+      default: 16 * 1024 ** 2,
     }),
   };
 }
@@ -227,6 +237,33 @@ function sensorFields() {
 function actionFields() {
   return {
     ...commonFields("action", 8087),
+    // Who may give this agent orders: relay task publishers, and where plugins may come from.
+    relay: section({
+      ...relayShape(),
+      task_publishers: list({
+        help: "publishers (credential subjects) whose relay tasks are obeyed; empty: any " +
+          "publisher the relay authenticated for action.tasks.<agent_id>",
+        default: [],
+        item: SUBJECT_PATTERN,
+      }),
+      accept_anonymous_tasks: bool({
+        help: "obey relay tasks with no authenticated publisher (development only; warns)",
+        default: false,
+      }),
+    }),
+    plugins: section({
+      ...pluginsShape(),
+      trusted_keys: list({
+        help: "public keys (iatp-ed25519:..., or file:PATH) whose plugin signatures are " +
+          "accepted by plugin_install / plugin_update",
+        default: [],
+      }),
+      allowed_sources: list({
+        help: "plugin sources installed without a signature: exact local folders, or URL " +
+          "prefixes ending at a path boundary",
+        default: [],
+      }),
+    }),
     action: section({
       task_source: oneOf(["auto", "orchestrator", "relay", "both"], {
         help: "where instructions come from (auto: orchestrator if set, and relay if set)",
@@ -343,5 +380,12 @@ export const actionConfig: Config<ActionShape> = defineConfig({
         "neither",
       );
     }
+    if (c.relay.accept_anonymous_tasks && isProduction(c.agent.environment)) {
+      fail(s, "relay.accept_anonymous_tasks", "false when agent.environment is prod", "true");
+    }
+    pluginTrustPolicy(c.plugins, {
+      keys: s.get("plugins.trusted_keys"),
+      allowed: s.get("plugins.allowed_sources"),
+    });
   },
 });

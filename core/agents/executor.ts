@@ -11,6 +11,7 @@ import { backoffDelay, sleep } from "./backoff.ts";
 import type { ExecutionLog } from "./exec_log.ts";
 import { InstallError, installPlugin, installSource } from "./install.ts";
 import type { PluginCatalog } from "./plugins.ts";
+import { type PluginTrustPolicy, UntrustedPluginError } from "./plugin_trust.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
 
 /** Failure types worth another attempt when `max_retries` allows. */
@@ -31,6 +32,8 @@ export interface ExecutorContext {
   installMaxBytes: number;
   taskTimeoutMs: number;
   sandboxMaxExecMs: number;
+  /** Which plugins plugin_install / plugin_update accept. */
+  pluginTrust: PluginTrustPolicy;
   /** Aborted when the agent stops: no further retries start. */
   signal: AbortSignal;
 }
@@ -133,6 +136,7 @@ async function install(
       maxBytes: ctx.installMaxBytes,
       timeoutMs: effectiveTimeout(inst, ctx),
       catalog: ctx.catalog,
+      trust: ctx.pluginTrust,
       log: (m) => log.add(m),
     },
   );
@@ -180,6 +184,8 @@ export async function runInstruction(
   } catch (err) {
     const type = err instanceof InstallError
       ? err.type
+      : err instanceof UntrustedPluginError
+      ? "untrusted_plugin"
       : err instanceof PluginError
       ? err.code
       : "error";
@@ -188,6 +194,7 @@ export async function runInstruction(
       plugin_id: inst.plugin_id,
       duration_ms: took(),
       output: null,
+      ...(err instanceof UntrustedPluginError ? { reason: err.reason } : {}),
     });
   }
 }

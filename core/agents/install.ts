@@ -1,8 +1,10 @@
 /**
  * `plugin_install` / `plugin_update`: fetch a plugin from a local folder or a git URL into a
- * private staging folder, copy it without symlinks and within size bounds, validate it (manifest,
- * import audit, id, sandbox policy) and only then move it into config/plugins/<id>. A plugin that
- * fails validation never reaches the folder plugins are run from.
+ * private staging folder, copy it without symlinks and within size bounds, check that it may be
+ * trusted (signed by a trusted key, verified on that staging copy, or from an allowed source),
+ * validate it (manifest, import audit, id, sandbox policy) and only then move it into
+ * config/plugins/<id>. A plugin that fails any check never reaches the folder plugins are run
+ * from.
  * @module
  */
 import { isAbsolute, join, normalize, resolve } from "node:path";
@@ -11,11 +13,15 @@ import { loadPlugin } from "../plugin/mod.ts";
 import { PLUGIN_ID } from "./config.ts";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "./layout.ts";
 import type { PluginCatalog } from "./plugins.ts";
+import {
+  checkSourceBeforeFetch,
+  GIT_URL,
+  type PluginTrustPolicy,
+  trustPlugin,
+} from "./plugin_trust.ts";
 
 /** Most files one plugin may contain. */
 export const MAX_INSTALL_FILES = 1_000;
-/** Git URLs accepted: https, http, ssh, git and file schemes, or scp-like `user@host:path`. */
-export const GIT_URL = /^(https?|ssh|git|file):\/\/[^\s]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
 
 /** Why an install failed: the error type reported with the result. */
 export class InstallError extends Error {
@@ -45,6 +51,8 @@ export interface InstallContext {
   maxBytes: number;
   timeoutMs: number;
   catalog: PluginCatalog;
+  /** Which plugins may be installed (plugins.trusted_keys, plugins.allowed_sources). */
+  trust: PluginTrustPolicy;
   log: (msg: string) => void;
 }
 
@@ -197,6 +205,7 @@ export async function installPlugin(
   if (mode === "update" && !exists) {
     throw new InstallError("conflict", `plugin ${id} is not installed`);
   }
+  checkSourceBeforeFetch(src.url, ctx.trust);
   const staging = await Deno.makeTempDir({ dir: ctx.workdir, prefix: `install-${id}-` });
   try {
     const fetched = await fetchSource(src, staging, ctx);
@@ -204,7 +213,18 @@ export async function installPlugin(
     const copy = join(staging, "plugin");
     const budget = { files: 0, bytes: 0, maxBytes: ctx.maxBytes };
     await copyTree(root, copy, budget);
-    ctx.log(`copied ${budget.files} files (${budget.bytes} bytes); validating`);
+    ctx.log(`copied ${budget.files} files (${budget.bytes} bytes); checking trust`);
+    // The copy is what gets installed: verifying it (not the source) leaves no window in which
+    // a source changed after verification could slip through.
+    const grant = await trustPlugin(copy, src.url, ctx.trust, {
+      maxFiles: MAX_INSTALL_FILES,
+      maxBytes: ctx.maxBytes,
+    });
+    ctx.log(
+      grant.by === "source"
+        ? "trusted: the source is in plugins.allowed_sources; validating"
+        : `trusted: signed by key ${grant.keyId} (${grant.digest}); validating`,
+    );
     try {
       ctx.catalog.check(await loadPlugin(copy), undefined, id);
     } catch (err) {

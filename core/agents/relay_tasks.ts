@@ -2,6 +2,12 @@
  * Relay-driven work for the action agent: a resumable subscription to `action.tasks.<agent_id>`
  * whose position is persisted under data/state after each task is recorded, so a restart
  * resumes where it left off (and replays, at worst, tasks whose ids are already known).
+ *
+ * A task is an order, so it is obeyed only from who may give it: the relay names the publisher
+ * it authenticated (and whose `publish:` scope for this topic it checked), and the agent
+ * accepts the task only when there is one and, if `relay.task_publishers` is set, it is listed.
+ * Anonymous tasks are refused unless `relay.accept_anonymous_tasks` (development only). A
+ * refused task is reported as a failed instruction, never dropped in silence.
  * @module
  */
 import type { RelayEvent } from "../relay/client.ts";
@@ -16,11 +22,77 @@ export const RELAY_POSITION_KEY = "relay.tasks.last_id";
 /** How often a handler re-tries a full queue (the subscription waits meanwhile: backpressure). */
 export const QUEUE_FULL_RETRY_MS = 100;
 
+/** Who may give relay tasks. */
+export interface TaskPublisherPolicy {
+  /** Publishers whose tasks are obeyed; empty: any authenticated publisher. */
+  publishers: readonly string[];
+  /** Obey tasks with no authenticated publisher (development only). */
+  acceptAnonymous: boolean;
+}
+
+/** Why a task was refused: machine-readable code and a sentence. */
+export interface TaskRefusal {
+  code: "anonymous" | "publisher_not_allowed" | "wrong_topic";
+  reason: string;
+}
+
+/**
+ * The authorization decision for one relay event on `topic`; undefined when it may be obeyed.
+ *
+ * @example
+ * ```ts
+ * authorizeTask({ topic: "action.tasks.a1" }, "action.tasks.a1",
+ *   { publishers: [], acceptAnonymous: false }); // { code: "anonymous", ... }
+ * ```
+ */
+export function authorizeTask(
+  e: Pick<RelayEvent, "topic" | "publisher">,
+  topic: string,
+  policy: TaskPublisherPolicy,
+): TaskRefusal | undefined {
+  if (e.topic !== topic) {
+    return { code: "wrong_topic", reason: `task came on ${e.topic}, not ${topic}` };
+  }
+  const publisher = typeof e.publisher === "string" && e.publisher !== "" ? e.publisher : undefined;
+  if (publisher === undefined) {
+    if (policy.acceptAnonymous) return undefined;
+    return {
+      code: "anonymous",
+      reason: "anonymous task: the relay authenticated no publisher (run the relay with " +
+        "credentials, or set relay.accept_anonymous_tasks for development)",
+    };
+  }
+  if (policy.publishers.length > 0 && !policy.publishers.includes(publisher)) {
+    return {
+      code: "publisher_not_allowed",
+      reason: `publisher ${publisher} is not in relay.task_publishers`,
+    };
+  }
+  return undefined;
+}
+
+/** A task refused before it was queued. */
+export interface RefusedTask extends TaskRefusal {
+  /** The relay event id (keys the refusal, so a replayed event is reported once). */
+  eventId: string;
+  publisher?: string;
+  /** What the task said about itself, when readable (for the report). */
+  instruction: { id?: string; plugin_id?: string; instruction_type?: string };
+}
+
 /** What the relay source hands tasks to. */
 export interface TaskSink {
-  accept(inst: Instruction, source: TaskSource): Promise<boolean>;
+  accept(inst: Instruction, source: TaskSource, publisher?: string): Promise<boolean>;
   reject(id: string | undefined, reason: string, source: TaskSource): Promise<void>;
+  refuse(task: RefusedTask): Promise<void>;
   readonly stop: AbortController;
+}
+
+function field(raw: unknown, key: string, pattern?: RegExp): string | undefined {
+  const v = typeof raw === "object" && raw !== null
+    ? (raw as Record<string, unknown>)[key]
+    : undefined;
+  return typeof v === "string" && v.length <= 256 && (!pattern || pattern.test(v)) ? v : undefined;
 }
 
 /** The subscription; see the module doc. */
@@ -29,8 +101,13 @@ export class RelayTaskSource {
   #connected = false;
   #lastError?: string;
   #received = 0;
+  #refused = 0;
 
-  constructor(private readonly rt: AgentRuntime, private readonly sink: TaskSink) {
+  constructor(
+    private readonly rt: AgentRuntime,
+    private readonly sink: TaskSink,
+    private readonly policy: TaskPublisherPolicy,
+  ) {
     const since = rt.state.getValue(RELAY_POSITION_KEY) ?? "0";
     this.#sub = rt.relay!.subscribe([tasksTopic(rt.agentId)], (e) => this.#handle(e), {
       since,
@@ -47,22 +124,41 @@ export class RelayTaskSource {
   async #handle(e: RelayEvent): Promise<void> {
     this.#received++;
     const raw = (e.payload as { instruction?: unknown }).instruction ?? e.payload;
+    const refusal = authorizeTask(e, tasksTopic(this.rt.agentId), this.policy);
+    if (refusal) {
+      this.#refused++;
+      await this.sink.refuse({
+        ...refusal,
+        eventId: e.event_id,
+        publisher: e.publisher,
+        instruction: {
+          id: field(raw, "id", INSTRUCTION_ID),
+          plugin_id: field(raw, "plugin_id"),
+          instruction_type: field(raw, "instruction_type"),
+        },
+      });
+    } else {
+      await this.#take(raw, e.publisher);
+    }
+    this.rt.state.setValue(RELAY_POSITION_KEY, e.id);
+  }
+
+  /** Validates an authorized task and queues it (or reports it invalid). */
+  async #take(raw: unknown, publisher: string | undefined): Promise<void> {
     const parsed = instructionSchema.safeParse(raw);
     if (!parsed.success) {
-      const id = typeof (raw as { id?: unknown })?.id === "string"
-        ? (raw as { id: string }).id
-        : undefined;
       const reason = parsed.error.issues.map((i) =>
         `${i.path.join(".") || "instruction"}: ${i.message}`
       ).join("; ");
-      await this.sink.reject(id && INSTRUCTION_ID.test(id) ? id : undefined, reason, "relay");
-    } else {
-      // A full queue holds the subscription (backpressure) instead of dropping the task.
-      while (!(await this.sink.accept(parsed.data, "relay")) && !this.sink.stop.signal.aborted) {
-        await sleep(QUEUE_FULL_RETRY_MS, this.sink.stop.signal);
-      }
+      await this.sink.reject(field(raw, "id", INSTRUCTION_ID), reason, "relay");
+      return;
     }
-    this.rt.state.setValue(RELAY_POSITION_KEY, e.id);
+    // A full queue holds the subscription (backpressure) instead of dropping the task.
+    while (
+      !(await this.sink.accept(parsed.data, "relay", publisher)) && !this.sink.stop.signal.aborted
+    ) {
+      await sleep(QUEUE_FULL_RETRY_MS, this.sink.stop.signal);
+    }
   }
 
   /** Health of the subscription. */
@@ -72,6 +168,7 @@ export class RelayTaskSource {
       configured: true,
       topic: tasksTopic(this.rt.agentId),
       received: this.#received,
+      refused: this.#refused,
       last_id: this.#sub.lastId() ?? null,
       ...(this.#lastError ? { last_error: this.#lastError } : {}),
     };

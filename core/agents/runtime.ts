@@ -6,6 +6,7 @@
  * @module
  */
 import { join } from "node:path";
+import { resolveSecretSetting } from "../auth/config.ts";
 import { permittedEnv } from "../config/mod.ts";
 import { AuditClient } from "../ledger/client.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
@@ -127,6 +128,8 @@ export async function createRuntime(
   extra: { dedupMaxEntries?: number } = {},
 ): Promise<AgentRuntime> {
   const log = agentLogger(kind, config, deps);
+  // Read before anything is opened: an unreadable file:PATH is a config error, not a leak.
+  const relayToken = resolveSecretSetting("relay.token", config.relay.token);
   const base = config.agent.base_folder || defaultBaseFolder(kind, permittedEnv("IATP_DATA_DIR"));
   const layout = await ensureLayout(base);
   const state = new AgentState(layout.state, {
@@ -157,7 +160,7 @@ export async function createRuntime(
   const relay = config.relay.url
     ? new RelayClient({
       url: config.relay.url,
-      token: config.relay.token,
+      token: relayToken,
       log,
       bufferSize: config.relay.buffer_size,
     })

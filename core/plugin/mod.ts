@@ -25,3 +25,14 @@ export type { ConfigField, Limits, Permissions, PluginKind, PluginManifest } fro
 export { computeGrants, type Grants, isCompiled } from "./grants.ts";
 export { NODE_BUILTIN_ALLOW_LIST } from "./audit.ts";
 export type { TriggerEvent } from "./events.ts";
+export {
+  pluginDigest,
+  type PluginSignature,
+  PluginSignatureError,
+  readSignature,
+  SIGNATURE_FILE,
+  type SignatureFailure,
+  signPlugin,
+  type VerifiedPlugin,
+  verifyPlugin,
+} from "./signing.ts";

@@ -13,6 +13,8 @@ export type ScopeAction = "publish" | "subscribe";
 
 /** Parsed scopes of one token. */
 export interface Grants {
+  /** The caller's principal id: `token:<first 8 hex of the token's SHA-256>`, as mesh auth names it. */
+  id: string;
   publish: string[];
   subscribe: string[];
 }
@@ -37,12 +39,13 @@ export class RelayAuth {
   /** `tokens` maps each token to its scope strings (already validated by the config). */
   constructor(tokens: Record<string, string[]>) {
     for (const [token, scopes] of Object.entries(tokens)) {
-      const g: Grants = { publish: [], subscribe: [] };
+      const d = digest(token);
+      const g: Grants = { id: `token:${d.slice(0, 8)}`, publish: [], subscribe: [] };
       for (const s of scopes) {
         const p = parseScope(s);
         if (p) g[p.action].push(p.pattern);
       }
-      this.#grants.set(digest(token), g);
+      this.#grants.set(d, g);
     }
   }
 

@@ -30,6 +30,12 @@ export interface RelayEvent {
   seq: number;
   ts: string;
   topic: string;
+  /**
+   * Who published it, as the relay authenticated them (a credential's subject, or
+   * `token:<digest prefix>` for a static token); absent when the relay runs open and the
+   * publisher was anonymous. Set by the relay, never by the publisher's payload.
+   */
+  publisher?: string;
   payload: Record<string, unknown>;
 }
 

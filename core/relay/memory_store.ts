@@ -46,7 +46,13 @@ export class MemoryStore implements RelayStore {
     return this.#seq;
   }
 
-  append(topic: string, eventId: string, payloadJson: string, nowMs: number): StoredEvent {
+  append(
+    topic: string,
+    eventId: string,
+    payloadJson: string,
+    nowMs: number,
+    publisher?: string,
+  ): StoredEvent {
     let log = this.#topics.get(topic);
     if (!log) {
       if (this.#topics.size >= this.retention.maxTopics) {
@@ -60,7 +66,8 @@ export class MemoryStore implements RelayStore {
       seq,
       topic,
       tsMs: nowMs,
-      data: eventData(eventId, seq, nowMs, topic, payloadJson),
+      data: eventData(eventId, seq, nowMs, topic, payloadJson, publisher),
+      ...(publisher === undefined ? {} : { publisher }),
     };
     log.events.push(event);
     log.lastSeq = seq;

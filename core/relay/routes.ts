@@ -60,7 +60,11 @@ async function readPublish(c: Context<AppEnv>, maxPayload: number) {
   return { topic, json };
 }
 
-/** `POST /publish {topic, payload}` -> 201 `{status, event_id, seq, id}`. */
+/**
+ * `POST /publish {topic, payload}` -> 201 `{status, event_id, seq, id}`. The event carries the
+ * authenticated caller as `publisher` (absent when the relay runs open), which subscribers such
+ * as the action agent use to decide whether a task may be obeyed.
+ */
 export function registerPublish(ctx: RelayContext): void {
   ctx.server.app.post("/publish", async (c) => {
     const grants = ctx.auth.identify(c.req.header("authorization"));
@@ -69,10 +73,11 @@ export function registerPublish(ctx: RelayContext): void {
       ctx.opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     );
     ctx.auth.require(grants, "publish", [topic]);
+    const publisher = grants?.id;
     const eventId = crypto.randomUUID();
     let event;
     try {
-      event = ctx.store.append(topic, eventId, json, Date.now());
+      event = ctx.store.append(topic, eventId, json, Date.now(), publisher);
     } catch (err) {
       if (err instanceof TopicLimitError) throw new HttpError(507, err.message);
       throw err;

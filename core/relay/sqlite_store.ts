@@ -20,7 +20,8 @@ import type { TopicFilter } from "./topic.ts";
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, ts_ms INTEGER NOT NULL, data TEXT NOT NULL);
+  seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, ts_ms INTEGER NOT NULL, data TEXT NOT NULL,
+  publisher TEXT);
 CREATE INDEX IF NOT EXISTS events_by_topic ON events (topic, seq);
 CREATE TABLE IF NOT EXISTS topics (
   topic TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, truncated_through INTEGER NOT NULL);
@@ -33,10 +34,28 @@ interface TopicState {
   truncatedThrough: number;
 }
 
-type Row = { seq: number; topic: string; ts_ms: number; data: string };
+type Row = { seq: number; topic: string; ts_ms: number; data: string; publisher: string | null };
 
 function toEvent(r: Row): StoredEvent {
-  return { seq: Number(r.seq), topic: r.topic, tsMs: Number(r.ts_ms), data: r.data };
+  const e: StoredEvent = {
+    seq: Number(r.seq),
+    topic: r.topic,
+    tsMs: Number(r.ts_ms),
+    data: r.data,
+  };
+  if (r.publisher !== null) e.publisher = r.publisher;
+  return e;
+}
+
+/**
+ * Brings a database written by an older relay up to the current schema: events gained a
+ * `publisher` column (NULL for events published before it existed, as for anonymous ones).
+ */
+function migrate(db: DatabaseSync): void {
+  const cols = db.prepare("PRAGMA table_info(events)").all() as Array<{ name: string }>;
+  if (!cols.some((c) => c.name === "publisher")) {
+    db.exec("ALTER TABLE events ADD COLUMN publisher TEXT");
+  }
 }
 
 /** A SQLite-backed {@linkcode RelayStore} at `path`. */
@@ -56,6 +75,7 @@ export class SqliteStore implements RelayStore {
     this.#db = new DatabaseSync(path);
     this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     this.#db.exec(SCHEMA);
+    migrate(this.#db);
     const meta = this.#db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as
       | { value: string }
       | undefined;
@@ -64,7 +84,7 @@ export class SqliteStore implements RelayStore {
       this.#db.prepare("INSERT INTO meta (key, value) VALUES ('epoch', ?)").run(this.epoch);
     }
     this.#insert = this.#db.prepare(
-      "INSERT INTO events (seq, topic, ts_ms, data) VALUES (?, ?, ?, ?)",
+      "INSERT INTO events (seq, topic, ts_ms, data, publisher) VALUES (?, ?, ?, ?, ?)",
     );
     this.#upsertTopic = this.#db.prepare(
       `INSERT INTO topics (topic, last_seq, truncated_through) VALUES (?, ?, ?)
@@ -72,7 +92,8 @@ export class SqliteStore implements RelayStore {
        truncated_through = excluded.truncated_through`,
     );
     this.#readTopic = this.#db.prepare(
-      "SELECT seq, topic, ts_ms, data FROM events WHERE topic = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+      "SELECT seq, topic, ts_ms, data, publisher FROM events " +
+        "WHERE topic = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
     );
     this.#oldest = this.#db.prepare(
       "SELECT seq, ts_ms FROM events WHERE topic = ? ORDER BY seq LIMIT 1",
@@ -109,17 +130,24 @@ export class SqliteStore implements RelayStore {
     return this.#seq;
   }
 
-  append(topic: string, eventId: string, payloadJson: string, nowMs: number): StoredEvent {
+  append(
+    topic: string,
+    eventId: string,
+    payloadJson: string,
+    nowMs: number,
+    publisher?: string,
+  ): StoredEvent {
     let state = this.#topics.get(topic);
     if (!state && this.#topics.size >= this.retention.maxTopics) {
       throw new TopicLimitError(`topic limit of ${this.retention.maxTopics} reached`);
     }
     const seq = this.#seq + 1;
-    const event = {
+    const event: StoredEvent = {
       seq,
       topic,
       tsMs: nowMs,
-      data: eventData(eventId, seq, nowMs, topic, payloadJson),
+      data: eventData(eventId, seq, nowMs, topic, payloadJson, publisher),
+      ...(publisher === undefined ? {} : { publisher }),
     };
     state ??= { count: 0, lastSeq: 0, oldestSeq: undefined, truncatedThrough: 0 };
     const next = {
@@ -130,7 +158,7 @@ export class SqliteStore implements RelayStore {
     };
     this.#db.exec("BEGIN");
     try {
-      this.#insert.run(seq, topic, nowMs, event.data);
+      this.#insert.run(seq, topic, nowMs, event.data, publisher ?? null);
       if (next.count > this.retention.maxEventsPerTopic) {
         const keepFrom = this.#nthNewest.get(topic, this.retention.maxEventsPerTopic - 1) as {
           seq: number;

@@ -14,6 +14,8 @@ export interface StoredEvent {
   /** Publish time, ms since the epoch (for age retention). */
   tsMs: number;
   data: string;
+  /** Who published it, as the relay authenticated them (absent: anonymous publish). */
+  publisher?: string;
 }
 
 /** Per-topic facts for `GET /topics`. */
@@ -57,8 +59,17 @@ export interface RelayStore {
   readonly epoch: string;
   /** Sequence of the newest event (0 when none). */
   readonly lastSeq: number;
-  /** Appends one event and applies count retention to its topic. */
-  append(topic: string, eventId: string, payloadJson: string, nowMs: number): StoredEvent;
+  /**
+   * Appends one event and applies count retention to its topic. `publisher` is the principal the
+   * relay authenticated (never a value taken from the client's body).
+   */
+  append(
+    topic: string,
+    eventId: string,
+    payloadJson: string,
+    nowMs: number,
+    publisher?: string,
+  ): StoredEvent;
   /** Up to `limit` events matching `filter` with `afterSeq < seq <= uptoSeq`, in order. */
   read(filter: TopicFilter, afterSeq: number, uptoSeq: number, limit: number): StoredEvent[];
   /** True when a matching topic evicted an event with a sequence above `afterSeq`. */
@@ -74,17 +85,29 @@ export interface RelayStore {
   close(): void;
 }
 
-/** The JSON data line of one event (`{"event_id","seq","ts","topic","payload"}`). */
+/**
+ * The JSON data line of one event (`{"event_id","seq","ts","topic","publisher"?,"payload"}`).
+ * `publisher` sits beside, never inside, the payload, so a client cannot forge it.
+ *
+ * @example
+ * ```ts
+ * eventData("e1", 7, 0, "action.tasks.a1", "{}", "ops");
+ * // {"event_id":"e1","seq":7,"ts":"1970-01-01T00:00:00.000Z","topic":"action.tasks.a1",
+ * //  "publisher":"ops","payload":{}}
+ * ```
+ */
 export function eventData(
   eventId: string,
   seq: number,
   tsMs: number,
   topic: string,
   payloadJson: string,
+  publisher?: string,
 ): string {
+  const by = publisher === undefined ? "" : `"publisher":${JSON.stringify(publisher)},`;
   return `{"event_id":${JSON.stringify(eventId)},"seq":${seq},"ts":"${
     new Date(tsMs).toISOString()
-  }","topic":${JSON.stringify(topic)},"payload":${payloadJson}}`;
+  }","topic":${JSON.stringify(topic)},${by}"payload":${payloadJson}}`;
 }
 
 /** Merges per-topic ordered runs into one ordered list of at most `limit`. */

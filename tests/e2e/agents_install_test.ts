@@ -1,9 +1,12 @@
 /**
  * End-to-end: `plugin_install` from a local git repository through the real agent process, the
- * installed plugin then executing; bad ids and plugins that fail the import audit never land.
+ * installed plugin then executing; bad ids, plugins that fail the import audit, and plugins the
+ * agent does not trust (unsigned, signed by an unknown key, changed after signing) never land.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { generateIssuer, type Issuer } from "../../core/auth/credential.ts";
+import { signPlugin } from "../../core/plugin/mod.ts";
 import { ECHO_ACTION_MOD, writeConfig, writePlugin } from "../core/agents/fixtures.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
 import { startIatpService, tempDir, waitFor } from "../helpers.ts";
@@ -22,7 +25,18 @@ async function git(cwd: string, ...args: string[]): Promise<void> {
   }
 }
 
-async function gitRepo(root: string, name: string, id: string, mod: string): Promise<string> {
+/**
+ * A git repo holding an action plugin in `plugin/`, signed with `key` when given; `after` runs
+ * after signing and before the commit (to tamper with a signed plugin).
+ */
+async function gitRepo(
+  root: string,
+  name: string,
+  id: string,
+  mod: string,
+  key?: Issuer,
+  after?: (pluginDir: string) => Promise<void>,
+): Promise<string> {
   const repo = join(root, name);
   await Deno.mkdir(repo, { recursive: true });
   await writePlugin(repo, "plugin", "action", mod);
@@ -32,6 +46,8 @@ async function gitRepo(root: string, name: string, id: string, mod: string): Pro
     manifest,
     (await Deno.readTextFile(manifest)).replace("id: plugin", `id: ${id}`),
   );
+  if (key) await signPlugin(join(repo, "plugin"), key);
+  await after?.(join(repo, "plugin"));
   await git(repo, "init", "-q");
   await git(repo, "add", ".");
   await git(repo, "commit", "-qm", "plugin");
@@ -45,13 +61,31 @@ Deno.test("action e2e: plugin_install from a local git repo, validated before it
     token: TOKEN,
     nextPollInterval: 1,
   });
-  const good = await gitRepo(dir.path, "good", "git-echo", ECHO_ACTION_MOD);
+  const signer = await generateIssuer();
+  const stranger = await generateIssuer();
+  const good = await gitRepo(dir.path, "good", "git-echo", ECHO_ACTION_MOD, signer);
+  // A trusted signature does not bypass validation: the import audit still refuses this one.
   const evil = await gitRepo(
     dir.path,
     "evil",
     "evil-plugin",
     'import "../../../../etc/passwd";\n' + ECHO_ACTION_MOD,
+    signer,
   );
+  const unsigned = await gitRepo(dir.path, "unsigned", "unsigned-echo", ECHO_ACTION_MOD);
+  const foreign = await gitRepo(dir.path, "foreign", "foreign-echo", ECHO_ACTION_MOD, stranger);
+  const tampered = await gitRepo(
+    dir.path,
+    "tampered",
+    "tampered-echo",
+    ECHO_ACTION_MOD,
+    signer,
+    (p) => Deno.writeTextFile(join(p, "extra.ts"), "export const added = 1;\n"),
+  );
+  // An unsigned plugin in a local folder the operator allowed installs without a signature.
+  const allowed = join(dir.path, "allowed");
+  await Deno.mkdir(allowed);
+  await writePlugin(allowed, "local-echo", "action", ECHO_ACTION_MOD);
   const config = await writeConfig(dir.path, "action.yaml", {
     agent: {
       id: "inst-e2e",
@@ -61,7 +95,11 @@ Deno.test("action e2e: plugin_install from a local git repo, validated before it
     },
     api: { base_url: orch.url },
     security: { auth: { api_key: TOKEN } },
-    plugins: { directory: join(dir.path, "builtin") },
+    plugins: {
+      directory: join(dir.path, "builtin"),
+      trusted_keys: [signer.publicKey],
+      allowed_sources: [join(allowed, "local-echo")],
+    },
     health: { port: 0 },
   });
   const install = (id: string, plugin_id: string, plugin_url: string) => ({
@@ -74,6 +112,16 @@ Deno.test("action e2e: plugin_install from a local git repo, validated before it
   orch.enqueue(install("inst-good", "git-echo", `file://${good}`));
   orch.enqueue(install("inst-traversal", "../escape", `file://${good}`));
   orch.enqueue(install("inst-evil", "evil-plugin", `file://${evil}`));
+  orch.enqueue(install("inst-unsigned", "unsigned-echo", `file://${unsigned}`));
+  orch.enqueue(install("inst-foreign", "foreign-echo", `file://${foreign}`));
+  orch.enqueue(install("inst-tampered", "tampered-echo", `file://${tampered}`));
+  orch.enqueue({
+    id: "inst-allowed",
+    plugin_id: "local-echo",
+    instruction_type: "plugin_install",
+    plugin_configuration: { plugin_url: join(allowed, "local-echo") },
+    timeout_seconds: 60,
+  });
   orch.enqueue({
     id: "run-installed",
     plugin_id: "git-echo",
@@ -85,9 +133,21 @@ Deno.test("action e2e: plugin_install from a local git repo, validated before it
     env: { IATP_DATA_DIR: dir.path },
   });
   try {
-    await waitFor(() => orch.results().length === 4, 60_000, "four results");
+    await waitFor(() => orch.results().length === 8, 60_000, "eight results");
     const body = (id: string) => orch.results(id)[0].body;
+    const refusal = (id: string) => {
+      const b = body(id);
+      assert.equal(b.status, "failed", JSON.stringify(b));
+      const d = b.error_details as { error_type: string; reason: string };
+      assert.equal(d.error_type, "untrusted_plugin");
+      return { reason: d.reason, message: String(b.error_message) };
+    };
     assert.equal(body("inst-good").status, "completed", JSON.stringify(body("inst-good")));
+    assert.ok(
+      (body("inst-good").execution_log as string[]).some((l) =>
+        l.includes(`trusted: signed by key ${signer.kid}`)
+      ),
+    );
     assert.deepEqual((body("inst-good").result as { output: unknown }).output, {
       plugin_id: "git-echo",
       version: "1.0.0",
@@ -100,14 +160,23 @@ Deno.test("action e2e: plugin_install from a local git repo, validated before it
       (body("inst-evil").error_details as { error_type: string }).error_type,
       "invalid_plugin",
     );
+    const unsignedR = refusal("inst-unsigned");
+    assert.equal(unsignedR.reason, "unsigned");
+    assert.match(unsignedR.message, /unsigned.*plugins\.allowed_sources/);
+    const foreignR = refusal("inst-foreign");
+    assert.equal(foreignR.reason, "unknown_key");
+    assert.match(foreignR.message, new RegExp(`unknown key ${stranger.kid}`));
+    assert.equal(refusal("inst-tampered").reason, "digest_mismatch");
+    assert.equal(body("inst-allowed").status, "completed", JSON.stringify(body("inst-allowed")));
     const run = body("run-installed");
     assert.equal(run.status, "completed", JSON.stringify(run));
     assert.deepEqual((run.result as { output: unknown }).output, { echo: "from git", token: null });
     const installed = join(dir.path, "agent/config/plugins");
     const names = [...Deno.readDirSync(installed)].map((e) => e.name);
-    assert.deepEqual(names, ["git-echo"]);
+    assert.deepEqual(names.sort(), ["git-echo", "local-echo"]);
     assert.deepEqual([...Deno.readDirSync(join(installed, "git-echo"))].map((e) => e.name).sort(), [
       "mod.ts",
+      "plugin.sig",
       "plugin.yaml",
     ]);
     assert.equal(Deno.statSync(join(installed, "git-echo/mod.ts")).mode! & 0o777, 0o600);

@@ -1,7 +1,8 @@
 /**
  * End-to-end: relay-driven work. `iatp action` with no orchestrator takes instructions from the
- * real relay's `action.tasks.<agent_id>`, publishes decision-free results to `action.results`,
- * and resumes its subscription from the persisted position after a restart.
+ * real relay's `action.tasks.<agent_id>` (published with a credential, so the relay names the
+ * publisher), publishes decision-free results to `action.results`, and resumes its subscription
+ * from the persisted position after a restart.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -23,7 +24,15 @@ Deno.test("action e2e: relay tasks run once, results go to action.results, the p
   const dir = await tempDir("iatp-relay-e2e-");
   await writeFixturePlugins(join(dir.path, "plugins"));
   const env = { IATP_DATA_DIR: dir.path };
-  const relay = await startIatpService(["relay", "--port", "0"], { env });
+  const tokens = {
+    "ops-token-0001": ["publish:action.tasks.*", "subscribe:action.results"],
+    "agent-token-001": ["subscribe:action.tasks.relay-act", "publish:action.results"],
+  };
+  const relay = await startIatpService(["relay", "--port", "0"], {
+    env: { ...env, IATP_RELAY_TOKENS: JSON.stringify(tokens) },
+  });
+  // The agent reads its credential from a file (relay.token: file:PATH).
+  await Deno.writeTextFile(join(dir.path, "agent.token"), "agent-token-001\n");
   const auditSvc = await startIatpService([
     "audit",
     "--port",
@@ -31,7 +40,7 @@ Deno.test("action e2e: relay tasks run once, results go to action.results, the p
     "--db",
     join(dir.path, "audit.db"),
   ], { env });
-  const client = new RelayClient({ url: relay.url });
+  const client = new RelayClient({ url: relay.url, token: "ops-token-0001" });
   const results: RelayEvent[] = [];
   const sub = client.subscribe(["action.results"], (e) => {
     results.push(e);
@@ -41,7 +50,7 @@ Deno.test("action e2e: relay tasks run once, results go to action.results, the p
     agent: { id: "relay-act", base_folder: base },
     plugins: { directory: join(dir.path, "plugins") },
     health: { port: 0 },
-    relay: { url: relay.url },
+    relay: { url: relay.url, token: `file:${join(dir.path, "agent.token")}` },
     security: { audit: { service_url: auditSvc.url } },
   });
   let agent: ChildService | undefined;

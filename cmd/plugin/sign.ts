@@ -1,0 +1,139 @@
+/**
+ * `iatp plugin keygen|sign|verify`: make a signing key, sign a plugin folder (plugin.sig), and
+ * check one against trusted keys. Exit 0 done/verified, 1 not verified, 2 bad usage.
+ * @module
+ */
+import { generateIssuer, type Issuer, issuerFromSeed } from "../../core/auth/credential.ts";
+import { resolveAuthKeys } from "../../core/auth/config.ts";
+import { permittedEnv } from "../../core/config/mod.ts";
+import { CheckFailedError, ConfigError, UsageError } from "../../core/errors/mod.ts";
+import {
+  PluginSignatureError,
+  SIGNATURE_FILE,
+  signPlugin,
+  verifyPlugin,
+} from "../../core/plugin/mod.ts";
+import { print } from "../shared.ts";
+
+/** Env var read by `verify` when no `--trusted-keys` is given (the action agent's setting). */
+export const TRUSTED_KEYS_ENV = "IATP_PLUGINS_TRUSTED_KEYS";
+
+/** Usage lines of the signing verbs. */
+export const SIGN_USAGE = `  iatp plugin keygen --out FILE
+  iatp plugin sign DIR --key FILE
+  iatp plugin verify DIR [--trusted-keys KEY|file:PATH]...
+
+keygen    write a new Ed25519 signing key to FILE (0600) and its public key to FILE.pub
+sign      write DIR/${SIGNATURE_FILE}: the key id, the digest of every file in DIR, the signature
+verify    exit 0 when DIR is exactly what a trusted key signed, 1 naming why not
+          (unsigned, unknown_key, bad_signature, digest_mismatch, unsupported_file, ...);
+          without --trusted-keys, the keys in ${TRUSTED_KEYS_ENV} (comma-separated)`;
+
+/** Turns a failed write into a usage error naming the path (permission, missing folder). */
+function writeFailed(err: unknown, path: string): never {
+  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+    throw new UsageError(
+      `no permission to write ${path}; with scripts/iatp, allow it: IATP_ALLOW_WRITE=<folder>`,
+    );
+  }
+  if (err instanceof Deno.errors.NotFound) throw new UsageError(`no such folder for ${path}`);
+  throw err;
+}
+
+/** `keygen --out FILE`: a fresh key; refuses to overwrite either file. */
+export async function keygen(out: string | undefined): Promise<number> {
+  if (!out) throw new UsageError("keygen: missing --out FILE", SIGN_USAGE);
+  const pub = `${out}.pub`;
+  for (const path of [out, pub]) {
+    const exists = await Deno.lstat(path).then(() => true, (err) => {
+      if (err instanceof Deno.errors.NotFound) return false;
+      throw err;
+    });
+    if (exists) throw new UsageError(`keygen: ${path} exists; refusing to overwrite it`);
+  }
+  const key = await generateIssuer();
+  try {
+    await Deno.writeTextFile(out, key.seedBase64 + "\n", { mode: 0o600, createNew: true });
+    await Deno.chmod(out, 0o600);
+    await Deno.writeTextFile(pub, key.publicKey + "\n", { mode: 0o644, createNew: true });
+  } catch (err) {
+    writeFailed(err, out);
+  }
+  print(
+    `key ${key.kid} written to ${out} (keep it private)\npublic key (${pub}): ${key.publicKey}`,
+  );
+  return 0;
+}
+
+async function readKey(path: string | undefined): Promise<Issuer> {
+  if (!path) throw new UsageError("sign: missing --key FILE", SIGN_USAGE);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).name;
+    throw new UsageError(`--key: cannot read ${path} (${why})`);
+  }
+  try {
+    return await issuerFromSeed(text);
+  } catch {
+    throw new UsageError(
+      `--key: ${path} is not a signing key (a base64 32-byte seed from iatp plugin keygen)`,
+    );
+  }
+}
+
+async function requireFolder(dir: string): Promise<void> {
+  const isDir = await Deno.stat(dir).then((i) => i.isDirectory, () => false);
+  if (!isDir) throw new UsageError(`no such folder ${dir}`);
+}
+
+/** `sign DIR --key FILE`: writes DIR/plugin.sig. */
+export async function signDir(dir: string, keyFile: string | undefined): Promise<number> {
+  const key = await readKey(keyFile);
+  await requireFolder(dir);
+  try {
+    const sig = await signPlugin(dir, key);
+    print(`signed ${dir}: key ${sig.key_id}, ${sig.digest} over ${sig.files} file(s)`);
+    return 0;
+  } catch (err) {
+    if (err instanceof PluginSignatureError) {
+      throw new CheckFailedError(`not signed (${err.reason}): ${err.message}`, { cause: err });
+    }
+    writeFailed(err, `${dir}/${SIGNATURE_FILE}`);
+  }
+}
+
+function trustedKeys(flags: string[] | undefined): string[] {
+  const given = flags && flags.length > 0
+    ? flags
+    : (permittedEnv(TRUSTED_KEYS_ENV) ?? "").split(",").map((k) => k.trim()).filter(Boolean);
+  if (given.length === 0) {
+    throw new UsageError(
+      `verify: no trusted keys: pass --trusted-keys KEY|file:PATH or set ${TRUSTED_KEYS_ENV}`,
+      SIGN_USAGE,
+    );
+  }
+  try {
+    return resolveAuthKeys(given);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new UsageError(`--trusted-keys: expected ${err.expected}, found ${err.found}`);
+  }
+}
+
+/** `verify DIR [--trusted-keys ...]`. */
+export async function verifyDir(dir: string, flags: string[] | undefined): Promise<number> {
+  const keys = trustedKeys(flags);
+  await requireFolder(dir);
+  try {
+    const ok = await verifyPlugin(dir, keys);
+    print(`verified ${dir}: signed by key ${ok.keyId}, ${ok.digest} over ${ok.files} file(s)`);
+    return 0;
+  } catch (err) {
+    if (err instanceof PluginSignatureError) {
+      throw new CheckFailedError(`not verified (${err.reason}): ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}

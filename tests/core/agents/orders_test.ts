@@ -1,0 +1,170 @@
+/**
+ * Who may give the action agent orders, decided without a network: the relay-task publisher
+ * rule, allowed plugin sources (exact folders, URL prefixes at a path boundary, nothing that a
+ * dot segment or escape could redirect), the trust settings' config errors, and the early
+ * refusal of a source nothing could make acceptable.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { generateIssuer } from "../../../core/auth/credential.ts";
+import { actionConfig } from "../../../core/agents/config.ts";
+import { installPlugin } from "../../../core/agents/install.ts";
+import { PluginCatalog } from "../../../core/agents/plugins.ts";
+import {
+  canonicalSource,
+  pluginTrustPolicy,
+  sourceAllowed,
+  UntrustedPluginError,
+} from "../../../core/agents/plugin_trust.ts";
+import { authorizeTask } from "../../../core/agents/relay_tasks.ts";
+import { ConfigError } from "../../../core/errors/mod.ts";
+import { createLogger } from "../../../core/log/mod.ts";
+import { tempDir } from "../../helpers.ts";
+
+const TOPIC = "action.tasks.a1";
+const OPEN = { publishers: [], acceptAnonymous: false };
+
+Deno.test("relay tasks: anonymous refused unless accepted; listed publishers only when listed", () => {
+  assert.equal(authorizeTask({ topic: TOPIC }, TOPIC, OPEN)?.code, "anonymous");
+  assert.equal(authorizeTask({ topic: TOPIC, publisher: "" }, TOPIC, OPEN)?.code, "anonymous");
+  assert.equal(
+    authorizeTask({ topic: TOPIC }, TOPIC, { ...OPEN, acceptAnonymous: true }),
+    undefined,
+  );
+  assert.equal(authorizeTask({ topic: TOPIC, publisher: "ops" }, TOPIC, OPEN), undefined);
+  const listed = { publishers: ["ops"], acceptAnonymous: false };
+  assert.equal(authorizeTask({ topic: TOPIC, publisher: "ops" }, TOPIC, listed), undefined);
+  const other = authorizeTask({ topic: TOPIC, publisher: "dev" }, TOPIC, listed);
+  assert.equal(other?.code, "publisher_not_allowed");
+  assert.match(String(other?.reason), /publisher dev is not in relay\.task_publishers/);
+  const wrong = authorizeTask({ topic: "action.tasks.a2", publisher: "ops" }, TOPIC, listed);
+  assert.equal(wrong?.code, "wrong_topic");
+});
+
+Deno.test("plugin sources: canonical forms only; exact folders, URL prefixes at a boundary", () => {
+  assert.equal(canonicalSource("/srv/plugins/x/"), "/srv/plugins/x");
+  for (
+    const bad of [
+      "/srv/plugins/../etc",
+      "/srv/./plugins",
+      "https://git.example/org/../evil/x",
+      "https://git.example/org/%2e%2e/evil",
+      "https://git.example:443/org/x",
+      "git@git.example:org/../evil",
+      "relative/path",
+      "ftp://x/y",
+    ]
+  ) assert.equal(canonicalSource(bad), undefined, bad);
+  const allowed = [
+    "/srv/plugins/x",
+    "https://git.example/org/",
+    "https://git.example/team",
+    "git@git.example:ops/",
+  ];
+  const yes = [
+    "/srv/plugins/x",
+    "/srv/plugins/x/",
+    "https://git.example/org/repo.git",
+    "https://git.example/team",
+    "https://git.example/team.git",
+    "https://git.example/team/sub",
+    "git@git.example:ops/repo.git",
+  ];
+  const no = [
+    "/srv/plugins/x/sub",
+    "/srv/plugins",
+    "/srv/plugins/xy",
+    "https://git.example/org",
+    "https://git.example/organisation/x",
+    "https://git.example/teamevil/x",
+    "https://git.example/org/../x",
+    "https://git.example.evil/org/x",
+    "https://git.example@evil.example/org/x",
+    "http://git.example/org/x",
+    "git@git.example:opsx/repo",
+  ];
+  for (const s of yes) assert.ok(sourceAllowed(s, allowed), `allowed: ${s}`);
+  for (const s of no) assert.ok(!sourceAllowed(s, allowed), `refused: ${s}`);
+  assert.ok(!sourceAllowed("/srv/plugins/x", []));
+});
+
+Deno.test("trust settings: entries are canonicalised; bad ones are config errors naming the key", async () => {
+  const key = await generateIssuer();
+  const policy = pluginTrustPolicy({
+    trusted_keys: [key.publicKey],
+    allowed_sources: ["https://git.example", "/srv/p/"],
+  });
+  assert.deepEqual(policy, {
+    trustedKeys: [key.publicKey],
+    allowedSources: ["https://git.example/", "/srv/p"],
+  });
+  const errorOf = (fn: () => unknown): ConfigError => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof ConfigError) return err;
+      throw err;
+    }
+    throw new Error("expected a ConfigError");
+  };
+  const yaml = (plugins: string) =>
+    `agent:\n  id: a1\nrelay:\n  url: http://127.0.0.1:1\n${plugins}`;
+  const parse = (text: string) =>
+    actionConfig.parse(["--config", "a.yaml"], { readFile: () => text, env: () => undefined });
+  const k = errorOf(() => parse(yaml("plugins:\n  trusted_keys: [nope]\n")));
+  assert.equal(k.key, "plugins.trusted_keys");
+  assert.match(k.message, /a\.yaml/);
+  const s = errorOf(() => parse(yaml("plugins:\n  allowed_sources: [plugins/here]\n")));
+  assert.equal(s.key, "plugins.allowed_sources");
+  const f = errorOf(() => parse(yaml("plugins:\n  trusted_keys: [file:/nonexistent/keys]\n")));
+  assert.equal(f.key, "plugins.trusted_keys");
+  const prod = errorOf(() =>
+    parse(
+      "agent:\n  id: a1\n  environment: prod\nrelay:\n  url: https://relay.example\n" +
+        "  accept_anonymous_tasks: true\n",
+    )
+  );
+  assert.equal(prod.key, "relay.accept_anonymous_tasks");
+  const pub = errorOf(() =>
+    parse("agent:\n  id: a1\nrelay:\n  url: http://127.0.0.1:1\n  task_publishers: ['a b']\n")
+  );
+  assert.equal(pub.key, "relay.task_publishers");
+});
+
+Deno.test("a source nobody could trust is refused before anything is fetched", async () => {
+  const dir = await tempDir();
+  const log = createLogger({ service: "t", level: "error", sink: () => {} });
+  const catalog = new PluginCatalog({
+    installedDir: join(dir.path, "installed"),
+    builtinDir: join(dir.path, "builtin"),
+    sandbox: {
+      maxMemoryBytes: 1 << 30,
+      maxExecTimeMs: 1000,
+      allowedPaths: [],
+      networkAccess: false,
+    },
+    poolSize: 1,
+    maxRunners: 1,
+    log,
+  });
+  try {
+    await Deno.mkdir(join(dir.path, "installed"));
+    await Deno.mkdir(join(dir.path, "work"));
+    const err = await installPlugin("x-plugin", { url: "/anything" }, "install", {
+      installedDir: join(dir.path, "installed"),
+      workdir: join(dir.path, "work"),
+      maxBytes: 1 << 20,
+      timeoutMs: 1000,
+      catalog,
+      trust: { trustedKeys: [], allowedSources: [] },
+      log: () => {},
+    }).then(() => undefined, (e) => e);
+    assert.ok(err instanceof UntrustedPluginError);
+    assert.equal(err.reason, "source_not_allowed");
+    assert.match(err.message, /source not allowed: \/anything/);
+    assert.deepEqual([...Deno.readDirSync(join(dir.path, "work"))], [], "nothing was staged");
+  } finally {
+    await catalog.close();
+    await dir.remove();
+  }
+});

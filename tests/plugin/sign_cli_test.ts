@@ -1,0 +1,90 @@
+/**
+ * `iatp plugin keygen|sign|verify` through scripts/iatp (the permission-table flags): key files
+ * and their modes, exit 0 verified / 1 not / 2 bad usage, messages naming the reason.
+ */
+import assert from "node:assert/strict";
+import { runIatp } from "../helpers.ts";
+import { makePlugin } from "./plugin_helpers.ts";
+
+Deno.test("plugin keygen, sign and verify: files, modes and exit codes", async () => {
+  const p = await makePlugin({ "mod.ts": "export function execute() { return 1; }\n" });
+  const env = { IATP_ALLOW_READ: p.root, IATP_ALLOW_WRITE: p.root };
+  const key = `${p.root}/signing.key`;
+  const iatp = (...args: string[]) => runIatp(["plugin", ...args], { env });
+  try {
+    const gen = await iatp("keygen", "--out", key);
+    assert.equal(gen.code, 0, gen.stderr);
+    assert.equal(Deno.statSync(key).mode! & 0o777, 0o600);
+    const pub = Deno.readTextFileSync(`${key}.pub`).trim();
+    assert.match(pub, /^iatp-ed25519:[A-Za-z0-9_-]{43}$/);
+    assert.ok(!gen.stdout.includes(Deno.readTextFileSync(key).trim()), "the seed is not printed");
+    assert.equal((await iatp("keygen", "--out", key)).code, 2, "no overwrite");
+
+    const sign = await iatp("sign", p.dir, "--key", key);
+    assert.equal(sign.code, 0, sign.stderr);
+    assert.match(sign.stdout, /^signed .*: key [0-9a-f]{16}, sha256:[0-9a-f]{64} over 2 file\(s\)/);
+
+    const ok = await iatp("verify", p.dir, "--trusted-keys", `file:${key}.pub`);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^verified /);
+    const byEnv = await runIatp(["plugin", "verify", p.dir], {
+      env: { ...env, IATP_PLUGINS_TRUSTED_KEYS: pub },
+    });
+    assert.equal(byEnv.code, 0, byEnv.stderr);
+
+    await iatp("keygen", "--out", `${p.root}/other.key`);
+    const other = Deno.readTextFileSync(`${p.root}/other.key.pub`).trim();
+    const wrong = await iatp("verify", p.dir, "--trusted-keys", other);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /not verified \(unknown_key\)/);
+    // Either of two trusted keys will do.
+    assert.equal(
+      (await iatp("verify", p.dir, "--trusted-keys", other, "--trusted-keys", pub)).code,
+      0,
+    );
+
+    Deno.writeTextFileSync(`${p.dir}/mod.ts`, "export function execute() { return 2; }\n");
+    const changed = await iatp("verify", p.dir, "--trusted-keys", pub);
+    assert.equal(changed.code, 1);
+    assert.match(changed.stderr, /not verified \(digest_mismatch\)/);
+    assert.doesNotMatch(changed.stderr, /\bat file:/, "no stack trace");
+
+    // Usage errors: 2, naming what is wrong.
+    const noKeys = await iatp("verify", p.dir);
+    assert.equal(noKeys.code, 2);
+    assert.match(noKeys.stderr, /--trusted-keys KEY\|file:PATH or set IATP_PLUGINS_TRUSTED_KEYS/);
+    const badKey = await iatp("verify", p.dir, "--trusted-keys", "not-a-key");
+    assert.equal(badKey.code, 2);
+    assert.match(badKey.stderr, /--trusted-keys: expected public keys/);
+    assert.equal((await iatp("sign", p.dir)).code, 2, "missing --key");
+    const garbage = `${p.root}/garbage.key`;
+    Deno.writeTextFileSync(garbage, "nope\n");
+    const notKey = await iatp("sign", p.dir, "--key", garbage);
+    assert.equal(notKey.code, 2);
+    assert.match(notKey.stderr, /--key: .* is not a signing key/);
+    assert.equal((await iatp("verify", `${p.root}/missing`, "--trusted-keys", pub)).code, 2);
+    assert.equal((await iatp("keygen")).code, 2, "missing --out");
+
+    Deno.symlinkSync("/etc/hostname", `${p.dir}/link`);
+    const sym = await iatp("sign", p.dir, "--key", key);
+    assert.equal(sym.code, 1);
+    assert.match(sym.stderr, /not signed \(unsupported_file\): symlinks are not allowed: link/);
+  } finally {
+    await p.remove();
+  }
+});
+
+Deno.test("plugin sign outside the allowed write paths names the permission to grant", async () => {
+  const p = await makePlugin({ "mod.ts": "export function execute() { return 1; }\n" });
+  try {
+    const env = { IATP_ALLOW_READ: p.root, IATP_ALLOW_WRITE: `${p.root}/keys` };
+    await Deno.mkdir(`${p.root}/keys`);
+    const gen = await runIatp(["plugin", "keygen", "--out", `${p.root}/keys/k`], { env });
+    assert.equal(gen.code, 0, gen.stderr);
+    const r = await runIatp(["plugin", "sign", p.dir, "--key", `${p.root}/keys/k`], { env });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no permission to write .*plugin\.sig.*IATP_ALLOW_WRITE/);
+  } finally {
+    await p.remove();
+  }
+});
