@@ -14,3 +14,4 @@ export * from "./credential.ts";
 export * from "./grants.ts";
 export * from "./bearer.ts";
 export * from "./config.ts";
+export * from "./files.ts";
