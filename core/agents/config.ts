@@ -135,6 +135,10 @@ const securityShape = {
     }),
     max_files: int({ help: "rotated audit files kept", default: 10, min: 1, max: 1000 }),
     service_url: url({ help: "iatp audit service to copy entries to (unset: none)" }),
+    token: str({
+      help: "credential for the audit service (audit:append), or file:PATH",
+      secret: true,
+    }),
   }),
 };
 
@@ -184,7 +188,7 @@ function commonFields(kind: "sensor" | "action", healthPort: number) {
     }),
     relay: section({
       url: url({ help: "iatp relay base URL (unset: no relay)" }),
-      token: str({ help: "relay bearer token", secret: true }),
+      token: str({ help: "relay credential, or file:PATH", secret: true }),
       buffer_size: int({ help: "relay publish buffer", default: 1000, min: 1, max: 1_000_000 }),
     }),
   };

@@ -6,6 +6,7 @@
  * @module
  */
 import { join } from "node:path";
+import { resolveSecretSetting } from "../auth/config.ts";
 import { permittedEnv } from "../config/mod.ts";
 import { AuditClient } from "../ledger/client.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
@@ -98,7 +99,13 @@ async function openAudit(
 ): Promise<{ trail?: AuditTrail; client?: AuditClient }> {
   const a = config.security.audit;
   if (!a.enabled) return {};
-  const client = a.service_url ? new AuditClient({ url: a.service_url, log }) : undefined;
+  const client = a.service_url
+    ? new AuditClient({
+      url: a.service_url,
+      token: resolveSecretSetting("security.audit.token", a.token),
+      log,
+    })
+    : undefined;
   const trail = await AuditTrail.open({
     file: a.log_file || join(layout.audit, "audit.jsonl"),
     agentId: config.agent.id,
@@ -157,7 +164,7 @@ export async function createRuntime(
   const relay = config.relay.url
     ? new RelayClient({
       url: config.relay.url,
-      token: config.relay.token,
+      token: resolveSecretSetting("relay.token", config.relay.token),
       log,
       bufferSize: config.relay.buffer_size,
     })
