@@ -1,7 +1,8 @@
 /**
  * The image path for real: build the scratch image with scripts/docker-image against the test
- * dockerd, run `iatp relay` and `iatp sidecar` containers on a bridge network, and check /health
- * from a third container on that network.
+ * dockerd, run `iatp relay` and `iatp sidecar` containers (protected: issuer keys given) on a
+ * bridge network, and check /health from a third container on that network. A relay started
+ * with no credentials refuses to start, since the image listens on all interfaces.
  */
 import assert from "node:assert/strict";
 import {
@@ -11,6 +12,7 @@ import {
   ensureDockerd,
   skipMessage,
 } from "../support/dockerd.ts";
+import { generateIssuer, issueCredential } from "../../core/auth/credential.ts";
 import { ROOT } from "../helpers.ts";
 
 const TAG = "iatp-test/iatp:e2e";
@@ -31,6 +33,11 @@ Deno.test("scratch image: relay and sidecar containers answer /health on a bridg
   assert.match(dec.decode(build.stdout), /built iatp-test\/iatp:e2e/);
   await ensureBusyboxImage(sock);
 
+  const issuer = await generateIssuer();
+  const sidecarToken = await issueCredential(issuer, {
+    sub: "sidecar",
+    scopes: ["publish:iatp.trace"],
+  });
   const id = crypto.randomUUID().slice(0, 8);
   const net = `iatp-e2e-${id}`;
   const names = [`relay-${id}`, `sidecar-${id}`];
@@ -44,6 +51,8 @@ Deno.test("scratch image: relay and sidecar containers answer /health on a bridg
       names[0],
       "--network",
       net,
+      "-e",
+      `IATP_RELAY_AUTH_KEYS=${issuer.publicKey}`,
       TAG,
       "relay",
       "--port",
@@ -60,6 +69,10 @@ Deno.test("scratch image: relay and sidecar containers answer /health on a bridg
       net,
       "-e",
       `IATP_RELAY_URL=http://${relayIp}:8005`,
+      "-e",
+      `IATP_RELAY_TOKEN=${sidecarToken}`,
+      "-e",
+      `IATP_AUTH_KEYS=${issuer.publicKey}`,
       TAG,
       "sidecar",
       "--port",
@@ -79,6 +92,12 @@ Deno.test("scratch image: relay and sidecar containers answer /health on a bridg
         TAG,
       ]);
       assert.doesNotMatch(hist.stdout, /FROM (debian|ubuntu|alpine)/);
+    });
+
+    await t.step("a relay with no credentials refuses to start (protected mode)", async () => {
+      const open = await dockerCli(sock, ["run", "--rm", "--network", net, TAG, "relay"]);
+      assert.equal(open.code, 2, open.stdout + open.stderr);
+      assert.match(open.stderr, /config error: auth_keys/);
     });
 
     await t.step("both answer /health from another container on the network", async () => {
