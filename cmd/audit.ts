@@ -46,7 +46,7 @@ export const spec = defineConfig({
     max_tx_entries: int({ help: "most entries GET /tx/{id} returns", default: 1000, min: 1 }),
     relay: url({ help: "relay base URL to publish audit.appended to" }),
     relay_token: str({
-      help: "credential for the relay (publish:audit.*), or file:PATH",
+      help: "credential for the relay (publish:audit.appended), or file:PATH",
       secret: true,
     }),
     relay_buffer: int({

@@ -45,23 +45,32 @@ for (const service of SERVICES) {
 Deno.test("protected mode: issuer keys from file:PATH satisfy it, with no warning", async () => {
   const dir = await tempDir();
   const issuer = await generateIssuer();
-  await Deno.writeTextFile(`${dir.path}/issuer.pub`, issuer.publicKey + "\n");
-  const env = { IATP_DATA_DIR: dir.path, IATP_RELAY_AUTH_KEYS: `file:${dir.path}/issuer.pub` };
+  await Deno.writeTextFile(`${dir.path}/issuer.pub`, `# mesh issuer\n${issuer.publicKey}\n`);
+  const env = { IATP_DATA_DIR: dir.path };
+  const keys = ["--auth-keys", `file:${dir.path}/issuer.pub`];
   try {
-    const relay = await startIatpService(["relay", "--host", "0.0.0.0", "--port", "0"], { env });
-    try {
-      assert.ok(!logLines(relay.stdout()).some((l) => l.msg.startsWith("insecure:")));
-      const res = await fetch(`${relay.url}/topics`);
-      assert.equal(res.status, 401, "the relay started protected");
-      await res.body?.cancel();
-    } finally {
-      await relay.stop("SIGTERM");
+    for (const service of SERVICES) {
+      const svc = await startIatpService(
+        [service, "--host", "0.0.0.0", "--port", "0", ...keys],
+        { env },
+      );
+      try {
+        assert.ok(!logLines(svc.stdout()).some((l) => l.msg.startsWith("insecure:")), service);
+        if (service === "relay") {
+          const res = await fetch(`${svc.url}/topics`);
+          assert.equal(res.status, 401, "the relay started protected");
+          await res.body?.cancel();
+        }
+      } finally {
+        assert.equal((await svc.stop("SIGTERM")).code, 0, svc.stderr());
+      }
     }
-    const bad = await runIatp(["relay", "--host", "0.0.0.0", "--port", "0"], {
-      env: { ...env, IATP_RELAY_AUTH_KEYS: `file:${dir.path}/missing.pub` },
-    });
+    const bad = await runIatp(
+      ["relay", "--host", "0.0.0.0", "--port", "0", "--auth-keys", `file:${dir.path}/none.pub`],
+      { env },
+    );
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /auth_keys .*missing\.pub/);
+    assert.match(bad.stderr, /auth_keys .*none\.pub/);
   } finally {
     await dir.remove();
   }
