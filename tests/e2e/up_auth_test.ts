@@ -120,6 +120,8 @@ async function checkAuthenticatedMesh(urls: Map<string, string>, creds: string):
   assert.equal(shown.status, 200);
   assert.equal((await shown.json()).trace_id, trace.trace_id);
 
+  await checkAgents(relay, token("demo"), admin);
+
   // The ledger took the policy's and the sidecar's appends (their own credentials); reads are public.
   const decision = payloads("access.decision")[0];
   for (const tx of [String(decision.tx_id), String(trace.trace_id)]) {
@@ -131,6 +133,41 @@ async function checkAuthenticatedMesh(urls: Map<string, string>, creds: string):
       15_000,
       `ledger entries for ${tx}`,
     );
+  }
+}
+
+/**
+ * The agents use their file:PATH credentials: the demo credential gives the action agent a task
+ * (an unknown plugin), the agent receives it (subscribe) and reports the failure (publish).
+ */
+async function checkAgents(
+  relay: string,
+  demo: string,
+  admin: Record<string, string>,
+): Promise<void> {
+  const results = await openSse(relay, "topic=action.results&since=0", admin);
+  try {
+    const id = `e2e-auth-${crypto.randomUUID().slice(0, 8)}`;
+    const res = await fetch(`${relay}/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${demo}` },
+      body: JSON.stringify({
+        topic: "action.tasks.demo-action",
+        payload: { id, instruction_type: "execute", plugin_id: "no-such-plugin" },
+      }),
+    });
+    assert.equal(res.status, 201, "the demo credential may give the action agent tasks");
+    await res.body?.cancel();
+    await results.until(
+      () =>
+        results.messages().some((m) =>
+          (m.json.payload as { instruction_id?: string }).instruction_id === id
+        ),
+      30_000,
+      "the action agent's result on action.results",
+    );
+  } finally {
+    await results.close();
   }
 }
 
