@@ -188,7 +188,7 @@ function commonFields(kind: "sensor" | "action", healthPort: number) {
     }),
     relay: section({
       url: url({ help: "iatp relay base URL (unset: no relay)" }),
-      token: str({ help: "relay credential, or file:PATH", secret: true }),
+      token: str({ help: "relay bearer token", secret: true }),
       buffer_size: int({ help: "relay publish buffer", default: 1000, min: 1, max: 1_000_000 }),
     }),
   };

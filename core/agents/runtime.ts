@@ -134,6 +134,8 @@ export async function createRuntime(
   extra: { dedupMaxEntries?: number } = {},
 ): Promise<AgentRuntime> {
   const log = agentLogger(kind, config, deps);
+  // Read before anything is opened: an unreadable file:PATH is a config error, not a leak.
+  const relayToken = resolveSecretSetting("relay.token", config.relay.token);
   const base = config.agent.base_folder || defaultBaseFolder(kind, permittedEnv("IATP_DATA_DIR"));
   const layout = await ensureLayout(base);
   const state = new AgentState(layout.state, {
@@ -164,7 +166,7 @@ export async function createRuntime(
   const relay = config.relay.url
     ? new RelayClient({
       url: config.relay.url,
-      token: resolveSecretSetting("relay.token", config.relay.token),
+      token: relayToken,
       log,
       bufferSize: config.relay.buffer_size,
     })
