@@ -4,6 +4,7 @@
  * @module
  */
 import { dirname } from "node:path";
+import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
 import { serviceFields } from "../core/config/common.ts";
 import { defineConfig, type Infer, int, permittedEnv, str, url } from "../core/config/mod.ts";
 import { createServer, type Service } from "../core/http/mod.ts";
@@ -21,13 +22,14 @@ const DATA_DIR = permittedEnv("IATP_DATA_DIR") || "data";
 /** The audit service's configuration. */
 export const spec = defineConfig({
   command: "audit",
-  summary: "Tamper-evident ledger: POST /audit answers with a signed Merkle receipt once the " +
-    "entry is durable. GET /tx/{id}, /entries/{i}, /checkpoint, /proof/inclusion, " +
-    "/proof/consistency.",
+  summary: "Tamper-evident ledger: POST /audit (scope audit:append when auth_keys are set) " +
+    "answers with a signed Merkle receipt once the entry is durable. Public reads: GET /tx/{id}, " +
+    "/entries/{i}, /checkpoint, /proof/inclusion, /proof/consistency.",
   envPrefix: "IATP_AUDIT_",
   usageLines: ["verify (--db PATH | --url URL) [flags]   (see iatp audit verify --help)"],
   fields: {
     ...serviceFields(8003),
+    ...meshAuthFields(),
     db: str({
       help: "SQLite ledger file (WAL, synchronous=FULL)",
       default: `${DATA_DIR}/audit.db`,
@@ -43,7 +45,10 @@ export const spec = defineConfig({
     }),
     max_tx_entries: int({ help: "most entries GET /tx/{id} returns", default: 1000, min: 1 }),
     relay: url({ help: "relay base URL to publish audit.appended to" }),
-    relay_token: str({ help: "bearer token for the relay", secret: true }),
+    relay_token: str({
+      help: "credential for the relay (publish:audit.appended), or file:PATH",
+      secret: true,
+    }),
     relay_buffer: int({
       help: "audit.appended events buffered for the relay",
       default: 1000,
@@ -55,9 +60,15 @@ export const spec = defineConfig({
 /** The validated audit config. */
 export type AuditConfig = Infer<typeof spec.spec.fields>;
 
-/** Starts the audit service. */
+/**
+ * Starts the audit service.
+ * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
+ * credentials (protected mode), or `relay_token` when its file cannot be read.
+ */
 export async function start(config: AuditConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? serviceLogger("audit", config);
+  const auth = meshAuthFor(config, { command: "audit", host: config.host, log });
+  const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   await Deno.mkdir(dirname(config.db), { recursive: true });
   const key = await loadSigningKey({
     seedBase64: config.signing_key,
@@ -66,7 +77,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
   const relay = config.relay
     ? new RelayClient({
       url: config.relay,
-      token: config.relay_token,
+      token: relayToken,
       log,
       bufferSize: config.relay_buffer,
     })
@@ -96,7 +107,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
     drainTimeoutMs: config.drain_timeout,
     health: () => ({ status: "ok", service: "audit", tree_size: ledger.size }),
   });
-  registerAuditRoutes(server.app, ledger, { maxTxEntries: config.max_tx_entries });
+  registerAuditRoutes(server.app, ledger, { maxTxEntries: config.max_tx_entries, auth });
   const svc = await server.listen();
   log.info("ledger open", { db: config.db, tree_size: ledger.size, vkey: ledger.vkey });
   let closing: Promise<void> | undefined;

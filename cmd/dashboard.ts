@@ -3,6 +3,7 @@
  * core/dashboard.
  * @module
  */
+import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
 import { serviceFields } from "../core/config/common.ts";
 import {
   bytes,
@@ -30,8 +31,12 @@ export const spec = defineConfig({
   envPrefix: "IATP_DASHBOARD_",
   fields: {
     ...serviceFields(8004),
+    ...meshAuthFields(),
     relay: url({ help: "relay base URL the dashboard follows", default: "http://127.0.0.1:8005" }),
-    relay_token: str({ help: "bearer token for the relay (subscribe scopes)", secret: true }),
+    relay_token: str({
+      help: "credential for the relay (subscribe scopes of the followed topics), or file:PATH",
+      secret: true,
+    }),
     audit: url({ help: "audit service base URL; /tx pages verify its receipts" }),
     audit_public_key: str({
       help: "audit checkpoint verifier key (C2SP vkey name+id+base64) to check signatures",
@@ -82,15 +87,21 @@ export const spec = defineConfig({
 /** The validated dashboard config. */
 export type DashboardConfig = Infer<typeof spec.spec.fields>;
 
-/** Starts the dashboard. */
+/**
+ * Starts the dashboard.
+ * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
+ * credentials (protected mode), or `relay_token` when its file cannot be read.
+ */
 export function start(config: DashboardConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? createLogger({ service: "dashboard", level: config.log_level });
+  // Protected mode; the viewer login that uses these keys is wired in core/dashboard.
+  meshAuthFor(config, { command: "dashboard", host: config.host, log });
   return startDashboardServer({
     host: config.host,
     port: config.port,
     log,
     relayUrl: config.relay,
-    relayToken: config.relay_token,
+    relayToken: resolveSecretSetting("relay_token", config.relay_token),
     auditUrl: config.audit,
     auditPublicKey: config.audit_public_key
       ? parseVkey(config.audit_public_key)?.publicRaw

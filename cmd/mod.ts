@@ -68,6 +68,11 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import("./status.ts").then((m) => m.command),
   },
   {
+    name: "token",
+    summary: "mesh credentials: make an issuer key, issue and inspect scoped credentials",
+    load: () => import("./token.ts").then((m) => m.command),
+  },
+  {
     name: "plugin",
     summary: "plugin author tools: validate a plugin folder, run it once in the sandbox",
     load: () => import("./plugin.ts").then((m) => m.command),

@@ -5,6 +5,7 @@
  */
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
 import { serviceFields } from "../core/config/common.ts";
 import {
   defineConfig,
@@ -38,11 +39,13 @@ export const DEFAULT_POLICY_DIR = fileURLToPath(
 /** The policy service's configuration. */
 export const spec = defineConfig({
   command: "policy",
-  summary: "Cedar decisions: POST /evaluate (intent -> decision), GET /policies. With --relay, " +
-    "decides every access.intent exactly once and publishes access.decision.",
+  summary: "Cedar decisions: POST /evaluate (intent -> decision), GET /policies (both need scope " +
+    "policy:evaluate when auth_keys are set). With --relay, decides every access.intent exactly " +
+    "once and publishes access.decision.",
   envPrefix: "IATP_POLICY_",
   fields: {
     ...serviceFields(8002),
+    ...meshAuthFields(),
     policies: str({
       help: "bundle directory (*.cedar, optional *.cedarschema and entities.json)",
       default: DEFAULT_POLICY_DIR,
@@ -52,8 +55,16 @@ export const spec = defineConfig({
       default: DEFAULT_RELOAD_INTERVAL_MS,
     }),
     relay: url({ help: "relay base URL: subscribe to access.intent, publish access.decision" }),
-    relay_token: str({ help: "bearer token for the relay", secret: true }),
+    relay_token: str({
+      help: "credential for the relay (subscribe:access.intent publish:access.decision), " +
+        "or file:PATH",
+      secret: true,
+    }),
     audit: url({ help: "audit service base URL: decisions are appended to the ledger" }),
+    audit_token: str({
+      help: "credential for the audit service (audit:append), or file:PATH",
+      secret: true,
+    }),
     audit_buffer: int({ help: "HTTP decisions queued for the ledger", default: 1000, min: 1 }),
     state_db: str({
       help: "SQLite file for the relay loop's position and decided tx_ids",
@@ -85,14 +96,27 @@ async function loadInitial(dir: string): Promise<PolicyEngine> {
   }
 }
 
-/** Starts the policy service. */
+/**
+ * Starts the policy service.
+ * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
+ * credentials (protected mode), `policies` for a bad bundle, or a token setting whose file
+ * cannot be read.
+ */
 export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? serviceLogger("policy", config);
+  const auth = meshAuthFor(config, { command: "policy", host: config.host, log });
+  const relayToken = resolveSecretSetting("relay_token", config.relay_token);
+  const auditToken = resolveSecretSetting("audit_token", config.audit_token);
   const engine = await loadInitial(config.policies);
   const reloader = new PolicyReloader(config.policies, engine, log);
   reloader.start(config.reload_interval);
   const audit = config.audit
-    ? new AuditClient({ url: config.audit, log, bufferSize: config.audit_buffer })
+    ? new AuditClient({
+      url: config.audit,
+      token: auditToken,
+      log,
+      bufferSize: config.audit_buffer,
+    })
     : undefined;
   const server = createServer({
     service: "policy",
@@ -109,14 +133,14 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     registers: [server.metrics.registry],
   });
   const onDecision = (d: Decision) => decisions.inc({ decision: d.decision });
-  registerPolicyRoutes(server.app, { engine, reloader, audit, onDecision });
+  registerPolicyRoutes(server.app, { engine, reloader, audit, onDecision, auth });
   let bridge: DecisionBridge | undefined;
   let state: DecisionState | undefined;
   let relay: RelayClient | undefined;
   if (config.relay) {
     await Deno.mkdir(dirname(config.state_db), { recursive: true });
     state = new DecisionState(config.state_db, config.max_decided);
-    relay = new RelayClient({ url: config.relay, token: config.relay_token, log });
+    relay = new RelayClient({ url: config.relay, token: relayToken, log });
     bridge = new DecisionBridge({
       relay,
       audit,

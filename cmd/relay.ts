@@ -4,6 +4,8 @@
  * @module
  */
 import { z } from "zod";
+import { meshAuthFields, meshAuthFor } from "../core/auth/config.ts";
+import { isMeshScope } from "../core/auth/grants.ts";
 import { serviceFields } from "../core/config/common.ts";
 import {
   bytes,
@@ -18,7 +20,6 @@ import {
 import { ConfigError } from "../core/errors/mod.ts";
 import type { Service } from "../core/http/mod.ts";
 import { createLogger, type Logger, registerSecret } from "../core/log/mod.ts";
-import { parseScope } from "../core/relay/auth.ts";
 import { MemoryStore } from "../core/relay/memory_store.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES, startRelayServer } from "../core/relay/server.ts";
 import { SqliteStore } from "../core/relay/sqlite_store.ts";
@@ -33,7 +34,7 @@ import { serviceCommand } from "./shared.ts";
 
 const tokensSchema = z.record(
   z.string().min(8),
-  z.array(z.string().refine((s) => parseScope(s) !== undefined)),
+  z.array(z.string().refine(isMeshScope)),
 );
 
 /** The relay's configuration. */
@@ -43,6 +44,7 @@ export const spec = defineConfig({
   envPrefix: "IATP_RELAY_",
   fields: {
     ...serviceFields(8005),
+    ...meshAuthFields(),
     store: str({
       help: "history store: memory, or sqlite:PATH to survive restarts",
       default: "memory",
@@ -74,8 +76,9 @@ export const spec = defineConfig({
     retry: duration({ help: "reconnect delay hinted to clients (retry:)", default: 2_000 }),
     expire_interval: duration({ help: "how often age retention runs", default: 10_000, min: 100 }),
     tokens: custom(tokensSchema, {
-      help: 'bearer tokens and their scopes, e.g. {"TOKEN": ["publish:sensor.*", "subscribe:*"]}',
-      expected: "a mapping of tokens (8+ chars) to lists of publish:<pattern>/subscribe:<pattern>",
+      help: 'static bearer tokens and their mesh scopes, e.g. {"TOKEN": ["publish:sensor.*"]}',
+      expected: "a mapping of tokens (8+ chars) to lists of mesh scopes " +
+        "(publish:<pattern>, subscribe:<pattern>, <service>:*, *)",
       default: {},
       env: "IATP_RELAY_TOKENS",
     }),
@@ -119,10 +122,20 @@ export function openStore(config: RelayConfig): RelayStore {
   }
 }
 
-/** Starts the relay. */
+/**
+ * Starts the relay.
+ * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
+ * credentials (protected mode), or naming `store` when the store cannot be opened.
+ */
 export function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? createLogger({ service: "relay", level: config.log_level });
   for (const token of Object.keys(config.tokens)) registerSecret(token);
+  const auth = meshAuthFor(config, {
+    command: "relay",
+    host: config.host,
+    log,
+    staticTokens: config.tokens,
+  });
   const store = openStore(config);
   log.info("relay store", {
     store: config.store === "memory" ? "memory" : "sqlite",
@@ -141,7 +154,7 @@ export function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise
     heartbeatMs: config.heartbeat,
     retryMs: config.retry,
     expireIntervalMs: config.expire_interval,
-    tokens: config.tokens,
+    auth,
     corsOrigins: config.cors_origins,
   }).catch((err) => {
     store.close();

@@ -23,6 +23,9 @@ export function serviceLogger(service: string, config: { log_level?: Level }): L
   return createLogger({ service, level: config.log_level ?? "info" });
 }
 
+/** Signals that stop a service gracefully. */
+const STOP_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT"];
+
 /** A service's start function: config in, running service out. */
 export type StartFn<S extends Shape> = (
   config: Infer<S>,
@@ -54,9 +57,23 @@ export function serviceCommand<S extends Shape>(
       }
       const config = loaded.config as Infer<S> & { log_level?: Level };
       const log = serviceLogger(spec.spec.command, config);
-      const service = await start(loaded.config, { log });
+      // A service listens before start() returns: a signal in that window is held, not fatal.
+      let early = false;
+      const hold = () => early = true;
+      for (const s of STOP_SIGNALS) Deno.addSignalListener(s, hold);
+      let service: Service;
       const { promise, resolve } = Promise.withResolvers<number>();
-      closeOnSignal([service], log, (code) => resolve(code));
+      try {
+        service = await start(loaded.config, { log });
+        closeOnSignal([service], log, (code) => resolve(code));
+      } finally {
+        for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, hold);
+      }
+      if (early) {
+        log.info("shutting down");
+        await service.close();
+        return 0;
+      }
       return await promise;
     },
   };

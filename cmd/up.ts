@@ -2,7 +2,8 @@
  * `iatp up`: the whole mesh in one process on embedded defaults — relay, audit (SQLite under
  * the data dir), policy (default Cedar bundle), dashboard, a demo agent behind a trusted and an
  * untrusted sidecar, a sensor with cpu-monitor and an action agent fed by the relay — plus a
- * stream of demo traffic. `--no-demo` for real use.
+ * stream of demo traffic. `--no-demo` for real use. Every service runs authenticated with the
+ * credentials made under `<data_dir>/credentials/` (see cmd/up/credentials.ts).
  * @module
  */
 import { bool, defineConfig, duration, list, oneOf, port, str } from "../core/config/mod.ts";
@@ -12,16 +13,19 @@ import { closeOnSignal, type Service } from "../core/http/mod.ts";
 import { createLogger, LEVELS, type Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/client.ts";
 import { permittedEnv } from "../core/config/mod.ts";
-import * as action from "./action.ts";
-import * as audit from "./audit.ts";
-import * as dashboard from "./dashboard.ts";
-import * as policy from "./policy.ts";
-import * as relay from "./relay.ts";
-import * as sensor from "./sensor.ts";
-import * as sidecar from "./sidecar.ts";
 import type { Command } from "./mod.ts";
 import { print } from "./shared.ts";
-import { demoSteps, runDemoTraffic, startDemoAgent } from "./up/demo.ts";
+import { ensureCredentials, type UpCredentials } from "./up/credentials.ts";
+import { demoSteps, runDemoTraffic } from "./up/demo.ts";
+import {
+  startAgents,
+  startAudit,
+  startDashboard,
+  startDemoSidecars,
+  startPolicy,
+  startRelay,
+  type UpContext,
+} from "./up/services.ts";
 
 /** The services `up` can start, in start order. */
 export const UP_SERVICES = [
@@ -72,20 +76,20 @@ export const spec = defineConfig({
 /** The resolved `up` config. */
 export type UpConfig = Infer<typeof spec.spec.fields>;
 
-/** The running mesh: every service's URL by name, and one close(). */
+/** The running mesh: every service's URL by name, its credentials, and one close(). */
 export interface Mesh extends Service {
   urls: Record<string, string>;
+  credentials: UpCredentials;
 }
 
 /** Starts the selected services in dependency order; closes what started if one fails. */
 export async function start(config: UpConfig, deps: { log?: Logger } = {}): Promise<Mesh> {
-  const want = new Set(config.services);
   const level = config.log_level;
   const logFor = (service: string) =>
     deps.log?.child({ component: service }) ?? createLogger({ service, level });
-  const host = config.host;
   const data = config.data_dir.replace(/\/$/, "");
   await Deno.mkdir(data, { recursive: true });
+  const creds = await ensureCredentials(data, logFor("up"));
   const started: Array<{ name: string; svc: Service }> = [];
   const urls: Record<string, string> = {};
   let demo: { stop(): void } | undefined;
@@ -96,155 +100,69 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
     await publisher?.close();
     for (const { svc } of started.reverse()) await svc.close().catch(() => {});
   };
-  const run = async (name: string, f: () => Promise<Service>) => {
-    const svc = await f();
-    started.push({ name, svc });
-    urls[name] = svc.url;
-    return svc.url;
+  const ctx: UpContext = {
+    config,
+    want: new Set(config.services),
+    data,
+    creds,
+    keys: { auth_keys: [creds.issuer.publicKey] },
+    logFor,
+    async run(name, f) {
+      const svc = await f();
+      started.push({ name, svc });
+      urls[name] = svc.url;
+      return svc.url;
+    },
   };
 
   try {
-    const relayUrl = want.has("relay")
-      ? await run(
-        "relay",
-        () =>
-          relay.start(relay.spec.resolve({ host, port: config.relay_port, log_level: level }), {
-            log: logFor("relay"),
-          }),
-      )
-      : undefined;
-    const auditUrl = want.has("audit")
-      ? await run("audit", () =>
-        audit.start(
-          audit.spec.resolve({
-            host,
-            port: config.audit_port,
-            db: `${data}/audit.db`,
-            relay: relayUrl,
-            log_level: level,
-          }),
-          { log: logFor("audit") },
-        ))
-      : undefined;
-    if (want.has("policy")) {
-      await run("policy", () =>
-        policy.start(
-          policy.spec.resolve({
-            host,
-            port: config.policy_port,
-            relay: relayUrl,
-            audit: auditUrl,
-            state_db: `${data}/policy-state.db`,
-            log_level: level,
-          }),
-          { log: logFor("policy") },
-        ));
-    }
-    if (want.has("dashboard")) {
-      await run("dashboard", () =>
-        dashboard.start(
-          dashboard.spec.resolve({
-            host,
-            port: config.dashboard_port,
-            relay: relayUrl,
-            audit: auditUrl,
-            log_level: level,
-          }),
-          { log: logFor("dashboard") },
-        ));
-    }
-    let trusted: string | undefined;
-    let untrusted: string | undefined;
-    if (config.demo) {
-      const agentUrl = await run(
-        "demo-agent",
-        () => startDemoAgent({ host, port: config.agent_port, log: logFor("demo-agent") }),
-      );
-      if (want.has("sidecar")) {
-        const base = {
-          host,
-          agent_url: agentUrl,
-          relay_url: relayUrl,
-          audit_url: auditUrl,
-          log_level: level,
-        };
-        trusted = await run("sidecar", () =>
-          sidecar.start(
-            sidecar.command.resolve({
-              ...base,
-              port: config.sidecar_port,
-              agent_id: "demo-assistant",
-              trust_level: "trusted",
-              reversibility: "full",
-              retention: "temporary",
-            }),
-            { log: logFor("sidecar") },
-          ));
-        untrusted = await run("sidecar-untrusted", () =>
-          sidecar.start(
-            sidecar.command.resolve({
-              ...base,
-              port: config.untrusted_sidecar_port,
-              agent_id: "demo-untrusted",
-              trust_level: "untrusted",
-              reversibility: "none",
-              retention: "permanent",
-            }),
-            { log: logFor("sidecar-untrusted") },
-          ));
-      }
-    }
-    if (want.has("sensor")) {
-      await run("sensor", () =>
-        sensor.start(
-          sensor.spec.resolve({
-            agent: { id: "demo-sensor", type: "sensor", base_folder: `${data}/sensor` },
-            relay: { url: relayUrl },
-            health: { host, port: config.sensor_port },
-            logging: { level },
-            sensor: {
-              publish_to: "relay",
-              dedup_window: 10_000,
-              triggers: [{
-                plugin_id: "cpu-monitor",
-                interval: config.demo ? "5s" : "30s",
-                // In the demo a threshold of 1% makes the sandboxed plugin report every interval.
-                config: { threshold: config.demo ? 1 : 80 },
-              }],
-            },
-          }),
-          { log: logFor("sensor") },
-        ));
-    }
-    if (want.has("action") && relayUrl) {
-      await run("action", () =>
-        action.start(
-          action.spec.resolve({
-            agent: { id: "demo-action", type: "action", base_folder: `${data}/action` },
-            relay: { url: relayUrl },
-            health: { host, port: config.action_port },
-            logging: { level },
-            action: { task_source: "relay" },
-          }),
-          { log: logFor("action") },
-        ));
-    }
+    const relayUrl = await startRelay(ctx);
+    const auditUrl = await startAudit(ctx, relayUrl);
+    await startPolicy(ctx, relayUrl, auditUrl);
+    await startDashboard(ctx, relayUrl, auditUrl);
+    const sidecars = config.demo ? await startDemoSidecars(ctx, relayUrl, auditUrl) : {};
+    await startAgents(ctx, relayUrl);
     if (config.demo && relayUrl) {
-      publisher = new RelayClient({ url: relayUrl, log: logFor("demo") });
+      publisher = new RelayClient({
+        url: relayUrl,
+        token: creds.token("demo"),
+        log: logFor("demo"),
+      });
     }
     if (config.demo) {
       let n = 0;
-      const steps = demoSteps(
-        { relay: publisher, trustedSidecar: trusted, untrustedSidecar: untrusted },
-        () => ++n,
-      );
+      const steps = demoSteps({ relay: publisher, ...sidecars }, () => ++n);
       demo = runDemoTraffic(steps, config.demo_interval, logFor("demo"));
     }
   } catch (err) {
     await close();
     throw err;
   }
-  return { url: urls.dashboard ?? Object.values(urls)[0] ?? "", urls, close };
+  return { url: urls.dashboard ?? Object.values(urls)[0] ?? "", urls, credentials: creds, close };
+}
+
+/**
+ * How to log in and call the mesh. The login URL carries the viewer credential in its fragment,
+ * which browsers never send to a server; it is printed on the terminal only (as Jupyter does),
+ * never logged. The admin credential is only ever referenced by its file.
+ */
+function accessLines(mesh: Mesh): string[] {
+  const c = mesh.credentials;
+  const file = (name: string) => `${c.dir}/${name}.token`;
+  const lines = [`Credentials (0600 files in ${c.dir}; services verify them with issuer.pub):`];
+  if (mesh.urls.dashboard) {
+    lines.push(
+      `  Dashboard login: ${mesh.urls.dashboard}/login#token=${c.token("viewer")}`,
+      `  Viewer credential (dashboard:view subscribe:*): ${file("viewer")}`,
+    );
+  }
+  lines.push(`  Admin credential (every scope): ${file("admin")}`);
+  if (mesh.urls.relay) {
+    lines.push(
+      `  curl -H "Authorization: Bearer $(cat '${file("admin")}')" ${mesh.urls.relay}/topics`,
+    );
+  }
+  return lines;
 }
 
 function banner(mesh: Mesh, demo: boolean): string {
@@ -261,10 +179,12 @@ function banner(mesh: Mesh, demo: boolean): string {
   ];
   const rows = order.filter((n) => mesh.urls[n]).map((n) => `  ${n.padEnd(18)}${mesh.urls[n]}`);
   return [
-    "iatp up: the mesh is running.",
+    "iatp up: the mesh is running; every service-to-service call carries a credential.",
     "",
     ...(mesh.urls.dashboard ? [`  Open the dashboard: ${mesh.urls.dashboard}`, ""] : []),
     ...rows,
+    "",
+    ...accessLines(mesh),
     "",
     demo
       ? "Demo traffic: intents (allow/deny) and sidecar calls (allow, 403 block, 449 warn) every few seconds."

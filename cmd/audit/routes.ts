@@ -1,9 +1,11 @@
 /**
  * The audit service's HTTP routes: thin adapters from Request to the Ledger and back. Every
- * ledger error type is mapped to its status here, and only here.
+ * ledger error type is mapped to its status here, and only here. Appends need `audit:append`
+ * when auth is on; reads stay public, since third-party verification is the point of a ledger.
  * @module
  */
 import { z } from "zod";
+import { createMeshAuth, type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
 import { CanonicalJsonError } from "../../core/ledger/canonical.ts";
 import {
   IdempotencyConflictError,
@@ -48,9 +50,16 @@ function ledgerError(err: unknown): never {
   throw err;
 }
 
-/** Registers the ledger routes on a service app. */
-export function registerAuditRoutes(app: App, ledger: Ledger, opts: { maxTxEntries: number }) {
-  app.post("/audit", async (c) => {
+/**
+ * Registers the ledger routes on a service app; `opts.auth` guards appends (default: open).
+ */
+export function registerAuditRoutes(
+  app: App,
+  ledger: Ledger,
+  opts: { maxTxEntries: number; auth?: MeshAuth },
+) {
+  const auth = opts.auth ?? createMeshAuth({});
+  app.post("/audit", requireMeshScope(auth, "audit:append"), async (c) => {
     const body = appendSchema.parse(await c.req.json());
     const key = c.req.header("idempotency-key");
     if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_CHARS)) {

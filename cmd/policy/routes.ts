@@ -1,7 +1,10 @@
 /**
- * The policy service's HTTP routes: `POST /evaluate` and `GET /policies`.
+ * The policy service's HTTP routes: `POST /evaluate` and `GET /policies`. With auth on both need
+ * `policy:evaluate`: the rule list (ids, effects, annotations) tells an outsider which requests
+ * would pass, so it is shown only to callers who may ask for decisions.
  * @module
  */
+import { createMeshAuth, type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
 import type { AuditClient } from "../../core/ledger/client.ts";
 import type { App } from "../../core/http/mod.ts";
 import type { Decision, PolicyEngine } from "../../core/policy/engine.ts";
@@ -15,11 +18,14 @@ export interface PolicyRoutesDeps {
   /** When set, every HTTP decision is also appended (non-blocking) to the ledger. */
   audit?: AuditClient;
   onDecision?: (d: Decision) => void;
+  /** Guards both routes with `policy:evaluate` (default: open). */
+  auth?: MeshAuth;
 }
 
 /** Registers the routes. */
 export function registerPolicyRoutes(app: App, deps: PolicyRoutesDeps): void {
-  app.post("/evaluate", async (c) => {
+  const guard = requireMeshScope(deps.auth ?? createMeshAuth({}), "policy:evaluate");
+  app.post("/evaluate", guard, async (c) => {
     const intent = intentSchema.parse(await c.req.json());
     const decision = deps.engine.evaluate(intent);
     deps.onDecision?.(decision);
@@ -35,7 +41,7 @@ export function registerPolicyRoutes(app: App, deps: PolicyRoutesDeps): void {
     return c.json(decision);
   });
 
-  app.get("/policies", (c) => {
+  app.get("/policies", guard, (c) => {
     const b = deps.engine.bundle;
     return c.json({
       ...deps.reloader.status(),

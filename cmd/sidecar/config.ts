@@ -19,6 +19,7 @@ import {
   str,
   url,
 } from "../../core/config/mod.ts";
+import { meshAuthFields } from "../../core/auth/config.ts";
 import { serviceFields } from "../../core/config/common.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../../core/pii/mod.ts";
@@ -39,6 +40,7 @@ export const DEFAULT_FORWARD_HEADERS = [
 
 const fields = {
   ...serviceFields(8001),
+  ...meshAuthFields(),
   agent_url: url({ help: "the agent behind the sidecar", default: "http://localhost:8000" }),
   agent_id: str({ help: "agent identifier", default: "default-agent", minLength: 1 }),
   trust_level: oneOf(TRUST_LEVELS, { help: "declared trust level", default: "standard" }),
@@ -75,8 +77,15 @@ const fields = {
     min: 1,
   }),
   relay_url: url({ help: "relay to publish recorder events to (topic iatp.trace)" }),
-  relay_token: str({ help: "bearer token for the relay", secret: true }),
+  relay_token: str({
+    help: "credential for the relay (publish:iatp.trace), or file:PATH",
+    secret: true,
+  }),
   audit_url: url({ help: "audit ledger to append decisions to" }),
+  audit_token: str({
+    help: "credential for the audit ledger (audit:append), or file:PATH",
+    secret: true,
+  }),
   signing_key: str({
     help: "Ed25519 seed, base64 of 32 bytes (generated when unset)",
     secret: true,

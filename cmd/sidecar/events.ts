@@ -38,6 +38,8 @@ export function createEventSink(opts: {
   relayUrl?: string;
   relayToken?: string;
   auditUrl?: string;
+  /** Credential with `audit:append`, when the ledger requires one. */
+  auditToken?: string;
   log: Logger;
   /** Longest close() waits for queued events to be delivered. */
   closeTimeoutMs?: number;
@@ -45,7 +47,9 @@ export function createEventSink(opts: {
   const relay = opts.relayUrl
     ? new RelayClient({ url: opts.relayUrl, token: opts.relayToken || undefined, log: opts.log })
     : undefined;
-  const audit = opts.auditUrl ? new AuditClient({ url: opts.auditUrl, log: opts.log }) : undefined;
+  const audit = opts.auditUrl
+    ? new AuditClient({ url: opts.auditUrl, token: opts.auditToken, log: opts.log })
+    : undefined;
   return {
     onRecord(record) {
       const decision = decisionOf(record);

@@ -1,8 +1,12 @@
 /**
  * Wires the sidecar: signing key, signed manifest, attestation, override policy, flight
- * recorder (+ durable store, relay/audit fan-out) and the routes.
+ * recorder (+ durable store, relay/audit fan-out) and the routes. With auth on, trace lookups
+ * need `trace:read`; `/proxy` (the agent's own entrance, gated by the trust decision), the
+ * manifest and the attestation stay open.
  * @module
  */
+import { type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
+import { meshAuthFor, resolveSecretSetting } from "../../core/auth/config.ts";
 import { HttpError } from "../../core/errors/mod.ts";
 import { type App, createServer, type FastRoute, type Service } from "../../core/http/mod.ts";
 import { createLogger, type Logger } from "../../core/log/mod.ts";
@@ -31,8 +35,9 @@ function createRecorder(config: SidecarConfig, log: Logger) {
   const events = createEventSink({
     agentId: config.agent_id,
     relayUrl: (config.relay_url as string | undefined) || undefined,
-    relayToken: (config.relay_token as string | undefined) || undefined,
+    relayToken: resolveSecretSetting("relay_token", config.relay_token),
     auditUrl: (config.audit_url as string | undefined) || undefined,
+    auditToken: resolveSecretSetting("audit_token", config.audit_token),
     log,
     closeTimeoutMs: config.drain_timeout,
   });
@@ -45,9 +50,14 @@ function createRecorder(config: SidecarConfig, log: Logger) {
   return { recorder, events };
 }
 
-/** Starts the sidecar. */
+/**
+ * Starts the sidecar.
+ * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
+ * credentials (protected mode), or a token setting whose file cannot be read.
+ */
 export async function start(config: SidecarConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? createLogger({ service: "sidecar", level: config.log_level });
+  const auth = meshAuthFor(config, { command: "sidecar", host: config.host, log });
   const f = factors(config);
   const score = trustScore(f);
   const identity = await createIdentity(config, f, log);
@@ -92,7 +102,7 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
     bodyLimitExempt: isProxyPath,
     fastPath: (req, path) => req.method === "POST" && isProxyPath(path) ? fast : undefined,
   });
-  registerInfoRoutes(server.app, identity, recorder);
+  registerInfoRoutes(server.app, identity, recorder, auth);
   // Also registered with Hono (percent-escaped paths; 405 with Allow for other methods).
   const handler = (c: { req: { raw: Request } }) => proxy.handle(c.req.raw);
   server.app.post("/proxy", handler);
@@ -128,8 +138,13 @@ function isProxyPath(path: string): boolean {
   return path === "/proxy" || path.startsWith("/proxy/");
 }
 
-/** Manifest (both routes), attestation and trace lookup. */
-function registerInfoRoutes(app: App, identity: Identity, recorder: FlightRecorder): void {
+/** Manifest (both routes), attestation and trace lookup (`trace:read` when auth is on). */
+function registerInfoRoutes(
+  app: App,
+  identity: Identity,
+  recorder: FlightRecorder,
+  auth: MeshAuth,
+): void {
   const { signed, attestation } = identity;
   const manifestResponse = () =>
     new Response(signed.body, {
@@ -143,7 +158,7 @@ function registerInfoRoutes(app: App, identity: Identity, recorder: FlightRecord
     }
     return c.json(await attestation());
   });
-  app.get("/trace/:trace_id", (c) => {
+  app.get("/trace/:trace_id", requireMeshScope(auth, "trace:read"), (c) => {
     const id = c.req.param("trace_id");
     if (!isValidTraceId(id)) throw new HttpError(400, "invalid trace id");
     const records = recorder.trace(id);

@@ -137,6 +137,10 @@ const securityShape = {
     }),
     max_files: int({ help: "rotated audit files kept", default: 10, min: 1, max: 1000 }),
     service_url: url({ help: "iatp audit service to copy entries to (unset: none)" }),
+    token: str({
+      help: "credential for the audit service (audit:append), or file:PATH",
+      secret: true,
+    }),
   }),
 };
 

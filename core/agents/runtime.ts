@@ -99,7 +99,13 @@ async function openAudit(
 ): Promise<{ trail?: AuditTrail; client?: AuditClient }> {
   const a = config.security.audit;
   if (!a.enabled) return {};
-  const client = a.service_url ? new AuditClient({ url: a.service_url, log }) : undefined;
+  const client = a.service_url
+    ? new AuditClient({
+      url: a.service_url,
+      token: resolveSecretSetting("security.audit.token", a.token),
+      log,
+    })
+    : undefined;
   const trail = await AuditTrail.open({
     file: a.log_file || join(layout.audit, "audit.jsonl"),
     agentId: config.agent.id,

@@ -1,6 +1,8 @@
 /**
- * Agent authentication: HMAC request signing and verification, a persisted replay window,
- * default-deny scopes, a per-agent rate limit and token sources (static or Vault KV v2).
+ * Authentication. Mesh credentials: Ed25519-signed bearer credentials, the one scope vocabulary,
+ * bearer middleware, protected mode and credential files. Host agents: HMAC request signing and
+ * verification, a persisted replay window, default-deny scopes, a per-agent rate limit and
+ * token sources (static or Vault KV v2).
  * @module
  */
 export * from "./signing.ts";
@@ -14,3 +16,4 @@ export * from "./credential.ts";
 export * from "./grants.ts";
 export * from "./bearer.ts";
 export * from "./config.ts";
+export * from "./files.ts";

@@ -20,6 +20,8 @@ export interface AuditEntryInput {
 /** Options for {@linkcode AuditClient}. */
 export interface AuditClientOptions {
   url: string;
+  /** Bearer credential with `audit:append`, when the ledger requires one. */
+  token?: string;
   log?: Logger;
   /** Queue bound for `enqueue`; default {@linkcode DEFAULT_AUDIT_BUFFER}. */
   bufferSize?: number;
@@ -55,6 +57,7 @@ interface Queued {
 /** A client for one ledger. See the module doc. */
 export class AuditClient {
   readonly #url: string;
+  readonly #headers: Record<string, string>;
   readonly #log: Logger;
   readonly #bound: number;
   readonly #attempts: number;
@@ -67,6 +70,8 @@ export class AuditClient {
 
   constructor(opts: AuditClientOptions) {
     this.#url = opts.url.replace(/\/+$/, "");
+    this.#headers = { "content-type": "application/json" };
+    if (opts.token) this.#headers.authorization = `Bearer ${opts.token}`;
     this.#log = opts.log ?? silentLogger;
     this.#bound = opts.bufferSize ?? DEFAULT_AUDIT_BUFFER;
     this.#attempts = opts.attempts ?? DEFAULT_AUDIT_ATTEMPTS;
@@ -140,7 +145,7 @@ export class AuditClient {
     try {
       res = await fetch(`${this.#url}/audit`, {
         method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": key },
+        headers: { ...this.#headers, "idempotency-key": key },
         body: JSON.stringify(entry),
         signal: AbortSignal.timeout(this.#timeoutMs),
       });

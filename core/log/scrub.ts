@@ -20,6 +20,8 @@ const VALUE_PATTERNS: Array<[RegExp, string]> = [
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, REDACTED],
   [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{4,}/gi, `$1 ${REDACTED}`],
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, REDACTED],
+  // Mesh credentials (core/auth/credential.ts), wherever they appear, not only after "Bearer".
+  [/\biatp1\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/g, REDACTED],
   [
     /\b((?:access_|api_|auth_|refresh_)?(?:token|secret|password|passwd|api_?key|key))=([^&\s"']+)/gi,
     `$1=${REDACTED}`,

@@ -6,8 +6,9 @@
 import type { Context } from "hono";
 import { HttpError } from "../errors/mod.ts";
 import type { AppEnv, Server } from "../http/mod.ts";
+import type { MeshAuth } from "../auth/bearer.ts";
 import type { Logger } from "../log/mod.ts";
-import type { RelayAuth } from "./auth.ts";
+import { authenticated, maySee, principalOf, requireTopics } from "./auth.ts";
 import type { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
 import { messageFrame, openSubscription, parseStartPoint } from "./replay.ts";
@@ -27,7 +28,7 @@ export interface RelayContext {
   opts: RelayServerOptions;
   store: RelayStore;
   hub: Hub;
-  auth: RelayAuth;
+  auth: MeshAuth;
   log: Logger;
   metrics: RelayMetrics;
   server: Server;
@@ -66,14 +67,13 @@ async function readPublish(c: Context<AppEnv>, maxPayload: number) {
  * as the action agent use to decide whether a task may be obeyed.
  */
 export function registerPublish(ctx: RelayContext): void {
-  ctx.server.app.post("/publish", async (c) => {
-    const grants = ctx.auth.identify(c.req.header("authorization"));
+  ctx.server.app.post("/publish", authenticated(ctx.auth), async (c) => {
     const { topic, json } = await readPublish(
       c,
       ctx.opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     );
-    ctx.auth.require(grants, "publish", [topic]);
-    const publisher = grants?.id;
+    requireTopics(principalOf(c), "publish", [topic]);
+    const publisher = principalOf(c)?.id;
     const eventId = crypto.randomUUID();
     let event;
     try {
@@ -91,10 +91,9 @@ export function registerPublish(ctx: RelayContext): void {
 
 /** `GET /subscribe?topic=...`: replay after the resume position, then live events. */
 export function registerSubscribe(ctx: RelayContext): void {
-  ctx.server.app.get("/subscribe", (c) => {
+  ctx.server.app.get("/subscribe", authenticated(ctx.auth), (c) => {
     const maxTopics = ctx.opts.maxTopicsPerSubscription ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIPTION;
     const maxSubscribers = ctx.opts.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS;
-    const grants = ctx.auth.identify(c.req.header("authorization"));
     const topics = c.req.queries("topic") ?? [];
     if (topics.length === 0) throw new HttpError(400, "at least one topic parameter is required");
     if (topics.length > maxTopics) {
@@ -107,7 +106,7 @@ export function registerSubscribe(ctx: RelayContext): void {
         found: String(bad).slice(0, 140),
       });
     }
-    ctx.auth.require(grants, "subscribe", topics);
+    requireTopics(principalOf(c), "subscribe", topics);
     const start = parseStartPoint(c.req.header("last-event-id") ?? c.req.query("since"));
     if (ctx.server.draining) throw new HttpError(503, "relay is shutting down");
     if (ctx.hub.size >= maxSubscribers) {
@@ -144,9 +143,9 @@ export function registerSubscribe(ctx: RelayContext): void {
 
 /** `GET /topics`: retained count and last position per topic the caller may see. */
 export function registerTopics(ctx: RelayContext): void {
-  ctx.server.app.get("/topics", (c) => {
-    const grants = ctx.auth.identify(c.req.header("authorization"));
-    const topics = ctx.store.topics().filter((t) => ctx.auth.maySee(grants, t.topic)).map((t) => ({
+  ctx.server.app.get("/topics", authenticated(ctx.auth), (c) => {
+    const principal = principalOf(c);
+    const topics = ctx.store.topics().filter((t) => maySee(principal, t.topic)).map((t) => ({
       topic: t.topic,
       count: t.count,
       last_seq: t.lastSeq,

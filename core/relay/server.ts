@@ -4,10 +4,10 @@
  * @module
  */
 import { cors } from "hono/cors";
+import { createMeshAuth, type MeshAuth } from "../auth/bearer.ts";
 import { Counter, Gauge, type Registry } from "../metrics/mod.ts";
 import { createServer, type Service } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { RelayAuth } from "./auth.ts";
 import { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
@@ -38,8 +38,8 @@ export interface RelayServerOptions {
   /** How often age retention runs. */
   expireIntervalMs: number;
   replayBatch?: number;
-  /** Token -> scopes; empty means open. */
-  tokens?: Record<string, string[]>;
+  /** Who may publish and subscribe (mesh credentials, static tokens); default open. */
+  auth?: MeshAuth;
   /** Allowed CORS origins (`*` for any); empty means no CORS headers. */
   corsOrigins?: string[];
 }
@@ -69,7 +69,7 @@ function relayMetrics(registry: Registry, hub: Hub) {
 export async function startRelayServer(opts: RelayServerOptions): Promise<Service> {
   const { store, log } = opts;
   const hub = new Hub();
-  const auth = new RelayAuth(opts.tokens ?? {});
+  const auth = opts.auth ?? createMeshAuth({});
   const server = createServer({
     service: "relay",
     host: opts.host,

@@ -56,11 +56,15 @@ Deno.test("sensitive keys lose their whole value, at any depth", () => {
 Deno.test("secret-shaped values are scrubbed inside free text", () => {
   const jwt =
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+  const mesh = `iatp1.eyJzdWIiOiJwb2xpY3kifQ.${"A".repeat(86)}`;
   const text = scrubString(
     `auth Bearer tok_live_ABCDEF123 then ${jwt} url https://u:pw123@host/x?token=qq1&x=1 ` +
-      "-----BEGIN PRIVATE KEY-----\nMIIEv\n-----END PRIVATE KEY-----",
+      "-----BEGIN PRIVATE KEY-----\nMIIEv\n-----END PRIVATE KEY-----" +
+      ` login="${mesh}"`,
   );
-  for (const leaked of ["tok_live_ABCDEF123", jwt, "pw123", "qq1", "MIIEv"]) {
+  for (
+    const leaked of ["tok_live_ABCDEF123", jwt, "pw123", "qq1", "MIIEv", "eyJzdWIiOiJwb2xpY3kifQ"]
+  ) {
     assert.ok(!text.includes(leaked), `${leaked} leaked: ${text}`);
   }
   assert.ok(text.includes("x=1"));

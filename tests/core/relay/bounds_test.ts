@@ -67,7 +67,7 @@ Deno.test("bearer tokens: 401 without a known token, 403 outside the scopes", as
     assert.equal((await publish(relay.url, "sensor.cpu", { v: 1 }, pub)).status, 201);
     const denied = await publish(relay.url, "status.watchdog", {}, pub);
     assert.equal(denied.status, 403);
-    assert.equal(denied.body.error, "token lacks scope publish:status.watchdog");
+    assert.equal(denied.body.error, "credential lacks scope publish:status.watchdog");
     assert.equal((await publish(relay.url, "sensor.cpu", {}, sub)).status, 403);
 
     assert.equal(await fetch(`${relay.url}/subscribe?topic=sensor.cpu`).then(drain), 401);

@@ -1,0 +1,231 @@
+/**
+ * `iatp token`: mesh credentials by hand. `keygen` makes an issuer key pair, `issue` signs a
+ * credential with scopes, `inspect` shows a credential's claims and whether it verifies.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { resolveAuthKeys, resolveSecretSetting } from "../core/auth/config.ts";
+import {
+  type Claims,
+  CredentialError,
+  CredentialVerifier,
+  decodeClaims,
+  issueCredential,
+  SUBJECT_PATTERN,
+} from "../core/auth/credential.ts";
+import {
+  createIssuerFiles,
+  ISSUER_KEY_FILE,
+  ISSUER_PUB_FILE,
+  readIssuerKey,
+} from "../core/auth/files.ts";
+import { isMeshScope } from "../core/auth/grants.ts";
+import { parseDuration } from "../core/config/mod.ts";
+import { ConfigError, UsageError } from "../core/errors/mod.ts";
+import type { Command } from "./mod.ts";
+import { print } from "./shared.ts";
+
+const SCOPES_HELP =
+  "publish:<topic pattern>, subscribe:<topic pattern>, audit:append, policy:evaluate, " +
+  "dashboard:view, trace:read, <service>:*, *";
+
+const USAGE = `Usage:
+  iatp token keygen --out DIR
+  iatp token issue --key FILE --sub NAME --scope SCOPE [--scope SCOPE]... [--ttl DURATION]
+  iatp token inspect TOKEN|file:PATH [--keys KEY|file:PATH]...
+
+keygen   write DIR/${ISSUER_KEY_FILE} (the private issuer seed, mode 0600) and DIR/${ISSUER_PUB_FILE}
+         (the public key services verify with: their auth_keys); never overwrites
+issue    sign a credential and print it on stdout (nothing else)
+inspect  print the claims as JSON; with --keys also whether it verifies (exit 1 when it does not)
+
+Flags:
+  --out DIR          keygen: folder for the key pair (created owner-only if missing)
+  --key FILE         issue: the issuer key file (${ISSUER_KEY_FILE})
+  --sub NAME         issue: who holds the credential (letters, digits, . _ : @ -)
+  --scope SCOPE      issue: what it allows (repeatable): ${SCOPES_HELP}
+  --ttl DURATION     issue: lifetime such as 30m, 12h or 720h (default 8760h, one year;
+                     0 never expires)
+  --keys KEY         inspect: issuer public key (iatp-ed25519:...) or file:PATH (repeatable)
+
+Prefer file:PATH over a credential on the command line: arguments show in ps and shell history.`;
+
+const HELP = { help: { type: "boolean", short: "h" } } as const;
+
+/** Runs a flag parser; its errors become usage errors naming the verb and the flag. */
+function parseFlags<T>(verb: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new UsageError(`${verb}: ${(err as Error).message.split("\n")[0]}`, USAGE);
+  }
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === "") throw new UsageError(`${flag} is required`, USAGE);
+  return value;
+}
+
+async function keygen(argv: string[]): Promise<number> {
+  const { values } = parseFlags(
+    "keygen",
+    () => parseArgs({ args: argv, options: { out: { type: "string" }, ...HELP } }),
+  );
+  if (values.help) return usage();
+  const out = required(values.out, "--out");
+  let publicKey: string;
+  try {
+    publicKey = (await createIssuerFiles(out)).publicKey;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    throw new UsageError(`--out: ${out} already holds an issuer key; refusing to overwrite it`);
+  }
+  print(
+    `wrote ${out}/${ISSUER_KEY_FILE} (private, mode 0600) and ${out}/${ISSUER_PUB_FILE}\n` +
+      `public key (for auth_keys): ${publicKey}`,
+  );
+  return 0;
+}
+
+/** A TTL in ms: a duration, or 0 for a credential that never expires. */
+function parseTtl(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = text.trim() === "0" ? 0 : parseDuration(text);
+  if (ms === undefined || (ms > 0 && ms < 1000)) {
+    throw new UsageError(
+      `--ttl: expected a duration of at least 1s such as 30m, 12h or 720h (0: never expires), ` +
+        `found ${JSON.stringify(text)}`,
+      USAGE,
+    );
+  }
+  return ms;
+}
+
+async function loadIssuer(path: string) {
+  try {
+    return await readIssuerKey(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new UsageError(`--key: no such file ${path}`);
+    if (err instanceof CredentialError) {
+      throw new UsageError(`--key: ${path} is not an issuer key: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+async function issue(argv: string[]): Promise<number> {
+  const { values: v } = parseFlags("issue", () =>
+    parseArgs({
+      args: argv,
+      options: {
+        key: { type: "string" },
+        sub: { type: "string" },
+        scope: { type: "string", multiple: true },
+        ttl: { type: "string" },
+        ...HELP,
+      },
+    }));
+  if (v.help) return usage();
+  const keyFile = required(v.key, "--key");
+  const sub = required(v.sub, "--sub");
+  if (!SUBJECT_PATTERN.test(sub)) {
+    throw new UsageError(`--sub: expected a name matching ${SUBJECT_PATTERN}`, USAGE);
+  }
+  const scopes = v.scope ?? [];
+  if (scopes.length === 0) throw new UsageError("--scope is required (at least one)", USAGE);
+  const bad = scopes.find((s) => !isMeshScope(s));
+  if (bad !== undefined) {
+    throw new UsageError(`--scope: ${JSON.stringify(bad)} is not one of ${SCOPES_HELP}`, USAGE);
+  }
+  const ttlMs = parseTtl(v.ttl);
+  const issuer = await loadIssuer(keyFile);
+  print(await issueCredential(issuer, { sub, scopes, ttlMs }));
+  return 0;
+}
+
+/** Reads `file:PATH` values; a failure is a usage error naming `name`. */
+function readArg(name: string, value: string): string {
+  try {
+    return resolveSecretSetting(name, value) ?? "";
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new UsageError(`${name}: expected ${err.expected}, found ${err.found}`, USAGE);
+  }
+}
+
+/** The issuer keys of `--keys` values (keys or file:PATH). */
+function trustedKeys(values: string[]): string[] {
+  try {
+    return resolveAuthKeys(values, { kind: "flag", name: "keys" });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new UsageError(`--keys: expected ${err.expected}, found ${err.found}`, USAGE);
+  }
+}
+
+function isoOf(secs: number | undefined): string | null {
+  return secs === undefined ? null : new Date(secs * 1000).toISOString();
+}
+
+async function inspect(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags("inspect", () =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { keys: { type: "string", multiple: true }, ...HELP },
+    }));
+  if (values.help) return usage();
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      positionals.length === 0 ? "inspect: missing TOKEN" : "inspect: one TOKEN at a time",
+      USAGE,
+    );
+  }
+  const trusted = trustedKeys(values.keys ?? []);
+  const text = readArg("TOKEN", positionals[0]);
+  let claims: Claims;
+  try {
+    claims = decodeClaims(text);
+  } catch (err) {
+    if (!(err instanceof CredentialError)) throw err;
+    throw new UsageError(`TOKEN: ${err.message}`, USAGE);
+  }
+  const out: Record<string, unknown> = {
+    claims,
+    issued_at: isoOf(claims.iat),
+    expires_at: isoOf(claims.exp),
+  };
+  if (trusted.length > 0) {
+    try {
+      await new CredentialVerifier(trusted).verify(text);
+      out.verified = true;
+    } catch (err) {
+      if (!(err instanceof CredentialError)) throw err;
+      out.verified = false;
+      out.reason = err.reason;
+    }
+  }
+  print(JSON.stringify(out, null, 2));
+  return out.verified === false ? 1 : 0;
+}
+
+function usage(): number {
+  print(USAGE);
+  return 0;
+}
+
+/** The token command. */
+export const command: Command = {
+  usage: () => USAGE,
+  run(argv) {
+    const [verb, ...rest] = argv;
+    if (verb === "keygen") return keygen(rest);
+    if (verb === "issue") return issue(rest);
+    if (verb === "inspect") return inspect(rest);
+    if (verb === "--help" || verb === "-h" || verb === "help") return Promise.resolve(usage());
+    throw new UsageError(
+      verb ? `unknown verb "${verb}"` : "missing verb (keygen, issue or inspect)",
+      USAGE,
+    );
+  },
+};

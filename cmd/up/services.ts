@@ -1,0 +1,206 @@
+/**
+ * How `iatp up` starts each service in-process: its config on `up`'s host, ports and data dir,
+ * with the issuer key to verify callers and its own least-scoped credential (as `file:PATH`,
+ * the way a standalone deployment takes it).
+ * @module
+ */
+import type { Service } from "../../core/http/mod.ts";
+import type { Logger } from "../../core/log/mod.ts";
+import * as action from "../action.ts";
+import * as audit from "../audit.ts";
+import * as dashboard from "../dashboard.ts";
+import * as policy from "../policy.ts";
+import * as relay from "../relay.ts";
+import * as sensor from "../sensor.ts";
+import * as sidecar from "../sidecar.ts";
+import type { UpConfig } from "../up.ts";
+import type { UpCredentials } from "./credentials.ts";
+import { startDemoAgent } from "./demo.ts";
+
+/** What every start helper shares. */
+export interface UpContext {
+  config: UpConfig;
+  /** The services selected with `--services`. */
+  want: ReadonlySet<string>;
+  /** The data dir, without a trailing slash. */
+  data: string;
+  creds: UpCredentials;
+  /** The issuer public key every service verifies callers with. */
+  keys: { auth_keys: string[] };
+  logFor(service: string): Logger;
+  /** Starts a service, records it for close() and returns its URL. */
+  run(name: string, f: () => Promise<Service>): Promise<string>;
+}
+
+/** The relay, when selected. */
+export async function startRelay(ctx: UpContext): Promise<string | undefined> {
+  if (!ctx.want.has("relay")) return undefined;
+  const { host, relay_port: port, log_level } = ctx.config;
+  return await ctx.run(
+    "relay",
+    () =>
+      relay.start(relay.spec.resolve({ host, port, log_level, ...ctx.keys }), {
+        log: ctx.logFor("relay"),
+      }),
+  );
+}
+
+/** The audit ledger (SQLite under the data dir), when selected. */
+export async function startAudit(
+  ctx: UpContext,
+  relayUrl: string | undefined,
+): Promise<string | undefined> {
+  if (!ctx.want.has("audit")) return undefined;
+  const { host, audit_port: port, log_level } = ctx.config;
+  return await ctx.run("audit", () =>
+    audit.start(
+      audit.spec.resolve({
+        host,
+        port,
+        db: `${ctx.data}/audit.db`,
+        relay: relayUrl,
+        relay_token: ctx.creds.file("audit"),
+        log_level,
+        ...ctx.keys,
+      }),
+      { log: ctx.logFor("audit") },
+    ));
+}
+
+/** The policy service (default bundle, relay decision loop), when selected. */
+export async function startPolicy(
+  ctx: UpContext,
+  relayUrl: string | undefined,
+  auditUrl: string | undefined,
+): Promise<void> {
+  if (!ctx.want.has("policy")) return;
+  const { host, policy_port: port, log_level } = ctx.config;
+  await ctx.run("policy", () =>
+    policy.start(
+      policy.spec.resolve({
+        host,
+        port,
+        relay: relayUrl,
+        relay_token: ctx.creds.file("policy"),
+        audit: auditUrl,
+        audit_token: ctx.creds.file("policy"),
+        state_db: `${ctx.data}/policy-state.db`,
+        log_level,
+        ...ctx.keys,
+      }),
+      { log: ctx.logFor("policy") },
+    ));
+}
+
+/** The dashboard, when selected. */
+export async function startDashboard(
+  ctx: UpContext,
+  relayUrl: string | undefined,
+  auditUrl: string | undefined,
+): Promise<void> {
+  if (!ctx.want.has("dashboard")) return;
+  const { host, dashboard_port: port, log_level } = ctx.config;
+  await ctx.run("dashboard", () =>
+    dashboard.start(
+      dashboard.spec.resolve({
+        host,
+        port,
+        relay: relayUrl,
+        relay_token: ctx.creds.file("dashboard"),
+        audit: auditUrl,
+        log_level,
+        ...ctx.keys,
+      }),
+      { log: ctx.logFor("dashboard") },
+    ));
+}
+
+/** The demo agent and, when selected, a trusted and an untrusted sidecar in front of it. */
+export async function startDemoSidecars(
+  ctx: UpContext,
+  relayUrl: string | undefined,
+  auditUrl: string | undefined,
+): Promise<{ trustedSidecar?: string; untrustedSidecar?: string }> {
+  const { host, log_level } = ctx.config;
+  const agentUrl = await ctx.run(
+    "demo-agent",
+    () => startDemoAgent({ host, port: ctx.config.agent_port, log: ctx.logFor("demo-agent") }),
+  );
+  if (!ctx.want.has("sidecar")) return {};
+  const base = {
+    host,
+    agent_url: agentUrl,
+    relay_url: relayUrl,
+    relay_token: ctx.creds.file("sidecar"),
+    audit_url: auditUrl,
+    audit_token: ctx.creds.file("sidecar"),
+    log_level,
+    ...ctx.keys,
+  };
+  const trustedSidecar = await ctx.run("sidecar", () =>
+    sidecar.start(
+      sidecar.command.resolve({
+        ...base,
+        port: ctx.config.sidecar_port,
+        agent_id: "demo-assistant",
+        trust_level: "trusted",
+        reversibility: "full",
+        retention: "temporary",
+      }),
+      { log: ctx.logFor("sidecar") },
+    ));
+  const untrustedSidecar = await ctx.run("sidecar-untrusted", () =>
+    sidecar.start(
+      sidecar.command.resolve({
+        ...base,
+        port: ctx.config.untrusted_sidecar_port,
+        agent_id: "demo-untrusted",
+        trust_level: "untrusted",
+        reversibility: "none",
+        retention: "permanent",
+      }),
+      { log: ctx.logFor("sidecar-untrusted") },
+    ));
+  return { trustedSidecar, untrustedSidecar };
+}
+
+/** The sensor (cpu-monitor) and the relay-fed action agent, when selected. */
+export async function startAgents(ctx: UpContext, relayUrl: string | undefined): Promise<void> {
+  const { config, data } = ctx;
+  const level = config.log_level;
+  if (ctx.want.has("sensor")) {
+    await ctx.run("sensor", () =>
+      sensor.start(
+        sensor.spec.resolve({
+          agent: { id: "demo-sensor", type: "sensor", base_folder: `${data}/sensor` },
+          relay: { url: relayUrl, token: ctx.creds.file("sensor") },
+          health: { host: config.host, port: config.sensor_port },
+          logging: { level },
+          sensor: {
+            publish_to: "relay",
+            dedup_window: 10_000,
+            triggers: [{
+              plugin_id: "cpu-monitor",
+              interval: config.demo ? "5s" : "30s",
+              // In the demo a threshold of 1% makes the sandboxed plugin report every interval.
+              config: { threshold: config.demo ? 1 : 80 },
+            }],
+          },
+        }),
+        { log: ctx.logFor("sensor") },
+      ));
+  }
+  if (ctx.want.has("action") && relayUrl) {
+    await ctx.run("action", () =>
+      action.start(
+        action.spec.resolve({
+          agent: { id: "demo-action", type: "action", base_folder: `${data}/action` },
+          relay: { url: relayUrl, token: ctx.creds.file("action") },
+          health: { host: config.host, port: config.action_port },
+          logging: { level },
+          action: { task_source: "relay" },
+        }),
+        { log: ctx.logFor("action") },
+      ));
+  }
+}

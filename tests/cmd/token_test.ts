@@ -1,0 +1,120 @@
+/** `iatp token` through the real launcher: keygen, issue, inspect, and usage errors exit 2. */
+import assert from "node:assert/strict";
+import { runIatp, tempDir } from "../helpers.ts";
+
+const modeOf = (path: string) => Deno.statSync(path).mode! & 0o777;
+
+Deno.test("token keygen writes a 0600 key in a 0700 folder and refuses to overwrite", async () => {
+  const tmp = await tempDir();
+  // Outside the data dir: the launcher grants exactly the folder --out names.
+  const env = { IATP_DATA_DIR: `${tmp.path}/data` };
+  try {
+    const dir = `${tmp.path}/keys`;
+    const r = await runIatp(["token", "keygen", "--out", dir], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const pub = Deno.readTextFileSync(`${dir}/issuer.pub`).trim();
+    assert.match(pub, /^iatp-ed25519:[A-Za-z0-9_-]{43}$/);
+    assert.ok(r.stdout.includes(pub), "keygen prints the public key for auth_keys");
+    const seed = Deno.readTextFileSync(`${dir}/issuer.key`).trim();
+    assert.ok(!r.stdout.includes(seed), "the private seed is never printed");
+    assert.equal(modeOf(`${dir}/issuer.key`), 0o600);
+    assert.equal(modeOf(dir), 0o700);
+
+    const again = await runIatp(["token", "keygen", "--out", dir], { env });
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /--out: .* already holds an issuer key/);
+    assert.equal(Deno.readTextFileSync(`${dir}/issuer.key`).trim(), seed, "key untouched");
+  } finally {
+    await tmp.remove();
+  }
+});
+
+Deno.test("token issue prints only the credential; inspect shows claims and verifies", async () => {
+  const tmp = await tempDir();
+  const env = { IATP_DATA_DIR: tmp.path };
+  const dir = `${tmp.path}/keys`;
+  try {
+    assert.equal((await runIatp(["token", "keygen", "--out", dir], { env })).code, 0);
+    const issued = await runIatp([
+      "token",
+      "issue",
+      "--key",
+      `${dir}/issuer.key`,
+      "--sub",
+      "policy",
+      "--scope",
+      "subscribe:access.intent",
+      "--scope",
+      "audit:append",
+      "--ttl",
+      "2h",
+    ], { env });
+    assert.equal(issued.code, 0, issued.stderr);
+    const lines = issued.stdout.split("\n").filter((l) => l !== "");
+    assert.equal(lines.length, 1, "stdout holds the credential and nothing else");
+    assert.match(lines[0], /^iatp1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{86}$/);
+    Deno.writeTextFileSync(`${tmp.path}/policy.token`, lines[0]);
+
+    const ok = await runIatp([
+      "token",
+      "inspect",
+      `file:${tmp.path}/policy.token`,
+      "--keys",
+      `file:${dir}/issuer.pub`,
+    ], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+    const shown = JSON.parse(ok.stdout);
+    assert.equal(shown.claims.sub, "policy");
+    assert.deepEqual(shown.claims.scopes, ["subscribe:access.intent", "audit:append"]);
+    assert.equal(shown.claims.exp - shown.claims.iat, 7200);
+    assert.equal(shown.verified, true);
+    assert.ok(!ok.stdout.includes(lines[0]), "inspect never echoes the credential");
+
+    const plain = await runIatp(["token", "inspect", lines[0]], { env });
+    assert.equal(plain.code, 0);
+    assert.equal(JSON.parse(plain.stdout).verified, undefined, "no keys: claims only");
+
+    assert.equal((await runIatp(["token", "keygen", "--out", `${dir}2`], { env })).code, 0);
+    const other = Deno.readTextFileSync(`${dir}2/issuer.pub`).trim();
+    const bad = await runIatp(["token", "inspect", lines[0], "--keys", other], { env });
+    assert.equal(bad.code, 1);
+    assert.equal(JSON.parse(bad.stdout).verified, false);
+    assert.equal(JSON.parse(bad.stdout).reason, "unknown_key");
+  } finally {
+    await tmp.remove();
+  }
+});
+
+Deno.test("token usage errors exit 2 naming the flag", async () => {
+  const tmp = await tempDir();
+  const env = { IATP_DATA_DIR: tmp.path };
+  const key = `${tmp.path}/k/issuer.key`;
+  try {
+    assert.equal((await runIatp(["token", "keygen", "--out", `${tmp.path}/k`], { env })).code, 0);
+    const cases: Array<[string[], RegExp]> = [
+      [["token"], /missing verb/],
+      [["token", "mint"], /unknown verb "mint"/],
+      [["token", "keygen"], /--out is required/],
+      [["token", "issue", "--sub", "a", "--scope", "*"], /--key is required/],
+      [["token", "issue", "--key", key, "--scope", "*"], /--sub is required/],
+      [["token", "issue", "--key", key, "--sub", "a"], /--scope is required/],
+      [["token", "issue", "--key", key, "--sub", "a b", "--scope", "*"], /--sub: expected/],
+      [["token", "issue", "--key", key, "--sub", "a", "--scope", "admin:*"], /--scope: "admin:\*"/],
+      [["token", "issue", "--key", key, "--sub", "a", "--scope", "*", "--ttl", "5y"], /--ttl/],
+      [["token", "issue", "--key", `${tmp.path}/none`, "--sub", "a", "--scope", "*"], /--key: no/],
+      [["token", "issue", "--key", key, "--bogus"], /Unknown option '--bogus'/],
+      [["token", "inspect"], /missing TOKEN/],
+      [["token", "inspect", "not-a-credential"], /TOKEN: not an iatp1 credential/],
+      [["token", "inspect", `file:${tmp.path}/none`], /TOKEN: expected a readable file/],
+      [["token", "inspect", "iatp1.e30.x", "--keys", "iatp-ed25519:short"], /--keys: expected/],
+    ];
+    for (const [args, want] of cases) {
+      const r = await runIatp(args, { env });
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, want, args.join(" "));
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+  } finally {
+    await tmp.remove();
+  }
+});

@@ -1,0 +1,77 @@
+/**
+ * Protected mode through the real CLI, for every service that listens for mesh calls: beyond
+ * loopback with no credentials it exits 2 naming auth_keys and --insecure; with --insecure it
+ * starts and logs a warning; with issuer keys (here from a file) it starts without one.
+ */
+import assert from "node:assert/strict";
+import { generateIssuer } from "../../core/auth/credential.ts";
+import { runIatp, startIatpService, tempDir } from "../helpers.ts";
+
+const SERVICES = ["relay", "audit", "policy", "dashboard", "sidecar"];
+
+/** The JSON log lines of a child's stdout. */
+function logLines(stdout: string): Array<{ level: string; msg: string }> {
+  return stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+}
+
+for (const service of SERVICES) {
+  Deno.test(`protected mode: ${service} --host 0.0.0.0 refuses without credentials`, async () => {
+    const dir = await tempDir();
+    const env = { IATP_DATA_DIR: dir.path };
+    try {
+      const refused = await runIatp([service, "--host", "0.0.0.0", "--port", "0"], { env });
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, new RegExp(`iatp ${service}: config error: auth_keys`));
+      assert.match(refused.stderr, /--insecure/);
+      assert.doesNotMatch(refused.stderr, /\n\s+at /, "no stack trace");
+      assert.equal(logLines(refused.stdout).some((l) => l.msg === "listening"), false);
+
+      const open = await startIatpService(
+        [service, "--host", "0.0.0.0", "--port", "0", "--insecure"],
+        { env },
+      );
+      try {
+        const warned = logLines(open.stdout()).find((l) => l.msg.startsWith("insecure:"));
+        assert.equal(warned?.level, "warn", `${service} warns when run open:\n${open.stdout()}`);
+      } finally {
+        assert.equal((await open.stop("SIGTERM")).code, 0, open.stderr());
+      }
+    } finally {
+      await dir.remove();
+    }
+  });
+}
+
+Deno.test("protected mode: issuer keys from file:PATH satisfy it, with no warning", async () => {
+  const dir = await tempDir();
+  const issuer = await generateIssuer();
+  await Deno.writeTextFile(`${dir.path}/issuer.pub`, `# mesh issuer\n${issuer.publicKey}\n`);
+  const env = { IATP_DATA_DIR: dir.path };
+  const keys = ["--auth-keys", `file:${dir.path}/issuer.pub`];
+  try {
+    for (const service of SERVICES) {
+      const svc = await startIatpService(
+        [service, "--host", "0.0.0.0", "--port", "0", ...keys],
+        { env },
+      );
+      try {
+        assert.ok(!logLines(svc.stdout()).some((l) => l.msg.startsWith("insecure:")), service);
+        if (service === "relay") {
+          const res = await fetch(`${svc.url}/topics`);
+          assert.equal(res.status, 401, "the relay started protected");
+          await res.body?.cancel();
+        }
+      } finally {
+        assert.equal((await svc.stop("SIGTERM")).code, 0, svc.stderr());
+      }
+    }
+    const bad = await runIatp(
+      ["relay", "--host", "0.0.0.0", "--port", "0", "--auth-keys", `file:${dir.path}/none.pub`],
+      { env },
+    );
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /auth_keys .*none\.pub/);
+  } finally {
+    await dir.remove();
+  }
+});
