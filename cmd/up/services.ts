@@ -195,7 +195,8 @@ export async function startAgents(ctx: UpContext, relayUrl: string | undefined):
       action.start(
         action.spec.resolve({
           agent: { id: "demo-action", type: "action", base_folder: `${data}/action` },
-          relay: { url: relayUrl, token: ctx.creds.file("action") },
+          // Only the demo traffic credential may give this agent orders.
+          relay: { url: relayUrl, token: ctx.creds.file("action"), task_publishers: ["demo"] },
           health: { host: config.host, port: config.action_port },
           logging: { level },
           action: { task_source: "relay" },

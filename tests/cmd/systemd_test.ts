@@ -106,10 +106,7 @@ Deno.test("units run protected: credential settings point at files under /etc/ia
       assert.ok(line, `${entry.name}: no line for ${key} (${env})`);
       assert.match(line, /=file:\/etc\/iatp\/(issuer\.pub|credentials\/[a-z-]+\.(token|key))$/);
       assert.ok(envGranted(flags, env), `${entry.name} may not read ${env}`);
-      // Settings that exist today must be read from exactly this variable.
-      if (!["auth_keys", "audit_token"].includes(key)) {
-        assert.ok(command.spec.envNames().includes(env), `${entry.name} does not read ${env}`);
-      }
+      assert.ok(command.spec.envNames().includes(env), `${entry.name} does not read ${env}`);
     }
     // The operator's env file comes after, so it can override a credential line.
     const text = r.stdout;
