@@ -1,0 +1,111 @@
+/**
+ * The overview's data for one viewer: every service's health (the relay, the polled services,
+ * and services only heard from on the relay), the decision chart, agents, latest blocks and
+ * denies, the ledger and sensor events by type. Served as the landing page and as
+ * `GET /api/overview`.
+ * @module
+ */
+import { DECISION_KINDS, type DecisionKind } from "./describe.ts";
+import type { Viewer } from "./event.ts";
+import type { DashboardFeed, RelayState } from "./feed.ts";
+import type { HealthWatch } from "./health.ts";
+import type { LedgerState, LedgerWatch } from "./ledger_watch.ts";
+import type { AgentRow, LatestRow } from "./stats.ts";
+
+/** One row of the services table. */
+export interface ServiceRow {
+  name: string;
+  kind: string;
+  /** `seen` means known only from its events on the relay (no health URL configured). */
+  state: "up" | "down" | "unknown" | "seen";
+  last_seen?: string;
+  url?: string;
+  note?: string;
+}
+
+/** Everything the overview shows. */
+export interface OverviewData {
+  generated_at: string;
+  relay: RelayState;
+  services: ServiceRow[];
+  chart: { minutes: number[]; series: Record<DecisionKind, number[]> };
+  /** Decisions per kind over the charted hour. */
+  totals: Record<DecisionKind, number>;
+  agents: AgentRow[];
+  latest: LatestRow[];
+  ledger: LedgerState;
+  sensors: Array<{ type: string; count: number }>;
+  /** Events in the store this viewer may see. */
+  events: number;
+}
+
+/** Where the overview's parts come from. */
+export interface OverviewSources {
+  feed: DashboardFeed;
+  health: HealthWatch;
+  ledger: LedgerWatch;
+  relayUrl: string;
+}
+
+function relayRow(relay: RelayState, url: string): ServiceRow {
+  return {
+    name: "relay",
+    kind: "relay",
+    state: relay.state === "connected" ? "up" : relay.state === "connecting" ? "unknown" : "down",
+    last_seen: relay.state === "connected" ? new Date().toISOString() : relay.last_event,
+    url,
+    ...(relay.error ? { note: relay.error } : {}),
+  };
+}
+
+/** Assembles the overview for `viewer`. */
+export function overviewFor(src: OverviewSources, viewer: Viewer): OverviewData {
+  const stats = src.feed.stats.view(viewer);
+  const relay = src.feed.relay();
+  const services: ServiceRow[] = [relayRow(relay, src.relayUrl)];
+  const trust = new Map<string, number>();
+  for (const h of src.health.snapshot()) {
+    const agent = typeof h.detail.agent_id === "string" ? h.detail.agent_id : undefined;
+    if (agent && typeof h.detail.trust_score === "number") trust.set(agent, h.detail.trust_score);
+    services.push({
+      name: h.name,
+      kind: agent ? "sidecar" : String(h.detail.service ?? h.name),
+      state: h.state,
+      ...(h.last_seen ? { last_seen: h.last_seen } : {}),
+      url: h.url,
+      ...(h.error ? { note: h.error } : agent ? { note: `agent ${agent}` } : {}),
+    });
+  }
+  const polled = new Set(services.map((s) => s.name));
+  for (const h of src.health.snapshot()) {
+    if (typeof h.detail.agent_id === "string") polled.add(h.detail.agent_id);
+  }
+  for (const s of stats.seen) {
+    if (polled.has(s.name)) continue;
+    services.push({ name: s.name, kind: s.kind, state: "seen", last_seen: s.last_seen });
+  }
+  const totals = { allow: 0, deny: 0, block: 0, warn: 0 };
+  for (const k of DECISION_KINDS) totals[k] = stats.series[k].reduce((a, b) => a + b, 0);
+  const counts = src.feed.counts(viewer);
+  const sensors = [...counts].filter(([t]) => t.startsWith("sensor."))
+    .map(([t, count]) => ({ type: t.slice(7), count }))
+    .sort((a, b) => b.count - a.count);
+  let events = 0;
+  for (const e of src.feed.events()) if (viewer.maySee(e.topic)) events++;
+  return {
+    generated_at: new Date().toISOString(),
+    relay,
+    services,
+    chart: { minutes: stats.minutes, series: stats.series },
+    totals,
+    agents: stats.agents.map((a) =>
+      a.trust_score === undefined && trust.has(a.agent_id)
+        ? { ...a, trust_score: trust.get(a.agent_id) }
+        : a
+    ),
+    latest: stats.latest,
+    ledger: src.ledger.snapshot(),
+    sensors,
+    events,
+  };
+}
