@@ -76,9 +76,17 @@ function clientAddress(c: Context<AppEnv>): string {
   return typeof host === "string" ? host : "unknown";
 }
 
+/**
+ * True unless a browser says the request came from another site: `Sec-Fetch-Site` when sent
+ * (same-origin, or none for a typed URL), else `Origin` (which is `null` under this site's
+ * no-referrer policy, so it only counts when it names a host). Clients that are not browsers
+ * send neither and are let through: cross-site forgery needs a browser.
+ */
 function sameOrigin(c: Context<AppEnv>): boolean {
+  const site = c.req.header("sec-fetch-site");
+  if (site !== undefined) return site === "same-origin" || site === "none";
   const origin = c.req.header("origin");
-  if (origin === undefined || origin === "null") return origin === undefined;
+  if (origin === undefined || origin === "null") return true;
   try {
     return new URL(origin).host === (c.req.header("host") ?? new URL(c.req.url).host);
   } catch {

@@ -66,14 +66,26 @@ export function overviewFor(src: OverviewSources, viewer: Viewer): OverviewData 
   const trust = new Map<string, number>();
   for (const h of src.health.snapshot()) {
     const agent = typeof h.detail.agent_id === "string" ? h.detail.agent_id : undefined;
-    if (agent && typeof h.detail.trust_score === "number") trust.set(agent, h.detail.trust_score);
+    const kind = typeof h.detail.service === "string"
+      ? h.detail.service
+      : agent
+      ? "sidecar"
+      : h.name;
+    const trustScore = h.detail.trust_score;
+    if (agent && kind === "sidecar" && typeof trustScore === "number") trust.set(agent, trustScore);
+    const status = String(h.detail.status ?? "ok");
+    const notes = [
+      ...(h.error ? [h.error] : []),
+      ...(h.state === "up" && !["ok", "healthy"].includes(status) ? [status] : []),
+      ...(agent ? [`agent ${agent}`] : []),
+    ];
     services.push({
       name: h.name,
-      kind: agent ? "sidecar" : String(h.detail.service ?? h.name),
+      kind,
       state: h.state,
       ...(h.last_seen ? { last_seen: h.last_seen } : {}),
       url: h.url,
-      ...(h.error ? { note: h.error } : agent ? { note: `agent ${agent}` } : {}),
+      ...(notes.length ? { note: notes.join(", ") } : {}),
     });
   }
   const polled = new Set(services.map((s) => s.name));

@@ -9,10 +9,12 @@
  */
 import appCss from "./client/app.css" with { type: "text" };
 import commonJs from "./client/common.js" with { type: "text" };
+import viewsCss from "./client/views.css" with { type: "text" };
 import eventsJs from "./client/events.js" with { type: "text" };
 import favicon from "./client/favicon.svg" with { type: "text" };
 import loginJs from "./client/login.js" with { type: "text" };
 import overviewJs from "./client/overview.js" with { type: "text" };
+import pageJs from "./client/page.js" with { type: "text" };
 import uplotCss from "./vendor/uplot/uPlot.min.css" with { type: "text" };
 import uplotJs from "./vendor/uplot/uPlot.esm.js" with { type: "text" };
 import uplotLicense from "./vendor/uplot/LICENSE" with { type: "text" };
@@ -28,10 +30,12 @@ const CSS = "text/css; charset=utf-8";
 /** Served path (under /static/) -> body and content type. */
 export const STATIC_FILES: ReadonlyMap<string, { body: string; type: string }> = new Map([
   ["client/app.css", { body: appCss, type: CSS }],
+  ["client/views.css", { body: viewsCss, type: CSS }],
   ["client/common.js", { body: commonJs, type: JS }],
   ["client/events.js", { body: eventsJs, type: JS }],
   ["client/login.js", { body: loginJs, type: JS }],
   ["client/overview.js", { body: overviewJs, type: JS }],
+  ["client/page.js", { body: pageJs, type: JS }],
   ["client/favicon.svg", { body: favicon, type: "image/svg+xml" }],
   ["vendor/uplot/uPlot.esm.js", { body: uplotJs, type: JS }],
   ["vendor/uplot/uPlot.min.css", { body: uplotCss, type: CSS }],

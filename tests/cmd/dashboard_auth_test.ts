@@ -127,6 +127,8 @@ Deno.test("login: form post, cross-origin refusal and rate limiting", async () =
     assert.match(html, /action="\/login\?next=%2F"/, "an off-site next becomes /");
     const cross = await login(dash.url, good, { origin: "http://evil.example" });
     assert.equal(cross.res.status, 403);
+    const crossSite = await login(dash.url, good, { "sec-fetch-site": "cross-site" });
+    assert.equal(crossSite.res.status, 403);
     assert.equal((await login(dash.url, good)).res.status, 200, "the third attempt this minute");
     const limited = await login(dash.url, good);
     assert.equal(limited.res.status, 429, "the fourth is over login_rate 3");

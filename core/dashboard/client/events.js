@@ -65,7 +65,7 @@ function makeCard(e) {
   }
   if (e.publisher) head.append(el("span", "muted", `via ${e.publisher}`));
   li.append(head, el("p", "summary", e.summary));
-  if (e.reason && (e.decision === "deny" || e.decision === "block" || e.decision === "warn")) {
+  if (e.reason && e.decision !== "allow" && !e.summary.includes(e.reason)) {
     li.append(el("p", "reason", `Reason: ${e.reason}`));
   }
   let raw = JSON.stringify(e.payload ?? {}, null, 2);
@@ -88,6 +88,12 @@ function bump(topic) {
     a.href = `/activity?topic=${encodeURIComponent(topic)}`;
     row.append(a, el("span", "count", 0));
     list.append(row);
+    const select = byId("f-topic", HTMLSelectElement);
+    if (select && ![...select.options].some((o) => o.value === topic)) {
+      const opt = /** @type {HTMLOptionElement} */ (el("option", undefined, topic));
+      opt.value = topic;
+      select.append(opt);
+    }
   }
   const n = row.querySelector(".count");
   if (n) n.textContent = String(Number(n.textContent) + 1);

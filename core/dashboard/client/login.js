@@ -36,10 +36,15 @@ async function login(credential) {
   }
 }
 
-const fragment = new URLSearchParams(location.hash.slice(1));
-const token = fragment.get("token");
-if (token) {
+/** Takes a credential from the fragment, if there is one. */
+function fromFragment() {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (!token) return;
   // The credential leaves the address bar (and the history entry) before anything else happens.
   history.replaceState(null, "", location.pathname + location.search);
   void login(token);
 }
+
+fromFragment();
+// A login link opened on this page already only changes the fragment: no reload.
+globalThis.addEventListener("hashchange", fromFragment);

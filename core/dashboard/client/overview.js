@@ -77,10 +77,13 @@ if (box && first) {
     {
       width: chartWidth(),
       height: 220,
+      padding: [8, 28, 0, 0],
       scales: { x: { time: true }, y: { range: yRange } },
-      axes: [{}, { label: "decisions / min", size: 50 }],
+      axes: [{}, { label: "decisions / min", size: 56 }],
+      // The totals under the chart, in the same colours, are its legend.
+      legend: { show: false },
       series: [
-        {},
+        { label: "minute" },
         ...KINDS.map((k) => ({
           label: k,
           stroke: COLORS[k],

@@ -29,7 +29,10 @@ export interface LayoutProps {
   page: PageName;
   relay?: RelayState;
   viewer?: Viewer;
+  /** Module scripts under /static/client/ (default page.js: the shared behaviour only). */
   scripts?: string[];
+  /** Extra stylesheets under /static/ (the chart's). */
+  styles?: string[];
   sidebar?: Child;
   children: Child;
 }
@@ -56,7 +59,9 @@ export function Layout(props: LayoutProps) {
         <title>{props.title}</title>
         <link rel="icon" href="/static/client/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/static/client/app.css" />
-        {(props.scripts ?? []).map((s) => (
+        <link rel="stylesheet" href="/static/client/views.css" />
+        {(props.styles ?? []).map((s) => <link rel="stylesheet" href={`/static/${s}`} />)}
+        {(props.scripts ?? ["page.js"]).map((s) => (
           <script type="module" src={`/static/client/${s}`}></script>
         ))}
       </head>
@@ -145,7 +150,7 @@ export function EventCard(props: { e: DashEvent; currentTx?: string }) {
         {e.publisher ? <span class="muted">via {e.publisher}</span> : ""}
       </div>
       <p class="summary">{e.summary}</p>
-      {e.reason && (e.decision === "deny" || e.decision === "block" || e.decision === "warn")
+      {e.reason && e.decision !== "allow" && !e.summary.includes(e.reason)
         ? <p class="reason">Reason: {e.reason}</p>
         : ""}
       <details class="raw">

@@ -219,6 +219,7 @@ export function OverviewPage(props: { data: OverviewData; viewer: Viewer; refres
       relay={d.relay}
       viewer={props.viewer}
       scripts={["overview.js"]}
+      styles={["vendor/uplot/uPlot.min.css"]}
     >
       <div class="page-head">
         <h1>Mesh overview</h1>
