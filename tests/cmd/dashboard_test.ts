@@ -284,3 +284,53 @@ Deno.test("bad dashboard config exits 2 naming the key", async () => {
     assert.match(r.stderr, want);
   }
 });
+
+Deno.test("a sidecar transaction tells its story: request, block, ledger entry verified", async () => {
+  const dir = await tempDir();
+  const relay = await startRelay();
+  const { svc: ledger, vkey } = await startAudit(dir.path);
+  const dash = await startDashboard(relay.url, { audit: ledger.url, audit_public_key: vkey });
+  try {
+    const trace = "0c1f7a52-8d2e-4c6b-9a31-7f0e2b4c5d6e";
+    const base = { trace_id: trace, agent_id: "demo-assistant" };
+    await publish(relay.url, "iatp.trace", {
+      ...base,
+      type: "request",
+      details: { method: "POST", path: "/proxy/chat", payload_bytes: 52, sensitive: { ssn: true } },
+    });
+    const error = "Privacy Violation: SSN data can only be sent to agents with ephemeral retention";
+    await publish(relay.url, "iatp.trace", {
+      ...base,
+      type: "blocked",
+      decision: "block",
+      status: 403,
+      details: { reason: "ssn", error, status: 403 },
+    });
+    await appendAudit(ledger.url, {
+      tx_id: trace,
+      event: "iatp.block",
+      actor: "demo-assistant",
+      payload: { decision: "block", trace_id: trace, reason: "ssn" },
+    });
+    await waitFor(async () => (await state(dash.url)).events === 2, 15_000, "feed");
+    const html = await (await fetch(`${dash.url}/tx/${trace}`)).text();
+    const steps = [...html.matchAll(/<span class="step-title">([^<]+)<\/span>/g)].map((m) => m[1]);
+    assert.deepEqual(steps, [
+      "Sidecar received the request",
+      "Sidecar blocked the request",
+      "Ledger entry #0: iatp.block",
+    ]);
+    assert.match(html, /<h1>Transaction 0c1f7a52-8d2e-4c6b-9a31-7f0e2b4c5d6e<\/h1>/);
+    assert.match(
+      html,
+      /id="outcome"[^>]*><span class="pill pill-block">block<\/span> demo-assistant: Privacy Violation/,
+    );
+    assert.match(html, /<h2 id="intent-h">Request<\/h2>/);
+    assert.match(html, /receipt verified/);
+  } finally {
+    await dash.close();
+    await ledger.close();
+    await relay.close();
+    await dir.remove();
+  }
+});

@@ -156,24 +156,27 @@ if (cards && cards.dataset.live) {
       add(JSON.parse(m.data));
     } catch { /* a malformed frame is skipped */ }
   });
+  let streamUp = false;
+  /** "live" only when both the page's stream and the relay are up: one story, never two. */
+  const update = () => {
+    showStatus(relay, streamUp);
+    if (!stream) return;
+    const live = streamUp && relay.state === "connected";
+    stream.dataset.state = live ? "connected" : streamUp ? "waiting" : "reconnecting";
+    stream.textContent = live ? "live" : streamUp ? "waiting for the relay" : "reconnecting…";
+  };
   es.addEventListener("status", (m) => {
     try {
       relay = JSON.parse(m.data).relay;
-      showStatus(relay, true);
+      update();
     } catch { /* ignored */ }
   });
   es.addEventListener("open", () => {
-    if (stream) {
-      stream.dataset.state = "connected";
-      stream.textContent = "live";
-    }
-    showStatus(relay, true);
+    streamUp = true;
+    update();
   });
   es.addEventListener("error", () => {
-    if (stream) {
-      stream.dataset.state = "reconnecting";
-      stream.textContent = "reconnecting…";
-    }
-    showStatus(relay, false);
+    streamUp = false;
+    update();
   });
 }
