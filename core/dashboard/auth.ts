@@ -118,36 +118,42 @@ async function readCredential(c: Context<AppEnv>): Promise<{ credential: string;
   return { credential: typeof v === "string" ? v.trim() : "", form: false };
 }
 
-/** Builds the gate; with `mesh.enabled` false everyone is the open viewer. */
-export function createDashboardAuth(o: DashboardAuthOptions): DashboardAuth {
-  const sessions = new SessionStore(o.sessionTtlMs, o.maxSessions);
-  const perClient = new RateLimiter(o.loginRatePerMin);
-  const overall = new RateLimiter(o.loginRatePerMin * 10, 1);
-  const viewers = new WeakMap<Request, Viewer>();
+interface AuthState {
+  o: DashboardAuthOptions;
+  sessions: SessionStore;
+  perClient: RateLimiter;
+  overall: RateLimiter;
+  viewers: WeakMap<Request, Viewer>;
+}
 
-  const gate: MiddlewareHandler<AppEnv> = async (c, next) => {
+/** The viewer of a Bearer request, which must hold `dashboard:view`. */
+async function bearerViewer(st: AuthState, c: Context<AppEnv>): Promise<Viewer | undefined> {
+  let principal: Principal | undefined;
+  try {
+    principal = await st.o.mesh.authenticate(c.req.raw);
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 401) {
+      c.header("WWW-Authenticate", 'Bearer realm="iatp"');
+    }
+    throw err;
+  }
+  requireGrant(principal, VIEW_SCOPE);
+  return principal ? viewerFrom(principal) : undefined;
+}
+
+function gateFor(st: AuthState): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
     if (PUBLIC_PATHS.test(c.req.path)) return await next();
-    if (!o.mesh.enabled) {
-      viewers.set(c.req.raw, OPEN_VIEWER);
-      return await next();
+    let viewer: Viewer | undefined = st.o.mesh.enabled ? undefined : OPEN_VIEWER;
+    if (!viewer && c.req.header("authorization") !== undefined) {
+      viewer = await bearerViewer(st, c);
     }
-    if (c.req.header("authorization") !== undefined) {
-      let principal: Principal | undefined;
-      try {
-        principal = await o.mesh.authenticate(c.req.raw);
-      } catch (err) {
-        if (err instanceof HttpError && err.status === 401) {
-          c.header("WWW-Authenticate", 'Bearer realm="iatp"');
-        }
-        throw err;
-      }
-      requireGrant(principal, VIEW_SCOPE);
-      if (principal) viewers.set(c.req.raw, viewerFrom(principal));
-      return await next();
+    if (!viewer) {
+      const s = st.sessions.get(getCookie(c, SESSION_COOKIE));
+      if (s) viewer = viewerFrom({ id: s.sub, grants: s.grants });
     }
-    const s = sessions.get(getCookie(c, SESSION_COOKIE));
-    if (s) {
-      viewers.set(c.req.raw, viewerFrom({ id: s.sub, grants: s.grants }));
+    if (viewer) {
+      st.viewers.set(c.req.raw, viewer);
       return await next();
     }
     if (wantsPage(c)) {
@@ -158,76 +164,109 @@ export function createDashboardAuth(o: DashboardAuthOptions): DashboardAuth {
       login: "/login",
     });
   };
+}
 
-  const login = async (c: Context<AppEnv>) => {
-    if (!sameOrigin(c)) throw new HttpError(403, "cross-origin login refused");
-    for (const [limiter, key] of [[perClient, clientAddress(c)], [overall, "*"]] as const) {
-      const r = limiter.take(key);
-      if (!r.allowed) {
-        c.header("Retry-After", String(r.retryAfterSecs));
-        throw new HttpError(429, "too many login attempts; try again later", {
-          retry_after_secs: r.retryAfterSecs,
-        });
-      }
+/**
+ * Takes one login attempt from the client's and the overall budget.
+ * @throws {HttpError} 429 with Retry-After when either is spent.
+ */
+function takeAttempt(st: AuthState, c: Context<AppEnv>): void {
+  for (const [limiter, key] of [[st.perClient, clientAddress(c)], [st.overall, "*"]] as const) {
+    const r = limiter.take(key);
+    if (!r.allowed) {
+      c.header("Retry-After", String(r.retryAfterSecs));
+      throw new HttpError(429, "too many login attempts; try again later", {
+        retry_after_secs: r.retryAfterSecs,
+      });
     }
+  }
+}
+
+/** The principal of a login credential, or why it is refused. */
+async function principalOfLogin(
+  st: AuthState,
+  credential: string,
+): Promise<Principal | { status: 401 | 403; message: string }> {
+  const refused = { status: 401 as const, message: "the credential was not accepted" };
+  if (credential === "" || credential.length > MAX_LOGIN_CREDENTIAL_CHARS) return refused;
+  let principal: Principal | undefined;
+  try {
+    principal = await st.o.mesh.authenticate(
+      new Request("http://login/", { headers: { authorization: `Bearer ${credential}` } }),
+    );
+  } catch (err) {
+    if (!(err instanceof HttpError) || err.status !== 401) throw err;
+    st.o.log.info("login refused", { reason: "invalid credential" });
+    return refused;
+  }
+  if (!principal || !principal.grants.allows(VIEW_SCOPE)) {
+    st.o.log.info("login refused", { sub: principal?.id, reason: `no ${VIEW_SCOPE}` });
+    return { status: 403, message: `credential lacks scope ${VIEW_SCOPE}` };
+  }
+  return principal;
+}
+
+function loginHandler(st: AuthState) {
+  return async (c: Context<AppEnv>) => {
+    if (!sameOrigin(c)) throw new HttpError(403, "cross-origin login refused");
+    takeAttempt(st, c);
     const { credential, form } = await readCredential(c);
     const next = safeNext(c.req.query("next"));
-    const refuse = (status: 400 | 401 | 403, message: string, extra = {}) => {
-      if (form) return c.html(o.loginPage({ error: message, next }), status);
-      throw new HttpError(status, message, extra);
+    const refuse = (status: 400 | 401 | 403, message: string) => {
+      if (form) return c.html(st.o.loginPage({ error: message, next }), status);
+      throw new HttpError(status, message, status === 403 ? { required: VIEW_SCOPE } : {});
     };
-    if (!o.mesh.enabled) return refuse(400, "this dashboard runs without login");
-    if (credential === "" || credential.length > MAX_LOGIN_CREDENTIAL_CHARS) {
-      return refuse(401, "the credential was not accepted");
-    }
-    let principal: Principal | undefined;
-    try {
-      principal = await o.mesh.authenticate(
-        new Request("http://login/", { headers: { authorization: `Bearer ${credential}` } }),
-      );
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.status !== 401) throw err;
-      o.log.info("login refused", { reason: "invalid credential" });
-      return refuse(401, "the credential was not accepted");
-    }
-    if (!principal || !principal.grants.allows(VIEW_SCOPE)) {
-      o.log.info("login refused", { sub: principal?.id, reason: `no ${VIEW_SCOPE}` });
-      return refuse(403, `credential lacks scope ${VIEW_SCOPE}`, { required: VIEW_SCOPE });
-    }
+    if (!st.o.mesh.enabled) return refuse(400, "this dashboard runs without login");
+    const p = await principalOfLogin(st, credential);
+    if ("status" in p) return refuse(p.status, p.message);
     const exp = looksLikeCredential(credential) ? decodeClaims(credential).exp : undefined;
-    const s = sessions.create(principal.id, principal.grants, exp ? exp * 1000 : undefined);
+    const s = st.sessions.create(p.id, p.grants, exp ? exp * 1000 : undefined);
     const maxAge = Math.max(1, Math.floor((s.expires - Date.now()) / 1000));
     c.header("Set-Cookie", cookie(c, s.id, maxAge));
     c.header("Cache-Control", "no-store");
-    o.log.info("login", { sub: principal.id });
+    st.o.log.info("login", { sub: p.id });
     if (form) return c.redirect(next, 303);
-    return c.json({ sub: principal.id, expires: new Date(s.expires).toISOString(), next });
+    return c.json({ sub: p.id, expires: new Date(s.expires).toISOString(), next });
   };
+}
 
+function logoutHandler(st: AuthState) {
+  return async (c: Context<AppEnv>) => {
+    if (!sameOrigin(c)) throw new HttpError(403, "cross-origin logout refused");
+    st.sessions.delete(getCookie(c, SESSION_COOKIE));
+    c.header("Set-Cookie", cookie(c, "", 0));
+    const type = c.req.header("content-type") ?? "";
+    if (type.startsWith("application/x-www-form-urlencoded")) await c.req.parseBody();
+    return (c.req.header("accept") ?? "").includes("text/html")
+      ? c.redirect("/login", 303)
+      : c.json({ logged_out: true });
+  };
+}
+
+/** Builds the gate; with `mesh.enabled` false everyone is the open viewer. */
+export function createDashboardAuth(o: DashboardAuthOptions): DashboardAuth {
+  const st: AuthState = {
+    o,
+    sessions: new SessionStore(o.sessionTtlMs, o.maxSessions),
+    perClient: new RateLimiter(o.loginRatePerMin),
+    overall: new RateLimiter(o.loginRatePerMin * 10, 1),
+    viewers: new WeakMap(),
+  };
   return {
     get enabled() {
       return o.mesh.enabled;
     },
-    sessions,
-    viewerOf: (c) => viewers.get(c.req.raw) ?? NOBODY,
+    sessions: st.sessions,
+    viewerOf: (c) => st.viewers.get(c.req.raw) ?? NOBODY,
     register(app) {
-      app.use("*", gate);
+      app.use("*", gateFor(st));
       app.get("/login", (c) => {
         if (!o.mesh.enabled) return c.redirect("/", 303);
         c.header("Cache-Control", "no-store");
         return c.html(o.loginPage({ next: safeNext(c.req.query("next")) }));
       });
-      app.post("/login", login);
-      app.post("/logout", async (c) => {
-        if (!sameOrigin(c)) throw new HttpError(403, "cross-origin logout refused");
-        sessions.delete(getCookie(c, SESSION_COOKIE));
-        c.header("Set-Cookie", cookie(c, "", 0));
-        const type = c.req.header("content-type") ?? "";
-        if (type.startsWith("application/x-www-form-urlencoded")) await c.req.parseBody();
-        return (c.req.header("accept") ?? "").includes("text/html")
-          ? c.redirect("/login", 303)
-          : c.json({ logged_out: true });
-      });
+      app.post("/login", loginHandler(st));
+      app.post("/logout", logoutHandler(st));
     },
   };
 }

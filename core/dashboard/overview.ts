@@ -10,7 +10,7 @@ import type { Viewer } from "./event.ts";
 import type { DashboardFeed, RelayState } from "./feed.ts";
 import type { HealthWatch } from "./health.ts";
 import type { LedgerState, LedgerWatch } from "./ledger_watch.ts";
-import type { AgentRow, LatestRow } from "./stats.ts";
+import type { AgentRow, LatestRow, StatsView } from "./stats.ts";
 
 /** One row of the services table. */
 export interface ServiceRow {
@@ -58,12 +58,14 @@ function relayRow(relay: RelayState, url: string): ServiceRow {
   };
 }
 
-/** Assembles the overview for `viewer`. */
-export function overviewFor(src: OverviewSources, viewer: Viewer): OverviewData {
-  const stats = src.feed.stats.view(viewer);
-  const relay = src.feed.relay();
-  const services: ServiceRow[] = [relayRow(relay, src.relayUrl)];
+/** The services table: the relay, the polled services, then services only heard from. */
+function servicesFor(
+  src: OverviewSources,
+  seen: StatsView["seen"],
+): { services: ServiceRow[]; trust: Map<string, number> } {
+  const services: ServiceRow[] = [relayRow(src.feed.relay(), src.relayUrl)];
   const trust = new Map<string, number>();
+  const polled = new Set<string>(["relay"]);
   for (const h of src.health.snapshot()) {
     const agent = typeof h.detail.agent_id === "string" ? h.detail.agent_id : undefined;
     const kind = typeof h.detail.service === "string"
@@ -87,15 +89,20 @@ export function overviewFor(src: OverviewSources, viewer: Viewer): OverviewData 
       url: h.url,
       ...(notes.length ? { note: notes.join(", ") } : {}),
     });
+    polled.add(h.name);
+    if (agent) polled.add(agent);
   }
-  const polled = new Set(services.map((s) => s.name));
-  for (const h of src.health.snapshot()) {
-    if (typeof h.detail.agent_id === "string") polled.add(h.detail.agent_id);
-  }
-  for (const s of stats.seen) {
+  for (const s of seen) {
     if (polled.has(s.name)) continue;
     services.push({ name: s.name, kind: s.kind, state: "seen", last_seen: s.last_seen });
   }
+  return { services, trust };
+}
+
+/** Assembles the overview for `viewer`. */
+export function overviewFor(src: OverviewSources, viewer: Viewer): OverviewData {
+  const stats = src.feed.stats.view(viewer);
+  const { services, trust } = servicesFor(src, stats.seen);
   const totals = { allow: 0, deny: 0, block: 0, warn: 0 };
   for (const k of DECISION_KINDS) totals[k] = stats.series[k].reduce((a, b) => a + b, 0);
   const counts = src.feed.counts(viewer);
@@ -106,7 +113,7 @@ export function overviewFor(src: OverviewSources, viewer: Viewer): OverviewData 
   for (const e of src.feed.events()) if (viewer.maySee(e.topic)) events++;
   return {
     generated_at: new Date().toISOString(),
-    relay,
+    relay: src.feed.relay(),
     services,
     chart: { minutes: stats.minutes, series: stats.series },
     totals,

@@ -44,9 +44,14 @@ const page = (c: Context<AppEnv>, html: unknown) => c.html("<!doctype html>" + S
 
 /** Registers every read route on `app`. */
 export function registerDashboardRoutes(app: App, d: RouteDeps): void {
+  registerOverview(app, d);
+  registerEvents(app, d);
+  registerTx(app, d);
+}
+
+function registerOverview(app: App, d: RouteDeps): void {
   const { feed, auth } = d;
   const sources = { feed, health: d.health, ledger: d.ledger, relayUrl: d.relayUrl };
-
   app.get("/", (c) => {
     const viewer = auth.viewerOf(c);
     const data = overviewFor(sources, viewer);
@@ -54,7 +59,21 @@ export function registerDashboardRoutes(app: App, d: RouteDeps): void {
     return page(c, <OverviewPage data={data} viewer={viewer} refreshMs={d.overviewRefreshMs} />);
   });
   app.get("/api/overview", (c) => c.json(overviewFor(sources, auth.viewerOf(c))));
+  app.get("/api/state", (c) => {
+    const viewer = auth.viewerOf(c);
+    const visible = feed.events().filter((e) => viewer.maySee(e.topic));
+    return c.json({
+      viewer: viewer.id,
+      relay: feed.relay(),
+      counts: Object.fromEntries(feed.counts(viewer)),
+      events: visible.length,
+      last_id: visible.at(-1)?.id ?? null,
+    });
+  });
+}
 
+function registerEvents(app: App, d: RouteDeps): void {
+  const { feed, auth } = d;
   app.get("/activity", (c) => {
     const viewer = auth.viewerOf(c);
     const query = parseQuery((k) => c.req.query(k), d.pageSize);
@@ -94,19 +113,10 @@ export function registerDashboardRoutes(app: App, d: RouteDeps): void {
       "cache-control": "no-cache, no-transform",
     });
   });
+}
 
-  app.get("/api/state", (c) => {
-    const viewer = auth.viewerOf(c);
-    const visible = feed.events().filter((e) => viewer.maySee(e.topic));
-    return c.json({
-      viewer: viewer.id,
-      relay: feed.relay(),
-      counts: Object.fromEntries(feed.counts(viewer)),
-      events: visible.length,
-      last_id: visible.at(-1)?.id ?? null,
-    });
-  });
-
+function registerTx(app: App, d: RouteDeps): void {
+  const { feed, auth } = d;
   app.get("/tx", (c) => {
     const id = c.req.query("id")?.trim() ?? "";
     if (!TX_ID.test(id)) return c.redirect("/activity", 303);

@@ -4,8 +4,9 @@
  * to the relay, the policy or the audit service; the only POSTs are login and logout.
  * @module
  */
+import type { MiddlewareHandler } from "hono";
 import type { MeshAuth } from "../auth/bearer.ts";
-import { createServer, type Service } from "../http/mod.ts";
+import { type AppEnv, createServer, type Service } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { NoteVerifier } from "../ledger/note.ts";
 import { encodeComment } from "../relay/sse.ts";
@@ -62,8 +63,8 @@ export interface DashboardOptions {
   drainTimeoutMs?: number;
 }
 
-/** Starts the dashboard. */
-export async function startDashboardServer(o: DashboardOptions): Promise<Service> {
+/** What the dashboard runs: the relay feed, the health and ledger watchers, the login gate. */
+function buildParts(o: DashboardOptions) {
   const feed = new DashboardFeed({
     relayUrl: o.relayUrl,
     relayToken: o.relayToken,
@@ -74,20 +75,13 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     log: o.log,
   });
   const targets = [...o.services];
-  if (o.auditUrl && !targets.some((t) => t.url === o.auditUrl?.replace(/\/+$/, ""))) {
-    targets.push({ name: "audit", url: o.auditUrl.replace(/\/+$/, "") });
+  const auditUrl = o.auditUrl?.replace(/\/+$/, "");
+  if (auditUrl && !targets.some((t) => t.url === auditUrl)) {
+    targets.push({ name: "audit", url: auditUrl });
   }
-  const health = new HealthWatch(targets, {
-    intervalMs: o.healthIntervalMs,
-    timeoutMs: o.healthTimeoutMs,
-    log: o.log,
-  });
-  const ledger = new LedgerWatch({
-    url: o.auditUrl,
-    publicKey: o.auditKey,
-    intervalMs: o.healthIntervalMs,
-    timeoutMs: o.healthTimeoutMs,
-  });
+  const watch = { intervalMs: o.healthIntervalMs, timeoutMs: o.healthTimeoutMs };
+  const health = new HealthWatch(targets, { ...watch, log: o.log });
+  const ledger = new LedgerWatch({ url: o.auditUrl, publicKey: o.auditKey, ...watch });
   const auth = createDashboardAuth({
     mesh: o.auth,
     log: o.log,
@@ -96,6 +90,21 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     loginRatePerMin: o.loginRatePerMin,
     loginPage: (p) => "<!doctype html>" + String(<LoginPage {...p} />),
   });
+  return { feed, health, ledger, auth };
+}
+
+/** Sets the CSP and the other protective headers on every response. */
+const secureHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  c.res.headers.set("content-security-policy", CSP);
+  c.res.headers.set("x-content-type-options", "nosniff");
+  c.res.headers.set("referrer-policy", "no-referrer");
+  c.res.headers.set("x-frame-options", "DENY");
+};
+
+/** Starts the dashboard. */
+export async function startDashboardServer(o: DashboardOptions): Promise<Service> {
+  const { feed, health, ledger, auth } = buildParts(o);
   const server = createServer({
     service: "dashboard",
     host: o.host,
@@ -112,13 +121,7 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     }),
   });
   const { app } = server;
-  app.use("*", async (c, next) => {
-    await next();
-    c.res.headers.set("content-security-policy", CSP);
-    c.res.headers.set("x-content-type-options", "nosniff");
-    c.res.headers.set("referrer-policy", "no-referrer");
-    c.res.headers.set("x-frame-options", "DENY");
-  });
+  app.use("*", secureHeaders);
   registerStatic(app);
   auth.register(app);
   registerDashboardRoutes(app, {
@@ -136,7 +139,6 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     maxClients: o.maxClients,
     retryMs: o.retryMs,
   });
-
   const heartbeat = encodeComment("heartbeat");
   const timer = setInterval(() => feed.broadcastIfIdle(heartbeat), o.heartbeatMs);
   const stop = async () => {

@@ -19,7 +19,7 @@ import {
 
 const HTML = { accept: "text/html" };
 
-Deno.test("auth matrix: no session, bad, expired, unknown, scope-less credentials; a viewer", async () => {
+Deno.test("auth matrix: no session, bad, expired, unknown-issuer and scope-less credentials", async () => {
   const relay = await startRelay();
   const { publicKey, mint } = await issuerFor();
   const other = await issuerFor();
@@ -58,6 +58,17 @@ Deno.test("auth matrix: no session, bad, expired, unknown, scope-less credential
     const noView = await login(dash.url, await mint("relay-user", ["subscribe:*"]));
     assert.equal(noView.res.status, 403);
     assert.match(noView.body.error, /dashboard:view/);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("a viewer's session: cookie attributes, expiry cap, bearer use, logout", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey] });
+  try {
     const viewer = await login(dash.url, await mint("ops", ["dashboard:view", "subscribe:*"]));
     assert.equal(viewer.res.status, 200);
     assert.equal(viewer.body.sub, "ops");
