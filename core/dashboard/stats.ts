@@ -88,7 +88,7 @@ export class MeshStats {
 
   /** Counts one event. */
   add(e: DashEvent): void {
-    if (e.decision) this.#count(e.topic, e.decision);
+    if (e.decision) this.#count(e.topic, e.decision, e.ts);
     if (e.decision === "block" || e.decision === "deny") {
       this.#latest.push({
         ts: e.ts,
@@ -111,14 +111,19 @@ export class MeshStats {
     }
   }
 
-  #count(topic: string, d: DecisionKind): void {
+  /** Counts a decision in the minute it happened (history replayed after a restart included). */
+  #count(topic: string, d: DecisionKind, ts: string): void {
+    const nowMinute = Math.floor(this.now() / 60_000);
+    const at = Date.parse(ts);
+    // An event stamped in the future (clock skew) counts now; one older than the chart, not at all.
+    const minute = Number.isFinite(at) ? Math.min(nowMinute, Math.floor(at / 60_000)) : nowMinute;
+    if (minute <= nowMinute - CHART_MINUTES) return;
     let slots = this.#slots.get(topic);
     if (!slots) {
       if (this.#slots.size >= this.limits.topics) return;
       slots = [];
       this.#slots.set(topic, slots);
     }
-    const minute = Math.floor(this.now() / 60_000);
     const i = minute % CHART_MINUTES;
     if (!slots[i] || slots[i].minute !== minute) slots[i] = { minute, counts: zero() };
     slots[i].counts[d]++;

@@ -9,13 +9,17 @@ import type { RelayEvent } from "../../../core/relay/client.ts";
 
 const none = () => undefined;
 let seq = 0;
-function relayEvent(topic: string, payload: Record<string, unknown>): RelayEvent {
+function relayEvent(
+  topic: string,
+  payload: Record<string, unknown>,
+  ts = new Date().toISOString(),
+): RelayEvent {
   seq++;
   return {
     id: `e-${seq}`,
     event_id: `ev-${seq}`,
     seq,
-    ts: new Date().toISOString(),
+    ts,
     topic,
     payload,
   };
@@ -93,16 +97,20 @@ Deno.test("payloads are masked on arrival, so summaries cannot hold a secret", (
 Deno.test("aggregates are kept per topic, summed per viewer, over the last hour", () => {
   let now = Date.UTC(2026, 0, 1, 12, 0, 30);
   const stats = new MeshStats(undefined, () => now);
-  const add = (topic: string, p: Record<string, unknown>) =>
-    stats.add(toDashEvent(relayEvent(topic, p), none));
+  const add = (topic: string, p: Record<string, unknown>, at = now) =>
+    stats.add(toDashEvent(relayEvent(topic, p, new Date(at).toISOString()), none));
   add("access.decision", { tx_id: "a", decision: "deny" });
   add("iatp.trace", { type: "blocked", agent_id: "ag", details: { error: "no", trust_score: 3 } });
   now += 5 * 60_000;
   add("access.decision", { tx_id: "b", decision: "allow" });
+  add("access.decision", { tx_id: "c", decision: "allow" }, now - 2 * 60_000);
+  add("access.decision", { tx_id: "d", decision: "allow" }, now - 61 * 60_000);
   const all = stats.view(OPEN_VIEWER);
   assert.equal(all.minutes.length, CHART_MINUTES);
   assert.equal(all.series.deny.reduce((a, b) => a + b), 1);
   assert.equal(all.series.allow.at(-1), 1);
+  assert.equal(all.series.allow.at(-3), 1, "counted in the minute it happened");
+  assert.equal(all.series.allow.reduce((a, b) => a + b), 2, "older than the chart: not counted");
   assert.equal(all.series.deny.at(-6), 1, "five minutes before the newest");
   assert.deepEqual(all.agents.map((a) => [a.agent_id, a.block, a.trust_score]), [["ag", 1, 3]]);
   assert.equal(all.latest.length, 2);
