@@ -122,10 +122,12 @@ Deno.test({
           const tx = await denyAndSearch(page, errors, m.dash.url, size);
           await txPage(page, errors, tx, size);
           if (size === "desktop") {
-            await page.screenshot({
-              path: `${DOCS_IMAGES}/dashboard-transaction.png`,
-              fullPage: true,
-            });
+            if (DOCS) {
+              await page.screenshot({
+                path: `${DOCS_IMAGES}/dashboard-transaction.png`,
+                fullPage: true,
+              });
+            }
           } else {
             // The sidebar collapses behind the menu button; Escape closes it, keyboard only.
             assert.equal(await page.isVisible("#sidebar"), false);
