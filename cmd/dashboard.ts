@@ -1,6 +1,6 @@
 /**
- * `iatp dashboard`: the live web UI of the mesh. Thin: declares the config and hands it to
- * core/dashboard.
+ * `iatp dashboard`: the governance console of the mesh. Thin: declares the config, builds the
+ * login authenticator (protected mode included) and hands the rest to core/dashboard.
  * @module
  */
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
@@ -15,8 +15,11 @@ import {
   str,
   url,
 } from "../core/config/mod.ts";
+import { DEFAULT_LOGIN_RATE_PER_MIN } from "../core/dashboard/auth.ts";
 import { DEFAULT_HISTORY, DEFAULT_TOPICS } from "../core/dashboard/feed.ts";
+import { MAX_WATCHED_SERVICES, parseServiceTargets } from "../core/dashboard/health.ts";
 import { startDashboardServer } from "../core/dashboard/server.tsx";
+import { DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TTL_MS } from "../core/dashboard/session.ts";
 import { ConfigError } from "../core/errors/mod.ts";
 import type { Service } from "../core/http/mod.ts";
 import { parseVkey } from "../core/ledger/note.ts";
@@ -27,14 +30,14 @@ import { serviceCommand } from "./shared.ts";
 /** The dashboard's configuration. */
 export const spec = defineConfig({
   command: "dashboard",
-  summary: "Live web dashboard of the mesh: GET / (live page), GET /events (SSE), GET /tx/{id}.",
+  summary: "Governance console of the mesh: overview, events, transactions, login by credential.",
   envPrefix: "IATP_DASHBOARD_",
   fields: {
     ...serviceFields(8004),
     ...meshAuthFields(),
     relay: url({ help: "relay base URL the dashboard follows", default: "http://127.0.0.1:8005" }),
     relay_token: str({
-      help: "credential for the relay (subscribe scopes of the followed topics), or file:PATH",
+      help: "credential for the relay (subscribe scopes), or file:PATH",
       secret: true,
     }),
     audit: url({ help: "audit service base URL; /tx pages verify its receipts" }),
@@ -42,14 +45,35 @@ export const spec = defineConfig({
       help: "audit checkpoint verifier key (C2SP vkey name+id+base64) to check signatures",
     }),
     audit_timeout: duration({ help: "timeout of one audit lookup", default: 5_000, min: 1 }),
+    services: list({
+      help: "services whose /health the overview polls, as name=URL (policy=http://host:8002)",
+      default: [],
+    }),
+    health_interval: duration({
+      help: "how often service health and the ledger checkpoint are checked",
+      default: 5_000,
+      min: 100,
+    }),
+    health_timeout: duration({ help: "timeout of one health check", default: 2_000, min: 1 }),
     topics: list({ help: "relay topic patterns followed", default: DEFAULT_TOPICS }),
     history: int({
-      help: "recent events kept in memory",
+      help: "recent events kept in memory (search, pages, transactions)",
       default: DEFAULT_HISTORY,
       min: 1,
       max: 100_000,
     }),
-    max_cards: int({ help: "cards shown on the page", default: 300, min: 1, max: 10_000 }),
+    page_size: int({ help: "events shown per page", default: 50, min: 1, max: 200 }),
+    stream_backlog: int({
+      help: "recent events a new browser stream starts with",
+      default: 200,
+      min: 0,
+      max: 10_000,
+    }),
+    overview_refresh: duration({
+      help: "how often an open overview refreshes",
+      default: 2_000,
+      min: 500,
+    }),
     queue_bytes: bytes({
       help: "bytes queued per browser before it is cut off (it then resumes)",
       default: 4 * 1024 * 1024,
@@ -62,13 +86,29 @@ export const spec = defineConfig({
       min: 100,
     }),
     retry: duration({ help: "reconnect delay hinted to browsers", default: 2_000 }),
+    session_ttl: duration({
+      help: "longest login session (never beyond the credential's expiry)",
+      default: DEFAULT_SESSION_TTL_MS,
+      min: 1_000,
+    }),
+    max_sessions: int({
+      help: "live login sessions kept",
+      default: DEFAULT_MAX_SESSIONS,
+      min: 1,
+    }),
+    login_rate: int({
+      help: "login attempts per minute per client address",
+      default: DEFAULT_LOGIN_RATE_PER_MIN,
+      min: 1,
+    }),
   },
   check(config, sources) {
+    const src = (key: string) => sources.get(key) ?? { kind: "default" as const };
     const bad = config.topics.find((t) => !isTopicPattern(t));
     if (bad !== undefined) {
       throw new ConfigError(
         "topics",
-        sources.get("topics") ?? { kind: "default" },
+        src("topics"),
         "topic names or patterns ending in .*",
         JSON.stringify(bad),
       );
@@ -76,9 +116,29 @@ export const spec = defineConfig({
     if (config.audit_public_key && !parseVkey(config.audit_public_key)) {
       throw new ConfigError(
         "audit_public_key",
-        sources.get("audit_public_key") ?? { kind: "default" },
+        src("audit_public_key"),
         "a C2SP Ed25519 verifier key name+hexid+base64",
         "a malformed key",
+      );
+    }
+    if (config.services.length > MAX_WATCHED_SERVICES) {
+      throw new ConfigError(
+        "services",
+        src("services"),
+        `at most ${MAX_WATCHED_SERVICES} services`,
+        `${config.services.length}`,
+      );
+    }
+    try {
+      parseServiceTargets(config.services);
+    } catch (err) {
+      throw new ConfigError(
+        "services",
+        src("services"),
+        "name=http(s)://host:port entries",
+        (
+          err as Error
+        ).message,
       );
     }
   },
@@ -89,31 +149,41 @@ export type DashboardConfig = Infer<typeof spec.spec.fields>;
 
 /**
  * Starts the dashboard.
- * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
- * credentials (protected mode), or `relay_token` when its file cannot be read.
+ * @throws {ConfigError} naming `auth_keys` in protected mode (beyond loopback, no keys, not
+ * `insecure`), or naming a credential setting whose `file:PATH` cannot be read.
  */
-export function start(config: DashboardConfig, deps: { log?: Logger } = {}): Promise<Service> {
+export async function start(
+  config: DashboardConfig,
+  deps: { log?: Logger } = {},
+): Promise<Service> {
   const log = deps.log ?? createLogger({ service: "dashboard", level: config.log_level });
-  // Protected mode; the viewer login that uses these keys is wired in core/dashboard.
-  meshAuthFor(config, { command: "dashboard", host: config.host, log });
-  return startDashboardServer({
+  const auth = meshAuthFor(config, { command: "dashboard", host: config.host, log });
+  return await startDashboardServer({
     host: config.host,
     port: config.port,
     log,
+    auth,
     relayUrl: config.relay,
     relayToken: resolveSecretSetting("relay_token", config.relay_token),
     auditUrl: config.audit,
-    auditPublicKey: config.audit_public_key
-      ? parseVkey(config.audit_public_key)?.publicRaw
-      : undefined,
+    auditKey: config.audit_public_key ? parseVkey(config.audit_public_key) : undefined,
     auditTimeoutMs: config.audit_timeout,
+    services: parseServiceTargets(config.services),
+    healthIntervalMs: config.health_interval,
+    healthTimeoutMs: config.health_timeout,
     topics: config.topics,
     history: config.history,
-    maxCards: config.max_cards,
+    pageSize: config.page_size,
+    streamBacklog: config.stream_backlog,
+    overviewRefreshMs: config.overview_refresh,
     queueBytes: config.queue_bytes,
     maxClients: config.max_clients,
     heartbeatMs: config.heartbeat,
     retryMs: config.retry,
+    sessionTtlMs: config.session_ttl,
+    maxSessions: config.max_sessions,
+    loginRatePerMin: config.login_rate,
+    maxBodyBytes: config.max_body_bytes,
     drainTimeoutMs: config.drain_timeout,
   });
 }

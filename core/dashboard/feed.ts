@@ -1,13 +1,18 @@
 /**
  * The dashboard's view of the mesh: one resumable relay subscription feeding a bounded ring of
- * recent events, per-topic counters and the relay's reachability, fanned out to browsers over
- * the dashboard's own same-origin SSE endpoint. Browsers never talk to the relay.
+ * recent events (masked and described on arrival), per-topic counters, the overview aggregates
+ * and the relay's reachability, fanned out to browsers over the dashboard's own same-origin SSE
+ * endpoint. Each browser stream carries only the topics its viewer may see. Browsers never talk
+ * to the relay.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
 import { RelayClient, type RelayEvent } from "../relay/client.ts";
 import { encodeEvent, encodeRetry } from "../relay/sse.ts";
 import { SseSubscriber } from "../relay/subscriber.ts";
+import { type IntentBrief, intentBrief } from "./describe.ts";
+import { type DashEvent, toDashEvent, type Viewer } from "./event.ts";
+import { MeshStats } from "./stats.ts";
 
 /** The relay topics the dashboard follows by default. */
 export const DEFAULT_TOPICS = [
@@ -20,14 +25,18 @@ export const DEFAULT_TOPICS = [
   "status.*",
 ];
 
-/** Default number of recent events kept (page render, browser resume, /tx lookups). */
-export const DEFAULT_HISTORY = 1000;
+/** Default number of recent events kept (pages, search, browser resume, /tx lookups). */
+export const DEFAULT_HISTORY = 10_000;
+/** Most topics counted; events of further topics are kept but not counted. */
+export const MAX_COUNTED_TOPICS = 1000;
 
 /** Whether the relay is reachable, as shown on the page. */
 export interface RelayState {
   state: "connecting" | "connected" | "unreachable";
   error?: string;
   since: string;
+  /** When the last event arrived. */
+  last_event?: string;
 }
 
 /** Options for {@linkcode DashboardFeed}. */
@@ -41,14 +50,21 @@ export interface FeedOptions {
   log: Logger;
 }
 
+interface Client {
+  stream: SseSubscriber;
+  viewer: Viewer;
+}
+
 /** The live feed; see the module doc. */
 export class DashboardFeed {
-  readonly #ring: RelayEvent[] = [];
+  readonly #ring: DashEvent[] = [];
   readonly #seen = new Set<string>();
   readonly #counts = new Map<string, number>();
-  readonly #clients = new Set<SseSubscriber>();
+  readonly #intents = new Map<string, IntentBrief>();
+  readonly #clients = new Set<Client>();
   readonly #client: RelayClient;
   readonly #sub: { close(): void };
+  readonly stats = new MeshStats();
   #relay: RelayState = { state: "connecting", since: new Date().toISOString() };
 
   constructor(private readonly o: FeedOptions) {
@@ -66,14 +82,14 @@ export class DashboardFeed {
     });
   }
 
-  /** Recent events, oldest first. */
-  events(): readonly RelayEvent[] {
+  /** Recent events, oldest first (masked). */
+  events(): readonly DashEvent[] {
     return this.#ring;
   }
 
-  /** Events seen per topic since the dashboard started. */
-  counts(): Map<string, number> {
-    return new Map(this.#counts);
+  /** Events seen per topic since the dashboard started, for the topics `viewer` may see. */
+  counts(viewer: Viewer): Map<string, number> {
+    return new Map([...this.#counts].filter(([t]) => viewer.maySee(t)));
   }
 
   /** The relay's reachability. */
@@ -86,46 +102,75 @@ export class DashboardFeed {
     return this.#clients.size;
   }
 
-  #add(e: RelayEvent): void {
+  #add(raw: RelayEvent): void {
     // A relay reset replays history we may already hold: the event_id identifies it.
-    if (this.#seen.has(e.event_id)) return;
+    if (this.#seen.has(raw.event_id)) return;
+    const e = toDashEvent(raw, (tx) => this.#intents.get(tx));
+    if (e.topic === "access.intent" && e.tx) {
+      this.#intents.set(e.tx, intentBrief(e.payload));
+      if (this.#intents.size > this.o.history) {
+        this.#intents.delete(this.#intents.keys().next().value!);
+      }
+    }
     this.#ring.push(e);
     this.#seen.add(e.event_id);
     if (this.#ring.length > this.o.history) this.#seen.delete(this.#ring.shift()!.event_id);
-    this.#counts.set(e.topic, (this.#counts.get(e.topic) ?? 0) + 1);
+    if (this.#counts.has(e.topic) || this.#counts.size < MAX_COUNTED_TOPICS) {
+      this.#counts.set(e.topic, (this.#counts.get(e.topic) ?? 0) + 1);
+    }
+    this.stats.add(e);
+    this.#relay.last_event = e.ts;
     const frame = eventFrame(e);
-    for (const c of this.#clients) c.offer(frame);
+    for (const c of this.#clients) if (c.viewer.maySee(e.topic)) c.stream.offer(frame);
   }
 
   #setRelay(state: RelayState["state"], error?: string): void {
-    this.#relay = { state, since: new Date().toISOString(), ...(error ? { error } : {}) };
+    const last = this.#relay.last_event;
+    this.#relay = {
+      state,
+      since: new Date().toISOString(),
+      ...(error ? { error } : {}),
+      ...(last ? { last_event: last } : {}),
+    };
     if (state === "unreachable") this.o.log.warn("relay unreachable; retrying", { error });
     else this.o.log.info("relay connected");
     const frame = statusFrame(this.#relay);
-    for (const c of this.#clients) c.offer(frame);
+    for (const c of this.#clients) c.stream.offer(frame);
   }
 
   /**
-   * Opens a browser stream: the relay state, then the events after `lastId` (all recent ones,
-   * after a `reset`, when `lastId` is no longer held), then live events.
+   * Opens a browser stream for `viewer`: the relay state, then the visible events after `lastId`
+   * (after a `reset`, when `lastId` is no longer held, the newest `backlog` ones), then live
+   * events.
    */
-  open(lastId: string | undefined, retryMs: number): SseSubscriber | undefined {
+  open(
+    viewer: Viewer,
+    lastId: string | undefined,
+    opts: { retryMs: number; backlog: number },
+  ): SseSubscriber | undefined {
     if (this.#clients.size >= this.o.maxClients) return undefined;
-    const stream = new SseSubscriber({
-      queueBytes: this.o.queueBytes,
-      onEnd: () => this.#clients.delete(stream),
-    });
-    const frames = [encodeRetry(retryMs)];
-    let from = 0;
+    const client: Client = {
+      viewer,
+      stream: new SseSubscriber({
+        queueBytes: this.o.queueBytes,
+        onEnd: () => this.#clients.delete(client),
+      }),
+    };
+    const frames = [encodeRetry(opts.retryMs)];
+    let from = Math.max(0, this.#ring.length - opts.backlog);
     if (lastId) {
-      const at = this.#ring.findIndex((e) => e.id === lastId);
-      if (at >= 0) from = at + 1;
+      const at = this.#ring.findLastIndex((e) => e.id === lastId);
+      if (at >= 0) from = Math.max(from, at + 1);
       else frames.push(encodeEvent({ event: "reset", data: '{"reason":"position not held"}' }));
     }
-    frames.push(statusFrame(this.#relay), ...this.#ring.slice(from).map(eventFrame));
+    frames.push(statusFrame(this.#relay));
+    for (let i = from; i < this.#ring.length; i++) {
+      if (viewer.maySee(this.#ring[i].topic)) frames.push(eventFrame(this.#ring[i]));
+    }
     // Registered in the same step as the backlog is taken: live events wait in the stream's
     // bounded queue until the backlog is written, so none is lost or sent twice.
-    this.#clients.add(stream);
+    this.#clients.add(client);
+    const stream = client.stream;
     (async () => {
       for (const f of frames) if (!await stream.write(f)) return;
       stream.goLive();
@@ -135,18 +180,18 @@ export class DashboardFeed {
 
   /** Offers a frame to every browser (heartbeats). */
   broadcastIfIdle(frame: Uint8Array): void {
-    for (const c of this.#clients) c.offerIfIdle(frame);
+    for (const c of this.#clients) c.stream.offerIfIdle(frame);
   }
 
   /** Stops the relay subscription and ends every browser stream. */
   async close(): Promise<void> {
     this.#sub.close();
-    for (const c of [...this.#clients]) c.end("shutdown");
+    for (const c of [...this.#clients]) c.stream.end("shutdown");
     await this.#client.close();
   }
 }
 
-function eventFrame(e: RelayEvent): Uint8Array {
+function eventFrame(e: DashEvent): Uint8Array {
   const { id, ...rest } = e;
   return encodeEvent({ id, event: "message", data: JSON.stringify(rest) });
 }

@@ -1,89 +1,152 @@
 /**
- * The dashboard's routes, all GET: the live page, its same-origin SSE stream, a JSON state
- * summary, one transaction's view, and the static script and stylesheet.
+ * The dashboard's read-only routes, each answering only what the request's viewer may see:
+ * the overview (`/`, `/api/overview`), events (`/activity`, `/api/events`, the `/events` SSE
+ * stream), one transaction (`/tx/{id}`, HTML or JSON) and a state summary (`/api/state`).
  * @module
  */
+import type { Context } from "hono";
 import { HttpError } from "../errors/mod.ts";
-import type { App } from "../http/mod.ts";
-import type { RelayEvent } from "../relay/client.ts";
-import { CLIENT_CSS, CLIENT_JS } from "./client_js.ts";
+import type { App, AppEnv } from "../http/mod.ts";
+import type { DashboardAuth } from "./auth.ts";
+import { parseQuery, searchEvents, TX_ID } from "./event.ts";
 import type { DashboardFeed } from "./feed.ts";
-import { IndexPage, txIdOf, TxPage } from "./pages.tsx";
-import type { DashboardOptions } from "./server.tsx";
-import { loadAuditTrail } from "./tx.ts";
+import type { HealthWatch } from "./health.ts";
+import type { LedgerWatch } from "./ledger_watch.ts";
+import { overviewFor } from "./overview.ts";
+import { ActivityPage } from "./pages/activity.tsx";
+import { OverviewPage } from "./pages/overview.tsx";
+import { TxPage } from "./pages/tx.tsx";
+import { auditFor, loadAuditTrail } from "./tx.ts";
 
-const TX_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-function splitTx(events: readonly RelayEvent[], txId: string) {
-  const mine = events.filter((e) => txIdOf(e.payload ?? {}) === txId);
-  return {
-    intents: mine.filter((e) => e.topic === "access.intent"),
-    decisions: mine.filter((e) => e.topic === "access.decision"),
-    others: mine.filter((e) => e.topic !== "access.intent" && e.topic !== "access.decision"),
-  };
+/** What the routes need besides the app. */
+export interface RouteDeps {
+  feed: DashboardFeed;
+  auth: DashboardAuth;
+  health: HealthWatch;
+  ledger: LedgerWatch;
+  relayUrl: string;
+  auditUrl?: string;
+  auditPublicKey?: Uint8Array;
+  auditTimeoutMs: number;
+  pageSize: number;
+  streamBacklog: number;
+  overviewRefreshMs: number;
+  maxClients: number;
+  retryMs: number;
 }
 
-/** Registers every dashboard route on `app`. */
-export function registerDashboardRoutes(app: App, feed: DashboardFeed, o: DashboardOptions): void {
-  app.get("/", (c) =>
-    c.html(
-      "<!doctype html>" +
-        (
-          <IndexPage
-            relay={feed.relay()}
-            events={feed.events()}
-            counts={feed.counts()}
-            maxCards={o.maxCards}
-          />
-        ),
-    ));
+function wantsJson(c: Context<AppEnv>): boolean {
+  return c.req.query("format") === "json" ||
+    (c.req.header("accept") ?? "").startsWith("application/json");
+}
+
+const page = (c: Context<AppEnv>, html: unknown) => c.html("<!doctype html>" + String(html));
+
+/** Registers every read route on `app`. */
+export function registerDashboardRoutes(app: App, d: RouteDeps): void {
+  registerOverview(app, d);
+  registerEvents(app, d);
+  registerTx(app, d);
+}
+
+function registerOverview(app: App, d: RouteDeps): void {
+  const { feed, auth } = d;
+  const sources = { feed, health: d.health, ledger: d.ledger, relayUrl: d.relayUrl };
+  app.get("/", (c) => {
+    const viewer = auth.viewerOf(c);
+    const data = overviewFor(sources, viewer);
+    if (wantsJson(c)) return c.json(data);
+    return page(c, <OverviewPage data={data} viewer={viewer} refreshMs={d.overviewRefreshMs} />);
+  });
+  app.get("/api/overview", (c) => c.json(overviewFor(sources, auth.viewerOf(c))));
+  app.get("/api/state", (c) => {
+    const viewer = auth.viewerOf(c);
+    const visible = feed.events().filter((e) => viewer.maySee(e.topic));
+    return c.json({
+      viewer: viewer.id,
+      relay: feed.relay(),
+      counts: Object.fromEntries(feed.counts(viewer)),
+      events: visible.length,
+      last_id: visible.at(-1)?.id ?? null,
+    });
+  });
+}
+
+function registerEvents(app: App, d: RouteDeps): void {
+  const { feed, auth } = d;
+  app.get("/activity", (c) => {
+    const viewer = auth.viewerOf(c);
+    const query = parseQuery((k) => c.req.query(k), d.pageSize);
+    const found = searchEvents(feed.events(), viewer, query);
+    return page(
+      c,
+      <ActivityPage
+        relay={feed.relay()}
+        viewer={viewer}
+        query={query}
+        events={found.events}
+        more={found.more}
+        counts={feed.counts(viewer)}
+        lastId={feed.events().at(-1)?.id ?? ""}
+        pageSize={query.limit}
+      />,
+    );
+  });
+  app.get("/api/events", (c) => {
+    const query = parseQuery((k) => c.req.query(k), d.pageSize);
+    const found = searchEvents(feed.events(), auth.viewerOf(c), query);
+    return c.json({ ...found, next_before: found.more ? found.events.at(-1)?.id : null });
+  });
 
   app.get("/events", (c) => {
-    const stream = feed.open(c.req.header("last-event-id") ?? c.req.query("since"), o.retryMs);
-    if (!stream) throw new HttpError(503, `browser limit of ${o.maxClients} reached`);
+    const stream = feed.open(
+      auth.viewerOf(c),
+      c.req.header("last-event-id") ?? c.req.query("since"),
+      {
+        retryMs: d.retryMs,
+        backlog: d.streamBacklog,
+      },
+    );
+    if (!stream) throw new HttpError(503, `browser limit of ${d.maxClients} reached`);
     return c.body(stream.body, 200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
     });
   });
+}
 
-  app.get("/api/state", (c) =>
-    c.json({
-      relay: feed.relay(),
-      counts: Object.fromEntries(feed.counts()),
-      events: feed.events().length,
-      last_id: feed.events().at(-1)?.id ?? null,
-    }));
+function registerTx(app: App, d: RouteDeps): void {
+  const { feed, auth } = d;
+  app.get("/tx", (c) => {
+    const id = c.req.query("id")?.trim() ?? "";
+    if (!TX_ID.test(id)) return c.redirect("/activity", 303);
+    return c.redirect(`/tx/${encodeURIComponent(id)}`, 303);
+  });
 
   app.get("/tx/:id", async (c) => {
     const txId = c.req.param("id");
     if (!TX_ID.test(txId)) {
-      throw new HttpError(400, "invalid transaction id", { expected: "^[A-Za-z0-9._:-]{1,128}$" });
+      throw new HttpError(400, "invalid transaction id", { expected: TX_ID.source });
     }
-    const split = splitTx(feed.events(), txId);
-    const audit = await loadAuditTrail(o.auditUrl, txId, {
-      timeoutMs: o.auditTimeoutMs,
-      publicKey: o.auditPublicKey,
+    const viewer = auth.viewerOf(c);
+    const events = feed.events().filter((e) => e.tx === txId && viewer.maySee(e.topic));
+    const trail = await loadAuditTrail(d.auditUrl, txId, {
+      timeoutMs: d.auditTimeoutMs,
+      publicKey: d.auditPublicKey,
     });
-    const wantsJson = c.req.query("format") === "json" ||
-      (c.req.header("accept") ?? "").startsWith("application/json");
-    if (wantsJson) return c.json({ tx_id: txId, ...split, audit });
-    return c.html(
-      "<!doctype html>" + <TxPage txId={txId} relay={feed.relay()} audit={audit} {...split} />,
+    const audit = auditFor(trail, viewer);
+    if (wantsJson(c)) {
+      return c.json({
+        tx_id: txId,
+        intents: events.filter((e) => e.topic === "access.intent"),
+        decisions: events.filter((e) => e.topic === "access.decision"),
+        others: events.filter((e) => e.topic !== "access.intent" && e.topic !== "access.decision"),
+        audit,
+      });
+    }
+    return page(
+      c,
+      <TxPage txId={txId} relay={feed.relay()} viewer={viewer} events={events} audit={audit} />,
     );
   });
-
-  app.get("/static/app.js", (c) =>
-    c.body(CLIENT_JS, 200, {
-      "content-type": "text/javascript; charset=utf-8",
-      "cache-control": "no-cache",
-    }));
-  app.get(
-    "/static/app.css",
-    (c) =>
-      c.body(CLIENT_CSS, 200, {
-        "content-type": "text/css; charset=utf-8",
-        "cache-control": "no-cache",
-      }),
-  );
 }

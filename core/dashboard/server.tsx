@@ -1,16 +1,24 @@
 /**
- * The dashboard's HTTP surface: `GET /` (server-rendered live page), `GET /events` (same-origin
- * SSE fed by the relay), `GET /tx/{id}`, static script and stylesheet, all under a strict CSP.
- * Read-only by construction: no route writes to the relay, the policy or the audit service.
+ * The dashboard's HTTP surface: the overview, events, transactions, their JSON and SSE, the
+ * login, and static files, all under a strict CSP. Read-only by construction: no route writes
+ * to the relay, the policy or the audit service; the only POSTs are login and logout.
  * @module
  */
-import { createServer, type Service } from "../http/mod.ts";
+import type { MiddlewareHandler } from "hono";
+import type { MeshAuth } from "../auth/bearer.ts";
+import { type AppEnv, createServer, type Service } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import type { NoteVerifier } from "../ledger/note.ts";
 import { encodeComment } from "../relay/sse.ts";
+import { createDashboardAuth } from "./auth.ts";
 import { DashboardFeed } from "./feed.ts";
+import { HealthWatch, type ServiceTarget } from "./health.ts";
+import { LedgerWatch } from "./ledger_watch.ts";
+import { LoginPage } from "./pages/login.tsx";
 import { registerDashboardRoutes } from "./routes.tsx";
+import { registerStatic } from "./static.ts";
 
-/** Content-Security-Policy of every dashboard response: same-origin script/style, nothing inline. */
+/** Content-Security-Policy of every dashboard response: same-origin only, nothing inline. */
 export const CSP = [
   "default-src 'none'",
   "script-src 'self'",
@@ -18,7 +26,7 @@ export const CSP = [
   "connect-src 'self'",
   "img-src 'self'",
   "base-uri 'none'",
-  "form-action 'none'",
+  "form-action 'self'",
   "frame-ancestors 'none'",
 ].join("; ");
 
@@ -27,23 +35,36 @@ export interface DashboardOptions {
   host: string;
   port: number;
   log: Logger;
+  /** The viewer authenticator (`meshAuthFor`); disabled means open (loopback or insecure). */
+  auth: MeshAuth;
   relayUrl: string;
   relayToken?: string;
   auditUrl?: string;
-  auditPublicKey?: Uint8Array;
+  /** The audit checkpoint key (C2SP vkey), pinned for receipts and the ledger card. */
+  auditKey?: NoteVerifier;
   auditTimeoutMs: number;
+  /** Services whose `/health` the overview polls. */
+  services: ServiceTarget[];
+  healthIntervalMs: number;
+  healthTimeoutMs: number;
   topics: string[];
   history: number;
-  maxCards: number;
+  pageSize: number;
+  streamBacklog: number;
+  overviewRefreshMs: number;
   queueBytes: number;
   maxClients: number;
   heartbeatMs: number;
   retryMs: number;
+  sessionTtlMs: number;
+  maxSessions: number;
+  loginRatePerMin: number;
+  maxBodyBytes?: number;
   drainTimeoutMs?: number;
 }
 
-/** Starts the dashboard. */
-export async function startDashboardServer(o: DashboardOptions): Promise<Service> {
+/** What the dashboard runs: the relay feed, the health and ledger watchers, the login gate. */
+function buildParts(o: DashboardOptions) {
   const feed = new DashboardFeed({
     relayUrl: o.relayUrl,
     relayToken: o.relayToken,
@@ -53,43 +74,86 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     maxClients: o.maxClients,
     log: o.log,
   });
+  const targets = [...o.services];
+  const auditUrl = o.auditUrl?.replace(/\/+$/, "");
+  if (auditUrl && !targets.some((t) => t.url === auditUrl)) {
+    targets.push({ name: "audit", url: auditUrl });
+  }
+  const watch = { intervalMs: o.healthIntervalMs, timeoutMs: o.healthTimeoutMs };
+  const health = new HealthWatch(targets, { ...watch, log: o.log });
+  const ledger = new LedgerWatch({ url: o.auditUrl, publicKey: o.auditKey, ...watch });
+  const auth = createDashboardAuth({
+    mesh: o.auth,
+    log: o.log,
+    sessionTtlMs: o.sessionTtlMs,
+    maxSessions: o.maxSessions,
+    loginRatePerMin: o.loginRatePerMin,
+    loginPage: (p) => "<!doctype html>" + String(<LoginPage {...p} />),
+  });
+  return { feed, health, ledger, auth };
+}
+
+/** Sets the CSP and the other protective headers on every response. */
+const secureHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  c.res.headers.set("content-security-policy", CSP);
+  c.res.headers.set("x-content-type-options", "nosniff");
+  c.res.headers.set("referrer-policy", "no-referrer");
+  c.res.headers.set("x-frame-options", "DENY");
+};
+
+/** Starts the dashboard. */
+export async function startDashboardServer(o: DashboardOptions): Promise<Service> {
+  const { feed, health, ledger, auth } = buildParts(o);
   const server = createServer({
     service: "dashboard",
     host: o.host,
     port: o.port,
     log: o.log,
+    maxBodyBytes: o.maxBodyBytes,
     drainTimeoutMs: o.drainTimeoutMs,
     health: () => ({
       status: "ok",
       service: "dashboard",
       relay: feed.relay().state,
       clients: feed.clients,
+      login: auth.enabled,
     }),
   });
   const { app } = server;
-  app.use("*", async (c, next) => {
-    await next();
-    c.res.headers.set("content-security-policy", CSP);
-    c.res.headers.set("x-content-type-options", "nosniff");
-    c.res.headers.set("referrer-policy", "no-referrer");
-    c.res.headers.set("x-frame-options", "DENY");
+  app.use("*", secureHeaders);
+  registerStatic(app);
+  auth.register(app);
+  registerDashboardRoutes(app, {
+    feed,
+    auth,
+    health,
+    ledger,
+    relayUrl: o.relayUrl,
+    auditUrl: o.auditUrl,
+    auditPublicKey: o.auditKey?.publicRaw,
+    auditTimeoutMs: o.auditTimeoutMs,
+    pageSize: o.pageSize,
+    streamBacklog: o.streamBacklog,
+    overviewRefreshMs: o.overviewRefreshMs,
+    maxClients: o.maxClients,
+    retryMs: o.retryMs,
   });
-
-  registerDashboardRoutes(app, feed, o);
-
   const heartbeat = encodeComment("heartbeat");
   const timer = setInterval(() => feed.broadcastIfIdle(heartbeat), o.heartbeatMs);
-  server.onDrain(async () => {
+  const stop = async () => {
     clearInterval(timer);
-    await feed.close();
-  });
+    await Promise.all([feed.close(), health.close(), ledger.close()]);
+  };
+  server.onDrain(stop);
   let svc: Service;
   try {
     svc = await server.listen();
   } catch (err) {
-    clearInterval(timer);
-    await feed.close();
+    await stop();
     throw err;
   }
+  health.start();
+  ledger.start();
   return svc;
 }

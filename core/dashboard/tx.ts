@@ -1,11 +1,16 @@
 /**
  * One transaction's audit trail for the dashboard: fetched server-side from the audit service
  * (read-only `GET /tx/{id}`), each receipt verified here with the ledger's own verifier, so the
- * browser shows verified / failed without trusting the audit service's word.
+ * browser shows verified / failed without trusting the audit service's word. Payloads are masked
+ * after verification (the receipt covers the original bytes), and a viewer sees only the entries
+ * of topics its grants cover.
  * @module
  */
 import { z } from "zod";
 import { verifyReceipt } from "../ledger/receipt.ts";
+import type { Viewer } from "./event.ts";
+import { maskPayload } from "./event.ts";
+import { fetchJson } from "./fetch_json.ts";
 
 /** Most audit entries shown for one transaction. */
 export const MAX_AUDIT_ENTRIES = 200;
@@ -40,27 +45,6 @@ const entrySchema = z.object({
 });
 const responseSchema = z.object({ entries: z.array(z.unknown()).max(10_000) });
 
-async function readBounded(res: Response, max: number): Promise<string> {
-  const reader = res.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > max) {
-      await reader.cancel();
-      throw new Error(`response exceeds ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(n);
-  let off = 0;
-  for (const c of chunks) all.set(c, (off += c.length) - c.length);
-  return new TextDecoder().decode(all);
-}
-
 /** Fetches and verifies the audit entries of `txId`. Never throws. */
 export async function loadAuditTrail(
   auditUrl: string | undefined,
@@ -68,28 +52,17 @@ export async function loadAuditTrail(
   opts: { timeoutMs: number; publicKey?: Uint8Array },
 ): Promise<AuditView> {
   if (!auditUrl) return { state: "not_configured" };
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new Error("timed out")), opts.timeoutMs);
-  let body: unknown;
-  try {
-    const res = await fetch(`${auditUrl.replace(/\/+$/, "")}/tx/${encodeURIComponent(txId)}`, {
-      signal: ac.signal,
-      headers: { accept: "application/json" },
-    });
-    if (res.status === 404) {
-      await res.body?.cancel();
-      return { state: "ok", entries: [] };
-    }
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      return { state: "unreachable", error: `audit answered ${res.status}` };
-    }
-    body = JSON.parse(await readBounded(res, MAX_AUDIT_RESPONSE_BYTES));
-  } catch (err) {
-    return { state: "unreachable", error: err instanceof Error ? err.message : String(err) };
-  } finally {
-    clearTimeout(timer);
+  const url = `${auditUrl.replace(/\/+$/, "")}/tx/${encodeURIComponent(txId)}`;
+  const answer = await fetchJson(url, {
+    timeoutMs: opts.timeoutMs,
+    maxBytes: MAX_AUDIT_RESPONSE_BYTES,
+    okStatuses: [200, 404],
+  });
+  if (!answer.ok) {
+    return { state: "unreachable", error: answer.status ? `audit ${answer.error}` : answer.error };
   }
+  if (answer.status === 404) return { state: "ok", entries: [] };
+  const body = answer.body;
   const parsed = responseSchema.safeParse(body);
   if (!parsed.success) return { state: "unreachable", error: "audit answered an unexpected shape" };
   const entries: AuditEntryView[] = [];
@@ -131,4 +104,21 @@ async function verifyOne(
     publicKey,
   });
   return { ...view, verified: r.ok, ...(r.reason ? { reason: r.reason } : {}) };
+}
+
+/**
+ * The relay topic a ledger entry records, for viewer filtering: sidecar decisions (`iatp.*`)
+ * come from `iatp.trace`; other entries are named after their topic (`access.decision`).
+ */
+export function topicOfEntry(event: string): string {
+  return event.startsWith("iatp.") ? "iatp.trace" : event;
+}
+
+/** The part of an audit view `viewer` may see, payloads masked; `hidden` counts the rest. */
+export function auditFor(view: AuditView, viewer: Viewer): AuditView & { hidden?: number } {
+  if (view.state !== "ok") return view;
+  const shown = view.entries.filter((e) => viewer.maySee(topicOfEntry(e.event)));
+  const entries = shown.map((e) => ({ ...e, payload: maskPayload(e.payload) }));
+  const hidden = view.entries.length - shown.length;
+  return { state: "ok", entries, ...(hidden > 0 ? { hidden } : {}) };
 }

@@ -9,6 +9,7 @@
 import * as cedar from "@cedar-policy/cedar-wasm";
 import type { Bundle, LoadedPolicy } from "./bundle.ts";
 import { PolicyBundleError } from "./bundle.ts";
+import { DecisionExplainer } from "./explain.ts";
 import { type Intent, toCedarRequest } from "./intent.ts";
 
 /** A policy decision (the `POST /evaluate` response and `access.decision` payload). */
@@ -23,6 +24,8 @@ export interface Decision {
   };
   policy_ref: string;
   ts: string;
+  /** Why, in a sentence: the permitting or forbidding policy, or the conditions that failed. */
+  reason?: string;
 }
 
 const OBLIGATION_PREFIX = "obligation_";
@@ -32,6 +35,7 @@ interface Installed {
   bundle: Bundle;
   setId: string;
   byId: Map<string, LoadedPolicy>;
+  explainer: DecisionExplainer;
 }
 
 function annotationValue(v: string): string | number | boolean {
@@ -69,19 +73,21 @@ export class PolicyEngine {
       throw new PolicyBundleError(r.errors.map((e) => e.message).join("; "));
     }
     this.#slot = slot;
-    return { bundle, setId, byId: new Map(bundle.policies.map((p) => [p.id, p])) };
+    const byId = new Map(bundle.policies.map((p) => [p.id, p]));
+    return { bundle, setId, byId, explainer: new DecisionExplainer(bundle, `${setId}-probes`) };
   }
 
   /** Decides an intent. `txId` is used when the intent has none. */
   evaluate(intent: Intent, txId: string = intent.tx_id ?? crypto.randomUUID()): Decision {
     const cur = this.#current;
     const req = toCedarRequest(intent);
+    const entities = [...req.entities, ...cur.bundle.entities] as cedar.EntityJson[];
     const answer = cedar.statefulIsAuthorized({
       principal: req.principal,
       action: req.action,
       resource: req.resource,
       context: req.context as cedar.Context,
-      entities: [...req.entities, ...cur.bundle.entities] as cedar.EntityJson[],
+      entities,
       preparsedPolicySetId: cur.setId,
     });
     const risk = intent.context?.session_risk;
@@ -94,6 +100,7 @@ export class PolicyEngine {
         obligations: {},
         risk_after: risk ?? null,
         explanation: { determining_policies: [], errors },
+        reason: `the request could not be evaluated: ${errors[0]?.message ?? "unknown error"}`,
       };
     }
     const { decision, diagnostics } = answer.response;
@@ -110,6 +117,10 @@ export class PolicyEngine {
         }
       }
     }
+    const explanation = {
+      determining_policies: diagnostics.reason,
+      errors: diagnostics.errors.map((e) => ({ policy: e.policyId, message: e.error.message })),
+    };
     return {
       ...base,
       decision,
@@ -119,10 +130,14 @@ export class PolicyEngine {
         : decision === "allow"
         ? Math.max(0, risk + delta)
         : risk,
-      explanation: {
-        determining_policies: diagnostics.reason,
-        errors: diagnostics.errors.map((e) => ({ policy: e.policyId, message: e.error.message })),
-      },
+      explanation,
+      reason: cur.explainer.reason(
+        decision,
+        explanation.determining_policies,
+        explanation.errors,
+        req,
+        entities,
+      ),
     };
   }
 }

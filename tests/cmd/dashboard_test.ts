@@ -1,54 +1,83 @@
-/** `iatp dashboard` over real sockets: page, CSP, same-origin SSE, /tx with real audit receipts. */
+/**
+ * `iatp dashboard` over real sockets: pages under a strict CSP, the events page, same-origin SSE,
+ * /tx with real audit receipts, static files, config errors.
+ */
 import assert from "node:assert/strict";
-import { command as audit } from "../../cmd/audit.ts";
-import { command as dashboard } from "../../cmd/dashboard.ts";
-import { importSeed, toBase64 } from "../../core/crypto/ed25519.ts";
-import type { Service } from "../../core/http/mod.ts";
+import { importSeed } from "../../core/crypto/ed25519.ts";
+import { STATIC_FILES } from "../../core/dashboard/static.ts";
 import { formatVkey } from "../../core/ledger/note.ts";
-import { openStream, publish, quietLog, startRelay } from "../core/relay/relay_helpers.ts";
+import { openStream, publish, startRelay } from "../core/relay/relay_helpers.ts";
 import { runIatp, tempDir, waitFor } from "../helpers.ts";
+import { appendAudit, startAudit, startDashboard, state } from "./dashboard_helpers.ts";
 
 const XSS = '<img src=x onerror="window.__xss=1">';
 
-function startDashboard(relayUrl: string, extra: Record<string, unknown> = {}): Promise<Service> {
-  return dashboard.start(
-    dashboard.resolve({ port: 0, relay: relayUrl, heartbeat: 200, retry: 200, ...extra }),
-    { log: quietLog },
-  );
-}
-
-async function state(url: string) {
-  return await (await fetch(`${url}/api/state`)).json();
-}
-
-Deno.test("the page renders payloads as text under a strict CSP", async () => {
+Deno.test("the pages render payloads as text under a strict CSP, scripts only from files", async () => {
   const relay = await startRelay();
   const dash = await startDashboard(relay.url);
   try {
     await publish(relay.url, "access.intent", { tx_id: "tx-1", note: XSS });
     await publish(relay.url, "access.decision", { tx_id: "tx-1", decision: "deny" });
     await waitFor(async () => (await state(dash.url)).events === 2, 15_000, "dashboard feed");
-    const res = await fetch(`${dash.url}/`);
-    const html = await res.text();
-    assert.equal(res.status, 200);
-    const csp = res.headers.get("content-security-policy") ?? "";
-    assert.match(csp, /script-src 'self'/);
-    assert.match(csp, /default-src 'none'/);
-    assert.doesNotMatch(csp, /unsafe-inline/);
-    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
-    assert.ok(!html.includes("<img"), "no markup from the payload");
-    assert.ok(html.includes("&lt;img src=x onerror="), "payload shown as text");
-    assert.match(html, /<span class="pill pill-deny">deny<\/span>/);
-    assert.match(html, /href="\/tx\/tx-1"/);
-    assert.match(html, /relay connected/);
-    // Only same-origin external scripts, nothing inline.
-    const scripts = [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
-    assert.equal(scripts.length, 1);
-    assert.match(scripts[0][1], /src="\/static\/app.js"/);
-    assert.equal(scripts[0][2], "");
-    const js = await fetch(`${dash.url}/static/app.js`);
-    assert.match(js.headers.get("content-type") ?? "", /javascript/);
-    assert.doesNotMatch(await js.text(), /innerHTML|insertAdjacentHTML|outerHTML|document\.write/);
+    for (const path of ["/", "/activity", "/tx/tx-1"]) {
+      const res = await fetch(dash.url + path);
+      const html = await res.text();
+      assert.equal(res.status, 200, path);
+      const csp = res.headers.get("content-security-policy") ?? "";
+      assert.match(csp, /script-src 'self'/);
+      assert.match(csp, /default-src 'none'/);
+      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+      assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+      assert.ok(!html.includes("<img"), `${path}: no markup from the payload`);
+      assert.doesNotMatch(html, / key="/, `${path}: no JSX key leaks into the markup`);
+      assert.doesNotMatch(html, / style="/, `${path}: no inline style`);
+      const scripts = [...html.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
+      for (const [, attrs, body] of scripts) {
+        assert.match(attrs, /src="\/static\/client\/[a-z]+\.js"/, path);
+        assert.equal(body, "", `${path}: no inline script`);
+      }
+      assert.match(html, /<link rel="icon" href="\/static\/client\/favicon.svg"/);
+    }
+    const activity = await (await fetch(`${dash.url}/activity`)).text();
+    assert.ok(activity.includes("&lt;img src=x onerror="), "payload shown as text");
+    assert.match(activity, /<span class="pill pill-deny">deny<\/span>/);
+    assert.match(activity, /href="\/tx\/tx-1"/);
+    assert.match(activity, /relay connected/);
+    assert.match(
+      activity,
+      /tx tx-1 -&gt; deny: no policy permitted it/,
+      "a deny states its reason",
+    );
+    const tx = await (await fetch(`${dash.url}/tx/tx-1`)).text();
+    assert.doesNotMatch(tx, /href="\/tx\/tx-1"/, "the tx page does not link to itself");
+    assert.match(tx, /<h1>Transaction tx-1<\/h1>/);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("static files: browser code, vendored uPlot with its licence, favicon; never markup APIs", async () => {
+  const relay = await startRelay();
+  const dash = await startDashboard(relay.url);
+  try {
+    for (const [path, file] of STATIC_FILES) {
+      const res = await fetch(`${dash.url}/static/${path}`);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers.get("content-type"), file.type, path);
+      const body = await res.text();
+      assert.equal(body, file.body);
+      if (path.startsWith("client/") && path.endsWith(".js")) {
+        assert.doesNotMatch(body, /innerHTML|insertAdjacentHTML|outerHTML|document\.write|eval\(/);
+      }
+    }
+    assert.match(STATIC_FILES.get("vendor/uplot/LICENSE")!.body, /MIT License/);
+    const icon = await fetch(`${dash.url}/favicon.ico`);
+    assert.equal(icon.status, 200);
+    assert.match(await icon.text(), /^<svg /);
+    const missing = await fetch(`${dash.url}/static/nope.js`);
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
   } finally {
     await dash.close();
     await relay.close();
@@ -85,32 +114,6 @@ Deno.test("the dashboard stream resumes from Last-Event-ID and resets on unknown
 
 function openSseAt(url: string, headers: Record<string, string> = {}) {
   return openStream(`${url}/events`, headers);
-}
-
-/** Starts a real audit service with a known key; returns it with its verifier key. */
-async function startAudit(dir: string) {
-  const seed = crypto.getRandomValues(new Uint8Array(32));
-  const key = await importSeed(seed);
-  const svc = await audit.start(
-    audit.spec.resolve({
-      port: 0,
-      db: `${dir}/audit.db`,
-      signing_key: toBase64(seed),
-      origin: "test-audit",
-    }),
-    { log: quietLog },
-  );
-  return { svc, vkey: formatVkey("test-audit", key.publicRaw) };
-}
-
-async function appendAudit(url: string, entry: Record<string, unknown>) {
-  const res = await fetch(`${url}/audit`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(entry),
-  });
-  assert.equal(res.status, 201, await res.clone().text());
-  return await res.json();
 }
 
 Deno.test("/tx shows intent, decision and audit entries with receipts verified server-side", async () => {
@@ -161,7 +164,9 @@ Deno.test("/tx marks receipts failed when the audit answer is altered or the key
   const { svc: ledger } = await startAudit(dir.path);
   // A tampering hop in front of the real audit service: same wire format, altered payload.
   const tamper = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    const upstream = await fetch(ledger.url + new URL(req.url).pathname);
+    const path = new URL(req.url).pathname;
+    if (!path.startsWith("/tx/")) return await fetch(ledger.url + path, { headers: req.headers });
+    const upstream = await fetch(ledger.url + path);
     const body = await upstream.json();
     for (const e of body.entries ?? []) e.payload = { ...e.payload, amount: 1_000_000 };
     return Response.json(body, { status: upstream.status });
@@ -204,6 +209,7 @@ Deno.test("/tx works without audit, rejects bad ids, and never writes to relay o
   try {
     await publish(relay.url, "access.intent", { tx_id: "t9" });
     await waitFor(async () => (await state(plain.url)).events === 1, 15_000, "feed");
+    await waitFor(async () => (await state(dash.url)).events === 1, 15_000, "feed");
     const v = await (await fetch(`${plain.url}/tx/t9?format=json`)).json();
     assert.equal(v.audit.state, "not_configured");
     assert.equal(v.intents.length, 1);
@@ -211,7 +217,16 @@ Deno.test("/tx works without audit, rejects bad ids, and never writes to relay o
     const bad = await fetch(`${plain.url}/tx/${encodeURIComponent("a b<")}`);
     assert.equal(bad.status, 400);
     assert.equal((await bad.json()).error, "invalid transaction id");
-    for (const path of ["/", "/tx/t9", "/tx/t9?format=json", "/api/state"]) {
+    for (
+      const path of [
+        "/",
+        "/activity",
+        "/tx/t9",
+        "/tx/t9?format=json",
+        "/api/state",
+        "/api/overview",
+      ]
+    ) {
       await (await fetch(dash.url + path)).body?.cancel();
     }
     const topics = await (await fetch(`${relay.url}/topics`)).json();
@@ -240,7 +255,10 @@ Deno.test("with the relay down the page says so and keeps serving", async () => 
     await waitFor(async () => (await state(dash.url)).relay.state === "unreachable", 15_000);
     const res = await fetch(`${dash.url}/`);
     assert.equal(res.status, 200);
-    assert.match(await res.text(), /relay unreachable, retrying/);
+    const html = await res.text();
+    assert.match(html, /relay unreachable, retrying/);
+    assert.match(html, /waiting for the relay/, "the empty state says what to start");
+    assert.equal((html.match(/class="status"/g) ?? []).length, 1, "one status indicator");
     const health = await (await fetch(`${dash.url}/health`)).json();
     assert.equal(health.relay, "unreachable");
   } finally {
@@ -254,10 +272,65 @@ Deno.test("bad dashboard config exits 2 naming the key", async () => {
     [["--relay", "ftp://x"], /config error: relay/],
     [["--audit-public-key", "nope"], /config error: audit_public_key/],
     [["--history", "0"], /config error: history/],
+    [["--services", "policy"], /config error: services/],
+    [["--services", "p=ftp://x"], /config error: services/],
+    [["--host", "0.0.0.0"], /config error: auth_keys/],
+    [["--auth-keys", "iatp-ed25519:short"], /config error: auth_keys/],
+    [["--relay-token", "file:/nonexistent/token"], /config error: relay_token/],
   ];
   for (const [args, want] of cases) {
     const r = await runIatp(["dashboard", "--port", "0", ...args]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, want);
+  }
+});
+
+Deno.test("a sidecar transaction tells its story: request, block, ledger entry verified", async () => {
+  const dir = await tempDir();
+  const relay = await startRelay();
+  const { svc: ledger, vkey } = await startAudit(dir.path);
+  const dash = await startDashboard(relay.url, { audit: ledger.url, audit_public_key: vkey });
+  try {
+    const trace = "0c1f7a52-8d2e-4c6b-9a31-7f0e2b4c5d6e";
+    const base = { trace_id: trace, agent_id: "demo-assistant" };
+    await publish(relay.url, "iatp.trace", {
+      ...base,
+      type: "request",
+      details: { method: "POST", path: "/proxy/chat", payload_bytes: 52, sensitive: { ssn: true } },
+    });
+    const error = "Privacy Violation: SSN data can only be sent to agents with ephemeral retention";
+    await publish(relay.url, "iatp.trace", {
+      ...base,
+      type: "blocked",
+      decision: "block",
+      status: 403,
+      details: { reason: "ssn", error, status: 403 },
+    });
+    await appendAudit(ledger.url, {
+      tx_id: trace,
+      event: "iatp.block",
+      actor: "demo-assistant",
+      payload: { decision: "block", trace_id: trace, reason: "ssn" },
+    });
+    await waitFor(async () => (await state(dash.url)).events === 2, 15_000, "feed");
+    const html = await (await fetch(`${dash.url}/tx/${trace}`)).text();
+    const steps = [...html.matchAll(/<span class="step-title">([^<]+)<\/span>/g)].map((m) => m[1]);
+    assert.deepEqual(steps, [
+      "Sidecar received the request",
+      "Sidecar blocked the request",
+      "Ledger entry #0: iatp.block",
+    ]);
+    assert.match(html, /<h1>Transaction 0c1f7a52-8d2e-4c6b-9a31-7f0e2b4c5d6e<\/h1>/);
+    assert.match(
+      html,
+      /id="outcome"[^>]*><span class="pill pill-block">block<\/span> demo-assistant: Privacy Violation/,
+    );
+    assert.match(html, /<h2 id="intent-h">Request<\/h2>/);
+    assert.match(html, /receipt verified/);
+  } finally {
+    await dash.close();
+    await ledger.close();
+    await relay.close();
+    await dir.remove();
   }
 });

@@ -1,26 +1,25 @@
 /**
- * The dashboard in headless Chromium (apt `chromium`, driven by playwright-core), against a
- * launched relay and dashboard with their table permissions: load, live cards, XSS as text,
- * filter and pause, and recovery after the relay restarts.
+ * The dashboard in headless Chromium (apt `chromium`, driven by playwright-core), launched as a
+ * real child with its permission-table flags: beyond loopback it asks for a login, the
+ * `#token=` fragment logs in, a viewer scoped to one topic sees only that topic, no secret value
+ * reaches the page or its JSON; pause holds events until resume; a relay outage is shown and
+ * recovered; 10,000 events in the store keep the page bounded.
  */
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { generateIssuer, issueCredential } from "../../core/auth/credential.ts";
 import { publish } from "../core/relay/relay_helpers.ts";
-import { type ChildService, startIatpService, tempDir } from "../helpers.ts";
-
-const CHROMIUM = Deno.env.get("IATP_CHROMIUM") ?? "/usr/bin/chromium";
-const haveChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
-if (!haveChromium) {
-  console.warn(
-    `SKIP dashboard browser tests: no Chromium at ${CHROMIUM} (apt-get install chromium)`,
-  );
-}
+import { type ChildService, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import {
+  haveChromium,
+  inPage,
+  scrollsSideways,
+  seriousViolations,
+  shoot,
+  VIEWPORTS,
+  watchedPage,
+  withChromium,
+} from "./dashboard_mesh.ts";
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -34,23 +33,34 @@ interface Mesh {
   relay: ChildService & { url: string };
   dash: ChildService & { url: string };
   data: { path: string; remove(): Promise<void> };
+  mint(sub: string, scopes: string[]): Promise<string>;
 }
 
-async function startRelayChild(port: number, dataDir: string) {
-  return await startIatpService(["relay", "--port", String(port)], {
-    env: { IATP_DATA_DIR: dataDir },
-  });
+function startRelayChild(port: number, dataDir: string) {
+  return startIatpService(["relay", "--port", String(port)], { env: { IATP_DATA_DIR: dataDir } });
 }
 
-async function startMesh(): Promise<Mesh> {
+/** A relay and a dashboard on 0.0.0.0 that requires a login by this test's issuer. */
+async function startMesh(extra: string[] = []): Promise<Mesh> {
   const data = await tempDir();
   const relayPort = freePort();
   const relay = await startRelayChild(relayPort, data.path);
+  const issuer = await generateIssuer();
   const dash = await startIatpService(
-    ["dashboard", "--port", "0", "--relay", relay.url, "--retry", "300ms"],
+    [
+      "dashboard",
+      ...["--host", "0.0.0.0", "--port", "0", "--relay", relay.url, "--retry", "300ms"],
+      ...["--auth-keys", issuer.publicKey, ...extra],
+    ],
     { env: { IATP_DATA_DIR: data.path } },
   );
-  return { relayPort, relay, dash, data };
+  return {
+    relayPort,
+    relay,
+    dash,
+    data,
+    mint: (sub, scopes) => issueCredential(issuer, { sub, scopes }),
+  };
 }
 
 async function stopMesh(m: Mesh) {
@@ -59,91 +69,69 @@ async function stopMesh(m: Mesh) {
   await m.data.remove();
 }
 
-async function withBrowser(fn: (page: Page, errors: string[]) => Promise<void>) {
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
-  try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(m.text());
-    });
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await fn(page, errors);
-  } finally {
-    await browser.close();
-  }
+async function loginByFragment(page: Page, base: string, credential: string, to = "/") {
+  await page.goto(`${base}/login?next=${encodeURIComponent(to)}#token=${credential}`);
+  await page.waitForURL(`${base}${to}`, { timeout: 15_000 });
 }
 
 const cardFor = (eventId: string) => `#cards li[data-event-id="${eventId}"]`;
+const SECRET_VALUES = ["hunter2-pw", "tok-3f9a", "cred-pw-77", "sk-live-abc"];
+const SECRETS = {
+  password: "hunter2-pw",
+  token: "tok-3f9a",
+  credentials: { password: "cred-pw-77" },
+  api_key: "sk-live-abc",
+};
 
 Deno.test({
-  name: "browser: the page loads, a published intent appears within 2 s, payloads stay text",
+  name: "browser: a login beyond loopback; a viewer scoped to one topic; secrets masked",
   ignore: !haveChromium,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const mesh = await startMesh();
     try {
-      await withBrowser(async (page, errors) => {
-        await page.goto(mesh.dash.url + "/");
-        assert.equal(await page.title(), "iatp dashboard");
-        await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
-        await page.waitForSelector('#relay-status[data-state="connected"]', { timeout: 15_000 });
+      await withChromium(async (browser) => {
+        const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
+        await page.goto(`${mesh.dash.url}/activity`);
+        assert.match(page.url(), /\/login\?next=%2Factivity$/, "beyond loopback, a login first");
+        await page.fill("#credential", "not-a-credential");
+        await page.click("#login-form button[type=submit]");
+        await page.waitForSelector("#login-error:has-text('not accepted')");
+        assert.deepEqual(await seriousViolations(page), []);
+        await shoot(page, "login-desktop");
 
-        const intent = await publish(mesh.relay.url, "access.intent", {
-          tx_id: "tx-b1",
-          who: "alice",
-        });
-        await page.waitForSelector(cardFor(String(intent.body.event_id)), { timeout: 2_000 });
-
-        const xss = '<img src=x onerror="window.__xss=1">';
-        // Cards show the payload as JSON text: the quotes appear escaped, the tag literally.
-        const xssText = JSON.stringify(xss).slice(1, -1);
-        const evil = await publish(mesh.relay.url, "access.intent", { tx_id: "tx-b2", note: xss });
-        const evilCard = cardFor(String(evil.body.event_id));
-        await page.waitForSelector(evilCard, { timeout: 2_000 });
-        assert.ok((await page.textContent(`${evilCard} .payload`))!.includes(xssText));
-        assert.equal(await page.locator("#cards img").count(), 0);
-        assert.equal(
-          await page.evaluate(() => (window as unknown as { __xss?: number }).__xss),
-          undefined,
+        await publish(mesh.relay.url, "access.intent", { tx_id: "tx-hidden", ...SECRETS });
+        const seen = await publish(mesh.relay.url, "sensor.login", { agent_id: "s1", ...SECRETS });
+        const viewer = await mesh.mint("sensor-viewer", ["dashboard:view", "subscribe:sensor.*"]);
+        await loginByFragment(page, mesh.dash.url, viewer, "/activity");
+        assert.ok(!page.url().includes("token="), "the fragment left the address bar");
+        assert.equal(await inPage(page, "location.hash"), "");
+        await page.waitForSelector(cardFor(String(seen.body.event_id)), { timeout: 15_000 });
+        const live = await publish(mesh.relay.url, "sensor.cpu", { agent_id: "s1", ...SECRETS });
+        await publish(mesh.relay.url, "access.decision", { tx_id: "tx-hidden", decision: "deny" });
+        await page.waitForSelector(cardFor(String(live.body.event_id)), { timeout: 5_000 });
+        for (const d of await page.locator("details.raw").all()) await d.click();
+        const topics = await page.locator("#cards li").evaluateAll((els) =>
+          els.map((e) => e.getAttribute("data-topic"))
         );
-
-        const deny = await publish(mesh.relay.url, "access.decision", {
-          tx_id: "tx-b2",
-          decision: "deny",
-        });
-        const denyCard = cardFor(String(deny.body.event_id));
-        await page.waitForSelector(denyCard, { timeout: 2_000 });
-        assert.equal(await page.textContent(`${denyCard} .pill-deny`), "deny");
-        assert.equal(await page.getAttribute(`${denyCard} a.tx`, "href"), "/tx/tx-b2");
-        assert.equal(
-          await page.textContent('#counters li[data-topic="access.intent"] .count'),
-          "2",
-        );
-
-        // Server-rendered on reload: the same payload is still text and still inert.
-        await page.reload();
-        await page.waitForSelector(evilCard);
-        assert.equal(await page.locator("#cards img").count(), 0);
-        assert.equal(
-          await page.evaluate(() => (window as unknown as { __xss?: number }).__xss),
-          undefined,
-        );
-        assert.equal(await page.locator(evilCard).count(), 1, "no duplicate after reload");
-
-        // The /tx page for the transaction shows the intent and the decision.
-        await page.goto(`${mesh.dash.url}/tx/tx-b2`);
-        assert.ok((await page.textContent("#tx-intent"))!.includes(xssText));
-        assert.equal(await page.textContent("#tx-decision .pill-deny"), "deny");
-        assert.equal(
-          await page.evaluate(() => (window as unknown as { __xss?: number }).__xss),
-          undefined,
-        );
-        assert.deepEqual(errors.filter((e) => /Content Security Policy|Refused/.test(e)), []);
+        assert.deepEqual(topics, ["sensor.cpu", "sensor.login"], "only the viewer's topic");
+        const texts = [await page.content()];
+        for (const path of ["/", "/api/events", "/api/overview", "/tx/tx-hidden?format=json"]) {
+          const res = await page.request.get(mesh.dash.url + path);
+          assert.equal(res.status(), 200, path);
+          texts.push(await res.text());
+        }
+        for (const text of texts) {
+          for (const v of SECRET_VALUES) assert.ok(!text.includes(v), `secret ${v} shown`);
+          assert.ok(!text.includes('tx-hidden","decision'), "no access.* event reached it");
+        }
+        assert.ok(texts[0].includes("[REDACTED]"), "masked values are marked");
+        await page.click("form.logout button");
+        await page.waitForURL(/\/login$/);
+        const after = await page.request.get(`${mesh.dash.url}/api/state`);
+        assert.equal(after.status(), 401, "logged out");
+        assert.deepEqual(errors.filter((e) => !/401/.test(e)), []);
       });
     } finally {
       await stopMesh(mesh);
@@ -152,30 +140,43 @@ Deno.test({
 });
 
 Deno.test({
-  name: "browser: filter by topic, and pause holds new cards until resume",
+  name: "browser: pause holds new events until resume; filters combine in the URL",
   ignore: !haveChromium,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const mesh = await startMesh();
     try {
-      await withBrowser(async (page) => {
-        await page.goto(mesh.dash.url + "/");
+      await withChromium(async (browser) => {
+        const { page } = await watchedPage(browser, VIEWPORTS.desktop);
+        const all = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
+        await loginByFragment(page, mesh.dash.url, all, "/activity");
         await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
-        const a = await publish(mesh.relay.url, "sensor.cpu", { v: 1 });
-        const b = await publish(mesh.relay.url, "status.watchdog", { v: 2 });
+        const a = await publish(mesh.relay.url, "sensor.cpu", { agent_id: "s1", v: 1 });
+        const b = await publish(mesh.relay.url, "status.alerts", { host: "h1", message: "disk" });
         await page.waitForSelector(cardFor(String(b.body.event_id)), { timeout: 5_000 });
-        await page.selectOption("#topic-filter", "sensor.cpu");
-        assert.equal(await page.isVisible(cardFor(String(a.body.event_id))), true);
-        assert.equal(await page.isHidden(cardFor(String(b.body.event_id))), true);
-        await page.selectOption("#topic-filter", "");
+        await page.click("#pause");
+        const held = [];
+        for (let i = 0; i < 3; i++) {
+          held.push(await publish(mesh.relay.url, "sensor.cpu", { agent_id: "s1", v: 10 + i }));
+        }
+        await page.waitForSelector("#held:has-text('3 new events held')", { timeout: 5_000 });
+        for (const h of held) {
+          assert.equal(await page.locator(cardFor(String(h.body.event_id))).count(), 0);
+        }
+        await page.click("#pause");
+        for (const h of held) await page.waitForSelector(cardFor(String(h.body.event_id)));
+        assert.equal(await page.textContent("#held"), "");
 
-        await page.click("#pause");
-        const held = await publish(mesh.relay.url, "sensor.cpu", { v: 3 });
-        await page.waitForSelector("#held:has-text('1 new')", { timeout: 5_000 });
-        assert.equal(await page.locator(cardFor(String(held.body.event_id))).count(), 0);
-        await page.click("#pause");
-        await page.waitForSelector(cardFor(String(held.body.event_id)), { timeout: 5_000 });
+        await page.selectOption("#f-topic", "sensor.cpu");
+        await page.fill("#f-agent", "s1");
+        await page.click("#filters button[type=submit]");
+        await page.waitForURL(/topic=sensor.cpu/);
+        assert.match(page.url(), /agent=s1/, "both filters kept in the URL");
+        assert.equal(await page.locator(cardFor(String(b.body.event_id))).count(), 0);
+        assert.equal(await page.locator(cardFor(String(a.body.event_id))).count(), 1);
+        await page.reload();
+        assert.equal(await page.inputValue("#f-agent"), "s1", "a shared URL keeps the filters");
       });
     } finally {
       await stopMesh(mesh);
@@ -184,29 +185,92 @@ Deno.test({
 });
 
 Deno.test({
-  name: "browser: the page shows the relay outage and recovers after the relay restarts",
+  name: "browser: the relay outage is shown once and recovered from without duplicates",
   ignore: !haveChromium,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const mesh = await startMesh();
     try {
-      await withBrowser(async (page) => {
-        await page.goto(mesh.dash.url + "/");
+      await withChromium(async (browser) => {
+        const { page } = await watchedPage(browser, VIEWPORTS.desktop);
+        await loginByFragment(
+          page,
+          mesh.dash.url,
+          await mesh.mint("ops", ["dashboard:view", "subscribe:*"]),
+          "/activity",
+        );
         await page.waitForSelector('#relay-status[data-state="connected"]', { timeout: 15_000 });
         const before = await publish(mesh.relay.url, "access.intent", { tx_id: "r1" });
         await page.waitForSelector(cardFor(String(before.body.event_id)), { timeout: 5_000 });
-
         await mesh.relay.stop("SIGTERM");
         await page.waitForSelector('#relay-status[data-state="unreachable"]', { timeout: 20_000 });
         assert.equal(await page.textContent("#relay-status"), "relay unreachable, retrying");
-
+        assert.equal(
+          await page.locator(".status").count(),
+          1,
+          "one indicator, never red next to green",
+        );
         mesh.relay = await startRelayChild(mesh.relayPort, mesh.data.path);
         await page.waitForSelector('#relay-status[data-state="connected"]', { timeout: 20_000 });
         const after = await publish(mesh.relay.url, "access.intent", { tx_id: "r2" });
         await page.waitForSelector(cardFor(String(after.body.event_id)), { timeout: 5_000 });
-        assert.equal(await page.locator(cardFor(String(before.body.event_id))).count(), 1);
         assert.equal(await page.locator("#cards li").count(), 2, "no duplicated cards");
+      });
+    } finally {
+      await stopMesh(mesh);
+    }
+  },
+});
+
+Deno.test({
+  name: "browser: 10,000 events in the store keep the page bounded and paged",
+  ignore: !haveChromium,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const mesh = await startMesh(["--history", "10000"]);
+    try {
+      const total = 10_000;
+      let next = 0;
+      const worker = async () => {
+        while (next < total) {
+          const n = next++;
+          const topic = n % 2 ? "iatp.trace" : "access.decision";
+          const payload = n % 2
+            ? { agent_id: `agent-${n % 7}`, trace_id: `t-${n}`, type: "blocked", decision: "block" }
+            : { tx_id: `tx-${n}`, decision: n % 4 ? "allow" : "deny" };
+          const r = await publish(mesh.relay.url, topic, payload);
+          assert.equal(r.status, 201);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      const all = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
+      const auth = { authorization: `Bearer ${all}` };
+      await waitFor(
+        async () => {
+          const s = await (await fetch(`${mesh.dash.url}/api/state`, { headers: auth })).json();
+          return s.events === total;
+        },
+        60_000,
+        "10,000 events in the dashboard",
+      );
+      await withChromium(async (browser) => {
+        const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
+        await loginByFragment(page, mesh.dash.url, all, "/activity");
+        assert.equal(await page.locator("#cards li").count(), 50, "one page of cards");
+        const nodes = Number(await inPage(page, 'document.querySelectorAll("*").length'));
+        assert.ok(nodes < 2_000, `bounded DOM: ${nodes} elements`);
+        await page.click("#older");
+        await page.waitForURL(/before=/);
+        assert.equal(await page.locator("#cards li").count(), 50, "the next page");
+        await page.goto(`${mesh.dash.url}/activity?tx=tx-9998`);
+        assert.equal(await page.locator("#cards li").count(), 1, "search finds one among 10,000");
+        await page.goto(`${mesh.dash.url}/`);
+        assert.equal(await page.textContent('#totals li[data-kind="block"] .count'), "5000");
+        assert.equal(await page.locator("#agents tbody tr").count(), 7);
+        assert.ok(!(await scrollsSideways(page)));
+        assert.deepEqual(errors, []);
       });
     } finally {
       await stopMesh(mesh);

@@ -1,0 +1,182 @@
+/**
+ * The events page, live: new events from the dashboard's stream that match the filters in the
+ * URL are added on top, and the list keeps at most one page of cards (older ones stay a click
+ * away under "Older events"). Pause holds new events (counted; the newest page kept) until
+ * resume. Cards are built with createElement and textContent only: payloads are untrusted.
+ * @module
+ */
+import { byId, el, initMenu, showStatus, timeEl } from "./common.js";
+
+initMenu();
+
+/**
+ * @typedef {{
+ *   event_id: string, ts: string, topic: string, payload: Record<string, unknown>,
+ *   summary: string, decision?: string, reason?: string, tx?: string, agent?: string,
+ *   publisher?: string
+ * }} DashEvent
+ */
+
+const MAX_RAW_CHARS = 8000;
+const cards = byId("cards", HTMLOListElement);
+const params = new URLSearchParams(location.search);
+const filter = {
+  tx: params.get("tx") ?? "",
+  agent: params.get("agent") ?? "",
+  topic: params.get("topic") ?? "",
+  decision: params.get("decision") ?? "",
+  q: (params.get("q") ?? "").toLowerCase(),
+};
+
+/**
+ * The server's matching rule (event.ts matchesQuery), for live events.
+ * @param {DashEvent} e
+ * @returns {boolean}
+ */
+function matches(e) {
+  if (filter.topic && e.topic !== filter.topic) return false;
+  if (filter.decision && e.decision !== filter.decision) return false;
+  if (filter.tx && !(e.tx ?? "").includes(filter.tx)) return false;
+  if (filter.agent && !(e.agent ?? "").includes(filter.agent)) return false;
+  if (filter.q) {
+    const hay = `${e.summary}\n${e.topic}\n${e.tx ?? ""}\n${e.agent ?? ""}`.toLowerCase();
+    if (!hay.includes(filter.q)) return false;
+  }
+  return true;
+}
+
+/**
+ * Builds the card markup of layout.tsx EventCard.
+ * @param {DashEvent} e
+ * @returns {HTMLLIElement}
+ */
+function makeCard(e) {
+  const li = /** @type {HTMLLIElement} */ (el("li", "card"));
+  li.dataset.topic = e.topic;
+  li.dataset.eventId = e.event_id;
+  li.dataset.decision = e.decision ?? "";
+  const head = el("div", "card-head");
+  if (e.decision) head.append(el("span", `pill pill-${e.decision}`, e.decision));
+  head.append(el("span", "topic", e.topic), timeEl(e.ts));
+  if (e.tx) {
+    const a = /** @type {HTMLAnchorElement} */ (el("a", "tx", `tx ${e.tx}`));
+    a.href = `/tx/${encodeURIComponent(e.tx)}`;
+    head.append(a);
+  }
+  if (e.publisher) head.append(el("span", "muted", `via ${e.publisher}`));
+  li.append(head, el("p", "summary", e.summary));
+  if (e.reason && e.decision !== "allow" && !e.summary.includes(e.reason)) {
+    li.append(el("p", "reason", `Reason: ${e.reason}`));
+  }
+  let raw = JSON.stringify(e.payload ?? {}, null, 2);
+  if (raw.length > MAX_RAW_CHARS) raw = raw.slice(0, MAX_RAW_CHARS) + "\n…";
+  const details = el("details", "raw");
+  details.append(el("summary", undefined, "Raw JSON"), el("pre", "payload", raw));
+  li.append(details);
+  return li;
+}
+
+/** @param {string} topic */
+function bump(topic) {
+  const list = document.getElementById("counters");
+  if (!list) return;
+  let row = list.querySelector(`li[data-topic="${CSS.escape(topic)}"]`);
+  if (!row) {
+    row = el("li");
+    row.setAttribute("data-topic", topic);
+    const a = /** @type {HTMLAnchorElement} */ (el("a", undefined, topic));
+    a.href = `/activity?topic=${encodeURIComponent(topic)}`;
+    row.append(a, el("span", "count", 0));
+    list.append(row);
+    const select = byId("f-topic", HTMLSelectElement);
+    if (select && ![...select.options].some((o) => o.value === topic)) {
+      const opt = /** @type {HTMLOptionElement} */ (el("option", undefined, topic));
+      opt.value = topic;
+      select.append(opt);
+    }
+  }
+  const n = row.querySelector(".count");
+  if (n) n.textContent = String(Number(n.textContent) + 1);
+}
+
+if (cards && cards.dataset.live) {
+  const max = Math.max(1, Number(cards.dataset.max) || 50);
+  const pauseBtn = byId("pause", HTMLButtonElement);
+  const heldEl = document.getElementById("held");
+  const stream = document.getElementById("stream-status");
+  /** @type {Set<string>} */
+  const seen = new Set();
+  for (const c of cards.querySelectorAll("li")) seen.add(c.getAttribute("data-event-id") ?? "");
+  /** @type {DashEvent[]} */
+  const held = [];
+  let heldCount = 0;
+  let paused = false;
+  /** @type {{ state: string, error?: string }} */
+  let relay = { state: "connecting" };
+
+  /** @param {DashEvent} e */
+  const show = (e) => {
+    document.getElementById("no-events")?.remove();
+    cards.prepend(makeCard(e));
+    while (cards.children.length > max) cards.lastElementChild?.remove();
+  };
+
+  /** @param {DashEvent} e */
+  const add = (e) => {
+    if (!e || typeof e.event_id !== "string" || seen.has(e.event_id)) return;
+    seen.add(e.event_id);
+    if (seen.size > max * 20) seen.delete(seen.values().next().value ?? "");
+    bump(e.topic);
+    if (!matches(e)) return;
+    if (paused) {
+      held.push(e);
+      heldCount++;
+      if (held.length > max) held.shift();
+      if (heldEl) heldEl.textContent = `${heldCount} new event${heldCount === 1 ? "" : "s"} held`;
+      return;
+    }
+    show(e);
+  };
+
+  pauseBtn?.addEventListener("click", () => {
+    paused = !paused;
+    pauseBtn.textContent = paused ? "Resume" : "Pause";
+    pauseBtn.setAttribute("aria-pressed", String(paused));
+    if (!paused) {
+      for (const e of held.splice(0)) show(e);
+      heldCount = 0;
+      if (heldEl) heldEl.textContent = "";
+    }
+  });
+
+  const since = cards.dataset.lastId;
+  const es = new EventSource(`/events${since ? `?since=${encodeURIComponent(since)}` : ""}`);
+  es.addEventListener("message", (m) => {
+    try {
+      add(JSON.parse(m.data));
+    } catch { /* a malformed frame is skipped */ }
+  });
+  let streamUp = false;
+  /** "live" only when both the page's stream and the relay are up: one story, never two. */
+  const update = () => {
+    showStatus(relay, streamUp);
+    if (!stream) return;
+    const live = streamUp && relay.state === "connected";
+    stream.dataset.state = live ? "connected" : streamUp ? "waiting" : "reconnecting";
+    stream.textContent = live ? "live" : streamUp ? "waiting for the relay" : "reconnecting…";
+  };
+  es.addEventListener("status", (m) => {
+    try {
+      relay = JSON.parse(m.data).relay;
+      update();
+    } catch { /* ignored */ }
+  });
+  es.addEventListener("open", () => {
+    streamUp = true;
+    update();
+  });
+  es.addEventListener("error", () => {
+    streamUp = false;
+    update();
+  });
+}

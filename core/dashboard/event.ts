@@ -1,0 +1,170 @@
+/**
+ * The dashboard's event: a relay event with its payload masked (values under secret-looking keys
+ * replaced, secret-shaped strings scrubbed) and described as a sentence. Masking happens once,
+ * when the event arrives, so nothing the dashboard keeps, renders or answers holds a secret.
+ * Also the viewer (who is looking, and which topics it may see) and event search.
+ * @module
+ */
+import { scrub } from "../log/scrub.ts";
+import type { RelayEvent } from "../relay/client.ts";
+import { type DecisionKind, describeEvent, type IntentBrief, isDecision } from "./describe.ts";
+
+/** Transaction ids the dashboard links to and looks up. */
+export const TX_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** One event as the dashboard keeps and serves it. */
+export interface DashEvent {
+  /** Relay position (`<epoch>-<seq>`), the SSE id. */
+  id: string;
+  event_id: string;
+  seq: number;
+  ts: string;
+  topic: string;
+  /** The payload, masked. */
+  payload: Record<string, unknown>;
+  /** Who published it, when the relay attached an identity. */
+  publisher?: string;
+  summary: string;
+  decision?: DecisionKind;
+  reason?: string;
+  /** Transaction id (tx_id, else trace_id), when well-formed. */
+  tx?: string;
+  agent?: string;
+}
+
+/** Who is looking: what the page, the stream and the JSON answers are filtered by. */
+export interface Viewer {
+  /** The credential subject, or `anonymous` when auth is off. */
+  id: string;
+  /** True when this viewer holds a `subscribe:` grant covering `topic`. */
+  maySee(topic: string): boolean;
+  /** True when the dashboard requires a login (shows the logout button). */
+  authenticated: boolean;
+}
+
+/** The viewer when auth is off (loopback, or `insecure`): sees everything. */
+export const OPEN_VIEWER: Viewer = { id: "anonymous", maySee: () => true, authenticated: false };
+
+/** The transaction id a payload refers to (tx_id, else trace_id), when well-formed. */
+export function txIdOf(payload: Record<string, unknown>): string | undefined {
+  const v = typeof payload.tx_id === "string"
+    ? payload.tx_id
+    : typeof payload.trace_id === "string"
+    ? payload.trace_id
+    : undefined;
+  return v !== undefined && TX_ID.test(v) ? v : undefined;
+}
+
+/** Masks a JSON-like value for display: secret keys lose their values, secret shapes are cut. */
+export function maskValue<T>(value: T): T {
+  return scrub(value) as T;
+}
+
+/** Masks a relay payload (always an object). */
+export function maskPayload(p: Record<string, unknown>): Record<string, unknown> {
+  const out = scrub(p);
+  return out !== null && typeof out === "object" && !Array.isArray(out)
+    ? out as Record<string, unknown>
+    : {};
+}
+
+/** Builds the dashboard event of a relay event. */
+export function toDashEvent(
+  e: RelayEvent,
+  intentOf: (txId: string) => IntentBrief | undefined,
+): DashEvent {
+  const payload = maskPayload(e.payload ?? {});
+  const d = describeEvent(e.topic, payload, intentOf);
+  const publisher = Reflect.get(e, "publisher");
+  const tx = txIdOf(payload);
+  return {
+    id: e.id,
+    event_id: e.event_id,
+    seq: e.seq,
+    ts: e.ts,
+    topic: e.topic,
+    payload,
+    ...(typeof publisher === "string" && publisher !== "" ? { publisher } : {}),
+    summary: d.summary,
+    ...(d.decision ? { decision: d.decision } : {}),
+    ...(d.reason ? { reason: d.reason } : {}),
+    ...(tx ? { tx } : {}),
+    ...(d.agent ? { agent: d.agent } : {}),
+  };
+}
+
+/** A search over recent events; every given field must match. */
+export interface EventQuery {
+  tx?: string;
+  agent?: string;
+  topic?: string;
+  decision?: DecisionKind;
+  /** Free text, matched case-insensitively against summary, topic, tx and agent. */
+  q?: string;
+  /** Only events older than this position (paging). */
+  before?: string;
+  limit: number;
+}
+
+/** Most events one search answers. */
+export const MAX_PAGE = 200;
+const QUERY_TEXT = /^\P{Cc}{1,128}$/u;
+
+/** Reads a query from URL parameters; invalid values are dropped, never trusted. */
+export function parseQuery(
+  get: (name: string) => string | undefined,
+  pageSize: number,
+): EventQuery {
+  const text = (name: string) => {
+    const v = get(name)?.trim();
+    return v && QUERY_TEXT.test(v) ? v : undefined;
+  };
+  const decision = get("decision");
+  const limit = Number(get("limit"));
+  return {
+    tx: text("tx"),
+    agent: text("agent"),
+    topic: text("topic"),
+    decision: isDecision(decision) ? decision : undefined,
+    q: text("q")?.toLowerCase(),
+    before: text("before"),
+    limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, MAX_PAGE) : pageSize,
+  };
+}
+
+/** True when `e` matches every field of `q` (paging aside). */
+export function matchesQuery(e: DashEvent, q: EventQuery): boolean {
+  if (q.topic && e.topic !== q.topic) return false;
+  if (q.decision && e.decision !== q.decision) return false;
+  if (q.tx && !(e.tx ?? "").includes(q.tx)) return false;
+  if (q.agent && !(e.agent ?? "").includes(q.agent)) return false;
+  if (q.q) {
+    const hay = `${e.summary}\n${e.topic}\n${e.tx ?? ""}\n${e.agent ?? ""}`.toLowerCase();
+    if (!hay.includes(q.q)) return false;
+  }
+  return true;
+}
+
+/**
+ * The newest events (newest first) that `viewer` may see and that match `q`, scanning from the
+ * end of `events` (oldest first) down; `more` says whether older matches exist.
+ */
+export function searchEvents(
+  events: readonly DashEvent[],
+  viewer: Viewer,
+  q: EventQuery,
+): { events: DashEvent[]; more: boolean } {
+  let i = events.length - 1;
+  if (q.before) {
+    const at = events.findLastIndex((e) => e.id === q.before);
+    if (at >= 0) i = at - 1;
+  }
+  const out: DashEvent[] = [];
+  for (; i >= 0; i--) {
+    const e = events[i];
+    if (!viewer.maySee(e.topic) || !matchesQuery(e, q)) continue;
+    if (out.length === q.limit) return { events: out, more: true };
+    out.push(e);
+  }
+  return { events: out, more: false };
+}

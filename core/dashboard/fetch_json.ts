@@ -1,0 +1,56 @@
+/**
+ * Bounded JSON reads of other services (audit trail, checkpoints, health): a deadline on the
+ * whole exchange and a cap on the bytes read, so a slow or huge answer never holds the dashboard.
+ * @module
+ */
+
+/** The outcome of {@linkcode fetchJson}: the status and parsed body, or why there is none. */
+export type JsonAnswer =
+  | { ok: true; status: number; body: unknown }
+  | { ok: false; error: string; status?: number };
+
+async function readText(res: Response, max: number): Promise<string> {
+  const reader = res.body?.getReader();
+  if (!reader) return "";
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > max) {
+      await reader.cancel();
+      throw new Error(`response exceeds ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(n);
+  let off = 0;
+  for (const c of chunks) all.set(c, (off += c.length) - c.length);
+  return new TextDecoder().decode(all);
+}
+
+/**
+ * GETs `url` as JSON within `timeoutMs`, reading at most `maxBytes`. Never throws: a network
+ * error, a timeout, an oversized or non-JSON body is an `{ok: false}` answer. Statuses listed in
+ * `okStatuses` (default 200) are parsed; any other is reported with its number.
+ */
+export async function fetchJson(
+  url: string,
+  opts: { timeoutMs: number; maxBytes: number; okStatuses?: number[] },
+): Promise<JsonAnswer> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error("timed out")), opts.timeoutMs);
+  try {
+    const res = await fetch(url, { signal: ac.signal, headers: { accept: "application/json" } });
+    if (!(opts.okStatuses ?? [200]).includes(res.status)) {
+      await res.body?.cancel();
+      return { ok: false, status: res.status, error: `answered ${res.status}` };
+    }
+    return { ok: true, status: res.status, body: JSON.parse(await readText(res, opts.maxBytes)) };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The ledger card of the overview: the dashboard fetches the audit service's signed checkpoint
+ * on a timer, checks its signature (with the pinned `audit_public_key`, else the key the service
+ * serves, which is then said to be unpinned) and proves each new checkpoint extends the last one
+ * it saw (RFC 9162 consistency proof). In memory only; `iatp audit verify` is the durable monitor.
+ * @module
+ */
+import { bytesEqual, hex, unhex } from "../ledger/hash.ts";
+import { verifyConsistency } from "../ledger/merkle.ts";
+import { type NoteVerifier, openCheckpoint, parseVkey } from "../ledger/note.ts";
+import { fetchJson } from "./fetch_json.ts";
+
+/** Largest checkpoint or proof answer read. */
+export const MAX_CHECKPOINT_BYTES = 64 * 1024;
+
+/** What the overview shows of the ledger. */
+export interface LedgerState {
+  state: "not_configured" | "unknown" | "verified" | "failed" | "unreachable";
+  tree_size?: number;
+  root_hash?: string;
+  /** When the checkpoint shown was fetched. */
+  checked_at?: string;
+  /** True when the signature was checked with the configured key, not the served one. */
+  pinned?: boolean;
+  reason?: string;
+}
+
+/** Watches one audit service's checkpoints; see the module doc. */
+export class LedgerWatch {
+  #state: LedgerState;
+  #last: { size: number; root: Uint8Array } | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #round: Promise<void> | undefined;
+
+  constructor(
+    private readonly o: {
+      url?: string;
+      publicKey?: NoteVerifier;
+      intervalMs: number;
+      timeoutMs: number;
+    },
+  ) {
+    this.#state = { state: o.url ? "unknown" : "not_configured" };
+  }
+
+  /** The current view. */
+  snapshot(): LedgerState {
+    return { ...this.#state };
+  }
+
+  /** Starts checking (the first check right away). */
+  start(): void {
+    if (!this.o.url) return;
+    this.#timer = setInterval(() => void this.check(), this.o.intervalMs);
+    void this.check();
+  }
+
+  /** One check (a check in progress is joined). */
+  check(): Promise<void> {
+    return this.#round ??= (async () => {
+      try {
+        this.#state = await this.#once();
+      } finally {
+        this.#round = undefined;
+      }
+    })();
+  }
+
+  async #once(): Promise<LedgerState> {
+    const base = this.o.url!.replace(/\/+$/, "");
+    const limits = { timeoutMs: this.o.timeoutMs, maxBytes: MAX_CHECKPOINT_BYTES };
+    const checked_at = new Date().toISOString();
+    const a = await fetchJson(`${base}/checkpoint`, limits);
+    if (!a.ok) return { state: "unreachable", checked_at, reason: a.error };
+    const body = a.body && typeof a.body === "object" ? a.body : {};
+    const served = parseVkey(String(Reflect.get(body, "vkey") ?? ""));
+    const verifier = this.o.publicKey ?? served;
+    const pinned = this.o.publicKey !== undefined;
+    if (!verifier) return { state: "failed", checked_at, reason: "no verifier key" };
+    const opened = await openCheckpoint(String(Reflect.get(body, "checkpoint") ?? ""), verifier);
+    if ("reason" in opened) return { state: "failed", checked_at, pinned, reason: opened.reason };
+    const cp = opened.checkpoint;
+    const view = { tree_size: cp.treeSize, root_hash: hex(cp.rootHash), checked_at, pinned };
+    const fail = (reason: string): LedgerState => ({ state: "failed", ...view, reason });
+    const prev = this.#last;
+    if (prev) {
+      if (cp.treeSize < prev.size) return fail(`log shrank from ${prev.size} to ${cp.treeSize}`);
+      if (cp.treeSize === prev.size && !bytesEqual(prev.root, cp.rootHash)) {
+        return fail(`log forked at size ${cp.treeSize}`);
+      }
+      if (cp.treeSize > prev.size && prev.size > 0) {
+        const q = `first=${prev.size}&second=${cp.treeSize}`;
+        const p = await fetchJson(`${base}/proof/consistency?${q}`, limits);
+        const list = p.ok && p.body && typeof p.body === "object"
+          ? Reflect.get(p.body, "consistency_proof")
+          : undefined;
+        const proof = Array.isArray(list)
+          ? list.map((h) => unhex(String(h)) ?? new Uint8Array())
+          : undefined;
+        if (!proof) return fail(`no consistency proof: ${p.ok ? "malformed" : p.error}`);
+        if (!verifyConsistency(prev.size, cp.treeSize, prev.root, cp.rootHash, proof)) {
+          return fail(`checkpoint ${cp.treeSize} is not consistent with ${prev.size}`);
+        }
+      }
+    }
+    this.#last = { size: cp.treeSize, root: cp.rootHash };
+    return { state: "verified", ...view };
+  }
+
+  /** Stops checking. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#round;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Dashboard login sessions: a bounded server-side map from a random session id (the cookie) to
+ * the viewer's identity and grants. Server-side rather than a signed stateless cookie so that
+ * logging out really ends a session, and a restart ends them all (the map lives in memory).
+ * A session never outlives the credential it was made from.
+ * @module
+ */
+import { toHex } from "../crypto/ed25519.ts";
+import type { Grants } from "../auth/grants.ts";
+
+/** Name of the session cookie. */
+export const SESSION_COOKIE = "iatp_session";
+/** Default session lifetime (shorter when the credential expires sooner). */
+export const DEFAULT_SESSION_TTL_MS = 8 * 3_600_000;
+/** Default bound on live sessions; the one closest to expiry is dropped beyond it. */
+export const DEFAULT_MAX_SESSIONS = 10_000;
+
+/** One logged-in viewer. */
+export interface Session {
+  id: string;
+  sub: string;
+  grants: Grants;
+  /** Unix milliseconds. */
+  expires: number;
+}
+
+/** The session map; see the module doc. */
+export class SessionStore {
+  readonly #sessions = new Map<string, Session>();
+
+  constructor(
+    readonly ttlMs = DEFAULT_SESSION_TTL_MS,
+    readonly max = DEFAULT_MAX_SESSIONS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Live sessions. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Creates a session for `sub` lasting the configured lifetime, or until `notAfterMs` (the
+   * credential's expiry) when that is sooner.
+   */
+  create(sub: string, grants: Grants, notAfterMs?: number): Session {
+    const now = this.now();
+    this.#sweep(now);
+    if (this.#sessions.size >= this.max) {
+      let first: Session | undefined;
+      for (const s of this.#sessions.values()) if (!first || s.expires < first.expires) first = s;
+      if (first) this.#sessions.delete(first.id);
+    }
+    const id = toHex(crypto.getRandomValues(new Uint8Array(32)));
+    const expires = Math.min(now + this.ttlMs, notAfterMs ?? Infinity);
+    const s: Session = { id, sub, grants, expires };
+    this.#sessions.set(id, s);
+    return s;
+  }
+
+  /** The live session of `id`, if any (an expired one is dropped). */
+  get(id: string | undefined): Session | undefined {
+    if (!id) return undefined;
+    const s = this.#sessions.get(id);
+    if (s && s.expires <= this.now()) {
+      this.#sessions.delete(id);
+      return undefined;
+    }
+    return s;
+  }
+
+  /** Ends a session. */
+  delete(id: string | undefined): void {
+    if (id) this.#sessions.delete(id);
+  }
+
+  #sweep(now: number): void {
+    // Cheap amortised cleanup: at most 64 entries looked at per new session.
+    let n = 0;
+    for (const [id, s] of this.#sessions) {
+      if (++n > 64) break;
+      if (s.expires <= now) this.#sessions.delete(id);
+    }
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * Dashboard login, scopes and masking over real sockets: the auth matrix (no session, bad,
+ * expired, unknown-issuer, scope-less credentials, a viewer), the session cookie's attributes,
+ * logout, rate limiting, cross-origin refusal, per-viewer filtering of every answer, secret
+ * masking everywhere, and protected mode.
+ */
+import assert from "node:assert/strict";
+import { ConfigError } from "../../core/errors/mod.ts";
+import { openStream, publish, startRelay } from "../core/relay/relay_helpers.ts";
+import { tempDir, waitFor } from "../helpers.ts";
+import {
+  appendAudit,
+  issuerFor,
+  login,
+  startAudit,
+  startDashboard,
+  state,
+} from "./dashboard_helpers.ts";
+
+const HTML = { accept: "text/html" };
+
+Deno.test("auth matrix: no session, bad, expired, unknown-issuer and scope-less credentials", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const other = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey] });
+  try {
+    const page = await fetch(`${dash.url}/activity?topic=x`, { headers: HTML, redirect: "manual" });
+    assert.equal(page.status, 303);
+    assert.equal(page.headers.get("location"), "/login?next=%2Factivity%3Ftopic%3Dx");
+    await page.body?.cancel();
+    for (const path of ["/api/state", "/api/overview", "/api/events", "/events", "/tx/t1"]) {
+      const res = await fetch(dash.url + path);
+      assert.equal(res.status, 401, path);
+      const body = await res.json();
+      assert.equal(typeof body.error, "string");
+      assert.equal(typeof body.request_id, "string");
+    }
+    for (const path of ["/health", "/ready", "/metrics", "/login", "/static/client/app.css"]) {
+      const res = await fetch(dash.url + path);
+      assert.equal(res.status, 200, path);
+      await res.body?.cancel();
+    }
+    const refusals = [
+      "not-a-credential",
+      await mint("viewer", ["dashboard:view"], 1_000, Date.now() - 10_000),
+      await other.mint("viewer", ["dashboard:view", "subscribe:*"]),
+      "",
+    ];
+    const bodies = new Set<string>();
+    for (const credential of refusals) {
+      const r = await login(dash.url, credential);
+      assert.equal(r.res.status, 401, credential.slice(0, 20));
+      assert.equal(r.setCookie, "");
+      bodies.add(r.body.error);
+    }
+    assert.equal(bodies.size, 1, "one generic refusal, whichever the credential");
+    const noView = await login(dash.url, await mint("relay-user", ["subscribe:*"]));
+    assert.equal(noView.res.status, 403);
+    assert.match(noView.body.error, /dashboard:view/);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("a viewer's session: cookie attributes, expiry cap, bearer use, logout", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey] });
+  try {
+    const viewer = await login(dash.url, await mint("ops", ["dashboard:view", "subscribe:*"]));
+    assert.equal(viewer.res.status, 200);
+    assert.equal(viewer.body.sub, "ops");
+    assert.match(
+      viewer.setCookie,
+      /^iatp_session=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/,
+    );
+    assert.equal((await state(dash.url, { cookie: viewer.cookie })).viewer, "ops");
+    const tls = await login(dash.url, await mint("ops", ["dashboard:view"]), {
+      "x-forwarded-proto": "https",
+    });
+    assert.match(tls.setCookie, /; Secure$/);
+    const short = await login(dash.url, await mint("ops", ["dashboard:view"], 60_000));
+    assert.ok(Number(/Max-Age=(\d+)/.exec(short.setCookie)?.[1]) <= 60, short.setCookie);
+    // A bearer credential works for JSON without a session; the scope is still required.
+    const bearer = { authorization: `Bearer ${await mint("bot", ["dashboard:view"])}` };
+    assert.equal((await state(dash.url, bearer)).viewer, "bot");
+    const scopeless = await fetch(`${dash.url}/api/state`, {
+      headers: { authorization: `Bearer ${await mint("bot", ["subscribe:*"])}` },
+    });
+    assert.equal(scopeless.status, 403);
+    assert.match((await scopeless.json()).error, /dashboard:view/);
+    const inQuery = await fetch(`${dash.url}/api/state?token=x`, { headers: bearer });
+    assert.equal(inQuery.status, 401, "a credential in the query string is refused");
+    await inQuery.body?.cancel();
+    // Logout ends the session server-side.
+    const out = await fetch(`${dash.url}/logout`, {
+      method: "POST",
+      headers: { cookie: viewer.cookie },
+    });
+    assert.equal(out.status, 200);
+    assert.match(out.headers.get("set-cookie") ?? "", /Max-Age=0/);
+    await out.body?.cancel();
+    const after = await fetch(`${dash.url}/api/state`, { headers: { cookie: viewer.cookie } });
+    assert.equal(after.status, 401);
+    await after.body?.cancel();
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("login: form post, cross-origin refusal and rate limiting", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey], login_rate: 3 });
+  try {
+    const good = await mint("ops", ["dashboard:view", "subscribe:*"]);
+    const form = await fetch(`${dash.url}/login?next=%2Factivity`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+      body: new URLSearchParams({ credential: good }),
+      redirect: "manual",
+    });
+    assert.equal(form.status, 303);
+    assert.equal(form.headers.get("location"), "/activity");
+    assert.match(form.headers.get("set-cookie") ?? "", /^iatp_session=/);
+    await form.body?.cancel();
+    const bad = await fetch(`${dash.url}/login?next=//evil.example`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ credential: "wrong" }),
+    });
+    assert.equal(bad.status, 401);
+    const html = await bad.text();
+    assert.match(html, /the credential was not accepted/);
+    assert.match(html, /action="\/login\?next=%2F"/, "an off-site next becomes /");
+    const cross = await login(dash.url, good, { origin: "http://evil.example" });
+    assert.equal(cross.res.status, 403);
+    const crossSite = await login(dash.url, good, { "sec-fetch-site": "cross-site" });
+    assert.equal(crossSite.res.status, 403);
+    assert.equal((await login(dash.url, good)).res.status, 200, "the third attempt this minute");
+    const limited = await login(dash.url, good);
+    assert.equal(limited.res.status, 429, "the fourth is over login_rate 3");
+    assert.ok(Number(limited.res.headers.get("retry-after")) >= 1);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("a viewer sees only its subscribe scopes, on every route", async () => {
+  const dir = await tempDir();
+  const relay = await startRelay();
+  const { svc: ledger } = await startAudit(dir.path);
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey], audit: ledger.url });
+  try {
+    await publish(relay.url, "access.intent", { tx_id: "tx-a", subject: { id: "agent-7" } });
+    await publish(relay.url, "access.decision", { tx_id: "tx-a", decision: "deny" });
+    await publish(relay.url, "sensor.cpu", { agent_id: "s1", tx_id: "tx-s", value: 93 });
+    await appendAudit(ledger.url, { tx_id: "tx-a", event: "access.decision", actor: "policy" });
+    const all = { authorization: `Bearer ${await mint("ops", ["dashboard:view", "subscribe:*"])}` };
+    await waitFor(async () => (await state(dash.url, all)).events === 3, 15_000, "feed");
+    const sensorOnly = await login(
+      dash.url,
+      await mint("sensors", ["dashboard:view", "subscribe:sensor.*"]),
+    );
+    const h = { cookie: sensorOnly.cookie };
+    const s = await state(dash.url, h);
+    assert.equal(s.events, 1);
+    assert.deepEqual(Object.keys(s.counts), ["sensor.cpu"]);
+    const events = await (await fetch(`${dash.url}/api/events`, { headers: h })).json();
+    assert.deepEqual(events.events.map((e: { topic: string }) => e.topic), ["sensor.cpu"]);
+    const tx = await (await fetch(`${dash.url}/tx/tx-a?format=json`, { headers: h })).json();
+    assert.deepEqual([tx.intents, tx.decisions, tx.others], [[], [], []]);
+    assert.equal(tx.audit.entries.length, 0);
+    assert.equal(tx.audit.hidden, 1, "the ledger entry of a hidden topic is counted, not shown");
+    const overview = await (await fetch(`${dash.url}/api/overview`, { headers: h })).json();
+    assert.deepEqual(overview.latest, [], "no deny from a topic it may not see");
+    assert.equal(overview.totals.deny, 0);
+    assert.deepEqual(overview.sensors, [{ type: "cpu", count: 1 }]);
+    for (const path of ["/", "/activity", "/tx/tx-a"]) {
+      const html = await (await fetch(dash.url + path, { headers: h })).text();
+      assert.ok(!html.includes("agent-7"), `${path} shows nothing of access.*`);
+    }
+    const stream = await openStream(`${dash.url}/events`, h);
+    await publish(relay.url, "access.intent", { tx_id: "tx-b", subject: { id: "agent-8" } });
+    await publish(relay.url, "sensor.disk", { agent_id: "s1", value: 1 });
+    await stream.until((e) => e.some((x) => x.data.includes("sensor.disk")), 15_000, "live");
+    assert.deepEqual(
+      stream.messages().map((m) => m.json.topic),
+      ["sensor.cpu", "sensor.disk"],
+      "the stream carries only the viewer's topics",
+    );
+    await stream.close();
+    const full = await (await fetch(`${dash.url}/tx/tx-a?format=json`, { headers: all })).json();
+    assert.equal(full.audit.entries.length, 1);
+    assert.equal(full.decisions.length, 1);
+  } finally {
+    await dash.close();
+    await ledger.close();
+    await relay.close();
+    await dir.remove();
+  }
+});
+
+const SECRETS = {
+  password: "pw-value-1",
+  passwd: "pw-value-2",
+  token: "tok-value-3",
+  secret: "sec-value-4",
+  api_key: "key-value-5",
+  apiKey: "key-value-6",
+  authorization: "Basic dXNlcjpwYXNz",
+  cookie: "sid=cookie-value-7",
+  private_key: "pk-value-8",
+  credentials: { password: "cred-value-9", user: "u" },
+};
+const VALUES = ["pw-value-1", "pw-value-2", "tok-value-3", "sec-value-4", "key-value-5"]
+  .concat(["key-value-6", "dXNlcjpwYXNz", "cookie-value-7", "pk-value-8", "cred-value-9"]);
+
+Deno.test("values under secret-looking keys are masked in every page, JSON answer and stream", async () => {
+  const dir = await tempDir();
+  const relay = await startRelay();
+  const { svc: ledger } = await startAudit(dir.path);
+  const dash = await startDashboard(relay.url, { audit: ledger.url });
+  try {
+    await publish(relay.url, "access.intent", { tx_id: "tx-m", context: { ...SECRETS } });
+    await publish(relay.url, "sensor.login", { agent_id: "s", message: "ok", ...SECRETS });
+    await appendAudit(ledger.url, {
+      tx_id: "tx-m",
+      event: "access.decision",
+      actor: "policy",
+      payload: { ...SECRETS },
+    });
+    await waitFor(async () => (await state(dash.url)).events === 2, 15_000, "feed");
+    const stream = await openStream(`${dash.url}/events`);
+    await stream.until((e) => e.filter((x) => x.event === "message").length === 2);
+    await stream.close();
+    const texts = [stream.events.map((e) => e.data).join("\n")];
+    for (const path of ["/", "/activity", "/tx/tx-m", "/tx/tx-m?format=json", "/api/events"]) {
+      texts.push(await (await fetch(dash.url + path)).text());
+    }
+    texts.push(await (await fetch(`${dash.url}/api/overview`)).text());
+    for (const [n, text] of texts.entries()) {
+      for (const v of VALUES) assert.ok(!text.includes(v), `secret ${v} in answer ${n}`);
+    }
+    const tx = await (await fetch(`${dash.url}/tx/tx-m?format=json`)).json();
+    assert.equal(tx.audit.entries[0].verified, true, "verified before masking");
+    assert.equal(tx.audit.entries[0].payload.password, "[REDACTED]");
+    assert.equal(tx.intents[0].payload.context.credentials, "[REDACTED]");
+  } finally {
+    await dash.close();
+    await ledger.close();
+    await relay.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("protected mode: beyond loopback without keys refuses to start unless insecure", async () => {
+  const relay = await startRelay();
+  try {
+    await assert.rejects(
+      () => startDashboard(relay.url, { host: "0.0.0.0" }),
+      (err: unknown) => err instanceof ConfigError && /auth_keys/.test(err.message),
+    );
+    const open = await startDashboard(relay.url, { host: "0.0.0.0", insecure: true });
+    const health = await (await fetch(`${open.url}/health`)).json();
+    assert.equal(health.login, false);
+    await open.close();
+    const { publicKey } = await issuerFor();
+    const locked = await startDashboard(relay.url, { host: "0.0.0.0", auth_keys: [publicKey] });
+    const res = await fetch(`${locked.url}/api/state`);
+    assert.equal(res.status, 401);
+    await res.body?.cancel();
+    await locked.close();
+  } finally {
+    await relay.close();
+  }
+});

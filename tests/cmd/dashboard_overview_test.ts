@@ -1,0 +1,128 @@
+/**
+ * The overview over real sockets: each configured service's health polled (up, down, last
+ * seen), services heard from on the relay, the ledger checkpoint verified with the pinned key
+ * and consistency proofs (and refused when a checkpoint is not the log's), decisions counted.
+ */
+import assert from "node:assert/strict";
+import { publish, startRelay } from "../core/relay/relay_helpers.ts";
+import { tempDir, waitFor } from "../helpers.ts";
+import { appendAudit, startAudit, startDashboard } from "./dashboard_helpers.ts";
+
+async function overview(url: string) {
+  const res = await fetch(`${url}/api/overview`);
+  assert.equal(res.status, 200);
+  return await res.json();
+}
+
+function deadUrl(): string {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return `http://127.0.0.1:${port}`;
+}
+
+Deno.test("the overview shows every service's health, the ledger verified, and the traffic", async () => {
+  const dir = await tempDir();
+  const relay = await startRelay();
+  const { svc: ledger, vkey } = await startAudit(dir.path);
+  const dash = await startDashboard(relay.url, {
+    audit: ledger.url,
+    audit_public_key: vkey,
+    services: [`ghost=${deadUrl()}`, `relay-health=${relay.url}`],
+    health_interval: 100,
+    health_timeout: 500,
+  });
+  try {
+    await appendAudit(ledger.url, { tx_id: "t1", event: "access.decision", actor: "policy" });
+    await publish(relay.url, "access.decision", { tx_id: "t1", decision: "deny" });
+    await publish(relay.url, "iatp.trace", {
+      type: "blocked",
+      agent_id: "ag-1",
+      decision: "block",
+    });
+    await publish(relay.url, "sensor.cpu.high", { agent_id: "sensor-1", value: 97 });
+    let o = await overview(dash.url);
+    await waitFor(
+      async () => {
+        o = await overview(dash.url);
+        return o.ledger.state === "verified" && o.ledger.tree_size === 1 &&
+          o.services.find((s: { name: string }) => s.name === "ghost")?.state === "down" &&
+          o.totals.block === 1;
+      },
+      15_000,
+      "overview",
+    );
+    type Row = { name: string; state: string; kind: string; last_seen?: string };
+    const rows: Row[] = o.services;
+    const byName = new Map(rows.map((s) => [s.name, s]));
+    const row = (name: string): Row => byName.get(name) ?? assert.fail(`no service ${name}`);
+    assert.equal(row("relay").state, "up");
+    assert.equal(row("audit").state, "up");
+    assert.ok(row("audit").last_seen);
+    assert.equal(row("relay-health").state, "up");
+    assert.equal(row("ghost").last_seen, undefined, "never seen");
+    assert.equal(row("ag-1").state, "seen", "a sidecar known from its events");
+    assert.equal(row("sensor-1").kind, "sensor");
+    assert.equal(o.ledger.pinned, true);
+    assert.deepEqual(o.sensors, [{ type: "cpu.high", count: 1 }]);
+    assert.equal(o.totals.deny, 1);
+    assert.equal(o.agents[0].agent_id, "ag-1");
+    // A grown log is still verified: the dashboard checked a consistency proof to get there.
+    await appendAudit(ledger.url, { tx_id: "t2", event: "access.decision", actor: "policy" });
+    await appendAudit(ledger.url, { tx_id: "t3", event: "access.decision", actor: "policy" });
+    await waitFor(async () => (await overview(dash.url)).ledger.tree_size === 3, 15_000, "growth");
+    assert.equal((await overview(dash.url)).ledger.state, "verified");
+    const html = await (await fetch(`${dash.url}/`)).text();
+    assert.match(html, /verified with the configured key/);
+    assert.match(html, /data-service="ghost" data-state="down"/);
+  } finally {
+    await dash.close();
+    await ledger.close();
+    await relay.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("a checkpoint not signed by the pinned key, or not extending the last one, fails", async () => {
+  const dir = await tempDir();
+  const other = await tempDir();
+  const relay = await startRelay();
+  const { svc: ledger, vkey } = await startAudit(dir.path);
+  const { svc: impostor } = await startAudit(other.path);
+  let target = ledger.url;
+  // One URL whose answers come from the real ledger, then from another one.
+  const hop = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const u = new URL(req.url);
+    return fetch(target + u.pathname + u.search, { headers: req.headers });
+  });
+  const hopUrl = `http://127.0.0.1:${hop.addr.port}`;
+  const pinned = await startDashboard(relay.url, {
+    audit: hopUrl,
+    audit_public_key: vkey,
+    health_interval: 100,
+  });
+  const unpinned = await startDashboard(relay.url, { audit: hopUrl, health_interval: 100 });
+  try {
+    await appendAudit(ledger.url, { tx_id: "t1", event: "e", actor: "a" });
+    await appendAudit(ledger.url, { tx_id: "t2", event: "e", actor: "a" });
+    for (const d of [pinned, unpinned]) {
+      await waitFor(async () => (await overview(d.url)).ledger.tree_size === 2, 15_000, "seen");
+    }
+    assert.equal((await overview(unpinned.url)).ledger.pinned, false);
+    target = impostor.url;
+    await waitFor(async () => (await overview(pinned.url)).ledger.state === "failed", 15_000);
+    assert.match((await overview(pinned.url)).ledger.reason, /not signed by test-audit/);
+    // Unpinned, the other log's own key verifies its note, but it does not extend what was seen.
+    await waitFor(async () => (await overview(unpinned.url)).ledger.state === "failed", 15_000);
+    assert.match((await overview(unpinned.url)).ledger.reason, /log shrank from 2 to 0/);
+  } finally {
+    await unpinned.close();
+    await pinned.close();
+    await hop.shutdown();
+    await impostor.close();
+    await ledger.close();
+    await relay.close();
+    await dir.remove();
+    await other.remove();
+  }
+});
