@@ -119,9 +119,10 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
     const relayUrl = await startRelay(ctx);
     const auditUrl = await startAudit(ctx, relayUrl);
     await startPolicy(ctx, relayUrl, auditUrl);
-    await startDashboard(ctx, relayUrl, auditUrl);
     const sidecars = config.demo ? await startDemoSidecars(ctx, relayUrl, auditUrl) : {};
     await startAgents(ctx, relayUrl);
+    // Last, so it knows every other service's URL for its health overview.
+    await startDashboard(ctx, relayUrl, auditUrl, urls);
     if (config.demo && relayUrl) {
       publisher = new RelayClient({
         url: relayUrl,

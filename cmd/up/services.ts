@@ -97,8 +97,12 @@ export async function startDashboard(
   ctx: UpContext,
   relayUrl: string | undefined,
   auditUrl: string | undefined,
+  urls: Record<string, string>,
 ): Promise<void> {
   if (!ctx.want.has("dashboard")) return;
+  // The relay and the audit service are watched already; the others by their /health.
+  const watched = ["policy", "sidecar", "sidecar-untrusted", "demo-agent", "sensor", "action"];
+  const services = watched.filter((n) => urls[n]).map((n) => `${n}=${urls[n]}`);
   const { host, dashboard_port: port, log_level } = ctx.config;
   await ctx.run("dashboard", () =>
     dashboard.start(
@@ -108,6 +112,7 @@ export async function startDashboard(
         relay: relayUrl,
         relay_token: ctx.creds.file("dashboard"),
         audit: auditUrl,
+        services,
         log_level,
         ...ctx.keys,
       }),

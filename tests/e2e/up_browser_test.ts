@@ -1,7 +1,8 @@
 /**
  * `iatp up` end to end: the launcher starts the whole mesh with the demo on free ports; headless
- * Chromium opens the printed dashboard URL and sees allow, deny, block and warn cards; SIGINT
- * (Ctrl-C) stops everything cleanly with exit 0.
+ * Chromium opens the printed login URL (the viewer credential travels in the fragment), lands
+ * logged in, and the activity page shows allow, deny, block and warn cards; SIGINT (Ctrl-C)
+ * stops everything cleanly with exit 0.
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
@@ -29,7 +30,8 @@ const PORT_FLAGS = [
 ].flatMap((n) => [`--${n}-port`, "0"]);
 
 Deno.test({
-  name: "iatp up: the dashboard shows allow, deny, block and warn cards; Ctrl-C exits 0",
+  name:
+    "iatp up: the printed login opens the dashboard; allow, deny, block and warn cards; Ctrl-C exits 0",
   ignore: !haveChromium,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -43,19 +45,25 @@ Deno.test({
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
     });
     try {
-      let url = "";
+      let login = "";
       await waitFor(
         () => {
-          url = /Open the dashboard: (http\S+)/.exec(up.stdout())?.[1] ?? "";
-          return url !== "";
+          login = /Dashboard login: (http\S+)/.exec(up.stdout())?.[1] ?? "";
+          return login !== "";
         },
         60_000,
-        `iatp up to print the dashboard URL\n${up.stdout()}\n${up.stderr()}`,
+        `iatp up to print the dashboard login\n${up.stdout()}\n${up.stderr()}`,
       );
+      const base = new URL(login).origin;
       const page = await browser.newPage();
-      await page.goto(url);
+      const anonymous = await fetch(`${base}/api/state`);
+      await anonymous.body?.cancel();
+      assert.equal(anonymous.status, 401, "the dashboard of iatp up needs a login");
+      await page.goto(login);
+      await page.waitForURL((u) => !u.pathname.startsWith("/login"), { timeout: 20_000 });
+      await page.goto(`${base}/activity`);
       for (const decision of ["allow", "deny", "block", "warn"]) {
-        await page.waitForSelector(`.pill-${decision}`, { timeout: 45_000 });
+        await page.waitForSelector(`.card .pill-${decision}`, { timeout: 45_000 });
       }
       const shot = Deno.env.get("IATP_UP_SCREENSHOT");
       if (shot) await page.screenshot({ path: shot, fullPage: false });
