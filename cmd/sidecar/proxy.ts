@@ -92,7 +92,10 @@ interface Forwarded {
   pairs: HeaderPairs;
   card: boolean;
   ssn: boolean;
-  /** Name -> value with cards and SSNs redacted (the recorder also redacts secret names). */
+  /**
+   * Allow-listed header name -> value with cards and SSNs redacted (the recorder also redacts
+   * secret names); the content type only when it held PII.
+   */
   recorded: Record<string, string> | undefined;
 }
 
@@ -125,21 +128,26 @@ function forwardedHeaders(req: Request, allow: string[], traceId: string): Forwa
     ["x-agent-trace-id", traceId],
   ];
   const f: Forwarded = { pairs, card: false, ssn: false, recorded: undefined };
-  if (type !== null) note(f, "content-type", type);
+  // The content type is scanned like any forwarded value; it is recorded only when it held PII.
+  if (type !== null) note(f, "content-type", type, false);
   for (const name of allow) {
     const v = req.headers.get(name);
     if (v === null) continue;
     pairs.push([name, v]);
-    note(f, name, v);
+    note(f, name, v, true);
   }
   return f;
 }
 
-function note(f: Forwarded, name: string, value: string): void {
+function note(f: Forwarded, name: string, value: string, record: boolean): void {
   const seen = inspectText(decodeForScan(value, false));
+  if (!seen.card && !seen.ssn) {
+    if (record) (f.recorded ??= {})[name] = value;
+    return;
+  }
   f.card ||= seen.card;
   f.ssn ||= seen.ssn;
-  (f.recorded ??= {})[name] = seen.card || seen.ssn ? seen.text : value;
+  (f.recorded ??= {})[name] = seen.text;
 }
 
 /** Reads, checks and records the request; a Response when it ends here (413, 400). */
