@@ -14,50 +14,10 @@
  * @module
  */
 import { CARD_MAX_DIGITS, CARD_MIN_DIGITS, cardBrand, luhnValid, ssnValid } from "./cards.ts";
+import { SecretTracker } from "./secrets.ts";
+import type { PiiKind, PiiSpan, ScanOptions, ScanResult } from "./types.ts";
 
-/** What a finding is. */
-export type PiiKind = "credit_card" | "ssn";
-
-/** One finding: `text.slice(start, end)` covers it, separators and escapes included. */
-export interface PiiSpan {
-  kind: PiiKind;
-  start: number;
-  end: number;
-  /** False for a bare JSON number (its redaction must become a JSON string). */
-  inString: boolean;
-}
-
-/** The value of a member whose key is secret: `text.slice(start, end)` is the whole value. */
-export interface SecretSpan {
-  start: number;
-  end: number;
-}
-
-/** What a scan found. Spans are sorted and never overlap; secrets too (PII may lie inside). */
-export interface ScanResult {
-  creditCards: number;
-  ssns: number;
-  spans: PiiSpan[];
-  /** Values under secret keys (JSON mode with {@linkcode ScanOptions.secretKey}). */
-  secrets: SecretSpan[];
-  /** Deepest JSON nesting seen (JSON mode). */
-  maxDepth: number;
-  /** True when nesting exceeded the limit; the scan stopped there. */
-  tooDeep: boolean;
-}
-
-/** Options for {@linkcode scanPii}. */
-export interface ScanOptions {
-  /** Treat the text as JSON: track strings and nesting depth. */
-  json?: boolean;
-  /** Deepest nesting accepted in JSON mode before the scan stops. */
-  maxDepth?: number;
-  /**
-   * JSON mode: true for a member name whose value is secret (its escapes decoded); such values
-   * are reported in {@linkcode ScanResult.secrets}, except `true`, `false` and `null`.
-   */
-  secretKey?: (key: string) => boolean;
-}
+export type { PiiKind, PiiSpan, ScanOptions, ScanResult, SecretSpan } from "./types.ts";
 
 /** Default bound on JSON nesting depth. */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
@@ -72,13 +32,6 @@ const DOT = 46;
 const PLUS = 43;
 const BACKSLASH = 92;
 const QUOTE = 34;
-const COLON = 58;
-/** Not inside a secret value. */
-const NO_SECRET = 0;
-/** Inside a secret string value. */
-const SECRET_STRING = 1;
-/** Inside a secret object or array value. */
-const SECRET_NESTED = 2;
 /** Groups remembered per chain: the longest card window has six groups (4+3+3+3+3+3). */
 const RING = 8;
 const MASK = RING - 1;
@@ -87,26 +40,6 @@ const KEEP = CARD_MAX_DIGITS;
 
 function isWordChar(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-}
-
-function isJsonSpace(c: number): boolean {
-  return c === SPACE || c === 9 || c === 10 || c === 13;
-}
-
-/** Characters of a JSON number after its first one. */
-function isNumberTail(c: number): boolean {
-  return (c >= 48 && c <= 57) || c === DOT || c === HYPHEN || c === PLUS || c === 101 ||
-    c === 69;
-}
-
-/** A member name's text between its quotes, escapes decoded (kept raw if they are broken). */
-function memberName(raw: string): string {
-  if (!raw.includes("\\")) return raw;
-  try {
-    return JSON.parse(`"${raw}"`);
-  } catch {
-    return raw;
-  }
 }
 
 function hexValue(c: number): number {
@@ -144,14 +77,11 @@ class Scanner {
   json = false;
   depthLimit = DEFAULT_MAX_JSON_DEPTH;
   spans: PiiSpan[] = [];
-  secretKey: ((key: string) => boolean) | undefined = undefined;
-  secrets: SecretSpan[] = [];
+  /** Set when secret members are tracked (JSON mode with a key rule). */
+  secrets: SecretTracker | undefined = undefined;
+  readonly tracker = new SecretTracker();
   /** Index of the opening quote of the current (or last) string. */
   strStart = 0;
-  secretMode = NO_SECRET;
-  secretStart = 0;
-  /** Nesting depth outside a secret object or array value. */
-  secretDepth = 0;
   cards = 0;
   ssns = 0;
   inString = false;
@@ -178,9 +108,11 @@ class Scanner {
     this.json = opts.json ?? false;
     this.depthLimit = opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
     this.spans = [];
-    this.secretKey = this.json ? opts.secretKey : undefined;
-    this.secrets = [];
-    this.secretMode = NO_SECRET;
+    this.secrets = undefined;
+    if (this.json && opts.secretKey !== undefined) {
+      this.tracker.reset(text, opts.secretKey);
+      this.secrets = this.tracker;
+    }
     this.cards =
       this.ssns =
       this.depth =
@@ -284,7 +216,7 @@ class Scanner {
         this.strStart = i;
       } else {
         this.inString = false;
-        if (this.secretKey !== undefined) this.afterString(i);
+        this.secrets?.stringClosed(this.strStart, i, this.depth);
       }
     } else if (!this.inString) {
       if (c === 123 || c === 91) {
@@ -296,42 +228,10 @@ class Scanner {
         }
       } else if (c === 125 || c === 93) {
         this.depth--;
-        if (this.secretMode === SECRET_NESTED && this.depth === this.secretDepth) {
-          this.addSecret(this.secretStart, i + 1);
-        }
+        this.secrets?.nestingClosed(this.depth, i);
       }
     }
     return true;
-  }
-
-  /** A string closed at `i`: ends a secret string, or is a member name that starts one. */
-  afterString(i: number): void {
-    if (this.secretMode === SECRET_STRING) return this.addSecret(this.secretStart, i + 1);
-    if (this.secretMode !== NO_SECRET) return; // inside a secret object: all of it goes
-    const t = this.text;
-    let j = i + 1;
-    while (j < t.length && isJsonSpace(t.charCodeAt(j))) j++;
-    if (t.charCodeAt(j) !== COLON) return;
-    if (!this.secretKey!(memberName(t.slice(this.strStart + 1, i)))) return;
-    do j++; while (j < t.length && isJsonSpace(t.charCodeAt(j)));
-    const v = t.charCodeAt(j);
-    if (v === QUOTE) {
-      this.secretMode = SECRET_STRING;
-      this.secretStart = j;
-    } else if (v === 123 || v === 91) {
-      this.secretMode = SECRET_NESTED;
-      this.secretStart = j;
-      this.secretDepth = this.depth;
-    } else if (v === HYPHEN || (v >= 48 && v <= 57)) {
-      let e = j + 1;
-      while (e < t.length && isNumberTail(t.charCodeAt(e))) e++;
-      this.addSecret(j, e);
-    }
-  }
-
-  addSecret(start: number, end: number): void {
-    this.secrets.push({ start, end });
-    this.secretMode = NO_SECRET;
   }
 
   startGroup(at: number): void {
@@ -394,8 +294,7 @@ class Scanner {
       this.afterGroup(SPACE);
       if (this.state === AFTER_SEP) this.afterGroup(0);
     }
-    // A secret value the text ends inside is secret up to the end.
-    if (this.secretMode !== NO_SECRET) this.addSecret(this.secretStart, this.text.length);
+    this.secrets?.finish();
   }
 
   /**
@@ -499,14 +398,14 @@ export function scanPii(text: string, opts: ScanOptions = {}): ScanResult {
       creditCards: s.cards,
       ssns: s.ssns,
       spans: s.spans,
-      secrets: s.secrets,
+      secrets: s.secrets?.spans ?? [],
       maxDepth: s.maxDepth,
       tooDeep: s.tooDeep,
     };
   } finally {
     s.text = "";
     s.spans = [];
-    s.secrets = [];
-    s.secretKey = undefined;
+    s.secrets = undefined;
+    s.tracker.reset("", () => false);
   }
 }
