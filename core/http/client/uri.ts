@@ -29,6 +29,12 @@ function hexValue(c: number): number {
 /**
  * Checks the characters of a path or query: printable ASCII without `#` or `\`, every `%`
  * starting a valid escape, and no escaped NUL, CR or LF.
+ *
+ * @example
+ * ```ts
+ * checkTargetText("a=1&b=%20", "query"); // fine
+ * checkTargetText("a=%00", "query"); // throws TargetError
+ * ```
  * @throws {TargetError} naming the first problem.
  */
 export function checkTargetText(text: string, what: string): void {
