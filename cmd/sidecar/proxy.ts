@@ -92,10 +92,7 @@ interface Forwarded {
   pairs: HeaderPairs;
   card: boolean;
   ssn: boolean;
-  /**
-   * Allow-listed header name -> value with cards and SSNs redacted (the recorder also redacts
-   * secret names); the content type only when it held PII.
-   */
+  /** Header name -> value with cards and SSNs redacted, for the headers that held any. */
   recorded: Record<string, string> | undefined;
 }
 
@@ -128,23 +125,23 @@ function forwardedHeaders(req: Request, allow: string[], traceId: string): Forwa
     ["x-agent-trace-id", traceId],
   ];
   const f: Forwarded = { pairs, card: false, ssn: false, recorded: undefined };
-  // The content type is scanned like any forwarded value; it is recorded only when it held PII.
-  if (type !== null) note(f, "content-type", type, false);
+  if (type !== null) note(f, "content-type", type);
   for (const name of allow) {
     const v = req.headers.get(name);
     if (v === null) continue;
     pairs.push([name, v]);
-    note(f, name, v, true);
+    note(f, name, v);
   }
   return f;
 }
 
-function note(f: Forwarded, name: string, value: string, record: boolean): void {
+/**
+ * Scans one forwarded value. Only a value that held a card or an SSN is recorded (redacted):
+ * recording every header would cost each request more than all the scanning does.
+ */
+function note(f: Forwarded, name: string, value: string): void {
   const seen = inspectText(decodeForScan(value, false));
-  if (!seen.card && !seen.ssn) {
-    if (record) (f.recorded ??= {})[name] = value;
-    return;
-  }
+  if (!seen.card && !seen.ssn) return;
   f.card ||= seen.card;
   f.ssn ||= seen.ssn;
   (f.recorded ??= {})[name] = seen.text;
