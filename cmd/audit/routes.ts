@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { createMeshAuth, type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
 import { CanonicalJsonError } from "../../core/ledger/canonical.ts";
+import { readExactJson } from "../../core/ledger/json.ts";
 import {
   IdempotencyConflictError,
   type Ledger,
@@ -25,8 +26,11 @@ export const MAX_IDEMPOTENCY_KEY_CHARS = 256;
 /** Seconds a client is told to wait when the append queue is full. */
 export const RETRY_AFTER_SECONDS = 1;
 
-/** The body of `POST /audit`. */
-export const appendSchema = z.object({
+/**
+ * The body of `POST /audit`. Strict: a member the entry has no place for is refused, never
+ * dropped from what gets signed.
+ */
+export const appendSchema = z.strictObject({
   tx_id: z.string().min(1).max(MAX_ID_CHARS),
   event: z.string().min(1).max(MAX_EVENT_CHARS),
   actor: z.string().min(1).max(MAX_ID_CHARS),
@@ -60,7 +64,8 @@ export function registerAuditRoutes(
 ) {
   const auth = opts.auth ?? createMeshAuth({});
   app.post("/audit", requireMeshScope(auth, "audit:append"), async (c) => {
-    const body = appendSchema.parse(await c.req.json());
+    // Exact bytes in: a value the ledger cannot store as sent is a 400 naming the field.
+    const body = appendSchema.parse(await readExactJson(c.req.raw));
     const key = c.req.header("idempotency-key");
     if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_CHARS)) {
       throw new HttpError(400, `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} chars`);

@@ -9,6 +9,7 @@ import type { AuditClient } from "../../core/ledger/client.ts";
 import type { App } from "../../core/http/mod.ts";
 import type { Decision, PolicyEngine } from "../../core/policy/engine.ts";
 import { intentSchema } from "../../core/policy/intent.ts";
+import { readExactJson } from "../../core/ledger/json.ts";
 import type { PolicyReloader } from "../../core/policy/reload.ts";
 
 /** What the routes need. */
@@ -26,7 +27,9 @@ export interface PolicyRoutesDeps {
 export function registerPolicyRoutes(app: App, deps: PolicyRoutesDeps): void {
   const guard = requireMeshScope(deps.auth ?? createMeshAuth({}), "policy:evaluate");
   app.post("/evaluate", guard, async (c) => {
-    const intent = intentSchema.parse(await c.req.json());
+    // Strict bytes in: a lone surrogate or a value that cannot be kept exactly is a 400
+    // naming the field, before the engine (which throws on them) ever sees it.
+    const intent = intentSchema.parse(await readExactJson(c.req.raw));
     const decision = deps.engine.evaluate(intent);
     deps.onDecision?.(decision);
     deps.audit?.enqueue(

@@ -1,12 +1,15 @@
 /**
- * `POST /proxy[/<path>]`: the IATP decision order over one request. Body limit, JSON object
- * check, one scan for cards and SSNs (the same pass yields the scrubbed copy the recorder
- * keeps), the trust decision, then a streamed forward to the agent with a timeout.
+ * `POST /proxy[/<path>]`: the IATP decision order over one request. Target check (dot
+ * segments, escapes), body limit, JSON object check, one scan of everything that would be
+ * forwarded (body, path, query, header values) for cards and SSNs, whose results also yield the
+ * scrubbed copies the recorder keeps (secret members redacted too), the trust decision, then a
+ * streamed forward to the agent with a timeout.
  * @module
  */
 import type { Context } from "hono";
 import type { AppEnv } from "../../core/http/mod.ts";
-import { scrubJsonText } from "../../core/pii/mod.ts";
+import { HttpClientError, type SendRequest } from "../../core/http/client/mod.ts";
+import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonText } from "../../core/pii/mod.ts";
 import { type FlightRecorder, isValidTraceId } from "../../core/recorder/mod.ts";
 import {
   decideTrust,
@@ -15,12 +18,12 @@ import {
   WARN_BELOW_SCORE,
 } from "../../core/trust/mod.ts";
 import { readBoundedBody } from "./body.ts";
-import { type SendUpstream, UpstreamError } from "./upstream.ts";
+import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
 
 /** What the proxy needs, fixed at startup. */
 export interface ProxyDeps {
   agentUrl: string;
-  send: SendUpstream;
+  send: SendRequest;
   timeoutMs: number;
   maxBodyBytes: number;
   maxJsonDepth: number;
@@ -60,7 +63,7 @@ function json(status: number, body: Record<string, unknown>, headers: HeaderPair
 function parseObject(
   bytes: Uint8Array<ArrayBuffer>,
   maxDepth: number,
-): { text: string; scrubbed: string; card: boolean; ssn: boolean } | { invalid: string } {
+): { scrubbed: string; card: boolean; ssn: boolean } | { invalid: string } {
   let text: string;
   try {
     text = decoder.decode(bytes);
@@ -78,36 +81,70 @@ function parseObject(
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return { invalid: "body is not a JSON object" };
   }
-  return { text, scrubbed, card: scan.creditCards > 0, ssn: scan.ssns > 0 };
-}
-
-/** The agent path for `/proxy/<rest>`: the agent URL's path joined with `<rest>`, query kept. */
-export function upstreamPath(basePath: string, url: { pathname: string; search: string }): string {
-  const rest = url.pathname.slice("/proxy".length);
-  if (rest === "" || rest === "/") {
-    return (rest === "/" && !basePath.endsWith("/") ? basePath + "/" : basePath) + url.search;
-  }
-  return basePath.replace(/\/+$/, "") + rest + url.search;
-}
-
-/** What a request URL means to the proxy. */
-interface Target {
-  /** The sidecar path, as recorded. */
-  pathname: string;
-  /** Path and query on the agent. */
-  upstream: string;
+  return { scrubbed, card: scan.creditCards > 0, ssn: scan.ssns > 0 };
 }
 
 /** Distinct request URLs whose parse is remembered (clients repeat the same few). */
 const TARGET_CACHE_SIZE = 256;
 
+/** The headers forwarded to the agent, what their values hold and their recorded copies. */
+interface Forwarded {
+  pairs: HeaderPairs;
+  card: boolean;
+  ssn: boolean;
+  /** Header name -> value with cards and SSNs redacted, for the headers that held any. */
+  recorded: Record<string, string> | undefined;
+}
+
 /** One request in flight: what every step needs. */
 interface Exchange {
   req: Request;
   target: Target;
+  forwarded: Forwarded;
   traceId: string;
   /** Response headers every /proxy answer carries (more are appended). */
   headers: HeaderPairs;
+}
+
+/** The client's trace id when it is safe to keep (and to store and echo), else a new one. */
+function traceIdOf(incoming: string | null): string {
+  if (!isValidTraceId(incoming)) return crypto.randomUUID();
+  // A trace id becomes a storage key and is echoed back: one carrying a card or an SSN is
+  // replaced rather than kept.
+  if (incoming.length >= MIN_PII_CHARS && scanPii(incoming).spans.length > 0) {
+    return crypto.randomUUID();
+  }
+  return incoming;
+}
+
+/** Builds the forwarded header list and scans every value in it (percent-decoded too). */
+function forwardedHeaders(req: Request, allow: string[], traceId: string): Forwarded {
+  const type = req.headers.get("content-type");
+  const pairs: HeaderPairs = [
+    ["content-type", type ?? "application/json"],
+    ["x-agent-trace-id", traceId],
+  ];
+  const f: Forwarded = { pairs, card: false, ssn: false, recorded: undefined };
+  if (type !== null) note(f, "content-type", type);
+  for (const name of allow) {
+    const v = req.headers.get(name);
+    if (v === null) continue;
+    pairs.push([name, v]);
+    note(f, name, v);
+  }
+  return f;
+}
+
+/**
+ * Scans one forwarded value. Only a value that held a card or an SSN is recorded (redacted):
+ * recording every header would cost each request more than all the scanning does.
+ */
+function note(f: Forwarded, name: string, value: string): void {
+  const seen = inspectText(decodeForScan(value, false));
+  if (!seen.card && !seen.ssn) return;
+  f.card ||= seen.card;
+  f.ssn ||= seen.ssn;
+  (f.recorded ??= {})[name] = seen.text;
 }
 
 /** Reads, checks and records the request; a Response when it ends here (413, 400). */
@@ -129,16 +166,31 @@ async function admit(
     const out = { error: "Invalid JSON", detail: parsed.invalid, trace_id: x.traceId };
     return json(400, out, x.headers);
   }
+  const { target: t, forwarded: f } = x;
+  const card = parsed.card || t.card || f.card;
+  const ssn = parsed.ssn || t.ssn || f.ssn;
   const payload = parsed.scrubbed.slice(0, deps.tracePayloadChars);
   rec.record("request", x.traceId, {
     method: x.req.method,
-    path: x.target.pathname,
+    path: t.path,
+    ...(t.query !== "" ? { query: t.query } : {}),
+    ...(f.recorded ? { headers: f.recorded } : {}),
     payload,
     ...(payload.length < parsed.scrubbed.length ? { payload_truncated: true } : {}),
     payload_bytes: body.bytes.length,
-    sensitive: { credit_card: parsed.card, ssn: parsed.ssn },
+    sensitive: { credit_card: card, ssn },
+    ...(card || ssn ? { found_in: foundIn(parsed, t, f) } : {}),
   });
-  return { bytes: body.bytes, card: parsed.card, ssn: parsed.ssn };
+  return { bytes: body.bytes, card, ssn };
+}
+
+/** Where cards or SSNs were found, for the record. */
+function foundIn(body: { card: boolean; ssn: boolean }, t: Target, f: Forwarded): string[] {
+  const out: string[] = [];
+  if (body.card || body.ssn) out.push("body");
+  if (t.card || t.ssn) out.push("url");
+  if (f.card || f.ssn) out.push("headers");
+  return out;
 }
 
 /** Applies the trust decision; a Response when it blocks (403) or warns (449). */
@@ -185,27 +237,38 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const targetOf = (href: string): Target => {
     let t = targets.get(href);
     if (!t) {
-      const url = new URL(href);
-      t = { pathname: url.pathname, upstream: upstreamPath(basePath, url) };
-      if (targets.size >= TARGET_CACHE_SIZE) targets.clear();
-      targets.set(href, t);
+      t = proxyTarget(basePath, href);
+      // URLs carrying PII are not kept any longer than their request.
+      if (!t.card && !t.ssn) {
+        if (targets.size >= TARGET_CACHE_SIZE) targets.clear();
+        targets.set(href, t);
+      }
     }
     return t;
   };
   return {
     async handle(req) {
-      const incoming = req.headers.get("x-agent-trace-id");
-      const traceId = isValidTraceId(incoming) ? incoming : crypto.randomUUID();
+      const traceId = traceIdOf(req.headers.get("x-agent-trace-id"));
       const headers: HeaderPairs = [
         ["X-Agent-Trace-ID", traceId],
         ["X-Agent-Trust-Score", scoreHeader],
       ];
-      const x: Exchange = { req, target: targetOf(req.url), traceId, headers };
+      let target: Target;
+      try {
+        target = targetOf(req.url);
+      } catch (err) {
+        if (!(err instanceof TargetError)) throw err;
+        deps.recorder.record("error", traceId, { error: "Invalid path", status: 400 });
+        const out = { error: "Invalid path", detail: err.message, trace_id: traceId };
+        return json(400, out, headers);
+      }
+      const forwarded = forwardedHeaders(req, allow, traceId);
+      const x: Exchange = { req, target, forwarded, traceId, headers };
       const input = await admit(deps, x);
       if (input instanceof Response) return input;
       const stop = judge(deps, x, input.card, input.ssn);
       if (stop) return stop;
-      return await forward(deps, x, x.target.upstream, input.bytes, allow);
+      return await forward(deps, x, input.bytes);
     },
   };
 }
@@ -216,30 +279,35 @@ export function proxyHandler(deps: ProxyDeps): (c: Context<AppEnv>) => Promise<R
   return (c) => proxy.handle(c.req.raw);
 }
 
+/** The status and message for a failed upstream exchange. */
+function failure(err: unknown): { status: 502 | 504; error: string } {
+  if (err instanceof HttpClientError && err.kind === "timeout") {
+    return { status: 504, error: "Backend agent timeout" };
+  }
+  if (err instanceof HttpClientError && err.kind === "protocol") {
+    return { status: 502, error: "Invalid response from backend agent" };
+  }
+  return { status: 502, error: "Failed to reach backend agent" };
+}
+
 async function forward(
   deps: ProxyDeps,
   x: Exchange,
-  path: string,
   bytes: Uint8Array<ArrayBuffer>,
-  allow: string[],
 ): Promise<Response> {
-  const { req, traceId, headers } = x;
-  const out: Array<[string, string]> = [
-    ["content-type", req.headers.get("content-type") ?? "application/json"],
-    ["x-agent-trace-id", traceId],
-  ];
-  for (const name of allow) {
-    const v = req.headers.get(name);
-    if (v !== null) out.push([name, v]);
-  }
+  const { traceId, headers } = x;
   const started = performance.now();
   let res;
   try {
-    res = await deps.send(path, out, bytes, deps.timeoutMs);
+    res = await deps.send({
+      method: "POST",
+      target: x.target.upstream,
+      headers: x.forwarded.pairs,
+      body: bytes,
+      timeoutMs: deps.timeoutMs,
+    });
   } catch (err) {
-    const timedOut = err instanceof UpstreamError && err.kind === "timeout";
-    const status = timedOut ? 504 : 502;
-    const error = timedOut ? "Backend agent timeout" : "Failed to reach backend agent";
+    const { status, error } = failure(err);
     deps.recorder.record("error", traceId, {
       error,
       cause: err instanceof Error ? err.message : String(err),

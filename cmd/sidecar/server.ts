@@ -9,6 +9,7 @@ import { type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
 import { meshAuthFor, resolveSecretSetting } from "../../core/auth/config.ts";
 import { HttpError } from "../../core/errors/mod.ts";
 import { type App, createServer, type FastRoute, type Service } from "../../core/http/mod.ts";
+import { createOriginClient } from "../../core/http/client/mod.ts";
 import { createLogger, type Logger } from "../../core/log/mod.ts";
 import "../../core/pii/mod.ts"; // keeps cards and SSNs out of every log line
 import { FlightRecorder, isValidTraceId, openRecordStore } from "../../core/recorder/mod.ts";
@@ -17,7 +18,6 @@ import type { SidecarConfig } from "./config.ts";
 import { createEventSink } from "./events.ts";
 import { createIdentity, type Identity } from "./identity.ts";
 import { createProxy } from "./proxy.ts";
-import { createUpstreamClient } from "./upstream.ts";
 
 /** The manifest fields the trust score depends on. */
 function factors(config: SidecarConfig) {
@@ -69,7 +69,7 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
 
   const { recorder, events } = createRecorder(config, log);
 
-  const upstream = createUpstreamClient(config.agent_url);
+  const upstream = createOriginClient(config.agent_url);
   const proxy = createProxy({
     agentUrl: config.agent_url,
     send: upstream.send,

@@ -57,6 +57,12 @@ export class ConfigError extends Error {
 /** An error with an HTTP status; `extra` fields are merged into the JSON error body. */
 export class HttpError extends Error {
   override name = "HttpError";
+  /**
+   * @param status the HTTP status
+   * @param message the envelope's `error`
+   * @param extra more envelope fields
+   * @param options the error this one wraps (`{ cause }`)
+   */
   constructor(
     readonly status: number,
     message: string,

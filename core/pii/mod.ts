@@ -18,14 +18,18 @@ export {
   type ScanOptions,
   scanPii,
   type ScanResult,
+  type SecretSpan,
 } from "./scan.ts";
 export {
   CARD_PLACEHOLDER,
   hasPiiSizedNumber,
+  inspectText,
   installPiiLogScrubber,
+  MIN_PII_CHARS,
   redactPiiNumbers,
   redactSpans,
   scrubJsonText,
   scrubPiiText,
   SSN_PLACEHOLDER,
+  type TextInspection,
 } from "./scrub.ts";

@@ -8,41 +8,16 @@
  * adversarial digits and separators costs the same as a megabyte of prose.
  *
  * JSON mode also decodes string escapes (`\u0034` is a `4`), tells string contents from bare
- * numbers (the scrubber must quote a redacted number) and tracks nesting depth.
+ * numbers (the scrubber must quote a redacted number) and tracks nesting depth. Given a key
+ * rule, it also reports the value of every member whose key the rule calls secret (a string,
+ * number, object or array, whole), in the same pass.
  * @module
  */
 import { CARD_MAX_DIGITS, CARD_MIN_DIGITS, cardBrand, luhnValid, ssnValid } from "./cards.ts";
+import { SecretTracker } from "./secrets.ts";
+import type { PiiKind, PiiSpan, ScanOptions, ScanResult } from "./types.ts";
 
-/** What a finding is. */
-export type PiiKind = "credit_card" | "ssn";
-
-/** One finding: `text.slice(start, end)` covers it, separators and escapes included. */
-export interface PiiSpan {
-  kind: PiiKind;
-  start: number;
-  end: number;
-  /** False for a bare JSON number (its redaction must become a JSON string). */
-  inString: boolean;
-}
-
-/** What a scan found. Spans are sorted and never overlap. */
-export interface ScanResult {
-  creditCards: number;
-  ssns: number;
-  spans: PiiSpan[];
-  /** Deepest JSON nesting seen (JSON mode). */
-  maxDepth: number;
-  /** True when nesting exceeded the limit; the scan stopped there. */
-  tooDeep: boolean;
-}
-
-/** Options for {@linkcode scanPii}. */
-export interface ScanOptions {
-  /** Treat the text as JSON: track strings and nesting depth. */
-  json?: boolean;
-  /** Deepest nesting accepted in JSON mode before the scan stops. */
-  maxDepth?: number;
-}
+export type { PiiKind, PiiSpan, ScanOptions, ScanResult, SecretSpan } from "./types.ts";
 
 /** Default bound on JSON nesting depth. */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
@@ -102,6 +77,11 @@ class Scanner {
   json = false;
   depthLimit = DEFAULT_MAX_JSON_DEPTH;
   spans: PiiSpan[] = [];
+  /** Set when secret members are tracked (JSON mode with a key rule). */
+  secrets: SecretTracker | undefined = undefined;
+  readonly tracker = new SecretTracker();
+  /** Index of the opening quote of the current (or last) string. */
+  strStart = 0;
   cards = 0;
   ssns = 0;
   inString = false;
@@ -128,6 +108,11 @@ class Scanner {
     this.json = opts.json ?? false;
     this.depthLimit = opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
     this.spans = [];
+    this.secrets = undefined;
+    if (this.json && opts.secretKey !== undefined) {
+      this.tracker.reset(text, opts.secretKey);
+      this.secrets = this.tracker;
+    }
     this.cards =
       this.ssns =
       this.depth =
@@ -177,7 +162,7 @@ class Scanner {
         this.addDigit(c - 48, next);
       } else {
         if (this.state !== IDLE) this.afterGroup(c);
-        if (this.json && !escaped && !this.structure(c)) return;
+        if (this.json && !escaped && !this.structure(c, i)) return;
       }
       this.prev = c;
       i = next;
@@ -223,10 +208,16 @@ class Scanner {
     return (a | b | c | d) < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
   }
 
-  /** JSON strings and nesting; false stops the scan (nesting too deep). */
-  structure(c: number): boolean {
+  /** JSON strings and nesting at index `i`; false stops the scan (nesting too deep). */
+  structure(c: number, i: number): boolean {
     if (c === QUOTE) {
-      this.inString = !this.inString;
+      if (!this.inString) {
+        this.inString = true;
+        this.strStart = i;
+      } else {
+        this.inString = false;
+        this.secrets?.stringClosed(this.strStart, i, this.depth);
+      }
     } else if (!this.inString) {
       if (c === 123 || c === 91) {
         if (++this.depth > this.maxDepth) this.maxDepth = this.depth;
@@ -237,6 +228,7 @@ class Scanner {
         }
       } else if (c === 125 || c === 93) {
         this.depth--;
+        this.secrets?.nestingClosed(this.depth, i);
       }
     }
     return true;
@@ -302,6 +294,7 @@ class Scanner {
       this.afterGroup(SPACE);
       if (this.state === AFTER_SEP) this.afterGroup(0);
     }
+    this.secrets?.finish();
   }
 
   /**
@@ -405,11 +398,14 @@ export function scanPii(text: string, opts: ScanOptions = {}): ScanResult {
       creditCards: s.cards,
       ssns: s.ssns,
       spans: s.spans,
+      secrets: s.secrets?.spans ?? [],
       maxDepth: s.maxDepth,
       tooDeep: s.tooDeep,
     };
   } finally {
     s.text = "";
     s.spans = [];
+    s.secrets = undefined;
+    s.tracker.reset("", () => false);
   }
 }

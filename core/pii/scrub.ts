@@ -1,11 +1,12 @@
 /**
  * Redaction of payment cards and SSNs found by {@linkcode scanPii}, for raw JSON text (bare
- * numbers become JSON strings, so the result stays valid JSON) and for plain text; plus the
- * process-wide log hook so no card or SSN ever reaches a log line.
+ * numbers become JSON strings, so the result stays valid JSON) and for plain text, plus the
+ * values of secret members (password, token, api_key, ... as the log scrubber defines them)
+ * in JSON text; and the process-wide log hook so no card or SSN ever reaches a log line.
  * @module
  */
-import { addScrubber } from "../log/mod.ts";
-import { type PiiSpan, scanPii, type ScanResult } from "./scan.ts";
+import { addScrubber, isSensitiveKey, REDACTED } from "../log/mod.ts";
+import { type PiiSpan, scanPii, type ScanResult, type SecretSpan } from "./scan.ts";
 
 /** Placeholder for a redacted payment card (spec IATP-001 §5.4). */
 export const CARD_PLACEHOLDER = "[CREDIT_CARD_REDACTED]";
@@ -16,23 +17,55 @@ function placeholder(span: PiiSpan): string {
   return span.kind === "credit_card" ? CARD_PLACEHOLDER : SSN_PLACEHOLDER;
 }
 
+/** What a secret value becomes in JSON text (a JSON string, whatever the value was). */
+const SECRET_REPLACEMENT = `"${REDACTED}"`;
+
 /**
  * Rewrites `text` with every span replaced. In JSON text a bare number span (and its minus
- * sign) becomes a quoted placeholder so the document still parses.
+ * sign) becomes a quoted placeholder so the document still parses. A secret value (JSON text)
+ * becomes the string `"[REDACTED]"`, PII inside it included.
+ *
+ * @example
+ * ```ts
+ * const text = '{"password":"hunter2","card":"4532015112830366"}';
+ * const scan = scanPii(text, { json: true, secretKey: (k) => k === "password" });
+ * redactSpans(text, scan.spans, scan.secrets);
+ * // '{"password":"[REDACTED]","card":"[CREDIT_CARD_REDACTED]"}'
+ * ```
  */
-export function redactSpans(text: string, spans: readonly PiiSpan[]): string {
-  if (spans.length === 0) return text;
+export function redactSpans(
+  text: string,
+  spans: readonly PiiSpan[],
+  secrets: readonly SecretSpan[] = [],
+): string {
+  if (spans.length === 0 && secrets.length === 0) return text;
   let out = "";
   let last = 0;
-  for (const span of spans) {
-    let start = span.start;
-    let replacement = placeholder(span);
-    if (!span.inString) {
-      if (start > 0 && text.charCodeAt(start - 1) === 45) start--;
-      replacement = `"${replacement}"`;
+  let p = 0;
+  for (let s = 0; s <= secrets.length; s++) {
+    const secret = s < secrets.length ? secrets[s] : undefined;
+    const until = secret?.start ?? text.length;
+    for (; p < spans.length && spans[p].end <= until; p++) {
+      const span = spans[p];
+      let start = span.start;
+      let replacement = placeholder(span);
+      if (!span.inString) {
+        if (start > last && text.charCodeAt(start - 1) === 45) start--;
+        replacement = `"${replacement}"`;
+      }
+      out += text.slice(last, start) + replacement;
+      last = span.end;
     }
-    out += text.slice(last, start) + replacement;
-    last = span.end;
+    if (secret === undefined) break;
+    let start = secret.start;
+    let end = secret.end;
+    // PII overlapping the secret value goes with it.
+    for (; p < spans.length && spans[p].start < end; p++) {
+      start = Math.min(start, spans[p].start);
+      end = Math.max(end, spans[p].end);
+    }
+    out += text.slice(last, Math.max(last, start)) + SECRET_REPLACEMENT;
+    last = Math.max(last, end);
   }
   return out + text.slice(last);
 }
@@ -47,21 +80,56 @@ export function redactSpans(text: string, spans: readonly PiiSpan[]): string {
  */
 let lastCleanJson: string | undefined;
 
-/** Scans JSON text and returns the scan plus the redacted text (the same string when clean). */
+/**
+ * Scans JSON text and returns the scan plus the redacted text (the same string when clean):
+ * cards and SSNs become placeholders and the value of every secret member (a key
+ * {@linkcode isSensitiveKey} accepts, at any depth) becomes `"[REDACTED]"`, in one pass.
+ */
 export function scrubJsonText(
   text: string,
   maxDepth?: number,
 ): { scan: ScanResult; text: string } {
-  const scan = scanPii(text, { json: true, maxDepth });
+  const scan = scanPii(text, { json: true, maxDepth, secretKey: isSensitiveKey });
   if (scan.spans.length === 0 && !scan.tooDeep) lastCleanJson = text;
-  return { scan, text: redactSpans(text, scan.spans) };
+  return { scan, text: redactSpans(text, scan.spans, scan.secrets) };
 }
+
+/** Shortest text that can hold a card or an SSN (an SSN has 9 digits, a card 12 or more). */
+export const MIN_PII_CHARS = 9;
 
 /** Redacts cards and SSNs in plain text. */
 export function scrubPiiText(text: string): string {
-  // Fast exit: nothing shorter than 9 characters can hold an SSN or a card.
-  if (text.length < 9 || text === lastCleanJson) return text;
+  if (text.length < MIN_PII_CHARS || text === lastCleanJson) return text;
   return redactSpans(text, scanPii(text).spans);
+}
+
+/** What {@linkcode inspectText} found: whether there were cards or SSNs, and the redacted text. */
+export interface TextInspection {
+  card: boolean;
+  ssn: boolean;
+  /** `text` with cards and SSNs replaced (the same string when none were found). */
+  text: string;
+}
+
+const CLEAN: Omit<TextInspection, "text"> = { card: false, ssn: false };
+
+/**
+ * Scans plain text for cards and SSNs and redacts them, in one call.
+ *
+ * @example
+ * ```ts
+ * inspectText("ssn 078-05-1120"); // { card: false, ssn: true, text: "ssn [SSN_REDACTED]" }
+ * ```
+ */
+export function inspectText(text: string): TextInspection {
+  if (text.length < MIN_PII_CHARS) return { ...CLEAN, text };
+  const scan = scanPii(text);
+  if (scan.spans.length === 0) return { ...CLEAN, text };
+  return {
+    card: scan.creditCards > 0,
+    ssn: scan.ssns > 0,
+    text: redactSpans(text, scan.spans),
+  };
 }
 
 /** Deepest nesting {@linkcode redactPiiNumbers} walks (the log scrubber's own bound is lower). */

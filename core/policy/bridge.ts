@@ -4,13 +4,24 @@
  * `access.decision`, and append the decision to the audit ledger under an idempotency key.
  * Decisions recorded but not yet delivered (relay or audit down, or a crash) are re-delivered
  * on start and on a timer, never re-decided.
+ *
+ * Every intent gets exactly one decision: one that cannot be evaluated (a wrong shape, a lone
+ * UTF-16 surrogate, an engine error) is decided `deny` with the errors in its explanation, and
+ * published and audited like any other. A decision the relay or ledger refuses for good (a 4xx)
+ * is logged and not retried, so it never holds up the ones after it.
  * @module
  */
-import type { AuditClient } from "../ledger/client.ts";
+import { canonicalize, CanonicalJsonError } from "../ledger/canonical.ts";
+import { type AuditClient, AuditClientError } from "../ledger/client.ts";
 import type { Logger } from "../log/mod.ts";
-import type { RelayClient, RelayEvent, Subscription } from "../relay/client.ts";
+import {
+  type RelayClient,
+  RelayError,
+  type RelayEvent,
+  type Subscription,
+} from "../relay/client.ts";
 import type { Decision, PolicyEngine } from "./engine.ts";
-import { intentSchema } from "./intent.ts";
+import { intentSchema, MAX_INTENT_STRING } from "./intent.ts";
 import type { DecisionState } from "./state.ts";
 
 /** Topic intents arrive on. */
@@ -54,24 +65,38 @@ export class DecisionBridge {
   }
 
   async #onIntent(e: RelayEvent): Promise<void> {
-    const payload = e.payload ?? {};
-    const txId = typeof payload.tx_id === "string" && payload.tx_id !== ""
-      ? payload.tx_id
-      : e.event_id;
+    const payload: unknown = e.payload ?? {};
+    const txId = txIdOf(payload, e.event_id);
     if (this.o.state.decided(txId)) {
       this.o.state.setPosition(e.id);
       return;
     }
-    const parsed = intentSchema.safeParse(payload);
-    const decision: Decision = parsed.success
-      ? this.o.engine.evaluate(parsed.data, txId)
-      : this.#malformed(txId, parsed.error.issues);
+    const decision = this.#decide(payload, txId);
     this.o.state.record(decision, e.id);
     this.o.onDecision?.(decision);
     await this.#deliver(decision);
   }
 
-  #malformed(txId: string, issues: Array<{ path: PropertyKey[]; message: string }>): Decision {
+  /** The decision for one intent payload; never throws. */
+  #decide(payload: unknown, txId: string): Decision {
+    try {
+      // A lone surrogate has no canonical form: the ledger could not take the decision.
+      canonicalize(payload);
+    } catch (err) {
+      if (!(err instanceof CanonicalJsonError)) throw err;
+      return this.#denied(txId, [err.message]);
+    }
+    const parsed = intentSchema.safeParse(payload);
+    if (!parsed.success) {
+      return this.#denied(
+        txId,
+        parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`),
+      );
+    }
+    return this.o.engine.evaluate(parsed.data, txId);
+  }
+
+  #denied(txId: string, messages: string[]): Decision {
     return {
       tx_id: txId,
       decision: "deny",
@@ -79,10 +104,7 @@ export class DecisionBridge {
       risk_after: null,
       explanation: {
         determining_policies: [],
-        errors: issues.map((i) => ({
-          policy: "intent",
-          message: `${i.path.map(String).join(".") || "(root)"}: ${i.message}`,
-        })),
+        errors: messages.map((message) => ({ policy: "intent", message })),
       },
       policy_ref: this.o.engine.bundle.ref,
       ts: new Date().toISOString(),
@@ -93,11 +115,12 @@ export class DecisionBridge {
     if (this.#inFlight.has(d.tx_id)) return true;
     this.#inFlight.add(d.tx_id);
     try {
-      await this.o.relay.publishNow(DECISION_TOPIC, { ...d });
-      await this.o.audit?.append(
-        { tx_id: d.tx_id, event: DECISION_TOPIC, actor: "policy", payload: { ...d } },
-        { idempotencyKey: `policy-decision:${d.tx_id}` },
-      );
+      await this.#unlessRefused(d, () => this.o.relay.publishNow(DECISION_TOPIC, { ...d }));
+      await this.#unlessRefused(d, () =>
+        this.o.audit?.append(
+          { tx_id: d.tx_id, event: DECISION_TOPIC, actor: "policy", payload: { ...d } },
+          { idempotencyKey: `policy-decision:${d.tx_id}` },
+        ));
       this.o.state.markDelivered(d.tx_id);
       return true;
     } catch (err) {
@@ -124,10 +147,42 @@ export class DecisionBridge {
     })();
   }
 
+  /** Runs one delivery step; a refusal for good (a 4xx) is logged and not retried. */
+  async #unlessRefused(d: Decision, step: () => Promise<unknown> | undefined): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+      this.o.log.error("decision refused; not retried", { tx_id: d.tx_id, err: String(err) });
+    }
+  }
+
   /** Stops the subscription and the retry timer. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
     this.#sub?.close();
     await this.#redelivering;
   }
+}
+
+/** True for an answer retrying cannot change: a 4xx other than 408 and 429. */
+function isRefusal(err: unknown): boolean {
+  if (err instanceof RelayError) return err.permanent;
+  return err instanceof AuditClientError && err.status >= 400 && err.status < 500 &&
+    err.status !== 408 && err.status !== 429;
+}
+
+/**
+ * The intent's tx_id when it is one the ledger can key (1 to {@linkcode MAX_INTENT_STRING}
+ * well-formed characters), else the relay event id, so even a malformed intent gets its one
+ * decision under a stable id.
+ */
+function txIdOf(payload: unknown, eventId: string): string {
+  const tx = typeof payload === "object" && payload !== null && !Array.isArray(payload)
+    ? (payload as { tx_id?: unknown }).tx_id
+    : undefined;
+  return typeof tx === "string" && tx.length > 0 && tx.length <= MAX_INTENT_STRING &&
+      tx.isWellFormed()
+    ? tx
+    : eventId;
 }

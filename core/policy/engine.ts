@@ -10,7 +10,7 @@ import * as cedar from "@cedar-policy/cedar-wasm";
 import type { Bundle, LoadedPolicy } from "./bundle.ts";
 import { PolicyBundleError } from "./bundle.ts";
 import { DecisionExplainer } from "./explain.ts";
-import { type Intent, toCedarRequest } from "./intent.ts";
+import { type CedarRequest, type Intent, toCedarRequest } from "./intent.ts";
 
 /** A policy decision (the `POST /evaluate` response and `access.decision` payload). */
 export interface Decision {
@@ -42,6 +42,28 @@ function annotationValue(v: string): string | number | boolean {
   if (/^-?\d{1,15}$/.test(v)) return Number(v);
   if (v === "true" || v === "false") return v === "true";
   return v;
+}
+
+/** cedar-wasm's answer, with a throw turned into a failure answer. */
+function authorize(
+  req: CedarRequest,
+  entities: cedar.EntityJson[],
+  setId: string,
+): cedar.AuthorizationAnswer {
+  try {
+    return cedar.statefulIsAuthorized({
+      principal: req.principal,
+      action: req.action,
+      resource: req.resource,
+      context: req.context as cedar.Context,
+      entities,
+      preparsedPolicySetId: setId,
+    });
+  } catch (err) {
+    const message = `engine error: ${err instanceof Error ? err.message : String(err)}`;
+    const error = { message, help: null, code: null, url: null, severity: null };
+    return { type: "failure", errors: [error], warnings: [] };
+  }
 }
 
 /** Evaluates intents against the installed bundle. */
@@ -77,19 +99,16 @@ export class PolicyEngine {
     return { bundle, setId, byId, explainer: new DecisionExplainer(bundle, `${setId}-probes`) };
   }
 
-  /** Decides an intent. `txId` is used when the intent has none. */
+  /**
+   * Decides an intent. `txId` is used when the intent has none. Never throws: a request the
+   * engine cannot evaluate (cedar-wasm throws on input such as a lone UTF-16 surrogate) is a
+   * `deny` carrying the engine's error.
+   */
   evaluate(intent: Intent, txId: string = intent.tx_id ?? crypto.randomUUID()): Decision {
     const cur = this.#current;
     const req = toCedarRequest(intent);
     const entities = [...req.entities, ...cur.bundle.entities] as cedar.EntityJson[];
-    const answer = cedar.statefulIsAuthorized({
-      principal: req.principal,
-      action: req.action,
-      resource: req.resource,
-      context: req.context as cedar.Context,
-      entities,
-      preparsedPolicySetId: cur.setId,
-    });
+    const answer = authorize(req, entities, cur.setId);
     const risk = intent.context?.session_risk;
     const base = { tx_id: txId, policy_ref: cur.bundle.ref, ts: new Date().toISOString() };
     if (answer.type === "failure") {

@@ -166,3 +166,78 @@ Deno.test("iatp audit verify --url checks the signature and consistency with the
     assert.match(rolled.stderr, /shrank from 50 to 7/);
   });
 });
+
+/** POSTs raw bytes to /audit. */
+async function postBytes(url: string, body: Uint8Array<ArrayBuffer>) {
+  const res = await fetch(`${url}/audit`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+Deno.test("values the ledger cannot store exactly are refused by field, never signed", async () => {
+  await withAudit(async (url) => {
+    const enc = new TextEncoder();
+    const entry = (payload: string) => `{"tx_id":"x","event":"e","actor":"a","payload":${payload}}`;
+    const cases: Array<[Uint8Array<ArrayBuffer>, string]> = [
+      [
+        enc.encode('{"__proto__":{"admin":true},"tx_id":"x","event":"e","actor":"a"}'),
+        "$.__proto__",
+      ],
+      [enc.encode(entry('{"n":9007199254740993}')), "$.payload.n"],
+      [enc.encode(entry('{"n":1e400}')), "$.payload.n"],
+      [enc.encode(entry('{"s":"\\ud800"}')), "$.payload.s"],
+      [enc.encode(entry('{"a":1,"a":2}')), "$.payload.a"],
+      [
+        enc.encode(entry(`{"deep":${"[".repeat(70)}${"]".repeat(70)}}`)),
+        "$.payload.deep" + "[0]".repeat(62),
+      ],
+      [
+        new Uint8Array([...enc.encode(entry('{"note":"caf')), 0xe9, ...enc.encode('"}}')]),
+        "$.payload.note",
+      ],
+    ];
+    for (const [body, field] of cases) {
+      const r = await postBytes(url, body);
+      assert.equal(r.status, 400, field);
+      assert.equal(r.body.field, field);
+      assert.ok(r.body.request_id, "the JSON envelope");
+    }
+    const extra = await post(url, { tx_id: "x", event: "e", actor: "a", extra: 1 });
+    assert.equal(extra.status, 400, "a member the entry has no place for is refused, not dropped");
+    const size = (await (await fetch(`${url}/checkpoint`, {
+      headers: { accept: "application/json" },
+    })).json()).tree_size;
+    assert.equal(size, 0, "nothing was signed");
+    // The same number in another spelling is the same value: stored in canonical form.
+    const same = await postBytes(url, enc.encode(entry('{"one":1.0,"zero":-0,"tenth":0.1}')));
+    assert.equal(same.status, 201);
+    const stored = await (await fetch(`${url}/entries/${same.body.index}`)).json();
+    assert.deepEqual(stored.payload, { one: 1, zero: 0, tenth: 0.1 });
+  });
+});
+
+Deno.test("a truncated or malformed body is a 400 with the envelope, never a 500", async () => {
+  await withAudit(async (url) => {
+    const u = new URL(url);
+    const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
+    const head = `POST /audit HTTP/1.1\r\nhost: ${u.host}\r\ncontent-type: application/json\r\n` +
+      'content-length: 100\r\n\r\n{"tx';
+    await conn.write(new TextEncoder().encode(head));
+    await conn.closeWrite();
+    const chunks: number[] = [];
+    const buf = new Uint8Array(4096);
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      chunks.push(...buf.subarray(0, n));
+    }
+    conn.close();
+    const text = new TextDecoder().decode(new Uint8Array(chunks));
+    assert.match(text, /^HTTP\/1\.1 400 /, text);
+    assert.match(text, /"request_id"/);
+    for (const body of ["", "{", "[1,2]", '"s"', "null", '{"tx_id":"t"']) {
+      assert.equal((await post(url, body)).status, 400, JSON.stringify(body));
+    }
+  });
+});

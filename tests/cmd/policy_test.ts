@@ -100,3 +100,43 @@ Deno.test("iatp policy refuses an invalid bundle at start with exit 2 naming the
     await dir.remove();
   }
 });
+
+Deno.test("POST /evaluate: lone surrogates, inexact numbers, deep nesting and cut bodies are 400s", async () => {
+  const svc = await start(command.resolve({ port: 0, reload_interval: 0 }), { log: silentLogger });
+  try {
+    const intent = (subject: string, context = '{"session_risk":42}') =>
+      `{"subject":${subject},"resource":{"enterprise":"B","id":"c","scope":"read"},"context":${context}}`;
+    const cases: Array<[string, string]> = [
+      [intent('{"id":"\\ud800","enterprise":"A"}'), "$.subject.id"],
+      [intent('{"id":"a"}', '{"\\udc00x":"y"}'), "$.context"],
+      [intent('{"id":"a"}', '{"session_risk":1e400}'), "$.context.session_risk"],
+      [intent('{"id":"a"}', '{"session_risk":9007199254740993}'), "$.context.session_risk"],
+      [
+        intent('{"id":"a"}', `{"x":${"[".repeat(80)}${"]".repeat(80)}}`),
+        "$.context.x" + "[0]".repeat(62),
+      ],
+    ];
+    for (const [body, field] of cases) {
+      const r = await evaluate(svc.url, body);
+      assert.equal(r.status, 400, field);
+      assert.equal(r.body.field, field);
+      assert.ok(r.body.request_id);
+    }
+    const u = new URL(svc.url);
+    const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
+    await conn.write(new TextEncoder().encode(
+      `POST /evaluate HTTP/1.1\r\nhost: ${u.host}\r\ncontent-length: 100\r\n\r\n{"su`,
+    ));
+    await conn.closeWrite();
+    const buf = new Uint8Array(4096);
+    let text = "";
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    conn.close();
+    assert.match(text, /^HTTP\/1\.1 400 /, text);
+    assert.equal((await evaluate(svc.url, SEED)).status, 200, "still serving");
+  } finally {
+    await svc.close();
+  }
+});

@@ -45,8 +45,12 @@ Deno.test("access.intent -> exactly one access.decision per tx_id across a resta
     for (const tx of ["t1", "t2"]) await client.publishNow("access.intent", intent(tx));
     await client.publishNow("access.intent", intent("t3", 60));
     await client.publishNow("access.intent", intent("t4", "42")); // malformed: string risk
+    // Intents the engine cannot evaluate: before, they got no decision at all.
+    const lone = { ...intent("t7"), subject: { enterprise: "A", id: "\ud800", roles: [] } };
+    await client.publishNow("access.intent", lone);
+    const badTx = await client.publishNow("access.intent", intent("\udc00-tx"));
     await waitFor(
-      () => ["t1", "t2", "t3", "t4"].every((t) => decided(t).length > 0),
+      () => ["t1", "t2", "t3", "t4", "t7", badTx.event_id].every((t) => decided(t).length > 0),
       30_000,
       "first decisions",
     );
@@ -54,6 +58,11 @@ Deno.test("access.intent -> exactly one access.decision per tx_id across a resta
     assert.equal(decided("t1")[0].payload.risk_after, 37);
     assert.equal(decided("t3")[0].payload.decision, "deny");
     assert.equal(decided("t4")[0].payload.decision, "deny");
+    for (const tx of ["t7", badTx.event_id]) {
+      const d = decided(tx)[0].payload as { decision: string; explanation: { errors: unknown[] } };
+      assert.equal(d.decision, "deny", tx);
+      assert.match(JSON.stringify(d.explanation.errors), /lone UTF-16 surrogate/, tx);
+    }
 
     await policy.stop("SIGTERM");
     // While it is down: a new intent and a re-sent one.
@@ -66,13 +75,13 @@ Deno.test("access.intent -> exactly one access.decision per tx_id across a resta
     await client.publishNow("access.intent", intent("sentinel"));
     await waitFor(() => decided("sentinel").length > 0, 30_000, "sentinel decision");
 
-    for (const tx of ["t1", "t2", "t3", "t4", "t5", "t6", "sentinel"]) {
+    for (const tx of ["t1", "t2", "t3", "t4", "t5", "t6", "t7", badTx.event_id, "sentinel"]) {
       assert.equal(decided(tx).length, 1, `decisions for ${tx}`);
     }
     const vkey =
       (await (await fetch(`${audit.url}/checkpoint`, { headers: { accept: "application/json" } }))
         .json()).vkey;
-    for (const tx of ["t1", "t2", "t5"]) {
+    for (const tx of ["t1", "t2", "t5", "t7"]) {
       await waitFor(
         async () => (await (await fetch(`${audit.url}/tx/${tx}`)).json()).entries.length > 0,
         30_000,
@@ -80,7 +89,7 @@ Deno.test("access.intent -> exactly one access.decision per tx_id across a resta
       );
       const { entries } = await (await fetch(`${audit.url}/tx/${tx}`)).json();
       assert.equal(entries.length, 1, `ledger entries for ${tx}`);
-      assert.equal(entries[0].payload.decision, "allow");
+      assert.equal(entries[0].payload.decision, tx === "t7" ? "deny" : "allow");
       assert.ok(await refVerifyReceipt(entries[0], entries[0].receipt, vkey));
     }
   } finally {

@@ -1,167 +1,143 @@
+/**
+ * The sidecar in front of a raw-socket agent: invalid framing and statuses become 502 with the
+ * trace id, a POST never reaches the agent twice, and forwarded paths are normalised or
+ * refused with 400.
+ */
 import assert from "node:assert/strict";
-import { upstreamPath } from "../../../cmd/sidecar/proxy.ts";
-import { UpstreamError, UpstreamPool } from "../../../cmd/sidecar/upstream.ts";
+import { type Arrival, ok, rawRequest, startRawAgent } from "../../support/raw_agent.ts";
+import { post, startSidecar } from "./fixtures.ts";
 
-const enc = new TextEncoder();
+const BAD: Array<[string, string]> = [
+  [
+    "CL and TE",
+    "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+  ],
+  ["conflicting CL", "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nabc"],
+  ["xchunkedx", "HTTP/1.1 200 OK\r\ntransfer-encoding: xchunkedx\r\n\r\n0\r\n\r\n"],
+  ["status 2000", "HTTP/1.1 2000 OK\r\ncontent-length: 0\r\n\r\n"],
+  ["status 99", "HTTP/1.1 99 OK\r\ncontent-length: 0\r\n\r\n"],
+  ["status 600", "HTTP/1.1 600 OK\r\ncontent-length: 0\r\n\r\n"],
+  ["status 999", "HTTP/1.1 999 Odd\r\ncontent-length: 0\r\n\r\n"],
+  ["status 2x0", "HTTP/1.1 2x0 OK\r\ncontent-length: 0\r\n\r\n"],
+  ["101 to a POST", "HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n"],
+];
 
-/** A raw TCP server: `reply(requestCount)` returns the bytes to send per request (or "close"). */
-function rawServer(reply: (n: number) => Uint8Array | string | "close" | "hang") {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  let n = 0;
-  let connections = 0;
-  const conns = new Set<Deno.Conn>();
-  (async () => {
-    for await (const conn of listener) {
-      connections++;
-      conns.add(conn);
-      (async () => {
-        const buf = new Uint8Array(64 * 1024);
-        try {
-          for (;;) {
-            const got = await conn.read(buf);
-            if (got === null) break;
-            const r = reply(n++);
-            if (r === "hang") continue;
-            if (r === "close") break;
-            const bytes = typeof r === "string" ? enc.encode(r) : r;
-            let off = 0;
-            while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-          }
-        } catch { /* peer went away */ }
-        conns.delete(conn);
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      })();
+Deno.test("invalid agent responses: 502 with the trace id, connection never reused", async () => {
+  for (const [name, bad] of BAD) {
+    const agent = startRawAgent((a) => (a.n === 1 ? bad : ok(`{"n":${a.n}}`)));
+    const sc = await startSidecar({ agent_url: agent.url });
+    try {
+      assert.equal((await post(sc.url, {})).status, 200, name);
+      const r = await post(sc.url, {}, { "X-Agent-Trace-ID": `bad-${name.replace(/\W/g, "")}` });
+      assert.equal(r.status, 502, name);
+      assert.equal(r.json.error, "Invalid response from backend agent", name);
+      assert.equal(r.json.trace_id, r.headers.get("x-agent-trace-id"), name);
+      assert.match(String(r.json.trace_id), /^bad-/);
+      assert.equal((await post(sc.url, {})).status, 200, `${name}: still serving`);
+      assert.equal(agent.connections, 2, `${name}: the bad connection was dropped`);
+      assert.equal(agent.arrivals.length, 3, `${name}: nothing sent twice`);
+    } finally {
+      await sc.close();
+      agent.close();
     }
-  })().catch(() => {});
-  const port = (listener.addr as Deno.NetAddr).port;
-  return {
-    origin: new URL(`http://127.0.0.1:${port}`),
-    get connections() {
-      return connections;
-    },
-    close() {
-      try {
-        listener.close();
-      } catch { /* closed already */ }
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-    },
-  };
-}
+  }
+});
 
-async function text(
-  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null,
-): Promise<string> {
-  return body === null ? "" : await new Response(body).text();
-}
-
-const ok = (body: string, extra = "") =>
-  `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n${extra}\r\n${body}`;
-
-Deno.test("keep-alive: one connection carries many requests", async () => {
-  const srv = rawServer((n) => ok(`r${n}`));
-  const pool = new UpstreamPool(srv.origin);
+Deno.test("100 Continue is skipped; 204 and 304 pass through without a body", async () => {
+  const agent = startRawAgent((a) =>
+    a.n === 0
+      ? "HTTP/1.1 100 Continue\r\n\r\n" + ok('{"after":"continue"}')
+      : a.n === 1
+      ? "HTTP/1.1 204 No Content\r\n\r\n"
+      : "HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n"
+  );
+  const sc = await startSidecar({ agent_url: agent.url });
   try {
-    for (let i = 0; i < 5; i++) {
-      const r = await pool.request("/x", [["x-a", "1"]], enc.encode("{}"), 5000);
-      assert.equal(r.status, 200);
-      assert.equal(r.contentType, "text/plain");
-      assert.equal(await text(r.body), `r${i}`);
+    const r = await post(sc.url, {});
+    assert.equal(r.status, 200);
+    assert.equal(r.text, '{"after":"continue"}');
+    const empty = await post(sc.url, {});
+    assert.equal(empty.status, 204);
+    assert.equal(empty.text, "");
+    assert.equal((await post(sc.url, {})).status, 304);
+  } finally {
+    await sc.close();
+    agent.close();
+  }
+});
+
+Deno.test("a POST is never delivered twice through the sidecar", async () => {
+  // The agent reads the second POST on its pooled connection and drops the connection without
+  // answering. Before: the sidecar re-sent it (2 client calls, 3 POSTs at the agent).
+  const agent = startRawAgent((a) => (a.n === 1 ? "close" : ok(`{"n":${a.n}}`)));
+  const sc = await startSidecar({ agent_url: agent.url });
+  try {
+    assert.equal((await post(sc.url, { call: 1 })).status, 200);
+    const second = await post(sc.url, { call: 2 }, { "X-Agent-Trace-ID": "dup-1" });
+    assert.equal(second.status, 502);
+    assert.equal(second.json.trace_id, "dup-1");
+    assert.equal(second.headers.get("x-agent-trace-id"), "dup-1");
+    assert.deepEqual(agent.arrivals.map((a: Arrival) => a.body), ['{"call":1}', '{"call":2}']);
+  } finally {
+    await sc.close();
+    agent.close();
+  }
+});
+
+Deno.test("an agent that closes after every answer gets each POST once", async () => {
+  const agent = startRawAgent((a) => ({ bytes: ok(`{"n":${a.n}}`), close: true }));
+  const sc = await startSidecar({ agent_url: agent.url });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await post(sc.url, { i })).status);
+    const answered = statuses.filter((s) => s === 200).length;
+    assert.ok(statuses.every((s) => s === 200 || s === 502), statuses.join());
+    assert.equal(agent.arrivals.length, answered, "every arrival answered once, none twice");
+  } finally {
+    await sc.close();
+    agent.close();
+  }
+});
+
+Deno.test("forwarded paths: dot segments removed under the base path, escapes refused", async () => {
+  const agent = startRawAgent((a) => ok(JSON.stringify({ line: a.line })));
+  const sc = await startSidecar({ agent_url: `${agent.url}/api/` });
+  try {
+    const forwarded: Array<[string, string]> = [
+      ["/proxy/a/../b?x=1", "POST /api/b?x=1 HTTP/1.1"],
+      ["/proxy/a/%2e%2E/b", "POST /api/b HTTP/1.1"],
+      ["/proxy/./v1/tasks", "POST /api/v1/tasks HTTP/1.1"],
+      ["/proxy/a/b/..", "POST /api/a/ HTTP/1.1"],
+      ["/proxy", "POST /api/ HTTP/1.1"],
+      ["/proxy/a%2Fb", "POST /api/a%2Fb HTTP/1.1"],
+    ];
+    for (const [target, line] of forwarded) {
+      const r = await rawRequest(sc.url, `POST ${target} HTTP/1.1`, "{}");
+      assert.equal(r.status, 200, target);
+      assert.equal(JSON.parse(r.body).line, line, target);
     }
-    assert.equal(srv.connections, 1);
-  } finally {
-    pool.close();
-    srv.close();
-  }
-});
-
-Deno.test("chunked, large and close-delimited bodies stream through intact", async () => {
-  const big = "y".repeat(600_000);
-  const srv = rawServer((n) => {
-    if (n === 0) {
-      return "HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: 1\r\n\r\n";
+    const before = agent.arrivals.length;
+    for (
+      const target of [
+        "/proxy/../foo",
+        "/proxy/%2e%2e/foo",
+        "/proxy/a/../../foo",
+        "/proxy/..%2f..%2fetc",
+        "/proxy/a%00b",
+        "/proxy/a\\..\\b",
+        "/proxy/x?a=%zz",
+      ]
+    ) {
+      const r = await rawRequest(sc.url, `POST ${target} HTTP/1.1`, "{}");
+      assert.equal(r.status, 400, target);
+      const body = JSON.parse(r.body);
+      assert.equal(body.error, "Invalid path", target);
+      assert.ok(body.trace_id, target);
+      assert.equal(r.headers.get("x-agent-trace-id"), body.trace_id, target);
     }
-    if (n === 1) return ok(big);
-    if (n === 2) return "HTTP/1.1 100 Continue\r\n\r\n" + ok("after-continue");
-    return "HTTP/1.0 200 OK\r\n\r\nuntil-eof";
-  });
-  const pool = new UpstreamPool(srv.origin);
-  try {
-    const a = await pool.request("/", [], enc.encode("{}"), 5000);
-    assert.equal(a.status, 201);
-    assert.equal(await text(a.body), "hello world");
-    const b = await pool.request("/", [], enc.encode("{}"), 5000);
-    assert.ok(b.body instanceof ReadableStream, "a large body streams");
-    assert.equal((await text(b.body)).length, big.length);
-    const c = await pool.request("/", [], enc.encode("{}"), 5000);
-    assert.equal(await text(c.body), "after-continue");
-    assert.equal(srv.connections, 1, "all on one keep-alive connection");
-    const d = await pool.request("/", [], enc.encode("{}"), 5000);
-    const pending = text(d.body);
-    srv.close(); // HTTP/1.0 without length: the body ends when the server closes
-    assert.equal(await pending, "until-eof");
+    assert.equal(agent.arrivals.length, before, "nothing refused reached the agent");
   } finally {
-    pool.close();
-    srv.close();
+    await sc.close();
+    agent.close();
   }
-});
-
-Deno.test("a stale pooled connection is retried once on a fresh one", async () => {
-  const srv = rawServer((n) => (n === 1 ? "close" : ok(`r${n}`)));
-  const pool = new UpstreamPool(srv.origin);
-  try {
-    assert.equal(await text((await pool.request("/", [], enc.encode("{}"), 5000)).body), "r0");
-    // The server drops the idle connection on the next request without answering.
-    assert.equal(await text((await pool.request("/", [], enc.encode("{}"), 5000)).body), "r2");
-    assert.equal(srv.connections, 2);
-  } finally {
-    pool.close();
-    srv.close();
-  }
-});
-
-Deno.test("timeouts, refused connections and garbage become typed errors", async () => {
-  const hang = rawServer(() => "hang");
-  const garbage = rawServer(() => "SMTP ready\r\n\r\n");
-  const huge = rawServer(() => "HTTP/1.1 200 OK\r\n" + "x-pad: y\r\n".repeat(10_000));
-  const pool = new UpstreamPool(hang.origin);
-  try {
-    await assert.rejects(
-      pool.request("/", [], enc.encode("{}"), 200),
-      (e) => e instanceof UpstreamError && e.kind === "timeout",
-    );
-    const refused = new UpstreamPool(new URL("http://127.0.0.1:9"));
-    await assert.rejects(
-      refused.request("/", [], enc.encode("{}"), 2000),
-      (e) => e instanceof UpstreamError && e.kind === "connect",
-    );
-    const g = new UpstreamPool(garbage.origin);
-    await assert.rejects(
-      g.request("/", [], enc.encode("{}"), 2000),
-      (e) => e instanceof UpstreamError && e.kind === "protocol",
-    );
-    const h = new UpstreamPool(huge.origin);
-    await assert.rejects(h.request("/", [], enc.encode("{}"), 5000), /too large/);
-    g.close();
-    h.close();
-  } finally {
-    pool.close();
-    hang.close();
-    garbage.close();
-    huge.close();
-  }
-});
-
-Deno.test("upstream path joins the agent URL path and the proxied rest", () => {
-  const u = (s: string) => new URL(s, "http://sidecar");
-  assert.equal(upstreamPath("/", u("/proxy")), "/");
-  assert.equal(upstreamPath("/api", u("/proxy")), "/api");
-  assert.equal(upstreamPath("/api", u("/proxy/")), "/api/");
-  assert.equal(upstreamPath("/api/", u("/proxy/v1/x?q=1")), "/api/v1/x?q=1");
-  assert.equal(upstreamPath("/", u("/proxy/a?b=c")), "/a?b=c");
 });

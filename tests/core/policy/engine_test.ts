@@ -140,3 +140,19 @@ Deno.test("bad bundles are rejected with the file named", async () => {
   }
   await assert.rejects(loadBundle("/nonexistent/policies"), PolicyBundleError);
 });
+
+Deno.test("input cedar-wasm throws on is a deny carrying the engine's error, never a throw", () => {
+  const intents: Intent[] = [
+    { ...SEED, subject: { ...SEED.subject, id: "\ud800" } },
+    { ...SEED, context: { session_risk: 1, "\udc00": "x" } },
+    { ...SEED, context: { session_risk: 1, nested: { k: "a\ud800" } } },
+  ];
+  for (const intent of intents) {
+    const d = engine.evaluate(intent, "tx-bad");
+    assert.equal(d.decision, "deny");
+    assert.equal(d.tx_id, "tx-bad");
+    assert.deepEqual(d.obligations, {});
+    assert.equal(d.explanation.errors.length, 1);
+    assert.match(d.explanation.errors[0].message, /^engine error: /);
+  }
+});

@@ -1,0 +1,69 @@
+/**
+ * The client for one origin: the keep-alive pool for `http:`, `fetch` for `https:` (TLS is
+ * the runtime's), behind one `send` function with the same errors and response shape.
+ * @module
+ */
+import { HttpClientError } from "./error.ts";
+import {
+  type ClientRequest,
+  type ClientResponse,
+  OriginPool,
+  type OriginPoolOptions,
+} from "./pool.ts";
+
+/** Sends one request; rejects with an {@linkcode HttpClientError}. */
+export type SendRequest = (req: ClientRequest) => Promise<ClientResponse>;
+
+/** A client bound to one origin. */
+export interface OriginClient {
+  send: SendRequest;
+  /** Closes idle connections; requests in flight finish. */
+  close(): void;
+}
+
+/**
+ * The client for `origin`: {@linkcode OriginPool} for `http:`, `fetch` for `https:`.
+ *
+ * @example
+ * ```ts
+ * const client = createOriginClient("http://127.0.0.1:8000");
+ * const res = await client.send({
+ *   method: "POST", target: "/tasks", headers: [["content-type", "application/json"]],
+ *   body: new TextEncoder().encode("{}"), timeoutMs: 5000,
+ * });
+ * client.close();
+ * ```
+ */
+export function createOriginClient(origin: string, opts: OriginPoolOptions = {}): OriginClient {
+  const url = new URL(origin);
+  if (url.protocol === "http:") {
+    const pool = new OriginPool(url, opts);
+    return { send: (req) => pool.request(req), close: () => pool.close() };
+  }
+  const client = Deno.createHttpClient({});
+  return {
+    send: async (req) => {
+      let res: Response;
+      try {
+        res = await fetch(new URL(req.target, url), {
+          method: req.method,
+          headers: req.headers,
+          body: req.method === "GET" || req.method === "HEAD" ? undefined : req.body,
+          redirect: "manual",
+          signal: AbortSignal.timeout(req.timeoutMs),
+          client,
+        });
+      } catch (err) {
+        const timedOut = err instanceof DOMException && err.name === "TimeoutError";
+        const message = err instanceof Error ? err.message : String(err);
+        throw new HttpClientError(timedOut ? "timeout" : "connect", message, { cause: err });
+      }
+      if (res.status < 200 || res.status > 599) {
+        await res.body?.cancel();
+        throw new HttpClientError("protocol", `invalid response: status ${res.status}`);
+      }
+      return { status: res.status, contentType: res.headers.get("content-type"), body: res.body };
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,317 @@
+/**
+ * One TCP connection of the HTTP/1.1 client: a read buffer, a deadline, a count of the request
+ * bytes the socket accepted, and a watch while it idles in the pool. A deadline that passes
+ * closes the socket, which fails whatever read or write is pending with a timeout error.
+ *
+ * The deadline timer is lazy: one timer per connection stays armed across exchanges and only
+ * re-arms itself when it fires early (for a later exchange's deadline), so a busy keep-alive
+ * connection creates a timer about once per timeout period instead of once per request.
+ *
+ * A parked (idle) connection keeps one read pending. If the peer closes the connection, or
+ * sends anything, while it idles, that read completes and the connection is marked dead, so a
+ * request is never written to a connection already known to be gone. The next exchange simply
+ * consumes that pending read: it costs no extra read.
+ * @module
+ */
+import { HttpClientError } from "./error.ts";
+
+const INITIAL_BUFFER = 16 * 1024;
+const INITIAL_WRITE_BUFFER = 4 * 1024;
+/** Write buffers larger than this are not kept attached to a pooled connection. */
+const KEEP_WRITE_BUFFER = 64 * 1024;
+const CR = 13;
+const LF = 10;
+const encoder = new TextEncoder();
+
+/** A buffered connection. */
+export class Connection {
+  #buf = new Uint8Array(INITIAL_BUFFER);
+  #start = 0;
+  #end = 0;
+  #out: Uint8Array | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the pending timer fires (ms since epoch). */
+  #timerAt = 0;
+  /** Deadline of the exchange in progress. */
+  #deadline = 0;
+  #armed = false;
+  #timedOut = false;
+  #closed = false;
+  /** The read issued when the connection was parked, not consumed yet. */
+  #parked: Promise<number | null> | undefined;
+  #idle = false;
+  #dead = false;
+  /** Response bytes received since the last arm() (0 means the peer sent nothing). */
+  received = 0;
+  /** Request bytes the socket accepted since the last arm() (0: nothing was sent). */
+  written = 0;
+
+  /** @param tcp the connected socket; the connection owns and closes it */
+  constructor(readonly tcp: Deno.TcpConn) {}
+
+  /** Bytes read but not consumed (a connection with leftovers cannot be reused). */
+  get pending(): number {
+    return this.#end - this.#start;
+  }
+
+  /** True once the socket was closed (by us, by the deadline, or after the peer left). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Starts the deadline for one exchange. */
+  arm(deadline: number): void {
+    this.received = 0;
+    this.written = 0;
+    this.#deadline = deadline;
+    this.#armed = true;
+    // A pending timer that fires no later than this deadline re-checks when it fires.
+    if (this.#timer === undefined || this.#timerAt > deadline) this.#schedule(deadline);
+  }
+
+  #schedule(at: number): void {
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, at - Date.now()));
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    if (!this.#armed || this.#closed) return;
+    if (Date.now() >= this.#deadline) {
+      this.#timedOut = true;
+      this.close();
+    } else this.#schedule(this.#deadline);
+  };
+
+  /** Ends the deadline once the exchange completed. */
+  disarm(): void {
+    this.#armed = false;
+  }
+
+  /**
+   * Parks an idle connection (nothing pending): issues the read that notices the peer closing
+   * it, or sending bytes nobody asked for, while it idles.
+   */
+  park(): void {
+    this.#start = this.#end = 0;
+    this.#idle = true;
+    const read = this.tcp.read(this.#buf);
+    this.#parked = read;
+    read.then(this.#onParkedRead, this.#onParkedRead);
+  }
+
+  readonly #onParkedRead = (): void => {
+    // Anything the peer does while the connection idles (close, reset, stray bytes) ends it.
+    if (!this.#idle) return;
+    this.#dead = true;
+    this.close();
+  };
+
+  /** Takes a parked connection for an exchange; false when it died while idle (close it). */
+  unpark(): boolean {
+    this.#idle = false;
+    return !this.#dead && !this.#closed;
+  }
+
+  /**
+   * Writes a request head followed by `body` in one write. The head must hold only characters
+   * up to U+00FF (a request line and header values): each becomes one byte.
+   */
+  async writeMessage(head: string, body: Uint8Array): Promise<void> {
+    const need = head.length + body.length;
+    let out = this.#out;
+    if (out === undefined || out.length < need) {
+      out = this.#out = new Uint8Array(Math.max(INITIAL_WRITE_BUFFER, need));
+    }
+    const ascii = encoder.encodeInto(head, out);
+    let n = ascii.written;
+    // A character above U+007F took more than one UTF-8 byte: write the ISO-8859-1 bytes.
+    if (ascii.read !== head.length || n !== head.length) n = latin1Into(head, out);
+    out.set(body, n);
+    await this.writeAll(out.subarray(0, n + body.length));
+    if (out.length > KEEP_WRITE_BUFFER) this.#out = undefined;
+  }
+
+  #fail(err: unknown): never {
+    if (this.#timedOut) throw new HttpClientError("timeout", "timed out", { cause: err });
+    if (err instanceof HttpClientError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new HttpClientError("connect", message, { cause: err });
+  }
+
+  /** Writes all of `data`, counting what the socket accepted in {@linkcode written}. */
+  async writeAll(data: Uint8Array): Promise<void> {
+    try {
+      let off = 0;
+      while (off < data.length) {
+        const n = await this.tcp.write(data.subarray(off));
+        off += n;
+        this.written += n;
+      }
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /** Reads more into the buffer; false at end of stream. */
+  async #fill(): Promise<boolean> {
+    let n: number | null;
+    const parked = this.#parked;
+    if (parked !== undefined) {
+      // Its bytes land at the start of the (then empty) buffer.
+      this.#parked = undefined;
+      try {
+        n = await parked;
+      } catch (err) {
+        this.#fail(err);
+      }
+    } else {
+      if (this.#start === this.#end) this.#start = this.#end = 0;
+      if (this.#end === this.#buf.length) this.#grow();
+      try {
+        n = await this.tcp.read(this.#buf.subarray(this.#end));
+      } catch (err) {
+        this.#fail(err);
+      }
+    }
+    if (this.#timedOut) this.#fail(null);
+    if (n === null) return false;
+    this.#end += n;
+    this.received += n;
+    return true;
+  }
+
+  /** Makes room at the end of the buffer: compacts, or doubles it when it is all live. */
+  #grow(): void {
+    const live = this.#buf.subarray(this.#start, this.#end);
+    const next = this.#start > 0 ? this.#buf : new Uint8Array(this.#buf.length * 2);
+    next.set(live);
+    this.#buf = next;
+    this.#end = live.length;
+    this.#start = 0;
+  }
+
+  /**
+   * Reads up to and including the blank line ending a response head; returns the head without
+   * that blank line as a view of the read buffer, valid until the next read.
+   * @throws {HttpClientError} `protocol` when the head exceeds `max` bytes or the peer closed
+   * mid-head; `connect` when it closed before sending anything; `timeout`.
+   */
+  async readHeadBytes(max: number): Promise<Uint8Array> {
+    // `scanned` counts from #start, which #fill may move; absolute offsets would go stale.
+    let scanned = 0;
+    for (;;) {
+      const b = this.#buf;
+      const s = this.#start;
+      for (let i = s + Math.max(3, scanned); i < this.#end; i++) {
+        if (b[i] === LF && b[i - 1] === CR && b[i - 2] === LF && b[i - 3] === CR) {
+          this.#start = i + 1;
+          return b.subarray(s, i - 3);
+        }
+      }
+      scanned = this.#end - s;
+      if (scanned > max) throw new HttpClientError("protocol", "response head too large");
+      if (!await this.#fill()) {
+        throw new HttpClientError(
+          this.received === 0 ? "connect" : "protocol",
+          "connection closed before a response",
+        );
+      }
+    }
+  }
+
+  /**
+   * Reads one CRLF-terminated line, at most `max` bytes; returns it without the CRLF as a view
+   * of the read buffer, valid until the next read.
+   * @throws {HttpClientError} `protocol` when the line is too long or the body ends first.
+   */
+  async readLine(max: number): Promise<Uint8Array> {
+    let scanned = 0;
+    for (;;) {
+      const b = this.#buf;
+      const s = this.#start;
+      for (let i = s + Math.max(1, scanned); i < this.#end; i++) {
+        if (b[i] === LF && b[i - 1] === CR) {
+          this.#start = i + 1;
+          return b.subarray(s, i - 1);
+        }
+      }
+      scanned = this.#end - s;
+      if (scanned > max) throw new HttpClientError("protocol", "line too long");
+      if (!await this.#fill()) throw new HttpClientError("protocol", "body cut short");
+    }
+  }
+
+  /**
+   * Reads exactly `n` bytes into a new array.
+   * @throws {HttpClientError} `protocol` when the stream ends first; `timeout`.
+   */
+  async readExactly(n: number): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#parked !== undefined && !await this.#fill()) {
+      throw new HttpClientError("protocol", "body cut short");
+    }
+    const out = new Uint8Array(n);
+    let got = Math.min(n, this.#end - this.#start);
+    out.set(this.#buf.subarray(this.#start, this.#start + got));
+    this.#start += got;
+    while (got < n) {
+      let r: number | null;
+      try {
+        r = await this.tcp.read(out.subarray(got));
+      } catch (err) {
+        this.#fail(err);
+      }
+      if (this.#timedOut) this.#fail(null);
+      if (r === null) throw new HttpClientError("protocol", "body cut short");
+      got += r;
+      this.received += r;
+    }
+    return out;
+  }
+
+  /** Reads what is available (at most `max` bytes) into a new array; null at end of stream. */
+  async readSome(max: number): Promise<Uint8Array | null> {
+    if (this.#start === this.#end && !await this.#fill()) return null;
+    const n = Math.min(max, this.#end - this.#start);
+    const out = this.#buf.slice(this.#start, this.#start + n);
+    this.#start += n;
+    return out;
+  }
+
+  /** Closes the socket (idempotent). */
+  close(): void {
+    this.#armed = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.tcp.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** Writes `text` (characters up to U+00FF) as ISO-8859-1 bytes into `out`; returns the count. */
+function latin1Into(text: string, out: Uint8Array): number {
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return text.length;
+}
+
+/**
+ * Bytes as ISO-8859-1 text (every byte one character).
+ *
+ * @example
+ * ```ts
+ * latin1(Uint8Array.of(0x61, 0xe9)); // "aé"
+ * ```
+ */
+export function latin1(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    // apply() with the typed array itself: a spread would copy it into an array first.
+    const part = bytes.subarray(i, Math.min(bytes.length, i + 4096));
+    s += String.fromCharCode.apply(null, part as unknown as number[]);
+  }
+  return s;
+}

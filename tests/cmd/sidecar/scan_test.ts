@@ -1,0 +1,130 @@
+/**
+ * Everything the sidecar forwards is scanned with the same detectors and block rules: path,
+ * query (percent-decoded, `+` as a space) and every forwarded header value; the recorder keeps
+ * only scrubbed copies of them.
+ */
+import assert from "node:assert/strict";
+import { post, startAgent, startSidecar } from "./fixtures.ts";
+
+const CARD = "4532015112830366";
+const SSN = "078-05-1120";
+
+Deno.test("a card in the path, the query or a forwarded header is blocked at permanent retention", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({
+    agent_url: agent.url,
+    trust_level: "trusted",
+    retention: "permanent",
+    forward_headers: ["user-agent", "baggage", "x-request-id", "accept"],
+  });
+  try {
+    const urls = [
+      `/proxy/cards/${CARD}`,
+      "/proxy/cards/4532%2D0151%2D1283%2D0366",
+      "/proxy/cards/4532%252D0151%252D1283%252D0366", // encoded twice
+      `/proxy/x?card=${CARD}`,
+      "/proxy/x?card=4532+0151+1283+0366",
+      "/proxy/x?card=4532%200151%201283%200366",
+      "/proxy/x?card=4532%2d0151%2d1283%2d0366&y=1",
+    ];
+    for (const url of urls) {
+      const r = await post(sc.url, { q: 1 }, {}, url);
+      assert.equal(r.status, 403, url);
+      assert.equal(r.json.reason, "credit_card", url);
+      assert.ok(r.json.trace_id, url);
+    }
+    const headers: Array<Record<string, string>> = [
+      { "User-Agent": `bot/1.0 (card ${CARD})` },
+      { "baggage": "card=4532%200151%201283%200366" },
+      { "X-Request-Id": `4532-0151-1283-0366` },
+      { "Accept": `application/json; card=${CARD}` },
+      { "Content-Type": `application/json; card=${CARD}` },
+    ];
+    for (const h of headers) {
+      const r = await post(sc.url, { q: 1 }, h);
+      assert.equal(r.status, 403, JSON.stringify(h));
+    }
+    assert.equal(agent.received.length, 0, "nothing blocked reached the agent");
+    // What is not forwarded is not scanned (and never reaches the agent).
+    const r = await post(sc.url, { q: 1 }, { "X-Not-Forwarded": CARD });
+    assert.equal(r.status, 200);
+    assert.equal(agent.received.at(-1)!.headers.get("x-not-forwarded"), null);
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});
+
+Deno.test("an SSN in the query or a header is blocked unless retention is ephemeral", async () => {
+  const agent = startAgent();
+  const temp = await startSidecar({ agent_url: agent.url, trust_level: "trusted" });
+  const eph = await startSidecar({
+    agent_url: agent.url,
+    trust_level: "trusted",
+    retention: "ephemeral",
+  });
+  try {
+    const q = await post(temp.url, {}, {}, "/proxy/p?ssn=078%2D05%2D1120");
+    assert.equal(q.status, 403);
+    assert.equal(q.json.reason, "ssn");
+    assert.equal((await post(temp.url, {}, { "User-Agent": `x ${SSN}` })).status, 403);
+    assert.equal((await post(temp.url, {}, {}, "/proxy/078-05-1120")).status, 403);
+    assert.equal((await post(eph.url, {}, {}, "/proxy/p?ssn=078-05-1120")).status, 200);
+    assert.equal(agent.received.at(-1)!.path, "/p?ssn=078-05-1120", "forwarded as sent");
+  } finally {
+    await temp.close();
+    await eph.close();
+    await agent.close();
+  }
+});
+
+Deno.test("the recorder keeps scrubbed copies of path, query and headers", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({
+    agent_url: agent.url,
+    trust_level: "trusted",
+    retention: "ephemeral",
+    forward_headers: ["user-agent", "x-tenant"],
+  });
+  try {
+    const r = await post(sc.url, { q: 1 }, {
+      "X-Agent-Trace-ID": "scan-rec-1",
+      "User-Agent": `agent (ssn ${SSN})`,
+      "X-Tenant": "acme",
+    }, `/proxy/users/${SSN}?card=4532%2D0151%2D1283%2D0366&page=2`);
+    assert.equal(r.status, 200);
+    const t = await (await fetch(`${sc.url}/trace/scan-rec-1`)).json();
+    const text = JSON.stringify(t);
+    for (const raw of ["4532", "078-05", "0151", "1120"]) {
+      assert.ok(!text.includes(raw), `${raw} in ${text}`);
+    }
+    const req = t.records[0].details;
+    assert.equal(req.path, "/proxy/users/[SSN_REDACTED]");
+    assert.equal(req.query, "card=[CREDIT_CARD_REDACTED]&page=2");
+    assert.equal(req.headers["user-agent"], "agent (ssn [SSN_REDACTED])");
+    assert.equal(req.headers["x-tenant"], undefined, "a header without PII is not recorded");
+    assert.deepEqual(req.sensitive, { credit_card: true, ssn: true });
+    assert.deepEqual(req.found_in, ["url", "headers"]);
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});
+
+Deno.test("a client trace id holding a card is replaced, never stored or echoed", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({ agent_url: agent.url });
+  try {
+    const r = await post(sc.url, {}, { "X-Agent-Trace-ID": `t-${CARD}` });
+    assert.equal(r.status, 200);
+    const id = r.headers.get("x-agent-trace-id")!;
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.equal(agent.received.at(-1)!.headers.get("x-agent-trace-id"), id);
+    const lookup = await fetch(`${sc.url}/trace/t-${CARD}`);
+    assert.equal(lookup.status, 404);
+    await lookup.body?.cancel();
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});

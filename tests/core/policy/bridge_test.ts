@@ -1,0 +1,77 @@
+/**
+ * The decision loop against a real relay and ledger: a decision the relay refuses for good is
+ * still audited, is not retried, and does not hold up the decisions after it.
+ */
+import assert from "node:assert/strict";
+import { command as auditCommand } from "../../../cmd/audit.ts";
+import { DEFAULT_POLICY_DIR } from "../../../cmd/policy.ts";
+import { command as relayCommand } from "../../../cmd/relay.ts";
+import { AuditClient } from "../../../core/ledger/client.ts";
+import { createLogger, silentLogger } from "../../../core/log/mod.ts";
+import { DecisionBridge } from "../../../core/policy/bridge.ts";
+import { loadBundle } from "../../../core/policy/bundle.ts";
+import { PolicyEngine } from "../../../core/policy/engine.ts";
+import { DecisionState } from "../../../core/policy/state.ts";
+import { RelayClient } from "../../../core/relay/client.ts";
+import { tempDir, waitFor } from "../../helpers.ts";
+
+const POLICY_TOKEN = "policy-token-0001";
+const PUBLISHER_TOKEN = "publisher-token-0002";
+
+Deno.test("a decision the relay refuses (403) is audited, not retried, and blocks nothing", async () => {
+  const dir = await tempDir();
+  // The policy's token may read intents but not publish decisions: every publish is a 403.
+  const relay = await relayCommand.start(
+    relayCommand.resolve({
+      port: 0,
+      tokens: {
+        [POLICY_TOKEN]: ["subscribe:access.intent"],
+        [PUBLISHER_TOKEN]: ["publish:access.intent"],
+      },
+    }),
+    { log: silentLogger },
+  );
+  const audit = await auditCommand.start(
+    auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }),
+    { log: silentLogger },
+  );
+  const lines: string[] = [];
+  const log = createLogger({ service: "policy", level: "debug", sink: (l) => lines.push(l) });
+  const state = new DecisionState(`${dir.path}/state.db`);
+  const bridgeRelay = new RelayClient({ url: relay.url, token: POLICY_TOKEN, log: silentLogger });
+  const auditClient = new AuditClient({ url: audit.url });
+  const bridge = new DecisionBridge({
+    relay: bridgeRelay,
+    audit: auditClient,
+    engine: new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR)),
+    state,
+    log,
+    redeliverMs: 50,
+  });
+  const publisher = new RelayClient({ url: relay.url, token: PUBLISHER_TOKEN });
+  try {
+    await bridge.start();
+    for (const tx of ["r1", "r2", "r3"]) {
+      await publisher.publishNow("access.intent", { tx_id: tx, context: { session_risk: 1 } });
+    }
+    for (const tx of ["r1", "r2", "r3"]) {
+      await waitFor(
+        async () => (await (await fetch(`${audit.url}/tx/${tx}`)).json()).entries.length === 1,
+        20_000,
+        `audit entry for ${tx}`,
+      );
+    }
+    assert.deepEqual(state.undelivered(10), [], "nothing is left to retry");
+    const refused = lines.filter((l) => l.includes("decision refused; not retried"));
+    assert.equal(refused.length, 3, "one refusal logged per decision, no retry storm");
+  } finally {
+    await bridge.close();
+    await publisher.close();
+    await bridgeRelay.close();
+    await auditClient.close();
+    state.close();
+    await audit.close();
+    await relay.close();
+    await dir.remove();
+  }
+});
