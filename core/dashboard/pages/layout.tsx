@@ -4,6 +4,8 @@
  * viewer and its logout button, and shared pieces (decision pills, times, event cards).
  * @module
  */
+// deno-lint-ignore-file jsx-key -- hono/jsx writes `key` into the markup (it leaked as
+// `<option key=...>`); keys only serve client-side reconciliation, which these pages never do.
 import type { Child } from "hono/jsx";
 import type { DashEvent, Viewer } from "../event.ts";
 import type { RelayState } from "../feed.ts";
