@@ -14,9 +14,13 @@ export const EXIT_FAILED_CHECK = 1;
 /** Bad command-line usage: unknown subcommand, unknown flag, missing argument. */
 export class UsageError extends Error {
   override name = "UsageError";
-  /** @param message what was wrong @param usage usage text to print after the message */
-  constructor(message: string, readonly usage?: string) {
-    super(message);
+  /**
+   * @param message what was wrong
+   * @param usage usage text to print after the message
+   * @param options `cause`: the error behind it
+   */
+  constructor(message: string, readonly usage?: string, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -57,12 +61,19 @@ export class ConfigError extends Error {
 /** An error with an HTTP status; `extra` fields are merged into the JSON error body. */
 export class HttpError extends Error {
   override name = "HttpError";
+  /**
+   * @param status the HTTP status
+   * @param message the envelope's `error` (never put secrets or internals here)
+   * @param extra fields merged into the envelope
+   * @param options `cause`: the error behind it (logged, never sent)
+   */
   constructor(
     readonly status: number,
     message: string,
     readonly extra: Record<string, unknown> = {},
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
