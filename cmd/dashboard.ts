@@ -17,7 +17,7 @@ import {
 import { DEFAULT_HISTORY, DEFAULT_TOPICS } from "../core/dashboard/feed.ts";
 import { startDashboardServer } from "../core/dashboard/server.tsx";
 import { ConfigError } from "../core/errors/mod.ts";
-import type { Service } from "../core/http/mod.ts";
+import { edgeOptions, type Service } from "../core/http/mod.ts";
 import { parseVkey } from "../core/ledger/note.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { isTopicPattern } from "../core/relay/topic.ts";
@@ -103,7 +103,7 @@ export function start(config: DashboardConfig, deps: { log?: Logger } = {}): Pro
     maxClients: config.max_clients,
     heartbeatMs: config.heartbeat,
     retryMs: config.retry,
-    drainTimeoutMs: config.drain_timeout,
+    edge: edgeOptions(config),
   });
 }
 

@@ -55,9 +55,23 @@ export function serviceCommand<S extends Shape>(
       const config = loaded.config as Infer<S> & { log_level?: Level };
       const log = serviceLogger(spec.spec.command, config);
       const service = await start(loaded.config, { log });
-      const { promise, resolve } = Promise.withResolvers<number>();
-      closeOnSignal([service], log, (code) => resolve(code));
-      return await promise;
+      return await runUntilStopped(service, log);
     },
   };
+}
+
+/**
+ * Waits for SIGTERM/SIGINT (drain, then 0) or for the service to fail (its listener died):
+ * then it is closed and the exit code is 1, so a supervisor restarts it.
+ */
+export async function runUntilStopped(service: Service, log: Logger): Promise<number> {
+  const { promise, resolve } = Promise.withResolvers<number>();
+  const removeSignals = closeOnSignal([service], log, (code) => resolve(code));
+  service.failed.then(async (err) => {
+    log.error("service failed; exiting for a restart", { err });
+    removeSignals();
+    await service.close().catch(() => {});
+    resolve(1);
+  });
+  return await promise;
 }

@@ -8,7 +8,7 @@
 import { bool, defineConfig, duration, list, oneOf, port, str } from "../core/config/mod.ts";
 import type { Infer } from "../core/config/mod.ts";
 import { UsageError } from "../core/errors/mod.ts";
-import { closeOnSignal, type Service } from "../core/http/mod.ts";
+import type { Service } from "../core/http/mod.ts";
 import { createLogger, LEVELS, type Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/client.ts";
 import { permittedEnv } from "../core/config/mod.ts";
@@ -20,7 +20,7 @@ import * as relay from "./relay.ts";
 import * as sensor from "./sensor.ts";
 import * as sidecar from "./sidecar.ts";
 import type { Command } from "./mod.ts";
-import { print } from "./shared.ts";
+import { print, runUntilStopped } from "./shared.ts";
 import { demoSteps, runDemoTraffic, startDemoAgent } from "./up/demo.ts";
 
 /** The services `up` can start, in start order. */
@@ -88,6 +88,7 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
   await Deno.mkdir(data, { recursive: true });
   const started: Array<{ name: string; svc: Service }> = [];
   const urls: Record<string, string> = {};
+  const failed = Promise.withResolvers<Error>();
   let demo: { stop(): void } | undefined;
   let publisher: RelayClient | undefined;
 
@@ -98,6 +99,7 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
   };
   const run = async (name: string, f: () => Promise<Service>) => {
     const svc = await f();
+    svc.failed.then((err) => failed.resolve(new Error(`${name} failed`, { cause: err })));
     started.push({ name, svc });
     urls[name] = svc.url;
     return svc.url;
@@ -244,7 +246,12 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
     await close();
     throw err;
   }
-  return { url: urls.dashboard ?? Object.values(urls)[0] ?? "", urls, close };
+  return {
+    url: urls.dashboard ?? Object.values(urls)[0] ?? "",
+    urls,
+    close,
+    failed: failed.promise,
+  };
 }
 
 function banner(mesh: Mesh, demo: boolean): string {
@@ -289,8 +296,6 @@ export const command: Command & { spec: typeof spec; start: typeof start } = {
     const mesh = await start(loaded.config);
     print(banner(mesh, loaded.config.demo));
     log.info("listening", { url: mesh.url, urls: mesh.urls });
-    const { promise, resolve } = Promise.withResolvers<number>();
-    closeOnSignal([mesh], log, (code) => resolve(code));
-    return await promise;
+    return await runUntilStopped(mesh, log);
   },
 };

@@ -13,7 +13,7 @@ import {
   Watchdog,
   type WatchdogEvent,
 } from "../../core/docker/mod.ts";
-import { createServer, type Service } from "../../core/http/mod.ts";
+import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import { RelayClient } from "../../core/relay/client.ts";
 import { serviceLogger } from "../shared.ts";
@@ -158,8 +158,7 @@ export async function start(
     host: config.host,
     port: config.port,
     log,
-    maxBodyBytes: config.max_body_bytes,
-    drainTimeoutMs: config.drain_timeout,
+    ...edgeOptions(config),
     health: () => ({
       status: probe.state.ok ? "ok" : "degraded",
       service: "compose-agent",
@@ -206,6 +205,7 @@ export async function start(
   watchdog?.start();
   return {
     url: svc.url,
+    failed: svc.failed,
     close: async () => {
       probe.stop();
       await svc.close();

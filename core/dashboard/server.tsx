@@ -4,7 +4,7 @@
  * Read-only by construction: no route writes to the relay, the policy or the audit service.
  * @module
  */
-import { createServer, type Service } from "../http/mod.ts";
+import { createServer, type EdgeOptions, type Service } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { encodeComment } from "../relay/sse.ts";
 import { DashboardFeed } from "./feed.ts";
@@ -39,7 +39,8 @@ export interface DashboardOptions {
   maxClients: number;
   heartbeatMs: number;
   retryMs: number;
-  drainTimeoutMs?: number;
+  /** The HTTP edge's bounds (body limit, timeouts, connection cap, TLS, drain deadline). */
+  edge?: EdgeOptions;
 }
 
 /** Starts the dashboard. */
@@ -58,7 +59,7 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     host: o.host,
     port: o.port,
     log: o.log,
-    drainTimeoutMs: o.drainTimeoutMs,
+    ...o.edge,
     health: () => ({
       status: "ok",
       service: "dashboard",
