@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { readBody } from "../http/mod.ts";
 import { verifyReceipt } from "../ledger/receipt.ts";
 
 /** Most audit entries shown for one transaction. */
@@ -40,27 +41,6 @@ const entrySchema = z.object({
 });
 const responseSchema = z.object({ entries: z.array(z.unknown()).max(10_000) });
 
-async function readBounded(res: Response, max: number): Promise<string> {
-  const reader = res.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > max) {
-      await reader.cancel();
-      throw new Error(`response exceeds ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(n);
-  let off = 0;
-  for (const c of chunks) all.set(c, (off += c.length) - c.length);
-  return new TextDecoder().decode(all);
-}
-
 /** Fetches and verifies the audit entries of `txId`. Never throws. */
 export async function loadAuditTrail(
   auditUrl: string | undefined,
@@ -84,7 +64,8 @@ export async function loadAuditTrail(
       await res.body?.cancel();
       return { state: "unreachable", error: `audit answered ${res.status}` };
     }
-    body = JSON.parse(await readBounded(res, MAX_AUDIT_RESPONSE_BYTES));
+    const bytes = await readBody(res, { limit: MAX_AUDIT_RESPONSE_BYTES });
+    body = JSON.parse(new TextDecoder().decode(bytes));
   } catch (err) {
     return { state: "unreachable", error: err instanceof Error ? err.message : String(err) };
   } finally {

@@ -7,7 +7,6 @@
  */
 import type { HttpError } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
-import { backoffDelay, sleep } from "../../relay/backoff.ts";
 import { DEFAULT_MAX_CHUNK_LINE_BYTES, DEFAULT_MAX_TRAILER_BYTES } from "./chunked.ts";
 import { Connection } from "./connection.ts";
 import type { ConnectionContext, ConnectionLimits, TimeoutPhase } from "./context.ts";
@@ -87,6 +86,8 @@ class Listener implements Http1Server, ConnectionContext {
   readonly #conns = new Set<Connection>();
   readonly #fail = Promise.withResolvers<Error>();
   readonly #stop = new AbortController();
+  /** Ends the accept loop's current pause (shutdown). */
+  #wake: (() => void) | undefined;
   readonly #sweeper: ReturnType<typeof setInterval>;
   /** Accepts the next connection (with TCP_NODELAY on plain TCP). */
   readonly #acceptOne: () => Promise<Deno.Conn>;
@@ -172,8 +173,7 @@ class Listener implements Http1Server, ConnectionContext {
           this.#fail.resolve(new Error("listener failed", { cause: err }));
           return;
         }
-        const delay = backoffDelay(failures++, ACCEPT_BACKOFF_MIN_MS, ACCEPT_BACKOFF_MAX_MS);
-        await sleep(delay, this.#stop.signal);
+        await this.#pause(Math.min(ACCEPT_BACKOFF_MAX_MS, ACCEPT_BACKOFF_MIN_MS * 2 ** failures++));
         continue;
       }
       const max = this.#opts.maxConnections;
@@ -184,6 +184,18 @@ class Listener implements Http1Server, ConnectionContext {
       }
       this.#serve(conn);
     }
+  }
+
+  /** Waits `ms` before accepting again, or until shutdown. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+    });
   }
 
   #serve(conn: Deno.Conn): void {
@@ -238,6 +250,7 @@ class Listener implements Http1Server, ConnectionContext {
   async shutdown(drainMs: number): Promise<boolean> {
     this.beginDrain();
     this.#stop.abort();
+    this.#wake?.();
     try {
       this.#listener.close();
     } catch { /* already closed */ }
