@@ -5,7 +5,7 @@
  */
 import { findCommand, globalUsage } from "./cmd/mod.ts";
 import { narrowToSubcommand } from "./cmd/permissions.ts";
-import { print, printErr } from "./cmd/shared.ts";
+import { exitOnUnhandledRejection, print, printErr } from "./cmd/shared.ts";
 import {
   CheckFailedError,
   ConfigError,
@@ -15,9 +15,6 @@ import {
 } from "./core/errors/mod.ts";
 import { formatConfigError } from "./core/config/mod.ts";
 import { scrubString } from "./core/log/mod.ts";
-
-/** Exit code after an unhandled promise rejection (EX_SOFTWARE: an internal error). */
-export const EXIT_UNHANDLED = 70;
 
 /** Runs iatp with `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -62,19 +59,7 @@ function describeFailure(name: string, err: unknown): string {
 }
 
 if (import.meta.main) {
-  globalThis.addEventListener("unhandledrejection", (e) => {
-    // A rejection nobody handled means some task's state is unknown: say so (scrubbed, as one
-    // JSON line) and exit non-zero so a supervisor restarts the service from a known state.
-    e.preventDefault();
-    printErr(JSON.stringify({
-      ts: new Date().toISOString(),
-      level: "error",
-      msg: "unhandled rejection; exiting",
-      service: "iatp",
-      fields: { reason: scrubString(String((e.reason as Error)?.stack ?? e.reason)) },
-    }));
-    Deno.exit(EXIT_UNHANDLED);
-  });
+  exitOnUnhandledRejection();
   // Under scripts/iatp this is a no-op (the launcher grants exactly the table's flags); in the
   // compiled binary and the container image, which start with the union, it drops the rest.
   narrowToSubcommand(Deno.args[0] ?? "help");

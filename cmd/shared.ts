@@ -5,7 +5,7 @@
  */
 import type { Config, DeepPartial, Infer, Shape } from "../core/config/mod.ts";
 import { closeOnSignal, type Service } from "../core/http/mod.ts";
-import { createLogger, type Level, type Logger } from "../core/log/mod.ts";
+import { createLogger, type Level, type Logger, scrubString } from "../core/log/mod.ts";
 import type { Command } from "./mod.ts";
 
 /** Writes text to stdout (usage, results). */
@@ -16,6 +16,29 @@ export function print(text: string): void {
 /** Writes text to stderr (errors). */
 export function printErr(text: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : text + "\n"));
+}
+
+/** Exit code after an unhandled promise rejection (EX_SOFTWARE: an internal error). */
+export const EXIT_UNHANDLED = 70;
+
+/**
+ * Installs the process-wide handler for promise rejections nobody handled: one scrubbed JSON
+ * line on stderr, then exit {@linkcode EXIT_UNHANDLED}. Some task's state is unknown after
+ * one, so the process stops and a supervisor restarts it from a known state.
+ */
+export function exitOnUnhandledRejection(exit: (code: number) => void = Deno.exit): void {
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    const reason = e.reason instanceof Error ? e.reason.stack ?? e.reason.message : e.reason;
+    printErr(JSON.stringify({
+      ts: new Date().toISOString(),
+      level: "error",
+      msg: "unhandled rejection; exiting",
+      service: "iatp",
+      fields: { reason: scrubString(String(reason)) },
+    }));
+    exit(EXIT_UNHANDLED);
+  });
 }
 
 /** Logger for a service config that has a `log_level` field. */
