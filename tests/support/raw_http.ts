@@ -129,6 +129,22 @@ export class RawConn {
     }
   }
 
+  /**
+   * The status of the next response as soon as its head is in (a stream that goes on is
+   * not waited for); undefined when none arrives within `timeoutMs`.
+   */
+  async status(timeoutMs = 10_000): Promise<number | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = /^HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n/.exec(this.#buf);
+      if (m && m[1] !== "100") return Number(m[1]);
+      if (m) this.#buf = this.#buf.slice(m[0].length); // interim: the final one follows
+      else if (!await this.#fill(deadline)) {
+        if (this.#eof || Date.now() >= deadline) return undefined;
+      }
+    }
+  }
+
   /** True once the server closed the connection (waits up to `timeoutMs`). */
   async closed(timeoutMs = 10_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;

@@ -42,6 +42,13 @@ const VERSION = /^HTTP\/(\d)\.(\d)$/;
 /** uri-host [ ":" port ] (RFC 3986): an IP literal or a reg-name, then an optional port. */
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
 const DIGITS = /^[0-9]+$/;
+/** Methods a fetch Request cannot carry (CONNECT, TRACE, TRACK): 501. */
+const UNSUPPORTED_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+/**
+ * Methods a fetch Request upper-cases whatever their case. Methods are case-sensitive (RFC
+ * 9110 9.1), so "get" is not GET: 501 rather than serving it as GET.
+ */
+const NORMALISED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
 
 /** What the field lines say about framing and the connection. */
 interface Fields {
@@ -60,7 +67,7 @@ interface Fields {
  *
  * @throws {HttpError} 400 for malformed syntax or framing, 414 for a long request-target,
  * 431 for too many fields, 417 for an unknown expectation, 501 for an unsupported transfer
- * coding or CONNECT, 505 for a major version other than 1.
+ * coding or method (CONNECT, TRACE), 505 for a major version other than 1.
  * @example
  * ```ts
  * const head = parseRequestHead("GET / HTTP/1.1\r\nHost: a\r\n\r\n", {
@@ -119,7 +126,12 @@ function parseRequestLine(
   const v = VERSION.exec(line.slice(sp2 + 1));
   if (!v) throw bad("invalid HTTP version");
   if (v[1] !== "1") throw new HttpError(505, "HTTP version not supported");
-  if (method === "CONNECT") throw new HttpError(501, "CONNECT is not supported");
+  if (
+    UNSUPPORTED_METHODS.has(method.toUpperCase()) || (method !== method.toUpperCase() &&
+      NORMALISED_METHODS.has(method.toUpperCase()))
+  ) {
+    throw new HttpError(501, "method not supported");
+  }
   if (target === "*" ? method !== "OPTIONS" : !/^(?:\/|https?:\/\/)/i.test(target)) {
     throw bad("request-target must be origin-form or absolute-form");
   }

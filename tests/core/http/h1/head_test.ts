@@ -71,8 +71,12 @@ Deno.test("a long request-target is 414 (3; RFC 9110 15.5.15)", () => {
   refused(`GET /${"a".repeat(64)} HTTP/1.1\r\nHost: a\r\n\r\n`, 414, "65-byte target over 64");
 });
 
-Deno.test("CONNECT is not supported (501)", () => {
+Deno.test("methods a fetch Request cannot carry are 501 (RFC 9110 15.6.2)", () => {
   refused("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501, "CONNECT");
+  refused("TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", 501, "TRACE");
+  refused("get / HTTP/1.1\r\nHost: a\r\n\r\n", 501, "methods are case-sensitive (9.1)");
+  assert.equal(parse("PURGE / HTTP/1.1\r\nHost: a\r\n\r\n").method, "PURGE");
+  assert.equal(parse("frob / HTTP/1.1\r\nHost: a\r\n\r\n").method, "frob");
 });
 
 Deno.test("CRLF only: bare LF or bare CR in the head is refused (2.2)", () => {
