@@ -193,11 +193,7 @@ export class Connection implements ResponseHooks {
   #requestOf(head: RequestHead): EdgeRequest {
     const body = this.#bodyOf(head);
     try {
-      return new EdgeRequest(this.#urlOf(head), {
-        method: head.method,
-        headers: head.headers,
-        body,
-      });
+      return new EdgeRequest(this.#urlOf(head), head.method, head.headers, body);
     } catch (err) {
       throw new HttpError(400, "invalid request", {}, { cause: err });
     }

@@ -58,28 +58,29 @@ export class SocketReader {
     if (this.#pending) return this.#pending;
     if (this.eof) return Promise.resolve(false);
     if (!this.#makeRoom()) return Promise.resolve(false);
-    const target = this.buf.subarray(this.end);
-    const p = this.#conn.read(target).then(
-      (n) => {
-        this.#pending = undefined;
-        if (n === null) {
-          this.eof = true;
-          return false;
-        }
-        this.end += n;
-        this.received += n;
-        return true;
-      },
-      (err) => {
-        this.#pending = undefined;
-        this.eof = true;
-        this.error = err;
-        return false;
-      },
-    );
+    const p = this.#conn.read(this.buf.subarray(this.end)).then(this.#onRead, this.#onFail);
     this.#pending = p;
     return p;
   }
+
+  // Made once per connection, not per read.
+  readonly #onRead = (n: number | null): boolean => {
+    this.#pending = undefined;
+    if (n === null) {
+      this.eof = true;
+      return false;
+    }
+    this.end += n;
+    this.received += n;
+    return true;
+  };
+
+  readonly #onFail = (err: unknown): boolean => {
+    this.#pending = undefined;
+    this.eof = true;
+    this.error = err;
+    return false;
+  };
 
   /** True when the buffer is at capacity with no room left to read into. */
   get full(): boolean {

@@ -134,13 +134,16 @@ function frame(chunk: Uint8Array): Uint8Array {
 }
 
 async function writeWhole(out: SocketWriter, head: string, body: Uint8Array): Promise<void> {
-  const h = encode(head);
-  if (body.length > COALESCE_BYTES) {
-    await out.write(h);
+  if (body.length > COALESCE_BYTES || NON_ASCII.test(head)) {
+    await out.write(encode(head));
     await out.write(body);
-  } else {
-    await out.write(concat(h, body));
+    return;
   }
+  // One buffer, one write: the head is ASCII, one byte per char.
+  const bytes = new Uint8Array(head.length + body.length);
+  utf8.encodeInto(head, bytes);
+  bytes.set(body, head.length);
+  await out.write(bytes);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
