@@ -35,16 +35,16 @@ export function edgeFields(defaults: EdgeDefaults = {}) {
       min: 1,
     }),
     header_timeout: duration({
-      help: "time to receive a whole request head (408 and close after; 0 turns it off)",
+      help: "time to receive a whole request head (408 and close after; 0s turns it off)",
       default: DEFAULT_HEADER_TIMEOUT_MS,
     }),
     body_timeout: duration({
-      help: "time to receive a whole request body (408 and close after; 0 turns it off)",
+      help: "time to receive a whole request body (408 and close after; 0s turns it off)",
       default: DEFAULT_BODY_TIMEOUT_MS,
     }),
     idle_timeout: duration({
       help: "time a keep-alive connection waits for its next request, or a response write " +
-        "may stall, before it is closed (0 turns it off)",
+        "may stall, before it is closed (0s turns it off)",
       default: DEFAULT_IDLE_TIMEOUT_MS,
     }),
     max_connections: int({
