@@ -7,10 +7,14 @@
  * 2. The sidecar with the edge's hardening on (defaults) versus off (header, body and idle
  *    timeouts 0, max_connections 0), a 1.1 KB JSON POST through /proxy to an nginx agent,
  *    wrk -t1 -c64, alternating rounds; median rps and server CPU per request.
- * 3. The edge (core/http createServer: HTTP/1.1 edge, Hono, middlewares) versus a bare
- *    Deno.serve on the same trivial route, alternating rounds, as a ratio.
+ *    With `--baseline-ref REF` the sidecar of that git ref (e.g. the commit before the edge)
+ *    runs in the same rounds, so the whole cost of the edge is measured too.
+ * 3. On one trivial route, alternating rounds, as ratios: the HTTP/1.1 edge with a plain
+ *    handler versus a bare Deno.serve, and createServer (edge, Hono, middlewares) versus
+ *    Deno.serve running the same Hono app (scripts/bench/edge_server.ts).
  *
  * Usage: deno run -A scripts/bench/edge.ts [--clients 1000] [--duration 5] [--rounds 3]
+ *        [--baseline-ref REF]
  * Needs wrk and nginx for parts 2 and 3 (`apt-get install -y nginx wrk`).
  * @module
  */
@@ -23,11 +27,13 @@ const { values } = parseArgs({
     clients: { type: "string", default: "1000" },
     duration: { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
+    "baseline-ref": { type: "string" },
   },
 });
 const CLIENTS = Number(values.clients);
 const DURATION = Number(values.duration);
 const ROUNDS = Number(values.rounds);
+const BASELINE_REF = values["baseline-ref"];
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
 const HARDENING_OFF = ["--header-timeout", "0s", "--body-timeout", "0s", "--idle-timeout", "0s"]
@@ -247,11 +253,31 @@ http { access_log off; client_body_temp_path ${dir}/nginx/b; proxy_temp_path ${d
     const args = ["sidecar", "--port", String(port), "--log-level", "warn", ...extra];
     return spawn(LAUNCHER, args, env, port);
   };
-  const on = await sidecar([]);
-  const off = await sidecar(HARDENING_OFF).catch(async (err) => {
-    await on.stop();
-    throw err;
-  });
+  const started: Child[] = [];
+  const add = async (c: Promise<Child>) => {
+    try {
+      started.push(await c);
+    } catch (err) {
+      await Promise.all([...started, nginx].map((s) => s.stop()));
+      throw err;
+    }
+    return started[started.length - 1];
+  };
+  const on = await add(sidecar([]));
+  const off = await add(sidecar(HARDENING_OFF));
+  const baseline = BASELINE_REF
+    ? await add(
+      baselineTree(dir, BASELINE_REF).then((launcher) => {
+        const port = freePort();
+        return spawn(
+          launcher,
+          ["sidecar", "--port", String(port), "--log-level", "warn"],
+          env,
+          port,
+        );
+      }),
+    )
+    : undefined;
   const script = `${dir}/post.lua`;
   const body = JSON.stringify({ task: "purchase", notes: "x".repeat(1050) });
   await Deno.writeTextFile(
@@ -263,34 +289,63 @@ http { access_log off; client_body_temp_path ${dir}/nginx/b; proxy_temp_path ${d
     const r = await alternate([
       { name: "hardening_on", url: `${on.url}/proxy`, pid: on.process.pid },
       { name: "hardening_off", url: `${off.url}/proxy`, pid: off.process.pid },
+      ...(baseline
+        ? [{ name: "baseline", url: `${baseline.url}/proxy`, pid: baseline.process.pid }]
+        : []),
     ], script);
     return {
       body_bytes: body.length,
       ...r,
       on_vs_off_rps: r2(r.hardening_on.rps_median / r.hardening_off.rps_median),
+      ...(baseline
+        ? {
+          baseline_ref: BASELINE_REF,
+          on_vs_baseline_rps: r2(r.hardening_on.rps_median / r.baseline.rps_median),
+        }
+        : {}),
       target_on_vs_off_rps_at_least: 0.95,
     };
   } finally {
-    await Promise.all([on.stop(), off.stop(), nginx.stop()]);
+    await Promise.all([...started, nginx].map((s) => s.stop()));
   }
 }
 
-/** Part 3: the edge versus a bare Deno.serve on a trivial route. */
-async function edgeVsBare() {
+/** The launcher of a checkout of `ref` (git archive into `dir`, dependencies installed). */
+async function baselineTree(dir: string, ref: string): Promise<string> {
+  const tree = `${dir}/baseline`;
+  await Deno.mkdir(tree, { recursive: true });
+  const sh = (cmd: string) =>
+    new Deno.Command("sh", { args: ["-c", cmd], stdout: "null" }).output();
+  const archive = await sh(`git -C '${ROOT}' archive '${ref}' | tar -x -C '${tree}'`);
+  if (!archive.success) throw new Error(`git archive ${ref} failed`);
+  await sh(`cd '${tree}' && '${Deno.execPath()}' install`);
+  return `${tree}/scripts/iatp`;
+}
+
+/** Part 3: the edge versus Deno.serve on a trivial route, bare and with the Hono app. */
+async function edgeVsDenoServe() {
   const script = `${ROOT}scripts/bench/edge_server.ts`;
-  const start = (kind: string) => {
-    const port = freePort();
-    return spawn(Deno.execPath(), ["run", "-A", script, kind, String(port)], {}, port);
-  };
-  const [edge, bare] = [await start("edge"), await start("bare")];
+  const kinds = ["h1", "bare", "edge", "hono"];
+  const children: Child[] = [];
   try {
-    const r = await alternate([
-      { name: "edge", url: `${edge.url}/hello`, pid: edge.process.pid },
-      { name: "bare_deno_serve", url: `${bare.url}/hello`, pid: bare.process.pid },
-    ]);
-    return { ...r, edge_vs_bare_rps: r2(r.edge.rps_median / r.bare_deno_serve.rps_median) };
+    for (const kind of kinds) {
+      const port = freePort();
+      children.push(
+        await spawn(Deno.execPath(), ["run", "-A", script, kind, String(port)], {}, port),
+      );
+    }
+    const r = await alternate(kinds.map((name, i) => ({
+      name,
+      url: `${children[i].url}/hello`,
+      pid: children[i].process.pid,
+    })));
+    return {
+      ...r,
+      h1_vs_bare_deno_serve_rps: r2(r.h1.rps_median / r.bare.rps_median),
+      create_server_vs_hono_on_deno_serve_rps: r2(r.edge.rps_median / r.hono.rps_median),
+    };
   } finally {
-    await Promise.all([edge.stop(), bare.stop()]);
+    await Promise.all(children.map((c) => c.stop()));
   }
 }
 
@@ -312,7 +367,7 @@ if (import.meta.main) {
       cores: navigator.hardwareConcurrency,
       stalled_clients: await stalledClients(dir),
       sidecar_hardening: tools ? await sidecarOnOff(dir) : { skipped: "wrk or nginx missing" },
-      trivial_route: tools ? await edgeVsBare() : { skipped: "wrk missing" },
+      trivial_route: tools ? await edgeVsDenoServe() : { skipped: "wrk missing" },
       settings: { duration_s: DURATION, rounds: ROUNDS, wrk: "-t1 -c64" },
     };
     console.log(JSON.stringify(result, null, 2));
