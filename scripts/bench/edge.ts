@@ -227,8 +227,8 @@ async function alternate(
   );
 }
 
-/** Part 2: the sidecar with the hardening on (defaults) and off. */
-async function sidecarOnOff(dir: string) {
+/** An nginx that answers every request 200 with a small JSON body: the sidecar's agent. */
+async function startNginxAgent(dir: string): Promise<Child> {
   const up = freePort();
   await Deno.mkdir(`${dir}/nginx`, { recursive: true });
   await Deno.writeTextFile(
@@ -241,13 +241,25 @@ http { access_log off; client_body_temp_path ${dir}/nginx/b; proxy_temp_path ${d
   server { listen 127.0.0.1:${up}; location / { default_type application/json; return 200 '{"ok":true}'; } } }
 `,
   );
-  const nginx = await spawn(
-    "nginx",
-    ["-p", `${dir}/nginx`, "-c", `${dir}/nginx/nginx.conf`],
-    {},
-    up,
+  return await spawn("nginx", ["-p", `${dir}/nginx`, "-c", `${dir}/nginx/nginx.conf`], {}, up);
+}
+
+/** A wrk script posting a 1.1 KB JSON body; returns its path and the body size. */
+async function postScript(dir: string): Promise<{ path: string; bytes: number }> {
+  const path = `${dir}/post.lua`;
+  const body = JSON.stringify({ task: "purchase", notes: "x".repeat(1050) });
+  await Deno.writeTextFile(
+    path,
+    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n` +
+      `wrk.headers["Content-Type"] = "application/json"\n`,
   );
-  const env = { IATP_DATA_DIR: dir, IATP_AGENT_URL: `http://127.0.0.1:${up}` };
+  return { path, bytes: body.length };
+}
+
+/** Part 2: the sidecar with the hardening on (defaults) and off (and a baseline ref). */
+async function sidecarOnOff(dir: string) {
+  const nginx = await startNginxAgent(dir);
+  const env = { IATP_DATA_DIR: dir, IATP_AGENT_URL: nginx.url };
   const sidecar = (extra: string[]) => {
     const port = freePort();
     const args = ["sidecar", "--port", String(port), "--log-level", "warn", ...extra];
@@ -278,13 +290,7 @@ http { access_log off; client_body_temp_path ${dir}/nginx/b; proxy_temp_path ${d
       }),
     )
     : undefined;
-  const script = `${dir}/post.lua`;
-  const body = JSON.stringify({ task: "purchase", notes: "x".repeat(1050) });
-  await Deno.writeTextFile(
-    script,
-    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n` +
-      `wrk.headers["Content-Type"] = "application/json"\n`,
-  );
+  const script = await postScript(dir);
   try {
     const r = await alternate([
       { name: "hardening_on", url: `${on.url}/proxy`, pid: on.process.pid },
@@ -292,9 +298,9 @@ http { access_log off; client_body_temp_path ${dir}/nginx/b; proxy_temp_path ${d
       ...(baseline
         ? [{ name: "baseline", url: `${baseline.url}/proxy`, pid: baseline.process.pid }]
         : []),
-    ], script);
+    ], script.path);
     return {
-      body_bytes: body.length,
+      body_bytes: script.bytes,
       ...r,
       on_vs_off_rps: r2(r.hardening_on.rps_median / r.hardening_off.rps_median),
       ...(baseline

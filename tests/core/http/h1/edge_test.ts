@@ -17,6 +17,37 @@ interface Setup {
   close(): Promise<void>;
 }
 
+type Later = (f: () => void, ms: number) => void;
+
+/** A body of three parts, each made a little later (so the response streams). */
+function parts(later: Later): ReadableStream<Uint8Array> {
+  let n = 0;
+  return new ReadableStream<Uint8Array>({
+    pull: (ctrl) =>
+      new Promise<void>((r) =>
+        later(() => {
+          if (++n > 3) ctrl.close();
+          else ctrl.enqueue(new TextEncoder().encode(`part${n};`));
+          r();
+        }, 5)
+      ),
+  });
+}
+
+/** An endless event stream; `onCancel` runs when the server cancels it. */
+function ticks(later: Later, onCancel: () => void): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    pull: (ctrl) =>
+      new Promise<void>((r) =>
+        later(() => {
+          ctrl.enqueue(new TextEncoder().encode("data: tick\n\n"));
+          r();
+        }, 20)
+      ),
+    cancel: onCancel,
+  });
+}
+
 async function setup(opts: { maxBodyBytes?: number } = {}): Promise<Setup> {
   const lines: string[] = [];
   const log = createLogger({ service: "t", sink: (l) => lines.push(l) });
@@ -24,7 +55,7 @@ async function setup(opts: { maxBodyBytes?: number } = {}): Promise<Setup> {
   const cancelled = Promise.withResolvers<void>();
   const aborted = Promise.withResolvers<void>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
-  const later = (f: () => void, ms: number) => {
+  const later: Later = (f, ms) => {
     const t = setTimeout(() => (timers.delete(t), f()), ms);
     timers.add(t);
   };
@@ -33,33 +64,17 @@ async function setup(opts: { maxBodyBytes?: number } = {}): Promise<Setup> {
     const text = await c.req.text();
     return c.json({ len: text.length, text });
   });
-  server.app.get("/stream", () => {
-    let n = 0;
-    const body = new ReadableStream<Uint8Array>({
-      pull: (ctrl) =>
-        new Promise<void>((r) =>
-          later(() => {
-            if (++n > 3) ctrl.close();
-            else ctrl.enqueue(new TextEncoder().encode(`part${n};`));
-            r();
-          }, 5)
-        ),
-    });
-    return new Response(body, { headers: { "content-type": "text/plain" } });
-  });
-  server.app.get("/sse", () => {
-    const body = new ReadableStream<Uint8Array>({
-      pull: (ctrl) =>
-        new Promise<void>((r) =>
-          later(() => {
-            ctrl.enqueue(new TextEncoder().encode("data: tick\n\n"));
-            r();
-          }, 20)
-        ),
-      cancel: () => cancelled.resolve(),
-    });
-    return new Response(body, { headers: { "content-type": "text/event-stream" } });
-  });
+  server.app.get(
+    "/stream",
+    () => new Response(parts(later), { headers: { "content-type": "text/plain" } }),
+  );
+  server.app.get(
+    "/sse",
+    () =>
+      new Response(ticks(later, cancelled.resolve), {
+        headers: { "content-type": "text/event-stream" },
+      }),
+  );
   server.app.get("/wait", async (c) => {
     const signal = c.req.raw.signal;
     await new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true }));
