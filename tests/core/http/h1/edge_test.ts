@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "../../../../core/http/mod.ts";
 import { createLogger } from "../../../../core/log/mod.ts";
+import { waitFor } from "../../../helpers.ts";
 import { header, json, RawConn } from "../../../support/raw_http.ts";
 
 interface Setup {
@@ -323,5 +324,36 @@ Deno.test("a client that goes away cancels a streaming response and aborts the s
     await s.signalAborted;
   } finally {
     await s.close();
+  }
+});
+
+Deno.test("a client that stops reading a response is closed after idle_timeout", async () => {
+  const server = createServer({
+    service: "t",
+    host: "127.0.0.1",
+    port: 0,
+    log: createLogger({ service: "t", sink: () => {} }),
+    idleTimeoutMs: 300,
+  });
+  // More than loopback socket buffers hold, so the write stalls on a client that never reads.
+  const big = new Uint8Array(64 * 1024 * 1024);
+  server.app.get("/big", () => new Response(big));
+  const svc = await server.listen();
+  const c = await RawConn.open(Number(new URL(svc.url).port));
+  try {
+    await c.write(GET("/big"));
+    let text = "";
+    await waitFor(
+      async () => {
+        text = await (await fetch(`${svc.url}/metrics`)).text();
+        return /iatp_http_timeouts_total\{phase="write",service="t"\} 1/.test(text);
+      },
+      10_000,
+      "the stalled write to time out",
+    );
+    assert.match(text, /iatp_http_connections_open\{service="t"\} 1/, "only /metrics's own");
+  } finally {
+    c.close();
+    await svc.close();
   }
 });
