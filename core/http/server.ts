@@ -168,31 +168,33 @@ async function listen(
   handle: (req: Request) => Promise<Response>,
   startDrain: () => Promise<void>,
 ): Promise<Service> {
-  const server = serveHttp1({
-    hostname: opts.host,
-    port: opts.port,
-    tls: await readTls(opts),
-    limits: {
-      maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-      headerTimeoutMs: opts.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS,
-      bodyTimeoutMs: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
-      idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-      maxHeaderBytes: opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
-      maxUrlBytes: opts.maxUrlBytes ?? DEFAULT_MAX_URL_BYTES,
-      maxHeaderFields: opts.maxHeaderFields ?? DEFAULT_MAX_HEADER_FIELDS,
-    },
-    maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-    log: opts.log,
-    handle,
-    errorResponse: (err: HttpError) =>
-      jsonResponse(err.status, errorBody(err.message, requestIdOf(null), err.extra)),
-    events: {
-      refused: () => metrics.connections.refused.inc(),
-      protocolError: (status) => metrics.connections.protocolErrors.inc({ status }),
-      timedOut: (phase) => metrics.connections.timeouts.inc({ phase }),
-      acceptError: (code) => metrics.connections.acceptErrors.inc({ code }),
-    },
-  });
+  const tls = await readTls(opts);
+  const server = listenOrExplain(tls, () =>
+    serveHttp1({
+      hostname: opts.host,
+      port: opts.port,
+      tls,
+      limits: {
+        maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        headerTimeoutMs: opts.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS,
+        bodyTimeoutMs: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+        idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        maxHeaderBytes: opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+        maxUrlBytes: opts.maxUrlBytes ?? DEFAULT_MAX_URL_BYTES,
+        maxHeaderFields: opts.maxHeaderFields ?? DEFAULT_MAX_HEADER_FIELDS,
+      },
+      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      log: opts.log,
+      handle,
+      errorResponse: (err: HttpError) =>
+        jsonResponse(err.status, errorBody(err.message, requestIdOf(null), err.extra)),
+      events: {
+        refused: () => metrics.connections.refused.inc(),
+        protocolError: (status) => metrics.connections.protocolErrors.inc({ status }),
+        timedOut: (phase) => metrics.connections.timeouts.inc({ phase }),
+        acceptError: (code) => metrics.connections.acceptErrors.inc({ code }),
+      },
+    }));
   metrics.connections.setOpen(() => server.open);
   const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
@@ -212,6 +214,21 @@ async function listen(
     })();
   opts.log.info("listening", { url });
   return { url, close, failed: server.failed };
+}
+
+/**
+ * Runs `start`; with TLS configured, an error other than the address being taken is about the
+ * certificate or key, and says so naming the settings.
+ * @throws {UsageError} for a certificate or key Deno.listenTls refuses
+ */
+function listenOrExplain<T>(tls: unknown, start: () => T): T {
+  try {
+    return start();
+  } catch (err) {
+    if (!tls || err instanceof Deno.errors.AddrInUse) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new UsageError(`tls_cert_file/tls_key_file: ${message}`, undefined, { cause: err });
+  }
 }
 
 /** Reads the configured certificate and key, if any. */

@@ -111,3 +111,24 @@ Deno.test("a certificate without a key (or the reverse) is refused at listen", a
     (err) => err instanceof UsageError && /tls_cert_file and tls_key_file/.test(err.message),
   );
 });
+
+Deno.test("a file that holds no certificate is refused at listen, naming the settings", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.writeTextFile(`${dir.path}/junk.pem`, "not a certificate\n");
+    const server = createServer({
+      service: "t",
+      host: "127.0.0.1",
+      port: 0,
+      log: silentLogger,
+      tlsCertFile: `${dir.path}/junk.pem`,
+      tlsKeyFile: `${dir.path}/junk.pem`,
+    });
+    await assert.rejects(
+      server.listen(),
+      (err) => err instanceof UsageError && /^tls_cert_file\/tls_key_file: /.test(err.message),
+    );
+  } finally {
+    await dir.remove();
+  }
+});
