@@ -5,7 +5,7 @@
  */
 import { findCommand, globalUsage } from "./cmd/mod.ts";
 import { narrowToSubcommand } from "./cmd/permissions.ts";
-import { print, printErr } from "./cmd/shared.ts";
+import { exitOnUnhandledRejection, print, printErr } from "./cmd/shared.ts";
 import {
   CheckFailedError,
   ConfigError,
@@ -59,17 +59,7 @@ function describeFailure(name: string, err: unknown): string {
 }
 
 if (import.meta.main) {
-  globalThis.addEventListener("unhandledrejection", (e) => {
-    // A stray rejection in a background task must not take a whole service down.
-    e.preventDefault();
-    printErr(JSON.stringify({
-      ts: new Date().toISOString(),
-      level: "error",
-      msg: "unhandled rejection",
-      service: "iatp",
-      fields: { reason: scrubString(String((e.reason as Error)?.stack ?? e.reason)) },
-    }));
-  });
+  exitOnUnhandledRejection();
   // Under scripts/iatp and the image's launcher this is a no-op (they grant exactly the table's
   // flags); in the compiled binary, which starts with the union, it revokes every category the
   // subcommand's line does not grant (a granted category stays whole: docs/deployment.md).

@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
 import { serviceFields } from "../core/config/common.ts";
 import { defineConfig, type Infer, int, permittedEnv, str, url } from "../core/config/mod.ts";
-import { createServer, type Service } from "../core/http/mod.ts";
+import { createServer, edgeOptions, type Service } from "../core/http/mod.ts";
 import { loadSigningKey } from "../core/ledger/keys.ts";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger } from "../core/ledger/ledger.ts";
 import { LedgerStore } from "../core/ledger/store.ts";
@@ -103,8 +103,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
     host: config.host,
     port: config.port,
     log,
-    maxBodyBytes: config.max_body_bytes,
-    drainTimeoutMs: config.drain_timeout,
+    ...edgeOptions(config),
     health: () => ({ status: "ok", service: "audit", tree_size: ledger.size }),
   });
   registerAuditRoutes(server.app, ledger, { maxTxEntries: config.max_tx_entries, auth });
@@ -113,6 +112,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
   let closing: Promise<void> | undefined;
   return {
     url: svc.url,
+    failed: svc.failed,
     close: () =>
       closing ??= (async () => {
         await svc.close();

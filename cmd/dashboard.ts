@@ -21,7 +21,7 @@ import { MAX_WATCHED_SERVICES, parseServiceTargets } from "../core/dashboard/hea
 import { startDashboardServer } from "../core/dashboard/server.tsx";
 import { DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TTL_MS } from "../core/dashboard/session.ts";
 import { ConfigError } from "../core/errors/mod.ts";
-import type { Service } from "../core/http/mod.ts";
+import { edgeOptions, type Service } from "../core/http/mod.ts";
 import { parseVkey } from "../core/ledger/note.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { isTopicPattern } from "../core/relay/topic.ts";
@@ -183,8 +183,7 @@ export async function start(
     sessionTtlMs: config.session_ttl,
     maxSessions: config.max_sessions,
     loginRatePerMin: config.login_rate,
-    maxBodyBytes: config.max_body_bytes,
-    drainTimeoutMs: config.drain_timeout,
+    edge: edgeOptions(config),
   });
 }
 

@@ -17,7 +17,7 @@ import {
   url,
 } from "../core/config/mod.ts";
 import { ConfigError } from "../core/errors/mod.ts";
-import { createServer, type Service } from "../core/http/mod.ts";
+import { createServer, edgeOptions, type Service } from "../core/http/mod.ts";
 import { AuditClient } from "../core/ledger/client.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { Counter } from "../core/metrics/mod.ts";
@@ -123,8 +123,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     host: config.host,
     port: config.port,
     log,
-    maxBodyBytes: config.max_body_bytes,
-    drainTimeoutMs: config.drain_timeout,
+    ...edgeOptions(config),
   });
   const decisions = new Counter({
     name: "iatp_policy_decisions_total",
@@ -161,6 +160,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
   let closing: Promise<void> | undefined;
   return {
     url: svc.url,
+    failed: svc.failed,
     close: () =>
       closing ??= (async () => {
         reloader.close();

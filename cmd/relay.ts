@@ -18,10 +18,14 @@ import {
   str,
 } from "../core/config/mod.ts";
 import { ConfigError } from "../core/errors/mod.ts";
-import type { Service } from "../core/http/mod.ts";
+import { edgeOptions, type Service } from "../core/http/mod.ts";
 import { createLogger, type Logger, registerSecret } from "../core/log/mod.ts";
 import { MemoryStore } from "../core/relay/memory_store.ts";
-import { DEFAULT_MAX_PAYLOAD_BYTES, startRelayServer } from "../core/relay/server.ts";
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_MAX_SUBSCRIBERS,
+  startRelayServer,
+} from "../core/relay/server.ts";
 import { SqliteStore } from "../core/relay/sqlite_store.ts";
 import {
   DEFAULT_MAX_AGE_MS,
@@ -43,7 +47,8 @@ export const spec = defineConfig({
   summary: "Resumable SSE pub/sub relay: POST /publish, GET /subscribe, GET /topics.",
   envPrefix: "IATP_RELAY_",
   fields: {
-    ...serviceFields(8005),
+    // Each subscriber holds a connection: room for all of them and for publishers.
+    ...serviceFields(8005, { maxConnections: DEFAULT_MAX_SUBSCRIBERS + 4096 }),
     ...meshAuthFields(),
     store: str({
       help: "history store: memory, or sqlite:PATH to survive restarts",
@@ -71,7 +76,11 @@ export const spec = defineConfig({
       default: DEFAULT_QUEUE_BYTES,
       min: 1024,
     }),
-    max_subscribers: int({ help: "concurrent subscribers", default: 20_000, min: 1 }),
+    max_subscribers: int({
+      help: "concurrent subscribers",
+      default: DEFAULT_MAX_SUBSCRIBERS,
+      min: 1,
+    }),
     heartbeat: duration({ help: "interval of heartbeat comments", default: 15_000, min: 100 }),
     retry: duration({ help: "reconnect delay hinted to clients (retry:)", default: 2_000 }),
     expire_interval: duration({ help: "how often age retention runs", default: 10_000, min: 100 }),
@@ -146,8 +155,7 @@ export function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise
     port: config.port,
     log,
     store,
-    maxBodyBytes: config.max_body_bytes,
-    drainTimeoutMs: config.drain_timeout,
+    edge: edgeOptions(config),
     maxPayloadBytes: config.max_payload_bytes,
     queueBytes: config.queue_bytes,
     maxSubscribers: config.max_subscribers,

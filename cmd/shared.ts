@@ -5,7 +5,7 @@
  */
 import type { Config, DeepPartial, Infer, Shape } from "../core/config/mod.ts";
 import { closeOnSignal, type Service } from "../core/http/mod.ts";
-import { createLogger, type Level, type Logger } from "../core/log/mod.ts";
+import { createLogger, type Level, type Logger, scrubString } from "../core/log/mod.ts";
 import type { Command } from "./mod.ts";
 
 /** Writes text to stdout (usage, results). */
@@ -16,6 +16,29 @@ export function print(text: string): void {
 /** Writes text to stderr (errors). */
 export function printErr(text: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : text + "\n"));
+}
+
+/** Exit code after an unhandled promise rejection (EX_SOFTWARE: an internal error). */
+export const EXIT_UNHANDLED = 70;
+
+/**
+ * Installs the process-wide handler for promise rejections nobody handled: one scrubbed JSON
+ * line on stderr, then exit {@linkcode EXIT_UNHANDLED}. Some task's state is unknown after
+ * one, so the process stops and a supervisor restarts it from a known state.
+ */
+export function exitOnUnhandledRejection(exit: (code: number) => void = Deno.exit): void {
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    const reason = e.reason instanceof Error ? e.reason.stack ?? e.reason.message : e.reason;
+    printErr(JSON.stringify({
+      ts: new Date().toISOString(),
+      level: "error",
+      msg: "unhandled rejection; exiting",
+      service: "iatp",
+      fields: { reason: scrubString(String(reason)) },
+    }));
+    exit(EXIT_UNHANDLED);
+  });
 }
 
 /** Logger for a service config that has a `log_level` field. */
@@ -62,10 +85,8 @@ export function serviceCommand<S extends Shape>(
       const hold = () => early = true;
       for (const s of STOP_SIGNALS) Deno.addSignalListener(s, hold);
       let service: Service;
-      const { promise, resolve } = Promise.withResolvers<number>();
       try {
         service = await start(loaded.config, { log });
-        closeOnSignal([service], log, (code) => resolve(code));
       } finally {
         for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, hold);
       }
@@ -74,7 +95,23 @@ export function serviceCommand<S extends Shape>(
         await service.close();
         return 0;
       }
-      return await promise;
+      return await runUntilStopped(service, log);
     },
   };
+}
+
+/**
+ * Waits for SIGTERM/SIGINT (drain, then 0) or for the service to fail (its listener died):
+ * then it is closed and the exit code is 1, so a supervisor restarts it.
+ */
+export async function runUntilStopped(service: Service, log: Logger): Promise<number> {
+  const { promise, resolve } = Promise.withResolvers<number>();
+  const removeSignals = closeOnSignal([service], log, (code) => resolve(code));
+  service.failed.then(async (err) => {
+    log.error("service failed; exiting for a restart", { err });
+    removeSignals();
+    await service.close().catch(() => {});
+    resolve(1);
+  });
+  return await promise;
 }

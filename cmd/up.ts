@@ -9,12 +9,12 @@
 import { bool, defineConfig, duration, list, oneOf, port, str } from "../core/config/mod.ts";
 import type { Infer } from "../core/config/mod.ts";
 import { UsageError } from "../core/errors/mod.ts";
-import { closeOnSignal, type Service } from "../core/http/mod.ts";
+import type { Service } from "../core/http/mod.ts";
 import { createLogger, LEVELS, type Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/client.ts";
 import { permittedEnv } from "../core/config/mod.ts";
 import type { Command } from "./mod.ts";
-import { print } from "./shared.ts";
+import { print, runUntilStopped } from "./shared.ts";
 import { ensureCredentials, type UpCredentials } from "./up/credentials.ts";
 import { demoSteps, runDemoTraffic } from "./up/demo.ts";
 import {
@@ -92,6 +92,7 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
   const creds = await ensureCredentials(data, logFor("up"));
   const started: Array<{ name: string; svc: Service }> = [];
   const urls: Record<string, string> = {};
+  const failed = Promise.withResolvers<Error>();
   let demo: { stop(): void } | undefined;
   let publisher: RelayClient | undefined;
 
@@ -109,6 +110,7 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
     logFor,
     async run(name, f) {
       const svc = await f();
+      svc.failed.then((err) => failed.resolve(new Error(`${name} failed`, { cause: err })));
       started.push({ name, svc });
       urls[name] = svc.url;
       return svc.url;
@@ -139,7 +141,13 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
     await close();
     throw err;
   }
-  return { url: urls.dashboard ?? Object.values(urls)[0] ?? "", urls, credentials: creds, close };
+  return {
+    url: urls.dashboard ?? Object.values(urls)[0] ?? "",
+    urls,
+    credentials: creds,
+    close,
+    failed: failed.promise,
+  };
 }
 
 /**
@@ -210,8 +218,6 @@ export const command: Command & { spec: typeof spec; start: typeof start } = {
     const mesh = await start(loaded.config);
     print(banner(mesh, loaded.config.demo));
     log.info("listening", { url: mesh.url, urls: mesh.urls });
-    const { promise, resolve } = Promise.withResolvers<number>();
-    closeOnSignal([mesh], log, (code) => resolve(code));
-    return await promise;
+    return await runUntilStopped(mesh, log);
   },
 };

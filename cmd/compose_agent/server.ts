@@ -20,7 +20,7 @@ import {
   Watchdog,
   type WatchdogEvent,
 } from "../../core/docker/mod.ts";
-import { createServer, type Service } from "../../core/http/mod.ts";
+import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import { RelayClient } from "../../core/relay/client.ts";
@@ -203,8 +203,7 @@ export async function start(
     host: config.host,
     port: config.port,
     log,
-    maxBodyBytes: config.max_body_bytes,
-    drainTimeoutMs: config.drain_timeout,
+    ...edgeOptions(config),
     health: () => ({
       status: probe.state.ok ? "ok" : "degraded",
       service: "compose-agent",
@@ -239,6 +238,7 @@ export async function start(
   watchdog?.start();
   return {
     url: svc.url,
+    failed: svc.failed,
     close: async () => {
       probe.stop();
       await svc.close();

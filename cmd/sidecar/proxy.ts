@@ -7,7 +7,8 @@
  * @module
  */
 import type { Context } from "hono";
-import type { AppEnv } from "../../core/http/mod.ts";
+import { HttpError } from "../../core/errors/mod.ts";
+import { type AppEnv, readBody } from "../../core/http/mod.ts";
 import { HttpClientError, type SendRequest } from "../../core/http/client/mod.ts";
 import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonText } from "../../core/pii/mod.ts";
 import { type FlightRecorder, isValidTraceId } from "../../core/recorder/mod.ts";
@@ -17,7 +18,6 @@ import {
   type OverridePolicy,
   WARN_BELOW_SCORE,
 } from "../../core/trust/mod.ts";
-import { readBoundedBody } from "./body.ts";
 import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
 
 /** What the proxy needs, fixed at startup. */
@@ -153,14 +153,18 @@ async function admit(
   x: Exchange,
 ): Promise<Response | { bytes: Uint8Array<ArrayBuffer>; card: boolean; ssn: boolean }> {
   const rec = deps.recorder;
-  const body = await readBoundedBody(x.req, deps.maxBodyBytes);
-  if (!body.ok) {
-    rec.record("error", x.traceId, { error: body.reason, status: body.status });
-    const error = body.status === 413 ? "Request body too large" : "Failed to read request body";
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = await readBody(x.req, { limit: deps.maxBodyBytes });
+  } catch (err) {
+    // 413 over the limit; 400 (or 408 from the edge) when the body breaks off or stalls.
+    const status = err instanceof HttpError && err.status < 500 ? err.status : 400;
+    rec.record("error", x.traceId, { error: (err as Error).message, status });
+    const error = status === 413 ? "Request body too large" : "Failed to read request body";
     const limit_bytes = deps.maxBodyBytes;
-    return json(body.status, { error, limit_bytes, trace_id: x.traceId }, x.headers);
+    return json(status, { error, limit_bytes, trace_id: x.traceId }, x.headers);
   }
-  const parsed = parseObject(body.bytes, deps.maxJsonDepth);
+  const parsed = parseObject(bytes, deps.maxJsonDepth);
   if ("invalid" in parsed) {
     rec.record("error", x.traceId, { error: "Invalid JSON", detail: parsed.invalid, status: 400 });
     const out = { error: "Invalid JSON", detail: parsed.invalid, trace_id: x.traceId };
@@ -177,11 +181,11 @@ async function admit(
     ...(f.recorded ? { headers: f.recorded } : {}),
     payload,
     ...(payload.length < parsed.scrubbed.length ? { payload_truncated: true } : {}),
-    payload_bytes: body.bytes.length,
+    payload_bytes: bytes.length,
     sensitive: { credit_card: card, ssn },
     ...(card || ssn ? { found_in: foundIn(parsed, t, f) } : {}),
   });
-  return { bytes: body.bytes, card, ssn };
+  return { bytes, card, ssn };
 }
 
 /** Where cards or SSNs were found, for the record. */

@@ -8,7 +8,13 @@
 import { type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
 import { meshAuthFor, resolveSecretSetting } from "../../core/auth/config.ts";
 import { HttpError } from "../../core/errors/mod.ts";
-import { type App, createServer, type FastRoute, type Service } from "../../core/http/mod.ts";
+import {
+  type App,
+  createServer,
+  edgeOptions,
+  type FastRoute,
+  type Service,
+} from "../../core/http/mod.ts";
 import { createOriginClient } from "../../core/http/client/mod.ts";
 import { createLogger, type Logger } from "../../core/log/mod.ts";
 import "../../core/pii/mod.ts"; // keeps cards and SSNs out of every log line
@@ -88,15 +94,14 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
     override,
     recorder,
   });
-  // Served straight from Deno.serve, before Hono's router and middleware.
+  // Served before Hono's router and middleware.
   const fast: FastRoute = { route: PROXY_ROUTE_LABEL, handle: (req) => proxy.handle(req) };
   const server = createServer({
     service: "sidecar",
     host: config.host,
     port: config.port,
     log,
-    maxBodyBytes: config.max_body_bytes,
-    drainTimeoutMs: config.drain_timeout,
+    ...edgeOptions(config),
     health: () => ({ status: "healthy", agent_id: config.agent_id }),
     // /proxy enforces its own limit so even a 413 carries the trace id.
     bodyLimitExempt: isProxyPath,
@@ -120,6 +125,7 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
   let closing: Promise<void> | undefined;
   return {
     url: svc.url,
+    failed: svc.failed,
     close: () =>
       closing ??= (async () => {
         await svc.close();

@@ -7,6 +7,7 @@
  */
 import { signedFetch, type SignerIdentity } from "../../core/auth/mod.ts";
 import { type AgentCommand, type CommandResult, parseCommand } from "../../core/docker/mod.ts";
+import { readBody } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import type { CommandRouter } from "./router.ts";
 
@@ -97,10 +98,15 @@ export class DashboardLink {
     ]);
     const res = await signedFetch(url, o.identity, { signal });
     if (res.status === 204) return { nextPollSecs: 0 };
-    const text = await res.text();
-    if (!res.ok) throw new Error(`dashboard answered ${res.status}`);
-    if (text.length > MAX_POLL_RESPONSE_BYTES) throw new Error("poll response too large");
-    const body = JSON.parse(text) as { item?: unknown; meta?: { next_poll_secs?: unknown } };
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`dashboard answered ${res.status}`);
+    }
+    const bytes = await readBody(res, { limit: MAX_POLL_RESPONSE_BYTES });
+    const body = JSON.parse(new TextDecoder().decode(bytes)) as {
+      item?: unknown;
+      meta?: { next_poll_secs?: unknown };
+    };
     const next = Number(body.meta?.next_poll_secs ?? 0);
     const nextPollSecs = Number.isFinite(next) && next > 0 ? Math.min(next, 300) : 0;
     if (body.item === null || body.item === undefined) return { nextPollSecs };

@@ -5,7 +5,7 @@
  */
 import type { TokenSource } from "../../core/auth/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
-import { createServer, type Service } from "../../core/http/mod.ts";
+import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import { Counter, Gauge, type Registry } from "../../core/metrics/mod.ts";
 import { RelayClient } from "../../core/relay/client.ts";
@@ -127,8 +127,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     host: config.host,
     port: config.port,
     log,
-    maxBodyBytes: config.max_body_bytes,
-    drainTimeoutMs: config.drain_timeout,
+    ...edgeOptions(config),
     health: () => ({ status: "ok", service: "status", ...router.metrics() }),
   });
   const commands = new Counter({
@@ -157,6 +156,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
   link?.start();
   return {
     url: svc.url,
+    failed: svc.failed,
     close: async () => {
       await link?.close();
       await svc.close();

@@ -371,6 +371,7 @@ export async function startActionAgent(
   let closing: Promise<void> | undefined;
   return {
     url: svc.url,
+    failed: svc.failed,
     close: () =>
       closing ??= (async () => {
         clearInterval(sweeper);

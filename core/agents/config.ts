@@ -24,6 +24,7 @@ import {
   url,
 } from "../config/mod.ts";
 import { SUBJECT_PATTERN } from "../auth/credential.ts";
+import { edgeFields } from "../config/common.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 import { pluginTrustPolicy } from "./plugin_trust.ts";
@@ -174,6 +175,7 @@ function commonFields(kind: "sensor" | "action", healthPort: number) {
       host: str({ help: "health server bind address", default: "127.0.0.1" }),
       port: port({ help: "health server port (0 picks a free one)", default: healthPort }),
       path: str({ help: "health path", default: "/health", pattern: /^\/[A-Za-z0-9._/-]*$/ }),
+      ...edgeFields(),
     }),
     relay: section(relayShape()),
   };

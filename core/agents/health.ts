@@ -4,7 +4,7 @@
  * `metrics.path`, and on a separate `metrics.port` when one is configured).
  * @module
  */
-import { createServer, type Server, type Service } from "../http/mod.ts";
+import { createServer, type EdgeOptions, type Server, type Service } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** A component's health: `ok` plus whatever detail helps an operator. */
@@ -20,6 +20,8 @@ export interface HealthServerOptions {
   metrics: { enabled: boolean; path: string; port?: number };
   log: Logger;
   components: () => Record<string, ComponentHealth>;
+  /** The HTTP edge's bounds (body limit, timeouts, connection cap, TLS, drain deadline). */
+  edge?: EdgeOptions;
 }
 
 /** Builds the health body: overall `ok` when every configured component is ok, else `degraded`. */
@@ -47,6 +49,7 @@ export function createHealthServer(opts: HealthServerOptions): HealthServer {
     port: opts.port,
     log: opts.log,
     health: body,
+    ...opts.edge,
   });
   if (opts.healthPath !== "/health") server.app.get(opts.healthPath, (c) => c.json(body()));
   const metricsText = async () => await server.metrics.registry.metrics();
@@ -63,25 +66,33 @@ export function createHealthServer(opts: HealthServerOptions): HealthServer {
     if (!opts.metrics.enabled || mport === undefined || mport === opts.port && mport !== 0) {
       return svc;
     }
-    const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
-    const metricsServer = Deno.serve({
-      hostname: opts.host,
+    // The separate metrics port is served by the same hardened edge, answering only the path.
+    const metricsServer = createServer({
+      service: opts.service,
+      host: opts.host,
       port: mport,
-      onListen: (a) => resolve(a as Deno.NetAddr),
-    }, async (req) => {
-      if (req.method === "GET" && new URL(req.url).pathname === opts.metrics.path) {
-        return new Response(await metricsText(), { headers: { "content-type": contentType } });
-      }
-      return Response.json({ error: "not found" }, { status: 404 });
+      log: opts.log,
+      ...opts.edge,
     });
-    const addr = await promise;
-    const metricsUrl = `http://${opts.host}:${addr.port}${opts.metrics.path}`;
+    metricsServer.app.get(
+      opts.metrics.path,
+      async (c) => c.body(await metricsText(), 200, { "content-type": contentType }),
+    );
+    let msvc: Service;
+    try {
+      msvc = await metricsServer.listen();
+    } catch (err) {
+      await svc.close();
+      throw err;
+    }
+    const metricsUrl = `${msvc.url}${opts.metrics.path}`;
     opts.log.info("metrics listening", { url: metricsUrl });
     return {
       url: svc.url,
       metricsUrl,
+      failed: Promise.race([svc.failed, msvc.failed]),
       close: async () => {
-        await Promise.allSettled([svc.close(), metricsServer.shutdown()]);
+        await Promise.allSettled([svc.close(), msvc.close()]);
       },
     };
   };

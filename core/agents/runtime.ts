@@ -10,6 +10,7 @@ import { resolveSecretSetting } from "../auth/config.ts";
 import { permittedEnv } from "../config/mod.ts";
 import { AuditClient } from "../ledger/client.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
+import { edgeOptions } from "../http/mod.ts";
 import { RelayClient } from "../relay/client.ts";
 import { AuditTrail } from "./audit_trail.ts";
 import type { AgentConfig } from "./config.ts";
@@ -149,6 +150,7 @@ export async function createRuntime(
     host: config.health.host,
     port: config.health.port,
     healthPath: config.health.path,
+    edge: edgeOptions(config.health),
     metrics: {
       enabled: config.metrics.enabled,
       path: config.metrics.path,

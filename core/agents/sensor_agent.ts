@@ -225,6 +225,7 @@ export async function startSensorAgent(
   let closing: Promise<void> | undefined;
   return {
     url: svc.url,
+    failed: svc.failed,
     close: () =>
       closing ??= (async () => {
         stop.abort();

@@ -5,6 +5,7 @@
  * after a 401/403. Tokens are only ever read from Vault, never written.
  * @module
  */
+import { readBody } from "../http/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
@@ -110,8 +111,8 @@ export class VaultTokenSource implements TokenSource {
         headers: { "X-Vault-Token": this.opts.vaultToken },
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? DEFAULT_VAULT_TIMEOUT_MS),
       });
-      const text = await res.text();
       if (!res.ok) {
+        await res.body?.cancel();
         const quiet = this.opts.optional && res.status === 404;
         log?.[quiet ? "debug" : "warn"]("vault token read failed", {
           status: res.status,
@@ -120,7 +121,9 @@ export class VaultTokenSource implements TokenSource {
         });
         return false;
       }
-      if (text.length > VAULT_MAX_RESPONSE_BYTES) throw new Error("vault response too large");
+      const text = new TextDecoder().decode(
+        await readBody(res, { limit: VAULT_MAX_RESPONSE_BYTES }),
+      );
       const token = (JSON.parse(text) as { data?: { data?: { token?: unknown } } })?.data?.data
         ?.token;
       if (typeof token !== "string" || token === "") {

@@ -3,32 +3,12 @@
  * whole exchange and a cap on the bytes read, so a slow or huge answer never holds the dashboard.
  * @module
  */
+import { readBody } from "../http/mod.ts";
 
 /** The outcome of {@linkcode fetchJson}: the status and parsed body, or why there is none. */
 export type JsonAnswer =
   | { ok: true; status: number; body: unknown }
   | { ok: false; error: string; status?: number };
-
-async function readText(res: Response, max: number): Promise<string> {
-  const reader = res.body?.getReader();
-  if (!reader) return "";
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    n += value.length;
-    if (n > max) {
-      await reader.cancel();
-      throw new Error(`response exceeds ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(n);
-  let off = 0;
-  for (const c of chunks) all.set(c, (off += c.length) - c.length);
-  return new TextDecoder().decode(all);
-}
 
 /**
  * GETs `url` as JSON within `timeoutMs`, reading at most `maxBytes`. Never throws: a network
@@ -47,7 +27,11 @@ export async function fetchJson(
       await res.body?.cancel();
       return { ok: false, status: res.status, error: `answered ${res.status}` };
     }
-    return { ok: true, status: res.status, body: JSON.parse(await readText(res, opts.maxBytes)) };
+    return {
+      ok: true,
+      status: res.status,
+      body: JSON.parse(new TextDecoder().decode(await readBody(res, { limit: opts.maxBytes }))),
+    };
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
   } finally {

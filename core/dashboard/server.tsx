@@ -6,7 +6,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { MeshAuth } from "../auth/bearer.ts";
-import { type AppEnv, createServer, type Service } from "../http/mod.ts";
+import { type AppEnv, createServer, type EdgeOptions, type Service } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { NoteVerifier } from "../ledger/note.ts";
 import { encodeComment } from "../relay/sse.ts";
@@ -59,8 +59,8 @@ export interface DashboardOptions {
   sessionTtlMs: number;
   maxSessions: number;
   loginRatePerMin: number;
-  maxBodyBytes?: number;
-  drainTimeoutMs?: number;
+  /** The HTTP edge's bounds (body limit, timeouts, connection cap, TLS, drain deadline). */
+  edge?: EdgeOptions;
 }
 
 /** What the dashboard runs: the relay feed, the health and ledger watchers, the login gate. */
@@ -110,8 +110,7 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     host: o.host,
     port: o.port,
     log: o.log,
-    maxBodyBytes: o.maxBodyBytes,
-    drainTimeoutMs: o.drainTimeoutMs,
+    ...o.edge,
     health: () => ({
       status: "ok",
       service: "dashboard",

@@ -5,6 +5,7 @@
  * Every response body read is bounded.
  * @module
  */
+import { readBodyPrefix } from "../http/mod.ts";
 import { decodeLogs } from "./log_frames.ts";
 
 /** Oldest Engine API spoken (Docker Engine 20.10). */
@@ -23,8 +24,8 @@ export const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
 /** A failed Engine API call: `status` is the daemon's HTTP status (0 when unreachable). */
 export class DockerError extends Error {
   override name = "DockerError";
-  constructor(readonly status: number, message: string) {
-    super(message);
+  constructor(readonly status: number, message: string, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -236,36 +237,16 @@ export class DockerEngine {
   }
 }
 
-/** Reads at most `max` bytes of a body, cancelling the rest. */
-export async function readBounded(
+/** Reads at most `max` bytes of a Docker response; a body that breaks off is a 502. */
+async function readBounded(
   res: Response,
   max: number,
 ): Promise<{ bytes: Uint8Array; truncated: boolean }> {
-  if (!res.body) return { bytes: new Uint8Array(), truncated: false };
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  const reader = res.body.getReader();
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (size + value.length > max) {
-      chunks.push(value.subarray(0, max - size));
-      size = max;
-      truncated = true;
-      await reader.cancel();
-      break;
-    }
-    chunks.push(value);
-    size += value.length;
+  try {
+    return await readBodyPrefix(res, max);
+  } catch (err) {
+    throw new DockerError(502, `Docker response broke off: ${errText(err)}`, { cause: err });
   }
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return { bytes: out, truncated };
 }
 
 function errText(err: unknown): string {

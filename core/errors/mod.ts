@@ -14,9 +14,13 @@ export const EXIT_FAILED_CHECK = 1;
 /** Bad command-line usage: unknown subcommand, unknown flag, missing argument. */
 export class UsageError extends Error {
   override name = "UsageError";
-  /** @param message what was wrong @param usage usage text to print after the message */
-  constructor(message: string, readonly usage?: string) {
-    super(message);
+  /**
+   * @param message what was wrong
+   * @param usage usage text to print after the message
+   * @param options `cause`: the error behind it
+   */
+  constructor(message: string, readonly usage?: string, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -59,9 +63,9 @@ export class HttpError extends Error {
   override name = "HttpError";
   /**
    * @param status the HTTP status
-   * @param message the envelope's `error`
-   * @param extra more envelope fields
-   * @param options the error this one wraps (`{ cause }`)
+   * @param message the envelope's `error` (never put secrets or internals here)
+   * @param extra fields merged into the envelope
+   * @param options `cause`: the error behind it (logged, never sent)
    */
   constructor(
     readonly status: number,

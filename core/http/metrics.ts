@@ -36,6 +36,22 @@ export interface HttpMetrics {
    * labels per request.
    */
   forRoute(method: string, route: string, status: number): RouteMetrics;
+  /** Connection-level numbers of the HTTP/1.1 edge. */
+  connections: ConnectionMetrics;
+}
+
+/** Connection-level metrics. */
+export interface ConnectionMetrics {
+  /** Connections answered 503 because `max_connections` were open. */
+  refused: Counter;
+  /** Requests refused by the protocol layer (malformed, too large, timed out), by status. */
+  protocolErrors: Counter<"status">;
+  /** Deadlines that passed, by phase (head, body, idle, write). */
+  timeouts: Counter<"phase">;
+  /** Recoverable accept() failures, by errno code (EMFILE, ...). */
+  acceptErrors: Counter<"code">;
+  /** Sets where the open-connections gauge reads its value. */
+  setOpen(read: () => number): void;
 }
 
 /** Bound series of one method, route and status. */
@@ -74,6 +90,7 @@ export function createHttpMetrics(service: string): HttpMetrics {
       this.set(Deno.memoryUsage().rss);
     },
   });
+  const connections = createConnectionMetrics(registry);
   const cache = new Map<string, Map<string, Map<number, RouteMetrics>>>();
   const forRoute = (method: string, route: string, status: number): RouteMetrics => {
     let byMethod = cache.get(route);
@@ -88,5 +105,43 @@ export function createHttpMetrics(service: string): HttpMetrics {
     }
     return m;
   };
-  return { registry, requests, duration, inFlight, forRoute };
+  return { registry, requests, duration, inFlight, forRoute, connections };
+}
+
+function createConnectionMetrics(registry: Registry): ConnectionMetrics {
+  let readOpen = () => 0;
+  new Gauge({
+    name: "iatp_http_connections_open",
+    help: "HTTP connections open.",
+    registers: [registry],
+    collect() {
+      this.set(readOpen());
+    },
+  });
+  return {
+    refused: new Counter({
+      name: "iatp_http_connections_refused_total",
+      help: "Connections answered 503 because max_connections were open.",
+      registers: [registry],
+    }),
+    protocolErrors: new Counter({
+      name: "iatp_http_protocol_errors_total",
+      help: "Requests refused by the HTTP/1.1 layer (malformed, too large, timed out), by status.",
+      labelNames: ["status"] as const,
+      registers: [registry],
+    }),
+    timeouts: new Counter({
+      name: "iatp_http_timeouts_total",
+      help: "Connection deadlines that passed, by phase (head, body, idle, write).",
+      labelNames: ["phase"] as const,
+      registers: [registry],
+    }),
+    acceptErrors: new Counter({
+      name: "iatp_http_accept_errors_total",
+      help: "Recoverable accept() failures (EMFILE, ENFILE, ...), by code.",
+      labelNames: ["code"] as const,
+      registers: [registry],
+    }),
+    setOpen: (read) => readOpen = read,
+  };
 }

@@ -38,8 +38,12 @@ async function readPublish(c: Context<AppEnv>, maxPayload: number) {
   let body: unknown;
   try {
     body = await c.req.json();
-  } catch {
-    throw new HttpError(400, "invalid JSON body", { expected: '{"topic": "...", "payload": {}}' });
+  } catch (err) {
+    // The edge's own answer for the body (408 too slow, 413 too large, 400 cut short) stands.
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, "invalid JSON body", {
+      expected: '{"topic": "...", "payload": {}}',
+    }, { cause: err });
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new HttpError(400, "body must be a JSON object {topic, payload}");

@@ -6,7 +6,7 @@
 import { cors } from "hono/cors";
 import { createMeshAuth, type MeshAuth } from "../auth/bearer.ts";
 import { Counter, Gauge, type Registry } from "../metrics/mod.ts";
-import { createServer, type Service } from "../http/mod.ts";
+import { createServer, type EdgeOptions, type Service } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
@@ -27,8 +27,8 @@ export interface RelayServerOptions {
   port: number;
   log: Logger;
   store: RelayStore;
-  maxBodyBytes?: number;
-  drainTimeoutMs?: number;
+  /** The HTTP edge's bounds (body limit, timeouts, connection cap, TLS, drain deadline). */
+  edge?: EdgeOptions;
   maxPayloadBytes?: number;
   queueBytes?: number;
   maxSubscribers?: number;
@@ -75,8 +75,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     host: opts.host,
     port: opts.port,
     log,
-    maxBodyBytes: opts.maxBodyBytes,
-    drainTimeoutMs: opts.drainTimeoutMs,
+    ...opts.edge,
     health: () => ({
       status: "ok",
       service: "relay",
@@ -126,6 +125,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   let closing: Promise<void> | undefined;
   return {
     url: svc.url,
+    failed: svc.failed,
     close: () =>
       closing ??= svc.close().finally(() => {
         timers.forEach(clearInterval);

@@ -64,7 +64,7 @@ Deno.test("404 and 405 use the JSON envelope with the request id", async () => {
     assert.equal(body.request_id, nf.headers.get("x-request-id"));
     const na = await fetch(`${svc.url}/items/1`, { method: "DELETE" });
     assert.equal(na.status, 405);
-    assert.equal(na.headers.get("allow"), "GET");
+    assert.equal(na.headers.get("allow"), "GET, HEAD"); // RFC 9110 9.3.2: HEAD goes wherever GET does
     assert.equal((await na.json()).error, "method not allowed");
   } finally {
     await svc.close();

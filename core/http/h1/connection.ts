@@ -1,0 +1,310 @@
+/**
+ * One HTTP/1.1 connection: reads heads within the header deadline, serves requests one after
+ * another (pipelined requests in order), keeps the connection alive between them within the
+ * idle deadline, and closes it after anything it cannot frame. Deadlines are checked by the
+ * server's sweeper through {@linkcode Connection.expire}, so the hot path sets no timers.
+ * @module
+ */
+import { HttpError } from "../../errors/mod.ts";
+import { RequestBody } from "./body.ts";
+import { headEnd, headText } from "./bytes.ts";
+import { parseRequestHead, type RequestHead } from "./head.ts";
+import { SocketReader } from "./reader.ts";
+import { EdgeRequest } from "./request.ts";
+import { type ResponseHooks, sendResponse, SocketWriter } from "./response.ts";
+import type { ConnectionContext } from "./context.ts";
+
+/** Where a connection is in its life; each phase has its own deadline. */
+export type Phase = "idle" | "head" | "handler" | "write" | "stream" | "linger" | "closed";
+
+/** After closing its write side, how long a connection drains what the client still sends. */
+export const LINGER_MS = 2_000;
+/** And how many bytes it reads (and drops) at most while doing so. */
+export const LINGER_BYTES = 256 * 1024;
+
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+/** One accepted connection. */
+export class Connection implements ResponseHooks {
+  phase: Phase = "head";
+  /** When the current phase times out (ms since the epoch); 0 for never. */
+  deadline = 0;
+  /** When the request body must have arrived; 0 for no body being read. */
+  bodyDeadline = 0;
+  readonly reader: SocketReader;
+  readonly #writer: SocketWriter;
+  readonly #conn: Deno.Conn;
+  readonly #ctx: ConnectionContext;
+  #requests = 0;
+  #closed = false;
+  #body: RequestBody | undefined;
+  #bodyComplete = true;
+  #continue: "no" | "due" | "sent" = "no";
+  #bodyExpired: PromiseWithResolvers<void> | undefined;
+  #request: EdgeRequest | undefined;
+  #stream: ReadableStreamDefaultReader<Uint8Array> | undefined;
+
+  constructor(conn: Deno.Conn, ctx: ConnectionContext) {
+    this.#conn = conn;
+    this.#ctx = ctx;
+    this.reader = new SocketReader(conn, ctx.readCapacity);
+    this.#writer = new SocketWriter(conn);
+    this.#arm("head", ctx.limits.headerTimeoutMs);
+  }
+
+  /** True when nothing of a request is under way (the connection may be closed at once). */
+  get idle(): boolean {
+    return this.phase === "idle" || (this.phase === "head" && this.reader.received === 0);
+  }
+
+  /** Serves requests until the connection ends. Never rejects. */
+  async serve(): Promise<void> {
+    let linger = false;
+    try {
+      for (;;) {
+        const head = await this.#nextHead();
+        if (head === undefined) break;
+        if (!await this.#exchange(head)) {
+          linger = !this.#bodyComplete;
+          break;
+        }
+      }
+    } catch (err) {
+      if (err instanceof HttpError && !this.#closed) {
+        await this.#refuse(err);
+        linger = true;
+      } else if (!(err instanceof HttpError)) {
+        this.#ctx.connectionError(err);
+      }
+    }
+    await this.#finish(linger);
+  }
+
+  /** Called by the sweeper: acts on a passed deadline. */
+  expire(now: number): void {
+    if (this.bodyDeadline !== 0 && now >= this.bodyDeadline) {
+      this.bodyDeadline = 0;
+      this.#ctx.timedOut("body");
+      (this.#bodyExpired ??= Promise.withResolvers()).resolve();
+    }
+    if (this.deadline === 0 || now < this.deadline) return;
+    this.deadline = 0;
+    const phase = this.phase;
+    if (phase === "head" && this.reader.received > 0) {
+      this.#ctx.timedOut("head");
+      this.#refuse(new HttpError(408, "request head not received in time")).finally(() =>
+        this.close()
+      );
+      return;
+    }
+    if (phase === "idle" || phase === "head" || phase === "write") this.#ctx.timedOut(phase);
+    this.close();
+  }
+
+  /** Closes the socket now (idempotent); whatever is pending ends. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.phase = "closed";
+    this.deadline = 0;
+    this.bodyDeadline = 0;
+    this.#request?.disconnect();
+    this.#stream?.cancel().catch(() => {});
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+
+  #arm(phase: Phase, timeoutMs: number): void {
+    this.phase = phase;
+    this.deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+  }
+
+  /** Reads the next request head; undefined when the connection ends cleanly. */
+  async #nextHead(): Promise<RequestHead | undefined> {
+    const r = this.reader;
+    const limits = this.#ctx.limits;
+    if (this.#requests > 0) {
+      if (r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
+      else this.#arm("idle", limits.idleTimeoutMs);
+    }
+    let scanned = 0; // bytes of the head already searched for its end
+    for (;;) {
+      while (r.buffered >= 2 && r.buf[r.start] === 13 && r.buf[r.start + 1] === 10) r.consume(2);
+      if (this.phase === "idle" && r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
+      const end = headEnd(r.buf, r.start, r.start + Math.max(0, scanned - 3), r.end);
+      if (end >= 0) {
+        if (end - r.start > limits.maxHeaderBytes) throw this.#headTooLarge();
+        const text = headText(r.buf, r.start, end);
+        r.consume(end - r.start);
+        this.#arm("handler", 0);
+        return parseRequestHead(text, limits);
+      }
+      if (r.buffered > limits.maxHeaderBytes) throw this.#headTooLarge();
+      scanned = r.buffered;
+      if (!await r.more()) {
+        if (this.#closed || r.buffered === 0 || r.error !== undefined) return undefined;
+        throw new HttpError(400, "connection closed before the end of the request head");
+      }
+    }
+  }
+
+  #headTooLarge(): HttpError {
+    const r = this.reader;
+    const limits = this.#ctx.limits;
+    const firstLine = r.buf.subarray(r.start, r.end).indexOf(10);
+    if ((firstLine < 0 ? r.buffered : firstLine) > limits.maxUrlBytes) {
+      return new HttpError(414, `request-target longer than ${limits.maxUrlBytes} bytes`, {
+        limit_bytes: limits.maxUrlBytes,
+      });
+    }
+    return new HttpError(431, `request head larger than ${limits.maxHeaderBytes} bytes`, {
+      limit_bytes: limits.maxHeaderBytes,
+    });
+  }
+
+  /** Serves one request; resolves whether the connection may carry another. */
+  async #exchange(head: RequestHead): Promise<boolean> {
+    this.#requests++;
+    const req = this.#requestOf(head);
+    this.#request = req;
+    if (this.#bodyComplete) this.#watch();
+    const res = await this.#ctx.handle(req);
+    if (this.#closed) return false;
+    const keepAlive = head.keepAlive && !this.#ctx.draining && this.#settleBody();
+    this.#arm("write", this.#ctx.limits.idleTimeoutMs);
+    const keep = await sendResponse(this.#writer, res, {
+      head: head.method === "HEAD",
+      minor: head.minor,
+      keepAlive,
+    }, this);
+    this.#stream = undefined;
+    this.#request = undefined;
+    return keep && !this.#closed && !this.reader.eof;
+  }
+
+  /** The response body streams: no deadline from now on; EOF from the client cancels it. */
+  streaming(reader: ReadableStreamDefaultReader<Uint8Array>): void {
+    this.#stream = reader;
+    this.#arm("stream", 0);
+  }
+
+  /** Builds the Request, with its body bounded and framed by the head. */
+  #requestOf(head: RequestHead): EdgeRequest {
+    const body = this.#bodyOf(head);
+    try {
+      return new EdgeRequest(this.#urlOf(head), head.method, head.headers, body);
+    } catch (err) {
+      throw new HttpError(400, "invalid request", {}, { cause: err });
+    }
+  }
+
+  #urlOf(head: RequestHead): string {
+    const t = head.target;
+    if (t.charCodeAt(0) === 47) {
+      return `${this.#ctx.scheme}://${head.host || this.#ctx.authority}${t}`;
+    }
+    if (t === "*") return `${this.#ctx.scheme}://${head.host || this.#ctx.authority}/*`;
+    return t; // absolute-form
+  }
+
+  /** The body to hand the Request: bytes when already here, else a bounded stream. */
+  #bodyOf(head: RequestHead): BodyInit | null {
+    this.#body = undefined;
+    this.#continue = "no";
+    const n = head.contentLength;
+    const r = this.reader;
+    const noBodyMethod = head.method === "GET" || head.method === "HEAD";
+    if (n === 0) {
+      this.#bodyComplete = true;
+      return null;
+    }
+    if (n > 0 && n <= r.buffered && n <= this.#ctx.limits.maxBodyBytes) {
+      const bytes = r.buf.slice(r.start, r.start + n);
+      r.consume(n);
+      this.#bodyComplete = true;
+      return noBodyMethod ? null : bytes;
+    }
+    const limits = this.#ctx.limits;
+    this.#bodyComplete = false;
+    this.#continue = head.expectContinue && !noBodyMethod ? "due" : "no";
+    this.bodyDeadline = limits.bodyTimeoutMs > 0 && !noBodyMethod
+      ? Date.now() + limits.bodyTimeoutMs
+      : 0;
+    this.#bodyExpired = undefined;
+    this.#body = new RequestBody({
+      reader: r,
+      beforeRead: () => this.#sendContinue(),
+      expired: () =>
+        limits.bodyTimeoutMs > 0
+          ? (this.#bodyExpired ??= Promise.withResolvers()).promise
+          : undefined,
+      finished: (complete) => {
+        this.#bodyComplete = complete;
+        this.bodyDeadline = 0;
+        if (complete) this.#watch();
+      },
+    }, { length: n, limit: limits.maxBodyBytes });
+    if (noBodyMethod) return null;
+    return new ReadableStream(this.#body, { highWaterMark: 0 });
+  }
+
+  /** Whether the request body is fully read now (skipping what the handler left unread). */
+  #settleBody(): boolean {
+    const body = this.#body;
+    if (this.#bodyComplete || !body) return this.#bodyComplete;
+    if (body.skipBuffered()) this.#bodyComplete = true;
+    return this.#bodyComplete;
+  }
+
+  async #sendContinue(): Promise<void> {
+    if (this.#continue !== "due") return;
+    this.#continue = "sent";
+    await this.#writer.write(CONTINUE);
+  }
+
+  /** Reads ahead while the handler runs, to notice a client that went away. */
+  #watch(): void {
+    const r = this.reader;
+    if (r.reading || r.eof || this.#closed) return;
+    r.more().then(this.#watched);
+  }
+
+  /** What a read-ahead found: the client gone (abort, cancel a stream), or more bytes. */
+  readonly #watched = (ok: boolean): void => {
+    if (!ok && this.reader.eof) {
+      this.#request?.disconnect();
+      this.#stream?.cancel().catch(() => {});
+    } else if (ok && this.phase === "stream") this.#watch();
+  };
+
+  /** Answers a request the connection cannot serve, then the connection closes. */
+  async #refuse(err: HttpError): Promise<void> {
+    this.#ctx.protocolError(err.status);
+    const res = this.#ctx.errorResponse(err);
+    try {
+      await sendResponse(this.#writer, res, { head: false, minor: 1, keepAlive: false }, {
+        streaming: () => {},
+      });
+    } catch { /* the client is gone */ }
+  }
+
+  /** Ends the connection, draining what the client still sends when asked to. */
+  async #finish(linger: boolean): Promise<void> {
+    if (linger && !this.#closed && !this.reader.eof) {
+      try {
+        await this.#conn.closeWrite();
+        this.#arm("linger", LINGER_MS);
+        const r = this.reader;
+        let dropped = 0;
+        while (dropped < LINGER_BYTES && !this.#closed) {
+          r.consume(r.buffered);
+          if (!await r.more()) break;
+          dropped += r.buffered;
+        }
+      } catch { /* closed meanwhile */ }
+    }
+    this.close();
+    this.#ctx.closed(this);
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * Strict HTTP/1.1 request-head parsing (RFC 9112 sections 2-7): the request line, field lines
+ * and the framing they imply. Anything ambiguous is refused with the status the RFC names.
+ * @module
+ */
+import { HttpError } from "../../errors/mod.ts";
+
+/** Bounds the parser enforces beyond the head's total size (checked by the reader). */
+export interface HeadLimits {
+  /** Longest request-target in bytes (414 above). */
+  maxUrlBytes: number;
+  /** Most field lines in the head (431 above). */
+  maxHeaderFields: number;
+}
+
+/** A parsed request head. */
+export interface RequestHead {
+  method: string;
+  /** The request-target as sent (origin-form, absolute-form or `*`). */
+  target: string;
+  /** The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1 and later 1.x. */
+  minor: number;
+  /** Field lines in order, names lower-cased. */
+  headers: Array<[string, string]>;
+  /** The Host field value ("" when absent, which only HTTP/1.0 may do). */
+  host: string;
+  /** Declared body length; 0 when there is no body; -1 when the body is chunked. */
+  contentLength: number;
+  /** Whether the client allows the connection to stay open after this exchange. */
+  keepAlive: boolean;
+  /** `Expect: 100-continue` on an HTTP/1.1 request. */
+  expectContinue: boolean;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Visible ASCII only: no whitespace, no controls, no raw non-ASCII in a request-target. */
+const TARGET = /^[\x21-\x7e]+$/;
+/** Controls other than HTAB are not field-content (obs-text, 0x80-0xFF, is). */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const VERSION = /^HTTP\/(\d)\.(\d)$/;
+/** uri-host [ ":" port ] (RFC 3986): an IP literal or a reg-name, then an optional port. */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
+const DIGITS = /^[0-9]+$/;
+/** Methods a fetch Request cannot carry (CONNECT, TRACE, TRACK): 501. */
+const UNSUPPORTED_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+/**
+ * Methods a fetch Request upper-cases whatever their case. Methods are case-sensitive (RFC
+ * 9110 9.1), so "get" is not GET: 501 rather than serving it as GET.
+ */
+const NORMALISED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+
+/** What the field lines say about framing and the connection. */
+interface Fields {
+  headers: Array<[string, string]>;
+  host: string | undefined;
+  contentLength: string | undefined;
+  transferEncoding: string | undefined;
+  close: boolean;
+  keepAliveToken: boolean;
+  expectContinue: boolean;
+}
+
+/**
+ * Parses a request head: `text` holds the bytes (one char per byte) from the request line
+ * through the empty line that ends the head.
+ *
+ * @throws {HttpError} 400 for malformed syntax or framing, 414 for a long request-target,
+ * 431 for too many fields, 417 for an unknown expectation, 501 for an unsupported transfer
+ * coding or method (CONNECT, TRACE), 505 for a major version other than 1.
+ * @example
+ * ```ts
+ * const head = parseRequestHead("GET / HTTP/1.1\r\nHost: a\r\n\r\n", {
+ *   maxUrlBytes: 8192,
+ *   maxHeaderFields: 100,
+ * });
+ * head.method; // "GET"
+ * ```
+ */
+export function parseRequestHead(text: string, limits: HeadLimits): RequestHead {
+  let pos = 0;
+  while (text.startsWith("\r\n", pos)) pos += 2; // RFC 9112 2.2: ignore leading empty lines
+  const first = lineAt(text, pos);
+  const { method, target, minor } = parseRequestLine(first.line, limits);
+  const fields = parseFields(text, first.next, limits);
+  if (minor === 1 && fields.host === undefined) throw bad("missing Host header");
+  const contentLength = framing(fields, minor);
+  return {
+    method,
+    target,
+    minor,
+    headers: fields.headers,
+    host: fields.host ?? "",
+    contentLength,
+    keepAlive: !fields.close && (minor === 1 || fields.keepAliveToken),
+    expectContinue: minor === 1 && fields.expectContinue,
+  };
+}
+
+/** The line starting at `pos` (without its CRLF) and where the next one starts. */
+function lineAt(text: string, pos: number): { line: string; next: number } {
+  const lf = text.indexOf("\n", pos);
+  if (lf < 0) throw bad("head does not end with CRLF");
+  if (lf === pos || text.charCodeAt(lf - 1) !== 13) throw bad("bare LF in head");
+  const line = text.slice(pos, lf - 1);
+  if (line.indexOf("\r") >= 0) throw bad("bare CR in head");
+  return { line, next: lf + 1 };
+}
+
+function parseRequestLine(
+  line: string,
+  limits: HeadLimits,
+): { method: string; target: string; minor: number } {
+  const sp1 = line.indexOf(" ");
+  const sp2 = sp1 < 0 ? -1 : line.indexOf(" ", sp1 + 1);
+  if (sp2 < 0 || line.indexOf(" ", sp2 + 1) >= 0) throw bad("malformed request line");
+  const method = line.slice(0, sp1);
+  const target = line.slice(sp1 + 1, sp2);
+  if (!TOKEN.test(method)) throw bad("invalid method");
+  if (target.length > limits.maxUrlBytes) {
+    throw new HttpError(414, `request-target longer than ${limits.maxUrlBytes} bytes`, {
+      limit_bytes: limits.maxUrlBytes,
+    });
+  }
+  if (!TARGET.test(target)) throw bad("invalid request-target");
+  const v = VERSION.exec(line.slice(sp2 + 1));
+  if (!v) throw bad("invalid HTTP version");
+  if (v[1] !== "1") throw new HttpError(505, "HTTP version not supported");
+  if (
+    UNSUPPORTED_METHODS.has(method.toUpperCase()) || (method !== method.toUpperCase() &&
+      NORMALISED_METHODS.has(method.toUpperCase()))
+  ) {
+    throw new HttpError(501, "method not supported");
+  }
+  if (target === "*" ? method !== "OPTIONS" : !/^(?:\/|https?:\/\/)/i.test(target)) {
+    throw bad("request-target must be origin-form or absolute-form");
+  }
+  return { method, target, minor: v[2] === "0" ? 0 : 1 };
+}
+
+/** Parses field lines from `pos` up to the empty line. */
+function parseFields(text: string, pos: number, limits: HeadLimits): Fields {
+  const f: Fields = {
+    headers: [],
+    host: undefined,
+    contentLength: undefined,
+    transferEncoding: undefined,
+    close: false,
+    keepAliveToken: false,
+    expectContinue: false,
+  };
+  for (;;) {
+    const { line, next } = lineAt(text, pos);
+    pos = next;
+    if (line === "") break;
+    const c0 = line.charCodeAt(0);
+    if (c0 === 32 || c0 === 9) throw bad("obsolete line folding in header");
+    if (f.headers.length >= limits.maxHeaderFields) {
+      throw new HttpError(431, `more than ${limits.maxHeaderFields} header fields`, {
+        limit_fields: limits.maxHeaderFields,
+      });
+    }
+    const colon = line.indexOf(":");
+    if (colon < 0) throw bad("header line without a colon");
+    const name = line.slice(0, colon);
+    if (!TOKEN.test(name)) throw bad("invalid header name");
+    const value = trimOws(line, colon + 1);
+    if (BAD_VALUE.test(value)) throw bad("invalid header value");
+    const lower = name.toLowerCase();
+    noteField(f, lower, value);
+    f.headers.push([lower, value]);
+  }
+  if (pos !== text.length) throw bad("data after the end of the head");
+  return f;
+}
+
+/** Records what a framing or connection field says. */
+function noteField(f: Fields, name: string, value: string): void {
+  switch (name) {
+    case "content-length":
+      if (f.contentLength !== undefined) throw bad("more than one Content-Length");
+      f.contentLength = value;
+      break;
+    case "transfer-encoding":
+      f.transferEncoding = f.transferEncoding === undefined
+        ? value
+        : `${f.transferEncoding},${value}`;
+      break;
+    case "host":
+      if (f.host !== undefined) throw bad("more than one Host header");
+      if (!HOST.test(value)) throw bad("invalid Host header");
+      f.host = value;
+      break;
+    case "connection":
+      for (const t of listTokens(value)) {
+        if (t === "close") f.close = true;
+        else if (t === "keep-alive") f.keepAliveToken = true;
+      }
+      break;
+    case "expect":
+      if (value.toLowerCase() !== "100-continue") {
+        throw new HttpError(417, "only Expect: 100-continue is supported");
+      }
+      f.expectContinue = true;
+      break;
+  }
+}
+
+/** The body length the fields imply (RFC 9112 6.1-6.3): -1 for chunked, else the length. */
+function framing(f: Fields, minor: number): number {
+  if (f.transferEncoding !== undefined) {
+    if (minor === 0) throw bad("Transfer-Encoding in an HTTP/1.0 request");
+    if (f.contentLength !== undefined) throw bad("both Content-Length and Transfer-Encoding");
+    const codings = listTokens(f.transferEncoding);
+    if (codings.length === 0 || codings[codings.length - 1] !== "chunked") {
+      throw bad("chunked is not the final transfer coding");
+    }
+    if (codings.length > 1) {
+      if (codings.indexOf("chunked") < codings.length - 1) throw bad("chunked applied twice");
+      throw new HttpError(501, "transfer coding not supported");
+    }
+    return -1;
+  }
+  if (f.contentLength === undefined) return 0;
+  if (!DIGITS.test(f.contentLength)) throw bad("invalid Content-Length");
+  const n = Number(f.contentLength);
+  if (!Number.isSafeInteger(n)) throw bad("invalid Content-Length");
+  return n;
+}
+
+/** The lower-cased, non-empty elements of a comma list (RFC 9110 5.6.1). */
+function listTokens(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(",")) {
+    const t = trimOws(part, 0).toLowerCase();
+    if (t !== "") out.push(t);
+  }
+  return out;
+}
+
+/** `s` from `start` without leading and trailing SP/HTAB (only those: RFC 9110 OWS). */
+function trimOws(s: string, start: number): string {
+  let a = start;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return s.slice(a, b);
+}
+
+function bad(message: string): HttpError {
+  return new HttpError(400, message);
+}

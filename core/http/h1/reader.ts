@@ -1,0 +1,107 @@
+/**
+ * The read side of one HTTP/1.1 connection: a buffer that starts small and grows with the
+ * bytes actually received (never with what a client declares), up to a fixed capacity.
+ * @module
+ */
+
+/** Bytes a connection's read buffer starts with. */
+export const INITIAL_READ_BUFFER_BYTES = 4096;
+/** Below this much free room the buffer is compacted or grown before a read. */
+const MIN_READ_ROOM = 1024;
+
+/**
+ * Buffered reads from a connection. Unread bytes are `buf[start:end]`. At most one socket
+ * read is in flight; {@linkcode SocketReader.more} never rejects (a failed read counts as the
+ * end of the stream and is kept in `error`).
+ */
+export class SocketReader {
+  buf: Uint8Array;
+  start = 0;
+  end = 0;
+  /** True once the peer closed its side (or the read failed). */
+  eof = false;
+  /** Why the last read failed, when it did. */
+  error: unknown;
+  /** Total bytes received on the connection. */
+  received = 0;
+  #pending: Promise<boolean> | undefined;
+  readonly #conn: Deno.Conn;
+  readonly #capacity: number;
+
+  constructor(conn: Deno.Conn, capacity: number) {
+    this.#conn = conn;
+    this.#capacity = capacity;
+    this.buf = new Uint8Array(Math.min(INITIAL_READ_BUFFER_BYTES, capacity));
+  }
+
+  /** Unread bytes in the buffer. */
+  get buffered(): number {
+    return this.end - this.start;
+  }
+
+  /** True while a socket read is in flight. */
+  get reading(): boolean {
+    return this.#pending !== undefined;
+  }
+
+  /** Marks `n` buffered bytes as read. */
+  consume(n: number): void {
+    this.start += n;
+    if (this.start === this.end && this.#pending === undefined) this.start = this.end = 0;
+  }
+
+  /**
+   * Reads more bytes into the buffer (joining a read already in flight). Resolves false at
+   * the end of the stream, or when the buffer is full (`full` then says so).
+   */
+  more(): Promise<boolean> {
+    if (this.#pending) return this.#pending;
+    if (this.eof) return Promise.resolve(false);
+    if (!this.#makeRoom()) return Promise.resolve(false);
+    const p = this.#conn.read(this.buf.subarray(this.end)).then(this.#onRead, this.#onFail);
+    this.#pending = p;
+    return p;
+  }
+
+  // Made once per connection, not per read.
+  readonly #onRead = (n: number | null): boolean => {
+    this.#pending = undefined;
+    if (n === null) {
+      this.eof = true;
+      return false;
+    }
+    this.end += n;
+    this.received += n;
+    return true;
+  };
+
+  readonly #onFail = (err: unknown): boolean => {
+    this.#pending = undefined;
+    this.eof = true;
+    this.error = err;
+    return false;
+  };
+
+  /** True when the buffer is at capacity with no room left to read into. */
+  get full(): boolean {
+    return this.start === 0 && this.end === this.buf.length && this.buf.length >= this.#capacity;
+  }
+
+  /** Compacts or grows the buffer so a read has room; false when it is full. */
+  #makeRoom(): boolean {
+    if (this.start === this.end) this.start = this.end = 0;
+    if (this.buf.length - this.end >= MIN_READ_ROOM) return true;
+    if (this.start > 0) {
+      this.buf.copyWithin(0, this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+      if (this.buf.length - this.end >= MIN_READ_ROOM) return true;
+    }
+    if (this.buf.length < this.#capacity) {
+      const grown = new Uint8Array(Math.min(this.#capacity, this.buf.length * 2));
+      grown.set(this.buf.subarray(0, this.end));
+      this.buf = grown;
+    }
+    return this.end < this.buf.length;
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * The server factory every service uses: a Hono app with `/health`, `/ready`, `/metrics`, the
+ * request id, metrics, body limit, 405 and error envelope middlewares, served by the strict
+ * HTTP/1.1 edge (h1/) with its timeouts and connection cap, and a graceful drain on close.
+ * @module
+ */
+import { Hono } from "hono";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { type HttpError, UsageError } from "../errors/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { type FastRoute, plainPathOf, serveFast } from "./fast_path.ts";
+import { serveHttp1 } from "./h1/server.ts";
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_HEADER_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_HEADER_BYTES,
+  DEFAULT_MAX_HEADER_FIELDS,
+  DEFAULT_MAX_URL_BYTES,
+  type EdgeOptions,
+} from "./limits.ts";
+import { createHttpMetrics, type HttpMetrics } from "./metrics.ts";
+import { bodyLimit } from "./middleware/body_limit.ts";
+import {
+  errorBody,
+  errorEnvelope,
+  jsonResponse,
+  notFound,
+  onError,
+} from "./middleware/envelope.ts";
+import { requestMetrics } from "./middleware/metrics.ts";
+import { requestId, requestIdOf } from "./middleware/request_id.ts";
+import type { App, AppEnv, Service } from "./types.ts";
+
+/** Options for {@linkcode createServer}. */
+export interface ServerOptions extends EdgeOptions {
+  service: string;
+  host: string;
+  port: number;
+  log: Logger;
+  /** Body of `GET /health`; default `{status: "ok", service}`. */
+  health?: () => Record<string, unknown>;
+  /** Extra readiness condition (besides "not draining"). */
+  ready?: () => boolean;
+  /** Routes exempt from the declared-length body check (they answer their own 413). */
+  bodyLimitExempt?: (path: string) => boolean;
+  /**
+   * Hot routes served before Hono's router and middleware. Called with the request and its
+   * path (as Hono's router sees it; requests whose path has percent-escapes always go through
+   * Hono); return the route to serve it there, or undefined to let Hono serve it. Such a
+   * request still gets the request id (`X-Request-Id`), the metrics (labelled with `route`)
+   * and the JSON error envelope for a thrown error, and the connection layer's body limit;
+   * it skips the declared-length check, so a fast route answers its own 413. Register the
+   * same route with Hono too, so 405s and `Allow` stay right.
+   */
+  fastPath?: (req: Request, path: string) => FastRoute | undefined;
+}
+
+/** A server being assembled: register routes on `app`, then `listen()`. */
+export interface Server {
+  app: App;
+  metrics: HttpMetrics;
+  /** Registers a hook run when draining starts (e.g. end long-lived SSE streams). */
+  onDrain(fn: () => void | Promise<void>): void;
+  /** True once close() began. */
+  readonly draining: boolean;
+  /**
+   * Starts listening.
+   * @throws {Deno.errors.AddrInUse} when the port is taken; {UsageError} for unreadable TLS files
+   */
+  listen(): Promise<Service>;
+}
+
+/**
+ * Creates a server.
+ * @example
+ * ```ts
+ * const server = createServer({ service: "relay", host: "127.0.0.1", port: 0, log });
+ * server.app.get("/hello", (c) => c.json({ hi: true }));
+ * const svc = await server.listen();
+ * await svc.close();
+ * ```
+ */
+export function createServer(opts: ServerOptions): Server {
+  const app: App = new Hono<AppEnv>();
+  const metrics = createHttpMetrics(opts.service);
+  const drainHooks: Array<() => void | Promise<void>> = [];
+  let draining = false;
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  app.use("*", requestId(opts.log));
+  app.use("*", requestMetrics(metrics));
+  app.use("*", bodyLimit({ maxBytes: maxBody, exempt: opts.bodyLimitExempt }));
+  app.use(
+    "*",
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        c.json(errorBody("method not allowed", c.get("requestId") ?? ""), 405, {
+          Allow: methods.join(", "),
+        }),
+    }),
+  );
+  app.get("/health", (c) => c.json(opts.health?.() ?? { status: "ok", service: opts.service }));
+  app.get("/ready", (c) => {
+    const ok = !draining && (opts.ready?.() ?? true);
+    return c.json({ ready: ok, ...(draining ? { draining: true } : {}) }, ok ? 200 : 503);
+  });
+  app.get("/metrics", async (c) => {
+    const text = await metrics.registry.metrics();
+    return c.body(text, 200, { "content-type": metrics.registry.contentType });
+  });
+  app.notFound(notFound);
+  app.onError(onError);
+
+  const handle = handlerOf(app, opts, metrics);
+  return {
+    app,
+    metrics,
+    onDrain: (fn) => drainHooks.push(fn),
+    get draining() {
+      return draining;
+    },
+    listen: () =>
+      listen(opts, metrics, handle, async () => {
+        draining = true;
+        for (const hook of drainHooks) {
+          try {
+            await hook();
+          } catch (err) {
+            opts.log.warn("drain hook failed", { err });
+          }
+        }
+      }),
+  };
+}
+
+/** The request handler: the fast path when it claims a request, else Hono; never rejects. */
+function handlerOf(
+  app: App,
+  opts: ServerOptions,
+  metrics: HttpMetrics,
+): (req: Request) => Promise<Response> {
+  const fastPath = opts.fastPath;
+  const deps = { metrics, log: opts.log };
+  return async (req) => {
+    try {
+      if (fastPath) {
+        const path = plainPathOf(req.url);
+        const fast = path === undefined ? undefined : fastPath(req, path);
+        if (fast) return await serveFast(fast, req, deps);
+      }
+      return await app.fetch(req);
+    } catch (err) {
+      // Hono answers errors itself; this is a last resort (e.g. a throwing middleware hook).
+      const { status, body } = errorEnvelope(err, requestIdOf(null), opts.log, "");
+      return jsonResponse(status, body);
+    }
+  };
+}
+
+async function listen(
+  opts: ServerOptions,
+  metrics: HttpMetrics,
+  handle: (req: Request) => Promise<Response>,
+  startDrain: () => Promise<void>,
+): Promise<Service> {
+  const tls = await readTls(opts);
+  const server = listenOrExplain(tls, () =>
+    serveHttp1({
+      hostname: opts.host,
+      port: opts.port,
+      tls,
+      limits: {
+        maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        headerTimeoutMs: opts.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS,
+        bodyTimeoutMs: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+        idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        maxHeaderBytes: opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+        maxUrlBytes: opts.maxUrlBytes ?? DEFAULT_MAX_URL_BYTES,
+        maxHeaderFields: opts.maxHeaderFields ?? DEFAULT_MAX_HEADER_FIELDS,
+      },
+      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      log: opts.log,
+      handle,
+      errorResponse: (err: HttpError) =>
+        jsonResponse(err.status, errorBody(err.message, requestIdOf(null), err.extra)),
+      events: {
+        refused: () => metrics.connections.refused.inc(),
+        protocolError: (status) => metrics.connections.protocolErrors.inc({ status }),
+        timedOut: (phase) => metrics.connections.timeouts.inc({ phase }),
+        acceptError: (code) => metrics.connections.acceptErrors.inc({ code }),
+      },
+    }));
+  metrics.connections.setOpen(() => server.open);
+  const addr = server.addr;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  const scheme = opts.tlsCertFile ? "https" : "http";
+  const url = `${scheme}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      server.beginDrain();
+      await startDrain();
+      const deadline = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+      if (!await server.shutdown(deadline)) {
+        opts.log.warn("drain deadline exceeded; abandoning in-flight requests", {
+          deadline_ms: deadline,
+        });
+      }
+    })();
+  opts.log.info("listening", { url });
+  return { url, close, failed: server.failed };
+}
+
+/**
+ * Runs `start`; with TLS configured, an error other than the address being taken is about the
+ * certificate or key, and says so naming the settings.
+ * @throws {UsageError} for a certificate or key Deno.listenTls refuses
+ */
+function listenOrExplain<T>(tls: unknown, start: () => T): T {
+  try {
+    return start();
+  } catch (err) {
+    if (!tls || err instanceof Deno.errors.AddrInUse) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new UsageError(`tls_cert_file/tls_key_file: ${message}`, undefined, { cause: err });
+  }
+}
+
+/** Reads the configured certificate and key, if any. */
+async function readTls(opts: ServerOptions): Promise<{ cert: string; key: string } | undefined> {
+  const { tlsCertFile: certFile, tlsKeyFile: keyFile } = opts;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) {
+    throw new UsageError("tls_cert_file and tls_key_file go together: set both or neither");
+  }
+  const read = async (setting: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (err) {
+      throw new UsageError(
+        `${setting}: cannot read ${path}: ${(err as Error).message}`,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
+  };
+  return { cert: await read("tls_cert_file", certFile), key: await read("tls_key_file", keyFile) };
+}
