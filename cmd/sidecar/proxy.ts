@@ -8,7 +8,7 @@
  */
 import type { Context } from "hono";
 import { HttpError } from "../../core/errors/mod.ts";
-import { type AppEnv, readBody } from "../../core/http/mod.ts";
+import { type AppEnv, readBody, requestTargetOf } from "../../core/http/mod.ts";
 import { HttpClientError, type SendRequest } from "../../core/http/client/mod.ts";
 import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonText } from "../../core/pii/mod.ts";
 import { type FlightRecorder, isValidTraceId } from "../../core/recorder/mod.ts";
@@ -259,7 +259,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       ];
       let target: Target;
       try {
-        target = targetOf(req.url);
+        target = targetOf(requestTargetOf(req));
       } catch (err) {
         if (!(err instanceof TargetError)) throw err;
         deps.recorder.record("error", traceId, { error: "Invalid path", status: 400 });

@@ -59,12 +59,12 @@ function inspectPart(raw: string): { recorded: string; card: boolean; ssn: boole
 }
 
 /**
- * Parses and inspects a request URL (`req.url`: the path and query exactly as received).
+ * Parses and inspects a request-target (`/proxy/...?...` exactly as received, or a URL).
  * @throws {TargetError} when the path is not `/proxy` or below it, climbs above the agent's
  * base path, hides a dot segment, or holds what must be percent-encoded.
  */
 export function proxyTarget(basePath: string, href: string): Target {
-  const pathStart = href.indexOf("/", href.indexOf("://") + 3);
+  const pathStart = href.charCodeAt(0) === 47 ? 0 : href.indexOf("/", href.indexOf("://") + 3);
   const q = href.indexOf("?", pathStart);
   const path = pathStart < 0 ? "/" : href.slice(pathStart, q < 0 ? href.length : q);
   const query = q < 0 ? "" : href.slice(q + 1);

@@ -8,6 +8,7 @@ import type { HttpMetrics } from "./metrics.ts";
 import { errorEnvelope, jsonResponse } from "./middleware/envelope.ts";
 import { observeRequest } from "./middleware/metrics.ts";
 import { requestIdOf } from "./middleware/request_id.ts";
+import { requestTargetOf } from "./h1/request.ts";
 
 /** A route served by the fast path. Build it once, not per request. */
 export interface FastRoute {
@@ -17,16 +18,19 @@ export interface FastRoute {
   handle(req: Request, requestId: string): Response | Promise<Response>;
 }
 
-/** The request path as Hono's router sees it, or undefined when it has percent-escapes. */
-export function plainPathOf(url: string): string | undefined {
-  const start = url.indexOf("/", url.indexOf(":") + 4);
-  let i = start;
-  for (; i < url.length; i++) {
-    const c = url.charCodeAt(i);
-    if (c === 37) return undefined; // '%': Hono decodes; leave such paths to it
-    if (c === 63) break; // '?'
-  }
-  return url.slice(start, i);
+/**
+ * The path of a request-target (`/a/b?q`) or of a URL, exactly as sent: no percent-decoding and
+ * dot segments kept, so a fast route sees what the client wrote and can refuse it.
+ * @example
+ * ```ts
+ * targetPathOf("/proxy/../x?y=1"); // "/proxy/../x"
+ * ```
+ */
+export function targetPathOf(target: string): string {
+  const start = target.charCodeAt(0) === 47 ? 0 : target.indexOf("/", target.indexOf("://") + 3);
+  if (start < 0) return "/";
+  const q = target.indexOf("?", start);
+  return target.slice(start, q < 0 ? target.length : q);
 }
 
 /**
@@ -45,7 +49,7 @@ export async function serveFast(
   try {
     res = await fast.handle(req, requestId);
   } catch (err) {
-    const path = plainPathOf(req.url) ?? "";
+    const path = targetPathOf(requestTargetOf(req));
     const { status, body } = errorEnvelope(err, requestId, deps.log, path);
     res = jsonResponse(status, body);
   } finally {

@@ -14,7 +14,8 @@
  */
 export { createServer, type Server, type ServerOptions } from "./server.ts";
 export type { App, AppEnv, Service } from "./types.ts";
-export { type FastRoute, plainPathOf } from "./fast_path.ts";
+export { type FastRoute, targetPathOf } from "./fast_path.ts";
+export { requestTargetOf } from "./h1/request.ts";
 export { closeOnSignal } from "./signals.ts";
 export { createHttpMetrics, type HttpMetrics } from "./metrics.ts";
 export { errorBody, errorResponse, jsonResponse } from "./middleware/envelope.ts";

@@ -8,7 +8,8 @@ import { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { type HttpError, UsageError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { type FastRoute, plainPathOf, serveFast } from "./fast_path.ts";
+import { type FastRoute, serveFast, targetPathOf } from "./fast_path.ts";
+import { requestTargetOf } from "./h1/request.ts";
 import { serveHttp1 } from "./h1/server.ts";
 import {
   DEFAULT_BODY_TIMEOUT_MS,
@@ -49,8 +50,9 @@ export interface ServerOptions extends EdgeOptions {
   bodyLimitExempt?: (path: string) => boolean;
   /**
    * Hot routes served before Hono's router and middleware. Called with the request and its
-   * path (as Hono's router sees it; requests whose path has percent-escapes always go through
-   * Hono); return the route to serve it there, or undefined to let Hono serve it. Such a
+   * path exactly as the client sent it (no percent-decoding, dot segments kept: the fast route
+   * refuses what it cannot serve); return the route to serve it there, or undefined to let
+   * Hono serve it. Such a
    * request still gets the request id (`X-Request-Id`), the metrics (labelled with `route`)
    * and the JSON error envelope for a thrown error, and the connection layer's body limit;
    * it skips the declared-length check, so a fast route answers its own 413. Register the
@@ -149,8 +151,7 @@ function handlerOf(
   return async (req) => {
     try {
       if (fastPath) {
-        const path = plainPathOf(req.url);
-        const fast = path === undefined ? undefined : fastPath(req, path);
+        const fast = fastPath(req, targetPathOf(requestTargetOf(req)));
         if (fast) return await serveFast(fast, req, deps);
       }
       return await app.fetch(req);

@@ -6,9 +6,8 @@
  * @module
  */
 import { type Browser, chromium, type Page } from "playwright-core";
-import { command as up } from "../../cmd/up.ts";
-import { generateIssuer, issueCredential } from "../../core/auth/credential.ts";
-import type { Service } from "../../core/http/mod.ts";
+import { command as up, type Mesh } from "../../cmd/up.ts";
+import { issueCredential } from "../../core/auth/credential.ts";
 import { quietLog } from "../core/relay/relay_helpers.ts";
 import { type ChildService, ROOT, startIatpService, tempDir } from "../helpers.ts";
 
@@ -41,7 +40,7 @@ export const VIEWPORTS = {
 
 /** A running mesh with its dashboard and credentials. */
 export interface DashboardMesh {
-  mesh: Service & { urls: Record<string, string> };
+  mesh: Mesh;
   dash: ChildService & { url: string };
   /** Mints a credential from the dashboard's issuer. */
   mint(sub: string, scopes: string[]): Promise<string>;
@@ -69,7 +68,9 @@ export async function startDashboardMesh(
     }),
     { log: quietLog },
   );
-  const issuer = await generateIssuer();
+  // The dashboard trusts the mesh's own issuer and follows the relay with up's dashboard
+  // credential, so viewers' credentials are minted by that issuer too.
+  const issuer = mesh.credentials.issuer;
   const u = mesh.urls;
   const watched = ["policy", "audit", "sidecar", "sidecar-untrusted", "sensor", "action"]
     .filter((n) => u[n]).map((n) => `${n}=${u[n]}`);
@@ -79,6 +80,7 @@ export async function startDashboardMesh(
       "dashboard",
       ...["--host", "0.0.0.0", "--port", "0", "--relay", u.relay, "--audit", u.audit],
       ...["--services", watched.join(","), "--auth-keys", issuer.publicKey],
+      ...["--relay-token", mesh.credentials.file("dashboard")],
       ...["--health-interval", "500ms", "--overview-refresh", "1s", "--retry", "300ms"],
     ], { env: { IATP_DATA_DIR: data.path } });
   } catch (err) {

@@ -239,10 +239,11 @@ Deno.test("scratch image: each subcommand runs with exactly its permission line"
       const r = await probe("relay");
       assert.equal(r.read_named_file, "NotCapable");
     });
-    await t.step("dashboard: no file access at all", async () => {
+    await t.step("dashboard: reads only /data (its credential files), writes nothing", async () => {
       const r = await probe("dashboard");
+      // NotFound: reading /data is allowed (the probe file is not there), the rest is refused.
       assert.deepEqual([r.read_data, r.write_data, r.read_passwd], [
-        "NotCapable",
+        "NotFound",
         "NotCapable",
         "NotCapable",
       ]);

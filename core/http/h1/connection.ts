@@ -193,7 +193,7 @@ export class Connection implements ResponseHooks {
   #requestOf(head: RequestHead): EdgeRequest {
     const body = this.#bodyOf(head);
     try {
-      return new EdgeRequest(this.#urlOf(head), head.method, head.headers, body);
+      return new EdgeRequest(this.#urlOf(head), head.method, head.headers, body, head.target);
     } catch (err) {
       throw new HttpError(400, "invalid request", {}, { cause: err });
     }
