@@ -3,9 +3,12 @@
  *
  * No regular expressions: a small state machine walks the characters once, collects runs of
  * digits ("groups") joined by single spaces or hyphens ("chains"), and checks every window of
- * at most six groups that could be a card (12-19 digits, brand prefix, Luhn) or an SSN (3-2-4
- * or 9 digits, issuance rules). Work per character is bounded by a constant, so a megabyte of
- * adversarial digits and separators costs the same as a megabyte of prose.
+ * at most six groups that could be a card (12-19 digits, brand prefix, Luhn) or an SSN. An SSN
+ * is a 3-2-4 chain with one separator (always: SSNs and ITINs alike, as every IATP client
+ * counts them), or a bare 9-digit run that is an issued SSN or an ITIN and has SSN context: a
+ * JSON member name or the few characters before it naming an SSN (see context.ts), so an
+ * `order_id` of nine digits is not one. Work per character is bounded by a constant, so a
+ * megabyte of adversarial digits and separators costs the same as a megabyte of prose.
  *
  * JSON mode also decodes string escapes (`\u0034` is a `4`), tells string contents from bare
  * numbers (the scrubber must quote a redacted number) and tracks nesting depth. Given a key
@@ -13,8 +16,16 @@
  * number, object or array, whole), in the same pass.
  * @module
  */
-import { CARD_MAX_DIGITS, CARD_MIN_DIGITS, cardBrand, luhnValid, ssnValid } from "./cards.ts";
-import { SecretTracker } from "./secrets.ts";
+import {
+  CARD_MAX_DIGITS,
+  CARD_MIN_DIGITS,
+  cardBrand,
+  itinValid,
+  luhnValid,
+  ssnValid,
+} from "./cards.ts";
+import { hasSsnContext, SSN_CONTEXT_CHARS, SSN_KEY_CHARS } from "./context.ts";
+import { memberName, SecretTracker } from "./secrets.ts";
 import type { PiiKind, PiiSpan, ScanOptions, ScanResult } from "./types.ts";
 
 export type { PiiKind, PiiSpan, ScanOptions, ScanResult, SecretSpan } from "./types.ts";
@@ -37,6 +48,13 @@ const RING = 8;
 const MASK = RING - 1;
 /** Digits kept per group; longer groups can never be part of a card or SSN. */
 const KEEP = CARD_MAX_DIGITS;
+/** Most characters between a member name and its value for the name to count as SSN context. */
+const MAX_KEY_GAP = 64;
+const COLON = 58;
+
+function isJsonSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13;
+}
 
 function isWordChar(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
@@ -82,6 +100,14 @@ class Scanner {
   readonly tracker = new SecretTracker();
   /** Index of the opening quote of the current (or last) string. */
   strStart = 0;
+  /** Quotes of the last closed string (a member name when a value follows it), or -1. */
+  prevOpen = -1;
+  prevClose = -1;
+  /** The string closed before the current one opened (its member name, if any), or -1. */
+  keyOpen = -1;
+  keyClose = -1;
+  /** Extra SSN context for plain text (the member name a value came from). */
+  context: string | undefined = undefined;
   cards = 0;
   ssns = 0;
   inString = false;
@@ -106,6 +132,12 @@ class Scanner {
   reset(text: string, opts: ScanOptions): void {
     this.text = text;
     this.json = opts.json ?? false;
+    this.context = opts.context;
+    this.prevOpen =
+      this.prevClose =
+      this.keyOpen =
+      this.keyClose =
+        -1;
     this.depthLimit = opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
     this.spans = [];
     this.secrets = undefined;
@@ -213,9 +245,13 @@ class Scanner {
     if (c === QUOTE) {
       if (!this.inString) {
         this.inString = true;
+        this.keyOpen = this.prevOpen;
+        this.keyClose = this.prevClose;
         this.strStart = i;
       } else {
         this.inString = false;
+        this.prevOpen = this.strStart;
+        this.prevClose = i;
         this.secrets?.stringClosed(this.strStart, i, this.depth);
       }
     } else if (!this.inString) {
@@ -307,7 +343,7 @@ class Scanner {
     const len = this.gLen[slot];
     const link = this.gLink[slot];
     if (len >= CARD_MIN_DIGITS && len <= CARD_MAX_DIGITS) this.tryCard(j, j, len);
-    if (len === 9 && link === 0 && next === 0) this.trySsn(j, j);
+    if (len === 9 && link === 0 && next === 0) this.tryBareSsn(j);
     if (len < 3 || len > 6 || link === 0) return;
     if (len === 4) this.trySeparatedSsn(j, link, next);
     // A card written in groups is the whole run of its separator: a card-sized group right
@@ -338,7 +374,7 @@ class Scanner {
     const first = (j - 2) & MASK;
     if (this.gLen[mid] !== 2 || this.gLink[mid] !== link || this.gLen[first] !== 3) return;
     if (this.gLink[first] === link) return;
-    this.trySsn(j - 2, j);
+    this.addSsn(j - 2, j);
   }
 
   /** Copies the digits of groups `from..to` into the scratch window; returns the count. */
@@ -361,10 +397,48 @@ class Scanner {
     this.add("credit_card", from, to);
   }
 
-  trySsn(from: number, to: number): void {
-    if (this.collect(from, to) !== 9 || !ssnValid(this.window)) return;
+  /** A bare 9-digit group: an SSN when issued (or an ITIN) and the context names an SSN. */
+  tryBareSsn(j: number): void {
+    if (this.collect(j, j) !== 9) return;
+    if (!ssnValid(this.window) && !itinValid(this.window)) return;
+    if (!this.ssnContext(this.gStart[j & MASK])) return;
+    this.addSsn(j, j);
+  }
+
+  addSsn(from: number, to: number): void {
     this.ssns++;
     this.add("ssn", from, to);
+  }
+
+  /**
+   * SSN context for a number starting at `start`: in JSON, the member name the value belongs
+   * to, and for a string value the text before the number inside it; in plain text, the
+   * characters before it and the caller's context.
+   */
+  ssnContext(start: number): boolean {
+    const t = this.text;
+    if (!this.json) {
+      if (this.context !== undefined && hasSsnContext(this.context)) return true;
+      return hasSsnContext(t, Math.max(0, start - SSN_CONTEXT_CHARS), start);
+    }
+    if (!this.chainInString) return this.keyBefore(start, this.prevOpen, this.prevClose);
+    const from = Math.max(this.strStart + 1, start - SSN_CONTEXT_CHARS);
+    if (hasSsnContext(t, from, start)) return true;
+    return this.keyBefore(this.strStart, this.keyOpen, this.keyClose);
+  }
+
+  /** True when the string `open..close` is the member name of a value at `value` and names an SSN. */
+  keyBefore(value: number, open: number, close: number): boolean {
+    if (close < 0 || value - close > MAX_KEY_GAP) return false;
+    const t = this.text;
+    let i = close + 1;
+    while (i < value && isJsonSpace(t.charCodeAt(i))) i++;
+    if (t.charCodeAt(i) !== COLON) return false;
+    i++;
+    while (i < value && isJsonSpace(t.charCodeAt(i))) i++;
+    if (i < value && t.charCodeAt(i) === HYPHEN) i++;
+    if (i !== value) return false;
+    return hasSsnContext(memberName(t.slice(Math.max(open + 1, close - SSN_KEY_CHARS), close)));
   }
 
   /** Appends a span, merging it with earlier spans it overlaps (they end no later). */

@@ -30,7 +30,7 @@ function isNumberTail(c: number): boolean {
 }
 
 /** A member name's text between its quotes, escapes decoded (kept raw if they are broken). */
-function memberName(raw: string): string {
+export function memberName(raw: string): string {
   if (!raw.includes("\\")) return raw;
   try {
     return JSON.parse(`"${raw}"`);
