@@ -5,11 +5,16 @@
  * @module
  */
 
+import { COLON, HYPHEN, isJsonSpace, memberName } from "./chars.ts";
+
 /** Characters before a bare 9-digit number searched for SSN words. */
 export const SSN_CONTEXT_CHARS = 40;
 
 /** Longest member name (its last characters) searched for SSN words. */
 export const SSN_KEY_CHARS = 128;
+
+/** Most characters between a member name and its value for the name to count as context. */
+const MAX_KEY_GAP = 64;
 
 /** Words that are SSN context on their own (lower case). */
 const WORDS = new Set([
@@ -75,4 +80,25 @@ export function hasSsnContext(text: string, from = 0, to = text.length): boolean
 
 function isLetter(c: number): boolean {
   return isUpper(c) || isLower(c);
+}
+
+/**
+ * True when the JSON string whose quotes are at `open` and `close` is the member name of the
+ * value starting at `value` (only `:`, whitespace and a minus sign between) and names an SSN.
+ *
+ * @example
+ * ```ts
+ * keyNamesSsn('{"ssn": 78051120}', 8, 1, 5); // true
+ * ```
+ */
+export function keyNamesSsn(text: string, value: number, open: number, close: number): boolean {
+  if (close < 0 || value - close > MAX_KEY_GAP) return false;
+  let i = close + 1;
+  while (i < value && isJsonSpace(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) !== COLON) return false;
+  i++;
+  while (i < value && isJsonSpace(text.charCodeAt(i))) i++;
+  if (i < value && text.charCodeAt(i) === HYPHEN) i++;
+  if (i !== value) return false;
+  return hasSsnContext(memberName(text.slice(Math.max(open + 1, close - SSN_KEY_CHARS), close)));
 }

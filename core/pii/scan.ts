@@ -24,8 +24,20 @@ import {
   luhnValid,
   ssnValid,
 } from "./cards.ts";
-import { hasSsnContext, SSN_CONTEXT_CHARS, SSN_KEY_CHARS } from "./context.ts";
-import { memberName, SecretTracker } from "./secrets.ts";
+import {
+  BACKSLASH,
+  BORING_JSON,
+  BORING_TEXT,
+  DOT,
+  HYPHEN,
+  isWordChar,
+  jsonEscape,
+  PLUS,
+  QUOTE,
+  SPACE,
+} from "./chars.ts";
+import { hasSsnContext, keyNamesSsn, SSN_CONTEXT_CHARS } from "./context.ts";
+import { SecretTracker } from "./secrets.ts";
 import type { PiiKind, PiiSpan, ScanOptions, ScanResult } from "./types.ts";
 
 export type { PiiKind, PiiSpan, ScanOptions, ScanResult, SecretSpan } from "./types.ts";
@@ -37,58 +49,11 @@ const IDLE = 0;
 const IN_GROUP = 1;
 const AFTER_SEP = 2;
 const AFTER_DOT = 3;
-const SPACE = 32;
-const HYPHEN = 45;
-const DOT = 46;
-const PLUS = 43;
-const BACKSLASH = 92;
-const QUOTE = 34;
 /** Groups remembered per chain: the longest card window has six groups (4+3+3+3+3+3). */
 const RING = 8;
 const MASK = RING - 1;
 /** Digits kept per group; longer groups can never be part of a card or SSN. */
 const KEEP = CARD_MAX_DIGITS;
-/** Most characters between a member name and its value for the name to count as SSN context. */
-const MAX_KEY_GAP = 64;
-const COLON = 58;
-
-function isJsonSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 10 || c === 13;
-}
-
-function isWordChar(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-}
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-/** 1 for characters that neither start a digit group nor change JSON structure. */
-function boringTable(json: boolean): Uint8Array {
-  const t = new Uint8Array(128).fill(1);
-  for (let c = 48; c <= 57; c++) t[c] = 0;
-  t[BACKSLASH] = 0;
-  if (json) { for (const c of [QUOTE, 91, 93, 123, 125]) t[c] = 0; }
-  return t;
-}
-const BORING_JSON = boringTable(true);
-const BORING_TEXT = boringTable(false);
-
-const SIMPLE_ESCAPES: Record<number, number> = {
-  110: 10, // \n
-  114: 13, // \r
-  116: 9, // \t
-  98: 8, // \b
-  102: 12, // \f
-  34: 34, // \"
-  92: 92, // \\
-  47: 47, // \/
-};
-
 /** The state machine; one instance is reused because scans are synchronous. */
 class Scanner {
   text = "";
@@ -182,7 +147,7 @@ class Scanner {
       let next = i + 1;
       let escaped = false;
       if (c === BACKSLASH && next < n) {
-        const e = this.escape(i);
+        const e = jsonEscape(text, i);
         if (e >= 0) {
           c = e;
           next = i + (text.charCodeAt(next) === 117 ? 6 : 2);
@@ -222,22 +187,6 @@ class Scanner {
     this.gEnd[slot] = i;
     this.prev = 48;
     return i;
-  }
-
-  /** The character a JSON escape at `at` stands for, or -1 when it is not one. */
-  escape(at: number): number {
-    const e = this.text.charCodeAt(at + 1);
-    if (e === 117) return at + 5 < this.text.length ? this.unicodeEscape(at + 2) : -1;
-    return SIMPLE_ESCAPES[e] ?? -1;
-  }
-
-  unicodeEscape(at: number): number {
-    const t = this.text;
-    const a = hexValue(t.charCodeAt(at));
-    const b = hexValue(t.charCodeAt(at + 1));
-    const c = hexValue(t.charCodeAt(at + 2));
-    const d = hexValue(t.charCodeAt(at + 3));
-    return (a | b | c | d) < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
   }
 
   /** JSON strings and nesting at index `i`; false stops the scan (nesting too deep). */
@@ -421,24 +370,10 @@ class Scanner {
       if (this.context !== undefined && hasSsnContext(this.context)) return true;
       return hasSsnContext(t, Math.max(0, start - SSN_CONTEXT_CHARS), start);
     }
-    if (!this.chainInString) return this.keyBefore(start, this.prevOpen, this.prevClose);
+    if (!this.chainInString) return keyNamesSsn(t, start, this.prevOpen, this.prevClose);
     const from = Math.max(this.strStart + 1, start - SSN_CONTEXT_CHARS);
     if (hasSsnContext(t, from, start)) return true;
-    return this.keyBefore(this.strStart, this.keyOpen, this.keyClose);
-  }
-
-  /** True when the string `open..close` is the member name of a value at `value` and names an SSN. */
-  keyBefore(value: number, open: number, close: number): boolean {
-    if (close < 0 || value - close > MAX_KEY_GAP) return false;
-    const t = this.text;
-    let i = close + 1;
-    while (i < value && isJsonSpace(t.charCodeAt(i))) i++;
-    if (t.charCodeAt(i) !== COLON) return false;
-    i++;
-    while (i < value && isJsonSpace(t.charCodeAt(i))) i++;
-    if (i < value && t.charCodeAt(i) === HYPHEN) i++;
-    if (i !== value) return false;
-    return hasSsnContext(memberName(t.slice(Math.max(open + 1, close - SSN_KEY_CHARS), close)));
+    return keyNamesSsn(t, this.strStart, this.keyOpen, this.keyClose);
   }
 
   /** Appends a span, merging it with earlier spans it overlaps (they end no later). */
