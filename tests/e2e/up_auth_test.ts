@@ -128,7 +128,7 @@ async function checkAuthenticatedMesh(urls: Map<string, string>, creds: string):
     await waitFor(
       async () => {
         const r = await fetch(`${urls.get("audit")}/tx/${encodeURIComponent(tx)}`);
-        return r.status === 200 && (await r.json()).entries.length > 0;
+        return r.status === 200 && (await r.json()).length > 0; // the ledger's list
       },
       15_000,
       `ledger entries for ${tx}`,
