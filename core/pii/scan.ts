@@ -24,18 +24,8 @@ import {
   luhnValid,
   ssnValid,
 } from "./cards.ts";
-import {
-  BACKSLASH,
-  BORING_JSON,
-  BORING_TEXT,
-  DOT,
-  HYPHEN,
-  isWordChar,
-  jsonEscape,
-  PLUS,
-  QUOTE,
-  SPACE,
-} from "./chars.ts";
+import * as chars from "./chars.ts";
+import { isWordChar, jsonEscape } from "./chars.ts";
 import { hasSsnContext, keyNamesSsn, SSN_CONTEXT_CHARS } from "./context.ts";
 import { SecretTracker } from "./secrets.ts";
 import type { PiiKind, PiiSpan, ScanOptions, ScanResult } from "./types.ts";
@@ -44,6 +34,17 @@ export type { PiiKind, PiiSpan, ScanOptions, ScanResult, SecretSpan } from "./ty
 
 /** Default bound on JSON nesting depth. */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
+
+// Module-local copies: the state machine reads them for every character, and V8 folds local
+// constants where it reads imported bindings through the module record.
+const SPACE = chars.SPACE;
+const HYPHEN = chars.HYPHEN;
+const DOT = chars.DOT;
+const PLUS = chars.PLUS;
+const BACKSLASH = chars.BACKSLASH;
+const QUOTE = chars.QUOTE;
+const BORING_JSON = chars.BORING_JSON;
+const BORING_TEXT = chars.BORING_TEXT;
 
 const IDLE = 0;
 const IN_GROUP = 1;
@@ -65,12 +66,6 @@ class Scanner {
   readonly tracker = new SecretTracker();
   /** Index of the opening quote of the current (or last) string. */
   strStart = 0;
-  /** Quotes of the last closed string (a member name when a value follows it), or -1. */
-  prevOpen = -1;
-  prevClose = -1;
-  /** The string closed before the current one opened (its member name, if any), or -1. */
-  keyOpen = -1;
-  keyClose = -1;
   /** Extra SSN context for plain text (the member name a value came from). */
   context: string | undefined = undefined;
   cards = 0;
@@ -98,11 +93,6 @@ class Scanner {
     this.text = text;
     this.json = opts.json ?? false;
     this.context = opts.context;
-    this.prevOpen =
-      this.prevClose =
-      this.keyOpen =
-      this.keyClose =
-        -1;
     this.depthLimit = opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
     this.spans = [];
     this.secrets = undefined;
@@ -194,13 +184,9 @@ class Scanner {
     if (c === QUOTE) {
       if (!this.inString) {
         this.inString = true;
-        this.keyOpen = this.prevOpen;
-        this.keyClose = this.prevClose;
         this.strStart = i;
       } else {
         this.inString = false;
-        this.prevOpen = this.strStart;
-        this.prevClose = i;
         this.secrets?.stringClosed(this.strStart, i, this.depth);
       }
     } else if (!this.inString) {
@@ -370,10 +356,10 @@ class Scanner {
       if (this.context !== undefined && hasSsnContext(this.context)) return true;
       return hasSsnContext(t, Math.max(0, start - SSN_CONTEXT_CHARS), start);
     }
-    if (!this.chainInString) return keyNamesSsn(t, start, this.prevOpen, this.prevClose);
+    if (!this.chainInString) return keyNamesSsn(t, start);
     const from = Math.max(this.strStart + 1, start - SSN_CONTEXT_CHARS);
     if (hasSsnContext(t, from, start)) return true;
-    return keyNamesSsn(t, this.strStart, this.keyOpen, this.keyClose);
+    return keyNamesSsn(t, this.strStart);
   }
 
   /** Appends a span, merging it with earlier spans it overlaps (they end no later). */
