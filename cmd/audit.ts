@@ -5,6 +5,7 @@
  */
 import { dirname } from "node:path";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
+import { compatField } from "../core/compat/mod.ts";
 import { serviceFields } from "../core/config/common.ts";
 import { defineConfig, type Infer, int, permittedEnv, str, url } from "../core/config/mod.ts";
 import { createServer, edgeOptions, type Service } from "../core/http/mod.ts";
@@ -30,6 +31,7 @@ export const spec = defineConfig({
   fields: {
     ...serviceFields(8003),
     ...meshAuthFields(),
+    compat: compatField("IG&S audit service"),
     db: str({
       help: "SQLite ledger file (WAL, synchronous=FULL)",
       default: `${DATA_DIR}/audit.db`,
@@ -106,7 +108,11 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
     ...edgeOptions(config),
     health: () => ({ status: "ok", service: "audit", tree_size: ledger.size }),
   });
-  registerAuditRoutes(server.app, ledger, { maxTxEntries: config.max_tx_entries, auth });
+  registerAuditRoutes(server.app, ledger, {
+    maxTxEntries: config.max_tx_entries,
+    auth,
+    compat: config.compat,
+  });
   const svc = await server.listen();
   log.info("ledger open", { db: config.db, tree_size: ledger.size, vkey: ledger.vkey });
   let closing: Promise<void> | undefined;

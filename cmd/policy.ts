@@ -6,6 +6,7 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
+import { compatField } from "../core/compat/mod.ts";
 import { serviceFields } from "../core/config/common.ts";
 import {
   defineConfig,
@@ -27,7 +28,7 @@ import { type Decision, PolicyEngine } from "../core/policy/engine.ts";
 import { DEFAULT_RELOAD_INTERVAL_MS, PolicyReloader } from "../core/policy/reload.ts";
 import { DecisionState, DEFAULT_MAX_DECIDED } from "../core/policy/state.ts";
 import { RelayClient } from "../core/relay/client.ts";
-import { registerPolicyRoutes } from "./policy/routes.ts";
+import { registerPolicyRoutes, UPSTREAM_MISSING_RISK } from "./policy/routes.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 
 const DATA_DIR = permittedEnv("IATP_DATA_DIR") || "data";
@@ -46,6 +47,7 @@ export const spec = defineConfig({
   fields: {
     ...serviceFields(8002),
     ...meshAuthFields(),
+    compat: compatField("IG&S policy service"),
     policies: str({
       help: "bundle directory (*.cedar, optional *.cedarschema and entities.json)",
       default: DEFAULT_POLICY_DIR,
@@ -132,7 +134,8 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     registers: [server.metrics.registry],
   });
   const onDecision = (d: Decision) => decisions.inc({ decision: d.decision });
-  registerPolicyRoutes(server.app, { engine, reloader, audit, onDecision, auth });
+  const compat = config.compat;
+  registerPolicyRoutes(server.app, { engine, reloader, audit, onDecision, auth, compat });
   let bridge: DecisionBridge | undefined;
   let state: DecisionState | undefined;
   let relay: RelayClient | undefined;
@@ -148,6 +151,8 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
       log,
       redeliverMs: config.redeliver_interval,
       onDecision,
+      compat,
+      missingRisk: compat === "upstream" ? UPSTREAM_MISSING_RISK : undefined,
     });
   }
   const svc = await server.listen();

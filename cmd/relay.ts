@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { meshAuthFields, meshAuthFor } from "../core/auth/config.ts";
 import { isMeshScope } from "../core/auth/grants.ts";
+import { compatField } from "../core/compat/mod.ts";
 import { serviceFields } from "../core/config/common.ts";
 import {
   bytes,
@@ -32,6 +33,7 @@ import {
   DEFAULT_MAX_EVENTS_PER_TOPIC,
   DEFAULT_MAX_TOPICS,
   type RelayStore,
+  UPSTREAM_MAX_EVENTS_PER_TOPIC,
 } from "../core/relay/store.ts";
 import { DEFAULT_QUEUE_BYTES } from "../core/relay/subscriber.ts";
 import { serviceCommand } from "./shared.ts";
@@ -55,9 +57,10 @@ export const spec = defineConfig({
       default: "memory",
       pattern: /^(memory|sqlite:.+)$/,
     }),
+    compat: compatField("IG&S relay"),
     retention_events: int({
-      help: "events retained per topic",
-      default: DEFAULT_MAX_EVENTS_PER_TOPIC,
+      help: `events retained per topic (default ${UPSTREAM_MAX_EVENTS_PER_TOPIC} under compat ` +
+        `upstream, ${DEFAULT_MAX_EVENTS_PER_TOPIC} under compat iatp)`,
       min: 1,
       max: 1_000_000,
     }),
@@ -110,10 +113,16 @@ export const spec = defineConfig({
 /** The validated relay config. */
 export type RelayConfig = Infer<typeof spec.spec.fields>;
 
+/** Events kept per topic: the setting, else the default of the `compat` mode. */
+export function retentionEvents(config: RelayConfig): number {
+  return (config.retention_events as number | undefined) ??
+    (config.compat === "upstream" ? UPSTREAM_MAX_EVENTS_PER_TOPIC : DEFAULT_MAX_EVENTS_PER_TOPIC);
+}
+
 /** Opens the configured store. */
 export function openStore(config: RelayConfig): RelayStore {
   const retention = {
-    maxEventsPerTopic: config.retention_events,
+    maxEventsPerTopic: retentionEvents(config),
     maxAgeMs: config.retention_age,
     maxTopics: config.max_topics,
   };
@@ -149,6 +158,8 @@ export function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise
   log.info("relay store", {
     store: config.store === "memory" ? "memory" : "sqlite",
     epoch: store.epoch,
+    compat: config.compat,
+    retention_events: retentionEvents(config),
   });
   return startRelayServer({
     host: config.host,
@@ -164,6 +175,7 @@ export function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise
     expireIntervalMs: config.expire_interval,
     auth,
     corsOrigins: config.cors_origins,
+    compat: config.compat,
   }).catch((err) => {
     store.close();
     throw err;

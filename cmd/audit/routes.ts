@@ -2,10 +2,19 @@
  * The audit service's HTTP routes: thin adapters from Request to the Ledger and back. Every
  * ledger error type is mapped to its status here, and only here. Appends need `audit:append`
  * when auth is on; reads stay public, since third-party verification is the point of a ledger.
+ *
+ * Under `compat: upstream` (the default) `POST /audit` and `GET /tx/{id}` answer as the IG&S
+ * audit service: 200 `{acl_txn, proof{hash}, ts}` (iatp's `transactionId`, `index`,
+ * `leaf_hash` and `receipt` beside them), `payload` required, invalid input 422 with `detail`,
+ * and the transaction's entries as a list (each with `ledger_id` and float `ts`, the signed
+ * ISO time as `ts_iso`). Under `compat: iatp`: 201, `payload` defaulting to `{}`, 400, and
+ * `{tx_id, entries}`.
  * @module
  */
 import { z } from "zod";
 import { createMeshAuth, type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
+import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../../core/compat/mod.ts";
+import type { AuditAppendResponse, EntryWithReceipt } from "../../core/ledger/entry.ts";
 import { CanonicalJsonError } from "../../core/ledger/canonical.ts";
 import { readExactJson } from "../../core/ledger/json.ts";
 import {
@@ -37,6 +46,29 @@ export const appendSchema = z.strictObject({
   payload: z.record(z.string(), z.unknown()).default({}),
 });
 
+/** The IG&S `AuditEvent`: every member required, empty strings allowed. */
+export const upstreamAppendSchema = z.strictObject({
+  tx_id: z.string().max(MAX_ID_CHARS),
+  event: z.string().max(MAX_EVENT_CHARS),
+  actor: z.string().max(MAX_ID_CHARS),
+  payload: z.record(z.string(), z.unknown()),
+});
+
+/** The append answer under `compat: upstream`: the IG&S fields with iatp's beside them. */
+export function upstreamAppendAnswer(res: AuditAppendResponse, nowMs: number) {
+  return {
+    acl_txn: res.transactionId,
+    proof: { hash: res.leaf_hash, ...res.receipt },
+    ts: epochSeconds(nowMs),
+    ...res,
+  };
+}
+
+/** A ledger entry as the IG&S audit service lists it: `ledger_id`, float `ts`, iatp's beside. */
+export function upstreamEntry(e: EntryWithReceipt) {
+  return { ...e, ledger_id: String(e.index), ts: epochSeconds(Date.parse(e.ts)), ts_iso: e.ts };
+}
+
 const INDEX = /^(0|[1-9][0-9]{0,14})$/;
 
 function intParam(value: string | undefined, name: string, fallback?: number): number {
@@ -60,19 +92,23 @@ function ledgerError(err: unknown): never {
 export function registerAuditRoutes(
   app: App,
   ledger: Ledger,
-  opts: { maxTxEntries: number; auth?: MeshAuth },
+  opts: { maxTxEntries: number; auth?: MeshAuth; compat?: CompatMode },
 ) {
   const auth = opts.auth ?? createMeshAuth({});
+  const compat = opts.compat ?? "upstream";
+  const schema = compat === "upstream" ? upstreamAppendSchema : appendSchema;
   app.post("/audit", requireMeshScope(auth, "audit:append"), async (c) => {
-    // Exact bytes in: a value the ledger cannot store as sent is a 400 naming the field.
-    const body = appendSchema.parse(await readExactJson(c.req.raw));
+    // Exact bytes in: a value the ledger cannot store as sent is refused naming the field.
+    const raw = await readJsonInput(compat, () => readExactJson(c.req.raw));
+    const body = parseInput(compat, schema, raw, "invalid audit entry");
     const key = c.req.header("idempotency-key");
     if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_CHARS)) {
       throw new HttpError(400, `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} chars`);
     }
     try {
       const res = await ledger.append(body, { idempotencyKey: key });
-      return c.json(res, 201);
+      if (compat === "iatp") return c.json(res, 201);
+      return c.json(upstreamAppendAnswer(res, Date.now()), 200);
     } catch (err) {
       if (err instanceof LedgerBusyError) {
         c.header("Retry-After", String(RETRY_AFTER_SECONDS));
@@ -84,7 +120,9 @@ export function registerAuditRoutes(
 
   app.get("/tx/:tx_id", (c) => {
     const txId = c.req.param("tx_id");
-    return c.json({ tx_id: txId, entries: ledger.entriesForTx(txId, opts.maxTxEntries) });
+    const entries = ledger.entriesForTx(txId, opts.maxTxEntries);
+    if (compat === "upstream") return c.json(entries.map(upstreamEntry));
+    return c.json({ tx_id: txId, entries });
   });
 
   app.get("/entries/:index", (c) => {

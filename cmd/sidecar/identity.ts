@@ -72,11 +72,22 @@ export async function createIdentity(
   log: Logger,
 ): Promise<Identity> {
   const keys = await loadKeys(config, log);
+  const owner = (config.owner as string | undefined) || undefined;
+  if (!owner) {
+    log.info("IATP_OWNER not set: the manifest names the agent id as its owner", {
+      owner: config.agent_id,
+    });
+  }
   const signed = await signManifest(
     buildManifest({
       ...factors,
       agentId: config.agent_id,
-      owner: (config.owner as string | undefined) || undefined,
+      owner,
+      agentVersion: (config.agent_version as string | undefined) || undefined,
+      rateLimit: config.rate_limit as number | undefined,
+      storageLocation: (config.storage_location as string | undefined) || undefined,
+      encryptionAtRest: config.encryption_at_rest,
+      encryptionInTransit: config.encryption_in_transit,
       verificationKey: keys.publicRaw,
       scopes: config.scopes,
       idempotency: config.idempotency,

@@ -2,7 +2,8 @@
  * Wires the sidecar: signing key, signed manifest, attestation, override policy, flight
  * recorder (+ durable store, relay/audit fan-out) and the routes. With auth on, trace lookups
  * need `trace:read`; `/proxy` (the agent's own entrance, gated by the trust decision), the
- * manifest and the attestation stay open.
+ * manifest and the attestation stay open. Answers carry the Python sidecar's names beside
+ * iatp's (`logs` beside `records`, `detail` in 404s) so its clients read them unchanged.
  * @module
  */
 import { type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
@@ -90,6 +91,7 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
       humanInLoop: config.human_in_loop,
       trustScore: score,
       quarantined: isQuarantined(f),
+      agentId: config.agent_id,
     },
     override,
     recorder,
@@ -160,7 +162,10 @@ function registerInfoRoutes(
   app.get("/.well-known/agent-manifest", manifestResponse);
   app.get("/.well-known/agent-attestation", async (c) => {
     if (!attestation) {
-      throw new HttpError(503, "attestation unavailable: sources could not be hashed");
+      // 404 with `detail`, as the Python sidecar answers when it has no attestation.
+      throw new HttpError(404, "attestation unavailable: sources could not be hashed", {
+        detail: "No attestation available for this agent",
+      });
     }
     return c.json(await attestation());
   });
@@ -168,7 +173,10 @@ function registerInfoRoutes(
     const id = c.req.param("trace_id");
     if (!isValidTraceId(id)) throw new HttpError(400, "invalid trace id");
     const records = recorder.trace(id);
-    if (records.length === 0) throw new HttpError(404, "trace not found", { trace_id: id });
-    return c.json({ trace_id: id, records });
+    if (records.length === 0) {
+      throw new HttpError(404, "trace not found", { trace_id: id, detail: "Trace not found" });
+    }
+    // `logs` is the Python sidecar's name for the same list.
+    return c.json({ trace_id: id, records, logs: records });
   });
 }

@@ -166,10 +166,16 @@ export function oneOf<const V extends readonly [string, ...string[]]>(
   );
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
-const DURATION_UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
+const DURATION_UNIT: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 
-/** Parses `500ms`, `30s`, `5m`, `1h` to milliseconds; undefined when malformed. */
+/** Parses `500ms`, `30s`, `5m`, `1h`, `7d` to milliseconds; undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
   const m = DURATION.exec(text.trim());
   return m ? Math.round(Number(m[1]) * DURATION_UNIT[m[2]]) : undefined;

@@ -89,7 +89,11 @@ export function policyReason(p: Payload): string {
 }
 
 function warningReason(text: string): string {
-  const items = text.split("•").slice(1).map((s) => s.trim()).filter((s) => s !== "");
+  // Each item is the Go sidecar's short line, optionally followed by ": <the Python wording>"
+  // and a " for agent '<id>'" tail: only the short line is kept.
+  const items = text.split("•").slice(1)
+    .map((s) => s.replace(/:.*$/s, "").replace(/ for agent '.*$/s, "").trim())
+    .filter((s) => s !== "");
   if (items.length === 0) return oneLine(text.replace(/^⚠️?\s*WARNING:?/u, ""));
   return items.map((s) => s[0].toLowerCase() + s.slice(1)).join(", ");
 }

@@ -43,7 +43,18 @@ const entrySchema = z.object({
   ts: z.string(),
   receipt: z.unknown(),
 });
-const responseSchema = z.object({ entries: z.array(z.unknown()).max(10_000) });
+// A ledger under compat iatp answers {tx_id, entries}; under compat upstream, the list itself.
+const responseSchema = z.union([
+  z.object({ entries: z.array(z.unknown()).max(10_000) }),
+  z.array(z.unknown()).max(10_000).transform((entries) => ({ entries })),
+]);
+
+/** An entry as signed: under compat upstream `ts` is float seconds and `ts_iso` the signed time. */
+function signedForm(raw: unknown): unknown {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return raw;
+  const { ts_iso, ledger_id: _id, ...rest } = raw as Record<string, unknown>;
+  return typeof ts_iso === "string" ? { ...rest, ts: ts_iso } : raw;
+}
 
 /** Fetches and verifies the audit entries of `txId`. Never throws. */
 export async function loadAuditTrail(
@@ -77,7 +88,7 @@ async function verifyOne(
   txId: string,
   publicKey: Uint8Array | undefined,
 ): Promise<AuditEntryView> {
-  const e = entrySchema.safeParse(raw);
+  const e = entrySchema.safeParse(signedForm(raw));
   if (!e.success) {
     return {
       index: -1,

@@ -153,7 +153,9 @@ export class AuditClient {
       throw new AuditClientError(`audit unreachable: ${(err as Error).message}`, 0);
     }
     const text = await res.text();
-    if (res.status !== 201) {
+    // 201 from a ledger under compat iatp, 200 under compat upstream; both answers carry
+    // iatp's transactionId, index, leaf_hash and receipt.
+    if (res.status !== 201 && res.status !== 200) {
       throw new AuditClientError(`audit answered ${res.status}: ${text.slice(0, 200)}`, res.status);
     }
     return JSON.parse(text) as AuditAppendResponse;

@@ -10,8 +10,11 @@
 /** Placeholder for any secret value. */
 export const REDACTED = "[REDACTED]";
 
-/** A function that rewrites one string, removing what it recognises. */
-export type Scrubber = (value: string) => string;
+/**
+ * A function that rewrites one string, removing what it recognises. `key` is the member name
+ * the string was the value of, when there was one (context for what the value means).
+ */
+export type Scrubber = (value: string, key?: string) => string;
 
 const SENSITIVE_KEY =
   /(authorization|token|secret|passw(or)?d|api[_-]?key|private[_-]?key|signing[_-]?key|cookie|credential|session[_-]?id|x-user-override|x-agent-signature)/i;
@@ -47,23 +50,29 @@ export function isSensitiveKey(key: string): boolean {
   return SENSITIVE_KEY.test(key);
 }
 
-/** Scrubs one string: secret shapes, registered secrets, then the hooks. */
-export function scrubString(value: string): string {
+/**
+ * Scrubs one string: secret shapes, registered secrets, then the hooks (given `key`, the member
+ * name the string was the value of, when known).
+ */
+export function scrubString(value: string, key?: string): string {
   let out = value;
   for (const [re, replacement] of VALUE_PATTERNS) out = out.replace(re, replacement);
   for (const secret of secrets) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
-  for (const hook of hooks) out = hook(out);
+  for (const hook of hooks) out = hook(out, key);
   return out;
 }
 
 /** Maximum nesting scrubbed before a value is replaced by a marker (bounds work on hostile input). */
 export const SCRUB_MAX_DEPTH = 32;
 
-/** Deep-scrubs any JSON-like value; sensitive keys lose their whole value. Never mutates input. */
-export function scrub(value: unknown, depth = 0): unknown {
-  if (typeof value === "string") return scrubString(value);
+/**
+ * Deep-scrubs any JSON-like value; sensitive keys lose their whole value. Never mutates input.
+ * `key` is the member name holding `value` (an array passes its own down to its items).
+ */
+export function scrub(value: unknown, depth = 0, key?: string): unknown {
+  if (typeof value === "string") return scrubString(value, key);
   if (value === null || typeof value !== "object") return value;
   if (depth >= SCRUB_MAX_DEPTH) return "[TOO_DEEP]";
   if (value instanceof Error) {
@@ -73,13 +82,13 @@ export function scrub(value: unknown, depth = 0): unknown {
       ...(value.stack ? { stack: scrubString(value.stack) } : {}),
     };
   }
-  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1, key));
   if (value instanceof Headers) return scrub(Object.fromEntries(value.entries()), depth);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
     out[k] = isSensitiveKey(k) && v !== null && v !== undefined && typeof v !== "boolean"
       ? REDACTED
-      : scrub(v, depth + 1);
+      : scrub(v, depth + 1, k);
   }
   return out;
 }

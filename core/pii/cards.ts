@@ -76,10 +76,15 @@ export function cardBrand(d: ArrayLike<number>, n: number): string | undefined {
   }
 }
 
-/** Area 000, 666 and 900-999, group 00 and serial 0000 are never issued. */
+/** An issued SSN: area 000, 666 and 900-999, group 00 and serial 0000 are never issued. */
 export function ssnValid(d: ArrayLike<number>): boolean {
   const area = d[0] * 100 + d[1] * 10 + d[2];
   const group = d[3] * 10 + d[4];
   const serial = d[5] * 1000 + d[6] * 100 + d[7] * 10 + d[8];
   return area !== 0 && area !== 666 && area < 900 && group !== 0 && serial !== 0;
+}
+
+/** An ITIN (individual taxpayer number): area 9XX with a group of 70 to 99. */
+export function itinValid(d: ArrayLike<number>): boolean {
+  return d[0] === 9 && d[3] >= 7;
 }

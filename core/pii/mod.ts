@@ -10,7 +10,15 @@
  * ```
  * @module
  */
-export { CARD_MAX_DIGITS, CARD_MIN_DIGITS, cardBrand, luhnValid, ssnValid } from "./cards.ts";
+export {
+  CARD_MAX_DIGITS,
+  CARD_MIN_DIGITS,
+  cardBrand,
+  itinValid,
+  luhnValid,
+  ssnValid,
+} from "./cards.ts";
+export { hasSsnContext, SSN_CONTEXT_CHARS } from "./context.ts";
 export {
   DEFAULT_MAX_JSON_DEPTH,
   type PiiKind,

@@ -3,9 +3,12 @@
  *
  * No regular expressions: a small state machine walks the characters once, collects runs of
  * digits ("groups") joined by single spaces or hyphens ("chains"), and checks every window of
- * at most six groups that could be a card (12-19 digits, brand prefix, Luhn) or an SSN (3-2-4
- * or 9 digits, issuance rules). Work per character is bounded by a constant, so a megabyte of
- * adversarial digits and separators costs the same as a megabyte of prose.
+ * at most six groups that could be a card (12-19 digits, brand prefix, Luhn) or an SSN. An SSN
+ * is a 3-2-4 chain with one separator (always: SSNs and ITINs alike, as every IATP client
+ * counts them), or a bare 9-digit run that is an issued SSN or an ITIN and has SSN context: a
+ * JSON member name or the few characters before it naming an SSN (see context.ts), so an
+ * `order_id` of nine digits is not one. Work per character is bounded by a constant, so a
+ * megabyte of adversarial digits and separators costs the same as a megabyte of prose.
  *
  * JSON mode also decodes string escapes (`\u0034` is a `4`), tells string contents from bare
  * numbers (the scrubber must quote a redacted number) and tracks nesting depth. Given a key
@@ -13,7 +16,17 @@
  * number, object or array, whole), in the same pass.
  * @module
  */
-import { CARD_MAX_DIGITS, CARD_MIN_DIGITS, cardBrand, luhnValid, ssnValid } from "./cards.ts";
+import {
+  CARD_MAX_DIGITS,
+  CARD_MIN_DIGITS,
+  cardBrand,
+  itinValid,
+  luhnValid,
+  ssnValid,
+} from "./cards.ts";
+import * as chars from "./chars.ts";
+import { isWordChar, jsonEscape } from "./chars.ts";
+import { hasSsnContext, keyNamesSsn, SSN_CONTEXT_CHARS } from "./context.ts";
 import { SecretTracker } from "./secrets.ts";
 import type { PiiKind, PiiSpan, ScanOptions, ScanResult } from "./types.ts";
 
@@ -22,55 +35,26 @@ export type { PiiKind, PiiSpan, ScanOptions, ScanResult, SecretSpan } from "./ty
 /** Default bound on JSON nesting depth. */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
 
+// Module-local copies: the state machine reads them for every character, and V8 folds local
+// constants where it reads imported bindings through the module record.
+const SPACE = chars.SPACE;
+const HYPHEN = chars.HYPHEN;
+const DOT = chars.DOT;
+const PLUS = chars.PLUS;
+const BACKSLASH = chars.BACKSLASH;
+const QUOTE = chars.QUOTE;
+const BORING_JSON = chars.BORING_JSON;
+const BORING_TEXT = chars.BORING_TEXT;
+
 const IDLE = 0;
 const IN_GROUP = 1;
 const AFTER_SEP = 2;
 const AFTER_DOT = 3;
-const SPACE = 32;
-const HYPHEN = 45;
-const DOT = 46;
-const PLUS = 43;
-const BACKSLASH = 92;
-const QUOTE = 34;
 /** Groups remembered per chain: the longest card window has six groups (4+3+3+3+3+3). */
 const RING = 8;
 const MASK = RING - 1;
 /** Digits kept per group; longer groups can never be part of a card or SSN. */
 const KEEP = CARD_MAX_DIGITS;
-
-function isWordChar(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-}
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-/** 1 for characters that neither start a digit group nor change JSON structure. */
-function boringTable(json: boolean): Uint8Array {
-  const t = new Uint8Array(128).fill(1);
-  for (let c = 48; c <= 57; c++) t[c] = 0;
-  t[BACKSLASH] = 0;
-  if (json) { for (const c of [QUOTE, 91, 93, 123, 125]) t[c] = 0; }
-  return t;
-}
-const BORING_JSON = boringTable(true);
-const BORING_TEXT = boringTable(false);
-
-const SIMPLE_ESCAPES: Record<number, number> = {
-  110: 10, // \n
-  114: 13, // \r
-  116: 9, // \t
-  98: 8, // \b
-  102: 12, // \f
-  34: 34, // \"
-  92: 92, // \\
-  47: 47, // \/
-};
-
 /** The state machine; one instance is reused because scans are synchronous. */
 class Scanner {
   text = "";
@@ -82,6 +66,8 @@ class Scanner {
   readonly tracker = new SecretTracker();
   /** Index of the opening quote of the current (or last) string. */
   strStart = 0;
+  /** Extra SSN context for plain text (the member name a value came from). */
+  context: string | undefined = undefined;
   cards = 0;
   ssns = 0;
   inString = false;
@@ -106,6 +92,7 @@ class Scanner {
   reset(text: string, opts: ScanOptions): void {
     this.text = text;
     this.json = opts.json ?? false;
+    this.context = opts.context;
     this.depthLimit = opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
     this.spans = [];
     this.secrets = undefined;
@@ -150,7 +137,7 @@ class Scanner {
       let next = i + 1;
       let escaped = false;
       if (c === BACKSLASH && next < n) {
-        const e = this.escape(i);
+        const e = jsonEscape(text, i);
         if (e >= 0) {
           c = e;
           next = i + (text.charCodeAt(next) === 117 ? 6 : 2);
@@ -190,22 +177,6 @@ class Scanner {
     this.gEnd[slot] = i;
     this.prev = 48;
     return i;
-  }
-
-  /** The character a JSON escape at `at` stands for, or -1 when it is not one. */
-  escape(at: number): number {
-    const e = this.text.charCodeAt(at + 1);
-    if (e === 117) return at + 5 < this.text.length ? this.unicodeEscape(at + 2) : -1;
-    return SIMPLE_ESCAPES[e] ?? -1;
-  }
-
-  unicodeEscape(at: number): number {
-    const t = this.text;
-    const a = hexValue(t.charCodeAt(at));
-    const b = hexValue(t.charCodeAt(at + 1));
-    const c = hexValue(t.charCodeAt(at + 2));
-    const d = hexValue(t.charCodeAt(at + 3));
-    return (a | b | c | d) < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
   }
 
   /** JSON strings and nesting at index `i`; false stops the scan (nesting too deep). */
@@ -307,7 +278,7 @@ class Scanner {
     const len = this.gLen[slot];
     const link = this.gLink[slot];
     if (len >= CARD_MIN_DIGITS && len <= CARD_MAX_DIGITS) this.tryCard(j, j, len);
-    if (len === 9 && link === 0 && next === 0) this.trySsn(j, j);
+    if (len === 9 && link === 0 && next === 0) this.tryBareSsn(j);
     if (len < 3 || len > 6 || link === 0) return;
     if (len === 4) this.trySeparatedSsn(j, link, next);
     // A card written in groups is the whole run of its separator: a card-sized group right
@@ -338,7 +309,7 @@ class Scanner {
     const first = (j - 2) & MASK;
     if (this.gLen[mid] !== 2 || this.gLink[mid] !== link || this.gLen[first] !== 3) return;
     if (this.gLink[first] === link) return;
-    this.trySsn(j - 2, j);
+    this.addSsn(j - 2, j);
   }
 
   /** Copies the digits of groups `from..to` into the scratch window; returns the count. */
@@ -361,10 +332,34 @@ class Scanner {
     this.add("credit_card", from, to);
   }
 
-  trySsn(from: number, to: number): void {
-    if (this.collect(from, to) !== 9 || !ssnValid(this.window)) return;
+  /** A bare 9-digit group: an SSN when issued (or an ITIN) and the context names an SSN. */
+  tryBareSsn(j: number): void {
+    if (this.collect(j, j) !== 9) return;
+    if (!ssnValid(this.window) && !itinValid(this.window)) return;
+    if (!this.ssnContext(this.gStart[j & MASK])) return;
+    this.addSsn(j, j);
+  }
+
+  addSsn(from: number, to: number): void {
     this.ssns++;
     this.add("ssn", from, to);
+  }
+
+  /**
+   * SSN context for a number starting at `start`: in JSON, the member name the value belongs
+   * to, and for a string value the text before the number inside it; in plain text, the
+   * characters before it and the caller's context.
+   */
+  ssnContext(start: number): boolean {
+    const t = this.text;
+    if (!this.json) {
+      if (this.context !== undefined && hasSsnContext(this.context)) return true;
+      return hasSsnContext(t, Math.max(0, start - SSN_CONTEXT_CHARS), start);
+    }
+    if (!this.chainInString) return keyNamesSsn(t, start);
+    const from = Math.max(this.strStart + 1, start - SSN_CONTEXT_CHARS);
+    if (hasSsnContext(t, from, start)) return true;
+    return keyNamesSsn(t, this.strStart);
   }
 
   /** Appends a span, merging it with earlier spans it overlaps (they end no later). */

@@ -72,11 +72,12 @@ export function redactSpans(
 
 /**
  * The last text a complete JSON-mode scan found clean. A JSON-mode scan that runs to the end
- * goes through exactly the same chain states as a plain-text scan of the same string (JSON
- * mode only adds string and nesting bookkeeping and the early stop when too deep), so it finds
- * the same windows: this text is clean for {@linkcode scrubPiiText} too. That spares the
- * second scan when a clean JSON body is recorded and its record goes through the log
- * scrubber.
+ * goes through the same chain states as a plain-text scan of the same string (JSON mode only
+ * adds string and nesting bookkeeping and the early stop when too deep), so it finds the same
+ * cards and separated SSNs; for a bare 9-digit number it judges SSN context by the member name
+ * the number belongs to, which is what the text means, so its verdict stands for
+ * {@linkcode scrubPiiText} too. That spares the second scan when a clean JSON body is recorded
+ * and its record goes through the log scrubber.
  */
 let lastCleanJson: string | undefined;
 
@@ -97,10 +98,13 @@ export function scrubJsonText(
 /** Shortest text that can hold a card or an SSN (an SSN has 9 digits, a card 12 or more). */
 export const MIN_PII_CHARS = 9;
 
-/** Redacts cards and SSNs in plain text. */
-export function scrubPiiText(text: string): string {
+/**
+ * Redacts cards and SSNs in plain text. `key`, the member name the text was the value of, is
+ * SSN context for a bare 9-digit number (`{"ssn": "078051120"}`).
+ */
+export function scrubPiiText(text: string, key?: string): string {
   if (text.length < MIN_PII_CHARS || text === lastCleanJson) return text;
-  return redactSpans(text, scanPii(text).spans);
+  return redactSpans(text, scanPii(text, { context: key }).spans);
 }
 
 /** What {@linkcode inspectText} found: whether there were cards or SSNs, and the redacted text. */
@@ -136,20 +140,22 @@ export function inspectText(text: string): TextInspection {
 const MAX_WALK_DEPTH = 64;
 
 /**
- * Replaces numbers that are cards or SSNs (`4532015112830366`) with their placeholder strings,
- * in a deep copy of a JSON-like value. The log scrubber only sees strings; this covers numbers.
+ * Replaces numbers that are cards or SSNs (`4532015112830366`, or `78051120` under an `ssn`
+ * key) with their placeholder strings, in a deep copy of a JSON-like value. The log scrubber
+ * only sees strings; this covers numbers. `key` is the member name holding `value` (an array
+ * passes its own down to its items).
  */
-export function redactPiiNumbers(value: unknown, depth = 0): unknown {
+export function redactPiiNumbers(value: unknown, depth = 0, key?: string): unknown {
   if (typeof value === "number") {
     // Only integers of 9 to 19 digits can be either; everything else is returned as is.
     if (!Number.isInteger(value) || Math.abs(value) < 1e8) return value;
-    const spans = scanPii(String(Math.abs(value))).spans;
+    const spans = scanPii(String(Math.abs(value)), { context: key }).spans;
     return spans.length === 0 ? value : placeholder(spans[0]);
   }
   if (value === null || typeof value !== "object" || depth >= MAX_WALK_DEPTH) return value;
-  if (Array.isArray(value)) return value.map((v) => redactPiiNumbers(v, depth + 1));
+  if (Array.isArray(value)) return value.map((v) => redactPiiNumbers(v, depth + 1, key));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = redactPiiNumbers(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) out[k] = redactPiiNumbers(v, depth + 1, k);
   return out;
 }
 

@@ -4,6 +4,7 @@
  * scanner reports string ends and nesting; this tracker turns them into spans.
  * @module
  */
+import { COLON, isJsonSpace, memberName, QUOTE } from "./chars.ts";
 
 /** The value of a member whose key is secret: `text.slice(start, end)` is the whole value. */
 export interface SecretSpan {
@@ -11,8 +12,6 @@ export interface SecretSpan {
   end: number;
 }
 
-const QUOTE = 34;
-const COLON = 58;
 /** Not inside a secret value. */
 const NONE = 0;
 /** Inside a secret string value. */
@@ -20,23 +19,9 @@ const IN_STRING = 1;
 /** Inside a secret object or array value. */
 const IN_NESTED = 2;
 
-function isJsonSpace(c: number): boolean {
-  return c === 32 || c === 9 || c === 10 || c === 13;
-}
-
 /** Characters of a JSON number after its first one. */
 function isNumberTail(c: number): boolean {
   return (c >= 48 && c <= 57) || c === 46 || c === 45 || c === 43 || c === 101 || c === 69;
-}
-
-/** A member name's text between its quotes, escapes decoded (kept raw if they are broken). */
-function memberName(raw: string): string {
-  if (!raw.includes("\\")) return raw;
-  try {
-    return JSON.parse(`"${raw}"`);
-  } catch {
-    return raw;
-  }
 }
 
 /** Follows one walk of JSON text; reused (scans are synchronous). */

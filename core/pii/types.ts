@@ -42,4 +42,9 @@ export interface ScanOptions {
    * are reported in {@linkcode ScanResult.secrets}, except `true`, `false` and `null`.
    */
   secretKey?: (key: string) => boolean;
+  /**
+   * Plain text mode: where the text came from, e.g. the member name it was the value of. A bare
+   * 9-digit number is an SSN only with SSN context; this counts as context too.
+   */
+  context?: string;
 }

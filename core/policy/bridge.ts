@@ -11,6 +11,8 @@
  * is logged and not retried, so it never holds up the ones after it.
  * @module
  */
+import type { CompatMode } from "../compat/mod.ts";
+import { isValidationError } from "../errors/mod.ts";
 import { canonicalize, CanonicalJsonError } from "../ledger/canonical.ts";
 import { type AuditClient, AuditClientError } from "../ledger/client.ts";
 import type { Logger } from "../log/mod.ts";
@@ -21,7 +23,8 @@ import {
   type Subscription,
 } from "../relay/client.ts";
 import type { Decision, PolicyEngine } from "./engine.ts";
-import { intentSchema, MAX_INTENT_STRING } from "./intent.ts";
+import { MAX_INTENT_STRING, parseIntent, SessionRiskError } from "./intent.ts";
+import { decisionWire } from "./wire.ts";
 import type { DecisionState } from "./state.ts";
 
 /** Topic intents arrive on. */
@@ -42,6 +45,10 @@ export interface BridgeOptions {
   redeliverMs: number;
   /** Called after each decision is recorded (metrics). */
   onDecision?: (d: Decision) => void;
+  /** How intents are read and decisions written (the service's setting; default upstream). */
+  compat?: CompatMode;
+  /** `risk_after` of an intent without a session risk (upstream: 50). */
+  missingRisk?: number;
 }
 
 /** Runs the loop until closed. */
@@ -86,14 +93,21 @@ export class DecisionBridge {
       if (!(err instanceof CanonicalJsonError)) throw err;
       return this.#denied(txId, [err.message]);
     }
-    const parsed = intentSchema.safeParse(payload);
-    if (!parsed.success) {
+    let parsed;
+    try {
+      parsed = parseIntent(payload, this.o.compat ?? "upstream");
+    } catch (err) {
+      if (err instanceof SessionRiskError) return this.#denied(txId, [err.message]);
+      if (!isValidationError(err)) throw err;
       return this.#denied(
         txId,
-        parsed.error.issues.map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`),
+        err.issues.map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`),
       );
     }
-    return this.o.engine.evaluate(parsed.data, txId);
+    return this.o.engine.evaluate(parsed.intent, txId, {
+      risk: parsed.risk,
+      missingRisk: this.o.missingRisk,
+    });
   }
 
   #denied(txId: string, messages: string[]): Decision {
@@ -114,11 +128,12 @@ export class DecisionBridge {
   async #deliver(d: Decision): Promise<boolean> {
     if (this.#inFlight.has(d.tx_id)) return true;
     this.#inFlight.add(d.tx_id);
+    const wire = decisionWire(d, this.o.compat ?? "upstream");
     try {
-      await this.#unlessRefused(d, () => this.o.relay.publishNow(DECISION_TOPIC, { ...d }));
+      await this.#unlessRefused(d, () => this.o.relay.publishNow(DECISION_TOPIC, wire));
       await this.#unlessRefused(d, () =>
         this.o.audit?.append(
-          { tx_id: d.tx_id, event: DECISION_TOPIC, actor: "policy", payload: { ...d } },
+          { tx_id: d.tx_id, event: DECISION_TOPIC, actor: "policy", payload: wire },
           { idempotencyKey: `policy-decision:${d.tx_id}` },
         ));
       this.o.state.markDelivered(d.tx_id);

@@ -100,16 +100,22 @@ export class PolicyEngine {
   }
 
   /**
-   * Decides an intent. `txId` is used when the intent has none. Never throws: a request the
-   * engine cannot evaluate (cedar-wasm throws on input such as a lone UTF-16 surrogate) is a
-   * `deny` carrying the engine's error.
+   * Decides an intent. `txId` is used when the intent has none. `risk` is the session risk
+   * `risk_after` starts from (default: the intent's); `missingRisk` stands in when there is
+   * none (default: `risk_after` is null). Never throws: a request the engine cannot evaluate
+   * (cedar-wasm throws on input such as a lone UTF-16 surrogate) is a `deny` carrying the
+   * engine's error.
    */
-  evaluate(intent: Intent, txId: string = intent.tx_id ?? crypto.randomUUID()): Decision {
+  evaluate(
+    intent: Intent,
+    txId: string = intent.tx_id ?? crypto.randomUUID(),
+    opts: { risk?: number; missingRisk?: number } = {},
+  ): Decision {
     const cur = this.#current;
     const req = toCedarRequest(intent);
     const entities = [...req.entities, ...cur.bundle.entities] as cedar.EntityJson[];
     const answer = authorize(req, entities, cur.setId);
-    const risk = intent.context?.session_risk;
+    const risk = opts.risk ?? intent.context?.session_risk ?? opts.missingRisk;
     const base = { tx_id: txId, policy_ref: cur.bundle.ref, ts: new Date().toISOString() };
     if (answer.type === "failure") {
       const errors = answer.errors.map((e) => ({ policy: "request", message: e.message }));

@@ -21,6 +21,7 @@ import { isTopicName } from "./topic.ts";
 export { backoffDelay, sleep } from "./backoff.ts";
 
 export type { SubscribeOptions, Subscription } from "./client_subscribe.ts";
+export { relayEventOf } from "./client_subscribe.ts";
 
 /** One event as delivered to subscribers. */
 export interface RelayEvent {
@@ -28,6 +29,7 @@ export interface RelayEvent {
   id: string;
   event_id: string;
   seq: number;
+  /** Publish time, ISO 8601 (the wire's `ts_iso`; the wire's `ts` is float seconds). */
   ts: string;
   topic: string;
   /**
@@ -175,7 +177,8 @@ export class RelayClient {
     } finally {
       clearTimeout(timer);
     }
-    if (res.status !== 201) {
+    // 201 from a relay under compat iatp, 200 under compat upstream (the IG&S relay's status).
+    if (res.status !== 201 && res.status !== 200) {
       let msg = text.slice(0, 200);
       try {
         msg = String(JSON.parse(text).error ?? msg);

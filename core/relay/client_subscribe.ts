@@ -177,7 +177,7 @@ class SubscriptionLoop implements Subscription {
     if (e.event !== "message" || e.id === undefined) return;
     let event: RelayEvent;
     try {
-      event = { id: e.id, ...JSON.parse(e.data) };
+      event = relayEventOf(e.id, e.data);
     } catch {
       this.o.log?.warn("relay sent an unparsable event; skipped", { id: e.id });
       this.#lastId = e.id;
@@ -190,6 +190,39 @@ class SubscriptionLoop implements Subscription {
     }
     this.#lastId = e.id;
   }
+}
+
+/**
+ * The event a subscriber gets from one SSE frame: `id` is the frame's resumable id (the data's
+ * own `id`, the event UUID, is `event_id`), `ts` is ISO 8601 whichever form the relay sent
+ * (`ts_iso`, float seconds, or an older relay's ISO `ts`). Other members (`publisher`) pass.
+ * @throws {SyntaxError} when `data` is not JSON.
+ * @example
+ * ```ts
+ * relayEventOf("ep-1", '{"id":"u1","ts":1.5,"topic":"t","payload":{}}').ts;
+ * // "1970-01-01T00:00:01.500Z"
+ * ```
+ */
+export function relayEventOf(sseId: string, data: string): RelayEvent {
+  const raw: Record<string, unknown> = JSON.parse(data) ?? {};
+  const ts = typeof raw.ts_iso === "string"
+    ? raw.ts_iso
+    : typeof raw.ts === "number" && Number.isFinite(raw.ts)
+    ? new Date(raw.ts * 1000).toISOString()
+    : String(raw.ts ?? "");
+  const { ts_iso: _iso, ...rest } = raw;
+  const payload = raw.payload;
+  return {
+    ...rest,
+    id: sseId,
+    event_id: typeof raw.event_id === "string" ? raw.event_id : String(raw.id ?? ""),
+    seq: typeof raw.seq === "number" ? raw.seq : 0,
+    ts,
+    topic: String(raw.topic ?? ""),
+    payload: typeof payload === "object" && payload !== null && !Array.isArray(payload)
+      ? payload as Record<string, unknown>
+      : {},
+  };
 }
 
 /** Starts a subscription loop in the background. */

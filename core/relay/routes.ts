@@ -1,9 +1,12 @@
 /**
  * The relay's routes: `POST /publish`, `GET /subscribe` (SSE) and `GET /topics`. Handlers stay
- * thin: validation and auth here, the log and the fan-out in store/hub/replay.
+ * thin: validation and auth here, the log and the fan-out in store/hub/replay. Under
+ * `compat: upstream` a publish answers 200 and invalid input 422 with `detail`, as the IG&S
+ * relay does; under `compat: iatp`, 201 and 400.
  * @module
  */
 import type { Context } from "hono";
+import { type CompatMode, type FieldIssue, invalidInput } from "../compat/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import type { AppEnv, Server } from "../http/mod.ts";
 import type { MeshAuth } from "../auth/bearer.ts";
@@ -34,28 +37,59 @@ export interface RelayContext {
   server: Server;
 }
 
-async function readPublish(c: Context<AppEnv>, maxPayload: number) {
+/** The refusal of invalid input: iatp's 400 (with `extra`), or FastAPI's 422 naming `issue`. */
+function refuse(
+  compat: CompatMode,
+  message: string,
+  issue: FieldIssue,
+  extra: Record<string, unknown> = {},
+  where: "body" | "query" = "body",
+): HttpError {
+  return compat === "upstream"
+    ? invalidInput(compat, message, [issue], where)
+    : new HttpError(400, message, extra);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+async function readPublish(c: Context<AppEnv>, maxPayload: number, compat: CompatMode) {
   let body: unknown;
   try {
     body = await c.req.json();
   } catch (err) {
     // The edge's own answer for the body (408 too slow, 413 too large, 400 cut short) stands.
     if (err instanceof HttpError) throw err;
-    throw new HttpError(400, "invalid JSON body", {
-      expected: '{"topic": "...", "payload": {}}',
-    }, { cause: err });
+    const e = refuse(compat, "invalid JSON body", {
+      type: "json_invalid",
+      loc: [],
+      msg: "JSON decode error",
+    }, { expected: '{"topic": "...", "payload": {}}' });
+    throw new HttpError(e.status, e.message, e.extra, { cause: err });
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new HttpError(400, "body must be a JSON object {topic, payload}");
-  }
-  const { topic, payload } = body as { topic?: unknown; payload?: unknown };
-  if (!isTopicName(topic)) {
-    throw new HttpError(400, "invalid topic name", {
-      expected: "a name matching ^[A-Za-z0-9._:-]{1,128}$",
+  if (!isObject(body)) {
+    throw refuse(compat, "body must be a JSON object {topic, payload}", {
+      type: "model_attributes_type",
+      loc: [],
+      msg: "Input should be a valid dictionary",
     });
   }
-  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
-    throw new HttpError(400, "payload must be a JSON object");
+  const { topic, payload } = body;
+  if (!isTopicName(topic)) {
+    const missing = topic === undefined;
+    throw refuse(compat, "invalid topic name", {
+      type: missing ? "missing" : typeof topic === "string" ? "value_error" : "string_type",
+      loc: ["topic"],
+      msg: missing ? "Field required" : "a name matching ^[A-Za-z0-9._:-]{1,128}$",
+    }, { expected: "a name matching ^[A-Za-z0-9._:-]{1,128}$" });
+  }
+  if (!isObject(payload)) {
+    throw refuse(compat, "payload must be a JSON object", {
+      type: payload === undefined ? "missing" : "dict_type",
+      loc: ["payload"],
+      msg: payload === undefined ? "Field required" : "Input should be a valid dictionary",
+    });
   }
   const json = JSON.stringify(payload);
   // Cheap bound first: UTF-8 is at most 3 bytes per UTF-16 unit.
@@ -66,15 +100,18 @@ async function readPublish(c: Context<AppEnv>, maxPayload: number) {
 }
 
 /**
- * `POST /publish {topic, payload}` -> 201 `{status, event_id, seq, id}`. The event carries the
- * authenticated caller as `publisher` (absent when the relay runs open), which subscribers such
- * as the action agent use to decide whether a task may be obeyed.
+ * `POST /publish {topic, payload}` -> 200 (`compat: upstream`) or 201 (`compat: iatp`)
+ * `{status, event_id, seq, id}`. The event carries the authenticated caller as `publisher`
+ * (absent when the relay runs open), which subscribers such as the action agent use to decide
+ * whether a task may be obeyed.
  */
 export function registerPublish(ctx: RelayContext): void {
+  const compat = ctx.opts.compat ?? "upstream";
   ctx.server.app.post("/publish", authenticated(ctx.auth), async (c) => {
     const { topic, json } = await readPublish(
       c,
       ctx.opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+      compat,
     );
     requireTopics(principalOf(c), "publish", [topic]);
     const publisher = principalOf(c)?.id;
@@ -89,7 +126,10 @@ export function registerPublish(ctx: RelayContext): void {
     ctx.metrics.published.inc();
     ctx.metrics.delivered.inc(ctx.hub.dispatch(topic, messageFrame(ctx.store.epoch, event)));
     const id = formatPosition(ctx.store.epoch, event.seq);
-    return c.json({ status: "ok", event_id: eventId, seq: event.seq, id }, 201);
+    return c.json(
+      { status: "ok", event_id: eventId, seq: event.seq, id },
+      compat === "upstream" ? 200 : 201,
+    );
   });
 }
 
@@ -99,7 +139,19 @@ export function registerSubscribe(ctx: RelayContext): void {
     const maxTopics = ctx.opts.maxTopicsPerSubscription ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIPTION;
     const maxSubscribers = ctx.opts.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS;
     const topics = c.req.queries("topic") ?? [];
-    if (topics.length === 0) throw new HttpError(400, "at least one topic parameter is required");
+    if (topics.length === 0) {
+      throw refuse(
+        ctx.opts.compat ?? "upstream",
+        "at least one topic parameter is required",
+        {
+          type: "missing",
+          loc: ["topic"],
+          msg: "Field required",
+        },
+        {},
+        "query",
+      );
+    }
     if (topics.length > maxTopics) {
       throw new HttpError(400, `at most ${maxTopics} topic parameters are allowed`);
     }

@@ -5,6 +5,7 @@
  */
 import { cors } from "hono/cors";
 import { createMeshAuth, type MeshAuth } from "../auth/bearer.ts";
+import type { CompatMode } from "../compat/mod.ts";
 import { Counter, Gauge, type Registry } from "../metrics/mod.ts";
 import { createServer, type EdgeOptions, type Service } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -42,6 +43,8 @@ export interface RelayServerOptions {
   auth?: MeshAuth;
   /** Allowed CORS origins (`*` for any); empty means no CORS headers. */
   corsOrigins?: string[];
+  /** `upstream` (default): the IG&S relay's status codes; `iatp`: 201 and 400. */
+  compat?: CompatMode;
 }
 
 /** The relay's own metrics. */

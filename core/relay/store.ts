@@ -41,8 +41,10 @@ export interface Retention {
   maxTopics: number;
 }
 
-/** Default events kept per topic. */
+/** Default events kept per topic (`compat: iatp`). */
 export const DEFAULT_MAX_EVENTS_PER_TOPIC = 1000;
+/** Events kept per topic by the IG&S relay, the default under `compat: upstream`. */
+export const UPSTREAM_MAX_EVENTS_PER_TOPIC = 50;
 /** Default age bound: 24 hours. */
 export const DEFAULT_MAX_AGE_MS = 24 * 3_600_000;
 /** Default bound on distinct topics. */
@@ -86,14 +88,16 @@ export interface RelayStore {
 }
 
 /**
- * The JSON data line of one event (`{"event_id","seq","ts","topic","publisher"?,"payload"}`).
- * `publisher` sits beside, never inside, the payload, so a client cannot forge it.
+ * The JSON data line of one event: the IG&S relay's `{"id","ts","topic","payload"}` (`id` the
+ * event's UUID, `ts` float seconds) with iatp's `event_id` (the same UUID), `seq`, `ts_iso`
+ * and `publisher` beside them. `publisher` sits beside, never inside, the payload, so a client
+ * cannot forge it.
  *
  * @example
  * ```ts
- * eventData("e1", 7, 0, "action.tasks.a1", "{}", "ops");
- * // {"event_id":"e1","seq":7,"ts":"1970-01-01T00:00:00.000Z","topic":"action.tasks.a1",
- * //  "publisher":"ops","payload":{}}
+ * eventData("e1", 7, 1500, "action.tasks.a1", "{}", "ops");
+ * // {"id":"e1","event_id":"e1","seq":7,"ts":1.5,"ts_iso":"1970-01-01T00:00:01.500Z",
+ * //  "topic":"action.tasks.a1","publisher":"ops","payload":{}}
  * ```
  */
 export function eventData(
@@ -105,7 +109,8 @@ export function eventData(
   publisher?: string,
 ): string {
   const by = publisher === undefined ? "" : `"publisher":${JSON.stringify(publisher)},`;
-  return `{"event_id":${JSON.stringify(eventId)},"seq":${seq},"ts":"${
+  const id = JSON.stringify(eventId);
+  return `{"id":${id},"event_id":${id},"seq":${seq},"ts":${tsMs / 1000},"ts_iso":"${
     new Date(tsMs).toISOString()
   }","topic":${JSON.stringify(topic)},${by}"payload":${payloadJson}}`;
 }

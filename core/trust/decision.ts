@@ -19,6 +19,8 @@ export interface DecisionContext {
   humanInLoop: boolean;
   trustScore: number;
   quarantined: boolean;
+  /** Named in the warning lines, as the Python sidecar names it. */
+  agentId?: string;
 }
 
 /** The decision. */
@@ -57,11 +59,30 @@ export function decideTrust(
   return { action: "allow", overridden: lowTrust, quarantined: ctx.quarantined };
 }
 
-/** The Go sidecar's warning text, kept so existing clients can show it unchanged. */
+/**
+ * The Go sidecar's warning lines, each followed by the Python sidecar's wording of the same
+ * fact, so clients of either show (or match) what they expect.
+ *
+ * @example
+ * ```ts
+ * warningText({ retention: "forever", reversibility: "none", humanInLoop: false,
+ *   trustScore: 0, quarantined: true, agentId: "a1" });
+ * // "⚠️ WARNING:\n  • Low trust score (0/10) for agent 'a1'\n  • No reversibility: agent 'a1'
+ * //  does not support transaction reversal\n  • Data stored permanently: agent 'a1' stores
+ * //  data indefinitely"
+ * ```
+ */
 export function warningText(ctx: DecisionContext): string {
-  let text = `⚠️ WARNING:\n  • Low trust score (${ctx.trustScore}/10)`;
-  if (ctx.reversibility === "none") text += "\n  • No reversibility";
-  if (isPermanent(ctx.retention)) text += "\n  • Data stored permanently";
-  if (ctx.humanInLoop) text += "\n  • Human review enabled";
+  const agent = `agent '${ctx.agentId ?? "unknown"}'`;
+  let text = `⚠️ WARNING:\n  • Low trust score (${ctx.trustScore}/10) for ${agent}`;
+  if (ctx.reversibility === "none") {
+    text += `\n  • No reversibility: ${agent} does not support transaction reversal`;
+  }
+  if (isPermanent(ctx.retention)) {
+    text += `\n  • Data stored permanently: ${agent} stores data indefinitely`;
+  }
+  if (ctx.humanInLoop) {
+    text += `\n  • Human review enabled: ${agent} may have humans review your data`;
+  }
   return text;
 }

@@ -79,7 +79,7 @@ async function appendRates() {
       body: body(i),
       headers: { "content-type": "application/json" },
     });
-    if (r.status !== 201) throw new Error(`append answered ${r.status}`);
+    if (r.status !== 200) throw new Error(`append answered ${r.status}`);
     await r.body?.cancel();
   });
   await svc.close();

@@ -85,7 +85,7 @@ async function publishRelay(url: string, topic: string, payload: Record<string, 
     body: JSON.stringify({ topic, payload }),
   });
   await res.body?.cancel();
-  if (res.status !== 201) throw new Error(`publish answered ${res.status}`);
+  if (res.status !== 200) throw new Error(`publish answered ${res.status}`);
 }
 
 async function waitCount(count: () => number, target: number, timeoutMs: number) {

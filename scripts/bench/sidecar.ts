@@ -8,7 +8,7 @@
  * Also: sidecar peak RSS under load, and detection MB/s on a digit-heavy 1 MB body and on
  * 1 MB of adversarial digits/separators, with a 256 KB -> 1 MB time ratio to show linearity.
  *
- * Usage: deno run -A scripts/bench/sidecar.ts [--duration 8] [--connections 64]
+ * Usage: deno run -A scripts/bench/sidecar.ts [--duration 8] [--connections 64] [--detection-only]
  * Needs nginx and wrk (`apt-get install -y nginx wrk`); without them only detection runs.
  * @module
  */
@@ -21,6 +21,7 @@ const { values } = parseArgs({
   options: {
     duration: { type: "string", default: "8" },
     connections: { type: "string", default: "64" },
+    "detection-only": { type: "boolean", default: false },
   },
 });
 const DURATION = Number(values.duration);
@@ -219,6 +220,8 @@ function detection() {
       digit_hyphen: "1-",
       mixed: "4532-0151 12 ",
       cards: "4532015112830366 ",
+      // Every number a bare SSN candidate whose context must be looked up.
+      ssn_context: "ssn 078051120 ",
     })
   ) {
     adversarial[name] = mbPerSecond(`{"a":"${unit.repeat(Math.ceil(mb / unit.length))}"}`);
@@ -319,7 +322,11 @@ if (import.meta.main) {
   const dir = await Deno.makeTempDir({ prefix: "iatp-bench-sidecar-" });
   try {
     const tools = (await has("nginx")) && (await has("wrk"));
-    const load = tools ? await loadTest(dir) : { skipped: "nginx or wrk not installed" };
+    const load = values["detection-only"]
+      ? { skipped: "--detection-only" }
+      : tools
+      ? await loadTest(dir)
+      : { skipped: "nginx or wrk not installed" };
     console.log(JSON.stringify(
       {
         benchmark: "sidecar",

@@ -12,9 +12,13 @@ import {
 
 async function withAudit(fn: (url: string, dir: string) => Promise<void>) {
   const dir = await tempDir("iatp-audit-");
-  const svc = await start(command.resolve({ port: 0, db: `${dir.path}/audit.db` }), {
-    log: silentLogger,
-  });
+  // The iatp contract (201, 400, payload default); compat upstream is tests/interop/igs_test.ts.
+  const svc = await start(
+    command.resolve({ port: 0, db: `${dir.path}/audit.db`, compat: "iatp" }),
+    {
+      log: silentLogger,
+    },
+  );
   try {
     await fn(svc.url, dir.path);
   } finally {

@@ -168,7 +168,8 @@ Deno.test("/tx marks receipts failed when the audit answer is altered or the key
     if (!path.startsWith("/tx/")) return await fetch(ledger.url + path, { headers: req.headers });
     const upstream = await fetch(ledger.url + path);
     const body = await upstream.json();
-    for (const e of body.entries ?? []) e.payload = { ...e.payload, amount: 1_000_000 };
+    // The ledger lists the entries (compat upstream, its default).
+    for (const e of body) e.payload = { ...e.payload, amount: 1_000_000 };
     return Response.json(body, { status: upstream.status });
   });
   const tamperUrl = `http://127.0.0.1:${tamper.addr.port}`;

@@ -20,7 +20,9 @@ async function evaluate(url: string, body: unknown) {
 }
 
 Deno.test("POST /evaluate decides intents; malformed ones are 400 with issues", async () => {
-  const svc = await start(command.resolve({ port: 0, reload_interval: 0 }), { log: silentLogger });
+  const svc = await start(command.resolve({ port: 0, reload_interval: 0, compat: "iatp" }), {
+    log: silentLogger,
+  });
   try {
     const ok = await evaluate(svc.url, SEED);
     assert.equal(ok.status, 200);
@@ -57,9 +59,12 @@ Deno.test("GET /policies shows a rejected hot reload while the last good set kee
   for (const f of ["seed.cedar", "schema.cedarschema"]) {
     await Deno.copyFile(`${DEFAULT_POLICY_DIR}/${f}`, `${dir.path}/${f}`);
   }
-  const svc = await start(command.resolve({ port: 0, policies: dir.path, reload_interval: 50 }), {
-    log: silentLogger,
-  });
+  const svc = await start(
+    command.resolve({ port: 0, policies: dir.path, reload_interval: 50, compat: "iatp" }),
+    {
+      log: silentLogger,
+    },
+  );
   try {
     await Deno.writeTextFile(`${dir.path}/broken.cedar`, "permit (principal,");
     await waitFor(
@@ -102,7 +107,9 @@ Deno.test("iatp policy refuses an invalid bundle at start with exit 2 naming the
 });
 
 Deno.test("POST /evaluate: lone surrogates, inexact numbers, deep nesting and cut bodies are 400s", async () => {
-  const svc = await start(command.resolve({ port: 0, reload_interval: 0 }), { log: silentLogger });
+  const svc = await start(command.resolve({ port: 0, reload_interval: 0, compat: "iatp" }), {
+    log: silentLogger,
+  });
   try {
     const intent = (subject: string, context = '{"session_risk":42}') =>
       `{"subject":${subject},"resource":{"enterprise":"B","id":"c","scope":"read"},"context":${context}}`;

@@ -50,12 +50,18 @@ Deno.test("manifest: same signed body on both routes, Go nested fields, verifiab
       idempotency: true,
       concurrency_limit: 100,
       sla_latency_ms: 2000,
+      // The Python model's names for the same facts.
+      reversibility: "full",
+      undo_window: "3600s",
+      sla_latency: "2000ms",
     });
     assert.deepEqual(m.reversibility, { level: "full", undo_window_seconds: 3600 });
     assert.deepEqual(m.privacy, {
       retention_policy: "ephemeral",
       human_in_loop: false,
       training_consent: false,
+      encryption_at_rest: false,
+      encryption_in_transit: false,
     });
     assert.deepEqual(m.scopes, ["payments:read"]);
     const sig = a.headers.get("x-iatp-signature")!;

@@ -59,9 +59,15 @@ Deno.test("access.intent -> exactly one access.decision per tx_id across a resta
     assert.equal(decided("t3")[0].payload.decision, "deny");
     assert.equal(decided("t4")[0].payload.decision, "deny");
     for (const tx of ["t7", badTx.event_id]) {
-      const d = decided(tx)[0].payload as { decision: string; explanation: { errors: unknown[] } };
+      // compat upstream: explanation is a sentence, its detail beside it.
+      const d = decided(tx)[0].payload as {
+        decision: string;
+        explanation: string;
+        explanation_detail: { errors: unknown[] };
+      };
       assert.equal(d.decision, "deny", tx);
-      assert.match(JSON.stringify(d.explanation.errors), /lone UTF-16 surrogate/, tx);
+      assert.match(JSON.stringify(d.explanation_detail.errors), /lone UTF-16 surrogate/, tx);
+      assert.equal(typeof d.explanation, "string");
     }
 
     await policy.stop("SIGTERM");
@@ -83,14 +89,16 @@ Deno.test("access.intent -> exactly one access.decision per tx_id across a resta
         .json()).vkey;
     for (const tx of ["t1", "t2", "t5", "t7"]) {
       await waitFor(
-        async () => (await (await fetch(`${audit.url}/tx/${tx}`)).json()).entries.length > 0,
+        async () => (await (await fetch(`${audit.url}/tx/${tx}`)).json()).length > 0,
         30_000,
         `audit of ${tx}`,
       );
-      const { entries } = await (await fetch(`${audit.url}/tx/${tx}`)).json();
+      // The ledger's list (compat upstream): `ts` float seconds, the signed time as `ts_iso`.
+      const entries = await (await fetch(`${audit.url}/tx/${tx}`)).json();
       assert.equal(entries.length, 1, `ledger entries for ${tx}`);
       assert.equal(entries[0].payload.decision, tx === "t7" ? "deny" : "allow");
-      assert.ok(await refVerifyReceipt(entries[0], entries[0].receipt, vkey));
+      const signed = { ...entries[0], ts: entries[0].ts_iso };
+      assert.ok(await refVerifyReceipt(signed, entries[0].receipt, vkey));
     }
   } finally {
     sub.close();

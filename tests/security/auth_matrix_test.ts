@@ -171,7 +171,7 @@ Deno.test("auth matrix: relay publish, subscribe and topics", async () => {
       {
         name: "relay publish",
         scope: "publish:sensor.cpu",
-        ok: 201,
+        ok: 200,
         call: post("/publish", { topic: "sensor.cpu", payload: { v: 1 } }),
       },
       {
@@ -217,7 +217,7 @@ Deno.test("auth matrix: audit append; reads stay public", async () => {
     const route: Route = {
       name: "audit append",
       scope: "audit:append",
-      ok: 201,
+      ok: 200,
       call: post("/audit", { tx_id: "tx-m", event: "matrix", actor: "test", payload: {} }),
     };
     assert.equal((await matrix(started.url, route, creds)).size, 1);

@@ -136,6 +136,58 @@ Deno.test("--manifest file fills the manifest; flags and env still win; errors n
   }
 });
 
+Deno.test("--manifest takes the Python flat shape, its defaults, and refuses two shapes that disagree", async () => {
+  const dir = await tempDir();
+  try {
+    const path = `${dir.path}/agent.json`;
+    const env: Record<string, string> = { IATP_MANIFEST: path };
+    const parse = () => sidecarSpec.parse([], { env: (n) => env[n] }).config;
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({
+        agent_id: "coder",
+        agent_version: "1.0.0",
+        trust_level: "trusted",
+        scopes: ["repo:read"],
+        capabilities: { reversibility: "full", idempotency: true, undo_window: "24h" },
+        privacy_contract: { retention: "ephemeral", storage_location: "us-west" },
+      }),
+    );
+    const c = parse();
+    assert.equal(c.agent_id, "coder");
+    assert.equal(c.agent_version, "1.0.0");
+    assert.equal(c.reversibility, "full");
+    assert.equal(c.undo_window_seconds, 86_400);
+    assert.equal(c.storage_location, "us-west");
+    assert.equal(c.human_in_loop, false);
+    assert.equal(c.encryption_at_rest, true, "the Python model's default for a flat file");
+    assert.equal(c.encryption_in_transit, true);
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({ agent_id: "x", privacy_contract: { retention: "temporary" } }),
+    );
+    assert.equal(parse().reversibility, "none", "the Python model's default");
+    assert.equal(parse().idempotency, false);
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({
+        agent_id: "x",
+        reversibility: { level: "full" },
+        capabilities: { reversibility: "none" },
+        privacy_contract: { retention: "temporary" },
+      }),
+    );
+    assert.throws(parse, /manifest\.capabilities\.reversibility.*reversibility\.level/);
+    await Deno.writeTextFile(
+      path,
+      JSON.stringify({ privacy_contract: { retention: "ephemeral" } }),
+    );
+    assert.throws(parse, /manifest\.agent_id/);
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("launcher-run sidecar: durable SQLite recorder survives a restart; verify-attestation", async () => {
   const dir = await tempDir();
   const agent = startAgent();

@@ -49,7 +49,9 @@ Deno.test("SSN blocked unless retention is ephemeral; a card passes at temporary
     assert.equal(r.json.reason, "ssn");
     assert.equal((await post(temp.url, { ssn: "078 05 1120" })).status, 403);
     assert.equal((await post(temp.url, { ssn: 78051120 })).status, 200, "8 digits");
-    assert.equal((await post(temp.url, { ssn: "666-12-3456" })).status, 200, "never issued");
+    assert.equal((await post(temp.url, { tin: "900-12-3456" })).status, 403, "an ITIN too");
+    assert.equal((await post(temp.url, { ssn: 123456789 })).status, 403, "bare, under an ssn key");
+    assert.equal((await post(temp.url, { order_id: 123456789 })).status, 200, "no SSN context");
     assert.equal((await post(eph.url, { ssn: "078-05-1120" })).status, 200);
     assert.equal((await post(temp.url, PURCHASE)).status, 200);
   } finally {

@@ -125,7 +125,7 @@ Deno.test("secret members never reach the relay's iatp.trace topic or the ledger
     const details = request.payload.details as { payload: string };
     assert.deepEqual(JSON.parse(details.payload), expectedPayload());
     await waitFor(
-      async () => (await (await fetch(`${audit.url}/tx/keys-relay`)).json()).entries.length > 0,
+      async () => (await (await fetch(`${audit.url}/tx/keys-relay`)).json()).length > 0,
       20_000,
       "audit entry",
     );

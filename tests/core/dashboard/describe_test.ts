@@ -40,6 +40,17 @@ Deno.test("sidecar events read as sentences with their decision and reason", () 
     warn.summary,
     "demo-untrusted -> warn 449: low trust score (0/10), no reversibility, data stored permanently",
   );
+  const current = describeEvent("iatp.trace", {
+    decision: "warn",
+    type: "warning",
+    agent_id: "a1",
+    status: 449,
+    details: {
+      warning: "⚠️ WARNING:\n  • Low trust score (0/10) for agent 'a1'\n  • No reversibility: " +
+        "agent 'a1' does not support transaction reversal",
+    },
+  }, none);
+  assert.equal(current.summary, "a1 -> warn 449: low trust score (0/10), no reversibility");
   assert.equal(warn.decision, "warn");
   const block = describeEvent("iatp.trace", {
     type: "blocked",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { cardBrand, luhnValid, scanPii, ssnValid } from "../../../core/pii/mod.ts";
+import { cardBrand, itinValid, luhnValid, scanPii, ssnValid } from "../../../core/pii/mod.ts";
 import { DEFAULT_DATASET, evaluate } from "../../../scripts/bench/pii_eval.ts";
 
 const digits = (s: string) => Array.from(s, Number);
@@ -65,28 +65,67 @@ Deno.test("precision: look-alikes are not cards", () => {
   for (const text of negatives) assert.equal(cards(text), 0, text);
 });
 
-Deno.test("SSN issuance rules and separators", () => {
-  for (const s of ["078-05-1120", "078 05 1120", "078051120", "853-37-1694"]) {
+Deno.test("separated SSNs always count, ITINs and unissued ranges included", () => {
+  for (const s of ["078-05-1120", "078 05 1120", "853-37-1694", "123-45-6789"]) {
     assert.equal(ssns(`ssn ${s}.`), 1, s);
+    assert.equal(ssns(`ref ${s}.`), 1, `${s} needs no context`);
   }
+  // Every IATP client counts \d{3}-\d{2}-\d{4} whatever its range: ITINs (9XX-7X..9X) too.
   for (
     const s of [
+      "900-12-3456",
+      "900-70-1234",
+      "999-99-9999",
       "000-12-3456",
       "666-12-3456",
-      "900-12-3456",
-      "999-12-3456",
       "123-00-4567",
       "123-45-0000",
     ]
   ) {
-    assert.equal(ssns(s), 0, s);
-    assert.ok(!ssnValid(digits(s.replace(/-/g, ""))), s);
+    assert.equal(ssns(s), 1, s);
   }
   assert.equal(ssns("2270-66-1551"), 0, "a driver licence shape");
   assert.equal(ssns("078-05-1120-12"), 0, "part of a longer identifier");
   assert.equal(ssns("born 1985 078 05 1120"), 0, "a slice of a space-separated run");
+  assert.equal(ssns("078-05 1120"), 0, "mixed separators");
   assert.equal(ssns("12345-6789"), 0, "ZIP+4");
   assert.equal(ssns("1234567890"), 0, "10 digits");
+});
+
+Deno.test("a bare 9-digit number is an SSN only with SSN context", () => {
+  const withContext = [
+    '{"ssn":123456789}',
+    '{"ssn": "078051120"}',
+    '{"SSN":-078051120}',
+    '{"customer_ssn":"078051120"}',
+    '{"social_security_number":078051120 }',
+    '{"taxId":"078051120"}',
+    '{"tin":900701234}',
+    '{"ITIN":"900-70-1234"}',
+    '{"note":"my social security number is 078051120"}',
+    '{"ssn":"no. 078051120"}',
+    '{"ssns":"078051120"}',
+  ];
+  for (const text of withContext) assert.equal(ssns(text, true), 1, text);
+  const without = [
+    '{"order_id":123456789}',
+    '{"id":"078051120"}',
+    '{"ssn":"x","id":123456789}',
+    '{"setting":"078051120"}',
+    '{"ssn":[123456789]}',
+    '{"note":"ssn pending review by the compliance team; order 078051120"}',
+    '{"ssn":900121234}',
+    '{"ssn":000123456}',
+  ];
+  for (const text of without) assert.equal(ssns(text, true), 0, text);
+  assert.equal(ssns("SSN: 078051120"), 1, "plain text, words before");
+  assert.equal(ssns("Social Security No. 078051120"), 1);
+  assert.equal(ssns("tax id 078051120"), 1);
+  assert.equal(ssns("ref 078051120"), 0);
+  assert.equal(ssns("tinted 078051120"), 0, "tin only as a whole word");
+  assert.equal(scanPii("078051120", { context: "ssn" }).ssns, 1, "the caller's context");
+  assert.ok(!ssnValid(digits("900701234")) && itinValid(digits("900701234")));
+  assert.ok(!itinValid(digits("900121234")));
 });
 
 Deno.test("JSON mode: keys, values, numbers, nesting and escapes", () => {
@@ -98,6 +137,7 @@ Deno.test("JSON mode: keys, values, numbers, nesting and escapes", () => {
   assert.equal(cards('{"a":"line\\n4532015112830366"}', true), 1, "after an escaped newline");
   assert.equal(ssns('{"ssn":78051120}', true), 0, "8 digits");
   assert.equal(ssns('{"ssn":078051120}', true), 1);
+  assert.equal(ssns('{"id":078051120}', true), 0, "no SSN context");
   const r = scanPii('{"a":{"b":[1,[2]]},"s":"[[[["}', { json: true });
   assert.equal(r.maxDepth, 4, "brackets inside strings do not nest");
   assert.equal(r.tooDeep, false);

@@ -52,5 +52,7 @@ Deno.test("log lines never carry cards or SSNs (the hook is installed on import)
   assert.ok(!out.includes("4532"), out);
   assert.ok(!out.includes("078-05"), out);
   assert.ok(out.includes(CARD_PLACEHOLDER) && out.includes(SSN_PLACEHOLDER));
-  assert.deepEqual(scrub({ s: "078051120" }), { s: SSN_PLACEHOLDER });
+  assert.deepEqual(scrub({ ssn: "078051120" }), { ssn: SSN_PLACEHOLDER });
+  assert.deepEqual(scrub({ ssns: ["078051120"] }), { ssns: [SSN_PLACEHOLDER] }, "array items");
+  assert.deepEqual(scrub({ order_id: "078051120" }), { order_id: "078051120" }, "no context");
 });

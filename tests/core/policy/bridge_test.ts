@@ -32,7 +32,7 @@ Deno.test("a decision the relay refuses (403) is audited, not retried, and block
     { log: silentLogger },
   );
   const audit = await auditCommand.start(
-    auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }),
+    auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db`, compat: "iatp" }),
     { log: silentLogger },
   );
   const lines: string[] = [];

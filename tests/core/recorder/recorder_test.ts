@@ -21,7 +21,7 @@ Deno.test("details are scrubbed before they are held or handed on", () => {
   const r = new FlightRecorder({ capacity: 10, onRecord: (x) => seen.push(x) });
   r.record("request", "t", {
     payload: '{"card":"4532 0151 1283 0366","ssn":"078-05-1120"}',
-    nested: { n: 4532015112830366, token: "abcd1234", list: ["078051120"] },
+    nested: { n: 4532015112830366, token: "abcd1234", ssn_list: ["078051120"], ssn: 78051120 },
   });
   const text = JSON.stringify(r.trace("t")) + JSON.stringify(seen);
   assert.ok(

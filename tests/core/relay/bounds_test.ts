@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { openSse, publish, startRelay } from "./relay_helpers.ts";
 
-Deno.test("bad publishes are 400 with a JSON error, never a crash", async () => {
-  const relay = await startRelay({ max_payload_bytes: 64 });
+Deno.test("bad publishes are 400 (compat iatp) with a JSON error, never a crash", async () => {
+  const relay = await startRelay({ max_payload_bytes: 64, compat: "iatp" });
   try {
     const post = async (body: string) => {
       const res = await fetch(`${relay.url}/publish`, { method: "POST", body });
@@ -34,16 +34,50 @@ Deno.test("bad publishes are 400 with a JSON error, never a crash", async () => 
   }
 });
 
-Deno.test("bad subscriptions are 400", async () => {
+Deno.test("bad publishes are FastAPI's 422 with detail under compat upstream (the default)", async () => {
+  const relay = await startRelay({ max_payload_bytes: 64 });
+  try {
+    const cases: Array<[string, string, unknown[]]> = [
+      ["not json", "json_invalid", ["body"]],
+      ["[1,2]", "model_attributes_type", ["body"]],
+      ['{"payload":{}}', "missing", ["body", "topic"]],
+      ['{"topic":5,"payload":{}}', "string_type", ["body", "topic"]],
+      ['{"topic":"has space","payload":{}}', "value_error", ["body", "topic"]],
+      ['{"topic":"t","payload":[1]}', "dict_type", ["body", "payload"]],
+      ['{"topic":"t"}', "missing", ["body", "payload"]],
+    ];
+    for (const [body, type, loc] of cases) {
+      const res = await fetch(`${relay.url}/publish`, { method: "POST", body });
+      const json = await res.json();
+      assert.equal(res.status, 422, body);
+      assert.equal(json.detail[0].type, type, body);
+      assert.deepEqual(json.detail[0].loc, loc, body);
+      assert.equal(typeof json.error, "string");
+      assert.equal(typeof json.request_id, "string");
+    }
+    const big = await publish(relay.url, "t", { big: "y".repeat(100) });
+    assert.equal(big.status, 400, "a bound is iatp's own refusal in both modes");
+    const r = await publish(relay.url, "ok.topic-1:x_y", { a: 1 });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.status, "ok");
+  } finally {
+    await relay.close();
+  }
+});
+
+Deno.test("bad subscriptions are 400; no topic at all is 422 under compat upstream", async () => {
   const relay = await startRelay();
   try {
     for (
-      const q of ["", "topic=", "topic=a*", "topic=*.a", "topic=a b", "topic=t&since=garbage"]
+      const q of ["topic=", "topic=a*", "topic=*.a", "topic=a b", "topic=t&since=garbage"]
     ) {
       const res = await fetch(`${relay.url}/subscribe?${q}`);
       assert.equal(res.status, 400, q);
       assert.equal(typeof (await res.json()).error, "string");
     }
+    const none = await fetch(`${relay.url}/subscribe`);
+    assert.equal(none.status, 422);
+    assert.deepEqual((await none.json()).detail[0].loc, ["query", "topic"]);
   } finally {
     await relay.close();
   }
@@ -64,7 +98,7 @@ Deno.test("bearer tokens: 401 without a known token, 403 outside the scopes", as
       (await publish(relay.url, "sensor.cpu", {}, { authorization: "Bearer nope-nope" })).status,
       401,
     );
-    assert.equal((await publish(relay.url, "sensor.cpu", { v: 1 }, pub)).status, 201);
+    assert.equal((await publish(relay.url, "sensor.cpu", { v: 1 }, pub)).status, 200);
     const denied = await publish(relay.url, "status.watchdog", {}, pub);
     assert.equal(denied.status, 403);
     assert.equal(denied.body.error, "credential lacks scope publish:status.watchdog");

@@ -3,11 +3,17 @@ import assert from "node:assert/strict";
 import { tempDir } from "../../helpers.ts";
 import { openSse, publish, seqs, startRelay } from "./relay_helpers.ts";
 
-Deno.test("publish answers 201 with event_id, seq and a resumable id", async () => {
+Deno.test("publish answers 200 (201 under compat iatp) with event_id, seq and a resumable id", async () => {
+  const iatp = await startRelay({ compat: "iatp" });
+  try {
+    assert.equal((await publish(iatp.url, "access.intent", { tx_id: "t1" })).status, 201);
+  } finally {
+    await iatp.close();
+  }
   const relay = await startRelay();
   try {
     const r = await publish(relay.url, "access.intent", { tx_id: "t1" });
-    assert.equal(r.status, 201);
+    assert.equal(r.status, 200);
     assert.equal(r.body.status, "ok");
     assert.equal(typeof r.body.event_id, "string");
     assert.equal(r.body.seq, 1);
@@ -29,7 +35,12 @@ Deno.test("subscribe replays retained history, then delivers live events", async
     const msgs = s.messages();
     assert.deepEqual(msgs.map((m) => (m.json.payload as { i: number }).i), [0, 1, 2, 3]);
     for (const m of msgs) {
-      assert.deepEqual(Object.keys(m.json).sort(), ["event_id", "payload", "seq", "topic", "ts"]);
+      assert.deepEqual(
+        Object.keys(m.json).sort(),
+        ["event_id", "id", "payload", "seq", "topic", "ts", "ts_iso"],
+      );
+      assert.equal(m.json.id, m.json.event_id);
+      assert.equal(m.json.ts, Date.parse(String(m.json.ts_iso)) / 1000, "float seconds");
       assert.equal(m.id, `${String(m.id).split("-")[0]}-${m.json.seq}`);
       assert.equal(m.json.topic, "a.x");
     }

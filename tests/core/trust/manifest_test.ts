@@ -6,6 +6,7 @@ import {
   canonicalJson,
   createAttestation,
   hashCodebase,
+  type ManifestFields,
   parseVerificationKey,
   signManifest,
   verifyAttestation,
@@ -21,7 +22,11 @@ Deno.test("canonical JSON sorts keys at every level and drops undefined", () => 
 });
 
 function sample(publicRaw?: Uint8Array) {
-  return buildManifest({
+  return buildManifest(fields(publicRaw));
+}
+
+function fields(publicRaw?: Uint8Array): ManifestFields {
+  return {
     agentId: "bank-agent",
     owner: "ops@example.com",
     verificationKey: publicRaw,
@@ -36,10 +41,13 @@ function sample(publicRaw?: Uint8Array) {
     slaLatencyMs: 2000,
     undoWindowSeconds: 3600,
     compensationMethod: "refund",
-  });
+    encryptionAtRest: true,
+    encryptionInTransit: false,
+    storageLocation: "eu-west",
+  };
 }
 
-Deno.test("manifest: Go nested shape plus protocol_version and trust_score", async () => {
+Deno.test("manifest: Go nested shape plus protocol_version, trust_score and the flat fields", async () => {
   const keys = await generateKeyPair();
   const m = sample(keys.publicRaw);
   assert.equal(m.identity.agent_id, "bank-agent");
@@ -50,7 +58,12 @@ Deno.test("manifest: Go nested shape plus protocol_version and trust_score", asy
     idempotency: true,
     concurrency_limit: 100,
     sla_latency_ms: 2000,
+    reversibility: "full",
+    undo_window: "3600s",
+    sla_latency: "2000ms",
   });
+  assert.equal(m.agent_id, "bank-agent");
+  assert.equal(m.identity.owner, "ops@example.com");
   assert.deepEqual(m.reversibility, {
     level: "full",
     undo_window_seconds: 3600,
@@ -60,7 +73,19 @@ Deno.test("manifest: Go nested shape plus protocol_version and trust_score", asy
     retention_policy: "ephemeral",
     human_in_loop: false,
     training_consent: false,
+    encryption_at_rest: true,
+    encryption_in_transit: false,
+    storage_location: "eu-west",
   });
+  assert.deepEqual(m.privacy_contract, {
+    retention: "ephemeral",
+    human_review: false,
+    encryption_at_rest: true,
+    encryption_in_transit: false,
+    storage_location: "eu-west",
+  });
+  const noOwner = buildManifest({ ...fields(), owner: undefined });
+  assert.equal(noOwner.identity.owner, "bank-agent", "owner defaults to the agent id");
   const signed = await signManifest(m, keys.privateKey);
   assert.equal(signed.body, canonicalJson(m));
   const sig = Uint8Array.from(atob(signed.signature), (c) => c.charCodeAt(0));

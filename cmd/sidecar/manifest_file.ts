@@ -1,0 +1,257 @@
+/**
+ * `iatp sidecar --manifest FILE`: a YAML or JSON manifest in either IATP shape, the Go
+ * sidecar's nested one (`identity`, `reversibility{level}`, `privacy{retention_policy}`) or the
+ * Python model's flat one (`agent_id`, `capabilities.reversibility`, `privacy_contract`, as in
+ * upstream's example manifests), or both at once. Its values fill the sidecar's manifest
+ * settings wherever no flag, env var or config key set one. A flat file means what the Python
+ * model says it means: what it leaves out takes that model's defaults (no idempotency, no
+ * reversibility, encryption at rest and in transit). Two shapes that disagree are an error.
+ * @module
+ */
+import { isMap, LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { parseDuration, type SourceMap } from "../../core/config/mod.ts";
+import { ConfigError } from "../../core/errors/mod.ts";
+import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../core/trust/mod.ts";
+
+const text = z.string().min(1).max(255);
+/** A duration of the Python model (`24h`, `2000ms`, `30s`). */
+const pyDuration = z.string().refine((v) => parseDuration(v) !== undefined, {
+  message: "a duration such as 2000ms, 30s, 5m, 24h or 7d",
+});
+
+const manifestSchema = z.strictObject({
+  $schema: z.string().optional(),
+  protocol_version: z.string().optional(),
+  manifest_version: z.string().optional(),
+  updated_at: z.string().optional(),
+  trust_score: z.number().optional(),
+  identity: z.strictObject({
+    agent_id: text.optional(),
+    owner: text.optional(),
+    verification_key: z.string().optional(),
+    contact: z.string().optional(),
+  }).optional(),
+  agent_id: text.optional(),
+  agent_version: z.string().min(1).max(255).optional(),
+  trust_level: z.enum(TRUST_LEVELS).optional(),
+  capabilities: z.strictObject({
+    idempotency: z.boolean().optional(),
+    concurrency_limit: z.number().int().min(1).optional(),
+    sla_latency_ms: z.number().int().min(0).optional(),
+    reversibility: z.enum(REVERSIBILITY_LEVELS).optional(),
+    undo_window: pyDuration.optional(),
+    sla_latency: pyDuration.optional(),
+    rate_limit: z.number().int().min(1).optional(),
+  }).optional(),
+  reversibility: z.strictObject({
+    level: z.enum(REVERSIBILITY_LEVELS).optional(),
+    undo_window_seconds: z.number().int().min(0).optional(),
+    compensation_method: z.string().nullable().optional(),
+  }).optional(),
+  privacy: z.strictObject({
+    retention_policy: z.enum(RETENTION_POLICIES).optional(),
+    human_in_loop: z.boolean().optional(),
+    training_consent: z.boolean().optional(),
+    encryption_at_rest: z.boolean().optional(),
+    encryption_in_transit: z.boolean().optional(),
+    storage_location: z.string().min(1).max(255).optional(),
+  }).optional(),
+  privacy_contract: z.strictObject({
+    retention: z.enum(RETENTION_POLICIES),
+    storage_location: z.string().min(1).max(255).optional(),
+    human_review: z.boolean().optional(),
+    encryption_at_rest: z.boolean().optional(),
+    encryption_in_transit: z.boolean().optional(),
+  }).optional(),
+  scopes: z.array(z.string().min(1)).optional(),
+});
+
+/** A validated manifest file. */
+export type ManifestFile = z.infer<typeof manifestSchema>;
+
+type Getter = (m: ManifestFile) => unknown;
+const seconds = (d: string | undefined) =>
+  d === undefined ? undefined : Math.round(parseDuration(d)! / 1000);
+const millis = (d: string | undefined) => d === undefined ? undefined : parseDuration(d);
+
+/**
+ * Sidecar setting <- [file path, getter] in the nested shape, then in the flat shape, then the
+ * Python model's default for a flat file that leaves it out.
+ */
+const MAPPING: Array<
+  { key: string; nested?: [string, Getter]; flat?: [string, Getter]; pyDefault?: unknown }
+> = [
+  {
+    key: "agent_id",
+    nested: ["identity.agent_id", (m) => m.identity?.agent_id],
+    flat: ["agent_id", (m) => m.agent_id],
+  },
+  { key: "owner", nested: ["identity.owner", (m) => m.identity?.owner] },
+  { key: "agent_version", flat: ["agent_version", (m) => m.agent_version] },
+  { key: "trust_level", nested: ["trust_level", (m) => m.trust_level], pyDefault: "standard" },
+  {
+    key: "idempotency",
+    nested: ["capabilities.idempotency", (m) => m.capabilities?.idempotency],
+    pyDefault: false,
+  },
+  {
+    key: "concurrency_limit",
+    nested: ["capabilities.concurrency_limit", (m) => m.capabilities?.concurrency_limit],
+  },
+  {
+    key: "sla_latency_ms",
+    nested: ["capabilities.sla_latency_ms", (m) => m.capabilities?.sla_latency_ms],
+    flat: ["capabilities.sla_latency", (m) => millis(m.capabilities?.sla_latency)],
+  },
+  { key: "rate_limit", flat: ["capabilities.rate_limit", (m) => m.capabilities?.rate_limit] },
+  {
+    key: "reversibility",
+    nested: ["reversibility.level", (m) => m.reversibility?.level],
+    flat: ["capabilities.reversibility", (m) => m.capabilities?.reversibility],
+    pyDefault: "none",
+  },
+  {
+    key: "undo_window_seconds",
+    nested: ["reversibility.undo_window_seconds", (m) => m.reversibility?.undo_window_seconds],
+    flat: ["capabilities.undo_window", (m) => seconds(m.capabilities?.undo_window)],
+  },
+  {
+    key: "compensation_method",
+    nested: [
+      "reversibility.compensation_method",
+      (m) => m.reversibility?.compensation_method ?? undefined,
+    ],
+  },
+  {
+    key: "retention",
+    nested: ["privacy.retention_policy", (m) => m.privacy?.retention_policy],
+    flat: ["privacy_contract.retention", (m) => m.privacy_contract?.retention],
+  },
+  {
+    key: "human_in_loop",
+    nested: ["privacy.human_in_loop", (m) => m.privacy?.human_in_loop],
+    flat: ["privacy_contract.human_review", (m) => m.privacy_contract?.human_review],
+    pyDefault: false,
+  },
+  {
+    key: "training_consent",
+    nested: ["privacy.training_consent", (m) => m.privacy?.training_consent],
+  },
+  {
+    key: "encryption_at_rest",
+    nested: ["privacy.encryption_at_rest", (m) => m.privacy?.encryption_at_rest],
+    flat: ["privacy_contract.encryption_at_rest", (m) => m.privacy_contract?.encryption_at_rest],
+    pyDefault: true,
+  },
+  {
+    key: "encryption_in_transit",
+    nested: ["privacy.encryption_in_transit", (m) => m.privacy?.encryption_in_transit],
+    flat: [
+      "privacy_contract.encryption_in_transit",
+      (m) => m.privacy_contract?.encryption_in_transit,
+    ],
+    pyDefault: true,
+  },
+  {
+    key: "storage_location",
+    nested: ["privacy.storage_location", (m) => m.privacy?.storage_location],
+    flat: ["privacy_contract.storage_location", (m) => m.privacy_contract?.storage_location],
+  },
+  { key: "scopes", nested: ["scopes", (m) => m.scopes] },
+];
+
+/** True for a file in the Python model's flat shape (upstream's example manifests). */
+function isFlat(m: ManifestFile): boolean {
+  return m.agent_id !== undefined || m.privacy_contract !== undefined;
+}
+
+/** Reads and validates a manifest file; errors name the key and line. */
+export function loadManifestFile(path: string, read = Deno.readTextFileSync): ManifestFile {
+  let source: string;
+  try {
+    source = read(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
+    throw new ConfigError("manifest", { kind: "file", path }, "a readable YAML manifest", why);
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const line = lc.linePos(doc.errors[0].pos[0]).line;
+    throw new ConfigError("manifest", { kind: "file", path, line }, "valid YAML", "a syntax error");
+  }
+  if (!isMap(doc.contents)) {
+    throw new ConfigError("manifest", { kind: "file", path }, "a YAML mapping", "another document");
+  }
+  const lineOf = (keys: PropertyKey[]) => {
+    const node = doc.getIn(keys as string[], true) as { range?: number[] } | undefined;
+    return node?.range ? lc.linePos(node.range[0]).line : undefined;
+  };
+  const parsed = manifestSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const keys = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]] : issue.path;
+    throw new ConfigError(
+      `manifest.${keys.map(String).join(".")}`,
+      { kind: "file", path, line: lineOf(keys) },
+      issue.message,
+      issue.code === "unrecognized_keys" ? "an unknown key" : "an invalid value",
+    );
+  }
+  const m = parsed.data;
+  if (isFlat(m) && m.agent_id === undefined && m.identity?.agent_id === undefined) {
+    throw new ConfigError(
+      "manifest.agent_id",
+      { kind: "file", path },
+      "an agent_id (a flat manifest needs one, as the Python model does)",
+      "none",
+    );
+  }
+  checkAgreement(m, path, lineOf);
+  return m;
+}
+
+/** Both shapes may say the same thing; they must then say it alike. */
+function checkAgreement(
+  m: ManifestFile,
+  path: string,
+  lineOf: (keys: PropertyKey[]) => number | undefined,
+): void {
+  for (const { nested, flat } of MAPPING) {
+    if (!nested || !flat) continue;
+    const a = nested[1](m);
+    const b = flat[1](m);
+    if (a === undefined || b === undefined || a === b) continue;
+    throw new ConfigError(
+      `manifest.${flat[0]}`,
+      { kind: "file", path, line: lineOf(flat[0].split(".")) },
+      `the same value as ${nested[0]} (${JSON.stringify(a)})`,
+      JSON.stringify(b),
+    );
+  }
+}
+
+/** The settings a manifest file gives, by sidecar config key. */
+export function manifestSettings(m: ManifestFile): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  const flat = isFlat(m);
+  for (const { key, nested, flat: f, pyDefault } of MAPPING) {
+    const value = nested?.[1](m) ?? f?.[1](m) ?? (flat ? pyDefault : undefined);
+    if (value !== undefined) out.set(key, value);
+  }
+  return out;
+}
+
+/**
+ * Applies the `manifest` setting's file to `config`: each value it gives replaces a built-in
+ * default only (flags, env and the `--config` file win).
+ * @throws {ConfigError} naming the file, key and line of anything the file gets wrong.
+ */
+export function applyManifestFile(config: Record<string, unknown>, sources: SourceMap): void {
+  const path = config.manifest as string | undefined;
+  if (!path) return;
+  for (const [key, value] of manifestSettings(loadManifestFile(path))) {
+    if ((sources.get(key)?.kind ?? "default") === "default") config[key] = value;
+  }
+}
