@@ -39,9 +39,14 @@ export async function startRelay(ctx: UpContext): Promise<string | undefined> {
   return await ctx.run(
     "relay",
     () =>
-      relay.start(relay.spec.resolve({ host, port, log_level, ...ctx.keys }), {
-        log: ctx.logFor("relay"),
-      }),
+      // Agents and the dashboard resume from the relay's history: keep iatp's deeper default
+      // rather than the 50 events per topic of upstream IG&S clients.
+      relay.start(
+        relay.spec.resolve({ host, port, log_level, retention_events: 1000, ...ctx.keys }),
+        {
+          log: ctx.logFor("relay"),
+        },
+      ),
   );
 }
 
