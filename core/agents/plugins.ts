@@ -36,6 +36,8 @@ export interface SandboxPolicy {
 export interface PluginCatalogOptions {
   installedDir: string;
   builtinDir: string;
+  /** Further plugin folders searched after the installed ones, before the built-ins. */
+  searchDirs?: string[];
   sandbox: SandboxPolicy;
   poolSize: number;
   maxRunners: number;
@@ -115,7 +117,8 @@ export class PluginCatalog {
     if (!PLUGIN_ID.test(id)) {
       throw new PluginError("not_found", `invalid plugin id ${JSON.stringify(id)}`);
     }
-    for (const dir of [join(this.opts.installedDir, id), join(this.opts.builtinDir, id)]) {
+    const roots = [this.opts.installedDir, ...this.opts.searchDirs ?? [], this.opts.builtinDir];
+    for (const dir of roots.map((r) => join(r, id))) {
       try {
         if ((await Deno.stat(join(dir, "plugin.yaml"))).isFile) return dir;
       } catch { /* not here */ }
@@ -229,7 +232,10 @@ export function catalogFromConfig(
   const sb = config.security.sandbox;
   return new PluginCatalog({
     installedDir: rt.layout.configPlugins,
-    builtinDir: config.plugins.directory || BUILTIN_PLUGINS_DIR,
+    // plugins.directory is one more place to look (Stavily files name folders that may not
+    // exist on this machine); the built-in plugins are always found.
+    builtinDir: BUILTIN_PLUGINS_DIR,
+    searchDirs: config.plugins.directory ? [config.plugins.directory] : [],
     sandbox: {
       maxMemoryBytes: sb.max_memory,
       maxExecTimeMs: sb.max_exec_time,
