@@ -114,7 +114,7 @@ async function runOnce(
   log.add(
     `running plugin ${inst.plugin_id} ${runner.plugin.manifest.version} (timeout ${timeoutMs} ms)`,
   );
-  const res = await runner.execute(inst.input_data, { timeoutMs });
+  const res = await runner.execute(inst.input_data, { timeoutMs, instructionId: inst.id });
   // A host that timed out, crashed or ran out of memory is not trusted for the next call.
   if (!res.ok && ["timeout", "crashed", "oom"].includes(res.error.type)) {
     await ctx.catalog.discard(runner);
