@@ -50,6 +50,19 @@ export interface SandboxSpec {
   asRoot: boolean;
 }
 
+/** Paths the sandbox provides itself (its own /proc, /dev, private /tmp, plugin, work). */
+const OWN_MOUNTS = ["/proc", "/dev", "/tmp", SANDBOX_PLUGIN_DIR, SANDBOX_WORK_DIR];
+
+/**
+ * Whether a declared path is bound from the host: not the root (which would cover the
+ * sandbox's own mounts), and not under what the sandbox provides itself.
+ */
+export function bindable(path: string): boolean {
+  const p = path.replace(/\/+$/, "");
+  if (p === "" || !p.startsWith("/")) return false;
+  return !OWN_MOUNTS.some((m) => p === m || p.startsWith(`${m}/`));
+}
+
 /** The system folders bound read-only (those that exist). */
 const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc/alternatives"];
 
@@ -79,9 +92,9 @@ export function sandboxCommand(s: SandboxSpec): { cmd: string; args: string[] } 
     if (s.network) args.push("--share-net");
   }
   for (const d of SYSTEM_DIRS) args.push("--ro-bind-try", d, d);
-  args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp");
-  for (const p of s.read) args.push("--ro-bind-try", p, p);
-  for (const p of s.write) args.push("--bind-try", p, p);
+  args.push("--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp");
+  for (const p of s.read.filter(bindable)) args.push("--ro-bind-try", p, p);
+  for (const p of s.write.filter(bindable)) args.push("--bind-try", p, p);
   args.push("--ro-bind", s.pluginDir, SANDBOX_PLUGIN_DIR, "--bind", s.workDir, SANDBOX_WORK_DIR);
   args.push("--clearenv");
   const env = {
