@@ -6,6 +6,8 @@
  * Requests and connections are bounded; nothing a plugin sends can crash the agent.
  * @module
  */
+import type { TriggerEvent } from "../events.ts";
+import type { PluginManifest } from "../manifest.ts";
 
 /** Largest request read (the client sends at most what one `recv(65536)` answers). */
 export const MAX_RPC_REQUEST_BYTES = 64 * 1024;
@@ -157,6 +159,59 @@ export function serveRpc(path: string, h: RpcHandlers): RpcServer {
       try {
         Deno.removeSync(path);
       } catch { /* gone */ }
+    },
+  };
+}
+
+/** What {@linkcode agentHandlers} answers from. */
+export interface AgentHandlerContext {
+  manifest: PluginManifest;
+  config: Record<string, unknown>;
+  agent?: { id: string; version: string; environment: string };
+  /** Reported triggers are appended here (up to `maxEvents`) for the next detect(). */
+  events: TriggerEvent[];
+  maxEvents: number;
+  onLogs?: (instructionId: string | undefined, lines: string[]) => void;
+}
+
+/**
+ * The agent's answers for one plugin: its identity, the plugin's own config without its
+ * secrets, report_trigger as a buffered trigger event, upload_logs to the instruction's log.
+ */
+export function agentHandlers(ctx: AgentHandlerContext): RpcHandlers {
+  const m = ctx.manifest;
+  return {
+    agentInfo: () => ({
+      agent_id: ctx.agent?.id ?? "",
+      version: ctx.agent?.version ?? "",
+      environment: ctx.agent?.environment ?? "",
+    }),
+    config: (section) => {
+      const own = Object.fromEntries(
+        Object.entries(ctx.config).filter(([k]) => !m.config[k]?.secret),
+      );
+      const v = section ? own[section] : own;
+      return v !== null && typeof v === "object" ? v as Json : section ? { [section]: v } : own;
+    },
+    reportTrigger: (name, payload) => {
+      const id = crypto.randomUUID();
+      if (ctx.events.length < ctx.maxEvents) {
+        ctx.events.push({
+          id,
+          type: name,
+          source: m.id,
+          timestamp: new Date().toISOString(),
+          severity: "high",
+          data: payload,
+          tags: [],
+          metadata: { plugin_id: m.id, plugin_version: m.version },
+        });
+      }
+      return { event_id: id };
+    },
+    uploadLogs: (logs, iid) => {
+      ctx.onLogs?.(iid, logs.map((l) => `${l.level}: ${l.message}`));
+      return logs.length;
     },
   };
 }

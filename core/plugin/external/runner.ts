@@ -14,8 +14,9 @@ import { failure, type PluginResult } from "../errors.ts";
 import { checkEvents, type TriggerEvent } from "../events.ts";
 import type { LoadedPlugin } from "../load.ts";
 import { SandboxedProcess } from "./process.ts";
-import { type RpcServer, serveRpc } from "./rpc.ts";
+import { agentHandlers, type RpcServer, serveRpc } from "./rpc.ts";
 import {
+  copyTree,
   probeSandbox,
   SANDBOX_UID,
   SANDBOX_WORK_DIR,
@@ -143,44 +144,14 @@ export class ExternalRunner {
   }
 
   #handlers() {
-    const m = this.plugin.manifest;
-    return {
-      agentInfo: () => {
-        const a = this.opts.agent;
-        return {
-          agent_id: a?.id ?? "",
-          version: a?.version ?? "",
-          environment: a?.environment ?? "",
-        };
-      },
-      config: (section: string | undefined) => {
-        const own = Object.fromEntries(
-          Object.entries(this.config).filter(([k]) => !m.config[k]?.secret),
-        );
-        const v = section ? own[section] : own;
-        return v !== null && typeof v === "object" ? v as Json : section ? { [section]: v } : own;
-      },
-      reportTrigger: (name: string, payload: Json) => {
-        const id = crypto.randomUUID();
-        if (this.#events.length < MAX_BUFFERED_EVENTS) {
-          this.#events.push({
-            id,
-            type: name,
-            source: m.id,
-            timestamp: new Date().toISOString(),
-            severity: "high",
-            data: payload,
-            tags: [],
-            metadata: { plugin_id: m.id, plugin_version: m.version },
-          } as TriggerEvent);
-        }
-        return { event_id: id };
-      },
-      uploadLogs: (logs: Array<{ level: string; message: string }>, iid?: string) => {
-        this.opts.onLogs?.(iid, logs.map((l) => this.#scrub(`${l.level}: ${l.message}`)));
-        return logs.length;
-      },
-    };
+    return agentHandlers({
+      manifest: this.plugin.manifest,
+      config: this.config,
+      agent: this.opts.agent,
+      events: this.#events,
+      maxEvents: MAX_BUFFERED_EVENTS,
+      onLogs: (iid, lines) => this.opts.onLogs?.(iid, lines.map((l) => this.#scrub(l))),
+    });
   }
 
   /** Config as argparse flags (`--name value`; true booleans as bare flags) for `rpc`. */
@@ -446,28 +417,5 @@ export class ExternalRunner {
       : { raw_output: this.#scrub(out) };
     const logs = this.#scrub(p.stderr).split("\n").filter((l) => l).slice(-50);
     return { ok: true, value, logs, duration_ms: took, truncated: false };
-  }
-}
-
-/** Most bytes copied from a plugin folder into a sandbox's private copy. */
-export const MAX_PLUGIN_COPY_BYTES = 64 * 1024 * 1024;
-
-/**
- * Copies a plugin folder (regular files and folders only; links are skipped) world-readable.
- * @throws {Error} when the folder holds more than {@linkcode MAX_PLUGIN_COPY_BYTES}.
- */
-async function copyTree(from: string, to: string, budget = { left: MAX_PLUGIN_COPY_BYTES }) {
-  await Deno.mkdir(to, { recursive: true, mode: 0o755 });
-  await Deno.chmod(to, 0o755);
-  for await (const e of Deno.readDir(from)) {
-    const src = join(from, e.name);
-    const dst = join(to, e.name);
-    if (e.isDirectory) await copyTree(src, dst, budget);
-    else if (e.isFile) {
-      budget.left -= (await Deno.stat(src)).size;
-      if (budget.left < 0) throw new Error(`plugin folder larger than ${MAX_PLUGIN_COPY_BYTES} bytes`);
-      await Deno.copyFile(src, dst);
-      await Deno.chmod(dst, 0o644);
-    }
   }
 }

@@ -7,6 +7,7 @@
  * never run without it: a missing bwrap is an error.
  * @module
  */
+import { join } from "node:path";
 import { PluginError } from "../errors.ts";
 
 /** Where the plugin folder appears inside the sandbox. */
@@ -198,4 +199,27 @@ export function probeSandbox(bin = "bwrap"): Promise<SandboxProbe> {
 export async function sandboxUnavailable(bin = "bwrap"): Promise<string | undefined> {
   const p = await probeSandbox(bin);
   return p.ok ? undefined : p.reason;
+}
+
+/** Most bytes copied from a plugin folder into a sandbox's private copy. */
+export const MAX_PLUGIN_COPY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Copies a plugin folder (regular files and folders only; links are skipped) world-readable.
+ * @throws {Error} when the folder holds more than {@linkcode MAX_PLUGIN_COPY_BYTES}.
+ */
+export async function copyTree(from: string, to: string, budget = { left: MAX_PLUGIN_COPY_BYTES }) {
+  await Deno.mkdir(to, { recursive: true, mode: 0o755 });
+  await Deno.chmod(to, 0o755);
+  for await (const e of Deno.readDir(from)) {
+    const src = join(from, e.name);
+    const dst = join(to, e.name);
+    if (e.isDirectory) await copyTree(src, dst, budget);
+    else if (e.isFile) {
+      budget.left -= (await Deno.stat(src)).size;
+      if (budget.left < 0) throw new Error(`plugin folder larger than ${MAX_PLUGIN_COPY_BYTES} bytes`);
+      await Deno.copyFile(src, dst);
+      await Deno.chmod(dst, 0o644);
+    }
+  }
 }
