@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { CheckFailedError, UsageError } from "../core/errors/mod.ts";
-import { loadPlugin, PluginError, PluginRunner } from "../core/plugin/mod.ts";
+import { isExternal, loadPlugin, PluginError, PluginRunner } from "../core/plugin/mod.ts";
 import type { PluginResult } from "../core/plugin/mod.ts";
 import type { Command } from "./mod.ts";
 import { print } from "./shared.ts";
@@ -83,6 +83,7 @@ async function validate(dir: string, json: boolean): Promise<number> {
     id: m.id,
     version: m.version,
     kind: m.kind,
+    runtime: m.runtime?.type ?? "deno",
     modules: p.audit.modules.length,
     computed_imports: p.audit.computedImports,
     permissions: m.permissions,
@@ -123,6 +124,12 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
     throw new UsageError(`--timeout: expected a positive integer (ms), found ${v.timeout}`, USAGE);
   }
   const plugin = await load(dir);
+  if (isExternal(plugin.manifest)) {
+    throw new UsageError(
+      `${plugin.manifest.id} is a ${plugin.manifest.runtime?.type} plugin: it runs only inside ` +
+        "an agent's bubblewrap sandbox (iatp sensor / iatp action), not with iatp plugin run",
+    );
+  }
   let runner: PluginRunner;
   try {
     runner = new PluginRunner(plugin, { config: config as Record<string, unknown>, env });

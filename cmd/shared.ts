@@ -80,6 +80,7 @@ export function serviceCommand<S extends Shape>(
       }
       const config = loaded.config as Infer<S> & { log_level?: Level };
       const log = serviceLogger(spec.spec.command, config);
+      for (const w of loaded.warnings ?? []) log.warn(w);
       // A service listens before start() returns: a signal in that window is held, not fatal.
       let early = false;
       const hold = () => early = true;

@@ -31,6 +31,8 @@ export interface TriggerEvent {
   severity: Severity;
   data: Record<string, unknown>;
   tags: string[];
+  /** Free-form context (plugin id, version, host), as Stavily trigger events carry. */
+  metadata?: Record<string, unknown>;
 }
 
 /** The plugin's logger: lines go back to the agent, scrubbed of config secrets by the runtime. */

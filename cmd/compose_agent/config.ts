@@ -9,6 +9,7 @@ import {
   DEFAULT_REPLAY_MAX_ENTRIES,
   DEFAULT_VAULT_REFRESH_MS,
   resolveSecretSetting,
+  SIGNING_MODES,
   type TokenSource,
   tokenSourceFrom,
 } from "../../core/auth/mod.ts";
@@ -47,6 +48,11 @@ export function agentAuthFields(vaultKey: string) {
       secret: true,
     }),
     deployment_hash: str({ help: "deployment this host belongs to", env: "DEPLOYMENT_HASH" }),
+    signing: oneOf(SIGNING_MODES, {
+      help: "request signatures: iatp (method, path, time, id and body), upstream (TryDirect's " +
+        "body-only HMAC, replayable across paths; warns), or both (accept either, send upstream)",
+      default: "iatp",
+    }),
     vault: section({
       address: url({ help: "Vault address; enables the KV v2 token source", env: "VAULT_ADDRESS" }),
       token: str({

@@ -9,12 +9,15 @@ import type { AgentCommand } from "../../core/docker/mod.ts";
 /** A report as posted to `/api/v1/commands/report`. */
 export interface CommandReport {
   command_id: string;
-  deployment_hash: string;
-  status: "success" | "failed" | "timeout";
+  deployment_hash?: string;
+  status: string;
   completed_at: string;
-  executed_by?: "status_panel" | "compose_agent";
+  executed_by?: string;
   result?: unknown;
   error?: string | null;
+  errors?: unknown[];
+  command_type?: string;
+  app_code?: string;
 }
 
 /** A bounded FIFO of commands with long-poll waiters, plus the last reports. */

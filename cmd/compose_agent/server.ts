@@ -6,14 +6,17 @@
 import { dirname } from "node:path";
 import { Counter, type Registry } from "../../core/metrics/mod.ts";
 import {
+  BODY_SIGNING_WARNING,
   RateLimiter,
   ReplayStore,
   resolveSecretSetting,
   Scopes,
   signedAuth,
+  tokenHealth,
   type TokenSource,
 } from "../../core/auth/mod.ts";
 import {
+  CommandCounters,
   ComposeRunner,
   DockerEngine,
   DockerExecutor,
@@ -27,7 +30,7 @@ import { RelayClient } from "../../core/relay/client.ts";
 import { serviceLogger } from "../shared.ts";
 import { agentTokenSource, type ComposeAgentConfig } from "./config.ts";
 import { CommandQueue } from "./queue.ts";
-import { registerCommandRoutes } from "./routes.ts";
+import { DIAGNOSTICS_PATH, registerCommandRoutes } from "./routes.ts";
 
 function buildWatchdog(
   config: ComposeAgentConfig,
@@ -70,6 +73,7 @@ function openDocker(config: ComposeAgentConfig, log: Logger) {
     maxLogBytes: config.max_log_bytes,
     maxComposeFileBytes: config.max_compose_file_bytes,
     log,
+    deploymentHash: config.deployment_hash,
   });
   return { engine, executor };
 }
@@ -170,9 +174,11 @@ function authFor(
   log: Logger,
   rejected: Counter<"reason">,
 ) {
-  return signedAuth({
+  const auth = signedAuth({
     token,
     allowedAgents: config.allowed_agents,
+    mode: config.signing,
+    selfAgentId: config.agent_id,
     scopes: new Scopes(config.scopes),
     replay,
     limiter: new RateLimiter(config.rate_limit_per_min),
@@ -180,6 +186,27 @@ function authFor(
     log,
     onReject: (reason) => rejected.inc({ reason }),
   });
+  return ((c, next) =>
+    c.req.method === "GET" && c.req.path === DIAGNOSTICS_PATH
+      ? next()
+      : auth(c, next)) as typeof auth;
+}
+
+/**
+ * Logs the start-up warnings of the signing compatibility mode (every start, while it is on).
+ */
+export function warnSigningMode(
+  config: { signing: string; agent_id: string; scopes: string[] },
+  log: Logger,
+): void {
+  if (config.signing === "iatp") return;
+  log.warn(BODY_SIGNING_WARNING, { signing: config.signing });
+  if (!config.agent_id) {
+    log.warn("signing compatibility mode without AGENT_ID: every signed request is refused");
+  }
+  if (config.scopes.length === 0) {
+    log.warn("AGENT_SCOPES is empty: nothing is allowed (upstream allowed everything)");
+  }
 }
 
 /** Starts the compose-agent. */
@@ -195,7 +222,9 @@ export async function start(
   const relay = config.relay_url
     ? new RelayClient({ url: config.relay_url, token: relayToken, log })
     : undefined;
+  warnSigningMode(config, log);
   const queue = new CommandQueue(config.queue_size, config.report_history);
+  const counters = new CommandCounters();
   const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };
   const probe = await dockerProbe(engine, config.docker_socket, log);
   const server = createServer({
@@ -211,16 +240,18 @@ export async function start(
       docker_socket: config.docker_socket,
       queue_length: queue.length,
       watchdog: watchdog ? "running" : "off",
+      ...tokenHealth(token),
+      command_metrics: counters.snapshot(),
     }),
   });
-  const counters = createCounters(server.metrics.registry);
+  const metrics = createCounters(server.metrics.registry);
   const watchdog = buildWatchdog(
     config,
     engine,
     log,
-    watchdogSink(counters.watchdog, relay, ident),
+    watchdogSink(metrics.watchdog, relay, ident),
   );
-  server.app.use("/api/v1/*", authFor(config, token, replay, log, counters.rejected));
+  server.app.use("/api/v1/*", authFor(config, token, replay, log, metrics.rejected));
   registerCommandRoutes(server.app, {
     executor,
     queue,
@@ -228,8 +259,9 @@ export async function start(
     deploymentHash: config.deployment_hash ?? "",
     maxWaitMs: config.max_wait,
     draining: () => server.draining,
+    counters,
     onResult: (cmd, r) => {
-      counters.commands.inc({ type: cmd.type, status: r.status });
+      metrics.commands.inc({ type: cmd.type, status: r.status });
       log.info("command", { command_id: cmd.command_id, type: cmd.type, status: r.status });
     },
   });

@@ -5,7 +5,9 @@
  *
  * The agent's HMAC key (AGENT_TOKEN or Vault `status_panel_token`) only signs requests. What it
  * sends as `Authorization: Bearer` to its dashboard is a separate credential, `dashboard_token`
- * (or Vault `status_panel_dashboard_token`); with none it sends the signature alone.
+ * (or Vault `status_panel_dashboard_token`); with none it sends the signature alone. Only in the
+ * `signing: upstream|both` compatibility mode does it send the agent token as the bearer, as a
+ * TryDirect dashboard (Stacker) requires; that start warns.
  * @module
  */
 import { serviceFields } from "../../core/config/common.ts";
@@ -140,7 +142,8 @@ export const statusSpec = defineConfig({
         );
       }
     }
-    if (c.dashboard_token && c.dashboard_token === c.agent_token) {
+    // Upstream signing: Stacker wants the agent token itself as the bearer (warned at start).
+    if (c.signing === "iatp" && c.dashboard_token && c.dashboard_token === c.agent_token) {
       throw new ConfigError(
         "dashboard_token",
         sources.get("dashboard_token") ?? { kind: "default" },

@@ -39,7 +39,7 @@ export async function openCredentials(c: StatusConfig, log: Logger): Promise<Sta
   let bearer: TokenSource | undefined;
   try {
     bearer = await dashboardTokenSource(c, log);
-    assertDistinctKeys(hmac, bearer);
+    if (c.signing === "iatp") assertDistinctKeys(hmac, bearer);
     const relayToken = resolveSecretSetting("relay_token", c.relay_token);
     const composeAgentKey = staticToken(
       resolveSecretSetting("compose_agent.token", c.compose_agent.token) ?? "",

@@ -7,7 +7,9 @@
 import { signedFetch, type SignerIdentity } from "../../core/auth/mod.ts";
 import {
   type AgentCommand,
+  CommandCounters,
   type CommandResult,
+  type ControlPlaneMetrics,
   type DockerExecutor,
   isDockerCommand,
   makeResult,
@@ -20,24 +22,11 @@ export type DockerTarget =
   | { kind: "compose_agent"; url: string; identity: SignerIdentity; timeoutMs: number }
   | { kind: "legacy"; executor: DockerExecutor };
 
-/** Control-plane counters (PROTOCOLS.md §4). */
-export interface ControlPlaneMetrics {
-  status_panel_count: number;
-  compose_agent_count: number;
-  total_count: number;
-  last_control_plane: string | null;
-  last_command_timestamp_ms: number | null;
-}
+export type { ControlPlaneMetrics };
 
 /** Routes commands and counts who executed them. */
 export class CommandRouter {
-  #metrics: ControlPlaneMetrics = {
-    status_panel_count: 0,
-    compose_agent_count: 0,
-    total_count: 0,
-    last_control_plane: null,
-    last_command_timestamp_ms: null,
-  };
+  #counters = new CommandCounters();
 
   constructor(
     private readonly target: DockerTarget,
@@ -47,18 +36,13 @@ export class CommandRouter {
 
   /** Counters for `/health`. */
   metrics(): ControlPlaneMetrics {
-    return { ...this.#metrics };
+    return this.#counters.snapshot();
   }
 
   /** Runs one command; never throws. */
   async execute(cmd: AgentCommand): Promise<CommandResult> {
     const r = await this.#dispatch(cmd);
-    const m = this.#metrics;
-    if (r.executed_by === "compose_agent") m.compose_agent_count++;
-    else m.status_panel_count++;
-    m.total_count++;
-    m.last_control_plane = r.executed_by;
-    m.last_command_timestamp_ms = Date.now();
+    this.#counters.record(r.executed_by);
     return r;
   }
 

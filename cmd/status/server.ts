@@ -3,7 +3,7 @@
  * Docker target (the compose-agent, or the socket itself in legacy mode only).
  * @module
  */
-import type { TokenSource } from "../../core/auth/mod.ts";
+import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
@@ -54,6 +54,7 @@ function dockerTarget(
       identity: {
         agentId: config.agent_id || DEFAULT_AGENT_ID,
         token: composeAgentKey,
+        signing: config.signing === "iatp" ? "iatp" : "upstream",
       },
       timeoutMs: config.compose_agent.timeout,
     },
@@ -95,6 +96,7 @@ function dashboardLink(
       agentId: config.agent_id || DEFAULT_AGENT_ID,
       token: keys.hmac,
       bearer: keys.bearer,
+      signing: config.signing === "iatp" ? "iatp" : "upstream",
     },
     router,
     pollTimeoutSecs: config.polling_timeout_secs,
@@ -105,10 +107,24 @@ function dashboardLink(
   });
 }
 
+/** The upstream-mode warnings, logged at every start while the mode is on. */
+export const BEARER_KEY_WARNING = "signing compatibility mode: the agent token is sent as " +
+  "Authorization: Bearer to the dashboard, as TryDirect's Stacker requires; anyone who " +
+  "captures one request holds the signing key";
+
+function warnSigning(config: StatusConfig, bearer: TokenSource | undefined, log: Logger): void {
+  if (config.signing === "iatp") return;
+  log.warn(BODY_SIGNING_WARNING, { signing: config.signing });
+  if (config.dashboard_url && (bearer?.current() ?? "") === "") {
+    log.warn(BEARER_KEY_WARNING, { dashboard_url: config.dashboard_url });
+  }
+}
+
 /** Starts the status agent. */
 export async function start(config: StatusConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? serviceLogger("status", config);
   const creds = await openCredentials(config, log);
+  warnSigning(config, creds.bearer, log);
   const relay = config.relay_url
     ? new RelayClient({ url: config.relay_url, token: creds.relayToken, log })
     : undefined;
@@ -128,7 +144,15 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     port: config.port,
     log,
     ...edgeOptions(config),
-    health: () => ({ status: "ok", service: "status", ...router.metrics() }),
+    health: () => ({
+      status: "ok",
+      service: "status",
+      ...router.metrics(),
+      ...tokenHealth(creds.hmac),
+      command_metrics: router.metrics(),
+    }),
+    // Upstream serves its metrics snapshot as JSON at /metrics.
+    metricsJson: () => ({ ...monitor.latest() }),
   });
   const commands = new Counter({
     name: "iatp_status_commands_total",

@@ -1,7 +1,9 @@
 /**
- * Configuration of the automation agents: the Stavily schema (PROTOCOLS.md §2: agent, api,
- * security, logging, metrics, plugins, health) plus iatp's relay section and one section per
- * agent kind. Env overrides are `IATP_<SECTION>_<KEY>` (`IATP_AGENT_ID`, `IATP_API_BASE_URL`).
+ * Configuration of the automation agents: the Stavily schema (agent, api, security, logging,
+ * metrics, plugins, health) plus iatp's relay section and one section per agent kind. Every key
+ * of the Stavily agents' own vocabulary is accepted (those iatp does not use are listed in one
+ * start-up warning, see stavily_keys.ts); `${VAR}` is expanded in string values. Env overrides
+ * are `IATP_<SECTION>_<KEY>` (`IATP_AGENT_ID`, `IATP_API_BASE_URL`).
  * @module
  */
 import { z } from "zod";
@@ -28,6 +30,7 @@ import { edgeFields } from "../config/common.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 import { pluginTrustPolicy } from "./plugin_trust.ts";
+import { agentPlaceholders, STAVILY_TOLERATED } from "./stavily_keys.ts";
 
 /** Agent ids: used in URL paths and relay topic names, so no slashes and no leading dot. */
 export const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -38,13 +41,16 @@ export const MAX_TRIGGERS = 64;
 /** Default env prefix of both agents. */
 export const AGENT_ENV_PREFIX = "IATP_";
 
-/** Environments; `prod` and `production` are treated alike. */
+/** Environments. As in the Stavily agents, only `prod` applies the production rules. */
 export const ENVIRONMENTS = ["dev", "test", "staging", "prod", "production"] as const;
 
-/** True when the environment name means production. */
+/** True when the environment name applies the production rules (`prod` only, as upstream). */
 export function isProduction(env: string): boolean {
-  return env === "prod" || env === "production";
+  return env === "prod";
 }
+
+/** The User-Agent the Stavily agents send (their orchestrator client hard-codes it). */
+export const STAVILY_USER_AGENT = "Stavily-Agent/1.0.0";
 
 function agentSection(kind: "sensor" | "action") {
   return {
@@ -100,12 +106,20 @@ function agentSection(kind: "sensor" | "action") {
         min: 0.01,
       }),
       rate_limit_burst: int({ help: "token bucket size", default: 10, min: 1, max: 10_000 }),
+      user_agent: str({
+        help: "User-Agent sent to the orchestrator",
+        default: STAVILY_USER_AGENT,
+        pattern: /^[\x21-\x7e][\x20-\x7e]{0,199}$/,
+      }),
     }),
   };
 }
 
 const securityShape = {
   tls: section({
+    enabled: bool({
+      help: "Stavily's TLS switch: must not be false in prod (TLS is used whenever a URL is https)",
+    }),
     cert_file: str({ help: "client certificate (PEM) for mTLS" }),
     key_file: str({ help: "client key (PEM) for mTLS" }),
     ca_file: str({ help: "CA bundle (PEM) trusted for the orchestrator" }),
@@ -163,7 +177,10 @@ function commonFields(kind: "sensor" | "action", healthPort: number) {
     security: section(securityShape),
     logging: section({
       level: oneOf(LEVELS, { help: "lowest log level written", default: "info" }),
-      format: oneOf(["json"], { help: "log format (JSON lines)", default: "json" }),
+      format: oneOf(["json", "text"], {
+        help: "log format: JSON lines (text is accepted and still logs JSON lines, with a warning)",
+        default: "json",
+      }),
     }),
     metrics: section({
       enabled: bool({ help: "serve Prometheus metrics", default: true }),
@@ -191,7 +208,10 @@ function relayShape() {
 
 function pluginsShape() {
   return {
-    directory: str({ help: "built-in plugins folder; default <checkout>/plugins", default: "" }),
+    directory: str({
+      help: "another plugins folder, searched after installed plugins and before the built-ins",
+      default: "",
+    }),
     pool_size: int({ help: "warm plugin hosts per plugin", default: 1, min: 1, max: 32 }),
     max_runners: int({
       help: "plugin runners kept warm at once",
@@ -216,9 +236,10 @@ function sensorFields() {
         default: [],
         expected: `a list (at most ${MAX_TRIGGERS}) of {plugin_id, interval (e.g. 30s), config}`,
       }),
-      publish_to: oneOf(["relay", "orchestrator", "both"], {
-        help: "where events go",
-        default: "relay",
+      publish_to: oneOf(["auto", "relay", "orchestrator", "both"], {
+        help: "where events go (auto: the relay if relay.url is set, and the orchestrator if " +
+          "api.base_url is set)",
+        default: "auto",
       }),
       events_path: str({
         help: "orchestrator path events are POSTed to (iatp extension)",
@@ -305,8 +326,13 @@ function fail(sources: SourceMap, key: string, expected: string, found: string):
   throw new ConfigError(key, sources.get(key) ?? { kind: "default" }, expected, found);
 }
 
-/** Cross-field rules both agents share. */
-export function checkAgentConfig(kind: "sensor" | "action", c: AgentConfig, s: SourceMap): void {
+/** Cross-field rules both agents share; `warn` collects start-up warnings. */
+export function checkAgentConfig(
+  kind: "sensor" | "action",
+  c: AgentConfig,
+  s: SourceMap,
+  warn: (message: string) => void = () => {},
+): void {
   if (!c.agent.id) fail(s, "agent.id", `an agent id matching ${AGENT_ID}`, "nothing");
   if (c.agent.type !== kind) {
     fail(s, "agent.type", `"${kind}" for iatp ${kind}`, `"${c.agent.type}"`);
@@ -319,7 +345,17 @@ export function checkAgentConfig(kind: "sensor" | "action", c: AgentConfig, s: S
   if (c.api.base_url && !c.security.auth.api_key && !c.security.auth.token_file) {
     fail(s, "security.auth.api_key", "api_key or token_file when api.base_url is set", "neither");
   }
+  if (c.logging.format === "text") warn("logging.format text: iatp writes JSON lines");
+  if (c.agent.environment === "production") {
+    warn("agent.environment production: only prod applies the production rules (as upstream)");
+  }
   if (isProduction(c.agent.environment)) {
+    if (c.security.tls.enabled === false) {
+      fail(s, "security.tls.enabled", "true when agent.environment is prod", "false");
+    }
+    if (c.logging.level === "debug") {
+      fail(s, "logging.level", "info or above when agent.environment is prod", "debug");
+    }
     if (c.api.base_url && !c.api.base_url.startsWith("https:")) {
       fail(s, "api.base_url", "an https URL (TLS) when agent.environment is prod", c.api.base_url);
     }
@@ -339,8 +375,17 @@ export const sensorConfig: Config<SensorShape> = defineConfig({
     "events and publishes them to the relay (sensor.<type>) and/or the orchestrator.",
   envPrefix: AGENT_ENV_PREFIX,
   fields: sensorFields(),
-  check: (c, s) => {
-    checkAgentConfig("sensor", c, s);
+  tolerated: STAVILY_TOLERATED.sensor,
+  expand: agentPlaceholders,
+  check: (c, s, warn) => {
+    checkAgentConfig("sensor", c, s, warn);
+    if (c.sensor.publish_to === "auto") {
+      c.sensor.publish_to = c.relay.url && c.api.base_url
+        ? "both"
+        : c.api.base_url
+        ? "orchestrator"
+        : "relay";
+    }
     const wantsRelay = c.sensor.publish_to !== "orchestrator";
     const wantsOrch = c.sensor.publish_to !== "relay";
     if (wantsRelay && !c.relay.url) {
@@ -369,8 +414,10 @@ export const actionConfig: Config<ActionShape> = defineConfig({
     "(action.tasks.<agent_id>), runs them with sandboxed action plugins and reports results.",
   envPrefix: AGENT_ENV_PREFIX,
   fields: actionFields(),
-  check: (c, s) => {
-    checkAgentConfig("action", c, s);
+  tolerated: STAVILY_TOLERATED.action,
+  expand: agentPlaceholders,
+  check: (c, s, warn) => {
+    checkAgentConfig("action", c, s, warn);
     const src = c.action.task_source;
     if ((src === "orchestrator" || src === "both") && !c.api.base_url) {
       fail(s, "api.base_url", `an orchestrator URL when action.task_source is ${src}`, "nothing");

@@ -5,6 +5,7 @@
  * through the installer. The plugin's output travels with the result even on failure.
  * @module
  */
+import { join } from "node:path";
 import type { PluginResult } from "../plugin/mod.ts";
 import { PluginError } from "../plugin/mod.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
@@ -12,7 +13,7 @@ import type { ExecutionLog } from "./exec_log.ts";
 import { InstallError, installPlugin, installSource } from "./install.ts";
 import type { PluginCatalog } from "./plugins.ts";
 import { type PluginTrustPolicy, UntrustedPluginError } from "./plugin_trust.ts";
-import type { Instruction, ResultBody } from "./wire.ts";
+import { type Instruction, type ResultBody, rfc3339 } from "./wire.ts";
 
 /** Failure types worth another attempt when `max_retries` allows. */
 export const RETRYABLE_ERRORS: ReadonlySet<string> = new Set([
@@ -57,8 +58,47 @@ function failed(
   return {
     status: "failed",
     error_message: message,
-    error_details: { error_type: type, ...details },
+    error_details: { error_type: type, timestamp: rfc3339(), ...details },
     execution_log: log.lines(),
+  };
+}
+
+/**
+ * A completed result as the Stavily agents send it (`instruction_id, success, duration` in
+ * seconds, `start_time, end_time, logs, execution_result{plugin_id, success, output_data, logs,
+ * duration, exit_code}`), with iatp's own fields (`output, plugin_id, duration_ms, truncated`)
+ * alongside.
+ */
+export function completedResult(
+  inst: Pick<Instruction, "id" | "plugin_id">,
+  value: unknown,
+  timing: { started: Date; ended: Date; durationMs: number },
+  extra: { truncated?: boolean; logs?: string[] } = {},
+): Record<string, unknown> {
+  const duration = timing.durationMs / 1000;
+  const logs = extra.logs ?? [];
+  const outputData = value !== null && typeof value === "object" && !Array.isArray(value)
+    ? value
+    : { raw_output: typeof value === "string" ? value : JSON.stringify(value ?? null) };
+  return {
+    instruction_id: inst.id,
+    success: true,
+    duration,
+    start_time: timing.started.toISOString(),
+    end_time: timing.ended.toISOString(),
+    logs,
+    execution_result: {
+      plugin_id: inst.plugin_id,
+      success: true,
+      output_data: outputData,
+      logs,
+      duration,
+      exit_code: 0,
+    },
+    output: value,
+    plugin_id: inst.plugin_id,
+    duration_ms: timing.durationMs,
+    ...(extra.truncated !== undefined ? { truncated: extra.truncated } : {}),
   };
 }
 
@@ -74,7 +114,7 @@ async function runOnce(
   log.add(
     `running plugin ${inst.plugin_id} ${runner.plugin.manifest.version} (timeout ${timeoutMs} ms)`,
   );
-  const res = await runner.execute(inst.input_data, { timeoutMs });
+  const res = await runner.execute(inst.input_data, { timeoutMs, instructionId: inst.id });
   // A host that timed out, crashed or ran out of memory is not trusted for the next call.
   if (!res.ok && ["timeout", "crashed", "oom"].includes(res.error.type)) {
     await ctx.catalog.discard(runner);
@@ -88,6 +128,7 @@ async function execute(
   log: ExecutionLog,
 ): Promise<ResultBody> {
   const timeoutMs = effectiveTimeout(inst, ctx);
+  const started = new Date();
   const attempts = Math.min(MAX_ATTEMPTS, 1 + inst.max_retries);
   let res: PluginResult<unknown> | undefined;
   for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -110,9 +151,13 @@ async function execute(
   };
   if (res.ok) {
     log.add(`completed in ${res.duration_ms} ms`);
+    const timing = { started, ended: new Date(), durationMs: res.duration_ms };
     return {
       status: "completed",
-      result: { output: res.value, ...common },
+      result: completedResult(inst, res.value, timing, {
+        truncated: res.truncated,
+        logs: res.logs,
+      }),
       execution_log: log.lines(),
     };
   }
@@ -124,7 +169,7 @@ async function install(
   ctx: ExecutorContext,
   log: ExecutionLog,
 ): Promise<ResultBody> {
-  const started = performance.now();
+  const started = new Date();
   const mode = inst.instruction_type === "plugin_install" ? "install" : "update";
   const plugin = await installPlugin(
     inst.plugin_id,
@@ -140,17 +185,28 @@ async function install(
       log: (m) => log.add(m),
     },
   );
-  const duration_ms = Math.round(performance.now() - started);
+  const ended = new Date();
+  const durationMs = ended.getTime() - started.getTime();
+  const output = {
+    plugin_id: plugin.manifest.id,
+    version: plugin.manifest.version,
+    kind: plugin.manifest.kind,
+  };
+  const base = completedResult(inst, output, { started, ended, durationMs });
+  // Stavily reports an install as install_result, not execution_result.
+  const { execution_result: _, ...rest } = base;
   return {
     status: "completed",
     result: {
-      output: {
+      ...rest,
+      install_result: {
         plugin_id: plugin.manifest.id,
+        success: true,
+        installed_path: join(ctx.installedDir, plugin.manifest.id),
         version: plugin.manifest.version,
-        kind: plugin.manifest.kind,
+        logs: [],
+        duration: durationMs / 1000,
       },
-      plugin_id: inst.plugin_id,
-      duration_ms,
     },
     execution_log: log.lines(),
   };

@@ -1,6 +1,7 @@
 /**
- * Client for the four orchestrator calls of PROTOCOLS.md §2 (heartbeat, instruction poll, status
- * PUT, result POST), plus the sensor's event POST (an iatp extension). Bearer auth from an api
+ * Client for the four orchestrator calls of the Stavily agents (heartbeat, instruction poll,
+ * status PUT, result POST), with their headers, plus the sensor's event POST (an iatp
+ * extension path, in Stavily's ReportTriggerRequest shape). Bearer auth from an api
  * key or a token file, optional mTLS, a token-bucket rate limit, and retries with jittered
  * exponential backoff on network errors, 5xx, 429 and 408.
  * @module
@@ -40,6 +41,10 @@ export interface OrchestratorOptions {
   /** PEM contents for mTLS and a private CA. */
   tls?: { cert?: string; key?: string; caCerts?: string[] };
   log: Logger;
+  /** User-Agent of every call (the Stavily agents send `Stavily-Agent/1.0.0`). */
+  userAgent?: string;
+  /** Tenant of the agent, carried on every trigger event (Stavily's TriggerEvent.tenant_id). */
+  tenantId?: string;
   /** Called after every HTTP attempt (for metrics): status, or "error" for a network failure. */
   onAttempt?: (call: string, outcome: string) => void;
 }
@@ -145,10 +150,22 @@ export class OrchestratorClient {
     };
   }
 
-  /** POSTs sensor events to `pathTemplate` (`{agent_id}` is filled in): an iatp extension. */
+  /**
+   * POSTs sensor events to `pathTemplate` (`{agent_id}` is filled in), an iatp extension path,
+   * in the Stavily `ReportTriggerRequest` shape: `{agent_id, events}` with each event's
+   * `metadata`, `agent_id` and `tenant_id` present.
+   */
   async postEvents(pathTemplate: string, events: Record<string, unknown>[]): Promise<void> {
     const path = pathTemplate.replaceAll("{agent_id}", encodeURIComponent(this.opts.agentId));
-    await this.#call("events", "POST", path, { events });
+    await this.#call("events", "POST", path, {
+      agent_id: this.opts.agentId,
+      events: events.map((e) => ({
+        metadata: {},
+        ...e,
+        agent_id: this.opts.agentId,
+        tenant_id: this.opts.tenantId ?? "",
+      })),
+    });
   }
 
   /** Stops retries in progress and releases the HTTP client. */
@@ -216,8 +233,9 @@ export class OrchestratorClient {
         headers: {
           authorization: await this.#authHeader(),
           accept: "application/json",
-          ...(body !== undefined ? { "content-type": "application/json" } : {}),
-          "user-agent": "iatp-agent",
+          // As the Stavily agents do, on GETs too.
+          "content-type": "application/json",
+          "user-agent": this.opts.userAgent ?? "Stavily-Agent/1.0.0",
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.#closed.signal]),

@@ -18,6 +18,10 @@ import {
   PluginRunner,
   validatePluginConfig,
 } from "../plugin/mod.ts";
+import { ExternalRunner } from "../plugin/external/runner.ts";
+import { sandboxUnavailable } from "../plugin/external/sandbox.ts";
+import { isExternal } from "../plugin/manifest.ts";
+import { VERSION } from "../version.ts";
 import { type AgentConfig, PLUGIN_ID } from "./config.ts";
 import type { AgentLayout } from "./layout.ts";
 
@@ -36,11 +40,20 @@ export interface SandboxPolicy {
 export interface PluginCatalogOptions {
   installedDir: string;
   builtinDir: string;
+  /** Further plugin folders searched after the installed ones, before the built-ins. */
+  searchDirs?: string[];
   sandbox: SandboxPolicy;
   poolSize: number;
   maxRunners: number;
   log: Logger;
+  /** Where external-runtime plugins get their private work folders. */
+  workRoot?: string;
+  /** Who the agent is, for external plugins' get_agent_info. */
+  agent?: { id: string; version: string; environment: string };
 }
+
+/** A warm runner of either runtime. */
+export type AnyRunner = PluginRunner | ExternalRunner;
 
 function within(path: string, prefix: string): boolean {
   const p = resolve(path);
@@ -99,7 +112,7 @@ export function sandboxViolation(
 interface RunnerEntry {
   key: string;
   pluginId: string;
-  runner: PluginRunner;
+  runner: AnyRunner;
 }
 
 /** Plugin lookup, validation and warm runners; see the module doc. */
@@ -115,7 +128,8 @@ export class PluginCatalog {
     if (!PLUGIN_ID.test(id)) {
       throw new PluginError("not_found", `invalid plugin id ${JSON.stringify(id)}`);
     }
-    for (const dir of [join(this.opts.installedDir, id), join(this.opts.builtinDir, id)]) {
+    const roots = [this.opts.installedDir, ...this.opts.searchDirs ?? [], this.opts.builtinDir];
+    for (const dir of roots.map((r) => join(r, id))) {
       try {
         if ((await Deno.stat(join(dir, "plugin.yaml"))).isFile) return dir;
       } catch { /* not here */ }
@@ -154,7 +168,7 @@ export class PluginCatalog {
     id: string,
     kind: "trigger" | "action",
     config: Record<string, unknown>,
-  ): Promise<PluginRunner> {
+  ): Promise<AnyRunner> {
     // After close, no new plugin hosts may start: they would outlive the agent.
     if (this.#closed) throw new PluginError("crashed", "the agent is stopping");
     const key = `${id}\u0000${stableJson(config)}`;
@@ -166,6 +180,7 @@ export class PluginCatalog {
     }
     const plugin = await this.load(id, kind);
     if (this.#closed) throw new PluginError("crashed", "the agent is stopping");
+    if (isExternal(plugin.manifest)) return this.#keep(key, id, await this.#external(plugin, config));
     const valid = validatePluginConfig(plugin.manifest, config);
     const why = grantsViolation(
       computeGrants(plugin.dir, plugin.manifest, valid),
@@ -178,6 +193,29 @@ export class PluginCatalog {
       poolSize: this.opts.poolSize,
       log: this.opts.log.child({ plugin: id }),
     });
+    return this.#keep(key, id, runner);
+  }
+
+  /**
+   * An external-runtime plugin's runner, only where the bubblewrap sandbox works.
+   * @throws {PluginError} ("denied") naming why the sandbox is unavailable.
+   */
+  async #external(plugin: LoadedPlugin, config: Record<string, unknown>): Promise<AnyRunner> {
+    const why = await sandboxUnavailable();
+    if (why) throw new PluginError("denied", `plugin ${plugin.manifest.id}: ${why}`);
+    if (!this.opts.workRoot) {
+      throw new PluginError("denied", `plugin ${plugin.manifest.id}: no work folder for plugins`);
+    }
+    return new ExternalRunner(plugin, {
+      config,
+      workRoot: this.opts.workRoot,
+      network: this.opts.sandbox.networkAccess,
+      agent: this.opts.agent,
+      log: this.opts.log.child({ plugin: plugin.manifest.id }),
+    });
+  }
+
+  #keep(key: string, id: string, runner: AnyRunner): AnyRunner {
     this.#runners.set(key, { key, pluginId: id, runner });
     while (this.#runners.size > this.opts.maxRunners) {
       const [oldKey, old] = this.#runners.entries().next().value!;
@@ -188,7 +226,7 @@ export class PluginCatalog {
   }
 
   /** Closes and forgets one runner (restart after a failure: the next call makes a fresh one). */
-  async discard(runner: PluginRunner): Promise<void> {
+  async discard(runner: AnyRunner): Promise<void> {
     for (const [k, e] of this.#runners) {
       if (e.runner === runner) this.#runners.delete(k);
     }
@@ -229,7 +267,10 @@ export function catalogFromConfig(
   const sb = config.security.sandbox;
   return new PluginCatalog({
     installedDir: rt.layout.configPlugins,
-    builtinDir: config.plugins.directory || BUILTIN_PLUGINS_DIR,
+    // plugins.directory is one more place to look (Stavily files name folders that may not
+    // exist on this machine); the built-in plugins are always found.
+    builtinDir: BUILTIN_PLUGINS_DIR,
+    searchDirs: config.plugins.directory ? [config.plugins.directory] : [],
     sandbox: {
       maxMemoryBytes: sb.max_memory,
       maxExecTimeMs: sb.max_exec_time,
@@ -239,5 +280,7 @@ export function catalogFromConfig(
     poolSize: config.plugins.pool_size,
     maxRunners: config.plugins.max_runners,
     log: rt.log,
+    workRoot: rt.layout.workdir,
+    agent: { id: config.agent.id, version: VERSION, environment: config.agent.environment },
   });
 }

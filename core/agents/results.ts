@@ -25,7 +25,15 @@ export function boundResult(body: ResultBody, maxBytes: number): Record<string, 
     };
   };
   const out: ResultBody = { ...body };
-  if (out.result) out.result = { ...out.result, output: cut(out.result.output), truncated: true };
+  if (out.result) {
+    const er = out.result.execution_result as Record<string, unknown> | undefined;
+    out.result = {
+      ...out.result,
+      output: cut(out.result.output),
+      truncated: true,
+      ...(er ? { execution_result: { ...er, output_data: cut(er.output_data) } } : {}),
+    };
+  }
   if (out.error_details) {
     out.error_details = {
       ...out.error_details,

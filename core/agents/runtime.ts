@@ -5,7 +5,7 @@
  * heartbeat `offline` first, the state database last.
  * @module
  */
-import { join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { resolveSecretSetting } from "../auth/config.ts";
 import { permittedEnv } from "../config/mod.ts";
 import { AuditClient } from "../ledger/client.ts";
@@ -70,7 +70,13 @@ async function orchestratorClient(
   if (tls.min_version === "1.3") {
     log.warn("security.tls.min_version 1.3 is not enforced: Deno's TLS stack offers 1.2 and 1.3");
   }
-  const ca = await readPem(tls.ca_file);
+  // TLS files mean nothing to a plain-http orchestrator, nor with TLS switched off (Stavily's
+  // own client never read them): they are not opened then.
+  const useTls = api.base_url.startsWith("https:") && tls.enabled !== false;
+  if (!useTls && (tls.cert_file || tls.ca_file)) {
+    log.warn("security.tls files are not used: the orchestrator is not reached over TLS");
+  }
+  const ca = useTls ? await readPem(tls.ca_file) : undefined;
   return new OrchestratorClient({
     baseUrl: api.base_url,
     agentId: config.agent.id,
@@ -82,12 +88,16 @@ async function orchestratorClient(
     rateLimitBurst: api.rate_limit_burst,
     apiKey: config.security.auth.token_file ? undefined : config.security.auth.api_key,
     tokenFile: config.security.auth.token_file,
-    tls: {
-      cert: await readPem(tls.cert_file),
-      key: await readPem(tls.key_file),
-      caCerts: ca ? [ca] : [],
-    },
+    tls: useTls
+      ? {
+        cert: await readPem(tls.cert_file),
+        key: await readPem(tls.key_file),
+        caCerts: ca ? [ca] : [],
+      }
+      : undefined,
     log,
+    userAgent: api.user_agent,
+    tenantId: config.agent.tenant_id,
     onAttempt: (call, outcome) => metrics.orchestrator.inc({ call, outcome }),
   });
 }
@@ -108,7 +118,7 @@ async function openAudit(
     })
     : undefined;
   const trail = await AuditTrail.open({
-    file: a.log_file || join(layout.audit, "audit.jsonl"),
+    file: await auditFile(a.log_file, layout, log),
     agentId: config.agent.id,
     maxFileBytes: a.max_file_bytes,
     maxFiles: a.max_files,
@@ -125,6 +135,24 @@ async function openAudit(
       : undefined,
   });
   return { trail, client };
+}
+
+/**
+ * Where the audit trail goes: a relative `log_file` lives under `<base>/logs/audit` (as the
+ * Stavily agents place it); an absolute one whose folder does not exist falls back to the
+ * default there, with a warning: the agent never creates folders outside its base folder.
+ */
+async function auditFile(logFile: string, layout: AgentLayout, log: Logger): Promise<string> {
+  const fallback = join(layout.audit, "audit.jsonl");
+  if (!logFile) return fallback;
+  if (!isAbsolute(logFile)) return join(layout.audit, logFile);
+  try {
+    if ((await Deno.stat(dirname(logFile))).isDirectory) return logFile;
+  } catch { /* missing: fall back */ }
+  log.warn("security.audit.log_file folder does not exist; writing under the base folder", {
+    file: fallback,
+  });
+  return fallback;
 }
 
 /** Builds the shared runtime (the health server is created, not yet listening). */

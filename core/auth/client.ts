@@ -5,8 +5,12 @@
  * The HMAC signing key never leaves this process: it is never sent as a bearer token, since one
  * captured request would then let anyone forge signatures. A peer that also wants a bearer
  * credential (the dashboard) gets a separate token of its own ({@linkcode SignerIdentity.bearer}).
+ * The one exception is the upstream signing compatibility mode, where a TryDirect dashboard
+ * (Stacker) demands the agent token itself as the bearer: the caller opts in with
+ * `signing: "upstream"` and the service warns at every start.
  * @module
  */
+import { signBodyRequest } from "./body_signing.ts";
 import { signRequest } from "./signing.ts";
 import type { TokenSource } from "./tokens.ts";
 
@@ -20,6 +24,11 @@ export interface SignerIdentity {
    * with none (or an empty one) no Authorization header is sent (signature only).
    */
   bearer?: TokenSource;
+  /**
+   * `iatp` (default): canonical-string signature, the key never sent. `upstream`: body-only
+   * signature, and `Authorization: Bearer` is the bearer source or else the key itself.
+   */
+  signing?: "iatp" | "upstream";
 }
 
 /** Options of one signed request. */
@@ -54,19 +63,18 @@ export async function signedFetch(
     for (const k of Object.keys(headers)) {
       if (k.toLowerCase() === "authorization") delete headers[k];
     }
+    const key = identity.token.current();
+    const upstream = identity.signing === "upstream";
     Object.assign(
       headers,
-      await signRequest(identity.token.current(), {
-        agentId: identity.agentId,
-        method,
-        url,
-        body,
-      }),
+      upstream
+        ? await signBodyRequest(key, { agentId: identity.agentId, body })
+        : await signRequest(key, { agentId: identity.agentId, method, url, body }),
     );
     if (body !== undefined) headers["content-type"] = "application/json";
-    const bearer = identity.bearer?.current() ?? "";
-    // Never the signing key, even when misconfigured to be the same value.
-    if (bearer !== "" && bearer !== identity.token.current()) {
+    const bearer = identity.bearer?.current() || (upstream ? key : "");
+    // Never the signing key, even when misconfigured to be the same value (iatp signing).
+    if (bearer !== "" && (upstream || bearer !== key)) {
       headers["authorization"] = `Bearer ${bearer}`;
     }
     return await doFetch(url, { method, headers, body, signal: init.signal });

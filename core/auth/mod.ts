@@ -6,6 +6,7 @@
  * @module
  */
 export * from "./signing.ts";
+export * from "./body_signing.ts";
 export * from "./replay.ts";
 export * from "./scopes.ts";
 export * from "./rate_limit.ts";

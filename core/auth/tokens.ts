@@ -17,12 +17,35 @@ export interface TokenSource {
   refresh(reason: string): Promise<boolean>;
   /** Stops background refreshing. */
   close(): void;
+  /**
+   * When the token was last loaded (unix ms) and whether the last refresh succeeded (null for a
+   * static token, which is never refreshed): `/health`'s token_age_seconds and last_refresh_ok.
+   */
+  freshness?(): { loadedAtMs: number; lastRefreshOk: boolean | null };
 }
 
 /** A token that never changes. */
 export function staticToken(token: string): TokenSource {
   registerSecret(token);
-  return { current: () => token, refresh: () => Promise.resolve(false), close: () => {} };
+  const loadedAtMs = Date.now();
+  return {
+    current: () => token,
+    refresh: () => Promise.resolve(false),
+    close: () => {},
+    freshness: () => ({ loadedAtMs, lastRefreshOk: null }),
+  };
+}
+
+/**
+ * `/health`'s token fields as upstream reports them: seconds since the token was loaded, and
+ * whether the last refresh worked (null without Vault).
+ */
+export function tokenHealth(source: TokenSource, now = Date.now()) {
+  const f = source.freshness?.() ?? { loadedAtMs: now, lastRefreshOk: null };
+  return {
+    token_age_seconds: Math.max(0, Math.floor((now - f.loadedAtMs) / 1000)),
+    last_refresh_ok: f.lastRefreshOk,
+  };
 }
 
 /** Default Vault refresh interval. */
@@ -62,6 +85,8 @@ export class VaultTokenSource implements TokenSource {
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastAttempt = 0;
   #inflight: Promise<boolean> | undefined;
+  #loadedAt = Date.now();
+  #lastOk = false;
   readonly url: string;
 
   constructor(private readonly opts: VaultOptions) {
@@ -97,6 +122,10 @@ export class VaultTokenSource implements TokenSource {
     this.#timer = undefined;
   }
 
+  freshness(): { loadedAtMs: number; lastRefreshOk: boolean } {
+    return { loadedAtMs: this.#loadedAt, lastRefreshOk: this.#lastOk };
+  }
+
   #read(reason: string): Promise<boolean> {
     if (this.#inflight) return this.#inflight;
     this.#lastAttempt = Date.now();
@@ -111,6 +140,7 @@ export class VaultTokenSource implements TokenSource {
         headers: { "X-Vault-Token": this.opts.vaultToken },
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? DEFAULT_VAULT_TIMEOUT_MS),
       });
+      this.#lastOk = false;
       if (!res.ok) {
         await res.body?.cancel();
         const quiet = this.opts.optional && res.status === 404;
@@ -133,9 +163,12 @@ export class VaultTokenSource implements TokenSource {
       registerSecret(token);
       const changed = token !== this.#token;
       this.#token = token;
+      this.#loadedAt = Date.now();
+      this.#lastOk = true;
       if (changed) log?.info("agent token loaded from vault", { key: this.opts.key, reason });
       return changed;
     } catch (err) {
+      this.#lastOk = false;
       log?.warn("vault token read failed", { err, key: this.opts.key, reason });
       return false;
     }

@@ -13,6 +13,7 @@ import type { Logger } from "../log/mod.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import type { ReplayStore } from "./replay.ts";
 import type { Scopes } from "./scopes.ts";
+import { checkBodySignature, type SigningMode } from "./body_signing.ts";
 import {
   HEADER_AGENT_ID,
   HEADER_REQUEST_ID,
@@ -34,14 +35,23 @@ export interface Caller {
   agentId: string;
   requestId: string;
   scopes: Scopes;
+  /** How the request was verified (error texts follow the peer's dialect). */
+  mode: SigningMode;
 }
 
 /** Options for {@linkcode signedAuth}. */
 export interface SignedAuthOptions {
   /** The key signatures are checked against. */
   token: TokenSource;
-  /** Agent ids allowed to call; empty means any id holding the key. */
+  /** Agent ids allowed to call; empty means any id holding the key (iatp mode). */
   allowedAgents: string[];
+  /**
+   * `iatp` (default): the canonical-string signature. `upstream`: body-only signatures, checks
+   * in upstream's order with its status codes and texts. `both`: either signature.
+   */
+  mode?: SigningMode;
+  /** This agent's own id (AGENT_ID): in upstream and both modes, callers must send it. */
+  selfAgentId?: string;
   /** Scopes granted to an authenticated caller. */
   scopes: Scopes;
   replay: ReplayStore;
@@ -63,10 +73,12 @@ export function callerOf(c: Context<AppEnv>): Caller {
 }
 
 /** Throws 403 unless the verified caller holds `scope`. */
-export function requireScope(c: Context<AppEnv>, scope: string): Caller {
+export function requireScope(c: Context<AppEnv>, scope: string | string[]): Caller {
   const caller = callerOf(c);
-  if (!caller.scopes.allows(scope)) {
-    throw new HttpError(403, `missing scope ${scope}`, { scope });
+  const any = Array.isArray(scope) ? scope : [scope];
+  if (!any.some((s) => caller.scopes.allows(s))) {
+    const message = caller.mode === "iatp" ? `missing scope ${any[0]}` : "insufficient scope";
+    throw new HttpError(403, message, { scope: any[0] });
   }
   return caller;
 }
@@ -84,6 +96,7 @@ export function signedAuth(opts: SignedAuthOptions): MiddlewareHandler<AppEnv> {
     );
   }
   const now = opts.now ?? Date.now;
+  if ((opts.mode ?? "iatp") !== "iatp") return upstreamAuth(opts, skew, now);
   const reject = (
     status: number,
     reason: string,
@@ -143,7 +156,103 @@ export function signedAuth(opts: SignedAuthOptions): MiddlewareHandler<AppEnv> {
         retry_after_secs: rate.retryAfterSecs,
       });
     }
-    callers.set(c.req.raw, { agentId: agentId!, requestId: requestId!, scopes: opts.scopes });
+    callers.set(c.req.raw, {
+      agentId: agentId!,
+      requestId: requestId!,
+      scopes: opts.scopes,
+      mode: "iatp",
+    });
     await next();
   };
+}
+
+/** Longest X-Request-Id accepted in upstream mode (upstream takes any; it is a store key). */
+export const MAX_UPSTREAM_REQUEST_ID = 256;
+
+/**
+ * Upstream's `verify_stacker_post`, in its order and words: agent id (401), rate limit (429),
+ * signature (401 "invalid signature: <why>"), request id (400 when missing) and replay (409).
+ * In `both` mode an iatp canonical signature is accepted too. Bodies keep iatp's `reason`.
+ */
+function upstreamAuth(
+  opts: SignedAuthOptions,
+  skew: number,
+  now: () => number,
+): MiddlewareHandler<AppEnv> {
+  const reject = (status: number, reason: string, message: string): never => {
+    opts.onReject?.(reason);
+    opts.log?.debug("signed request rejected", { reason });
+    throw new HttpError(status, message, { reason });
+  };
+  const expected = opts.allowedAgents.length > 0
+    ? opts.allowedAgents
+    : opts.selfAgentId
+    ? [opts.selfAgentId]
+    : [];
+  return async (c, next) => {
+    if (expected.length === 0) reject(401, "unknown_agent", "AGENT_ID not configured");
+    const agentId = c.req.header(HEADER_AGENT_ID);
+    if (!agentId || !expected.includes(agentId)) {
+      reject(401, "unknown_agent", "Invalid or missing X-Agent-Id");
+    }
+    const rate = opts.limiter.take(agentId!);
+    if (!rate.allowed) {
+      c.header("Retry-After", String(rate.retryAfterSecs));
+      reject(429, "rate_limited", "rate limited");
+    }
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const why = await upstreamSignatureProblem(opts, c, body, skew, now);
+    if (why) reject(401, "bad_signature", `invalid signature: ${why}`);
+    const requestId = c.req.header(HEADER_REQUEST_ID);
+    if (!requestId) reject(400, "no_request_id", "missing X-Request-Id");
+    if (requestId!.length > MAX_UPSTREAM_REQUEST_ID) {
+      reject(400, "bad_header", "invalid X-Request-Id");
+    }
+    const verdict = opts.replay.remember(agentId!, requestId!);
+    if (verdict === "replay") reject(409, "replay", "replay detected");
+    if (verdict === "full") reject(503, "replay_full", "replay window full; retry later");
+    callers.set(c.req.raw, {
+      agentId: agentId!,
+      requestId: requestId!,
+      scopes: opts.scopes,
+      mode: opts.mode ?? "upstream",
+    });
+    await next();
+  };
+}
+
+async function upstreamSignatureProblem(
+  opts: SignedAuthOptions,
+  c: Context<AppEnv>,
+  body: Uint8Array,
+  skew: number,
+  now: () => number,
+): Promise<string | undefined> {
+  const input = {
+    timestamp: c.req.header(HEADER_TIMESTAMP),
+    signature: c.req.header(HEADER_SIGNATURE),
+    body,
+    maxSkewSecs: skew,
+    nowMs: now(),
+  };
+  const check = async () => {
+    const why = await checkBodySignature(opts.token.current(), input);
+    if (why !== "signature mismatch" || opts.mode !== "both") return why;
+    // Migration: an iatp peer's canonical signature is just as good.
+    const url = new URL(c.req.url);
+    const ok = await verifySignature(opts.token.current(), {
+      agentId: c.req.header(HEADER_AGENT_ID) ?? "",
+      method: c.req.method,
+      pathAndQuery: url.pathname + url.search,
+      timestamp: input.timestamp ?? "",
+      requestId: c.req.header(HEADER_REQUEST_ID) ?? "",
+      body,
+    }, input.signature ?? "");
+    return ok ? undefined : why;
+  };
+  let why = await check();
+  if (why === "signature mismatch" && await opts.token.refresh("signature mismatch")) {
+    why = await check();
+  }
+  return why;
 }

@@ -17,13 +17,14 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
-import type { Node as YamlNode } from "yaml";
 import { ConfigError, type ConfigSource, describeSource, UsageError } from "../errors/mod.ts";
 import { registerSecret } from "../log/mod.ts";
+import type { ExpandOptions } from "./expand.ts";
 import type { Field, Infer, Section, Shape } from "./fields.ts";
+import { describeFound, type EnvReader, type FileRules, getIn, loadFile, setIn } from "./file.ts";
 
 export * from "./fields.ts";
+export { didYouMean, expandString, isTolerated } from "./expand.ts";
 
 /** A config declaration. */
 export interface ConfigSpec<S extends Shape> {
@@ -38,8 +39,16 @@ export interface ConfigSpec<S extends Shape> {
   usageLines?: string[];
   /** Whether positional arguments are allowed (returned in `positionals`). */
   positionals?: boolean;
-  /** Cross-field checks; throw ConfigError to reject. */
-  check?: (config: Infer<S>, sources: SourceMap) => void;
+  /** Cross-field checks; throw ConfigError to reject, call `warn` for a start-up warning. */
+  check?: (config: Infer<S>, sources: SourceMap, warn: (message: string) => void) => void;
+  /**
+   * Keys a config file may carry that this command does not use (another system's vocabulary):
+   * dotted keys, or `prefix.*` for a whole subtree. They are accepted and listed in one
+   * start-up warning; any other unknown key is still an error.
+   */
+  tolerated?: readonly string[];
+  /** Expand `${VAR}` / `${VAR:-default}` in the file's string values (and `{NAME}` placeholders). */
+  expand?: (values: Record<string, unknown>) => Omit<ExpandOptions, "env">;
 }
 
 /** Where each leaf value came from, by dotted key. */
@@ -51,10 +60,11 @@ export interface Loaded<S extends Shape> {
   sources: SourceMap;
   positionals: string[];
   help: boolean;
+  /** Start-up warnings (tolerated keys ignored, settings relaxed); log each once. */
+  warnings?: string[];
 }
 
-/** Reads an env var; returns undefined for unset or not permitted. */
-export type EnvReader = (name: string) => string | undefined;
+export type { EnvReader };
 
 /** Options for {@linkcode Config.parse}. */
 export interface ParseOptions {
@@ -126,120 +136,6 @@ function leaves(shape: Shape, prefix: string[], envPrefix: string, out: Leaf[]):
   return out;
 }
 
-function describeFound(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (value === null) return "null";
-  if (typeof value === "string") return `string ${JSON.stringify(truncate(value, 80))}`;
-  if (Array.isArray(value)) return `a list ${truncate(JSON.stringify(value), 80)}`;
-  if (typeof value === "object") return `a mapping ${truncate(JSON.stringify(value), 80)}`;
-  return `${typeof value} ${String(value)}`;
-}
-
-function truncate(s: string, n: number): string {
-  return s.length > n ? s.slice(0, n) + "..." : s;
-}
-
-function setIn(obj: Record<string, unknown>, path: string[], value: unknown): void {
-  let cur = obj;
-  for (const p of path.slice(0, -1)) {
-    cur[p] ??= {};
-    cur = cur[p] as Record<string, unknown>;
-  }
-  cur[path[path.length - 1]] = value;
-}
-
-function getIn(obj: unknown, path: string[]): unknown {
-  let cur = obj;
-  for (const p of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  return cur;
-}
-
-/** Parsed YAML file: plain values plus a way to find each key's line. */
-interface FileLayer {
-  path: string;
-  values: Record<string, unknown>;
-  lineOf(path: string[]): number | undefined;
-}
-
-function loadFile(path: string, shape: Shape, read: (p: string) => string): FileLayer {
-  const fileSource: ConfigSource = { kind: "file", path };
-  let text: string;
-  try {
-    text = read(path);
-  } catch (err) {
-    const why = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied
-      ? "no permission to read it"
-      : err instanceof Error
-      ? err.message
-      : String(err);
-    throw new ConfigError("config", fileSource, "a readable YAML file", why);
-  }
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const line = lc.linePos(e.pos[0]).line;
-    throw new ConfigError(
-      "config",
-      { kind: "file", path, line },
-      "valid YAML",
-      truncate(e.message.split("\n")[0], 120),
-    );
-  }
-  const lineOf = (p: string[]): number | undefined => {
-    const node = doc.getIn(p, true) as YamlNode | undefined;
-    const range = node?.range;
-    if (range) return lc.linePos(range[0]).line;
-    return undefined;
-  };
-  if (doc.contents === null) return { path, values: {}, lineOf };
-  if (!isMap(doc.contents)) {
-    throw new ConfigError("config", fileSource, "a YAML mapping of keys", "a non-mapping document");
-  }
-  const values = doc.toJS() as Record<string, unknown>;
-  checkUnknownKeys(doc.contents, shape, [], path, lc);
-  return { path, values, lineOf };
-}
-
-// deno-lint-ignore no-explicit-any
-function checkUnknownKeys(map: any, shape: Shape, prefix: string[], file: string, lc: LineCounter) {
-  for (const pair of map.items) {
-    const keyNode = pair.key;
-    const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
-    const line = keyNode?.range ? lc.linePos(keyNode.range[0]).line : undefined;
-    const node = shape[name];
-    const key = [...prefix, name].join(".");
-    if (!node) {
-      throw new ConfigError(
-        key,
-        { kind: "file", path: file, line },
-        `one of the known keys (${Object.keys(shape).join(", ")})`,
-        `unknown key "${name}"`,
-      );
-    }
-    if (node.kind === "section") {
-      if (isMap(pair.value)) {
-        checkUnknownKeys(pair.value, (node as Section<Shape>).fields, [...prefix, name], file, lc);
-      } else if (pair.value !== null && !(isScalar(pair.value) && pair.value.value === null)) {
-        throw new ConfigError(
-          key,
-          { kind: "file", path: file, line },
-          "a mapping",
-          isSeq(pair.value)
-            ? "a list"
-            : describeFound(isScalar(pair.value) ? pair.value.value : ""),
-        );
-      }
-    }
-  }
-}
-
-/** Declares a config. */
 export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
   const all = leaves(spec.fields, [], spec.envPrefix, []);
   const configEnv = `${spec.envPrefix}CONFIG`;
@@ -253,12 +149,17 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     return r.data;
   };
 
-  const finish = (values: Record<string, unknown>, sources: SourceMap): Infer<S> => {
+  const tolerated = new Set(spec.tolerated ?? []);
+  const finish = (
+    values: Record<string, unknown>,
+    sources: SourceMap,
+    warnings: string[] = [],
+  ): Infer<S> => {
     const config = values as Infer<S>;
     for (const leaf of all) {
       if (leaf.field.secret) registerSecret(getIn(config, leaf.path) as string | undefined);
     }
-    spec.check?.(config, sources);
+    spec.check?.(config, sources, (m) => warnings.push(m));
     return config;
   };
 
@@ -337,7 +238,12 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
       };
     }
     const configPath = (flags.config as string | undefined) ?? env(configEnv);
-    const file = configPath ? loadFile(configPath, spec.fields, read) : undefined;
+    const rules: FileRules = { tolerated, ignored: [], expand: spec.expand, env };
+    const file = configPath ? loadFile(configPath, spec.fields, read, rules) : undefined;
+    const warnings: string[] = [];
+    if (rules.ignored.length > 0) {
+      warnings.push(`config keys accepted but not used by iatp: ${rules.ignored.join(", ")}`);
+    }
 
     const values: Record<string, unknown> = {};
     const sources: SourceMap = new Map();
@@ -370,10 +276,11 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
       sources.set(leaf.key, source);
     }
     return {
-      config: finish(values, sources),
+      config: finish(values, sources, warnings),
       sources,
       positionals: parsed.positionals,
       help: false,
+      warnings,
     };
   };
 

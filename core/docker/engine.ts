@@ -6,7 +6,7 @@
  * @module
  */
 import { readBodyPrefix } from "../http/mod.ts";
-import { decodeLogs } from "./log_frames.ts";
+import { decodeLogs, demuxLogs, looksMultiplexed } from "./log_frames.ts";
 
 /** Oldest Engine API spoken (Docker Engine 20.10). */
 export const MIN_API_VERSION = "1.41";
@@ -95,6 +95,17 @@ export interface LogOptions {
   /** Unix seconds. */
   since?: number;
   maxBytes?: number;
+  /** Which streams to read (default both). */
+  streams?: Array<"stdout" | "stderr">;
+  /** Prefix each line with its RFC 3339 time (Docker's `timestamps=1`). */
+  timestamps?: boolean;
+}
+
+/** One log line with the stream it came from (TTY containers only have stdout). */
+export interface LogEntry {
+  stream: "stdout" | "stderr";
+  /** The raw line; with `timestamps`, it starts with the RFC 3339 time and a space. */
+  line: string;
 }
 
 /** A client bound to one daemon socket. */
@@ -148,16 +159,35 @@ export class DockerEngine {
     return this.#json("GET", `/containers/${encodeURIComponent(name)}/json`);
   }
 
-  /** Recent log text (stdout and stderr), at most `maxBytes`. */
-  async logs(name: string, opts: LogOptions = {}): Promise<{ text: string; truncated: boolean }> {
+  /** Recent log text (stdout and stderr), at most `maxBytes`, and its lines by stream. */
+  async logs(
+    name: string,
+    opts: LogOptions = {},
+  ): Promise<{ text: string; entries: LogEntry[]; truncated: boolean }> {
     const info = await this.inspect(name);
-    const q = new URLSearchParams({ stdout: "1", stderr: "1", tail: String(opts.tail ?? 100) });
+    const streams = opts.streams ?? ["stdout", "stderr"];
+    const q = new URLSearchParams({
+      stdout: streams.includes("stdout") ? "1" : "0",
+      stderr: streams.includes("stderr") ? "1" : "0",
+      tail: String(opts.tail ?? 100),
+    });
     if (opts.since !== undefined) q.set("since", String(opts.since));
+    if (opts.timestamps) q.set("timestamps", "1");
     const res = await this.#request("GET", `/containers/${encodeURIComponent(name)}/logs?${q}`);
     await this.#check(res);
     const max = opts.maxBytes ?? DEFAULT_MAX_LOG_BYTES;
     const { bytes, truncated } = await readBounded(res, max);
-    return { text: decodeLogs(bytes, info.Config.Tty === true), truncated };
+    const tty = info.Config.Tty === true;
+    const chunks = tty || !looksMultiplexed(bytes)
+      ? [{ stream: "stdout" as const, text: new TextDecoder().decode(bytes) }]
+      : demuxLogs(bytes);
+    const entries: LogEntry[] = [];
+    for (const c of chunks) {
+      const lines = c.text.split("\n");
+      if (lines.at(-1) === "") lines.pop();
+      for (const line of lines) entries.push({ stream: c.stream, line });
+    }
+    return { text: decodeLogs(bytes, tty), entries, truncated };
   }
 
   /** Restarts a container (stop with `timeoutSecs` grace, then start). */

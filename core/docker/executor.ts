@@ -17,11 +17,14 @@ import {
 } from "./apps.ts";
 import {
   type AgentCommand,
+  appCodeOf,
   type CommandResult,
+  type CommandStatus,
   isDockerCommand,
   makeResult,
   parseParams,
 } from "./command.ts";
+import { stackerResult } from "./stacker.ts";
 import type { ComposeRunner } from "./compose.ts";
 import { type DockerEngine, DockerError } from "./engine.ts";
 import * as ops from "./ops.ts";
@@ -43,6 +46,8 @@ export interface ExecutorOptions {
   maxLogBytes: number;
   maxComposeFileBytes: number;
   log: Logger;
+  /** The deployment results name when the command did not carry one. */
+  deploymentHash?: string;
 }
 
 /** A validated command ready to run. */
@@ -108,7 +113,6 @@ export class DockerExecutor {
 
   /** Runs a prepared command under its deadline; never throws. */
   async run(cmd: AgentCommand, op: PreparedCommand): Promise<CommandResult> {
-    const by = this.opts.executedBy;
     const isApp = cmd.type === "deploy_app" || cmd.type === "remove_app";
     // Apps carry their own deadline inside compose; the outer one is a backstop.
     const deadline = isApp
@@ -122,7 +126,7 @@ export class DockerExecutor {
           timer = setTimeout(() => reject(new Timeout()), deadline);
         }),
       ]);
-      return makeResult(cmd, by, "success", result, null);
+      return this.#result(cmd, "success", result, null);
     } catch (err) {
       return this.#failure(cmd, err);
     } finally {
@@ -139,18 +143,41 @@ export class DockerExecutor {
     }
   }
 
+  /** A result in both dialects: Stacker's typed `result` for health/logs/restart. */
+  #result(
+    cmd: AgentCommand,
+    status: CommandStatus,
+    value: unknown,
+    error: string | null,
+  ): CommandResult {
+    const hash = cmd.deployment_hash ?? this.opts.deploymentHash ?? "";
+    const typed = stackerResult({
+      type: cmd.type,
+      deploymentHash: hash,
+      appCode: appCodeOf(cmd),
+      value,
+      error,
+    });
+    return makeResult(
+      { ...cmd, deployment_hash: hash },
+      this.opts.executedBy,
+      status,
+      typed,
+      error,
+    );
+  }
+
   #failure(cmd: AgentCommand, err: unknown): CommandResult {
-    const by = this.opts.executedBy;
     if (err instanceof Timeout) {
-      return makeResult(cmd, by, "timeout", null, `${cmd.type} exceeded its deadline`);
+      return this.#result(cmd, "timeout", null, `${cmd.type} exceeded its deadline`);
     }
     if (err instanceof ComposeFailed) {
-      return makeResult(cmd, by, err.timedOut ? "timeout" : "failed", err.detail, err.message);
+      return this.#result(cmd, err.timedOut ? "timeout" : "failed", err.detail, err.message);
     }
     if (err instanceof DockerError || err instanceof HttpError) {
-      return makeResult(cmd, by, "failed", null, err.message);
+      return this.#result(cmd, "failed", null, err.message);
     }
     this.opts.log.error("command crashed", { err, type: cmd.type, command_id: cmd.command_id });
-    return makeResult(cmd, by, "failed", null, "internal error");
+    return this.#result(cmd, "failed", null, "internal error");
   }
 }

@@ -13,3 +13,5 @@ export * from "./command.ts";
 export * from "./apps.ts";
 export * from "./executor.ts";
 export * from "./watchdog.ts";
+export * from "./stacker.ts";
+export * from "./counters.ts";

@@ -21,6 +21,12 @@ export const logsParams = z.object({
   tail: z.number().int().min(1).max(MAX_LOG_TAIL).default(100),
   /** Unix seconds, or an RFC 3339 time. */
   since: z.union([z.number().int().min(0), z.string().datetime({ offset: true })]).optional(),
+  /** Which streams to read (Stacker's `streams`). */
+  streams: z.array(z.enum(["stdout", "stderr"])).min(1).max(2).default(["stdout", "stderr"]),
+  /** Stacker's `redact`: accepted, but secrets are always masked. */
+  redact: z.boolean().default(true),
+  /** Stacker's opaque `cursor`, echoed back. */
+  cursor: z.string().max(256).optional(),
 });
 
 /** Parameters of restart / stop. */
@@ -70,13 +76,33 @@ export async function health(engine: DockerEngine, p: z.infer<typeof healthParam
   };
 }
 
-/** `logs`: scrubbed recent output. */
+/** One log line as Stacker reads it. */
+export interface LogLine {
+  ts: string;
+  stream: "stdout" | "stderr";
+  message: string;
+  /** True when secrets were masked in this line. */
+  redacted: boolean;
+}
+
+/** `logs`: scrubbed recent output, one entry per line with its time and stream. */
 export async function logs(engine: DockerEngine, p: z.infer<typeof logsParams>, maxBytes: number) {
   const since = typeof p.since === "string" ? Math.floor(Date.parse(p.since) / 1000) : p.since;
-  const { text, truncated } = await engine.logs(p.name, { tail: p.tail, since, maxBytes });
-  const lines = scrubString(text).split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  return { name: p.name, lines, truncated };
+  const { entries, truncated } = await engine.logs(p.name, {
+    tail: p.tail,
+    since,
+    maxBytes,
+    streams: p.streams,
+    timestamps: true,
+  });
+  const lines: LogLine[] = entries.map((e) => {
+    const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) ?(.*)$/s.exec(e.line);
+    const raw = m ? m[2] : e.line;
+    const message = scrubString(raw);
+    const ts = m ? new Date(Date.parse(m[1])).toISOString() : new Date().toISOString();
+    return { ts, stream: e.stream, message, redacted: message !== raw };
+  });
+  return { name: p.name, lines, truncated, ...(p.cursor ? { cursor: p.cursor } : {}) };
 }
 
 /** `list_containers`: one row per container, health parsed from the status text. */

@@ -46,6 +46,11 @@ export interface ServerOptions extends EdgeOptions {
   health?: () => Record<string, unknown>;
   /** Extra readiness condition (besides "not draining"). */
   ready?: () => boolean;
+  /**
+   * A JSON snapshot served at `/metrics` to a client that asks for `application/json` and not
+   * for text (the TryDirect status agent's metrics snapshot); Prometheus text stays the default.
+   */
+  metricsJson?: () => Record<string, unknown>;
   /** Routes exempt from the declared-length body check (they answer their own 413). */
   bodyLimitExempt?: (path: string) => boolean;
   /**
@@ -112,6 +117,7 @@ export function createServer(opts: ServerOptions): Server {
     return c.json({ ready: ok, ...(draining ? { draining: true } : {}) }, ok ? 200 : 503);
   });
   app.get("/metrics", async (c) => {
+    if (opts.metricsJson && wantsJson(c.req.header("accept"))) return c.json(opts.metricsJson());
     const text = await metrics.registry.metrics();
     return c.body(text, 200, { "content-type": metrics.registry.contentType });
   });
@@ -253,4 +259,11 @@ async function readTls(opts: ServerOptions): Promise<{ cert: string; key: string
     }
   };
   return { cert: await read("tls_cert_file", certFile), key: await read("tls_key_file", keyFile) };
+}
+
+/** True when an Accept header asks for JSON and not for text (Prometheus scrapers ask text). */
+export function wantsJson(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const types = accept.split(",").map((t) => t.split(";")[0].trim().toLowerCase());
+  return types.includes("application/json") && !types.some((t) => t.startsWith("text/"));
 }

@@ -49,6 +49,9 @@ export function checkEvents(value: unknown, source: string, max: number): Trigge
       severity: e.severity as Severity,
       data: data as Record<string, unknown>,
       tags: tags as string[],
+      ...(e.metadata !== null && typeof e.metadata === "object" && !Array.isArray(e.metadata)
+        ? { metadata: e.metadata as Record<string, unknown> }
+        : {}),
     });
   }
   return out;

@@ -7,7 +7,7 @@ import { extname, isAbsolute } from "node:path";
 import { auditImports, type AuditReport } from "./audit.ts";
 import { validateField } from "./config.ts";
 import { PluginError } from "./errors.ts";
-import { MAX_MANIFEST_BYTES, parseManifest, type PluginManifest } from "./manifest.ts";
+import { isExternal, MAX_MANIFEST_BYTES, parseManifest, type PluginManifest } from "./manifest.ts";
 
 /** A plugin folder that passed every load-time check (contract 3). */
 export interface LoadedPlugin {
@@ -60,6 +60,9 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
       );
     }
   }
+  if (isExternal(manifest)) {
+    return { dir: real, manifest, audit: await externalEntry(real, manifest) };
+  }
   if (isAbsolute(manifest.entry) || !ENTRY_EXTS.has(extname(manifest.entry))) {
     throw new PluginError(
       "invalid_manifest",
@@ -70,4 +73,30 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
   }
   const audit = await auditImports(real, manifest.entry);
   return { dir: real, manifest, audit };
+}
+
+const EXTERNAL_EXTS: Record<string, string> = { python: ".py" };
+
+/**
+ * An external plugin's entry must be a file of its runtime inside the folder (no import audit:
+ * the sandbox, not the loader, confines it).
+ * @throws {PluginError} naming the entry when it is outside the folder or missing.
+ */
+async function externalEntry(dir: string, m: PluginManifest): Promise<AuditReport> {
+  const where = `${dir}/plugin.yaml`;
+  const ext = EXTERNAL_EXTS[m.runtime?.type ?? ""] ?? "";
+  if (isAbsolute(m.entry) || m.entry.split("/").includes("..") || extname(m.entry) !== ext) {
+    throw new PluginError(
+      "invalid_manifest",
+      `${where}: entry: expected a relative ${ext} path inside the folder, found ${
+        JSON.stringify(m.entry)
+      }`,
+    );
+  }
+  try {
+    if (!(await Deno.stat(`${dir}/${m.entry}`)).isFile) throw new Error("not a file");
+  } catch (err) {
+    throw new PluginError("not_found", `${where}: entry ${m.entry}: ${(err as Error).message}`);
+  }
+  return { modules: [`${dir}/${m.entry}`], computedImports: [] };
 }

@@ -5,6 +5,12 @@
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { PluginError } from "./errors.ts";
+import { fromUpstreamManifest, isUpstreamManifest } from "./upstream_manifest.ts";
+
+/** Runtimes a plugin may use: Deno (in-process sandbox) or an external one under bubblewrap. */
+export const RUNTIMES = ["deno", "python"] as const;
+/** How an external plugin talks: line JSON on stdin/stdout, argv + input.json, or argv + the agent's JSON-RPC socket. */
+export const PROTOCOLS = ["lines", "argv", "rpc"] as const;
 
 /** Manifest id shape: lower-case, digits and dashes, 2-64 chars. */
 export const PLUGIN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,63}$/;
@@ -75,6 +81,12 @@ export const ManifestSchema = z.object({
   author: z.string().max(200).optional(),
   kind: z.enum(["trigger", "action", "output"]),
   entry: z.string().min(1).max(1000).default("mod.ts"),
+  runtime: z.object({
+    type: z.enum(RUNTIMES).default("deno"),
+    version: z.string().max(32).optional(),
+    protocol: z.enum(PROTOCOLS).default("lines"),
+    requirements: z.string().max(256).optional(),
+  }).strict().optional(),
   config: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/), ConfigFieldSchema)
     .default({}),
   permissions: z.object({
@@ -113,6 +125,11 @@ export type Permissions = PluginManifest["permissions"];
 /** The three hard limits. */
 export type Limits = PluginManifest["limits"];
 
+/** True when the plugin runs in an external runtime (under bubblewrap), not in Deno. */
+export function isExternal(m: Pick<PluginManifest, "runtime">): boolean {
+  return m.runtime !== undefined && m.runtime.type !== "deno";
+}
+
 /** Parses and validates plugin.yaml text; `where` names the file in errors. */
 export function parseManifest(text: string, where: string): PluginManifest {
   let raw: unknown;
@@ -127,6 +144,9 @@ export function parseManifest(text: string, where: string): PluginManifest {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new PluginError("invalid_manifest", `${where}: expected a mapping at the top level`);
   }
+  const record = raw as Record<string, unknown>;
+  // The Stavily dialect (nested under plugin:, or flat with runtime.entry_point) is mapped.
+  if (isUpstreamManifest(record)) raw = fromUpstreamManifest(record);
   const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -22,6 +22,7 @@ export {
   type PluginResult,
 } from "./errors.ts";
 export type { ConfigField, Limits, Permissions, PluginKind, PluginManifest } from "./manifest.ts";
+export { isExternal } from "./manifest.ts";
 export { computeGrants, type Grants, isCompiled } from "./grants.ts";
 export { NODE_BUILTIN_ALLOW_LIST } from "./audit.ts";
 export type { TriggerEvent } from "./events.ts";

@@ -115,7 +115,10 @@ export class PluginRunner {
   }
 
   /** Runs an action plugin's execute(request). */
-  execute(request: unknown, opts: { timeoutMs?: number } = {}): Promise<PluginResult<unknown>> {
+  execute(
+    request: unknown,
+    opts: { timeoutMs?: number; instructionId?: string } = {},
+  ): Promise<PluginResult<unknown>> {
     return this.#call("execute", request, "action", opts.timeoutMs);
   }
 

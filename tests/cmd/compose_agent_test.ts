@@ -272,8 +272,12 @@ Deno.test("compose-agent local queue: enqueue, long-poll wait, report", async ()
       result: {},
     };
     assert.equal((await signed(agent.url, "/api/v1/commands/report", report)).status, 200);
-    const bad = await signed(agent.url, "/api/v1/commands/report", { ...report, status: "done" });
+    // Upstream's CommandResult: status is any string, command_id and completed_at are required.
+    const bad = await signed(agent.url, "/api/v1/commands/report", { ...report, status: "" });
     assert.deepEqual([bad.status, bad.json.field], [400, "status"]);
+    const { completed_at: _, ...noTime } = report;
+    const late = await signed(agent.url, "/api/v1/commands/report", noTime);
+    assert.deepEqual([late.status, late.json.field], [400, "completed_at"]);
   } finally {
     await agent.stop();
     await dir.remove();
@@ -323,7 +327,11 @@ Deno.test("compose-agent runs commands against a real dockerd", async (t) => {
     await t.step("logs, with the agent's own token redacted", async () => {
       const r = await run("logs", { name, tail: 5 });
       assert.equal(r.status, "success");
-      assert.deepEqual(r.result.lines, ["ready AGENT_TOKEN=[REDACTED]"]);
+      const lines = r.result.lines as Array<{ message: string; stream: string; redacted: boolean }>;
+      assert.deepEqual(
+        lines.map((l) => [l.message, l.stream, l.redacted]),
+        [["ready AGENT_TOKEN=[REDACTED]", "stdout", true]],
+      );
       assert.doesNotMatch(agent.stdout(), new RegExp(KEY), "logs never carry the token");
     });
     await t.step("stop, start, restart", async () => {

@@ -197,8 +197,8 @@ Deno.test("launchFlags: the line, placeholders filled, plus only the files named
     env: {},
     layout,
   });
-  assert.ok(action.includes("--allow-run=/usr/local/bin/deno,git"));
-  assert.ok(action.includes("--allow-read=/app,/data,/run/iatp/action.token"));
+  assert.ok(action.includes("--allow-run=/usr/local/bin/deno,git,bwrap"));
+  assert.ok(action.includes("--allow-read=/app,/data,/proc/loadavg,/run/iatp/action.token"));
   assert.throws(
     () => launchFlags({ name: "relay", args: ["--config", "/etc/a,b.yaml"], env: {}, layout }),
     RangeError,

@@ -45,17 +45,29 @@ Deno.test("status serves metrics, capabilities, health and an SSE stream", async
       features: ["metrics", "metrics_stream", "alerts", "docker_via_compose_agent"],
     });
     const health = await (await fetch(`${agent.url}/health`)).json();
-    assert.deepEqual(health, {
-      status: "ok",
-      service: "status",
+    const counters = {
       status_panel_count: 0,
       compose_agent_count: 0,
       total_count: 0,
       last_control_plane: null,
-      last_command_timestamp_ms: null,
+      last_command_timestamp_ms: 0,
+    };
+    assert.equal(typeof health.token_age_seconds, "number");
+    assert.deepEqual({ ...health, token_age_seconds: 0 }, {
+      status: "ok",
+      service: "status",
+      ...counters,
+      token_age_seconds: 0,
+      last_refresh_ok: null,
+      command_metrics: counters,
     });
     const prom = await (await fetch(`${agent.url}/metrics`)).text();
     assert.match(prom, /iatp_host_memory_total_bytes\{service="status"\} [1-9]/);
+    // Upstream's clients ask /metrics for JSON: the snapshot, in its field names.
+    const json = await (await fetch(`${agent.url}/metrics`, {
+      headers: { accept: "application/json" },
+    })).json();
+    assertSnapshot(json);
 
     const res = await fetch(`${agent.url}/api/v1/metrics/stream`);
     assert.equal(res.headers.get("content-type"), "text/event-stream");

@@ -77,6 +77,23 @@ Deno.test("action e2e: polling, concurrency, heartbeats during long plugins, tim
       echo: "one",
       token: "plugin-secret-value-77",
     });
+    // The Stavily agents' completed result (01-Agents action-agent/internal/agent/agent.go):
+    // the plugin's map at execution_result.output_data, durations in seconds.
+    const up = r1.body.result as Record<string, unknown> & {
+      execution_result: Record<string, unknown>;
+    };
+    assert.deepEqual([up.instruction_id, up.success, typeof up.duration], [
+      "long-1",
+      true,
+      "number",
+    ]);
+    assert.ok(!Number.isNaN(Date.parse(String(up.start_time))) && Array.isArray(up.logs));
+    assert.deepEqual(up.execution_result.output_data, {
+      echo: "one",
+      token: "plugin-secret-value-77",
+    });
+    assert.equal(up.execution_result.exit_code, 0);
+    assert.match(String((r3.body.error_details as { timestamp: string }).timestamp), /Z$/);
     assert.equal(r2.body.status, "completed");
     // Concurrency: both long plugins were executing before either finished.
     const exec2 = orch.statusUpdates("long-2")[0].at;

@@ -68,6 +68,9 @@ Deno.test("sensor e2e: events reach relay and orchestrator once per window, acro
     assert.equal(e.payload.source, "host-1");
     assert.equal(e.payload.severity, "high");
     assert.equal(orch.events()[0].type, "test.alert");
+    // Stavily's ReportTriggerRequest shape (the fake records any deviation as a violation).
+    assert.deepEqual(orch.violations, []);
+    assert.equal(orch.events()[0].agent_id, "sensor-a");
     assert.equal(
       await metric(sensor.url, "iatp_agent_triggers_total", { result: "deduplicated" }) >= 3,
       true,

@@ -111,7 +111,8 @@ Deno.test("dashboard -> status -> compose-agent -> dockerd, with watchdog events
     });
     await t.step("logs", async () => {
       const r = await command("logs", { name: web, tail: 5 });
-      assert.deepEqual((r.result as { lines: string[] }).lines, ["web up"]);
+      const lines = (r.result as { lines: Array<{ message: string }> }).lines;
+      assert.deepEqual(lines.map((l) => l.message), ["web up"]);
     });
     await t.step("restart", async () => {
       const r = await command("restart", { name: web, timeout_secs: 1 });

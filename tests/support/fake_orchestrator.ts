@@ -14,6 +14,8 @@ export interface Recorded {
   path: string;
   status: number;
   body?: unknown;
+  /** Request headers, lower-case names. */
+  headers: Record<string, string>;
 }
 
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -168,7 +170,15 @@ class Fake {
         checkResult(body, v, id!);
         return [200, { acknowledged: true, next_instruction: null }];
       case "events":
+        // Stavily's ReportTriggerRequest{agent_id, events[TriggerEvent]} (shared/pkg/api/types.go).
         if (!Array.isArray(body.events)) v.push("events: events must be a list");
+        if (body.agent_id !== this.opts.agentId) v.push("events: agent_id");
+        for (const e of Array.isArray(body.events) ? body.events : []) {
+          for (const k of ["id", "type", "source", "timestamp", "metadata", "agent_id"]) {
+            if (!(k in e)) v.push(`events: event lacks ${k}`);
+          }
+          if (!("tenant_id" in e)) v.push("events: event lacks tenant_id");
+        }
         return [201, { accepted: Array.isArray(body.events) ? body.events.length : 0 }];
     }
   }
@@ -234,6 +244,7 @@ export async function startFakeOrchestrator(
       path: new URL(req.url).pathname,
       status,
       body,
+      headers: Object.fromEntries(req.headers),
     });
     return Response.json(out, { status });
   });

@@ -64,7 +64,7 @@ Deno.test("config: prod without TLS to the orchestrator is rejected", () => {
 });
 
 Deno.test("config: prod without audit is rejected", () => {
-  const text = BASE.replace("id: act-1", "id: act-1\n  environment: production")
+  const text = BASE.replace("id: act-1", "id: act-1\n  environment: prod")
     .replace("http://127.0.0.1:9", "https://o.example") + "  audit:\n    enabled: false\n";
   const err = configError(() => actionConfig.parse(["--config", "a.yaml"], files(text)));
   assert.equal(err.key, "security.audit.enabled");

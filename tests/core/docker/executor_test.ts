@@ -125,7 +125,10 @@ Deno.test("executor against a real dockerd: commands, logs redaction, deploy and
     await t.step("logs are redacted", async () => {
       let lines: string[] = [];
       for (let i = 0; i < 50 && lines.length < 2; i++) {
-        lines = ((await run("logs", { name, tail: 10 })).result as { lines: string[] }).lines;
+        const got = (await run("logs", { name, tail: 10 })).result as {
+          lines: Array<{ message: string }>;
+        };
+        lines = got.lines.map((l) => l.message);
         await new Promise((r) => setTimeout(r, 100));
       }
       assert.deepEqual(lines, ["password=[REDACTED]", "token [REDACTED]"]);

@@ -1,0 +1,199 @@
+/**
+ * Reading a YAML config file: parse with line numbers, refuse unknown keys (with a did-you-mean)
+ * unless tolerated, and expand `${VAR}` in string values; plus the small value helpers the
+ * loader shares.
+ * @module
+ */
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import type { Node as YamlNode } from "yaml";
+import { ConfigError, type ConfigSource } from "../errors/mod.ts";
+import {
+  didYouMean,
+  type ExpandOptions,
+  expandString,
+  isTolerated,
+  UnsetVariableError,
+} from "./expand.ts";
+import type { Section, Shape } from "./fields.ts";
+
+/** Reads an env var; returns undefined for unset or not permitted. */
+export type EnvReader = (name: string) => string | undefined;
+
+export function describeFound(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (typeof value === "string") return `string ${JSON.stringify(truncate(value, 80))}`;
+  if (Array.isArray(value)) return `a list ${truncate(JSON.stringify(value), 80)}`;
+  if (typeof value === "object") return `a mapping ${truncate(JSON.stringify(value), 80)}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+export function truncate(s: string, n: number): string {
+  return s.length > n ? s.slice(0, n) + "..." : s;
+}
+
+export function setIn(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const p of path.slice(0, -1)) {
+    cur[p] ??= {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]] = value;
+}
+
+export function getIn(obj: unknown, path: string[]): unknown {
+  let cur = obj;
+  for (const p of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Parsed YAML file: plain values plus a way to find each key's line. */
+export interface FileLayer {
+  path: string;
+  values: Record<string, unknown>;
+  lineOf(path: string[]): number | undefined;
+}
+
+export interface FileRules {
+  tolerated: ReadonlySet<string>;
+  /** Tolerated keys found in the file. */
+  ignored: string[];
+  expand?: (values: Record<string, unknown>) => Omit<ExpandOptions, "env">;
+  env: EnvReader;
+}
+
+export function loadFile(
+  path: string,
+  shape: Shape,
+  read: (p: string) => string,
+  rules: FileRules,
+): FileLayer {
+  const fileSource: ConfigSource = { kind: "file", path };
+  let text: string;
+  try {
+    text = read(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied
+      ? "no permission to read it"
+      : err instanceof Error
+      ? err.message
+      : String(err);
+    throw new ConfigError("config", fileSource, "a readable YAML file", why);
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const line = lc.linePos(e.pos[0]).line;
+    throw new ConfigError(
+      "config",
+      { kind: "file", path, line },
+      "valid YAML",
+      truncate(e.message.split("\n")[0], 120),
+    );
+  }
+  const lineOf = (p: string[]): number | undefined => {
+    const node = doc.getIn(p, true) as YamlNode | undefined;
+    const range = node?.range;
+    if (range) return lc.linePos(range[0]).line;
+    return undefined;
+  };
+  if (doc.contents === null) return { path, values: {}, lineOf };
+  if (!isMap(doc.contents)) {
+    throw new ConfigError("config", fileSource, "a YAML mapping of keys", "a non-mapping document");
+  }
+  const values = doc.toJS() as Record<string, unknown>;
+  checkUnknownKeys(doc.contents, shape, [], { file: path, lc, rules });
+  if (rules.expand) {
+    expandValues(values, [], { ...rules.expand(values), env: rules.env }, lineOf, path);
+  }
+  return { path, values, lineOf };
+}
+
+function expandValues(
+  node: Record<string, unknown> | unknown[],
+  at: string[],
+  opts: ExpandOptions,
+  lineOf: (p: string[]) => number | undefined,
+  file: string,
+  budget = { left: 1000 },
+): void {
+  for (const [k, v] of Object.entries(node)) {
+    const here = [...at, k];
+    if (typeof v === "string" && v.includes("{")) {
+      try {
+        (node as Record<string, unknown>)[k] = expandString(v, opts, budget);
+      } catch (err) {
+        if (!(err instanceof UnsetVariableError)) throw err;
+        throw new ConfigError(
+          here.join("."),
+          { kind: "file", path: file, line: lineOf(here) },
+          "set variables in ${...} (or ${VAR:-default})",
+          err.message,
+        );
+      }
+    } else if (v !== null && typeof v === "object") {
+      expandValues(v as Record<string, unknown>, here, opts, lineOf, file, budget);
+    }
+  }
+}
+
+interface KeyCheck {
+  file: string;
+  lc: LineCounter;
+  rules: FileRules;
+}
+
+// deno-lint-ignore no-explicit-any
+function checkUnknownKeys(map: any, shape: Shape, prefix: string[], ctx: KeyCheck) {
+  const { file, lc, rules } = ctx;
+  for (const pair of map.items) {
+    const keyNode = pair.key;
+    const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+    const line = keyNode?.range ? lc.linePos(keyNode.range[0]).line : undefined;
+    const node = shape[name];
+    const key = [...prefix, name].join(".");
+    if (!node && isTolerated(key, rules.tolerated)) {
+      rules.ignored.push(key);
+      continue;
+    }
+    if (!node) {
+      const known = [
+        ...Object.keys(shape),
+        ...[...rules.tolerated].filter((t) => t.startsWith(prefix.map((p) => p + ".").join("")))
+          .map((t) => t.slice(prefix.join(".").length + (prefix.length ? 1 : 0)).split(".")[0])
+          .filter((t) => t !== "*"),
+      ];
+      const guess = didYouMean(name, new Set(known));
+      throw new ConfigError(
+        key,
+        { kind: "file", path: file, line },
+        guess
+          ? `a known key (did you mean "${guess}"?)`
+          : `one of the known keys (${Object.keys(shape).join(", ")})`,
+        `unknown key "${name}"`,
+      );
+    }
+    if (node.kind === "section") {
+      if (isMap(pair.value)) {
+        checkUnknownKeys(pair.value, (node as Section<Shape>).fields, [...prefix, name], ctx);
+      } else if (pair.value !== null && !(isScalar(pair.value) && pair.value.value === null)) {
+        throw new ConfigError(
+          key,
+          { kind: "file", path: file, line },
+          "a mapping",
+          isSeq(pair.value)
+            ? "a list"
+            : describeFound(isScalar(pair.value) ? pair.value.value : ""),
+        );
+      }
+    }
+  }
+}
+
+/** Declares a config. */
