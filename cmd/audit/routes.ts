@@ -15,7 +15,7 @@ import { z } from "zod";
 import { createMeshAuth, type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
 import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../../core/compat/mod.ts";
 import type { AuditAppendResponse, EntryWithReceipt } from "../../core/ledger/entry.ts";
-import { CanonicalJsonError } from "../../core/ledger/canonical.ts";
+import { CanonicalJsonError } from "../../core/encoding/mod.ts";
 import { readExactJson } from "../../core/ledger/json.ts";
 import {
   IdempotencyConflictError,

@@ -3,7 +3,8 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { fromBase64, generateKeyPair, importSeed, toBase64 } from "../../core/crypto/ed25519.ts";
+import { generateKeyPair, importSeed } from "../../core/crypto/ed25519.ts";
+import { decodeBase64, encodeBase64 } from "../../core/encoding/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import {
@@ -33,12 +34,12 @@ async function loadKeys(config: SidecarConfig, log: Logger) {
   if (!seed) {
     const keys = await generateKeyPair();
     log.warn("IATP_SIGNING_KEY not set: generated an ephemeral Ed25519 key", {
-      public_key: `ed25519:${toBase64(keys.publicRaw)}`,
+      public_key: `ed25519:${encodeBase64(keys.publicRaw)}`,
     });
     return keys;
   }
   try {
-    return await importSeed(fromBase64(seed));
+    return await importSeed(decodeBase64(seed));
   } catch {
     throw new ConfigError(
       "signing_key",

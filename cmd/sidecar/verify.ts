@@ -7,7 +7,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { fromBase64, toHex, verify } from "../../core/crypto/ed25519.ts";
+import { sha256Hex, verify } from "../../core/crypto/mod.ts";
+import { decodeBase64 } from "../../core/encoding/mod.ts";
 import { CheckFailedError, UsageError } from "../../core/errors/mod.ts";
 import { parseVerificationKey, verifyAttestation } from "../../core/trust/mod.ts";
 import { print } from "../shared.ts";
@@ -40,12 +41,6 @@ async function getJson(
   } catch {
     throw new CheckFailedError(`${url} did not return JSON`);
   }
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  return toHex(
-    new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))),
-  );
 }
 
 /** Runs the sub-verb; returns the exit code (throws CheckFailedError / UsageError otherwise). */
@@ -89,7 +84,7 @@ export async function verifyAttestationCommand(argv: string[]): Promise<number> 
   ]);
   const key = await resolveKey(parsed.values["public-key"], manifest);
   const result = await verifyAttestation(att.body, key, {
-    configHash: await sha256Hex(manifest.text),
+    configHash: sha256Hex(manifest.text),
   });
   if (!result.ok) throw new CheckFailedError(`attestation invalid: ${result.reason}`);
   const a = att.body as Record<string, string>;
@@ -125,7 +120,7 @@ async function resolveKey(
   const sig = manifest.res.headers.get("x-iatp-signature");
   let sigBytes: Uint8Array | undefined;
   try {
-    sigBytes = sig ? fromBase64(sig) : undefined;
+    sigBytes = sig ? decodeBase64(sig) : undefined;
   } catch {
     sigBytes = undefined;
   }

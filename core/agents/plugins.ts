@@ -180,7 +180,9 @@ export class PluginCatalog {
     }
     const plugin = await this.load(id, kind);
     if (this.#closed) throw new PluginError("crashed", "the agent is stopping");
-    if (isExternal(plugin.manifest)) return this.#keep(key, id, await this.#external(plugin, config));
+    if (isExternal(plugin.manifest)) {
+      return this.#keep(key, id, await this.#external(plugin, config));
+    }
     const valid = validatePluginConfig(plugin.manifest, config);
     const why = grantsViolation(
       computeGrants(plugin.dir, plugin.manifest, valid),

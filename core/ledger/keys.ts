@@ -3,7 +3,8 @@
  * file that is created (mode 0600) on first start.
  * @module
  */
-import { type Ed25519KeyPair, fromBase64, generateKeyPair, importSeed } from "../crypto/ed25519.ts";
+import { type Ed25519KeyPair, generateKeyPair, importSeed } from "../crypto/ed25519.ts";
+import { decodeBase64 } from "../encoding/mod.ts";
 
 /** A signing key that cannot be loaded: says which source and why. */
 export class SigningKeyError extends Error {
@@ -41,7 +42,7 @@ export async function loadSigningKey(
 async function fromSeed(seedBase64: string, source: string): Promise<Ed25519KeyPair> {
   let seed: Uint8Array;
   try {
-    seed = fromBase64(seedBase64);
+    seed = decodeBase64(seedBase64);
   } catch {
     throw new SigningKeyError(`${source}: not base64`);
   }

@@ -5,7 +5,8 @@
  * @module
  */
 import { dirname } from "node:path";
-import { bytesEqual, hex, unhex } from "./hash.ts";
+import { bytesEqual, parseHash } from "./hash.ts";
+import { encodeHex } from "../encoding/mod.ts";
 import { verifyConsistency } from "./merkle.ts";
 import { openCheckpoint, parseVkey } from "./note.ts";
 
@@ -96,12 +97,12 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
     ok: true,
     url: base,
     tree_size: cp.treeSize,
-    root_hash: hex(cp.rootHash),
+    root_hash: encodeHex(cp.rootHash),
     trusted_on_first_use: !opts.vkey && !seen,
   };
   if (seen) {
     report.previous_size = seen.tree_size;
-    const oldRoot = unhex(seen.root_hash);
+    const oldRoot = parseHash(seen.root_hash);
     if (!oldRoot) return fail("state file holds a malformed root hash");
     if (cp.treeSize < seen.tree_size) {
       return fail(`log shrank from ${seen.tree_size} to ${cp.treeSize} entries`, report);
@@ -116,7 +117,7 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
           `${base}/proof/consistency?first=${seen.tree_size}&second=${cp.treeSize}`,
           timeoutMs,
         );
-        proof = (p.consistency_proof as string[]).map((h) => unhex(h) ?? new Uint8Array());
+        proof = (p.consistency_proof as string[]).map((h) => parseHash(h) ?? new Uint8Array());
       } catch (err) {
         return fail(`cannot fetch consistency proof: ${(err as Error).message}`, report);
       }
@@ -128,7 +129,7 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
   state[base] = {
     vkey: vkeyText,
     tree_size: cp.treeSize,
-    root_hash: hex(cp.rootHash),
+    root_hash: encodeHex(cp.rootHash),
     checkpoint: String(served.checkpoint),
     checked_at: new Date().toISOString(),
   };

@@ -23,7 +23,8 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { type Issuer, keyIdOf, parsePublicKey } from "../auth/credential.ts";
-import { fromBase64, sign, toBase64, verify } from "../crypto/ed25519.ts";
+import { sign, verify } from "../crypto/ed25519.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/mod.ts";
 
 /** The signature file at the top of a signed plugin folder. */
 export const SIGNATURE_FILE = "plugin.sig";
@@ -175,7 +176,7 @@ export async function signPlugin(
     algorithm: "ed25519",
     key_id: key.kid,
     digest: d.digest,
-    signature: toBase64(await sign(key.keys.privateKey, signedMessage(d.digest))),
+    signature: encodeBase64(await sign(key.keys.privateKey, signedMessage(d.digest))),
   };
   await Deno.writeTextFile(join(dir, SIGNATURE_FILE), JSON.stringify(sig, null, 2) + "\n", {
     mode: 0o644,
@@ -265,7 +266,7 @@ export async function verifyPlugin(
       `signed by an unknown key ${sig.key_id}`,
     );
   }
-  if (!await verify(key, fromBase64(sig.signature), signedMessage(sig.digest))) {
+  if (!await verify(key, decodeBase64(sig.signature), signedMessage(sig.digest))) {
     throw new PluginSignatureError(
       "bad_signature",
       `the signature of key ${sig.key_id} over ${sig.digest} is invalid`,

@@ -13,7 +13,7 @@
  */
 import type { CompatMode } from "../compat/mod.ts";
 import { isValidationError } from "../errors/mod.ts";
-import { canonicalize, CanonicalJsonError } from "../ledger/canonical.ts";
+import { canonicalize, CanonicalJsonError } from "../encoding/mod.ts";
 import { type AuditClient, AuditClientError } from "../ledger/client.ts";
 import type { Logger } from "../log/mod.ts";
 import {

@@ -4,7 +4,6 @@
  * @module
  */
 export * from "./attestation.ts";
-export * from "./canonical.ts";
 export * from "./codebase.ts";
 export * from "./decision.ts";
 export * from "./manifest.ts";

@@ -132,7 +132,7 @@ Deno.test("action e2e: polling, concurrency, heartbeats during long plugins, tim
     assert.equal(orch.heartbeats().at(-1)?.status, "offline");
     const lines = await auditLines(join(dir.path, "agent"));
     const text = await Deno.readTextFile(join(dir.path, "agent/logs/audit/audit.jsonl"));
-    assert.equal((await verifyAuditLines(text)).ok, true);
+    assert.equal((verifyAuditLines(text)).ok, true);
     assert.ok(lines.filter((l) => l.event === "instruction.received").length === 3);
     assert.ok(lines.filter((l) => l.event === "instruction.executed").length === 3);
     assert.doesNotMatch(

@@ -8,7 +8,8 @@
  * upstream's own `iatp scan`, `iatp verify`, schema and attestation validator run too.
  */
 import assert from "node:assert/strict";
-import { fromBase64, verify } from "../../core/crypto/ed25519.ts";
+import { verify } from "../../core/crypto/ed25519.ts";
+import { decodeBase64 } from "../../core/encoding/mod.ts";
 import { tempDir } from "../helpers.ts";
 import {
   type Agent,
@@ -75,8 +76,8 @@ async function checkManifest(base: string) {
   assert.equal(caps.text, m.text, "/capabilities serves the same signed document");
   goManifest.parse(caps.json);
   const key = String(m.json.identity.verification_key).replace(/^ed25519:/, "");
-  const sig = fromBase64(m.headers.get("x-iatp-signature")!);
-  assert.ok(await verify(fromBase64(key), sig, m.text), "X-IATP-Signature verifies");
+  const sig = decodeBase64(m.headers.get("x-iatp-signature")!);
+  assert.ok(await verify(decodeBase64(key), sig, m.text), "X-IATP-Signature verifies");
   return { doc: m.json, py };
 }
 

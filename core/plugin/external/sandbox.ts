@@ -147,7 +147,13 @@ const probes = new Map<string, Promise<SandboxProbe>>();
 
 async function run(bin: string, args: string[]) {
   return await new Deno.Command(bin, {
-    args: [...args, ...SYSTEM_DIRS.flatMap((d) => ["--ro-bind-try", d, d]), "--", "/usr/bin/id", "-u"],
+    args: [
+      ...args,
+      ...SYSTEM_DIRS.flatMap((d) => ["--ro-bind-try", d, d]),
+      "--",
+      "/usr/bin/id",
+      "-u",
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -174,7 +180,9 @@ export function probeSandbox(bin = "bwrap"): Promise<SandboxProbe> {
       if (user.success) return { ok: true, asRoot: false };
       return {
         ok: false,
-        reason: `bubblewrap cannot create a sandbox: ${dec.decode(user.stderr).trim().slice(0, 200)}`,
+        reason: `bubblewrap cannot create a sandbox: ${
+          dec.decode(user.stderr).trim().slice(0, 200)
+        }`,
       };
     } catch (err) {
       return {
@@ -217,7 +225,9 @@ export async function copyTree(from: string, to: string, budget = { left: MAX_PL
     if (e.isDirectory) await copyTree(src, dst, budget);
     else if (e.isFile) {
       budget.left -= (await Deno.stat(src)).size;
-      if (budget.left < 0) throw new Error(`plugin folder larger than ${MAX_PLUGIN_COPY_BYTES} bytes`);
+      if (budget.left < 0) {
+        throw new Error(`plugin folder larger than ${MAX_PLUGIN_COPY_BYTES} bytes`);
+      }
       await Deno.copyFile(src, dst);
       await Deno.chmod(dst, 0o644);
     }

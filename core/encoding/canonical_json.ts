@@ -1,6 +1,6 @@
 /**
- * RFC 8785 JSON Canonicalization Scheme (JCS): the exact bytes a ledger entry hashes to, so any
- * independent tool can recompute a leaf from the entry's JSON.
+ * RFC 8785 JSON Canonicalization Scheme (JCS): the exact bytes a ledger entry hashes to and a
+ * signed manifest covers, so any independent tool can recompute them from the JSON.
  * @module
  */
 
@@ -15,7 +15,11 @@ export class CanonicalJsonError extends Error {
 /**
  * The RFC 8785 canonical JSON text of a JSON value: object keys sorted by UTF-16 code units,
  * numbers in ECMAScript shortest form, strings escaped as JSON.stringify does, no whitespace.
+ * An object member whose value is `undefined` is left out (as JSON.stringify does).
  *
+ * @throws {CanonicalJsonError} for a non-finite number, a lone surrogate in a string or key,
+ * `undefined` or a function, bigint or symbol where a value is due, or nesting deeper than
+ * {@linkcode MAX_CANONICAL_DEPTH}
  * @example
  * ```ts
  * canonicalize({ b: 1, a: [true, "x"] }); // '{"a":[true,"x"],"b":1}'

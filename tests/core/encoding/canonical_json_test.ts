@@ -1,9 +1,10 @@
+/** Tests for RFC 8785 canonical JSON: ordering, numbers, escapes and refusals. @module */
 import assert from "node:assert/strict";
 import {
   canonicalize,
   CanonicalJsonError,
   MAX_CANONICAL_DEPTH,
-} from "../../../core/ledger/canonical.ts";
+} from "../../../core/encoding/mod.ts";
 
 Deno.test("RFC 8785: keys sorted by UTF-16 code units, no whitespace", () => {
   // The sorting example from RFC 8785 section 3.2.3.
@@ -56,4 +57,11 @@ Deno.test("inputs with no canonical form are rejected with a typed error", () =>
   let deep: unknown = 1;
   for (let i = 0; i <= MAX_CANONICAL_DEPTH + 1; i++) deep = [deep];
   assert.throws(() => canonicalize(deep), CanonicalJsonError);
+});
+
+Deno.test("an undefined member is left out; undefined anywhere else has no canonical form", () => {
+  assert.equal(canonicalize({ b: 1, u: undefined, a: [null] }), '{"a":[null],"b":1}');
+  assert.throws(() => canonicalize([1, undefined]), CanonicalJsonError);
+  assert.throws(() => canonicalize(undefined), CanonicalJsonError);
+  assert.throws(() => canonicalize({ "\udc00": 1 }), CanonicalJsonError, "lone surrogate key");
 });
