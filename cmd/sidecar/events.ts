@@ -4,6 +4,7 @@
  * background, so a slow or dead relay or ledger never blocks or fails a request.
  * @module
  */
+import { settledWithin } from "../../core/async/mod.ts";
 import { AuditClient } from "../../core/ledger/client.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import type { TraceRecord } from "../../core/recorder/mod.ts";
@@ -74,10 +75,10 @@ export function createEventSink(opts: {
     },
     async close() {
       // Delivery is best effort: shutdown waits a bounded time for the queues, never forever.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const expired = new Promise<void>((r) => timer = setTimeout(r, opts.closeTimeoutMs ?? 5_000));
-      await Promise.race([Promise.allSettled([relay?.close(), audit?.close()]), expired]);
-      clearTimeout(timer);
+      await settledWithin(
+        Promise.allSettled([relay?.close(), audit?.close()]),
+        opts.closeTimeoutMs ?? 5_000,
+      );
     },
   };
 }

@@ -5,6 +5,7 @@
  * off with jitter; reports are retried a bounded number of times.
  * @module
  */
+import { backoffDelay, type BackoffPolicy, sleep } from "../../core/async/mod.ts";
 import { signedFetch, type SignerIdentity } from "../../core/auth/mod.ts";
 import { type AgentCommand, type CommandResult, parseCommand } from "../../core/docker/mod.ts";
 import { readBody } from "../../core/http/mod.ts";
@@ -66,25 +67,17 @@ export class DashboardLink {
       } catch (err) {
         if (this.#closed.signal.aborted) break;
         this.#failures++;
-        const mult = Math.min(2 ** (this.#failures - 1), MAX_BACKOFF_MULTIPLIER);
-        wait = this.opts.backoffMs * mult * (0.5 + Math.random() / 2);
+        wait = backoffDelay(this.#failures - 1, this.#backoff());
         this.opts.log.warn("dashboard poll failed", { err, retry_in_ms: Math.round(wait) });
       }
-      if (wait > 0) await this.#sleep(wait);
+      await sleep(wait, this.#closed.signal);
     }
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      const signal = this.#closed.signal;
-      function done() {
-        clearTimeout(t);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-      signal.addEventListener("abort", done);
-    });
+  /** Retry schedule: `backoff_ms` doubling per failure up to {@linkcode MAX_BACKOFF_MULTIPLIER}x. */
+  #backoff(jitter: BackoffPolicy["jitter"] = "equal"): BackoffPolicy {
+    const baseMs = this.opts.backoffMs;
+    return { baseMs, maxMs: baseMs * MAX_BACKOFF_MULTIPLIER, jitter };
   }
 
   async #poll(): Promise<{ item?: AgentCommand; nextPollSecs: number }> {
@@ -152,7 +145,7 @@ export class DashboardLink {
       }
       if (this.#closed.signal.aborted) return;
       // Exponential: a 401 waits out the token source's refresh debounce before giving up.
-      await this.#sleep(o.backoffMs * Math.min(2 ** (attempt - 1), MAX_BACKOFF_MULTIPLIER));
+      await sleep(backoffDelay(attempt - 1, this.#backoff("none")), this.#closed.signal);
     }
     o.log.error("report dropped after retries", { command_id: r.command_id });
   }

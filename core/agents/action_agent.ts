@@ -19,18 +19,11 @@ import { ResultReporter, type TaskSource } from "./reporter.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 import { boundResult, PluginHealth } from "./results.ts";
 import { TaskQueue } from "./queue.ts";
-import { sleep } from "./backoff.ts";
+import { settledWithin, sleep } from "../async/mod.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
 
 /** How long stop waits for a last delivery of unreported results. */
 export const FINAL_SWEEP_TIMEOUT_MS = 5_000;
-
-/** Waits for `p` up to `ms`; never throws. */
-async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([p.catch(() => {}), new Promise((r) => timer = setTimeout(r, ms))]);
-  clearTimeout(timer);
-}
 
 /** One unit of work. */
 interface Task {
@@ -378,7 +371,7 @@ export async function startActionAgent(
         await agent.close();
         await Promise.allSettled(loops);
         // One last delivery attempt, bounded: unreported results stay in state for next start.
-        await withTimeout(agent.reporter.sweep(), FINAL_SWEEP_TIMEOUT_MS);
+        await settledWithin(agent.reporter.sweep(), FINAL_SWEEP_TIMEOUT_MS);
         await rt.close();
         await svc.close();
       })(),

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import type { PluginResult } from "../plugin/mod.ts";
 import { PluginError } from "../plugin/mod.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
+import { backoffDelay, sleep } from "../async/mod.ts";
 import type { ExecutionLog } from "./exec_log.ts";
 import { InstallError, installPlugin, installSource } from "./install.ts";
 import type { PluginCatalog } from "./plugins.ts";

@@ -8,7 +8,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { registerSecret } from "../log/mod.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
+import { backoffDelay, sleep } from "../async/mod.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import {
   type HeartbeatBody,

@@ -3,7 +3,7 @@
  * token instead of failing, so the agent slows down rather than hammering the orchestrator.
  * @module
  */
-import { sleep } from "./backoff.ts";
+import { sleep } from "../async/mod.ts";
 
 /** Token bucket rate limiter. */
 export class TokenBucket {

@@ -11,7 +11,7 @@
  * @module
  */
 import type { RelayEvent } from "../relay/client.ts";
-import { sleep } from "./backoff.ts";
+import { sleep } from "../async/mod.ts";
 import type { ComponentHealth } from "./health.ts";
 import { type TaskSource, tasksTopic } from "./reporter.ts";
 import type { AgentRuntime } from "./runtime.ts";

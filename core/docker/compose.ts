@@ -5,6 +5,7 @@
  * project must be running and, where it has a HEALTHCHECK, healthy.
  * @module
  */
+import { sleep } from "../async/mod.ts";
 import type { DockerEngine } from "./engine.ts";
 import { type ProcessResult, runProcess } from "./process.ts";
 
@@ -174,7 +175,7 @@ export class ComposeRunner {
       if (Date.now() >= until) {
         return { ok: false, timedOut: true, services, reason: "health gate timed out" };
       }
-      await new Promise((r) => setTimeout(r, pollMs));
+      await sleep(pollMs);
     }
   }
 }

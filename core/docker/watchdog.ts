@@ -8,6 +8,7 @@
  * through `onEvent` (the agent publishes it to the relay topic `status.watchdog`).
  * @module
  */
+import { backoffDelay } from "../async/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { ContainerInspect, DockerEngine } from "./engine.ts";
 import { DockerError } from "./engine.ts";
@@ -83,11 +84,6 @@ interface Tracked {
   timer?: ReturnType<typeof setTimeout>;
   cooldownUntil?: number;
   missing?: boolean;
-}
-
-/** The restart delay before attempt `n` (0-based): `base x factor^n`, rounded to ms. */
-export function backoffDelay(base: number, factor: number, n: number): number {
-  return Math.round(base * factor ** n);
 }
 
 /** Watches containers and restarts failed ones. */
@@ -231,11 +227,12 @@ export class Watchdog {
       t.cooldownUntil = undefined;
       this.#emit({ ...base, action: "cooldown_over", attempt: 0 });
     }
-    const delay = reason === "glibc_mismatch" ? 0 : backoffDelay(
-      this.opts.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
-      this.opts.backoffFactor ?? DEFAULT_BACKOFF_FACTOR,
-      t.attempts,
-    );
+    const delay = reason === "glibc_mismatch" ? 0 : backoffDelay(t.attempts, {
+      baseMs: this.opts.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
+      maxMs: Infinity,
+      factor: this.opts.backoffFactor ?? DEFAULT_BACKOFF_FACTOR,
+      jitter: "none",
+    });
     this.#emit({
       ...base,
       action: "scheduled",

@@ -4,6 +4,7 @@
  * request carries an Idempotency-Key, so a retry after a lost response never appends twice.
  * @module
  */
+import { backoffDelay, sleep } from "../async/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import type { AuditAppendResponse } from "./entry.ts";
 
@@ -37,8 +38,8 @@ export const DEFAULT_AUDIT_BUFFER = 1000;
 export const DEFAULT_AUDIT_ATTEMPTS = 5;
 /** Default per-request timeout. */
 export const DEFAULT_AUDIT_TIMEOUT_MS = 10_000;
-const BACKOFF_BASE_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
+/** Retry schedule: jittered so many clients do not retry in step. */
+const BACKOFF = { baseMs: 100, maxMs: 5_000 };
 
 /** An append the ledger refused (4xx) or that failed after every retry. */
 export class AuditClientError extends Error {
@@ -86,7 +87,7 @@ export class AuditClient {
     const key = opts.idempotencyKey ?? crypto.randomUUID();
     let last: AuditClientError | undefined;
     for (let attempt = 0; attempt < this.#attempts; attempt++) {
-      if (attempt > 0) await sleep(backoff(attempt));
+      if (attempt > 0) await sleep(backoffDelay(attempt, BACKOFF));
       try {
         return await this.#post(entry, key);
       } catch (err) {
@@ -160,13 +161,4 @@ export class AuditClient {
     }
     return JSON.parse(text) as AuditAppendResponse;
   }
-}
-
-function backoff(attempt: number): number {
-  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
-  return cap / 2 + Math.random() * cap / 2; // jitter so many clients do not retry in step
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
 }

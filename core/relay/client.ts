@@ -15,10 +15,8 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { subscribeLoop, type SubscribeOptions, type Subscription } from "./client_subscribe.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
+import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../async/mod.ts";
 import { isTopicName } from "./topic.ts";
-
-export { backoffDelay, sleep } from "./backoff.ts";
 
 export type { SubscribeOptions, Subscription } from "./client_subscribe.ts";
 export { relayEventOf } from "./client_subscribe.ts";
@@ -101,6 +99,7 @@ export class RelayClient {
   readonly #closed = new AbortController();
   readonly #subs = new Set<Subscription>();
   readonly #stats = { sent: 0, dropped: 0 };
+  readonly #backoff: BackoffPolicy;
 
   constructor(opts: RelayClientOptions) {
     this.#opts = {
@@ -112,6 +111,7 @@ export class RelayClient {
       requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
       idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
     };
+    this.#backoff = { baseMs: this.#opts.backoffMinMs, maxMs: this.#opts.backoffMaxMs };
     this.#token = opts.token;
     this.#log = opts.log;
   }
@@ -150,7 +150,7 @@ export class RelayClient {
           throw e;
         }
         await sleep(
-          backoffDelay(attempt, this.#opts.backoffMinMs, this.#opts.backoffMaxMs),
+          backoffDelay(attempt, this.#backoff),
           this.#closed.signal,
         );
       }
@@ -213,7 +213,7 @@ export class RelayClient {
         }
         if (attempt === 0) this.#log?.warn("relay publish failed; retrying", { error: e.message });
         await sleep(
-          backoffDelay(attempt++, this.#opts.backoffMinMs, this.#opts.backoffMaxMs),
+          backoffDelay(attempt++, this.#backoff),
           this.#closed.signal,
         );
       }
@@ -247,9 +247,7 @@ export class RelayClient {
   /** Waits until the publish buffer is empty (or `timeoutMs`, default 5 s, passes). */
   async flush(timeoutMs = 5_000): Promise<void> {
     if (!this.#sending) return;
-    const timer = new AbortController();
-    await Promise.race([this.#idle, sleep(timeoutMs, timer.signal)]);
-    timer.abort();
+    await settledWithin(this.#idle, timeoutMs);
     if (this.#buffer.length > 0) {
       this.#log?.warn("relay flush timed out", { queued: this.#buffer.length });
     }

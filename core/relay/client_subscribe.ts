@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
+import { backoffDelay, sleep } from "../async/mod.ts";
 import type { RelayEvent } from "./client.ts";
 import { type SseEvent, SseParser } from "./sse.ts";
 
@@ -89,7 +89,9 @@ class SubscriptionLoop implements Subscription {
       if (this.#closed.signal.aborted) break;
       // Overflow means "catch up now": reconnect at once; anything else backs off with jitter.
       const min = Math.max(this.o.backoffMinMs, this.#retryHint ?? 0);
-      const wait = outcome === "overflow" ? 0 : backoffDelay(attempt++, min, this.o.backoffMaxMs);
+      const wait = outcome === "overflow"
+        ? 0
+        : backoffDelay(attempt++, { baseMs: min, maxMs: this.o.backoffMaxMs });
       await sleep(wait, this.#closed.signal);
     }
   }

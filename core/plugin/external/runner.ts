@@ -8,6 +8,7 @@
  * @module
  */
 import { join } from "node:path";
+import { settledWithin } from "../../async/mod.ts";
 import { type Logger, scrubString, silentLogger } from "../../log/mod.ts";
 import { secretValues, validatePluginConfig } from "../config.ts";
 import { failure, type PluginResult } from "../errors.ts";
@@ -388,7 +389,7 @@ export class ExternalRunner {
     const timer = setTimeout(() => (timedOut = true, p.kill()), timeoutMs);
     const status = await p.exited;
     clearTimeout(timer);
-    await Promise.race([p.done, new Promise((r) => setTimeout(r, 500))]);
+    await settledWithin(p.done, 500);
     const out = p.drain();
     const took = Math.round(performance.now() - t0);
     if (timedOut) {

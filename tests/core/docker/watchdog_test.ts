@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  backoffDelay,
   DockerEngine,
   Watchdog,
   type WatchdogEvent,
@@ -23,16 +22,6 @@ import {
 const LOOP = "trap 'exit 0' TERM; while true; do sleep 1; done";
 /** Events can take a while on a loaded 2-core machine; only order and values are asserted. */
 const EVENT_TIMEOUT_MS = 60_000;
-
-Deno.test("backoff follows base x factor^n (10/15/22.5/33.75/50.6 s upstream)", () => {
-  assert.deepEqual([0, 1, 2, 3, 4].map((n) => backoffDelay(10_000, 1.5, n)), [
-    10_000,
-    15_000,
-    22_500,
-    33_750,
-    50_625,
-  ]);
-});
 
 /** Runs a watchdog over `names` with small test timings; records every event. */
 async function withWatchdog(
