@@ -8,8 +8,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { registerSecret } from "../log/mod.ts";
-import { backoffDelay, sleep } from "../async/mod.ts";
-import { TokenBucket } from "./rate_limit.ts";
+import { backoffDelay, sleep, TokenBucket } from "../async/mod.ts";
 import {
   type HeartbeatBody,
   type Instruction,

@@ -5,12 +5,13 @@
  * warm runners keyed by plugin and config.
  * @module
  */
-import { join, resolve, sep } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../log/mod.ts";
 import {
   computeGrants,
   type Grants,
+  isInside,
   type LoadedPlugin,
   loadPlugin,
   PluginError,
@@ -55,12 +56,6 @@ export interface PluginCatalogOptions {
 /** A warm runner of either runtime. */
 export type AnyRunner = PluginRunner | ExternalRunner;
 
-function within(path: string, prefix: string): boolean {
-  const p = resolve(path);
-  const base = resolve(prefix);
-  return p === base || p.startsWith(base.endsWith(sep) ? base : base + sep);
-}
-
 /**
  * Why concrete grants exceed the sandbox policy, or undefined when they fit. Paths inside the
  * plugin's own folder are always allowed; others must sit under an allowed prefix.
@@ -77,8 +72,8 @@ export function grantsViolation(
   for (const [kind, paths] of [["read", grants.read], ["write", grants.write]] as const) {
     for (const raw of paths) {
       const abs = resolve(pluginDir, raw);
-      if (within(abs, pluginDir)) continue;
-      if (!policy.allowedPaths.some((a) => within(abs, a))) {
+      if (isInside(pluginDir, abs)) continue;
+      if (!policy.allowedPaths.some((a) => isInside(a, abs))) {
         return `asks to ${kind} ${raw}, outside security.sandbox.allowed_paths`;
       }
     }

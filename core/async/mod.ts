@@ -1,6 +1,7 @@
 /**
  * Time, shared by every module that waits: an abortable sleep, the jittered exponential backoff
- * of every retry loop, a deadline on a promise, and a bounded wait for shutdowns.
+ * of every retry loop, a deadline on a promise, a bounded wait for shutdowns, and the token
+ * bucket every rate limit uses.
  *
  * @example
  * ```ts
@@ -18,3 +19,4 @@
 export { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 export { deadline, type DeadlineOptions, isTimeout, settledWithin } from "./deadline.ts";
 export { sleep } from "./delay.ts";
+export { TokenBucket } from "./token_bucket.ts";

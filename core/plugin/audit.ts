@@ -13,6 +13,7 @@ import { init as lexerReady, parse as lex } from "es-module-lexer";
 import { basename, extname } from "node:path";
 import { fileURLToPath as fromFileUrl, pathToFileURL as toFileUrl } from "node:url";
 import { PluginError } from "./errors.ts";
+import { isInside } from "./paths.ts";
 
 /**
  * Node built-ins a plugin may import: pure computation, or (node:os) calls that Deno gates with
@@ -169,16 +170,12 @@ async function checkSpecifier(
     return;
   }
   // The SDK is types only: `import type` is erased before load, so it never reads the file.
-  if (basename(target) === SDK_FILE && !insideRoot(ctx.root, target)) {
+  if (basename(target) === SDK_FILE && !isInside(ctx.root, target)) {
     if (!typeOnly) ctx.problems.push(`${named}: import the SDK with \`import type\` (types only)`);
     return;
   }
   const real = await realInside(ctx, target, named);
   if (real) ctx.queue.push(real);
-}
-
-function insideRoot(root: string, path: string): boolean {
-  return path === root || path.startsWith(root.endsWith("/") ? root : root + "/");
 }
 
 // Resolves symlinks, then requires the real path to be inside the plugin folder.
@@ -187,22 +184,13 @@ async function realInside(ctx: Ctx, path: string, named: string): Promise<string
   try {
     real = await Deno.realPath(path);
   } catch {
-    const outside = !insideRoot(ctx.root, normalizeDots(path));
+    const outside = !isInside(ctx.root, path);
     ctx.problems.push(`${named}: ${outside ? "resolves outside the plugin folder" : "not found"}`);
     return undefined;
   }
-  if (!insideRoot(ctx.root, real)) {
+  if (!isInside(ctx.root, real)) {
     ctx.problems.push(`${named}: resolves outside the plugin folder (to ${real})`);
     return undefined;
   }
   return real;
-}
-
-function normalizeDots(path: string): string {
-  const out: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "..") out.pop();
-    else if (part !== "." && part !== "") out.push(part);
-  }
-  return "/" + out.join("/");
 }

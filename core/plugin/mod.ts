@@ -25,6 +25,7 @@ export type { ConfigField, Limits, Permissions, PluginKind, PluginManifest } fro
 export { isExternal } from "./manifest.ts";
 export { computeGrants, type Grants, isCompiled } from "./grants.ts";
 export { NODE_BUILTIN_ALLOW_LIST } from "./audit.ts";
+export { isInside } from "./paths.ts";
 export type { TriggerEvent } from "./events.ts";
 export {
   pluginDigest,

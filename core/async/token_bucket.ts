@@ -1,20 +1,31 @@
 /**
- * A token bucket: at most `burst` requests at once, refilled at `ratePerSec`. Callers wait for a
- * token instead of failing, so the agent slows down rather than hammering the orchestrator.
+ * A token bucket: at most `burst` takes at once, refilled continuously at `ratePerSec`. The one
+ * rate limiter: per-caller request budgets keep one per caller, and the agents' orchestrator
+ * client waits on one instead of failing, so it slows down rather than hammering its peer.
  * @module
  */
-import { sleep } from "../async/mod.ts";
+import { sleep } from "./delay.ts";
 
-/** Token bucket rate limiter. */
+/**
+ * A token bucket that starts full.
+ *
+ * @example
+ * ```ts
+ * const bucket = new TokenBucket(2, 3); // 2 tokens a second, bursts of 3
+ * if (!bucket.tryTake()) console.log(`retry in ${bucket.msUntilToken()} ms`);
+ * await bucket.take(signal); // or wait for one
+ * ```
+ */
 export class TokenBucket {
   #tokens: number;
   #last: number;
   #waiting = 0;
 
   /**
-   * @param ratePerSec refill rate
+   * @param ratePerSec refill rate, tokens per second
    * @param burst bucket size (also the starting fill)
    * @param now clock in ms, injectable for tests
+   * @throws {RangeError} unless `ratePerSec > 0` and `burst >= 1`
    */
   constructor(
     readonly ratePerSec: number,
@@ -42,19 +53,24 @@ export class TokenBucket {
     return false;
   }
 
-  /** Callers currently waiting for a token. */
+  /** Milliseconds until a token is available (0 when one is). */
+  msUntilToken(): number {
+    this.#refill();
+    return this.#tokens >= 1 ? 0 : ((1 - this.#tokens) / this.ratePerSec) * 1000;
+  }
+
+  /** Callers currently waiting in {@linkcode take}. */
   get waiting(): number {
     return this.#waiting;
   }
 
-  /** Waits until a token is available and takes it; returns false if `signal` aborted first. */
+  /** Waits until a token is available and takes it; false when `signal` aborted first. */
   async take(signal?: AbortSignal): Promise<boolean> {
     this.#waiting++;
     try {
       while (!signal?.aborted) {
         if (this.tryTake()) return true;
-        const needMs = ((1 - this.#tokens) / this.ratePerSec) * 1000;
-        await sleep(Math.max(1, Math.ceil(needMs)), signal);
+        await sleep(Math.max(1, Math.ceil(this.msUntilToken())), signal);
       }
       return false;
     } finally {
