@@ -48,13 +48,21 @@ export function describeSource(source: ConfigSource): string {
 /** An invalid configuration: names the key, where the value came from, what was expected and found. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  /**
+   * @param key the dotted config key, e.g. `store` or `watchdog.cooldown`
+   * @param source where the value came from
+   * @param expected what the value must be ("an integer from 1 to 65535")
+   * @param found what it was (never a secret's value)
+   * @param options `cause`: the error behind it
+   */
   constructor(
     readonly key: string,
     readonly source: ConfigSource,
     readonly expected: string,
     readonly found: string,
+    options?: ErrorOptions,
   ) {
-    super(`${key} (${describeSource(source)}): expected ${expected}, found ${found}`);
+    super(`${key} (${describeSource(source)}): expected ${expected}, found ${found}`, options);
   }
 }
 

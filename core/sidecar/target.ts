@@ -4,15 +4,10 @@
  * and query say once percent-decoded (cards and SSNs found, redacted copies to record).
  * @module
  */
-import {
-  checkTargetText,
-  normalizePath,
-  percentDecode,
-  TargetError,
-} from "../../core/http/client/mod.ts";
-import { inspectText } from "../../core/pii/mod.ts";
+import { checkTargetText, normalizePath, percentDecode, TargetError } from "../http/client/mod.ts";
+import { inspectText } from "../pii/mod.ts";
 
-export { TargetError } from "../../core/http/client/mod.ts";
+export { TargetError } from "../http/client/mod.ts";
 
 /** The sidecar path the proxy serves. */
 const PROXY = "/proxy";

@@ -4,11 +4,11 @@
  * background, so a slow or dead relay or ledger never blocks or fails a request.
  * @module
  */
-import { settledWithin } from "../../core/async/mod.ts";
-import { AuditClient } from "../../core/ledger/client.ts";
-import type { Logger } from "../../core/log/mod.ts";
-import type { TraceRecord } from "../../core/recorder/mod.ts";
-import { RelayClient } from "../../core/relay/client.ts";
+import { settledWithin } from "../async/mod.ts";
+import { AuditClient } from "../ledger/client.ts";
+import type { Logger } from "../log/mod.ts";
+import type { TraceRecord } from "../recorder/mod.ts";
+import { RelayClient } from "../relay/client.ts";
 
 /** Relay topic for sidecar flight-recorder events. */
 export const TRACE_TOPIC = "iatp.trace";
@@ -33,18 +33,24 @@ export function decisionOf(record: TraceRecord): "allow" | "block" | "warn" | un
   }
 }
 
-/** Builds the sink; with neither URL it does nothing. */
-export function createEventSink(opts: {
+/** Options for {@linkcode createEventSink}. */
+export interface EventSinkOptions {
   agentId: string;
+  /** The relay to publish every record to (topic {@linkcode TRACE_TOPIC}); unset: none. */
   relayUrl?: string;
+  /** Credential with `publish:iatp.trace`, when the relay requires one. */
   relayToken?: string;
+  /** The audit ledger to append every decision to; unset: none. */
   auditUrl?: string;
   /** Credential with `audit:append`, when the ledger requires one. */
   auditToken?: string;
   log: Logger;
   /** Longest close() waits for queued events to be delivered. */
   closeTimeoutMs?: number;
-}): EventSink {
+}
+
+/** Builds the sink; with neither URL it does nothing. */
+export function createEventSink(opts: EventSinkOptions): EventSink {
   const relay = opts.relayUrl
     ? new RelayClient({ url: opts.relayUrl, token: opts.relayToken || undefined, log: opts.log })
     : undefined;

@@ -1,57 +1,60 @@
 /**
- * Wires the sidecar: signing key, signed manifest, attestation, override policy, flight
+ * The sidecar service: signing key, signed manifest, attestation, override policy, flight
  * recorder (+ durable store, relay/audit fan-out) and the routes. With auth on, trace lookups
  * need `trace:read`; `/proxy` (the agent's own entrance, gated by the trust decision), the
  * manifest and the attestation stay open. Answers carry the Python sidecar's names beside
  * iatp's (`logs` beside `records`, `detail` in 404s) so its clients read them unchanged.
  * @module
  */
-import { type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
-import { meshAuthFor, resolveSecretSetting } from "../../core/auth/config.ts";
-import { HttpError } from "../../core/errors/mod.ts";
+import { type MeshAuth, requireMeshScope } from "../auth/mod.ts";
+import { HttpError } from "../errors/mod.ts";
 import {
   type App,
   createServer,
-  edgeOptions,
+  type EdgeOptions,
   type FastRoute,
   type Service,
-} from "../../core/http/mod.ts";
-import { createOriginClient } from "../../core/http/client/mod.ts";
-import { createLogger, type Logger } from "../../core/log/mod.ts";
-import "../../core/pii/mod.ts"; // keeps cards and SSNs out of every log line
-import { FlightRecorder, isValidTraceId, openRecordStore } from "../../core/recorder/mod.ts";
-import { createOverridePolicy, isQuarantined, trustScore } from "../../core/trust/mod.ts";
-import type { SidecarConfig } from "./config.ts";
-import { createEventSink } from "./events.ts";
-import { createIdentity, type Identity } from "./identity.ts";
-import { createProxy } from "./proxy.ts";
+} from "../http/mod.ts";
+import { createOriginClient } from "../http/client/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import "../pii/mod.ts"; // keeps cards and SSNs out of every log line
+import { FlightRecorder, isValidTraceId, openRecordStore } from "../recorder/mod.ts";
+import { createOverridePolicy, isQuarantined, trustScore } from "../trust/mod.ts";
+import { createEventSink, type EventSinkOptions } from "./events.ts";
+import { createIdentity, type Identity, type IdentityOptions } from "./identity.ts";
+import { createProxy, type ProxyLimits } from "./proxy.ts";
 
-/** The manifest fields the trust score depends on. */
-function factors(config: SidecarConfig) {
-  return {
-    trustLevel: config.trust_level,
-    reversibility: config.reversibility,
-    retention: config.retention,
-    humanInLoop: config.human_in_loop,
-    trainingConsent: config.training_consent,
-  };
+/** Everything the sidecar needs, fixed at startup. */
+export interface SidecarOptions {
+  host: string;
+  port: number;
+  log: Logger;
+  /** The HTTP edge's bounds (see `edgeOptions` in core/http). */
+  edge: EdgeOptions;
+  /** Mesh credentials guarding `/trace/:id`. */
+  auth: MeshAuth;
+  /** The agent behind the sidecar. */
+  agentUrl: string;
+  /** What the signed manifest and the attestation say, and the key they are signed with. */
+  identity: IdentityOptions;
+  /** The X-User-Override secret (unset: overrides off) and the unsafe legacy switch. */
+  override: { token?: string; legacy: boolean };
+  /** Records kept in memory; the optional durable store (.db/.sqlite or JSONL) and its bound. */
+  recorder: { capacity: number; file?: string; maxRows: number };
+  /** Where records go besides the recorder (relay, audit ledger). */
+  events: Omit<EventSinkOptions, "agentId" | "log">;
+  /** The proxy's bounds and forwarded headers. */
+  proxy: ProxyLimits;
 }
 
 /** The flight recorder (with its optional durable store) and the relay/audit fan-out. */
-function createRecorder(config: SidecarConfig, log: Logger) {
-  const events = createEventSink({
-    agentId: config.agent_id,
-    relayUrl: (config.relay_url as string | undefined) || undefined,
-    relayToken: resolveSecretSetting("relay_token", config.relay_token),
-    auditUrl: (config.audit_url as string | undefined) || undefined,
-    auditToken: resolveSecretSetting("audit_token", config.audit_token),
-    log,
-    closeTimeoutMs: config.drain_timeout,
-  });
-  const file = config.recorder_file as string | undefined;
+function createRecorder(opts: SidecarOptions) {
+  const { log } = opts;
+  const events = createEventSink({ ...opts.events, agentId: opts.identity.agentId, log });
+  const { file } = opts.recorder;
   const recorder = new FlightRecorder({
-    capacity: config.trace_capacity,
-    store: file ? openRecordStore(file, { maxRows: config.recorder_max_rows, log }) : undefined,
+    capacity: opts.recorder.capacity,
+    store: file ? openRecordStore(file, { maxRows: opts.recorder.maxRows, log }) : undefined,
     onRecord: (r) => events.onRecord(r),
   });
   return { recorder, events };
@@ -59,39 +62,31 @@ function createRecorder(config: SidecarConfig, log: Logger) {
 
 /**
  * Starts the sidecar.
- * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
- * credentials (protected mode), or a token setting whose file cannot be read.
+ * @throws {ConfigError} naming `signing_key` when the seed is not 32 bytes of base64
+ * @throws {Deno.errors.AddrInUse} when the port is taken
  */
-export async function start(config: SidecarConfig, deps: { log?: Logger } = {}): Promise<Service> {
-  const log = deps.log ?? createLogger({ service: "sidecar", level: config.log_level });
-  const auth = meshAuthFor(config, { command: "sidecar", host: config.host, log });
-  const f = factors(config);
+export async function startSidecarServer(opts: SidecarOptions): Promise<Service> {
+  const { log } = opts;
+  const f = opts.identity.factors;
   const score = trustScore(f);
-  const identity = await createIdentity(config, f, log);
-  const override = createOverridePolicy({
-    token: (config.override_token || config.trusted_user_override_token) as string | undefined,
-    legacy: config.legacy_override,
-  });
+  const identity = await createIdentity(opts.identity, log);
+  const override = createOverridePolicy(opts.override);
   for (const n of override.notices) log[n.level](n.msg);
 
-  const { recorder, events } = createRecorder(config, log);
+  const { recorder, events } = createRecorder(opts);
 
-  const upstream = createOriginClient(config.agent_url);
+  const upstream = createOriginClient(opts.agentUrl);
   const proxy = createProxy({
-    agentUrl: config.agent_url,
+    ...opts.proxy,
+    agentUrl: opts.agentUrl,
     send: upstream.send,
-    timeoutMs: config.upstream_timeout_ms,
-    maxBodyBytes: config.max_body_bytes,
-    maxJsonDepth: config.max_json_depth,
-    tracePayloadChars: config.trace_payload_bytes,
-    forwardHeaders: config.forward_headers,
     decision: {
-      retention: config.retention,
-      reversibility: config.reversibility,
-      humanInLoop: config.human_in_loop,
+      retention: f.retention,
+      reversibility: f.reversibility,
+      humanInLoop: f.humanInLoop,
       trustScore: score,
       quarantined: isQuarantined(f),
-      agentId: config.agent_id,
+      agentId: opts.identity.agentId,
     },
     override,
     recorder,
@@ -100,16 +95,16 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
   const fast: FastRoute = { route: PROXY_ROUTE_LABEL, handle: (req) => proxy.handle(req) };
   const server = createServer({
     service: "sidecar",
-    host: config.host,
-    port: config.port,
+    host: opts.host,
+    port: opts.port,
     log,
-    ...edgeOptions(config),
-    health: () => ({ status: "healthy", agent_id: config.agent_id }),
+    ...opts.edge,
+    health: () => ({ status: "healthy", agent_id: opts.identity.agentId }),
     // /proxy enforces its own limit so even a 413 carries the trace id.
     bodyLimitExempt: isProxyPath,
     fastPath: (req, path) => req.method === "POST" && isProxyPath(path) ? fast : undefined,
   });
-  registerInfoRoutes(server.app, identity, recorder, auth);
+  registerInfoRoutes(server.app, identity, recorder, opts.auth);
   // Also registered with Hono (percent-escaped paths; 405 with Allow for other methods).
   const handler = (c: { req: { raw: Request } }) => proxy.handle(c.req.raw);
   server.app.post("/proxy", handler);
@@ -117,8 +112,8 @@ export async function start(config: SidecarConfig, deps: { log?: Logger } = {}):
 
   const svc = await server.listen();
   log.info("sidecar ready", {
-    agent_url: config.agent_url,
-    agent_id: config.agent_id,
+    agent_url: opts.agentUrl,
+    agent_id: opts.identity.agentId,
     trust_score: score,
     quarantined: isQuarantined(f),
     override: override.mode,

@@ -6,29 +6,37 @@
  * streamed forward to the agent with a timeout.
  * @module
  */
-import type { Context } from "hono";
-import { HttpError } from "../../core/errors/mod.ts";
-import { type AppEnv, readBody, requestTargetOf } from "../../core/http/mod.ts";
-import { HttpClientError, type SendRequest } from "../../core/http/client/mod.ts";
-import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonText } from "../../core/pii/mod.ts";
-import { type FlightRecorder, isValidTraceId } from "../../core/recorder/mod.ts";
+import { HttpError } from "../errors/mod.ts";
+import { readBody, requestTargetOf } from "../http/mod.ts";
+import { HttpClientError, type SendRequest } from "../http/client/mod.ts";
+import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonText } from "../pii/mod.ts";
+import { type FlightRecorder, isValidTraceId } from "../recorder/mod.ts";
 import {
   decideTrust,
   type DecisionContext,
   type OverridePolicy,
   WARN_BELOW_SCORE,
-} from "../../core/trust/mod.ts";
+} from "../trust/mod.ts";
 import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
 
+/** The proxy's bounds and forwarded headers. */
+export interface ProxyLimits {
+  /** Time the agent has to answer (504 after). */
+  timeoutMs: number;
+  /** Largest request body accepted (413 above). */
+  maxBodyBytes: number;
+  /** Deepest JSON nesting scanned. */
+  maxJsonDepth: number;
+  /** Payload characters kept per flight-recorder record. */
+  tracePayloadChars: number;
+  /** Request headers forwarded to the agent (some are never forwarded whatever this says). */
+  forwardHeaders: string[];
+}
+
 /** What the proxy needs, fixed at startup. */
-export interface ProxyDeps {
+export interface ProxyDeps extends ProxyLimits {
   agentUrl: string;
   send: SendRequest;
-  timeoutMs: number;
-  maxBodyBytes: number;
-  maxJsonDepth: number;
-  tracePayloadChars: number;
-  forwardHeaders: string[];
   decision: DecisionContext;
   override: OverridePolicy;
   recorder: FlightRecorder;
@@ -275,12 +283,6 @@ export function createProxy(deps: ProxyDeps): Proxy {
       return await forward(deps, x, input.bytes);
     },
   };
-}
-
-/** Builds the Hono handler. */
-export function proxyHandler(deps: ProxyDeps): (c: Context<AppEnv>) => Promise<Response> {
-  const proxy = createProxy(deps);
-  return (c) => proxy.handle(c.req.raw);
 }
 
 /** The status and message for a failed upstream exchange. */

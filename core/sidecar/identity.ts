@@ -3,23 +3,36 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { generateKeyPair, importSeed } from "../../core/crypto/ed25519.ts";
-import { decodeBase64, encodeBase64 } from "../../core/encoding/mod.ts";
-import { ConfigError } from "../../core/errors/mod.ts";
-import type { Logger } from "../../core/log/mod.ts";
+import { generateKeyPair, importSeed } from "../crypto/ed25519.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/mod.ts";
+import { ConfigError } from "../errors/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import {
   type Attestation,
   buildManifest,
   createAttestation,
   hashCodebase,
+  type ManifestFields,
   type SignedManifest,
   signManifest,
   type TrustFactors,
-} from "../../core/trust/mod.ts";
-import type { SidecarConfig } from "./config.ts";
+} from "../trust/mod.ts";
 
 /** The checkout (or embedded) root whose sources the attestation hashes. */
 export const SOURCE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** What the signed manifest and the attestation say, and the key they are signed with. */
+export interface IdentityOptions {
+  agentId: string;
+  /** The declared trust factors (trust level, reversibility, retention, ...). */
+  factors: TrustFactors;
+  /** The rest of the manifest: owner, scopes, capabilities, undo window. */
+  manifest: Omit<ManifestFields, keyof TrustFactors | "agentId" | "verificationKey">;
+  /** Base64 Ed25519 seed; unset: an ephemeral key is generated (and its public key logged). */
+  signingSeed?: string;
+  /** How long one attestation is valid. */
+  attestationTtlMs: number;
+}
 
 /** What the sidecar publishes about itself. */
 export interface Identity {
@@ -29,8 +42,7 @@ export interface Identity {
   codebaseHash?: string;
 }
 
-async function loadKeys(config: SidecarConfig, log: Logger) {
-  const seed = config.signing_key as string | undefined;
+async function loadKeys(seed: string | undefined, log: Logger) {
   if (!seed) {
     const keys = await generateKeyPair();
     log.warn("IATP_SIGNING_KEY not set: generated an ephemeral Ed25519 key", {
@@ -40,12 +52,13 @@ async function loadKeys(config: SidecarConfig, log: Logger) {
   }
   try {
     return await importSeed(decodeBase64(seed));
-  } catch {
+  } catch (err) {
     throw new ConfigError(
       "signing_key",
       { kind: "env", name: "IATP_SIGNING_KEY" },
       "base64 of a 32-byte Ed25519 seed",
       "something else",
+      { cause: err },
     );
   }
 }
@@ -66,36 +79,23 @@ function attestationSource(
   };
 }
 
-/** Loads the key, signs the manifest and prepares attestations. */
-export async function createIdentity(
-  config: SidecarConfig,
-  factors: TrustFactors,
-  log: Logger,
-): Promise<Identity> {
-  const keys = await loadKeys(config, log);
-  const owner = (config.owner as string | undefined) || undefined;
-  if (!owner) {
+/**
+ * Loads the key, signs the manifest and prepares attestations.
+ * @throws {ConfigError} naming `signing_key` when the seed is not 32 bytes of base64
+ */
+export async function createIdentity(opts: IdentityOptions, log: Logger): Promise<Identity> {
+  const keys = await loadKeys(opts.signingSeed, log);
+  if (!opts.manifest.owner) {
     log.info("IATP_OWNER not set: the manifest names the agent id as its owner", {
-      owner: config.agent_id,
+      owner: opts.agentId,
     });
   }
   const signed = await signManifest(
     buildManifest({
-      ...factors,
-      agentId: config.agent_id,
-      owner,
-      agentVersion: (config.agent_version as string | undefined) || undefined,
-      rateLimit: config.rate_limit as number | undefined,
-      storageLocation: (config.storage_location as string | undefined) || undefined,
-      encryptionAtRest: config.encryption_at_rest,
-      encryptionInTransit: config.encryption_in_transit,
+      ...opts.factors,
+      ...opts.manifest,
+      agentId: opts.agentId,
       verificationKey: keys.publicRaw,
-      scopes: config.scopes,
-      idempotency: config.idempotency,
-      concurrencyLimit: config.concurrency_limit,
-      slaLatencyMs: config.sla_latency_ms,
-      undoWindowSeconds: config.undo_window_seconds,
-      compensationMethod: (config.compensation_method as string | undefined) || undefined,
     }),
     keys.privateKey,
   );
@@ -106,12 +106,12 @@ export async function createIdentity(
   if (!codebase) return { signed };
   const attestation = attestationSource(() =>
     createAttestation({
-      agentId: config.agent_id,
+      agentId: opts.agentId,
       codebaseHash: codebase.hash,
       configHash: signed.sha256,
       privateKey: keys.privateKey,
       publicRaw: keys.publicRaw,
-      ttlMs: config.attestation_ttl,
-    }), config.attestation_ttl);
+      ttlMs: opts.attestationTtlMs,
+    }), opts.attestationTtlMs);
   return { signed, attestation, codebaseHash: codebase.hash };
 }

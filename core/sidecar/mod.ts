@@ -1,0 +1,22 @@
+/**
+ * The IATP trust sidecar: a proxy in front of one agent that publishes a signed capability
+ * manifest and attestation, scans every request for cards and SSNs, decides allow / warn 449 /
+ * block 403 from the trust score, forwards over a strict HTTP/1.1 client, and keeps a flight
+ * recorder fanned out to the relay and the audit ledger. Also the check of another sidecar's
+ * attestation.
+ *
+ * @example
+ * ```ts
+ * const svc = await startSidecarServer({ ...options, agentUrl: "http://127.0.0.1:8000" });
+ * await svc.close();
+ * ```
+ * @module
+ */
+export {
+  ATTESTATION_PATH,
+  type AttestationCheckOptions,
+  type CheckedAttestation,
+  checkRemoteAttestation,
+  MAX_ATTESTATION_BYTES,
+} from "./attestation_check.ts";
+export { type SidecarOptions, startSidecarServer } from "./server.ts";
