@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
 import { compatField } from "../core/compat/mod.ts";
 import { serviceFields } from "../core/config/common.ts";
-import { defineConfig, type Infer, int, permittedEnv, str, url } from "../core/config/mod.ts";
+import { DATA_DIR, defineConfig, type Infer, int, str, url } from "../core/config/mod.ts";
 import { createServer, edgeOptions, type Service } from "../core/http/mod.ts";
 import { loadSigningKey } from "../core/ledger/keys.ts";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger } from "../core/ledger/ledger.ts";
@@ -17,8 +17,6 @@ import { RelayClient } from "../core/relay/client.ts";
 import { registerAuditRoutes } from "./audit/routes.ts";
 import { verifyCommand } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
-
-const DATA_DIR = permittedEnv("IATP_DATA_DIR") || "data";
 
 /** The audit service's configuration. */
 export const spec = defineConfig({

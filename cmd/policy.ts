@@ -8,15 +8,7 @@ import { fileURLToPath } from "node:url";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
 import { compatField } from "../core/compat/mod.ts";
 import { serviceFields } from "../core/config/common.ts";
-import {
-  defineConfig,
-  duration,
-  type Infer,
-  int,
-  permittedEnv,
-  str,
-  url,
-} from "../core/config/mod.ts";
+import { DATA_DIR, defineConfig, duration, type Infer, int, str, url } from "../core/config/mod.ts";
 import { ConfigError } from "../core/errors/mod.ts";
 import { createServer, edgeOptions, type Service } from "../core/http/mod.ts";
 import { AuditClient } from "../core/ledger/client.ts";
@@ -31,7 +23,6 @@ import { RelayClient } from "../core/relay/client.ts";
 import { registerPolicyRoutes, UPSTREAM_MISSING_RISK } from "./policy/routes.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 
-const DATA_DIR = permittedEnv("IATP_DATA_DIR") || "data";
 /** The built-in bundle (the seed rule), shipped as files beside core/policy. */
 export const DEFAULT_POLICY_DIR = fileURLToPath(
   new URL("../core/policy/default/", import.meta.url),

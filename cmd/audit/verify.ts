@@ -3,14 +3,12 @@
  * Exit 0 when it verifies, 1 naming the first bad index (or the failed check), 2 on bad usage.
  * @module
  */
-import { defineConfig, duration, permittedEnv, str, url } from "../../core/config/mod.ts";
+import { DATA_DIR, defineConfig, duration, str, url } from "../../core/config/mod.ts";
 import { CheckFailedError, ConfigError } from "../../core/errors/mod.ts";
 import { checkLiveLog } from "../../core/ledger/monitor.ts";
 import { verifyLedgerFile } from "../../core/ledger/verify.ts";
 import type { Command } from "../mod.ts";
 import { print } from "../shared.ts";
-
-const DATA_DIR = permittedEnv("IATP_DATA_DIR") || "data";
 
 /** The verify sub-verb's configuration. */
 export const verifySpec = defineConfig({

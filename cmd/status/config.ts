@@ -13,6 +13,7 @@
 import { serviceFields } from "../../core/config/common.ts";
 import {
   bool,
+  DATA_DIR,
   defineConfig,
   duration,
   type Infer,
@@ -24,7 +25,7 @@ import {
 } from "../../core/config/mod.ts";
 import { DEFAULT_DOCKER_SOCKET } from "../../core/docker/engine.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
-import { agentAuthFields, DATA_DIR } from "../compose_agent/config.ts";
+import { agentAuthFields } from "../../core/hostagent/mod.ts";
 
 function pct(name: string, level: "warning" | "critical", def: number) {
   return num({

@@ -20,11 +20,13 @@ import { parseArgs } from "node:util";
 import { ConfigError, type ConfigSource, describeSource, UsageError } from "../errors/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
+import { permittedEnv } from "./env.ts";
 import type { Field, Infer, Section, Shape } from "./fields.ts";
 import { describeFound, type EnvReader, type FileRules, getIn, loadFile, setIn } from "./file.ts";
 
 export * from "./fields.ts";
 export { didYouMean, expandString, isTolerated } from "./expand.ts";
+export { DATA_DIR, permittedEnv } from "./env.ts";
 
 /** A config declaration. */
 export interface ConfigSpec<S extends Shape> {
@@ -98,18 +100,6 @@ export interface Config<S extends Shape> {
 export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
 };
-
-/** Env reader that asks for permission first, so an ungranted variable reads as unset. */
-export function permittedEnv(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-      return undefined;
-    }
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
 
 function kebab(s: string): string {
   return s.replace(/_/g, "-").replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();

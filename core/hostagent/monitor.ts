@@ -8,8 +8,8 @@ import {
   type AlertEvent,
   type HostSampler,
   type HostSnapshot,
-} from "../../core/host/mod.ts";
-import type { Logger } from "../../core/log/mod.ts";
+} from "../host/mod.ts";
+import type { Logger } from "../log/mod.ts";
 
 /** Where events go (the relay client's non-blocking publish). */
 export type Publish = (topic: string, payload: Record<string, unknown>) => void;

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { callerOf, requireScope } from "../../core/auth/mod.ts";
+import { callerOf, requireScope } from "../auth/mod.ts";
 import {
   type AgentCommand,
   type CommandCounters,
@@ -16,9 +16,9 @@ import {
   parseCommand,
   scopeFor,
   type Watchdog,
-} from "../../core/docker/mod.ts";
-import { HttpError } from "../../core/errors/mod.ts";
-import type { App } from "../../core/http/mod.ts";
+} from "../docker/mod.ts";
+import { HttpError } from "../errors/mod.ts";
+import type { App } from "../http/mod.ts";
 import type { CommandQueue } from "./queue.ts";
 
 /** What the routes need. */

@@ -4,9 +4,9 @@
  * @module
  */
 import { streamSSE } from "hono/streaming";
-import { HttpError } from "../../core/errors/mod.ts";
-import type { HostSnapshot } from "../../core/host/mod.ts";
-import type { App } from "../../core/http/mod.ts";
+import { HttpError } from "../errors/mod.ts";
+import type { HostSnapshot } from "../host/mod.ts";
+import type { App } from "../http/mod.ts";
 import type { HostMonitor } from "./monitor.ts";
 
 /** What the routes need. */

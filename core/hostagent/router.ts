@@ -4,7 +4,7 @@
  * control-plane counters `/health` reports.
  * @module
  */
-import { signedFetch, type SignerIdentity } from "../../core/auth/mod.ts";
+import { signedFetch, type SignerIdentity } from "../auth/mod.ts";
 import {
   type AgentCommand,
   CommandCounters,
@@ -13,9 +13,9 @@ import {
   type DockerExecutor,
   isDockerCommand,
   makeResult,
-} from "../../core/docker/mod.ts";
-import type { HostSnapshot } from "../../core/host/mod.ts";
-import type { Logger } from "../../core/log/mod.ts";
+} from "../docker/mod.ts";
+import type { HostSnapshot } from "../host/mod.ts";
+import type { Logger } from "../log/mod.ts";
 
 /** Where Docker commands go. */
 export type DockerTarget =

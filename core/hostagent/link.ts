@@ -5,11 +5,11 @@
  * off with jitter; reports are retried a bounded number of times.
  * @module
  */
-import { backoffDelay, type BackoffPolicy, sleep } from "../../core/async/mod.ts";
-import { signedFetch, type SignerIdentity } from "../../core/auth/mod.ts";
-import { type AgentCommand, type CommandResult, parseCommand } from "../../core/docker/mod.ts";
-import { readBody } from "../../core/http/mod.ts";
-import type { Logger } from "../../core/log/mod.ts";
+import { backoffDelay, type BackoffPolicy, sleep } from "../async/mod.ts";
+import { signedFetch, type SignerIdentity } from "../auth/mod.ts";
+import { type AgentCommand, type CommandResult, parseCommand } from "../docker/mod.ts";
+import { readBody } from "../http/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import type { CommandRouter } from "./router.ts";
 
 /** Largest poll response read. */

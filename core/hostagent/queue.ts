@@ -4,7 +4,7 @@
  * to `report`. Both the queue and the report history are bounded.
  * @module
  */
-import type { AgentCommand } from "../../core/docker/mod.ts";
+import type { AgentCommand } from "../docker/mod.ts";
 
 /** A report as posted to `/api/v1/commands/report`. */
 export interface CommandReport {

@@ -4,10 +4,9 @@
  * in that mode; the socket is otherwise never opened by this agent.
  * @module
  */
-import { ComposeRunner, DockerEngine, DockerExecutor } from "../../core/docker/mod.ts";
-import { DEFAULT_MAX_LOG_BYTES } from "../../core/docker/engine.ts";
-import type { Logger } from "../../core/log/mod.ts";
-import type { StatusConfig } from "./config.ts";
+import { ComposeRunner, DockerEngine, DockerExecutor } from "../docker/mod.ts";
+import { DEFAULT_MAX_LOG_BYTES } from "../docker/engine.ts";
+import type { Logger } from "../log/mod.ts";
 import type { DockerTarget } from "./router.ts";
 
 /** Largest inline compose file accepted in legacy mode. */
@@ -15,15 +14,15 @@ export const LEGACY_MAX_COMPOSE_FILE_BYTES = 256 * 1024;
 
 /** The local executor on the configured socket. */
 export function legacyTarget(
-  config: StatusConfig,
+  opts: { socket: string; projectsRoot: string; workDir: string },
   log: Logger,
 ): { target: DockerTarget; close: () => void } {
-  const engine = new DockerEngine({ socket: config.docker_socket });
+  const engine = new DockerEngine({ socket: opts.socket });
   const executor = new DockerExecutor({
     engine,
-    compose: new ComposeRunner({ socket: config.docker_socket, engine }),
+    compose: new ComposeRunner({ socket: opts.socket, engine }),
     executedBy: "status_panel",
-    paths: { projectsRoot: config.projects_root, workDir: config.work_dir },
+    paths: { projectsRoot: opts.projectsRoot, workDir: opts.workDir },
     maxLogBytes: DEFAULT_MAX_LOG_BYTES,
     maxComposeFileBytes: LEGACY_MAX_COMPOSE_FILE_BYTES,
     log,

@@ -1,0 +1,35 @@
+/**
+ * The host agents. The compose-agent's signed command API (queue, long-poll routes, Docker
+ * reachability, watchdog events); the status agent's host monitor, command router (to the
+ * compose-agent, or the socket in legacy mode), dashboard link and status routes; and the
+ * settings both declare (identity, HMAC key from AGENT_TOKEN or Vault, signed-API bounds).
+ *
+ * @example
+ * ```ts
+ * const queue = new CommandQueue(100, 100);
+ * registerCommandRoutes(server.app, { executor, queue, maxWaitMs: 30_000, ...more });
+ * ```
+ * @module
+ */
+export { DIAGNOSTICS_PATH, registerCommandRoutes, type RouteDeps } from "./command_routes.ts";
+export {
+  type AgentAuthConfig,
+  agentAuthFields,
+  agentTokenSource,
+  checkReplayWindow,
+  type ReplayWindowConfig,
+  signedApiFields,
+} from "./config.ts";
+export { DOCKER_PROBE_INTERVAL_MS, probeDocker, watchdogSink } from "./docker_watch.ts";
+export { LEGACY_MAX_COMPOSE_FILE_BYTES, legacyTarget } from "./legacy.ts";
+export {
+  DashboardLink,
+  type LinkOptions,
+  MAX_BACKOFF_MULTIPLIER,
+  MAX_POLL_RESPONSE_BYTES,
+} from "./link.ts";
+export { composeAgentCounters, registerHostGauges, statusCommandCounter } from "./metrics.ts";
+export { HostMonitor, type Publish } from "./monitor.ts";
+export { CommandQueue, type CommandReport } from "./queue.ts";
+export { CommandRouter, type ControlPlaneMetrics, type DockerTarget } from "./router.ts";
+export { registerStatusRoutes, type StatusRouteDeps } from "./status_routes.ts";
