@@ -1,6 +1,6 @@
 /** `iatp up` credentials in-process: least scopes, reuse, and re-issue near expiry. */
 import assert from "node:assert/strict";
-import { ensureCredentials, UP_IDENTITIES } from "../../../cmd/up/credentials.ts";
+import { ensureCredentials, UP_IDENTITIES } from "../../../core/mesh/credentials.ts";
 import { CredentialVerifier, decodeClaims } from "../../../core/auth/credential.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 import { tempDir } from "../../helpers.ts";

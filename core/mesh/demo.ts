@@ -4,10 +4,10 @@
  * agent) so the dashboard shows allow, deny, block (403) and warn (449) within seconds.
  * @module
  */
-import type { Service } from "../../core/http/mod.ts";
-import { createServer } from "../../core/http/mod.ts";
-import type { Logger } from "../../core/log/mod.ts";
-import type { RelayClient } from "../../core/relay/client.ts";
+import type { Service } from "../http/mod.ts";
+import { createServer } from "../http/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { RelayClient } from "../relay/client.ts";
 
 /** Starts the demo agent: any POST answers a chat-completion-shaped echo of its JSON body. */
 export function startDemoAgent(

@@ -11,7 +11,7 @@ import {
   CredentialVerifier,
   issueCredential,
   type Issuer,
-} from "../../core/auth/credential.ts";
+} from "../auth/credential.ts";
 import {
   createIssuerFiles,
   ensurePrivateDir,
@@ -20,8 +20,8 @@ import {
   readIssuerKey,
   SECRET_FILE_MODE,
   writeSecretFile,
-} from "../../core/auth/files.ts";
-import { type Logger, registerSecret } from "../../core/log/mod.ts";
+} from "../auth/files.ts";
+import { type Logger, registerSecret } from "../log/mod.ts";
 
 /** Folder under the data dir. */
 export const CREDENTIALS_DIR = "credentials";
