@@ -6,7 +6,7 @@
 import { dirname } from "node:path";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
 import { compatField } from "../core/compat/mod.ts";
-import { serviceFields } from "../core/config/common.ts";
+import { serviceFields } from "../core/http/config.ts";
 import { DATA_DIR, defineConfig, type Infer, int, str, url } from "../core/config/mod.ts";
 import { createServer, edgeOptions, type Service } from "../core/http/mod.ts";
 import { loadSigningKey } from "../core/ledger/keys.ts";

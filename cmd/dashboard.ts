@@ -4,7 +4,7 @@
  * @module
  */
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
-import { serviceFields } from "../core/config/common.ts";
+import { serviceFields } from "../core/http/config.ts";
 import {
   bytes,
   defineConfig,
@@ -24,7 +24,7 @@ import { ConfigError } from "../core/errors/mod.ts";
 import { edgeOptions, type Service } from "../core/http/mod.ts";
 import { parseVkey } from "../core/ledger/note.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
-import { isTopicPattern } from "../core/relay/topic.ts";
+import { isTopicPattern } from "../core/topic/topic.ts";
 import { serviceCommand } from "./shared.ts";
 
 /** The dashboard's configuration. */

@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { CheckFailedError, UsageError } from "../core/errors/mod.ts";
 import { isExternal, loadPlugin, PluginError, PluginRunner } from "../core/plugin/mod.ts";
 import type { PluginResult } from "../core/plugin/mod.ts";
-import type { Command } from "./mod.ts";
+import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
 import { keygen, SIGN_USAGE, signDir, verifyDir } from "./plugin/sign.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { runPluginHost } from "../core/plugin/host_main.ts";
-import type { Command } from "./mod.ts";
+import type { Command } from "./command.ts";
 
 const USAGE = "Usage: iatp plugin-host\n\n" +
   "Internal: hosts one sandboxed plugin for a parent agent, speaking the plugin wire protocol\n" +

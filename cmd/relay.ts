@@ -7,7 +7,7 @@ import { z } from "zod";
 import { meshAuthFields, meshAuthFor } from "../core/auth/config.ts";
 import { isMeshScope } from "../core/auth/grants.ts";
 import { compatField } from "../core/compat/mod.ts";
-import { serviceFields } from "../core/config/common.ts";
+import { serviceFields } from "../core/http/config.ts";
 import {
   bytes,
   custom,

@@ -6,7 +6,7 @@
 import type { Config, DeepPartial, Infer, Shape } from "../core/config/mod.ts";
 import { closeOnSignal, type Service } from "../core/http/mod.ts";
 import { createLogger, type Level, type Logger, scrubString } from "../core/log/mod.ts";
-import type { Command } from "./mod.ts";
+import type { Command } from "./command.ts";
 
 /** Writes text to stdout (usage, results). */
 export function print(text: string): void {

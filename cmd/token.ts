@@ -22,7 +22,7 @@ import {
 import { isMeshScope } from "../core/auth/grants.ts";
 import { parseDuration } from "../core/config/mod.ts";
 import { ConfigError, UsageError } from "../core/errors/mod.ts";
-import type { Command } from "./mod.ts";
+import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
 
 const SCOPES_HELP =

@@ -1,8 +1,8 @@
 /** `iatp version`: version, git commit and Deno version (`--json` for machines). @module */
 import { parseArgs } from "node:util";
 import { UsageError } from "../core/errors/mod.ts";
-import { versionInfo } from "../core/version.ts";
-import type { Command } from "./mod.ts";
+import { versionInfo } from "../core/version/mod.ts";
+import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
 
 const USAGE =

@@ -7,7 +7,7 @@ import { DATA_DIR, defineConfig, duration, str, url } from "../../core/config/mo
 import { CheckFailedError, ConfigError } from "../../core/errors/mod.ts";
 import { checkLiveLog } from "../../core/ledger/monitor.ts";
 import { verifyLedgerFile } from "../../core/ledger/verify.ts";
-import type { Command } from "../mod.ts";
+import type { Command } from "../command.ts";
 import { print } from "../shared.ts";
 
 /** The verify sub-verb's configuration. */

@@ -4,7 +4,7 @@
  * everything else is `IATP_COMPOSE_AGENT_*`.
  * @module
  */
-import { serviceFields } from "../../core/config/common.ts";
+import { serviceFields } from "../../core/http/config.ts";
 import {
   bool,
   bytes,

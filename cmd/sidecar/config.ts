@@ -18,7 +18,7 @@ import {
   url,
 } from "../../core/config/mod.ts";
 import { meshAuthFields } from "../../core/auth/config.ts";
-import { serviceFields } from "../../core/config/common.ts";
+import { serviceFields } from "../../core/http/config.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../../core/pii/mod.ts";
 import { DEFAULT_TRACE_CAPACITY } from "../../core/recorder/mod.ts";
 import { DEFAULT_STORE_MAX_ROWS } from "../../core/recorder/store.ts";

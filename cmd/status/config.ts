@@ -10,7 +10,7 @@
  * TryDirect dashboard (Stacker) requires; that start warns.
  * @module
  */
-import { serviceFields } from "../../core/config/common.ts";
+import { serviceFields } from "../../core/http/config.ts";
 import {
   bool,
   DATA_DIR,

@@ -26,7 +26,7 @@ import {
   url,
 } from "../config/mod.ts";
 import { SUBJECT_PATTERN } from "../auth/credential.ts";
-import { edgeFields } from "../config/common.ts";
+import { edgeFields } from "../http/config.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 import { pluginTrustPolicy } from "./plugin_trust.ts";

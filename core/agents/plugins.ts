@@ -22,7 +22,7 @@ import {
 import { ExternalRunner } from "../plugin/external/runner.ts";
 import { sandboxUnavailable } from "../plugin/external/sandbox.ts";
 import { isExternal } from "../plugin/manifest.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../version/mod.ts";
 import { type AgentConfig, PLUGIN_ID } from "./config.ts";
 import type { AgentLayout } from "./layout.ts";
 

@@ -8,8 +8,8 @@
  */
 import { parseDuration } from "../config/mod.ts";
 import type { Service } from "../http/mod.ts";
-import { isTopicName } from "../relay/topic.ts";
-import type { TriggerEvent } from "../../plugins/sdk.ts";
+import { isTopicName } from "../topic/topic.ts";
+import type { TriggerEvent } from "../plugin/mod.ts";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import type { SensorConfig, TriggerSpec } from "./config.ts";
 import type { ComponentHealth } from "./health.ts";

@@ -8,7 +8,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { RelayClient, type RelayEvent } from "../relay/client.ts";
-import { encodeEvent, encodeRetry } from "../relay/sse.ts";
+import { encodeEvent, encodeRetry } from "../http/sse.ts";
 import { SseSubscriber } from "../relay/subscriber.ts";
 import { type IntentBrief, intentBrief } from "./describe.ts";
 import { type DashEvent, toDashEvent, type Viewer } from "./event.ts";

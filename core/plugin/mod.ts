@@ -26,7 +26,17 @@ export { isExternal } from "./manifest.ts";
 export { computeGrants, type Grants, isCompiled } from "./grants.ts";
 export { NODE_BUILTIN_ALLOW_LIST } from "./audit.ts";
 export { isInside } from "./paths.ts";
-export type { TriggerEvent } from "./events.ts";
+export type {
+  DetectFn,
+  ExecuteFn,
+  HealthFn,
+  InitFn,
+  PluginContext,
+  PluginLogger,
+  SendFn,
+  Severity,
+  TriggerEvent,
+} from "./contract.ts";
 export {
   pluginDigest,
   type PluginSignature,

@@ -15,7 +15,8 @@ import { computeGrants, HOST_RSS_OVERHEAD_MB, hostCommand, workerPermissions } f
 import { type HostSpec, PluginHost } from "./host.ts";
 import type { LoadedPlugin } from "./load.ts";
 import type { PluginMethod } from "./protocol.ts";
-import { checkEvents, type TriggerEvent } from "./events.ts";
+import type { TriggerEvent } from "./contract.ts";
+import { checkEvents } from "./events.ts";
 
 /** Default number of warm hosts per plugin. */
 export const DEFAULT_POOL_SIZE = 1;

@@ -24,7 +24,7 @@ import {
 } from "./server.ts";
 import { type RelayStore, TopicLimitError } from "./store.ts";
 import { SseSubscriber } from "./subscriber.ts";
-import { isTopicName, isTopicPattern, TopicFilter } from "./topic.ts";
+import { isTopicName, isTopicPattern, TopicFilter } from "../topic/topic.ts";
 
 /** What the route handlers share. */
 export interface RelayContext {

@@ -12,7 +12,7 @@ import type { Logger } from "../log/mod.ts";
 import { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
-import { encodeComment } from "./sse.ts";
+import { encodeComment } from "../http/sse.ts";
 import type { RelayStore } from "./store.ts";
 
 /** Default largest accepted payload (serialized JSON). */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../cmd/mod.ts";
-import { VERSION } from "../../core/version.ts";
+import { VERSION } from "../../core/version/mod.ts";
 import { ROOT, runIatp, tempDir } from "../helpers.ts";
 
 const TWELVE = [

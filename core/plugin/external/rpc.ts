@@ -6,7 +6,7 @@
  * Requests and connections are bounded; nothing a plugin sends can crash the agent.
  * @module
  */
-import type { TriggerEvent } from "../events.ts";
+import type { TriggerEvent } from "../contract.ts";
 import type { PluginManifest } from "../manifest.ts";
 
 /** Largest request read (the client sends at most what one `recv(65536)` answers). */

@@ -3,12 +3,12 @@
  * scripts/compile or from the checkout's .git, and the Deno version.
  * @module
  */
-import denoJson from "../deno.json" with { type: "json" };
+import denoJson from "../../deno.json" with { type: "json" };
 
 /** The iatp version. */
 export const VERSION: string = denoJson.version;
 
-const ROOT = new URL("../", import.meta.url);
+const ROOT = new URL("../../", import.meta.url);
 
 function tryRead(url: URL): string | undefined {
   try {

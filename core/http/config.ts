@@ -13,9 +13,9 @@ import {
   DEFAULT_MAX_HEADER_BYTES,
   DEFAULT_MAX_HEADER_FIELDS,
   DEFAULT_MAX_URL_BYTES,
-} from "../http/mod.ts";
+} from "./limits.ts";
+import { bytes, duration, int, oneOf, port, str } from "../config/mod.ts";
 import { LEVELS } from "../log/mod.ts";
-import { bytes, duration, int, oneOf, port, str } from "./fields.ts";
 
 /** Per-service defaults that differ from the shared ones. */
 export interface EdgeDefaults {
