@@ -4,16 +4,19 @@
  * @module
  */
 import { dirname } from "node:path";
-import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
+import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
-import { serviceFields } from "../core/http/config.ts";
 import { DATA_DIR, defineConfig, type Infer, int, str, url } from "../core/config/mod.ts";
-import { createServer, edgeOptions, type Service } from "../core/http/mod.ts";
-import { loadSigningKey } from "../core/ledger/keys.ts";
-import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger } from "../core/ledger/ledger.ts";
-import { LedgerStore } from "../core/ledger/store.ts";
+import { createServer, edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
+import {
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_PENDING,
+  Ledger,
+  LedgerStore,
+  loadSigningKey,
+} from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
-import { RelayClient } from "../core/relay/client.ts";
+import { RelayClient } from "../core/relay/mod.ts";
 import { registerAuditRoutes } from "./audit/routes.ts";
 import { verifyCommand } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";

@@ -5,7 +5,7 @@
  * directly with least-privilege flags; a compiled binary runs this subcommand instead.
  * @module
  */
-import { runPluginHost } from "../core/plugin/host_main.ts";
+import { runPluginHost } from "../core/plugin/mod.ts";
 import type { Command } from "./command.ts";
 
 const USAGE = "Usage: iatp plugin-host\n\n" +

@@ -4,22 +4,21 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { resolveAuthKeys, resolveSecretSetting } from "../core/auth/config.ts";
 import {
   type Claims,
+  createIssuerFiles,
   CredentialError,
   CredentialVerifier,
   decodeClaims,
+  isMeshScope,
   issueCredential,
-  SUBJECT_PATTERN,
-} from "../core/auth/credential.ts";
-import {
-  createIssuerFiles,
   ISSUER_KEY_FILE,
   ISSUER_PUB_FILE,
   readIssuerKey,
-} from "../core/auth/files.ts";
-import { isMeshScope } from "../core/auth/grants.ts";
+  resolveAuthKeys,
+  resolveSecretSetting,
+  SUBJECT_PATTERN,
+} from "../core/auth/mod.ts";
 import { parseDuration } from "../core/config/mod.ts";
 import { ConfigError, UsageError } from "../core/errors/mod.ts";
 import type { Command } from "./command.ts";

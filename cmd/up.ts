@@ -8,7 +8,7 @@
  */
 import { UsageError } from "../core/errors/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
-import { RelayClient } from "../core/relay/client.ts";
+import { RelayClient } from "../core/relay/mod.ts";
 import type { Command } from "./command.ts";
 import { print, runUntilStopped } from "./shared.ts";
 import { demoSteps, ensureCredentials, runDemoTraffic } from "../core/mesh/mod.ts";

@@ -12,17 +12,18 @@
  * @module
  */
 import { z } from "zod";
-import { createMeshAuth, type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
+import { createMeshAuth, type MeshAuth, requireMeshScope } from "../../core/auth/mod.ts";
 import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../../core/compat/mod.ts";
-import type { AuditAppendResponse, EntryWithReceipt } from "../../core/ledger/entry.ts";
-import { CanonicalJsonError } from "../../core/encoding/mod.ts";
-import { readExactJson } from "../../core/ledger/json.ts";
 import {
+  type AuditAppendResponse,
+  type EntryWithReceipt,
   IdempotencyConflictError,
   type Ledger,
   LedgerBusyError,
   LedgerRangeError,
-} from "../../core/ledger/ledger.ts";
+  readExactJson,
+} from "../../core/ledger/mod.ts";
+import { CanonicalJsonError } from "../../core/encoding/mod.ts";
 import { HttpError } from "../../core/errors/mod.ts";
 import { type App, errorBody } from "../../core/http/mod.ts";
 

@@ -5,8 +5,7 @@
  */
 import { DATA_DIR, defineConfig, duration, str, url } from "../../core/config/mod.ts";
 import { CheckFailedError, ConfigError } from "../../core/errors/mod.ts";
-import { checkLiveLog } from "../../core/ledger/monitor.ts";
-import { verifyLedgerFile } from "../../core/ledger/verify.ts";
+import { checkLiveLog, verifyLedgerFile } from "../../core/ledger/mod.ts";
 import type { Command } from "../command.ts";
 import { print } from "../shared.ts";
 

@@ -4,7 +4,7 @@
  * everything else is `IATP_COMPOSE_AGENT_*`.
  * @module
  */
-import { serviceFields } from "../../core/http/config.ts";
+import { serviceFields } from "../../core/http/mod.ts";
 import {
   bool,
   bytes,
@@ -21,7 +21,7 @@ import {
 } from "../../core/config/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { agentAuthFields, checkReplayWindow, signedApiFields } from "../../core/hostagent/mod.ts";
-import { DEFAULT_DOCKER_SOCKET, DEFAULT_MAX_LOG_BYTES } from "../../core/docker/engine.ts";
+import { DEFAULT_DOCKER_SOCKET, DEFAULT_MAX_LOG_BYTES } from "../../core/docker/mod.ts";
 
 /** The compose-agent declaration. */
 export const composeAgentSpec = defineConfig({

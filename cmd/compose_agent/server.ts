@@ -26,7 +26,7 @@ import {
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
-import { RelayClient } from "../../core/relay/client.ts";
+import { RelayClient } from "../../core/relay/mod.ts";
 import { serviceLogger } from "../shared.ts";
 import {
   agentTokenSource,

@@ -3,8 +3,12 @@
  * check one against trusted keys. Exit 0 done/verified, 1 not verified, 2 bad usage.
  * @module
  */
-import { generateIssuer, type Issuer, issuerFromSeed } from "../../core/auth/credential.ts";
-import { resolveAuthKeys } from "../../core/auth/config.ts";
+import {
+  generateIssuer,
+  type Issuer,
+  issuerFromSeed,
+  resolveAuthKeys,
+} from "../../core/auth/mod.ts";
 import { permittedEnv } from "../../core/config/mod.ts";
 import { CheckFailedError, ConfigError, UsageError } from "../../core/errors/mod.ts";
 import {

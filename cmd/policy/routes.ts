@@ -10,16 +10,20 @@
  * risk.
  * @module
  */
-import { createMeshAuth, type MeshAuth, requireMeshScope } from "../../core/auth/bearer.ts";
+import { createMeshAuth, type MeshAuth, requireMeshScope } from "../../core/auth/mod.ts";
 import { type CompatMode, invalidInput, readJsonInput, zodIssues } from "../../core/compat/mod.ts";
 import { HttpError, isValidationError } from "../../core/errors/mod.ts";
-import type { AuditClient } from "../../core/ledger/client.ts";
+import { type AuditClient, readExactJson } from "../../core/ledger/mod.ts";
 import type { App } from "../../core/http/mod.ts";
-import type { Decision, PolicyEngine } from "../../core/policy/engine.ts";
-import { type ParsedIntent, parseIntent, SessionRiskError } from "../../core/policy/intent.ts";
-import { decisionWire } from "../../core/policy/wire.ts";
-import { readExactJson } from "../../core/ledger/json.ts";
-import type { PolicyReloader } from "../../core/policy/reload.ts";
+import {
+  type Decision,
+  decisionWire,
+  type ParsedIntent,
+  parseIntent,
+  type PolicyEngine,
+  type PolicyReloader,
+  SessionRiskError,
+} from "../../core/policy/mod.ts";
 
 /** The risk the IG&S policy service assumes when an intent states none. */
 export const UPSTREAM_MISSING_RISK = 50;

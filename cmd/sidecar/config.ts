@@ -17,11 +17,10 @@ import {
   str,
   url,
 } from "../../core/config/mod.ts";
-import { meshAuthFields } from "../../core/auth/config.ts";
-import { serviceFields } from "../../core/http/config.ts";
+import { meshAuthFields } from "../../core/auth/mod.ts";
+import { serviceFields } from "../../core/http/mod.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../../core/pii/mod.ts";
-import { DEFAULT_TRACE_CAPACITY } from "../../core/recorder/mod.ts";
-import { DEFAULT_STORE_MAX_ROWS } from "../../core/recorder/store.ts";
+import { DEFAULT_STORE_MAX_ROWS, DEFAULT_TRACE_CAPACITY } from "../../core/recorder/mod.ts";
 import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../core/trust/mod.ts";
 import { applyManifestFile } from "./manifest_file.ts";
 

@@ -10,7 +10,7 @@
  * TryDirect dashboard (Stacker) requires; that start warns.
  * @module
  */
-import { serviceFields } from "../../core/http/config.ts";
+import { serviceFields } from "../../core/http/mod.ts";
 import {
   bool,
   DATA_DIR,
@@ -23,7 +23,7 @@ import {
   str,
   url,
 } from "../../core/config/mod.ts";
-import { DEFAULT_DOCKER_SOCKET } from "../../core/docker/engine.ts";
+import { DEFAULT_DOCKER_SOCKET } from "../../core/docker/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { agentAuthFields } from "../../core/hostagent/mod.ts";
 

@@ -7,7 +7,7 @@ import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
-import { RelayClient } from "../../core/relay/client.ts";
+import { RelayClient } from "../../core/relay/mod.ts";
 import { VERSION } from "../../core/version/mod.ts";
 import { serviceLogger } from "../shared.ts";
 import { isLegacy, type StatusConfig } from "./config.ts";

@@ -25,8 +25,8 @@ import {
   str,
   url,
 } from "../config/mod.ts";
-import { SUBJECT_PATTERN } from "../auth/credential.ts";
-import { edgeFields } from "../http/config.ts";
+import { SUBJECT_PATTERN } from "../auth/mod.ts";
+import { edgeFields } from "../http/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 import { pluginTrustPolicy } from "./plugin_trust.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { isAbsolute, normalize } from "node:path";
-import { resolveAuthKeys } from "../auth/config.ts";
+import { resolveAuthKeys } from "../auth/mod.ts";
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
 import { PluginSignatureError, type VerifiedPlugin, verifyPlugin } from "../plugin/mod.ts";
 

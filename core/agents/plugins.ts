@@ -10,18 +10,18 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "../log/mod.ts";
 import {
   computeGrants,
+  ExternalRunner,
   type Grants,
+  isExternal,
   isInside,
   type LoadedPlugin,
   loadPlugin,
   PluginError,
   type PluginManifest,
   PluginRunner,
+  sandboxUnavailable,
   validatePluginConfig,
 } from "../plugin/mod.ts";
-import { ExternalRunner } from "../plugin/external/runner.ts";
-import { sandboxUnavailable } from "../plugin/external/sandbox.ts";
-import { isExternal } from "../plugin/manifest.ts";
 import { VERSION } from "../version/mod.ts";
 import { type AgentConfig, PLUGIN_ID } from "./config.ts";
 import type { AgentLayout } from "./layout.ts";

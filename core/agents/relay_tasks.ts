@@ -10,7 +10,7 @@
  * refused task is reported as a failed instruction, never dropped in silence.
  * @module
  */
-import type { RelayEvent } from "../relay/client.ts";
+import type { RelayEvent } from "../relay/mod.ts";
 import { sleep } from "../async/mod.ts";
 import type { ComponentHealth } from "./health.ts";
 import { type TaskSource, tasksTopic } from "./reporter.ts";

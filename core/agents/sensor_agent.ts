@@ -8,7 +8,7 @@
  */
 import { parseDuration } from "../config/mod.ts";
 import type { Service } from "../http/mod.ts";
-import { isTopicName } from "../topic/topic.ts";
+import { isTopicName } from "../topic/mod.ts";
 import type { TriggerEvent } from "../plugin/mod.ts";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import type { SensorConfig, TriggerSpec } from "./config.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
-import { bool, list } from "../config/fields.ts";
+import { bool, list } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { createMeshAuth, type MeshAuth } from "./bearer.ts";

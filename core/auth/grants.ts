@@ -23,7 +23,7 @@
  * ```
  * @module
  */
-import { isTopicPattern, patternCovers } from "../topic/topic.ts";
+import { isTopicPattern, patternCovers } from "../topic/mod.ts";
 
 /** Scopes that take no object. */
 export const SIMPLE_SCOPES = [

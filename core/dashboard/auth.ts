@@ -9,9 +9,14 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { type MeshAuth, type Principal, requireGrant } from "../auth/bearer.ts";
-import { decodeClaims, looksLikeCredential } from "../auth/credential.ts";
-import { RateLimiter } from "../auth/rate_limit.ts";
+import {
+  decodeClaims,
+  looksLikeCredential,
+  type MeshAuth,
+  type Principal,
+  RateLimiter,
+  requireGrant,
+} from "../auth/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import type { App, AppEnv } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";

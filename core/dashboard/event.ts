@@ -5,8 +5,8 @@
  * Also the viewer (who is looking, and which topics it may see) and event search.
  * @module
  */
-import { scrub } from "../log/scrub.ts";
-import type { RelayEvent } from "../relay/client.ts";
+import { scrub } from "../log/mod.ts";
+import type { RelayEvent } from "../relay/mod.ts";
 import { type DecisionKind, describeEvent, type IntentBrief, isDecision } from "./describe.ts";
 
 /** Transaction ids the dashboard links to and looks up. */

@@ -5,10 +5,15 @@
  * it saw (RFC 9162 consistency proof). In memory only; `iatp audit verify` is the durable monitor.
  * @module
  */
-import { bytesEqual, parseHash } from "../ledger/hash.ts";
+import {
+  bytesEqual,
+  type NoteVerifier,
+  openCheckpoint,
+  parseHash,
+  parseVkey,
+  verifyConsistency,
+} from "../ledger/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
-import { verifyConsistency } from "../ledger/merkle.ts";
-import { type NoteVerifier, openCheckpoint, parseVkey } from "../ledger/note.ts";
 import { fetchJson } from "./fetch_json.ts";
 
 /** Largest checkpoint or proof answer read. */

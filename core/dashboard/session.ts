@@ -6,7 +6,7 @@
  * @module
  */
 import { encodeHex } from "../encoding/mod.ts";
-import type { Grants } from "../auth/grants.ts";
+import type { Grants } from "../auth/mod.ts";
 
 /** Name of the session cookie. */
 export const SESSION_COOKIE = "iatp_session";

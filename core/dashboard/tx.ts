@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from "zod";
-import { verifyReceipt } from "../ledger/receipt.ts";
+import { verifyReceipt } from "../ledger/mod.ts";
 import type { Viewer } from "./event.ts";
 import { maskPayload } from "./event.ts";
 import { fetchJson } from "./fetch_json.ts";

@@ -4,8 +4,12 @@
  * in that mode; the socket is otherwise never opened by this agent.
  * @module
  */
-import { ComposeRunner, DockerEngine, DockerExecutor } from "../docker/mod.ts";
-import { DEFAULT_MAX_LOG_BYTES } from "../docker/engine.ts";
+import {
+  ComposeRunner,
+  DEFAULT_MAX_LOG_BYTES,
+  DockerEngine,
+  DockerExecutor,
+} from "../docker/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { DockerTarget } from "./router.ts";
 

@@ -20,16 +20,11 @@ export {
   type ReplayWindowConfig,
   signedApiFields,
 } from "./config.ts";
-export { DOCKER_PROBE_INTERVAL_MS, probeDocker, watchdogSink } from "./docker_watch.ts";
-export { LEGACY_MAX_COMPOSE_FILE_BYTES, legacyTarget } from "./legacy.ts";
-export {
-  DashboardLink,
-  type LinkOptions,
-  MAX_BACKOFF_MULTIPLIER,
-  MAX_POLL_RESPONSE_BYTES,
-} from "./link.ts";
+export { probeDocker, watchdogSink } from "./docker_watch.ts";
+export { legacyTarget } from "./legacy.ts";
+export { DashboardLink, type LinkOptions } from "./link.ts";
 export { composeAgentCounters, registerHostGauges, statusCommandCounter } from "./metrics.ts";
 export { HostMonitor, type Publish } from "./monitor.ts";
 export { CommandQueue, type CommandReport } from "./queue.ts";
-export { CommandRouter, type ControlPlaneMetrics, type DockerTarget } from "./router.ts";
+export { CommandRouter, type DockerTarget } from "./router.ts";
 export { registerStatusRoutes, type StatusRouteDeps } from "./status_routes.ts";

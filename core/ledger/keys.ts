@@ -3,7 +3,7 @@
  * file that is created (mode 0600) on first start.
  * @module
  */
-import { type Ed25519KeyPair, generateKeyPair, importSeed } from "../crypto/ed25519.ts";
+import { type Ed25519KeyPair, generateKeyPair, importSeed } from "../crypto/mod.ts";
 import { decodeBase64 } from "../encoding/mod.ts";
 
 /** A signing key that cannot be loaded: says which source and why. */

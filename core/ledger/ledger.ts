@@ -5,7 +5,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import type { Ed25519KeyPair } from "../crypto/ed25519.ts";
+import type { Ed25519KeyPair } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import { canonicalize, encodeHex } from "../encoding/mod.ts";
 import type { AuditEntryInput } from "./client.ts";

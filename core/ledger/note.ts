@@ -8,7 +8,7 @@
  * @module
  */
 import { KeyObject, sign as nodeSign } from "node:crypto";
-import { importPublicKey, sign, verify } from "../crypto/ed25519.ts";
+import { importPublicKey, sign, verify } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64, encodeHex } from "../encoding/mod.ts";
 import { sha256 } from "./hash.ts";
 

@@ -7,20 +7,18 @@
  */
 import { join, resolve } from "node:path";
 import {
+  createIssuerFiles,
   CredentialError,
   CredentialVerifier,
+  ensurePrivateDir,
   issueCredential,
   type Issuer,
-} from "../auth/credential.ts";
-import {
-  createIssuerFiles,
-  ensurePrivateDir,
   ISSUER_KEY_FILE,
   ISSUER_PUB_FILE,
   readIssuerKey,
   SECRET_FILE_MODE,
   writeSecretFile,
-} from "../auth/files.ts";
+} from "../auth/mod.ts";
 import { type Logger, registerSecret } from "../log/mod.ts";
 
 /** Folder under the data dir. */

@@ -7,7 +7,7 @@
 import type { Service } from "../http/mod.ts";
 import { createServer } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { RelayClient } from "../relay/client.ts";
+import type { RelayClient } from "../relay/mod.ts";
 
 /** Starts the demo agent: any POST answers a chat-completion-shaped echo of its JSON body. */
 export function startDemoAgent(

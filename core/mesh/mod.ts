@@ -13,9 +13,7 @@
  * @module
  */
 export {
-  CREDENTIALS_DIR,
   ensureCredentials,
-  REISSUE_BEFORE_EXPIRY_MS,
   UP_IDENTITIES,
   type UpCredentials,
   type UpIdentity,

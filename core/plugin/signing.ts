@@ -22,8 +22,8 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { type Issuer, keyIdOf, parsePublicKey } from "../auth/credential.ts";
-import { sign, verify } from "../crypto/ed25519.ts";
+import { type Issuer, keyIdOf, parsePublicKey } from "../auth/mod.ts";
+import { sign, verify } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64 } from "../encoding/mod.ts";
 
 /** The signature file at the top of a signed plugin folder. */

@@ -14,14 +14,9 @@
 import type { CompatMode } from "../compat/mod.ts";
 import { isValidationError } from "../errors/mod.ts";
 import { canonicalize, CanonicalJsonError } from "../encoding/mod.ts";
-import { type AuditClient, AuditClientError } from "../ledger/client.ts";
+import { type AuditClient, AuditClientError } from "../ledger/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import {
-  type RelayClient,
-  RelayError,
-  type RelayEvent,
-  type Subscription,
-} from "../relay/client.ts";
+import { type RelayClient, RelayError, type RelayEvent, type Subscription } from "../relay/mod.ts";
 import type { Decision, PolicyEngine } from "./engine.ts";
 import { MAX_INTENT_STRING, parseIntent, SessionRiskError } from "./intent.ts";
 import { decisionWire } from "./wire.ts";

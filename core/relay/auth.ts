@@ -6,7 +6,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { type MeshAuth, type Principal, requireGrant, requireMeshScope } from "../auth/bearer.ts";
+import { type MeshAuth, type Principal, requireGrant, requireMeshScope } from "../auth/mod.ts";
 import type { AppEnv } from "../http/mod.ts";
 
 export { principalOf } from "../auth/bearer.ts";

@@ -16,7 +16,7 @@
 import type { Logger } from "../log/mod.ts";
 import { subscribeLoop, type SubscribeOptions, type Subscription } from "./client_subscribe.ts";
 import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../async/mod.ts";
-import { isTopicName } from "../topic/topic.ts";
+import { isTopicName } from "../topic/mod.ts";
 
 export type { SubscribeOptions, Subscription } from "./client_subscribe.ts";
 export { relayEventOf } from "./client_subscribe.ts";

@@ -7,7 +7,7 @@
 import type { Logger } from "../log/mod.ts";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import type { RelayEvent } from "./client.ts";
-import { type SseEvent, SseParser } from "../http/sse.ts";
+import { type SseEvent, SseParser } from "../http/mod.ts";
 
 /** Options for a subscription. */
 export interface SubscribeOptions {

@@ -7,10 +7,10 @@
 import { HttpError } from "../errors/mod.ts";
 import type { Hub } from "./hub.ts";
 import { formatPosition, parsePosition } from "./position.ts";
-import { encodeEvent, encodeRetry } from "../http/sse.ts";
+import { encodeEvent, encodeRetry } from "../http/mod.ts";
 import type { RelayStore, StoredEvent } from "./store.ts";
 import { concatFrames, type SseSubscriber } from "./subscriber.ts";
-import type { TopicFilter } from "../topic/topic.ts";
+import type { TopicFilter } from "../topic/mod.ts";
 
 /** Default events read from the store per replay batch. */
 export const DEFAULT_REPLAY_BATCH = 256;

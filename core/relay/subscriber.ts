@@ -8,7 +8,7 @@
  * what keeps fan-out to thousands of subscribers cheap.
  * @module
  */
-import { encodeEvent } from "../http/sse.ts";
+import { encodeEvent } from "../http/mod.ts";
 
 /** Default bytes queued per subscriber before it is cut off. */
 export const DEFAULT_QUEUE_BYTES = 1024 * 1024;

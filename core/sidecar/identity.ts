@@ -3,7 +3,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { generateKeyPair, importSeed } from "../crypto/ed25519.ts";
+import { generateKeyPair, importSeed } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64 } from "../encoding/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";

@@ -13,10 +13,11 @@
  * @module
  */
 export {
-  ATTESTATION_PATH,
   type AttestationCheckOptions,
   type CheckedAttestation,
   checkRemoteAttestation,
-  MAX_ATTESTATION_BYTES,
 } from "./attestation_check.ts";
+export type { EventSinkOptions } from "./events.ts";
+export type { IdentityOptions } from "./identity.ts";
+export type { ProxyLimits } from "./proxy.ts";
 export { type SidecarOptions, startSidecarServer } from "./server.ts";

@@ -10,11 +10,4 @@
  * ```
  * @module
  */
-export {
-  isTopicName,
-  isTopicPattern,
-  patternCovers,
-  TOPIC_NAME,
-  TopicFilter,
-  topicMatches,
-} from "./topic.ts";
+export { isTopicName, isTopicPattern, patternCovers, TopicFilter } from "./topic.ts";

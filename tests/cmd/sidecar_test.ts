@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { verify } from "../../core/crypto/ed25519.ts";
+import { verify } from "../../core/crypto/mod.ts";
 import { canonicalize, decodeBase64 } from "../../core/encoding/mod.ts";
 import { parseVerificationKey, verifyAttestation } from "../../core/trust/mod.ts";
 import { startAgent, startSidecar } from "./sidecar/fixtures.ts";

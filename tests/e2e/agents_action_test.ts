@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { verifyAuditLines } from "../../core/agents/audit_trail.ts";
+import { verifyAuditLines } from "../../core/agents/mod.ts";
 import {
   auditLines,
   health,

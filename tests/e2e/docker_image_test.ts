@@ -7,7 +7,7 @@
  * exit codes through.
  */
 import assert from "node:assert/strict";
-import { generateIssuer } from "../../core/auth/credential.ts";
+import { generateIssuer } from "../../core/auth/mod.ts";
 import {
   BUSYBOX_IMAGE,
   dockerCli,

@@ -8,7 +8,7 @@
  * upstream's own `iatp scan`, `iatp verify`, schema and attestation validator run too.
  */
 import assert from "node:assert/strict";
-import { verify } from "../../core/crypto/ed25519.ts";
+import { verify } from "../../core/crypto/mod.ts";
 import { decodeBase64 } from "../../core/encoding/mod.ts";
 import { tempDir } from "../helpers.ts";
 import {

@@ -5,8 +5,12 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { actionConfig, sensorConfig } from "../../core/agents/config.ts";
-import { instructionSchema, pollResponseSchema } from "../../core/agents/wire.ts";
+import {
+  actionConfig,
+  instructionSchema,
+  pollResponseSchema,
+  sensorConfig,
+} from "../../core/agents/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";

@@ -4,9 +4,7 @@
 // loop, whose JSON-RPC calls (ping, upload_logs, report_trigger) reach the agent's socket.
 // In CI the same protocol is covered by our own plugin (tests/plugin/external_test.ts).
 import assert from "node:assert/strict";
-import { loadPlugin } from "../../core/plugin/mod.ts";
-import { ExternalRunner } from "../../core/plugin/external/runner.ts";
-import { sandboxUnavailable } from "../../core/plugin/external/sandbox.ts";
+import { ExternalRunner, loadPlugin, sandboxUnavailable } from "../../core/plugin/mod.ts";
 import { tempDir, waitFor } from "../helpers.ts";
 
 const SNAPSHOTS = Deno.env.get("IATP_UPSTREAM_SNAPSHOTS");

@@ -4,9 +4,7 @@
 // through the same runner with the requests of 06-Plugins test-plugins.sh.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { loadPlugin } from "../../core/plugin/mod.ts";
-import { ExternalRunner } from "../../core/plugin/external/runner.ts";
-import { sandboxUnavailable } from "../../core/plugin/external/sandbox.ts";
+import { ExternalRunner, loadPlugin, sandboxUnavailable } from "../../core/plugin/mod.ts";
 import { startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
 

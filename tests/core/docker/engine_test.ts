@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
-import {
-  compareVersions,
-  containerName,
-  decodeLogs,
-  DockerEngine,
-  DockerError,
-  negotiateVersion,
-  projectName,
-} from "../../../core/docker/mod.ts";
+import { DockerEngine } from "../../../core/docker/mod.ts";
+import { compareVersions, DockerError, negotiateVersion } from "../../../core/docker/engine.ts";
+import { containerName, projectName } from "../../../core/docker/names.ts";
+import { decodeLogs } from "../../../core/docker/log_frames.ts";
 import {
   ensureBusyboxImage,
   ensureDockerd,

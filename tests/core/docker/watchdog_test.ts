@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  DockerEngine,
-  Watchdog,
-  type WatchdogEvent,
-  type WatchdogOptions,
-} from "../../../core/docker/mod.ts";
+import { DockerEngine, Watchdog, type WatchdogEvent } from "../../../core/docker/mod.ts";
+import type { WatchdogOptions } from "../../../core/docker/watchdog.ts";
 import { silentLogger } from "../../../core/log/mod.ts";
 import { waitFor } from "../../helpers.ts";
 import {

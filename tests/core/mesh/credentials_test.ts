@@ -1,7 +1,7 @@
 /** `iatp up` credentials in-process: least scopes, reuse, and re-issue near expiry. */
 import assert from "node:assert/strict";
 import { ensureCredentials, UP_IDENTITIES } from "../../../core/mesh/credentials.ts";
-import { CredentialVerifier, decodeClaims } from "../../../core/auth/credential.ts";
+import { CredentialVerifier, decodeClaims } from "../../../core/auth/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 import { tempDir } from "../../helpers.ts";
 

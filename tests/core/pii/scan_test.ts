@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { cardBrand, itinValid, luhnValid, scanPii, ssnValid } from "../../../core/pii/mod.ts";
+import { scanPii } from "../../../core/pii/mod.ts";
+import { cardBrand, itinValid, luhnValid, ssnValid } from "../../../core/pii/cards.ts";
 import { DEFAULT_DATASET, evaluate } from "../../../scripts/bench/pii_eval.ts";
 
 const digits = (s: string) => Array.from(s, Number);

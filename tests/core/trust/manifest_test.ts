@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { generateKeyPair, importSeed, verify } from "../../../core/crypto/ed25519.ts";
+import { generateKeyPair, importSeed, verify } from "../../../core/crypto/mod.ts";
 import { canonicalize, encodeBase64 } from "../../../core/encoding/mod.ts";
 import {
-  attestationMessage,
   buildManifest,
   createAttestation,
   hashCodebase,
@@ -11,6 +10,7 @@ import {
   signManifest,
   verifyAttestation,
 } from "../../../core/trust/mod.ts";
+import { attestationMessage } from "../../../core/trust/attestation.ts";
 import { ROOT } from "../../helpers.ts";
 
 function sample(publicRaw?: Uint8Array) {
