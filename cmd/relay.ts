@@ -110,13 +110,13 @@ export const spec = defineConfig({
 export type RelayConfig = Infer<typeof spec.spec.fields>;
 
 /** Events kept per topic: the setting, else the default of the `compat` mode. */
-export function retentionEvents(config: RelayConfig): number {
+function retentionEvents(config: RelayConfig): number {
   return (config.retention_events as number | undefined) ??
     (config.compat === "upstream" ? UPSTREAM_MAX_EVENTS_PER_TOPIC : DEFAULT_MAX_EVENTS_PER_TOPIC);
 }
 
 /** Opens the configured store. */
-export function openStore(config: RelayConfig): RelayStore {
+function openStore(config: RelayConfig): RelayStore {
   const retention = {
     maxEventsPerTopic: retentionEvents(config),
     maxAgeMs: config.retention_age,

@@ -12,9 +12,9 @@ import { type Command, type CommandEntry, findCommand } from "./command.ts";
 import { print } from "./shared.ts";
 
 /** Where units expect the configuration and credential files. */
-export const CONFIG_DIR = "/etc/iatp";
+const CONFIG_DIR = "/etc/iatp";
 /** The issuer public key every mesh service verifies credentials with. */
-export const ISSUER_PUB = `${CONFIG_DIR}/issuer.pub`;
+const ISSUER_PUB = `${CONFIG_DIR}/issuer.pub`;
 /** Each service's own credentials and keys (0750 root:iatp; files 0640). */
 export const CREDENTIALS_DIR = `${CONFIG_DIR}/credentials`;
 
@@ -71,7 +71,7 @@ export async function settingEnv(
 }
 
 /** The `Environment=` lines of a unit's credentials. */
-export async function credentialLines(
+async function credentialLines(
   commands: readonly CommandEntry[],
   name: string,
 ): Promise<string[]> {
@@ -108,7 +108,7 @@ Flags:
   -h, --help     show this help`;
 
 /** Options for {@linkcode renderUnit}. */
-export interface UnitOptions {
+interface UnitOptions {
   bin: string;
   user: string;
   /** `Environment=` lines of the credential settings ({@linkcode credentialLines}). */
@@ -118,7 +118,7 @@ export interface UnitOptions {
 }
 
 /** The hardened unit text for one service subcommand. */
-export function renderUnit(name: string, opts: UnitOptions): string {
+function renderUnit(name: string, opts: UnitOptions): string {
   const docker = name === "compose-agent";
   const state = `/var/lib/iatp/${name}`;
   const lines = [

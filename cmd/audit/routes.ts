@@ -28,19 +28,19 @@ import { HttpError } from "../../core/errors/mod.ts";
 import { type App, errorBody } from "../../core/http/mod.ts";
 
 /** Longest tx_id / actor accepted. */
-export const MAX_ID_CHARS = 256;
+const MAX_ID_CHARS = 256;
 /** Longest event name accepted. */
-export const MAX_EVENT_CHARS = 128;
+const MAX_EVENT_CHARS = 128;
 /** Longest Idempotency-Key accepted. */
-export const MAX_IDEMPOTENCY_KEY_CHARS = 256;
+const MAX_IDEMPOTENCY_KEY_CHARS = 256;
 /** Seconds a client is told to wait when the append queue is full. */
-export const RETRY_AFTER_SECONDS = 1;
+const RETRY_AFTER_SECONDS = 1;
 
 /**
  * The body of `POST /audit`. Strict: a member the entry has no place for is refused, never
  * dropped from what gets signed.
  */
-export const appendSchema = z.strictObject({
+const appendSchema = z.strictObject({
   tx_id: z.string().min(1).max(MAX_ID_CHARS),
   event: z.string().min(1).max(MAX_EVENT_CHARS),
   actor: z.string().min(1).max(MAX_ID_CHARS),
@@ -48,7 +48,7 @@ export const appendSchema = z.strictObject({
 });
 
 /** The IG&S `AuditEvent`: every member required, empty strings allowed. */
-export const upstreamAppendSchema = z.strictObject({
+const upstreamAppendSchema = z.strictObject({
   tx_id: z.string().max(MAX_ID_CHARS),
   event: z.string().max(MAX_EVENT_CHARS),
   actor: z.string().max(MAX_ID_CHARS),
@@ -56,7 +56,7 @@ export const upstreamAppendSchema = z.strictObject({
 });
 
 /** The append answer under `compat: upstream`: the IG&S fields with iatp's beside them. */
-export function upstreamAppendAnswer(res: AuditAppendResponse, nowMs: number) {
+function upstreamAppendAnswer(res: AuditAppendResponse, nowMs: number) {
   return {
     acl_txn: res.transactionId,
     proof: { hash: res.leaf_hash, ...res.receipt },
@@ -66,7 +66,7 @@ export function upstreamAppendAnswer(res: AuditAppendResponse, nowMs: number) {
 }
 
 /** A ledger entry as the IG&S audit service lists it: `ledger_id`, float `ts`, iatp's beside. */
-export function upstreamEntry(e: EntryWithReceipt) {
+function upstreamEntry(e: EntryWithReceipt) {
   return { ...e, ledger_id: String(e.index), ts: epochSeconds(Date.parse(e.ts)), ts_iso: e.ts };
 }
 

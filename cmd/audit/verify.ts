@@ -10,7 +10,7 @@ import type { Command } from "../command.ts";
 import { print } from "../shared.ts";
 
 /** The verify sub-verb's configuration. */
-export const verifySpec = defineConfig({
+const verifySpec = defineConfig({
   command: "audit verify",
   summary: "Verify a ledger: --db recomputes a database offline; --url checks a live log's " +
     "signed checkpoint and its consistency with the last one seen.",

@@ -21,7 +21,11 @@ import {
 } from "../../core/config/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { agentAuthFields, checkReplayWindow, signedApiFields } from "../../core/hostagent/mod.ts";
-import { DEFAULT_DOCKER_SOCKET, DEFAULT_MAX_LOG_BYTES } from "../../core/docker/mod.ts";
+import {
+  DEFAULT_DOCKER_SOCKET,
+  DEFAULT_MAX_COMPOSE_FILE_BYTES,
+  DEFAULT_MAX_LOG_BYTES,
+} from "../../core/docker/mod.ts";
 
 /** The compose-agent declaration. */
 export const composeAgentSpec = defineConfig({
@@ -67,7 +71,7 @@ export const composeAgentSpec = defineConfig({
     }),
     max_compose_file_bytes: bytes({
       help: "largest inline compose file",
-      default: 256 * 1024,
+      default: DEFAULT_MAX_COMPOSE_FILE_BYTES,
       min: 256,
     }),
     queue_size: int({

@@ -141,7 +141,7 @@ function authFor(
 /**
  * Logs the start-up warnings of the signing compatibility mode (every start, while it is on).
  */
-export function warnSigningMode(
+function warnSigningMode(
   config: { signing: string; agent_id: string; scopes: string[] },
   log: Logger,
 ): void {

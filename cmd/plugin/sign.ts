@@ -20,7 +20,7 @@ import {
 import { print } from "../shared.ts";
 
 /** Env var read by `verify` when no `--trusted-keys` is given (the action agent's setting). */
-export const TRUSTED_KEYS_ENV = "IATP_PLUGINS_TRUSTED_KEYS";
+const TRUSTED_KEYS_ENV = "IATP_PLUGINS_TRUSTED_KEYS";
 
 /** Usage lines of the signing verbs. */
 export const SIGN_USAGE = `  iatp plugin keygen --out FILE

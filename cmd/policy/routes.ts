@@ -46,7 +46,7 @@ export interface PolicyRoutesDeps {
  * @throws {HttpError} 400 for a session risk upstream fails on; 422 (upstream) or 400 (iatp)
  * for any other wrong shape.
  */
-export function readIntent(raw: unknown, compat: CompatMode): ParsedIntent {
+function readIntent(raw: unknown, compat: CompatMode): ParsedIntent {
   try {
     return parseIntent(raw, compat);
   } catch (err) {

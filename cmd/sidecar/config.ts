@@ -25,7 +25,7 @@ import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../co
 import { applyManifestFile } from "./manifest_file.ts";
 
 /** Request headers forwarded to the agent by default (besides content type and trace id). */
-export const DEFAULT_FORWARD_HEADERS = [
+const DEFAULT_FORWARD_HEADERS = [
   "accept",
   "accept-language",
   "user-agent",

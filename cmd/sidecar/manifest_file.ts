@@ -68,7 +68,7 @@ const manifestSchema = z.strictObject({
 });
 
 /** A validated manifest file. */
-export type ManifestFile = z.infer<typeof manifestSchema>;
+type ManifestFile = z.infer<typeof manifestSchema>;
 
 type Getter = (m: ManifestFile) => unknown;
 const seconds = (d: string | undefined) =>
@@ -167,7 +167,7 @@ function isFlat(m: ManifestFile): boolean {
 }
 
 /** Reads and validates a manifest file; errors name the key and line. */
-export function loadManifestFile(path: string, read = Deno.readTextFileSync): ManifestFile {
+function loadManifestFile(path: string, read = Deno.readTextFileSync): ManifestFile {
   let source: string;
   try {
     source = read(path);
@@ -233,7 +233,7 @@ function checkAgreement(
 }
 
 /** The settings a manifest file gives, by sidecar config key. */
-export function manifestSettings(m: ManifestFile): Map<string, unknown> {
+function manifestSettings(m: ManifestFile): Map<string, unknown> {
   const out = new Map<string, unknown>();
   const flat = isFlat(m);
   for (const { key, nested, flat: f, pyDefault } of MAPPING) {

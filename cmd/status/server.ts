@@ -25,7 +25,7 @@ import {
 } from "../../core/hostagent/mod.ts";
 
 /** The legacy-mode warning, worded as upstream logs it. */
-export const LEGACY_WARNING = "compose_agent=false - running in legacy mode";
+const LEGACY_WARNING = "compose_agent=false - running in legacy mode";
 
 function thresholds(c: StatusConfig) {
   return {
@@ -72,7 +72,7 @@ function dockerTarget(
 }
 
 /** Agent id used when AGENT_ID is unset. */
-export const DEFAULT_AGENT_ID = "status-panel";
+const DEFAULT_AGENT_ID = "status-panel";
 
 function capabilities(config: StatusConfig): Record<string, unknown> {
   const legacy = isLegacy(config);
@@ -117,7 +117,7 @@ function dashboardLink(
 }
 
 /** The upstream-mode warnings, logged at every start while the mode is on. */
-export const BEARER_KEY_WARNING = "signing compatibility mode: the agent token is sent as " +
+const BEARER_KEY_WARNING = "signing compatibility mode: the agent token is sent as " +
   "Authorization: Bearer to the dashboard, as TryDirect's Stacker requires; anyone who " +
   "captures one request holds the signing key";
 

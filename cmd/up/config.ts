@@ -13,7 +13,7 @@ import {
 import { LEVELS } from "../../core/log/mod.ts";
 
 /** The services `up` can start, in start order. */
-export const UP_SERVICES = [
+const UP_SERVICES = [
   "relay",
   "audit",
   "policy",

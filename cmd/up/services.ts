@@ -153,7 +153,7 @@ export async function startAudit(
 }
 
 /** The policy service (default bundle, relay decision loop), when selected. */
-export async function startPolicy(
+async function startPolicy(
   ctx: UpContext,
   relayUrl: string | undefined,
   auditUrl: string | undefined,
@@ -206,7 +206,7 @@ export async function startDashboard(
 }
 
 /** The demo agent and, when selected, a trusted and an untrusted sidecar in front of it. */
-export async function startDemoSidecars(
+async function startDemoSidecars(
   ctx: UpContext,
   relayUrl: string | undefined,
   auditUrl: string | undefined,
@@ -255,7 +255,7 @@ export async function startDemoSidecars(
 }
 
 /** The sensor (cpu-monitor) and the relay-fed action agent, when selected. */
-export async function startAgents(ctx: UpContext, relayUrl: string | undefined): Promise<void> {
+async function startAgents(ctx: UpContext, relayUrl: string | undefined): Promise<void> {
   const { config, data } = ctx;
   const level = config.log_level;
   if (ctx.want.has("sensor")) {

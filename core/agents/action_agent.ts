@@ -23,7 +23,7 @@ import { settledWithin, sleep } from "../async/mod.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
 
 /** How long stop waits for a last delivery of unreported results. */
-export const FINAL_SWEEP_TIMEOUT_MS = 5_000;
+const FINAL_SWEEP_TIMEOUT_MS = 5_000;
 
 /** One unit of work. */
 interface Task {

@@ -9,7 +9,7 @@ import { type Logger, scrub } from "../log/mod.ts";
 import { PRIVATE_FILE_MODE } from "./layout.ts";
 
 /** Largest serialized `data` of one record; bigger data is replaced by a truncation marker. */
-export const MAX_AUDIT_DATA_BYTES = 32 * 1024;
+const MAX_AUDIT_DATA_BYTES = 32 * 1024;
 /** The hash before the first record. */
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -25,10 +25,10 @@ export interface AuditRecord {
 }
 
 /** Receives a copy of each record (e.g. the audit service client); must not block or throw. */
-export type AuditForwarder = (record: AuditRecord, txId: string) => void;
+type AuditForwarder = (record: AuditRecord, txId: string) => void;
 
 /** Options for {@linkcode AuditTrail.open}. */
-export interface AuditTrailOptions {
+interface AuditTrailOptions {
   file: string;
   agentId: string;
   maxFileBytes: number;
@@ -40,7 +40,7 @@ export interface AuditTrailOptions {
 const enc = new TextEncoder();
 
 /** The hash of a record: over the previous hash and the record's content fields, in order. */
-export function recordHash(r: Omit<AuditRecord, "hash">): string {
+function recordHash(r: Omit<AuditRecord, "hash">): string {
   const content = JSON.stringify({
     seq: r.seq,
     ts: r.ts,

@@ -21,7 +21,7 @@ import {
 } from "./plugin_trust.ts";
 
 /** Most files one plugin may contain. */
-export const MAX_INSTALL_FILES = 1_000;
+const MAX_INSTALL_FILES = 1_000;
 
 /** Why an install failed: the error type reported with the result. */
 export class InstallError extends Error {

@@ -21,9 +21,9 @@ import {
 } from "./wire.ts";
 
 /** Largest orchestrator response body read (a poll carries one instruction). */
-export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** Longest `next_poll_interval` honoured, so a bad value cannot park the agent for days. */
-export const MAX_NEXT_POLL_MS = 3_600_000;
+const MAX_NEXT_POLL_MS = 3_600_000;
 
 /** Options for {@linkcode OrchestratorClient}. */
 export interface OrchestratorOptions {
@@ -49,7 +49,7 @@ export interface OrchestratorOptions {
 }
 
 /** A failed orchestrator call after retries. */
-export class OrchestratorError extends Error {
+class OrchestratorError extends Error {
   override name = "OrchestratorError";
   constructor(message: string, readonly status?: number) {
     super(message);
@@ -67,7 +67,7 @@ export interface PollOutcome {
 }
 
 /** Whether an HTTP status is worth retrying. */
-export function isRetryableStatus(status: number): boolean {
+function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 429 || status === 408;
 }
 

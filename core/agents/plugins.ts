@@ -27,10 +27,10 @@ import { type AgentConfig, PLUGIN_ID } from "./config.ts";
 import type { AgentLayout } from "./layout.ts";
 
 /** The built-in plugins folder of this checkout (or binary). */
-export const BUILTIN_PLUGINS_DIR = fileURLToPath(new URL("../../plugins/", import.meta.url));
+const BUILTIN_PLUGINS_DIR = fileURLToPath(new URL("../../plugins/", import.meta.url));
 
 /** What `security.sandbox` allows plugins to be granted. */
-export interface SandboxPolicy {
+interface SandboxPolicy {
   maxMemoryBytes: number;
   maxExecTimeMs: number;
   allowedPaths: string[];
@@ -38,7 +38,7 @@ export interface SandboxPolicy {
 }
 
 /** Options for {@linkcode PluginCatalog}. */
-export interface PluginCatalogOptions {
+interface PluginCatalogOptions {
   installedDir: string;
   builtinDir: string;
   /** Further plugin folders searched after the installed ones, before the built-ins. */
@@ -60,7 +60,7 @@ export type AnyRunner = PluginRunner | ExternalRunner;
  * Why concrete grants exceed the sandbox policy, or undefined when they fit. Paths inside the
  * plugin's own folder are always allowed; others must sit under an allowed prefix.
  */
-export function grantsViolation(
+function grantsViolation(
   grants: Pick<Grants, "read" | "write" | "net" | "run">,
   pluginDir: string,
   policy: SandboxPolicy,
@@ -85,7 +85,7 @@ export function grantsViolation(
  * Why a manifest exceeds the sandbox policy, judged on its literal permission entries and
  * limits (`${config.x}` entries are judged by {@linkcode grantsViolation} once config is known).
  */
-export function sandboxViolation(
+function sandboxViolation(
   manifest: PluginManifest,
   pluginDir: string,
   policy: SandboxPolicy,
@@ -247,7 +247,7 @@ export class PluginCatalog {
 }
 
 /** JSON with sorted keys, so equal configs share a runner. */
-export function stableJson(v: unknown): string {
+function stableJson(v: unknown): string {
   if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
   if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
   const o = v as Record<string, unknown>;

@@ -7,7 +7,7 @@ import { settledWithin } from "../async/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** Options for {@linkcode TaskQueue}. */
-export interface TaskQueueOptions<T> {
+interface TaskQueueOptions<T> {
   concurrency: number;
   maxQueued: number;
   run: (task: T) => Promise<void>;

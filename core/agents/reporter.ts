@@ -10,7 +10,7 @@ import type { InstructionRow } from "./state.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
 
 /** Relay topic for results. */
-export const RESULTS_TOPIC = "action.results";
+const RESULTS_TOPIC = "action.results";
 
 /** The relay topic an action agent takes tasks from. */
 export function tasksTopic(agentId: string): string {
@@ -21,7 +21,7 @@ export function tasksTopic(agentId: string): string {
 export type TaskSource = "orchestrator" | "relay";
 
 /** The decision-free status event published to `action.results`. */
-export function resultEvent(
+function resultEvent(
   agentId: string,
   inst: Pick<Instruction, "id" | "plugin_id" | "instruction_type" | "correlation_id">,
   source: string,

@@ -17,12 +17,12 @@ import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 
 /** How often expired dedup keys are pruned. */
-export const DEDUP_PRUNE_INTERVAL_MS = 60_000;
+const DEDUP_PRUNE_INTERVAL_MS = 60_000;
 /** Most events taken from one detect call; the rest are counted as dropped. */
-export const MAX_EVENTS_PER_RUN = 100;
+const MAX_EVENTS_PER_RUN = 100;
 
 /** The dedup key of an event: its type and source. */
-export function dedupKey(e: Pick<TriggerEvent, "type" | "source">): string {
+function dedupKey(e: Pick<TriggerEvent, "type" | "source">): string {
   return `${e.type}\u0000${e.source}`;
 }
 
@@ -40,7 +40,7 @@ interface TriggerHealth {
 }
 
 /** Default trigger interval when neither the trigger nor the plugin config names one. */
-export const DEFAULT_TRIGGER_INTERVAL_MS = 30_000;
+const DEFAULT_TRIGGER_INTERVAL_MS = 30_000;
 
 /**
  * A trigger's schedule: its own `interval` (ms or a duration string), else the plugin config's

@@ -33,7 +33,7 @@ export interface Principal {
 }
 
 /** Query parameters that look like credentials; a request carrying one is refused. */
-export const CREDENTIAL_QUERY_PARAMS = [
+const CREDENTIAL_QUERY_PARAMS = [
   "access_token",
   "token",
   "auth",

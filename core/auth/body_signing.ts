@@ -38,7 +38,7 @@ function bytesOf(body: Uint8Array | string | undefined): Uint8Array {
 }
 
 /** Raw HMAC-SHA256 of `body` under `key`. */
-export async function bodyMac(key: string, body: Uint8Array | string | undefined) {
+async function bodyMac(key: string, body: Uint8Array | string | undefined) {
   const k = await crypto.subtle.importKey(
     "raw",
     encoder.encode(key),

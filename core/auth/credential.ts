@@ -27,17 +27,17 @@ import { decodeBase64, encodeBase64Url } from "../encoding/mod.ts";
 import { isMeshScope } from "./grants.ts";
 
 /** First segment of every credential; versions the format. */
-export const CREDENTIAL_PREFIX = "iatp1";
+const CREDENTIAL_PREFIX = "iatp1";
 /** Prefix of a public key in text form: `iatp-ed25519:<base64url of the raw 32 bytes>`. */
-export const PUBLIC_KEY_PREFIX = "iatp-ed25519:";
+const PUBLIC_KEY_PREFIX = "iatp-ed25519:";
 /** Longest credential accepted (bounds parsing work on hostile input). */
-export const MAX_CREDENTIAL_CHARS = 8192;
+const MAX_CREDENTIAL_CHARS = 8192;
 /** Subject names: who holds the credential (a service, an agent, a person). */
 export const SUBJECT_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
 /** Default lifetime of an issued credential: one year. */
-export const DEFAULT_CREDENTIAL_TTL_MS = 365 * 24 * 3_600_000;
+const DEFAULT_CREDENTIAL_TTL_MS = 365 * 24 * 3_600_000;
 /** Default number of verified credentials remembered (saves a signature check per request). */
-export const DEFAULT_VERIFY_CACHE = 1024;
+const DEFAULT_VERIFY_CACHE = 1024;
 
 /** What a credential says. Times are unix seconds. */
 export interface Claims {
@@ -90,7 +90,7 @@ export function keyIdOf(publicRaw: Uint8Array): string {
 }
 
 /** The text form of a raw public key. */
-export function formatPublicKey(publicRaw: Uint8Array): string {
+function formatPublicKey(publicRaw: Uint8Array): string {
   return PUBLIC_KEY_PREFIX + encodeBase64Url(publicRaw);
 }
 
@@ -202,7 +202,7 @@ function isClaims(v: unknown): v is Claims {
 }
 
 /** Options for {@linkcode CredentialVerifier}. */
-export interface VerifierOptions {
+interface VerifierOptions {
   /** Credential ids (`jti`) refused even when they verify. */
   revoked?: Iterable<string>;
   /** Clock skew tolerated on `iat`, in seconds (default 60). */

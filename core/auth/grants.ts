@@ -26,7 +26,7 @@
 import { isTopicPattern, patternCovers } from "../topic/mod.ts";
 
 /** Scopes that take no object. */
-export const SIMPLE_SCOPES = [
+const SIMPLE_SCOPES = [
   "audit:append",
   "policy:evaluate",
   "dashboard:view",

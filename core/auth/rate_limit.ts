@@ -8,7 +8,7 @@ import { TokenBucket } from "../async/mod.ts";
 /** Default requests per minute per caller (RATE_LIMIT_PER_MIN upstream). */
 export const DEFAULT_RATE_LIMIT_PER_MIN = 120;
 /** Default bound on tracked callers; the least recently seen is forgotten beyond it. */
-export const DEFAULT_RATE_LIMIT_MAX_KEYS = 10_000;
+const DEFAULT_RATE_LIMIT_MAX_KEYS = 10_000;
 
 /** Result of {@linkcode RateLimiter.take}. */
 export interface RateDecision {

@@ -24,7 +24,7 @@ export const HEADER_REQUEST_ID = "X-Request-Id";
 /** Header carrying the base64 HMAC-SHA256 signature. */
 export const HEADER_SIGNATURE = "X-Agent-Signature";
 /** First line of the canonical string; versions the scheme. */
-export const SIGNING_SCHEME = "IATP-HMAC-SHA256-V1";
+const SIGNING_SCHEME = "IATP-HMAC-SHA256-V1";
 
 const encoder = new TextEncoder();
 
@@ -65,7 +65,7 @@ async function hmacKey(key: string): Promise<CryptoKey> {
 }
 
 /** Raw HMAC-SHA256 of the canonical string. */
-export async function computeSignature(key: string, parts: SignedParts): Promise<Uint8Array> {
+async function computeSignature(key: string, parts: SignedParts): Promise<Uint8Array> {
   const mac = await crypto.subtle.sign(
     "HMAC",
     await hmacKey(key),

@@ -207,7 +207,7 @@ const BYTE_UNIT: Record<string, number> = {
 };
 
 /** Parses `1048576`, `64KiB`, `1MiB`, `10MB`; undefined when malformed. */
-export function parseBytes(text: string): number | undefined {
+function parseBytes(text: string): number | undefined {
   const m = BYTES.exec(text.trim());
   return m ? Number(m[1]) * BYTE_UNIT[(m[2] ?? "b").toLowerCase()] : undefined;
 }

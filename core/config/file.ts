@@ -28,7 +28,7 @@ export function describeFound(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-export function truncate(s: string, n: number): string {
+function truncate(s: string, n: number): string {
   return s.length > n ? s.slice(0, n) + "..." : s;
 }
 

@@ -27,7 +27,7 @@ export const DEFAULT_TOPICS = [
 /** Default number of recent events kept (pages, search, browser resume, /tx lookups). */
 export const DEFAULT_HISTORY = 10_000;
 /** Most topics counted; events of further topics are kept but not counted. */
-export const MAX_COUNTED_TOPICS = 1000;
+const MAX_COUNTED_TOPICS = 1000;
 
 /** Whether the relay is reachable, as shown on the page. */
 export interface RelayState {
@@ -39,7 +39,7 @@ export interface RelayState {
 }
 
 /** Options for {@linkcode DashboardFeed}. */
-export interface FeedOptions {
+interface FeedOptions {
   relayUrl: string;
   relayToken?: string;
   topics: string[];

@@ -17,7 +17,7 @@ import { encodeHex } from "../encoding/mod.ts";
 import { fetchJson } from "./fetch_json.ts";
 
 /** Largest checkpoint or proof answer read. */
-export const MAX_CHECKPOINT_BYTES = 64 * 1024;
+const MAX_CHECKPOINT_BYTES = 64 * 1024;
 
 /** What the overview shows of the ledger. */
 export interface LedgerState {

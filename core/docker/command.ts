@@ -38,7 +38,7 @@ export function scopeFor(type: string): string {
 }
 
 /** Longest command id accepted. */
-export const MAX_COMMAND_ID_LENGTH = 128;
+const MAX_COMMAND_ID_LENGTH = 128;
 
 /** A command as received. */
 export interface AgentCommand {

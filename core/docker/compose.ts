@@ -18,14 +18,14 @@ export interface ComposeFlavor {
 }
 
 /** Default poll interval while waiting for health. */
-export const DEFAULT_HEALTH_POLL_MS = 1000;
+const DEFAULT_HEALTH_POLL_MS = 1000;
 /** Compose project label set on every container. */
-export const PROJECT_LABEL = "com.docker.compose.project";
+const PROJECT_LABEL = "com.docker.compose.project";
 /** Compose service label. */
-export const SERVICE_LABEL = "com.docker.compose.service";
+const SERVICE_LABEL = "com.docker.compose.service";
 
 /** Options for {@linkcode ComposeRunner}. */
-export interface ComposeRunnerOptions {
+interface ComposeRunnerOptions {
   socket: string;
   engine: DockerEngine;
   /** Force a flavor ("auto" probes the plugin first). */

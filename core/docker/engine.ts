@@ -9,15 +9,15 @@ import { readBodyPrefix } from "../http/mod.ts";
 import { decodeLogs, demuxLogs, looksMultiplexed } from "./log_frames.ts";
 
 /** Oldest Engine API spoken (Docker Engine 20.10). */
-export const MIN_API_VERSION = "1.41";
+const MIN_API_VERSION = "1.41";
 /** Newest Engine API this client was written against. */
-export const MAX_API_VERSION = "1.47";
+const MAX_API_VERSION = "1.47";
 /** Default Docker socket. */
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 /** Default timeout of one Engine API call. */
-export const DEFAULT_DOCKER_TIMEOUT_MS = 30_000;
+const DEFAULT_DOCKER_TIMEOUT_MS = 30_000;
 /** Largest JSON response read from the daemon. */
-export const MAX_JSON_RESPONSE_BYTES = 8 * 1024 * 1024;
+const MAX_JSON_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** Default largest log output returned. */
 export const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
 
@@ -84,7 +84,7 @@ export interface ContainerInspect {
 }
 
 /** Options for {@linkcode DockerEngine}. */
-export interface DockerEngineOptions {
+interface DockerEngineOptions {
   socket?: string;
   timeoutMs?: number;
 }

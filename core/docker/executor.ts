@@ -31,12 +31,12 @@ import { type DockerEngine, DockerError } from "./engine.ts";
 import * as ops from "./ops.ts";
 
 /** Default deadline of one container command. */
-export const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 /** Default deadline of deploy_app / remove_app (including the health gate). */
-export const DEFAULT_DEPLOY_TIMEOUT_MS = 300_000;
+const DEFAULT_DEPLOY_TIMEOUT_MS = 300_000;
 
 /** Options for {@linkcode DockerExecutor}. */
-export interface ExecutorOptions {
+interface ExecutorOptions {
   engine: DockerEngine;
   compose: ComposeRunner;
   /** `compose_agent`, or `status_panel` in legacy mode. */

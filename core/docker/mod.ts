@@ -31,6 +31,7 @@ export {
   type LogEntry,
   type LogOptions,
 } from "./engine.ts";
+export { DEFAULT_MAX_COMPOSE_FILE_BYTES } from "./apps.ts";
 export { DockerExecutor, type PreparedCommand } from "./executor.ts";
 export type { ProcessResult } from "./process.ts";
 export type { StackerError } from "./stacker.ts";

@@ -6,7 +6,7 @@
 import { HttpError } from "../errors/mod.ts";
 
 /** Longest container or project name accepted. */
-export const MAX_NAME_LENGTH = 63;
+const MAX_NAME_LENGTH = 63;
 /** Container names (or ids): `[A-Za-z0-9_.-]`, starting alphanumeric so it is never a flag. */
 export const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 /** Compose project names: the subset both compose v1 and v2 keep unchanged. */

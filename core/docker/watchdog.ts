@@ -14,21 +14,21 @@ import type { ContainerInspect, DockerEngine } from "./engine.ts";
 import { DockerError } from "./engine.ts";
 
 /** Default time between checks (upstream: 30 s). */
-export const DEFAULT_CHECK_INTERVAL_MS = 30_000;
+const DEFAULT_CHECK_INTERVAL_MS = 30_000;
 /** Default first restart delay (upstream: 10 s). */
-export const DEFAULT_BACKOFF_BASE_MS = 10_000;
+const DEFAULT_BACKOFF_BASE_MS = 10_000;
 /** Default backoff multiplier (upstream: 1.5, giving 10/15/22/33/50 s). */
-export const DEFAULT_BACKOFF_FACTOR = 1.5;
+const DEFAULT_BACKOFF_FACTOR = 1.5;
 /** Default restarts before giving up (upstream: 5). */
-export const DEFAULT_MAX_ATTEMPTS = 5;
+const DEFAULT_MAX_ATTEMPTS = 5;
 /** Default wait after giving up before trying again. */
-export const DEFAULT_COOLDOWN_MS = 600_000;
+const DEFAULT_COOLDOWN_MS = 600_000;
 /** Default grace after a container starts during which `unhealthy` is tolerated. */
-export const DEFAULT_START_PERIOD_MS = 60_000;
+const DEFAULT_START_PERIOD_MS = 60_000;
 /** Default time a restarted container must stay up (and healthy) to end the restart round. */
-export const DEFAULT_STABLE_AFTER_MS = 10_000;
+const DEFAULT_STABLE_AFTER_MS = 10_000;
 /** Log lines searched for a GLIBC error. */
-export const GLIBC_LOG_TAIL = 50;
+const GLIBC_LOG_TAIL = 50;
 
 /** Watchdog actions, as published. */
 export type WatchdogAction =

@@ -9,7 +9,7 @@
 /** Exit code for bad usage or bad configuration (unknown flag, invalid config value). */
 export const EXIT_USAGE = 2;
 /** Exit code for a failed check (e.g. a ledger that does not verify). */
-export const EXIT_FAILED_CHECK = 1;
+const EXIT_FAILED_CHECK = 1;
 
 /** Bad command-line usage: unknown subcommand, unknown flag, missing argument. */
 export class UsageError extends Error {

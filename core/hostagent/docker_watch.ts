@@ -9,7 +9,7 @@ import type { Counter } from "../metrics/mod.ts";
 import type { Publish } from "./monitor.ts";
 
 /** How often /health re-checks the daemon. */
-export const DOCKER_PROBE_INTERVAL_MS = 15_000;
+const DOCKER_PROBE_INTERVAL_MS = 15_000;
 
 /**
  * Pings the daemon now and every {@linkcode DOCKER_PROBE_INTERVAL_MS}; `state.ok` is the last

@@ -6,15 +6,13 @@
  */
 import {
   ComposeRunner,
+  DEFAULT_MAX_COMPOSE_FILE_BYTES,
   DEFAULT_MAX_LOG_BYTES,
   DockerEngine,
   DockerExecutor,
 } from "../docker/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { DockerTarget } from "./router.ts";
-
-/** Largest inline compose file accepted in legacy mode. */
-export const LEGACY_MAX_COMPOSE_FILE_BYTES = 256 * 1024;
 
 /** The local executor on the configured socket. */
 export function legacyTarget(
@@ -28,7 +26,7 @@ export function legacyTarget(
     executedBy: "status_panel",
     paths: { projectsRoot: opts.projectsRoot, workDir: opts.workDir },
     maxLogBytes: DEFAULT_MAX_LOG_BYTES,
-    maxComposeFileBytes: LEGACY_MAX_COMPOSE_FILE_BYTES,
+    maxComposeFileBytes: DEFAULT_MAX_COMPOSE_FILE_BYTES,
     log,
   });
   return { target: { kind: "legacy", executor }, close: () => engine.close() };

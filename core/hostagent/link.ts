@@ -13,9 +13,9 @@ import type { Logger } from "../log/mod.ts";
 import type { CommandRouter } from "./router.ts";
 
 /** Largest poll response read. */
-export const MAX_POLL_RESPONSE_BYTES = 1024 * 1024;
+const MAX_POLL_RESPONSE_BYTES = 1024 * 1024;
 /** Longest backoff, as a multiple of the base. */
-export const MAX_BACKOFF_MULTIPLIER = 12;
+const MAX_BACKOFF_MULTIPLIER = 12;
 
 /** Options for {@linkcode DashboardLink}. */
 export interface LinkOptions {

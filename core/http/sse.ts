@@ -22,7 +22,7 @@ export function encodeEvent(frame: { event?: string; id?: string; data: string }
 }
 
 /** The text of one event frame (see {@linkcode encodeEvent}). */
-export function eventText(frame: { event?: string; id?: string; data: string }): string {
+function eventText(frame: { event?: string; id?: string; data: string }): string {
   let out = "";
   if (frame.id !== undefined) out += `id: ${oneLine(frame.id)}\n`;
   if (frame.event !== undefined) out += `event: ${oneLine(frame.event)}\n`;
@@ -45,7 +45,7 @@ function oneLine(s: string): string {
 }
 
 /** Default bound on one event's buffered text; a longer frame is dropped as malformed. */
-export const DEFAULT_MAX_EVENT_CHARS = 16 * 1024 * 1024;
+const DEFAULT_MAX_EVENT_CHARS = 16 * 1024 * 1024;
 
 /** Incremental parser: feed decoded text chunks, receive whole events. */
 export class SseParser {

@@ -19,7 +19,7 @@ export interface AuditEntryInput {
 }
 
 /** Options for {@linkcode AuditClient}. */
-export interface AuditClientOptions {
+interface AuditClientOptions {
   url: string;
   /** Bearer credential with `audit:append`, when the ledger requires one. */
   token?: string;
@@ -33,11 +33,11 @@ export interface AuditClientOptions {
 }
 
 /** Default bound of the non-blocking queue. */
-export const DEFAULT_AUDIT_BUFFER = 1000;
+const DEFAULT_AUDIT_BUFFER = 1000;
 /** Default attempts per append (network errors, 5xx and 503 back-pressure are retried). */
-export const DEFAULT_AUDIT_ATTEMPTS = 5;
+const DEFAULT_AUDIT_ATTEMPTS = 5;
 /** Default per-request timeout. */
-export const DEFAULT_AUDIT_TIMEOUT_MS = 10_000;
+const DEFAULT_AUDIT_TIMEOUT_MS = 10_000;
 /** Retry schedule: jittered so many clients do not retry in step. */
 const BACKOFF = { baseMs: 100, maxMs: 5_000 };
 

@@ -12,11 +12,11 @@ import { decodeHex, isHex } from "../encoding/mod.ts";
 import { sha256Js } from "./sha256.ts";
 
 /** Domain-separation prefix for leaves. */
-export const LEAF_PREFIX = 0x00;
+const LEAF_PREFIX = 0x00;
 /** Domain-separation prefix for interior nodes. */
-export const NODE_PREFIX = 0x01;
+const NODE_PREFIX = 0x01;
 /** Size of every hash in the tree. */
-export const HASH_SIZE = 32;
+const HASH_SIZE = 32;
 
 function digest(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);

@@ -7,7 +7,7 @@ import { type Ed25519KeyPair, generateKeyPair, importSeed } from "../crypto/mod.
 import { decodeBase64 } from "../encoding/mod.ts";
 
 /** A signing key that cannot be loaded: says which source and why. */
-export class SigningKeyError extends Error {
+class SigningKeyError extends Error {
   override name = "SigningKeyError";
 }
 

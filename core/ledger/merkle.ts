@@ -21,7 +21,7 @@ export interface NewNode {
 }
 
 /** Largest power of two strictly below n (n >= 2). */
-export function splitPoint(n: number): number {
+function splitPoint(n: number): number {
   let k = 1;
   while (k * 2 < n) k *= 2;
   return k;
@@ -47,7 +47,7 @@ export class RangeMemo {
 }
 
 /** MTH(D[a:b]) for a range starting aligned to its largest power of two. */
-export function rangeHash(read: NodeReader, a: number, b: number, memo?: RangeMemo): Uint8Array {
+function rangeHash(read: NodeReader, a: number, b: number, memo?: RangeMemo): Uint8Array {
   const n = b - a;
   if (n <= 0) return EMPTY_ROOT;
   if (isPow2(n)) return read(log2(n), a / n);

@@ -11,7 +11,7 @@ import { verifyConsistency } from "./merkle.ts";
 import { openCheckpoint, parseVkey } from "./note.ts";
 
 /** What the monitor remembers per log URL. */
-export interface SeenCheckpoint {
+interface SeenCheckpoint {
   vkey: string;
   tree_size: number;
   root_hash: string;

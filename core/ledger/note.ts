@@ -13,9 +13,9 @@ import { decodeBase64, encodeBase64, encodeHex } from "../encoding/mod.ts";
 import { sha256 } from "./hash.ts";
 
 /** Signature algorithm byte for Ed25519 in C2SP vkeys and key ids. */
-export const ALG_ED25519 = 0x01;
+const ALG_ED25519 = 0x01;
 /** Longest note accepted for parsing (a checkpoint is a few hundred bytes). */
-export const MAX_NOTE_BYTES = 16 * 1024;
+const MAX_NOTE_BYTES = 16 * 1024;
 const SIG_PREFIX = "\u2014 ";
 
 /** A tree head. */

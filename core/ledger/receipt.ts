@@ -11,7 +11,7 @@ import { rootFromInclusion } from "./merkle.ts";
 import { keyId, noteSignedBy, openCheckpoint } from "./note.ts";
 
 /** Longest inclusion proof accepted (a tree of 2^64 leaves needs 64). */
-export const MAX_PROOF_LENGTH = 64;
+const MAX_PROOF_LENGTH = 64;
 
 /**
  * Verifies a receipt for an entry. Never throws: malformed input is `{ok: false, reason}`.

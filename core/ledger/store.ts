@@ -55,15 +55,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 `;
 
 /** Bytes of the database file memory-mapped by read-only (verification) opens. */
-export const VERIFY_MMAP_BYTES = 1 << 30;
+const VERIFY_MMAP_BYTES = 1 << 30;
 /** Page cache of read-only (verification) opens, in KiB. */
-export const VERIFY_CACHE_KIB = 256 * 1024;
+const VERIFY_CACHE_KIB = 256 * 1024;
 
 /** Rows per query when scanning entries or nodes for verification. */
-export const SCAN_CHUNK = 4096;
+const SCAN_CHUNK = 4096;
 
 /** Thrown when a node a proof needs is missing from storage (a damaged database). */
-export class MissingNodeError extends Error {
+class MissingNodeError extends Error {
   override name = "MissingNodeError";
 }
 

@@ -11,7 +11,7 @@ import { type NoteVerifier, openCheckpoint, parseVkey } from "./note.ts";
 import { LedgerStore } from "./store.ts";
 
 /** Checkpoint signatures verified concurrently per round (bounds memory on huge logs). */
-export const SIGNATURE_ROUND = 256;
+const SIGNATURE_ROUND = 256;
 
 /** Outcome of a verification. */
 export interface VerifyReport {

@@ -24,7 +24,7 @@ import { type Logger, registerSecret } from "../log/mod.ts";
 /** Folder under the data dir. */
 export const CREDENTIALS_DIR = "credentials";
 /** A credential expiring sooner than this is re-issued at start. */
-export const REISSUE_BEFORE_EXPIRY_MS = 7 * 24 * 3_600_000;
+const REISSUE_BEFORE_EXPIRY_MS = 7 * 24 * 3_600_000;
 
 /**
  * Each identity `up` wires and its least scopes. The action agent's id and the sensor's topics

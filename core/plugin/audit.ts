@@ -19,7 +19,7 @@ import { isInside } from "./paths.ts";
  * Node built-ins a plugin may import: pure computation, or (node:os) calls that Deno gates with
  * the same `sys` permission as its own APIs. Anything with file, process or network reach is out.
  */
-export const NODE_BUILTIN_ALLOW_LIST: ReadonlySet<string> = new Set([
+const NODE_BUILTIN_ALLOW_LIST: ReadonlySet<string> = new Set([
   "assert",
   "assert/strict",
   "buffer",
@@ -35,9 +35,9 @@ export const NODE_BUILTIN_ALLOW_LIST: ReadonlySet<string> = new Set([
 ]);
 
 /** Most modules one plugin may contain (bounds audit work on hostile input). */
-export const MAX_AUDIT_FILES = 500;
+const MAX_AUDIT_FILES = 500;
 /** Largest module the audit reads, in bytes. */
-export const MAX_MODULE_BYTES = 4 * 1024 * 1024;
+const MAX_MODULE_BYTES = 4 * 1024 * 1024;
 /** Most problems listed in one error message. */
 const MAX_PROBLEMS_LISTED = 20;
 

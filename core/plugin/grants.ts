@@ -107,7 +107,7 @@ export function workerPermissions(dir: string, g: Grants): WorkerPermissions {
 }
 
 /** True when running as a `deno compile` binary. */
-export function isCompiled(): boolean {
+function isCompiled(): boolean {
   return Deno.build.standalone === true;
 }
 

@@ -21,10 +21,10 @@ import {
 /** Bytes of the child's stderr kept for diagnosing a crash (a tail). */
 export const STDERR_TAIL_BYTES = 8 * 1024;
 /** Bytes of stray printed output kept for the result's `output` field. */
-export const NOISE_SAMPLE_BYTES = 4 * 1024;
+const NOISE_SAMPLE_BYTES = 4 * 1024;
 
 /** How long to wait for the child's pipes to drain after it exits, before classifying the exit. */
-export const EXIT_DRAIN_MS = 250;
+const EXIT_DRAIN_MS = 250;
 
 const RESULT_TYPES = new Set<PluginErrorType>([
   "timeout",

@@ -19,21 +19,21 @@ import type { TriggerEvent } from "./contract.ts";
 import { checkEvents } from "./events.ts";
 
 /** Default number of warm hosts per plugin. */
-export const DEFAULT_POOL_SIZE = 1;
+const DEFAULT_POOL_SIZE = 1;
 /** Largest pool accepted. */
-export const MAX_POOL_SIZE = 64;
+const MAX_POOL_SIZE = 64;
 /** Default calls a host serves before it is replaced. */
-export const DEFAULT_MAX_CALLS_PER_HOST = 1000;
+const DEFAULT_MAX_CALLS_PER_HOST = 1000;
 /** Default bound on callers waiting for a free host. */
-export const DEFAULT_MAX_QUEUE = 1000;
+const DEFAULT_MAX_QUEUE = 1000;
 /** Default time a host may take to load the plugin and run its init(). */
-export const DEFAULT_START_TIMEOUT_MS = 30_000;
+const DEFAULT_START_TIMEOUT_MS = 30_000;
 /** Default log lines kept per call. */
-export const DEFAULT_MAX_LOG_LINES = 1000;
+const DEFAULT_MAX_LOG_LINES = 1000;
 /** Default trigger events kept per detect() call. */
-export const DEFAULT_MAX_EVENTS = 1000;
+const DEFAULT_MAX_EVENTS = 1000;
 /** Largest request or data payload sent to a plugin, in bytes. */
-export const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
 
 /** Options for {@linkcode PluginRunner} (contract 3, plus bounds with defaults). */
 export interface RunnerOptions {

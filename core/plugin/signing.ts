@@ -31,13 +31,13 @@ export const SIGNATURE_FILE = "plugin.sig";
 /** Format tag of plugin.sig, also the domain separator of what is signed. */
 export const SIGNATURE_FORMAT = "iatp-plugin-sig-v1";
 /** First line of the canonical listing the digest covers. */
-export const DIGEST_HEADER = "iatp-plugin-digest-v1";
+const DIGEST_HEADER = "iatp-plugin-digest-v1";
 /** Largest plugin.sig read. */
-export const MAX_SIGNATURE_BYTES = 4096;
+const MAX_SIGNATURE_BYTES = 4096;
 /** Default bound on the files a digest covers. */
-export const DEFAULT_DIGEST_MAX_FILES = 10_000;
+const DEFAULT_DIGEST_MAX_FILES = 10_000;
 /** Default bound on the bytes a digest reads. */
-export const DEFAULT_DIGEST_MAX_BYTES = 256 * 1024 * 1024;
+const DEFAULT_DIGEST_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Why a plugin folder does not verify (or cannot be signed). */
 export type SignatureFailure =

@@ -23,11 +23,11 @@ import { decisionWire } from "./wire.ts";
 import type { DecisionState } from "./state.ts";
 
 /** Topic intents arrive on. */
-export const INTENT_TOPIC = "access.intent";
+const INTENT_TOPIC = "access.intent";
 /** Topic decisions are published on. */
-export const DECISION_TOPIC = "access.decision";
+const DECISION_TOPIC = "access.decision";
 /** Undelivered decisions retried per round. */
-export const REDELIVER_BATCH = 100;
+const REDELIVER_BATCH = 100;
 
 /** Options for {@linkcode DecisionBridge}. */
 export interface BridgeOptions {

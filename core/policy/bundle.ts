@@ -10,11 +10,11 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 
 /** Largest bundle file read. */
-export const MAX_BUNDLE_FILE_BYTES = 1024 * 1024;
+const MAX_BUNDLE_FILE_BYTES = 1024 * 1024;
 /** Most files in a bundle directory. */
-export const MAX_BUNDLE_FILES = 256;
+const MAX_BUNDLE_FILES = 256;
 /** Name of the optional static entities file. */
-export const ENTITIES_FILE = "entities.json";
+const ENTITIES_FILE = "entities.json";
 
 /** A bundle that cannot be loaded; names the file and the problem. */
 export class PolicyBundleError extends Error {

@@ -40,7 +40,7 @@ export interface RelayEvent {
 }
 
 /** Options for {@linkcode RelayClient}. */
-export interface RelayClientOptions {
+interface RelayClientOptions {
   /** Relay base URL, e.g. `http://127.0.0.1:8005`. */
   url: string;
   /** Bearer token, when the relay requires one. */
@@ -60,7 +60,7 @@ export interface RelayClientOptions {
 }
 
 /** Default publish buffer size. */
-export const DEFAULT_CLIENT_BUFFER = 1000;
+const DEFAULT_CLIENT_BUFFER = 1000;
 
 /** A failed relay request; `status` is set when the relay answered. */
 export class RelayError extends Error {

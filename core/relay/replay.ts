@@ -13,7 +13,7 @@ import { concatFrames, type SseSubscriber } from "./subscriber.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
 /** Default events read from the store per replay batch. */
-export const DEFAULT_REPLAY_BATCH = 256;
+const DEFAULT_REPLAY_BATCH = 256;
 
 /** Where a subscription starts. */
 export type StartPoint =

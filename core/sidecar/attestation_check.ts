@@ -13,9 +13,9 @@ import { readBody } from "../http/mod.ts";
 import { parseVerificationKey, verifyAttestation } from "../trust/mod.ts";
 
 /** Where an attestation is served. */
-export const ATTESTATION_PATH = "/.well-known/agent-attestation";
+const ATTESTATION_PATH = "/.well-known/agent-attestation";
 /** Largest attestation or manifest read from the remote sidecar. */
-export const MAX_ATTESTATION_BYTES = 1024 * 1024;
+const MAX_ATTESTATION_BYTES = 1024 * 1024;
 
 /** Options for {@linkcode checkRemoteAttestation}. */
 export interface AttestationCheckOptions {

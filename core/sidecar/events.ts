@@ -11,7 +11,7 @@ import type { TraceRecord } from "../recorder/mod.ts";
 import { RelayClient } from "../relay/mod.ts";
 
 /** Relay topic for sidecar flight-recorder events. */
-export const TRACE_TOPIC = "iatp.trace";
+const TRACE_TOPIC = "iatp.trace";
 
 /** Where records go besides the recorder. */
 export interface EventSink {
@@ -20,7 +20,7 @@ export interface EventSink {
 }
 
 /** The relay/audit decision a record carries, if it carries one. */
-export function decisionOf(record: TraceRecord): "allow" | "block" | "warn" | undefined {
+function decisionOf(record: TraceRecord): "allow" | "block" | "warn" | undefined {
   switch (record.type) {
     case "blocked":
       return "block";

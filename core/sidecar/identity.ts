@@ -19,7 +19,7 @@ import {
 } from "../trust/mod.ts";
 
 /** The checkout (or embedded) root whose sources the attestation hashes. */
-export const SOURCE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const SOURCE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** What the signed manifest and the attestation say, and the key they are signed with. */
 export interface IdentityOptions {

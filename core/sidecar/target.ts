@@ -12,7 +12,7 @@ export { TargetError } from "../http/client/mod.ts";
 /** The sidecar path the proxy serves. */
 const PROXY = "/proxy";
 /** Percent-decoding rounds applied before scanning (a server may decode more than once). */
-export const MAX_DECODE_ROUNDS = 3;
+const MAX_DECODE_ROUNDS = 3;
 
 /** A request URL, parsed and inspected. */
 export interface Target {

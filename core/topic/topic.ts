@@ -5,7 +5,7 @@
  */
 
 /** Valid topic names. */
-export const TOPIC_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
+const TOPIC_NAME = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** True when `name` is a valid topic name. */
 export function isTopicName(name: unknown): name is string {

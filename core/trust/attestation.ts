@@ -26,7 +26,7 @@ export function attestationMessage(
 }
 
 /** Key id: `ed25519:` and the first 16 hex digits of SHA-256 over the raw public key. */
-export function signingKeyId(publicRaw: Uint8Array): string {
+function signingKeyId(publicRaw: Uint8Array): string {
   return `ed25519:${sha256Hex(publicRaw).slice(0, 16)}`;
 }
 

@@ -7,9 +7,9 @@
 import { sha256Hex } from "../crypto/mod.ts";
 
 /** What is hashed, relative to the checkout root. */
-export const CODEBASE_ENTRIES = ["main.ts", "deno.json", "deno.lock", "cmd", "core"];
+const CODEBASE_ENTRIES = ["main.ts", "deno.json", "deno.lock", "cmd", "core"];
 /** Bound on files hashed (a runaway tree must not stall startup). */
-export const MAX_CODEBASE_FILES = 5000;
+const MAX_CODEBASE_FILES = 5000;
 
 async function listFiles(root: string, rel: string, out: string[]): Promise<void> {
   const info = await Deno.stat(`${root}/${rel}`);

@@ -19,7 +19,7 @@ import {
 } from "./score.ts";
 
 /** IATP protocol version this manifest speaks. */
-export const PROTOCOL_VERSION = "1.0";
+const PROTOCOL_VERSION = "1.0";
 
 /** Everything the manifest says about an agent. */
 export interface ManifestFields extends TrustFactors {
@@ -90,7 +90,7 @@ export interface WireManifest {
 }
 
 /** `ed25519:<base64>`, the verification key format in `identity`. */
-export function formatVerificationKey(raw: Uint8Array): string {
+function formatVerificationKey(raw: Uint8Array): string {
   return `ed25519:${encodeBase64(raw)}`;
 }
 

@@ -8,9 +8,9 @@ import { createHash } from "node:crypto";
 import { constantTimeEqual } from "../crypto/mod.ts";
 
 /** Shortest override secret accepted. */
-export const MIN_OVERRIDE_TOKEN_LENGTH = 16;
+const MIN_OVERRIDE_TOKEN_LENGTH = 16;
 /** Fewest distinct characters a secret must have. */
-export const MIN_OVERRIDE_TOKEN_DISTINCT = 6;
+const MIN_OVERRIDE_TOKEN_DISTINCT = 6;
 
 const WEAK_WORDS = [
   "true",

@@ -19,7 +19,7 @@ function tryRead(url: URL): string | undefined {
 }
 
 /** The git commit this build came from, or "unknown". */
-export function gitCommit(): string {
+function gitCommit(): string {
   const info = tryRead(new URL("build-info.json", ROOT));
   if (info) {
     try {

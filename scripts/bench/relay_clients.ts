@@ -9,7 +9,7 @@ const enc = new TextEncoder();
 const READ_BUFFER_BYTES = 8 * 1024;
 
 /** Counts occurrences of `marker` across chunk boundaries. */
-export class MarkerCounter {
+class MarkerCounter {
   #tail = "";
   count = 0;
   constructor(private readonly marker: string) {}

@@ -10,11 +10,11 @@ import type { TriggerEvent } from "../contract.ts";
 import type { PluginManifest } from "../manifest.ts";
 
 /** Largest request read (the client sends at most what one `recv(65536)` answers). */
-export const MAX_RPC_REQUEST_BYTES = 64 * 1024;
+const MAX_RPC_REQUEST_BYTES = 64 * 1024;
 /** Most connections served at once. */
-export const MAX_RPC_CONNECTIONS = 16;
+const MAX_RPC_CONNECTIONS = 16;
 /** Longest a connection may take to send its request. */
-export const RPC_READ_TIMEOUT_MS = 5_000;
+const RPC_READ_TIMEOUT_MS = 5_000;
 
 /** What the socket answers with; each handler may throw to answer an error. */
 export interface RpcHandlers {

@@ -27,11 +27,11 @@ import {
 } from "./sandbox.ts";
 
 /** Instruction settings upstream puts in `plugin_configuration`, not plugin config fields. */
-export const RUN_KEYS = ["entrypoint", "arguments", "environment", "timeout_seconds"];
+const RUN_KEYS = ["entrypoint", "arguments", "environment", "timeout_seconds"];
 /** Most trigger events buffered from report_trigger between two detect() calls. */
-export const MAX_BUFFERED_EVENTS = 1000;
+const MAX_BUFFERED_EVENTS = 1000;
 /** CPU seconds of a long-lived plugin process before the kernel stops it (it is restarted). */
-export const LONG_LIVED_CPU_SECS = 3600;
+const LONG_LIVED_CPU_SECS = 3600;
 
 /** Options for {@linkcode ExternalRunner}. */
 export interface ExternalRunnerOptions {

@@ -11,20 +11,20 @@ import { join } from "node:path";
 import { PluginError } from "../errors.ts";
 
 /** Where the plugin folder appears inside the sandbox. */
-export const SANDBOX_PLUGIN_DIR = "/plugin";
+const SANDBOX_PLUGIN_DIR = "/plugin";
 /** Where the private work folder appears inside the sandbox. */
 export const SANDBOX_WORK_DIR = "/work";
 /** Default bound on processes the plugin may add (a fork bomb stops here). */
-export const DEFAULT_MAX_PROCESSES = 64;
+const DEFAULT_MAX_PROCESSES = 64;
 /** Default open files. */
-export const DEFAULT_MAX_OPEN_FILES = 256;
+const DEFAULT_MAX_OPEN_FILES = 256;
 /** The user a sandbox runs as when the agent runs as root (RLIMIT_NPROC exempts root). */
 export const SANDBOX_UID = 65534;
 /** Default largest file the plugin may write. */
-export const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 /** The interpreter of each external runtime, as found inside the sandbox. */
-export const INTERPRETERS: Record<string, string> = { python: "/usr/bin/python3" };
+const INTERPRETERS: Record<string, string> = { python: "/usr/bin/python3" };
 
 /** What one sandboxed run is given. */
 export interface SandboxSpec {
@@ -58,7 +58,7 @@ const OWN_MOUNTS = ["/proc", "/dev", "/tmp", SANDBOX_PLUGIN_DIR, SANDBOX_WORK_DI
  * Whether a declared path is bound from the host: not the root (which would cover the
  * sandbox's own mounts), and not under what the sandbox provides itself.
  */
-export function bindable(path: string): boolean {
+function bindable(path: string): boolean {
   const p = path.replace(/\/+$/, "");
   if (p === "" || !p.startsWith("/")) return false;
   return !OWN_MOUNTS.some((m) => p === m || p.startsWith(`${m}/`));
@@ -210,7 +210,7 @@ export async function sandboxUnavailable(bin = "bwrap"): Promise<string | undefi
 }
 
 /** Most bytes copied from a plugin folder into a sandbox's private copy. */
-export const MAX_PLUGIN_COPY_BYTES = 64 * 1024 * 1024;
+const MAX_PLUGIN_COPY_BYTES = 64 * 1024 * 1024;
 
 /**
  * Copies a plugin folder (regular files and folders only; links are skipped) world-readable.
