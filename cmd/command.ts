@@ -1,14 +1,22 @@
 /**
  * What a subcommand is, and the two readings of the subcommand table (lookup by name, the
- * top-level usage). Imports nothing, so every command file can depend on it.
+ * top-level usage). Imports no other command file, so every command file can depend on it.
  * @module
  */
+import type { Shape } from "../core/config/mod.ts";
+
+/** What a command's config declaration tells others: its fields and env prefix. */
+export interface DeclaredConfig {
+  readonly spec: { readonly envPrefix: string; readonly fields: Shape };
+}
 
 /** A runnable subcommand. Returns the process exit code. */
 export interface Command {
   run(argv: string[]): Promise<number>;
   /** Usage text for `iatp <cmd> --help` and usage errors. */
   usage(): string;
+  /** The config declaration behind the flags, for commands that have one. */
+  readonly spec?: DeclaredConfig;
 }
 
 /** One row of the subcommand table. */

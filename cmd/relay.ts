@@ -111,7 +111,7 @@ export type RelayConfig = Infer<typeof spec.spec.fields>;
 
 /** Events kept per topic: the setting, else the default of the `compat` mode. */
 function retentionEvents(config: RelayConfig): number {
-  return (config.retention_events as number | undefined) ??
+  return config.retention_events ??
     (config.compat === "upstream" ? UPSTREAM_MAX_EVENTS_PER_TOPIC : DEFAULT_MAX_EVENTS_PER_TOPIC);
 }
 

@@ -64,8 +64,7 @@ export async function settingEnv(
 ): Promise<string> {
   if (UPSTREAM_ENV[key]) return UPSTREAM_ENV[key];
   const entry = findCommand(commands, name);
-  const command = await entry?.load() as { spec?: { spec: { envPrefix: string } } } | undefined;
-  const prefix = command?.spec?.spec.envPrefix;
+  const prefix = (await entry?.load())?.spec?.spec.envPrefix;
   if (prefix === undefined) throw new RangeError(`${name} has no config spec`);
   return prefix + key.replaceAll(".", "_").toUpperCase();
 }

@@ -47,11 +47,13 @@ export const verifyCommand: Command = {
       return 0;
     }
     const c = loaded.config;
-    if (c.db !== undefined) {
-      await Deno.stat(c.db).catch(() => {
-        throw new ConfigError("db", loaded.sources.get("db")!, "an existing ledger file", c.db!);
+    const db = c.db;
+    if (db !== undefined) {
+      await Deno.stat(db).catch((err) => {
+        const source = loaded.sources.get("db") ?? { kind: "default" as const };
+        throw new ConfigError("db", source, "an existing ledger file", db, { cause: err });
       });
-      const r = await verifyLedgerFile(c.db, { vkey: c.vkey });
+      const r = await verifyLedgerFile(db, { vkey: c.vkey });
       if (!r.ok) {
         throw new CheckFailedError(`verify failed: first bad index ${r.bad_index}: ${r.reason}`);
       }
@@ -60,8 +62,11 @@ export const verifyCommand: Command = {
       );
       return 0;
     }
+    if (c.url === undefined) {
+      throw new ConfigError("url", { kind: "default" }, "--db or --url", "neither");
+    }
     const r = await checkLiveLog({
-      url: c.url!,
+      url: c.url,
       stateFile: c.state_file,
       vkey: c.vkey,
       timeoutMs: c.timeout,

@@ -249,8 +249,8 @@ function manifestSettings(m: ManifestFile): Map<string, unknown> {
  * @throws {ConfigError} naming the file, key and line of anything the file gets wrong.
  */
 export function applyManifestFile(config: Record<string, unknown>, sources: SourceMap): void {
-  const path = config.manifest as string | undefined;
-  if (!path) return;
+  const path = config.manifest;
+  if (typeof path !== "string" || path === "") return;
   for (const [key, value] of manifestSettings(loadManifestFile(path))) {
     if ((sources.get(key)?.kind ?? "default") === "default") config[key] = value;
   }

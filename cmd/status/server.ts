@@ -91,6 +91,7 @@ function capabilities(config: StatusConfig): Record<string, unknown> {
 }
 
 function dashboardLink(
+  dashboardUrl: string,
   config: StatusConfig,
   keys: { hmac: TokenSource; bearer?: TokenSource },
   router: CommandRouter,
@@ -98,7 +99,7 @@ function dashboardLink(
   onResult: LinkOptions["onResult"],
 ): DashboardLink {
   return new DashboardLink({
-    dashboardUrl: config.dashboard_url!,
+    dashboardUrl,
     deploymentHash: config.deployment_hash ?? "",
     // Signed with the HMAC key; the bearer (if any) is the dashboard token, never that key.
     identity: {
@@ -174,7 +175,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     capabilities: () => capabilities(config),
   });
   const link = config.dashboard_url
-    ? dashboardLink(config, creds, router, log, (cmd, r) => {
+    ? dashboardLink(config.dashboard_url, config, creds, router, log, (cmd, r) => {
       commands.inc({ type: cmd.type, executed_by: r.executed_by, status: r.status });
       relay?.publish("action.results", { ...ident, type: cmd.type, ...r });
     })

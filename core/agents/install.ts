@@ -87,7 +87,11 @@ export function installSource(conf: Record<string, unknown>): InstallSource {
       );
     }
   }
-  return { url: url.trim(), ref: ref as string | undefined, subdir: subdir as string | undefined };
+  return {
+    url: url.trim(),
+    ref: typeof ref === "string" ? ref : undefined,
+    subdir: typeof subdir === "string" ? subdir : undefined,
+  };
 }
 
 async function gitClone(src: InstallSource, dest: string, timeoutMs: number): Promise<void> {

@@ -258,7 +258,7 @@ function stableJson(v: unknown): string {
 
 /** The plugin catalog both agents build from their config: installed plugins, then built-ins. */
 export function catalogFromConfig(
-  rt: { layout: AgentLayout; log: Logger },
+  rt: { layout: AgentLayout; log: Logger; agentId: string },
   config: AgentConfig,
 ): PluginCatalog {
   const sb = config.security.sandbox;
@@ -278,6 +278,6 @@ export function catalogFromConfig(
     maxRunners: config.plugins.max_runners,
     log: rt.log,
     workRoot: rt.layout.workdir,
-    agent: { id: config.agent.id, version: VERSION, environment: config.agent.environment },
+    agent: { id: rt.agentId, version: VERSION, environment: config.agent.environment },
   });
 }

@@ -4,8 +4,10 @@ import { ConfigError, type ConfigSource, describeSource, UsageError } from "../e
 import { registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
 import { permittedEnv } from "./env.ts";
-import type { Field, Infer, Section, Shape } from "./fields.ts";
+import type { Infer, Shape } from "./fields.ts";
 import { describeFound, type EnvReader, type FileRules, getIn, loadFile, setIn } from "./file.ts";
+import { type Leaf, leaves } from "./leaves.ts";
+import { usageText } from "./usage.ts";
 
 /** A config declaration. */
 export interface ConfigSpec<S extends Shape> {
@@ -36,28 +38,23 @@ export interface ConfigSpec<S extends Shape> {
 export type SourceMap = Map<string, ConfigSource>;
 
 /** A loaded config. */
-export interface Loaded<S extends Shape> {
-  config: Infer<S>;
-  sources: SourceMap;
-  positionals: string[];
-  help: boolean;
-  /** Start-up warnings (tolerated keys ignored, settings relaxed); log each once. */
-  warnings?: string[];
-}
+export type Loaded<S extends Shape> =
+  | {
+    help: false;
+    config: Infer<S>;
+    sources: SourceMap;
+    positionals: string[];
+    /** Start-up warnings (tolerated keys ignored, settings relaxed); log each once. */
+    warnings?: string[];
+  }
+  /** `--help` was given: nothing was loaded. */
+  | { help: true; positionals: string[] };
 
 /** Options for {@linkcode Config.parse}. */
 export interface ParseOptions {
   env?: EnvReader;
   /** Reads a config file; default Deno.readTextFileSync. */
   readFile?: (path: string) => string;
-}
-
-interface Leaf {
-  key: string;
-  path: string[];
-  field: Field<unknown>;
-  env: string | undefined;
-  flag: string | undefined;
 }
 
 /** A declared config: parse argv, resolve in-process overrides, print usage. */
@@ -78,31 +75,7 @@ export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
 };
 
-function kebab(s: string): string {
-  return s.replace(/_/g, "-").replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
-}
-
-function leaves(shape: Shape, prefix: string[], envPrefix: string, out: Leaf[]): Leaf[] {
-  for (const [name, node] of Object.entries(shape)) {
-    const path = [...prefix, name];
-    if (node.kind === "section") {
-      leaves((node as Section<Shape>).fields, path, envPrefix, out);
-      continue;
-    }
-    const key = path.join(".");
-    const derivedEnv = envPrefix + path.map((p) => kebab(p).replace(/-/g, "_")).join("_")
-      .toUpperCase();
-    out.push({
-      key,
-      path,
-      field: node,
-      env: node.env === false ? undefined : node.env ?? derivedEnv,
-      flag: node.flag === false ? undefined : node.flag ?? path.map(kebab).join("-"),
-    });
-  }
-  return out;
-}
-
+/** Declares a config. */
 export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
   const all = leaves(spec.fields, [], spec.envPrefix, []);
   const configEnv = `${spec.envPrefix}CONFIG`;
@@ -124,47 +97,15 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
   ): Infer<S> => {
     const config = values as Infer<S>;
     for (const leaf of all) {
-      if (leaf.field.secret) registerSecret(getIn(config, leaf.path) as string | undefined);
+      if (!leaf.field.secret) continue;
+      const value = getIn(config, leaf.path);
+      if (typeof value === "string") registerSecret(value);
     }
     spec.check?.(config, sources, (m) => warnings.push(m));
     return config;
   };
 
-  const usage = (): string => {
-    const rows: Array<[string, string, string]> = [];
-    rows.push(["--config PATH", "YAML config file", `env ${configEnv}`]);
-    for (const leaf of all) {
-      if (!leaf.flag) continue;
-      const f = leaf.field;
-      const left = f.boolean ? `--[no-]${leaf.flag}` : `--${leaf.flag} ${f.metavar}`;
-      const def = f.secret
-        ? "(secret)"
-        : f.default === undefined
-        ? "unset"
-        : JSON.stringify(f.default);
-      rows.push([left, f.help, `${leaf.env ? `env ${leaf.env}  ` : ""}default ${def}`]);
-    }
-    for (const leaf of all) {
-      if (leaf.flag) continue;
-      rows.push([`(file) ${leaf.key}`, leaf.field.help, leaf.env ? `env ${leaf.env}` : ""]);
-    }
-    rows.push(["-h, --help", "show this help", ""]);
-    const w = Math.min(34, Math.max(...rows.map((r) => r[0].length)) + 2);
-    const lines = [
-      `Usage: iatp ${spec.command} [flags]`,
-      ...(spec.usageLines ?? []).map((l) => `       ${l}`),
-      "",
-      spec.summary,
-      "",
-      "Flags (precedence: flag > env > config file > default):",
-      ...rows.map(([l, h, e]) => {
-        const head = `  ${l.padEnd(w)}`;
-        const tail = e ? `  [${e}]` : "";
-        return head.length > w + 2 ? `  ${l}\n  ${"".padEnd(w)}${h}${tail}` : `${head}${h}${tail}`;
-      }),
-    ];
-    return lines.join("\n");
-  };
+  const usage = (): string => usageText(spec, all, configEnv);
 
   const parse = (argv: string[], opts: ParseOptions = {}): Loaded<S> => {
     const env = opts.env ?? permittedEnv;
@@ -197,14 +138,9 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     }
     const flags = parsed.values;
     if (flags.help) {
-      return {
-        config: {} as Infer<S>,
-        sources: new Map(),
-        positionals: parsed.positionals,
-        help: true,
-      };
+      return { help: true, positionals: parsed.positionals };
     }
-    const configPath = (flags.config as string | undefined) ?? env(configEnv);
+    const configPath = typeof flags.config === "string" ? flags.config : env(configEnv);
     const rules: FileRules = { tolerated, ignored: [], expand: spec.expand, env };
     const file = configPath ? loadFile(configPath, spec.fields, read, rules) : undefined;
     const warnings: string[] = [];

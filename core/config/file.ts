@@ -4,7 +4,7 @@
  * loader shares.
  * @module
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap } from "yaml";
 import type { Node as YamlNode } from "yaml";
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
 import {
@@ -149,13 +149,13 @@ interface KeyCheck {
   rules: FileRules;
 }
 
-// deno-lint-ignore no-explicit-any
-function checkUnknownKeys(map: any, shape: Shape, prefix: string[], ctx: KeyCheck) {
+function checkUnknownKeys(map: YAMLMap, shape: Shape, prefix: string[], ctx: KeyCheck): void {
   const { file, lc, rules } = ctx;
   for (const pair of map.items) {
     const keyNode = pair.key;
     const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
-    const line = keyNode?.range ? lc.linePos(keyNode.range[0]).line : undefined;
+    const range = isScalar(keyNode) ? keyNode.range : undefined;
+    const line = range ? lc.linePos(range[0]).line : undefined;
     const node = shape[name];
     const key = [...prefix, name].join(".");
     if (!node && isTolerated(key, rules.tolerated)) {

@@ -192,7 +192,8 @@ export class LedgerStore {
 
   /** A metadata value (origin, vkey). */
   getMeta(key: string): string | undefined {
-    return (this.#s.getMeta.get(key) as Row | undefined)?.value as string | undefined;
+    const value = this.#s.getMeta.get(key)?.value;
+    return typeof value === "string" ? value : undefined;
   }
 
   /** Sets a metadata value. */

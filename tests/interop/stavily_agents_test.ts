@@ -85,7 +85,9 @@ for (const [file, [kind, agentId]] of Object.entries(FILES)) {
 
 function parseFile(kind: "sensor" | "action", text: string, env: Record<string, string> = {}) {
   const spec = kind === "sensor" ? sensorConfig : actionConfig;
-  return spec.parse(["--config", "a.yaml"], { readFile: () => text, env: (n) => env[n] });
+  const l = spec.parse(["--config", "a.yaml"], { readFile: () => text, env: (n) => env[n] });
+  if (l.help) throw new Error("expected a loaded config, got --help");
+  return l;
 }
 
 function configError(f: () => unknown): ConfigError {
