@@ -1,65 +1,130 @@
 /**
- * Server-Sent Events wire format: encoding frames (relay, dashboard) and an incremental parser
- * (relay client, tests). Follows the WHATWG event-stream rules: `\n`, `\r\n` or `\r` line ends,
- * `:` comments, multi-line `data:`, `id:` without NUL, `retry:` digits only.
+ * Server-Sent Events wire format (WHATWG HTML, "Server-sent events"): an encoder that refuses
+ * what a stream cannot carry, and an incremental parser with the standard's rules (a leading
+ * BOM dropped, `\n`, `\r\n` or `\r` line ends, `:` comments, a field without a colon, multi-line
+ * `data`, events without data not dispatched, `id` with NUL ignored, `retry` digits only) and a
+ * bound on the text one event may buffer.
+ *
+ * Not the npm `eventsource-parser`: it buffers a line or an event without a bound, so a hostile
+ * stream could grow memory without end.
  * @module
  */
 
 const encoder = new TextEncoder();
+const LINE_BREAK = /\r\n|\r|\n/;
 
 /** One parsed SSE event. */
 export interface SseEvent {
-  /** `message` when the frame had no `event:` line. */
+  /** The event type: `message` when the event had no `event:` field. */
   event: string;
   data: string;
-  /** The frame's `id:` value, when it had one. */
+  /** The stream's last event id when the event was dispatched (EventSource's `lastEventId`). */
   id?: string;
 }
 
-/** Encodes one event frame. `data` may span lines; `id`/`event` must be single-line. */
-export function encodeEvent(frame: { event?: string; id?: string; data: string }): Uint8Array {
-  return encoder.encode(eventText(frame));
+/** What {@linkcode encodeEvent} writes. */
+export interface SseFrame {
+  /** Event type; one line. */
+  event?: string;
+  /** Event id; one line, no NUL (the parser would ignore it). */
+  id?: string;
+  /** Payload; may span lines (each becomes a `data:` line). */
+  data: string;
 }
 
-/** The text of one event frame (see {@linkcode encodeEvent}). */
-function eventText(frame: { event?: string; id?: string; data: string }): string {
+function oneLine(value: string, field: string): string {
+  if (LINE_BREAK.test(value)) throw new SyntaxError(`SSE ${field} cannot contain a line break`);
+  return value;
+}
+
+/**
+ * The text of one event frame.
+ *
+ * @throws {SyntaxError} when `event` or `id` contains CR or LF, or `id` contains NUL: the frame
+ * would say something else than asked (a newline starts a new field)
+ * @example
+ * ```ts
+ * eventText({ id: "e-1", event: "message", data: "a\nb" });
+ * // "id: e-1\nevent: message\ndata: a\ndata: b\n\n"
+ * ```
+ */
+export function eventText(frame: SseFrame): string {
   let out = "";
-  if (frame.id !== undefined) out += `id: ${oneLine(frame.id)}\n`;
-  if (frame.event !== undefined) out += `event: ${oneLine(frame.event)}\n`;
-  for (const line of frame.data.split(/\r\n|\r|\n/)) out += `data: ${line}\n`;
+  if (frame.id !== undefined) {
+    if (frame.id.includes("\0")) throw new SyntaxError("SSE id cannot contain NUL");
+    out += `id: ${oneLine(frame.id, "id")}\n`;
+  }
+  if (frame.event !== undefined) out += `event: ${oneLine(frame.event, "event")}\n`;
+  for (const line of frame.data.split(LINE_BREAK)) out += `data: ${line}\n`;
   return out + "\n";
 }
 
-/** Encodes a comment frame (heartbeats). */
-export function encodeComment(text: string): Uint8Array {
-  return encoder.encode(`: ${oneLine(text)}\n\n`);
+/**
+ * One event frame as bytes (see {@linkcode eventText}).
+ *
+ * @throws {SyntaxError} when `event` or `id` contains a line break, or `id` a NUL
+ * @example
+ * ```ts
+ * controller.enqueue(encodeEvent({ event: "reset", data: "{}" }));
+ * ```
+ */
+export function encodeEvent(frame: SseFrame): Uint8Array {
+  return encoder.encode(eventText(frame));
 }
 
-/** Encodes a `retry:` hint in milliseconds. */
+/**
+ * A comment frame (heartbeats): each line of `text` becomes a `:` line.
+ * @example
+ * ```ts
+ * encodeComment("heartbeat"); // ": heartbeat\n\n"
+ * ```
+ */
+export function encodeComment(text: string): Uint8Array {
+  return encoder.encode(text.split(LINE_BREAK).map((l) => `: ${l}\n`).join("") + "\n");
+}
+
+/**
+ * A `retry:` hint, in whole milliseconds (a negative or fractional value is rounded into range).
+ * @example
+ * ```ts
+ * encodeRetry(2000); // "retry: 2000\n\n"
+ * ```
+ */
 export function encodeRetry(ms: number): Uint8Array {
   return encoder.encode(`retry: ${Math.max(0, Math.round(ms))}\n\n`);
 }
 
-function oneLine(s: string): string {
-  return s.replace(/[\r\n\0]/g, " ");
-}
+/** Default bound on the text one event (its pending line and data) may buffer. */
+export const DEFAULT_MAX_EVENT_CHARS = 16 * 1024 * 1024;
 
-/** Default bound on one event's buffered text; a longer frame is dropped as malformed. */
-const DEFAULT_MAX_EVENT_CHARS = 16 * 1024 * 1024;
-
-/** Incremental parser: feed decoded text chunks, receive whole events. */
+/**
+ * Incremental parser: feed decoded text chunks, receive whole events. An event whose pending
+ * line and data outgrow the bound is dropped (up to its blank line), not buffered further.
+ *
+ * @example
+ * ```ts
+ * const p = new SseParser((e) => console.log(e.event, e.data, e.id));
+ * p.push("id: 7\ndata: hi\n\n"); // logs: message hi 7
+ * ```
+ */
 export class SseParser {
   #buf = "";
-  #data: string[] = [];
-  #dataChars = 0;
+  #data = "";
+  #hasData = false;
   #event = "";
-  #id: string | undefined;
+  #idBuffer = "";
   #sawCr = false;
+  #atStart = true;
+  #dropping = false;
   /** Last `retry:` value seen, in ms. */
   retryMs: number | undefined;
-  /** The last event id (persists across events, as in EventSource). */
-  lastEventId: string | undefined;
+  /** The last event id (persists across events, as in EventSource); "" when none. */
+  lastEventId = "";
 
+  /**
+   * @param onEvent called with each dispatched event
+   * @param maxEventChars bound on one event's pending line and data, in UTF-16 code units
+   */
   constructor(
     private readonly onEvent: (e: SseEvent) => void,
     private readonly maxEventChars = DEFAULT_MAX_EVENT_CHARS,
@@ -69,6 +134,10 @@ export class SseParser {
   push(chunk: string): void {
     let text = this.#buf + chunk;
     this.#buf = "";
+    if (this.#atStart && text.length > 0) {
+      this.#atStart = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
     if (this.#sawCr && text.startsWith("\n")) text = text.slice(1);
     this.#sawCr = false;
     let start = 0;
@@ -83,35 +152,38 @@ export class SseParser {
       }
       start = i + 1;
     }
-    this.#buf = text.slice(start);
-    if (this.#buf.length + this.#dataChars > this.maxEventChars) this.#discard();
+    const rest = text.slice(start);
+    if (this.#dropping || rest.length + this.#data.length > this.maxEventChars) {
+      this.#drop();
+    } else this.#buf = rest;
   }
 
-  #discard(): void {
-    this.#buf = "";
-    this.#data = [];
-    this.#dataChars = 0;
+  /** Forgets the event under way; lines are skipped until its blank line. */
+  #drop(): void {
+    this.#dropping = true;
+    this.#data = "";
+    this.#hasData = false;
     this.#event = "";
   }
 
   #line(line: string): void {
     if (line === "") return this.#dispatch();
-    if (line.charCodeAt(0) === 58) return; // ":" comment (heartbeat)
+    if (this.#dropping || line.charCodeAt(0) === 58) return; // ":" comment (heartbeat)
     const colon = line.indexOf(":");
     const field = colon < 0 ? line : line.slice(0, colon);
     let value = colon < 0 ? "" : line.slice(colon + 1);
     if (value.charCodeAt(0) === 32) value = value.slice(1);
     switch (field) {
       case "data":
-        this.#data.push(value);
-        this.#dataChars += value.length;
-        if (this.#dataChars > this.maxEventChars) this.#discard();
+        this.#data = this.#hasData ? `${this.#data}\n${value}` : value;
+        this.#hasData = true;
+        if (this.#data.length > this.maxEventChars) this.#drop();
         break;
       case "event":
         this.#event = value;
         break;
       case "id":
-        if (!value.includes("\0")) this.#id = value;
+        if (!value.includes("\0")) this.#idBuffer = value;
         break;
       case "retry":
         if (/^\d+$/.test(value)) this.retryMs = Number(value);
@@ -120,14 +192,19 @@ export class SseParser {
   }
 
   #dispatch(): void {
-    if (this.#id !== undefined) this.lastEventId = this.#id;
-    const id = this.#id;
-    this.#id = undefined;
-    if (this.#data.length === 0 && this.#event === "") return;
-    const e: SseEvent = { event: this.#event || "message", data: this.#data.join("\n") };
-    if (id !== undefined) e.id = id;
-    this.#data = [];
-    this.#dataChars = 0;
+    this.lastEventId = this.#idBuffer;
+    const dropped = this.#dropping;
+    this.#dropping = false;
+    if (dropped || !this.#hasData) {
+      this.#data = "";
+      this.#hasData = false;
+      this.#event = "";
+      return;
+    }
+    const e: SseEvent = { event: this.#event || "message", data: this.#data };
+    if (this.lastEventId !== "") e.id = this.lastEventId;
+    this.#data = "";
+    this.#hasData = false;
     this.#event = "";
     this.onEvent(e);
   }
