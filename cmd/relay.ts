@@ -16,7 +16,7 @@ import {
   list,
   str,
 } from "../core/config/mod.ts";
-import { ConfigError } from "../core/errors/mod.ts";
+import { ConfigError, errorMessage } from "../core/errors/mod.ts";
 import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
 import { createLogger, type Logger, registerSecret } from "../core/log/mod.ts";
 import {
@@ -131,7 +131,8 @@ function openStore(config: RelayConfig): RelayStore {
       "store",
       { kind: "flag", name: "store" },
       "a writable SQLite file path",
-      `${path} (${err instanceof Error ? err.message : String(err)})`,
+      `${path} (${errorMessage(err)})`,
+      { cause: err },
     );
   }
 }

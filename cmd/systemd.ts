@@ -56,6 +56,7 @@ const UPSTREAM_ENV: Record<string, string> = { agent_token: "AGENT_TOKEN" };
 /**
  * The env var a setting of `name` is read from: its upstream name, or the service's env prefix
  * plus the setting key (the rule core/config derives names by).
+ * @throws {RangeError} when `name` has no config declaration
  */
 export async function settingEnv(
   commands: readonly CommandEntry[],

@@ -11,7 +11,7 @@
 import { isMap, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { parseDuration, type SourceMap } from "../../core/config/mod.ts";
-import { ConfigError } from "../../core/errors/mod.ts";
+import { ConfigError, errorMessage } from "../../core/errors/mod.ts";
 import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../core/trust/mod.ts";
 
 const text = z.string().min(1).max(255);
@@ -172,8 +172,10 @@ function loadManifestFile(path: string, read = Deno.readTextFileSync): ManifestF
   try {
     source = read(path);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
-    throw new ConfigError("manifest", { kind: "file", path }, "a readable YAML manifest", why);
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : errorMessage(err);
+    throw new ConfigError("manifest", { kind: "file", path }, "a readable YAML manifest", why, {
+      cause: err,
+    });
   }
   const lc = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });

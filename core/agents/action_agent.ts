@@ -21,6 +21,7 @@ import { boundResult, PluginHealth } from "./results.ts";
 import { TaskQueue } from "./queue.ts";
 import { settledWithin, sleep } from "../async/mod.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** How long stop waits for a last delivery of unreported results. */
 const FINAL_SWEEP_TIMEOUT_MS = 5_000;
@@ -275,7 +276,7 @@ class ActionAgent {
       } catch (err) {
         if (signal.aborted) break;
         this.rt.log.warn("instruction poll failed", {
-          error: err instanceof Error ? err.message : String(err),
+          error: errorMessage(err),
         });
       }
       await sleep(wait, signal);

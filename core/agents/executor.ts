@@ -14,6 +14,7 @@ import { InstallError, installPlugin, installSource } from "./install.ts";
 import type { PluginCatalog } from "./plugins.ts";
 import { type PluginTrustPolicy, UntrustedPluginError } from "./plugin_trust.ts";
 import { type Instruction, type ResultBody, rfc3339 } from "./wire.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Failure types worth another attempt when `max_retries` allows. */
 const RETRYABLE_ERRORS: ReadonlySet<string> = new Set([
@@ -245,7 +246,7 @@ export async function runInstruction(
       : err instanceof PluginError
       ? err.code
       : "error";
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     return failed(log, type, message, {
       plugin_id: inst.plugin_id,
       duration_ms: took(),

@@ -19,6 +19,7 @@ import {
   rfc3339,
   type StatusBody,
 } from "./wire.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Largest orchestrator response body read (a poll carries one instruction). */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
@@ -51,8 +52,8 @@ export interface OrchestratorOptions {
 /** A failed orchestrator call after retries. */
 class OrchestratorError extends Error {
   override name = "OrchestratorError";
-  constructor(message: string, readonly status?: number) {
-    super(message);
+  constructor(message: string, readonly status?: number, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -242,7 +243,7 @@ export class OrchestratorClient {
       });
     } catch (err) {
       this.opts.onAttempt?.(call, "error");
-      const msg = err instanceof Error ? err.message : String(err);
+      const msg = errorMessage(err);
       return { ok: false, error: new OrchestratorError(`${call}: ${msg}`), retryable: true };
     }
     this.opts.onAttempt?.(call, String(res.status));

@@ -101,7 +101,9 @@ export function pluginTrustPolicy(
     trustedKeys = resolveAuthKeys(settings.trusted_keys, sources.keys);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new ConfigError("plugins.trusted_keys", err.source, err.expected, err.found);
+    throw new ConfigError("plugins.trusted_keys", err.source, err.expected, err.found, {
+      cause: err,
+    });
   }
   const allowedSources = settings.allowed_sources.map((entry) => {
     const canon = canonicalEntry(entry);

@@ -8,6 +8,7 @@
 import type { AgentRuntime } from "./runtime.ts";
 import type { InstructionRow } from "./state.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Relay topic for results. */
 const RESULTS_TOPIC = "action.results";
@@ -88,7 +89,7 @@ export class ResultReporter {
     } catch (err) {
       this.rt.log.warn("result delivery failed; will retry", {
         instruction_id: row.id,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
       return false;
     } finally {

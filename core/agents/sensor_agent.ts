@@ -15,6 +15,7 @@ import type { SensorConfig, TriggerSpec } from "./config.ts";
 import type { ComponentHealth } from "./health.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** How often expired dedup keys are pruned. */
 const DEDUP_PRUNE_INTERVAL_MS = 60_000;
@@ -106,7 +107,7 @@ class TriggerLoop {
     try {
       runner = await this.catalog.runner(id, "trigger", this.spec.config);
     } catch (err) {
-      return await this.#failed("load", err instanceof Error ? err.message : String(err));
+      return await this.#failed("load", errorMessage(err));
     }
     if (this.signal.aborted) return true;
     const res = await runner.detect();

@@ -65,14 +65,20 @@ export interface SignedAuthOptions {
 
 const callers = new WeakMap<Request, Caller>();
 
-/** The verified caller of a request that passed {@linkcode signedAuth}. */
+/**
+ * The verified caller of a request that passed {@linkcode signedAuth}.
+ * @throws {HttpError} 401 when the request did not pass it
+ */
 export function callerOf(c: Context<AppEnv>): Caller {
   const caller = callers.get(c.req.raw);
   if (!caller) throw new HttpError(401, "request is not authenticated");
   return caller;
 }
 
-/** Throws 403 unless the verified caller holds `scope`. */
+/**
+ * The verified caller, when it holds `scope` (or one of `scope`).
+ * @throws {HttpError} 403 unless it does; 401 when the request was not authenticated
+ */
 export function requireScope(c: Context<AppEnv>, scope: string | string[]): Caller {
   const caller = callerOf(c);
   const any = Array.isArray(scope) ? scope : [scope];

@@ -134,7 +134,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
       }) as typeof parsed;
     } catch (err) {
       const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
-      throw new UsageError(msg, usage());
+      throw new UsageError(msg, usage(), { cause: err });
     }
     const flags = parsed.values;
     if (flags.help) {

@@ -65,6 +65,12 @@ export interface FileRules {
   env: EnvReader;
 }
 
+/**
+ * Reads, parses and checks the YAML config file at `path` (unknown keys refused unless
+ * tolerated, `${VAR}` references expanded where the rules allow).
+ * @throws {ConfigError} naming `config` when it cannot be read, is not YAML or not a mapping,
+ * or naming the key of an unknown key, a section given a scalar or a bad expansion
+ */
 export function loadFile(
   path: string,
   shape: Shape,

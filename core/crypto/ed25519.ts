@@ -33,7 +33,10 @@ const PKCS8_PREFIX = new Uint8Array([
   0x20,
 ]);
 
-/** Imports a key pair from a raw 32-byte seed. */
+/**
+ * Imports a key pair from a raw 32-byte seed.
+ * @throws {RangeError} when the seed is not 32 bytes
+ */
 export async function importSeed(seed: Uint8Array): Promise<Ed25519KeyPair> {
   if (seed.length !== 32) throw new RangeError(`Ed25519 seed must be 32 bytes, got ${seed.length}`);
   const pkcs8 = new Uint8Array(PKCS8_PREFIX.length + 32);

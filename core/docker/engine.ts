@@ -7,6 +7,7 @@
  */
 import { readBodyPrefix } from "../http/mod.ts";
 import { decodeLogs, demuxLogs, looksMultiplexed } from "./log_frames.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Oldest Engine API spoken (Docker Engine 20.10). */
 const MIN_API_VERSION = "1.41";
@@ -40,7 +41,10 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The API version to speak with a daemon that reports `server`. */
+/**
+ * The API version to speak with a daemon that reports `server`.
+ * @throws {DockerError} when the daemon's API version is malformed or older than the minimum
+ */
 export function negotiateVersion(server: string): string {
   if (!/^\d+\.\d+$/.test(server)) throw new DockerError(0, `bad daemon API version ${server}`);
   if (compareVersions(server, MIN_API_VERSION) < 0) {
@@ -252,7 +256,13 @@ export class DockerEngine {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {
-      throw new DockerError(0, `Docker daemon unreachable at ${this.socket}: ${errText(err)}`);
+      throw new DockerError(
+        0,
+        `Docker daemon unreachable at ${this.socket}: ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -275,10 +285,6 @@ async function readBounded(
   try {
     return await readBodyPrefix(res, max);
   } catch (err) {
-    throw new DockerError(502, `Docker response broke off: ${errText(err)}`, { cause: err });
+    throw new DockerError(502, `Docker response broke off: ${errorMessage(err)}`, { cause: err });
   }
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -12,6 +12,7 @@ import { backoffDelay } from "../async/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { ContainerInspect, DockerEngine } from "./engine.ts";
 import { DockerError } from "./engine.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Default time between checks (upstream: 30 s). */
 const DEFAULT_CHECK_INTERVAL_MS = 30_000;
@@ -257,7 +258,7 @@ export class Watchdog {
         container: name,
         reason,
         attempt: t.attempts,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
     } finally {
       t.timer = undefined;

@@ -85,6 +85,20 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * The message of anything thrown: an Error's message, else its string form. For text that
+ * goes into another error's message (pass the original as `{ cause }` too) or a log field.
+ * @example
+ * ```ts
+ * try { await Deno.readTextFile(path); } catch (err) {
+ *   throw new ConfigError("file", source, "a readable file", errorMessage(err), { cause: err });
+ * }
+ * ```
+ */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** A failed verification or check (exit 1), e.g. a tampered ledger. */
 export class CheckFailedError extends Error {
   override name = "CheckFailedError";

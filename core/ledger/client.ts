@@ -7,6 +7,7 @@
 import { backoffDelay, sleep } from "../async/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import type { AuditAppendResponse } from "./entry.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 export type { AuditAppendResponse, Receipt } from "./entry.ts";
 
@@ -44,9 +45,12 @@ const BACKOFF = { baseMs: 100, maxMs: 5_000 };
 /** An append the ledger refused (4xx) or that failed after every retry. */
 export class AuditClientError extends Error {
   override name = "AuditClientError";
-  /** @param status HTTP status, or 0 when no response arrived */
-  constructor(message: string, readonly status: number) {
-    super(message);
+  /**
+   * @param status HTTP status, or 0 when no response arrived
+   * @param options `cause`: the error behind it
+   */
+  constructor(message: string, readonly status: number, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -151,7 +155,7 @@ export class AuditClient {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {
-      throw new AuditClientError(`audit unreachable: ${(err as Error).message}`, 0);
+      throw new AuditClientError(`audit unreachable: ${errorMessage(err)}`, 0, { cause: err });
     }
     const text = await res.text();
     // 201 from a ledger under compat iatp, 200 under compat upstream; both answers carry

@@ -5,6 +5,7 @@
  */
 import { type Ed25519KeyPair, generateKeyPair, importSeed } from "../crypto/mod.ts";
 import { decodeBase64 } from "../encoding/mod.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** A signing key that cannot be loaded: says which source and why. */
 class SigningKeyError extends Error {
@@ -21,7 +22,9 @@ export async function loadSigningKey(
     text = await Deno.readTextFile(opts.keyFile);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) {
-      throw new SigningKeyError(`cannot read key file ${opts.keyFile}: ${(err as Error).message}`);
+      throw new SigningKeyError(`cannot read key file ${opts.keyFile}: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
   }
   if (text !== undefined) return await fromSeed(text.trim(), opts.keyFile);
@@ -34,7 +37,9 @@ export async function loadSigningKey(
   } catch (err) {
     // Another process created it first: use theirs so both sign with the same key.
     if (err instanceof Deno.errors.AlreadyExists) return await loadSigningKey(opts);
-    throw new SigningKeyError(`cannot create key file ${opts.keyFile}: ${(err as Error).message}`);
+    throw new SigningKeyError(`cannot create key file ${opts.keyFile}: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   return fresh;
 }

@@ -68,6 +68,7 @@ export function rootAt(read: NodeReader, size: number): Uint8Array {
 /**
  * PATH(index, D[0:size]): sibling hashes from the leaf up (RFC 9162 2.1.3.1). `memo` (for
  * this `size`) shares right-edge hashes across proofs.
+ * @throws {RangeError} unless `0 <= index < size`
  */
 export function inclusionProof(
   read: NodeReader,
@@ -93,7 +94,10 @@ export function inclusionProof(
   return out;
 }
 
-/** PROOF(first, D[0:second]) (RFC 9162 2.1.4.1); empty when first == second. */
+/**
+ * PROOF(first, D[0:second]) (RFC 9162 2.1.4.1); empty when first == second.
+ * @throws {RangeError} unless `0 < first <= second` (and `second` within the tree)
+ */
 export function consistencyProof(read: NodeReader, first: number, second: number): Uint8Array[] {
   if (!(first > 0 && first <= second)) {
     throw new RangeError(`consistency needs 0 < first <= second, got ${first}, ${second}`);

@@ -9,6 +9,7 @@ import { bytesEqual, parseHash } from "./hash.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import { verifyConsistency } from "./merkle.ts";
 import { openCheckpoint, parseVkey } from "./note.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** What the monitor remembers per log URL. */
 interface SeenCheckpoint {
@@ -48,7 +49,7 @@ async function readState(path: string): Promise<State> {
     return parsed && typeof parsed === "object" ? parsed as State : {};
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return {};
-    throw new Error(`state file ${path} is unreadable: ${(err as Error).message}`);
+    throw new Error(`state file ${path} is unreadable: ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -85,7 +86,7 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
   try {
     served = await getJson(`${base}/checkpoint`, timeoutMs);
   } catch (err) {
-    return fail(`cannot fetch checkpoint: ${(err as Error).message}`);
+    return fail(`cannot fetch checkpoint: ${errorMessage(err)}`);
   }
   const vkeyText = opts.vkey ?? seen?.vkey ?? String(served.vkey ?? "");
   const verifier = parseVkey(vkeyText);
@@ -119,7 +120,7 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
         );
         proof = (p.consistency_proof as string[]).map((h) => parseHash(h) ?? new Uint8Array());
       } catch (err) {
-        return fail(`cannot fetch consistency proof: ${(err as Error).message}`, report);
+        return fail(`cannot fetch consistency proof: ${errorMessage(err)}`, report);
       }
       if (!verifyConsistency(seen.tree_size, cp.treeSize, oldRoot, cp.rootHash, proof)) {
         return fail(`checkpoint ${cp.treeSize} is not consistent with ${seen.tree_size}`, report);

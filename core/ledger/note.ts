@@ -126,7 +126,10 @@ export function signNow(key: CryptoKey, data: Uint8Array): Uint8Array | undefine
   }
 }
 
-/** Signs a note body (which must end in a newline) and returns the full note text. */
+/**
+ * Signs a note body (which must end in a newline) and returns the full note text.
+ * @throws {RangeError} when the body does not end with a newline
+ */
 export async function signNote(body: string, signer: NoteSigner): Promise<string> {
   if (!body.endsWith("\n")) throw new RangeError("note body must end with a newline");
   const sig = signNow(signer.privateKey, enc.encode(body)) ??

@@ -14,6 +14,7 @@ import { basename, extname } from "node:path";
 import { fileURLToPath as fromFileUrl, pathToFileURL as toFileUrl } from "node:url";
 import { PluginError } from "./errors.ts";
 import { isInside } from "./paths.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /**
  * Node built-ins a plugin may import: pure computation, or (node:os) calls that Deno gates with
@@ -64,6 +65,7 @@ interface Ctx {
 /**
  * Audits the module graph from `entry` (relative to `dir`). Throws PluginError("import_denied")
  * listing every offending import, naming the file and the specifier.
+ * @throws {PluginError} `import_denied` listing every offending import
  */
 export async function auditImports(dir: string, entry: string): Promise<AuditReport> {
   await lexerReady;
@@ -112,7 +114,7 @@ async function auditModule(ctx: Ctx, file: string): Promise<void> {
     [imports] = lex(src, file);
   } catch (err) {
     // Fail closed: what the lexer cannot read, the audit cannot vouch for.
-    ctx.problems.push(`${rel}: cannot be lexed: ${(err as Error).message.split("\n")[0]}`);
+    ctx.problems.push(`${rel}: cannot be lexed: ${errorMessage(err).split("\n")[0]}`);
     return;
   }
   for (const imp of imports) {

@@ -6,6 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { PluginError } from "./errors.ts";
 import { fromUpstreamManifest, isUpstreamManifest } from "./upstream_manifest.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Runtimes a plugin may use: Deno (in-process sandbox) or an external one under bubblewrap. */
 const RUNTIMES = ["deno", "python"] as const;
@@ -128,7 +129,10 @@ export function isExternal(m: Pick<PluginManifest, "runtime">): boolean {
   return m.runtime !== undefined && m.runtime.type !== "deno";
 }
 
-/** Parses and validates plugin.yaml text; `where` names the file in errors. */
+/**
+ * Parses and validates plugin.yaml text; `where` names the file in errors.
+ * @throws {PluginError} `invalid_manifest` naming the file, line or field at fault
+ */
 export function parseManifest(text: string, where: string): PluginManifest {
   let raw: unknown;
   try {
@@ -136,7 +140,8 @@ export function parseManifest(text: string, where: string): PluginManifest {
   } catch (err) {
     throw new PluginError(
       "invalid_manifest",
-      `${where}: not valid YAML: ${(err as Error).message.split("\n")[0]}`,
+      `${where}: not valid YAML: ${errorMessage(err).split("\n")[0]}`,
+      { cause: err },
     );
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {

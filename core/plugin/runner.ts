@@ -17,6 +17,7 @@ import type { LoadedPlugin } from "./load.ts";
 import type { PluginMethod } from "./protocol.ts";
 import type { TriggerEvent } from "./contract.ts";
 import { checkEvents } from "./events.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Default number of warm hosts per plugin. */
 const DEFAULT_POOL_SIZE = 1;
@@ -212,7 +213,7 @@ export class PluginRunner {
     } catch (err) {
       this.#starting--;
       this.#wake();
-      return failure("crashed", `cannot start plugin host: ${(err as Error).message}`);
+      return failure("crashed", `cannot start plugin host: ${errorMessage(err)}`);
     }
     const r = await h.start();
     this.#starting--;
@@ -245,7 +246,7 @@ function inputProblem(arg: unknown, max: number): string | undefined {
   try {
     json = JSON.stringify(arg);
   } catch (err) {
-    return `plugin input is not JSON: ${(err as Error).message}`;
+    return `plugin input is not JSON: ${errorMessage(err)}`;
   }
   if (json !== undefined && json.length > max) {
     return `plugin input is ${json.length} characters, more than ${max}`;

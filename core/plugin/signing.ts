@@ -205,7 +205,9 @@ export async function readSignature(dir: string): Promise<PluginSignature> {
     info = await Deno.lstat(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new PluginSignatureError("unsigned", `no ${SIGNATURE_FILE}: the plugin is unsigned`);
+      throw new PluginSignatureError("unsigned", `no ${SIGNATURE_FILE}: the plugin is unsigned`, {
+        cause: err,
+      });
     }
     throw err;
   }

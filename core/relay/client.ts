@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { subscribeLoop, type SubscribeOptions, type Subscription } from "./client_subscribe.ts";
 import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../async/mod.ts";
@@ -65,8 +66,12 @@ const DEFAULT_CLIENT_BUFFER = 1000;
 /** A failed relay request; `status` is set when the relay answered. */
 export class RelayError extends Error {
   override name = "RelayError";
-  constructor(message: string, readonly status?: number) {
-    super(message);
+  /**
+   * @param status the relay's answer, when it answered
+   * @param options `cause`: the error behind it
+   */
+  constructor(message: string, readonly status?: number, options?: ErrorOptions) {
+    super(message, options);
   }
   /** True when retrying cannot help (a 4xx other than 408/429). */
   get permanent(): boolean {
@@ -173,7 +178,7 @@ export class RelayClient {
       });
       text = await res.text();
     } catch (err) {
-      throw new RelayError(`relay unreachable: ${err instanceof Error ? err.message : err}`);
+      throw new RelayError(`relay unreachable: ${errorMessage(err)}`, undefined, { cause: err });
     } finally {
       clearTimeout(timer);
     }

@@ -8,6 +8,7 @@ import type { Logger } from "../log/mod.ts";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import type { RelayEvent } from "./client.ts";
 import { type SseEvent, SseParser } from "../http/mod.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Options for a subscription. */
 export interface SubscribeOptions {
@@ -80,7 +81,7 @@ class SubscriptionLoop implements Subscription {
         this.#setStatus("disconnected", outcome === "overflow" ? "overflow" : "stream ended");
       } catch (err) {
         if (this.#closed.signal.aborted) break;
-        const msg = err instanceof Error ? err.message : String(err);
+        const msg = errorMessage(err);
         if (this.#status !== "disconnected") {
           this.o.log?.warn("relay subscription lost; reconnecting", { error: msg });
         }

@@ -21,7 +21,10 @@ export type StartPoint =
   | { kind: "live" }
   | { kind: "after"; epoch: string; seq: number };
 
-/** Parses `Last-Event-ID` / `?since=`: an id, `0` (all retained) or `now` (live only). */
+/**
+ * Parses `Last-Event-ID` / `?since=`: an id, `0` (all retained) or `now` (live only).
+ * @throws {HttpError} 400 for a malformed `Last-Event-ID` / `from` position
+ */
 export function parseStartPoint(value: string | undefined): StartPoint {
   if (value === undefined || value.trim() === "" || value.trim() === "0") return { kind: "all" };
   if (value.trim() === "now") return { kind: "live" };

@@ -120,7 +120,7 @@ export function registerPublish(ctx: RelayContext): void {
     try {
       event = ctx.store.append(topic, eventId, json, Date.now(), publisher);
     } catch (err) {
-      if (err instanceof TopicLimitError) throw new HttpError(507, err.message);
+      if (err instanceof TopicLimitError) throw new HttpError(507, err.message, {}, { cause: err });
       throw err;
     }
     ctx.metrics.published.inc();

@@ -8,7 +8,7 @@
  */
 import { sha256Hex, verify } from "../crypto/mod.ts";
 import { decodeBase64 } from "../encoding/mod.ts";
-import { CheckFailedError } from "../errors/mod.ts";
+import { CheckFailedError, errorMessage } from "../errors/mod.ts";
 import { readBody } from "../http/mod.ts";
 import { parseVerificationKey, verifyAttestation } from "../trust/mod.ts";
 
@@ -48,7 +48,7 @@ async function getJson(url: string, timeoutMs: number): Promise<Fetched> {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     text = new TextDecoder().decode(await readBody(res, { limit: MAX_ATTESTATION_BYTES }));
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
+    const why = errorMessage(err);
     throw new CheckFailedError(`cannot fetch ${url}: ${why}`, { cause: err });
   }
   if (!res.ok) throw new CheckFailedError(`${url} answered ${res.status}`);

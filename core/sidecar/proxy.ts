@@ -6,7 +6,7 @@
  * streamed forward to the agent with a timeout.
  * @module
  */
-import { HttpError } from "../errors/mod.ts";
+import { errorMessage, HttpError } from "../errors/mod.ts";
 import { readBody, requestTargetOf } from "../http/mod.ts";
 import { HttpClientError, type SendRequest } from "../http/client/mod.ts";
 import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonText } from "../pii/mod.ts";
@@ -167,7 +167,7 @@ async function admit(
   } catch (err) {
     // 413 over the limit; 400 (or 408 from the edge) when the body breaks off or stalls.
     const status = err instanceof HttpError && err.status < 500 ? err.status : 400;
-    rec.record("error", x.traceId, { error: (err as Error).message, status });
+    rec.record("error", x.traceId, { error: errorMessage(err), status });
     const error = status === 413 ? "Request body too large" : "Failed to read request body";
     const limit_bytes = deps.maxBodyBytes;
     return json(status, { error, limit_bytes, trace_id: x.traceId }, x.headers);
@@ -316,7 +316,7 @@ async function forward(
     const { status, error } = failure(err);
     deps.recorder.record("error", traceId, {
       error,
-      cause: err instanceof Error ? err.message : String(err),
+      cause: errorMessage(err),
       status,
       latency_ms: Math.round(performance.now() - started),
     });

@@ -14,6 +14,7 @@ import { ChunkedDecoder } from "./chunked.ts";
 import { Connection } from "./connection.ts";
 import { HttpClientError } from "./error.ts";
 import { parseResponseHead, type ResponseHead } from "./head.ts";
+import { errorMessage } from "../../errors/mod.ts";
 
 /** Idle connections kept per origin by default. */
 const DEFAULT_MAX_IDLE = 128;
@@ -159,7 +160,7 @@ export class OriginPool {
     } catch (err) {
       connecting.then((c) => c.close(), () => {});
       if (err instanceof HttpClientError) throw err;
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       throw new HttpClientError("connect", message, { cause: err });
     } finally {
       clearTimeout(timer);

@@ -8,6 +8,7 @@
  */
 import type { TriggerEvent } from "../contract.ts";
 import type { PluginManifest } from "../manifest.ts";
+import { errorMessage } from "../../errors/mod.ts";
 
 /** Largest request read (the client sends at most what one `recv(65536)` answers). */
 const MAX_RPC_REQUEST_BYTES = 64 * 1024;
@@ -85,7 +86,7 @@ export function handleRpc(text: string, h: RpcHandlers): Json {
         return error(req.id, -32601, "Method not found");
     }
   } catch (err) {
-    return error(req.id, -32000, (err as Error).message.slice(0, 200));
+    return error(req.id, -32000, errorMessage(err).slice(0, 200));
   }
 }
 

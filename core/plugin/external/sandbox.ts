@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import { PluginError } from "../errors.ts";
+import { errorMessage } from "../../errors/mod.ts";
 
 /** Where the plugin folder appears inside the sandbox. */
 const SANDBOX_PLUGIN_DIR = "/plugin";
@@ -189,7 +190,7 @@ export function probeSandbox(bin = "bwrap"): Promise<SandboxProbe> {
         ok: false,
         reason: err instanceof Deno.errors.NotFound
           ? "bubblewrap (bwrap) is not installed: external-runtime plugins never run unsandboxed"
-          : `bubblewrap cannot be run: ${(err as Error).message}`,
+          : `bubblewrap cannot be run: ${errorMessage(err)}`,
       };
     }
   })();
