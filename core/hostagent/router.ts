@@ -16,6 +16,10 @@ import {
 } from "../docker/mod.ts";
 import type { HostSnapshot } from "../host/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { readBody } from "../http/mod.ts";
+
+/** Largest compose-agent answer read (a command result with its logs). */
+const MAX_FORWARDED_RESULT_BYTES = 16 * 1024 * 1024;
 
 /** Where Docker commands go. */
 export type DockerTarget =
@@ -70,9 +74,7 @@ export class CommandRouter {
         json: { command_id: cmd.command_id, type: cmd.type, parameters: cmd.parameters },
         signal: AbortSignal.timeout(t.timeoutMs),
       });
-      const body = await res.json().catch(() => ({})) as Partial<CommandResult> & {
-        error?: string;
-      };
+      const body = parseAnswer(await readBody(res, { limit: MAX_FORWARDED_RESULT_BYTES }));
       if (res.ok && body.command_id === cmd.command_id && body.status) {
         return { ...body, executed_by: "compose_agent" } as CommandResult;
       }
@@ -90,5 +92,15 @@ export class CommandRouter {
         timeout ? "compose-agent did not answer in time" : "compose-agent unreachable",
       );
     }
+  }
+}
+
+/** What the compose-agent answered, as far as it is a JSON object; `{}` otherwise. */
+function parseAnswer(bytes: Uint8Array): Partial<CommandResult> & { error?: string } {
+  try {
+    const v: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? v : {};
+  } catch {
+    return {};
   }
 }

@@ -8,6 +8,7 @@ import { backoffDelay, sleep } from "../async/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import type { AuditAppendResponse } from "./entry.ts";
 import { errorMessage } from "../errors/mod.ts";
+import { readBody } from "../http/mod.ts";
 
 export type { AuditAppendResponse, Receipt } from "./entry.ts";
 
@@ -35,6 +36,8 @@ interface AuditClientOptions {
 
 /** Default bound of the non-blocking queue. */
 const DEFAULT_AUDIT_BUFFER = 1000;
+/** Largest answer to an append read (the receipt and its inclusion proof, or an error). */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 /** Default attempts per append (network errors, 5xx and 503 back-pressure are retried). */
 const DEFAULT_AUDIT_ATTEMPTS = 5;
 /** Default per-request timeout. */
@@ -157,7 +160,14 @@ export class AuditClient {
     } catch (err) {
       throw new AuditClientError(`audit unreachable: ${errorMessage(err)}`, 0, { cause: err });
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = new TextDecoder().decode(await readBody(res, { limit: MAX_ANSWER_BYTES }));
+    } catch (err) {
+      throw new AuditClientError(`audit answer unreadable: ${errorMessage(err)}`, res.status, {
+        cause: err,
+      });
+    }
     // 201 from a ledger under compat iatp, 200 under compat upstream; both answers carry
     // iatp's transactionId, index, leaf_hash and receipt.
     if (res.status !== 201 && res.status !== 200) {

@@ -10,6 +10,7 @@ import { encodeHex } from "../encoding/mod.ts";
 import { verifyConsistency } from "./merkle.ts";
 import { openCheckpoint, parseVkey } from "./note.ts";
 import { errorMessage } from "../errors/mod.ts";
+import { readBody } from "../http/mod.ts";
 
 /** What the monitor remembers per log URL. */
 interface SeenCheckpoint {
@@ -60,12 +61,15 @@ async function writeState(path: string, state: State): Promise<void> {
   await Deno.rename(tmp, path); // atomic: a crash never leaves half a state file
 }
 
+/** Largest checkpoint or proof answer read from the log. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
 async function getJson(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
   const res = await fetch(url, {
     headers: { accept: "application/json" },
     signal: AbortSignal.timeout(timeoutMs),
   });
-  const text = await res.text();
+  const text = new TextDecoder().decode(await readBody(res, { limit: MAX_ANSWER_BYTES }));
   if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 200)}`);
   return JSON.parse(text);
 }

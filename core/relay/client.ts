@@ -18,6 +18,7 @@ import type { Logger } from "../log/mod.ts";
 import { subscribeLoop, type SubscribeOptions, type Subscription } from "./client_subscribe.ts";
 import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../async/mod.ts";
 import { isTopicName } from "../topic/mod.ts";
+import { readBody } from "../http/mod.ts";
 
 export type { SubscribeOptions, Subscription } from "./client_subscribe.ts";
 export { relayEventOf } from "./client_subscribe.ts";
@@ -62,6 +63,8 @@ interface RelayClientOptions {
 
 /** Default publish buffer size. */
 const DEFAULT_CLIENT_BUFFER = 1000;
+/** Largest answer to a publish read (a few ids in JSON, or an error envelope). */
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 /** A failed relay request; `status` is set when the relay answered. */
 export class RelayError extends Error {
@@ -176,7 +179,7 @@ export class RelayClient {
         body: JSON.stringify({ topic, payload }),
         signal: ac.signal,
       });
-      text = await res.text();
+      text = new TextDecoder().decode(await readBody(res, { limit: MAX_ANSWER_BYTES }));
     } catch (err) {
       throw new RelayError(`relay unreachable: ${errorMessage(err)}`, undefined, { cause: err });
     } finally {

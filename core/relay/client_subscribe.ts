@@ -7,7 +7,7 @@
 import type { Logger } from "../log/mod.ts";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import type { RelayEvent } from "./client.ts";
-import { type SseEvent, SseParser } from "../http/mod.ts";
+import { readBodyPrefix, type SseEvent, SseParser } from "../http/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 
 /** Options for a subscription. */
@@ -119,8 +119,9 @@ class SubscriptionLoop implements Subscription {
         signal: conn.signal,
       });
       if (res.status !== 200 || !res.body) {
-        const text = await res.text().catch(() => "");
-        throw new Error(`relay answered ${res.status}: ${text.slice(0, 200)}`);
+        const answer = await readBodyPrefix(res, 200).catch(() => ({ bytes: new Uint8Array(0) }));
+        const text = new TextDecoder().decode(answer.bytes);
+        throw new Error(`relay answered ${res.status}: ${text}`);
       }
       this.#setStatus("connected");
       onHealthy();
