@@ -43,7 +43,7 @@ function buildWatchdog(
   config: ComposeAgentConfig,
   engine: DockerEngine,
   log: Logger,
-  onEvent: (e: WatchdogEvent) => void,
+  hooks: { onEvent: (e: WatchdogEvent) => void; onPass: () => void },
 ): Watchdog | undefined {
   const w = config.watchdog;
   if (!w.enabled || (w.containers.length === 0 && !w.label)) return undefined;
@@ -58,7 +58,7 @@ function buildWatchdog(
     cooldownMs: w.cooldown,
     startPeriodMs: w.start_period,
     stableAfterMs: w.stable_after,
-    onEvent,
+    ...hooks,
     log: log.child({ component: "watchdog" }),
   });
 }
@@ -195,11 +195,14 @@ export async function start(
     config,
     engine,
     log,
-    watchdogSink(
-      metrics.watchdog,
-      relay && ((topic, payload) => relay.publish(topic, payload)),
-      ident,
-    ),
+    {
+      onEvent: watchdogSink(
+        metrics.watchdog,
+        relay && ((topic, payload) => relay.publish(topic, payload)),
+        ident,
+      ),
+      onPass: () => metrics.watchdogPasses.inc(),
+    },
   );
   server.app.use("/api/v1/*", authFor(config, token, replay, log, metrics.rejected));
   registerCommandRoutes(server.app, {

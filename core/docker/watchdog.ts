@@ -77,6 +77,8 @@ export interface WatchdogOptions {
   /** Stop grace passed to the restart. */
   restartTimeoutSecs?: number;
   onEvent: (e: WatchdogEvent) => void;
+  /** Called after each pass over the watched containers (for a pass counter). */
+  onPass?: () => void;
   log: Logger;
 }
 
@@ -130,6 +132,7 @@ export class Watchdog {
       } catch (err) {
         this.opts.log.warn("watchdog check failed", { err });
       }
+      this.opts.onPass?.();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.opts.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
         this.#wake = () => {

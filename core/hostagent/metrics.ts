@@ -23,6 +23,11 @@ export function composeAgentCounters(registry: Registry) {
       labelNames: ["action", "reason"] as const,
       registers: [registry],
     }),
+    watchdogPasses: new Counter({
+      name: "iatp_watchdog_passes_total",
+      help: "Watchdog passes over the watched containers.",
+      registers: [registry],
+    }),
   };
 }
 
