@@ -14,10 +14,10 @@ import {
   Ledger,
   LedgerStore,
   loadSigningKey,
+  registerAuditRoutes,
 } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/mod.ts";
-import { registerAuditRoutes } from "./audit/routes.ts";
 import { verifyCommand } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 

@@ -23,9 +23,10 @@ import {
   PolicyBundleError,
   PolicyEngine,
   PolicyReloader,
+  registerPolicyRoutes,
+  UPSTREAM_MISSING_RISK,
 } from "../core/policy/mod.ts";
 import { RelayClient } from "../core/relay/mod.ts";
-import { registerPolicyRoutes, UPSTREAM_MISSING_RISK } from "./policy/routes.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 
 /** The built-in bundle (the seed rule), shipped as files beside core/policy. */

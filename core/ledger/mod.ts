@@ -21,15 +21,7 @@ export {
 export { bytesEqual, leafHash, parseHash } from "./hash.ts";
 export { type ExactJsonOptions, readExactJson } from "./json.ts";
 export { loadSigningKey } from "./keys.ts";
-export {
-  DEFAULT_MAX_BATCH,
-  DEFAULT_MAX_PENDING,
-  IdempotencyConflictError,
-  Ledger,
-  LedgerBusyError,
-  type LedgerOptions,
-  LedgerRangeError,
-} from "./ledger.ts";
+export { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions } from "./ledger.ts";
 export { Frontier, type NewNode, verifyConsistency } from "./merkle.ts";
 export { checkLiveLog, type MonitorOptions, type MonitorReport } from "./monitor.ts";
 export {
@@ -44,5 +36,6 @@ export {
   signNote,
 } from "./note.ts";
 export { verifyReceipt } from "./receipt.ts";
+export { registerAuditRoutes } from "./routes.ts";
 export { type CheckpointRow, type CommitBatch, type EntryRow, LedgerStore } from "./store.ts";
 export { verifyLedgerFile, type VerifyReport } from "./verify.ts";

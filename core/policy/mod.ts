@@ -19,11 +19,8 @@ export {
   type EntityUid,
   type Intent,
   intentSchema,
-  type ParsedIntent,
-  parseIntent,
-  SessionRiskError,
   toCedarRequest,
 } from "./intent.ts";
 export { DEFAULT_RELOAD_INTERVAL_MS, PolicyReloader, type ReloadStatus } from "./reload.ts";
+export { type PolicyRoutesDeps, registerPolicyRoutes, UPSTREAM_MISSING_RISK } from "./routes.ts";
 export { DecisionState, DEFAULT_MAX_DECIDED } from "./state.ts";
-export { decisionWire } from "./wire.ts";

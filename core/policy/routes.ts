@@ -10,20 +10,15 @@
  * risk.
  * @module
  */
-import { createMeshAuth, type MeshAuth, requireMeshScope } from "../../core/auth/mod.ts";
-import { type CompatMode, invalidInput, readJsonInput, zodIssues } from "../../core/compat/mod.ts";
-import { HttpError, isValidationError } from "../../core/errors/mod.ts";
-import { type AuditClient, readExactJson } from "../../core/ledger/mod.ts";
-import type { App } from "../../core/http/mod.ts";
-import {
-  type Decision,
-  decisionWire,
-  type ParsedIntent,
-  parseIntent,
-  type PolicyEngine,
-  type PolicyReloader,
-  SessionRiskError,
-} from "../../core/policy/mod.ts";
+import { createMeshAuth, type MeshAuth, requireMeshScope } from "../auth/mod.ts";
+import { type CompatMode, invalidInput, readJsonInput, zodIssues } from "../compat/mod.ts";
+import { HttpError, isValidationError } from "../errors/mod.ts";
+import { type AuditClient, readExactJson } from "../ledger/mod.ts";
+import type { App } from "../http/mod.ts";
+import type { Decision, PolicyEngine } from "./engine.ts";
+import { type ParsedIntent, parseIntent, SessionRiskError } from "./intent.ts";
+import type { PolicyReloader } from "./reload.ts";
+import { decisionWire } from "./wire.ts";
 
 /** The risk the IG&S policy service assumes when an intent states none. */
 export const UPSTREAM_MISSING_RISK = 50;

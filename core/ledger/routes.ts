@@ -12,20 +12,19 @@
  * @module
  */
 import { z } from "zod";
-import { createMeshAuth, type MeshAuth, requireMeshScope } from "../../core/auth/mod.ts";
-import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../../core/compat/mod.ts";
+import { createMeshAuth, type MeshAuth, requireMeshScope } from "../auth/mod.ts";
+import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../compat/mod.ts";
+import type { AuditAppendResponse, EntryWithReceipt } from "./entry.ts";
+import { readExactJson } from "./json.ts";
 import {
-  type AuditAppendResponse,
-  type EntryWithReceipt,
   IdempotencyConflictError,
   type Ledger,
   LedgerBusyError,
   LedgerRangeError,
-  readExactJson,
-} from "../../core/ledger/mod.ts";
-import { CanonicalJsonError } from "../../core/encoding/mod.ts";
-import { HttpError } from "../../core/errors/mod.ts";
-import { type App, errorBody } from "../../core/http/mod.ts";
+} from "./ledger.ts";
+import { CanonicalJsonError } from "../encoding/mod.ts";
+import { HttpError } from "../errors/mod.ts";
+import { type App, errorBody } from "../http/mod.ts";
 
 /** Longest tx_id / actor accepted. */
 const MAX_ID_CHARS = 256;
