@@ -19,7 +19,12 @@ import { createOriginClient } from "../http/client/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import "../pii/mod.ts"; // keeps cards and SSNs out of every log line
 import { FlightRecorder, isValidTraceId, openRecordStore } from "../recorder/mod.ts";
-import { createOverridePolicy, isQuarantined, trustScore } from "../trust/mod.ts";
+import {
+  createOverridePolicy,
+  isQuarantined,
+  type TrustFactors,
+  trustScore,
+} from "../trust/mod.ts";
 import { createEventSink, type EventSinkOptions } from "./events.ts";
 import { createIdentity, type Identity, type IdentityOptions } from "./identity.ts";
 import { createProxy, type ProxyLimits } from "./proxy.ts";
@@ -60,6 +65,18 @@ function createRecorder(opts: SidecarOptions) {
   return { recorder, events };
 }
 
+/** What every trust decision of this sidecar starts from: its declared factors and score. */
+function decisionContext(f: TrustFactors, agentId: string) {
+  return {
+    agentId,
+    retention: f.retention,
+    reversibility: f.reversibility,
+    humanInLoop: f.humanInLoop,
+    trustScore: trustScore(f),
+    quarantined: isQuarantined(f),
+  };
+}
+
 /**
  * Starts the sidecar.
  * @throws {ConfigError} naming `signing_key` when the seed is not 32 bytes of base64
@@ -80,14 +97,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     ...opts.proxy,
     agentUrl: opts.agentUrl,
     send: upstream.send,
-    decision: {
-      retention: f.retention,
-      reversibility: f.reversibility,
-      humanInLoop: f.humanInLoop,
-      trustScore: score,
-      quarantined: isQuarantined(f),
-      agentId: opts.identity.agentId,
-    },
+    decision: decisionContext(f, opts.identity.agentId),
     override,
     recorder,
   });
