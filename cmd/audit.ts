@@ -7,7 +7,13 @@ import { dirname } from "node:path";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
 import { DATA_DIR, defineConfig, type Infer, int, str, url } from "../core/config/mod.ts";
-import { createServer, edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
+import {
+  createServer,
+  edgeOptions,
+  type Service,
+  serviceFields,
+  withShutdown,
+} from "../core/http/mod.ts";
 import {
   DEFAULT_MAX_BATCH,
   DEFAULT_MAX_PENDING,
@@ -116,17 +122,11 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
   });
   const svc = await server.listen();
   log.info("ledger open", { db: config.db, tree_size: ledger.size, vkey: ledger.vkey });
-  let closing: Promise<void> | undefined;
-  return {
-    url: svc.url,
-    failed: svc.failed,
-    close: () =>
-      closing ??= (async () => {
-        await svc.close();
-        await ledger.close();
-        await relay?.close();
-      })(),
-  };
+  return withShutdown(svc, async () => {
+    await svc.close();
+    await ledger.close();
+    await relay?.close();
+  });
 }
 
 const service = serviceCommand(spec, start);

@@ -9,7 +9,13 @@ import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/
 import { compatField } from "../core/compat/mod.ts";
 import { DATA_DIR, defineConfig, duration, type Infer, int, str, url } from "../core/config/mod.ts";
 import { ConfigError } from "../core/errors/mod.ts";
-import { createServer, edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
+import {
+  createServer,
+  edgeOptions,
+  type Service,
+  serviceFields,
+  withShutdown,
+} from "../core/http/mod.ts";
 import { AuditClient } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { Counter } from "../core/metrics/mod.ts";
@@ -159,20 +165,14 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     policy_ref: engine.bundle.ref,
     policies: engine.bundle.policies.length,
   });
-  let closing: Promise<void> | undefined;
-  return {
-    url: svc.url,
-    failed: svc.failed,
-    close: () =>
-      closing ??= (async () => {
-        reloader.close();
-        await bridge?.close();
-        await svc.close();
-        await relay?.close();
-        await audit?.close();
-        state?.close();
-      })(),
-  };
+  return withShutdown(svc, async () => {
+    reloader.close();
+    await bridge?.close();
+    await svc.close();
+    await relay?.close();
+    await audit?.close();
+    state?.close();
+  });
 }
 
 /** The policy command. */

@@ -7,7 +7,7 @@
  * relay_tasks.ts and plugin_trust.ts); every refusal is reported like any failed instruction.
  * @module
  */
-import type { Service } from "../http/mod.ts";
+import { type Service, withShutdown } from "../http/mod.ts";
 import type { ActionConfig } from "./config.ts";
 import { logLine } from "./exec_log.ts";
 import { ExecutionLog } from "./exec_log.ts";
@@ -362,19 +362,13 @@ export async function startActionAgent(
     plugin_trusted_keys: trust.trustedKeys.length,
     plugin_allowed_sources: trust.allowedSources.length,
   });
-  let closing: Promise<void> | undefined;
-  return {
-    url: svc.url,
-    failed: svc.failed,
-    close: () =>
-      closing ??= (async () => {
-        clearInterval(sweeper);
-        await agent.close();
-        await Promise.allSettled(loops);
-        // One last delivery attempt, bounded: unreported results stay in state for next start.
-        await settledWithin(agent.reporter.sweep(), FINAL_SWEEP_TIMEOUT_MS);
-        await rt.close();
-        await svc.close();
-      })(),
-  };
+  return withShutdown(svc, async () => {
+    clearInterval(sweeper);
+    await agent.close();
+    await Promise.allSettled(loops);
+    // One last delivery attempt, bounded: unreported results stay in state for next start.
+    await settledWithin(agent.reporter.sweep(), FINAL_SWEEP_TIMEOUT_MS);
+    await rt.close();
+    await svc.close();
+  });
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { parseDuration } from "../config/mod.ts";
-import type { Service } from "../http/mod.ts";
+import { type Service, withShutdown } from "../http/mod.ts";
 import { isTopicName } from "../topic/mod.ts";
 import type { TriggerEvent } from "../plugin/mod.ts";
 import { backoffDelay, sleep } from "../async/mod.ts";
@@ -223,20 +223,14 @@ export async function startSensorAgent(
     DEDUP_PRUNE_INTERVAL_MS,
   );
   rt.log.info("sensor agent started", { triggers: loops.length, base_folder: rt.layout.base });
-  let closing: Promise<void> | undefined;
-  return {
-    url: svc.url,
-    failed: svc.failed,
-    close: () =>
-      closing ??= (async () => {
-        stop.abort();
-        clearInterval(pruner);
-        await catalog.close();
-        await Promise.allSettled(running);
-        await rt.close();
-        await svc.close();
-      })(),
-  };
+  return withShutdown(svc, async () => {
+    stop.abort();
+    clearInterval(pruner);
+    await catalog.close();
+    await Promise.allSettled(running);
+    await rt.close();
+    await svc.close();
+  });
 }
 
 function pluginsHealth(specs: TriggerSpec[], loops: TriggerLoop[]): ComponentHealth {

@@ -30,4 +30,4 @@ export { type BodySource, readBody, type ReadBodyOptions, readBodyPrefix } from 
 export { createServer, type Server, type ServerOptions } from "./server.ts";
 export { closeOnSignal } from "./signals.ts";
 export { encodeComment, encodeEvent, encodeRetry, type SseEvent, SseParser } from "./sse.ts";
-export type { App, AppEnv, Service } from "./types.ts";
+export { type App, type AppEnv, type Service, withShutdown } from "./types.ts";

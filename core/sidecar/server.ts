@@ -14,6 +14,7 @@ import {
   type EdgeOptions,
   type FastRoute,
   type Service,
+  withShutdown,
 } from "../http/mod.ts";
 import { createOriginClient } from "../http/client/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -129,18 +130,12 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     override: override.mode,
     codebase_hash: identity.codebaseHash,
   });
-  let closing: Promise<void> | undefined;
-  return {
-    url: svc.url,
-    failed: svc.failed,
-    close: () =>
-      closing ??= (async () => {
-        await svc.close();
-        upstream.close();
-        await recorder.close();
-        await events.close();
-      })(),
-  };
+  return withShutdown(svc, async () => {
+    await svc.close();
+    upstream.close();
+    await recorder.close();
+    await events.close();
+  });
 }
 
 /** The metrics route label of every /proxy request (what Hono's routePath reports for both). */
