@@ -18,6 +18,7 @@ import type { PluginMethod } from "./protocol.ts";
 import type { TriggerEvent } from "./contract.ts";
 import { checkEvents } from "./events.ts";
 import { errorMessage } from "../errors/mod.ts";
+import { permittedEnv } from "../config/mod.ts";
 
 /** Default number of warm hosts per plugin. */
 const DEFAULT_POOL_SIZE = 1;
@@ -261,20 +262,11 @@ const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 function childEnv(grants: { env: string[]; run: string[] }, given?: Record<string, string>) {
   const env: Record<string, string> = { NO_COLOR: "1" };
   for (const name of grants.env) {
-    const v = given?.[name] ?? readEnv(name);
+    const v = given?.[name] ?? permittedEnv(name);
     if (v !== undefined) env[name] = v;
   }
-  if (grants.run.length > 0) env.PATH = given?.PATH ?? readEnv("PATH") ?? DEFAULT_PATH;
-  const denoDir = readEnv("DENO_DIR");
+  if (grants.run.length > 0) env.PATH = given?.PATH ?? permittedEnv("PATH") ?? DEFAULT_PATH;
+  const denoDir = permittedEnv("DENO_DIR");
   if (denoDir) env.DENO_DIR = denoDir;
   return env;
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return;
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
 }
