@@ -9,6 +9,7 @@ import { exitOnUnhandledRejection, print, printErr } from "./cmd/shared.ts";
 import {
   CheckFailedError,
   ConfigError,
+  errorMessage,
   EXIT_USAGE,
   exitCodeOf,
   UsageError,
@@ -54,7 +55,7 @@ function describeFailure(name: string, err: unknown): string {
   if (err instanceof Deno.errors.AddrInUse) {
     return `iatp ${name}: address already in use: ${err.message.split("\n")[0]}`;
   }
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = errorMessage(err);
   return `iatp ${name}: error: ${scrubString(msg)}`;
 }
 

@@ -3,8 +3,7 @@
  * core/agents.
  * @module
  */
-import { actionConfig } from "../core/agents/config.ts";
-import { startActionAgent } from "../core/agents/action_agent.ts";
+import { actionConfig, startActionAgent } from "../core/agents/mod.ts";
 import { serviceCommand } from "./shared.ts";
 
 /** The action agent's configuration. */

@@ -4,21 +4,28 @@
  * @module
  */
 import { dirname } from "node:path";
-import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
+import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
-import { serviceFields } from "../core/config/common.ts";
-import { defineConfig, type Infer, int, permittedEnv, str, url } from "../core/config/mod.ts";
-import { createServer, edgeOptions, type Service } from "../core/http/mod.ts";
-import { loadSigningKey } from "../core/ledger/keys.ts";
-import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger } from "../core/ledger/ledger.ts";
-import { LedgerStore } from "../core/ledger/store.ts";
+import { DATA_DIR, defineConfig, type Infer, int, str, url } from "../core/config/mod.ts";
+import {
+  createServer,
+  edgeOptions,
+  type Service,
+  serviceFields,
+  withShutdown,
+} from "../core/http/mod.ts";
+import {
+  DEFAULT_MAX_BATCH,
+  DEFAULT_MAX_PENDING,
+  Ledger,
+  LedgerStore,
+  loadSigningKey,
+  registerAuditRoutes,
+} from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
-import { RelayClient } from "../core/relay/client.ts";
-import { registerAuditRoutes } from "./audit/routes.ts";
+import { RelayClient } from "../core/relay/mod.ts";
 import { verifyCommand } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
-
-const DATA_DIR = permittedEnv("IATP_DATA_DIR") || "data";
 
 /** The audit service's configuration. */
 export const spec = defineConfig({
@@ -115,17 +122,11 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
   });
   const svc = await server.listen();
   log.info("ledger open", { db: config.db, tree_size: ledger.size, vkey: ledger.vkey });
-  let closing: Promise<void> | undefined;
-  return {
-    url: svc.url,
-    failed: svc.failed,
-    close: () =>
-      closing ??= (async () => {
-        await svc.close();
-        await ledger.close();
-        await relay?.close();
-      })(),
-  };
+  return withShutdown(svc, async () => {
+    await svc.close();
+    await ledger.close();
+    await relay?.close();
+  });
 }
 
 const service = serviceCommand(spec, start);

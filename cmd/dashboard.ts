@@ -3,8 +3,7 @@
  * login authenticator (protected mode included) and hands the rest to core/dashboard.
  * @module
  */
-import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
-import { serviceFields } from "../core/config/common.ts";
+import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
 import {
   bytes,
   defineConfig,
@@ -15,16 +14,21 @@ import {
   str,
   url,
 } from "../core/config/mod.ts";
-import { DEFAULT_LOGIN_RATE_PER_MIN } from "../core/dashboard/auth.ts";
-import { DEFAULT_HISTORY, DEFAULT_TOPICS } from "../core/dashboard/feed.ts";
-import { MAX_WATCHED_SERVICES, parseServiceTargets } from "../core/dashboard/health.ts";
-import { startDashboardServer } from "../core/dashboard/server.tsx";
-import { DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TTL_MS } from "../core/dashboard/session.ts";
+import {
+  DEFAULT_HISTORY,
+  DEFAULT_LOGIN_RATE_PER_MIN,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_SESSION_TTL_MS,
+  DEFAULT_TOPICS,
+  MAX_WATCHED_SERVICES,
+  parseServiceTargets,
+  startDashboardServer,
+} from "../core/dashboard/mod.ts";
 import { ConfigError } from "../core/errors/mod.ts";
-import { edgeOptions, type Service } from "../core/http/mod.ts";
-import { parseVkey } from "../core/ledger/note.ts";
+import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
+import { parseVkey } from "../core/ledger/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
-import { isTopicPattern } from "../core/relay/topic.ts";
+import { isTopicPattern } from "../core/topic/mod.ts";
 import { serviceCommand } from "./shared.ts";
 
 /** The dashboard's configuration. */

@@ -1,24 +1,12 @@
 /**
  * The subcommand table: name, one-line purpose, and a lazy loader so `iatp relay` loads only
- * the relay's modules.
+ * the relay's modules. `help` and `systemd` are handed the table rather than importing it, so
+ * no command file imports this one.
  * @module
  */
+import { type CommandEntry, findCommand as findIn, globalUsage as usageOf } from "./command.ts";
 
-/** A runnable subcommand. Returns the process exit code. */
-export interface Command {
-  run(argv: string[]): Promise<number>;
-  /** Usage text for `iatp <cmd> --help` and usage errors. */
-  usage(): string;
-}
-
-/** One row of the subcommand table. */
-export interface CommandEntry {
-  name: string;
-  summary: string;
-  /** Hidden commands (internal) are not listed in `iatp --help`. */
-  hidden?: boolean;
-  load(): Promise<Command>;
-}
+export type { Command, CommandEntry } from "./command.ts";
 
 /** Every subcommand, in the order `iatp --help` lists them. */
 export const COMMANDS: CommandEntry[] = [
@@ -86,7 +74,7 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "systemd",
     summary: "print or write hardened systemd units per subcommand",
-    load: () => import("./systemd.ts").then((m) => m.command),
+    load: () => import("./systemd.ts").then((m) => m.systemdCommand(COMMANDS)),
   },
   {
     name: "up",
@@ -101,27 +89,16 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "help",
     summary: "show help for iatp or a subcommand",
-    load: () => import("./help.ts").then((m) => m.command),
+    load: () => import("./help.ts").then((m) => m.helpCommand(COMMANDS)),
   },
 ];
 
 /** Finds a command by name. */
 export function findCommand(name: string): CommandEntry | undefined {
-  return COMMANDS.find((c) => c.name === name);
+  return findIn(COMMANDS, name);
 }
 
 /** The top-level usage text. */
 export function globalUsage(): string {
-  const visible = COMMANDS.filter((c) => !c.hidden);
-  const w = Math.max(...visible.map((c) => c.name.length)) + 2;
-  return [
-    "Usage: iatp <command> [flags]",
-    "",
-    "iatp: a trust and governance layer for AI agents and automation agents.",
-    "",
-    "Commands:",
-    ...visible.map((c) => `  ${c.name.padEnd(w)}${c.summary}`),
-    "",
-    "Run `iatp <command> --help` for a command's flags, env vars and defaults.",
-  ].join("\n");
+  return usageOf(COMMANDS);
 }

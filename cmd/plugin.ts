@@ -5,10 +5,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { CheckFailedError, UsageError } from "../core/errors/mod.ts";
+import { CheckFailedError, errorMessage, UsageError } from "../core/errors/mod.ts";
 import { isExternal, loadPlugin, PluginError, PluginRunner } from "../core/plugin/mod.ts";
 import type { PluginResult } from "../core/plugin/mod.ts";
-import type { Command } from "./mod.ts";
+import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
 import { keygen, SIGN_USAGE, signDir, verifyDir } from "./plugin/sign.ts";
 
@@ -38,7 +38,7 @@ function parseJson(flag: string, text: string | undefined): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`--${flag}: not valid JSON: ${(err as Error).message}`, USAGE);
+    throw new UsageError(`--${flag}: not valid JSON: ${errorMessage(err)}`, USAGE, { cause: err });
   }
 }
 
@@ -61,7 +61,7 @@ function parse(argv: string[]) {
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message.split("\n")[0], USAGE);
+    throw new UsageError(errorMessage(err).split("\n")[0], USAGE, { cause: err });
   }
 }
 
@@ -70,7 +70,9 @@ async function load(dir: string) {
   try {
     return await loadPlugin(dir);
   } catch (err) {
-    if (err instanceof PluginError) throw new CheckFailedError(`${err.code}: ${err.message}`);
+    if (err instanceof PluginError) {
+      throw new CheckFailedError(`${err.code}: ${err.message}`, { cause: err });
+    }
     throw err;
   }
 }
@@ -134,7 +136,7 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
   try {
     runner = new PluginRunner(plugin, { config: config as Record<string, unknown>, env });
   } catch (err) {
-    if (err instanceof PluginError) throw new UsageError(err.message);
+    if (err instanceof PluginError) throw new UsageError(err.message, undefined, { cause: err });
     throw err;
   }
   try {

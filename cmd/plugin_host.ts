@@ -5,8 +5,8 @@
  * directly with least-privilege flags; a compiled binary runs this subcommand instead.
  * @module
  */
-import { runPluginHost } from "../core/plugin/host_main.ts";
-import type { Command } from "./mod.ts";
+import { runPluginHost } from "../core/plugin/mod.ts";
+import type { Command } from "./command.ts";
 
 const USAGE = "Usage: iatp plugin-host\n\n" +
   "Internal: hosts one sandboxed plugin for a parent agent, speaking the plugin wire protocol\n" +

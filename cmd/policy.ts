@@ -5,33 +5,36 @@
  */
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/config.ts";
+import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
-import { serviceFields } from "../core/config/common.ts";
-import {
-  defineConfig,
-  duration,
-  type Infer,
-  int,
-  permittedEnv,
-  str,
-  url,
-} from "../core/config/mod.ts";
+import { DATA_DIR, defineConfig, duration, type Infer, int, str, url } from "../core/config/mod.ts";
 import { ConfigError } from "../core/errors/mod.ts";
-import { createServer, edgeOptions, type Service } from "../core/http/mod.ts";
-import { AuditClient } from "../core/ledger/client.ts";
+import {
+  createServer,
+  edgeOptions,
+  type Service,
+  serviceFields,
+  withShutdown,
+} from "../core/http/mod.ts";
+import { AuditClient } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { Counter } from "../core/metrics/mod.ts";
-import { DecisionBridge } from "../core/policy/bridge.ts";
-import { loadBundle, PolicyBundleError } from "../core/policy/bundle.ts";
-import { type Decision, PolicyEngine } from "../core/policy/engine.ts";
-import { DEFAULT_RELOAD_INTERVAL_MS, PolicyReloader } from "../core/policy/reload.ts";
-import { DecisionState, DEFAULT_MAX_DECIDED } from "../core/policy/state.ts";
-import { RelayClient } from "../core/relay/client.ts";
-import { registerPolicyRoutes, UPSTREAM_MISSING_RISK } from "./policy/routes.ts";
+import {
+  type Decision,
+  DecisionBridge,
+  DecisionState,
+  DEFAULT_MAX_DECIDED,
+  DEFAULT_RELOAD_INTERVAL_MS,
+  loadBundle,
+  PolicyBundleError,
+  PolicyEngine,
+  PolicyReloader,
+  registerPolicyRoutes,
+  UPSTREAM_MISSING_RISK,
+} from "../core/policy/mod.ts";
+import { RelayClient } from "../core/relay/mod.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 
-const DATA_DIR = permittedEnv("IATP_DATA_DIR") || "data";
 /** The built-in bundle (the seed rule), shipped as files beside core/policy. */
 export const DEFAULT_POLICY_DIR = fileURLToPath(
   new URL("../core/policy/default/", import.meta.url),
@@ -162,20 +165,14 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     policy_ref: engine.bundle.ref,
     policies: engine.bundle.policies.length,
   });
-  let closing: Promise<void> | undefined;
-  return {
-    url: svc.url,
-    failed: svc.failed,
-    close: () =>
-      closing ??= (async () => {
-        reloader.close();
-        await bridge?.close();
-        await svc.close();
-        await relay?.close();
-        await audit?.close();
-        state?.close();
-      })(),
-  };
+  return withShutdown(svc, async () => {
+    reloader.close();
+    await bridge?.close();
+    await svc.close();
+    await relay?.close();
+    await audit?.close();
+    state?.close();
+  });
 }
 
 /** The policy command. */

@@ -4,10 +4,8 @@
  * @module
  */
 import { z } from "zod";
-import { meshAuthFields, meshAuthFor } from "../core/auth/config.ts";
-import { isMeshScope } from "../core/auth/grants.ts";
+import { isMeshScope, meshAuthFields, meshAuthFor } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
-import { serviceFields } from "../core/config/common.ts";
 import {
   bytes,
   custom,
@@ -18,24 +16,22 @@ import {
   list,
   str,
 } from "../core/config/mod.ts";
-import { ConfigError } from "../core/errors/mod.ts";
-import { edgeOptions, type Service } from "../core/http/mod.ts";
+import { ConfigError, errorMessage } from "../core/errors/mod.ts";
+import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
 import { createLogger, type Logger, registerSecret } from "../core/log/mod.ts";
-import { MemoryStore } from "../core/relay/memory_store.ts";
-import {
-  DEFAULT_MAX_PAYLOAD_BYTES,
-  DEFAULT_MAX_SUBSCRIBERS,
-  startRelayServer,
-} from "../core/relay/server.ts";
-import { SqliteStore } from "../core/relay/sqlite_store.ts";
 import {
   DEFAULT_MAX_AGE_MS,
   DEFAULT_MAX_EVENTS_PER_TOPIC,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_MAX_SUBSCRIBERS,
   DEFAULT_MAX_TOPICS,
+  DEFAULT_QUEUE_BYTES,
+  MemoryStore,
   type RelayStore,
+  SqliteStore,
+  startRelayServer,
   UPSTREAM_MAX_EVENTS_PER_TOPIC,
-} from "../core/relay/store.ts";
-import { DEFAULT_QUEUE_BYTES } from "../core/relay/subscriber.ts";
+} from "../core/relay/mod.ts";
 import { serviceCommand } from "./shared.ts";
 
 const tokensSchema = z.record(
@@ -114,13 +110,13 @@ export const spec = defineConfig({
 export type RelayConfig = Infer<typeof spec.spec.fields>;
 
 /** Events kept per topic: the setting, else the default of the `compat` mode. */
-export function retentionEvents(config: RelayConfig): number {
-  return (config.retention_events as number | undefined) ??
+function retentionEvents(config: RelayConfig): number {
+  return config.retention_events ??
     (config.compat === "upstream" ? UPSTREAM_MAX_EVENTS_PER_TOPIC : DEFAULT_MAX_EVENTS_PER_TOPIC);
 }
 
 /** Opens the configured store. */
-export function openStore(config: RelayConfig): RelayStore {
+function openStore(config: RelayConfig): RelayStore {
   const retention = {
     maxEventsPerTopic: retentionEvents(config),
     maxAgeMs: config.retention_age,
@@ -135,7 +131,8 @@ export function openStore(config: RelayConfig): RelayStore {
       "store",
       { kind: "flag", name: "store" },
       "a writable SQLite file path",
-      `${path} (${err instanceof Error ? err.message : String(err)})`,
+      `${path} (${errorMessage(err)})`,
+      { cause: err },
     );
   }
 }

@@ -3,8 +3,7 @@
  * core/agents.
  * @module
  */
-import { sensorConfig } from "../core/agents/config.ts";
-import { startSensorAgent } from "../core/agents/sensor_agent.ts";
+import { sensorConfig, startSensorAgent } from "../core/agents/mod.ts";
 import { serviceCommand } from "./shared.ts";
 
 /** The sensor's configuration. */

@@ -5,8 +5,8 @@
  */
 import type { Config, DeepPartial, Infer, Shape } from "../core/config/mod.ts";
 import { closeOnSignal, type Service } from "../core/http/mod.ts";
-import { createLogger, type Level, type Logger, scrubString } from "../core/log/mod.ts";
-import type { Command } from "./mod.ts";
+import { createLogger, LEVELS, type Logger, scrubString } from "../core/log/mod.ts";
+import type { Command } from "./command.ts";
 
 /** Writes text to stdout (usage, results). */
 export function print(text: string): void {
@@ -41,9 +41,10 @@ export function exitOnUnhandledRejection(exit: (code: number) => void = Deno.exi
   });
 }
 
-/** Logger for a service config that has a `log_level` field. */
-export function serviceLogger(service: string, config: { log_level?: Level }): Logger {
-  return createLogger({ service, level: config.log_level ?? "info" });
+/** Logger at a config's `log_level` (`info` when it has none, as the agents' configs do). */
+export function serviceLogger(service: string, config: object): Logger {
+  const level = "log_level" in config ? LEVELS.find((l) => l === config.log_level) : undefined;
+  return createLogger({ service, level: level ?? "info" });
 }
 
 /** Signals that stop a service gracefully. */
@@ -78,8 +79,7 @@ export function serviceCommand<S extends Shape>(
         print(spec.usage());
         return 0;
       }
-      const config = loaded.config as Infer<S> & { log_level?: Level };
-      const log = serviceLogger(spec.spec.command, config);
+      const log = serviceLogger(spec.spec.command, loaded.config);
       for (const w of loaded.warnings ?? []) log.warn(w);
       // A service listens before start() returns: a signal in that window is held, not fatal.
       let early = false;

@@ -8,13 +8,13 @@
  */
 import { parseArgs } from "node:util";
 import { UsageError } from "../core/errors/mod.ts";
-import { type Command, COMMANDS } from "./mod.ts";
+import { type Command, type CommandEntry, findCommand } from "./command.ts";
 import { print } from "./shared.ts";
 
 /** Where units expect the configuration and credential files. */
-export const CONFIG_DIR = "/etc/iatp";
+const CONFIG_DIR = "/etc/iatp";
 /** The issuer public key every mesh service verifies credentials with. */
-export const ISSUER_PUB = `${CONFIG_DIR}/issuer.pub`;
+const ISSUER_PUB = `${CONFIG_DIR}/issuer.pub`;
 /** Each service's own credentials and keys (0750 root:iatp; files 0640). */
 export const CREDENTIALS_DIR = `${CONFIG_DIR}/credentials`;
 
@@ -56,21 +56,28 @@ const UPSTREAM_ENV: Record<string, string> = { agent_token: "AGENT_TOKEN" };
 /**
  * The env var a setting of `name` is read from: its upstream name, or the service's env prefix
  * plus the setting key (the rule core/config derives names by).
+ * @throws {RangeError} when `name` has no config declaration
  */
-export async function settingEnv(name: string, key: string): Promise<string> {
+export async function settingEnv(
+  commands: readonly CommandEntry[],
+  name: string,
+  key: string,
+): Promise<string> {
   if (UPSTREAM_ENV[key]) return UPSTREAM_ENV[key];
-  const entry = COMMANDS.find((c) => c.name === name);
-  const command = await entry?.load() as { spec?: { spec: { envPrefix: string } } } | undefined;
-  const prefix = command?.spec?.spec.envPrefix;
+  const entry = findCommand(commands, name);
+  const prefix = (await entry?.load())?.spec?.spec.envPrefix;
   if (prefix === undefined) throw new RangeError(`${name} has no config spec`);
   return prefix + key.replaceAll(".", "_").toUpperCase();
 }
 
 /** The `Environment=` lines of a unit's credentials. */
-export async function credentialLines(name: string): Promise<string[]> {
+async function credentialLines(
+  commands: readonly CommandEntry[],
+  name: string,
+): Promise<string[]> {
   const out: string[] = [];
   for (const [key, path] of Object.entries(UNIT_CREDENTIALS[name] ?? {})) {
-    out.push(`Environment=${await settingEnv(name, key)}=file:${path}`);
+    out.push(`Environment=${await settingEnv(commands, name, key)}=file:${path}`);
   }
   return out;
 }
@@ -101,21 +108,22 @@ Flags:
   -h, --help     show this help`;
 
 /** Options for {@linkcode renderUnit}. */
-export interface UnitOptions {
+interface UnitOptions {
   bin: string;
   user: string;
   /** `Environment=` lines of the credential settings ({@linkcode credentialLines}). */
   credentials?: string[];
+  /** The subcommand's one-line purpose, for `Description=`. */
+  summary?: string;
 }
 
 /** The hardened unit text for one service subcommand. */
-export function renderUnit(name: string, opts: UnitOptions): string {
-  const entry = COMMANDS.find((c) => c.name === name);
+function renderUnit(name: string, opts: UnitOptions): string {
   const docker = name === "compose-agent";
   const state = `/var/lib/iatp/${name}`;
   const lines = [
     "[Unit]",
-    `Description=iatp ${name}: ${entry?.summary ?? name}`,
+    `Description=iatp ${name}: ${opts.summary ?? name}`,
     "Wants=network-online.target",
     "After=network-online.target",
     ...(docker ? ["Requires=docker.service", "After=docker.service"] : []),
@@ -179,58 +187,71 @@ export function renderUnit(name: string, opts: UnitOptions): string {
   return lines.join("\n");
 }
 
-/** The systemd command. */
-export const command: Command = {
-  usage: () => USAGE,
-  async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          bin: { type: "string", default: "/usr/local/bin/iatp" },
-          user: { type: "string", default: "iatp" },
-          all: { type: "string" },
-          help: { type: "boolean", short: "h" },
-        },
-      });
-    } catch (err) {
-      throw new UsageError((err as Error).message.split("\n")[0], USAGE);
-    }
-    const { values, positionals } = parsed;
-    if (values.help) {
-      print(USAGE);
-      return 0;
-    }
-    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(values.user!)) {
-      throw new UsageError(`--user: expected a system user name, found "${values.user}"`, USAGE);
-    }
-    if (!values.bin!.startsWith("/") || /\s/.test(values.bin!)) {
-      throw new UsageError(`--bin: expected an absolute path, found "${values.bin}"`, USAGE);
-    }
-    const opts = { bin: values.bin!, user: values.user! };
-    const unit = async (name: string) =>
-      renderUnit(name, { ...opts, credentials: await credentialLines(name) });
-    if (values.all !== undefined) {
-      if (positionals.length > 0) throw new UsageError("--all takes no subcommand", USAGE);
-      await Deno.mkdir(values.all, { recursive: true });
-      for (const name of SERVICE_COMMANDS) {
-        const path = `${values.all}/iatp-${name}.service`;
-        await Deno.writeTextFile(path, await unit(name));
-        print(path);
-      }
-      return 0;
-    }
-    const [name, ...rest] = positionals;
-    if (!name || rest.length > 0) throw new UsageError("expected one subcommand", USAGE);
-    if (!(SERVICE_COMMANDS as readonly string[]).includes(name)) {
-      throw new UsageError(
-        `"${name}" is not a service subcommand (one of ${SERVICE_COMMANDS.join(", ")})`,
-        USAGE,
-      );
-    }
-    print(await unit(name));
+/** The systemd command over the subcommand table `commands`. */
+export function systemdCommand(commands: readonly CommandEntry[]): Command {
+  return { usage: () => USAGE, run: (argv) => runSystemd(commands, argv) };
+}
+
+/** The parsed flags of `iatp systemd`, checked. */
+function parseFlags(argv: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        bin: { type: "string", default: "/usr/local/bin/iatp" },
+        user: { type: "string", default: "iatp" },
+        all: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    throw new UsageError(msg, USAGE, { cause: err });
+  }
+  const { values, positionals } = parsed;
+  const { bin, user } = values;
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) {
+    throw new UsageError(`--user: expected a system user name, found "${user}"`, USAGE);
+  }
+  if (!bin.startsWith("/") || /\s/.test(bin)) {
+    throw new UsageError(`--bin: expected an absolute path, found "${bin}"`, USAGE);
+  }
+  return { bin, user, all: values.all, help: values.help === true, positionals };
+}
+
+async function runSystemd(commands: readonly CommandEntry[], argv: string[]): Promise<number> {
+  const flags = parseFlags(argv);
+  if (flags.help) {
+    print(USAGE);
     return 0;
-  },
-};
+  }
+  const unit = async (name: string) =>
+    renderUnit(name, {
+      bin: flags.bin,
+      user: flags.user,
+      credentials: await credentialLines(commands, name),
+      summary: findCommand(commands, name)?.summary,
+    });
+  if (flags.all !== undefined) {
+    if (flags.positionals.length > 0) throw new UsageError("--all takes no subcommand", USAGE);
+    await Deno.mkdir(flags.all, { recursive: true });
+    for (const name of SERVICE_COMMANDS) {
+      const path = `${flags.all}/iatp-${name}.service`;
+      await Deno.writeTextFile(path, await unit(name));
+      print(path);
+    }
+    return 0;
+  }
+  const [name, ...rest] = flags.positionals;
+  if (!name || rest.length > 0) throw new UsageError("expected one subcommand", USAGE);
+  if (!(SERVICE_COMMANDS as readonly string[]).includes(name)) {
+    throw new UsageError(
+      `"${name}" is not a service subcommand (one of ${SERVICE_COMMANDS.join(", ")})`,
+      USAGE,
+    );
+  }
+  print(await unit(name));
+  return 0;
+}

@@ -4,25 +4,24 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { resolveAuthKeys, resolveSecretSetting } from "../core/auth/config.ts";
 import {
   type Claims,
+  createIssuerFiles,
   CredentialError,
   CredentialVerifier,
   decodeClaims,
+  isMeshScope,
   issueCredential,
-  SUBJECT_PATTERN,
-} from "../core/auth/credential.ts";
-import {
-  createIssuerFiles,
   ISSUER_KEY_FILE,
   ISSUER_PUB_FILE,
   readIssuerKey,
-} from "../core/auth/files.ts";
-import { isMeshScope } from "../core/auth/grants.ts";
+  resolveAuthKeys,
+  resolveSecretSetting,
+  SUBJECT_PATTERN,
+} from "../core/auth/mod.ts";
 import { parseDuration } from "../core/config/mod.ts";
-import { ConfigError, UsageError } from "../core/errors/mod.ts";
-import type { Command } from "./mod.ts";
+import { ConfigError, errorMessage, UsageError } from "../core/errors/mod.ts";
+import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
 
 const SCOPES_HELP =
@@ -57,7 +56,7 @@ function parseFlags<T>(verb: string, parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    throw new UsageError(`${verb}: ${(err as Error).message.split("\n")[0]}`, USAGE);
+    throw new UsageError(`${verb}: ${errorMessage(err).split("\n")[0]}`, USAGE, { cause: err });
   }
 }
 
@@ -78,7 +77,11 @@ async function keygen(argv: string[]): Promise<number> {
     publicKey = (await createIssuerFiles(out)).publicKey;
   } catch (err) {
     if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-    throw new UsageError(`--out: ${out} already holds an issuer key; refusing to overwrite it`);
+    throw new UsageError(
+      `--out: ${out} already holds an issuer key; refusing to overwrite it`,
+      undefined,
+      { cause: err },
+    );
   }
   print(
     `wrote ${out}/${ISSUER_KEY_FILE} (private, mode 0600) and ${out}/${ISSUER_PUB_FILE}\n` +
@@ -105,9 +108,13 @@ async function loadIssuer(path: string) {
   try {
     return await readIssuerKey(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new UsageError(`--key: no such file ${path}`);
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UsageError(`--key: no such file ${path}`, undefined, { cause: err });
+    }
     if (err instanceof CredentialError) {
-      throw new UsageError(`--key: ${path} is not an issuer key: ${err.message}`);
+      throw new UsageError(`--key: ${path} is not an issuer key: ${err.message}`, undefined, {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -149,7 +156,9 @@ function readArg(name: string, value: string): string {
     return resolveSecretSetting(name, value) ?? "";
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new UsageError(`${name}: expected ${err.expected}, found ${err.found}`, USAGE);
+    throw new UsageError(`${name}: expected ${err.expected}, found ${err.found}`, USAGE, {
+      cause: err,
+    });
   }
 }
 
@@ -159,7 +168,9 @@ function trustedKeys(values: string[]): string[] {
     return resolveAuthKeys(values, { kind: "flag", name: "keys" });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new UsageError(`--keys: expected ${err.expected}, found ${err.found}`, USAGE);
+    throw new UsageError(`--keys: expected ${err.expected}, found ${err.found}`, USAGE, {
+      cause: err,
+    });
   }
 }
 
@@ -188,7 +199,7 @@ async function inspect(argv: string[]): Promise<number> {
     claims = decodeClaims(text);
   } catch (err) {
     if (!(err instanceof CredentialError)) throw err;
-    throw new UsageError(`TOKEN: ${err.message}`, USAGE);
+    throw new UsageError(`TOKEN: ${err.message}`, USAGE, { cause: err });
   }
   const out: Record<string, unknown> = {
     claims,

@@ -1,8 +1,8 @@
 /** `iatp version`: version, git commit and Deno version (`--json` for machines). @module */
 import { parseArgs } from "node:util";
-import { UsageError } from "../core/errors/mod.ts";
-import { versionInfo } from "../core/version.ts";
-import type { Command } from "./mod.ts";
+import { errorMessage, UsageError } from "../core/errors/mod.ts";
+import { versionInfo } from "../core/version/mod.ts";
+import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
 
 const USAGE =
@@ -24,7 +24,7 @@ export const command: Command = {
       }
       json = values.json ?? false;
     } catch (err) {
-      throw new UsageError((err as Error).message.split("\n")[0], USAGE);
+      throw new UsageError(errorMessage(err).split("\n")[0], USAGE, { cause: err });
     }
     const v = versionInfo();
     print(

@@ -12,7 +12,7 @@
 import { launchFlags } from "../cmd/permissions.ts";
 
 /** Signals passed on to the child (the launcher is PID 1 in a container). */
-export const FORWARDED_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"];
+const FORWARDED_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"];
 
 /** The app folder: the parent of this file's folder. */
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");

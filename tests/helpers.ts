@@ -4,6 +4,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import type { Loaded, Shape } from "../core/config/mod.ts";
 
 /** The checkout root. */
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -180,4 +181,10 @@ export async function tempDir(
 ): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await Deno.makeTempDir({ prefix });
   return { path, remove: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
+}
+
+/** A parse that was not `--help`; throws (failing the test) when it was. */
+export function loaded<S extends Shape>(l: Loaded<S>): Extract<Loaded<S>, { help: false }> {
+  if (l.help) throw new Error("expected a loaded config, got --help");
+  return l;
 }

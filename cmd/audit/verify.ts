@@ -3,17 +3,14 @@
  * Exit 0 when it verifies, 1 naming the first bad index (or the failed check), 2 on bad usage.
  * @module
  */
-import { defineConfig, duration, permittedEnv, str, url } from "../../core/config/mod.ts";
+import { DATA_DIR, defineConfig, duration, str, url } from "../../core/config/mod.ts";
 import { CheckFailedError, ConfigError } from "../../core/errors/mod.ts";
-import { checkLiveLog } from "../../core/ledger/monitor.ts";
-import { verifyLedgerFile } from "../../core/ledger/verify.ts";
-import type { Command } from "../mod.ts";
+import { checkLiveLog, verifyLedgerFile } from "../../core/ledger/mod.ts";
+import type { Command } from "../command.ts";
 import { print } from "../shared.ts";
 
-const DATA_DIR = permittedEnv("IATP_DATA_DIR") || "data";
-
 /** The verify sub-verb's configuration. */
-export const verifySpec = defineConfig({
+const verifySpec = defineConfig({
   command: "audit verify",
   summary: "Verify a ledger: --db recomputes a database offline; --url checks a live log's " +
     "signed checkpoint and its consistency with the last one seen.",
@@ -50,11 +47,13 @@ export const verifyCommand: Command = {
       return 0;
     }
     const c = loaded.config;
-    if (c.db !== undefined) {
-      await Deno.stat(c.db).catch(() => {
-        throw new ConfigError("db", loaded.sources.get("db")!, "an existing ledger file", c.db!);
+    const db = c.db;
+    if (db !== undefined) {
+      await Deno.stat(db).catch((err) => {
+        const source = loaded.sources.get("db") ?? { kind: "default" as const };
+        throw new ConfigError("db", source, "an existing ledger file", db, { cause: err });
       });
-      const r = await verifyLedgerFile(c.db, { vkey: c.vkey });
+      const r = await verifyLedgerFile(db, { vkey: c.vkey });
       if (!r.ok) {
         throw new CheckFailedError(`verify failed: first bad index ${r.bad_index}: ${r.reason}`);
       }
@@ -63,8 +62,11 @@ export const verifyCommand: Command = {
       );
       return 0;
     }
+    if (c.url === undefined) {
+      throw new ConfigError("url", { kind: "default" }, "--db or --url", "neither");
+    }
     const r = await checkLiveLog({
-      url: c.url!,
+      url: c.url,
       stateFile: c.state_file,
       vkey: c.vkey,
       timeoutMs: c.timeout,

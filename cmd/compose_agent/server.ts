@@ -4,7 +4,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { Counter, type Registry } from "../../core/metrics/mod.ts";
+import type { Counter } from "../../core/metrics/mod.ts";
 import {
   BODY_SIGNING_WARNING,
   RateLimiter,
@@ -26,17 +26,24 @@ import {
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
-import { RelayClient } from "../../core/relay/client.ts";
+import { RelayClient } from "../../core/relay/mod.ts";
 import { serviceLogger } from "../shared.ts";
-import { agentTokenSource, type ComposeAgentConfig } from "./config.ts";
-import { CommandQueue } from "./queue.ts";
-import { DIAGNOSTICS_PATH, registerCommandRoutes } from "./routes.ts";
+import {
+  agentTokenSource,
+  CommandQueue,
+  composeAgentCounters,
+  DIAGNOSTICS_PATH,
+  probeDocker,
+  registerCommandRoutes,
+  watchdogSink,
+} from "../../core/hostagent/mod.ts";
+import type { ComposeAgentConfig } from "./config.ts";
 
 function buildWatchdog(
   config: ComposeAgentConfig,
   engine: DockerEngine,
   log: Logger,
-  onEvent: (e: WatchdogEvent) => void,
+  hooks: { onEvent: (e: WatchdogEvent) => void; onPass: () => void },
 ): Watchdog | undefined {
   const w = config.watchdog;
   if (!w.enabled || (w.containers.length === 0 && !w.label)) return undefined;
@@ -51,7 +58,7 @@ function buildWatchdog(
     cooldownMs: w.cooldown,
     startPeriodMs: w.start_period,
     stableAfterMs: w.stable_after,
-    onEvent,
+    ...hooks,
     log: log.child({ component: "watchdog" }),
   });
 }
@@ -88,67 +95,6 @@ async function openReplay(config: ComposeAgentConfig): Promise<ReplayStore> {
     maxEntries: config.replay_max_entries,
   });
 }
-
-function createCounters(registry: Registry) {
-  return {
-    commands: new Counter({
-      name: "iatp_compose_agent_commands_total",
-      help: "Commands executed by type and status.",
-      labelNames: ["type", "status"] as const,
-      registers: [registry],
-    }),
-    rejected: new Counter({
-      name: "iatp_compose_agent_auth_rejected_total",
-      help: "Signed requests rejected, by reason.",
-      labelNames: ["reason"] as const,
-      registers: [registry],
-    }),
-    watchdog: new Counter({
-      name: "iatp_watchdog_actions_total",
-      help: "Watchdog actions by action and reason.",
-      labelNames: ["action", "reason"] as const,
-      registers: [registry],
-    }),
-  };
-}
-
-/** Counts each watchdog action and publishes it; a give-up is also a critical alert. */
-function watchdogSink(
-  counter: Counter<"action" | "reason">,
-  relay: RelayClient | undefined,
-  ident: Record<string, string>,
-): (e: WatchdogEvent) => void {
-  return (e) => {
-    counter.inc({ action: e.action, reason: e.reason ?? "" });
-    relay?.publish("status.watchdog", { ...ident, ...e });
-    if (e.action !== "gave_up") return;
-    relay?.publish("status.alerts", {
-      ...ident,
-      source: "watchdog",
-      level: "critical",
-      container: e.container,
-      message: `watchdog gave up on ${e.container} after ${e.attempt} restarts`,
-      reason: e.reason,
-      timestamp: e.timestamp,
-    });
-  };
-}
-
-/** Watches the daemon's reachability for /health. */
-async function dockerProbe(engine: DockerEngine, socket: string, log: Logger) {
-  const state = { ok: await engine.ping() };
-  if (state.ok) {
-    log.info("docker daemon reachable", {
-      socket,
-      api: await engine.apiVersion().catch(() => "unknown"),
-    });
-  } else log.warn("docker daemon not reachable", { socket });
-  const timer = setInterval(async () => state.ok = await engine.ping(), DOCKER_PROBE_INTERVAL_MS);
-  return { state, stop: () => clearInterval(timer) };
-}
-
-/** How often /health re-checks the daemon. */
-export const DOCKER_PROBE_INTERVAL_MS = 15_000;
 
 /**
  * The key signatures are verified with (AGENT_TOKEN, its file, or Vault).
@@ -195,7 +141,7 @@ function authFor(
 /**
  * Logs the start-up warnings of the signing compatibility mode (every start, while it is on).
  */
-export function warnSigningMode(
+function warnSigningMode(
   config: { signing: string; agent_id: string; scopes: string[] },
   log: Logger,
 ): void {
@@ -226,7 +172,7 @@ export async function start(
   const queue = new CommandQueue(config.queue_size, config.report_history);
   const counters = new CommandCounters();
   const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };
-  const probe = await dockerProbe(engine, config.docker_socket, log);
+  const probe = await probeDocker(engine, config.docker_socket, log);
   const server = createServer({
     service: "compose-agent",
     host: config.host,
@@ -244,12 +190,19 @@ export async function start(
       command_metrics: counters.snapshot(),
     }),
   });
-  const metrics = createCounters(server.metrics.registry);
+  const metrics = composeAgentCounters(server.metrics.registry);
   const watchdog = buildWatchdog(
     config,
     engine,
     log,
-    watchdogSink(metrics.watchdog, relay, ident),
+    {
+      onEvent: watchdogSink(
+        metrics.watchdog,
+        relay && ((topic, payload) => relay.publish(topic, payload)),
+        ident,
+      ),
+      onPass: () => metrics.watchdogPasses.inc(),
+    },
   );
   server.app.use("/api/v1/*", authFor(config, token, replay, log, metrics.rejected));
   registerCommandRoutes(server.app, {

@@ -3,8 +3,12 @@
  * check one against trusted keys. Exit 0 done/verified, 1 not verified, 2 bad usage.
  * @module
  */
-import { generateIssuer, type Issuer, issuerFromSeed } from "../../core/auth/credential.ts";
-import { resolveAuthKeys } from "../../core/auth/config.ts";
+import {
+  generateIssuer,
+  type Issuer,
+  issuerFromSeed,
+  resolveAuthKeys,
+} from "../../core/auth/mod.ts";
 import { permittedEnv } from "../../core/config/mod.ts";
 import { CheckFailedError, ConfigError, UsageError } from "../../core/errors/mod.ts";
 import {
@@ -16,7 +20,7 @@ import {
 import { print } from "../shared.ts";
 
 /** Env var read by `verify` when no `--trusted-keys` is given (the action agent's setting). */
-export const TRUSTED_KEYS_ENV = "IATP_PLUGINS_TRUSTED_KEYS";
+const TRUSTED_KEYS_ENV = "IATP_PLUGINS_TRUSTED_KEYS";
 
 /** Usage lines of the signing verbs. */
 export const SIGN_USAGE = `  iatp plugin keygen --out FILE
@@ -40,7 +44,10 @@ function writeFailed(err: unknown, path: string): never {
   throw err;
 }
 
-/** `keygen --out FILE`: a fresh key; refuses to overwrite either file. */
+/**
+ * `keygen --out FILE`: a fresh key; refuses to overwrite either file.
+ * @throws {UsageError} without --out, or when the key file exists
+ */
 export async function keygen(out: string | undefined): Promise<number> {
   if (!out) throw new UsageError("keygen: missing --out FILE", SIGN_USAGE);
   const pub = `${out}.pub`;
@@ -71,14 +78,18 @@ async function readKey(path: string | undefined): Promise<Issuer> {
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).name;
-    throw new UsageError(`--key: cannot read ${path} (${why})`);
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : (err instanceof Error ? err.name : "unreadable");
+    throw new UsageError(`--key: cannot read ${path} (${why})`, undefined, { cause: err });
   }
   try {
     return await issuerFromSeed(text);
-  } catch {
+  } catch (err) {
     throw new UsageError(
       `--key: ${path} is not a signing key (a base64 32-byte seed from iatp plugin keygen)`,
+      undefined,
+      { cause: err },
     );
   }
 }
@@ -88,7 +99,10 @@ async function requireFolder(dir: string): Promise<void> {
   if (!isDir) throw new UsageError(`no such folder ${dir}`);
 }
 
-/** `sign DIR --key FILE`: writes DIR/plugin.sig. */
+/**
+ * `sign DIR --key FILE`: writes DIR/plugin.sig.
+ * @throws {UsageError} for a missing folder or unreadable key; {CheckFailedError} when the folder cannot be signed
+ */
 export async function signDir(dir: string, keyFile: string | undefined): Promise<number> {
   const key = await readKey(keyFile);
   await requireFolder(dir);
@@ -118,11 +132,18 @@ function trustedKeys(flags: string[] | undefined): string[] {
     return resolveAuthKeys(given);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new UsageError(`--trusted-keys: expected ${err.expected}, found ${err.found}`);
+    throw new UsageError(
+      `--trusted-keys: expected ${err.expected}, found ${err.found}`,
+      undefined,
+      { cause: err },
+    );
   }
 }
 
-/** `verify DIR [--trusted-keys ...]`. */
+/**
+ * `verify DIR [--trusted-keys ...]`.
+ * @throws {UsageError} without trusted keys; {CheckFailedError} when the signature does not verify
+ */
 export async function verifyDir(dir: string, flags: string[] | undefined): Promise<number> {
   const keys = trustedKeys(flags);
   await requireFolder(dir);

@@ -17,16 +17,15 @@ import {
   str,
   url,
 } from "../../core/config/mod.ts";
-import { meshAuthFields } from "../../core/auth/config.ts";
-import { serviceFields } from "../../core/config/common.ts";
+import { meshAuthFields } from "../../core/auth/mod.ts";
+import { serviceFields } from "../../core/http/mod.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../../core/pii/mod.ts";
-import { DEFAULT_TRACE_CAPACITY } from "../../core/recorder/mod.ts";
-import { DEFAULT_STORE_MAX_ROWS } from "../../core/recorder/store.ts";
+import { DEFAULT_STORE_MAX_ROWS, DEFAULT_TRACE_CAPACITY } from "../../core/recorder/mod.ts";
 import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../core/trust/mod.ts";
 import { applyManifestFile } from "./manifest_file.ts";
 
 /** Request headers forwarded to the agent by default (besides content type and trace id). */
-export const DEFAULT_FORWARD_HEADERS = [
+const DEFAULT_FORWARD_HEADERS = [
   "accept",
   "accept-language",
   "user-agent",

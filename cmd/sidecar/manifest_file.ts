@@ -11,7 +11,7 @@
 import { isMap, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { parseDuration, type SourceMap } from "../../core/config/mod.ts";
-import { ConfigError } from "../../core/errors/mod.ts";
+import { ConfigError, errorMessage } from "../../core/errors/mod.ts";
 import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../core/trust/mod.ts";
 
 const text = z.string().min(1).max(255);
@@ -68,7 +68,7 @@ const manifestSchema = z.strictObject({
 });
 
 /** A validated manifest file. */
-export type ManifestFile = z.infer<typeof manifestSchema>;
+type ManifestFile = z.infer<typeof manifestSchema>;
 
 type Getter = (m: ManifestFile) => unknown;
 const seconds = (d: string | undefined) =>
@@ -167,13 +167,15 @@ function isFlat(m: ManifestFile): boolean {
 }
 
 /** Reads and validates a manifest file; errors name the key and line. */
-export function loadManifestFile(path: string, read = Deno.readTextFileSync): ManifestFile {
+function loadManifestFile(path: string, read = Deno.readTextFileSync): ManifestFile {
   let source: string;
   try {
     source = read(path);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
-    throw new ConfigError("manifest", { kind: "file", path }, "a readable YAML manifest", why);
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : errorMessage(err);
+    throw new ConfigError("manifest", { kind: "file", path }, "a readable YAML manifest", why, {
+      cause: err,
+    });
   }
   const lc = new LineCounter();
   const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
@@ -233,7 +235,7 @@ function checkAgreement(
 }
 
 /** The settings a manifest file gives, by sidecar config key. */
-export function manifestSettings(m: ManifestFile): Map<string, unknown> {
+function manifestSettings(m: ManifestFile): Map<string, unknown> {
   const out = new Map<string, unknown>();
   const flat = isFlat(m);
   for (const { key, nested, flat: f, pyDefault } of MAPPING) {
@@ -249,8 +251,8 @@ export function manifestSettings(m: ManifestFile): Map<string, unknown> {
  * @throws {ConfigError} naming the file, key and line of anything the file gets wrong.
  */
 export function applyManifestFile(config: Record<string, unknown>, sources: SourceMap): void {
-  const path = config.manifest as string | undefined;
-  if (!path) return;
+  const path = config.manifest;
+  if (typeof path !== "string" || path === "") return;
   for (const [key, value] of manifestSettings(loadManifestFile(path))) {
     if ((sources.get(key)?.kind ?? "default") === "default") config[key] = value;
   }

@@ -10,9 +10,10 @@
  * TryDirect dashboard (Stacker) requires; that start warns.
  * @module
  */
-import { serviceFields } from "../../core/config/common.ts";
+import { serviceFields } from "../../core/http/mod.ts";
 import {
   bool,
+  DATA_DIR,
   defineConfig,
   duration,
   type Infer,
@@ -22,9 +23,9 @@ import {
   str,
   url,
 } from "../../core/config/mod.ts";
-import { DEFAULT_DOCKER_SOCKET } from "../../core/docker/engine.ts";
+import { DEFAULT_DOCKER_SOCKET } from "../../core/docker/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
-import { agentAuthFields, DATA_DIR } from "../compose_agent/config.ts";
+import { agentAuthFields } from "../../core/hostagent/mod.ts";
 
 function pct(name: string, level: "warning" | "critical", def: number) {
   return num({

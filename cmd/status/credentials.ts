@@ -12,7 +12,7 @@ import {
 } from "../../core/auth/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
-import { agentTokenSource } from "../compose_agent/config.ts";
+import { agentTokenSource } from "../../core/hostagent/mod.ts";
 import type { StatusConfig } from "./config.ts";
 
 /** The status agent's credentials, resolved and (for Vault) loaded. */

@@ -7,20 +7,25 @@ import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
-import { Counter, Gauge, type Registry } from "../../core/metrics/mod.ts";
-import { RelayClient } from "../../core/relay/client.ts";
-import { VERSION } from "../../core/version.ts";
+import { RelayClient } from "../../core/relay/mod.ts";
+import { VERSION } from "../../core/version/mod.ts";
 import { serviceLogger } from "../shared.ts";
 import { isLegacy, type StatusConfig } from "./config.ts";
 import { openCredentials } from "./credentials.ts";
-import { legacyTarget } from "./legacy.ts";
-import { DashboardLink, type LinkOptions } from "./link.ts";
-import { HostMonitor } from "./monitor.ts";
-import { CommandRouter, type DockerTarget } from "./router.ts";
-import { registerStatusRoutes } from "./routes.ts";
+import {
+  CommandRouter,
+  DashboardLink,
+  type DockerTarget,
+  HostMonitor,
+  legacyTarget,
+  type LinkOptions,
+  registerHostGauges,
+  registerStatusRoutes,
+  statusCommandCounter,
+} from "../../core/hostagent/mod.ts";
 
 /** The legacy-mode warning, worded as upstream logs it. */
-export const LEGACY_WARNING = "compose_agent=false - running in legacy mode";
+const LEGACY_WARNING = "compose_agent=false - running in legacy mode";
 
 function thresholds(c: StatusConfig) {
   return {
@@ -38,7 +43,11 @@ function dockerTarget(
 ): { target: DockerTarget; close(): void } {
   if (isLegacy(config)) {
     log.warn(LEGACY_WARNING, { docker_socket: config.docker_socket });
-    return legacyTarget(config, log);
+    return legacyTarget({
+      socket: config.docker_socket,
+      projectsRoot: config.projects_root,
+      workDir: config.work_dir,
+    }, log);
   }
   // The socket is never opened here: Docker work goes to the compose-agent, signed with the
   // compose-agent's key (not this agent's dashboard token).
@@ -63,7 +72,7 @@ function dockerTarget(
 }
 
 /** Agent id used when AGENT_ID is unset. */
-export const DEFAULT_AGENT_ID = "status-panel";
+const DEFAULT_AGENT_ID = "status-panel";
 
 function capabilities(config: StatusConfig): Record<string, unknown> {
   const legacy = isLegacy(config);
@@ -82,6 +91,7 @@ function capabilities(config: StatusConfig): Record<string, unknown> {
 }
 
 function dashboardLink(
+  dashboardUrl: string,
   config: StatusConfig,
   keys: { hmac: TokenSource; bearer?: TokenSource },
   router: CommandRouter,
@@ -89,7 +99,7 @@ function dashboardLink(
   onResult: LinkOptions["onResult"],
 ): DashboardLink {
   return new DashboardLink({
-    dashboardUrl: config.dashboard_url!,
+    dashboardUrl,
     deploymentHash: config.deployment_hash ?? "",
     // Signed with the HMAC key; the bearer (if any) is the dashboard token, never that key.
     identity: {
@@ -108,7 +118,7 @@ function dashboardLink(
 }
 
 /** The upstream-mode warnings, logged at every start while the mode is on. */
-export const BEARER_KEY_WARNING = "signing compatibility mode: the agent token is sent as " +
+const BEARER_KEY_WARNING = "signing compatibility mode: the agent token is sent as " +
   "Authorization: Bearer to the dashboard, as TryDirect's Stacker requires; anyone who " +
   "captures one request holds the signing key";
 
@@ -154,12 +164,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     // Upstream serves its metrics snapshot as JSON at /metrics.
     metricsJson: () => ({ ...monitor.latest() }),
   });
-  const commands = new Counter({
-    name: "iatp_status_commands_total",
-    help: "Dashboard commands by type, executor and status.",
-    labelNames: ["type", "executed_by", "status"] as const,
-    registers: [server.metrics.registry],
-  });
+  const commands = statusCommandCounter(server.metrics.registry);
   registerHostGauges(server.metrics.registry, monitor);
   const { promise: drained, resolve: drainNow } = Promise.withResolvers<void>();
   server.onDrain(() => drainNow());
@@ -170,7 +175,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     capabilities: () => capabilities(config),
   });
   const link = config.dashboard_url
-    ? dashboardLink(config, creds, router, log, (cmd, r) => {
+    ? dashboardLink(config.dashboard_url, config, creds, router, log, (cmd, r) => {
       commands.inc({ type: cmd.type, executed_by: r.executed_by, status: r.status });
       relay?.publish("action.results", { ...ident, type: cmd.type, ...r });
     })
@@ -190,35 +195,4 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       await relay?.close();
     },
   };
-}
-
-function registerHostGauges(
-  registry: Registry,
-  m: HostMonitor,
-) {
-  const gauge = (
-    name: string,
-    help: string,
-    pick: (s: ReturnType<HostMonitor["latest"]>) => number,
-  ) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(pick(m.latest()));
-      },
-    });
-  gauge("iatp_host_cpu_usage_percent", "Host CPU busy percent.", (s) => s.cpu_usage_pct);
-  gauge("iatp_host_memory_used_bytes", "Host memory in use.", (s) => s.memory_used_bytes);
-  gauge("iatp_host_memory_total_bytes", "Host memory total.", (s) => s.memory_total_bytes);
-  gauge(
-    "iatp_host_disk_used_bytes",
-    "Used bytes of the watched filesystem.",
-    (s) => s.disk_used_bytes,
-  );
-  gauge("iatp_host_disk_total_bytes", "Size of the watched filesystem.", (s) => s.disk_total_bytes);
-  gauge("iatp_host_load1", "1-minute load average.", (s) => s.load_average[0]);
-  gauge("iatp_host_uptime_seconds", "Seconds since boot.", (s) => s.uptime_secs);
-  gauge("iatp_host_alerts_total", "Alert level changes since start.", () => m.alertCount);
 }

@@ -13,9 +13,8 @@ import * as policy from "../policy.ts";
 import * as relay from "../relay.ts";
 import * as sensor from "../sensor.ts";
 import * as sidecar from "../sidecar.ts";
-import type { UpConfig } from "../up.ts";
-import type { UpCredentials } from "./credentials.ts";
-import { startDemoAgent } from "./demo.ts";
+import { startDemoAgent, type UpCredentials } from "../../core/mesh/mod.ts";
+import type { UpConfig } from "./config.ts";
 
 /** What every start helper shares. */
 export interface UpContext {
@@ -28,8 +27,89 @@ export interface UpContext {
   /** The issuer public key every service verifies callers with. */
   keys: { auth_keys: string[] };
   logFor(service: string): Logger;
+  /** Every started service's URL by name. */
+  urls: Readonly<Record<string, string>>;
   /** Starts a service, records it for close() and returns its URL. */
   run(name: string, f: () => Promise<Service>): Promise<string>;
+}
+
+/** The running mesh: every service's URL by name, its credentials, and one close(). */
+export interface Mesh extends Service {
+  urls: Record<string, string>;
+  credentials: UpCredentials;
+}
+
+/** The services started so far (closed in reverse), their URLs and the first failure. */
+export class MeshRun {
+  readonly ctx: UpContext;
+  readonly #started: Service[] = [];
+  readonly #urls: Record<string, string> = {};
+  readonly #failed = Promise.withResolvers<Error>();
+  readonly #beforeClose: Array<() => Promise<void>> = [];
+
+  constructor(
+    config: UpConfig,
+    data: string,
+    readonly creds: UpCredentials,
+    logFor: (service: string) => Logger,
+  ) {
+    this.ctx = {
+      config,
+      want: new Set(config.services),
+      data,
+      creds,
+      keys: { auth_keys: [creds.issuer.publicKey] },
+      logFor,
+      urls: this.#urls,
+      run: async (name, f) => {
+        const svc = await f();
+        svc.failed.then((err) => this.#failed.resolve(new Error(`${name} failed`, { cause: err })));
+        this.#started.push(svc);
+        this.#urls[name] = svc.url;
+        return svc.url;
+      },
+    };
+  }
+
+  /** Runs `fn` first when the mesh closes (the demo traffic stops before the services). */
+  onClose(fn: () => Promise<void>): void {
+    this.#beforeClose.push(fn);
+  }
+
+  /** Closes what started, last first; a service that fails to close does not stop the rest. */
+  readonly close = async (): Promise<void> => {
+    for (const fn of this.#beforeClose) await fn();
+    for (const svc of this.#started.reverse()) await svc.close().catch(() => {});
+  };
+
+  /** The running mesh. */
+  mesh(): Mesh {
+    const urls = this.#urls;
+    return {
+      url: urls.dashboard ?? Object.values(urls)[0] ?? "",
+      urls,
+      credentials: this.creds,
+      close: this.close,
+      failed: this.#failed.promise,
+    };
+  }
+}
+
+/**
+ * Every selected service in dependency order: relay, audit, policy, the demo agent and its
+ * sidecars, the agents, and the dashboard last (it watches every other service's health).
+ */
+export async function startServices(ctx: UpContext): Promise<{
+  relayUrl?: string;
+  sidecars: { trustedSidecar?: string; untrustedSidecar?: string };
+}> {
+  const relayUrl = await startRelay(ctx);
+  const auditUrl = await startAudit(ctx, relayUrl);
+  await startPolicy(ctx, relayUrl, auditUrl);
+  const sidecars = ctx.config.demo ? await startDemoSidecars(ctx, relayUrl, auditUrl) : {};
+  await startAgents(ctx, relayUrl);
+  await startDashboard(ctx, relayUrl, auditUrl, ctx.urls);
+  return { relayUrl, sidecars };
 }
 
 /** The relay, when selected. */
@@ -73,7 +153,7 @@ export async function startAudit(
 }
 
 /** The policy service (default bundle, relay decision loop), when selected. */
-export async function startPolicy(
+async function startPolicy(
   ctx: UpContext,
   relayUrl: string | undefined,
   auditUrl: string | undefined,
@@ -126,7 +206,7 @@ export async function startDashboard(
 }
 
 /** The demo agent and, when selected, a trusted and an untrusted sidecar in front of it. */
-export async function startDemoSidecars(
+async function startDemoSidecars(
   ctx: UpContext,
   relayUrl: string | undefined,
   auditUrl: string | undefined,
@@ -175,7 +255,7 @@ export async function startDemoSidecars(
 }
 
 /** The sensor (cpu-monitor) and the relay-fed action agent, when selected. */
-export async function startAgents(ctx: UpContext, relayUrl: string | undefined): Promise<void> {
+async function startAgents(ctx: UpContext, relayUrl: string | undefined): Promise<void> {
   const { config, data } = ctx;
   const level = config.log_level;
   if (ctx.want.has("sensor")) {

@@ -7,7 +7,7 @@
  * relay_tasks.ts and plugin_trust.ts); every refusal is reported like any failed instruction.
  * @module
  */
-import type { Service } from "../http/mod.ts";
+import { type Service, withShutdown } from "../http/mod.ts";
 import type { ActionConfig } from "./config.ts";
 import { logLine } from "./exec_log.ts";
 import { ExecutionLog } from "./exec_log.ts";
@@ -19,18 +19,12 @@ import { ResultReporter, type TaskSource } from "./reporter.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 import { boundResult, PluginHealth } from "./results.ts";
 import { TaskQueue } from "./queue.ts";
-import { sleep } from "./backoff.ts";
+import { settledWithin, sleep } from "../async/mod.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** How long stop waits for a last delivery of unreported results. */
-export const FINAL_SWEEP_TIMEOUT_MS = 5_000;
-
-/** Waits for `p` up to `ms`; never throws. */
-async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([p.catch(() => {}), new Promise((r) => timer = setTimeout(r, ms))]);
-  clearTimeout(timer);
-}
+const FINAL_SWEEP_TIMEOUT_MS = 5_000;
 
 /** One unit of work. */
 interface Task {
@@ -282,7 +276,7 @@ class ActionAgent {
       } catch (err) {
         if (signal.aborted) break;
         this.rt.log.warn("instruction poll failed", {
-          error: err instanceof Error ? err.message : String(err),
+          error: errorMessage(err),
         });
       }
       await sleep(wait, signal);
@@ -368,19 +362,13 @@ export async function startActionAgent(
     plugin_trusted_keys: trust.trustedKeys.length,
     plugin_allowed_sources: trust.allowedSources.length,
   });
-  let closing: Promise<void> | undefined;
-  return {
-    url: svc.url,
-    failed: svc.failed,
-    close: () =>
-      closing ??= (async () => {
-        clearInterval(sweeper);
-        await agent.close();
-        await Promise.allSettled(loops);
-        // One last delivery attempt, bounded: unreported results stay in state for next start.
-        await withTimeout(agent.reporter.sweep(), FINAL_SWEEP_TIMEOUT_MS);
-        await rt.close();
-        await svc.close();
-      })(),
-  };
+  return withShutdown(svc, async () => {
+    clearInterval(sweeper);
+    await agent.close();
+    await Promise.allSettled(loops);
+    // One last delivery attempt, bounded: unreported results stay in state for next start.
+    await settledWithin(agent.reporter.sweep(), FINAL_SWEEP_TIMEOUT_MS);
+    await rt.close();
+    await svc.close();
+  });
 }

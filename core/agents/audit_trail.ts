@@ -4,11 +4,12 @@
  * is scrubbed before hashing; files rotate at a size bound and the chain continues across them.
  * @module
  */
+import { sha256Hex } from "../crypto/mod.ts";
 import { type Logger, scrub } from "../log/mod.ts";
 import { PRIVATE_FILE_MODE } from "./layout.ts";
 
 /** Largest serialized `data` of one record; bigger data is replaced by a truncation marker. */
-export const MAX_AUDIT_DATA_BYTES = 32 * 1024;
+const MAX_AUDIT_DATA_BYTES = 32 * 1024;
 /** The hash before the first record. */
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -24,10 +25,10 @@ export interface AuditRecord {
 }
 
 /** Receives a copy of each record (e.g. the audit service client); must not block or throw. */
-export type AuditForwarder = (record: AuditRecord, txId: string) => void;
+type AuditForwarder = (record: AuditRecord, txId: string) => void;
 
 /** Options for {@linkcode AuditTrail.open}. */
-export interface AuditTrailOptions {
+interface AuditTrailOptions {
   file: string;
   agentId: string;
   maxFileBytes: number;
@@ -38,13 +39,8 @@ export interface AuditTrailOptions {
 
 const enc = new TextEncoder();
 
-async function sha256Hex(text: string): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(text)));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** The hash of a record: over the previous hash and the record's content fields, in order. */
-export function recordHash(r: Omit<AuditRecord, "hash">): Promise<string> {
+function recordHash(r: Omit<AuditRecord, "hash">): string {
   const content = JSON.stringify({
     seq: r.seq,
     ts: r.ts,
@@ -147,7 +143,7 @@ export class AuditTrail {
       data: boundData(data),
       prev: this.#prev,
     };
-    const record: AuditRecord = { ...body, hash: await recordHash(body) };
+    const record: AuditRecord = { ...body, hash: recordHash(body) };
     const line = JSON.stringify(record) + "\n";
     await this.#rotateIfNeeded(enc.encode(line).length);
     await Deno.writeTextFile(this.opts.file, line, { append: true, mode: PRIVATE_FILE_MODE });
@@ -192,10 +188,10 @@ export interface AuditVerification {
  * first line must chain from: the genesis hash for a complete trail, or `null` to accept
  * whatever the first line names (a tail whose older rotated files are gone).
  */
-export async function verifyAuditLines(
+export function verifyAuditLines(
   text: string,
   start: string | null = GENESIS_HASH,
-): Promise<AuditVerification> {
+): AuditVerification {
   let prev = start ?? "";
   const lines = text.split("\n");
   let count = 0;
@@ -219,7 +215,7 @@ export async function verifyAuditLines(
     if (expectedSeq !== undefined && r.seq !== expectedSeq) {
       return bad(`seq ${r.seq}, expected ${expectedSeq}`);
     }
-    if (await recordHash(r) !== r.hash) return bad("hash does not match the content");
+    if (recordHash(r) !== r.hash) return bad("hash does not match the content");
     prev = r.hash;
     expectedSeq = r.seq + 1;
     count++;

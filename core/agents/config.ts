@@ -25,8 +25,8 @@ import {
   str,
   url,
 } from "../config/mod.ts";
-import { SUBJECT_PATTERN } from "../auth/credential.ts";
-import { edgeFields } from "../config/common.ts";
+import { SUBJECT_PATTERN } from "../auth/mod.ts";
+import { edgeFields } from "../http/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 import { pluginTrustPolicy } from "./plugin_trust.ts";
@@ -37,20 +37,20 @@ export const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Plugin ids: folder names under config/plugins (no separators, no dots); as plugin.yaml ids. */
 export const PLUGIN_ID = /^[a-z0-9][a-z0-9-]{1,63}$/;
 /** Most trigger plugins one sensor runs. */
-export const MAX_TRIGGERS = 64;
+const MAX_TRIGGERS = 64;
 /** Default env prefix of both agents. */
-export const AGENT_ENV_PREFIX = "IATP_";
+const AGENT_ENV_PREFIX = "IATP_";
 
 /** Environments. As in the Stavily agents, only `prod` applies the production rules. */
-export const ENVIRONMENTS = ["dev", "test", "staging", "prod", "production"] as const;
+const ENVIRONMENTS = ["dev", "test", "staging", "prod", "production"] as const;
 
 /** True when the environment name applies the production rules (`prod` only, as upstream). */
-export function isProduction(env: string): boolean {
+function isProduction(env: string): boolean {
   return env === "prod";
 }
 
 /** The User-Agent the Stavily agents send (their orchestrator client hard-codes it). */
-export const STAVILY_USER_AGENT = "Stavily-Agent/1.0.0";
+const STAVILY_USER_AGENT = "Stavily-Agent/1.0.0";
 
 function agentSection(kind: "sensor" | "action") {
   return {
@@ -327,7 +327,7 @@ function fail(sources: SourceMap, key: string, expected: string, found: string):
 }
 
 /** Cross-field rules both agents share; `warn` collects start-up warnings. */
-export function checkAgentConfig(
+function checkAgentConfig(
   kind: "sensor" | "action",
   c: AgentConfig,
   s: SourceMap,

@@ -8,22 +8,23 @@
 import { join } from "node:path";
 import type { PluginResult } from "../plugin/mod.ts";
 import { PluginError } from "../plugin/mod.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
+import { backoffDelay, sleep } from "../async/mod.ts";
 import type { ExecutionLog } from "./exec_log.ts";
 import { InstallError, installPlugin, installSource } from "./install.ts";
 import type { PluginCatalog } from "./plugins.ts";
 import { type PluginTrustPolicy, UntrustedPluginError } from "./plugin_trust.ts";
 import { type Instruction, type ResultBody, rfc3339 } from "./wire.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Failure types worth another attempt when `max_retries` allows. */
-export const RETRYABLE_ERRORS: ReadonlySet<string> = new Set([
+const RETRYABLE_ERRORS: ReadonlySet<string> = new Set([
   "timeout",
   "crashed",
   "oom",
   "error",
 ]);
 /** Most attempts made for one instruction, whatever `max_retries` says. */
-export const MAX_ATTEMPTS = 5;
+const MAX_ATTEMPTS = 5;
 
 /** What the executor needs from the agent. */
 export interface ExecutorContext {
@@ -40,7 +41,7 @@ export interface ExecutorContext {
 }
 
 /** The effective timeout of an instruction, in ms. */
-export function effectiveTimeout(
+function effectiveTimeout(
   inst: Instruction,
   ctx: Pick<ExecutorContext, "taskTimeoutMs" | "sandboxMaxExecMs">,
 ): number {
@@ -69,7 +70,7 @@ function failed(
  * duration, exit_code}`), with iatp's own fields (`output, plugin_id, duration_ms, truncated`)
  * alongside.
  */
-export function completedResult(
+function completedResult(
   inst: Pick<Instruction, "id" | "plugin_id">,
   value: unknown,
   timing: { started: Date; ended: Date; durationMs: number },
@@ -245,7 +246,7 @@ export async function runInstruction(
       : err instanceof PluginError
       ? err.code
       : "error";
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     return failed(log, type, message, {
       plugin_id: inst.plugin_id,
       duration_ms: took(),

@@ -6,6 +6,7 @@
 import type { Logger } from "../log/mod.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import type { OrchestratorClient } from "./orchestrator.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Heartbeat health for /health. */
 export interface HeartbeatStatus {
@@ -53,7 +54,7 @@ export class HeartbeatLoop {
       this.#status = { ok: true, last_ok: new Date().toISOString(), consecutive_failures: 0 };
     } catch (err) {
       this.metrics.heartbeatFailures.inc();
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       this.#status = {
         ...this.#status,
         ok: false,

@@ -19,9 +19,10 @@ import {
   type PluginTrustPolicy,
   trustPlugin,
 } from "./plugin_trust.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Most files one plugin may contain. */
-export const MAX_INSTALL_FILES = 1_000;
+const MAX_INSTALL_FILES = 1_000;
 
 /** Why an install failed: the error type reported with the result. */
 export class InstallError extends Error {
@@ -29,8 +30,9 @@ export class InstallError extends Error {
   constructor(
     readonly type: "invalid_request" | "source" | "invalid_plugin" | "conflict",
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -56,7 +58,10 @@ export interface InstallContext {
   log: (msg: string) => void;
 }
 
-/** Reads and checks the source fields of an instruction's plugin_configuration. */
+/**
+ * Reads and checks the source fields of an instruction's plugin_configuration.
+ * @throws {InstallError} `invalid_request` when the URL, ref or subdir is missing or malformed
+ */
 export function installSource(conf: Record<string, unknown>): InstallSource {
   const url = conf.plugin_url ?? conf.source;
   if (typeof url !== "string" || url.trim() === "" || url.length > 2048) {
@@ -87,7 +92,11 @@ export function installSource(conf: Record<string, unknown>): InstallSource {
       );
     }
   }
-  return { url: url.trim(), ref: ref as string | undefined, subdir: subdir as string | undefined };
+  return {
+    url: url.trim(),
+    ref: typeof ref === "string" ? ref : undefined,
+    subdir: typeof subdir === "string" ? subdir : undefined,
+  };
 }
 
 async function gitClone(src: InstallSource, dest: string, timeoutMs: number): Promise<void> {
@@ -104,7 +113,7 @@ async function gitClone(src: InstallSource, dest: string, timeoutMs: number): Pr
       env: { GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "true" },
     }).spawn();
   } catch (err) {
-    throw new InstallError("source", `cannot run git: ${(err as Error).message}`);
+    throw new InstallError("source", `cannot run git: ${errorMessage(err)}`, { cause: err });
   }
   const timer = setTimeout(() => {
     try {
@@ -176,7 +185,9 @@ async function fetchSource(
   try {
     if (!(await Deno.stat(src.url)).isDirectory) throw new Error("not a folder");
   } catch (err) {
-    throw new InstallError("source", `cannot read ${src.url}: ${(err as Error).message}`);
+    throw new InstallError("source", `cannot read ${src.url}: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   return src.url;
 }
@@ -184,6 +195,9 @@ async function fetchSource(
 /**
  * Installs (or updates) plugin `id` from `src`; returns the validated plugin in its final place.
  * `mode` "install" refuses an id already installed; "update" refuses one that is not.
+ * @throws {InstallError} `invalid_request` for a bad plugin id, `source` when the source cannot
+ * be fetched, `invalid_plugin` when it does not load or verify, `conflict` when the plugin is
+ * already installed (install) or is not (update)
  */
 export async function installPlugin(
   id: string,
@@ -228,7 +242,7 @@ export async function installPlugin(
     try {
       ctx.catalog.check(await loadPlugin(copy), undefined, id);
     } catch (err) {
-      throw new InstallError("invalid_plugin", (err as Error).message);
+      throw new InstallError("invalid_plugin", errorMessage(err), { cause: err });
     }
     if (exists) await Deno.rename(target, join(staging, "previous"));
     await Deno.rename(copy, target);

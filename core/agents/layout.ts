@@ -41,7 +41,7 @@ export function defaultBaseFolder(kind: string, dataDir: string | undefined): st
 }
 
 /** Paths of the layout under `base` (nothing is created). */
-export function layoutPaths(base: string): AgentLayout {
+function layoutPaths(base: string): AgentLayout {
   const abs = resolve(base);
   const out = { base: abs } as AgentLayout;
   for (const [key, rel] of LAYOUT_DIRS) out[key] = join(abs, rel);

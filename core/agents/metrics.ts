@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "../metrics/mod.ts";
 
 /** Execution duration buckets in seconds, 10 ms to 10 min. */
-export const EXECUTION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const EXECUTION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
 /** The agent metric set. */
 export interface AgentMetrics {

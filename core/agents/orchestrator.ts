@@ -8,8 +8,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { registerSecret } from "../log/mod.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
-import { TokenBucket } from "./rate_limit.ts";
+import { backoffDelay, sleep, TokenBucket } from "../async/mod.ts";
 import {
   type HeartbeatBody,
   type Instruction,
@@ -20,11 +19,12 @@ import {
   rfc3339,
   type StatusBody,
 } from "./wire.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Largest orchestrator response body read (a poll carries one instruction). */
-export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** Longest `next_poll_interval` honoured, so a bad value cannot park the agent for days. */
-export const MAX_NEXT_POLL_MS = 3_600_000;
+const MAX_NEXT_POLL_MS = 3_600_000;
 
 /** Options for {@linkcode OrchestratorClient}. */
 export interface OrchestratorOptions {
@@ -50,10 +50,10 @@ export interface OrchestratorOptions {
 }
 
 /** A failed orchestrator call after retries. */
-export class OrchestratorError extends Error {
+class OrchestratorError extends Error {
   override name = "OrchestratorError";
-  constructor(message: string, readonly status?: number) {
-    super(message);
+  constructor(message: string, readonly status?: number, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -68,7 +68,7 @@ export interface PollOutcome {
 }
 
 /** Whether an HTTP status is worth retrying. */
-export function isRetryableStatus(status: number): boolean {
+function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 429 || status === 408;
 }
 
@@ -243,7 +243,7 @@ export class OrchestratorClient {
       });
     } catch (err) {
       this.opts.onAttempt?.(call, "error");
-      const msg = err instanceof Error ? err.message : String(err);
+      const msg = errorMessage(err);
       return { ok: false, error: new OrchestratorError(`${call}: ${msg}`), retryable: true };
     }
     this.opts.onAttempt?.(call, String(res.status));

@@ -6,7 +6,7 @@
  * @module
  */
 import { isAbsolute, normalize } from "node:path";
-import { resolveAuthKeys } from "../auth/config.ts";
+import { resolveAuthKeys } from "../auth/mod.ts";
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
 import { PluginSignatureError, type VerifiedPlugin, verifyPlugin } from "../plugin/mod.ts";
 
@@ -101,7 +101,9 @@ export function pluginTrustPolicy(
     trustedKeys = resolveAuthKeys(settings.trusted_keys, sources.keys);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    throw new ConfigError("plugins.trusted_keys", err.source, err.expected, err.found);
+    throw new ConfigError("plugins.trusted_keys", err.source, err.expected, err.found, {
+      cause: err,
+    });
   }
   const allowedSources = settings.allowed_sources.map((entry) => {
     const canon = canonicalEntry(entry);

@@ -5,31 +5,32 @@
  * warm runners keyed by plugin and config.
  * @module
  */
-import { join, resolve, sep } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../log/mod.ts";
 import {
   computeGrants,
+  ExternalRunner,
   type Grants,
+  isExternal,
+  isInside,
   type LoadedPlugin,
   loadPlugin,
   PluginError,
   type PluginManifest,
   PluginRunner,
+  sandboxUnavailable,
   validatePluginConfig,
 } from "../plugin/mod.ts";
-import { ExternalRunner } from "../plugin/external/runner.ts";
-import { sandboxUnavailable } from "../plugin/external/sandbox.ts";
-import { isExternal } from "../plugin/manifest.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../version/mod.ts";
 import { type AgentConfig, PLUGIN_ID } from "./config.ts";
 import type { AgentLayout } from "./layout.ts";
 
 /** The built-in plugins folder of this checkout (or binary). */
-export const BUILTIN_PLUGINS_DIR = fileURLToPath(new URL("../../plugins/", import.meta.url));
+const BUILTIN_PLUGINS_DIR = fileURLToPath(new URL("../../plugins/", import.meta.url));
 
 /** What `security.sandbox` allows plugins to be granted. */
-export interface SandboxPolicy {
+interface SandboxPolicy {
   maxMemoryBytes: number;
   maxExecTimeMs: number;
   allowedPaths: string[];
@@ -37,7 +38,7 @@ export interface SandboxPolicy {
 }
 
 /** Options for {@linkcode PluginCatalog}. */
-export interface PluginCatalogOptions {
+interface PluginCatalogOptions {
   installedDir: string;
   builtinDir: string;
   /** Further plugin folders searched after the installed ones, before the built-ins. */
@@ -55,17 +56,11 @@ export interface PluginCatalogOptions {
 /** A warm runner of either runtime. */
 export type AnyRunner = PluginRunner | ExternalRunner;
 
-function within(path: string, prefix: string): boolean {
-  const p = resolve(path);
-  const base = resolve(prefix);
-  return p === base || p.startsWith(base.endsWith(sep) ? base : base + sep);
-}
-
 /**
  * Why concrete grants exceed the sandbox policy, or undefined when they fit. Paths inside the
  * plugin's own folder are always allowed; others must sit under an allowed prefix.
  */
-export function grantsViolation(
+function grantsViolation(
   grants: Pick<Grants, "read" | "write" | "net" | "run">,
   pluginDir: string,
   policy: SandboxPolicy,
@@ -77,8 +72,8 @@ export function grantsViolation(
   for (const [kind, paths] of [["read", grants.read], ["write", grants.write]] as const) {
     for (const raw of paths) {
       const abs = resolve(pluginDir, raw);
-      if (within(abs, pluginDir)) continue;
-      if (!policy.allowedPaths.some((a) => within(abs, a))) {
+      if (isInside(pluginDir, abs)) continue;
+      if (!policy.allowedPaths.some((a) => isInside(a, abs))) {
         return `asks to ${kind} ${raw}, outside security.sandbox.allowed_paths`;
       }
     }
@@ -90,7 +85,7 @@ export function grantsViolation(
  * Why a manifest exceeds the sandbox policy, judged on its literal permission entries and
  * limits (`${config.x}` entries are judged by {@linkcode grantsViolation} once config is known).
  */
-export function sandboxViolation(
+function sandboxViolation(
   manifest: PluginManifest,
   pluginDir: string,
   policy: SandboxPolicy,
@@ -180,7 +175,9 @@ export class PluginCatalog {
     }
     const plugin = await this.load(id, kind);
     if (this.#closed) throw new PluginError("crashed", "the agent is stopping");
-    if (isExternal(plugin.manifest)) return this.#keep(key, id, await this.#external(plugin, config));
+    if (isExternal(plugin.manifest)) {
+      return this.#keep(key, id, await this.#external(plugin, config));
+    }
     const valid = validatePluginConfig(plugin.manifest, config);
     const why = grantsViolation(
       computeGrants(plugin.dir, plugin.manifest, valid),
@@ -250,7 +247,7 @@ export class PluginCatalog {
 }
 
 /** JSON with sorted keys, so equal configs share a runner. */
-export function stableJson(v: unknown): string {
+function stableJson(v: unknown): string {
   if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
   if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
   const o = v as Record<string, unknown>;
@@ -261,7 +258,7 @@ export function stableJson(v: unknown): string {
 
 /** The plugin catalog both agents build from their config: installed plugins, then built-ins. */
 export function catalogFromConfig(
-  rt: { layout: AgentLayout; log: Logger },
+  rt: { layout: AgentLayout; log: Logger; agentId: string },
   config: AgentConfig,
 ): PluginCatalog {
   const sb = config.security.sandbox;
@@ -281,6 +278,6 @@ export function catalogFromConfig(
     maxRunners: config.plugins.max_runners,
     log: rt.log,
     workRoot: rt.layout.workdir,
-    agent: { id: config.agent.id, version: VERSION, environment: config.agent.environment },
+    agent: { id: rt.agentId, version: VERSION, environment: config.agent.environment },
   });
 }

@@ -3,10 +3,11 @@
  * fails instead of growing it; pollers wait for an idle worker before asking for more work.
  * @module
  */
+import { settledWithin } from "../async/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** Options for {@linkcode TaskQueue}. */
-export interface TaskQueueOptions<T> {
+interface TaskQueueOptions<T> {
   concurrency: number;
   maxQueued: number;
   run: (task: T) => Promise<void>;
@@ -65,12 +66,7 @@ export class TaskQueue<T> {
     this.#queued = [];
     this.#wake();
     if (this.#running === 0) return true;
-    const finished = new Promise<boolean>((r) => this.#idle.push(() => r(true)));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<boolean>((r) => timer = setTimeout(() => r(false), timeoutMs));
-    const out = await Promise.race([finished, expired]);
-    clearTimeout(timer);
-    return out;
+    return await settledWithin(new Promise<void>((r) => this.#idle.push(r)), timeoutMs);
   }
 
   #wake(): void {

@@ -10,17 +10,17 @@
  * refused task is reported as a failed instruction, never dropped in silence.
  * @module
  */
-import type { RelayEvent } from "../relay/client.ts";
-import { sleep } from "./backoff.ts";
+import type { RelayEvent } from "../relay/mod.ts";
+import { sleep } from "../async/mod.ts";
 import type { ComponentHealth } from "./health.ts";
 import { type TaskSource, tasksTopic } from "./reporter.ts";
 import type { AgentRuntime } from "./runtime.ts";
 import { type Instruction, INSTRUCTION_ID, instructionSchema } from "./wire.ts";
 
 /** State key of the last relay id handled. */
-export const RELAY_POSITION_KEY = "relay.tasks.last_id";
+const RELAY_POSITION_KEY = "relay.tasks.last_id";
 /** How often a handler re-tries a full queue (the subscription waits meanwhile: backpressure). */
-export const QUEUE_FULL_RETRY_MS = 100;
+const QUEUE_FULL_RETRY_MS = 100;
 
 /** Who may give relay tasks. */
 export interface TaskPublisherPolicy {
@@ -81,7 +81,7 @@ export interface RefusedTask extends TaskRefusal {
 }
 
 /** What the relay source hands tasks to. */
-export interface TaskSink {
+interface TaskSink {
   accept(inst: Instruction, source: TaskSource, publisher?: string): Promise<boolean>;
   reject(id: string | undefined, reason: string, source: TaskSource): Promise<void>;
   refuse(task: RefusedTask): Promise<void>;

@@ -8,9 +8,10 @@
 import type { AgentRuntime } from "./runtime.ts";
 import type { InstructionRow } from "./state.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Relay topic for results. */
-export const RESULTS_TOPIC = "action.results";
+const RESULTS_TOPIC = "action.results";
 
 /** The relay topic an action agent takes tasks from. */
 export function tasksTopic(agentId: string): string {
@@ -21,7 +22,7 @@ export function tasksTopic(agentId: string): string {
 export type TaskSource = "orchestrator" | "relay";
 
 /** The decision-free status event published to `action.results`. */
-export function resultEvent(
+function resultEvent(
   agentId: string,
   inst: Pick<Instruction, "id" | "plugin_id" | "instruction_type" | "correlation_id">,
   source: string,
@@ -88,7 +89,7 @@ export class ResultReporter {
     } catch (err) {
       this.rt.log.warn("result delivery failed; will retry", {
         instruction_id: row.id,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
       return false;
     } finally {

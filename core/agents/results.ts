@@ -7,7 +7,7 @@ import type { ComponentHealth } from "./health.ts";
 import type { ResultBody } from "./wire.ts";
 
 /** Plugins tracked for /health; the least recently used is forgotten beyond this. */
-export const MAX_TRACKED_PLUGINS = 100;
+const MAX_TRACKED_PLUGINS = 100;
 
 /**
  * Keeps a result body under `maxBytes` (it is stored for re-reporting): an oversized plugin

@@ -6,12 +6,13 @@
  * @module
  */
 import { dirname, isAbsolute, join } from "node:path";
-import { resolveSecretSetting } from "../auth/config.ts";
+import { resolveSecretSetting } from "../auth/mod.ts";
 import { permittedEnv } from "../config/mod.ts";
-import { AuditClient } from "../ledger/client.ts";
+import { AuditClient } from "../ledger/mod.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { edgeOptions } from "../http/mod.ts";
-import { RelayClient } from "../relay/client.ts";
+import { RelayClient } from "../relay/mod.ts";
 import { AuditTrail } from "./audit_trail.ts";
 import type { AgentConfig } from "./config.ts";
 import { type ComponentHealth, createHealthServer, type HealthServer } from "./health.ts";
@@ -46,7 +47,20 @@ export interface AgentRuntime {
   close(): Promise<void>;
 }
 
-function agentLogger(kind: string, config: AgentConfig, deps: AgentDeps): Logger {
+/** An agent config whose `agent.id` is set (the config check requires one). */
+type IdentifiedConfig = AgentConfig & { agent: AgentConfig["agent"] & { id: string } };
+
+/**
+ * `config`, its agent id known to be set.
+ * @throws {ConfigError} naming `agent.id` when it is not (a config that skipped its check)
+ */
+function identified(config: AgentConfig): IdentifiedConfig {
+  const id = config.agent.id;
+  if (!id) throw new ConfigError("agent.id", { kind: "default" }, "an agent id", "nothing");
+  return { ...config, agent: { ...config.agent, id } };
+}
+
+function agentLogger(kind: string, config: IdentifiedConfig, deps: AgentDeps): Logger {
   // serviceCommand builds its logger from a top-level log_level the Stavily schema does not
   // have; honour logging.level by making our own logger when the injected one differs.
   const base = deps.log && deps.log.level === config.logging.level
@@ -60,7 +74,7 @@ async function readPem(path: string | undefined): Promise<string | undefined> {
 }
 
 async function orchestratorClient(
-  config: AgentConfig,
+  config: IdentifiedConfig,
   log: Logger,
   metrics: AgentMetrics,
 ): Promise<OrchestratorClient | undefined> {
@@ -104,7 +118,7 @@ async function orchestratorClient(
 
 async function openAudit(
   kind: string,
-  config: AgentConfig,
+  config: IdentifiedConfig,
   layout: AgentLayout,
   log: Logger,
 ): Promise<{ trail?: AuditTrail; client?: AuditClient }> {
@@ -158,10 +172,11 @@ async function auditFile(logFile: string, layout: AgentLayout, log: Logger): Pro
 /** Builds the shared runtime (the health server is created, not yet listening). */
 export async function createRuntime(
   kind: "sensor" | "action",
-  config: AgentConfig,
+  unchecked: AgentConfig,
   deps: AgentDeps = {},
   extra: { dedupMaxEntries?: number } = {},
 ): Promise<AgentRuntime> {
+  const config = identified(unchecked);
   const log = agentLogger(kind, config, deps);
   // Read before anything is opened: an unreadable file:PATH is a config error, not a leak.
   const relayToken = resolveSecretSetting("relay.token", config.relay.token);

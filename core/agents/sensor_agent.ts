@@ -7,22 +7,23 @@
  * @module
  */
 import { parseDuration } from "../config/mod.ts";
-import type { Service } from "../http/mod.ts";
-import { isTopicName } from "../relay/topic.ts";
-import type { TriggerEvent } from "../../plugins/sdk.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
+import { type Service, withShutdown } from "../http/mod.ts";
+import { isTopicName } from "../topic/mod.ts";
+import type { TriggerEvent } from "../plugin/mod.ts";
+import { backoffDelay, sleep } from "../async/mod.ts";
 import type { SensorConfig, TriggerSpec } from "./config.ts";
 import type { ComponentHealth } from "./health.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** How often expired dedup keys are pruned. */
-export const DEDUP_PRUNE_INTERVAL_MS = 60_000;
+const DEDUP_PRUNE_INTERVAL_MS = 60_000;
 /** Most events taken from one detect call; the rest are counted as dropped. */
-export const MAX_EVENTS_PER_RUN = 100;
+const MAX_EVENTS_PER_RUN = 100;
 
 /** The dedup key of an event: its type and source. */
-export function dedupKey(e: Pick<TriggerEvent, "type" | "source">): string {
+function dedupKey(e: Pick<TriggerEvent, "type" | "source">): string {
   return `${e.type}\u0000${e.source}`;
 }
 
@@ -40,7 +41,7 @@ interface TriggerHealth {
 }
 
 /** Default trigger interval when neither the trigger nor the plugin config names one. */
-export const DEFAULT_TRIGGER_INTERVAL_MS = 30_000;
+const DEFAULT_TRIGGER_INTERVAL_MS = 30_000;
 
 /**
  * A trigger's schedule: its own `interval` (ms or a duration string), else the plugin config's
@@ -106,7 +107,7 @@ class TriggerLoop {
     try {
       runner = await this.catalog.runner(id, "trigger", this.spec.config);
     } catch (err) {
-      return await this.#failed("load", err instanceof Error ? err.message : String(err));
+      return await this.#failed("load", errorMessage(err));
     }
     if (this.signal.aborted) return true;
     const res = await runner.detect();
@@ -222,20 +223,14 @@ export async function startSensorAgent(
     DEDUP_PRUNE_INTERVAL_MS,
   );
   rt.log.info("sensor agent started", { triggers: loops.length, base_folder: rt.layout.base });
-  let closing: Promise<void> | undefined;
-  return {
-    url: svc.url,
-    failed: svc.failed,
-    close: () =>
-      closing ??= (async () => {
-        stop.abort();
-        clearInterval(pruner);
-        await catalog.close();
-        await Promise.allSettled(running);
-        await rt.close();
-        await svc.close();
-      })(),
-  };
+  return withShutdown(svc, async () => {
+    stop.abort();
+    clearInterval(pruner);
+    await catalog.close();
+    await Promise.allSettled(running);
+    await rt.close();
+    await svc.close();
+  });
 }
 
 function pluginsHealth(specs: TriggerSpec[], loops: TriggerLoop[]): ComponentHealth {

@@ -30,7 +30,7 @@ export type ClaimOutcome =
   | { kind: "done"; row: InstructionRow };
 
 /** How long a writer waits for another process holding the database. */
-export const STATE_BUSY_TIMEOUT_MS = 5_000;
+const STATE_BUSY_TIMEOUT_MS = 5_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS instructions (

@@ -5,6 +5,7 @@
  * still an error. Also the `{HOSTNAME}` / `{AGENT_ID}` placeholders those files use.
  * @module
  */
+import { permittedEnv } from "../config/mod.ts";
 
 /** Keys of both agents (struct keys iatp does not use, then keys the shipped files carry). */
 const COMMON = [
@@ -88,17 +89,8 @@ export const STAVILY_TOLERATED: { sensor: string[]; action: string[] } = {
   ],
 };
 
-function readEnv(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return;
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
 function hostname(): string | undefined {
-  const fromEnv = readEnv("HOSTNAME");
+  const fromEnv = permittedEnv("HOSTNAME");
   if (fromEnv) return fromEnv;
   try {
     return Deno.hostname();

@@ -9,9 +9,6 @@ import { z } from "zod";
 /** Instruction ids appear in URL paths: no slashes, no leading dot, bounded. */
 export const INSTRUCTION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$/;
 
-/** The instruction kinds an agent understands. */
-export const INSTRUCTION_TYPES = ["plugin_install", "plugin_update", "execute"] as const;
-
 /** One instruction; unknown extra fields (agent_id, priority, ...) are ignored. */
 export const instructionSchema = z.object({
   id: z.string().regex(INSTRUCTION_ID),
@@ -33,9 +30,6 @@ export const pollResponseSchema = z.object({
   status: z.string().max(64).optional(),
   next_poll_interval: z.number().min(0).nullish(),
 });
-
-/** A parsed poll response; the instruction is validated separately so a bad one can be named. */
-export type PollResponse = z.infer<typeof pollResponseSchema>;
 
 /** `POST .../result` response. */
 export const resultResponseSchema = z.object({

@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../crypto/mod.ts";
 import type { Context, MiddlewareHandler } from "hono";
 import { HttpError } from "../errors/mod.ts";
 import type { AppEnv } from "../http/mod.ts";
@@ -33,7 +33,7 @@ export interface Principal {
 }
 
 /** Query parameters that look like credentials; a request carrying one is refused. */
-export const CREDENTIAL_QUERY_PARAMS = [
+const CREDENTIAL_QUERY_PARAMS = [
   "access_token",
   "token",
   "auth",
@@ -70,10 +70,6 @@ export interface MeshAuth {
   authenticate(req: Request): Promise<Principal | undefined>;
 }
 
-function digest(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
-}
-
 /**
  * Builds the authenticator from configured keys and static tokens.
  * @throws {CredentialError} when a configured key is malformed.
@@ -83,7 +79,7 @@ export function createMeshAuth(opts: MeshAuthOptions): MeshAuth {
   const verifier = new CredentialVerifier(keys, { revoked: opts.revoked, now: opts.now });
   const statics = new Map<string, Principal>();
   for (const [token, scopes] of Object.entries(opts.staticTokens ?? {})) {
-    const d = digest(token);
+    const d = sha256Hex(token);
     statics.set(d, { id: `token:${d.slice(0, 8)}`, grants: new Grants(scopes) });
   }
   const enabled = verifier.size > 0 || statics.size > 0;
@@ -110,7 +106,7 @@ export function createMeshAuth(opts: MeshAuthOptions): MeshAuth {
       const m = /^Bearer[ \t]+(\S{1,8192})[ \t]*$/i.exec(req.headers.get("authorization") ?? "");
       if (!m) return refuse("missing");
       const token = m[1];
-      const stat = statics.get(digest(token));
+      const stat = statics.get(sha256Hex(token));
       if (stat) return stat;
       if (!looksLikeCredential(token) || verifier.size === 0) return refuse("unknown");
       try {

@@ -12,12 +12,13 @@
  * ```
  * @module
  */
+import { constantTimeEqual } from "../crypto/mod.ts";
+import { decodeBase64, decodeHex, encodeBase64 } from "../encoding/mod.ts";
 import {
   HEADER_AGENT_ID,
   HEADER_REQUEST_ID,
   HEADER_SIGNATURE,
   HEADER_TIMESTAMP,
-  timingSafeEqual,
 } from "./signing.ts";
 
 /** How a host agent signs and verifies: iatp's canonical string, upstream's body-only, or both. */
@@ -37,7 +38,7 @@ function bytesOf(body: Uint8Array | string | undefined): Uint8Array {
 }
 
 /** Raw HMAC-SHA256 of `body` under `key`. */
-export async function bodyMac(key: string, body: Uint8Array | string | undefined) {
+async function bodyMac(key: string, body: Uint8Array | string | undefined) {
   const k = await crypto.subtle.importKey(
     "raw",
     encoder.encode(key),
@@ -60,7 +61,7 @@ export async function bodySignature(
   key: string,
   body: Uint8Array | string | undefined,
 ): Promise<string> {
-  return btoa(String.fromCharCode(...await bodyMac(key, body)));
+  return encodeBase64(await bodyMac(key, body));
 }
 
 /**
@@ -75,12 +76,10 @@ export async function bodySignature(
  */
 export function decodeBodySignature(text: string): Uint8Array | undefined {
   const t = text.trim();
-  const hex = /^(?:[0-9a-fA-F]{2})+$/.test(t)
-    ? new Uint8Array(t.match(/../g)!.map((h) => parseInt(h, 16)))
-    : undefined;
+  const hex = /^(?:[0-9a-fA-F]{2})+$/.test(t) ? decodeHex(t) : undefined;
   if (t.length > 0 && t.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(t)) {
     try {
-      const raw = Uint8Array.from(atob(t), (c) => c.charCodeAt(0));
+      const raw = decodeBase64(t);
       if (raw.length === 32 || !hex || hex.length !== 32) return raw;
     } catch { /* not base64 after all */ }
   }
@@ -124,7 +123,7 @@ export async function checkBodySignature(
   if (input.signature === undefined) return "missing X-Agent-Signature";
   const given = decodeBodySignature(input.signature);
   if (!given) return "invalid signature encoding";
-  if (key === "" || !timingSafeEqual(given, await bodyMac(key, input.body))) {
+  if (key === "" || !constantTimeEqual(given, await bodyMac(key, input.body))) {
     return "signature mismatch";
   }
   return undefined;

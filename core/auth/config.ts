@@ -7,8 +7,8 @@
  * which logs a warning at every start. On loopback the open default stays for development.
  * @module
  */
-import { ConfigError, type ConfigSource } from "../errors/mod.ts";
-import { bool, list } from "../config/fields.ts";
+import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
+import { bool, list } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { createMeshAuth, type MeshAuth } from "./bearer.ts";
@@ -63,8 +63,8 @@ export function resolveSecretSetting(
         ? "no such file"
         : err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied
         ? "no permission to read it"
-        : String((err as Error).message ?? err);
-      throw new ConfigError(key, source, `a readable file at ${path}`, why);
+        : errorMessage(err);
+      throw new ConfigError(key, source, `a readable file at ${path}`, why, { cause: err });
     }
   }
   registerSecret(out);

@@ -15,30 +15,29 @@
  * ```
  * @module
  */
-import { createHash } from "node:crypto";
 import {
   type Ed25519KeyPair,
-  fromBase64,
   generateKeyPair,
   importPublicKey,
   importSeed,
+  sha256Hex,
   sign,
-  toBase64,
-} from "../crypto/ed25519.ts";
+} from "../crypto/mod.ts";
+import { decodeBase64, encodeBase64Url } from "../encoding/mod.ts";
 import { isMeshScope } from "./grants.ts";
 
 /** First segment of every credential; versions the format. */
-export const CREDENTIAL_PREFIX = "iatp1";
+const CREDENTIAL_PREFIX = "iatp1";
 /** Prefix of a public key in text form: `iatp-ed25519:<base64url of the raw 32 bytes>`. */
-export const PUBLIC_KEY_PREFIX = "iatp-ed25519:";
+const PUBLIC_KEY_PREFIX = "iatp-ed25519:";
 /** Longest credential accepted (bounds parsing work on hostile input). */
-export const MAX_CREDENTIAL_CHARS = 8192;
+const MAX_CREDENTIAL_CHARS = 8192;
 /** Subject names: who holds the credential (a service, an agent, a person). */
 export const SUBJECT_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
 /** Default lifetime of an issued credential: one year. */
-export const DEFAULT_CREDENTIAL_TTL_MS = 365 * 24 * 3_600_000;
+const DEFAULT_CREDENTIAL_TTL_MS = 365 * 24 * 3_600_000;
 /** Default number of verified credentials remembered (saves a signature check per request). */
-export const DEFAULT_VERIFY_CACHE = 1024;
+const DEFAULT_VERIFY_CACHE = 1024;
 
 /** What a credential says. Times are unix seconds. */
 export interface Claims {
@@ -85,19 +84,14 @@ export interface Issuer {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Base64url without padding. */
-function b64url(bytes: Uint8Array): string {
-  return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
 /** The key id of a raw public key. */
 export function keyIdOf(publicRaw: Uint8Array): string {
-  return createHash("sha256").update(publicRaw).digest("hex").slice(0, 16);
+  return sha256Hex(publicRaw).slice(0, 16);
 }
 
 /** The text form of a raw public key. */
-export function formatPublicKey(publicRaw: Uint8Array): string {
-  return PUBLIC_KEY_PREFIX + b64url(publicRaw);
+function formatPublicKey(publicRaw: Uint8Array): string {
+  return PUBLIC_KEY_PREFIX + encodeBase64Url(publicRaw);
 }
 
 /**
@@ -109,7 +103,7 @@ export function parsePublicKey(text: string): Uint8Array {
   if (!t.startsWith(PUBLIC_KEY_PREFIX) || !/^[A-Za-z0-9_-]{43}$/.test(t.slice(13))) {
     throw new CredentialError("malformed", "expected a public key iatp-ed25519:<43 base64url>");
   }
-  return fromBase64(t.slice(PUBLIC_KEY_PREFIX.length));
+  return decodeBase64(t.slice(PUBLIC_KEY_PREFIX.length));
 }
 
 function issuerOf(keys: Ed25519KeyPair): Issuer {
@@ -129,7 +123,7 @@ export async function generateIssuer(): Promise<Issuer & { seedBase64: string }>
 export async function issuerFromSeed(seedBase64: string): Promise<Issuer> {
   let seed: Uint8Array;
   try {
-    seed = fromBase64(seedBase64.trim());
+    seed = decodeBase64(seedBase64.trim());
   } catch (err) {
     throw new CredentialError("malformed", "issuer key is not base64", { cause: err });
   }
@@ -164,11 +158,11 @@ export async function issueCredential(issuer: Issuer, opts: IssueOptions): Promi
     scopes: [...opts.scopes],
     iat: now,
     ...(ttl > 0 ? { exp: now + Math.ceil(ttl / 1000) } : {}),
-    jti: b64url(crypto.getRandomValues(new Uint8Array(12))),
+    jti: encodeBase64Url(crypto.getRandomValues(new Uint8Array(12))),
     kid: issuer.kid,
   };
-  const head = `${CREDENTIAL_PREFIX}.${b64url(encoder.encode(JSON.stringify(claims)))}`;
-  return `${head}.${b64url(await sign(issuer.keys.privateKey, head))}`;
+  const head = `${CREDENTIAL_PREFIX}.${encodeBase64Url(encoder.encode(JSON.stringify(claims)))}`;
+  return `${head}.${encodeBase64Url(await sign(issuer.keys.privateKey, head))}`;
 }
 
 /** True when `text` has the shape of a mesh credential (not whether it verifies). */
@@ -190,7 +184,7 @@ export function decodeClaims(token: string): Claims {
   }
   let claims: unknown;
   try {
-    claims = JSON.parse(decoder.decode(fromBase64(parts[1])));
+    claims = JSON.parse(decoder.decode(decodeBase64(parts[1])));
   } catch (err) {
     throw new CredentialError("malformed", "credential claims are not JSON", { cause: err });
   }
@@ -208,7 +202,7 @@ function isClaims(v: unknown): v is Claims {
 }
 
 /** Options for {@linkcode CredentialVerifier}. */
-export interface VerifierOptions {
+interface VerifierOptions {
   /** Credential ids (`jti`) refused even when they verify. */
   revoked?: Iterable<string>;
   /** Clock skew tolerated on `iat`, in seconds (default 60). */
@@ -281,7 +275,7 @@ export class CredentialVerifier {
       ok = await crypto.subtle.verify(
         "Ed25519",
         await key,
-        fromBase64(token.slice(cut + 1)) as Uint8Array<ArrayBuffer>,
+        decodeBase64(token.slice(cut + 1)),
         encoder.encode(token.slice(0, cut)),
       );
     } catch (err) {

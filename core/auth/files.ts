@@ -16,7 +16,7 @@ import { generateIssuer, type Issuer, issuerFromSeed } from "./credential.ts";
 /** Mode of credential files: owner read/write only. */
 export const SECRET_FILE_MODE = 0o600;
 /** Mode of folders holding credentials: owner only. */
-export const SECRET_DIR_MODE = 0o700;
+const SECRET_DIR_MODE = 0o700;
 /** File name of the issuer's private seed in a key folder. */
 export const ISSUER_KEY_FILE = "issuer.key";
 /** File name of the issuer's public key in a key folder. */

@@ -23,10 +23,10 @@
  * ```
  * @module
  */
-import { isTopicPattern, patternCovers } from "../relay/topic.ts";
+import { isTopicPattern, patternCovers } from "../topic/mod.ts";
 
 /** Scopes that take no object. */
-export const SIMPLE_SCOPES = [
+const SIMPLE_SCOPES = [
   "audit:append",
   "policy:evaluate",
   "dashboard:view",

@@ -5,16 +5,87 @@
  * token sources (static or Vault KV v2).
  * @module
  */
-export * from "./signing.ts";
-export * from "./body_signing.ts";
-export * from "./replay.ts";
-export * from "./scopes.ts";
-export * from "./rate_limit.ts";
-export * from "./tokens.ts";
-export * from "./verify.ts";
-export * from "./client.ts";
-export * from "./credential.ts";
-export * from "./grants.ts";
-export * from "./bearer.ts";
-export * from "./config.ts";
-export * from "./files.ts";
+export {
+  createMeshAuth,
+  type MeshAuth,
+  type MeshAuthOptions,
+  type Principal,
+  principalOf,
+  requireGrant,
+  requireMeshScope,
+} from "./bearer.ts";
+export {
+  BODY_SIGNING_WARNING,
+  bodySignature,
+  type BodySignatureFailure,
+  type BodySignatureInput,
+  type BodySignOptions,
+  checkBodySignature,
+  decodeBodySignature,
+  signBodyRequest,
+  SIGNING_MODES,
+  type SigningMode,
+} from "./body_signing.ts";
+export { signedFetch, type SignedRequestInit, type SignerIdentity } from "./client.ts";
+export {
+  type MeshAuthConfig,
+  type MeshAuthContext,
+  meshAuthFields,
+  meshAuthFor,
+  resolveAuthKeys,
+  resolveSecretSetting,
+} from "./config.ts";
+export {
+  type Claims,
+  CredentialError,
+  type CredentialFailure,
+  CredentialVerifier,
+  decodeClaims,
+  generateIssuer,
+  issueCredential,
+  type IssueOptions,
+  type Issuer,
+  issuerFromSeed,
+  keyIdOf,
+  looksLikeCredential,
+  parsePublicKey,
+  SUBJECT_PATTERN,
+} from "./credential.ts";
+export {
+  createIssuerFiles,
+  ensurePrivateDir,
+  ISSUER_KEY_FILE,
+  ISSUER_PUB_FILE,
+  readIssuerKey,
+  SECRET_FILE_MODE,
+  writeSecretFile,
+} from "./files.ts";
+export { Grants, isMeshScope } from "./grants.ts";
+export { DEFAULT_RATE_LIMIT_PER_MIN, type RateDecision, RateLimiter } from "./rate_limit.ts";
+export { DEFAULT_REPLAY_MAX_ENTRIES, ReplayStore, type ReplayVerdict } from "./replay.ts";
+export { Scopes } from "./scopes.ts";
+export {
+  HEADER_AGENT_ID,
+  HEADER_REQUEST_ID,
+  HEADER_SIGNATURE,
+  HEADER_TIMESTAMP,
+  type SignedParts,
+  type SignOptions,
+  signRequest,
+  verifySignature,
+} from "./signing.ts";
+export {
+  DEFAULT_VAULT_REFRESH_MS,
+  staticToken,
+  type TokenConfig,
+  tokenHealth,
+  type TokenSource,
+  tokenSourceFrom,
+} from "./tokens.ts";
+export {
+  type Caller,
+  callerOf,
+  requireScope,
+  signedAuth,
+  type SignedAuthOptions,
+} from "./verify.ts";

@@ -7,7 +7,7 @@
 import { DatabaseSync } from "node:sqlite";
 
 /** Default replay window (REPLAY_TTL_SECS upstream: 600). */
-export const DEFAULT_REPLAY_TTL_MS = 600_000;
+const DEFAULT_REPLAY_TTL_MS = 600_000;
 /** Default bound on remembered request ids; beyond it new requests are refused, not evicted. */
 export const DEFAULT_REPLAY_MAX_ENTRIES = 100_000;
 
@@ -15,7 +15,7 @@ export const DEFAULT_REPLAY_MAX_ENTRIES = 100_000;
 export type ReplayVerdict = "fresh" | "replay" | "full";
 
 /** Options for {@linkcode ReplayStore}. */
-export interface ReplayStoreOptions {
+interface ReplayStoreOptions {
   /** SQLite file path, or `:memory:` (tests only: not persisted). */
   path: string;
   ttlMs?: number;

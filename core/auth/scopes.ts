@@ -4,9 +4,6 @@
  * @module
  */
 
-/** Scope names look like `docker:restart`, `compose:deploy_app` or `commands:wait`. */
-export const SCOPE_PATTERN = /^[a-z0-9_.-]+(:[a-z0-9_.*-]+)*$|^\*$/;
-
 /** An immutable set of granted scopes with `prefix:*` wildcards. */
 export class Scopes {
   #exact = new Set<string>();

@@ -12,6 +12,8 @@
  * ```
  * @module
  */
+import { constantTimeEqual, sha256Hex } from "../crypto/mod.ts";
+import { decodeBase64, decodeHex, encodeBase64 } from "../encoding/mod.ts";
 
 /** Header carrying the caller's agent id. */
 export const HEADER_AGENT_ID = "X-Agent-Id";
@@ -22,7 +24,7 @@ export const HEADER_REQUEST_ID = "X-Request-Id";
 /** Header carrying the base64 HMAC-SHA256 signature. */
 export const HEADER_SIGNATURE = "X-Agent-Signature";
 /** First line of the canonical string; versions the scheme. */
-export const SIGNING_SCHEME = "IATP-HMAC-SHA256-V1";
+const SIGNING_SCHEME = "IATP-HMAC-SHA256-V1";
 
 const encoder = new TextEncoder();
 
@@ -39,18 +41,8 @@ export interface SignedParts {
   body: Uint8Array;
 }
 
-/** Lowercase hex SHA-256 of bytes. */
-export async function sha256Hex(data: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
-  return toHex(new Uint8Array(digest));
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** The canonical string that is MACed: one field per line. */
-export async function canonicalString(parts: SignedParts): Promise<string> {
+export function canonicalString(parts: SignedParts): string {
   return [
     SIGNING_SCHEME,
     parts.agentId,
@@ -58,7 +50,7 @@ export async function canonicalString(parts: SignedParts): Promise<string> {
     parts.pathAndQuery,
     parts.timestamp,
     parts.requestId,
-    await sha256Hex(parts.body),
+    sha256Hex(parts.body),
   ].join("\n");
 }
 
@@ -73,11 +65,11 @@ async function hmacKey(key: string): Promise<CryptoKey> {
 }
 
 /** Raw HMAC-SHA256 of the canonical string. */
-export async function computeSignature(key: string, parts: SignedParts): Promise<Uint8Array> {
+async function computeSignature(key: string, parts: SignedParts): Promise<Uint8Array> {
   const mac = await crypto.subtle.sign(
     "HMAC",
     await hmacKey(key),
-    encoder.encode(await canonicalString(parts)),
+    encoder.encode(canonicalString(parts)),
   );
   return new Uint8Array(mac);
 }
@@ -85,24 +77,13 @@ export async function computeSignature(key: string, parts: SignedParts): Promise
 /** Decodes a signature sent as base64 (canonical) or hex (accepted for older clients). */
 export function decodeSignature(text: string): Uint8Array | undefined {
   const t = text.trim();
-  if (/^[0-9a-fA-F]{64}$/.test(t)) {
-    return new Uint8Array(t.match(/../g)!.map((h) => parseInt(h, 16)));
-  }
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return decodeHex(t);
   if (!/^[A-Za-z0-9+/]{43}=?$/.test(t)) return undefined;
   try {
-    const bin = atob(t.endsWith("=") ? t : t + "=");
-    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    return decodeBase64(t);
   } catch {
     return undefined;
   }
-}
-
-/** Constant-time comparison of two byte strings. */
-export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
 
 /** True when `signature` (base64 or hex) is the HMAC of `parts` under `key`. */
@@ -113,7 +94,7 @@ export async function verifySignature(
 ): Promise<boolean> {
   const given = decodeSignature(signature);
   if (!given) return false;
-  return timingSafeEqual(given, await computeSignature(key, parts));
+  return constantTimeEqual(given, await computeSignature(key, parts));
 }
 
 /** What a caller needs to sign one request. */
@@ -149,6 +130,6 @@ export async function signRequest(key: string, opts: SignOptions): Promise<Recor
     [HEADER_AGENT_ID]: opts.agentId,
     [HEADER_TIMESTAMP]: timestamp,
     [HEADER_REQUEST_ID]: requestId,
-    [HEADER_SIGNATURE]: btoa(String.fromCharCode(...mac)),
+    [HEADER_SIGNATURE]: encodeBase64(mac),
   };
 }

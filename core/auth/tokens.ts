@@ -51,14 +51,14 @@ export function tokenHealth(source: TokenSource, now = Date.now()) {
 /** Default Vault refresh interval. */
 export const DEFAULT_VAULT_REFRESH_MS = 300_000;
 /** Least time between two on-demand refreshes, so bad requests cannot hammer Vault. */
-export const DEFAULT_VAULT_MIN_REFRESH_GAP_MS = 5_000;
+const DEFAULT_VAULT_MIN_REFRESH_GAP_MS = 5_000;
 /** Timeout of one Vault request. */
-export const DEFAULT_VAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_VAULT_TIMEOUT_MS = 10_000;
 /** Largest Vault response read. */
-export const VAULT_MAX_RESPONSE_BYTES = 64 * 1024;
+const VAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 
 /** Options for {@linkcode VaultTokenSource}. */
-export interface VaultOptions {
+interface VaultOptions {
   /** VAULT_ADDRESS, e.g. http://vault:8200. */
   address: string;
   /** VAULT_TOKEN: the Vault credential used to read (not the agent token). */

@@ -24,11 +24,11 @@ import {
 import type { TokenSource } from "./tokens.ts";
 
 /** Default allowed clock skew (SIGNATURE_MAX_SKEW_SECS upstream: 300). */
-export const DEFAULT_MAX_SKEW_SECS = 300;
+const DEFAULT_MAX_SKEW_SECS = 300;
 /** Request ids must look like this (they become replay-store keys). */
-export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{8,128}$/;
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{8,128}$/;
 /** Agent ids must look like this. */
-export const AGENT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const AGENT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Who a verified request came from. */
 export interface Caller {
@@ -65,14 +65,20 @@ export interface SignedAuthOptions {
 
 const callers = new WeakMap<Request, Caller>();
 
-/** The verified caller of a request that passed {@linkcode signedAuth}. */
+/**
+ * The verified caller of a request that passed {@linkcode signedAuth}.
+ * @throws {HttpError} 401 when the request did not pass it
+ */
 export function callerOf(c: Context<AppEnv>): Caller {
   const caller = callers.get(c.req.raw);
   if (!caller) throw new HttpError(401, "request is not authenticated");
   return caller;
 }
 
-/** Throws 403 unless the verified caller holds `scope`. */
+/**
+ * The verified caller, when it holds `scope` (or one of `scope`).
+ * @throws {HttpError} 403 unless it does; 401 when the request was not authenticated
+ */
 export function requireScope(c: Context<AppEnv>, scope: string | string[]): Caller {
   const caller = callerOf(c);
   const any = Array.isArray(scope) ? scope : [scope];
@@ -167,7 +173,7 @@ export function signedAuth(opts: SignedAuthOptions): MiddlewareHandler<AppEnv> {
 }
 
 /** Longest X-Request-Id accepted in upstream mode (upstream takes any; it is a store key). */
-export const MAX_UPSTREAM_REQUEST_ID = 256;
+const MAX_UPSTREAM_REQUEST_ID = 256;
 
 /**
  * Upstream's `verify_stacker_post`, in its order and words: agent id (401), rate limit (429),

@@ -7,7 +7,7 @@
  * with `issues`. Offending input values are never echoed back.
  * @module
  */
-import { oneOf } from "../config/fields.ts";
+import { oneOf } from "../config/mod.ts";
 import { HttpError, isValidationError } from "../errors/mod.ts";
 
 /** The values of a `compat` setting. */

@@ -6,9 +6,9 @@
  */
 
 /** Longest string a value may grow to by expansion. */
-export const MAX_EXPANDED_CHARS = 64 * 1024;
+const MAX_EXPANDED_CHARS = 64 * 1024;
 /** Most `${...}` references expanded in one file. */
-export const MAX_EXPANSIONS = 1000;
+const MAX_EXPANSIONS = 1000;
 
 /** Expansion settings of a config. */
 export interface ExpandOptions {

@@ -5,9 +5,14 @@
  */
 import { z } from "zod";
 
-/** One configuration leaf. `T` is the validated value type. */
-export interface Field<T> {
+/**
+ * One configuration leaf. `T` is the validated value type; `D` says whether the field has a
+ * default, so a field without one reads as `T | undefined` (see {@linkcode Infer}).
+ */
+export interface Field<T, D extends boolean = boolean> {
   readonly kind: "field";
+  /** Type-level only: whether the field has a default. */
+  readonly hasDefault?: D;
   readonly help: string;
   readonly default: T | undefined;
   /** Explicit env var name; `false` for none; undefined derives one from the prefix and key. */
@@ -27,6 +32,8 @@ export interface Field<T> {
   readonly schema: z.ZodType<T>;
   /** Converts a raw string (env, flag) or a YAML value to the typed value, or returns it unchanged. */
   coerce(raw: unknown): unknown;
+  /** A value as the flag accepts it back (shell-quoted where it is text): `30s`, `"a,b"`, `8005`. */
+  show(value: T): string;
 }
 
 /** A nested group of fields (a YAML mapping). */
@@ -38,12 +45,18 @@ export interface Section<S extends Shape> {
 /** The fields and sections of a config. */
 export type Shape = { [key: string]: Field<unknown> | Section<Shape> };
 
-/** The validated config type for a shape. */
+/**
+ * The validated config type for a shape: a field's type, or `T | undefined` for a field with no
+ * default (unset in every layer, it is absent).
+ */
 export type Infer<S extends Shape> = {
-  [K in keyof S]: S[K] extends Field<infer T> ? T
+  [K in keyof S]: S[K] extends Field<infer T, infer D> ? (D extends true ? T : T | undefined)
     : S[K] extends Section<infer I> ? Infer<I>
     : never;
 };
+
+/** Whether options `O` give a default: `true` or `false` at the type level. */
+type HasDefault<O> = O extends { default: infer V } ? (undefined extends V ? false : true) : false;
 
 /** Options common to every field builder. */
 export interface FieldOptions<T> {
@@ -54,14 +67,14 @@ export interface FieldOptions<T> {
   secret?: boolean;
 }
 
-function make<T>(
-  opts: FieldOptions<T>,
+function make<T, O extends FieldOptions<T>>(
+  opts: O,
   schema: z.ZodType<T>,
   expected: string,
   metavar: string,
   coerce: (raw: unknown) => unknown,
-  extra: { boolean?: boolean; multiple?: boolean } = {},
-): Field<T> {
+  extra: { boolean?: boolean; multiple?: boolean; show?: (value: T) => string } = {},
+): Field<T, HasDefault<O>> {
   return {
     kind: "field",
     help: opts.help,
@@ -75,6 +88,7 @@ function make<T>(
     metavar,
     schema,
     coerce,
+    show: extra.show ?? ((v) => JSON.stringify(v)),
   };
 }
 
@@ -87,9 +101,9 @@ function toNumber(raw: unknown): unknown {
 }
 
 /** A string field. */
-export function str(
-  opts: FieldOptions<string> & { pattern?: RegExp; minLength?: number; maxLength?: number },
-): Field<string> {
+export function str<
+  O extends FieldOptions<string> & { pattern?: RegExp; minLength?: number; maxLength?: number },
+>(opts: O): Field<string, HasDefault<O>> {
   let s = z.string();
   if (opts.minLength !== undefined) s = s.min(opts.minLength);
   if (opts.maxLength !== undefined) s = s.max(opts.maxLength);
@@ -103,7 +117,9 @@ export function str(
 }
 
 /** An integer field with optional bounds. */
-export function int(opts: FieldOptions<number> & { min?: number; max?: number }): Field<number> {
+export function int<O extends FieldOptions<number> & { min?: number; max?: number }>(
+  opts: O,
+): Field<number, HasDefault<O>> {
   let s = z.number().int();
   if (opts.min !== undefined) s = s.min(opts.min);
   if (opts.max !== undefined) s = s.max(opts.max);
@@ -118,7 +134,9 @@ export function int(opts: FieldOptions<number> & { min?: number; max?: number })
 }
 
 /** A number field with optional bounds. */
-export function num(opts: FieldOptions<number> & { min?: number; max?: number }): Field<number> {
+export function num<O extends FieldOptions<number> & { min?: number; max?: number }>(
+  opts: O,
+): Field<number, HasDefault<O>> {
   let s = z.number();
   if (opts.min !== undefined) s = s.min(opts.min);
   if (opts.max !== undefined) s = s.max(opts.max);
@@ -129,7 +147,7 @@ export function num(opts: FieldOptions<number> & { min?: number; max?: number })
 }
 
 /** A TCP port (0 picks a free port). */
-export function port(opts: FieldOptions<number>): Field<number> {
+export function port<O extends FieldOptions<number>>(opts: O): Field<number, HasDefault<O>> {
   return int({ ...opts, min: 0, max: 65535 });
 }
 
@@ -137,7 +155,7 @@ const TRUE = new Set(["true", "1", "yes", "on"]);
 const FALSE = new Set(["false", "0", "no", "off"]);
 
 /** A boolean field: true/false, 1/0, yes/no, on/off. */
-export function bool(opts: FieldOptions<boolean>): Field<boolean> {
+export function bool<O extends FieldOptions<boolean>>(opts: O): Field<boolean, HasDefault<O>> {
   return make(
     opts,
     z.boolean(),
@@ -153,10 +171,10 @@ export function bool(opts: FieldOptions<boolean>): Field<boolean> {
 }
 
 /** One of a fixed set of strings. */
-export function oneOf<const V extends readonly [string, ...string[]]>(
-  values: V,
-  opts: FieldOptions<V[number]>,
-): Field<V[number]> {
+export function oneOf<
+  const V extends readonly [string, ...string[]],
+  O extends FieldOptions<V[number]> = FieldOptions<V[number]>,
+>(values: V, opts: O): Field<V[number], HasDefault<O>> {
   return make(
     opts,
     z.enum(values) as unknown as z.ZodType<V[number]>,
@@ -181,14 +199,33 @@ export function parseDuration(text: string): number | undefined {
   return m ? Math.round(Number(m[1]) * DURATION_UNIT[m[2]]) : undefined;
 }
 
+/**
+ * Milliseconds written the way {@linkcode parseDuration} reads them, in the largest whole unit.
+ * @example
+ * ```ts
+ * formatDuration(90_000); // "90s"
+ * formatDuration(3_600_000); // "1h"
+ * ```
+ */
+export function formatDuration(ms: number): string {
+  for (const unit of ["h", "m", "s"] as const) {
+    const n = DURATION_UNIT[unit];
+    if (ms !== 0 && ms % n === 0) return `${ms / n}${unit}`;
+  }
+  return ms === 0 ? "0s" : `${ms}ms`;
+}
+
 /** A duration, written `500ms`, `30s`, `5m` or `1h`; the value is in milliseconds. */
-export function duration(opts: FieldOptions<number> & { min?: number }): Field<number> {
+export function duration<O extends FieldOptions<number> & { min?: number }>(
+  opts: O,
+): Field<number, HasDefault<O>> {
   return make(
     opts,
     z.number().int().min(opts.min ?? 0),
     "a duration such as 500ms, 30s, 5m or 1h",
     "DURATION",
     (raw) => typeof raw === "string" ? parseDuration(raw) ?? raw : raw,
+    { show: formatDuration },
   );
 }
 
@@ -207,13 +244,15 @@ const BYTE_UNIT: Record<string, number> = {
 };
 
 /** Parses `1048576`, `64KiB`, `1MiB`, `10MB`; undefined when malformed. */
-export function parseBytes(text: string): number | undefined {
+function parseBytes(text: string): number | undefined {
   const m = BYTES.exec(text.trim());
   return m ? Number(m[1]) * BYTE_UNIT[(m[2] ?? "b").toLowerCase()] : undefined;
 }
 
 /** A size in bytes: an integer or `64KiB`, `1MiB`, `10MB`. */
-export function bytes(opts: FieldOptions<number> & { min?: number; max?: number }): Field<number> {
+export function bytes<O extends FieldOptions<number> & { min?: number; max?: number }>(
+  opts: O,
+): Field<number, HasDefault<O>> {
   let s = z.number().int().min(opts.min ?? 0);
   if (opts.max !== undefined) s = s.max(opts.max);
   return make(
@@ -226,7 +265,7 @@ export function bytes(opts: FieldOptions<number> & { min?: number; max?: number 
 }
 
 /** An http(s) URL. */
-export function url(opts: FieldOptions<string>): Field<string> {
+export function url<O extends FieldOptions<string>>(opts: O): Field<string, HasDefault<O>> {
   return make(
     opts,
     z.string().refine((v) => {
@@ -244,7 +283,9 @@ export function url(opts: FieldOptions<string>): Field<string> {
 }
 
 /** A list of strings: a YAML sequence, a repeated flag, or a comma-separated string. */
-export function list(opts: FieldOptions<string[]> & { item?: RegExp }): Field<string[]> {
+export function list<O extends FieldOptions<string[]> & { item?: RegExp }>(
+  opts: O,
+): Field<string[], HasDefault<O>> {
   const item = opts.item ? z.string().regex(opts.item) : z.string().min(1);
   return make(
     opts,
@@ -256,7 +297,7 @@ export function list(opts: FieldOptions<string[]> & { item?: RegExp }): Field<st
       if (Array.isArray(raw)) return raw.flatMap((v) => typeof v === "string" ? splitList(v) : [v]);
       return raw;
     },
-    { multiple: true },
+    { multiple: true, show: (v) => JSON.stringify(v.join(",")) },
   );
 }
 
@@ -265,10 +306,10 @@ function splitList(text: string): string[] {
 }
 
 /** A field holding any JSON/YAML value checked by a custom zod schema (YAML only: no env/flag). */
-export function custom<T>(
+export function custom<T, O extends FieldOptions<T> & { expected: string }>(
   schema: z.ZodType<T>,
-  opts: FieldOptions<T> & { expected: string },
-): Field<T> {
+  opts: O,
+): Field<T, HasDefault<O>> {
   return make({ env: false, flag: false, ...opts }, schema, opts.expected, "VALUE", (raw) => {
     if (typeof raw !== "string") return raw;
     try {

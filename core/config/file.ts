@@ -4,7 +4,7 @@
  * loader shares.
  * @module
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap } from "yaml";
 import type { Node as YamlNode } from "yaml";
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
 import {
@@ -28,7 +28,7 @@ export function describeFound(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-export function truncate(s: string, n: number): string {
+function truncate(s: string, n: number): string {
   return s.length > n ? s.slice(0, n) + "..." : s;
 }
 
@@ -65,6 +65,12 @@ export interface FileRules {
   env: EnvReader;
 }
 
+/**
+ * Reads, parses and checks the YAML config file at `path` (unknown keys refused unless
+ * tolerated, `${VAR}` references expanded where the rules allow).
+ * @throws {ConfigError} naming `config` when it cannot be read, is not YAML or not a mapping,
+ * or naming the key of an unknown key, a section given a scalar or a bad expansion
+ */
 export function loadFile(
   path: string,
   shape: Shape,
@@ -149,13 +155,13 @@ interface KeyCheck {
   rules: FileRules;
 }
 
-// deno-lint-ignore no-explicit-any
-function checkUnknownKeys(map: any, shape: Shape, prefix: string[], ctx: KeyCheck) {
+function checkUnknownKeys(map: YAMLMap, shape: Shape, prefix: string[], ctx: KeyCheck): void {
   const { file, lc, rules } = ctx;
   for (const pair of map.items) {
     const keyNode = pair.key;
     const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
-    const line = keyNode?.range ? lc.linePos(keyNode.range[0]).line : undefined;
+    const range = isScalar(keyNode) ? keyNode.range : undefined;
+    const line = range ? lc.linePos(range[0]).line : undefined;
     const node = shape[name];
     const key = [...prefix, name].join(".");
     if (!node && isTolerated(key, rules.tolerated)) {

@@ -1,8 +1,9 @@
 /**
- * Ed25519 keys from raw 32-byte seeds (base64), signing and verification on WebCrypto.
+ * Ed25519 keys from raw 32-byte seeds, signing and verification on WebCrypto.
  * Shared by the sidecar (manifest and attestation signatures) and the ledger (checkpoints).
  * @module
  */
+import { decodeBase64, encodeBase64 } from "../encoding/mod.ts";
 
 /** A loaded key pair. */
 export interface Ed25519KeyPair {
@@ -32,28 +33,10 @@ const PKCS8_PREFIX = new Uint8Array([
   0x20,
 ]);
 
-/** Base64 (standard alphabet, padded) of bytes. */
-export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
-
-/** Bytes of a base64 string (standard or URL alphabet); throws on malformed input. */
-export function fromBase64(text: string): Uint8Array {
-  const norm = text.trim().replace(/-/g, "+").replace(/_/g, "/");
-  const bin = atob(norm + "=".repeat((4 - (norm.length % 4)) % 4));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
-
-/** Lowercase hex of bytes. */
-export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Imports a key pair from a raw 32-byte seed. */
+/**
+ * Imports a key pair from a raw 32-byte seed.
+ * @throws {RangeError} when the seed is not 32 bytes
+ */
 export async function importSeed(seed: Uint8Array): Promise<Ed25519KeyPair> {
   if (seed.length !== 32) throw new RangeError(`Ed25519 seed must be 32 bytes, got ${seed.length}`);
   const pkcs8 = new Uint8Array(PKCS8_PREFIX.length + 32);
@@ -61,7 +44,7 @@ export async function importSeed(seed: Uint8Array): Promise<Ed25519KeyPair> {
   pkcs8.set(seed, PKCS8_PREFIX.length);
   const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, "Ed25519", true, ["sign"]);
   const jwk = await crypto.subtle.exportKey("jwk", privateKey);
-  const publicRaw = fromBase64(jwk.x!);
+  const publicRaw = decodeBase64(jwk.x!);
   const publicKey = await importPublicKey(publicRaw);
   return { privateKey, publicKey, publicRaw };
 }
@@ -69,7 +52,7 @@ export async function importSeed(seed: Uint8Array): Promise<Ed25519KeyPair> {
 /** Generates a fresh key pair and returns it with its seed (base64) for persistence. */
 export async function generateKeyPair(): Promise<Ed25519KeyPair & { seedBase64: string }> {
   const seed = crypto.getRandomValues(new Uint8Array(32));
-  return { ...(await importSeed(seed)), seedBase64: toBase64(seed) };
+  return { ...(await importSeed(seed)), seedBase64: encodeBase64(seed) };
 }
 
 /** Imports a raw 32-byte public key for verification. */

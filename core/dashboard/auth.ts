@@ -9,9 +9,14 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { type MeshAuth, type Principal, requireGrant } from "../auth/bearer.ts";
-import { decodeClaims, looksLikeCredential } from "../auth/credential.ts";
-import { RateLimiter } from "../auth/rate_limit.ts";
+import {
+  decodeClaims,
+  looksLikeCredential,
+  type MeshAuth,
+  type Principal,
+  RateLimiter,
+  requireGrant,
+} from "../auth/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import type { App, AppEnv } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -19,13 +24,13 @@ import { OPEN_VIEWER, type Viewer } from "./event.ts";
 import { SESSION_COOKIE, SessionStore } from "./session.ts";
 
 /** The scope a login needs. */
-export const VIEW_SCOPE = "dashboard:view";
+const VIEW_SCOPE = "dashboard:view";
 /** Routes served without a login: the login itself, probes, static assets. */
-export const PUBLIC_PATHS = /^\/(login|logout|health|ready|metrics|favicon\.ico|static\/.*)$/;
+const PUBLIC_PATHS = /^\/(login|logout|health|ready|metrics|favicon\.ico|static\/.*)$/;
 /** Default login attempts per minute per client address. */
 export const DEFAULT_LOGIN_RATE_PER_MIN = 20;
 /** Longest credential accepted by `POST /login`. */
-export const MAX_LOGIN_CREDENTIAL_CHARS = 8192;
+const MAX_LOGIN_CREDENTIAL_CHARS = 8192;
 
 /** Options for {@linkcode createDashboardAuth}. */
 export interface DashboardAuthOptions {
@@ -55,7 +60,7 @@ function viewerFrom(p: Pick<Principal, "id" | "grants">): Viewer {
 }
 
 /** A path on this site to return to after login; anything else becomes `/`. */
-export function safeNext(next: string | undefined): string {
+function safeNext(next: string | undefined): string {
   return next && /^\/(?![/\\])[^\s]{0,512}$/.test(next) && !next.startsWith("/login") ? next : "/";
 }
 

@@ -11,7 +11,7 @@ export type DecisionKind = "allow" | "deny" | "block" | "warn";
 /** Every decision kind, in display order. */
 export const DECISION_KINDS: readonly DecisionKind[] = ["allow", "warn", "deny", "block"];
 /** Longest summary kept (longer ones end in an ellipsis). */
-export const MAX_SUMMARY_CHARS = 300;
+const MAX_SUMMARY_CHARS = 300;
 
 /** What an access intent said, remembered to explain its decision. */
 export interface IntentBrief {

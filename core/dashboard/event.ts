@@ -5,8 +5,8 @@
  * Also the viewer (who is looking, and which topics it may see) and event search.
  * @module
  */
-import { scrub } from "../log/scrub.ts";
-import type { RelayEvent } from "../relay/client.ts";
+import { scrub } from "../log/mod.ts";
+import type { RelayEvent } from "../relay/mod.ts";
 import { type DecisionKind, describeEvent, type IntentBrief, isDecision } from "./describe.ts";
 
 /** Transaction ids the dashboard links to and looks up. */
@@ -53,11 +53,6 @@ export function txIdOf(payload: Record<string, unknown>): string | undefined {
     ? payload.trace_id
     : undefined;
   return v !== undefined && TX_ID.test(v) ? v : undefined;
-}
-
-/** Masks a JSON-like value for display: secret keys lose their values, secret shapes are cut. */
-export function maskValue<T>(value: T): T {
-  return scrub(value) as T;
 }
 
 /** Masks a relay payload (always an object). */
@@ -107,7 +102,7 @@ export interface EventQuery {
 }
 
 /** Most events one search answers. */
-export const MAX_PAGE = 200;
+const MAX_PAGE = 200;
 const QUERY_TEXT = /^\P{Cc}{1,128}$/u;
 
 /** Reads a query from URL parameters; invalid values are dropped, never trusted. */
@@ -133,7 +128,7 @@ export function parseQuery(
 }
 
 /** True when `e` matches every field of `q` (paging aside). */
-export function matchesQuery(e: DashEvent, q: EventQuery): boolean {
+function matchesQuery(e: DashEvent, q: EventQuery): boolean {
   if (q.topic && e.topic !== q.topic) return false;
   if (q.decision && e.decision !== q.decision) return false;
   if (q.tx && !(e.tx ?? "").includes(q.tx)) return false;

@@ -7,9 +7,8 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { RelayClient, type RelayEvent } from "../relay/client.ts";
-import { encodeEvent, encodeRetry } from "../relay/sse.ts";
-import { SseSubscriber } from "../relay/subscriber.ts";
+import { RelayClient, type RelayEvent, SseSubscriber } from "../relay/mod.ts";
+import { encodeEvent, encodeRetry } from "../http/mod.ts";
 import { type IntentBrief, intentBrief } from "./describe.ts";
 import { type DashEvent, toDashEvent, type Viewer } from "./event.ts";
 import { MeshStats } from "./stats.ts";
@@ -28,7 +27,7 @@ export const DEFAULT_TOPICS = [
 /** Default number of recent events kept (pages, search, browser resume, /tx lookups). */
 export const DEFAULT_HISTORY = 10_000;
 /** Most topics counted; events of further topics are kept but not counted. */
-export const MAX_COUNTED_TOPICS = 1000;
+const MAX_COUNTED_TOPICS = 1000;
 
 /** Whether the relay is reachable, as shown on the page. */
 export interface RelayState {
@@ -40,7 +39,7 @@ export interface RelayState {
 }
 
 /** Options for {@linkcode DashboardFeed}. */
-export interface FeedOptions {
+interface FeedOptions {
   relayUrl: string;
   relayToken?: string;
   topics: string[];

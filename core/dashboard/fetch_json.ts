@@ -4,6 +4,7 @@
  * @module
  */
 import { readBody } from "../http/mod.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** The outcome of {@linkcode fetchJson}: the status and parsed body, or why there is none. */
 export type JsonAnswer =
@@ -33,7 +34,7 @@ export async function fetchJson(
       body: JSON.parse(new TextDecoder().decode(await readBody(res, { limit: opts.maxBytes }))),
     };
   } catch (err) {
-    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    return { ok: false, error: errorMessage(err) };
   } finally {
     clearTimeout(timer);
   }

@@ -11,7 +11,7 @@ import { fetchJson } from "./fetch_json.ts";
 /** Most services watched. */
 export const MAX_WATCHED_SERVICES = 64;
 /** Largest health or manifest answer read. */
-export const MAX_HEALTH_BYTES = 64 * 1024;
+const MAX_HEALTH_BYTES = 64 * 1024;
 
 /** A service to watch: a display name and its base URL. */
 export interface ServiceTarget {

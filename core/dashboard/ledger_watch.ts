@@ -5,13 +5,19 @@
  * it saw (RFC 9162 consistency proof). In memory only; `iatp audit verify` is the durable monitor.
  * @module
  */
-import { bytesEqual, hex, unhex } from "../ledger/hash.ts";
-import { verifyConsistency } from "../ledger/merkle.ts";
-import { type NoteVerifier, openCheckpoint, parseVkey } from "../ledger/note.ts";
+import {
+  bytesEqual,
+  type NoteVerifier,
+  openCheckpoint,
+  parseHash,
+  parseVkey,
+  verifyConsistency,
+} from "../ledger/mod.ts";
+import { encodeHex } from "../encoding/mod.ts";
 import { fetchJson } from "./fetch_json.ts";
 
 /** Largest checkpoint or proof answer read. */
-export const MAX_CHECKPOINT_BYTES = 64 * 1024;
+const MAX_CHECKPOINT_BYTES = 64 * 1024;
 
 /** What the overview shows of the ledger. */
 export interface LedgerState {
@@ -80,7 +86,7 @@ export class LedgerWatch {
     const opened = await openCheckpoint(String(Reflect.get(body, "checkpoint") ?? ""), verifier);
     if ("reason" in opened) return { state: "failed", checked_at, pinned, reason: opened.reason };
     const cp = opened.checkpoint;
-    const view = { tree_size: cp.treeSize, root_hash: hex(cp.rootHash), checked_at, pinned };
+    const view = { tree_size: cp.treeSize, root_hash: encodeHex(cp.rootHash), checked_at, pinned };
     const fail = (reason: string): LedgerState => ({ state: "failed", ...view, reason });
     const prev = this.#last;
     if (prev) {
@@ -95,7 +101,7 @@ export class LedgerWatch {
           ? Reflect.get(p.body, "consistency_proof")
           : undefined;
         const proof = Array.isArray(list)
-          ? list.map((h) => unhex(String(h)) ?? new Uint8Array())
+          ? list.map((h) => parseHash(h) ?? new Uint8Array())
           : undefined;
         if (!proof) return fail(`no consistency proof: ${p.ok ? "malformed" : p.error}`);
         if (!verifyConsistency(prev.size, cp.treeSize, prev.root, cp.rootHash, proof)) {

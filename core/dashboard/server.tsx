@@ -5,11 +5,16 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import type { MeshAuth } from "../auth/bearer.ts";
-import { type AppEnv, createServer, type EdgeOptions, type Service } from "../http/mod.ts";
+import type { MeshAuth } from "../auth/mod.ts";
+import {
+  type AppEnv,
+  createServer,
+  type EdgeOptions,
+  encodeComment,
+  type Service,
+} from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { NoteVerifier } from "../ledger/note.ts";
-import { encodeComment } from "../relay/sse.ts";
+import type { NoteVerifier } from "../ledger/mod.ts";
 import { createDashboardAuth } from "./auth.ts";
 import { DashboardFeed } from "./feed.ts";
 import { HealthWatch, type ServiceTarget } from "./health.ts";

@@ -5,8 +5,8 @@
  * A session never outlives the credential it was made from.
  * @module
  */
-import { toHex } from "../crypto/ed25519.ts";
-import type { Grants } from "../auth/grants.ts";
+import { encodeHex } from "../encoding/mod.ts";
+import type { Grants } from "../auth/mod.ts";
 
 /** Name of the session cookie. */
 export const SESSION_COOKIE = "iatp_session";
@@ -51,7 +51,7 @@ export class SessionStore {
       for (const s of this.#sessions.values()) if (!first || s.expires < first.expires) first = s;
       if (first) this.#sessions.delete(first.id);
     }
-    const id = toHex(crypto.getRandomValues(new Uint8Array(32)));
+    const id = encodeHex(crypto.getRandomValues(new Uint8Array(32)));
     const expires = Math.min(now + this.ttlMs, notAfterMs ?? Infinity);
     const s: Session = { id, sub, grants, expires };
     this.#sessions.set(id, s);

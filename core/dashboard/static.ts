@@ -21,9 +21,6 @@ import uplotLicense from "./vendor/uplot/LICENSE" with { type: "text" };
 import { HttpError } from "../errors/mod.ts";
 import type { App } from "../http/mod.ts";
 
-/** Version of the vendored uPlot. */
-export const UPLOT_VERSION = "1.6.32";
-
 const JS = "text/javascript; charset=utf-8";
 const CSS = "text/css; charset=utf-8";
 

@@ -11,7 +11,7 @@ import type { DashEvent, Viewer } from "./event.ts";
 /** Minutes of decision history charted. */
 export const CHART_MINUTES = 60;
 /** Default bound on topics with decision counts, agents, latest rows and services seen. */
-export const DEFAULT_STATS_LIMITS = { topics: 256, agents: 1000, latest: 20, seen: 256 };
+const DEFAULT_STATS_LIMITS = { topics: 256, agents: 1000, latest: 20, seen: 256 };
 
 type Counts = Record<DecisionKind, number>;
 const zero = (): Counts => ({ allow: 0, deny: 0, block: 0, warn: 0 });
@@ -60,7 +60,7 @@ interface Slot {
 }
 
 /** Which service an event shows alive, if any. */
-export function serviceOf(e: DashEvent): { kind: string; name: string } | undefined {
+function serviceOf(e: DashEvent): { kind: string; name: string } | undefined {
   const t = e.topic;
   if (t === "access.decision") return { kind: "policy", name: e.publisher ?? "policy" };
   if (t === "audit.appended") return { kind: "audit", name: e.publisher ?? "audit" };

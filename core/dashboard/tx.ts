@@ -7,15 +7,15 @@
  * @module
  */
 import { z } from "zod";
-import { verifyReceipt } from "../ledger/receipt.ts";
+import { verifyReceipt } from "../ledger/mod.ts";
 import type { Viewer } from "./event.ts";
 import { maskPayload } from "./event.ts";
 import { fetchJson } from "./fetch_json.ts";
 
 /** Most audit entries shown for one transaction. */
-export const MAX_AUDIT_ENTRIES = 200;
+const MAX_AUDIT_ENTRIES = 200;
 /** Largest audit response read. */
-export const MAX_AUDIT_RESPONSE_BYTES = 4 * 1024 * 1024;
+const MAX_AUDIT_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 /** One verified (or not) ledger entry. */
 export interface AuditEntryView {
@@ -121,7 +121,7 @@ async function verifyOne(
  * The relay topic a ledger entry records, for viewer filtering: sidecar decisions (`iatp.*`)
  * come from `iatp.trace`; other entries are named after their topic (`access.decision`).
  */
-export function topicOfEntry(event: string): string {
+function topicOfEntry(event: string): string {
   return event.startsWith("iatp.") ? "iatp.trace" : event;
 }
 

@@ -14,14 +14,14 @@ import type { ProcessResult } from "./process.ts";
 /** Default largest inline compose file. */
 export const DEFAULT_MAX_COMPOSE_FILE_BYTES = 256 * 1024;
 /** File names looked for in a project directory, in order. */
-export const COMPOSE_FILE_NAMES = [
+const COMPOSE_FILE_NAMES = [
   "compose.yaml",
   "compose.yml",
   "docker-compose.yml",
   "docker-compose.yaml",
 ];
 /** File name used for inline compose files. */
-export const INLINE_FILE = "docker-compose.yml";
+const INLINE_FILE = "docker-compose.yml";
 
 const projectParam = z.string().regex(
   PROJECT_NAME,

@@ -38,7 +38,7 @@ export function scopeFor(type: string): string {
 }
 
 /** Longest command id accepted. */
-export const MAX_COMMAND_ID_LENGTH = 128;
+const MAX_COMMAND_ID_LENGTH = 128;
 
 /** A command as received. */
 export interface AgentCommand {
@@ -81,7 +81,10 @@ const commandSchema = z.object({
   shell: z.string().optional(),
 }).passthrough();
 
-/** Parses a command body in either dialect; throws HttpError(400) naming the bad field. */
+/**
+ * Parses a command body in either dialect; throws HttpError(400) naming the bad field.
+ * @throws {HttpError} 400 naming the field of a malformed command
+ */
 export function parseCommand(body: unknown): AgentCommand {
   const r = commandSchema.safeParse(fromUpstreamBody(body));
   if (!r.success) {
@@ -125,7 +128,10 @@ export function makeResult(
   };
 }
 
-/** Validates `params` with `schema`; a failure is a 400 naming `parameters.<key>`. */
+/**
+ * Validates `params` with `schema`; a failure is a 400 naming `parameters.<key>`.
+ * @throws {HttpError} 400 naming `parameters.<key>` when `params` does not match `schema`
+ */
 export function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
   try {
     return schema.parse(params);
@@ -133,6 +139,6 @@ export function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
     if (!isValidationError(err)) throw err;
     const issue = err.issues[0];
     const path = ["parameters", ...issue.path.map(String)].join(".");
-    throw new HttpError(400, `invalid ${path}: ${issue.message}`, { field: path });
+    throw new HttpError(400, `invalid ${path}: ${issue.message}`, { field: path }, { cause: err });
   }
 }

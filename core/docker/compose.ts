@@ -5,6 +5,7 @@
  * project must be running and, where it has a HEALTHCHECK, healthy.
  * @module
  */
+import { sleep } from "../async/mod.ts";
 import type { DockerEngine } from "./engine.ts";
 import { type ProcessResult, runProcess } from "./process.ts";
 
@@ -17,14 +18,14 @@ export interface ComposeFlavor {
 }
 
 /** Default poll interval while waiting for health. */
-export const DEFAULT_HEALTH_POLL_MS = 1000;
+const DEFAULT_HEALTH_POLL_MS = 1000;
 /** Compose project label set on every container. */
-export const PROJECT_LABEL = "com.docker.compose.project";
+const PROJECT_LABEL = "com.docker.compose.project";
 /** Compose service label. */
-export const SERVICE_LABEL = "com.docker.compose.service";
+const SERVICE_LABEL = "com.docker.compose.service";
 
 /** Options for {@linkcode ComposeRunner}. */
-export interface ComposeRunnerOptions {
+interface ComposeRunnerOptions {
   socket: string;
   engine: DockerEngine;
   /** Force a flavor ("auto" probes the plugin first). */
@@ -174,7 +175,7 @@ export class ComposeRunner {
       if (Date.now() >= until) {
         return { ok: false, timedOut: true, services, reason: "health gate timed out" };
       }
-      await new Promise((r) => setTimeout(r, pollMs));
+      await sleep(pollMs);
     }
   }
 }

@@ -7,17 +7,18 @@
  */
 import { readBodyPrefix } from "../http/mod.ts";
 import { decodeLogs, demuxLogs, looksMultiplexed } from "./log_frames.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Oldest Engine API spoken (Docker Engine 20.10). */
-export const MIN_API_VERSION = "1.41";
+const MIN_API_VERSION = "1.41";
 /** Newest Engine API this client was written against. */
-export const MAX_API_VERSION = "1.47";
+const MAX_API_VERSION = "1.47";
 /** Default Docker socket. */
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 /** Default timeout of one Engine API call. */
-export const DEFAULT_DOCKER_TIMEOUT_MS = 30_000;
+const DEFAULT_DOCKER_TIMEOUT_MS = 30_000;
 /** Largest JSON response read from the daemon. */
-export const MAX_JSON_RESPONSE_BYTES = 8 * 1024 * 1024;
+const MAX_JSON_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** Default largest log output returned. */
 export const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
 
@@ -40,7 +41,10 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The API version to speak with a daemon that reports `server`. */
+/**
+ * The API version to speak with a daemon that reports `server`.
+ * @throws {DockerError} when the daemon's API version is malformed or older than the minimum
+ */
 export function negotiateVersion(server: string): string {
   if (!/^\d+\.\d+$/.test(server)) throw new DockerError(0, `bad daemon API version ${server}`);
   if (compareVersions(server, MIN_API_VERSION) < 0) {
@@ -84,7 +88,7 @@ export interface ContainerInspect {
 }
 
 /** Options for {@linkcode DockerEngine}. */
-export interface DockerEngineOptions {
+interface DockerEngineOptions {
   socket?: string;
   timeoutMs?: number;
 }
@@ -252,7 +256,13 @@ export class DockerEngine {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {
-      throw new DockerError(0, `Docker daemon unreachable at ${this.socket}: ${errText(err)}`);
+      throw new DockerError(
+        0,
+        `Docker daemon unreachable at ${this.socket}: ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -275,10 +285,6 @@ async function readBounded(
   try {
     return await readBodyPrefix(res, max);
   } catch (err) {
-    throw new DockerError(502, `Docker response broke off: ${errText(err)}`, { cause: err });
+    throw new DockerError(502, `Docker response broke off: ${errorMessage(err)}`, { cause: err });
   }
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -4,6 +4,7 @@
  * compose-agent, and by the status agent only in legacy mode.
  * @module
  */
+import { deadline, isTimeout } from "../async/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
@@ -30,12 +31,12 @@ import { type DockerEngine, DockerError } from "./engine.ts";
 import * as ops from "./ops.ts";
 
 /** Default deadline of one container command. */
-export const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 /** Default deadline of deploy_app / remove_app (including the health gate). */
-export const DEFAULT_DEPLOY_TIMEOUT_MS = 300_000;
+const DEFAULT_DEPLOY_TIMEOUT_MS = 300_000;
 
 /** Options for {@linkcode DockerExecutor}. */
-export interface ExecutorOptions {
+interface ExecutorOptions {
   engine: DockerEngine;
   compose: ComposeRunner;
   /** `compose_agent`, or `status_panel` in legacy mode. */
@@ -52,8 +53,6 @@ export interface ExecutorOptions {
 
 /** A validated command ready to run. */
 export type PreparedCommand = () => Promise<unknown>;
-
-class Timeout extends Error {}
 
 /** Validates and runs Docker commands. */
 export class DockerExecutor {
@@ -115,22 +114,13 @@ export class DockerExecutor {
   async run(cmd: AgentCommand, op: PreparedCommand): Promise<CommandResult> {
     const isApp = cmd.type === "deploy_app" || cmd.type === "remove_app";
     // Apps carry their own deadline inside compose; the outer one is a backstop.
-    const deadline = isApp
+    const limitMs = isApp
       ? this.#deployTimeout() + 30_000
       : this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const result = await Promise.race([
-        op(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Timeout()), deadline);
-        }),
-      ]);
-      return this.#result(cmd, "success", result, null);
+      return this.#result(cmd, "success", await deadline(op(), limitMs), null);
     } catch (err) {
       return this.#failure(cmd, err);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -168,7 +158,7 @@ export class DockerExecutor {
   }
 
   #failure(cmd: AgentCommand, err: unknown): CommandResult {
-    if (err instanceof Timeout) {
+    if (isTimeout(err)) {
       return this.#result(cmd, "timeout", null, `${cmd.type} exceeded its deadline`);
     }
     if (err instanceof ComposeFailed) {

@@ -4,14 +4,40 @@
  * mode) import this.
  * @module
  */
-export * from "./names.ts";
-export * from "./log_frames.ts";
-export * from "./engine.ts";
-export * from "./process.ts";
-export * from "./compose.ts";
-export * from "./command.ts";
-export * from "./apps.ts";
-export * from "./executor.ts";
-export * from "./watchdog.ts";
-export * from "./stacker.ts";
-export * from "./counters.ts";
+export {
+  type AgentCommand,
+  type CommandResult,
+  type CommandStatus,
+  DOCKER_COMMANDS,
+  type DockerCommandType,
+  isDockerCommand,
+  makeResult,
+  parseCommand,
+  scopeFor,
+} from "./command.ts";
+export {
+  type ComposeFlavor,
+  ComposeRunner,
+  type HealthGate,
+  type ServiceState,
+} from "./compose.ts";
+export { CommandCounters, type ControlPlaneMetrics } from "./counters.ts";
+export {
+  type ContainerInspect,
+  type ContainerSummary,
+  DEFAULT_DOCKER_SOCKET,
+  DEFAULT_MAX_LOG_BYTES,
+  DockerEngine,
+  type LogEntry,
+  type LogOptions,
+} from "./engine.ts";
+export { DEFAULT_MAX_COMPOSE_FILE_BYTES } from "./apps.ts";
+export { DockerExecutor, type PreparedCommand } from "./executor.ts";
+export type { ProcessResult } from "./process.ts";
+export type { StackerError } from "./stacker.ts";
+export {
+  Watchdog,
+  type WatchdogAction,
+  type WatchdogEvent,
+  type WatchdogReason,
+} from "./watchdog.ts";

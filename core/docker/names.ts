@@ -6,13 +6,16 @@
 import { HttpError } from "../errors/mod.ts";
 
 /** Longest container or project name accepted. */
-export const MAX_NAME_LENGTH = 63;
+const MAX_NAME_LENGTH = 63;
 /** Container names (or ids): `[A-Za-z0-9_.-]`, starting alphanumeric so it is never a flag. */
 export const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 /** Compose project names: the subset both compose v1 and v2 keep unchanged. */
 export const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
-/** Returns `name` when it is a valid container name; else a 400 naming the parameter. */
+/**
+ * Returns `name` when it is a valid container name; else a 400 naming the parameter.
+ * @throws {HttpError} 400 when the name is not a valid container name
+ */
 export function containerName(value: unknown, param = "name"): string {
   if (typeof value !== "string" || !CONTAINER_NAME.test(value)) {
     throw new HttpError(
@@ -24,7 +27,10 @@ export function containerName(value: unknown, param = "name"): string {
   return value;
 }
 
-/** Returns `name` when it is a valid compose project name; else a 400 naming the parameter. */
+/**
+ * Returns `name` when it is a valid compose project name; else a 400 naming the parameter.
+ * @throws {HttpError} 400 when the name is not a valid compose project name
+ */
 export function projectName(value: unknown, param = "project"): string {
   if (typeof value !== "string" || !PROJECT_NAME.test(value)) {
     throw new HttpError(

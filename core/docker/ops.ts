@@ -10,10 +10,10 @@ import { CONTAINER_NAME } from "./names.ts";
 
 const NAME_MESSAGE = "must match [A-Za-z0-9_.-], start alphanumeric, at most 63 characters";
 /** Schema of a container name parameter. */
-export const nameParam = z.string().regex(CONTAINER_NAME, NAME_MESSAGE);
+const nameParam = z.string().regex(CONTAINER_NAME, NAME_MESSAGE);
 
 /** Largest `tail` a logs command may ask for. */
-export const MAX_LOG_TAIL = 10_000;
+const MAX_LOG_TAIL = 10_000;
 
 /** Parameters of `logs`. */
 export const logsParams = z.object({
@@ -49,7 +49,7 @@ export const listParams = z.object({
 });
 
 /** The health summary of one container. */
-export function healthOf(info: ContainerInspect): Record<string, unknown> {
+function healthOf(info: ContainerInspect): Record<string, unknown> {
   return {
     name: info.Name.replace(/^\//, ""),
     id: info.Id.slice(0, 12),
@@ -77,7 +77,7 @@ export async function health(engine: DockerEngine, p: z.infer<typeof healthParam
 }
 
 /** One log line as Stacker reads it. */
-export interface LogLine {
+interface LogLine {
   ts: string;
   stream: "stdout" | "stderr";
   message: string;

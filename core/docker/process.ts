@@ -2,6 +2,7 @@
  * Runs a child process with a deadline and bounded output capture (compose can print a lot).
  * @module
  */
+import { errorMessage } from "../errors/mod.ts";
 
 /** Default bound on captured stdout/stderr per stream. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
@@ -56,7 +57,7 @@ export async function runProcess(
       stderr: "piped",
     }).spawn();
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
+    const msg = errorMessage(err);
     return { code: -1, stdout: "", stderr: "", timedOut: false, spawnError: msg };
   }
   const max = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;

@@ -6,9 +6,6 @@
  * @module
  */
 
-/** A command body in either dialect, before validation. */
-export type RawCommand = Record<string, unknown>;
-
 /** Command types whose target is one container. */
 const CONTAINER_TYPES = new Set([
   "health",
@@ -22,7 +19,7 @@ const CONTAINER_TYPES = new Set([
 ]);
 
 /** Longest upstream `name` accepted (a shell command line, upstream). */
-export const MAX_UPSTREAM_NAME = 4096;
+const MAX_UPSTREAM_NAME = 4096;
 
 function obj(v: unknown): Record<string, unknown> | undefined {
   return v !== null && typeof v === "object" && !Array.isArray(v)
@@ -88,10 +85,10 @@ export function stackerParameters(
 }
 
 /** Container states Stacker knows. */
-export type ContainerState = "running" | "exited" | "starting" | "failed" | "unknown";
+type ContainerState = "running" | "exited" | "starting" | "failed" | "unknown";
 
 /** Docker's state word as Stacker's container_state. */
-export function containerState(state: unknown): ContainerState {
+function containerState(state: unknown): ContainerState {
   switch (state) {
     case "running":
       return "running";

@@ -8,26 +8,28 @@
  * through `onEvent` (the agent publishes it to the relay topic `status.watchdog`).
  * @module
  */
+import { backoffDelay } from "../async/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { ContainerInspect, DockerEngine } from "./engine.ts";
 import { DockerError } from "./engine.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Default time between checks (upstream: 30 s). */
-export const DEFAULT_CHECK_INTERVAL_MS = 30_000;
+const DEFAULT_CHECK_INTERVAL_MS = 30_000;
 /** Default first restart delay (upstream: 10 s). */
-export const DEFAULT_BACKOFF_BASE_MS = 10_000;
+const DEFAULT_BACKOFF_BASE_MS = 10_000;
 /** Default backoff multiplier (upstream: 1.5, giving 10/15/22/33/50 s). */
-export const DEFAULT_BACKOFF_FACTOR = 1.5;
+const DEFAULT_BACKOFF_FACTOR = 1.5;
 /** Default restarts before giving up (upstream: 5). */
-export const DEFAULT_MAX_ATTEMPTS = 5;
+const DEFAULT_MAX_ATTEMPTS = 5;
 /** Default wait after giving up before trying again. */
-export const DEFAULT_COOLDOWN_MS = 600_000;
+const DEFAULT_COOLDOWN_MS = 600_000;
 /** Default grace after a container starts during which `unhealthy` is tolerated. */
-export const DEFAULT_START_PERIOD_MS = 60_000;
+const DEFAULT_START_PERIOD_MS = 60_000;
 /** Default time a restarted container must stay up (and healthy) to end the restart round. */
-export const DEFAULT_STABLE_AFTER_MS = 10_000;
+const DEFAULT_STABLE_AFTER_MS = 10_000;
 /** Log lines searched for a GLIBC error. */
-export const GLIBC_LOG_TAIL = 50;
+const GLIBC_LOG_TAIL = 50;
 
 /** Watchdog actions, as published. */
 export type WatchdogAction =
@@ -75,6 +77,8 @@ export interface WatchdogOptions {
   /** Stop grace passed to the restart. */
   restartTimeoutSecs?: number;
   onEvent: (e: WatchdogEvent) => void;
+  /** Called after each pass over the watched containers (for a pass counter). */
+  onPass?: () => void;
   log: Logger;
 }
 
@@ -83,11 +87,6 @@ interface Tracked {
   timer?: ReturnType<typeof setTimeout>;
   cooldownUntil?: number;
   missing?: boolean;
-}
-
-/** The restart delay before attempt `n` (0-based): `base x factor^n`, rounded to ms. */
-export function backoffDelay(base: number, factor: number, n: number): number {
-  return Math.round(base * factor ** n);
 }
 
 /** Watches containers and restarts failed ones. */
@@ -133,6 +132,7 @@ export class Watchdog {
       } catch (err) {
         this.opts.log.warn("watchdog check failed", { err });
       }
+      this.opts.onPass?.();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.opts.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
         this.#wake = () => {
@@ -231,11 +231,12 @@ export class Watchdog {
       t.cooldownUntil = undefined;
       this.#emit({ ...base, action: "cooldown_over", attempt: 0 });
     }
-    const delay = reason === "glibc_mismatch" ? 0 : backoffDelay(
-      this.opts.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
-      this.opts.backoffFactor ?? DEFAULT_BACKOFF_FACTOR,
-      t.attempts,
-    );
+    const delay = reason === "glibc_mismatch" ? 0 : backoffDelay(t.attempts, {
+      baseMs: this.opts.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
+      maxMs: Infinity,
+      factor: this.opts.backoffFactor ?? DEFAULT_BACKOFF_FACTOR,
+      jitter: "none",
+    });
     this.#emit({
       ...base,
       action: "scheduled",
@@ -260,7 +261,7 @@ export class Watchdog {
         container: name,
         reason,
         attempt: t.attempts,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
     } finally {
       t.timer = undefined;

@@ -9,7 +9,7 @@
 /** Exit code for bad usage or bad configuration (unknown flag, invalid config value). */
 export const EXIT_USAGE = 2;
 /** Exit code for a failed check (e.g. a ledger that does not verify). */
-export const EXIT_FAILED_CHECK = 1;
+const EXIT_FAILED_CHECK = 1;
 
 /** Bad command-line usage: unknown subcommand, unknown flag, missing argument. */
 export class UsageError extends Error {
@@ -48,13 +48,21 @@ export function describeSource(source: ConfigSource): string {
 /** An invalid configuration: names the key, where the value came from, what was expected and found. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  /**
+   * @param key the dotted config key, e.g. `store` or `watchdog.cooldown`
+   * @param source where the value came from
+   * @param expected what the value must be ("an integer from 1 to 65535")
+   * @param found what it was (never a secret's value)
+   * @param options `cause`: the error behind it
+   */
   constructor(
     readonly key: string,
     readonly source: ConfigSource,
     readonly expected: string,
     readonly found: string,
+    options?: ErrorOptions,
   ) {
-    super(`${key} (${describeSource(source)}): expected ${expected}, found ${found}`);
+    super(`${key} (${describeSource(source)}): expected ${expected}, found ${found}`, options);
   }
 }
 
@@ -75,6 +83,20 @@ export class HttpError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * The message of anything thrown: an Error's message, else its string form. For text that
+ * goes into another error's message (pass the original as `{ cause }` too) or a log field.
+ * @example
+ * ```ts
+ * try { await Deno.readTextFile(path); } catch (err) {
+ *   throw new ConfigError("file", source, "a readable file", errorMessage(err), { cause: err });
+ * }
+ * ```
+ */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** A failed verification or check (exit 1), e.g. a tampered ledger. */

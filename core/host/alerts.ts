@@ -23,13 +23,13 @@ export interface AlertThresholds {
 }
 
 /** Default thresholds from upstream. */
-export const DEFAULT_THRESHOLDS: AlertThresholds = {
+const DEFAULT_THRESHOLDS: AlertThresholds = {
   cpu: { warning: 80, critical: 95 },
   memory: { warning: 80, critical: 95 },
   disk: { warning: 80, critical: 95 },
 };
 /** Default percentage points a value must drop below a threshold to leave its level. */
-export const DEFAULT_HYSTERESIS_PCT = 2;
+const DEFAULT_HYSTERESIS_PCT = 2;
 
 /** One level change. */
 export interface AlertEvent {

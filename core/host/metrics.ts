@@ -38,7 +38,7 @@ export interface HostSnapshot {
 }
 
 /** Options for {@linkcode HostSampler}. */
-export interface HostSamplerOptions {
+interface HostSamplerOptions {
   /** Parse /proc-format files under this dir instead of using the system APIs. */
   procRoot?: string;
   /** A path on the filesystem whose usage is reported. */

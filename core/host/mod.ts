@@ -1,4 +1,9 @@
 /** Host metrics from /proc and statfs, and threshold alerts over them. @module */
-export * from "./proc.ts";
-export * from "./metrics.ts";
-export * from "./alerts.ts";
+export {
+  AlertEvaluator,
+  type AlertEvent,
+  type AlertLevel,
+  type AlertThresholds,
+  type Threshold,
+} from "./alerts.ts";
+export { HostSampler, type HostSnapshot } from "./metrics.ts";

@@ -14,7 +14,10 @@ export interface CpuTimes {
   total: number;
 }
 
-/** Parses the `cpu ` line of /proc/stat. */
+/**
+ * Parses the `cpu ` line of /proc/stat.
+ * @throws {Error} when the text has no `cpu` line
+ */
 export function parseCpuTimes(stat: string): CpuTimes {
   const line = stat.split("\n").find((l) => l.startsWith("cpu "));
   if (!line) throw new Error("no aggregate cpu line in /proc/stat");
@@ -42,7 +45,10 @@ export interface MemoryInfo {
   usedBytes: number;
 }
 
-/** Parses /proc/meminfo; used = MemTotal - MemAvailable (what the kernel says can be reclaimed). */
+/**
+ * Parses /proc/meminfo; used = MemTotal - MemAvailable (what the kernel says can be reclaimed).
+ * @throws {Error} when MemTotal is missing
+ */
 export function parseMeminfo(text: string): MemoryInfo {
   const kb = (name: string): number | undefined => {
     const m = new RegExp(`^${name}:\\s+(\\d+)\\s*kB`, "m").exec(text);
@@ -56,14 +62,20 @@ export function parseMeminfo(text: string): MemoryInfo {
   return { totalBytes: total, usedBytes: Math.max(0, total - available) };
 }
 
-/** Parses /proc/loadavg into the 1, 5 and 15 minute averages. */
+/**
+ * Parses /proc/loadavg into the 1, 5 and 15 minute averages.
+ * @throws {Error} when the text is not three load averages
+ */
 export function parseLoadavg(text: string): [number, number, number] {
   const [a, b, c] = text.trim().split(/\s+/).map(Number);
   if (![a, b, c].every(Number.isFinite)) throw new Error("bad /proc/loadavg");
   return [a, b, c];
 }
 
-/** Parses /proc/uptime into seconds since boot. */
+/**
+ * Parses /proc/uptime into seconds since boot.
+ * @throws {Error} when the text does not start with a number
+ */
 export function parseUptime(text: string): number {
   const s = Number(text.trim().split(/\s+/)[0]);
   if (!Number.isFinite(s)) throw new Error("bad /proc/uptime");

@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry } from "../metrics/mod.ts";
 
 /** Latency buckets in seconds, from 250 us to 10 s. */
-export const LATENCY_BUCKETS = [
+const LATENCY_BUCKETS = [
   0.00025,
   0.0005,
   0.001,

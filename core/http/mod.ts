@@ -12,26 +12,22 @@
  * ```
  * @module
  */
-export { createServer, type Server, type ServerOptions } from "./server.ts";
-export type { App, AppEnv, Service } from "./types.ts";
-export { type FastRoute, targetPathOf } from "./fast_path.ts";
+export { type EdgeDefaults, edgeFields, serviceFields } from "./config.ts";
+export type { FastRoute } from "./fast_path.ts";
+export type { ConnectionLimits, TimeoutPhase } from "./h1/context.ts";
+export type { HeadLimits } from "./h1/head.ts";
 export { requestTargetOf } from "./h1/request.ts";
-export { closeOnSignal } from "./signals.ts";
-export { createHttpMetrics, type HttpMetrics } from "./metrics.ts";
-export { errorBody, errorResponse, jsonResponse } from "./middleware/envelope.ts";
-export { SAFE_REQUEST_ID } from "./middleware/request_id.ts";
-export { readBody, type ReadBodyOptions, readBodyPrefix } from "./read_body.ts";
 export {
-  DEFAULT_BODY_TIMEOUT_MS,
-  DEFAULT_DRAIN_TIMEOUT_MS,
-  DEFAULT_HEADER_TIMEOUT_MS,
-  DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_MAX_BODY_BYTES,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_HEADER_BYTES,
-  DEFAULT_MAX_HEADER_FIELDS,
-  DEFAULT_MAX_URL_BYTES,
-  type EdgeConfig,
-  type EdgeOptions,
-  edgeOptions,
-} from "./limits.ts";
+  type Http1Options,
+  type Http1Server,
+  type ListenerEvents,
+  serveHttp1,
+} from "./h1/server.ts";
+export { type EdgeConfig, type EdgeOptions, edgeOptions } from "./limits.ts";
+export type { ConnectionMetrics, HttpMetrics, RouteMetrics } from "./metrics.ts";
+export { errorBody, errorResponse, jsonResponse } from "./middleware/envelope.ts";
+export { type BodySource, readBody, type ReadBodyOptions, readBodyPrefix } from "./read_body.ts";
+export { createServer, type Server, type ServerOptions } from "./server.ts";
+export { closeOnSignal } from "./signals.ts";
+export { encodeComment, encodeEvent, encodeRetry, type SseEvent, SseParser } from "./sse.ts";
+export { type App, type AppEnv, type Service, withShutdown } from "./types.ts";

@@ -4,6 +4,7 @@
  * {@linkcode readBodyPrefix}), and the whole read can have a deadline.
  * @module
  */
+import { deadline, isTimeout } from "../async/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import { bodyTooLarge } from "./h1/body.ts";
 
@@ -76,18 +77,12 @@ export function readBodyPrefix(
 
 /** `work`, or a 408 when `timeoutMs` passes first; read failures become 400. */
 async function within<T>(timeoutMs: number | undefined, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    if (!timeoutMs) return await work;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(timedOut(timeoutMs)), timeoutMs);
-    });
-    return await Promise.race([work, expired]);
+    return timeoutMs ? await deadline(work, timeoutMs) : await work;
   } catch (err) {
     if (err instanceof HttpError) throw err;
+    if (isTimeout(err)) throw timedOut(timeoutMs);
     throw new HttpError(400, "body read failed", {}, { cause: err });
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -103,36 +98,33 @@ async function collect(
 ): Promise<{ bytes: Uint8Array<ArrayBuffer>; truncated: boolean }> {
   if (!body) return { bytes: new Uint8Array(0), truncated: false };
   const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = timeoutMs
-    ? new Promise<"expired">((r) => timer = setTimeout(() => r("expired"), timeoutMs))
-    : undefined;
   try {
-    for (;;) {
-      const r = expired ? await Promise.race([reader.read(), expired]) : await reader.read();
-      if (r === "expired") throw timedOut(timeoutMs);
-      if (r.done) break;
-      if (size + r.value.length > limit) {
-        chunks.push(r.value.subarray(0, limit - size));
-        size = limit;
-        truncated = true;
-        break;
-      }
-      chunks.push(r.value);
-      size += r.value.length;
-    }
+    const read = await within(timeoutMs, readUpTo(reader, limit));
+    if (read.truncated) reader.cancel().catch(() => {});
+    return read;
   } catch (err) {
     reader.cancel().catch(() => {});
-    if (err instanceof HttpError) throw err;
-    throw new HttpError(400, "body read failed", {}, { cause: err });
-  } finally {
-    clearTimeout(timer);
+    throw err;
   }
-  if (truncated) reader.cancel().catch(() => {});
-  return { bytes: join(chunks, size), truncated };
+}
+
+/** Reads until the end or until `limit` bytes; `truncated` when there was more. */
+async function readUpTo(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  limit: number,
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; truncated: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) return { bytes: join(chunks, size), truncated: false };
+    if (size + r.value.length > limit) {
+      chunks.push(r.value.subarray(0, limit - size));
+      return { bytes: join(chunks, limit), truncated: true };
+    }
+    chunks.push(r.value);
+    size += r.value.length;
+  }
 }
 
 function join(chunks: Uint8Array[], size: number): Uint8Array<ArrayBuffer> {

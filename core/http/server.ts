@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
-import { type HttpError, UsageError } from "../errors/mod.ts";
+import { errorMessage, type HttpError, UsageError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { type FastRoute, serveFast, targetPathOf } from "./fast_path.ts";
 import { requestTargetOf } from "./h1/request.ts";
@@ -233,7 +233,7 @@ function listenOrExplain<T>(tls: unknown, start: () => T): T {
     return start();
   } catch (err) {
     if (!tls || err instanceof Deno.errors.AddrInUse) throw err;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     throw new UsageError(`tls_cert_file/tls_key_file: ${message}`, undefined, { cause: err });
   }
 }
@@ -250,7 +250,7 @@ async function readTls(opts: ServerOptions): Promise<{ cert: string; key: string
       return await Deno.readTextFile(path);
     } catch (err) {
       throw new UsageError(
-        `${setting}: cannot read ${path}: ${(err as Error).message}`,
+        `${setting}: cannot read ${path}: ${errorMessage(err)}`,
         undefined,
         {
           cause: err,

@@ -1,6 +1,6 @@
 /**
  * Types shared by the server factory and its middlewares: the Hono environment every service
- * app uses, and what a running service exposes.
+ * app uses, what a running service exposes, and its once-only close.
  * @module
  */
 import type { Hono } from "hono";
@@ -23,4 +23,20 @@ export interface Service {
    * good); never resolves otherwise. A supervisor-facing command exits non-zero on it.
    */
   failed: Promise<Error>;
+}
+
+/**
+ * `svc` with a close() that runs `shutdown` (which closes `svc` and whatever else the service
+ * holds, in its order) once: later calls share the first call's promise.
+ * @example
+ * ```ts
+ * return withShutdown(svc, async () => {
+ *   await svc.close();
+ *   await store.close();
+ * });
+ * ```
+ */
+export function withShutdown(svc: Service, shutdown: () => Promise<void>): Service {
+  let closing: Promise<void> | undefined;
+  return { url: svc.url, failed: svc.failed, close: () => closing ??= shutdown() };
 }

@@ -4,8 +4,11 @@
  * request carries an Idempotency-Key, so a retry after a lost response never appends twice.
  * @module
  */
+import { backoffDelay, sleep } from "../async/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import type { AuditAppendResponse } from "./entry.ts";
+import { errorMessage } from "../errors/mod.ts";
+import { readBody } from "../http/mod.ts";
 
 export type { AuditAppendResponse, Receipt } from "./entry.ts";
 
@@ -18,7 +21,7 @@ export interface AuditEntryInput {
 }
 
 /** Options for {@linkcode AuditClient}. */
-export interface AuditClientOptions {
+interface AuditClientOptions {
   url: string;
   /** Bearer credential with `audit:append`, when the ledger requires one. */
   token?: string;
@@ -32,20 +35,25 @@ export interface AuditClientOptions {
 }
 
 /** Default bound of the non-blocking queue. */
-export const DEFAULT_AUDIT_BUFFER = 1000;
+const DEFAULT_AUDIT_BUFFER = 1000;
+/** Largest answer to an append read (the receipt and its inclusion proof, or an error). */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 /** Default attempts per append (network errors, 5xx and 503 back-pressure are retried). */
-export const DEFAULT_AUDIT_ATTEMPTS = 5;
+const DEFAULT_AUDIT_ATTEMPTS = 5;
 /** Default per-request timeout. */
-export const DEFAULT_AUDIT_TIMEOUT_MS = 10_000;
-const BACKOFF_BASE_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
+const DEFAULT_AUDIT_TIMEOUT_MS = 10_000;
+/** Retry schedule: jittered so many clients do not retry in step. */
+const BACKOFF = { baseMs: 100, maxMs: 5_000 };
 
 /** An append the ledger refused (4xx) or that failed after every retry. */
 export class AuditClientError extends Error {
   override name = "AuditClientError";
-  /** @param status HTTP status, or 0 when no response arrived */
-  constructor(message: string, readonly status: number) {
-    super(message);
+  /**
+   * @param status HTTP status, or 0 when no response arrived
+   * @param options `cause`: the error behind it
+   */
+  constructor(message: string, readonly status: number, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -86,7 +94,7 @@ export class AuditClient {
     const key = opts.idempotencyKey ?? crypto.randomUUID();
     let last: AuditClientError | undefined;
     for (let attempt = 0; attempt < this.#attempts; attempt++) {
-      if (attempt > 0) await sleep(backoff(attempt));
+      if (attempt > 0) await sleep(backoffDelay(attempt, BACKOFF));
       try {
         return await this.#post(entry, key);
       } catch (err) {
@@ -150,9 +158,16 @@ export class AuditClient {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {
-      throw new AuditClientError(`audit unreachable: ${(err as Error).message}`, 0);
+      throw new AuditClientError(`audit unreachable: ${errorMessage(err)}`, 0, { cause: err });
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = new TextDecoder().decode(await readBody(res, { limit: MAX_ANSWER_BYTES }));
+    } catch (err) {
+      throw new AuditClientError(`audit answer unreadable: ${errorMessage(err)}`, res.status, {
+        cause: err,
+      });
+    }
     // 201 from a ledger under compat iatp, 200 under compat upstream; both answers carry
     // iatp's transactionId, index, leaf_hash and receipt.
     if (res.status !== 201 && res.status !== 200) {
@@ -160,13 +175,4 @@ export class AuditClient {
     }
     return JSON.parse(text) as AuditAppendResponse;
   }
-}
-
-function backoff(attempt: number): number {
-  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
-  return cap / 2 + Math.random() * cap / 2; // jitter so many clients do not retry in step
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
 }

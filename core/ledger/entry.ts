@@ -3,7 +3,7 @@
  * RFC 8785 canonical JSON of `{index, tx_id, event, actor, payload, ts}`.
  * @module
  */
-import { canonicalize } from "./canonical.ts";
+import { canonicalize } from "../encoding/mod.ts";
 
 /** One ledger entry as stored and as hashed. */
 export interface LedgerEntry {

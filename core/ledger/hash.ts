@@ -1,6 +1,6 @@
 /**
  * RFC 6962 / RFC 9162 hashing: leaf = SHA-256(0x00 || entry), node = SHA-256(0x01 || left ||
- * right), plus hex helpers. Leaf and node hashes use the synchronous JavaScript SHA-256 in
+ * right), plus the parsing and comparison of hashes. Leaf and node hashes use the synchronous JavaScript SHA-256 in
  * ./sha256.ts: a full verify of a million entries does two million of them, and at these input
  * sizes a native call per hash (node:crypto, ~2-4 us) costs more than the hash itself
  * (WebCrypto's async digest costs ~40 us a call).
@@ -8,14 +8,15 @@
  */
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
+import { decodeHex, isHex } from "../encoding/mod.ts";
 import { sha256Js } from "./sha256.ts";
 
 /** Domain-separation prefix for leaves. */
-export const LEAF_PREFIX = 0x00;
+const LEAF_PREFIX = 0x00;
 /** Domain-separation prefix for interior nodes. */
-export const NODE_PREFIX = 0x01;
+const NODE_PREFIX = 0x01;
 /** Size of every hash in the tree. */
-export const HASH_SIZE = 32;
+const HASH_SIZE = 32;
 
 function digest(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -76,23 +77,28 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
 /** Root of the empty tree: SHA-256 of no bytes. */
 export const EMPTY_ROOT: Uint8Array = sha256(new Uint8Array(0));
 
-/** Lowercase hex of bytes. */
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+/**
+ * A hash given as hex text in untrusted input (a receipt, a proof, a state file): its 32 bytes,
+ * or undefined when the value is anything else.
+ * @example
+ * ```ts
+ * parseHash("00".repeat(32)); // 32 zero bytes
+ * parseHash("abc"); // undefined
+ * ```
+ */
+export function parseHash(value: unknown): Uint8Array | undefined {
+  return typeof value === "string" && value.length === 2 * HASH_SIZE && isHex(value)
+    ? decodeHex(value)
+    : undefined;
 }
 
-const HEX = /^(?:[0-9a-fA-F]{2})*$/;
-
-/** Bytes of a hex string; undefined when it is not even-length hex. */
-export function unhex(text: string): Uint8Array | undefined {
-  if (typeof text !== "string" || !HEX.test(text)) return undefined;
-  return digest(Buffer.from(text, "hex"));
-}
-
-/** Constant-structure equality of two byte strings. */
+/**
+ * Equality of two public byte strings (hashes, roots, key ids). It returns at the first
+ * difference, so it is not for secrets: compare those with `constantTimeEqual` (core/crypto),
+ * which costs a native call per comparison, too much for a million-entry verify.
+ */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -14,7 +14,7 @@
  * @module
  */
 import { HttpError } from "../errors/mod.ts";
-import { MAX_CANONICAL_DEPTH } from "./canonical.ts";
+import { MAX_CANONICAL_DEPTH } from "../encoding/mod.ts";
 
 /** Input the ledger cannot store exactly; `path` is the field's JSON path (`$` is the root). */
 export class ExactJsonError extends Error {

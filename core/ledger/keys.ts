@@ -3,10 +3,12 @@
  * file that is created (mode 0600) on first start.
  * @module
  */
-import { type Ed25519KeyPair, fromBase64, generateKeyPair, importSeed } from "../crypto/ed25519.ts";
+import { type Ed25519KeyPair, generateKeyPair, importSeed } from "../crypto/mod.ts";
+import { decodeBase64 } from "../encoding/mod.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** A signing key that cannot be loaded: says which source and why. */
-export class SigningKeyError extends Error {
+class SigningKeyError extends Error {
   override name = "SigningKeyError";
 }
 
@@ -20,7 +22,9 @@ export async function loadSigningKey(
     text = await Deno.readTextFile(opts.keyFile);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) {
-      throw new SigningKeyError(`cannot read key file ${opts.keyFile}: ${(err as Error).message}`);
+      throw new SigningKeyError(`cannot read key file ${opts.keyFile}: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
   }
   if (text !== undefined) return await fromSeed(text.trim(), opts.keyFile);
@@ -33,7 +37,9 @@ export async function loadSigningKey(
   } catch (err) {
     // Another process created it first: use theirs so both sign with the same key.
     if (err instanceof Deno.errors.AlreadyExists) return await loadSigningKey(opts);
-    throw new SigningKeyError(`cannot create key file ${opts.keyFile}: ${(err as Error).message}`);
+    throw new SigningKeyError(`cannot create key file ${opts.keyFile}: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   return fresh;
 }
@@ -41,7 +47,7 @@ export async function loadSigningKey(
 async function fromSeed(seedBase64: string, source: string): Promise<Ed25519KeyPair> {
   let seed: Uint8Array;
   try {
-    seed = fromBase64(seedBase64);
+    seed = decodeBase64(seedBase64);
   } catch {
     throw new SigningKeyError(`${source}: not base64`);
   }

@@ -5,13 +5,13 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import type { Ed25519KeyPair } from "../crypto/ed25519.ts";
+import type { Ed25519KeyPair } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
-import { canonicalize } from "./canonical.ts";
+import { canonicalize, encodeHex } from "../encoding/mod.ts";
 import type { AuditEntryInput } from "./client.ts";
 import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry, Receipt } from "./entry.ts";
 import { entryText } from "./entry.ts";
-import { bytesEqual, EMPTY_ROOT, hex, leafHashOfText } from "./hash.ts";
+import { bytesEqual, EMPTY_ROOT, leafHashOfText } from "./hash.ts";
 import * as merkle from "./merkle.ts";
 import { formatCheckpoint, formatVkey, keyId, signNote } from "./note.ts";
 import type { CheckpointRow, EntryRow, LedgerStore } from "./store.ts";
@@ -88,7 +88,7 @@ export class Ledger {
   /** Opens a ledger on a store, checking the key, origin and last checkpoint. */
   static open(opts: LedgerOptions): Promise<Ledger> {
     const { store, key } = opts;
-    const id = hex(keyId("iatp-audit", key.publicRaw));
+    const id = encodeHex(keyId("iatp-audit", key.publicRaw));
     const origin = store.getMeta("origin") ?? opts.origin ?? `iatp-audit/${id}`;
     if (opts.origin && opts.origin !== origin) {
       throw new LedgerCorruptError(`log origin is "${origin}", not "${opts.origin}"`);
@@ -249,7 +249,7 @@ export class Ledger {
         tx_id: row.tx_id,
         index: row.index,
         event: items[i].input.event,
-        leaf_hash: hex(row.leaf_hash),
+        leaf_hash: encodeHex(row.leaf_hash),
       });
     }
   }
@@ -263,7 +263,7 @@ export class Ledger {
     return {
       transactionId: String(row.index),
       index: row.index,
-      leaf_hash: hex(row.leaf_hash),
+      leaf_hash: encodeHex(row.leaf_hash),
       receipt: this.#receipt(row, cp, read, shared),
     };
   }
@@ -274,15 +274,15 @@ export class Ledger {
     const proof = merkle.inclusionProof(read, row.index, checkpoint.tree_size, shared?.memo);
     return {
       tree_size: checkpoint.tree_size,
-      root_hash: hex(checkpoint.root_hash),
-      inclusion_proof: proof.map(shared?.hex ?? hex),
+      root_hash: encodeHex(checkpoint.root_hash),
+      inclusion_proof: proof.map(shared?.hex ?? encodeHex),
       checkpoint: checkpoint.note,
     };
   }
 
   #withReceipt(row: EntryRow): EntryWithReceipt {
     const e = JSON.parse(row.body) as LedgerEntry;
-    return { ...e, leaf_hash: hex(row.leaf_hash), receipt: this.#receipt(row) };
+    return { ...e, leaf_hash: encodeHex(row.leaf_hash), receipt: this.#receipt(row) };
   }
 
   /** The entry at `index` with its receipt, or undefined beyond the end. */
@@ -307,9 +307,9 @@ export class Ledger {
     return {
       index,
       tree_size: treeSize,
-      leaf_hash: hex(this.store.readNode(0, index)),
-      root_hash: hex(merkle.rootAt(this.#read, treeSize)),
-      inclusion_proof: merkle.inclusionProof(this.#read, index, treeSize).map(hex),
+      leaf_hash: encodeHex(this.store.readNode(0, index)),
+      root_hash: encodeHex(merkle.rootAt(this.#read, treeSize)),
+      inclusion_proof: merkle.inclusionProof(this.#read, index, treeSize).map(encodeHex),
     };
   }
 
@@ -324,21 +324,23 @@ export class Ledger {
     return {
       first,
       second,
-      first_root: hex(merkle.rootAt(this.#read, first)),
-      second_root: hex(merkle.rootAt(this.#read, second)),
-      consistency_proof: merkle.consistencyProof(this.#read, first, second).map(hex),
+      first_root: encodeHex(merkle.rootAt(this.#read, first)),
+      second_root: encodeHex(merkle.rootAt(this.#read, second)),
+      consistency_proof: merkle.consistencyProof(this.#read, first, second).map(encodeHex),
     };
   }
 
   /** The latest signed checkpoint; for an empty log, a signed checkpoint of size 0. */
   async signedCheckpoint(): Promise<{ tree_size: number; root_hash_hex: string; note: string }> {
     const cp = this.store.latestCheckpoint();
-    if (cp) return { tree_size: cp.tree_size, root_hash_hex: hex(cp.root_hash), note: cp.note };
+    if (cp) {
+      return { tree_size: cp.tree_size, root_hash_hex: encodeHex(cp.root_hash), note: cp.note };
+    }
     this.#emptyNote ??= await signNote(
       formatCheckpoint({ origin: this.origin, treeSize: 0, rootHash: EMPTY_ROOT }),
       { name: this.origin, privateKey: this.key.privateKey, publicRaw: this.key.publicRaw },
     );
-    return { tree_size: 0, root_hash_hex: hex(EMPTY_ROOT), note: this.#emptyNote };
+    return { tree_size: 0, root_hash_hex: encodeHex(EMPTY_ROOT), note: this.#emptyNote };
   }
 
   /** Stops accepting appends, waits for queued ones to commit, closes the store. */
@@ -369,7 +371,7 @@ function hexMemo(): (h: Uint8Array) => string {
   const seen = new Map<Uint8Array, string>();
   return (h) => {
     let s = seen.get(h);
-    if (s === undefined) seen.set(h, s = hex(h));
+    if (s === undefined) seen.set(h, s = encodeHex(h));
     return s;
   };
 }

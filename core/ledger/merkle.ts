@@ -21,7 +21,7 @@ export interface NewNode {
 }
 
 /** Largest power of two strictly below n (n >= 2). */
-export function splitPoint(n: number): number {
+function splitPoint(n: number): number {
   let k = 1;
   while (k * 2 < n) k *= 2;
   return k;
@@ -47,7 +47,7 @@ export class RangeMemo {
 }
 
 /** MTH(D[a:b]) for a range starting aligned to its largest power of two. */
-export function rangeHash(read: NodeReader, a: number, b: number, memo?: RangeMemo): Uint8Array {
+function rangeHash(read: NodeReader, a: number, b: number, memo?: RangeMemo): Uint8Array {
   const n = b - a;
   if (n <= 0) return EMPTY_ROOT;
   if (isPow2(n)) return read(log2(n), a / n);
@@ -68,6 +68,7 @@ export function rootAt(read: NodeReader, size: number): Uint8Array {
 /**
  * PATH(index, D[0:size]): sibling hashes from the leaf up (RFC 9162 2.1.3.1). `memo` (for
  * this `size`) shares right-edge hashes across proofs.
+ * @throws {RangeError} unless `0 <= index < size`
  */
 export function inclusionProof(
   read: NodeReader,
@@ -93,7 +94,10 @@ export function inclusionProof(
   return out;
 }
 
-/** PROOF(first, D[0:second]) (RFC 9162 2.1.4.1); empty when first == second. */
+/**
+ * PROOF(first, D[0:second]) (RFC 9162 2.1.4.1); empty when first == second.
+ * @throws {RangeError} unless `0 < first <= second` (and `second` within the tree)
+ */
 export function consistencyProof(read: NodeReader, first: number, second: number): Uint8Array[] {
   if (!(first > 0 && first <= second)) {
     throw new RangeError(`consistency needs 0 < first <= second, got ${first}, ${second}`);

@@ -5,12 +5,15 @@
  * @module
  */
 import { dirname } from "node:path";
-import { bytesEqual, hex, unhex } from "./hash.ts";
+import { bytesEqual, parseHash } from "./hash.ts";
+import { encodeHex } from "../encoding/mod.ts";
 import { verifyConsistency } from "./merkle.ts";
 import { openCheckpoint, parseVkey } from "./note.ts";
+import { errorMessage } from "../errors/mod.ts";
+import { readBody } from "../http/mod.ts";
 
 /** What the monitor remembers per log URL. */
-export interface SeenCheckpoint {
+interface SeenCheckpoint {
   vkey: string;
   tree_size: number;
   root_hash: string;
@@ -47,7 +50,7 @@ async function readState(path: string): Promise<State> {
     return parsed && typeof parsed === "object" ? parsed as State : {};
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return {};
-    throw new Error(`state file ${path} is unreadable: ${(err as Error).message}`);
+    throw new Error(`state file ${path} is unreadable: ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -58,12 +61,15 @@ async function writeState(path: string, state: State): Promise<void> {
   await Deno.rename(tmp, path); // atomic: a crash never leaves half a state file
 }
 
+/** Largest checkpoint or proof answer read from the log. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
 async function getJson(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
   const res = await fetch(url, {
     headers: { accept: "application/json" },
     signal: AbortSignal.timeout(timeoutMs),
   });
-  const text = await res.text();
+  const text = new TextDecoder().decode(await readBody(res, { limit: MAX_ANSWER_BYTES }));
   if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 200)}`);
   return JSON.parse(text);
 }
@@ -84,7 +90,7 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
   try {
     served = await getJson(`${base}/checkpoint`, timeoutMs);
   } catch (err) {
-    return fail(`cannot fetch checkpoint: ${(err as Error).message}`);
+    return fail(`cannot fetch checkpoint: ${errorMessage(err)}`);
   }
   const vkeyText = opts.vkey ?? seen?.vkey ?? String(served.vkey ?? "");
   const verifier = parseVkey(vkeyText);
@@ -96,12 +102,12 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
     ok: true,
     url: base,
     tree_size: cp.treeSize,
-    root_hash: hex(cp.rootHash),
+    root_hash: encodeHex(cp.rootHash),
     trusted_on_first_use: !opts.vkey && !seen,
   };
   if (seen) {
     report.previous_size = seen.tree_size;
-    const oldRoot = unhex(seen.root_hash);
+    const oldRoot = parseHash(seen.root_hash);
     if (!oldRoot) return fail("state file holds a malformed root hash");
     if (cp.treeSize < seen.tree_size) {
       return fail(`log shrank from ${seen.tree_size} to ${cp.treeSize} entries`, report);
@@ -116,9 +122,9 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
           `${base}/proof/consistency?first=${seen.tree_size}&second=${cp.treeSize}`,
           timeoutMs,
         );
-        proof = (p.consistency_proof as string[]).map((h) => unhex(h) ?? new Uint8Array());
+        proof = (p.consistency_proof as string[]).map((h) => parseHash(h) ?? new Uint8Array());
       } catch (err) {
-        return fail(`cannot fetch consistency proof: ${(err as Error).message}`, report);
+        return fail(`cannot fetch consistency proof: ${errorMessage(err)}`, report);
       }
       if (!verifyConsistency(seen.tree_size, cp.treeSize, oldRoot, cp.rootHash, proof)) {
         return fail(`checkpoint ${cp.treeSize} is not consistent with ${seen.tree_size}`, report);
@@ -128,7 +134,7 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
   state[base] = {
     vkey: vkeyText,
     tree_size: cp.treeSize,
-    root_hash: hex(cp.rootHash),
+    root_hash: encodeHex(cp.rootHash),
     checkpoint: String(served.checkpoint),
     checked_at: new Date().toISOString(),
   };

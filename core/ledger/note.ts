@@ -8,13 +8,14 @@
  * @module
  */
 import { KeyObject, sign as nodeSign } from "node:crypto";
-import { fromBase64, importPublicKey, sign, toBase64, verify } from "../crypto/ed25519.ts";
+import { importPublicKey, sign, verify } from "../crypto/mod.ts";
+import { decodeBase64, encodeBase64, encodeHex } from "../encoding/mod.ts";
 import { sha256 } from "./hash.ts";
 
 /** Signature algorithm byte for Ed25519 in C2SP vkeys and key ids. */
-export const ALG_ED25519 = 0x01;
+const ALG_ED25519 = 0x01;
 /** Longest note accepted for parsing (a checkpoint is a few hundred bytes). */
-export const MAX_NOTE_BYTES = 16 * 1024;
+const MAX_NOTE_BYTES = 16 * 1024;
 const SIG_PREFIX = "\u2014 ";
 
 /** A tree head. */
@@ -52,8 +53,8 @@ export function keyId(name: string, publicRaw: Uint8Array): Uint8Array {
 
 /** The C2SP verifier key string `<name>+<hex key id>+<base64(0x01 || key)>`. */
 export function formatVkey(name: string, publicRaw: Uint8Array): string {
-  const id = Array.from(keyId(name, publicRaw), (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${name}+${id}+${toBase64(new Uint8Array([ALG_ED25519, ...publicRaw]))}`;
+  const id = encodeHex(keyId(name, publicRaw));
+  return `${name}+${id}+${encodeBase64(new Uint8Array([ALG_ED25519, ...publicRaw]))}`;
 }
 
 /** Parses a vkey string; undefined when malformed or not Ed25519. */
@@ -63,11 +64,12 @@ export function parseVkey(text: string): NoteVerifier | undefined {
   if (!m) return undefined;
   const parts = m.slice(1);
   try {
-    const raw = fromBase64(parts[2]);
+    const raw = decodeBase64(parts[2]);
     if (raw.length !== 33 || raw[0] !== ALG_ED25519) return undefined;
     const publicRaw = raw.slice(1);
-    const id = Array.from(keyId(parts[0], publicRaw), (b) => b.toString(16).padStart(2, "0"));
-    return id.join("") === parts[1].toLowerCase() ? { name: parts[0], publicRaw } : undefined;
+    return encodeHex(keyId(parts[0], publicRaw)) === parts[1].toLowerCase()
+      ? { name: parts[0], publicRaw }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -75,7 +77,7 @@ export function parseVkey(text: string): NoteVerifier | undefined {
 
 /** The checkpoint body text. */
 export function formatCheckpoint(cp: Checkpoint): string {
-  return `${cp.origin}\n${cp.treeSize}\n${toBase64(cp.rootHash)}\n`;
+  return `${cp.origin}\n${cp.treeSize}\n${encodeBase64(cp.rootHash)}\n`;
 }
 
 /** Parses a checkpoint body; undefined when malformed. Extension lines are allowed and ignored. */
@@ -87,8 +89,8 @@ export function parseCheckpoint(body: string): Checkpoint | undefined {
   const treeSize = Number(size);
   if (!Number.isSafeInteger(treeSize)) return undefined;
   try {
-    const rootHash = fromBase64(root);
-    if (rootHash.length !== 32 || toBase64(rootHash) !== root) return undefined;
+    const rootHash = decodeBase64(root);
+    if (rootHash.length !== 32 || encodeBase64(rootHash) !== root) return undefined;
     return { origin, treeSize, rootHash };
   } catch {
     return undefined;
@@ -124,7 +126,10 @@ export function signNow(key: CryptoKey, data: Uint8Array): Uint8Array | undefine
   }
 }
 
-/** Signs a note body (which must end in a newline) and returns the full note text. */
+/**
+ * Signs a note body (which must end in a newline) and returns the full note text.
+ * @throws {RangeError} when the body does not end with a newline
+ */
 export async function signNote(body: string, signer: NoteSigner): Promise<string> {
   if (!body.endsWith("\n")) throw new RangeError("note body must end with a newline");
   const sig = signNow(signer.privateKey, enc.encode(body)) ??
@@ -132,7 +137,7 @@ export async function signNote(body: string, signer: NoteSigner): Promise<string
   const blob = new Uint8Array(4 + sig.length);
   blob.set(keyId(signer.name, signer.publicRaw));
   blob.set(sig, 4);
-  return `${body}\n${SIG_PREFIX}${signer.name} ${toBase64(blob)}\n`;
+  return `${body}\n${SIG_PREFIX}${signer.name} ${encodeBase64(blob)}\n`;
 }
 
 /** A parsed note: body text and its signature lines. */
@@ -154,7 +159,7 @@ export function parseNote(text: string): ParsedNote | undefined {
     const [name, b64, extra] = line.slice(SIG_PREFIX.length).split(" ");
     if (!name || !b64 || extra !== undefined) return undefined;
     try {
-      const blob = fromBase64(b64);
+      const blob = decodeBase64(b64);
       if (blob.length < 5) return undefined;
       signatures.push({ name, keyId: blob.slice(0, 4), signature: blob.slice(4) });
     } catch {

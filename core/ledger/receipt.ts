@@ -4,14 +4,14 @@
  * key is given). Used by the dashboard and any client holding a receipt.
  * @module
  */
-import { CanonicalJsonError } from "./canonical.ts";
+import { CanonicalJsonError } from "../encoding/mod.ts";
 import { entryBytes, type LedgerEntry, type Receipt } from "./entry.ts";
-import { bytesEqual, leafHash, unhex } from "./hash.ts";
+import { bytesEqual, leafHash, parseHash } from "./hash.ts";
 import { rootFromInclusion } from "./merkle.ts";
 import { keyId, noteSignedBy, openCheckpoint } from "./note.ts";
 
 /** Longest inclusion proof accepted (a tree of 2^64 leaves needs 64). */
-export const MAX_PROOF_LENGTH = 64;
+const MAX_PROOF_LENGTH = 64;
 
 /**
  * Verifies a receipt for an entry. Never throws: malformed input is `{ok: false, reason}`.
@@ -46,11 +46,11 @@ async function check(
   }
   const path: Uint8Array[] = [];
   for (const p of proof) {
-    const b = unhex(p);
+    const b = parseHash(p);
     if (!b || b.length !== 32) return { ok: false, reason: "inclusion_proof holds a non-hash" };
     path.push(b);
   }
-  const claimedRoot = unhex(receipt.root_hash);
+  const claimedRoot = parseHash(receipt.root_hash);
   if (!claimedRoot || claimedRoot.length !== 32) return { ok: false, reason: "bad root_hash" };
   const leaf = leafHash(entryBytes(entry));
   const root = rootFromInclusion(entry.index, receipt.tree_size, leaf, path);

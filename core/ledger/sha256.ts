@@ -126,7 +126,10 @@ function compress(b: Uint8Array, off: number): void {
   H[7] = (H[7] + h) | 0;
 }
 
-/** SHA-256 of `data[0:length]` (default: all of it), as a new 32-byte array. */
+/**
+ * SHA-256 of `data[0:length]` (default: all of it), as a new 32-byte array.
+ * @throws {RangeError} when `length` exceeds the input
+ */
 export function sha256Js(data: Uint8Array, length = data.length): Uint8Array {
   if (!(Number.isSafeInteger(length) && length >= 0 && length <= data.length)) {
     throw new RangeError(`length ${length} outside 0..${data.length}`);

@@ -55,15 +55,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 `;
 
 /** Bytes of the database file memory-mapped by read-only (verification) opens. */
-export const VERIFY_MMAP_BYTES = 1 << 30;
+const VERIFY_MMAP_BYTES = 1 << 30;
 /** Page cache of read-only (verification) opens, in KiB. */
-export const VERIFY_CACHE_KIB = 256 * 1024;
+const VERIFY_CACHE_KIB = 256 * 1024;
 
 /** Rows per query when scanning entries or nodes for verification. */
-export const SCAN_CHUNK = 4096;
+const SCAN_CHUNK = 4096;
 
 /** Thrown when a node a proof needs is missing from storage (a damaged database). */
-export class MissingNodeError extends Error {
+class MissingNodeError extends Error {
   override name = "MissingNodeError";
 }
 
@@ -192,7 +192,8 @@ export class LedgerStore {
 
   /** A metadata value (origin, vkey). */
   getMeta(key: string): string | undefined {
-    return (this.#s.getMeta.get(key) as Row | undefined)?.value as string | undefined;
+    const value = this.#s.getMeta.get(key)?.value;
+    return typeof value === "string" ? value : undefined;
   }
 
   /** Sets a metadata value. */

@@ -4,13 +4,14 @@
  * signature. Stops at the first problem and names the first bad index.
  * @module
  */
-import { bytesEqual, hex, leafHashOfText } from "./hash.ts";
+import { bytesEqual, leafHashOfText } from "./hash.ts";
+import { encodeHex } from "../encoding/mod.ts";
 import { Frontier } from "./merkle.ts";
 import { type NoteVerifier, openCheckpoint, parseVkey } from "./note.ts";
 import { LedgerStore } from "./store.ts";
 
 /** Checkpoint signatures verified concurrently per round (bounds memory on huge logs). */
-export const SIGNATURE_ROUND = 256;
+const SIGNATURE_ROUND = 256;
 
 /** Outcome of a verification. */
 export interface VerifyReport {
@@ -103,7 +104,7 @@ async function verifyStore(store: LedgerStore, pinned?: string): Promise<VerifyR
       throw new Bad(last, `entries from ${last} are not covered by any checkpoint`);
     }
     await sigs.settle();
-    return { ok: true, entries: size, checkpoints, root_hash: hex(frontier.root()) };
+    return { ok: true, entries: size, checkpoints, root_hash: encodeHex(frontier.root()) };
   } catch (err) {
     const earlier = await sigs.settle().then(() => undefined, (e) => e as Bad);
     const bad = earlier ?? (err instanceof Bad ? err : new Bad(frontier.size, String(err)));

@@ -53,7 +53,7 @@ export interface LoggerOptions {
 const encoder = new TextEncoder();
 
 /** Writes one line to stdout synchronously, looping over partial writes. */
-export function stdoutSink(line: string): void {
+function stdoutSink(line: string): void {
   const bytes = encoder.encode(line + "\n");
   let off = 0;
   try {
@@ -64,7 +64,7 @@ export function stdoutSink(line: string): void {
 }
 
 /** Builds one scrubbed JSON line. Exposed for tests and for other writers (audit trails). */
-export function formatLine(level: Level, service: string, msg: string, fields: Fields): string {
+function formatLine(level: Level, service: string, msg: string, fields: Fields): string {
   const rec: Record<string, unknown> = {
     ts: new Date().toISOString(),
     level,

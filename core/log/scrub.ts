@@ -65,7 +65,7 @@ export function scrubString(value: string, key?: string): string {
 }
 
 /** Maximum nesting scrubbed before a value is replaced by a marker (bounds work on hostile input). */
-export const SCRUB_MAX_DEPTH = 32;
+const SCRUB_MAX_DEPTH = 32;
 
 /**
  * Deep-scrubs any JSON-like value; sensitive keys lose their whole value. Never mutates input.

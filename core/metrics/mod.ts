@@ -61,7 +61,7 @@ export class Registry {
 }
 
 /** Options shared by every metric type. */
-export interface MetricOptions<L extends string, T = unknown> {
+interface MetricOptions<L extends string, T = unknown> {
   name: string;
   help: string;
   labelNames?: readonly L[];
@@ -249,7 +249,7 @@ export class Gauge<L extends string = string> extends Base<L, { v: number }> {
 }
 
 /** Default histogram buckets (seconds), as in the Prometheus client libraries. */
-export const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 type HistState = { counts: number[]; sum: number; count: number };
 

@@ -11,7 +11,7 @@ import { COLON, HYPHEN, isJsonSpace, memberName, QUOTE } from "./chars.ts";
 export const SSN_CONTEXT_CHARS = 40;
 
 /** Longest member name (its last characters) searched for SSN words. */
-export const SSN_KEY_CHARS = 128;
+const SSN_KEY_CHARS = 128;
 
 /** Most characters between a member name and its value for the name to count as context. */
 const MAX_KEY_GAP = 64;

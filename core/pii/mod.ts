@@ -10,34 +10,14 @@
  * ```
  * @module
  */
+export { DEFAULT_MAX_JSON_DEPTH, scanPii } from "./scan.ts";
 export {
-  CARD_MAX_DIGITS,
-  CARD_MIN_DIGITS,
-  cardBrand,
-  itinValid,
-  luhnValid,
-  ssnValid,
-} from "./cards.ts";
-export { hasSsnContext, SSN_CONTEXT_CHARS } from "./context.ts";
-export {
-  DEFAULT_MAX_JSON_DEPTH,
-  type PiiKind,
-  type PiiSpan,
-  type ScanOptions,
-  scanPii,
-  type ScanResult,
-  type SecretSpan,
-} from "./scan.ts";
-export {
-  CARD_PLACEHOLDER,
   hasPiiSizedNumber,
   inspectText,
-  installPiiLogScrubber,
   MIN_PII_CHARS,
   redactPiiNumbers,
-  redactSpans,
   scrubJsonText,
-  scrubPiiText,
-  SSN_PLACEHOLDER,
   type TextInspection,
 } from "./scrub.ts";
+export type { SecretSpan } from "./secrets.ts";
+export type { PiiKind, PiiSpan, ScanOptions, ScanResult } from "./types.ts";

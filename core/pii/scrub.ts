@@ -33,7 +33,7 @@ const SECRET_REPLACEMENT = `"${REDACTED}"`;
  * // '{"password":"[REDACTED]","card":"[CREDIT_CARD_REDACTED]"}'
  * ```
  */
-export function redactSpans(
+function redactSpans(
   text: string,
   spans: readonly PiiSpan[],
   secrets: readonly SecretSpan[] = [],
@@ -182,7 +182,7 @@ export function hasPiiSizedNumber(value: unknown, depth = 0): boolean {
 }
 
 /** Registers {@linkcode scrubPiiText} with the log scrubber (idempotent). */
-export function installPiiLogScrubber(): void {
+function installPiiLogScrubber(): void {
   addScrubber(scrubPiiText);
 }
 

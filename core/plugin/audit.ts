@@ -13,12 +13,14 @@ import { init as lexerReady, parse as lex } from "es-module-lexer";
 import { basename, extname } from "node:path";
 import { fileURLToPath as fromFileUrl, pathToFileURL as toFileUrl } from "node:url";
 import { PluginError } from "./errors.ts";
+import { isInside } from "./paths.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /**
  * Node built-ins a plugin may import: pure computation, or (node:os) calls that Deno gates with
  * the same `sys` permission as its own APIs. Anything with file, process or network reach is out.
  */
-export const NODE_BUILTIN_ALLOW_LIST: ReadonlySet<string> = new Set([
+const NODE_BUILTIN_ALLOW_LIST: ReadonlySet<string> = new Set([
   "assert",
   "assert/strict",
   "buffer",
@@ -34,9 +36,9 @@ export const NODE_BUILTIN_ALLOW_LIST: ReadonlySet<string> = new Set([
 ]);
 
 /** Most modules one plugin may contain (bounds audit work on hostile input). */
-export const MAX_AUDIT_FILES = 500;
+const MAX_AUDIT_FILES = 500;
 /** Largest module the audit reads, in bytes. */
-export const MAX_MODULE_BYTES = 4 * 1024 * 1024;
+const MAX_MODULE_BYTES = 4 * 1024 * 1024;
 /** Most problems listed in one error message. */
 const MAX_PROBLEMS_LISTED = 20;
 
@@ -63,6 +65,7 @@ interface Ctx {
 /**
  * Audits the module graph from `entry` (relative to `dir`). Throws PluginError("import_denied")
  * listing every offending import, naming the file and the specifier.
+ * @throws {PluginError} `import_denied` listing every offending import
  */
 export async function auditImports(dir: string, entry: string): Promise<AuditReport> {
   await lexerReady;
@@ -111,7 +114,7 @@ async function auditModule(ctx: Ctx, file: string): Promise<void> {
     [imports] = lex(src, file);
   } catch (err) {
     // Fail closed: what the lexer cannot read, the audit cannot vouch for.
-    ctx.problems.push(`${rel}: cannot be lexed: ${(err as Error).message.split("\n")[0]}`);
+    ctx.problems.push(`${rel}: cannot be lexed: ${errorMessage(err).split("\n")[0]}`);
     return;
   }
   for (const imp of imports) {
@@ -169,16 +172,12 @@ async function checkSpecifier(
     return;
   }
   // The SDK is types only: `import type` is erased before load, so it never reads the file.
-  if (basename(target) === SDK_FILE && !insideRoot(ctx.root, target)) {
+  if (basename(target) === SDK_FILE && !isInside(ctx.root, target)) {
     if (!typeOnly) ctx.problems.push(`${named}: import the SDK with \`import type\` (types only)`);
     return;
   }
   const real = await realInside(ctx, target, named);
   if (real) ctx.queue.push(real);
-}
-
-function insideRoot(root: string, path: string): boolean {
-  return path === root || path.startsWith(root.endsWith("/") ? root : root + "/");
 }
 
 // Resolves symlinks, then requires the real path to be inside the plugin folder.
@@ -187,22 +186,13 @@ async function realInside(ctx: Ctx, path: string, named: string): Promise<string
   try {
     real = await Deno.realPath(path);
   } catch {
-    const outside = !insideRoot(ctx.root, normalizeDots(path));
+    const outside = !isInside(ctx.root, path);
     ctx.problems.push(`${named}: ${outside ? "resolves outside the plugin folder" : "not found"}`);
     return undefined;
   }
-  if (!insideRoot(ctx.root, real)) {
+  if (!isInside(ctx.root, real)) {
     ctx.problems.push(`${named}: resolves outside the plugin folder (to ${real})`);
     return undefined;
   }
   return real;
-}
-
-function normalizeDots(path: string): string {
-  const out: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "..") out.pop();
-    else if (part !== "." && part !== "") out.push(part);
-  }
-  return "/" + out.join("/");
 }

@@ -77,6 +77,7 @@ function checkConstraints(name: string, f: ConfigField, v: unknown): void {
 /**
  * Validates `config` against the manifest's field list and returns it with defaults applied
  * (contract 3). Throws PluginError("invalid_config") naming the first bad field.
+ * @throws {PluginError} `invalid_config` naming the first field that does not match the manifest's schema
  */
 export function validatePluginConfig(
   manifest: PluginManifest,

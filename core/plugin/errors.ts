@@ -24,9 +24,13 @@ export type PluginErrorCode =
 /** A plugin that cannot be loaded, configured or called; `code` says which problem. */
 export class PluginError extends Error {
   override name = "PluginError";
-  /** @param code the problem kind @param message what was wrong, naming the field or import */
-  constructor(readonly code: PluginErrorCode, message: string) {
-    super(message);
+  /**
+   * @param code the problem kind
+   * @param message what was wrong, naming the field or import
+   * @param options `cause`: the error behind it
+   */
+  constructor(readonly code: PluginErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 

@@ -4,9 +4,7 @@
  * unknown type or severity is the plugin's bug and is reported as invalid output.
  * @module
  */
-import type { Severity, TriggerEvent } from "../../plugins/sdk.ts";
-
-export type { TriggerEvent };
+import type { Severity, TriggerEvent } from "./contract.ts";
 
 const SEVERITIES = new Set<Severity>(["low", "medium", "high", "critical"]);
 const MAX_FIELD_CHARS = 256;

@@ -50,7 +50,10 @@ function expand(entry: string, config: Record<string, unknown>): string[] {
   });
 }
 
-/** `https://api.example.com/x` -> `api.example.com:443`; `host:port` and `host` pass through. */
+/**
+ * `https://api.example.com/x` -> `api.example.com:443`; `host:port` and `host` pass through.
+ * @throws {PluginError} `invalid_config` when the grant is not a URL or host:port, or names an unsupported scheme
+ */
 export function netGrant(value: string): string {
   if (value.includes("://")) {
     let u: URL;
@@ -107,7 +110,7 @@ export function workerPermissions(dir: string, g: Grants): WorkerPermissions {
 }
 
 /** True when running as a `deno compile` binary. */
-export function isCompiled(): boolean {
+function isCompiled(): boolean {
   return Deno.build.standalone === true;
 }
 

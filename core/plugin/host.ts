@@ -4,6 +4,7 @@
  * watchdog, too much printing, garbage on the wire) into a typed {@linkcode PluginResult}.
  * @module
  */
+import { settledWithin } from "../async/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { failure, type PluginErrorType, type PluginResult } from "./errors.ts";
 import type { HostCommand } from "./grants.ts";
@@ -20,10 +21,10 @@ import {
 /** Bytes of the child's stderr kept for diagnosing a crash (a tail). */
 export const STDERR_TAIL_BYTES = 8 * 1024;
 /** Bytes of stray printed output kept for the result's `output` field. */
-export const NOISE_SAMPLE_BYTES = 4 * 1024;
+const NOISE_SAMPLE_BYTES = 4 * 1024;
 
 /** How long to wait for the child's pipes to drain after it exits, before classifying the exit. */
-export const EXIT_DRAIN_MS = 250;
+const EXIT_DRAIN_MS = 250;
 
 const RESULT_TYPES = new Set<PluginErrorType>([
   "timeout",
@@ -92,9 +93,7 @@ export class PluginHost {
     // Read the child's last words (an OOM report, a final frame) before judging its exit; a
     // grandchild holding the pipes open must not delay that judgement for long.
     this.closed = this.exited.then(async (s) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([pumps, new Promise((r) => timer = setTimeout(r, EXIT_DRAIN_MS))]);
-      clearTimeout(timer);
+      await settledWithin(pumps, EXIT_DRAIN_MS);
       this.#writer.close().catch(() => {});
       this.#onExit(s);
     });

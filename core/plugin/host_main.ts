@@ -16,9 +16,9 @@ import {
 } from "./protocol.ts";
 
 /** How often the host samples its own RSS (ArrayBuffers are outside the V8 heap cap). */
-export const RSS_POLL_MS = 50;
+const RSS_POLL_MS = 50;
 /** Longest line the host accepts from its parent (init with config, or one request). */
-export const MAX_PARENT_LINE_BYTES = 80 * 1024 * 1024;
+const MAX_PARENT_LINE_BYTES = 80 * 1024 * 1024;
 
 const encoder = new TextEncoder();
 

@@ -8,6 +8,7 @@ import { auditImports, type AuditReport } from "./audit.ts";
 import { validateField } from "./config.ts";
 import { PluginError } from "./errors.ts";
 import { isExternal, MAX_MANIFEST_BYTES, parseManifest, type PluginManifest } from "./manifest.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** A plugin folder that passed every load-time check (contract 3). */
 export interface LoadedPlugin {
@@ -24,6 +25,7 @@ const ENTRY_EXTS = new Set([".ts", ".js", ".mjs", ".mts"]);
  * Loads and checks a plugin folder: plugin.yaml schema, config field declarations (defaults
  * must satisfy their own constraints), entry module, import audit. Throws PluginError naming the
  * problem (codes not_found, invalid_manifest, import_denied).
+ * @throws {PluginError} `not_found`, `invalid_manifest` or `import_denied`
  */
 export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
   let real: string;
@@ -31,7 +33,9 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
     real = await Deno.realPath(dir);
     if (!(await Deno.stat(real)).isDirectory) throw new Error("not a directory");
   } catch (err) {
-    throw new PluginError("not_found", `plugin folder ${dir}: ${(err as Error).message}`);
+    throw new PluginError("not_found", `plugin folder ${dir}: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   const manifestPath = `${real}/plugin.yaml`;
   let text: string;
@@ -46,7 +50,9 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
     text = await Deno.readTextFile(manifestPath);
   } catch (err) {
     if (err instanceof PluginError) throw err;
-    throw new PluginError("not_found", `${manifestPath}: ${(err as Error).message.split("\n")[0]}`);
+    throw new PluginError("not_found", `${manifestPath}: ${errorMessage(err).split("\n")[0]}`, {
+      cause: err,
+    });
   }
   const manifest = parseManifest(text, manifestPath);
   for (const [name, f] of Object.entries(manifest.config)) {
@@ -56,7 +62,8 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
     } catch (err) {
       throw new PluginError(
         "invalid_manifest",
-        `${manifestPath}: default of ${(err as Error).message}`,
+        `${manifestPath}: default of ${errorMessage(err)}`,
+        { cause: err },
       );
     }
   }
@@ -96,7 +103,9 @@ async function externalEntry(dir: string, m: PluginManifest): Promise<AuditRepor
   try {
     if (!(await Deno.stat(`${dir}/${m.entry}`)).isFile) throw new Error("not a file");
   } catch (err) {
-    throw new PluginError("not_found", `${where}: entry ${m.entry}: ${(err as Error).message}`);
+    throw new PluginError("not_found", `${where}: entry ${m.entry}: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   return { modules: [`${dir}/${m.entry}`], computedImports: [] };
 }

@@ -6,32 +6,33 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { PluginError } from "./errors.ts";
 import { fromUpstreamManifest, isUpstreamManifest } from "./upstream_manifest.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Runtimes a plugin may use: Deno (in-process sandbox) or an external one under bubblewrap. */
-export const RUNTIMES = ["deno", "python"] as const;
+const RUNTIMES = ["deno", "python"] as const;
 /** How an external plugin talks: line JSON on stdin/stdout, argv + input.json, or argv + the agent's JSON-RPC socket. */
 export const PROTOCOLS = ["lines", "argv", "rpc"] as const;
 
 /** Manifest id shape: lower-case, digits and dashes, 2-64 chars. */
-export const PLUGIN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,63}$/;
+const PLUGIN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,63}$/;
 const SEMVER =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
 /** Default and ceiling for `limits.timeout_ms`. */
-export const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 /** Largest accepted `limits.timeout_ms` (one hour). */
 export const MAX_TIMEOUT_MS = 3_600_000;
 /** Default V8 heap cap for a plugin, in MiB. */
-export const DEFAULT_MEMORY_MB = 128;
+const DEFAULT_MEMORY_MB = 128;
 /** Default bound on a call's output (result JSON, and printed bytes), in bytes. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 /** Largest accepted `limits.max_output_bytes`. */
-export const MAX_OUTPUT_BYTES_CEILING = 64 * 1024 * 1024;
+const MAX_OUTPUT_BYTES_CEILING = 64 * 1024 * 1024;
 /** Largest plugin.yaml read, in bytes. */
 export const MAX_MANIFEST_BYTES = 256 * 1024;
 
 /** Deno system-information APIs a plugin may declare under `permissions.sys`. */
-export const SYS_NAMES = [
+const SYS_NAMES = [
   "cpus",
   "hostname",
   "loadavg",
@@ -120,8 +121,6 @@ export const ManifestSchema = z.object({
 export type PluginManifest = z.infer<typeof ManifestSchema>;
 /** A plugin kind. */
 export type PluginKind = PluginManifest["kind"];
-/** The six declarable permission kinds. */
-export type Permissions = PluginManifest["permissions"];
 /** The three hard limits. */
 export type Limits = PluginManifest["limits"];
 
@@ -130,7 +129,10 @@ export function isExternal(m: Pick<PluginManifest, "runtime">): boolean {
   return m.runtime !== undefined && m.runtime.type !== "deno";
 }
 
-/** Parses and validates plugin.yaml text; `where` names the file in errors. */
+/**
+ * Parses and validates plugin.yaml text; `where` names the file in errors.
+ * @throws {PluginError} `invalid_manifest` naming the file, line or field at fault
+ */
 export function parseManifest(text: string, where: string): PluginManifest {
   let raw: unknown;
   try {
@@ -138,7 +140,8 @@ export function parseManifest(text: string, where: string): PluginManifest {
   } catch (err) {
     throw new PluginError(
       "invalid_manifest",
-      `${where}: not valid YAML: ${(err as Error).message.split("\n")[0]}`,
+      `${where}: not valid YAML: ${errorMessage(err).split("\n")[0]}`,
+      { cause: err },
     );
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {

@@ -12,26 +12,51 @@
  * ```
  * @module
  */
-export { type LoadedPlugin, loadPlugin } from "./load.ts";
-export { secretValues, validatePluginConfig } from "./config.ts";
-export { PluginRunner, type RunnerOptions } from "./runner.ts";
+export type { AuditReport } from "./audit.ts";
+export { validatePluginConfig } from "./config.ts";
+export type {
+  DetectFn,
+  ExecuteFn,
+  HealthFn,
+  InitFn,
+  PluginContext,
+  PluginLogger,
+  SendFn,
+  Severity,
+  TriggerEvent,
+} from "./contract.ts";
 export {
   PluginError,
   type PluginErrorCode,
   type PluginErrorType,
   type PluginResult,
 } from "./errors.ts";
-export type { ConfigField, Limits, Permissions, PluginKind, PluginManifest } from "./manifest.ts";
-export { isExternal } from "./manifest.ts";
-export { computeGrants, type Grants, isCompiled } from "./grants.ts";
-export { NODE_BUILTIN_ALLOW_LIST } from "./audit.ts";
-export type { TriggerEvent } from "./events.ts";
+export { handleRpc, type RpcHandlers } from "./external/rpc.ts";
+export { ExternalRunner, type ExternalRunnerOptions } from "./external/runner.ts";
+export { sandboxUnavailable } from "./external/sandbox.ts";
+export { computeGrants, type Grants, type HostCommand } from "./grants.ts";
+export type { HostSpec } from "./host.ts";
+export { runPluginHost } from "./host_main.ts";
+export { type LoadedPlugin, loadPlugin } from "./load.ts";
 export {
+  isExternal,
+  ManifestSchema,
+  parseManifest,
+  type PluginKind,
+  type PluginManifest,
+} from "./manifest.ts";
+export { isInside } from "./paths.ts";
+export type { InitFrame, WorkerPermissions } from "./protocol.ts";
+export { PluginRunner, type RunnerOptions } from "./runner.ts";
+export {
+  type DigestOptions,
+  type PluginDigest,
   pluginDigest,
   type PluginSignature,
   PluginSignatureError,
   readSignature,
   SIGNATURE_FILE,
+  SIGNATURE_FORMAT,
   type SignatureFailure,
   signPlugin,
   type VerifiedPlugin,

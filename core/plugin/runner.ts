@@ -15,24 +15,27 @@ import { computeGrants, HOST_RSS_OVERHEAD_MB, hostCommand, workerPermissions } f
 import { type HostSpec, PluginHost } from "./host.ts";
 import type { LoadedPlugin } from "./load.ts";
 import type { PluginMethod } from "./protocol.ts";
-import { checkEvents, type TriggerEvent } from "./events.ts";
+import type { TriggerEvent } from "./contract.ts";
+import { checkEvents } from "./events.ts";
+import { errorMessage } from "../errors/mod.ts";
+import { permittedEnv } from "../config/mod.ts";
 
 /** Default number of warm hosts per plugin. */
-export const DEFAULT_POOL_SIZE = 1;
+const DEFAULT_POOL_SIZE = 1;
 /** Largest pool accepted. */
-export const MAX_POOL_SIZE = 64;
+const MAX_POOL_SIZE = 64;
 /** Default calls a host serves before it is replaced. */
-export const DEFAULT_MAX_CALLS_PER_HOST = 1000;
+const DEFAULT_MAX_CALLS_PER_HOST = 1000;
 /** Default bound on callers waiting for a free host. */
-export const DEFAULT_MAX_QUEUE = 1000;
+const DEFAULT_MAX_QUEUE = 1000;
 /** Default time a host may take to load the plugin and run its init(). */
-export const DEFAULT_START_TIMEOUT_MS = 30_000;
+const DEFAULT_START_TIMEOUT_MS = 30_000;
 /** Default log lines kept per call. */
-export const DEFAULT_MAX_LOG_LINES = 1000;
+const DEFAULT_MAX_LOG_LINES = 1000;
 /** Default trigger events kept per detect() call. */
-export const DEFAULT_MAX_EVENTS = 1000;
+const DEFAULT_MAX_EVENTS = 1000;
 /** Largest request or data payload sent to a plugin, in bytes. */
-export const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
 
 /** Options for {@linkcode PluginRunner} (contract 3, plus bounds with defaults). */
 export interface RunnerOptions {
@@ -211,7 +214,7 @@ export class PluginRunner {
     } catch (err) {
       this.#starting--;
       this.#wake();
-      return failure("crashed", `cannot start plugin host: ${(err as Error).message}`);
+      return failure("crashed", `cannot start plugin host: ${errorMessage(err)}`);
     }
     const r = await h.start();
     this.#starting--;
@@ -244,7 +247,7 @@ function inputProblem(arg: unknown, max: number): string | undefined {
   try {
     json = JSON.stringify(arg);
   } catch (err) {
-    return `plugin input is not JSON: ${(err as Error).message}`;
+    return `plugin input is not JSON: ${errorMessage(err)}`;
   }
   if (json !== undefined && json.length > max) {
     return `plugin input is ${json.length} characters, more than ${max}`;
@@ -259,20 +262,11 @@ const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 function childEnv(grants: { env: string[]; run: string[] }, given?: Record<string, string>) {
   const env: Record<string, string> = { NO_COLOR: "1" };
   for (const name of grants.env) {
-    const v = given?.[name] ?? readEnv(name);
+    const v = given?.[name] ?? permittedEnv(name);
     if (v !== undefined) env[name] = v;
   }
-  if (grants.run.length > 0) env.PATH = given?.PATH ?? readEnv("PATH") ?? DEFAULT_PATH;
-  const denoDir = readEnv("DENO_DIR");
+  if (grants.run.length > 0) env.PATH = given?.PATH ?? permittedEnv("PATH") ?? DEFAULT_PATH;
+  const denoDir = permittedEnv("DENO_DIR");
   if (denoDir) env.DENO_DIR = denoDir;
   return env;
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return;
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
 }

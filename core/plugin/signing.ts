@@ -22,21 +22,22 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { type Issuer, keyIdOf, parsePublicKey } from "../auth/credential.ts";
-import { fromBase64, sign, toBase64, verify } from "../crypto/ed25519.ts";
+import { type Issuer, keyIdOf, parsePublicKey } from "../auth/mod.ts";
+import { sign, verify } from "../crypto/mod.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/mod.ts";
 
 /** The signature file at the top of a signed plugin folder. */
 export const SIGNATURE_FILE = "plugin.sig";
 /** Format tag of plugin.sig, also the domain separator of what is signed. */
 export const SIGNATURE_FORMAT = "iatp-plugin-sig-v1";
 /** First line of the canonical listing the digest covers. */
-export const DIGEST_HEADER = "iatp-plugin-digest-v1";
+const DIGEST_HEADER = "iatp-plugin-digest-v1";
 /** Largest plugin.sig read. */
-export const MAX_SIGNATURE_BYTES = 4096;
+const MAX_SIGNATURE_BYTES = 4096;
 /** Default bound on the files a digest covers. */
-export const DEFAULT_DIGEST_MAX_FILES = 10_000;
+const DEFAULT_DIGEST_MAX_FILES = 10_000;
 /** Default bound on the bytes a digest reads. */
-export const DEFAULT_DIGEST_MAX_BYTES = 256 * 1024 * 1024;
+const DEFAULT_DIGEST_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Why a plugin folder does not verify (or cannot be signed). */
 export type SignatureFailure =
@@ -175,7 +176,7 @@ export async function signPlugin(
     algorithm: "ed25519",
     key_id: key.kid,
     digest: d.digest,
-    signature: toBase64(await sign(key.keys.privateKey, signedMessage(d.digest))),
+    signature: encodeBase64(await sign(key.keys.privateKey, signedMessage(d.digest))),
   };
   await Deno.writeTextFile(join(dir, SIGNATURE_FILE), JSON.stringify(sig, null, 2) + "\n", {
     mode: 0o644,
@@ -204,7 +205,9 @@ export async function readSignature(dir: string): Promise<PluginSignature> {
     info = await Deno.lstat(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new PluginSignatureError("unsigned", `no ${SIGNATURE_FILE}: the plugin is unsigned`);
+      throw new PluginSignatureError("unsigned", `no ${SIGNATURE_FILE}: the plugin is unsigned`, {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -265,7 +268,7 @@ export async function verifyPlugin(
       `signed by an unknown key ${sig.key_id}`,
     );
   }
-  if (!await verify(key, fromBase64(sig.signature), signedMessage(sig.digest))) {
+  if (!await verify(key, decodeBase64(sig.signature), signedMessage(sig.digest))) {
     throw new PluginSignatureError(
       "bad_signature",
       `the signature of key ${sig.key_id} over ${sig.digest} is invalid`,

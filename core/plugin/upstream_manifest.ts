@@ -35,7 +35,7 @@ export function memoryMb(v: unknown): number | undefined {
 }
 
 /** `"120s"`, `"5m"`, `"500ms"`, `"unlimited"` as ms (unlimited: the largest accepted). */
-export function executionMs(v: unknown): number | undefined {
+function executionMs(v: unknown): number | undefined {
   if (v === "unlimited") return MAX_TIMEOUT_MS;
   if (typeof v === "number") return Math.min(MAX_TIMEOUT_MS, Math.round(v * 1000));
   if (typeof v !== "string") return undefined;

@@ -137,7 +137,7 @@ async function call(msg: CallMsg): Promise<Record<string, unknown>> {
       return {
         ok: false,
         type: "invalid_output",
-        message: `plugin output is not JSON: ${(err as Error).message}`,
+        message: `plugin output is not JSON: ${err instanceof Error ? err.message : String(err)}`,
       };
     }
     return { ok: true, json, cut };

@@ -13,26 +13,21 @@
  */
 import type { CompatMode } from "../compat/mod.ts";
 import { isValidationError } from "../errors/mod.ts";
-import { canonicalize, CanonicalJsonError } from "../ledger/canonical.ts";
-import { type AuditClient, AuditClientError } from "../ledger/client.ts";
+import { canonicalize, CanonicalJsonError } from "../encoding/mod.ts";
+import { type AuditClient, AuditClientError } from "../ledger/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import {
-  type RelayClient,
-  RelayError,
-  type RelayEvent,
-  type Subscription,
-} from "../relay/client.ts";
+import { type RelayClient, RelayError, type RelayEvent, type Subscription } from "../relay/mod.ts";
 import type { Decision, PolicyEngine } from "./engine.ts";
 import { MAX_INTENT_STRING, parseIntent, SessionRiskError } from "./intent.ts";
 import { decisionWire } from "./wire.ts";
 import type { DecisionState } from "./state.ts";
 
 /** Topic intents arrive on. */
-export const INTENT_TOPIC = "access.intent";
+const INTENT_TOPIC = "access.intent";
 /** Topic decisions are published on. */
-export const DECISION_TOPIC = "access.decision";
+const DECISION_TOPIC = "access.decision";
 /** Undelivered decisions retried per round. */
-export const REDELIVER_BATCH = 100;
+const REDELIVER_BATCH = 100;
 
 /** Options for {@linkcode DecisionBridge}. */
 export interface BridgeOptions {

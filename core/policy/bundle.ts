@@ -8,13 +8,14 @@
 import * as cedar from "@cedar-policy/cedar-wasm";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Largest bundle file read. */
-export const MAX_BUNDLE_FILE_BYTES = 1024 * 1024;
+const MAX_BUNDLE_FILE_BYTES = 1024 * 1024;
 /** Most files in a bundle directory. */
-export const MAX_BUNDLE_FILES = 256;
+const MAX_BUNDLE_FILES = 256;
 /** Name of the optional static entities file. */
-export const ENTITIES_FILE = "entities.json";
+const ENTITIES_FILE = "entities.json";
 
 /** A bundle that cannot be loaded; names the file and the problem. */
 export class PolicyBundleError extends Error {
@@ -40,7 +41,10 @@ export interface Bundle {
   entities: cedar.EntityJson[];
 }
 
-/** Reads the bundle files: name -> text, sorted by name. */
+/**
+ * Reads the bundle files: name -> text, sorted by name.
+ * @throws {PolicyBundleError} when the folder cannot be read or holds too many or too large files
+ */
 export async function readBundleFiles(dir: string): Promise<Map<string, string>> {
   const names: string[] = [];
   try {
@@ -53,9 +57,9 @@ export async function readBundleFiles(dir: string): Promise<Map<string, string>>
       }
     }
   } catch (err) {
-    throw new PolicyBundleError(
-      `${dir}: cannot read the policy directory: ${(err as Error).message}`,
-    );
+    throw new PolicyBundleError(`${dir}: cannot read the policy directory: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   if (names.length > MAX_BUNDLE_FILES) {
     throw new PolicyBundleError(`${dir}: more than ${MAX_BUNDLE_FILES} bundle files`);
@@ -113,7 +117,10 @@ function checkAnnotations(p: LoadedPolicy): void {
   }
 }
 
-/** Parses and validates bundle files. Throws PolicyBundleError naming the file. */
+/**
+ * Parses and validates bundle files. Throws PolicyBundleError naming the file.
+ * @throws {PolicyBundleError} naming the file and the problem (a Cedar syntax error, bad entities JSON)
+ */
 export function parseBundle(dir: string, files: Map<string, string>): Bundle {
   const policies: LoadedPolicy[] = [];
   let schema: string | undefined;
@@ -131,7 +138,7 @@ export function parseBundle(dir: string, files: Map<string, string>): Bundle {
       try {
         entities = JSON.parse(text);
       } catch (err) {
-        throw new PolicyBundleError(`${name}: not JSON: ${(err as Error).message}`);
+        throw new PolicyBundleError(`${name}: not JSON: ${errorMessage(err)}`, { cause: err });
       }
       if (!Array.isArray(entities)) throw new PolicyBundleError(`${name}: expected a JSON array`);
       const r = cedar.checkParseEntities({ entities, schema: schema ?? null });

@@ -11,6 +11,7 @@ import type { Bundle, LoadedPolicy } from "./bundle.ts";
 import { PolicyBundleError } from "./bundle.ts";
 import { DecisionExplainer } from "./explain.ts";
 import { type CedarRequest, type Intent, toCedarRequest } from "./intent.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** A policy decision (the `POST /evaluate` response and `access.decision` payload). */
 export interface Decision {
@@ -60,7 +61,7 @@ function authorize(
       preparsedPolicySetId: setId,
     });
   } catch (err) {
-    const message = `engine error: ${err instanceof Error ? err.message : String(err)}`;
+    const message = `engine error: ${errorMessage(err)}`;
     const error = { message, help: null, code: null, url: null, severity: null };
     return { type: "failure", errors: [error], warnings: [] };
   }

@@ -15,13 +15,13 @@ import type { Bundle } from "./bundle.ts";
 import type { CedarRequest } from "./intent.ts";
 
 /** Most permit policies a reason names; the rest are counted. */
-export const MAX_EXPLAINED_POLICIES = 5;
+const MAX_EXPLAINED_POLICIES = 5;
 /** Most failed conditions named per policy. */
-export const MAX_FAILED_CONDITIONS = 3;
+const MAX_FAILED_CONDITIONS = 3;
 /** Longest reason (longer ones are cut with an ellipsis). */
-export const MAX_REASON_CHARS = 500;
+const MAX_REASON_CHARS = 500;
 /** Most probes built per bundle (bounds the work a large bundle adds). */
-export const MAX_PROBES = 512;
+const MAX_PROBES = 512;
 
 type Json = cedar.PolicyJson;
 type Expr = cedar.Expr;
@@ -221,7 +221,7 @@ export class DecisionExplainer {
 }
 
 /** The value a request holds at `path` (`context.x`, `principal.enterprise`, `action`). */
-export function valueOf(path: string, req: CedarRequest): unknown {
+function valueOf(path: string, req: CedarRequest): unknown {
   const [root, attr] = path.split(".", 2);
   if (root === "context") return attr === undefined ? req.context : req.context[attr];
   const uid = root === "principal"

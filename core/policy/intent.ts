@@ -17,9 +17,9 @@ import { z } from "zod";
 /** Longest id, enterprise or role string accepted. */
 export const MAX_INTENT_STRING = 256;
 /** Most roles per subject. */
-export const MAX_ROLES = 64;
+const MAX_ROLES = 64;
 /** Most context keys. */
-export const MAX_CONTEXT_KEYS = 64;
+const MAX_CONTEXT_KEYS = 64;
 
 const text = z.string().max(MAX_INTENT_STRING);
 // Cedar has no floats or nulls; values nest at most one level so validation never recurses deeply.
@@ -151,11 +151,11 @@ export interface CedarRequest {
 }
 
 /** Entity type names of the mapping. */
-export const SUBJECT_TYPE = "Subject";
+const SUBJECT_TYPE = "Subject";
 /** Entity type of resources. */
-export const RESOURCE_TYPE = "Resource";
+const RESOURCE_TYPE = "Resource";
 /** Entity type of actions (one per scope). */
-export const ACTION_TYPE = "Action";
+const ACTION_TYPE = "Action";
 
 function defined(obj: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -7,6 +7,7 @@
 import type { Logger } from "../log/mod.ts";
 import { bundleRef, parseBundle, readBundleFiles } from "./bundle.ts";
 import type { PolicyEngine } from "./engine.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Default poll interval. */
 export const DEFAULT_RELOAD_INTERVAL_MS = 1000;
@@ -55,7 +56,7 @@ export class PolicyReloader {
       files = await readBundleFiles(this.dir);
       ref = bundleRef(files);
     } catch (err) {
-      return this.#failed((err as Error).message, "unreadable");
+      return this.#failed(errorMessage(err), "unreadable");
     }
     if (ref === this.#lastSeen) return "unchanged";
     this.#lastSeen = ref;
@@ -63,7 +64,7 @@ export class PolicyReloader {
       const bundle = parseBundle(this.dir, files);
       this.engine.install(bundle);
     } catch (err) {
-      return this.#failed((err as Error).message, ref);
+      return this.#failed(errorMessage(err), ref);
     }
     this.#status = {
       ...this.#status,

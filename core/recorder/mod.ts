@@ -3,6 +3,11 @@
  * SQLite or JSONL store.
  * @module
  */
-export * from "./record.ts";
-export * from "./ring.ts";
-export * from "./store.ts";
+export { isValidTraceId, RECORD_TYPES, type RecordType, type TraceRecord } from "./record.ts";
+export { DEFAULT_TRACE_CAPACITY, FlightRecorder } from "./ring.ts";
+export {
+  DEFAULT_STORE_MAX_ROWS,
+  openRecordStore,
+  type RecordStore,
+  type StoreOptions,
+} from "./store.ts";

@@ -26,7 +26,7 @@ export interface TraceRecord {
 }
 
 /** A trace id is kept only when it matches this (it becomes a file name or SQL key nowhere unsafely). */
-export const TRACE_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+const TRACE_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** True for an acceptable trace id (`.` and `..` alone are rejected too). */
 export function isValidTraceId(id: string | null | undefined): id is string {

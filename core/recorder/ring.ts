@@ -13,7 +13,7 @@ import type { RecordStore } from "./store.ts";
 export const DEFAULT_TRACE_CAPACITY = 2_000;
 
 /** Options for {@linkcode FlightRecorder}. */
-export interface FlightRecorderOptions {
+interface FlightRecorderOptions {
   /** Records kept in memory; the oldest is evicted first. */
   capacity?: number;
   /** Durable copy of every record (written off the request path). */

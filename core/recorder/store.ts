@@ -9,13 +9,13 @@ import { type Logger, silentLogger } from "../log/mod.ts";
 import type { TraceRecord } from "./record.ts";
 
 /** Records waiting to be written before new ones are dropped (and counted). */
-export const DEFAULT_STORE_QUEUE = 10_000;
+const DEFAULT_STORE_QUEUE = 10_000;
 /** Rows kept in a SQLite store; older rows are pruned. */
 export const DEFAULT_STORE_MAX_ROWS = 1_000_000;
 /** Size at which a JSONL file is rotated to `<file>.1`. */
-export const DEFAULT_JSONL_MAX_BYTES = 256 * 1024 * 1024;
+const DEFAULT_JSONL_MAX_BYTES = 256 * 1024 * 1024;
 /** Records returned for one trace from a store. */
-export const MAX_RECORDS_PER_TRACE = 1000;
+const MAX_RECORDS_PER_TRACE = 1000;
 /** Delay before a batch is written (records arriving meanwhile join it). */
 const FLUSH_DELAY_MS = 20;
 

@@ -6,10 +6,10 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { type MeshAuth, type Principal, requireGrant, requireMeshScope } from "../auth/bearer.ts";
+import { type MeshAuth, type Principal, requireGrant, requireMeshScope } from "../auth/mod.ts";
 import type { AppEnv } from "../http/mod.ts";
 
-export { principalOf } from "../auth/bearer.ts";
+export { principalOf } from "../auth/mod.ts";
 
 /** What a route does with a topic. */
 export type TopicAction = "publish" | "subscribe";

@@ -13,12 +13,12 @@
  * ```
  * @module
  */
+import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { subscribeLoop, type SubscribeOptions, type Subscription } from "./client_subscribe.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
-import { isTopicName } from "./topic.ts";
-
-export { backoffDelay, sleep } from "./backoff.ts";
+import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../async/mod.ts";
+import { isTopicName } from "../topic/mod.ts";
+import { readBody } from "../http/mod.ts";
 
 export type { SubscribeOptions, Subscription } from "./client_subscribe.ts";
 export { relayEventOf } from "./client_subscribe.ts";
@@ -42,7 +42,7 @@ export interface RelayEvent {
 }
 
 /** Options for {@linkcode RelayClient}. */
-export interface RelayClientOptions {
+interface RelayClientOptions {
   /** Relay base URL, e.g. `http://127.0.0.1:8005`. */
   url: string;
   /** Bearer token, when the relay requires one. */
@@ -62,13 +62,19 @@ export interface RelayClientOptions {
 }
 
 /** Default publish buffer size. */
-export const DEFAULT_CLIENT_BUFFER = 1000;
+const DEFAULT_CLIENT_BUFFER = 1000;
+/** Largest answer to a publish read (a few ids in JSON, or an error envelope). */
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 /** A failed relay request; `status` is set when the relay answered. */
 export class RelayError extends Error {
   override name = "RelayError";
-  constructor(message: string, readonly status?: number) {
-    super(message);
+  /**
+   * @param status the relay's answer, when it answered
+   * @param options `cause`: the error behind it
+   */
+  constructor(message: string, readonly status?: number, options?: ErrorOptions) {
+    super(message, options);
   }
   /** True when retrying cannot help (a 4xx other than 408/429). */
   get permanent(): boolean {
@@ -101,6 +107,7 @@ export class RelayClient {
   readonly #closed = new AbortController();
   readonly #subs = new Set<Subscription>();
   readonly #stats = { sent: 0, dropped: 0 };
+  readonly #backoff: BackoffPolicy;
 
   constructor(opts: RelayClientOptions) {
     this.#opts = {
@@ -112,6 +119,7 @@ export class RelayClient {
       requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
       idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
     };
+    this.#backoff = { baseMs: this.#opts.backoffMinMs, maxMs: this.#opts.backoffMaxMs };
     this.#token = opts.token;
     this.#log = opts.log;
   }
@@ -150,7 +158,7 @@ export class RelayClient {
           throw e;
         }
         await sleep(
-          backoffDelay(attempt, this.#opts.backoffMinMs, this.#opts.backoffMaxMs),
+          backoffDelay(attempt, this.#backoff),
           this.#closed.signal,
         );
       }
@@ -171,9 +179,9 @@ export class RelayClient {
         body: JSON.stringify({ topic, payload }),
         signal: ac.signal,
       });
-      text = await res.text();
+      text = new TextDecoder().decode(await readBody(res, { limit: MAX_ANSWER_BYTES }));
     } catch (err) {
-      throw new RelayError(`relay unreachable: ${err instanceof Error ? err.message : err}`);
+      throw new RelayError(`relay unreachable: ${errorMessage(err)}`, undefined, { cause: err });
     } finally {
       clearTimeout(timer);
     }
@@ -213,7 +221,7 @@ export class RelayClient {
         }
         if (attempt === 0) this.#log?.warn("relay publish failed; retrying", { error: e.message });
         await sleep(
-          backoffDelay(attempt++, this.#opts.backoffMinMs, this.#opts.backoffMaxMs),
+          backoffDelay(attempt++, this.#backoff),
           this.#closed.signal,
         );
       }
@@ -247,9 +255,7 @@ export class RelayClient {
   /** Waits until the publish buffer is empty (or `timeoutMs`, default 5 s, passes). */
   async flush(timeoutMs = 5_000): Promise<void> {
     if (!this.#sending) return;
-    const timer = new AbortController();
-    await Promise.race([this.#idle, sleep(timeoutMs, timer.signal)]);
-    timer.abort();
+    await settledWithin(this.#idle, timeoutMs);
     if (this.#buffer.length > 0) {
       this.#log?.warn("relay flush timed out", { queued: this.#buffer.length });
     }

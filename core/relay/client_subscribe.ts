@@ -5,9 +5,10 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { backoffDelay, sleep } from "./backoff.ts";
+import { backoffDelay, sleep } from "../async/mod.ts";
 import type { RelayEvent } from "./client.ts";
-import { type SseEvent, SseParser } from "./sse.ts";
+import { readBodyPrefix, type SseEvent, SseParser } from "../http/mod.ts";
+import { errorMessage } from "../errors/mod.ts";
 
 /** Options for a subscription. */
 export interface SubscribeOptions {
@@ -80,7 +81,7 @@ class SubscriptionLoop implements Subscription {
         this.#setStatus("disconnected", outcome === "overflow" ? "overflow" : "stream ended");
       } catch (err) {
         if (this.#closed.signal.aborted) break;
-        const msg = err instanceof Error ? err.message : String(err);
+        const msg = errorMessage(err);
         if (this.#status !== "disconnected") {
           this.o.log?.warn("relay subscription lost; reconnecting", { error: msg });
         }
@@ -89,7 +90,9 @@ class SubscriptionLoop implements Subscription {
       if (this.#closed.signal.aborted) break;
       // Overflow means "catch up now": reconnect at once; anything else backs off with jitter.
       const min = Math.max(this.o.backoffMinMs, this.#retryHint ?? 0);
-      const wait = outcome === "overflow" ? 0 : backoffDelay(attempt++, min, this.o.backoffMaxMs);
+      const wait = outcome === "overflow"
+        ? 0
+        : backoffDelay(attempt++, { baseMs: min, maxMs: this.o.backoffMaxMs });
       await sleep(wait, this.#closed.signal);
     }
   }
@@ -116,8 +119,9 @@ class SubscriptionLoop implements Subscription {
         signal: conn.signal,
       });
       if (res.status !== 200 || !res.body) {
-        const text = await res.text().catch(() => "");
-        throw new Error(`relay answered ${res.status}: ${text.slice(0, 200)}`);
+        const answer = await readBodyPrefix(res, 200).catch(() => ({ bytes: new Uint8Array(0) }));
+        const text = new TextDecoder().decode(answer.bytes);
+        throw new Error(`relay answered ${res.status}: ${text}`);
       }
       this.#setStatus("connected");
       onHealthy();

@@ -5,7 +5,7 @@
  * @module
  */
 import type { SseSubscriber } from "./subscriber.ts";
-import type { TopicFilter } from "./topic.ts";
+import type { TopicFilter } from "../topic/mod.ts";
 
 /** A registered subscriber. */
 export interface HubEntry {

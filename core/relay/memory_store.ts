@@ -13,7 +13,7 @@ import {
   type TopicInfo,
   TopicLimitError,
 } from "./store.ts";
-import type { TopicFilter } from "./topic.ts";
+import type { TopicFilter } from "../topic/mod.ts";
 
 interface TopicLog {
   events: StoredEvent[];

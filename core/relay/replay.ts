@@ -7,13 +7,13 @@
 import { HttpError } from "../errors/mod.ts";
 import type { Hub } from "./hub.ts";
 import { formatPosition, parsePosition } from "./position.ts";
-import { encodeEvent, encodeRetry } from "./sse.ts";
+import { encodeEvent, encodeRetry } from "../http/mod.ts";
 import type { RelayStore, StoredEvent } from "./store.ts";
 import { concatFrames, type SseSubscriber } from "./subscriber.ts";
-import type { TopicFilter } from "./topic.ts";
+import type { TopicFilter } from "../topic/mod.ts";
 
 /** Default events read from the store per replay batch. */
-export const DEFAULT_REPLAY_BATCH = 256;
+const DEFAULT_REPLAY_BATCH = 256;
 
 /** Where a subscription starts. */
 export type StartPoint =
@@ -21,7 +21,10 @@ export type StartPoint =
   | { kind: "live" }
   | { kind: "after"; epoch: string; seq: number };
 
-/** Parses `Last-Event-ID` / `?since=`: an id, `0` (all retained) or `now` (live only). */
+/**
+ * Parses `Last-Event-ID` / `?since=`: an id, `0` (all retained) or `now` (live only).
+ * @throws {HttpError} 400 for a malformed `Last-Event-ID` / `from` position
+ */
 export function parseStartPoint(value: string | undefined): StartPoint {
   if (value === undefined || value.trim() === "" || value.trim() === "0") return { kind: "all" };
   if (value.trim() === "now") return { kind: "live" };

@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import { type CompatMode, type FieldIssue, invalidInput } from "../compat/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import type { AppEnv, Server } from "../http/mod.ts";
-import type { MeshAuth } from "../auth/bearer.ts";
+import type { MeshAuth } from "../auth/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { authenticated, maySee, principalOf, requireTopics } from "./auth.ts";
 import type { Hub } from "./hub.ts";
@@ -24,7 +24,7 @@ import {
 } from "./server.ts";
 import { type RelayStore, TopicLimitError } from "./store.ts";
 import { SseSubscriber } from "./subscriber.ts";
-import { isTopicName, isTopicPattern, TopicFilter } from "./topic.ts";
+import { isTopicName, isTopicPattern, TopicFilter } from "../topic/mod.ts";
 
 /** What the route handlers share. */
 export interface RelayContext {
@@ -120,7 +120,7 @@ export function registerPublish(ctx: RelayContext): void {
     try {
       event = ctx.store.append(topic, eventId, json, Date.now(), publisher);
     } catch (err) {
-      if (err instanceof TopicLimitError) throw new HttpError(507, err.message);
+      if (err instanceof TopicLimitError) throw new HttpError(507, err.message, {}, { cause: err });
       throw err;
     }
     ctx.metrics.published.inc();

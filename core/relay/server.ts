@@ -4,15 +4,14 @@
  * @module
  */
 import { cors } from "hono/cors";
-import { createMeshAuth, type MeshAuth } from "../auth/bearer.ts";
+import { createMeshAuth, type MeshAuth } from "../auth/mod.ts";
 import type { CompatMode } from "../compat/mod.ts";
 import { Counter, Gauge, type Registry } from "../metrics/mod.ts";
-import { createServer, type EdgeOptions, type Service } from "../http/mod.ts";
+import { createServer, type EdgeOptions, encodeComment, type Service } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
-import { encodeComment } from "./sse.ts";
 import type { RelayStore } from "./store.ts";
 
 /** Default largest accepted payload (serialized JSON). */

@@ -15,7 +15,7 @@ import {
   type TopicInfo,
   TopicLimitError,
 } from "./store.ts";
-import type { TopicFilter } from "./topic.ts";
+import type { TopicFilter } from "../topic/mod.ts";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

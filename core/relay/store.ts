@@ -5,7 +5,7 @@
  * JetStream backplane) are interchangeable.
  * @module
  */
-import type { TopicFilter } from "./topic.ts";
+import type { TopicFilter } from "../topic/mod.ts";
 
 /** One retained event. `data` is the exact JSON sent as the SSE `data:` line. */
 export interface StoredEvent {

@@ -8,7 +8,7 @@
  * what keeps fan-out to thousands of subscribers cheap.
  * @module
  */
-import { encodeEvent } from "./sse.ts";
+import { encodeEvent } from "../http/mod.ts";
 
 /** Default bytes queued per subscriber before it is cut off. */
 export const DEFAULT_QUEUE_BYTES = 1024 * 1024;
@@ -17,7 +17,7 @@ export const DEFAULT_QUEUE_BYTES = 1024 * 1024;
 export type EndReason = "client" | "overflow" | "shutdown" | "error";
 
 /** Options for {@linkcode SseSubscriber}. */
-export interface SubscriberOptions {
+interface SubscriberOptions {
   /** Bytes queued (replay backlog + live) before overflow. */
   queueBytes?: number;
   /** Called once when the stream ends, for any reason. */

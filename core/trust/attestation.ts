@@ -3,7 +3,8 @@
  * its manifest, Ed25519-signed over `"{agent_id}:{codebase_hash}:{config_hash}:{timestamp}"`.
  * @module
  */
-import { fromBase64, sign, toBase64, toHex, verify } from "../crypto/ed25519.ts";
+import { sha256Hex, sign, verify } from "../crypto/mod.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/mod.ts";
 
 /** The attestation record served at `/.well-known/agent-attestation`. */
 export interface Attestation {
@@ -25,9 +26,8 @@ export function attestationMessage(
 }
 
 /** Key id: `ed25519:` and the first 16 hex digits of SHA-256 over the raw public key. */
-export async function signingKeyId(publicRaw: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(publicRaw)));
-  return `ed25519:${toHex(d).slice(0, 16)}`;
+function signingKeyId(publicRaw: Uint8Array): string {
+  return `ed25519:${sha256Hex(publicRaw).slice(0, 16)}`;
 }
 
 /** Creates and signs an attestation valid for `ttlMs` from `now`. */
@@ -47,11 +47,11 @@ export async function createAttestation(opts: {
     config_hash: opts.configHash,
     timestamp: now.toISOString(),
   };
-  const signature = toBase64(await sign(opts.privateKey, attestationMessage(base)));
+  const signature = encodeBase64(await sign(opts.privateKey, attestationMessage(base)));
   return {
     ...base,
     signature,
-    signing_key_id: await signingKeyId(opts.publicRaw),
+    signing_key_id: signingKeyId(opts.publicRaw),
     expires_at: new Date(now.getTime() + opts.ttlMs).toISOString(),
   };
 }
@@ -92,12 +92,12 @@ export async function verifyAttestation(
     return { ok: false, reason: "codebase_hash is not hex SHA-256" };
   }
   if (!HEX64.test(att.config_hash)) return { ok: false, reason: "config_hash is not hex SHA-256" };
-  if (att.signing_key_id !== await signingKeyId(publicRaw)) {
+  if (att.signing_key_id !== signingKeyId(publicRaw)) {
     return { ok: false, reason: "signing_key_id does not match the public key" };
   }
   let sig: Uint8Array;
   try {
-    sig = fromBase64(att.signature);
+    sig = decodeBase64(att.signature);
   } catch {
     return { ok: false, reason: "signature is not base64" };
   }

@@ -4,16 +4,12 @@
  * `find main.ts deno.json deno.lock cmd core -type f | LC_ALL=C sort | xargs sha256sum | sha256sum`.
  * @module
  */
-import { toHex } from "../crypto/ed25519.ts";
+import { sha256Hex } from "../crypto/mod.ts";
 
 /** What is hashed, relative to the checkout root. */
-export const CODEBASE_ENTRIES = ["main.ts", "deno.json", "deno.lock", "cmd", "core"];
+const CODEBASE_ENTRIES = ["main.ts", "deno.json", "deno.lock", "cmd", "core"];
 /** Bound on files hashed (a runaway tree must not stall startup). */
-export const MAX_CODEBASE_FILES = 5000;
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(bytes))));
-}
+const MAX_CODEBASE_FILES = 5000;
 
 async function listFiles(root: string, rel: string, out: string[]): Promise<void> {
   const info = await Deno.stat(`${root}/${rel}`);
@@ -44,7 +40,7 @@ export async function hashCodebase(root: string): Promise<{ hash: string; files:
   files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   let listing = "";
   for (const f of files) {
-    listing += `${await sha256Hex(await Deno.readFile(`${base}/${f}`))}  ${f}\n`;
+    listing += `${sha256Hex(await Deno.readFile(`${base}/${f}`))}  ${f}\n`;
   }
-  return { hash: await sha256Hex(new TextEncoder().encode(listing)), files: files.length };
+  return { hash: sha256Hex(listing), files: files.length };
 }

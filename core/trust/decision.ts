@@ -72,7 +72,7 @@ export function decideTrust(
  * //  data indefinitely"
  * ```
  */
-export function warningText(ctx: DecisionContext): string {
+function warningText(ctx: DecisionContext): string {
   const agent = `agent '${ctx.agentId ?? "unknown"}'`;
   let text = `⚠️ WARNING:\n  • Low trust score (${ctx.trustScore}/10) for ${agent}`;
   if (ctx.reversibility === "none") {

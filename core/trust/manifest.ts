@@ -8,8 +8,8 @@
  * and signed over its canonical JSON.
  * @module
  */
-import { sign, toBase64 } from "../crypto/ed25519.ts";
-import { canonicalJson } from "./canonical.ts";
+import { sha256Hex, sign } from "../crypto/mod.ts";
+import { canonicalize, decodeBase64, encodeBase64 } from "../encoding/mod.ts";
 import {
   type Retention,
   type Reversibility,
@@ -19,7 +19,7 @@ import {
 } from "./score.ts";
 
 /** IATP protocol version this manifest speaks. */
-export const PROTOCOL_VERSION = "1.0";
+const PROTOCOL_VERSION = "1.0";
 
 /** Everything the manifest says about an agent. */
 export interface ManifestFields extends TrustFactors {
@@ -90,16 +90,16 @@ export interface WireManifest {
 }
 
 /** `ed25519:<base64>`, the verification key format in `identity`. */
-export function formatVerificationKey(raw: Uint8Array): string {
-  return `ed25519:${toBase64(raw)}`;
+function formatVerificationKey(raw: Uint8Array): string {
+  return `ed25519:${encodeBase64(raw)}`;
 }
 
 /** Parses `ed25519:<base64>` (or bare base64) to raw key bytes; undefined when malformed. */
 export function parseVerificationKey(text: string): Uint8Array | undefined {
   const b64 = text.startsWith("ed25519:") ? text.slice("ed25519:".length) : text;
   try {
-    const bin = atob(b64.trim());
-    return bin.length === 32 ? Uint8Array.from(bin, (c) => c.charCodeAt(0)) : undefined;
+    const raw = decodeBase64(b64);
+    return raw.length === 32 ? raw : undefined;
   } catch {
     return undefined;
   }
@@ -177,10 +177,9 @@ export async function signManifest(
   manifest: WireManifest,
   privateKey: CryptoKey,
 ): Promise<SignedManifest> {
-  const body = canonicalJson(manifest);
+  const body = canonicalize(manifest);
   const bytes = new TextEncoder().encode(body);
-  const signature = toBase64(await sign(privateKey, bytes));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  const sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  const signature = encodeBase64(await sign(privateKey, bytes));
+  const sha256 = sha256Hex(bytes);
   return { manifest, body, signature, sha256 };
 }

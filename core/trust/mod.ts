@@ -3,10 +3,37 @@
  * allow / warn 449 / block 403 decision, and signed attestations.
  * @module
  */
-export * from "./attestation.ts";
-export * from "./canonical.ts";
-export * from "./codebase.ts";
-export * from "./decision.ts";
-export * from "./manifest.ts";
-export * from "./override.ts";
-export * from "./score.ts";
+export {
+  type Attestation,
+  type AttestationCheck,
+  createAttestation,
+  verifyAttestation,
+} from "./attestation.ts";
+export { hashCodebase } from "./codebase.ts";
+export {
+  decideTrust,
+  type DecisionContext,
+  type Findings,
+  type TrustDecision,
+} from "./decision.ts";
+export {
+  buildManifest,
+  type ManifestFields,
+  parseVerificationKey,
+  type SignedManifest,
+  signManifest,
+  type WireManifest,
+} from "./manifest.ts";
+export { createOverridePolicy, type OverridePolicy } from "./override.ts";
+export {
+  isQuarantined,
+  type Retention,
+  RETENTION_POLICIES,
+  type Reversibility,
+  REVERSIBILITY_LEVELS,
+  TRUST_LEVELS,
+  type TrustFactors,
+  type TrustLevel,
+  trustScore,
+  WARN_BELOW_SCORE,
+} from "./score.ts";

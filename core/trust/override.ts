@@ -4,12 +4,13 @@
  * constant time; the Go sidecar's literal `true` is accepted only in explicit legacy mode.
  * @module
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
+import { constantTimeEqual } from "../crypto/mod.ts";
 
 /** Shortest override secret accepted. */
-export const MIN_OVERRIDE_TOKEN_LENGTH = 16;
+const MIN_OVERRIDE_TOKEN_LENGTH = 16;
 /** Fewest distinct characters a secret must have. */
-export const MIN_OVERRIDE_TOKEN_DISTINCT = 6;
+const MIN_OVERRIDE_TOKEN_DISTINCT = 6;
 
 const WEAK_WORDS = [
   "true",
@@ -97,7 +98,7 @@ export function createOverridePolicy(
       if (!secret || header.length > 4096) return false;
       // Hashing both sides gives equal-length inputs, so the comparison leaks neither the
       // secret's length nor the position of the first differing byte.
-      return timingSafeEqual(sha256(header), secret);
+      return constantTimeEqual(sha256(header), secret);
     },
   };
 }

@@ -35,7 +35,7 @@ export interface TrustFactors {
 /** Below this score a request needs an override (HTTP 449). */
 export const WARN_BELOW_SCORE = 7;
 /** Below this score the agent is quarantined. */
-export const QUARANTINE_BELOW_SCORE = 3;
+const QUARANTINE_BELOW_SCORE = 3;
 
 const BASE: Record<TrustLevel, number> = {
   verified_partner: 10,

@@ -10,14 +10,19 @@
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { command, start } from "../../cmd/audit.ts";
-import { generateKeyPair } from "../../core/crypto/ed25519.ts";
-import { entryText } from "../../core/ledger/entry.ts";
-import { leafHash } from "../../core/ledger/hash.ts";
-import { Ledger } from "../../core/ledger/ledger.ts";
-import { Frontier, type NewNode } from "../../core/ledger/merkle.ts";
-import { formatCheckpoint, signNote } from "../../core/ledger/note.ts";
-import { type EntryRow, LedgerStore } from "../../core/ledger/store.ts";
-import { verifyLedgerFile } from "../../core/ledger/verify.ts";
+import { generateKeyPair } from "../../core/crypto/mod.ts";
+import {
+  type EntryRow,
+  entryText,
+  formatCheckpoint,
+  Frontier,
+  leafHash,
+  Ledger,
+  LedgerStore,
+  type NewNode,
+  signNote,
+  verifyLedgerFile,
+} from "../../core/ledger/mod.ts";
 import { silentLogger } from "../../core/log/mod.ts";
 
 const { values } = parseArgs({

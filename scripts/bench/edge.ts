@@ -18,6 +18,7 @@
  * Needs wrk and nginx for parts 2 and 3 (`apt-get install -y nginx wrk`).
  * @module
  */
+import { sleep } from "../../core/async/mod.ts";
 import { parseArgs } from "node:util";
 import { LAUNCHER, listeningUrl, ROOT } from "../../tests/helpers.ts";
 
@@ -67,7 +68,7 @@ async function spawn(cmd: string, args: string[], env: Record<string, string>, p
   let up = false;
   while (!up && Date.now() < until) {
     up = port ? await reachable(port) : (url = listeningUrl(out)) !== undefined;
-    if (!up) await new Promise((r) => setTimeout(r, 100));
+    if (!up) await sleep(100);
   }
   if (!up || !url) {
     await stop();
@@ -163,7 +164,7 @@ async function stalledClients(dir: string) {
         await r.body?.cancel();
         health.push(performance.now() - s);
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     for (const c of conns.flat()) {
       try {

@@ -8,9 +8,7 @@
  * Usage: deno run -A scripts/bench/edge_server.ts h1|bare|edge|hono PORT
  * @module
  */
-import { createServer } from "../../core/http/mod.ts";
-import { serveHttp1 } from "../../core/http/h1/server.ts";
-import { errorBody, jsonResponse } from "../../core/http/middleware/envelope.ts";
+import { createServer, errorBody, jsonResponse, serveHttp1 } from "../../core/http/mod.ts";
 import { createLogger } from "../../core/log/mod.ts";
 
 const [kind, portArg] = Deno.args;

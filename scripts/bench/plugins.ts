@@ -9,6 +9,7 @@
  * Run: deno run -A scripts/bench/plugins.ts [--calls N] [--cold N]
  * @module
  */
+import { sleep } from "../../core/async/mod.ts";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { loadPlugin, PluginRunner } from "../../core/plugin/mod.ts";
@@ -51,7 +52,7 @@ async function gone(pid: number): Promise<void> {
     } catch {
       return;
     }
-    await new Promise((r) => setTimeout(r, 1));
+    await sleep(1);
   }
 }
 

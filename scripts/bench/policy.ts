@@ -8,9 +8,7 @@ import * as cedar from "@cedar-policy/cedar-wasm";
 import { parseArgs } from "node:util";
 import { command, DEFAULT_POLICY_DIR, start } from "../../cmd/policy.ts";
 import { silentLogger } from "../../core/log/mod.ts";
-import { loadBundle } from "../../core/policy/bundle.ts";
-import { PolicyEngine } from "../../core/policy/engine.ts";
-import { intentSchema, toCedarRequest } from "../../core/policy/intent.ts";
+import { intentSchema, loadBundle, PolicyEngine, toCedarRequest } from "../../core/policy/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

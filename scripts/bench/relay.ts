@@ -10,6 +10,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { sleep } from "../../core/async/mod.ts";
 import { startIatpService } from "../../tests/helpers.ts";
 import { RedisConn, SseSub } from "./relay_clients.ts";
 
@@ -29,7 +30,6 @@ const PAD = "x".repeat(100);
 const OPEN_BATCH = 250;
 
 const now = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -3,13 +3,14 @@
  * fit in one process) and a RESP client for the Redis pub/sub comparison.
  * @module
  */
+import { sleep } from "../../core/async/mod.ts";
 
 const enc = new TextEncoder();
 /** Read buffer per connection: small, because the benchmark holds 10,000 of them. */
 const READ_BUFFER_BYTES = 8 * 1024;
 
 /** Counts occurrences of `marker` across chunk boundaries. */
-export class MarkerCounter {
+class MarkerCounter {
   #tail = "";
   count = 0;
   constructor(private readonly marker: string) {}
@@ -114,7 +115,7 @@ export class RedisConn {
   /** Subscribes and resolves once Redis confirmed. */
   async subscribe(channel: string): Promise<void> {
     await this.#conn.write(resp(["SUBSCRIBE", channel]));
-    while (this.#subscribed.count === 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.#subscribed.count === 0) await sleep(5);
   }
 
   /** PUBLISH and wait for the reply. */

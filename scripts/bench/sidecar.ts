@@ -12,6 +12,7 @@
  * Needs nginx and wrk (`apt-get install -y nginx wrk`); without them only detection runs.
  * @module
  */
+import { sleep } from "../../core/async/mod.ts";
 import { parseArgs } from "node:util";
 import { scanPii } from "../../core/pii/mod.ts";
 import { ROOT } from "../../tests/helpers.ts";
@@ -105,7 +106,7 @@ async function waitPort(port: number, timeoutMs = 30_000): Promise<void> {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
       return;
     } catch {
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
   throw new Error(`port ${port} never opened`);

@@ -3,6 +3,7 @@
  * `iatp relay`, and idle RSS, against nginx (first 200) and redis-server (first PONG) from apt
  * in the same run. Prints JSON. Run: `deno run -A scripts/bench/startup.ts [--runs N]`.
  */
+import { sleep } from "../../core/async/mod.ts";
 import { parseArgs } from "node:util";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -29,7 +30,7 @@ async function until(probe: () => Promise<boolean>, timeoutMs = 20_000): Promise
   const end = performance.now() + timeoutMs;
   while (performance.now() < end) {
     if (await probe().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 2));
+    await sleep(2);
   }
   throw new Error("not ready in time");
 }
@@ -75,7 +76,7 @@ async function measure(
   try {
     await until(ready(port));
     const ready_ms = performance.now() - t0;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     return { ready_ms, idle_rss_bytes: rssBytes(child.pid) };
   } finally {
     child.kill("SIGKILL");

@@ -6,10 +6,11 @@
 import assert from "node:assert/strict";
 import { command as audit } from "../../cmd/audit.ts";
 import { command as dashboard } from "../../cmd/dashboard.ts";
-import { generateIssuer, issueCredential } from "../../core/auth/credential.ts";
-import { importSeed, toBase64 } from "../../core/crypto/ed25519.ts";
+import { generateIssuer, issueCredential } from "../../core/auth/mod.ts";
+import { importSeed } from "../../core/crypto/mod.ts";
+import { encodeBase64 } from "../../core/encoding/mod.ts";
 import type { Service } from "../../core/http/mod.ts";
-import { formatVkey } from "../../core/ledger/note.ts";
+import { formatVkey } from "../../core/ledger/mod.ts";
 import { quietLog } from "../core/relay/relay_helpers.ts";
 
 /** Starts a dashboard following `relayUrl` on a free loopback port. */
@@ -38,7 +39,7 @@ export async function startAudit(dir: string) {
     audit.spec.resolve({
       port: 0,
       db: `${dir}/audit.db`,
-      signing_key: toBase64(seed),
+      signing_key: encodeBase64(seed),
       origin: "test-audit",
     }),
     { log: quietLog },

@@ -3,9 +3,9 @@
  * /tx with real audit receipts, static files, config errors.
  */
 import assert from "node:assert/strict";
-import { importSeed } from "../../core/crypto/ed25519.ts";
-import { STATIC_FILES } from "../../core/dashboard/static.ts";
-import { formatVkey } from "../../core/ledger/note.ts";
+import { importSeed } from "../../core/crypto/mod.ts";
+import { STATIC_FILES } from "../../core/dashboard/mod.ts";
+import { formatVkey } from "../../core/ledger/mod.ts";
 import { openStream, publish, startRelay } from "../core/relay/relay_helpers.ts";
 import { runIatp, tempDir, waitFor } from "../helpers.ts";
 import { appendAudit, startAudit, startDashboard, state } from "./dashboard_helpers.ts";

@@ -1,30 +1,34 @@
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../cmd/mod.ts";
-import { VERSION } from "../../core/version.ts";
+import { VERSION } from "../../core/version/mod.ts";
 import { ROOT, runIatp, tempDir } from "../helpers.ts";
 
-const TWELVE = [
+/** Every command `iatp --help` lists, written out so a command dropped from the table fails. */
+const VISIBLE = [
   "sidecar",
-  "sensor",
-  "action",
   "relay",
   "policy",
   "audit",
   "dashboard",
+  "sensor",
+  "action",
   "compose-agent",
   "status",
+  "token",
+  "plugin",
+  "systemd",
   "up",
   "version",
   "help",
 ];
 
-Deno.test("iatp --help lists all twelve commands and exits 0", async () => {
+Deno.test("iatp --help lists exactly the visible commands and exits 0", async () => {
   const r = await runIatp(["--help"]);
   assert.equal(r.code, 0, r.stderr);
-  for (const name of TWELVE) {
-    assert.match(r.stdout, new RegExp(`^  ${name} `, "m"), `--help lacks ${name}`);
-  }
-  assert.ok(!r.stdout.includes("plugin-host"), "hidden commands are not listed");
+  const listed = [...r.stdout.matchAll(/^ {2}([a-z-]+) {2,}\S/gm)].map((m) => m[1]);
+  assert.deepEqual(listed, VISIBLE);
+  assert.deepEqual(COMMANDS.filter((c) => !c.hidden).map((c) => c.name), VISIBLE);
+  assert.deepEqual(COMMANDS.filter((c) => c.hidden).map((c) => c.name), ["plugin-host"]);
 });
 
 Deno.test("iatp version prints the version, commit and Deno version", async () => {
@@ -70,7 +74,6 @@ Deno.test("help <command> prints that command's usage; help for unknown exits 2"
 Deno.test("every command answers --help with usage and exit 0", async () => {
   for (const c of COMMANDS) {
     const r = await runIatp([c.name, "--help"]);
-    if (r.stderr.includes("not built yet")) continue;
     assert.equal(r.code, 0, `${c.name} --help: ${r.stderr}`);
     assert.match(r.stdout, /Usage:\s+iatp/, c.name);
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { fromBase64, verify } from "../../core/crypto/ed25519.ts";
-import { canonicalJson, parseVerificationKey, verifyAttestation } from "../../core/trust/mod.ts";
+import { verify } from "../../core/crypto/mod.ts";
+import { canonicalize, decodeBase64 } from "../../core/encoding/mod.ts";
+import { parseVerificationKey, verifyAttestation } from "../../core/trust/mod.ts";
 import { startAgent, startSidecar } from "./sidecar/fixtures.ts";
 
 const SEED = btoa(String.fromCharCode(...new Uint8Array(32).fill(9)));
@@ -39,7 +40,7 @@ Deno.test("manifest: same signed body on both routes, Go nested fields, verifiab
     const [ta, tb] = [await a.text(), await b.text()];
     assert.equal(ta, tb);
     const m = JSON.parse(ta);
-    assert.equal(ta, canonicalJson(m), "served canonically");
+    assert.equal(ta, canonicalize(m), "served canonically");
     assert.equal(m.protocol_version, "1.0");
     assert.equal(m.trust_score, 10);
     assert.equal(m.trust_level, "trusted");
@@ -66,8 +67,8 @@ Deno.test("manifest: same signed body on both routes, Go nested fields, verifiab
     assert.deepEqual(m.scopes, ["payments:read"]);
     const sig = a.headers.get("x-iatp-signature")!;
     const key = parseVerificationKey(m.identity.verification_key)!;
-    assert.equal(await verify(key, fromBase64(sig), ta), true);
-    assert.equal(await verify(key, fromBase64(sig), ta.replace('"bank"', '"evil"')), false);
+    assert.equal(await verify(key, decodeBase64(sig), ta), true);
+    assert.equal(await verify(key, decodeBase64(sig), ta.replace('"bank"', '"evil"')), false);
   } finally {
     await sc.close();
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { command as relayCommand } from "../../cmd/relay.ts";
 import { silentLogger } from "../../core/log/mod.ts";
-import { RelayClient, type RelayEvent } from "../../core/relay/client.ts";
+import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { startFakeDashboard } from "../support/fake_dashboard.ts";
 

@@ -101,7 +101,7 @@ Deno.test("units run protected: credential settings point at files under /etc/ia
     const command = await entry.load() as { spec?: { envNames(): string[] } };
     assert.ok(command.spec, `${entry.name} has no config spec`);
     for (const key of wanted) {
-      const env = await settingEnv(entry.name, key);
+      const env = await settingEnv(COMMANDS, entry.name, key);
       const line = lines.find((l) => l.startsWith(`Environment=${env}=`));
       assert.ok(line, `${entry.name}: no line for ${key} (${env})`);
       assert.match(line, /=file:\/etc\/iatp\/(issuer\.pub|credentials\/[a-z-]+\.(token|key))$/);
@@ -121,7 +121,7 @@ Deno.test("a host agent started with its unit's credential settings refuses to r
       const env: Record<string, string> = { IATP_DATA_DIR: dir.path };
       for (const key of Object.keys(UNIT_CREDENTIALS[name])) {
         const file = `${dir.path}/${name}-${key}`;
-        env[await settingEnv(name, key)] = `file:${file}`;
+        env[await settingEnv(COMMANDS, name, key)] = `file:${file}`;
       }
       const missing = await runIatp([name, "--port", "0"], { env });
       assert.equal(missing.code, 2, `${name}: ${missing.stderr}`);

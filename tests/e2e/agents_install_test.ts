@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { generateIssuer, type Issuer } from "../../core/auth/credential.ts";
+import { generateIssuer, type Issuer } from "../../core/auth/mod.ts";
 import { signPlugin } from "../../core/plugin/mod.ts";
 import { ECHO_ACTION_MOD, writeConfig, writePlugin } from "../core/agents/fixtures.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";

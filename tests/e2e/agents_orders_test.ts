@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { RelayClient, type RelayEvent } from "../../core/relay/client.ts";
+import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { auditLines, writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
 import { type ChildService, startIatpService, tempDir, waitFor } from "../helpers.ts";
 

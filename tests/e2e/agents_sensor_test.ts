@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { RelayClient, type RelayEvent } from "../../core/relay/client.ts";
+import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { health, metric, writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
 import { type ChildService, startIatpService, tempDir, waitFor } from "../helpers.ts";

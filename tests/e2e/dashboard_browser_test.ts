@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { generateIssuer, issueCredential } from "../../core/auth/credential.ts";
+import { generateIssuer, issueCredential } from "../../core/auth/mod.ts";
 import { publish } from "../core/relay/relay_helpers.ts";
 import { type ChildService, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import {

@@ -7,7 +7,7 @@
  */
 import { type Browser, chromium, type Page } from "playwright-core";
 import { command as up, type Mesh } from "../../cmd/up.ts";
-import { issueCredential } from "../../core/auth/credential.ts";
+import { issueCredential } from "../../core/auth/mod.ts";
 import { quietLog } from "../core/relay/relay_helpers.ts";
 import { type ChildService, ROOT, startIatpService, tempDir } from "../helpers.ts";
 

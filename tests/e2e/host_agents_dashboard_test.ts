@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { command as relayCommand } from "../../cmd/relay.ts";
 import { silentLogger } from "../../core/log/mod.ts";
-import { RelayClient, type RelayEvent } from "../../core/relay/client.ts";
+import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { type ChildService, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import {
   dockerCli,
@@ -15,18 +15,22 @@ import {
   ensureDockerd,
   removeContainers,
   runContainer,
-  skipMessage,
   uniqueName,
 } from "../support/dockerd.ts";
 import { startFakeDashboard } from "../support/fake_dashboard.ts";
+
+/** The test Docker daemon; tests that need it are ignored (never passed) without one. */
+const dockerd = await ensureDockerd();
 
 const COMPOSE_KEY = "e2e-compose-agent-key-000000000";
 const PANEL_KEY = "e2e-status-panel-key-0000000000";
 const PANEL_DASHBOARD_CRED = "e2e-status-dashboard-credential-0";
 
-Deno.test("dashboard -> status -> compose-agent -> dockerd, with watchdog events on the relay", async (t) => {
-  const d = await ensureDockerd();
-  if (!d.available) return console.log(skipMessage(d));
+Deno.test({
+  name: "dashboard -> status -> compose-agent -> dockerd, with watchdog events on the relay",
+  ignore: !dockerd.available,
+}, async (t) => {
+  const d = dockerd;
   const image = await ensureBusyboxImage(d.socket);
   const dir = await tempDir();
   const web = uniqueName("iatp-e2e-web");
@@ -122,7 +126,13 @@ Deno.test("dashboard -> status -> compose-agent -> dockerd, with watchdog events
       const r = await command("stop", { name: web, timeout_secs: 1 });
       assert.equal((r.result as { state: string }).state, "exited");
       const before = events.length;
-      await new Promise((res) => setTimeout(res, 1500)); // several watchdog checks
+      // Three watchdog passes after the stop: each would have restarted it, were it watched.
+      const passes = await watchdogPasses(composeAgent.url);
+      await waitFor(
+        async () => await watchdogPasses(composeAgent.url) >= passes + 3,
+        30_000,
+        "three watchdog passes",
+      );
       const state = await dockerCli(d.socket, ["inspect", "-f", "{{.State.Status}}", web]);
       assert.equal(state.stdout.trim(), "exited");
       assert.equal(events.length, before, "no watchdog action on an intentional stop");
@@ -178,3 +188,9 @@ Deno.test("dashboard -> status -> compose-agent -> dockerd, with watchdog events
     await dir.remove();
   }
 });
+
+/** The compose-agent's count of watchdog passes, from its /metrics. */
+async function watchdogPasses(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^iatp_watchdog_passes_total(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1] ?? NaN);
+}

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { command as auditCommand, start as startAudit } from "../../cmd/audit.ts";
 import { command as relayCommand, start as startRelay } from "../../cmd/relay.ts";
 import { silentLogger } from "../../core/log/mod.ts";
-import { RelayClient, type RelayEvent } from "../../core/relay/client.ts";
+import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { refVerifyReceipt } from "../core/ledger/rfc6962_reference.ts";
 

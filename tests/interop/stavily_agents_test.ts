@@ -5,8 +5,12 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { actionConfig, sensorConfig } from "../../core/agents/config.ts";
-import { instructionSchema, pollResponseSchema } from "../../core/agents/wire.ts";
+import {
+  actionConfig,
+  instructionSchema,
+  pollResponseSchema,
+  sensorConfig,
+} from "../../core/agents/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
@@ -81,7 +85,9 @@ for (const [file, [kind, agentId]] of Object.entries(FILES)) {
 
 function parseFile(kind: "sensor" | "action", text: string, env: Record<string, string> = {}) {
   const spec = kind === "sensor" ? sensorConfig : actionConfig;
-  return spec.parse(["--config", "a.yaml"], { readFile: () => text, env: (n) => env[n] });
+  const l = spec.parse(["--config", "a.yaml"], { readFile: () => text, env: (n) => env[n] });
+  if (l.help) throw new Error("expected a loaded config, got --help");
+  return l;
 }
 
 function configError(f: () => unknown): ConfigError {

@@ -2,10 +2,12 @@
 // protocols (stdin line JSON, argv + input.json, argv + the agent's JSON-RPC socket).
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { loadPlugin } from "../../core/plugin/mod.ts";
-import { ExternalRunner } from "../../core/plugin/external/runner.ts";
-import { handleRpc } from "../../core/plugin/external/rpc.ts";
-import { sandboxUnavailable } from "../../core/plugin/external/sandbox.ts";
+import {
+  ExternalRunner,
+  handleRpc,
+  loadPlugin,
+  sandboxUnavailable,
+} from "../../core/plugin/mod.ts";
 import { tempDir, waitFor } from "../helpers.ts";
 
 const FIX = fileURLToPath(new URL("./external/fixtures/", import.meta.url));

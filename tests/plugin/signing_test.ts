@@ -4,7 +4,7 @@
  * reason named; `.git` and plugin.sig itself are outside the digest.
  */
 import assert from "node:assert/strict";
-import { generateIssuer } from "../../core/auth/credential.ts";
+import { generateIssuer } from "../../core/auth/mod.ts";
 import {
   pluginDigest,
   PluginSignatureError,

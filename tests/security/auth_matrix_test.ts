@@ -9,12 +9,7 @@ import * as audit from "../../cmd/audit.ts";
 import * as policy from "../../cmd/policy.ts";
 import * as relay from "../../cmd/relay.ts";
 import * as sidecar from "../../cmd/sidecar.ts";
-import {
-  decodeClaims,
-  generateIssuer,
-  issueCredential,
-  type Issuer,
-} from "../../core/auth/credential.ts";
+import { decodeClaims, generateIssuer, issueCredential, type Issuer } from "../../core/auth/mod.ts";
 import type { Service } from "../../core/http/mod.ts";
 import { createLogger, type Logger } from "../../core/log/mod.ts";
 import { tempDir } from "../helpers.ts";

@@ -4,7 +4,7 @@
  * starts and logs a warning; with issuer keys (here from a file) it starts without one.
  */
 import assert from "node:assert/strict";
-import { generateIssuer } from "../../core/auth/credential.ts";
+import { generateIssuer } from "../../core/auth/mod.ts";
 import { runIatp, startIatpService, tempDir } from "../helpers.ts";
 
 const SERVICES = ["relay", "audit", "policy", "dashboard", "sidecar"];

@@ -16,7 +16,7 @@ import {
   HEADER_SIGNATURE,
   HEADER_TIMESTAMP,
   verifySignature,
-} from "../../core/auth/signing.ts";
+} from "../../core/auth/mod.ts";
 
 /** A report as received. */
 export interface ReceivedReport {

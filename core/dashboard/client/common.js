@@ -35,7 +35,7 @@ export function byId(id, type) {
  * @param {string} iso
  * @returns {string}
  */
-export function shortTime(iso) {
+function shortTime(iso) {
   return /T(\d\d:\d\d:\d\d)/.exec(iso)?.[1] ?? iso;
 }
 

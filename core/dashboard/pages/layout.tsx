@@ -17,7 +17,7 @@ export const MAX_RAW_CHARS = 8000;
 export type PageName = "overview" | "activity" | "tx" | "login";
 
 /** The one status indicator: the relay's state, said once (the stream adds to it in the page). */
-export function relayText(s: RelayState): string {
+function relayText(s: RelayState): string {
   return s.state === "connected"
     ? "relay connected"
     : s.state === "connecting"

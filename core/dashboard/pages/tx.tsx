@@ -56,7 +56,7 @@ function ledgerStep(a: AuditEntryView): Step {
 }
 
 /** The timeline steps, in time order. */
-export function storyOf(events: DashEvent[], audit: AuditView): Step[] {
+function storyOf(events: DashEvent[], audit: AuditView): Step[] {
   const steps = events.map(stepOf).filter((s): s is Step => s !== undefined);
   if (audit.state === "ok") steps.push(...audit.entries.map(ledgerStep));
   return steps.sort((a, b) => a.ts.localeCompare(b.ts));

@@ -10,9 +10,9 @@ import { HttpClientError } from "./error.ts";
 import { isFieldLine, isFieldText } from "./head.ts";
 
 /** Longest chunk-size line (size and extensions) accepted. */
-export const MAX_CHUNK_LINE_BYTES = 4 * 1024;
+const MAX_CHUNK_LINE_BYTES = 4 * 1024;
 /** Most trailer-section bytes read (and discarded) after the last chunk. */
-export const MAX_TRAILER_BYTES = 16 * 1024;
+const MAX_TRAILER_BYTES = 16 * 1024;
 /** Largest piece handed on at once (a big chunk is delivered in pieces). */
 const MAX_PIECE = 64 * 1024;
 /** Hex digits in a chunk size (13 stay below 2^53). */

@@ -10,6 +10,7 @@ import {
   OriginPool,
   type OriginPoolOptions,
 } from "./pool.ts";
+import { errorMessage } from "../../errors/mod.ts";
 
 /** Sends one request; rejects with an {@linkcode HttpClientError}. */
 export type SendRequest = (req: ClientRequest) => Promise<ClientResponse>;
@@ -55,7 +56,7 @@ export function createOriginClient(origin: string, opts: OriginPoolOptions = {})
         });
       } catch (err) {
         const timedOut = err instanceof DOMException && err.name === "TimeoutError";
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         throw new HttpClientError(timedOut ? "timeout" : "connect", message, { cause: err });
       }
       if (res.status < 200 || res.status > 599) {

@@ -14,6 +14,7 @@
  * @module
  */
 import { HttpClientError } from "./error.ts";
+import { errorMessage } from "../../errors/mod.ts";
 
 const INITIAL_BUFFER = 16 * 1024;
 const INITIAL_WRITE_BUFFER = 4 * 1024;
@@ -136,7 +137,7 @@ export class Connection {
   #fail(err: unknown): never {
     if (this.#timedOut) throw new HttpClientError("timeout", "timed out", { cause: err });
     if (err instanceof HttpClientError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     throw new HttpClientError("connect", message, { cause: err });
   }
 

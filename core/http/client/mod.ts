@@ -14,18 +14,7 @@
  * ```
  * @module
  */
-export { chunkSize, MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES } from "./chunked.ts";
 export { createOriginClient, type OriginClient, type SendRequest } from "./client.ts";
 export { HttpClientError } from "./error.ts";
-export { parseResponseHead, type ResponseHead } from "./head.ts";
-export {
-  BUFFER_BODY_BYTES,
-  type ClientRequest,
-  type ClientResponse,
-  DEFAULT_MAX_IDLE,
-  MAX_INTERIM_RESPONSES,
-  MAX_RESPONSE_HEAD_BYTES,
-  OriginPool,
-  type OriginPoolOptions,
-} from "./pool.ts";
+export type { ClientRequest, ClientResponse, OriginPoolOptions } from "./pool.ts";
 export { checkTargetText, normalizePath, percentDecode, TargetError } from "./uri.ts";

@@ -14,15 +14,16 @@ import { ChunkedDecoder } from "./chunked.ts";
 import { Connection } from "./connection.ts";
 import { HttpClientError } from "./error.ts";
 import { parseResponseHead, type ResponseHead } from "./head.ts";
+import { errorMessage } from "../../errors/mod.ts";
 
 /** Idle connections kept per origin by default. */
-export const DEFAULT_MAX_IDLE = 128;
+const DEFAULT_MAX_IDLE = 128;
 /** Largest response head accepted. */
-export const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
+const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
 /** Bodies up to this size (with a Content-Length) are read whole instead of streamed. */
-export const BUFFER_BODY_BYTES = 256 * 1024;
+const BUFFER_BODY_BYTES = 256 * 1024;
 /** Most interim (1xx) responses skipped before the final one. */
-export const MAX_INTERIM_RESPONSES = 8;
+const MAX_INTERIM_RESPONSES = 8;
 
 /** One request. */
 export interface ClientRequest {
@@ -159,7 +160,7 @@ export class OriginPool {
     } catch (err) {
       connecting.then((c) => c.close(), () => {});
       if (err instanceof HttpClientError) throw err;
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       throw new HttpClientError("connect", message, { cause: err });
     } finally {
       clearTimeout(timer);

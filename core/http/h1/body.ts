@@ -9,7 +9,7 @@ import { ChunkedDecoder, type ChunkedLimits } from "./chunked.ts";
 import type { SocketReader } from "./reader.ts";
 
 /** What a body needs from its connection. */
-export interface BodyHost {
+interface BodyHost {
   readonly reader: SocketReader;
   /** Runs once before the first socket read of the body (sends `100 Continue` when asked). */
   beforeRead(): Promise<void>;
@@ -20,7 +20,7 @@ export interface BodyHost {
 }
 
 /** Options for {@linkcode RequestBody}. */
-export interface RequestBodyOptions extends ChunkedLimits {
+interface RequestBodyOptions extends ChunkedLimits {
   /** Declared length, or -1 for a chunked body. */
   length: number;
   /** Largest body accepted (413 above). */

@@ -18,9 +18,9 @@ import type { ConnectionContext } from "./context.ts";
 export type Phase = "idle" | "head" | "handler" | "write" | "stream" | "linger" | "closed";
 
 /** After closing its write side, how long a connection drains what the client still sends. */
-export const LINGER_MS = 2_000;
+const LINGER_MS = 2_000;
 /** And how many bytes it reads (and drops) at most while doing so. */
-export const LINGER_BYTES = 256 * 1024;
+const LINGER_BYTES = 256 * 1024;
 
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 

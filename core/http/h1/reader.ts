@@ -5,7 +5,7 @@
  */
 
 /** Bytes a connection's read buffer starts with. */
-export const INITIAL_READ_BUFFER_BYTES = 4096;
+const INITIAL_READ_BUFFER_BYTES = 4096;
 /** Below this much free room the buffer is compacted or grown before a read. */
 const MIN_READ_ROOM = 1024;
 

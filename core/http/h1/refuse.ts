@@ -7,7 +7,7 @@ import { HttpError } from "../../errors/mod.ts";
 import { sendResponse, SocketWriter } from "./response.ts";
 
 /** Refused connections answered at once at most; beyond, they are closed without an answer. */
-export const MAX_REFUSING = 64;
+const MAX_REFUSING = 64;
 /** How long a refused connection may linger (reading and dropping the client's request). */
 const REFUSE_LINGER_MS = 1_000;
 

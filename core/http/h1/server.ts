@@ -5,6 +5,7 @@
  * failed, and drains on shutdown.
  * @module
  */
+import { settledWithin } from "../../async/mod.ts";
 import type { HttpError } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { DEFAULT_MAX_CHUNK_LINE_BYTES, DEFAULT_MAX_TRAILER_BYTES } from "./chunked.ts";
@@ -258,12 +259,7 @@ class Listener implements Http1Server, ConnectionContext {
     let finished = true;
     if (this.#conns.size > 0) {
       this.#allClosed = Promise.withResolvers();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const expired = new Promise<"expired">((r) =>
-        timer = setTimeout(() => r("expired"), drainMs)
-      );
-      finished = await Promise.race([this.#allClosed.promise, expired]) !== "expired";
-      clearTimeout(timer);
+      finished = await settledWithin(this.#allClosed.promise, drainMs);
       for (const c of this.#conns) c.close();
     }
     clearInterval(this.#sweeper);

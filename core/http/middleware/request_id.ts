@@ -8,7 +8,7 @@ import type { Logger } from "../../log/mod.ts";
 import type { AppEnv } from "../types.ts";
 
 /** Incoming request ids are kept only when they match this. */
-export const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * The client's request id when it is safe to echo, else a fresh UUID.

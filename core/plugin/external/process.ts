@@ -8,7 +8,7 @@
 /** Bytes of stderr kept for diagnostics and the call's logs. */
 export const STDERR_TAIL_BYTES = 8 * 1024;
 /** How long a stopping plugin may take to exit after `stop` and EOF. */
-export const STOP_GRACE_MS = 2_000;
+const STOP_GRACE_MS = 2_000;
 
 /** A running sandboxed process. */
 export class SandboxedProcess {

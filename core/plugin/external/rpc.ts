@@ -6,15 +6,16 @@
  * Requests and connections are bounded; nothing a plugin sends can crash the agent.
  * @module
  */
-import type { TriggerEvent } from "../events.ts";
+import type { TriggerEvent } from "../contract.ts";
 import type { PluginManifest } from "../manifest.ts";
+import { errorMessage } from "../../errors/mod.ts";
 
 /** Largest request read (the client sends at most what one `recv(65536)` answers). */
-export const MAX_RPC_REQUEST_BYTES = 64 * 1024;
+const MAX_RPC_REQUEST_BYTES = 64 * 1024;
 /** Most connections served at once. */
-export const MAX_RPC_CONNECTIONS = 16;
+const MAX_RPC_CONNECTIONS = 16;
 /** Longest a connection may take to send its request. */
-export const RPC_READ_TIMEOUT_MS = 5_000;
+const RPC_READ_TIMEOUT_MS = 5_000;
 
 /** What the socket answers with; each handler may throw to answer an error. */
 export interface RpcHandlers {
@@ -85,7 +86,7 @@ export function handleRpc(text: string, h: RpcHandlers): Json {
         return error(req.id, -32601, "Method not found");
     }
   } catch (err) {
-    return error(req.id, -32000, (err as Error).message.slice(0, 200));
+    return error(req.id, -32000, errorMessage(err).slice(0, 200));
   }
 }
 

@@ -8,10 +8,12 @@
  * @module
  */
 import { join } from "node:path";
+import { settledWithin } from "../../async/mod.ts";
 import { type Logger, scrubString, silentLogger } from "../../log/mod.ts";
 import { secretValues, validatePluginConfig } from "../config.ts";
 import { failure, type PluginResult } from "../errors.ts";
-import { checkEvents, type TriggerEvent } from "../events.ts";
+import type { TriggerEvent } from "../contract.ts";
+import { checkEvents } from "../events.ts";
 import type { LoadedPlugin } from "../load.ts";
 import { SandboxedProcess } from "./process.ts";
 import { agentHandlers, type RpcServer, serveRpc } from "./rpc.ts";
@@ -25,11 +27,11 @@ import {
 } from "./sandbox.ts";
 
 /** Instruction settings upstream puts in `plugin_configuration`, not plugin config fields. */
-export const RUN_KEYS = ["entrypoint", "arguments", "environment", "timeout_seconds"];
+const RUN_KEYS = ["entrypoint", "arguments", "environment", "timeout_seconds"];
 /** Most trigger events buffered from report_trigger between two detect() calls. */
-export const MAX_BUFFERED_EVENTS = 1000;
+const MAX_BUFFERED_EVENTS = 1000;
 /** CPU seconds of a long-lived plugin process before the kernel stops it (it is restarted). */
-export const LONG_LIVED_CPU_SECS = 3600;
+const LONG_LIVED_CPU_SECS = 3600;
 
 /** Options for {@linkcode ExternalRunner}. */
 export interface ExternalRunnerOptions {
@@ -388,7 +390,7 @@ export class ExternalRunner {
     const timer = setTimeout(() => (timedOut = true, p.kill()), timeoutMs);
     const status = await p.exited;
     clearTimeout(timer);
-    await Promise.race([p.done, new Promise((r) => setTimeout(r, 500))]);
+    await settledWithin(p.done, 500);
     const out = p.drain();
     const took = Math.round(performance.now() - t0);
     if (timedOut) {

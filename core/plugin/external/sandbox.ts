@@ -9,22 +9,23 @@
  */
 import { join } from "node:path";
 import { PluginError } from "../errors.ts";
+import { errorMessage } from "../../errors/mod.ts";
 
 /** Where the plugin folder appears inside the sandbox. */
-export const SANDBOX_PLUGIN_DIR = "/plugin";
+const SANDBOX_PLUGIN_DIR = "/plugin";
 /** Where the private work folder appears inside the sandbox. */
 export const SANDBOX_WORK_DIR = "/work";
 /** Default bound on processes the plugin may add (a fork bomb stops here). */
-export const DEFAULT_MAX_PROCESSES = 64;
+const DEFAULT_MAX_PROCESSES = 64;
 /** Default open files. */
-export const DEFAULT_MAX_OPEN_FILES = 256;
+const DEFAULT_MAX_OPEN_FILES = 256;
 /** The user a sandbox runs as when the agent runs as root (RLIMIT_NPROC exempts root). */
 export const SANDBOX_UID = 65534;
 /** Default largest file the plugin may write. */
-export const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 /** The interpreter of each external runtime, as found inside the sandbox. */
-export const INTERPRETERS: Record<string, string> = { python: "/usr/bin/python3" };
+const INTERPRETERS: Record<string, string> = { python: "/usr/bin/python3" };
 
 /** What one sandboxed run is given. */
 export interface SandboxSpec {
@@ -58,7 +59,7 @@ const OWN_MOUNTS = ["/proc", "/dev", "/tmp", SANDBOX_PLUGIN_DIR, SANDBOX_WORK_DI
  * Whether a declared path is bound from the host: not the root (which would cover the
  * sandbox's own mounts), and not under what the sandbox provides itself.
  */
-export function bindable(path: string): boolean {
+function bindable(path: string): boolean {
   const p = path.replace(/\/+$/, "");
   if (p === "" || !p.startsWith("/")) return false;
   return !OWN_MOUNTS.some((m) => p === m || p.startsWith(`${m}/`));
@@ -147,7 +148,13 @@ const probes = new Map<string, Promise<SandboxProbe>>();
 
 async function run(bin: string, args: string[]) {
   return await new Deno.Command(bin, {
-    args: [...args, ...SYSTEM_DIRS.flatMap((d) => ["--ro-bind-try", d, d]), "--", "/usr/bin/id", "-u"],
+    args: [
+      ...args,
+      ...SYSTEM_DIRS.flatMap((d) => ["--ro-bind-try", d, d]),
+      "--",
+      "/usr/bin/id",
+      "-u",
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -174,14 +181,16 @@ export function probeSandbox(bin = "bwrap"): Promise<SandboxProbe> {
       if (user.success) return { ok: true, asRoot: false };
       return {
         ok: false,
-        reason: `bubblewrap cannot create a sandbox: ${dec.decode(user.stderr).trim().slice(0, 200)}`,
+        reason: `bubblewrap cannot create a sandbox: ${
+          dec.decode(user.stderr).trim().slice(0, 200)
+        }`,
       };
     } catch (err) {
       return {
         ok: false,
         reason: err instanceof Deno.errors.NotFound
           ? "bubblewrap (bwrap) is not installed: external-runtime plugins never run unsandboxed"
-          : `bubblewrap cannot be run: ${(err as Error).message}`,
+          : `bubblewrap cannot be run: ${errorMessage(err)}`,
       };
     }
   })();
@@ -202,7 +211,7 @@ export async function sandboxUnavailable(bin = "bwrap"): Promise<string | undefi
 }
 
 /** Most bytes copied from a plugin folder into a sandbox's private copy. */
-export const MAX_PLUGIN_COPY_BYTES = 64 * 1024 * 1024;
+const MAX_PLUGIN_COPY_BYTES = 64 * 1024 * 1024;
 
 /**
  * Copies a plugin folder (regular files and folders only; links are skipped) world-readable.
@@ -217,7 +226,9 @@ export async function copyTree(from: string, to: string, budget = { left: MAX_PL
     if (e.isDirectory) await copyTree(src, dst, budget);
     else if (e.isFile) {
       budget.left -= (await Deno.stat(src)).size;
-      if (budget.left < 0) throw new Error(`plugin folder larger than ${MAX_PLUGIN_COPY_BYTES} bytes`);
+      if (budget.left < 0) {
+        throw new Error(`plugin folder larger than ${MAX_PLUGIN_COPY_BYTES} bytes`);
+      }
       await Deno.copyFile(src, dst);
       await Deno.chmod(dst, 0o644);
     }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { sidecarSpec } from "../../../cmd/sidecar/config.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
-import { runIatp, startIatpService, tempDir } from "../../helpers.ts";
+import { loaded, runIatp, startIatpService, tempDir } from "../../helpers.ts";
 import { post, startAgent } from "./fixtures.ts";
 
 Deno.test("an invalid enum env value is a startup error naming the variable (exit 2)", async () => {
@@ -45,7 +45,7 @@ Deno.test("env names and defaults follow the upstream sidecars", () => {
     IATP_MAX_BODY_BYTES: "2048",
     IATP_TRACE_CAPACITY: "50",
   };
-  const c = sidecarSpec.parse([], { env: (n) => env[n] }).config;
+  const c = loaded(sidecarSpec.parse([], { env: (n) => env[n] })).config;
   assert.deepEqual(
     [
       c.agent_url,
@@ -62,7 +62,7 @@ Deno.test("env names and defaults follow the upstream sidecars", () => {
     ],
     ["http://agent:9000", 9001, "a7", "trusted", "none", "forever", true, true, 1500, 2048, 50],
   );
-  const d = sidecarSpec.parse([], { env: () => undefined }).config;
+  const d = loaded(sidecarSpec.parse([], { env: () => undefined })).config;
   assert.deepEqual(
     [
       d.agent_url,
@@ -86,7 +86,7 @@ Deno.test("env names and defaults follow the upstream sidecars", () => {
     ],
   );
   assert.throws(
-    () => sidecarSpec.parse([], { env: (n) => (n === "IATP_PORT" ? "http" : undefined) }),
+    () => loaded(sidecarSpec.parse([], { env: (n) => (n === "IATP_PORT" ? "http" : undefined) })),
     ConfigError,
   );
 });
@@ -109,7 +109,9 @@ Deno.test("--manifest file fills the manifest; flags and env still win; errors n
       ].join("\n"),
     );
     const env: Record<string, string> = { IATP_MANIFEST: path, IATP_TRUST_LEVEL: "standard" };
-    const c = sidecarSpec.parse(["--concurrency-limit", "9"], { env: (n) => env[n] }).config;
+    const c = loaded(sidecarSpec.parse(["--concurrency-limit", "9"], {
+      env: (n) => env[n],
+    })).config;
     assert.equal(c.agent_id, "bank-agent");
     assert.equal(c.owner, "ops@example.com");
     assert.equal(c.trust_level, "standard", "env beats the manifest file");
@@ -124,13 +126,13 @@ Deno.test("--manifest file fills the manifest; flags and env still win; errors n
       "identity:\n  agent_id: x\nprivacy:\n  retention_policy: sometimes\n",
     );
     assert.throws(
-      () => sidecarSpec.parse([], { env: (n) => env[n] }),
+      () => loaded(sidecarSpec.parse([], { env: (n) => env[n] })),
       (e: unknown) =>
         e instanceof ConfigError && e.key === "manifest.privacy.retention_policy" &&
         /:4/.test(e.message),
     );
     await Deno.writeTextFile(path, "bogus: 1\n");
-    assert.throws(() => sidecarSpec.parse([], { env: (n) => env[n] }), /manifest\.bogus/);
+    assert.throws(() => loaded(sidecarSpec.parse([], { env: (n) => env[n] })), /manifest\.bogus/);
   } finally {
     await dir.remove();
   }
@@ -141,7 +143,7 @@ Deno.test("--manifest takes the Python flat shape, its defaults, and refuses two
   try {
     const path = `${dir.path}/agent.json`;
     const env: Record<string, string> = { IATP_MANIFEST: path };
-    const parse = () => sidecarSpec.parse([], { env: (n) => env[n] }).config;
+    const parse = () => loaded(sidecarSpec.parse([], { env: (n) => env[n] })).config;
     await Deno.writeTextFile(
       path,
       JSON.stringify({

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { command as auditCommand } from "../../../cmd/audit.ts";
 import { command as relayCommand } from "../../../cmd/relay.ts";
 import { silentLogger } from "../../../core/log/mod.ts";
-import { RelayClient, type RelayEvent } from "../../../core/relay/client.ts";
+import { RelayClient, type RelayEvent } from "../../../core/relay/mod.ts";
 import { tempDir, waitFor } from "../../helpers.ts";
 import { post, startAgent, startSidecar } from "./fixtures.ts";
 

@@ -24,7 +24,7 @@ Deno.test("audit trail: records chain, verify, and resume after reopen", async (
     trail = await open(file);
     await trail.append("result.reported", { instruction_id: "i1" }, "i1");
     const text = await Deno.readTextFile(file);
-    const v = await verifyAuditLines(text);
+    const v = verifyAuditLines(text);
     assert.equal(v.ok, true, JSON.stringify(v.error));
     assert.equal(v.count, 3);
     const lines = text.trim().split("\n").map((l) => JSON.parse(l));
@@ -46,10 +46,10 @@ Deno.test("audit trail: an edited or deleted line breaks verification", async ()
     const lines = (await Deno.readTextFile(file)).trim().split("\n");
     const edited = [...lines];
     edited[1] = edited[1].replace('"n":1', '"n":7');
-    let v = await verifyAuditLines(edited.join("\n"));
+    let v = verifyAuditLines(edited.join("\n"));
     assert.equal(v.ok, false);
     assert.equal(v.error?.line, 2);
-    v = await verifyAuditLines([lines[0], lines[2], lines[3]].join("\n"));
+    v = verifyAuditLines([lines[0], lines[2], lines[3]].join("\n"));
     assert.equal(v.ok, false);
     assert.equal(v.error?.line, 2);
   } finally {
@@ -70,7 +70,7 @@ Deno.test("audit trail: secrets are scrubbed before hashing and writing", async 
     const text = await Deno.readTextFile(file);
     assert.doesNotMatch(text, /key-material-123|abcdefghijklmnop|registered-secret-value-xyz/);
     assert.match(text, /\[REDACTED\]/);
-    assert.equal((await verifyAuditLines(text)).ok, true);
+    assert.equal((verifyAuditLines(text)).ok, true);
   } finally {
     await dir.remove();
   }
@@ -86,7 +86,7 @@ Deno.test("audit trail: rotation keeps the chain across files and bounds file co
     assert.deepEqual(names, ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2", "audit.jsonl.3"]);
     const text = [3, 2, 1].map((i) => Deno.readTextFileSync(`${file}.${i}`)).join("") +
       Deno.readTextFileSync(file);
-    const v = await verifyAuditLines(text, null);
+    const v = verifyAuditLines(text, null);
     assert.equal(v.ok, true, JSON.stringify(v.error));
     const last = JSON.parse(Deno.readTextFileSync(file).trim().split("\n").at(-1)!);
     assert.equal(last.seq, 60);

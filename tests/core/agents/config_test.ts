@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { actionConfig, sensorConfig } from "../../../core/agents/config.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
+import { loaded } from "../../helpers.ts";
 
 const files = (text: string) => ({ readFile: () => text, env: () => undefined });
 
@@ -25,7 +26,7 @@ security:
 `;
 
 Deno.test("action config: a valid Stavily YAML file loads with defaults", () => {
-  const { config } = actionConfig.parse(["--config", "a.yaml"], files(BASE));
+  const { config } = loaded(actionConfig.parse(["--config", "a.yaml"], files(BASE)));
   assert.equal(config.agent.id, "act-1");
   assert.equal(config.agent.heartbeat, 30_000);
   assert.equal(config.agent.poll_interval, 30_000);
@@ -38,7 +39,7 @@ Deno.test("action config: a valid Stavily YAML file loads with defaults", () => 
 
 Deno.test("config: an unknown key is an error naming the key and the file line", () => {
   const err = configError(() =>
-    actionConfig.parse(["--config", "a.yaml"], files(BASE + "  heartbeat_intervall: 5s\n"))
+    loaded(actionConfig.parse(["--config", "a.yaml"], files(BASE + "  heartbeat_intervall: 5s\n")))
   );
   assert.equal(err.key, "security.heartbeat_intervall");
   assert.match(err.message, /a\.yaml:\d+/);
@@ -47,7 +48,7 @@ Deno.test("config: an unknown key is an error naming the key and the file line",
 
 Deno.test("config: a bad duration names the key", () => {
   const text = BASE.replace("agent:\n  id: act-1", "agent:\n  id: act-1\n  heartbeat: soon");
-  const err = configError(() => actionConfig.parse(["--config", "a.yaml"], files(text)));
+  const err = configError(() => loaded(actionConfig.parse(["--config", "a.yaml"], files(text))));
   assert.equal(err.key, "agent.heartbeat");
   assert.match(err.message, /a duration such as 500ms/);
   assert.match(err.message, /"soon"/);
@@ -55,18 +56,18 @@ Deno.test("config: a bad duration names the key", () => {
 
 Deno.test("config: prod without TLS to the orchestrator is rejected", () => {
   const text = BASE.replace("id: act-1", "id: act-1\n  environment: prod");
-  const err = configError(() => actionConfig.parse(["--config", "a.yaml"], files(text)));
+  const err = configError(() => loaded(actionConfig.parse(["--config", "a.yaml"], files(text))));
   assert.equal(err.key, "api.base_url");
   assert.match(err.message, /https URL \(TLS\) when agent.environment is prod/);
   const https = text.replace("http://127.0.0.1:9", "https://orchestrator.example");
-  const { config } = actionConfig.parse(["--config", "a.yaml"], files(https));
+  const { config } = loaded(actionConfig.parse(["--config", "a.yaml"], files(https)));
   assert.equal(config.agent.environment, "prod");
 });
 
 Deno.test("config: prod without audit is rejected", () => {
   const text = BASE.replace("id: act-1", "id: act-1\n  environment: prod")
     .replace("http://127.0.0.1:9", "https://o.example") + "  audit:\n    enabled: false\n";
-  const err = configError(() => actionConfig.parse(["--config", "a.yaml"], files(text)));
+  const err = configError(() => loaded(actionConfig.parse(["--config", "a.yaml"], files(text))));
   assert.equal(err.key, "security.audit.enabled");
 });
 
@@ -76,19 +77,19 @@ Deno.test("config: env overrides are IATP_<SECTION>_<KEY> and beat the file", ()
     IATP_API_BASE_URL: "http://127.0.0.1:7",
     IATP_AGENT_MAX_CONCURRENT_TASKS: "3",
   };
-  const { config, sources } = actionConfig.parse(["--config", "a.yaml"], {
+  const { config, sources } = loaded(actionConfig.parse(["--config", "a.yaml"], {
     readFile: () => BASE,
     env: (n) => env[n],
-  });
+  }));
   assert.equal(config.agent.id, "from-env");
   assert.equal(config.api.base_url, "http://127.0.0.1:7");
   assert.equal(config.agent.max_concurrent_tasks, 3);
   assert.deepEqual(sources.get("agent.id"), { kind: "env", name: "IATP_AGENT_ID" });
   const err = configError(() =>
-    actionConfig.parse([], {
+    loaded(actionConfig.parse([], {
       readFile: () => "",
       env: (n) => ({ ...env, IATP_AGENT_HEARTBEAT: "x" })[n],
-    })
+    }))
   );
   assert.equal(err.key, "agent.heartbeat");
   assert.match(err.message, /env IATP_AGENT_HEARTBEAT/);
@@ -96,37 +97,37 @@ Deno.test("config: env overrides are IATP_<SECTION>_<KEY> and beat the file", ()
 
 Deno.test("config: agent id is required and must be path-safe", () => {
   let err = configError(() =>
-    actionConfig.parse(["--config", "a.yaml"], files("api:\n  base_url: http://x\n"))
+    loaded(actionConfig.parse(["--config", "a.yaml"], files("api:\n  base_url: http://x\n")))
   );
   assert.equal(err.key, "agent.id");
   err = configError(() =>
-    actionConfig.parse(["--config", "a.yaml"], files("agent:\n  id: ../etc\n"))
+    loaded(actionConfig.parse(["--config", "a.yaml"], files("agent:\n  id: ../etc\n")))
   );
   assert.equal(err.key, "agent.id");
 });
 
 Deno.test("config: api key or token file is required with an orchestrator", () => {
   const err = configError(() =>
-    actionConfig.parse(
+    loaded(actionConfig.parse(
       ["--config", "a.yaml"],
       files("agent:\n  id: a\napi:\n  base_url: http://x\n"),
-    )
+    ))
   );
   assert.equal(err.key, "security.auth.api_key");
 });
 
 Deno.test("config: mTLS needs both cert and key", () => {
   const text = BASE + "  tls:\n    cert_file: /x/cert.pem\n";
-  const err = configError(() => actionConfig.parse(["--config", "a.yaml"], files(text)));
+  const err = configError(() => loaded(actionConfig.parse(["--config", "a.yaml"], files(text))));
   assert.equal(err.key, "security.tls.key_file");
 });
 
 Deno.test("config: agent.type must match the command", () => {
   const err = configError(() =>
-    sensorConfig.parse(
+    loaded(sensorConfig.parse(
       ["--config", "a.yaml"],
       files(BASE.replace("id: act-1", "id: s\n  type: action")),
-    )
+    ))
   );
   assert.equal(err.key, "agent.type");
 });
@@ -134,13 +135,17 @@ Deno.test("config: agent.type must match the command", () => {
 Deno.test("sensor config: triggers are validated and need somewhere to publish", () => {
   const text = `agent:\n  id: s1\nrelay:\n  url: http://127.0.0.1:1\nsensor:\n  triggers:\n` +
     `    - plugin_id: cpu-monitor\n      interval: 10s\n      config: {threshold: 90}\n`;
-  const { config } = sensorConfig.parse(["--config", "a.yaml"], files(text));
+  const { config } = loaded(sensorConfig.parse(["--config", "a.yaml"], files(text)));
   assert.equal(config.sensor.triggers[0].plugin_id, "cpu-monitor");
   assert.equal(config.sensor.dedup_window, 300_000);
   let err = configError(() =>
-    sensorConfig.parse(["--config", "a.yaml"], files(text.replace("cpu-monitor", "../../etc")))
+    loaded(
+      sensorConfig.parse(["--config", "a.yaml"], files(text.replace("cpu-monitor", "../../etc"))),
+    )
   );
   assert.equal(err.key, "sensor.triggers");
-  err = configError(() => sensorConfig.parse(["--config", "a.yaml"], files("agent:\n  id: s1\n")));
+  err = configError(() =>
+    loaded(sensorConfig.parse(["--config", "a.yaml"], files("agent:\n  id: s1\n")))
+  );
   assert.equal(err.key, "relay.url");
 });

@@ -81,10 +81,14 @@ async function makeCerts(dir: string): Promise<void> {
   }
 }
 
-/** A TLS front requiring client certs, proxying to `upstream`; records the client CNs seen. */
+/**
+ * A TLS front requiring client certs, proxying to `upstream`; records the client CNs seen and
+ * counts the handshakes it refused.
+ */
 async function tlsFront(dir: string, upstream: string) {
   const read = (f: string) => Deno.readTextFileSync(join(dir, f));
   const clients: string[] = [];
+  let refused = 0;
   const server = https.createServer({
     key: read("server.key"),
     cert: read("server.pem"),
@@ -108,11 +112,13 @@ async function tlsFront(dir: string, upstream: string) {
     res.writeHead(r.status, { "content-type": "application/json" });
     res.end(await r.text());
   });
+  server.on("tlsClientError", () => refused++);
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", () => ok()));
   const port = (server.address() as { port: number }).port;
   return {
     url: `https://localhost:${port}`,
     clients,
+    refused: () => refused,
     close: () => new Promise((r) => server.close(r)),
   };
 }
@@ -154,8 +160,9 @@ Deno.test({
       assert.equal(orch.heartbeats().at(-1)?.status, "offline");
       // Without a client certificate the TLS front refuses: no call gets through.
       const before = orch.requests.length;
+      const refusedBefore = front.refused();
       svc = await command.start(base({ ca_file: p("ca.pem") }));
-      await new Promise((r) => setTimeout(r, 1_000));
+      await waitFor(() => front.refused() > refusedBefore, 20_000, "a refused handshake");
       await svc.close();
       assert.equal(orch.requests.length, before);
     } finally {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { generateIssuer } from "../../../core/auth/credential.ts";
+import { generateIssuer } from "../../../core/auth/mod.ts";
 import { actionConfig } from "../../../core/agents/config.ts";
 import { installPlugin } from "../../../core/agents/install.ts";
 import { PluginCatalog } from "../../../core/agents/plugins.ts";

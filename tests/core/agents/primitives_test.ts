@@ -1,32 +1,9 @@
 import assert from "node:assert/strict";
-import { backoffDelay } from "../../../core/agents/backoff.ts";
 import { ExecutionLog, logLine, MAX_LOG_LINE_CHARS } from "../../../core/agents/exec_log.ts";
 import { TaskQueue } from "../../../core/agents/queue.ts";
-import { TokenBucket } from "../../../core/agents/rate_limit.ts";
 import { boundResult } from "../../../core/agents/results.ts";
 import { registerSecret, silentLogger } from "../../../core/log/mod.ts";
 import { delay, waitFor } from "../../helpers.ts";
-
-Deno.test("backoff: grows exponentially with jitter inside [ceiling/2, ceiling], capped", () => {
-  const p = { baseMs: 100, maxMs: 1_000 };
-  assert.equal(backoffDelay(0, p, () => 0), 50);
-  assert.equal(backoffDelay(0, p, () => 1), 100);
-  assert.equal(backoffDelay(2, p, () => 1), 400);
-  assert.equal(backoffDelay(10, p, () => 1), 1_000);
-  assert.equal(backoffDelay(10, p, () => 0), 500);
-});
-
-Deno.test("token bucket: burst, then refill at the configured rate", () => {
-  let now = 0;
-  const b = new TokenBucket(2, 3, () => now);
-  assert.deepEqual([b.tryTake(), b.tryTake(), b.tryTake(), b.tryTake()], [true, true, true, false]);
-  now = 499;
-  assert.equal(b.tryTake(), false);
-  now = 500;
-  assert.equal(b.tryTake(), true);
-  now = 10_000;
-  assert.deepEqual([b.tryTake(), b.tryTake(), b.tryTake(), b.tryTake()], [true, true, true, false]);
-});
 
 Deno.test("execution log: [RFC3339 ms] lines, scrubbed, bounded", () => {
   registerSecret("exec-log-secret-42");

@@ -15,6 +15,7 @@ import {
 } from "../../../core/config/mod.ts";
 import { ConfigError, UsageError } from "../../../core/errors/mod.ts";
 import { scrubString } from "../../../core/log/mod.ts";
+import { loaded } from "../../helpers.ts";
 
 const spec = defineConfig({
   command: "demo",
@@ -63,7 +64,7 @@ function configError(fn: () => unknown): ConfigError {
 }
 
 Deno.test("defaults apply when nothing else is given", () => {
-  const { config, sources } = spec.parse([], { env: envOf({}) });
+  const { config, sources } = loaded(spec.parse([], { env: envOf({}) }));
   assert.equal(config.port, 8005);
   assert.equal(config.retention, "temporary");
   assert.equal(config.timeout, 30_000);
@@ -74,53 +75,55 @@ Deno.test("defaults apply when nothing else is given", () => {
 
 Deno.test("precedence: default < file < env < flag", () => {
   const read = files({ "c.yaml": "port: 7000\nname: fromfile\nagent:\n  id: file-agent\n" });
-  const fileOnly = spec.parse(["--config", "c.yaml"], { env: envOf({}), readFile: read });
+  const fileOnly = loaded(spec.parse(["--config", "c.yaml"], { env: envOf({}), readFile: read }));
   assert.equal(fileOnly.config.port, 7000);
   assert.equal(fileOnly.config.agent.id, "file-agent");
   assert.deepEqual(fileOnly.sources.get("port"), { kind: "file", path: "c.yaml", line: 1 });
 
   const env = envOf({ IATP_DEMO_PORT: "7100", IATP_DEMO_AGENT_ID: "env-agent" });
-  const withEnv = spec.parse(["--config", "c.yaml"], { env, readFile: read });
+  const withEnv = loaded(spec.parse(["--config", "c.yaml"], { env, readFile: read }));
   assert.equal(withEnv.config.port, 7100);
   assert.equal(withEnv.config.name, "fromfile");
   assert.equal(withEnv.config.agent.id, "env-agent");
 
-  const withFlag = spec.parse(["--config", "c.yaml", "--port", "7200", "--agent-id", "flag"], {
-    env,
-    readFile: read,
-  });
+  const withFlag = loaded(
+    spec.parse(["--config", "c.yaml", "--port", "7200", "--agent-id", "flag"], {
+      env,
+      readFile: read,
+    }),
+  );
   assert.equal(withFlag.config.port, 7200);
   assert.equal(withFlag.config.agent.id, "flag");
   assert.deepEqual(withFlag.sources.get("port"), { kind: "flag", name: "port" });
 });
 
 Deno.test("the config file can come from the CONFIG env var", () => {
-  const r = spec.parse([], {
+  const r = loaded(spec.parse([], {
     env: envOf({ IATP_DEMO_CONFIG: "x.yaml" }),
     readFile: files({ "x.yaml": "name: viaenv\n" }),
-  });
+  }));
   assert.equal(r.config.name, "viaenv");
 });
 
 Deno.test("typed coercion from strings: bool, duration, bytes, list, enum", () => {
-  const r = spec.parse(
+  const r = loaded(spec.parse(
     ["--verbose", "--timeout", "1.5s", "--max-body", "64KiB", "--topics", "a,b", "--topics", "c"],
     { env: envOf({ IATP_RETENTION: "permanent" }) },
-  );
+  ));
   assert.equal(r.config.verbose, true);
   assert.equal(r.config.timeout, 1500);
   assert.equal(r.config.max_body, 65536);
   assert.deepEqual(r.config.topics, ["a", "b", "c"]);
   assert.equal(r.config.retention, "permanent");
-  const neg = spec.parse(["--no-verbose"], { env: envOf({ IATP_DEMO_VERBOSE: "true" }) });
+  const neg = loaded(spec.parse(["--no-verbose"], { env: envOf({ IATP_DEMO_VERBOSE: "true" }) }));
   assert.equal(neg.config.verbose, false);
-  const fromEnv = spec.parse([], { env: envOf({ IATP_DEMO_VERBOSE: "yes" }) });
+  const fromEnv = loaded(spec.parse([], { env: envOf({ IATP_DEMO_VERBOSE: "yes" }) }));
   assert.equal(fromEnv.config.verbose, true);
 });
 
 Deno.test("missing config file names the file", () => {
   const err = configError(() =>
-    spec.parse(["--config", "missing.yaml"], { env: envOf({}), readFile: files({}) })
+    loaded(spec.parse(["--config", "missing.yaml"], { env: envOf({}), readFile: files({}) }))
   );
   assert.equal(err.key, "config");
   assert.match(formatConfigError("demo", err), /missing\.yaml/);
@@ -129,10 +132,10 @@ Deno.test("missing config file names the file", () => {
 
 Deno.test("a file that is not YAML is an error with its line", () => {
   const err = configError(() =>
-    spec.parse(["--config", "bad.yaml"], {
+    loaded(spec.parse(["--config", "bad.yaml"], {
       env: envOf({}),
       readFile: files({ "bad.yaml": "port: 1\nname: [unclosed\n" }),
-    })
+    }))
   );
   assert.equal(err.expected, "valid YAML");
   assert.equal(err.source.kind, "file");
@@ -141,17 +144,22 @@ Deno.test("a file that is not YAML is an error with its line", () => {
 
 Deno.test("a YAML document that is not a mapping is an error", () => {
   const err = configError(() =>
-    spec.parse(["--config", "l.yaml"], { env: envOf({}), readFile: files({ "l.yaml": "- 1\n" }) })
+    loaded(
+      spec.parse(["--config", "l.yaml"], {
+        env: envOf({}),
+        readFile: files({ "l.yaml": "- 1\n" }),
+      }),
+    )
   );
   assert.match(err.expected, /mapping/);
 });
 
 Deno.test('port: "abc" names the key, its line and the expected type', () => {
   const err = configError(() =>
-    spec.parse(["--config", "p.yaml"], {
+    loaded(spec.parse(["--config", "p.yaml"], {
       env: envOf({}),
       readFile: files({ "p.yaml": 'name: x\nport: "abc"\n' }),
-    })
+    }))
   );
   assert.equal(err.key, "port");
   assert.deepEqual(err.source, { kind: "file", path: "p.yaml", line: 2 });
@@ -165,32 +173,34 @@ Deno.test('port: "abc" names the key, its line and the expected type', () => {
 
 Deno.test("unknown keys are errors, nested ones too, with their line", () => {
   const top = configError(() =>
-    spec.parse(["--config", "u.yaml"], {
+    loaded(spec.parse(["--config", "u.yaml"], {
       env: envOf({}),
       readFile: files({ "u.yaml": "port: 1\nprot: 2\n" }),
-    })
+    }))
   );
   assert.equal(top.key, "prot");
   assert.deepEqual(top.source, { kind: "file", path: "u.yaml", line: 2 });
   const nested = configError(() =>
-    spec.parse(["--config", "n.yaml"], {
+    loaded(spec.parse(["--config", "n.yaml"], {
       env: envOf({}),
       readFile: files({ "n.yaml": "agent:\n  id: x\n  idd: y\n" }),
-    })
+    }))
   );
   assert.equal(nested.key, "agent.idd");
   assert.equal(nested.source.kind === "file" && nested.source.line, 3);
   const notMap = configError(() =>
-    spec.parse(["--config", "s.yaml"], {
+    loaded(spec.parse(["--config", "s.yaml"], {
       env: envOf({}),
       readFile: files({ "s.yaml": "agent: 5\n" }),
-    })
+    }))
   );
   assert.equal(notMap.key, "agent");
 });
 
 Deno.test("a bad env value names the env var", () => {
-  const err = configError(() => spec.parse([], { env: envOf({ IATP_RETENTION: "forever-ish" }) }));
+  const err = configError(() =>
+    loaded(spec.parse([], { env: envOf({ IATP_RETENTION: "forever-ish" }) }))
+  );
   assert.equal(err.key, "retention");
   assert.deepEqual(err.source, { kind: "env", name: "IATP_RETENTION" });
   assert.match(formatConfigError("demo", err), /env IATP_RETENTION/);
@@ -198,23 +208,27 @@ Deno.test("a bad env value names the env var", () => {
 });
 
 Deno.test("a bad flag value names the flag", () => {
-  const err = configError(() => spec.parse(["--timeout", "soon"], { env: envOf({}) }));
+  const err = configError(() => loaded(spec.parse(["--timeout", "soon"], { env: envOf({}) })));
   assert.deepEqual(err.source, { kind: "flag", name: "timeout" });
   assert.match(err.expected, /duration/);
-  const range = configError(() => spec.parse(["--agent-concurrency", "0"], { env: envOf({}) }));
+  const range = configError(() =>
+    loaded(spec.parse(["--agent-concurrency", "0"], { env: envOf({}) }))
+  );
   assert.match(range.expected, /from 1 to 100/);
-  const badUrl = configError(() => spec.parse(["--upstream", "ftp://x"], { env: envOf({}) }));
+  const badUrl = configError(() =>
+    loaded(spec.parse(["--upstream", "ftp://x"], { env: envOf({}) }))
+  );
   assert.match(badUrl.expected, /http\(s\) URL/);
 });
 
 Deno.test("unknown flags and stray positionals are usage errors carrying the usage", () => {
-  assert.throws(() => spec.parse(["--bogus"], { env: envOf({}) }), (err: unknown) => {
+  assert.throws(() => loaded(spec.parse(["--bogus"], { env: envOf({}) })), (err: unknown) => {
     assert.ok(err instanceof UsageError);
     assert.match(err.message, /bogus/);
     assert.match(err.usage ?? "", /Usage: iatp demo/);
     return true;
   });
-  assert.throws(() => spec.parse(["extra"], { env: envOf({}) }), UsageError);
+  assert.throws(() => loaded(spec.parse(["extra"], { env: envOf({}) })), UsageError);
 });
 
 Deno.test("--help returns help without reading the file or env", () => {
@@ -247,7 +261,7 @@ Deno.test("usage lists every flag with its env var and default; secrets are hidd
 
 Deno.test("secret values are registered with the log scrubber", () => {
   const value = "s3cr3t-value-for-demo-test";
-  spec.parse([], { env: envOf({ IATP_DEMO_TOKEN: value }) });
+  loaded(spec.parse([], { env: envOf({ IATP_DEMO_TOKEN: value }) }));
   assert.equal(scrubString(`token is ${value}!`), "token is [REDACTED]!");
 });
 
@@ -276,7 +290,7 @@ Deno.test("check() hook rejects cross-field combinations", () => {
   });
   assert.throws(() => strict.parse(["--environment", "prod"], { env: envOf({}) }), ConfigError);
   assert.equal(
-    strict.parse(["--environment", "prod", "--tls"], { env: envOf({}) }).config.tls,
+    loaded(strict.parse(["--environment", "prod", "--tls"], { env: envOf({}) })).config.tls,
     true,
   );
 });

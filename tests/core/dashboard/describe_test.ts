@@ -1,11 +1,11 @@
 /** Events as sentences, masking on arrival, the per-topic aggregates and session bounds. */
 import assert from "node:assert/strict";
-import { Grants } from "../../../core/auth/grants.ts";
+import { Grants } from "../../../core/auth/mod.ts";
 import { describeEvent, policyReason } from "../../../core/dashboard/describe.ts";
 import { OPEN_VIEWER, toDashEvent, type Viewer } from "../../../core/dashboard/event.ts";
 import { SessionStore } from "../../../core/dashboard/session.ts";
 import { CHART_MINUTES, MeshStats } from "../../../core/dashboard/stats.ts";
-import type { RelayEvent } from "../../../core/relay/client.ts";
+import type { RelayEvent } from "../../../core/relay/mod.ts";
 
 const none = () => undefined;
 let seq = 0;

@@ -1,21 +1,19 @@
 import assert from "node:assert/strict";
-import {
-  compareVersions,
-  containerName,
-  decodeLogs,
-  DockerEngine,
-  DockerError,
-  negotiateVersion,
-  projectName,
-} from "../../../core/docker/mod.ts";
+import { DockerEngine } from "../../../core/docker/mod.ts";
+import { compareVersions, DockerError, negotiateVersion } from "../../../core/docker/engine.ts";
+import { containerName, projectName } from "../../../core/docker/names.ts";
+import { decodeLogs } from "../../../core/docker/log_frames.ts";
 import {
   ensureBusyboxImage,
   ensureDockerd,
   removeContainers,
   runContainer,
-  skipMessage,
   uniqueName,
 } from "../../support/dockerd.ts";
+import { waitFor } from "../../helpers.ts";
+
+/** The test Docker daemon; tests that need it are ignored (never passed) without one. */
+const dockerd = await ensureDockerd();
 
 Deno.test("API version negotiation picks the lower version and refuses old daemons", () => {
   assert.equal(negotiateVersion("1.41"), "1.41");
@@ -49,12 +47,11 @@ Deno.test("names: container and project names are validated", () => {
   for (const bad of ["Shop", "a.b", "-a", "a".repeat(64)]) assert.throws(() => projectName(bad));
 });
 
-Deno.test("engine client against a real dockerd: list, inspect, logs, lifecycle", async (t) => {
-  const d = await ensureDockerd();
-  if (!d.available) {
-    console.log(skipMessage(d));
-    return;
-  }
+Deno.test({
+  name: "engine client against a real dockerd: list, inspect, logs, lifecycle",
+  ignore: !dockerd.available,
+}, async (t) => {
+  const d = dockerd;
   const image = await ensureBusyboxImage(d.socket);
   const name = uniqueName("iatp-eng");
   const engine = new DockerEngine({ socket: d.socket });
@@ -79,10 +76,14 @@ Deno.test("engine client against a real dockerd: list, inspect, logs, lifecycle"
     });
     await t.step("logs demux stdout and stderr", async () => {
       let text = "";
-      for (let i = 0; i < 50 && !text.includes("hello-err"); i++) {
-        text = (await engine.logs(name, { tail: 10 })).text;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor(
+        async () => {
+          text = (await engine.logs(name, { tail: 10 })).text;
+          return text.includes("hello-err");
+        },
+        10_000,
+        "both log lines",
+      );
       assert.match(text, /hello-out\n/);
       assert.match(text, /hello-err\n/);
       const bounded = await engine.logs(name, { tail: 10, maxBytes: 5 });

@@ -8,16 +8,18 @@ import {
 } from "../../../core/docker/mod.ts";
 import { HttpError } from "../../../core/errors/mod.ts";
 import { registerSecret, silentLogger } from "../../../core/log/mod.ts";
-import { tempDir } from "../../helpers.ts";
+import { tempDir, waitFor } from "../../helpers.ts";
 import {
   dockerCli,
   ensureBusyboxImage,
   ensureDockerd,
   removeContainers,
   runContainer,
-  skipMessage,
   uniqueName,
 } from "../../support/dockerd.ts";
+
+/** The test Docker daemon; tests that need it are ignored (never passed) without one. */
+const dockerd = await ensureDockerd();
 
 /** A two-service project: `web` with a HEALTHCHECK that passes, `worker` without one. */
 function twoServiceCompose(image: string): string {
@@ -88,9 +90,11 @@ Deno.test("command parsing and scopes", async () => {
   }
 });
 
-Deno.test("executor against a real dockerd: commands, logs redaction, deploy and remove", async (t) => {
-  const d = await ensureDockerd();
-  if (!d.available) return console.log(skipMessage(d));
+Deno.test({
+  name: "executor against a real dockerd: commands, logs redaction, deploy and remove",
+  ignore: !dockerd.available,
+}, async (t) => {
+  const d = dockerd;
   const image = await ensureBusyboxImage(d.socket);
   const dir = await tempDir();
   const name = uniqueName("iatp-exec");
@@ -124,13 +128,17 @@ Deno.test("executor against a real dockerd: commands, logs redaction, deploy and
     });
     await t.step("logs are redacted", async () => {
       let lines: string[] = [];
-      for (let i = 0; i < 50 && lines.length < 2; i++) {
-        const got = (await run("logs", { name, tail: 10 })).result as {
-          lines: Array<{ message: string }>;
-        };
-        lines = got.lines.map((l) => l.message);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor(
+        async () => {
+          const got = (await run("logs", { name, tail: 10 })).result as {
+            lines: Array<{ message: string }>;
+          };
+          lines = got.lines.map((l) => l.message);
+          return lines.length >= 2;
+        },
+        10_000,
+        "two log lines",
+      );
       assert.deepEqual(lines, ["password=[REDACTED]", "token [REDACTED]"]);
     });
     await t.step("stop, start, restart; unknown container fails", async () => {

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
+import { HostSampler } from "../../../core/host/mod.ts";
 import {
   cpuUsagePct,
   diskUsage,
-  HostSampler,
   parseCpuCount,
   parseCpuTimes,
   parseLoadavg,
   parseMeminfo,
   parseUptime,
-} from "../../../core/host/mod.ts";
+} from "../../../core/host/proc.ts";
 import { tempDir } from "../../helpers.ts";
 
 const STAT1 = "cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 50 0 50 350 50 0 0 0 0 0\n" +

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type FastRoute, targetPathOf } from "../../../core/http/mod.ts";
+import type { FastRoute } from "../../../core/http/mod.ts";
+import { targetPathOf } from "../../../core/http/fast_path.ts";
 import { createServer } from "../../../core/http/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { HttpError } from "../../../core/errors/mod.ts";
 import { createServer } from "../../../core/http/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
-import { delay } from "../../helpers.ts";
 
 function setup(opts: { maxBodyBytes?: number; drainTimeoutMs?: number } = {}) {
   const lines: string[] = [];
@@ -17,11 +16,14 @@ function setup(opts: { maxBodyBytes?: number; drainTimeoutMs?: number } = {}) {
   app.get("/boom", () => {
     throw new Error("secret internals Bearer abcdef123456");
   });
+  // A handler that answers only when the test releases it, and says when a request reached it.
+  const slow = { arrived: Promise.withResolvers<void>(), release: Promise.withResolvers<void>() };
   app.get("/slow", async (c) => {
-    await delay(Number(c.req.query("ms") ?? 500));
+    slow.arrived.resolve();
+    await slow.release.promise;
     return c.json({ done: true });
   });
-  return { server, lines };
+  return { server, lines, slow };
 }
 
 Deno.test("health, ready and metrics over a real socket", async () => {
@@ -135,15 +137,16 @@ Deno.test("body limit: 413 envelope for declared and for chunked bodies", async 
 });
 
 Deno.test("drain: a slow in-flight request completes during shutdown; ready turns 503", async () => {
-  const { server } = setup({ drainTimeoutMs: 10_000 });
+  const { server, slow } = setup({ drainTimeoutMs: 10_000 });
   let readyDuringDrain = 0;
   server.onDrain(async () => {
     const r = await server.app.request("/ready");
     readyDuringDrain = r.status;
+    slow.release.resolve(); // the in-flight request finishes once draining has begun
   });
   const svc = await server.listen();
-  const inflight = fetch(`${svc.url}/slow?ms=700`);
-  await delay(150);
+  const inflight = fetch(`${svc.url}/slow`);
+  await slow.arrived.promise;
   const closing = svc.close();
   const res = await inflight;
   assert.equal(res.status, 200);
@@ -154,14 +157,14 @@ Deno.test("drain: a slow in-flight request completes during shutdown; ready turn
 });
 
 Deno.test("drain deadline: close() returns even when a request outlives it", async () => {
-  const { server, lines } = setup({ drainTimeoutMs: 200 });
+  const { server, lines, slow } = setup({ drainTimeoutMs: 200 });
   const svc = await server.listen();
   const ctl = new AbortController();
-  const inflight = fetch(`${svc.url}/slow?ms=3000`, { signal: ctl.signal }).catch(() => null);
-  await delay(100);
-  await svc.close();
+  const inflight = fetch(`${svc.url}/slow`, { signal: ctl.signal }).catch(() => null);
+  await slow.arrived.promise;
+  await svc.close(); // the handler never answers: close() returns at the drain deadline
   assert.ok(lines.some((l) => l.includes("drain deadline exceeded")));
   ctl.abort();
   await inflight;
-  await delay(3000); // let the abandoned handler finish so the test leaks no timer
+  slow.release.resolve(); // the abandoned handler ends, so the test leaks nothing
 });

@@ -1,5 +1,5 @@
 /** Test helpers: a ledger on a fresh temp SQLite file. @module */
-import { generateKeyPair } from "../../../core/crypto/ed25519.ts";
+import { generateKeyPair } from "../../../core/crypto/mod.ts";
 import { Ledger, type LedgerOptions } from "../../../core/ledger/ledger.ts";
 import { LedgerStore } from "../../../core/ledger/store.ts";
 import { tempDir } from "../../helpers.ts";

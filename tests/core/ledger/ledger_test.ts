@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPair } from "../../../core/crypto/ed25519.ts";
+import { generateKeyPair } from "../../../core/crypto/mod.ts";
 import type { LedgerEntry } from "../../../core/ledger/entry.ts";
 import {
   IdempotencyConflictError,
@@ -9,7 +9,7 @@ import {
 } from "../../../core/ledger/ledger.ts";
 import { verifyReceipt } from "../../../core/ledger/receipt.ts";
 import { LedgerStore } from "../../../core/ledger/store.ts";
-import { fromBase64 } from "../../../core/crypto/ed25519.ts";
+import { decodeBase64 } from "../../../core/encoding/mod.ts";
 import { input, tempLedger } from "./ledger_helpers.ts";
 import {
   fromHex,
@@ -168,7 +168,7 @@ Deno.test("verifyReceipt rejects malformed receipts without throwing", async () 
   try {
     const r = await t.ledger.append(input(0));
     const e = t.ledger.entry(0)!;
-    const pub = fromBase64(t.ledger.vkey.split("+").slice(2).join("+")).slice(1);
+    const pub = decodeBase64(t.ledger.vkey.split("+").slice(2).join("+")).slice(1);
     assert.ok((await verifyReceipt(e, r.receipt, { publicKey: pub })).ok);
     for (
       const bad of [

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPair, sign } from "../../../core/crypto/ed25519.ts";
+import { generateKeyPair, sign } from "../../../core/crypto/mod.ts";
 import { formatCheckpoint, formatVkey, signNote, signNow } from "../../../core/ledger/note.ts";
 import { refOpenCheckpoint } from "./rfc6962_reference.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPair } from "../../../core/crypto/ed25519.ts";
+import { generateKeyPair } from "../../../core/crypto/mod.ts";
 import {
   formatCheckpoint,
   formatVkey,

@@ -4,8 +4,8 @@ import {
   redactPiiNumbers,
   scanPii,
   scrubJsonText,
-  scrubPiiText,
 } from "../../../core/pii/mod.ts";
+import { scrubPiiText } from "../../../core/pii/scrub.ts";
 
 Deno.test("a clean JSON scan is also a clean text scan (the scrubPiiText shortcut)", () => {
   const samples = [

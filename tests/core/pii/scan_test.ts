@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { cardBrand, itinValid, luhnValid, scanPii, ssnValid } from "../../../core/pii/mod.ts";
+import { scanPii } from "../../../core/pii/mod.ts";
+import { cardBrand, itinValid, luhnValid, ssnValid } from "../../../core/pii/cards.ts";
 import { DEFAULT_DATASET, evaluate } from "../../../scripts/bench/pii_eval.ts";
 
 const digits = (s: string) => Array.from(s, Number);
@@ -159,15 +160,14 @@ Deno.test("adversarial megabytes of digits and separators finish with correct re
   assert.equal(r.spans.length, 60_000);
 });
 
-Deno.test("Presidio synthetic set: card recall >= 0.99 at precision 1, SSN 1/1", async () => {
-  let samples;
-  try {
-    samples = JSON.parse(await Deno.readTextFile(DEFAULT_DATASET));
-  } catch {
-    console.warn(`skipped: ${DEFAULT_DATASET} not readable`);
-    return;
-  }
-  const s = evaluate(samples);
+/** The labelled Presidio set (outside the repository); its test is ignored without it. */
+const dataset = await Deno.readTextFile(DEFAULT_DATASET).catch(() => undefined);
+
+Deno.test({
+  name: "Presidio synthetic set: card recall >= 0.99 at precision 1, SSN 1/1",
+  ignore: dataset === undefined,
+}, () => {
+  const s = evaluate(JSON.parse(dataset ?? "[]"));
   assert.equal(s.credit_card.precision, 1, JSON.stringify(s.credit_card.false_positives));
   assert.ok(s.credit_card.recall >= 0.99, JSON.stringify(s.credit_card.false_negatives));
   assert.equal(s.ssn.precision, 1);

@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import { createLogger, scrub } from "../../../core/log/mod.ts";
-import {
-  CARD_PLACEHOLDER,
-  scrubJsonText,
-  scrubPiiText,
-  SSN_PLACEHOLDER,
-} from "../../../core/pii/mod.ts";
+import { scrubJsonText } from "../../../core/pii/mod.ts";
+import { CARD_PLACEHOLDER, scrubPiiText, SSN_PLACEHOLDER } from "../../../core/pii/scrub.ts";
 
 Deno.test("JSON redaction keeps valid JSON and quotes redacted numbers", () => {
   const input = '{"card":4532015112830366,"neg":-4111111111111111,"s":"ssn 078-05-1120",' +

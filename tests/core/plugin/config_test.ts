@@ -1,7 +1,8 @@
 /** Plugin config validation: defaults, constraints, unknown keys, secrets. */
 import assert from "node:assert/strict";
 import { parseManifest } from "../../../core/plugin/manifest.ts";
-import { secretValues, validatePluginConfig } from "../../../core/plugin/mod.ts";
+import { validatePluginConfig } from "../../../core/plugin/mod.ts";
+import { secretValues } from "../../../core/plugin/config.ts";
 
 const m = parseManifest(
   `id: cfg

@@ -6,13 +6,13 @@ import assert from "node:assert/strict";
 import { command as auditCommand } from "../../../cmd/audit.ts";
 import { DEFAULT_POLICY_DIR } from "../../../cmd/policy.ts";
 import { command as relayCommand } from "../../../cmd/relay.ts";
-import { AuditClient } from "../../../core/ledger/client.ts";
+import { AuditClient } from "../../../core/ledger/mod.ts";
 import { createLogger, silentLogger } from "../../../core/log/mod.ts";
 import { DecisionBridge } from "../../../core/policy/bridge.ts";
 import { loadBundle } from "../../../core/policy/bundle.ts";
 import { PolicyEngine } from "../../../core/policy/engine.ts";
 import { DecisionState } from "../../../core/policy/state.ts";
-import { RelayClient } from "../../../core/relay/client.ts";
+import { RelayClient } from "../../../core/relay/mod.ts";
 import { tempDir, waitFor } from "../../helpers.ts";
 
 const POLICY_TOKEN = "policy-token-0001";

@@ -5,9 +5,8 @@
  */
 import { command, type RelayConfig } from "../../../cmd/relay.ts";
 import type { DeepPartial } from "../../../core/config/mod.ts";
-import type { Service } from "../../../core/http/mod.ts";
+import { type Service, type SseEvent, SseParser } from "../../../core/http/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
-import { type SseEvent, SseParser } from "../../../core/relay/sse.ts";
 import { delay } from "../../helpers.ts";
 
 /** A logger that writes nothing (tests assert on behaviour, not log lines). */

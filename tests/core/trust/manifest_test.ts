@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { generateKeyPair, importSeed, toBase64, verify } from "../../../core/crypto/ed25519.ts";
+import { generateKeyPair, importSeed, verify } from "../../../core/crypto/mod.ts";
+import { canonicalize, encodeBase64 } from "../../../core/encoding/mod.ts";
 import {
-  attestationMessage,
   buildManifest,
-  canonicalJson,
   createAttestation,
   hashCodebase,
   type ManifestFields,
@@ -11,15 +10,8 @@ import {
   signManifest,
   verifyAttestation,
 } from "../../../core/trust/mod.ts";
+import { attestationMessage } from "../../../core/trust/attestation.ts";
 import { ROOT } from "../../helpers.ts";
-
-Deno.test("canonical JSON sorts keys at every level and drops undefined", () => {
-  assert.equal(
-    canonicalJson({ b: 1, a: { d: [1, "x", null], c: true }, u: undefined, "é": 2, Z: 0.5 }),
-    '{"Z":0.5,"a":{"c":true,"d":[1,"x",null]},"b":1,"é":2}',
-  );
-  assert.throws(() => canonicalJson({ n: NaN }), TypeError);
-});
 
 function sample(publicRaw?: Uint8Array) {
   return buildManifest(fields(publicRaw));
@@ -51,7 +43,7 @@ Deno.test("manifest: Go nested shape plus protocol_version, trust_score and the 
   const keys = await generateKeyPair();
   const m = sample(keys.publicRaw);
   assert.equal(m.identity.agent_id, "bank-agent");
-  assert.equal(m.identity.verification_key, `ed25519:${toBase64(keys.publicRaw)}`);
+  assert.equal(m.identity.verification_key, `ed25519:${encodeBase64(keys.publicRaw)}`);
   assert.deepEqual(parseVerificationKey(m.identity.verification_key!), keys.publicRaw);
   assert.equal(m.trust_score, 10);
   assert.deepEqual(m.capabilities, {
@@ -87,7 +79,7 @@ Deno.test("manifest: Go nested shape plus protocol_version, trust_score and the 
   const noOwner = buildManifest({ ...fields(), owner: undefined });
   assert.equal(noOwner.identity.owner, "bank-agent", "owner defaults to the agent id");
   const signed = await signManifest(m, keys.privateKey);
-  assert.equal(signed.body, canonicalJson(m));
+  assert.equal(signed.body, canonicalize(m));
   const sig = Uint8Array.from(atob(signed.signature), (c) => c.charCodeAt(0));
   assert.equal(await verify(keys.publicRaw, sig, signed.body), true);
   assert.equal(await verify(keys.publicRaw, sig, signed.body.replace("10", "9")), false);

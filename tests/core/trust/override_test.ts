@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createOverridePolicy, overrideTokenWeakness } from "../../../core/trust/mod.ts";
+import { createOverridePolicy } from "../../../core/trust/mod.ts";
+import { overrideTokenWeakness } from "../../../core/trust/override.ts";
 
 const GOOD = "Zq8-vX2pLm7rT4wK";
 

@@ -3,9 +3,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { loadPlugin } from "../../../core/plugin/mod.ts";
-import { ExternalRunner } from "../../../core/plugin/external/runner.ts";
-import { sandboxUnavailable } from "../../../core/plugin/external/sandbox.ts";
+import { ExternalRunner, loadPlugin, sandboxUnavailable } from "../../../core/plugin/mod.ts";
 import { tempDir } from "../../helpers.ts";
 
 const PLUGIN = fileURLToPath(new URL("../external/fixtures/py-escape", import.meta.url));

@@ -5,8 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { loadPlugin, PluginError, PluginRunner } from "../../../core/plugin/mod.ts";
-import type { LoadedPlugin } from "../../../core/plugin/mod.ts";
-import { parseManifest } from "../../../core/plugin/manifest.ts";
+import { type LoadedPlugin, parseManifest } from "../../../core/plugin/mod.ts";
 import { makePlugin } from "../plugin_helpers.ts";
 
 const OK_EXPORT = "export function execute() { return 1; }\n";

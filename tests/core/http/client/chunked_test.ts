@@ -1,6 +1,7 @@
 /** Chunk-size lines per RFC 9112 §7.1: 1*HEXDIG, then nothing or BWS ";" extensions. */
 import assert from "node:assert/strict";
-import { chunkSize, HttpClientError } from "../../../../core/http/client/mod.ts";
+import { HttpClientError } from "../../../../core/http/client/mod.ts";
+import { chunkSize } from "../../../../core/http/client/chunked.ts";
 
 const b = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 

@@ -3,11 +3,8 @@
  * from the RFC rule cited beside it, not from another parser.
  */
 import assert from "node:assert/strict";
-import {
-  HttpClientError,
-  parseResponseHead,
-  type ResponseHead,
-} from "../../../../core/http/client/mod.ts";
+import { HttpClientError } from "../../../../core/http/client/mod.ts";
+import { parseResponseHead, type ResponseHead } from "../../../../core/http/client/head.ts";
 
 /** Head text as bytes, one byte per character (so \xe9 is the obs-text byte 0xE9). */
 function bytes(text: string): Uint8Array {

@@ -4,12 +4,12 @@
  * requests never delivered twice.
  */
 import assert from "node:assert/strict";
+import { HttpClientError } from "../../../../core/http/client/mod.ts";
 import {
   type ClientRequest,
   type ClientResponse,
-  HttpClientError,
   OriginPool,
-} from "../../../../core/http/client/mod.ts";
+} from "../../../../core/http/client/pool.ts";
 import { ok, startRawAgent } from "../../../support/raw_agent.ts";
 import { waitFor } from "../../../helpers.ts";
 

@@ -1,0 +1,22 @@
+/**
+ * Time, shared by every module that waits: an abortable sleep, the jittered exponential backoff
+ * of every retry loop, a deadline on a promise, a bounded wait for shutdowns, and the token
+ * bucket every rate limit uses.
+ *
+ * @example
+ * ```ts
+ * import { backoffDelay, deadline, sleep } from "./mod.ts";
+ * for (let attempt = 0; attempt < 5; attempt++) {
+ *   try {
+ *     return await deadline(send(), 2_000);
+ *   } catch {
+ *     await sleep(backoffDelay(attempt, { baseMs: 100, maxMs: 5_000 }), signal);
+ *   }
+ * }
+ * ```
+ * @module
+ */
+export { backoffDelay, type BackoffPolicy } from "./backoff.ts";
+export { deadline, type DeadlineOptions, isTimeout, settledWithin } from "./deadline.ts";
+export { sleep } from "./delay.ts";
+export { TokenBucket } from "./token_bucket.ts";

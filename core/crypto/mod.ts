@@ -1,0 +1,23 @@
+/**
+ * Cryptography shared by the modules that sign and verify: Ed25519 keys from 32-byte seeds,
+ * signing and verification (manifests, attestations, checkpoints, credentials, plugins),
+ * SHA-256 as hex, and the constant-time comparison of secrets.
+ *
+ * @example
+ * ```ts
+ * import { generateKeyPair, sign, verify } from "./mod.ts";
+ * const keys = await generateKeyPair();
+ * const sig = await sign(keys.privateKey, "hello");
+ * await verify(keys.publicRaw, sig, "hello"); // true
+ * ```
+ * @module
+ */
+export { constantTimeEqual, sha256Hex } from "./digest.ts";
+export {
+  type Ed25519KeyPair,
+  generateKeyPair,
+  importPublicKey,
+  importSeed,
+  sign,
+  verify,
+} from "./ed25519.ts";

@@ -1,0 +1,159 @@
+/**
+ * Settings both host agents declare: the agent's identity and HMAC key (AGENT_TOKEN or Vault KV
+ * v2), the signing mode, the relay, and the bounds of the signed command API. Upstream
+ * environment names (AGENT_ID, AGENT_TOKEN, AGENT_SCOPES, VAULT_*, RATE_LIMIT_PER_MIN, ...) are
+ * kept so existing deployments carry over.
+ * @module
+ */
+import {
+  DEFAULT_RATE_LIMIT_PER_MIN,
+  DEFAULT_REPLAY_MAX_ENTRIES,
+  DEFAULT_VAULT_REFRESH_MS,
+  resolveSecretSetting,
+  SIGNING_MODES,
+  type TokenSource,
+  tokenSourceFrom,
+} from "../auth/mod.ts";
+import { duration, int, list, oneOf, section, type SourceMap, str, url } from "../config/mod.ts";
+import { ConfigError } from "../errors/mod.ts";
+import type { Logger } from "../log/mod.ts";
+
+/** Fields shared by both host agents: identity, Vault and signing bounds. */
+export function agentAuthFields(vaultKey: string) {
+  return {
+    agent_id: str({ help: "this agent's id (X-Agent-Id)", env: "AGENT_ID", default: "" }),
+    agent_token: str({
+      help: "HMAC signing key, never sent over the wire (or file:PATH; Vault overrides it " +
+        "when VAULT_ADDRESS is set)",
+      env: "AGENT_TOKEN",
+      secret: true,
+    }),
+    deployment_hash: str({ help: "deployment this host belongs to", env: "DEPLOYMENT_HASH" }),
+    signing: oneOf(SIGNING_MODES, {
+      help: "request signatures: iatp (method, path, time, id and body), upstream (TryDirect's " +
+        "body-only HMAC, replayable across paths; warns), or both (accept either, send upstream)",
+      default: "iatp",
+    }),
+    vault: section({
+      address: url({ help: "Vault address; enables the KV v2 token source", env: "VAULT_ADDRESS" }),
+      token: str({
+        help: "Vault token used to read the agent token (or file:PATH)",
+        env: "VAULT_TOKEN",
+        secret: true,
+      }),
+      path_prefix: str({
+        help: "KV v2 path prefix; the key is read at {prefix}/{deployment_hash}/{token_key}",
+        env: "VAULT_AGENT_PATH_PREFIX",
+        default: "secret/data/agents",
+      }),
+      token_key: str({
+        help: "this agent's own key in Vault",
+        env: "VAULT_TOKEN_KEY",
+        default: vaultKey,
+        pattern: /^[A-Za-z0-9_.-]{1,128}$/,
+      }),
+      refresh: duration({
+        help: "Vault re-read interval",
+        default: DEFAULT_VAULT_REFRESH_MS,
+        min: 1000,
+      }),
+    }),
+    relay_url: url({ help: "relay to publish status.* events to" }),
+    relay_token: str({ help: "bearer credential for the relay (or file:PATH)", secret: true }),
+  };
+}
+
+/** The config shape {@linkcode agentAuthFields} gives. */
+export interface AgentAuthConfig {
+  agent_token?: string;
+  deployment_hash?: string;
+  vault: {
+    address?: string;
+    token?: string;
+    path_prefix: string;
+    token_key: string;
+    refresh: number;
+  };
+}
+
+/**
+ * The agent's own HMAC signing key: from Vault when VAULT_ADDRESS is set, else AGENT_TOKEN
+ * (either may be given as `file:PATH`).
+ * @throws {ConfigError} naming `agent_token` or `vault.token` when its file cannot be read.
+ */
+export function agentTokenSource(c: AgentAuthConfig, log: Logger): Promise<TokenSource> {
+  return tokenSourceFrom({
+    agentToken: resolveSecretSetting("agent_token", c.agent_token),
+    deploymentHash: c.deployment_hash,
+    vaultAddress: c.vault.address,
+    vaultToken: resolveSecretSetting("vault.token", c.vault.token),
+    vaultPrefix: c.vault.path_prefix,
+    vaultKey: c.vault.token_key,
+    vaultRefreshMs: c.vault.refresh,
+    log,
+  });
+}
+
+/** Fields of the signed command API. */
+export function signedApiFields() {
+  return {
+    scopes: list({
+      help: "scopes granted to authenticated callers (default: none; e.g. docker:*,compose:*)",
+      env: "AGENT_SCOPES",
+      default: [],
+    }),
+    allowed_agents: list({
+      help: "caller agent ids accepted (default: any id holding the key)",
+      default: [],
+      item: /^[A-Za-z0-9._:-]{1,128}$/,
+    }),
+    rate_limit_per_min: int({
+      help: "signed requests per minute per caller",
+      env: "RATE_LIMIT_PER_MIN",
+      default: DEFAULT_RATE_LIMIT_PER_MIN,
+      min: 1,
+    }),
+    replay_ttl_secs: int({
+      help: "replay window: request ids are remembered this long",
+      env: "REPLAY_TTL_SECS",
+      default: 600,
+      min: 1,
+    }),
+    replay_max_entries: int({
+      help: "bound on remembered request ids",
+      default: DEFAULT_REPLAY_MAX_ENTRIES,
+      min: 1,
+    }),
+    signature_max_skew_secs: int({
+      help: "allowed clock skew of X-Timestamp",
+      env: "SIGNATURE_MAX_SKEW_SECS",
+      default: 300,
+      min: 1,
+    }),
+  };
+}
+
+/** The values {@linkcode checkReplayWindow} looks at. */
+export interface ReplayWindowConfig {
+  replay_ttl_secs: number;
+  signature_max_skew_secs: number;
+}
+
+/**
+ * A signed request is accepted while its timestamp is within the skew either side of now, so
+ * one request is acceptable for twice the skew; the replay store must remember its id at least
+ * that long, or the same request is accepted again once the store forgets it.
+ * @throws {ConfigError} naming `replay_ttl_secs` and `signature_max_skew_secs` when the replay
+ * window is shorter than twice the skew.
+ */
+export function checkReplayWindow(c: ReplayWindowConfig, sources: SourceMap): void {
+  const least = 2 * c.signature_max_skew_secs;
+  if (c.replay_ttl_secs >= least) return;
+  throw new ConfigError(
+    "replay_ttl_secs",
+    sources.get("replay_ttl_secs") ?? { kind: "default" },
+    `at least twice signature_max_skew_secs (2 x ${c.signature_max_skew_secs} = ${least} s), ` +
+      "or a shorter signature_max_skew_secs, so a signed request cannot be replayed",
+    `${c.replay_ttl_secs} s`,
+  );
+}

@@ -1,0 +1,152 @@
+/**
+ * The dashboard link: long-polls `{DASHBOARD_URL}/api/v1/agent/commands/wait/{hash}` for
+ * commands, runs each through the {@linkcode CommandRouter}, and reports the result to
+ * `/api/v1/agent/commands/report` (PROTOCOLS.md §4), every request signed. Failed polls back
+ * off with jitter; reports are retried a bounded number of times.
+ * @module
+ */
+import { backoffDelay, type BackoffPolicy, sleep } from "../async/mod.ts";
+import { signedFetch, type SignerIdentity } from "../auth/mod.ts";
+import { type AgentCommand, type CommandResult, parseCommand } from "../docker/mod.ts";
+import { readBody } from "../http/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { CommandRouter } from "./router.ts";
+
+/** Largest poll response read. */
+const MAX_POLL_RESPONSE_BYTES = 1024 * 1024;
+/** Longest backoff, as a multiple of the base. */
+const MAX_BACKOFF_MULTIPLIER = 12;
+
+/** Options for {@linkcode DashboardLink}. */
+export interface LinkOptions {
+  dashboardUrl: string;
+  deploymentHash: string;
+  identity: SignerIdentity;
+  router: CommandRouter;
+  pollTimeoutSecs: number;
+  backoffMs: number;
+  reportAttempts: number;
+  log: Logger;
+  /** Called with each command and result (relay events, tests). */
+  onResult?: (cmd: AgentCommand, r: CommandResult) => void;
+}
+
+/** The long-poll loop. */
+export class DashboardLink {
+  #closed = new AbortController();
+  #loop: Promise<void> | undefined;
+  #failures = 0;
+  /** Commands handled so far. */
+  handled = 0;
+
+  constructor(private readonly opts: LinkOptions) {}
+
+  /** Starts polling. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Stops polling (aborts an open poll) and waits for the loop to end. */
+  async close(): Promise<void> {
+    this.#closed.abort();
+    await this.#loop;
+  }
+
+  #base(): string {
+    return this.opts.dashboardUrl.replace(/\/+$/, "");
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closed.signal.aborted) {
+      let wait = 0;
+      try {
+        const { item, nextPollSecs } = await this.#poll();
+        this.#failures = 0;
+        if (item) await this.#handle(item);
+        wait = nextPollSecs * 1000;
+      } catch (err) {
+        if (this.#closed.signal.aborted) break;
+        this.#failures++;
+        wait = backoffDelay(this.#failures - 1, this.#backoff());
+        this.opts.log.warn("dashboard poll failed", { err, retry_in_ms: Math.round(wait) });
+      }
+      await sleep(wait, this.#closed.signal);
+    }
+  }
+
+  /** Retry schedule: `backoff_ms` doubling per failure up to {@linkcode MAX_BACKOFF_MULTIPLIER}x. */
+  #backoff(jitter: BackoffPolicy["jitter"] = "equal"): BackoffPolicy {
+    const baseMs = this.opts.backoffMs;
+    return { baseMs, maxMs: baseMs * MAX_BACKOFF_MULTIPLIER, jitter };
+  }
+
+  async #poll(): Promise<{ item?: AgentCommand; nextPollSecs: number }> {
+    const o = this.opts;
+    const url = `${this.#base()}/api/v1/agent/commands/wait/${
+      encodeURIComponent(o.deploymentHash)
+    }?timeout=${o.pollTimeoutSecs}`;
+    const signal = AbortSignal.any([
+      this.#closed.signal,
+      AbortSignal.timeout((o.pollTimeoutSecs + 15) * 1000),
+    ]);
+    const res = await signedFetch(url, o.identity, { signal });
+    if (res.status === 204) return { nextPollSecs: 0 };
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`dashboard answered ${res.status}`);
+    }
+    const bytes = await readBody(res, { limit: MAX_POLL_RESPONSE_BYTES });
+    const body = JSON.parse(new TextDecoder().decode(bytes)) as {
+      item?: unknown;
+      meta?: { next_poll_secs?: unknown };
+    };
+    const next = Number(body.meta?.next_poll_secs ?? 0);
+    const nextPollSecs = Number.isFinite(next) && next > 0 ? Math.min(next, 300) : 0;
+    if (body.item === null || body.item === undefined) return { nextPollSecs };
+    try {
+      return { item: parseCommand(body.item), nextPollSecs };
+    } catch (err) {
+      // A malformed command cannot be reported without an id; log it and go on polling.
+      o.log.warn("dashboard sent an invalid command", { err });
+      return { nextPollSecs };
+    }
+  }
+
+  async #handle(cmd: AgentCommand): Promise<void> {
+    const o = this.opts;
+    o.log.info("dashboard command", { command_id: cmd.command_id, type: cmd.type });
+    const result = await o.router.execute(cmd);
+    this.handled++;
+    o.onResult?.(cmd, result);
+    await this.#report(cmd, result);
+  }
+
+  async #report(cmd: AgentCommand, r: CommandResult): Promise<void> {
+    const o = this.opts;
+    const body = { ...r, deployment_hash: cmd.deployment_hash ?? o.deploymentHash };
+    for (let attempt = 1; attempt <= o.reportAttempts; attempt++) {
+      try {
+        const res = await signedFetch(`${this.#base()}/api/v1/agent/commands/report`, o.identity, {
+          json: body,
+          signal: AbortSignal.timeout(30_000),
+        });
+        await res.body?.cancel();
+        if (res.ok) return;
+        // A 4xx other than auth will not improve by retrying.
+        if (res.status >= 400 && res.status < 500 && res.status !== 401 && res.status !== 429) {
+          o.log.warn("dashboard refused a report", {
+            status: res.status,
+            command_id: r.command_id,
+          });
+          return;
+        }
+      } catch (err) {
+        o.log.warn("report failed", { err, attempt, command_id: r.command_id });
+      }
+      if (this.#closed.signal.aborted) return;
+      // Exponential: a 401 waits out the token source's refresh debounce before giving up.
+      await sleep(backoffDelay(attempt - 1, this.#backoff("none")), this.#closed.signal);
+    }
+    o.log.error("report dropped after retries", { command_id: r.command_id });
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The audit ledger: an RFC 6962 Merkle log of canonical JSON entries in SQLite with group
+ * commit, C2SP signed checkpoints, inclusion and consistency proofs, receipts, an offline
+ * verifier, a live-log monitor, and the HTTP client services append with.
+ *
+ * @example
+ * ```ts
+ * const ledger = await Ledger.open(new LedgerStore("audit.db"), { key, origin: "iatp-audit" });
+ * const { receipt } = await ledger.append({ tx_id: "t1", type: "decision", payload: {} });
+ * ```
+ * @module
+ */
+export { AuditClient, AuditClientError, type AuditEntryInput } from "./client.ts";
+export {
+  type AuditAppendResponse,
+  entryText,
+  type EntryWithReceipt,
+  type LedgerEntry,
+  type Receipt,
+} from "./entry.ts";
+export { bytesEqual, leafHash, parseHash } from "./hash.ts";
+export { type ExactJsonOptions, readExactJson } from "./json.ts";
+export { loadSigningKey } from "./keys.ts";
+export { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions } from "./ledger.ts";
+export { Frontier, type NewNode, verifyConsistency } from "./merkle.ts";
+export { checkLiveLog, type MonitorOptions, type MonitorReport } from "./monitor.ts";
+export {
+  type Checkpoint,
+  formatCheckpoint,
+  formatVkey,
+  type NoteSigner,
+  type NoteVerifier,
+  openCheckpoint,
+  type ParsedNote,
+  parseVkey,
+  signNote,
+} from "./note.ts";
+export { verifyReceipt } from "./receipt.ts";
+export { registerAuditRoutes } from "./routes.ts";
+export { type CheckpointRow, type CommitBatch, type EntryRow, LedgerStore } from "./store.ts";
+export { verifyLedgerFile, type VerifyReport } from "./verify.ts";

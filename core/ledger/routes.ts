@@ -1,0 +1,168 @@
+/**
+ * The audit service's HTTP routes: thin adapters from Request to the Ledger and back. Every
+ * ledger error type is mapped to its status here, and only here. Appends need `audit:append`
+ * when auth is on; reads stay public, since third-party verification is the point of a ledger.
+ *
+ * Under `compat: upstream` (the default) `POST /audit` and `GET /tx/{id}` answer as the IG&S
+ * audit service: 200 `{acl_txn, proof{hash}, ts}` (iatp's `transactionId`, `index`,
+ * `leaf_hash` and `receipt` beside them), `payload` required, invalid input 422 with `detail`,
+ * and the transaction's entries as a list (each with `ledger_id` and float `ts`, the signed
+ * ISO time as `ts_iso`). Under `compat: iatp`: 201, `payload` defaulting to `{}`, 400, and
+ * `{tx_id, entries}`.
+ * @module
+ */
+import { z } from "zod";
+import { createMeshAuth, type MeshAuth, requireMeshScope } from "../auth/mod.ts";
+import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../compat/mod.ts";
+import type { AuditAppendResponse, EntryWithReceipt } from "./entry.ts";
+import { readExactJson } from "./json.ts";
+import {
+  IdempotencyConflictError,
+  type Ledger,
+  LedgerBusyError,
+  LedgerRangeError,
+} from "./ledger.ts";
+import { CanonicalJsonError } from "../encoding/mod.ts";
+import { HttpError } from "../errors/mod.ts";
+import { type App, errorBody } from "../http/mod.ts";
+
+/** Longest tx_id / actor accepted. */
+const MAX_ID_CHARS = 256;
+/** Longest event name accepted. */
+const MAX_EVENT_CHARS = 128;
+/** Longest Idempotency-Key accepted. */
+const MAX_IDEMPOTENCY_KEY_CHARS = 256;
+/** Seconds a client is told to wait when the append queue is full. */
+const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The body of `POST /audit`. Strict: a member the entry has no place for is refused, never
+ * dropped from what gets signed.
+ */
+const appendSchema = z.strictObject({
+  tx_id: z.string().min(1).max(MAX_ID_CHARS),
+  event: z.string().min(1).max(MAX_EVENT_CHARS),
+  actor: z.string().min(1).max(MAX_ID_CHARS),
+  payload: z.record(z.string(), z.unknown()).default({}),
+});
+
+/** The IG&S `AuditEvent`: every member required, empty strings allowed. */
+const upstreamAppendSchema = z.strictObject({
+  tx_id: z.string().max(MAX_ID_CHARS),
+  event: z.string().max(MAX_EVENT_CHARS),
+  actor: z.string().max(MAX_ID_CHARS),
+  payload: z.record(z.string(), z.unknown()),
+});
+
+/** The append answer under `compat: upstream`: the IG&S fields with iatp's beside them. */
+function upstreamAppendAnswer(res: AuditAppendResponse, nowMs: number) {
+  return {
+    acl_txn: res.transactionId,
+    proof: { hash: res.leaf_hash, ...res.receipt },
+    ts: epochSeconds(nowMs),
+    ...res,
+  };
+}
+
+/** A ledger entry as the IG&S audit service lists it: `ledger_id`, float `ts`, iatp's beside. */
+function upstreamEntry(e: EntryWithReceipt) {
+  return { ...e, ledger_id: String(e.index), ts: epochSeconds(Date.parse(e.ts)), ts_iso: e.ts };
+}
+
+const INDEX = /^(0|[1-9][0-9]{0,14})$/;
+
+function intParam(value: string | undefined, name: string, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (value === undefined || !INDEX.test(value)) {
+    throw new HttpError(400, `${name} must be a non-negative integer`, { param: name });
+  }
+  return Number(value);
+}
+
+function ledgerError(err: unknown): never {
+  if (err instanceof CanonicalJsonError) throw new HttpError(400, err.message);
+  if (err instanceof IdempotencyConflictError) throw new HttpError(409, err.message);
+  if (err instanceof LedgerRangeError) throw new HttpError(400, err.message);
+  throw err;
+}
+
+/**
+ * Registers the ledger routes on a service app; `opts.auth` guards appends (default: open).
+ */
+export function registerAuditRoutes(
+  app: App,
+  ledger: Ledger,
+  opts: { maxTxEntries: number; auth?: MeshAuth; compat?: CompatMode },
+) {
+  const auth = opts.auth ?? createMeshAuth({});
+  const compat = opts.compat ?? "upstream";
+  const schema = compat === "upstream" ? upstreamAppendSchema : appendSchema;
+  app.post("/audit", requireMeshScope(auth, "audit:append"), async (c) => {
+    // Exact bytes in: a value the ledger cannot store as sent is refused naming the field.
+    const raw = await readJsonInput(compat, () => readExactJson(c.req.raw));
+    const body = parseInput(compat, schema, raw, "invalid audit entry");
+    const key = c.req.header("idempotency-key");
+    if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_CHARS)) {
+      throw new HttpError(400, `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} chars`);
+    }
+    try {
+      const res = await ledger.append(body, { idempotencyKey: key });
+      if (compat === "iatp") return c.json(res, 201);
+      return c.json(upstreamAppendAnswer(res, Date.now()), 200);
+    } catch (err) {
+      if (err instanceof LedgerBusyError) {
+        c.header("Retry-After", String(RETRY_AFTER_SECONDS));
+        return c.json(errorBody(err.message, c.get("requestId")), 503);
+      }
+      return ledgerError(err);
+    }
+  });
+
+  app.get("/tx/:tx_id", (c) => {
+    const txId = c.req.param("tx_id");
+    const entries = ledger.entriesForTx(txId, opts.maxTxEntries);
+    if (compat === "upstream") return c.json(entries.map(upstreamEntry));
+    return c.json({ tx_id: txId, entries });
+  });
+
+  app.get("/entries/:index", (c) => {
+    const index = intParam(c.req.param("index"), "index");
+    const entry = ledger.entry(index);
+    if (!entry) throw new HttpError(404, `no entry ${index} (log has ${ledger.size})`);
+    return c.json(entry);
+  });
+
+  app.get("/checkpoint", async (c) => {
+    const cp = await ledger.signedCheckpoint();
+    if ((c.req.header("accept") ?? "").includes("application/json")) {
+      return c.json({
+        origin: ledger.origin,
+        tree_size: cp.tree_size,
+        root_hash: cp.root_hash_hex,
+        checkpoint: cp.note,
+        vkey: ledger.vkey,
+      });
+    }
+    return c.body(cp.note, 200, { "content-type": "text/plain; charset=utf-8" });
+  });
+
+  app.get("/proof/inclusion", (c) => {
+    const index = intParam(c.req.query("index"), "index");
+    const size = intParam(c.req.query("tree_size"), "tree_size", ledger.size);
+    try {
+      return c.json(ledger.inclusion(index, size));
+    } catch (err) {
+      return ledgerError(err);
+    }
+  });
+
+  app.get("/proof/consistency", (c) => {
+    const first = intParam(c.req.query("first"), "first");
+    const second = intParam(c.req.query("second"), "second", ledger.size);
+    try {
+      return c.json(ledger.consistency(first, second));
+    } catch (err) {
+      return ledgerError(err);
+    }
+  });
+}

@@ -1,0 +1,26 @@
+/**
+ * Policy decisions: Cedar policy bundles (load, hash, hot reload), pre-parsed evaluation with
+ * obligations and risk from annotations, decision reasons, the access-intent schema, the
+ * decided-intent state, and the bridge that decides every intent published on the relay and
+ * records it in the audit ledger.
+ *
+ * @example
+ * ```ts
+ * const engine = new PolicyEngine(await loadBundle("policies/"));
+ * const decision = engine.decide(intentSchema.parse(body));
+ * ```
+ * @module
+ */
+export { type BridgeOptions, DecisionBridge } from "./bridge.ts";
+export { type Bundle, loadBundle, type LoadedPolicy, PolicyBundleError } from "./bundle.ts";
+export { type Decision, PolicyEngine } from "./engine.ts";
+export {
+  type CedarRequest,
+  type EntityUid,
+  type Intent,
+  intentSchema,
+  toCedarRequest,
+} from "./intent.ts";
+export { DEFAULT_RELOAD_INTERVAL_MS, PolicyReloader, type ReloadStatus } from "./reload.ts";
+export { type PolicyRoutesDeps, registerPolicyRoutes, UPSTREAM_MISSING_RISK } from "./routes.ts";
+export { DecisionState, DEFAULT_MAX_DECIDED } from "./state.ts";

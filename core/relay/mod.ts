@@ -1,0 +1,35 @@
+/**
+ * The relay: resumable SSE pub/sub with per-topic sequence ids, bounded per-subscriber queues,
+ * replay from a memory or SQLite store, the HTTP surface (`/publish`, `/subscribe`, `/topics`),
+ * and the client services publish and subscribe with (a bounded non-blocking sender, resuming
+ * subscriptions).
+ *
+ * @example
+ * ```ts
+ * const relay = new RelayClient({ url: "http://127.0.0.1:8005", token });
+ * relay.publish("access.intent", { tx_id: "t1" });
+ * relay.subscribe(["access.decision"], (e) => console.log(e.data));
+ * await relay.close();
+ * ```
+ * @module
+ */
+export { type PublishStats, RelayClient, RelayError, type RelayEvent } from "./client.ts";
+export type { SubscribeOptions, Subscription } from "./client_subscribe.ts";
+export { MemoryStore } from "./memory_store.ts";
+export {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_MAX_SUBSCRIBERS,
+  type RelayServerOptions,
+  startRelayServer,
+} from "./server.ts";
+export { SqliteStore } from "./sqlite_store.ts";
+export {
+  DEFAULT_MAX_AGE_MS,
+  DEFAULT_MAX_EVENTS_PER_TOPIC,
+  DEFAULT_MAX_TOPICS,
+  type RelayStore,
+  type StoredEvent,
+  type TopicInfo,
+  UPSTREAM_MAX_EVENTS_PER_TOPIC,
+} from "./store.ts";
+export { DEFAULT_QUEUE_BYTES, type EndReason, SseSubscriber } from "./subscriber.ts";

@@ -1,0 +1,90 @@
+/**
+ * Optional fan-out of flight-recorder records: every record to the relay (topic `iatp.trace`),
+ * every decision to the audit ledger. Both clients queue in bounded buffers and send in the
+ * background, so a slow or dead relay or ledger never blocks or fails a request.
+ * @module
+ */
+import { settledWithin } from "../async/mod.ts";
+import { AuditClient } from "../ledger/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { TraceRecord } from "../recorder/mod.ts";
+import { RelayClient } from "../relay/mod.ts";
+
+/** Relay topic for sidecar flight-recorder events. */
+const TRACE_TOPIC = "iatp.trace";
+
+/** Where records go besides the recorder. */
+export interface EventSink {
+  onRecord(record: TraceRecord): void;
+  close(): Promise<void>;
+}
+
+/** The relay/audit decision a record carries, if it carries one. */
+function decisionOf(record: TraceRecord): "allow" | "block" | "warn" | undefined {
+  switch (record.type) {
+    case "blocked":
+      return "block";
+    case "warning":
+      return "warn";
+    case "response":
+      return "allow";
+    default:
+      return undefined;
+  }
+}
+
+/** Options for {@linkcode createEventSink}. */
+export interface EventSinkOptions {
+  agentId: string;
+  /** The relay to publish every record to (topic {@linkcode TRACE_TOPIC}); unset: none. */
+  relayUrl?: string;
+  /** Credential with `publish:iatp.trace`, when the relay requires one. */
+  relayToken?: string;
+  /** The audit ledger to append every decision to; unset: none. */
+  auditUrl?: string;
+  /** Credential with `audit:append`, when the ledger requires one. */
+  auditToken?: string;
+  log: Logger;
+  /** Longest close() waits for queued events to be delivered. */
+  closeTimeoutMs?: number;
+}
+
+/** Builds the sink; with neither URL it does nothing. */
+export function createEventSink(opts: EventSinkOptions): EventSink {
+  const relay = opts.relayUrl
+    ? new RelayClient({ url: opts.relayUrl, token: opts.relayToken || undefined, log: opts.log })
+    : undefined;
+  const audit = opts.auditUrl
+    ? new AuditClient({ url: opts.auditUrl, token: opts.auditToken, log: opts.log })
+    : undefined;
+  return {
+    onRecord(record) {
+      const decision = decisionOf(record);
+      const status = record.details.status;
+      relay?.publish(TRACE_TOPIC, {
+        ...(decision ? { decision } : {}),
+        trace_id: record.trace_id,
+        type: record.type,
+        agent_id: opts.agentId,
+        ...(typeof status === "number" ? { status } : {}),
+        timestamp: record.timestamp,
+        details: record.details,
+      });
+      if (audit && decision) {
+        audit.enqueue({
+          tx_id: record.trace_id,
+          event: `iatp.${decision}`,
+          actor: opts.agentId,
+          payload: { decision, trace_id: record.trace_id, ...record.details },
+        }, { idempotencyKey: `${record.trace_id}:${record.type}:${record.timestamp}` });
+      }
+    },
+    async close() {
+      // Delivery is best effort: shutdown waits a bounded time for the queues, never forever.
+      await settledWithin(
+        Promise.allSettled([relay?.close(), audit?.close()]),
+        opts.closeTimeoutMs ?? 5_000,
+      );
+    },
+  };
+}

@@ -1,0 +1,336 @@
+/**
+ * `POST /proxy[/<path>]`: the IATP decision order over one request. Target check (dot
+ * segments, escapes), body limit, JSON object check, one scan of everything that would be
+ * forwarded (body, path, query, header values) for cards and SSNs, whose results also yield the
+ * scrubbed copies the recorder keeps (secret members redacted too), the trust decision, then a
+ * streamed forward to the agent with a timeout.
+ * @module
+ */
+import { errorMessage, HttpError } from "../errors/mod.ts";
+import { readBody, requestTargetOf } from "../http/mod.ts";
+import { HttpClientError, type SendRequest } from "../http/client/mod.ts";
+import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonText } from "../pii/mod.ts";
+import { type FlightRecorder, isValidTraceId } from "../recorder/mod.ts";
+import {
+  decideTrust,
+  type DecisionContext,
+  type OverridePolicy,
+  WARN_BELOW_SCORE,
+} from "../trust/mod.ts";
+import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
+
+/** The proxy's bounds and forwarded headers. */
+export interface ProxyLimits {
+  /** Time the agent has to answer (504 after). */
+  timeoutMs: number;
+  /** Largest request body accepted (413 above). */
+  maxBodyBytes: number;
+  /** Deepest JSON nesting scanned. */
+  maxJsonDepth: number;
+  /** Payload characters kept per flight-recorder record. */
+  tracePayloadChars: number;
+  /** Request headers forwarded to the agent (some are never forwarded whatever this says). */
+  forwardHeaders: string[];
+}
+
+/** What the proxy needs, fixed at startup. */
+export interface ProxyDeps extends ProxyLimits {
+  agentUrl: string;
+  send: SendRequest;
+  decision: DecisionContext;
+  override: OverridePolicy;
+  recorder: FlightRecorder;
+}
+
+/** Headers never forwarded whatever the allow-list says. */
+const NEVER_FORWARD = new Set([
+  "x-user-override",
+  "host",
+  "content-length",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "te",
+  "upgrade",
+  "proxy-authorization",
+  "x-agent-trace-id",
+  "content-type",
+]);
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Response headers as name/value pairs (cheaper for the runtime than a Headers object). */
+type HeaderPairs = Array<[string, string]>;
+
+function json(status: number, body: Record<string, unknown>, headers: HeaderPairs): Response {
+  headers.push(["content-type", "application/json"]);
+  return new Response(JSON.stringify(body), { status, headers });
+}
+
+/** Decodes and checks the body: the JSON text, or a 400 reason. */
+function parseObject(
+  bytes: Uint8Array<ArrayBuffer>,
+  maxDepth: number,
+): { scrubbed: string; card: boolean; ssn: boolean } | { invalid: string } {
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return { invalid: "body is not UTF-8" };
+  }
+  const { scan, text: scrubbed } = scrubJsonText(text, maxDepth);
+  if (scan.tooDeep) return { invalid: `nesting deeper than ${maxDepth} levels` };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { invalid: "body is not JSON" };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { invalid: "body is not a JSON object" };
+  }
+  return { scrubbed, card: scan.creditCards > 0, ssn: scan.ssns > 0 };
+}
+
+/** Distinct request URLs whose parse is remembered (clients repeat the same few). */
+const TARGET_CACHE_SIZE = 256;
+
+/** The headers forwarded to the agent, what their values hold and their recorded copies. */
+interface Forwarded {
+  pairs: HeaderPairs;
+  card: boolean;
+  ssn: boolean;
+  /** Header name -> value with cards and SSNs redacted, for the headers that held any. */
+  recorded: Record<string, string> | undefined;
+}
+
+/** One request in flight: what every step needs. */
+interface Exchange {
+  req: Request;
+  target: Target;
+  forwarded: Forwarded;
+  traceId: string;
+  /** Response headers every /proxy answer carries (more are appended). */
+  headers: HeaderPairs;
+}
+
+/** The client's trace id when it is safe to keep (and to store and echo), else a new one. */
+function traceIdOf(incoming: string | null): string {
+  if (!isValidTraceId(incoming)) return crypto.randomUUID();
+  // A trace id becomes a storage key and is echoed back: one carrying a card or an SSN is
+  // replaced rather than kept.
+  if (incoming.length >= MIN_PII_CHARS && scanPii(incoming).spans.length > 0) {
+    return crypto.randomUUID();
+  }
+  return incoming;
+}
+
+/** Builds the forwarded header list and scans every value in it (percent-decoded too). */
+function forwardedHeaders(req: Request, allow: string[], traceId: string): Forwarded {
+  const type = req.headers.get("content-type");
+  const pairs: HeaderPairs = [
+    ["content-type", type ?? "application/json"],
+    ["x-agent-trace-id", traceId],
+  ];
+  const f: Forwarded = { pairs, card: false, ssn: false, recorded: undefined };
+  if (type !== null) note(f, "content-type", type);
+  for (const name of allow) {
+    const v = req.headers.get(name);
+    if (v === null) continue;
+    pairs.push([name, v]);
+    note(f, name, v);
+  }
+  return f;
+}
+
+/**
+ * Scans one forwarded value. Only a value that held a card or an SSN is recorded (redacted):
+ * recording every header would cost each request more than all the scanning does.
+ */
+function note(f: Forwarded, name: string, value: string): void {
+  const seen = inspectText(decodeForScan(value, false));
+  if (!seen.card && !seen.ssn) return;
+  f.card ||= seen.card;
+  f.ssn ||= seen.ssn;
+  (f.recorded ??= {})[name] = seen.text;
+}
+
+/** Reads, checks and records the request; a Response when it ends here (413, 400). */
+async function admit(
+  deps: ProxyDeps,
+  x: Exchange,
+): Promise<Response | { bytes: Uint8Array<ArrayBuffer>; card: boolean; ssn: boolean }> {
+  const rec = deps.recorder;
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = await readBody(x.req, { limit: deps.maxBodyBytes });
+  } catch (err) {
+    // 413 over the limit; 400 (or 408 from the edge) when the body breaks off or stalls.
+    const status = err instanceof HttpError && err.status < 500 ? err.status : 400;
+    rec.record("error", x.traceId, { error: errorMessage(err), status });
+    const error = status === 413 ? "Request body too large" : "Failed to read request body";
+    const limit_bytes = deps.maxBodyBytes;
+    return json(status, { error, limit_bytes, trace_id: x.traceId }, x.headers);
+  }
+  const parsed = parseObject(bytes, deps.maxJsonDepth);
+  if ("invalid" in parsed) {
+    rec.record("error", x.traceId, { error: "Invalid JSON", detail: parsed.invalid, status: 400 });
+    const out = { error: "Invalid JSON", detail: parsed.invalid, trace_id: x.traceId };
+    return json(400, out, x.headers);
+  }
+  const { target: t, forwarded: f } = x;
+  const card = parsed.card || t.card || f.card;
+  const ssn = parsed.ssn || t.ssn || f.ssn;
+  const payload = parsed.scrubbed.slice(0, deps.tracePayloadChars);
+  rec.record("request", x.traceId, {
+    method: x.req.method,
+    path: t.path,
+    ...(t.query !== "" ? { query: t.query } : {}),
+    ...(f.recorded ? { headers: f.recorded } : {}),
+    payload,
+    ...(payload.length < parsed.scrubbed.length ? { payload_truncated: true } : {}),
+    payload_bytes: bytes.length,
+    sensitive: { credit_card: card, ssn },
+    ...(card || ssn ? { found_in: foundIn(parsed, t, f) } : {}),
+  });
+  return { bytes, card, ssn };
+}
+
+/** Where cards or SSNs were found, for the record. */
+function foundIn(body: { card: boolean; ssn: boolean }, t: Target, f: Forwarded): string[] {
+  const out: string[] = [];
+  if (body.card || body.ssn) out.push("body");
+  if (t.card || t.ssn) out.push("url");
+  if (f.card || f.ssn) out.push("headers");
+  return out;
+}
+
+/** Applies the trust decision; a Response when it blocks (403) or warns (449). */
+function judge(deps: ProxyDeps, x: Exchange, card: boolean, ssn: boolean): Response | undefined {
+  const rec = deps.recorder;
+  const score = deps.decision.trustScore;
+  const overrideValid = score < WARN_BELOW_SCORE &&
+    deps.override.accepts(x.req.headers.get("x-user-override"));
+  const d = decideTrust(deps.decision, { creditCard: card, ssn }, overrideValid);
+  if (d.action === "block") {
+    rec.record("blocked", x.traceId, { reason: d.reason, error: d.message, status: 403 });
+    const out = { error: d.message, blocked: true, reason: d.reason, trace_id: x.traceId };
+    return json(403, out, x.headers);
+  }
+  if (d.action === "warn") {
+    rec.record("warning", x.traceId, { warning: d.warning, trust_score: score, status: 449 });
+    const out = { warning: d.warning, requires_override: true, trust_score: score };
+    return json(449, { ...out, trace_id: x.traceId }, x.headers);
+  }
+  if (d.quarantined || d.overridden) {
+    rec.record("quarantine", x.traceId, {
+      reason: d.overridden ? "low_trust_override" : "quarantined_agent",
+      quarantined: d.quarantined,
+      trust_score: score,
+    });
+    if (d.quarantined) x.headers.push(["X-Agent-Quarantined", "true"]);
+  }
+  return undefined;
+}
+
+/** The proxy, independent of the router: `handle` serves one `POST /proxy[/<path>]`. */
+export interface Proxy {
+  handle(req: Request): Promise<Response>;
+}
+
+/** Builds the proxy. */
+export function createProxy(deps: ProxyDeps): Proxy {
+  const allow = deps.forwardHeaders.map((h) => h.toLowerCase()).filter((h) =>
+    !NEVER_FORWARD.has(h)
+  );
+  const scoreHeader = String(deps.decision.trustScore);
+  const basePath = new URL(deps.agentUrl).pathname;
+  const targets = new Map<string, Target>();
+  const targetOf = (href: string): Target => {
+    let t = targets.get(href);
+    if (!t) {
+      t = proxyTarget(basePath, href);
+      // URLs carrying PII are not kept any longer than their request.
+      if (!t.card && !t.ssn) {
+        if (targets.size >= TARGET_CACHE_SIZE) targets.clear();
+        targets.set(href, t);
+      }
+    }
+    return t;
+  };
+  return {
+    async handle(req) {
+      const traceId = traceIdOf(req.headers.get("x-agent-trace-id"));
+      const headers: HeaderPairs = [
+        ["X-Agent-Trace-ID", traceId],
+        ["X-Agent-Trust-Score", scoreHeader],
+      ];
+      let target: Target;
+      try {
+        target = targetOf(requestTargetOf(req));
+      } catch (err) {
+        if (!(err instanceof TargetError)) throw err;
+        deps.recorder.record("error", traceId, { error: "Invalid path", status: 400 });
+        const out = { error: "Invalid path", detail: err.message, trace_id: traceId };
+        return json(400, out, headers);
+      }
+      const forwarded = forwardedHeaders(req, allow, traceId);
+      const x: Exchange = { req, target, forwarded, traceId, headers };
+      const input = await admit(deps, x);
+      if (input instanceof Response) return input;
+      const stop = judge(deps, x, input.card, input.ssn);
+      if (stop) return stop;
+      return await forward(deps, x, input.bytes);
+    },
+  };
+}
+
+/** The status and message for a failed upstream exchange. */
+function failure(err: unknown): { status: 502 | 504; error: string } {
+  if (err instanceof HttpClientError && err.kind === "timeout") {
+    return { status: 504, error: "Backend agent timeout" };
+  }
+  if (err instanceof HttpClientError && err.kind === "protocol") {
+    return { status: 502, error: "Invalid response from backend agent" };
+  }
+  return { status: 502, error: "Failed to reach backend agent" };
+}
+
+async function forward(
+  deps: ProxyDeps,
+  x: Exchange,
+  bytes: Uint8Array<ArrayBuffer>,
+): Promise<Response> {
+  const { traceId, headers } = x;
+  const started = performance.now();
+  let res;
+  try {
+    res = await deps.send({
+      method: "POST",
+      target: x.target.upstream,
+      headers: x.forwarded.pairs,
+      body: bytes,
+      timeoutMs: deps.timeoutMs,
+    });
+  } catch (err) {
+    const { status, error } = failure(err);
+    deps.recorder.record("error", traceId, {
+      error,
+      cause: errorMessage(err),
+      status,
+      latency_ms: Math.round(performance.now() - started),
+    });
+    return json(status, { error, trace_id: traceId }, headers);
+  }
+  const latency = Math.round(performance.now() - started);
+  deps.recorder.record("response", traceId, {
+    status: res.status,
+    status_code: res.status,
+    latency_ms: latency,
+    ...(res.contentType ? { content_type: res.contentType } : {}),
+  });
+  if (res.contentType) headers.push(["content-type", res.contentType]);
+  headers.push(["X-Agent-Latency-Ms", String(latency)]);
+  // Small bodies arrive whole; anything else streams through without being buffered here.
+  return new Response(res.body, { status: res.status, headers });
+}

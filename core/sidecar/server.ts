@@ -1,0 +1,182 @@
+/**
+ * The sidecar service: signing key, signed manifest, attestation, override policy, flight
+ * recorder (+ durable store, relay/audit fan-out) and the routes. With auth on, trace lookups
+ * need `trace:read`; `/proxy` (the agent's own entrance, gated by the trust decision), the
+ * manifest and the attestation stay open. Answers carry the Python sidecar's names beside
+ * iatp's (`logs` beside `records`, `detail` in 404s) so its clients read them unchanged.
+ * @module
+ */
+import { type MeshAuth, requireMeshScope } from "../auth/mod.ts";
+import { HttpError } from "../errors/mod.ts";
+import {
+  type App,
+  createServer,
+  type EdgeOptions,
+  type FastRoute,
+  type Service,
+  withShutdown,
+} from "../http/mod.ts";
+import { createOriginClient } from "../http/client/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import "../pii/mod.ts"; // keeps cards and SSNs out of every log line
+import { FlightRecorder, isValidTraceId, openRecordStore } from "../recorder/mod.ts";
+import {
+  createOverridePolicy,
+  isQuarantined,
+  type TrustFactors,
+  trustScore,
+} from "../trust/mod.ts";
+import { createEventSink, type EventSinkOptions } from "./events.ts";
+import { createIdentity, type Identity, type IdentityOptions } from "./identity.ts";
+import { createProxy, type ProxyLimits } from "./proxy.ts";
+
+/** Everything the sidecar needs, fixed at startup. */
+export interface SidecarOptions {
+  host: string;
+  port: number;
+  log: Logger;
+  /** The HTTP edge's bounds (see `edgeOptions` in core/http). */
+  edge: EdgeOptions;
+  /** Mesh credentials guarding `/trace/:id`. */
+  auth: MeshAuth;
+  /** The agent behind the sidecar. */
+  agentUrl: string;
+  /** What the signed manifest and the attestation say, and the key they are signed with. */
+  identity: IdentityOptions;
+  /** The X-User-Override secret (unset: overrides off) and the unsafe legacy switch. */
+  override: { token?: string; legacy: boolean };
+  /** Records kept in memory; the optional durable store (.db/.sqlite or JSONL) and its bound. */
+  recorder: { capacity: number; file?: string; maxRows: number };
+  /** Where records go besides the recorder (relay, audit ledger). */
+  events: Omit<EventSinkOptions, "agentId" | "log">;
+  /** The proxy's bounds and forwarded headers. */
+  proxy: ProxyLimits;
+}
+
+/** The flight recorder (with its optional durable store) and the relay/audit fan-out. */
+function createRecorder(opts: SidecarOptions) {
+  const { log } = opts;
+  const events = createEventSink({ ...opts.events, agentId: opts.identity.agentId, log });
+  const { file } = opts.recorder;
+  const recorder = new FlightRecorder({
+    capacity: opts.recorder.capacity,
+    store: file ? openRecordStore(file, { maxRows: opts.recorder.maxRows, log }) : undefined,
+    onRecord: (r) => events.onRecord(r),
+  });
+  return { recorder, events };
+}
+
+/** What every trust decision of this sidecar starts from: its declared factors and score. */
+function decisionContext(f: TrustFactors, agentId: string) {
+  return {
+    agentId,
+    retention: f.retention,
+    reversibility: f.reversibility,
+    humanInLoop: f.humanInLoop,
+    trustScore: trustScore(f),
+    quarantined: isQuarantined(f),
+  };
+}
+
+/**
+ * Starts the sidecar.
+ * @throws {ConfigError} naming `signing_key` when the seed is not 32 bytes of base64
+ * @throws {Deno.errors.AddrInUse} when the port is taken
+ */
+export async function startSidecarServer(opts: SidecarOptions): Promise<Service> {
+  const { log } = opts;
+  const f = opts.identity.factors;
+  const score = trustScore(f);
+  const identity = await createIdentity(opts.identity, log);
+  const override = createOverridePolicy(opts.override);
+  for (const n of override.notices) log[n.level](n.msg);
+
+  const { recorder, events } = createRecorder(opts);
+
+  const upstream = createOriginClient(opts.agentUrl);
+  const proxy = createProxy({
+    ...opts.proxy,
+    agentUrl: opts.agentUrl,
+    send: upstream.send,
+    decision: decisionContext(f, opts.identity.agentId),
+    override,
+    recorder,
+  });
+  // Served before Hono's router and middleware.
+  const fast: FastRoute = { route: PROXY_ROUTE_LABEL, handle: (req) => proxy.handle(req) };
+  const server = createServer({
+    service: "sidecar",
+    host: opts.host,
+    port: opts.port,
+    log,
+    ...opts.edge,
+    health: () => ({ status: "healthy", agent_id: opts.identity.agentId }),
+    // /proxy enforces its own limit so even a 413 carries the trace id.
+    bodyLimitExempt: isProxyPath,
+    fastPath: (req, path) => req.method === "POST" && isProxyPath(path) ? fast : undefined,
+  });
+  registerInfoRoutes(server.app, identity, recorder, opts.auth);
+  // Also registered with Hono (percent-escaped paths; 405 with Allow for other methods).
+  const handler = (c: { req: { raw: Request } }) => proxy.handle(c.req.raw);
+  server.app.post("/proxy", handler);
+  server.app.post("/proxy/*", handler);
+
+  const svc = await server.listen();
+  log.info("sidecar ready", {
+    agent_url: opts.agentUrl,
+    agent_id: opts.identity.agentId,
+    trust_score: score,
+    quarantined: isQuarantined(f),
+    override: override.mode,
+    codebase_hash: identity.codebaseHash,
+  });
+  return withShutdown(svc, async () => {
+    await svc.close();
+    upstream.close();
+    await recorder.close();
+    await events.close();
+  });
+}
+
+/** The metrics route label of every /proxy request (what Hono's routePath reports for both). */
+const PROXY_ROUTE_LABEL = "/proxy/*";
+
+/** `/proxy` and `/proxy/<path>`. */
+function isProxyPath(path: string): boolean {
+  return path === "/proxy" || path.startsWith("/proxy/");
+}
+
+/** Manifest (both routes), attestation and trace lookup (`trace:read` when auth is on). */
+function registerInfoRoutes(
+  app: App,
+  identity: Identity,
+  recorder: FlightRecorder,
+  auth: MeshAuth,
+): void {
+  const { signed, attestation } = identity;
+  const manifestResponse = () =>
+    new Response(signed.body, {
+      headers: { "content-type": "application/json", "X-IATP-Signature": signed.signature },
+    });
+  app.get("/capabilities", manifestResponse);
+  app.get("/.well-known/agent-manifest", manifestResponse);
+  app.get("/.well-known/agent-attestation", async (c) => {
+    if (!attestation) {
+      // 404 with `detail`, as the Python sidecar answers when it has no attestation.
+      throw new HttpError(404, "attestation unavailable: sources could not be hashed", {
+        detail: "No attestation available for this agent",
+      });
+    }
+    return c.json(await attestation());
+  });
+  app.get("/trace/:trace_id", requireMeshScope(auth, "trace:read"), (c) => {
+    const id = c.req.param("trace_id");
+    if (!isValidTraceId(id)) throw new HttpError(400, "invalid trace id");
+    const records = recorder.trace(id);
+    if (records.length === 0) {
+      throw new HttpError(404, "trace not found", { trace_id: id, detail: "Trace not found" });
+    }
+    // `logs` is the Python sidecar's name for the same list.
+    return c.json({ trace_id: id, records, logs: records });
+  });
+}

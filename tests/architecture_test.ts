@@ -1,0 +1,248 @@
+/**
+ * The layout rules of docs/architecture.md, checked over every import of the tree: surfaces
+ * (mod.ts, no `export *`), no deep imports, arrows pointing down the layers the page lists, no
+ * cycles between modules or between the files of cmd/, and the page naming every core module.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ROOT } from "./helpers.ts";
+import { type ImportEdge, importGraph, sourceFiles, withoutComments } from "./support/imports.ts";
+
+/** What the rules look at. */
+interface Tree {
+  /** Source files of main.ts, cmd/, core/, plugins/, scripts/ and tests/. */
+  files: string[];
+  edges: ImportEdge[];
+  /** Folders that hold a mod.ts (`core/http`, `core/http/client`, ...). */
+  modDirs: Set<string>;
+  /** Folders directly under core/. */
+  coreDirs: string[];
+  /** Layer of each module, as docs/architecture.md lists it. */
+  layers: Map<string, number>;
+  /** Files (outside tests/) with an `export *` statement. */
+  exportStar: string[];
+}
+
+const AREAS = ["cmd", "core", "plugins", "scripts", "tests"];
+
+function areaOf(path: string): string {
+  if (path === "main.ts") return "main";
+  const top = path.split("/")[0];
+  return AREAS.includes(top) ? top : "other";
+}
+
+/** The module a core file belongs to: its deepest folder with a mod.ts. */
+function moduleOf(path: string, modDirs: Set<string>): string | undefined {
+  let best: string | undefined;
+  for (const d of modDirs) {
+    if (path.startsWith(d + "/") && (!best || d.length > best.length)) best = d;
+  }
+  return best;
+}
+
+/** Strongly connected components with more than one node (Tarjan). */
+function cycles(graph: Map<string, Set<string>>): string[][] {
+  let index = 0;
+  const idx = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const on = new Set<string>();
+  const out: string[][] = [];
+  const visit = (v: string) => {
+    idx.set(v, index);
+    low.set(v, index++);
+    stack.push(v);
+    on.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!idx.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, idx.get(w)!));
+    }
+    if (low.get(v) !== idx.get(v)) return;
+    const scc: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      on.delete(w);
+      scc.push(w);
+    } while (w !== v);
+    if (scc.length > 1) out.push(scc.sort());
+  };
+  for (const v of graph.keys()) if (!idx.has(v)) visit(v);
+  return out;
+}
+
+function addEdge(graph: Map<string, Set<string>>, a: string, b: string): void {
+  if (!graph.has(a)) graph.set(a, new Set());
+  if (!graph.has(b)) graph.set(b, new Set());
+  if (a !== b) graph.get(a)!.add(b);
+}
+
+/** Why one import breaks a rule, or undefined when it keeps them. */
+function edgeViolation(e: ImportEdge, t: Tree): string | undefined {
+  const from = areaOf(e.from);
+  const to = areaOf(e.to);
+  const toMod = to === "core" ? moduleOf(e.to, t.modDirs) : undefined;
+  const fromMod = from === "core" ? moduleOf(e.from, t.modDirs) : undefined;
+  if (to === "core" && toMod !== fromMod && e.to !== `${toMod}/mod.ts`) {
+    const ownTest = from === "tests" && toMod && e.from.startsWith(`tests/${toMod}/`);
+    if (!ownTest) return `deep import of ${e.to} (import ${toMod}/mod.ts)`;
+  }
+  if (from === "core" && to !== "core" && !e.to.endsWith(".json")) {
+    return `core imports ${to === "other" ? e.to : to + "/"}`;
+  }
+  if (from === "core" && fromMod && toMod && fromMod !== toMod) {
+    const a = t.layers.get(fromMod);
+    const b = t.layers.get(toMod);
+    if (a !== undefined && b !== undefined && a <= b) {
+      return `${fromMod} (layer ${a}) imports ${toMod} (layer ${b}): arrows point down`;
+    }
+  }
+  if ((from === "cmd" || from === "main") && ["scripts", "tests"].includes(to)) {
+    return `${from} imports ${to}/`;
+  }
+  if (from === "cmd" && to === "main") return "cmd imports main.ts";
+  if (from === "plugins") {
+    if (e.from === "plugins/sdk.ts") {
+      if (e.to !== "core/plugin/mod.ts") return "plugins/sdk.ts re-exports only core/plugin";
+    } else if (e.to !== "plugins/sdk.ts" && !sameFolder(e.from, e.to)) {
+      return `a plugin imports ${e.to} (plugins import only plugins/sdk.ts)`;
+    }
+  }
+  return undefined;
+}
+
+function sameFolder(a: string, b: string): boolean {
+  const [, pa] = a.split("/");
+  const [, pb] = b.split("/");
+  return a.startsWith("plugins/") && b.startsWith("plugins/") && pa === pb;
+}
+
+/** Every rule broken in `t`, one line each. */
+function violations(t: Tree): string[] {
+  const out: string[] = [];
+  for (const e of t.edges) {
+    const why = edgeViolation(e, t);
+    if (why) out.push(`${e.from}: ${why}`);
+  }
+  for (const f of t.exportStar) out.push(`${f}: export * (export names)`);
+  for (const d of t.coreDirs) if (!t.modDirs.has(d)) out.push(`${d}: no mod.ts`);
+  for (const f of t.files) {
+    if (/^core\/[^/]+$/.test(f)) out.push(`${f}: a file outside every core module`);
+  }
+  for (const m of t.modDirs) {
+    if (!t.layers.has(m)) out.push(`${m}: not listed in docs/architecture.md`);
+  }
+  for (const m of t.layers.keys()) {
+    if (!t.modDirs.has(m)) out.push(`${m}: listed in docs/architecture.md but not in the tree`);
+  }
+  const modules = new Map<string, Set<string>>();
+  const cmdFiles = new Map<string, Set<string>>();
+  for (const e of t.edges) {
+    const a = areaOf(e.from);
+    const b = areaOf(e.to);
+    if (a === "tests" || b === "tests" || b === "other") continue;
+    const node = (p: string, area: string) => area === "core" ? moduleOf(p, t.modDirs) ?? p : area;
+    addEdge(modules, node(e.from, a), node(e.to, b));
+    if (a === "cmd" && b === "cmd") addEdge(cmdFiles, e.from, e.to);
+  }
+  for (const c of cycles(modules)) out.push(`import cycle between ${c.join(", ")}`);
+  for (const c of cycles(cmdFiles)) out.push(`import cycle between ${c.join(", ")}`);
+  return out;
+}
+
+/** Module -> layer, from the table on docs/architecture.md. */
+function layersOf(page: string): Map<string, number> {
+  const layers = new Map<string, number>();
+  for (const m of page.matchAll(/^\|\s*(\d+)\s*\|\s*`(core\/[a-z_/]+)`\s*\|/gm)) {
+    layers.set(m[2], Number(m[1]));
+  }
+  return layers;
+}
+
+async function readTree(): Promise<Tree> {
+  const files = await sourceFiles(ROOT, ["main.ts", ...AREAS]);
+  const modDirs = new Set(
+    files.filter((f) => f.startsWith("core/") && f.endsWith("/mod.ts")).map((f) =>
+      f.slice(0, -"/mod.ts".length)
+    ),
+  );
+  const coreDirs: string[] = [];
+  for await (const e of Deno.readDir(`${ROOT}core`)) {
+    if (e.isDirectory) coreDirs.push(`core/${e.name}`);
+  }
+  const exportStar: string[] = [];
+  for (const f of files) {
+    if (f.startsWith("tests/")) continue;
+    const text = withoutComments(await Deno.readTextFile(`${ROOT}${f}`));
+    if (/^\s*export\s*\*/m.test(text)) exportStar.push(f);
+  }
+  return {
+    files,
+    edges: await importGraph(ROOT, files),
+    modDirs,
+    coreDirs,
+    layers: layersOf(await Deno.readTextFile(`${ROOT}docs/architecture.md`)),
+    exportStar,
+  };
+}
+
+Deno.test("the tree keeps the layout rules of docs/architecture.md", async () => {
+  const tree = await readTree();
+  assert.ok(tree.edges.length > 500, `only ${tree.edges.length} imports found`);
+  assert.ok(tree.layers.size >= 20, "docs/architecture.md lists the modules in a table");
+  assert.deepEqual(violations(tree), []);
+});
+
+/** A small tree that keeps every rule, for the tests that break one at a time. */
+function sample(): Tree {
+  const edge = (from: string, to: string): ImportEdge => ({
+    from,
+    to,
+    typeOnly: false,
+    dynamic: false,
+  });
+  return {
+    files: ["main.ts", "cmd/a.ts", "core/low/mod.ts", "core/low/x.ts", "core/high/mod.ts"],
+    edges: [
+      edge("main.ts", "cmd/a.ts"),
+      edge("cmd/a.ts", "core/high/mod.ts"),
+      edge("core/high/mod.ts", "core/low/mod.ts"),
+      edge("core/low/mod.ts", "core/low/x.ts"),
+      edge("tests/core/low/x_test.ts", "core/low/x.ts"),
+      edge("plugins/p/mod.ts", "plugins/sdk.ts"),
+      edge("plugins/sdk.ts", "core/plugin/mod.ts"),
+    ],
+    modDirs: new Set(["core/low", "core/high", "core/plugin"]),
+    coreDirs: ["core/low", "core/high", "core/plugin"],
+    layers: new Map([["core/low", 0], ["core/high", 1], ["core/plugin", 1]]),
+    exportStar: [],
+  };
+}
+
+Deno.test("the rules catch deep imports, upward arrows, cycles and export *", () => {
+  assert.deepEqual(violations(sample()), []);
+  const broken = (change: (t: Tree) => void) => {
+    const t = sample();
+    change(t);
+    return violations(t);
+  };
+  const e = (from: string, to: string) => ({ from, to, typeOnly: true, dynamic: false });
+  assert.match(broken((t) => t.edges.push(e("cmd/a.ts", "core/low/x.ts")))[0], /deep import/);
+  assert.match(broken((t) => t.edges.push(e("tests/e2e/y.ts", "core/low/x.ts")))[0], /deep/);
+  assert.match(broken((t) => t.edges.push(e("core/low/x.ts", "core/high/mod.ts")))[0], /down/);
+  assert.match(broken((t) => t.edges.push(e("core/low/x.ts", "cmd/a.ts")))[0], /core imports/);
+  assert.match(broken((t) => t.edges.push(e("plugins/p/mod.ts", "core/low/mod.ts")))[0], /plug/);
+  assert.match(broken((t) => t.exportStar.push("core/low/mod.ts"))[0], /export \*/);
+  assert.match(broken((t) => t.coreDirs.push("core/bare"))[0], /no mod.ts/);
+  assert.match(broken((t) => t.layers.delete("core/high"))[0], /not listed/);
+  const cycle = broken((t) => {
+    t.edges.push(e("cmd/b.ts", "cmd/a.ts"), e("cmd/a.ts", "cmd/b.ts"));
+  });
+  assert.deepEqual(cycle, ["import cycle between cmd/a.ts, cmd/b.ts"]);
+  const sideways = broken((t) => {
+    t.layers.set("core/high", 0);
+  });
+  assert.match(sideways[0], /arrows point down/);
+});

@@ -1,0 +1,23 @@
+/** Tests for SHA-256 hex digests and the constant-time comparison of secrets. @module */
+import assert from "node:assert/strict";
+import { constantTimeEqual, sha256Hex } from "../../../core/crypto/mod.ts";
+
+Deno.test("sha256Hex: FIPS 180-2 vectors, for text and for bytes", () => {
+  assert.equal(sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  assert.equal(
+    sha256Hex("abc"),
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+  );
+  assert.equal(sha256Hex(new TextEncoder().encode("abc")), sha256Hex("abc"));
+  assert.equal(sha256Hex("\u00e9"), sha256Hex(new Uint8Array([0xc3, 0xa9])), "text is UTF-8");
+});
+
+Deno.test("constantTimeEqual: equal, different and different-length byte strings", () => {
+  const a = crypto.getRandomValues(new Uint8Array(32));
+  assert.equal(constantTimeEqual(a, a.slice()), true);
+  const b = a.slice();
+  b[31] ^= 1;
+  assert.equal(constantTimeEqual(a, b), false);
+  assert.equal(constantTimeEqual(a, a.subarray(0, 31)), false, "a shorter input is unequal");
+  assert.equal(constantTimeEqual(new Uint8Array(0), new Uint8Array(0)), true);
+});
