@@ -160,16 +160,19 @@ Deno.test("adversarial megabytes of digits and separators finish with correct re
   assert.equal(r.spans.length, 60_000);
 });
 
-/** The labelled Presidio set (outside the repository); its test is ignored without it. */
+/**
+ * The labelled Presidio set lives outside the repository (next to the checkout, where the
+ * benchmark `scripts/bench/pii_eval.ts` reads it too); like the upstream-snapshot suites, the test
+ * is registered only where the data is, so a checkout without it neither passes nor skips it.
+ */
 const dataset = await Deno.readTextFile(DEFAULT_DATASET).catch(() => undefined);
 
-Deno.test({
-  name: "Presidio synthetic set: card recall >= 0.99 at precision 1, SSN 1/1",
-  ignore: dataset === undefined,
-}, () => {
-  const s = evaluate(JSON.parse(dataset ?? "[]"));
-  assert.equal(s.credit_card.precision, 1, JSON.stringify(s.credit_card.false_positives));
-  assert.ok(s.credit_card.recall >= 0.99, JSON.stringify(s.credit_card.false_negatives));
-  assert.equal(s.ssn.precision, 1);
-  assert.equal(s.ssn.recall, 1);
-});
+if (dataset !== undefined) {
+  Deno.test("Presidio synthetic set: card recall >= 0.99 at precision 1, SSN 1/1", () => {
+    const s = evaluate(JSON.parse(dataset));
+    assert.equal(s.credit_card.precision, 1, JSON.stringify(s.credit_card.false_positives));
+    assert.ok(s.credit_card.recall >= 0.99, JSON.stringify(s.credit_card.false_negatives));
+    assert.equal(s.ssn.precision, 1);
+    assert.equal(s.ssn.recall, 1);
+  });
+}
