@@ -1,23 +1,35 @@
 /**
- * `iatp plugin`: tools for plugin authors. `validate DIR` checks the manifest, config schema and
- * import audit; `run DIR` runs one call in the full sandbox and prints the typed result;
+ * `iatp plugin`: tools for plugin authors. `init DIR` scaffolds a new plugin that builds outside
+ * any checkout; `validate DIR` checks the manifest, config schema and import audit; `run DIR`
+ * runs one call in the full sandbox and prints the typed result;
  * `keygen`, `sign` and `verify` make and check plugin signatures (cmd/plugin/sign.ts).
  * @module
  */
 import { parseArgs } from "node:util";
 import { CheckFailedError, errorMessage, UsageError } from "../core/errors/mod.ts";
-import { isExternal, loadPlugin, PluginError, PluginRunner } from "../core/plugin/mod.ts";
+import {
+  isExternal,
+  loadPlugin,
+  PluginError,
+  PluginRunner,
+  SCAFFOLD_KINDS,
+  scaffoldFiles,
+  type ScaffoldKind,
+} from "../core/plugin/mod.ts";
 import type { PluginResult } from "../core/plugin/mod.ts";
 import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
 import { keygen, SIGN_USAGE, signDir, verifyDir } from "./plugin/sign.ts";
 
 const USAGE = `Usage:
+  iatp plugin init DIR [--kind trigger|action|output] [--id ID]
   iatp plugin validate DIR [--json]
   iatp plugin run DIR [--input JSON] [--config JSON] [--method detect|execute|send|health]
                       [--timeout MS] [--env NAME=VALUE]...
 ${SIGN_USAGE}
 
+init      create DIR (new or empty) with plugin.yaml, mod.ts, sdk.ts (the authoring types, so
+          the plugin type-checks outside any checkout) and a README; the id defaults to DIR's name
 validate  check plugin.yaml (schema, config declarations) and audit every import
 run       run one call in the full sandbox (child process, Worker permissions, limits) and print
           the result as JSON; exit 0 when the call succeeded, 1 when it failed
@@ -29,6 +41,8 @@ Flags:
   --timeout MS     override limits.timeout_ms for this call (actions only)
   --env NAME=VAL   value for an env var the manifest declares (repeatable)
   --json           validate: print the report as JSON
+  --kind KIND      init: trigger (default), action or output
+  --id ID          init: the plugin id (lowercase letters, digits, -)
 
 Reading a plugin folder outside the checkout needs IATP_ALLOW_READ=<dir>, writing a key or a
 signature outside the data folder IATP_ALLOW_WRITE=<dir> (scripts/iatp).`;
@@ -54,6 +68,8 @@ function parse(argv: string[]) {
         timeout: { type: "string" },
         env: { type: "string", multiple: true },
         json: { type: "boolean" },
+        kind: { type: "string" },
+        id: { type: "string" },
         out: { type: "string" },
         key: { type: "string" },
         "trusted-keys": { type: "string", multiple: true },
@@ -158,7 +174,32 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
   }
 }
 
-const VERBS = ["validate", "run", "keygen", "sign", "verify"];
+/** Writes a new plugin into `dir` (created, or empty). */
+async function init(dir: string, kindFlag: string | undefined, idFlag: string | undefined) {
+  const kind = (kindFlag ?? "trigger") as ScaffoldKind;
+  if (!(kind in SCAFFOLD_KINDS)) {
+    throw new UsageError(`--kind: expected trigger|action|output, found ${kindFlag}`, USAGE);
+  }
+  const id = idFlag ?? dir.replace(/\/+$/, "").split("/").pop()!.toLowerCase();
+  let files;
+  try {
+    files = scaffoldFiles(id, kind);
+  } catch (err) {
+    const hint = idFlag ? "" : " (the folder's name; pass --id)";
+    throw new UsageError(`--id: ${errorMessage(err)}${hint}`, USAGE, { cause: err });
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  for await (const _ of Deno.readDir(dir)) {
+    throw new UsageError(`${dir} is not empty: init writes only into a new or empty folder`, USAGE);
+  }
+  for (const [name, text] of Object.entries(files)) {
+    await Deno.writeTextFile(`${dir}/${name}`, text, { createNew: true });
+  }
+  print(`created ${kind} plugin ${id} in ${dir}: ${Object.keys(files).join(", ")}`);
+  return 0;
+}
+
+const VERBS = ["init", "validate", "run", "keygen", "sign", "verify"];
 
 /** The plugin command. */
 export const command: Command = {
@@ -182,6 +223,7 @@ export const command: Command = {
     }
     if (!dir) throw new UsageError(`${verb}: missing plugin folder`, USAGE);
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, USAGE);
+    if (verb === "init") return await init(dir, values.kind, values.id);
     if (verb === "sign") return await signDir(dir, values.key);
     if (verb === "verify") return await verifyDir(dir, values["trusted-keys"]);
     return verb === "validate"

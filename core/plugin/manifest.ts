@@ -14,7 +14,7 @@ const RUNTIMES = ["deno", "python"] as const;
 export const PROTOCOLS = ["lines", "argv", "rpc"] as const;
 
 /** Manifest id shape: lower-case, digits and dashes, 2-64 chars. */
-const PLUGIN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,63}$/;
+export const PLUGIN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,63}$/;
 const SEMVER =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 

@@ -49,6 +49,13 @@ export { isInside } from "./paths.ts";
 export type { InitFrame, WorkerPermissions } from "./protocol.ts";
 export { PluginRunner, type RunnerOptions } from "./runner.ts";
 export {
+  SCAFFOLD_KINDS,
+  type ScaffoldFiles,
+  scaffoldFiles,
+  type ScaffoldKind,
+  standaloneSdk,
+} from "./scaffold.ts";
+export {
   type DigestOptions,
   type PluginDigest,
   pluginDigest,
