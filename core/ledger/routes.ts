@@ -12,7 +12,7 @@
  * @module
  */
 import { z } from "zod";
-import { createMeshAuth, type MeshAuth, requireMeshScope } from "../auth/mod.ts";
+import { createMeshAuth, type MeshAuth, principalOf, requireMeshScope } from "../auth/mod.ts";
 import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../compat/mod.ts";
 import type { AuditAppendResponse, EntryWithReceipt } from "./entry.ts";
 import { readExactJson } from "./json.ts";
@@ -101,6 +101,10 @@ export function registerAuditRoutes(
     // Exact bytes in: a value the ledger cannot store as sent is refused naming the field.
     const raw = await readJsonInput(compat, () => readExactJson(c.req.raw));
     const body = parseInput(compat, schema, raw, "invalid audit entry");
+    const principal = principalOf(c);
+    if (principal && !principal.grants.mayAppendAs(body.actor)) {
+      throw new HttpError(403, `this credential may not append entries with actor "${body.actor}"`);
+    }
     const key = c.req.header("idempotency-key");
     if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_CHARS)) {
       throw new HttpError(400, `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} chars`);

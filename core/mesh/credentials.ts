@@ -28,13 +28,18 @@ const REISSUE_BEFORE_EXPIRY_MS = 7 * 24 * 3_600_000;
 
 /**
  * Each identity `up` wires and its least scopes. The action agent's id and the sensor's topics
- * follow `up`'s own agent config (`demo-action`, `sensor.<type>`).
+ * follow `up`'s own agent config (`demo-action`, `sensor.<type>`); audit appends are bound to
+ * the actor each writes under (`policy`, the demo sidecars' agent ids).
  */
 export const UP_IDENTITIES = {
-  policy: ["subscribe:access.intent", "publish:access.decision", "audit:append"],
+  policy: ["subscribe:access.intent", "publish:access.decision", "audit:append:policy"],
   audit: ["publish:audit.appended"],
   dashboard: ["subscribe:*"],
-  sidecar: ["publish:iatp.trace", "audit:append"],
+  sidecar: [
+    "publish:iatp.trace",
+    "audit:append:demo-assistant",
+    "audit:append:demo-untrusted",
+  ],
   sensor: ["publish:sensor.*"],
   action: ["subscribe:action.tasks.demo-action", "publish:action.results"],
   demo: ["publish:access.intent", "publish:action.tasks.demo-action"],

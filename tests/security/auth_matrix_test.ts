@@ -216,6 +216,17 @@ Deno.test("auth matrix: audit append; reads stay public", async () => {
       call: post("/audit", { tx_id: "tx-m", event: "matrix", actor: "test", payload: {} }),
     };
     assert.equal((await matrix(started.url, route, creds)).size, 1);
+    // An actor-bound credential appends as its actor (or a prefix's) and as nobody else.
+    const bound = await creds.forScope("audit:append:sensor:*");
+    const as = (actor: string) =>
+      post("/audit", { tx_id: "tx-m", event: "matrix", actor, payload: {} })(started.url, {
+        authorization: `Bearer ${bound}`,
+      });
+    const own = await as("sensor:cpu");
+    assert.equal(own.status, 200, await own.text());
+    const other = await as("policy");
+    assert.equal(other.status, 403);
+    assert.match((await other.json()).error, /may not append entries with actor "policy"/);
     for (const path of ["/checkpoint", "/tx/tx-m", "/entries/0", "/proof/inclusion?index=0"]) {
       const res = await fetch(`${started.url}${path}`);
       assert.equal(res.status, 200, `${path} is public`);

@@ -104,4 +104,25 @@ Deno.test("grants: one vocabulary, topic patterns, service wildcards", () => {
   assert.equal(g.allows("policy:evaluate"), false);
   assert.equal(new Grants(["*"]).allows("policy:evaluate"), true);
   assert.equal(new Grants(["bogus"]).allows("bogus"), false);
+  assert.equal(g.mayAppendAs("anyone"), true, "audit:* covers every actor");
+});
+
+Deno.test("audit:append:<actor> binds appends to an actor or an actor prefix", () => {
+  for (const s of ["audit:append:policy", "audit:append:sensor:*", "audit:append:*"]) {
+    assert.equal(isMeshScope(s), true, s);
+  }
+  for (const s of ["audit:append:", "audit:append:a b", "audit:append:a*b", "audit:append:é"]) {
+    assert.equal(isMeshScope(s), false, s);
+  }
+  assert.equal(isMeshScope(`audit:append:${"a".repeat(129)}`), false);
+  const g = new Grants(["audit:append:policy", "audit:append:sensor:*"]);
+  assert.equal(g.allows("audit:append"), true, "the route check passes; the actor decides");
+  assert.equal(g.mayAppendAs("policy"), true);
+  assert.equal(g.mayAppendAs("policy2"), false);
+  assert.equal(g.mayAppendAs("sensor:cpu"), true);
+  assert.equal(g.mayAppendAs("sensor"), false);
+  assert.equal(g.mayAppendAs(""), false);
+  assert.equal(new Grants(["audit:append"]).mayAppendAs("anyone"), true);
+  assert.equal(new Grants(["*"]).mayAppendAs("anyone"), true);
+  assert.equal(new Grants(["publish:*"]).mayAppendAs("anyone"), false);
 });
