@@ -22,6 +22,7 @@ import type { AppEnv } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { CredentialError, CredentialVerifier, looksLikeCredential } from "./credential.ts";
 import { Grants } from "./grants.ts";
+import type { RevokedIds } from "./revocation.ts";
 
 /** Who made a request, once authenticated. */
 export interface Principal {
@@ -48,8 +49,8 @@ const CREDENTIAL_QUERY_PARAMS = [
 export interface MeshAuthOptions {
   /** Trusted issuer public keys (`iatp-ed25519:...`). */
   keys?: string[];
-  /** Credential ids refused even when valid. */
-  revoked?: string[];
+  /** Credential ids refused even when valid: ids, or a live list (revocation files). */
+  revoked?: string[] | RevokedIds;
   /** Static bearer tokens and their scopes (the relay's `tokens` setting). */
   staticTokens?: Record<string, string[]>;
   log?: Logger;

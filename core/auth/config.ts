@@ -13,6 +13,7 @@ import type { Logger } from "../log/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { createMeshAuth, type MeshAuth } from "./bearer.ts";
 import { CredentialError, parsePublicKey } from "./credential.ts";
+import { RevocationFileError, RevocationList } from "./revocation.ts";
 
 /** The settings of a service that verifies mesh credentials. */
 export function meshAuthFields() {
@@ -21,7 +22,10 @@ export function meshAuthFields() {
       help: "issuer public keys (iatp-ed25519:...) whose credentials are accepted, or file:PATH",
       default: [],
     }),
-    auth_revoked: list({ help: "credential ids (jti) refused even when valid", default: [] }),
+    auth_revoked: list({
+      help: "credential ids (jti) refused even when valid, or file:PATH of ids (re-read on change)",
+      default: [],
+    }),
     insecure: bool({
       help: "allow listening beyond loopback with no credentials (development only)",
       default: false,
@@ -120,9 +124,22 @@ export interface MeshAuthContext {
  */
 export function meshAuthFor(config: MeshAuthConfig, ctx: MeshAuthContext): MeshAuth {
   const keys = resolveAuthKeys(config.auth_keys, ctx.source);
+  let revoked: RevocationList;
+  try {
+    revoked = new RevocationList(config.auth_revoked, { log: ctx.log });
+  } catch (err) {
+    if (!(err instanceof RevocationFileError)) throw err;
+    throw new ConfigError(
+      "auth_revoked",
+      ctx.source ?? { kind: "default" },
+      `a readable file of credential ids at ${err.path}`,
+      err.why,
+      { cause: err },
+    );
+  }
   const auth = createMeshAuth({
     keys,
-    revoked: config.auth_revoked,
+    revoked,
     staticTokens: ctx.staticTokens,
     log: ctx.log,
     onReject: ctx.onReject,

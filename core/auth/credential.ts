@@ -25,6 +25,7 @@ import {
 } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64Url } from "../encoding/mod.ts";
 import { isMeshScope } from "./grants.ts";
+import type { RevokedIds } from "./revocation.ts";
 
 /** First segment of every credential; versions the format. */
 const CREDENTIAL_PREFIX = "iatp1";
@@ -203,8 +204,8 @@ function isClaims(v: unknown): v is Claims {
 
 /** Options for {@linkcode CredentialVerifier}. */
 interface VerifierOptions {
-  /** Credential ids (`jti`) refused even when they verify. */
-  revoked?: Iterable<string>;
+  /** Credential ids (`jti`) refused even when they verify: ids, or a live list. */
+  revoked?: Iterable<string> | RevokedIds;
   /** Clock skew tolerated on `iat`, in seconds (default 60). */
   leewaySecs?: number;
   /** Verified credentials remembered (default 1024). */
@@ -216,7 +217,7 @@ interface VerifierOptions {
 /** Verifies credentials against a set of trusted issuer public keys. */
 export class CredentialVerifier {
   readonly #keys = new Map<string, Promise<CryptoKey>>();
-  readonly #revoked: Set<string>;
+  readonly #revoked: RevokedIds;
   readonly #cache = new Map<string, Claims>();
   readonly #cacheSize: number;
   readonly #leeway: number;
@@ -231,7 +232,8 @@ export class CredentialVerifier {
       const raw = parsePublicKey(text);
       this.#keys.set(keyIdOf(raw), importPublicKey(raw));
     }
-    this.#revoked = new Set(opts.revoked ?? []);
+    const r = opts.revoked ?? [];
+    this.#revoked = "has" in r && typeof r.has === "function" ? r : new Set(r as Iterable<string>);
     this.#cacheSize = opts.cacheSize ?? DEFAULT_VERIFY_CACHE;
     this.#leeway = opts.leewaySecs ?? 60;
     this.#now = opts.now ?? Date.now;

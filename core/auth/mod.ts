@@ -61,6 +61,13 @@ export {
   writeSecretFile,
 } from "./files.ts";
 export { Grants, isMeshScope } from "./grants.ts";
+export {
+  DEFAULT_REVOCATION_RECHECK_MS,
+  MAX_REVOCATION_FILE_BYTES,
+  RevocationFileError,
+  RevocationList,
+  type RevokedIds,
+} from "./revocation.ts";
 export { DEFAULT_RATE_LIMIT_PER_MIN, type RateDecision, RateLimiter } from "./rate_limit.ts";
 export { DEFAULT_REPLAY_MAX_ENTRIES, ReplayStore, type ReplayVerdict } from "./replay.ts";
 export { Scopes } from "./scopes.ts";

@@ -12,7 +12,7 @@ import * as sidecar from "../../cmd/sidecar.ts";
 import { decodeClaims, generateIssuer, issueCredential, type Issuer } from "../../core/auth/mod.ts";
 import type { Service } from "../../core/http/mod.ts";
 import { createLogger, type Logger } from "../../core/log/mod.ts";
-import { tempDir } from "../helpers.ts";
+import { tempDir, waitFor } from "../helpers.ts";
 
 /** One guarded route. */
 interface Route {
@@ -298,4 +298,43 @@ Deno.test("auth matrix: sidecar trace lookup; manifest and /proxy stay open", as
     await svc.close();
   }
   assertCleanLogs(lines, creds, "sidecar");
+});
+
+Deno.test("revocation file: a credential listed while the service runs is refused, no restart", async () => {
+  const creds = await credentials();
+  const dir = await tempDir();
+  const file = `${dir.path}/revoked`;
+  await Deno.writeTextFile(file, "# revoked credential ids\n");
+  let svc: Service | undefined;
+  try {
+    svc = await audit.start(
+      audit.spec.resolve({
+        port: 0,
+        db: `${dir.path}/audit.db`,
+        auth_keys: [creds.issuer.publicKey],
+        auth_revoked: [`file:${file}`],
+      }),
+      { log: createLogger({ service: "audit", level: "error" }) },
+    );
+    const token = await creds.forScope("audit:append");
+    const call = post("/audit", { tx_id: "tx-r", event: "revoke", actor: "test", payload: {} });
+    const first = await call(svc.url, { authorization: `Bearer ${token}` });
+    assert.equal(first.status, 200, await first.text());
+    await Deno.writeTextFile(file, `${decodeClaims(token).jti}\n`, { append: true });
+    let last = 0;
+    await waitFor(
+      async () => {
+        const res = await call(svc!.url, { authorization: `Bearer ${token}` });
+        await res.body?.cancel();
+        last = res.status;
+        return last === 401;
+      },
+      10_000,
+      "the revoked credential to be refused",
+    );
+    assert.equal(last, 401);
+  } finally {
+    await svc?.close();
+    await dir.remove();
+  }
 });

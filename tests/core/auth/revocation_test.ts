@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import {
+  MAX_REVOCATION_FILE_BYTES,
+  RevocationFileError,
+  RevocationList,
+} from "../../../core/auth/revocation.ts";
+import { meshAuthFor } from "../../../core/auth/config.ts";
+import { ConfigError } from "../../../core/errors/mod.ts";
+import { createLogger } from "../../../core/log/mod.ts";
+import { tempDir, waitFor } from "../../helpers.ts";
+
+const log = createLogger({ service: "test", level: "error" });
+
+Deno.test("revocation list: fixed ids and file ids; comments and blank lines skipped", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir.path}/revoked`;
+    await Deno.writeTextFile(file, "# revoked 2026-12-05\n\naaa\n  bbb  \n");
+    const r = new RevocationList(["ccc", `file:${file}`]);
+    assert.equal(r.has("aaa"), true);
+    assert.equal(r.has("bbb"), true);
+    assert.equal(r.has("ccc"), true);
+    assert.equal(r.has("# revoked 2026-12-05"), false);
+    assert.equal(r.has("ddd"), false);
+    assert.equal(r.size, 3);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("revocation list: a changed file is re-read; an unreadable one keeps its ids", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir.path}/revoked`;
+    await Deno.writeTextFile(file, "aaa\n");
+    let now = 0;
+    const r = new RevocationList([`file:${file}`], { recheckMs: 1000, now: () => now });
+    await Deno.writeTextFile(file, "aaa\nbbb-new\n");
+    assert.equal(r.has("bbb-new"), false, "not before the recheck interval");
+    now = 1000;
+    await waitFor(() => r.has("bbb-new"), 5000, "the file to be re-read");
+    await Deno.remove(file);
+    now = 2000;
+    r.has("x");
+    await r.refresh();
+    assert.equal(r.has("bbb-new"), true, "a read error never lifts a revocation");
+    await Deno.writeTextFile(file, "zzz\n");
+    await r.refresh();
+    assert.equal(r.has("zzz"), true);
+    assert.equal(r.has("aaa"), false, "an id taken out of the file is no longer revoked");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("revocation list: a missing or oversized file at start is an error naming it", async () => {
+  const dir = await tempDir();
+  try {
+    assert.throws(
+      () => new RevocationList([`file:${dir.path}/nope`]),
+      (e: unknown) => e instanceof RevocationFileError && /nope: no such file/.test(e.message),
+    );
+    const big = `${dir.path}/big`;
+    await Deno.writeTextFile(big, "a".repeat(MAX_REVOCATION_FILE_BYTES + 1));
+    assert.throws(() => new RevocationList([`file:${big}`]), /larger than/);
+    assert.throws(
+      () =>
+        meshAuthFor({ auth_keys: [], auth_revoked: [`file:${dir.path}/nope`], insecure: false }, {
+          command: "audit",
+          host: "127.0.0.1",
+          log,
+        }),
+      (e: unknown) => e instanceof ConfigError && /auth_revoked/.test(e.message),
+    );
+  } finally {
+    await dir.remove();
+  }
+});
