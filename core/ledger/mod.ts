@@ -43,4 +43,5 @@ export {
 export { verifyReceipt } from "./receipt.ts";
 export { registerAuditRoutes } from "./routes.ts";
 export { type CheckpointRow, type CommitBatch, type EntryRow, LedgerStore } from "./store.ts";
+export { verifyLedgerPostgres } from "./pg_verify.ts";
 export { verifyLedgerFile, type VerifyReport } from "./verify.ts";
