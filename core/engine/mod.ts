@@ -31,6 +31,7 @@ export {
   DEFAULT_PG_CONNECT_TIMEOUT_SECONDS,
   DEFAULT_PG_MAX_CONNECTIONS,
   isPostgresOutage,
+  isPostgresUrl,
   type PostgresHandle,
   type PostgresOptions,
   type Sql,

@@ -31,6 +31,18 @@ const MAX_PIPELINE = 100;
 /** The default server port. */
 const DEFAULT_PORT = 5432;
 
+/**
+ * Whether a storage setting names a PostgreSQL server rather than a file.
+ * @example
+ * ```ts
+ * isPostgresUrl("postgres://app@db/iatp"); // true
+ * isPostgresUrl("data/audit.db"); // false
+ * ```
+ */
+export function isPostgresUrl(value: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(value);
+}
+
 /** Options of {@linkcode connectPostgres}. */
 export interface PostgresOptions {
   /** `postgres://user[:password]@host[:port][,host2[:port]]/database[?sslmode=...]` */
@@ -45,7 +57,7 @@ export interface PostgresOptions {
   /** @default DEFAULT_PG_CONNECT_TIMEOUT_SECONDS */
   connectTimeoutSeconds?: number;
   /** Which server of a multi-host URL to use: writers want "read-write" (the primary). */
-  targetSessionAttrs: "read-write" | "primary" | "prefer-standby";
+  targetSessionAttrs: "read-write" | "primary";
   /** Shown in pg_stat_activity. */
   applicationName: string;
 }
@@ -110,6 +122,7 @@ export function connectPostgres(opts: PostgresOptions): PostgresHandle {
     pass: () => password,
     max: opts.maxConnections ?? DEFAULT_PG_MAX_CONNECTIONS,
     ssl: SSL_MODES[sslmode],
+    sslnegotiation: null,
     idle_timeout: IDLE_TIMEOUT_SECONDS,
     connect_timeout: opts.connectTimeoutSeconds ?? DEFAULT_PG_CONNECT_TIMEOUT_SECONDS,
     max_lifetime: MAX_LIFETIME_SECONDS,
