@@ -37,4 +37,11 @@ export {
   type Sql,
   type TransactionSql,
 } from "./postgres.ts";
+export {
+  connectRedis,
+  DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
+  type RedisClient,
+  type RedisHandle,
+  type RedisOptions,
+} from "./redis.ts";
 export { redactUrl } from "./url.ts";
