@@ -57,15 +57,20 @@ Deno.test({
     const agent = startAgent();
     const dir = await tempDir();
     await Deno.writeTextFile(`${dir.path}/redis-password`, redis.password);
-    const env = {
-      IATP_DATA_DIR: dir.path,
-      IATP_AGENT_URL: agent.url,
-      IATP_RECORDER_URL: redis.url,
-      IATP_RECORDER_PASSWORD: `file:${dir.path}/redis-password`,
-      IATP_RECORDER_TRACE_CAP: "3",
-    };
-    const a = await startIatpService(["sidecar", "--port", "0"], { env });
-    const b = await startIatpService(["sidecar", "--port", "0"], { env }).catch(async (err) => {
+    const env = { IATP_DATA_DIR: dir.path, IATP_AGENT_URL: agent.url };
+    const args = [
+      "sidecar",
+      "--port",
+      "0",
+      "--recorder-url",
+      redis.url,
+      "--recorder-password",
+      `file:${dir.path}/redis-password`,
+      "--recorder-trace-cap",
+      "3",
+    ];
+    const a = await startIatpService(args, { env });
+    const b = await startIatpService(args, { env }).catch(async (err) => {
       await a.stop();
       throw err;
     });
@@ -172,13 +177,15 @@ Deno.test({
   async fn() {
     const dir = await tempDir();
     try {
-      const r = await runIatp(["sidecar", "--port", "0"], {
-        env: {
-          IATP_DATA_DIR: dir.path,
-          IATP_RECORDER_URL: `redis://:hunter2-secret@127.0.0.1:${freePort()}/0`,
-          IATP_RECORDER_CONNECT_TIMEOUT: "2s",
-        },
-      });
+      const r = await runIatp([
+        "sidecar",
+        "--port",
+        "0",
+        "--recorder-url",
+        `redis://:hunter2-secret@127.0.0.1:${freePort()}/0`,
+        "--recorder-connect-timeout",
+        "2s",
+      ], { env: { IATP_DATA_DIR: dir.path } });
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /recorder_url.*redis:\/\/127\.0\.0\.1:[0-9]+\/0/);
       assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
