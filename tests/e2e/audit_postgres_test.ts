@@ -152,7 +152,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "audit on PostgreSQL: unreachable at start exits 2 naming the URL without the password",
+  name: "audit and audit verify: PostgreSQL unreachable exits 2 naming the URL, not the password",
   ignore,
   async fn() {
     const dir = await tempDir("iatp-audit-pg-");
@@ -172,6 +172,12 @@ Deno.test({
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /db .*postgres:\/\/iatp@127\.0\.0\.1:[0-9]+\/ledger/);
       assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
+      const verify = await runIatp(["audit", "verify", "--db", url], {
+        env: { IATP_DATA_DIR: dir.path },
+      });
+      assert.equal(verify.code, 2, verify.stderr);
+      assert.match(verify.stderr, /db .*postgres:\/\/iatp@127\.0\.0\.1:[0-9]+\/ledger/);
+      assert.doesNotMatch(verify.stderr + verify.stdout, /hunter2/);
       const noKey = await runIatp(["audit", "--port", "0", "--db", url], {
         env: { IATP_DATA_DIR: dir.path },
       });

@@ -9,6 +9,7 @@ import { connectPostgres } from "../../../core/engine/mod.ts";
 import { UnavailableError } from "../../../core/errors/mod.ts";
 import { IdempotencyConflictError } from "../../../core/ledger/errors.ts";
 import { PgLedger } from "../../../core/ledger/pg_ledger.ts";
+import { verifyLedgerPostgres } from "../../../core/ledger/pg_verify.ts";
 import { waitFor } from "../../helpers.ts";
 import { postgresMissing, startPostgres } from "../../support/postgres.ts";
 import { input } from "./ledger_helpers.ts";
@@ -146,6 +147,32 @@ Deno.test({
       assert.ok(await refVerifyReceipt((await ledger.entry(1))!, next.receipt, ledger.vkey));
     } finally {
       await ledger.close();
+      await db.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "verify on PostgreSQL reads past one scan chunk and names the first tampered entry",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const key = await generateKeyPair();
+    const ledger = await PgLedger.open({ pg: client(db.url), key, maxBatch: 1000 });
+    const pg = client(db.url);
+    try {
+      // More entries than one scan chunk (4096 rows), so the keyset pagination is exercised.
+      await Promise.all(Array.from({ length: 5000 }, (_, i) => ledger.append(input(i))));
+      const ok = await verifyLedgerPostgres(pg);
+      assert.deepEqual([ok.ok, ok.entries], [true, 5000], JSON.stringify(ok));
+      await pg.sql`UPDATE ledger_entries SET body = body || ' ' WHERE idx = 4500`;
+      const bad = await verifyLedgerPostgres(pg);
+      assert.equal(bad.ok, false);
+      assert.equal(bad.bad_index, 4500, JSON.stringify(bad));
+      assert.match(String(bad.reason), /entry 4500/);
+    } finally {
+      await ledger.close();
+      await pg.close();
       await db.stop();
     }
   },
