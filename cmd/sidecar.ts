@@ -73,6 +73,7 @@ export async function start(
           traceCap: config.recorder_trace_cap,
           maxBacklog: config.recorder_backlog,
           connectTimeoutMs: config.recorder_connect_timeout,
+          commandTimeoutMs: config.recorder_command_timeout,
         }
         : undefined,
     },

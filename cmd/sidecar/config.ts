@@ -20,7 +20,10 @@ import {
 import { meshAuthFields } from "../../core/auth/mod.ts";
 import { serviceFields } from "../../core/http/mod.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../../core/pii/mod.ts";
-import { DEFAULT_REDIS_CONNECT_TIMEOUT_MS } from "../../core/engine/mod.ts";
+import {
+  DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+  DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
+} from "../../core/engine/mod.ts";
 import {
   DEFAULT_SHARED_BACKLOG,
   DEFAULT_SHARED_TRACE_CAP,
@@ -115,6 +118,11 @@ const fields = {
   recorder_connect_timeout: duration({
     help: "wait for the recorder's Redis connection",
     default: DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
+    min: 100,
+  }),
+  recorder_command_timeout: duration({
+    help: "wait for one Redis write or lookup (a lookup past it answers 503)",
+    default: DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
     min: 100,
   }),
   relay_url: url({ help: "relay to publish recorder events to (topic iatp.trace)" }),

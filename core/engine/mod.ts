@@ -39,6 +39,7 @@ export {
 } from "./postgres.ts";
 export {
   connectRedis,
+  DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
   DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
   type RedisClient,
   type RedisHandle,

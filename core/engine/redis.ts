@@ -16,6 +16,12 @@ import { redactUrl } from "./url.ts";
 
 /** Default milliseconds to wait for a connection before the engine counts as unreachable. */
 export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * Default milliseconds a command may take before it fails (a hung server is an outage). The
+ * client applies it only to commands not yet written; callers bound the wait for a reply with
+ * {@linkcode RedisHandle.commandTimeoutMs}.
+ */
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 5_000;
 /** The default server port. */
 const DEFAULT_PORT = 6379;
 /** Commands waiting for replies on the one connection before new ones are refused. */
@@ -32,6 +38,8 @@ export interface RedisOptions {
   password?: string;
   /** @default DEFAULT_REDIS_CONNECT_TIMEOUT_MS */
   connectTimeoutMs?: number;
+  /** @default DEFAULT_REDIS_COMMAND_TIMEOUT_MS */
+  commandTimeoutMs?: number;
   /** @default DEFAULT_RECONNECT */
   reconnect?: BackoffPolicy;
   /** Shown by `CLIENT LIST`. */
@@ -49,6 +57,7 @@ function newClient(o: {
   database: number;
   name: string;
   connectTimeout: number;
+  commandTimeout: number;
   reconnectStrategy: (retries: number, cause: Error) => number | Error;
 }) {
   const socket = { host: o.host, port: o.port, connectTimeout: o.connectTimeout };
@@ -62,6 +71,7 @@ function newClient(o: {
     name: o.name,
     disableOfflineQueue: true,
     commandsQueueMaxLength: MAX_COMMAND_QUEUE,
+    commandOptions: { timeout: o.commandTimeout },
     // No endpoint-moving handshake (a managed-Redis feature; it would resolve the host again).
     maintNotifications: "disabled",
   });
@@ -77,8 +87,12 @@ export interface RedisHandle {
   label: string;
   /** True while commands can be sent (false while reconnecting). */
   readonly ready: boolean;
+  /** Longest wait for one command; written commands are not timed out by the client itself. */
+  commandTimeoutMs: number;
   /** Closes the connection (pending replies are awaited). */
   close(): Promise<void>;
+  /** Drops the connection at once (pending commands are rejected). */
+  destroy(): void;
 }
 
 /**
@@ -122,6 +136,7 @@ export async function connectRedis(opts: RedisOptions): Promise<RedisHandle> {
     database,
     name: opts.clientName,
     connectTimeout: opts.connectTimeoutMs ?? DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
+    commandTimeout: opts.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
     // Before the first connection: give up (the start fails); after: back off and retry.
     reconnectStrategy: (retries: number, cause: Error) =>
       connected ? backoffDelay(retries, reconnect) : cause,
@@ -149,12 +164,16 @@ export async function connectRedis(opts: RedisOptions): Promise<RedisHandle> {
   return {
     client,
     label,
+    commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
     get ready() {
       return client.isReady;
     },
     async close() {
       if (client.isOpen) await client.close().catch(() => client.destroy());
       else client.destroy();
+    },
+    destroy() {
+      if (client.isOpen) client.destroy();
     },
   };
 }

@@ -6,6 +6,7 @@
  * unreachable they wait in a bounded backlog, written in order on reconnection.
  * @module
  */
+import { deadline } from "../async/mod.ts";
 import type { RedisHandle } from "../engine/mod.ts";
 import { errorMessage, UnavailableError } from "../errors/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
@@ -62,6 +63,8 @@ export class RedisRecordStore implements SharedRecordStore {
   #sending = new Set<Promise<void>>();
   #dropped = 0;
   #closed = false;
+  /** A write failed and none has succeeded since (one log line per run of failures). */
+  #failing = false;
 
   /** @param redis a connected client (see core/engine), closed by {@linkcode close} */
   constructor(redis: RedisHandle, opts: RedisStoreOptions = {}) {
@@ -90,7 +93,10 @@ export class RedisRecordStore implements SharedRecordStore {
     if (!this.#redis.ready) throw this.#unavailable();
     let raw: string[];
     try {
-      raw = await this.#redis.client.lRange(KEY_PREFIX + traceId, 0, -1);
+      raw = await deadline(
+        this.#redis.client.lRange(KEY_PREFIX + traceId, 0, -1),
+        this.#redis.commandTimeoutMs,
+      );
     } catch (err) {
       throw this.#unavailable(err);
     }
@@ -105,7 +111,14 @@ export class RedisRecordStore implements SharedRecordStore {
   async close(): Promise<void> {
     this.#closed = true;
     const before = this.#dropped;
-    while (this.#sending.size > 0) await Promise.all(this.#sending);
+    const drained = await deadline(this.#settle(), this.#redis.commandTimeoutMs).then(
+      () => true,
+      () => false,
+    );
+    if (!drained) {
+      this.#redis.destroy(); // a hung server: the writes still in flight are dropped
+      await deadline(this.#settle(), this.#redis.commandTimeoutMs).catch(() => {});
+    }
     this.#dropped += this.#backlog.length;
     this.#backlog = [];
     if (this.#dropped > before) {
@@ -113,7 +126,12 @@ export class RedisRecordStore implements SharedRecordStore {
         records: this.#dropped - before,
       });
     }
-    await this.#redis.close();
+    if (drained) await this.#redis.close();
+  }
+
+  /** Resolves once no write is in flight. */
+  async #settle(): Promise<void> {
+    while (this.#sending.size > 0) await Promise.all(this.#sending);
   }
 
   /** Queues for reconnection; the oldest record goes first when the backlog is full. */
@@ -142,16 +160,21 @@ export class RedisRecordStore implements SharedRecordStore {
       .lTrim(key, -this.#cap, -1)
       .pExpire(key, this.#ttlMs)
       .exec()
-      .then(() => {}, (err: unknown) => {
+      .then(() => {
+        this.#failing = false;
+      }, (err: unknown) => {
         if (!this.#redis.ready && !this.#closed) {
           // Lost with the connection: written again (after what waits) on reconnection.
           this.#hold(record);
           return;
         }
         this.#dropped++;
-        if (!this.#closed) {
-          this.#log.error("shared flight recorder write failed", { err: errorMessage(err) });
+        if (!this.#closed && !this.#failing) {
+          this.#log.error("shared flight recorder write failed; records are being dropped", {
+            err: errorMessage(err),
+          });
         }
+        this.#failing = true;
       })
       .finally(() => {
         this.#inFlight--;

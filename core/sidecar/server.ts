@@ -75,6 +75,8 @@ export interface SharedRecorderOptions {
   /** Records waiting for Redis before new ones are dropped. */
   maxBacklog: number;
   connectTimeoutMs: number;
+  /** Longest wait for one Redis command (a write or a lookup). */
+  commandTimeoutMs: number;
 }
 
 /**
@@ -90,6 +92,7 @@ async function connectShared(
     setting: "recorder_url",
     password: o.password,
     connectTimeoutMs: o.connectTimeoutMs,
+    commandTimeoutMs: o.commandTimeoutMs,
     clientName: "iatp-sidecar",
     log,
   });

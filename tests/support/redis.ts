@@ -30,6 +30,10 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -75,7 +79,12 @@ export async function startRedis(): Promise<TestRedis> {
     port,
     kill,
     restart: start,
-    stop: kill,
+    pause: () => child?.kill("SIGSTOP"),
+    resume: () => child?.kill("SIGCONT"),
+    stop: async () => {
+      child?.kill("SIGCONT");
+      await kill();
+    },
   };
 }
 

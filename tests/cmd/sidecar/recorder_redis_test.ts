@@ -172,6 +172,40 @@ Deno.test({
 });
 
 Deno.test({
+  name: "shared recorder: a hung Redis answers lookups 503 after recorder_command_timeout",
+  ignore,
+  async fn() {
+    const redis = await startRedis();
+    const agent = startAgent();
+    const [a, b] = await replicas(redis, agent.url, { recorder_command_timeout: 300 });
+    try {
+      assert.equal((await post(a.url, {}, { "X-Agent-Trace-ID": "before-hang" })).status, 200);
+      await waitFor(
+        async () => (await trace(b.url, "before-hang")).status === 200,
+        10_000,
+        "the trace on the other replica",
+      );
+      redis.pause();
+      const hung = await trace(b.url, "before-hang");
+      assert.equal(hung.status, 503);
+      assert.ok(Number(hung.retryAfter) >= 1);
+      redis.resume();
+      await waitFor(
+        async () => (await trace(b.url, "before-hang")).records.length === 2,
+        15_000,
+        "lookups once Redis answers again",
+      );
+    } finally {
+      redis.resume();
+      await a.close();
+      await b.close();
+      await agent.close();
+      await redis.stop();
+    }
+  },
+});
+
+Deno.test({
   name: "shared recorder: Redis unreachable at start exits 2 naming the URL without password",
   ignore,
   async fn() {
