@@ -72,7 +72,7 @@ export const spec = defineConfig({
       min: 1000,
     }),
     commit_timeout: duration({
-      help: "wait for one PostgreSQL group commit before its appends get 503",
+      help: "wait for one PostgreSQL group commit (or read) before its requests get 503",
       default: DEFAULT_COMMIT_TIMEOUT_MS,
       min: 1,
     }),

@@ -5,7 +5,7 @@
  * and one background probe reconnects with jittered backoff until the engine answers again.
  * @module
  */
-import { backoffDelay, type BackoffPolicy, sleep } from "../async/mod.ts";
+import { backoffDelay, type BackoffPolicy, deadline, sleep } from "../async/mod.ts";
 import { errorMessage, UnavailableError } from "../errors/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 
@@ -26,6 +26,11 @@ export interface EngineGateOptions {
   reconnect?: BackoffPolicy;
   /** @default DEFAULT_RETRY_AFTER_SECONDS */
   retryAfterSeconds?: number;
+  /**
+   * Longest wait for one operation; past it the caller gets the deadline's TimeoutError (count
+   * it in `isOutage` to answer 503 and probe). Unset: operations are not timed out here.
+   */
+  opTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -57,8 +62,9 @@ export class EngineGate {
    */
   async run<T>(op: () => Promise<T>): Promise<T> {
     if (this.#down !== undefined) throw this.#unavailable(this.#down);
+    const ms = this.opts.opTimeoutMs;
     try {
-      return await op();
+      return await (ms === undefined ? op() : deadline(op(), ms));
     } catch (err) {
       if (!this.opts.isOutage(err)) throw err;
       this.markDown(err);

@@ -83,6 +83,8 @@ export class PgLedger {
         await deadline(Promise.resolve(opts.pg.sql`SELECT 1`), this.#commitTimeout);
       },
       isOutage: (err) => isPostgresOutage(err) || isTimeout(err),
+      // Reads and proofs wait no longer than a commit may (a hung server answers 503).
+      opTimeoutMs: this.#commitTimeout,
       reconnect: opts.reconnect,
       log,
     });

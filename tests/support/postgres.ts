@@ -61,6 +61,10 @@ export interface TestPostgres {
   kill(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
+  /** Freezes the server and its backends (SIGSTOP): connections stay open, nothing answers. */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void;
   /** Stops it and removes its files. */
   stop(): Promise<void>;
 }
@@ -131,7 +135,12 @@ export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<Tes
     port,
     kill: () => stopWith("immediate"),
     restart: start,
+    pause: () => signalCluster(data, "SIGSTOP"),
+    resume: () => signalCluster(data, "SIGCONT"),
     async stop() {
+      try {
+        signalCluster(data, "SIGCONT");
+      } catch { /* not running */ }
       await stopWith("immediate").catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
@@ -141,6 +150,26 @@ export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<Tes
     throw err;
   });
   return db;
+}
+
+/** Sends `signal` to the cluster's postmaster and each of its child processes, by pid. */
+function signalCluster(data: string, signal: Deno.Signal): void {
+  const postmaster = Number(Deno.readTextFileSync(`${data}/postmaster.pid`).split("\n")[0]);
+  const pids = [postmaster];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^[0-9]+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      // Fields after the parenthesized command name: state, ppid, ...
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === postmaster) pids.push(Number(e.name));
+    } catch { /* the process ended meanwhile */ }
+  }
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, signal);
+    } catch { /* the process ended meanwhile */ }
+  }
 }
 
 async function waitAccepting(port: number): Promise<void> {

@@ -177,3 +177,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a hung server: reads and appends answer 503 after commit_timeout; a retry by key resolves",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const key = await generateKeyPair();
+    const ledger = await PgLedger.open({
+      pg: client(db.url),
+      key,
+      commitTimeoutMs: 500,
+      reconnect: { baseMs: 20, maxMs: 200 },
+    });
+    try {
+      const first = await ledger.append(input(0));
+      db.pause();
+      await assert.rejects(ledger.entry(0), UnavailableError); // a read times out too
+      db.resume();
+      await waitFor(() => ledger.reachable, 20_000, "reconnection");
+      db.pause();
+      // The commit may or may not land once the server goes on: its outcome is in doubt.
+      await assert.rejects(ledger.append(input(1), { idempotencyKey: "doubt" }), UnavailableError);
+      db.resume();
+      await waitFor(() => ledger.reachable, 20_000, "reconnection");
+      const retried = await ledger.append(input(1), { idempotencyKey: "doubt" });
+      assert.equal(retried.index, first.index + 1);
+      const next = await ledger.append(input(2));
+      assert.equal(next.index, retried.index + 1, "the key stored the in-doubt entry once");
+      assert.equal(await ledger.treeSize(), 3);
+    } finally {
+      db.resume();
+      await ledger.close();
+      await db.stop();
+    }
+  },
+});
