@@ -96,10 +96,12 @@ Deno.test({
       await waitFor(
         async () => {
           seen = await trace(b.url, "capped");
-          return seen.records.some((x) => String(x.details.payload).includes('"n":3'));
+          // Writes reach Redis just after the answer: wait for the last request's response.
+          return seen.records.at(-1)?.type === "response" &&
+            seen.records.some((x) => String(x.details.payload).includes('"n":3'));
         },
         10_000,
-        "the last request on the other replica",
+        "the last request and its response on the other replica",
       );
       assert.deepEqual(seen?.records.map((x) => x.type), ["response", "request", "response"]);
       assert.equal((await trace(b.url, "never-recorded")).status, 404);
