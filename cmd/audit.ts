@@ -1,12 +1,22 @@
 /**
  * `iatp audit`: the tamper-evident ledger service (RFC 6962 Merkle log, C2SP checkpoints,
- * receipts) on SQLite, and `iatp audit verify` to check a ledger offline or live.
+ * receipts) on SQLite, or on PostgreSQL for replicas sharing one log, and `iatp audit verify`
+ * to check a ledger offline or live.
  * @module
  */
 import { dirname } from "node:path";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
-import { DATA_DIR, defineConfig, type Infer, int, str, url } from "../core/config/mod.ts";
+import { DATA_DIR, defineConfig, duration, type Infer, int, str, url } from "../core/config/mod.ts";
+import type { Ed25519KeyPair } from "../core/crypto/mod.ts";
+import {
+  checkPostgres,
+  connectPostgres,
+  DEFAULT_PG_CONNECT_TIMEOUT_SECONDS,
+  DEFAULT_PG_MAX_CONNECTIONS,
+  isPostgresUrl,
+} from "../core/engine/mod.ts";
+import { ConfigError } from "../core/errors/mod.ts";
 import {
   createServer,
   edgeOptions,
@@ -15,11 +25,14 @@ import {
   withShutdown,
 } from "../core/http/mod.ts";
 import {
+  type AuditLog,
+  DEFAULT_COMMIT_TIMEOUT_MS,
   DEFAULT_MAX_BATCH,
   DEFAULT_MAX_PENDING,
   Ledger,
   LedgerStore,
   loadSigningKey,
+  PgLedger,
   registerAuditRoutes,
 } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
@@ -40,10 +53,33 @@ export const spec = defineConfig({
     ...meshAuthFields(),
     compat: compatField("IG&S audit service"),
     db: str({
-      help: "SQLite ledger file (WAL, synchronous=FULL)",
+      help: "SQLite ledger file (WAL, synchronous=FULL), or postgres://user@host/db for one " +
+        "ledger shared by replicas",
       default: `${DATA_DIR}/audit.db`,
     }),
-    key_file: str({ help: "Ed25519 seed file, created on first start (default <db>.key)" }),
+    db_password: str({
+      help: "PostgreSQL password, or file:PATH (else the one in the db URL, if any)",
+      secret: true,
+    }),
+    db_max_connections: int({
+      help: "PostgreSQL connections this replica opens",
+      default: DEFAULT_PG_MAX_CONNECTIONS,
+      min: 1,
+    }),
+    db_connect_timeout: duration({
+      help: "wait for a PostgreSQL connection before answering 503",
+      default: DEFAULT_PG_CONNECT_TIMEOUT_SECONDS * 1000,
+      min: 1000,
+    }),
+    commit_timeout: duration({
+      help: "wait for one PostgreSQL group commit (or read) before its requests get 503",
+      default: DEFAULT_COMMIT_TIMEOUT_MS,
+      min: 1,
+    }),
+    key_file: str({
+      help: "Ed25519 seed file, created on first start (default <db>.key; with a postgres:// " +
+        "db, required unless signing_key is set: every replica signs with the same key)",
+    }),
     signing_key: str({ help: "base64 Ed25519 seed (overrides key_file)", secret: true }),
     origin: str({ help: "checkpoint origin line (default iatp-audit/<key id>)", minLength: 1 }),
     max_batch: int({ help: "most appends sharing one commit", default: DEFAULT_MAX_BATCH, min: 1 }),
@@ -72,17 +108,15 @@ export type AuditConfig = Infer<typeof spec.spec.fields>;
 /**
  * Starts the audit service.
  * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
- * credentials (protected mode), or `relay_token` when its file cannot be read.
+ * credentials (protected mode), `relay_token` when its file cannot be read, `db` when the
+ * PostgreSQL server cannot be reached (the URL without its password), or `key_file` when a
+ * PostgreSQL ledger has no explicit signing key.
  */
 export async function start(config: AuditConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? serviceLogger("audit", config);
   const auth = meshAuthFor(config, { command: "audit", host: config.host, log });
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
-  await Deno.mkdir(dirname(config.db), { recursive: true });
-  const key = await loadSigningKey({
-    seedBase64: config.signing_key,
-    keyFile: config.key_file ?? `${config.db}.key`,
-  });
+  const key = await signingKey(config);
   const relay = config.relay
     ? new RelayClient({
       url: config.relay,
@@ -91,22 +125,10 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
       bufferSize: config.relay_buffer,
     })
     : undefined;
-  const store = new LedgerStore(config.db);
-  let ledger: Ledger;
-  try {
-    ledger = await Ledger.open({
-      store,
-      key,
-      origin: config.origin,
-      maxBatch: config.max_batch,
-      maxPending: config.max_pending,
-      log,
-      onAppended: relay ? (e) => relay.publish("audit.appended", e) : undefined,
-    });
-  } catch (err) {
-    store.close();
+  const ledger = await openLedger(config, key, log, relay).catch(async (err) => {
+    await relay?.close();
     throw err;
-  }
+  });
   const server = createServer({
     service: "audit",
     host: config.host,
@@ -121,12 +143,76 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
     compat: config.compat,
   });
   const svc = await server.listen();
-  log.info("ledger open", { db: config.db, tree_size: ledger.size, vkey: ledger.vkey });
   return withShutdown(svc, async () => {
     await svc.close();
     await ledger.close();
     await relay?.close();
   });
+}
+
+/** The log's signing key: a PostgreSQL ledger needs one named explicitly (replicas share it). */
+async function signingKey(config: AuditConfig): Promise<Ed25519KeyPair> {
+  const pg = isPostgresUrl(config.db);
+  if (pg && config.key_file === undefined && config.signing_key === undefined) {
+    throw new ConfigError(
+      "key_file",
+      { kind: "default" },
+      "the log's one signing key (key_file or signing_key) when db is a postgres:// URL",
+      "neither",
+    );
+  }
+  if (!pg) await Deno.mkdir(dirname(config.db), { recursive: true });
+  return await loadSigningKey({
+    seedBase64: config.signing_key,
+    keyFile: config.key_file ?? `${config.db}.key`,
+  });
+}
+
+async function openLedger(
+  config: AuditConfig,
+  key: Ed25519KeyPair,
+  log: Logger,
+  relay: RelayClient | undefined,
+): Promise<AuditLog> {
+  const common = {
+    key,
+    origin: config.origin,
+    maxBatch: config.max_batch,
+    maxPending: config.max_pending,
+    log,
+    onAppended: relay
+      ? (e: Record<string, unknown>) => relay.publish("audit.appended", e)
+      : undefined,
+  };
+  if (isPostgresUrl(config.db)) {
+    const pg = connectPostgres({
+      url: config.db,
+      setting: "db",
+      password: resolveSecretSetting("db_password", config.db_password),
+      maxConnections: config.db_max_connections,
+      connectTimeoutSeconds: Math.ceil(config.db_connect_timeout / 1000),
+      targetSessionAttrs: "read-write",
+      applicationName: "iatp-audit",
+    });
+    try {
+      await checkPostgres(pg, "db");
+      const ledger = await PgLedger.open({ ...common, pg, commitTimeoutMs: config.commit_timeout });
+      log.info("ledger open", { db: pg.label, tree_size: ledger.size, vkey: ledger.vkey });
+      return ledger;
+    } catch (err) {
+      await pg.close(0);
+      throw err;
+    }
+  }
+  const store = new LedgerStore(config.db);
+  try {
+    const ledger = await Ledger.open({ ...common, store });
+    log.info("ledger open", { db: config.db, tree_size: ledger.size, vkey: ledger.vkey });
+    return ledger;
+  } catch (err) {
+    store.close();
+    throw err;
+  }
 }
 
 const service = serviceCommand(spec, start);

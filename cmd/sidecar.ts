@@ -16,8 +16,8 @@ export type { SidecarConfig };
 /**
  * Starts the sidecar.
  * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
- * credentials (protected mode), `signing_key` for a malformed seed, or a token setting whose
- * file cannot be read.
+ * credentials (protected mode), `signing_key` for a malformed seed, a token setting whose
+ * file cannot be read, or `recorder_url` when its Redis cannot be reached.
  */
 export async function start(
   config: SidecarConfig,
@@ -65,6 +65,17 @@ export async function start(
       capacity: config.trace_capacity,
       file: config.recorder_file || undefined,
       maxRows: config.recorder_max_rows,
+      shared: config.recorder_url
+        ? {
+          url: config.recorder_url,
+          password: resolveSecretSetting("recorder_password", config.recorder_password),
+          ttlMs: config.recorder_ttl,
+          traceCap: config.recorder_trace_cap,
+          maxBacklog: config.recorder_backlog,
+          connectTimeoutMs: config.recorder_connect_timeout,
+          commandTimeoutMs: config.recorder_command_timeout,
+        }
+        : undefined,
     },
     events: {
       relayUrl: config.relay_url || undefined,

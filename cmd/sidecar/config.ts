@@ -20,7 +20,17 @@ import {
 import { meshAuthFields } from "../../core/auth/mod.ts";
 import { serviceFields } from "../../core/http/mod.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../../core/pii/mod.ts";
-import { DEFAULT_STORE_MAX_ROWS, DEFAULT_TRACE_CAPACITY } from "../../core/recorder/mod.ts";
+import {
+  DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+  DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
+} from "../../core/engine/mod.ts";
+import {
+  DEFAULT_SHARED_BACKLOG,
+  DEFAULT_SHARED_TRACE_CAP,
+  DEFAULT_SHARED_TTL_MS,
+  DEFAULT_STORE_MAX_ROWS,
+  DEFAULT_TRACE_CAPACITY,
+} from "../../core/recorder/mod.ts";
 import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../core/trust/mod.ts";
 import { applyManifestFile } from "./manifest_file.ts";
 
@@ -80,6 +90,40 @@ const fields = {
     help: "rows kept in a SQLite recorder",
     default: DEFAULT_STORE_MAX_ROWS,
     min: 1,
+  }),
+  recorder_url: str({
+    help: "redis://[user@]host[:port][/db]: flight recorder shared by replicas (any replica " +
+      "answers /trace/{id})",
+  }),
+  recorder_password: str({
+    help: "password for recorder_url, or file:PATH (else the one in the URL, if any)",
+    secret: true,
+  }),
+  recorder_ttl: duration({
+    help: "how long a shared trace is kept after its last record",
+    default: DEFAULT_SHARED_TTL_MS,
+    min: 1000,
+  }),
+  recorder_trace_cap: int({
+    help: "newest records kept per shared trace",
+    default: DEFAULT_SHARED_TRACE_CAP,
+    min: 1,
+  }),
+  recorder_backlog: int({
+    help: "records waiting for Redis (in flight or while it is unreachable) before new ones " +
+      "are dropped",
+    default: DEFAULT_SHARED_BACKLOG,
+    min: 1,
+  }),
+  recorder_connect_timeout: duration({
+    help: "wait for the recorder's Redis connection",
+    default: DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
+    min: 100,
+  }),
+  recorder_command_timeout: duration({
+    help: "wait for one Redis write or lookup (a lookup past it answers 503)",
+    default: DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+    min: 100,
   }),
   relay_url: url({ help: "relay to publish recorder events to (topic iatp.trace)" }),
   relay_token: str({

@@ -23,6 +23,9 @@ const UP_SERVICES = [
   "action",
 ] as const;
 
+/** Engines `up --backend` can keep state on instead of the data dir. */
+const UP_BACKENDS = ["postgres"] as const;
+
 /** `iatp up` configuration. */
 export const spec = defineConfig({
   command: "up",
@@ -44,6 +47,17 @@ export const spec = defineConfig({
       default: DATA_DIR,
       env: "IATP_DATA_DIR",
       minLength: 1,
+    }),
+    backend: list({
+      help: `engines you run that keep the mesh's state instead of the data dir ` +
+        `(${UP_BACKENDS.join(",")}: the audit ledger on postgres_url)`,
+      default: [],
+      item: new RegExp(`^(${UP_BACKENDS.join("|")})$`),
+    }),
+    postgres_url: str({ help: "postgres://user@host[:port]/database, for --backend postgres" }),
+    postgres_password: str({
+      help: "password for postgres_url, or file:PATH (else the one in the URL, if any)",
+      secret: true,
     }),
     relay_port: port({ help: "relay port", default: 8005 }),
     policy_port: port({ help: "policy port", default: 8002 }),

@@ -4,6 +4,7 @@
  * the way a standalone deployment takes it).
  * @module
  */
+import { ConfigError } from "../../core/errors/mod.ts";
 import type { Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import * as action from "../action.ts";
@@ -130,19 +131,40 @@ export async function startRelay(ctx: UpContext): Promise<string | undefined> {
   );
 }
 
-/** The audit ledger (SQLite under the data dir), when selected. */
+/**
+ * Where the ledger lives: SQLite under the data dir, or PostgreSQL with `--backend postgres`
+ * (signed with the key under the data dir either way).
+ * @throws {ConfigError} naming `postgres_url` when `--backend postgres` has none.
+ */
+function auditStorage(ctx: UpContext): { db: string; db_password?: string; key_file: string } {
+  const key_file = `${ctx.data}/audit.db.key`;
+  if (!ctx.config.backend.includes("postgres")) return { db: `${ctx.data}/audit.db`, key_file };
+  const url = ctx.config.postgres_url;
+  if (url === undefined) {
+    throw new ConfigError(
+      "postgres_url",
+      { kind: "default" },
+      "a postgres:// URL when --backend names postgres",
+      "unset",
+    );
+  }
+  return { db: url, db_password: ctx.config.postgres_password, key_file };
+}
+
+/** The audit ledger (SQLite under the data dir, or PostgreSQL), when selected. */
 export async function startAudit(
   ctx: UpContext,
   relayUrl: string | undefined,
 ): Promise<string | undefined> {
   if (!ctx.want.has("audit")) return undefined;
   const { host, audit_port: port, log_level } = ctx.config;
+  const storage = auditStorage(ctx);
   return await ctx.run("audit", () =>
     audit.start(
       audit.spec.resolve({
         host,
         port,
-        db: `${ctx.data}/audit.db`,
+        ...storage,
         relay: relayUrl,
         relay_token: ctx.creds.file("audit"),
         log_level,

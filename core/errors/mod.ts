@@ -99,6 +99,22 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * A storage engine the request needs (PostgreSQL, Redis) cannot be reached right now: HTTP 503
+ * with `Retry-After`. The message names the engine by its URL without a password.
+ */
+export class UnavailableError extends HttpError {
+  override name = "UnavailableError";
+  /**
+   * @param message what is unavailable (never a secret)
+   * @param retryAfterSeconds what the answer's `Retry-After` says
+   * @param options `cause`: the error behind it (logged, never sent)
+   */
+  constructor(message: string, readonly retryAfterSeconds: number, options?: ErrorOptions) {
+    super(503, message, {}, options);
+  }
+}
+
 /** A failed verification or check (exit 1), e.g. a tampered ledger. */
 export class CheckFailedError extends Error {
   override name = "CheckFailedError";

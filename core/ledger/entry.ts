@@ -38,6 +38,51 @@ export interface EntryWithReceipt extends LedgerEntry {
   receipt: Receipt;
 }
 
+/** `GET /proof/inclusion`: a leaf's audit path in a tree head. Hashes are hex. */
+export interface InclusionAnswer {
+  index: number;
+  tree_size: number;
+  leaf_hash: string;
+  root_hash: string;
+  inclusion_proof: string[];
+}
+
+/** `GET /proof/consistency`: that tree `second` extends tree `first`. Hashes are hex. */
+export interface ConsistencyAnswer {
+  first: number;
+  second: number;
+  first_root: string;
+  second_root: string;
+  consistency_proof: string[];
+}
+
+/** A value or a promise of it. */
+type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What the audit routes serve: the SQLite ledger (synchronous reads) and the PostgreSQL one
+ * (asynchronous reads) alike.
+ */
+export interface AuditLog {
+  readonly origin: string;
+  readonly vkey: string;
+  /** Entries known durable (for health; {@linkcode AuditLog.treeSize} asks the store). */
+  readonly size: number;
+  append(input: {
+    tx_id: string;
+    event: string;
+    actor: string;
+    payload: Record<string, unknown>;
+  }, opts?: { idempotencyKey?: string }): Promise<AuditAppendResponse>;
+  treeSize(): Awaitable<number>;
+  entry(index: number): Awaitable<EntryWithReceipt | undefined>;
+  entriesForTx(txId: string, limit: number): Awaitable<EntryWithReceipt[]>;
+  inclusion(index: number, treeSize?: number): Awaitable<InclusionAnswer>;
+  consistency(first: number, second?: number): Awaitable<ConsistencyAnswer>;
+  signedCheckpoint(): Promise<{ tree_size: number; root_hash_hex: string; note: string }>;
+  close(): Promise<void>;
+}
+
 /** The canonical JSON text of an entry (only the six hashed fields). */
 export function entryText(e: LedgerEntry): string {
   return canonicalize({

@@ -4,39 +4,38 @@
  * served from stored perfect-subtree nodes.
  * @module
  */
-import { setImmediate } from "node:timers";
 import type { Ed25519KeyPair } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
-import { canonicalize, encodeHex } from "../encoding/mod.ts";
+import { encodeHex } from "../encoding/mod.ts";
 import type { AuditEntryInput } from "./client.ts";
 import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry, Receipt } from "./entry.ts";
-import { entryText } from "./entry.ts";
-import { bytesEqual, EMPTY_ROOT, leafHashOfText } from "./hash.ts";
+import {
+  appendResponse,
+  CommitQueue,
+  dedupe,
+  type OnAppended,
+  type Pending,
+  receipt,
+  sealBatch,
+  settleBatch,
+} from "./batch.ts";
+import { LedgerCorruptError, LedgerRangeError } from "./errors.ts";
+import { bytesEqual, EMPTY_ROOT } from "./hash.ts";
 import * as merkle from "./merkle.ts";
 import { formatCheckpoint, formatVkey, keyId, signNote } from "./note.ts";
-import type { CheckpointRow, EntryRow, LedgerStore } from "./store.ts";
+import type { EntryRow, LedgerStore } from "./store.ts";
+
+export {
+  IdempotencyConflictError,
+  LedgerBusyError,
+  LedgerCorruptError,
+  LedgerRangeError,
+} from "./errors.ts";
 
 /** Default most appends one commit takes. */
 export const DEFAULT_MAX_BATCH = 1000;
 /** Default most appends waiting for a commit before new ones are refused. */
 export const DEFAULT_MAX_PENDING = 20_000;
-
-/** The append queue is full: the caller should retry later (HTTP 503). */
-export class LedgerBusyError extends Error {
-  override name = "LedgerBusyError";
-}
-/** An idempotency key was reused with a different entry (HTTP 409). */
-export class IdempotencyConflictError extends Error {
-  override name = "IdempotencyConflictError";
-}
-/** A proof or entry was asked for outside the tree (HTTP 400/404). */
-export class LedgerRangeError extends Error {
-  override name = "LedgerRangeError";
-}
-/** The stored log does not match its own last checkpoint; refusing to extend it. */
-export class LedgerCorruptError extends Error {
-  override name = "LedgerCorruptError";
-}
 
 /** Options for {@linkcode Ledger.open}. */
 export interface LedgerOptions {
@@ -48,27 +47,14 @@ export interface LedgerOptions {
   maxPending?: number;
   log?: Logger;
   /** Called after each durable append (e.g. publish `audit.appended`); must not throw. */
-  onAppended?: (e: { tx_id: string; index: number; event: string; leaf_hash: string }) => void;
-}
-
-interface Pending {
-  input: AuditEntryInput;
-  key: string | null;
-  resolve: (r: AuditAppendResponse) => void;
-  reject: (e: unknown) => void;
+  onAppended?: OnAppended;
 }
 
 /** The ledger. */
 export class Ledger {
   #frontier: merkle.Frontier;
-  #pending: Pending[] = [];
-  #writer: Promise<void> | undefined;
-  #writing = false;
-  #closed = false;
   #emptyNote: string | undefined;
-  readonly #maxBatch: number;
-  readonly #maxPending: number;
-  readonly #log: Logger;
+  readonly #queue: CommitQueue;
   /** The vkey (C2SP verifier key) that checks this log's checkpoints. */
   readonly vkey: string;
 
@@ -78,9 +64,12 @@ export class Ledger {
     readonly key: Ed25519KeyPair,
     readonly opts: LedgerOptions,
   ) {
-    this.#maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH;
-    this.#maxPending = opts.maxPending ?? DEFAULT_MAX_PENDING;
-    this.#log = opts.log ?? silentLogger;
+    this.#queue = new CommitQueue({
+      maxBatch: opts.maxBatch ?? DEFAULT_MAX_BATCH,
+      maxPending: opts.maxPending ?? DEFAULT_MAX_PENDING,
+      log: opts.log ?? silentLogger,
+      commit: (batch) => this.#commit(batch),
+    });
     this.vkey = formatVkey(origin, key.publicRaw);
     this.#frontier = merkle.Frontier.restore(this.#read, store.size());
   }
@@ -124,160 +113,48 @@ export class Ledger {
 
   /** Appends waiting for a commit. */
   get pending(): number {
-    return this.#pending.length;
+    return this.#queue.length;
   }
 
-  /** Appends an entry; resolves once it is durable, with its receipt. */
+  /** Number of durable entries (the same as {@linkcode size}; the interface routes use). */
+  treeSize(): number {
+    return this.size;
+  }
+
+  /**
+   * Appends an entry; resolves once it is durable, with its receipt.
+   * @throws {LedgerBusyError} (rejects) when the queue is full or the ledger is closing.
+   * @throws {IdempotencyConflictError} (rejects) when the key holds a different entry.
+   */
   append(
     input: AuditEntryInput,
     opts: { idempotencyKey?: string } = {},
   ): Promise<AuditAppendResponse> {
-    if (this.#closed) return Promise.reject(new LedgerBusyError("ledger is closing"));
-    if (this.#pending.length >= this.#maxPending) {
-      return Promise.reject(new LedgerBusyError(`${this.#maxPending} appends already queued`));
-    }
-    // Reject what has no canonical form now, so a bad entry never fails a whole batch.
-    canonicalize({ ...input, index: 0, ts: "" });
-    const { promise, resolve, reject } = Promise.withResolvers<AuditAppendResponse>();
-    this.#pending.push({ input, key: opts.idempotencyKey ?? null, resolve, reject });
-    if (!this.#writing) {
-      this.#writing = true;
-      this.#writer = this.#writeLoop();
-    }
-    return promise;
-  }
-
-  async #writeLoop(): Promise<void> {
-    try {
-      while (this.#pending.length > 0) {
-        // One event-loop turn lets requests that arrived during the last fsync join this batch.
-        // setImmediate, not setTimeout(0): Deno clamps a chained zero timeout to ~2 ms, which
-        // was most of each commit cycle.
-        await new Promise((r) => setImmediate(r));
-        const batch = this.#pending.splice(0, this.#maxBatch);
-        try {
-          await this.#commit(batch);
-        } catch (err) {
-          this.#log.error("ledger commit failed", { err: String(err), entries: batch.length });
-          for (const p of batch) p.reject(err);
-        }
-      }
-    } finally {
-      // Cleared in the same tick the loop sees an empty queue, so no append is ever stranded.
-      this.#writing = false;
-    }
-  }
-
-  /** Resolves duplicates by idempotency key; returns the items that need new entries. */
-  #dedupe(batch: Pending[]): Pending[] {
-    const fresh: Pending[] = [];
-    const inBatch = new Map<string, Pending[]>();
-    for (const p of batch) {
-      if (p.key === null) {
-        fresh.push(p);
-        continue;
-      }
-      const prior = this.store.entryByKey(p.key);
-      if (prior) {
-        this.#settleExisting(p, prior);
-      } else if (inBatch.has(p.key)) {
-        inBatch.get(p.key)!.push(p);
-      } else {
-        inBatch.set(p.key, []);
-        fresh.push(p);
-        // Later duplicates in the same batch get the first one's receipt.
-        const first = p;
-        const followers = inBatch.get(p.key)!;
-        const { resolve, reject } = first;
-        first.resolve = (r) => {
-          resolve(r);
-          for (const f of followers) {
-            sameEntry(f.input, first.input) ? f.resolve(r) : f.reject(conflict(f.key!));
-          }
-        };
-        first.reject = (e) => {
-          reject(e);
-          for (const f of followers) f.reject(e);
-        };
-      }
-    }
-    return fresh;
-  }
-
-  #settleExisting(p: Pending, row: EntryRow): void {
-    const prior = JSON.parse(row.body) as LedgerEntry;
-    if (!sameEntry(p.input, prior)) return p.reject(conflict(p.key!));
-    p.resolve(this.#response(row));
+    return this.#queue.push(input, opts.idempotencyKey ?? null);
   }
 
   async #commit(batch: Pending[]): Promise<void> {
-    const items = this.#dedupe(batch);
-    if (items.length === 0) return;
-    const frontier = this.#frontier.clone();
-    const ts = new Date().toISOString();
-    const entries: EntryRow[] = [];
-    const nodes: merkle.NewNode[] = [];
-    const newSize = frontier.size + items.length;
-    for (const p of items) {
-      const index = frontier.size;
-      const body = entryText({ index, ts, ...p.input });
-      const leaf = leafHashOfText(body);
-      nodes.push(...frontier.append(leaf));
-      entries.push({
-        index,
-        tx_id: p.input.tx_id,
-        body,
-        leaf_hash: leaf,
-        receipt_size: newSize,
-        idem_key: p.key,
-      });
-    }
-    const root = frontier.root();
-    const note = await signNote(
-      formatCheckpoint({ origin: this.origin, treeSize: newSize, rootHash: root }),
-      { name: this.origin, privateKey: this.key.privateKey, publicRaw: this.key.publicRaw },
-    );
-    const checkpoint: CheckpointRow = { tree_size: newSize, root_hash: root, note };
-    this.store.commit({ entries, nodes, checkpoint });
-    this.#frontier = frontier;
-    const read = memoReader(this.#read, entries, nodes);
-    const shared = { memo: new merkle.RangeMemo(newSize), hex: hexMemo() };
-    for (let i = 0; i < items.length; i++) {
-      const row = entries[i];
-      items[i].resolve(this.#response(row, checkpoint, read, shared));
-      this.opts.onAppended?.({
-        tx_id: row.tx_id,
-        index: row.index,
-        event: items[i].input.event,
-        leaf_hash: encodeHex(row.leaf_hash),
-      });
-    }
+    const { fresh, existing } = dedupe(batch, (key) => this.store.entryByKey(key));
+    for (const [p, row] of existing) p.resolve(this.#response(row));
+    if (fresh.length === 0) return;
+    const sealed = await sealBatch(this.#frontier, fresh, { origin: this.origin, key: this.key });
+    this.store.commit(sealed);
+    this.#frontier = sealed.frontier;
+    settleBatch(fresh, sealed, this.#read, this.opts.onAppended);
   }
 
-  #response(
-    row: EntryRow,
-    cp?: CheckpointRow,
-    read = this.#read,
-    shared?: BatchMemo,
-  ): AuditAppendResponse {
-    return {
-      transactionId: String(row.index),
-      index: row.index,
-      leaf_hash: encodeHex(row.leaf_hash),
-      receipt: this.#receipt(row, cp, read, shared),
-    };
+  #response(row: EntryRow): AuditAppendResponse {
+    return appendResponse(row, this.#checkpointOf(row), this.#read);
   }
 
-  #receipt(row: EntryRow, cp?: CheckpointRow, read = this.#read, shared?: BatchMemo): Receipt {
-    const checkpoint = cp ?? this.store.checkpoint(row.receipt_size);
+  #checkpointOf(row: EntryRow) {
+    const checkpoint = this.store.checkpoint(row.receipt_size);
     if (!checkpoint) throw new LedgerCorruptError(`checkpoint ${row.receipt_size} is missing`);
-    const proof = merkle.inclusionProof(read, row.index, checkpoint.tree_size, shared?.memo);
-    return {
-      tree_size: checkpoint.tree_size,
-      root_hash: encodeHex(checkpoint.root_hash),
-      inclusion_proof: proof.map(shared?.hex ?? encodeHex),
-      checkpoint: checkpoint.note,
-    };
+    return checkpoint;
+  }
+
+  #receipt(row: EntryRow): Receipt {
+    return receipt(row, this.#checkpointOf(row), this.#read);
   }
 
   #withReceipt(row: EntryRow): EntryWithReceipt {
@@ -345,50 +222,7 @@ export class Ledger {
 
   /** Stops accepting appends, waits for queued ones to commit, closes the store. */
   async close(): Promise<void> {
-    this.#closed = true;
-    while (this.#writing) await this.#writer;
+    await this.#queue.close();
     this.store.close();
   }
-}
-
-function sameEntry(a: AuditEntryInput, b: AuditEntryInput): boolean {
-  return a.tx_id === b.tx_id && a.event === b.event && a.actor === b.actor &&
-    canonicalize(a.payload) === canonicalize(b.payload);
-}
-
-function conflict(key: string): IdempotencyConflictError {
-  return new IdempotencyConflictError(`Idempotency-Key ${key} was used for a different entry`);
-}
-
-/** What one group commit's receipts share: right-edge range hashes and hex of proof nodes. */
-interface BatchMemo {
-  memo: merkle.RangeMemo;
-  hex: (h: Uint8Array) => string;
-}
-
-/** Hex by identity: the batch's proofs reuse the same node arrays from the memo reader. */
-function hexMemo(): (h: Uint8Array) => string {
-  const seen = new Map<Uint8Array, string>();
-  return (h) => {
-    let s = seen.get(h);
-    if (s === undefined) seen.set(h, s = encodeHex(h));
-    return s;
-  };
-}
-
-/** A reader that answers this batch's new leaves and nodes from memory and caches the rest. */
-function memoReader(
-  base: merkle.NodeReader,
-  entries: EntryRow[],
-  nodes: merkle.NewNode[],
-): merkle.NodeReader {
-  const cache = new Map<string, Uint8Array>();
-  for (const e of entries) cache.set(`0/${e.index}`, e.leaf_hash);
-  for (const n of nodes) cache.set(`${n.level}/${n.index}`, n.hash);
-  return (level, index) => {
-    const k = `${level}/${index}`;
-    let h = cache.get(k);
-    if (!h) cache.set(k, h = base(level, index));
-    return h;
-  };
 }

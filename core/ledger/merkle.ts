@@ -236,6 +236,22 @@ export class Frontier {
     return made;
   }
 
+  /**
+   * The pending perfect subtrees, highest level first: exactly the nodes {@linkcode restore}
+   * reads for this size, and every node left of the size that a later append's proofs need.
+   */
+  edge(): NewNode[] {
+    const out: NewNode[] = [];
+    let start = 0;
+    for (let level = this.#levels.length - 1; level >= 0; level--) {
+      const h = this.#levels[level];
+      if (h === undefined) continue;
+      out.push({ level, index: start / 2 ** level, hash: h });
+      start += 2 ** level;
+    }
+    return out;
+  }
+
   /** The current tree head. */
   root(): Uint8Array {
     let acc: Uint8Array | undefined;

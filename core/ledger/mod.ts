@@ -1,7 +1,8 @@
 /**
- * The audit ledger: an RFC 6962 Merkle log of canonical JSON entries in SQLite with group
- * commit, C2SP signed checkpoints, inclusion and consistency proofs, receipts, an offline
- * verifier, a live-log monitor, and the HTTP client services append with.
+ * The audit ledger: an RFC 6962 Merkle log of canonical JSON entries with group commit, in
+ * SQLite (one process) or PostgreSQL (any number of replicas on one sequence), C2SP signed
+ * checkpoints, inclusion and consistency proofs, receipts, an offline verifier for either
+ * store, a live-log monitor, and the HTTP client services append with.
  *
  * @example
  * ```ts
@@ -13,8 +14,11 @@
 export { AuditClient, AuditClientError, type AuditEntryInput } from "./client.ts";
 export {
   type AuditAppendResponse,
+  type AuditLog,
+  type ConsistencyAnswer,
   entryText,
   type EntryWithReceipt,
+  type InclusionAnswer,
   type LedgerEntry,
   type Receipt,
 } from "./entry.ts";
@@ -22,6 +26,7 @@ export { bytesEqual, leafHash, parseHash } from "./hash.ts";
 export { type ExactJsonOptions, readExactJson } from "./json.ts";
 export { loadSigningKey } from "./keys.ts";
 export { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions } from "./ledger.ts";
+export { DEFAULT_COMMIT_TIMEOUT_MS, PgLedger, type PgLedgerOptions } from "./pg_ledger.ts";
 export { Frontier, type NewNode, verifyConsistency } from "./merkle.ts";
 export { checkLiveLog, type MonitorOptions, type MonitorReport } from "./monitor.ts";
 export {
@@ -38,4 +43,5 @@ export {
 export { verifyReceipt } from "./receipt.ts";
 export { registerAuditRoutes } from "./routes.ts";
 export { type CheckpointRow, type CommitBatch, type EntryRow, LedgerStore } from "./store.ts";
+export { verifyLedgerPostgres } from "./pg_verify.ts";
 export { verifyLedgerFile, type VerifyReport } from "./verify.ts";

@@ -14,14 +14,9 @@
 import { z } from "zod";
 import { createMeshAuth, type MeshAuth, principalOf, requireMeshScope } from "../auth/mod.ts";
 import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../compat/mod.ts";
-import type { AuditAppendResponse, EntryWithReceipt } from "./entry.ts";
+import type { AuditAppendResponse, AuditLog, EntryWithReceipt } from "./entry.ts";
 import { readExactJson } from "./json.ts";
-import {
-  IdempotencyConflictError,
-  type Ledger,
-  LedgerBusyError,
-  LedgerRangeError,
-} from "./ledger.ts";
+import { IdempotencyConflictError, LedgerBusyError, LedgerRangeError } from "./errors.ts";
 import { CanonicalJsonError } from "../encoding/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import { type App, errorBody } from "../http/mod.ts";
@@ -91,7 +86,7 @@ function ledgerError(err: unknown): never {
  */
 export function registerAuditRoutes(
   app: App,
-  ledger: Ledger,
+  ledger: AuditLog,
   opts: { maxTxEntries: number; auth?: MeshAuth; compat?: CompatMode },
 ) {
   const auth = opts.auth ?? createMeshAuth({});
@@ -122,17 +117,17 @@ export function registerAuditRoutes(
     }
   });
 
-  app.get("/tx/:tx_id", (c) => {
+  app.get("/tx/:tx_id", async (c) => {
     const txId = c.req.param("tx_id");
-    const entries = ledger.entriesForTx(txId, opts.maxTxEntries);
+    const entries = await ledger.entriesForTx(txId, opts.maxTxEntries);
     if (compat === "upstream") return c.json(entries.map(upstreamEntry));
     return c.json({ tx_id: txId, entries });
   });
 
-  app.get("/entries/:index", (c) => {
+  app.get("/entries/:index", async (c) => {
     const index = intParam(c.req.param("index"), "index");
-    const entry = ledger.entry(index);
-    if (!entry) throw new HttpError(404, `no entry ${index} (log has ${ledger.size})`);
+    const entry = await ledger.entry(index);
+    if (!entry) throw new HttpError(404, `no entry ${index} (log has ${await ledger.treeSize()})`);
     return c.json(entry);
   });
 
@@ -150,21 +145,21 @@ export function registerAuditRoutes(
     return c.body(cp.note, 200, { "content-type": "text/plain; charset=utf-8" });
   });
 
-  app.get("/proof/inclusion", (c) => {
+  app.get("/proof/inclusion", async (c) => {
     const index = intParam(c.req.query("index"), "index");
-    const size = intParam(c.req.query("tree_size"), "tree_size", ledger.size);
+    const size = intParam(c.req.query("tree_size"), "tree_size", await ledger.treeSize());
     try {
-      return c.json(ledger.inclusion(index, size));
+      return c.json(await ledger.inclusion(index, size));
     } catch (err) {
       return ledgerError(err);
     }
   });
 
-  app.get("/proof/consistency", (c) => {
+  app.get("/proof/consistency", async (c) => {
     const first = intParam(c.req.query("first"), "first");
-    const second = intParam(c.req.query("second"), "second", ledger.size);
+    const second = intParam(c.req.query("second"), "second", await ledger.treeSize());
     try {
-      return c.json(ledger.consistency(first, second));
+      return c.json(await ledger.consistency(first, second));
     } catch (err) {
       return ledgerError(err);
     }

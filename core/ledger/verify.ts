@@ -1,7 +1,8 @@
 /**
- * Offline verification of a ledger database: recomputes every leaf from its stored bytes,
- * rebuilds the tree, compares every stored node and checkpoint, and checks each checkpoint's
- * signature. Stops at the first problem and names the first bad index.
+ * Offline verification of a ledger's storage (a SQLite file, or PostgreSQL through
+ * pg_verify.ts): recomputes every leaf from its stored bytes, rebuilds the tree, compares every
+ * stored node and checkpoint, and checks each checkpoint's signature. Stops at the first problem
+ * and names the first bad index.
  * @module
  */
 import { bytesEqual, leafHashOfText } from "./hash.ts";
@@ -30,9 +31,21 @@ class Bad extends Error {
   }
 }
 
-interface CheckpointCursor {
-  next(): { size: number; note: string; root: Uint8Array } | undefined;
-  close(): void;
+type Row = Record<string, unknown>;
+type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What verification reads, in index order and from one consistent snapshot: a SQLite read
+ * transaction, or a PostgreSQL repeatable-read one. Chunks are lists of rows (`idx`, `body`,
+ * `leaf_hash` for entries; `idx`, `hash` for nodes; `tree_size`, `root_hash`, `note` for
+ * checkpoints); sync sources stay sync so the embedded path pays no await per row.
+ */
+export interface LedgerScan {
+  getMeta(key: string): Awaitable<string | undefined>;
+  entryChunks(): Iterable<Row[]> | AsyncIterable<Row[]>;
+  nodeChunks(level: number): Iterator<Row[]> | AsyncIterator<Row[]>;
+  checkpoints(): Iterator<Row> | AsyncIterator<Row>;
+  latestCheckpointSize(): Awaitable<number | undefined>;
 }
 
 /** Verifies the ledger at `path`. `vkey` pins the expected signer (default: the stored one). */
@@ -41,15 +54,27 @@ export async function verifyLedgerFile(
   opts: { vkey?: string } = {},
 ): Promise<VerifyReport> {
   const store = new LedgerStore(path, { readOnly: true });
+  // One read transaction: every chunked query sees the same snapshot of a live file.
+  store.db.exec("BEGIN");
   try {
-    return await verifyStore(store, opts.vkey);
+    return await verifyScan({
+      getMeta: (key) => store.getMeta(key),
+      entryChunks: () => store.entryChunks(),
+      nodeChunks: (level) => store.nodeChunks(level),
+      checkpoints: () => store.iterateCheckpoints()[Symbol.iterator](),
+      latestCheckpointSize: () => store.latestCheckpoint()?.tree_size,
+    }, opts.vkey);
   } finally {
+    store.db.exec("COMMIT");
     store.close();
   }
 }
 
-async function verifyStore(store: LedgerStore, pinned?: string): Promise<VerifyReport> {
-  const stored = store.getMeta("vkey");
+/**
+ * Verifies what a scan reads. `pinned` is the expected signer (default: the stored vkey).
+ */
+export async function verifyScan(scan: LedgerScan, pinned?: string): Promise<VerifyReport> {
+  const stored = await scan.getMeta("vkey");
   const vkeyText = pinned ?? stored;
   const verifier = vkeyText ? parseVkey(vkeyText) : undefined;
   if (!verifier) return fail(0, 0, 0, `no usable verifier key (${vkeyText ?? "none stored"})`);
@@ -57,15 +82,13 @@ async function verifyStore(store: LedgerStore, pinned?: string): Promise<VerifyR
     return fail(0, 0, 0, `log claims key ${stored}, expected ${pinned}`);
   }
   const frontier = new Frontier();
-  // One read transaction: every chunked query below sees the same snapshot of a live file.
-  store.db.exec("BEGIN");
-  const cps = cursor(store);
+  const cps = cursor(scan);
   const sigs = new SignatureChecks(verifier);
-  const nodes = new NodeCursors(store);
+  const nodes = new NodeCursors(scan);
   let checkpoints = 0;
-  let cp = cps.next();
+  let cp = await cps.next();
   try {
-    for (const chunk of store.entryChunks()) {
+    for await (const chunk of scan.entryChunks()) {
       for (const row of chunk) {
         const index = frontier.size;
         const idx = Number(row.idx);
@@ -86,21 +109,24 @@ async function verifyStore(store: LedgerStore, pinned?: string): Promise<VerifyR
         if (!bytesEqual(leaf, row.leaf_hash as Uint8Array)) {
           throw new Bad(index, `entry ${index} does not match its leaf hash (modified)`);
         }
-        for (const n of frontier.append(leaf)) nodes.expect(n.level, n.index, n.hash);
+        for (const n of frontier.append(leaf)) {
+          const reading = nodes.expect(n.level, n.index, n.hash);
+          if (reading) await reading;
+        }
         while (cp && cp.size === frontier.size) {
           if (!bytesEqual(cp.root, frontier.root())) {
             throw new Bad(index, `checkpoint ${cp.size} does not match the recomputed tree`);
           }
           await sigs.add(cp.size, cp.note);
           checkpoints++;
-          cp = cps.next();
+          cp = await cps.next();
         }
       }
     }
     const size = frontier.size;
     if (cp) throw new Bad(size, `checkpoint ${cp.size} covers entries the log lacks from ${size}`);
-    if (size > 0 && store.latestCheckpoint()?.tree_size !== size) {
-      const last = store.latestCheckpoint()?.tree_size ?? 0;
+    const last = await scan.latestCheckpointSize() ?? 0;
+    if (size > 0 && last !== size) {
       throw new Bad(last, `entries from ${last} are not covered by any checkpoint`);
     }
     await sigs.settle();
@@ -110,9 +136,8 @@ async function verifyStore(store: LedgerStore, pinned?: string): Promise<VerifyR
     const bad = earlier ?? (err instanceof Bad ? err : new Bad(frontier.size, String(err)));
     return fail(frontier.size, checkpoints, bad.index, bad.message);
   } finally {
-    nodes.close();
-    cps.close();
-    store.db.exec("COMMIT");
+    await nodes.close();
+    await cps.close();
   }
 }
 
@@ -120,21 +145,26 @@ function fail(entries: number, checkpoints: number, index: number, reason: strin
   return { ok: false, entries, checkpoints, bad_index: index, reason };
 }
 
-function cursor(store: LedgerStore): CheckpointCursor {
-  const it = store.iterateCheckpoints()[Symbol.iterator]();
+interface CheckpointCursor {
+  next(): Promise<{ size: number; note: string; root: Uint8Array } | undefined>;
+  close(): Promise<unknown>;
+}
+
+function cursor(scan: LedgerScan): CheckpointCursor {
+  const it = scan.checkpoints();
   return {
-    next() {
-      const r = it.next();
+    async next() {
+      const r = await it.next();
       if (r.done) return undefined;
-      const v = r.value as Record<string, unknown>;
+      const v = r.value;
       return {
         size: Number(v.tree_size),
         note: v.note as string,
         root: v.root_hash as Uint8Array,
       };
     },
-    close() {
-      it.return?.();
+    async close() {
+      await it.return?.();
     },
   };
 }
@@ -168,44 +198,58 @@ class SignatureChecks {
 /** One cursor per tree level over the stored nodes, advanced as the rebuild completes nodes. */
 class NodeCursors {
   #levels = new Map<number, LevelCursor>();
-  constructor(readonly store: LedgerStore) {}
+  constructor(readonly scan: LedgerScan) {}
 
-  expect(level: number, index: number, hash: Uint8Array): void {
+  /** Checks the next stored node of `level`; a promise only when a chunk had to be read. */
+  expect(level: number, index: number, hash: Uint8Array): void | Promise<void> {
     let c = this.#levels.get(level);
-    if (!c) this.#levels.set(level, c = new LevelCursor(this.store.nodeChunks(level)));
+    if (!c) this.#levels.set(level, c = new LevelCursor(this.scan.nodeChunks(level)));
     const row = c.next();
-    const first = index * 2 ** level;
-    const last = first + 2 ** level - 1;
-    if (!row || Number(row.idx) !== index) {
-      throw new Bad(first, `tree node ${level}/${index} (entries ${first}..${last}) is missing`);
-    }
-    if (!bytesEqual(row.hash as Uint8Array, hash)) {
-      throw new Bad(first, `tree node ${level}/${index} (entries ${first}..${last}) differs`);
-    }
+    if (row instanceof Promise) return row.then((r) => checkNode(r, level, index, hash));
+    checkNode(row, level, index, hash);
   }
 
-  close(): void {
-    for (const c of this.#levels.values()) c.close();
+  async close(): Promise<void> {
+    for (const c of this.#levels.values()) await c.close();
   }
 }
 
-/** Row-at-a-time reading over chunked queries. */
-class LevelCursor {
-  #rows: Array<Record<string, unknown>> = [];
-  #at = 0;
-  constructor(readonly chunks: Generator<Array<Record<string, unknown>>>) {}
+function checkNode(row: Row | undefined, level: number, index: number, hash: Uint8Array): void {
+  const first = index * 2 ** level;
+  const last = first + 2 ** level - 1;
+  if (!row || Number(row.idx) !== index) {
+    throw new Bad(first, `tree node ${level}/${index} (entries ${first}..${last}) is missing`);
+  }
+  if (!bytesEqual(row.hash as Uint8Array, hash)) {
+    throw new Bad(first, `tree node ${level}/${index} (entries ${first}..${last}) differs`);
+  }
+}
 
-  next(): Record<string, unknown> | undefined {
-    if (this.#at === this.#rows.length) {
-      const r = this.chunks.next();
-      if (r.done) return undefined;
-      this.#rows = r.value;
-      this.#at = 0;
+/** Row-at-a-time reading over chunked queries; synchronous while the source is. */
+class LevelCursor {
+  #rows: Row[] = [];
+  #at = 0;
+  #done = false;
+  constructor(readonly chunks: Iterator<Row[]> | AsyncIterator<Row[]>) {}
+
+  next(): Row | undefined | Promise<Row | undefined> {
+    if (this.#at < this.#rows.length) return this.#rows[this.#at++];
+    if (this.#done) return undefined;
+    const r = this.chunks.next();
+    return r instanceof Promise ? r.then((x) => this.#fill(x)) : this.#fill(r);
+  }
+
+  #fill(r: IteratorResult<Row[]>): Row | undefined {
+    if (r.done || r.value.length === 0) {
+      this.#done = true;
+      return undefined;
     }
+    this.#rows = r.value;
+    this.#at = 0;
     return this.#rows[this.#at++];
   }
 
-  close(): void {
-    this.chunks.return(undefined);
+  async close(): Promise<void> {
+    await this.chunks.return?.(undefined);
   }
 }

@@ -1,9 +1,17 @@
 /**
  * Flight recorder: a bounded in-memory ring of scrubbed trace records with an optional durable
- * SQLite or JSONL store.
+ * SQLite or JSONL store, and an optional store on Redis shared by replicas.
  * @module
  */
 export { isValidTraceId, RECORD_TYPES, type RecordType, type TraceRecord } from "./record.ts";
+export {
+  DEFAULT_SHARED_BACKLOG,
+  DEFAULT_SHARED_TRACE_CAP,
+  DEFAULT_SHARED_TTL_MS,
+  RedisRecordStore,
+  type RedisStoreOptions,
+  type SharedRecordStore,
+} from "./redis_store.ts";
 export { DEFAULT_TRACE_CAPACITY, FlightRecorder } from "./ring.ts";
 export {
   DEFAULT_STORE_MAX_ROWS,

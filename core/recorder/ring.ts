@@ -7,6 +7,7 @@
 import { scrub } from "../log/mod.ts";
 import { hasPiiSizedNumber, redactPiiNumbers } from "../pii/mod.ts"; // also installs the log PII scrubber
 import type { RecordType, TraceRecord } from "./record.ts";
+import type { SharedRecordStore } from "./redis_store.ts";
 import type { RecordStore } from "./store.ts";
 
 /** Default number of records kept in memory. */
@@ -18,6 +19,8 @@ interface FlightRecorderOptions {
   capacity?: number;
   /** Durable copy of every record (written off the request path). */
   store?: RecordStore;
+  /** Store shared with other replicas (Redis): lookups ask it first. */
+  shared?: SharedRecordStore;
   /** Called with every stored record (e.g. publish to the relay); must not throw or block. */
   onRecord?: (record: TraceRecord) => void;
 }
@@ -41,6 +44,7 @@ export class FlightRecorder {
   readonly #ring: Array<TraceRecord | undefined>;
   readonly #byTrace = new Map<string, TraceRecord[]>();
   readonly #store?: RecordStore;
+  readonly #shared?: SharedRecordStore;
   readonly #onRecord?: (record: TraceRecord) => void;
   #next = 0;
   #size = 0;
@@ -49,6 +53,7 @@ export class FlightRecorder {
     this.capacity = Math.max(1, opts.capacity ?? DEFAULT_TRACE_CAPACITY);
     this.#ring = new Array(this.capacity);
     this.#store = opts.store;
+    this.#shared = opts.shared;
     this.#onRecord = opts.onRecord;
   }
 
@@ -79,6 +84,7 @@ export class FlightRecorder {
     if (list) list.push(rec);
     else this.#byTrace.set(traceId, [rec]);
     this.#store?.append(rec);
+    this.#shared?.append(rec);
     try {
       this.#onRecord?.(rec);
     } catch {
@@ -103,8 +109,29 @@ export class FlightRecorder {
     return this.#store?.find(traceId) ?? [];
   }
 
-  /** Flushes and closes the durable store. */
+  /**
+   * The records of one trace as every replica recorded them (the shared store), else as this
+   * one did ({@linkcode trace}). While the shared store is unreachable, this replica's own
+   * records still answer.
+   * @throws {UnavailableError} when the shared store is unreachable and this replica has no
+   * record of the trace.
+   */
+  async lookup(traceId: string): Promise<TraceRecord[]> {
+    if (!this.#shared) return this.trace(traceId);
+    let shared: TraceRecord[];
+    try {
+      shared = await this.#shared.find(traceId);
+    } catch (err) {
+      const own = this.trace(traceId);
+      if (own.length > 0) return own;
+      throw err;
+    }
+    return shared.length > 0 ? shared : this.trace(traceId);
+  }
+
+  /** Flushes and closes the durable and shared stores. */
   async close(): Promise<void> {
     await this.#store?.close();
+    await this.#shared?.close();
   }
 }

@@ -19,7 +19,13 @@ import {
 import { createOriginClient } from "../http/client/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import "../pii/mod.ts"; // keeps cards and SSNs out of every log line
-import { FlightRecorder, isValidTraceId, openRecordStore } from "../recorder/mod.ts";
+import { connectRedis } from "../engine/mod.ts";
+import {
+  FlightRecorder,
+  isValidTraceId,
+  openRecordStore,
+  RedisRecordStore,
+} from "../recorder/mod.ts";
 import {
   createOverridePolicy,
   isQuarantined,
@@ -45,22 +51,70 @@ export interface SidecarOptions {
   identity: IdentityOptions;
   /** The X-User-Override secret (unset: overrides off) and the unsafe legacy switch. */
   override: { token?: string; legacy: boolean };
-  /** Records kept in memory; the optional durable store (.db/.sqlite or JSONL) and its bound. */
-  recorder: { capacity: number; file?: string; maxRows: number };
+  /**
+   * Records kept in memory; the optional durable store (.db/.sqlite or JSONL) and its bound;
+   * the optional Redis store shared by replicas.
+   */
+  recorder: { capacity: number; file?: string; maxRows: number; shared?: SharedRecorderOptions };
   /** Where records go besides the recorder (relay, audit ledger). */
   events: Omit<EventSinkOptions, "agentId" | "log">;
   /** The proxy's bounds and forwarded headers. */
   proxy: ProxyLimits;
 }
 
-/** The flight recorder (with its optional durable store) and the relay/audit fan-out. */
-function createRecorder(opts: SidecarOptions) {
+/** The flight recorder on Redis, shared by replicas. */
+export interface SharedRecorderOptions {
+  /** `redis://[user@]host[:port][/db]` (setting `recorder_url`). */
+  url: string;
+  /** Overrides the URL's password. */
+  password?: string;
+  /** Time a trace is kept after its last record. */
+  ttlMs: number;
+  /** Newest records kept per trace. */
+  traceCap: number;
+  /** Records waiting for Redis before new ones are dropped. */
+  maxBacklog: number;
+  connectTimeoutMs: number;
+  /** Longest wait for one Redis command (a write or a lookup). */
+  commandTimeoutMs: number;
+}
+
+/**
+ * The shared store, connected.
+ * @throws {ConfigError} naming `recorder_url` (without password) when Redis cannot be reached.
+ */
+async function connectShared(
+  o: SharedRecorderOptions,
+  log: Logger,
+): Promise<RedisRecordStore> {
+  const redis = await connectRedis({
+    url: o.url,
+    setting: "recorder_url",
+    password: o.password,
+    connectTimeoutMs: o.connectTimeoutMs,
+    commandTimeoutMs: o.commandTimeoutMs,
+    clientName: "iatp-sidecar",
+    log,
+  });
+  log.info("shared flight recorder connected", { recorder_url: redis.label });
+  return new RedisRecordStore(redis, {
+    ttlMs: o.ttlMs,
+    traceCap: o.traceCap,
+    maxBacklog: o.maxBacklog,
+    log,
+  });
+}
+
+/** The flight recorder (with its optional durable and shared stores) and the relay/audit fan-out. */
+async function createRecorder(opts: SidecarOptions) {
   const { log } = opts;
+  const { file, shared } = opts.recorder;
+  const sharedStore = shared ? await connectShared(shared, log) : undefined;
   const events = createEventSink({ ...opts.events, agentId: opts.identity.agentId, log });
-  const { file } = opts.recorder;
   const recorder = new FlightRecorder({
     capacity: opts.recorder.capacity,
     store: file ? openRecordStore(file, { maxRows: opts.recorder.maxRows, log }) : undefined,
+    shared: sharedStore,
     onRecord: (r) => events.onRecord(r),
   });
   return { recorder, events };
@@ -80,7 +134,8 @@ function decisionContext(f: TrustFactors, agentId: string) {
 
 /**
  * Starts the sidecar.
- * @throws {ConfigError} naming `signing_key` when the seed is not 32 bytes of base64
+ * @throws {ConfigError} naming `signing_key` when the seed is not 32 bytes of base64, or
+ * `recorder_url` when the shared recorder's Redis cannot be reached
  * @throws {Deno.errors.AddrInUse} when the port is taken
  */
 export async function startSidecarServer(opts: SidecarOptions): Promise<Service> {
@@ -91,7 +146,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   const override = createOverridePolicy(opts.override);
   for (const n of override.notices) log[n.level](n.msg);
 
-  const { recorder, events } = createRecorder(opts);
+  const { recorder, events } = await createRecorder(opts);
 
   const upstream = createOriginClient(opts.agentUrl);
   const proxy = createProxy({
@@ -121,7 +176,12 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   server.app.post("/proxy", handler);
   server.app.post("/proxy/*", handler);
 
-  const svc = await server.listen();
+  const svc = await server.listen().catch(async (err) => {
+    upstream.close();
+    await recorder.close();
+    await events.close();
+    throw err;
+  });
   log.info("sidecar ready", {
     agent_url: opts.agentUrl,
     agent_id: opts.identity.agentId,
@@ -169,10 +229,10 @@ function registerInfoRoutes(
     }
     return c.json(await attestation());
   });
-  app.get("/trace/:trace_id", requireMeshScope(auth, "trace:read"), (c) => {
+  app.get("/trace/:trace_id", requireMeshScope(auth, "trace:read"), async (c) => {
     const id = c.req.param("trace_id");
     if (!isValidTraceId(id)) throw new HttpError(400, "invalid trace id");
-    const records = recorder.trace(id);
+    const records = await recorder.lookup(id);
     if (records.length === 0) {
       throw new HttpError(404, "trace not found", { trace_id: id, detail: "Trace not found" });
     }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
-import { HttpError, httpStatusOf, isValidationError } from "../../errors/mod.ts";
+import { HttpError, httpStatusOf, isValidationError, UnavailableError } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -73,6 +73,7 @@ export function jsonResponse(
 /** Maps a thrown value to the envelope response (the one place errors become HTTP). */
 export function errorResponse(c: Context<AppEnv>, err: unknown): Response {
   const { status, body } = errorEnvelope(err, c.get("requestId") ?? "", c.get("log"), c.req.path);
+  if (err instanceof UnavailableError) c.header("Retry-After", String(err.retryAfterSeconds));
   return c.json(body, status as 400);
 }
 

@@ -1,0 +1,196 @@
+/**
+ * PostgreSQL connections (the `postgres` npm client) from one URL setting. Every option is
+ * passed explicitly, so the client reads none of the `PG*` variables it would otherwise consult
+ * (only `PGAPPNAME`, which it reads unconditionally, is granted in the permission table); the
+ * password comes from the URL or a separate setting, is registered with the log scrubber and
+ * never appears in a message: those name the URL without it.
+ * @module
+ */
+import postgres from "postgres";
+import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
+import { registerSecret } from "../log/mod.ts";
+import { redactUrl } from "./url.ts";
+
+/** The client's query function. */
+export type Sql = postgres.Sql;
+/** A transaction's query function. */
+export type TransactionSql = postgres.TransactionSql;
+
+/** Default most connections one process opens to the server. */
+export const DEFAULT_PG_MAX_CONNECTIONS = 4;
+/** Default seconds to wait for a connection before the engine counts as unreachable. */
+export const DEFAULT_PG_CONNECT_TIMEOUT_SECONDS = 5;
+/** Seconds an idle connection is kept. */
+const IDLE_TIMEOUT_SECONDS = 60;
+/** Seconds before a connection is replaced (spreads load after a failover). */
+const MAX_LIFETIME_SECONDS = 30 * 60;
+/** Seconds between TCP keep-alive probes. */
+const KEEP_ALIVE_SECONDS = 60;
+/** Queries sent ahead on one connection. */
+const MAX_PIPELINE = 100;
+/** The default server port. */
+const DEFAULT_PORT = 5432;
+
+/**
+ * Whether a storage setting names a PostgreSQL server rather than a file.
+ * @example
+ * ```ts
+ * isPostgresUrl("postgres://app@db/iatp"); // true
+ * isPostgresUrl("data/audit.db"); // false
+ * ```
+ */
+export function isPostgresUrl(value: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(value);
+}
+
+/** Options of {@linkcode connectPostgres}. */
+export interface PostgresOptions {
+  /** `postgres://user[:password]@host[:port][,host2[:port]]/database[?sslmode=...]` */
+  url: string;
+  /** The setting the URL came from, for error messages (e.g. `db`). */
+  setting: string;
+  source?: ConfigSource;
+  /** Password (already resolved from `file:PATH`); overrides one in the URL. */
+  password?: string;
+  /** @default DEFAULT_PG_MAX_CONNECTIONS */
+  maxConnections?: number;
+  /** @default DEFAULT_PG_CONNECT_TIMEOUT_SECONDS */
+  connectTimeoutSeconds?: number;
+  /** Which server of a multi-host URL to use: writers want "read-write" (the primary). */
+  targetSessionAttrs: "read-write" | "primary";
+  /** Shown in pg_stat_activity. */
+  applicationName: string;
+}
+
+/** A connected client and the URL it may be named by. */
+export interface PostgresHandle {
+  sql: Sql;
+  /** The URL without its password. */
+  label: string;
+  /** Closes every connection (waits up to `timeoutSeconds` for running queries). */
+  close(timeoutSeconds?: number): Promise<void>;
+}
+
+const SSL_MODES: Record<string, false | "require" | "prefer" | "verify-full"> = {
+  disable: false,
+  allow: "prefer",
+  prefer: "prefer",
+  require: "require",
+  "verify-ca": "verify-full",
+  "verify-full": "verify-full",
+};
+
+/**
+ * A client for the URL (connections open lazily, on first query).
+ * @throws {ConfigError} naming `opts.setting` when the URL is not a usable PostgreSQL URL.
+ */
+export function connectPostgres(opts: PostgresOptions): PostgresHandle {
+  const label = redactUrl(opts.url);
+  const source = opts.source ?? { kind: "default" as const };
+  const bad = (why: string) =>
+    new ConfigError(
+      opts.setting,
+      source,
+      "postgres://user@host[:port]/database",
+      `${label} (${why})`,
+    );
+  let u: URL;
+  try {
+    u = new URL(opts.url);
+  } catch (err) {
+    throw new ConfigError(opts.setting, source, "a postgres:// URL", label, { cause: err });
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw bad("not postgres://");
+  // The authority as written (a multi-host list is not a valid URL host for URL()).
+  const authority = opts.url.slice(opts.url.indexOf("://") + 3).split(/[/?#]/)[0];
+  const hosts = decodeURIComponent(authority.slice(authority.lastIndexOf("@") + 1));
+  const user = decodeURIComponent(u.username);
+  const database = decodeURIComponent(u.pathname.slice(1));
+  if (hosts === "") throw bad("no host");
+  if (user === "") throw bad("no user");
+  if (database === "") throw bad("no database");
+  const sslmode = u.searchParams.get("sslmode") ?? "disable";
+  if (!(sslmode in SSL_MODES)) throw bad(`unknown sslmode ${sslmode}`);
+  const password = opts.password ?? (u.password === "" ? "" : decodeURIComponent(u.password));
+  registerSecret(password);
+  const sql = postgres({
+    host: hosts,
+    port: DEFAULT_PORT,
+    database,
+    user,
+    // A function, so an empty password never falls back to PGPASSWORD.
+    pass: () => password,
+    max: opts.maxConnections ?? DEFAULT_PG_MAX_CONNECTIONS,
+    ssl: SSL_MODES[sslmode],
+    sslnegotiation: null,
+    idle_timeout: IDLE_TIMEOUT_SECONDS,
+    connect_timeout: opts.connectTimeoutSeconds ?? DEFAULT_PG_CONNECT_TIMEOUT_SECONDS,
+    max_lifetime: MAX_LIFETIME_SECONDS,
+    max_pipeline: MAX_PIPELINE,
+    backoff: (retries: number) => Math.min(0.1 * 2 ** retries, 5),
+    keep_alive: KEEP_ALIVE_SECONDS,
+    prepare: true,
+    debug: false,
+    // Array parameters (unnest of a batch) need the server's array type ids.
+    fetch_types: true,
+    publications: "alltables",
+    target_session_attrs: opts.targetSessionAttrs,
+    connection: { application_name: opts.applicationName },
+    onnotice: () => {},
+  } as postgres.Options<Record<string, never>>);
+  return { sql, label, close: (timeout = 5) => sql.end({ timeout }) };
+}
+
+/**
+ * One round trip, so a service refuses to start against a server it cannot reach.
+ * @throws {ConfigError} naming `setting` and the URL (without password) when it fails.
+ */
+export async function checkPostgres(
+  pg: PostgresHandle,
+  setting: string,
+  source: ConfigSource = { kind: "default" },
+): Promise<void> {
+  try {
+    await pg.sql`SELECT 1`;
+  } catch (err) {
+    throw new ConfigError(
+      setting,
+      source,
+      "a reachable PostgreSQL server",
+      `${pg.label}: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+/** Socket and client error codes that mean the server is out of reach. */
+const OUTAGE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+
+/**
+ * Whether an error means the server is unreachable or not accepting work (connection errors,
+ * SQLSTATE class 08, shutdown 57P01-57P03, too many connections, a primary turned read-only),
+ * as opposed to a bad query.
+ * @example
+ * ```ts
+ * isPostgresOutage(Object.assign(new Error("refused"), { code: "ECONNREFUSED" })); // true
+ * ```
+ */
+export function isPostgresOutage(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return false;
+  return OUTAGE_CODES.has(code) || code.startsWith("08") ||
+    ["57P01", "57P02", "57P03", "53300", "25006"].includes(code);
+}

@@ -1,0 +1,18 @@
+/** The ledger's error types, shared by the SQLite and PostgreSQL ledgers. @module */
+
+/** The append queue is full: the caller should retry later (HTTP 503). */
+export class LedgerBusyError extends Error {
+  override name = "LedgerBusyError";
+}
+/** An idempotency key was reused with a different entry (HTTP 409). */
+export class IdempotencyConflictError extends Error {
+  override name = "IdempotencyConflictError";
+}
+/** A proof or entry was asked for outside the tree (HTTP 400/404). */
+export class LedgerRangeError extends Error {
+  override name = "LedgerRangeError";
+}
+/** The stored log does not match its own last checkpoint; refusing to extend it. */
+export class LedgerCorruptError extends Error {
+  override name = "LedgerCorruptError";
+}

@@ -1,0 +1,234 @@
+/**
+ * `iatp audit` replicas on one PostgreSQL ledger, as real processes: kill -9 one writer under
+ * load and every acknowledged receipt still verifies against the final tree (independent
+ * verifier), with no hole; the server unreachable at start (exit 2 naming the URL, never the
+ * password) and lost mid-run (503 + Retry-After, then appends again).
+ */
+import assert from "node:assert/strict";
+import { runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import {
+  eq,
+  fromHex,
+  refCanonical,
+  refLeaf,
+  refRoot,
+  refVerifyReceipt,
+} from "../core/ledger/rfc6962_reference.ts";
+import {
+  freePort,
+  postgresMissing,
+  startPostgres,
+  type TestPostgres,
+} from "../support/postgres.ts";
+
+const ignore = postgresMissing !== undefined;
+const WORKERS = 8;
+const ACKS_BEFORE_KILL = 400;
+const ACKS_AFTER_KILL = 200;
+
+interface Ack {
+  index: number;
+  tx_id: string;
+  receipt: { tree_size: number; root_hash: string; inclusion_proof: string[]; checkpoint: string };
+}
+
+/** Arguments of an audit replica on `db`, its password and key read from files. */
+async function replicaArgs(db: TestPostgres, dir: string): Promise<string[]> {
+  await Deno.writeTextFile(`${dir}/pg-password`, db.password);
+  return [
+    "audit",
+    "--port",
+    "0",
+    "--compat",
+    "iatp",
+    "--db",
+    db.urlWithoutPassword,
+    "--db-password",
+    `file:${dir}/pg-password`,
+    "--key-file",
+    `${dir}/audit.key`,
+    "--max-batch",
+    "64",
+  ];
+}
+
+async function append(url: string, tx: string): Promise<Response> {
+  return await fetch(`${url}/audit`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ tx_id: tx, event: "pg.test", actor: "t", payload: { tx } }),
+  });
+}
+
+Deno.test({
+  name: "two audit writers on PostgreSQL: kill -9 one mid-load, every ack verifies, no hole",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    const env = { IATP_DATA_DIR: dir.path };
+    const args = await replicaArgs(db, dir.path);
+    const a = await startIatpService(args, { env });
+    const b = await startIatpService(args, { env });
+    const acked: Ack[] = [];
+    let killedAt = -1;
+    let stop = false;
+    const worker = async (w: number) => {
+      let target = w % 2 === 0 ? a.url : b.url;
+      for (let i = 0; !stop; i++) {
+        const tx = `w${w}-${i}`;
+        try {
+          const res = await append(target, tx);
+          if (res.status !== 201) {
+            await res.body?.cancel();
+            continue;
+          }
+          const body = await res.json();
+          acked.push({ index: body.index, tx_id: tx, receipt: body.receipt });
+        } catch {
+          target = b.url; // writer A died mid-request: that append was never acknowledged
+        }
+      }
+    };
+    const workers = Array.from({ length: WORKERS }, (_, w) => worker(w));
+    try {
+      await waitFor(() => acked.length >= ACKS_BEFORE_KILL, 60_000, "appends before the kill");
+      a.process.kill("SIGKILL");
+      await a.process.status;
+      killedAt = acked.length;
+      await waitFor(() => acked.length >= killedAt + ACKS_AFTER_KILL, 60_000, "appends after");
+      stop = true;
+      await Promise.all(workers);
+
+      const cp = await (await fetch(`${b.url}/checkpoint`, {
+        headers: { accept: "application/json" },
+      })).json();
+      assert.ok(cp.tree_size >= acked.length, `tree ${cp.tree_size} < ${acked.length} acks`);
+      assert.equal(new Set(acked.map((x) => x.index)).size, acked.length, "an index acked twice");
+      const leaves: Uint8Array[] = [];
+      const byIndex = new Map<number, { tx_id: string }>();
+      for (let i = 0; i < cp.tree_size; i++) {
+        const res = await fetch(`${b.url}/entries/${i}`);
+        assert.equal(res.status, 200, `hole at ${i}`);
+        const e = await res.json();
+        const { index, tx_id, event, actor, payload, ts } = e;
+        leaves.push(refLeaf(new TextEncoder().encode(
+          refCanonical({ index, tx_id, event, actor, payload, ts }),
+        )));
+        byIndex.set(i, e);
+        if (i < 3 || i === cp.tree_size - 1) {
+          assert.ok(await refVerifyReceipt(e, e.receipt, cp.vkey), `stored receipt ${i}`);
+        }
+      }
+      const roots = new Map<number, Uint8Array>();
+      for (const ack of acked) {
+        const e = byIndex.get(ack.index) as Parameters<typeof refVerifyReceipt>[0];
+        assert.equal(e.tx_id, ack.tx_id, `entry ${ack.index}`);
+        assert.ok(await refVerifyReceipt(e, ack.receipt, cp.vkey), `receipt of ${ack.index}`);
+        const size = ack.receipt.tree_size;
+        if (!roots.has(size)) roots.set(size, refRoot(leaves.slice(0, size)));
+        assert.ok(eq(roots.get(size)!, fromHex(ack.receipt.root_hash)), `tree ${size} rewritten`);
+      }
+      assert.ok(eq(refRoot(leaves), fromHex(cp.root_hash)), "final root");
+      const verify = await runIatp([
+        "audit",
+        "verify",
+        "--db",
+        db.urlWithoutPassword,
+        "--db-password",
+        `file:${dir.path}/pg-password`,
+      ], { env });
+      assert.equal(verify.code, 0, verify.stderr);
+      assert.match(verify.stdout, new RegExp(`ok: ${cp.tree_size} entries`));
+    } finally {
+      stop = true;
+      await Promise.all(workers);
+      await a.stop("SIGKILL");
+      await b.stop();
+      await db.stop();
+      await dir.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: "audit and audit verify: PostgreSQL unreachable exits 2 naming the URL, not the password",
+  ignore,
+  async fn() {
+    const dir = await tempDir("iatp-audit-pg-");
+    try {
+      const url = `postgres://iatp:hunter2-secret@127.0.0.1:${freePort()}/ledger`;
+      const r = await runIatp([
+        "audit",
+        "--port",
+        "0",
+        "--db",
+        url,
+        "--key-file",
+        `${dir.path}/k`,
+        "--db-connect-timeout",
+        "2s",
+      ], { env: { IATP_DATA_DIR: dir.path } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /db .*postgres:\/\/iatp@127\.0\.0\.1:[0-9]+\/ledger/);
+      assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
+      const verify = await runIatp(["audit", "verify", "--db", url], {
+        env: { IATP_DATA_DIR: dir.path },
+      });
+      assert.equal(verify.code, 2, verify.stderr);
+      assert.match(verify.stderr, /db .*postgres:\/\/iatp@127\.0\.0\.1:[0-9]+\/ledger/);
+      assert.doesNotMatch(verify.stderr + verify.stdout, /hunter2/);
+      const noKey = await runIatp(["audit", "--port", "0", "--db", url], {
+        env: { IATP_DATA_DIR: dir.path },
+      });
+      assert.equal(noKey.code, 2);
+      assert.match(noKey.stderr, /key_file/);
+    } finally {
+      await dir.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: "audit on PostgreSQL: the server lost mid-run answers 503 + Retry-After, then heals",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    const svc = await startIatpService(await replicaArgs(db, dir.path), {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    try {
+      assert.equal((await append(svc.url, "before")).status, 201);
+      await db.kill();
+      const down = await append(svc.url, "during");
+      assert.equal(down.status, 503);
+      assert.ok(Number(down.headers.get("retry-after")) >= 1);
+      assert.match((await down.json()).error, /unreachable/);
+      const read = await fetch(`${svc.url}/entries/0`);
+      await read.body?.cancel();
+      assert.equal(read.status, 503);
+      await db.restart();
+      let last = 0;
+      await waitFor(
+        async () => {
+          const res = await append(svc.url, "after");
+          last = res.status;
+          await res.body?.cancel();
+          return last === 201;
+        },
+        30_000,
+        "appends after the server is back",
+      );
+      const cp = await (await fetch(`${svc.url}/checkpoint`, {
+        headers: { accept: "application/json" },
+      })).json();
+      assert.equal(cp.tree_size, 2, "the refused append was not stored");
+      assert.doesNotMatch(svc.stdout() + svc.stderr(), new RegExp(db.password));
+    } finally {
+      await svc.stop();
+      await db.stop();
+      await dir.remove();
+    }
+  },
+});
