@@ -17,6 +17,7 @@ export type { ConnectionLimits, TimeoutPhase } from "./h1/context.ts";
 export type { HeadLimits } from "./h1/head.ts";
 export type { HeaderPairs, RawRequest, RawResponse } from "./h1/raw.ts";
 export { requestTargetOf } from "./h1/request.ts";
+export { shareChunk } from "./h1/response.ts";
 export {
   type Http1Options,
   type Http1Server,
