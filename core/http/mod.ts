@@ -13,10 +13,11 @@
  * @module
  */
 export { type EdgeDefaults, edgeFields, serviceFields } from "./config.ts";
-export type { FastRoute } from "./fast_path.ts";
 export type { ConnectionLimits, TimeoutPhase } from "./h1/context.ts";
 export type { HeadLimits } from "./h1/head.ts";
+export type { HeaderPairs, RawRequest, RawResponse } from "./h1/raw.ts";
 export { requestTargetOf } from "./h1/request.ts";
+export { shareChunk } from "./h1/response.ts";
 export {
   type Http1Options,
   type Http1Server,
@@ -25,6 +26,7 @@ export {
 } from "./h1/server.ts";
 export { type EdgeConfig, type EdgeOptions, edgeOptions } from "./limits.ts";
 export type { ConnectionMetrics, HttpMetrics, RouteMetrics } from "./metrics.ts";
+export { rawRequestOf, type RawRoute, responseOf } from "./raw_route.ts";
 export { errorBody, errorResponse, jsonResponse } from "./middleware/envelope.ts";
 export { type BodySource, readBody, type ReadBodyOptions, readBodyPrefix } from "./read_body.ts";
 export { createServer, type Server, type ServerOptions } from "./server.ts";

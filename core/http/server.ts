@@ -8,9 +8,9 @@ import { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { errorMessage, type HttpError, UsageError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { type FastRoute, serveFast, targetPathOf } from "./fast_path.ts";
-import { requestTargetOf } from "./h1/request.ts";
-import { serveHttp1 } from "./h1/server.ts";
+import type { RequestHead } from "./h1/head.ts";
+import type { RawHandler } from "./h1/raw.ts";
+import { type Http1Options, serveHttp1 } from "./h1/server.ts";
 import {
   DEFAULT_BODY_TIMEOUT_MS,
   DEFAULT_DRAIN_TIMEOUT_MS,
@@ -24,6 +24,7 @@ import {
   type EdgeOptions,
 } from "./limits.ts";
 import { createHttpMetrics, type HttpMetrics } from "./metrics.ts";
+import { rawHandler, type RawRoute, targetPathOf } from "./raw_route.ts";
 import { bodyLimit } from "./middleware/body_limit.ts";
 import {
   errorBody,
@@ -54,16 +55,16 @@ export interface ServerOptions extends EdgeOptions {
   /** Routes exempt from the declared-length body check (they answer their own 413). */
   bodyLimitExempt?: (path: string) => boolean;
   /**
-   * Hot routes served before Hono's router and middleware. Called with the request and its
-   * path exactly as the client sent it (no percent-decoding, dot segments kept: the fast route
-   * refuses what it cannot serve); return the route to serve it there, or undefined to let
-   * Hono serve it. Such a
-   * request still gets the request id (`X-Request-Id`), the metrics (labelled with `route`)
-   * and the JSON error envelope for a thrown error, and the connection layer's body limit;
-   * it skips the declared-length check, so a fast route answers its own 413. Register the
-   * same route with Hono too, so 405s and `Allow` stay right.
+   * Hot routes served on the raw path (no fetch Request or Response; see `RawRoute`). Called
+   * with the method and the path exactly as the client sent it (no percent-decoding, dot
+   * segments kept: the raw route refuses what it cannot serve); return the route to serve the
+   * request there, or undefined to let Hono serve it. Such a request still gets the request id
+   * (`X-Request-Id`), the metrics (labelled with `route`), the JSON error envelope for a thrown
+   * error, and the connection layer's framing, bounds and deadlines; it skips the body limit
+   * middleware, so a raw route answers its own 413. Register the same route with Hono too, so
+   * 405s and `Allow` stay right.
    */
-  fastPath?: (req: Request, path: string) => FastRoute | undefined;
+  rawRoutes?: (method: string, path: string) => RawRoute | undefined;
 }
 
 /** A server being assembled: register routes on `app`, then `listen()`. */
@@ -124,7 +125,8 @@ export function createServer(opts: ServerOptions): Server {
   app.notFound(notFound);
   app.onError(onError);
 
-  const handle = handlerOf(app, opts, metrics);
+  const handle = handlerOf(app, opts);
+  const rawRoute = rawRouterOf(opts, metrics);
   return {
     app,
     metrics,
@@ -133,7 +135,7 @@ export function createServer(opts: ServerOptions): Server {
       return draining;
     },
     listen: () =>
-      listen(opts, metrics, handle, async () => {
+      listen(opts, metrics, { handle, rawRoute }, async () => {
         draining = true;
         for (const hook of drainHooks) {
           try {
@@ -146,20 +148,10 @@ export function createServer(opts: ServerOptions): Server {
   };
 }
 
-/** The request handler: the fast path when it claims a request, else Hono; never rejects. */
-function handlerOf(
-  app: App,
-  opts: ServerOptions,
-  metrics: HttpMetrics,
-): (req: Request) => Promise<Response> {
-  const fastPath = opts.fastPath;
-  const deps = { metrics, log: opts.log };
+/** The request handler: Hono; never rejects. */
+function handlerOf(app: App, opts: ServerOptions): (req: Request) => Promise<Response> {
   return async (req) => {
     try {
-      if (fastPath) {
-        const fast = fastPath(req, targetPathOf(requestTargetOf(req)));
-        if (fast) return await serveFast(fast, req, deps);
-      }
       return await app.fetch(req);
     } catch (err) {
       // Hono answers errors itself; this is a last resort (e.g. a throwing middleware hook).
@@ -169,10 +161,28 @@ function handlerOf(
   };
 }
 
+/** Picks the raw-path handler of a request head, each route wrapped once. */
+function rawRouterOf(
+  opts: ServerOptions,
+  metrics: HttpMetrics,
+): ((head: RequestHead) => RawHandler | undefined) | undefined {
+  const routes = opts.rawRoutes;
+  if (!routes) return undefined;
+  const wrapped = new Map<RawRoute, RawHandler>();
+  const deps = { metrics, log: opts.log };
+  return (head) => {
+    const route = routes(head.method, targetPathOf(head.target));
+    if (!route) return undefined;
+    let handler = wrapped.get(route);
+    if (!handler) wrapped.set(route, handler = rawHandler(route, deps));
+    return handler;
+  };
+}
+
 async function listen(
   opts: ServerOptions,
   metrics: HttpMetrics,
-  handle: (req: Request) => Promise<Response>,
+  handlers: Pick<Http1Options, "handle" | "rawRoute">,
   startDrain: () => Promise<void>,
 ): Promise<Service> {
   const tls = await readTls(opts);
@@ -192,7 +202,7 @@ async function listen(
       },
       maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       log: opts.log,
-      handle,
+      ...handlers,
       errorResponse: (err: HttpError) =>
         jsonResponse(err.status, errorBody(err.message, requestIdOf(null), err.extra)),
       events: {

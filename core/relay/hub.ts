@@ -1,9 +1,10 @@
 /**
  * Live fan-out: which subscribers want which topic. Subscribers to exact names are indexed by
  * topic; wildcard subscribers are checked per event. The frame is encoded once per event and
- * shared by every subscriber.
+ * shared by every subscriber (and framed for the wire once: see `shareChunk`).
  * @module
  */
+import { shareChunk } from "../http/mod.ts";
 import type { SseSubscriber } from "./subscriber.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
@@ -52,6 +53,7 @@ export class Hub {
 
   /** Offers `frame` to every subscriber of `topic`; returns how many took it. */
   dispatch(topic: string, frame: Uint8Array): number {
+    shareChunk(frame);
     let n = 0;
     const exact = this.#byTopic.get(topic);
     if (exact) { for (const e of exact) if (e.stream.offer(frame)) n++; }

@@ -7,7 +7,13 @@ import { cors } from "hono/cors";
 import { createMeshAuth, type MeshAuth } from "../auth/mod.ts";
 import type { CompatMode } from "../compat/mod.ts";
 import { Counter, Gauge, type Registry } from "../metrics/mod.ts";
-import { createServer, type EdgeOptions, encodeComment, type Service } from "../http/mod.ts";
+import {
+  createServer,
+  type EdgeOptions,
+  encodeComment,
+  type Service,
+  shareChunk,
+} from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
@@ -107,7 +113,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   registerSubscribe(ctx);
   registerTopics(ctx);
 
-  const heartbeat = encodeComment("heartbeat");
+  const heartbeat = shareChunk(encodeComment("heartbeat"));
   const timers = [
     setInterval(() => hub.forEach((e) => e.stream.offerIfIdle(heartbeat)), opts.heartbeatMs),
     setInterval(() => {

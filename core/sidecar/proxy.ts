@@ -7,7 +7,7 @@
  * @module
  */
 import { errorMessage, HttpError } from "../errors/mod.ts";
-import { readBody, requestTargetOf } from "../http/mod.ts";
+import type { HeaderPairs, RawRequest, RawResponse } from "../http/mod.ts";
 import { HttpClientError, type SendRequest } from "../http/client/mod.ts";
 import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonText } from "../pii/mod.ts";
 import { type FlightRecorder, isValidTraceId } from "../recorder/mod.ts";
@@ -59,12 +59,9 @@ const NEVER_FORWARD = new Set([
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Response headers as name/value pairs (cheaper for the runtime than a Headers object). */
-type HeaderPairs = Array<[string, string]>;
-
-function json(status: number, body: Record<string, unknown>, headers: HeaderPairs): Response {
+function json(status: number, body: Record<string, unknown>, headers: HeaderPairs): RawResponse {
   headers.push(["content-type", "application/json"]);
-  return new Response(JSON.stringify(body), { status, headers });
+  return { status, headers, body: JSON.stringify(body) };
 }
 
 /** Decodes and checks the body: the JSON text, or a 400 reason. */
@@ -106,7 +103,7 @@ interface Forwarded {
 
 /** One request in flight: what every step needs. */
 interface Exchange {
-  req: Request;
+  req: RawRequest;
   target: Target;
   forwarded: Forwarded;
   traceId: string;
@@ -126,8 +123,8 @@ function traceIdOf(incoming: string | null): string {
 }
 
 /** Builds the forwarded header list and scans every value in it (percent-decoded too). */
-function forwardedHeaders(req: Request, allow: string[], traceId: string): Forwarded {
-  const type = req.headers.get("content-type");
+function forwardedHeaders(req: RawRequest, allow: string[], traceId: string): Forwarded {
+  const type = req.header("content-type");
   const pairs: HeaderPairs = [
     ["content-type", type ?? "application/json"],
     ["x-agent-trace-id", traceId],
@@ -135,7 +132,7 @@ function forwardedHeaders(req: Request, allow: string[], traceId: string): Forwa
   const f: Forwarded = { pairs, card: false, ssn: false, recorded: undefined };
   if (type !== null) note(f, "content-type", type);
   for (const name of allow) {
-    const v = req.headers.get(name);
+    const v = req.header(name);
     if (v === null) continue;
     pairs.push([name, v]);
     note(f, name, v);
@@ -155,15 +152,19 @@ function note(f: Forwarded, name: string, value: string): void {
   (f.recorded ??= {})[name] = seen.text;
 }
 
-/** Reads, checks and records the request; a Response when it ends here (413, 400). */
-async function admit(
-  deps: ProxyDeps,
-  x: Exchange,
-): Promise<Response | { bytes: Uint8Array<ArrayBuffer>; card: boolean; ssn: boolean }> {
+/** What `admit` lets through: the body and what the request holds. */
+interface Admitted {
+  bytes: Uint8Array<ArrayBuffer>;
+  card: boolean;
+  ssn: boolean;
+}
+
+/** Reads, checks and records the request; the answer when it ends here (413, 400). */
+async function admit(deps: ProxyDeps, x: Exchange): Promise<RawResponse | Admitted> {
   const rec = deps.recorder;
   let bytes: Uint8Array<ArrayBuffer>;
   try {
-    bytes = await readBody(x.req, { limit: deps.maxBodyBytes });
+    bytes = await x.req.body(deps.maxBodyBytes);
   } catch (err) {
     // 413 over the limit; 400 (or 408 from the edge) when the body breaks off or stalls.
     const status = err instanceof HttpError && err.status < 500 ? err.status : 400;
@@ -205,12 +206,17 @@ function foundIn(body: { card: boolean; ssn: boolean }, t: Target, f: Forwarded)
   return out;
 }
 
-/** Applies the trust decision; a Response when it blocks (403) or warns (449). */
-function judge(deps: ProxyDeps, x: Exchange, card: boolean, ssn: boolean): Response | undefined {
+/** Applies the trust decision; the answer when it blocks (403) or warns (449). */
+function judge(
+  deps: ProxyDeps,
+  x: Exchange,
+  card: boolean,
+  ssn: boolean,
+): RawResponse | undefined {
   const rec = deps.recorder;
   const score = deps.decision.trustScore;
   const overrideValid = score < WARN_BELOW_SCORE &&
-    deps.override.accepts(x.req.headers.get("x-user-override"));
+    deps.override.accepts(x.req.header("x-user-override"));
   const d = decideTrust(deps.decision, { creditCard: card, ssn }, overrideValid);
   if (d.action === "block") {
     rec.record("blocked", x.traceId, { reason: d.reason, error: d.message, status: 403 });
@@ -233,9 +239,9 @@ function judge(deps: ProxyDeps, x: Exchange, card: boolean, ssn: boolean): Respo
   return undefined;
 }
 
-/** The proxy, independent of the router: `handle` serves one `POST /proxy[/<path>]`. */
+/** The proxy, independent of the router: `serve` answers one `POST /proxy[/<path>]`. */
 export interface Proxy {
-  handle(req: Request): Promise<Response>;
+  serve(req: RawRequest): Promise<RawResponse>;
 }
 
 /** Builds the proxy. */
@@ -259,15 +265,15 @@ export function createProxy(deps: ProxyDeps): Proxy {
     return t;
   };
   return {
-    async handle(req) {
-      const traceId = traceIdOf(req.headers.get("x-agent-trace-id"));
+    async serve(req) {
+      const traceId = traceIdOf(req.header("x-agent-trace-id"));
       const headers: HeaderPairs = [
         ["X-Agent-Trace-ID", traceId],
         ["X-Agent-Trust-Score", scoreHeader],
       ];
       let target: Target;
       try {
-        target = targetOf(requestTargetOf(req));
+        target = targetOf(req.target);
       } catch (err) {
         if (!(err instanceof TargetError)) throw err;
         deps.recorder.record("error", traceId, { error: "Invalid path", status: 400 });
@@ -277,7 +283,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       const forwarded = forwardedHeaders(req, allow, traceId);
       const x: Exchange = { req, target, forwarded, traceId, headers };
       const input = await admit(deps, x);
-      if (input instanceof Response) return input;
+      if ("status" in input) return input;
       const stop = judge(deps, x, input.card, input.ssn);
       if (stop) return stop;
       return await forward(deps, x, input.bytes);
@@ -300,7 +306,7 @@ async function forward(
   deps: ProxyDeps,
   x: Exchange,
   bytes: Uint8Array<ArrayBuffer>,
-): Promise<Response> {
+): Promise<RawResponse> {
   const { traceId, headers } = x;
   const started = performance.now();
   let res;
@@ -332,5 +338,5 @@ async function forward(
   if (res.contentType) headers.push(["content-type", res.contentType]);
   headers.push(["X-Agent-Latency-Ms", String(latency)]);
   // Small bodies arrive whole; anything else streams through without being buffered here.
-  return new Response(res.body, { status: res.status, headers });
+  return { status: res.status, headers, body: res.body };
 }

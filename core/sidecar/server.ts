@@ -12,7 +12,9 @@ import {
   type App,
   createServer,
   type EdgeOptions,
-  type FastRoute,
+  rawRequestOf,
+  type RawRoute,
+  responseOf,
   type Service,
   withShutdown,
 } from "../http/mod.ts";
@@ -157,8 +159,8 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     override,
     recorder,
   });
-  // Served before Hono's router and middleware.
-  const fast: FastRoute = { route: PROXY_ROUTE_LABEL, handle: (req) => proxy.handle(req) };
+  // Served on the raw path: no fetch Request or Response, before Hono's router.
+  const raw: RawRoute = { route: PROXY_ROUTE_LABEL, serve: (req) => proxy.serve(req) };
   const server = createServer({
     service: "sidecar",
     host: opts.host,
@@ -168,11 +170,12 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     health: () => ({ status: "healthy", agent_id: opts.identity.agentId }),
     // /proxy enforces its own limit so even a 413 carries the trace id.
     bodyLimitExempt: isProxyPath,
-    fastPath: (req, path) => req.method === "POST" && isProxyPath(path) ? fast : undefined,
+    rawRoutes: (method, path) => method === "POST" && isProxyPath(path) ? raw : undefined,
   });
   registerInfoRoutes(server.app, identity, recorder, opts.auth);
   // Also registered with Hono (percent-escaped paths; 405 with Allow for other methods).
-  const handler = (c: { req: { raw: Request } }) => proxy.handle(c.req.raw);
+  const handler = async (c: { req: { raw: Request } }) =>
+    responseOf(await proxy.serve(rawRequestOf(c.req.raw)));
   server.app.post("/proxy", handler);
   server.app.post("/proxy/*", handler);
 

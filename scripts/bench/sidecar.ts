@@ -1,32 +1,53 @@
 /**
  * Sidecar benchmark (prints JSON). A 1.1 KB JSON POST through `iatp sidecar` (spawned by the
- * launcher with its real permissions) to a local upstream, against, in the same run:
- * (a) the upstream directly and (b) nginx `proxy_pass` with keepalive and
- * `client_body_buffer_size 64k`. The upstream is its own nginx (one worker, `return 200`), so
- * both proxies pay for the same thing. Load comes from wrk -t1: at full load (closed loop,
- * 64 connections) and at half of the sidecar's full-load rate (paced with wrk's delay()).
- * Also: sidecar peak RSS under load, and detection MB/s on a digit-heavy 1 MB body and on
- * 1 MB of adversarial digits/separators, with a 256 KB -> 1 MB time ratio to show linearity.
+ * launcher with its real permissions, default checks on) to a local upstream, against peers in
+ * the same run: the upstream directly, nginx `proxy_pass` (one worker, keepalive upstream), a
+ * naive Deno proxy (Deno.serve + fetch, no checks), and the upstream IATP Go sidecar when its
+ * built binary is given (`--go-sidecar PATH`; it is never fetched or built here). The upstream
+ * is its own nginx (one worker, `return 200`), so every proxy pays for the same thing. Load
+ * comes from wrk -t1, 64 connections, in `--rounds` rounds that each run every target once
+ * (the order rotating), so a busy spell on the machine hits all of them; ratios are medians of
+ * the per-round ratios. Then, at half the sidecar's median rate (paced with wrk's delay()),
+ * the added p99 over the upstream directly. Also: the sidecar's peak RSS under load, and
+ * detection: MB/s on a digit-heavy 1 MB body and on adversarial digits/separators, its cost
+ * against `JSON.parse` of the same body, and a 256 KB -> 1 MB rate ratio (linearity).
  *
- * Usage: deno run -A scripts/bench/sidecar.ts [--duration 8] [--connections 64] [--detection-only]
+ * Usage: deno run -A scripts/bench/sidecar.ts [--duration 5] [--rounds 3] [--connections 64]
+ *   [--go-sidecar PATH] [--detection-only]
  * Needs nginx and wrk (`apt-get install -y nginx wrk`); without them only detection runs.
  * @module
  */
-import { sleep } from "../../core/async/mod.ts";
 import { parseArgs } from "node:util";
 import { scanPii } from "../../core/pii/mod.ts";
 import { ROOT } from "../../tests/helpers.ts";
+import {
+  freePort,
+  has,
+  median,
+  r3,
+  rssMb,
+  startNginx,
+  stopAll,
+  waitPort,
+  wrk,
+  type WrkResult,
+  wrkScript,
+} from "./tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    duration: { type: "string", default: "8" },
+    duration: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "64" },
+    "go-sidecar": { type: "string" },
     "detection-only": { type: "boolean", default: false },
   },
 });
 const DURATION = Number(values.duration);
+const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
+const GO_SIDECAR = values["go-sidecar"];
 const HALF_LOAD_CONNECTIONS = 8;
 
 /** A realistic 1.1 KB agent request without PII. */
@@ -51,133 +72,6 @@ function requestBody(): string {
   return text;
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function has(cmd: string): Promise<boolean> {
-  try {
-    return (await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .output()).success;
-  } catch {
-    return false;
-  }
-}
-
-function nginxConf(prefix: string, server: string): string {
-  return `worker_processes 1;
-daemon off;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  keepalive_requests 10000000;
-  ${server}
-}
-`;
-}
-
-async function startNginx(dir: string, name: string, server: string, port: number) {
-  const prefix = `${dir}/${name}`;
-  await Deno.mkdir(prefix, { recursive: true });
-  await Deno.writeTextFile(`${prefix}/nginx.conf`, nginxConf(prefix, server));
-  const child = new Deno.Command("nginx", {
-    args: ["-p", prefix, "-c", `${prefix}/nginx.conf`],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  await waitPort(port);
-  return child;
-}
-
-async function waitPort(port: number, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await sleep(50);
-    }
-  }
-  throw new Error(`port ${port} never opened`);
-}
-
-/** One wrk run's figures. */
-interface WrkResult {
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  errors: number;
-}
-
-function toMs(value: string, unit: string): number {
-  const v = Number(value);
-  return unit === "us" ? v / 1000 : unit === "s" ? v * 1000 : v;
-}
-
-async function wrk(url: string, script: string, connections: number): Promise<WrkResult> {
-  const out = await new Deno.Command("wrk", {
-    args: ["-t1", `-c${connections}`, `-d${DURATION}s`, "--latency", "-s", script, url],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const pct = (p: string) => {
-    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(text);
-    return m ? Math.round(toMs(m[1], m[2]) * 1000) / 1000 : NaN;
-  };
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
-  const sockErr = /Socket errors: (.*)/.exec(text)?.[1] ?? "";
-  const errs = sockErr.split(",").reduce((n, part) => n + Number(/\d+/.exec(part)?.[0] ?? 0), 0);
-  return { rps: Math.round(rps), p50_ms: pct("50"), p99_ms: pct("99"), errors: non2xx + errs };
-}
-
-async function wrkScript(
-  dir: string,
-  name: string,
-  body: string,
-  delayMs?: number,
-): Promise<string> {
-  const path = `${dir}/${name}.lua`;
-  const lua = [
-    'wrk.method = "POST"',
-    `wrk.body = ${JSON.stringify(body)}`,
-    'wrk.headers["Content-Type"] = "application/json"',
-    ...(delayMs !== undefined ? [`function delay() return ${delayMs} end`] : []),
-  ].join("\n");
-  await Deno.writeTextFile(path, lua + "\n");
-  return path;
-}
-
-function rssMb(pid: number): number {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024 * 10) / 10;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Runs wrk while sampling the sidecar's RSS; returns the result and the peak. */
-async function wrkWithRss(url: string, script: string, pid: number) {
-  let peak = rssMb(pid);
-  const timer = setInterval(() => peak = Math.max(peak, rssMb(pid)), 200);
-  const result = await wrk(url, script, CONNECTIONS);
-  clearInterval(timer);
-  return { result, peak };
-}
-
 function digitHeavy(size: number): string {
   const items: string[] = [];
   let len = 12;
@@ -198,17 +92,20 @@ function digitHeavy(size: number): string {
   return `{"items":[${items.join(",")}]}`;
 }
 
-function mbPerSecond(text: string): number {
-  for (let i = 0; i < 5; i++) scanPii(text, { json: true });
+/** Median milliseconds of `f` over 30 runs after 5 warm-ups. */
+function medianMs(f: () => unknown): number {
+  for (let i = 0; i < 5; i++) f();
   const times: number[] = [];
   for (let i = 0; i < 30; i++) {
     const t = performance.now();
-    scanPii(text, { json: true });
+    f();
     times.push(performance.now() - t);
   }
-  times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)];
-  return Math.round(text.length / 1e6 / (median / 1000));
+  return median(times);
+}
+
+function mbPerSecond(text: string): number {
+  return Math.round(text.length / 1e6 / (medianMs(() => scanPii(text, { json: true })) / 1000));
 }
 
 function detection() {
@@ -231,91 +128,138 @@ function detection() {
   const quarter = digitHeavy(mb / 4);
   const mixedQ = `{"a":"${"4532-0151 12 ".repeat(Math.ceil(mb / 4 / 13))}"}`;
   const mixedF = `{"a":"${"4532-0151 12 ".repeat(Math.ceil(mb / 13))}"}`;
+  // Alternating, so both see the same machine.
+  const scan: number[] = [];
+  const parse: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    scan.push(medianMs(() => scanPii(heavy, { json: true })));
+    parse.push(medianMs(() => JSON.parse(heavy)));
+  }
   return {
     digit_heavy_1mb_mb_per_s: mbPerSecond(heavy),
     digit_heavy_findings: scanPii(heavy, { json: true }).creditCards,
+    // Time of one scan over time of one JSON.parse of the same 1 MB (target: <= 1).
+    detection_vs_json_parse_time: r3(median(scan) / median(parse)),
     adversarial_1mb_mb_per_s: adversarial,
     // Throughput at 256 KB vs 1 MB: equal rates mean time grows linearly with size.
     linearity_rate_ratio_1mb_vs_256kb: {
       digit_heavy: Math.round(mbPerSecond(heavy) / mbPerSecond(quarter) * 100) / 100,
       adversarial_mixed: Math.round(mbPerSecond(mixedF) / mbPerSecond(mixedQ) * 100) / 100,
     },
-    target_mb_per_s: 300,
   };
+}
+
+/** The upstream, nginx, the naive Deno proxy, the Go sidecar (when given) and the sidecar. */
+async function startTargets(dir: string) {
+  const [up, px, nv, go, sc] = [freePort(), freePort(), freePort(), freePort(), freePort()];
+  const children: Deno.ChildProcess[] = [];
+  children.push(
+    await startNginx(
+      dir,
+      "upstream",
+      `server { listen 127.0.0.1:${up}; location / { default_type application/json; return 200 '{"ok":true}'; } }`,
+      up,
+    ),
+  );
+  children.push(
+    await startNginx(
+      dir,
+      "proxy",
+      `upstream agent { server 127.0.0.1:${up}; keepalive 64; }
+  server { listen 127.0.0.1:${px}; client_body_buffer_size 64k;
+    location / { proxy_pass http://agent; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+      px,
+    ),
+  );
+  const upstream = `http://127.0.0.1:${up}`;
+  // Only the sidecar's stderr is shown (the Go sidecar logs every record there).
+  const spawn = (cmd: string, args: string[], env: Record<string, string>, show = false) => {
+    const stderr = show ? "inherit" : "null";
+    const child = new Deno.Command(cmd, { args, env, stdout: "null", stderr }).spawn();
+    children.push(child);
+    return child;
+  };
+  const naive = `${ROOT}scripts/bench/naive_proxy.ts`;
+  spawn(Deno.execPath(), ["run", "-A", naive, String(nv), upstream], {});
+  if (GO_SIDECAR) spawn(GO_SIDECAR, [], { IATP_AGENT_URL: upstream, IATP_PORT: String(go) });
+  const sidecar = spawn(
+    `${ROOT}scripts/iatp`,
+    ["sidecar", "--port", String(sc), "--log-level", "warn"],
+    { IATP_AGENT_URL: upstream, IATP_DATA_DIR: dir },
+    true,
+  );
+  for (const p of [nv, sc, ...(GO_SIDECAR ? [go] : [])]) await waitPort(p);
+  const targets: Record<string, string> = {
+    upstream_direct: `${upstream}/`,
+    nginx_proxy: `http://127.0.0.1:${px}/`,
+    naive_deno_proxy: `http://127.0.0.1:${nv}/`,
+    ...(GO_SIDECAR ? { go_sidecar: `http://127.0.0.1:${go}/proxy` } : {}),
+    sidecar: `http://127.0.0.1:${sc}/proxy`,
+  };
+  return { targets, children, sidecarPid: sidecar.pid };
+}
+
+/** Full load in rounds (rotating order), the sidecar's RSS sampled while it runs. */
+async function fullLoad(targets: Record<string, string>, script: string, pid: number) {
+  const names = Object.keys(targets);
+  const rounds: Record<string, WrkResult>[] = [];
+  let peak = rssMb(pid);
+  for (let round = 0; round < ROUNDS; round++) {
+    const results: Record<string, WrkResult> = {};
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + round) % names.length];
+      const timer = name === "sidecar"
+        ? setInterval(() => peak = Math.max(peak, rssMb(pid)), 200)
+        : undefined;
+      results[name] = await wrk(targets[name], script, CONNECTIONS, DURATION);
+      clearInterval(timer);
+    }
+    rounds.push(results);
+  }
+  const rps = Object.fromEntries(names.map((n) => [n, rounds.map((r) => r[n].rps)]));
+  const ratio = (peer: string) => r3(median(rounds.map((r) => r.sidecar.rps / r[peer].rps)));
+  return { rounds, rps, ratio, peak };
 }
 
 async function loadTest(dir: string) {
   const body = requestBody();
-  const [up, px, sc] = [freePort(), freePort(), freePort()];
-  const upstream = await startNginx(
-    dir,
-    "upstream",
-    `server { listen 127.0.0.1:${up}; location / { default_type application/json; return 200 '{"ok":true}'; } }`,
-    up,
-  );
-  const nginx = await startNginx(
-    dir,
-    "proxy",
-    `upstream agent { server 127.0.0.1:${up}; keepalive 64; }
-  server { listen 127.0.0.1:${px}; client_body_buffer_size 64k;
-    location / { proxy_pass http://agent; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
-    px,
-  );
-  const sidecar = new Deno.Command(`${ROOT}scripts/iatp`, {
-    args: ["sidecar", "--port", String(sc), "--log-level", "warn"],
-    env: { IATP_AGENT_URL: `http://127.0.0.1:${up}`, IATP_DATA_DIR: dir },
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
+  const { targets, children, sidecarPid } = await startTargets(dir);
   try {
-    await waitPort(sc);
     const full = await wrkScript(dir, "full", body);
-    const targets = {
-      upstream_direct: `http://127.0.0.1:${up}/`,
-      nginx_proxy: `http://127.0.0.1:${px}/`,
-      sidecar: `http://127.0.0.1:${sc}/proxy`,
-    };
-    await wrk(targets.sidecar, full, CONNECTIONS); // warm-up (JIT, connection pool)
-    const max: Record<string, WrkResult> = {};
-    let rss = NaN;
-    for (const [name, url] of Object.entries(targets)) {
-      if (name === "sidecar") {
-        const r = await wrkWithRss(url, full, sidecar.pid);
-        max[name] = r.result;
-        rss = r.peak;
-      } else {
-        max[name] = await wrk(url, full, CONNECTIONS);
-      }
-    }
-    const targetRps = Math.round(max.sidecar.rps / 2);
+    await wrk(targets.sidecar, full, CONNECTIONS, DURATION); // warm-up (JIT, connection pool)
+    const load = await fullLoad(targets, full, sidecarPid);
+    const targetRps = Math.round(median(load.rps.sidecar) / 2);
     const delayMs = Math.max(1, Math.round(HALF_LOAD_CONNECTIONS / targetRps * 1000));
     const paced = await wrkScript(dir, "paced", body, delayMs);
     const half: Record<string, WrkResult> = {};
-    for (const [name, url] of Object.entries(targets)) {
-      half[name] = await wrk(url, paced, HALF_LOAD_CONNECTIONS);
+    for (const name of ["upstream_direct", "nginx_proxy", "sidecar"]) {
+      half[name] = await wrk(targets[name], paced, HALF_LOAD_CONNECTIONS, DURATION);
     }
-    const r2 = (x: number) => Math.round(x * 1000) / 1000;
     return {
       body_bytes: body.length,
-      full_load: { connections: CONNECTIONS, ...max },
-      sidecar_vs_nginx_rps: r2(max.sidecar.rps / max.nginx_proxy.rps),
-      sidecar_vs_direct_rps: r2(max.sidecar.rps / max.upstream_direct.rps),
+      connections: CONNECTIONS,
+      rounds: ROUNDS,
+      rps_by_round: load.rps,
+      rps_median: Object.fromEntries(Object.entries(load.rps).map(([n, xs]) => [n, median(xs)])),
+      errors: Object.fromEntries(
+        Object.keys(targets).map((n) => [n, load.rounds.reduce((s, r) => s + r[n].errors, 0)]),
+      ),
+      sidecar_vs_nginx_rps: load.ratio("nginx_proxy"),
+      sidecar_vs_naive_deno_rps: load.ratio("naive_deno_proxy"),
+      sidecar_vs_go_rps: GO_SIDECAR ? load.ratio("go_sidecar") : null,
+      go_sidecar: GO_SIDECAR ?? "absent: pass --go-sidecar PATH to compare",
+      sidecar_vs_direct_rps: load.ratio("upstream_direct"),
       half_load: {
         connections: HALF_LOAD_CONNECTIONS,
         target_rps: targetRps,
         ...half,
-        sidecar_added_p99_ms: r2(half.sidecar.p99_ms - half.upstream_direct.p99_ms),
-        nginx_added_p99_ms: r2(half.nginx_proxy.p99_ms - half.upstream_direct.p99_ms),
+        sidecar_added_p99_ms: r3(half.sidecar.p99_ms - half.upstream_direct.p99_ms),
+        nginx_added_p99_ms: r3(half.nginx_proxy.p99_ms - half.upstream_direct.p99_ms),
       },
-      sidecar_peak_rss_mb: rss,
+      sidecar_peak_rss_mb: load.peak,
     };
   } finally {
-    for (const child of [sidecar, nginx, upstream]) {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await child.status;
-    }
+    await stopAll(children.reverse());
   }
 }
 
@@ -337,9 +281,10 @@ if (import.meta.main) {
         detection: detection(),
         targets: {
           rps_vs_nginx: 0.8,
+          rps_vs_go_sidecar: 5,
           added_p99_ms_at_half_load: 1,
           rss_mb: 80,
-          detection_mb_per_s: 300,
+          detection_vs_json_parse_time: 1,
         },
       },
       null,

@@ -92,6 +92,39 @@ export class RequestBody implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   /**
+   * Reads the whole body into one array (the raw path's read: no stream in between), refusing
+   * more than `limit` bytes (or the connection's own limit, whichever is lower).
+   * @throws {HttpError} 413 past the limit, 400 when the body ends early or breaks its framing,
+   * 408 when the body deadline passes
+   */
+  async readAll(limit: number): Promise<Uint8Array<ArrayBuffer>> {
+    const max = Math.min(limit, this.#limit);
+    const pieces: Uint8Array<ArrayBuffer>[] = [];
+    let size = 0;
+    try {
+      if (this.#started) throw new TypeError("the body was already read");
+      this.#started = true;
+      if (this.#left > max) throw bodyTooLarge(max);
+      for (;;) {
+        const piece = this.#chunked ? this.#nextChunked(this.#chunked) : this.#nextLength();
+        if (piece === null) break;
+        if (piece === undefined) {
+          await this.#fill();
+          continue;
+        }
+        size += piece.length;
+        if (size > max) throw bodyTooLarge(max);
+        pieces.push(piece);
+      }
+    } catch (err) {
+      this.#settle(false);
+      throw err;
+    }
+    this.#settle(true);
+    return joinPieces(pieces, size);
+  }
+
+  /**
    * For a body the handler never read: drops it when all of it is already buffered, so the
    * connection can carry the next request. Returns whether the body is now fully read.
    */
@@ -131,7 +164,7 @@ export class RequestBody implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   /** Next bytes of a Content-Length body from the buffer: null at the end, undefined if none. */
-  #nextLength(): Uint8Array | null | undefined {
+  #nextLength(): Uint8Array<ArrayBuffer> | null | undefined {
     if (this.#left === 0) return null;
     const r = this.#host.reader;
     const n = Math.min(this.#left, r.buffered);
@@ -141,7 +174,7 @@ export class RequestBody implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   /** Next bytes of a chunked body from the buffer: null at the end, undefined if none. */
-  #nextChunked(d: ChunkedDecoder): Uint8Array | null | undefined {
+  #nextChunked(d: ChunkedDecoder): Uint8Array<ArrayBuffer> | null | undefined {
     const r = this.#host.reader;
     for (;;) {
       if (d.done) return null;
@@ -157,7 +190,7 @@ export class RequestBody implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   /** Copies `n` bytes at `offset` out of the buffer and counts them against the limit. */
-  #take(offset: number, n: number): Uint8Array {
+  #take(offset: number, n: number): Uint8Array<ArrayBuffer> {
     this.#total += n;
     if (this.#total > this.#limit) throw this.#tooLarge();
     const r = this.#host.reader;
@@ -187,4 +220,16 @@ export class RequestBody implements UnderlyingDefaultSource<Uint8Array> {
   #tooLarge(): HttpError {
     return bodyTooLarge(this.#limit);
   }
+}
+
+/** `pieces` in one array (the only piece itself when there is one). */
+function joinPieces(pieces: Uint8Array<ArrayBuffer>[], size: number): Uint8Array<ArrayBuffer> {
+  if (pieces.length === 1) return pieces[0];
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of pieces) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }

@@ -11,7 +11,8 @@ import { headEnd, headText } from "./bytes.ts";
 import { parseRequestHead, type RequestHead } from "./head.ts";
 import { SocketReader } from "./reader.ts";
 import { EdgeRequest } from "./request.ts";
-import { type ResponseHooks, sendResponse, SocketWriter } from "./response.ts";
+import { ConnectionRequest, type RawResponse } from "./raw.ts";
+import { type ResponseHooks, sendRaw, sendResponse, SocketWriter } from "./response.ts";
 import type { ConnectionContext } from "./context.ts";
 
 /** Where a connection is in its life; each phase has its own deadline. */
@@ -166,18 +167,25 @@ export class Connection implements ResponseHooks {
   /** Serves one request; resolves whether the connection may carry another. */
   async #exchange(head: RequestHead): Promise<boolean> {
     this.#requests++;
-    const req = this.#requestOf(head);
-    this.#request = req;
-    if (this.#bodyComplete) this.#watch();
-    const res = await this.#ctx.handle(req);
+    const raw = this.#ctx.rawRoute(head);
+    let res: Response | RawResponse;
+    if (raw) {
+      const req = new ConnectionRequest(head, this.#frameBody(head));
+      if (this.#bodyComplete) this.#watch();
+      res = await raw.serve(req);
+    } else {
+      const req = this.#requestOf(head);
+      this.#request = req;
+      if (this.#bodyComplete) this.#watch();
+      res = await this.#ctx.handle(req);
+    }
     if (this.#closed) return false;
     const keepAlive = head.keepAlive && !this.#ctx.draining && this.#settleBody();
     this.#arm("write", this.#ctx.limits.idleTimeoutMs);
-    const keep = await sendResponse(this.#writer, res, {
-      head: head.method === "HEAD",
-      minor: head.minor,
-      keepAlive,
-    }, this);
+    const framing = { head: head.method === "HEAD", minor: head.minor, keepAlive };
+    const keep = res instanceof Response
+      ? await sendResponse(this.#writer, res, framing, this)
+      : await sendRaw(this.#writer, res, framing, this);
     this.#stream = undefined;
     this.#request = undefined;
     return keep && !this.#closed && !this.reader.eof;
@@ -210,6 +218,16 @@ export class Connection implements ResponseHooks {
 
   /** The body to hand the Request: bytes when already here, else a bounded stream. */
   #bodyOf(head: RequestHead): BodyInit | null {
+    const body = this.#frameBody(head);
+    if (body === null || head.method === "GET" || head.method === "HEAD") return null;
+    return body instanceof Uint8Array ? body : new ReadableStream(body, { highWaterMark: 0 });
+  }
+
+  /**
+   * Frames the request body: null when there is none, its bytes when all of them are already
+   * buffered (and within the limit), else a reader bounded by the limit and the body deadline.
+   */
+  #frameBody(head: RequestHead): Uint8Array<ArrayBuffer> | RequestBody | null {
     this.#body = undefined;
     this.#continue = "no";
     const n = head.contentLength;
@@ -245,8 +263,7 @@ export class Connection implements ResponseHooks {
         if (complete) this.#watch();
       },
     }, { length: n, limit: limits.maxBodyBytes });
-    if (noBodyMethod) return null;
-    return new ReadableStream(this.#body, { highWaterMark: 0 });
+    return noBodyMethod ? null : this.#body;
   }
 
   /** Whether the request body is fully read now (skipping what the handler left unread). */

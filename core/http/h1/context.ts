@@ -5,7 +5,8 @@
  */
 import type { HttpError } from "../../errors/mod.ts";
 import type { Connection } from "./connection.ts";
-import type { HeadLimits } from "./head.ts";
+import type { HeadLimits, RequestHead } from "./head.ts";
+import type { RawHandler } from "./raw.ts";
 
 /** The bounds a connection enforces. */
 export interface ConnectionLimits extends HeadLimits {
@@ -37,6 +38,8 @@ export interface ConnectionContext {
   readonly draining: boolean;
   /** Serves a request; never rejects (errors become responses). */
   handle(req: Request): Promise<Response>;
+  /** The raw-path handler for a request, or undefined to serve it as a fetch Request. */
+  rawRoute(head: RequestHead): RawHandler | undefined;
   /** The JSON envelope for a request the connection refuses. */
   errorResponse(err: HttpError): Response;
   /** A request was refused at the protocol level with `status`. */

@@ -5,6 +5,7 @@
  * producer instead of filling memory.
  * @module
  */
+import type { HeaderPairs, RawResponse } from "./raw.ts";
 
 /** The part of an exchange the response framing depends on. */
 export interface ResponseFraming {
@@ -33,6 +34,7 @@ export class SocketWriter {
   }
 }
 
+const EMPTY = new Uint8Array(0);
 const PENDING = Symbol("pending");
 const pending = Promise.resolve(PENDING);
 /** Bodies up to this size are copied after the head into one write. */
@@ -53,7 +55,7 @@ export async function sendResponse(
   hooks: ResponseHooks,
 ): Promise<boolean> {
   const status = res.status;
-  let keep = x.keepAlive && !closeRequested(res.headers);
+  const keep = x.keepAlive && !closeRequested(res.headers.get("connection"));
   const body = res.body;
   if (x.head || status === 204 || status === 304 || body === null) {
     if (body) body.cancel().catch(() => {});
@@ -66,10 +68,69 @@ export async function sendResponse(
     await out.write(encode(headText(status, res.headers, extra, keep, x.minor)));
     return keep;
   }
+  return await sendStream(
+    out,
+    body,
+    (framing, k) => headText(status, res.headers, framing, k, x.minor),
+    {
+      keepAlive: keep,
+      minor: x.minor,
+    },
+    hooks,
+  );
+}
+
+/**
+ * Sends a raw-path answer: header pairs and bytes (or text, or a stream). Resolves whether the
+ * connection may stay open.
+ * @throws {TypeError} for a header name or value that cannot be written as it is (nothing is
+ * sent then); whatever the socket throws when the connection breaks
+ */
+export async function sendRaw(
+  out: SocketWriter,
+  res: RawResponse,
+  x: ResponseFraming,
+  hooks: ResponseHooks,
+): Promise<boolean> {
+  const { status, headers, body } = res;
+  checkHeaderPairs(headers);
+  const keep = x.keepAlive && !closeRequested(pairValue(headers, "connection"));
+  if (body instanceof ReadableStream) {
+    if (!x.head && status !== 204 && status !== 304) {
+      return await sendStream(
+        out,
+        body,
+        (framing, k) => pairsText(status, headers, framing, k, x.minor),
+        { keepAlive: keep, minor: x.minor },
+        hooks,
+      );
+    }
+    body.cancel().catch(() => {});
+    await out.write(encode(pairsText(status, headers, "", keep, x.minor)));
+    return keep;
+  }
+  const bytes = typeof body === "string" ? utf8.encode(body) : body ?? EMPTY;
+  const bodiless = status === 204 || status === 304;
+  const framing = bodiless ? "" : `content-length: ${bytes.length}\r\n`;
+  const head = pairsText(status, headers, framing, keep, x.minor);
+  if (x.head || bodiless) await out.write(encode(head));
+  else await writeWhole(out, head, bytes);
+  return keep;
+}
+
+/** Sends a streamed body: whole with a length when it turns out to be one chunk, else chunked. */
+async function sendStream(
+  out: SocketWriter,
+  body: ReadableStream<Uint8Array>,
+  headOf: (framing: string, keepAlive: boolean) => string,
+  x: { keepAlive: boolean; minor: number },
+  hooks: ResponseHooks,
+): Promise<boolean> {
+  let keep = x.keepAlive;
   const reader = body.getReader();
   const first = await reader.read();
   if (first.done) {
-    await out.write(encode(headText(status, res.headers, "content-length: 0\r\n", keep, x.minor)));
+    await out.write(encode(headOf("content-length: 0\r\n", keep)));
     return keep;
   }
   const secondRead = reader.read();
@@ -77,14 +138,7 @@ export async function sendResponse(
   const second = await Promise.race([secondRead, pending]);
   if (second !== PENDING && second.done) {
     const chunk = bytesOf(first.value);
-    const head = headText(
-      status,
-      res.headers,
-      `content-length: ${chunk.length}\r\n`,
-      keep,
-      x.minor,
-    );
-    await writeWhole(out, head, chunk);
+    await writeWhole(out, headOf(`content-length: ${chunk.length}\r\n`, keep), chunk);
     return keep;
   }
   // A streamed body: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
@@ -92,7 +146,7 @@ export async function sendResponse(
   if (!chunked) keep = false;
   const framing = chunked ? "transfer-encoding: chunked\r\n" : "";
   hooks.streaming(reader);
-  await stream(out, reader, headText(status, res.headers, framing, keep, x.minor), {
+  await stream(out, reader, headOf(framing, keep), {
     first: bytesOf(first.value),
     next: secondRead,
     chunked,
@@ -123,13 +177,36 @@ async function stream(
   }
 }
 
+/**
+ * Chunks registered as shared (never changed once made), with their chunked framing once made:
+ * a chunk written to many connections (one SSE frame fanned out to every subscriber) is framed
+ * and copied once, not once per connection. Weak, so an entry lives no longer than its chunk.
+ */
+const sharedChunks = new WeakMap<Uint8Array, Uint8Array | null>();
+
+/**
+ * Registers `chunk` as shared by many streamed responses: the caller promises never to change
+ * its bytes, and the connections writing it then share one chunked framing of it.
+ * @example
+ * ```ts
+ * const frame = shareChunk(new TextEncoder().encode("data: hi\n\n"));
+ * ```
+ */
+export function shareChunk(chunk: Uint8Array): Uint8Array {
+  if (!sharedChunks.has(chunk)) sharedChunks.set(chunk, null);
+  return chunk;
+}
+
 /** A chunk in the chunked coding: size line, data, CRLF. */
 function frame(chunk: Uint8Array): Uint8Array {
+  const known = sharedChunks.get(chunk);
+  if (known) return known;
   const size = encode(chunk.length.toString(16) + "\r\n");
   const out = new Uint8Array(size.length + chunk.length + 2);
   out.set(size);
   out.set(chunk, size.length);
   out.set(CRLF, size.length + chunk.length);
+  if (known === null) sharedChunks.set(chunk, out);
   return out;
 }
 
@@ -158,10 +235,68 @@ function bytesOf(value: unknown): Uint8Array {
   throw new TypeError("response body chunks must be Uint8Array");
 }
 
-/** True when the handler asked to close the connection. */
-function closeRequested(headers: Headers): boolean {
-  const c = headers.get("connection");
+/** True when the handler asked to close the connection (its Connection field value). */
+function closeRequested(c: string | null): boolean {
   return c !== null && /(?:^|,)\s*close\s*(?:,|$)/i.test(c);
+}
+
+/** The value of `name` (lower case) among header pairs; null when absent. */
+function pairValue(headers: HeaderPairs, name: string): string | null {
+  for (let i = 0; i < headers.length; i++) {
+    if (headers[i][0].toLowerCase() === name) return headers[i][1];
+  }
+  return null;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What a field value may not hold: CR, LF, NUL, or a character beyond one byte. */
+const BAD_FIELD_VALUE = /[\r\n\0\u0100-\uffff]/;
+
+/**
+ * Refuses header pairs that would break the head (a Headers object refuses the same).
+ * @throws {TypeError} naming the field
+ * @example
+ * ```ts
+ * checkHeaderPairs([["x-a", "1"]]); // fine
+ * checkHeaderPairs([["x-a", "1\r\nx-b: 2"]]); // throws TypeError
+ * ```
+ */
+export function checkHeaderPairs(headers: HeaderPairs): void {
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    if (!TOKEN.test(name) || BAD_FIELD_VALUE.test(value)) {
+      throw new TypeError(`invalid response header field: ${JSON.stringify(name.slice(0, 64))}`);
+    }
+  }
+}
+
+/** {@linkcode headText} for header pairs (names compared in lower case). */
+function pairsText(
+  status: number,
+  headers: HeaderPairs,
+  framing: string,
+  keepAlive: boolean,
+  minor: number,
+): string {
+  let s = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
+  let dated = false;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    const lower = name.toLowerCase();
+    if (OWNED.has(lower)) continue;
+    if (lower === "date") dated = true;
+    s += `${name}: ${value}\r\n`;
+  }
+  return s + tail(dated, framing, keepAlive, minor);
+}
+
+/** The end of a head: Date (unless given), framing, Connection and the empty line. */
+function tail(dated: boolean, framing: string, keepAlive: boolean, minor: number): string {
+  let s = dated ? "" : `date: ${httpDate()}\r\n`;
+  s += framing;
+  if (!keepAlive) s += "connection: close\r\n";
+  else if (minor === 0) s += "connection: keep-alive\r\n";
+  return s + "\r\n";
 }
 
 /** The status line and header section, ending with the empty line. */
@@ -180,11 +315,7 @@ export function headText(
     if (name === "date") dated = true;
     s += `${name}: ${value}\r\n`;
   });
-  if (!dated) s += `date: ${httpDate()}\r\n`;
-  s += framing;
-  if (!keepAlive) s += "connection: close\r\n";
-  else if (minor === 0) s += "connection: keep-alive\r\n";
-  return s + "\r\n";
+  return s + tail(dated, framing, keepAlive, minor);
 }
 
 const utf8 = new TextEncoder();

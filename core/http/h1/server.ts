@@ -11,6 +11,8 @@ import type { Logger } from "../../log/mod.ts";
 import { DEFAULT_MAX_CHUNK_LINE_BYTES, DEFAULT_MAX_TRAILER_BYTES } from "./chunked.ts";
 import { Connection } from "./connection.ts";
 import type { ConnectionContext, ConnectionLimits, TimeoutPhase } from "./context.ts";
+import type { RequestHead } from "./head.ts";
+import type { RawHandler } from "./raw.ts";
 import { refuseConnection } from "./refuse.ts";
 
 /** What the listener reports (metrics live with the caller). */
@@ -36,6 +38,8 @@ export interface Http1Options {
   maxConnections: number;
   log: Logger;
   handle(req: Request): Promise<Response>;
+  /** Claims a request for the raw path (see raw.ts); undefined serves it through `handle`. */
+  rawRoute?(head: RequestHead): RawHandler | undefined;
   errorResponse(err: HttpError): Response;
   events: ListenerEvents;
 }
@@ -133,6 +137,10 @@ class Listener implements Http1Server, ConnectionContext {
 
   handle(req: Request): Promise<Response> {
     return this.#opts.handle(req);
+  }
+
+  rawRoute(head: RequestHead): RawHandler | undefined {
+    return this.#opts.rawRoute?.(head);
   }
 
   errorResponse(err: HttpError): Response {

@@ -55,7 +55,7 @@ export function errorEnvelope(
 }
 
 /**
- * A JSON Response for an envelope (outside Hono: the fast path, the connection layer).
+ * A JSON Response for an envelope (outside Hono: the connection layer).
  * @example
  * ```ts
  * jsonResponse(404, errorBody("not found", "rid"));

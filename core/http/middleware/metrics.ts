@@ -1,6 +1,6 @@
 /**
  * Request metrics: a counter and a latency histogram by method, route pattern and status,
- * and the in-flight gauge. The fast path records through {@linkcode observeRequest} too.
+ * and the in-flight gauge. Raw routes record through {@linkcode observeRequest} too.
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";

@@ -70,6 +70,27 @@ Deno.test("secret-shaped values are scrubbed inside free text", () => {
   assert.ok(text.includes("x=1"));
 });
 
+Deno.test("each secret shape is scrubbed on its own in a string holding nothing else", () => {
+  const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9";
+  const cases: Array<[string, string]> = [
+    ["auth BEARER tok_live_ABCDEF123 ok", "tok_live_ABCDEF123"],
+    ["basic dXNlcjpwYXNzd29yZA", "dXNlcjpwYXNzd29yZA"],
+    [`seen ${jwt} here`, jwt],
+    [`cred iatp1.eyJzdWIiOiJwb2xpY3kifQ.${"B".repeat(20)} end`, "B".repeat(20)],
+    ["API_KEY=sk-98765 rest", "sk-98765"],
+    ["https://user:pw98765@host/path", "pw98765"],
+    ["-----BEGIN RSA PRIVATE KEY-----\nMIIEvQ98765\n-----END RSA PRIVATE KEY-----", "MIIEvQ98765"],
+  ];
+  for (const [text, secret] of cases) {
+    const out = scrubString(text);
+    assert.ok(!out.includes(secret), `${secret} leaked: ${out}`);
+  }
+  assert.equal(
+    scrubString("plain words, numbers 12 and a path /a/b"),
+    "plain words, numbers 12 and a path /a/b",
+  );
+});
+
 Deno.test("registered secrets are replaced wherever they appear", () => {
   registerSecret("correct-horse-battery-staple");
   const { log, lines } = capture();

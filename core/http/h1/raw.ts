@@ -1,0 +1,93 @@
+/**
+ * The raw path: a hot route served straight from the parsed head, with the body as bytes and
+ * the answer as a status, header pairs and bytes, so no fetch Request or Response is built for
+ * it. Framing, bounds, deadlines and keep-alive stay the connection's, as on every other route.
+ * @module
+ */
+import type { RequestBody } from "./body.ts";
+import { bodyTooLarge } from "./body.ts";
+import type { RequestHead } from "./head.ts";
+
+/** Response header fields as name/value pairs, in order. */
+export type HeaderPairs = Array<[string, string]>;
+
+/** An answer on the raw path. */
+export interface RawResponse {
+  status: number;
+  /** Fields besides the framing ones (Content-Length, Transfer-Encoding, Connection). */
+  headers: HeaderPairs;
+  /** Bytes or text (sent as UTF-8) with a Content-Length, a stream sent chunked, or none. */
+  body: Uint8Array<ArrayBuffer> | string | ReadableStream<Uint8Array> | null;
+}
+
+/** A request on the raw path. */
+export interface RawRequest {
+  readonly method: string;
+  /** The request-target exactly as sent. */
+  readonly target: string;
+  /** Field lines in order, names lower-cased. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  /** The value of field `name` (lower case); repeated fields joined with ", "; else null. */
+  header(name: string): string | null;
+  /**
+   * The whole body (empty for GET and HEAD), read at most once.
+   * @throws {HttpError} 413 over `limit` (a declared length over it before any byte is read),
+   * 400 when it ends early or breaks its framing, 408 past the body deadline
+   */
+  body(limit: number): Promise<Uint8Array<ArrayBuffer>>;
+}
+
+/** A route served on the raw path; `serve` never rejects (the server wraps it so). */
+export interface RawHandler {
+  serve(req: RawRequest): Promise<RawResponse>;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The request a connection hands to a raw handler. */
+export class ConnectionRequest implements RawRequest {
+  readonly #head: RequestHead;
+  readonly #body: Uint8Array<ArrayBuffer> | RequestBody | null;
+  #read = false;
+
+  /**
+   * @param head the parsed head
+   * @param body the body: bytes already here, the connection's body reader, or none
+   */
+  constructor(head: RequestHead, body: Uint8Array<ArrayBuffer> | RequestBody | null) {
+    this.#head = head;
+    this.#body = body;
+  }
+
+  get method(): string {
+    return this.#head.method;
+  }
+
+  get target(): string {
+    return this.#head.target;
+  }
+
+  get headers(): ReadonlyArray<readonly [string, string]> {
+    return this.#head.headers;
+  }
+
+  header(name: string): string | null {
+    const h = this.#head.headers;
+    let value: string | null = null;
+    for (let i = 0; i < h.length; i++) {
+      if (h[i][0] === name) value = value === null ? h[i][1] : `${value}, ${h[i][1]}`;
+    }
+    return value;
+  }
+
+  body(limit: number): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#read) return Promise.reject(new TypeError("the body was already read"));
+    this.#read = true;
+    const body = this.#body;
+    if (body === null) return Promise.resolve(EMPTY);
+    if (body instanceof Uint8Array) {
+      return body.length > limit ? Promise.reject(bodyTooLarge(limit)) : Promise.resolve(body);
+    }
+    return body.readAll(limit);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Hot routes on the raw path (h1/raw.ts): served from the parsed head, before Hono's router,
+ * with the same request id, metrics and error envelope the middlewares give every other route.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import type { HttpMetrics } from "./metrics.ts";
+import { errorEnvelope } from "./middleware/envelope.ts";
+import { observeRequest } from "./middleware/metrics.ts";
+import { requestIdOf } from "./middleware/request_id.ts";
+import type { RawHandler, RawRequest, RawResponse } from "./h1/raw.ts";
+import { requestTargetOf } from "./h1/request.ts";
+import { checkHeaderPairs } from "./h1/response.ts";
+import { readBody } from "./read_body.ts";
+
+/** A route served on the raw path. Build it once, not per request. */
+export interface RawRoute {
+  /** The route pattern used as the metrics label (e.g. the Hono pattern it stands for). */
+  route: string;
+  /**
+   * Serves the request; `requestId` is what `X-Request-Id` will carry. A thrown error becomes
+   * the JSON envelope (its status for an HttpError, else 500).
+   */
+  serve(req: RawRequest, requestId: string): RawResponse | Promise<RawResponse>;
+}
+
+/**
+ * The path of a request-target (`/a/b?q`) or of a URL, exactly as sent: no percent-decoding and
+ * dot segments kept, so a raw route sees what the client wrote and can refuse it.
+ * @example
+ * ```ts
+ * targetPathOf("/proxy/../x?y=1"); // "/proxy/../x"
+ * ```
+ */
+export function targetPathOf(target: string): string {
+  const start = target.charCodeAt(0) === 47 ? 0 : target.indexOf("/", target.indexOf("://") + 3);
+  if (start < 0) return "/";
+  const q = target.indexOf("?", start);
+  return target.slice(start, q < 0 ? target.length : q);
+}
+
+/** What the wrapper reports to. */
+interface RawDeps {
+  metrics: HttpMetrics;
+  log: Logger;
+}
+
+/**
+ * `route` as the connection's handler: a request id (`X-Request-Id`), metrics labelled with
+ * `route.route`, and the JSON envelope for a thrown error. Its `serve` never rejects.
+ */
+export function rawHandler(route: RawRoute, deps: RawDeps): RawHandler {
+  return {
+    async serve(req) {
+      const requestId = requestIdOf(req.header("x-request-id"));
+      const start = performance.now();
+      deps.metrics.inFlight.inc();
+      let res: RawResponse | undefined;
+      try {
+        res = await route.serve(req, requestId);
+        // Checked here so a field that cannot be written becomes the 500 envelope, not a reset.
+        checkHeaderPairs(res.headers);
+      } catch (err) {
+        if (res?.body instanceof ReadableStream) res.body.cancel().catch(() => {});
+        const { status, body } = errorEnvelope(err, requestId, deps.log, targetPathOf(req.target));
+        res = {
+          status,
+          headers: [["content-type", "application/json"]],
+          body: JSON.stringify(body),
+        };
+      } finally {
+        deps.metrics.inFlight.dec();
+      }
+      res.headers.push(["X-Request-Id", requestId]);
+      observeRequest(deps.metrics, req.method, route.route, res.status, start);
+      return res;
+    },
+  };
+}
+
+/**
+ * A fetch Request seen as a raw-path request, so a raw route can also be registered with Hono
+ * (for the requests the raw path leaves to the router).
+ * @example
+ * ```ts
+ * app.post("/proxy", async (c) => responseOf(await route.serve(rawRequestOf(c.req.raw), "rid")));
+ * ```
+ */
+export function rawRequestOf(req: Request): RawRequest {
+  return {
+    method: req.method,
+    target: requestTargetOf(req),
+    headers: [...req.headers],
+    header: (name) => req.headers.get(name),
+    body: (limit) => readBody(req, { limit }),
+  };
+}
+
+/**
+ * A raw-path answer as a fetch Response.
+ * @example
+ * ```ts
+ * responseOf({ status: 204, headers: [], body: null }).status; // 204
+ * ```
+ */
+export function responseOf(res: RawResponse): Response {
+  return new Response(res.body, { status: res.status, headers: res.headers });
+}

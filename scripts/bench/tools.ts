@@ -1,0 +1,166 @@
+/**
+ * What the benchmarks share: free ports, waiting for a port, nginx with a given server block,
+ * wrk runs and their figures, RSS readings, medians, and stopping a child.
+ * @module
+ */
+import { sleep } from "../../core/async/mod.ts";
+
+/** A loopback port free right now. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Whether `cmd` is on PATH. */
+export async function has(cmd: string): Promise<boolean> {
+  try {
+    return (await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .output()).success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves once `port` on loopback accepts a connection.
+ * @throws {Error} after `timeoutMs`
+ */
+export async function waitPort(port: number, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await sleep(50);
+    }
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+function nginxConf(prefix: string, server: string, workers: number): string {
+  return `worker_processes ${workers};
+daemon off;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  keepalive_requests 10000000;
+  ${server}
+}
+`;
+}
+
+/** Starts nginx (in the foreground, `workers` workers) with one `server` block on `port`. */
+export async function startNginx(
+  dir: string,
+  name: string,
+  server: string,
+  port: number,
+  workers = 1,
+): Promise<Deno.ChildProcess> {
+  const prefix = `${dir}/${name}`;
+  await Deno.mkdir(prefix, { recursive: true });
+  await Deno.writeTextFile(`${prefix}/nginx.conf`, nginxConf(prefix, server, workers));
+  const child = new Deno.Command("nginx", {
+    args: ["-p", prefix, "-c", `${prefix}/nginx.conf`],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitPort(port);
+  return child;
+}
+
+/** One wrk run's figures. */
+export interface WrkResult {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+}
+
+function toMs(value: string, unit: string): number {
+  const v = Number(value);
+  return unit === "us" ? v / 1000 : unit === "s" ? v * 1000 : v;
+}
+
+/** Runs `wrk -t1` against `url` with a Lua `script` and reads its figures. */
+export async function wrk(
+  url: string,
+  script: string,
+  connections: number,
+  durationS: number,
+): Promise<WrkResult> {
+  const out = await new Deno.Command("wrk", {
+    args: ["-t1", `-c${connections}`, `-d${durationS}s`, "--latency", "-s", script, url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const pct = (p: string) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(text);
+    return m ? Math.round(toMs(m[1], m[2]) * 1000) / 1000 : NaN;
+  };
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
+  const sockErr = /Socket errors: (.*)/.exec(text)?.[1] ?? "";
+  const errs = sockErr.split(",").reduce((n, part) => n + Number(/\d+/.exec(part)?.[0] ?? 0), 0);
+  return { rps: Math.round(rps), p50_ms: pct("50"), p99_ms: pct("99"), errors: non2xx + errs };
+}
+
+/** Writes a wrk Lua script that POSTs `body` as JSON, paced by `delayMs` when given. */
+export async function wrkScript(
+  dir: string,
+  name: string,
+  body: string,
+  delayMs?: number,
+): Promise<string> {
+  const path = `${dir}/${name}.lua`;
+  const lua = [
+    'wrk.method = "POST"',
+    `wrk.body = ${JSON.stringify(body)}`,
+    'wrk.headers["Content-Type"] = "application/json"',
+    ...(delayMs !== undefined ? [`function delay() return ${delayMs} end`] : []),
+  ].join("\n");
+  await Deno.writeTextFile(path, lua + "\n");
+  return path;
+}
+
+/** Resident memory of `pid` in MB (one decimal); NaN once it is gone. */
+export function rssMb(pid: number): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024 * 10) / 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The median of `xs` (NaN for none). */
+export function median(xs: number[]): number {
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** `x` rounded to three decimals. */
+export const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Sends SIGTERM to each child still running and waits for it. */
+export async function stopAll(children: Deno.ChildProcess[]): Promise<void> {
+  for (const child of children) {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await child.status;
+  }
+}

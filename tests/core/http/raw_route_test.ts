@@ -1,0 +1,253 @@
+/**
+ * Raw routes (served from the parsed head, no fetch Request or Response): the request id,
+ * metrics and error envelope every route gets, and the connection's framing on the wire:
+ * Content-Length bodies in pieces, chunked bodies, 413/400 for bodies over the limit or cut
+ * short, 100-continue, keep-alive and pipelining, streamed answers (chunked, or
+ * close-delimited for HTTP/1.0), and header fields that cannot be written (RFC 9112).
+ * @module
+ */
+import assert from "node:assert/strict";
+import { createServer, type RawRoute } from "../../../core/http/mod.ts";
+import { targetPathOf } from "../../../core/http/raw_route.ts";
+import { createLogger } from "../../../core/log/mod.ts";
+import { header, json, RawConn } from "../../support/raw_http.ts";
+
+const enc = new TextEncoder();
+const portOf = (url: string) => Number(new URL(url).port);
+
+/** A stream of three parts, each enqueued once the previous one was read. */
+function parts(): ReadableStream<Uint8Array> {
+  let n = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      await Promise.resolve();
+      if (++n > 3) ctrl.close();
+      else ctrl.enqueue(enc.encode(`part${n};`));
+    },
+  });
+}
+
+function setup(opts: { maxBodyBytes?: number } = {}) {
+  const lines: string[] = [];
+  const log = createLogger({ service: "t", sink: (l) => lines.push(l) });
+  const seen: string[] = [];
+  const route: RawRoute = {
+    route: "/fast/*",
+    async serve(req, requestId) {
+      seen.push(requestId);
+      if (req.header("x-boom")) throw new Error("kaput");
+      if (req.header("x-bad-field")) {
+        return { status: 200, headers: [["x-split", "a\r\nx-injected: 1"]], body: "no" };
+      }
+      const path = targetPathOf(req.target);
+      if (path === "/fast/stream") {
+        return { status: 200, headers: [["content-type", "text/plain"]], body: parts() };
+      }
+      if (path === "/fast/echo") {
+        const body = await req.body(Number(req.header("x-limit") ?? 1 << 20));
+        return {
+          status: 200,
+          headers: [["content-type", "application/json"]],
+          body: JSON.stringify({ len: body.length, text: new TextDecoder().decode(body) }),
+        };
+      }
+      return { status: 201, headers: [], body: "fast" };
+    },
+  };
+  const server = createServer({
+    service: "t",
+    host: "127.0.0.1",
+    port: 0,
+    log,
+    ...opts,
+    rawRoutes: (method, path) => method === "POST" && path.startsWith("/fast/") ? route : undefined,
+  });
+  server.app.post("/fast/*", (c) => c.text("hono"));
+  return { server, lines, seen };
+}
+
+const POST = (path: string, body: string, extra = "") =>
+  `POST ${path} HTTP/1.1\r\nHost: t\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
+
+Deno.test("a raw route gets the request id, metrics and the error envelope", async () => {
+  const { server, lines, seen } = setup();
+  const svc = await server.listen();
+  try {
+    const r = await fetch(`${svc.url}/fast/a?q=1`, {
+      method: "POST",
+      headers: { "x-request-id": "rid-1" },
+    });
+    assert.equal(r.status, 201);
+    assert.equal(await r.text(), "fast");
+    assert.equal(r.headers.get("x-request-id"), "rid-1");
+    assert.deepEqual(seen, ["rid-1"]);
+    const bad = await fetch(`${svc.url}/fast/b`, { method: "POST", headers: { "x-boom": "1" } });
+    assert.equal(bad.status, 500);
+    const body = await bad.json();
+    assert.equal(body.error, "internal error");
+    assert.equal(body.request_id, bad.headers.get("x-request-id"));
+    assert.match(bad.headers.get("content-type") ?? "", /application\/json/);
+    assert.ok(lines.some((l) => l.includes("unhandled error")));
+    // The raw path sees the path as sent (escapes kept); other methods go through Hono.
+    const escaped = await fetch(`${svc.url}/fast/%61`, { method: "POST" });
+    assert.equal(await escaped.text(), "fast");
+    const get = await fetch(`${svc.url}/fast/a`);
+    assert.equal(get.status, 405);
+    await get.body?.cancel();
+    const text = await (await fetch(`${svc.url}/metrics`)).text();
+    assert.match(
+      text,
+      /iatp_http_requests_total\{method="POST",route="\/fast\/\*",status="201",service="t"\} 2/,
+    );
+    assert.match(
+      text,
+      /iatp_http_requests_total\{method="POST",route="\/fast\/\*",status="500",service="t"\} 1/,
+    );
+    assert.match(
+      text,
+      /iatp_http_request_duration_seconds_count\{method="POST",route="\/fast\/\*",status="201",service="t"\} 2/,
+    );
+    assert.match(
+      text,
+      /iatp_http_requests_in_flight\{service="t"\} 1/,
+      "only /metrics itself in flight",
+    );
+  } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("a header field that cannot be written is a 500 envelope, never a split head", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  const c = await RawConn.open(portOf(svc.url));
+  try {
+    await c.write(POST("/fast/x", "", "X-Bad-Field: 1\r\n") + POST("/fast/x", ""));
+    const r = await c.read();
+    assert.equal(r?.status, 500);
+    assert.equal(header(r!, "x-injected"), undefined);
+    assert.equal(header(r!, "x-split"), undefined);
+    // The connection carries on.
+    assert.equal((await c.read())?.status, 201);
+  } finally {
+    c.close();
+    await svc.close();
+  }
+});
+
+Deno.test("raw bodies: pieces, chunked, keep-alive and pipelining on one connection", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  const c = await RawConn.open(portOf(svc.url));
+  try {
+    // A Content-Length body that arrives after the head, in two pieces.
+    await c.write("POST /fast/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello");
+    await c.write("world");
+    const r = await c.read();
+    assert.equal(r?.status, 200);
+    assert.equal(r?.framing, "length");
+    assert.deepEqual(json(r!), { len: 10, text: "helloworld" });
+    assert.equal(header(r!, "connection"), undefined);
+    // Chunked with an extension and a trailer, then two pipelined requests.
+    await c.write(
+      "POST /fast/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n" +
+        POST("/fast/echo", '{"x":1}') + POST("/fast/a", "unread"),
+    );
+    assert.deepEqual(json((await c.read())!), { len: 5, text: "abcde" });
+    assert.deepEqual(json((await c.read())!), { len: 7, text: '{"x":1}' });
+    const unread = await c.read();
+    assert.equal(unread?.status, 201, "a body the route never read is skipped");
+    assert.equal(unread?.body, "fast");
+    await c.write(POST("/fast/echo", "again"));
+    assert.deepEqual(json((await c.read())!), { len: 5, text: "again" });
+  } finally {
+    c.close();
+    await svc.close();
+  }
+});
+
+Deno.test("raw bodies over the limit are 413, cut short are 400, and 100-continue is sent", async () => {
+  const { server } = setup({ maxBodyBytes: 10 });
+  const svc = await server.listen();
+  const port = portOf(svc.url);
+  try {
+    // Declared over the connection's limit: refused before a byte is read.
+    const a = await RawConn.open(port);
+    await a.write("POST /fast/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n");
+    const big = await a.read();
+    assert.equal(big?.status, 413);
+    assert.equal(json(big!).limit_bytes, 10);
+    a.close();
+    // Over the route's own (lower) limit, already buffered.
+    const b = await RawConn.open(port);
+    await b.write(POST("/fast/echo", "123456", "X-Limit: 4\r\n"));
+    assert.equal((await b.read())?.status, 413);
+    b.close();
+    // Chunked past the limit.
+    const d = await RawConn.open(port);
+    await d.write(
+      "POST /fast/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n",
+    );
+    assert.equal((await d.read())?.status, 413);
+    d.close();
+    // Ends early.
+    const e = await RawConn.open(port);
+    await e.write("POST /fast/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\nabcd");
+    await e.closeWrite();
+    const short = await e.read();
+    assert.equal(short?.status, 400);
+    assert.match(String(json(short!).error), /ended early/);
+    e.close();
+    // Broken chunk framing: 400, then the connection closes.
+    const f = await RawConn.open(port);
+    await f.write(
+      "POST /fast/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    );
+    assert.equal((await f.read())?.status, 400);
+    assert.ok(await f.closed());
+    f.close();
+    // 100-continue comes when the route reads the body.
+    const g = await RawConn.open(port);
+    await g.write(
+      "POST /fast/echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    );
+    assert.equal((await g.readInterim())?.status, 100);
+    await g.write("hello");
+    assert.deepEqual(json((await g.read())!), { len: 5, text: "hello" });
+    g.close();
+  } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("a streamed raw answer is chunked for HTTP/1.1 and close-delimited for HTTP/1.0", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  try {
+    const c = await RawConn.open(portOf(svc.url));
+    await c.write(POST("/fast/stream", "") + POST("/fast/a", ""));
+    const s = await c.read();
+    assert.equal(s?.framing, "chunked");
+    assert.equal(s?.body, "part1;part2;part3;");
+    assert.equal((await c.read())?.status, 201, "the connection carries on after the stream");
+    c.close();
+    const old = await RawConn.open(portOf(svc.url));
+    await old.write("POST /fast/stream HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+    const r = await old.read();
+    assert.equal(r?.framing, "close");
+    assert.equal(r?.body, "part1;part2;part3;");
+    assert.ok(await old.closed());
+    old.close();
+  } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("targetPathOf reads the path exactly as sent: escapes and dot segments kept", () => {
+  assert.equal(targetPathOf("http://h:1/proxy?x=%41"), "/proxy");
+  assert.equal(targetPathOf("/proxy/a/b"), "/proxy/a/b");
+  assert.equal(targetPathOf("http://[::1]:1/"), "/");
+  assert.equal(targetPathOf("/prox%79"), "/prox%79");
+  assert.equal(targetPathOf("/proxy/../x?y"), "/proxy/../x");
+});
