@@ -38,8 +38,10 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
       publisher = relayUrl
         ? new RelayClient({ url: relayUrl, token: creds.token("demo"), log: logFor("demo") })
         : undefined;
+      // Ids unique per run (`demo-<start time>-<n>`): policy decides each tx_id once, ever.
+      const run = Date.now().toString(36);
       let n = 0;
-      const steps = demoSteps({ relay: publisher, ...sidecars }, () => ++n);
+      const steps = demoSteps({ relay: publisher, ...sidecars }, () => `${run}-${++n}`);
       demo = runDemoTraffic(steps, config.demo_interval, logFor("demo"));
     }
   } catch (err) {
@@ -59,10 +61,7 @@ function accessLines(mesh: Mesh): string[] {
   const file = (name: string) => `${c.dir}/${name}.token`;
   const lines = [`Credentials (0600 files in ${c.dir}; services verify them with issuer.pub):`];
   if (mesh.urls.dashboard) {
-    lines.push(
-      `  Dashboard login: ${mesh.urls.dashboard}/login#token=${c.token("viewer")}`,
-      `  Viewer credential (dashboard:view subscribe:*): ${file("viewer")}`,
-    );
+    lines.push(`  Viewer credential (dashboard:view subscribe:*): ${file("viewer")}`);
   }
   lines.push(`  Admin credential (every scope): ${file("admin")}`);
   if (mesh.urls.relay) {
@@ -86,10 +85,16 @@ function banner(mesh: Mesh, demo: boolean): string {
     "action",
   ];
   const rows = order.filter((n) => mesh.urls[n]).map((n) => `  ${n.padEnd(18)}${mesh.urls[n]}`);
+  const login = mesh.urls.dashboard
+    ? [
+      `  Dashboard login: ${mesh.urls.dashboard}/login#token=${mesh.credentials.token("viewer")}`,
+      "",
+    ]
+    : [];
   return [
     "iatp up: the mesh is running; every service-to-service call carries a credential.",
     "",
-    ...(mesh.urls.dashboard ? [`  Open the dashboard: ${mesh.urls.dashboard}`, ""] : []),
+    ...login,
     ...rows,
     "",
     ...accessLines(mesh),

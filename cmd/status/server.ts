@@ -109,8 +109,8 @@ function dashboardLink(
       signing: config.signing === "iatp" ? "iatp" : "upstream",
     },
     router,
-    pollTimeoutSecs: config.polling_timeout_secs,
-    backoffMs: config.polling_backoff_secs * 1000,
+    pollTimeoutSecs: Math.round(config.polling_timeout / 1000),
+    backoffMs: config.polling_backoff,
     reportAttempts: config.report_attempts,
     log,
     onResult,
@@ -180,7 +180,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       relay?.publish("action.results", { ...ident, type: cmd.type, ...r });
     })
     : undefined;
-  monitor.start(config.metrics_interval_secs * 1000);
+  monitor.start(config.metrics_interval);
   const svc = await server.listen();
   link?.start();
   return {

@@ -12,10 +12,10 @@ Deno.test("iatp action --help lists the Stavily keys with their env names", asyn
   assert.equal(r.code, 0, r.stderr);
   for (
     const name of [
-      "IATP_AGENT_ID",
-      "IATP_API_BASE_URL",
-      "IATP_AGENT_MAX_CONCURRENT_TASKS",
-      "IATP_HEALTH_PORT",
+      "IATP_ACTION_AGENT_ID",
+      "IATP_ACTION_API_BASE_URL",
+      "IATP_ACTION_AGENT_MAX_CONCURRENT_TASKS",
+      "IATP_ACTION_HEALTH_PORT",
     ]
   ) {
     assert.match(r.stdout, new RegExp(name));
@@ -41,11 +41,13 @@ Deno.test("iatp action: config errors exit 2 naming the key, with no stack trace
     assert.equal(r.code, 2);
     assert.match(r.stderr, /api\.base_url .*https URL \(TLS\) when agent\.environment is prod/);
     noStack(r.stderr);
-    r = await runIatp(["action", "--config", prod], { env: { IATP_AGENT_POLL_INTERVAL: "often" } });
+    r = await runIatp(["action", "--config", prod], {
+      env: { IATP_ACTION_AGENT_POLL_INTERVAL: "often" },
+    });
     assert.equal(r.code, 2);
     assert.match(
       r.stderr,
-      /agent\.poll_interval \(env IATP_AGENT_POLL_INTERVAL\): expected a duration/,
+      /agent\.poll_interval \(env IATP_ACTION_AGENT_POLL_INTERVAL\): expected a duration/,
     );
   } finally {
     await dir.remove();

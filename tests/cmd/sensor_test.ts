@@ -5,8 +5,8 @@ import { runIatp, tempDir } from "../helpers.ts";
 Deno.test("iatp sensor --help lists the sensor keys", async () => {
   const r = await runIatp(["sensor", "--help"]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /IATP_SENSOR_DEDUP_WINDOW/);
-  assert.match(r.stdout, /IATP_RELAY_URL/);
+  assert.match(r.stdout, /IATP_SENSOR_SENSOR_DEDUP_WINDOW/);
+  assert.match(r.stdout, /IATP_SENSOR_RELAY_URL/);
 });
 
 Deno.test("iatp sensor: bad trigger list, missing relay and bad duration exit 2 naming the key", async () => {
@@ -25,10 +25,13 @@ Deno.test("iatp sensor: bad trigger list, missing relay and bad duration exit 2 
     assert.equal(r.code, 2);
     assert.match(r.stderr, /relay\.url .*a relay URL when sensor\.publish_to is relay/);
     r = await runIatp(["sensor", "--config", noRelay], {
-      env: { IATP_RELAY_URL: "http://127.0.0.1:9", IATP_SENSOR_DEDUP_WINDOW: "1 hour" },
+      env: {
+        IATP_SENSOR_RELAY_URL: "http://127.0.0.1:9",
+        IATP_SENSOR_SENSOR_DEDUP_WINDOW: "1 hour",
+      },
     });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /sensor\.dedup_window \(env IATP_SENSOR_DEDUP_WINDOW\)/);
+    assert.match(r.stderr, /sensor\.dedup_window \(env IATP_SENSOR_SENSOR_DEDUP_WINDOW\)/);
     assert.doesNotMatch(r.stderr, /^\s+at .+:\d+:\d+/m);
   } finally {
     await dir.remove();

@@ -119,7 +119,7 @@ function commands(dir: string, relayUrl: string, configs: { sensor: string; acti
   return {
     policy: ["policy", "--port", "0"],
     audit: ["audit", "--port", "0", "--db", join(dir, "audit.db")],
-    dashboard: ["dashboard", "--port", "0", "--relay", relayUrl],
+    dashboard: ["dashboard", "--port", "0", "--relay-url", relayUrl],
     sidecar: ["sidecar", "--port", "0"],
     sensor: ["sensor", "--config", configs.sensor],
     action: ["action", "--config", configs.action],
