@@ -6,7 +6,8 @@
  * credentials made under `<data_dir>/credentials/` (see core/mesh).
  * @module
  */
-import { UsageError } from "../core/errors/mod.ts";
+import type { SourceMap } from "../core/config/mod.ts";
+import { ConfigError, UsageError } from "../core/errors/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/mod.ts";
 import type { Command } from "./command.ts";
@@ -106,6 +107,15 @@ function banner(mesh: Mesh, demo: boolean): string {
   ].join("\n");
 }
 
+/** A busy port's error with the source of its value: its own setting, or `--base-port`. */
+function withPortSource(err: unknown, sources: SourceMap): unknown {
+  if (!(err instanceof ConfigError) || err.source.kind !== "default") return err;
+  const own = sources.get(err.key);
+  const source = own?.kind !== "default" ? own : sources.get("base_port");
+  if (!source || source.kind === "default") return err;
+  return new ConfigError(err.key, source, err.expected, err.found, { cause: err });
+}
+
 /** The up command. */
 export const command: Command & { spec: typeof spec; start: typeof start } = {
   spec,
@@ -119,7 +129,9 @@ export const command: Command & { spec: typeof spec; start: typeof start } = {
     }
     if (loaded.config.services.length === 0) throw new UsageError("--services: nothing to start");
     const log = createLogger({ service: "up", level: loaded.config.log_level });
-    const mesh = await start(loaded.config);
+    const mesh = await start(loaded.config).catch((err) => {
+      throw withPortSource(err, loaded.sources);
+    });
     print(banner(mesh, loaded.config.demo));
     log.info("listening", { url: mesh.url, urls: mesh.urls });
     return await runUntilStopped(mesh, log);

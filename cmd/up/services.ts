@@ -15,7 +15,34 @@ import * as relay from "../relay.ts";
 import * as sensor from "../sensor.ts";
 import * as sidecar from "../sidecar.ts";
 import { startDemoAgent, type UpCredentials } from "../../core/mesh/mod.ts";
-import { portOf, type UpConfig } from "./config.ts";
+import { ConfigError } from "../../core/errors/mod.ts";
+import { portOf, type UpConfig, type UpPort } from "./config.ts";
+
+/** The port setting of each service `up` starts. */
+const PORT_OF: Record<string, UpPort> = {
+  relay: "relay_port",
+  audit: "audit_port",
+  policy: "policy_port",
+  dashboard: "dashboard_port",
+  "demo-agent": "agent_port",
+  sidecar: "sidecar_port",
+  "sidecar-untrusted": "untrusted_sidecar_port",
+  sensor: "sensor_port",
+  action: "action_port",
+};
+
+/** A port already in use, named by service and setting (`iatp up` puts in the source). */
+function busyPort(config: UpConfig, service: string, err: Error): Error {
+  const key = PORT_OF[service];
+  if (!key) return err;
+  return new ConfigError(
+    key,
+    { kind: "default" },
+    "a port no other process listens on (or another --base-port)",
+    `${config.host}:${portOf(config, key)}, the ${service} port, already in use`,
+    { cause: err },
+  );
+}
 
 /** What every start helper shares. */
 export interface UpContext {
@@ -63,7 +90,9 @@ export class MeshRun {
       logFor,
       urls: this.#urls,
       run: async (name, f) => {
-        const svc = await f();
+        const svc = await f().catch((err) => {
+          throw err instanceof Deno.errors.AddrInUse ? busyPort(config, name, err) : err;
+        });
         svc.failed.then((err) => this.#failed.resolve(new Error(`${name} failed`, { cause: err })));
         this.#started.push(svc);
         this.#urls[name] = svc.url;

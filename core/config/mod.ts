@@ -41,6 +41,7 @@ export {
   type Leaf,
 } from "./leaves.ts";
 export { secretShape } from "./pick.ts";
+export { explainStartFailure, type StartContext } from "./explain.ts";
 export type { ExpandOptions } from "./expand.ts";
 export {
   bool,
