@@ -77,6 +77,11 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import("./systemd.ts").then((m) => m.systemdCommand(COMMANDS)),
   },
   {
+    name: "config",
+    summary: "show a command's effective configuration and sources; check a config file",
+    load: () => import("./config.ts").then((m) => m.configCommand(COMMANDS)),
+  },
+  {
     name: "up",
     summary: "run the whole mesh with a demo agent in one process",
     load: () => import("./up.ts").then((m) => m.command),

@@ -135,6 +135,8 @@ function filePaths(values: Iterable<string>): string[] {
 /** Paths given to `--config` in an argv. */
 function configPaths(args: string[]): string[] {
   const out: string[] = [];
+  // `iatp config check <command> FILE`: the file is a positional argument.
+  if (args[0] === "check" && args.length === 3) out.push(args[2]);
   args.forEach((a, i) => {
     if (a === "--config" && i + 1 < args.length) out.push(args[i + 1]);
     else if (a.startsWith("--config=")) out.push(a.slice("--config=".length));

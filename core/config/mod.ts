@@ -42,6 +42,7 @@ export {
 } from "./leaves.ts";
 export { secretShape } from "./pick.ts";
 export { explainStartFailure, type StartContext } from "./explain.ts";
+export { getIn } from "./file.ts";
 export type { ExpandOptions } from "./expand.ts";
 export {
   bool,

@@ -17,6 +17,7 @@ const VISIBLE = [
   "token",
   "plugin",
   "systemd",
+  "config",
   "up",
   "version",
   "help",
