@@ -4,13 +4,13 @@
  * to check a ledger offline or live.
  * @module
  */
-import { dirname } from "node:path";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
 import {
   DATA_DIR,
   defineConfig,
   duration,
+  ensureParentDir,
   type Infer,
   int,
   path,
@@ -47,7 +47,7 @@ import {
 } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/mod.ts";
-import { verifyCommand } from "./audit/verify.ts";
+import { verifyCommand, verifySpec } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 
 /** The audit service's configuration. */
@@ -186,7 +186,7 @@ async function signingKey(config: AuditConfig): Promise<Ed25519KeyPair> {
       "neither",
     );
   }
-  if (!pg) await Deno.mkdir(dirname(config.db), { recursive: true });
+  if (!pg) await ensureParentDir(config.db);
   return await loadSigningKey({
     seedBase64: resolveSecretSetting("signing_key", config.signing_key),
     keyFile: config.key_file ?? `${config.db}.key`,
@@ -247,4 +247,6 @@ export const command = {
   ...service,
   run: (argv: string[]) =>
     argv[0] === "verify" ? verifyCommand.run(argv.slice(1)) : service.run(argv),
+  grants: (argv: string[]) =>
+    argv[0] === "verify" ? verifySpec.grants(argv.slice(1)) : spec.grants(argv),
 };

@@ -115,6 +115,15 @@ printed: errors and \`iatp config show\` give only its length, \`(secret, 23 cha
 came from; \`iatp config check <command> FILE\` loads a file without starting anything (exit 0,
 or 2 with the error).
 
+Paths just work: every PATH setting, the config file (by \`--config\` or
+\`IATP_<COMMAND>_CONFIG\`), \`file:PATH\` credentials, \`sqlite:PATH\` stores and the folders
+\`iatp plugin\` and \`iatp systemd --all\` take are granted by the launchers (\`scripts/iatp\` and
+the container image's), each path alone and only with the access it needs (read, or read and
+write). The launcher learns them from \`iatp __grants <command> [args...]\`, which reads the same
+settings with read-only rights and starts nothing (about 90 ms per start). A path the program
+still may not use is reported as \`permission denied: may not read PATH\`, exit 2; allow more with
+\`IATP_ALLOW_READ\` / \`IATP_ALLOW_WRITE\` (comma-separated; a granted path cannot hold a comma).
+
 Names of the systems a command replaces (the IATP sidecars' \`IATP_*\`, the TryDirect status
 panel's \`AGENT_ID\`, \`AGENT_TOKEN\`, \`DASHBOARD_URL\`, ...) are read by that command only, after
 its own variable; they are listed under each command. No variable is read by two commands.

@@ -72,6 +72,12 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import("./plugin_host.ts").then((m) => m.command),
   },
   {
+    name: "__grants",
+    summary: "internal: the paths a command line names, for the launchers",
+    hidden: true,
+    load: () => import("./grants.ts").then((m) => m.grantsCommand(COMMANDS)),
+  },
+  {
     name: "systemd",
     summary: "print or write hardened systemd units per subcommand",
     load: () => import("./systemd.ts").then((m) => m.systemdCommand(COMMANDS)),

@@ -4,6 +4,7 @@
  * scripts/iatp reads the same file.
  * @module
  */
+import type { PathGrant } from "../core/config/mod.ts";
 import tableText from "./permissions.txt" with { type: "text" };
 
 /** One subcommand's Deno permission flags, placeholders unexpanded. */
@@ -154,6 +155,8 @@ export interface LaunchRequest {
   env: Record<string, string>;
   layout: Layout;
   table?: PermissionTable;
+  /** The paths `iatp __grants` found in the argv and environment (write includes read). */
+  grants?: readonly PathGrant[];
 }
 
 /**
@@ -174,6 +177,10 @@ export function launchFlags(req: LaunchRequest): string[] {
     ...configPaths(req.args),
     ...filePaths(req.args),
     ...filePaths(visible),
+    ...(req.grants ?? []).map((g) => g.path),
   ]);
-  return extendFlag(flags, "write", list(req.env.IATP_ALLOW_WRITE));
+  return extendFlag(flags, "write", [
+    ...list(req.env.IATP_ALLOW_WRITE),
+    ...(req.grants ?? []).filter((g) => g.access === "write").map((g) => g.path),
+  ]);
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { fileRefGrants, type PathGrant } from "../core/config/mod.ts";
 import { CheckFailedError, errorMessage, UsageError } from "../core/errors/mod.ts";
 import {
   isExternal,
@@ -44,8 +45,7 @@ Flags:
   --kind KIND      init: trigger (default), action or output
   --id ID          init: the plugin id (lowercase letters, digits, -)
 
-Reading a plugin folder outside the checkout needs IATP_ALLOW_READ=<dir>, writing a key or a
-signature outside the data folder IATP_ALLOW_WRITE=<dir> (scripts/iatp).`;
+The launchers grant exactly the folder and files named here (DIR, --key, --out, file: keys).`;
 
 function parseJson(flag: string, text: string | undefined): unknown {
   if (text === undefined) return undefined;
@@ -201,9 +201,35 @@ async function init(dir: string, kindFlag: string | undefined, idFlag: string | 
 
 const VERBS = ["init", "validate", "run", "keygen", "sign", "verify"];
 
+/**
+ * The paths a plugin command line names: the plugin folder (written by init and sign, read
+ * otherwise), the signing key, a new key pair, trusted key files. A line that does not parse
+ * names nothing (the command reports it).
+ */
+function pluginGrants(argv: string[]): PathGrant[] {
+  let parsed;
+  try {
+    parsed = parse(argv);
+  } catch {
+    return [];
+  }
+  const { values, positionals: [verb, dir] } = parsed;
+  const out: PathGrant[] = [];
+  if (verb === "keygen" && values.out) {
+    out.push({ path: values.out, access: "write" }, { path: `${values.out}.pub`, access: "write" });
+  }
+  if (dir && verb !== "keygen") {
+    out.push({ path: dir, access: verb === "init" || verb === "sign" ? "write" : "read" });
+  }
+  if (values.key) out.push({ path: values.key, access: "read" });
+  for (const k of values["trusted-keys"] ?? []) out.push(...fileRefGrants(k));
+  return out;
+}
+
 /** The plugin command. */
 export const command: Command = {
   usage: () => USAGE,
+  grants: pluginGrants,
   async run(argv) {
     const { values, positionals } = parse(argv);
     if (values.help) {

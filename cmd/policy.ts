@@ -3,7 +3,7 @@
  * `--relay-url`) the exactly-once decision loop on `access.intent` -> `access.decision` + ledger.
  * @module
  */
-import { dirname } from "node:path";
+import { ensureParentDir } from "../core/config/mod.ts";
 import { fileURLToPath } from "node:url";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
@@ -162,7 +162,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
   let state: DecisionState | undefined;
   let relay: RelayClient | undefined;
   if (config.relay_url) {
-    await Deno.mkdir(dirname(config.state_db), { recursive: true });
+    await ensureParentDir(config.state_db);
     state = new DecisionState(config.state_db, config.max_decided);
     relay = new RelayClient({ url: config.relay_url, token: relayToken, log });
     bridge = new DecisionBridge({

@@ -187,7 +187,19 @@ function renderUnit(name: string, opts: UnitOptions): string {
 
 /** The systemd command over the subcommand table `commands`. */
 export function systemdCommand(commands: readonly CommandEntry[]): Command {
-  return { usage: () => USAGE, run: (argv) => runSystemd(commands, argv) };
+  return {
+    usage: () => USAGE,
+    run: (argv) => runSystemd(commands, argv),
+    // --all DIR: the units are written there.
+    grants(argv) {
+      try {
+        const dir = parseFlags(argv).all;
+        return dir ? [{ path: dir, access: "write" }] : [];
+      } catch {
+        return [];
+      }
+    },
+  };
 }
 
 /** The parsed flags of `iatp systemd`, checked. */

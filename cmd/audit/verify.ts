@@ -24,7 +24,7 @@ import type { Command } from "../command.ts";
 import { print } from "../shared.ts";
 
 /** The verify sub-verb's configuration. */
-const verifySpec = defineConfig({
+export const verifySpec = defineConfig({
   command: "audit verify",
   summary: "Verify a ledger: --db recomputes a database offline; --url checks a live log's " +
     "signed checkpoint and its consistency with the last one seen.",
@@ -43,6 +43,7 @@ const verifySpec = defineConfig({
       help: "where --url remembers the last checkpoint it saw",
       default: `${DATA_DIR}/audit-monitor.json`,
       access: "write",
+      siblings: [".tmp"], // written beside it, then renamed over it
     }),
     vkey: str({ help: "expected signer key (C2SP vkey); default the stored/remembered one" }),
     timeout: duration({ help: "HTTP timeout for --url", default: 10_000, min: 1 }),

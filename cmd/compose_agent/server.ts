@@ -3,7 +3,7 @@
  * signed routes, watchdog and relay events.
  * @module
  */
-import { dirname } from "node:path";
+import { ensureParentDir } from "../../core/config/mod.ts";
 import type { Counter } from "../../core/metrics/mod.ts";
 import {
   BODY_SIGNING_WARNING,
@@ -87,7 +87,7 @@ function openDocker(config: ComposeAgentConfig, log: Logger) {
 
 async function openReplay(config: ComposeAgentConfig): Promise<ReplayStore> {
   if (config.replay_db !== ":memory:") {
-    await Deno.mkdir(dirname(config.replay_db), { recursive: true });
+    await ensureParentDir(config.replay_db);
   }
   return new ReplayStore({
     path: config.replay_db,
