@@ -37,3 +37,33 @@ Deno.test("iatp sensor: bad trigger list, missing relay and bad duration exit 2 
     await dir.remove();
   }
 });
+
+Deno.test("iatp sensor: an unknown plugin or a config its manifest refuses fails at start", async () => {
+  const dir = await tempDir();
+  try {
+    const env = { IATP_DATA_DIR: dir.path };
+    const unknown = await writeConfig(dir.path, "unknown.yaml", {
+      agent: { id: "s1" },
+      relay: { url: "http://127.0.0.1:9" },
+      sensor: { triggers: [{ plugin_id: "no-such-plugin", interval: "1s" }] },
+    });
+    let r = await runIatp(["sensor", "--config", unknown], { env });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /config error: sensor\.triggers \(.*unknown\.yaml:\d+\): .*triggers\[0\] \(no-such-plugin\): .*not installed/,
+    );
+    const bad = await writeConfig(dir.path, "bad.yaml", {
+      agent: { id: "s1" },
+      relay: { url: "http://127.0.0.1:9" },
+      sensor: {
+        triggers: [{ plugin_id: "cpu-monitor", interval: "1s", config: { threshold: 200 } }],
+      },
+    });
+    r = await runIatp(["sensor", "--config", bad], { env });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /sensor\.triggers .*triggers\[0\] \(cpu-monitor\): .*threshold/);
+  } finally {
+    await dir.remove();
+  }
+});
