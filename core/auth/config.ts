@@ -26,6 +26,7 @@ export function meshAuthFields() {
     auth_revoked: list({
       help: "credential ids (jti) refused even when valid, or file:PATH of ids (re-read on change)",
       default: [],
+      fileRef: true,
     }),
     insecure: bool({
       help: "allow listening beyond loopback with no credentials (development only)",
