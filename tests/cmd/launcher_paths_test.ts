@@ -5,7 +5,7 @@
  * told in iatp's terms.
  */
 import assert from "node:assert/strict";
-import { ROOT, runIatp, startIatpService, tempDir } from "../helpers.ts";
+import { ROOT, runIatp, spawnIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
 
 Deno.test("audit --db, relay --store sqlite: and IATP_RELAY_CONFIG outside the checkout", async () => {
   const dir = await tempDir();
@@ -100,6 +100,28 @@ Deno.test("a path that is still denied is reported in iatp's terms, exit 2", asy
     );
     assert.match(stderr, new RegExp(`IATP_ALLOW_READ=${dir.path}/x\\.db`));
     assert.doesNotMatch(stderr, /--allow-read|--allow-write/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("up --data-dir anywhere: the mesh's files go there", async () => {
+  const dir = await tempDir();
+  try {
+    const data = `${dir.path}/up data`;
+    const up = spawnIatp(
+      ["up", "--data-dir", data, "--base-port", "0", "--no-demo", "--services", "relay,audit"],
+      { cwd: dir.path },
+    );
+    try {
+      await waitFor(() => up.stdout().includes("Ctrl-C stops everything."), 60_000, "the banner");
+    } finally {
+      const status = await up.stop("SIGINT");
+      assert.equal(status.code, 0, up.stderr());
+    }
+    assert.ok(Deno.statSync(`${data}/audit.db`).isFile);
+    assert.ok(Deno.statSync(`${data}/credentials/admin.token`).isFile);
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["up data"]);
   } finally {
     await dir.remove();
   }
