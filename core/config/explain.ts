@@ -1,7 +1,7 @@
 /**
  * Start-up failures told in the configuration's terms: a ConfigError raised while starting (where
- * the value's origin is not known) gets the true source of its setting, and a port already in use
- * names the setting, the address and the port.
+ * the value's origin is not known) gets the true source of its setting, a port already in use
+ * names the setting, the address and the port, and a missing file names the setting that named it.
  * @module
  */
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
@@ -32,7 +32,31 @@ export function explainStartFailure(err: unknown, ctx: StartContext): unknown {
     return err;
   }
   if (err instanceof Deno.errors.AddrInUse) return busyPort(err, ctx) ?? err;
+  if (err instanceof Deno.errors.NotFound) return missingFile(err, ctx) ?? err;
   return err;
+}
+
+/** The path a Deno file error names (`... (os error 2): readfile '/x/y'`). */
+function pathOf(err: Error): string | undefined {
+  return /: \w+ '([^']+)'$/.exec(err.message.split("\n")[0])?.[1];
+}
+
+/** A ConfigError for the path setting whose file does not exist, when one names it. */
+function missingFile(err: Error, ctx: StartContext): ConfigError | undefined {
+  const missing = pathOf(err);
+  if (missing === undefined) return undefined;
+  const leaf = ctx.leaves.find((l) => {
+    const value = getIn(ctx.config, l.path);
+    return value !== undefined && (l.field.grants?.(value) ?? []).some((g) => g.path === missing);
+  });
+  if (!leaf) return undefined;
+  return new ConfigError(
+    leaf.key,
+    ctx.sources.get(leaf.key) ?? { kind: "default" },
+    "an existing file",
+    `${missing}: no such file`,
+    { cause: err },
+  );
 }
 
 /** A ConfigError for the listen port that is taken, when the config has one that is set. */

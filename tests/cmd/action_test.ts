@@ -87,3 +87,24 @@ Deno.test("action command: start/resolve in-process (as `iatp up` does), health 
     await dir.remove();
   }
 });
+
+Deno.test("iatp action: a file a setting names that does not exist is a config error", async () => {
+  const dir = await tempDir();
+  try {
+    const cfg = await writeConfig(dir.path, "tls.yaml", {
+      agent: { id: "a1" },
+      api: { base_url: "https://127.0.0.1:9" },
+      security: { tls: { ca_file: `${dir.path}/none/ca.pem` }, auth: { api_key: "k-123456" } },
+      health: { port: 0 },
+    });
+    const r = await runIatp(["action", "--config", cfg], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /config error: security\.tls\.ca_file \(.*tls\.yaml:\d+\): expected an existing file, found .*ca\.pem: no such file/,
+    );
+    noStack(r.stderr);
+  } finally {
+    await dir.remove();
+  }
+});
