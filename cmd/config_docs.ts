@@ -128,6 +128,14 @@ Names of the systems a command replaces (the IATP sidecars' \`IATP_*\`, the TryD
 panel's \`AGENT_ID\`, \`AGENT_TOKEN\`, \`DASHBOARD_URL\`, ...) are read by that command only, after
 its own variable; they are listed under each command. No variable is read by two commands.
 
+Earlier names that configured more than one command are not read any more, since keeping them
+would let one variable set two commands: \`IATP_CONFIG\` (read by sidecar, sensor and action),
+the agents' \`IATP_<SECTION>_<KEY>\` (now \`IATP_SENSOR_...\` and \`IATP_ACTION_...\`), the
+sidecar's \`IATP_RELAY_URL\`, \`IATP_RELAY_TOKEN\`, \`IATP_AUDIT_URL\` and \`IATP_AUDIT_TOKEN\` (in
+the relay's and the audit service's namespaces; now \`IATP_SIDECAR_...\`), and the compose-agent's
+\`AGENT_ID\`, \`AGENT_TOKEN\`, \`DEPLOYMENT_HASH\` and \`VAULT_*\` (the status agent's; now
+\`IATP_COMPOSE_AGENT_...\`). Other earlier names are listed under each command as deprecated.
+
 Variables every command reads:
 
 | Name | Meaning |

@@ -4,6 +4,7 @@
  * @module
  */
 import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/mod.ts";
+import { DATA_DIR, ensureDir } from "../../core/config/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
@@ -180,6 +181,8 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       relay?.publish("action.results", { ...ident, type: cmd.type, ...r });
     })
     : undefined;
+  // The data folder is this agent's own (the default disk_path): made when missing.
+  if (config.disk_path === DATA_DIR) await ensureDir(DATA_DIR);
   monitor.start(config.metrics_interval);
   const svc = await server.listen();
   link?.start();

@@ -16,8 +16,21 @@ import { dirname } from "node:path";
  * @throws {Error} any failure other than a denied permission, with the cause
  */
 export async function ensureParentDir(file: string): Promise<void> {
+  await ensureDir(dirname(file));
+}
+
+/**
+ * Creates folder `dir` (and its parents) unless it exists; a folder this process may not write
+ * is left alone, as in {@linkcode ensureParentDir}.
+ * @example
+ * ```ts
+ * await ensureDir(DATA_DIR);
+ * ```
+ * @throws {Error} any failure other than a denied permission, with the cause
+ */
+export async function ensureDir(dir: string): Promise<void> {
   try {
-    await Deno.mkdir(dirname(file), { recursive: true });
+    await Deno.mkdir(dir, { recursive: true });
   } catch (err) {
     if (err instanceof Deno.errors.NotCapable) return;
     throw err;

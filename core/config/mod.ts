@@ -43,7 +43,7 @@ export {
 export { secretShape } from "./pick.ts";
 export { explainStartFailure, type StartContext } from "./explain.ts";
 export { getIn } from "./file.ts";
-export { ensureParentDir } from "./folder.ts";
+export { ensureDir, ensureParentDir } from "./folder.ts";
 export type { ExpandOptions } from "./expand.ts";
 export {
   bool,
