@@ -137,9 +137,9 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
   ]);
   const configEnv = `${envPrefix}CONFIG`;
   const options = flagOptions(all);
-  const aliasKeys = new Set(all.flatMap((l) => l.aliases.filter((a) => a.via === "key")).map((a) =>
-    a.name
-  ));
+  const aliasKeys = new Set(
+    all.flatMap((l) => l.aliases.filter((a) => a.via === "key")).map((a) => a.name),
+  );
 
   const validate = (leaf: Leaf, raw: unknown, source: ConfigSource): unknown => {
     const value = leaf.field.coerce(raw);
@@ -193,7 +193,13 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
       : flags.help
       ? undefined
       : env(configEnv);
-    const rules: FileRules = { tolerated, aliases: aliasKeys, ignored: [], expand: spec.expand, env };
+    const rules: FileRules = {
+      tolerated,
+      aliases: aliasKeys,
+      ignored: [],
+      expand: spec.expand,
+      env,
+    };
     let file: FileLayer | undefined;
     try {
       file = configPath && !flags.help ? loadFile(configPath, spec.fields, read, rules) : undefined;

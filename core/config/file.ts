@@ -208,4 +208,3 @@ function checkUnknownKeys(map: YAMLMap, shape: Shape, prefix: string[], ctx: Key
     }
   }
 }
-

@@ -53,14 +53,11 @@ export {
   type Field,
   type FieldOptions,
   fileRefGrants,
-  formatBytes,
-  formatDuration,
   type Infer,
   int,
   list,
   num,
   oneOf,
-  parseDuration,
   path,
   type PathAccess,
   type PathGrant,
@@ -72,3 +69,4 @@ export {
   url,
 } from "./fields.ts";
 export type { EnvReader } from "./file.ts";
+export { formatBytes, formatDuration, parseDuration } from "./units.ts";
