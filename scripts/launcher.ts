@@ -53,6 +53,18 @@ async function namedPaths(deno: string, argv: string[]): Promise<PathGrant[]> {
   });
 }
 
+/** The paths to grant `name`: what its line names; for `config show|check`, read-only. */
+async function grantsOf(deno: string, name: string, argv: string[]): Promise<PathGrant[]> {
+  if (!PERMISSIONS.has(name) || name === "__grants") return [];
+  if (name !== "config") return await namedPaths(deno, argv);
+  const [, verb, target, ...rest] = argv;
+  if (target === undefined) return [];
+  const line = verb === "check" && rest.length === 1
+    ? [target, "--config", rest[0]]
+    : [target, ...rest];
+  return (await namedPaths(deno, line)).map((g) => ({ path: g.path, access: "read" as const }));
+}
+
 async function launch(argv: string[]): Promise<number> {
   const env = Deno.env.toObject();
   const data = env.IATP_DATA_DIR;
@@ -63,7 +75,7 @@ async function launch(argv: string[]): Promise<number> {
     : ["--version", "-V"].includes(argv[0])
     ? "version"
     : argv[0];
-  const grants = PERMISSIONS.has(name) && name !== "__grants" ? await namedPaths(deno, argv) : [];
+  const grants = await grantsOf(deno, name, argv);
   let flags: string[];
   try {
     const layout = { root: ROOT, data, deno };

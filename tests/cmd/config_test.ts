@@ -57,6 +57,22 @@ Deno.test("config check: exit 0 for a file that loads, 2 naming the key and line
   }
 });
 
+Deno.test("config show reads the files the command's line names (a sidecar manifest)", async () => {
+  const dir = await tempDir();
+  try {
+    const manifest = `${dir.path}/manifest.yaml`;
+    await Deno.writeTextFile(manifest, "agent_id: from-manifest\n");
+    const r = await runIatp(["config", "show", "sidecar", "--manifest", manifest], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const row = r.stdout.split("\n").find((l) => l.startsWith("agent_id "));
+    assert.match(row ?? "", new RegExp(`"from-manifest" +# ${manifest}$`));
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("no env var is read by two commands", async () => {
   const readers = new Map<string, string[]>();
   for (const entry of COMMANDS) {
