@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../cmd/mod.ts";
+import { envGranted, PERMISSIONS } from "../../cmd/permissions.ts";
 import { runIatp, tempDir } from "../helpers.ts";
 
 Deno.test("config show: each value with its source; secrets only by size", async () => {
@@ -84,4 +85,15 @@ Deno.test("no env var is read by two commands", async () => {
   const shared = [...readers].filter(([, by]) => by.length > 1).map(([n, by]) => `${n}: ${by}`);
   assert.deepEqual(shared, []);
   assert.ok(readers.size > 300, `only ${readers.size} env vars`);
+});
+
+Deno.test("iatp config may read every env var any command reads", async () => {
+  const flags = PERMISSIONS.get("config") ?? [];
+  const missing: string[] = [];
+  for (const entry of COMMANDS) {
+    for (const name of (await entry.load()).spec?.envNames() ?? []) {
+      if (!envGranted(flags, name)) missing.push(`${entry.name}: ${name}`);
+    }
+  }
+  assert.deepEqual(missing, []);
 });
