@@ -105,6 +105,7 @@ const fields = {
   recorder_password: str({
     help: "password for recorder_url, or file:PATH (else the one in the URL, if any)",
     secret: true,
+    fileRef: true,
   }),
   recorder_ttl: duration({
     help: "how long a shared trace is kept after its last record",

@@ -15,7 +15,6 @@ import * as relay from "../relay.ts";
 import * as sensor from "../sensor.ts";
 import * as sidecar from "../sidecar.ts";
 import { startDemoAgent, type UpCredentials } from "../../core/mesh/mod.ts";
-import { ConfigError } from "../../core/errors/mod.ts";
 import { portOf, type UpConfig, type UpPort } from "./config.ts";
 
 /** The port setting of each service `up` starts. */
