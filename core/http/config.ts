@@ -70,7 +70,10 @@ export function edgeFields(defaults: EdgeDefaults = {}) {
       min: 8,
       max: 10_000,
     }),
-    tls_cert_file: path({ help: "PEM certificate: serve HTTPS (with tls_key_file)", access: "read" }),
+    tls_cert_file: path({
+      help: "PEM certificate: serve HTTPS (with tls_key_file)",
+      access: "read",
+    }),
     tls_key_file: path({ help: "PEM private key of tls_cert_file", access: "read" }),
     drain_timeout: duration({
       help: "how long shutdown waits for in-flight requests",
