@@ -41,17 +41,35 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * A permission the launcher did not grant, in iatp's terms: what was refused, and how to allow
+ * more (never a Deno flag: iatp's launchers take IATP_ALLOW_READ / IATP_ALLOW_WRITE).
+ */
+export function deniedMessage(name: string, denoMessage: string): string {
+  const m = /Requires (\w+) access to "([^"]+)"/.exec(denoMessage);
+  const what = m?.[1];
+  const target = m ? scrubString(m[2]) : "";
+  const head = `iatp ${name}: permission denied: `;
+  if (what === "read" || what === "write") {
+    const allow = what === "read" ? "IATP_ALLOW_READ" : "IATP_ALLOW_WRITE";
+    return `${head}may not ${what} ${target}\n` +
+      `Name it in the command's settings (a flag, env var or config key), or allow it with ` +
+      `${allow}=${target} (a comma-separated list).`;
+  }
+  if (what === "env") {
+    return `${head}may not read the environment variable ${target} (iatp ${name} does not use it)`;
+  }
+  return `${head}${what ? `${what} access to ${target}` : "an operation"} is not granted to ` +
+    `iatp ${name} (see cmd/permissions.txt)`;
+}
+
 function describeFailure(name: string, err: unknown): string {
   if (err instanceof ConfigError) return formatConfigError(name, err);
   if (err instanceof UsageError) {
     return `iatp ${name}: ${err.message}${err.usage ? `\n\n${err.usage}` : ""}`;
   }
   if (err instanceof CheckFailedError) return `iatp ${name}: ${err.message}`;
-  if (err instanceof Deno.errors.NotCapable) {
-    return `iatp ${name}: permission denied: ${scrubString(err.message.split("\n")[0])}\n` +
-      "scripts/iatp grants each subcommand only what cmd/permissions.txt lists; " +
-      "add paths with IATP_ALLOW_READ / IATP_ALLOW_WRITE, or keep data under IATP_DATA_DIR.";
-  }
+  if (err instanceof Deno.errors.NotCapable) return deniedMessage(name, err.message);
   if (err instanceof Deno.errors.AddrInUse) {
     return `iatp ${name}: address already in use: ${err.message.split("\n")[0]}`;
   }

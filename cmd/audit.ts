@@ -4,10 +4,20 @@
  * to check a ledger offline or live.
  * @module
  */
-import { dirname } from "node:path";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
-import { DATA_DIR, defineConfig, duration, type Infer, int, str, url } from "../core/config/mod.ts";
+import {
+  DATA_DIR,
+  defineConfig,
+  duration,
+  ensureParentDir,
+  type Infer,
+  int,
+  path,
+  type PathGrant,
+  str,
+  url,
+} from "../core/config/mod.ts";
 import type { Ed25519KeyPair } from "../core/crypto/mod.ts";
 import {
   checkPostgres,
@@ -37,7 +47,7 @@ import {
 } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/mod.ts";
-import { verifyCommand } from "./audit/verify.ts";
+import { verifyCommand, verifySpec } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 
 /** The audit service's configuration. */
@@ -46,7 +56,6 @@ export const spec = defineConfig({
   summary: "Tamper-evident ledger: POST /audit (scope audit:append when auth_keys are set) " +
     "answers with a signed Merkle receipt once the entry is durable. Public reads: GET /tx/{id}, " +
     "/entries/{i}, /checkpoint, /proof/inclusion, /proof/consistency.",
-  envPrefix: "IATP_AUDIT_",
   usageLines: ["verify (--db PATH | --url URL) [flags]   (see iatp audit verify --help)"],
   fields: {
     ...serviceFields(8003),
@@ -56,10 +65,12 @@ export const spec = defineConfig({
       help: "SQLite ledger file (WAL, synchronous=FULL), or postgres://user@host/db for one " +
         "ledger shared by replicas",
       default: `${DATA_DIR}/audit.db`,
+      grants: (v) => isPostgresUrl(v) ? [] : [{ path: v, access: "write" }],
     }),
     db_password: str({
       help: "PostgreSQL password, or file:PATH (else the one in the db URL, if any)",
       secret: true,
+      fileRef: true,
     }),
     db_max_connections: int({
       help: "PostgreSQL connections this replica opens",
@@ -76,11 +87,16 @@ export const spec = defineConfig({
       default: DEFAULT_COMMIT_TIMEOUT_MS,
       min: 1,
     }),
-    key_file: str({
+    key_file: path({
       help: "Ed25519 seed file, created on first start (default <db>.key; with a postgres:// " +
         "db, required unless signing_key is set: every replica signs with the same key)",
+      access: "write",
     }),
-    signing_key: str({ help: "base64 Ed25519 seed (overrides key_file)", secret: true }),
+    signing_key: str({
+      help: "base64 Ed25519 seed (overrides key_file), or file:PATH",
+      secret: true,
+      fileRef: true,
+    }),
     origin: str({ help: "checkpoint origin line (default iatp-audit/<key id>)", minLength: 1 }),
     max_batch: int({ help: "most appends sharing one commit", default: DEFAULT_MAX_BATCH, min: 1 }),
     max_pending: int({
@@ -89,10 +105,11 @@ export const spec = defineConfig({
       min: 1,
     }),
     max_tx_entries: int({ help: "most entries GET /tx/{id} returns", default: 1000, min: 1 }),
-    relay: url({ help: "relay base URL to publish audit.appended to" }),
+    relay_url: url({ help: "relay base URL to publish audit.appended to" }),
     relay_token: str({
       help: "credential for the relay (publish:audit.appended), or file:PATH",
       secret: true,
+      fileRef: true,
     }),
     relay_buffer: int({
       help: "audit.appended events buffered for the relay",
@@ -100,6 +117,14 @@ export const spec = defineConfig({
       min: 1,
     }),
   },
+  deprecated: {
+    flags: { relay_url: "relay" },
+    env: { relay_url: "IATP_AUDIT_RELAY" },
+    keys: { relay_url: "relay" },
+  },
+  // The key file beside a SQLite ledger, created on first start unless one is named.
+  grants: (c): PathGrant[] =>
+    c.key_file || isPostgresUrl(c.db) ? [] : [{ path: `${c.db}.key`, access: "write" }],
 });
 
 /** The validated audit config. */
@@ -117,9 +142,9 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
   const auth = meshAuthFor(config, { command: "audit", host: config.host, log });
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const key = await signingKey(config);
-  const relay = config.relay
+  const relay = config.relay_url
     ? new RelayClient({
-      url: config.relay,
+      url: config.relay_url,
       token: relayToken,
       log,
       bufferSize: config.relay_buffer,
@@ -161,9 +186,9 @@ async function signingKey(config: AuditConfig): Promise<Ed25519KeyPair> {
       "neither",
     );
   }
-  if (!pg) await Deno.mkdir(dirname(config.db), { recursive: true });
+  if (!pg) await ensureParentDir(config.db);
   return await loadSigningKey({
-    seedBase64: config.signing_key,
+    seedBase64: resolveSecretSetting("signing_key", config.signing_key),
     keyFile: config.key_file ?? `${config.db}.key`,
   });
 }
@@ -222,4 +247,6 @@ export const command = {
   ...service,
   run: (argv: string[]) =>
     argv[0] === "verify" ? verifyCommand.run(argv.slice(1)) : service.run(argv),
+  grants: (argv: string[]) =>
+    argv[0] === "verify" ? verifySpec.grants(argv.slice(1)) : spec.grants(argv),
 };

@@ -3,11 +3,22 @@
  * top-level usage). Imports no other command file, so every command file can depend on it.
  * @module
  */
-import type { Shape } from "../core/config/mod.ts";
+import type { AliasMap, Config, Leaf, ParseOptions, PathGrant, Shape } from "../core/config/mod.ts";
 
-/** What a command's config declaration tells others: its fields and env prefix. */
-export interface DeclaredConfig {
-  readonly spec: { readonly envPrefix: string; readonly fields: Shape };
+/**
+ * What a command's config declaration tells others (help, docs, grants, `iatp config`): its
+ * settings with their names, and how to parse and explain an argv.
+ */
+export interface DeclaredConfig
+  extends Pick<Config<Shape>, "envPrefix" | "usage" | "envNames" | "parse"> {
+  readonly spec: {
+    readonly command: string;
+    readonly summary: string;
+    readonly fields: Shape;
+    readonly upstream?: { system: string; env: AliasMap };
+  };
+  leaves(): readonly Leaf[];
+  grants(argv: string[], opts?: ParseOptions): PathGrant[];
 }
 
 /** A runnable subcommand. Returns the process exit code. */
@@ -17,6 +28,11 @@ export interface Command {
   usage(): string;
   /** The config declaration behind the flags, for commands that have one. */
   readonly spec?: DeclaredConfig;
+  /**
+   * The files and folders an argv names (commands with verbs or positional paths); a command
+   * without it is granted what its spec names.
+   */
+  grants?(argv: string[], opts?: ParseOptions): PathGrant[];
 }
 
 /** One row of the subcommand table. */

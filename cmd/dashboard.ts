@@ -35,16 +35,19 @@ import { serviceCommand } from "./shared.ts";
 export const spec = defineConfig({
   command: "dashboard",
   summary: "Governance console of the mesh: overview, events, transactions, login by credential.",
-  envPrefix: "IATP_DASHBOARD_",
   fields: {
     ...serviceFields(8004),
     ...meshAuthFields(),
-    relay: url({ help: "relay base URL the dashboard follows", default: "http://127.0.0.1:8005" }),
+    relay_url: url({
+      help: "relay base URL the dashboard follows",
+      default: "http://127.0.0.1:8005",
+    }),
     relay_token: str({
       help: "credential for the relay (subscribe scopes), or file:PATH",
       secret: true,
+      fileRef: true,
     }),
-    audit: url({ help: "audit service base URL; /tx pages verify its receipts" }),
+    audit_url: url({ help: "audit service base URL; /tx pages verify its receipts" }),
     audit_public_key: str({
       help: "audit checkpoint verifier key (C2SP vkey name+id+base64) to check signatures",
     }),
@@ -105,6 +108,11 @@ export const spec = defineConfig({
       default: DEFAULT_LOGIN_RATE_PER_MIN,
       min: 1,
     }),
+  },
+  deprecated: {
+    flags: { relay_url: "relay", audit_url: "audit" },
+    env: { relay_url: "IATP_DASHBOARD_RELAY", audit_url: "IATP_DASHBOARD_AUDIT" },
+    keys: { relay_url: "relay", audit_url: "audit" },
   },
   check(config, sources) {
     const src = (key: string) => sources.get(key) ?? { kind: "default" as const };
@@ -167,9 +175,9 @@ export async function start(
     port: config.port,
     log,
     auth,
-    relayUrl: config.relay,
+    relayUrl: config.relay_url,
     relayToken: resolveSecretSetting("relay_token", config.relay_token),
-    auditUrl: config.audit,
+    auditUrl: config.audit_url,
     auditKey: config.audit_public_key ? parseVkey(config.audit_public_key) : undefined,
     auditTimeoutMs: config.audit_timeout,
     services: parseServiceTargets(config.services),

@@ -72,9 +72,20 @@ export const COMMANDS: CommandEntry[] = [
     load: () => import("./plugin_host.ts").then((m) => m.command),
   },
   {
+    name: "__grants",
+    summary: "internal: the paths a command line names, for the launchers",
+    hidden: true,
+    load: () => import("./grants.ts").then((m) => m.grantsCommand(COMMANDS)),
+  },
+  {
     name: "systemd",
     summary: "print or write hardened systemd units per subcommand",
     load: () => import("./systemd.ts").then((m) => m.systemdCommand(COMMANDS)),
+  },
+  {
+    name: "config",
+    summary: "show a command's effective configuration and sources; check a config file",
+    load: () => import("./config.ts").then((m) => m.configCommand(COMMANDS)),
   },
   {
     name: "up",

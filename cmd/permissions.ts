@@ -4,6 +4,7 @@
  * scripts/iatp reads the same file.
  * @module
  */
+import type { PathGrant } from "../core/config/mod.ts";
 import tableText from "./permissions.txt" with { type: "text" };
 
 /** One subcommand's Deno permission flags, placeholders unexpanded. */
@@ -135,6 +136,8 @@ function filePaths(values: Iterable<string>): string[] {
 /** Paths given to `--config` in an argv. */
 function configPaths(args: string[]): string[] {
   const out: string[] = [];
+  // `iatp config check <command> FILE`: the file is a positional argument.
+  if (args[0] === "check" && args.length === 3) out.push(args[2]);
   args.forEach((a, i) => {
     if (a === "--config" && i + 1 < args.length) out.push(args[i + 1]);
     else if (a.startsWith("--config=")) out.push(a.slice("--config=".length));
@@ -152,6 +155,8 @@ export interface LaunchRequest {
   env: Record<string, string>;
   layout: Layout;
   table?: PermissionTable;
+  /** The paths `iatp __grants` found in the argv and environment (write includes read). */
+  grants?: readonly PathGrant[];
 }
 
 /**
@@ -172,6 +177,10 @@ export function launchFlags(req: LaunchRequest): string[] {
     ...configPaths(req.args),
     ...filePaths(req.args),
     ...filePaths(visible),
+    ...(req.grants ?? []).map((g) => g.path),
   ]);
-  return extendFlag(flags, "write", list(req.env.IATP_ALLOW_WRITE));
+  return extendFlag(flags, "write", [
+    ...list(req.env.IATP_ALLOW_WRITE),
+    ...(req.grants ?? []).filter((g) => g.access === "write").map((g) => g.path),
+  ]);
 }

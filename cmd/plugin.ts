@@ -6,6 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { fileRefGrants, parseDuration, type PathGrant } from "../core/config/mod.ts";
 import { CheckFailedError, errorMessage, UsageError } from "../core/errors/mod.ts";
 import {
   isExternal,
@@ -25,7 +26,7 @@ const USAGE = `Usage:
   iatp plugin init DIR [--kind trigger|action|output] [--id ID]
   iatp plugin validate DIR [--json]
   iatp plugin run DIR [--input JSON] [--config JSON] [--method detect|execute|send|health]
-                      [--timeout MS] [--env NAME=VALUE]...
+                      [--timeout DURATION] [--env NAME=VALUE]...
 ${SIGN_USAGE}
 
 init      create DIR (new or empty) with plugin.yaml, mod.ts, sdk.ts (the authoring types, so
@@ -35,17 +36,16 @@ run       run one call in the full sandbox (child process, Worker permissions, l
           the result as JSON; exit 0 when the call succeeded, 1 when it failed
 
 Flags:
-  --input JSON     the request (action) or data (output) passed to the plugin
-  --config JSON    plugin config (validated against the manifest; defaults applied)
-  --method NAME    which function to call (default: detect, execute or send by plugin kind)
-  --timeout MS     override limits.timeout_ms for this call (actions only)
-  --env NAME=VAL   value for an env var the manifest declares (repeatable)
-  --json           validate: print the report as JSON
-  --kind KIND      init: trigger (default), action or output
-  --id ID          init: the plugin id (lowercase letters, digits, -)
+  --input JSON        the request (action) or data (output) passed to the plugin
+  --config JSON       plugin config (validated against the manifest; defaults applied)
+  --method NAME       which function to call (default: detect, execute or send by plugin kind)
+  --timeout DURATION  override limits.timeout_ms for this call (actions only), e.g. 2s
+  --env NAME=VAL      value for an env var the manifest declares (repeatable)
+  --json              validate: print the report as JSON
+  --kind KIND         init: trigger (default), action or output
+  --id ID             init: the plugin id (lowercase letters, digits, -)
 
-Reading a plugin folder outside the checkout needs IATP_ALLOW_READ=<dir>, writing a key or a
-signature outside the data folder IATP_ALLOW_WRITE=<dir> (scripts/iatp).`;
+The launchers grant exactly the folder and files named here (DIR, --key, --out, file: keys).`;
 
 function parseJson(flag: string, text: string | undefined): unknown {
   if (text === undefined) return undefined;
@@ -137,9 +137,17 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
     }
     env[kv.slice(0, at)] = kv.slice(at + 1);
   }
-  const timeoutMs = v.timeout === undefined ? undefined : Number(v.timeout);
+  // A DURATION as everywhere (`2s`); a bare number is milliseconds, as before.
+  const timeoutMs = v.timeout === undefined
+    ? undefined
+    : /^\d+$/.test(v.timeout)
+    ? Number(v.timeout)
+    : parseDuration(v.timeout);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
-    throw new UsageError(`--timeout: expected a positive integer (ms), found ${v.timeout}`, USAGE);
+    throw new UsageError(
+      `--timeout: expected a duration such as 500ms or 2s, found ${v.timeout}`,
+      USAGE,
+    );
   }
   const plugin = await load(dir);
   if (isExternal(plugin.manifest)) {
@@ -201,9 +209,35 @@ async function init(dir: string, kindFlag: string | undefined, idFlag: string | 
 
 const VERBS = ["init", "validate", "run", "keygen", "sign", "verify"];
 
+/**
+ * The paths a plugin command line names: the plugin folder (written by init and sign, read
+ * otherwise), the signing key, a new key pair, trusted key files. A line that does not parse
+ * names nothing (the command reports it).
+ */
+function pluginGrants(argv: string[]): PathGrant[] {
+  let parsed;
+  try {
+    parsed = parse(argv);
+  } catch {
+    return [];
+  }
+  const { values, positionals: [verb, dir] } = parsed;
+  const out: PathGrant[] = [];
+  if (verb === "keygen" && values.out) {
+    out.push({ path: values.out, access: "write" }, { path: `${values.out}.pub`, access: "write" });
+  }
+  if (dir && verb !== "keygen") {
+    out.push({ path: dir, access: verb === "init" || verb === "sign" ? "write" : "read" });
+  }
+  if (values.key) out.push({ path: values.key, access: "read" });
+  for (const k of values["trusted-keys"] ?? []) out.push(...fileRefGrants(k));
+  return out;
+}
+
 /** The plugin command. */
 export const command: Command = {
   usage: () => USAGE,
+  grants: pluginGrants,
   async run(argv) {
     const { values, positionals } = parse(argv);
     if (values.help) {

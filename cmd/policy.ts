@@ -1,13 +1,22 @@
 /**
  * `iatp policy`: Cedar decisions for access intents over HTTP, with hot reload, and (with
- * `--relay`) the exactly-once decision loop on `access.intent` -> `access.decision` + ledger.
+ * `--relay-url`) the exactly-once decision loop on `access.intent` -> `access.decision` + ledger.
  * @module
  */
-import { dirname } from "node:path";
+import { ensureParentDir } from "../core/config/mod.ts";
 import { fileURLToPath } from "node:url";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
-import { DATA_DIR, defineConfig, duration, type Infer, int, str, url } from "../core/config/mod.ts";
+import {
+  DATA_DIR,
+  defineConfig,
+  duration,
+  type Infer,
+  int,
+  path,
+  str,
+  url,
+} from "../core/config/mod.ts";
 import { ConfigError } from "../core/errors/mod.ts";
 import {
   createServer,
@@ -44,36 +53,41 @@ export const DEFAULT_POLICY_DIR = fileURLToPath(
 export const spec = defineConfig({
   command: "policy",
   summary: "Cedar decisions: POST /evaluate (intent -> decision), GET /policies (both need scope " +
-    "policy:evaluate when auth_keys are set). With --relay, decides every access.intent exactly " +
-    "once and publishes access.decision.",
-  envPrefix: "IATP_POLICY_",
+    "policy:evaluate when auth_keys are set). With --relay-url, decides every access.intent " +
+    "exactly once and publishes access.decision.",
   fields: {
     ...serviceFields(8002),
     ...meshAuthFields(),
     compat: compatField("IG&S policy service"),
-    policies: str({
+    policies: path({
       help: "bundle directory (*.cedar, optional *.cedarschema and entities.json)",
       default: DEFAULT_POLICY_DIR,
+      access: "read",
     }),
     reload_interval: duration({
       help: "how often the bundle is checked for changes (0 disables hot reload)",
       default: DEFAULT_RELOAD_INTERVAL_MS,
     }),
-    relay: url({ help: "relay base URL: subscribe to access.intent, publish access.decision" }),
+    relay_url: url({
+      help: "relay base URL: subscribe to access.intent, publish access.decision",
+    }),
     relay_token: str({
       help: "credential for the relay (subscribe:access.intent publish:access.decision), " +
         "or file:PATH",
       secret: true,
+      fileRef: true,
     }),
-    audit: url({ help: "audit service base URL: decisions are appended to the ledger" }),
+    audit_url: url({ help: "audit service base URL: decisions are appended to the ledger" }),
     audit_token: str({
       help: "credential for the audit service (audit:append), or file:PATH",
       secret: true,
+      fileRef: true,
     }),
     audit_buffer: int({ help: "HTTP decisions queued for the ledger", default: 1000, min: 1 }),
-    state_db: str({
+    state_db: path({
       help: "SQLite file for the relay loop's position and decided tx_ids",
       default: `${DATA_DIR}/policy-state.db`,
+      access: "write",
     }),
     max_decided: int({ help: "decided tx_ids remembered", default: DEFAULT_MAX_DECIDED, min: 1 }),
     redeliver_interval: duration({
@@ -81,6 +95,11 @@ export const spec = defineConfig({
       default: 5_000,
       min: 10,
     }),
+  },
+  deprecated: {
+    flags: { relay_url: "relay", audit_url: "audit" },
+    env: { relay_url: "IATP_POLICY_RELAY", audit_url: "IATP_POLICY_AUDIT" },
+    keys: { relay_url: "relay", audit_url: "audit" },
   },
 });
 
@@ -115,9 +134,9 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
   const engine = await loadInitial(config.policies);
   const reloader = new PolicyReloader(config.policies, engine, log);
   reloader.start(config.reload_interval);
-  const audit = config.audit
+  const audit = config.audit_url
     ? new AuditClient({
-      url: config.audit,
+      url: config.audit_url,
       token: auditToken,
       log,
       bufferSize: config.audit_buffer,
@@ -142,10 +161,10 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
   let bridge: DecisionBridge | undefined;
   let state: DecisionState | undefined;
   let relay: RelayClient | undefined;
-  if (config.relay) {
-    await Deno.mkdir(dirname(config.state_db), { recursive: true });
+  if (config.relay_url) {
+    await ensureParentDir(config.state_db);
     state = new DecisionState(config.state_db, config.max_decided);
-    relay = new RelayClient({ url: config.relay, token: relayToken, log });
+    relay = new RelayClient({ url: config.relay_url, token: relayToken, log });
     bridge = new DecisionBridge({
       relay,
       audit,

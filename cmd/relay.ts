@@ -43,7 +43,6 @@ const tokensSchema = z.record(
 export const spec = defineConfig({
   command: "relay",
   summary: "Resumable SSE pub/sub relay: POST /publish, GET /subscribe, GET /topics.",
-  envPrefix: "IATP_RELAY_",
   fields: {
     // Each subscriber holds a connection: room for all of them and for publishers.
     ...serviceFields(8005, { maxConnections: DEFAULT_MAX_SUBSCRIBERS + 4096 }),
@@ -52,6 +51,8 @@ export const spec = defineConfig({
       help: "history store: memory, or sqlite:PATH to survive restarts",
       default: "memory",
       pattern: /^(memory|sqlite:.+)$/,
+      expected: "memory, or sqlite:PATH",
+      grants: (v) => v.startsWith("sqlite:") ? [{ path: v.slice(7), access: "write" }] : [],
     }),
     compat: compatField("IG&S relay"),
     retention_events: int({
@@ -88,7 +89,8 @@ export const spec = defineConfig({
       expected: "a mapping of tokens (8+ chars) to lists of mesh scopes " +
         "(publish:<pattern>, subscribe:<pattern>, <service>:*, *)",
       default: {},
-      env: "IATP_RELAY_TOKENS",
+      jsonEnv: true,
+      secret: true,
     }),
     cors_origins: list({ help: "origins allowed by CORS (* for any)", default: [] }),
   },

@@ -3,7 +3,13 @@
  * service, stop it on SIGTERM/SIGINT.
  * @module
  */
-import type { Config, DeepPartial, Infer, Shape } from "../core/config/mod.ts";
+import {
+  type Config,
+  type DeepPartial,
+  explainStartFailure,
+  type Infer,
+  type Shape,
+} from "../core/config/mod.ts";
 import { closeOnSignal, type Service } from "../core/http/mod.ts";
 import { createLogger, LEVELS, type Logger, scrubString } from "../core/log/mod.ts";
 import type { Command } from "./command.ts";
@@ -88,6 +94,8 @@ export function serviceCommand<S extends Shape>(
       let service: Service;
       try {
         service = await start(loaded.config, { log });
+      } catch (err) {
+        throw explainStartFailure(err, { ...loaded, leaves: spec.leaves() });
       } finally {
         for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, hold);
       }

@@ -10,6 +10,7 @@ import { startSidecarServer } from "../core/sidecar/mod.ts";
 import { serviceCommand } from "./shared.ts";
 import { type SidecarConfig, sidecarSpec } from "./sidecar/config.ts";
 import { VERIFY_USAGE, verifyAttestationCommand } from "./sidecar/verify.ts";
+export { verifyAttestation } from "./sidecar/verify.ts";
 
 export type { SidecarConfig };
 
@@ -54,11 +55,11 @@ export async function start(
         undoWindowSeconds: config.undo_window_seconds,
         compensationMethod: config.compensation_method || undefined,
       },
-      signingSeed: config.signing_key || undefined,
+      signingSeed: resolveSecretSetting("signing_key", config.signing_key),
       attestationTtlMs: config.attestation_ttl,
     },
     override: {
-      token: config.override_token || config.trusted_user_override_token || undefined,
+      token: resolveSecretSetting("override_token", config.override_token),
       legacy: config.legacy_override,
     },
     recorder: {
@@ -85,7 +86,7 @@ export async function start(
       closeTimeoutMs: config.drain_timeout,
     },
     proxy: {
-      timeoutMs: config.upstream_timeout_ms,
+      timeoutMs: config.upstream_timeout,
       maxBodyBytes: config.max_body_bytes,
       maxJsonDepth: config.max_json_depth,
       tracePayloadChars: config.trace_payload_bytes,

@@ -50,24 +50,22 @@ export const UNIT_CREDENTIALS: Record<string, Record<string, string>> = {
   },
 };
 
-/** Settings read from an upstream env name rather than the service's prefix. */
-const UPSTREAM_ENV: Record<string, string> = { agent_token: "AGENT_TOKEN" };
-
 /**
- * The env var a setting of `name` is read from: its upstream name, or the service's env prefix
- * plus the setting key (the rule core/config derives names by).
- * @throws {RangeError} when `name` has no config declaration
+ * The env var a setting of `name` is read from: its one name in the scheme,
+ * `IATP_<COMMAND>_<KEY>` (units never use an upstream alias).
+ * @throws {RangeError} when `name` has no config declaration or no such setting with an env var
  */
 export async function settingEnv(
   commands: readonly CommandEntry[],
   name: string,
   key: string,
 ): Promise<string> {
-  if (UPSTREAM_ENV[key]) return UPSTREAM_ENV[key];
   const entry = findCommand(commands, name);
-  const prefix = (await entry?.load())?.spec?.spec.envPrefix;
-  if (prefix === undefined) throw new RangeError(`${name} has no config spec`);
-  return prefix + key.replaceAll(".", "_").toUpperCase();
+  const declared = (await entry?.load())?.spec;
+  if (declared === undefined) throw new RangeError(`${name} has no config spec`);
+  const env = declared.leaves().find((l) => l.key === key)?.env;
+  if (env === undefined) throw new RangeError(`${name} has no env var for ${key}`);
+  return env;
 }
 
 /** The `Environment=` lines of a unit's credentials. */
@@ -189,7 +187,19 @@ function renderUnit(name: string, opts: UnitOptions): string {
 
 /** The systemd command over the subcommand table `commands`. */
 export function systemdCommand(commands: readonly CommandEntry[]): Command {
-  return { usage: () => USAGE, run: (argv) => runSystemd(commands, argv) };
+  return {
+    usage: () => USAGE,
+    run: (argv) => runSystemd(commands, argv),
+    // --all DIR: the units are written there.
+    grants(argv) {
+      try {
+        const dir = parseFlags(argv).all;
+        return dir ? [{ path: dir, access: "write" }] : [];
+      } catch {
+        return [];
+      }
+    },
+  };
 }
 
 /** The parsed flags of `iatp systemd`, checked. */

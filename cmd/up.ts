@@ -6,7 +6,8 @@
  * credentials made under `<data_dir>/credentials/` (see core/mesh).
  * @module
  */
-import { UsageError } from "../core/errors/mod.ts";
+import type { SourceMap } from "../core/config/mod.ts";
+import { ConfigError, UsageError } from "../core/errors/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/mod.ts";
 import type { Command } from "./command.ts";
@@ -38,8 +39,10 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
       publisher = relayUrl
         ? new RelayClient({ url: relayUrl, token: creds.token("demo"), log: logFor("demo") })
         : undefined;
+      // Ids unique per run (`demo-<start time>-<n>`): policy decides each tx_id once, ever.
+      const run = Date.now().toString(36);
       let n = 0;
-      const steps = demoSteps({ relay: publisher, ...sidecars }, () => ++n);
+      const steps = demoSteps({ relay: publisher, ...sidecars }, () => `${run}-${++n}`);
       demo = runDemoTraffic(steps, config.demo_interval, logFor("demo"));
     }
   } catch (err) {
@@ -59,10 +62,7 @@ function accessLines(mesh: Mesh): string[] {
   const file = (name: string) => `${c.dir}/${name}.token`;
   const lines = [`Credentials (0600 files in ${c.dir}; services verify them with issuer.pub):`];
   if (mesh.urls.dashboard) {
-    lines.push(
-      `  Dashboard login: ${mesh.urls.dashboard}/login#token=${c.token("viewer")}`,
-      `  Viewer credential (dashboard:view subscribe:*): ${file("viewer")}`,
-    );
+    lines.push(`  Viewer credential (dashboard:view subscribe:*): ${file("viewer")}`);
   }
   lines.push(`  Admin credential (every scope): ${file("admin")}`);
   if (mesh.urls.relay) {
@@ -86,10 +86,16 @@ function banner(mesh: Mesh, demo: boolean): string {
     "action",
   ];
   const rows = order.filter((n) => mesh.urls[n]).map((n) => `  ${n.padEnd(18)}${mesh.urls[n]}`);
+  const login = mesh.urls.dashboard
+    ? [
+      `  Dashboard login: ${mesh.urls.dashboard}/login#token=${mesh.credentials.token("viewer")}`,
+      "",
+    ]
+    : [];
   return [
     "iatp up: the mesh is running; every service-to-service call carries a credential.",
     "",
-    ...(mesh.urls.dashboard ? [`  Open the dashboard: ${mesh.urls.dashboard}`, ""] : []),
+    ...login,
     ...rows,
     "",
     ...accessLines(mesh),
@@ -99,6 +105,15 @@ function banner(mesh: Mesh, demo: boolean): string {
       : "No demo traffic (--no-demo).",
     "Ctrl-C stops everything.",
   ].join("\n");
+}
+
+/** A busy port's error with the source of its value: its own setting, or `--base-port`. */
+function withPortSource(err: unknown, sources: SourceMap): unknown {
+  if (!(err instanceof ConfigError) || err.source.kind !== "default") return err;
+  const own = sources.get(err.key);
+  const source = own?.kind !== "default" ? own : sources.get("base_port");
+  if (!source || source.kind === "default") return err;
+  return new ConfigError(err.key, source, err.expected, err.found, { cause: err });
 }
 
 /** The up command. */
@@ -114,7 +129,9 @@ export const command: Command & { spec: typeof spec; start: typeof start } = {
     }
     if (loaded.config.services.length === 0) throw new UsageError("--services: nothing to start");
     const log = createLogger({ service: "up", level: loaded.config.log_level });
-    const mesh = await start(loaded.config);
+    const mesh = await start(loaded.config).catch((err) => {
+      throw withPortSource(err, loaded.sources);
+    });
     print(banner(mesh, loaded.config.demo));
     log.info("listening", { url: mesh.url, urls: mesh.urls });
     return await runUntilStopped(mesh, log);

@@ -4,12 +4,14 @@
  * forwarding signals, stdio and the exit code. Deno cannot narrow a granted category to a list at
  * run time, so a single process holding the union could not be made least-privilege; a child
  * started with the right flags can. This launcher itself may only read the environment (to find
- * IATP_DATA_DIR and the files the operator named) and run the Deno executable.
+ * IATP_DATA_DIR and the files the operator named) and run the Deno executable: the paths a
+ * command line names come from a first child, `main.ts __grants`, run with read-only rights.
  *
  *   deno run --allow-env --allow-run=/usr/local/bin/deno /app/scripts/launcher.ts relay --port 8005
  * @module
  */
-import { launchFlags } from "../cmd/permissions.ts";
+import { launchFlags, PERMISSIONS } from "../cmd/permissions.ts";
+import type { PathGrant } from "../core/config/mod.ts";
 
 /** Signals passed on to the child (the launcher is PID 1 in a container). */
 const FORWARDED_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"];
@@ -22,6 +24,47 @@ function fail(message: string): never {
   Deno.exit(2);
 }
 
+/**
+ * The paths an argv and the environment name for a subcommand, from `main.ts __grants` run with
+ * read-only rights; none when it cannot tell (the subcommand then reports what it lacks).
+ */
+async function namedPaths(deno: string, argv: string[]): Promise<PathGrant[]> {
+  const out = await new Deno.Command(deno, {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      "--cached-only",
+      `--config=${ROOT}/deno.json`,
+      "--allow-read",
+      "--allow-env",
+      `${ROOT}/main.ts`,
+      "__grants",
+      ...argv,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  if (!out.success) return [];
+  return new TextDecoder().decode(out.stdout).split("\n").flatMap((line) => {
+    const [access, path] = line.split("\t");
+    return (access === "read" || access === "write") && path ? [{ access, path }] : [];
+  });
+}
+
+/** The paths to grant `name`: what its line names; for `config show|check`, read-only. */
+async function grantsOf(deno: string, name: string, argv: string[]): Promise<PathGrant[]> {
+  if (!PERMISSIONS.has(name) || name === "__grants") return [];
+  if (name !== "config") return await namedPaths(deno, argv);
+  const [, verb, target, ...rest] = argv;
+  if (target === undefined) return [];
+  const line = verb === "check" && rest.length === 1
+    ? [target, "--config", rest[0]]
+    : [target, ...rest];
+  return (await namedPaths(deno, line)).map((g) => ({ path: g.path, access: "read" as const }));
+}
+
 async function launch(argv: string[]): Promise<number> {
   const env = Deno.env.toObject();
   const data = env.IATP_DATA_DIR;
@@ -32,9 +75,11 @@ async function launch(argv: string[]): Promise<number> {
     : ["--version", "-V"].includes(argv[0])
     ? "version"
     : argv[0];
+  const grants = await grantsOf(deno, name, argv);
   let flags: string[];
   try {
-    flags = launchFlags({ name, args: argv.slice(1), env, layout: { root: ROOT, data, deno } });
+    const layout = { root: ROOT, data, deno };
+    flags = launchFlags({ name, args: argv.slice(1), env, layout, grants });
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));
   }

@@ -4,11 +4,17 @@
  * Exit 0 when it verifies, 1 naming the first bad index (or the failed check), 2 on bad usage.
  * @module
  */
-import { DATA_DIR, defineConfig, duration, str, url } from "../../core/config/mod.ts";
-import { CheckFailedError, ConfigError, type ConfigSource } from "../../core/errors/mod.ts";
+import { DATA_DIR, defineConfig, duration, path, str, url } from "../../core/config/mod.ts";
+import {
+  CheckFailedError,
+  ConfigError,
+  type ConfigSource,
+  errorMessage,
+} from "../../core/errors/mod.ts";
 import { checkPostgres, connectPostgres, isPostgresUrl } from "../../core/engine/mod.ts";
 import {
   checkLiveLog,
+  parseVkey,
   verifyLedgerFile,
   verifyLedgerPostgres,
   type VerifyReport,
@@ -18,35 +24,46 @@ import type { Command } from "../command.ts";
 import { print } from "../shared.ts";
 
 /** The verify sub-verb's configuration. */
-const verifySpec = defineConfig({
+export const verifySpec = defineConfig({
   command: "audit verify",
   summary: "Verify a ledger: --db recomputes a database offline; --url checks a live log's " +
     "signed checkpoint and its consistency with the last one seen.",
-  envPrefix: "IATP_AUDIT_VERIFY_",
   fields: {
     db: str({
       help: "ledger to verify offline: a SQLite file or a postgres://user@host/db URL",
-      default: undefined,
+      grants: (v) => isPostgresUrl(v) ? [] : [{ path: v, access: "read" }],
     }),
     db_password: str({
       help: "PostgreSQL password, or file:PATH (else the one in the db URL, if any)",
       secret: true,
+      fileRef: true,
     }),
-    url: url({ help: "base URL of a live audit service to check", default: undefined }),
-    state_file: str({
+    url: url({ help: "base URL of a live audit service to check" }),
+    state_file: path({
       help: "where --url remembers the last checkpoint it saw",
       default: `${DATA_DIR}/audit-monitor.json`,
+      access: "write",
+      siblings: [".tmp"], // written beside it, then renamed over it
     }),
     vkey: str({ help: "expected signer key (C2SP vkey); default the stored/remembered one" }),
     timeout: duration({ help: "HTTP timeout for --url", default: 10_000, min: 1 }),
   },
-  check: (c) => {
+  check: (c, sources) => {
     if ((c.db === undefined) === (c.url === undefined)) {
       throw new ConfigError(
-        "db",
-        { kind: "default" },
+        c.db === undefined ? "db" : "url",
+        sources.get(c.db === undefined ? "db" : "url") ?? { kind: "default" },
         "exactly one of --db or --url",
         "both or neither",
+      );
+    }
+    // A key that does not parse is a usage mistake, not a ledger that fails to verify.
+    if (c.vkey !== undefined && !parseVkey(c.vkey)) {
+      throw new ConfigError(
+        "vkey",
+        sources.get("vkey") ?? { kind: "default" },
+        "a C2SP verifier key (name+8 hex digits+base64 Ed25519 key)",
+        JSON.stringify(c.vkey.slice(0, 80)),
       );
     }
   },
@@ -54,6 +71,7 @@ const verifySpec = defineConfig({
 
 /** Runs the verify sub-verb. */
 export const verifyCommand: Command = {
+  spec: verifySpec,
   usage: () => verifySpec.usage(),
   async run(argv) {
     const loaded = verifySpec.parse(argv);
@@ -103,7 +121,11 @@ async function verifyFile(
   vkey: string | undefined,
 ): Promise<VerifyReport> {
   await Deno.stat(db).catch((err) => {
-    throw new ConfigError("db", source, "an existing ledger file", db, { cause: err });
+    if (err instanceof Deno.errors.NotCapable) throw err; // reported as a denied path
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : errorMessage(err);
+    throw new ConfigError("db", source, "an existing ledger file", `${db}: ${why}`, {
+      cause: err,
+    });
   });
   return await verifyLedgerFile(db, { vkey });
 }

@@ -1,7 +1,9 @@
 /**
- * `iatp compose-agent` configuration. Upstream environment names (AGENT_ID, AGENT_TOKEN,
- * AGENT_SCOPES, VAULT_*, RATE_LIMIT_PER_MIN, ...) are kept so existing deployments carry over;
- * everything else is `IATP_COMPOSE_AGENT_*`.
+ * `iatp compose-agent` configuration: every setting is `IATP_COMPOSE_AGENT_<KEY>`. Of the
+ * TryDirect status agent's env names it also reads only those no other command reads
+ * (AGENT_SCOPES, RATE_LIMIT_PER_MIN, REPLAY_TTL_SECS, SIGNATURE_MAX_SKEW_SECS); AGENT_ID,
+ * AGENT_TOKEN, DEPLOYMENT_HASH and VAULT_* belong to `iatp status`, the status panel's
+ * replacement, so one host's environment cannot configure both agents by accident.
  * @module
  */
 import { serviceFields } from "../../core/http/mod.ts";
@@ -16,6 +18,7 @@ import {
   list,
   num,
   oneOf,
+  path,
   section,
   str,
 } from "../../core/config/mod.ts";
@@ -32,27 +35,33 @@ export const composeAgentSpec = defineConfig({
   command: "compose-agent",
   summary: "Docker Compose host agent: signed command API and a container watchdog. " +
     "The only component that opens the Docker socket.",
-  envPrefix: "IATP_COMPOSE_AGENT_",
   fields: {
     ...serviceFields(5001),
     ...agentAuthFields("compose_agent_token"),
     ...signedApiFields(),
-    docker_socket: str({ help: "Docker Engine unix socket", default: DEFAULT_DOCKER_SOCKET }),
+    docker_socket: path({
+      help: "Docker Engine unix socket",
+      default: DEFAULT_DOCKER_SOCKET,
+      access: "write",
+    }),
     compose: oneOf(["auto", "plugin", "v1"] as const, {
       help: "compose implementation: the docker compose plugin, docker-compose v1, or auto",
       default: "auto",
     }),
-    replay_db: str({
+    replay_db: path({
       help: "replay store (SQLite)",
       default: `${DATA_DIR}/compose-agent/replay.sqlite`,
+      access: "write",
     }),
-    projects_root: str({
+    projects_root: path({
       help: "deploy_app project_dir parameters resolve under this folder",
       default: `${DATA_DIR}/projects`,
+      access: "write",
     }),
-    work_dir: str({
+    work_dir: path({
       help: "where inline compose files are kept",
       default: `${DATA_DIR}/compose-agent/apps`,
+      access: "write",
     }),
     command_timeout: duration({
       help: "deadline of one container command",
@@ -100,13 +109,32 @@ export const composeAgentSpec = defineConfig({
       }),
     }),
   },
+  upstream: {
+    system: "the TryDirect status agent's compose-agent mode",
+    env: {
+      scopes: "AGENT_SCOPES",
+      rate_limit_per_min: "RATE_LIMIT_PER_MIN",
+      replay_ttl: { name: "REPLAY_TTL_SECS", unit: "s" },
+      signature_max_skew: { name: "SIGNATURE_MAX_SKEW_SECS", unit: "s" },
+    },
+  },
+  deprecated: {
+    flags: {
+      replay_ttl: { name: "replay-ttl-secs", unit: "s" },
+      signature_max_skew: { name: "signature-max-skew-secs", unit: "s" },
+    },
+    keys: {
+      replay_ttl: { name: "replay_ttl_secs", unit: "s" },
+      signature_max_skew: { name: "signature_max_skew_secs", unit: "s" },
+    },
+  },
   check: (c, sources) => {
     checkReplayWindow(c, sources);
     if (!c.agent_token && !c.vault.address) {
       throw new ConfigError(
         "agent_token",
-        { kind: "env", name: "AGENT_TOKEN" },
-        "an HMAC key (AGENT_TOKEN) or a Vault address (VAULT_ADDRESS)",
+        sources.get("agent_token") ?? { kind: "default" },
+        "an HMAC key (agent_token) or a Vault address (vault.address)",
         "neither",
       );
     }

@@ -3,7 +3,7 @@
  * signed routes, watchdog and relay events.
  * @module
  */
-import { dirname } from "node:path";
+import { ensureParentDir } from "../../core/config/mod.ts";
 import type { Counter } from "../../core/metrics/mod.ts";
 import {
   BODY_SIGNING_WARNING,
@@ -87,11 +87,11 @@ function openDocker(config: ComposeAgentConfig, log: Logger) {
 
 async function openReplay(config: ComposeAgentConfig): Promise<ReplayStore> {
   if (config.replay_db !== ":memory:") {
-    await Deno.mkdir(dirname(config.replay_db), { recursive: true });
+    await ensureParentDir(config.replay_db);
   }
   return new ReplayStore({
     path: config.replay_db,
-    ttlMs: config.replay_ttl_secs * 1000,
+    ttlMs: config.replay_ttl,
     maxEntries: config.replay_max_entries,
   });
 }
@@ -106,7 +106,7 @@ async function verifyingKey(config: ComposeAgentConfig, log: Logger): Promise<To
   token.close();
   throw new ConfigError(
     "agent_token",
-    { kind: "env", name: "AGENT_TOKEN" },
+    { kind: "default" }, // the command puts the true source in
     "a non-empty HMAC key (the value, or a file:PATH holding it)",
     "an empty value",
   );
@@ -128,7 +128,7 @@ function authFor(
     scopes: new Scopes(config.scopes),
     replay,
     limiter: new RateLimiter(config.rate_limit_per_min),
-    maxSkewSecs: config.signature_max_skew_secs,
+    maxSkewSecs: config.signature_max_skew / 1000,
     log,
     onReject: (reason) => rejected.inc({ reason }),
   });

@@ -1,11 +1,12 @@
 /**
- * `iatp sidecar` configuration: the upstream env names (`IATP_AGENT_URL`, `IATP_PORT`, ...)
- * with their upstream defaults, the bounds, and an optional manifest file (`--manifest`, either
- * IATP shape, see manifest_file.ts) whose values apply wherever no flag, env var or config key
- * set one.
+ * `iatp sidecar` configuration: every setting is `IATP_SIDECAR_<KEY>`; the IATP sidecars' own
+ * env names (`IATP_AGENT_URL`, `IATP_PORT`, ...) are read too, by this command only, with their
+ * upstream defaults; the bounds; and an optional manifest file (`--manifest`, either IATP
+ * shape, see manifest_file.ts) whose values apply wherever no flag, env var or config key set one.
  * @module
  */
 import {
+  type AliasMap,
   bool,
   bytes,
   defineConfig,
@@ -14,6 +15,7 @@ import {
   int,
   list,
   oneOf,
+  path,
   str,
   url,
 } from "../../core/config/mod.ts";
@@ -73,19 +75,24 @@ const fields = {
   sla_latency_ms: int({ help: "manifest sla_latency_ms", default: 2000, min: 0 }),
   undo_window_seconds: int({ help: "manifest undo_window_seconds", default: 3600, min: 0 }),
   compensation_method: str({ help: "manifest compensation_method" }),
-  manifest: str({ help: "manifest file, YAML or JSON, Go nested or Python flat shape" }),
-  override_token: str({ help: "secret X-User-Override value (>= 16 chars)", secret: true }),
-  trusted_user_override_token: str({
-    help: "Python sidecar name for override_token",
+  manifest: path({
+    help: "manifest file, YAML or JSON, Go nested or Python flat shape",
+    access: "read",
+  }),
+  override_token: str({
+    help: "secret X-User-Override value (>= 16 chars), or file:PATH",
     secret: true,
-    env: "IATP_TRUSTED_USER_OVERRIDE_TOKEN",
-    flag: false,
+    fileRef: true,
   }),
   legacy_override: bool({ help: "also accept X-User-Override: true (unsafe)", default: false }),
-  upstream_timeout_ms: int({ help: "agent timeout (504 after)", default: 30_000, min: 1 }),
+  upstream_timeout: duration({ help: "agent timeout (504 after)", default: 30_000, min: 1 }),
   trace_capacity: int({ help: "records kept in memory", default: DEFAULT_TRACE_CAPACITY, min: 1 }),
   trace_payload_bytes: bytes({ help: "payload characters kept per record", default: 4096, min: 0 }),
-  recorder_file: str({ help: "durable recorder: .db/.sqlite (SQLite) or JSONL file" }),
+  recorder_file: path({
+    help: "durable recorder: .db/.sqlite (SQLite) or JSONL file (rotated to <file>.1)",
+    access: "write",
+    siblings: [".1"],
+  }),
   recorder_max_rows: int({
     help: "rows kept in a SQLite recorder",
     default: DEFAULT_STORE_MAX_ROWS,
@@ -98,6 +105,7 @@ const fields = {
   recorder_password: str({
     help: "password for recorder_url, or file:PATH (else the one in the URL, if any)",
     secret: true,
+    fileRef: true,
   }),
   recorder_ttl: duration({
     help: "how long a shared trace is kept after its last record",
@@ -129,15 +137,18 @@ const fields = {
   relay_token: str({
     help: "credential for the relay (publish:iatp.trace), or file:PATH",
     secret: true,
+    fileRef: true,
   }),
   audit_url: url({ help: "audit ledger to append decisions to" }),
   audit_token: str({
     help: "credential for the audit ledger (audit:append), or file:PATH",
     secret: true,
+    fileRef: true,
   }),
   signing_key: str({
-    help: "Ed25519 seed, base64 of 32 bytes (generated when unset)",
+    help: "Ed25519 seed, base64 of 32 bytes, or file:PATH (a key is generated when unset)",
     secret: true,
+    fileRef: true,
   }),
   forward_headers: list({
     help: "request headers forwarded to the agent",
@@ -158,13 +169,84 @@ export type SidecarShape = typeof fields;
 /** A loaded sidecar config. */
 export type SidecarConfig = Infer<SidecarShape>;
 
+/**
+ * The IATP sidecars' env names (the Go sidecar's, the Python sidecar's override token, and the
+ * manifest names of the flat Python shape), read after `IATP_SIDECAR_<KEY>`.
+ */
+const UPSTREAM_ENV: AliasMap = {
+  agent_url: "IATP_AGENT_URL",
+  host: "IATP_HOST",
+  port: "IATP_PORT",
+  agent_id: "IATP_AGENT_ID",
+  trust_level: "IATP_TRUST_LEVEL",
+  reversibility: "IATP_REVERSIBILITY",
+  retention: "IATP_RETENTION",
+  human_in_loop: "IATP_HUMAN_IN_LOOP",
+  training_consent: "IATP_TRAINING_CONSENT",
+  override_token: ["IATP_OVERRIDE_TOKEN", "IATP_TRUSTED_USER_OVERRIDE_TOKEN"],
+  legacy_override: "IATP_LEGACY_OVERRIDE",
+  owner: "IATP_OWNER",
+  agent_version: "IATP_AGENT_VERSION",
+  rate_limit: "IATP_RATE_LIMIT",
+  storage_location: "IATP_STORAGE_LOCATION",
+  encryption_at_rest: "IATP_ENCRYPTION_AT_REST",
+  encryption_in_transit: "IATP_ENCRYPTION_IN_TRANSIT",
+  scopes: "IATP_SCOPES",
+  idempotency: "IATP_IDEMPOTENCY",
+  concurrency_limit: "IATP_CONCURRENCY_LIMIT",
+  sla_latency_ms: "IATP_SLA_LATENCY_MS",
+  undo_window_seconds: "IATP_UNDO_WINDOW_SECONDS",
+  compensation_method: "IATP_COMPENSATION_METHOD",
+  manifest: "IATP_MANIFEST",
+};
+
+/**
+ * The other `IATP_<KEY>` names this command read before the scheme, kept one release. Those
+ * that sit in another command's namespace (`IATP_RELAY_URL`, `IATP_AUDIT_TOKEN`, ...) are not
+ * read at all: a relay's operator would take them for relay settings.
+ */
+const DEPRECATED_ENV: AliasMap = {
+  max_body_bytes: "IATP_MAX_BODY_BYTES",
+  header_timeout: "IATP_HEADER_TIMEOUT",
+  body_timeout: "IATP_BODY_TIMEOUT",
+  idle_timeout: "IATP_IDLE_TIMEOUT",
+  max_connections: "IATP_MAX_CONNECTIONS",
+  max_header_bytes: "IATP_MAX_HEADER_BYTES",
+  max_url_bytes: "IATP_MAX_URL_BYTES",
+  max_header_fields: "IATP_MAX_HEADER_FIELDS",
+  tls_cert_file: "IATP_TLS_CERT_FILE",
+  tls_key_file: "IATP_TLS_KEY_FILE",
+  drain_timeout: "IATP_DRAIN_TIMEOUT",
+  log_level: "IATP_LOG_LEVEL",
+  auth_keys: "IATP_AUTH_KEYS",
+  auth_revoked: "IATP_AUTH_REVOKED",
+  insecure: "IATP_INSECURE",
+  upstream_timeout: { name: "IATP_UPSTREAM_TIMEOUT_MS", unit: "ms" },
+  trace_capacity: "IATP_TRACE_CAPACITY",
+  trace_payload_bytes: "IATP_TRACE_PAYLOAD_BYTES",
+  recorder_file: "IATP_RECORDER_FILE",
+  recorder_max_rows: "IATP_RECORDER_MAX_ROWS",
+  signing_key: "IATP_SIGNING_KEY",
+  forward_headers: "IATP_FORWARD_HEADERS",
+  max_json_depth: "IATP_MAX_JSON_DEPTH",
+  attestation_ttl: "IATP_ATTESTATION_TTL",
+};
+
 /** The sidecar's config declaration. */
 export const sidecarSpec = defineConfig({
   command: "sidecar",
   summary: "IATP trust proxy in front of an agent: signed manifest, attestation, PII blocking, " +
     "trust score, flight recorder.",
-  envPrefix: "IATP_",
-  usageLines: ["verify-attestation URL [--public-key ed25519:BASE64] [--config-hash HEX]"],
+  usageLines: ["verify-attestation URL [--public-key ed25519:BASE64] [--timeout DURATION]"],
   fields,
+  upstream: { system: "the IATP sidecars (Go and Python)", env: UPSTREAM_ENV },
+  deprecated: {
+    env: DEPRECATED_ENV,
+    flags: { upstream_timeout: { name: "upstream-timeout-ms", unit: "ms" } },
+    keys: {
+      upstream_timeout: { name: "upstream_timeout_ms", unit: "ms" },
+      override_token: "trusted_user_override_token",
+    },
+  },
   check: (config, sources) => applyManifestFile(config as Record<string, unknown>, sources),
 });

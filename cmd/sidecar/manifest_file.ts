@@ -254,6 +254,9 @@ export function applyManifestFile(config: Record<string, unknown>, sources: Sour
   const path = config.manifest;
   if (typeof path !== "string" || path === "") return;
   for (const [key, value] of manifestSettings(loadManifestFile(path))) {
-    if ((sources.get(key)?.kind ?? "default") === "default") config[key] = value;
+    if ((sources.get(key)?.kind ?? "default") === "default") {
+      config[key] = value;
+      sources.set(key, { kind: "file", path }); // `iatp config show` names the manifest
+    }
   }
 }

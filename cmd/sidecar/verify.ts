@@ -3,64 +3,66 @@
  * attestation (core/sidecar does the check). Exit 0 when valid, 1 when not, 2 on usage errors.
  * @module
  */
-import { parseArgs } from "node:util";
+import { defineConfig, duration, str } from "../../core/config/mod.ts";
 import { UsageError } from "../../core/errors/mod.ts";
 import { checkRemoteAttestation } from "../../core/sidecar/mod.ts";
 import { parseVerificationKey } from "../../core/trust/mod.ts";
+import type { Command } from "../command.ts";
 import { print } from "../shared.ts";
 
-/** Usage of the sub-verb. */
-export const VERIFY_USAGE =
-  `Usage: iatp sidecar verify-attestation URL [--public-key ed25519:BASE64] [--timeout-ms N]
+/** The sub-verb's flags. */
+const verifySpec = defineConfig({
+  command: "sidecar verify-attestation",
+  summary: 'Checks an IATP attestation: Ed25519 signature over "agent_id:codebase_hash:' +
+    'config_hash:timestamp", signing_key_id, expiry, and that config_hash is the SHA-256 of the ' +
+    "served manifest (whose own X-IATP-Signature must verify). Without --public-key the key " +
+    "comes from the manifest. Exit 0 valid, 1 invalid or unreachable, 2 usage.",
+  usageLines: ["URL [--public-key ed25519:BASE64] [--timeout DURATION]"],
+  positionals: true,
+  fields: {
+    public_key: str({ help: "pin the signing key: ed25519:<base64 of 32 bytes>" }),
+    timeout: duration({ help: "timeout of each request", default: 10_000, min: 1 }),
+  },
+  deprecated: { flags: { timeout: { name: "timeout-ms", unit: "ms" } } },
+});
 
-Checks an IATP attestation: Ed25519 signature over "agent_id:codebase_hash:config_hash:timestamp",
-signing_key_id, expiry, and that config_hash is the SHA-256 of the served manifest (whose own
-X-IATP-Signature must verify). Without --public-key the key comes from the manifest.
-Exit 0 valid, 1 invalid or unreachable, 2 usage.`;
+/** Usage of the sub-verb. */
+export const VERIFY_USAGE = verifySpec.usage();
+
+/** The sub-verb, with its spec (for help, docs and `iatp config`). */
+export const verifyAttestation: Command = {
+  spec: verifySpec,
+  usage: () => VERIFY_USAGE,
+  run: verifyAttestationCommand,
+};
 
 /**
  * Runs the sub-verb; returns the exit code.
- * @throws {UsageError} on unknown flags, a missing URL or a malformed key or timeout
+ * @throws {UsageError} on unknown flags, a missing URL or a malformed key
+ * @throws {ConfigError} on a malformed timeout
  * @throws {CheckFailedError} when the attestation cannot be fetched or does not verify
  */
 export async function verifyAttestationCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        "public-key": { type: "string" },
-        "timeout-ms": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-    });
-  } catch (err) {
-    const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
-    throw new UsageError(msg, VERIFY_USAGE, { cause: err });
-  }
-  if (parsed.values.help) {
+  const loaded = verifySpec.parse(argv);
+  if (loaded.help) {
     print(VERIFY_USAGE);
     return 0;
   }
-  if (parsed.positionals.length !== 1) {
+  if (loaded.positionals.length !== 1) {
     throw new UsageError("expected exactly one URL", VERIFY_USAGE);
-  }
-  const timeoutMs = Number(parsed.values["timeout-ms"] ?? 10_000);
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new UsageError("--timeout-ms must be a positive integer", VERIFY_USAGE);
   }
   let url: URL;
   try {
-    url = new URL(parsed.positionals[0]);
+    url = new URL(loaded.positionals[0]);
   } catch (err) {
-    throw new UsageError(`not a URL: ${parsed.positionals[0]}`, VERIFY_USAGE, { cause: err });
+    throw new UsageError(`not a URL: ${loaded.positionals[0]}`, VERIFY_USAGE, { cause: err });
   }
-  const pinned = parsed.values["public-key"];
+  const pinned = loaded.config.public_key;
   const pinnedKey = pinned === undefined ? undefined : parseVerificationKey(pinned);
   if (pinned !== undefined && !pinnedKey) {
     throw new UsageError("--public-key is not ed25519:<base64 of 32 bytes>", VERIFY_USAGE);
   }
+  const timeoutMs = loaded.config.timeout;
   print(JSON.stringify(await checkRemoteAttestation(url, { pinnedKey, timeoutMs })));
   return 0;
 }

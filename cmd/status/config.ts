@@ -1,7 +1,8 @@
 /**
- * `iatp status` configuration. Upstream environment names (DASHBOARD_URL, DEPLOYMENT_HASH,
- * COMPOSE_AGENT_ENABLED, STATUS_PANEL_BIND, POLLING_*, METRICS_INTERVAL_SECS, ALERT_*, VAULT_*)
- * are kept; everything else is `IATP_STATUS_*`.
+ * `iatp status` configuration: every setting is `IATP_STATUS_<KEY>`, and the TryDirect status
+ * panel's env names (AGENT_ID, AGENT_TOKEN, DASHBOARD_URL, DEPLOYMENT_HASH, VAULT_*,
+ * COMPOSE_AGENT_ENABLED, STATUS_PANEL_BIND, POLLING_*, METRICS_INTERVAL_SECS, ALERT_*) are read
+ * too, by this command only: it is the status panel's replacement.
  *
  * The agent's HMAC key (AGENT_TOKEN or Vault `status_panel_token`) only signs requests. What it
  * sends as `Authorization: Bearer` to its dashboard is a separate credential, `dashboard_token`
@@ -12,6 +13,7 @@
  */
 import { serviceFields } from "../../core/http/mod.ts";
 import {
+  type AliasNames,
   bool,
   DATA_DIR,
   defineConfig,
@@ -19,6 +21,7 @@ import {
   type Infer,
   int,
   num,
+  path,
   section,
   str,
   url,
@@ -30,11 +33,37 @@ import { agentAuthFields } from "../../core/hostagent/mod.ts";
 function pct(name: string, level: "warning" | "critical", def: number) {
   return num({
     help: `${name} ${level} threshold in percent`,
-    env: `ALERT_${name.toUpperCase()}_${level.toUpperCase()}`,
     default: def,
     min: 0,
     max: 100,
   });
+}
+
+/** The status panel's env names, by setting. */
+function upstreamEnv(): Record<string, AliasNames> {
+  const alerts: Record<string, AliasNames> = {};
+  for (const m of ["cpu", "memory", "disk"]) {
+    for (const level of ["warning", "critical"]) {
+      alerts[`alert_${m}_${level}`] = `ALERT_${m.toUpperCase()}_${level.toUpperCase()}`;
+    }
+  }
+  return {
+    host: "STATUS_PANEL_BIND",
+    agent_id: "AGENT_ID",
+    agent_token: "AGENT_TOKEN",
+    deployment_hash: "DEPLOYMENT_HASH",
+    "vault.address": "VAULT_ADDRESS",
+    "vault.token": "VAULT_TOKEN",
+    "vault.path_prefix": "VAULT_AGENT_PATH_PREFIX",
+    "vault.token_key": "VAULT_TOKEN_KEY",
+    dashboard_url: "DASHBOARD_URL",
+    polling_timeout: { name: "POLLING_TIMEOUT_SECS", unit: "s" },
+    polling_backoff: { name: "POLLING_BACKOFF_SECS", unit: "s" },
+    control_plane: "CONTROL_PLANE",
+    "compose_agent.enabled": "COMPOSE_AGENT_ENABLED",
+    metrics_interval: { name: "METRICS_INTERVAL_SECS", unit: "s" },
+    ...alerts,
+  };
 }
 
 /** The status agent declaration. */
@@ -42,15 +71,14 @@ export const statusSpec = defineConfig({
   command: "status",
   summary: "Host status agent: /proc metrics, threshold alerts, and the dashboard command link " +
     "(Docker work is forwarded to the compose-agent unless in legacy mode).",
-  envPrefix: "IATP_STATUS_",
   fields: {
     ...serviceFields(5000),
-    host: str({ help: "address to listen on", env: "STATUS_PANEL_BIND", default: "127.0.0.1" }),
     ...agentAuthFields("status_panel_token"),
     dashboard_token: str({
       help: "bearer credential for the dashboard, never the HMAC key (or file:PATH); " +
         "with none, requests carry the signature alone",
       secret: true,
+      fileRef: true,
     }),
     dashboard_token_vault_key: str({
       help: "this agent's dashboard token key in Vault, beside its HMAC key (when VAULT_ADDRESS " +
@@ -60,57 +88,65 @@ export const statusSpec = defineConfig({
     }),
     dashboard_url: url({
       help: "dashboard base URL; enables the command long poll",
-      env: "DASHBOARD_URL",
     }),
-    polling_timeout_secs: int({
-      help: "long-poll timeout asked of the dashboard",
-      env: "POLLING_TIMEOUT_SECS",
-      default: 30,
-      min: 0,
-      max: 300,
+    polling_timeout: duration({
+      help: "long-poll timeout asked of the dashboard (whole seconds)",
+      default: 30_000,
+      max: 300_000,
     }),
-    polling_backoff_secs: num({
+    polling_backoff: duration({
       help: "wait after a failed poll (doubles up to 12x, with jitter)",
-      env: "POLLING_BACKOFF_SECS",
-      default: 5,
-      min: 0.01,
+      default: 5_000,
+      min: 10,
     }),
     report_attempts: int({ help: "attempts to deliver one report", default: 8, min: 1, max: 50 }),
     control_plane: str({
       help: "name of the control plane this agent reports to (shown in /capabilities)",
-      env: "CONTROL_PLANE",
       default: "status_panel",
       pattern: /^[A-Za-z0-9_.-]{1,64}$/,
     }),
     compose_agent: section({
       enabled: bool({
         help: "forward Docker commands to the compose-agent (false = legacy mode)",
-        env: "COMPOSE_AGENT_ENABLED",
         default: true,
       }),
       url: url({ help: "compose-agent base URL", default: "http://127.0.0.1:5001" }),
       token: str({
-        help: "HMAC key the compose-agent verifies (its AGENT_TOKEN), or file:PATH",
+        help: "HMAC key the compose-agent verifies (its agent_token), or file:PATH",
         secret: true,
+        fileRef: true,
       }),
       timeout: duration({ help: "deadline of one forwarded command", default: 330_000, min: 100 }),
     }),
     legacy: bool({ help: "legacy mode: run Docker commands here, on the socket", default: false }),
-    docker_socket: str({
+    docker_socket: path({
       help: "Docker socket (legacy mode only)",
       default: DEFAULT_DOCKER_SOCKET,
+      access: "write",
     }),
-    projects_root: str({ help: "legacy deploy_app project root", default: `${DATA_DIR}/projects` }),
-    work_dir: str({ help: "legacy inline compose files", default: `${DATA_DIR}/status/apps` }),
-    metrics_interval_secs: num({
+    projects_root: path({
+      help: "legacy deploy_app project root",
+      default: `${DATA_DIR}/projects`,
+      access: "write",
+    }),
+    work_dir: path({
+      help: "legacy inline compose files",
+      default: `${DATA_DIR}/status/apps`,
+      access: "write",
+    }),
+    metrics_interval: duration({
       help: "host metrics sampling interval",
-      env: "METRICS_INTERVAL_SECS",
-      default: 15,
-      min: 0.05,
+      default: 15_000,
+      min: 50,
     }),
-    disk_path: str({ help: "a path on the filesystem whose usage is reported", default: DATA_DIR }),
-    proc_root: str({
+    disk_path: path({
+      help: "a path on the filesystem whose usage is reported",
+      default: DATA_DIR,
+      access: "read",
+    }),
+    proc_root: path({
       help: "parse /proc-format files here instead of the system APIs (e.g. a host /proc mount)",
+      access: "read",
     }),
     alert_cpu_warning: pct("cpu", "warning", 80),
     alert_cpu_critical: pct("cpu", "critical", 95),
@@ -130,6 +166,19 @@ export const statusSpec = defineConfig({
       min: 1,
     }),
   },
+  upstream: { system: "the TryDirect status panel", env: upstreamEnv() },
+  deprecated: {
+    flags: {
+      polling_timeout: { name: "polling-timeout-secs", unit: "s" },
+      polling_backoff: { name: "polling-backoff-secs", unit: "s" },
+      metrics_interval: { name: "metrics-interval-secs", unit: "s" },
+    },
+    keys: {
+      polling_timeout: { name: "polling_timeout_secs", unit: "s" },
+      polling_backoff: { name: "polling_backoff_secs", unit: "s" },
+      metrics_interval: { name: "metrics_interval_secs", unit: "s" },
+    },
+  },
   check: (c, sources) => {
     for (const m of ["cpu", "memory", "disk"] as const) {
       const w = c[`alert_${m}_warning`];
@@ -148,7 +197,7 @@ export const statusSpec = defineConfig({
       throw new ConfigError(
         "dashboard_token",
         sources.get("dashboard_token") ?? { kind: "default" },
-        "a credential of its own, not the HMAC key (AGENT_TOKEN): a captured request " +
+        "a credential of its own, not the HMAC key (agent_token): a captured request " +
           "would let anyone forge signatures",
         "the HMAC key",
       );
@@ -157,7 +206,7 @@ export const statusSpec = defineConfig({
       throw new ConfigError(
         "deployment_hash",
         sources.get("deployment_hash") ?? { kind: "default" },
-        "a deployment hash when DASHBOARD_URL is set",
+        "a deployment hash when dashboard_url is set",
         "nothing",
       );
     }

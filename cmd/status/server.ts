@@ -4,6 +4,7 @@
  * @module
  */
 import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/mod.ts";
+import { DATA_DIR, ensureDir } from "../../core/config/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
@@ -109,8 +110,8 @@ function dashboardLink(
       signing: config.signing === "iatp" ? "iatp" : "upstream",
     },
     router,
-    pollTimeoutSecs: config.polling_timeout_secs,
-    backoffMs: config.polling_backoff_secs * 1000,
+    pollTimeoutSecs: Math.round(config.polling_timeout / 1000),
+    backoffMs: config.polling_backoff,
     reportAttempts: config.report_attempts,
     log,
     onResult,
@@ -180,7 +181,9 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       relay?.publish("action.results", { ...ident, type: cmd.type, ...r });
     })
     : undefined;
-  monitor.start(config.metrics_interval_secs * 1000);
+  // The data folder is this agent's own (the default disk_path): made when missing.
+  if (config.disk_path === DATA_DIR) await ensureDir(DATA_DIR);
+  monitor.start(config.metrics_interval);
   const svc = await server.listen();
   link?.start();
   return {

@@ -7,9 +7,12 @@ import {
   type Infer,
   list,
   oneOf,
+  path,
   port,
   str,
+  url,
 } from "../../core/config/mod.ts";
+import { ConfigError } from "../../core/errors/mod.ts";
 import { LEVELS } from "../../core/log/mod.ts";
 
 /** The services `up` can start, in start order. */
@@ -26,13 +29,35 @@ const UP_SERVICES = [
 /** Engines `up --backend` can keep state on instead of the data dir. */
 const UP_BACKENDS = ["postgres"] as const;
 
+/** Every port `up` opens, as its offset from `--base-port` (8000 gives the usual ports). */
+export const PORT_OFFSETS = {
+  agent_port: 0,
+  sidecar_port: 1,
+  policy_port: 2,
+  audit_port: 3,
+  dashboard_port: 4,
+  relay_port: 5,
+  untrusted_sidecar_port: 11,
+  sensor_port: 86,
+  action_port: 87,
+} as const;
+
+/** A port setting of `up`. */
+export type UpPort = keyof typeof PORT_OFFSETS;
+
+const DEFAULT_BASE_PORT = 8000;
+
+function portField(what: string, name: UpPort) {
+  return port({ help: `${what} (default: base port + ${PORT_OFFSETS[name]})` });
+}
+
 /** `iatp up` configuration. */
 export const spec = defineConfig({
   command: "up",
   summary: "Runs the mesh in one process: relay, audit, policy, dashboard, a demo agent behind a " +
     "trusted and an untrusted sidecar, a sensor (cpu-monitor) and an action agent, plus demo " +
-    "traffic. Prints the URLs; Ctrl-C stops everything cleanly.",
-  envPrefix: "IATP_UP_",
+    "traffic. Prints the URLs; Ctrl-C stops everything cleanly. With --no-demo, a selected " +
+    "sidecar stands in front of --agent-url.",
   fields: {
     host: str({ help: "address every service listens on", default: "127.0.0.1" }),
     services: list({
@@ -42,11 +67,8 @@ export const spec = defineConfig({
     }),
     demo: bool({ help: "start the demo agent and demo traffic", default: true }),
     demo_interval: duration({ help: "pause between demo steps", default: 1500, min: 50 }),
-    data_dir: str({
-      help: "where audit, policy state and agent folders live",
-      default: DATA_DIR,
-      env: "IATP_DATA_DIR",
-      minLength: 1,
+    agent_url: url({
+      help: "your agent, behind the sidecar when --services has sidecar and --no-demo is given",
     }),
     backend: list({
       help: `engines you run that keep the mesh's state instead of the data dir ` +
@@ -58,19 +80,61 @@ export const spec = defineConfig({
     postgres_password: str({
       help: "password for postgres_url, or file:PATH (else the one in the URL, if any)",
       secret: true,
+      fileRef: true,
     }),
-    relay_port: port({ help: "relay port", default: 8005 }),
-    policy_port: port({ help: "policy port", default: 8002 }),
-    audit_port: port({ help: "audit port", default: 8003 }),
-    dashboard_port: port({ help: "dashboard port", default: 8004 }),
-    sidecar_port: port({ help: "trusted demo sidecar port", default: 8001 }),
-    untrusted_sidecar_port: port({ help: "untrusted demo sidecar port", default: 8011 }),
-    agent_port: port({ help: "demo agent port", default: 8000 }),
-    sensor_port: port({ help: "sensor health port", default: 8086 }),
-    action_port: port({ help: "action agent health port", default: 8087 }),
+    data_dir: path({
+      help: "where the ledger, policy state, credentials, keys and agent folders live",
+      default: DATA_DIR,
+      access: "write",
+    }),
+    base_port: port({
+      help: "first port: every service's port is this plus its offset (0: free ports for all)",
+      default: DEFAULT_BASE_PORT,
+    }),
+    relay_port: portField("relay port", "relay_port"),
+    policy_port: portField("policy port", "policy_port"),
+    audit_port: portField("audit port", "audit_port"),
+    dashboard_port: portField("dashboard port", "dashboard_port"),
+    sidecar_port: portField("trusted sidecar port", "sidecar_port"),
+    untrusted_sidecar_port: portField("untrusted demo sidecar port", "untrusted_sidecar_port"),
+    agent_port: portField("demo agent port", "agent_port"),
+    sensor_port: portField("sensor health port", "sensor_port"),
+    action_port: portField("action agent health port", "action_port"),
     log_level: oneOf(LEVELS, { help: "log level of every service", default: "warn" }),
+  },
+  check(c, sources) {
+    const top = Math.max(...Object.values(PORT_OFFSETS));
+    if (c.base_port !== 0 && c.base_port + top > 65535) {
+      throw new ConfigError(
+        "base_port",
+        sources.get("base_port") ?? { kind: "default" },
+        `a port from 1 to ${65535 - top} (the highest service port is base + ${top}), or 0`,
+        String(c.base_port),
+      );
+    }
+    if (!c.demo && c.services.includes("sidecar") && !c.agent_url) {
+      throw new ConfigError(
+        "agent_url",
+        sources.get("agent_url") ?? { kind: "default" },
+        "the URL of the agent the sidecar stands in front of when --services has sidecar " +
+          "and the demo agent is off (--no-demo)",
+        "nothing",
+      );
+    }
   },
 });
 
 /** The resolved `up` config. */
 export type UpConfig = Infer<typeof spec.spec.fields>;
+
+/**
+ * The port `name` listens on: its own setting, else the base port plus its offset (0 for
+ * every service when the base is 0).
+ * @example
+ * ```ts
+ * portOf({ base_port: 9000, relay_port: undefined } as UpConfig, "relay_port"); // 9005
+ * ```
+ */
+export function portOf(c: UpConfig, name: UpPort): number {
+  return c[name] ?? (c.base_port === 0 ? 0 : c.base_port + PORT_OFFSETS[name]);
+}

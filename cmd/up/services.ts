@@ -15,7 +15,33 @@ import * as relay from "../relay.ts";
 import * as sensor from "../sensor.ts";
 import * as sidecar from "../sidecar.ts";
 import { startDemoAgent, type UpCredentials } from "../../core/mesh/mod.ts";
-import type { UpConfig } from "./config.ts";
+import { portOf, type UpConfig, type UpPort } from "./config.ts";
+
+/** The port setting of each service `up` starts. */
+const PORT_OF: Record<string, UpPort> = {
+  relay: "relay_port",
+  audit: "audit_port",
+  policy: "policy_port",
+  dashboard: "dashboard_port",
+  "demo-agent": "agent_port",
+  sidecar: "sidecar_port",
+  "sidecar-untrusted": "untrusted_sidecar_port",
+  sensor: "sensor_port",
+  action: "action_port",
+};
+
+/** A port already in use, named by service and setting (`iatp up` puts in the source). */
+function busyPort(config: UpConfig, service: string, err: Error): Error {
+  const key = PORT_OF[service];
+  if (!key) return err;
+  return new ConfigError(
+    key,
+    { kind: "default" },
+    "a port no other process listens on (or another --base-port)",
+    `${config.host}:${portOf(config, key)}, the ${service} port, already in use`,
+    { cause: err },
+  );
+}
 
 /** What every start helper shares. */
 export interface UpContext {
@@ -63,7 +89,9 @@ export class MeshRun {
       logFor,
       urls: this.#urls,
       run: async (name, f) => {
-        const svc = await f();
+        const svc = await f().catch((err) => {
+          throw err instanceof Deno.errors.AddrInUse ? busyPort(config, name, err) : err;
+        });
         svc.failed.then((err) => this.#failed.resolve(new Error(`${name} failed`, { cause: err })));
         this.#started.push(svc);
         this.#urls[name] = svc.url;
@@ -107,7 +135,9 @@ export async function startServices(ctx: UpContext): Promise<{
   const relayUrl = await startRelay(ctx);
   const auditUrl = await startAudit(ctx, relayUrl);
   await startPolicy(ctx, relayUrl, auditUrl);
-  const sidecars = ctx.config.demo ? await startDemoSidecars(ctx, relayUrl, auditUrl) : {};
+  const sidecars = ctx.config.demo
+    ? await startDemoSidecars(ctx, relayUrl, auditUrl)
+    : await startOwnSidecar(ctx, relayUrl, auditUrl);
   await startAgents(ctx, relayUrl);
   await startDashboard(ctx, relayUrl, auditUrl, ctx.urls);
   return { relayUrl, sidecars };
@@ -116,7 +146,8 @@ export async function startServices(ctx: UpContext): Promise<{
 /** The relay, when selected. */
 export async function startRelay(ctx: UpContext): Promise<string | undefined> {
   if (!ctx.want.has("relay")) return undefined;
-  const { host, relay_port: port, log_level } = ctx.config;
+  const { host, log_level } = ctx.config;
+  const port = portOf(ctx.config, "relay_port");
   return await ctx.run(
     "relay",
     () =>
@@ -157,7 +188,8 @@ export async function startAudit(
   relayUrl: string | undefined,
 ): Promise<string | undefined> {
   if (!ctx.want.has("audit")) return undefined;
-  const { host, audit_port: port, log_level } = ctx.config;
+  const { host, log_level } = ctx.config;
+  const port = portOf(ctx.config, "audit_port");
   const storage = auditStorage(ctx);
   return await ctx.run("audit", () =>
     audit.start(
@@ -165,7 +197,7 @@ export async function startAudit(
         host,
         port,
         ...storage,
-        relay: relayUrl,
+        relay_url: relayUrl,
         relay_token: ctx.creds.file("audit"),
         log_level,
         ...ctx.keys,
@@ -181,15 +213,16 @@ async function startPolicy(
   auditUrl: string | undefined,
 ): Promise<void> {
   if (!ctx.want.has("policy")) return;
-  const { host, policy_port: port, log_level } = ctx.config;
+  const { host, log_level } = ctx.config;
+  const port = portOf(ctx.config, "policy_port");
   await ctx.run("policy", () =>
     policy.start(
       policy.spec.resolve({
         host,
         port,
-        relay: relayUrl,
+        relay_url: relayUrl,
         relay_token: ctx.creds.file("policy"),
-        audit: auditUrl,
+        audit_url: auditUrl,
         audit_token: ctx.creds.file("policy"),
         state_db: `${ctx.data}/policy-state.db`,
         log_level,
@@ -210,15 +243,16 @@ export async function startDashboard(
   // The relay and the audit service are watched already; the others by their /health.
   const watched = ["policy", "sidecar", "sidecar-untrusted", "demo-agent", "sensor", "action"];
   const services = watched.filter((n) => urls[n]).map((n) => `${n}=${urls[n]}`);
-  const { host, dashboard_port: port, log_level } = ctx.config;
+  const { host, log_level } = ctx.config;
+  const port = portOf(ctx.config, "dashboard_port");
   await ctx.run("dashboard", () =>
     dashboard.start(
       dashboard.spec.resolve({
         host,
         port,
-        relay: relayUrl,
+        relay_url: relayUrl,
         relay_token: ctx.creds.file("dashboard"),
-        audit: auditUrl,
+        audit_url: auditUrl,
         services,
         log_level,
         ...ctx.keys,
@@ -227,33 +261,60 @@ export async function startDashboard(
     ));
 }
 
+/** The settings every sidecar `up` starts shares: host, mesh links, credentials. */
+function sidecarBase(ctx: UpContext, relayUrl?: string, auditUrl?: string) {
+  return {
+    host: ctx.config.host,
+    relay_url: relayUrl,
+    relay_token: ctx.creds.file("sidecar"),
+    audit_url: auditUrl,
+    audit_token: ctx.creds.file("sidecar"),
+    log_level: ctx.config.log_level,
+    ...ctx.keys,
+  };
+}
+
+/** Without the demo: one sidecar in front of `--agent-url`, when `--services` has sidecar. */
+async function startOwnSidecar(
+  ctx: UpContext,
+  relayUrl: string | undefined,
+  auditUrl: string | undefined,
+): Promise<{ trustedSidecar?: string }> {
+  const agentUrl = ctx.config.agent_url;
+  if (!ctx.want.has("sidecar") || !agentUrl) return {};
+  const trustedSidecar = await ctx.run("sidecar", async () =>
+    sidecar.start(
+      sidecar.command.resolve({
+        ...sidecarBase(ctx, relayUrl, auditUrl),
+        signing_key: await ctx.creds.seedFile("sidecar"),
+        agent_url: agentUrl,
+        port: portOf(ctx.config, "sidecar_port"),
+      }),
+      { log: ctx.logFor("sidecar") },
+    ));
+  return { trustedSidecar };
+}
+
 /** The demo agent and, when selected, a trusted and an untrusted sidecar in front of it. */
 async function startDemoSidecars(
   ctx: UpContext,
   relayUrl: string | undefined,
   auditUrl: string | undefined,
 ): Promise<{ trustedSidecar?: string; untrustedSidecar?: string }> {
-  const { host, log_level } = ctx.config;
-  const agentUrl = await ctx.run(
-    "demo-agent",
-    () => startDemoAgent({ host, port: ctx.config.agent_port, log: ctx.logFor("demo-agent") }),
-  );
+  const agentUrl = await ctx.run("demo-agent", () =>
+    startDemoAgent({
+      host: ctx.config.host,
+      port: portOf(ctx.config, "agent_port"),
+      log: ctx.logFor("demo-agent"),
+    }));
   if (!ctx.want.has("sidecar")) return {};
-  const base = {
-    host,
-    agent_url: agentUrl,
-    relay_url: relayUrl,
-    relay_token: ctx.creds.file("sidecar"),
-    audit_url: auditUrl,
-    audit_token: ctx.creds.file("sidecar"),
-    log_level,
-    ...ctx.keys,
-  };
-  const trustedSidecar = await ctx.run("sidecar", () =>
+  const base = { ...sidecarBase(ctx, relayUrl, auditUrl), agent_url: agentUrl };
+  const trustedSidecar = await ctx.run("sidecar", async () =>
     sidecar.start(
       sidecar.command.resolve({
         ...base,
-        port: ctx.config.sidecar_port,
+        signing_key: await ctx.creds.seedFile("sidecar"),
+        port: portOf(ctx.config, "sidecar_port"),
         agent_id: "demo-assistant",
         trust_level: "trusted",
         reversibility: "full",
@@ -261,11 +322,12 @@ async function startDemoSidecars(
       }),
       { log: ctx.logFor("sidecar") },
     ));
-  const untrustedSidecar = await ctx.run("sidecar-untrusted", () =>
+  const untrustedSidecar = await ctx.run("sidecar-untrusted", async () =>
     sidecar.start(
       sidecar.command.resolve({
         ...base,
-        port: ctx.config.untrusted_sidecar_port,
+        signing_key: await ctx.creds.seedFile("sidecar-untrusted"),
+        port: portOf(ctx.config, "untrusted_sidecar_port"),
         agent_id: "demo-untrusted",
         trust_level: "untrusted",
         reversibility: "none",
@@ -286,7 +348,7 @@ async function startAgents(ctx: UpContext, relayUrl: string | undefined): Promis
         sensor.spec.resolve({
           agent: { id: "demo-sensor", type: "sensor", base_folder: `${data}/sensor` },
           relay: { url: relayUrl, token: ctx.creds.file("sensor") },
-          health: { host: config.host, port: config.sensor_port },
+          health: { host: config.host, port: portOf(config, "sensor_port") },
           logging: { level },
           sensor: {
             publish_to: "relay",
@@ -309,7 +371,7 @@ async function startAgents(ctx: UpContext, relayUrl: string | undefined): Promis
           agent: { id: "demo-action", type: "action", base_folder: `${data}/action` },
           // Only the demo traffic credential may give this agent orders.
           relay: { url: relayUrl, token: ctx.creds.file("action"), task_publishers: ["demo"] },
-          health: { host: config.host, port: config.action_port },
+          health: { host: config.host, port: portOf(config, "action_port") },
           logging: { level },
           action: { task_source: "relay" },
         }),

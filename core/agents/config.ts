@@ -2,8 +2,10 @@
  * Configuration of the automation agents: the Stavily schema (agent, api, security, logging,
  * metrics, plugins, health) plus iatp's relay section and one section per agent kind. Every key
  * of the Stavily agents' own vocabulary is accepted (those iatp does not use are listed in one
- * start-up warning, see stavily_keys.ts); `${VAR}` is expanded in string values. Env overrides
- * are `IATP_<SECTION>_<KEY>` (`IATP_AGENT_ID`, `IATP_API_BASE_URL`).
+ * start-up warning, see stavily_keys.ts); `${VAR}` is expanded in string values (the Stavily
+ * files' own way of taking values from the environment). Env vars follow the scheme,
+ * `IATP_SENSOR_<SECTION>_<KEY>` and `IATP_ACTION_<SECTION>_<KEY>` (`IATP_SENSOR_AGENT_ID`), so a
+ * sensor and an action agent on one host never read each other's settings.
  * @module
  */
 import { z } from "zod";
@@ -19,6 +21,8 @@ import {
   list,
   num,
   oneOf,
+  path,
+  type PathGrant,
   port,
   section,
   type SourceMap,
@@ -30,6 +34,7 @@ import { edgeFields } from "../http/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 import { pluginTrustPolicy } from "./plugin_trust.ts";
+import { securityShape } from "./security_config.ts";
 import { agentPlaceholders, STAVILY_TOLERATED } from "./stavily_keys.ts";
 
 /** Agent ids: used in URL paths and relay topic names, so no slashes and no leading dot. */
@@ -38,8 +43,6 @@ export const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const PLUGIN_ID = /^[a-z0-9][a-z0-9-]{1,63}$/;
 /** Most trigger plugins one sensor runs. */
 const MAX_TRIGGERS = 64;
-/** Default env prefix of both agents. */
-const AGENT_ENV_PREFIX = "IATP_";
 
 /** Environments. As in the Stavily agents, only `prod` applies the production rules. */
 const ENVIRONMENTS = ["dev", "test", "staging", "prod", "production"] as const;
@@ -64,9 +67,10 @@ function agentSection(kind: "sensor" | "action") {
       tenant_id: str({ help: "tenant (organisation) id", default: "" }),
       environment: oneOf(ENVIRONMENTS, { help: "deployment environment", default: "dev" }),
       heartbeat: duration({ help: "heartbeat interval", default: 30_000, min: 100 }),
-      base_folder: str({
+      base_folder: path({
         help: "agent home; default $IATP_DATA_DIR/<kind> (or data/<kind>)",
         default: "",
+        access: "write",
       }),
       poll_interval: duration({ help: "instruction poll interval", default: 30_000, min: 50 }),
       max_concurrent_tasks: int({
@@ -115,50 +119,6 @@ function agentSection(kind: "sensor" | "action") {
   };
 }
 
-const securityShape = {
-  tls: section({
-    enabled: bool({
-      help: "Stavily's TLS switch: must not be false in prod (TLS is used whenever a URL is https)",
-    }),
-    cert_file: str({ help: "client certificate (PEM) for mTLS" }),
-    key_file: str({ help: "client key (PEM) for mTLS" }),
-    ca_file: str({ help: "CA bundle (PEM) trusted for the orchestrator" }),
-    min_version: oneOf(["1.2", "1.3"], { help: "lowest TLS version", default: "1.2" }),
-  }),
-  auth: section({
-    method: oneOf(["api_key", "jwt"], {
-      help: "how the bearer token is obtained",
-      default: "api_key",
-    }),
-    api_key: str({ help: "bearer token for the orchestrator", secret: true }),
-    token_file: str({ help: "file holding the bearer token (re-read when it changes)" }),
-  }),
-  sandbox: section({
-    max_memory: bytes({ help: "largest plugin memory limit accepted", default: 512 * 1024 ** 2 }),
-    max_exec_time: duration({ help: "longest plugin call accepted", default: 300_000, min: 100 }),
-    allowed_paths: list({
-      help: "paths plugins may be granted (prefixes); a plugin asking for more is refused",
-      default: ["/proc", "/sys"],
-    }),
-    network_access: bool({ help: "whether plugins may be granted network access", default: false }),
-  }),
-  audit: section({
-    enabled: bool({ help: "write the hash-chained audit trail", default: true }),
-    log_file: str({ help: "audit file; default <base>/logs/audit/audit.jsonl", default: "" }),
-    max_file_bytes: bytes({
-      help: "audit file size before rotation",
-      default: 64 * 1024 ** 2,
-      min: 4096,
-    }),
-    max_files: int({ help: "rotated audit files kept", default: 10, min: 1, max: 1000 }),
-    service_url: url({ help: "iatp audit service to copy entries to (unset: none)" }),
-    token: str({
-      help: "credential for the audit service (audit:append), or file:PATH",
-      secret: true,
-    }),
-  }),
-};
-
 const triggerSchema = z.object({
   plugin_id: z.string().regex(PLUGIN_ID),
   interval: z.union([z.number().int().min(50), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/)])
@@ -176,7 +136,11 @@ function commonFields(kind: "sensor" | "action", healthPort: number) {
     api,
     security: section(securityShape),
     logging: section({
-      level: oneOf(LEVELS, { help: "lowest log level written", default: "info" }),
+      level: oneOf(LEVELS, {
+        help: "lowest log level written",
+        default: "info",
+        flag: "log-level",
+      }),
       format: oneOf(["json", "text"], {
         help: "log format: JSON lines (text is accepted and still logs JSON lines, with a warning)",
         default: "json",
@@ -201,16 +165,21 @@ function commonFields(kind: "sensor" | "action", healthPort: number) {
 function relayShape() {
   return {
     url: url({ help: "iatp relay base URL (unset: no relay)" }),
-    token: str({ help: "relay credential (bearer token), or file:PATH", secret: true }),
+    token: str({
+      help: "relay credential (bearer token), or file:PATH",
+      secret: true,
+      fileRef: true,
+    }),
     buffer_size: int({ help: "relay publish buffer", default: 1000, min: 1, max: 1_000_000 }),
   };
 }
 
 function pluginsShape() {
   return {
-    directory: str({
+    directory: path({
       help: "another plugins folder, searched after installed plugins and before the built-ins",
       default: "",
+      access: "read",
     }),
     pool_size: int({ help: "warm plugin hosts per plugin", default: 1, min: 1, max: 32 }),
     max_runners: int({
@@ -284,11 +253,14 @@ function actionFields() {
         help: "public keys (iatp-ed25519:..., or file:PATH) whose plugin signatures are " +
           "accepted by plugin_install / plugin_update",
         default: [],
+        fileRef: true,
       }),
       allowed_sources: list({
         help: "plugin sources installed without a signature: exact local folders, or URL " +
           "prefixes ending at a path boundary",
         default: [],
+        grants: (v) =>
+          v.filter((s) => !/^[a-z]+:\/\//i.test(s)).map((path) => ({ path, access: "read" })),
       }),
     }),
     action: section({
@@ -368,13 +340,32 @@ function checkAgentConfig(
   }
 }
 
+/** The audit trail file and its rotations: written, renamed, read back. */
+function auditTrailGrants(c: AgentConfig): PathGrant[] {
+  const file = c.security.audit.log_file;
+  if (!file) return [];
+  const files = [file];
+  for (let i = 1; i <= c.security.audit.max_files; i++) files.push(`${file}.${i}`);
+  return files.map((p) => ({ path: p, access: "write" }));
+}
+
+/** Names both agents used before the scheme, kept one release. */
+const DEPRECATED = {
+  flags: {
+    "logging.level": "logging-level",
+    "security.audit.service_url": "security-audit-service-url",
+    "security.audit.token": "security-audit-token",
+  },
+};
+
 /** `iatp sensor` config. */
 export const sensorConfig: Config<SensorShape> = defineConfig({
   command: "sensor",
   summary: "Sensor agent: runs sandboxed trigger plugins on their intervals, de-duplicates their " +
     "events and publishes them to the relay (sensor.<type>) and/or the orchestrator.",
-  envPrefix: AGENT_ENV_PREFIX,
   fields: sensorFields(),
+  deprecated: DEPRECATED,
+  grants: auditTrailGrants,
   tolerated: STAVILY_TOLERATED.sensor,
   expand: agentPlaceholders,
   check: (c, s, warn) => {
@@ -412,8 +403,9 @@ export const actionConfig: Config<ActionShape> = defineConfig({
   command: "action",
   summary: "Action agent: takes instructions from the orchestrator (poll) or the relay " +
     "(action.tasks.<agent_id>), runs them with sandboxed action plugins and reports results.",
-  envPrefix: AGENT_ENV_PREFIX,
   fields: actionFields(),
+  deprecated: DEPRECATED,
+  grants: auditTrailGrants,
   tolerated: STAVILY_TOLERATED.action,
   expand: agentPlaceholders,
   check: (c, s, warn) => {

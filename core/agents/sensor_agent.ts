@@ -9,13 +9,13 @@
 import { parseDuration } from "../config/mod.ts";
 import { type Service, withShutdown } from "../http/mod.ts";
 import { isTopicName } from "../topic/mod.ts";
-import type { TriggerEvent } from "../plugin/mod.ts";
+import { type TriggerEvent, validatePluginConfig } from "../plugin/mod.ts";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import type { SensorConfig, TriggerSpec } from "./config.ts";
 import type { ComponentHealth } from "./health.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
-import { errorMessage } from "../errors/mod.ts";
+import { ConfigError, errorMessage } from "../errors/mod.ts";
 
 /** How often expired dedup keys are pruned. */
 const DEDUP_PRUNE_INTERVAL_MS = 60_000;
@@ -163,6 +163,7 @@ class TriggerLoop {
     }
     const payload = { ...raw, agent_id: this.rt.agentId, plugin_id: id } as Record<string, unknown>;
     this.rt.metrics.triggers.inc({ plugin: id, result: "emitted" });
+    this.rt.log.info("event emitted", { plugin: id, type: raw.type, source: raw.source });
     await this.rt.audit("trigger.emitted", {
       plugin_id: id,
       type: raw.type,
@@ -189,6 +190,28 @@ class TriggerLoop {
   }
 }
 
+/**
+ * Every trigger names an installed trigger plugin and a config its manifest accepts, checked
+ * before anything runs: a bad trigger is a config error at start, not a warning logged forever.
+ * @throws {ConfigError} naming `sensor.triggers` and the trigger (the command puts the source in)
+ */
+async function checkTriggers(catalog: PluginCatalog, triggers: TriggerSpec[]): Promise<void> {
+  for (const [i, t] of triggers.entries()) {
+    try {
+      const plugin = await catalog.load(t.plugin_id, "trigger");
+      validatePluginConfig(plugin.manifest, t.config);
+    } catch (err) {
+      throw new ConfigError(
+        "sensor.triggers",
+        { kind: "default" },
+        "installed trigger plugins, each with a config its plugin.yaml accepts",
+        `triggers[${i}] (${t.plugin_id}): ${errorMessage(err)}`,
+        { cause: err },
+      );
+    }
+  }
+}
+
 /** Starts the sensor agent. */
 export async function startSensorAgent(
   config: SensorConfig,
@@ -198,6 +221,11 @@ export async function startSensorAgent(
     dedupMaxEntries: config.sensor.dedup_max_entries,
   });
   const catalog = catalogFromConfig(rt, config);
+  await checkTriggers(catalog, config.sensor.triggers).catch(async (err) => {
+    await catalog.close();
+    await rt.close();
+    throw err;
+  });
   const stop = new AbortController();
   const loops = config.sensor.triggers.map((t) =>
     new TriggerLoop(t, rt, catalog, config, stop.signal)

@@ -21,10 +21,12 @@ export function meshAuthFields() {
     auth_keys: list({
       help: "issuer public keys (iatp-ed25519:...) whose credentials are accepted, or file:PATH",
       default: [],
+      fileRef: true,
     }),
     auth_revoked: list({
       help: "credential ids (jti) refused even when valid, or file:PATH of ids (re-read on change)",
       default: [],
+      fileRef: true,
     }),
     insecure: bool({
       help: "allow listening beyond loopback with no credentials (development only)",

@@ -4,19 +4,25 @@ import { ConfigError, type ConfigSource, describeSource, UsageError } from "../e
 import { registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
 import { permittedEnv } from "./env.ts";
-import type { Infer, Shape } from "./fields.ts";
-import { describeFound, type EnvReader, type FileRules, getIn, loadFile, setIn } from "./file.ts";
-import { type Leaf, leaves } from "./leaves.ts";
+import type { Infer, PathGrant, Shape } from "./fields.ts";
+import { type EnvReader, type FileLayer, type FileRules, getIn, loadFile, setIn } from "./file.ts";
+import {
+  type Alias,
+  type AliasMap,
+  attachAliases,
+  envPrefixOf,
+  type Leaf,
+  leaves,
+} from "./leaves.ts";
+import { type Picked, pickRaw, rawFound } from "./pick.ts";
 import { usageText } from "./usage.ts";
 
 /** A config declaration. */
 export interface ConfigSpec<S extends Shape> {
-  /** Subcommand name, for usage and messages. */
+  /** Subcommand name, for usage and messages; its env vars are `IATP_<COMMAND>_<KEY>`. */
   command: string;
   /** One line on what the subcommand does. */
   summary: string;
-  /** Prefix for derived env var names, e.g. `IATP_RELAY_`. */
-  envPrefix: string;
   fields: S;
   /** Extra usage lines (positional arguments, sub-verbs), printed before the flags. */
   usageLines?: string[];
@@ -32,6 +38,15 @@ export interface ConfigSpec<S extends Shape> {
   tolerated?: readonly string[];
   /** Expand `${VAR}` / `${VAR:-default}` in the file's string values (and `{NAME}` placeholders). */
   expand?: (values: Record<string, unknown>) => Omit<ExpandOptions, "env">;
+  /**
+   * The system this command replaces and, by dotted key, the env names of that system it still
+   * reads (after its own `IATP_<COMMAND>_<KEY>`). No other command reads them.
+   */
+  upstream?: { system: string; env: AliasMap };
+  /** Names iatp used before, by dotted key: read for one release, each use warns. */
+  deprecated?: { flags?: AliasMap; env?: AliasMap; keys?: AliasMap };
+  /** Paths the configuration names besides its path fields' values (derived defaults). */
+  grants?: (config: Infer<S>) => PathGrant[];
 }
 
 /** Where each leaf value came from, by dotted key. */
@@ -44,7 +59,7 @@ export type Loaded<S extends Shape> =
     config: Infer<S>;
     sources: SourceMap;
     positionals: string[];
-    /** Start-up warnings (tolerated keys ignored, settings relaxed); log each once. */
+    /** Start-up warnings (tolerated keys ignored, deprecated names, settings relaxed). */
     warnings?: string[];
   }
   /** `--help` was given: nothing was loaded. */
@@ -60,14 +75,24 @@ export interface ParseOptions {
 /** A declared config: parse argv, resolve in-process overrides, print usage. */
 export interface Config<S extends Shape> {
   readonly spec: ConfigSpec<S>;
+  /** `IATP_<COMMAND>_`: every env var of this command starts with it. */
+  readonly envPrefix: string;
   /** Parses argv (flags after the subcommand), reading env and the YAML file. */
   parse(argv: string[], opts?: ParseOptions): Loaded<S>;
   /** Defaults overlaid with an in-process partial config (for `iatp up` and tests). */
   resolve(overrides?: DeepPartial<Infer<S>>): Infer<S>;
   /** Usage text listing every flag with its env var and default. */
   usage(): string;
-  /** Every env var name this config reads. */
+  /** Every env var name this config reads (its own, then upstream and deprecated names). */
   envNames(): string[];
+  /** Every setting with its names. */
+  leaves(): readonly Leaf[];
+  /**
+   * The files and folders an argv and environment name (the config file, every path setting,
+   * every `file:PATH` credential), resolved leniently: a value that does not parse names
+   * nothing here, and the command itself reports it when it starts.
+   */
+  grants(argv: string[], opts?: ParseOptions): PathGrant[];
 }
 
 /** Recursive Partial. */
@@ -75,16 +100,52 @@ export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
 };
 
+type Opt = { type: "string" | "boolean"; multiple?: boolean; short?: string };
+
+/** The flags of `all` (canonical and deprecated) as parseArgs options. */
+function flagOptions(all: readonly Leaf[]): Record<string, Opt> {
+  const options: Record<string, Opt> = {
+    config: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  };
+  for (const leaf of all) {
+    const names = [
+      ...(leaf.flag ? [leaf.flag] : []),
+      ...leaf.aliases.filter((a) => a.via === "flag").map((a) => a.name),
+    ];
+    for (const name of names) {
+      if (leaf.field.boolean) {
+        options[name] = { type: "boolean" };
+        options[`no-${name}`] = { type: "boolean" };
+      } else {
+        options[name] = { type: "string", multiple: leaf.field.multiple };
+      }
+    }
+  }
+  return options;
+}
+
 /** Declares a config. */
 export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
-  const all = leaves(spec.fields, [], spec.envPrefix, []);
-  const configEnv = `${spec.envPrefix}CONFIG`;
+  const envPrefix = envPrefixOf(spec.command);
+  const all = leaves(spec.fields, [], envPrefix, []);
+  attachAliases(spec.command, all, [
+    { kind: "upstream", via: "env", map: spec.upstream?.env },
+    { kind: "deprecated", via: "flag", map: spec.deprecated?.flags },
+    { kind: "deprecated", via: "env", map: spec.deprecated?.env },
+    { kind: "deprecated", via: "key", map: spec.deprecated?.keys },
+  ]);
+  const configEnv = `${envPrefix}CONFIG`;
+  const options = flagOptions(all);
+  const aliasKeys = new Set(
+    all.flatMap((l) => l.aliases.filter((a) => a.via === "key")).map((a) => a.name),
+  );
 
   const validate = (leaf: Leaf, raw: unknown, source: ConfigSource): unknown => {
     const value = leaf.field.coerce(raw);
     const r = leaf.field.schema.safeParse(value);
     if (!r.success) {
-      throw new ConfigError(leaf.key, source, leaf.field.expected, describeFound(raw));
+      throw new ConfigError(leaf.key, source, leaf.field.expected, rawFound(leaf.field, raw));
     }
     return r.data;
   };
@@ -107,77 +168,67 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
 
   const usage = (): string => usageText(spec, all, configEnv);
 
-  const parse = (argv: string[], opts: ParseOptions = {}): Loaded<S> => {
-    const env = opts.env ?? permittedEnv;
-    const read = opts.readFile ?? ((p: string) => Deno.readTextFileSync(p));
-    type Opt = { type: "string" | "boolean"; multiple?: boolean; short?: string };
-    const options: Record<string, Opt> = {
-      config: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    };
-    for (const leaf of all) {
-      if (!leaf.flag) continue;
-      if (leaf.field.boolean) {
-        options[leaf.flag] = { type: "boolean" };
-        options[`no-${leaf.flag}`] = { type: "boolean" };
-      } else {
-        options[leaf.flag] = { type: "string", multiple: leaf.field.multiple };
-      }
-    }
-    let parsed: { values: Record<string, unknown>; positionals: string[] };
+  const parseFlags = (argv: string[]) => {
     try {
-      parsed = parseArgs({
+      return parseArgs({
         args: argv,
         options,
         strict: true,
         allowPositionals: spec.positionals ?? false,
-      }) as typeof parsed;
+      }) as { values: Record<string, unknown>; positionals: string[] };
     } catch (err) {
       const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
       throw new UsageError(msg, usage(), { cause: err });
     }
+  };
+
+  /** Every layer read and each leaf's raw value picked; `lenient` skips what does not load. */
+  const layers = (argv: string[], opts: ParseOptions, lenient: boolean) => {
+    const env = opts.env ?? permittedEnv;
+    const read = opts.readFile ?? ((p: string) => Deno.readTextFileSync(p));
+    const parsed = parseFlags(argv);
     const flags = parsed.values;
-    if (flags.help) {
-      return { help: true, positionals: parsed.positionals };
+    const configPath = typeof flags.config === "string"
+      ? flags.config
+      : flags.help
+      ? undefined
+      : env(configEnv);
+    const rules: FileRules = {
+      tolerated,
+      aliases: aliasKeys,
+      ignored: [],
+      expand: spec.expand,
+      env,
+    };
+    let file: FileLayer | undefined;
+    try {
+      file = configPath && !flags.help ? loadFile(configPath, spec.fields, read, rules) : undefined;
+    } catch (err) {
+      if (!lenient) throw err;
     }
-    const configPath = typeof flags.config === "string" ? flags.config : env(configEnv);
-    const rules: FileRules = { tolerated, ignored: [], expand: spec.expand, env };
-    const file = configPath ? loadFile(configPath, spec.fields, read, rules) : undefined;
+    // `--help` reads nothing: no file, no env var.
+    const picks = flags.help ? [] : all.map((leaf) => pickRaw(leaf, { flags, env, file }));
+    return { parsed, configPath, file, rules, picks };
+  };
+
+  const parse = (argv: string[], opts: ParseOptions = {}): Loaded<S> => {
+    const { parsed, rules, picks } = layers(argv, opts, false);
+    if (parsed.values.help) return { help: true, positionals: parsed.positionals };
     const warnings: string[] = [];
     if (rules.ignored.length > 0) {
       warnings.push(`config keys accepted but not used by iatp: ${rules.ignored.join(", ")}`);
     }
-
     const values: Record<string, unknown> = {};
     const sources: SourceMap = new Map();
-    for (const leaf of all) {
-      let raw: unknown = undefined;
-      let source: ConfigSource = { kind: "default" };
-      const flagVal = leaf.flag ? flags[leaf.flag] : undefined;
-      const negated = leaf.flag && leaf.field.boolean ? flags[`no-${leaf.flag}`] : undefined;
-      const envVal = leaf.env ? env(leaf.env) : undefined;
-      const fileVal = file ? getIn(file.values, leaf.path) : undefined;
-      if (negated) {
-        raw = false;
-        source = { kind: "flag", name: `no-${leaf.flag}` };
-      } else if (flagVal !== undefined) {
-        raw = flagVal;
-        source = { kind: "flag", name: leaf.flag! };
-      } else if (envVal !== undefined && envVal !== "") {
-        raw = envVal;
-        source = { kind: "env", name: leaf.env! };
-      } else if (fileVal !== undefined && fileVal !== null) {
-        raw = fileVal;
-        source = { kind: "file", path: file!.path, line: file!.lineOf(leaf.path) };
-      }
-      if (source.kind === "default") {
-        if (leaf.field.default !== undefined) setIn(values, leaf.path, leaf.field.default);
-        else setIn(values, leaf.path, undefined);
-      } else {
-        setIn(values, leaf.path, validate(leaf, raw, source));
-      }
-      sources.set(leaf.key, source);
-    }
+    all.forEach((leaf, i) => {
+      const pick = picks[i];
+      if (pick.alias?.kind === "deprecated") warnings.push(deprecationWarning(leaf, pick));
+      const value = pick.source.kind === "default"
+        ? leaf.field.default
+        : validate(leaf, pick.raw, pick.source);
+      setIn(values, leaf.path, value);
+      sources.set(leaf.key, pick.source);
+    });
     return {
       config: finish(values, sources, warnings),
       sources,
@@ -185,6 +236,32 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
       help: false,
       warnings,
     };
+  };
+
+  const grants = (argv: string[], opts: ParseOptions = {}): PathGrant[] => {
+    let got: ReturnType<typeof layers>;
+    try {
+      got = layers(argv, opts, true);
+    } catch {
+      return []; // bad usage: the command reports it and starts nothing
+    }
+    const out: PathGrant[] = got.configPath ? [{ path: got.configPath, access: "read" }] : [];
+    const values: Record<string, unknown> = {};
+    all.forEach((leaf, i) => {
+      const pick = got.picks[i];
+      let value = leaf.field.default;
+      if (pick.source.kind !== "default") {
+        try {
+          value = validate(leaf, pick.raw, pick.source);
+        } catch { /* reported when the command starts */ }
+      }
+      setIn(values, leaf.path, value);
+      if (value !== undefined && leaf.field.grants) out.push(...leaf.field.grants(value));
+    });
+    try {
+      out.push(...spec.grants?.(values as Infer<S>) ?? []);
+    } catch { /* a derived path of a config that does not load: nothing to grant */ }
+    return out;
   };
 
   const resolve = (overrides: DeepPartial<Infer<S>> = {}): Infer<S> => {
@@ -206,11 +283,32 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
 
   return {
     spec,
+    envPrefix,
     parse,
     resolve,
     usage,
-    envNames: () => [configEnv, ...all.flatMap((l) => (l.env ? [l.env] : []))],
+    leaves: () => all,
+    grants,
+    envNames: () => [
+      configEnv,
+      ...all.flatMap((l) => l.env ? [l.env] : []),
+      ...all.flatMap((l) => l.aliases.filter((a) => a.via === "env").map((a) => a.name)),
+    ],
   };
+}
+
+/** The start-up warning for a value given under a deprecated name. */
+function deprecationWarning(leaf: Leaf, pick: Picked): string {
+  const alias = pick.alias as Alias;
+  const now = alias.via === "flag"
+    ? `--${leaf.flag}`
+    : alias.via === "env"
+    ? leaf.env ?? leaf.key
+    : `config key ${leaf.key}`;
+  const was = alias.via === "key"
+    ? `config key ${alias.name} (${describeSource(pick.source)})`
+    : describeSource(pick.source);
+  return `${was} is deprecated and will be removed; use ${now}`;
 }
 
 /** Formats a ConfigError as the one line a CLI prints. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { z } from "zod";
+import { DURATION_FORMS, formatBytes, formatDuration, parseBytes, parseDuration } from "./units.ts";
 
 /**
  * One configuration leaf. `T` is the validated value type; `D` says whether the field has a
@@ -15,9 +16,13 @@ export interface Field<T, D extends boolean = boolean> {
   readonly hasDefault?: D;
   readonly help: string;
   readonly default: T | undefined;
-  /** Explicit env var name; `false` for none; undefined derives one from the prefix and key. */
-  readonly env?: string | false;
-  /** Explicit flag name (no dashes); `false` for none; undefined derives one from the key. */
+  /** `false` for no env var; otherwise the scheme's name, `IATP_<COMMAND>_<KEY>`. */
+  readonly env?: false;
+  /**
+   * The flag (no dashes): `false` for none; undefined derives it from the key. Set it where the
+   * key's own name would differ from the same concept's flag elsewhere (`logging.level` is
+   * `--log-level`, as on every service).
+   */
   readonly flag?: string | false;
   /** Secret values are registered with the log scrubber and never printed. */
   readonly secret: boolean;
@@ -34,6 +39,22 @@ export interface Field<T, D extends boolean = boolean> {
   coerce(raw: unknown): unknown;
   /** A value as the flag accepts it back (shell-quoted where it is text): `30s`, `"a,b"`, `8005`. */
   show(value: T): string;
+  /**
+   * The files and folders a value names, and the access each needs (the launcher grants exactly
+   * these); undefined for a field that names none.
+   */
+  grants?(value: T): PathGrant[];
+  /** True for a TCP port a service listens on (a busy port is reported by its setting). */
+  readonly listenPort?: boolean;
+}
+
+/** How a path is used: read, or written (which includes reading it back). */
+export type PathAccess = "read" | "write";
+
+/** One file or folder a setting names, and the access it needs. */
+export interface PathGrant {
+  path: string;
+  access: PathAccess;
 }
 
 /** A nested group of fields (a YAML mapping). */
@@ -62,9 +83,12 @@ type HasDefault<O> = O extends { default: infer V } ? (undefined extends V ? fal
 export interface FieldOptions<T> {
   help: string;
   default?: T;
-  env?: string | false;
+  /** `false`: no env var (YAML or flag only). */
+  env?: false;
   flag?: string | false;
   secret?: boolean;
+  /** The paths a value names (see {@linkcode Field.grants}). */
+  grants?: (value: T) => PathGrant[];
 }
 
 function make<T, O extends FieldOptions<T>>(
@@ -89,7 +113,23 @@ function make<T, O extends FieldOptions<T>>(
     schema,
     coerce,
     show: extra.show ?? ((v) => JSON.stringify(v)),
+    grants: opts.grants,
   };
+}
+
+/**
+ * The file a `file:PATH` value names (credential settings take their value from a file so it
+ * never shows in `ps` or a shell history), as a read grant.
+ * @example
+ * ```ts
+ * fileRefGrants("file:/run/iatp/relay.token"); // [{ path: "/run/iatp/relay.token", access: "read" }]
+ * fileRefGrants("s3cr3t-token"); // []
+ * ```
+ */
+export function fileRefGrants(value: string): PathGrant[] {
+  return value.startsWith("file:") && value.length > 5
+    ? [{ path: value.slice(5), access: "read" }]
+    : [];
 }
 
 const identity = (raw: unknown) => raw;
@@ -100,20 +140,46 @@ function toNumber(raw: unknown): unknown {
   return t !== "" && /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(t) ? Number(t) : raw;
 }
 
-/** A string field. */
+/** A string field; `fileRef` marks a setting that also takes `file:PATH` (the launcher grants it). */
 export function str<
-  O extends FieldOptions<string> & { pattern?: RegExp; minLength?: number; maxLength?: number },
+  O extends FieldOptions<string> & {
+    pattern?: RegExp;
+    minLength?: number;
+    maxLength?: number;
+    fileRef?: boolean;
+    expected?: string;
+  },
 >(opts: O): Field<string, HasDefault<O>> {
   let s = z.string();
   if (opts.minLength !== undefined) s = s.min(opts.minLength);
   if (opts.maxLength !== undefined) s = s.max(opts.maxLength);
   if (opts.pattern) s = s.regex(opts.pattern);
-  const expected = opts.pattern
-    ? `a string matching ${opts.pattern}`
-    : opts.minLength
-    ? `a string of at least ${opts.minLength} characters`
-    : "a string";
-  return make(opts, s, expected, "STR", identity);
+  const expected = opts.expected ??
+    (opts.pattern
+      ? `a string matching ${opts.pattern}`
+      : opts.minLength
+      ? `a string of at least ${opts.minLength} characters`
+      : "a string");
+  const withRefs = opts.fileRef && !opts.grants ? { ...opts, grants: fileRefGrants } : opts;
+  return make(withRefs, s, expected, "STR", identity);
+}
+
+/**
+ * A file or folder path (metavar PATH). `access` says what the service does with it: `read`,
+ * or `write` (create, append, replace; reading it back included). The launcher grants that
+ * path alone with that access, and the folder it sits in when that folder does not exist yet.
+ * `siblings` are suffixes of files written beside it (a rotated `.1`, a derived `.key`).
+ */
+export function path<
+  O extends FieldOptions<string> & { access: PathAccess; siblings?: readonly string[] },
+>(opts: O): Field<string, HasDefault<O>> {
+  const grants = opts.grants ??
+    ((value: string): PathGrant[] =>
+      value === "" ? [] : [value, ...(opts.siblings ?? []).map((s) => value + s)].map((p) => ({
+        path: p,
+        access: opts.access,
+      })));
+  return make({ ...opts, grants }, z.string(), "a path", "PATH", (raw) => raw);
 }
 
 /** An integer field with optional bounds. */
@@ -148,7 +214,7 @@ export function num<O extends FieldOptions<number> & { min?: number; max?: numbe
 
 /** A TCP port (0 picks a free port). */
 export function port<O extends FieldOptions<number>>(opts: O): Field<number, HasDefault<O>> {
-  return int({ ...opts, min: 0, max: 65535 });
+  return { ...int({ ...opts, min: 0, max: 65535 }), listenPort: true };
 }
 
 const TRUE = new Set(["true", "1", "yes", "on"]);
@@ -184,69 +250,25 @@ export function oneOf<
   );
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
-const DURATION_UNIT: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** Parses `500ms`, `30s`, `5m`, `1h`, `7d` to milliseconds; undefined when malformed. */
-export function parseDuration(text: string): number | undefined {
-  const m = DURATION.exec(text.trim());
-  return m ? Math.round(Number(m[1]) * DURATION_UNIT[m[2]]) : undefined;
-}
-
-/**
- * Milliseconds written the way {@linkcode parseDuration} reads them, in the largest whole unit.
- * @example
- * ```ts
- * formatDuration(90_000); // "90s"
- * formatDuration(3_600_000); // "1h"
- * ```
- */
-export function formatDuration(ms: number): string {
-  for (const unit of ["h", "m", "s"] as const) {
-    const n = DURATION_UNIT[unit];
-    if (ms !== 0 && ms % n === 0) return `${ms / n}${unit}`;
-  }
-  return ms === 0 ? "0s" : `${ms}ms`;
-}
-
 /** A duration, written `500ms`, `30s`, `5m` or `1h`; the value is in milliseconds. */
-export function duration<O extends FieldOptions<number> & { min?: number }>(
+export function duration<O extends FieldOptions<number> & { min?: number; max?: number }>(
   opts: O,
 ): Field<number, HasDefault<O>> {
+  let s = z.number().int().min(opts.min ?? 0);
+  if (opts.max !== undefined) s = s.max(opts.max);
+  const range = opts.min || opts.max !== undefined
+    ? ` (${opts.min ? `at least ${formatDuration(opts.min)}` : ""}${
+      opts.min && opts.max !== undefined ? ", " : ""
+    }${opts.max !== undefined ? `at most ${formatDuration(opts.max)}` : ""})`
+    : "";
   return make(
     opts,
-    z.number().int().min(opts.min ?? 0),
-    "a duration such as 500ms, 30s, 5m or 1h",
+    s,
+    DURATION_FORMS + range,
     "DURATION",
     (raw) => typeof raw === "string" ? parseDuration(raw) ?? raw : raw,
     { show: formatDuration },
   );
-}
-
-const BYTES = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
-const BYTE_UNIT: Record<string, number> = {
-  b: 1,
-  k: 1024,
-  kb: 1000,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-};
-
-/** Parses `1048576`, `64KiB`, `1MiB`, `10MB`; undefined when malformed. */
-function parseBytes(text: string): number | undefined {
-  const m = BYTES.exec(text.trim());
-  return m ? Number(m[1]) * BYTE_UNIT[(m[2] ?? "b").toLowerCase()] : undefined;
 }
 
 /** A size in bytes: an integer or `64KiB`, `1MiB`, `10MB`. */
@@ -258,9 +280,10 @@ export function bytes<O extends FieldOptions<number> & { min?: number; max?: num
   return make(
     opts,
     s,
-    `a size in bytes such as 65536 or 64KiB${opts.min ? ` (at least ${opts.min})` : ""}`,
+    `a size such as 65536, 64KiB or 1MiB${opts.min ? ` (at least ${formatBytes(opts.min)})` : ""}`,
     "SIZE",
     (raw) => typeof raw === "string" ? parseBytes(raw) ?? raw : raw,
+    { show: formatBytes },
   );
 }
 
@@ -283,12 +306,14 @@ export function url<O extends FieldOptions<string>>(opts: O): Field<string, HasD
 }
 
 /** A list of strings: a YAML sequence, a repeated flag, or a comma-separated string. */
-export function list<O extends FieldOptions<string[]> & { item?: RegExp }>(
+export function list<O extends FieldOptions<string[]> & { item?: RegExp; fileRef?: boolean }>(
   opts: O,
 ): Field<string[], HasDefault<O>> {
   const item = opts.item ? z.string().regex(opts.item) : z.string().min(1);
+  const grants = opts.grants ??
+    (opts.fileRef ? (v: string[]) => v.flatMap((item) => fileRefGrants(item)) : undefined);
   return make(
-    opts,
+    { ...opts, grants },
     z.array(item),
     opts.item ? `a list of strings matching ${opts.item}` : "a list of non-empty strings",
     "LIST",
@@ -305,12 +330,16 @@ function splitList(text: string): string[] {
   return text.split(",").map((s) => s.trim()).filter((s) => s !== "");
 }
 
-/** A field holding any JSON/YAML value checked by a custom zod schema (YAML only: no env/flag). */
-export function custom<T, O extends FieldOptions<T> & { expected: string }>(
+/**
+ * A field holding any JSON/YAML value checked by a custom zod schema: YAML only (no flag), and
+ * with `jsonEnv` also its env var, holding JSON.
+ */
+export function custom<T, O extends FieldOptions<T> & { expected: string; jsonEnv?: boolean }>(
   schema: z.ZodType<T>,
   opts: O,
 ): Field<T, HasDefault<O>> {
-  return make({ env: false, flag: false, ...opts }, schema, opts.expected, "VALUE", (raw) => {
+  const env = opts.jsonEnv ? undefined : false;
+  return make({ env, flag: false, ...opts }, schema, opts.expected, "VALUE", (raw) => {
     if (typeof raw !== "string") return raw;
     try {
       return JSON.parse(raw);

@@ -19,6 +19,7 @@ import type { Section, Shape } from "./fields.ts";
 /** Reads an env var; returns undefined for unset or not permitted. */
 export type EnvReader = (name: string) => string | undefined;
 
+/** How a found value is shown in an error: its type and (shortened) text. */
 export function describeFound(value: unknown): string {
   if (value === undefined) return "nothing";
   if (value === null) return "null";
@@ -32,6 +33,7 @@ function truncate(s: string, n: number): string {
   return s.length > n ? s.slice(0, n) + "..." : s;
 }
 
+/** Sets `path` in `obj`, creating the sections on the way. */
 export function setIn(obj: Record<string, unknown>, path: string[], value: unknown): void {
   let cur = obj;
   for (const p of path.slice(0, -1)) {
@@ -41,6 +43,7 @@ export function setIn(obj: Record<string, unknown>, path: string[], value: unkno
   cur[path[path.length - 1]] = value;
 }
 
+/** The value at `path` in `obj`, or undefined. */
 export function getIn(obj: unknown, path: string[]): unknown {
   let cur = obj;
   for (const p of path) {
@@ -57,8 +60,11 @@ export interface FileLayer {
   lineOf(path: string[]): number | undefined;
 }
 
+/** How a file is checked: tolerated and deprecated keys, `${VAR}` expansion. */
 export interface FileRules {
   tolerated: ReadonlySet<string>;
+  /** Deprecated dotted keys still read (their setting warns when one is used). */
+  aliases?: ReadonlySet<string>;
   /** Tolerated keys found in the file. */
   ignored: string[];
   expand?: (values: Record<string, unknown>) => Omit<ExpandOptions, "env">;
@@ -164,6 +170,7 @@ function checkUnknownKeys(map: YAMLMap, shape: Shape, prefix: string[], ctx: Key
     const line = range ? lc.linePos(range[0]).line : undefined;
     const node = shape[name];
     const key = [...prefix, name].join(".");
+    if (!node && rules.aliases?.has(key)) continue;
     if (!node && isTolerated(key, rules.tolerated)) {
       rules.ignored.push(key);
       continue;
@@ -201,5 +208,3 @@ function checkUnknownKeys(map: YAMLMap, shape: Shape, prefix: string[], ctx: Key
     }
   }
 }
-
-/** Declares a config. */

@@ -2,14 +2,17 @@
  * Layered configuration: built-in defaults < YAML file (`--config PATH`) < environment < flags.
  *
  * A config is declared once as a {@linkcode Shape} of typed fields; the same declaration gives
- * the flag parser, the env var names, the usage text and the zod validation. Every error is a
+ * the flag parser, the env var names, the usage text, the zod validation and the paths the
+ * launcher grants. One naming scheme: a key `a.b_c` of command `x` is the flag `--a-b-c` and the
+ * env var `IATP_X_A_B_C`; an upstream system's names and deprecated names are declared as
+ * aliases of a key, never as a second spelling of it. Every error is a
  * {@linkcode ConfigError} naming the key, its source (file:line, env var or flag), what was
  * expected and what was found.
  *
  * @example
  * ```ts
  * const spec = defineConfig({
- *   command: "relay", summary: "SSE pub/sub", envPrefix: "IATP_RELAY_",
+ *   command: "relay", summary: "SSE pub/sub",
  *   fields: { port: port({ help: "listen port", default: 8005 }) },
  * });
  * const result = spec.parse(["--port", "9000"]);
@@ -28,6 +31,19 @@ export {
   type SourceMap,
 } from "./define.ts";
 export { DATA_DIR, permittedEnv } from "./env.ts";
+export {
+  type Alias,
+  type AliasMap,
+  type AliasName,
+  type AliasNames,
+  envPrefixOf,
+  GLOBAL_ENV,
+  type Leaf,
+} from "./leaves.ts";
+export { secretShape } from "./pick.ts";
+export { explainStartFailure, type StartContext } from "./explain.ts";
+export { getIn } from "./file.ts";
+export { ensureDir, ensureParentDir } from "./folder.ts";
 export type { ExpandOptions } from "./expand.ts";
 export {
   bool,
@@ -36,12 +52,15 @@ export {
   duration,
   type Field,
   type FieldOptions,
+  fileRefGrants,
   type Infer,
   int,
   list,
   num,
   oneOf,
-  parseDuration,
+  path,
+  type PathAccess,
+  type PathGrant,
   port,
   type Section,
   section,
@@ -50,3 +69,4 @@ export {
   url,
 } from "./fields.ts";
 export type { EnvReader } from "./file.ts";
+export { formatBytes, formatDuration, parseDuration } from "./units.ts";

@@ -33,11 +33,11 @@ export function usageText(head: UsageHead, all: Leaf[], configEnv: string): stri
     const f = leaf.field;
     const left = f.boolean ? `--[no-]${leaf.flag}` : `--${leaf.flag} ${f.metavar}`;
     const def = f.secret ? "(secret)" : f.default === undefined ? "unset" : f.show(f.default);
-    rows.push([left, f.help, `${leaf.env ? `env ${leaf.env}  ` : ""}default ${def}`]);
+    rows.push([left, f.help, `${envColumn(leaf)}default ${def}`]);
   }
   for (const leaf of all) {
     if (leaf.flag) continue;
-    rows.push([`(file) ${leaf.key}`, leaf.field.help, leaf.env ? `env ${leaf.env}` : ""]);
+    rows.push([`(file) ${leaf.key}`, leaf.field.help, envColumn(leaf).trimEnd()]);
   }
   rows.push(["-h, --help", "show this help", ""]);
   const width = Math.min(USAGE_FLAG_COLUMN, Math.max(...rows.map((r) => r[0].length)));
@@ -50,6 +50,14 @@ export function usageText(head: UsageHead, all: Leaf[], configEnv: string): stri
     "Flags (precedence: flag > env > config file > default):",
     ...rows.map(([left, help, extra]) => row(left, help, extra, width)),
   ].join("\n");
+}
+
+/** `env NAME  ` (with the upstream names it also reads), or nothing for a field with no env var. */
+function envColumn(leaf: Leaf): string {
+  if (!leaf.env) return "";
+  const upstream = leaf.aliases.filter((a) => a.kind === "upstream" && a.via === "env");
+  const also = upstream.length > 0 ? ` or ${upstream.map((a) => a.name).join(" or ")}` : "";
+  return `env ${leaf.env}${also}  `;
 }
 
 function row(left: string, help: string, extra: string, width: number): string {

@@ -1,8 +1,8 @@
 /**
- * Settings both host agents declare: the agent's identity and HMAC key (AGENT_TOKEN or Vault KV
- * v2), the signing mode, the relay, and the bounds of the signed command API. Upstream
- * environment names (AGENT_ID, AGENT_TOKEN, AGENT_SCOPES, VAULT_*, RATE_LIMIT_PER_MIN, ...) are
- * kept so existing deployments carry over.
+ * Settings both host agents declare: the agent's identity and HMAC key (`agent_token` or Vault
+ * KV v2), the signing mode, the relay, and the bounds of the signed command API. Which upstream
+ * env names (AGENT_ID, AGENT_TOKEN, ...) a command also reads is its own spec's choice: each
+ * name configures one command only.
  * @module
  */
 import {
@@ -14,41 +14,49 @@ import {
   type TokenSource,
   tokenSourceFrom,
 } from "../auth/mod.ts";
-import { duration, int, list, oneOf, section, type SourceMap, str, url } from "../config/mod.ts";
+import {
+  duration,
+  formatDuration,
+  int,
+  list,
+  oneOf,
+  section,
+  type SourceMap,
+  str,
+  url,
+} from "../config/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** Fields shared by both host agents: identity, Vault and signing bounds. */
 export function agentAuthFields(vaultKey: string) {
   return {
-    agent_id: str({ help: "this agent's id (X-Agent-Id)", env: "AGENT_ID", default: "" }),
+    agent_id: str({ help: "this agent's id (X-Agent-Id)", default: "" }),
     agent_token: str({
       help: "HMAC signing key, never sent over the wire (or file:PATH; Vault overrides it " +
-        "when VAULT_ADDRESS is set)",
-      env: "AGENT_TOKEN",
+        "when vault.address is set)",
       secret: true,
+      fileRef: true,
     }),
-    deployment_hash: str({ help: "deployment this host belongs to", env: "DEPLOYMENT_HASH" }),
+    deployment_hash: str({ help: "deployment this host belongs to" }),
     signing: oneOf(SIGNING_MODES, {
       help: "request signatures: iatp (method, path, time, id and body), upstream (TryDirect's " +
         "body-only HMAC, replayable across paths; warns), or both (accept either, send upstream)",
       default: "iatp",
     }),
     vault: section({
-      address: url({ help: "Vault address; enables the KV v2 token source", env: "VAULT_ADDRESS" }),
+      address: url({ help: "Vault address; enables the KV v2 token source" }),
       token: str({
         help: "Vault token used to read the agent token (or file:PATH)",
-        env: "VAULT_TOKEN",
         secret: true,
+        fileRef: true,
       }),
       path_prefix: str({
         help: "KV v2 path prefix; the key is read at {prefix}/{deployment_hash}/{token_key}",
-        env: "VAULT_AGENT_PATH_PREFIX",
         default: "secret/data/agents",
       }),
       token_key: str({
         help: "this agent's own key in Vault",
-        env: "VAULT_TOKEN_KEY",
         default: vaultKey,
         pattern: /^[A-Za-z0-9_.-]{1,128}$/,
       }),
@@ -59,7 +67,11 @@ export function agentAuthFields(vaultKey: string) {
       }),
     }),
     relay_url: url({ help: "relay to publish status.* events to" }),
-    relay_token: str({ help: "bearer credential for the relay (or file:PATH)", secret: true }),
+    relay_token: str({
+      help: "bearer credential for the relay (or file:PATH)",
+      secret: true,
+      fileRef: true,
+    }),
   };
 }
 
@@ -99,7 +111,6 @@ export function signedApiFields() {
   return {
     scopes: list({
       help: "scopes granted to authenticated callers (default: none; e.g. docker:*,compose:*)",
-      env: "AGENT_SCOPES",
       default: [],
     }),
     allowed_agents: list({
@@ -109,51 +120,51 @@ export function signedApiFields() {
     }),
     rate_limit_per_min: int({
       help: "signed requests per minute per caller",
-      env: "RATE_LIMIT_PER_MIN",
       default: DEFAULT_RATE_LIMIT_PER_MIN,
       min: 1,
     }),
-    replay_ttl_secs: int({
+    replay_ttl: duration({
       help: "replay window: request ids are remembered this long",
-      env: "REPLAY_TTL_SECS",
-      default: 600,
-      min: 1,
+      default: 600_000,
+      min: 1000,
     }),
     replay_max_entries: int({
       help: "bound on remembered request ids",
       default: DEFAULT_REPLAY_MAX_ENTRIES,
       min: 1,
     }),
-    signature_max_skew_secs: int({
+    signature_max_skew: duration({
       help: "allowed clock skew of X-Timestamp",
-      env: "SIGNATURE_MAX_SKEW_SECS",
-      default: 300,
-      min: 1,
+      default: 300_000,
+      min: 1000,
     }),
   };
 }
 
 /** The values {@linkcode checkReplayWindow} looks at. */
 export interface ReplayWindowConfig {
-  replay_ttl_secs: number;
-  signature_max_skew_secs: number;
+  /** Milliseconds. */
+  replay_ttl: number;
+  /** Milliseconds. */
+  signature_max_skew: number;
 }
 
 /**
  * A signed request is accepted while its timestamp is within the skew either side of now, so
  * one request is acceptable for twice the skew; the replay store must remember its id at least
  * that long, or the same request is accepted again once the store forgets it.
- * @throws {ConfigError} naming `replay_ttl_secs` and `signature_max_skew_secs` when the replay
- * window is shorter than twice the skew.
+ * @throws {ConfigError} naming `replay_ttl` and `signature_max_skew` when the replay window is
+ * shorter than twice the skew.
  */
 export function checkReplayWindow(c: ReplayWindowConfig, sources: SourceMap): void {
-  const least = 2 * c.signature_max_skew_secs;
-  if (c.replay_ttl_secs >= least) return;
+  const least = 2 * c.signature_max_skew;
+  if (c.replay_ttl >= least) return;
+  const skew = formatDuration(c.signature_max_skew);
   throw new ConfigError(
-    "replay_ttl_secs",
-    sources.get("replay_ttl_secs") ?? { kind: "default" },
-    `at least twice signature_max_skew_secs (2 x ${c.signature_max_skew_secs} = ${least} s), ` +
-      "or a shorter signature_max_skew_secs, so a signed request cannot be replayed",
-    `${c.replay_ttl_secs} s`,
+    "replay_ttl",
+    sources.get("replay_ttl") ?? { kind: "default" },
+    `at least twice signature_max_skew (2 x ${skew} = ${formatDuration(least)}), ` +
+      "or a shorter signature_max_skew, so a signed request cannot be replayed",
+    formatDuration(c.replay_ttl),
   );
 }

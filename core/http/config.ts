@@ -14,7 +14,7 @@ import {
   DEFAULT_MAX_HEADER_FIELDS,
   DEFAULT_MAX_URL_BYTES,
 } from "./limits.ts";
-import { bytes, duration, int, oneOf, port, str } from "../config/mod.ts";
+import { bytes, duration, int, oneOf, path, port, str } from "../config/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 
 /** Per-service defaults that differ from the shared ones. */
@@ -70,8 +70,11 @@ export function edgeFields(defaults: EdgeDefaults = {}) {
       min: 8,
       max: 10_000,
     }),
-    tls_cert_file: str({ help: "PEM certificate: serve HTTPS (with tls_key_file)" }),
-    tls_key_file: str({ help: "PEM private key of tls_cert_file" }),
+    tls_cert_file: path({
+      help: "PEM certificate: serve HTTPS (with tls_key_file)",
+      access: "read",
+    }),
+    tls_key_file: path({ help: "PEM private key of tls_cert_file", access: "read" }),
     drain_timeout: duration({
       help: "how long shutdown waits for in-flight requests",
       default: DEFAULT_DRAIN_TIMEOUT_MS,

@@ -4,7 +4,7 @@
  * remembering what it saw in a small JSON state file.
  * @module
  */
-import { dirname } from "node:path";
+import { ensureParentDir } from "../config/mod.ts";
 import { bytesEqual, parseHash } from "./hash.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import { verifyConsistency } from "./merkle.ts";
@@ -55,7 +55,7 @@ async function readState(path: string): Promise<State> {
 }
 
 async function writeState(path: string, state: State): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
+  await ensureParentDir(path);
   const tmp = `${path}.tmp`;
   await Deno.writeTextFile(tmp, JSON.stringify(state, null, 2) + "\n");
   await Deno.rename(tmp, path); // atomic: a crash never leaves half a state file

@@ -19,6 +19,7 @@ import {
   SECRET_FILE_MODE,
   writeSecretFile,
 } from "../auth/mod.ts";
+import { encodeBase64 } from "../encoding/mod.ts";
 import { type Logger, registerSecret } from "../log/mod.ts";
 
 /** Folder under the data dir. */
@@ -61,6 +62,19 @@ export interface UpCredentials {
   file(name: UpIdentity): string;
   /** Identities whose credential was written this start. */
   issued: UpIdentity[];
+  /**
+   * `file:PATH` of a persistent Ed25519 seed named `name` (`<dir>/<name>.seed`, 0600), made on
+   * first use and reused after, so a demo sidecar keeps its signing key across starts.
+   */
+  seedFile(name: string): Promise<string>;
+}
+
+/** A 32-byte Ed25519 seed in base64 at `path`, created once. */
+async function ensureSeed(path: string): Promise<void> {
+  const seed = await Deno.readTextFile(path).then((t) => t.trim(), () => "");
+  if (seed.length === 44) return; // base64 of 32 bytes
+  const fresh = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
+  await writeSecretFile(path, fresh, { overwrite: true });
 }
 
 async function loadOrCreateIssuer(dir: string, log: Logger): Promise<Issuer> {
@@ -142,5 +156,17 @@ export async function ensureCredentials(
     if (t === undefined) throw new RangeError(`no credential for ${name}`);
     return t;
   };
-  return { dir, issuer, token, file: (name) => `file:${join(dir, `${name}.token`)}`, issued };
+  const seedFile = async (name: string) => {
+    const path = join(dir, `${name}.seed`);
+    await ensureSeed(path);
+    return `file:${path}`;
+  };
+  return {
+    dir,
+    issuer,
+    token,
+    file: (name) => `file:${join(dir, `${name}.token`)}`,
+    issued,
+    seedFile,
+  };
 }

@@ -61,8 +61,12 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   await r.body?.cancel();
 }
 
-/** The repeating demo script: four intents, four sidecar calls. */
-export function demoSteps(t: DemoTargets, seq: () => number): DemoStep[] {
+/**
+ * The repeating demo script: four intents, four sidecar calls. `seq` gives each intent's id
+ * suffix (`demo-<seq>`); it must not repeat across runs, or a policy that remembers ids it
+ * decided skips them.
+ */
+export function demoSteps(t: DemoTargets, seq: () => string): DemoStep[] {
   const steps: DemoStep[] = [];
   if (t.relay) {
     const relay = t.relay;

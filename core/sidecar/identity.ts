@@ -45,7 +45,7 @@ export interface Identity {
 async function loadKeys(seed: string | undefined, log: Logger) {
   if (!seed) {
     const keys = await generateKeyPair();
-    log.warn("IATP_SIGNING_KEY not set: generated an ephemeral Ed25519 key", {
+    log.warn("signing_key not set: generated an ephemeral Ed25519 key", {
       public_key: `ed25519:${encodeBase64(keys.publicRaw)}`,
     });
     return keys;
@@ -55,7 +55,7 @@ async function loadKeys(seed: string | undefined, log: Logger) {
   } catch (err) {
     throw new ConfigError(
       "signing_key",
-      { kind: "env", name: "IATP_SIGNING_KEY" },
+      { kind: "default" }, // the command that loaded the setting puts its true source in
       "base64 of a 32-byte Ed25519 seed",
       "something else",
       { cause: err },

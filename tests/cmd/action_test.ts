@@ -12,10 +12,10 @@ Deno.test("iatp action --help lists the Stavily keys with their env names", asyn
   assert.equal(r.code, 0, r.stderr);
   for (
     const name of [
-      "IATP_AGENT_ID",
-      "IATP_API_BASE_URL",
-      "IATP_AGENT_MAX_CONCURRENT_TASKS",
-      "IATP_HEALTH_PORT",
+      "IATP_ACTION_AGENT_ID",
+      "IATP_ACTION_API_BASE_URL",
+      "IATP_ACTION_AGENT_MAX_CONCURRENT_TASKS",
+      "IATP_ACTION_HEALTH_PORT",
     ]
   ) {
     assert.match(r.stdout, new RegExp(name));
@@ -41,11 +41,13 @@ Deno.test("iatp action: config errors exit 2 naming the key, with no stack trace
     assert.equal(r.code, 2);
     assert.match(r.stderr, /api\.base_url .*https URL \(TLS\) when agent\.environment is prod/);
     noStack(r.stderr);
-    r = await runIatp(["action", "--config", prod], { env: { IATP_AGENT_POLL_INTERVAL: "often" } });
+    r = await runIatp(["action", "--config", prod], {
+      env: { IATP_ACTION_AGENT_POLL_INTERVAL: "often" },
+    });
     assert.equal(r.code, 2);
     assert.match(
       r.stderr,
-      /agent\.poll_interval \(env IATP_AGENT_POLL_INTERVAL\): expected a duration/,
+      /agent\.poll_interval \(env IATP_ACTION_AGENT_POLL_INTERVAL\): expected a duration/,
     );
   } finally {
     await dir.remove();
@@ -82,6 +84,27 @@ Deno.test("action command: start/resolve in-process (as `iatp up` does), health 
     assert.ok(orch.polls().length >= 1);
   } finally {
     await orch.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("iatp action: a file a setting names that does not exist is a config error", async () => {
+  const dir = await tempDir();
+  try {
+    const cfg = await writeConfig(dir.path, "tls.yaml", {
+      agent: { id: "a1" },
+      api: { base_url: "https://127.0.0.1:9" },
+      security: { tls: { ca_file: `${dir.path}/none/ca.pem` }, auth: { api_key: "k-123456" } },
+      health: { port: 0 },
+    });
+    const r = await runIatp(["action", "--config", cfg], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /config error: security\.tls\.ca_file \(.*tls\.yaml:\d+\): expected an existing file, found .*ca\.pem: no such file/,
+    );
+    noStack(r.stderr);
+  } finally {
     await dir.remove();
   }
 });

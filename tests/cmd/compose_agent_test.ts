@@ -55,10 +55,10 @@ async function signed(
 function agentEnv(data: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     IATP_DATA_DIR: data,
-    AGENT_ID: "compose-1",
-    AGENT_TOKEN: KEY,
+    IATP_COMPOSE_AGENT_AGENT_ID: "compose-1",
+    IATP_COMPOSE_AGENT_AGENT_TOKEN: KEY,
     AGENT_SCOPES: "docker:*,compose:*,commands:*",
-    DEPLOYMENT_HASH: "dep-test",
+    IATP_COMPOSE_AGENT_DEPLOYMENT_HASH: "dep-test",
     ...extra,
   };
 }
@@ -70,9 +70,13 @@ Deno.test("compose-agent config errors name the key and exit 2", async () => {
       env: { IATP_DATA_DIR: dir.path },
     });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /agent_token \(env AGENT_TOKEN\): expected an HMAC key/);
+    assert.match(r.stderr, /agent_token \(built-in default\): expected an HMAC key/);
     const bad = await runIatp(["compose-agent"], {
-      env: { IATP_DATA_DIR: dir.path, AGENT_TOKEN: KEY, RATE_LIMIT_PER_MIN: "lots" },
+      env: {
+        IATP_DATA_DIR: dir.path,
+        IATP_COMPOSE_AGENT_AGENT_TOKEN: KEY,
+        RATE_LIMIT_PER_MIN: "lots",
+      },
     });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /rate_limit_per_min \(env RATE_LIMIT_PER_MIN\)/);
@@ -91,25 +95,25 @@ Deno.test("compose-agent: a replay window shorter than twice the skew is a confi
     assert.equal(r.code, 2);
     assert.match(
       r.stderr,
-      /replay_ttl_secs \(env REPLAY_TTL_SECS\): expected at least twice signature_max_skew_secs \(2 x 300 = 600 s\).*found 2 s/,
+      /replay_ttl \(env REPLAY_TTL_SECS\): expected at least twice signature_max_skew \(2 x 5m = 10m\).*found 2s/,
     );
     const flags = await runIatp([
       "compose-agent",
       "--port",
       "0",
-      "--signature-max-skew-secs",
-      "400",
-      "--replay-ttl-secs",
-      "700",
+      "--signature-max-skew",
+      "400s",
+      "--replay-ttl",
+      "700s",
     ], { env: agentEnv(dir.path) });
     assert.equal(flags.code, 2);
-    assert.match(flags.stderr, /replay_ttl_secs \(flag --replay-ttl-secs\).*2 x 400 = 800 s/);
+    assert.match(flags.stderr, /replay_ttl \(flag --replay-ttl\).*2 x 400s = 800s/);
     assert.doesNotMatch(r.stderr + flags.stderr, new RegExp(KEY), "the key is never printed");
     // Twice the skew exactly is sound: it starts (here with its key read from a file).
     await Deno.writeTextFile(`${dir.path}/agent.key`, `${KEY}\n`, { mode: 0o600 });
     const ok = await startIatpService(["compose-agent", "--port", "0"], {
       env: agentEnv(dir.path, {
-        AGENT_TOKEN: `file:${dir.path}/agent.key`,
+        IATP_COMPOSE_AGENT_AGENT_TOKEN: `file:${dir.path}/agent.key`,
         SIGNATURE_MAX_SKEW_SECS: "1",
         REPLAY_TTL_SECS: "2",
         IATP_COMPOSE_AGENT_DOCKER_SOCKET: `${dir.path}/none.sock`,

@@ -155,7 +155,7 @@ Deno.test("a viewer sees only its subscribe scopes, on every route", async () =>
   const relay = await startRelay();
   const { svc: ledger } = await startAudit(dir.path);
   const { publicKey, mint } = await issuerFor();
-  const dash = await startDashboard(relay.url, { auth_keys: [publicKey], audit: ledger.url });
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey], audit_url: ledger.url });
   try {
     await publish(relay.url, "access.intent", { tx_id: "tx-a", subject: { id: "agent-7" } });
     await publish(relay.url, "access.decision", { tx_id: "tx-a", decision: "deny" });
@@ -225,7 +225,7 @@ Deno.test("values under secret-looking keys are masked in every page, JSON answe
   const dir = await tempDir();
   const relay = await startRelay();
   const { svc: ledger } = await startAudit(dir.path);
-  const dash = await startDashboard(relay.url, { audit: ledger.url });
+  const dash = await startDashboard(relay.url, { audit_url: ledger.url });
   try {
     await publish(relay.url, "access.intent", { tx_id: "tx-m", context: { ...SECRETS } });
     await publish(relay.url, "sensor.login", { agent_id: "s", message: "ok", ...SECRETS });

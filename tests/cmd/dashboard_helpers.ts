@@ -19,7 +19,7 @@ export function startDashboard(
   extra: Record<string, unknown> = {},
 ): Promise<Service> {
   return dashboard.start(
-    dashboard.resolve({ port: 0, relay: relayUrl, heartbeat: 200, retry: 200, ...extra }),
+    dashboard.resolve({ port: 0, relay_url: relayUrl, heartbeat: 200, retry: 200, ...extra }),
     { log: quietLog },
   );
 }

@@ -26,7 +26,7 @@ Deno.test("the overview shows every service's health, the ledger verified, and t
   const relay = await startRelay();
   const { svc: ledger, vkey } = await startAudit(dir.path);
   const dash = await startDashboard(relay.url, {
-    audit: ledger.url,
+    audit_url: ledger.url,
     audit_public_key: vkey,
     services: [`ghost=${deadUrl()}`, `relay-health=${relay.url}`],
     health_interval: 100,
@@ -97,11 +97,11 @@ Deno.test("a checkpoint not signed by the pinned key, or not extending the last 
   });
   const hopUrl = `http://127.0.0.1:${hop.addr.port}`;
   const pinned = await startDashboard(relay.url, {
-    audit: hopUrl,
+    audit_url: hopUrl,
     audit_public_key: vkey,
     health_interval: 100,
   });
-  const unpinned = await startDashboard(relay.url, { audit: hopUrl, health_interval: 100 });
+  const unpinned = await startDashboard(relay.url, { audit_url: hopUrl, health_interval: 100 });
   try {
     await appendAudit(ledger.url, { tx_id: "t1", event: "e", actor: "a" });
     await appendAudit(ledger.url, { tx_id: "t2", event: "e", actor: "a" });

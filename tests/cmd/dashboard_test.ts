@@ -120,7 +120,7 @@ Deno.test("/tx shows intent, decision and audit entries with receipts verified s
   const dir = await tempDir();
   const relay = await startRelay();
   const { svc: ledger, vkey } = await startAudit(dir.path);
-  const dash = await startDashboard(relay.url, { audit: ledger.url, audit_public_key: vkey });
+  const dash = await startDashboard(relay.url, { audit_url: ledger.url, audit_public_key: vkey });
   try {
     await publish(relay.url, "access.intent", { tx_id: "tx-42", subject: { id: "u1" } });
     await publish(relay.url, "access.decision", { tx_id: "tx-42", decision: "allow" });
@@ -175,8 +175,11 @@ Deno.test("/tx marks receipts failed when the audit answer is altered or the key
   const tamperUrl = `http://127.0.0.1:${tamper.addr.port}`;
   const other = await importSeed(crypto.getRandomValues(new Uint8Array(32)));
   const wrongKey = formatVkey("test-audit", other.publicRaw);
-  const altered = await startDashboard(relay.url, { audit: tamperUrl });
-  const wrong = await startDashboard(relay.url, { audit: ledger.url, audit_public_key: wrongKey });
+  const altered = await startDashboard(relay.url, { audit_url: tamperUrl });
+  const wrong = await startDashboard(relay.url, {
+    audit_url: ledger.url,
+    audit_public_key: wrongKey,
+  });
   try {
     await appendAudit(ledger.url, {
       tx_id: "tx-7",
@@ -205,7 +208,7 @@ Deno.test("/tx works without audit, rejects bad ids, and never writes to relay o
   const dir = await tempDir();
   const relay = await startRelay();
   const { svc: ledger } = await startAudit(dir.path);
-  const dash = await startDashboard(relay.url, { audit: ledger.url });
+  const dash = await startDashboard(relay.url, { audit_url: ledger.url });
   const plain = await startDashboard(relay.url);
   try {
     await publish(relay.url, "access.intent", { tx_id: "t9" });
@@ -270,7 +273,7 @@ Deno.test("with the relay down the page says so and keeps serving", async () => 
 Deno.test("bad dashboard config exits 2 naming the key", async () => {
   const cases: Array<[string[], RegExp]> = [
     [["--topics", "a b"], /config error: topics/],
-    [["--relay", "ftp://x"], /config error: relay/],
+    [["--relay-url", "ftp://x"], /config error: relay_url/],
     [["--audit-public-key", "nope"], /config error: audit_public_key/],
     [["--history", "0"], /config error: history/],
     [["--services", "policy"], /config error: services/],
@@ -290,7 +293,7 @@ Deno.test("a sidecar transaction tells its story: request, block, ledger entry v
   const dir = await tempDir();
   const relay = await startRelay();
   const { svc: ledger, vkey } = await startAudit(dir.path);
-  const dash = await startDashboard(relay.url, { audit: ledger.url, audit_public_key: vkey });
+  const dash = await startDashboard(relay.url, { audit_url: ledger.url, audit_public_key: vkey });
   try {
     const trace = "0c1f7a52-8d2e-4c6b-9a31-7f0e2b4c5d6e";
     const base = { trace_id: trace, agent_id: "demo-assistant" };

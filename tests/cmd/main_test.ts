@@ -17,6 +17,7 @@ const VISIBLE = [
   "token",
   "plugin",
   "systemd",
+  "config",
   "up",
   "version",
   "help",
@@ -28,7 +29,10 @@ Deno.test("iatp --help lists exactly the visible commands and exits 0", async ()
   const listed = [...r.stdout.matchAll(/^ {2}([a-z-]+) {2,}\S/gm)].map((m) => m[1]);
   assert.deepEqual(listed, VISIBLE);
   assert.deepEqual(COMMANDS.filter((c) => !c.hidden).map((c) => c.name), VISIBLE);
-  assert.deepEqual(COMMANDS.filter((c) => c.hidden).map((c) => c.name), ["plugin-host"]);
+  assert.deepEqual(COMMANDS.filter((c) => c.hidden).map((c) => c.name), [
+    "plugin-host",
+    "__grants",
+  ]);
 });
 
 Deno.test("iatp version prints the version, commit and Deno version", async () => {

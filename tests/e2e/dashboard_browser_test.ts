@@ -49,7 +49,7 @@ async function startMesh(extra: string[] = []): Promise<Mesh> {
   const dash = await startIatpService(
     [
       "dashboard",
-      ...["--host", "0.0.0.0", "--port", "0", "--relay", relay.url, "--retry", "300ms"],
+      ...["--host", "0.0.0.0", "--port", "0", "--relay-url", relay.url, "--retry", "300ms"],
       ...["--auth-keys", issuer.publicKey, ...extra],
     ],
     { env: { IATP_DATA_DIR: data.path } },

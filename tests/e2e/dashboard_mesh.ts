@@ -78,7 +78,7 @@ export async function startDashboardMesh(
   try {
     dash = await startIatpService([
       "dashboard",
-      ...["--host", "0.0.0.0", "--port", "0", "--relay", u.relay, "--audit", u.audit],
+      ...["--host", "0.0.0.0", "--port", "0", "--relay-url", u.relay, "--audit-url", u.audit],
       ...["--services", watched.join(","), "--auth-keys", issuer.publicKey],
       ...["--relay-token", mesh.credentials.file("dashboard")],
       ...["--health-interval", "500ms", "--overview-refresh", "1s", "--retry", "300ms"],

@@ -84,10 +84,9 @@ Deno.test({
       names[1],
       "--network",
       net,
-      // The sidecar's settings live under IATP_ (its prefix); both spellings are given.
-      ...protectedRun("IATP_AUTH_KEYS", "IATP_SIDECAR_AUTH_KEYS"),
+      ...protectedRun("IATP_SIDECAR_AUTH_KEYS"),
       "-e",
-      `IATP_RELAY_URL=http://${relayIp}:8005`,
+      `IATP_SIDECAR_RELAY_URL=http://${relayIp}:8005`,
       TAG,
       "sidecar",
       "--port",

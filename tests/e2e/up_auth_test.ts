@@ -137,6 +137,30 @@ async function checkAuthenticatedMesh(urls: Map<string, string>, creds: string):
 }
 
 /**
+ * A rerun on the same data dir decides its own intents: the first intent this run published
+ * gets a decision (demo ids are unique per run, so the policy's memory of decided ids from the
+ * last run does not swallow them).
+ */
+async function firstIntentDecided(relay: string, admin: string): Promise<void> {
+  const headers = { authorization: `Bearer ${admin}` };
+  const stream = await openSse(relay, "topic=access.intent&topic=access.decision&since=0", headers);
+  const of = (topic: string) =>
+    stream.messages().filter((m) => m.json.topic === topic).map((m) =>
+      String((m.json.payload as { tx_id?: unknown }).tx_id)
+    );
+  try {
+    await stream.until(
+      () =>
+        of("access.intent").length > 0 && of("access.decision").includes(of("access.intent")[0]),
+      30_000,
+      "a decision for this run's first intent",
+    );
+  } finally {
+    await stream.close();
+  }
+}
+
+/**
  * The agents use their file:PATH credentials: the demo credential gives the action agent a task
  * (an unknown plugin), the agent receives it (subscribe) and reports the failure (publish).
  */
@@ -184,7 +208,13 @@ Deno.test({
       try {
         assert.equal(modeOf(creds), 0o700);
         before = snapshot(creds);
-        const want = ["issuer.key", "issuer.pub", ...IDENTITIES.map((n) => `${n}.token`)];
+        const seeds = ["sidecar.seed", "sidecar-untrusted.seed"]; // the demo sidecars' keys
+        const want = [
+          "issuer.key",
+          "issuer.pub",
+          ...seeds,
+          ...IDENTITIES.map((n) => `${n}.token`),
+        ];
         assert.deepEqual([...before.keys()].sort(), want.sort());
         for (const name of before.keys()) assert.equal(modeOf(`${creds}/${name}`), 0o600, name);
         assert.match(first.up.stdout(), /Dashboard login: http:\/\/\S+\/login#token=iatp1\./);
@@ -206,6 +236,9 @@ Deno.test({
           else assert.equal(after.get(name), value, `${name} reused`);
         }
         assert.equal(modeOf(`${creds}/viewer.token`), 0o600, "modes are tightened again");
+        await firstIntentDecided(second.urls.get("relay")!, after.get("admin.token")!.trim());
+        const output = second.up.stdout() + second.up.stderr();
+        assert.doesNotMatch(output, /ephemeral/, "the demo sidecars keep their signing keys");
         const ok = await fetch(`${second.urls.get("relay")}/topics`, {
           headers: { authorization: `Bearer ${after.get("admin.token")!.trim()}` },
         });

@@ -285,7 +285,7 @@ Deno.test("M/iatp/tests/test_security.py over HTTP (the sidecar's decision on /p
         assert.equal(r.status, 200);
         assert.equal(r.headers.get("x-agent-quarantined"), "true");
       });
-    }, { trusted_user_override_token: token });
+    }, { override_token: token });
   }
 });
 
@@ -297,7 +297,7 @@ Deno.test("M/iatp/tests/test_user_override_gate.py over HTTP (449 = denied, 200 
       for (const h of headers) {
         out.push((await post(sc.url, {}, h === undefined ? {} : { "X-User-Override": h })).status);
       }
-    }, configured === undefined ? {} : { trusted_user_override_token: configured });
+    }, configured === undefined ? {} : { override_token: configured });
     return out;
   };
   const denied = (n: number) => Array(n).fill(449);

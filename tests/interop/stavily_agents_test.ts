@@ -44,13 +44,13 @@ for (const [file, [kind, agentId]] of Object.entries(FILES)) {
       env: {
         HOSTNAME: HOST,
         IATP_DATA_DIR: dir.path,
-        IATP_API_BASE_URL: orch.url,
-        IATP_SECURITY_AUTH_API_KEY: TOKEN,
-        IATP_SECURITY_AUTH_TOKEN_FILE: `${dir.path}/agent.jwt`,
-        IATP_AGENT_BASE_FOLDER: `${dir.path}/base`,
-        IATP_AGENT_POLL_INTERVAL: "200ms",
-        IATP_HEALTH_PORT: "0",
-        IATP_METRICS_PORT: "0",
+        [`IATP_${kind.toUpperCase()}_API_BASE_URL`]: orch.url,
+        [`IATP_${kind.toUpperCase()}_SECURITY_AUTH_API_KEY`]: TOKEN,
+        [`IATP_${kind.toUpperCase()}_SECURITY_AUTH_TOKEN_FILE`]: `${dir.path}/agent.jwt`,
+        [`IATP_${kind.toUpperCase()}_AGENT_BASE_FOLDER`]: `${dir.path}/base`,
+        [`IATP_${kind.toUpperCase()}_AGENT_POLL_INTERVAL`]: "200ms",
+        [`IATP_${kind.toUpperCase()}_HEALTH_PORT`]: "0",
+        [`IATP_${kind.toUpperCase()}_METRICS_PORT`]: "0",
       },
     });
     try {

@@ -114,8 +114,9 @@ async function agentWith(data: string, scopes: string, extra: Record<string, str
   return await startIatpService(["compose-agent", "--port", "0"], {
     env: {
       IATP_DATA_DIR: data,
-      AGENT_ID: "agent-1",
-      AGENT_TOKEN: "secret-token",
+      // AGENT_ID/AGENT_TOKEN configure only `iatp status` on a host; the compose-agent has its own.
+      IATP_COMPOSE_AGENT_AGENT_ID: "agent-1",
+      IATP_COMPOSE_AGENT_AGENT_TOKEN: "secret-token",
       AGENT_SCOPES: scopes,
       RATE_LIMIT_PER_MIN: "1000",
       IATP_COMPOSE_AGENT_SIGNING: "upstream",
@@ -277,7 +278,10 @@ Deno.test({
     ["compose-agent", "--port", "0", "--docker-socket", d.socket],
     {
       env: {
-        ...common,
+        IATP_DATA_DIR: dir.path,
+        IATP_COMPOSE_AGENT_AGENT_ID: agentId,
+        IATP_COMPOSE_AGENT_AGENT_TOKEN: token,
+        IATP_COMPOSE_AGENT_DEPLOYMENT_HASH: hash,
         AGENT_SCOPES: "commands:execute",
         IATP_COMPOSE_AGENT_SIGNING: "upstream",
         IATP_ALLOW_READ: d.socket,

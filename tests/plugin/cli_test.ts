@@ -80,7 +80,7 @@ Deno.test("run: a plugin that loops is killed at --timeout and reported as a typ
     "--input",
     '{"case":"loop"}',
     "--timeout",
-    "1000",
+    "1s",
   ]);
   assert.equal(r.code, 1, r.stderr);
   const res = JSON.parse(r.stdout);

@@ -119,7 +119,7 @@ function commands(dir: string, relayUrl: string, configs: { sensor: string; acti
   return {
     policy: ["policy", "--port", "0"],
     audit: ["audit", "--port", "0", "--db", join(dir, "audit.db")],
-    dashboard: ["dashboard", "--port", "0", "--relay", relayUrl],
+    dashboard: ["dashboard", "--port", "0", "--relay-url", relayUrl],
     sidecar: ["sidecar", "--port", "0"],
     sensor: ["sensor", "--config", configs.sensor],
     action: ["action", "--config", configs.action],
@@ -138,10 +138,10 @@ export async function startFleet(extraArgs: string[] = []): Promise<Fleet> {
   const env: Record<string, Record<string, string>> = {
     sidecar: { IATP_AGENT_URL: agent.url },
     "compose-agent": {
-      AGENT_ID: "fuzz-compose",
-      AGENT_TOKEN: KEY,
+      IATP_COMPOSE_AGENT_AGENT_ID: "fuzz-compose",
+      IATP_COMPOSE_AGENT_AGENT_TOKEN: KEY,
       AGENT_SCOPES: "docker:*",
-      DEPLOYMENT_HASH: "dep-fuzz",
+      IATP_COMPOSE_AGENT_DEPLOYMENT_HASH: "dep-fuzz",
     },
   };
   const started: Target[] = [];

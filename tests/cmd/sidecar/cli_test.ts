@@ -23,7 +23,7 @@ Deno.test("--help lists the upstream env names and the verify sub-verb", async (
       "IATP_AGENT_URL",
       "IATP_PORT",
       "IATP_OVERRIDE_TOKEN",
-      "IATP_RECORDER_FILE",
+      "IATP_SIDECAR_RECORDER_FILE",
       "verify-attestation",
     ]
   ) {
@@ -56,7 +56,7 @@ Deno.test("env names and defaults follow the upstream sidecars", () => {
       c.retention,
       c.human_in_loop,
       c.training_consent,
-      c.upstream_timeout_ms,
+      c.upstream_timeout,
       c.max_body_bytes,
       c.trace_capacity,
     ],
@@ -71,7 +71,7 @@ Deno.test("env names and defaults follow the upstream sidecars", () => {
       d.trust_level,
       d.reversibility,
       d.retention,
-      d.upstream_timeout_ms,
+      d.upstream_timeout,
       d.max_body_bytes,
     ],
     [
@@ -256,8 +256,8 @@ Deno.test("verify-attestation fails (exit 1) on tampering or an unreachable URL,
       "sidecar",
       "verify-attestation",
       "http://127.0.0.1:9/",
-      "--timeout-ms",
-      "2000",
+      "--timeout",
+      "2s",
     ]);
     assert.equal(gone.code, 1);
     const usage = await runIatp(["sidecar", "verify-attestation"]);

@@ -31,7 +31,7 @@ Deno.test("/proxy served before the router: same answers, request id and metrics
 
 Deno.test("a pooled connection still times out after fast exchanges on it", async () => {
   const agent = startAgent(10_000);
-  const sc = await startSidecar({ agent_url: agent.url, upstream_timeout_ms: 300 });
+  const sc = await startSidecar({ agent_url: agent.url, upstream_timeout: 300 });
   try {
     for (let i = 0; i < 3; i++) assert.equal((await post(sc.url, {})).status, 200);
     const slow = await post(sc.url, {}, {}, "/proxy/slow");

@@ -220,7 +220,7 @@ Deno.test("400 Invalid JSON for non-objects, bad UTF-8 and deep nesting; 413 ove
 Deno.test("502 with the agent down, 504 on a slow agent", async () => {
   const agent = startAgent(10_000);
   const down = await startSidecar({ agent_url: "http://127.0.0.1:9" });
-  const slow = await startSidecar({ agent_url: agent.url, upstream_timeout_ms: 300 });
+  const slow = await startSidecar({ agent_url: agent.url, upstream_timeout: 300 });
   try {
     const r = await post(down.url, {}, { "X-Agent-Trace-ID": "down-1" });
     assert.equal(r.status, 502);

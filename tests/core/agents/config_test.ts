@@ -71,11 +71,11 @@ Deno.test("config: prod without audit is rejected", () => {
   assert.equal(err.key, "security.audit.enabled");
 });
 
-Deno.test("config: env overrides are IATP_<SECTION>_<KEY> and beat the file", () => {
+Deno.test("config: env overrides are IATP_ACTION_<SECTION>_<KEY> and beat the file", () => {
   const env: Record<string, string> = {
-    IATP_AGENT_ID: "from-env",
-    IATP_API_BASE_URL: "http://127.0.0.1:7",
-    IATP_AGENT_MAX_CONCURRENT_TASKS: "3",
+    IATP_ACTION_AGENT_ID: "from-env",
+    IATP_ACTION_API_BASE_URL: "http://127.0.0.1:7",
+    IATP_ACTION_AGENT_MAX_CONCURRENT_TASKS: "3",
   };
   const { config, sources } = loaded(actionConfig.parse(["--config", "a.yaml"], {
     readFile: () => BASE,
@@ -84,15 +84,15 @@ Deno.test("config: env overrides are IATP_<SECTION>_<KEY> and beat the file", ()
   assert.equal(config.agent.id, "from-env");
   assert.equal(config.api.base_url, "http://127.0.0.1:7");
   assert.equal(config.agent.max_concurrent_tasks, 3);
-  assert.deepEqual(sources.get("agent.id"), { kind: "env", name: "IATP_AGENT_ID" });
+  assert.deepEqual(sources.get("agent.id"), { kind: "env", name: "IATP_ACTION_AGENT_ID" });
   const err = configError(() =>
     loaded(actionConfig.parse([], {
       readFile: () => "",
-      env: (n) => ({ ...env, IATP_AGENT_HEARTBEAT: "x" })[n],
+      env: (n) => ({ ...env, IATP_ACTION_AGENT_HEARTBEAT: "x" })[n],
     }))
   );
   assert.equal(err.key, "agent.heartbeat");
-  assert.match(err.message, /env IATP_AGENT_HEARTBEAT/);
+  assert.match(err.message, /env IATP_ACTION_AGENT_HEARTBEAT/);
 });
 
 Deno.test("config: agent id is required and must be path-safe", () => {

@@ -20,7 +20,6 @@ import { loaded } from "../../helpers.ts";
 const spec = defineConfig({
   command: "demo",
   summary: "a demo service",
-  envPrefix: "IATP_DEMO_",
   fields: {
     port: port({ help: "listen port", default: 8005 }),
     name: str({ help: "service name", default: "demo" }),
@@ -28,7 +27,6 @@ const spec = defineConfig({
     retention: oneOf(["ephemeral", "temporary", "permanent"] as const, {
       help: "retention",
       default: "temporary",
-      env: "IATP_RETENTION",
     }),
     timeout: duration({ help: "timeout", default: 30_000 }),
     max_body: bytes({ help: "body limit", default: 1024, min: 1 }),
@@ -40,6 +38,7 @@ const spec = defineConfig({
       concurrency: int({ help: "tasks", default: 10, min: 1, max: 100 }),
     }),
   },
+  upstream: { system: "a demo upstream", env: { retention: "IATP_RETENTION" } },
 });
 
 function envOf(vars: Record<string, string>) {
@@ -277,7 +276,6 @@ Deno.test("check() hook rejects cross-field combinations", () => {
   const strict = defineConfig({
     command: "strict",
     summary: "s",
-    envPrefix: "S_",
     fields: {
       environment: oneOf(["dev", "prod"] as const, { help: "env", default: "dev" }),
       tls: bool({ help: "tls", default: false }),

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../../cmd/mod.ts";
-import { leaves } from "../../../core/config/leaves.ts";
 
 /** A flag row's first column: `--[no-]x`, `--x META`, `-h, --help`, `(file) a.b`. */
 const LEFT = /^ {2}(--\[no-\][\w-]+|--[\w-]+(?: \S+)?|-h, --help|\(file\) [\w.]+)(.*)$/;
@@ -29,7 +28,7 @@ function printedDefault(usage: string, flag: string): string | undefined {
   );
   if (at < 0) return undefined;
   const row = lines[at].endsWith("]") ? lines[at] : lines[at + 1];
-  return /\[(?:env \S+ {2})?default (.*)\]$/.exec(row)?.[1];
+  return /\[(?:env \S+(?: or \S+)* {2})?default (.*)\]$/.exec(row)?.[1];
 }
 
 /** A printed value as a shell would pass it: JSON-quoted text loses its quotes. */
@@ -53,8 +52,7 @@ Deno.test("every default --help prints is accepted back by its flag", async () =
     const command = await entry.load();
     if (!command.spec) continue;
     const usage = command.usage();
-    const { fields, envPrefix } = command.spec.spec;
-    for (const leaf of leaves(fields, [], envPrefix, [])) {
+    for (const leaf of command.spec.leaves()) {
       const f = leaf.field;
       if (!leaf.flag || f.secret || f.default === undefined) continue;
       const printed = printedDefault(usage, leaf.flag);

@@ -1,0 +1,101 @@
+/**
+ * `iatp config`: `show <command> [flags]` prints a command's effective configuration with the
+ * source of each value (secrets shown only by their size); `check <command> FILE` loads a config
+ * file as the command would (with the current environment) and starts nothing, exit 0 or 2.
+ * @module
+ */
+import { getIn, secretShape, type SourceMap } from "../core/config/mod.ts";
+import { describeSource, UsageError } from "../core/errors/mod.ts";
+import { type Command, type CommandEntry, type DeclaredConfig, findCommand } from "./command.ts";
+import { print, printErr } from "./shared.ts";
+
+const USAGE = `Usage: iatp config show <command> [--config FILE] [flags of the command]
+       iatp config check <command> FILE
+
+show   prints every setting of <command> as it would start: its value and where the value comes
+       from (built-in default, FILE:LINE, env NAME, flag --NAME). Secrets are shown only as
+       (secret, N chars). Nothing is started.
+check  loads FILE as <command> would (with the current environment) and reports the first
+       error, naming the setting, where it is and what was expected; exit 0 when it loads, 2
+       when it does not, as nginx -t does.`;
+
+/** A setting's value as its flag takes it (`30s`, `1MiB`), a secret only by its size. */
+function shown(declared: DeclaredConfig, key: string, value: unknown): string {
+  const leaf = declared.leaves().find((l) => l.key === key);
+  if (value === undefined || value === "" || leaf === undefined) return "unset";
+  if (leaf.field.secret) {
+    return secretShape(typeof value === "string" ? value : JSON.stringify(value) ?? "");
+  }
+  return leaf.field.show(value);
+}
+
+/** The lines `config show` prints: `key  value  # source`, aligned. */
+export function effectiveLines(
+  declared: DeclaredConfig,
+  config: unknown,
+  sources: SourceMap,
+): string[] {
+  const rows = declared.leaves().map((leaf) => {
+    const value = getIn(config, leaf.path);
+    const source = sources.get(leaf.key) ?? { kind: "default" as const };
+    return [leaf.key, shown(declared, leaf.key, value), describeSource(source)];
+  });
+  const keyWidth = Math.max(...rows.map((r) => r[0].length));
+  const valueWidth = Math.min(40, Math.max(...rows.map((r) => r[1].length)));
+  return rows.map(([k, v, s]) => `${k.padEnd(keyWidth)}  ${v.padEnd(valueWidth)}  # ${s}`);
+}
+
+/** The config declaration of the command `name`. */
+async function declaredOf(commands: readonly CommandEntry[], name: string | undefined) {
+  if (name === undefined) throw new UsageError("expected a command name", USAGE);
+  const command = await findCommand(commands, name)?.load();
+  if (!command?.spec) {
+    const names = (await Promise.all(
+      commands.filter((c) => !c.hidden).map(async (c) => (await c.load()).spec ? c.name : ""),
+    )).filter(Boolean);
+    throw new UsageError(
+      `"${name}" has no configuration; one of: ${names.join(", ")}`,
+      USAGE,
+    );
+  }
+  return command.spec;
+}
+
+/** `iatp config`, handed the subcommand table. */
+export function configCommand(commands: readonly CommandEntry[]): Command {
+  return {
+    usage: () => USAGE,
+    async run(argv) {
+      const [verb, name, ...rest] = argv;
+      if (verb === undefined || verb === "--help" || verb === "-h") {
+        print(USAGE);
+        return verb === undefined ? 2 : 0;
+      }
+      if (verb === "show") {
+        const declared = await declaredOf(commands, name);
+        const loaded = declared.parse(rest);
+        if (loaded.help) {
+          print(USAGE);
+          return 0;
+        }
+        for (const w of loaded.warnings ?? []) printErr(`iatp config: warning: ${w}`);
+        print(`# iatp ${name}: flag > env > config file > default`);
+        print(effectiveLines(declared, loaded.config, loaded.sources).join("\n"));
+        return 0;
+      }
+      if (verb === "check") {
+        const declared = await declaredOf(commands, name);
+        if (rest.length !== 1 || rest[0].startsWith("-")) {
+          throw new UsageError("expected exactly one FILE after the command", USAGE);
+        }
+        const loaded = declared.parse(["--config", rest[0]]);
+        for (const w of loaded.help ? [] : loaded.warnings ?? []) {
+          printErr(`iatp config: warning: ${w}`);
+        }
+        print(`iatp config: ${rest[0]} is a valid ${name} configuration`);
+        return 0;
+      }
+      throw new UsageError(`unknown verb "${verb}" (show or check)`, USAGE);
+    },
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * The configuration reference (docs/configuration.md), rendered from the same declarations that
+ * parse flags, env vars and files, so the page cannot drift from the program. Written by
+ * `scripts/config-docs`; a test fails when the committed page differs.
+ * @module
+ */
+import { type Alias, GLOBAL_ENV, type Leaf } from "../core/config/mod.ts";
+import type { CommandEntry, DeclaredConfig } from "./command.ts";
+
+/** Text safe inside a Markdown table cell. */
+function cell(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+
+/** Inline code, safe inside a table cell. */
+function code(text: string): string {
+  return `\`${cell(text)}\``;
+}
+
+function defaultOf(leaf: Leaf): string {
+  const f = leaf.field;
+  if (f.secret) return "(secret)";
+  if (f.default === undefined) return "unset";
+  return code(f.show(f.default));
+}
+
+function settingRow(leaf: Leaf): string {
+  const flag = leaf.flag
+    ? code(leaf.field.boolean ? `--[no-]${leaf.flag}` : `--${leaf.flag} ${leaf.field.metavar}`)
+    : "(file only)";
+  const env = leaf.env ? code(leaf.env) : "";
+  return `| ${code(leaf.key)} | ${flag} | ${env} | ${defaultOf(leaf)} | ${cell(leaf.field.help)} |`;
+}
+
+function aliasName(alias: Alias): string {
+  const shown = alias.via === "flag" ? `--${alias.name}` : alias.name;
+  const unit = alias.unit ? ` (a bare number is in ${alias.unit === "s" ? "seconds" : "ms"})` : "";
+  return `${code(shown)}${unit}`;
+}
+
+function aliasRows(declared: DeclaredConfig, kind: Alias["kind"]): string[] {
+  const rows: string[] = [];
+  for (const leaf of declared.leaves()) {
+    for (const alias of leaf.aliases.filter((a) => a.kind === kind)) {
+      rows.push(`| ${aliasName(alias)} | ${alias.via} | ${code(leaf.key)} |`);
+    }
+  }
+  return rows;
+}
+
+function commandSection(name: string, declared: DeclaredConfig): string[] {
+  const out = [
+    `## ${name}`,
+    "",
+    cell(declared.spec.summary),
+    "",
+    `Config file: \`--config PATH\` or \`${declared.envPrefix}CONFIG\`.`,
+    "",
+    "| Key | Flag | Env | Default | Description |",
+    "| --- | ---- | --- | ------- | ----------- |",
+    ...declared.leaves().map(settingRow),
+    "",
+  ];
+  const upstream = aliasRows(declared, "upstream");
+  if (upstream.length > 0 && declared.spec.upstream) {
+    out.push(
+      `Also read, by this command only, under the names of ${declared.spec.upstream.system} ` +
+        "(after its own env var):",
+      "",
+      "| Name | As | Setting |",
+      "| ---- | -- | ------- |",
+      ...upstream,
+      "",
+    );
+  }
+  const deprecated = aliasRows(declared, "deprecated");
+  if (deprecated.length > 0) {
+    out.push(
+      "Deprecated names, still read for one release (each use logs a warning naming the new one):",
+      "",
+      "| Name | As | Setting |",
+      "| ---- | -- | ------- |",
+      ...deprecated,
+      "",
+    );
+  }
+  return out;
+}
+
+const INTRO = `# Configuration reference
+
+Every setting of every command has one name in three places: a key in the YAML file given with
+\`--config PATH\`, a flag, and an environment variable. For key \`a.b_c\` of command \`x\` the flag
+is \`--a-b-c\` and the variable is \`IATP_X_A_B_C\` (the command name upper-cased, \`-\` as \`_\`).
+A few flags are shorter where the same concept has one name on every command: \`--log-level\`,
+\`--relay-url\`, \`--audit-url\`. The first source that sets a value wins:
+flag, then env var, then config file, then the built-in default.
+
+Value forms, the same everywhere:
+
+| Form | Examples | Notes |
+| ---- | -------- | ----- |
+| DURATION | \`500ms\`, \`30s\`, \`5m\`, \`1h\`, \`7d\`, \`0\` | \`0\` where a setting allows none |
+| SIZE | \`65536\`, \`64KiB\`, \`1MiB\`, \`10MB\` | bytes; KiB/MiB/GiB are powers of 1024 |
+| PATH | \`/var/lib/iatp/audit.db\` | a file or folder |
+| URL | \`http://127.0.0.1:8005\` | |
+| LIST | \`a,b\` | comma-separated, a repeated flag, or a YAML sequence |
+| bool | \`true\`, \`false\`, \`1\`, \`0\`, \`yes\`, \`no\` | as a flag: \`--x\` / \`--no-x\` |
+
+Credentials (every setting shown as \`(secret)\`) also take \`file:PATH\`: the value is the file's
+trimmed content, which keeps it out of process listings and shell history. A secret is never
+printed: errors and \`iatp config show\` give only its length, \`(secret, 23 chars)\`.
+
+\`iatp config show <command> [flags]\` prints the effective value of every setting and where it
+came from; \`iatp config check <command> FILE\` loads a file without starting anything (exit 0,
+or 2 with the error).
+
+Paths just work: every PATH setting, the config file (by \`--config\` or
+\`IATP_<COMMAND>_CONFIG\`), \`file:PATH\` credentials, \`sqlite:PATH\` stores and the folders
+\`iatp plugin\` and \`iatp systemd --all\` take are granted by the launchers (\`scripts/iatp\` and
+the container image's), each path alone and only with the access it needs (read, or read and
+write). The launcher learns them from \`iatp __grants <command> [args...]\`, which reads the same
+settings with read-only rights and starts nothing (about 90 ms per start). A path the program
+still may not use is reported as \`permission denied: may not read PATH\`, exit 2; allow more with
+\`IATP_ALLOW_READ\` / \`IATP_ALLOW_WRITE\` (comma-separated; a granted path cannot hold a comma).
+
+Names of the systems a command replaces (the IATP sidecars' \`IATP_*\`, the TryDirect status
+panel's \`AGENT_ID\`, \`AGENT_TOKEN\`, \`DASHBOARD_URL\`, ...) are read by that command only, after
+its own variable; they are listed under each command. No variable is read by two commands.
+
+Earlier names that configured more than one command are not read any more, since keeping them
+would let one variable set two commands: \`IATP_CONFIG\` (read by sidecar, sensor and action),
+the agents' \`IATP_<SECTION>_<KEY>\` (now \`IATP_SENSOR_...\` and \`IATP_ACTION_...\`), the
+sidecar's \`IATP_RELAY_URL\`, \`IATP_RELAY_TOKEN\`, \`IATP_AUDIT_URL\` and \`IATP_AUDIT_TOKEN\` (in
+the relay's and the audit service's namespaces; now \`IATP_SIDECAR_...\`), and the compose-agent's
+\`AGENT_ID\`, \`AGENT_TOKEN\`, \`DEPLOYMENT_HASH\` and \`VAULT_*\` (the status agent's; now
+\`IATP_COMPOSE_AGENT_...\`). Other earlier names are listed under each command as deprecated.
+
+Variables every command reads:
+
+| Name | Meaning |
+| ---- | ------- |
+`;
+
+/**
+ * The whole page, for the commands of `commands` that declare a configuration.
+ * @example
+ * ```ts
+ * await Deno.writeTextFile("docs/configuration.md", await configurationDoc(COMMANDS));
+ * ```
+ */
+export async function configurationDoc(commands: readonly CommandEntry[]): Promise<string> {
+  const out = [INTRO.trimEnd()];
+  for (const [name, meaning] of Object.entries(GLOBAL_ENV)) {
+    out.push(`| ${code(name)} | ${cell(meaning)} |`);
+  }
+  out.push("");
+  for (const entry of commands) {
+    if (entry.hidden) continue;
+    const declared = (await entry.load()).spec;
+    if (declared) out.push(...commandSection(entry.name, declared));
+  }
+  return out.join("\n").trimEnd() + "\n";
+}

@@ -1,0 +1,70 @@
+/**
+ * `iatp __grants <command> [args...]`: the files and folders an argv and the environment name
+ * for `<command>` (its config file, every path setting, `file:PATH` credentials, positional
+ * folders), one `read<TAB>PATH` or `write<TAB>PATH` line each, so the launchers grant exactly
+ * those. Run with read-only rights; it starts nothing. A write path whose folder does not exist
+ * yet also gets that folder (the service creates it).
+ * @module
+ */
+import { dirname, resolve } from "node:path";
+import type { PathGrant } from "../core/config/mod.ts";
+import type { Command, CommandEntry } from "./command.ts";
+import { findCommand } from "./command.ts";
+import { print } from "./shared.ts";
+
+/** True when `path` exists (a folder or a file); false when it does not or cannot be seen. */
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The grants of one start, de-duplicated, absolute, with the missing folder of each write path.
+ * @example
+ * ```ts
+ * await grantsFor(COMMANDS, "audit", ["--db", "/tmp/x/audit.db"]);
+ * // [{ path: "/tmp/x/audit.db", access: "write" }, { path: "/tmp/x/audit.db.key", ... }, ...]
+ * ```
+ */
+export async function grantsFor(
+  commands: readonly CommandEntry[],
+  name: string,
+  args: string[],
+): Promise<PathGrant[]> {
+  const command = await findCommand(commands, name)?.load();
+  const named = command?.grants?.(args) ?? command?.spec?.grants(args) ?? [];
+  const out = new Map<string, PathGrant>();
+  const add = (g: PathGrant) => {
+    const path = resolve(g.path);
+    const had = out.get(path);
+    if (!had || (had.access === "read" && g.access === "write")) out.set(path, { ...g, path });
+  };
+  for (const g of named) {
+    if (g.path === "") continue;
+    add(g);
+    const folder = dirname(resolve(g.path));
+    if (g.access === "write" && !exists(folder)) add({ path: folder, access: "write" });
+  }
+  return [...out.values()];
+}
+
+/** The hidden `__grants` command, handed the subcommand table. */
+export function grantsCommand(commands: readonly CommandEntry[]): Command {
+  return {
+    usage: () => "Usage: iatp __grants <command> [args...]   (for the launchers)",
+    async run(argv) {
+      const [name, ...args] = argv;
+      if (name === undefined || name === "--help" || name === "-h") {
+        print("Usage: iatp __grants <command> [args...]   (for the launchers)");
+        return name === undefined ? 2 : 0;
+      }
+      const lines = (await grantsFor(commands, name, args)).map((g) => `${g.access}\t${g.path}`);
+      if (lines.length > 0) print(lines.join("\n"));
+      return 0;
+    },
+  };
+}

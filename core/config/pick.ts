@@ -1,0 +1,112 @@
+/**
+ * Picking one setting's raw value from the layers, highest first: flag, env var, config file,
+ * default; under each, the setting's own name first, then its other names (an upstream env name,
+ * a deprecated flag, env var or key). Also how a refused value is described without echoing a
+ * secret.
+ * @module
+ */
+import type { ConfigSource } from "../errors/mod.ts";
+import type { Field } from "./fields.ts";
+import { describeFound, type EnvReader, type FileLayer, getIn } from "./file.ts";
+import type { Alias, Leaf } from "./leaves.ts";
+
+/** A leaf's raw value, where it came from, and the other name it was given under, if any. */
+export interface Picked {
+  raw: unknown;
+  source: ConfigSource;
+  alias?: Alias;
+}
+
+/** What {@linkcode pickRaw} reads. */
+export interface Layers {
+  flags: Record<string, unknown>;
+  env: EnvReader;
+  file: FileLayer | undefined;
+}
+
+const BARE_NUMBER = /^\d+(\.\d+)?$/;
+
+/** A bare number given under a name with a unit gets that unit (`30` under `..._SECS` is `30s`). */
+function withUnit(raw: unknown, alias: Alias | undefined): unknown {
+  if (!alias?.unit) return raw;
+  if (typeof raw === "number" || (typeof raw === "string" && BARE_NUMBER.test(raw.trim()))) {
+    return `${String(raw).trim()}${alias.unit}`;
+  }
+  return raw;
+}
+
+function fromFlags(leaf: Leaf, flags: Record<string, unknown>): Picked | undefined {
+  const names: Array<[string, Alias | undefined]> = [
+    ...(leaf.flag ? [[leaf.flag, undefined] as [string, undefined]] : []),
+    ...leaf.aliases.filter((a) => a.via === "flag").map((a) => [a.name, a] as [string, Alias]),
+  ];
+  for (const [name, alias] of names) {
+    if (leaf.field.boolean && flags[`no-${name}`]) {
+      return { raw: false, source: { kind: "flag", name: `no-${name}` }, alias };
+    }
+    if (flags[name] !== undefined) {
+      return { raw: withUnit(flags[name], alias), source: { kind: "flag", name }, alias };
+    }
+  }
+  return undefined;
+}
+
+function fromEnv(leaf: Leaf, env: EnvReader): Picked | undefined {
+  const names: Array<[string, Alias | undefined]> = [
+    ...(leaf.env ? [[leaf.env, undefined] as [string, undefined]] : []),
+    ...leaf.aliases.filter((a) => a.via === "env").map((a) => [a.name, a] as [string, Alias]),
+  ];
+  for (const [name, alias] of names) {
+    const value = env(name);
+    if (value !== undefined && value !== "") {
+      return { raw: withUnit(value, alias), source: { kind: "env", name }, alias };
+    }
+  }
+  return undefined;
+}
+
+function fromFile(leaf: Leaf, file: FileLayer): Picked | undefined {
+  const paths: Array<[string[], Alias | undefined]> = [
+    [leaf.path, undefined],
+    ...leaf.aliases.filter((a) => a.via === "key").map((a) =>
+      [a.name.split("."), a] as [string[], Alias]
+    ),
+  ];
+  for (const [path, alias] of paths) {
+    const value = getIn(file.values, path);
+    if (value !== undefined && value !== null) {
+      return {
+        raw: withUnit(value, alias),
+        source: { kind: "file", path: file.path, line: file.lineOf(path) },
+        alias,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** The raw value of `leaf`: flag > env > file > default, own name before other names. */
+export function pickRaw(leaf: Leaf, layers: Layers): Picked {
+  return fromFlags(leaf, layers.flags) ?? fromEnv(leaf, layers.env) ??
+    (layers.file ? fromFile(leaf, layers.file) : undefined) ??
+    { raw: undefined, source: { kind: "default" } };
+}
+
+/**
+ * What a refused value was, for the error message: the value itself, or for a secret only its
+ * size (`(secret, 23 chars)`), so a mistyped credential never reaches a terminal or a log.
+ * @example
+ * ```ts
+ * rawFound(str({ help: "t", secret: true }), "abc"); // "(secret, 3 chars)"
+ * ```
+ */
+export function rawFound(field: Field<unknown>, raw: unknown): string {
+  if (!field.secret || raw === undefined || raw === null) return describeFound(raw);
+  const text = typeof raw === "string" ? raw : JSON.stringify(raw) ?? "";
+  return secretShape(text);
+}
+
+/** `(secret, N chars)`: how a secret value is shown anywhere. */
+export function secretShape(text: string): string {
+  return `(secret, ${[...text].length} chars)`;
+}

@@ -1,0 +1,99 @@
+/**
+ * `iatp config show|check` through the real launcher, with files outside the checkout, and the
+ * naming scheme's promise that no env var configures two commands.
+ */
+import assert from "node:assert/strict";
+import { COMMANDS } from "../../cmd/mod.ts";
+import { envGranted, PERMISSIONS } from "../../cmd/permissions.ts";
+import { runIatp, tempDir } from "../helpers.ts";
+
+Deno.test("config show: each value with its source; secrets only by size", async () => {
+  const dir = await tempDir();
+  try {
+    const secret = "a-secret-token-123";
+    const file = `${dir.path}/relay.yaml`;
+    await Deno.writeTextFile(
+      file,
+      `port: 9100\nretention_age: 1h\ntokens:\n  "${secret}": ["publish:*"]\n`,
+    );
+    const r = await runIatp(["config", "show", "relay", "--config", file, "--log-level", "debug"], {
+      env: { IATP_DATA_DIR: dir.path, IATP_RELAY_MAX_TOPICS: "50" },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const row = (key: string) => r.stdout.split("\n").find((l) => l.startsWith(`${key} `))?.trim();
+    assert.match(row("port")!, new RegExp(`^port +9100 +# ${file}:1$`));
+    assert.match(row("retention_age")!, new RegExp(`1h +# ${file}:2$`));
+    assert.match(row("max_topics")!, /50 +# env IATP_RELAY_MAX_TOPICS$/);
+    assert.match(row("log_level")!, /"debug" +# flag --log-level$/);
+    assert.match(row("heartbeat")!, /15s +# built-in default$/);
+    assert.match(row("tokens")!, /\(secret, 36 chars\) +# .*relay\.yaml:4$/);
+    assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), "a secret was printed");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("config check: exit 0 for a file that loads, 2 naming the key and line otherwise", async () => {
+  const dir = await tempDir();
+  try {
+    const good = `${dir.path}/good.yaml`;
+    const bad = `${dir.path}/bad.yaml`;
+    await Deno.writeTextFile(good, "port: 9100\n");
+    await Deno.writeTextFile(bad, "host: 0.0.0.0\nport: 70000\n");
+    const env = { IATP_DATA_DIR: dir.path };
+    const ok = await runIatp(["config", "check", "relay", good], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /good\.yaml is a valid relay configuration/);
+    const no = await runIatp(["config", "check", "relay", bad], { env });
+    assert.equal(no.code, 2, no.stderr);
+    assert.match(
+      no.stderr,
+      /config error: port \(.*bad\.yaml:2\): expected an integer from 0 to 65535/,
+    );
+    const unknown = await runIatp(["config", "check", "nope", good], { env });
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /"nope" has no configuration/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("config show reads the files the command's line names (a sidecar manifest)", async () => {
+  const dir = await tempDir();
+  try {
+    const manifest = `${dir.path}/manifest.yaml`;
+    await Deno.writeTextFile(manifest, "agent_id: from-manifest\n");
+    const r = await runIatp(["config", "show", "sidecar", "--manifest", manifest], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const row = r.stdout.split("\n").find((l) => l.startsWith("agent_id "));
+    assert.match(row ?? "", new RegExp(`"from-manifest" +# ${manifest}$`));
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("no env var is read by two commands", async () => {
+  const readers = new Map<string, string[]>();
+  for (const entry of COMMANDS) {
+    const declared = (await entry.load()).spec;
+    for (const name of declared?.envNames() ?? []) {
+      readers.set(name, [...readers.get(name) ?? [], entry.name]);
+    }
+  }
+  const shared = [...readers].filter(([, by]) => by.length > 1).map(([n, by]) => `${n}: ${by}`);
+  assert.deepEqual(shared, []);
+  assert.ok(readers.size > 300, `only ${readers.size} env vars`);
+});
+
+Deno.test("iatp config may read every env var any command reads", async () => {
+  const flags = PERMISSIONS.get("config") ?? [];
+  const missing: string[] = [];
+  for (const entry of COMMANDS) {
+    for (const name of (await entry.load()).spec?.envNames() ?? []) {
+      if (!envGranted(flags, name)) missing.push(`${entry.name}: ${name}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});

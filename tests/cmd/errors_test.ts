@@ -1,0 +1,84 @@
+/**
+ * Errors tell the truth, through the real launcher: a refused secret is shown only by its size,
+ * a value is reported from where it really came, a taken port names the service and the port,
+ * a malformed verifier key is a usage error, and every documented duration form is accepted.
+ */
+import assert from "node:assert/strict";
+import { spec as policySpec } from "../../cmd/policy.ts";
+import { spec as relaySpec } from "../../cmd/relay.ts";
+import { runIatp, tempDir } from "../helpers.ts";
+import { loaded } from "../helpers.ts";
+
+Deno.test("a refused secret is shown as (secret, N chars), never echoed", async () => {
+  const dir = await tempDir();
+  try {
+    const token = "do-not-print-this-token-1";
+    const r = await runIatp(["relay", "--port", "0"], {
+      env: { IATP_DATA_DIR: dir.path, IATP_RELAY_TOKENS: `{"${token}": ["no-such-scope"]}` },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /tokens \(env IATP_RELAY_TOKENS\): expected .*found \(secret, 48 chars\)/,
+    );
+    assert.ok(!(r.stderr + r.stdout).includes(token), "the token reached the terminal");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a value that fails at start is reported from its real source (the flag)", async () => {
+  const dir = await tempDir();
+  try {
+    const r = await runIatp(["sidecar", "--port", "0", "--signing-key", "abc"], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /config error: signing_key \(flag --signing-key\)/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a port already in use names the service, the setting and the port", async () => {
+  const dir = await tempDir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = String(taken.addr.port);
+    const r = await runIatp(["relay", "--port", port], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^iatp relay: config error: port \\(flag --port\\): .*127\\.0\\.0\\.1:${port} already in use`,
+      ),
+    );
+  } finally {
+    taken.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("audit verify --vkey that does not parse is a usage error, not a tampered ledger", async () => {
+  const dir = await tempDir();
+  try {
+    const r = await runIatp(["audit", "verify", "--db", `${dir.path}/none.db`, "--vkey", "nope"], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /config error: vkey \(flag --vkey\): expected a C2SP verifier key/);
+    assert.doesNotMatch(r.stderr, /bad index/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("durations take 0 as documented, and the deprecated flags still work", () => {
+  const c = loaded(relaySpec.parse(["--retention-age", "0"], { env: () => undefined })).config;
+  assert.equal(c.retention_age, 0);
+  const old = loaded(policySpec.parse(["--relay", "http://r:8005"], { env: () => undefined }));
+  assert.equal(old.config.relay_url, "http://r:8005");
+  assert.deepEqual(old.warnings, [
+    "flag --relay is deprecated and will be removed; use --relay-url",
+  ]);
+});

@@ -1,0 +1,128 @@
+/**
+ * Paths the user names just work through the real launcher (scripts/iatp), with every path in a
+ * temp folder outside the checkout: each is granted alone, with the access it needs; values are
+ * never word-split; nothing is created in the current folder; a denial that still happens is
+ * told in iatp's terms.
+ */
+import assert from "node:assert/strict";
+import { ROOT, runIatp, spawnIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
+
+Deno.test("audit --db, relay --store sqlite: and IATP_RELAY_CONFIG outside the checkout", async () => {
+  const dir = await tempDir();
+  const data = `${dir.path}/data`;
+  try {
+    const audit = await startIatpService(["audit", "--port", "0", "--db", `${dir.path}/l/a.db`], {
+      env: { IATP_DATA_DIR: data },
+    });
+    await audit.stop();
+    assert.ok(Deno.statSync(`${dir.path}/l/a.db`).isFile, "the ledger was created");
+    assert.ok(Deno.statSync(`${dir.path}/l/a.db.key`).isFile, "its key beside it");
+    const verified = await runIatp(["audit", "verify", "--db", `${dir.path}/l/a.db`], {
+      env: { IATP_DATA_DIR: data },
+    });
+    assert.equal(verified.code, 0, verified.stderr);
+
+    await Deno.writeTextFile(`${dir.path}/relay.yaml`, `store: sqlite:${dir.path}/r/relay.db\n`);
+    await Deno.mkdir(`${dir.path}/r`);
+    const relay = await startIatpService(["relay", "--port", "0"], {
+      env: { IATP_DATA_DIR: data, IATP_RELAY_CONFIG: `${dir.path}/relay.yaml` },
+    });
+    await relay.stop();
+    assert.ok(Deno.statSync(`${dir.path}/r/relay.db`).isFile, "the relay store was created");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("plugin run DIR --config JSON: a folder anywhere, the JSON never word-split", async () => {
+  const dir = await tempDir();
+  try {
+    const plugin = `${dir.path}/my plugin`;
+    await Deno.mkdir(plugin);
+    for (const f of Deno.readDirSync(`${ROOT}plugins/cpu-monitor`)) {
+      if (f.isFile) {
+        Deno.copyFileSync(`${ROOT}plugins/cpu-monitor/${f.name}`, `${plugin}/${f.name}`);
+      }
+    }
+    const r = await runIatp(["plugin", "run", plugin, "--config", '{"threshold": 0}'], {
+      env: { IATP_DATA_DIR: `${dir.path}/data` },
+      cwd: dir.path,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).ok, true, r.stdout);
+    assert.ok(!Deno.readDirSync(dir.path).some((e) => e.name === "data"), "no ./data was made");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("systemd --all DIR writes there; version creates nothing in the current folder", async () => {
+  const dir = await tempDir();
+  try {
+    const units = `${dir.path}/units`;
+    const r = await runIatp(["systemd", "--all", units], { cwd: dir.path });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Deno.statSync(`${units}/iatp-relay.service`).isFile);
+    const v = await runIatp(["version"], { cwd: dir.path });
+    assert.equal(v.code, 0, v.stderr);
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["units"]);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a path that is still denied is reported in iatp's terms, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.writeTextFile(`${dir.path}/x.db`, "");
+    // main.ts run with only the checkout readable, as a launcher that granted nothing more would.
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--no-prompt",
+        `--allow-read=${ROOT}`,
+        "--allow-env",
+        `${ROOT}main.ts`,
+        "audit",
+        "verify",
+        "--db",
+        `${dir.path}/x.db`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, stderr);
+    assert.equal(
+      stderr.split("\n")[0],
+      `iatp audit: permission denied: may not read ${dir.path}/x.db`,
+    );
+    assert.match(stderr, new RegExp(`IATP_ALLOW_READ=${dir.path}/x\\.db`));
+    assert.doesNotMatch(stderr, /--allow-read|--allow-write/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("up --data-dir anywhere: the mesh's files go there", async () => {
+  const dir = await tempDir();
+  try {
+    const data = `${dir.path}/up data`;
+    const up = spawnIatp(
+      ["up", "--data-dir", data, "--base-port", "0", "--no-demo", "--services", "relay,audit"],
+      { cwd: dir.path },
+    );
+    try {
+      await waitFor(() => up.stdout().includes("Ctrl-C stops everything."), 60_000, "the banner");
+    } finally {
+      const status = await up.stop("SIGINT");
+      assert.equal(status.code, 0, up.stderr());
+    }
+    assert.ok(Deno.statSync(`${data}/audit.db`).isFile);
+    assert.ok(Deno.statSync(`${data}/credentials/admin.token`).isFile);
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["up data"]);
+  } finally {
+    await dir.remove();
+  }
+});

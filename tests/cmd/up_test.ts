@@ -1,0 +1,69 @@
+/**
+ * `iatp up` settings: --base-port moves every port, --agent-url puts a sidecar in front of your
+ * agent without the demo, and the combinations that cannot start are config errors.
+ */
+import assert from "node:assert/strict";
+import { command } from "../../cmd/up.ts";
+import { portOf, spec } from "../../cmd/up/config.ts";
+import { startDemoAgent } from "../../core/mesh/mod.ts";
+import { ConfigError } from "../../core/errors/mod.ts";
+import { createLogger } from "../../core/log/mod.ts";
+import { loaded, tempDir } from "../helpers.ts";
+
+const noEnv = { env: () => undefined };
+
+Deno.test("--base-port moves every port; a port of its own wins", () => {
+  const c = loaded(spec.parse(["--base-port", "9000", "--audit-port", "7003"], noEnv)).config;
+  assert.equal(portOf(c, "agent_port"), 9000);
+  assert.equal(portOf(c, "relay_port"), 9005);
+  assert.equal(portOf(c, "untrusted_sidecar_port"), 9011);
+  assert.equal(portOf(c, "action_port"), 9087);
+  assert.equal(portOf(c, "audit_port"), 7003);
+  const d = loaded(spec.parse([], noEnv)).config;
+  assert.equal(portOf(d, "dashboard_port"), 8004, "the usual ports by default");
+  assert.throws(() => spec.parse(["--base-port", "65500"], noEnv), (err) => {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.key, "base_port");
+    return true;
+  });
+});
+
+Deno.test("--no-demo --services sidecar needs --agent-url, and then fronts that agent", async () => {
+  assert.throws(() => spec.parse(["--no-demo", "--services", "sidecar"], noEnv), (err) => {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.key, "agent_url");
+    return true;
+  });
+  const dir = await tempDir();
+  const log = createLogger({ service: "up-test", level: "error", sink: () => {} });
+  const agent = await startDemoAgent({ host: "127.0.0.1", port: 0, log });
+  try {
+    const config = loaded(spec.parse([
+      "--no-demo",
+      "--services",
+      "sidecar",
+      "--agent-url",
+      agent.url,
+      "--base-port",
+      "0",
+      "--data-dir",
+      dir.path,
+    ], noEnv)).config;
+    const mesh = await command.start(config, { log });
+    try {
+      assert.deepEqual(Object.keys(mesh.urls), ["sidecar"]);
+      const r = await fetch(`${mesh.urls.sidecar}/proxy/chat`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text: "hello" }),
+      });
+      assert.equal(r.status, 200);
+      assert.match((await r.json()).reply, /You said: hello/);
+    } finally {
+      await mesh.close();
+    }
+  } finally {
+    await agent.close();
+    await dir.remove();
+  }
+});
