@@ -4,8 +4,12 @@
  * `scripts/config-docs`; a test fails when the committed page differs.
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { type Alias, GLOBAL_ENV, type Leaf } from "../core/config/mod.ts";
 import type { CommandEntry, DeclaredConfig } from "./command.ts";
+
+/** Where the program's files are: a default under it is shown relative, as `<iatp>/...`. */
+const INSTALL_DIR = fileURLToPath(new URL("../", import.meta.url));
 
 /** Text safe inside a Markdown table cell. */
 function cell(text: string): string {
@@ -21,7 +25,8 @@ function defaultOf(leaf: Leaf): string {
   const f = leaf.field;
   if (f.secret) return "(secret)";
   if (f.default === undefined) return "unset";
-  return code(f.show(f.default));
+  // A default that is a file shipped with the program depends on where it is installed.
+  return code(f.show(f.default).replaceAll(INSTALL_DIR, "<iatp>/"));
 }
 
 function settingRow(leaf: Leaf): string {
@@ -94,7 +99,8 @@ Every setting of every command has one name in three places: a key in the YAML f
 is \`--a-b-c\` and the variable is \`IATP_X_A_B_C\` (the command name upper-cased, \`-\` as \`_\`).
 A few flags are shorter where the same concept has one name on every command: \`--log-level\`,
 \`--relay-url\`, \`--audit-url\`. The first source that sets a value wins:
-flag, then env var, then config file, then the built-in default.
+flag, then env var, then config file, then the built-in default. A default shown as
+\`<iatp>/...\` is a file shipped with the program, under the folder it is installed in.
 
 Value forms, the same everywhere:
 
