@@ -1,0 +1,144 @@
+/**
+ * Real nats-server processes for tests: one JetStream server, or a three-node JetStream cluster,
+ * on loopback ports with their own store directories, stopped (and their directories removed)
+ * by the test that started them. Where the binary is missing, `natsMissing` says so and the
+ * tests that need it are registered with `ignore` (counted as ignored, never passed).
+ * @module
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { waitFor } from "../helpers.ts";
+
+/** Why nats-server cannot run here (undefined when it can). */
+export const natsMissing: string | undefined = (() => {
+  try {
+    const out = new Deno.Command("nats-server", { args: ["--version"], stdout: "null" })
+      .outputSync();
+    return out.success ? undefined : "nats-server --version failed";
+  } catch {
+    return "nats-server is not installed (apt install nats-server)";
+  }
+})();
+
+/** A free loopback TCP port (closed again at once). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** One running nats-server. */
+export interface NatsNode {
+  name: string;
+  port: number;
+  url: string;
+  process: Deno.ChildProcess;
+  /** Sends SIGKILL and waits for the exit. */
+  kill(): Promise<void>;
+}
+
+/** A server or cluster, with a client for the test's own checks. */
+export interface NatsFixture {
+  nodes: NatsNode[];
+  /** `nats://` URL list of every node. */
+  url: string;
+  /** Connects a client (closed by `stop`). */
+  manager(): Promise<JetStreamManager>;
+  /** Stops every node and removes the store directories. */
+  stop(): Promise<void>;
+}
+
+function startNode(args: string[], name: string, port: number): NatsNode {
+  const process = new Deno.Command("nats-server", {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let killed: Promise<void> | undefined;
+  return {
+    name,
+    port,
+    url: `nats://127.0.0.1:${port}`,
+    process,
+    kill: () =>
+      killed ??= (async () => {
+        try {
+          process.kill("SIGKILL");
+        } catch { /* gone */ }
+        await process.status;
+      })(),
+  };
+}
+
+/** Starts one JetStream server, or a cluster of `size` (3) nodes, and waits until it serves. */
+export async function startNats(size = 1): Promise<NatsFixture> {
+  const dir = await Deno.makeTempDir({ prefix: "iatp-nats-" });
+  const ports = Array.from({ length: size }, () => freePort());
+  const routes = Array.from({ length: size }, () => freePort());
+  const nodes = ports.map((port, i) => {
+    const name = `n${i + 1}`;
+    const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", `${dir}/${name}`];
+    args.push("-n", name);
+    if (size > 1) {
+      args.push("--cluster_name", "iatp-test", "--cluster", `nats://127.0.0.1:${routes[i]}`);
+      const peers = routes.filter((_, j) => j !== i).map((r) => `nats://127.0.0.1:${r}`);
+      args.push("--routes", peers.join(","));
+    }
+    return startNode(args, name, port);
+  });
+  const url = nodes.map((n) => n.url).join(",");
+  const clients: NatsConnection[] = [];
+  const fixture: NatsFixture = {
+    nodes,
+    url,
+    async manager() {
+      const nc = await connect({ servers: nodes.map((n) => n.url), maxReconnectAttempts: -1 });
+      clients.push(nc);
+      return await jetstreamManager(nc, { timeout: 5_000 });
+    },
+    async stop() {
+      await Promise.all(clients.map((c) => c.close().catch(() => {})));
+      await Promise.all(nodes.map((n) => n.kill()));
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+  try {
+    const jsm = await waitForManager(fixture);
+    // A cluster serves JetStream once it elected a meta leader.
+    await waitFor(
+      async () => {
+        try {
+          await jsm.getAccountInfo();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      "JetStream to answer",
+    );
+  } catch (err) {
+    await fixture.stop();
+    throw err;
+  }
+  return fixture;
+}
+
+async function waitForManager(f: NatsFixture): Promise<JetStreamManager> {
+  let jsm: JetStreamManager | undefined;
+  await waitFor(
+    async () => {
+      try {
+        jsm = await f.manager();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    15_000,
+    "nats-server to accept connections",
+  );
+  return jsm!;
+}
