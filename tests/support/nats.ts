@@ -33,9 +33,12 @@ export interface NatsNode {
   name: string;
   port: number;
   url: string;
-  process: Deno.ChildProcess;
+  /** The running process (a new one after `restart`). */
+  readonly process: Deno.ChildProcess;
   /** Sends SIGKILL and waits for the exit. */
   kill(): Promise<void>;
+  /** Starts the node again on its port and store directory (after `kill`). */
+  restart(): Promise<void>;
 }
 
 /** A server or cluster, with a client for the test's own checks. */
@@ -49,19 +52,35 @@ export interface NatsFixture {
   stop(): Promise<void>;
 }
 
-function startNode(args: string[], name: string, port: number): NatsNode {
-  const process = new Deno.Command("nats-server", {
+function spawnNode(args: string[]): Deno.ChildProcess {
+  return new Deno.Command("nats-server", {
     args,
     stdin: "null",
     stdout: "null",
     stderr: "null",
   }).spawn();
+}
+
+/** True once `port` on loopback accepts a connection. */
+async function accepts(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function startNode(args: string[], name: string, port: number): NatsNode {
+  let process = spawnNode(args);
   let killed: Promise<void> | undefined;
   return {
     name,
     port,
     url: `nats://127.0.0.1:${port}`,
-    process,
+    get process() {
+      return process;
+    },
     kill: () =>
       killed ??= (async () => {
         try {
@@ -69,6 +88,12 @@ function startNode(args: string[], name: string, port: number): NatsNode {
         } catch { /* gone */ }
         await process.status;
       })(),
+    async restart() {
+      await killed;
+      process = spawnNode(args);
+      killed = undefined;
+      await waitFor(() => accepts(port), 15_000, `nats-server ${name} to listen again`);
+    },
   };
 }
 

@@ -1,0 +1,131 @@
+/**
+ * The relay's engine (NATS JetStream) from the outside: out of reach at start (exit 2 naming the
+ * setting and the URL, never its password), lost and back mid-run (503 with Retry-After, then
+ * the same subscription goes on with no gap), and what replicas agree on: the authenticated
+ * publisher and topic names that are not NATS subject tokens.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import type { Service } from "../../../core/http/mod.ts";
+import { freePort, natsMissing, startNats } from "../../support/nats.ts";
+import { runIatp, waitFor } from "../../helpers.ts";
+import { openSse, publish, type SseReader, startRelay } from "./relay_helpers.ts";
+
+const ignore = natsMissing !== undefined;
+
+const TOKEN = "engine-test-token-1";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+const TOKEN_ID = `token:${createHash("sha256").update(TOKEN).digest("hex").slice(0, 8)}`;
+
+function payloads(r: SseReader): unknown[] {
+  return r.messages().map((m) => m.json.payload);
+}
+
+Deno.test({
+  name: "jetstream relay: an engine out of reach at start exits 2 naming store and the URL, " +
+    "without the URL's password",
+  ignore,
+}, async () => {
+  const port = freePort();
+  const r = await runIatp([
+    "relay",
+    "--port",
+    "0",
+    "--store",
+    `nats://app:hunter2-secret@127.0.0.1:${port}`,
+    "--nats-timeout",
+    "1s",
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /store/);
+  assert.match(r.stderr, new RegExp(`nats://127\\.0\\.0\\.1:${port}`));
+  assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+});
+
+Deno.test({
+  name: "jetstream relay: replicas agree on the authenticated publisher and on topic names " +
+    "that are not NATS subject tokens (a..b, x.)",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const relays: Service[] = [];
+  try {
+    const tokens = { [TOKEN]: ["publish:*", "subscribe:*"] };
+    for (let i = 0; i < 2; i++) {
+      relays.push(await startRelay({ store: nats.url, tokens, compat: "iatp" }));
+    }
+    const [a, b] = relays;
+    const sub = await openSse(a.url, "topic=a.*&topic=x.", AUTH);
+    for (const topic of ["a..b", "x.", "a.b", "a"]) {
+      const r = await publish(b.url, topic, { topic, publisher: "forged" }, AUTH);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+    }
+    await sub.until((e) => e.filter((x) => x.event === "message").length >= 3, 15_000);
+    const got = sub.messages().map((m) => [m.json.topic, m.json.publisher]);
+    assert.deepEqual(got, [["a..b", TOKEN_ID], ["x.", TOKEN_ID], ["a.b", TOKEN_ID]]);
+    assert.deepEqual(payloads(sub)[0], { topic: "a..b", publisher: "forged" });
+    await sub.close();
+    const topics = await (await fetch(`${a.url}/topics`, { headers: AUTH })).json();
+    assert.deepEqual(
+      JSON.stringify(topics).match(/"(a\.\.b|x\.|a\.b|a)"/g)?.sort(),
+      ['"a"', '"a..b"', '"a.b"', '"x."'],
+    );
+  } finally {
+    await Promise.all(relays.map((r) => r.close()));
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: the engine lost mid-run answers publishes 503 with Retry-After; once " +
+    "it is back the same subscription goes on with no gap or duplicate",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  let relay: Service | undefined;
+  try {
+    relay = await startRelay({ store: nats.url, compat: "iatp" });
+    const url = relay.url;
+    const sub = await openSse(url, "topic=o");
+    for (let n = 1; n <= 5; n++) assert.equal((await publish(url, "o", { n })).status, 201);
+    await sub.until((e) => e.filter((x) => x.event === "message").length >= 5, 15_000);
+    await nats.nodes[0].kill();
+    await waitFor(
+      async () => (await (await fetch(`${url}/health`)).json()).engine === "unreachable",
+      15_000,
+      "the relay to notice the engine is gone",
+    );
+    const down = await fetch(`${url}/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ topic: "o", payload: { n: "refused" } }),
+    });
+    assert.equal(down.status, 503);
+    assert.equal(down.headers.get("retry-after"), "1");
+    assert.match((await down.json()).error, /engine/);
+    await nats.nodes[0].restart();
+    let n = 6;
+    await waitFor(
+      async () => {
+        const r = await publish(url, "o", { n });
+        if (r.status === 201) n++;
+        else assert.equal(r.status, 503, JSON.stringify(r.body));
+        return n > 10;
+      },
+      30_000,
+      "publishes acknowledged again",
+    );
+    await sub.until((e) => e.filter((x) => x.event === "message").length >= 10, 30_000);
+    const seqs = sub.messages().map((m) => m.json.seq as number);
+    assert.deepEqual(payloads(sub), Array.from({ length: 10 }, (_, i) => ({ n: i + 1 })));
+    assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), "in sequence order");
+    const health = await (await fetch(`${url}/health`)).json();
+    assert.equal(health.engine, "connected");
+    await sub.close();
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+});
