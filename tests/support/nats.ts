@@ -97,8 +97,14 @@ function startNode(args: string[], name: string, port: number): NatsNode {
   };
 }
 
+/** Client credentials the servers require (none by default). */
+export interface NatsAuth {
+  user: string;
+  pass: string;
+}
+
 /** Starts one JetStream server, or a cluster of `size` (3) nodes, and waits until it serves. */
-export async function startNats(size = 1): Promise<NatsFixture> {
+export async function startNats(size = 1, auth?: NatsAuth): Promise<NatsFixture> {
   const dir = await Deno.makeTempDir({ prefix: "iatp-nats-" });
   const ports = Array.from({ length: size }, () => freePort());
   const routes = Array.from({ length: size }, () => freePort());
@@ -106,6 +112,7 @@ export async function startNats(size = 1): Promise<NatsFixture> {
     const name = `n${i + 1}`;
     const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", `${dir}/${name}`];
     args.push("-n", name);
+    if (auth) args.push("--user", auth.user, "--pass", auth.pass);
     if (size > 1) {
       args.push("--cluster_name", "iatp-test", "--cluster", `nats://127.0.0.1:${routes[i]}`);
       const peers = routes.filter((_, j) => j !== i).map((r) => `nats://127.0.0.1:${r}`);
@@ -119,7 +126,11 @@ export async function startNats(size = 1): Promise<NatsFixture> {
     nodes,
     url,
     async manager() {
-      const nc = await connect({ servers: nodes.map((n) => n.url), maxReconnectAttempts: -1 });
+      const nc = await connect({
+        servers: nodes.map((n) => n.url),
+        maxReconnectAttempts: -1,
+        ...(auth ? { user: auth.user, pass: auth.pass } : {}),
+      });
       clients.push(nc);
       return await jetstreamManager(nc, { timeout: 5_000 });
     },

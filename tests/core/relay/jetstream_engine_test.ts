@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { Service } from "../../../core/http/mod.ts";
 import { freePort, natsMissing, startNats } from "../../support/nats.ts";
-import { runIatp, waitFor } from "../../helpers.ts";
+import { runIatp, tempDir, waitFor } from "../../helpers.ts";
 import { openSse, publish, type SseReader, startRelay } from "./relay_helpers.ts";
 
 const ignore = natsMissing !== undefined;
@@ -129,6 +129,34 @@ Deno.test({
     await sub.close();
   } finally {
     await relay?.close();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: a server that requires a user is refused without one (a config " +
+    "error naming store) and served with nats.user and a file:PATH password",
+  ignore,
+}, async () => {
+  const nats = await startNats(1, { user: "relay", pass: "pw-in-a-file-1" });
+  const dir = await tempDir();
+  let relay: Service | undefined;
+  try {
+    await assert.rejects(
+      startRelay({ store: nats.url, nats: { timeout: 1_000 } }),
+      (err: Error) => /store/.test(err.message) && /127\.0\.0\.1/.test(err.message),
+    );
+    const file = `${dir.path}/nats-password`;
+    await Deno.writeTextFile(file, "pw-in-a-file-1\n");
+    relay = await startRelay({
+      store: nats.url,
+      compat: "iatp",
+      nats: { user: "relay", password: `file:${file}` },
+    });
+    assert.equal((await publish(relay.url, "t", { n: 1 })).status, 201);
+  } finally {
+    await relay?.close();
+    await dir.remove();
     await nats.stop();
   }
 });
