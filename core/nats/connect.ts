@@ -157,6 +157,28 @@ async function connectOptions(s: NatsSettings, backoff: Backoff): Promise<Connec
   return opts;
 }
 
+let resetGuard = false;
+
+/**
+ * Keeps a late peer reset of a NATS socket from ending the process. On a refused connection
+ * (bad credentials) the client drops its socket's listeners and destroys it, and a reset the
+ * server sent meanwhile can still surface as an `error` event with no listener, which Deno
+ * treats as uncaught. Only a read reset (`ECONNRESET`, syscall `read`) of a Node socket is
+ * absorbed, and logged: the connection it belonged to is already gone, and the client
+ * reconnects or has reported its own error.
+ */
+function absorbLateSocketResets(log: Logger): void {
+  if (resetGuard) return;
+  resetGuard = true;
+  globalThis.addEventListener("error", (e) => {
+    const err: unknown = e.error;
+    if (!(err instanceof Error) || !("code" in err) || !("syscall" in err)) return;
+    if (err.code !== "ECONNRESET" || err.syscall !== "read") return;
+    e.preventDefault();
+    log.warn("engine socket reset after it was closed; ignored");
+  });
+}
+
 /**
  * Connects and checks that JetStream answers.
  * @throws {EngineUnavailableError} naming the URL (without credentials) when the servers cannot
@@ -165,6 +187,7 @@ async function connectOptions(s: NatsSettings, backoff: Backoff): Promise<Connec
 export async function connectNats(s: NatsSettings, log: Logger): Promise<NatsEngine> {
   const display = displayUrl(s.url);
   const backoff = { attempt: 0 };
+  absorbLateSocketResets(log);
   let nc: NatsConnection;
   try {
     nc = await connect(await connectOptions(s, backoff));

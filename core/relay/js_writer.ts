@@ -20,8 +20,6 @@ import { eventHeaders } from "./js_wire.ts";
 
 /** The engine's code for a failed `expect.lastSubjectSequence`. */
 const WRONG_LAST_SEQUENCE = 10071;
-/** Writes retried after a wrong `prev` guess (other replicas writing the same topic). */
-const MAX_CHAIN_RETRIES = 16;
 /** Backoff between writes retried during an outage. */
 const OUTAGE_BACKOFF = { baseMs: 50, maxMs: 1_000 };
 
@@ -115,7 +113,9 @@ export class StreamWriter {
     const until = Date.now() + this.o.timeoutMs;
     let expect = known;
     let outages = 0;
-    for (let chain = 0;;) {
+    // A wrong `prev` guess means another replica wrote the topic meanwhile (progress, not a
+    // fault): it is retried with the engine's answer until the deadline, like an outage.
+    for (;;) {
       const left = until - Date.now();
       try {
         if (left <= 0) throw new Error(`no acknowledgement within ${this.o.timeoutMs} ms`);
@@ -131,7 +131,7 @@ export class StreamWriter {
         return ack.seq;
       } catch (err) {
         const actual = actualLastSequence(err);
-        if (actual !== undefined && ++chain <= MAX_CHAIN_RETRIES) {
+        if (actual !== undefined && Date.now() < until) {
           expect = actual;
           continue;
         }

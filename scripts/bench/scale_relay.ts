@@ -42,7 +42,8 @@ function startRelay(store: string): Promise<Relay> {
   ], { env: { IATP_DATA_DIR: Deno.makeTempDirSync({ prefix: "iatp-bench-" }) } });
 }
 
-async function publishTo(url: string, topic: string, payload: unknown): Promise<boolean> {
+/** Publishes once; the HTTP status (0 when the connection failed). */
+async function publishTo(url: string, topic: string, payload: unknown): Promise<number> {
   try {
     const res = await fetch(`${url}/publish`, {
       method: "POST",
@@ -50,9 +51,9 @@ async function publishTo(url: string, topic: string, payload: unknown): Promise<
       body: JSON.stringify({ topic, payload }),
     });
     await res.body?.cancel();
-    return res.status === 201;
+    return res.status;
   } catch {
-    return false;
+    return 0;
   }
 }
 
@@ -72,12 +73,17 @@ async function deliveries(relays: Relay[], o: RelayScaleOptions) {
   }
   let next = 0;
   let refused = 0;
+  const refusals: Record<string, number> = {};
   const t0 = performance.now();
   await Promise.all(Array.from({ length: o.publishers }, async (_, w) => {
     const url = relays[w % relays.length].url;
     while (next < o.messages) {
       next++;
-      if (!await publishTo(url, "thr", { pad: PAD })) refused++;
+      const status = await publishTo(url, "thr", { pad: PAD });
+      if (status !== 201) {
+        refused++;
+        refusals[status] = (refusals[status] ?? 0) + 1;
+      }
     }
   }));
   const target = (o.messages - refused) * o.subscribers;
@@ -89,6 +95,7 @@ async function deliveries(relays: Relay[], o: RelayScaleOptions) {
     subscribers: o.subscribers,
     messages: o.messages,
     refused,
+    refusals,
     delivered: got,
     delivered_per_s: Math.round(got / secs),
     published_per_s: Math.round((o.messages - refused) / secs),
@@ -104,7 +111,7 @@ async function failover(natsUrl: string) {
     let publishing = true;
     const publisher = (async () => {
       while (publishing) {
-        if (await publishTo(b.url, "fo", { n: n + 1 })) n++;
+        if (await publishTo(b.url, "fo", { n: n + 1 }) === 201) n++;
         await sleep(2);
       }
     })();
