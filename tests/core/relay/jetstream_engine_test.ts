@@ -199,3 +199,48 @@ Deno.test({
     await nats.stop();
   }
 });
+
+Deno.test({
+  name: "jetstream relay: the topic bound answers 507 and the pending-publish bound 503 with " +
+    "Retry-After; every publish acknowledged is delivered",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  let relay: Service | undefined;
+  try {
+    relay = await startRelay({
+      store: nats.url,
+      compat: "iatp",
+      max_topics: 2,
+      max_pending_publishes: 1,
+    });
+    const url = relay.url;
+    assert.equal((await publish(url, "t1", { n: 0 })).status, 201);
+    assert.equal((await publish(url, "t2", { n: 0 })).status, 201);
+    assert.equal((await publish(url, "t3", { n: 0 })).status, 507);
+    const sub = await openSse(url, "topic=t1");
+    const answers = await Promise.all(Array.from({ length: 40 }, async (_, n) => {
+      const res = await fetch(`${url}/publish`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ topic: "t1", payload: { n: n + 1 } }),
+      });
+      const body = await res.json();
+      if (res.status === 503) assert.equal(res.headers.get("retry-after"), "1");
+      else assert.equal(res.status, 201, JSON.stringify(body));
+      return { status: res.status, n: n + 1 };
+    }));
+    const acked = answers.filter((a) => a.status === 201).map((a) => a.n);
+    assert.ok(answers.some((a) => a.status === 503), "40 at once exceed one pending publish");
+    assert.ok(acked.length > 0);
+    // The subscription replays t1's first event (n 0), then the acknowledged ones.
+    const all = acked.length + 1;
+    await sub.until((e) => e.filter((x) => x.event === "message").length >= all, 15_000);
+    const got = payloads(sub).map((p) => (p as { n: number }).n).filter((n) => n > 0);
+    assert.deepEqual([...got].sort((x, y) => x - y), acked);
+    await sub.close();
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+});
