@@ -87,9 +87,10 @@ function streamConfig(o: JetStreamStoreOptions): Partial<StreamConfig> & { name:
     max_msgs_per_subject: o.retention.maxEventsPerTopic,
     max_age: o.retention.maxAgeMs * 1_000_000,
     // The engine refuses a duplicate window longer than the age bound.
-    duplicate_window: (o.retention.maxAgeMs > 0
-      ? Math.min(o.duplicateWindowMs, o.retention.maxAgeMs)
-      : o.duplicateWindowMs) * 1_000_000,
+    duplicate_window:
+      (o.retention.maxAgeMs > 0
+        ? Math.min(o.duplicateWindowMs, o.retention.maxAgeMs)
+        : o.duplicateWindowMs) * 1_000_000,
     max_msg_size: o.maxPayloadBytes + HEADER_ROOM,
     allow_direct: true,
   };
