@@ -95,3 +95,46 @@ export function tailedEvent(prefix: string, m: StreamMessage): TailedEvent | und
   };
   return { event, prev, storedMs: m.storedMs };
 }
+
+/** What a consumer outside the relay reads from one relay event in the stream. */
+export interface StreamRelayEvent {
+  topic: string;
+  event_id: string;
+  /** The principal the relay authenticated; absent for an anonymous publish. */
+  publisher?: string;
+  /** The payload; undefined when the body is not a JSON object. */
+  payload: Record<string, unknown> | undefined;
+}
+
+/**
+ * The relay event in a message of the relay's stream (or of a stream sourcing from it), for a
+ * consumer that reads the engine directly; undefined for a message the relay did not write.
+ *
+ * @example
+ * ```ts
+ * streamRelayEvent("relay", { subject: "relay.a", headers, body }); // { topic: "a", ... }
+ * ```
+ */
+export function streamRelayEvent(
+  prefix: string,
+  m: Pick<StreamMessage, "subject" | "headers" | "body">,
+): StreamRelayEvent | undefined {
+  const t = tailedEvent(prefix, { ...m, seq: 0, storedMs: 0 });
+  if (t === undefined) return undefined;
+  let payload: Record<string, unknown> | undefined;
+  try {
+    const v: unknown = JSON.parse(decoder.decode(m.body));
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+      payload = v as Record<string, unknown>;
+    }
+  } catch {
+    payload = undefined;
+  }
+  const eventId = m.headers?.get(HDR_EVENT_ID) ?? "";
+  return {
+    topic: t.event.topic,
+    event_id: eventId,
+    ...(t.event.publisher === undefined ? {} : { publisher: t.event.publisher }),
+    payload,
+  };
+}
