@@ -24,7 +24,7 @@ export {
   type JetStreamStoreOptions,
   openJetStreamStore,
 } from "./jetstream_store.ts";
-export { streamRelayEvent, type StreamRelayEvent } from "./js_wire.ts";
+export { type StreamRelayEvent, streamRelayEvent } from "./js_wire.ts";
 export { MemoryStore } from "./memory_store.ts";
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
