@@ -188,6 +188,14 @@ export async function openTaskQueue(
   policy: TaskPublisherPolicy,
 ): Promise<QueuedTaskSource> {
   const url = config.relay.queue ?? "";
+  const group = config.relay.queue_group ?? rt.agentId;
+  if (policy.acceptAnonymous) {
+    rt.log.warn(
+      "relay.accept_anonymous_tasks is on: anyone who can publish to the relay can give " +
+        "this group orders (development only)",
+      { topic: tasksTopic(group) },
+    );
+  }
   const nats = {
     ...config.nats,
     password: resolveSecretSetting("nats.password", config.nats.password),
@@ -198,7 +206,7 @@ export async function openTaskQueue(
     engine = await connectNats(natsSettings(url, nats, `iatp-action-${rt.agentId}`), rt.log);
     const source = new QueuedTaskSource(rt, sink, policy, {
       engine,
-      group: config.relay.queue_group ?? rt.agentId,
+      group,
       stream: config.relay.queue_stream,
       prefix: config.relay.queue_subjects,
       ackWaitMs: config.relay.queue_ack_wait,

@@ -12,7 +12,7 @@ import { command as auditCommand, start as startAudit } from "../../cmd/audit.ts
 import { command as relayCommand, start as startRelay } from "../../cmd/relay.ts";
 import { silentLogger } from "../../core/log/mod.ts";
 import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
-import { type ChildService, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { type ChildService, runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { natsMissing, startNats } from "../support/nats.ts";
 
 const intent = (tx: string) => ({
@@ -100,4 +100,31 @@ Deno.test({
     await nats.stop();
     await dir.remove();
   }
+});
+
+Deno.test({
+  name: "policy --queue: an engine out of reach exits 2 naming queue; --queue without --relay " +
+    "exits 2 naming relay",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const url = `nats://127.0.0.1:${port}`;
+  const down = await runIatp([
+    "policy",
+    "--port",
+    "0",
+    "--relay",
+    "http://127.0.0.1:9",
+    "--queue",
+    url,
+    "--nats-timeout",
+    "1s",
+  ]);
+  assert.equal(down.code, 2, down.stderr);
+  assert.match(down.stderr, new RegExp(`queue .*${url.replaceAll(".", "\\.")}`));
+  const alone = await runIatp(["policy", "--port", "0", "--queue", url]);
+  assert.equal(alone.code, 2, alone.stderr);
+  assert.match(alone.stderr, /relay/);
 });
