@@ -100,6 +100,8 @@ export class QueuedTaskSource {
       try {
         const consumer = await this.s.engine.js.consumers.get(this.s.stream, durable);
         this.#messages = await consumer.consume({ max_messages: this.s.maxHeld });
+        // Stopped while the consumer was being made: stop() could not end this one.
+        if (this.#closed) this.#messages.stop();
         this.#connected = true;
         failures = 0;
         for await (const m of this.#messages) this.#track(this.#handle(m));

@@ -90,6 +90,8 @@ export class SharedDecisionBridge {
       try {
         const consumer = await this.o.nats.js.consumers.get(this.o.stream, "policy-intents");
         this.#messages = await consumer.consume({ max_messages: 64 });
+        // Closed while the consumer was being made: close() could not end this one.
+        if (this.#closed) this.#messages.stop();
         failures = 0;
         for await (const m of this.#messages) await this.#handle(m);
       } catch (err) {

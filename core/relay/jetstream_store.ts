@@ -211,6 +211,8 @@ export class JetStreamStore implements RemoteRelayStore {
         });
         const messages = await consumer.consume({ max_messages: 1024, expires: TAIL_EXPIRES_MS });
         this.#messages = messages;
+        // Closed while the consumer was being made: close() could not stop this one.
+        if (this.#closed) messages.stop();
         void this.#watchTail(messages);
         failures = 0;
         for await (const m of messages) this.#apply(m);

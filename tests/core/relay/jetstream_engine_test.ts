@@ -244,3 +244,48 @@ Deno.test({
     await nats.stop();
   }
 });
+
+Deno.test({
+  name: "jetstream relay: an id handed out by one replica resumes at once on the other (no " +
+    "'ahead' reset while its tail catches up)",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const relays: Service[] = [];
+  try {
+    for (let i = 0; i < 2; i++) relays.push(await startRelay({ store: nats.url, compat: "iatp" }));
+    const [a, b] = relays;
+    for (let n = 0; n < 10; n++) {
+      const first = await publish(a.url, "hop", { n, k: 1 });
+      const sub = await openSse(b.url, "topic=hop", { "Last-Event-ID": String(first.body.id) });
+      await publish(a.url, "hop", { n, k: 2 });
+      await sub.until((e) => e.some((x) => x.event === "message" || x.event === "reset"), 15_000);
+      await sub.close();
+      assert.ok(!sub.events.some((e) => e.event === "reset"), "no reset");
+      assert.deepEqual(payloads(sub)[0], { n, k: 2 });
+    }
+  } finally {
+    await Promise.all(relays.map((r) => r.close()));
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: a replica closed right after it started stops (its tail may still be " +
+    "making its consumer)",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  try {
+    for (let i = 0; i < 15; i++) {
+      const relay = await startRelay({ store: nats.url, compat: "iatp" });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stuck = new Promise<string>((r) => timer = setTimeout(() => r("stuck"), 15_000));
+      const closed = relay.close().then(() => "closed");
+      assert.equal(await Promise.race([closed, stuck]), "closed", `close #${i}`);
+      clearTimeout(timer);
+    }
+  } finally {
+    await nats.stop();
+  }
+});
