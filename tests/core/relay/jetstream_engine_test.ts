@@ -289,3 +289,43 @@ Deno.test({
     await nats.stop();
   }
 });
+
+Deno.test({
+  name: "jetstream relay: the age bound is the stream's max_age; the replica's index follows " +
+    "it and a resume from an aged-out event gets a truncated reset",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  let relay: Service | undefined;
+  try {
+    relay = await startRelay({
+      store: nats.url,
+      compat: "iatp",
+      retention_age: 1_500,
+      expire_interval: 100,
+    });
+    const url = relay.url;
+    const first = await publish(url, "aged", { n: 1 });
+    await publish(url, "aged", { n: 2 });
+    const jsm = await nats.manager();
+    assert.equal((await jsm.streams.info("IATP_RELAY")).config.max_age, 1_500_000_000);
+    const count = async () => {
+      const body = await (await fetch(`${url}/topics`)).json();
+      return body.topics.find((t: { topic: string }) => t.topic === "aged")?.count;
+    };
+    await waitFor(async () => await count() === 0, 30_000, "the index to age the topic out");
+    await waitFor(
+      async () => (await jsm.streams.info("IATP_RELAY")).state.messages === 0,
+      30_000,
+      "the stream to age them out",
+    );
+    const sub = await openSse(url, "topic=aged", { "Last-Event-ID": String(first.body.id) });
+    await sub.until((e) => e.some((x) => x.event === "reset"), 15_000);
+    await sub.close();
+    const reset = sub.events.find((e) => e.event === "reset")!;
+    assert.equal(JSON.parse(reset.data).reason, "truncated");
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+});
