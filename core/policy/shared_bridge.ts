@@ -117,10 +117,11 @@ export class SharedDecisionBridge {
       const payload: unknown = e.payload ?? {};
       const txId = txIdOf(payload, e.event_id);
       const key = `tx.${sha256Hex(txId)}`;
-      const { record, revision } = await this.#recorded(key, payload, txId);
+      const kv = this.#bucket();
+      const { record, revision } = await this.#recorded(kv, key, payload, txId);
       if (!record.delivered) {
         await deliverDecision(this.o, record.decision);
-        await this.#kv!.update(key, this.#json({ ...record, delivered: true }), revision);
+        await kv.update(key, this.#json({ ...record, delivered: true }), revision);
       }
       m.ack();
     } catch (err) {
@@ -135,11 +136,11 @@ export class SharedDecisionBridge {
 
   /** The tx_id's record: the one already there, or a new decision that won the create. */
   async #recorded(
+    kv: KV,
     key: string,
     payload: unknown,
     txId: string,
   ): Promise<{ record: DecisionRecord; revision: number }> {
-    const kv = this.#kv!;
     const found = await kv.get(key);
     if (found && found.operation === "PUT") {
       return { record: found.json<DecisionRecord>(), revision: found.revision };
@@ -156,6 +157,11 @@ export class SharedDecisionBridge {
       if (!winner) throw new Error(`decision of ${txId} vanished`, { cause: err });
       return { record: winner.json<DecisionRecord>(), revision: winner.revision };
     }
+  }
+
+  #bucket(): KV {
+    if (this.#kv === undefined) throw new Error("the decisions bucket is not open (start first)");
+    return this.#kv;
   }
 
   #json(r: DecisionRecord): Uint8Array {
