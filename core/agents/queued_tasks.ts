@@ -27,6 +27,7 @@ import type { ComponentHealth } from "./health.ts";
 import { tasksTopic } from "./reporter.ts";
 import { takeTask, type TaskPublisherPolicy, type TaskSink } from "./relay_tasks.ts";
 import type { AgentRuntime } from "./runtime.ts";
+import type { Logger } from "../log/mod.ts";
 import type { ActionConfig } from "./config.ts";
 
 /** Where the queue is and how long a task may be held silently. */
@@ -55,7 +56,13 @@ export interface QueueSink extends TaskSink {
  * `Nats-Expected-Last-Subject-Sequence` header, which the copy's stream then checks against
  * its own sequences and refuses.
  */
-async function ensureQueue(s: TaskQueueSettings): Promise<string> {
+async function ensureQueue(s: TaskQueueSettings, log: Logger): Promise<string> {
+  const bounds = (await s.engine.jsm.streams.info(s.stream)).config;
+  log.info("tasks wait in the relay's stream until an agent acknowledges them", {
+    stream: s.stream,
+    max_per_topic: bounds.max_msgs_per_subject,
+    max_age_ms: bounds.max_age / 1_000_000,
+  });
   const durable = `tasks-${s.group.replace(/[^A-Za-z0-9_-]/g, "_")}`;
   await s.engine.jsm.consumers.add(s.stream, {
     durable_name: durable,
@@ -91,7 +98,7 @@ export class QueuedTaskSource {
    * @throws {Error} when the engine refuses the stream or the consumer
    */
   async start(): Promise<void> {
-    const durable = await ensureQueue(this.s);
+    const durable = await ensureQueue(this.s, this.rt.log);
     this.#loop = this.#run(durable);
   }
 

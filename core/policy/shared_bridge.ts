@@ -82,6 +82,12 @@ export class SharedDecisionBridge {
       ack_wait: this.o.ackWaitMs * 1_000_000,
       max_ack_pending: 64,
     });
+    const bounds = (await nats.jsm.streams.info(this.o.stream)).config;
+    this.o.log.info("intents wait in the relay's stream until a replica acknowledges them", {
+      stream: this.o.stream,
+      max_per_topic: bounds.max_msgs_per_subject,
+      max_age_ms: bounds.max_age / 1_000_000,
+    });
     this.#loop = this.#run();
   }
 
