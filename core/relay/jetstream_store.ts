@@ -17,6 +17,7 @@ import type { TopicFilter } from "../topic/mod.ts";
 import { StreamIndex } from "./js_index.ts";
 import { type StreamMessage, tailedEvent } from "./js_wire.ts";
 import { StreamWriter } from "./js_writer.ts";
+import { TailStallGuard } from "./js_stall.ts";
 import {
   type RemoteRelayStore,
   type Retention,
@@ -42,6 +43,8 @@ const FETCH_WINDOW = 32;
 const TAIL_EXPIRES_MS = 4_000;
 /** Missed heartbeats after which the tail's consumer is made again. */
 const TAIL_MISSED_HEARTBEATS = 3;
+/** How often a tail that applied nothing is compared with the stream's newest sequence. */
+const TAIL_STALL_CHECK_MS = 5_000;
 /** Room for headers beside the largest payload. */
 const HEADER_ROOM = 1024;
 
@@ -154,6 +157,7 @@ export class JetStreamStore implements RemoteRelayStore {
   #tail: Promise<void> | undefined;
   #caughtUp = false;
   #closed = false;
+  #guard: TailStallGuard | undefined;
 
   constructor(private readonly o: JetStreamStoreOptions, readonly epoch: string) {
     this.#index = new StreamIndex(o.retention, o.cacheEvents);
@@ -178,6 +182,17 @@ export class JetStreamStore implements RemoteRelayStore {
   async start(info: StreamInfo): Promise<void> {
     const target = info.state.last_seq;
     this.#tail = this.#runTail();
+    this.#guard = new TailStallGuard({
+      intervalMs: TAIL_STALL_CHECK_MS,
+      behind: async () => await this.engineLastSeq() > this.#index.lastSeq,
+      onStall: () => {
+        this.o.log.warn("relay stream tail stalled; recreating its consumer", {
+          stream: this.o.stream,
+          next_seq: this.#index.lastSeq + 1,
+        });
+        this.#messages?.stop();
+      },
+    });
     const until = Date.now() + this.o.catchupTimeoutMs;
     // Caught up: the target reached, or the consumer said nothing is pending (the newest events
     // may have aged out of the stream since).
@@ -243,6 +258,7 @@ export class JetStreamStore implements RemoteRelayStore {
   }
 
   #apply(m: JsMsg): void {
+    this.#guard?.progressed();
     if (m.info.pending === 0) this.#caughtUp = true;
     const t = tailedEvent(this.o.prefix, {
       seq: m.seq,
@@ -376,6 +392,7 @@ export class JetStreamStore implements RemoteRelayStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#guard?.stop();
     for (const w of this.#waiters) w.done(false);
     this.#waiters = [];
     this.#messages?.stop();
