@@ -142,18 +142,26 @@ export async function startNats(size = 1, auth?: NatsAuth): Promise<NatsFixture>
   };
   try {
     const jsm = await waitForManager(fixture);
-    // A cluster serves JetStream once it elected a meta leader.
+    // A cluster serves JetStream once it elected a meta leader, and can place a stream on
+    // every node once all of them joined: a throwaway stream with one copy per node proves it.
     await waitFor(
       async () => {
         try {
           await jsm.getAccountInfo();
+          if (size === 1) return true;
+          await jsm.streams.add({
+            name: "FIXTURE_READY",
+            subjects: ["fixture.ready"],
+            num_replicas: size,
+          });
+          await jsm.streams.delete("FIXTURE_READY");
           return true;
         } catch {
           return false;
         }
       },
       30_000,
-      "JetStream to answer",
+      "JetStream to answer on every node",
     );
   } catch (err) {
     await fixture.stop();
