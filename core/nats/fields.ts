@@ -3,7 +3,7 @@
  * `nats` section: `--nats-user`, `IATP_RELAY_NATS_PASSWORD`, `nats.creds` in YAML).
  * @module
  */
-import { duration, str } from "../config/mod.ts";
+import { duration, path, str } from "../config/mod.ts";
 import type { NatsSettings } from "./connect.ts";
 
 /** Default time to connect and to wait for one JetStream answer. */
@@ -15,10 +15,16 @@ export function natsFields() {
     user: str({ help: "NATS user name (with nats.password)" }),
     password: str({ help: "NATS password, or file:PATH", secret: true }),
     token: str({ help: "NATS authentication token, or file:PATH", secret: true }),
-    creds: str({ help: "NATS credentials file (.creds: user JWT and NKey seed)" }),
-    tls_ca: str({ help: "PEM file of the CA that signed the NATS servers' certificates" }),
-    tls_cert: str({ help: "PEM client certificate for NATS mutual TLS (with nats.tls_key)" }),
-    tls_key: str({ help: "PEM private key of nats.tls_cert" }),
+    creds: path({ help: "NATS credentials file (.creds: user JWT and NKey seed)", access: "read" }),
+    tls_ca: path({
+      help: "PEM file of the CA that signed the NATS servers' certificates",
+      access: "read",
+    }),
+    tls_cert: path({
+      help: "PEM client certificate for NATS mutual TLS (with nats.tls_key)",
+      access: "read",
+    }),
+    tls_key: path({ help: "PEM private key of nats.tls_cert", access: "read" }),
     timeout: duration({
       help: "time to connect to NATS and to wait for one JetStream answer",
       default: DEFAULT_NATS_TIMEOUT_MS,

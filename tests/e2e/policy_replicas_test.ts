@@ -48,9 +48,9 @@ Deno.test({
     "policy",
     "--port",
     "0",
-    "--relay",
+    "--relay-url",
     relay.url,
-    "--audit",
+    "--audit-url",
     audit.url,
     "--queue",
     nats.url,
@@ -103,8 +103,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: "policy --queue: an engine out of reach exits 2 naming queue; --queue without --relay " +
-    "exits 2 naming relay",
+  name:
+    "policy --queue: an engine out of reach exits 2 naming queue; --queue without --relay-url " +
+    "exits 2 naming relay_url",
   ignore: natsMissing !== undefined,
 }, async () => {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -115,7 +116,7 @@ Deno.test({
     "policy",
     "--port",
     "0",
-    "--relay",
+    "--relay-url",
     "http://127.0.0.1:9",
     "--queue",
     url,
@@ -126,5 +127,5 @@ Deno.test({
   assert.match(down.stderr, new RegExp(`queue .*${url.replaceAll(".", "\\.")}`));
   const alone = await runIatp(["policy", "--port", "0", "--queue", url]);
   assert.equal(alone.code, 2, alone.stderr);
-  assert.match(alone.stderr, /relay/);
+  assert.match(alone.stderr, /relay_url/);
 });
