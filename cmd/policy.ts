@@ -14,10 +14,11 @@ import {
   type Infer,
   int,
   path,
+  section,
   str,
   url,
 } from "../core/config/mod.ts";
-import { ConfigError } from "../core/errors/mod.ts";
+import { ConfigError, errorMessage } from "../core/errors/mod.ts";
 import {
   createServer,
   edgeOptions,
@@ -28,6 +29,7 @@ import {
 import { AuditClient } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { Counter } from "../core/metrics/mod.ts";
+import { type NatsEngine, natsFields } from "../core/nats/mod.ts";
 import {
   type Decision,
   DecisionBridge,
@@ -39,9 +41,12 @@ import {
   PolicyEngine,
   PolicyReloader,
   registerPolicyRoutes,
+  type SharedBridgeOptions,
+  SharedDecisionBridge,
   UPSTREAM_MISSING_RISK,
 } from "../core/policy/mod.ts";
 import { RelayClient } from "../core/relay/mod.ts";
+import { connectEngine } from "./engine.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 
 /** The built-in bundle (the seed rule), shipped as files beside core/policy. */
@@ -94,6 +99,39 @@ export const spec = defineConfig({
       help: "retry interval for decisions not yet published/audited",
       default: 5_000,
       min: 10,
+    }),
+    queue: str({
+      help: "nats://HOST:4222[,HOST2...]: share the intents with the other policy replicas " +
+        "(one durable consumer on the relay's JetStream stream) and record decisions in " +
+        "JetStream KV instead of state_db (with --relay-url, which publishes the decisions)",
+      pattern: /^(nats|tls):\/\/.+$/,
+    }),
+    nats: section(natsFields()),
+    queue_ack_wait: duration({
+      help: "an intent a replica took goes to another replica after this long with no word",
+      default: 30_000,
+      min: 1_000,
+    }),
+    queue_stream: str({
+      help: "the relay's JetStream stream (the relay's --stream)",
+      default: "IATP_RELAY",
+      pattern: /^[A-Za-z0-9_-]{1,64}$/,
+    }),
+    queue_subjects: str({
+      help: "the relay's subject prefix (the relay's --stream-subjects)",
+      default: "relay",
+      pattern: /^[A-Za-z0-9_-]{1,32}(\.[A-Za-z0-9_-]{1,32}){0,3}$/,
+    }),
+    decisions_bucket: str({
+      help: "JetStream KV bucket of decided tx_ids (created when missing)",
+      default: "IATP_POLICY_DECISIONS",
+      pattern: /^[A-Za-z0-9_-]{1,64}$/,
+    }),
+    decisions_replicas: int({
+      help: "copies of the decisions bucket in the NATS cluster (when it is created)",
+      default: 1,
+      min: 1,
+      max: 5,
     }),
   },
   deprecated: {
@@ -158,10 +196,35 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
   const onDecision = (d: Decision) => decisions.inc({ decision: d.decision });
   const compat = config.compat;
   registerPolicyRoutes(server.app, { engine, reloader, audit, onDecision, auth, compat });
-  let bridge: DecisionBridge | undefined;
+  let bridge: DecisionBridge | SharedDecisionBridge | undefined;
   let state: DecisionState | undefined;
   let relay: RelayClient | undefined;
-  if (config.relay_url) {
+  let nats: NatsEngine | undefined;
+  if (config.queue) {
+    if (!config.relay_url) {
+      throw new ConfigError(
+        "relay_url",
+        { kind: "default" },
+        "a relay URL with --queue",
+        "nothing",
+      );
+    }
+    relay = new RelayClient({ url: config.relay_url, token: relayToken, log });
+    nats = await connectEngine("queue", config.queue, config.nats, "iatp-policy", log);
+    bridge = await startShared(config, {
+      nats,
+      relay,
+      audit,
+      engine,
+      log,
+      onDecision,
+      compat,
+    }).catch(async (err) => {
+      await nats?.close();
+      await relay?.close();
+      throw err;
+    });
+  } else if (config.relay_url) {
     await ensureParentDir(config.state_db);
     state = new DecisionState(config.state_db, config.max_decided);
     relay = new RelayClient({ url: config.relay_url, token: relayToken, log });
@@ -178,7 +241,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     });
   }
   const svc = await server.listen();
-  await bridge?.start();
+  if (bridge instanceof DecisionBridge) await bridge.start();
   log.info("policy bundle loaded", {
     dir: config.policies,
     policy_ref: engine.bundle.ref,
@@ -190,8 +253,43 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     await svc.close();
     await relay?.close();
     await audit?.close();
+    await nats?.close();
     state?.close();
   });
+}
+
+/**
+ * Opens the decision loop shared with other replicas on JetStream.
+ * @throws {ConfigError} naming `queue` when the bucket or the shared consumer cannot be opened
+ */
+async function startShared(
+  config: PolicyConfig,
+  o: Pick<SharedBridgeOptions, "nats" | "relay" | "audit" | "engine" | "log" | "onDecision"> & {
+    compat: PolicyConfig["compat"];
+  },
+): Promise<SharedDecisionBridge> {
+  const bridge = new SharedDecisionBridge({
+    ...o,
+    missingRisk: o.compat === "upstream" ? UPSTREAM_MISSING_RISK : undefined,
+    stream: config.queue_stream,
+    prefix: config.queue_subjects,
+    bucket: config.decisions_bucket,
+    replicas: config.decisions_replicas,
+    ackWaitMs: config.queue_ack_wait,
+  });
+  try {
+    await bridge.start();
+  } catch (err) {
+    await bridge.close();
+    throw new ConfigError(
+      "queue",
+      { kind: "flag", name: "queue" },
+      `the relay's stream ${config.queue_stream} and a KV bucket on ${o.nats.display}`,
+      errorMessage(err),
+      { cause: err },
+    );
+  }
+  return bridge;
 }
 
 /** The policy command. */

@@ -14,24 +14,33 @@ import {
   type Infer,
   int,
   list,
+  section,
   str,
 } from "../core/config/mod.ts";
 import { ConfigError, errorMessage } from "../core/errors/mod.ts";
 import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
 import { createLogger, type Logger, registerSecret } from "../core/log/mod.ts";
+import { natsFields } from "../core/nats/mod.ts";
 import {
+  type AnyRelayStore,
+  DEFAULT_CACHE_EVENTS,
+  DEFAULT_DUPLICATE_WINDOW_MS,
   DEFAULT_MAX_AGE_MS,
   DEFAULT_MAX_EVENTS_PER_TOPIC,
   DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_MAX_PENDING_PUBLISHES,
   DEFAULT_MAX_SUBSCRIBERS,
   DEFAULT_MAX_TOPICS,
   DEFAULT_QUEUE_BYTES,
+  DEFAULT_RESUME_WAIT_MS,
+  DEFAULT_STREAM,
   MemoryStore,
-  type RelayStore,
+  openJetStreamStore,
   SqliteStore,
   startRelayServer,
   UPSTREAM_MAX_EVENTS_PER_TOPIC,
 } from "../core/relay/mod.ts";
+import { connectEngine } from "./engine.ts";
 import { serviceCommand } from "./shared.ts";
 
 const tokensSchema = z.record(
@@ -48,11 +57,56 @@ export const spec = defineConfig({
     ...serviceFields(8005, { maxConnections: DEFAULT_MAX_SUBSCRIBERS + 4096 }),
     ...meshAuthFields(),
     store: str({
-      help: "history store: memory, or sqlite:PATH to survive restarts",
+      help: "history store: memory, sqlite:PATH to survive restarts, or " +
+        "nats://HOST:4222[,HOST2:4222...] to share one JetStream stream between replicas",
       default: "memory",
-      pattern: /^(memory|sqlite:.+)$/,
-      expected: "memory, or sqlite:PATH",
+      pattern: /^(memory|sqlite:.+|(nats|tls):\/\/.+)$/,
+      expected: "memory, sqlite:PATH, or nats://HOST[:PORT][,HOST2[:PORT]...]",
       grants: (v) => v.startsWith("sqlite:") ? [{ path: v.slice(7), access: "write" }] : [],
+    }),
+    nats: section(natsFields()),
+    stream: str({
+      help: "JetStream stream of a nats store (created when missing)",
+      default: DEFAULT_STREAM,
+      pattern: /^[A-Za-z0-9_-]{1,64}$/,
+    }),
+    stream_subjects: str({
+      help: "subject prefix of a nats store's stream (events of topic T are PREFIX.T)",
+      default: "relay",
+      pattern: /^[A-Za-z0-9_-]{1,32}(\.[A-Za-z0-9_-]{1,32}){0,3}$/,
+    }),
+    stream_replicas: int({
+      help: "copies of a nats store's stream in the NATS cluster",
+      default: 1,
+      min: 1,
+      max: 5,
+    }),
+    cache_events: int({
+      help: "events whose data a nats-store replica keeps in memory for replays (older ones " +
+        "are read from the stream)",
+      default: DEFAULT_CACHE_EVENTS,
+      min: 0,
+    }),
+    max_pending_publishes: int({
+      help: "publishes waiting for the engine's acknowledgement at once (503 above)",
+      default: DEFAULT_MAX_PENDING_PUBLISHES,
+      min: 1,
+    }),
+    duplicate_window: duration({
+      help: "window in which the engine drops a publish retried with the same event id",
+      default: DEFAULT_DUPLICATE_WINDOW_MS,
+      min: 1_000,
+    }),
+    resume_wait: duration({
+      help: "how long a resume from a position this replica has not read yet waits for it " +
+        "(503 with Retry-After after)",
+      default: DEFAULT_RESUME_WAIT_MS,
+      min: 0,
+    }),
+    catchup_timeout: duration({
+      help: "time a nats-store replica may take to read the stream's history at start",
+      default: 120_000,
+      min: 1_000,
     }),
     compat: compatField("IG&S relay"),
     retention_events: int({
@@ -118,13 +172,41 @@ function retentionEvents(config: RelayConfig): number {
 }
 
 /** Opens the configured store. */
-function openStore(config: RelayConfig): RelayStore {
+async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStore> {
   const retention = {
     maxEventsPerTopic: retentionEvents(config),
     maxAgeMs: config.retention_age,
     maxTopics: config.max_topics,
   };
   if (config.store === "memory") return new MemoryStore(retention);
+  if (/^(nats|tls):/.test(config.store)) {
+    const engine = await connectEngine("store", config.store, config.nats, "iatp-relay", log);
+    try {
+      return await openJetStreamStore({
+        engine,
+        log,
+        stream: config.stream,
+        prefix: config.stream_subjects,
+        replicas: config.stream_replicas,
+        retention,
+        maxPayloadBytes: config.max_payload_bytes,
+        duplicateWindowMs: config.duplicate_window,
+        cacheEvents: config.cache_events,
+        maxPendingPublishes: config.max_pending_publishes,
+        publishTimeoutMs: config.nats.timeout,
+        catchupTimeoutMs: config.catchup_timeout,
+      });
+    } catch (err) {
+      await engine.close();
+      throw new ConfigError(
+        "store",
+        { kind: "flag", name: "store" },
+        "a NATS JetStream server where the relay stream can be opened",
+        errorMessage(err),
+        { cause: err },
+      );
+    }
+  }
   const path = config.store.slice("sqlite:".length);
   try {
     return new SqliteStore(path, retention);
@@ -144,7 +226,7 @@ function openStore(config: RelayConfig): RelayStore {
  * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
  * credentials (protected mode), or naming `store` when the store cannot be opened.
  */
-export function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise<Service> {
+export async function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? createLogger({ service: "relay", level: config.log_level });
   for (const token of Object.keys(config.tokens)) registerSecret(token);
   const auth = meshAuthFor(config, {
@@ -153,9 +235,9 @@ export function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise
     log,
     staticTokens: config.tokens,
   });
-  const store = openStore(config);
+  const store = await openStore(config, log);
   log.info("relay store", {
-    store: config.store === "memory" ? "memory" : "sqlite",
+    store: config.store.slice(0, config.store.search(/:|$/)),
     epoch: store.epoch,
     compat: config.compat,
     retention_events: retentionEvents(config),
@@ -172,11 +254,12 @@ export function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise
     heartbeatMs: config.heartbeat,
     retryMs: config.retry,
     expireIntervalMs: config.expire_interval,
+    resumeWaitMs: config.resume_wait,
     auth,
     corsOrigins: config.cors_origins,
     compat: config.compat,
-  }).catch((err) => {
-    store.close();
+  }).catch(async (err) => {
+    await store.close();
     throw err;
   });
 }

@@ -14,6 +14,7 @@ import { ExecutionLog } from "./exec_log.ts";
 import { type ExecutorContext, runInstruction } from "./executor.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type RefusedTask, RelayTaskSource, type TaskPublisherPolicy } from "./relay_tasks.ts";
+import { openTaskQueue, type QueuedTaskSource } from "./queued_tasks.ts";
 import { type PluginTrustPolicy, pluginTrustPolicy } from "./plugin_trust.ts";
 import { ResultReporter, type TaskSource } from "./reporter.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
@@ -44,7 +45,10 @@ class ActionAgent {
   readonly exec: ExecutorContext;
   readonly plugins = new PluginHealth();
   relayTasks?: RelayTaskSource;
+  queueTasks?: QueuedTaskSource;
   #stopping = false;
+  /** Who waits for an instruction to finish (the task queue acknowledges it then). */
+  readonly #waiting = new Map<string, Array<() => void>>();
 
   constructor(
     readonly rt: AgentRuntime,
@@ -166,6 +170,15 @@ class ActionAgent {
 
   #finish(id: string, body: ResultBody): void {
     this.rt.state.finish(id, body.status, boundResult(body, this.config.action.max_result_bytes));
+    this.#waiting.get(id)?.forEach((done) => done());
+    this.#waiting.delete(id);
+  }
+
+  /** Resolves once instruction `id` is finished (completed or failed; at once if it is). */
+  finished(id: string): Promise<void> {
+    const state = this.rt.state.get(id)?.state;
+    if (state === "completed" || state === "failed") return Promise.resolve();
+    return new Promise((done) => this.#waiting.set(id, [...this.#waiting.get(id) ?? [], done]));
   }
 
   /** Runs one task start to finish. */
@@ -287,6 +300,7 @@ class ActionAgent {
   async close(): Promise<void> {
     this.stop.abort();
     this.relayTasks?.close();
+    await this.queueTasks?.stop();
     const done = await this.queue.close(this.config.agent.shutdown_timeout);
     if (!done) {
       this.#stopping = true;
@@ -299,6 +313,7 @@ class ActionAgent {
     }
     await this.catalog.close();
     if (!done) await this.queue.close(5_000);
+    await this.queueTasks?.close();
   }
 }
 
@@ -317,7 +332,8 @@ export async function startActionAgent(
   const agent = new ActionAgent(rt, config, trust);
   const src = config.action.task_source;
   const usePoll = rt.orchestrator !== undefined && src !== "relay";
-  const useRelay = rt.relay !== undefined && src !== "orchestrator";
+  const useQueue = config.relay.queue !== undefined && src !== "orchestrator";
+  const useRelay = rt.relay !== undefined && src !== "orchestrator" && !useQueue;
   rt.components.set("queue", () => ({
     ok: true,
     depth: agent.queue.depth,
@@ -328,9 +344,17 @@ export async function startActionAgent(
   rt.components.set("plugins", () => agent.plugins.health());
   rt.components.set(
     "relay",
-    () => agent.relayTasks?.health() ?? { ok: true, configured: rt.relay !== undefined },
+    () =>
+      agent.queueTasks?.health() ?? agent.relayTasks?.health() ??
+        { ok: true, configured: rt.relay !== undefined },
   );
   await agent.recover();
+  if (useQueue) {
+    agent.queueTasks = await openTaskQueue(rt, config, agent, publishers).catch(async (err) => {
+      await rt.close();
+      throw err;
+    });
+  }
   const svc = await rt.health.listen().catch(async (err) => {
     await rt.close();
     throw err;
@@ -357,6 +381,7 @@ export async function startActionAgent(
   rt.log.info("action agent started", {
     poll: usePoll,
     relay: useRelay,
+    queue: useQueue ? config.relay.queue_group ?? rt.agentId : false,
     base_folder: rt.layout.base,
     task_publishers: publishers.publishers.length > 0 ? publishers.publishers : "any authenticated",
     plugin_trusted_keys: trust.trustedKeys.length,

@@ -33,7 +33,9 @@ import { SUBJECT_PATTERN } from "../auth/mod.ts";
 import { edgeFields } from "../http/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
+import { natsFields } from "../nats/mod.ts";
 import { pluginTrustPolicy } from "./plugin_trust.ts";
+import { queueFields } from "./queue_config.ts";
 import { securityShape } from "./security_config.ts";
 import { agentPlaceholders, STAVILY_TOLERATED } from "./stavily_keys.ts";
 
@@ -246,7 +248,9 @@ function actionFields() {
         help: "obey relay tasks with no authenticated publisher (development only; warns)",
         default: false,
       }),
+      ...queueFields(),
     }),
+    nats: section(natsFields()),
     plugins: section({
       ...pluginsShape(),
       trusted_keys: list({

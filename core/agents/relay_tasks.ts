@@ -81,7 +81,7 @@ export interface RefusedTask extends TaskRefusal {
 }
 
 /** What the relay source hands tasks to. */
-interface TaskSink {
+export interface TaskSink {
   accept(inst: Instruction, source: TaskSource, publisher?: string): Promise<boolean>;
   reject(id: string | undefined, reason: string, source: TaskSource): Promise<void>;
   refuse(task: RefusedTask): Promise<void>;
@@ -93,6 +93,54 @@ function field(raw: unknown, key: string, pattern?: RegExp): string | undefined 
     ? (raw as Record<string, unknown>)[key]
     : undefined;
   return typeof v === "string" && v.length <= 256 && (!pattern || pattern.test(v)) ? v : undefined;
+}
+
+/** One task event as any task source reads it. */
+export type TaskEvent = Pick<RelayEvent, "topic" | "publisher" | "event_id"> & {
+  payload: unknown;
+};
+
+/** What became of a task event; `id` is the instruction id when the task was queued. */
+export type TaskOutcome = { kind: "queued"; id: string } | { kind: "refused" | "invalid" };
+
+/**
+ * Authorizes one task event for `topic`, validates it and queues it (holding while the queue
+ * is full); a refused or invalid task is reported, never dropped in silence.
+ */
+export async function takeTask(
+  sink: TaskSink,
+  topic: string,
+  policy: TaskPublisherPolicy,
+  e: TaskEvent,
+): Promise<TaskOutcome> {
+  const raw = (e.payload as { instruction?: unknown } | undefined)?.instruction ?? e.payload;
+  const refusal = authorizeTask(e, topic, policy);
+  if (refusal) {
+    await sink.refuse({
+      ...refusal,
+      eventId: e.event_id,
+      publisher: e.publisher,
+      instruction: {
+        id: field(raw, "id", INSTRUCTION_ID),
+        plugin_id: field(raw, "plugin_id"),
+        instruction_type: field(raw, "instruction_type"),
+      },
+    });
+    return { kind: "refused" };
+  }
+  const parsed = instructionSchema.safeParse(raw);
+  if (!parsed.success) {
+    const reason = parsed.error.issues.map((i) =>
+      `${i.path.join(".") || "instruction"}: ${i.message}`
+    ).join("; ");
+    await sink.reject(field(raw, "id", INSTRUCTION_ID), reason, "relay");
+    return { kind: "invalid" };
+  }
+  // A full queue holds the source (backpressure) instead of dropping the task.
+  while (!(await sink.accept(parsed.data, "relay", e.publisher)) && !sink.stop.signal.aborted) {
+    await sleep(QUEUE_FULL_RETRY_MS, sink.stop.signal);
+  }
+  return { kind: "queued", id: parsed.data.id };
 }
 
 /** The subscription; see the module doc. */
@@ -123,42 +171,9 @@ export class RelayTaskSource {
 
   async #handle(e: RelayEvent): Promise<void> {
     this.#received++;
-    const raw = (e.payload as { instruction?: unknown }).instruction ?? e.payload;
-    const refusal = authorizeTask(e, tasksTopic(this.rt.agentId), this.policy);
-    if (refusal) {
-      this.#refused++;
-      await this.sink.refuse({
-        ...refusal,
-        eventId: e.event_id,
-        publisher: e.publisher,
-        instruction: {
-          id: field(raw, "id", INSTRUCTION_ID),
-          plugin_id: field(raw, "plugin_id"),
-          instruction_type: field(raw, "instruction_type"),
-        },
-      });
-    } else {
-      await this.#take(raw, e.publisher);
-    }
+    const out = await takeTask(this.sink, tasksTopic(this.rt.agentId), this.policy, e);
+    if (out.kind === "refused") this.#refused++;
     this.rt.state.setValue(RELAY_POSITION_KEY, e.id);
-  }
-
-  /** Validates an authorized task and queues it (or reports it invalid). */
-  async #take(raw: unknown, publisher: string | undefined): Promise<void> {
-    const parsed = instructionSchema.safeParse(raw);
-    if (!parsed.success) {
-      const reason = parsed.error.issues.map((i) =>
-        `${i.path.join(".") || "instruction"}: ${i.message}`
-      ).join("; ");
-      await this.sink.reject(field(raw, "id", INSTRUCTION_ID), reason, "relay");
-      return;
-    }
-    // A full queue holds the subscription (backpressure) instead of dropping the task.
-    while (
-      !(await this.sink.accept(parsed.data, "relay", publisher)) && !this.sink.stop.signal.aborted
-    ) {
-      await sleep(QUEUE_FULL_RETRY_MS, this.sink.stop.signal);
-    }
   }
 
   /** Health of the subscription. */

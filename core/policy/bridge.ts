@@ -23,7 +23,7 @@ import { decisionWire } from "./wire.ts";
 import type { DecisionState } from "./state.ts";
 
 /** Topic intents arrive on. */
-const INTENT_TOPIC = "access.intent";
+export const INTENT_TOPIC = "access.intent";
 /** Topic decisions are published on. */
 const DECISION_TOPIC = "access.decision";
 /** Undelivered decisions retried per round. */
@@ -73,64 +73,17 @@ export class DecisionBridge {
       this.o.state.setPosition(e.id);
       return;
     }
-    const decision = this.#decide(payload, txId);
+    const decision = decideIntent(this.o, payload, txId);
     this.o.state.record(decision, e.id);
     this.o.onDecision?.(decision);
     await this.#deliver(decision);
   }
 
-  /** The decision for one intent payload; never throws. */
-  #decide(payload: unknown, txId: string): Decision {
-    try {
-      // A lone surrogate has no canonical form: the ledger could not take the decision.
-      canonicalize(payload);
-    } catch (err) {
-      if (!(err instanceof CanonicalJsonError)) throw err;
-      return this.#denied(txId, [err.message]);
-    }
-    let parsed;
-    try {
-      parsed = parseIntent(payload, this.o.compat ?? "upstream");
-    } catch (err) {
-      if (err instanceof SessionRiskError) return this.#denied(txId, [err.message]);
-      if (!isValidationError(err)) throw err;
-      return this.#denied(
-        txId,
-        err.issues.map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`),
-      );
-    }
-    return this.o.engine.evaluate(parsed.intent, txId, {
-      risk: parsed.risk,
-      missingRisk: this.o.missingRisk,
-    });
-  }
-
-  #denied(txId: string, messages: string[]): Decision {
-    return {
-      tx_id: txId,
-      decision: "deny",
-      obligations: {},
-      risk_after: null,
-      explanation: {
-        determining_policies: [],
-        errors: messages.map((message) => ({ policy: "intent", message })),
-      },
-      policy_ref: this.o.engine.bundle.ref,
-      ts: new Date().toISOString(),
-    };
-  }
-
   async #deliver(d: Decision): Promise<boolean> {
     if (this.#inFlight.has(d.tx_id)) return true;
     this.#inFlight.add(d.tx_id);
-    const wire = decisionWire(d, this.o.compat ?? "upstream");
     try {
-      await this.#unlessRefused(d, () => this.o.relay.publishNow(DECISION_TOPIC, wire));
-      await this.#unlessRefused(d, () =>
-        this.o.audit?.append(
-          { tx_id: d.tx_id, event: DECISION_TOPIC, actor: "policy", payload: wire },
-          { idempotencyKey: `policy-decision:${d.tx_id}` },
-        ));
+      await deliverDecision(this.o, d);
       this.o.state.markDelivered(d.tx_id);
       return true;
     } catch (err) {
@@ -157,16 +110,6 @@ export class DecisionBridge {
     })();
   }
 
-  /** Runs one delivery step; a refusal for good (a 4xx) is logged and not retried. */
-  async #unlessRefused(d: Decision, step: () => Promise<unknown> | undefined): Promise<void> {
-    try {
-      await step();
-    } catch (err) {
-      if (!isRefusal(err)) throw err;
-      this.o.log.error("decision refused; not retried", { tx_id: d.tx_id, err: String(err) });
-    }
-  }
-
   /** Stops the subscription and the retry timer. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
@@ -187,7 +130,7 @@ function isRefusal(err: unknown): boolean {
  * well-formed characters), else the relay event id, so even a malformed intent gets its one
  * decision under a stable id.
  */
-function txIdOf(payload: unknown, eventId: string): string {
+export function txIdOf(payload: unknown, eventId: string): string {
   const tx = typeof payload === "object" && payload !== null && !Array.isArray(payload)
     ? (payload as { tx_id?: unknown }).tx_id
     : undefined;
@@ -195,4 +138,81 @@ function txIdOf(payload: unknown, eventId: string): string {
       tx.isWellFormed()
     ? tx
     : eventId;
+}
+
+/** What deciding an intent needs. */
+export type DecideOptions = Pick<BridgeOptions, "engine" | "compat" | "missingRisk">;
+
+/** The decision for one intent payload; never throws for bad input (it is denied). */
+export function decideIntent(o: DecideOptions, payload: unknown, txId: string): Decision {
+  try {
+    // A lone surrogate has no canonical form: the ledger could not take the decision.
+    canonicalize(payload);
+  } catch (err) {
+    if (!(err instanceof CanonicalJsonError)) throw err;
+    return denied(o, txId, [err.message]);
+  }
+  let parsed;
+  try {
+    parsed = parseIntent(payload, o.compat ?? "upstream");
+  } catch (err) {
+    if (err instanceof SessionRiskError) return denied(o, txId, [err.message]);
+    if (!isValidationError(err)) throw err;
+    return denied(
+      o,
+      txId,
+      err.issues.map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`),
+    );
+  }
+  return o.engine.evaluate(parsed.intent, txId, {
+    risk: parsed.risk,
+    missingRisk: o.missingRisk,
+  });
+}
+
+function denied(o: DecideOptions, txId: string, messages: string[]): Decision {
+  return {
+    tx_id: txId,
+    decision: "deny",
+    obligations: {},
+    risk_after: null,
+    explanation: {
+      determining_policies: [],
+      errors: messages.map((message) => ({ policy: "intent", message })),
+    },
+    policy_ref: o.engine.bundle.ref,
+    ts: new Date().toISOString(),
+  };
+}
+
+/** What delivering a decision needs. */
+export type DeliverOptions = Pick<BridgeOptions, "relay" | "audit" | "log" | "compat">;
+
+/**
+ * Publishes `access.decision` and appends it to the ledger (idempotency key
+ * `policy-decision:<tx_id>`, so a redo adds no second entry). A refusal for good (a 4xx) is
+ * logged and not retried, so it never holds up the decisions after it.
+ * @throws {Error} when the relay or the ledger could not be reached (retry later)
+ */
+export async function deliverDecision(o: DeliverOptions, d: Decision): Promise<void> {
+  const wire = decisionWire(d, o.compat ?? "upstream");
+  await unlessRefused(o, d, () => o.relay.publishNow(DECISION_TOPIC, wire));
+  await unlessRefused(o, d, () =>
+    o.audit?.append(
+      { tx_id: d.tx_id, event: DECISION_TOPIC, actor: "policy", payload: wire },
+      { idempotencyKey: `policy-decision:${d.tx_id}` },
+    ));
+}
+
+async function unlessRefused(
+  o: DeliverOptions,
+  d: Decision,
+  step: () => Promise<unknown> | undefined,
+): Promise<void> {
+  try {
+    await step();
+  } catch (err) {
+    if (!isRefusal(err)) throw err;
+    o.log.error("decision refused; not retried", { tx_id: d.tx_id, err: String(err) });
+  }
 }

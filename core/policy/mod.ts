@@ -12,6 +12,7 @@
  * @module
  */
 export { type BridgeOptions, DecisionBridge } from "./bridge.ts";
+export { type SharedBridgeOptions, SharedDecisionBridge } from "./shared_bridge.ts";
 export { type Bundle, loadBundle, type LoadedPolicy, PolicyBundleError } from "./bundle.ts";
 export { type Decision, PolicyEngine } from "./engine.ts";
 export {

@@ -1,6 +1,6 @@
 /**
  * The relay: resumable SSE pub/sub with per-topic sequence ids, bounded per-subscriber queues,
- * replay from a memory or SQLite store, the HTTP surface (`/publish`, `/subscribe`, `/topics`),
+ * replay from a memory, SQLite or NATS JetStream store, the HTTP surface (`/publish`, `/subscribe`, `/topics`),
  * and the client services publish and subscribe with (a bounded non-blocking sender, resuming
  * subscriptions).
  *
@@ -15,19 +15,33 @@
  */
 export { type PublishStats, RelayClient, RelayError, type RelayEvent } from "./client.ts";
 export type { SubscribeOptions, Subscription } from "./client_subscribe.ts";
+export {
+  DEFAULT_CACHE_EVENTS,
+  DEFAULT_DUPLICATE_WINDOW_MS,
+  DEFAULT_MAX_PENDING_PUBLISHES,
+  DEFAULT_STREAM,
+  JetStreamStore,
+  type JetStreamStoreOptions,
+  openJetStreamStore,
+} from "./jetstream_store.ts";
+export { type StreamRelayEvent, streamRelayEvent } from "./js_wire.ts";
 export { MemoryStore } from "./memory_store.ts";
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_MAX_SUBSCRIBERS,
+  DEFAULT_RESUME_WAIT_MS,
   type RelayServerOptions,
   startRelayServer,
 } from "./server.ts";
 export { SqliteStore } from "./sqlite_store.ts";
 export {
+  type AnyRelayStore,
   DEFAULT_MAX_AGE_MS,
   DEFAULT_MAX_EVENTS_PER_TOPIC,
   DEFAULT_MAX_TOPICS,
+  type RelayLog,
   type RelayStore,
+  type RemoteRelayStore,
   type StoredEvent,
   type TopicInfo,
   UPSTREAM_MAX_EVENTS_PER_TOPIC,

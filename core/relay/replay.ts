@@ -8,7 +8,7 @@ import { HttpError } from "../errors/mod.ts";
 import type { Hub } from "./hub.ts";
 import { formatPosition, parsePosition } from "./position.ts";
 import { encodeEvent, encodeRetry } from "../http/mod.ts";
-import type { RelayStore, StoredEvent } from "./store.ts";
+import type { RelayLog, StoredEvent } from "./store.ts";
 import { concatFrames, type SseSubscriber } from "./subscriber.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
@@ -45,7 +45,7 @@ export function messageFrame(epoch: string, e: StoredEvent): Uint8Array {
 
 /** Options for {@linkcode openSubscription}. */
 export interface OpenOptions {
-  store: RelayStore;
+  store: RelayLog;
   hub: Hub;
   filter: TopicFilter;
   stream: SseSubscriber;
@@ -108,8 +108,13 @@ async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
     // Retention may evict while we wait on a slow reader; a silent gap is not allowed, so the
     // stream ends with overflow and the client resumes (and gets a reset) from its last id.
     if (evictedSince(store.truncation(filter), before, cursor)) return stream.overflow();
-    const events = store.read(filter, cursor, upto, batch);
-    if (events.length === 0) break;
+    const read = store.read(filter, cursor, upto, batch);
+    // A remote store may fetch older history; events up to `upto` never change meanwhile.
+    const events = read instanceof Promise ? await read : read;
+    if (events.length === 0) {
+      if (evictedSince(store.truncation(filter), before, cursor)) return stream.overflow();
+      break;
+    }
     // One chunk per store batch: one socket write carries many replayed events.
     const frames = events.map((e) => messageFrame(store.epoch, e));
     const bytes = frames.reduce((n, f) => n + f.length, 0);

@@ -8,28 +8,36 @@
 import type { Context } from "hono";
 import { type CompatMode, type FieldIssue, invalidInput } from "../compat/mod.ts";
 import { HttpError } from "../errors/mod.ts";
-import type { AppEnv, Server } from "../http/mod.ts";
+import { type AppEnv, errorBody, type Server } from "../http/mod.ts";
 import type { MeshAuth } from "../auth/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { authenticated, maySee, principalOf, requireTopics } from "./auth.ts";
 import type { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
-import { messageFrame, openSubscription, parseStartPoint } from "./replay.ts";
+import { messageFrame, openSubscription, parseStartPoint, type StartPoint } from "./replay.ts";
+import { PublishBusyError } from "./js_writer.ts";
+import { isEngineOutage } from "../nats/mod.ts";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_MAX_SUBSCRIBERS,
   DEFAULT_MAX_TOPICS_PER_SUBSCRIPTION,
+  DEFAULT_RESUME_WAIT_MS,
   type RelayMetrics,
   type RelayServerOptions,
 } from "./server.ts";
-import { type RelayStore, TopicLimitError } from "./store.ts";
+import {
+  type AnyRelayStore,
+  isRemoteStore,
+  type RemoteRelayStore,
+  TopicLimitError,
+} from "./store.ts";
 import { SseSubscriber } from "./subscriber.ts";
 import { isTopicName, isTopicPattern, TopicFilter } from "../topic/mod.ts";
 
 /** What the route handlers share. */
 export interface RelayContext {
   opts: RelayServerOptions;
-  store: RelayStore;
+  store: AnyRelayStore;
   hub: Hub;
   auth: MeshAuth;
   log: Logger;
@@ -99,6 +107,36 @@ async function readPublish(c: Context<AppEnv>, maxPayload: number, compat: Compa
   return { topic, json };
 }
 
+/** Seconds a client is told to wait after a 503 for an engine outage. */
+const RETRY_AFTER_SECONDS = 1;
+
+/** 503 with Retry-After: the engine is out of reach for now (nothing was acknowledged). */
+function unavailable(c: Context<AppEnv>, message: string): Response {
+  c.header("Retry-After", String(RETRY_AFTER_SECONDS));
+  return c.json(errorBody(message, c.get("requestId") ?? ""), 503);
+}
+
+/**
+ * Waits (bounded) for a remote store's tail to reach a resume position from another replica;
+ * a response when it did not, undefined to go on. A position beyond the engine's own newest
+ * sequence never was, and goes on to the usual `ahead` reset.
+ */
+async function awaitTail(
+  c: Context<AppEnv>,
+  store: RemoteRelayStore,
+  start: StartPoint,
+  waitMs: number,
+): Promise<Response | undefined> {
+  if (start.kind !== "after" || start.epoch !== store.epoch || start.seq <= store.lastSeq) return;
+  if (await store.waitFor(start.seq, waitMs)) return;
+  try {
+    if (start.seq > await store.engineLastSeq()) return;
+  } catch (err) {
+    if (!isEngineOutage(err)) throw err;
+  }
+  return unavailable(c, "this relay replica has not caught up with the resume position; retry");
+}
+
 /**
  * `POST /publish {topic, payload}` -> 200 (`compat: upstream`) or 201 (`compat: iatp`)
  * `{status, event_id, seq, id}`. The event carries the authenticated caller as `publisher`
@@ -116,18 +154,29 @@ export function registerPublish(ctx: RelayContext): void {
     requireTopics(principalOf(c), "publish", [topic]);
     const publisher = principalOf(c)?.id;
     const eventId = crypto.randomUUID();
-    let event;
+    const { store } = ctx;
+    let seq: number;
     try {
-      event = ctx.store.append(topic, eventId, json, Date.now(), publisher);
+      if (isRemoteStore(store)) {
+        if (!store.available) return unavailable(c, "the relay's engine is unreachable");
+        seq = await store.publish(topic, eventId, json, Date.now(), publisher);
+      } else {
+        const event = store.append(topic, eventId, json, Date.now(), publisher);
+        seq = event.seq;
+        ctx.metrics.delivered.inc(ctx.hub.dispatch(topic, messageFrame(store.epoch, event)));
+      }
     } catch (err) {
       if (err instanceof TopicLimitError) throw new HttpError(507, err.message, {}, { cause: err });
+      if (err instanceof PublishBusyError || isEngineOutage(err)) {
+        ctx.log.warn("publish not acknowledged by the engine", { err });
+        return unavailable(c, "the relay's engine did not acknowledge the event; retry");
+      }
       throw err;
     }
     ctx.metrics.published.inc();
-    ctx.metrics.delivered.inc(ctx.hub.dispatch(topic, messageFrame(ctx.store.epoch, event)));
-    const id = formatPosition(ctx.store.epoch, event.seq);
+    const id = formatPosition(store.epoch, seq);
     return c.json(
-      { status: "ok", event_id: eventId, seq: event.seq, id },
+      { status: "ok", event_id: eventId, seq, id },
       compat === "upstream" ? 200 : 201,
     );
   });
@@ -135,7 +184,7 @@ export function registerPublish(ctx: RelayContext): void {
 
 /** `GET /subscribe?topic=...`: replay after the resume position, then live events. */
 export function registerSubscribe(ctx: RelayContext): void {
-  ctx.server.app.get("/subscribe", authenticated(ctx.auth), (c) => {
+  ctx.server.app.get("/subscribe", authenticated(ctx.auth), async (c) => {
     const maxTopics = ctx.opts.maxTopicsPerSubscription ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIPTION;
     const maxSubscribers = ctx.opts.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS;
     const topics = c.req.queries("topic") ?? [];
@@ -164,6 +213,11 @@ export function registerSubscribe(ctx: RelayContext): void {
     }
     requireTopics(principalOf(c), "subscribe", topics);
     const start = parseStartPoint(c.req.header("last-event-id") ?? c.req.query("since"));
+    if (isRemoteStore(ctx.store)) {
+      const wait = ctx.opts.resumeWaitMs ?? DEFAULT_RESUME_WAIT_MS;
+      const refused = await awaitTail(c, ctx.store, start, wait);
+      if (refused) return refused;
+    }
     if (ctx.server.draining) throw new HttpError(503, "relay is shutting down");
     if (ctx.hub.size >= maxSubscribers) {
       throw new HttpError(503, `subscriber limit of ${maxSubscribers} reached`);

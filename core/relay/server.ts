@@ -18,12 +18,15 @@ import type { Logger } from "../log/mod.ts";
 import { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
-import type { RelayStore } from "./store.ts";
+import { type AnyRelayStore, isRemoteStore } from "./store.ts";
+import { messageFrame } from "./replay.ts";
 
 /** Default largest accepted payload (serialized JSON). */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
 /** Default bound on concurrent subscribers. */
 export const DEFAULT_MAX_SUBSCRIBERS = 20_000;
+/** Default wait of a resume ahead of the tail of a remote store. */
+export const DEFAULT_RESUME_WAIT_MS = 5_000;
 /** Default bound on `topic` parameters per subscription. */
 export const DEFAULT_MAX_TOPICS_PER_SUBSCRIPTION = 64;
 
@@ -32,7 +35,8 @@ export interface RelayServerOptions {
   host: string;
   port: number;
   log: Logger;
-  store: RelayStore;
+  /** The log: memory or SQLite on this machine, or a shared engine (NATS JetStream). */
+  store: AnyRelayStore;
   /** The HTTP edge's bounds (body limit, timeouts, connection cap, TLS, drain deadline). */
   edge?: EdgeOptions;
   maxPayloadBytes?: number;
@@ -44,6 +48,11 @@ export interface RelayServerOptions {
   /** How often age retention runs. */
   expireIntervalMs: number;
   replayBatch?: number;
+  /**
+   * How long a resume from a position this replica's tail has not reached yet waits for it
+   * (remote stores only; 503 with Retry-After after that).
+   */
+  resumeWaitMs?: number;
   /** Who may publish and subscribe (mesh credentials, static tokens); default open. */
   auth?: MeshAuth;
   /** Allowed CORS origins (`*` for any); empty means no CORS headers. */
@@ -90,6 +99,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
       epoch: store.epoch,
       last_id: formatPosition(store.epoch, store.lastSeq),
       subscribers: hub.size,
+      ...(isRemoteStore(store) ? { engine: store.available ? "connected" : "unreachable" } : {}),
     }),
   });
   const m = relayMetrics(server.metrics.registry, hub);
@@ -108,6 +118,12 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     );
   }
 
+  // A remote store's events (this replica's own publishes too) reach the fan-out from its tail.
+  if (isRemoteStore(store)) {
+    store.onEvent((e) => {
+      m.delivered.inc(hub.dispatch(e.topic, messageFrame(store.epoch, e)));
+    });
+  }
   const ctx: RelayContext = { opts, store, hub, auth, log, metrics: m, server };
   registerPublish(ctx);
   registerSubscribe(ctx);
@@ -135,9 +151,9 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     url: svc.url,
     failed: svc.failed,
     close: () =>
-      closing ??= svc.close().finally(() => {
+      closing ??= svc.close().finally(async () => {
         timers.forEach(clearInterval);
-        store.close();
+        await store.close();
       }),
   };
 }

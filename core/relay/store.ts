@@ -1,8 +1,8 @@
 /**
  * The relay's topic log: every published event gets the next sequence number of one relay-wide
  * sequence, and each topic keeps a bounded history (by count and by age). Stores sit behind
- * {@linkcode RelayStore} so the memory and SQLite engines (and later a Redis Streams or NATS
- * JetStream backplane) are interchangeable.
+ * {@linkcode RelayStore} (memory, SQLite) or {@linkcode RemoteRelayStore} (NATS JetStream),
+ * so the engines are interchangeable.
  * @module
  */
 import type { TopicFilter } from "../topic/mod.ts";
@@ -55,12 +55,40 @@ export class TopicLimitError extends Error {
   override name = "TopicLimitError";
 }
 
-/** A topic log. All methods are synchronous so registration and replay cannot interleave. */
-export interface RelayStore {
+/**
+ * What replay, `GET /topics` and age retention read: the same for every engine. The reads of a
+ * local store are synchronous so registration and replay cannot interleave; a remote store may
+ * answer `read` with a promise for history it must fetch (events at or below the position taken
+ * at registration never change, so that wait is safe).
+ */
+export interface RelayLog {
   /** Names this history; changes when history is lost (a memory relay restarted). */
   readonly epoch: string;
   /** Sequence of the newest event (0 when none). */
   readonly lastSeq: number;
+  /** Up to `limit` events matching `filter` with `afterSeq < seq <= uptoSeq`, in order. */
+  read(
+    filter: TopicFilter,
+    afterSeq: number,
+    uptoSeq: number,
+    limit: number,
+  ): StoredEvent[] | Promise<StoredEvent[]>;
+  /** True when a matching topic evicted an event with a sequence above `afterSeq`. */
+  truncatedAfter(filter: TopicFilter, afterSeq: number): boolean;
+  /** Highest evicted sequence per matching topic (to notice eviction during a long replay). */
+  truncation(filter: TopicFilter): Map<string, number>;
+  /** The oldest retained sequence among matching topics. */
+  oldestSeq(filter: TopicFilter): number | undefined;
+  /** Per-topic facts. */
+  topics(): TopicInfo[];
+  /** Evicts events older than the age bound; returns how many. */
+  expire(nowMs: number): number;
+  close(): void | Promise<void>;
+}
+
+/** A topic log on this machine (memory, SQLite): appends are synchronous. */
+export interface RelayStore extends RelayLog {
+  read(filter: TopicFilter, afterSeq: number, uptoSeq: number, limit: number): StoredEvent[];
   /**
    * Appends one event and applies count retention to its topic. `publisher` is the principal the
    * relay authenticated (never a value taken from the client's body).
@@ -72,19 +100,43 @@ export interface RelayStore {
     nowMs: number,
     publisher?: string,
   ): StoredEvent;
-  /** Up to `limit` events matching `filter` with `afterSeq < seq <= uptoSeq`, in order. */
-  read(filter: TopicFilter, afterSeq: number, uptoSeq: number, limit: number): StoredEvent[];
-  /** True when a matching topic evicted an event with a sequence above `afterSeq`. */
-  truncatedAfter(filter: TopicFilter, afterSeq: number): boolean;
-  /** Highest evicted sequence per matching topic (to notice eviction during a long replay). */
-  truncation(filter: TopicFilter): Map<string, number>;
-  /** The oldest retained sequence among matching topics. */
-  oldestSeq(filter: TopicFilter): number | undefined;
-  /** Per-topic facts. */
-  topics(): TopicInfo[];
-  /** Evicts events older than the age bound; returns how many. */
-  expire(nowMs: number): number;
   close(): void;
+}
+
+/**
+ * A topic log in a shared engine (NATS JetStream): a publish is acknowledged once the engine
+ * has the event, and every replica (this one too) learns of it from its tail of the engine, in
+ * sequence order, through {@linkcode RemoteRelayStore.onEvent}.
+ */
+export interface RemoteRelayStore extends RelayLog {
+  readonly remote: true;
+  /** False while the engine is out of reach: publishes and resumes ahead of the tail get 503. */
+  readonly available: boolean;
+  /**
+   * Stores one event; resolves with its sequence once the engine acknowledged it.
+   * @throws {TopicLimitError} for one topic more than the bound
+   */
+  publish(
+    topic: string,
+    eventId: string,
+    payloadJson: string,
+    nowMs: number,
+    publisher?: string,
+  ): Promise<number>;
+  /** Registers the one listener for events as the tail applies them (the fan-out). */
+  onEvent(fn: (e: StoredEvent) => void): void;
+  /** Resolves true once the tail reached `seq`, false after `timeoutMs`. */
+  waitFor(seq: number, timeoutMs: number): Promise<boolean>;
+  /** The engine's newest sequence (to tell a lagging tail from a position that never was). */
+  engineLastSeq(): Promise<number>;
+}
+
+/** Either kind of store. */
+export type AnyRelayStore = RelayStore | RemoteRelayStore;
+
+/** True for a store in a shared engine. */
+export function isRemoteStore(store: AnyRelayStore): store is RemoteRelayStore {
+  return "remote" in store && store.remote === true;
 }
 
 /**

@@ -1,0 +1,47 @@
+/**
+ * Connecting a service to its engine (NATS JetStream) from its settings: secrets given as
+ * `file:PATH` are read, and an engine out of reach at start is a configuration error naming the
+ * setting and the URL (exit 2), never a crash.
+ * @module
+ */
+import { resolveSecretSetting } from "../core/auth/mod.ts";
+import { ConfigError, errorMessage } from "../core/errors/mod.ts";
+import type { Logger } from "../core/log/mod.ts";
+import {
+  connectNats,
+  displayUrl,
+  type NatsEngine,
+  type NatsSection,
+  natsSettings,
+} from "../core/nats/mod.ts";
+
+/**
+ * Connects to the engine at `url` (the value of setting `key`).
+ * @throws {ConfigError} naming `key` and the URL (without credentials) when it cannot be reached
+ */
+export async function connectEngine(
+  key: string,
+  url: string,
+  section: NatsSection,
+  name: string,
+  log: Logger,
+): Promise<NatsEngine> {
+  const resolved: NatsSection = {
+    ...section,
+    password: resolveSecretSetting("nats.password", section.password),
+    token: resolveSecretSetting("nats.token", section.token),
+  };
+  try {
+    return await connectNats(natsSettings(url, resolved, name), log);
+  } catch (err) {
+    const shown = displayUrl(url);
+    const why = errorMessage(err);
+    throw new ConfigError(
+      key,
+      { kind: "flag", name: key },
+      "a reachable NATS server with JetStream enabled",
+      why.startsWith(shown) ? why : `${shown} (${why})`,
+      { cause: err },
+    );
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * One connection to a NATS cluster with JetStream: the server list from a `nats://` URL,
+ * credentials and TLS from settings, reconnection with jittered exponential backoff forever,
+ * and a `connected` flag that requests needing the engine check first (503 while it is false).
+ * @module
+ */
+import {
+  connect,
+  type ConnectionOptions,
+  credsAuthenticator,
+  type NatsConnection,
+} from "@nats-io/transport-node";
+import {
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import { backoffDelay } from "../async/mod.ts";
+import { errorMessage } from "../errors/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { EngineUnavailableError } from "./errors.ts";
+
+/** How to reach the engine. */
+export interface NatsSettings {
+  /** `nats://host:4222[,host2:4222...]` (or `tls://`); userinfo in it is honoured, never shown. */
+  url: string;
+  user?: string;
+  password?: string;
+  token?: string;
+  /** Path of a `.creds` file (JWT and NKey seed). */
+  creds?: string;
+  /** PEM files: CA bundle to trust, and a client certificate and key for mutual TLS. */
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Time to connect at start, and the default for one JetStream request. */
+  timeoutMs: number;
+  /** Connection name, seen in the server's monitoring. */
+  name: string;
+}
+
+const SERVER =
+  /^(?:(nats|tls):\/\/)?(?:[^@/\s]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
+
+/** Reconnect backoff: 100 ms doubling to 5 s, jittered. */
+const RECONNECT = { baseMs: 100, maxMs: 5_000 };
+
+/**
+ * The servers of a `nats://` URL list; throws on anything else.
+ *
+ * @example
+ * ```ts
+ * natsServers("nats://10.0.0.1:4222,10.0.0.2:4222"); // ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]
+ * ```
+ * @throws {Error} naming the item that is not `nats://host[:port]`
+ */
+export function natsServers(url: string): string[] {
+  const items = url.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (items.length === 0 || !/^(nats|tls):\/\//.test(items[0])) {
+    throw new Error("expected nats://host[:port][,host[:port]...]");
+  }
+  const scheme = items[0].slice(0, items[0].indexOf(":"));
+  return items.map((item) => {
+    const m = SERVER.exec(item);
+    const port = m?.[3] === undefined ? 4222 : Number(m[3]);
+    if (!m || port < 1 || port > 65535) {
+      throw new Error(`expected nats://host[:port], found ${displayUrl(item)}`);
+    }
+    return m[1] ? item : `${scheme}://${item}`;
+  });
+}
+
+/**
+ * A URL list with any `user:password@` removed, for logs and error messages.
+ *
+ * @example
+ * ```ts
+ * displayUrl("nats://app:s3cret@10.0.0.1:4222"); // "nats://10.0.0.1:4222"
+ * ```
+ */
+export function displayUrl(url: string): string {
+  return url.replace(/(^|,|\/\/)[^@/,\s]*@/g, "$1");
+}
+
+/** A live connection and its JetStream clients. */
+export class NatsEngine {
+  #connected = true;
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    /** The URL without credentials. */
+    readonly display: string,
+    log: Logger,
+    private readonly backoff: Backoff = { attempt: 0 },
+  ) {
+    void this.#watch(log);
+  }
+
+  /** False while the connection is down (requests needing the engine answer 503). */
+  get connected(): boolean {
+    return this.#connected && !this.nc.isClosed();
+  }
+
+  async #watch(log: Logger): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === "disconnect") {
+        this.#connected = false;
+        log.warn("engine connection lost; reconnecting", { url: this.display });
+      } else if (s.type === "reconnect") {
+        this.#connected = true;
+        this.backoff.attempt = 0;
+        log.info("engine connection back", { url: this.display, server: s.server });
+      }
+    }
+  }
+
+  /** Drains and closes the connection. */
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    try {
+      await this.nc.drain();
+    } catch {
+      await this.nc.close();
+    }
+  }
+}
+
+/** The reconnect schedule: one backoff run per outage. */
+interface Backoff {
+  attempt: number;
+}
+
+async function connectOptions(s: NatsSettings, backoff: Backoff): Promise<ConnectionOptions> {
+  const opts: ConnectionOptions = {
+    servers: natsServers(s.url),
+    name: s.name,
+    timeout: s.timeoutMs,
+    maxReconnectAttempts: -1,
+    reconnectDelayHandler: () => backoffDelay(backoff.attempt++, RECONNECT),
+    waitOnFirstConnect: false,
+    ...(s.user === undefined ? {} : { user: s.user, pass: s.password ?? "" }),
+    ...(s.token === undefined ? {} : { token: s.token }),
+  };
+  if (s.creds !== undefined) {
+    opts.authenticator = credsAuthenticator(await Deno.readFile(s.creds));
+  }
+  if (s.tlsCa !== undefined || s.tlsCert !== undefined || s.url.startsWith("tls:")) {
+    opts.tls = {
+      ...(s.tlsCa === undefined ? {} : { caFile: s.tlsCa }),
+      ...(s.tlsCert === undefined ? {} : { certFile: s.tlsCert }),
+      ...(s.tlsKey === undefined ? {} : { keyFile: s.tlsKey }),
+    };
+  }
+  return opts;
+}
+
+let resetGuard = false;
+
+/**
+ * Keeps a late peer reset of a NATS socket from ending the process. On a refused connection
+ * (bad credentials) the client drops its socket's listeners and destroys it, and a reset the
+ * server sent meanwhile can still surface as an `error` event with no listener, which Deno
+ * treats as uncaught. Only a read reset (`ECONNRESET`, syscall `read`) of a Node socket is
+ * absorbed, and logged: the connection it belonged to is already gone, and the client
+ * reconnects or has reported its own error.
+ */
+function absorbLateSocketResets(log: Logger): void {
+  if (resetGuard) return;
+  resetGuard = true;
+  globalThis.addEventListener("error", (e) => {
+    const err: unknown = e.error;
+    if (!(err instanceof Error) || !("code" in err) || !("syscall" in err)) return;
+    if (err.code !== "ECONNRESET" || err.syscall !== "read") return;
+    e.preventDefault();
+    log.warn("engine socket reset after it was closed; ignored");
+  });
+}
+
+/**
+ * Connects and checks that JetStream answers.
+ * @throws {EngineUnavailableError} naming the URL (without credentials) when the servers cannot
+ * be reached, refuse the credentials, or have no JetStream
+ */
+export async function connectNats(s: NatsSettings, log: Logger): Promise<NatsEngine> {
+  const display = displayUrl(s.url);
+  const backoff = { attempt: 0 };
+  absorbLateSocketResets(log);
+  let nc: NatsConnection;
+  try {
+    nc = await connect(await connectOptions(s, backoff));
+  } catch (err) {
+    throw new EngineUnavailableError(`${display}: ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: s.timeoutMs });
+    await jsm.getAccountInfo();
+    const js = jetstream(nc, { timeout: s.timeoutMs });
+    return new NatsEngine(nc, js, jsm, display, log, backoff);
+  } catch (err) {
+    await nc.close();
+    throw new EngineUnavailableError(`${display}: JetStream: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * NATS JetStream as the engine under the relay, the agents' task queues and the policy
+ * replicas: one connection with credentials, TLS and endless reconnection with backoff; relay
+ * topics as subject tokens (reversibly); telling an outage (503, try again) from a refusal.
+ *
+ * @example
+ * ```ts
+ * const engine = await connectNats(natsSettings("nats://127.0.0.1:4222", section, "relay"), log);
+ * topicSubject("relay", "a..b"); // "relay.a.~.b"
+ * await engine.close();
+ * ```
+ * @module
+ */
+export { connectNats, displayUrl, NatsEngine, natsServers, type NatsSettings } from "./connect.ts";
+export { EngineUnavailableError, isEngineOutage } from "./errors.ts";
+export { DEFAULT_NATS_TIMEOUT_MS, natsFields, type NatsSection, natsSettings } from "./fields.ts";
+export { patternSubject, subjectTopic, topicSubject } from "./subject.ts";

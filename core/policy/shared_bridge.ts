@@ -1,0 +1,183 @@
+/**
+ * The decision loop shared by several policy replicas on NATS JetStream: the replicas pull the
+ * intents from one durable consumer on the relay's stream (each intent goes to one replica),
+ * and each tx_id's decision is recorded in a JetStream KV bucket with a create that only the
+ * first writer wins, so a tx_id is decided once whichever replica sees it. An intent is
+ * acknowledged only after its decision is recorded, published and appended to the ledger; a
+ * replica that dies before that leaves the intent to another replica once `ackWaitMs` passed,
+ * which finds the recorded decision and delivers that one (the ledger's idempotency key
+ * absorbs a second append). The record is then marked delivered, so a later redelivery of the
+ * same intent is acknowledged without publishing again.
+ * @module
+ */
+import { AckPolicy, DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream";
+import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { backoffDelay, sleep } from "../async/mod.ts";
+import { sha256Hex } from "../crypto/mod.ts";
+import { errorMessage } from "../errors/mod.ts";
+import { type NatsEngine, topicSubject } from "../nats/mod.ts";
+import { streamRelayEvent } from "../relay/mod.ts";
+import {
+  type BridgeOptions,
+  decideIntent,
+  deliverDecision,
+  INTENT_TOPIC,
+  txIdOf,
+} from "./bridge.ts";
+import type { Decision } from "./engine.ts";
+
+/** The engine's codes for a create that found the key already there. */
+const KEY_EXISTS = new Set([10071, 10164]);
+/** Delay before an intent whose decision could not be delivered is offered again. */
+const RETRY_DELAY_MS = 1_000;
+
+/** Options for {@linkcode SharedDecisionBridge}. */
+export interface SharedBridgeOptions extends Omit<BridgeOptions, "state" | "redeliverMs"> {
+  engine: BridgeOptions["engine"];
+  nats: NatsEngine;
+  /** The relay's stream and subject prefix. */
+  stream: string;
+  prefix: string;
+  /** KV bucket of decisions (created when missing). */
+  bucket: string;
+  /** Copies of the bucket the NATS cluster keeps (when it is created). */
+  replicas: number;
+  /** Silence after which an intent a replica took goes to another replica. */
+  ackWaitMs: number;
+}
+
+/** One tx_id's record in the bucket. */
+interface DecisionRecord {
+  decision: Decision;
+  delivered: boolean;
+}
+
+/** The shared loop; see the module doc. */
+export class SharedDecisionBridge {
+  #kv: KV | undefined;
+  #messages: ConsumerMessages | undefined;
+  #loop: Promise<void> | undefined;
+  #closed = false;
+  readonly #encoder = new TextEncoder();
+
+  constructor(readonly o: SharedBridgeOptions) {}
+
+  /**
+   * Opens the bucket and the shared consumer, then takes intents.
+   * @throws {Error} when the engine refuses the bucket or the consumer (the relay's stream must
+   * exist)
+   */
+  async start(): Promise<void> {
+    const { nats } = this.o;
+    this.#kv = await new Kvm(nats.js).create(this.o.bucket, {
+      history: 1,
+      replicas: this.o.replicas,
+    });
+    await nats.jsm.consumers.add(this.o.stream, {
+      durable_name: "policy-intents",
+      filter_subject: topicSubject(this.o.prefix, INTENT_TOPIC),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: this.o.ackWaitMs * 1_000_000,
+      max_ack_pending: 64,
+    });
+    const bounds = (await nats.jsm.streams.info(this.o.stream)).config;
+    this.o.log.info("intents wait in the relay's stream until a replica acknowledges them", {
+      stream: this.o.stream,
+      max_per_topic: bounds.max_msgs_per_subject,
+      max_age_ms: bounds.max_age / 1_000_000,
+    });
+    this.#loop = this.#run();
+  }
+
+  async #run(): Promise<void> {
+    for (let failures = 0; !this.#closed;) {
+      try {
+        const consumer = await this.o.nats.js.consumers.get(this.o.stream, "policy-intents");
+        this.#messages = await consumer.consume({ max_messages: 64 });
+        // Closed while the consumer was being made: close() could not end this one.
+        if (this.#closed) this.#messages.stop();
+        failures = 0;
+        for await (const m of this.#messages) await this.#handle(m);
+      } catch (err) {
+        if (!this.#closed) this.o.log.warn("intent queue interrupted", { err: errorMessage(err) });
+      }
+      if (!this.#closed) await sleep(backoffDelay(failures++, { baseMs: 100, maxMs: 5_000 }));
+    }
+  }
+
+  async #handle(m: JsMsg): Promise<void> {
+    const e = streamRelayEvent(this.o.prefix, {
+      subject: m.subject,
+      headers: m.headers,
+      body: m.data,
+    });
+    if (e === undefined) {
+      this.o.log.warn("intent queue message not written by a relay; dropped", { seq: m.seq });
+      m.term();
+      return;
+    }
+    const working = setInterval(() => m.working(), Math.max(500, this.o.ackWaitMs / 3));
+    try {
+      const payload: unknown = e.payload ?? {};
+      const txId = txIdOf(payload, e.event_id);
+      const key = `tx.${sha256Hex(txId)}`;
+      const kv = this.#bucket();
+      const { record, revision } = await this.#recorded(kv, key, payload, txId);
+      if (!record.delivered) {
+        await deliverDecision(this.o, record.decision);
+        await kv.update(key, this.#json({ ...record, delivered: true }), revision);
+      }
+      m.ack();
+    } catch (err) {
+      this.o.log.warn("decision not delivered yet; the intent is offered again", {
+        err: errorMessage(err),
+      });
+      m.nak(RETRY_DELAY_MS);
+    } finally {
+      clearInterval(working);
+    }
+  }
+
+  /** The tx_id's record: the one already there, or a new decision that won the create. */
+  async #recorded(
+    kv: KV,
+    key: string,
+    payload: unknown,
+    txId: string,
+  ): Promise<{ record: DecisionRecord; revision: number }> {
+    const found = await kv.get(key);
+    if (found && found.operation === "PUT") {
+      return { record: found.json<DecisionRecord>(), revision: found.revision };
+    }
+    const decision = decideIntent(this.o, payload, txId);
+    try {
+      const revision = await kv.create(key, this.#json({ decision, delivered: false }));
+      this.o.onDecision?.(decision);
+      return { record: { decision, delivered: false }, revision };
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError) || !KEY_EXISTS.has(err.code)) throw err;
+      // Another replica decided the same tx_id at the same moment: its decision stands.
+      const winner = await kv.get(key);
+      if (!winner) throw new Error(`decision of ${txId} vanished`, { cause: err });
+      return { record: winner.json<DecisionRecord>(), revision: winner.revision };
+    }
+  }
+
+  #bucket(): KV {
+    if (this.#kv === undefined) throw new Error("the decisions bucket is not open (start first)");
+    return this.#kv;
+  }
+
+  #json(r: DecisionRecord): Uint8Array {
+    return this.#encoder.encode(JSON.stringify(r));
+  }
+
+  /** Stops taking intents (the one being handled finishes or goes back to the queue). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#messages?.stop();
+    await this.#loop;
+  }
+}

@@ -1,0 +1,403 @@
+/**
+ * The relay's log in a NATS JetStream stream, shared by any number of relay replicas. The
+ * stream sequence is the relay-wide sequence and the stream's creation time its epoch, so an
+ * SSE id means the same on every replica. Each replica tails the stream with an ordered
+ * consumer into its {@linkcode StreamIndex} and hands every event to its fan-out in sequence
+ * order; its own publishes come back the same way. History bounds are the stream's
+ * `max_msgs_per_subject` and `max_age`.
+ * @module
+ */
+import { DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import type { ConsumerMessages, JsMsg, StreamConfig, StreamInfo } from "@nats-io/jetstream";
+import { backoffDelay, sleep } from "../async/mod.ts";
+import { errorMessage } from "../errors/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { EngineUnavailableError, type NatsEngine } from "../nats/mod.ts";
+import type { TopicFilter } from "../topic/mod.ts";
+import { StreamIndex } from "./js_index.ts";
+import { type StreamMessage, tailedEvent } from "./js_wire.ts";
+import { StreamWriter } from "./js_writer.ts";
+import { TailStallGuard } from "./js_stall.ts";
+import {
+  type RemoteRelayStore,
+  type Retention,
+  type StoredEvent,
+  type TopicInfo,
+  TopicLimitError,
+} from "./store.ts";
+
+/** Default stream name and subject prefix. */
+export const DEFAULT_STREAM = "IATP_RELAY";
+/** Default events whose data a replica keeps in memory for replays. */
+export const DEFAULT_CACHE_EVENTS = 100_000;
+/** Default publishes waiting for the engine at once. */
+export const DEFAULT_MAX_PENDING_PUBLISHES = 10_000;
+/** Default window in which the engine drops a repeated `Nats-Msg-Id`. */
+export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
+/** History fetched from the stream at once (direct gets in flight). */
+const FETCH_WINDOW = 32;
+/**
+ * A pull of the tail lasts this long; the server sends heartbeats every half of it, and two
+ * missed heartbeats (a node that died under the consumer) make the client recreate it.
+ */
+const TAIL_EXPIRES_MS = 4_000;
+/** Missed heartbeats after which the tail's consumer is made again. */
+const TAIL_MISSED_HEARTBEATS = 3;
+/** How often a tail that applied nothing is compared with the stream's newest sequence. */
+const TAIL_STALL_CHECK_MS = 5_000;
+/** Room for headers beside the largest payload. */
+const HEADER_ROOM = 1024;
+
+/** Options for {@linkcode openJetStreamStore}. */
+export interface JetStreamStoreOptions {
+  engine: NatsEngine;
+  log: Logger;
+  /** Stream name. */
+  stream: string;
+  /** Subject prefix: events of topic `t` are `<prefix>.<t>`. */
+  prefix: string;
+  /** Copies of the stream the cluster keeps (1, 3 or 5). */
+  replicas: number;
+  retention: Retention;
+  maxPayloadBytes: number;
+  duplicateWindowMs: number;
+  /** Events whose data this replica caches for replays. */
+  cacheEvents: number;
+  maxPendingPublishes: number;
+  /** Time a publish may wait for its acknowledgement, retries included. */
+  publishTimeoutMs: number;
+  /** Time the tail may take to read the stream's history at start. */
+  catchupTimeoutMs: number;
+}
+
+/** The epoch of a stream: its creation time in ns, base 36. */
+export function streamEpoch(created: string): string {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(created);
+  const secs = Date.parse(m ? `${m[1]}${m[3]}` : created);
+  if (!Number.isFinite(secs)) throw new Error(`stream creation time unreadable: ${created}`);
+  const ns = BigInt(secs) * 1_000_000n + BigInt((m?.[2] ?? "").padEnd(9, "0"));
+  return ns.toString(36);
+}
+
+function streamConfig(o: JetStreamStoreOptions): Partial<StreamConfig> & { name: string } {
+  return {
+    name: o.stream,
+    subjects: [`${o.prefix}.>`],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    num_replicas: o.replicas,
+    max_msgs_per_subject: o.retention.maxEventsPerTopic,
+    max_age: o.retention.maxAgeMs * 1_000_000,
+    // The engine refuses a duplicate window longer than the age bound.
+    duplicate_window:
+      (o.retention.maxAgeMs > 0
+        ? Math.min(o.duplicateWindowMs, o.retention.maxAgeMs)
+        : o.duplicateWindowMs) * 1_000_000,
+    max_msg_size: o.maxPayloadBytes + HEADER_ROOM,
+    allow_direct: true,
+  };
+}
+
+/** Creates the stream, or brings an existing one's bounds to the settings. */
+async function ensureStream(o: JetStreamStoreOptions): Promise<StreamInfo> {
+  const want = streamConfig(o);
+  let info: StreamInfo;
+  try {
+    info = await o.engine.jsm.streams.info(o.stream);
+  } catch (err) {
+    if (!/not found/i.test(errorMessage(err))) throw err;
+    o.log.info("creating relay stream", { stream: o.stream, replicas: o.replicas });
+    return await o.engine.jsm.streams.add(want);
+  }
+  const c = info.config;
+  const differs = (["max_msgs_per_subject", "max_age", "duplicate_window", "max_msg_size"] as const)
+    .filter((k) => c[k] !== want[k]);
+  if (differs.length === 0 && c.allow_direct) return info;
+  o.log.warn("relay stream bounds differ from the settings; updating", { changed: differs });
+  return await o.engine.jsm.streams.update(o.stream, { ...c, ...want, subjects: c.subjects });
+}
+
+/**
+ * Opens the stream (creating it when missing) and reads its history into the index.
+ * @throws {EngineUnavailableError} when the engine does not answer or the tail does not catch up
+ * within {@linkcode JetStreamStoreOptions.catchupTimeoutMs}
+ */
+export async function openJetStreamStore(o: JetStreamStoreOptions): Promise<JetStreamStore> {
+  let info: StreamInfo;
+  try {
+    info = await ensureStream(o);
+  } catch (err) {
+    throw new EngineUnavailableError(
+      `${o.engine.display}: stream ${o.stream}: ${errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const store = new JetStreamStore(o, streamEpoch(info.created));
+  await store.start(info);
+  return store;
+}
+
+/** A resume waiting for the tail. */
+interface Waiter {
+  seq: number;
+  done: (ok: boolean) => void;
+}
+
+/** The store; see the module doc. */
+export class JetStreamStore implements RemoteRelayStore {
+  readonly remote = true as const;
+  readonly #index: StreamIndex;
+  readonly #writer: StreamWriter;
+  #listener: (e: StoredEvent) => void = () => {};
+  #waiters: Waiter[] = [];
+  #messages: ConsumerMessages | undefined;
+  #tail: Promise<void> | undefined;
+  #caughtUp = false;
+  #closed = false;
+  #guard: TailStallGuard | undefined;
+
+  constructor(private readonly o: JetStreamStoreOptions, readonly epoch: string) {
+    this.#index = new StreamIndex(o.retention, o.cacheEvents);
+    this.#writer = new StreamWriter({
+      engine: o.engine,
+      prefix: o.prefix,
+      timeoutMs: o.publishTimeoutMs,
+      maxPending: o.maxPendingPublishes,
+      lastSeqOf: (t) => this.#index.topicLastSeq(t),
+    });
+  }
+
+  get lastSeq(): number {
+    return this.#index.lastSeq;
+  }
+
+  get available(): boolean {
+    return this.o.engine.connected;
+  }
+
+  /** Starts the tail and waits until it has read the history present at start. */
+  async start(info: StreamInfo): Promise<void> {
+    const target = info.state.last_seq;
+    this.#tail = this.#runTail();
+    this.#guard = new TailStallGuard({
+      intervalMs: TAIL_STALL_CHECK_MS,
+      behind: async () => await this.engineLastSeq() > this.#index.lastSeq,
+      onStall: () => {
+        this.o.log.warn("relay stream tail stalled; recreating its consumer", {
+          stream: this.o.stream,
+          next_seq: this.#index.lastSeq + 1,
+        });
+        this.#messages?.stop();
+      },
+    });
+    const until = Date.now() + this.o.catchupTimeoutMs;
+    // Caught up: the target reached, or the consumer said nothing is pending (the newest events
+    // may have aged out of the stream since).
+    while (info.state.messages > 0 && !this.#caughtUp && this.#index.lastSeq < target) {
+      const left = until - Date.now();
+      if (left <= 0) {
+        await this.close();
+        throw new EngineUnavailableError(
+          `${this.o.engine.display}: stream ${this.o.stream}: history not read within ` +
+            `${this.o.catchupTimeoutMs} ms`,
+        );
+      }
+      await this.waitFor(target, Math.min(100, left));
+    }
+    this.#index.advanceTo(target);
+    this.o.log.info("relay stream tail caught up", {
+      stream: this.o.stream,
+      last_seq: this.#index.lastSeq,
+      topics: this.#index.topicCount,
+    });
+  }
+
+  async #runTail(): Promise<void> {
+    for (let failures = 0; !this.#closed;) {
+      try {
+        const from = this.#index.lastSeq + 1;
+        const consumer = await this.o.engine.js.consumers.get(this.o.stream, {
+          ...(from <= 1
+            ? { deliver_policy: DeliverPolicy.All }
+            : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }),
+        });
+        const messages = await consumer.consume({ max_messages: 1024, expires: TAIL_EXPIRES_MS });
+        this.#messages = messages;
+        // Closed while the consumer was being made: close() could not stop this one.
+        if (this.#closed) messages.stop();
+        void this.#watchTail(messages);
+        failures = 0;
+        for await (const m of messages) this.#apply(m);
+      } catch (err) {
+        if (this.#closed) break;
+        this.o.log.warn("relay stream tail interrupted; resuming", { err: errorMessage(err) });
+      }
+      if (!this.#closed) await sleep(backoffDelay(failures++, { baseMs: 100, maxMs: 5_000 }));
+    }
+  }
+
+  /**
+   * Ends a tail whose consumer went silent: the client keeps asking a consumer that lived on a
+   * node now dead, so after {@linkcode TAIL_MISSED_HEARTBEATS} the tail is made again from the
+   * next sequence this replica has not read.
+   */
+  async #watchTail(messages: ConsumerMessages): Promise<void> {
+    for await (const s of messages.status()) {
+      if (s.type === "heartbeats_missed" && s.count >= TAIL_MISSED_HEARTBEATS) {
+        this.o.log.warn("relay stream tail silent; recreating its consumer", {
+          stream: this.o.stream,
+          next_seq: this.#index.lastSeq + 1,
+        });
+        messages.stop();
+        return;
+      }
+    }
+  }
+
+  #apply(m: JsMsg): void {
+    this.#guard?.progressed();
+    if (m.info.pending === 0) this.#caughtUp = true;
+    const t = tailedEvent(this.o.prefix, {
+      seq: m.seq,
+      subject: m.subject,
+      headers: m.headers,
+      storedMs: Number(m.timestampNanos / 1_000_000n),
+      body: m.data,
+    });
+    if (t === undefined) {
+      this.o.log.warn("stream message not written by a relay; skipped", { seq: m.seq });
+      this.#index.advanceTo(m.seq);
+    } else if (this.#index.apply(t)) {
+      this.#listener(t.event);
+    }
+    if (this.#waiters.length > 0) this.#wake();
+  }
+
+  #wake(): void {
+    const last = this.#index.lastSeq;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) w.seq <= last ? w.done(true) : still.push(w);
+    this.#waiters = still;
+  }
+
+  onEvent(fn: (e: StoredEvent) => void): void {
+    this.#listener = fn;
+  }
+
+  waitFor(seq: number, timeoutMs: number): Promise<boolean> {
+    if (this.#index.lastSeq >= seq) return Promise.resolve(true);
+    if (this.#closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const w = {
+        seq,
+        done: (ok: boolean) => {
+          clearTimeout(timer);
+          resolve(ok);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((x) => x !== w);
+        resolve(false);
+      }, timeoutMs);
+      this.#waiters.push(w);
+    });
+  }
+
+  async engineLastSeq(): Promise<number> {
+    return (await this.o.engine.jsm.streams.info(this.o.stream)).state.last_seq;
+  }
+
+  publish(
+    topic: string,
+    eventId: string,
+    payloadJson: string,
+    nowMs: number,
+    publisher?: string,
+  ): Promise<number> {
+    const max = this.o.retention.maxTopics;
+    if (!this.#index.hasTopic(topic) && this.#index.topicCount >= max) {
+      return Promise.reject(new TopicLimitError(`topic limit of ${max} reached`));
+    }
+    return this.#writer.publish({ topic, eventId, payloadJson, tsMs: nowMs, publisher });
+  }
+
+  read(
+    filter: TopicFilter,
+    afterSeq: number,
+    uptoSeq: number,
+    limit: number,
+  ): StoredEvent[] | Promise<StoredEvent[]> {
+    const refs = this.#index.seqsIn(filter, afterSeq, uptoSeq, limit);
+    const out: Array<StoredEvent | undefined> = refs.map((r) => this.#index.cached(r.seq));
+    if (!out.includes(undefined)) return out as StoredEvent[];
+    return this.#fetch(refs, out);
+  }
+
+  /** Fills the uncached events from the stream; stops before the first one it no longer has. */
+  async #fetch(
+    refs: Array<{ topic: string; seq: number }>,
+    out: Array<StoredEvent | undefined>,
+  ): Promise<StoredEvent[]> {
+    const missing = out.flatMap((e, i) => e === undefined ? [i] : []);
+    for (let at = 0; at < missing.length; at += FETCH_WINDOW) {
+      const window = missing.slice(at, at + FETCH_WINDOW);
+      const got = await Promise.all(window.map((i) => this.#get(refs[i].seq)));
+      window.forEach((i, k) => out[i] = got[k]);
+      const gone = window.findIndex((_, k) => got[k] === undefined);
+      if (gone >= 0) {
+        const i = window[gone];
+        this.#index.markGone(refs[i].topic, refs[i].seq);
+        return out.slice(0, i) as StoredEvent[];
+      }
+    }
+    return out as StoredEvent[];
+  }
+
+  async #get(seq: number): Promise<StoredEvent | undefined> {
+    const m = await this.o.engine.jsm.direct.getMessage(this.o.stream, { seq });
+    if (!m) return undefined;
+    const msg: StreamMessage = {
+      seq: m.seq,
+      subject: m.subject,
+      headers: m.header,
+      storedMs: m.time.getTime(),
+      body: m.data,
+    };
+    return tailedEvent(this.o.prefix, msg)?.event;
+  }
+
+  truncatedAfter(filter: TopicFilter, afterSeq: number): boolean {
+    return this.#index.truncatedAfter(filter, afterSeq);
+  }
+
+  truncation(filter: TopicFilter): Map<string, number> {
+    return this.#index.truncation(filter);
+  }
+
+  oldestSeq(filter: TopicFilter): number | undefined {
+    return this.#index.oldestSeq(filter);
+  }
+
+  topics(): TopicInfo[] {
+    return this.#index.topics();
+  }
+
+  expire(nowMs: number): number {
+    return this.#index.expire(nowMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#guard?.stop();
+    for (const w of this.#waiters) w.done(false);
+    this.#waiters = [];
+    this.#messages?.stop();
+    await this.#tail;
+    this.#index.clear();
+    await this.o.engine.close();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * core/nats without a server: the server list of a `nats://` URL, the URL shown in logs (no
+ * credentials), topic names as subject tokens and back, and which errors count as an outage.
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  displayUrl,
+  EngineUnavailableError,
+  isEngineOutage,
+  natsServers,
+  patternSubject,
+  subjectTopic,
+  topicSubject,
+} from "../../../core/nats/mod.ts";
+
+Deno.test("natsServers splits a list, fills the scheme, refuses what is not a server", () => {
+  assert.deepEqual(natsServers("nats://10.0.0.1:4222, 10.0.0.2:4223,nats://h3"), [
+    "nats://10.0.0.1:4222",
+    "nats://10.0.0.2:4223",
+    "nats://h3",
+  ]);
+  assert.deepEqual(natsServers("tls://a:4222,b"), ["tls://a:4222", "tls://b"]);
+  assert.deepEqual(natsServers("nats://u:p@h:4222"), ["nats://u:p@h:4222"]);
+  for (const bad of ["", "http://h:4222", "nats://h:99999", "nats://h/path", "nats://h,b c"]) {
+    assert.throws(() => natsServers(bad), Error, bad);
+  }
+  // The refusal shows the item without its password.
+  assert.throws(() => natsServers("nats://u:secret@h:0"), (e: Error) => !/secret/.test(e.message));
+});
+
+Deno.test("displayUrl drops user:password@ from every server of a list", () => {
+  assert.equal(
+    displayUrl("nats://app:s3cret@10.0.0.1:4222,nats://x@10.0.0.2:4222"),
+    "nats://10.0.0.1:4222,nats://10.0.0.2:4222",
+  );
+  assert.equal(displayUrl("nats://10.0.0.1:4222"), "nats://10.0.0.1:4222");
+});
+
+Deno.test("topic names map to subject tokens and back, empty tokens included", () => {
+  for (const topic of ["access.intent", "a..b", "x.", ".y", "a:b-c_d", "..", "single"]) {
+    const subject = topicSubject("relay", topic);
+    assert.doesNotMatch(subject, /\.\.|\.$|[\s*>]/, subject);
+    assert.equal(subjectTopic("relay", subject), topic);
+  }
+  assert.equal(topicSubject("relay", "a..b"), "relay.a.~.b");
+  assert.equal(subjectTopic("relay", "other.a"), undefined);
+  assert.equal(patternSubject("relay", "*"), "relay.>");
+  assert.equal(patternSubject("relay", "action.tasks.*"), "relay.action.tasks.>");
+  assert.equal(patternSubject("relay", "a"), "relay.a");
+});
+
+Deno.test("an outage is told from a refusal, through causes", () => {
+  assert.ok(isEngineOutage(new EngineUnavailableError("nats://h:4222: connection refused")));
+  assert.ok(
+    isEngineOutage(new Error("wrapped", { cause: new EngineUnavailableError("gone") })),
+  );
+  assert.ok(!isEngineOutage(new Error("bad input")));
+  assert.ok(!isEngineOutage("not an error"));
+});

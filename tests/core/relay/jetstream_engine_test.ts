@@ -1,0 +1,331 @@
+/**
+ * The relay's engine (NATS JetStream) from the outside: out of reach at start (exit 2 naming the
+ * setting and the URL, never its password), lost and back mid-run (503 with Retry-After, then
+ * the same subscription goes on with no gap), and what replicas agree on: the authenticated
+ * publisher and topic names that are not NATS subject tokens.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import type { Service } from "../../../core/http/mod.ts";
+import { freePort, natsMissing, startNats } from "../../support/nats.ts";
+import { runIatp, tempDir, waitFor } from "../../helpers.ts";
+import { openSse, publish, type SseReader, startRelay } from "./relay_helpers.ts";
+
+const ignore = natsMissing !== undefined;
+
+const TOKEN = "engine-test-token-1";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+const TOKEN_ID = `token:${createHash("sha256").update(TOKEN).digest("hex").slice(0, 8)}`;
+
+function payloads(r: SseReader): unknown[] {
+  return r.messages().map((m) => m.json.payload);
+}
+
+Deno.test({
+  name: "jetstream relay: an engine out of reach at start exits 2 naming store and the URL, " +
+    "without the URL's password",
+  ignore,
+}, async () => {
+  const port = freePort();
+  const r = await runIatp([
+    "relay",
+    "--port",
+    "0",
+    "--store",
+    `nats://app:hunter2-secret@127.0.0.1:${port}`,
+    "--nats-timeout",
+    "1s",
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /store/);
+  assert.match(r.stderr, new RegExp(`nats://127\\.0\\.0\\.1:${port}`));
+  assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+});
+
+Deno.test({
+  name: "jetstream relay: replicas agree on the authenticated publisher and on topic names " +
+    "that are not NATS subject tokens (a..b, x.), on a stream whose age bound is shorter than " +
+    "the duplicate window",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const relays: Service[] = [];
+  try {
+    const tokens = { [TOKEN]: ["publish:*", "subscribe:*"] };
+    for (let i = 0; i < 2; i++) {
+      relays.push(
+        await startRelay({ store: nats.url, tokens, compat: "iatp", retention_age: 60_000 }),
+      );
+    }
+    const [a, b] = relays;
+    const sub = await openSse(a.url, "topic=a.*&topic=x.", AUTH);
+    for (const topic of ["a..b", "x.", "a.b", "a"]) {
+      const r = await publish(b.url, topic, { topic, publisher: "forged" }, AUTH);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+    }
+    await sub.until((e) => e.filter((x) => x.event === "message").length >= 3, 15_000);
+    const got = sub.messages().map((m) => [m.json.topic, m.json.publisher]);
+    assert.deepEqual(got, [["a..b", TOKEN_ID], ["x.", TOKEN_ID], ["a.b", TOKEN_ID]]);
+    assert.deepEqual(payloads(sub)[0], { topic: "a..b", publisher: "forged" });
+    await sub.close();
+    const topics = await (await fetch(`${a.url}/topics`, { headers: AUTH })).json();
+    assert.deepEqual(
+      JSON.stringify(topics).match(/"(a\.\.b|x\.|a\.b|a)"/g)?.sort(),
+      ['"a"', '"a..b"', '"a.b"', '"x."'],
+    );
+  } finally {
+    await Promise.all(relays.map((r) => r.close()));
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: the engine lost mid-run answers publishes 503 with Retry-After; once " +
+    "it is back the same subscription goes on with no gap or duplicate",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  let relay: Service | undefined;
+  try {
+    relay = await startRelay({ store: nats.url, compat: "iatp" });
+    const url = relay.url;
+    const sub = await openSse(url, "topic=o");
+    for (let n = 1; n <= 5; n++) assert.equal((await publish(url, "o", { n })).status, 201);
+    await sub.until((e) => e.filter((x) => x.event === "message").length >= 5, 15_000);
+    await nats.nodes[0].kill();
+    await waitFor(
+      async () => (await (await fetch(`${url}/health`)).json()).engine === "unreachable",
+      15_000,
+      "the relay to notice the engine is gone",
+    );
+    const down = await fetch(`${url}/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ topic: "o", payload: { n: "refused" } }),
+    });
+    assert.equal(down.status, 503);
+    assert.equal(down.headers.get("retry-after"), "1");
+    assert.match((await down.json()).error, /engine/);
+    await nats.nodes[0].restart();
+    let n = 6;
+    await waitFor(
+      async () => {
+        const r = await publish(url, "o", { n });
+        if (r.status === 201) n++;
+        else assert.equal(r.status, 503, JSON.stringify(r.body));
+        return n > 10;
+      },
+      30_000,
+      "publishes acknowledged again",
+    );
+    await sub.until((e) => e.filter((x) => x.event === "message").length >= 10, 30_000);
+    const seqs = sub.messages().map((m) => m.json.seq as number);
+    assert.deepEqual(payloads(sub), Array.from({ length: 10 }, (_, i) => ({ n: i + 1 })));
+    assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), "in sequence order");
+    const health = await (await fetch(`${url}/health`)).json();
+    assert.equal(health.engine, "connected");
+    await sub.close();
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: a server that requires a user is refused without one (a config " +
+    "error naming store) and served with nats.user and a file:PATH password",
+  ignore,
+}, async () => {
+  const nats = await startNats(1, { user: "relay", pass: "pw-in-a-file-1" });
+  const dir = await tempDir();
+  let relay: Service | undefined;
+  try {
+    await assert.rejects(
+      startRelay({ store: nats.url, nats: { timeout: 1_000 } }),
+      (err: Error) => /store/.test(err.message) && /127\.0\.0\.1/.test(err.message),
+    );
+    const file = `${dir.path}/nats-password`;
+    await Deno.writeTextFile(file, "pw-in-a-file-1\n");
+    relay = await startRelay({
+      store: nats.url,
+      compat: "iatp",
+      nats: { user: "relay", password: `file:${file}` },
+    });
+    assert.equal((await publish(relay.url, "t", { n: 1 })).status, 201);
+  } finally {
+    await relay?.close();
+    await dir.remove();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: two replicas writing one topic at once: every publish acknowledged, " +
+    "both replicas replay the same events in the same order, with no false reset",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const relays: Service[] = [];
+  try {
+    for (let i = 0; i < 2; i++) relays.push(await startRelay({ store: nats.url, compat: "iatp" }));
+    const perWriter = 100;
+    const acked = await Promise.all(
+      [0, 1, 2, 3].map(async (w) => {
+        const out: number[] = [];
+        for (let n = 0; n < perWriter; n++) {
+          const r = await publish(relays[w % 2].url, "shared", { w, n });
+          assert.equal(r.status, 201, JSON.stringify(r.body));
+          out.push(r.body.seq as number);
+        }
+        return out;
+      }),
+    );
+    const all = acked.flat().sort((x, y) => x - y);
+    assert.equal(new Set(all).size, 4 * perWriter);
+    const seen: unknown[][] = [];
+    for (const relay of relays) {
+      const r = await openSse(relay.url, "topic=shared&since=0");
+      await r.until((e) => e.filter((x) => x.event === "message").length >= all.length, 15_000);
+      await r.close();
+      assert.ok(!r.events.some((e) => e.event === "reset"), "no reset: nothing was evicted");
+      assert.deepEqual(r.messages().map((m) => m.json.seq), all);
+      seen.push(payloads(r));
+    }
+    assert.deepEqual(seen[0], seen[1]);
+  } finally {
+    await Promise.all(relays.map((r) => r.close()));
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: the topic bound answers 507 and the pending-publish bound 503 with " +
+    "Retry-After; every publish acknowledged is delivered",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  let relay: Service | undefined;
+  try {
+    relay = await startRelay({
+      store: nats.url,
+      compat: "iatp",
+      max_topics: 2,
+      max_pending_publishes: 1,
+    });
+    const url = relay.url;
+    assert.equal((await publish(url, "t1", { n: 0 })).status, 201);
+    assert.equal((await publish(url, "t2", { n: 0 })).status, 201);
+    assert.equal((await publish(url, "t3", { n: 0 })).status, 507);
+    const sub = await openSse(url, "topic=t1");
+    const answers = await Promise.all(Array.from({ length: 40 }, async (_, n) => {
+      const res = await fetch(`${url}/publish`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ topic: "t1", payload: { n: n + 1 } }),
+      });
+      const body = await res.json();
+      if (res.status === 503) assert.equal(res.headers.get("retry-after"), "1");
+      else assert.equal(res.status, 201, JSON.stringify(body));
+      return { status: res.status, n: n + 1 };
+    }));
+    const acked = answers.filter((a) => a.status === 201).map((a) => a.n);
+    assert.ok(answers.some((a) => a.status === 503), "40 at once exceed one pending publish");
+    assert.ok(acked.length > 0);
+    // The subscription replays t1's first event (n 0), then the acknowledged ones.
+    const all = acked.length + 1;
+    await sub.until((e) => e.filter((x) => x.event === "message").length >= all, 15_000);
+    const got = payloads(sub).map((p) => (p as { n: number }).n).filter((n) => n > 0);
+    assert.deepEqual([...got].sort((x, y) => x - y), acked);
+    await sub.close();
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: an id handed out by one replica resumes at once on the other (no " +
+    "'ahead' reset while its tail catches up)",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const relays: Service[] = [];
+  try {
+    for (let i = 0; i < 2; i++) relays.push(await startRelay({ store: nats.url, compat: "iatp" }));
+    const [a, b] = relays;
+    for (let n = 0; n < 10; n++) {
+      const first = await publish(a.url, "hop", { n, k: 1 });
+      const sub = await openSse(b.url, "topic=hop", { "Last-Event-ID": String(first.body.id) });
+      await publish(a.url, "hop", { n, k: 2 });
+      await sub.until((e) => e.some((x) => x.event === "message" || x.event === "reset"), 15_000);
+      await sub.close();
+      assert.ok(!sub.events.some((e) => e.event === "reset"), "no reset");
+      assert.deepEqual(payloads(sub)[0], { n, k: 2 });
+    }
+  } finally {
+    await Promise.all(relays.map((r) => r.close()));
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: a replica closed right after it started stops (its tail may still be " +
+    "making its consumer)",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  try {
+    for (let i = 0; i < 15; i++) {
+      const relay = await startRelay({ store: nats.url, compat: "iatp" });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stuck = new Promise<string>((r) => timer = setTimeout(() => r("stuck"), 15_000));
+      const closed = relay.close().then(() => "closed");
+      assert.equal(await Promise.race([closed, stuck]), "closed", `close #${i}`);
+      clearTimeout(timer);
+    }
+  } finally {
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: the age bound is the stream's max_age; the replica's index follows " +
+    "it and a resume from an aged-out event gets a truncated reset",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  let relay: Service | undefined;
+  try {
+    relay = await startRelay({
+      store: nats.url,
+      compat: "iatp",
+      retention_age: 1_500,
+      expire_interval: 100,
+    });
+    const url = relay.url;
+    const first = await publish(url, "aged", { n: 1 });
+    await publish(url, "aged", { n: 2 });
+    const jsm = await nats.manager();
+    assert.equal((await jsm.streams.info("IATP_RELAY")).config.max_age, 1_500_000_000);
+    const count = async () => {
+      const body = await (await fetch(`${url}/topics`)).json();
+      return body.topics.find((t: { topic: string }) => t.topic === "aged")?.count;
+    };
+    await waitFor(async () => await count() === 0, 30_000, "the index to age the topic out");
+    await waitFor(
+      async () => (await jsm.streams.info("IATP_RELAY")).state.messages === 0,
+      30_000,
+      "the stream to age them out",
+    );
+    const sub = await openSse(url, "topic=aged", { "Last-Event-ID": String(first.body.id) });
+    await sub.until((e) => e.some((x) => x.event === "reset"), 15_000);
+    await sub.close();
+    const reset = sub.events.find((e) => e.event === "reset")!;
+    assert.equal(JSON.parse(reset.data).reason, "truncated");
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+});

@@ -1,0 +1,137 @@
+/**
+ * End-to-end: action tasks through a JetStream work queue. Two `iatp action` agents of one
+ * group share the queue fed by a relay on the same nats-server; the agent holding a task is
+ * killed with SIGKILL mid-run, the task is given to the other agent and runs to completion
+ * once; a task from a publisher the agents do not obey is refused (the publisher comes from the
+ * relay, through the queue).
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
+import { auditLines, writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
+import { type ChildService, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { natsMissing, startNats } from "../support/nats.ts";
+
+const OPS = "ops-token-0001";
+const OTHER = "other-token-01";
+const tokenId = (t: string) => `token:${createHash("sha256").update(t).digest("hex").slice(0, 8)}`;
+
+function task(id: string, sleepMs: number) {
+  return {
+    id,
+    plugin_id: "echo-action",
+    instruction_type: "execute",
+    input_data: { echo: id, sleep_ms: sleepMs },
+    timeout_seconds: 60,
+  };
+}
+
+/** Audit lines of `base`, none while the agent has not written any. */
+async function audit(base: string): Promise<Array<Record<string, unknown>>> {
+  try {
+    return await auditLines(base);
+  } catch {
+    return [];
+  }
+}
+
+function about(lines: Array<Record<string, unknown>>, event: string, id: string) {
+  return lines.filter((l) =>
+    l.event === event && (l.data as { instruction_id?: string }).instruction_id === id
+  );
+}
+
+Deno.test({
+  name: "action e2e: a queued task held by an agent killed mid-run goes to the other agent of " +
+    "the group and runs to completion once; a task from a publisher not obeyed is refused",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const dir = await tempDir("iatp-queue-e2e-");
+  const nats = await startNats();
+  await writeFixturePlugins(join(dir.path, "plugins"));
+  const env = { IATP_DATA_DIR: dir.path };
+  const tokens = {
+    [OPS]: ["publish:action.tasks.*", "subscribe:action.results"],
+    [OTHER]: ["publish:action.tasks.*"],
+    "agent-token-001": ["publish:action.results"],
+  };
+  const relay = await startIatpService(["relay", "--port", "0", "--store", nats.url], {
+    env: { ...env, IATP_RELAY_TOKENS: JSON.stringify(tokens) },
+  });
+  await Deno.writeTextFile(join(dir.path, "agent.token"), "agent-token-001\n");
+  const ops = new RelayClient({ url: relay.url, token: OPS });
+  const other = new RelayClient({ url: relay.url, token: OTHER });
+  const results: RelayEvent[] = [];
+  const sub = ops.subscribe(["action.results"], (e) => {
+    results.push(e);
+  }, { since: "0" });
+  const agents = new Map<string, ChildService>();
+  const base = (id: string) => join(dir.path, id);
+  try {
+    for (const id of ["q-a1", "q-a2"]) {
+      const cfg = await writeConfig(dir.path, `${id}.yaml`, {
+        agent: { id, base_folder: base(id) },
+        plugins: { directory: join(dir.path, "plugins") },
+        health: { port: 0 },
+        relay: {
+          url: relay.url,
+          token: `file:${join(dir.path, "agent.token")}`,
+          queue: nats.url,
+          queue_group: "grp",
+          queue_ack_wait: "2s",
+          task_publishers: [tokenId(OPS)],
+        },
+      });
+      agents.set(id, await startIatpService(["action", "--config", cfg], { env }));
+    }
+    await ops.publishNow("action.tasks.grp", task("qt-1", 4_000));
+    let holder = "";
+    await waitFor(
+      async () => {
+        for (const id of agents.keys()) {
+          if (about(await audit(base(id)), "instruction.received", "qt-1").length > 0) holder = id;
+        }
+        return holder !== "";
+      },
+      30_000,
+      "an agent to take qt-1",
+    );
+    await agents.get(holder)!.stop("SIGKILL");
+    agents.delete(holder);
+    const [survivor] = agents.keys();
+    await waitFor(
+      () => results.some((e) => e.payload.instruction_id === "qt-1"),
+      60_000,
+      "qt-1's result",
+    );
+    const r = results.find((e) => e.payload.instruction_id === "qt-1")!.payload;
+    assert.equal(r.status, "completed");
+    assert.equal(r.agent_id, survivor);
+    assert.deepEqual(r.result, { echo: "qt-1", token: "" });
+    const executed = [
+      ...about(await audit(base(holder)), "instruction.executed", "qt-1"),
+      ...about(await audit(base(survivor)), "instruction.executed", "qt-1"),
+    ];
+    assert.equal(executed.length, 1, "qt-1 ran to completion once");
+
+    await other.publishNow("action.tasks.grp", task("qt-2", 0));
+    await waitFor(
+      () => results.some((e) => e.payload.instruction_id === "qt-2"),
+      30_000,
+      "qt-2's refusal",
+    );
+    const refused = results.find((e) => e.payload.instruction_id === "qt-2")!.payload;
+    assert.equal(refused.status, "failed");
+    assert.equal(about(await audit(base(survivor)), "instruction.executed", "qt-2").length, 0);
+    assert.equal(about(await audit(base(survivor)), "instruction.refused", "qt-2").length, 1);
+  } finally {
+    sub.close();
+    await ops.close();
+    await other.close();
+    await Promise.all([...agents.values()].map((a) => a.stop("SIGKILL")));
+    await relay.stop("SIGKILL");
+    await nats.stop();
+    await dir.remove();
+  }
+});

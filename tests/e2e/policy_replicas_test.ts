@@ -1,0 +1,131 @@
+/**
+ * Policy replicas sharing the intents on NATS JetStream: a relay on a real nats-server, a real
+ * ledger, two `iatp policy --queue` replicas as child processes, one killed with SIGKILL while
+ * intents stream in. Every intent gets exactly one decision (one record in the KV bucket, every
+ * published copy the same decision) and exactly one ledger entry.
+ */
+import assert from "node:assert/strict";
+import { Kvm } from "@nats-io/kv";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { command as auditCommand, start as startAudit } from "../../cmd/audit.ts";
+import { command as relayCommand, start as startRelay } from "../../cmd/relay.ts";
+import { silentLogger } from "../../core/log/mod.ts";
+import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
+import { type ChildService, runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { natsMissing, startNats } from "../support/nats.ts";
+
+const intent = (tx: string) => ({
+  tx_id: tx,
+  subject: { enterprise: "A", id: "agent", roles: [] },
+  resource: { enterprise: "B", id: "doc", scope: "read" },
+  context: { session_risk: 42 },
+});
+
+Deno.test({
+  name: "policy replicas on JetStream: one replica killed mid-stream, every intent has exactly " +
+    "one decision and one ledger entry",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const dir = await tempDir("iatp-policy-replicas-");
+  const nats = await startNats();
+  // Intents wait in the relay's history until a replica acknowledges them: it must hold the
+  // backlog (the upstream default of 50 per topic would evict intents a dead replica held).
+  const relay = await startRelay(
+    relayCommand.resolve({ port: 0, store: nats.url, retention_events: 10_000 }),
+    { log: silentLogger },
+  );
+  const audit = await startAudit(auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }), {
+    log: silentLogger,
+  });
+  const client = new RelayClient({ url: relay.url });
+  const decisions: RelayEvent[] = [];
+  const sub = client.subscribe(["access.decision"], (e) => void decisions.push(e), { since: "0" });
+  const nc = await connect({ servers: nats.nodes[0].url });
+  const replicas: ChildService[] = [];
+  const env = { IATP_DATA_DIR: dir.path };
+  const args = [
+    "policy",
+    "--port",
+    "0",
+    "--relay-url",
+    relay.url,
+    "--audit-url",
+    audit.url,
+    "--queue",
+    nats.url,
+    "--queue-ack-wait",
+    "2s",
+  ];
+  try {
+    for (let i = 0; i < 2; i++) replicas.push(await startIatpService(args, { env }));
+    const txs = Array.from({ length: 120 }, (_, i) => `rep-${i}`);
+    let killed = false;
+    for (const tx of txs) {
+      await client.publishNow("access.intent", intent(tx));
+      if (!killed && decisions.length >= 30) {
+        await replicas[0].stop("SIGKILL");
+        killed = true;
+      }
+    }
+    if (!killed) await replicas[0].stop("SIGKILL");
+    const decided = (tx: string) => decisions.filter((d) => d.payload.tx_id === tx);
+    await waitFor(() => txs.every((tx) => decided(tx).length > 0), 60_000, "every decision");
+    for (const tx of txs) {
+      // Published again only if a replica died between publishing and recording delivery:
+      // then it is the same decision.
+      const copies = new Set(decided(tx).map((d) => JSON.stringify(d.payload)));
+      assert.equal(copies.size, 1, `one decision for ${tx}`);
+    }
+    const ledger = async (tx: string) => await (await fetch(`${audit.url}/tx/${tx}`)).json();
+    await waitFor(
+      async () => (await Promise.all(txs.map(ledger))).every((l) => l.length > 0),
+      60_000,
+      "every ledger entry",
+    );
+    for (const tx of txs) assert.equal((await ledger(tx)).length, 1, `ledger entries of ${tx}`);
+    const kv = await new Kvm(jetstream(nc)).open("IATP_POLICY_DECISIONS");
+    const keys: string[] = [];
+    for await (const k of await kv.keys()) keys.push(k);
+    assert.equal(keys.length, txs.length);
+    const status = await kv.status();
+    assert.equal(status.values, txs.length, "one record per tx_id (history 1)");
+  } finally {
+    sub.close();
+    await Promise.all(replicas.map((r) => r.stop("SIGKILL")));
+    await client.close();
+    await nc.close();
+    await audit.close();
+    await relay.close();
+    await nats.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name:
+    "policy --queue: an engine out of reach exits 2 naming queue; --queue without --relay-url " +
+    "exits 2 naming relay_url",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const url = `nats://127.0.0.1:${port}`;
+  const down = await runIatp([
+    "policy",
+    "--port",
+    "0",
+    "--relay-url",
+    "http://127.0.0.1:9",
+    "--queue",
+    url,
+    "--nats-timeout",
+    "1s",
+  ]);
+  assert.equal(down.code, 2, down.stderr);
+  assert.match(down.stderr, new RegExp(`queue .*${url.replaceAll(".", "\\.")}`));
+  const alone = await runIatp(["policy", "--port", "0", "--queue", url]);
+  assert.equal(alone.code, 2, alone.stderr);
+  assert.match(alone.stderr, /relay_url/);
+});
