@@ -1,7 +1,7 @@
 /**
  * The docs hold: every `sh` block of README.md and docs/getting-started.md runs as written from a
  * checkout (in a fresh working folder, with `up`'s ports free), and every relative link in
- * README.md and docs/*.md points to an existing file and heading.
+ * README.md and docs/*.md points to an existing file and heading, and the README links every page.
  *
  * A block is steered by an HTML comment on the line before its fence:
  * `<!-- docs-test: skip "why" -->` (not run: a second terminal, dockerd, the whole suite),
@@ -308,4 +308,15 @@ Deno.test("docs: every relative link in README.md and docs/*.md names a file and
   }
   assert.ok(checked > 50, `only ${checked} relative links found: is the parser broken?`);
   assert.deepEqual(broken, []);
+});
+
+Deno.test("docs: README.md links every page of docs/", async () => {
+  const readme = new Set(
+    linksOf(await Deno.readTextFile(`${ROOT}README.md`)).map((l) => l.target.split("#")[0]),
+  );
+  const missing: string[] = [];
+  for await (const e of Deno.readDir(`${ROOT}docs`)) {
+    if (e.isFile && e.name.endsWith(".md") && !readme.has(`docs/${e.name}`)) missing.push(e.name);
+  }
+  assert.deepEqual(missing, [], "pages of docs/ the README does not link");
 });
