@@ -1,7 +1,7 @@
 /**
- * An instruction's execution log: `[2006-01-02T15:04:05.000Z] msg` lines (PROTOCOLS.md §2),
- * scrubbed of secrets and bounded in line count and line length so a chatty plugin cannot grow
- * a report without limit.
+ * An instruction's execution log: `[2006-01-02T15:04:05.000Z] msg` lines (the Stavily format,
+ * docs/protocols.md), scrubbed of secrets and bounded in line count and line length so a chatty
+ * plugin cannot grow a report without limit.
  * @module
  */
 import { scrubString } from "../log/mod.ts";

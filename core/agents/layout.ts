@@ -1,6 +1,7 @@
 /**
- * The agent's directory layout under `agent.base_folder` (PROTOCOLS.md §2), created on first run
- * with private modes so other local users cannot read state, tokens or audit lines.
+ * The agent's directory layout under `agent.base_folder` (the Stavily layout, docs/protocols.md),
+ * created on first run with private modes so other local users cannot read state, tokens or audit
+ * lines.
  * @module
  */
 import { join, resolve } from "node:path";

@@ -1,7 +1,7 @@
 /**
- * The Stavily orchestrator wire format (PROTOCOLS.md §2) as zod schemas and types: what the agent
- * accepts from the orchestrator (lenient about extra fields, strict about the ones it uses) and
- * the bodies it sends.
+ * The Stavily orchestrator wire format (docs/protocols.md) as zod schemas and types: what the agent
+ * accepts from the orchestrator (lenient about extra fields, strict about the ones it uses) and the
+ * bodies it sends.
  * @module
  */
 import { z } from "zod";

@@ -1,7 +1,7 @@
 /**
- * Runs Docker commands: validates parameters first (HttpError 400 naming the parameter), then
- * runs the operation under a deadline and shapes the PROTOCOLS.md §4 result. Used by the
- * compose-agent, and by the status agent only in legacy mode.
+ * Runs Docker commands: validates parameters first (HttpError 400 naming the parameter), then runs
+ * the operation under a deadline and shapes the result of the TryDirect status wire
+ * (docs/protocols.md). Used by the compose-agent, and by the status agent only in legacy mode.
  * @module
  */
 import { deadline, isTimeout } from "../async/mod.ts";

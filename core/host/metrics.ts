@@ -1,11 +1,11 @@
 /**
- * Host metrics sampler: one snapshot in the status panel shape (PROTOCOLS.md §4) plus load,
+ * Host metrics sampler: one snapshot in the status panel shape (docs/protocols.md) plus load,
  * uptime and CPU count. CPU usage is the busy share since the previous sample.
  *
- * Deno 2 refuses to read /proc files without --allow-all, so by default the same kernel
- * counters come through the --allow-sys APIs (os.cpus, Deno.systemMemoryInfo, Deno.loadavg,
- * Deno.osUptime, statfs); a `procRoot` (a fixture dir, or a host /proc mounted elsewhere) makes
- * the sampler parse the files instead.
+ * Deno 2 refuses to read /proc files without --allow-all, so by default the same kernel counters
+ * come through the --allow-sys APIs (os.cpus, Deno.systemMemoryInfo, Deno.loadavg, Deno.osUptime,
+ * statfs); a `procRoot` (a fixture dir, or a host /proc mounted elsewhere) makes the sampler parse
+ * the files instead.
  * @module
  */
 import { cpus } from "node:os";

@@ -1,8 +1,8 @@
 /**
- * The dashboard link: long-polls `{DASHBOARD_URL}/api/v1/agent/commands/wait/{hash}` for
- * commands, runs each through the {@linkcode CommandRouter}, and reports the result to
- * `/api/v1/agent/commands/report` (PROTOCOLS.md §4), every request signed. Failed polls back
- * off with jitter; reports are retried a bounded number of times.
+ * The dashboard link: long-polls `{DASHBOARD_URL}/api/v1/agent/commands/wait/{hash}` for commands,
+ * runs each through the {@linkcode CommandRouter}, and reports the result to
+ * `/api/v1/agent/commands/report` (the TryDirect status wire, docs/protocols.md), every request
+ * signed. Failed polls back off with jitter; reports are retried a bounded number of times.
  * @module
  */
 import { backoffDelay, type BackoffPolicy, sleep } from "../async/mod.ts";

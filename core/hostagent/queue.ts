@@ -1,7 +1,7 @@
 /**
- * The compose-agent's local command queue in the dashboard's long-poll format (PROTOCOLS.md §4):
- * a control plane on the host enqueues commands, a worker long-polls `wait` and posts results
- * to `report`. Both the queue and the report history are bounded.
+ * The compose-agent's local command queue in the dashboard's long-poll format (docs/protocols.md):
+ * a control plane on the host enqueues commands, a worker long-polls `wait` and posts results to
+ * `report`. Both the queue and the report history are bounded.
  * @module
  */
 import type { AgentCommand } from "../docker/mod.ts";

@@ -1,6 +1,7 @@
 /**
- * Attestation records (PROTOCOLS.md §1): who the agent is, a hash of the code it runs and of
- * its manifest, Ed25519-signed over `"{agent_id}:{codebase_hash}:{config_hash}:{timestamp}"`.
+ * Attestation records (the IATP format, docs/protocols.md): who the agent is, a hash of the code it
+ * runs and of its manifest, Ed25519-signed over
+ * `"{agent_id}:{codebase_hash}:{config_hash}:{timestamp}"`.
  * @module
  */
 import { sha256Hex, sign, verify } from "../crypto/mod.ts";

@@ -1,13 +1,12 @@
 /**
- * A fake of the (non-public) dashboard's agent API, speaking exactly the PROTOCOLS.md §4 wire
- * format: `GET /api/v1/agent/commands/wait/{deployment_hash}?timeout=N` answers 200
- * `{item, meta:{next_poll_secs}}` or 204, and `POST /api/v1/agent/commands/report` takes
+ * A fake of the (non-public) dashboard's agent API, speaking exactly the TryDirect status wire
+ * (docs/protocols.md) format: `GET /api/v1/agent/commands/wait/{deployment_hash}?timeout=N` answers
+ * 200 `{item, meta:{next_poll_secs}}` or 204, and `POST /api/v1/agent/commands/report` takes
  * `{command_id, deployment_hash, status, completed_at, executed_by?, result?, error?}`. Every
- * request must carry a valid signature (X-Agent-Id, X-Timestamp, X-Request-Id,
- * X-Agent-Signature), else 401; replays are 409. When the fake is given a `bearer` credential,
- * requests must also carry `Authorization: Bearer <bearer>`; without one they must carry no
- * Authorization header. Every Authorization value received is kept, so a test can prove the
- * HMAC key never travels.
+ * request must carry a valid signature (X-Agent-Id, X-Timestamp, X-Request-Id, X-Agent-Signature),
+ * else 401; replays are 409. When the fake is given a `bearer` credential, requests must also carry
+ * `Authorization: Bearer <bearer>`; without one they must carry no Authorization header. Every
+ * Authorization value received is kept, so a test can prove the HMAC key never travels.
  * @module
  */
 import {

@@ -1,9 +1,9 @@
 /**
  * A fake Stavily orchestrator for tests (the real one is not public). It speaks exactly the four
- * calls of PROTOCOLS.md §2 over a real socket, validates every body it receives against that
- * wire format (recording violations instead of tolerating them), and lets tests queue
- * instructions, set `next_poll_interval` and inject failures. One extra route, the sensor's event
- * POST (`/agents/v1/{id}/triggers`), is an iatp extension and is marked as such.
+ * calls of the Stavily orchestrator API (docs/protocols.md) over a real socket, validates every
+ * body it receives against that wire format (recording violations instead of tolerating them), and
+ * lets tests queue instructions, set `next_poll_interval` and inject failures. One extra route, the
+ * sensor's event POST (`/agents/v1/{id}/triggers`), is an iatp extension and is marked as such.
  * @module
  */
 
