@@ -22,6 +22,7 @@ import {
   int,
   num,
   path,
+  type PathGrant,
   section,
   str,
   url,
@@ -121,16 +122,19 @@ export const statusSpec = defineConfig({
     legacy: bool({ help: "legacy mode: run Docker commands here, on the socket", default: false }),
     docker_socket: path({
       help: "Docker socket (legacy mode only)",
+      grants: () => [], // granted only in legacy mode: see the spec's grants below
       default: DEFAULT_DOCKER_SOCKET,
       access: "write",
     }),
     projects_root: path({
       help: "legacy deploy_app project root",
+      grants: () => [], // granted only in legacy mode: see the spec's grants below
       default: `${DATA_DIR}/projects`,
       access: "write",
     }),
     work_dir: path({
       help: "legacy inline compose files",
+      grants: () => [], // granted only in legacy mode: see the spec's grants below
       default: `${DATA_DIR}/status/apps`,
       access: "write",
     }),
@@ -179,6 +183,12 @@ export const statusSpec = defineConfig({
       metrics_interval: { name: "metrics_interval_secs", unit: "s" },
     },
   },
+  // The Docker socket and the legacy deploy folders are granted only when this agent runs
+  // Docker itself; forwarding to the compose-agent, it may not touch them.
+  grants: (c): PathGrant[] =>
+    c.legacy || !c.compose_agent.enabled
+      ? [c.docker_socket, c.projects_root, c.work_dir].map((p) => ({ path: p, access: "write" }))
+      : [],
   check: (c, sources) => {
     for (const m of ["cpu", "memory", "disk"] as const) {
       const w = c[`alert_${m}_warning`];

@@ -235,3 +235,17 @@ Deno.test("the image launcher and scripts/iatp give every subcommand the same fl
     assert.deepEqual(fromTs, fromBash, name);
   }
 });
+
+Deno.test("status: the Docker socket and legacy folders are granted in legacy mode only", async () => {
+  const { grantsFor } = await import("../../cmd/grants.ts");
+  const writes = async (args: string[]) =>
+    (await grantsFor(COMMANDS, "status", args)).filter((g) => g.access === "write").map((g) =>
+      g.path
+    );
+  const socket = "/tmp/iatp-grants-test/docker.sock";
+  assert.deepEqual(await writes(["--docker-socket", socket]), []);
+  assert.ok((await writes(["--legacy", "--docker-socket", socket])).includes(socket));
+  assert.ok(
+    (await writes(["--no-compose-agent-enabled", "--docker-socket", socket])).includes(socket),
+  );
+});
