@@ -108,7 +108,7 @@ function registerEvents(app: App, d: RouteDeps): void {
       },
     );
     if (!stream) throw new HttpError(503, `browser limit of ${d.maxClients} reached`);
-    return c.body(stream.body, 200, {
+    return c.body(stream.body(), 200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
     });
