@@ -232,6 +232,7 @@ export class Connection implements ResponseHooks {
     this.#push = sink;
     this.#request = undefined;
     this.#arm("stream", 0);
+    this.writing(sink.backlog > 0); // the head's write is under way
     this.reader.release();
   }
 
