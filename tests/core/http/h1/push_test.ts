@@ -219,3 +219,25 @@ Deno.test("read without a socket, a pushed body is an ordinary stream; cancel en
   (await ended.opened.promise).end();
   assert.equal((await done).done, true);
 });
+
+Deno.test("a GET's small read-ahead loses nothing of the next request, however large or split", async () => {
+  const { svc, port } = await serve();
+  const c = await RawConn.open(port);
+  try {
+    for (const size of [10, 511, 512, 513, 3000]) {
+      await c.write(GET("/plain"));
+      assert.equal((await c.read())?.body, "plain");
+      // Sent after the answer: it lands in the read-ahead started while the handler ran.
+      const big = `GET /plain HTTP/1.1\r\nHost: t\r\nX-Pad: ${"p".repeat(size)}\r\n\r\n`;
+      await c.write(big.slice(0, 300));
+      await delay(20);
+      await c.write(big.slice(300));
+      const r = await c.read();
+      assert.equal(r?.status, 200, `a ${size}-byte field after a GET`);
+      assert.equal(r?.body, "plain");
+    }
+  } finally {
+    c.close();
+    await svc.close();
+  }
+});
