@@ -3,7 +3,8 @@
  * HTTP/1.1 with keep-alive after the last chunk, close-delimited for HTTP/1.0, nothing for
  * HEAD; partial socket writes and backpressure (`backlog`, `drained`); the producer told when
  * the client goes away or a write stalls past the idle deadline; and the same producer read as
- * an ordinary stream when no socket is involved.
+ * an ordinary stream when no socket is involved; and the small read-ahead of GET requests (which
+ * lets a streaming connection drop its read buffer) losing nothing of the next request.
  * @module
  */
 import assert from "node:assert/strict";
