@@ -99,6 +99,12 @@ function registerEvents(app: App, d: RouteDeps): void {
   });
 
   app.get("/events", (c) => {
+    const headers = {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache, no-transform",
+    };
+    // A HEAD answer carries no body: no browser stream to register (nothing would read it).
+    if (c.req.method === "HEAD") return c.body(null, 200, headers);
     const stream = feed.open(
       auth.viewerOf(c),
       c.req.header("last-event-id") ?? c.req.query("since"),
@@ -108,10 +114,7 @@ function registerEvents(app: App, d: RouteDeps): void {
       },
     );
     if (!stream) throw new HttpError(503, `browser limit of ${d.maxClients} reached`);
-    return c.body(stream.body, 200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache, no-transform",
-    });
+    return c.body(stream.body(), 200, headers);
   });
 }
 

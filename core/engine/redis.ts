@@ -7,7 +7,8 @@
  * (without them its connect() never settles).
  * @module
  */
-import { createClient } from "redis";
+// Loaded by connectRedis only: the client adds about 30 MB to a process that never uses it.
+import type { createClient } from "redis";
 import { backoffDelay, type BackoffPolicy } from "../async/mod.ts";
 import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import { type Logger, registerSecret, silentLogger } from "../log/mod.ts";
@@ -48,7 +49,7 @@ export interface RedisOptions {
 }
 
 /** Every client option, explicit. */
-function newClient(o: {
+function newClient(create: typeof createClient, o: {
   host: string;
   port: number;
   tls: boolean;
@@ -61,7 +62,7 @@ function newClient(o: {
   reconnectStrategy: (retries: number, cause: Error) => number | Error;
 }) {
   const socket = { host: o.host, port: o.port, connectTimeout: o.connectTimeout };
-  return createClient({
+  return create({
     socket: o.tls
       ? { ...socket, tls: true, reconnectStrategy: o.reconnectStrategy }
       : { ...socket, tls: false as const, reconnectStrategy: o.reconnectStrategy },
@@ -127,7 +128,8 @@ export async function connectRedis(opts: RedisOptions): Promise<RedisHandle> {
   registerSecret(password);
   const reconnect = opts.reconnect ?? DEFAULT_RECONNECT;
   let connected = false;
-  const client = newClient({
+  const { createClient } = await import("redis");
+  const client = newClient(createClient, {
     host,
     port: u.port === "" ? DEFAULT_PORT : Number(u.port),
     tls,

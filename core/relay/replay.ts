@@ -7,9 +7,9 @@
 import { HttpError } from "../errors/mod.ts";
 import type { Hub } from "./hub.ts";
 import { formatPosition, parsePosition } from "./position.ts";
-import { encodeEvent, encodeRetry } from "../http/mod.ts";
+import { concatBytes, encodeEvent, encodeRetry } from "../http/mod.ts";
 import type { RelayLog, StoredEvent } from "./store.ts";
-import { concatFrames, type SseSubscriber } from "./subscriber.ts";
+import type { SseSubscriber } from "./subscriber.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
 /** Default events read from the store per replay batch. */
@@ -118,7 +118,7 @@ async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
     // One chunk per store batch: one socket write carries many replayed events.
     const frames = events.map((e) => messageFrame(store.epoch, e));
     const bytes = frames.reduce((n, f) => n + f.length, 0);
-    if (!await stream.write(concatFrames(frames, bytes))) return;
+    if (!await stream.write(concatBytes(frames, bytes))) return;
     cursor = events[events.length - 1].seq;
   }
   stream.goLive();

@@ -182,6 +182,13 @@ export function registerPublish(ctx: RelayContext): void {
   });
 }
 
+/** The fields of an SSE answer. */
+const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache, no-transform",
+  "x-accel-buffering": "no",
+};
+
 /** `GET /subscribe?topic=...`: replay after the resume position, then live events. */
 export function registerSubscribe(ctx: RelayContext): void {
   ctx.server.app.get("/subscribe", authenticated(ctx.auth), async (c) => {
@@ -222,6 +229,8 @@ export function registerSubscribe(ctx: RelayContext): void {
     if (ctx.hub.size >= maxSubscribers) {
       throw new HttpError(503, `subscriber limit of ${maxSubscribers} reached`);
     }
+    // A HEAD answer carries no body: no subscriber to register (nothing would ever read it).
+    if (c.req.method === "HEAD") return c.body(null, 200, SSE_HEADERS);
     let remove = () => {};
     const stream = new SseSubscriber({
       queueBytes: ctx.opts.queueBytes,
@@ -243,11 +252,7 @@ export function registerSubscribe(ctx: RelayContext): void {
       ctx.log.warn("replay failed", { err });
       stream.end("error");
     });
-    return c.body(stream.body, 200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache, no-transform",
-      "x-accel-buffering": "no",
-    });
+    return c.body(stream.body(), 200, SSE_HEADERS);
   });
 }
 

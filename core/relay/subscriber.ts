@@ -1,67 +1,98 @@
 /**
- * One SSE subscriber's outgoing stream with a bounded queue (in bytes). Replay frames wait for
- * room (backpressure); live frames never wait: when the queue is full the stream ends with
- * `event: overflow` so one slow consumer can neither slow the others nor grow memory.
+ * One SSE subscriber's outgoing stream, pushed straight onto its connection's socket (see
+ * `pushStream`), with a bounded queue in bytes: the frames it holds plus those its socket has
+ * not taken yet. Replay frames wait for room (backpressure); live frames never wait: when the
+ * queue is full the stream ends with `event: overflow`, so one slow consumer can neither slow
+ * the others nor grow memory.
  *
- * Live frames offered during one event-loop turn are coalesced into one chunk per subscriber
- * and flushed on the next macrotask: under load one socket write carries many events, which is
- * what keeps fan-out to thousands of subscribers cheap.
+ * Live frames are coalesced per subscriber and written in flush rounds: a round writes every
+ * subscriber with frames waiting (one write each, subscribers that got the same frames sharing
+ * one joined chunk), and the next round waits as long as the last one took, so under load one
+ * write carries many events and the writes take at most about half the CPU.
  * @module
  */
-import { encodeEvent } from "../http/mod.ts";
+import {
+  concatBytes,
+  encodeEvent,
+  type PushSink,
+  type PushSource,
+  pushStream,
+  shareChunk,
+} from "../http/mod.ts";
 
 /** Default bytes queued per subscriber before it is cut off. */
 export const DEFAULT_QUEUE_BYTES = 1024 * 1024;
+/** The pause after a flush round, as a multiple of the time the round took. */
+const FLUSH_PAUSE_FACTOR = 1;
 
 /** Why a stream ended. */
 export type EndReason = "client" | "overflow" | "shutdown" | "error";
 
 /** Options for {@linkcode SseSubscriber}. */
 interface SubscriberOptions {
-  /** Bytes queued (replay backlog + live) before overflow. */
+  /** Bytes queued (replay backlog + live + unwritten) before overflow. */
   queueBytes?: number;
   /** Called once when the stream ends, for any reason. */
   onEnd?: (reason: EndReason) => void;
 }
 
-/** Subscribers with coalesced frames waiting for the next flush. */
+/** Subscribers with coalesced frames waiting for the next flush round. */
 const dirty = new Set<SseSubscriber>();
-let flushScheduled = false;
+let roundTimer: ReturnType<typeof setTimeout> | undefined;
+/** When the next round may start (performance.now()). */
+let nextRoundAt = 0;
 
 function scheduleFlush(sub: SseSubscriber): void {
   dirty.add(sub);
-  if (flushScheduled) return;
-  flushScheduled = true;
-  setTimeout(() => {
-    flushScheduled = false;
-    const subs = [...dirty];
-    dirty.clear();
-    for (const s of subs) s.flush();
-  }, 0);
+  if (roundTimer !== undefined) return;
+  roundTimer = setTimeout(flushRound, Math.max(0, nextRoundAt - performance.now()));
 }
 
-/** Concatenates frames into one chunk (a single frame is passed through uncopied). */
-export function concatFrames(frames: Uint8Array[], bytes: number): Uint8Array {
-  if (frames.length === 1) return frames[0];
-  const out = new Uint8Array(bytes);
-  let off = 0;
-  for (const f of frames) {
-    out.set(f, off);
-    off += f.length;
+/** Joins a subscriber's frames, reusing the chunk of the previous subscriber with the same. */
+class RoundJoiner {
+  #frames: readonly Uint8Array[] = [];
+  #chunk: Uint8Array | undefined;
+
+  join(frames: readonly Uint8Array[], bytes: number): Uint8Array {
+    if (frames.length === 1) return frames[0];
+    if (this.#chunk && sameFrames(frames, this.#frames)) return this.#chunk;
+    this.#frames = frames.slice(); // the subscriber reuses its array
+    return this.#chunk = shareChunk(concatBytes(frames, bytes));
   }
-  return out;
 }
 
-/** A subscriber's outgoing SSE stream; `body` is the Response body. */
-export class SseSubscriber {
-  readonly body: ReadableStream<Uint8Array>;
+function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function flushRound(): void {
+  roundTimer = undefined;
+  const started = performance.now();
+  const subs = [...dirty];
+  dirty.clear();
+  const joiner = new RoundJoiner();
+  for (const s of subs) s.flush(joiner);
+  const took = performance.now() - started;
+  nextRoundAt = started + took * (1 + FLUSH_PAUSE_FACTOR);
+  if (dirty.size > 0 && roundTimer === undefined) {
+    roundTimer = setTimeout(flushRound, Math.max(0, nextRoundAt - performance.now()));
+  }
+}
+
+/** A subscriber's outgoing SSE stream; `body()` is the Response body. */
+export class SseSubscriber implements PushSource {
   readonly #queueBytes: number;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** Where frames go once the answer's head is on its way. */
+  #sink: PushSink | undefined;
+  /** Frames written before that (the retry hint, the start of a replay). */
+  #early: Uint8Array[] = [];
   /** Live frames held back while history is still being replayed. */
   #pending: Uint8Array[] | undefined = [];
   /** Live frames coalesced for the next flush. */
   #batch: Uint8Array[] = [];
-  /** Bytes in #pending or #batch. */
+  /** Bytes in #early, #pending and #batch. */
   #held = 0;
   #waiter: (() => void) | undefined;
   #ended = false;
@@ -70,15 +101,11 @@ export class SseSubscriber {
   constructor(opts: SubscriberOptions = {}) {
     this.#queueBytes = opts.queueBytes ?? DEFAULT_QUEUE_BYTES;
     this.#onEnd = opts.onEnd;
-    this.body = new ReadableStream<Uint8Array>({
-      start: (c) => {
-        this.#controller = c;
-      },
-      pull: () => {
-        this.#wake();
-      },
-      cancel: () => this.#finish("client"),
-    }, new ByteLengthQueuingStrategy({ highWaterMark: this.#queueBytes }));
+  }
+
+  /** The response body (pushed onto the socket by the HTTP edge). Call once. */
+  body(): ReadableStream<Uint8Array> {
+    return pushStream(this);
   }
 
   /** True once the stream ended. */
@@ -88,7 +115,7 @@ export class SseSubscriber {
 
   /** Bytes of room left in the queue. */
   #room(): number {
-    return (this.#controller.desiredSize ?? 0) - this.#held;
+    return this.#queueBytes - this.#held - (this.#sink?.backlog ?? 0);
   }
 
   #wake(): void {
@@ -97,13 +124,44 @@ export class SseSubscriber {
     w?.();
   }
 
+  /** Sends `chunk` now, or keeps it until the head goes out. */
+  #send(chunk: Uint8Array): void {
+    if (this.#sink) this.#sink.write(chunk);
+    else {
+      this.#early.push(chunk);
+      this.#held += chunk.length;
+    }
+  }
+
+  open(sink: PushSink): void {
+    if (this.#sink) return void sink.end();
+    this.#sink = sink;
+    const early = this.#early;
+    this.#early = [];
+    for (const chunk of early) {
+      this.#held -= chunk.length;
+      sink.write(chunk);
+    }
+    if (this.#ended) return sink.end();
+    if (this.#batch.length > 0) scheduleFlush(this);
+    this.#wake();
+  }
+
+  drained(): void {
+    this.#wake();
+  }
+
+  closed(reason: "client" | "error"): void {
+    this.#finish(reason);
+  }
+
   /** Writes a replay chunk, waiting for room. Returns false once the stream ended. */
   async write(chunk: Uint8Array): Promise<boolean> {
-    while (!this.#ended && (this.#controller.desiredSize ?? 0) <= 0) {
+    while (!this.#ended && this.#room() <= 0) {
       await new Promise<void>((r) => this.#waiter = r);
     }
     if (this.#ended) return false;
-    this.#controller.enqueue(chunk);
+    this.#send(chunk);
     return true;
   }
 
@@ -122,18 +180,19 @@ export class SseSubscriber {
 
   /** Offers a frame only when the stream is idle (heartbeats: a busy stream needs none). */
   offerIfIdle(frame: Uint8Array): void {
-    if (!this.#ended && !this.#pending && this.#batch.length === 0 && this.#room() > 0) {
-      this.#controller.enqueue(frame);
-    }
+    const sink = this.#sink;
+    if (this.#ended || !sink || this.#pending || this.#batch.length > 0) return;
+    if (sink.backlog === 0) sink.write(frame);
   }
 
-  /** Moves coalesced frames into the stream as one chunk. */
-  flush(): void {
-    if (this.#ended || this.#batch.length === 0) return;
-    const chunk = concatFrames(this.#batch, this.#held);
-    this.#batch = [];
+  /** Writes the coalesced frames as one chunk (`joiner` shares it with alike subscribers). */
+  flush(joiner?: RoundJoiner): void {
+    if (this.#ended || this.#batch.length === 0 || !this.#sink) return;
+    const frames = this.#batch;
+    const bytes = this.#held;
     this.#held = 0;
-    this.#controller.enqueue(chunk);
+    this.#sink.write(joiner ? joiner.join(frames, bytes) : concatBytes(frames, bytes));
+    frames.length = 0; // reused: no array per flush
   }
 
   /** Ends replay: the live frames held back meanwhile go out next, in order. */
@@ -144,23 +203,29 @@ export class SseSubscriber {
     if (this.#batch.length > 0) scheduleFlush(this);
   }
 
-  /** Ends the stream with `event: overflow`. */
+  /** Ends the stream with `event: overflow` (live frames not yet written are dropped). */
   overflow(): void {
     if (this.#ended) return;
-    this.#controller.enqueue(encodeEvent({
+    this.#batch = [];
+    this.#pending = undefined;
+    this.#held = this.#early.reduce((n, c) => n + c.length, 0);
+    this.#send(encodeEvent({
       event: "overflow",
       data: JSON.stringify({ reason: "subscriber queue full", queue_bytes: this.#queueBytes }),
     }));
     this.end("overflow");
   }
 
-  /** Ends the stream; frames already queued are still delivered. */
+  /** Ends the stream; frames already written are still delivered (on shutdown, coalesced too). */
   end(reason: EndReason = "shutdown"): void {
     if (this.#ended) return;
-    if (reason === "shutdown") this.flush();
-    try {
-      this.#controller.close();
-    } catch { /* already closed by the reader */ }
+    if (reason === "shutdown" && this.#batch.length > 0) {
+      const frames = this.#batch;
+      this.#batch = [];
+      this.#held -= frames.reduce((n, f) => n + f.length, 0);
+      this.#send(concatBytes(frames));
+    }
+    this.#sink?.end();
     this.#finish(reason);
   }
 
@@ -169,7 +234,6 @@ export class SseSubscriber {
     this.#ended = true;
     this.#pending = undefined;
     this.#batch = [];
-    this.#held = 0;
     dirty.delete(this);
     this.#wake();
     this.#onEnd?.(reason);

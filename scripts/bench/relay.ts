@@ -4,6 +4,8 @@
  *       p50/p99;
  *   (b) 1,000 subscribers at 1,000 publishes/s: delivery p50/p99;
  *   (c) messages delivered per second to 100 subscribers, relay vs redis-server.
+ * Each phase also reports `relay_cpu_share`, the relay's CPU seconds over the phase's wall
+ * seconds: well below 1, the benchmark's own clients (on the same host) set the figures.
  * The relay runs as `iatp relay` with its table permissions in a child process; subscribers
  * are raw loopback sockets in this process. Usage:
  *   deno run -A scripts/bench/relay.ts [--subs 10000] [--rate-secs 3] [--messages 20000]
@@ -41,6 +43,25 @@ function freePort(): number {
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
   return m ? Math.round(Number(m[1]) / 1024) : -1;
+}
+
+/** CPU seconds (user + system) `pid` used so far (/proc, clock ticks of 1/100 s). */
+function cpuSecs(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Measures how busy `pid` is while `phase` runs: its CPU seconds over the wall seconds. Near 1
+ * the relay is the bottleneck; well below it, the benchmark's own clients (same host) are.
+ */
+async function busy<T>(pid: number, phase: () => Promise<T>): Promise<[T, number]> {
+  const cpu0 = cpuSecs(pid);
+  const t0 = performance.now();
+  const out = await phase();
+  const share = (cpuSecs(pid) - cpu0) / ((performance.now() - t0) / 1000);
+  return [out, +share.toFixed(2)];
 }
 
 function percentiles(samples: number[]) {
@@ -105,11 +126,13 @@ async function fanout() {
     const connectSecs = (performance.now() - t0) / 1000;
     const rssConnected = rssMb(relay.process.pid);
     const events = 50;
-    for (let i = 0; i < events; i++) {
-      await publishRelay(relay.url, "fan", { t: now(), pad: PAD });
-      await sleep(100);
-    }
-    const delivered = await waitCount(() => latencies.length, events * SUBS_A, 60_000);
+    const [delivered, relayBusy] = await busy(relay.process.pid, async () => {
+      for (let i = 0; i < events; i++) {
+        await publishRelay(relay.url, "fan", { t: now(), pad: PAD });
+        await sleep(100);
+      }
+      return await waitCount(() => latencies.length, events * SUBS_A, 60_000);
+    });
     const rssAfter = rssMb(relay.process.pid);
     await Promise.all(subs.map((s) => s.close()));
     return {
@@ -118,6 +141,7 @@ async function fanout() {
       relay_rss_mb: { idle: rssIdle, connected: rssConnected, after_publishing: rssAfter },
       events,
       delivered,
+      relay_cpu_share: relayBusy,
       latency: percentiles(latencies),
     };
   } finally {
@@ -132,24 +156,28 @@ async function steadyRate() {
   try {
     const subs = await openSubs(port, 1000, "rate", (s, r) => latencies.push(r - s));
     const total = 1000 * RATE_SECS;
-    const start = performance.now();
-    const inflight: Promise<void>[] = [];
-    for (let i = 0; i < total; i++) {
-      const due = start + i; // one publish per millisecond
-      const wait = due - performance.now();
-      if (wait > 1) await sleep(wait);
-      inflight.push(publishRelay(relay.url, "rate", { t: now(), i }));
-      if (inflight.length >= 64) await inflight.shift();
-    }
-    await Promise.all(inflight);
-    const achieved = total / ((performance.now() - start) / 1000);
-    const delivered = await waitCount(() => latencies.length, total * 1000, 60_000);
+    let achieved = 0;
+    const [delivered, relayBusy] = await busy(relay.process.pid, async () => {
+      const start = performance.now();
+      const inflight: Promise<void>[] = [];
+      for (let i = 0; i < total; i++) {
+        const due = start + i; // one publish per millisecond
+        const wait = due - performance.now();
+        if (wait > 1) await sleep(wait);
+        inflight.push(publishRelay(relay.url, "rate", { t: now(), i }));
+        if (inflight.length >= 64) await inflight.shift();
+      }
+      await Promise.all(inflight);
+      achieved = total / ((performance.now() - start) / 1000);
+      return await waitCount(() => latencies.length, total * 1000, 60_000);
+    });
     await Promise.all(subs.map((s) => s.close()));
     return {
       subscribers: 1000,
       publishes: total,
       achieved_publish_rate: Math.round(achieved),
       delivered,
+      relay_cpu_share: relayBusy,
       latency: percentiles(latencies),
     };
   } finally {
@@ -173,15 +201,19 @@ async function throughput() {
   const message = JSON.stringify({ pad: PAD });
   const { relay, port } = await startRelay();
   let relayRate: number;
+  let relayBusy: number;
   try {
     const subs = await openSubs(port, 100, "thr");
     const t0 = performance.now();
-    await publishAll(MESSAGES_C, () => publishRelay(relay.url, "thr", { pad: PAD }));
-    const got = await waitCount(
-      () => subs.reduce((a, s) => a + s.counter.count, 0),
-      MESSAGES_C * 100,
-      120_000,
-    );
+    let got: number;
+    [got, relayBusy] = await busy(relay.process.pid, async () => {
+      await publishAll(MESSAGES_C, () => publishRelay(relay.url, "thr", { pad: PAD }));
+      return await waitCount(
+        () => subs.reduce((a, s) => a + s.counter.count, 0),
+        MESSAGES_C * 100,
+        120_000,
+      );
+    });
     relayRate = got / ((performance.now() - t0) / 1000);
     await Promise.all(subs.map((s) => s.close()));
   } finally {
@@ -233,6 +265,7 @@ async function throughput() {
     messages: MESSAGES_C,
     publishers: PUBLISHERS,
     relay_delivered_per_s: Math.round(relayRate),
+    relay_cpu_share: relayBusy,
     redis_delivered_per_s: Math.round(redisRate),
     ratio_vs_redis: +(relayRate / redisRate).toFixed(2),
   };

@@ -112,6 +112,26 @@ Deno.test("the dashboard stream resumes from Last-Event-ID and resets on unknown
   }
 });
 
+Deno.test("a browser stream that ends frees its slot; HEAD /events takes none", async () => {
+  const relay = await startRelay();
+  const dash = await startDashboard(relay.url);
+  const clients = async () => (await (await fetch(`${dash.url}/health`)).json()).clients;
+  try {
+    const s = await openSseAt(dash.url);
+    await s.until((e) => e.some((x) => x.event === "status"));
+    assert.equal(await clients(), 1);
+    await s.close();
+    await waitFor(async () => await clients() === 0, 10_000, "the slot freed");
+    const head = await fetch(`${dash.url}/events`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("content-type"), "text/event-stream; charset=utf-8");
+    assert.equal(await clients(), 0);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
 function openSseAt(url: string, headers: Record<string, string> = {}) {
   return openStream(`${url}/events`, headers);
 }

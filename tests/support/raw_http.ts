@@ -154,6 +154,16 @@ export class RawConn {
     return true;
   }
 
+  /**
+   * Reads until the bytes not yet parsed satisfy `done` (a streamed answer going on); false
+   * when the connection closed or `timeoutMs` passed first.
+   */
+  async until(done: (pending: string) => boolean, timeoutMs = 10_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done(this.#buf)) if (!await this.#fill(deadline) && !done(this.#buf)) return false;
+    return true;
+  }
+
   /** Bytes received and not yet parsed. */
   get pending(): string {
     return this.#buf;

@@ -51,3 +51,24 @@ export function headEnd(buf: Uint8Array, start: number, from: number, end: numbe
     i++;
   }
 }
+
+/**
+ * `chunks` joined into one buffer; a single chunk is returned as it is, uncopied.
+ * @param bytes their total length, when the caller already knows it
+ * @example
+ * ```ts
+ * concatBytes([new Uint8Array([1]), new Uint8Array([2, 3])]); // Uint8Array [1, 2, 3]
+ * ```
+ */
+export function concatBytes(chunks: readonly Uint8Array[], bytes?: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  let total = bytes ?? 0;
+  if (bytes === undefined) { for (const c of chunks) total += c.length; }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}

@@ -12,7 +12,8 @@ import { parseRequestHead, type RequestHead } from "./head.ts";
 import { SocketReader } from "./reader.ts";
 import { EdgeRequest } from "./request.ts";
 import { ConnectionRequest, type RawResponse } from "./raw.ts";
-import { type ResponseHooks, sendRaw, sendResponse, SocketWriter } from "./response.ts";
+import { SocketPush } from "./push.ts";
+import { NO_HOOKS, type ResponseHooks, sendRaw, sendResponse, SocketWriter } from "./response.ts";
 import type { ConnectionContext } from "./context.ts";
 
 /** Where a connection is in its life; each phase has its own deadline. */
@@ -44,6 +45,9 @@ export class Connection implements ResponseHooks {
   #bodyExpired: PromiseWithResolvers<void> | undefined;
   #request: EdgeRequest | undefined;
   #stream: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #push: SocketPush | undefined;
+  /** Read ahead into the reader's small probe (GET and HEAD: the ones that may stream long). */
+  #leanWatch = false;
 
   constructor(conn: Deno.Conn, ctx: ConnectionContext) {
     this.#conn = conn;
@@ -63,9 +67,10 @@ export class Connection implements ResponseHooks {
     let linger = false;
     try {
       for (;;) {
-        const head = await this.#nextHead();
-        if (head === undefined) break;
-        if (!await this.#exchange(head)) {
+        let more = await this.#serveOne();
+        if (more instanceof SocketPush) more = await this.#whilePushing(more);
+        if (more === undefined) break;
+        if (!more) {
           linger = !this.#bodyComplete;
           break;
         }
@@ -99,6 +104,7 @@ export class Connection implements ResponseHooks {
       return;
     }
     if (phase === "idle" || phase === "head" || phase === "write") this.#ctx.timedOut(phase);
+    else if (phase === "stream") this.#ctx.timedOut("write"); // a pushed body's write stalled
     this.close();
   }
 
@@ -111,6 +117,7 @@ export class Connection implements ResponseHooks {
     this.bodyDeadline = 0;
     this.#request?.disconnect();
     this.#stream?.cancel().catch(() => {});
+    this.#push?.cancel("error");
     try {
       this.#conn.close();
     } catch { /* already closed */ }
@@ -164,9 +171,28 @@ export class Connection implements ResponseHooks {
     });
   }
 
-  /** Serves one request; resolves whether the connection may carry another. */
-  async #exchange(head: RequestHead): Promise<boolean> {
+  /**
+   * Reads and serves the next request: undefined when the connection ended cleanly, else
+   * whether it may carry another, or the sink of a body being pushed (nothing of the request
+   * is held while it streams).
+   */
+  async #serveOne(): Promise<boolean | SocketPush | undefined> {
+    const head = await this.#nextHead();
+    return head === undefined ? undefined : await this.#exchange(head);
+  }
+
+  /** Waits for a pushed body to end; resolves whether the connection may carry another. */
+  async #whilePushing(sink: SocketPush): Promise<boolean> {
+    await sink.done;
+    this.#push = undefined;
+    return sink.keepAlive && !this.#closed && !this.reader.eof && !this.#ctx.draining;
+  }
+
+  /** Serves one request; resolves whether the connection may carry another, or the sink of a
+   * body it goes on pushing. */
+  async #exchange(head: RequestHead): Promise<boolean | SocketPush> {
     this.#requests++;
+    this.#leanWatch = head.method === "GET" || head.method === "HEAD";
     const raw = this.#ctx.rawRoute(head);
     let res: Response | RawResponse;
     if (raw) {
@@ -186,15 +212,35 @@ export class Connection implements ResponseHooks {
     const keep = res instanceof Response
       ? await sendResponse(this.#writer, res, framing, this)
       : await sendRaw(this.#writer, res, framing, this);
+    if (this.#push) return this.#push;
     this.#stream = undefined;
     this.#request = undefined;
-    return keep && !this.#closed && !this.reader.eof;
+    return keep && !this.#closed && !this.reader.eof && !this.#ctx.draining;
   }
 
   /** The response body streams: no deadline from now on; EOF from the client cancels it. */
   streaming(reader: ReadableStreamDefaultReader<Uint8Array>): void {
     this.#stream = reader;
     this.#arm("stream", 0);
+  }
+
+  /**
+   * The body is pushed straight onto the socket: no deadline but the stall of a write, EOF
+   * from the client cancels it, and the request and the read buffer are let go meanwhile.
+   */
+  pushing(sink: SocketPush): void {
+    this.#push = sink;
+    this.#request = undefined;
+    this.#arm("stream", 0);
+    this.writing(sink.backlog > 0); // the head's write is under way
+    this.reader.release();
+  }
+
+  /** A pushed body's write started (its stall deadline runs) or its queue drained. */
+  writing(active: boolean): void {
+    if (this.phase !== "stream") return;
+    const stallMs = this.#ctx.limits.idleTimeoutMs;
+    this.deadline = active && stallMs > 0 ? Date.now() + stallMs : 0;
   }
 
   /** Builds the Request, with its body bounded and framed by the head. */
@@ -284,7 +330,7 @@ export class Connection implements ResponseHooks {
   #watch(): void {
     const r = this.reader;
     if (r.reading || r.eof || this.#closed) return;
-    r.more().then(this.#watched);
+    (this.#leanWatch ? r.watch() : r.more()).then(this.#watched);
   }
 
   /** What a read-ahead found: the client gone (abort, cancel a stream), or more bytes. */
@@ -292,6 +338,7 @@ export class Connection implements ResponseHooks {
     if (!ok && this.reader.eof) {
       this.#request?.disconnect();
       this.#stream?.cancel().catch(() => {});
+      this.#push?.cancel("client");
     } else if (ok && this.phase === "stream") this.#watch();
   };
 
@@ -300,9 +347,8 @@ export class Connection implements ResponseHooks {
     this.#ctx.protocolError(err.status);
     const res = this.#ctx.errorResponse(err);
     try {
-      await sendResponse(this.#writer, res, { head: false, minor: 1, keepAlive: false }, {
-        streaming: () => {},
-      });
+      const framing = { head: false, minor: 1, keepAlive: false };
+      await sendResponse(this.#writer, res, framing, NO_HOOKS);
     } catch { /* the client is gone */ }
   }
 

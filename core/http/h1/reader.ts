@@ -8,6 +8,10 @@
 const INITIAL_READ_BUFFER_BYTES = 4096;
 /** Below this much free room the buffer is compacted or grown before a read. */
 const MIN_READ_ROOM = 1024;
+/** A read-ahead with nothing buffered reads into a buffer this small (see `watch`). */
+const PROBE_BYTES = 512;
+/** The buffer of a reader that let its buffer go (see `release`). */
+const RELEASED = new Uint8Array(0);
 
 /**
  * Buffered reads from a connection. Unread bytes are `buf[start:end]`. At most one socket
@@ -25,6 +29,10 @@ export class SocketReader {
   /** Total bytes received on the connection. */
   received = 0;
   #pending: Promise<boolean> | undefined;
+  /** The small buffer of read-aheads (`watch`), made on first use. */
+  #probe: Uint8Array | undefined;
+  /** True while the read in flight is a read-ahead into the probe. */
+  #probing = false;
   readonly #conn: Deno.Conn;
   readonly #capacity: number;
 
@@ -63,6 +71,44 @@ export class SocketReader {
     return p;
   }
 
+  /**
+   * Reads ahead while the connection waits on something else (a handler, a streamed answer),
+   * to notice the client going away. With nothing buffered it reads into a small buffer of its
+   * own, so a connection that waits long holds no full read buffer (see `release`); what it
+   * reads is appended to the buffer. Resolves like {@linkcode SocketReader.more}.
+   */
+  watch(): Promise<boolean> {
+    if (this.#pending || this.eof || this.buffered > 0) return this.more();
+    const probe = this.#probe ??= new Uint8Array(PROBE_BYTES);
+    this.#probing = true;
+    const p = this.#conn.read(probe).then((n) => this.#onProbe(probe, n), this.#onFail);
+    this.#pending = p;
+    return p;
+  }
+
+  /** Lets the buffer go while nothing is buffered (a new one is made for the next read). */
+  release(): void {
+    const readingIntoBuf = this.#pending !== undefined && !this.#probing;
+    if (this.buffered === 0 && !readingIntoBuf) {
+      this.buf = RELEASED;
+      this.start = this.end = 0;
+    }
+  }
+
+  /** Appends what a read-ahead got to the buffer (grown or remade as needed). */
+  #onProbe(probe: Uint8Array, n: number | null): boolean {
+    this.#probing = false;
+    if (n === null) return this.#onRead(null);
+    if (this.start === this.end) this.start = this.end = 0;
+    if (this.buf.length - this.end < n) {
+      const grown = new Uint8Array(Math.max(INITIAL_READ_BUFFER_BYTES, this.end + n));
+      grown.set(this.buf.subarray(0, this.end));
+      this.buf = grown;
+    }
+    this.buf.set(probe.subarray(0, n), this.end);
+    return this.#onRead(n);
+  }
+
   // Made once per connection, not per read.
   readonly #onRead = (n: number | null): boolean => {
     this.#pending = undefined;
@@ -77,6 +123,7 @@ export class SocketReader {
 
   readonly #onFail = (err: unknown): boolean => {
     this.#pending = undefined;
+    this.#probing = false;
     this.eof = true;
     this.error = err;
     return false;
@@ -98,7 +145,8 @@ export class SocketReader {
       if (this.buf.length - this.end >= MIN_READ_ROOM) return true;
     }
     if (this.buf.length < this.#capacity) {
-      const grown = new Uint8Array(Math.min(this.#capacity, this.buf.length * 2));
+      const size = Math.max(INITIAL_READ_BUFFER_BYTES, this.buf.length * 2);
+      const grown = new Uint8Array(Math.min(this.#capacity, size));
       grown.set(this.buf.subarray(0, this.end));
       this.buf = grown;
     }

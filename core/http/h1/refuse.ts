@@ -4,7 +4,7 @@
  * @module
  */
 import { HttpError } from "../../errors/mod.ts";
-import { sendResponse, SocketWriter } from "./response.ts";
+import { NO_HOOKS, sendResponse, SocketWriter } from "./response.ts";
 
 /** Refused connections answered at once at most; beyond, they are closed without an answer. */
 const MAX_REFUSING = 64;
@@ -26,9 +26,8 @@ export function refuseConnection(
   const timer = setTimeout(() => close(conn), REFUSE_LINGER_MS);
   (async () => {
     const res = errorResponse(new HttpError(503, "too many connections"));
-    await sendResponse(new SocketWriter(conn), res, { head: false, minor: 1, keepAlive: false }, {
-      streaming: () => {},
-    });
+    const framing = { head: false, minor: 1, keepAlive: false };
+    await sendResponse(new SocketWriter(conn), res, framing, NO_HOOKS);
     await conn.closeWrite();
     const sink = new Uint8Array(4096);
     while (await conn.read(sink) !== null) { /* drop the request */ }

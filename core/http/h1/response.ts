@@ -5,6 +5,9 @@
  * producer instead of filling memory.
  * @module
  */
+import { concatBytes } from "./bytes.ts";
+import { chunkFrame, LAST_CHUNK } from "./framing.ts";
+import { claimPushSource, type PushHooks, sendPush, type SocketPush } from "./push.ts";
 import type { HeaderPairs, RawResponse } from "./raw.ts";
 
 /** The part of an exchange the response framing depends on. */
@@ -18,9 +21,11 @@ export interface ResponseFraming {
 }
 
 /** Hooks the writer reports to. */
-export interface ResponseHooks {
+export interface ResponseHooks extends PushHooks {
   /** The body turned out to stream (it is exempt from send deadlines from now on). */
   streaming(reader: ReadableStreamDefaultReader<Uint8Array>): void;
+  /** The body is pushed (see push.ts) through `sink`, which the connection may cancel. */
+  pushing(sink: SocketPush): void;
 }
 
 /** Writes whole buffers to a connection. */
@@ -32,15 +37,25 @@ export class SocketWriter {
     let off = 0;
     while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
   }
+
+  /** One socket write of some of `bytes`; resolves how many were taken. */
+  writeSome(bytes: Uint8Array): Promise<number> {
+    return this.conn.write(bytes);
+  }
 }
+
+/** Hooks for an answer written outside a connection's request loop (refusals). */
+export const NO_HOOKS: ResponseHooks = {
+  streaming: () => {},
+  pushing: () => {},
+  writing: () => {},
+};
 
 const EMPTY = new Uint8Array(0);
 const PENDING = Symbol("pending");
 const pending = Promise.resolve(PENDING);
 /** Bodies up to this size are copied after the head into one write. */
 const COALESCE_BYTES = 16 * 1024;
-const LAST_CHUNK = new TextEncoder().encode("0\r\n\r\n");
-const CRLF = new TextEncoder().encode("\r\n");
 /** Framing headers the writer owns; a handler's values are dropped. */
 const OWNED = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
 
@@ -126,6 +141,8 @@ async function sendStream(
   x: { keepAlive: boolean; minor: number },
   hooks: ResponseHooks,
 ): Promise<boolean> {
+  const source = claimPushSource(body);
+  if (source) return sendPush(out, source, (f, k) => encode(headOf(f, k)), x, hooks);
   let keep = x.keepAlive;
   const reader = body.getReader();
   const first = await reader.read();
@@ -163,11 +180,11 @@ async function stream(
 ): Promise<void> {
   try {
     const h = encode(head);
-    await out.write(s.chunked ? concat(h, frame(s.first)) : concat(h, s.first));
+    await out.write(concatBytes([h, s.chunked ? chunkFrame(s.first) : s.first]));
     let r = await s.next;
     while (!r.done) {
       const chunk = bytesOf(r.value);
-      if (chunk.length > 0) await out.write(s.chunked ? frame(chunk) : chunk);
+      if (chunk.length > 0) await out.write(s.chunked ? chunkFrame(chunk) : chunk);
       r = await reader.read();
     }
     if (s.chunked) await out.write(LAST_CHUNK);
@@ -175,39 +192,6 @@ async function stream(
     reader.cancel(err).catch(() => {});
     throw err;
   }
-}
-
-/**
- * Chunks registered as shared (never changed once made), with their chunked framing once made:
- * a chunk written to many connections (one SSE frame fanned out to every subscriber) is framed
- * and copied once, not once per connection. Weak, so an entry lives no longer than its chunk.
- */
-const sharedChunks = new WeakMap<Uint8Array, Uint8Array | null>();
-
-/**
- * Registers `chunk` as shared by many streamed responses: the caller promises never to change
- * its bytes, and the connections writing it then share one chunked framing of it.
- * @example
- * ```ts
- * const frame = shareChunk(new TextEncoder().encode("data: hi\n\n"));
- * ```
- */
-export function shareChunk(chunk: Uint8Array): Uint8Array {
-  if (!sharedChunks.has(chunk)) sharedChunks.set(chunk, null);
-  return chunk;
-}
-
-/** A chunk in the chunked coding: size line, data, CRLF. */
-function frame(chunk: Uint8Array): Uint8Array {
-  const known = sharedChunks.get(chunk);
-  if (known) return known;
-  const size = encode(chunk.length.toString(16) + "\r\n");
-  const out = new Uint8Array(size.length + chunk.length + 2);
-  out.set(size);
-  out.set(chunk, size.length);
-  out.set(CRLF, size.length + chunk.length);
-  if (known === null) sharedChunks.set(chunk, out);
-  return out;
 }
 
 async function writeWhole(out: SocketWriter, head: string, body: Uint8Array): Promise<void> {
@@ -221,13 +205,6 @@ async function writeWhole(out: SocketWriter, head: string, body: Uint8Array): Pr
   utf8.encodeInto(head, bytes);
   bytes.set(body, head.length);
   await out.write(bytes);
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 function bytesOf(value: unknown): Uint8Array {

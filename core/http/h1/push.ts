@@ -1,0 +1,256 @@
+/**
+ * Pushed response bodies: a long-lived stream (SSE) whose producer pushes chunks that the
+ * connection writes straight onto the socket, with no ReadableStream, reader or per-chunk
+ * promise between them. Chunks pushed while a write is in flight go out together in the next
+ * write; the producer sees the bytes not yet written (`backlog`) and bounds itself on them.
+ * @module
+ */
+import { concatBytes } from "./bytes.ts";
+import { chunkFrame, LAST_CHUNK } from "./framing.ts";
+import type { SocketWriter } from "./response.ts";
+
+/** Why a pushed body ended from the connection's side. */
+export type PushEnd = "client" | "error";
+
+/** Where a producer pushes its chunks. */
+export interface PushSink {
+  /** Queues `chunk` for the socket without waiting; false once the body ended. */
+  write(chunk: Uint8Array): boolean;
+  /** Bytes pushed and not yet taken by the socket (the write in flight included). */
+  readonly backlog: number;
+  /** Ends the body once everything queued is written. */
+  end(): void;
+}
+
+/** A producer of a pushed body. */
+export interface PushSource {
+  /** The answer is on its way: push through `sink` from now on. Called at most once. */
+  open(sink: PushSink): void;
+  /** Everything pushed so far was taken by the socket (a producer waiting for room resumes). */
+  drained(): void;
+  /**
+   * The body ended from the connection's side (the client went away, a write failed or
+   * stalled past its deadline, the server closed the connection); pushes are ignored now.
+   * Not called after the producer's own `end()`.
+   */
+  closed(reason: PushEnd): void;
+}
+
+/** Marker streams and the producers behind them, until a connection or a reader claims one. */
+const sources = new WeakMap<ReadableStream<Uint8Array>, PushSource>();
+
+/**
+ * A response body pushed by `source`. Served by this HTTP edge, its chunks go straight to the
+ * socket; read as an ordinary stream anywhere else (an in-process `app.request`, a proxy), the
+ * same producer feeds it through the stream's queue, so both behave alike.
+ * @example
+ * ```ts
+ * app.get("/events", (c) => c.body(pushStream(subscriber), 200, { "content-type": "text/event-stream" }));
+ * ```
+ */
+export function pushStream(source: PushSource): ReadableStream<Uint8Array> {
+  let claimed = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (!claimed) {
+        claimed = true;
+        if (sources.get(stream) !== source) return; // the edge took it
+        sources.delete(stream);
+        source.open(new QueueSink(controller, source));
+      } else source.drained();
+    },
+    cancel() {
+      if (sources.get(stream) === source) sources.delete(stream);
+      source.closed("client");
+    },
+  }, new ByteLengthQueuingStrategy({ highWaterMark: 0 }));
+  sources.set(stream, source);
+  return stream;
+}
+
+/** Claims the producer behind a {@linkcode pushStream} body; undefined for any other stream. */
+export function claimPushSource(body: ReadableStream<Uint8Array>): PushSource | undefined {
+  const source = sources.get(body);
+  if (source) sources.delete(body);
+  return source;
+}
+
+/** A sink feeding a ReadableStream's queue (a pushed body read outside the edge). */
+class QueueSink implements PushSink {
+  #ended = false;
+  constructor(
+    private readonly controller: ReadableStreamDefaultController<Uint8Array>,
+    private readonly source: PushSource,
+  ) {}
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#ended) return false;
+    try {
+      this.controller.enqueue(chunk);
+      return true;
+    } catch {
+      this.#ended = true; // cancelled meanwhile
+      return false;
+    }
+  }
+
+  get backlog(): number {
+    return Math.max(0, -(this.controller.desiredSize ?? 0));
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      this.controller.close();
+    } catch { /* cancelled */ }
+  }
+}
+
+/** What a socket sink tells its connection. */
+export interface PushHooks {
+  /** A write started (true) or the queue drained (false): the stall deadline runs meanwhile. */
+  writing(active: boolean): void;
+}
+
+/**
+ * The sink of a pushed body on a connection: queued chunks (framed for chunked coding when
+ * asked) are joined into one write whenever the previous write finishes.
+ */
+export class SocketPush implements PushSink {
+  /** Chunks waiting for the write in flight to finish. */
+  readonly #queue: Uint8Array[] = [];
+  #queued = 0;
+  /** The bytes being written, and how many of them the socket took so far. */
+  #writing: Uint8Array | undefined;
+  #taken = 0;
+  #inFlight = 0;
+  #ended = false;
+  #closed = false;
+  readonly #done = Promise.withResolvers<void>();
+
+  /**
+   * @param out the connection's writer
+   * @param source the producer (told of drains and of an end from this side)
+   * @param chunked frame each chunk for the chunked coding (HTTP/1.1) and end with the last chunk
+   * @param hooks what the connection is told
+   * @param keepAlive whether the connection may carry another request once the body ended
+   */
+  constructor(
+    private readonly out: SocketWriter,
+    private readonly source: PushSource,
+    private readonly chunked: boolean,
+    private readonly hooks: PushHooks,
+    readonly keepAlive: boolean,
+  ) {}
+
+  /** Resolves once the body ended and was written; rejects when a write failed. */
+  get done(): Promise<void> {
+    return this.#done.promise;
+  }
+
+  get backlog(): number {
+    return this.#queued + this.#inFlight;
+  }
+
+  /** Queues the head: written first, joined with whatever is pushed before it goes out. */
+  start(head: Uint8Array): void {
+    this.#push(head);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#ended || this.#closed) return false;
+    if (chunk.length > 0) this.#push(this.chunked ? chunkFrame(chunk) : chunk);
+    return true;
+  }
+
+  end(): void {
+    if (this.#ended || this.#closed) return;
+    this.#ended = true;
+    if (this.chunked) this.#push(LAST_CHUNK);
+    else if (this.#inFlight === 0) this.#done.resolve();
+  }
+
+  /** The connection ended the body (`reason`); the producer is told, pending bytes dropped. */
+  cancel(reason: PushEnd): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#queued = 0;
+    this.#writing = undefined;
+    const ended = this.#ended;
+    this.#ended = true;
+    if (!ended) this.source.closed(reason);
+    this.#done.resolve();
+  }
+
+  #push(bytes: Uint8Array): void {
+    this.#queue.push(bytes);
+    this.#queued += bytes.length;
+    if (this.#inFlight === 0) this.#flush();
+  }
+
+  #flush(): void {
+    const q = this.#queue;
+    const bytes = concatBytes(q, this.#queued);
+    q.length = 0;
+    this.#inFlight = this.#queued;
+    this.#queued = 0;
+    this.#writing = bytes;
+    this.#taken = 0;
+    this.hooks.writing(true);
+    this.out.writeSome(bytes).then(this.#wrote, this.#failed);
+  }
+
+  /** A socket write took `n` bytes: write the rest, or what was queued meanwhile. */
+  readonly #wrote = (n: number): void => {
+    if (this.#closed) return;
+    const bytes = this.#writing;
+    this.#taken += n;
+    if (bytes && this.#taken < bytes.length) {
+      this.out.writeSome(bytes.subarray(this.#taken)).then(this.#wrote, this.#failed);
+      return;
+    }
+    this.#writing = undefined;
+    this.#inFlight = 0;
+    if (this.#queued > 0) return this.#flush();
+    this.hooks.writing(false);
+    if (this.#ended) return this.#done.resolve();
+    this.source.drained();
+  };
+
+  readonly #failed = (err: unknown): void => {
+    this.#inFlight = 0;
+    this.#writing = undefined;
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#queued = 0;
+    const ended = this.#ended;
+    this.#ended = true;
+    if (!ended) this.source.closed("error");
+    this.#done.reject(err);
+  };
+}
+
+/**
+ * Queues the head and hands `source` its sink: the body is pushed from now on, and the
+ * connection (told through `hooks.pushing`) waits for `sink.done`. Nothing here waits for the
+ * body, so whatever built the answer can be let go while it streams. Resolves whether the
+ * connection may stay open afterwards (HTTP/1.0 bodies are close-delimited).
+ */
+export function sendPush(
+  out: SocketWriter,
+  source: PushSource,
+  headOf: (framing: string, keepAlive: boolean) => Uint8Array,
+  x: { keepAlive: boolean; minor: number },
+  hooks: PushHooks & { pushing(sink: SocketPush): void },
+): boolean {
+  const chunked = x.minor === 1;
+  const keep = chunked && x.keepAlive;
+  const sink = new SocketPush(out, source, chunked, hooks, keep);
+  sink.start(headOf(chunked ? "transfer-encoding: chunked\r\n" : "", keep));
+  hooks.pushing(sink);
+  source.open(sink);
+  return keep;
+}
