@@ -86,7 +86,7 @@ export class RevocationList implements RevokedIds {
   readonly #log?: Logger;
   readonly #now: () => number;
   #checkedAt = 0;
-  #checking = false;
+  #inflight: Promise<void> | undefined;
 
   /**
    * @param entries ids, or `file:PATH` entries read now.
@@ -121,7 +121,10 @@ export class RevocationList implements RevokedIds {
 
   /** True when `jti` is revoked; starts a check of the files when one is due. */
   has(jti: string): boolean {
-    if (this.#files.length > 0 && this.#now() - this.#checkedAt >= this.#recheckMs) {
+    if (
+      this.#files.length > 0 && this.#inflight === undefined &&
+      this.#now() - this.#checkedAt >= this.#recheckMs
+    ) {
       this.#checkedAt = this.#now();
       void this.refresh();
     }
@@ -129,15 +132,19 @@ export class RevocationList implements RevokedIds {
     return this.#files.some((f) => f.ids.has(jti));
   }
 
-  /** Re-reads every file whose size or mtime changed. Never throws. */
+  /**
+   * Re-reads every file whose size or mtime changed; a check already running is waited for
+   * first, so the files are looked at after this call began. Never throws.
+   */
   async refresh(): Promise<void> {
-    if (this.#checking) return;
-    this.#checking = true;
-    try {
+    while (this.#inflight) await this.#inflight;
+    const pass = (async () => {
       for (const f of this.#files) await this.#refreshFile(f);
-    } finally {
-      this.#checking = false;
-    }
+    })();
+    this.#inflight = pass.finally(() => {
+      this.#inflight = undefined;
+    });
+    await this.#inflight;
   }
 
   async #refreshFile(f: WatchedFile): Promise<void> {

@@ -217,6 +217,17 @@ Deno.test({
     const url = relay.url;
     assert.equal((await publish(url, "t1", { n: 0 })).status, 201);
     assert.equal((await publish(url, "t2", { n: 0 })).status, 201);
+    // The bound counts the topics this replica has read back from the stream (documented: per
+    // replica, eventually), so wait until it lists both.
+    await waitFor(
+      async () => {
+        const res = await fetch(`${url}/topics`);
+        const body = await res.json() as { topics: Array<{ topic: string }> };
+        return body.topics.length === 2;
+      },
+      10_000,
+      "the relay to index t1 and t2",
+    );
     assert.equal((await publish(url, "t3", { n: 0 })).status, 507);
     const sub = await openSse(url, "topic=t1");
     const answers = await Promise.all(Array.from({ length: 40 }, async (_, n) => {
