@@ -2,8 +2,9 @@
  * `iatp up --backend nats,postgres` through the launcher, against a real nats-server (with a
  * user and password) and a real PostgreSQL: the relay's events live in the JetStream stream, the
  * policy takes the demo's intents from its shared queue (decisions in JetStream KV) and their
- * decisions land in the ledger on PostgreSQL. Without `nats_url`, or with a server out of reach,
- * `up` exits 2 naming the setting and the URL without its password.
+ * decisions land in the ledger on PostgreSQL; `--backend nats` alone does the same with the ledger
+ * in SQLite. Without `nats_url`, or with a server out of reach, `up` exits 2 naming the setting
+ * and the URL without its password.
  */
 import assert from "node:assert/strict";
 import { runIatp, spawnIatp, tempDir, waitFor } from "../helpers.ts";
@@ -23,6 +24,46 @@ async function lastIntent(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Waits for an intent the demo published to be in the relay's stream with its decision in the
+ * ledger, then checks that the policy ran on the shared queue (decisions in the KV bucket).
+ */
+async function assertDecidedOnNats(
+  stdout: string,
+  data: string,
+  jsm: Awaited<ReturnType<Awaited<ReturnType<typeof startNats>>["manager"]>>,
+): Promise<void> {
+  const audit = /^ {2}audit +(http:\/\/\S+)$/m.exec(stdout)?.[1];
+  assert.ok(audit, stdout);
+  const admin = (await Deno.readTextFile(`${data}/${ADMIN_FILE}`)).trim();
+  let decided: string | undefined;
+  await waitFor(
+    async () => {
+      const tx = await lastIntent(jsm);
+      if (tx === undefined) return false;
+      const res = await fetch(`${audit}/tx/${encodeURIComponent(tx)}`, {
+        headers: { authorization: `Bearer ${admin}` },
+      });
+      // The audit service answers as upstream by default: a list of entries.
+      const body = await res.json() as Array<{ event: string; actor: string }>;
+      const ok = res.ok && Array.isArray(body) &&
+        body.some((e) => e.event === "access.decision" && e.actor === "policy");
+      if (ok) decided = tx;
+      return ok;
+    },
+    60_000,
+    "a demo intent in the stream with its decision in the ledger",
+  );
+  assert.ok(decided?.startsWith("demo-"), decided);
+  const decision = await jsm.streams.getMessage("IATP_RELAY", {
+    last_by_subj: "relay.access.decision",
+  });
+  assert.ok(decision, "decisions are published into the stream");
+  const kv = await jsm.streams.info("KV_IATP_POLICY_DECISIONS");
+  assert.ok(kv.state.messages > 0, JSON.stringify(kv.state));
+  assert.ok(!(await Deno.stat(`${data}/policy-state.db`).catch(() => undefined)), "no SQLite");
 }
 
 Deno.test({
@@ -65,40 +106,8 @@ Deno.test({
         .catch((err) => {
           throw new Error(`${err}\n${up.stdout()}\n${up.stderr()}`, { cause: err });
         });
-      const audit = /^ {2}audit +(http:\/\/\S+)$/m.exec(up.stdout())?.[1];
-      assert.ok(audit, up.stdout());
-      const admin = (await Deno.readTextFile(`${dir.path}/${ADMIN_FILE}`)).trim();
-      const jsm = await nats.manager();
-      // An intent the demo published is in the stream, and its decision is in the ledger.
-      let decided: string | undefined;
-      await waitFor(
-        async () => {
-          const tx = await lastIntent(jsm);
-          if (tx === undefined) return false;
-          const res = await fetch(`${audit}/tx/${encodeURIComponent(tx)}`, {
-            headers: { authorization: `Bearer ${admin}` },
-          });
-          // The audit service answers as upstream by default: a list of entries.
-          const body = await res.json() as Array<{ event: string; actor: string }>;
-          const ok = res.ok && Array.isArray(body) &&
-            body.some((e) => e.event === "access.decision" && e.actor === "policy");
-          if (ok) decided = tx;
-          return ok;
-        },
-        60_000,
-        "a demo intent in the stream with its decision in the ledger",
-      );
-      assert.ok(decided?.startsWith("demo-"), decided);
-      const decision = await jsm.streams.getMessage("IATP_RELAY", {
-        last_by_subj: "relay.access.decision",
-      });
-      assert.ok(decision, "decisions are published into the stream");
-      // The policy ran on the shared queue: its decisions are in the KV bucket, not in SQLite.
-      const kv = await jsm.streams.info("KV_IATP_POLICY_DECISIONS");
-      assert.ok(kv.state.messages > 0, JSON.stringify(kv.state));
-      for (const file of ["audit.db", "policy-state.db"]) {
-        assert.ok(!(await Deno.stat(`${dir.path}/${file}`).catch(() => undefined)), file);
-      }
+      await assertDecidedOnNats(up.stdout(), dir.path, await nats.manager());
+      assert.ok(!(await Deno.stat(`${dir.path}/audit.db`).catch(() => undefined)), "no SQLite");
       const verify = await runIatp([
         "audit",
         "verify",
@@ -118,6 +127,40 @@ Deno.test({
       await nats.stop();
       await dir.remove();
       await secrets.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: "up --backend nats alone: relay and policy on JetStream, the ledger in SQLite",
+  ignore: natsMissing !== undefined,
+  async fn() {
+    const nats = await startNats();
+    const dir = await tempDir("iatp-up-nats-");
+    const up = spawnIatp([
+      "up",
+      "--services",
+      "relay,audit,policy",
+      "--base-port",
+      "0",
+      "--demo-interval",
+      "100ms",
+      "--backend",
+      "nats",
+      "--nats-url",
+      nats.url,
+    ], { env: { IATP_DATA_DIR: dir.path } });
+    try {
+      await waitFor(() => up.stdout().includes("Ctrl-C stops everything."), 60_000, "the banner")
+        .catch((err) => {
+          throw new Error(`${err}\n${up.stdout()}\n${up.stderr()}`, { cause: err });
+        });
+      await assertDecidedOnNats(up.stdout(), dir.path, await nats.manager());
+      assert.ok(await Deno.stat(`${dir.path}/audit.db`), "the ledger stays under the data dir");
+    } finally {
+      await up.stop();
+      await nats.stop();
+      await dir.remove();
     }
   },
 });
