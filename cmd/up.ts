@@ -13,7 +13,7 @@ import { RelayClient } from "../core/relay/mod.ts";
 import type { Command } from "./command.ts";
 import { print, runUntilStopped } from "./shared.ts";
 import { demoSteps, ensureCredentials, runDemoTraffic } from "../core/mesh/mod.ts";
-import { spec, type UpConfig } from "./up/config.ts";
+import { PORT_OFFSETS, spec, type UpConfig } from "./up/config.ts";
 import { type Mesh, MeshRun, startServices } from "./up/services.ts";
 
 export type { Mesh };
@@ -107,11 +107,15 @@ function banner(mesh: Mesh, demo: boolean): string {
   ].join("\n");
 }
 
-/** A busy port's error with the source of its value: its own setting, or `--base-port`. */
+/**
+ * An error `up` raised for one of its settings with the source of its value: its own, or for a
+ * busy port left at its default, `--base-port`.
+ */
 function withPortSource(err: unknown, sources: SourceMap): unknown {
   if (!(err instanceof ConfigError) || err.source.kind !== "default") return err;
   const own = sources.get(err.key);
-  const source = own?.kind !== "default" ? own : sources.get("base_port");
+  const isPort = Object.hasOwn(PORT_OFFSETS, err.key);
+  const source = own?.kind !== "default" ? own : isPort ? sources.get("base_port") : undefined;
   if (!source || source.kind === "default") return err;
   return new ConfigError(err.key, source, err.expected, err.found, { cause: err });
 }

@@ -9,11 +9,13 @@ import {
   oneOf,
   path,
   port,
+  section,
   str,
   url,
 } from "../../core/config/mod.ts";
-import { ConfigError } from "../../core/errors/mod.ts";
+import { ConfigError, type ConfigSource } from "../../core/errors/mod.ts";
 import { LEVELS } from "../../core/log/mod.ts";
+import { natsFields } from "../../core/nats/mod.ts";
 
 /** The services `up` can start, in start order. */
 const UP_SERVICES = [
@@ -27,7 +29,7 @@ const UP_SERVICES = [
 ] as const;
 
 /** Engines `up --backend` can keep state on instead of the data dir. */
-const UP_BACKENDS = ["postgres"] as const;
+const UP_BACKENDS = ["nats", "postgres"] as const;
 
 /** Every port `up` opens, as its offset from `--base-port` (8000 gives the usual ports). */
 export const PORT_OFFSETS = {
@@ -72,10 +74,17 @@ export const spec = defineConfig({
     }),
     backend: list({
       help: `engines you run that keep the mesh's state instead of the data dir ` +
-        `(${UP_BACKENDS.join(",")}: the audit ledger on postgres_url)`,
+        `(nats: the relay's stream and the policy's shared queue on nats_url; postgres: the ` +
+        `audit ledger on postgres_url)`,
       default: [],
       item: new RegExp(`^(${UP_BACKENDS.join("|")})$`),
     }),
+    nats_url: str({
+      help: "nats://HOST:4222[,HOST2...] (a NATS cluster with JetStream), for --backend nats",
+      pattern: /^(nats|tls):\/\/.+$/,
+      expected: "nats://HOST[:PORT][,HOST2[:PORT]...]",
+    }),
+    nats: section(natsFields()),
     postgres_url: str({ help: "postgres://user@host[:port]/database, for --backend postgres" }),
     postgres_password: str({
       help: "password for postgres_url, or file:PATH (else the one in the URL, if any)",
@@ -112,6 +121,11 @@ export const spec = defineConfig({
         String(c.base_port),
       );
     }
+    for (const engine of ["nats", "postgres"] as const) {
+      if (c.backend.includes(engine) && c[`${engine}_url`] === undefined) {
+        throw missingUrl(engine, sources.get(`${engine}_url`));
+      }
+    }
     if (!c.demo && c.services.includes("sidecar") && !c.agent_url) {
       throw new ConfigError(
         "agent_url",
@@ -123,6 +137,22 @@ export const spec = defineConfig({
     }
   },
 });
+
+/**
+ * The error of an engine `--backend` names without its URL setting.
+ * @example
+ * ```ts
+ * missingUrl("nats").message; // "nats_url (default): expected a nats:// URL when ..."
+ * ```
+ */
+export function missingUrl(engine: "nats" | "postgres", source?: ConfigSource): ConfigError {
+  return new ConfigError(
+    `${engine}_url`,
+    source ?? { kind: "default" },
+    `a ${engine}:// URL when --backend names ${engine}`,
+    "unset",
+  );
+}
 
 /** The resolved `up` config. */
 export type UpConfig = Infer<typeof spec.spec.fields>;

@@ -15,6 +15,7 @@ import * as relay from "../relay.ts";
 import * as sensor from "../sensor.ts";
 import * as sidecar from "../sidecar.ts";
 import { startDemoAgent, type UpCredentials } from "../../core/mesh/mod.ts";
+import { asUpSetting, auditStorage, policyState, relayStore } from "./backends.ts";
 import { portOf, type UpConfig, type UpPort } from "./config.ts";
 
 /** The port setting of each service `up` starts. */
@@ -143,7 +144,7 @@ export async function startServices(ctx: UpContext): Promise<{
   return { relayUrl, sidecars };
 }
 
-/** The relay, when selected. */
+/** The relay (its history in a JetStream stream with `--backend nats`), when selected. */
 export async function startRelay(ctx: UpContext): Promise<string | undefined> {
   if (!ctx.want.has("relay")) return undefined;
   const { host, log_level } = ctx.config;
@@ -154,32 +155,19 @@ export async function startRelay(ctx: UpContext): Promise<string | undefined> {
       // Agents and the dashboard resume from the relay's history: keep iatp's deeper default
       // rather than the 50 events per topic of upstream IG&S clients.
       relay.start(
-        relay.spec.resolve({ host, port, log_level, retention_events: 1000, ...ctx.keys }),
-        {
-          log: ctx.logFor("relay"),
-        },
-      ),
+        relay.spec.resolve({
+          host,
+          port,
+          log_level,
+          retention_events: 1000,
+          ...relayStore(ctx.config),
+          ...ctx.keys,
+        }),
+        { log: ctx.logFor("relay") },
+      ).catch((err) => {
+        throw asUpSetting("relay", err);
+      }),
   );
-}
-
-/**
- * Where the ledger lives: SQLite under the data dir, or PostgreSQL with `--backend postgres`
- * (signed with the key under the data dir either way).
- * @throws {ConfigError} naming `postgres_url` when `--backend postgres` has none.
- */
-function auditStorage(ctx: UpContext): { db: string; db_password?: string; key_file: string } {
-  const key_file = `${ctx.data}/audit.db.key`;
-  if (!ctx.config.backend.includes("postgres")) return { db: `${ctx.data}/audit.db`, key_file };
-  const url = ctx.config.postgres_url;
-  if (url === undefined) {
-    throw new ConfigError(
-      "postgres_url",
-      { kind: "default" },
-      "a postgres:// URL when --backend names postgres",
-      "unset",
-    );
-  }
-  return { db: url, db_password: ctx.config.postgres_password, key_file };
 }
 
 /** The audit ledger (SQLite under the data dir, or PostgreSQL), when selected. */
@@ -190,7 +178,7 @@ export async function startAudit(
   if (!ctx.want.has("audit")) return undefined;
   const { host, log_level } = ctx.config;
   const port = portOf(ctx.config, "audit_port");
-  const storage = auditStorage(ctx);
+  const storage = auditStorage(ctx.config, ctx.data);
   return await ctx.run("audit", () =>
     audit.start(
       audit.spec.resolve({
@@ -203,10 +191,15 @@ export async function startAudit(
         ...ctx.keys,
       }),
       { log: ctx.logFor("audit") },
-    ));
+    ).catch((err) => {
+      throw asUpSetting("audit", err);
+    }));
 }
 
-/** The policy service (default bundle, relay decision loop), when selected. */
+/**
+ * The policy service (default bundle, relay decision loop; with `--backend nats`, the replicas'
+ * shared queue), when selected.
+ */
 async function startPolicy(
   ctx: UpContext,
   relayUrl: string | undefined,
@@ -224,12 +217,14 @@ async function startPolicy(
         relay_token: ctx.creds.file("policy"),
         audit_url: auditUrl,
         audit_token: ctx.creds.file("policy"),
-        state_db: `${ctx.data}/policy-state.db`,
+        ...policyState(ctx.config, ctx.data, relayUrl),
         log_level,
         ...ctx.keys,
       }),
       { log: ctx.logFor("policy") },
-    ));
+    ).catch((err) => {
+      throw asUpSetting("policy", err);
+    }));
 }
 
 /** The dashboard, when selected. */

@@ -13,8 +13,8 @@ export const DEFAULT_NATS_TIMEOUT_MS = 5_000;
 export function natsFields() {
   return {
     user: str({ help: "NATS user name (with nats.password)" }),
-    password: str({ help: "NATS password, or file:PATH", secret: true }),
-    token: str({ help: "NATS authentication token, or file:PATH", secret: true }),
+    password: str({ help: "NATS password, or file:PATH", secret: true, fileRef: true }),
+    token: str({ help: "NATS authentication token, or file:PATH", secret: true, fileRef: true }),
     creds: path({ help: "NATS credentials file (.creds: user JWT and NKey seed)", access: "read" }),
     tls_ca: path({
       help: "PEM file of the CA that signed the NATS servers' certificates",

@@ -1,0 +1,74 @@
+/**
+ * `iatp up --backend`: the settings that put the mesh's state on engines the user runs (the
+ * relay's stream and the policy's shared queue on NATS JetStream, the ledger on PostgreSQL), and
+ * a service's engine error told as `up`'s own setting.
+ * @module
+ */
+import { ConfigError } from "../../core/errors/mod.ts";
+import { missingUrl, type UpConfig } from "./config.ts";
+
+/**
+ * The relay's store: its JetStream stream on `nats_url` with `--backend nats`, else memory.
+ * @throws {ConfigError} naming `nats_url` when `--backend nats` has none.
+ */
+export function relayStore(config: UpConfig): Pick<UpConfig, "nats"> & { store: string } {
+  if (!config.backend.includes("nats")) return { store: "memory", nats: config.nats };
+  if (config.nats_url === undefined) throw missingUrl("nats");
+  return { store: config.nats_url, nats: config.nats };
+}
+
+/**
+ * Where the policy keeps its decided tx_ids: with `--backend nats` and a relay, the replicas'
+ * shared queue and JetStream KV on `nats_url`; else SQLite under the data dir.
+ * @throws {ConfigError} naming `nats_url` when `--backend nats` has none.
+ */
+export function policyState(
+  config: UpConfig,
+  data: string,
+  relayUrl: string | undefined,
+): { queue?: string; nats?: UpConfig["nats"]; state_db?: string } {
+  if (!config.backend.includes("nats") || relayUrl === undefined) {
+    return { state_db: `${data}/policy-state.db` };
+  }
+  if (config.nats_url === undefined) throw missingUrl("nats");
+  return { queue: config.nats_url, nats: config.nats };
+}
+
+/**
+ * Where the ledger lives: SQLite under the data dir, or PostgreSQL with `--backend postgres`
+ * (signed with the key under the data dir either way).
+ * @throws {ConfigError} naming `postgres_url` when `--backend postgres` has none.
+ */
+export function auditStorage(
+  config: UpConfig,
+  data: string,
+): { db: string; db_password?: string; key_file: string } {
+  const key_file = `${data}/audit.db.key`;
+  if (!config.backend.includes("postgres")) return { db: `${data}/audit.db`, key_file };
+  if (config.postgres_url === undefined) throw missingUrl("postgres");
+  return { db: config.postgres_url, db_password: config.postgres_password, key_file };
+}
+
+/** The settings of each service that `up` fills from one of its own, per engine. */
+const UP_SETTING: Record<string, Record<string, string>> = {
+  relay: { store: "nats_url", "nats.password": "nats.password", "nats.token": "nats.token" },
+  policy: { queue: "nats_url", "nats.password": "nats.password", "nats.token": "nats.token" },
+  audit: { db: "postgres_url", db_password: "postgres_password" },
+};
+
+/**
+ * A service's configuration error about an engine setting `up` filled, told as `up`'s setting
+ * (`store` of the relay is `nats_url`): what was expected and found (an engine URL is shown
+ * without its credentials) stay the service's own.
+ * @example
+ * ```ts
+ * asUpSetting("relay", new ConfigError("store", src, "a reachable NATS server", "nats://h:4222"));
+ * // ConfigError: nats_url (default): expected a reachable NATS server, found nats://h:4222
+ * ```
+ */
+export function asUpSetting(service: string, err: unknown): unknown {
+  if (!(err instanceof ConfigError)) return err;
+  const key = UP_SETTING[service]?.[err.key];
+  if (key === undefined) return err;
+  return new ConfigError(key, { kind: "default" }, err.expected, err.found, { cause: err });
+}
