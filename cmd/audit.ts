@@ -210,7 +210,7 @@ async function openLedger(
       : undefined,
   };
   if (isPostgresUrl(config.db)) {
-    const pg = connectPostgres({
+    const pg = await connectPostgres({
       url: config.db,
       setting: "db",
       password: resolveSecretSetting("db_password", config.db_password),

@@ -1,12 +1,21 @@
 /**
  * The layout rules of docs/architecture.md, checked over every import of the tree: surfaces
  * (mod.ts, no `export *`), no deep imports, arrows pointing down the layers the page lists, no
- * cycles between modules or between the files of cmd/, and the page naming every core module.
+ * cycles between modules or between the files of cmd/, the page naming every core module, and
+ * heavy npm clients loaded only by the module that owns them (the NATS and database clients
+ * only when a connection is made, so a service configured without them never loads them).
  * @module
  */
 import assert from "node:assert/strict";
 import { ROOT } from "./helpers.ts";
-import { type ImportEdge, importGraph, sourceFiles, withoutComments } from "./support/imports.ts";
+import {
+  type ImportEdge,
+  importGraph,
+  type PackageImport,
+  packageImports,
+  sourceFiles,
+  withoutComments,
+} from "./support/imports.ts";
 
 /** What the rules look at. */
 interface Tree {
@@ -21,6 +30,37 @@ interface Tree {
   layers: Map<string, number>;
   /** Files (outside tests/) with an `export *` statement. */
   exportStar: string[];
+  /** npm imports of main.ts, cmd/, core/ and plugins/ (what a service can load). */
+  packages: Array<PackageImport & { from: string }>;
+}
+
+/**
+ * npm packages confined to one folder: `lazy` ones (network clients, 10-30 MB each in an idle
+ * process) are imported there only by `import()` inside the function that connects, and
+ * elsewhere only with `import type`; the others may be imported there only (`owner` undefined:
+ * nowhere a service loads from).
+ */
+const CONFINED: Array<{ pkg: RegExp; owner?: string; lazy: boolean }> = [
+  { pkg: /^@nats-io\//, owner: "core/nats/", lazy: true },
+  { pkg: /^(postgres|redis)$/, owner: "core/engine/", lazy: true },
+  { pkg: /^@cedar-policy\//, owner: "core/policy/", lazy: false },
+  { pkg: /^(playwright-core|axe-core)$/, lazy: false },
+];
+
+/** Why one npm import breaks the confinement rules, or undefined. */
+function packageViolation(p: PackageImport & { from: string }): string | undefined {
+  const rule = CONFINED.find((r) => r.pkg.test(p.pkg));
+  if (!rule || p.kind === "type") return undefined;
+  const inOwner = rule.owner !== undefined && p.from.startsWith(rule.owner);
+  if (!inOwner) {
+    return `imports ${p.pkg} (${
+      rule.owner ? `only ${rule.owner} may; ` : ""
+    }import type elsewhere)`;
+  }
+  if (rule.lazy && p.kind === "static") {
+    return `imports ${p.pkg} at start (import() it where the connection is made)`;
+  }
+  return undefined;
 }
 
 const AREAS = ["cmd", "core", "plugins", "scripts", "tests"];
@@ -127,6 +167,10 @@ function violations(t: Tree): string[] {
     if (why) out.push(`${e.from}: ${why}`);
   }
   for (const f of t.exportStar) out.push(`${f}: export * (export names)`);
+  for (const p of t.packages) {
+    const why = packageViolation(p);
+    if (why) out.push(`${p.from}: ${why}`);
+  }
   for (const d of t.coreDirs) if (!t.modDirs.has(d)) out.push(`${d}: no mod.ts`);
   for (const f of t.files) {
     if (/^core\/[^/]+$/.test(f)) out.push(`${f}: a file outside every core module`);
@@ -173,10 +217,13 @@ async function readTree(): Promise<Tree> {
     if (e.isDirectory) coreDirs.push(`core/${e.name}`);
   }
   const exportStar: string[] = [];
+  const packages: Tree["packages"] = [];
   for (const f of files) {
     if (f.startsWith("tests/")) continue;
-    const text = withoutComments(await Deno.readTextFile(`${ROOT}${f}`));
-    if (/^\s*export\s*\*/m.test(text)) exportStar.push(f);
+    const source = await Deno.readTextFile(`${ROOT}${f}`);
+    if (/^\s*export\s*\*/m.test(withoutComments(source))) exportStar.push(f);
+    if (f.startsWith("scripts/")) continue;
+    for (const p of packageImports(source)) packages.push({ ...p, from: f });
   }
   return {
     files,
@@ -185,6 +232,7 @@ async function readTree(): Promise<Tree> {
     coreDirs,
     layers: layersOf(await Deno.readTextFile(`${ROOT}docs/architecture.md`)),
     exportStar,
+    packages,
   };
 }
 
@@ -192,6 +240,7 @@ Deno.test("the tree keeps the layout rules of docs/architecture.md", async () =>
   const tree = await readTree();
   assert.ok(tree.edges.length > 500, `only ${tree.edges.length} imports found`);
   assert.ok(tree.layers.size >= 20, "docs/architecture.md lists the modules in a table");
+  assert.ok(tree.packages.some((p) => p.pkg === "postgres" && p.kind === "dynamic"));
   assert.deepEqual(violations(tree), []);
 });
 
@@ -218,6 +267,13 @@ function sample(): Tree {
     coreDirs: ["core/low", "core/high", "core/plugin"],
     layers: new Map([["core/low", 0], ["core/high", 1], ["core/plugin", 1]]),
     exportStar: [],
+    packages: [
+      { from: "core/nats/client.ts", pkg: "@nats-io/jetstream", kind: "dynamic" },
+      { from: "core/nats/client.ts", pkg: "@nats-io/jetstream", kind: "type" },
+      { from: "core/relay/x.ts", pkg: "@nats-io/jetstream", kind: "type" },
+      { from: "core/policy/x.ts", pkg: "@cedar-policy/cedar-wasm", kind: "static" },
+      { from: "core/low/x.ts", pkg: "zod", kind: "static" },
+    ],
   };
 }
 
@@ -241,8 +297,42 @@ Deno.test("the rules catch deep imports, upward arrows, cycles and export *", ()
     t.edges.push(e("cmd/b.ts", "cmd/a.ts"), e("cmd/a.ts", "cmd/b.ts"));
   });
   assert.deepEqual(cycle, ["import cycle between cmd/a.ts, cmd/b.ts"]);
+  const pkg = (from: string, name: string, kind: PackageImport["kind"]) => (t: Tree) => {
+    t.packages.push({ from, pkg: name, kind });
+  };
+  assert.match(broken(pkg("core/nats/connect.ts", "@nats-io/kv", "static"))[0], /at start/);
+  assert.match(broken(pkg("core/engine/postgres.ts", "postgres", "static"))[0], /at start/);
+  assert.match(broken(pkg("core/relay/x.ts", "@nats-io/jetstream", "static"))[0], /only core\/n/);
+  assert.match(broken(pkg("core/relay/x.ts", "@nats-io/jetstream", "dynamic"))[0], /only core/);
+  assert.match(broken(pkg("core/ledger/x.ts", "postgres", "static"))[0], /only core\/engine/);
+  assert.match(broken(pkg("core/http/x.ts", "@cedar-policy/cedar-wasm", "static"))[0], /policy/);
+  assert.match(broken(pkg("core/dashboard/x.ts", "playwright-core", "dynamic"))[0], /playwright/);
   const sideways = broken((t) => {
     t.layers.set("core/high", 0);
   });
   assert.match(sideways[0], /arrows point down/);
+});
+
+Deno.test("npm imports are read with their kind, from every form of import", () => {
+  const text = [
+    'import type { Sql } from "postgres";',
+    "import {",
+    "  connect,",
+    "  type NatsConnection,",
+    '} from "@nats-io/transport-node";',
+    'export { z } from "zod";',
+    'import "npm:yaml@2.9.1";',
+    'const pg = await import("npm:/postgres@3.4.9/types");',
+    '// import { x } from "redis";',
+    'import { helper } from "./local.ts";',
+    'import { parseArgs } from "node:util";',
+    'export const a = Array.from("redis");',
+  ].join("\n");
+  assert.deepEqual(packageImports(text), [
+    { pkg: "postgres", kind: "type" },
+    { pkg: "@nats-io/transport-node", kind: "static" },
+    { pkg: "zod", kind: "static" },
+    { pkg: "yaml", kind: "static" },
+    { pkg: "postgres", kind: "dynamic" },
+  ]);
 });

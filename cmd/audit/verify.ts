@@ -135,7 +135,7 @@ async function verifyPostgres(
   source: ConfigSource,
   opts: { password?: string; vkey?: string },
 ): Promise<VerifyReport> {
-  const pg = connectPostgres({
+  const pg = await connectPostgres({
     url,
     setting: "db",
     source,

@@ -10,7 +10,6 @@
  * running again.
  * @module
  */
-import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import { resolveSecretSetting } from "../auth/mod.ts";
@@ -67,8 +66,8 @@ async function ensureQueue(s: TaskQueueSettings, log: Logger): Promise<string> {
   await s.engine.jsm.consumers.add(s.stream, {
     durable_name: durable,
     filter_subject: topicSubject(s.prefix, tasksTopic(s.group)),
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
+    ack_policy: "explicit",
+    deliver_policy: "all",
     ack_wait: s.ackWaitMs * 1_000_000,
     max_ack_pending: s.maxHeld,
   });

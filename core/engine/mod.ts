@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * const pg = connectPostgres({
+ * const pg = await connectPostgres({
  *   url: "postgres://app@db/iatp", setting: "db", targetSessionAttrs: "read-write",
  *   applicationName: "iatp-audit",
  * });

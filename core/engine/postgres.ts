@@ -6,7 +6,8 @@
  * never appears in a message: those name the URL without it.
  * @module
  */
-import postgres from "postgres";
+// Loaded by connectPostgres only: the client adds about 11 MB to a process that never uses it.
+import type postgres from "postgres";
 import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { redactUrl } from "./url.ts";
@@ -81,10 +82,11 @@ const SSL_MODES: Record<string, false | "require" | "prefer" | "verify-full"> = 
 };
 
 /**
- * A client for the URL (connections open lazily, on first query).
+ * A client for the URL (connections open lazily, on first query). The client package is
+ * imported here, on the first call.
  * @throws {ConfigError} naming `opts.setting` when the URL is not a usable PostgreSQL URL.
  */
-export function connectPostgres(opts: PostgresOptions): PostgresHandle {
+export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHandle> {
   const label = redactUrl(opts.url);
   const source = opts.source ?? { kind: "default" as const };
   const bad = (why: string) =>
@@ -113,6 +115,7 @@ export function connectPostgres(opts: PostgresOptions): PostgresHandle {
   if (!(sslmode in SSL_MODES)) throw bad(`unknown sslmode ${sslmode}`);
   const password = opts.password ?? (u.password === "" ? "" : decodeURIComponent(u.password));
   registerSecret(password);
+  const { default: postgres } = await import("postgres");
   const sql = postgres({
     host: hosts,
     port: DEFAULT_PORT,

@@ -4,21 +4,12 @@
  * and a `connected` flag that requests needing the engine check first (503 while it is false).
  * @module
  */
-import {
-  connect,
-  type ConnectionOptions,
-  credsAuthenticator,
-  type NatsConnection,
-} from "@nats-io/transport-node";
-import {
-  jetstream,
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstreamManager,
-} from "@nats-io/jetstream";
+import type { ConnectionOptions, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { backoffDelay } from "../async/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { loadNatsClient, type NatsClient } from "./client.ts";
 import { EngineUnavailableError } from "./errors.ts";
 
 /** How to reach the engine. */
@@ -88,6 +79,8 @@ export class NatsEngine {
   #connected = true;
 
   constructor(
+    /** The client packages the connection was made with. */
+    readonly client: NatsClient,
     readonly nc: NatsConnection,
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
@@ -117,6 +110,11 @@ export class NatsEngine {
     }
   }
 
+  /** Fresh message headers (a headers object is never reused: the client adds its own). */
+  headers(): MsgHdrs {
+    return this.client.transport.headers();
+  }
+
   /** Drains and closes the connection. */
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
@@ -133,7 +131,11 @@ interface Backoff {
   attempt: number;
 }
 
-async function connectOptions(s: NatsSettings, backoff: Backoff): Promise<ConnectionOptions> {
+async function connectOptions(
+  client: NatsClient,
+  s: NatsSettings,
+  backoff: Backoff,
+): Promise<ConnectionOptions> {
   const opts: ConnectionOptions = {
     servers: natsServers(s.url),
     name: s.name,
@@ -145,7 +147,7 @@ async function connectOptions(s: NatsSettings, backoff: Backoff): Promise<Connec
     ...(s.token === undefined ? {} : { token: s.token }),
   };
   if (s.creds !== undefined) {
-    opts.authenticator = credsAuthenticator(await Deno.readFile(s.creds));
+    opts.authenticator = client.transport.credsAuthenticator(await Deno.readFile(s.creds));
   }
   if (s.tlsCa !== undefined || s.tlsCert !== undefined || s.url.startsWith("tls:")) {
     opts.tls = {
@@ -180,7 +182,8 @@ function absorbLateSocketResets(log: Logger): void {
 }
 
 /**
- * Connects and checks that JetStream answers.
+ * Connects and checks that JetStream answers. The client packages are imported here, on the
+ * first connection (see client.ts).
  * @throws {EngineUnavailableError} naming the URL (without credentials) when the servers cannot
  * be reached, refuse the credentials, or have no JetStream
  */
@@ -188,17 +191,18 @@ export async function connectNats(s: NatsSettings, log: Logger): Promise<NatsEng
   const display = displayUrl(s.url);
   const backoff = { attempt: 0 };
   absorbLateSocketResets(log);
+  const client = await loadNatsClient();
   let nc: NatsConnection;
   try {
-    nc = await connect(await connectOptions(s, backoff));
+    nc = await client.transport.connect(await connectOptions(client, s, backoff));
   } catch (err) {
     throw new EngineUnavailableError(`${display}: ${errorMessage(err)}`, { cause: err });
   }
   try {
-    const jsm = await jetstreamManager(nc, { timeout: s.timeoutMs });
+    const jsm = await client.jetstream.jetstreamManager(nc, { timeout: s.timeoutMs });
     await jsm.getAccountInfo();
-    const js = jetstream(nc, { timeout: s.timeoutMs });
-    return new NatsEngine(nc, js, jsm, display, log, backoff);
+    const js = client.jetstream.jetstream(nc, { timeout: s.timeoutMs });
+    return new NatsEngine(client, nc, js, jsm, display, log, backoff);
   } catch (err) {
     await nc.close();
     throw new EngineUnavailableError(`${display}: JetStream: ${errorMessage(err)}`, {

@@ -4,15 +4,7 @@
  * error.
  * @module
  */
-import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
-import {
-  ClosedConnectionError,
-  ConnectionError,
-  DrainingConnectionError,
-  NoRespondersError,
-  RequestError,
-  TimeoutError,
-} from "@nats-io/transport-node";
+import { loadedNatsClient, type NatsClient } from "./client.ts";
 
 /** The engine could not be reached (at start, or for one request). */
 export class EngineUnavailableError extends Error {
@@ -36,18 +28,21 @@ export class EngineUnavailableError extends Error {
  * ```
  */
 export function isEngineOutage(err: unknown): boolean {
+  // Before a connection loaded the client, none of its errors can exist.
+  const client = loadedNatsClient();
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
-    if (
-      e instanceof EngineUnavailableError || e instanceof TimeoutError ||
-      e instanceof NoRespondersError || e instanceof ConnectionError ||
-      e instanceof ClosedConnectionError || e instanceof DrainingConnectionError ||
-      e instanceof RequestError
-    ) return true;
-    if (e instanceof JetStreamApiError && e.status === 503) return true;
-    if (e instanceof JetStreamError && /timeout|unavailable|no responders/i.test(e.message)) {
-      return true;
-    }
+    if (e instanceof EngineUnavailableError) return true;
+    if (client && isClientOutage(client, e)) return true;
     e = e.cause;
   }
   return false;
+}
+
+/** Whether one of the client's own errors means an outage. */
+function isClientOutage({ transport: t, jetstream: js }: NatsClient, e: Error): boolean {
+  return e instanceof t.TimeoutError || e instanceof t.NoRespondersError ||
+    e instanceof t.ConnectionError || e instanceof t.ClosedConnectionError ||
+    e instanceof t.DrainingConnectionError || e instanceof t.RequestError ||
+    (e instanceof js.JetStreamApiError && e.status === 503) ||
+    (e instanceof js.JetStreamError && /timeout|unavailable|no responders/i.test(e.message));
 }

@@ -1,7 +1,8 @@
 /**
  * NATS JetStream as the engine under the relay, the agents' task queues and the policy
  * replicas: one connection with credentials, TLS and endless reconnection with backoff; relay
- * topics as subject tokens (reversibly); telling an outage (503, try again) from a refusal.
+ * topics as subject tokens (reversibly); telling an outage (503, try again) from a refusal. The
+ * client packages are imported by the first connection, never by importing this module.
  *
  * @example
  * ```ts
@@ -11,6 +12,13 @@
  * ```
  * @module
  */
+export {
+  jetStreamApiCode,
+  loadedNatsClient,
+  loadNatsClient,
+  type NatsClient,
+  openKv,
+} from "./client.ts";
 export { connectNats, displayUrl, NatsEngine, natsServers, type NatsSettings } from "./connect.ts";
 export { EngineUnavailableError, isEngineOutage } from "./errors.ts";
 export { DEFAULT_NATS_TIMEOUT_MS, natsFields, type NatsSection, natsSettings } from "./fields.ts";

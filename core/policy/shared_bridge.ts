@@ -10,13 +10,12 @@
  * same intent is acknowledged without publishing again.
  * @module
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream";
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import { sha256Hex } from "../crypto/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
-import { type NatsEngine, topicSubject } from "../nats/mod.ts";
+import { jetStreamApiCode, type NatsEngine, openKv, topicSubject } from "../nats/mod.ts";
 import { streamRelayEvent } from "../relay/mod.ts";
 import {
   type BridgeOptions,
@@ -70,15 +69,15 @@ export class SharedDecisionBridge {
    */
   async start(): Promise<void> {
     const { nats } = this.o;
-    this.#kv = await new Kvm(nats.js).create(this.o.bucket, {
+    this.#kv = await openKv(nats.js, this.o.bucket, {
       history: 1,
       replicas: this.o.replicas,
     });
     await nats.jsm.consumers.add(this.o.stream, {
       durable_name: "policy-intents",
       filter_subject: topicSubject(this.o.prefix, INTENT_TOPIC),
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
+      ack_policy: "explicit",
+      deliver_policy: "all",
       ack_wait: this.o.ackWaitMs * 1_000_000,
       max_ack_pending: 64,
     });
@@ -157,7 +156,8 @@ export class SharedDecisionBridge {
       this.o.onDecision?.(decision);
       return { record: { decision, delivered: false }, revision };
     } catch (err) {
-      if (!(err instanceof JetStreamApiError) || !KEY_EXISTS.has(err.code)) throw err;
+      const code = jetStreamApiCode(err);
+      if (code === undefined || !KEY_EXISTS.has(code)) throw err;
       // Another replica decided the same tx_id at the same moment: its decision stands.
       const winner = await kv.get(key);
       if (!winner) throw new Error(`decision of ${txId} vanished`, { cause: err });

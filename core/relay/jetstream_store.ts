@@ -7,7 +7,6 @@
  * `max_msgs_per_subject` and `max_age`.
  * @module
  */
-import { DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { ConsumerMessages, JsMsg, StreamConfig, StreamInfo } from "@nats-io/jetstream";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
@@ -83,9 +82,9 @@ function streamConfig(o: JetStreamStoreOptions): Partial<StreamConfig> & { name:
   return {
     name: o.stream,
     subjects: [`${o.prefix}.>`],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
+    retention: "limits",
+    storage: "file",
+    discard: "old",
     num_replicas: o.replicas,
     max_msgs_per_subject: o.retention.maxEventsPerTopic,
     max_age: o.retention.maxAgeMs * 1_000_000,
@@ -221,8 +220,8 @@ export class JetStreamStore implements RemoteRelayStore {
         const from = this.#index.lastSeq + 1;
         const consumer = await this.o.engine.js.consumers.get(this.o.stream, {
           ...(from <= 1
-            ? { deliver_policy: DeliverPolicy.All }
-            : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }),
+            ? { deliver_policy: "all" }
+            : { deliver_policy: "by_start_sequence", opt_start_seq: from }),
         });
         const messages = await consumer.consume({ max_messages: 1024, expires: TAIL_EXPIRES_MS });
         this.#messages = messages;

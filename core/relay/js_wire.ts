@@ -5,8 +5,8 @@
  * builds the same SSE data line from a message, so ids and data agree across replicas.
  * @module
  */
-import { headers, type MsgHdrs } from "@nats-io/transport-node";
-import { subjectTopic } from "../nats/mod.ts";
+import type { MsgHdrs } from "@nats-io/transport-node";
+import { type NatsEngine, subjectTopic } from "../nats/mod.ts";
 import { eventData, type StoredEvent } from "./store.ts";
 
 /** The event's UUID. */
@@ -31,11 +31,11 @@ export interface EventHeaders {
  *
  * @example
  * ```ts
- * eventHeaders({ eventId: "e1", tsMs: 1, prev: 0 }).get("Iatp-Prev"); // "0"
+ * eventHeaders(engine, { eventId: "e1", tsMs: 1, prev: 0 }).get("Iatp-Prev"); // "0"
  * ```
  */
-export function eventHeaders(h: EventHeaders): MsgHdrs {
-  const out = headers();
+export function eventHeaders(engine: NatsEngine, h: EventHeaders): MsgHdrs {
+  const out = engine.headers();
   out.set(HDR_EVENT_ID, h.eventId);
   out.set(HDR_TS, String(h.tsMs));
   out.set(HDR_PREV, String(h.prev));

@@ -7,12 +7,12 @@
  * `Nats-Msg-Id` (the event id), so retrying after a lost answer cannot store it twice.
  * @module
  */
-import { JetStreamApiError } from "@nats-io/jetstream";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import {
   EngineUnavailableError,
   isEngineOutage,
+  jetStreamApiCode,
   type NatsEngine,
   topicSubject,
 } from "../nats/mod.ts";
@@ -52,7 +52,7 @@ export interface EventToWrite {
 
 /** The engine's last sequence on the subject, from a wrong-last-sequence refusal. */
 function actualLastSequence(err: unknown): number | undefined {
-  if (!(err instanceof JetStreamApiError) || err.code !== WRONG_LAST_SEQUENCE) return undefined;
+  if (jetStreamApiCode(err) !== WRONG_LAST_SEQUENCE || !(err instanceof Error)) return undefined;
   const m = /wrong last sequence: (\d+)/.exec(err.message);
   return m ? Number(m[1]) : undefined;
 }
@@ -124,7 +124,12 @@ export class StreamWriter {
         const ack = await this.o.engine.js.publish(subject, body, {
           msgID: e.eventId,
           expect: { lastSubjectSequence: expect },
-          headers: eventHeaders({ eventId: e.eventId, tsMs: e.tsMs, prev, publisher: e.publisher }),
+          headers: eventHeaders(this.o.engine, {
+            eventId: e.eventId,
+            tsMs: e.tsMs,
+            prev,
+            publisher: e.publisher,
+          }),
           timeout: left,
         });
         if (ack.seq > (this.#acked.get(e.topic) ?? 0)) this.#acked.set(e.topic, ack.seq);

@@ -97,3 +97,47 @@ export function withoutComments(text: string): string {
   return text.replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, " "))
     .replace(/(^|[^:"'`\\])\/\/.*$/gm, "$1");
 }
+
+/** One import of an npm package, as written in a file. */
+export interface PackageImport {
+  /** The package name (`@nats-io/jetstream`, `postgres`), without `npm:` or a version. */
+  pkg: string;
+  /** `import type` (erased), a static import or re-export, or `import("...")`. */
+  kind: "type" | "static" | "dynamic";
+}
+
+/** An import or re-export clause holds only names, braces, commas, `*`, `as` and `type`. */
+const STATIC_IMPORT = /^\s*(?:import|export)\s+(type\s+)?[\w\s{},*$]*?\bfrom\s*["']([^"']+)["']/gm;
+const BARE_IMPORT = /^\s*import\s*["']([^"']+)["']/gm;
+const DYNAMIC_IMPORT = /\bimport\(\s*["']([^"']+)["']\s*\)/g;
+
+/** The package a bare or `npm:` specifier names, or undefined for a path or a `node:` module. */
+function packageOf(specifier: string): string | undefined {
+  const s = specifier.replace(/^npm:\/?/, "");
+  if (/^(\.|\/|[a-z]+:)/.test(s)) return undefined;
+  const parts = s.split("/");
+  const name = s.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+  const bare = name.replace(/(.)@[^/]*$/, "$1");
+  return /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/.test(bare) ? bare : undefined;
+}
+
+/**
+ * The npm packages a source text imports, each with how (comments are ignored).
+ *
+ * @example
+ * ```ts
+ * packageImports('import type { Sql } from "postgres";'); // [{ pkg: "postgres", kind: "type" }]
+ * ```
+ */
+export function packageImports(text: string): PackageImport[] {
+  const code = withoutComments(text);
+  const out: PackageImport[] = [];
+  const add = (specifier: string, kind: PackageImport["kind"]) => {
+    const pkg = packageOf(specifier);
+    if (pkg) out.push({ pkg, kind });
+  };
+  for (const m of code.matchAll(STATIC_IMPORT)) add(m[2], m[1] ? "type" : "static");
+  for (const m of code.matchAll(BARE_IMPORT)) add(m[1], "static");
+  for (const m of code.matchAll(DYNAMIC_IMPORT)) add(m[1], "dynamic");
+  return out;
+}

@@ -30,7 +30,7 @@ Deno.test("isPostgresUrl tells a server URL from a file path", () => {
   assert.ok(!isPostgresUrl("/var/lib/postgres://x.db"));
 });
 
-Deno.test("connectPostgres refuses an unusable URL naming the setting, never the password", () => {
+Deno.test("connectPostgres refuses an unusable URL naming the setting, never the password", async () => {
   for (
     const [url, why] of [
       ["postgres://db/iatp", /no user/],
@@ -39,7 +39,7 @@ Deno.test("connectPostgres refuses an unusable URL naming the setting, never the
       ["postgres://app:s3cret@db/iatp?sslmode=sometimes", /unknown sslmode/],
     ] as const
   ) {
-    assert.throws(
+    await assert.rejects(
       () =>
         connectPostgres({
           url,

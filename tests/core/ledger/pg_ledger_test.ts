@@ -51,8 +51,8 @@ Deno.test({
   async fn() {
     const db = await startPostgres();
     const key = await generateKeyPair();
-    const a = await PgLedger.open({ pg: client(db.url), key, maxBatch: 50 });
-    const b = await PgLedger.open({ pg: client(db.url), key, maxBatch: 50 });
+    const a = await PgLedger.open({ pg: await client(db.url), key, maxBatch: 50 });
+    const b = await PgLedger.open({ pg: await client(db.url), key, maxBatch: 50 });
     try {
       assert.equal(a.vkey, b.vkey);
       const acks = await Promise.all(
@@ -100,8 +100,8 @@ Deno.test({
   async fn() {
     const db = await startPostgres();
     const key = await generateKeyPair();
-    const a = await PgLedger.open({ pg: client(db.url), key });
-    const b = await PgLedger.open({ pg: client(db.url), key });
+    const a = await PgLedger.open({ pg: await client(db.url), key });
+    const b = await PgLedger.open({ pg: await client(db.url), key });
     try {
       const [x, y] = await Promise.all([
         a.append(input(1), { idempotencyKey: "k1" }),
@@ -112,7 +112,7 @@ Deno.test({
       await assert.rejects(b.append(input(2), { idempotencyKey: "k1" }), IdempotencyConflictError);
       assert.equal(await a.treeSize(), 1);
       await assert.rejects(
-        PgLedger.open({ pg: client(db.url), key: await generateKeyPair() }),
+        PgLedger.open({ pg: await client(db.url), key: await generateKeyPair() }),
         /configured key differs/,
       );
     } finally {
@@ -130,7 +130,7 @@ Deno.test({
     const db = await startPostgres();
     const key = await generateKeyPair();
     const ledger = await PgLedger.open({
-      pg: client(db.url),
+      pg: await client(db.url),
       key,
       reconnect: { baseMs: 20, maxMs: 200 },
     });
@@ -158,8 +158,8 @@ Deno.test({
   async fn() {
     const db = await startPostgres();
     const key = await generateKeyPair();
-    const ledger = await PgLedger.open({ pg: client(db.url), key, maxBatch: 1000 });
-    const pg = client(db.url);
+    const ledger = await PgLedger.open({ pg: await client(db.url), key, maxBatch: 1000 });
+    const pg = await client(db.url);
     try {
       // More entries than one scan chunk (4096 rows), so the keyset pagination is exercised.
       await Promise.all(Array.from({ length: 5000 }, (_, i) => ledger.append(input(i))));
@@ -185,7 +185,7 @@ Deno.test({
     const db = await startPostgres();
     const key = await generateKeyPair();
     const ledger = await PgLedger.open({
-      pg: client(db.url),
+      pg: await client(db.url),
       key,
       commitTimeoutMs: 500,
       reconnect: { baseMs: 20, maxMs: 200 },

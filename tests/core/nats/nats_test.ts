@@ -1,6 +1,7 @@
 /**
  * core/nats without a server: the server list of a `nats://` URL, the URL shown in logs (no
- * credentials), topic names as subject tokens and back, and which errors count as an outage.
+ * credentials), topic names as subject tokens and back, and which errors count as an outage
+ * (the client's own errors once it is loaded).
  * @module
  */
 import assert from "node:assert/strict";
@@ -8,6 +9,8 @@ import {
   displayUrl,
   EngineUnavailableError,
   isEngineOutage,
+  jetStreamApiCode,
+  loadNatsClient,
   natsServers,
   patternSubject,
   subjectTopic,
@@ -57,4 +60,20 @@ Deno.test("an outage is told from a refusal, through causes", () => {
   );
   assert.ok(!isEngineOutage(new Error("bad input")));
   assert.ok(!isEngineOutage("not an error"));
+});
+
+Deno.test("once a connection loaded the client, its own errors are told apart too", async () => {
+  const { transport, jetstream } = await loadNatsClient();
+  assert.equal(await loadNatsClient(), await loadNatsClient());
+  assert.ok(isEngineOutage(new Error("wrapped", { cause: new transport.TimeoutError() })));
+  assert.ok(isEngineOutage(new transport.NoRespondersError("relay.x")));
+  assert.ok(!isEngineOutage(new Error("bad input")));
+  const refused = new jetstream.JetStreamApiError({
+    code: 400,
+    err_code: 10071,
+    description: "wrong last sequence: 7",
+  });
+  assert.equal(jetStreamApiCode(refused), 10071);
+  assert.ok(!isEngineOutage(refused));
+  assert.equal(jetStreamApiCode(new Error("wrong last sequence: 7")), undefined);
 });
