@@ -1,7 +1,8 @@
 /**
  * The edge's connection discipline on a real service process: stalled clients are closed
  * within the configured timeouts, connections over max_connections get the 503 envelope and
- * are counted, and a process out of file descriptors serves /health again once they free up.
+ * are counted, a process out of file descriptors serves /health again once they free up, and a
+ * storm of clients that reset before they are accepted neither stops nor stalls the listener.
  * @module
  */
 import assert from "node:assert/strict";
@@ -161,6 +162,49 @@ Deno.test("out of file descriptors: the service sheds, keeps accepting and serve
     await child.status;
     await pump;
     await drain.catch(() => {});
+    await dir.remove();
+  }
+});
+
+/** Opens `n` connections that each send a request and reset at once (SO_LINGER 0: an RST). */
+const RESET_STORM = `
+import socket, struct, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+for _ in range(n):
+    c = socket.create_connection(("127.0.0.1", port))
+    c.sendall(b"GET /subscribe?topic=a HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n")
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+`;
+
+Deno.test({
+  name: "clients that reset before they are served never fail the listener",
+  ignore: !(await new Deno.Command("python3", { args: ["--version"] }).output().then(
+    (o) => o.success,
+    () => false,
+  )),
+}, async () => {
+  const dir = await tempDir();
+  const relay = await startIatpService(["relay", "--port", "0"], {
+    env: { IATP_DATA_DIR: dir.path },
+  });
+  try {
+    const port = new URL(relay.url).port;
+    for (let round = 0; round < 3; round++) {
+      const storm = await new Deno.Command("python3", {
+        args: ["-c", RESET_STORM, port, "300"],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(storm.success, new TextDecoder().decode(storm.stderr));
+      // Bounded: an accept loop that backs off on each reset would take minutes to answer.
+      const res = await fetch(`${relay.url}/health`, { signal: AbortSignal.timeout(20_000) });
+      assert.equal(res.status, 200, `round ${round}`);
+      await res.body?.cancel();
+    }
+    assert.doesNotMatch(relay.stdout(), /listener failed|service failed/);
+  } finally {
+    await relay.stop("SIGTERM");
     await dir.remove();
   }
 });

@@ -58,8 +58,10 @@ export interface Http1Server {
   shutdown(drainMs: number): Promise<boolean>;
 }
 
-/** accept() errors that concern one connection or a moment, not the listener. */
-const TRANSIENT = new Set(["ECONNABORTED", "ECONNRESET", "EPROTO", "EPERM", "ENOBUFS", "ENOMEM"]);
+/** accept() errors about one connection only (its peer reset first): accept the next at once. */
+const PEER_GONE = new Set(["ECONNABORTED", "ECONNRESET", "ENOTCONN", "EPROTO"]);
+/** accept() errors of a system under pressure: accept again after a backoff. */
+const TRANSIENT = new Set(["EPERM", "ENOBUFS", "ENOMEM"]);
 /** Backoff after a failed accept: from this... */
 const ACCEPT_BACKOFF_MIN_MS = 10;
 /** ...up to this. */
@@ -118,7 +120,12 @@ class Listener implements Http1Server, ConnectionContext {
       this.#listener = tcp;
       this.#acceptOne = async () => {
         const c = await tcp.accept();
-        c.setNoDelay(true);
+        try {
+          c.setNoDelay(true);
+        } catch {
+          // The peer reset before we got here (NotConnected): serving it fails on the first
+          // read and closes it, as for any client that goes away. Never a listener failure.
+        }
         return c;
       };
     }
@@ -175,6 +182,12 @@ class Listener implements Http1Server, ConnectionContext {
       } catch (err) {
         if (this.#stop.signal.aborted) return;
         const code = errorCode(err);
+        if (PEER_GONE.has(code)) {
+          // Deno's accept() fails with ENOTCONN when the peer reset before getpeername: a
+          // storm of such clients must neither stop nor slow the accept loop.
+          this.#opts.events.acceptError(code);
+          continue;
+        }
         if (code === "EMFILE" || code === "ENFILE") this.#exhausted(code);
         else if (TRANSIENT.has(code)) this.#opts.events.acceptError(code);
         else {
