@@ -170,6 +170,17 @@ export async function startIatpService(
   return Object.assign(child, { url: url! });
 }
 
+/**
+ * A loopback TCP port that was free a moment ago (bound, then released): for servers that cannot
+ * listen on port 0 and report it, and for starting a server after its clients.
+ */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
 /** Resolves after `ms`. */
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

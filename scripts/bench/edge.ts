@@ -20,7 +20,7 @@
  */
 import { sleep } from "../../core/async/mod.ts";
 import { parseArgs } from "node:util";
-import { LAUNCHER, listeningUrl, ROOT } from "../../tests/helpers.ts";
+import { freePort, LAUNCHER, listeningUrl, ROOT } from "../../tests/helpers.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -84,13 +84,6 @@ async function reachable(port: number): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 function rssMb(pid: number): number {

@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { sleep } from "../../core/async/mod.ts";
-import { startIatpService } from "../../tests/helpers.ts";
+import { freePort, startIatpService } from "../../tests/helpers.ts";
 import { RedisConn, SseSub } from "./relay_clients.ts";
 
 const { values } = parseArgs({
@@ -32,13 +32,6 @@ const PAD = "x".repeat(100);
 const OPEN_BATCH = 250;
 
 const now = () => performance.timeOrigin + performance.now();
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));

@@ -7,6 +7,7 @@
  */
 import { sleep } from "../../core/async/mod.ts";
 import { parseArgs } from "node:util";
+import { freePort } from "./tools.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -17,13 +18,6 @@ const { values } = parseArgs({
 });
 const RUNS = Number(values.runs);
 const SERVICES = values.services.split(",").map((s) => s.trim()).filter((s) => s !== "");
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 function rssBytes(pid: number): number {
   try {

@@ -5,13 +5,7 @@
  */
 import { sleep } from "../../core/async/mod.ts";
 
-/** A loopback port free right now. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+export { freePort } from "../../tests/helpers.ts";
 
 /** Whether `cmd` is on PATH. */
 export async function has(cmd: string): Promise<boolean> {

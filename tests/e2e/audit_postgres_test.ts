@@ -5,7 +5,7 @@
  * password) and lost mid-run (503 + Retry-After, then appends again).
  */
 import assert from "node:assert/strict";
-import { runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { freePort, runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import {
   eq,
   fromHex,
@@ -14,12 +14,7 @@ import {
   refRoot,
   refVerifyReceipt,
 } from "../core/ledger/rfc6962_reference.ts";
-import {
-  freePort,
-  postgresMissing,
-  startPostgres,
-  type TestPostgres,
-} from "../support/postgres.ts";
+import { postgresMissing, startPostgres, type TestPostgres } from "../support/postgres.ts";
 
 const ignore = postgresMissing !== undefined;
 const WORKERS = 8;

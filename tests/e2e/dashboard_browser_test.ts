@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { generateIssuer, issueCredential } from "../../core/auth/mod.ts";
 import { publish } from "../core/relay/relay_helpers.ts";
-import { type ChildService, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { type ChildService, freePort, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import {
   haveChromium,
   inPage,
@@ -20,13 +20,6 @@ import {
   watchedPage,
   withChromium,
 } from "./dashboard_mesh.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 interface Mesh {
   relayPort: number;

@@ -7,8 +7,8 @@
  * and the URL without its password.
  */
 import assert from "node:assert/strict";
-import { runIatp, spawnIatp, tempDir, waitFor } from "../helpers.ts";
-import { freePort, natsMissing, startNats } from "../support/nats.ts";
+import { freePort, runIatp, spawnIatp, tempDir, waitFor } from "../helpers.ts";
+import { natsMissing, startNats } from "../support/nats.ts";
 import { postgresMissing, startPostgres } from "../support/postgres.ts";
 
 const ADMIN_FILE = "credentials/admin.token";

@@ -7,7 +7,7 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import { waitFor } from "../helpers.ts";
+import { freePort, waitFor } from "../helpers.ts";
 
 /** Why nats-server cannot run here (undefined when it can). */
 export const natsMissing: string | undefined = (() => {
@@ -19,14 +19,6 @@ export const natsMissing: string | undefined = (() => {
     return "nats-server is not installed (apt install nats-server)";
   }
 })();
-
-/** A free loopback TCP port (closed again at once). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** One running nats-server. */
 export interface NatsNode {

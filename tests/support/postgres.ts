@@ -4,6 +4,7 @@
  * `postgres` user when this process is root (PostgreSQL refuses to run as root).
  * @module
  */
+import { freePort } from "../helpers.ts";
 
 /** Where Debian's PostgreSQL binaries live (the newest major version installed). */
 function findBinDir(): string | undefined {
@@ -67,14 +68,6 @@ export interface TestPostgres {
   resume(): void;
   /** Stops it and removes its files. */
   stop(): Promise<void>;
-}
-
-/** A loopback port free right now (for servers that cannot listen on port 0 and report it). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
 }
 
 /** Runs a PostgreSQL binary, as the postgres account when root; throws with its output. */

@@ -3,7 +3,7 @@
  * no persistence, stopped after. Can be killed (SIGKILL) and started again on the same port.
  * @module
  */
-import { freePort } from "./postgres.ts";
+import { freePort } from "../helpers.ts";
 
 /** Why a throwaway server cannot start here, or undefined when it can (for `ignore:`). */
 export const redisMissing: string | undefined = (() => {

@@ -6,8 +6,7 @@
  * start exits 2 naming the URL without its password.
  */
 import assert from "node:assert/strict";
-import { runIatp, startIatpService, tempDir, waitFor } from "../../helpers.ts";
-import { freePort } from "../../support/postgres.ts";
+import { freePort, runIatp, startIatpService, tempDir, waitFor } from "../../helpers.ts";
 import { redisMissing, startRedis, type TestRedis } from "../../support/redis.ts";
 import { post, type Sidecar, startAgent, startSidecar } from "./fixtures.ts";
 

@@ -1,16 +1,8 @@
 /** RelayClient against a real relay: publish paths, bounds, resumable subscriptions. */
 import assert from "node:assert/strict";
 import { RelayClient, RelayError, type RelayEvent } from "../../../core/relay/client.ts";
-import { tempDir, waitFor } from "../../helpers.ts";
+import { freePort, tempDir, waitFor } from "../../helpers.ts";
 import { openSse, quietLog, startRelay } from "./relay_helpers.ts";
-
-/** A port that was free a moment ago (for starting a relay after its clients). */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 const fast = { backoffMinMs: 20, backoffMaxMs: 200, log: quietLog };
 

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { Service } from "../../../core/http/mod.ts";
-import { freePort, natsMissing, startNats } from "../../support/nats.ts";
-import { runIatp, tempDir, waitFor } from "../../helpers.ts";
+import { natsMissing, startNats } from "../../support/nats.ts";
+import { freePort, runIatp, tempDir, waitFor } from "../../helpers.ts";
 import { openSse, publish, type SseReader, startRelay } from "./relay_helpers.ts";
 
 const ignore = natsMissing !== undefined;
