@@ -20,9 +20,9 @@ import {
   settleBatch,
 } from "./batch.ts";
 import { LedgerCorruptError, LedgerRangeError } from "./errors.ts";
-import { bytesEqual, EMPTY_ROOT } from "./hash.ts";
+import { bytesEqual } from "./hash.ts";
 import * as merkle from "./merkle.ts";
-import { formatCheckpoint, formatVkey, keyId, signNote } from "./note.ts";
+import { formatVkey, keyId, type SignedCheckpoint, signEmptyCheckpoint } from "./note.ts";
 import type { EntryRow, LedgerStore } from "./store.ts";
 
 export {
@@ -53,7 +53,7 @@ export interface LedgerOptions {
 /** The ledger. */
 export class Ledger {
   #frontier: merkle.Frontier;
-  #emptyNote: string | undefined;
+  #empty: Promise<SignedCheckpoint> | undefined;
   readonly #queue: CommitQueue;
   /** The vkey (C2SP verifier key) that checks this log's checkpoints. */
   readonly vkey: string;
@@ -208,16 +208,17 @@ export class Ledger {
   }
 
   /** The latest signed checkpoint; for an empty log, a signed checkpoint of size 0. */
-  async signedCheckpoint(): Promise<{ tree_size: number; root_hash_hex: string; note: string }> {
+  async signedCheckpoint(): Promise<SignedCheckpoint> {
     const cp = this.store.latestCheckpoint();
     if (cp) {
       return { tree_size: cp.tree_size, root_hash_hex: encodeHex(cp.root_hash), note: cp.note };
     }
-    this.#emptyNote ??= await signNote(
-      formatCheckpoint({ origin: this.origin, treeSize: 0, rootHash: EMPTY_ROOT }),
-      { name: this.origin, privateKey: this.key.privateKey, publicRaw: this.key.publicRaw },
-    );
-    return { tree_size: 0, root_hash_hex: encodeHex(EMPTY_ROOT), note: this.#emptyNote };
+    this.#empty ??= signEmptyCheckpoint({
+      name: this.origin,
+      privateKey: this.key.privateKey,
+      publicRaw: this.key.publicRaw,
+    });
+    return await this.#empty;
   }
 
   /** Stops accepting appends, waits for queued ones to commit, closes the store. */

@@ -10,7 +10,7 @@
 import { KeyObject, sign as nodeSign } from "node:crypto";
 import { importPublicKey, sign, verify } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64, encodeHex } from "../encoding/mod.ts";
-import { sha256 } from "./hash.ts";
+import { EMPTY_ROOT, sha256 } from "./hash.ts";
 
 /** Signature algorithm byte for Ed25519 in C2SP vkeys and key ids. */
 const ALG_ED25519 = 0x01;
@@ -193,4 +193,17 @@ export async function openCheckpoint(
     return { reason: `checkpoint is not signed by ${verifier.name}` };
   }
   return { checkpoint, note };
+}
+
+/** A signed checkpoint as the ledgers hand it out. */
+export interface SignedCheckpoint {
+  tree_size: number;
+  root_hash_hex: string;
+  note: string;
+}
+
+/** The signed checkpoint of an empty log (size 0, the empty root), as both ledgers serve it. */
+export async function signEmptyCheckpoint(signer: NoteSigner): Promise<SignedCheckpoint> {
+  const body = formatCheckpoint({ origin: signer.name, treeSize: 0, rootHash: EMPTY_ROOT });
+  return { tree_size: 0, root_hash_hex: encodeHex(EMPTY_ROOT), note: await signNote(body, signer) };
 }

@@ -27,10 +27,10 @@ import {
 import type { AuditEntryInput } from "./client.ts";
 import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry } from "./entry.ts";
 import { LedgerCorruptError, LedgerRangeError } from "./errors.ts";
-import { bytesEqual, EMPTY_ROOT } from "./hash.ts";
+import { bytesEqual } from "./hash.ts";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING } from "./ledger.ts";
 import * as merkle from "./merkle.ts";
-import { formatCheckpoint, formatVkey, keyId, signNote } from "./note.ts";
+import { formatVkey, keyId, type SignedCheckpoint, signEmptyCheckpoint } from "./note.ts";
 import { PgLedgerStore } from "./pg_store.ts";
 import type { CheckpointRow, EntryRow } from "./store.ts";
 
@@ -61,7 +61,7 @@ const PROBE_HASH = new Uint8Array(32);
 /** The ledger on PostgreSQL. */
 export class PgLedger {
   #size = 0;
-  #emptyNote: string | undefined;
+  #empty: Promise<SignedCheckpoint> | undefined;
   readonly #queue: CommitQueue;
   readonly #store: PgLedgerStore;
   readonly #gate: EngineGate;
@@ -309,17 +309,18 @@ export class PgLedger {
   }
 
   /** The latest signed checkpoint; for an empty log, a signed checkpoint of size 0. */
-  async signedCheckpoint(): Promise<{ tree_size: number; root_hash_hex: string; note: string }> {
+  async signedCheckpoint(): Promise<SignedCheckpoint> {
     const cp = await this.#gate.run(() => this.#store.latestCheckpoint());
     if (cp) {
       this.#size = Math.max(this.#size, cp.tree_size);
       return { tree_size: cp.tree_size, root_hash_hex: encodeHex(cp.root_hash), note: cp.note };
     }
-    this.#emptyNote ??= await signNote(
-      formatCheckpoint({ origin: this.origin, treeSize: 0, rootHash: EMPTY_ROOT }),
-      { name: this.origin, privateKey: this.key.privateKey, publicRaw: this.key.publicRaw },
-    );
-    return { tree_size: 0, root_hash_hex: encodeHex(EMPTY_ROOT), note: this.#emptyNote };
+    this.#empty ??= signEmptyCheckpoint({
+      name: this.origin,
+      privateKey: this.key.privateKey,
+      publicRaw: this.key.publicRaw,
+    });
+    return await this.#empty;
   }
 
   /** Stops accepting appends, waits for queued ones, stops reconnecting, closes the client. */
