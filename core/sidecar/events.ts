@@ -15,6 +15,8 @@ const TRACE_TOPIC = "iatp.trace";
 
 /** Where records go besides the recorder. */
 export interface EventSink {
+  /** False when records go nowhere (neither relay nor ledger): then nobody need call onRecord. */
+  readonly enabled: boolean;
   onRecord(record: TraceRecord): void;
   close(): Promise<void>;
 }
@@ -58,6 +60,7 @@ export function createEventSink(opts: EventSinkOptions): EventSink {
     ? new AuditClient({ url: opts.auditUrl, token: opts.auditToken, log: opts.log })
     : undefined;
   return {
+    enabled: relay !== undefined || audit !== undefined,
     onRecord(record) {
       const decision = decisionOf(record);
       const status = record.details.status;

@@ -64,11 +64,21 @@ function json(status: number, body: Record<string, unknown>, headers: HeaderPair
   return { status, headers, body: JSON.stringify(body) };
 }
 
+/** A body that passed the checks: its scrubbed text and what it holds. */
+interface Parsed {
+  /** The text with cards, SSNs and secret members redacted. */
+  scrubbed: string;
+  /** Nothing was redacted: `scrubbed` is the body as received. */
+  clean: boolean;
+  card: boolean;
+  ssn: boolean;
+}
+
 /** Decodes and checks the body: the JSON text, or a 400 reason. */
 function parseObject(
   bytes: Uint8Array<ArrayBuffer>,
   maxDepth: number,
-): { scrubbed: string; card: boolean; ssn: boolean } | { invalid: string } {
+): Parsed | { invalid: string } {
   let text: string;
   try {
     text = decoder.decode(bytes);
@@ -86,7 +96,8 @@ function parseObject(
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return { invalid: "body is not a JSON object" };
   }
-  return { scrubbed, card: scan.creditCards > 0, ssn: scan.ssns > 0 };
+  const clean = scrubbed === text;
+  return { scrubbed, clean, card: scan.creditCards > 0, ssn: scan.ssns > 0 };
 }
 
 /** Distinct request URLs whose parse is remembered (clients repeat the same few). */
@@ -182,28 +193,76 @@ async function admit(deps: ProxyDeps, x: Exchange): Promise<RawResponse | Admitt
   const { target: t, forwarded: f } = x;
   const card = parsed.card || t.card || f.card;
   const ssn = parsed.ssn || t.ssn || f.ssn;
-  const payload = parsed.scrubbed.slice(0, deps.tracePayloadChars);
-  rec.record("request", x.traceId, {
-    method: x.req.method,
-    path: t.path,
-    ...(t.query !== "" ? { query: t.query } : {}),
-    ...(f.recorded ? { headers: f.recorded } : {}),
-    payload,
-    ...(payload.length < parsed.scrubbed.length ? { payload_truncated: true } : {}),
-    payload_bytes: bytes.length,
-    sensitive: { credit_card: card, ssn },
-    ...(card || ssn ? { found_in: foundIn(parsed, t, f) } : {}),
-  });
+  rec.record("request", x.traceId, requestDetails(x, bytes, parsed, deps.tracePayloadChars));
   return { bytes, card, ssn };
 }
 
-/** Where cards or SSNs were found, for the record. */
-function foundIn(body: { card: boolean; ssn: boolean }, t: Target, f: Forwarded): string[] {
-  const out: string[] = [];
-  if (body.card || body.ssn) out.push("body");
-  if (t.card || t.ssn) out.push("url");
-  if (f.card || f.ssn) out.push("headers");
-  return out;
+const utf8 = new TextEncoder();
+/** Reads what the recorder kept of a payload (it was valid UTF-8, or encoded from a string). */
+const recordDecoder = new TextDecoder();
+
+/**
+ * What the request record keeps of the payload, as UTF-8: a clean body that fits is the body
+ * itself (nothing copied; it is never written to), anything else its scrubbed text cut to
+ * `maxChars`, copied so the record holds no more than that.
+ */
+function keptPayload(
+  bytes: Uint8Array<ArrayBuffer>,
+  body: Parsed,
+  maxChars: number,
+): { held: Uint8Array; truncated: boolean } {
+  if (body.clean && bytes.length <= maxChars) {
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    return { held: whole ? bytes : bytes.slice(), truncated: false };
+  }
+  const text = body.scrubbed.length > maxChars ? body.scrubbed.slice(0, maxChars) : body.scrubbed;
+  return { held: utf8.encode(text), truncated: text.length < body.scrubbed.length };
+}
+
+/**
+ * The request record, built when it is first read: the payload is decoded then, and the
+ * recorder scrubs the whole record (secret shapes in the payload included) before anyone sees it.
+ */
+function requestDetails(
+  x: Exchange,
+  bytes: Uint8Array<ArrayBuffer>,
+  body: Parsed,
+  maxChars: number,
+): () => Record<string, unknown> {
+  const { held, truncated } = keptPayload(bytes, body, maxChars);
+  const method = x.req.method;
+  const t = x.target; // cached per URL, never changed
+  const headers = x.forwarded.recorded;
+  const inHeaders = { card: x.forwarded.card, ssn: x.forwarded.ssn };
+  const inBody = { card: body.card, ssn: body.ssn };
+  const size = bytes.length;
+  return () => {
+    const found = foundIn(inBody, t, inHeaders);
+    return {
+      method,
+      path: t.path,
+      ...(t.query !== "" ? { query: t.query } : {}),
+      ...(headers ? { headers } : {}),
+      payload: recordDecoder.decode(held),
+      ...(truncated ? { payload_truncated: true } : {}),
+      payload_bytes: size,
+      sensitive: { credit_card: found.card, ssn: found.ssn },
+      ...(found.where.length > 0 ? { found_in: found.where } : {}),
+    };
+  };
+}
+
+/** Whether cards or SSNs were found, and where, for the record. */
+function foundIn(
+  body: { card: boolean; ssn: boolean },
+  t: { card: boolean; ssn: boolean },
+  f: { card: boolean; ssn: boolean },
+): { card: boolean; ssn: boolean; where: string[] } {
+  const where: string[] = [];
+  if (body.card || body.ssn) where.push("body");
+  if (t.card || t.ssn) where.push("url");
+  if (f.card || f.ssn) where.push("headers");
+  return { card: body.card || t.card || f.card, ssn: body.ssn || t.ssn || f.ssn, where };
 }
 
 /** Applies the trust decision; the answer when it blocks (403) or warns (449). */

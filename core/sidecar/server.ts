@@ -117,7 +117,8 @@ async function createRecorder(opts: SidecarOptions) {
     capacity: opts.recorder.capacity,
     store: file ? openRecordStore(file, { maxRows: opts.recorder.maxRows, log }) : undefined,
     shared: sharedStore,
-    onRecord: (r) => events.onRecord(r),
+    // Without a relay or a ledger, records are scrubbed only when someone looks them up.
+    onRecord: events.enabled ? (r) => events.onRecord(r) : undefined,
   });
   return { recorder, events };
 }

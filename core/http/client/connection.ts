@@ -146,7 +146,8 @@ export class Connection {
     try {
       let off = 0;
       while (off < data.length) {
-        const n = await this.tcp.write(data.subarray(off));
+        // The usual single write takes the buffer as it is (no view made per write).
+        const n = await this.tcp.write(off === 0 ? data : data.subarray(off));
         off += n;
         this.written += n;
       }

@@ -9,6 +9,9 @@ import { concatBytes } from "./bytes.ts";
 import { chunkFrame, LAST_CHUNK } from "./framing.ts";
 import { claimPushSource, type PushHooks, sendPush, type SocketPush } from "./push.ts";
 import type { HeaderPairs, RawResponse } from "./raw.ts";
+import { encode, headAndBody, headText, NON_ASCII, pairsText, releaseOut } from "./head_out.ts";
+
+export { encode, headText } from "./head_out.ts";
 
 /** The part of an exchange the response framing depends on. */
 export interface ResponseFraming {
@@ -34,7 +37,9 @@ export class SocketWriter {
 
   /** Writes all of `bytes`. @throws when the connection is closed or broken */
   async write(bytes: Uint8Array): Promise<void> {
-    let off = 0;
+    if (bytes.length === 0) return;
+    // The usual single write takes the buffer as it is (no view made per write).
+    let off = await this.conn.write(bytes);
     while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
   }
 
@@ -56,8 +61,6 @@ const PENDING = Symbol("pending");
 const pending = Promise.resolve(PENDING);
 /** Bodies up to this size are copied after the head into one write. */
 const COALESCE_BYTES = 16 * 1024;
-/** Framing headers the writer owns; a handler's values are dropped. */
-const OWNED = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
 
 /**
  * Sends `res`. Resolves whether the connection may stay open.
@@ -126,6 +129,18 @@ export async function sendRaw(
   }
   const bytes = typeof body === "string" ? utf8.encode(body) : body ?? EMPTY;
   const bodiless = status === 204 || status === 304;
+  const whole = x.head || bodiless || bytes.length > COALESCE_BYTES
+    ? undefined
+    : headAndBody(status, headers, bytes, keep, x.minor);
+  if (whole) {
+    // The usual answer: head and body in one pooled buffer, one write.
+    try {
+      await out.write(whole.buf.subarray(0, whole.length));
+    } finally {
+      releaseOut(whole.buf);
+    }
+    return keep;
+  }
   const framing = bodiless ? "" : `content-length: ${bytes.length}\r\n`;
   const head = pairsText(status, headers, framing, keep, x.minor);
   if (x.head || bodiless) await out.write(encode(head));
@@ -220,7 +235,8 @@ function closeRequested(c: string | null): boolean {
 /** The value of `name` (lower case) among header pairs; null when absent. */
 function pairValue(headers: HeaderPairs, name: string): string | null {
   for (let i = 0; i < headers.length; i++) {
-    if (headers[i][0].toLowerCase() === name) return headers[i][1];
+    const n = headers[i][0];
+    if (n.length === name.length && n.toLowerCase() === name) return headers[i][1];
   }
   return null;
 }
@@ -247,112 +263,4 @@ export function checkHeaderPairs(headers: HeaderPairs): void {
   }
 }
 
-/** {@linkcode headText} for header pairs (names compared in lower case). */
-function pairsText(
-  status: number,
-  headers: HeaderPairs,
-  framing: string,
-  keepAlive: boolean,
-  minor: number,
-): string {
-  let s = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
-  let dated = false;
-  for (let i = 0; i < headers.length; i++) {
-    const [name, value] = headers[i];
-    const lower = name.toLowerCase();
-    if (OWNED.has(lower)) continue;
-    if (lower === "date") dated = true;
-    s += `${name}: ${value}\r\n`;
-  }
-  return s + tail(dated, framing, keepAlive, minor);
-}
-
-/** The end of a head: Date (unless given), framing, Connection and the empty line. */
-function tail(dated: boolean, framing: string, keepAlive: boolean, minor: number): string {
-  let s = dated ? "" : `date: ${httpDate()}\r\n`;
-  s += framing;
-  if (!keepAlive) s += "connection: close\r\n";
-  else if (minor === 0) s += "connection: keep-alive\r\n";
-  return s + "\r\n";
-}
-
-/** The status line and header section, ending with the empty line. */
-export function headText(
-  status: number,
-  headers: Headers,
-  framing: string,
-  keepAlive: boolean,
-  minor: number,
-): string {
-  let s = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
-  let dated = false;
-  // forEach allocates a third of what the pair iterator does (it matters per response).
-  headers.forEach((value, name) => {
-    if (OWNED.has(name)) return;
-    if (name === "date") dated = true;
-    s += `${name}: ${value}\r\n`;
-  });
-  return s + tail(dated, framing, keepAlive, minor);
-}
-
 const utf8 = new TextEncoder();
-const NON_ASCII = /[\x80-\uffff]/;
-
-/** Head text to bytes, one byte per char (header values are byte strings). */
-export function encode(text: string): Uint8Array {
-  if (!NON_ASCII.test(text)) return utf8.encode(text);
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
-}
-
-let dateSecond = -1;
-let dateValue = "";
-
-/** The IMF-fixdate of the current second, computed once per second. */
-function httpDate(): string {
-  const s = Math.floor(Date.now() / 1000);
-  if (s !== dateSecond) {
-    dateSecond = s;
-    dateValue = new Date(s * 1000).toUTCString();
-  }
-  return dateValue;
-}
-
-/** Reason phrases (informative only; RFC 9112 4). */
-const REASONS: Record<number, string> = {
-  100: "Continue",
-  200: "OK",
-  201: "Created",
-  202: "Accepted",
-  204: "No Content",
-  206: "Partial Content",
-  301: "Moved Permanently",
-  302: "Found",
-  303: "See Other",
-  304: "Not Modified",
-  307: "Temporary Redirect",
-  308: "Permanent Redirect",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  408: "Request Timeout",
-  409: "Conflict",
-  410: "Gone",
-  411: "Length Required",
-  413: "Content Too Large",
-  414: "URI Too Long",
-  415: "Unsupported Media Type",
-  417: "Expectation Failed",
-  422: "Unprocessable Content",
-  429: "Too Many Requests",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  501: "Not Implemented",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-  505: "HTTP Version Not Supported",
-};

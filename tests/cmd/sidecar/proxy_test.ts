@@ -274,3 +274,40 @@ Deno.test("recorded payloads and logs are scrubbed, numbers included", async () 
     await agent.close();
   }
 });
+
+Deno.test("recorded payloads: cut to trace_payload_bytes, secret shapes scrubbed on lookup", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({
+    agent_url: agent.url,
+    trust_level: "trusted",
+    trace_payload_bytes: 40,
+  });
+  try {
+    const small = { a: "Bearer abcdefgh12345678" };
+    assert.equal((await post(sc.url, small, { "X-Agent-Trace-ID": "cut-1" })).status, 200);
+    const long = { note: "é".repeat(30) + "Bearer abcdefgh12345678" + "x".repeat(500) };
+    assert.equal((await post(sc.url, long, { "X-Agent-Trace-ID": "cut-2" })).status, 200);
+    const card = { card: "4532015112830366", pad: "y".repeat(100) };
+    assert.equal((await post(sc.url, card, { "X-Agent-Trace-ID": "cut-3" })).status, 200);
+    const [r1, r2, r3] = await Promise.all(
+      ["cut-1", "cut-2", "cut-3"].map((id) => trace(sc.url, id)),
+    );
+    const d1 = r1.records[0].details;
+    assert.equal(d1.payload, '{"a":"Bearer [REDACTED]"}');
+    assert.equal(d1.payload_truncated, undefined);
+    assert.equal(d1.payload_bytes, JSON.stringify(small).length);
+    const d2 = r2.records[0].details;
+    assert.equal(d2.payload, JSON.stringify(long).slice(0, 40));
+    assert.equal(d2.payload_truncated, true);
+    assert.equal(d2.payload_bytes, new TextEncoder().encode(JSON.stringify(long)).length);
+    const d3 = r3.records[0].details;
+    assert.equal(d3.payload, '{"card":"[CREDIT_CARD_REDACTED]","pad":"');
+    assert.equal(d3.payload_truncated, true);
+    assert.deepEqual(d3.sensitive, { credit_card: true, ssn: false });
+    assert.deepEqual(d3.found_in, ["body"]);
+    assert.deepEqual(r1.records.map((r: { type: string }) => r.type), ["request", "response"]);
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});

@@ -40,6 +40,20 @@ function setup(opts: { maxBodyBytes?: number } = {}) {
         return { status: 200, headers: [["x-split", "a\r\nx-injected: 1"]], body: "no" };
       }
       const path = targetPathOf(req.target);
+      if (path === "/fast/shape") {
+        // Fields the writer owns, in any case, a Date of the handler's, and sizes around the
+        // bound of a head and body written from one pooled buffer.
+        const size = Number(req.header("x-size") ?? 0);
+        const headers: Array<[string, string]> = [
+          ["Content-Length", "999"],
+          ["TRANSFER-ENCODING", "chunked"],
+          ["Keep-Alive", "timeout=1"],
+          ["X-Pad", "p".repeat(Number(req.header("x-pad") ?? 0))],
+        ];
+        if (req.header("x-date")) headers.push(["Date", "Tue, 01 Jan 2030 00:00:00 GMT"]);
+        const status = Number(req.header("x-status") ?? 200);
+        return { status, headers, body: enc.encode("b".repeat(size)) };
+      }
       if (path === "/fast/stream") {
         return { status: 200, headers: [["content-type", "text/plain"]], body: parts() };
       }
@@ -240,6 +254,56 @@ Deno.test("a streamed raw answer is chunked for HTTP/1.1 and close-delimited for
     assert.ok(await old.closed());
     old.close();
   } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("whole raw answers: owned fields dropped in any case, one Date, every size", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  const c = await RawConn.open(portOf(svc.url));
+  try {
+    // 16 KiB is written with its head from one pooled buffer, one byte more in two writes, and a
+    // head too large for the buffer falls back to the text path; all frame the same.
+    const cases = [[0, 0], [11, 0], [16 * 1024, 0], [16 * 1024 + 1, 0], [100, 40_000]];
+    for (const [size, pad] of cases) {
+      await c.write(POST("/fast/shape", "", `X-Size: ${size}\r\nX-Pad: ${pad}\r\n`));
+      const r = await c.read();
+      assert.equal(r?.status, 200);
+      assert.equal(r?.framing, "length");
+      assert.equal(r?.body.length, size);
+      assert.equal(header(r!, "content-length"), String(size));
+      assert.equal(header(r!, "transfer-encoding"), undefined);
+      assert.equal(header(r!, "keep-alive"), undefined);
+      assert.equal(header(r!, "connection"), undefined);
+      assert.equal(header(r!, "x-pad")?.length, pad);
+      assert.equal(r?.headers.filter(([k]) => k === "date").length, 1);
+    }
+    await c.write(POST("/fast/shape", "", "X-Size: 5\r\nX-Date: 1\r\n"));
+    const dated = await c.read();
+    assert.deepEqual(dated?.headers.filter(([k]) => k === "date"), [
+      ["date", "Tue, 01 Jan 2030 00:00:00 GMT"],
+    ]);
+    await c.write(POST("/fast/shape", "", "X-Size: 5\r\nX-Status: 204\r\n"));
+    const empty = await c.read();
+    assert.equal(empty?.status, 204);
+    assert.equal(header(empty!, "content-length"), undefined);
+    c.close();
+    const old = await RawConn.open(portOf(svc.url));
+    await old.write(
+      "POST /fast/shape HTTP/1.0\r\nConnection: keep-alive\r\nX-Size: 3\r\nContent-Length: 0\r\n\r\n",
+    );
+    const kept = await old.read();
+    assert.equal(header(kept!, "connection"), "keep-alive");
+    assert.equal(kept?.body, "bbb");
+    await old.write("POST /fast/shape HTTP/1.0\r\nX-Size: 2\r\nContent-Length: 0\r\n\r\n");
+    const closing = await old.read();
+    assert.equal(header(closing!, "connection"), "close");
+    assert.equal(closing?.body, "bb");
+    assert.ok(await old.closed());
+    old.close();
+  } finally {
+    c.close();
     await svc.close();
   }
 });

@@ -32,6 +32,55 @@ Deno.test("details are scrubbed before they are held or handed on", () => {
   assert.ok(text.includes("[CREDIT_CARD_REDACTED]") && text.includes("[SSN_REDACTED]"));
 });
 
+Deno.test("without a store or subscriber, records are scrubbed when first read, once", () => {
+  const r = new FlightRecorder({ capacity: 4 });
+  let built = 0;
+  r.record("request", "lazy", () => {
+    built++;
+    return { payload: "Bearer abcdefgh1234 card 4532015112830366", n: 4532015112830366 };
+  });
+  r.record("response", "lazy", { status: 200, note: "password=hunter22" });
+  assert.equal(built, 0, "nothing is built before a lookup");
+  const first = r.trace("lazy");
+  const text = JSON.stringify(first);
+  assert.equal(built, 1);
+  for (const raw of ["abcdefgh1234", "4532015112830366", "hunter22"]) {
+    assert.ok(!text.includes(raw), `${raw} in ${text}`);
+  }
+  assert.ok(text.includes("[CREDIT_CARD_REDACTED]") && text.includes("[REDACTED]"));
+  assert.deepEqual(first.map((x) => x.type), ["request", "response"]);
+  assert.strictEqual(r.trace("lazy")[0], first[0], "the scrubbed record is kept, not rebuilt");
+  assert.equal(built, 1);
+  assert.match(first[0].timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+});
+
+Deno.test("a details builder that throws leaves a marker, never an exception", () => {
+  const r = new FlightRecorder({ capacity: 2 });
+  r.record("request", "t", () => {
+    throw new Error("boom 4532015112830366");
+  });
+  assert.deepEqual(r.trace("t").map((x) => x.details), [{ details_unavailable: true }]);
+});
+
+Deno.test("interleaved traces stay whole and in order across evictions", () => {
+  const r = new FlightRecorder({ capacity: 5 });
+  const ids = ["a", "b", "a", "c", "b", "a", "c", "a"];
+  ids.forEach((id, i) => r.record("request", id, { i }));
+  // The ring holds the last five: c(3) b(4) a(5) c(6) a(7).
+  assert.deepEqual(r.trace("a").map((x) => x.details.i), [5, 7]);
+  assert.deepEqual(r.trace("b").map((x) => x.details.i), [4]);
+  assert.deepEqual(r.trace("c").map((x) => x.details.i), [3, 6]);
+  assert.equal(r.size, 5);
+  for (let i = 0; i < 5; i++) r.record("response", "d", { i });
+  assert.deepEqual(r.trace("a"), []);
+  assert.deepEqual(r.trace("c"), []);
+  assert.deepEqual(r.trace("d").map((x) => x.details.i), [0, 1, 2, 3, 4]);
+  const one = new FlightRecorder({ capacity: 1 });
+  one.record("request", "x", { i: 1 });
+  one.record("response", "x", { i: 2 });
+  assert.deepEqual(one.trace("x").map((x) => x.details.i), [2]);
+});
+
 Deno.test("a throwing subscriber never breaks recording", () => {
   const r = new FlightRecorder({
     onRecord: () => {

@@ -1,0 +1,203 @@
+/**
+ * Response heads on the wire: the status line and header section as text (Headers or header
+ * pairs) or written straight into a pooled byte buffer with the body after it, so a small answer
+ * goes out in one write without a head string or a buffer made per response.
+ * @module
+ */
+import type { HeaderPairs } from "./raw.ts";
+
+/** Framing headers the writer owns; a handler's values are dropped. */
+export const OWNED = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
+
+/** True for a framing field the writer owns, any case (lower-cases only the few candidates). */
+function owned(name: string): boolean {
+  const n = name.length;
+  return (n === 10 || n === 14 || n === 17) && OWNED.has(name.toLowerCase());
+}
+
+/** True for Date, any case. */
+function isDate(name: string): boolean {
+  return name.length === 4 && name.toLowerCase() === "date";
+}
+
+/** {@linkcode headText} for header pairs (names compared in lower case). */
+export function pairsText(
+  status: number,
+  headers: HeaderPairs,
+  framing: string,
+  keepAlive: boolean,
+  minor: number,
+): string {
+  let s = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
+  let dated = false;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    if (owned(name)) continue;
+    if (isDate(name)) dated = true;
+    s += `${name}: ${value}\r\n`;
+  }
+  return s + tail(dated, framing, keepAlive, minor);
+}
+
+/** The end of a head: Date (unless given), framing, Connection and the empty line. */
+function tail(dated: boolean, framing: string, keepAlive: boolean, minor: number): string {
+  let s = dated ? "" : `date: ${httpDate()}\r\n`;
+  s += framing;
+  if (!keepAlive) s += "connection: close\r\n";
+  else if (minor === 0) s += "connection: keep-alive\r\n";
+  return s + "\r\n";
+}
+
+/** The status line and header section, ending with the empty line. */
+export function headText(
+  status: number,
+  headers: Headers,
+  framing: string,
+  keepAlive: boolean,
+  minor: number,
+): string {
+  let s = `HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`;
+  let dated = false;
+  // forEach allocates a third of what the pair iterator does (it matters per response).
+  headers.forEach((value, name) => {
+    if (OWNED.has(name)) return;
+    if (name === "date") dated = true;
+    s += `${name}: ${value}\r\n`;
+  });
+  return s + tail(dated, framing, keepAlive, minor);
+}
+
+const utf8 = new TextEncoder();
+/** Any character beyond ASCII. */
+export const NON_ASCII = /[\x80-\uffff]/;
+
+/** Head text to bytes, one byte per char (header values are byte strings). */
+export function encode(text: string): Uint8Array {
+  if (!NON_ASCII.test(text)) return utf8.encode(text);
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+let dateSecond = -1;
+let dateValue = "";
+
+/** The IMF-fixdate of the current second, computed once per second. */
+export function httpDate(): string {
+  const s = Math.floor(Date.now() / 1000);
+  if (s !== dateSecond) {
+    dateSecond = s;
+    dateValue = new Date(s * 1000).toUTCString();
+  }
+  return dateValue;
+}
+
+/** Reason phrases (informative only; RFC 9112 4). */
+const REASONS: Record<number, string> = {
+  100: "Continue",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  410: "Gone",
+  411: "Length Required",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  415: "Unsupported Media Type",
+  417: "Expectation Failed",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+  505: "HTTP Version Not Supported",
+};
+
+/** Pooled buffers: a head and a small body written together, returned once written. */
+const OUT_BUFFER_BYTES = 32 * 1024;
+/** Buffers kept for reuse (one per concurrent write at most; more are let go). */
+const OUT_POOL_MAX = 64;
+const outPool: Uint8Array[] = [];
+
+/**
+ * Writes `s` (characters up to U+00FF, one byte each) at `pos`; returns the position after it.
+ * The caller made sure there is room.
+ */
+function put(buf: Uint8Array, pos: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[pos + i] = s.charCodeAt(i);
+  return pos + s.length;
+}
+
+/** Writes the decimal digits of a non-negative integer at `pos`. */
+function putInt(buf: Uint8Array, pos: number, n: number): number {
+  return put(buf, pos, String(n));
+}
+
+/** Upper bound of the bytes {@linkcode pairsInto} writes for `headers`. */
+function headBound(headers: HeaderPairs): number {
+  let n = 256; // status line, date, content-length, connection and the empty line
+  for (let i = 0; i < headers.length; i++) n += headers[i][0].length + headers[i][1].length + 4;
+  return n;
+}
+
+/**
+ * The head (as {@linkcode pairsText} with a Content-Length of `body.length`) and `body` in one
+ * pooled buffer, for one write; undefined when they do not fit one. Give the buffer back with
+ * {@linkcode releaseOut} once the write is done.
+ */
+export function headAndBody(
+  status: number,
+  headers: HeaderPairs,
+  body: Uint8Array,
+  keepAlive: boolean,
+  minor: number,
+): { buf: Uint8Array; length: number } | undefined {
+  if (headBound(headers) + body.length > OUT_BUFFER_BYTES) return undefined;
+  const buf = outPool.pop() ?? new Uint8Array(OUT_BUFFER_BYTES);
+  let p = put(buf, 0, "HTTP/1.1 ");
+  p = putInt(buf, p, status);
+  buf[p++] = 32;
+  p = put(buf, p, REASONS[status] ?? "");
+  p = put(buf, p, "\r\n");
+  let dated = false;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    if (owned(name)) continue;
+    if (isDate(name)) dated = true;
+    p = put(buf, p, name);
+    p = put(buf, p, ": ");
+    p = put(buf, p, value);
+    p = put(buf, p, "\r\n");
+  }
+  if (!dated) p = put(buf, p, `date: ${httpDate()}\r\n`);
+  p = put(buf, p, "content-length: ");
+  p = putInt(buf, p, body.length);
+  p = put(buf, p, "\r\n");
+  if (!keepAlive) p = put(buf, p, "connection: close\r\n");
+  else if (minor === 0) p = put(buf, p, "connection: keep-alive\r\n");
+  p = put(buf, p, "\r\n");
+  buf.set(body, p);
+  return { buf, length: p + body.length };
+}
+
+/** Returns a buffer from {@linkcode headAndBody} to the pool. */
+export function releaseOut(buf: Uint8Array): void {
+  if (outPool.length < OUT_POOL_MAX) outPool.push(buf);
+}
