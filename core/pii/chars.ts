@@ -38,21 +38,27 @@ function hexValue(c: number): number {
   return -1;
 }
 
-/**
- * 1 for bytes that neither start a digit group nor change JSON structure: the scanner's fast
- * path skips runs of them. Indexed by any byte value (0-255).
- */
-function boringTable(json: boolean): Uint8Array {
-  const t = new Uint8Array(256).fill(1);
-  for (let c = 48; c <= 57; c++) t[c] = 0;
-  t[BACKSLASH] = 0;
-  if (json) { for (const c of [QUOTE, 91, 93, 123, 125]) t[c] = 0; }
+/** Byte class: changes nothing while no chain is open (letters, punctuation, non-ASCII). */
+export const PLAIN = 0;
+/** Byte class: JSON structure (`"`, brackets and braces), in JSON text only. */
+export const STRUCTURE = 1;
+/** Byte class: an ASCII digit. */
+export const DIGIT = 2;
+/** Byte class: a backslash (a JSON escape may stand for a digit). */
+export const ESCAPE = 3;
+
+/** The class of every byte value (0-255) for the scanner's fast path. */
+function classTable(json: boolean): Uint8Array {
+  const t = new Uint8Array(256).fill(PLAIN);
+  for (let c = 48; c <= 57; c++) t[c] = DIGIT;
+  t[BACKSLASH] = ESCAPE;
+  if (json) { for (const c of [QUOTE, 91, 93, 123, 125]) t[c] = STRUCTURE; }
   return t;
 }
-/** Fast-path table for JSON text (quotes and brackets matter). */
-export const BORING_JSON: Uint8Array = boringTable(true);
-/** Fast-path table for plain text. */
-export const BORING_TEXT: Uint8Array = boringTable(false);
+/** Byte classes in JSON text. */
+export const CLASSES_JSON: Uint8Array = classTable(true);
+/** Byte classes in plain text. */
+export const CLASSES_TEXT: Uint8Array = classTable(false);
 
 /** Byte -> the character a one-letter escape (`\n`, `\"`, ...) stands for, or -1. */
 const SIMPLE_ESCAPES: Int32Array = (() => {

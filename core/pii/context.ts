@@ -95,8 +95,18 @@ export function hasSsnContext(b: Uint8Array, from = 0, to = b.length): boolean {
   return false;
 }
 
-/** Where the `units` characters (UTF-16 units) before `at` begin, but not before `floor`. */
-function unitsBack(b: Uint8Array, at: number, floor: number, units: number): number {
+/**
+ * Where the `units` characters (UTF-16 units) before `at` begin, but not before `floor`.
+ * `ascii` says the text is all ASCII (a byte is a character).
+ */
+function unitsBack(
+  b: Uint8Array,
+  at: number,
+  floor: number,
+  units: number,
+  ascii: boolean,
+): number {
+  if (ascii) return Math.max(floor, at - units);
   let i = at;
   let n = 0;
   while (i > floor && n < units) {
@@ -108,10 +118,10 @@ function unitsBack(b: Uint8Array, at: number, floor: number, units: number): num
 
 /**
  * Where the context window before a number starting at `at` begins: {@linkcode SSN_CONTEXT_CHARS}
- * characters back, but not before `floor`.
+ * characters back, but not before `floor`. `ascii`: the text is all ASCII.
  */
-export function contextStart(b: Uint8Array, at: number, floor: number): number {
-  return unitsBack(b, at, floor, SSN_CONTEXT_CHARS);
+export function contextStart(b: Uint8Array, at: number, floor: number, ascii: boolean): number {
+  return unitsBack(b, at, floor, SSN_CONTEXT_CHARS, ascii);
 }
 
 /**
@@ -138,7 +148,8 @@ function escapedAt(b: Uint8Array, at: number): boolean {
  * True when the JSON value starting at `value` (a number's first digit, or a string's opening
  * quote) is a member whose name names an SSN. Looks back from the value over `:`, whitespace and
  * a minus sign to the name, so it costs nothing until a bare 9-digit number needs it. Names
- * longer than {@linkcode SSN_KEY_CHARS} characters are judged by their last characters.
+ * longer than {@linkcode SSN_KEY_CHARS} characters are judged by their last characters (`ascii`:
+ * the text is all ASCII, a byte is a character).
  *
  * @example
  * ```ts
@@ -147,7 +158,7 @@ function escapedAt(b: Uint8Array, at: number): boolean {
  * keyNamesSsn(enc('["ssn", 78051120]'), 8); // false: not a member name
  * ```
  */
-export function keyNamesSsn(b: Uint8Array, value: number): boolean {
+export function keyNamesSsn(b: Uint8Array, value: number, ascii = false): boolean {
   const stop = Math.max(0, value - MAX_KEY_GAP);
   let i = value - 1;
   if (i >= stop && b[i] === HYPHEN) i--;
@@ -157,7 +168,7 @@ export function keyNamesSsn(b: Uint8Array, value: number): boolean {
   while (i >= stop && isJsonSpace(b[i])) i--;
   if (i < stop || b[i] !== QUOTE || escapedAt(b, i)) return false;
   const close = i;
-  const limit = unitsBack(b, close, 0, SSN_KEY_CHARS);
+  const limit = unitsBack(b, close, 0, SSN_KEY_CHARS, ascii);
   let open = close - 1;
   let escapes = false;
   while (open >= limit && !(b[open] === QUOTE && !escapedAt(b, open))) {

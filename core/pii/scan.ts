@@ -48,8 +48,11 @@ const DOT = chars.DOT;
 const PLUS = chars.PLUS;
 const BACKSLASH = chars.BACKSLASH;
 const QUOTE = chars.QUOTE;
-const BORING_JSON = chars.BORING_JSON;
-const BORING_TEXT = chars.BORING_TEXT;
+const CLASSES_JSON = chars.CLASSES_JSON;
+const CLASSES_TEXT = chars.CLASSES_TEXT;
+const PLAIN = chars.PLAIN;
+const STRUCTURE = chars.STRUCTURE;
+const DIGIT = chars.DIGIT;
 
 const IDLE = 0;
 const IN_GROUP = 1;
@@ -60,6 +63,16 @@ const RING = 8;
 const MASK = RING - 1;
 /** Digits read back per window; longer windows can never be a card or an SSN. */
 const KEEP = CARD_MAX_DIGITS;
+/**
+ * True when a run of `len` digits followed by byte `after` is a whole chain that can be no card
+ * or SSN: `after` ends the chain (no separator, dot or escape that could continue it) and the
+ * length is neither a bare SSN's (9) nor a card's (12-19).
+ */
+function endsShortNumber(len: number, after: number): boolean {
+  if (after === SPACE || after === HYPHEN || after === DOT || after === BACKSLASH) return false;
+  return len !== 9 && (len < CARD_MIN_DIGITS || len > CARD_MAX_DIGITS);
+}
+
 /** True for the length of a group of a card written in groups (3 to 6 digits). */
 function cardGroup(len: number): boolean {
   return len >= 3 && len <= 6;
@@ -70,6 +83,8 @@ class Scanner {
   /** The UTF-8 text: `b[0..n)` (the array may be longer, a reused buffer). */
   b: Uint8Array = new Uint8Array(0);
   n = 0;
+  /** The text is all ASCII (a byte is a character); false when not known. */
+  ascii = false;
   json = false;
   depthLimit = DEFAULT_MAX_JSON_DEPTH;
   spans: PiiSpan[] = [];
@@ -103,9 +118,10 @@ class Scanner {
   readonly gLink = new Int32Array(RING);
   readonly window = new Uint8Array(KEEP);
 
-  reset(b: Uint8Array, n: number, opts: ScanOptions): void {
+  reset(b: Uint8Array, n: number, opts: ScanOptions, ascii: boolean): void {
     this.b = b;
     this.n = n;
+    this.ascii = ascii;
     this.json = opts.json ?? false;
     this.context = opts.context;
     this.contextVerdict = -1;
@@ -135,16 +151,14 @@ class Scanner {
   run(): void {
     const b = this.b;
     const n = this.n;
-    const boring = this.json ? BORING_JSON : BORING_TEXT;
     let i = 0;
     while (i < n) {
-      let c = b[i];
-      if (this.state === IDLE && boring[c] === 1) {
-        // Fast path: outside a chain most bytes change nothing but `prev`.
-        do i++; while (i < n && boring[c = b[i]] === 1);
-        this.prev = b[i - 1];
+      if (this.state === IDLE) {
+        i = this.idle(i);
+        if (i < 0) return; // nesting too deep
         if (i >= n) break;
       }
+      let c = b[i];
       if (c >= 48 && c <= 57) {
         if (this.state !== IN_GROUP) this.startGroup(i);
         i = this.digits(i);
@@ -171,6 +185,39 @@ class Scanner {
       i = next;
     }
     this.finish();
+  }
+
+  /**
+   * The fast path while no chain is open, from `from`: skips bytes that change nothing, follows
+   * JSON structure, and passes over a run of digits that ends its chain at once (the next byte
+   * is no separator, dot or escape) with a length no card or SSN has. Returns the index of the
+   * first byte the full state machine must see (a digit that may start a finding, a backslash),
+   * `n` at the end, or -1 when nesting got too deep.
+   */
+  idle(from: number): number {
+    const b = this.b;
+    const n = this.n;
+    const classes = this.json ? CLASSES_JSON : CLASSES_TEXT;
+    let i = from;
+    while (i < n) {
+      const c = b[i];
+      const k = classes[c];
+      if (k === PLAIN) {
+        i++;
+      } else if (k === STRUCTURE) {
+        if (!this.structure(c, i)) return -1;
+        i++;
+      } else if (k === DIGIT) {
+        let e = i + 1;
+        while (e < n && b[e] >= 48 && b[e] <= 57) e++;
+        if (e >= n || !endsShortNumber(e - i, b[e])) break;
+        i = e;
+      } else {
+        break;
+      }
+    }
+    if (i > from) this.prev = b[i - 1];
+    return i;
   }
 
   /** Consumes a run of plain ASCII digits into the current group; returns the index after it. */
@@ -371,11 +418,11 @@ class Scanner {
     const b = this.b;
     if (!this.json) {
       if (this.context !== undefined && this.contextNamesSsn()) return true;
-      return hasSsnContext(b, contextStart(b, start, 0), start);
+      return hasSsnContext(b, contextStart(b, start, 0, this.ascii), start);
     }
-    if (!this.chainInString) return keyNamesSsn(b, start);
-    if (hasSsnContext(b, contextStart(b, start, this.strStart + 1), start)) return true;
-    return keyNamesSsn(b, this.strStart);
+    if (!this.chainInString) return keyNamesSsn(b, start, this.ascii);
+    if (hasSsnContext(b, contextStart(b, start, this.strStart + 1, this.ascii), start)) return true;
+    return keyNamesSsn(b, this.strStart, this.ascii);
   }
 
   /** Whether the caller's context names an SSN (judged once per scan). */
@@ -403,17 +450,23 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * Finds payment cards and SSNs in the UTF-8 text `b[0..n)` in one linear pass; offsets in the
- * result are byte offsets. Strings go through {@linkcode scanPii} (text.ts).
+ * result are byte offsets. `ascii` tells that every byte is a character (context windows then
+ * need no counting). Strings go through {@linkcode scanPii} (text.ts).
  *
  * @example
  * ```ts
  * const b = new TextEncoder().encode('{"card":"4532-0151-1283-0366"}');
- * scanUtf8(b, b.length, { json: true }).creditCards; // 1
+ * scanUtf8(b, b.length, { json: true }, true).creditCards; // 1
  * ```
  */
-export function scanUtf8(b: Uint8Array, n: number, opts: ScanOptions): ScanResult {
+export function scanUtf8(
+  b: Uint8Array,
+  n: number,
+  opts: ScanOptions,
+  ascii: boolean,
+): ScanResult {
   const s = shared;
-  s.reset(b, n, opts);
+  s.reset(b, n, opts, ascii);
   try {
     s.run();
     return {

@@ -27,7 +27,7 @@ function isNumberTail(c: number): boolean {
 
 const NO_BYTES = new Uint8Array(0);
 
-/** Verdicts remembered per key rule (a direct-mapped table: a new name evicts an old one). */
+/** Verdicts remembered per key rule (a power of 2). */
 const MEMO_SLOTS = 128;
 /** Longest raw member name (bytes) whose verdict is remembered; longer ones are always judged. */
 const MEMO_NAME_BYTES = 64;
@@ -35,7 +35,8 @@ const MEMO_NAME_BYTES = 64;
 /**
  * The key rule's verdicts on raw member names (the bytes between the quotes), so a name seen
  * before costs a hash and a byte compare instead of a decode and the rule. The raw bytes decide
- * the decoded name, so a remembered verdict is the rule's verdict, escapes included.
+ * the decoded name, so a remembered verdict is the rule's verdict, escapes included. A name may
+ * sit in either of two slots, so two frequent names that hash alike do not evict each other.
  */
 class KeyMemo {
   rule: (key: string) => boolean = () => false;
@@ -53,19 +54,28 @@ class KeyMemo {
   isSecret(b: Uint8Array, start: number, end: number): boolean {
     const len = end - start;
     if (len > MEMO_NAME_BYTES) return this.rule(memberName(b, start, end));
-    let h = 0x811c9dc5; // FNV-1a
-    for (let k = start; k < end; k++) h = Math.imul(h ^ b[k], 0x01000193);
-    const slot = (h >>> 0) % MEMO_SLOTS;
-    const seen = this.names[slot];
-    if (seen !== undefined && seen.length === len) {
-      let k = 0;
-      while (k < len && seen[k] === b[start + k]) k++;
-      if (k === len) return this.verdicts[slot] === 1;
-    }
+    // The slots come from the length and three bytes (first, middle, last): constant work per
+    // name; names that share all four still each get their own verdict (compared in full).
+    const h = len === 0 ? 0 : (len << 24) ^ (b[start] << 16) ^ (b[start + (len >> 1)] << 8) ^
+      b[end - 1];
+    const first = Math.imul(h, 0x9e3779b1) >>> 25;
+    const second = (Math.imul(h, 0x85ebca6b) >>> 25) ^ 1;
+    if (this.holds(first, b, start, len)) return this.verdicts[first] === 1;
+    if (this.holds(second, b, start, len)) return this.verdicts[second] === 1;
     const verdict = this.rule(memberName(b, start, end));
+    const slot = this.names[first] === undefined ? first : second;
     this.names[slot] = b.slice(start, end);
     this.verdicts[slot] = verdict ? 1 : 0;
     return verdict;
+  }
+
+  /** True when `slot` remembers the name `b[start..start + len)`. */
+  holds(slot: number, b: Uint8Array, start: number, len: number): boolean {
+    const seen = this.names[slot];
+    if (seen === undefined || seen.length !== len) return false;
+    let k = 0;
+    while (k < len && seen[k] === b[start + k]) k++;
+    return k === len;
   }
 }
 

@@ -140,7 +140,8 @@ export function scanPii(text: string, opts: ScanOptions = {}, utf8?: Uint8Array)
     bytes = hasBom(utf8) && text.charCodeAt(0) !== 0xfeff ? utf8.subarray(3) : utf8;
     length = bytes.length;
   }
-  const result = scanUtf8(bytes, length, opts);
-  if (length !== text.length) toStringOffsets(bytes, result.spans, result.secrets);
+  const ascii = length === text.length;
+  const result = scanUtf8(bytes, length, opts, ascii);
+  if (!ascii) toStringOffsets(bytes, result.spans, result.secrets);
   return result;
 }
