@@ -1,6 +1,8 @@
 /**
- * Character classes and JSON string escapes shared by the PII scanner and the secret tracker:
- * char codes the state machine tests, the fast-path tables, and escape decoding.
+ * Character classes and JSON string escapes shared by the PII scanner, the SSN context rules and
+ * the secret tracker. They all read UTF-8 bytes: every byte of a multi-byte character is >= 128,
+ * so it is never a digit, a letter, a separator or JSON structure, just as a non-ASCII UTF-16
+ * code unit is not.
  * @module
  */
 
@@ -36,51 +38,70 @@ function hexValue(c: number): number {
   return -1;
 }
 
-/** 1 for characters that neither start a digit group nor change JSON structure. */
-function boringTable(json: boolean): Uint8Array {
-  const t = new Uint8Array(128).fill(1);
-  for (let c = 48; c <= 57; c++) t[c] = 0;
-  t[BACKSLASH] = 0;
-  if (json) { for (const c of [QUOTE, 91, 93, 123, 125]) t[c] = 0; }
+/** Byte class: changes nothing while no chain is open (letters, punctuation, non-ASCII). */
+export const PLAIN = 0;
+/** Byte class: JSON structure (`"`, brackets and braces), in JSON text only. */
+export const STRUCTURE = 1;
+/** Byte class: an ASCII digit. */
+export const DIGIT = 2;
+/** Byte class: a backslash (a JSON escape may stand for a digit). */
+export const ESCAPE = 3;
+
+/** The class of every byte value (0-255) for the scanner's fast path. */
+function classTable(json: boolean): Uint8Array {
+  const t = new Uint8Array(256).fill(PLAIN);
+  for (let c = 48; c <= 57; c++) t[c] = DIGIT;
+  t[BACKSLASH] = ESCAPE;
+  if (json) { for (const c of [QUOTE, 91, 93, 123, 125]) t[c] = STRUCTURE; }
   return t;
 }
-/** Fast-path table for JSON text (quotes and brackets matter). */
-export const BORING_JSON: Uint8Array = boringTable(true);
-/** Fast-path table for plain text. */
-export const BORING_TEXT: Uint8Array = boringTable(false);
+/** Byte classes in JSON text. */
+export const CLASSES_JSON: Uint8Array = classTable(true);
+/** Byte classes in plain text. */
+export const CLASSES_TEXT: Uint8Array = classTable(false);
 
-const SIMPLE_ESCAPES: Record<number, number> = {
-  110: 10, // \n
-  114: 13, // \r
-  116: 9, // \t
-  98: 8, // \b
-  102: 12, // \f
-  34: 34, // \"
-  92: 92, // \\
-  47: 47, // \/
-};
+/** Byte -> the character a one-letter escape (`\n`, `\"`, ...) stands for, or -1. */
+const SIMPLE_ESCAPES: Int32Array = (() => {
+  const t = new Int32Array(256).fill(-1);
+  const pairs = [[110, 10], [114, 13], [116, 9], [98, 8], [102, 12], [34, 34], [92, 92], [47, 47]];
+  for (const [e, c] of pairs) t[e] = c;
+  return t;
+})();
 
 /**
- * The character a JSON escape at `text[at]` (a backslash) stands for, or -1 when it is not one.
+ * The character a JSON escape at `b[at]` (a backslash) stands for, or -1 when it is not one.
+ * `end` bounds the read (the escape must lie before it).
  *
  * @example
  * ```ts
- * jsonEscape("\\u0034", 0); // 52 ("4")
+ * jsonEscape(new TextEncoder().encode("\\u0034"), 0, 6); // 52 ("4")
  * ```
  */
-export function jsonEscape(text: string, at: number): number {
-  const e = text.charCodeAt(at + 1);
-  if (e !== 117) return SIMPLE_ESCAPES[e] ?? -1;
-  if (at + 5 >= text.length) return -1;
-  const a = hexValue(text.charCodeAt(at + 2));
-  const b = hexValue(text.charCodeAt(at + 3));
-  const c = hexValue(text.charCodeAt(at + 4));
-  const d = hexValue(text.charCodeAt(at + 5));
-  return (a | b | c | d) < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
+export function jsonEscape(b: Uint8Array, at: number, end: number): number {
+  if (at + 1 >= end) return -1;
+  const e = b[at + 1];
+  if (e !== 117) return SIMPLE_ESCAPES[e];
+  if (at + 5 >= end) return -1;
+  const h = hexValue(b[at + 2]);
+  const i = hexValue(b[at + 3]);
+  const j = hexValue(b[at + 4]);
+  const k = hexValue(b[at + 5]);
+  return (h | i | j | k) < 0 ? -1 : (h << 12) | (i << 8) | (j << 4) | k;
 }
 
-/** A member name's text between its quotes, escapes decoded (kept raw if they are broken). */
-export function memberName(raw: string): string {
+/** Bytes a JSON escape at `b[at]` takes (6 for `\uXXXX`, else 2); only valid after a decode. */
+export function escapeLength(b: Uint8Array, at: number): number {
+  return b[at + 1] === 117 ? 6 : 2;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * A member name's text from the bytes between its quotes (`b[start..end)`), escapes decoded
+ * (kept raw if they are broken).
+ */
+export function memberName(b: Uint8Array, start: number, end: number): string {
+  const raw = utf8.decode(b.subarray(start, end));
   if (!raw.includes("\\")) return raw;
   try {
     return JSON.parse(`"${raw}"`);

@@ -10,7 +10,8 @@
  * ```
  * @module
  */
-export { DEFAULT_MAX_JSON_DEPTH, scanPii } from "./scan.ts";
+export { DEFAULT_MAX_JSON_DEPTH } from "./scan.ts";
+export { scanPii } from "./text.ts";
 export {
   hasPiiSizedNumber,
   inspectText,

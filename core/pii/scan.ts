@@ -1,14 +1,21 @@
 /**
  * One-pass, linear-time detection of payment cards and US SSNs in raw text or raw JSON text.
  *
- * No regular expressions: a small state machine walks the characters once, collects runs of
+ * No regular expressions: a small state machine walks the UTF-8 bytes once, collects runs of
  * digits ("groups") joined by single spaces or hyphens ("chains"), and checks every window of
  * at most six groups that could be a card (12-19 digits, brand prefix, Luhn) or an SSN. An SSN
  * is a 3-2-4 chain with one separator (always: SSNs and ITINs alike, as every IATP client
  * counts them), or a bare 9-digit run that is an issued SSN or an ITIN and has SSN context: a
  * JSON member name or the few characters before it naming an SSN (see context.ts), so an
- * `order_id` of nine digits is not one. Work per character is bounded by a constant, so a
+ * `order_id` of nine digits is not one. Work per byte is bounded by a constant, so a
  * megabyte of adversarial digits and separators costs the same as a megabyte of prose.
+ *
+ * Bytes rather than a string's characters: indexing a byte array is about twice as fast as
+ * `charCodeAt`, and every byte of a non-ASCII character is >= 128, which the rules treat as they
+ * treat any non-ASCII character (not a digit, letter or separator). A string is encoded first
+ * (text.ts) and the offsets found are turned back into string offsets. Digits are not
+ * copied while walking: a group is its start, end and digit count, and its digits are read back
+ * from the bytes only when a window could be a card or an SSN.
  *
  * JSON mode also decodes string escapes (`\u0034` is a `4`), tells string contents from bare
  * numbers (the scrubber must quote a redacted number) and tracks nesting depth. Given a key
@@ -25,12 +32,10 @@ import {
   ssnValid,
 } from "./cards.ts";
 import * as chars from "./chars.ts";
-import { isWordChar, jsonEscape } from "./chars.ts";
-import { hasSsnContext, keyNamesSsn, SSN_CONTEXT_CHARS } from "./context.ts";
+import { escapeLength, isWordChar, jsonEscape } from "./chars.ts";
+import { contextStart, hasSsnContext, keyNamesSsn, textHasSsnContext } from "./context.ts";
 import { SecretTracker } from "./secrets.ts";
 import type { PiiKind, PiiSpan, ScanOptions, ScanResult } from "./types.ts";
-
-export type { PiiKind, PiiSpan, ScanOptions, ScanResult, SecretSpan } from "./types.ts";
 
 /** Default bound on JSON nesting depth. */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
@@ -43,8 +48,11 @@ const DOT = chars.DOT;
 const PLUS = chars.PLUS;
 const BACKSLASH = chars.BACKSLASH;
 const QUOTE = chars.QUOTE;
-const BORING_JSON = chars.BORING_JSON;
-const BORING_TEXT = chars.BORING_TEXT;
+const CLASSES_JSON = chars.CLASSES_JSON;
+const CLASSES_TEXT = chars.CLASSES_TEXT;
+const PLAIN = chars.PLAIN;
+const STRUCTURE = chars.STRUCTURE;
+const DIGIT = chars.DIGIT;
 
 const IDLE = 0;
 const IN_GROUP = 1;
@@ -53,11 +61,30 @@ const AFTER_DOT = 3;
 /** Groups remembered per chain: the longest card window has six groups (4+3+3+3+3+3). */
 const RING = 8;
 const MASK = RING - 1;
-/** Digits kept per group; longer groups can never be part of a card or SSN. */
+/** Digits read back per window; longer windows can never be a card or an SSN. */
 const KEEP = CARD_MAX_DIGITS;
+/**
+ * True when a run of `len` digits followed by byte `after` is a whole chain that can be no card
+ * or SSN: `after` ends the chain (no separator, dot or escape that could continue it) and the
+ * length is neither a bare SSN's (9) nor a card's (12-19).
+ */
+function endsShortNumber(len: number, after: number): boolean {
+  if (after === SPACE || after === HYPHEN || after === DOT || after === BACKSLASH) return false;
+  return len !== 9 && (len < CARD_MIN_DIGITS || len > CARD_MAX_DIGITS);
+}
+
+/** True for the length of a group of a card written in groups (3 to 6 digits). */
+function cardGroup(len: number): boolean {
+  return len >= 3 && len <= 6;
+}
+
 /** The state machine; one instance is reused because scans are synchronous. */
 class Scanner {
-  text = "";
+  /** The UTF-8 text: `b[0..n)` (the array may be longer, a reused buffer). */
+  b: Uint8Array = new Uint8Array(0);
+  n = 0;
+  /** The text is all ASCII (a byte is a character); false when not known. */
+  ascii = false;
   json = false;
   depthLimit = DEFAULT_MAX_JSON_DEPTH;
   spans: PiiSpan[] = [];
@@ -68,6 +95,8 @@ class Scanner {
   strStart = 0;
   /** Extra SSN context for plain text (the member name a value came from). */
   context: string | undefined = undefined;
+  /** Whether {@linkcode context} names an SSN: -1 until asked. */
+  contextVerdict = -1;
   cards = 0;
   ssns = 0;
   inString = false;
@@ -77,7 +106,8 @@ class Scanner {
   state = IDLE;
   sep = 0;
   prev = 0;
-  // Group ring: absolute group counter `g`, slot `g & MASK`.
+  // Group ring: absolute group counter `g`, slot `g & MASK`. A group is where its digits lie
+  // (`gStart..gEnd`, escapes included) and how many there are; they are read back on demand.
   g = 0;
   chainFirst = 0;
   chainTainted = false;
@@ -86,18 +116,20 @@ class Scanner {
   readonly gEnd = new Int32Array(RING);
   readonly gLen = new Int32Array(RING);
   readonly gLink = new Int32Array(RING);
-  readonly gDigits = new Uint8Array(RING * KEEP);
   readonly window = new Uint8Array(KEEP);
 
-  reset(text: string, opts: ScanOptions): void {
-    this.text = text;
+  reset(b: Uint8Array, n: number, opts: ScanOptions, ascii: boolean): void {
+    this.b = b;
+    this.n = n;
+    this.ascii = ascii;
     this.json = opts.json ?? false;
     this.context = opts.context;
+    this.contextVerdict = -1;
     this.depthLimit = opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
     this.spans = [];
     this.secrets = undefined;
     if (this.json && opts.secretKey !== undefined) {
-      this.tracker.reset(text, opts.secretKey);
+      this.tracker.reset(b, n, opts.secretKey);
       this.secrets = this.tracker;
     }
     this.cards =
@@ -117,18 +149,16 @@ class Scanner {
   }
 
   run(): void {
-    const text = this.text;
-    const n = text.length;
-    const boring = this.json ? BORING_JSON : BORING_TEXT;
+    const b = this.b;
+    const n = this.n;
     let i = 0;
     while (i < n) {
-      let c = text.charCodeAt(i);
-      if (this.state === IDLE && (c >= 128 || boring[c] === 1)) {
-        // Fast path: outside a chain most characters change nothing but `prev`.
-        do i++; while (i < n && ((c = text.charCodeAt(i)) >= 128 || boring[c] === 1));
-        this.prev = text.charCodeAt(i - 1);
+      if (this.state === IDLE) {
+        i = this.idle(i);
+        if (i < 0) return; // nesting too deep
         if (i >= n) break;
       }
+      let c = b[i];
       if (c >= 48 && c <= 57) {
         if (this.state !== IN_GROUP) this.startGroup(i);
         i = this.digits(i);
@@ -137,16 +167,16 @@ class Scanner {
       let next = i + 1;
       let escaped = false;
       if (c === BACKSLASH && next < n) {
-        const e = jsonEscape(text, i);
+        const e = jsonEscape(b, i, n);
         if (e >= 0) {
           c = e;
-          next = i + (text.charCodeAt(next) === 117 ? 6 : 2);
+          next = i + escapeLength(b, i);
           escaped = true;
         }
       }
       if (c >= 48 && c <= 57) {
         if (this.state !== IN_GROUP) this.startGroup(i);
-        this.addDigit(c - 48, next);
+        this.extendGroup(1, next);
       } else {
         if (this.state !== IDLE) this.afterGroup(c);
         if (this.json && !escaped && !this.structure(c, i)) return;
@@ -157,26 +187,59 @@ class Scanner {
     this.finish();
   }
 
+  /**
+   * The fast path while no chain is open, from `from`: skips bytes that change nothing, follows
+   * JSON structure, and passes over a run of digits that ends its chain at once (the next byte
+   * is no separator, dot or escape) with a length no card or SSN has. Returns the index of the
+   * first byte the full state machine must see (a digit that may start a finding, a backslash),
+   * `n` at the end, or -1 when nesting got too deep.
+   */
+  idle(from: number): number {
+    const b = this.b;
+    const n = this.n;
+    const classes = this.json ? CLASSES_JSON : CLASSES_TEXT;
+    let i = from;
+    while (i < n) {
+      const c = b[i];
+      const k = classes[c];
+      if (k === PLAIN) {
+        i++;
+      } else if (k === STRUCTURE) {
+        if (!this.structure(c, i)) return -1;
+        i++;
+      } else if (k === DIGIT) {
+        let e = i + 1;
+        while (e < n && b[e] >= 48 && b[e] <= 57) e++;
+        if (e >= n || !endsShortNumber(e - i, b[e])) break;
+        i = e;
+      } else {
+        break;
+      }
+    }
+    if (i > from) this.prev = b[i - 1];
+    return i;
+  }
+
   /** Consumes a run of plain ASCII digits into the current group; returns the index after it. */
   digits(from: number): number {
-    const text = this.text;
-    const n = text.length;
-    const slot = this.g & MASK;
-    const base = slot * KEEP;
-    const store = this.gDigits;
-    let len = this.gLen[slot];
-    let i = from;
-    let c = text.charCodeAt(i);
-    do {
-      if (len < KEEP) store[base + len] = c - 48;
-      len++;
-      if (++i >= n) break;
-      c = text.charCodeAt(i);
-    } while (c >= 48 && c <= 57);
-    this.gLen[slot] = len;
-    this.gEnd[slot] = i;
+    const b = this.b;
+    const n = this.n;
+    let i = from + 1;
+    while (i < n) {
+      const c = b[i];
+      if (c < 48 || c > 57) break;
+      i++;
+    }
+    this.extendGroup(i - from, i);
     this.prev = 48;
     return i;
+  }
+
+  /** Adds `count` digits ending before `end` to the current group. */
+  extendGroup(count: number, end: number): void {
+    const slot = this.g & MASK;
+    this.gLen[slot] += count;
+    this.gEnd[slot] = end;
   }
 
   /** JSON strings and nesting at index `i`; false stops the scan (nesting too deep). */
@@ -222,14 +285,6 @@ class Scanner {
     this.gLen[slot] = 0;
     this.gLink[slot] = link;
     this.state = IN_GROUP;
-  }
-
-  addDigit(v: number, end: number): void {
-    const slot = this.g & MASK;
-    const len = this.gLen[slot];
-    if (len < KEEP) this.gDigits[slot * KEEP + len] = v;
-    this.gLen[slot] = len + 1;
-    this.gEnd[slot] = end;
   }
 
   /**
@@ -290,17 +345,14 @@ class Scanner {
       total += lk;
       if (total > CARD_MAX_DIGITS) return;
       const sameBefore = k > this.chainFirst && this.gLink[k & MASK] === link;
-      if (lk === 4 && total >= CARD_MIN_DIGITS && !(sameBefore && this.fits(k - 1))) {
+      if (
+        lk === 4 && total >= CARD_MIN_DIGITS &&
+        !(sameBefore && cardGroup(this.gLen[(k - 1) & MASK]))
+      ) {
         this.tryCard(k, j, total);
       }
       if (lk < 3 || lk > 6 || !sameBefore) return;
     }
-  }
-
-  /** True when group `k` has the length of a card group (3 to 6 digits). */
-  fits(k: number): boolean {
-    const len = this.gLen[k & MASK];
-    return len >= 3 && len <= 6;
   }
 
   trySeparatedSsn(j: number, link: number, next: number): void {
@@ -312,16 +364,28 @@ class Scanner {
     this.addSsn(j - 2, j);
   }
 
-  /** Copies the digits of groups `from..to` into the scratch window; returns the count. */
+  /**
+   * Reads the digits of groups `from..to` (escapes decoded) into the scratch window, at most
+   * {@linkcode KEEP}; returns the count.
+   */
   collect(from: number, to: number): number {
-    let n = 0;
+    const b = this.b;
+    const w = this.window;
+    let count = 0;
     for (let k = from; k <= to; k++) {
       const slot = k & MASK;
-      const len = this.gLen[slot];
-      const base = slot * KEEP;
-      for (let d = 0; d < len; d++) this.window[n++] = this.gDigits[base + d];
+      const end = this.gEnd[slot];
+      let i = this.gStart[slot];
+      while (i < end && count < KEEP) {
+        if (b[i] === BACKSLASH) {
+          w[count++] = jsonEscape(b, i, this.n) - 48;
+          i += escapeLength(b, i);
+        } else {
+          w[count++] = b[i++] - 48;
+        }
+      }
     }
-    return n;
+    return count;
   }
 
   tryCard(from: number, to: number, total: number): void {
@@ -348,18 +412,25 @@ class Scanner {
   /**
    * SSN context for a number starting at `start`: in JSON, the member name the value belongs
    * to, and for a string value the text before the number inside it; in plain text, the
-   * characters before it and the caller's context.
+   * bytes before it and the caller's context.
    */
   ssnContext(start: number): boolean {
-    const t = this.text;
+    const b = this.b;
     if (!this.json) {
-      if (this.context !== undefined && hasSsnContext(this.context)) return true;
-      return hasSsnContext(t, Math.max(0, start - SSN_CONTEXT_CHARS), start);
+      if (this.context !== undefined && this.contextNamesSsn()) return true;
+      return hasSsnContext(b, contextStart(b, start, 0, this.ascii), start);
     }
-    if (!this.chainInString) return keyNamesSsn(t, start);
-    const from = Math.max(this.strStart + 1, start - SSN_CONTEXT_CHARS);
-    if (hasSsnContext(t, from, start)) return true;
-    return keyNamesSsn(t, this.strStart);
+    if (!this.chainInString) return keyNamesSsn(b, start, this.ascii);
+    if (hasSsnContext(b, contextStart(b, start, this.strStart + 1, this.ascii), start)) return true;
+    return keyNamesSsn(b, this.strStart, this.ascii);
+  }
+
+  /** Whether the caller's context names an SSN (judged once per scan). */
+  contextNamesSsn(): boolean {
+    if (this.contextVerdict < 0) {
+      this.contextVerdict = textHasSsnContext(this.context ?? "") ? 1 : 0;
+    }
+    return this.contextVerdict === 1;
   }
 
   /** Appends a span, merging it with earlier spans it overlaps (they end no later). */
@@ -375,18 +446,27 @@ class Scanner {
 }
 
 const shared = new Scanner();
+const EMPTY = new Uint8Array(0);
 
 /**
- * Finds payment cards and SSNs in `text` in one linear pass.
+ * Finds payment cards and SSNs in the UTF-8 text `b[0..n)` in one linear pass; offsets in the
+ * result are byte offsets. `ascii` tells that every byte is a character (context windows then
+ * need no counting). Strings go through {@linkcode scanPii} (text.ts).
  *
  * @example
  * ```ts
- * scanPii('{"card":"4532-0151-1283-0366"}', { json: true }).creditCards; // 1
+ * const b = new TextEncoder().encode('{"card":"4532-0151-1283-0366"}');
+ * scanUtf8(b, b.length, { json: true }, true).creditCards; // 1
  * ```
  */
-export function scanPii(text: string, opts: ScanOptions = {}): ScanResult {
+export function scanUtf8(
+  b: Uint8Array,
+  n: number,
+  opts: ScanOptions,
+  ascii: boolean,
+): ScanResult {
   const s = shared;
-  s.reset(text, opts);
+  s.reset(b, n, opts, ascii);
   try {
     s.run();
     return {
@@ -398,9 +478,9 @@ export function scanPii(text: string, opts: ScanOptions = {}): ScanResult {
       tooDeep: s.tooDeep,
     };
   } finally {
-    s.text = "";
+    s.b = EMPTY;
     s.spans = [];
     s.secrets = undefined;
-    s.tracker.reset("", () => false);
+    s.tracker.release();
   }
 }

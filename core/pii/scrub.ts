@@ -6,7 +6,8 @@
  * @module
  */
 import { addScrubber, isSensitiveKey, REDACTED } from "../log/mod.ts";
-import { type PiiSpan, scanPii, type ScanResult, type SecretSpan } from "./scan.ts";
+import type { PiiSpan, ScanResult, SecretSpan } from "./types.ts";
+import { scanPii } from "./text.ts";
 
 /** Placeholder for a redacted payment card (spec IATP-001 §5.4). */
 export const CARD_PLACEHOLDER = "[CREDIT_CARD_REDACTED]";
@@ -85,12 +86,15 @@ let lastCleanJson: string | undefined;
  * Scans JSON text and returns the scan plus the redacted text (the same string when clean):
  * cards and SSNs become placeholders and the value of every secret member (a key
  * {@linkcode isSensitiveKey} accepts, at any depth) becomes `"[REDACTED]"`, in one pass.
+ * `utf8`, when the caller has it, is the UTF-8 body `text` was decoded from: the scan reads it
+ * instead of encoding `text` again (see {@linkcode scanPii}).
  */
 export function scrubJsonText(
   text: string,
   maxDepth?: number,
+  utf8?: Uint8Array,
 ): { scan: ScanResult; text: string } {
-  const scan = scanPii(text, { json: true, maxDepth, secretKey: isSensitiveKey });
+  const scan = scanPii(text, { json: true, maxDepth, secretKey: isSensitiveKey }, utf8);
   if (scan.spans.length === 0 && !scan.tooDeep) lastCleanJson = text;
   return { scan, text: redactSpans(text, scan.spans, scan.secrets) };
 }

@@ -1,7 +1,8 @@
 /**
  * Secret members in JSON text, found during the PII scanner's walk: after a member name the
  * key rule calls secret, the whole value (string, number, object or array) is one span. The
- * scanner reports string ends and nesting; this tracker turns them into spans.
+ * scanner reports string ends and nesting; this tracker turns them into spans. Offsets are
+ * byte offsets into the UTF-8 text the scanner walks.
  * @module
  */
 import { COLON, isJsonSpace, memberName, QUOTE } from "./chars.ts";
@@ -24,22 +25,86 @@ function isNumberTail(c: number): boolean {
   return (c >= 48 && c <= 57) || c === 46 || c === 45 || c === 43 || c === 101 || c === 69;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
+/** Verdicts remembered per key rule (a power of 2). */
+const MEMO_SLOTS = 128;
+/** Longest raw member name (bytes) whose verdict is remembered; longer ones are always judged. */
+const MEMO_NAME_BYTES = 64;
+
+/**
+ * The key rule's verdicts on raw member names (the bytes between the quotes), so a name seen
+ * before costs a hash and a byte compare instead of a decode and the rule. The raw bytes decide
+ * the decoded name, so a remembered verdict is the rule's verdict, escapes included. A name may
+ * sit in either of two slots, so two frequent names that hash alike do not evict each other.
+ */
+class KeyMemo {
+  rule: (key: string) => boolean = () => false;
+  readonly names: Array<Uint8Array | undefined> = new Array(MEMO_SLOTS).fill(undefined);
+  readonly verdicts = new Uint8Array(MEMO_SLOTS);
+
+  /** Starts over when the rule changes (verdicts belong to one rule). */
+  use(rule: (key: string) => boolean): void {
+    if (rule === this.rule) return;
+    this.rule = rule;
+    this.names.fill(undefined);
+  }
+
+  /** The rule's verdict on the member name `b[start..end)`. */
+  isSecret(b: Uint8Array, start: number, end: number): boolean {
+    const len = end - start;
+    if (len > MEMO_NAME_BYTES) return this.rule(memberName(b, start, end));
+    // The slots come from the length and three bytes (first, middle, last): constant work per
+    // name; names that share all four still each get their own verdict (compared in full).
+    const h = len === 0 ? 0 : (len << 24) ^ (b[start] << 16) ^ (b[start + (len >> 1)] << 8) ^
+      b[end - 1];
+    const first = Math.imul(h, 0x9e3779b1) >>> 25;
+    const second = (Math.imul(h, 0x85ebca6b) >>> 25) ^ 1;
+    if (this.holds(first, b, start, len)) return this.verdicts[first] === 1;
+    if (this.holds(second, b, start, len)) return this.verdicts[second] === 1;
+    const verdict = this.rule(memberName(b, start, end));
+    const slot = this.names[first] === undefined ? first : second;
+    this.names[slot] = b.slice(start, end);
+    this.verdicts[slot] = verdict ? 1 : 0;
+    return verdict;
+  }
+
+  /** True when `slot` remembers the name `b[start..start + len)`. */
+  holds(slot: number, b: Uint8Array, start: number, len: number): boolean {
+    const seen = this.names[slot];
+    if (seen === undefined || seen.length !== len) return false;
+    let k = 0;
+    while (k < len && seen[k] === b[start + k]) k++;
+    return k === len;
+  }
+}
+
 /** Follows one walk of JSON text; reused (scans are synchronous). */
 export class SecretTracker {
-  text = "";
-  isSecret: (key: string) => boolean = () => false;
+  bytes: Uint8Array = NO_BYTES;
+  /** End of the text within {@linkcode bytes}. */
+  end = 0;
   spans: SecretSpan[] = [];
+  readonly #memo = new KeyMemo();
   #mode = NONE;
   #start = 0;
   /** Nesting depth outside the secret object or array being skipped. */
   #depth = 0;
 
-  /** Starts a walk of `text` with the key rule `isSecret`. */
-  reset(text: string, isSecret: (key: string) => boolean): void {
-    this.text = text;
-    this.isSecret = isSecret;
+  /** Starts a walk of `bytes[0..end)` with the key rule `isSecret`. */
+  reset(bytes: Uint8Array, end: number, isSecret: (key: string) => boolean): void {
+    this.bytes = bytes;
+    this.end = end;
+    this.#memo.use(isSecret);
     this.spans = [];
     this.#mode = NONE;
+  }
+
+  /** Drops the text and spans of the last walk (the rule's remembered verdicts stay). */
+  release(): void {
+    this.bytes = NO_BYTES;
+    this.end = 0;
+    this.spans = [];
   }
 
   /**
@@ -49,13 +114,14 @@ export class SecretTracker {
   stringClosed(open: number, close: number, depth: number): void {
     if (this.#mode === IN_STRING) return this.#add(this.#start, close + 1);
     if (this.#mode !== NONE) return; // inside a secret object: all of it goes
-    const t = this.text;
+    const b = this.bytes;
+    const n = this.end;
     let j = close + 1;
-    while (j < t.length && isJsonSpace(t.charCodeAt(j))) j++;
-    if (t.charCodeAt(j) !== COLON) return;
-    if (!this.isSecret(memberName(t.slice(open + 1, close)))) return;
-    do j++; while (j < t.length && isJsonSpace(t.charCodeAt(j)));
-    const v = t.charCodeAt(j);
+    while (j < n && isJsonSpace(b[j])) j++;
+    if (j >= n || b[j] !== COLON) return;
+    if (!this.#memo.isSecret(b, open + 1, close)) return;
+    do j++; while (j < n && isJsonSpace(b[j]));
+    const v = j < n ? b[j] : 0;
     if (v === QUOTE) {
       this.#mode = IN_STRING;
       this.#start = j;
@@ -65,7 +131,7 @@ export class SecretTracker {
       this.#depth = depth;
     } else if (v === 45 || (v >= 48 && v <= 57)) {
       let e = j + 1;
-      while (e < t.length && isNumberTail(t.charCodeAt(e))) e++;
+      while (e < n && isNumberTail(b[e])) e++;
       this.#add(j, e);
     }
     // true, false and null say nothing: kept.
@@ -78,7 +144,7 @@ export class SecretTracker {
 
   /** The text ended: a secret value it ends inside is secret up to the end. */
   finish(): void {
-    if (this.#mode !== NONE) this.#add(this.#start, this.text.length);
+    if (this.#mode !== NONE) this.#add(this.#start, this.end);
   }
 
   #add(start: number, end: number): void {

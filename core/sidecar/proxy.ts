@@ -85,7 +85,8 @@ function parseObject(
   } catch {
     return { invalid: "body is not UTF-8" };
   }
-  const { scan, text: scrubbed } = scrubJsonText(text, maxDepth);
+  // The scan reads the body's bytes (no second encoding of the text).
+  const { scan, text: scrubbed } = scrubJsonText(text, maxDepth, bytes);
   if (scan.tooDeep) return { invalid: `nesting deeper than ${maxDepth} levels` };
   let value: unknown;
   try {

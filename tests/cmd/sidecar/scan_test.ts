@@ -128,3 +128,41 @@ Deno.test("a client trace id holding a card is replaced, never stored or echoed"
     await agent.close();
   }
 });
+
+Deno.test("a body with non-ASCII text (and a byte order mark) is scrubbed at the right places", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({ agent_url: agent.url, retention: "ephemeral" });
+  try {
+    const body = {
+      "примечание": `😀 карта ${CARD} ✓`,
+      "naïve": "ü 078-05-1120 ü",
+      "пароль password": "секрет",
+      keep: "日本語",
+    };
+    const json = new TextEncoder().encode(JSON.stringify(body));
+    for (
+      const [id, bytes] of [["nonascii-1", json], [
+        "bom-1",
+        new Uint8Array([0xef, 0xbb, 0xbf, ...json]),
+      ]] as const
+    ) {
+      const res = await fetch(`${sc.url}/proxy`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-agent-trace-id": id },
+        body: bytes,
+      });
+      assert.equal(res.status, 200, id);
+      await res.body?.cancel();
+      const t = await (await fetch(`${sc.url}/trace/${id}`)).json();
+      assert.deepEqual(JSON.parse(t.records[0].details.payload), {
+        "примечание": "😀 карта [CREDIT_CARD_REDACTED] ✓",
+        "naïve": "ü [SSN_REDACTED] ü",
+        "пароль password": "[REDACTED]",
+        keep: "日本語",
+      }, id);
+    }
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});

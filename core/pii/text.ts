@@ -1,0 +1,147 @@
+/**
+ * Scanning strings: the scanner reads UTF-8 bytes, callers hold strings. A string is encoded
+ * for the scan (into a reused buffer when it is small) unless the caller has its bytes, and the
+ * byte offsets the scan found are turned back into string (UTF-16) offsets, which costs nothing
+ * for ASCII text.
+ * @module
+ */
+import { scanUtf8 } from "./scan.ts";
+import type { PiiSpan, ScanOptions, ScanResult, SecretSpan } from "./types.ts";
+
+/** Longest string (UTF-16 units) encoded into the reused buffer; longer ones get their own. */
+const SCRATCH_CHARS = 16 * 1024;
+/** A UTF-16 unit takes at most 3 UTF-8 bytes (a surrogate pair takes 4 for 2 units). */
+const scratch = new Uint8Array(SCRATCH_CHARS * 3);
+const encoder = new TextEncoder();
+
+/**
+ * Longest string copied into the buffer by a loop here when it is ASCII: for short strings
+ * (header values, ids, log fields) the native encoder's call costs more than the copy.
+ */
+const SHORT_CHARS = 256;
+
+/** Copies an ASCII `text` into the scratch buffer; false (stopping early) when it is not ASCII. */
+function copyAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128) return false;
+    scratch[i] = c;
+  }
+  return true;
+}
+
+/** UTF-8 text to scan: `bytes[0..length)`. */
+interface Encoded {
+  bytes: Uint8Array;
+  length: number;
+}
+
+/**
+ * `text` as UTF-8. Small texts share one buffer, so the result is only valid until the next
+ * call (scans are synchronous). Lone surrogates become U+FFFD (3 bytes, one unit, as before).
+ */
+function encodeText(text: string): Encoded {
+  if (text.length <= SHORT_CHARS && copyAscii(text)) {
+    return { bytes: scratch, length: text.length };
+  }
+  if (text.length <= SCRATCH_CHARS) {
+    const { written } = encoder.encodeInto(text, scratch);
+    return { bytes: scratch, length: written };
+  }
+  const bytes = encoder.encode(text);
+  return { bytes, length: bytes.length };
+}
+
+/**
+ * Walks UTF-8 bytes forward turning byte offsets (given in increasing order) into UTF-16
+ * offsets. A character of k bytes is k - 1 units fewer than its bytes, except a 4-byte one (two
+ * units): +1 per continuation byte, -1 per 4-byte lead. Four ASCII bytes at a time are skipped
+ * with one test where the bytes are word-aligned.
+ */
+class UnitCounter {
+  byte = 0;
+  /** Bytes so far minus units so far. */
+  extra = 0;
+  readonly words: Int32Array;
+  /** Index into {@linkcode bytes} of the first word. */
+  readonly first: number;
+
+  constructor(readonly bytes: Uint8Array) {
+    this.first = (4 - (bytes.byteOffset & 3)) & 3;
+    const count = Math.max(0, (bytes.length - this.first) >> 2);
+    this.words = new Int32Array(bytes.buffer, bytes.byteOffset + this.first, count);
+  }
+
+  at(offset: number): number {
+    const b = this.bytes;
+    const words = this.words;
+    const first = this.first;
+    let extra = this.extra;
+    let k = this.byte;
+    while (k < offset) {
+      const w = (k - first) >> 2;
+      if (k >= first && ((k - first) & 3) === 0 && k + 4 <= offset && w < words.length) {
+        if ((words[w] & 0x80808080) === 0) {
+          k += 4;
+          continue;
+        }
+      }
+      const c = b[k++];
+      if (c >= 0x80) {
+        if (c < 0xc0) extra++;
+        else if (c >= 0xf0) extra--;
+      }
+    }
+    this.byte = offset;
+    this.extra = extra;
+    return offset - extra;
+  }
+}
+
+/**
+ * Rewrites the byte offsets of `spans` and `secrets` (each sorted, as a scan returns them) as
+ * UTF-16 offsets into the string `bytes` encodes. One forward walk per list.
+ */
+function toStringOffsets(bytes: Uint8Array, spans: PiiSpan[], secrets: SecretSpan[]): void {
+  for (const list of [spans, secrets]) {
+    if (list.length === 0) continue;
+    const counter = new UnitCounter(bytes);
+    for (const s of list) {
+      s.start = counter.at(s.start);
+      s.end = counter.at(s.end);
+    }
+  }
+}
+
+/** A UTF-8 byte order mark (a decoder drops it from the string it returns). */
+function hasBom(b: Uint8Array): boolean {
+  return b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
+}
+
+/**
+ * Finds payment cards and SSNs in `text` in one linear pass. Offsets in the result are offsets
+ * into `text`.
+ *
+ * `utf8`, when the caller has it, is the UTF-8 encoding `text` was decoded from (a leading byte
+ * order mark the decoder dropped is allowed): the scan reads it instead of encoding `text`
+ * again. It must encode exactly `text`, or the offsets are wrong.
+ *
+ * @example
+ * ```ts
+ * scanPii('{"card":"4532-0151-1283-0366"}', { json: true }).creditCards; // 1
+ * ```
+ */
+export function scanPii(text: string, opts: ScanOptions = {}, utf8?: Uint8Array): ScanResult {
+  let bytes: Uint8Array;
+  let length: number;
+  if (utf8 === undefined) {
+    ({ bytes, length } = encodeText(text));
+  } else {
+    bytes = hasBom(utf8) && text.charCodeAt(0) !== 0xfeff ? utf8.subarray(3) : utf8;
+    length = bytes.length;
+  }
+  const ascii = length === text.length;
+  const result = scanUtf8(bytes, length, opts, ascii);
+  if (!ascii) toStringOffsets(bytes, result.spans, result.secrets);
+  return result;
+}
