@@ -63,16 +63,6 @@ const RING = 8;
 const MASK = RING - 1;
 /** Digits read back per window; longer windows can never be a card or an SSN. */
 const KEEP = CARD_MAX_DIGITS;
-/**
- * True when a run of `len` digits followed by byte `after` is a whole chain that can be no card
- * or SSN: `after` ends the chain (no separator, dot or escape that could continue it) and the
- * length is neither a bare SSN's (9) nor a card's (12-19).
- */
-function endsShortNumber(len: number, after: number): boolean {
-  if (after === SPACE || after === HYPHEN || after === DOT || after === BACKSLASH) return false;
-  return len !== 9 && (len < CARD_MIN_DIGITS || len > CARD_MAX_DIGITS);
-}
-
 /** True for the length of a group of a card written in groups (3 to 6 digits). */
 function cardGroup(len: number): boolean {
   return len >= 3 && len <= 6;
@@ -189,10 +179,10 @@ class Scanner {
 
   /**
    * The fast path while no chain is open, from `from`: skips bytes that change nothing, follows
-   * JSON structure, and passes over a run of digits that ends its chain at once (the next byte
-   * is no separator, dot or escape) with a length no card or SSN has. Returns the index of the
-   * first byte the full state machine must see (a digit that may start a finding, a backslash),
-   * `n` at the end, or -1 when nesting got too deep.
+   * JSON structure, and passes over chains that can hold no finding (see
+   * {@linkcode skipChain}). Returns the index of the first byte the full state machine must see
+   * (the start of a chain that may hold one, a backslash), `n` at the end, or -1 when nesting
+   * got too deep.
    */
   idle(from: number): number {
     const b = this.b;
@@ -208,16 +198,62 @@ class Scanner {
         if (!this.structure(c, i)) return -1;
         i++;
       } else if (k === DIGIT) {
-        let e = i + 1;
-        while (e < n && b[e] >= 48 && b[e] <= 57) e++;
-        if (e >= n || !endsShortNumber(e - i, b[e])) break;
-        i = e;
+        const prev = i > from ? b[i - 1] : this.prev;
+        const end = this.skipChain(i, isWordChar(prev) || prev === PLUS);
+        if (end < 0) break;
+        i = end;
       } else {
         break;
       }
     }
     if (i > from) this.prev = b[i - 1];
     return i;
+  }
+
+  /**
+   * The index right after the chain that starts with the digit at `i` when the chain can hold
+   * no card or SSN, else -1 (the state machine walks it). Such a chain is plain (digits and
+   * single separators, no escape, not at the end of the text) and either `tainted` (it follows
+   * a letter, `_` or `+`) or short: fewer than 12 digits in all, no 3-2-4 run of groups, and
+   * not one group of 9 digits. The part after `<digits>.<digit>` is tainted, as the state
+   * machine has it. A conservative test: whatever it passes, the state machine finds nothing in.
+   */
+  skipChain(i: number, tainted: boolean): number {
+    const b = this.b;
+    const n = this.n;
+    let e = i;
+    let total = 0;
+    let groups = 0;
+    let last = 0; // length of the group before the current one
+    let before = 0; // and of the one before that
+    for (;;) {
+      const start = e;
+      while (e < n && b[e] >= 48 && b[e] <= 57) e++;
+      if (!tainted) {
+        const len = e - start;
+        total += len;
+        groups++;
+        if (groups > 1 && total >= CARD_MIN_DIGITS) return -1;
+        if (len === 4 && last === 2 && before === 3) return -1;
+        before = last;
+        last = len;
+      }
+      if (e + 1 >= n || b[e] === BACKSLASH) return -1;
+      const x = b[e];
+      let end = e;
+      if (x === SPACE || x === HYPHEN || x === DOT) {
+        const y = b[e + 1];
+        if (y >= 48 && y <= 57) {
+          tainted ||= x === DOT;
+          e++;
+          continue;
+        }
+        if (y === BACKSLASH) return -1;
+        end = e + 1;
+      }
+      if (tainted || groups > 1) return end;
+      return total === 9 || (total >= CARD_MIN_DIGITS && total <= CARD_MAX_DIGITS) ? -1 : end;
+    }
   }
 
   /** Consumes a run of plain ASCII digits into the current group; returns the index after it. */
