@@ -24,6 +24,7 @@
  * @module
  */
 import {
+  BRAND_DIGITS,
   CARD_MAX_DIGITS,
   CARD_MIN_DIGITS,
   cardBrand,
@@ -215,7 +216,8 @@ class Scanner {
    * no card or SSN, else -1 (the state machine walks it). Such a chain is plain (digits and
    * single separators, no escape, not at the end of the text) and either `tainted` (it follows
    * a letter, `_` or `+`) or short: fewer than 12 digits in all, no 3-2-4 run of groups, and
-   * not one group of 9 digits. The part after `<digits>.<digit>` is tainted, as the state
+   * not one group of 9 digits; or it is one group of 12-19 digits that no card brand starts
+   * with (a millisecond timestamp). The part after `<digits>.<digit>` is tainted, as the state
    * machine has it. A conservative test: whatever it passes, the state machine finds nothing in.
    */
   skipChain(i: number, tainted: boolean): number {
@@ -252,8 +254,18 @@ class Scanner {
         end = e + 1;
       }
       if (tainted || groups > 1) return end;
-      return total === 9 || (total >= CARD_MIN_DIGITS && total <= CARD_MAX_DIGITS) ? -1 : end;
+      return total === 9 || (total >= CARD_MIN_DIGITS && total <= CARD_MAX_DIGITS &&
+          this.branded(i, total))
+        ? -1
+        : end;
     }
+  }
+
+  /** True when the `len` plain digits at `i` start as some card brand of that length does. */
+  branded(i: number, len: number): boolean {
+    const w = this.window;
+    for (let k = 0; k < BRAND_DIGITS; k++) w[k] = this.b[i + k] - 48;
+    return cardBrand(w, len) !== undefined;
   }
 
   /** Consumes a run of plain ASCII digits into the current group; returns the index after it. */
