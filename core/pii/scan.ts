@@ -173,8 +173,8 @@ class Scanner extends Windows {
    * no card or SSN, else -1 (the state machine walks it). Such a chain is plain (digits and
    * single separators, no escape, not at the end of the text) and either `tainted` (it follows
    * a letter, `_` or `+`) or short: fewer than 12 digits in all, no 3-2-4 run of groups, and
-   * not one group of 9 digits; or it is one group of 12-19 digits that no card brand starts
-   * with (a millisecond timestamp). The part after `<digits>.<digit>` is tainted, as the state
+   * not one group of 9 digits; or it is one group of 12-19 digits that is no card number (no
+   * brand starts so, as with a millisecond timestamp, or the Luhn sum fails). The part after `<digits>.<digit>` is tainted, as the state
    * machine has it. A conservative test: whatever it passes, the state machine finds nothing in.
    */
   skipChain(i: number, tainted: boolean): number {
@@ -212,7 +212,7 @@ class Scanner extends Windows {
       }
       if (tainted || groups > 1) return end;
       return total === 9 || (total >= CARD_MIN_DIGITS && total <= CARD_MAX_DIGITS &&
-          this.branded(i, total))
+          this.isCardNumber(i, total))
         ? -1
         : end;
     }

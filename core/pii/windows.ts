@@ -187,10 +187,16 @@ export class Windows {
     spans.push({ kind, start, end, inString: this.chainInString || !this.json });
   }
 
-  /** True when the `len` plain digits at `i` start as some card brand of that length does. */
-  branded(i: number, len: number): boolean {
+  /**
+   * True when the `len` (12-19) plain digits at `i` are a card number by the rules
+   * {@linkcode tryCard} applies (brand, then Luhn), without recording anything.
+   */
+  isCardNumber(i: number, len: number): boolean {
     const w = this.window;
-    for (let k = 0; k < BRAND_DIGITS; k++) w[k] = this.b[i + k] - 48;
-    return cardBrand(w, len) !== undefined;
+    const b = this.b;
+    for (let k = 0; k < BRAND_DIGITS; k++) w[k] = b[i + k] - 48;
+    if (cardBrand(w, len) === undefined) return false;
+    for (let k = BRAND_DIGITS; k < len; k++) w[k] = b[i + k] - 48;
+    return luhnValid(w, len);
   }
 }
