@@ -174,8 +174,9 @@ class Scanner extends Windows {
    * single separators, no escape, not at the end of the text) and either `tainted` (it follows
    * a letter, `_` or `+`) or short: fewer than 12 digits in all, no 3-2-4 run of groups, and
    * not one group of 9 digits; or it is one group of 12-19 digits that is no card number (no
-   * brand starts so, as with a millisecond timestamp, or the Luhn sum fails). The part after `<digits>.<digit>` is tainted, as the state
-   * machine has it. A conservative test: whatever it passes, the state machine finds nothing in.
+   * brand starts so, as with a millisecond timestamp, or the Luhn sum fails). The part after
+   * `<digits>.<digit>` is tainted, as the state machine has it. A conservative test: whatever
+   * it passes, the state machine finds nothing in.
    */
   skipChain(i: number, tainted: boolean): number {
     const b = this.b;
