@@ -32,8 +32,12 @@ function prefix(d: ArrayLike<number>, len: number): number {
   return v;
 }
 
+/** Leading digits {@linkcode cardBrand} reads (the rest of the number only counts). */
+export const BRAND_DIGITS = 4;
+
 /**
- * The brand whose IIN range and length fit the first `n` digits of `d`, or undefined.
+ * The brand whose IIN range and length fit the first `n` digits of `d`, or undefined. Only the
+ * first {@linkcode BRAND_DIGITS} digits and `n` decide it.
  * Ranges follow the published issuer tables; Maestro's wide 5x/6x range covers Dankort, RuPay
  * and similar debit schemes of the same lengths.
  */

@@ -7,15 +7,17 @@
  * is a 3-2-4 chain with one separator (always: SSNs and ITINs alike, as every IATP client
  * counts them), or a bare 9-digit run that is an issued SSN or an ITIN and has SSN context: a
  * JSON member name or the few characters before it naming an SSN (see context.ts), so an
- * `order_id` of nine digits is not one. Work per byte is bounded by a constant, so a
- * megabyte of adversarial digits and separators costs the same as a megabyte of prose.
+ * `order_id` of nine digits is not one (the window rules are in windows.ts). Work per byte is
+ * bounded by a constant, so a megabyte of adversarial digits and separators costs the same as a
+ * megabyte of prose.
  *
  * Bytes rather than a string's characters: indexing a byte array is about twice as fast as
  * `charCodeAt`, and every byte of a non-ASCII character is >= 128, which the rules treat as they
  * treat any non-ASCII character (not a digit, letter or separator). A string is encoded first
  * (text.ts) and the offsets found are turned back into string offsets. Digits are not
  * copied while walking: a group is its start, end and digit count, and its digits are read back
- * from the bytes only when a window could be a card or an SSN.
+ * from the bytes only when a window could be a card or an SSN. While no chain is open a fast
+ * path skips plain bytes, follows JSON structure and passes over chains that can hold no finding.
  *
  * JSON mode also decodes string escapes (`\u0034` is a `4`), tells string contents from bare
  * numbers (the scrubber must quote a redacted number) and tracks nesting depth. Given a key
@@ -23,19 +25,12 @@
  * number, object or array, whole), in the same pass.
  * @module
  */
-import {
-  CARD_MAX_DIGITS,
-  CARD_MIN_DIGITS,
-  cardBrand,
-  itinValid,
-  luhnValid,
-  ssnValid,
-} from "./cards.ts";
+import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "./cards.ts";
 import * as chars from "./chars.ts";
 import { escapeLength, isWordChar, jsonEscape } from "./chars.ts";
-import { contextStart, hasSsnContext, keyNamesSsn, textHasSsnContext } from "./context.ts";
 import { SecretTracker } from "./secrets.ts";
-import type { PiiKind, PiiSpan, ScanOptions, ScanResult } from "./types.ts";
+import type { ScanOptions, ScanResult } from "./types.ts";
+import { MASK, Windows } from "./windows.ts";
 
 /** Default bound on JSON nesting depth. */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
@@ -58,65 +53,18 @@ const IDLE = 0;
 const IN_GROUP = 1;
 const AFTER_SEP = 2;
 const AFTER_DOT = 3;
-/** Groups remembered per chain: the longest card window has six groups (4+3+3+3+3+3). */
-const RING = 8;
-const MASK = RING - 1;
-/** Digits read back per window; longer windows can never be a card or an SSN. */
-const KEEP = CARD_MAX_DIGITS;
-/**
- * True when a run of `len` digits followed by byte `after` is a whole chain that can be no card
- * or SSN: `after` ends the chain (no separator, dot or escape that could continue it) and the
- * length is neither a bare SSN's (9) nor a card's (12-19).
- */
-function endsShortNumber(len: number, after: number): boolean {
-  if (after === SPACE || after === HYPHEN || after === DOT || after === BACKSLASH) return false;
-  return len !== 9 && (len < CARD_MIN_DIGITS || len > CARD_MAX_DIGITS);
-}
-
-/** True for the length of a group of a card written in groups (3 to 6 digits). */
-function cardGroup(len: number): boolean {
-  return len >= 3 && len <= 6;
-}
-
 /** The state machine; one instance is reused because scans are synchronous. */
-class Scanner {
-  /** The UTF-8 text: `b[0..n)` (the array may be longer, a reused buffer). */
-  b: Uint8Array = new Uint8Array(0);
-  n = 0;
-  /** The text is all ASCII (a byte is a character); false when not known. */
-  ascii = false;
-  json = false;
+class Scanner extends Windows {
   depthLimit = DEFAULT_MAX_JSON_DEPTH;
-  spans: PiiSpan[] = [];
   /** Set when secret members are tracked (JSON mode with a key rule). */
   secrets: SecretTracker | undefined = undefined;
   readonly tracker = new SecretTracker();
-  /** Index of the opening quote of the current (or last) string. */
-  strStart = 0;
-  /** Extra SSN context for plain text (the member name a value came from). */
-  context: string | undefined = undefined;
-  /** Whether {@linkcode context} names an SSN: -1 until asked. */
-  contextVerdict = -1;
-  cards = 0;
-  ssns = 0;
-  inString = false;
   depth = 0;
   maxDepth = 0;
   tooDeep = false;
   state = IDLE;
   sep = 0;
   prev = 0;
-  // Group ring: absolute group counter `g`, slot `g & MASK`. A group is where its digits lie
-  // (`gStart..gEnd`, escapes included) and how many there are; they are read back on demand.
-  g = 0;
-  chainFirst = 0;
-  chainTainted = false;
-  chainInString = false;
-  readonly gStart = new Int32Array(RING);
-  readonly gEnd = new Int32Array(RING);
-  readonly gLen = new Int32Array(RING);
-  readonly gLink = new Int32Array(RING);
-  readonly window = new Uint8Array(KEEP);
 
   reset(b: Uint8Array, n: number, opts: ScanOptions, ascii: boolean): void {
     this.b = b;
@@ -189,10 +137,10 @@ class Scanner {
 
   /**
    * The fast path while no chain is open, from `from`: skips bytes that change nothing, follows
-   * JSON structure, and passes over a run of digits that ends its chain at once (the next byte
-   * is no separator, dot or escape) with a length no card or SSN has. Returns the index of the
-   * first byte the full state machine must see (a digit that may start a finding, a backslash),
-   * `n` at the end, or -1 when nesting got too deep.
+   * JSON structure, and passes over chains that can hold no finding (see
+   * {@linkcode skipChain}). Returns the index of the first byte the full state machine must see
+   * (the start of a chain that may hold one, a backslash), `n` at the end, or -1 when nesting
+   * got too deep.
    */
   idle(from: number): number {
     const b = this.b;
@@ -208,16 +156,67 @@ class Scanner {
         if (!this.structure(c, i)) return -1;
         i++;
       } else if (k === DIGIT) {
-        let e = i + 1;
-        while (e < n && b[e] >= 48 && b[e] <= 57) e++;
-        if (e >= n || !endsShortNumber(e - i, b[e])) break;
-        i = e;
+        const prev = i > from ? b[i - 1] : this.prev;
+        const end = this.skipChain(i, isWordChar(prev) || prev === PLUS);
+        if (end < 0) break;
+        i = end;
       } else {
         break;
       }
     }
     if (i > from) this.prev = b[i - 1];
     return i;
+  }
+
+  /**
+   * The index right after the chain that starts with the digit at `i` when the chain can hold
+   * no card or SSN, else -1 (the state machine walks it). Such a chain is plain (digits and
+   * single separators, no escape, not at the end of the text) and either `tainted` (it follows
+   * a letter, `_` or `+`) or short: fewer than 12 digits in all, no 3-2-4 run of groups, and
+   * not one group of 9 digits; or it is one group of 12-19 digits that is no card number (no
+   * brand starts so, as with a millisecond timestamp, or the Luhn sum fails). The part after
+   * `<digits>.<digit>` is tainted, as the state machine has it. A conservative test: whatever
+   * it passes, the state machine finds nothing in.
+   */
+  skipChain(i: number, tainted: boolean): number {
+    const b = this.b;
+    const n = this.n;
+    let e = i;
+    let total = 0;
+    let groups = 0;
+    let last = 0; // length of the group before the current one
+    let before = 0; // and of the one before that
+    for (;;) {
+      const start = e;
+      while (e < n && b[e] >= 48 && b[e] <= 57) e++;
+      if (!tainted) {
+        const len = e - start;
+        total += len;
+        groups++;
+        if (groups > 1 && total >= CARD_MIN_DIGITS) return -1;
+        if (len === 4 && last === 2 && before === 3) return -1;
+        before = last;
+        last = len;
+      }
+      if (e + 1 >= n || b[e] === BACKSLASH) return -1;
+      const x = b[e];
+      let end = e;
+      if (x === SPACE || x === HYPHEN || x === DOT) {
+        const y = b[e + 1];
+        if (y >= 48 && y <= 57) {
+          tainted ||= x === DOT;
+          e++;
+          continue;
+        }
+        if (y === BACKSLASH) return -1;
+        end = e + 1;
+      }
+      if (tainted || groups > 1) return end;
+      return total === 9 || (total >= CARD_MIN_DIGITS && total <= CARD_MAX_DIGITS &&
+          this.isCardNumber(i, total))
+        ? -1
+        : end;
+    }
   }
 
   /** Consumes a run of plain ASCII digits into the current group; returns the index after it. */
@@ -321,127 +320,6 @@ class Scanner {
       if (this.state === AFTER_SEP) this.afterGroup(0);
     }
     this.secrets?.finish();
-  }
-
-  /**
-   * Checks every window that ends at group `j`. `next` is the separator linking `j` to the
-   * following group (0 when the chain ends) and `nextLen` that group's length.
-   */
-  evaluate(j: number, next: number, nextLen: number): void {
-    if (this.chainTainted) return;
-    const slot = j & MASK;
-    const len = this.gLen[slot];
-    const link = this.gLink[slot];
-    if (len >= CARD_MIN_DIGITS && len <= CARD_MAX_DIGITS) this.tryCard(j, j, len);
-    if (len === 9 && link === 0 && next === 0) this.tryBareSsn(j);
-    if (len < 3 || len > 6 || link === 0) return;
-    if (len === 4) this.trySeparatedSsn(j, link, next);
-    // A card written in groups is the whole run of its separator: a card-sized group right
-    // before or after the window means the window is a slice of some longer number.
-    if (next === link && nextLen >= 3 && nextLen <= 6) return;
-    let total = len;
-    for (let k = j - 1; k >= this.chainFirst && k > j - RING; k--) {
-      const lk = this.gLen[k & MASK];
-      total += lk;
-      if (total > CARD_MAX_DIGITS) return;
-      const sameBefore = k > this.chainFirst && this.gLink[k & MASK] === link;
-      if (
-        lk === 4 && total >= CARD_MIN_DIGITS &&
-        !(sameBefore && cardGroup(this.gLen[(k - 1) & MASK]))
-      ) {
-        this.tryCard(k, j, total);
-      }
-      if (lk < 3 || lk > 6 || !sameBefore) return;
-    }
-  }
-
-  trySeparatedSsn(j: number, link: number, next: number): void {
-    if (next === link || j - 2 < this.chainFirst) return;
-    const mid = (j - 1) & MASK;
-    const first = (j - 2) & MASK;
-    if (this.gLen[mid] !== 2 || this.gLink[mid] !== link || this.gLen[first] !== 3) return;
-    if (this.gLink[first] === link) return;
-    this.addSsn(j - 2, j);
-  }
-
-  /**
-   * Reads the digits of groups `from..to` (escapes decoded) into the scratch window, at most
-   * {@linkcode KEEP}; returns the count.
-   */
-  collect(from: number, to: number): number {
-    const b = this.b;
-    const w = this.window;
-    let count = 0;
-    for (let k = from; k <= to; k++) {
-      const slot = k & MASK;
-      const end = this.gEnd[slot];
-      let i = this.gStart[slot];
-      while (i < end && count < KEEP) {
-        if (b[i] === BACKSLASH) {
-          w[count++] = jsonEscape(b, i, this.n) - 48;
-          i += escapeLength(b, i);
-        } else {
-          w[count++] = b[i++] - 48;
-        }
-      }
-    }
-    return count;
-  }
-
-  tryCard(from: number, to: number, total: number): void {
-    if (total > KEEP) return;
-    const n = this.collect(from, to);
-    if (cardBrand(this.window, n) === undefined || !luhnValid(this.window, n)) return;
-    this.cards++;
-    this.add("credit_card", from, to);
-  }
-
-  /** A bare 9-digit group: an SSN when issued (or an ITIN) and the context names an SSN. */
-  tryBareSsn(j: number): void {
-    if (this.collect(j, j) !== 9) return;
-    if (!ssnValid(this.window) && !itinValid(this.window)) return;
-    if (!this.ssnContext(this.gStart[j & MASK])) return;
-    this.addSsn(j, j);
-  }
-
-  addSsn(from: number, to: number): void {
-    this.ssns++;
-    this.add("ssn", from, to);
-  }
-
-  /**
-   * SSN context for a number starting at `start`: in JSON, the member name the value belongs
-   * to, and for a string value the text before the number inside it; in plain text, the
-   * bytes before it and the caller's context.
-   */
-  ssnContext(start: number): boolean {
-    const b = this.b;
-    if (!this.json) {
-      if (this.context !== undefined && this.contextNamesSsn()) return true;
-      return hasSsnContext(b, contextStart(b, start, 0, this.ascii), start);
-    }
-    if (!this.chainInString) return keyNamesSsn(b, start, this.ascii);
-    if (hasSsnContext(b, contextStart(b, start, this.strStart + 1, this.ascii), start)) return true;
-    return keyNamesSsn(b, this.strStart, this.ascii);
-  }
-
-  /** Whether the caller's context names an SSN (judged once per scan). */
-  contextNamesSsn(): boolean {
-    if (this.contextVerdict < 0) {
-      this.contextVerdict = textHasSsnContext(this.context ?? "") ? 1 : 0;
-    }
-    return this.contextVerdict === 1;
-  }
-
-  /** Appends a span, merging it with earlier spans it overlaps (they end no later). */
-  add(kind: PiiKind, from: number, to: number): void {
-    let start = this.gStart[from & MASK];
-    const end = this.gEnd[to & MASK];
-    const spans = this.spans;
-    while (spans.length > 0 && spans[spans.length - 1].end > start) {
-      start = Math.min(start, spans.pop()!.start);
-    }
-    spans.push({ kind, start, end, inString: this.chainInString || !this.json });
   }
 }
 

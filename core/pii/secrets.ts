@@ -40,14 +40,16 @@ const MEMO_NAME_BYTES = 64;
  */
 class KeyMemo {
   rule: (key: string) => boolean = () => false;
-  readonly names: Array<Uint8Array | undefined> = new Array(MEMO_SLOTS).fill(undefined);
+  /** Slot k holds a name in `names[k * MEMO_NAME_BYTES ..]`, `lengths[k]` bytes long (-1: none). */
+  readonly names = new Uint8Array(MEMO_SLOTS * MEMO_NAME_BYTES);
+  readonly lengths = new Int32Array(MEMO_SLOTS).fill(-1);
   readonly verdicts = new Uint8Array(MEMO_SLOTS);
 
   /** Starts over when the rule changes (verdicts belong to one rule). */
   use(rule: (key: string) => boolean): void {
     if (rule === this.rule) return;
     this.rule = rule;
-    this.names.fill(undefined);
+    this.lengths.fill(-1);
   }
 
   /** The rule's verdict on the member name `b[start..end)`. */
@@ -59,22 +61,24 @@ class KeyMemo {
     const h = len === 0 ? 0 : (len << 24) ^ (b[start] << 16) ^ (b[start + (len >> 1)] << 8) ^
       b[end - 1];
     const first = Math.imul(h, 0x9e3779b1) >>> 25;
-    const second = (Math.imul(h, 0x85ebca6b) >>> 25) ^ 1;
     if (this.holds(first, b, start, len)) return this.verdicts[first] === 1;
+    const second = (Math.imul(h, 0x85ebca6b) >>> 25) ^ 1;
     if (this.holds(second, b, start, len)) return this.verdicts[second] === 1;
     const verdict = this.rule(memberName(b, start, end));
-    const slot = this.names[first] === undefined ? first : second;
-    this.names[slot] = b.slice(start, end);
+    const slot = this.lengths[first] < 0 ? first : second;
+    this.names.set(b.subarray(start, end), slot * MEMO_NAME_BYTES);
+    this.lengths[slot] = len;
     this.verdicts[slot] = verdict ? 1 : 0;
     return verdict;
   }
 
   /** True when `slot` remembers the name `b[start..start + len)`. */
   holds(slot: number, b: Uint8Array, start: number, len: number): boolean {
-    const seen = this.names[slot];
-    if (seen === undefined || seen.length !== len) return false;
+    if (this.lengths[slot] !== len) return false;
+    const names = this.names;
+    const base = slot * MEMO_NAME_BYTES;
     let k = 0;
-    while (k < len && seen[k] === b[start + k]) k++;
+    while (k < len && names[base + k] === b[start + k]) k++;
     return k === len;
   }
 }

@@ -176,3 +176,40 @@ if (dataset !== undefined) {
     assert.equal(s.ssn.recall, 1);
   });
 }
+
+Deno.test("numbers the fast path passes over and those it leaves to the full rules", () => {
+  const inJson = (s: string) => scanPii(JSON.stringify({ v: s }), { json: true });
+  const found = (s: string) => {
+    const r = inJson(s);
+    return [r.creditCards, r.ssns];
+  };
+  // Grouped: 11 digits cannot be a card; 12 can (a 12-digit Maestro number).
+  assert.deepEqual(found("4532 0151 128"), [0, 0]);
+  assert.deepEqual(found("5018 6466 7909"), [1, 0]);
+  // A 3-2-4 run is an SSN though it is short; inside a longer chain of other shapes it is not.
+  assert.deepEqual(found("078-05-1120"), [0, 1]);
+  assert.deepEqual(found("12 078051120"), [0, 0]);
+  // One 9-digit group: judged by its context, unless `.<digit>` makes it a decimal.
+  assert.deepEqual(found("ssn 078051120"), [0, 1]);
+  assert.deepEqual(found("ssn 078051120-"), [0, 1]);
+  assert.deepEqual(found("ssn 078051120.5"), [0, 0]);
+  // After a letter, `_` or `+` nothing in the chain counts; after a space it does.
+  assert.deepEqual(found("a4532015112830366"), [0, 0]);
+  assert.deepEqual(found("+4532 0151 1283 0366"), [0, 0]);
+  assert.deepEqual(found("x 4532015112830366"), [1, 0]);
+  // One long group: checked for brand and Luhn in place.
+  assert.deepEqual(found("1700000000000"), [0, 0]);
+  assert.deepEqual(found("4532015112830367"), [0, 0]);
+  assert.deepEqual(found("378282246310005"), [1, 0]);
+  assert.equal(
+    scanPii('{"ts":1700000000000,"card":4532015112830366}', { json: true }).creditCards,
+    1,
+  );
+  // Escaped separators and digits, and a number at the very end of the text.
+  assert.deepEqual(found("4532\u00200151 1283 0366"), [1, 0]);
+  assert.equal(cards('{"a":"4532\\u00200151\\u00201283\\u00200366"}', true), 1);
+  assert.equal(cards("card 4532015112830366"), 1);
+  assert.equal(cards("4532-0151-1283-0366"), 1);
+  // Short numbers everywhere around a card change nothing.
+  assert.equal(cards("id 12, qty 3, price 19.99, card 4532 0151 1283 0366, ref 2024-05-17"), 1);
+});

@@ -1,0 +1,202 @@
+/**
+ * The findings half of the PII scanner: the ring of digit groups of the current chain and the
+ * rules that judge its windows. A card is 12-19 digits with a brand prefix and a valid Luhn
+ * sum, written plain or in groups of 3-6 digits joined by one kind of separator, and a window is
+ * a card only when it is the whole run of its separator (a card-sized group right before or after
+ * it means it is a slice of a longer number). An SSN is a 3-2-4 chain with one separator, or a
+ * bare 9-digit number that is an issued SSN or an ITIN and has SSN context (context.ts). The
+ * walk that feeds the ring is in scan.ts.
+ * @module
+ */
+import {
+  BRAND_DIGITS,
+  CARD_MAX_DIGITS,
+  CARD_MIN_DIGITS,
+  cardBrand,
+  itinValid,
+  luhnValid,
+  ssnValid,
+} from "./cards.ts";
+import { BACKSLASH, escapeLength, jsonEscape } from "./chars.ts";
+import { contextStart, hasSsnContext, keyNamesSsn, textHasSsnContext } from "./context.ts";
+import type { PiiKind, PiiSpan } from "./types.ts";
+
+/** Groups remembered per chain: the longest card window has six groups (4+3+3+3+3+3). */
+const RING = 8;
+/** Slot of group `g` in the ring: `g & MASK`. */
+export const MASK = RING - 1;
+/** Digits read back per window; longer windows can never be a card or an SSN. */
+const KEEP = CARD_MAX_DIGITS;
+
+/** True for the length of a group of a card written in groups (3 to 6 digits). */
+function cardGroup(len: number): boolean {
+  return len >= 3 && len <= 6;
+}
+
+/** The text, the group ring of the current chain and the findings so far. */
+export class Windows {
+  /** The UTF-8 text: `b[0..n)` (the array may be longer, a reused buffer). */
+  b: Uint8Array = new Uint8Array(0);
+  n = 0;
+  /** The text is all ASCII (a byte is a character); false when not known. */
+  ascii = false;
+  json = false;
+  spans: PiiSpan[] = [];
+  cards = 0;
+  ssns = 0;
+  /** Inside a JSON string. */
+  inString = false;
+  /** Index of the opening quote of the current (or last) string. */
+  strStart = 0;
+  /** Extra SSN context for plain text (the member name a value came from). */
+  context: string | undefined = undefined;
+  /** Whether {@linkcode context} names an SSN: -1 until asked. */
+  contextVerdict = -1;
+  // Group ring: absolute group counter `g`, slot `g & MASK`. A group is where its digits lie
+  // (`gStart..gEnd`, escapes included) and how many there are; they are read back on demand.
+  g = 0;
+  chainFirst = 0;
+  /** The chain follows a letter, `_`, `+` or `<digit>.`: nothing in it is judged. */
+  chainTainted = false;
+  chainInString = false;
+  readonly gStart = new Int32Array(RING);
+  readonly gEnd = new Int32Array(RING);
+  readonly gLen = new Int32Array(RING);
+  /** The separator before the group (0 for a chain's first group). */
+  readonly gLink = new Int32Array(RING);
+  readonly window = new Uint8Array(KEEP);
+
+  /**
+   * Checks every window that ends at group `j`. `next` is the separator linking `j` to the
+   * following group (0 when the chain ends) and `nextLen` that group's length.
+   */
+  evaluate(j: number, next: number, nextLen: number): void {
+    if (this.chainTainted) return;
+    const slot = j & MASK;
+    const len = this.gLen[slot];
+    const link = this.gLink[slot];
+    if (len >= CARD_MIN_DIGITS && len <= CARD_MAX_DIGITS) this.tryCard(j, j, len);
+    if (len === 9 && link === 0 && next === 0) this.tryBareSsn(j);
+    if (len < 3 || len > 6 || link === 0) return;
+    if (len === 4) this.trySeparatedSsn(j, link, next);
+    // A card written in groups is the whole run of its separator: a card-sized group right
+    // before or after the window means the window is a slice of some longer number.
+    if (next === link && nextLen >= 3 && nextLen <= 6) return;
+    let total = len;
+    for (let k = j - 1; k >= this.chainFirst && k > j - RING; k--) {
+      const lk = this.gLen[k & MASK];
+      total += lk;
+      if (total > CARD_MAX_DIGITS) return;
+      const sameBefore = k > this.chainFirst && this.gLink[k & MASK] === link;
+      if (
+        lk === 4 && total >= CARD_MIN_DIGITS &&
+        !(sameBefore && cardGroup(this.gLen[(k - 1) & MASK]))
+      ) {
+        this.tryCard(k, j, total);
+      }
+      if (lk < 3 || lk > 6 || !sameBefore) return;
+    }
+  }
+
+  trySeparatedSsn(j: number, link: number, next: number): void {
+    if (next === link || j - 2 < this.chainFirst) return;
+    const mid = (j - 1) & MASK;
+    const first = (j - 2) & MASK;
+    if (this.gLen[mid] !== 2 || this.gLink[mid] !== link || this.gLen[first] !== 3) return;
+    if (this.gLink[first] === link) return;
+    this.addSsn(j - 2, j);
+  }
+
+  /**
+   * Reads the digits of groups `from..to` (escapes decoded) into the scratch window, at most
+   * {@linkcode KEEP}; returns the count.
+   */
+  collect(from: number, to: number): number {
+    const b = this.b;
+    const w = this.window;
+    let count = 0;
+    for (let k = from; k <= to; k++) {
+      const slot = k & MASK;
+      const end = this.gEnd[slot];
+      let i = this.gStart[slot];
+      while (i < end && count < KEEP) {
+        if (b[i] === BACKSLASH) {
+          w[count++] = jsonEscape(b, i, this.n) - 48;
+          i += escapeLength(b, i);
+        } else {
+          w[count++] = b[i++] - 48;
+        }
+      }
+    }
+    return count;
+  }
+
+  tryCard(from: number, to: number, total: number): void {
+    if (total > KEEP) return;
+    const n = this.collect(from, to);
+    if (cardBrand(this.window, n) === undefined || !luhnValid(this.window, n)) return;
+    this.cards++;
+    this.add("credit_card", from, to);
+  }
+
+  /** A bare 9-digit group: an SSN when issued (or an ITIN) and the context names an SSN. */
+  tryBareSsn(j: number): void {
+    if (this.collect(j, j) !== 9) return;
+    if (!ssnValid(this.window) && !itinValid(this.window)) return;
+    if (!this.ssnContext(this.gStart[j & MASK])) return;
+    this.addSsn(j, j);
+  }
+
+  addSsn(from: number, to: number): void {
+    this.ssns++;
+    this.add("ssn", from, to);
+  }
+
+  /**
+   * SSN context for a number starting at `start`: in JSON, the member name the value belongs
+   * to, and for a string value the text before the number inside it; in plain text, the
+   * bytes before it and the caller's context.
+   */
+  ssnContext(start: number): boolean {
+    const b = this.b;
+    if (!this.json) {
+      if (this.context !== undefined && this.contextNamesSsn()) return true;
+      return hasSsnContext(b, contextStart(b, start, 0, this.ascii), start);
+    }
+    if (!this.chainInString) return keyNamesSsn(b, start, this.ascii);
+    if (hasSsnContext(b, contextStart(b, start, this.strStart + 1, this.ascii), start)) return true;
+    return keyNamesSsn(b, this.strStart, this.ascii);
+  }
+
+  /** Whether the caller's context names an SSN (judged once per scan). */
+  contextNamesSsn(): boolean {
+    if (this.contextVerdict < 0) {
+      this.contextVerdict = textHasSsnContext(this.context ?? "") ? 1 : 0;
+    }
+    return this.contextVerdict === 1;
+  }
+
+  /** Appends a span, merging it with earlier spans it overlaps (they end no later). */
+  add(kind: PiiKind, from: number, to: number): void {
+    let start = this.gStart[from & MASK];
+    const end = this.gEnd[to & MASK];
+    const spans = this.spans;
+    while (spans.length > 0 && spans[spans.length - 1].end > start) {
+      start = Math.min(start, spans.pop()!.start);
+    }
+    spans.push({ kind, start, end, inString: this.chainInString || !this.json });
+  }
+
+  /**
+   * True when the `len` (12-19) plain digits at `i` are a card number by the rules
+   * {@linkcode tryCard} applies (brand, then Luhn), without recording anything.
+   */
+  isCardNumber(i: number, len: number): boolean {
+    const w = this.window;
+    const b = this.b;
+    for (let k = 0; k < BRAND_DIGITS; k++) w[k] = b[i + k] - 48;
+    if (cardBrand(w, len) === undefined) return false;
+    for (let k = BRAND_DIGITS; k < len; k++) w[k] = b[i + k] - 48;
+    return luhnValid(w, len);
+  }
+}
