@@ -77,8 +77,13 @@ export interface Config<S extends Shape> {
   readonly spec: ConfigSpec<S>;
   /** `IATP_<COMMAND>_`: every env var of this command starts with it. */
   readonly envPrefix: string;
-  /** Parses argv (flags after the subcommand), reading env and the YAML file. */
-  parse(argv: string[], opts?: ParseOptions): Loaded<S>;
+  /**
+   * Parses argv (flags after the subcommand), reading env and the YAML file (asynchronous: the
+   * YAML parser is imported only when a file is named).
+   * @throws {ConfigError} for a value a setting does not accept, or a file that does not load
+   * @throws {UsageError} for an unknown flag or a stray argument
+   */
+  parse(argv: string[], opts?: ParseOptions): Promise<Loaded<S>>;
   /** Defaults overlaid with an in-process partial config (for `iatp up` and tests). */
   resolve(overrides?: DeepPartial<Infer<S>>): Infer<S>;
   /** Usage text listing every flag with its env var and default. */
@@ -92,7 +97,7 @@ export interface Config<S extends Shape> {
    * every `file:PATH` credential), resolved leniently: a value that does not parse names
    * nothing here, and the command itself reports it when it starts.
    */
-  grants(argv: string[], opts?: ParseOptions): PathGrant[];
+  grants(argv: string[], opts?: ParseOptions): Promise<PathGrant[]>;
 }
 
 /** Recursive Partial. */
@@ -183,7 +188,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
   };
 
   /** Every layer read and each leaf's raw value picked; `lenient` skips what does not load. */
-  const layers = (argv: string[], opts: ParseOptions, lenient: boolean) => {
+  const layers = async (argv: string[], opts: ParseOptions, lenient: boolean) => {
     const env = opts.env ?? permittedEnv;
     const read = opts.readFile ?? ((p: string) => Deno.readTextFileSync(p));
     const parsed = parseFlags(argv);
@@ -202,7 +207,9 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     };
     let file: FileLayer | undefined;
     try {
-      file = configPath && !flags.help ? loadFile(configPath, spec.fields, read, rules) : undefined;
+      file = configPath && !flags.help
+        ? await loadFile(configPath, spec.fields, read, rules)
+        : undefined;
     } catch (err) {
       if (!lenient) throw err;
     }
@@ -211,8 +218,8 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     return { parsed, configPath, file, rules, picks };
   };
 
-  const parse = (argv: string[], opts: ParseOptions = {}): Loaded<S> => {
-    const { parsed, rules, picks } = layers(argv, opts, false);
+  const parse = async (argv: string[], opts: ParseOptions = {}): Promise<Loaded<S>> => {
+    const { parsed, rules, picks } = await layers(argv, opts, false);
     if (parsed.values.help) return { help: true, positionals: parsed.positionals };
     const warnings: string[] = [];
     if (rules.ignored.length > 0) {
@@ -238,10 +245,10 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     };
   };
 
-  const grants = (argv: string[], opts: ParseOptions = {}): PathGrant[] => {
-    let got: ReturnType<typeof layers>;
+  const grants = async (argv: string[], opts: ParseOptions = {}): Promise<PathGrant[]> => {
+    let got: Awaited<ReturnType<typeof layers>>;
     try {
-      got = layers(argv, opts, true);
+      got = await layers(argv, opts, true);
     } catch {
       return []; // bad usage: the command reports it and starts nothing
     }
