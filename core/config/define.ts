@@ -28,8 +28,16 @@ export interface ConfigSpec<S extends Shape> {
   usageLines?: string[];
   /** Whether positional arguments are allowed (returned in `positionals`). */
   positionals?: boolean;
-  /** Cross-field checks; throw ConfigError to reject, call `warn` for a start-up warning. */
-  check?: (config: Infer<S>, sources: SourceMap, warn: (message: string) => void) => void;
+  /**
+   * Cross-field checks; throw ConfigError to reject, call `warn` for a start-up warning. A check
+   * that reads a file a setting names may return a promise (to import its parser only then);
+   * {@linkcode Config.resolve} refuses a config whose check does.
+   */
+  check?: (
+    config: Infer<S>,
+    sources: SourceMap,
+    warn: (message: string) => void,
+  ) => void | Promise<void>;
   /**
    * Keys a config file may carry that this command does not use (another system's vocabulary):
    * dotted keys, or `prefix.*` for a whole subtree. They are accepted and listed in one
@@ -84,7 +92,11 @@ export interface Config<S extends Shape> {
    * @throws {UsageError} for an unknown flag or a stray argument
    */
   parse(argv: string[], opts?: ParseOptions): Promise<Loaded<S>>;
-  /** Defaults overlaid with an in-process partial config (for `iatp up` and tests). */
+  /**
+   * Defaults overlaid with an in-process partial config (for `iatp up` and tests).
+   * @throws {ConfigError} for a value a setting does not accept
+   * @throws {Error} when the config's check has a file to read (it returned a promise): parse()
+   */
   resolve(overrides?: DeepPartial<Infer<S>>): Infer<S>;
   /** Usage text listing every flag with its env var and default. */
   usage(): string;
@@ -160,15 +172,14 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     values: Record<string, unknown>,
     sources: SourceMap,
     warnings: string[] = [],
-  ): Infer<S> => {
+  ): { config: Infer<S>; checked: void | Promise<void> } => {
     const config = values as Infer<S>;
     for (const leaf of all) {
       if (!leaf.field.secret) continue;
       const value = getIn(config, leaf.path);
       if (typeof value === "string") registerSecret(value);
     }
-    spec.check?.(config, sources, (m) => warnings.push(m));
-    return config;
+    return { config, checked: spec.check?.(config, sources, (m) => warnings.push(m)) };
   };
 
   const usage = (): string => usageText(spec, all, configEnv);
@@ -236,8 +247,10 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
       setIn(values, leaf.path, value);
       sources.set(leaf.key, pick.source);
     });
+    const { config, checked } = finish(values, sources, warnings);
+    await checked;
     return {
-      config: finish(values, sources, warnings),
+      config,
       sources,
       positionals: parsed.positionals,
       help: false,
@@ -285,7 +298,12 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
         sources.set(leaf.key, { kind: "default" });
       }
     }
-    return finish(values, sources);
+    const { config, checked } = finish(values, sources);
+    if (checked instanceof Promise) {
+      checked.catch(() => {}); // the error below is the one reported
+      throw new Error(`iatp ${spec.command}: a setting names a file to read: use parse()`);
+    }
+    return config;
   };
 
   return {
