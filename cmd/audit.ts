@@ -46,7 +46,7 @@ import {
   registerAuditRoutes,
 } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
-import { RelayClient } from "../core/relay/mod.ts";
+import { RelayClient } from "../core/relay/client/mod.ts";
 import { verifyCommand, verifySpec } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 

@@ -18,7 +18,7 @@ export interface DeclaredConfig
     readonly upstream?: { system: string; env: AliasMap };
   };
   leaves(): readonly Leaf[];
-  grants(argv: string[], opts?: ParseOptions): PathGrant[];
+  grants(argv: string[], opts?: ParseOptions): Promise<PathGrant[]>;
 }
 
 /** A runnable subcommand. Returns the process exit code. */
@@ -32,7 +32,7 @@ export interface Command {
    * The files and folders an argv names (commands with verbs or positional paths); a command
    * without it is granted what its spec names.
    */
-  grants?(argv: string[], opts?: ParseOptions): PathGrant[];
+  grants?(argv: string[], opts?: ParseOptions): PathGrant[] | Promise<PathGrant[]>;
 }
 
 /** One row of the subcommand table. */

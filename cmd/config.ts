@@ -73,7 +73,7 @@ export function configCommand(commands: readonly CommandEntry[]): Command {
       }
       if (verb === "show") {
         const declared = await declaredOf(commands, name);
-        const loaded = declared.parse(rest);
+        const loaded = await declared.parse(rest);
         if (loaded.help) {
           print(USAGE);
           return 0;
@@ -88,7 +88,7 @@ export function configCommand(commands: readonly CommandEntry[]): Command {
         if (rest.length !== 1 || rest[0].startsWith("-")) {
           throw new UsageError("expected exactly one FILE after the command", USAGE);
         }
-        const loaded = declared.parse(["--config", rest[0]]);
+        const loaded = await declared.parse(["--config", rest[0]]);
         for (const w of loaded.help ? [] : loaded.warnings ?? []) {
           printErr(`iatp config: warning: ${w}`);
         }

@@ -36,7 +36,7 @@ export async function grantsFor(
   args: string[],
 ): Promise<PathGrant[]> {
   const command = await findCommand(commands, name)?.load();
-  const named = command?.grants?.(args) ?? command?.spec?.grants(args) ?? [];
+  const named = await (command?.grants?.(args) ?? command?.spec?.grants(args)) ?? [];
   const out = new Map<string, PathGrant>();
   const add = (g: PathGrant) => {
     const path = resolve(g.path);

@@ -3,11 +3,11 @@
  * store and hands both to core/relay.
  * @module
  */
-import { z } from "zod";
 import { isMeshScope, meshAuthFields, meshAuthFor } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
 import {
   bytes,
+  check,
   custom,
   defineConfig,
   duration,
@@ -43,9 +43,13 @@ import {
 import { connectEngine } from "./engine.ts";
 import { serviceCommand } from "./shared.ts";
 
-const tokensSchema = z.record(
-  z.string().min(8),
-  z.array(z.string().refine(isMeshScope)),
+/** Static tokens: a mapping of tokens (8+ characters) to lists of mesh scopes. */
+const tokensSchema = check((v): v is Record<string, string[]> =>
+  v !== null && typeof v === "object" && !Array.isArray(v) &&
+  Object.entries(v).every(([token, scopes]) =>
+    token.length >= 8 && Array.isArray(scopes) &&
+    scopes.every((s) => typeof s === "string" && isMeshScope(s))
+  )
 );
 
 /** The relay's configuration. */

@@ -80,7 +80,7 @@ export function serviceCommand<S extends Shape>(
     resolve: (o) => spec.resolve(o),
     usage: () => spec.usage(),
     async run(argv) {
-      const loaded = spec.parse(argv);
+      const loaded = await spec.parse(argv);
       if (loaded.help) {
         print(spec.usage());
         return 0;

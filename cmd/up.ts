@@ -126,7 +126,7 @@ export const command: Command & { spec: typeof spec; start: typeof start } = {
   start,
   usage: () => spec.usage(),
   async run(argv) {
-    const loaded = spec.parse(argv);
+    const loaded = await spec.parse(argv);
     if (loaded.help) {
       print(spec.usage());
       return 0;

@@ -3,7 +3,8 @@
  * (mod.ts, no `export *`), no deep imports, arrows pointing down the layers the page lists, no
  * cycles between modules or between the files of cmd/, the page naming every core module, and
  * heavy npm clients loaded only by the module that owns them (the NATS and database clients
- * only when a connection is made, so a service configured without them never loads them).
+ * only when a connection is made, so a service configured without them never loads them), and
+ * packages a service needs only later (zod, yaml) kept out of what each service loads at start.
  * @module
  */
 import assert from "node:assert/strict";
@@ -61,6 +62,54 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
     return `imports ${p.pkg} at start (import() it where the connection is made)`;
   }
   return undefined;
+}
+
+/**
+ * What each service loads at start (its command file's static imports, followed through every
+ * file they import statically) may not import these packages: zod (about 8 MB of an idle
+ * process) and yaml (about 4 MB) load with the first request or the config file that needs them.
+ * main.ts stands for what every command loads before its own file.
+ */
+const STARTUP: Array<{ root: string; banned: RegExp }> = [
+  { root: "main.ts", banned: /^(zod|yaml)$/ },
+  { root: "cmd/relay.ts", banned: /^(zod|yaml)$/ },
+  { root: "cmd/sidecar.ts", banned: /^(zod|yaml)$/ },
+  { root: "cmd/audit.ts", banned: /^(zod|yaml)$/ },
+  { root: "cmd/dashboard.ts", banned: /^(zod|yaml)$/ },
+  { root: "cmd/policy.ts", banned: /^yaml$/ },
+];
+
+/** The files `root` loads at start: static, non-type imports followed transitively. */
+function loadedAtStart(root: string, edges: ImportEdge[]): Set<string> {
+  const next = new Map<string, string[]>();
+  for (const e of edges) {
+    if (e.dynamic || e.typeOnly) continue;
+    if (!next.has(e.from)) next.set(e.from, []);
+    next.get(e.from)!.push(e.to);
+  }
+  const seen = new Set<string>();
+  const stack = [root];
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    stack.push(...next.get(f) ?? []);
+  }
+  return seen;
+}
+
+/** One line per banned package a service loads at start, naming the file that imports it. */
+function startupViolations(t: Tree): string[] {
+  const out: string[] = [];
+  for (const { root, banned } of STARTUP) {
+    const files = loadedAtStart(root, t.edges);
+    for (const p of t.packages) {
+      if (p.kind === "static" && banned.test(p.pkg) && files.has(p.from)) {
+        out.push(`${p.from}: imports ${p.pkg}, which ${root} then loads at start (import() it)`);
+      }
+    }
+  }
+  return out;
 }
 
 const AREAS = ["cmd", "core", "plugins", "scripts", "tests"];
@@ -193,6 +242,7 @@ function violations(t: Tree): string[] {
   }
   for (const c of cycles(modules)) out.push(`import cycle between ${c.join(", ")}`);
   for (const c of cycles(cmdFiles)) out.push(`import cycle between ${c.join(", ")}`);
+  out.push(...startupViolations(t));
   return out;
 }
 
@@ -241,6 +291,8 @@ Deno.test("the tree keeps the layout rules of docs/architecture.md", async () =>
   assert.ok(tree.edges.length > 500, `only ${tree.edges.length} imports found`);
   assert.ok(tree.layers.size >= 20, "docs/architecture.md lists the modules in a table");
   assert.ok(tree.packages.some((p) => p.pkg === "postgres" && p.kind === "dynamic"));
+  const relay = loadedAtStart("cmd/relay.ts", tree.edges);
+  assert.ok(relay.has("core/config/file.ts") && relay.has("core/http/mod.ts"), "walks the graph");
   assert.deepEqual(violations(tree), []);
 });
 
@@ -272,7 +324,7 @@ function sample(): Tree {
       { from: "core/nats/client.ts", pkg: "@nats-io/jetstream", kind: "type" },
       { from: "core/relay/x.ts", pkg: "@nats-io/jetstream", kind: "type" },
       { from: "core/policy/x.ts", pkg: "@cedar-policy/cedar-wasm", kind: "static" },
-      { from: "core/low/x.ts", pkg: "zod", kind: "static" },
+      { from: "core/low/y.ts", pkg: "zod", kind: "static" },
     ],
   };
 }
@@ -307,6 +359,24 @@ Deno.test("the rules catch deep imports, upward arrows, cycles and export *", ()
   assert.match(broken(pkg("core/ledger/x.ts", "postgres", "static"))[0], /only core\/engine/);
   assert.match(broken(pkg("core/http/x.ts", "@cedar-policy/cedar-wasm", "static"))[0], /policy/);
   assert.match(broken(pkg("core/dashboard/x.ts", "playwright-core", "dynamic"))[0], /playwright/);
+  const edge = (from: string, to: string, kind: "static" | "dynamic" | "type"): ImportEdge => ({
+    from,
+    to,
+    typeOnly: kind === "type",
+    dynamic: kind === "dynamic",
+  });
+  // cmd/relay.ts -> cmd/b.ts, which imports zod statically: loaded at start unless import()ed.
+  const viaCmd = (kind: "static" | "dynamic" | "type") => (t: Tree) => {
+    t.edges.push(edge("cmd/relay.ts", "cmd/b.ts", kind));
+    t.packages.push({ from: "cmd/b.ts", pkg: "zod", kind: "static" });
+  };
+  assert.deepEqual(broken(viaCmd("static")), [
+    "cmd/b.ts: imports zod, which cmd/relay.ts then loads at start (import() it)",
+  ]);
+  assert.deepEqual(broken(viaCmd("dynamic")), []);
+  assert.deepEqual(broken(viaCmd("type")), []);
+  const toY = edge("core/low/mod.ts", "core/low/y.ts", "static");
+  assert.match(broken((t) => t.edges.push(toY))[0], /y\.ts: imports zod, which main\.ts then/);
   const sideways = broken((t) => {
     t.layers.set("core/high", 0);
   });

@@ -74,7 +74,7 @@ export const verifyCommand: Command = {
   spec: verifySpec,
   usage: () => verifySpec.usage(),
   async run(argv) {
-    const loaded = verifySpec.parse(argv);
+    const loaded = await verifySpec.parse(argv);
     if (loaded.help) {
       print(verifySpec.usage());
       return 0;

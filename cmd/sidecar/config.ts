@@ -34,7 +34,6 @@ import {
   DEFAULT_TRACE_CAPACITY,
 } from "../../core/recorder/mod.ts";
 import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../core/trust/mod.ts";
-import { applyManifestFile } from "./manifest_file.ts";
 
 /** Request headers forwarded to the agent by default (besides content type and trace id). */
 const DEFAULT_FORWARD_HEADERS = [
@@ -248,5 +247,11 @@ export const sidecarSpec = defineConfig({
       override_token: "trusted_user_override_token",
     },
   },
-  check: (config, sources) => applyManifestFile(config as Record<string, unknown>, sources),
+  // The manifest file's reader (YAML and zod, about 12 MB idle) loads only when one is named.
+  check: (config, sources) =>
+    config.manifest
+      ? import("./manifest_file.ts").then((m) =>
+        m.applyManifestFile(config as Record<string, unknown>, sources)
+      )
+      : undefined,
 });

@@ -43,7 +43,7 @@ export const verifyAttestation: Command = {
  * @throws {CheckFailedError} when the attestation cannot be fetched or does not verify
  */
 export async function verifyAttestationCommand(argv: string[]): Promise<number> {
-  const loaded = verifySpec.parse(argv);
+  const loaded = await verifySpec.parse(argv);
   if (loaded.help) {
     print(VERIFY_USAGE);
     return 0;

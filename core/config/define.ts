@@ -28,8 +28,16 @@ export interface ConfigSpec<S extends Shape> {
   usageLines?: string[];
   /** Whether positional arguments are allowed (returned in `positionals`). */
   positionals?: boolean;
-  /** Cross-field checks; throw ConfigError to reject, call `warn` for a start-up warning. */
-  check?: (config: Infer<S>, sources: SourceMap, warn: (message: string) => void) => void;
+  /**
+   * Cross-field checks; throw ConfigError to reject, call `warn` for a start-up warning. A check
+   * that reads a file a setting names may return a promise (to import its parser only then);
+   * {@linkcode Config.resolve} refuses a config whose check does.
+   */
+  check?: (
+    config: Infer<S>,
+    sources: SourceMap,
+    warn: (message: string) => void,
+  ) => void | Promise<void>;
   /**
    * Keys a config file may carry that this command does not use (another system's vocabulary):
    * dotted keys, or `prefix.*` for a whole subtree. They are accepted and listed in one
@@ -77,9 +85,18 @@ export interface Config<S extends Shape> {
   readonly spec: ConfigSpec<S>;
   /** `IATP_<COMMAND>_`: every env var of this command starts with it. */
   readonly envPrefix: string;
-  /** Parses argv (flags after the subcommand), reading env and the YAML file. */
-  parse(argv: string[], opts?: ParseOptions): Loaded<S>;
-  /** Defaults overlaid with an in-process partial config (for `iatp up` and tests). */
+  /**
+   * Parses argv (flags after the subcommand), reading env and the YAML file (asynchronous: the
+   * YAML parser is imported only when a file is named).
+   * @throws {ConfigError} for a value a setting does not accept, or a file that does not load
+   * @throws {UsageError} for an unknown flag or a stray argument
+   */
+  parse(argv: string[], opts?: ParseOptions): Promise<Loaded<S>>;
+  /**
+   * Defaults overlaid with an in-process partial config (for `iatp up` and tests).
+   * @throws {ConfigError} for a value a setting does not accept
+   * @throws {Error} when the config's check has a file to read (it returned a promise): parse()
+   */
   resolve(overrides?: DeepPartial<Infer<S>>): Infer<S>;
   /** Usage text listing every flag with its env var and default. */
   usage(): string;
@@ -92,7 +109,7 @@ export interface Config<S extends Shape> {
    * every `file:PATH` credential), resolved leniently: a value that does not parse names
    * nothing here, and the command itself reports it when it starts.
    */
-  grants(argv: string[], opts?: ParseOptions): PathGrant[];
+  grants(argv: string[], opts?: ParseOptions): Promise<PathGrant[]>;
 }
 
 /** Recursive Partial. */
@@ -155,15 +172,14 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     values: Record<string, unknown>,
     sources: SourceMap,
     warnings: string[] = [],
-  ): Infer<S> => {
+  ): { config: Infer<S>; checked: void | Promise<void> } => {
     const config = values as Infer<S>;
     for (const leaf of all) {
       if (!leaf.field.secret) continue;
       const value = getIn(config, leaf.path);
       if (typeof value === "string") registerSecret(value);
     }
-    spec.check?.(config, sources, (m) => warnings.push(m));
-    return config;
+    return { config, checked: spec.check?.(config, sources, (m) => warnings.push(m)) };
   };
 
   const usage = (): string => usageText(spec, all, configEnv);
@@ -183,7 +199,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
   };
 
   /** Every layer read and each leaf's raw value picked; `lenient` skips what does not load. */
-  const layers = (argv: string[], opts: ParseOptions, lenient: boolean) => {
+  const layers = async (argv: string[], opts: ParseOptions, lenient: boolean) => {
     const env = opts.env ?? permittedEnv;
     const read = opts.readFile ?? ((p: string) => Deno.readTextFileSync(p));
     const parsed = parseFlags(argv);
@@ -202,7 +218,9 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     };
     let file: FileLayer | undefined;
     try {
-      file = configPath && !flags.help ? loadFile(configPath, spec.fields, read, rules) : undefined;
+      file = configPath && !flags.help
+        ? await loadFile(configPath, spec.fields, read, rules)
+        : undefined;
     } catch (err) {
       if (!lenient) throw err;
     }
@@ -211,8 +229,8 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     return { parsed, configPath, file, rules, picks };
   };
 
-  const parse = (argv: string[], opts: ParseOptions = {}): Loaded<S> => {
-    const { parsed, rules, picks } = layers(argv, opts, false);
+  const parse = async (argv: string[], opts: ParseOptions = {}): Promise<Loaded<S>> => {
+    const { parsed, rules, picks } = await layers(argv, opts, false);
     if (parsed.values.help) return { help: true, positionals: parsed.positionals };
     const warnings: string[] = [];
     if (rules.ignored.length > 0) {
@@ -229,8 +247,10 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
       setIn(values, leaf.path, value);
       sources.set(leaf.key, pick.source);
     });
+    const { config, checked } = finish(values, sources, warnings);
+    await checked;
     return {
-      config: finish(values, sources, warnings),
+      config,
       sources,
       positionals: parsed.positionals,
       help: false,
@@ -238,10 +258,10 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     };
   };
 
-  const grants = (argv: string[], opts: ParseOptions = {}): PathGrant[] => {
-    let got: ReturnType<typeof layers>;
+  const grants = async (argv: string[], opts: ParseOptions = {}): Promise<PathGrant[]> => {
+    let got: Awaited<ReturnType<typeof layers>>;
     try {
-      got = layers(argv, opts, true);
+      got = await layers(argv, opts, true);
     } catch {
       return []; // bad usage: the command reports it and starts nothing
     }
@@ -278,7 +298,12 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
         sources.set(leaf.key, { kind: "default" });
       }
     }
-    return finish(values, sources);
+    const { config, checked } = finish(values, sources);
+    if (checked instanceof Promise) {
+      checked.catch(() => {}); // the error below is the one reported
+      throw new Error(`iatp ${spec.command}: a setting names a file to read: use parse()`);
+    }
+    return config;
   };
 
   return {

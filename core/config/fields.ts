@@ -1,9 +1,11 @@
 /**
- * Typed configuration fields: each knows its zod schema, how to coerce a string from an env var
- * or a flag, how to describe what it expects, and its env var and flag names.
+ * Typed configuration fields: each knows its check, how to coerce a string from an env var or a
+ * flag, how to describe what it expects, and its env var and flag names. The checks are plain
+ * functions (no zod: every service parses its configuration at start, and zod alone holds about
+ * 8 MB of an idle process); a {@linkcode custom} field takes any {@linkcode Validator}, a zod
+ * schema included.
  * @module
  */
-import { z } from "zod";
 import { DURATION_FORMS, formatBytes, formatDuration, parseBytes, parseDuration } from "./units.ts";
 
 /**
@@ -34,7 +36,7 @@ export interface Field<T, D extends boolean = boolean> {
   readonly expected: string;
   /** Placeholder for usage text: N, URL, PATH, ... */
   readonly metavar: string;
-  readonly schema: z.ZodType<T>;
+  readonly schema: Validator<T>;
   /** Converts a raw string (env, flag) or a YAML value to the typed value, or returns it unchanged. */
   coerce(raw: unknown): unknown;
   /** A value as the flag accepts it back (shell-quoted where it is text): `30s`, `"a,b"`, `8005`. */
@@ -55,6 +57,42 @@ export type PathAccess = "read" | "write";
 export interface PathGrant {
   path: string;
   access: PathAccess;
+}
+
+/** The outcome of a {@linkcode Validator}: the value, or a failure (the field says what it expects). */
+export type Checked<T> = { success: true; data: T } | { success: false };
+
+/** Checks a value (a zod schema is one, structurally). */
+export interface Validator<T> {
+  safeParse(value: unknown): Checked<T>;
+}
+
+/**
+ * A validator from a type guard.
+ * @example
+ * ```ts
+ * const even = check((v): v is number => typeof v === "number" && v % 2 === 0);
+ * even.safeParse(4); // { success: true, data: 4 }
+ * ```
+ */
+export function check<T>(ok: (value: unknown) => value is T): Validator<T> {
+  return { safeParse: (value) => ok(value) ? { success: true, data: value } : { success: false } };
+}
+
+/** A string within optional length bounds (UTF-16 units) matching an optional pattern. */
+function isStr(value: unknown, min?: number, max?: number, pattern?: RegExp): value is string {
+  if (typeof value !== "string") return false;
+  if (min !== undefined && value.length < min) return false;
+  if (max !== undefined && value.length > max) return false;
+  if (pattern) pattern.lastIndex = 0;
+  return pattern === undefined || pattern.test(value);
+}
+
+/** A finite number (a safe integer with `integer`) within optional inclusive bounds. */
+function isNum(value: unknown, integer: boolean, min?: number, max?: number): value is number {
+  if (typeof value !== "number" || !Number.isFinite(value)) return false;
+  if (integer && !Number.isSafeInteger(value)) return false;
+  return (min === undefined || value >= min) && (max === undefined || value <= max);
 }
 
 /** A nested group of fields (a YAML mapping). */
@@ -93,7 +131,7 @@ export interface FieldOptions<T> {
 
 function make<T, O extends FieldOptions<T>>(
   opts: O,
-  schema: z.ZodType<T>,
+  schema: Validator<T>,
   expected: string,
   metavar: string,
   coerce: (raw: unknown) => unknown,
@@ -133,6 +171,17 @@ export function fileRefGrants(value: string): PathGrant[] {
 }
 
 const identity = (raw: unknown) => raw;
+const isString = (v: unknown): v is string => typeof v === "string";
+
+function isHttpUrl(v: unknown): v is string {
+  if (typeof v !== "string") return false;
+  try {
+    const u = new URL(v);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
 
 function toNumber(raw: unknown): unknown {
   if (typeof raw !== "string") return raw;
@@ -150,10 +199,7 @@ export function str<
     expected?: string;
   },
 >(opts: O): Field<string, HasDefault<O>> {
-  let s = z.string();
-  if (opts.minLength !== undefined) s = s.min(opts.minLength);
-  if (opts.maxLength !== undefined) s = s.max(opts.maxLength);
-  if (opts.pattern) s = s.regex(opts.pattern);
+  const s = check((v): v is string => isStr(v, opts.minLength, opts.maxLength, opts.pattern));
   const expected = opts.expected ??
     (opts.pattern
       ? `a string matching ${opts.pattern}`
@@ -179,16 +225,14 @@ export function path<
         path: p,
         access: opts.access,
       })));
-  return make({ ...opts, grants }, z.string(), "a path", "PATH", (raw) => raw);
+  return make({ ...opts, grants }, check(isString), "a path", "PATH", (raw) => raw);
 }
 
 /** An integer field with optional bounds. */
 export function int<O extends FieldOptions<number> & { min?: number; max?: number }>(
   opts: O,
 ): Field<number, HasDefault<O>> {
-  let s = z.number().int();
-  if (opts.min !== undefined) s = s.min(opts.min);
-  if (opts.max !== undefined) s = s.max(opts.max);
+  const s = check((v): v is number => isNum(v, true, opts.min, opts.max));
   const range = opts.min !== undefined && opts.max !== undefined
     ? ` from ${opts.min} to ${opts.max}`
     : opts.min !== undefined
@@ -203,9 +247,7 @@ export function int<O extends FieldOptions<number> & { min?: number; max?: numbe
 export function num<O extends FieldOptions<number> & { min?: number; max?: number }>(
   opts: O,
 ): Field<number, HasDefault<O>> {
-  let s = z.number();
-  if (opts.min !== undefined) s = s.min(opts.min);
-  if (opts.max !== undefined) s = s.max(opts.max);
+  const s = check((v): v is number => isNum(v, false, opts.min, opts.max));
   const range = opts.min !== undefined && opts.max !== undefined
     ? ` from ${opts.min} to ${opts.max}`
     : "";
@@ -224,7 +266,7 @@ const FALSE = new Set(["false", "0", "no", "off"]);
 export function bool<O extends FieldOptions<boolean>>(opts: O): Field<boolean, HasDefault<O>> {
   return make(
     opts,
-    z.boolean(),
+    check((v): v is boolean => typeof v === "boolean"),
     "a boolean (true/false)",
     "BOOL",
     (raw) => {
@@ -243,7 +285,7 @@ export function oneOf<
 >(values: V, opts: O): Field<V[number], HasDefault<O>> {
   return make(
     opts,
-    z.enum(values) as unknown as z.ZodType<V[number]>,
+    check((v): v is V[number] => typeof v === "string" && values.includes(v)),
     `one of ${values.join("|")}`,
     values.join("|"),
     (raw) => typeof raw === "string" ? raw.trim() : raw,
@@ -254,8 +296,7 @@ export function oneOf<
 export function duration<O extends FieldOptions<number> & { min?: number; max?: number }>(
   opts: O,
 ): Field<number, HasDefault<O>> {
-  let s = z.number().int().min(opts.min ?? 0);
-  if (opts.max !== undefined) s = s.max(opts.max);
+  const s = check((v): v is number => isNum(v, true, opts.min ?? 0, opts.max));
   const range = opts.min || opts.max !== undefined
     ? ` (${opts.min ? `at least ${formatDuration(opts.min)}` : ""}${
       opts.min && opts.max !== undefined ? ", " : ""
@@ -275,8 +316,7 @@ export function duration<O extends FieldOptions<number> & { min?: number; max?: 
 export function bytes<O extends FieldOptions<number> & { min?: number; max?: number }>(
   opts: O,
 ): Field<number, HasDefault<O>> {
-  let s = z.number().int().min(opts.min ?? 0);
-  if (opts.max !== undefined) s = s.max(opts.max);
+  const s = check((v): v is number => isNum(v, true, opts.min ?? 0, opts.max));
   return make(
     opts,
     s,
@@ -291,14 +331,7 @@ export function bytes<O extends FieldOptions<number> & { min?: number; max?: num
 export function url<O extends FieldOptions<string>>(opts: O): Field<string, HasDefault<O>> {
   return make(
     opts,
-    z.string().refine((v) => {
-      try {
-        const u = new URL(v);
-        return u.protocol === "http:" || u.protocol === "https:";
-      } catch {
-        return false;
-      }
-    }),
+    check(isHttpUrl),
     "an http(s) URL",
     "URL",
     (raw) => typeof raw === "string" ? raw.trim() : raw,
@@ -309,12 +342,13 @@ export function url<O extends FieldOptions<string>>(opts: O): Field<string, HasD
 export function list<O extends FieldOptions<string[]> & { item?: RegExp; fileRef?: boolean }>(
   opts: O,
 ): Field<string[], HasDefault<O>> {
-  const item = opts.item ? z.string().regex(opts.item) : z.string().min(1);
+  const item = opts.item;
+  const isItem = (v: unknown) => item ? isStr(v, undefined, undefined, item) : isStr(v, 1);
   const grants = opts.grants ??
     (opts.fileRef ? (v: string[]) => v.flatMap((item) => fileRefGrants(item)) : undefined);
   return make(
     { ...opts, grants },
-    z.array(item),
+    check((v): v is string[] => Array.isArray(v) && v.every(isItem)),
     opts.item ? `a list of strings matching ${opts.item}` : "a list of non-empty strings",
     "LIST",
     (raw) => {
@@ -331,11 +365,11 @@ function splitList(text: string): string[] {
 }
 
 /**
- * A field holding any JSON/YAML value checked by a custom zod schema: YAML only (no flag), and
- * with `jsonEnv` also its env var, holding JSON.
+ * A field holding any JSON/YAML value checked by a custom validator (a zod schema, or
+ * {@linkcode check}): YAML only (no flag), and with `jsonEnv` also its env var, holding JSON.
  */
 export function custom<T, O extends FieldOptions<T> & { expected: string; jsonEnv?: boolean }>(
-  schema: z.ZodType<T>,
+  schema: Validator<T>,
   opts: O,
 ): Field<T, HasDefault<O>> {
   const env = opts.jsonEnv ? undefined : false;

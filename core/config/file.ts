@@ -1,11 +1,11 @@
 /**
  * Reading a YAML config file: parse with line numbers, refuse unknown keys (with a did-you-mean)
  * unless tolerated, and expand `${VAR}` in string values; plus the small value helpers the
- * loader shares.
+ * loader shares. The YAML parser is imported when a file is read (about 4 MB of an idle
+ * process that has none).
  * @module
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap } from "yaml";
-import type { Node as YamlNode } from "yaml";
+import type { LineCounter, Node as YamlNode, YAMLMap } from "yaml";
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
 import {
   didYouMean,
@@ -71,18 +71,21 @@ export interface FileRules {
   env: EnvReader;
 }
 
+/** The `yaml` package, imported on first use. */
+type Yaml = typeof import("yaml");
+
 /**
  * Reads, parses and checks the YAML config file at `path` (unknown keys refused unless
  * tolerated, `${VAR}` references expanded where the rules allow).
  * @throws {ConfigError} naming `config` when it cannot be read, is not YAML or not a mapping,
  * or naming the key of an unknown key, a section given a scalar or a bad expansion
  */
-export function loadFile(
+export async function loadFile(
   path: string,
   shape: Shape,
   read: (p: string) => string,
   rules: FileRules,
-): FileLayer {
+): Promise<FileLayer> {
   const fileSource: ConfigSource = { kind: "file", path };
   let text: string;
   try {
@@ -97,8 +100,10 @@ export function loadFile(
       : String(err);
     throw new ConfigError("config", fileSource, "a readable YAML file", why);
   }
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const yaml: Yaml = await import("yaml");
+  const { isMap } = yaml;
+  const lc = new yaml.LineCounter();
+  const doc = yaml.parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const line = lc.linePos(e.pos[0]).line;
@@ -120,7 +125,7 @@ export function loadFile(
     throw new ConfigError("config", fileSource, "a YAML mapping of keys", "a non-mapping document");
   }
   const values = doc.toJS() as Record<string, unknown>;
-  checkUnknownKeys(doc.contents, shape, [], { file: path, lc, rules });
+  checkUnknownKeys(doc.contents, shape, [], { file: path, lc, rules, yaml });
   if (rules.expand) {
     expandValues(values, [], { ...rules.expand(values), env: rules.env }, lineOf, path);
   }
@@ -159,10 +164,12 @@ interface KeyCheck {
   file: string;
   lc: LineCounter;
   rules: FileRules;
+  yaml: Yaml;
 }
 
 function checkUnknownKeys(map: YAMLMap, shape: Shape, prefix: string[], ctx: KeyCheck): void {
   const { file, lc, rules } = ctx;
+  const { isMap, isScalar, isSeq } = ctx.yaml;
   for (const pair of map.items) {
     const keyNode = pair.key;
     const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);

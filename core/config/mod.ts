@@ -2,7 +2,7 @@
  * Layered configuration: built-in defaults < YAML file (`--config PATH`) < environment < flags.
  *
  * A config is declared once as a {@linkcode Shape} of typed fields; the same declaration gives
- * the flag parser, the env var names, the usage text, the zod validation and the paths the
+ * the flag parser, the env var names, the usage text, the checks and the paths the
  * launcher grants. One naming scheme: a key `a.b_c` of command `x` is the flag `--a-b-c` and the
  * env var `IATP_X_A_B_C`; an upstream system's names and deprecated names are declared as
  * aliases of a key, never as a second spelling of it. Every error is a
@@ -15,7 +15,7 @@
  *   command: "relay", summary: "SSE pub/sub",
  *   fields: { port: port({ help: "listen port", default: 8005 }) },
  * });
- * const result = spec.parse(["--port", "9000"]);
+ * const result = await spec.parse(["--port", "9000"]);
  * ```
  * @module
  */
@@ -48,6 +48,8 @@ export type { ExpandOptions } from "./expand.ts";
 export {
   bool,
   bytes,
+  check,
+  type Checked,
   custom,
   duration,
   type Field,
@@ -67,6 +69,7 @@ export {
   type Shape,
   str,
   url,
+  type Validator,
 } from "./fields.ts";
 export type { EnvReader } from "./file.ts";
 export { formatBytes, formatDuration, parseDuration } from "./units.ts";

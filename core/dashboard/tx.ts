@@ -6,7 +6,6 @@
  * of topics its grants cover.
  * @module
  */
-import { z } from "zod";
 import { verifyReceipt } from "../ledger/mod.ts";
 import type { Viewer } from "./event.ts";
 import { maskPayload } from "./event.ts";
@@ -34,20 +33,11 @@ export type AuditView =
   | { state: "unreachable"; error: string }
   | { state: "ok"; entries: AuditEntryView[] };
 
-const entrySchema = z.object({
-  index: z.number().int().nonnegative(),
-  tx_id: z.string(),
-  event: z.string(),
-  actor: z.string(),
-  payload: z.record(z.string(), z.unknown()),
-  ts: z.string(),
-  receipt: z.unknown(),
-});
-// A ledger under compat iatp answers {tx_id, entries}; under compat upstream, the list itself.
-const responseSchema = z.union([
-  z.object({ entries: z.array(z.unknown()).max(10_000) }),
-  z.array(z.unknown()).max(10_000).transform((entries) => ({ entries })),
-]);
+type EntrySchema = typeof import("./tx_schema.ts").entrySchema;
+
+/** The answer's schemas (zod, about 8 MB idle): imported when a trail is first loaded. */
+let schemas: Promise<typeof import("./tx_schema.ts")> | undefined;
+const txSchemas = () => schemas ??= import("./tx_schema.ts");
 
 /** An entry as signed: under compat upstream `ts` is float seconds and `ts_iso` the signed time. */
 function signedForm(raw: unknown): unknown {
@@ -74,21 +64,21 @@ export async function loadAuditTrail(
   }
   if (answer.status === 404) return { state: "ok", entries: [] };
   const body = answer.body;
+  const { entrySchema, responseSchema } = await txSchemas();
   const parsed = responseSchema.safeParse(body);
   if (!parsed.success) return { state: "unreachable", error: "audit answered an unexpected shape" };
   const entries: AuditEntryView[] = [];
   for (const raw of parsed.data.entries.slice(0, MAX_AUDIT_ENTRIES)) {
-    entries.push(await verifyOne(raw, txId, opts.publicKey));
+    entries.push(await verifyOne(entrySchema.safeParse(signedForm(raw)), txId, opts.publicKey));
   }
   return { state: "ok", entries };
 }
 
 async function verifyOne(
-  raw: unknown,
+  e: ReturnType<EntrySchema["safeParse"]>,
   txId: string,
   publicKey: Uint8Array | undefined,
 ): Promise<AuditEntryView> {
-  const e = entrySchema.safeParse(signedForm(raw));
   if (!e.success) {
     return {
       index: -1,

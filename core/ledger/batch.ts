@@ -8,7 +8,7 @@ import { setImmediate } from "node:timers";
 import type { Ed25519KeyPair } from "../crypto/mod.ts";
 import { canonicalize, encodeHex } from "../encoding/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { AuditEntryInput } from "./client.ts";
+import type { AuditEntryInput } from "./client/mod.ts";
 import type { AuditAppendResponse, LedgerEntry, Receipt } from "./entry.ts";
 import { entryText } from "./entry.ts";
 import { IdempotencyConflictError, LedgerBusyError } from "./errors.ts";

@@ -4,6 +4,9 @@
  * @module
  */
 import { canonicalize } from "../encoding/mod.ts";
+import type { AuditAppendResponse, Receipt } from "./client/mod.ts";
+
+export type { AuditAppendResponse, Receipt };
 
 /** One ledger entry as stored and as hashed. */
 export interface LedgerEntry {
@@ -13,23 +16,6 @@ export interface LedgerEntry {
   actor: string;
   payload: Record<string, unknown>;
   ts: string;
-}
-
-/** A receipt: an inclusion proof of one entry in a signed tree head. All hashes are hex. */
-export interface Receipt {
-  tree_size: number;
-  root_hash: string;
-  inclusion_proof: string[];
-  /** The C2SP signed-note checkpoint for `tree_size` and `root_hash`. */
-  checkpoint: string;
-}
-
-/** What `POST /audit` answers (201) and `AuditClient.append` returns. */
-export interface AuditAppendResponse {
-  transactionId: string;
-  index: number;
-  leaf_hash: string;
-  receipt: Receipt;
 }
 
 /** An entry with its leaf hash and receipt (`GET /tx/{id}`, `GET /entries/{index}`). */

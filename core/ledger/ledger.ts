@@ -7,7 +7,7 @@
 import type { Ed25519KeyPair } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
-import type { AuditEntryInput } from "./client.ts";
+import type { AuditEntryInput } from "./client/mod.ts";
 import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry, Receipt } from "./entry.ts";
 import {
   appendResponse,

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-export { AuditClient, AuditClientError, type AuditEntryInput } from "./client.ts";
+export { AuditClient, AuditClientError, type AuditEntryInput } from "./client/mod.ts";
 export {
   type AuditAppendResponse,
   type AuditLog,

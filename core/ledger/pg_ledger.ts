@@ -24,7 +24,7 @@ import {
   sealBatch,
   settleBatch,
 } from "./batch.ts";
-import type { AuditEntryInput } from "./client.ts";
+import type { AuditEntryInput } from "./client/mod.ts";
 import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry } from "./entry.ts";
 import { LedgerCorruptError, LedgerRangeError } from "./errors.ts";
 import { bytesEqual } from "./hash.ts";

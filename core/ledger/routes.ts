@@ -11,7 +11,6 @@
  * `{tx_id, entries}`.
  * @module
  */
-import { z } from "zod";
 import { createMeshAuth, type MeshAuth, principalOf, requireMeshScope } from "../auth/mod.ts";
 import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../compat/mod.ts";
 import type { AuditAppendResponse, AuditLog, EntryWithReceipt } from "./entry.ts";
@@ -21,33 +20,14 @@ import { CanonicalJsonError } from "../encoding/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import { type App, errorBody } from "../http/mod.ts";
 
-/** Longest tx_id / actor accepted. */
-const MAX_ID_CHARS = 256;
-/** Longest event name accepted. */
-const MAX_EVENT_CHARS = 128;
 /** Longest Idempotency-Key accepted. */
 const MAX_IDEMPOTENCY_KEY_CHARS = 256;
 /** Seconds a client is told to wait when the append queue is full. */
 const RETRY_AFTER_SECONDS = 1;
 
-/**
- * The body of `POST /audit`. Strict: a member the entry has no place for is refused, never
- * dropped from what gets signed.
- */
-const appendSchema = z.strictObject({
-  tx_id: z.string().min(1).max(MAX_ID_CHARS),
-  event: z.string().min(1).max(MAX_EVENT_CHARS),
-  actor: z.string().min(1).max(MAX_ID_CHARS),
-  payload: z.record(z.string(), z.unknown()).default({}),
-});
-
-/** The IG&S `AuditEvent`: every member required, empty strings allowed. */
-const upstreamAppendSchema = z.strictObject({
-  tx_id: z.string().max(MAX_ID_CHARS),
-  event: z.string().max(MAX_EVENT_CHARS),
-  actor: z.string().max(MAX_ID_CHARS),
-  payload: z.record(z.string(), z.unknown()),
-});
+/** The body schemas (zod, about 8 MB idle): imported with the first append, not at start. */
+let schemas: Promise<typeof import("./append_schema.ts")> | undefined;
+const appendSchemas = () => schemas ??= import("./append_schema.ts");
 
 /** The append answer under `compat: upstream`: the IG&S fields with iatp's beside them. */
 function upstreamAppendAnswer(res: AuditAppendResponse, nowMs: number) {
@@ -91,10 +71,11 @@ export function registerAuditRoutes(
 ) {
   const auth = opts.auth ?? createMeshAuth({});
   const compat = opts.compat ?? "upstream";
-  const schema = compat === "upstream" ? upstreamAppendSchema : appendSchema;
   app.post("/audit", requireMeshScope(auth, "audit:append"), async (c) => {
     // Exact bytes in: a value the ledger cannot store as sent is refused naming the field.
     const raw = await readJsonInput(compat, () => readExactJson(c.req.raw));
+    const { appendSchema, upstreamAppendSchema } = await appendSchemas();
+    const schema = compat === "upstream" ? upstreamAppendSchema : appendSchema;
     const body = parseInput(compat, schema, raw, "invalid audit entry");
     const principal = principalOf(c);
     if (principal && !principal.grants.mayAppendAs(body.actor)) {

@@ -13,8 +13,14 @@
  * ```
  * @module
  */
-export { type PublishStats, RelayClient, RelayError, type RelayEvent } from "./client.ts";
-export type { SubscribeOptions, Subscription } from "./client_subscribe.ts";
+export {
+  type PublishStats,
+  RelayClient,
+  RelayError,
+  type RelayEvent,
+  type SubscribeOptions,
+  type Subscription,
+} from "./client/mod.ts";
 export {
   DEFAULT_CACHE_EVENTS,
   DEFAULT_DUPLICATE_WINDOW_MS,

@@ -5,10 +5,10 @@
  * @module
  */
 import { settledWithin } from "../async/mod.ts";
-import { AuditClient } from "../ledger/mod.ts";
+import { AuditClient } from "../ledger/client/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { TraceRecord } from "../recorder/mod.ts";
-import { RelayClient } from "../relay/mod.ts";
+import { RelayClient } from "../relay/client/mod.ts";
 
 /** Relay topic for sidecar flight-recorder events. */
 const TRACE_TOPIC = "iatp.trace";

@@ -81,11 +81,13 @@ function sidecarChecks(r: Record<string, unknown>): Check[] {
   ];
 }
 
+/** Every service whose idle RSS has a target. */
+const IDLE_SERVICES = ["sidecar", "relay", "policy", "audit", "dashboard"];
+
 function startupChecks(r: Record<string, unknown>): Check[] {
-  return [
-    atMost("sidecar idle RSS (MB)", at(r, "sidecar.via_launcher.idle_rss_mb"), 50),
-    atMost("relay idle RSS (MB)", at(r, "relay.via_launcher.idle_rss_mb"), 50),
-  ];
+  return IDLE_SERVICES.map((s) =>
+    atMost(`${s} idle RSS (MB)`, at(r, `${s}.via_launcher.idle_rss_mb`), 50)
+  );
 }
 
 function relayChecks(r: Record<string, unknown>): Check[] {
@@ -121,7 +123,12 @@ if (only.has("sidecar")) {
   checks.push(...sidecarChecks(results.sidecar));
 }
 if (only.has("startup")) {
-  results.startup = await runBench("startup.ts", ["--runs", "3"]);
+  results.startup = await runBench("startup.ts", [
+    "--runs",
+    "3",
+    "--services",
+    IDLE_SERVICES.join(","),
+  ]);
   checks.push(...startupChecks(results.startup));
 }
 if (only.has("relay")) {

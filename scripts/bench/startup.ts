@@ -2,7 +2,8 @@
  * Startup benchmark: time from exec to the first 200 on /health for `iatp sidecar` and
  * `iatp relay` (or the services `--services` names: any of sidecar, relay, policy, audit,
  * dashboard, each started with its defaults), and idle RSS, against nginx (first 200) and
- * redis-server (first PONG) from apt in the same run. Prints JSON.
+ * redis-server (first PONG) from apt in the same run, and against the floor of the runtime
+ * itself: a bare `Deno.serve` answering /health (`deno_hello`), started the same way. Prints JSON.
  * Run: `deno run -A scripts/bench/startup.ts [--runs N] [--services sidecar,relay]`.
  */
 import { sleep } from "../../core/async/mod.ts";
@@ -154,6 +155,29 @@ for (const svc of SERVICES) {
   results[svc] = { deno_run: summarize(direct), via_launcher: summarize(launcher) };
 }
 
+// The runtime's own floor: Deno serving /health with nothing else loaded.
+{
+  const hello = await Deno.makeTempFile({ prefix: "iatp-bench-hello-", suffix: ".ts" });
+  await Deno.writeTextFile(
+    hello,
+    `Deno.serve({ hostname: "127.0.0.1", port: Number(Deno.args[0]), onListen() {} }, () =>
+  new Response('{"status":"ok"}'));\n`,
+  );
+  try {
+    results.deno_hello = summarize(
+      await repeat(() =>
+        measure(
+          deno,
+          (port) => ["run", "--quiet", "--allow-net", hello, String(port)],
+          (p) => httpOk(`http://127.0.0.1:${p}/health`),
+        )
+      ),
+    );
+  } finally {
+    await Deno.remove(hello);
+  }
+}
+
 const nginx = which("nginx");
 if (nginx) {
   const s = await repeat(() =>
@@ -199,6 +223,7 @@ if (redis) {
 } else results.redis = "not installed (apt-get install redis-server)";
 
 type S = { ready_ms_p50: number; idle_rss_mb: number };
+const floor = results.deno_hello as S;
 const ratio = (a: unknown, b: unknown, k: keyof S) =>
   typeof a === "object" && typeof b === "object"
     ? Math.round(((a as S)[k] / (b as S)[k]) * 10) / 10
@@ -210,6 +235,12 @@ results.ratios = {
   relay_vs_redis_ready: ratio(rl, results.redis, "ready_ms_p50"),
   sidecar_vs_nginx_rss: ratio(sc, results.nginx, "idle_rss_mb"),
   relay_vs_redis_rss: ratio(rl, results.redis, "idle_rss_mb"),
+  ...Object.fromEntries(
+    SERVICES.map((s) => [
+      `${s}_vs_deno_hello_rss`,
+      ratio((results[s] as { deno_run: S }).deno_run, floor, "idle_rss_mb"),
+    ]),
+  ),
 };
 results.targets = { ready_ms: 150, idle_rss_mb: 50 };
 console.log(JSON.stringify(results, null, 2));

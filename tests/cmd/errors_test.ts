@@ -73,10 +73,13 @@ Deno.test("audit verify --vkey that does not parse is a usage error, not a tampe
   }
 });
 
-Deno.test("durations take 0 as documented, and the deprecated flags still work", () => {
-  const c = loaded(relaySpec.parse(["--retention-age", "0"], { env: () => undefined })).config;
+Deno.test("durations take 0 as documented, and the deprecated flags still work", async () => {
+  const c =
+    loaded(await relaySpec.parse(["--retention-age", "0"], { env: () => undefined })).config;
   assert.equal(c.retention_age, 0);
-  const old = loaded(policySpec.parse(["--relay", "http://r:8005"], { env: () => undefined }));
+  const old = loaded(
+    await policySpec.parse(["--relay", "http://r:8005"], { env: () => undefined }),
+  );
   assert.equal(old.config.relay_url, "http://r:8005");
   assert.deepEqual(old.warnings, [
     "flag --relay is deprecated and will be removed; use --relay-url",

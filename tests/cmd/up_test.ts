@@ -12,16 +12,16 @@ import { loaded, tempDir } from "../helpers.ts";
 
 const noEnv = { env: () => undefined };
 
-Deno.test("--base-port moves every port; a port of its own wins", () => {
-  const c = loaded(spec.parse(["--base-port", "9000", "--audit-port", "7003"], noEnv)).config;
+Deno.test("--base-port moves every port; a port of its own wins", async () => {
+  const c = loaded(await spec.parse(["--base-port", "9000", "--audit-port", "7003"], noEnv)).config;
   assert.equal(portOf(c, "agent_port"), 9000);
   assert.equal(portOf(c, "relay_port"), 9005);
   assert.equal(portOf(c, "untrusted_sidecar_port"), 9011);
   assert.equal(portOf(c, "action_port"), 9087);
   assert.equal(portOf(c, "audit_port"), 7003);
-  const d = loaded(spec.parse([], noEnv)).config;
+  const d = loaded(await spec.parse([], noEnv)).config;
   assert.equal(portOf(d, "dashboard_port"), 8004, "the usual ports by default");
-  assert.throws(() => spec.parse(["--base-port", "65500"], noEnv), (err) => {
+  await assert.rejects(() => spec.parse(["--base-port", "65500"], noEnv), (err) => {
     assert.ok(err instanceof ConfigError);
     assert.equal(err.key, "base_port");
     return true;
@@ -29,7 +29,7 @@ Deno.test("--base-port moves every port; a port of its own wins", () => {
 });
 
 Deno.test("--no-demo --services sidecar needs --agent-url, and then fronts that agent", async () => {
-  assert.throws(() => spec.parse(["--no-demo", "--services", "sidecar"], noEnv), (err) => {
+  await assert.rejects(() => spec.parse(["--no-demo", "--services", "sidecar"], noEnv), (err) => {
     assert.ok(err instanceof ConfigError);
     assert.equal(err.key, "agent_url");
     return true;
@@ -38,17 +38,19 @@ Deno.test("--no-demo --services sidecar needs --agent-url, and then fronts that 
   const log = createLogger({ service: "up-test", level: "error", sink: () => {} });
   const agent = await startDemoAgent({ host: "127.0.0.1", port: 0, log });
   try {
-    const config = loaded(spec.parse([
-      "--no-demo",
-      "--services",
-      "sidecar",
-      "--agent-url",
-      agent.url,
-      "--base-port",
-      "0",
-      "--data-dir",
-      dir.path,
-    ], noEnv)).config;
+    const config = loaded(
+      await spec.parse([
+        "--no-demo",
+        "--services",
+        "sidecar",
+        "--agent-url",
+        agent.url,
+        "--base-port",
+        "0",
+        "--data-dir",
+        dir.path,
+      ], noEnv),
+    ).config;
     const mesh = await command.start(config, { log });
     try {
       assert.deepEqual(Object.keys(mesh.urls), ["sidecar"]);

@@ -83,16 +83,20 @@ for (const [file, [kind, agentId]] of Object.entries(FILES)) {
   });
 }
 
-function parseFile(kind: "sensor" | "action", text: string, env: Record<string, string> = {}) {
+async function parseFile(
+  kind: "sensor" | "action",
+  text: string,
+  env: Record<string, string> = {},
+) {
   const spec = kind === "sensor" ? sensorConfig : actionConfig;
-  const l = spec.parse(["--config", "a.yaml"], { readFile: () => text, env: (n) => env[n] });
+  const l = await spec.parse(["--config", "a.yaml"], { readFile: () => text, env: (n) => env[n] });
   if (l.help) throw new Error("expected a loaded config, got --help");
   return l;
 }
 
-function configError(f: () => unknown): ConfigError {
+async function configError(f: () => unknown): Promise<ConfigError> {
   try {
-    f();
+    await f();
   } catch (err) {
     if (err instanceof ConfigError) return err;
     throw err;
@@ -103,8 +107,8 @@ function configError(f: () => unknown): ConfigError {
 const MIN = `agent:\n  id: a-1\n  type: action\napi:\n  base_url: http://127.0.0.1:9\n` +
   `security:\n  auth:\n    api_key: k\n`;
 
-Deno.test("Stavily vocabulary: unused keys warn once, a typo is an error with a did-you-mean", () => {
-  const loaded = parseFile(
+Deno.test("Stavily vocabulary: unused keys warn once, a typo is an error with a did-you-mean", async () => {
+  const loaded = await parseFile(
     "action",
     MIN + "  sandbox:\n    max_cpu: 0.5\nmetrics:\n  namespace: x\naction:\n  work_dir: /x\n",
   );
@@ -112,45 +116,48 @@ Deno.test("Stavily vocabulary: unused keys warn once, a typo is an error with a 
     "config keys accepted but not used by iatp: security.sandbox.max_cpu, metrics.namespace, " +
     "action.work_dir",
   ]);
-  const typo = configError(() =>
+  const typo = await configError(() =>
     parseFile("action", MIN.replace("  id:", "  hearbeat: 1s\n  id:"))
   );
   assert.equal(typo.key, "agent.hearbeat");
   assert.match(typo.expected, /did you mean "heartbeat"\?/);
-  const stranger = configError(() => parseFile("action", MIN + "bogus_section: {}\n"));
+  const stranger = await configError(() => parseFile("action", MIN + "bogus_section: {}\n"));
   assert.match(stranger.found, /unknown key "bogus_section"/);
 });
 
-Deno.test("Stavily ${VAR} expansion: set, default, hostname, and unset naming the variable", () => {
+Deno.test("Stavily ${VAR} expansion: set, default, hostname, and unset naming the variable", async () => {
   const text = MIN.replace("id: a-1", "id: a-${STAVILY_SITE}-${STAVILY_N:-9}")
     .replace("base_url: http://127.0.0.1:9", "base_url: http://${STAVILY_HOST}:9");
-  const { config } = parseFile("action", text, {
+  const { config } = await parseFile("action", text, {
     STAVILY_SITE: "lab",
     STAVILY_HOST: "127.0.0.1",
   });
   assert.equal(config.agent.id, "a-lab-9");
   assert.equal(config.api.base_url, "http://127.0.0.1:9");
-  const unset = configError(() => parseFile("action", text, { STAVILY_HOST: "x" }));
+  const unset = await configError(() => parseFile("action", text, { STAVILY_HOST: "x" }));
   assert.equal(unset.key, "agent.id");
   assert.match(unset.found, /\$\{STAVILY_SITE\} is not set/);
-  const host = parseFile("action", MIN.replace("id: a-1", "id: a-${HOSTNAME}"), {
+  const host = await parseFile("action", MIN.replace("id: a-1", "id: a-${HOSTNAME}"), {
     HOSTNAME: "box1",
   });
   assert.equal(host.config.agent.id, "a-box1");
 });
 
-Deno.test("Stavily environments: only prod applies the production rules, as upstream", () => {
+Deno.test("Stavily environments: only prod applies the production rules, as upstream", async () => {
   const prod = (extra: string) =>
     parseFile("action", MIN.replace("type: action", "type: action\n  environment: prod") + extra);
-  const production = parseFile(
+  const production = await parseFile(
     "action",
     MIN.replace("type: action", "type: action\n  environment: production") +
       "  audit:\n    enabled: false\n",
   );
   assert.match(production.warnings!.join("\n"), /only prod applies the production rules/);
-  assert.equal(configError(() => prod("  tls:\n    enabled: false\n")).key, "security.tls.enabled");
-  assert.equal(configError(() => prod("logging:\n  level: debug\n")).key, "logging.level");
-  const text = parseFile("action", MIN + "logging:\n  format: text\n");
+  assert.equal(
+    (await configError(() => prod("  tls:\n    enabled: false\n"))).key,
+    "security.tls.enabled",
+  );
+  assert.equal((await configError(() => prod("logging:\n  level: debug\n"))).key, "logging.level");
+  const text = await parseFile("action", MIN + "logging:\n  format: text\n");
   assert.match(text.warnings!.join("\n"), /logging.format text/);
 });
 

@@ -31,7 +31,7 @@ Deno.test("--help lists the upstream env names and the verify sub-verb", async (
   }
 });
 
-Deno.test("env names and defaults follow the upstream sidecars", () => {
+Deno.test("env names and defaults follow the upstream sidecars", async () => {
   const env: Record<string, string> = {
     IATP_AGENT_URL: "http://agent:9000",
     IATP_PORT: "9001",
@@ -45,7 +45,7 @@ Deno.test("env names and defaults follow the upstream sidecars", () => {
     IATP_MAX_BODY_BYTES: "2048",
     IATP_TRACE_CAPACITY: "50",
   };
-  const c = loaded(sidecarSpec.parse([], { env: (n) => env[n] })).config;
+  const c = loaded(await sidecarSpec.parse([], { env: (n) => env[n] })).config;
   assert.deepEqual(
     [
       c.agent_url,
@@ -62,7 +62,7 @@ Deno.test("env names and defaults follow the upstream sidecars", () => {
     ],
     ["http://agent:9000", 9001, "a7", "trusted", "none", "forever", true, true, 1500, 2048, 50],
   );
-  const d = loaded(sidecarSpec.parse([], { env: () => undefined })).config;
+  const d = loaded(await sidecarSpec.parse([], { env: () => undefined })).config;
   assert.deepEqual(
     [
       d.agent_url,
@@ -85,8 +85,9 @@ Deno.test("env names and defaults follow the upstream sidecars", () => {
       1048576,
     ],
   );
-  assert.throws(
-    () => loaded(sidecarSpec.parse([], { env: (n) => (n === "IATP_PORT" ? "http" : undefined) })),
+  await assert.rejects(
+    async () =>
+      loaded(await sidecarSpec.parse([], { env: (n) => (n === "IATP_PORT" ? "http" : undefined) })),
     ConfigError,
   );
 });
@@ -109,9 +110,11 @@ Deno.test("--manifest file fills the manifest; flags and env still win; errors n
       ].join("\n"),
     );
     const env: Record<string, string> = { IATP_MANIFEST: path, IATP_TRUST_LEVEL: "standard" };
-    const c = loaded(sidecarSpec.parse(["--concurrency-limit", "9"], {
-      env: (n) => env[n],
-    })).config;
+    const c = loaded(
+      await sidecarSpec.parse(["--concurrency-limit", "9"], {
+        env: (n) => env[n],
+      }),
+    ).config;
     assert.equal(c.agent_id, "bank-agent");
     assert.equal(c.owner, "ops@example.com");
     assert.equal(c.trust_level, "standard", "env beats the manifest file");
@@ -125,14 +128,17 @@ Deno.test("--manifest file fills the manifest; flags and env still win; errors n
       path,
       "identity:\n  agent_id: x\nprivacy:\n  retention_policy: sometimes\n",
     );
-    assert.throws(
-      () => loaded(sidecarSpec.parse([], { env: (n) => env[n] })),
+    await assert.rejects(
+      async () => loaded(await sidecarSpec.parse([], { env: (n) => env[n] })),
       (e: unknown) =>
         e instanceof ConfigError && e.key === "manifest.privacy.retention_policy" &&
         /:4/.test(e.message),
     );
     await Deno.writeTextFile(path, "bogus: 1\n");
-    assert.throws(() => loaded(sidecarSpec.parse([], { env: (n) => env[n] })), /manifest\.bogus/);
+    await assert.rejects(
+      async () => loaded(await sidecarSpec.parse([], { env: (n) => env[n] })),
+      /manifest\.bogus/,
+    );
   } finally {
     await dir.remove();
   }
@@ -143,7 +149,7 @@ Deno.test("--manifest takes the Python flat shape, its defaults, and refuses two
   try {
     const path = `${dir.path}/agent.json`;
     const env: Record<string, string> = { IATP_MANIFEST: path };
-    const parse = () => loaded(sidecarSpec.parse([], { env: (n) => env[n] })).config;
+    const parse = async () => loaded(await sidecarSpec.parse([], { env: (n) => env[n] })).config;
     await Deno.writeTextFile(
       path,
       JSON.stringify({
@@ -155,7 +161,7 @@ Deno.test("--manifest takes the Python flat shape, its defaults, and refuses two
         privacy_contract: { retention: "ephemeral", storage_location: "us-west" },
       }),
     );
-    const c = parse();
+    const c = await parse();
     assert.equal(c.agent_id, "coder");
     assert.equal(c.agent_version, "1.0.0");
     assert.equal(c.reversibility, "full");
@@ -168,8 +174,8 @@ Deno.test("--manifest takes the Python flat shape, its defaults, and refuses two
       path,
       JSON.stringify({ agent_id: "x", privacy_contract: { retention: "temporary" } }),
     );
-    assert.equal(parse().reversibility, "none", "the Python model's default");
-    assert.equal(parse().idempotency, false);
+    assert.equal((await parse()).reversibility, "none", "the Python model's default");
+    assert.equal((await parse()).idempotency, false);
     await Deno.writeTextFile(
       path,
       JSON.stringify({
@@ -179,12 +185,12 @@ Deno.test("--manifest takes the Python flat shape, its defaults, and refuses two
         privacy_contract: { retention: "temporary" },
       }),
     );
-    assert.throws(parse, /manifest\.capabilities\.reversibility.*reversibility\.level/);
+    await assert.rejects(parse, /manifest\.capabilities\.reversibility.*reversibility\.level/);
     await Deno.writeTextFile(
       path,
       JSON.stringify({ privacy_contract: { retention: "ephemeral" } }),
     );
-    assert.throws(parse, /manifest\.agent_id/);
+    await assert.rejects(parse, /manifest\.agent_id/);
   } finally {
     await dir.remove();
   }

@@ -98,9 +98,9 @@ Deno.test("trust settings: entries are canonicalised; bad ones are config errors
     trustedKeys: [key.publicKey],
     allowedSources: ["https://git.example/", "/srv/p"],
   });
-  const errorOf = (fn: () => unknown): ConfigError => {
+  const errorOf = async (fn: () => unknown): Promise<ConfigError> => {
     try {
-      fn();
+      await fn();
     } catch (err) {
       if (err instanceof ConfigError) return err;
       throw err;
@@ -111,21 +111,23 @@ Deno.test("trust settings: entries are canonicalised; bad ones are config errors
     `agent:\n  id: a1\nrelay:\n  url: http://127.0.0.1:1\n${plugins}`;
   const parse = (text: string) =>
     actionConfig.parse(["--config", "a.yaml"], { readFile: () => text, env: () => undefined });
-  const k = errorOf(() => parse(yaml("plugins:\n  trusted_keys: [nope]\n")));
+  const k = await errorOf(() => parse(yaml("plugins:\n  trusted_keys: [nope]\n")));
   assert.equal(k.key, "plugins.trusted_keys");
   assert.match(k.message, /a\.yaml/);
-  const s = errorOf(() => parse(yaml("plugins:\n  allowed_sources: [plugins/here]\n")));
+  const s = await errorOf(() => parse(yaml("plugins:\n  allowed_sources: [plugins/here]\n")));
   assert.equal(s.key, "plugins.allowed_sources");
-  const f = errorOf(() => parse(yaml("plugins:\n  trusted_keys: [file:/nonexistent/keys]\n")));
+  const f = await errorOf(() =>
+    parse(yaml("plugins:\n  trusted_keys: [file:/nonexistent/keys]\n"))
+  );
   assert.equal(f.key, "plugins.trusted_keys");
-  const prod = errorOf(() =>
+  const prod = await errorOf(() =>
     parse(
       "agent:\n  id: a1\n  environment: prod\nrelay:\n  url: https://relay.example\n" +
         "  accept_anonymous_tasks: true\n",
     )
   );
   assert.equal(prod.key, "relay.accept_anonymous_tasks");
-  const pub = errorOf(() =>
+  const pub = await errorOf(() =>
     parse("agent:\n  id: a1\nrelay:\n  url: http://127.0.0.1:1\n  task_publishers: ['a b']\n")
   );
   assert.equal(pub.key, "relay.task_publishers");

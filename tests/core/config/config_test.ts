@@ -52,9 +52,9 @@ function files(map: Record<string, string>) {
   };
 }
 
-function configError(fn: () => unknown): ConfigError {
+async function configError(fn: () => unknown): Promise<ConfigError> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     if (err instanceof ConfigError) return err;
     throw err;
@@ -62,8 +62,8 @@ function configError(fn: () => unknown): ConfigError {
   throw new Error("expected a ConfigError");
 }
 
-Deno.test("defaults apply when nothing else is given", () => {
-  const { config, sources } = loaded(spec.parse([], { env: envOf({}) }));
+Deno.test("defaults apply when nothing else is given", async () => {
+  const { config, sources } = loaded(await spec.parse([], { env: envOf({}) }));
   assert.equal(config.port, 8005);
   assert.equal(config.retention, "temporary");
   assert.equal(config.timeout, 30_000);
@@ -72,21 +72,23 @@ Deno.test("defaults apply when nothing else is given", () => {
   assert.deepEqual(sources.get("port"), { kind: "default" });
 });
 
-Deno.test("precedence: default < file < env < flag", () => {
+Deno.test("precedence: default < file < env < flag", async () => {
   const read = files({ "c.yaml": "port: 7000\nname: fromfile\nagent:\n  id: file-agent\n" });
-  const fileOnly = loaded(spec.parse(["--config", "c.yaml"], { env: envOf({}), readFile: read }));
+  const fileOnly = loaded(
+    await spec.parse(["--config", "c.yaml"], { env: envOf({}), readFile: read }),
+  );
   assert.equal(fileOnly.config.port, 7000);
   assert.equal(fileOnly.config.agent.id, "file-agent");
   assert.deepEqual(fileOnly.sources.get("port"), { kind: "file", path: "c.yaml", line: 1 });
 
   const env = envOf({ IATP_DEMO_PORT: "7100", IATP_DEMO_AGENT_ID: "env-agent" });
-  const withEnv = loaded(spec.parse(["--config", "c.yaml"], { env, readFile: read }));
+  const withEnv = loaded(await spec.parse(["--config", "c.yaml"], { env, readFile: read }));
   assert.equal(withEnv.config.port, 7100);
   assert.equal(withEnv.config.name, "fromfile");
   assert.equal(withEnv.config.agent.id, "env-agent");
 
   const withFlag = loaded(
-    spec.parse(["--config", "c.yaml", "--port", "7200", "--agent-id", "flag"], {
+    await spec.parse(["--config", "c.yaml", "--port", "7200", "--agent-id", "flag"], {
       env,
       readFile: read,
     }),
@@ -96,55 +98,63 @@ Deno.test("precedence: default < file < env < flag", () => {
   assert.deepEqual(withFlag.sources.get("port"), { kind: "flag", name: "port" });
 });
 
-Deno.test("the config file can come from the CONFIG env var", () => {
-  const r = loaded(spec.parse([], {
-    env: envOf({ IATP_DEMO_CONFIG: "x.yaml" }),
-    readFile: files({ "x.yaml": "name: viaenv\n" }),
-  }));
+Deno.test("the config file can come from the CONFIG env var", async () => {
+  const r = loaded(
+    await spec.parse([], {
+      env: envOf({ IATP_DEMO_CONFIG: "x.yaml" }),
+      readFile: files({ "x.yaml": "name: viaenv\n" }),
+    }),
+  );
   assert.equal(r.config.name, "viaenv");
 });
 
-Deno.test("typed coercion from strings: bool, duration, bytes, list, enum", () => {
-  const r = loaded(spec.parse(
-    ["--verbose", "--timeout", "1.5s", "--max-body", "64KiB", "--topics", "a,b", "--topics", "c"],
-    { env: envOf({ IATP_RETENTION: "permanent" }) },
-  ));
+Deno.test("typed coercion from strings: bool, duration, bytes, list, enum", async () => {
+  const r = loaded(
+    await spec.parse(
+      ["--verbose", "--timeout", "1.5s", "--max-body", "64KiB", "--topics", "a,b", "--topics", "c"],
+      { env: envOf({ IATP_RETENTION: "permanent" }) },
+    ),
+  );
   assert.equal(r.config.verbose, true);
   assert.equal(r.config.timeout, 1500);
   assert.equal(r.config.max_body, 65536);
   assert.deepEqual(r.config.topics, ["a", "b", "c"]);
   assert.equal(r.config.retention, "permanent");
-  const neg = loaded(spec.parse(["--no-verbose"], { env: envOf({ IATP_DEMO_VERBOSE: "true" }) }));
+  const neg = loaded(
+    await spec.parse(["--no-verbose"], { env: envOf({ IATP_DEMO_VERBOSE: "true" }) }),
+  );
   assert.equal(neg.config.verbose, false);
-  const fromEnv = loaded(spec.parse([], { env: envOf({ IATP_DEMO_VERBOSE: "yes" }) }));
+  const fromEnv = loaded(await spec.parse([], { env: envOf({ IATP_DEMO_VERBOSE: "yes" }) }));
   assert.equal(fromEnv.config.verbose, true);
 });
 
-Deno.test("missing config file names the file", () => {
-  const err = configError(() =>
-    loaded(spec.parse(["--config", "missing.yaml"], { env: envOf({}), readFile: files({}) }))
+Deno.test("missing config file names the file", async () => {
+  const err = await configError(async () =>
+    loaded(await spec.parse(["--config", "missing.yaml"], { env: envOf({}), readFile: files({}) }))
   );
   assert.equal(err.key, "config");
   assert.match(formatConfigError("demo", err), /missing\.yaml/);
   assert.match(err.found, /no such file/);
 });
 
-Deno.test("a file that is not YAML is an error with its line", () => {
-  const err = configError(() =>
-    loaded(spec.parse(["--config", "bad.yaml"], {
-      env: envOf({}),
-      readFile: files({ "bad.yaml": "port: 1\nname: [unclosed\n" }),
-    }))
+Deno.test("a file that is not YAML is an error with its line", async () => {
+  const err = await configError(async () =>
+    loaded(
+      await spec.parse(["--config", "bad.yaml"], {
+        env: envOf({}),
+        readFile: files({ "bad.yaml": "port: 1\nname: [unclosed\n" }),
+      }),
+    )
   );
   assert.equal(err.expected, "valid YAML");
   assert.equal(err.source.kind, "file");
   assert.ok(err.source.kind === "file" && err.source.line !== undefined);
 });
 
-Deno.test("a YAML document that is not a mapping is an error", () => {
-  const err = configError(() =>
+Deno.test("a YAML document that is not a mapping is an error", async () => {
+  const err = await configError(async () =>
     loaded(
-      spec.parse(["--config", "l.yaml"], {
+      await spec.parse(["--config", "l.yaml"], {
         env: envOf({}),
         readFile: files({ "l.yaml": "- 1\n" }),
       }),
@@ -153,12 +163,14 @@ Deno.test("a YAML document that is not a mapping is an error", () => {
   assert.match(err.expected, /mapping/);
 });
 
-Deno.test('port: "abc" names the key, its line and the expected type', () => {
-  const err = configError(() =>
-    loaded(spec.parse(["--config", "p.yaml"], {
-      env: envOf({}),
-      readFile: files({ "p.yaml": 'name: x\nport: "abc"\n' }),
-    }))
+Deno.test('port: "abc" names the key, its line and the expected type', async () => {
+  const err = await configError(async () =>
+    loaded(
+      await spec.parse(["--config", "p.yaml"], {
+        env: envOf({}),
+        readFile: files({ "p.yaml": 'name: x\nport: "abc"\n' }),
+      }),
+    )
   );
   assert.equal(err.key, "port");
   assert.deepEqual(err.source, { kind: "file", path: "p.yaml", line: 2 });
@@ -170,35 +182,41 @@ Deno.test('port: "abc" names the key, its line and the expected type', () => {
   );
 });
 
-Deno.test("unknown keys are errors, nested ones too, with their line", () => {
-  const top = configError(() =>
-    loaded(spec.parse(["--config", "u.yaml"], {
-      env: envOf({}),
-      readFile: files({ "u.yaml": "port: 1\nprot: 2\n" }),
-    }))
+Deno.test("unknown keys are errors, nested ones too, with their line", async () => {
+  const top = await configError(async () =>
+    loaded(
+      await spec.parse(["--config", "u.yaml"], {
+        env: envOf({}),
+        readFile: files({ "u.yaml": "port: 1\nprot: 2\n" }),
+      }),
+    )
   );
   assert.equal(top.key, "prot");
   assert.deepEqual(top.source, { kind: "file", path: "u.yaml", line: 2 });
-  const nested = configError(() =>
-    loaded(spec.parse(["--config", "n.yaml"], {
-      env: envOf({}),
-      readFile: files({ "n.yaml": "agent:\n  id: x\n  idd: y\n" }),
-    }))
+  const nested = await configError(async () =>
+    loaded(
+      await spec.parse(["--config", "n.yaml"], {
+        env: envOf({}),
+        readFile: files({ "n.yaml": "agent:\n  id: x\n  idd: y\n" }),
+      }),
+    )
   );
   assert.equal(nested.key, "agent.idd");
   assert.equal(nested.source.kind === "file" && nested.source.line, 3);
-  const notMap = configError(() =>
-    loaded(spec.parse(["--config", "s.yaml"], {
-      env: envOf({}),
-      readFile: files({ "s.yaml": "agent: 5\n" }),
-    }))
+  const notMap = await configError(async () =>
+    loaded(
+      await spec.parse(["--config", "s.yaml"], {
+        env: envOf({}),
+        readFile: files({ "s.yaml": "agent: 5\n" }),
+      }),
+    )
   );
   assert.equal(notMap.key, "agent");
 });
 
-Deno.test("a bad env value names the env var", () => {
-  const err = configError(() =>
-    loaded(spec.parse([], { env: envOf({ IATP_RETENTION: "forever-ish" }) }))
+Deno.test("a bad env value names the env var", async () => {
+  const err = await configError(async () =>
+    loaded(await spec.parse([], { env: envOf({ IATP_RETENTION: "forever-ish" }) }))
   );
   assert.equal(err.key, "retention");
   assert.deepEqual(err.source, { kind: "env", name: "IATP_RETENTION" });
@@ -206,32 +224,40 @@ Deno.test("a bad env value names the env var", () => {
   assert.match(err.expected, /ephemeral\|temporary\|permanent/);
 });
 
-Deno.test("a bad flag value names the flag", () => {
-  const err = configError(() => loaded(spec.parse(["--timeout", "soon"], { env: envOf({}) })));
+Deno.test("a bad flag value names the flag", async () => {
+  const err = await configError(async () =>
+    loaded(await spec.parse(["--timeout", "soon"], { env: envOf({}) }))
+  );
   assert.deepEqual(err.source, { kind: "flag", name: "timeout" });
   assert.match(err.expected, /duration/);
-  const range = configError(() =>
-    loaded(spec.parse(["--agent-concurrency", "0"], { env: envOf({}) }))
+  const range = await configError(async () =>
+    loaded(await spec.parse(["--agent-concurrency", "0"], { env: envOf({}) }))
   );
   assert.match(range.expected, /from 1 to 100/);
-  const badUrl = configError(() =>
-    loaded(spec.parse(["--upstream", "ftp://x"], { env: envOf({}) }))
+  const badUrl = await configError(async () =>
+    loaded(await spec.parse(["--upstream", "ftp://x"], { env: envOf({}) }))
   );
   assert.match(badUrl.expected, /http\(s\) URL/);
 });
 
-Deno.test("unknown flags and stray positionals are usage errors carrying the usage", () => {
-  assert.throws(() => loaded(spec.parse(["--bogus"], { env: envOf({}) })), (err: unknown) => {
-    assert.ok(err instanceof UsageError);
-    assert.match(err.message, /bogus/);
-    assert.match(err.usage ?? "", /Usage: iatp demo/);
-    return true;
-  });
-  assert.throws(() => loaded(spec.parse(["extra"], { env: envOf({}) })), UsageError);
+Deno.test("unknown flags and stray positionals are usage errors carrying the usage", async () => {
+  await assert.rejects(
+    async () => loaded(await spec.parse(["--bogus"], { env: envOf({}) })),
+    (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /bogus/);
+      assert.match(err.usage ?? "", /Usage: iatp demo/);
+      return true;
+    },
+  );
+  await assert.rejects(
+    async () => loaded(await spec.parse(["extra"], { env: envOf({}) })),
+    UsageError,
+  );
 });
 
-Deno.test("--help returns help without reading the file or env", () => {
-  const r = spec.parse(["--help", "--config", "missing.yaml"], {
+Deno.test("--help returns help without reading the file or env", async () => {
+  const r = await spec.parse(["--help", "--config", "missing.yaml"], {
     env: () => {
       throw new Error("env must not be read");
     },
@@ -258,9 +284,9 @@ Deno.test("usage lists every flag with its env var and default; secrets are hidd
   assert.ok(spec.envNames().includes("IATP_DEMO_AGENT_CONCURRENCY"));
 });
 
-Deno.test("secret values are registered with the log scrubber", () => {
+Deno.test("secret values are registered with the log scrubber", async () => {
   const value = "s3cr3t-value-for-demo-test";
-  loaded(spec.parse([], { env: envOf({ IATP_DEMO_TOKEN: value }) }));
+  loaded(await spec.parse([], { env: envOf({ IATP_DEMO_TOKEN: value }) }));
   assert.equal(scrubString(`token is ${value}!`), "token is [REDACTED]!");
 });
 
@@ -272,7 +298,7 @@ Deno.test("resolve() validates in-process overrides", () => {
   assert.throws(() => spec.resolve({ port: 70000 }), ConfigError);
 });
 
-Deno.test("check() hook rejects cross-field combinations", () => {
+Deno.test("check() hook rejects cross-field combinations", async () => {
   const strict = defineConfig({
     command: "strict",
     summary: "s",
@@ -286,9 +312,12 @@ Deno.test("check() hook rejects cross-field combinations", () => {
       }
     },
   });
-  assert.throws(() => strict.parse(["--environment", "prod"], { env: envOf({}) }), ConfigError);
+  await assert.rejects(
+    () => strict.parse(["--environment", "prod"], { env: envOf({}) }),
+    ConfigError,
+  );
   assert.equal(
-    loaded(strict.parse(["--environment", "prod", "--tls"], { env: envOf({}) })).config.tls,
+    loaded(await strict.parse(["--environment", "prod", "--tls"], { env: envOf({}) })).config.tls,
     true,
   );
 });

@@ -49,32 +49,34 @@ Deno.test("env names follow IATP_<COMMAND>_<KEY>", () => {
   ]);
 });
 
-Deno.test("upstream names are read after the own name, quietly, in their unit", () => {
-  const up = loaded(spec.parse([], env({ REPLAY_TTL_SECS: "30" })));
+Deno.test("upstream names are read after the own name, quietly, in their unit", async () => {
+  const up = loaded(await spec.parse([], env({ REPLAY_TTL_SECS: "30" })));
   assert.equal(up.config.replay_ttl, 30_000);
   assert.deepEqual(up.sources.get("replay_ttl"), { kind: "env", name: "REPLAY_TTL_SECS" });
   assert.deepEqual(up.warnings, []);
   const own = loaded(
-    spec.parse([], env({ REPLAY_TTL_SECS: "30", IATP_COMPOSE_AGENT_REPLAY_TTL: "2m" })),
+    await spec.parse([], env({ REPLAY_TTL_SECS: "30", IATP_COMPOSE_AGENT_REPLAY_TTL: "2m" })),
   );
   assert.equal(own.config.replay_ttl, 120_000);
 });
 
-Deno.test("deprecated flags and keys still work, in their old unit, and warn", () => {
-  const flag = loaded(spec.parse(["--replay-ttl-secs", "40"], env({})));
+Deno.test("deprecated flags and keys still work, in their old unit, and warn", async () => {
+  const flag = loaded(await spec.parse(["--replay-ttl-secs", "40"], env({})));
   assert.equal(flag.config.replay_ttl, 40_000);
   assert.deepEqual(flag.warnings, [
     "flag --replay-ttl-secs is deprecated and will be removed; use --replay-ttl",
   ]);
-  const file = loaded(spec.parse(["--config", "c.yaml"], {
-    env: () => undefined,
-    readFile: () => "replay_ttl_secs: 50\n",
-  }));
+  const file = loaded(
+    await spec.parse(["--config", "c.yaml"], {
+      env: () => undefined,
+      readFile: () => "replay_ttl_secs: 50\n",
+    }),
+  );
   assert.equal(file.config.replay_ttl, 50_000);
   assert.match(file.warnings?.[0] ?? "", /config key replay_ttl_secs \(c\.yaml:1\) is deprecated/);
 });
 
-Deno.test("a refused secret is rendered (secret, N chars), counting characters", () => {
+Deno.test("a refused secret is rendered (secret, N chars), counting characters", async () => {
   assert.equal(secretShape("abc"), "(secret, 3 chars)");
   assert.equal(secretShape("pässwörd"), "(secret, 8 chars)");
   const strict = defineConfig({
@@ -82,7 +84,7 @@ Deno.test("a refused secret is rendered (secret, N chars), counting characters",
     summary: "s",
     fields: { token: str({ help: "t", secret: true, minLength: 16 }) },
   });
-  assert.throws(() => strict.parse(["--token", "short-secret"], env({})), (err) => {
+  await assert.rejects(() => strict.parse(["--token", "short-secret"], env({})), (err) => {
     assert.ok(err instanceof ConfigError);
     assert.equal(err.found, "(secret, 12 chars)");
     assert.ok(!err.message.includes("short-secret"));
@@ -90,8 +92,8 @@ Deno.test("a refused secret is rendered (secret, N chars), counting characters",
   });
 });
 
-Deno.test("grants: the config file, path settings with their access, file: credentials", () => {
-  const grants = spec.grants(
+Deno.test("grants: the config file, path settings with their access, file: credentials", async () => {
+  const grants = await spec.grants(
     ["--config", "/etc/x.yaml", "--manifest", "/srv/m.yaml", "--agent-token", "file:/run/k"],
     { env: () => undefined, readFile: () => "db: /data/q.db\n" },
   );
@@ -102,5 +104,5 @@ Deno.test("grants: the config file, path settings with their access, file: crede
     { path: "/data/q.db.1", access: "write" },
     { path: "/srv/m.yaml", access: "read" },
   ]);
-  assert.deepEqual(spec.grants(["--no-such-flag"]), [], "a bad line names nothing");
+  assert.deepEqual(await spec.grants(["--no-such-flag"]), [], "a bad line names nothing");
 });

@@ -1,6 +1,6 @@
 /** RelayClient against a real relay: publish paths, bounds, resumable subscriptions. */
 import assert from "node:assert/strict";
-import { RelayClient, RelayError, type RelayEvent } from "../../../core/relay/client.ts";
+import { RelayClient, RelayError, type RelayEvent } from "../../../core/relay/client/mod.ts";
 import { freePort, tempDir, waitFor } from "../../helpers.ts";
 import { openSse, quietLog, startRelay } from "./relay_helpers.ts";
 

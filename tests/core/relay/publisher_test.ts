@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
-import { RelayClient, type RelayEvent } from "../../../core/relay/client.ts";
+import { RelayClient, type RelayEvent } from "../../../core/relay/client/mod.ts";
 import { tempDir, waitFor } from "../../helpers.ts";
 import { openSse, publish, startRelay } from "./relay_helpers.ts";
 

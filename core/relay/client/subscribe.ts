@@ -4,11 +4,11 @@
  * backoff and resumes from the last id the handler finished.
  * @module
  */
-import type { Logger } from "../log/mod.ts";
-import { backoffDelay, sleep } from "../async/mod.ts";
+import type { Logger } from "../../log/mod.ts";
+import { backoffDelay, sleep } from "../../async/mod.ts";
 import type { RelayEvent } from "./client.ts";
-import { readBodyPrefix, type SseEvent, SseParser } from "../http/mod.ts";
-import { errorMessage } from "../errors/mod.ts";
+import { readBodyPrefix, type SseEvent, SseParser } from "../../http/mod.ts";
+import { errorMessage } from "../../errors/mod.ts";
 
 /** Options for a subscription. */
 export interface SubscribeOptions {

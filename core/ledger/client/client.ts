@@ -4,13 +4,27 @@
  * request carries an Idempotency-Key, so a retry after a lost response never appends twice.
  * @module
  */
-import { backoffDelay, sleep } from "../async/mod.ts";
-import { type Logger, silentLogger } from "../log/mod.ts";
-import type { AuditAppendResponse } from "./entry.ts";
-import { errorMessage } from "../errors/mod.ts";
-import { readBody } from "../http/mod.ts";
+import { backoffDelay, sleep } from "../../async/mod.ts";
+import { type Logger, silentLogger } from "../../log/mod.ts";
+import { errorMessage } from "../../errors/mod.ts";
+import { readBody } from "../../http/mod.ts";
 
-export type { AuditAppendResponse, Receipt } from "./entry.ts";
+/** A receipt: an inclusion proof of one entry in a signed tree head. All hashes are hex. */
+export interface Receipt {
+  tree_size: number;
+  root_hash: string;
+  inclusion_proof: string[];
+  /** The C2SP signed-note checkpoint for `tree_size` and `root_hash`. */
+  checkpoint: string;
+}
+
+/** What `POST /audit` answers (201) and `AuditClient.append` returns. */
+export interface AuditAppendResponse {
+  transactionId: string;
+  index: number;
+  leaf_hash: string;
+  receipt: Receipt;
+}
 
 /** What a client appends; the ledger adds index and ts. */
 export interface AuditEntryInput {

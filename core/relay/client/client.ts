@@ -13,15 +13,15 @@
  * ```
  * @module
  */
-import { errorMessage } from "../errors/mod.ts";
-import type { Logger } from "../log/mod.ts";
-import { subscribeLoop, type SubscribeOptions, type Subscription } from "./client_subscribe.ts";
-import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../async/mod.ts";
-import { isTopicName } from "../topic/mod.ts";
-import { readBody } from "../http/mod.ts";
+import { errorMessage } from "../../errors/mod.ts";
+import type { Logger } from "../../log/mod.ts";
+import { subscribeLoop, type SubscribeOptions, type Subscription } from "./subscribe.ts";
+import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../../async/mod.ts";
+import { isTopicName } from "../../topic/mod.ts";
+import { readBody } from "../../http/mod.ts";
 
-export type { SubscribeOptions, Subscription } from "./client_subscribe.ts";
-export { relayEventOf } from "./client_subscribe.ts";
+export type { SubscribeOptions, Subscription } from "./subscribe.ts";
+export { relayEventOf } from "./subscribe.ts";
 
 /** One event as delivered to subscribers. */
 export interface RelayEvent {
