@@ -1,7 +1,7 @@
 /**
  * Relay benchmark, against Redis pub/sub in the same run. Prints JSON.
  *   (a) N (default 10,000) concurrent SSE subscribers on one relay: relay RSS, publish->deliver
- *       p50/p99;
+ *       p50/p99; then the same on a bare Deno fan-out (relay_floor.ts) as a peer;
  *   (b) 1,000 subscribers at 1,000 publishes/s: delivery p50/p99;
  *   (c) messages delivered per second to 100 subscribers, relay vs redis-server.
  * Each phase also reports `relay_cpu_share`, the relay's CPU seconds over the phase's wall
@@ -167,10 +167,66 @@ async function fanout() {
       relay_cpu_s: relayCpu,
       bench_cpu_share: benchBusy,
       events_per_read: perRead(st),
+      cpu_us_per_read: +(relayCpu * 1e6 / Math.max(1, st.reads)).toFixed(1),
       latency: latency(st),
     };
   } finally {
     await relay.stop();
+  }
+}
+
+/**
+ * (a, peer) The same subscribers and events on a bare Deno fan-out (relay_floor.ts: one
+ * `conn.write` per socket per event, no relay, no HTTP edge, no coalescing) in its own process:
+ * what Deno's socket writes alone cost on this host now (`cpu_us_per_read` against the relay's).
+ */
+async function fanoutBare(events: number) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", new URL("./relay_floor.ts", import.meta.url).pathname],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  const line = async () => {
+    while (!out.includes("\n")) {
+      const r = await lines.read();
+      if (r.done) throw new Error("relay_floor.ts ended early");
+      out += r.value;
+    }
+    const nl = out.indexOf("\n");
+    const l = out.slice(0, nl);
+    out = out.slice(nl + 1);
+    return l;
+  };
+  try {
+    const port = Number((await line()).split(" ")[1]);
+    const rssIdle = rssMb(child.pid);
+    await load.sse(port, "topic=fan", SUBS_A);
+    const rssConnected = rssMb(child.pid);
+    const [, share, benchBusy, cpu] = await busy(child.pid, async () => {
+      await stdin.write(new TextEncoder().encode(`go ${events} 100\n`));
+      await line();
+      return await waitCount(() => load.count(), events * SUBS_A, 60_000);
+    });
+    const rssAfter = rssMb(child.pid);
+    const st = await load.close();
+    return {
+      rss_mb: { idle: rssIdle, connected: rssConnected, after_publishing: rssAfter },
+      delivered: st.count,
+      cpu_share: share,
+      cpu_s: cpu,
+      bench_cpu_share: benchBusy,
+      events_per_read: perRead(st),
+      cpu_us_per_read: +(cpu * 1e6 / Math.max(1, st.reads)).toFixed(1),
+      latency: latency(st),
+    };
+  } finally {
+    await stdin.close().catch(() => {});
+    await child.status;
+    lines.releaseLock();
   }
 }
 
@@ -207,6 +263,7 @@ async function steadyRate() {
       relay_cpu_s: relayCpu,
       bench_cpu_share: benchBusy,
       events_per_read: perRead(st),
+      cpu_us_per_read: +(relayCpu * 1e6 / Math.max(1, st.reads)).toFixed(1),
       latency: latency(st),
     };
   } finally {
@@ -316,6 +373,7 @@ async function throughput() {
 const phases = new Set(values.only.split(","));
 const load = await SubscriberLoad.start();
 const a = phases.has("a") ? await fanout() : undefined;
+const bare = phases.has("a") ? await fanoutBare(a?.events ?? 50) : undefined;
 const b = phases.has("b") ? await steadyRate() : undefined;
 const c = phases.has("c") ? await throughput() : undefined;
 await load.stop();
@@ -324,6 +382,10 @@ console.log(JSON.stringify(
     bench: "relay",
     machine: { cores: navigator.hardwareConcurrency, deno: Deno.version.deno },
     a_fanout: a,
+    a_bare_deno_fanout: bare,
+    a_p99_vs_bare_deno: a && bare
+      ? +(a.latency.p99_ms / bare.latency.p99_ms).toFixed(2)
+      : undefined,
     b_steady_rate: b,
     c_throughput_vs_redis: c,
     targets: {
