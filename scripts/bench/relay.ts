@@ -117,6 +117,13 @@ class Publishers {
   }
 }
 
+/** Subscribers the relay cut off for a full queue (a slow reader), from its /metrics. */
+async function overflows(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^iatp_relay_overflows_total(?:\{[^}]*\})? (\d+)/m.exec(text);
+  return m ? Number(m[1]) : -1;
+}
+
 /** Events per socket read: how many events one server write carried on average. */
 function perRead(st: LoadStats): number {
   return +(st.count / Math.max(1, st.reads)).toFixed(2);
@@ -155,6 +162,7 @@ async function fanout() {
       return await waitCount(() => load.count(), events * SUBS_A, 60_000);
     });
     const rssAfter = rssMb(relay.process.pid);
+    const cutOff = await overflows(relay.url);
     pubs.close();
     const st = await load.close();
     return {
@@ -163,6 +171,7 @@ async function fanout() {
       relay_rss_mb: { idle: rssIdle, connected: rssConnected, after_publishing: rssAfter },
       events,
       delivered,
+      overflows: cutOff,
       relay_cpu_share: relayBusy,
       relay_cpu_s: relayCpu,
       bench_cpu_share: benchBusy,
@@ -252,6 +261,7 @@ async function steadyRate() {
       achieved = total / ((performance.now() - start) / 1000);
       return await waitCount(() => load.count(), total * 1000, 60_000);
     });
+    const cutOff = await overflows(relay.url);
     pubs.close();
     const st = await load.close();
     return {
@@ -259,6 +269,7 @@ async function steadyRate() {
       publishes: total,
       achieved_publish_rate: Math.round(achieved),
       delivered,
+      overflows: cutOff,
       relay_cpu_share: relayBusy,
       relay_cpu_s: relayCpu,
       bench_cpu_share: benchBusy,
@@ -291,6 +302,7 @@ async function throughput() {
   let relayCpu: number;
   let benchBusy: number;
   let relayPerRead: number;
+  let relayOverflows: number;
   let redisBusy: number;
   let redisShare: number;
   let redisPerRead: number;
@@ -312,6 +324,7 @@ async function throughput() {
       return await waitCount(() => load.count(), MESSAGES_C * 100, 120_000);
     });
     relayRate = got / ((performance.now() - t0) / 1000);
+    relayOverflows = await overflows(relay.url);
     pubs.forEach((c) => c.close());
     relayPerRead = perRead(await load.close());
   } finally {
@@ -358,6 +371,7 @@ async function throughput() {
     messages: MESSAGES_C,
     publishers: PUBLISHERS,
     relay_delivered_per_s: Math.round(relayRate),
+    relay_overflows: relayOverflows,
     relay_cpu_share: relayBusy,
     relay_cpu_s: relayCpu,
     bench_cpu_share: benchBusy,
