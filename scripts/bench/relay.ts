@@ -28,8 +28,17 @@ const { values } = parseArgs({
     "rate-secs": { type: "string", default: "3" },
     messages: { type: "string", default: "20000" },
     only: { type: "string", default: "a,b,c" },
+    help: { type: "boolean", default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: deno run -A scripts/bench/relay.ts [options]   (needs redis-server and go)
+  --subs N        subscribers of phase a, the fan-out (default 10000)
+  --rate-secs S   seconds of phase b, 1,000 subscribers at 1,000 publishes/s (default 3)
+  --messages N    publishes of phase c, 100 subscribers, against redis-server (default 20000)
+  --only LIST     phases to run, comma separated: a, b, c (default a,b,c)`);
+  Deno.exit(0);
+}
 const SUBS_A = Number(values.subs);
 const RATE_SECS = Number(values["rate-secs"]);
 const MESSAGES_C = Number(values.messages);
