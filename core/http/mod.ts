@@ -26,7 +26,12 @@ export {
   type ListenerEvents,
   serveHttp1,
 } from "./h1/server.ts";
-export { type EdgeConfig, type EdgeOptions, edgeOptions } from "./limits.ts";
+export {
+  DEFAULT_MAX_BODY_BYTES,
+  type EdgeConfig,
+  type EdgeOptions,
+  edgeOptions,
+} from "./limits.ts";
 export type { ConnectionMetrics, HttpMetrics, RouteMetrics } from "./metrics.ts";
 export { rawRequestOf, type RawRoute, responseOf } from "./raw_route.ts";
 export { errorBody, errorResponse, jsonResponse } from "./middleware/envelope.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Context } from "hono";
-import { type CompatMode, type FieldIssue, invalidInput } from "../compat/mod.ts";
+import type { CompatMode } from "../compat/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import { type AppEnv, errorBody, type Server } from "../http/mod.ts";
 import type { MeshAuth } from "../auth/mod.ts";
@@ -14,9 +14,9 @@ import type { Logger } from "../log/mod.ts";
 import { authenticated, maySee, principalOf, requireTopics } from "./auth.ts";
 import type { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
-import { messageFrame, openSubscription, parseStartPoint, type StartPoint } from "./replay.ts";
-import { PublishBusyError } from "./js_writer.ts";
+import { openSubscription, parseStartPoint, type StartPoint } from "./replay.ts";
 import { isEngineOutage } from "../nats/mod.ts";
+import { invalidJson, publishEvent, publishInput, refuse, RETRY_AFTER_SECONDS } from "./publish.ts";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_MAX_SUBSCRIBERS,
@@ -25,14 +25,9 @@ import {
   type RelayMetrics,
   type RelayServerOptions,
 } from "./server.ts";
-import {
-  type AnyRelayStore,
-  isRemoteStore,
-  type RemoteRelayStore,
-  TopicLimitError,
-} from "./store.ts";
+import { type AnyRelayStore, isRemoteStore, type RemoteRelayStore } from "./store.ts";
 import { SseSubscriber } from "./subscriber.ts";
-import { isTopicName, isTopicPattern, TopicFilter } from "../topic/mod.ts";
+import { isTopicPattern, TopicFilter } from "../topic/mod.ts";
 
 /** What the route handlers share. */
 export interface RelayContext {
@@ -45,23 +40,6 @@ export interface RelayContext {
   server: Server;
 }
 
-/** The refusal of invalid input: iatp's 400 (with `extra`), or FastAPI's 422 naming `issue`. */
-function refuse(
-  compat: CompatMode,
-  message: string,
-  issue: FieldIssue,
-  extra: Record<string, unknown> = {},
-  where: "body" | "query" = "body",
-): HttpError {
-  return compat === "upstream"
-    ? invalidInput(compat, message, [issue], where)
-    : new HttpError(400, message, extra);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 async function readPublish(c: Context<AppEnv>, maxPayload: number, compat: CompatMode) {
   let body: unknown;
   try {
@@ -69,46 +47,10 @@ async function readPublish(c: Context<AppEnv>, maxPayload: number, compat: Compa
   } catch (err) {
     // The edge's own answer for the body (408 too slow, 413 too large, 400 cut short) stands.
     if (err instanceof HttpError) throw err;
-    const e = refuse(compat, "invalid JSON body", {
-      type: "json_invalid",
-      loc: [],
-      msg: "JSON decode error",
-    }, { expected: '{"topic": "...", "payload": {}}' });
-    throw new HttpError(e.status, e.message, e.extra, { cause: err });
+    throw invalidJson(compat, err);
   }
-  if (!isObject(body)) {
-    throw refuse(compat, "body must be a JSON object {topic, payload}", {
-      type: "model_attributes_type",
-      loc: [],
-      msg: "Input should be a valid dictionary",
-    });
-  }
-  const { topic, payload } = body;
-  if (!isTopicName(topic)) {
-    const missing = topic === undefined;
-    throw refuse(compat, "invalid topic name", {
-      type: missing ? "missing" : typeof topic === "string" ? "value_error" : "string_type",
-      loc: ["topic"],
-      msg: missing ? "Field required" : "a name matching ^[A-Za-z0-9._:-]{1,128}$",
-    }, { expected: "a name matching ^[A-Za-z0-9._:-]{1,128}$" });
-  }
-  if (!isObject(payload)) {
-    throw refuse(compat, "payload must be a JSON object", {
-      type: payload === undefined ? "missing" : "dict_type",
-      loc: ["payload"],
-      msg: payload === undefined ? "Field required" : "Input should be a valid dictionary",
-    });
-  }
-  const json = JSON.stringify(payload);
-  // Cheap bound first: UTF-8 is at most 3 bytes per UTF-16 unit.
-  if (json.length * 3 > maxPayload && new TextEncoder().encode(json).length > maxPayload) {
-    throw new HttpError(400, `payload exceeds ${maxPayload} bytes`, { limit_bytes: maxPayload });
-  }
-  return { topic, json };
+  return publishInput(body, maxPayload, compat);
 }
-
-/** Seconds a client is told to wait after a 503 for an engine outage. */
-const RETRY_AFTER_SECONDS = 1;
 
 /** 503 with Retry-After: the engine is out of reach for now (nothing was acknowledged). */
 function unavailable(c: Context<AppEnv>, message: string): Response {
@@ -152,33 +94,8 @@ export function registerPublish(ctx: RelayContext): void {
       compat,
     );
     requireTopics(principalOf(c), "publish", [topic]);
-    const publisher = principalOf(c)?.id;
-    const eventId = crypto.randomUUID();
-    const { store } = ctx;
-    let seq: number;
-    try {
-      if (isRemoteStore(store)) {
-        if (!store.available) return unavailable(c, "the relay's engine is unreachable");
-        seq = await store.publish(topic, eventId, json, Date.now(), publisher);
-      } else {
-        const event = store.append(topic, eventId, json, Date.now(), publisher);
-        seq = event.seq;
-        ctx.metrics.delivered.inc(ctx.hub.dispatch(topic, messageFrame(store.epoch, event)));
-      }
-    } catch (err) {
-      if (err instanceof TopicLimitError) throw new HttpError(507, err.message, {}, { cause: err });
-      if (err instanceof PublishBusyError || isEngineOutage(err)) {
-        ctx.log.warn("publish not acknowledged by the engine", { err });
-        return unavailable(c, "the relay's engine did not acknowledge the event; retry");
-      }
-      throw err;
-    }
-    ctx.metrics.published.inc();
-    const id = formatPosition(store.epoch, seq);
-    return c.json(
-      { status: "ok", event_id: eventId, seq, id },
-      compat === "upstream" ? 200 : 201,
-    );
+    const a = await publishEvent(ctx, topic, json, principalOf(c)?.id, c.get("requestId") ?? "");
+    return c.json(a.body, a.status as 200, Object.fromEntries(a.headers));
   });
 }
 

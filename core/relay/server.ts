@@ -11,12 +11,14 @@ import {
   createServer,
   type EdgeOptions,
   encodeComment,
+  type RawRoute,
   type Service,
   shareChunk,
 } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
+import { rawPublishRoute } from "./publish.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
 import { type AnyRelayStore, isRemoteStore } from "./store.ts";
 import { messageFrame } from "./replay.ts";
@@ -87,6 +89,9 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   const { store, log } = opts;
   const hub = new Hub();
   const auth = opts.auth ?? createMeshAuth({});
+  const origins = opts.corsOrigins ?? [];
+  // Publishes skip the router on an open relay without CORS (nothing for middleware to add).
+  let rawPublish: RawRoute | undefined;
   const server = createServer({
     service: "relay",
     host: opts.host,
@@ -101,10 +106,10 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
       subscribers: hub.size,
       ...(isRemoteStore(store) ? { engine: store.available ? "connected" : "unreachable" } : {}),
     }),
+    rawRoutes: (method, path) => method === "POST" && path === "/publish" ? rawPublish : undefined,
   });
   const m = relayMetrics(server.metrics.registry, hub);
   const { app } = server;
-  const origins = opts.corsOrigins ?? [];
   if (origins.length > 0) {
     app.use(
       "*",
@@ -126,6 +131,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   }
   const ctx: RelayContext = { opts, store, hub, auth, log, metrics: m, server };
   registerPublish(ctx);
+  if (!auth.enabled && origins.length === 0) rawPublish = rawPublishRoute(ctx);
   registerSubscribe(ctx);
   registerTopics(ctx);
 

@@ -54,9 +54,8 @@ class RoundJoiner {
   #chunk: Uint8Array | undefined;
 
   join(frames: readonly Uint8Array[], bytes: number): Uint8Array {
-    if (frames.length === 1) return frames[0];
     if (this.#chunk && sameFrames(frames, this.#frames)) return this.#chunk;
-    this.#frames = frames.slice(); // the subscriber reuses its array
+    this.#frames = frames; // a subscriber never changes an array it handed over
     return this.#chunk = shareChunk(concatBytes(frames, bytes));
   }
 }
@@ -90,8 +89,11 @@ export class SseSubscriber implements PushSource {
   #early: Uint8Array[] = [];
   /** Live frames held back while history is still being replayed. */
   #pending: Uint8Array[] | undefined = [];
-  /** Live frames coalesced for the next flush. */
-  #batch: Uint8Array[] = [];
+  /**
+   * Live frames coalesced for the next flush: one frame, or an array once a second arrives (a
+   * fan-out of one event per round allocates nothing per subscriber).
+   */
+  #batch: Uint8Array | Uint8Array[] | undefined;
   /** Bytes in #early, #pending and #batch. */
   #held = 0;
   #waiter: (() => void) | undefined;
@@ -143,7 +145,7 @@ export class SseSubscriber implements PushSource {
       sink.write(chunk);
     }
     if (this.#ended) return sink.end();
-    if (this.#batch.length > 0) scheduleFlush(this);
+    if (this.#batch !== undefined) scheduleFlush(this);
     this.#wake();
   }
 
@@ -174,39 +176,47 @@ export class SseSubscriber implements PushSource {
       this.#pending.push(frame);
       return true;
     }
-    if (this.#batch.push(frame) === 1) scheduleFlush(this);
+    const batch = this.#batch;
+    if (batch === undefined) {
+      this.#batch = frame;
+      scheduleFlush(this);
+    } else if (batch instanceof Uint8Array) this.#batch = [batch, frame];
+    else batch.push(frame);
     return true;
   }
 
   /** Offers a frame only when the stream is idle (heartbeats: a busy stream needs none). */
   offerIfIdle(frame: Uint8Array): void {
     const sink = this.#sink;
-    if (this.#ended || !sink || this.#pending || this.#batch.length > 0) return;
+    if (this.#ended || !sink || this.#pending || this.#batch !== undefined) return;
     if (sink.backlog === 0) sink.write(frame);
   }
 
   /** Writes the coalesced frames as one chunk (`joiner` shares it with alike subscribers). */
   flush(joiner?: RoundJoiner): void {
-    if (this.#ended || this.#batch.length === 0 || !this.#sink) return;
-    const frames = this.#batch;
+    const batch = this.#batch;
+    if (this.#ended || batch === undefined || !this.#sink) return;
     const bytes = this.#held;
     this.#held = 0;
-    this.#sink.write(joiner ? joiner.join(frames, bytes) : concatBytes(frames, bytes));
-    frames.length = 0; // reused: no array per flush
+    this.#batch = undefined;
+    if (batch instanceof Uint8Array) this.#sink.write(batch);
+    else this.#sink.write(joiner ? joiner.join(batch, bytes) : concatBytes(batch, bytes));
   }
 
   /** Ends replay: the live frames held back meanwhile go out next, in order. */
   goLive(): void {
-    if (!this.#pending) return;
-    this.#batch = this.#pending;
+    const pending = this.#pending;
+    if (!pending) return;
     this.#pending = undefined;
-    if (this.#batch.length > 0) scheduleFlush(this);
+    if (pending.length === 0) return;
+    this.#batch = pending.length === 1 ? pending[0] : pending;
+    scheduleFlush(this);
   }
 
   /** Ends the stream with `event: overflow` (live frames not yet written are dropped). */
   overflow(): void {
     if (this.#ended) return;
-    this.#batch = [];
+    this.#batch = undefined;
     this.#pending = undefined;
     this.#held = this.#early.reduce((n, c) => n + c.length, 0);
     this.#send(encodeEvent({
@@ -219,9 +229,10 @@ export class SseSubscriber implements PushSource {
   /** Ends the stream; frames already written are still delivered (on shutdown, coalesced too). */
   end(reason: EndReason = "shutdown"): void {
     if (this.#ended) return;
-    if (reason === "shutdown" && this.#batch.length > 0) {
-      const frames = this.#batch;
-      this.#batch = [];
+    const batch = this.#batch;
+    if (reason === "shutdown" && batch !== undefined) {
+      const frames = batch instanceof Uint8Array ? [batch] : batch;
+      this.#batch = undefined;
       this.#held -= frames.reduce((n, f) => n + f.length, 0);
       this.#send(concatBytes(frames));
     }
@@ -233,7 +244,7 @@ export class SseSubscriber implements PushSource {
     if (this.#ended) return;
     this.#ended = true;
     this.#pending = undefined;
-    this.#batch = [];
+    this.#batch = undefined;
     dirty.delete(this);
     this.#wake();
     this.#onEnd?.(reason);

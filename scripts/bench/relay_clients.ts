@@ -1,53 +1,79 @@
 /**
  * Minimal wire clients for the relay benchmark: raw-socket SSE subscribers (so 10,000 of them
- * fit in one process) and a RESP client for the Redis pub/sub comparison.
+ * fit in one process), a keep-alive HTTP/1.1 publisher, and RESP clients for the Redis pub/sub
+ * comparison. Subscribers of both kinds work on the received bytes (native `indexOf`, no text
+ * decoding, no regular expression), because with thousands of them in one process on the
+ * relay's own cores the benchmark's parsing, not the server, would set the figures.
  * @module
  */
 import { sleep } from "../../core/async/mod.ts";
 
 const enc = new TextEncoder();
 /** Read buffer per connection: small, because the benchmark holds 10,000 of them. */
-const READ_BUFFER_BYTES = 8 * 1024;
+const READ_BUFFER_BYTES = 16 * 1024;
+const LF = 10;
+const CR = 13;
 
-/** Counts occurrences of `marker` across chunk boundaries. */
-class MarkerCounter {
-  #tail = "";
-  count = 0;
-  constructor(private readonly marker: string) {}
-  push(text: string): void {
-    const s = this.#tail + text;
-    let i = s.indexOf(this.marker);
-    while (i >= 0) {
-      this.count++;
-      i = s.indexOf(this.marker, i + this.marker.length);
-    }
-    // Keep fewer chars than the marker: a match can never sit wholly inside the tail twice.
-    this.#tail = s.slice(-(this.marker.length - 1));
-  }
-}
-
-/** Reads a connection until it closes, handing decoded text to `onText`. */
-async function pump(conn: Deno.Conn, onText: (t: string) => void): Promise<void> {
+/** Reads a connection until it closes, handing each read's bytes (valid until the next read). */
+async function pump(conn: Deno.Conn, onBytes: (b: Uint8Array) => void): Promise<void> {
   const buf = new Uint8Array(READ_BUFFER_BYTES);
-  const dec = new TextDecoder();
   try {
     for (;;) {
       const n = await conn.read(buf);
       if (n === null) return;
-      onText(dec.decode(buf.subarray(0, n), { stream: true }));
+      onBytes(buf.subarray(0, n));
     }
   } catch { /* closed by the benchmark */ }
 }
 
+function join(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** True when `buf[at..]` starts with `word`. */
+function startsWith(buf: Uint8Array, at: number, word: Uint8Array): boolean {
+  if (at + word.length > buf.length) return false;
+  for (let i = 0; i < word.length; i++) if (buf[at + i] !== word[i]) return false;
+  return true;
+}
+
+/** The JSON number at `buf[at..]` (digits, one optional fraction), NaN when there is none. */
+function numberAt(buf: Uint8Array, at: number): number {
+  let v = 0;
+  let scale = 0;
+  let digits = 0;
+  for (let i = at; i < buf.length; i++) {
+    const c = buf[i];
+    if (c >= 48 && c <= 57) {
+      v = v * 10 + (c - 48);
+      if (scale > 0) scale *= 10;
+      digits++;
+    } else if (c === 46 && scale === 0) scale = 1;
+    else break;
+  }
+  return digits === 0 ? NaN : scale > 1 ? v / scale : v;
+}
+
+const EVENT_MESSAGE = enc.encode("event: message\n");
+const DATA = enc.encode("data: ");
+const T_FIELD = enc.encode('"t":');
+const RETRY = enc.encode("retry:");
+
 /**
- * A raw SSE subscriber: counts messages and reports the publish timestamp `"t"` of each. Kept
- * lean (a few `indexOf` per chunk, no regular expressions), because with thousands of them in
- * one process the benchmark's own parsing, not the relay, would set the measured latency.
+ * A raw SSE subscriber: counts `message` events and reports the publish timestamp, the payload's
+ * first field `"t"`, of each. It walks line ends with `indexOf` on the bytes as read (chunked
+ * framing included: a size line never looks like an event's line) and keeps only the bytes of an
+ * event cut by a read.
  */
 export class SseSub {
   readonly counter = { count: 0 };
-  /** The part of the stream after the last complete event. */
-  #tail = "";
+  /** Socket reads that carried bytes. */
+  reads = 0;
+  /** The bytes of the event under way when the last read ended. */
+  #carry: Uint8Array | undefined;
   #ready = Promise.withResolvers<void>();
   #isReady = false;
   #conn: Deno.Conn | undefined;
@@ -55,36 +81,58 @@ export class SseSub {
 
   constructor(private readonly onT?: (sentAt: number, now: number) => void) {}
 
-  /** Connects and resolves once the response started streaming. */
+  /** Connects and resolves once the response started streaming (its `retry:` arrived). */
   async open(port: number, query: string): Promise<void> {
     this.#conn = await Deno.connect({ hostname: "127.0.0.1", port });
     const req = `GET /subscribe?${query} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
       `Accept: text/event-stream\r\nLast-Event-ID: now\r\n\r\n`;
     await this.#conn.write(enc.encode(req));
-    this.#done = pump(this.#conn, (t) => this.#onText(t));
+    this.#done = pump(this.#conn, (b) => this.#onBytes(b));
     await this.#ready.promise;
   }
 
-  #onText(text: string): void {
-    if (!this.#isReady && text.includes("retry:")) {
-      this.#isReady = true;
-      this.#ready.resolve();
-    }
-    const s = this.#tail + text;
-    const now = performance.timeOrigin + performance.now();
-    let from = 0;
-    for (;;) {
-      const end = s.indexOf("\n\n", from);
-      if (end < 0) break;
-      const m = s.indexOf("event: message", from);
-      if (m >= 0 && m < end) {
-        this.counter.count++;
-        const t = this.onT ? s.indexOf('"t":', m) : -1;
-        if (t >= 0 && t < end) this.onT?.(parseFloat(s.slice(t + 4, t + 32)), now);
+  #onBytes(chunk: Uint8Array): void {
+    this.reads++;
+    const buf = this.#carry ? join(this.#carry, chunk) : chunk;
+    if (!this.#isReady) {
+      for (let i = buf.indexOf(RETRY[0]); i >= 0; i = buf.indexOf(RETRY[0], i + 1)) {
+        if (startsWith(buf, i, RETRY)) {
+          this.#isReady = true;
+          this.#ready.resolve();
+          break;
+        }
       }
-      from = end + 2;
     }
-    this.#tail = s.slice(from);
+    const now = performance.timeOrigin + performance.now();
+    let start = 0; // where the event under way starts
+    let message = false;
+    let sentAt = NaN;
+    for (let i = buf.indexOf(LF); i >= 0 && i + 1 < buf.length; i = buf.indexOf(LF, i + 1)) {
+      const next = buf[i + 1];
+      if (next === LF) { // the blank line: one event ends
+        if (message) {
+          this.counter.count++;
+          if (this.onT && !Number.isNaN(sentAt)) this.onT(sentAt, now);
+        }
+        message = false;
+        sentAt = NaN;
+        start = i + 2;
+        i++;
+      } else if (next === EVENT_MESSAGE[0] && buf[i - 1] !== CR) {
+        message ||= startsWith(buf, i + 1, EVENT_MESSAGE);
+      } else if (this.onT && next === DATA[0] && startsWith(buf, i + 1, DATA)) {
+        sentAt = this.#sentAt(buf, i + 1 + DATA.length);
+      }
+    }
+    this.#carry = start >= buf.length ? undefined : buf.slice(start);
+  }
+
+  /** The payload's `"t"`: the data object's second `{` opens the payload, `"t"` its first key. */
+  #sentAt(buf: Uint8Array, from: number): number {
+    const outer = buf.indexOf(123, from);
+    const inner = outer < 0 ? -1 : buf.indexOf(123, outer + 1);
+    if (inner < 0 || !startsWith(buf, inner + 1, T_FIELD)) return NaN;
+    return numberAt(buf, inner + 1 + T_FIELD.length);
   }
 
   async close(): Promise<void> {
@@ -95,6 +143,67 @@ export class SseSub {
   }
 }
 
+/**
+ * A keep-alive HTTP/1.1 connection for `POST`s with a JSON body, one request at a time (as
+ * {@linkcode RedisConn.publish}); resolves each answer's status.
+ */
+export class HttpPub {
+  #conn!: Deno.Conn;
+  #host = "";
+  #buf = new Uint8Array(READ_BUFFER_BYTES);
+  #have = 0;
+
+  /** Connects to `port` on loopback. */
+  async connect(port: number): Promise<void> {
+    this.#conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    this.#host = `127.0.0.1:${port}`;
+  }
+
+  /** POSTs `json` to `path`; resolves the status once the whole answer arrived. */
+  async post(path: string, json: string): Promise<number> {
+    const body = enc.encode(json);
+    const head = enc.encode(
+      `POST ${path} HTTP/1.1\r\nHost: ${this.#host}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${body.length}\r\n\r\n`,
+    );
+    await this.#conn.write(join(head, body));
+    for (;;) {
+      const answer = this.#answer();
+      if (answer !== undefined) return answer;
+      if (this.#have === this.#buf.length) this.#buf = join(this.#buf, this.#buf);
+      const n = await this.#conn.read(this.#buf.subarray(this.#have));
+      if (n === null) throw new Error("the relay closed the publishing connection");
+      this.#have += n;
+    }
+  }
+
+  /** The status of the answer buffered whole (which is then consumed), else undefined. */
+  #answer(): number | undefined {
+    const b = this.#buf.subarray(0, this.#have);
+    let end = -1;
+    for (let i = b.indexOf(LF); i >= 0; i = b.indexOf(LF, i + 1)) {
+      if (i >= 3 && b[i - 1] === CR && b[i - 2] === LF) {
+        end = i + 1;
+        break;
+      }
+    }
+    if (end < 0) return undefined;
+    const head = new TextDecoder().decode(b.subarray(0, end)).toLowerCase();
+    const m = /content-length:\s*(\d+)/.exec(head);
+    const total = end + (m ? Number(m[1]) : 0);
+    if (this.#have < total) return undefined;
+    this.#buf.copyWithin(0, total, this.#have);
+    this.#have -= total;
+    return Number(head.slice(9, 12));
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
 /** Encodes a RESP command. */
 function resp(args: string[]): Uint8Array {
   let out = `*${args.length}\r\n`;
@@ -102,35 +211,37 @@ function resp(args: string[]): Uint8Array {
   return enc.encode(out);
 }
 
-/** A Redis connection for SUBSCRIBE (counting messages) or PUBLISH (request/response). */
+/**
+ * A Redis connection for SUBSCRIBE (counting messages) or PUBLISH (request/response). Pushes
+ * and replies are counted on the bytes: every push is one RESP array (`*`), every reply to a
+ * PUBLISH one integer line; the benchmark's payloads contain neither `*` nor `:`.
+ */
 export class RedisConn {
-  readonly counter = new MarkerCounter("$7\r\nmessage\r\n");
-  readonly #subscribed = new MarkerCounter("$9\r\nsubscribe\r\n");
+  readonly counter = { count: 0 };
+  /** Socket reads that carried bytes. */
+  reads = 0;
   #conn!: Deno.Conn;
   readonly #waiters: Array<() => void> = [];
-  readonly #lines = new MarkerCounter("\r\n");
-  #answered = 0;
+  #arrays = 0;
   #done: Promise<void> | undefined;
 
   /** Connects to `port` on loopback. */
   async connect(port: number): Promise<void> {
     this.#conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    this.#done = pump(this.#conn, (t) => {
-      this.counter.push(t);
-      this.#subscribed.push(t);
-      // A publishing connection only ever gets integer replies (":n\r\n"): one CRLF each.
-      this.#lines.push(t);
-      while (this.#answered < this.#lines.count) {
-        this.#answered++;
-        this.#waiters.shift()?.();
-      }
+    this.#done = pump(this.#conn, (b) => {
+      this.reads++;
+      for (let i = b.indexOf(42); i >= 0; i = b.indexOf(42, i + 1)) this.#arrays++;
+      // A publishing connection only ever gets integer replies (":n\r\n").
+      for (let i = b.indexOf(58); i >= 0; i = b.indexOf(58, i + 1)) this.#waiters.shift()?.();
+      // The first array a subscriber gets confirms its SUBSCRIBE; the rest are messages.
+      this.counter.count = Math.max(0, this.#arrays - 1);
     });
   }
 
   /** Subscribes and resolves once Redis confirmed. */
   async subscribe(channel: string): Promise<void> {
     await this.#conn.write(resp(["SUBSCRIBE", channel]));
-    while (this.#subscribed.count === 0) await sleep(5);
+    while (this.#arrays === 0) await sleep(5);
   }
 
   /** PUBLISH and wait for the reply. */
@@ -145,5 +256,107 @@ export class RedisConn {
       this.#conn.close();
     } catch { /* already closed */ }
     await this.#done;
+  }
+}
+
+/** What {@linkcode SubscriberLoad.close} reports. */
+export interface LoadStats {
+  count: number;
+  reads: number;
+  samples: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+}
+
+/**
+ * The subscribers of the benchmark in a compiled process of their own (relay_load.go, built with
+ * the Go toolchain): thousands of SSE or Redis subscribers, counted and timed there, driven over
+ * its stdin. Its parsing costs a fraction of what the same work costs in JavaScript, so the
+ * servers under test, not their clients, set the figures on a small host.
+ */
+export class SubscriberLoad {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #answers: Array<(line: string) => void> = [];
+  #out = "";
+  readonly #pumped: Promise<void>;
+
+  private constructor(binary: string) {
+    this.#child = new Deno.Command(binary, { stdin: "piped", stdout: "piped", stderr: "inherit" })
+      .spawn();
+    this.#writer = this.#child.stdin.getWriter();
+    this.#pumped = this.#pump();
+  }
+
+  /**
+   * Builds relay_load.go into a temporary folder and starts it.
+   * @throws when the Go toolchain is missing or the build fails
+   */
+  static async start(): Promise<SubscriberLoad> {
+    const dir = Deno.makeTempDirSync({ prefix: "iatp-bench-load-" });
+    const binary = `${dir}/relay_load`;
+    const source = new URL("./relay_load.go", import.meta.url).pathname;
+    let out: Deno.CommandOutput;
+    try {
+      out = await new Deno.Command("go", { args: ["build", "-o", binary, source] }).output();
+    } catch (err) {
+      throw new Error("the relay benchmark needs the Go toolchain (go) on PATH", { cause: err });
+    }
+    if (!out.success) throw new Error(`go build failed: ${new TextDecoder().decode(out.stderr)}`);
+    return new SubscriberLoad(binary);
+  }
+
+  async #pump(): Promise<void> {
+    const dec = new TextDecoder();
+    for await (const chunk of this.#child.stdout) {
+      this.#out += dec.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = this.#out.indexOf("\n")) >= 0) {
+        const line = this.#out.slice(0, nl);
+        this.#out = this.#out.slice(nl + 1);
+        this.#answers.shift()?.(line);
+      }
+    }
+  }
+
+  async #ask(command: string): Promise<string> {
+    const answer = new Promise<string>((r) => this.#answers.push(r));
+    await this.#writer.write(enc.encode(command + "\n"));
+    const line = await answer;
+    if (line.startsWith("error:")) throw new Error(`relay_load ${command}: ${line}`);
+    return line;
+  }
+
+  /** Opens `n` SSE subscriptions (`query`) on the relay at `port`, live only. */
+  async sse(port: number, query: string, n: number): Promise<void> {
+    await this.#ask(`sse ${port} ${query} ${n}`);
+  }
+
+  /** Opens `n` Redis subscribers to `channel`. */
+  async redis(port: number, channel: string, n: number): Promise<void> {
+    await this.#ask(`redis ${port} ${channel} ${n}`);
+  }
+
+  /** Messages received so far over every connection. */
+  async count(): Promise<number> {
+    return Number(await this.#ask("count"));
+  }
+
+  /** Closes every connection; resolves the counts and the SSE delays. */
+  async close(): Promise<LoadStats> {
+    return JSON.parse(await this.#ask("close"));
+  }
+
+  /** The process id (for its CPU time). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Ends the process. */
+  async stop(): Promise<void> {
+    await this.#writer.close().catch(() => {});
+    await this.#child.status;
+    await this.#pumped;
   }
 }

@@ -160,7 +160,11 @@ export class SocketPush implements PushSink {
 
   write(chunk: Uint8Array): boolean {
     if (this.#ended || this.#closed) return false;
-    if (chunk.length > 0) this.#push(this.chunked ? chunkFrame(chunk) : chunk);
+    if (chunk.length === 0) return true;
+    const bytes = this.chunked ? chunkFrame(chunk) : chunk;
+    // Nothing waiting: straight to the socket, no queue (a fan-out's usual case).
+    if (this.#inFlight === 0) this.#send(bytes);
+    else this.#push(bytes);
     return true;
   }
 
@@ -190,12 +194,17 @@ export class SocketPush implements PushSink {
     if (this.#inFlight === 0) this.#flush();
   }
 
+  /** Writes what was queued while the last write was in flight, joined. */
   #flush(): void {
     const q = this.#queue;
     const bytes = concatBytes(q, this.#queued);
     q.length = 0;
-    this.#inFlight = this.#queued;
     this.#queued = 0;
+    this.#send(bytes);
+  }
+
+  #send(bytes: Uint8Array): void {
+    this.#inFlight = bytes.length;
     this.#writing = bytes;
     this.#taken = 0;
     this.hooks.writing(true);

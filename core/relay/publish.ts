@@ -1,0 +1,178 @@
+/**
+ * `POST /publish`: checking the body, storing the event and fanning it out, shared by the Hono
+ * route and the raw-path route. The raw path (no fetch Request or Response, no router) serves
+ * an open relay without CORS, which is what most publishes hit; with credentials or CORS the
+ * route goes through Hono and its middlewares.
+ * @module
+ */
+import { type CompatMode, type FieldIssue, invalidInput } from "../compat/mod.ts";
+import { HttpError } from "../errors/mod.ts";
+import { DEFAULT_MAX_BODY_BYTES, errorBody, type RawRoute } from "../http/mod.ts";
+import { isEngineOutage } from "../nats/mod.ts";
+import { isTopicName } from "../topic/mod.ts";
+import { PublishBusyError } from "./js_writer.ts";
+import { formatPosition } from "./position.ts";
+import { messageFrame } from "./replay.ts";
+import type { RelayContext } from "./routes.ts";
+import { DEFAULT_MAX_PAYLOAD_BYTES } from "./server.ts";
+import { isRemoteStore, TopicLimitError } from "./store.ts";
+
+/** Seconds a client is told to wait after a 503 for an engine outage. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** The refusal of invalid input: iatp's 400 (with `extra`), or FastAPI's 422 naming `issue`. */
+export function refuse(
+  compat: CompatMode,
+  message: string,
+  issue: FieldIssue,
+  extra: Record<string, unknown> = {},
+  where: "body" | "query" = "body",
+): HttpError {
+  return compat === "upstream"
+    ? invalidInput(compat, message, [issue], where)
+    : new HttpError(400, message, extra);
+}
+
+/** The refusal of a body that is not JSON. */
+export function invalidJson(compat: CompatMode, cause: unknown): HttpError {
+  const e = refuse(compat, "invalid JSON body", {
+    type: "json_invalid",
+    loc: [],
+    msg: "JSON decode error",
+  }, { expected: '{"topic": "...", "payload": {}}' });
+  return new HttpError(e.status, e.message, e.extra, { cause });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The topic and the serialized payload of a parsed publish body.
+ * @throws {HttpError} 400 (422 under `compat: upstream`) for a body that is not `{topic, payload}`
+ * with a valid topic name and an object payload; 400 for a payload over `maxPayload` bytes
+ */
+export function publishInput(
+  body: unknown,
+  maxPayload: number,
+  compat: CompatMode,
+): { topic: string; json: string } {
+  if (!isObject(body)) {
+    throw refuse(compat, "body must be a JSON object {topic, payload}", {
+      type: "model_attributes_type",
+      loc: [],
+      msg: "Input should be a valid dictionary",
+    });
+  }
+  const { topic, payload } = body;
+  if (!isTopicName(topic)) {
+    const missing = topic === undefined;
+    throw refuse(compat, "invalid topic name", {
+      type: missing ? "missing" : typeof topic === "string" ? "value_error" : "string_type",
+      loc: ["topic"],
+      msg: missing ? "Field required" : "a name matching ^[A-Za-z0-9._:-]{1,128}$",
+    }, { expected: "a name matching ^[A-Za-z0-9._:-]{1,128}$" });
+  }
+  if (!isObject(payload)) {
+    throw refuse(compat, "payload must be a JSON object", {
+      type: payload === undefined ? "missing" : "dict_type",
+      loc: ["payload"],
+      msg: payload === undefined ? "Field required" : "Input should be a valid dictionary",
+    });
+  }
+  const json = JSON.stringify(payload);
+  // Cheap bound first: UTF-8 is at most 3 bytes per UTF-16 unit.
+  if (json.length * 3 > maxPayload && new TextEncoder().encode(json).length > maxPayload) {
+    throw new HttpError(400, `payload exceeds ${maxPayload} bytes`, { limit_bytes: maxPayload });
+  }
+  return { topic, json };
+}
+
+/** What a publish answers. */
+export interface PublishAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  /** Extra header fields (Retry-After on a 503). */
+  headers: [string, string][];
+}
+
+function unavailable(message: string, requestId: string): PublishAnswer {
+  return {
+    status: 503,
+    body: errorBody(message, requestId),
+    headers: [["Retry-After", String(RETRY_AFTER_SECONDS)]],
+  };
+}
+
+/**
+ * Stores the event and fans it out (a remote store fans out from its tail), carrying the
+ * authenticated caller as `publisher`; the answer: 200 (`compat: upstream`) or 201
+ * `{status, event_id, seq, id}`, or 503 while the engine is out of reach.
+ * @throws {HttpError} 507 when `max_topics` distinct topics exist
+ */
+export async function publishEvent(
+  ctx: RelayContext,
+  topic: string,
+  json: string,
+  publisher: string | undefined,
+  requestId: string,
+): Promise<PublishAnswer> {
+  const eventId = crypto.randomUUID();
+  const { store } = ctx;
+  let seq: number;
+  try {
+    if (isRemoteStore(store)) {
+      if (!store.available) return unavailable("the relay's engine is unreachable", requestId);
+      seq = await store.publish(topic, eventId, json, Date.now(), publisher);
+    } else {
+      const event = store.append(topic, eventId, json, Date.now(), publisher);
+      seq = event.seq;
+      ctx.metrics.delivered.inc(ctx.hub.dispatch(topic, messageFrame(store.epoch, event)));
+    }
+  } catch (err) {
+    if (err instanceof TopicLimitError) throw new HttpError(507, err.message, {}, { cause: err });
+    if (err instanceof PublishBusyError || isEngineOutage(err)) {
+      ctx.log.warn("publish not acknowledged by the engine", { err });
+      return unavailable("the relay's engine did not acknowledge the event; retry", requestId);
+    }
+    throw err;
+  }
+  ctx.metrics.published.inc();
+  const id = formatPosition(store.epoch, seq);
+  return {
+    status: (ctx.opts.compat ?? "upstream") === "upstream" ? 200 : 201,
+    body: { status: "ok", event_id: eventId, seq, id },
+    headers: [],
+  };
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * `POST /publish` on the raw path, for a relay without credentials (no caller to authenticate,
+ * no scope to check) and without CORS; the same checks, answers and envelope as the Hono route.
+ */
+export function rawPublishRoute(ctx: RelayContext): RawRoute {
+  const compat = ctx.opts.compat ?? "upstream";
+  const maxBody = ctx.opts.edge?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxPayload = ctx.opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  return {
+    route: "/publish",
+    async serve(req, requestId) {
+      const bytes = await req.body(maxBody);
+      let body: unknown;
+      try {
+        body = JSON.parse(utf8.decode(bytes));
+      } catch (err) {
+        throw invalidJson(compat, err);
+      }
+      const { topic, json } = publishInput(body, maxPayload, compat);
+      const a = await publishEvent(ctx, topic, json, undefined, requestId);
+      return {
+        status: a.status,
+        headers: [["content-type", "application/json"], ...a.headers],
+        body: JSON.stringify(a.body),
+      };
+    },
+  };
+}

@@ -1,0 +1,310 @@
+// Command relay_load holds the relay benchmark's subscribers: SSE streams on the relay and
+// SUBSCRIBE connections on redis-server, thousands of them, counting the messages each receives
+// and the delay of each SSE message from the publish time its payload carries ("t", ms since the
+// epoch) to the read that brought it. The benchmark (scripts/bench/relay.ts) builds it with the
+// Go toolchain and drives it over stdin, one command a line, one answer a line:
+//
+//	sse PORT QUERY N    open N GET /subscribe?QUERY streams (Last-Event-ID: now)   -> ok
+//	redis PORT CHAN N   open N SUBSCRIBE CHAN connections                          -> ok
+//	count               messages received so far                                   -> N
+//	close               close every connection; JSON: count, reads, latency        -> {...}
+//
+// It is a separate, compiled process so that the subscribers' parsing costs a small part of
+// what the servers under test spend: on a small host both share the same cores.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const readBufferBytes = 16 * 1024
+
+var (
+	count   int64
+	reads   int64
+	mu      sync.Mutex
+	samples []float64
+	conns   []net.Conn
+	wg      sync.WaitGroup
+)
+
+var (
+	eventMessage = []byte("event: message\n")
+	dataField    = []byte("data: ")
+	tField       = []byte(`"t":`)
+	retryField   = []byte("retry:")
+)
+
+func nowMs() float64 { return float64(time.Now().UnixNano()) / 1e6 }
+
+// sseReader counts message events of one stream and collects their delays.
+type sseReader struct {
+	carry []byte
+	lat   []float64
+}
+
+// feed walks the line ends of buf (the carried bytes of a cut event first); returns messages.
+func (r *sseReader) feed(chunk []byte, now float64) int64 {
+	buf := chunk
+	if len(r.carry) > 0 {
+		buf = append(r.carry, chunk...)
+	}
+	var n int64
+	start, message, sentAt := 0, false, -1.0
+	i := bytes.IndexByte(buf, '\n')
+	for i >= 0 && i+1 < len(buf) {
+		next := buf[i+1]
+		if next == '\n' {
+			if message {
+				n++
+				if sentAt >= 0 {
+					r.lat = append(r.lat, now-sentAt)
+				}
+			}
+			message, sentAt, start = false, -1.0, i+2
+			i++
+		} else if next == 'e' && i > 0 && buf[i-1] != '\r' {
+			message = message || bytes.HasPrefix(buf[i+1:], eventMessage)
+		} else if next == 'd' && bytes.HasPrefix(buf[i+1:], dataField) {
+			sentAt = payloadT(buf[i+1+len(dataField):])
+		}
+		j := bytes.IndexByte(buf[i+1:], '\n')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	r.carry = append(r.carry[:0], buf[start:]...)
+	return n
+}
+
+// payloadT is the payload's "t": the data object's second '{' opens the payload, "t" first.
+func payloadT(b []byte) float64 {
+	end := bytes.IndexByte(b, '\n')
+	if end >= 0 {
+		b = b[:end]
+	}
+	outer := bytes.IndexByte(b, '{')
+	if outer < 0 {
+		return -1
+	}
+	inner := bytes.IndexByte(b[outer+1:], '{')
+	if inner < 0 {
+		return -1
+	}
+	v := b[outer+1+inner+1:]
+	if !bytes.HasPrefix(v, tField) {
+		return -1
+	}
+	v = v[len(tField):]
+	k := 0
+	for k < len(v) && (v[k] == '.' || (v[k] >= '0' && v[k] <= '9')) {
+		k++
+	}
+	t, err := strconv.ParseFloat(string(v[:k]), 64)
+	if err != nil {
+		return -1
+	}
+	return t
+}
+
+func openSSE(port, query string, ready chan<- error) {
+	c, err := net.Dial("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		ready <- err
+		return
+	}
+	req := "GET /subscribe?" + query + " HTTP/1.1\r\nHost: 127.0.0.1:" + port +
+		"\r\nAccept: text/event-stream\r\nLast-Event-ID: now\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		ready <- err
+		return
+	}
+	mu.Lock()
+	conns = append(conns, c)
+	mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r := &sseReader{}
+		buf := make([]byte, readBufferBytes)
+		isReady := false
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				now := nowMs()
+				atomic.AddInt64(&reads, 1)
+				if !isReady && bytes.Contains(append(r.carry, buf[:n]...), retryField) {
+					isReady = true
+					ready <- nil
+				}
+				atomic.AddInt64(&count, r.feed(buf[:n], now))
+			}
+			if err != nil {
+				if !isReady {
+					ready <- fmt.Errorf("stream ended before it started: %v", err)
+				}
+				mu.Lock()
+				samples = append(samples, r.lat...)
+				mu.Unlock()
+				return
+			}
+		}
+	}()
+}
+
+func openRedis(port, channel string, ready chan<- error) {
+	c, err := net.Dial("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		ready <- err
+		return
+	}
+	cmd := fmt.Sprintf("*2\r\n$9\r\nSUBSCRIBE\r\n$%d\r\n%s\r\n", len(channel), channel)
+	if _, err := c.Write([]byte(cmd)); err != nil {
+		ready <- err
+		return
+	}
+	mu.Lock()
+	conns = append(conns, c)
+	mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, readBufferBytes)
+		arrays := int64(0)
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				atomic.AddInt64(&reads, 1)
+				// Every push is one RESP array; the first confirms the SUBSCRIBE. The
+				// benchmark's payloads contain no '*'.
+				k := int64(bytes.Count(buf[:n], []byte{'*'}))
+				if arrays == 0 && k > 0 {
+					ready <- nil
+					atomic.AddInt64(&count, k-1)
+				} else {
+					atomic.AddInt64(&count, k)
+				}
+				arrays += k
+			}
+			if err != nil {
+				if arrays == 0 {
+					ready <- fmt.Errorf("connection ended before SUBSCRIBE was confirmed: %v", err)
+				}
+				return
+			}
+		}
+	}()
+}
+
+// open starts n connections, at most 250 connecting at once, and waits until all are ready.
+func open(n int, one func(chan<- error)) error {
+	for done := 0; done < n; {
+		batch := n - done
+		if batch > 250 {
+			batch = 250
+		}
+		ready := make(chan error, batch)
+		for i := 0; i < batch; i++ {
+			go one(ready)
+		}
+		for i := 0; i < batch; i++ {
+			if err := <-ready; err != nil {
+				return err
+			}
+		}
+		done += batch
+	}
+	return nil
+}
+
+func closeAll() {
+	mu.Lock()
+	cs := conns
+	conns = nil
+	mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+	wg.Wait()
+}
+
+func stats() map[string]any {
+	mu.Lock()
+	s := append([]float64(nil), samples...)
+	mu.Unlock()
+	sort.Float64s(s)
+	at := func(q float64) float64 {
+		if len(s) == 0 {
+			return -1
+		}
+		i := int(float64(len(s)) * q)
+		if i >= len(s) {
+			i = len(s) - 1
+		}
+		return float64(int(s[i]*100)) / 100
+	}
+	return map[string]any{
+		"count": atomic.LoadInt64(&count), "reads": atomic.LoadInt64(&reads),
+		"samples": len(s), "p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": at(1),
+	}
+}
+
+func main() {
+	in := bufio.NewScanner(os.Stdin)
+	out := bufio.NewWriter(os.Stdout)
+	reply := func(s string) {
+		out.WriteString(s + "\n")
+		out.Flush()
+	}
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "sse", "redis":
+			if len(f) != 4 {
+				reply("error: usage: " + f[0] + " PORT ARG N")
+				continue
+			}
+			n, _ := strconv.Atoi(f[3])
+			var err error
+			if f[0] == "sse" {
+				err = open(n, func(r chan<- error) { openSSE(f[1], f[2], r) })
+			} else {
+				err = open(n, func(r chan<- error) { openRedis(f[1], f[2], r) })
+			}
+			if err != nil {
+				reply("error: " + err.Error())
+			} else {
+				reply("ok")
+			}
+		case "count":
+			reply(strconv.FormatInt(atomic.LoadInt64(&count), 10))
+		case "close":
+			closeAll()
+			b, _ := json.Marshal(stats())
+			reply(string(b))
+			atomic.StoreInt64(&count, 0)
+			atomic.StoreInt64(&reads, 0)
+			mu.Lock()
+			samples = nil
+			mu.Unlock()
+		default:
+			reply("error: unknown command " + f[0])
+		}
+	}
+	closeAll()
+}

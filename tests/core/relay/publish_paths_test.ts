@@ -1,0 +1,139 @@
+/**
+ * `POST /publish` is served on the raw path by an open relay without CORS, and through Hono with
+ * credentials or CORS: both give the same statuses, bodies and header fields for the same
+ * requests, every bound included, and subscribers get the event either way.
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Service } from "../../../core/http/mod.ts";
+import type { RelayConfig } from "../../../cmd/relay.ts";
+import type { DeepPartial } from "../../../core/config/mod.ts";
+import { openSse, startRelay } from "./relay_helpers.ts";
+
+const TOKEN = "publish-paths-test-token";
+
+/** The three relays: open (raw path), with a token, with CORS (both through Hono). */
+const SETUPS: Array<[string, DeepPartial<RelayConfig>, Record<string, string>]> = [
+  ["open", {}, {}],
+  ["token", { tokens: { [TOKEN]: ["publish:*", "subscribe:*"] } }, {
+    authorization: `Bearer ${TOKEN}`,
+  }],
+  ["cors", { cors_origins: ["http://example.test"] }, {}],
+];
+
+/** What must not differ between the paths: status, the JSON body without ids, some headers. */
+async function answer(
+  relay: Service,
+  body: string | Uint8Array<ArrayBuffer>,
+  headers: Record<string, string>,
+) {
+  const res = await fetch(`${relay.url}/publish`, { method: "POST", body, headers });
+  const text = await res.text();
+  let json: Record<string, unknown> | string = text;
+  try {
+    const parsed: Record<string, unknown> = JSON.parse(text);
+    for (const k of ["request_id", "event_id", "seq", "id"]) delete parsed[k];
+    json = parsed;
+  } catch { /* compared as text */ }
+  return {
+    status: res.status,
+    json,
+    type: res.headers.get("content-type"),
+    requestId: res.headers.get("x-request-id") !== null,
+    retryAfter: res.headers.get("retry-after"),
+  };
+}
+
+const CASES: Array<string | Uint8Array<ArrayBuffer>> = [
+  '{"topic":"t.a","payload":{"x":1}}',
+  "\ufeff" + '{"topic":"t.a","payload":{"bom":true}}',
+  "not json",
+  "",
+  "[1,2]",
+  '{"payload":{}}',
+  '{"topic":5,"payload":{}}',
+  '{"topic":"has space","payload":{}}',
+  '{"topic":"t","payload":[1]}',
+  '{"topic":"t"}',
+  `{"topic":"t","payload":{"big":"${"y".repeat(100)}"}}`,
+  `{"topic":"t","payload":{"pad":"${"z".repeat(300)}"}}`, // over max_body_bytes: 413
+  new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), // not UTF-8
+  '{"topic":"new.topic","payload":{}}', // over max_topics: 507
+];
+
+for (const compat of ["upstream", "iatp"] as const) {
+  Deno.test(`publish answers alike on the raw path and through Hono (compat ${compat})`, async () => {
+    const results: Record<string, unknown[]> = {};
+    for (const [name, config, headers] of SETUPS) {
+      const relay = await startRelay({
+        ...config,
+        compat,
+        max_payload_bytes: 64,
+        max_body_bytes: 256,
+        max_topics: 1,
+      });
+      try {
+        const out = [];
+        for (const c of CASES) out.push(await answer(relay, c, headers));
+        results[name] = out;
+      } finally {
+        await relay.close();
+      }
+    }
+    assert.deepEqual(results.token, results.open);
+    assert.deepEqual(results.cors, results.open);
+    const statuses = (results.open as Array<{ status: number }>).map((r) => r.status);
+    const ok = compat === "upstream" ? 200 : 201;
+    const bad = compat === "upstream" ? 422 : 400;
+    assert.deepEqual(statuses, [
+      ok,
+      ok,
+      bad,
+      bad,
+      bad,
+      bad,
+      bad,
+      bad,
+      bad,
+      bad,
+      400,
+      413,
+      bad,
+      507,
+    ]);
+    for (const r of results.open as Array<{ type: string; requestId: boolean }>) {
+      assert.match(r.type, /^application\/json/);
+      assert.equal(r.requestId, true);
+    }
+  });
+}
+
+Deno.test("an event published on the raw path reaches subscribers; a token still guards Hono's", async () => {
+  for (const [name, config, headers] of SETUPS) {
+    const relay = await startRelay(config);
+    const sub = await openSse(relay.url, "topic=p.x&since=now", headers);
+    try {
+      const res = await fetch(`${relay.url}/publish`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ topic: "p.x", payload: { via: name } }),
+      });
+      assert.equal(res.status, 200, name);
+      await res.body?.cancel();
+      await sub.until((e) => e.some((x) => x.event === "message"), 5_000, `${name} event`);
+      assert.deepEqual(sub.messages().map((m) => (m.json.payload as { via: string }).via), [name]);
+      if (name === "token") {
+        const anon = await fetch(`${relay.url}/publish`, {
+          method: "POST",
+          body: JSON.stringify({ topic: "p.x", payload: {} }),
+        });
+        assert.equal(anon.status, 401);
+        assert.match(anon.headers.get("www-authenticate") ?? "", /^Bearer/);
+        await anon.body?.cancel();
+      }
+    } finally {
+      await sub.close();
+      await relay.close();
+    }
+  }
+});
