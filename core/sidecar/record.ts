@@ -86,7 +86,7 @@ export function requestDetails(r: RequestRecord): () => Record<string, unknown> 
 }
 
 /** Whether cards or SSNs were found, and where, for the record. */
-export function foundIn(
+function foundIn(
   body: { card: boolean; ssn: boolean },
   t: { card: boolean; ssn: boolean },
   f: { card: boolean; ssn: boolean },
