@@ -66,11 +66,16 @@ export function requestDetails(r: RequestRecord): () => Record<string, unknown> 
   const method = r.method;
   const t = r.target; // cached per URL, never changed
   const headers = r.headers.recorded;
-  const inHeaders = { card: r.headers.card, ssn: r.headers.ssn };
-  const inBody = { card: body.card, ssn: body.ssn };
+  // Flags as plain values: the ring holds this closure until the record is read or evicted.
+  const { card: headerCard, ssn: headerSsn } = r.headers;
+  const { card: bodyCard, ssn: bodySsn } = body;
   const size = bytes.length;
   return () => {
-    const found = foundIn(inBody, t, inHeaders);
+    const found = foundIn(
+      { card: bodyCard, ssn: bodySsn },
+      t,
+      { card: headerCard, ssn: headerSsn },
+    );
     return {
       method,
       path: t.path,
