@@ -31,7 +31,10 @@ interface FlightRecorderOptions {
   onRecord?: (record: TraceRecord) => void;
 }
 
-const TYPE_CODE = new Map<RecordType, number>(RECORD_TYPES.map((t, i) => [t, i]));
+const TYPE_CODE = Object.fromEntries(RECORD_TYPES.map((t, i) => [t, i])) as Record<
+  RecordType,
+  number
+>;
 /** No slot (end of a trace's chain). */
 const NONE = -1;
 
@@ -125,7 +128,7 @@ export class FlightRecorder {
     const slot = this.#slot;
     this.#evict(slot);
     const ms = Date.now();
-    this.#type[slot] = TYPE_CODE.get(type) ?? 0;
+    this.#type[slot] = TYPE_CODE[type];
     this.#at[slot] = ms;
     this.#traceId[slot] = traceId;
     const newest = this.#newest.get(traceId);

@@ -17,6 +17,7 @@ import {
   type OverridePolicy,
   WARN_BELOW_SCORE,
 } from "../trust/mod.ts";
+import { type Parsed, requestDetails } from "./record.ts";
 import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
 
 /** The proxy's bounds and forwarded headers. */
@@ -62,16 +63,6 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 function json(status: number, body: Record<string, unknown>, headers: HeaderPairs): RawResponse {
   headers.push(["content-type", "application/json"]);
   return { status, headers, body: JSON.stringify(body) };
-}
-
-/** A body that passed the checks: its scrubbed text and what it holds. */
-interface Parsed {
-  /** The text with cards, SSNs and secret members redacted. */
-  scrubbed: string;
-  /** Nothing was redacted: `scrubbed` is the body as received. */
-  clean: boolean;
-  card: boolean;
-  ssn: boolean;
 }
 
 /** Decodes and checks the body: the JSON text, or a 400 reason. */
@@ -152,13 +143,28 @@ function forwardedHeaders(req: RawRequest, allow: string[], traceId: string): Fo
   return f;
 }
 
+/** Header values found clean, remembered (a value's scan depends on nothing else). */
+const cleanValues = new Set<string>();
+/** Most values remembered before the set starts over. */
+const CLEAN_VALUES = 256;
+/** Longest value remembered. */
+const CLEAN_VALUE_MAX_CHARS = 256;
+
 /**
  * Scans one forwarded value. Only a value that held a card or an SSN is recorded (redacted):
  * recording every header would cost each request more than all the scanning does.
  */
 function note(f: Forwarded, name: string, value: string): void {
+  if (cleanValues.has(value)) return;
   const seen = inspectText(decodeForScan(value, false));
-  if (!seen.card && !seen.ssn) return;
+  if (!seen.card && !seen.ssn) {
+    // Clients repeat the same few values (content types, versions): scanned once each.
+    if (value.length <= CLEAN_VALUE_MAX_CHARS) {
+      if (cleanValues.size >= CLEAN_VALUES) cleanValues.clear();
+      cleanValues.add(value);
+    }
+    return;
+  }
   f.card ||= seen.card;
   f.ssn ||= seen.ssn;
   (f.recorded ??= {})[name] = seen.text;
@@ -194,76 +200,19 @@ async function admit(deps: ProxyDeps, x: Exchange): Promise<RawResponse | Admitt
   const { target: t, forwarded: f } = x;
   const card = parsed.card || t.card || f.card;
   const ssn = parsed.ssn || t.ssn || f.ssn;
-  rec.record("request", x.traceId, requestDetails(x, bytes, parsed, deps.tracePayloadChars));
+  rec.record(
+    "request",
+    x.traceId,
+    requestDetails({
+      method: x.req.method,
+      target: t,
+      headers: f,
+      bytes,
+      body: parsed,
+      maxChars: deps.tracePayloadChars,
+    }),
+  );
   return { bytes, card, ssn };
-}
-
-const utf8 = new TextEncoder();
-/** Reads what the recorder kept of a payload (it was valid UTF-8, or encoded from a string). */
-const recordDecoder = new TextDecoder();
-
-/**
- * What the request record keeps of the payload, as UTF-8: a clean body that fits is the body
- * itself (nothing copied; it is never written to), anything else its scrubbed text cut to
- * `maxChars`, copied so the record holds no more than that.
- */
-function keptPayload(
-  bytes: Uint8Array<ArrayBuffer>,
-  body: Parsed,
-  maxChars: number,
-): { held: Uint8Array; truncated: boolean } {
-  if (body.clean && bytes.length <= maxChars) {
-    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    return { held: whole ? bytes : bytes.slice(), truncated: false };
-  }
-  const text = body.scrubbed.length > maxChars ? body.scrubbed.slice(0, maxChars) : body.scrubbed;
-  return { held: utf8.encode(text), truncated: text.length < body.scrubbed.length };
-}
-
-/**
- * The request record, built when it is first read: the payload is decoded then, and the
- * recorder scrubs the whole record (secret shapes in the payload included) before anyone sees it.
- */
-function requestDetails(
-  x: Exchange,
-  bytes: Uint8Array<ArrayBuffer>,
-  body: Parsed,
-  maxChars: number,
-): () => Record<string, unknown> {
-  const { held, truncated } = keptPayload(bytes, body, maxChars);
-  const method = x.req.method;
-  const t = x.target; // cached per URL, never changed
-  const headers = x.forwarded.recorded;
-  const inHeaders = { card: x.forwarded.card, ssn: x.forwarded.ssn };
-  const inBody = { card: body.card, ssn: body.ssn };
-  const size = bytes.length;
-  return () => {
-    const found = foundIn(inBody, t, inHeaders);
-    return {
-      method,
-      path: t.path,
-      ...(t.query !== "" ? { query: t.query } : {}),
-      ...(headers ? { headers } : {}),
-      payload: recordDecoder.decode(held),
-      ...(truncated ? { payload_truncated: true } : {}),
-      payload_bytes: size,
-      sensitive: { credit_card: found.card, ssn: found.ssn },
-      ...(found.where.length > 0 ? { found_in: found.where } : {}),
-    };
-  };
-}
-
-/** Whether cards or SSNs were found, and where, for the record. */
-function foundIn(
-  body: { card: boolean; ssn: boolean },
-  t: { card: boolean; ssn: boolean },
-  f: { card: boolean; ssn: boolean },
-): { card: boolean; ssn: boolean; where: string[] } {
-  const where: string[] = [];
-  if (body.card || body.ssn) where.push("body");
-  if (t.card || t.ssn) where.push("url");
-  if (f.card || f.ssn) where.push("headers");
-  return { card: body.card || t.card || f.card, ssn: body.ssn || t.ssn || f.ssn, where };
 }
 
 /** Applies the trust decision; the answer when it blocks (403) or warns (449). */

@@ -45,8 +45,16 @@ const { values } = parseArgs({
     connections: { type: "string", default: "64" },
     "go-sidecar": { type: "string" },
     "detection-only": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: deno run -A scripts/bench/sidecar.ts [--duration S] [--rounds N]
+  [--connections N] [--go-sidecar PATH] [--detection-only]
+A short run: --duration 2 --rounds 1 (about 20 s with the Go sidecar). Defaults: 5 s, 3 rounds, 64
+connections. Prints one JSON document (see docs/performance.md).`);
+  Deno.exit(0);
+}
 const DURATION = Number(values.duration);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
@@ -218,26 +226,42 @@ async function startTargets(dir: string) {
   return { targets, children, sidecarPid: sidecar.pid };
 }
 
-/** Full load in rounds (rotating order), the sidecar's RSS sampled while it runs. */
+/** CPU time (user + system) of `pid` so far, in microseconds; NaN once it is gone. */
+function cpuUs(pid: number): number {
+  try {
+    const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return ticks * 1e6 / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Full load in rounds (rotating order), the sidecar's RSS sampled while it runs and its CPU
+ * time per request measured (less swayed by other work on the host than its rate).
+ */
 async function fullLoad(targets: Record<string, string>, script: string, pid: number) {
   const names = Object.keys(targets);
   const rounds: Record<string, WrkResult>[] = [];
+  const cpuPerRequest: number[] = [];
   let peak = rssMb(pid);
   for (let round = 0; round < ROUNDS; round++) {
     const results: Record<string, WrkResult> = {};
     for (let i = 0; i < names.length; i++) {
       const name = names[(i + round) % names.length];
-      const timer = name === "sidecar"
-        ? setInterval(() => peak = Math.max(peak, rssMb(pid)), 200)
-        : undefined;
+      const sidecar = name === "sidecar";
+      const timer = sidecar ? setInterval(() => peak = Math.max(peak, rssMb(pid)), 200) : undefined;
+      const cpu0 = cpuUs(pid);
       results[name] = await wrk(targets[name], script, CONNECTIONS, DURATION);
       clearInterval(timer);
+      if (sidecar) cpuPerRequest.push((cpuUs(pid) - cpu0) / (results[name].rps * DURATION));
     }
     rounds.push(results);
   }
   const rps = Object.fromEntries(names.map((n) => [n, rounds.map((r) => r[n].rps)]));
   const ratio = (peer: string) => r3(median(rounds.map((r) => r.sidecar.rps / r[peer].rps)));
-  return { rounds, rps, ratio, peak };
+  return { rounds, rps, ratio, peak, cpuPerRequest: cpuPerRequest.map((x) => Math.round(x)) };
 }
 
 async function loadTest(dir: string) {
@@ -245,6 +269,7 @@ async function loadTest(dir: string) {
   const { targets, children, sidecarPid } = await startTargets(dir);
   try {
     const full = await wrkScript(dir, "full", body);
+    const idleRss = rssMb(sidecarPid);
     await wrk(targets.sidecar, full, CONNECTIONS, DURATION); // warm-up (JIT, connection pool)
     const load = await fullLoad(targets, full, sidecarPid);
     const targetRps = Math.round(median(load.rps.sidecar) / 2);
@@ -276,6 +301,10 @@ async function loadTest(dir: string) {
         nginx_added_p99_ms: r3(half.nginx_proxy.p99_ms - half.upstream_direct.p99_ms),
       },
       sidecar_peak_rss_mb: load.peak,
+      sidecar_idle_rss_mb_before_load: idleRss,
+      // CPU time the sidecar spent per request at full load, per round (microseconds).
+      sidecar_cpu_us_per_request: median(load.cpuPerRequest),
+      sidecar_cpu_us_per_request_by_round: load.cpuPerRequest,
     };
   } finally {
     await stopAll(children.reverse());

@@ -249,3 +249,23 @@ Deno.test("status: the Docker socket and legacy folders are granted in legacy mo
     (await writes(["--no-compose-agent-enabled", "--docker-socket", socket])).includes(socket),
   );
 });
+
+Deno.test("V8 flags in the table are ones V8 knows, and every launch path passes them", async () => {
+  const layout = { root: "/app", data: "/data", deno: "/usr/local/bin/deno" };
+  let seen = 0;
+  for (const [name, flags] of PERMISSIONS) {
+    for (const flag of flags.filter((f) => f.startsWith("--v8-flags="))) {
+      seen++;
+      // Deno refuses to start on a flag V8 does not recognise.
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--quiet", flag, "Deno.exit(0)"],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, `${name}: ${new TextDecoder().decode(out.stderr)}`);
+      assert.ok(launchFlags({ name, args: [], env: {}, layout }).includes(flag), name);
+    }
+  }
+  assert.ok(seen > 0, "the sidecar's heap flags are in the table");
+  assert.ok(PERMISSIONS.get("sidecar")!.some((f) => f.startsWith("--v8-flags=")));
+});

@@ -130,7 +130,15 @@ export class Connection {
     // A character above U+007F took more than one UTF-8 byte: write the ISO-8859-1 bytes.
     if (ascii.read !== head.length || n !== head.length) n = latin1Into(head, out);
     out.set(body, n);
-    await this.writeAll(out.subarray(0, n + body.length));
+    const message = out.subarray(0, n + body.length);
+    try {
+      // Usually one write takes it all; the loop only for the rest of a partial write.
+      const sent = await this.tcp.write(message);
+      this.written += sent;
+      if (sent < message.length) await this.writeAll(message.subarray(sent));
+    } catch (err) {
+      this.#fail(err);
+    }
     if (out.length > KEEP_WRITE_BUFFER) this.#out = undefined;
   }
 

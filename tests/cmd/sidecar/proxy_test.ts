@@ -311,3 +311,27 @@ Deno.test("recorded payloads: cut to trace_payload_bytes, secret shapes scrubbed
     await agent.close();
   }
 });
+
+Deno.test("header values are scanned whatever was seen before: a repeated card is blocked", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({
+    agent_url: agent.url,
+    trust_level: "trusted",
+    retention: "permanent",
+    forward_headers: ["x-note"],
+  });
+  try {
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await post(sc.url, { i }, { "x-note": "plain words" })).status, 200);
+      const r = await post(sc.url, { i }, { "x-note": "card 4532015112830366" });
+      assert.equal(r.status, 403, `round ${i}`);
+      assert.equal(r.json.reason, "credit_card");
+      const encoded = await post(sc.url, { i }, { "x-note": "4532%2D0151%2D1283%2D0366" });
+      assert.equal(encoded.status, 403, `percent-encoded, round ${i}`);
+    }
+    assert.ok(agent.received.every((r) => r.headers.get("x-note") === "plain words"));
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});
