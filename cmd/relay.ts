@@ -16,6 +16,7 @@ import {
   list,
   section,
   str,
+  textLength,
 } from "../core/config/mod.ts";
 import { ConfigError, errorMessage } from "../core/errors/mod.ts";
 import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
@@ -47,7 +48,7 @@ import { serviceCommand } from "./shared.ts";
 const tokensSchema = check((v): v is Record<string, string[]> =>
   v !== null && typeof v === "object" && !Array.isArray(v) &&
   Object.entries(v).every(([token, scopes]) =>
-    token.length >= 8 && Array.isArray(scopes) &&
+    textLength(token) >= 8 && Array.isArray(scopes) &&
     scopes.every((s) => typeof s === "string" && isMeshScope(s))
   )
 );

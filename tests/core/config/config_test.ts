@@ -321,3 +321,20 @@ Deno.test("check() hook rejects cross-field combinations", async () => {
     true,
   );
 });
+
+Deno.test("string length bounds count characters, not UTF-16 units (an emoji is one)", async () => {
+  const lengths = defineConfig({
+    command: "len",
+    summary: "length bounds",
+    fields: { code: str({ help: "a code", minLength: 3, maxLength: 4 }) },
+  });
+  const parse = (value: string) => lengths.parse(["--code", value], { env: envOf({}) });
+  // Two emoji are two characters (four UTF-16 units): below the minimum of 3.
+  const short = await configError(() => parse("😀😀"));
+  assert.equal(short.key, "code");
+  assert.deepEqual(short.source, { kind: "flag", name: "code" });
+  // Four emoji are four characters (eight units): within the maximum of 4.
+  assert.equal(loaded(await parse("😀😀😀😀")).config.code, "😀😀😀😀");
+  assert.equal(loaded(await parse("abc")).config.code, "abc");
+  await configError(() => parse("abcde"));
+});
