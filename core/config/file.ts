@@ -6,7 +6,7 @@
  * @module
  */
 import type { LineCounter, Node as YamlNode, YAMLMap } from "yaml";
-import { ConfigError, type ConfigSource } from "../errors/mod.ts";
+import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import {
   didYouMean,
   type ExpandOptions,
@@ -124,7 +124,19 @@ export async function loadFile(
   if (!isMap(doc.contents)) {
     throw new ConfigError("config", fileSource, "a YAML mapping of keys", "a non-mapping document");
   }
-  const values = doc.toJS() as Record<string, unknown>;
+  let values: Record<string, unknown>;
+  try {
+    values = doc.toJS() as Record<string, unknown>;
+  } catch (err) {
+    // An alias to no anchor, or aliases that expand past the parser's bound (maxAliasCount).
+    throw new ConfigError(
+      "config",
+      fileSource,
+      "valid YAML",
+      truncate(errorMessage(err).split("\n")[0], 120),
+      { cause: err },
+    );
+  }
   checkUnknownKeys(doc.contents, shape, [], { file: path, lc, rules, yaml });
   if (rules.expand) {
     expandValues(values, [], { ...rules.expand(values), env: rules.env }, lineOf, path);

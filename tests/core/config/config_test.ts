@@ -338,3 +338,23 @@ Deno.test("string length bounds count characters, not UTF-16 units (an emoji is 
   assert.equal(loaded(await parse("abc")).config.code, "abc");
   await configError(() => parse("abcde"));
 });
+
+Deno.test("a YAML alias that does not resolve, or expands too far, is a config error", async () => {
+  const bomb = [
+    "a: &a [x, x, x, x, x, x, x, x, x, x]",
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]",
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]",
+    "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]",
+  ].join("\n");
+  for (const text of ["port: *nowhere\n", bomb]) {
+    const err = await configError(() =>
+      spec.parse(["--config", "alias.yaml"], {
+        env: envOf({}),
+        readFile: files({ "alias.yaml": text }),
+      })
+    );
+    assert.equal(err.key, "config");
+    assert.equal(err.source.kind, "file");
+    assert.equal(err.expected, "valid YAML");
+  }
+});
