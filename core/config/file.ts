@@ -124,11 +124,23 @@ export async function loadFile(
   if (!isMap(doc.contents)) {
     throw new ConfigError("config", fileSource, "a YAML mapping of keys", "a non-mapping document");
   }
-  let values: Record<string, unknown>;
+  const values = valuesOf(doc, fileSource);
+  checkUnknownKeys(doc.contents, shape, [], { file: path, lc, rules, yaml });
+  if (rules.expand) {
+    expandValues(values, [], { ...rules.expand(values), env: rules.env }, lineOf, path);
+  }
+  return { path, values, lineOf };
+}
+
+/**
+ * The document's values.
+ * @throws {ConfigError} naming `config` for an alias to no anchor, or aliases that expand past
+ * the parser's bound (maxAliasCount): the parser reports both only here
+ */
+function valuesOf(doc: { toJS(): unknown }, fileSource: ConfigSource): Record<string, unknown> {
   try {
-    values = doc.toJS() as Record<string, unknown>;
+    return doc.toJS() as Record<string, unknown>;
   } catch (err) {
-    // An alias to no anchor, or aliases that expand past the parser's bound (maxAliasCount).
     throw new ConfigError(
       "config",
       fileSource,
@@ -137,11 +149,6 @@ export async function loadFile(
       { cause: err },
     );
   }
-  checkUnknownKeys(doc.contents, shape, [], { file: path, lc, rules, yaml });
-  if (rules.expand) {
-    expandValues(values, [], { ...rules.expand(values), env: rules.env }, lineOf, path);
-  }
-  return { path, values, lineOf };
 }
 
 function expandValues(
