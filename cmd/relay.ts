@@ -16,6 +16,7 @@ import {
   list,
   section,
   str,
+  textLength,
 } from "../core/config/mod.ts";
 import { ConfigError, errorMessage } from "../core/errors/mod.ts";
 import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
@@ -43,11 +44,18 @@ import {
 import { connectEngine } from "./engine.ts";
 import { serviceCommand } from "./shared.ts";
 
+/** A plain mapping: YAML 1.1 tags can also make a Set, a Map or a Date (objects with no entries). */
+function isMapping(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
 /** Static tokens: a mapping of tokens (8+ characters) to lists of mesh scopes. */
 const tokensSchema = check((v): v is Record<string, string[]> =>
-  v !== null && typeof v === "object" && !Array.isArray(v) &&
+  isMapping(v) &&
   Object.entries(v).every(([token, scopes]) =>
-    token.length >= 8 && Array.isArray(scopes) &&
+    textLength(token) >= 8 && Array.isArray(scopes) &&
     scopes.every((s) => typeof s === "string" && isMeshScope(s))
   )
 );

@@ -190,7 +190,16 @@ function loadManifestFile(path: string, read = Deno.readTextFileSync): ManifestF
     const node = doc.getIn(keys as string[], true) as { range?: number[] } | undefined;
     return node?.range ? lc.linePos(node.range[0]).line : undefined;
   };
-  const parsed = manifestSchema.safeParse(doc.toJS());
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (err) {
+    // An alias to no anchor, or aliases that expand past the parser's bound (maxAliasCount).
+    throw new ConfigError("manifest", { kind: "file", path }, "valid YAML", errorMessage(err), {
+      cause: err,
+    });
+  }
+  const parsed = manifestSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const keys = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]] : issue.path;

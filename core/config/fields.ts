@@ -79,11 +79,36 @@ export function check<T>(ok: (value: unknown) => value is T): Validator<T> {
   return { safeParse: (value) => ok(value) ? { success: true, data: value } : { success: false } };
 }
 
-/** A string within optional length bounds (UTF-16 units) matching an optional pattern. */
+/**
+ * The length of a string in characters (Unicode code points: an emoji is one, not two UTF-16
+ * units), as every length bound of a setting counts it.
+ * @example
+ * ```ts
+ * textLength("abc"); // 3
+ * textLength("😀😀"); // 2
+ * ```
+ */
+export function textLength(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+/** A string within optional length bounds (characters) matching an optional pattern. */
 function isStr(value: unknown, min?: number, max?: number, pattern?: RegExp): value is string {
   if (typeof value !== "string") return false;
-  if (min !== undefined && value.length < min) return false;
-  if (max !== undefined && value.length > max) return false;
+  const length = min === undefined && max === undefined ? 0 : textLength(value);
+  if (min !== undefined && length < min) return false;
+  if (max !== undefined && length > max) return false;
   if (pattern) pattern.lastIndex = 0;
   return pattern === undefined || pattern.test(value);
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { LineCounter, Node as YamlNode, YAMLMap } from "yaml";
-import { ConfigError, type ConfigSource } from "../errors/mod.ts";
+import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import {
   didYouMean,
   type ExpandOptions,
@@ -124,12 +124,31 @@ export async function loadFile(
   if (!isMap(doc.contents)) {
     throw new ConfigError("config", fileSource, "a YAML mapping of keys", "a non-mapping document");
   }
-  const values = doc.toJS() as Record<string, unknown>;
+  const values = valuesOf(doc, fileSource);
   checkUnknownKeys(doc.contents, shape, [], { file: path, lc, rules, yaml });
   if (rules.expand) {
     expandValues(values, [], { ...rules.expand(values), env: rules.env }, lineOf, path);
   }
   return { path, values, lineOf };
+}
+
+/**
+ * The document's values.
+ * @throws {ConfigError} naming `config` for an alias to no anchor, or aliases that expand past
+ * the parser's bound (maxAliasCount): the parser reports both only here
+ */
+function valuesOf(doc: { toJS(): unknown }, fileSource: ConfigSource): Record<string, unknown> {
+  try {
+    return doc.toJS() as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(
+      "config",
+      fileSource,
+      "valid YAML",
+      truncate(errorMessage(err).split("\n")[0], 120),
+      { cause: err },
+    );
+  }
 }
 
 function expandValues(

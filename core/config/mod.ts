@@ -68,6 +68,7 @@ export {
   section,
   type Shape,
   str,
+  textLength,
   url,
   type Validator,
 } from "./fields.ts";

@@ -113,9 +113,23 @@ function toStringOffsets(bytes: Uint8Array, spans: PiiSpan[], secrets: SecretSpa
   }
 }
 
-/** A UTF-8 byte order mark (a decoder drops it from the string it returns). */
-function hasBom(b: Uint8Array): boolean {
-  return b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
+/** Whether a UTF-8 byte order mark starts at `b[at]`. */
+function bomAt(b: Uint8Array, at: number): boolean {
+  return b.length >= at + 3 && b[at] === 0xef && b[at + 1] === 0xbb && b[at + 2] === 0xbf;
+}
+
+/**
+ * True when a decoder dropped the byte order mark `b` starts with from `text`: `text` then
+ * starts with one mark fewer than `b` does (a decoder drops the first mark only, and none with
+ * `ignoreBOM`; a body may carry two).
+ */
+function bomDropped(b: Uint8Array, text: string): boolean {
+  let marks = 0;
+  while (bomAt(b, marks * 3)) {
+    if (text.charCodeAt(marks) !== 0xfeff) return true;
+    marks++;
+  }
+  return false;
 }
 
 /**
@@ -137,7 +151,7 @@ export function scanPii(text: string, opts: ScanOptions = {}, utf8?: Uint8Array)
   if (utf8 === undefined) {
     ({ bytes, length } = encodeText(text));
   } else {
-    bytes = hasBom(utf8) && text.charCodeAt(0) !== 0xfeff ? utf8.subarray(3) : utf8;
+    bytes = bomDropped(utf8, text) ? utf8.subarray(3) : utf8;
     length = bytes.length;
   }
   const ascii = length === text.length;

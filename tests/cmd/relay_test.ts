@@ -58,3 +58,46 @@ Deno.test("the launched relay keeps SQLite history in the data dir across a rest
     await dir.remove();
   }
 });
+
+Deno.test("relay tokens are 8 characters or more, not 8 UTF-16 units", async () => {
+  const dir = await tempDir();
+  try {
+    const cases: Array<[string, string]> = [
+      // Four emoji: eight UTF-16 units but four characters.
+      ["emoji.yaml", 'tokens: {"\u{1F600}\u{1F600}\u{1F600}\u{1F600}": ["publish:*"]}\n'],
+    ];
+    for (const [name, text] of cases) {
+      const file = `${dir.path}/${name}`;
+      await Deno.writeTextFile(file, text);
+      // `config check` parses exactly as the relay does at start, and exits either way.
+      const r = await runIatp(["config", "check", "relay", file]);
+      assert.equal(r.code, 2, `${name}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /config error: tokens \(/, name);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("relay tokens must be a mapping: a YAML 1.1 set, ordered map or date is refused", async () => {
+  const dir = await tempDir();
+  try {
+    // YAML 1.1 tags make a Set, a Map or a Date of the value: none is a token table.
+    const cases: Array<[string, string]> = [
+      ["set.yaml", "%YAML 1.1\n---\ntokens: !!set {long-enough-token}\n"],
+      ["omap.yaml", "%YAML 1.1\n---\ntokens: !!omap [{long-enough-token: [publish:*]}]\n"],
+      ["date.yaml", "%YAML 1.1\n---\ntokens: 2001-12-14\n"],
+    ];
+    for (const [name, text] of cases) {
+      const file = `${dir.path}/${name}`;
+      await Deno.writeTextFile(file, text);
+      const r = await runIatp(["config", "check", "relay", file]);
+      assert.equal(r.code, 2, `${name}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /config error: tokens \(/, name);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+  } finally {
+    await dir.remove();
+  }
+});

@@ -274,3 +274,17 @@ Deno.test("verify-attestation fails (exit 1) on tampering or an unreachable URL,
     await dir.remove();
   }
 });
+
+Deno.test("a manifest file with an alias to no anchor is a config error naming it (exit 2)", async () => {
+  const dir = await tempDir();
+  try {
+    const path = `${dir.path}/manifest.yaml`;
+    await Deno.writeTextFile(path, "identity:\n  agent_id: *nowhere\n");
+    const r = await runIatp(["sidecar", "--port", "0", "--manifest", path]);
+    assert.equal(r.code, 2, r.stderr + r.stdout);
+    assert.match(r.stderr, /config error: manifest \(/);
+    assert.ok(!r.stderr.includes("    at "), "no stack trace");
+  } finally {
+    await dir.remove();
+  }
+});

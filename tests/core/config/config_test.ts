@@ -321,3 +321,40 @@ Deno.test("check() hook rejects cross-field combinations", async () => {
     true,
   );
 });
+
+Deno.test("string length bounds count characters, not UTF-16 units (an emoji is one)", async () => {
+  const lengths = defineConfig({
+    command: "len",
+    summary: "length bounds",
+    fields: { code: str({ help: "a code", minLength: 3, maxLength: 4 }) },
+  });
+  const parse = (value: string) => lengths.parse(["--code", value], { env: envOf({}) });
+  // Two emoji are two characters (four UTF-16 units): below the minimum of 3.
+  const short = await configError(() => parse("😀😀"));
+  assert.equal(short.key, "code");
+  assert.deepEqual(short.source, { kind: "flag", name: "code" });
+  // Four emoji are four characters (eight units): within the maximum of 4.
+  assert.equal(loaded(await parse("😀😀😀😀")).config.code, "😀😀😀😀");
+  assert.equal(loaded(await parse("abc")).config.code, "abc");
+  await configError(() => parse("abcde"));
+});
+
+Deno.test("a YAML alias that does not resolve, or expands too far, is a config error", async () => {
+  const bomb = [
+    "a: &a [x, x, x, x, x, x, x, x, x, x]",
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]",
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]",
+    "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]",
+  ].join("\n");
+  for (const text of ["port: *nowhere\n", bomb]) {
+    const err = await configError(() =>
+      spec.parse(["--config", "alias.yaml"], {
+        env: envOf({}),
+        readFile: files({ "alias.yaml": text }),
+      })
+    );
+    assert.equal(err.key, "config");
+    assert.equal(err.source.kind, "file");
+    assert.equal(err.expected, "valid YAML");
+  }
+});

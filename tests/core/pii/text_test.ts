@@ -94,3 +94,18 @@ Deno.test("remembered key verdicts belong to their rule and see through escapes"
   const long = `{"${"x".repeat(100)}_token":"v","${"x".repeat(100)}_other":"w"}`;
   assert.equal(scanPii(long, { json: true, secretKey: isSensitiveKey }).secrets.length, 1);
 });
+
+Deno.test("bytes that start with more than one byte order mark: offsets still point into the string", () => {
+  const body = '{"card":"4532 0151 1283 0366","password":"hunter22","ssn":"078051120"}';
+  const opts = { json: true, secretKey: isSensitiveKey };
+  for (const marks of [1, 2, 3]) {
+    const bytes = new Uint8Array([...Array(marks).fill([0xef, 0xbb, 0xbf]).flat(), ...utf8(body)]);
+    // A decoder drops the first mark and keeps the others; with ignoreBOM it keeps them all.
+    for (const ignoreBOM of [false, true]) {
+      const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM }).decode(bytes);
+      const label = `${marks} marks, ignoreBOM ${ignoreBOM}`;
+      assert.deepEqual(scanPii(text, opts, bytes), scanPii(text, opts), label);
+      assert.deepEqual(scrubJsonText(text, undefined, bytes), scrubJsonText(text), label);
+    }
+  }
+});
