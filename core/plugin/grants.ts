@@ -126,7 +126,8 @@ export interface HostCommand {
  * The child command line. `deno run` mode: the same Deno, least-privilege flags, a V8 heap cap,
  * no config/npm/remote modules, running host_main.ts directly. Compiled mode: the binary itself
  * (`iatp plugin-host`); permission flags cannot be narrowed there, so only the Worker's
- * permissions, the import audit, DENO_V8_FLAGS and the RSS watchdog apply.
+ * permissions, the import audit and the RSS watchdog apply (DENO_V8_FLAGS is set, but a compiled
+ * runtime does not read it).
  */
 export function hostCommand(
   dir: string,
