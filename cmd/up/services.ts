@@ -265,6 +265,8 @@ function sidecarBase(ctx: UpContext, relayUrl?: string, auditUrl?: string) {
     audit_url: auditUrl,
     audit_token: ctx.creds.file("sidecar"),
     log_level: ctx.config.log_level,
+    // `up` runs the whole mesh in one process: its services share the cores already.
+    workers: 1,
     ...ctx.keys,
   };
 }

@@ -77,6 +77,22 @@ function finish(type: RecordType, traceId: string, ms: number, d: RecordDetails)
 }
 
 /**
+ * A record of `details` scrubbed (secrets, cards, SSNs, PII-sized numbers) and stamped with the
+ * time now: what another isolate of this service hands to the one that stores records.
+ * @example
+ * ```ts
+ * const rec = newTraceRecord("request", "t-1", { payload: "{}" });
+ * ```
+ */
+export function newTraceRecord(
+  type: RecordType,
+  traceId: string,
+  details: RecordDetails,
+): TraceRecord {
+  return finish(type, traceId, Date.now(), details);
+}
+
+/**
  * Bounded, indexed, scrubbed flight recorder. The ring is a set of parallel arrays (no object
  * per record); each trace's records are chained slot to slot, and the index maps a trace id to
  * its newest slot.
@@ -146,6 +162,27 @@ export class FlightRecorder {
       this.#data[slot] = details;
       this.#done[slot] = 0;
     }
+  }
+
+  /**
+   * Keeps a record built by {@linkcode newTraceRecord} (in another isolate of this service) and
+   * hands it to the store and subscribers.
+   */
+  add(rec: TraceRecord): void {
+    const slot = this.#slot;
+    this.#evict(slot);
+    this.#type[slot] = TYPE_CODE[rec.type];
+    this.#at[slot] = Date.parse(rec.timestamp);
+    this.#traceId[slot] = rec.trace_id;
+    const newest = this.#newest.get(rec.trace_id);
+    this.#prev[slot] = newest ?? NONE;
+    if (newest !== undefined) this.#next[newest] = slot;
+    this.#newest.set(rec.trace_id, slot);
+    this.#slot = slot + 1 === this.capacity ? 0 : slot + 1;
+    if (this.#size < this.capacity) this.#size++;
+    this.#data[slot] = rec;
+    this.#done[slot] = 1;
+    this.#handOn(rec);
   }
 
   #handOn(rec: TraceRecord): void {

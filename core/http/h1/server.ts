@@ -31,6 +31,8 @@ export interface ListenerEvents {
 export interface Http1Options {
   hostname: string;
   port: number;
+  /** Sets `SO_REUSEPORT` (several listeners of one service on one port). */
+  reusePort?: boolean;
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: string; key: string };
   limits: ConnectionLimits;
@@ -112,11 +114,20 @@ class Listener implements Http1Server, ConnectionContext {
       DEFAULT_MAX_CHUNK_LINE_BYTES,
     ) + 4096;
     if (opts.tls) {
-      const tls = Deno.listenTls({ hostname: opts.hostname, port: opts.port, ...opts.tls });
+      const tls = Deno.listenTls({
+        hostname: opts.hostname,
+        port: opts.port,
+        reusePort: opts.reusePort,
+        ...opts.tls,
+      });
       this.#listener = tls;
       this.#acceptOne = () => tls.accept();
     } else {
-      const tcp = Deno.listen({ hostname: opts.hostname, port: opts.port });
+      const tcp = Deno.listen({
+        hostname: opts.hostname,
+        port: opts.port,
+        reusePort: opts.reusePort,
+      });
       this.#listener = tcp;
       this.#acceptOne = async () => {
         const c = await tcp.accept();

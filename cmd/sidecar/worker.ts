@@ -1,0 +1,20 @@
+/**
+ * Entry module of a sidecar worker isolate (`iatp sidecar --workers N`): builds the sidecar's
+ * options from the same settings as the main isolate and serves the same port.
+ * @module
+ */
+import { serveWorker } from "../../core/cluster/mod.ts";
+import { createLogger } from "../../core/log/mod.ts";
+import { startSidecarWorker } from "../../core/sidecar/mod.ts";
+import type { SidecarConfig } from "./config.ts";
+import { sidecarOptions } from "./options.ts";
+
+serveWorker(async (init, main) => {
+  const { config, index } = init as { config: SidecarConfig; index: number };
+  const log = createLogger({
+    service: "sidecar",
+    level: config.log_level,
+    fields: { worker: index },
+  });
+  return await startSidecarWorker(sidecarOptions(config, log), main);
+});
