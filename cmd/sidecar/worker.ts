@@ -5,16 +5,20 @@
  */
 import { serveWorker } from "../../core/cluster/mod.ts";
 import { createLogger } from "../../core/log/mod.ts";
-import { startSidecarWorker } from "../../core/sidecar/mod.ts";
+import { type SidecarWorkerShared, startSidecarWorker } from "../../core/sidecar/mod.ts";
 import type { SidecarConfig } from "./config.ts";
 import { sidecarOptions } from "./options.ts";
 
 serveWorker(async (init, main) => {
-  const { config, index } = init as { config: SidecarConfig; index: number };
+  const { config, index, shared } = init as {
+    config: SidecarConfig;
+    index: number;
+    shared: SidecarWorkerShared;
+  };
   const log = createLogger({
     service: "sidecar",
     level: config.log_level,
     fields: { worker: index },
   });
-  return await startSidecarWorker(sidecarOptions(config, log), main);
+  return await startSidecarWorker(sidecarOptions(config, log), shared, main);
 });

@@ -160,6 +160,7 @@ export async function startRelay(ctx: UpContext): Promise<string | undefined> {
           port,
           log_level,
           retention_events: 1000,
+          workers: 1, // `up` runs the whole mesh in one process: its services share the cores
           ...relayStore(ctx.config),
           ...ctx.keys,
         }),

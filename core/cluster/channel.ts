@@ -19,6 +19,8 @@ export type Handler = (data: unknown) => unknown;
 
 /** An error as it crosses isolates. */
 interface WireError {
+  /** The error's class name (a receiver may rebuild its own class from it). */
+  name: string;
   message: string;
   status?: number;
   retryAfter?: number;
@@ -35,15 +37,16 @@ type Message =
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 
 function toWire(err: unknown): WireError {
+  const name = err instanceof Error ? err.name : "Error";
   if (err instanceof UnavailableError) {
-    return { message: err.message, status: 503, retryAfter: err.retryAfterSeconds };
+    return { name, message: err.message, status: 503, retryAfter: err.retryAfterSeconds };
   }
   if (err instanceof HttpError) {
-    return { message: err.message, status: err.status, extra: err.extra };
+    return { name, message: err.message, status: err.status, extra: err.extra };
   }
   // A ConfigError's message names the setting: it keeps it across the port.
-  if (err instanceof ConfigError) return { message: err.message };
-  return { message: errorMessage(err) };
+  if (err instanceof ConfigError) return { name, message: err.message };
+  return { name, message: errorMessage(err) };
 }
 
 function fromWire(e: WireError): Error {
@@ -51,7 +54,9 @@ function fromWire(e: WireError): Error {
     return new UnavailableError(e.message, e.retryAfter);
   }
   if (e.status !== undefined) return new HttpError(e.status, e.message, e.extra ?? {});
-  return new Error(e.message);
+  const err = new Error(e.message);
+  err.name = e.name;
+  return err;
 }
 
 /** One side of the port between two isolates. */

@@ -35,18 +35,49 @@ export function workerCount(setting: number | undefined): number {
 }
 
 /**
- * One `/metrics` text for the whole service: every isolate's exposition added up, plus
- * `iatp_worker_http_requests_total{worker}` saying how many requests each isolate served (the
- * main isolate is worker 0).
+ * A counter every isolate of the process reads and updates (`Atomics` on a SharedArrayBuffer),
+ * e.g. the open connections `max_connections` caps together.
+ * @example
+ * ```ts
+ * const open = sharedCounter();
+ * Atomics.add(open, 0, 1);
+ * ```
  */
-export function totalMetrics(service: string, parts: string[]): string {
-  const name = "iatp_worker_http_requests_total";
-  const lines = [
-    `# HELP ${name} HTTP requests served by each isolate of the service (--workers).`,
-    `# TYPE ${name} counter`,
-    ...parts.map((text, i) =>
-      `${name}{service="${service}",worker="${i}"} ${sumOfMetric(text, "iatp_http_requests_total")}`
-    ),
-  ];
+export function sharedCounter(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(4));
+}
+
+/** A per-isolate series `/metrics` adds: `name{worker}` is the sum of `from` in that isolate. */
+export interface PerWorkerSeries {
+  name: string;
+  help: string;
+  from: string;
+}
+
+/** Requests each isolate served: in every service's totals. */
+const REQUESTS: PerWorkerSeries = {
+  name: "iatp_worker_http_requests_total",
+  help: "HTTP requests served by each isolate of the service (--workers).",
+  from: "iatp_http_requests_total",
+};
+
+/**
+ * One `/metrics` text for the whole service: every isolate's exposition added up, plus
+ * `iatp_worker_http_requests_total{worker}` (and any `perWorker` series) saying what each isolate
+ * did (the main isolate is worker 0).
+ */
+export function totalMetrics(
+  service: string,
+  parts: string[],
+  perWorker: PerWorkerSeries[] = [],
+): string {
+  const lines: string[] = [];
+  for (const s of [REQUESTS, ...perWorker]) {
+    const type = s.name.endsWith("_total") ? "counter" : "gauge";
+    lines.push(`# HELP ${s.name} ${s.help}`, `# TYPE ${s.name} ${type}`);
+    parts.forEach((text, i) => {
+      lines.push(`${s.name}{service="${service}",worker="${i}"} ${sumOfMetric(text, s.from)}`);
+    });
+  }
   return mergeExpositions(parts) + lines.join("\n") + "\n";
 }

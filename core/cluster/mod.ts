@@ -10,7 +10,14 @@
  * @module
  */
 export { Channel, DEFAULT_CALL_TIMEOUT_MS, type Endpoint, type Handler } from "./channel.ts";
-export { MAX_WORKERS, totalMetrics, workerCount, workersField } from "./count.ts";
+export {
+  MAX_WORKERS,
+  type PerWorkerSeries,
+  sharedCounter,
+  totalMetrics,
+  workerCount,
+  workersField,
+} from "./count.ts";
 export {
   DEFAULT_WORKER_START_TIMEOUT_MS,
   startWorkers,

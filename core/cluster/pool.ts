@@ -24,8 +24,8 @@ export interface WorkerPoolOptions {
   log: Logger;
   /** The data worker `index` (1..count) starts with. */
   init(index: number): unknown;
-  /** What a worker may call or post, by kind; `index` says which worker. */
-  handlers: Record<string, (data: unknown, index: number) => unknown>;
+  /** What a worker may call or post, by kind; `index` and `channel` say which worker. */
+  handlers: Record<string, (data: unknown, index: number, channel: Channel) => unknown>;
   /** @default DEFAULT_WORKER_START_TIMEOUT_MS */
   startTimeoutMs?: number;
   /** Longest close() waits for the workers to drain (the service's drain timeout). */
@@ -75,7 +75,7 @@ export async function startWorkers(opts: WorkerPoolOptions): Promise<WorkerPool>
     w.addEventListener("messageerror", () => fail(i, "a message could not be read"));
     const ch = new Channel(w);
     ch.on("failed", (message) => fail(i, String(message)));
-    for (const [kind, h] of Object.entries(opts.handlers)) ch.on(kind, (d) => h(d, i));
+    for (const [kind, h] of Object.entries(opts.handlers)) ch.on(kind, (d) => h(d, i, ch));
     workers.push(w);
     channels.push(ch);
   }

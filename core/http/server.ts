@@ -71,6 +71,11 @@ export interface ServerOptions extends EdgeOptions {
    */
   reusePort?: boolean;
   /**
+   * Counts open connections for `max_connections` in this SharedArrayBuffer-backed slot (`[0]`),
+   * shared by every isolate of the service (`--workers`); default: this server's own count.
+   */
+  sharedConnections?: Int32Array;
+  /**
    * The Prometheus text served at `/metrics`, given this server's own registry text (with
    * `--workers`: the totals over every isolate). Default: the own text.
    */
@@ -213,6 +218,7 @@ async function listen(
         maxHeaderFields: opts.maxHeaderFields ?? DEFAULT_MAX_HEADER_FIELDS,
       },
       maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      sharedOpen: opts.sharedConnections,
       log: opts.log,
       ...handlers,
       errorResponse: (err: HttpError) =>

@@ -8,7 +8,13 @@
  * served it. `/metrics` on any isolate adds up every isolate's numbers.
  * @module
  */
-import { type Channel, startWorkers, totalMetrics, type WorkerPool } from "../cluster/mod.ts";
+import {
+  type Channel,
+  sharedCounter,
+  startWorkers,
+  totalMetrics,
+  type WorkerPool,
+} from "../cluster/mod.ts";
 import { encodeBase64 } from "../encoding/mod.ts";
 import type { Service } from "../http/mod.ts";
 import type { TraceRecord } from "../recorder/mod.ts";
@@ -31,6 +37,12 @@ export interface SidecarClusterOptions {
   module: URL;
   /** The data a worker starts with, given the port the main isolate bound and the signing seed. */
   workerInit(port: number, signingSeed: string, index: number): unknown;
+}
+
+/** What the main isolate shares with every worker (SharedArrayBuffer-backed). */
+export interface SidecarWorkerShared {
+  /** Open connections of the whole service. */
+  connections: Int32Array;
 }
 
 /** Texts of the answers that came. */
@@ -73,9 +85,15 @@ export async function startSidecarCluster(
       await book.close();
     },
   };
+  const shared: SidecarWorkerShared = { connections: sharedCounter() };
   const svc = await startSidecarServer({
     ...options,
-    role: { trace: mainBook, metricsText: total, ownMetrics: (read) => ownMetrics = read },
+    role: {
+      trace: mainBook,
+      metricsText: total,
+      ownMetrics: (read) => ownMetrics = read,
+      connections: shared.connections,
+    },
   });
   const port = Number(new URL(svc.url).port);
   try {
@@ -84,12 +102,12 @@ export async function startSidecarCluster(
       module: cluster.module,
       service: "sidecar",
       log,
-      init: (i) => cluster.workerInit(port, seed, i),
+      init: (i) => ({ ...cluster.workerInit(port, seed, i) as object, shared }),
       closeTimeoutMs: opts.edge.drainTimeoutMs ?? 10_000,
       handlers: {
-        records: (batch, i) => {
+        records: (batch, _i, worker) => {
           for (const rec of batch as TraceRecord[]) recorder.add(rec);
-          pool?.channels[i - 1].post("acked", (batch as TraceRecord[]).length);
+          worker.post("acked", (batch as TraceRecord[]).length);
         },
         lookup: (id) => mainBook.lookup(String(id)),
         "total-metrics": () => total(),
@@ -118,7 +136,11 @@ export async function startSidecarCluster(
  * posted to the main isolate, lookups and `/metrics` answered there.
  * @throws {ConfigError} as {@linkcode startSidecarServer}
  */
-export async function startSidecarWorker(opts: SidecarOptions, main: Channel): Promise<Service> {
+export async function startSidecarWorker(
+  opts: SidecarOptions,
+  shared: SidecarWorkerShared,
+  main: Channel,
+): Promise<Service> {
   const link = new RecordLink(main, opts.log);
   let own: () => Promise<string> = () => Promise.resolve("");
   main.on("own-metrics", () => own());
@@ -128,6 +150,7 @@ export async function startSidecarWorker(opts: SidecarOptions, main: Channel): P
       trace: link,
       metricsText: async () => String(await main.call("total-metrics")),
       ownMetrics: (read) => own = read,
+      connections: shared.connections,
     },
   });
 }

@@ -20,7 +20,12 @@ export {
 export type { EventSinkOptions } from "./events.ts";
 export type { IdentityOptions } from "./identity.ts";
 export type { ProxyLimits } from "./proxy.ts";
-export { type SidecarClusterOptions, startSidecarCluster, startSidecarWorker } from "./cluster.ts";
+export {
+  type SidecarClusterOptions,
+  type SidecarWorkerShared,
+  startSidecarCluster,
+  startSidecarWorker,
+} from "./cluster.ts";
 export {
   type SidecarOptions,
   type SidecarRole,

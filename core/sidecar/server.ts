@@ -87,6 +87,8 @@ export interface SidecarRole {
   metricsText: NonNullable<ServerOptions["metricsText"]>;
   /** Handed the reader of this isolate's own metrics once the server exists. */
   ownMetrics(read: () => Promise<string>): void;
+  /** Open connections of every isolate (`max_connections` caps them together). */
+  connections: Int32Array;
 }
 
 /** The flight recorder on Redis, shared by replicas. */
@@ -211,6 +213,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     bodyLimitExempt: isProxyPath,
     rawRoutes: (method, path) => method === "POST" && isProxyPath(path) ? raw : undefined,
     reusePort: opts.role !== undefined,
+    sharedConnections: opts.role?.connections,
     metricsText: opts.role?.metricsText,
   });
   opts.role?.ownMetrics(() => server.metrics.registry.metrics());

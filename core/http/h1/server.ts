@@ -38,6 +38,11 @@ export interface Http1Options {
   limits: ConnectionLimits;
   /** Most connections open at once (0: no cap). */
   maxConnections: number;
+  /**
+   * Where the open connections are counted when several listeners share the cap (`--workers`:
+   * one count for every isolate of the process, in a SharedArrayBuffer); default this one's.
+   */
+  sharedOpen?: Int32Array;
   log: Logger;
   handle(req: Request): Promise<Response>;
   /** Claims a request for the raw path (see raw.ts); undefined serves it through `handle`. */
@@ -179,7 +184,7 @@ class Listener implements Http1Server, ConnectionContext {
   }
 
   closed(conn: Connection): void {
-    this.#conns.delete(conn);
+    if (this.#conns.delete(conn) && this.#opts.sharedOpen) Atomics.sub(this.#opts.sharedOpen, 0, 1);
     if (this.#conns.size === 0) this.#allClosed?.resolve();
   }
 
@@ -210,7 +215,11 @@ class Listener implements Http1Server, ConnectionContext {
         continue;
       }
       const max = this.#opts.maxConnections;
-      if (max > 0 && this.#conns.size >= max) {
+      const shared = this.#opts.sharedOpen;
+      // Counted before the check: listeners sharing the count never admit more than the cap.
+      const open = shared ? Atomics.add(shared, 0, 1) : this.#conns.size;
+      if (max > 0 && open >= max) {
+        if (shared) Atomics.sub(shared, 0, 1);
         this.#opts.events.refused();
         refuseConnection(conn, this.#opts.errorResponse);
         continue;
