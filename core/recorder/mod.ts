@@ -12,12 +12,7 @@ export {
   type RedisStoreOptions,
   type SharedRecordStore,
 } from "./redis_store.ts";
-export {
-  DEFAULT_TRACE_CAPACITY,
-  FlightRecorder,
-  newTraceRecord,
-  type RecordDetails,
-} from "./ring.ts";
+export { DEFAULT_TRACE_CAPACITY, FlightRecorder, type RecordDetails } from "./ring.ts";
 export {
   DEFAULT_STORE_MAX_ROWS,
   openRecordStore,

@@ -77,22 +77,6 @@ function finish(type: RecordType, traceId: string, ms: number, d: RecordDetails)
 }
 
 /**
- * A record of `details` scrubbed (secrets, cards, SSNs, PII-sized numbers) and stamped with the
- * time now: what another isolate of this service hands to the one that stores records.
- * @example
- * ```ts
- * const rec = newTraceRecord("request", "t-1", { payload: "{}" });
- * ```
- */
-export function newTraceRecord(
-  type: RecordType,
-  traceId: string,
-  details: RecordDetails,
-): TraceRecord {
-  return finish(type, traceId, Date.now(), details);
-}
-
-/**
  * Bounded, indexed, scrubbed flight recorder. The ring is a set of parallel arrays (no object
  * per record); each trace's records are chained slot to slot, and the index maps a trace id to
  * its newest slot.
@@ -157,7 +141,7 @@ export class FlightRecorder {
       const rec = finish(type, traceId, ms, details);
       this.#data[slot] = rec;
       this.#done[slot] = 1;
-      this.#handOn(rec);
+      this.handOn(rec);
     } else {
       this.#data[slot] = details;
       this.#done[slot] = 0;
@@ -165,27 +149,10 @@ export class FlightRecorder {
   }
 
   /**
-   * Keeps a record built by {@linkcode newTraceRecord} (in another isolate of this service) and
-   * hands it to the store and subscribers.
+   * Hands a record to the durable and shared stores and the subscriber without keeping it in
+   * this ring: for records another isolate of the service keeps (`--workers`).
    */
-  add(rec: TraceRecord): void {
-    const slot = this.#slot;
-    this.#evict(slot);
-    this.#type[slot] = TYPE_CODE[rec.type];
-    this.#at[slot] = Date.parse(rec.timestamp);
-    this.#traceId[slot] = rec.trace_id;
-    const newest = this.#newest.get(rec.trace_id);
-    this.#prev[slot] = newest ?? NONE;
-    if (newest !== undefined) this.#next[newest] = slot;
-    this.#newest.set(rec.trace_id, slot);
-    this.#slot = slot + 1 === this.capacity ? 0 : slot + 1;
-    if (this.#size < this.capacity) this.#size++;
-    this.#data[slot] = rec;
-    this.#done[slot] = 1;
-    this.#handOn(rec);
-  }
-
-  #handOn(rec: TraceRecord): void {
+  handOn(rec: TraceRecord): void {
     this.#store?.append(rec);
     this.#shared?.append(rec);
     try {
@@ -218,15 +185,21 @@ export class FlightRecorder {
     return rec;
   }
 
-  /** The records of one trace, oldest first: from memory, else from the durable store. */
-  trace(traceId: string): TraceRecord[] {
+  /** The records of one trace in this ring, oldest first (none: empty). */
+  inMemory(traceId: string): TraceRecord[] {
     const newest = this.#newest.get(traceId);
-    if (newest === undefined) return this.#store?.find(traceId) ?? [];
+    if (newest === undefined) return [];
     const slots: number[] = [];
     for (let s = newest; s !== NONE; s = this.#prev[s]) slots.push(s);
     const out: TraceRecord[] = [];
     for (let i = slots.length - 1; i >= 0; i--) out.push(this.#read(slots[i]));
     return out;
+  }
+
+  /** The records of one trace, oldest first: from memory, else from the durable store. */
+  trace(traceId: string): TraceRecord[] {
+    const own = this.inMemory(traceId);
+    return own.length > 0 ? own : this.#store?.find(traceId) ?? [];
   }
 
   /**

@@ -1,11 +1,11 @@
 /**
- * The sidecar on several isolates (`--workers N`): the main isolate serves the port like every
- * worker and owns what a client can observe across connections: the one flight recorder (ring,
- * durable and Redis stores, relay and audit fan-out) and the signing key. A worker scrubs and
- * stamps its records itself and posts them to the main isolate in batches (nothing on the request
- * path waits for another isolate); a `/trace/{id}` lookup on any isolate first has every worker
- * post what it holds, so it finds every record of a request already answered, whichever isolate
- * served it. `/metrics` on any isolate adds up every isolate's numbers.
+ * The sidecar on several isolates (`--workers N`): every isolate serves the port, runs the whole
+ * request path and keeps its own flight-recorder ring, so no request waits on another isolate.
+ * The main isolate owns what must be single: the signing key, the durable and Redis stores and
+ * the relay and audit fan-out (workers post their records to it, scrubbed, in batches, only when
+ * one of those is configured), and the answer to `/trace/{id}` on any isolate: every isolate's
+ * ring (then the stores), so a lookup finds every record of a request already answered, whichever
+ * isolate served it. `/metrics` on any isolate adds up every isolate's numbers.
  * @module
  */
 import {
@@ -39,10 +39,17 @@ export interface SidecarClusterOptions {
   workerInit(port: number, signingSeed: string, index: number): unknown;
 }
 
-/** What the main isolate shares with every worker (SharedArrayBuffer-backed). */
+/** What the main isolate shares with every worker. */
 export interface SidecarWorkerShared {
-  /** Open connections of the whole service. */
+  /** Open connections of the whole service (SharedArrayBuffer-backed). */
   connections: Int32Array;
+  /** Whether records are handed on (durable store, Redis, relay, audit): workers post theirs. */
+  handOn: boolean;
+}
+
+/** Records of several rings in time order (stable: one ring's order is kept). */
+function byTime(records: TraceRecord[]): TraceRecord[] {
+  return records.sort((a, b) => a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0);
 }
 
 /** Texts of the answers that came. */
@@ -74,18 +81,43 @@ export async function startSidecarCluster(
       await ownMetrics(),
       ...texts(await pool?.callAll("own-metrics") ?? []),
     ]);
+  // Workers post their records only when this isolate hands records on to something.
+  const handOn = Boolean(
+    opts.recorder.file || opts.recorder.shared || opts.events.relayUrl || opts.events.auditUrl,
+  );
+  /** The records of a trace in every isolate's ring. */
+  const inMemory = async (id: string) => {
+    const theirs = await pool?.callAll("trace", id, FLUSH_TIMEOUT_MS) ?? [];
+    return byTime([
+      ...recorder.inMemory(id),
+      ...theirs.flatMap((r) => r.status === "fulfilled" ? r.value as TraceRecord[] : []),
+    ]);
+  };
   const mainBook: TraceBook = {
     record: book.record,
     lookup: async (id) => {
-      await pool?.callAll("flush", undefined, FLUSH_TIMEOUT_MS);
-      return await book.lookup(id);
+      // What the workers posted reaches the shared and durable stores before they are asked.
+      if (handOn) await pool?.callAll("flush", undefined, FLUSH_TIMEOUT_MS);
+      if (opts.recorder.shared) {
+        let found: TraceRecord[];
+        try {
+          found = await recorder.lookup(id);
+        } catch (err) {
+          const own = await inMemory(id);
+          if (own.length > 0) return own;
+          throw err;
+        }
+        if (found.length > 0) return found;
+      }
+      const own = await inMemory(id);
+      return own.length > 0 ? own : recorder.trace(id);
     },
     close: async () => {
       await pool?.close(); // the workers' last records arrive before the recorder closes
       await book.close();
     },
   };
-  const shared: SidecarWorkerShared = { connections: sharedCounter() };
+  const shared: SidecarWorkerShared = { connections: sharedCounter(), handOn };
   const svc = await startSidecarServer({
     ...options,
     role: {
@@ -106,7 +138,7 @@ export async function startSidecarCluster(
       closeTimeoutMs: opts.edge.drainTimeoutMs ?? 10_000,
       handlers: {
         records: (batch, _i, worker) => {
-          for (const rec of batch as TraceRecord[]) recorder.add(rec);
+          for (const rec of batch as TraceRecord[]) recorder.handOn(rec);
           worker.post("acked", (batch as TraceRecord[]).length);
         },
         lookup: (id) => mainBook.lookup(String(id)),
@@ -141,7 +173,7 @@ export async function startSidecarWorker(
   shared: SidecarWorkerShared,
   main: Channel,
 ): Promise<Service> {
-  const link = new RecordLink(main, opts.log);
+  const link = new RecordLink(main, opts.log, opts.recorder.capacity, shared.handOn);
   let own: () => Promise<string> = () => Promise.resolve("");
   main.on("own-metrics", () => own());
   return await startSidecarServer({

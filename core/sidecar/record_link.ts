@@ -1,14 +1,17 @@
 /**
- * A worker isolate's flight recorder: records are scrubbed and stamped here and posted to the
- * main isolate (which owns the recorder) in batches, off the request path; lookups are asked of
- * the main isolate. Records posted and not yet acknowledged are bounded: past the bound new
- * ones are dropped and counted, as the Redis store does while Redis is away.
+ * A worker isolate's flight recorder (`--workers`): its own ring, so the request path pays what
+ * it pays on one isolate (records are scrubbed when first read) and waits on no other isolate.
+ * Lookups are answered by the main isolate, which asks every isolate's ring. When the main
+ * isolate hands records on (durable store, Redis, relay, audit), each record is also posted to
+ * it, scrubbed, in batches; records posted and not yet acknowledged are bounded, and past the
+ * bound new ones are not posted (they stay in the ring) and are counted, as the Redis store
+ * drops while Redis is away.
  * @module
  */
 import type { Channel } from "../cluster/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
-  newTraceRecord,
+  FlightRecorder,
   type RecordDetails,
   type RecordType,
   type TraceRecord,
@@ -26,33 +29,44 @@ const DROP_LOG_INTERVAL_MS = 5_000;
 export class RecordLink implements TraceBook {
   readonly #main: Channel;
   readonly #log: Logger;
+  readonly #recorder: FlightRecorder;
   #pending: TraceRecord[] = [];
   #unacked = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #dropped = 0;
   #lastDropLog = 0;
 
-  constructor(main: Channel, log: Logger) {
+  /**
+   * @param capacity records this isolate's ring keeps
+   * @param handOn whether the main isolate hands records on (then each is posted to it)
+   */
+  constructor(main: Channel, log: Logger, capacity: number, handOn: boolean) {
     this.#main = main;
     this.#log = log;
+    this.#recorder = new FlightRecorder({
+      capacity,
+      onRecord: handOn ? (rec) => this.#post(rec) : undefined,
+    });
     main.on("acked", (n) => this.#unacked = Math.max(0, this.#unacked - Number(n)));
     main.on("flush", () => {
       this.flush();
       return true;
     });
+    main.on("trace", (id) => this.#recorder.inMemory(String(id)));
   }
 
-  /** Records dropped because the main isolate fell behind. */
+  /** Records not posted because the main isolate fell behind. */
   get dropped(): number {
     return this.#dropped;
   }
 
   record(type: RecordType, traceId: string, details: RecordDetails): void {
-    if (this.#unacked + this.#pending.length >= MAX_UNACKED_RECORDS) {
-      this.#drop();
-      return;
-    }
-    this.#pending.push(newTraceRecord(type, traceId, details));
+    this.#recorder.record(type, traceId, details);
+  }
+
+  #post(rec: TraceRecord): void {
+    if (this.#unacked + this.#pending.length >= MAX_UNACKED_RECORDS) return this.#drop();
+    this.#pending.push(rec);
     if (this.#pending.length >= MAX_BATCH) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), 0);
   }
@@ -68,7 +82,6 @@ export class RecordLink implements TraceBook {
   }
 
   async lookup(traceId: string): Promise<TraceRecord[]> {
-    this.flush();
     return await this.#main.call("lookup", traceId) as TraceRecord[];
   }
 
@@ -82,7 +95,7 @@ export class RecordLink implements TraceBook {
     const now = Date.now();
     if (now - this.#lastDropLog < DROP_LOG_INTERVAL_MS) return;
     this.#lastDropLog = now;
-    this.#log.warn("flight-recorder records dropped: the main isolate fell behind", {
+    this.#log.warn("flight-recorder records not handed on: the main isolate fell behind", {
       dropped: this.#dropped,
       bound: MAX_UNACKED_RECORDS,
     });

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { runIatp, startIatpService, waitFor } from "../helpers.ts";
+import { runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { exchange, header, json, type RawResponse } from "../support/raw_http.ts";
 
 const SSN = "123-45-6789";
@@ -126,6 +126,69 @@ Deno.test("sidecar --workers 2: both isolates serve, traces and metrics are whol
     assert.equal(status.code, 0, svc.stderr());
   }
   assert.match(svc.stdout(), /"msg":"stopped"/);
+});
+
+Deno.test("sidecar --workers 2 with a durable recorder: every isolate's records reach it, once", async () => {
+  const dir = await tempDir();
+  const agent = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.text();
+    return Response.json({ ok: true });
+  });
+  const file = `${dir.path}/recorder.db`;
+  const svc = await startIatpService([
+    "sidecar",
+    "--port=0",
+    "--workers=2",
+    // Two records per ring: most lookups below are answered by the durable store.
+    "--trace-capacity=2",
+    `--recorder-file=${file}`,
+    `--agent-url=http://127.0.0.1:${agent.addr.port}`,
+  ], { env: { IATP_DATA_DIR: dir.path } });
+  try {
+    await waitFor(() => svc.stdout().includes("sidecar workers serving"), 30_000, "workers");
+    const port = Number(new URL(svc.url).port);
+    const ids: string[] = [];
+    await waitFor(
+      async () => {
+        for (let i = 0; i < 10; i++) {
+          const id = `d-${ids.length}`;
+          assert.equal(
+            (await post(port, `{"n":${ids.length}}`, `x-agent-trace-id: ${id}\r\n`)).status,
+            200,
+          );
+          ids.push(id);
+        }
+        const counts = perWorker((await get(port, "/metrics")).body);
+        return (counts.get("0") ?? 0) > 0 && (counts.get("1") ?? 0) > 0;
+      },
+      60_000,
+      "requests on both isolates",
+    );
+    for (const id of ids) {
+      const r = await get(port, `/trace/${id}`);
+      assert.equal(r.status, 200, `trace ${id}`);
+      const types = (json(r).records as Array<{ type: string }>).map((x) => x.type);
+      assert.deepEqual(types, ["request", "response"], `trace ${id}`);
+    }
+  } finally {
+    const status = await svc.stop("SIGTERM");
+    await agent.shutdown();
+    assert.equal(status.code, 0, svc.stderr());
+  }
+  // After the drain, the file holds each request's two records exactly once.
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(file);
+  try {
+    const rows = db.prepare("SELECT COUNT(*) AS n FROM trace_records").get() as { n: number };
+    assert.ok(rows.n >= 20, `rows: ${rows.n}`);
+    const dup = db.prepare(
+      "SELECT trace_id, type, COUNT(*) AS n FROM trace_records GROUP BY trace_id, type HAVING n > 1",
+    ).all();
+    assert.deepEqual(dup, []);
+  } finally {
+    db.close();
+    await dir.remove();
+  }
 });
 
 Deno.test("sidecar: a workers value outside 1..64 exits 2 naming the setting", async () => {
