@@ -21,7 +21,7 @@ import type { TraceBook } from "./server.ts";
 /** Records posted in one message at most. */
 const MAX_BATCH = 256;
 /** Records posted and not yet acknowledged, plus those waiting, before new ones are dropped. */
-export const MAX_UNACKED_RECORDS = 20_000;
+const MAX_UNACKED_RECORDS = 20_000;
 /** At most one "records dropped" line per this interval. */
 const DROP_LOG_INTERVAL_MS = 5_000;
 
