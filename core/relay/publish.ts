@@ -6,7 +6,7 @@
  * @module
  */
 import { type CompatMode, type FieldIssue, invalidInput } from "../compat/mod.ts";
-import { HttpError } from "../errors/mod.ts";
+import { HttpError, UnavailableError } from "../errors/mod.ts";
 import { DEFAULT_MAX_BODY_BYTES, errorBody, type RawRoute } from "../http/mod.ts";
 import { isEngineOutage } from "../nats/mod.ts";
 import { isTopicName } from "../topic/mod.ts";
@@ -152,6 +152,8 @@ export async function publishEvent(
       ctx.log.warn("publish not acknowledged by the engine", { err });
       return unavailable("the relay's engine did not acknowledge the event; retry", requestId);
     }
+    // With --workers: the main isolate's engine refused it (it says why; retry as above).
+    if (err instanceof UnavailableError) return unavailable(err.message, requestId);
     throw err;
   }
   ctx.metrics.published.inc();
