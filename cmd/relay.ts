@@ -37,10 +37,14 @@ import {
   DEFAULT_STREAM,
   MemoryStore,
   openJetStreamStore,
+  type RelayServerOptions,
+  type Retention,
   SqliteStore,
+  startRelayCluster,
   startRelayServer,
   UPSTREAM_MAX_EVENTS_PER_TOPIC,
 } from "../core/relay/mod.ts";
+import { workerCount, workersField } from "../core/cluster/mod.ts";
 import { connectEngine } from "./engine.ts";
 import { serviceCommand } from "./shared.ts";
 
@@ -94,8 +98,8 @@ export const spec = defineConfig({
       max: 5,
     }),
     cache_events: int({
-      help: "events whose data a nats-store replica keeps in memory for replays (older ones " +
-        "are read from the stream)",
+      help: "events whose data a nats-store replica, or a worker isolate, keeps in memory for " +
+        "replays (older ones are read from the stream or the main isolate)",
       default: DEFAULT_CACHE_EVENTS,
       min: 0,
     }),
@@ -159,6 +163,7 @@ export const spec = defineConfig({
       secret: true,
     }),
     cors_origins: list({ help: "origins allowed by CORS (* for any)", default: [] }),
+    workers: workersField("the relay"),
   },
   check(config, sources) {
     // A live frame larger than the queue could never be delivered: every subscriber would
@@ -183,13 +188,18 @@ function retentionEvents(config: RelayConfig): number {
     (config.compat === "upstream" ? UPSTREAM_MAX_EVENTS_PER_TOPIC : DEFAULT_MAX_EVENTS_PER_TOPIC);
 }
 
-/** Opens the configured store. */
-async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStore> {
-  const retention = {
+/** The store's retention bounds. */
+function retentionOf(config: RelayConfig): Retention {
+  return {
     maxEventsPerTopic: retentionEvents(config),
     maxAgeMs: config.retention_age,
     maxTopics: config.max_topics,
   };
+}
+
+/** Opens the configured store. */
+async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStore> {
+  const retention = retentionOf(config);
   if (config.store === "memory") return new MemoryStore(retention);
   if (/^(nats|tls):/.test(config.store)) {
     const engine = await connectEngine("store", config.store, config.nats, "iatp-relay", log);
@@ -234,12 +244,15 @@ async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStor
 }
 
 /**
- * Starts the relay.
+ * The relay server's options from its configuration, all but the store: shared by the main
+ * isolate and every worker isolate (`--workers`), which each build their own.
  * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
- * credentials (protected mode), or naming `store` when the store cannot be opened.
+ * credentials (protected mode)
  */
-export async function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise<Service> {
-  const log = deps.log ?? createLogger({ service: "relay", level: config.log_level });
+export function relayOptions(
+  config: RelayConfig,
+  log: Logger,
+): Omit<RelayServerOptions, "store"> {
   for (const token of Object.keys(config.tokens)) registerSecret(token);
   const auth = meshAuthFor(config, {
     command: "relay",
@@ -247,18 +260,10 @@ export async function start(config: RelayConfig, deps: { log?: Logger } = {}): P
     log,
     staticTokens: config.tokens,
   });
-  const store = await openStore(config, log);
-  log.info("relay store", {
-    store: config.store.slice(0, config.store.search(/:|$/)),
-    epoch: store.epoch,
-    compat: config.compat,
-    retention_events: retentionEvents(config),
-  });
-  return startRelayServer({
+  return {
     host: config.host,
     port: config.port,
     log,
-    store,
     edge: edgeOptions(config),
     maxPayloadBytes: config.max_payload_bytes,
     queueBytes: config.queue_bytes,
@@ -270,7 +275,36 @@ export async function start(config: RelayConfig, deps: { log?: Logger } = {}): P
     auth,
     corsOrigins: config.cors_origins,
     compat: config.compat,
-  }).catch(async (err) => {
+  };
+}
+
+/**
+ * Starts the relay: on one isolate, or with `workers` above 1 on that many isolates of this
+ * process sharing the port, the first one the sequencer owning the store.
+ * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
+ * credentials (protected mode), or naming `store` when the store cannot be opened.
+ */
+export async function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise<Service> {
+  const log = deps.log ?? createLogger({ service: "relay", level: config.log_level });
+  const options = relayOptions(config, log);
+  const store = await openStore(config, log);
+  log.info("relay store", {
+    store: config.store.slice(0, config.store.search(/:|$/)),
+    epoch: store.epoch,
+    compat: config.compat,
+    retention_events: retentionEvents(config),
+  });
+  const workers = workerCount(config.workers);
+  const started = workers === 1
+    ? startRelayServer({ ...options, store })
+    : startRelayCluster({ ...options, store }, {
+      workers: workers - 1,
+      module: new URL("./relay/worker.ts", import.meta.url),
+      workerInit: (port, index) => ({ config: { ...config, port }, index }),
+      retention: retentionOf(config),
+      cacheEvents: config.cache_events,
+    });
+  return await started.catch(async (err) => {
     await store.close();
     throw err;
   });

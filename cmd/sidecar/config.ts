@@ -20,6 +20,7 @@ import {
   url,
 } from "../../core/config/mod.ts";
 import { meshAuthFields } from "../../core/auth/mod.ts";
+import { workersField } from "../../core/cluster/mod.ts";
 import { serviceFields } from "../../core/http/mod.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../../core/pii/mod.ts";
 import {
@@ -161,6 +162,7 @@ const fields = {
     max: 10_000,
   }),
   attestation_ttl: duration({ help: "attestation validity", default: 24 * 3_600_000, min: 60_000 }),
+  workers: workersField("the sidecar"),
 };
 
 /** The sidecar's config shape. */

@@ -160,6 +160,7 @@ export async function startRelay(ctx: UpContext): Promise<string | undefined> {
           port,
           log_level,
           retention_events: 1000,
+          workers: 1, // `up` runs the whole mesh in one process: its services share the cores
           ...relayStore(ctx.config),
           ...ctx.keys,
         }),
@@ -265,6 +266,8 @@ function sidecarBase(ctx: UpContext, relayUrl?: string, auditUrl?: string) {
     audit_url: auditUrl,
     audit_token: ctx.creds.file("sidecar"),
     log_level: ctx.config.log_level,
+    // `up` runs the whole mesh in one process: its services share the cores already.
+    workers: 1,
     ...ctx.keys,
   };
 }

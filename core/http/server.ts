@@ -65,6 +65,21 @@ export interface ServerOptions extends EdgeOptions {
    * 405s and `Allow` stay right.
    */
   rawRoutes?: (method: string, path: string) => RawRoute | undefined;
+  /**
+   * Listens with `SO_REUSEPORT`, so several isolates of one service accept on the same port
+   * (`--workers`); the kernel spreads connections over them.
+   */
+  reusePort?: boolean;
+  /**
+   * Counts open connections for `max_connections` in this SharedArrayBuffer-backed slot (`[0]`),
+   * shared by every isolate of the service (`--workers`); default: this server's own count.
+   */
+  sharedConnections?: Int32Array;
+  /**
+   * The Prometheus text served at `/metrics`, given this server's own registry text (with
+   * `--workers`: the totals over every isolate). Default: the own text.
+   */
+  metricsText?: (own: () => Promise<string>) => Promise<string>;
 }
 
 /** A server being assembled: register routes on `app`, then `listen()`. */
@@ -119,7 +134,8 @@ export function createServer(opts: ServerOptions): Server {
   });
   app.get("/metrics", async (c) => {
     if (opts.metricsJson && wantsJson(c.req.header("accept"))) return c.json(opts.metricsJson());
-    const text = await metrics.registry.metrics();
+    const own = () => metrics.registry.metrics();
+    const text = opts.metricsText ? await opts.metricsText(own) : await own();
     return c.body(text, 200, { "content-type": metrics.registry.contentType });
   });
   app.notFound(notFound);
@@ -190,6 +206,7 @@ async function listen(
     serveHttp1({
       hostname: opts.host,
       port: opts.port,
+      reusePort: opts.reusePort ?? false,
       tls,
       limits: {
         maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -201,6 +218,7 @@ async function listen(
         maxHeaderFields: opts.maxHeaderFields ?? DEFAULT_MAX_HEADER_FIELDS,
       },
       maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      sharedOpen: opts.sharedConnections,
       log: opts.log,
       ...handlers,
       errorResponse: (err: HttpError) =>

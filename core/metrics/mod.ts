@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+export { mergeExpositions, sumOfMetric } from "./merge.ts";
 
 /** Label values by label name. */
 export type Labels<L extends string = string> = Partial<Record<L, string | number>>;

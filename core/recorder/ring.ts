@@ -141,14 +141,18 @@ export class FlightRecorder {
       const rec = finish(type, traceId, ms, details);
       this.#data[slot] = rec;
       this.#done[slot] = 1;
-      this.#handOn(rec);
+      this.handOn(rec);
     } else {
       this.#data[slot] = details;
       this.#done[slot] = 0;
     }
   }
 
-  #handOn(rec: TraceRecord): void {
+  /**
+   * Hands a record to the durable and shared stores and the subscriber without keeping it in
+   * this ring: for records another isolate of the service keeps (`--workers`).
+   */
+  handOn(rec: TraceRecord): void {
     this.#store?.append(rec);
     this.#shared?.append(rec);
     try {
@@ -181,15 +185,21 @@ export class FlightRecorder {
     return rec;
   }
 
-  /** The records of one trace, oldest first: from memory, else from the durable store. */
-  trace(traceId: string): TraceRecord[] {
+  /** The records of one trace in this ring, oldest first (none: empty). */
+  inMemory(traceId: string): TraceRecord[] {
     const newest = this.#newest.get(traceId);
-    if (newest === undefined) return this.#store?.find(traceId) ?? [];
+    if (newest === undefined) return [];
     const slots: number[] = [];
     for (let s = newest; s !== NONE; s = this.#prev[s]) slots.push(s);
     const out: TraceRecord[] = [];
     for (let i = slots.length - 1; i >= 0; i--) out.push(this.#read(slots[i]));
     return out;
+  }
+
+  /** The records of one trace, oldest first: from memory, else from the durable store. */
+  trace(traceId: string): TraceRecord[] {
+    const own = this.inMemory(traceId);
+    return own.length > 0 ? own : this.#store?.find(traceId) ?? [];
   }
 
   /**

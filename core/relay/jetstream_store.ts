@@ -17,6 +17,7 @@ import { StreamIndex } from "./js_index.ts";
 import { type StreamMessage, tailedEvent } from "./js_wire.ts";
 import { StreamWriter } from "./js_writer.ts";
 import { TailStallGuard } from "./js_stall.ts";
+import { TailWaiters } from "./tail_waiters.ts";
 import {
   type RemoteRelayStore,
   type Retention,
@@ -139,19 +140,13 @@ export async function openJetStreamStore(o: JetStreamStoreOptions): Promise<JetS
   return store;
 }
 
-/** A resume waiting for the tail. */
-interface Waiter {
-  seq: number;
-  done: (ok: boolean) => void;
-}
-
 /** The store; see the module doc. */
 export class JetStreamStore implements RemoteRelayStore {
   readonly remote = true as const;
   readonly #index: StreamIndex;
   readonly #writer: StreamWriter;
   #listener: (e: StoredEvent) => void = () => {};
-  #waiters: Waiter[] = [];
+  readonly #waiters = new TailWaiters(() => this.#index.lastSeq);
   #messages: ConsumerMessages | undefined;
   #tail: Promise<void> | undefined;
   #caughtUp = false;
@@ -272,14 +267,7 @@ export class JetStreamStore implements RemoteRelayStore {
     } else if (this.#index.apply(t)) {
       this.#listener(t.event);
     }
-    if (this.#waiters.length > 0) this.#wake();
-  }
-
-  #wake(): void {
-    const last = this.#index.lastSeq;
-    const still: Waiter[] = [];
-    for (const w of this.#waiters) w.seq <= last ? w.done(true) : still.push(w);
-    this.#waiters = still;
+    this.#waiters.wake();
   }
 
   onEvent(fn: (e: StoredEvent) => void): void {
@@ -287,22 +275,7 @@ export class JetStreamStore implements RemoteRelayStore {
   }
 
   waitFor(seq: number, timeoutMs: number): Promise<boolean> {
-    if (this.#index.lastSeq >= seq) return Promise.resolve(true);
-    if (this.#closed) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const w = {
-        seq,
-        done: (ok: boolean) => {
-          clearTimeout(timer);
-          resolve(ok);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((x) => x !== w);
-        resolve(false);
-      }, timeoutMs);
-      this.#waiters.push(w);
-    });
+    return this.#waiters.waitFor(seq, timeoutMs);
   }
 
   async engineLastSeq(): Promise<number> {
@@ -392,8 +365,7 @@ export class JetStreamStore implements RemoteRelayStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#guard?.stop();
-    for (const w of this.#waiters) w.done(false);
-    this.#waiters = [];
+    this.#waiters.close();
     this.#messages?.stop();
     await this.#tail;
     this.#index.clear();

@@ -119,6 +119,16 @@ export class StreamIndex {
     }
   }
 
+  /**
+   * Learns a topic that retains no event now: its newest sequence and how far it was evicted
+   * (a replica starting from another's snapshot).
+   */
+  restoreEmptyTopic(topic: string, lastSeq: number, truncatedThrough: number): void {
+    if (this.#topics.has(topic)) return;
+    this.#topics.set(topic, { seqs: [], stored: [], head: 0, lastSeq, truncatedThrough });
+    if (lastSeq > this.#lastSeq) this.#lastSeq = lastSeq;
+  }
+
   /** Marks `seq` of `topic` gone (the stream no longer had it when asked). */
   markGone(topic: string, seq: number): void {
     const idx = this.#topics.get(topic);

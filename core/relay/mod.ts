@@ -36,9 +36,17 @@ export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_MAX_SUBSCRIBERS,
   DEFAULT_RESUME_WAIT_MS,
+  type PublishFn,
+  type RelayRole,
   type RelayServerOptions,
   startRelayServer,
 } from "./server.ts";
+export {
+  type RelayClusterOptions,
+  type RelayWorkerInit,
+  startRelayCluster,
+  startRelayWorker,
+} from "./cluster.ts";
 export { SqliteStore } from "./sqlite_store.ts";
 export {
   type AnyRelayStore,
@@ -48,6 +56,7 @@ export {
   type RelayLog,
   type RelayStore,
   type RemoteRelayStore,
+  type Retention,
   type StoredEvent,
   type TopicInfo,
   UPSTREAM_MAX_EVENTS_PER_TOPIC,

@@ -6,7 +6,7 @@
  * @module
  */
 import { type CompatMode, type FieldIssue, invalidInput } from "../compat/mod.ts";
-import { HttpError } from "../errors/mod.ts";
+import { HttpError, UnavailableError } from "../errors/mod.ts";
 import { DEFAULT_MAX_BODY_BYTES, errorBody, type RawRoute } from "../http/mod.ts";
 import { isEngineOutage } from "../nats/mod.ts";
 import { isTopicName } from "../topic/mod.ts";
@@ -105,6 +105,27 @@ function unavailable(message: string, requestId: string): PublishAnswer {
 }
 
 /**
+ * Stores one event: in a local store (and offers it to this isolate's subscribers at once), or
+ * through a remote one (whose tail brings it back to the fan-out). Resolves with its sequence.
+ * @throws {TopicLimitError} for one topic more than the bound; the engine's errors (outage,
+ * {@linkcode PublishBusyError}) for a remote store
+ */
+export async function storeEvent(
+  ctx: RelayContext,
+  topic: string,
+  eventId: string,
+  json: string,
+  publisher?: string,
+): Promise<number> {
+  const { store } = ctx;
+  if (isRemoteStore(store)) return await store.publish(topic, eventId, json, Date.now(), publisher);
+  const event = store.append(topic, eventId, json, Date.now(), publisher);
+  ctx.metrics.delivered.inc(ctx.hub.dispatch(topic, messageFrame(store.epoch, event)));
+  ctx.opts.role?.onStored?.(event);
+  return event.seq;
+}
+
+/**
  * Stores the event and fans it out (a remote store fans out from its tail), carrying the
  * authenticated caller as `publisher`; the answer: 200 (`compat: upstream`) or 201
  * `{status, event_id, seq, id}`, or 503 while the engine is out of reach.
@@ -121,20 +142,18 @@ export async function publishEvent(
   const { store } = ctx;
   let seq: number;
   try {
-    if (isRemoteStore(store)) {
-      if (!store.available) return unavailable("the relay's engine is unreachable", requestId);
-      seq = await store.publish(topic, eventId, json, Date.now(), publisher);
-    } else {
-      const event = store.append(topic, eventId, json, Date.now(), publisher);
-      seq = event.seq;
-      ctx.metrics.delivered.inc(ctx.hub.dispatch(topic, messageFrame(store.epoch, event)));
+    if (isRemoteStore(store) && !store.available) {
+      return unavailable("the relay's engine is unreachable", requestId);
     }
+    seq = await storeEvent(ctx, topic, eventId, json, publisher);
   } catch (err) {
     if (err instanceof TopicLimitError) throw new HttpError(507, err.message, {}, { cause: err });
     if (err instanceof PublishBusyError || isEngineOutage(err)) {
       ctx.log.warn("publish not acknowledged by the engine", { err });
       return unavailable("the relay's engine did not acknowledge the event; retry", requestId);
     }
+    // With --workers: the main isolate's engine refused it (it says why; retry as above).
+    if (err instanceof UnavailableError) return unavailable(err.message, requestId);
     throw err;
   }
   ctx.metrics.published.inc();

@@ -38,6 +38,8 @@ export interface RelayContext {
   log: Logger;
   metrics: RelayMetrics;
   server: Server;
+  /** `[0]`: subscribers open in the whole service (every isolate with `--workers`). */
+  subscribers: Int32Array;
 }
 
 async function readPublish(c: Context<AppEnv>, maxPayload: number, compat: CompatMode) {
@@ -143,16 +145,21 @@ export function registerSubscribe(ctx: RelayContext): void {
       if (refused) return refused;
     }
     if (ctx.server.draining) throw new HttpError(503, "relay is shutting down");
-    if (ctx.hub.size >= maxSubscribers) {
-      throw new HttpError(503, `subscriber limit of ${maxSubscribers} reached`);
-    }
+    const full = () => new HttpError(503, `subscriber limit of ${maxSubscribers} reached`);
+    if (Atomics.load(ctx.subscribers, 0) >= maxSubscribers) throw full();
     // A HEAD answer carries no body: no subscriber to register (nothing would ever read it).
     if (c.req.method === "HEAD") return c.body(null, 200, SSE_HEADERS);
+    // The slot is taken atomically: with --workers every isolate counts in the same place.
+    if (Atomics.add(ctx.subscribers, 0, 1) >= maxSubscribers) {
+      Atomics.sub(ctx.subscribers, 0, 1);
+      throw full();
+    }
     let remove = () => {};
     const stream = new SseSubscriber({
       queueBytes: ctx.opts.queueBytes,
       onEnd: (reason) => {
         remove();
+        Atomics.sub(ctx.subscribers, 0, 1);
         if (reason === "overflow") ctx.metrics.overflows.inc();
       },
     });

@@ -12,15 +12,16 @@ import {
   type EdgeOptions,
   encodeComment,
   type RawRoute,
+  type ServerOptions,
   type Service,
   shareChunk,
 } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
-import { rawPublishRoute } from "./publish.ts";
+import { rawPublishRoute, storeEvent } from "./publish.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
-import { type AnyRelayStore, isRemoteStore } from "./store.ts";
+import { type AnyRelayStore, isRemoteStore, type StoredEvent } from "./store.ts";
 import { messageFrame } from "./replay.ts";
 
 /** Default largest accepted payload (serialized JSON). */
@@ -61,6 +62,39 @@ export interface RelayServerOptions {
   corsOrigins?: string[];
   /** `upstream` (default): the IG&S relay's status codes; `iatp`: 201 and 400. */
   compat?: CompatMode;
+  /** With `--workers`: this isolate is one of several on the port (see cluster.ts). */
+  role?: RelayRole;
+}
+
+/** Stores one publish where this isolate stores them; resolves with its sequence. */
+export type PublishFn = (
+  topic: string,
+  eventId: string,
+  json: string,
+  publisher?: string,
+) => Promise<number>;
+
+/** How an isolate serves when the relay runs several (`--workers`). */
+export interface RelayRole {
+  /**
+   * Shared by every isolate (a SharedArrayBuffer): `[0]` subscribers open in the whole service
+   * (the `max_subscribers` bound counts them all), `[1]` the engine state for `/health`.
+   */
+  shared: Int32Array;
+  /** What `/health` reports as `engine` (undefined: no engine). */
+  engine(): "connected" | "unreachable" | undefined;
+  /** Called with every event this isolate stored, in sequence order (the main isolate's fan-out to the workers). */
+  onStored?(e: StoredEvent): void;
+  /** Handed the function that stores a publish here (the main isolate stores the workers'). */
+  publisher?(publish: PublishFn): void;
+  /** Awaited before the store closes (the main isolate waits for its workers to drain). */
+  beforeStoreClose?(): Promise<void>;
+  /** The `/metrics` text: totals over every isolate. */
+  metricsText: NonNullable<ServerOptions["metricsText"]>;
+  /** Handed the reader of this isolate's own metrics once the server exists. */
+  ownMetrics(read: () => Promise<string>): void;
+  /** Open connections of every isolate (`max_connections` caps them together). */
+  connections: Int32Array;
 }
 
 /** The relay's own metrics. */
@@ -88,10 +122,13 @@ function relayMetrics(registry: Registry, hub: Hub) {
 export async function startRelayServer(opts: RelayServerOptions): Promise<Service> {
   const { store, log } = opts;
   const hub = new Hub();
+  const shared = opts.role?.shared ?? new Int32Array(1);
   const auth = opts.auth ?? createMeshAuth({});
   const origins = opts.corsOrigins ?? [];
   // Publishes skip the router on an open relay without CORS (nothing for middleware to add).
   let rawPublish: RawRoute | undefined;
+  const engine = opts.role?.engine ??
+    (() => isRemoteStore(store) ? store.available ? "connected" : "unreachable" : undefined);
   const server = createServer({
     service: "relay",
     host: opts.host,
@@ -103,11 +140,15 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
       service: "relay",
       epoch: store.epoch,
       last_id: formatPosition(store.epoch, store.lastSeq),
-      subscribers: hub.size,
-      ...(isRemoteStore(store) ? { engine: store.available ? "connected" : "unreachable" } : {}),
+      subscribers: Atomics.load(shared, 0),
+      ...(engine() ? { engine: engine() } : {}),
     }),
     rawRoutes: (method, path) => method === "POST" && path === "/publish" ? rawPublish : undefined,
+    reusePort: opts.role !== undefined,
+    sharedConnections: opts.role?.connections,
+    metricsText: opts.role?.metricsText,
   });
+  opts.role?.ownMetrics(() => server.metrics.registry.metrics());
   const m = relayMetrics(server.metrics.registry, hub);
   const { app } = server;
   if (origins.length > 0) {
@@ -127,9 +168,22 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   if (isRemoteStore(store)) {
     store.onEvent((e) => {
       m.delivered.inc(hub.dispatch(e.topic, messageFrame(store.epoch, e)));
+      opts.role?.onStored?.(e);
     });
   }
-  const ctx: RelayContext = { opts, store, hub, auth, log, metrics: m, server };
+  const ctx: RelayContext = {
+    opts,
+    store,
+    hub,
+    auth,
+    log,
+    metrics: m,
+    server,
+    subscribers: shared,
+  };
+  opts.role?.publisher?.((topic, eventId, json, publisher) =>
+    storeEvent(ctx, topic, eventId, json, publisher)
+  );
   registerPublish(ctx);
   if (!auth.enabled && origins.length === 0) rawPublish = rawPublishRoute(ctx);
   registerSubscribe(ctx);
@@ -159,6 +213,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     close: () =>
       closing ??= svc.close().finally(async () => {
         timers.forEach(clearInterval);
+        await opts.role?.beforeStoreClose?.();
         await store.close();
       }),
   };

@@ -20,4 +20,15 @@ export {
 export type { EventSinkOptions } from "./events.ts";
 export type { IdentityOptions } from "./identity.ts";
 export type { ProxyLimits } from "./proxy.ts";
-export { type SidecarOptions, startSidecarServer } from "./server.ts";
+export {
+  type SidecarClusterOptions,
+  type SidecarWorkerShared,
+  startSidecarCluster,
+  startSidecarWorker,
+} from "./cluster.ts";
+export {
+  type SidecarOptions,
+  type SidecarRole,
+  startSidecarServer,
+  type TraceBook,
+} from "./server.ts";

@@ -10,7 +10,7 @@ import { errorMessage, HttpError } from "../errors/mod.ts";
 import type { HeaderPairs, RawRequest, RawResponse } from "../http/mod.ts";
 import { HttpClientError, type SendRequest } from "../http/client/mod.ts";
 import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonText } from "../pii/mod.ts";
-import { type FlightRecorder, isValidTraceId } from "../recorder/mod.ts";
+import { isValidTraceId } from "../recorder/mod.ts";
 import {
   decideTrust,
   type DecisionContext,
@@ -18,6 +18,7 @@ import {
   WARN_BELOW_SCORE,
 } from "../trust/mod.ts";
 import { type Parsed, requestDetails } from "./record.ts";
+import type { TraceBook } from "./server.ts";
 import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
 
 /** The proxy's bounds and forwarded headers. */
@@ -40,7 +41,8 @@ export interface ProxyDeps extends ProxyLimits {
   send: SendRequest;
   decision: DecisionContext;
   override: OverridePolicy;
-  recorder: FlightRecorder;
+  /** Where the flight-recorder records go. */
+  recorder: Pick<TraceBook, "record">;
 }
 
 /** Headers never forwarded whatever the allow-list says. */

@@ -15,6 +15,7 @@ import {
   rawRequestOf,
   type RawRoute,
   responseOf,
+  type ServerOptions,
   type Service,
   withShutdown,
 } from "../http/mod.ts";
@@ -26,7 +27,10 @@ import {
   FlightRecorder,
   isValidTraceId,
   openRecordStore,
+  type RecordDetails,
+  type RecordType,
   RedisRecordStore,
+  type TraceRecord,
 } from "../recorder/mod.ts";
 import {
   createOverridePolicy,
@@ -62,6 +66,29 @@ export interface SidecarOptions {
   events: Omit<EventSinkOptions, "agentId" | "log">;
   /** The proxy's bounds and forwarded headers. */
   proxy: ProxyLimits;
+  /** With `--workers`: this isolate is one of several on the port (see cluster.ts). */
+  role?: SidecarRole;
+}
+
+/** Where the flight recorder's records go and lookups are answered. */
+export interface TraceBook {
+  record(type: RecordType, traceId: string, details: RecordDetails): unknown;
+  /** @throws {UnavailableError} when the records cannot be read now */
+  lookup(traceId: string): Promise<TraceRecord[]>;
+  /** Flushes and closes what the book holds. */
+  close(): Promise<void>;
+}
+
+/** How an isolate serves when the sidecar runs several (`--workers`). */
+export interface SidecarRole {
+  /** Replaces the recorder this isolate would open (the main isolate owns the one recorder). */
+  trace: TraceBook;
+  /** The `/metrics` text: totals over every isolate. */
+  metricsText: NonNullable<ServerOptions["metricsText"]>;
+  /** Handed the reader of this isolate's own metrics once the server exists. */
+  ownMetrics(read: () => Promise<string>): void;
+  /** Open connections of every isolate (`max_connections` caps them together). */
+  connections: Int32Array;
 }
 
 /** The flight recorder on Redis, shared by replicas. */
@@ -107,8 +134,13 @@ async function connectShared(
   });
 }
 
-/** The flight recorder (with its optional durable and shared stores) and the relay/audit fan-out. */
-async function createRecorder(opts: SidecarOptions) {
+/**
+ * The flight recorder (with its optional durable and shared stores) and the relay/audit fan-out.
+ * @throws {ConfigError} naming `recorder_url` when the shared recorder's Redis cannot be reached
+ */
+export async function createRecorder(
+  opts: SidecarOptions,
+): Promise<{ recorder: FlightRecorder; book: TraceBook }> {
   const { log } = opts;
   const { file, shared } = opts.recorder;
   const sharedStore = shared ? await connectShared(shared, log) : undefined;
@@ -120,7 +152,15 @@ async function createRecorder(opts: SidecarOptions) {
     // Without a relay or a ledger, records are scrubbed only when someone looks them up.
     onRecord: events.enabled ? (r) => events.onRecord(r) : undefined,
   });
-  return { recorder, events };
+  const book: TraceBook = {
+    record: (type, id, details) => recorder.record(type, id, details),
+    lookup: (id) => recorder.lookup(id),
+    close: async () => {
+      await recorder.close();
+      await events.close();
+    },
+  };
+  return { recorder, book };
 }
 
 /** What every trust decision of this sidecar starts from: its declared factors and score. */
@@ -149,7 +189,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   const override = createOverridePolicy(opts.override);
   for (const n of override.notices) log[n.level](n.msg);
 
-  const { recorder, events } = await createRecorder(opts);
+  const trace = opts.role?.trace ?? (await createRecorder(opts)).book;
 
   const upstream = createOriginClient(opts.agentUrl);
   const proxy = createProxy({
@@ -158,7 +198,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     send: upstream.send,
     decision: decisionContext(f, opts.identity.agentId),
     override,
-    recorder,
+    recorder: trace,
   });
   // Served on the raw path: no fetch Request or Response, before Hono's router.
   const raw: RawRoute = { route: PROXY_ROUTE_LABEL, serve: (req) => proxy.serve(req) };
@@ -172,8 +212,12 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     // /proxy enforces its own limit so even a 413 carries the trace id.
     bodyLimitExempt: isProxyPath,
     rawRoutes: (method, path) => method === "POST" && isProxyPath(path) ? raw : undefined,
+    reusePort: opts.role !== undefined,
+    sharedConnections: opts.role?.connections,
+    metricsText: opts.role?.metricsText,
   });
-  registerInfoRoutes(server.app, identity, recorder, opts.auth);
+  opts.role?.ownMetrics(() => server.metrics.registry.metrics());
+  registerInfoRoutes(server.app, identity, trace, opts.auth);
   // Also registered with Hono (percent-escaped paths; 405 with Allow for other methods).
   const handler = async (c: { req: { raw: Request } }) =>
     responseOf(await proxy.serve(rawRequestOf(c.req.raw)));
@@ -182,8 +226,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
 
   const svc = await server.listen().catch(async (err) => {
     upstream.close();
-    await recorder.close();
-    await events.close();
+    await trace.close();
     throw err;
   });
   log.info("sidecar ready", {
@@ -197,8 +240,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   return withShutdown(svc, async () => {
     await svc.close();
     upstream.close();
-    await recorder.close();
-    await events.close();
+    await trace.close();
   });
 }
 
@@ -214,7 +256,7 @@ function isProxyPath(path: string): boolean {
 function registerInfoRoutes(
   app: App,
   identity: Identity,
-  recorder: FlightRecorder,
+  trace: TraceBook,
   auth: MeshAuth,
 ): void {
   const { signed, attestation } = identity;
@@ -236,7 +278,7 @@ function registerInfoRoutes(
   app.get("/trace/:trace_id", requireMeshScope(auth, "trace:read"), async (c) => {
     const id = c.req.param("trace_id");
     if (!isValidTraceId(id)) throw new HttpError(400, "invalid trace id");
-    const records = await recorder.lookup(id);
+    const records = await trace.lookup(id);
     if (records.length === 0) {
       throw new HttpError(404, "trace not found", { trace_id: id, detail: "Trace not found" });
     }

@@ -4,8 +4,8 @@
  * was met, plus each benchmark's full output. Targets are ratios against peers measured in the
  * same run wherever a peer exists (absolute speeds vary several-fold on shared machines).
  *
- * Usage: scripts/bench/run [--only sidecar,startup,relay] [--go-sidecar PATH]
- *   [--duration 5] [--rounds 3] [--relay-subs 10000]
+ * Usage: scripts/bench/run [--only sidecar,startup,relay,workers] [--go-sidecar PATH]
+ *   [--duration 5] [--rounds 3] [--relay-subs 10000] [--workers N]
  * @module
  */
 import { parseArgs } from "node:util";
@@ -13,11 +13,12 @@ import { parseArgs } from "node:util";
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    only: { type: "string", default: "sidecar,startup,relay" },
+    only: { type: "string", default: "sidecar,startup,relay,workers" },
     "go-sidecar": { type: "string" },
     duration: { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
     "relay-subs": { type: "string", default: "10000" },
+    workers: { type: "string", default: String(navigator.hardwareConcurrency) },
   },
 });
 const HERE = new URL(".", import.meta.url).pathname;
@@ -112,6 +113,22 @@ function relayChecks(r: Record<string, unknown>): Check[] {
   ];
 }
 
+function workersChecks(r: Record<string, unknown>): Check[] {
+  const n = at(r, "sidecar.workers") ?? at(r, "relay.workers");
+  return [
+    atLeast(
+      `sidecar --workers ${n} rps / nginx ${n} workers rps`,
+      at(r, "sidecar.sidecar_n_vs_nginx_n_rps"),
+      0.8,
+    ),
+    atLeast(
+      `relay --workers ${n} deliveries/s / --workers 1`,
+      at(r, "relay.relay_scaling_n_vs_1"),
+      1,
+    ),
+  ];
+}
+
 const only = new Set(values.only.split(",").map((s) => s.trim()));
 const started = new Date().toISOString();
 const results: Record<string, Record<string, unknown>> = {};
@@ -130,6 +147,18 @@ if (only.has("startup")) {
     IDLE_SERVICES.join(","),
   ]);
   checks.push(...startupChecks(results.startup));
+}
+if (only.has("workers")) {
+  const args = [
+    "--workers",
+    values.workers,
+    "--duration",
+    values.duration,
+    "--rounds",
+    values.rounds,
+  ];
+  results.workers = await runBench("workers.ts", args);
+  checks.push(...workersChecks(results.workers));
 }
 if (only.has("relay")) {
   results.relay = await runBench("relay.ts", ["--subs", values["relay-subs"]]);

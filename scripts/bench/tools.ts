@@ -86,15 +86,16 @@ function toMs(value: string, unit: string): number {
   return unit === "us" ? v / 1000 : unit === "s" ? v * 1000 : v;
 }
 
-/** Runs `wrk -t1` against `url` with a Lua `script` and reads its figures. */
+/** Runs `wrk -t<threads>` (default 1) against `url` with a Lua `script` and reads its figures. */
 export async function wrk(
   url: string,
   script: string,
   connections: number,
   durationS: number,
+  threads = 1,
 ): Promise<WrkResult> {
   const out = await new Deno.Command("wrk", {
-    args: ["-t1", `-c${connections}`, `-d${durationS}s`, "--latency", "-s", script, url],
+    args: [`-t${threads}`, `-c${connections}`, `-d${durationS}s`, "--latency", "-s", script, url],
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -188,7 +188,7 @@ Deno.test("launchFlags: the line, placeholders filled, plus only the files named
   assert.deepEqual(relay, [
     "--allow-net",
     "--allow-env=IATP_*,LOG_TOKENS,LOG_STREAM,OTEL_*",
-    "--allow-read=/data,/etc/iatp/relay.yaml,/run/iatp/issuer.pub",
+    "--allow-read=/app,/data,/etc/iatp/relay.yaml,/run/iatp/issuer.pub",
     "--allow-write=/data,/srv/relay",
   ]);
   const action = launchFlags({

@@ -99,7 +99,9 @@ Deno.test("status config errors name the key and exit 2", async () => {
 });
 
 Deno.test("status publishes metrics and de-duplicated threshold alerts to the relay", async () => {
-  const relay = await relayCommand.start(relayCommand.resolve({ port: 0 }), { log: silentLogger });
+  const relay = await relayCommand.start(relayCommand.resolve({ port: 0, workers: 1 }), {
+    log: silentLogger,
+  });
   const client = new RelayClient({ url: relay.url, log: silentLogger });
   const events: RelayEvent[] = [];
   const sub = client.subscribe(["status.*"], (e) => void events.push(e));

@@ -40,7 +40,9 @@ Deno.test({
     "-c",
     "echo web up; trap 'exit 0' TERM; while true; do sleep 1; done",
   ]);
-  const relay = await relayCommand.start(relayCommand.resolve({ port: 0 }), { log: silentLogger });
+  const relay = await relayCommand.start(relayCommand.resolve({ port: 0, workers: 1 }), {
+    log: silentLogger,
+  });
   const relayClient = new RelayClient({ url: relay.url, log: silentLogger });
   const events: RelayEvent[] = [];
   const sub = relayClient.subscribe(["status.watchdog"], (e) => void events.push(e));

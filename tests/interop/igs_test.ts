@@ -48,7 +48,7 @@ async function startMesh(port = 0) {
   const opts = { log: silentLogger };
   const services: Service[] = [];
   try {
-    services.push(await relay.start(relay.spec.resolve({ port }), opts));
+    services.push(await relay.start(relay.spec.resolve({ port, workers: 1 }), opts));
     services.push(await policy.start(policy.spec.resolve({ port: 0, reload_interval: 0 }), opts));
     services.push(await audit.start(audit.spec.resolve({ port: 0, db: `${dir.path}/a.db` }), opts));
   } catch (err) {

@@ -158,7 +158,7 @@ Deno.test("auth matrix: relay publish, subscribe and topics", async () => {
   const creds = await credentials();
   const lines: string[] = [];
   const svc = await relay.start(
-    relay.spec.resolve({ port: 0, ...authConfig(creds) }),
+    relay.spec.resolve({ port: 0, workers: 1, ...authConfig(creds) }),
     { log: capture(lines, "relay") },
   );
   try {
@@ -269,6 +269,7 @@ Deno.test("auth matrix: sidecar trace lookup; manifest and /proxy stay open", as
   const svc = await sidecar.start(
     sidecar.command.resolve({
       port: 0,
+      workers: 1, // the log lines checked below are this isolate's
       agent_url: "http://127.0.0.1:9",
       drain_timeout: 2_000,
       ...authConfig(creds),

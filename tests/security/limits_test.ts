@@ -72,11 +72,21 @@ Deno.test("stalled clients: slowloris heads, half-sent bodies and idle keep-aliv
   }
 });
 
-Deno.test("connection cap: connection N+1 gets the 503 envelope and is counted", async () => {
+for (const workers of [1, 2]) {
+  Deno.test(`connection cap, ${workers} isolate(s): connection N+1 gets the 503 envelope and is counted`, () =>
+    connectionCap(workers));
+}
+
+/** With several isolates the cap counts the connections of all of them together. */
+async function connectionCap(workers: number) {
   const dir = await tempDir();
-  const relay = await startIatpService(["relay", "--port", "0", "--max-connections", "3"], {
-    env: { IATP_DATA_DIR: dir.path },
-  });
+  const relay = await startIatpService(
+    ["relay", "--port", "0", "--max-connections", "3", "--workers", String(workers)],
+    { env: { IATP_DATA_DIR: dir.path } },
+  );
+  if (workers > 1) {
+    await waitFor(() => relay.stdout().includes("relay workers serving"), 30_000, "workers");
+  }
   const port = Number(new URL(relay.url).port);
   const held: RawConn[] = [];
   try {
@@ -114,13 +124,22 @@ Deno.test("connection cap: connection N+1 gets the 503 envelope and is counted",
     await relay.stop();
     await dir.remove();
   }
-});
+}
 
 Deno.test("out of file descriptors: the service sheds, keeps accepting and serves /health again", async () => {
   const dir = await tempDir();
   // `ulimit -n` lowers the hard limit too, so the runtime cannot raise it back.
   const child = new Deno.Command("bash", {
-    args: ["-c", 'ulimit -n 256 && exec "$0" "$@"', LAUNCHER, "relay", "--port", "0"],
+    args: [
+      "-c",
+      'ulimit -n 256 && exec "$0" "$@"',
+      LAUNCHER,
+      "relay",
+      "--port",
+      "0",
+      "--workers",
+      "2",
+    ],
     env: { IATP_DATA_DIR: dir.path },
     stdin: "null",
     stdout: "piped",
@@ -136,6 +155,8 @@ Deno.test("out of file descriptors: the service sheds, keeps accepting and serve
   try {
     let url: string | undefined;
     await waitFor(() => (url = listeningUrl(out)) !== undefined, 30_000, "relay to listen");
+    // Both isolates serve before the flood: the descriptors run out in the whole process.
+    await waitFor(() => out.includes("relay workers serving"), 30_000, "relay workers");
     const port = Number(new URL(url!).port);
     // More connections than the process has descriptors; they send nothing.
     for (let i = 0; i < 400; i++) {

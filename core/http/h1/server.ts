@@ -31,11 +31,18 @@ export interface ListenerEvents {
 export interface Http1Options {
   hostname: string;
   port: number;
+  /** Sets `SO_REUSEPORT` (several listeners of one service on one port). */
+  reusePort?: boolean;
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: string; key: string };
   limits: ConnectionLimits;
   /** Most connections open at once (0: no cap). */
   maxConnections: number;
+  /**
+   * Where the open connections are counted when several listeners share the cap (`--workers`:
+   * one count for every isolate of the process, in a SharedArrayBuffer); default this one's.
+   */
+  sharedOpen?: Int32Array;
   log: Logger;
   handle(req: Request): Promise<Response>;
   /** Claims a request for the raw path (see raw.ts); undefined serves it through `handle`. */
@@ -112,11 +119,20 @@ class Listener implements Http1Server, ConnectionContext {
       DEFAULT_MAX_CHUNK_LINE_BYTES,
     ) + 4096;
     if (opts.tls) {
-      const tls = Deno.listenTls({ hostname: opts.hostname, port: opts.port, ...opts.tls });
+      const tls = Deno.listenTls({
+        hostname: opts.hostname,
+        port: opts.port,
+        reusePort: opts.reusePort,
+        ...opts.tls,
+      });
       this.#listener = tls;
       this.#acceptOne = () => tls.accept();
     } else {
-      const tcp = Deno.listen({ hostname: opts.hostname, port: opts.port });
+      const tcp = Deno.listen({
+        hostname: opts.hostname,
+        port: opts.port,
+        reusePort: opts.reusePort,
+      });
       this.#listener = tcp;
       this.#acceptOne = async () => {
         const c = await tcp.accept();
@@ -168,7 +184,7 @@ class Listener implements Http1Server, ConnectionContext {
   }
 
   closed(conn: Connection): void {
-    this.#conns.delete(conn);
+    if (this.#conns.delete(conn) && this.#opts.sharedOpen) Atomics.sub(this.#opts.sharedOpen, 0, 1);
     if (this.#conns.size === 0) this.#allClosed?.resolve();
   }
 
@@ -199,7 +215,11 @@ class Listener implements Http1Server, ConnectionContext {
         continue;
       }
       const max = this.#opts.maxConnections;
-      if (max > 0 && this.#conns.size >= max) {
+      const shared = this.#opts.sharedOpen;
+      // Counted before the check: listeners sharing the count never admit more than the cap.
+      const open = shared ? Atomics.add(shared, 0, 1) : this.#conns.size;
+      if (max > 0 && open >= max) {
+        if (shared) Atomics.sub(shared, 0, 1);
         this.#opts.events.refused();
         refuseConnection(conn, this.#opts.errorResponse);
         continue;

@@ -9,7 +9,9 @@ import { post, startAgent, startSidecar } from "./fixtures.ts";
 Deno.test("decisions reach the real relay (iatp.trace) and audit ledger, scrubbed", async () => {
   const dir = await tempDir();
   const agent = startAgent();
-  const relay = await relayCommand.start(relayCommand.resolve({ port: 0 }), { log: silentLogger });
+  const relay = await relayCommand.start(relayCommand.resolve({ port: 0, workers: 1 }), {
+    log: silentLogger,
+  });
   const audit = await auditCommand.start(
     auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }),
     { log: silentLogger },

@@ -65,7 +65,7 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-/** Starts the sidecar in-process on port 0 with `overrides`. */
+/** Starts the sidecar in-process on port 0 with `overrides` (one isolate unless they say). */
 export async function startSidecar(overrides: DeepPartial<SidecarConfig>): Promise<Sidecar> {
   const logs: string[] = [];
   const log: Logger = createLogger({
@@ -73,7 +73,7 @@ export async function startSidecar(overrides: DeepPartial<SidecarConfig>): Promi
     level: "debug",
     sink: (l) => logs.push(l),
   });
-  const config = command.resolve({ port: 0, drain_timeout: 2_000, ...overrides });
+  const config = command.resolve({ port: 0, drain_timeout: 2_000, workers: 1, ...overrides });
   const svc = await command.start(config, { log });
   return { url: svc.url, logs, close: () => svc.close() };
 }

@@ -99,7 +99,9 @@ Deno.test("secret members are redacted in /trace and in SQLite and JSONL recorde
 Deno.test("secret members never reach the relay's iatp.trace topic or the ledger", async () => {
   const dir = await tempDir();
   const agent = startAgent();
-  const relay = await relayCommand.start(relayCommand.resolve({ port: 0 }), { log: silentLogger });
+  const relay = await relayCommand.start(relayCommand.resolve({ port: 0, workers: 1 }), {
+    log: silentLogger,
+  });
   const audit = await auditCommand.start(
     auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }),
     { log: silentLogger },

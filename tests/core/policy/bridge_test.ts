@@ -24,6 +24,7 @@ Deno.test("a decision the relay refuses (403) is audited, not retried, and block
   const relay = await relayCommand.start(
     relayCommand.resolve({
       port: 0,
+      workers: 1,
       tokens: {
         [POLICY_TOKEN]: ["subscribe:access.intent"],
         [PUBLISHER_TOKEN]: ["publish:access.intent"],

@@ -12,9 +12,9 @@ import { delay } from "../../helpers.ts";
 /** A logger that writes nothing (tests assert on behaviour, not log lines). */
 export const quietLog = createLogger({ service: "relay-test", level: "error", sink: () => {} });
 
-/** Starts a relay in-process on a free port. */
+/** Starts a relay in-process on a free port (one isolate unless `overrides` say). */
 export function startRelay(overrides: DeepPartial<RelayConfig> = {}): Promise<Service> {
-  return command.start(command.resolve({ port: 0, ...overrides }), { log: quietLog });
+  return command.start(command.resolve({ port: 0, workers: 1, ...overrides }), { log: quietLog });
 }
 
 /** Publishes through plain fetch; returns status and JSON body. */

@@ -1,0 +1,24 @@
+/**
+ * Entry module of a sidecar worker isolate (`iatp sidecar --workers N`): builds the sidecar's
+ * options from the same settings as the main isolate and serves the same port.
+ * @module
+ */
+import { serveWorker } from "../../core/cluster/mod.ts";
+import { createLogger } from "../../core/log/mod.ts";
+import { type SidecarWorkerShared, startSidecarWorker } from "../../core/sidecar/mod.ts";
+import type { SidecarConfig } from "./config.ts";
+import { sidecarOptions } from "./options.ts";
+
+serveWorker(async (init, main) => {
+  const { config, index, shared } = init as {
+    config: SidecarConfig;
+    index: number;
+    shared: SidecarWorkerShared;
+  };
+  const log = createLogger({
+    service: "sidecar",
+    level: config.log_level,
+    fields: { worker: index },
+  });
+  return await startSidecarWorker(sidecarOptions(config, log), shared, main);
+});

@@ -1,0 +1,138 @@
+/**
+ * Calls and one-way posts between the isolates of one service over a Worker's message port:
+ * `call(kind, data)` resolves with the other side's answer (or rejects with its error, HTTP
+ * errors keeping their status) within a bounded wait; `post(kind, data)` expects none. Messages
+ * on one port arrive in the order they were sent, which the callers rely on (records posted
+ * before a call's answer are received before it).
+ * @module
+ */
+import { ConfigError, errorMessage, HttpError, UnavailableError } from "../errors/mod.ts";
+
+/** The part of a Worker (main side) or a worker's global scope (worker side) a channel uses. */
+export interface Endpoint {
+  postMessage(message: unknown): void;
+  addEventListener(type: "message", listener: (e: MessageEvent) => void): void;
+}
+
+/** Answers calls or takes posts of one kind. */
+export type Handler = (data: unknown) => unknown;
+
+/** An error as it crosses isolates. */
+interface WireError {
+  /** The error's class name (a receiver may rebuild its own class from it). */
+  name: string;
+  message: string;
+  status?: number;
+  retryAfter?: number;
+  extra?: Record<string, unknown>;
+}
+
+type Message =
+  | { call: number; kind: string; data: unknown }
+  | { post: string; data: unknown }
+  | { reply: number; ok: true; data: unknown }
+  | { reply: number; ok: false; error: WireError };
+
+/** Longest a call waits for its answer unless told otherwise. */
+export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+
+function toWire(err: unknown): WireError {
+  const name = err instanceof Error ? err.name : "Error";
+  if (err instanceof UnavailableError) {
+    return { name, message: err.message, status: 503, retryAfter: err.retryAfterSeconds };
+  }
+  if (err instanceof HttpError) {
+    return { name, message: err.message, status: err.status, extra: err.extra };
+  }
+  // A ConfigError's message names the setting: it keeps it across the port.
+  if (err instanceof ConfigError) return { name, message: err.message };
+  return { name, message: errorMessage(err) };
+}
+
+function fromWire(e: WireError): Error {
+  if (e.status === 503 && e.retryAfter !== undefined) {
+    return new UnavailableError(e.message, e.retryAfter);
+  }
+  if (e.status !== undefined) return new HttpError(e.status, e.message, e.extra ?? {});
+  const err = new Error(e.message);
+  err.name = e.name;
+  return err;
+}
+
+/** One side of the port between two isolates. */
+export class Channel {
+  readonly #end: Endpoint;
+  readonly #handlers = new Map<string, Handler>();
+  readonly #pending = new Map<number, PromiseWithResolvers<unknown>>();
+  #next = 1;
+
+  constructor(end: Endpoint) {
+    this.#end = end;
+    end.addEventListener("message", (e) => this.#receive(e.data as Message));
+  }
+
+  /** Registers what answers `call(kind)` and takes `post(kind)` from the other side. */
+  on(kind: string, handler: Handler): void {
+    this.#handlers.set(kind, handler);
+  }
+
+  /** Sends `data` without waiting for an answer. */
+  post(kind: string, data?: unknown): void {
+    this.#end.postMessage({ post: kind, data } satisfies Message);
+  }
+
+  /**
+   * Asks the other side and waits for its answer.
+   * @throws {HttpError} (or {UnavailableError}) as the other side threw it; {Error} when the
+   * other side has no handler, failed otherwise, or did not answer within `timeoutMs`.
+   */
+  async call(kind: string, data?: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
+    const id = this.#next++;
+    const waiter = Promise.withResolvers<unknown>();
+    this.#pending.set(id, waiter);
+    const timer = setTimeout(
+      () => waiter.reject(new Error(`no answer to ${kind} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    try {
+      this.#end.postMessage({ call: id, kind, data } satisfies Message);
+      return await waiter.promise;
+    } finally {
+      clearTimeout(timer);
+      this.#pending.delete(id);
+    }
+  }
+
+  /** Rejects every call waiting for an answer (the other side is gone). */
+  abandon(reason: Error): void {
+    for (const w of this.#pending.values()) w.reject(reason);
+    this.#pending.clear();
+  }
+
+  #receive(m: Message): void {
+    if ("reply" in m) {
+      const w = this.#pending.get(m.reply);
+      if (!w) return; // timed out already
+      if (m.ok) w.resolve(m.data);
+      else w.reject(fromWire(m.error));
+      return;
+    }
+    if ("post" in m) {
+      this.#handlers.get(m.post)?.(m.data);
+      return;
+    }
+    void this.#answer(m.call, m.kind, m.data);
+  }
+
+  async #answer(id: number, kind: string, data: unknown): Promise<void> {
+    const handler = this.#handlers.get(kind);
+    let reply: Message;
+    try {
+      if (!handler) throw new Error(`no handler for ${kind}`);
+      reply = { reply: id, ok: true, data: await handler(data) };
+    } catch (err) {
+      reply = { reply: id, ok: false, error: toWire(err) };
+    }
+    this.#end.postMessage(reply);
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * The relay on several isolates (`--workers N`): one sequence. The main isolate serves the port
+ * like every worker and is the sequencer: it owns the store (memory, SQLite or NATS JetStream),
+ * stores every publish (a worker's arrives as a call), and sends every stored event, in sequence
+ * order, to every worker, whose hub pushes it to its own subscribers. A worker keeps the index a
+ * JetStream replica keeps (see isolate_store.ts), so subscribing, resuming by `Last-Event-ID`
+ * (replay from history, then live, with no gap and no duplicate) and `/topics` work on it as on a
+ * replica. The subscriber bound counts every isolate's subscribers in one shared counter;
+ * `/metrics` on any isolate adds up every isolate's numbers.
+ * @module
+ */
+import {
+  type Channel,
+  sharedCounter,
+  startWorkers,
+  totalMetrics,
+  type WorkerPool,
+} from "../cluster/mod.ts";
+import { UnavailableError } from "../errors/mod.ts";
+import type { Service } from "../http/mod.ts";
+import { isEngineOutage } from "../nats/mod.ts";
+import { TopicFilter } from "../topic/mod.ts";
+import {
+  ENGINE_DOWN,
+  ENGINE_NONE,
+  ENGINE_SLOT,
+  ENGINE_UP,
+  type IsolatePublish,
+  IsolateStore,
+  type RelaySnapshot,
+} from "./isolate_store.ts";
+import type { TailedEvent } from "./js_wire.ts";
+import { PublishBusyError } from "./js_writer.ts";
+import { type PublishFn, type RelayServerOptions, startRelayServer } from "./server.ts";
+import { type AnyRelayStore, isRemoteStore, type Retention, type StoredEvent } from "./store.ts";
+
+/** How often the main isolate notes whether its engine is reachable, for the workers. */
+const ENGINE_POLL_MS = 1_000;
+/** Events read from the store per step of a snapshot. */
+const SNAPSHOT_BATCH = 4_096;
+const ALL = new TopicFilter(["*"]);
+/** Subscribers of each isolate, in `/metrics`. */
+const SUBSCRIBERS = {
+  name: "iatp_worker_relay_subscribers",
+  help: "Open SSE subscriptions on each isolate of the relay (--workers).",
+  from: "iatp_relay_subscribers",
+};
+
+/** How the main isolate starts its workers. */
+export interface RelayClusterOptions {
+  /** Worker isolates besides the main one (`--workers` minus one). */
+  workers: number;
+  /** The worker entry module (it calls `serveWorker` and {@linkcode startRelayWorker}). */
+  module: URL;
+  /** The data a worker starts with, given the port the main isolate bound. */
+  workerInit(port: number, index: number): unknown;
+  /** The store's retention (a worker's index mirrors it). */
+  retention: Retention;
+  /** Events whose data a worker keeps for replays (older ones are read from the main isolate). */
+  cacheEvents: number;
+}
+
+/** What a worker starts with besides its own settings. */
+export interface RelayWorkerInit {
+  /** The state shared by every isolate (see `RelayRole.shared`). */
+  shared: Int32Array;
+  /** Open connections of the whole service. */
+  connections: Int32Array;
+  retention: Retention;
+  cacheEvents: number;
+}
+
+/** Reads every retained event up to `upto`, ascending. */
+async function history(store: AnyRelayStore, upto: number): Promise<StoredEvent[]> {
+  const out: StoredEvent[] = [];
+  for (let after = 0; after < upto;) {
+    const got = await store.read(ALL, after, upto, SNAPSHOT_BATCH);
+    if (got.length === 0) break;
+    out.push(...got);
+    after = got[got.length - 1].seq;
+  }
+  return out;
+}
+
+/** The engine state for /health, as the workers read it. */
+function engineState(store: AnyRelayStore): number {
+  return isRemoteStore(store) ? (store.available ? ENGINE_UP : ENGINE_DOWN) : ENGINE_NONE;
+}
+
+function engineName(state: number): "connected" | "unreachable" | undefined {
+  return state === ENGINE_UP ? "connected" : state === ENGINE_DOWN ? "unreachable" : undefined;
+}
+
+/** Sends every stored event to the workers that loaded their snapshot, batched per tick. */
+class Broadcast {
+  /** Workers that receive events: those whose snapshot was taken. */
+  readonly live = new Set<Channel>();
+  /** Newest sequence per topic, for each event's `prev`. */
+  readonly #last = new Map<string, number>();
+  #batch: TailedEvent[] = [];
+
+  constructor(store: AnyRelayStore) {
+    for (const t of store.topics()) this.#last.set(t.topic, t.lastSeq);
+  }
+
+  add(e: StoredEvent): void {
+    const prev = this.#last.get(e.topic) ?? 0;
+    this.#last.set(e.topic, e.seq);
+    if (this.live.size === 0) return;
+    if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
+    this.#batch.push({ event: e, prev, storedMs: e.tsMs });
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    for (const worker of this.live) worker.post("events", batch);
+  }
+}
+
+/**
+ * Starts the main isolate's relay (the sequencer) and the workers on the same port.
+ * @throws {Error} when a worker cannot start (the main isolate's relay is closed again)
+ */
+export async function startRelayCluster(
+  opts: RelayServerOptions,
+  cluster: RelayClusterOptions,
+): Promise<Service> {
+  const { store, log } = opts;
+  const shared = new Int32Array(new SharedArrayBuffer(8));
+  const connections = sharedCounter();
+  Atomics.store(shared, ENGINE_SLOT, engineState(store));
+  const broadcast = new Broadcast(store);
+  let pool: WorkerPool | undefined;
+  let publish: PublishFn | undefined;
+  let ownMetrics: () => Promise<string> = () => Promise.resolve("");
+  const total = async () =>
+    totalMetrics("relay", [
+      await ownMetrics(),
+      ...(await pool?.callAll("own-metrics") ?? []).flatMap((r) =>
+        r.status === "fulfilled" ? [String(r.value)] : []
+      ),
+    ], [SUBSCRIBERS]);
+  const poll = setInterval(
+    () => Atomics.store(shared, ENGINE_SLOT, engineState(store)),
+    ENGINE_POLL_MS,
+  );
+  const svc = await startRelayServer({
+    ...opts,
+    role: {
+      shared,
+      engine: () => engineName(engineState(store)),
+      onStored: (e) => broadcast.add(e),
+      publisher: (fn) => publish = fn,
+      beforeStoreClose: async () => {
+        clearInterval(poll);
+        await pool?.close(); // workers drain first: their publishes still reach the store
+      },
+      metricsText: total,
+      ownMetrics: (read) => ownMetrics = read,
+      connections,
+    },
+  }).catch((err) => {
+    clearInterval(poll);
+    throw err;
+  });
+  const port = Number(new URL(svc.url).port);
+  const init: RelayWorkerInit = {
+    shared,
+    connections,
+    retention: cluster.retention,
+    cacheEvents: cluster.cacheEvents,
+  };
+  try {
+    pool = await startWorkers({
+      count: cluster.workers,
+      module: cluster.module,
+      service: "relay",
+      log,
+      init: (i) => ({ ...cluster.workerInit(port, i) as object, relay: init }),
+      closeTimeoutMs: opts.edge?.drainTimeoutMs ?? 10_000,
+      handlers: {
+        snapshot: (_d, _i, worker) => snapshot(store, broadcast, worker, cluster.cacheEvents),
+        publish: (d) => publishFor(store, publish, d as IsolatePublish),
+        get: (d) => getEvents(store, d as Array<{ topic: string; seq: number }>),
+        "last-seq": () => store.lastSeq,
+        "total-metrics": () => total(),
+      },
+    });
+  } catch (err) {
+    await svc.close();
+    throw err;
+  }
+  log.info("relay workers serving", { workers: cluster.workers + 1, port });
+  const running = pool;
+  return {
+    url: svc.url,
+    failed: Promise.race([svc.failed, running.failed]),
+    close: () => {
+      // Every isolate drains at once; the store closes after the last worker is done.
+      void running.close();
+      return svc.close();
+    },
+  };
+}
+
+/**
+ * A worker's starting point: taken while no event can be stored in between (the reads of a
+ * local store are synchronous; a remote store's newer events are sent to the worker from here
+ * on and held by it until the snapshot is applied).
+ */
+async function snapshot(
+  store: AnyRelayStore,
+  broadcast: Broadcast,
+  worker: Channel,
+  cacheEvents: number,
+): Promise<RelaySnapshot> {
+  const upto = store.lastSeq;
+  const topics = store.topics().map((t) => ({
+    topic: t.topic,
+    lastSeq: t.lastSeq,
+    truncatedThrough: t.truncatedThrough,
+  }));
+  broadcast.live.add(worker);
+  const events = await history(store, upto);
+  // Only the newest events stay in a worker's cache: the older ones go without their data.
+  const bare = events.length - cacheEvents;
+  for (let i = 0; i < bare; i++) events[i] = { ...events[i], data: "" };
+  return { epoch: store.epoch, upto, events, topics };
+}
+
+/**
+ * Stores a worker's publish.
+ * @throws {TopicLimitError} (its name crosses to the worker); {UnavailableError} while the
+ * engine is out of reach or busy
+ */
+async function publishFor(
+  store: AnyRelayStore,
+  publish: PublishFn | undefined,
+  p: IsolatePublish,
+): Promise<number> {
+  if (!publish) throw new UnavailableError("the relay is starting", 1);
+  if (isRemoteStore(store) && !store.available) {
+    throw new UnavailableError("the relay's engine is unreachable", 1);
+  }
+  try {
+    return await publish(p.topic, p.eventId, p.json, p.publisher);
+  } catch (err) {
+    if (err instanceof PublishBusyError || isEngineOutage(err)) {
+      throw new UnavailableError("the relay's engine did not acknowledge the event; retry", 1, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/** The events a worker no longer caches (null for one the store no longer holds). */
+async function getEvents(
+  store: AnyRelayStore,
+  refs: Array<{ topic: string; seq: number }>,
+): Promise<Array<StoredEvent | null>> {
+  const out: Array<StoredEvent | null> = [];
+  for (const r of refs) {
+    const got = await store.read(new TopicFilter([r.topic]), r.seq - 1, r.seq, 1);
+    out.push(got[0]?.seq === r.seq ? got[0] : null);
+  }
+  return out;
+}
+
+/**
+ * Starts a worker isolate's relay: the same routes and bounds on the same port, its log the
+ * main isolate's (see isolate_store.ts).
+ * @throws {Error} when the main isolate does not answer the snapshot
+ */
+export async function startRelayWorker(
+  opts: Omit<RelayServerOptions, "store">,
+  init: RelayWorkerInit,
+  main: Channel,
+): Promise<Service> {
+  const store = await IsolateStore.open(main, init.retention, init.cacheEvents, init.shared);
+  let own: () => Promise<string> = () => Promise.resolve("");
+  main.on("own-metrics", () => own());
+  return await startRelayServer({
+    ...opts,
+    store,
+    role: {
+      shared: init.shared,
+      engine: () => engineName(Atomics.load(init.shared, ENGINE_SLOT)),
+      metricsText: async () => String(await main.call("total-metrics")),
+      ownMetrics: (read) => own = read,
+      connections: init.connections,
+    },
+  });
+}

@@ -1,0 +1,211 @@
+/**
+ * The relay log as a worker isolate sees it (`--workers`): the main isolate owns the one
+ * sequence and the store; a worker learns of every event from the main isolate, in sequence
+ * order, as a JetStream replica learns of them from its tail, and keeps the same index
+ * (`StreamIndex`: per-topic sequences, truncation, the newest events' data). It starts from a
+ * snapshot of the main isolate's history; events the main isolate broadcasts while the snapshot
+ * is read are held and applied after it, so none is missed or applied twice. Publishes are
+ * stored by the main isolate; history no longer cached here is read from it.
+ * @module
+ */
+import type { Channel } from "../cluster/mod.ts";
+import type { TopicFilter } from "../topic/mod.ts";
+import { StreamIndex } from "./js_index.ts";
+import type { TailedEvent } from "./js_wire.ts";
+import {
+  type RemoteRelayStore,
+  type Retention,
+  type StoredEvent,
+  type TopicInfo,
+  TopicLimitError,
+} from "./store.ts";
+import { TailWaiters } from "./tail_waiters.ts";
+
+/** The main isolate's history when a worker starts. */
+export interface RelaySnapshot {
+  epoch: string;
+  /** The newest sequence the snapshot covers; broadcasts carry only newer ones. */
+  upto: number;
+  /** Retained events up to `upto`, ascending (the oldest may come without data: see below). */
+  events: StoredEvent[];
+  /** Every topic: newest sequence and highest evicted one. */
+  topics: Array<{ topic: string; lastSeq: number; truncatedThrough: number }>;
+}
+
+/** A publish as the main isolate stores it. */
+export interface IsolatePublish {
+  topic: string;
+  eventId: string;
+  json: string;
+  publisher?: string;
+}
+
+/** Index of the engine state in the shared state array. */
+export const ENGINE_SLOT = 1;
+/** Engine state values: no engine (a local store), reachable, out of reach. */
+export const ENGINE_NONE = 0, ENGINE_UP = 1, ENGINE_DOWN = 2;
+
+/** See the module doc. */
+export class IsolateStore implements RemoteRelayStore {
+  readonly remote = true as const;
+  readonly #index: StreamIndex;
+  readonly #main: Channel;
+  readonly #state: Int32Array;
+  readonly #waiters: TailWaiters;
+  #epoch = "";
+  #listener: (e: StoredEvent) => void = () => {};
+  /** Broadcasts received while the snapshot loads. */
+  #held: TailedEvent[] | undefined = [];
+
+  private constructor(main: Channel, retention: Retention, cacheEvents: number, state: Int32Array) {
+    this.#main = main;
+    this.#state = state;
+    this.#index = new StreamIndex(retention, cacheEvents);
+    this.#waiters = new TailWaiters(() => this.#index.lastSeq);
+    main.on("events", (batch) => {
+      for (const t of batch as TailedEvent[]) this.#apply(t);
+    });
+  }
+
+  /**
+   * Opens the store from the main isolate's snapshot.
+   * @throws {Error} when the main isolate does not answer
+   */
+  static async open(
+    main: Channel,
+    retention: Retention,
+    cacheEvents: number,
+    state: Int32Array,
+  ): Promise<IsolateStore> {
+    const store = new IsolateStore(main, retention, cacheEvents, state);
+    store.#load(await main.call("snapshot") as RelaySnapshot);
+    return store;
+  }
+
+  #load(snap: RelaySnapshot): void {
+    this.#epoch = snap.epoch;
+    const through = new Map(snap.topics.map((t) => [t.topic, t.truncatedThrough]));
+    const prev = new Map<string, number>();
+    for (const e of snap.events) {
+      this.#index.apply({
+        event: e,
+        prev: prev.get(e.topic) ?? through.get(e.topic) ?? 0,
+        storedMs: e.tsMs,
+      });
+      prev.set(e.topic, e.seq);
+    }
+    for (const t of snap.topics) {
+      if (!prev.has(t.topic)) this.#index.restoreEmptyTopic(t.topic, t.lastSeq, t.truncatedThrough);
+    }
+    this.#index.advanceTo(snap.upto);
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const t of held) if (t.event.seq > snap.upto) this.#apply(t);
+  }
+
+  #apply(t: TailedEvent): void {
+    if (this.#held) return void this.#held.push(t);
+    if (this.#index.apply(t)) this.#listener(t.event);
+    this.#waiters.wake();
+  }
+
+  get epoch(): string {
+    return this.#epoch;
+  }
+
+  get lastSeq(): number {
+    return this.#index.lastSeq;
+  }
+
+  get available(): boolean {
+    return Atomics.load(this.#state, ENGINE_SLOT) !== ENGINE_DOWN;
+  }
+
+  onEvent(fn: (e: StoredEvent) => void): void {
+    this.#listener = fn;
+  }
+
+  waitFor(seq: number, timeoutMs: number): Promise<boolean> {
+    return this.#waiters.waitFor(seq, timeoutMs);
+  }
+
+  async engineLastSeq(): Promise<number> {
+    return Number(await this.#main.call("last-seq"));
+  }
+
+  async publish(
+    topic: string,
+    eventId: string,
+    json: string,
+    _nowMs: number,
+    publisher?: string,
+  ): Promise<number> {
+    const p: IsolatePublish = { topic, eventId, json, publisher };
+    try {
+      return Number(await this.#main.call("publish", p));
+    } catch (err) {
+      // The main isolate's refusal of one topic too many keeps its meaning (507) here.
+      if (err instanceof Error && err.name === "TopicLimitError") {
+        throw new TopicLimitError(err.message, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  read(
+    filter: TopicFilter,
+    afterSeq: number,
+    uptoSeq: number,
+    limit: number,
+  ): StoredEvent[] | Promise<StoredEvent[]> {
+    const refs = this.#index.seqsIn(filter, afterSeq, uptoSeq, limit);
+    const out = refs.map((r) => this.#index.cached(r.seq));
+    if (!out.includes(undefined)) return out as StoredEvent[];
+    return this.#fetch(refs, out);
+  }
+
+  /** Fills the uncached events from the main isolate; stops before the first it no longer has. */
+  async #fetch(
+    refs: Array<{ topic: string; seq: number }>,
+    out: Array<StoredEvent | undefined>,
+  ): Promise<StoredEvent[]> {
+    const missing = refs.filter((_, i) => out[i] === undefined);
+    const got = await this.#main.call("get", missing) as Array<StoredEvent | null>;
+    let k = 0;
+    for (let i = 0; i < out.length; i++) {
+      if (out[i] !== undefined) continue;
+      const e = got[k++];
+      if (!e) {
+        this.#index.markGone(refs[i].topic, refs[i].seq);
+        return out.slice(0, i) as StoredEvent[];
+      }
+      out[i] = e;
+    }
+    return out as StoredEvent[];
+  }
+
+  truncatedAfter(filter: TopicFilter, afterSeq: number): boolean {
+    return this.#index.truncatedAfter(filter, afterSeq);
+  }
+
+  truncation(filter: TopicFilter): Map<string, number> {
+    return this.#index.truncation(filter);
+  }
+
+  oldestSeq(filter: TopicFilter): number | undefined {
+    return this.#index.oldestSeq(filter);
+  }
+
+  topics(): TopicInfo[] {
+    return this.#index.topics();
+  }
+
+  expire(nowMs: number): number {
+    return this.#index.expire(nowMs);
+  }
+
+  close(): void {
+    this.#waiters.close();
+    this.#index.clear();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * A worker isolate's flight recorder (`--workers`): its own ring, so the request path pays what
+ * it pays on one isolate (records are scrubbed when first read) and waits on no other isolate.
+ * Lookups are answered by the main isolate, which asks every isolate's ring. When the main
+ * isolate hands records on (durable store, Redis, relay, audit), each record is also posted to
+ * it, scrubbed, in batches; records posted and not yet acknowledged are bounded, and past the
+ * bound new ones are not posted (they stay in the ring) and are counted, as the Redis store
+ * drops while Redis is away.
+ * @module
+ */
+import type { Channel } from "../cluster/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import {
+  FlightRecorder,
+  type RecordDetails,
+  type RecordType,
+  type TraceRecord,
+} from "../recorder/mod.ts";
+import type { TraceBook } from "./server.ts";
+
+/** Records posted in one message at most. */
+const MAX_BATCH = 256;
+/** Records posted and not yet acknowledged, plus those waiting, before new ones are dropped. */
+const MAX_UNACKED_RECORDS = 20_000;
+/** At most one "records dropped" line per this interval. */
+const DROP_LOG_INTERVAL_MS = 5_000;
+
+/** See the module doc. */
+export class RecordLink implements TraceBook {
+  readonly #main: Channel;
+  readonly #log: Logger;
+  readonly #recorder: FlightRecorder;
+  #pending: TraceRecord[] = [];
+  #unacked = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #dropped = 0;
+  #lastDropLog = 0;
+
+  /**
+   * @param capacity records this isolate's ring keeps
+   * @param handOn whether the main isolate hands records on (then each is posted to it)
+   */
+  constructor(main: Channel, log: Logger, capacity: number, handOn: boolean) {
+    this.#main = main;
+    this.#log = log;
+    this.#recorder = new FlightRecorder({
+      capacity,
+      onRecord: handOn ? (rec) => this.#post(rec) : undefined,
+    });
+    main.on("acked", (n) => this.#unacked = Math.max(0, this.#unacked - Number(n)));
+    main.on("flush", () => {
+      this.flush();
+      return true;
+    });
+    main.on("trace", (id) => this.#recorder.inMemory(String(id)));
+  }
+
+  /** Records not posted because the main isolate fell behind. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  record(type: RecordType, traceId: string, details: RecordDetails): void {
+    this.#recorder.record(type, traceId, details);
+  }
+
+  #post(rec: TraceRecord): void {
+    if (this.#unacked + this.#pending.length >= MAX_UNACKED_RECORDS) return this.#drop();
+    this.#pending.push(rec);
+    if (this.#pending.length >= MAX_BATCH) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), 0);
+  }
+
+  /** Posts what waits (the main isolate receives it before any later call or answer). */
+  flush(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending.length === 0) return;
+    this.#main.post("records", this.#pending);
+    this.#unacked += this.#pending.length;
+    this.#pending = [];
+  }
+
+  async lookup(traceId: string): Promise<TraceRecord[]> {
+    return await this.#main.call("lookup", traceId) as TraceRecord[];
+  }
+
+  close(): Promise<void> {
+    this.flush();
+    return Promise.resolve();
+  }
+
+  #drop(): void {
+    this.#dropped++;
+    const now = Date.now();
+    if (now - this.#lastDropLog < DROP_LOG_INTERVAL_MS) return;
+    this.#lastDropLog = now;
+    this.#log.warn("flight-recorder records not handed on: the main isolate fell behind", {
+      dropped: this.#dropped,
+      bound: MAX_UNACKED_RECORDS,
+    });
+  }
+}

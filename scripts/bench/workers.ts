@@ -1,0 +1,246 @@
+/**
+ * `--workers` benchmark (prints JSON). Sidecar: a 1.1 KB JSON POST through `iatp sidecar
+ * --workers N` against nginx `proxy_pass` with N `worker_processes`, and the same two with one
+ * worker, in the same run, in rounds that each run every target once (order rotating); the
+ * upstream is one nginx (`return 200`, N workers) for all of them. Ratios are medians of the
+ * per-round ratios: sidecar N / nginx N (target >= 0.8), and each side's N / 1 scaling. Relay:
+ * messages delivered per second to `--relay-subs` SSE subscribers while 16 publishers publish,
+ * `iatp relay --workers N` against `--workers 1`, alternating, a fresh relay per run. Every
+ * service runs through the launcher with its real permissions; load comes from wrk (`-t N`) and,
+ * for the relay, from raw sockets in this process, all on the same host, so on a small machine
+ * the load generator takes cores from what it measures (reported as `cores`).
+ *
+ * Usage: deno run -A scripts/bench/workers.ts [--workers 2] [--duration 5] [--rounds 3]
+ *   [--connections 64] [--relay-subs 200] [--messages 5000] [--only sidecar,relay]
+ * Needs nginx and wrk for the sidecar part.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { startIatpService } from "../../tests/helpers.ts";
+import { SseSub } from "./relay_clients.ts";
+import {
+  freePort,
+  has,
+  median,
+  r3,
+  startNginx,
+  stopAll,
+  waitPort,
+  wrk,
+  type WrkResult,
+  wrkScript,
+} from "./tools.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    workers: { type: "string", default: String(navigator.hardwareConcurrency) },
+    duration: { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
+    connections: { type: "string", default: "64" },
+    "relay-subs": { type: "string", default: "200" },
+    messages: { type: "string", default: "5000" },
+    only: { type: "string", default: "sidecar,relay" },
+  },
+});
+const N = Number(values.workers);
+const DURATION = Number(values.duration);
+const ROUNDS = Number(values.rounds);
+const CONNECTIONS = Number(values.connections);
+const RELAY_SUBS = Number(values["relay-subs"]);
+const MESSAGES = Number(values.messages);
+const PUBLISHERS = 16;
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** The 1.1 KB body of scripts/bench/sidecar.ts, without PII. */
+function requestBody(): string {
+  const items = Array.from({ length: 6 }, (_, i) => ({
+    sku: `SKU-${1000 + i}`,
+    name: `Item number ${i} with a descriptive name`,
+    qty: i + 1,
+    price: 19.99 + i,
+  }));
+  let text = JSON.stringify({
+    task: "purchase",
+    agent: "shopping-assistant",
+    user: { id: "u-48213", locale: "en-US", tier: "gold" },
+    items,
+    notes: "Leave at the door.",
+  });
+  while (text.length < 1100) text = text.replace('"notes":"', '"notes":"x');
+  return text;
+}
+
+/** The upstream, nginx proxies with N and 1 workers, sidecars with N and 1 workers. */
+async function startSidecarTargets(dir: string) {
+  const [up, pxN, px1, scN, sc1] = [freePort(), freePort(), freePort(), freePort(), freePort()];
+  const children: Deno.ChildProcess[] = [];
+  children.push(
+    await startNginx(
+      dir,
+      "upstream",
+      `server { listen 127.0.0.1:${up}; location / { default_type application/json; return 200 '{"ok":true}'; } }`,
+      up,
+      N,
+    ),
+  );
+  const proxy = (port: number) =>
+    `upstream agent { server 127.0.0.1:${up}; keepalive 64; }
+  server { listen 127.0.0.1:${port}; client_body_buffer_size 64k;
+    location / { proxy_pass http://agent; proxy_http_version 1.1; proxy_set_header Connection ""; } }`;
+  children.push(await startNginx(dir, "proxy-n", proxy(pxN), pxN, N));
+  children.push(await startNginx(dir, "proxy-1", proxy(px1), px1, 1));
+  for (const [port, workers] of [[scN, N], [sc1, 1]]) {
+    children.push(
+      new Deno.Command(`${ROOT}scripts/iatp`, {
+        args: [
+          "sidecar",
+          "--port",
+          String(port),
+          "--workers",
+          String(workers),
+          "--log-level",
+          "warn",
+        ],
+        env: { IATP_AGENT_URL: `http://127.0.0.1:${up}`, IATP_DATA_DIR: dir },
+        stdout: "null",
+        stderr: "inherit",
+      }).spawn(),
+    );
+    await waitPort(port);
+  }
+  const targets: Record<string, string> = {
+    [`sidecar_${N}`]: `http://127.0.0.1:${scN}/proxy`,
+    [`nginx_${N}`]: `http://127.0.0.1:${pxN}/`,
+    sidecar_1: `http://127.0.0.1:${sc1}/proxy`,
+    nginx_1: `http://127.0.0.1:${px1}/`,
+  };
+  return { targets, children };
+}
+
+async function sidecarBench(dir: string) {
+  const { targets, children } = await startSidecarTargets(dir);
+  try {
+    const script = await wrkScript(dir, "body", requestBody());
+    const names = Object.keys(targets);
+    // Warm-up: the JIT of every isolate and the connection pools.
+    for (const n of names) await wrk(targets[n], script, CONNECTIONS, 2, N);
+    const rounds: Record<string, WrkResult>[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const results: Record<string, WrkResult> = {};
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(i + round) % names.length];
+        results[name] = await wrk(targets[name], script, CONNECTIONS, DURATION, N);
+      }
+      rounds.push(results);
+    }
+    const ratio = (a: string, b: string) => r3(median(rounds.map((r) => r[a].rps / r[b].rps)));
+    return {
+      workers: N,
+      wrk_threads: N,
+      connections: CONNECTIONS,
+      rps_by_round: Object.fromEntries(names.map((n) => [n, rounds.map((r) => r[n].rps)])),
+      errors: Object.fromEntries(
+        names.map((n) => [n, rounds.reduce((s, r) => s + r[n].errors, 0)]),
+      ),
+      sidecar_n_vs_nginx_n_rps: ratio(`sidecar_${N}`, `nginx_${N}`),
+      sidecar_1_vs_nginx_1_rps: ratio("sidecar_1", "nginx_1"),
+      sidecar_scaling_n_vs_1: ratio(`sidecar_${N}`, "sidecar_1"),
+      nginx_scaling_n_vs_1: ratio(`nginx_${N}`, "nginx_1"),
+    };
+  } finally {
+    await stopAll(children.reverse());
+  }
+}
+
+/** Messages delivered per second to the subscribers of a relay with `workers` isolates. */
+async function relayRun(workers: number, dir: string): Promise<number> {
+  const relay = await startIatpService(
+    ["relay", "--port", "0", "--workers", String(workers), "--heartbeat", "30s"],
+    { env: { IATP_DATA_DIR: dir } },
+  );
+  try {
+    const until = Date.now() + 30_000;
+    while (workers > 1 && !relay.stdout().includes("relay workers serving")) {
+      if (Date.now() > until) throw new Error("relay workers did not start");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const port = Number(new URL(relay.url).port);
+    const subs: SseSub[] = [];
+    for (let i = 0; i < RELAY_SUBS; i++) {
+      const s = new SseSub();
+      await s.open(port, "topic=thr");
+      subs.push(s);
+    }
+    const body = JSON.stringify({ topic: "thr", payload: { pad: "x".repeat(100) } });
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: PUBLISHERS }, async () => {
+      while (next < MESSAGES) {
+        next++;
+        const res = await fetch(`${relay.url}/publish`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        });
+        await res.body?.cancel();
+        if (res.status !== 200) throw new Error(`publish answered ${res.status}`);
+      }
+    }));
+    const want = MESSAGES * RELAY_SUBS;
+    const count = () => subs.reduce((a, s) => a + s.counter.count, 0);
+    const end = Date.now() + 120_000;
+    while (count() < want && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    const rate = count() / ((performance.now() - t0) / 1000);
+    await Promise.all(subs.map((s) => s.close()));
+    return Math.round(rate);
+  } finally {
+    await relay.stop();
+  }
+}
+
+async function relayBench(dir: string) {
+  const byWorkers: Record<string, number[]> = { [N]: [], 1: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const w of round % 2 === 0 ? [N, 1] : [1, N]) byWorkers[w].push(await relayRun(w, dir));
+  }
+  return {
+    workers: N,
+    subscribers: RELAY_SUBS,
+    messages: MESSAGES,
+    publishers: PUBLISHERS,
+    deliveries_per_s_by_round: byWorkers,
+    relay_scaling_n_vs_1: r3(
+      median(byWorkers[N].map((x, i) => x / byWorkers[1][i])),
+    ),
+  };
+}
+
+if (import.meta.main) {
+  const dir = await Deno.makeTempDir({ prefix: "iatp-bench-workers-" });
+  const only = new Set(values.only.split(","));
+  try {
+    const tools = (await has("nginx")) && (await has("wrk"));
+    const sidecar = !only.has("sidecar")
+      ? { skipped: "--only" }
+      : tools
+      ? await sidecarBench(dir)
+      : { skipped: "nginx or wrk not installed" };
+    const relay = only.has("relay") ? await relayBench(dir) : { skipped: "--only" };
+    console.log(JSON.stringify(
+      {
+        benchmark: "workers",
+        cores: navigator.hardwareConcurrency,
+        duration_s: DURATION,
+        rounds: ROUNDS,
+        sidecar,
+        relay,
+        targets: { sidecar_n_vs_nginx_n_rps: 0.8 },
+      },
+      null,
+      2,
+    ));
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
