@@ -95,9 +95,15 @@ export interface Config<S extends Shape> {
   /**
    * Defaults overlaid with an in-process partial config (for `iatp up` and tests).
    * @throws {ConfigError} for a value a setting does not accept
-   * @throws {Error} when the config's check has a file to read (it returned a promise): parse()
+   * @throws {Error} when the config's check has a file to read (it returned a promise):
+   * use resolveAsync()
    */
   resolve(overrides?: DeepPartial<Infer<S>>): Infer<S>;
+  /**
+   * resolve(), waiting for the config's check when it reads a file (a sidecar's manifest).
+   * @throws {ConfigError} for a value a setting does not accept, or a file that does not load
+   */
+  resolveAsync(overrides?: DeepPartial<Infer<S>>): Promise<Infer<S>>;
   /** Usage text listing every flag with its env var and default. */
   usage(): string;
   /** Every env var name this config reads (its own, then upstream and deprecated names). */
@@ -284,7 +290,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     return out;
   };
 
-  const resolve = (overrides: DeepPartial<Infer<S>> = {}): Infer<S> => {
+  const settle = (overrides: DeepPartial<Infer<S>>) => {
     const values: Record<string, unknown> = {};
     const sources: SourceMap = new Map();
     for (const leaf of all) {
@@ -298,11 +304,21 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
         sources.set(leaf.key, { kind: "default" });
       }
     }
-    const { config, checked } = finish(values, sources);
+    return finish(values, sources);
+  };
+
+  const resolve = (overrides: DeepPartial<Infer<S>> = {}): Infer<S> => {
+    const { config, checked } = settle(overrides);
     if (checked instanceof Promise) {
       checked.catch(() => {}); // the error below is the one reported
-      throw new Error(`iatp ${spec.command}: a setting names a file to read: use parse()`);
+      throw new Error(`iatp ${spec.command}: a setting names a file to read: use resolveAsync()`);
     }
+    return config;
+  };
+
+  const resolveAsync = async (overrides: DeepPartial<Infer<S>> = {}): Promise<Infer<S>> => {
+    const { config, checked } = settle(overrides);
+    await checked;
     return config;
   };
 
@@ -311,6 +327,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     envPrefix,
     parse,
     resolve,
+    resolveAsync,
     usage,
     leaves: () => all,
     grants,

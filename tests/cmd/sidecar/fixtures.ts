@@ -73,7 +73,12 @@ export async function startSidecar(overrides: DeepPartial<SidecarConfig>): Promi
     level: "debug",
     sink: (l) => logs.push(l),
   });
-  const config = command.resolve({ port: 0, drain_timeout: 2_000, workers: 1, ...overrides });
+  const config = await command.spec.resolveAsync({
+    port: 0,
+    drain_timeout: 2_000,
+    workers: 1,
+    ...overrides,
+  });
   const svc = await command.start(config, { log });
   return { url: svc.url, logs, close: () => svc.close() };
 }
