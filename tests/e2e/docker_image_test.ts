@@ -220,11 +220,12 @@ Deno.test({
         "ok",
       ]);
     });
-    await t.step("relay: reads only /data and the key file it was given", async () => {
+    await t.step("relay: reads only its code, /data and the key file it was given", async () => {
       const r = await probe("relay", ["IATP_RELAY_AUTH_KEYS=file:/run/iatp/issuer.pub"]);
       assert.deepEqual(r.args, ["relay"]);
       assert.equal(r.read_passwd, "NotCapable", "relay must not read outside its grants");
-      assert.equal(r.read_app, "NotCapable", "relay's line does not grant the app folder");
+      // Its worker isolates load their modules from the app folder: the line grants reading it.
+      assert.equal(r.read_app, "ok", "relay's line grants the app folder (worker modules)");
       assert.equal(r.run_deno, "NotCapable");
       assert.equal(r.run_echo, "NotCapable");
       assert.equal(r.write_tmp, "NotCapable");
