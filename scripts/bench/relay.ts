@@ -87,6 +87,8 @@ async function startRelay() {
     String(SUBS_A + 1000),
     "--heartbeat",
     "30s",
+    "--workers",
+    "1",
   ], { env: { IATP_DATA_DIR: Deno.makeTempDirSync({ prefix: "iatp-bench-" }) } });
   return { relay, port };
 }

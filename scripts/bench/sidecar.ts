@@ -211,7 +211,7 @@ async function startTargets(dir: string) {
   if (GO_SIDECAR) spawn(GO_SIDECAR, [], { IATP_AGENT_URL: upstream, IATP_PORT: String(go) });
   const sidecar = spawn(
     `${ROOT}scripts/iatp`,
-    ["sidecar", "--port", String(sc), "--log-level", "warn"],
+    ["sidecar", "--port", String(sc), "--log-level", "warn", "--workers", "1"],
     { IATP_AGENT_URL: upstream, IATP_DATA_DIR: dir },
     true,
   );

@@ -1,7 +1,7 @@
 /**
  * Startup benchmark: time from exec to the first 200 on /health for `iatp sidecar` and
  * `iatp relay` (or the services `--services` names: any of sidecar, relay, policy, audit,
- * dashboard, each started with its defaults), and idle RSS, against nginx (first 200) and
+ * dashboard, each started with its defaults, the sidecar and the relay as one isolate), and idle RSS, against nginx (first 200) and
  * redis-server (first PONG) from apt in the same run, and against the floor of the runtime
  * itself: a bare `Deno.serve` answering /health (`deno_hello`), started the same way. Prints JSON.
  * Run: `deno run -A scripts/bench/startup.ts [--runs N] [--services sidecar,relay]`.
@@ -129,6 +129,10 @@ const flagsFor = (name: string, dir: string) =>
     )
   );
 
+/** The sidecar and the relay are measured as one isolate (`--workers 1`): each worker isolate adds its own heap. */
+const oneIsolate = (svc: string): string[] =>
+  svc === "sidecar" || svc === "relay" ? ["--workers", "1"] : [];
+
 const results: Record<string, unknown> = { runs: RUNS, deno: Deno.version.deno };
 for (const svc of SERVICES) {
   const direct = await repeat(() =>
@@ -142,12 +146,13 @@ for (const svc of SERVICES) {
       svc,
       "--port",
       String(port),
+      ...oneIsolate(svc),
     ], (p) => httpOk(`http://127.0.0.1:${p}/health`))
   );
   const launcher = await repeat(() =>
     measure(
       `${ROOT}scripts/iatp`,
-      (port) => [svc, "--port", String(port)],
+      (port) => [svc, "--port", String(port), ...oneIsolate(svc)],
       (p) => httpOk(`http://127.0.0.1:${p}/health`),
       { DENO_BIN: deno },
     )
