@@ -27,10 +27,13 @@ import {
   freePort,
   has,
   median,
+  proxyServer,
   r3,
+  requestBody,
   rssMb,
   startNginx,
   stopAll,
+  upstreamServer,
   waitPort,
   wrk,
   type WrkResult,
@@ -60,28 +63,6 @@ const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
 const GO_SIDECAR = values["go-sidecar"];
 const HALF_LOAD_CONNECTIONS = 8;
-
-/** A realistic 1.1 KB agent request without PII. */
-function requestBody(): string {
-  const body = {
-    task: "purchase",
-    agent: "shopping-assistant",
-    user: { id: "u-48213", locale: "en-US", tier: "gold" },
-    items: Array.from({ length: 6 }, (_, i) => ({
-      sku: `SKU-${1000 + i}`,
-      name: `Item number ${i} with a descriptive name`,
-      qty: i + 1,
-      price: 19.99 + i,
-    })),
-    shipping: { method: "express", address: "1 Main Street, Springfield", zip: "12345" },
-    notes: "Leave at the door. Call on arrival if nobody answers the bell.",
-    ts: 1_700_000_000_000,
-    order_ref: "ORD-2024-000123",
-  };
-  let text = JSON.stringify(body);
-  while (text.length < 1100) text = text.replace('"notes":"', '"notes":"x');
-  return text;
-}
 
 function digitHeavy(size: number): string {
   const items: string[] = [];
@@ -184,7 +165,7 @@ async function startTargets(dir: string) {
     await startNginx(
       dir,
       "upstream",
-      `server { listen 127.0.0.1:${up}; location / { default_type application/json; return 200 '{"ok":true}'; } }`,
+      upstreamServer(up),
       up,
     ),
   );
@@ -192,9 +173,7 @@ async function startTargets(dir: string) {
     await startNginx(
       dir,
       "proxy",
-      `upstream agent { server 127.0.0.1:${up}; keepalive 64; }
-  server { listen 127.0.0.1:${px}; client_body_buffer_size 64k;
-    location / { proxy_pass http://agent; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+      proxyServer(px, up),
       px,
     ),
   );

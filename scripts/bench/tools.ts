@@ -159,3 +159,37 @@ export async function stopAll(children: Deno.ChildProcess[]): Promise<void> {
     await child.status;
   }
 }
+
+/** A realistic 1.1 KB agent request without PII. */
+export function requestBody(): string {
+  const body = {
+    task: "purchase",
+    agent: "shopping-assistant",
+    user: { id: "u-48213", locale: "en-US", tier: "gold" },
+    items: Array.from({ length: 6 }, (_, i) => ({
+      sku: `SKU-${1000 + i}`,
+      name: `Item number ${i} with a descriptive name`,
+      qty: i + 1,
+      price: 19.99 + i,
+    })),
+    shipping: { method: "express", address: "1 Main Street, Springfield", zip: "12345" },
+    notes: "Leave at the door. Call on arrival if nobody answers the bell.",
+    ts: 1_700_000_000_000,
+    order_ref: "ORD-2024-000123",
+  };
+  let text = JSON.stringify(body);
+  while (text.length < 1100) text = text.replace('"notes":"', '"notes":"x');
+  return text;
+}
+
+/** An nginx `server` block answering `{"ok":true}` on `port`: the agent behind every proxy. */
+export function upstreamServer(port: number): string {
+  return `server { listen 127.0.0.1:${port}; location / { default_type application/json; return 200 '{"ok":true}'; } }`;
+}
+
+/** An nginx `proxy_pass` to `upstreamPort` on `port`, with a keep-alive upstream pool. */
+export function proxyServer(port: number, upstreamPort: number): string {
+  return `upstream agent { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server { listen 127.0.0.1:${port}; client_body_buffer_size 64k;
+    location / { proxy_pass http://agent; proxy_http_version 1.1; proxy_set_header Connection ""; } }`;
+}

@@ -22,9 +22,12 @@ import {
   freePort,
   has,
   median,
+  proxyServer,
   r3,
+  requestBody,
   startNginx,
   stopAll,
+  upstreamServer,
   waitPort,
   wrk,
   type WrkResult,
@@ -52,25 +55,6 @@ const MESSAGES = Number(values.messages);
 const PUBLISHERS = 16;
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** The 1.1 KB body of scripts/bench/sidecar.ts, without PII. */
-function requestBody(): string {
-  const items = Array.from({ length: 6 }, (_, i) => ({
-    sku: `SKU-${1000 + i}`,
-    name: `Item number ${i} with a descriptive name`,
-    qty: i + 1,
-    price: 19.99 + i,
-  }));
-  let text = JSON.stringify({
-    task: "purchase",
-    agent: "shopping-assistant",
-    user: { id: "u-48213", locale: "en-US", tier: "gold" },
-    items,
-    notes: "Leave at the door.",
-  });
-  while (text.length < 1100) text = text.replace('"notes":"', '"notes":"x');
-  return text;
-}
-
 /** The upstream, nginx proxies with N and 1 workers, sidecars with N and 1 workers. */
 async function startSidecarTargets(dir: string) {
   const [up, pxN, px1, scN, sc1] = [freePort(), freePort(), freePort(), freePort(), freePort()];
@@ -79,15 +63,12 @@ async function startSidecarTargets(dir: string) {
     await startNginx(
       dir,
       "upstream",
-      `server { listen 127.0.0.1:${up}; location / { default_type application/json; return 200 '{"ok":true}'; } }`,
+      upstreamServer(up),
       up,
       N,
     ),
   );
-  const proxy = (port: number) =>
-    `upstream agent { server 127.0.0.1:${up}; keepalive 64; }
-  server { listen 127.0.0.1:${port}; client_body_buffer_size 64k;
-    location / { proxy_pass http://agent; proxy_http_version 1.1; proxy_set_header Connection ""; } }`;
+  const proxy = (port: number) => proxyServer(port, up);
   children.push(await startNginx(dir, "proxy-n", proxy(pxN), pxN, N));
   children.push(await startNginx(dir, "proxy-1", proxy(px1), px1, 1));
   for (const [port, workers] of [[scN, N], [sc1, 1]]) {
