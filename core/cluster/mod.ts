@@ -24,4 +24,5 @@ export {
   type WorkerPool,
   type WorkerPoolOptions,
 } from "./pool.ts";
+export { type MainService, serveOnWorkers, type ServeOnWorkersOptions } from "./serve.ts";
 export { serveWorker, type WorkerService } from "./worker.ts";

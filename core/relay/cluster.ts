@@ -11,8 +11,8 @@
  */
 import {
   type Channel,
+  serveOnWorkers,
   sharedCounter,
-  startWorkers,
   totalMetrics,
   type WorkerPool,
 } from "../cluster/mod.ts";
@@ -164,44 +164,28 @@ export async function startRelayCluster(
     clearInterval(poll);
     throw err;
   });
-  const port = Number(new URL(svc.url).port);
   const init: RelayWorkerInit = {
     shared,
     connections,
     retention: cluster.retention,
     cacheEvents: cluster.cacheEvents,
   };
-  try {
-    pool = await startWorkers({
-      count: cluster.workers,
-      module: cluster.module,
-      service: "relay",
-      log,
-      init: (i) => ({ ...cluster.workerInit(port, i) as object, relay: init }),
-      closeTimeoutMs: opts.edge?.drainTimeoutMs ?? 10_000,
-      handlers: {
-        snapshot: (_d, _i, worker) => snapshot(store, broadcast, worker, cluster.cacheEvents),
-        publish: (d) => publishFor(store, publish, d as IsolatePublish),
-        get: (d) => getEvents(store, d as Array<{ topic: string; seq: number }>),
-        "last-seq": () => store.lastSeq,
-        "total-metrics": () => total(),
-      },
-    });
-  } catch (err) {
-    await svc.close();
-    throw err;
-  }
-  log.info("relay workers serving", { workers: cluster.workers + 1, port });
-  const running = pool;
-  return {
-    url: svc.url,
-    failed: Promise.race([svc.failed, running.failed]),
-    close: () => {
-      // Every isolate drains at once; the store closes after the last worker is done.
-      void running.close();
-      return svc.close();
+  // The main relay's close drains the workers first (beforeStoreClose), then closes the store.
+  return await serveOnWorkers(svc, {
+    count: cluster.workers,
+    module: cluster.module,
+    service: "relay",
+    log,
+    init: (port, i) => ({ ...cluster.workerInit(port, i) as object, relay: init }),
+    closeTimeoutMs: opts.edge?.drainTimeoutMs ?? 10_000,
+    handlers: {
+      snapshot: (_d, _i, worker) => snapshot(store, broadcast, worker, cluster.cacheEvents),
+      publish: (d) => publishFor(store, publish, d as IsolatePublish),
+      get: (d) => getEvents(store, d as Array<{ topic: string; seq: number }>),
+      "last-seq": () => store.lastSeq,
+      "total-metrics": () => total(),
     },
-  };
+  }, (p) => pool = p);
 }
 
 /**

@@ -10,8 +10,8 @@
  */
 import {
   type Channel,
+  serveOnWorkers,
   sharedCounter,
-  startWorkers,
   totalMetrics,
   type WorkerPool,
 } from "../cluster/mod.ts";
@@ -127,40 +127,23 @@ export async function startSidecarCluster(
       connections: shared.connections,
     },
   });
-  const port = Number(new URL(svc.url).port);
-  try {
-    pool = await startWorkers({
-      count: cluster.workers,
-      module: cluster.module,
-      service: "sidecar",
-      log,
-      init: (i) => ({ ...cluster.workerInit(port, seed, i) as object, shared }),
-      closeTimeoutMs: opts.edge.drainTimeoutMs ?? 10_000,
-      handlers: {
-        records: (batch, _i, worker) => {
-          for (const rec of batch as TraceRecord[]) recorder.handOn(rec);
-          worker.post("acked", (batch as TraceRecord[]).length);
-        },
-        lookup: (id) => mainBook.lookup(String(id)),
-        "total-metrics": () => total(),
+  // The recorder closes after the last worker is done (mainBook.close drains the pool first).
+  return await serveOnWorkers(svc, {
+    count: cluster.workers,
+    module: cluster.module,
+    service: "sidecar",
+    log,
+    init: (port, i) => ({ ...cluster.workerInit(port, seed, i) as object, shared }),
+    closeTimeoutMs: opts.edge.drainTimeoutMs ?? 10_000,
+    handlers: {
+      records: (batch, _i, worker) => {
+        for (const rec of batch as TraceRecord[]) recorder.handOn(rec);
+        worker.post("acked", (batch as TraceRecord[]).length);
       },
-    });
-  } catch (err) {
-    await svc.close();
-    throw err;
-  }
-  log.info("sidecar workers serving", { workers: cluster.workers + 1, port });
-  const running = pool;
-  let closing: Promise<void> | undefined;
-  return {
-    url: svc.url,
-    failed: Promise.race([svc.failed, running.failed]),
-    close: () =>
-      closing ??= (async () => {
-        // Every isolate drains at once; the recorder closes after the last worker is done.
-        await Promise.all([running.close(), svc.close()]);
-      })(),
-  };
+      lookup: (id) => mainBook.lookup(String(id)),
+      "total-metrics": () => total(),
+    },
+  }, (p) => pool = p);
 }
 
 /**
