@@ -2,7 +2,8 @@
  * Flush rounds for live SSE frames: subscribers coalesce frames and a round writes every
  * subscriber holding some, one write each (subscribers that got the same frames share one joined
  * chunk). The next round starts once the last round's writes were taken by their sockets (all
- * but a straggling 1%), or after a wait bounded by how long rounds took before. A socket write
+ * but a straggling 1%), or once they stopped making progress (a few slow readers: their own
+ * connections queue the rest), or after a bounded wait. A socket write
  * costs far more in the kernel than the JavaScript that starts it, so pacing rounds by their
  * writes' completion makes each write carry every event published meanwhile: the cost of a
  * fan-out follows the number of subscribers, not the number of events, and delivery latency
@@ -23,11 +24,18 @@ export interface RoundMember {
 
 /** Subscribers of a round allowed to still be writing when the next starts (1 in 100). */
 const STRAGGLERS_PER_MEMBER = 0.01;
-/** The longest wait for a round's writes, as a multiple of how long a settled round took. */
-const WAIT_FACTOR = 2;
-/** Bounds of that wait, in milliseconds. */
-const MIN_WAIT_MS = 5;
-const MAX_WAIT_MS = 1000;
+/** A round whose writes made no progress for this long is not waited for any more (ms). */
+export const DEFAULT_ROUND_QUIET_MS = 5;
+/** The longest a round is waited for, progress or not (ms). */
+export const DEFAULT_ROUND_MAX_WAIT_MS = 1000;
+
+/** Options for {@linkcode FlushRounds}. */
+export interface FlushRoundsOptions {
+  /** A round whose writes made no progress for this long is not waited for (ms). */
+  quietMs?: number;
+  /** The longest a round is waited for (ms). */
+  maxWaitMs?: number;
+}
 
 /** Joins a subscriber's frames, reusing the chunk of the previous subscriber with the same. */
 export class RoundJoiner {
@@ -65,11 +73,17 @@ export class FlushRounds {
   /** Members of #writing the next round does not wait for. */
   #slack = 0;
   #startedAt = 0;
-  /** How long the last round that settled took to settle, in milliseconds (none yet: NaN). */
-  #settleMs = NaN;
-  #settled = true;
+  /** When a write of the last round was last taken (or the round started). */
+  #progressAt = 0;
   #immediate = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #quietMs: number;
+  readonly #maxWaitMs: number;
+
+  constructor(opts: FlushRoundsOptions = {}) {
+    this.#quietMs = opts.quietMs ?? DEFAULT_ROUND_QUIET_MS;
+    this.#maxWaitMs = opts.maxWaitMs ?? DEFAULT_ROUND_MAX_WAIT_MS;
+  }
 
   /** Members waiting for the next round. */
   get due(): number {
@@ -85,12 +99,8 @@ export class FlushRounds {
   /** The write `m` made in a round was taken by its socket, or `m` ended. */
   settled(m: RoundMember): void {
     if (!this.#writing.delete(m)) return;
-    if (this.#writing.size > this.#slack) return;
-    if (!this.#settled) {
-      this.#settled = true;
-      this.#settleMs = performance.now() - this.#startedAt;
-    }
-    this.#schedule();
+    this.#progressAt = performance.now();
+    if (this.#writing.size <= this.#slack) this.#schedule();
   }
 
   /** `m` ended: it is neither written nor waited for any more. */
@@ -101,19 +111,29 @@ export class FlushRounds {
 
   #schedule(): void {
     if (this.#due.size === 0 || this.#immediate) return;
-    if (this.#writing.size <= this.#slack) {
-      this.#immediate = true;
-      // After every completion and publish this turn of the event loop brought in.
-      setImmediate(this.#run);
-      return;
-    }
-    if (this.#timer !== undefined) return;
-    const wait = Number.isNaN(this.#settleMs)
-      ? MAX_WAIT_MS
-      : Math.min(MAX_WAIT_MS, Math.max(MIN_WAIT_MS, this.#settleMs * WAIT_FACTOR));
-    const left = this.#startedAt + wait - performance.now();
-    this.#timer = setTimeout(this.#run, Math.max(0, left));
+    if (this.#writing.size <= this.#slack) return this.#runSoon();
+    if (this.#timer === undefined) this.#check();
   }
+
+  /** Starts the next round after every completion and publish this turn of the loop brought. */
+  #runSoon(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#immediate = true;
+    setImmediate(this.#run);
+  }
+
+  /** Writes still in flight: go on once they stopped progressing or waited too long. */
+  readonly #check = (): void => {
+    this.#timer = undefined;
+    if (this.#due.size === 0 || this.#immediate) return;
+    if (this.#writing.size <= this.#slack) return this.#schedule();
+    const now = performance.now();
+    const quietUntil = this.#progressAt + this.#quietMs;
+    const giveUpAt = this.#startedAt + this.#maxWaitMs;
+    if (now >= quietUntil || now >= giveUpAt) return this.#runSoon();
+    this.#timer = setTimeout(this.#check, Math.min(quietUntil, giveUpAt) - now);
+  };
 
   readonly #run = (): void => {
     this.#immediate = false;
@@ -125,14 +145,9 @@ export class FlushRounds {
     // Stragglers of the round before are not waited for again: their sockets queue the rest.
     this.#writing.clear();
     this.#slack = Math.floor(members.length * STRAGGLERS_PER_MEMBER);
-    this.#startedAt = performance.now();
-    this.#settled = false;
+    this.#startedAt = this.#progressAt = performance.now();
     const joiner = new RoundJoiner();
     for (const m of members) if (m.flush(joiner)) this.#writing.add(m);
-    if (this.#writing.size <= this.#slack) {
-      this.#settled = true;
-      this.#settleMs = performance.now() - this.#startedAt;
-    }
     this.#schedule(); // members marked while flushing (none unless a flush re-marks)
   };
 }

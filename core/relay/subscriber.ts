@@ -31,10 +31,12 @@ interface SubscriberOptions {
   queueBytes?: number;
   /** Called once when the stream ends, for any reason. */
   onEnd?: (reason: EndReason) => void;
+  /** The flush rounds it is written in (default: rounds shared by this isolate). */
+  rounds?: FlushRounds;
 }
 
-/** Every subscriber of this isolate shares its rounds (and its CPU). */
-const rounds = new FlushRounds();
+/** Rounds of the subscribers given none (every subscriber shares its isolate's CPU). */
+let sharedRounds: FlushRounds | undefined;
 
 /** A subscriber's outgoing SSE stream; `body()` is the Response body. */
 export class SseSubscriber implements PushSource, RoundMember {
@@ -55,10 +57,12 @@ export class SseSubscriber implements PushSource, RoundMember {
   #waiter: (() => void) | undefined;
   #ended = false;
   readonly #onEnd?: (reason: EndReason) => void;
+  readonly #rounds: FlushRounds;
 
   constructor(opts: SubscriberOptions = {}) {
     this.#queueBytes = opts.queueBytes ?? DEFAULT_QUEUE_BYTES;
     this.#onEnd = opts.onEnd;
+    this.#rounds = opts.rounds ?? (sharedRounds ??= new FlushRounds());
   }
 
   /** The response body (pushed onto the socket by the HTTP edge). Call once. */
@@ -101,12 +105,12 @@ export class SseSubscriber implements PushSource, RoundMember {
       sink.write(chunk);
     }
     if (this.#ended) return sink.end();
-    if (this.#batch !== undefined) rounds.mark(this);
+    if (this.#batch !== undefined) this.#rounds.mark(this);
     this.#wake();
   }
 
   drained(): void {
-    rounds.settled(this);
+    this.#rounds.settled(this);
     this.#wake();
   }
 
@@ -136,7 +140,7 @@ export class SseSubscriber implements PushSource, RoundMember {
     const batch = this.#batch;
     if (batch === undefined) {
       this.#batch = frame;
-      rounds.mark(this);
+      this.#rounds.mark(this);
     } else if (batch instanceof Uint8Array) this.#batch = [batch, frame];
     else batch.push(frame);
     return true;
@@ -171,7 +175,7 @@ export class SseSubscriber implements PushSource, RoundMember {
     this.#pending = undefined;
     if (pending.length === 0) return;
     this.#batch = pending.length === 1 ? pending[0] : pending;
-    rounds.mark(this);
+    this.#rounds.mark(this);
   }
 
   /** Ends the stream with `event: overflow` (live frames not yet written are dropped). */
@@ -206,7 +210,7 @@ export class SseSubscriber implements PushSource, RoundMember {
     this.#ended = true;
     this.#pending = undefined;
     this.#batch = undefined;
-    rounds.forget(this);
+    this.#rounds.forget(this);
     this.#wake();
     this.#onEnd?.(reason);
   }

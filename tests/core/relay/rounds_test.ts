@@ -1,8 +1,8 @@
 /**
  * Flush rounds (core/relay/rounds.ts): a round writes every member holding frames once; the next
- * waits until the last round's writes were taken (all but 1 in 100 stragglers), or for a bounded
- * time when they are not; an ended member is neither written nor waited for; alike members
- * share one joined chunk.
+ * waits until the last round's writes were taken (all but 1 in 100 stragglers), until they stop
+ * making progress, or at most `maxWaitMs`; an ended member is neither written nor waited for;
+ * alike members share one joined chunk.
  * @module
  */
 import assert from "node:assert/strict";
@@ -44,7 +44,7 @@ Deno.test("rounds: a marked member is written once per round, however often mark
 });
 
 Deno.test("rounds: the next round waits for the last one's writes to be taken", async () => {
-  const rounds = new FlushRounds();
+  const rounds = new FlushRounds({ quietMs: 60_000 });
   const members = Array.from({ length: 3 }, () => new Member());
   for (const m of members) rounds.mark(m);
   await turns();
@@ -63,7 +63,7 @@ Deno.test("rounds: the next round waits for the last one's writes to be taken", 
 });
 
 Deno.test("rounds: up to 1 in 100 stragglers are not waited for", async () => {
-  const rounds = new FlushRounds();
+  const rounds = new FlushRounds({ quietMs: 60_000 });
   const members = Array.from({ length: 200 }, () => new Member());
   for (const m of members) rounds.mark(m);
   await turns();
@@ -74,22 +74,33 @@ Deno.test("rounds: up to 1 in 100 stragglers are not waited for", async () => {
   assert.ok(members.every((m) => m.flushes === 2));
 });
 
-Deno.test("rounds: a round whose writes never settle is waited for a bounded time", async () => {
-  const rounds = new FlushRounds();
+Deno.test("rounds: writes that stopped making progress are not waited for", async () => {
+  const rounds = new FlushRounds({ quietMs: 20, maxWaitMs: 60_000 });
+  const [slow, fast] = [new Member(), new Member()];
+  rounds.mark(slow);
+  rounds.mark(fast);
+  await turns();
+  rounds.settled(fast); // progress, then nothing: slow's socket is full
+  rounds.mark(fast);
+  await until(() => fast.flushes === 2);
+  assert.equal(slow.flushes, 1, "slow had nothing new to write");
+});
+
+Deno.test("rounds: a round is waited for at most max wait", async () => {
+  const rounds = new FlushRounds({ quietMs: 60_000, maxWaitMs: 30 });
   const slow = new Member();
   rounds.mark(slow);
   await turns();
   rounds.mark(slow);
   await until(() => slow.flushes === 2);
-  // Once rounds have settled, the wait follows how long they took (a few ms here).
   rounds.settled(slow);
   rounds.mark(slow);
   await turns();
-  assert.equal(slow.flushes, 3);
+  assert.equal(slow.flushes, 3, "a settled round lets the next one start at once");
 });
 
 Deno.test("rounds: an ended member is neither written nor waited for", async () => {
-  const rounds = new FlushRounds();
+  const rounds = new FlushRounds({ quietMs: 60_000 });
   const [a, b] = [new Member(), new Member()];
   rounds.mark(a);
   rounds.mark(b);
@@ -105,7 +116,7 @@ Deno.test("rounds: an ended member is neither written nor waited for", async () 
 });
 
 Deno.test("rounds: a member with nothing to write is not waited for", async () => {
-  const rounds = new FlushRounds();
+  const rounds = new FlushRounds({ quietMs: 60_000 });
   const [idle, busy] = [new Member(false), new Member()];
   rounds.mark(idle);
   await turns();
