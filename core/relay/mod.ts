@@ -62,3 +62,9 @@ export {
   UPSTREAM_MAX_EVENTS_PER_TOPIC,
 } from "./store.ts";
 export { DEFAULT_QUEUE_BYTES, type EndReason, SseSubscriber } from "./subscriber.ts";
+export {
+  DEFAULT_ROUND_MAX_WAIT_MS,
+  DEFAULT_ROUND_QUIET_MS,
+  FlushRounds,
+  type FlushRoundsOptions,
+} from "./rounds.ts";

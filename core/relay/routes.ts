@@ -26,6 +26,7 @@ import {
   type RelayServerOptions,
 } from "./server.ts";
 import { type AnyRelayStore, isRemoteStore, type RemoteRelayStore } from "./store.ts";
+import type { FlushRounds } from "./rounds.ts";
 import { SseSubscriber } from "./subscriber.ts";
 import { isTopicPattern, TopicFilter } from "../topic/mod.ts";
 
@@ -40,6 +41,8 @@ export interface RelayContext {
   server: Server;
   /** `[0]`: subscribers open in the whole service (every isolate with `--workers`). */
   subscribers: Int32Array;
+  /** The flush rounds every subscriber of this server is written in. */
+  rounds: FlushRounds;
 }
 
 async function readPublish(c: Context<AppEnv>, maxPayload: number, compat: CompatMode) {
@@ -157,6 +160,7 @@ export function registerSubscribe(ctx: RelayContext): void {
     let remove = () => {};
     const stream = new SseSubscriber({
       queueBytes: ctx.opts.queueBytes,
+      rounds: ctx.rounds,
       onEnd: (reason) => {
         remove();
         Atomics.sub(ctx.subscribers, 0, 1);

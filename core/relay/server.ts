@@ -18,6 +18,7 @@ import {
 } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Hub } from "./hub.ts";
+import { FlushRounds, type FlushRoundsOptions } from "./rounds.ts";
 import { formatPosition } from "./position.ts";
 import { rawPublishRoute, storeEvent } from "./publish.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
@@ -47,6 +48,8 @@ export interface RelayServerOptions {
   maxSubscribers?: number;
   maxTopicsPerSubscription?: number;
   heartbeatMs: number;
+  /** How long flush rounds wait for their writes (see rounds.ts). */
+  flush?: FlushRoundsOptions;
   retryMs: number;
   /** How often age retention runs. */
   expireIntervalMs: number;
@@ -180,6 +183,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     metrics: m,
     server,
     subscribers: shared,
+    rounds: new FlushRounds(opts.flush),
   };
   opts.role?.publisher?.((topic, eventId, json, publisher) =>
     storeEvent(ctx, topic, eventId, json, publisher)

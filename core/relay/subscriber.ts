@@ -5,10 +5,9 @@
  * queue is full the stream ends with `event: overflow`, so one slow consumer can neither slow
  * the others nor grow memory.
  *
- * Live frames are coalesced per subscriber and written in flush rounds: a round writes every
- * subscriber with frames waiting (one write each, subscribers that got the same frames sharing
- * one joined chunk), and the next round waits as long as the last one took, so under load one
- * write carries many events and the writes take at most about half the CPU.
+ * Live frames are coalesced per subscriber and written in flush rounds (see rounds.ts): the next
+ * round starts once the last one's writes were taken, so under load one write carries every
+ * event published meanwhile.
  * @module
  */
 import {
@@ -17,13 +16,11 @@ import {
   type PushSink,
   type PushSource,
   pushStream,
-  shareChunk,
 } from "../http/mod.ts";
+import { FlushRounds, type RoundJoiner, type RoundMember } from "./rounds.ts";
 
 /** Default bytes queued per subscriber before it is cut off. */
 export const DEFAULT_QUEUE_BYTES = 1024 * 1024;
-/** The pause after a flush round, as a multiple of the time the round took. */
-const FLUSH_PAUSE_FACTOR = 1;
 
 /** Why a stream ended. */
 export type EndReason = "client" | "overflow" | "shutdown" | "error";
@@ -34,54 +31,15 @@ interface SubscriberOptions {
   queueBytes?: number;
   /** Called once when the stream ends, for any reason. */
   onEnd?: (reason: EndReason) => void;
+  /** The flush rounds it is written in (default: rounds shared by this isolate). */
+  rounds?: FlushRounds;
 }
 
-/** Subscribers with coalesced frames waiting for the next flush round. */
-const dirty = new Set<SseSubscriber>();
-let roundTimer: ReturnType<typeof setTimeout> | undefined;
-/** When the next round may start (performance.now()). */
-let nextRoundAt = 0;
-
-function scheduleFlush(sub: SseSubscriber): void {
-  dirty.add(sub);
-  if (roundTimer !== undefined) return;
-  roundTimer = setTimeout(flushRound, Math.max(0, nextRoundAt - performance.now()));
-}
-
-/** Joins a subscriber's frames, reusing the chunk of the previous subscriber with the same. */
-class RoundJoiner {
-  #frames: readonly Uint8Array[] = [];
-  #chunk: Uint8Array | undefined;
-
-  join(frames: readonly Uint8Array[], bytes: number): Uint8Array {
-    if (this.#chunk && sameFrames(frames, this.#frames)) return this.#chunk;
-    this.#frames = frames; // a subscriber never changes an array it handed over
-    return this.#chunk = shareChunk(concatBytes(frames, bytes));
-  }
-}
-
-function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function flushRound(): void {
-  roundTimer = undefined;
-  const started = performance.now();
-  const subs = [...dirty];
-  dirty.clear();
-  const joiner = new RoundJoiner();
-  for (const s of subs) s.flush(joiner);
-  const took = performance.now() - started;
-  nextRoundAt = started + took * (1 + FLUSH_PAUSE_FACTOR);
-  if (dirty.size > 0 && roundTimer === undefined) {
-    roundTimer = setTimeout(flushRound, Math.max(0, nextRoundAt - performance.now()));
-  }
-}
+/** Rounds of the subscribers given none (every subscriber shares its isolate's CPU). */
+let sharedRounds: FlushRounds | undefined;
 
 /** A subscriber's outgoing SSE stream; `body()` is the Response body. */
-export class SseSubscriber implements PushSource {
+export class SseSubscriber implements PushSource, RoundMember {
   readonly #queueBytes: number;
   /** Where frames go once the answer's head is on its way. */
   #sink: PushSink | undefined;
@@ -99,10 +57,12 @@ export class SseSubscriber implements PushSource {
   #waiter: (() => void) | undefined;
   #ended = false;
   readonly #onEnd?: (reason: EndReason) => void;
+  readonly #rounds: FlushRounds;
 
   constructor(opts: SubscriberOptions = {}) {
     this.#queueBytes = opts.queueBytes ?? DEFAULT_QUEUE_BYTES;
     this.#onEnd = opts.onEnd;
+    this.#rounds = opts.rounds ?? (sharedRounds ??= new FlushRounds());
   }
 
   /** The response body (pushed onto the socket by the HTTP edge). Call once. */
@@ -145,11 +105,12 @@ export class SseSubscriber implements PushSource {
       sink.write(chunk);
     }
     if (this.#ended) return sink.end();
-    if (this.#batch !== undefined) scheduleFlush(this);
+    if (this.#batch !== undefined) this.#rounds.mark(this);
     this.#wake();
   }
 
   drained(): void {
+    this.#rounds.settled(this);
     this.#wake();
   }
 
@@ -179,7 +140,7 @@ export class SseSubscriber implements PushSource {
     const batch = this.#batch;
     if (batch === undefined) {
       this.#batch = frame;
-      scheduleFlush(this);
+      this.#rounds.mark(this);
     } else if (batch instanceof Uint8Array) this.#batch = [batch, frame];
     else batch.push(frame);
     return true;
@@ -192,15 +153,19 @@ export class SseSubscriber implements PushSource {
     if (sink.backlog === 0) sink.write(frame);
   }
 
-  /** Writes the coalesced frames as one chunk (`joiner` shares it with alike subscribers). */
-  flush(joiner?: RoundJoiner): void {
+  /**
+   * Writes the coalesced frames as one chunk (`joiner` shares it with alike subscribers);
+   * returns whether anything was written.
+   */
+  flush(joiner?: RoundJoiner): boolean {
     const batch = this.#batch;
-    if (this.#ended || batch === undefined || !this.#sink) return;
+    if (this.#ended || batch === undefined || !this.#sink) return false;
     const bytes = this.#held;
     this.#held = 0;
     this.#batch = undefined;
     if (batch instanceof Uint8Array) this.#sink.write(batch);
     else this.#sink.write(joiner ? joiner.join(batch, bytes) : concatBytes(batch, bytes));
+    return true;
   }
 
   /** Ends replay: the live frames held back meanwhile go out next, in order. */
@@ -210,7 +175,7 @@ export class SseSubscriber implements PushSource {
     this.#pending = undefined;
     if (pending.length === 0) return;
     this.#batch = pending.length === 1 ? pending[0] : pending;
-    scheduleFlush(this);
+    this.#rounds.mark(this);
   }
 
   /** Ends the stream with `event: overflow` (live frames not yet written are dropped). */
@@ -245,7 +210,7 @@ export class SseSubscriber implements PushSource {
     this.#ended = true;
     this.#pending = undefined;
     this.#batch = undefined;
-    dirty.delete(this);
+    this.#rounds.forget(this);
     this.#wake();
     this.#onEnd?.(reason);
   }
