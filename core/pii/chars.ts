@@ -47,18 +47,20 @@ export const DIGIT = 2;
 /** Byte class: a backslash (a JSON escape may stand for a digit). */
 export const ESCAPE = 3;
 
-/** The class of every byte value (0-255) for the scanner's fast path. */
-function classTable(json: boolean): Uint8Array {
+/** The class of every byte value (0-255) for the scanner's fast path; `structure` bytes too. */
+function classTable(structure: number[]): Uint8Array {
   const t = new Uint8Array(256).fill(PLAIN);
   for (let c = 48; c <= 57; c++) t[c] = DIGIT;
   t[BACKSLASH] = ESCAPE;
-  if (json) { for (const c of [QUOTE, 91, 93, 123, 125]) t[c] = STRUCTURE; }
+  for (const c of structure) t[c] = STRUCTURE;
   return t;
 }
-/** Byte classes in JSON text. */
-export const CLASSES_JSON: Uint8Array = classTable(true);
+/** Byte classes in JSON text outside strings (a quote and brackets are structure). */
+export const CLASSES_JSON: Uint8Array = classTable([QUOTE, 91, 93, 123, 125]);
+/** Byte classes inside a JSON string (only the closing quote is structure). */
+export const CLASSES_JSON_STRING: Uint8Array = classTable([QUOTE]);
 /** Byte classes in plain text. */
-export const CLASSES_TEXT: Uint8Array = classTable(false);
+export const CLASSES_TEXT: Uint8Array = classTable([]);
 
 /** Byte -> the character a one-letter escape (`\n`, `\"`, ...) stands for, or -1. */
 const SIMPLE_ESCAPES: Int32Array = (() => {

@@ -111,9 +111,15 @@ export class SecretTracker {
     this.spans = [];
   }
 
+  /** True inside a secret value (every string end then matters, not only member names). */
+  get inSecret(): boolean {
+    return this.#mode !== NONE;
+  }
+
   /**
    * A string opened at `open` closed at `close`, at nesting `depth`: it ends a secret string,
-   * or it is a member name that starts a secret value.
+   * or it is a member name that starts a secret value. Outside a secret value only a string a
+   * colon follows (a member name) can matter.
    */
   stringClosed(open: number, close: number, depth: number): void {
     if (this.#mode === IN_STRING) return this.#add(this.#start, close + 1);
