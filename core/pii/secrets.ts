@@ -37,6 +37,10 @@ const MEMO_NAME_BYTES = 64;
  * before costs a hash and a byte compare instead of a decode and the rule. The raw bytes decide
  * the decoded name, so a remembered verdict is the rule's verdict, escapes included. A name may
  * sit in either of two slots, so two frequent names that hash alike do not evict each other.
+ *
+ * It also remembers which name followed each name last time: in an array of objects of one
+ * shape the next member name is predictable, and the scanner compares a string's bytes with the
+ * predicted name instead of classifying them (see {@linkcode SecretTracker.knownName}).
  */
 class KeyMemo {
   rule: (key: string) => boolean = () => false;
@@ -44,32 +48,55 @@ class KeyMemo {
   readonly names = new Uint8Array(MEMO_SLOTS * MEMO_NAME_BYTES);
   readonly lengths = new Int32Array(MEMO_SLOTS).fill(-1);
   readonly verdicts = new Uint8Array(MEMO_SLOTS);
+  /** 1 when the slot's name has no digit and no backslash (the scanner finds nothing in it). */
+  readonly plain = new Uint8Array(MEMO_SLOTS);
+  /** The slot of the name judged after this slot's name last time (-1: none). */
+  readonly follow = new Int16Array(MEMO_SLOTS).fill(-1);
+  /** The slot of the last name judged (-1: none or a long name). */
+  last = -1;
 
   /** Starts over when the rule changes (verdicts belong to one rule). */
   use(rule: (key: string) => boolean): void {
+    this.last = -1;
     if (rule === this.rule) return;
     this.rule = rule;
     this.lengths.fill(-1);
+    this.follow.fill(-1);
   }
 
   /** The rule's verdict on the member name `b[start..end)`. */
   isSecret(b: Uint8Array, start: number, end: number): boolean {
+    const slot = this.slotOf(b, start, end);
+    return slot < 0 ? this.rule(memberName(b, start, end)) : this.judged(slot);
+  }
+
+  /** The remembered verdict of `slot`, the name judged now (it follows the last one). */
+  judged(slot: number): boolean {
+    if (this.last >= 0) this.follow[this.last] = slot;
+    this.last = slot;
+    return this.verdicts[slot] === 1;
+  }
+
+  /** The slot remembering the name `b[start..end)`, filled now if it was not; -1 if too long. */
+  slotOf(b: Uint8Array, start: number, end: number): number {
     const len = end - start;
-    if (len > MEMO_NAME_BYTES) return this.rule(memberName(b, start, end));
+    if (len > MEMO_NAME_BYTES) return this.last = -1;
     // The slots come from the length and three bytes (first, middle, last): constant work per
     // name; names that share all four still each get their own verdict (compared in full).
     const h = len === 0 ? 0 : (len << 24) ^ (b[start] << 16) ^ (b[start + (len >> 1)] << 8) ^
       b[end - 1];
     const first = Math.imul(h, 0x9e3779b1) >>> 25;
-    if (this.holds(first, b, start, len)) return this.verdicts[first] === 1;
+    if (this.holds(first, b, start, len)) return first;
     const second = (Math.imul(h, 0x85ebca6b) >>> 25) ^ 1;
-    if (this.holds(second, b, start, len)) return this.verdicts[second] === 1;
-    const verdict = this.rule(memberName(b, start, end));
+    if (this.holds(second, b, start, len)) return second;
     const slot = this.lengths[first] < 0 ? first : second;
+    this.verdicts[slot] = this.rule(memberName(b, start, end)) ? 1 : 0;
     this.names.set(b.subarray(start, end), slot * MEMO_NAME_BYTES);
     this.lengths[slot] = len;
-    this.verdicts[slot] = verdict ? 1 : 0;
-    return verdict;
+    let plain = 1;
+    for (let k = start; k < end; k++) if ((b[k] >= 48 && b[k] <= 57) || b[k] === 92) plain = 0;
+    this.plain[slot] = plain;
+    return slot;
   }
 
   /** True when `slot` remembers the name `b[start..start + len)`. */
@@ -94,6 +121,8 @@ export class SecretTracker {
   #start = 0;
   /** Nesting depth outside the secret object or array being skipped. */
   #depth = 0;
+  /** The slot of the name {@linkcode knownName} found last. */
+  #known = 0;
 
   /** Starts a walk of `bytes[0..end)` with the key rule `isSecret`. */
   reset(bytes: Uint8Array, end: number, isSecret: (key: string) => boolean): void {
@@ -117,11 +146,33 @@ export class SecretTracker {
   }
 
   /**
+   * When the string opening at `open` is the name predicted to follow the last member name (one
+   * with no digit and no backslash), the index of its closing quote; else -1. Its bytes are
+   * compared once, and {@linkcode stringClosed} is then told it is that name.
+   */
+  knownName(open: number): number {
+    const memo = this.#memo;
+    const slot = memo.last < 0 ? -1 : memo.follow[memo.last];
+    if (slot < 0 || memo.plain[slot] === 0) return -1;
+    const b = this.bytes;
+    const len = memo.lengths[slot];
+    if (len < 0) return -1;
+    const close = open + 1 + len;
+    if (close >= this.end || b[close] !== QUOTE) return -1;
+    const names = memo.names;
+    const base = slot * MEMO_NAME_BYTES - open - 1;
+    for (let k = open + 1; k < close; k++) if (names[base + k] !== b[k]) return -1;
+    this.#known = slot;
+    return close;
+  }
+
+  /**
    * A string opened at `open` closed at `close`, at nesting `depth`: it ends a secret string,
    * or it is a member name that starts a secret value. Outside a secret value only a string a
-   * colon follows (a member name) can matter.
+   * colon follows (a member name) can matter. `known`: the string is the name
+   * {@linkcode knownName} found.
    */
-  stringClosed(open: number, close: number, depth: number): void {
+  stringClosed(open: number, close: number, depth: number, known = false): void {
     if (this.#mode === IN_STRING) return this.#add(this.#start, close + 1);
     if (this.#mode !== NONE) return; // inside a secret object: all of it goes
     const b = this.bytes;
@@ -129,7 +180,8 @@ export class SecretTracker {
     let j = close + 1;
     while (j < n && isJsonSpace(b[j])) j++;
     if (j >= n || b[j] !== COLON) return;
-    if (!this.#memo.isSecret(b, open + 1, close)) return;
+    const memo = this.#memo;
+    if (!(known ? memo.judged(this.#known) : memo.isSecret(b, open + 1, close))) return;
     do j++; while (j < n && isJsonSpace(b[j]));
     const v = j < n ? b[j] : 0;
     if (v === QUOTE) {

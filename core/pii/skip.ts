@@ -65,13 +65,13 @@ export class FastPath extends Windows {
    * The quote at `i` closes the current string. The secret tracker hears of it unless it is
    * plainly a value: outside secret values, followed by neither a colon nor a space.
    */
-  closeString(i: number): void {
+  closeString(i: number, known = false): void {
     this.inString = false;
     const secrets = this.secrets;
     if (secrets === undefined) return;
     const next = i + 1 < this.n ? this.b[i + 1] : COLON;
     if (next !== COLON && !isJsonSpace(next) && !secrets.inSecret) return;
-    secrets.stringClosed(this.strStart, i, this.depth);
+    secrets.stringClosed(this.strStart, i, this.depth, known);
   }
 
   /** A bracket or brace `c` at `i` outside strings; false when nesting got too deep. */
@@ -135,8 +135,16 @@ export class FastPath extends Windows {
         if (k === PLAIN) {
           i++;
         } else if (c === QUOTE) {
+          // The member name predicted next is compared as a whole instead of walked.
+          const close = this.secrets === undefined ? -1 : this.secrets.knownName(i);
+          this.strStart = i;
+          if (close > 0) {
+            this.closeString(close, true);
+            i = close + 1;
+            continue;
+          }
           this.inString = true;
-          this.strStart = i++;
+          i++;
           break;
         } else if (k === STRUCTURE) {
           if (!this.nest(c, i++)) return -1;

@@ -11,6 +11,7 @@ import type { ScanOptions } from "../../../core/pii/types.ts";
 
 const enc = new TextEncoder();
 const secretKey = (k: string) => /pass|token|secret/i.test(k);
+const idKey = (k: string) => k === "id" || k === "ssn";
 
 /** Both ways over the same bytes; asserts they agree and returns the result. */
 function both(text: string, opts: ScanOptions) {
@@ -105,11 +106,20 @@ Deno.test("the fast path and the full state machine agree on generated text and 
   for (let round = 0; round < 4000; round++) {
     const text = generate(next, 1 + Math.floor(next() * 24));
     for (
-      const opts of [{ json: true, secretKey }, { json: true }, {}, { context: "ssn" }, {
-        json: true,
-        maxDepth: 3,
-        secretKey,
-      }]
+      const opts of [
+        { json: true, secretKey },
+        { json: true, secretKey: idKey },
+        { json: true },
+        {},
+        {
+          context: "ssn",
+        },
+        {
+          json: true,
+          maxDepth: 3,
+          secretKey,
+        },
+      ]
     ) {
       const r = both(text, opts);
       found += r.creditCards + r.ssns + r.secrets.length;
@@ -141,6 +151,7 @@ Deno.test("the fast path and the full state machine agree on well-formed JSON bo
     }
     const body = JSON.stringify({ items: [item, item] }, null, round % 3 === 0 ? 1 : undefined);
     both(body, { json: true, secretKey });
+    both(body, { json: true, secretKey: idKey });
   }
 });
 
