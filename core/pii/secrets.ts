@@ -40,7 +40,7 @@ const MEMO_NAME_BYTES = 64;
  *
  * It also remembers which name followed each name last time: in an array of objects of one
  * shape the next member name is predictable, and the scanner compares a string's bytes with the
- * predicted name instead of classifying them (see {@linkcode SecretTracker.knownName}).
+ * predicted name instead of walking and judging them (see {@linkcode SecretTracker.passName}).
  */
 class KeyMemo {
   rule: (key: string) => boolean = () => false;
@@ -48,8 +48,11 @@ class KeyMemo {
   readonly names = new Uint8Array(MEMO_SLOTS * MEMO_NAME_BYTES);
   readonly lengths = new Int32Array(MEMO_SLOTS).fill(-1);
   readonly verdicts = new Uint8Array(MEMO_SLOTS);
-  /** 1 when the slot's name has no digit and no backslash (the scanner finds nothing in it). */
-  readonly plain = new Uint8Array(MEMO_SLOTS);
+  /**
+   * 1 when the slot's name can be passed over when it is predicted: not secret, and without a
+   * digit or a backslash (the scanner finds nothing in it).
+   */
+  readonly passable = new Uint8Array(MEMO_SLOTS);
   /** The slot of the name judged after this slot's name last time (-1: none). */
   readonly follow = new Int16Array(MEMO_SLOTS).fill(-1);
   /** The slot of the last name judged (-1: none or a long name). */
@@ -61,17 +64,14 @@ class KeyMemo {
     if (rule === this.rule) return;
     this.rule = rule;
     this.lengths.fill(-1);
+    this.passable.fill(0);
     this.follow.fill(-1);
   }
 
   /** The rule's verdict on the member name `b[start..end)`. */
   isSecret(b: Uint8Array, start: number, end: number): boolean {
     const slot = this.slotOf(b, start, end);
-    return slot < 0 ? this.rule(memberName(b, start, end)) : this.judged(slot);
-  }
-
-  /** The remembered verdict of `slot`, the name judged now (it follows the last one). */
-  judged(slot: number): boolean {
+    if (slot < 0) return this.rule(memberName(b, start, end));
     if (this.last >= 0) this.follow[this.last] = slot;
     this.last = slot;
     return this.verdicts[slot] === 1;
@@ -90,12 +90,13 @@ class KeyMemo {
     const second = (Math.imul(h, 0x85ebca6b) >>> 25) ^ 1;
     if (this.holds(second, b, start, len)) return second;
     const slot = this.lengths[first] < 0 ? first : second;
-    this.verdicts[slot] = this.rule(memberName(b, start, end)) ? 1 : 0;
+    const secret = this.rule(memberName(b, start, end));
+    this.verdicts[slot] = secret ? 1 : 0;
     this.names.set(b.subarray(start, end), slot * MEMO_NAME_BYTES);
     this.lengths[slot] = len;
-    let plain = 1;
-    for (let k = start; k < end; k++) if ((b[k] >= 48 && b[k] <= 57) || b[k] === 92) plain = 0;
-    this.plain[slot] = plain;
+    let passable = secret ? 0 : 1;
+    for (let k = start; k < end; k++) if ((b[k] >= 48 && b[k] <= 57) || b[k] === 92) passable = 0;
+    this.passable[slot] = passable;
     return slot;
   }
 
@@ -121,8 +122,6 @@ export class SecretTracker {
   #start = 0;
   /** Nesting depth outside the secret object or array being skipped. */
   #depth = 0;
-  /** The slot of the name {@linkcode knownName} found last. */
-  #known = 0;
 
   /** Starts a walk of `bytes[0..end)` with the key rule `isSecret`. */
   reset(bytes: Uint8Array, end: number, isSecret: (key: string) => boolean): void {
@@ -146,33 +145,32 @@ export class SecretTracker {
   }
 
   /**
-   * When the string opening at `open` is the name predicted to follow the last member name (one
-   * with no digit and no backslash), the index of its closing quote; else -1. Its bytes are
-   * compared once, and {@linkcode stringClosed} is then told it is that name.
+   * Passes over the string opening at `open` when it is the member name predicted to follow the
+   * last one, that name is not secret and holds no digit or backslash, a colon follows it right
+   * away and no secret value is open: returns the index after its closing quote (the name is
+   * judged, as {@linkcode stringClosed} would), else -1 and nothing changed.
    */
-  knownName(open: number): number {
+  passName(open: number): number {
     const memo = this.#memo;
-    const slot = memo.last < 0 ? -1 : memo.follow[memo.last];
-    if (slot < 0 || memo.plain[slot] === 0) return -1;
+    if (memo.last < 0 || this.#mode !== NONE) return -1;
+    const slot = memo.follow[memo.last];
+    if (slot < 0 || memo.passable[slot] === 0) return -1;
     const b = this.bytes;
-    const len = memo.lengths[slot];
-    if (len < 0) return -1;
-    const close = open + 1 + len;
-    if (close >= this.end || b[close] !== QUOTE) return -1;
+    const close = open + 1 + memo.lengths[slot];
+    if (close + 1 >= this.end || b[close] !== QUOTE || b[close + 1] !== COLON) return -1;
     const names = memo.names;
     const base = slot * MEMO_NAME_BYTES - open - 1;
     for (let k = open + 1; k < close; k++) if (names[base + k] !== b[k]) return -1;
-    this.#known = slot;
-    return close;
+    memo.last = slot;
+    return close + 1;
   }
 
   /**
    * A string opened at `open` closed at `close`, at nesting `depth`: it ends a secret string,
    * or it is a member name that starts a secret value. Outside a secret value only a string a
-   * colon follows (a member name) can matter. `known`: the string is the name
-   * {@linkcode knownName} found.
+   * colon follows (a member name) can matter.
    */
-  stringClosed(open: number, close: number, depth: number, known = false): void {
+  stringClosed(open: number, close: number, depth: number): void {
     if (this.#mode === IN_STRING) return this.#add(this.#start, close + 1);
     if (this.#mode !== NONE) return; // inside a secret object: all of it goes
     const b = this.bytes;
@@ -180,8 +178,7 @@ export class SecretTracker {
     let j = close + 1;
     while (j < n && isJsonSpace(b[j])) j++;
     if (j >= n || b[j] !== COLON) return;
-    const memo = this.#memo;
-    if (!(known ? memo.judged(this.#known) : memo.isSecret(b, open + 1, close))) return;
+    if (!this.#memo.isSecret(b, open + 1, close)) return;
     do j++; while (j < n && isJsonSpace(b[j]));
     const v = j < n ? b[j] : 0;
     if (v === QUOTE) {

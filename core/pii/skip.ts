@@ -65,13 +65,13 @@ export class FastPath extends Windows {
    * The quote at `i` closes the current string. The secret tracker hears of it unless it is
    * plainly a value: outside secret values, followed by neither a colon nor a space.
    */
-  closeString(i: number, known = false): void {
+  closeString(i: number): void {
     this.inString = false;
     const secrets = this.secrets;
     if (secrets === undefined) return;
     const next = i + 1 < this.n ? this.b[i + 1] : COLON;
     if (next !== COLON && !isJsonSpace(next) && !secrets.inSecret) return;
-    secrets.stringClosed(this.strStart, i, this.depth, known);
+    secrets.stringClosed(this.strStart, i, this.depth);
   }
 
   /** A bracket or brace `c` at `i` outside strings; false when nesting got too deep. */
@@ -135,14 +135,16 @@ export class FastPath extends Windows {
         if (k === PLAIN) {
           i++;
         } else if (c === QUOTE) {
-          // The member name predicted next is compared as a whole instead of walked.
-          const close = this.secrets === undefined ? -1 : this.secrets.knownName(i);
-          this.strStart = i;
-          if (close > 0) {
-            this.closeString(close, true);
-            i = close + 1;
+          // The member name predicted next is compared as a whole instead of walked (a string
+          // right after a colon is a value: not tried).
+          const after = this.secrets === undefined || (i > 0 && b[i - 1] === COLON)
+            ? -1
+            : this.secrets.passName(i);
+          if (after > 0) {
+            i = after;
             continue;
           }
+          this.strStart = i;
           this.inString = true;
           i++;
           break;
