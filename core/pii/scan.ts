@@ -27,7 +27,7 @@
  * @module
  */
 import * as chars from "./chars.ts";
-import { escapeLength, isWordChar, jsonEscape } from "./chars.ts";
+import { digitsEnd, escapeLength, isWordChar, jsonEscape } from "./chars.ts";
 import { DEFAULT_MAX_JSON_DEPTH, FastPath } from "./skip.ts";
 import type { ScanOptions, ScanResult } from "./types.ts";
 import { MASK } from "./windows.ts";
@@ -126,14 +126,7 @@ class Scanner extends FastPath {
 
   /** Consumes a run of plain ASCII digits into the current group; returns the index after it. */
   digits(from: number): number {
-    const b = this.b;
-    const n = this.n;
-    let i = from + 1;
-    while (i < n) {
-      const c = b[i];
-      if (c < 48 || c > 57) break;
-      i++;
-    }
+    const i = digitsEnd(this.b, from + 1, this.n);
     this.extendGroup(i - from, i);
     this.prev = 48;
     return i;

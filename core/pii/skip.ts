@@ -8,7 +8,7 @@
  */
 import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "./cards.ts";
 import * as chars from "./chars.ts";
-import { isJsonSpace, isWordChar } from "./chars.ts";
+import { digitsEnd, isJsonSpace, isWordChar } from "./chars.ts";
 import { SecretTracker } from "./secrets.ts";
 import { Windows } from "./windows.ts";
 
@@ -191,8 +191,7 @@ export class FastPath extends Windows {
   passChain(i: number, from: number): number {
     const b = this.b;
     const n = this.n;
-    let e = i + 1;
-    while (e < n && b[e] >= 48 && b[e] <= 57) e++;
+    const e = digitsEnd(b, i + 1, n);
     const len = e - i;
     if (
       e + 1 < n && CLASSES_LINK[b[e]] === 0 && len !== 9 &&
@@ -224,7 +223,7 @@ export class FastPath extends Windows {
     let last = 0; // length of the group before the current one
     let before = 0; // and of the one before that
     for (;;) {
-      while (e < n && b[e] >= 48 && b[e] <= 57) e++;
+      e = digitsEnd(b, e, n);
       if (!tainted) {
         const len = e - start;
         total += len;
