@@ -26,6 +26,9 @@ function isNumberTail(c: number): boolean {
 }
 
 const NO_BYTES = new Uint8Array(0);
+const NO_VIEW = new DataView(NO_BYTES.buffer);
+/** Masks keeping the first 0-3 bytes of a little-endian word. */
+const LOW_BYTES = [0, 0xff, 0xffff, 0xffffff];
 
 /** Verdicts remembered per key rule (a power of 2). */
 const MEMO_SLOTS = 128;
@@ -55,6 +58,9 @@ class KeyMemo {
   readonly passable = new Uint8Array(MEMO_SLOTS);
   /** The slot of the name judged after this slot's name last time (-1: none). */
   readonly follow = new Int16Array(MEMO_SLOTS).fill(-1);
+  /** A name's first 4 bytes (fewer: the rest 0) and last 4 bytes, little-endian, to compare. */
+  readonly heads = new Int32Array(MEMO_SLOTS);
+  readonly tails = new Int32Array(MEMO_SLOTS);
   /** The slot of the last name judged (-1: none or a long name). */
   last = -1;
 
@@ -97,6 +103,9 @@ class KeyMemo {
     let passable = secret ? 0 : 1;
     for (let k = start; k < end; k++) if ((b[k] >= 48 && b[k] <= 57) || b[k] === 92) passable = 0;
     this.passable[slot] = passable;
+    this.heads[slot] = this.tails[slot] = 0;
+    for (let k = 0; k < 4 && k < len; k++) this.heads[slot] |= b[start + k] << (8 * k);
+    for (let k = 0; k < 4 && len >= 4; k++) this.tails[slot] |= b[end - 4 + k] << (8 * k);
     return slot;
   }
 
@@ -122,9 +131,14 @@ export class SecretTracker {
   #start = 0;
   /** Nesting depth outside the secret object or array being skipped. */
   #depth = 0;
+  /** {@linkcode bytes} read a word at a time. */
+  #view: DataView<ArrayBufferLike> = NO_VIEW;
 
   /** Starts a walk of `bytes[0..end)` with the key rule `isSecret`. */
   reset(bytes: Uint8Array, end: number, isSecret: (key: string) => boolean): void {
+    if (bytes !== this.bytes) {
+      this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    }
     this.bytes = bytes;
     this.end = end;
     this.#memo.use(isSecret);
@@ -135,6 +149,7 @@ export class SecretTracker {
   /** Drops the text and spans of the last walk (the rule's remembered verdicts stay). */
   release(): void {
     this.bytes = NO_BYTES;
+    this.#view = NO_VIEW;
     this.end = 0;
     this.spans = [];
   }
@@ -156,11 +171,25 @@ export class SecretTracker {
     const slot = memo.follow[memo.last];
     if (slot < 0 || memo.passable[slot] === 0) return -1;
     const b = this.bytes;
-    const close = open + 1 + memo.lengths[slot];
+    const len = memo.lengths[slot];
+    const close = open + 1 + len;
     if (close + 1 >= this.end || b[close] !== QUOTE || b[close + 1] !== COLON) return -1;
-    const names = memo.names;
-    const base = slot * MEMO_NAME_BYTES - open - 1;
-    for (let k = open + 1; k < close; k++) if (names[base + k] !== b[k]) return -1;
+    if (len <= 8) {
+      // Up to 8 bytes: a word or two (the first 4 and the last 4 may overlap), no byte loop
+      // whose end depends on the name's length. A short name's word reads into `":`.
+      const head = this.#view.getInt32(open + 1, true);
+      if (len < 4) {
+        if ((head & LOW_BYTES[len]) !== memo.heads[slot]) return -1;
+      } else if (
+        head !== memo.heads[slot] || this.#view.getInt32(close - 4, true) !== memo.tails[slot]
+      ) {
+        return -1;
+      }
+    } else {
+      const names = memo.names;
+      const base = slot * MEMO_NAME_BYTES - open - 1;
+      for (let k = open + 1; k < close; k++) if (names[base + k] !== b[k]) return -1;
+    }
     memo.last = slot;
     return close + 1;
   }
