@@ -136,17 +136,21 @@ export class FastPath extends Windows {
           i++;
         } else if (c === QUOTE) {
           // The member name predicted next is compared as a whole instead of walked (a string
-          // right after a colon is a value: not tried).
+          // right after a colon is a value: not tried); a string value right after its colon
+          // is opened at once. `after` is the index of the colon.
           const after = this.secrets === undefined || (i > 0 && b[i - 1] === COLON)
             ? -1
             : this.secrets.passName(i);
-          if (after > 0) {
+          if (after < 0) {
+            this.strStart = i;
+          } else if (after + 1 < n && b[after + 1] === QUOTE) {
+            this.strStart = after + 1; // its value is a string: opened at once
+          } else {
             i = after;
             continue;
           }
-          this.strStart = i;
+          i = this.strStart + 1;
           this.inString = true;
-          i++;
           break;
         } else if (k === STRUCTURE) {
           if (!this.nest(c, i++)) return -1;
