@@ -162,8 +162,8 @@ export class SecretTracker {
   /**
    * Passes over the string opening at `open` when it is the member name predicted to follow the
    * last one, that name is not secret and holds no digit or backslash, a colon follows it right
-   * away and no secret value is open: returns the index after its closing quote (the name is
-   * judged, as {@linkcode stringClosed} would), else -1 and nothing changed.
+   * away and no secret value is open: returns the index after that colon (the name is judged,
+   * as {@linkcode stringClosed} would), else -1 and nothing changed.
    */
   passName(open: number): number {
     const memo = this.#memo;
@@ -191,7 +191,7 @@ export class SecretTracker {
       for (let k = open + 1; k < close; k++) if (names[base + k] !== b[k]) return -1;
     }
     memo.last = slot;
-    return close + 1;
+    return close + 2;
   }
 
   /**

@@ -137,14 +137,14 @@ export class FastPath extends Windows {
         } else if (c === QUOTE) {
           // The member name predicted next is compared as a whole instead of walked (a string
           // right after a colon is a value: not tried); a string value right after its colon
-          // is opened at once. `after` is the index of the colon.
+          // is opened at once. `after` is the index after the colon.
           const after = this.secrets === undefined || (i > 0 && b[i - 1] === COLON)
             ? -1
             : this.secrets.passName(i);
           if (after < 0) {
             this.strStart = i;
-          } else if (after + 1 < n && b[after + 1] === QUOTE) {
-            this.strStart = after + 1; // its value is a string: opened at once
+          } else if (after < n && b[after] === QUOTE) {
+            this.strStart = after;
           } else {
             i = after;
             continue;
