@@ -197,14 +197,14 @@ export class FastPath extends Windows {
     const n = this.n;
     const e = digitsEnd(b, i + 1, n);
     const len = e - i;
-    if (
-      e + 1 < n && CLASSES_LINK[b[e]] === 0 && len !== 9 &&
-      (len < CARD_MIN_DIGITS || len > CARD_MAX_DIGITS)
-    ) {
-      return e;
-    }
+    const lone = e + 1 < n && CLASSES_LINK[b[e]] === 0;
+    if (lone && len !== 9 && (len < CARD_MIN_DIGITS || len > CARD_MAX_DIGITS)) return e;
     const prev = i > from ? b[i - 1] : this.prev;
-    return this.skipChain(i, e, isWordChar(prev) || prev === PLUS);
+    const tainted = isWordChar(prev) || prev === PLUS;
+    if (!lone) return this.skipChain(i, e, tainted);
+    // One group of 9 or 12-19 digits: judged here as skipChain would.
+    if (tainted) return e;
+    return len === 9 || this.isCardNumber(i, len) ? -1 : e;
   }
 
   /**
