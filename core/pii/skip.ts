@@ -3,7 +3,9 @@
  * follows JSON strings and nesting, and passes over whole chains that can hold no card or SSN,
  * handing the full state machine (scan.ts) only what may hold a finding. In JSON text a string's
  * contents and the text between strings are walked by two loops with a byte class table each,
- * so a byte costs one table lookup and no test of which of the two it lies in.
+ * so a byte costs one table lookup and no test of which of the two it lies in; a member name the
+ * secret tracker predicts (objects of one shape in an array) is compared whole instead of walked,
+ * and a lone number is judged where its digits were counted.
  * @module
  */
 import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "./cards.ts";
