@@ -17,7 +17,8 @@
  * (text.ts) and the offsets found are turned back into string offsets. Digits are not
  * copied while walking: a group is its start, end and digit count, and its digits are read back
  * from the bytes only when a window could be a card or an SSN. While no chain is open a fast
- * path skips plain bytes, follows JSON structure and passes over chains that can hold no finding.
+ * path (skip.ts) skips plain bytes, follows JSON structure and passes over chains that can hold
+ * no finding.
  *
  * JSON mode also decodes string escapes (`\u0034` is a `4`), tells string contents from bare
  * numbers (the scrubber must quote a redacted number) and tracks nesting depth. Given a key
@@ -25,15 +26,13 @@
  * number, object or array, whole), in the same pass.
  * @module
  */
-import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "./cards.ts";
 import * as chars from "./chars.ts";
-import { escapeLength, isWordChar, jsonEscape } from "./chars.ts";
-import { SecretTracker } from "./secrets.ts";
+import { digitsEnd, escapeLength, isWordChar, jsonEscape } from "./chars.ts";
+import { DEFAULT_MAX_JSON_DEPTH, FastPath } from "./skip.ts";
 import type { ScanOptions, ScanResult } from "./types.ts";
-import { MASK, Windows } from "./windows.ts";
+import { MASK } from "./windows.ts";
 
-/** Default bound on JSON nesting depth. */
-export const DEFAULT_MAX_JSON_DEPTH = 64;
+export { DEFAULT_MAX_JSON_DEPTH } from "./skip.ts";
 
 // Module-local copies: the state machine reads them for every character, and V8 folds local
 // constants where it reads imported bindings through the module record.
@@ -42,29 +41,15 @@ const HYPHEN = chars.HYPHEN;
 const DOT = chars.DOT;
 const PLUS = chars.PLUS;
 const BACKSLASH = chars.BACKSLASH;
-const QUOTE = chars.QUOTE;
-const CLASSES_JSON = chars.CLASSES_JSON;
-const CLASSES_TEXT = chars.CLASSES_TEXT;
-const PLAIN = chars.PLAIN;
-const STRUCTURE = chars.STRUCTURE;
-const DIGIT = chars.DIGIT;
 
 const IDLE = 0;
 const IN_GROUP = 1;
 const AFTER_SEP = 2;
 const AFTER_DOT = 3;
 /** The state machine; one instance is reused because scans are synchronous. */
-class Scanner extends Windows {
-  depthLimit = DEFAULT_MAX_JSON_DEPTH;
-  /** Set when secret members are tracked (JSON mode with a key rule). */
-  secrets: SecretTracker | undefined = undefined;
-  readonly tracker = new SecretTracker();
-  depth = 0;
-  maxDepth = 0;
-  tooDeep = false;
+class Scanner extends FastPath {
   state = IDLE;
   sep = 0;
-  prev = 0;
 
   reset(b: Uint8Array, n: number, opts: ScanOptions, ascii: boolean): void {
     this.b = b;
@@ -96,12 +81,13 @@ class Scanner extends Windows {
     this.g = this.chainFirst = 0;
   }
 
-  run(): void {
+  /** Scans the text; without `fastPath` every byte goes through the state machine. */
+  run(fastPath: boolean): void {
     const b = this.b;
     const n = this.n;
     let i = 0;
     while (i < n) {
-      if (this.state === IDLE) {
+      if (this.state === IDLE && fastPath) {
         i = this.idle(i);
         if (i < 0) return; // nesting too deep
         if (i >= n) break;
@@ -127,7 +113,10 @@ class Scanner extends Windows {
         this.extendGroup(1, next);
       } else {
         if (this.state !== IDLE) this.afterGroup(c);
-        if (this.json && !escaped && !this.structure(c, i)) return;
+        if (this.json && !escaped && !this.structure(c, i)) {
+          this.state = IDLE; // nesting too deep
+          return;
+        }
       }
       this.prev = c;
       i = next;
@@ -135,100 +124,9 @@ class Scanner extends Windows {
     this.finish();
   }
 
-  /**
-   * The fast path while no chain is open, from `from`: skips bytes that change nothing, follows
-   * JSON structure, and passes over chains that can hold no finding (see
-   * {@linkcode skipChain}). Returns the index of the first byte the full state machine must see
-   * (the start of a chain that may hold one, a backslash), `n` at the end, or -1 when nesting
-   * got too deep.
-   */
-  idle(from: number): number {
-    const b = this.b;
-    const n = this.n;
-    const classes = this.json ? CLASSES_JSON : CLASSES_TEXT;
-    let i = from;
-    while (i < n) {
-      const c = b[i];
-      const k = classes[c];
-      if (k === PLAIN) {
-        i++;
-      } else if (k === STRUCTURE) {
-        if (!this.structure(c, i)) return -1;
-        i++;
-      } else if (k === DIGIT) {
-        const prev = i > from ? b[i - 1] : this.prev;
-        const end = this.skipChain(i, isWordChar(prev) || prev === PLUS);
-        if (end < 0) break;
-        i = end;
-      } else {
-        break;
-      }
-    }
-    if (i > from) this.prev = b[i - 1];
-    return i;
-  }
-
-  /**
-   * The index right after the chain that starts with the digit at `i` when the chain can hold
-   * no card or SSN, else -1 (the state machine walks it). Such a chain is plain (digits and
-   * single separators, no escape, not at the end of the text) and either `tainted` (it follows
-   * a letter, `_` or `+`) or short: fewer than 12 digits in all, no 3-2-4 run of groups, and
-   * not one group of 9 digits; or it is one group of 12-19 digits that is no card number (no
-   * brand starts so, as with a millisecond timestamp, or the Luhn sum fails). The part after
-   * `<digits>.<digit>` is tainted, as the state machine has it. A conservative test: whatever
-   * it passes, the state machine finds nothing in.
-   */
-  skipChain(i: number, tainted: boolean): number {
-    const b = this.b;
-    const n = this.n;
-    let e = i;
-    let total = 0;
-    let groups = 0;
-    let last = 0; // length of the group before the current one
-    let before = 0; // and of the one before that
-    for (;;) {
-      const start = e;
-      while (e < n && b[e] >= 48 && b[e] <= 57) e++;
-      if (!tainted) {
-        const len = e - start;
-        total += len;
-        groups++;
-        if (groups > 1 && total >= CARD_MIN_DIGITS) return -1;
-        if (len === 4 && last === 2 && before === 3) return -1;
-        before = last;
-        last = len;
-      }
-      if (e + 1 >= n || b[e] === BACKSLASH) return -1;
-      const x = b[e];
-      let end = e;
-      if (x === SPACE || x === HYPHEN || x === DOT) {
-        const y = b[e + 1];
-        if (y >= 48 && y <= 57) {
-          tainted ||= x === DOT;
-          e++;
-          continue;
-        }
-        if (y === BACKSLASH) return -1;
-        end = e + 1;
-      }
-      if (tainted || groups > 1) return end;
-      return total === 9 || (total >= CARD_MIN_DIGITS && total <= CARD_MAX_DIGITS &&
-          this.isCardNumber(i, total))
-        ? -1
-        : end;
-    }
-  }
-
   /** Consumes a run of plain ASCII digits into the current group; returns the index after it. */
   digits(from: number): number {
-    const b = this.b;
-    const n = this.n;
-    let i = from + 1;
-    while (i < n) {
-      const c = b[i];
-      if (c < 48 || c > 57) break;
-      i++;
-    }
+    const i = digitsEnd(this.b, from + 1, this.n);
     this.extendGroup(i - from, i);
     this.prev = 48;
     return i;
@@ -239,32 +137,6 @@ class Scanner extends Windows {
     const slot = this.g & MASK;
     this.gLen[slot] += count;
     this.gEnd[slot] = end;
-  }
-
-  /** JSON strings and nesting at index `i`; false stops the scan (nesting too deep). */
-  structure(c: number, i: number): boolean {
-    if (c === QUOTE) {
-      if (!this.inString) {
-        this.inString = true;
-        this.strStart = i;
-      } else {
-        this.inString = false;
-        this.secrets?.stringClosed(this.strStart, i, this.depth);
-      }
-    } else if (!this.inString) {
-      if (c === 123 || c === 91) {
-        if (++this.depth > this.maxDepth) this.maxDepth = this.depth;
-        if (this.depth > this.depthLimit) {
-          this.tooDeep = true;
-          this.state = IDLE;
-          return false;
-        }
-      } else if (c === 125 || c === 93) {
-        this.depth--;
-        this.secrets?.nestingClosed(this.depth, i);
-      }
-    }
-    return true;
   }
 
   startGroup(at: number): void {
@@ -329,7 +201,8 @@ const EMPTY = new Uint8Array(0);
 /**
  * Finds payment cards and SSNs in the UTF-8 text `b[0..n)` in one linear pass; offsets in the
  * result are byte offsets. `ascii` tells that every byte is a character (context windows then
- * need no counting). Strings go through {@linkcode scanPii} (text.ts).
+ * need no counting). Strings go through {@linkcode scanPii} (text.ts). `fastPath: false` sends
+ * every byte through the full state machine: the same result, slower (tests compare the two).
  *
  * @example
  * ```ts
@@ -342,11 +215,12 @@ export function scanUtf8(
   n: number,
   opts: ScanOptions,
   ascii: boolean,
+  fastPath = true,
 ): ScanResult {
   const s = shared;
   s.reset(b, n, opts, ascii);
   try {
-    s.run();
+    s.run(fastPath);
     return {
       creditCards: s.cards,
       ssns: s.ssns,

@@ -26,6 +26,9 @@ function isNumberTail(c: number): boolean {
 }
 
 const NO_BYTES = new Uint8Array(0);
+const NO_VIEW = new DataView(NO_BYTES.buffer);
+/** Masks keeping the first 0-3 bytes of a little-endian word. */
+const LOW_BYTES = [0, 0xff, 0xffff, 0xffffff];
 
 /** Verdicts remembered per key rule (a power of 2). */
 const MEMO_SLOTS = 128;
@@ -37,6 +40,10 @@ const MEMO_NAME_BYTES = 64;
  * before costs a hash and a byte compare instead of a decode and the rule. The raw bytes decide
  * the decoded name, so a remembered verdict is the rule's verdict, escapes included. A name may
  * sit in either of two slots, so two frequent names that hash alike do not evict each other.
+ *
+ * It also remembers which name followed each name last time: in an array of objects of one
+ * shape the next member name is predictable, and the scanner compares a string's bytes with the
+ * predicted name instead of walking and judging them (see {@linkcode SecretTracker.passName}).
  */
 class KeyMemo {
   rule: (key: string) => boolean = () => false;
@@ -44,32 +51,62 @@ class KeyMemo {
   readonly names = new Uint8Array(MEMO_SLOTS * MEMO_NAME_BYTES);
   readonly lengths = new Int32Array(MEMO_SLOTS).fill(-1);
   readonly verdicts = new Uint8Array(MEMO_SLOTS);
+  /**
+   * 1 when the slot's name can be passed over when it is predicted: not secret, and without a
+   * digit or a backslash (the scanner finds nothing in it).
+   */
+  readonly passable = new Uint8Array(MEMO_SLOTS);
+  /** The slot of the name judged after this slot's name last time (-1: none). */
+  readonly follow = new Int16Array(MEMO_SLOTS).fill(-1);
+  /** A name's first 4 bytes (fewer: the rest 0) and last 4 bytes, little-endian, to compare. */
+  readonly heads = new Int32Array(MEMO_SLOTS);
+  readonly tails = new Int32Array(MEMO_SLOTS);
+  /** The slot of the last name judged (-1: none or a long name). */
+  last = -1;
 
   /** Starts over when the rule changes (verdicts belong to one rule). */
   use(rule: (key: string) => boolean): void {
+    this.last = -1;
     if (rule === this.rule) return;
     this.rule = rule;
     this.lengths.fill(-1);
+    this.passable.fill(0);
+    this.follow.fill(-1);
   }
 
   /** The rule's verdict on the member name `b[start..end)`. */
   isSecret(b: Uint8Array, start: number, end: number): boolean {
+    const slot = this.slotOf(b, start, end);
+    if (slot < 0) return this.rule(memberName(b, start, end));
+    if (this.last >= 0) this.follow[this.last] = slot;
+    this.last = slot;
+    return this.verdicts[slot] === 1;
+  }
+
+  /** The slot remembering the name `b[start..end)`, filled now if it was not; -1 if too long. */
+  slotOf(b: Uint8Array, start: number, end: number): number {
     const len = end - start;
-    if (len > MEMO_NAME_BYTES) return this.rule(memberName(b, start, end));
+    if (len > MEMO_NAME_BYTES) return this.last = -1;
     // The slots come from the length and three bytes (first, middle, last): constant work per
     // name; names that share all four still each get their own verdict (compared in full).
     const h = len === 0 ? 0 : (len << 24) ^ (b[start] << 16) ^ (b[start + (len >> 1)] << 8) ^
       b[end - 1];
     const first = Math.imul(h, 0x9e3779b1) >>> 25;
-    if (this.holds(first, b, start, len)) return this.verdicts[first] === 1;
+    if (this.holds(first, b, start, len)) return first;
     const second = (Math.imul(h, 0x85ebca6b) >>> 25) ^ 1;
-    if (this.holds(second, b, start, len)) return this.verdicts[second] === 1;
-    const verdict = this.rule(memberName(b, start, end));
+    if (this.holds(second, b, start, len)) return second;
     const slot = this.lengths[first] < 0 ? first : second;
+    const secret = this.rule(memberName(b, start, end));
+    this.verdicts[slot] = secret ? 1 : 0;
     this.names.set(b.subarray(start, end), slot * MEMO_NAME_BYTES);
     this.lengths[slot] = len;
-    this.verdicts[slot] = verdict ? 1 : 0;
-    return verdict;
+    let passable = secret ? 0 : 1;
+    for (let k = start; k < end; k++) if ((b[k] >= 48 && b[k] <= 57) || b[k] === 92) passable = 0;
+    this.passable[slot] = passable;
+    this.heads[slot] = this.tails[slot] = 0;
+    for (let k = 0; k < 4 && k < len; k++) this.heads[slot] |= b[start + k] << (8 * k);
+    for (let k = 0; k < 4 && len >= 4; k++) this.tails[slot] |= b[end - 4 + k] << (8 * k);
+    return slot;
   }
 
   /** True when `slot` remembers the name `b[start..start + len)`. */
@@ -94,9 +131,14 @@ export class SecretTracker {
   #start = 0;
   /** Nesting depth outside the secret object or array being skipped. */
   #depth = 0;
+  /** {@linkcode bytes} read a word at a time. */
+  #view: DataView<ArrayBufferLike> = NO_VIEW;
 
   /** Starts a walk of `bytes[0..end)` with the key rule `isSecret`. */
   reset(bytes: Uint8Array, end: number, isSecret: (key: string) => boolean): void {
+    if (bytes !== this.bytes) {
+      this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    }
     this.bytes = bytes;
     this.end = end;
     this.#memo.use(isSecret);
@@ -107,13 +149,55 @@ export class SecretTracker {
   /** Drops the text and spans of the last walk (the rule's remembered verdicts stay). */
   release(): void {
     this.bytes = NO_BYTES;
+    this.#view = NO_VIEW;
     this.end = 0;
     this.spans = [];
   }
 
+  /** True inside a secret value (every string end then matters, not only member names). */
+  get inSecret(): boolean {
+    return this.#mode !== NONE;
+  }
+
+  /**
+   * Passes over the string opening at `open` when it is the member name predicted to follow the
+   * last one, that name is not secret and holds no digit or backslash, a colon follows it right
+   * away and no secret value is open: returns the index after that colon (the name is judged,
+   * as {@linkcode stringClosed} would), else -1 and nothing changed.
+   */
+  passName(open: number): number {
+    const memo = this.#memo;
+    if (memo.last < 0 || this.#mode !== NONE) return -1;
+    const slot = memo.follow[memo.last];
+    if (slot < 0 || memo.passable[slot] === 0) return -1;
+    const b = this.bytes;
+    const len = memo.lengths[slot];
+    const close = open + 1 + len;
+    if (close + 1 >= this.end || b[close] !== QUOTE || b[close + 1] !== COLON) return -1;
+    if (len <= 8) {
+      // Up to 8 bytes: a word or two (the first 4 and the last 4 may overlap), no byte loop
+      // whose end depends on the name's length. A short name's word reads into `":`.
+      const head = this.#view.getInt32(open + 1, true);
+      if (len < 4) {
+        if ((head & LOW_BYTES[len]) !== memo.heads[slot]) return -1;
+      } else if (
+        head !== memo.heads[slot] || this.#view.getInt32(close - 4, true) !== memo.tails[slot]
+      ) {
+        return -1;
+      }
+    } else {
+      const names = memo.names;
+      const base = slot * MEMO_NAME_BYTES - open - 1;
+      for (let k = open + 1; k < close; k++) if (names[base + k] !== b[k]) return -1;
+    }
+    memo.last = slot;
+    return close + 2;
+  }
+
   /**
    * A string opened at `open` closed at `close`, at nesting `depth`: it ends a secret string,
-   * or it is a member name that starts a secret value.
+   * or it is a member name that starts a secret value. Outside a secret value only a string a
+   * colon follows (a member name) can matter.
    */
   stringClosed(open: number, close: number, depth: number): void {
     if (this.#mode === IN_STRING) return this.#add(this.#start, close + 1);

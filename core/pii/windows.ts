@@ -9,7 +9,7 @@
  * @module
  */
 import {
-  BRAND_DIGITS,
+  brandOfPrefix,
   CARD_MAX_DIGITS,
   CARD_MIN_DIGITS,
   cardBrand,
@@ -192,11 +192,8 @@ export class Windows {
    * {@linkcode tryCard} applies (brand, then Luhn), without recording anything.
    */
   isCardNumber(i: number, len: number): boolean {
-    const w = this.window;
     const b = this.b;
-    for (let k = 0; k < BRAND_DIGITS; k++) w[k] = b[i + k] - 48;
-    if (cardBrand(w, len) === undefined) return false;
-    for (let k = BRAND_DIGITS; k < len; k++) w[k] = b[i + k] - 48;
-    return luhnValid(w, len);
+    const p4 = b[i] * 1000 + b[i + 1] * 100 + b[i + 2] * 10 + b[i + 3] - 48 * 1111;
+    return brandOfPrefix(p4, len) !== undefined && luhnValid(b, len, i, 48);
   }
 }
