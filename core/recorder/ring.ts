@@ -11,6 +11,7 @@
 import { scrub } from "../log/mod.ts";
 import { hasPiiSizedNumber, redactPiiNumbers } from "../pii/mod.ts"; // also installs the log PII scrubber
 import { PayloadArena } from "./arena.ts";
+import { NONE, TraceIndex } from "./trace_index.ts";
 import { RECORD_TYPES, type RecordType, type TraceRecord } from "./record.ts";
 import type { SharedRecordStore } from "./redis_store.ts";
 import type { RecordStore } from "./store.ts";
@@ -76,8 +77,6 @@ const TYPE_CODE = Object.fromEntries(RECORD_TYPES.map((t, i) => [t, i])) as Reco
   RecordType,
   number
 >;
-/** No slot (end of a trace's chain). */
-const NONE = -1;
 /** What a slot's data holds: details or their builder, a packed builder, the finished record. */
 const RAW = 0;
 const PACKED = 1;
@@ -128,14 +127,14 @@ function finish(
 
 /**
  * Bounded, indexed, scrubbed flight recorder. The ring is a set of parallel arrays (no object
- * per record); each trace's records are chained slot to slot, and the index maps a trace id to
- * its newest slot.
+ * per record); each trace's records are chained slot to slot, and the index
+ * ({@linkcode TraceIndex}) maps a trace id to its newest slot without a string or map entry per
+ * record.
  */
 export class FlightRecorder {
   readonly capacity: number;
   readonly #type: Uint8Array;
   readonly #at: Float64Array;
-  readonly #traceId: Array<string | undefined>;
   /** What was recorded (details, their builder or a packed builder) until first read, then the record. */
   readonly #data: Array<RecordDetails | PackedDetails["build"] | TraceRecord | undefined>;
   /** RAW, PACKED or DONE. */
@@ -149,8 +148,8 @@ export class FlightRecorder {
   /** The previous and next slot of the same trace, or NONE. */
   readonly #prev: Int32Array;
   readonly #next: Int32Array;
-  /** Trace id -> its newest slot. */
-  readonly #newest = new Map<string, number>();
+  /** Trace id -> its newest slot, and each slot's trace id. */
+  readonly #index: TraceIndex;
   readonly #store?: RecordStore;
   readonly #shared?: SharedRecordStore;
   readonly #onRecord?: (record: TraceRecord) => void;
@@ -161,7 +160,7 @@ export class FlightRecorder {
     const n = this.capacity = Math.max(1, opts.capacity ?? DEFAULT_TRACE_CAPACITY);
     this.#type = new Uint8Array(n);
     this.#at = new Float64Array(n);
-    this.#traceId = new Array(n);
+    this.#index = new TraceIndex(n);
     this.#data = new Array(n);
     this.#state = new Uint8Array(n);
     this.#ref = new Array(n);
@@ -192,11 +191,10 @@ export class FlightRecorder {
     const ms = Date.now();
     this.#type[slot] = TYPE_CODE[type];
     this.#at[slot] = ms;
-    this.#traceId[slot] = traceId;
-    const newest = this.#newest.get(traceId);
-    this.#prev[slot] = newest ?? NONE;
-    if (newest !== undefined) this.#next[newest] = slot;
-    this.#newest.set(traceId, slot);
+    const newest = this.#index.find(traceId);
+    this.#prev[slot] = newest;
+    if (newest !== NONE) this.#next[newest] = slot;
+    this.#index.put(slot, traceId);
     this.#slot = slot + 1 === this.capacity ? 0 : slot + 1;
     if (this.#size < this.capacity) this.#size++;
     if (details instanceof PackedDetails) this.#pack(slot, details);
@@ -234,13 +232,11 @@ export class FlightRecorder {
 
   /** Frees `slot`: records enter in time order, so it holds the oldest record of its trace. */
   #evict(slot: number): void {
-    const id = this.#traceId[slot];
-    if (id === undefined) return;
+    if (!this.#index.holds(slot)) return;
     const next = this.#next[slot];
     if (next !== NONE) this.#prev[next] = NONE;
-    else this.#newest.delete(id);
+    this.#index.release(slot, next === NONE);
     this.#next[slot] = NONE;
-    this.#traceId[slot] = undefined;
     this.#data[slot] = undefined;
     this.#ref[slot] = undefined;
     this.#arena.free(slot);
@@ -257,7 +253,7 @@ export class FlightRecorder {
       ? detailsOf(data as () => Record<string, unknown>)
       : data as Record<string, unknown>;
     const type = RECORD_TYPES[this.#type[slot]];
-    const rec = finish(type, this.#traceId[slot] ?? "", this.#at[slot], details);
+    const rec = finish(type, this.#index.idOf(slot), this.#at[slot], details);
     this.#data[slot] = rec;
     this.#state[slot] = DONE;
     this.#ref[slot] = undefined;
@@ -274,8 +270,8 @@ export class FlightRecorder {
 
   /** The records of one trace in this ring, oldest first (none: empty). */
   inMemory(traceId: string): TraceRecord[] {
-    const newest = this.#newest.get(traceId);
-    if (newest === undefined) return [];
+    const newest = this.#index.find(traceId);
+    if (newest === NONE) return [];
     const slots: number[] = [];
     for (let s = newest; s !== NONE; s = this.#prev[s]) slots.push(s);
     const out: TraceRecord[] = [];
