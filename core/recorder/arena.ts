@@ -30,8 +30,9 @@ export function utf8Prefix(bytes: Uint8Array, max: number): Uint8Array {
  * Payloads of up to `perRecord` bytes for up to `records` records, by slot. A payload's position
  * is logical (it only grows); its bytes are at that position modulo the buffer's size, never
  * wrapped (a payload that would wrap starts at the buffer's beginning instead). The buffer grows
- * by doubling while the live payloads need more, up to `(records + 1) * perRecord` bytes: every
- * record's payload plus the one gap a wrap leaves, so a payload always finds room.
+ * by doubling while the live payloads need more, up to `(records + 1) * perRecord` bytes: the
+ * other records' payloads, the gap a wrap leaves and the new payload always fit in that without
+ * moving anything, so a full-sized buffer is never copied again.
  */
 export class PayloadArena {
   /** Largest payload kept per record (longer ones are cut at a UTF-8 boundary). */
@@ -57,6 +58,13 @@ export class PayloadArena {
   get bufferBytes(): number {
     return this.#buf.length;
   }
+
+  /** Times the live payloads were moved to a larger buffer. */
+  get moves(): number {
+    return this.#moves;
+  }
+
+  #moves = 0;
 
   /** Copies `src` (bytes, or text stored as UTF-8) in as the payload of `slot`. */
   put(slot: number, src: Uint8Array | string): void {
@@ -130,8 +138,8 @@ export class PayloadArena {
   }
 
   /**
-   * Moves the live payloads to the start of a larger buffer (at most `maxBytes`; the live bytes,
-   * one wrap's gap and `n` always fit in it).
+   * Moves the live payloads to the start of a larger buffer (at most `maxBytes`, where `n` always
+   * fits without a move).
    */
   #grow(n: number): void {
     const old = this.#buf;
@@ -149,6 +157,7 @@ export class PayloadArena {
       if (this.#len[s] >= 0) this.#start[s] -= shift;
     }
     this.#buf = buf;
+    this.#moves++;
     this.#head = live;
     this.#tail = 0;
   }

@@ -63,7 +63,7 @@ export type RecordDetails =
 interface FlightRecorderOptions {
   /** Records kept in memory; the oldest is evicted first. */
   capacity?: number;
-  /** Largest payload a packed record keeps, in bytes (the arena holds capacity + 1 of them). */
+  /** Largest payload a packed record keeps, in bytes (the arena holds up to capacity + 1 of them). */
   payloadBytes?: number;
   /** Durable copy of every record (written off the request path). */
   store?: RecordStore;

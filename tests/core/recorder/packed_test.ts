@@ -133,3 +133,21 @@ Deno.test("PayloadArena is bounded by records + 1 payloads and frees in order", 
   a.free(0);
   assert.equal(a.view(0), undefined);
 });
+
+Deno.test("a full-sized arena holds every payload of a full ring without moving them again", () => {
+  for (const perRecord of [1, 7, 4_096]) {
+    const records = 5;
+    const a = new PayloadArena(records, perRecord);
+    const next = (i: number) => 1 + (i * 7_919) % perRecord; // sizes that leave gaps at the end
+    let moves = -1;
+    for (let i = 0; i < 2_000; i++) {
+      const slot = i % records;
+      a.free(slot);
+      a.put(slot, new Uint8Array(i % 3 ? next(i) : perRecord).fill(i & 255));
+      assert.equal(a.view(slot)?.length, i % 3 ? next(i) : perRecord, `payload ${i}`);
+      if (a.bufferBytes === a.maxBytes && moves < 0) moves = a.moves;
+    }
+    assert.ok(moves >= 0, "the buffer reached its bound");
+    assert.equal(a.moves, moves, `no move once full-sized (${perRecord})`);
+  }
+});
