@@ -12,7 +12,14 @@ export {
   type RedisStoreOptions,
   type SharedRecordStore,
 } from "./redis_store.ts";
-export { DEFAULT_TRACE_CAPACITY, FlightRecorder, type RecordDetails } from "./ring.ts";
+export {
+  DEFAULT_PAYLOAD_BYTES,
+  DEFAULT_TRACE_CAPACITY,
+  FlightRecorder,
+  PackedDetails,
+  type PackedFields,
+  type RecordDetails,
+} from "./ring.ts";
 export {
   DEFAULT_STORE_MAX_ROWS,
   openRecordStore,

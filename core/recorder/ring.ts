@@ -4,11 +4,14 @@
  * reads a record: at once when a store or a subscriber takes every record, else the first time
  * it is looked up, so a request nobody traces pays for no scrubbing, no timestamp text and no
  * record object. What the ring holds until then is the caller's details (or the function that
- * builds them); nothing unscrubbed is ever stored, published or served.
+ * builds them, or for the sidecar's records their fields in typed arrays and the payload in a
+ * byte arena); nothing unscrubbed is ever stored, published or served.
  * @module
  */
 import { scrub } from "../log/mod.ts";
 import { hasPiiSizedNumber, redactPiiNumbers } from "../pii/mod.ts"; // also installs the log PII scrubber
+import { PayloadArena } from "./arena.ts";
+import { NONE, TraceIndex } from "./trace_index.ts";
 import { RECORD_TYPES, type RecordType, type TraceRecord } from "./record.ts";
 import type { SharedRecordStore } from "./redis_store.ts";
 import type { RecordStore } from "./store.ts";
@@ -16,13 +19,52 @@ import type { RecordStore } from "./store.ts";
 /** Default number of records kept in memory. */
 export const DEFAULT_TRACE_CAPACITY = 2_000;
 
-/** A record's details, or a function that builds them when the record is first read. */
-export type RecordDetails = Record<string, unknown> | (() => Record<string, unknown>);
+/** Default largest payload kept per packed record, in bytes. */
+export const DEFAULT_PAYLOAD_BYTES = 3 * 4_096;
+
+/** What a packed record's builder is given when the record is first read. */
+export interface PackedFields {
+  ref: unknown;
+  a: number;
+  b: number;
+  flags: number;
+  /** The payload's bytes (a view: decode it, do not keep it); empty when none was kept. */
+  payload: Uint8Array;
+}
+
+/**
+ * Details the ring keeps without an object of their own: `ref` (a value shared by many records,
+ * e.g. a cached parse, never one made for this record alone), two numbers, flag bits and a
+ * payload copied into the ring's arena (bytes, or text kept as UTF-8, cut to the ring's
+ * `payloadBytes` at a character boundary). `build` (a function made once, not per record) turns
+ * them into the details when the record is first read.
+ */
+export class PackedDetails {
+  constructor(
+    readonly build: (f: PackedFields) => Record<string, unknown>,
+    readonly ref: unknown,
+    readonly a: number,
+    readonly b: number,
+    readonly flags: number,
+    readonly payload?: Uint8Array | string,
+  ) {}
+}
+
+/**
+ * A record's details: an object, a function that builds them when the record is first read, or
+ * {@linkcode PackedDetails}.
+ */
+export type RecordDetails =
+  | Record<string, unknown>
+  | (() => Record<string, unknown>)
+  | PackedDetails;
 
 /** Options for {@linkcode FlightRecorder}. */
 interface FlightRecorderOptions {
   /** Records kept in memory; the oldest is evicted first. */
   capacity?: number;
+  /** Largest payload a packed record keeps, in bytes (the arena holds up to capacity + 1 of them). */
+  payloadBytes?: number;
   /** Durable copy of every record (written off the request path). */
   store?: RecordStore;
   /** Store shared with other replicas (Redis): lookups ask it first. */
@@ -35,8 +77,11 @@ const TYPE_CODE = Object.fromEntries(RECORD_TYPES.map((t, i) => [t, i])) as Reco
   RecordType,
   number
 >;
-/** No slot (end of a trace's chain). */
-const NONE = -1;
+/** What a slot's data holds: details or their builder, a packed builder, the finished record. */
+const RAW = 0;
+const PACKED = 1;
+const DONE = 2;
+const EMPTY = new Uint8Array(0);
 
 let stampMs = NaN;
 let stampText = "";
@@ -50,9 +95,8 @@ function isoAt(ms: number): string {
   return stampText;
 }
 
-/** The details `d` stands for (a builder that fails leaves a marker, never an exception). */
-function detailsOf(d: RecordDetails): Record<string, unknown> {
-  if (typeof d !== "function") return d;
+/** The details `d` builds (a builder that fails leaves a marker, never an exception). */
+function detailsOf(d: () => Record<string, unknown>): Record<string, unknown> {
   try {
     return d();
   } catch {
@@ -61,10 +105,15 @@ function detailsOf(d: RecordDetails): Record<string, unknown> {
 }
 
 /** The scrubbed record of `details` recorded at `ms`. */
-function finish(type: RecordType, traceId: string, ms: number, d: RecordDetails): TraceRecord {
+function finish(
+  type: RecordType,
+  traceId: string,
+  ms: number,
+  details: Record<string, unknown>,
+): TraceRecord {
   // scrub() covers secrets and PII in strings; numbers need the PII pass of their own (its
   // copy is skipped when no number could be a card or an SSN).
-  const scrubbed = scrub(detailsOf(d));
+  const scrubbed = scrub(details);
   return {
     type,
     trace_id: traceId,
@@ -78,22 +127,29 @@ function finish(type: RecordType, traceId: string, ms: number, d: RecordDetails)
 
 /**
  * Bounded, indexed, scrubbed flight recorder. The ring is a set of parallel arrays (no object
- * per record); each trace's records are chained slot to slot, and the index maps a trace id to
- * its newest slot.
+ * per record); each trace's records are chained slot to slot, and the index
+ * ({@linkcode TraceIndex}) maps a trace id to its newest slot without a string or map entry per
+ * record.
  */
 export class FlightRecorder {
   readonly capacity: number;
   readonly #type: Uint8Array;
   readonly #at: Float64Array;
-  readonly #traceId: Array<string | undefined>;
-  /** What was recorded (details or their builder) until first read, then the record. */
-  readonly #data: Array<RecordDetails | TraceRecord | undefined>;
-  readonly #done: Uint8Array;
+  /** What was recorded (details, their builder or a packed builder) until first read, then the record. */
+  readonly #data: Array<RecordDetails | PackedDetails["build"] | TraceRecord | undefined>;
+  /** RAW, PACKED or DONE. */
+  readonly #state: Uint8Array;
+  /** A packed record's fields (its payload is in the arena). */
+  readonly #ref: unknown[];
+  readonly #a: Float64Array;
+  readonly #b: Float64Array;
+  readonly #flags: Int32Array;
+  readonly #arena: PayloadArena;
   /** The previous and next slot of the same trace, or NONE. */
   readonly #prev: Int32Array;
   readonly #next: Int32Array;
-  /** Trace id -> its newest slot. */
-  readonly #newest = new Map<string, number>();
+  /** Trace id -> its newest slot, and each slot's trace id. */
+  readonly #index: TraceIndex;
   readonly #store?: RecordStore;
   readonly #shared?: SharedRecordStore;
   readonly #onRecord?: (record: TraceRecord) => void;
@@ -104,9 +160,14 @@ export class FlightRecorder {
     const n = this.capacity = Math.max(1, opts.capacity ?? DEFAULT_TRACE_CAPACITY);
     this.#type = new Uint8Array(n);
     this.#at = new Float64Array(n);
-    this.#traceId = new Array(n);
+    this.#index = new TraceIndex(n);
     this.#data = new Array(n);
-    this.#done = new Uint8Array(n);
+    this.#state = new Uint8Array(n);
+    this.#ref = new Array(n);
+    this.#a = new Float64Array(n);
+    this.#b = new Float64Array(n);
+    this.#flags = new Int32Array(n);
+    this.#arena = new PayloadArena(n, opts.payloadBytes ?? DEFAULT_PAYLOAD_BYTES);
     this.#prev = new Int32Array(n).fill(NONE);
     this.#next = new Int32Array(n).fill(NONE);
     this.#store = opts.store;
@@ -130,22 +191,29 @@ export class FlightRecorder {
     const ms = Date.now();
     this.#type[slot] = TYPE_CODE[type];
     this.#at[slot] = ms;
-    this.#traceId[slot] = traceId;
-    const newest = this.#newest.get(traceId);
-    this.#prev[slot] = newest ?? NONE;
-    if (newest !== undefined) this.#next[newest] = slot;
-    this.#newest.set(traceId, slot);
+    const newest = this.#index.find(traceId);
+    this.#prev[slot] = newest;
+    if (newest !== NONE) this.#next[newest] = slot;
+    this.#index.put(slot, traceId);
     this.#slot = slot + 1 === this.capacity ? 0 : slot + 1;
     if (this.#size < this.capacity) this.#size++;
-    if (this.#store || this.#shared || this.#onRecord) {
-      const rec = finish(type, traceId, ms, details);
-      this.#data[slot] = rec;
-      this.#done[slot] = 1;
-      this.handOn(rec);
-    } else {
+    if (details instanceof PackedDetails) this.#pack(slot, details);
+    else {
       this.#data[slot] = details;
-      this.#done[slot] = 0;
+      this.#state[slot] = RAW;
     }
+    if (this.#store || this.#shared || this.#onRecord) this.handOn(this.#read(slot));
+  }
+
+  /** Keeps packed details in the slot's columns and the arena. */
+  #pack(slot: number, d: PackedDetails): void {
+    this.#data[slot] = d.build;
+    this.#state[slot] = PACKED;
+    this.#ref[slot] = d.ref;
+    this.#a[slot] = d.a;
+    this.#b[slot] = d.b;
+    this.#flags[slot] = d.flags;
+    if (d.payload !== undefined) this.#arena.put(slot, d.payload);
   }
 
   /**
@@ -164,31 +232,46 @@ export class FlightRecorder {
 
   /** Frees `slot`: records enter in time order, so it holds the oldest record of its trace. */
   #evict(slot: number): void {
-    const id = this.#traceId[slot];
-    if (id === undefined) return;
+    if (!this.#index.holds(slot)) return;
     const next = this.#next[slot];
     if (next !== NONE) this.#prev[next] = NONE;
-    else this.#newest.delete(id);
+    this.#index.release(slot, next === NONE);
     this.#next[slot] = NONE;
-    this.#traceId[slot] = undefined;
     this.#data[slot] = undefined;
+    this.#ref[slot] = undefined;
+    this.#arena.free(slot);
   }
 
   /** The record in `slot`, scrubbed on first read. */
   #read(slot: number): TraceRecord {
     const data = this.#data[slot];
-    if (this.#done[slot] === 1) return data as TraceRecord;
+    const state = this.#state[slot];
+    if (state === DONE) return data as TraceRecord;
+    const details = state === PACKED
+      ? this.#unpack(slot, data as PackedDetails["build"])
+      : typeof data === "function"
+      ? detailsOf(data as () => Record<string, unknown>)
+      : data as Record<string, unknown>;
     const type = RECORD_TYPES[this.#type[slot]];
-    const rec = finish(type, this.#traceId[slot] ?? "", this.#at[slot], data as RecordDetails);
+    const rec = finish(type, this.#index.idOf(slot), this.#at[slot], details);
     this.#data[slot] = rec;
-    this.#done[slot] = 1;
+    this.#state[slot] = DONE;
+    this.#ref[slot] = undefined;
     return rec;
+  }
+
+  /** The details a packed slot's builder makes of its fields. */
+  #unpack(slot: number, build: PackedDetails["build"]): Record<string, unknown> {
+    const payload = this.#arena.view(slot) ?? EMPTY;
+    const ref = this.#ref[slot];
+    const fields = { ref, a: this.#a[slot], b: this.#b[slot], flags: this.#flags[slot], payload };
+    return detailsOf(() => build(fields));
   }
 
   /** The records of one trace in this ring, oldest first (none: empty). */
   inMemory(traceId: string): TraceRecord[] {
-    const newest = this.#newest.get(traceId);
-    if (newest === undefined) return [];
+    const newest = this.#index.find(traceId);
+    if (newest === NONE) return [];
     const slots: number[] = [];
     for (let s = newest; s !== NONE; s = this.#prev[s]) slots.push(s);
     const out: TraceRecord[] = [];

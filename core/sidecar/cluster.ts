@@ -24,6 +24,7 @@ import {
   startSidecarServer,
   type TraceBook,
 } from "./server.ts";
+import { payloadBytesFor } from "./record.ts";
 import { RecordLink } from "./record_link.ts";
 
 /** Longest a lookup waits for the workers to post the records they hold. */
@@ -156,7 +157,10 @@ export async function startSidecarWorker(
   shared: SidecarWorkerShared,
   main: Channel,
 ): Promise<Service> {
-  const link = new RecordLink(main, opts.log, opts.recorder.capacity, shared.handOn);
+  const link = new RecordLink(main, opts.log, {
+    capacity: opts.recorder.capacity,
+    payloadBytes: payloadBytesFor(opts.proxy.tracePayloadChars),
+  }, shared.handOn);
   let own: () => Promise<string> = () => Promise.resolve("");
   main.on("own-metrics", () => own());
   return await startSidecarServer({

@@ -17,7 +17,7 @@ import {
   type OverridePolicy,
   WARN_BELOW_SCORE,
 } from "../trust/mod.ts";
-import { type Parsed, requestDetails } from "./record.ts";
+import { type Parsed, requestDetails, responseDetails } from "./record.ts";
 import type { TraceBook } from "./server.ts";
 import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
 
@@ -340,12 +340,7 @@ async function forward(
     return json(status, { error, trace_id: traceId }, headers);
   }
   const latency = Math.round(performance.now() - started);
-  deps.recorder.record("response", traceId, {
-    status: res.status,
-    status_code: res.status,
-    latency_ms: latency,
-    ...(res.contentType ? { content_type: res.contentType } : {}),
-  });
+  deps.recorder.record("response", traceId, responseDetails(res.status, latency, res.contentType));
   if (res.contentType) headers.push(["content-type", res.contentType]);
   headers.push(["X-Agent-Latency-Ms", String(latency)]);
   // Small bodies arrive whole; anything else streams through without being buffered here.

@@ -1,9 +1,11 @@
 /**
- * What the proxy records of a request it let through: the payload it keeps (the body bytes, or
- * its scrubbed text cut to `trace_payload_bytes`) and the record built from it when the record
- * is first read (the recorder then scrubs it, secret shapes in the payload included).
+ * What the proxy records of a request it let through and of the agent's answer, packed into the
+ * recorder's arrays and payload arena (the body bytes, or its scrubbed text cut to
+ * `trace_payload_bytes` characters), and the records built from them when first read (the
+ * recorder then scrubs them, secret shapes in the payload included).
  * @module
  */
+import { PackedDetails, type PackedFields } from "../recorder/mod.ts";
 import type { Target } from "./target.ts";
 
 /** A body that passed the checks: its scrubbed text and what it holds. */
@@ -34,59 +36,105 @@ export interface RequestRecord {
   maxChars: number;
 }
 
-const utf8 = new TextEncoder();
 /** Reads what the recorder kept of a payload (it was valid UTF-8, or encoded from a string). */
 const recordDecoder = new TextDecoder();
 
+/** Flag bits of a packed request record. */
+const BODY_CARD = 1;
+const BODY_SSN = 2;
+const HEADER_CARD = 4;
+const HEADER_SSN = 8;
+const TRUNCATED = 16;
+
+/** The method every `/proxy` request has: any other is kept in a {@linkcode RareRequest}. */
+const POST = "POST";
+
 /**
- * What the request record keeps of the payload, as UTF-8: a clean body that fits is the body
- * itself (nothing copied; it is never written to), anything else its scrubbed text cut to
- * `maxChars`, copied so the record holds no more than that.
+ * Payload bytes the recorder keeps per record for `maxChars` payload characters: UTF-8 needs at
+ * most 3 bytes per UTF-16 unit (a clean body kept as received has at most `maxChars` bytes).
+ *
+ * @example
+ * ```ts
+ * payloadBytesFor(4096); // 12288
+ * ```
  */
-function keptPayload(
-  bytes: Uint8Array<ArrayBuffer>,
-  body: Parsed,
-  maxChars: number,
-): { held: Uint8Array; truncated: boolean } {
-  if (body.clean && bytes.length <= maxChars) {
-    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    return { held: whole ? bytes : bytes.slice(), truncated: false };
-  }
-  const text = body.scrubbed.length > maxChars ? body.scrubbed.slice(0, maxChars) : body.scrubbed;
-  return { held: utf8.encode(text), truncated: text.length < body.scrubbed.length };
+export function payloadBytesFor(maxChars: number): number {
+  return 3 * maxChars;
+}
+
+/** What a request record refers to when it is not just the (cached) target. */
+class RareRequest {
+  constructor(
+    readonly target: Target,
+    readonly method: string,
+    readonly headers: Record<string, string> | undefined,
+  ) {}
 }
 
 /**
- * The request record, built when it is first read: the payload is decoded then, and the
- * recorder scrubs the whole record (secret shapes in the payload included) before anyone sees it.
+ * The request record's details, packed: the ring keeps the flags, the body size and the payload
+ * (a clean body that fits as received, anything else its scrubbed text cut to `maxChars`) in its
+ * own arrays and arena, and builds and scrubs the record (secret shapes in the payload included)
+ * when it is first read.
  */
-export function requestDetails(r: RequestRecord): () => Record<string, unknown> {
-  const { bytes, body } = r;
-  const { held, truncated } = keptPayload(bytes, body, r.maxChars);
-  const method = r.method;
-  const t = r.target; // cached per URL, never changed
-  const headers = r.headers.recorded;
-  // Flags as plain values: the ring holds this closure until the record is read or evicted.
-  const { card: headerCard, ssn: headerSsn } = r.headers;
-  const { card: bodyCard, ssn: bodySsn } = body;
-  const size = bytes.length;
-  return () => {
-    const found = foundIn(
-      { card: bodyCard, ssn: bodySsn },
-      t,
-      { card: headerCard, ssn: headerSsn },
-    );
-    return {
-      method,
-      path: t.path,
-      ...(t.query !== "" ? { query: t.query } : {}),
-      ...(headers ? { headers } : {}),
-      payload: recordDecoder.decode(held),
-      ...(truncated ? { payload_truncated: true } : {}),
-      payload_bytes: size,
-      sensitive: { credit_card: found.card, ssn: found.ssn },
-      ...(found.where.length > 0 ? { found_in: found.where } : {}),
-    };
+export function requestDetails(r: RequestRecord): PackedDetails {
+  const { bytes, body, maxChars } = r;
+  const f = r.headers;
+  let flags = (body.card ? BODY_CARD : 0) | (body.ssn ? BODY_SSN : 0) |
+    (f.card ? HEADER_CARD : 0) | (f.ssn ? HEADER_SSN : 0);
+  let payload: Uint8Array | string = bytes;
+  if (!body.clean || bytes.length > maxChars) {
+    payload = body.scrubbed.length > maxChars ? body.scrubbed.slice(0, maxChars) : body.scrubbed;
+    if (payload.length < body.scrubbed.length) flags |= TRUNCATED;
+  }
+  // The target is cached per URL (never changed): the record refers to it, and only a request
+  // with recorded headers or another method has an object of its own.
+  const ref = f.recorded === undefined && r.method === POST
+    ? r.target
+    : new RareRequest(r.target, r.method, f.recorded);
+  return new PackedDetails(buildRequest, ref, bytes.length, 0, flags, payload);
+}
+
+/** The request record's details from what the ring kept. */
+function buildRequest(p: PackedFields): Record<string, unknown> {
+  const rare = p.ref instanceof RareRequest ? p.ref : undefined;
+  const t = rare?.target ?? p.ref as Target;
+  const headers = rare?.headers;
+  const found = foundIn(
+    { card: (p.flags & BODY_CARD) !== 0, ssn: (p.flags & BODY_SSN) !== 0 },
+    t,
+    { card: (p.flags & HEADER_CARD) !== 0, ssn: (p.flags & HEADER_SSN) !== 0 },
+  );
+  return {
+    method: rare?.method ?? POST,
+    path: t.path,
+    ...(t.query !== "" ? { query: t.query } : {}),
+    ...(headers ? { headers } : {}),
+    payload: recordDecoder.decode(p.payload),
+    ...((p.flags & TRUNCATED) !== 0 ? { payload_truncated: true } : {}),
+    payload_bytes: p.a,
+    sensitive: { credit_card: found.card, ssn: found.ssn },
+    ...(found.where.length > 0 ? { found_in: found.where } : {}),
+  };
+}
+
+/** The response record's details, packed (the content type is the upstream client's memo). */
+export function responseDetails(
+  status: number,
+  latencyMs: number,
+  contentType: string | null,
+): PackedDetails {
+  return new PackedDetails(buildResponse, contentType, status, latencyMs, 0);
+}
+
+/** The response record's details from what the ring kept. */
+function buildResponse(p: PackedFields): Record<string, unknown> {
+  const type = typeof p.ref === "string" && p.ref !== "" ? p.ref : undefined;
+  return {
+    status: p.a,
+    status_code: p.a,
+    latency_ms: p.b,
+    ...(type ? { content_type: type } : {}),
   };
 }
 

@@ -37,14 +37,19 @@ export class RecordLink implements TraceBook {
   #lastDropLog = 0;
 
   /**
-   * @param capacity records this isolate's ring keeps
+   * @param ring records this isolate's ring keeps, and payload bytes per record
    * @param handOn whether the main isolate hands records on (then each is posted to it)
    */
-  constructor(main: Channel, log: Logger, capacity: number, handOn: boolean) {
+  constructor(
+    main: Channel,
+    log: Logger,
+    ring: { capacity: number; payloadBytes: number },
+    handOn: boolean,
+  ) {
     this.#main = main;
     this.#log = log;
     this.#recorder = new FlightRecorder({
-      capacity,
+      ...ring,
       onRecord: handOn ? (rec) => this.#post(rec) : undefined,
     });
     main.on("acked", (n) => this.#unacked = Math.max(0, this.#unacked - Number(n)));

@@ -41,6 +41,7 @@ import {
 import { createEventSink, type EventSinkOptions } from "./events.ts";
 import { createIdentity, type Identity, type IdentityOptions } from "./identity.ts";
 import { createProxy, type ProxyLimits } from "./proxy.ts";
+import { payloadBytesFor } from "./record.ts";
 
 /** Everything the sidecar needs, fixed at startup. */
 export interface SidecarOptions {
@@ -147,6 +148,7 @@ export async function createRecorder(
   const events = createEventSink({ ...opts.events, agentId: opts.identity.agentId, log });
   const recorder = new FlightRecorder({
     capacity: opts.recorder.capacity,
+    payloadBytes: payloadBytesFor(opts.proxy.tracePayloadChars),
     store: file ? openRecordStore(file, { maxRows: opts.recorder.maxRows, log }) : undefined,
     shared: sharedStore,
     // Without a relay or a ledger, records are scrubbed only when someone looks them up.
