@@ -174,9 +174,11 @@ export class SecretTracker {
     const len = memo.lengths[slot];
     const close = open + 1 + len;
     if (close + 1 >= this.end || b[close] !== QUOTE || b[close + 1] !== COLON) return -1;
-    if (len <= 8) {
+    if (len <= 8 && open + 5 <= this.#view.byteLength) {
       // Up to 8 bytes: a word or two (the first 4 and the last 4 may overlap), no byte loop
-      // whose end depends on the name's length. A short name's word reads into `":`.
+      // whose end depends on the name's length. A short name's word reads into `":` and past
+      // it (masked off); a name of 0 or 1 byte at the very end of the buffer is compared by
+      // the loop below, as a word there would read past the buffer.
       const head = this.#view.getInt32(open + 1, true);
       if (len < 4) {
         if ((head & LOW_BYTES[len]) !== memo.heads[slot]) return -1;
