@@ -35,6 +35,7 @@ import {
   DEFAULT_QUEUE_BYTES,
   DEFAULT_RESUME_WAIT_MS,
   DEFAULT_ROUND_MAX_WAIT_MS,
+  DEFAULT_ROUND_MIN_INTERVAL_MS,
   DEFAULT_ROUND_QUIET_MS,
   DEFAULT_STREAM,
   MemoryStore,
@@ -160,6 +161,11 @@ export const spec = defineConfig({
       min: 1,
       max: 60_000,
     }),
+    flush_min_interval: duration({
+      help: "shortest time between the starts of two flush rounds (busy rounds carry more events)",
+      default: DEFAULT_ROUND_MIN_INTERVAL_MS,
+      max: 1_000,
+    }),
     flush_max_wait: duration({
       help: "longest wait for a flush round's socket writes before the next round",
       default: DEFAULT_ROUND_MAX_WAIT_MS,
@@ -283,7 +289,11 @@ export function relayOptions(
     queueBytes: config.queue_bytes,
     maxSubscribers: config.max_subscribers,
     heartbeatMs: config.heartbeat,
-    flush: { quietMs: config.flush_quiet, maxWaitMs: config.flush_max_wait },
+    flush: {
+      quietMs: config.flush_quiet,
+      maxWaitMs: config.flush_max_wait,
+      minIntervalMs: config.flush_min_interval,
+    },
     retryMs: config.retry,
     expireIntervalMs: config.expire_interval,
     resumeWaitMs: config.resume_wait,

@@ -64,6 +64,7 @@ export {
 export { DEFAULT_QUEUE_BYTES, type EndReason, SseSubscriber } from "./subscriber.ts";
 export {
   DEFAULT_ROUND_MAX_WAIT_MS,
+  DEFAULT_ROUND_MIN_INTERVAL_MS,
   DEFAULT_ROUND_QUIET_MS,
   FlushRounds,
   type FlushRoundsOptions,

@@ -3,7 +3,8 @@
  * subscriber holding some, one write each (subscribers that got the same frames share one joined
  * chunk). The next round starts once the last round's writes were taken by their sockets (all
  * but a straggling 1%), or once they stopped making progress (a few slow readers: their own
- * connections queue the rest), or after a bounded wait. A socket write
+ * connections queue the rest), or after a bounded wait, and no sooner than a few milliseconds
+ * after the last round started. A socket write
  * costs far more in the kernel than the JavaScript that starts it, so pacing rounds by their
  * writes' completion makes each write carry every event published meanwhile: the cost of a
  * fan-out follows the number of subscribers, not the number of events, and delivery latency
@@ -28,6 +29,8 @@ const STRAGGLERS_PER_MEMBER = 0.01;
 export const DEFAULT_ROUND_QUIET_MS = 5;
 /** The longest a round is waited for, progress or not (ms). */
 export const DEFAULT_ROUND_MAX_WAIT_MS = 1000;
+/** The shortest time from one round's start to the next's (ms): busy rounds carry more. */
+export const DEFAULT_ROUND_MIN_INTERVAL_MS = 5;
 
 /** Options for {@linkcode FlushRounds}. */
 export interface FlushRoundsOptions {
@@ -35,6 +38,8 @@ export interface FlushRoundsOptions {
   quietMs?: number;
   /** The longest a round is waited for (ms). */
   maxWaitMs?: number;
+  /** The shortest time from one round's start to the next's (ms). */
+  minIntervalMs?: number;
 }
 
 /** Joins a subscriber's frames, reusing the chunk of the previous subscriber with the same. */
@@ -72,17 +77,19 @@ export class FlushRounds {
   readonly #writing = new Set<RoundMember>();
   /** Members of #writing the next round does not wait for. */
   #slack = 0;
-  #startedAt = 0;
+  #startedAt = -Infinity;
   /** When a write of the last round was last taken (or the round started). */
   #progressAt = 0;
-  #immediate = false;
+  #starting = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #quietMs: number;
   readonly #maxWaitMs: number;
+  readonly #minIntervalMs: number;
 
   constructor(opts: FlushRoundsOptions = {}) {
     this.#quietMs = opts.quietMs ?? DEFAULT_ROUND_QUIET_MS;
     this.#maxWaitMs = opts.maxWaitMs ?? DEFAULT_ROUND_MAX_WAIT_MS;
+    this.#minIntervalMs = opts.minIntervalMs ?? DEFAULT_ROUND_MIN_INTERVAL_MS;
   }
 
   /** Members waiting for the next round. */
@@ -110,23 +117,28 @@ export class FlushRounds {
   }
 
   #schedule(): void {
-    if (this.#due.size === 0 || this.#immediate) return;
+    if (this.#due.size === 0 || this.#starting) return;
     if (this.#writing.size <= this.#slack) return this.#runSoon();
     if (this.#timer === undefined) this.#check();
   }
 
-  /** Starts the next round after every completion and publish this turn of the loop brought. */
+  /**
+   * Starts the next round after every completion and publish this turn of the loop brought, and
+   * no sooner than the minimum interval after the last round started.
+   */
   #runSoon(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#immediate = true;
-    setImmediate(this.#run);
+    this.#starting = true;
+    const early = this.#startedAt + this.#minIntervalMs - performance.now();
+    if (early > 0) this.#timer = setTimeout(this.#run, early);
+    else setImmediate(this.#run);
   }
 
   /** Writes still in flight: go on once they stopped progressing or waited too long. */
   readonly #check = (): void => {
     this.#timer = undefined;
-    if (this.#due.size === 0 || this.#immediate) return;
+    if (this.#due.size === 0 || this.#starting) return;
     if (this.#writing.size <= this.#slack) return this.#schedule();
     const now = performance.now();
     const quietUntil = this.#progressAt + this.#quietMs;
@@ -136,7 +148,7 @@ export class FlushRounds {
   };
 
   readonly #run = (): void => {
-    this.#immediate = false;
+    this.#starting = false;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#due.size === 0) return;

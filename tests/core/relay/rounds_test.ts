@@ -1,7 +1,8 @@
 /**
  * Flush rounds (core/relay/rounds.ts): a round writes every member holding frames once; the next
  * waits until the last round's writes were taken (all but 1 in 100 stragglers), until they stop
- * making progress, or at most `maxWaitMs`; an ended member is neither written nor waited for;
+ * making progress, or at most `maxWaitMs`, and no sooner than `minIntervalMs` after the last
+ * round started; an ended member is neither written nor waited for;
  * alike members share one joined chunk.
  * @module
  */
@@ -123,6 +124,25 @@ Deno.test("rounds: a member with nothing to write is not waited for", async () =
   rounds.mark(busy);
   await turns();
   assert.equal(busy.flushes, 1);
+});
+
+Deno.test("rounds: the next round starts no sooner than the minimum interval", async () => {
+  const rounds = new FlushRounds({ minIntervalMs: 60_000 });
+  const a = new Member();
+  rounds.mark(a);
+  await turns();
+  assert.equal(a.flushes, 1, "the first round starts at once");
+  rounds.settled(a);
+  rounds.mark(a);
+  await turns();
+  assert.equal(a.flushes, 1, "held until a minute after the first round started");
+  const fast = new FlushRounds({ minIntervalMs: 0 });
+  fast.mark(a);
+  await turns();
+  fast.settled(a);
+  fast.mark(a);
+  await turns();
+  assert.equal(a.flushes, 3);
 });
 
 Deno.test("rounds: members with the same frames share one joined chunk", () => {
