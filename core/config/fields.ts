@@ -330,7 +330,8 @@ export function duration<O extends FieldOptions<number> & { min?: number; max?: 
   return make(
     opts,
     s,
-    DURATION_FORMS + range,
+    // "0" turns a setting off only where the range allows it.
+    DURATION_FORMS + (opts.min ? "" : " (0 for none)") + range,
     "DURATION",
     (raw) => typeof raw === "string" ? parseDuration(raw) ?? raw : raw,
     { show: formatDuration },

@@ -6,7 +6,7 @@
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 /** What a duration setting accepts, in error messages and docs. */
-export const DURATION_FORMS = "a duration such as 500ms, 30s, 5m, 1h or 7d (0 for none)";
+export const DURATION_FORMS = "a duration such as 500ms, 30s, 5m, 1h or 7d";
 const DURATION_UNIT: Record<string, number> = {
   ms: 1,
   s: 1000,

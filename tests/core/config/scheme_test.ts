@@ -106,3 +106,14 @@ Deno.test("grants: the config file, path settings with their access, file: crede
   ]);
   assert.deepEqual(await spec.grants(["--no-such-flag"]), [], "a bad line names nothing");
 });
+
+Deno.test("a duration that must be positive does not offer 0 to turn it off", async () => {
+  const err = await spec.parse(["--replay-ttl", "0"], env({})).then(
+    () => assert.fail("0 accepted below min"),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ConfigError);
+  assert.match(err.message, /replay_ttl/);
+  assert.match(err.message, /at least 1s/);
+  assert.doesNotMatch(err.message, /0 for none/);
+});
