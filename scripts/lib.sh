@@ -54,35 +54,36 @@ iatp_install_deps() {
   printf '%s\n' "$sum" >"$stamp"
 }
 
-# Prints the Deno permission flags for a subcommand from cmd/permissions.txt, placeholders filled.
+# Prints the Deno permission flags for a subcommand from cmd/permissions.txt, one per line, with
+# placeholders filled after the line is split into flags, so a checkout or data path holding
+# spaces stays one flag.
 iatp_permission_flags() {
-  local cmd="$1" deno="$2" line data="${IATP_DATA_DIR:-$PWD/data}"
+  local cmd="$1" deno="$2" line word data="${IATP_DATA_DIR:-$PWD/data}" reads=0 writes=0
+  local -a words
   line="$(awk -v c="$cmd" '$1 == c { $1 = ""; print; found = 1 } END { if (!found) exit 1 }' \
     "$IATP_ROOT/cmd/permissions.txt")" || return 1
-  line="${line//\$ROOT/$IATP_ROOT}"
-  line="${line//\$DATA/$data}"
-  line="${line//\$DENO/$deno}"
-  if [ -n "${IATP_ALLOW_READ:-}" ]; then
-    line="$(iatp_extend_flag "$line" --allow-read "$IATP_ALLOW_READ")"
-  fi
-  if [ -n "${IATP_ALLOW_WRITE:-}" ]; then
-    line="$(iatp_extend_flag "$line" --allow-write "$IATP_ALLOW_WRITE")"
-  fi
-  printf '%s\n' "$line"
+  read -ra words <<<"$line"
+  for word in "${words[@]}"; do
+    word="${word//\$ROOT/$IATP_ROOT}"
+    word="${word//\$DATA/$data}"
+    word="${word//\$DENO/$deno}"
+    word="$(iatp_extend_word "$word" --allow-read "${IATP_ALLOW_READ:-}")" && reads=1
+    word="$(iatp_extend_word "$word" --allow-write "${IATP_ALLOW_WRITE:-}")" && writes=1
+    printf '%s\n' "$word"
+  done
+  if [ $reads = 0 ] && [ -n "${IATP_ALLOW_READ:-}" ]; then printf '%s\n' "--allow-read=$IATP_ALLOW_READ"; fi
+  if [ $writes = 0 ] && [ -n "${IATP_ALLOW_WRITE:-}" ]; then printf '%s\n' "--allow-write=$IATP_ALLOW_WRITE"; fi
 }
 
-# Appends comma-separated paths to a `--flag=a,b` in a flag line, or adds the flag.
-iatp_extend_flag() {
-  local line="$1" flag="$2" extra="$3" out="" word found=0
-  for word in $line; do
-    if [ "${word%%=*}" = "$flag" ] && [ "$word" != "$flag" ]; then
-      word="$word,$extra"
-      found=1
-    elif [ "$word" = "$flag" ]; then
-      found=1
-    fi
-    out="$out $word"
-  done
-  [ "$found" = 1 ] || out="$out $flag=$extra"
-  printf '%s\n' "$out"
+# Prints WORD with comma-separated EXTRA paths appended when it is `FLAG=a,b`; succeeds when
+# WORD is FLAG in either form (a bare FLAG already allows everything), fails otherwise.
+iatp_extend_word() {
+  local word="$1" flag="$2" extra="$3"
+  if [ "${word%%=*}" = "$flag" ] && [ "$word" != "$flag" ]; then
+    if [ -n "$extra" ]; then word="$word,$extra"; fi
+    printf '%s\n' "$word"
+    return 0
+  fi
+  printf '%s\n' "$word"
+  [ "$word" = "$flag" ]
 }

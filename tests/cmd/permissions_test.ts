@@ -225,7 +225,7 @@ Deno.test("the image launcher and scripts/iatp give every subcommand the same fl
       clearEnv: true,
     }).output();
     assert.equal(bash.code, 0, new TextDecoder().decode(bash.stderr));
-    const fromBash = new TextDecoder().decode(bash.stdout).trim().split(/\s+/).filter(Boolean);
+    const fromBash = new TextDecoder().decode(bash.stdout).split("\n").filter(Boolean);
     const fromTs = launchFlags({
       name,
       args: [],
@@ -234,6 +234,29 @@ Deno.test("the image launcher and scripts/iatp give every subcommand the same fl
     });
     assert.deepEqual(fromTs, fromBash, name);
   }
+});
+
+Deno.test("scripts/iatp keeps a checkout or data path holding spaces one flag", async () => {
+  const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+  const tmp = await Deno.makeTempDir();
+  const checkout = `${tmp}/my iatp`;
+  await Deno.mkdir(`${checkout}/cmd`, { recursive: true });
+  await Deno.copyFile(`${root}/cmd/permissions.txt`, `${checkout}/cmd/permissions.txt`);
+  const bash = await new Deno.Command("bash", {
+    args: [
+      "-c",
+      `source "${root}/scripts/lib.sh" && IATP_ROOT="$1" iatp_permission_flags relay "$0"`,
+      "/opt/deno/bin/deno",
+      checkout,
+    ],
+    env: { IATP_DATA_DIR: "/srv/my data", IATP_ALLOW_WRITE: "/run/w" },
+    clearEnv: true,
+  }).output();
+  assert.equal(bash.code, 0, new TextDecoder().decode(bash.stderr));
+  const flags = new TextDecoder().decode(bash.stdout).split("\n").filter(Boolean);
+  await Deno.remove(tmp, { recursive: true });
+  assert.ok(flags.includes(`--allow-read=${checkout},/srv/my data`), flags.join(" | "));
+  assert.ok(flags.includes("--allow-write=/srv/my data,/run/w"), flags.join(" | "));
 });
 
 Deno.test("status: the Docker socket and legacy folders are granted in legacy mode only", async () => {
