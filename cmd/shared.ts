@@ -87,26 +87,70 @@ export function serviceCommand<S extends Shape>(
       }
       const log = serviceLogger(spec.spec.command, loaded.config);
       for (const w of loaded.warnings ?? []) log.warn(w);
-      // A service listens before start() returns: a signal in that window is held, not fatal.
-      let early = false;
-      const hold = () => early = true;
-      for (const s of STOP_SIGNALS) Deno.addSignalListener(s, hold);
+      const held = holdStopSignals();
       let service: Service;
       try {
         service = await start(loaded.config, { log });
       } catch (err) {
+        held.release();
         throw explainStartFailure(err, { ...loaded, leaves: spec.leaves() });
-      } finally {
-        for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, hold);
       }
-      if (early) {
-        log.info("shutting down");
-        await service.close();
-        return 0;
-      }
-      return await runUntilStopped(service, log);
+      return await serveUntilStopped(service, log, held);
     },
   };
+}
+
+/** Stop signals held while a service starts; see {@link holdStopSignals}. */
+export interface HeldSignals {
+  /** Whether SIGTERM or SIGINT arrived while held. */
+  readonly early: boolean;
+  /** Stops holding (idempotent). */
+  release(): void;
+}
+
+/**
+ * Holds SIGTERM/SIGINT from now on: a service listens before its start() returns, and a signal in
+ * that window must stop it cleanly (exit 0), not kill the process with the default action.
+ */
+export function holdStopSignals(): HeldSignals {
+  let early = false;
+  let held = true;
+  const hold = () => early = true;
+  for (const s of STOP_SIGNALS) Deno.addSignalListener(s, hold);
+  return {
+    get early() {
+      return early;
+    },
+    release() {
+      if (!held) return;
+      held = false;
+      for (const s of STOP_SIGNALS) Deno.removeSignalListener(s, hold);
+    },
+  };
+}
+
+/**
+ * Runs a started service until it is stopped: a signal held while it started closes it at once
+ * (exit 0). Otherwise the stop handlers are bound before the held ones are released (no window
+ * where a signal takes the default action) and before `announce` prints anything a supervisor or
+ * a person might act on, such as a URL to open or to stop.
+ */
+export async function serveUntilStopped(
+  service: Service,
+  log: Logger,
+  held: HeldSignals,
+  announce: () => void = () => {},
+): Promise<number> {
+  if (held.early) {
+    held.release();
+    log.info("shutting down");
+    await service.close();
+    return 0;
+  }
+  const done = runUntilStopped(service, log);
+  held.release();
+  announce();
+  return await done;
 }
 
 /**

@@ -11,7 +11,7 @@ import { ConfigError, UsageError } from "../core/errors/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/mod.ts";
 import type { Command } from "./command.ts";
-import { print, runUntilStopped } from "./shared.ts";
+import { holdStopSignals, print, serveUntilStopped } from "./shared.ts";
 import { demoSteps, ensureCredentials, runDemoTraffic } from "../core/mesh/mod.ts";
 import { PORT_OFFSETS, spec, type UpConfig } from "./up/config.ts";
 import { type Mesh, MeshRun, startServices } from "./up/services.ts";
@@ -133,11 +133,15 @@ export const command: Command & { spec: typeof spec; start: typeof start } = {
     }
     if (loaded.config.services.length === 0) throw new UsageError("--services: nothing to start");
     const log = createLogger({ service: "up", level: loaded.config.log_level });
+    const held = holdStopSignals();
     const mesh = await start(loaded.config).catch((err) => {
+      held.release();
       throw withPortSource(err, loaded.sources);
     });
-    print(banner(mesh, loaded.config.demo));
-    log.info("listening", { url: mesh.url, urls: mesh.urls });
-    return await runUntilStopped(mesh, log);
+    // The banner ends with "Ctrl-C stops everything.": printed only once that is true.
+    return await serveUntilStopped(mesh, log, held, () => {
+      print(banner(mesh, loaded.config.demo));
+      log.info("listening", { url: mesh.url, urls: mesh.urls });
+    });
   },
 };

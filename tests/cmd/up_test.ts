@@ -8,7 +8,7 @@ import { portOf, spec } from "../../cmd/up/config.ts";
 import { startDemoAgent } from "../../core/mesh/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { createLogger } from "../../core/log/mod.ts";
-import { loaded, tempDir } from "../helpers.ts";
+import { LAUNCHER, loaded, tempDir } from "../helpers.ts";
 
 const noEnv = { env: () => undefined };
 
@@ -66,6 +66,47 @@ Deno.test("--no-demo --services sidecar needs --agent-url, and then fronts that 
     }
   } finally {
     await agent.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("up: SIGINT the moment the banner is out stops the mesh cleanly (exit 0), every time", async () => {
+  // The banner ends with "Ctrl-C stops everything.", so a script (or a person) may stop the mesh
+  // as soon as it reads that line: the stop handlers must already be bound by then.
+  const dir = await tempDir();
+  try {
+    for (let run = 0; run < 8; run++) {
+      const child = new Deno.Command(LAUNCHER, {
+        args: [
+          "up",
+          "--data-dir",
+          dir.path,
+          "--base-port",
+          "0",
+          "--no-demo",
+          "--services",
+          "relay",
+        ],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const stderr = new Response(child.stderr).text();
+      const dec = new TextDecoder();
+      let out = "";
+      let signalled = false;
+      for await (const chunk of child.stdout) {
+        out += dec.decode(chunk, { stream: true });
+        if (!signalled && out.includes("Ctrl-C stops everything.")) {
+          child.kill("SIGINT");
+          signalled = true;
+        }
+      }
+      const status = await child.status;
+      assert.ok(signalled, `run ${run}: no banner\n${out}\n${await stderr}`);
+      assert.equal(status.code, 0, `run ${run}: exit ${status.code}\n${await stderr}`);
+    }
+  } finally {
     await dir.remove();
   }
 });
