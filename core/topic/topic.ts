@@ -62,7 +62,8 @@ export class TopicFilter {
       else if (!exact?.includes(p)) (exact ??= []).push(p);
     }
     this.#all = all;
-    this.#exact = exact ?? NONE;
+    // Only distinct exact names (the usual subscription): the list is the patterns themselves.
+    this.#exact = !exact ? NONE : exact.length === patterns.length ? patterns : exact;
     this.#exactSet = this.#exact.length > EXACT_LIST_MAX ? new Set(this.#exact) : undefined;
     this.#prefixes = prefixes ?? NONE;
   }

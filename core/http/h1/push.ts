@@ -125,7 +125,7 @@ export interface PushHooks {
  */
 export class SocketPush implements PushSink {
   /** Chunks waiting for the write in flight to finish. */
-  readonly #queue: Uint8Array[] = [];
+  #queue: Uint8Array[] | undefined;
   #queued = 0;
   /** The bytes being written, and how many of them the socket took so far. */
   #writing: Uint8Array | undefined;
@@ -181,7 +181,7 @@ export class SocketPush implements PushSink {
   cancel(reason: PushEnd): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue.length = 0;
+    this.#queue = undefined;
     this.#queued = 0;
     this.#writing = undefined;
     const ended = this.#ended;
@@ -198,16 +198,16 @@ export class SocketPush implements PushSink {
   }
 
   #push(bytes: Uint8Array): void {
-    this.#queue.push(bytes);
+    (this.#queue ??= []).push(bytes);
     this.#queued += bytes.length;
     if (this.#inFlight === 0) this.#flush();
   }
 
   /** Writes what was queued while the last write was in flight, joined. */
   #flush(): void {
-    const q = this.#queue;
-    const bytes = concatBytes(q, this.#queued);
-    q.length = 0;
+    const q = this.#queue ?? [];
+    const bytes = q.length === 1 ? q[0] : concatBytes(q, this.#queued);
+    this.#queue = undefined; // a subscriber that waits long holds no array
     this.#queued = 0;
     this.#send(bytes);
   }
@@ -242,7 +242,7 @@ export class SocketPush implements PushSink {
     this.#writing = undefined;
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue.length = 0;
+    this.#queue = undefined;
     this.#queued = 0;
     const ended = this.#ended;
     this.#ended = true;
