@@ -53,7 +53,11 @@ export class Hub {
     let n = 0;
     const exact = this.#byTopic.get(topic);
     if (exact) { for (const s of exact) if (s.offer(frame)) n++; }
-    for (const [s, f] of this.#wildcard) if (f.matches(topic) && s.offer(frame)) n++;
+    if (this.#wildcard.size > 0) {
+      this.#wildcard.forEach((f, s) => {
+        if (f.matches(topic) && s.offer(frame)) n++;
+      });
+    }
     return n;
   }
 
