@@ -8,47 +8,43 @@ import { shareChunk } from "../http/mod.ts";
 import type { SseSubscriber } from "./subscriber.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
-/** A registered subscriber. */
-export interface HubEntry {
-  filter: TopicFilter;
-  stream: SseSubscriber;
-}
-
-/** The live subscriber registry. */
+/** The live subscriber registry (no object of its own per subscriber). */
 export class Hub {
-  readonly #byTopic = new Map<string, Set<HubEntry>>();
-  readonly #wildcard = new Set<HubEntry>();
-  readonly #all = new Set<HubEntry>();
+  readonly #byTopic = new Map<string, Set<SseSubscriber>>();
+  readonly #wildcard = new Map<SseSubscriber, TopicFilter>();
+  readonly #all = new Map<SseSubscriber, TopicFilter>();
 
   /** Subscribers registered now. */
   get size(): number {
     return this.#all.size;
   }
 
-  /** Registers an entry; returns a function that removes it. */
-  add(entry: HubEntry): () => void {
-    this.#all.add(entry);
-    if (entry.filter.hasWildcard) {
-      this.#wildcard.add(entry);
-    } else {
-      for (const t of entry.filter.exact) {
-        let set = this.#byTopic.get(t);
-        if (!set) this.#byTopic.set(t, set = new Set());
-        set.add(entry);
-      }
+  /** Registers `stream` for the topics `filter` matches (once, and not once it ended). */
+  add(stream: SseSubscriber, filter: TopicFilter): void {
+    if (stream.ended || this.#all.has(stream)) return;
+    this.#all.set(stream, filter);
+    if (filter.hasWildcard) {
+      this.#wildcard.set(stream, filter);
+      return;
     }
-    let removed = false;
-    return () => {
-      if (removed) return;
-      removed = true;
-      this.#all.delete(entry);
-      if (entry.filter.hasWildcard) return void this.#wildcard.delete(entry);
-      for (const t of entry.filter.exact) {
-        const set = this.#byTopic.get(t);
-        set?.delete(entry);
-        if (set?.size === 0) this.#byTopic.delete(t);
-      }
-    };
+    for (const t of filter.exact) {
+      let set = this.#byTopic.get(t);
+      if (!set) this.#byTopic.set(t, set = new Set());
+      set.add(stream);
+    }
+  }
+
+  /** Unregisters `stream` (nothing when it is not registered). */
+  remove(stream: SseSubscriber): void {
+    const filter = this.#all.get(stream);
+    if (!filter) return;
+    this.#all.delete(stream);
+    if (filter.hasWildcard) return void this.#wildcard.delete(stream);
+    for (const t of filter.exact) {
+      const set = this.#byTopic.get(t);
+      set?.delete(stream);
+      if (set?.size === 0) this.#byTopic.delete(t);
+    }
   }
 
   /** Offers `frame` to every subscriber of `topic`; returns how many took it. */
@@ -56,13 +52,17 @@ export class Hub {
     shareChunk(frame);
     let n = 0;
     const exact = this.#byTopic.get(topic);
-    if (exact) { for (const e of exact) if (e.stream.offer(frame)) n++; }
-    for (const e of this.#wildcard) if (e.filter.matches(topic) && e.stream.offer(frame)) n++;
+    if (exact) { for (const s of exact) if (s.offer(frame)) n++; }
+    if (this.#wildcard.size > 0) {
+      this.#wildcard.forEach((f, s) => {
+        if (f.matches(topic) && s.offer(frame)) n++;
+      });
+    }
     return n;
   }
 
   /** Calls `fn` for every subscriber (heartbeats, shutdown). */
-  forEach(fn: (e: HubEntry) => void): void {
-    for (const e of [...this.#all]) fn(e);
+  forEach(fn: (stream: SseSubscriber) => void): void {
+    for (const s of [...this.#all.keys()]) fn(s);
   }
 }

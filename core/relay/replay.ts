@@ -52,8 +52,6 @@ export interface OpenOptions {
   start: StartPoint;
   retryMs: number;
   replayBatch?: number;
-  /** Called with the hub removal function, so the caller can unregister on end. */
-  onRegistered(remove: () => void): void;
 }
 
 /** Registers the stream and starts replay; resolves when replay is done (stream is live). */
@@ -83,7 +81,7 @@ export function openSubscription(o: OpenOptions): Promise<void> {
       };
     } else after = o.start.seq;
   }
-  o.onRegistered(o.hub.add({ filter, stream: o.stream }));
+  o.hub.add(o.stream, filter); // the caller removes it when the stream ends
   return replay(o, { after, upto, reset, before: store.truncation(filter) });
 }
 

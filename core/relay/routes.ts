@@ -157,12 +157,11 @@ export function registerSubscribe(ctx: RelayContext): void {
       Atomics.sub(ctx.subscribers, 0, 1);
       throw full();
     }
-    let remove = () => {};
-    const stream = new SseSubscriber({
+    const stream: SseSubscriber = new SseSubscriber({
       queueBytes: ctx.opts.queueBytes,
       rounds: ctx.rounds,
       onEnd: (reason) => {
-        remove();
+        ctx.hub.remove(stream);
         Atomics.sub(ctx.subscribers, 0, 1);
         if (reason === "overflow") ctx.metrics.overflows.inc();
       },
@@ -175,7 +174,6 @@ export function registerSubscribe(ctx: RelayContext): void {
       start,
       retryMs: ctx.opts.retryMs,
       replayBatch: ctx.opts.replayBatch,
-      onRegistered: (r) => remove = r,
     }).catch((err) => {
       ctx.log.warn("replay failed", { err });
       stream.end("error");

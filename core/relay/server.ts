@@ -195,7 +195,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
 
   const heartbeat = shareChunk(encodeComment("heartbeat"));
   const timers = [
-    setInterval(() => hub.forEach((e) => e.stream.offerIfIdle(heartbeat)), opts.heartbeatMs),
+    setInterval(() => hub.forEach((s) => s.offerIfIdle(heartbeat)), opts.heartbeatMs),
     setInterval(() => {
       try {
         const n = store.expire(Date.now());
@@ -207,7 +207,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   ];
   server.onDrain(() => {
     timers.forEach(clearInterval);
-    hub.forEach((e) => e.stream.end("shutdown"));
+    hub.forEach((s) => s.end("shutdown"));
   });
   const svc = await server.listen();
   let closing: Promise<void> | undefined;

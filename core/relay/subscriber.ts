@@ -44,7 +44,7 @@ export class SseSubscriber implements PushSource, RoundMember {
   /** Where frames go once the answer's head is on its way. */
   #sink: PushSink | undefined;
   /** Frames written before that (the retry hint, the start of a replay). */
-  #early: Uint8Array[] = [];
+  #early: Uint8Array[] | undefined;
   /** Live frames held back while history is still being replayed. */
   #pending: Uint8Array[] | undefined = [];
   /**
@@ -90,7 +90,7 @@ export class SseSubscriber implements PushSource, RoundMember {
   #send(chunk: Uint8Array): void {
     if (this.#sink) this.#sink.write(chunk);
     else {
-      this.#early.push(chunk);
+      (this.#early ??= []).push(chunk);
       this.#held += chunk.length;
     }
   }
@@ -98,8 +98,8 @@ export class SseSubscriber implements PushSource, RoundMember {
   open(sink: PushSink): void {
     if (this.#sink) return void sink.end();
     this.#sink = sink;
-    const early = this.#early;
-    this.#early = [];
+    const early = this.#early ?? [];
+    this.#early = undefined;
     for (const chunk of early) {
       this.#held -= chunk.length;
       sink.write(chunk);
@@ -183,7 +183,7 @@ export class SseSubscriber implements PushSource, RoundMember {
     if (this.#ended) return;
     this.#batch = undefined;
     this.#pending = undefined;
-    this.#held = this.#early.reduce((n, c) => n + c.length, 0);
+    this.#held = (this.#early ?? []).reduce((n, c) => n + c.length, 0);
     this.#send(encodeEvent({
       event: "overflow",
       data: JSON.stringify({ reason: "subscriber queue full", queue_bytes: this.#queueBytes }),

@@ -35,34 +35,51 @@ export function patternCovers(outer: string, inner: string): boolean {
   return outer === inner;
 }
 
+/** Above this many exact names a filter looks them up in a set rather than a list. */
+const EXACT_LIST_MAX = 8;
+const NONE: readonly string[] = Object.freeze([]);
+
 /**
- * A compiled set of patterns: exact names in a set, wildcard prefixes in a short list, so a
- * publish to 10,000 subscribers costs a lookup per subscriber, not a regex.
+ * A compiled set of patterns: exact names in a short list (a set when there are many),
+ * wildcard prefixes in a short list, so a publish to 10,000 subscribers costs a comparison or a
+ * lookup per subscriber, not a regex, and a subscriber to one topic holds no set of its own.
  */
 export class TopicFilter {
   readonly patterns: readonly string[];
-  readonly #exact = new Set<string>();
-  readonly #prefixes: string[] = [];
-  #all = false;
+  readonly #exact: readonly string[];
+  readonly #exactSet: ReadonlySet<string> | undefined;
+  readonly #prefixes: readonly string[];
+  readonly #all: boolean;
 
   constructor(patterns: readonly string[]) {
     this.patterns = patterns;
+    let exact: string[] | undefined;
+    let prefixes: string[] | undefined;
+    let all = false;
     for (const p of patterns) {
-      if (p === "*") this.#all = true;
-      else if (p.endsWith(".*")) this.#prefixes.push(p.slice(0, -1));
-      else this.#exact.add(p);
+      if (p === "*") all = true;
+      else if (p.endsWith(".*")) (prefixes ??= []).push(p.slice(0, -1));
+      else if (!exact?.includes(p)) (exact ??= []).push(p);
     }
+    this.#all = all;
+    // Only distinct exact names (the usual subscription): the list is the patterns themselves.
+    this.#exact = !exact ? NONE : exact.length === patterns.length ? patterns : exact;
+    this.#exactSet = this.#exact.length > EXACT_LIST_MAX ? new Set(this.#exact) : undefined;
+    this.#prefixes = prefixes ?? NONE;
   }
 
   /** True when `topic` matches any pattern. */
   matches(topic: string): boolean {
-    if (this.#all || this.#exact.has(topic)) return true;
+    if (this.#all) return true;
+    if (this.#exactSet) {
+      if (this.#exactSet.has(topic)) return true;
+    } else if (this.#exact.includes(topic)) return true;
     for (const p of this.#prefixes) if (topic.startsWith(p)) return true;
     return false;
   }
 
-  /** Exact names (for indexing subscribers by topic). */
-  get exact(): ReadonlySet<string> {
+  /** Exact names, each once (for indexing subscribers by topic). */
+  get exact(): readonly string[] {
     return this.#exact;
   }
 

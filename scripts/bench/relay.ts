@@ -10,8 +10,11 @@
  * `events_per_read`, how many events one socket read brought the subscribers.
  * The relay runs as `iatp relay` with its table permissions in a child process. The subscribers
  * of the relay and of Redis are the same compiled client (relay_load.go, built with `go`), so
- * their parsing weighs little next to the servers on a small host; publishers are keep-alive
- * connections in this process (raw HTTP/1.1 for the relay, RESP for Redis). Usage:
+ * their parsing weighs little next to the servers on a small host. The publishers of (c) live in
+ * that client too, alike for both servers (16 keep-alive connections, one request in flight
+ * each: POST /publish for the relay, PUBLISH for Redis), and (c) reports each server's CPU per
+ * delivery, which no client sets; those of (a) and (b) are keep-alive connections in this
+ * process (they stamp each event with its publish time). Usage:
  *   deno run -A scripts/bench/relay.ts [--subs 10000] [--rate-secs 3] [--messages 20000]
  *     [--only a,b,c]
  * @module
@@ -19,7 +22,7 @@
 import { parseArgs } from "node:util";
 import { sleep } from "../../core/async/mod.ts";
 import { freePort, startIatpService } from "../../tests/helpers.ts";
-import { HttpPub, type LoadStats, RedisConn, SubscriberLoad } from "./relay_clients.ts";
+import { HttpPub, type LoadStats, SubscriberLoad } from "./relay_clients.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -293,20 +296,8 @@ async function steadyRate() {
   }
 }
 
-/** Runs `n` publishes through `PUBLISHERS` sequential workers. */
-async function publishAll(n: number, one: (worker: number) => Promise<void>) {
-  let next = 0;
-  await Promise.all(Array.from({ length: PUBLISHERS }, async (_, w) => {
-    while (next < n) {
-      next++;
-      await one(w);
-    }
-  }));
-}
-
 /** (c) Throughput to 100 subscribers: the relay vs Redis pub/sub. */
 async function throughput() {
-  const message = JSON.stringify({ pad: PAD });
   const { relay, port } = await startRelay();
   let relayRate: number;
   let relayBusy: number;
@@ -317,26 +308,20 @@ async function throughput() {
   let redisBusy: number;
   let redisShare: number;
   let redisPerRead: number;
+  let redisCpu: number;
+  let relayDelivered: number;
+  let redisDelivered: number;
   try {
     await load.sse(port, "topic=thr", 100);
-    const pubs = await Promise.all(Array.from({ length: PUBLISHERS }, async () => {
-      const c = new HttpPub();
-      await c.connect(port);
-      return c;
-    }));
-    const body = JSON.stringify({ topic: "thr", payload: { pad: PAD } });
     const t0 = performance.now();
     let got: number;
     [got, relayBusy, benchBusy, relayCpu] = await busy(relay.process.pid, async () => {
-      await publishAll(MESSAGES_C, async (w) => {
-        const status = await pubs[w].post("/publish", body);
-        if (status !== 200) throw new Error(`publish answered ${status}`);
-      });
+      await load.publishHttp(port, "thr", MESSAGES_C, PUBLISHERS, PAD);
       return await waitCount(() => load.count(), MESSAGES_C * 100, 120_000);
     });
     relayRate = got / ((performance.now() - t0) / 1000);
+    relayDelivered = got;
     relayOverflows = await overflows(relay.url);
-    pubs.forEach((c) => c.close());
     relayPerRead = perRead(await load.close());
   } finally {
     await relay.stop();
@@ -359,19 +344,14 @@ async function throughput() {
       }
     }
     await load.redis(redisPort, "thr", 100);
-    const pubs = await Promise.all(Array.from({ length: PUBLISHERS }, async () => {
-      const c = new RedisConn();
-      await c.connect(redisPort);
-      return c;
-    }));
     const t0 = performance.now();
     let got: number;
-    [got, redisShare, redisBusy] = await busy(redis.pid, async () => {
-      await publishAll(MESSAGES_C, (w) => pubs[w].publish("thr", message));
+    [got, redisShare, redisBusy, redisCpu] = await busy(redis.pid, async () => {
+      await load.publishRedis(redisPort, "thr", MESSAGES_C, PUBLISHERS, PAD);
       return await waitCount(() => load.count(), MESSAGES_C * 100, 120_000);
     });
     redisRate = got / ((performance.now() - t0) / 1000);
-    await Promise.all(pubs.map((c) => c.close()));
+    redisDelivered = got;
     redisPerRead = perRead(await load.close());
   } finally {
     redis.kill("SIGTERM");
@@ -387,10 +367,12 @@ async function throughput() {
     relay_cpu_s: relayCpu,
     bench_cpu_share: benchBusy,
     relay_events_per_read: relayPerRead,
+    relay_cpu_us_per_delivery: +(relayCpu / relayDelivered * 1e6).toFixed(3),
     redis_delivered_per_s: Math.round(redisRate),
     redis_cpu_share: redisShare,
     bench_cpu_share_redis: redisBusy,
     redis_events_per_read: redisPerRead,
+    redis_cpu_us_per_delivery: +(redisCpu / redisDelivered * 1e6).toFixed(3),
     ratio_vs_redis: +(relayRate / redisRate).toFixed(2),
   };
 }

@@ -1,12 +1,12 @@
 /**
  * Minimal wire clients for the relay benchmark: raw-socket SSE subscribers (so 10,000 of them
- * fit in one process), a keep-alive HTTP/1.1 publisher, and RESP clients for the Redis pub/sub
- * comparison. Subscribers of both kinds work on the received bytes (native `indexOf`, no text
+ * fit in one process), a keep-alive HTTP/1.1 publisher, and the driver of the compiled client
+ * (relay_load.go) that holds the subscribers and the throughput phase's publishers of both
+ * servers. Subscribers work on the received bytes (native `indexOf`, no text
  * decoding, no regular expression), because with thousands of them in one process on the
  * relay's own cores the benchmark's parsing, not the server, would set the figures.
  * @module
  */
-import { sleep } from "../../core/async/mod.ts";
 
 const enc = new TextEncoder();
 /** Read buffer per connection: small, because the benchmark holds 10,000 of them. */
@@ -204,61 +204,6 @@ export class HttpPub {
   }
 }
 
-/** Encodes a RESP command. */
-function resp(args: string[]): Uint8Array {
-  let out = `*${args.length}\r\n`;
-  for (const a of args) out += `$${enc.encode(a).length}\r\n${a}\r\n`;
-  return enc.encode(out);
-}
-
-/**
- * A Redis connection for SUBSCRIBE (counting messages) or PUBLISH (request/response). Pushes
- * and replies are counted on the bytes: every push is one RESP array (`*`), every reply to a
- * PUBLISH one integer line; the benchmark's payloads contain neither `*` nor `:`.
- */
-export class RedisConn {
-  readonly counter = { count: 0 };
-  /** Socket reads that carried bytes. */
-  reads = 0;
-  #conn!: Deno.Conn;
-  readonly #waiters: Array<() => void> = [];
-  #arrays = 0;
-  #done: Promise<void> | undefined;
-
-  /** Connects to `port` on loopback. */
-  async connect(port: number): Promise<void> {
-    this.#conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    this.#done = pump(this.#conn, (b) => {
-      this.reads++;
-      for (let i = b.indexOf(42); i >= 0; i = b.indexOf(42, i + 1)) this.#arrays++;
-      // A publishing connection only ever gets integer replies (":n\r\n").
-      for (let i = b.indexOf(58); i >= 0; i = b.indexOf(58, i + 1)) this.#waiters.shift()?.();
-      // The first array a subscriber gets confirms its SUBSCRIBE; the rest are messages.
-      this.counter.count = Math.max(0, this.#arrays - 1);
-    });
-  }
-
-  /** Subscribes and resolves once Redis confirmed. */
-  async subscribe(channel: string): Promise<void> {
-    await this.#conn.write(resp(["SUBSCRIBE", channel]));
-    while (this.#arrays === 0) await sleep(5);
-  }
-
-  /** PUBLISH and wait for the reply. */
-  async publish(channel: string, message: string): Promise<void> {
-    const answered = new Promise<void>((r) => this.#waiters.push(r));
-    await this.#conn.write(resp(["PUBLISH", channel, message]));
-    await answered;
-  }
-
-  async close(): Promise<void> {
-    try {
-      this.#conn.close();
-    } catch { /* already closed */ }
-    await this.#done;
-  }
-}
-
 /** What {@linkcode SubscriberLoad.close} reports. */
 export interface LoadStats {
   count: number;
@@ -336,6 +281,26 @@ export class SubscriberLoad {
   /** Opens `n` Redis subscribers to `channel`. */
   async redis(port: number, channel: string, n: number): Promise<void> {
     await this.#ask(`redis ${port} ${channel} ${n}`);
+  }
+
+  /**
+   * Publishes `n` events of `{"pad": pad}` to `topic` on the relay at `port` over `c` keep-alive
+   * connections (POST /publish, one request in flight per connection); resolves when all were
+   * answered 200.
+   */
+  async publishHttp(port: number, topic: string, n: number, c: number, pad: string): Promise<void> {
+    await this.#ask(`pub-http ${port} ${topic} ${n} ${c} ${pad}`);
+  }
+
+  /** The same to Redis: `n` PUBLISH of `{"pad": pad}` to `channel` over `c` connections. */
+  async publishRedis(
+    port: number,
+    channel: string,
+    n: number,
+    c: number,
+    pad: string,
+  ): Promise<void> {
+    await this.#ask(`pub-redis ${port} ${channel} ${n} ${c} ${pad}`);
   }
 
   /** Messages received so far over every connection. */

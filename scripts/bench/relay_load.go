@@ -7,10 +7,15 @@
 //	sse PORT QUERY N    open N GET /subscribe?QUERY streams (Last-Event-ID: now)   -> ok
 //	redis PORT CHAN N   open N SUBSCRIBE CHAN connections                          -> ok
 //	count               messages received so far                                   -> N
+//	pub-http PORT TOPIC N C PAD   N POST /publish of {"topic":TOPIC,"payload":{"pad":PAD}}
+//	                    over C keep-alive connections, one request in flight each  -> ok
+//	pub-redis PORT CHAN N C PAD   N PUBLISH CHAN {"pad":PAD} over C connections the same way -> ok
 //	close               close every connection; JSON: count, reads, latency        -> {...}
 //
-// It is a separate, compiled process so that the subscribers' parsing costs a small part of
-// what the servers under test spend: on a small host both share the same cores.
+// It is a separate, compiled process so that the clients' parsing costs a small part of what the
+// servers under test spend: on a small host they share the same cores. The publishers of the
+// throughput phase live here too, alike for both servers, so that the ratio compares servers and
+// not an HTTP client against a RESP client.
 package main
 
 import (
@@ -261,6 +266,89 @@ func stats() map[string]any {
 	}
 }
 
+// publish sends n requests over c connections, each connection sending one and reading its
+// answer before the next, the way a client that waits for acknowledgements publishes.
+func publish(n, c int, port string, request []byte, answer func(*bufio.Reader) error) error {
+	conns := make([]net.Conn, 0, c)
+	defer func() {
+		for _, conn := range conns {
+			conn.Close()
+		}
+	}()
+	for i := 0; i < c; i++ {
+		conn, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, conn)
+	}
+	var next int64
+	errs := make(chan error, c)
+	for _, conn := range conns {
+		go func(conn net.Conn) {
+			r := bufio.NewReaderSize(conn, 4096)
+			for atomic.AddInt64(&next, 1) <= int64(n) {
+				if _, err := conn.Write(request); err != nil {
+					errs <- err
+					return
+				}
+				if err := answer(r); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(conn)
+	}
+	var first error
+	for range conns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// httpAnswer reads one HTTP/1.1 answer; anything but 200 is an error.
+func httpAnswer(r *bufio.Reader) error {
+	line, err := r.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if len(line) < 12 || string(line[9:12]) != "200" {
+		return fmt.Errorf("publish answered %q", strings.TrimSpace(string(line)))
+	}
+	length := 0
+	for {
+		h, err := r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(h) <= 2 {
+			break
+		}
+		if len(h) > 15 && strings.EqualFold(string(h[:15]), "content-length:") {
+			length, _ = strconv.Atoi(strings.TrimSpace(string(h[15:])))
+		}
+	}
+	_, err = r.Discard(length)
+	return err
+}
+
+// redisAnswer reads one RESP reply to PUBLISH (an integer).
+func redisAnswer(r *bufio.Reader) error {
+	line, err := r.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if line[0] != ':' {
+		return fmt.Errorf("PUBLISH answered %q", strings.TrimSpace(string(line)))
+	}
+	return nil
+}
+
+func bulk(s string) string { return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s) }
+
 func main() {
 	in := bufio.NewScanner(os.Stdin)
 	out := bufio.NewWriter(os.Stdout)
@@ -293,6 +381,29 @@ func main() {
 			}
 		case "count":
 			reply(strconv.FormatInt(atomic.LoadInt64(&count), 10))
+		case "pub-http", "pub-redis":
+			if len(f) != 6 {
+				reply("error: usage: " + f[0] + " PORT NAME N C PAD")
+				continue
+			}
+			n, _ := strconv.Atoi(f[3])
+			c, _ := strconv.Atoi(f[4])
+			var err error
+			if f[0] == "pub-http" {
+				body := fmt.Sprintf(`{"topic":%q,"payload":{"pad":%q}}`, f[2], f[5])
+				req := fmt.Sprintf("POST /publish HTTP/1.1\r\nHost: 127.0.0.1:%s\r\n"+
+					"content-type: application/json\r\ncontent-length: %d\r\n\r\n%s", f[1], len(body), body)
+				err = publish(n, c, f[1], []byte(req), httpAnswer)
+			} else {
+				msg := fmt.Sprintf(`{"pad":%q}`, f[5])
+				req := "*3\r\n" + bulk("PUBLISH") + bulk(f[2]) + bulk(msg)
+				err = publish(n, c, f[1], []byte(req), redisAnswer)
+			}
+			if err != nil {
+				reply("error: " + err.Error())
+			} else {
+				reply("ok")
+			}
 		case "close":
 			closeAll()
 			b, _ := json.Marshal(stats())

@@ -46,6 +46,10 @@ export class Connection implements ResponseHooks {
   #request: EdgeRequest | undefined;
   #stream: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #push: SocketPush | undefined;
+  /** The pushed body whose end resumes the connection (serve returned meanwhile). */
+  #handedOver: SocketPush | undefined;
+  /** How the pushed body ended, when it did before `serve` got its sink back. */
+  #endedEarly: { failure?: { error: unknown } } | undefined;
   /** Read ahead into the reader's small probe (GET and HEAD: the ones that may stream long). */
   #leanWatch = false;
 
@@ -62,13 +66,28 @@ export class Connection implements ResponseHooks {
     return this.phase === "idle" || (this.phase === "head" && this.reader.received === 0);
   }
 
-  /** Serves requests until the connection ends. Never rejects. */
+  /**
+   * Serves requests until the connection ends. Never rejects. While a body is pushed (an SSE
+   * stream may last for days) nothing of this loop waits: the sink's end resumes it.
+   */
   async serve(): Promise<void> {
     let linger = false;
     try {
       for (;;) {
-        let more = await this.#serveOne();
-        if (more instanceof SocketPush) more = await this.#whilePushing(more);
+        const more = await this.#serveOne();
+        if (more instanceof SocketPush) {
+          const early = this.#endedEarly;
+          if (early === undefined) {
+            this.#handedOver = more; // nothing waits while it streams: pushEnded resumes
+            return;
+          }
+          this.#endedEarly = undefined;
+          this.#push = undefined;
+          if (early.failure) throw early.failure.error;
+          if (this.#mayContinue(more)) continue;
+          linger = !this.#bodyComplete;
+          break;
+        }
         if (more === undefined) break;
         if (!more) {
           linger = !this.#bodyComplete;
@@ -76,12 +95,40 @@ export class Connection implements ResponseHooks {
         }
       }
     } catch (err) {
-      if (err instanceof HttpError && !this.#closed) {
-        await this.#refuse(err);
-        linger = true;
-      } else if (!(err instanceof HttpError)) {
-        this.#ctx.connectionError(err);
-      }
+      return await this.#failed(err);
+    }
+    await this.#finish(linger);
+  }
+
+  /**
+   * A pushed body ended: the next request, or the end of the connection. When it ended before
+   * `serve` got the sink back, `serve` goes on from there itself.
+   */
+  pushEnded(sink: SocketPush, failure?: { error: unknown }): void {
+    if (this.#handedOver !== sink) {
+      this.#endedEarly = { failure };
+      return;
+    }
+    this.#handedOver = undefined;
+    this.#push = undefined;
+    if (failure) this.#failed(failure.error);
+    else if (this.#mayContinue(sink)) this.serve();
+    else this.#finish(!this.#bodyComplete);
+  }
+
+  /** Whether the connection may carry another request after a pushed body. */
+  #mayContinue(sink: SocketPush): boolean {
+    return sink.keepAlive && !this.#closed && !this.reader.eof && !this.#ctx.draining;
+  }
+
+  /** Ends the connection after a failure: a refusal when it is one and can still be sent. */
+  async #failed(err: unknown): Promise<void> {
+    let linger = false;
+    if (err instanceof HttpError && !this.#closed) {
+      await this.#refuse(err);
+      linger = true;
+    } else if (!(err instanceof HttpError)) {
+      this.#ctx.connectionError(err);
     }
     await this.#finish(linger);
   }
@@ -179,13 +226,6 @@ export class Connection implements ResponseHooks {
   async #serveOne(): Promise<boolean | SocketPush | undefined> {
     const head = await this.#nextHead();
     return head === undefined ? undefined : await this.#exchange(head);
-  }
-
-  /** Waits for a pushed body to end; resolves whether the connection may carry another. */
-  async #whilePushing(sink: SocketPush): Promise<boolean> {
-    await sink.done;
-    this.#push = undefined;
-    return sink.keepAlive && !this.#closed && !this.reader.eof && !this.#ctx.draining;
   }
 
   /** Serves one request; resolves whether the connection may carry another, or the sink of a

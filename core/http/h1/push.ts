@@ -111,6 +111,12 @@ class QueueSink implements PushSink {
 export interface PushHooks {
   /** A write started (true) or the queue drained (false): the stall deadline runs meanwhile. */
   writing(active: boolean): void;
+  /**
+   * The body ended (once): it was written, was cancelled, or a write failed (`failure`).
+   * Called from a write's completion or a later microtask, never from within the sink's own
+   * methods, and possibly before the code that started the push got the sink back.
+   */
+  pushEnded(sink: SocketPush, failure?: { error: unknown }): void;
 }
 
 /**
@@ -119,7 +125,7 @@ export interface PushHooks {
  */
 export class SocketPush implements PushSink {
   /** Chunks waiting for the write in flight to finish. */
-  readonly #queue: Uint8Array[] = [];
+  #queue: Uint8Array[] | undefined;
   #queued = 0;
   /** The bytes being written, and how many of them the socket took so far. */
   #writing: Uint8Array | undefined;
@@ -127,7 +133,8 @@ export class SocketPush implements PushSink {
   #inFlight = 0;
   #ended = false;
   #closed = false;
-  readonly #done = Promise.withResolvers<void>();
+  /** Whether the connection was told the body ended. */
+  #told = false;
 
   /**
    * @param out the connection's writer
@@ -143,11 +150,6 @@ export class SocketPush implements PushSink {
     private readonly hooks: PushHooks,
     readonly keepAlive: boolean,
   ) {}
-
-  /** Resolves once the body ended and was written; rejects when a write failed. */
-  get done(): Promise<void> {
-    return this.#done.promise;
-  }
 
   get backlog(): number {
     return this.#queued + this.#inFlight;
@@ -172,33 +174,40 @@ export class SocketPush implements PushSink {
     if (this.#ended || this.#closed) return;
     this.#ended = true;
     if (this.chunked) this.#push(LAST_CHUNK);
-    else if (this.#inFlight === 0) this.#done.resolve();
+    else if (this.#inFlight === 0) queueMicrotask(() => this.#tell());
   }
 
   /** The connection ended the body (`reason`); the producer is told, pending bytes dropped. */
   cancel(reason: PushEnd): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue.length = 0;
+    this.#queue = undefined;
     this.#queued = 0;
     this.#writing = undefined;
     const ended = this.#ended;
     this.#ended = true;
     if (!ended) this.source.closed(reason);
-    this.#done.resolve();
+    queueMicrotask(() => this.#tell());
+  }
+
+  /** Tells the connection the body ended (once). */
+  #tell(failure?: { error: unknown }): void {
+    if (this.#told) return;
+    this.#told = true;
+    this.hooks.pushEnded(this, failure);
   }
 
   #push(bytes: Uint8Array): void {
-    this.#queue.push(bytes);
+    (this.#queue ??= []).push(bytes);
     this.#queued += bytes.length;
     if (this.#inFlight === 0) this.#flush();
   }
 
   /** Writes what was queued while the last write was in flight, joined. */
   #flush(): void {
-    const q = this.#queue;
-    const bytes = concatBytes(q, this.#queued);
-    q.length = 0;
+    const q = this.#queue ?? [];
+    const bytes = q.length === 1 ? q[0] : concatBytes(q, this.#queued);
+    this.#queue = undefined; // a subscriber that waits long holds no array
     this.#queued = 0;
     this.#send(bytes);
   }
@@ -224,7 +233,7 @@ export class SocketPush implements PushSink {
     this.#inFlight = 0;
     if (this.#queued > 0) return this.#flush();
     this.hooks.writing(false);
-    if (this.#ended) return this.#done.resolve();
+    if (this.#ended) return this.#tell();
     this.source.drained();
   };
 
@@ -233,18 +242,18 @@ export class SocketPush implements PushSink {
     this.#writing = undefined;
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue.length = 0;
+    this.#queue = undefined;
     this.#queued = 0;
     const ended = this.#ended;
     this.#ended = true;
     if (!ended) this.source.closed("error");
-    this.#done.reject(err);
+    this.#tell({ error: err });
   };
 }
 
 /**
  * Queues the head and hands `source` its sink: the body is pushed from now on, and the
- * connection (told through `hooks.pushing`) waits for `sink.done`. Nothing here waits for the
+ * connection is told through `hooks.pushing`, then once through `hooks.pushEnded`. Nothing here waits for the
  * body, so whatever built the answer can be let go while it streams. Resolves whether the
  * connection may stay open afterwards (HTTP/1.0 bodies are close-delimited).
  */

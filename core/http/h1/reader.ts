@@ -8,8 +8,12 @@
 const INITIAL_READ_BUFFER_BYTES = 4096;
 /** Below this much free room the buffer is compacted or grown before a read. */
 const MIN_READ_ROOM = 1024;
-/** A read-ahead with nothing buffered reads into a buffer this small (see `watch`). */
-const PROBE_BYTES = 512;
+/**
+ * A read-ahead with nothing buffered reads into a buffer this small (see `watch`): it is held by
+ * every connection that streams (10,000 SSE subscribers hold 10,000 of them), and what it reads
+ * is only the start of whatever the client sends next, the rest read into the full buffer.
+ */
+const PROBE_BYTES = 64;
 /** The buffer of a reader that let its buffer go (see `release`). */
 const RELEASED = new Uint8Array(0);
 

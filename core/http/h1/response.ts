@@ -53,6 +53,7 @@ export class SocketWriter {
 export const NO_HOOKS: ResponseHooks = {
   streaming: () => {},
   pushing: () => {},
+  pushEnded: () => {},
   writing: () => {},
 };
 

@@ -242,3 +242,50 @@ Deno.test("a GET's small read-ahead loses nothing of the next request, however l
     await svc.close();
   }
 });
+
+Deno.test("a producer that writes and ends inside open(): each answer whole, the next request served", async () => {
+  // The body may end before the connection's request loop got the sink back (the head's write
+  // can complete at once): the loop must go on exactly once, neither stalling nor doubling.
+  const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log });
+  let opened = 0;
+  server.app.get("/now", (c) =>
+    c.body(
+      pushStream({
+        open(sink) {
+          opened++;
+          sink.write(enc.encode(`at once ${opened}`));
+          sink.end();
+        },
+        drained() {},
+        closed() {},
+      }),
+      200,
+      { "content-type": "text/plain" },
+    ));
+  server.app.get("/plain", (c) => c.text("plain"));
+  const svc = await server.listen();
+  const port = Number(new URL(svc.url).port);
+  const c = await RawConn.open(port);
+  const old = await RawConn.open(port);
+  try {
+    await c.write(GET("/now") + GET("/now") + GET("/plain") + GET("/now"));
+    for (const want of ["at once 1", "at once 2", "plain", "at once 3"]) {
+      const r = await c.read();
+      assert.equal(r?.status, 200);
+      assert.equal(r?.body, want);
+    }
+    await c.write(GET("/plain"));
+    assert.equal((await c.read())?.body, "plain", "still serving, one answer per request");
+    assert.equal(await c.read(300), undefined, "no answer twice");
+
+    await old.write(GET("/now", "1.0"));
+    const r = await old.read();
+    assert.equal(r?.framing, "close");
+    assert.equal(r?.body, "at once 4");
+    assert.ok(await old.closed(), "HTTP/1.0: closed after the body");
+  } finally {
+    c.close();
+    old.close();
+    await svc.close();
+  }
+});
