@@ -7,8 +7,9 @@
  * messages delivered per second to `--relay-subs` SSE subscribers while 16 publishers publish,
  * `iatp relay --workers N` against `--workers 1`, alternating, a fresh relay per run. Every
  * service runs through the launcher with its real permissions; load comes from wrk (`-t N`) and,
- * for the relay, from raw sockets in this process, all on the same host, so on a small machine
- * the load generator takes cores from what it measures (reported as `cores`).
+ * for the relay, from the compiled client of the relay benchmark (relay_load.go: the subscribers
+ * and the publishers, the same for both runs), all on the same host, so on a small machine the
+ * load generator takes cores from what it measures (reported as `cores`).
  *
  * Usage: deno run -A scripts/bench/workers.ts [--workers 2] [--duration 5] [--rounds 3]
  *   [--connections 64] [--relay-subs 200] [--messages 5000] [--only sidecar,relay]
@@ -17,7 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { startIatpService } from "../../tests/helpers.ts";
-import { SseSub } from "./relay_clients.ts";
+import { SubscriberLoad } from "./relay_clients.ts";
 import {
   freePort,
   has,
@@ -147,40 +148,37 @@ async function relayRun(workers: number, dir: string): Promise<number> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const port = Number(new URL(relay.url).port);
-    const subs: SseSub[] = [];
-    for (let i = 0; i < RELAY_SUBS; i++) {
-      const s = new SseSub();
-      await s.open(port, "topic=thr");
-      subs.push(s);
-    }
-    const body = JSON.stringify({ topic: "thr", payload: { pad: "x".repeat(100) } });
+    await load.sse(port, "topic=thr", RELAY_SUBS);
     const t0 = performance.now();
-    let next = 0;
-    await Promise.all(Array.from({ length: PUBLISHERS }, async () => {
-      while (next < MESSAGES) {
-        next++;
-        const res = await fetch(`${relay.url}/publish`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body,
-        });
-        await res.body?.cancel();
-        if (res.status !== 200) throw new Error(`publish answered ${res.status}`);
-      }
-    }));
+    await load.publishHttp(port, "thr", MESSAGES, PUBLISHERS, "x".repeat(100));
     const want = MESSAGES * RELAY_SUBS;
-    const count = () => subs.reduce((a, s) => a + s.counter.count, 0);
     const end = Date.now() + 120_000;
-    while (count() < want && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-    const rate = count() / ((performance.now() - t0) / 1000);
-    await Promise.all(subs.map((s) => s.close()));
+    let got = await load.count();
+    while (got < want && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 5));
+      got = await load.count();
+    }
+    const rate = got / ((performance.now() - t0) / 1000);
+    await load.close();
     return Math.round(rate);
   } finally {
     await relay.stop();
   }
 }
 
+/** The subscribers and publishers of the relay runs: one compiled client (relay_load.go). */
+let load: SubscriberLoad;
+
 async function relayBench(dir: string) {
+  load = await SubscriberLoad.start();
+  try {
+    return await relayRounds(dir);
+  } finally {
+    await load.stop();
+  }
+}
+
+async function relayRounds(dir: string) {
   const byWorkers: Record<string, number[]> = { [N]: [], 1: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const w of round % 2 === 0 ? [N, 1] : [1, N]) byWorkers[w].push(await relayRun(w, dir));
