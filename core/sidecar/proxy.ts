@@ -9,7 +9,7 @@
 import { errorMessage, HttpError } from "../errors/mod.ts";
 import type { HeaderPairs, RawRequest, RawResponse } from "../http/mod.ts";
 import { HttpClientError, type SendRequest } from "../http/client/mod.ts";
-import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonText } from "../pii/mod.ts";
+import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonBytes, scrubJsonText } from "../pii/mod.ts";
 import { isValidTraceId } from "../recorder/mod.ts";
 import {
   decideTrust,
@@ -19,6 +19,7 @@ import {
 } from "../trust/mod.ts";
 import { type Parsed, requestDetails, responseDetails } from "./record.ts";
 import type { TraceBook } from "./server.ts";
+import { jsonObjectBytes, NOT_OBJECT, OBJECT_ASCII } from "./json_bytes.ts";
 import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
 
 /** The proxy's bounds and forwarded headers. */
@@ -67,8 +68,29 @@ function json(status: number, body: Record<string, unknown>, headers: HeaderPair
   return { status, headers, body: JSON.stringify(body) };
 }
 
-/** Decodes and checks the body: the JSON text, or a 400 reason. */
+/** Checks and scans the body: what it holds and its scrubbed text, or a 400 reason. */
 function parseObject(
+  bytes: Uint8Array<ArrayBuffer>,
+  maxDepth: number,
+): Parsed | { invalid: string } {
+  const shape = jsonObjectBytes(bytes);
+  if (shape !== NOT_OBJECT) {
+    // Certainly UTF-8 and a JSON object: no string or object is built unless the scan finds
+    // something to redact.
+    const { scan, text } = scrubJsonBytes(bytes, shape === OBJECT_ASCII, maxDepth);
+    if (scan.tooDeep) return { invalid: tooDeep(maxDepth) };
+    const card = scan.creditCards > 0;
+    return { scrubbed: text, clean: text === undefined, card, ssn: scan.ssns > 0 };
+  }
+  return parseObjectText(bytes, maxDepth);
+}
+
+function tooDeep(maxDepth: number): string {
+  return `nesting deeper than ${maxDepth} levels`;
+}
+
+/** {@linkcode parseObject} the long way (decoding, then parsing): it also words the refusal. */
+function parseObjectText(
   bytes: Uint8Array<ArrayBuffer>,
   maxDepth: number,
 ): Parsed | { invalid: string } {
@@ -80,7 +102,7 @@ function parseObject(
   }
   // The scan reads the body's bytes (no second encoding of the text).
   const { scan, text: scrubbed } = scrubJsonText(text, maxDepth, bytes);
-  if (scan.tooDeep) return { invalid: `nesting deeper than ${maxDepth} levels` };
+  if (scan.tooDeep) return { invalid: tooDeep(maxDepth) };
   let value: unknown;
   try {
     value = JSON.parse(text);
