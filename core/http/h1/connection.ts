@@ -8,7 +8,7 @@
 import { HttpError } from "../../errors/mod.ts";
 import { RequestBody } from "./body.ts";
 import { headEnd, headText } from "./bytes.ts";
-import { parseRequestHead, type RequestHead } from "./head.ts";
+import { HeadMemo, parseRequestHead, type RequestHead } from "./head.ts";
 import { SocketReader } from "./reader.ts";
 import { EdgeRequest } from "./request.ts";
 import { ConnectionRequest, type RawResponse } from "./raw.ts";
@@ -52,6 +52,8 @@ export class Connection implements ResponseHooks {
   #endedEarly: { failure?: { error: unknown } } | undefined;
   /** Read ahead into the reader's small probe (GET and HEAD: the ones that may stream long). */
   #leanWatch = false;
+  /** The last head parsed, to parse it once when the client sends the same one again. */
+  readonly #heads = new HeadMemo();
 
   constructor(conn: Deno.Conn, ctx: ConnectionContext) {
     this.#conn = conn;
@@ -190,10 +192,12 @@ export class Connection implements ResponseHooks {
       const end = headEnd(r.buf, r.start, r.start + Math.max(0, scanned - 3), r.end);
       if (end >= 0) {
         if (end - r.start > limits.maxHeaderBytes) throw this.#headTooLarge();
-        const text = headText(r.buf, r.start, end);
+        const same = this.#heads.find(r.buf, r.start, end);
+        const text = same ? "" : headText(r.buf, r.start, end);
+        if (!same) this.#heads.hold(r.buf, r.start, end);
         r.consume(end - r.start);
         this.#arm("handler", 0);
-        return parseRequestHead(text, limits);
+        return same ?? this.#heads.keep(parseRequestHead(text, limits));
       }
       if (r.buffered > limits.maxHeaderBytes) throw this.#headTooLarge();
       scanned = r.buffered;
@@ -324,7 +328,10 @@ export class Connection implements ResponseHooks {
       return null;
     }
     if (n > 0 && n <= r.buffered && n <= this.#ctx.limits.maxBodyBytes) {
-      const bytes = r.buf.slice(r.start, r.start + n);
+      // A copy of its own (the buffer is read into again while the handler runs); made with
+      // set(), which costs less than slice().
+      const bytes = new Uint8Array(n);
+      bytes.set(r.buf.subarray(r.start, r.start + n));
       r.consume(n);
       this.#bodyComplete = true;
       return noBodyMethod ? null : bytes;

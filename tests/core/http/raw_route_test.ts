@@ -54,6 +54,11 @@ function setup(opts: { maxBodyBytes?: number } = {}) {
         const status = Number(req.header("x-status") ?? 200);
         return { status, headers, body: enc.encode("b".repeat(size)) };
       }
+      if (path === "/fast/fields") {
+        const body = new TextDecoder().decode(await req.body(1 << 20));
+        const fields = req.headers.map(([n, v]) => `${n}=${v}`);
+        return { status: 200, headers: [], body: JSON.stringify({ fields, body }) };
+      }
       if (path === "/fast/stream") {
         return { status: 200, headers: [["content-type", "text/plain"]], body: parts() };
       }
@@ -175,6 +180,41 @@ Deno.test("raw bodies: pieces, chunked, keep-alive and pipelining on one connect
     assert.equal(unread?.body, "fast");
     await c.write(POST("/fast/echo", "again"));
     assert.deepEqual(json((await c.read())!), { len: 5, text: "again" });
+  } finally {
+    c.close();
+    await svc.close();
+  }
+});
+
+Deno.test("a head sent again on one connection is read as sent every time", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  const c = await RawConn.open(portOf(svc.url));
+  const fields = (tag: string, more = "") => ["host=t", `x-tag=${tag}`, ...(more ? [more] : [])];
+  try {
+    // The same head three times (pipelined, with different bodies), then one field changed,
+    // then one field added, then the first head again.
+    const sends: Array<[string, string, string[]]> = [
+      ["aaaa", "X-Tag: 1\r\n", fields("1")],
+      ["bbbb", "X-Tag: 1\r\n", fields("1")],
+      ["cccc", "X-Tag: 1\r\n", fields("1")],
+      ["dddd", "X-Tag: 2\r\n", fields("2")],
+      ["eeee", "X-Tag: 2\r\nX-More: y\r\n", fields("2", "x-more=y")],
+      ["ffff", "X-Tag: 1\r\n", fields("1")],
+    ];
+    await c.write(sends.map(([body, extra]) => POST("/fast/fields", body, extra)).join(""));
+    for (const [body, , want] of sends) {
+      const r = json((await c.read())!);
+      assert.deepEqual(r, { fields: [...want, "content-length=4"], body }, body);
+    }
+    // A head longer than what is remembered, twice.
+    const pad = `X-Pad: ${"p".repeat(2000)}\r\n`;
+    await c.write(POST("/fast/fields", "gggg", pad) + POST("/fast/fields", "hhhh", pad));
+    for (const body of ["gggg", "hhhh"]) {
+      const r = json((await c.read())!);
+      assert.equal(r.body, body);
+      assert.equal((r.fields as string[])[1], `x-pad=${"p".repeat(2000)}`);
+    }
   } finally {
     c.close();
     await svc.close();
