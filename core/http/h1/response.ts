@@ -258,10 +258,23 @@ const BAD_FIELD_VALUE = /[\r\n\0\u0100-\uffff]/;
 export function checkHeaderPairs(headers: HeaderPairs): void {
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i];
-    if (!TOKEN.test(name) || BAD_FIELD_VALUE.test(value)) {
-      throw new TypeError(`invalid response header field: ${JSON.stringify(name.slice(0, 64))}`);
+    if (!goodNames.has(name)) {
+      if (!TOKEN.test(name)) throw invalidField(name);
+      // Handlers answer with the same few names: each is matched once.
+      if (goodNames.size >= GOOD_NAMES) goodNames.clear();
+      goodNames.add(name);
     }
+    if (BAD_FIELD_VALUE.test(value)) throw invalidField(name);
   }
+}
+
+/** Field names found to be tokens (a bounded set: it starts over when full). */
+const goodNames = new Set<string>();
+/** Most names {@linkcode goodNames} holds. */
+const GOOD_NAMES = 256;
+
+function invalidField(name: string): TypeError {
+  return new TypeError(`invalid response header field: ${JSON.stringify(name.slice(0, 64))}`);
 }
 
 const utf8 = new TextEncoder();
