@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { HttpError } from "../../../../core/errors/mod.ts";
 import { HeadMemo, parseRequestHead } from "../../../../core/http/h1/head.ts";
+import { checkHeaderPairs } from "../../../../core/http/h1/response.ts";
 
 const LIMITS = { maxUrlBytes: 64, maxHeaderFields: 8 };
 
@@ -204,4 +205,23 @@ Deno.test("the head memo answers only for the very bytes it holds, once their pa
   memo.hold(long, 0, long.length);
   memo.keep(parseRequestHead(new TextDecoder().decode(long), limits));
   assert.equal(memo.find(long, 0, long.length), undefined);
+});
+
+Deno.test("response field pairs: names are tokens and values single-line bytes, every time", () => {
+  const bad = (pairs: Array<[string, string]>) =>
+    assert.throws(() => checkHeaderPairs(pairs), TypeError, JSON.stringify(pairs));
+  checkHeaderPairs([["x-a", "1"], ["Content-Type", "text/plain; a=b"]]);
+  for (let round = 0; round < 2; round++) {
+    bad([["x a", "1"]]);
+    bad([["x-a:", "1"]]);
+    bad([["", "1"]]);
+    bad([["x-a", "1\r\nx-b: 2"]]);
+    bad([["x-a", "1\n"]]);
+    bad([["x-a", "\0"]]);
+    bad([["x-a", "\u0100"]]);
+  }
+  // More names than the checker remembers, then the bad ones again.
+  for (let i = 0; i < 600; i++) checkHeaderPairs([[`x-n${i}`, "v"]]);
+  bad([["x a", "1"]]);
+  bad([["x-n1", "a\rb"]]);
 });
