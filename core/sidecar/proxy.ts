@@ -150,7 +150,7 @@ function traceIdOf(incoming: string | null): string {
 }
 
 /** Builds the forwarded header list and scans every value in it (percent-decoded too). */
-function forwardedHeaders(req: RawRequest, allow: string[], traceId: string): Forwarded {
+function forwardedHeaders(req: RawRequest, allow: Allowed, traceId: string): Forwarded {
   const type = req.header("content-type");
   const pairs: HeaderPairs = [
     ["content-type", type ?? "application/json"],
@@ -158,13 +158,27 @@ function forwardedHeaders(req: RawRequest, allow: string[], traceId: string): Fo
   ];
   const f: Forwarded = { pairs, card: false, ssn: false, recorded: undefined };
   if (type !== null) note(f, "content-type", type);
-  for (const name of allow) {
+  // Most requests carry none of them: one pass over the fields tells.
+  if (!carriesAny(req.headers, allow.names)) return f;
+  for (const name of allow.list) {
     const v = req.header(name);
     if (v === null) continue;
     pairs.push([name, v]);
     note(f, name, v);
   }
   return f;
+}
+
+/** The request headers forwarded: in the order they are sent, and as a set. */
+interface Allowed {
+  list: string[];
+  names: Set<string>;
+}
+
+/** Whether any field of `fields` (names in lower case) is one of `names`. */
+function carriesAny(fields: RawRequest["headers"], names: Set<string>): boolean {
+  for (let i = 0; i < fields.length; i++) if (names.has(fields[i][0])) return true;
+  return false;
 }
 
 /** Header values found clean, remembered (a value's scan depends on nothing else). */
@@ -279,9 +293,8 @@ export interface Proxy {
 
 /** Builds the proxy. */
 export function createProxy(deps: ProxyDeps): Proxy {
-  const allow = deps.forwardHeaders.map((h) => h.toLowerCase()).filter((h) =>
-    !NEVER_FORWARD.has(h)
-  );
+  const list = deps.forwardHeaders.map((h) => h.toLowerCase()).filter((h) => !NEVER_FORWARD.has(h));
+  const allow: Allowed = { list, names: new Set(list) };
   const scoreHeader = String(deps.decision.trustScore);
   const basePath = new URL(deps.agentUrl).pathname;
   const targets = new Map<string, Target>();
