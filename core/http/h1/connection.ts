@@ -69,14 +69,28 @@ export class Connection implements ResponseHooks {
   }
 
   /**
-   * Serves requests until the connection ends. Never rejects. While a body is pushed (an SSE
-   * stream may last for days) nothing of this loop waits: the sink's end resumes it.
+   * Serves requests until the connection ends. Never rejects. Heads are read here rather than
+   * in a function of their own, so a request costs no promise and no suspended frame for it.
+   * While a body is pushed (an SSE stream may last for days) nothing of this loop waits: the
+   * sink's end resumes it.
    */
   async serve(): Promise<void> {
     let linger = false;
+    const r = this.reader;
     try {
       for (;;) {
-        const more = await this.#serveOne();
+        this.#awaitHead();
+        let head = this.#bufferedHead(0);
+        while (head === undefined) {
+          const scanned = r.buffered;
+          if (!await r.more()) break;
+          head = this.#bufferedHead(scanned);
+        }
+        if (head === undefined) {
+          if (this.#closed || r.buffered === 0 || r.error !== undefined) break;
+          throw new HttpError(400, "connection closed before the end of the request head");
+        }
+        const more = await this.#exchange(head);
         if (more instanceof SocketPush) {
           const early = this.#endedEarly;
           if (early === undefined) {
@@ -90,7 +104,6 @@ export class Connection implements ResponseHooks {
           linger = !this.#bodyComplete;
           break;
         }
-        if (more === undefined) break;
         if (!more) {
           linger = !this.#bodyComplete;
           break;
@@ -177,35 +190,36 @@ export class Connection implements ResponseHooks {
     this.deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
   }
 
-  /** Reads the next request head; undefined when the connection ends cleanly. */
-  async #nextHead(): Promise<RequestHead | undefined> {
+  /** Arms the deadline of the wait for the next head (the first one's runs from accept). */
+  #awaitHead(): void {
+    if (this.#requests === 0) return;
+    const limits = this.#ctx.limits;
+    if (this.reader.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
+    else this.#arm("idle", limits.idleTimeoutMs);
+  }
+
+  /**
+   * The next request head when the buffer holds all of it, else undefined (read more and call
+   * again with `scanned`, the bytes already searched for its end).
+   * @throws {HttpError} when the head is too large or does not parse
+   */
+  #bufferedHead(scanned: number): RequestHead | undefined {
     const r = this.reader;
     const limits = this.#ctx.limits;
-    if (this.#requests > 0) {
-      if (r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
-      else this.#arm("idle", limits.idleTimeoutMs);
-    }
-    let scanned = 0; // bytes of the head already searched for its end
-    for (;;) {
-      while (r.buffered >= 2 && r.buf[r.start] === 13 && r.buf[r.start + 1] === 10) r.consume(2);
-      if (this.phase === "idle" && r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
-      const end = headEnd(r.buf, r.start, r.start + Math.max(0, scanned - 3), r.end);
-      if (end >= 0) {
-        if (end - r.start > limits.maxHeaderBytes) throw this.#headTooLarge();
-        const same = this.#heads.find(r.buf, r.start, end);
-        const text = same ? "" : headText(r.buf, r.start, end);
-        if (!same) this.#heads.hold(r.buf, r.start, end);
-        r.consume(end - r.start);
-        this.#arm("handler", 0);
-        return same ?? this.#heads.keep(parseRequestHead(text, limits));
-      }
+    while (r.buffered >= 2 && r.buf[r.start] === 13 && r.buf[r.start + 1] === 10) r.consume(2);
+    if (this.phase === "idle" && r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
+    const end = headEnd(r.buf, r.start, r.start + Math.max(0, scanned - 3), r.end);
+    if (end < 0) {
       if (r.buffered > limits.maxHeaderBytes) throw this.#headTooLarge();
-      scanned = r.buffered;
-      if (!await r.more()) {
-        if (this.#closed || r.buffered === 0 || r.error !== undefined) return undefined;
-        throw new HttpError(400, "connection closed before the end of the request head");
-      }
+      return undefined;
     }
+    if (end - r.start > limits.maxHeaderBytes) throw this.#headTooLarge();
+    const same = this.#heads.find(r.buf, r.start, end);
+    const text = same ? "" : headText(r.buf, r.start, end);
+    if (!same) this.#heads.hold(r.buf, r.start, end);
+    r.consume(end - r.start);
+    this.#arm("handler", 0);
+    return same ?? this.#heads.keep(parseRequestHead(text, limits));
   }
 
   #headTooLarge(): HttpError {
@@ -220,16 +234,6 @@ export class Connection implements ResponseHooks {
     return new HttpError(431, `request head larger than ${limits.maxHeaderBytes} bytes`, {
       limit_bytes: limits.maxHeaderBytes,
     });
-  }
-
-  /**
-   * Reads and serves the next request: undefined when the connection ended cleanly, else
-   * whether it may carry another, or the sink of a body being pushed (nothing of the request
-   * is held while it streams).
-   */
-  async #serveOne(): Promise<boolean | SocketPush | undefined> {
-    const head = await this.#nextHead();
-    return head === undefined ? undefined : await this.#exchange(head);
   }
 
   /** Serves one request; resolves whether the connection may carry another, or the sink of a
