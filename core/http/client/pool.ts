@@ -175,7 +175,13 @@ export class OriginPool {
   ): Promise<ClientResponse> {
     conn.arm(deadline);
     await conn.writeMessage(requestHead, req.body);
-    let head = parseResponseHead(await conn.readHeadBytes(MAX_RESPONSE_HEAD_BYTES));
+    // The usual read-and-parse is done here, with no frame suspended below this one.
+    let bytes = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
+    while (bytes === undefined) {
+      if (!await conn.fill()) throw conn.noResponse();
+      bytes = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
+    }
+    let head = parseResponseHead(bytes);
     for (let interim = 1; head.status < 200; interim++) {
       // RFC 9110 §15.2: skip interim responses; 101 answers an Upgrade nobody asked for.
       if (head.status === 101) throw invalid("101 Switching Protocols without an Upgrade");
@@ -198,7 +204,7 @@ export class OriginPool {
       return { status, contentType, body: null };
     }
     if (!head.chunked && head.length !== undefined && head.length <= BUFFER_BODY_BYTES) {
-      const body = await conn.readExactly(head.length);
+      const body = conn.bufferedExactly(head.length) ?? await conn.readExactly(head.length);
       this.#release(conn, head.close);
       return { status, contentType, body };
     }
