@@ -9,7 +9,7 @@
 import { errorMessage, HttpError } from "../errors/mod.ts";
 import type { HeaderPairs, RawRequest, RawResponse } from "../http/mod.ts";
 import { HttpClientError, type SendRequest } from "../http/client/mod.ts";
-import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonBytes, scrubJsonText } from "../pii/mod.ts";
+import { inspectText, MIN_PII_CHARS, scanPii } from "../pii/mod.ts";
 import { isValidTraceId } from "../recorder/mod.ts";
 import {
   decideTrust,
@@ -17,9 +17,9 @@ import {
   type OverridePolicy,
   WARN_BELOW_SCORE,
 } from "../trust/mod.ts";
-import { type Parsed, requestDetails, responseDetails } from "./record.ts";
+import { parseObject } from "./body.ts";
+import { requestDetails, responseDetails } from "./record.ts";
 import type { TraceBook } from "./server.ts";
-import { jsonObjectBytes, NOT_OBJECT, OBJECT_ASCII } from "./json_bytes.ts";
 import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
 
 /** The proxy's bounds and forwarded headers. */
@@ -61,59 +61,9 @@ const NEVER_FORWARD = new Set([
   "content-type",
 ]);
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
 function json(status: number, body: Record<string, unknown>, headers: HeaderPairs): RawResponse {
   headers.push(["content-type", "application/json"]);
   return { status, headers, body: JSON.stringify(body) };
-}
-
-/** Checks and scans the body: what it holds and its scrubbed text, or a 400 reason. */
-function parseObject(
-  bytes: Uint8Array<ArrayBuffer>,
-  maxDepth: number,
-): Parsed | { invalid: string } {
-  const shape = jsonObjectBytes(bytes);
-  if (shape !== NOT_OBJECT) {
-    // Certainly UTF-8 and a JSON object: no string or object is built unless the scan finds
-    // something to redact.
-    const { scan, text } = scrubJsonBytes(bytes, shape === OBJECT_ASCII, maxDepth);
-    if (scan.tooDeep) return { invalid: tooDeep(maxDepth) };
-    const card = scan.creditCards > 0;
-    return { scrubbed: text, clean: text === undefined, card, ssn: scan.ssns > 0 };
-  }
-  return parseObjectText(bytes, maxDepth);
-}
-
-function tooDeep(maxDepth: number): string {
-  return `nesting deeper than ${maxDepth} levels`;
-}
-
-/** {@linkcode parseObject} the long way (decoding, then parsing): it also words the refusal. */
-function parseObjectText(
-  bytes: Uint8Array<ArrayBuffer>,
-  maxDepth: number,
-): Parsed | { invalid: string } {
-  let text: string;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    return { invalid: "body is not UTF-8" };
-  }
-  // The scan reads the body's bytes (no second encoding of the text).
-  const { scan, text: scrubbed } = scrubJsonText(text, maxDepth, bytes);
-  if (scan.tooDeep) return { invalid: tooDeep(maxDepth) };
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { invalid: "body is not JSON" };
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { invalid: "body is not a JSON object" };
-  }
-  const clean = scrubbed === text;
-  return { scrubbed, clean, card: scan.creditCards > 0, ssn: scan.ssns > 0 };
 }
 
 /** Distinct request URLs whose parse is remembered (clients repeat the same few). */
@@ -215,20 +165,33 @@ interface Admitted {
   ssn: boolean;
 }
 
-/** Reads, checks and records the request; the answer when it ends here (413, 400). */
-async function admit(deps: ProxyDeps, x: Exchange): Promise<RawResponse | Admitted> {
+/** The answer to a body that could not be read: 413 over the limit, else 400 (or 408). */
+function unreadable(deps: ProxyDeps, x: Exchange, err: unknown): RawResponse {
+  const status = err instanceof HttpError && err.status < 500 ? err.status : 400;
+  deps.recorder.record("error", x.traceId, { error: errorMessage(err), status });
+  const error = status === 413 ? "Request body too large" : "Failed to read request body";
+  const limit_bytes = deps.maxBodyBytes;
+  return json(status, { error, limit_bytes, trace_id: x.traceId }, x.headers);
+}
+
+/** The request with its body: checked, recorded, judged, then forwarded. */
+function proceed(
+  deps: ProxyDeps,
+  x: Exchange,
+  bytes: Uint8Array<ArrayBuffer>,
+): RawResponse | Promise<RawResponse> {
+  const input = admit(deps, x, bytes);
+  if ("status" in input) return input;
+  return judge(deps, x, input.card, input.ssn) ?? forward(deps, x, input.bytes);
+}
+
+/** Checks and records the request; the answer when it ends here (400). */
+function admit(
+  deps: ProxyDeps,
+  x: Exchange,
+  bytes: Uint8Array<ArrayBuffer>,
+): RawResponse | Admitted {
   const rec = deps.recorder;
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = await x.req.body(deps.maxBodyBytes);
-  } catch (err) {
-    // 413 over the limit; 400 (or 408 from the edge) when the body breaks off or stalls.
-    const status = err instanceof HttpError && err.status < 500 ? err.status : 400;
-    rec.record("error", x.traceId, { error: errorMessage(err), status });
-    const error = status === 413 ? "Request body too large" : "Failed to read request body";
-    const limit_bytes = deps.maxBodyBytes;
-    return json(status, { error, limit_bytes, trace_id: x.traceId }, x.headers);
-  }
   const parsed = parseObject(bytes, deps.maxJsonDepth);
   if ("invalid" in parsed) {
     rec.record("error", x.traceId, { error: "Invalid JSON", detail: parsed.invalid, status: 400 });
@@ -286,9 +249,12 @@ function judge(
   return undefined;
 }
 
-/** The proxy, independent of the router: `serve` answers one `POST /proxy[/<path>]`. */
+/**
+ * The proxy, independent of the router: `serve` answers one `POST /proxy[/<path>]` (at once
+ * when it ends before the agent is asked).
+ */
 export interface Proxy {
-  serve(req: RawRequest): Promise<RawResponse>;
+  serve(req: RawRequest): RawResponse | Promise<RawResponse>;
 }
 
 /** Builds the proxy. */
@@ -311,7 +277,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     return t;
   };
   return {
-    async serve(req) {
+    serve(req) {
       const traceId = traceIdOf(req.header("x-agent-trace-id"));
       const headers: HeaderPairs = [
         ["X-Agent-Trace-ID", traceId],
@@ -328,11 +294,13 @@ export function createProxy(deps: ProxyDeps): Proxy {
       }
       const forwarded = forwardedHeaders(req, allow, traceId);
       const x: Exchange = { req, target, forwarded, traceId, headers };
-      const input = await admit(deps, x);
-      if ("status" in input) return input;
-      const stop = judge(deps, x, input.card, input.ssn);
-      if (stop) return stop;
-      return await forward(deps, x, input.bytes);
+      // A body already here is taken at once: no wait, no frame suspended for it.
+      const bytes = req.bodyNow?.(deps.maxBodyBytes);
+      if (bytes !== undefined) return proceed(deps, x, bytes);
+      return req.body(deps.maxBodyBytes).then(
+        (b) => proceed(deps, x, b),
+        (err) => unreadable(deps, x, err),
+      );
     },
   };
 }
