@@ -231,3 +231,35 @@ Deno.test("a request that could split the head is refused before anything is sen
     agent.close();
   }
 });
+
+Deno.test("a body larger than one socket write and a head larger than the read buffer arrive whole", async () => {
+  // 6 MiB is more than a loopback socket takes in one write; a 40 KB head is more than the
+  // client's first read buffer (16 KiB), so it is found across several reads.
+  const body = new Uint8Array(6 << 20);
+  for (let i = 0; i < body.length; i++) body[i] = 97 + (i % 26);
+  const fields = Array.from({ length: 800 }, (_, i) => `x-f${i}: ${"v".repeat(40)}\r\n`).join("");
+  const agent = startRawAgent((a) => a.n === 0 ? ok(`len=${a.body.length}`) : ok("next", fields));
+  const pool = new OriginPool(agent.origin);
+  try {
+    const req: ClientRequest = {
+      method: "POST",
+      target: "/",
+      headers: [],
+      body,
+      timeoutMs: 30_000,
+    };
+    const r = await pool.request(req);
+    assert.equal(await text(r), `len=${body.length}`);
+    assert.equal(agent.arrivals[0].body, new TextDecoder().decode(body));
+    const big = await pool.request(post());
+    assert.equal(big.status, 200);
+    assert.equal(await text(big), "next");
+    const again = await pool.request(post());
+    assert.equal(await text(again), "next");
+    assert.equal(agent.connections, 1, "the connection stays usable after each");
+    assert.equal(agent.arrivals.length, 3);
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});
