@@ -13,7 +13,7 @@
 import { ChunkedDecoder } from "./chunked.ts";
 import { Connection } from "./connection.ts";
 import { HttpClientError } from "./error.ts";
-import { parseResponseHead, type ResponseHead } from "./head.ts";
+import { type ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
 
 /** Idle connections kept per origin by default. */
@@ -73,6 +73,8 @@ export class OriginPool {
   readonly #port: number;
   readonly #hostHeader: string;
   #idle: Connection[] = [];
+  /** The agent's last response head (it repeats itself), parsed once. */
+  readonly #heads = new ResponseHeadMemo();
   readonly #maxIdle: number;
   #closed = false;
 
@@ -181,12 +183,12 @@ export class OriginPool {
       if (!await conn.fill()) throw conn.noResponse();
       bytes = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
     }
-    let head = parseResponseHead(bytes);
+    let head = this.#heads.parse(bytes);
     for (let interim = 1; head.status < 200; interim++) {
       // RFC 9110 §15.2: skip interim responses; 101 answers an Upgrade nobody asked for.
       if (head.status === 101) throw invalid("101 Switching Protocols without an Upgrade");
       if (interim > MAX_INTERIM_RESPONSES) throw invalid("too many interim responses");
-      head = parseResponseHead(await conn.readHeadBytes(MAX_RESPONSE_HEAD_BYTES));
+      head = this.#heads.parse(await conn.readHeadBytes(MAX_RESPONSE_HEAD_BYTES));
     }
     const { status, contentType } = head;
     const bodiless = req.method === "HEAD" || status === 204 || status === 304;

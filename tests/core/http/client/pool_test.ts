@@ -263,3 +263,28 @@ Deno.test("a body larger than one socket write and a head larger than the read b
     agent.close();
   }
 });
+
+Deno.test("small bodies each keep their own bytes; heads that vary are each read as sent", async () => {
+  // 300 bodies of 500 bytes span several of the slabs small bodies are cut from; every third
+  // answer has another content type and length.
+  const bodyOf = (n: number) => String(n % 10).repeat(n % 3 === 0 ? 499 : 500);
+  const type = (n: number) => n % 3 === 0 ? "application/json" : "text/plain";
+  const agent = startRawAgent((a) => ok(bodyOf(a.n)).replace("text/plain", type(a.n)));
+  const pool = new OriginPool(agent.origin);
+  try {
+    const kept: Array<[number, ClientResponse]> = [];
+    for (let i = 0; i < 300; i++) {
+      const r = await pool.request(post());
+      assert.equal(r.contentType, type(i), `${i}`);
+      kept.push([i, r]);
+    }
+    for (const [i, r] of kept) {
+      assert.ok(r.body instanceof Uint8Array, `${i}`);
+      assert.equal(new TextDecoder().decode(r.body), bodyOf(i), `${i}`);
+    }
+    assert.equal(agent.connections, 1);
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});
