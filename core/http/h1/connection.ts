@@ -90,7 +90,9 @@ export class Connection implements ResponseHooks {
           if (this.#closed || r.buffered === 0 || r.error !== undefined) break;
           throw new HttpError(400, "connection closed before the end of the request head");
         }
-        const more = await this.#exchange(head);
+        // Each step awaited here: no suspended frame of its own per request.
+        const res = await this.#start(head);
+        const more = this.#closed ? false : await this.#respond(head, res);
         if (more instanceof SocketPush) {
           const early = this.#endedEarly;
           if (early === undefined) {
@@ -236,35 +238,47 @@ export class Connection implements ResponseHooks {
     });
   }
 
-  /** Serves one request; resolves whether the connection may carry another, or the sink of a
-   * body it goes on pushing. */
-  async #exchange(head: RequestHead): Promise<boolean | SocketPush> {
+  /**
+   * Starts serving one request: resolves its answer once the handler (a raw route, or the app)
+   * has it.
+   * @throws {HttpError} 400 when no fetch Request can be made of the head
+   */
+  #start(head: RequestHead): Promise<Response | RawResponse> {
     this.#requests++;
     this.#leanWatch = head.method === "GET" || head.method === "HEAD";
     const raw = this.#ctx.rawRoute(head);
-    let res: Response | RawResponse;
     if (raw) {
       const req = new ConnectionRequest(head, this.#frameBody(head));
       if (this.#bodyComplete) this.#watch();
-      res = await raw.serve(req);
-    } else {
-      const req = this.#requestOf(head);
-      this.#request = req;
-      if (this.#bodyComplete) this.#watch();
-      res = await this.#ctx.handle(req);
+      return raw.serve(req);
     }
-    if (this.#closed) return false;
+    const req = this.#requestOf(head);
+    this.#request = req;
+    if (this.#bodyComplete) this.#watch();
+    return this.#ctx.handle(req);
+  }
+
+  /**
+   * Sends the answer to `head`; resolves whether the connection may carry another request, or
+   * the sink of a body it goes on pushing.
+   */
+  #respond(head: RequestHead, res: Response | RawResponse): Promise<boolean | SocketPush> {
     const keepAlive = head.keepAlive && !this.#ctx.draining && this.#settleBody();
     this.#arm("write", this.#ctx.limits.idleTimeoutMs);
     const framing = { head: head.method === "HEAD", minor: head.minor, keepAlive };
-    const keep = res instanceof Response
-      ? await sendResponse(this.#writer, res, framing, this)
-      : await sendRaw(this.#writer, res, framing, this);
+    const sent = res instanceof Response
+      ? sendResponse(this.#writer, res, framing, this)
+      : sendRaw(this.#writer, res, framing, this);
+    return sent.then(this.#sent);
+  }
+
+  /** After an answer was sent (or its pushed body started). */
+  readonly #sent = (keep: boolean): boolean | SocketPush => {
     if (this.#push) return this.#push;
     this.#stream = undefined;
     this.#request = undefined;
     return keep && !this.#closed && !this.reader.eof && !this.#ctx.draining;
-  }
+  };
 
   /** The response body streams: no deadline from now on; EOF from the client cancels it. */
   streaming(reader: ReadableStreamDefaultReader<Uint8Array>): void {
