@@ -8,7 +8,7 @@
  */
 import { errorMessage, HttpError } from "../errors/mod.ts";
 import type { HeaderPairs, RawRequest, RawResponse } from "../http/mod.ts";
-import { HttpClientError, type SendRequest } from "../http/client/mod.ts";
+import { type ClientResponse, HttpClientError, type SendRequest } from "../http/client/mod.ts";
 import { inspectText, MIN_PII_CHARS, scanPii } from "../pii/mod.ts";
 import { isValidTraceId } from "../recorder/mod.ts";
 import {
@@ -316,38 +316,47 @@ function failure(err: unknown): { status: 502 | 504; error: string } {
   return { status: 502, error: "Failed to reach backend agent" };
 }
 
-async function forward(
+/** Sends the request on to the agent; its answer, or a 502/504 of the sidecar's. */
+function forward(
   deps: ProxyDeps,
   x: Exchange,
   bytes: Uint8Array<ArrayBuffer>,
 ): Promise<RawResponse> {
-  const { traceId, headers } = x;
   // Whole milliseconds are all that is reported: the wall clock's are cheaper to read than
   // performance.now(), and a clock step back counts as 0.
   const started = Date.now();
-  let res;
-  try {
-    res = await deps.send({
-      method: "POST",
-      target: x.target.upstream,
-      headers: x.forwarded.pairs,
-      body: bytes,
-      timeoutMs: deps.timeoutMs,
-    });
-  } catch (err) {
-    const { status, error } = failure(err);
-    deps.recorder.record("error", traceId, {
-      error,
-      cause: errorMessage(err),
-      status,
-      latency_ms: Math.max(0, Date.now() - started),
-    });
-    return json(status, { error, trace_id: traceId }, headers);
-  }
+  const sent = deps.send({
+    method: "POST",
+    target: x.target.upstream,
+    headers: x.forwarded.pairs,
+    body: bytes,
+    timeoutMs: deps.timeoutMs,
+  });
+  // Finished where the answer resolves: no frame is suspended per request.
+  return sent.then(
+    (res) => answered(deps, x, res, started),
+    (err) => unreached(deps, x, err, started),
+  );
+}
+
+/** The agent's answer, recorded and passed on (a small body whole, anything else streaming). */
+function answered(deps: ProxyDeps, x: Exchange, res: ClientResponse, started: number): RawResponse {
+  const { traceId, headers } = x;
   const latency = Math.max(0, Date.now() - started);
   deps.recorder.record("response", traceId, responseDetails(res.status, latency, res.contentType));
   if (res.contentType) headers.push(["content-type", res.contentType]);
   headers.push(["X-Agent-Latency-Ms", String(latency)]);
-  // Small bodies arrive whole; anything else streams through without being buffered here.
   return { status: res.status, headers, body: res.body };
+}
+
+/** The answer when the agent could not be reached or failed to answer in time. */
+function unreached(deps: ProxyDeps, x: Exchange, err: unknown, started: number): RawResponse {
+  const { status, error } = failure(err);
+  deps.recorder.record("error", x.traceId, {
+    error,
+    cause: errorMessage(err),
+    status,
+    latency_ms: Math.max(0, Date.now() - started),
+  });
+  return json(status, { error, trace_id: x.traceId }, x.headers);
 }

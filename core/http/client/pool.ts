@@ -91,21 +91,33 @@ export class OriginPool {
    * @throws {HttpClientError} `timeout`, `connect` (unreachable, or closed before answering)
    * or `protocol` (an invalid response or request; the connection is closed).
    */
-  async request(req: ClientRequest): Promise<ClientResponse> {
-    const head = this.#requestHead(req);
+  request(req: ClientRequest): Promise<ClientResponse> {
+    let head: string;
+    try {
+      head = this.#requestHead(req);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const deadline = Date.now() + req.timeoutMs;
     const pooled = this.#takeIdle();
-    if (pooled !== undefined) {
-      try {
-        return await this.#exchange(pooled, head, req, deadline);
-      } catch (err) {
-        pooled.close();
-        // Only a request none of whose bytes reached the socket may go out again.
-        const unsent = pooled.written === 0 && err instanceof HttpClientError &&
-          err.kind === "connect";
-        if (!unsent) throw err;
-      }
-    }
+    if (pooled === undefined) return this.#onNewConnection(head, req, deadline);
+    // The usual case, a pooled connection: no frame of this function is suspended for it.
+    return this.#exchange(pooled, head, req, deadline).catch((err) => {
+      pooled.close();
+      // Only a request none of whose bytes reached the socket may go out again.
+      const unsent = pooled.written === 0 && err instanceof HttpClientError &&
+        err.kind === "connect";
+      if (!unsent) throw err;
+      return this.#onNewConnection(head, req, deadline);
+    });
+  }
+
+  /** Sends the request on a new connection. */
+  async #onNewConnection(
+    head: string,
+    req: ClientRequest,
+    deadline: number,
+  ): Promise<ClientResponse> {
     const conn = await this.#connect(deadline);
     try {
       return await this.#exchange(conn, head, req, deadline);
