@@ -258,7 +258,7 @@ export class Connection {
   /** The next `n` bytes in an array of their own when all are buffered, else undefined. */
   bufferedExactly(n: number): Uint8Array<ArrayBuffer> | undefined {
     if (this.#parked !== undefined || this.#end - this.#start < n) return undefined;
-    const out = piece(n);
+    const out = new Uint8Array(n);
     out.set(this.#buf.subarray(this.#start, this.#start + n));
     this.#start += n;
     return out;
@@ -335,30 +335,6 @@ export class Connection {
       this.tcp.close();
     } catch { /* already closed */ }
   }
-}
-
-/** Largest body cut from a shared slab (see {@linkcode piece}). */
-const PIECE_MAX_BYTES = 1024;
-/** Size of a slab small bodies are cut from. */
-const SLAB_BYTES = 64 * 1024;
-let slab = new Uint8Array(0);
-let slabUsed = 0;
-
-/**
- * A zeroed array of `n` bytes that is nobody else's. Up to {@linkcode PIECE_MAX_BYTES} it is a
- * view of a shared slab, cut from where the last one ended and never handed out twice (a slab
- * is let go when every view of it is): a view costs a fraction of a new buffer, which small
- * answers (`{"ok":true}`) would otherwise each allocate.
- */
-function piece(n: number): Uint8Array<ArrayBuffer> {
-  if (n > PIECE_MAX_BYTES) return new Uint8Array(n);
-  if (slabUsed + n > slab.length) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed, slabUsed + n);
-  slabUsed += n;
-  return out;
 }
 
 /** Writes `text` (characters up to U+00FF) as ISO-8859-1 bytes into `out`; returns the count. */

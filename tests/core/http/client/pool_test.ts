@@ -265,8 +265,8 @@ Deno.test("a body larger than one socket write and a head larger than the read b
 });
 
 Deno.test("small bodies each keep their own bytes; heads that vary are each read as sent", async () => {
-  // 300 bodies of 500 bytes span several of the slabs small bodies are cut from; every third
-  // answer has another content type and length.
+  // 300 bodies, kept until the end, each must still hold its own bytes; every third answer has
+  // another content type and length (so the remembered head does not fit it).
   const bodyOf = (n: number) => String(n % 10).repeat(n % 3 === 0 ? 499 : 500);
   const type = (n: number) => n % 3 === 0 ? "application/json" : "text/plain";
   const agent = startRawAgent((a) => ok(bodyOf(a.n)).replace("text/plain", type(a.n)));
