@@ -87,6 +87,8 @@ let lastCleanJson: string | undefined;
  * is never decoded).
  */
 let lastCleanUtf8: Uint8Array | undefined;
+/** {@linkcode lastCleanUtf8} is all ASCII: its text has exactly as many characters as bytes. */
+let lastCleanAscii = false;
 const utf8Decoder = new TextDecoder();
 
 /**
@@ -130,6 +132,7 @@ export function scrubJsonBytes(
   const scan = scanPiiBytes(utf8, opts, ascii);
   if (scan.spans.length === 0 && !scan.tooDeep) {
     lastCleanUtf8 = utf8;
+    lastCleanAscii = ascii;
     lastCleanJson = undefined;
   }
   if (scan.spans.length === 0 && scan.secrets.length === 0) return { scan, text: undefined };
@@ -140,8 +143,9 @@ export function scrubJsonBytes(
 function isLastCleanJson(text: string): boolean {
   const bytes = lastCleanUtf8;
   if (bytes !== undefined) {
-    // A string is never longer (in UTF-16 units) than its UTF-8 bytes.
-    if (text.length > bytes.length) return false;
+    // A string is never longer (in UTF-16 units) than its UTF-8 bytes, and as long when they
+    // are ASCII: other texts (log fields) are told apart without decoding the body.
+    if (lastCleanAscii ? text.length !== bytes.length : text.length > bytes.length) return false;
     lastCleanJson = utf8Decoder.decode(bytes);
     lastCleanUtf8 = undefined;
   }

@@ -84,4 +84,9 @@ Deno.test("a JSON body scanned clean as bytes spares the log scrubber a second s
   assert.equal(dirty.length, clean.length);
   scrubJsonBytes(new TextEncoder().encode(clean), true);
   assert.equal(scrubPiiText(dirty), dirty.replace("078-05-1120", SSN_PLACEHOLDER));
+  // A body beyond ASCII: its own text passes, a shorter one holding an SSN is still scanned.
+  const wide = '{"note":"çà et là, ünd so","n":1}';
+  scrubJsonBytes(new TextEncoder().encode(wide), false);
+  assert.equal(scrubPiiText("ssn 078-05-1120"), `ssn ${SSN_PLACEHOLDER}`);
+  assert.equal(scrubPiiText(wide), wide);
 });
