@@ -8,7 +8,7 @@ import type { HttpMetrics } from "./metrics.ts";
 import { errorEnvelope } from "./middleware/envelope.ts";
 import { observeRequest } from "./middleware/metrics.ts";
 import { requestIdOf } from "./middleware/request_id.ts";
-import type { HeaderPairs, RawHandler, RawRequest, RawResponse } from "./h1/raw.ts";
+import type { RawHandler, RawRequest, RawResponse } from "./h1/raw.ts";
 import { requestTargetOf } from "./h1/request.ts";
 import { checkHeaderPairs } from "./h1/response.ts";
 import { readBody } from "./read_body.ts";
@@ -51,59 +51,31 @@ interface RawDeps {
  */
 export function rawHandler(route: RawRoute, deps: RawDeps): RawHandler {
   return {
-    serve(req) {
-      const x = new RawExchange(route, deps, req);
-      let res: RawResponse | Promise<RawResponse>;
+    async serve(req) {
+      const requestId = requestIdOf(req.header("x-request-id"));
+      const start = performance.now();
+      deps.metrics.inFlight.inc();
+      let res: RawResponse | undefined;
       try {
-        res = route.serve(req, x.requestId);
+        res = await route.serve(req, requestId);
+        // Checked here so a field that cannot be written becomes the 500 envelope, not a reset.
+        checkHeaderPairs(res.headers);
       } catch (err) {
-        return Promise.resolve(x.failed(err));
+        if (res?.body instanceof ReadableStream) res.body.cancel().catch(() => {});
+        const { status, body } = errorEnvelope(err, requestId, deps.log, targetPathOf(req.target));
+        res = {
+          status,
+          headers: [["content-type", "application/json"]],
+          body: JSON.stringify(body),
+        };
+      } finally {
+        deps.metrics.inFlight.dec();
       }
-      // No frame is suspended per request: the answer is finished where it resolves.
-      return Promise.resolve(res).then(x.done, x.failed);
+      res.headers.push(["X-Request-Id", requestId]);
+      observeRequest(deps.metrics, req.method, route.route, res.status, start);
+      return res;
     },
   };
-}
-
-/** One request on a raw route: its id, its start, and how its answer is finished. */
-class RawExchange {
-  readonly requestId: string;
-  readonly #start = performance.now();
-
-  constructor(
-    private readonly route: RawRoute,
-    private readonly deps: RawDeps,
-    private readonly req: RawRequest,
-  ) {
-    this.requestId = requestIdOf(req.header("x-request-id"));
-    deps.metrics.inFlight.inc();
-  }
-
-  /** Finishes an answer; a field that cannot be written makes it the 500 envelope, not a reset. */
-  readonly done = (res: RawResponse): RawResponse => {
-    try {
-      checkHeaderPairs(res.headers);
-    } catch (err) {
-      if (res.body instanceof ReadableStream) res.body.cancel().catch(() => {});
-      return this.failed(err);
-    }
-    return this.#finish(res);
-  };
-
-  /** The JSON envelope of what the route threw. */
-  readonly failed = (err: unknown): RawResponse => {
-    const { req, deps } = this;
-    const { status, body } = errorEnvelope(err, this.requestId, deps.log, targetPathOf(req.target));
-    const headers: HeaderPairs = [["content-type", "application/json"]];
-    return this.#finish({ status, headers, body: JSON.stringify(body) });
-  };
-
-  #finish(res: RawResponse): RawResponse {
-    this.deps.metrics.inFlight.dec();
-    res.headers.push(["X-Request-Id", this.requestId]);
-    observeRequest(this.deps.metrics, this.req.method, this.route.route, res.status, this.#start);
-    return res;
-  }
 }
 
 /**
