@@ -17,6 +17,7 @@ export {
   inspectText,
   MIN_PII_CHARS,
   redactPiiNumbers,
+  scrubJsonBytes,
   scrubJsonText,
   type TextInspection,
 } from "./scrub.ts";

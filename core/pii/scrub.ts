@@ -7,7 +7,7 @@
  */
 import { addScrubber, isSensitiveKey, REDACTED } from "../log/mod.ts";
 import type { PiiSpan, ScanResult, SecretSpan } from "./types.ts";
-import { scanPii } from "./text.ts";
+import { scanPii, scanPiiBytes } from "./text.ts";
 
 /** Placeholder for a redacted payment card (spec IATP-001 §5.4). */
 export const CARD_PLACEHOLDER = "[CREDIT_CARD_REDACTED]";
@@ -81,6 +81,15 @@ function redactSpans(
  * and its record goes through the log scrubber.
  */
 let lastCleanJson: string | undefined;
+/**
+ * The last UTF-8 body a complete JSON-mode scan of bytes found clean, not decoded yet: it
+ * becomes {@linkcode lastCleanJson} when a scrub first needs it (so a body nobody scrubs again
+ * is never decoded).
+ */
+let lastCleanUtf8: Uint8Array | undefined;
+/** {@linkcode lastCleanUtf8} is all ASCII: its text has exactly as many characters as bytes. */
+let lastCleanAscii = false;
+const utf8Decoder = new TextDecoder();
 
 /**
  * Scans JSON text and returns the scan plus the redacted text (the same string when clean):
@@ -95,8 +104,52 @@ export function scrubJsonText(
   utf8?: Uint8Array,
 ): { scan: ScanResult; text: string } {
   const scan = scanPii(text, { json: true, maxDepth, secretKey: isSensitiveKey }, utf8);
-  if (scan.spans.length === 0 && !scan.tooDeep) lastCleanJson = text;
+  if (scan.spans.length === 0 && !scan.tooDeep) {
+    lastCleanJson = text;
+    lastCleanUtf8 = undefined;
+  }
   return { scan, text: redactSpans(text, scan.spans, scan.secrets) };
+}
+
+/**
+ * {@linkcode scrubJsonText} for JSON held as UTF-8 bytes, without decoding them unless something
+ * must be redacted: `text` is the redacted text, or undefined when nothing was (the bytes are
+ * then what would be kept). `utf8` must be valid UTF-8 not starting with a byte order mark, and
+ * `ascii` true only when every byte is below 0x80 (see {@linkcode scanPiiBytes}).
+ *
+ * @example
+ * ```ts
+ * const body = new TextEncoder().encode('{"password":"hunter2","n":1}');
+ * scrubJsonBytes(body, true).text; // '{"password":"[REDACTED]","n":1}'
+ * ```
+ */
+export function scrubJsonBytes(
+  utf8: Uint8Array,
+  ascii: boolean,
+  maxDepth?: number,
+): { scan: ScanResult; text: string | undefined } {
+  const opts = { json: true, maxDepth, secretKey: isSensitiveKey };
+  const scan = scanPiiBytes(utf8, opts, ascii);
+  if (scan.spans.length === 0 && !scan.tooDeep) {
+    lastCleanUtf8 = utf8;
+    lastCleanAscii = ascii;
+    lastCleanJson = undefined;
+  }
+  if (scan.spans.length === 0 && scan.secrets.length === 0) return { scan, text: undefined };
+  return { scan, text: redactSpans(utf8Decoder.decode(utf8), scan.spans, scan.secrets) };
+}
+
+/** Whether `text` is the last JSON text a complete scan found clean (decoding it if need be). */
+function isLastCleanJson(text: string): boolean {
+  const bytes = lastCleanUtf8;
+  if (bytes !== undefined) {
+    // A string is never longer (in UTF-16 units) than its UTF-8 bytes, and as long when they
+    // are ASCII: other texts (log fields) are told apart without decoding the body.
+    if (lastCleanAscii ? text.length !== bytes.length : text.length > bytes.length) return false;
+    lastCleanJson = utf8Decoder.decode(bytes);
+    lastCleanUtf8 = undefined;
+  }
+  return text === lastCleanJson;
 }
 
 /** Shortest text that can hold a card or an SSN (an SSN has 9 digits, a card 12 or more). */
@@ -107,7 +160,7 @@ export const MIN_PII_CHARS = 9;
  * SSN context for a bare 9-digit number (`{"ssn": "078051120"}`).
  */
 export function scrubPiiText(text: string, key?: string): string {
-  if (text.length < MIN_PII_CHARS || text === lastCleanJson) return text;
+  if (text.length < MIN_PII_CHARS || isLastCleanJson(text)) return text;
   return redactSpans(text, scanPii(text, { context: key }).spans);
 }
 

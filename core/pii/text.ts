@@ -159,3 +159,20 @@ export function scanPii(text: string, opts: ScanOptions = {}, utf8?: Uint8Array)
   if (!ascii) toStringOffsets(bytes, result.spans, result.secrets);
   return result;
 }
+
+/**
+ * {@linkcode scanPii} over UTF-8 bytes without their string: `utf8` must be valid UTF-8 that
+ * does not start with a byte order mark (what a fatal decoder turns into a string without
+ * dropping anything), and `ascii` true only when every byte is below 0x80. Offsets in the result
+ * are offsets into the string `utf8` decodes to, so it reads as a scan of that string.
+ *
+ * @example
+ * ```ts
+ * scanPiiBytes(new TextEncoder().encode('{"n":"078-05-1120"}'), { json: true }, true).ssns; // 1
+ * ```
+ */
+export function scanPiiBytes(utf8: Uint8Array, opts: ScanOptions, ascii: boolean): ScanResult {
+  const result = scanUtf8(utf8, utf8.length, opts, ascii);
+  if (!ascii) toStringOffsets(utf8, result.spans, result.secrets);
+  return result;
+}

@@ -8,8 +8,8 @@
  */
 import { errorMessage, HttpError } from "../errors/mod.ts";
 import type { HeaderPairs, RawRequest, RawResponse } from "../http/mod.ts";
-import { HttpClientError, type SendRequest } from "../http/client/mod.ts";
-import { inspectText, MIN_PII_CHARS, scanPii, scrubJsonText } from "../pii/mod.ts";
+import { type ClientResponse, HttpClientError, type SendRequest } from "../http/client/mod.ts";
+import { inspectText, MIN_PII_CHARS, scanPii } from "../pii/mod.ts";
 import { isValidTraceId } from "../recorder/mod.ts";
 import {
   decideTrust,
@@ -17,7 +17,8 @@ import {
   type OverridePolicy,
   WARN_BELOW_SCORE,
 } from "../trust/mod.ts";
-import { type Parsed, requestDetails, responseDetails } from "./record.ts";
+import { parseObject } from "./body.ts";
+import { requestDetails, responseDetails } from "./record.ts";
 import type { TraceBook } from "./server.ts";
 import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
 
@@ -60,38 +61,9 @@ const NEVER_FORWARD = new Set([
   "content-type",
 ]);
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
 function json(status: number, body: Record<string, unknown>, headers: HeaderPairs): RawResponse {
   headers.push(["content-type", "application/json"]);
   return { status, headers, body: JSON.stringify(body) };
-}
-
-/** Decodes and checks the body: the JSON text, or a 400 reason. */
-function parseObject(
-  bytes: Uint8Array<ArrayBuffer>,
-  maxDepth: number,
-): Parsed | { invalid: string } {
-  let text: string;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    return { invalid: "body is not UTF-8" };
-  }
-  // The scan reads the body's bytes (no second encoding of the text).
-  const { scan, text: scrubbed } = scrubJsonText(text, maxDepth, bytes);
-  if (scan.tooDeep) return { invalid: `nesting deeper than ${maxDepth} levels` };
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { invalid: "body is not JSON" };
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { invalid: "body is not a JSON object" };
-  }
-  const clean = scrubbed === text;
-  return { scrubbed, clean, card: scan.creditCards > 0, ssn: scan.ssns > 0 };
 }
 
 /** Distinct request URLs whose parse is remembered (clients repeat the same few). */
@@ -128,7 +100,7 @@ function traceIdOf(incoming: string | null): string {
 }
 
 /** Builds the forwarded header list and scans every value in it (percent-decoded too). */
-function forwardedHeaders(req: RawRequest, allow: string[], traceId: string): Forwarded {
+function forwardedHeaders(req: RawRequest, allow: Allowed, traceId: string): Forwarded {
   const type = req.header("content-type");
   const pairs: HeaderPairs = [
     ["content-type", type ?? "application/json"],
@@ -136,13 +108,27 @@ function forwardedHeaders(req: RawRequest, allow: string[], traceId: string): Fo
   ];
   const f: Forwarded = { pairs, card: false, ssn: false, recorded: undefined };
   if (type !== null) note(f, "content-type", type);
-  for (const name of allow) {
+  // Most requests carry none of them: one pass over the fields tells.
+  if (!carriesAny(req.headers, allow.names)) return f;
+  for (const name of allow.list) {
     const v = req.header(name);
     if (v === null) continue;
     pairs.push([name, v]);
     note(f, name, v);
   }
   return f;
+}
+
+/** The request headers forwarded: in the order they are sent, and as a set. */
+interface Allowed {
+  list: string[];
+  names: Set<string>;
+}
+
+/** Whether any field of `fields` (names in lower case) is one of `names`. */
+function carriesAny(fields: RawRequest["headers"], names: Set<string>): boolean {
+  for (let i = 0; i < fields.length; i++) if (names.has(fields[i][0])) return true;
+  return false;
 }
 
 /** Header values found clean, remembered (a value's scan depends on nothing else). */
@@ -179,20 +165,33 @@ interface Admitted {
   ssn: boolean;
 }
 
-/** Reads, checks and records the request; the answer when it ends here (413, 400). */
-async function admit(deps: ProxyDeps, x: Exchange): Promise<RawResponse | Admitted> {
+/** The answer to a body that could not be read: 413 over the limit, else 400 (or 408). */
+function unreadable(deps: ProxyDeps, x: Exchange, err: unknown): RawResponse {
+  const status = err instanceof HttpError && err.status < 500 ? err.status : 400;
+  deps.recorder.record("error", x.traceId, { error: errorMessage(err), status });
+  const error = status === 413 ? "Request body too large" : "Failed to read request body";
+  const limit_bytes = deps.maxBodyBytes;
+  return json(status, { error, limit_bytes, trace_id: x.traceId }, x.headers);
+}
+
+/** The request with its body: checked, recorded, judged, then forwarded. */
+function proceed(
+  deps: ProxyDeps,
+  x: Exchange,
+  bytes: Uint8Array<ArrayBuffer>,
+): RawResponse | Promise<RawResponse> {
+  const input = admit(deps, x, bytes);
+  if ("status" in input) return input;
+  return judge(deps, x, input.card, input.ssn) ?? forward(deps, x, input.bytes);
+}
+
+/** Checks and records the request; the answer when it ends here (400). */
+function admit(
+  deps: ProxyDeps,
+  x: Exchange,
+  bytes: Uint8Array<ArrayBuffer>,
+): RawResponse | Admitted {
   const rec = deps.recorder;
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = await x.req.body(deps.maxBodyBytes);
-  } catch (err) {
-    // 413 over the limit; 400 (or 408 from the edge) when the body breaks off or stalls.
-    const status = err instanceof HttpError && err.status < 500 ? err.status : 400;
-    rec.record("error", x.traceId, { error: errorMessage(err), status });
-    const error = status === 413 ? "Request body too large" : "Failed to read request body";
-    const limit_bytes = deps.maxBodyBytes;
-    return json(status, { error, limit_bytes, trace_id: x.traceId }, x.headers);
-  }
   const parsed = parseObject(bytes, deps.maxJsonDepth);
   if ("invalid" in parsed) {
     rec.record("error", x.traceId, { error: "Invalid JSON", detail: parsed.invalid, status: 400 });
@@ -250,16 +249,18 @@ function judge(
   return undefined;
 }
 
-/** The proxy, independent of the router: `serve` answers one `POST /proxy[/<path>]`. */
+/**
+ * The proxy, independent of the router: `serve` answers one `POST /proxy[/<path>]` (at once
+ * when it ends before the agent is asked).
+ */
 export interface Proxy {
-  serve(req: RawRequest): Promise<RawResponse>;
+  serve(req: RawRequest): RawResponse | Promise<RawResponse>;
 }
 
 /** Builds the proxy. */
 export function createProxy(deps: ProxyDeps): Proxy {
-  const allow = deps.forwardHeaders.map((h) => h.toLowerCase()).filter((h) =>
-    !NEVER_FORWARD.has(h)
-  );
+  const list = deps.forwardHeaders.map((h) => h.toLowerCase()).filter((h) => !NEVER_FORWARD.has(h));
+  const allow: Allowed = { list, names: new Set(list) };
   const scoreHeader = String(deps.decision.trustScore);
   const basePath = new URL(deps.agentUrl).pathname;
   const targets = new Map<string, Target>();
@@ -276,7 +277,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     return t;
   };
   return {
-    async serve(req) {
+    serve(req) {
       const traceId = traceIdOf(req.header("x-agent-trace-id"));
       const headers: HeaderPairs = [
         ["X-Agent-Trace-ID", traceId],
@@ -293,11 +294,13 @@ export function createProxy(deps: ProxyDeps): Proxy {
       }
       const forwarded = forwardedHeaders(req, allow, traceId);
       const x: Exchange = { req, target, forwarded, traceId, headers };
-      const input = await admit(deps, x);
-      if ("status" in input) return input;
-      const stop = judge(deps, x, input.card, input.ssn);
-      if (stop) return stop;
-      return await forward(deps, x, input.bytes);
+      // A body already here is taken at once: no wait, no frame suspended for it.
+      const bytes = req.bodyNow?.(deps.maxBodyBytes);
+      if (bytes !== undefined) return proceed(deps, x, bytes);
+      return req.body(deps.maxBodyBytes).then(
+        (b) => proceed(deps, x, b),
+        (err) => unreadable(deps, x, err),
+      );
     },
   };
 }
@@ -313,36 +316,47 @@ function failure(err: unknown): { status: 502 | 504; error: string } {
   return { status: 502, error: "Failed to reach backend agent" };
 }
 
-async function forward(
+/** Sends the request on to the agent; its answer, or a 502/504 of the sidecar's. */
+function forward(
   deps: ProxyDeps,
   x: Exchange,
   bytes: Uint8Array<ArrayBuffer>,
 ): Promise<RawResponse> {
+  // Whole milliseconds are all that is reported: the wall clock's are cheaper to read than
+  // performance.now(), and a clock step back counts as 0.
+  const started = Date.now();
+  const sent = deps.send({
+    method: "POST",
+    target: x.target.upstream,
+    headers: x.forwarded.pairs,
+    body: bytes,
+    timeoutMs: deps.timeoutMs,
+  });
+  // Finished where the answer resolves: no frame is suspended per request.
+  return sent.then(
+    (res) => answered(deps, x, res, started),
+    (err) => unreached(deps, x, err, started),
+  );
+}
+
+/** The agent's answer, recorded and passed on (a small body whole, anything else streaming). */
+function answered(deps: ProxyDeps, x: Exchange, res: ClientResponse, started: number): RawResponse {
   const { traceId, headers } = x;
-  const started = performance.now();
-  let res;
-  try {
-    res = await deps.send({
-      method: "POST",
-      target: x.target.upstream,
-      headers: x.forwarded.pairs,
-      body: bytes,
-      timeoutMs: deps.timeoutMs,
-    });
-  } catch (err) {
-    const { status, error } = failure(err);
-    deps.recorder.record("error", traceId, {
-      error,
-      cause: errorMessage(err),
-      status,
-      latency_ms: Math.round(performance.now() - started),
-    });
-    return json(status, { error, trace_id: traceId }, headers);
-  }
-  const latency = Math.round(performance.now() - started);
+  const latency = Math.max(0, Date.now() - started);
   deps.recorder.record("response", traceId, responseDetails(res.status, latency, res.contentType));
   if (res.contentType) headers.push(["content-type", res.contentType]);
   headers.push(["X-Agent-Latency-Ms", String(latency)]);
-  // Small bodies arrive whole; anything else streams through without being buffered here.
   return { status: res.status, headers, body: res.body };
+}
+
+/** The answer when the agent could not be reached or failed to answer in time. */
+function unreached(deps: ProxyDeps, x: Exchange, err: unknown, started: number): RawResponse {
+  const { status, error } = failure(err);
+  deps.recorder.record("error", x.traceId, {
+    error,
+    cause: errorMessage(err),
+    status,
+    latency_ms: Math.max(0, Date.now() - started),
+  });
+  return json(status, { error, trace_id: x.traceId }, x.headers);
 }

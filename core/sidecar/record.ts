@@ -10,9 +10,12 @@ import type { Target } from "./target.ts";
 
 /** A body that passed the checks: its scrubbed text and what it holds. */
 export interface Parsed {
-  /** The text with cards, SSNs and secret members redacted. */
-  scrubbed: string;
-  /** Nothing was redacted: `scrubbed` is the body as received. */
+  /**
+   * The text with cards, SSNs and secret members redacted; undefined when nothing was (the
+   * body's bytes are then its text).
+   */
+  scrubbed: string | undefined;
+  /** Nothing was redacted: the body as received is its scrubbed text. */
   clean: boolean;
   card: boolean;
   ssn: boolean;
@@ -84,8 +87,9 @@ export function requestDetails(r: RequestRecord): PackedDetails {
     (f.card ? HEADER_CARD : 0) | (f.ssn ? HEADER_SSN : 0);
   let payload: Uint8Array | string = bytes;
   if (!body.clean || bytes.length > maxChars) {
-    payload = body.scrubbed.length > maxChars ? body.scrubbed.slice(0, maxChars) : body.scrubbed;
-    if (payload.length < body.scrubbed.length) flags |= TRUNCATED;
+    const text = body.scrubbed ?? recordDecoder.decode(bytes);
+    payload = text.length > maxChars ? text.slice(0, maxChars) : text;
+    if (payload.length < text.length) flags |= TRUNCATED;
   }
   // The target is cached per URL (never changed): the record refers to it, and only a request
   // with recorded headers or another method has an object of its own.

@@ -119,7 +119,7 @@ export class Connection {
    * Writes a request head followed by `body` in one write. The head must hold only characters
    * up to U+00FF (a request line and header values): each becomes one byte.
    */
-  async writeMessage(head: string, body: Uint8Array): Promise<void> {
+  writeMessage(head: string, body: Uint8Array): Promise<void> {
     const need = head.length + body.length;
     let out = this.#out;
     if (out === undefined || out.length < need) {
@@ -131,23 +131,30 @@ export class Connection {
     if (ascii.read !== head.length || n !== head.length) n = latin1Into(head, out);
     out.set(body, n);
     const message = out.subarray(0, n + body.length);
-    try {
-      // Usually one write takes it all; the loop only for the rest of a partial write.
-      const sent = await this.tcp.write(message);
-      this.written += sent;
-      if (sent < message.length) await this.writeAll(message.subarray(sent));
-    } catch (err) {
-      this.#fail(err);
-    }
-    if (out.length > KEEP_WRITE_BUFFER) this.#out = undefined;
+    if (out.length > KEEP_WRITE_BUFFER) this.#out = undefined; // `message` keeps it meanwhile
+    // Usually one write takes it all (no frame is suspended for it); the rest of a partial
+    // write goes through writeAll.
+    this.#message = message;
+    return this.tcp.write(message).then(this.#onMessageWritten, this.#fail);
   }
 
-  #fail(err: unknown): never {
+  /** The message being written by {@linkcode writeMessage}. */
+  #message: Uint8Array | undefined;
+
+  readonly #onMessageWritten = (sent: number): Promise<void> | undefined => {
+    const message = this.#message;
+    this.#message = undefined;
+    this.written += sent;
+    if (message === undefined || sent >= message.length) return undefined;
+    return this.writeAll(message.subarray(sent));
+  };
+
+  readonly #fail: (err: unknown) => never = (err) => {
     if (this.#timedOut) throw new HttpClientError("timeout", "timed out", { cause: err });
     if (err instanceof HttpClientError) throw err;
     const message = errorMessage(err);
     throw new HttpClientError("connect", message, { cause: err });
-  }
+  };
 
   /** Writes all of `data`, counting what the socket accepted in {@linkcode written}. */
   async writeAll(data: Uint8Array): Promise<void> {
@@ -164,33 +171,29 @@ export class Connection {
     }
   }
 
-  /** Reads more into the buffer; false at end of stream. */
-  async #fill(): Promise<boolean> {
-    let n: number | null;
+  /**
+   * Reads more into the buffer; resolves false at end of stream (no frame is suspended for it).
+   * @throws {HttpClientError} `timeout`, or `connect` when the read fails
+   */
+  fill(): Promise<boolean> {
     const parked = this.#parked;
     if (parked !== undefined) {
       // Its bytes land at the start of the (then empty) buffer.
       this.#parked = undefined;
-      try {
-        n = await parked;
-      } catch (err) {
-        this.#fail(err);
-      }
-    } else {
-      if (this.#start === this.#end) this.#start = this.#end = 0;
-      if (this.#end === this.#buf.length) this.#grow();
-      try {
-        n = await this.tcp.read(this.#buf.subarray(this.#end));
-      } catch (err) {
-        this.#fail(err);
-      }
+      return parked.then(this.#filled, this.#fail);
     }
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#end === this.#buf.length) this.#grow();
+    return this.tcp.read(this.#buf.subarray(this.#end)).then(this.#filled, this.#fail);
+  }
+
+  readonly #filled = (n: number | null): boolean => {
     if (this.#timedOut) this.#fail(null);
     if (n === null) return false;
     this.#end += n;
     this.received += n;
     return true;
-  }
+  };
 
   /** Makes room at the end of the buffer: compacts, or doubles it when it is all live. */
   #grow(): void {
@@ -209,26 +212,56 @@ export class Connection {
    * mid-head; `connect` when it closed before sending anything; `timeout`.
    */
   async readHeadBytes(max: number): Promise<Uint8Array> {
-    // `scanned` counts from #start, which #fill may move; absolute offsets would go stale.
-    let scanned = 0;
-    for (;;) {
-      const b = this.#buf;
-      const s = this.#start;
-      for (let i = s + Math.max(3, scanned); i < this.#end; i++) {
-        if (b[i] === LF && b[i - 1] === CR && b[i - 2] === LF && b[i - 3] === CR) {
-          this.#start = i + 1;
-          return b.subarray(s, i - 3);
-        }
-      }
-      scanned = this.#end - s;
-      if (scanned > max) throw new HttpClientError("protocol", "response head too large");
-      if (!await this.#fill()) {
-        throw new HttpClientError(
-          this.received === 0 ? "connect" : "protocol",
-          "connection closed before a response",
-        );
+    let head = this.bufferedHead(max);
+    while (head === undefined) {
+      if (!await this.fill()) throw this.noResponse();
+      head = this.bufferedHead(max);
+    }
+    return head;
+  }
+
+  /** Bytes of the head being looked for already searched for its end (from #start). */
+  #scanned = 0;
+
+  /**
+   * {@linkcode readHeadBytes} when the buffer already holds the whole head, else undefined
+   * (`fill` and ask again).
+   * @throws {HttpClientError} `protocol` when the head exceeds `max` bytes
+   */
+  bufferedHead(max: number): Uint8Array | undefined {
+    // Counted from #start, which a fill may move; absolute offsets would go stale.
+    const b = this.#buf;
+    const s = this.#start;
+    for (let i = s + Math.max(3, this.#scanned); i < this.#end; i++) {
+      if (b[i] === LF && b[i - 1] === CR && b[i - 2] === LF && b[i - 3] === CR) {
+        this.#start = i + 1;
+        this.#scanned = 0;
+        return b.subarray(s, i - 3);
       }
     }
+    this.#scanned = this.#end - s;
+    if (this.#scanned > max) {
+      this.#scanned = 0;
+      throw new HttpClientError("protocol", "response head too large");
+    }
+    return undefined;
+  }
+
+  /** What a connection that ended before a whole response head is. */
+  noResponse(): HttpClientError {
+    return new HttpClientError(
+      this.received === 0 ? "connect" : "protocol",
+      "connection closed before a response",
+    );
+  }
+
+  /** The next `n` bytes in an array of their own when all are buffered, else undefined. */
+  bufferedExactly(n: number): Uint8Array<ArrayBuffer> | undefined {
+    if (this.#parked !== undefined || this.#end - this.#start < n) return undefined;
+    const out = new Uint8Array(n);
+    out.set(this.#buf.subarray(this.#start, this.#start + n));
+    this.#start += n;
+    return out;
   }
 
   /**
@@ -249,7 +282,7 @@ export class Connection {
       }
       scanned = this.#end - s;
       if (scanned > max) throw new HttpClientError("protocol", "line too long");
-      if (!await this.#fill()) throw new HttpClientError("protocol", "body cut short");
+      if (!await this.fill()) throw new HttpClientError("protocol", "body cut short");
     }
   }
 
@@ -258,7 +291,9 @@ export class Connection {
    * @throws {HttpClientError} `protocol` when the stream ends first; `timeout`.
    */
   async readExactly(n: number): Promise<Uint8Array<ArrayBuffer>> {
-    if (this.#parked !== undefined && !await this.#fill()) {
+    const whole = this.bufferedExactly(n);
+    if (whole !== undefined) return whole;
+    if (this.#parked !== undefined && !await this.fill()) {
       throw new HttpClientError("protocol", "body cut short");
     }
     const out = new Uint8Array(n);
@@ -282,7 +317,7 @@ export class Connection {
 
   /** Reads what is available (at most `max` bytes) into a new array; null at end of stream. */
   async readSome(max: number): Promise<Uint8Array | null> {
-    if (this.#start === this.#end && !await this.#fill()) return null;
+    if (this.#start === this.#end && !await this.fill()) return null;
     const n = Math.min(max, this.#end - this.#start);
     const out = this.#buf.slice(this.#start, this.#start + n);
     this.#start += n;

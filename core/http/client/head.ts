@@ -235,6 +235,42 @@ export function parseResponseHead(b: Uint8Array): ResponseHead {
   };
 }
 
+/** Longest response head a {@linkcode ResponseHeadMemo} remembers. */
+const HEAD_MEMO_BYTES = 512;
+
+/**
+ * The last response head parsed, by its bytes: an agent answers with the same head again and
+ * again (until the second in its Date changes), so it is parsed once and compared after that.
+ * A head that fails to parse is never remembered; the parse depends on nothing but the bytes.
+ */
+export class ResponseHeadMemo {
+  #bytes = new Uint8Array(HEAD_MEMO_BYTES);
+  #length = -1;
+  #head: ResponseHead | undefined;
+
+  /**
+   * {@linkcode parseResponseHead} of `b`, or what it returned for the same bytes last time.
+   * @throws {HttpClientError} `protocol` as parseResponseHead does
+   */
+  parse(b: Uint8Array): ResponseHead {
+    const n = b.length;
+    const last = this.#head;
+    if (last !== undefined && n === this.#length && sameBytes(b, this.#bytes, n)) return last;
+    const head = parseResponseHead(b);
+    if (n <= HEAD_MEMO_BYTES) {
+      this.#bytes.set(b);
+      this.#length = n;
+      this.#head = head;
+    }
+    return head;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** The last content type seen, as bytes and text (agents answer with the same one). */
 let lastTypeBytes = new Uint8Array(0);
 let lastTypeText = "";

@@ -13,7 +13,7 @@
 import { ChunkedDecoder } from "./chunked.ts";
 import { Connection } from "./connection.ts";
 import { HttpClientError } from "./error.ts";
-import { parseResponseHead, type ResponseHead } from "./head.ts";
+import { type ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
 
 /** Idle connections kept per origin by default. */
@@ -73,6 +73,8 @@ export class OriginPool {
   readonly #port: number;
   readonly #hostHeader: string;
   #idle: Connection[] = [];
+  /** The agent's last response head (it repeats itself), parsed once. */
+  readonly #heads = new ResponseHeadMemo();
   readonly #maxIdle: number;
   #closed = false;
 
@@ -89,21 +91,33 @@ export class OriginPool {
    * @throws {HttpClientError} `timeout`, `connect` (unreachable, or closed before answering)
    * or `protocol` (an invalid response or request; the connection is closed).
    */
-  async request(req: ClientRequest): Promise<ClientResponse> {
-    const head = this.#requestHead(req);
+  request(req: ClientRequest): Promise<ClientResponse> {
+    let head: string;
+    try {
+      head = this.#requestHead(req);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const deadline = Date.now() + req.timeoutMs;
     const pooled = this.#takeIdle();
-    if (pooled !== undefined) {
-      try {
-        return await this.#exchange(pooled, head, req, deadline);
-      } catch (err) {
-        pooled.close();
-        // Only a request none of whose bytes reached the socket may go out again.
-        const unsent = pooled.written === 0 && err instanceof HttpClientError &&
-          err.kind === "connect";
-        if (!unsent) throw err;
-      }
-    }
+    if (pooled === undefined) return this.#onNewConnection(head, req, deadline);
+    // The usual case, a pooled connection: no frame of this function is suspended for it.
+    return this.#exchange(pooled, head, req, deadline).catch((err) => {
+      pooled.close();
+      // Only a request none of whose bytes reached the socket may go out again.
+      const unsent = pooled.written === 0 && err instanceof HttpClientError &&
+        err.kind === "connect";
+      if (!unsent) throw err;
+      return this.#onNewConnection(head, req, deadline);
+    });
+  }
+
+  /** Sends the request on a new connection. */
+  async #onNewConnection(
+    head: string,
+    req: ClientRequest,
+    deadline: number,
+  ): Promise<ClientResponse> {
     const conn = await this.#connect(deadline);
     try {
       return await this.#exchange(conn, head, req, deadline);
@@ -175,12 +189,18 @@ export class OriginPool {
   ): Promise<ClientResponse> {
     conn.arm(deadline);
     await conn.writeMessage(requestHead, req.body);
-    let head = parseResponseHead(await conn.readHeadBytes(MAX_RESPONSE_HEAD_BYTES));
+    // The usual read-and-parse is done here, with no frame suspended below this one.
+    let bytes = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
+    while (bytes === undefined) {
+      if (!await conn.fill()) throw conn.noResponse();
+      bytes = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
+    }
+    let head = this.#heads.parse(bytes);
     for (let interim = 1; head.status < 200; interim++) {
       // RFC 9110 §15.2: skip interim responses; 101 answers an Upgrade nobody asked for.
       if (head.status === 101) throw invalid("101 Switching Protocols without an Upgrade");
       if (interim > MAX_INTERIM_RESPONSES) throw invalid("too many interim responses");
-      head = parseResponseHead(await conn.readHeadBytes(MAX_RESPONSE_HEAD_BYTES));
+      head = this.#heads.parse(await conn.readHeadBytes(MAX_RESPONSE_HEAD_BYTES));
     }
     const { status, contentType } = head;
     const bodiless = req.method === "HEAD" || status === 204 || status === 304;
@@ -198,7 +218,7 @@ export class OriginPool {
       return { status, contentType, body: null };
     }
     if (!head.chunked && head.length !== undefined && head.length <= BUFFER_BODY_BYTES) {
-      const body = await conn.readExactly(head.length);
+      const body = conn.bufferedExactly(head.length) ?? await conn.readExactly(head.length);
       this.#release(conn, head.close);
       return { status, contentType, body };
     }

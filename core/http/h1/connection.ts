@@ -8,7 +8,7 @@
 import { HttpError } from "../../errors/mod.ts";
 import { RequestBody } from "./body.ts";
 import { headEnd, headText } from "./bytes.ts";
-import { parseRequestHead, type RequestHead } from "./head.ts";
+import { HeadMemo, parseRequestHead, type RequestHead } from "./head.ts";
 import { SocketReader } from "./reader.ts";
 import { EdgeRequest } from "./request.ts";
 import { ConnectionRequest, type RawResponse } from "./raw.ts";
@@ -52,6 +52,8 @@ export class Connection implements ResponseHooks {
   #endedEarly: { failure?: { error: unknown } } | undefined;
   /** Read ahead into the reader's small probe (GET and HEAD: the ones that may stream long). */
   #leanWatch = false;
+  /** The last head parsed, to parse it once when the client sends the same one again. */
+  readonly #heads = new HeadMemo();
 
   constructor(conn: Deno.Conn, ctx: ConnectionContext) {
     this.#conn = conn;
@@ -67,14 +69,30 @@ export class Connection implements ResponseHooks {
   }
 
   /**
-   * Serves requests until the connection ends. Never rejects. While a body is pushed (an SSE
-   * stream may last for days) nothing of this loop waits: the sink's end resumes it.
+   * Serves requests until the connection ends. Never rejects. Heads are read here rather than
+   * in a function of their own, so a request costs no promise and no suspended frame for it.
+   * While a body is pushed (an SSE stream may last for days) nothing of this loop waits: the
+   * sink's end resumes it.
    */
   async serve(): Promise<void> {
     let linger = false;
+    const r = this.reader;
     try {
       for (;;) {
-        const more = await this.#serveOne();
+        this.#awaitHead();
+        let head = this.#bufferedHead(0);
+        while (head === undefined) {
+          const scanned = r.buffered;
+          if (!await r.more()) break;
+          head = this.#bufferedHead(scanned);
+        }
+        if (head === undefined) {
+          if (this.#closed || r.buffered === 0 || r.error !== undefined) break;
+          throw new HttpError(400, "connection closed before the end of the request head");
+        }
+        // Each step awaited here: no suspended frame of its own per request.
+        const res = await this.#start(head);
+        const more = this.#closed ? false : await this.#respond(head, res);
         if (more instanceof SocketPush) {
           const early = this.#endedEarly;
           if (early === undefined) {
@@ -88,7 +106,6 @@ export class Connection implements ResponseHooks {
           linger = !this.#bodyComplete;
           break;
         }
-        if (more === undefined) break;
         if (!more) {
           linger = !this.#bodyComplete;
           break;
@@ -175,33 +192,36 @@ export class Connection implements ResponseHooks {
     this.deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
   }
 
-  /** Reads the next request head; undefined when the connection ends cleanly. */
-  async #nextHead(): Promise<RequestHead | undefined> {
+  /** Arms the deadline of the wait for the next head (the first one's runs from accept). */
+  #awaitHead(): void {
+    if (this.#requests === 0) return;
+    const limits = this.#ctx.limits;
+    if (this.reader.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
+    else this.#arm("idle", limits.idleTimeoutMs);
+  }
+
+  /**
+   * The next request head when the buffer holds all of it, else undefined (read more and call
+   * again with `scanned`, the bytes already searched for its end).
+   * @throws {HttpError} when the head is too large or does not parse
+   */
+  #bufferedHead(scanned: number): RequestHead | undefined {
     const r = this.reader;
     const limits = this.#ctx.limits;
-    if (this.#requests > 0) {
-      if (r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
-      else this.#arm("idle", limits.idleTimeoutMs);
-    }
-    let scanned = 0; // bytes of the head already searched for its end
-    for (;;) {
-      while (r.buffered >= 2 && r.buf[r.start] === 13 && r.buf[r.start + 1] === 10) r.consume(2);
-      if (this.phase === "idle" && r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
-      const end = headEnd(r.buf, r.start, r.start + Math.max(0, scanned - 3), r.end);
-      if (end >= 0) {
-        if (end - r.start > limits.maxHeaderBytes) throw this.#headTooLarge();
-        const text = headText(r.buf, r.start, end);
-        r.consume(end - r.start);
-        this.#arm("handler", 0);
-        return parseRequestHead(text, limits);
-      }
+    while (r.buffered >= 2 && r.buf[r.start] === 13 && r.buf[r.start + 1] === 10) r.consume(2);
+    if (this.phase === "idle" && r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
+    const end = headEnd(r.buf, r.start, r.start + Math.max(0, scanned - 3), r.end);
+    if (end < 0) {
       if (r.buffered > limits.maxHeaderBytes) throw this.#headTooLarge();
-      scanned = r.buffered;
-      if (!await r.more()) {
-        if (this.#closed || r.buffered === 0 || r.error !== undefined) return undefined;
-        throw new HttpError(400, "connection closed before the end of the request head");
-      }
+      return undefined;
     }
+    if (end - r.start > limits.maxHeaderBytes) throw this.#headTooLarge();
+    const same = this.#heads.find(r.buf, r.start, end);
+    const text = same ? "" : headText(r.buf, r.start, end);
+    if (!same) this.#heads.hold(r.buf, r.start, end);
+    r.consume(end - r.start);
+    this.#arm("handler", 0);
+    return same ?? this.#heads.keep(parseRequestHead(text, limits));
   }
 
   #headTooLarge(): HttpError {
@@ -219,44 +239,46 @@ export class Connection implements ResponseHooks {
   }
 
   /**
-   * Reads and serves the next request: undefined when the connection ended cleanly, else
-   * whether it may carry another, or the sink of a body being pushed (nothing of the request
-   * is held while it streams).
+   * Starts serving one request: resolves its answer once the handler (a raw route, or the app)
+   * has it.
+   * @throws {HttpError} 400 when no fetch Request can be made of the head
    */
-  async #serveOne(): Promise<boolean | SocketPush | undefined> {
-    const head = await this.#nextHead();
-    return head === undefined ? undefined : await this.#exchange(head);
-  }
-
-  /** Serves one request; resolves whether the connection may carry another, or the sink of a
-   * body it goes on pushing. */
-  async #exchange(head: RequestHead): Promise<boolean | SocketPush> {
+  #start(head: RequestHead): Promise<Response | RawResponse> {
     this.#requests++;
     this.#leanWatch = head.method === "GET" || head.method === "HEAD";
     const raw = this.#ctx.rawRoute(head);
-    let res: Response | RawResponse;
     if (raw) {
       const req = new ConnectionRequest(head, this.#frameBody(head));
       if (this.#bodyComplete) this.#watch();
-      res = await raw.serve(req);
-    } else {
-      const req = this.#requestOf(head);
-      this.#request = req;
-      if (this.#bodyComplete) this.#watch();
-      res = await this.#ctx.handle(req);
+      return raw.serve(req);
     }
-    if (this.#closed) return false;
+    const req = this.#requestOf(head);
+    this.#request = req;
+    if (this.#bodyComplete) this.#watch();
+    return this.#ctx.handle(req);
+  }
+
+  /**
+   * Sends the answer to `head`; resolves whether the connection may carry another request, or
+   * the sink of a body it goes on pushing.
+   */
+  #respond(head: RequestHead, res: Response | RawResponse): Promise<boolean | SocketPush> {
     const keepAlive = head.keepAlive && !this.#ctx.draining && this.#settleBody();
     this.#arm("write", this.#ctx.limits.idleTimeoutMs);
     const framing = { head: head.method === "HEAD", minor: head.minor, keepAlive };
-    const keep = res instanceof Response
-      ? await sendResponse(this.#writer, res, framing, this)
-      : await sendRaw(this.#writer, res, framing, this);
+    const sent = res instanceof Response
+      ? sendResponse(this.#writer, res, framing, this)
+      : sendRaw(this.#writer, res, framing, this);
+    return sent.then(this.#sent);
+  }
+
+  /** After an answer was sent (or its pushed body started). */
+  readonly #sent = (keep: boolean): boolean | SocketPush => {
     if (this.#push) return this.#push;
     this.#stream = undefined;
     this.#request = undefined;
     return keep && !this.#closed && !this.reader.eof && !this.#ctx.draining;
-  }
+  };
 
   /** The response body streams: no deadline from now on; EOF from the client cancels it. */
   streaming(reader: ReadableStreamDefaultReader<Uint8Array>): void {
@@ -324,7 +346,10 @@ export class Connection implements ResponseHooks {
       return null;
     }
     if (n > 0 && n <= r.buffered && n <= this.#ctx.limits.maxBodyBytes) {
-      const bytes = r.buf.slice(r.start, r.start + n);
+      // A copy of its own (the buffer is read into again while the handler runs); made with
+      // set(), which costs less than slice().
+      const bytes = new Uint8Array(n);
+      bytes.set(r.buf.subarray(r.start, r.start + n));
       r.consume(n);
       this.#bodyComplete = true;
       return noBodyMethod ? null : bytes;

@@ -13,7 +13,10 @@ export interface HeadLimits {
   maxHeaderFields: number;
 }
 
-/** A parsed request head. */
+/**
+ * A parsed request head. One object may stand for several requests of a connection that sent
+ * the same head bytes (see {@linkcode HeadMemo}): nothing changes it once parsed.
+ */
 export interface RequestHead {
   method: string;
   /** The request-target as sent (origin-form, absolute-form or `*`). */
@@ -21,7 +24,7 @@ export interface RequestHead {
   /** The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1 and later 1.x. */
   minor: number;
   /** Field lines in order, names lower-cased. */
-  headers: Array<[string, string]>;
+  headers: ReadonlyArray<readonly [string, string]>;
   /** The Host field value ("" when absent, which only HTTP/1.0 may do). */
   host: string;
   /** Declared body length; 0 when there is no body; -1 when the body is chunked. */
@@ -249,4 +252,47 @@ function trimOws(s: string, start: number): string {
 
 function bad(message: string): HttpError {
   return new HttpError(400, message);
+}
+
+/** Heads up to this size are remembered by a {@linkcode HeadMemo}; longer ones are parsed. */
+const HEAD_MEMO_BYTES = 1024;
+
+/**
+ * The last request head one connection parsed, by its bytes: a client that sends the same head
+ * again (same fields, same body length) gets the same parse, as the parse depends on nothing
+ * but the bytes and the listener's limits. A head that failed to parse is never remembered.
+ */
+export class HeadMemo {
+  #bytes: Uint8Array | undefined;
+  #length = 0;
+  #head: RequestHead | undefined;
+
+  /** The head parsed from the same bytes as `buf[start:end]`, else undefined. */
+  find(buf: Uint8Array, start: number, end: number): RequestHead | undefined {
+    const head = this.#head;
+    const bytes = this.#bytes;
+    const n = this.#length;
+    if (head === undefined || bytes === undefined || end - start !== n) return undefined;
+    for (let i = 0; i < n; i++) if (bytes[i] !== buf[start + i]) return undefined;
+    return head;
+  }
+
+  /** Holds the bytes of a head about to be parsed, forgetting the last one. */
+  hold(buf: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.#head = undefined;
+    this.#length = 0;
+    if (n > HEAD_MEMO_BYTES) return;
+    if (this.#bytes === undefined || this.#bytes.length < n) {
+      this.#bytes = new Uint8Array(Math.min(HEAD_MEMO_BYTES, Math.max(256, 2 * n)));
+    }
+    this.#bytes.set(buf.subarray(start, end));
+    this.#length = n;
+  }
+
+  /** Remembers `head`, parsed from the bytes held last; returns it. */
+  keep(head: RequestHead): RequestHead {
+    if (this.#length > 0) this.#head = head;
+    return head;
+  }
 }

@@ -36,10 +36,15 @@ export class SocketWriter {
   constructor(private readonly conn: Deno.Conn) {}
 
   /** Writes all of `bytes`. @throws when the connection is closed or broken */
-  async write(bytes: Uint8Array): Promise<void> {
-    if (bytes.length === 0) return;
-    // The usual single write takes the buffer as it is (no view made per write).
-    let off = await this.conn.write(bytes);
+  write(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return WRITTEN;
+    // The usual single write takes the buffer as it is (no view made per write) and suspends
+    // no frame of its own.
+    return this.conn.write(bytes).then((n) => n < bytes.length ? this.#rest(bytes, n) : undefined);
+  }
+
+  /** Writes `bytes` from `off` on (after a partial write). */
+  async #rest(bytes: Uint8Array, off: number): Promise<void> {
     while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
   }
 
@@ -58,6 +63,7 @@ export const NO_HOOKS: ResponseHooks = {
 };
 
 const EMPTY = new Uint8Array(0);
+const WRITTEN = Promise.resolve();
 const PENDING = Symbol("pending");
 const pending = Promise.resolve(PENDING);
 /** Bodies up to this size are copied after the head into one write. */
@@ -105,15 +111,56 @@ export async function sendResponse(
  * @throws {TypeError} for a header name or value that cannot be written as it is (nothing is
  * sent then); whatever the socket throws when the connection breaks
  */
-export async function sendRaw(
+export function sendRaw(
   out: SocketWriter,
   res: RawResponse,
   x: ResponseFraming,
   hooks: ResponseHooks,
 ): Promise<boolean> {
   const { status, headers, body } = res;
-  checkHeaderPairs(headers);
+  try {
+    checkHeaderPairs(headers);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const keep = x.keepAlive && !closeRequested(pairValue(headers, "connection"));
+  if (!(body instanceof ReadableStream) && !x.head && status !== 204 && status !== 304) {
+    const bytes = typeof body === "string" ? utf8.encode(body) : body ?? EMPTY;
+    const whole = bytes.length > COALESCE_BYTES
+      ? undefined
+      : headAndBody(status, headers, bytes, keep, x.minor);
+    // The usual answer: head and body in one pooled buffer, one write, no frame suspended.
+    if (whole) return writePooled(out, whole.buf, whole.length, keep);
+    return sendRawRest(out, { status, headers, body: bytes }, x, hooks, keep);
+  }
+  return sendRawRest(out, res, x, hooks, keep);
+}
+
+/** Writes `buf[0:length]`, gives the pooled buffer back once the write ended; resolves `keep`. */
+function writePooled(
+  out: SocketWriter,
+  buf: Uint8Array,
+  length: number,
+  keep: boolean,
+): Promise<boolean> {
+  return out.write(buf.subarray(0, length)).then(() => {
+    releaseOut(buf);
+    return keep;
+  }, (err) => {
+    releaseOut(buf);
+    throw err;
+  });
+}
+
+/** {@linkcode sendRaw} of a stream, a bodiless answer, or a body too large for one buffer. */
+async function sendRawRest(
+  out: SocketWriter,
+  res: RawResponse,
+  x: ResponseFraming,
+  hooks: ResponseHooks,
+  keep: boolean,
+): Promise<boolean> {
+  const { status, headers, body } = res;
   if (body instanceof ReadableStream) {
     if (!x.head && status !== 204 && status !== 304) {
       return await sendStream(
@@ -130,18 +177,6 @@ export async function sendRaw(
   }
   const bytes = typeof body === "string" ? utf8.encode(body) : body ?? EMPTY;
   const bodiless = status === 204 || status === 304;
-  const whole = x.head || bodiless || bytes.length > COALESCE_BYTES
-    ? undefined
-    : headAndBody(status, headers, bytes, keep, x.minor);
-  if (whole) {
-    // The usual answer: head and body in one pooled buffer, one write.
-    try {
-      await out.write(whole.buf.subarray(0, whole.length));
-    } finally {
-      releaseOut(whole.buf);
-    }
-    return keep;
-  }
   const framing = bodiless ? "" : `content-length: ${bytes.length}\r\n`;
   const head = pairsText(status, headers, framing, keep, x.minor);
   if (x.head || bodiless) await out.write(encode(head));
@@ -258,10 +293,23 @@ const BAD_FIELD_VALUE = /[\r\n\0\u0100-\uffff]/;
 export function checkHeaderPairs(headers: HeaderPairs): void {
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i];
-    if (!TOKEN.test(name) || BAD_FIELD_VALUE.test(value)) {
-      throw new TypeError(`invalid response header field: ${JSON.stringify(name.slice(0, 64))}`);
+    if (!goodNames.has(name)) {
+      if (!TOKEN.test(name)) throw invalidField(name);
+      // Handlers answer with the same few names: each is matched once.
+      if (goodNames.size >= GOOD_NAMES) goodNames.clear();
+      goodNames.add(name);
     }
+    if (BAD_FIELD_VALUE.test(value)) throw invalidField(name);
   }
+}
+
+/** Field names found to be tokens (a bounded set: it starts over when full). */
+const goodNames = new Set<string>();
+/** Most names {@linkcode goodNames} holds. */
+const GOOD_NAMES = 256;
+
+function invalidField(name: string): TypeError {
+  return new TypeError(`invalid response header field: ${JSON.stringify(name.slice(0, 64))}`);
 }
 
 const utf8 = new TextEncoder();

@@ -27,6 +27,9 @@ function parts(): ReadableStream<Uint8Array> {
   });
 }
 
+/** Resolved when the `/fast/now` route has looked for its body. */
+let nowReached: PromiseWithResolvers<void> | undefined;
+
 function setup(opts: { maxBodyBytes?: number } = {}) {
   const lines: string[] = [];
   const log = createLogger({ service: "t", sink: (l) => lines.push(l) });
@@ -53,6 +56,20 @@ function setup(opts: { maxBodyBytes?: number } = {}) {
         if (req.header("x-date")) headers.push(["Date", "Tue, 01 Jan 2030 00:00:00 GMT"]);
         const status = Number(req.header("x-status") ?? 200);
         return { status, headers, body: enc.encode("b".repeat(size)) };
+      }
+      if (path === "/fast/now") {
+        const limit = Number(req.header("x-limit") ?? 1 << 20);
+        const now = req.bodyNow?.(limit);
+        nowReached?.resolve();
+        const body = now ?? await req.body(limit);
+        const again = req.bodyNow?.(limit);
+        const out = { now: now !== undefined, len: body.length, again: again !== undefined };
+        return { status: 200, headers: [], body: JSON.stringify(out) };
+      }
+      if (path === "/fast/fields") {
+        const body = new TextDecoder().decode(await req.body(1 << 20));
+        const fields = req.headers.map(([n, v]) => `${n}=${v}`);
+        return { status: 200, headers: [], body: JSON.stringify({ fields, body }) };
       }
       if (path === "/fast/stream") {
         return { status: 200, headers: [["content-type", "text/plain"]], body: parts() };
@@ -175,6 +192,65 @@ Deno.test("raw bodies: pieces, chunked, keep-alive and pipelining on one connect
     assert.equal(unread?.body, "fast");
     await c.write(POST("/fast/echo", "again"));
     assert.deepEqual(json((await c.read())!), { len: 5, text: "again" });
+  } finally {
+    c.close();
+    await svc.close();
+  }
+});
+
+Deno.test("bodyNow: the body at once when it is here and within the limit, else body() reads it", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  const c = await RawConn.open(portOf(svc.url));
+  try {
+    await c.write(POST("/fast/now", "0123456789"));
+    assert.deepEqual(json((await c.read())!), { now: true, len: 10, again: false });
+    // The head alone: the body is sent once the route has looked for it.
+    nowReached = Promise.withResolvers();
+    await c.write("POST /fast/now HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n");
+    await nowReached.promise;
+    await c.write("abcdefghij");
+    assert.deepEqual(json((await c.read())!), { now: false, len: 10, again: false });
+    // Here but over the route's limit: not taken, and body() refuses it.
+    await c.write(POST("/fast/now", "0123456789", "X-Limit: 4\r\n"));
+    const over = await c.read();
+    assert.equal(over?.status, 413);
+  } finally {
+    nowReached = undefined;
+    c.close();
+    await svc.close();
+  }
+});
+
+Deno.test("a head sent again on one connection is read as sent every time", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  const c = await RawConn.open(portOf(svc.url));
+  const fields = (tag: string, more = "") => ["host=t", `x-tag=${tag}`, ...(more ? [more] : [])];
+  try {
+    // The same head three times (pipelined, with different bodies), then one field changed,
+    // then one field added, then the first head again.
+    const sends: Array<[string, string, string[]]> = [
+      ["aaaa", "X-Tag: 1\r\n", fields("1")],
+      ["bbbb", "X-Tag: 1\r\n", fields("1")],
+      ["cccc", "X-Tag: 1\r\n", fields("1")],
+      ["dddd", "X-Tag: 2\r\n", fields("2")],
+      ["eeee", "X-Tag: 2\r\nX-More: y\r\n", fields("2", "x-more=y")],
+      ["ffff", "X-Tag: 1\r\n", fields("1")],
+    ];
+    await c.write(sends.map(([body, extra]) => POST("/fast/fields", body, extra)).join(""));
+    for (const [body, , want] of sends) {
+      const r = json((await c.read())!);
+      assert.deepEqual(r, { fields: [...want, "content-length=4"], body }, body);
+    }
+    // A head longer than what is remembered, twice.
+    const pad = `X-Pad: ${"p".repeat(2000)}\r\n`;
+    await c.write(POST("/fast/fields", "gggg", pad) + POST("/fast/fields", "hhhh", pad));
+    for (const body of ["gggg", "hhhh"]) {
+      const r = json((await c.read())!);
+      assert.equal(r.body, body);
+      assert.equal((r.fields as string[])[1], `x-pad=${"p".repeat(2000)}`);
+    }
   } finally {
     c.close();
     await svc.close();

@@ -4,7 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { HttpClientError } from "../../../../core/http/client/mod.ts";
-import { parseResponseHead, type ResponseHead } from "../../../../core/http/client/head.ts";
+import {
+  parseResponseHead,
+  type ResponseHead,
+  ResponseHeadMemo,
+} from "../../../../core/http/client/head.ts";
 
 /** Head text as bytes, one byte per character (so \xe9 is the obs-text byte 0xE9). */
 function bytes(text: string): Uint8Array {
@@ -203,4 +207,26 @@ Deno.test("every status from 100 to 599 parses; the neighbours do not", () => {
     if (s >= 100 && s <= 599) assert.equal(parseResponseHead(bytes(text)).status, s);
     else assert.throws(() => parseResponseHead(bytes(text)), HttpClientError, text);
   }
+});
+
+Deno.test("the response head memo parses each new head and answers a repeated one unchanged", () => {
+  const memo = new ResponseHeadMemo();
+  const good = bytes("HTTP/1.1 200 OK\r\ncontent-type: a/b\r\ncontent-length: 12");
+  const first = memo.parse(good);
+  assert.deepEqual(first, head({ contentType: "a/b", length: 12 }));
+  assert.equal(memo.parse(good.slice()), first, "the same bytes: the same parse");
+  // One byte different, same length: parsed anew (and a valid one becomes the remembered one).
+  const other = bytes("HTTP/1.1 200 OK\r\ncontent-type: a/c\r\ncontent-length: 12");
+  assert.deepEqual(memo.parse(other), head({ contentType: "a/c", length: 12 }));
+  assert.deepEqual(memo.parse(good), first);
+  // A refused head of the same length is refused every time and never remembered.
+  const bad = bytes("HTTP/1.1 200 OK\r\ncontent-type: a/b\r\ncontent-length: 1x");
+  for (let i = 0; i < 2; i++) {
+    assert.throws(() => memo.parse(bad), (e) => e instanceof HttpClientError, `round ${i}`);
+  }
+  assert.equal(memo.parse(good), memo.parse(good));
+  // A head longer than the memo holds is parsed every time.
+  const long = bytes(`HTTP/1.1 204 No Content\r\nx-pad: ${"p".repeat(600)}`);
+  assert.deepEqual(memo.parse(long), head({ status: 204 }));
+  assert.notEqual(memo.parse(long), memo.parse(long));
 });

@@ -231,3 +231,60 @@ Deno.test("a request that could split the head is refused before anything is sen
     agent.close();
   }
 });
+
+Deno.test("a body larger than one socket write and a head larger than the read buffer arrive whole", async () => {
+  // 6 MiB is more than a loopback socket takes in one write; a 40 KB head is more than the
+  // client's first read buffer (16 KiB), so it is found across several reads.
+  const body = new Uint8Array(6 << 20);
+  for (let i = 0; i < body.length; i++) body[i] = 97 + (i % 26);
+  const fields = Array.from({ length: 800 }, (_, i) => `x-f${i}: ${"v".repeat(40)}\r\n`).join("");
+  const agent = startRawAgent((a) => a.n === 0 ? ok(`len=${a.body.length}`) : ok("next", fields));
+  const pool = new OriginPool(agent.origin);
+  try {
+    const req: ClientRequest = {
+      method: "POST",
+      target: "/",
+      headers: [],
+      body,
+      timeoutMs: 30_000,
+    };
+    const r = await pool.request(req);
+    assert.equal(await text(r), `len=${body.length}`);
+    assert.equal(agent.arrivals[0].body, new TextDecoder().decode(body));
+    const big = await pool.request(post());
+    assert.equal(big.status, 200);
+    assert.equal(await text(big), "next");
+    const again = await pool.request(post());
+    assert.equal(await text(again), "next");
+    assert.equal(agent.connections, 1, "the connection stays usable after each");
+    assert.equal(agent.arrivals.length, 3);
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});
+
+Deno.test("small bodies each keep their own bytes; heads that vary are each read as sent", async () => {
+  // 300 bodies, kept until the end, each must still hold its own bytes; every third answer has
+  // another content type and length (so the remembered head does not fit it).
+  const bodyOf = (n: number) => String(n % 10).repeat(n % 3 === 0 ? 499 : 500);
+  const type = (n: number) => n % 3 === 0 ? "application/json" : "text/plain";
+  const agent = startRawAgent((a) => ok(bodyOf(a.n)).replace("text/plain", type(a.n)));
+  const pool = new OriginPool(agent.origin);
+  try {
+    const kept: Array<[number, ClientResponse]> = [];
+    for (let i = 0; i < 300; i++) {
+      const r = await pool.request(post());
+      assert.equal(r.contentType, type(i), `${i}`);
+      kept.push([i, r]);
+    }
+    for (const [i, r] of kept) {
+      assert.ok(r.body instanceof Uint8Array, `${i}`);
+      assert.equal(new TextDecoder().decode(r.body), bodyOf(i), `${i}`);
+    }
+    assert.equal(agent.connections, 1);
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { HttpError } from "../../../../core/errors/mod.ts";
-import { parseRequestHead } from "../../../../core/http/h1/head.ts";
+import { HeadMemo, parseRequestHead } from "../../../../core/http/h1/head.ts";
+import { checkHeaderPairs } from "../../../../core/http/h1/response.ts";
 
 const LIMITS = { maxUrlBytes: 64, maxHeaderFields: 8 };
 
@@ -175,4 +176,52 @@ Deno.test("Expect: 100-continue only, and only honoured in HTTP/1.1 (RFC 9110 10
   assert.equal(h.expectContinue, true);
   refused("POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", 417, "unknown expectation");
   assert.equal(parse("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").expectContinue, false);
+});
+
+Deno.test("the head memo answers only for the very bytes it holds, once their parse is kept", () => {
+  const enc = new TextEncoder();
+  const limits = { maxUrlBytes: 8192, maxHeaderFields: 100 };
+  const a = enc.encode("xxPOST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody");
+  const end = a.length - 4;
+  const memo = new HeadMemo();
+  assert.equal(memo.find(a, 2, end), undefined);
+  memo.hold(a, 2, end);
+  assert.equal(memo.find(a, 2, end), undefined, "held but not parsed yet");
+  const head = memo.keep(parseRequestHead(new TextDecoder().decode(a.subarray(2, end)), limits));
+  // The same bytes elsewhere in another buffer.
+  const b = new Uint8Array(a.length + 5);
+  b.set(a, 5);
+  assert.equal(memo.find(b, 7, end + 5), head);
+  for (const [at, byte] of [[2, 0x51], [end - 1, 0x0b], [12, 0x62]]) {
+    const c = a.slice();
+    c[at] = byte;
+    assert.equal(memo.find(c, 2, end), undefined, `byte ${at}`);
+  }
+  assert.equal(memo.find(a, 2, end - 1), undefined, "a different length");
+  // Holding other bytes forgets the head; a head over the bound is never remembered.
+  memo.hold(b, 0, 10);
+  assert.equal(memo.find(a, 2, end), undefined);
+  const long = enc.encode(`GET / HTTP/1.1\r\nHost: h\r\nX-P: ${"p".repeat(1100)}\r\n\r\n`);
+  memo.hold(long, 0, long.length);
+  memo.keep(parseRequestHead(new TextDecoder().decode(long), limits));
+  assert.equal(memo.find(long, 0, long.length), undefined);
+});
+
+Deno.test("response field pairs: names are tokens and values single-line bytes, every time", () => {
+  const bad = (pairs: Array<[string, string]>) =>
+    assert.throws(() => checkHeaderPairs(pairs), TypeError, JSON.stringify(pairs));
+  checkHeaderPairs([["x-a", "1"], ["Content-Type", "text/plain; a=b"]]);
+  for (let round = 0; round < 2; round++) {
+    bad([["x a", "1"]]);
+    bad([["x-a:", "1"]]);
+    bad([["", "1"]]);
+    bad([["x-a", "1\r\nx-b: 2"]]);
+    bad([["x-a", "1\n"]]);
+    bad([["x-a", "\0"]]);
+    bad([["x-a", "\u0100"]]);
+  }
+  // More names than the checker remembers, then the bad ones again.
+  for (let i = 0; i < 600; i++) checkHeaderPairs([[`x-n${i}`, "v"]]);
+  bad([["x a", "1"]]);
+  bad([["x-n1", "a\rb"]]);
 });
