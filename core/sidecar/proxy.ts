@@ -322,9 +322,8 @@ function forward(
   x: Exchange,
   bytes: Uint8Array<ArrayBuffer>,
 ): Promise<RawResponse> {
-  // Whole milliseconds are all that is reported: the wall clock's are cheaper to read than
-  // performance.now(), and a clock step back counts as 0.
-  const started = Date.now();
+  // The monotonic clock: a step of the wall clock neither inflates nor hides a latency.
+  const started = performance.now();
   const sent = deps.send({
     method: "POST",
     target: x.target.upstream,
@@ -342,7 +341,7 @@ function forward(
 /** The agent's answer, recorded and passed on (a small body whole, anything else streaming). */
 function answered(deps: ProxyDeps, x: Exchange, res: ClientResponse, started: number): RawResponse {
   const { traceId, headers } = x;
-  const latency = Math.max(0, Date.now() - started);
+  const latency = Math.round(performance.now() - started);
   deps.recorder.record("response", traceId, responseDetails(res.status, latency, res.contentType));
   if (res.contentType) headers.push(["content-type", res.contentType]);
   headers.push(["X-Agent-Latency-Ms", String(latency)]);
@@ -356,7 +355,7 @@ function unreached(deps: ProxyDeps, x: Exchange, err: unknown, started: number):
     error,
     cause: errorMessage(err),
     status,
-    latency_ms: Math.max(0, Date.now() - started),
+    latency_ms: Math.round(performance.now() - started),
   });
   return json(status, { error, trace_id: x.traceId }, x.headers);
 }
