@@ -288,7 +288,8 @@ export class Connection implements ResponseHooks {
 
   /**
    * The body is pushed straight onto the socket: no deadline but the stall of a write, EOF
-   * from the client cancels it, and the request and the read buffer are let go meanwhile.
+   * from the client cancels it, and the request, the read buffer and the remembered head are let
+   * go meanwhile.
    */
   pushing(sink: SocketPush): void {
     this.#push = sink;
@@ -296,6 +297,7 @@ export class Connection implements ResponseHooks {
     this.#arm("stream", 0);
     this.writing(sink.backlog > 0); // the head's write is under way
     this.reader.release();
+    this.#heads.forget();
   }
 
   /** A pushed body's write started (its stall deadline runs) or its queue drained. */

@@ -295,4 +295,11 @@ export class HeadMemo {
     if (this.#length > 0) this.#head = head;
     return head;
   }
+
+  /** Lets the held bytes and head go (a connection that streams for long needs neither). */
+  forget(): void {
+    this.#bytes = undefined;
+    this.#head = undefined;
+    this.#length = 0;
+  }
 }
