@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { parseObject } from "../../../core/sidecar/body.ts";
 import { scrubJsonText } from "../../../core/pii/mod.ts";
+import { type Rng, seeded } from "../../support/prng.ts";
 
 const fatal = new TextDecoder("utf-8", { fatal: true });
 const lenient = new TextDecoder();
@@ -48,22 +49,6 @@ function theCheck(bytes: Uint8Array<ArrayBuffer>, maxDepth: number): Verdict {
   return { scrubbed, clean: p.clean, card: p.card, ssn: p.ssn };
 }
 
-/** mulberry32: the same bodies on every run. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
-  return { next, int, pick };
-}
-type Rng = ReturnType<typeof prng>;
-
 const KEYS = ["note", "card", "ssn", "password", "api_key", "token", "é", "名前", "n", "x"];
 const STRINGS = [
   "4532015112830366",
@@ -99,7 +84,7 @@ function object(r: Rng, depth: number): string {
 }
 
 Deno.test("the /proxy body check on bytes says what decoding, scanning and parsing said", () => {
-  const r = prng(0xb0d1);
+  const r = seeded(0xb0d1);
   let redacted = 0;
   let cases = 0;
   for (let i = 0; i < 4000; i++) {

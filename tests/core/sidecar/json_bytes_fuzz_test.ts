@@ -7,19 +7,12 @@ import {
   OBJECT_ASCII,
   OBJECT_UTF8,
 } from "../../../core/sidecar/json_bytes.ts";
-
-const fatal = new TextDecoder("utf-8", { fatal: true });
-const utf8 = new TextEncoder();
+import { type Rng, seeded } from "../../support/prng.ts";
+import { reference, utf8 } from "./json_reference.ts";
 
 /** Whether decoding and parsing `b` yields a non-array, non-null object. */
 function isObjectReference(b: Uint8Array): boolean {
-  let value: unknown;
-  try {
-    value = JSON.parse(fatal.decode(b));
-  } catch {
-    return false;
-  }
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  return reference(b) !== NOT_OBJECT;
 }
 
 /** A running comparison: every input goes through {@linkcode Tally.check}. */
@@ -51,22 +44,6 @@ class Tally {
     }
   }
 }
-
-/** mulberry32: a small seeded generator, so every run sees the same inputs. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
-  return { next, int, pick };
-}
-type Rng = ReturnType<typeof prng>;
 
 const WS = [" ", "\t", "\n", "\r", "", "", "", "  \r\n\t"];
 const NUMBER_FORMS = [
@@ -260,7 +237,7 @@ function mutate(r: Rng, base: Uint8Array): Uint8Array {
 const ROUNDS = 3000;
 
 Deno.test("json object fuzz: generated documents and their mutations", () => {
-  const r = prng(0x5eed_0006);
+  const r = seeded(0x5eed_0006);
   const t = new Tally();
   for (let round = 0; round < ROUNDS; round++) {
     const base = utf8.encode(document(r));
@@ -433,7 +410,7 @@ Deno.test("json object fuzz: hand-picked hard inputs", () => {
 
 Deno.test("json object fuzz: nesting around the depth the check tracks", () => {
   const t = new Tally();
-  const r = prng(256);
+  const r = seeded(256);
   for (let d = 240; d <= 270; d++) {
     for (const shape of ["arrays", "objects", "mixed"]) {
       let open = "";
@@ -485,7 +462,7 @@ function realistic(r: Rng): string {
 }
 
 Deno.test("json object fuzz: realistic bodies take the fast path", () => {
-  const r = prng(42);
+  const r = seeded(42);
   const t = new Tally();
   for (let i = 0; i < 5000; i++) t.check(utf8.encode(realistic(r)));
   // Every realistic body is an object, and the check knows it: no missed fast path.

@@ -8,27 +8,7 @@ import {
   OBJECT_ASCII,
   OBJECT_UTF8,
 } from "../../../core/sidecar/json_bytes.ts";
-
-const fatal = new TextDecoder("utf-8", { fatal: true });
-const utf8 = new TextEncoder();
-
-/** What decoding and parsing say: the check's answer when it is sure. */
-function reference(b: Uint8Array): number {
-  let text: string;
-  try {
-    text = fatal.decode(b);
-  } catch {
-    return NOT_OBJECT;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return NOT_OBJECT;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return NOT_OBJECT;
-  return b.some((x) => x >= 0x80) ? OBJECT_UTF8 : OBJECT_ASCII;
-}
+import { reference, utf8 } from "./json_reference.ts";
 
 function bytesOf(s: string | number[]): Uint8Array {
   return typeof s === "string" ? utf8.encode(s) : new Uint8Array(s);
