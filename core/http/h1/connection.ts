@@ -94,17 +94,12 @@ export class Connection implements ResponseHooks {
         const res = await this.#start(head);
         const more = this.#closed ? false : await this.#respond(head, res);
         if (more instanceof SocketPush) {
+          // Nothing waits while it streams: pushEnded resumes (now, when it already ended).
+          this.#handedOver = more;
           const early = this.#endedEarly;
-          if (early === undefined) {
-            this.#handedOver = more; // nothing waits while it streams: pushEnded resumes
-            return;
-          }
           this.#endedEarly = undefined;
-          this.#push = undefined;
-          if (early.failure) throw early.failure.error;
-          if (this.#mayContinue(more)) continue;
-          linger = !this.#bodyComplete;
-          break;
+          if (early !== undefined) this.pushEnded(more, early.failure);
+          return;
         }
         if (!more) {
           linger = !this.#bodyComplete;
