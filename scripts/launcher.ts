@@ -1,7 +1,8 @@
 /**
- * The container image's entrypoint: runs `main.ts <subcommand> ...` in a child Deno process with
- * exactly that subcommand's line of cmd/permissions.txt (placeholders filled for this layout),
- * forwarding signals, stdio and the exit code. Deno cannot narrow a granted category to a list at
+ * The container image's entrypoint: runs `main.ts <subcommand> ...` (a service from its own file,
+ * `cmd/<service>.ts ...`: cmd/run.ts) in a child Deno process with exactly that subcommand's line
+ * of cmd/permissions.txt (placeholders filled for this layout), forwarding signals, stdio and the
+ * exit code. Deno cannot narrow a granted category to a list at
  * run time, so a single process holding the union could not be made least-privilege; a child
  * started with the right flags can. This launcher itself may only read the environment (to find
  * IATP_DATA_DIR and the files the operator named) and run the Deno executable: the paths a
@@ -10,7 +11,7 @@
  *   deno run --allow-env --allow-run=/usr/local/bin/deno /app/scripts/launcher.ts relay --port 8005
  * @module
  */
-import { launchFlags, PERMISSIONS } from "../cmd/permissions.ts";
+import { entryOf, launchFlags, PERMISSIONS } from "../cmd/permissions.ts";
 import type { PathGrant } from "../core/config/mod.ts";
 
 /** Signals passed on to the child (the launcher is PID 1 in a container). */
@@ -83,6 +84,7 @@ async function launch(argv: string[]): Promise<number> {
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));
   }
+  const entry = entryOf(argv);
   const child = new Deno.Command(deno, {
     args: [
       "run",
@@ -91,8 +93,8 @@ async function launch(argv: string[]): Promise<number> {
       "--cached-only",
       `--config=${ROOT}/deno.json`,
       ...flags,
-      `${ROOT}/main.ts`,
-      ...argv,
+      `${ROOT}/${entry.file}`,
+      ...entry.args,
     ],
     stdin: "inherit",
     stdout: "inherit",
