@@ -87,3 +87,44 @@ Deno.test("a service's own file reports errors as main.ts does: same message, sa
     await dir.remove();
   }
 });
+
+Deno.test("cmd/grants.ts, the launchers' grants child, prints what iatp __grants prints", async () => {
+  const dir = await tempDir("iatp grants ");
+  try {
+    await Deno.writeTextFile(`${dir.path}/c.yaml`, "log_level: info\n");
+    const cases = [
+      ["audit", "--db", `${dir.path}/new folder/audit.db`],
+      ["sidecar", "--config", `${dir.path}/c.yaml`],
+      ["compose-agent", "--config", `${dir.path}/c.yaml`],
+      ["up", "--data-dir", `${dir.path}/up data`],
+      ["token", "issue", "--key", `${dir.path}/issuer.key`],
+      ["no-such-command"],
+    ];
+    const run = async (args: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          "--no-prompt",
+          "--cached-only",
+          "--allow-read",
+          "--allow-env",
+          ...args,
+        ],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+    };
+    let named = 0;
+    for (const argv of cases) {
+      const entry = await run([`${ROOT}cmd/grants.ts`, ...argv]);
+      const viaMain = await run([`${ROOT}main.ts`, "__grants", ...argv]);
+      assert.deepEqual(entry, viaMain, argv.join(" "));
+      if (entry.stdout.includes(dir.path)) named++;
+    }
+    assert.ok(named >= 4, "the cases name paths, so the comparison is not of empty outputs");
+  } finally {
+    await dir.remove();
+  }
+});
