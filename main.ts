@@ -1,21 +1,13 @@
 /**
  * iatp entry point: reads the subcommand, hands the rest of argv to cmd/<name>.ts, prints usage,
- * and maps errors to exit codes. Nothing else.
+ * and maps errors to exit codes (cmd/run.ts). Nothing else.
  * @module
  */
 import { findCommand, globalUsage } from "./cmd/mod.ts";
 import { narrowToSubcommand } from "./cmd/permissions.ts";
+import { runCommand } from "./cmd/run.ts";
 import { exitOnUnhandledRejection, print, printErr } from "./cmd/shared.ts";
-import {
-  CheckFailedError,
-  ConfigError,
-  errorMessage,
-  EXIT_USAGE,
-  exitCodeOf,
-  UsageError,
-} from "./core/errors/mod.ts";
-import { formatConfigError } from "./core/config/mod.ts";
-import { scrubString } from "./core/log/mod.ts";
+import { EXIT_USAGE } from "./core/errors/mod.ts";
 
 /** Runs iatp with `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -30,51 +22,7 @@ export async function main(args: string[]): Promise<number> {
     printErr(`iatp: unknown command "${name}"\n\n${globalUsage()}`);
     return EXIT_USAGE;
   }
-  try {
-    const command = await entry.load();
-    return await command.run(rest);
-  } catch (err) {
-    printErr(describeFailure(name, err));
-    return exitCodeOf(err) === 1 && err instanceof Deno.errors.NotCapable
-      ? EXIT_USAGE
-      : exitCodeOf(err);
-  }
-}
-
-/**
- * A permission the launcher did not grant, in iatp's terms: what was refused, and how to allow
- * more (never a Deno flag: iatp's launchers take IATP_ALLOW_READ / IATP_ALLOW_WRITE).
- */
-export function deniedMessage(name: string, denoMessage: string): string {
-  const m = /Requires (\w+) access to "([^"]+)"/.exec(denoMessage);
-  const what = m?.[1];
-  const target = m ? scrubString(m[2]) : "";
-  const head = `iatp ${name}: permission denied: `;
-  if (what === "read" || what === "write") {
-    const allow = what === "read" ? "IATP_ALLOW_READ" : "IATP_ALLOW_WRITE";
-    return `${head}may not ${what} ${target}\n` +
-      `Name it in the command's settings (a flag, env var or config key), or allow it with ` +
-      `${allow}=${target} (a comma-separated list).`;
-  }
-  if (what === "env") {
-    return `${head}may not read the environment variable ${target} (iatp ${name} does not use it)`;
-  }
-  return `${head}${what ? `${what} access to ${target}` : "an operation"} is not granted to ` +
-    `iatp ${name} (see cmd/permissions.txt)`;
-}
-
-function describeFailure(name: string, err: unknown): string {
-  if (err instanceof ConfigError) return formatConfigError(name, err);
-  if (err instanceof UsageError) {
-    return `iatp ${name}: ${err.message}${err.usage ? `\n\n${err.usage}` : ""}`;
-  }
-  if (err instanceof CheckFailedError) return `iatp ${name}: ${err.message}`;
-  if (err instanceof Deno.errors.NotCapable) return deniedMessage(name, err.message);
-  if (err instanceof Deno.errors.AddrInUse) {
-    return `iatp ${name}: address already in use: ${err.message.split("\n")[0]}`;
-  }
-  const msg = errorMessage(err);
-  return `iatp ${name}: error: ${scrubString(msg)}`;
+  return await runCommand(name, entry.load, rest);
 }
 
 if (import.meta.main) {

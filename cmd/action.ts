@@ -5,6 +5,7 @@
  */
 import { actionConfig, startActionAgent } from "../core/agents/mod.ts";
 import { serviceCommand } from "./shared.ts";
+import { runAsEntry } from "./run.ts";
 
 /** The action agent's configuration. */
 export const spec = actionConfig;
@@ -14,3 +15,6 @@ export const start = startActionAgent;
 
 /** The action command. */
 export const command = serviceCommand(spec, start);
+
+// `deno run cmd/action.ts ARGS` is `iatp action ARGS` (cmd/run.ts: the launchers start it so).
+if (import.meta.main) await runAsEntry("action", command);

@@ -49,6 +49,7 @@ import type { Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/client/mod.ts";
 import { verifyCommand, verifySpec } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
+import { runAsEntry } from "./run.ts";
 
 /** The audit service's configuration. */
 export const spec = defineConfig({
@@ -250,3 +251,6 @@ export const command = {
   grants: (argv: string[]) =>
     argv[0] === "verify" ? verifySpec.grants(argv.slice(1)) : spec.grants(argv),
 };
+
+// `deno run cmd/audit.ts ARGS` is `iatp audit ARGS` (cmd/run.ts: the launchers start it so).
+if (import.meta.main) await runAsEntry("audit", command);

@@ -30,6 +30,7 @@ import { parseVkey } from "../core/ledger/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { isTopicPattern } from "../core/topic/mod.ts";
 import { serviceCommand } from "./shared.ts";
+import { runAsEntry } from "./run.ts";
 
 /** The dashboard's configuration. */
 export const spec = defineConfig({
@@ -201,3 +202,6 @@ export async function start(
 
 /** The dashboard command. */
 export const command = serviceCommand(spec, start);
+
+// `deno run cmd/dashboard.ts ARGS` is `iatp dashboard ARGS` (cmd/run.ts: the launchers start it so).
+if (import.meta.main) await runAsEntry("dashboard", command);

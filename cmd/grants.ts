@@ -10,6 +10,7 @@ import { dirname, resolve } from "node:path";
 import type { PathGrant } from "../core/config/mod.ts";
 import type { Command, CommandEntry } from "./command.ts";
 import { findCommand } from "./command.ts";
+import { SERVICE_ENTRIES } from "./permissions.ts";
 import { print } from "./shared.ts";
 
 /** True when `path` exists (a folder or a file); false when it does not or cannot be seen. */
@@ -68,3 +69,26 @@ export function grantsCommand(commands: readonly CommandEntry[]): Command {
     },
   };
 }
+
+/**
+ * The launchers' way in (`deno run --allow-read --allow-env cmd/grants.ts <command> [args...]`,
+ * what `iatp __grants` prints): a service's file alone is loaded (SERVICE_ENTRIES), anything else
+ * through the command table. Both by a computed specifier, so Deno does not build the module
+ * graph of every command first; this child may read everything, so loading is never refused.
+ */
+async function grantsMain(argv: string[]): Promise<number> {
+  const [name] = argv;
+  const file = name === undefined ? undefined : SERVICE_ENTRIES.get(name);
+  let commands: readonly CommandEntry[];
+  if (file !== undefined) {
+    const url = new URL(`../${file}`, import.meta.url).href;
+    const { command } = await import(url) as { command: Command };
+    commands = [{ name: name!, summary: "", load: () => Promise.resolve(command) }];
+  } else {
+    const url = new URL("./mod.ts", import.meta.url).href;
+    ({ COMMANDS: commands } = await import(url) as { COMMANDS: readonly CommandEntry[] });
+  }
+  return await grantsCommand(commands).run(argv);
+}
+
+if (import.meta.main) Deno.exit(await grantsMain(Deno.args));

@@ -184,3 +184,29 @@ export function launchFlags(req: LaunchRequest): string[] {
     ...(req.grants ?? []).filter((g) => g.access === "write").map((g) => g.path),
   ]);
 }
+
+/**
+ * The subcommands that are started from their own file in `deno run` mode, with that file's
+ * path in the checkout. scripts/iatp lists the same names (tests/cmd/run_test.ts holds them
+ * equal), and every file here ends by calling `runAsEntry` (cmd/run.ts) when it is the entry.
+ */
+export const SERVICE_ENTRIES: ReadonlyMap<string, string> = new Map([
+  ["sidecar", "cmd/sidecar.ts"],
+  ["relay", "cmd/relay.ts"],
+  ["policy", "cmd/policy.ts"],
+  ["audit", "cmd/audit.ts"],
+  ["dashboard", "cmd/dashboard.ts"],
+  ["sensor", "cmd/sensor.ts"],
+  ["action", "cmd/action.ts"],
+  ["compose-agent", "cmd/compose_agent.ts"],
+  ["status", "cmd/status.ts"],
+]);
+
+/**
+ * The file a launcher runs for `argv` in `deno run` mode, and the arguments it passes to it: a
+ * service's own file without the subcommand's name, else main.ts with the whole argv.
+ */
+export function entryOf(argv: readonly string[]): { file: string; args: string[] } {
+  const file = argv[0] === undefined ? undefined : SERVICE_ENTRIES.get(argv[0]);
+  return file ? { file, args: argv.slice(1) } : { file: "main.ts", args: [...argv] };
+}

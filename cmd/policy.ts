@@ -48,6 +48,7 @@ import {
 import { RelayClient } from "../core/relay/mod.ts";
 import { connectEngine } from "./engine.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
+import { runAsEntry } from "./run.ts";
 
 /** The built-in bundle (the seed rule), shipped as files beside core/policy. */
 export const DEFAULT_POLICY_DIR = fileURLToPath(
@@ -294,3 +295,6 @@ async function startShared(
 
 /** The policy command. */
 export const command = serviceCommand(spec, start);
+
+// `deno run cmd/policy.ts ARGS` is `iatp policy ARGS` (cmd/run.ts: the launchers start it so).
+if (import.meta.main) await runAsEntry("policy", command);

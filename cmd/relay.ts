@@ -50,6 +50,7 @@ import {
 import { workerCount, workersField } from "../core/cluster/mod.ts";
 import { connectEngine } from "./engine.ts";
 import { serviceCommand } from "./shared.ts";
+import { runAsEntry } from "./run.ts";
 
 /** A plain mapping: YAML 1.1 tags can also make a Set, a Map or a Date (objects with no entries). */
 function isMapping(v: unknown): v is Record<string, unknown> {
@@ -337,3 +338,6 @@ export async function start(config: RelayConfig, deps: { log?: Logger } = {}): P
 
 /** The relay command. */
 export const command = serviceCommand(spec, start);
+
+// `deno run cmd/relay.ts ARGS` is `iatp relay ARGS` (cmd/run.ts: the launchers start it so).
+if (import.meta.main) await runAsEntry("relay", command);

@@ -5,6 +5,7 @@
  */
 import { sensorConfig, startSensorAgent } from "../core/agents/mod.ts";
 import { serviceCommand } from "./shared.ts";
+import { runAsEntry } from "./run.ts";
 
 /** The sensor's configuration. */
 export const spec = sensorConfig;
@@ -14,3 +15,6 @@ export const start = startSensorAgent;
 
 /** The sensor command. */
 export const command = serviceCommand(spec, start);
+
+// `deno run cmd/sensor.ts ARGS` is `iatp sensor ARGS` (cmd/run.ts: the launchers start it so).
+if (import.meta.main) await runAsEntry("sensor", command);

@@ -11,6 +11,7 @@ import { sidecarOptions } from "./sidecar/options.ts";
 import { serviceCommand } from "./shared.ts";
 import { type SidecarConfig, sidecarSpec } from "./sidecar/config.ts";
 import { VERIFY_USAGE, verifyAttestationCommand } from "./sidecar/verify.ts";
+import { runAsEntry } from "./run.ts";
 export { verifyAttestation } from "./sidecar/verify.ts";
 
 export type { SidecarConfig };
@@ -46,3 +47,6 @@ export const command = {
   run: (argv: string[]) =>
     argv[0] === "verify-attestation" ? verifyAttestationCommand(argv.slice(1)) : service.run(argv),
 };
+
+// `deno run cmd/sidecar.ts ARGS` is `iatp sidecar ARGS` (cmd/run.ts: the launchers start it so).
+if (import.meta.main) await runAsEntry("sidecar", command);

@@ -1,16 +1,17 @@
 /**
- * The container image's entrypoint: runs `main.ts <subcommand> ...` in a child Deno process with
- * exactly that subcommand's line of cmd/permissions.txt (placeholders filled for this layout),
- * forwarding signals, stdio and the exit code. Deno cannot narrow a granted category to a list at
- * run time, so a single process holding the union could not be made least-privilege; a child
- * started with the right flags can. This launcher itself may only read the environment (to find
- * IATP_DATA_DIR and the files the operator named) and run the Deno executable: the paths a
- * command line names come from a first child, `main.ts __grants`, run with read-only rights.
+ * The container image's entrypoint: runs `main.ts <subcommand> ...` (a service from its own file,
+ * `cmd/<service>.ts ...`: cmd/run.ts) in a child Deno process with exactly that subcommand's line
+ * of cmd/permissions.txt (placeholders filled for this layout), forwarding signals, stdio and the
+ * exit code. Deno cannot narrow a granted category to a list at run time, so a single process
+ * holding the union could not be made least-privilege; a child started with the right flags can.
+ * This launcher itself may only read the environment (to find IATP_DATA_DIR and the files the
+ * operator named) and run the Deno executable: the paths a command line names come from a first
+ * child, `cmd/grants.ts` (`iatp __grants`), run with read-only rights.
  *
  *   deno run --allow-env --allow-run=/usr/local/bin/deno /app/scripts/launcher.ts relay --port 8005
  * @module
  */
-import { launchFlags, PERMISSIONS } from "../cmd/permissions.ts";
+import { entryOf, launchFlags, PERMISSIONS } from "../cmd/permissions.ts";
 import type { PathGrant } from "../core/config/mod.ts";
 
 /** Signals passed on to the child (the launcher is PID 1 in a container). */
@@ -25,7 +26,7 @@ function fail(message: string): never {
 }
 
 /**
- * The paths an argv and the environment name for a subcommand, from `main.ts __grants` run with
+ * The paths an argv and the environment name for a subcommand, from `cmd/grants.ts` run with
  * read-only rights; none when it cannot tell (the subcommand then reports what it lacks).
  */
 async function namedPaths(deno: string, argv: string[]): Promise<PathGrant[]> {
@@ -38,8 +39,7 @@ async function namedPaths(deno: string, argv: string[]): Promise<PathGrant[]> {
       `--config=${ROOT}/deno.json`,
       "--allow-read",
       "--allow-env",
-      `${ROOT}/main.ts`,
-      "__grants",
+      `${ROOT}/cmd/grants.ts`,
       ...argv,
     ],
     stdin: "null",
@@ -83,6 +83,7 @@ async function launch(argv: string[]): Promise<number> {
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));
   }
+  const entry = entryOf(argv);
   const child = new Deno.Command(deno, {
     args: [
       "run",
@@ -91,8 +92,8 @@ async function launch(argv: string[]): Promise<number> {
       "--cached-only",
       `--config=${ROOT}/deno.json`,
       ...flags,
-      `${ROOT}/main.ts`,
-      ...argv,
+      `${ROOT}/${entry.file}`,
+      ...entry.args,
     ],
     stdin: "inherit",
     stdout: "inherit",

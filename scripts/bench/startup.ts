@@ -9,6 +9,7 @@
 import { sleep } from "../../core/async/mod.ts";
 import { parseArgs } from "node:util";
 import { freePort } from "./tools.ts";
+import { entryOf } from "../../cmd/permissions.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -142,11 +143,9 @@ for (const svc of SERVICES) {
       "--no-prompt",
       "--cached-only",
       ...flagsFor(svc, dir),
-      `${ROOT}main.ts`,
-      svc,
-      "--port",
-      String(port),
-      ...oneIsolate(svc),
+      // The file the launchers start for it (its own, for a service) and its arguments.
+      `${ROOT}${entryOf([svc]).file}`,
+      ...entryOf([svc, "--port", String(port), ...oneIsolate(svc)]).args,
     ], (p) => httpOk(`http://127.0.0.1:${p}/health`))
   );
   const launcher = await repeat(() =>

@@ -2,12 +2,13 @@
  * The image path for real: build the scratch image with scripts/docker-image against the test
  * dockerd; run protected `iatp relay` and `iatp sidecar` containers (issuer key mounted from a
  * file) on a bridge network and check /health from a third container; prove each subcommand runs
- * with exactly its permission line (a probe mounted in place of main.ts, started by the image's
- * own launcher, tries what the subcommand must not do); and check the launcher passes signals and
- * exit codes through.
+ * with exactly its permission line (a probe mounted in place of the file the image's own launcher
+ * starts tries what the subcommand must not do); and check the launcher passes signals and exit
+ * codes through.
  */
 import assert from "node:assert/strict";
 import { generateIssuer } from "../../core/auth/mod.ts";
+import { entryOf } from "../../cmd/permissions.ts";
 import { BUSYBOX_IMAGE, dockerCli, ensureBusyboxImage, ensureDockerd } from "../support/dockerd.ts";
 import { ROOT, tempDir } from "../helpers.ts";
 
@@ -146,8 +147,13 @@ Deno.test({
   }
 });
 
-/** Tries everything a subcommand might be refused; run by the launcher in place of main.ts. */
+/**
+ * Tries everything a subcommand might be refused; run by the launcher in place of the file it
+ * starts (main.ts, or a service's own file: entryOf). Imported rather than run (`__grants`
+ * loading a command), it does nothing.
+ */
 const PROBE = `
+if (!import.meta.main) throw new Error("the probe is not a command");
 const out: Record<string, unknown> = { args: Deno.args };
 async function attempt(key: string, fn: () => unknown): Promise<void> {
   try {
@@ -187,9 +193,10 @@ Deno.test({
     const r = await dockerCli(sock, [
       "run",
       "--rm",
-      // The probe replaces main.ts, so the image's own launcher picks its flags.
+      // The probe replaces the file the launcher starts, so the image's own launcher picks its
+      // flags.
       "-v",
-      `${keys.path}/probe.ts:/app/main.ts:ro`,
+      `${keys.path}/probe.ts:/app/${entryOf([subcommand]).file}:ro`,
       "-v",
       `${keys.path}/issuer.pub:/run/iatp/issuer.pub:ro`,
       // A real program at /bin/echo: only Deno's permissions can stop the probe running it.
@@ -206,7 +213,7 @@ Deno.test({
   try {
     await t.step("action: runs only Deno (and git), writes only under /data", async () => {
       const r = await probe("action");
-      assert.deepEqual(r.args, ["action"]);
+      assert.deepEqual(r.args, [], "a service starts from its own file, without its name");
       assert.equal(r.run_echo, "NotCapable", "action must not run /bin/echo");
       assert.equal(r.write_tmp, "NotCapable", "action must not write outside /data");
       assert.equal(r.read_passwd, "NotCapable");
@@ -222,7 +229,7 @@ Deno.test({
     });
     await t.step("relay: reads only its code, /data and the key file it was given", async () => {
       const r = await probe("relay", ["IATP_RELAY_AUTH_KEYS=file:/run/iatp/issuer.pub"]);
-      assert.deepEqual(r.args, ["relay"]);
+      assert.deepEqual(r.args, []);
       assert.equal(r.read_passwd, "NotCapable", "relay must not read outside its grants");
       // Its worker isolates load their modules from the app folder: the line grants reading it.
       assert.equal(r.read_app, "ok", "relay's line grants the app folder (worker modules)");
