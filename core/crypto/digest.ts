@@ -1,8 +1,16 @@
-/** SHA-256 digests as hex, and the constant-time comparison of secrets, on node:crypto. @module */
-import { createHash, timingSafeEqual } from "node:crypto";
+/**
+ * SHA-256 digests as hex, and the constant-time comparison of secrets, in plain JavaScript (no
+ * node:crypto: see ./sha256.ts).
+ * @module
+ */
+import { sha256Js } from "./sha256.ts";
+
+const UTF8 = new TextEncoder();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /**
- * Lowercase hex SHA-256 of bytes, or of a string's UTF-8 bytes.
+ * Lowercase hex SHA-256 of bytes, or of a string's UTF-8 bytes (a lone surrogate as U+FFFD, as
+ * TextEncoder writes it).
  *
  * @example
  * ```ts
@@ -10,12 +18,16 @@ import { createHash, timingSafeEqual } from "node:crypto";
  * ```
  */
 export function sha256Hex(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
+  const d = sha256Js(typeof data === "string" ? UTF8.encode(data) : data);
+  let out = "";
+  for (let i = 0; i < d.length; i++) out += HEX[d[i]];
+  return out;
 }
 
 /**
  * Whether two byte strings are equal, in time that depends only on their length: for MACs,
- * digests of secrets and anything else an attacker may probe byte by byte. Strings of different
+ * digests of secrets and anything else an attacker may probe byte by byte. Every byte is
+ * compared (the differences are OR-ed together, with no branch on them); strings of different
  * lengths are unequal at once (the length is not secret).
  *
  * @example
@@ -24,5 +36,8 @@ export function sha256Hex(data: Uint8Array | string): string {
  * ```
  */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
 }

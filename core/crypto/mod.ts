@@ -1,7 +1,7 @@
 /**
  * Cryptography shared by the modules that sign and verify: Ed25519 keys from 32-byte seeds,
  * signing and verification (manifests, attestations, checkpoints, credentials, plugins),
- * SHA-256 as hex, and the constant-time comparison of secrets.
+ * SHA-256 (as hex, or the bytes, in plain JavaScript), and the constant-time comparison of secrets.
  *
  * @example
  * ```ts
@@ -13,6 +13,7 @@
  * @module
  */
 export { constantTimeEqual, sha256Hex } from "./digest.ts";
+export { sha256Js } from "./sha256.ts";
 export {
   type Ed25519KeyPair,
   generateKeyPair,

@@ -1,7 +1,7 @@
 /**
  * RFC 6962 / RFC 9162 hashing: leaf = SHA-256(0x00 || entry), node = SHA-256(0x01 || left ||
  * right), plus the parsing and comparison of hashes. Leaf and node hashes use the synchronous JavaScript SHA-256 in
- * ./sha256.ts: a full verify of a million entries does two million of them, and at these input
+ * core/crypto/sha256.ts: a full verify of a million entries does two million of them, and at these input
  * sizes a native call per hash (node:crypto, ~2-4 us) costs more than the hash itself
  * (WebCrypto's async digest costs ~40 us a call).
  * @module
@@ -9,7 +9,7 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { decodeHex, isHex } from "../encoding/mod.ts";
-import { sha256Js } from "./sha256.ts";
+import { sha256Js } from "../crypto/mod.ts";
 
 /** Domain-separation prefix for leaves. */
 const LEAF_PREFIX = 0x00;

@@ -4,8 +4,7 @@
  * constant time; the Go sidecar's literal `true` is accepted only in explicit legacy mode.
  * @module
  */
-import { createHash } from "node:crypto";
-import { constantTimeEqual } from "../crypto/mod.ts";
+import { constantTimeEqual, sha256Js } from "../crypto/mod.ts";
 
 /** Shortest override secret accepted. */
 const MIN_OVERRIDE_TOKEN_LENGTH = 16;
@@ -60,7 +59,7 @@ export interface OverridePolicy {
 }
 
 function sha256(text: string): Uint8Array {
-  return createHash("sha256").update(text).digest();
+  return sha256Js(new TextEncoder().encode(text));
 }
 
 /** Builds the policy from the configured secret and legacy switch. */

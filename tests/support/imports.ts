@@ -113,6 +113,7 @@ const DYNAMIC_IMPORT = /\bimport\(\s*["']([^"']+)["']\s*\)/g;
 
 /** The package a bare or `npm:` specifier names, or undefined for a path or a `node:` module. */
 function packageOf(specifier: string): string | undefined {
+  if (/^node:[a-z_/]+$/.test(specifier)) return specifier; // a runtime module: node:crypto
   const s = specifier.replace(/^npm:\/?/, "");
   if (/^(\.|\/|[a-z]+:)/.test(s)) return undefined;
   const parts = s.split("/");

@@ -20,4 +20,12 @@ Deno.test("constantTimeEqual: equal, different and different-length byte strings
   assert.equal(constantTimeEqual(a, b), false);
   assert.equal(constantTimeEqual(a, a.subarray(0, 31)), false, "a shorter input is unequal");
   assert.equal(constantTimeEqual(new Uint8Array(0), new Uint8Array(0)), true);
+  // A difference anywhere, in any bit, is found: the first byte, the last, each bit of a byte.
+  for (let i = 0; i < a.length; i++) {
+    for (let bit = 0; bit < 8; bit++) {
+      const c = a.slice();
+      c[i] ^= 1 << bit;
+      assert.equal(constantTimeEqual(a, c), false, `byte ${i}, bit ${bit}`);
+    }
+  }
 });

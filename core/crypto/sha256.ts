@@ -1,9 +1,11 @@
 /**
  * SHA-256 (FIPS 180-4) in plain JavaScript, synchronous and allocation-free apart from the
- * 32-byte result. The ledger hashes short inputs (a 65-byte node, a ~150-byte leaf) millions
- * of times during a full verify; at those sizes every call into native code (node:crypto's
- * createHash/update/digest) costs more than the compression itself, so this is about twice as
- * fast. Tests check it against node:crypto at every padding boundary.
+ * 32-byte result. Two reasons to have it. The ledger hashes short inputs (a 65-byte node, a
+ * ~150-byte leaf) millions of times during a full verify; at those sizes every call into native
+ * code (node:crypto's createHash/update/digest) costs more than the compression itself, so this
+ * is about twice as fast. And a service that needs no other part of node:crypto does not load it:
+ * importing node:crypto costs a Deno process about 7 MB of resident memory, a tenth of an idle
+ * service. Tests check it against node:crypto at every padding boundary.
  * @module
  */
 
