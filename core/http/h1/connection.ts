@@ -279,6 +279,7 @@ export class Connection implements ResponseHooks {
   streaming(reader: ReadableStreamDefaultReader<Uint8Array>): void {
     this.#stream = reader;
     this.#arm("stream", 0);
+    this.#watchBody();
   }
 
   /**
@@ -293,6 +294,17 @@ export class Connection implements ResponseHooks {
     this.writing(sink.backlog > 0); // the head's write is under way
     this.reader.release();
     this.#heads.forget();
+    this.#watchBody();
+  }
+
+  /**
+   * A body starts streaming. A client that left while the handler ran (its end was read when
+   * there was no body yet to end) ends it now; otherwise a read-ahead is kept in flight, since
+   * one that found bytes before the body started was not renewed.
+   */
+  #watchBody(): void {
+    if (this.reader.eof) queueMicrotask(() => this.#watched(false));
+    else if (this.#bodyComplete) this.#watch();
   }
 
   /** A pushed body's write started (its stall deadline runs) or its queue drained. */
@@ -395,13 +407,18 @@ export class Connection implements ResponseHooks {
     (this.#leanWatch ? r.watch() : r.more()).then(this.#watched);
   }
 
-  /** What a read-ahead found: the client gone (abort, cancel a stream), or more bytes. */
+  /**
+   * What a read-ahead found: the client gone (abort, cancel a stream), or more bytes. A client
+   * that fills the read buffer while a body streams to it is cut off: nothing reads those bytes
+   * before the body ends, and with the buffer full its leaving could no longer be noticed.
+   */
   readonly #watched = (ok: boolean): void => {
     if (!ok && this.reader.eof) {
       this.#request?.disconnect();
       this.#stream?.cancel().catch(() => {});
       this.#push?.cancel("client");
     } else if (ok && this.phase === "stream") this.#watch();
+    else if (!ok && this.phase === "stream" && this.reader.full) this.close();
   };
 
   /** Answers a request the connection cannot serve, then the connection closes. */

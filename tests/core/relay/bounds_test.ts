@@ -246,3 +246,45 @@ Deno.test("the subscriber limit answers 503", async () => {
     await relay.close();
   }
 });
+
+Deno.test("a subscriber that sends bytes during its stream and leaves frees its place at once", async () => {
+  // Without a heartbeat in the test's time, only the read side can notice these clients going.
+  const relay = await startRelay({ max_subscribers: 3, heartbeat: 600_000 });
+  const enc = new TextEncoder();
+  const u = new URL(relay.url);
+  const sub = `GET /subscribe?topic=t HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`;
+  const subscribers = async () =>
+    (await (await fetch(`${relay.url}/health`)).json()).subscribers as number;
+  try {
+    const leave = [
+      // a request pipelined behind the subscription, then the client's end of the socket
+      async (c: Deno.TcpConn) => {
+        await c.write(enc.encode(sub + sub));
+        await c.closeWrite();
+      },
+      // bytes that are no request while the stream runs, more than a read buffer holds
+      async (c: Deno.TcpConn) => {
+        await c.write(enc.encode(sub));
+        await c.write(new Uint8Array(100_000).fill(0x41)).catch(() => {});
+      },
+    ];
+    for (const [i, act] of leave.entries()) {
+      for (let round = 0; round < 3; round++) {
+        const c = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
+        await act(c);
+        await new Promise((r) => setTimeout(r, 100));
+        c.close();
+      }
+      const deadline = Date.now() + 10_000;
+      while (await subscribers() !== 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(await subscribers(), 0, `case ${i}: every place freed`);
+    }
+    // The places are really free: three new subscriptions fit under the limit of 3.
+    const open = await Promise.all([1, 2, 3].map(() => openSse(relay.url, "topic=t")));
+    for (const s of open) await s.close();
+  } finally {
+    await relay.close();
+  }
+});
