@@ -52,7 +52,7 @@ export async function runAsEntry(name: string, command: Command): Promise<never>
  * A permission the launcher did not grant, in iatp's terms: what was refused, and how to allow
  * more (never a Deno flag: iatp's launchers take IATP_ALLOW_READ / IATP_ALLOW_WRITE).
  */
-export function deniedMessage(name: string, denoMessage: string): string {
+function deniedMessage(name: string, denoMessage: string): string {
   const m = /Requires (\w+) access to "([^"]+)"/.exec(denoMessage);
   const what = m?.[1];
   const target = m ? scrubString(m[2]) : "";
