@@ -271,6 +271,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     } catch {
       return []; // bad usage: the command reports it and starts nothing
     }
+    if (got.parsed.values.help) return []; // `--help` prints usage and reads nothing
     const out: PathGrant[] = got.configPath ? [{ path: got.configPath, access: "read" }] : [];
     const values: Record<string, unknown> = {};
     all.forEach((leaf, i) => {

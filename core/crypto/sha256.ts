@@ -87,12 +87,24 @@ const IV = new Int32Array([
   0x5be0cd19,
 ]);
 
-// Module-level scratch: the hash is synchronous, so no two calls ever share it concurrently.
-const W = new Int32Array(64);
-const H = new Int32Array(8);
-const TAIL = new Uint8Array(128);
+/** The working state of one hash: message schedule, chaining value, padded last block(s). */
+interface Scratch {
+  w: Int32Array;
+  h: Int32Array;
+  tail: Uint8Array;
+}
 
-function compress(b: Uint8Array, off: number): void {
+function newScratch(): Scratch {
+  return { w: new Int32Array(64), h: new Int32Array(8), tail: new Uint8Array(128) };
+}
+
+// Module-level scratch, so a hash allocates nothing but its result. The hash is synchronous, yet
+// the input can run code while it is read (a Uint8Array subclass's subarray, a Proxy's get trap)
+// and that code may hash too: such a nested call gets scratch of its own.
+const SHARED = newScratch();
+let sharedInUse = false;
+
+function compress(W: Int32Array, H: Int32Array, b: Uint8Array, off: number): void {
   for (let i = 0; i < 16; i++, off += 4) {
     W[i] = (b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3];
   }
@@ -136,9 +148,20 @@ export function sha256Js(data: Uint8Array, length = data.length): Uint8Array {
   if (!(Number.isSafeInteger(length) && length >= 0 && length <= data.length)) {
     throw new RangeError(`length ${length} outside 0..${data.length}`);
   }
+  if (sharedInUse) return hashWith(newScratch(), data, length);
+  sharedInUse = true;
+  try {
+    return hashWith(SHARED, data, length);
+  } finally {
+    sharedInUse = false;
+  }
+}
+
+function hashWith(s: Scratch, data: Uint8Array, length: number): Uint8Array {
+  const { w: W, h: H, tail: TAIL } = s;
   H.set(IV);
   const full = length - (length % 64);
-  for (let off = 0; off < full; off += 64) compress(data, off);
+  for (let off = 0; off < full; off += 64) compress(W, H, data, off);
   const rest = length - full;
   TAIL.fill(0);
   TAIL.set(data.subarray(full, length));
@@ -156,8 +179,8 @@ export function sha256Js(data: Uint8Array, length = data.length): Uint8Array {
   TAIL[end - 3] = lo >>> 16;
   TAIL[end - 2] = lo >>> 8;
   TAIL[end - 1] = lo;
-  compress(TAIL, 0);
-  if (end === 128) compress(TAIL, 64);
+  compress(W, H, TAIL, 0);
+  if (end === 128) compress(W, H, TAIL, 64);
   const out = new Uint8Array(32);
   for (let i = 0, o = 0; i < 8; i++, o += 4) {
     const v = H[i];

@@ -107,6 +107,12 @@ Deno.test("grants: the config file, path settings with their access, file: crede
   assert.deepEqual(await spec.grants(["--no-such-flag"]), [], "a bad line names nothing");
 });
 
+Deno.test("grants: --help reads nothing, so it names nothing", async () => {
+  const opts = { env: () => "file:/run/k", readFile: () => "db: /data/q.db\n" };
+  assert.deepEqual(await spec.grants(["--help"], opts), []);
+  assert.deepEqual(await spec.grants(["--config", "/etc/x.yaml", "-h"], opts), []);
+});
+
 Deno.test("a duration that must be positive does not offer 0 to turn it off", async () => {
   const err = await spec.parse(["--replay-ttl", "0"], env({})).then(
     () => assert.fail("0 accepted below min"),

@@ -58,3 +58,27 @@ Deno.test("sha256Hex of text matches node:crypto on the same string, lone surrog
     assert.equal(sha256Hex(data), native(data), `length ${n}`);
   }
 });
+
+Deno.test("sha256Js is right when its input's own code hashes meanwhile (no shared scratch)", () => {
+  // A Uint8Array subclass runs its own code on subarray(), and a Proxy on every element read:
+  // a hash started from there must not clobber the one in progress.
+  class Reentrant extends Uint8Array {
+    override subarray(begin?: number, end?: number): Uint8Array<ArrayBuffer> {
+      sha256Js(new Uint8Array(10));
+      return new Uint8Array(this.buffer, this.byteOffset, this.length).subarray(begin, end);
+    }
+  }
+  for (const n of [0, 5, 64, 100, 200]) {
+    const data = new Reentrant(n).fill(7);
+    assert.equal(hexOf(sha256Js(data)), native(new Uint8Array(n).fill(7)), `subclass, length ${n}`);
+  }
+  const base = new Uint8Array(randomBytes(150));
+  const proxy = new Proxy(base, {
+    get(target, key) {
+      if (key === "10" || key === "140") sha256Js(new Uint8Array(70));
+      const v = Reflect.get(target, key, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  assert.equal(hexOf(sha256Js(proxy)), native(base), "proxy");
+});
