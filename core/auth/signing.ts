@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { constantTimeEqual, sha256Hex } from "../crypto/mod.ts";
+import { constantTimeEqual, sha256HexOfBody } from "../crypto/mod.ts";
 import { decodeBase64, decodeHex, encodeBase64 } from "../encoding/mod.ts";
 
 /** Header carrying the caller's agent id. */
@@ -41,8 +41,8 @@ export interface SignedParts {
   body: Uint8Array;
 }
 
-/** The canonical string that is MACed: one field per line. */
-export function canonicalString(parts: SignedParts): string {
+/** The canonical string that is MACed: one field per line (the body by its SHA-256). */
+export async function canonicalString(parts: SignedParts): Promise<string> {
   return [
     SIGNING_SCHEME,
     parts.agentId,
@@ -50,7 +50,7 @@ export function canonicalString(parts: SignedParts): string {
     parts.pathAndQuery,
     parts.timestamp,
     parts.requestId,
-    sha256Hex(parts.body),
+    await sha256HexOfBody(parts.body),
   ].join("\n");
 }
 
@@ -69,7 +69,7 @@ async function computeSignature(key: string, parts: SignedParts): Promise<Uint8A
   const mac = await crypto.subtle.sign(
     "HMAC",
     await hmacKey(key),
-    encoder.encode(canonicalString(parts)),
+    encoder.encode(await canonicalString(parts)),
   );
   return new Uint8Array(mac);
 }

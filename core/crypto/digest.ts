@@ -25,6 +25,23 @@ export function sha256Hex(data: Uint8Array | string): string {
 }
 
 /**
+ * Lowercase hex SHA-256 of bytes, by WebCrypto: for inputs that may be large (a request body up to
+ * its limit), where native hashing runs several times faster than {@linkcode sha256Hex} and the
+ * caller can wait.
+ *
+ * @example
+ * ```ts
+ * await sha256HexOfBody(new TextEncoder().encode("abc")); // "ba7816bf...f20015ad"
+ * ```
+ */
+export async function sha256HexOfBody(data: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
+  let out = "";
+  for (let i = 0; i < d.length; i++) out += HEX[d[i]];
+  return out;
+}
+
+/**
  * Whether two byte strings are equal, in time that depends only on their length: for MACs,
  * digests of secrets and anything else an attacker may probe byte by byte. Every byte is
  * compared (the differences are OR-ed together, with no branch on them); strings of different

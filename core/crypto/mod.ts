@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-export { constantTimeEqual, sha256Hex } from "./digest.ts";
+export { constantTimeEqual, sha256Hex, sha256HexOfBody } from "./digest.ts";
 export { sha256Js } from "./sha256.ts";
 export {
   type Ed25519KeyPair,

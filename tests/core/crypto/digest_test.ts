@@ -1,6 +1,6 @@
 /** Tests for SHA-256 hex digests and the constant-time comparison of secrets. @module */
 import assert from "node:assert/strict";
-import { constantTimeEqual, sha256Hex } from "../../../core/crypto/mod.ts";
+import { constantTimeEqual, sha256Hex, sha256HexOfBody } from "../../../core/crypto/mod.ts";
 
 Deno.test("sha256Hex: FIPS 180-2 vectors, for text and for bytes", () => {
   assert.equal(sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -27,5 +27,20 @@ Deno.test("constantTimeEqual: equal, different and different-length byte strings
       c[i] ^= 1 << bit;
       assert.equal(constantTimeEqual(a, c), false, `byte ${i}, bit ${bit}`);
     }
+  }
+});
+
+Deno.test("sha256HexOfBody (WebCrypto) equals sha256Hex at every padding boundary and on 1 MB", async () => {
+  const sizes = [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 1 << 20];
+  for (const n of sizes) {
+    const data = new Uint8Array(n).map((_, i) => (i * 31 + n) & 0xff);
+    assert.equal(await sha256HexOfBody(data), sha256Hex(data), `length ${n}`);
+    const view = new Uint8Array(n + 8).fill(7).subarray(4, 4 + n);
+    view.set(data);
+    assert.equal(
+      await sha256HexOfBody(view),
+      sha256Hex(data),
+      `length ${n}, a view into a larger buffer`,
+    );
   }
 });
