@@ -205,7 +205,11 @@ async function fanout() {
  */
 async function fanoutBare(events: number) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", new URL("./relay_floor.ts", import.meta.url).pathname],
+    args: [
+      "run",
+      "--allow-net",
+      decodeURIComponent(new URL("./relay_floor.ts", import.meta.url).pathname),
+    ],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",

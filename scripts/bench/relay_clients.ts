@@ -241,7 +241,7 @@ export class SubscriberLoad {
   static async start(): Promise<SubscriberLoad> {
     const dir = Deno.makeTempDirSync({ prefix: "iatp-bench-load-" });
     const binary = `${dir}/relay_load`;
-    const source = new URL("./relay_load.go", import.meta.url).pathname;
+    const source = decodeURIComponent(new URL("./relay_load.go", import.meta.url).pathname);
     let out: Deno.CommandOutput;
     try {
       out = await new Deno.Command("go", { args: ["build", "-o", binary, source] }).output();

@@ -21,7 +21,7 @@ const { values } = parseArgs({
     workers: { type: "string", default: String(navigator.hardwareConcurrency) },
   },
 });
-const HERE = new URL(".", import.meta.url).pathname;
+const HERE = decodeURIComponent(new URL(".", import.meta.url).pathname);
 
 /** One figure against its target. */
 interface Check {

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { freePort } from "./tools.ts";
 import { entryOf } from "../../cmd/permissions.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "7" },

@@ -54,7 +54,7 @@ const CONNECTIONS = Number(values.connections);
 const RELAY_SUBS = Number(values["relay-subs"]);
 const MESSAGES = Number(values.messages);
 const PUBLISHERS = 16;
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 
 /** The upstream, nginx proxies with N and 1 workers, sidecars with N and 1 workers. */
 async function startSidecarTargets(dir: string) {

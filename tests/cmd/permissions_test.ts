@@ -9,6 +9,7 @@ import {
   parsePermissionTable,
   PERMISSIONS,
 } from "../../cmd/permissions.ts";
+import { ROOT } from "../helpers.ts";
 
 Deno.test("every subcommand has exactly one line in the permission table", () => {
   for (const c of COMMANDS) assert.ok(PERMISSIONS.has(c.name), `no permissions for ${c.name}`);
@@ -83,7 +84,7 @@ async function childWith(flags: string[], code: string): Promise<Record<string, 
         "run",
         "--no-prompt",
         "--quiet",
-        `--config=${new URL("../../deno.json", import.meta.url).pathname}`,
+        `--config=${ROOT}deno.json`,
         ...flags,
         file,
       ],
@@ -211,7 +212,7 @@ Deno.test("launchFlags: the line, placeholders filled, plus only the files named
 });
 
 Deno.test("the image launcher and scripts/iatp give every subcommand the same flags", async () => {
-  const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+  const root = ROOT.replace(/\/$/, "");
   const deno = "/opt/deno/bin/deno";
   for (const name of PERMISSIONS.keys()) {
     const bash = await new Deno.Command("bash", {
@@ -237,7 +238,7 @@ Deno.test("the image launcher and scripts/iatp give every subcommand the same fl
 });
 
 Deno.test("scripts/iatp keeps a checkout or data path holding spaces one flag", async () => {
-  const root = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+  const root = ROOT.replace(/\/$/, "");
   const tmp = await Deno.makeTempDir();
   const checkout = `${tmp}/my iatp`;
   await Deno.mkdir(`${checkout}/cmd`, { recursive: true });
