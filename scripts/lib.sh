@@ -3,7 +3,9 @@
 # shellcheck shell=bash
 
 IATP_DENO_VERSION="2.9.6"
-IATP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The checkout's physical path: Deno resolves the modules a file imports through symlinks, so a
+# checkout reached through one (/opt/iatp -> /opt/iatp-1.2) is granted and run by its real path.
+IATP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 
 # Prints the path of a Deno whose major.minor matches the pin, fetching it from npm if needed.
 iatp_find_deno() {

@@ -126,3 +126,35 @@ Deno.test("up --data-dir anywhere: the mesh's files go there", async () => {
     await dir.remove();
   }
 });
+
+Deno.test("a checkout reached through a symlink runs: help, version and a service", async () => {
+  const dir = await tempDir("iatp link ");
+  try {
+    const link = `${dir.path}/iatp current`;
+    await Deno.symlink(ROOT.replace(/\/$/, ""), link);
+    const run = async (args: string[], env: Record<string, string> = {}) => {
+      const out = await new Deno.Command(`${link}/scripts/iatp`, {
+        args,
+        cwd: dir.path,
+        env: { IATP_DATA_DIR: `${dir.path}/data`, ...env },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    };
+    const help = await run(["help"]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /Usage: iatp <command>/);
+    const version = await run(["version"]);
+    assert.equal(version.code, 0, version.stderr);
+    // A service through the link: its config layer and grants resolve, and it refuses a bad
+    // setting in iatp's terms (exit 2), not a permission error.
+    const bad = await run(["relay", "--port", "not-a-port"]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /^iatp relay: .*port/m);
+    assert.doesNotMatch(bad.stderr, /permission|Requires/);
+  } finally {
+    await dir.remove();
+  }
+});
