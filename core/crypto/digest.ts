@@ -3,10 +3,10 @@
  * node:crypto: see ./sha256.ts).
  * @module
  */
+import { encodeHex } from "../encoding/mod.ts";
 import { sha256Js } from "./sha256.ts";
 
 const UTF8 = new TextEncoder();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /**
  * Lowercase hex SHA-256 of bytes, or of a string's UTF-8 bytes (a lone surrogate as U+FFFD, as
@@ -18,10 +18,7 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"
  * ```
  */
 export function sha256Hex(data: Uint8Array | string): string {
-  const d = sha256Js(typeof data === "string" ? UTF8.encode(data) : data);
-  let out = "";
-  for (let i = 0; i < d.length; i++) out += HEX[d[i]];
-  return out;
+  return encodeHex(sha256Js(typeof data === "string" ? UTF8.encode(data) : data));
 }
 
 /**
@@ -35,10 +32,9 @@ export function sha256Hex(data: Uint8Array | string): string {
  * ```
  */
 export async function sha256HexOfBody(data: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
-  let out = "";
-  for (let i = 0; i < d.length; i++) out += HEX[d[i]];
-  return out;
+  return encodeHex(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>)),
+  );
 }
 
 /**
