@@ -16,6 +16,7 @@ import {
   errorMessage,
   EXIT_USAGE,
   exitCodeOf,
+  parseRefusal,
   UsageError,
 } from "../core/errors/mod.ts";
 import { formatConfigError } from "../core/config/mod.ts";
@@ -32,9 +33,7 @@ export async function runCommand(
     return await command.run(args);
   } catch (err) {
     printErr(describeFailure(name, err));
-    return exitCodeOf(err) === 1 && err instanceof Deno.errors.NotCapable
-      ? EXIT_USAGE
-      : exitCodeOf(err);
+    return exitCodeOf(err) === 1 && refusedPermission(err) ? EXIT_USAGE : exitCodeOf(err);
   }
 }
 
@@ -53,9 +52,9 @@ export async function runAsEntry(name: string, command: Command): Promise<never>
  * more (never a Deno flag: iatp's launchers take IATP_ALLOW_READ / IATP_ALLOW_WRITE).
  */
 function deniedMessage(name: string, denoMessage: string): string {
-  const m = /Requires (\w+) access to "([^"]+)"/.exec(denoMessage);
-  const what = m?.[1];
-  const target = m ? scrubString(m[2]) : "";
+  const r = parseRefusal(denoMessage);
+  const what = r?.what;
+  const target = r ? scrubString(r.target) : "";
   const head = `iatp ${name}: permission denied: `;
   if (what === "read" || what === "write") {
     const allow = what === "read" ? "IATP_ALLOW_READ" : "IATP_ALLOW_WRITE";
@@ -70,13 +69,25 @@ function deniedMessage(name: string, denoMessage: string): string {
     `iatp ${name} (see cmd/permissions.txt)`;
 }
 
+/**
+ * The permission refusal behind `err`: itself, or one of its causes (a store or key file that
+ * could not be opened wraps Deno's refusal in its own error).
+ */
+function refusedPermission(err: unknown): Deno.errors.NotCapable | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof Deno.errors.NotCapable) return e;
+  }
+  return undefined;
+}
+
 function describeFailure(name: string, err: unknown): string {
   if (err instanceof ConfigError) return formatConfigError(name, err);
   if (err instanceof UsageError) {
     return `iatp ${name}: ${err.message}${err.usage ? `\n\n${err.usage}` : ""}`;
   }
   if (err instanceof CheckFailedError) return `iatp ${name}: ${err.message}`;
-  if (err instanceof Deno.errors.NotCapable) return deniedMessage(name, err.message);
+  const refused = refusedPermission(err);
+  if (refused) return deniedMessage(name, refused.message);
   if (err instanceof Deno.errors.AddrInUse) {
     return `iatp ${name}: address already in use: ${err.message.split("\n")[0]}`;
   }

@@ -21,6 +21,7 @@ import {
 } from "../core/auth/mod.ts";
 import { parseDuration } from "../core/config/mod.ts";
 import { ConfigError, errorMessage, UsageError } from "../core/errors/mod.ts";
+import type { PathGrant } from "../core/config/mod.ts";
 import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
 
@@ -50,6 +51,15 @@ Flags:
 Prefer file:PATH over a credential on the command line: arguments show in ps and shell history.`;
 
 const HELP = { help: { type: "boolean", short: "h" } } as const;
+const KEYGEN_OPTIONS = { out: { type: "string" }, ...HELP } as const;
+const ISSUE_OPTIONS = {
+  key: { type: "string" },
+  sub: { type: "string" },
+  scope: { type: "string", multiple: true },
+  ttl: { type: "string" },
+  ...HELP,
+} as const;
+const INSPECT_OPTIONS = { keys: { type: "string", multiple: true }, ...HELP } as const;
 
 /** Runs a flag parser; its errors become usage errors naming the verb and the flag. */
 function parseFlags<T>(verb: string, parse: () => T): T {
@@ -68,7 +78,7 @@ function required(value: string | undefined, flag: string): string {
 async function keygen(argv: string[]): Promise<number> {
   const { values } = parseFlags(
     "keygen",
-    () => parseArgs({ args: argv, options: { out: { type: "string" }, ...HELP } }),
+    () => parseArgs({ args: argv, options: KEYGEN_OPTIONS }),
   );
   if (values.help) return usage();
   const out = required(values.out, "--out");
@@ -121,17 +131,10 @@ async function loadIssuer(path: string) {
 }
 
 async function issue(argv: string[]): Promise<number> {
-  const { values: v } = parseFlags("issue", () =>
-    parseArgs({
-      args: argv,
-      options: {
-        key: { type: "string" },
-        sub: { type: "string" },
-        scope: { type: "string", multiple: true },
-        ttl: { type: "string" },
-        ...HELP,
-      },
-    }));
+  const { values: v } = parseFlags(
+    "issue",
+    () => parseArgs({ args: argv, options: ISSUE_OPTIONS }),
+  );
   if (v.help) return usage();
   const keyFile = required(v.key, "--key");
   const sub = required(v.sub, "--sub");
@@ -183,7 +186,7 @@ async function inspect(argv: string[]): Promise<number> {
     parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { keys: { type: "string", multiple: true }, ...HELP },
+      options: INSPECT_OPTIONS,
     }));
   if (values.help) return usage();
   if (positionals.length !== 1) {
@@ -225,9 +228,42 @@ function usage(): number {
   return 0;
 }
 
+/** The path of a `file:PATH` value, or nothing. */
+const fileOf = (value: string): string[] => value.startsWith("file:") ? [value.slice(5)] : [];
+
+/**
+ * The files and folders a token argv names: keygen writes `--out`, issue reads `--key`, inspect
+ * reads `file:PATH` keys and tokens. Issuer keys usually live outside the data folder. None for
+ * an argv that does not parse (the run then says why).
+ */
+function tokenGrants(argv: string[]): PathGrant[] {
+  const [verb, ...rest] = argv;
+  try {
+    if (verb === "keygen") {
+      const { out } = parseArgs({ args: rest, options: KEYGEN_OPTIONS }).values;
+      return out ? [{ path: out, access: "write" }] : [];
+    }
+    if (verb === "issue") {
+      const { key } = parseArgs({ args: rest, options: ISSUE_OPTIONS }).values;
+      return key ? [{ path: key, access: "read" }] : [];
+    }
+    if (verb === "inspect") {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: INSPECT_OPTIONS,
+      });
+      return [...(values.keys ?? []), ...positionals].flatMap(fileOf)
+        .map((path) => ({ path, access: "read" as const }));
+    }
+  } catch { /* a usage error: the run reports it */ }
+  return [];
+}
+
 /** The token command. */
 export const command: Command = {
   usage: () => USAGE,
+  grants: tokenGrants,
   run(argv) {
     const [verb, ...rest] = argv;
     if (verb === "keygen") return keygen(rest);

@@ -96,7 +96,29 @@ export class HttpError extends Error {
  * ```
  */
 export function errorMessage(err: unknown): string {
+  if (err instanceof Deno.errors.NotCapable) return refusalText(err.message);
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Deno's refusal of a permission (`Requires read access to "/x", run again with the --allow-read
+ * flag`) in iatp's terms: iatp's launchers grant paths by the settings that name them and by
+ * IATP_ALLOW_READ / IATP_ALLOW_WRITE, never by a Deno flag. Other text is returned as it is.
+ * @example
+ * ```ts
+ * refusalText('Requires write access to "/x", run again with the --allow-write flag');
+ * // 'may not write /x (name it in the settings, or allow it with IATP_ALLOW_WRITE=/x)'
+ * ```
+ */
+export function refusalText(denoMessage: string): string {
+  const r = parseRefusal(denoMessage);
+  if (!r) return denoMessage;
+  const { what, target } = r;
+  if (what === "read" || what === "write") {
+    const allow = what === "read" ? "IATP_ALLOW_READ" : "IATP_ALLOW_WRITE";
+    return `may not ${what} ${target} (name it in the settings, or allow it with ${allow}=${target})`;
+  }
+  return `${what} access to ${target} is not granted to this command`;
 }
 
 /**
@@ -143,4 +165,18 @@ export function isValidationError(
   return typeof err === "object" && err !== null &&
     (err as { name?: string }).name === "ZodError" &&
     Array.isArray((err as { issues?: unknown }).issues);
+}
+
+/**
+ * The kind of access (read, write, net, env, ...) and its target in Deno's refusal text, or
+ * undefined when `denoMessage` is not one.
+ * @example
+ * ```ts
+ * parseRefusal('Requires env access to "HOME", run again with the --allow-env flag');
+ * // { what: "env", target: "HOME" }
+ * ```
+ */
+export function parseRefusal(denoMessage: string): { what: string; target: string } | undefined {
+  const m = /^Requires (\w+) access to "([^"]+)"/.exec(denoMessage);
+  return m ? { what: m[1], target: m[2] } : undefined;
 }

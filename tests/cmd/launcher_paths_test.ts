@@ -105,6 +105,42 @@ Deno.test("a path that is still denied is reported in iatp's terms, exit 2", asy
   }
 });
 
+Deno.test("a refusal wrapped in a service's own error is still reported in iatp's terms, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    // The audit service may read its folder but not write there: creating its signing key (a
+    // SigningKeyError whose cause is Deno's refusal) fails before it listens.
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--no-prompt",
+        "--allow-read",
+        "--allow-net=127.0.0.1",
+        "--allow-env",
+        `${ROOT}cmd/audit.ts`,
+        "--port",
+        "0",
+        "--db",
+        `${dir.path}/ledger.db`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, stderr);
+    assert.equal(
+      stderr.split("\n")[0],
+      `iatp audit: permission denied: may not write ${dir.path}/ledger.db.key`,
+    );
+    assert.match(stderr, new RegExp(`IATP_ALLOW_WRITE=${dir.path}/ledger\\.db\\.key`));
+    assert.doesNotMatch(stderr, /--allow-read|--allow-write/);
+    assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("up --data-dir anywhere: the mesh's files go there", async () => {
   const dir = await tempDir();
   try {

@@ -1,6 +1,6 @@
 /** `iatp token` through the real launcher: keygen, issue, inspect, and usage errors exit 2. */
 import assert from "node:assert/strict";
-import { runIatp, tempDir } from "../helpers.ts";
+import { ROOT, runIatp, tempDir } from "../helpers.ts";
 
 const modeOf = (path: string) => Deno.statSync(path).mode! & 0o777;
 
@@ -114,6 +114,69 @@ Deno.test("token usage errors exit 2 naming the flag", async () => {
       assert.match(r.stderr, want, args.join(" "));
       assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
     }
+  } finally {
+    await tmp.remove();
+  }
+});
+
+/** `iatp token ...` through the container image's launcher (scripts/launcher.ts), run here. */
+async function viaImageLauncher(args: string[], dataDir: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      "--allow-env",
+      `--allow-run=${Deno.execPath()}`,
+      `${ROOT}scripts/launcher.ts`,
+      ...args,
+    ],
+    env: { IATP_DATA_DIR: dataDir },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("both launchers grant token the key files its arguments name, outside the data folder", async () => {
+  const tmp = await tempDir("iatp token ");
+  const data = `${tmp.path}/data`;
+  try {
+    for (
+      const [launcher, run] of [
+        ["scripts/iatp", (a: string[]) => runIatp(a, { env: { IATP_DATA_DIR: data } })],
+        ["scripts/launcher.ts", (a: string[]) => viaImageLauncher(a, data)],
+      ] as const
+    ) {
+      const keys = `${tmp.path}/${launcher.replace(/\W/g, "_")} keys`;
+      const made = await run(["token", "keygen", `--out=${keys}`]);
+      assert.equal(made.code, 0, `${launcher}: ${made.stderr}`);
+      const issued = await run([
+        "token",
+        "issue",
+        "--key",
+        `${keys}/issuer.key`,
+        "--sub",
+        "relay",
+        "--scope",
+        "publish:*",
+      ]);
+      assert.equal(issued.code, 0, `${launcher}: ${issued.stderr}`);
+      Deno.writeTextFileSync(`${tmp.path}/t`, issued.stdout.trim());
+      const shown = await run([
+        "token",
+        "inspect",
+        `file:${tmp.path}/t`,
+        "--keys",
+        `file:${keys}/issuer.pub`,
+      ]);
+      assert.equal(shown.code, 0, `${launcher}: ${shown.stderr}`);
+      assert.equal(JSON.parse(shown.stdout).verified, true, launcher);
+    }
+    // Nothing was written in the data folder, and what was named alone was granted.
+    assert.throws(() => Deno.statSync(data), Deno.errors.NotFound);
   } finally {
     await tmp.remove();
   }
