@@ -69,7 +69,8 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * file they import statically) may not import these packages: zod (about 8 MB of an idle
  * process) and yaml (about 4 MB) load with the first request or the config file that needs them.
  * The relay and the sidecar need nothing of node:crypto (2-7 MB) but hashing and comparing,
- * which core/crypto does in JavaScript. main.ts stands for what every command loads before its
+ * which core/crypto does in JavaScript; the audit service and the dashboard load it with the
+ * ledger's first signature. main.ts stands for what every command loads before its
  * own file. `deferred` files are what only some configurations use, imported when configured:
  * the relay's SQLite and JetStream stores, its `--workers` isolates and the replay store
  * (node:sqlite) of core/auth.
@@ -87,8 +88,8 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
     ],
   },
   { root: "cmd/sidecar.ts", banned: /^(zod|yaml|node:crypto)$/ },
-  { root: "cmd/audit.ts", banned: /^(zod|yaml)$/ },
-  { root: "cmd/dashboard.ts", banned: /^(zod|yaml)$/ },
+  { root: "cmd/audit.ts", banned: /^(zod|yaml|node:crypto)$/ },
+  { root: "cmd/dashboard.ts", banned: /^(zod|yaml|node:crypto)$/ },
   { root: "cmd/policy.ts", banned: /^yaml$/ },
 ];
 
