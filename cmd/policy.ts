@@ -26,7 +26,7 @@ import {
   serviceFields,
   withShutdown,
 } from "../core/http/mod.ts";
-import { AuditClient } from "../core/ledger/mod.ts";
+import { AuditClient } from "../core/ledger/client/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { Counter } from "../core/metrics/mod.ts";
 import { type NatsEngine, natsFields } from "../core/nats/mod.ts";
@@ -45,7 +45,7 @@ import {
   SharedDecisionBridge,
   UPSTREAM_MISSING_RISK,
 } from "../core/policy/mod.ts";
-import { RelayClient } from "../core/relay/mod.ts";
+import { RelayClient } from "../core/relay/client/mod.ts";
 import { connectEngine } from "./engine.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 import { runAsEntry } from "./run.ts";
