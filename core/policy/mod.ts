@@ -7,7 +7,8 @@
  * @example
  * ```ts
  * const engine = new PolicyEngine(await loadBundle("policies/"));
- * const decision = engine.decide(intentSchema.parse(body));
+ * const read = await loadIntentReader();
+ * const decision = engine.evaluate(read(body, "iatp").intent);
  * ```
  * @module
  */
@@ -19,7 +20,9 @@ export {
   type CedarRequest,
   type EntityUid,
   type Intent,
-  intentSchema,
+  type IntentReader,
+  loadIntentReader,
+  type ParsedIntent,
   toCedarRequest,
 } from "./intent.ts";
 export { DEFAULT_RELOAD_INTERVAL_MS, PolicyReloader, type ReloadStatus } from "./reload.ts";
