@@ -31,6 +31,7 @@ import type { Logger } from "../core/log/mod.ts";
 import { Counter } from "../core/metrics/mod.ts";
 import { type NatsEngine, natsFields } from "../core/nats/mod.ts";
 import {
+  createSharedBridge,
   type Decision,
   DecisionBridge,
   DecisionState,
@@ -42,7 +43,7 @@ import {
   PolicyReloader,
   registerPolicyRoutes,
   type SharedBridgeOptions,
-  SharedDecisionBridge,
+  type SharedDecisionBridge,
   UPSTREAM_MISSING_RISK,
 } from "../core/policy/mod.ts";
 import { RelayClient } from "../core/relay/client/mod.ts";
@@ -269,7 +270,7 @@ async function startShared(
     compat: PolicyConfig["compat"];
   },
 ): Promise<SharedDecisionBridge> {
-  const bridge = new SharedDecisionBridge({
+  const bridge = await createSharedBridge({
     ...o,
     missingRisk: o.compat === "upstream" ? UPSTREAM_MISSING_RISK : undefined,
     stream: config.queue_stream,

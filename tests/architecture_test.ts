@@ -73,7 +73,8 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * ledger's first signature. main.ts stands for what every command loads before its
  * own file. `deferred` files are what only some configurations use, imported when configured:
  * the relay's SQLite and JetStream stores, its `--workers` isolates and the replay store
- * (node:sqlite) of core/auth.
+ * (node:sqlite) of core/auth; the policy's intent schemas (zod) load with the first intent, and
+ * it takes the audit and relay clients from their own modules, not the ledger's and relay's.
  */
 const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
   { root: "main.ts", banned: /^(zod|yaml)$/ },
@@ -90,7 +91,16 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
   { root: "cmd/sidecar.ts", banned: /^(zod|yaml|node:crypto)$/ },
   { root: "cmd/audit.ts", banned: /^(zod|yaml|node:crypto)$/ },
   { root: "cmd/dashboard.ts", banned: /^(zod|yaml|node:crypto)$/ },
-  { root: "cmd/policy.ts", banned: /^yaml$/ },
+  {
+    root: "cmd/policy.ts",
+    banned: /^(zod|yaml|node:crypto)$/,
+    deferred: [
+      "core/policy/intent_schema.ts",
+      "core/policy/shared_bridge.ts",
+      "core/relay/mod.ts",
+      "core/ledger/mod.ts",
+    ],
+  },
 ];
 
 /** The files `root` loads at start: static, non-type imports followed transitively. */

@@ -13,7 +13,8 @@
  * @module
  */
 export { type BridgeOptions, DecisionBridge } from "./bridge.ts";
-export { type SharedBridgeOptions, SharedDecisionBridge } from "./shared_bridge.ts";
+export type { SharedBridgeOptions, SharedDecisionBridge } from "./shared_bridge.ts";
+export { createSharedBridge } from "./shared_open.ts";
 export { type Bundle, loadBundle, type LoadedPolicy, PolicyBundleError } from "./bundle.ts";
 export { type Decision, PolicyEngine } from "./engine.ts";
 export {

@@ -13,8 +13,8 @@
 import { createMeshAuth, type MeshAuth, requireMeshScope } from "../auth/mod.ts";
 import { type CompatMode, invalidInput, readJsonInput, zodIssues } from "../compat/mod.ts";
 import { HttpError, isValidationError } from "../errors/mod.ts";
-import { type AuditClient, readExactJson } from "../ledger/mod.ts";
-import type { App } from "../http/mod.ts";
+import type { AuditClient } from "../ledger/client/mod.ts";
+import { type App, readExactJson } from "../http/mod.ts";
 import type { Decision, PolicyEngine } from "./engine.ts";
 import { loadIntentReader, type ParsedIntent, SessionRiskError } from "./intent.ts";
 import type { PolicyReloader } from "./reload.ts";
