@@ -26,11 +26,12 @@ import {
   serviceFields,
   withShutdown,
 } from "../core/http/mod.ts";
-import { AuditClient } from "../core/ledger/mod.ts";
+import { AuditClient } from "../core/ledger/client/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { Counter } from "../core/metrics/mod.ts";
 import { type NatsEngine, natsFields } from "../core/nats/mod.ts";
 import {
+  createSharedBridge,
   type Decision,
   DecisionBridge,
   DecisionState,
@@ -42,10 +43,10 @@ import {
   PolicyReloader,
   registerPolicyRoutes,
   type SharedBridgeOptions,
-  SharedDecisionBridge,
+  type SharedDecisionBridge,
   UPSTREAM_MISSING_RISK,
 } from "../core/policy/mod.ts";
-import { RelayClient } from "../core/relay/mod.ts";
+import { RelayClient } from "../core/relay/client/mod.ts";
 import { connectEngine } from "./engine.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 import { runAsEntry } from "./run.ts";
@@ -269,7 +270,7 @@ async function startShared(
     compat: PolicyConfig["compat"];
   },
 ): Promise<SharedDecisionBridge> {
-  const bridge = new SharedDecisionBridge({
+  const bridge = await createSharedBridge({
     ...o,
     missingRisk: o.compat === "upstream" ? UPSTREAM_MISSING_RISK : undefined,
     stream: config.queue_stream,

@@ -40,9 +40,9 @@ import {
   DEFAULT_STREAM,
   MemoryStore,
   openJetStreamStore,
+  openSqliteStore,
   type RelayServerOptions,
   type Retention,
-  SqliteStore,
   startRelayCluster,
   startRelayServer,
   UPSTREAM_MAX_EVENTS_PER_TOPIC,
@@ -252,7 +252,7 @@ async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStor
   }
   const path = config.store.slice("sqlite:".length);
   try {
-    return new SqliteStore(path, retention);
+    return await openSqliteStore(path, retention);
   } catch (err) {
     throw new ConfigError(
       "store",

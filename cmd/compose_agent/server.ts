@@ -7,8 +7,9 @@ import { ensureParentDir } from "../../core/config/mod.ts";
 import type { Counter } from "../../core/metrics/mod.ts";
 import {
   BODY_SIGNING_WARNING,
+  openReplayStore,
   RateLimiter,
-  ReplayStore,
+  type ReplayStore,
   resolveSecretSetting,
   Scopes,
   signedAuth,
@@ -89,7 +90,7 @@ async function openReplay(config: ComposeAgentConfig): Promise<ReplayStore> {
   if (config.replay_db !== ":memory:") {
     await ensureParentDir(config.replay_db);
   }
-  return new ReplayStore({
+  return await openReplayStore({
     path: config.replay_db,
     ttlMs: config.replay_ttl,
     maxEntries: config.replay_max_entries,

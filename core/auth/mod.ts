@@ -69,7 +69,8 @@ export {
   type RevokedIds,
 } from "./revocation.ts";
 export { DEFAULT_RATE_LIMIT_PER_MIN, type RateDecision, RateLimiter } from "./rate_limit.ts";
-export { DEFAULT_REPLAY_MAX_ENTRIES, ReplayStore, type ReplayVerdict } from "./replay.ts";
+export type { ReplayStore, ReplayStoreOptions, ReplayVerdict } from "./replay.ts";
+export { DEFAULT_REPLAY_MAX_ENTRIES, openReplayStore } from "./replay_open.ts";
 export { Scopes } from "./scopes.ts";
 export {
   HEADER_AGENT_ID,

@@ -5,17 +5,16 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
+import { DEFAULT_REPLAY_MAX_ENTRIES } from "./replay_open.ts";
 
 /** Default replay window (REPLAY_TTL_SECS upstream: 600). */
 const DEFAULT_REPLAY_TTL_MS = 600_000;
-/** Default bound on remembered request ids; beyond it new requests are refused, not evicted. */
-export const DEFAULT_REPLAY_MAX_ENTRIES = 100_000;
 
 /** Outcome of {@linkcode ReplayStore.remember}. */
 export type ReplayVerdict = "fresh" | "replay" | "full";
 
 /** Options for {@linkcode ReplayStore}. */
-interface ReplayStoreOptions {
+export interface ReplayStoreOptions {
   /** SQLite file path, or `:memory:` (tests only: not persisted). */
   path: string;
   ttlMs?: number;

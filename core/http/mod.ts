@@ -35,6 +35,7 @@ export {
 export type { ConnectionMetrics, HttpMetrics, RouteMetrics } from "./metrics.ts";
 export { rawRequestOf, type RawRoute, responseOf } from "./raw_route.ts";
 export { errorBody, errorResponse, jsonResponse } from "./middleware/envelope.ts";
+export { type ExactJsonOptions, readExactJson } from "./exact_json.ts";
 export { type BodySource, readBody, type ReadBodyOptions, readBodyPrefix } from "./read_body.ts";
 export { createServer, type Server, type ServerOptions } from "./server.ts";
 export { closeOnSignal } from "./signals.ts";

@@ -6,8 +6,6 @@
  * (WebCrypto's async digest costs ~40 us a call).
  * @module
  */
-import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
 import { decodeHex, isHex } from "../encoding/mod.ts";
 import { sha256Js } from "../crypto/mod.ts";
 
@@ -18,13 +16,9 @@ const NODE_PREFIX = 0x01;
 /** Size of every hash in the tree. */
 const HASH_SIZE = 32;
 
-function digest(b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
-
-/** SHA-256 of bytes. */
+/** SHA-256 of bytes (key ids and the empty root: a few bytes each). */
 export function sha256(data: Uint8Array): Uint8Array {
-  return digest(createHash("sha256").update(data).digest());
+  return sha256Js(data);
 }
 
 // One contiguous input per hash, built in reused scratch (hashing is synchronous, so calls

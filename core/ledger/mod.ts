@@ -23,7 +23,6 @@ export {
   type Receipt,
 } from "./entry.ts";
 export { bytesEqual, leafHash, parseHash } from "./hash.ts";
-export { type ExactJsonOptions, readExactJson } from "./json.ts";
 export { loadSigningKey } from "./keys.ts";
 export { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions } from "./ledger.ts";
 export { DEFAULT_COMMIT_TIMEOUT_MS, PgLedger, type PgLedgerOptions } from "./pg_ledger.ts";

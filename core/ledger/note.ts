@@ -7,7 +7,7 @@
  * bytes of SHA-256(key name || 0x0A || 0x01 || public key).
  * @module
  */
-import { KeyObject, sign as nodeSign } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { importPublicKey, sign, verify } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64, encodeHex } from "../encoding/mod.ts";
 import { EMPTY_ROOT, sha256 } from "./hash.ts";
@@ -99,17 +99,27 @@ export function parseCheckpoint(body: string): Checkpoint | undefined {
 
 const nodeKeys = new WeakMap<CryptoKey, KeyObject | null>();
 
+/** node:crypto once the first signature loaded it (it costs a process several MB: not at start). */
+let nodeCrypto: typeof import("node:crypto") | undefined;
+
+/** Loads node:crypto for {@linkcode signNow}; once loaded, a call costs nothing. */
+export async function loadSignNow(): Promise<void> {
+  nodeCrypto ??= await import("node:crypto");
+}
+
 /**
  * Ed25519 signature through node:crypto, synchronously: ~4x cheaper than WebCrypto's async
  * sign and, more importantly for group commit, no event-loop turn between building a batch
  * and writing it. Ed25519 is deterministic (RFC 8032), so the bytes are the same either way.
- * Undefined when the key cannot be used there (the caller falls back to WebCrypto).
+ * Undefined when the key cannot be used there, or before {@linkcode loadSignNow} (the caller
+ * falls back to WebCrypto).
  */
 export function signNow(key: CryptoKey, data: Uint8Array): Uint8Array | undefined {
+  if (!nodeCrypto) return undefined;
   let ko = nodeKeys.get(key);
   if (ko === undefined) {
     try {
-      ko = KeyObject.from(key);
+      ko = nodeCrypto.KeyObject.from(key);
       if (ko.type !== "private" || ko.asymmetricKeyType !== "ed25519") ko = null;
     } catch {
       ko = null;
@@ -118,7 +128,7 @@ export function signNow(key: CryptoKey, data: Uint8Array): Uint8Array | undefine
   }
   if (!ko) return undefined;
   try {
-    const sig = nodeSign(null, data, ko);
+    const sig = nodeCrypto.sign(null, data, ko);
     return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
   } catch {
     nodeKeys.set(key, null);
@@ -132,6 +142,7 @@ export function signNow(key: CryptoKey, data: Uint8Array): Uint8Array | undefine
  */
 export async function signNote(body: string, signer: NoteSigner): Promise<string> {
   if (!body.endsWith("\n")) throw new RangeError("note body must end with a newline");
+  if (!nodeCrypto) await loadSignNow();
   const sig = signNow(signer.privateKey, enc.encode(body)) ??
     await sign(signer.privateKey, body);
   const blob = new Uint8Array(4 + sig.length);

@@ -14,11 +14,10 @@
 import { createMeshAuth, type MeshAuth, principalOf, requireMeshScope } from "../auth/mod.ts";
 import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../compat/mod.ts";
 import type { AuditAppendResponse, AuditLog, EntryWithReceipt } from "./entry.ts";
-import { readExactJson } from "./json.ts";
 import { IdempotencyConflictError, LedgerBusyError, LedgerRangeError } from "./errors.ts";
 import { CanonicalJsonError } from "../encoding/mod.ts";
 import { HttpError } from "../errors/mod.ts";
-import { type App, errorBody } from "../http/mod.ts";
+import { type App, errorBody, readExactJson } from "../http/mod.ts";
 
 /** Longest Idempotency-Key accepted. */
 const MAX_IDEMPOTENCY_KEY_CHARS = 256;

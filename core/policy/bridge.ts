@@ -14,11 +14,21 @@
 import type { CompatMode } from "../compat/mod.ts";
 import { isValidationError } from "../errors/mod.ts";
 import { canonicalize, CanonicalJsonError } from "../encoding/mod.ts";
-import { type AuditClient, AuditClientError } from "../ledger/mod.ts";
+import { type AuditClient, AuditClientError } from "../ledger/client/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { type RelayClient, RelayError, type RelayEvent, type Subscription } from "../relay/mod.ts";
+import {
+  type RelayClient,
+  RelayError,
+  type RelayEvent,
+  type Subscription,
+} from "../relay/client/mod.ts";
 import type { Decision, PolicyEngine } from "./engine.ts";
-import { MAX_INTENT_STRING, parseIntent, SessionRiskError } from "./intent.ts";
+import {
+  type IntentReader,
+  loadIntentReader,
+  MAX_INTENT_STRING,
+  SessionRiskError,
+} from "./intent.ts";
 import { decisionWire } from "./wire.ts";
 import type { DecisionState } from "./state.ts";
 
@@ -53,11 +63,13 @@ export class DecisionBridge {
   #redelivering: Promise<void> | undefined;
   /** tx_ids being delivered right now, so the retry round never sends one twice at once. */
   readonly #inFlight = new Set<string>();
+  #read: IntentReader | undefined;
 
   constructor(readonly o: BridgeOptions) {}
 
   /** Re-delivers leftovers, then subscribes from the saved position (or the start of history). */
   async start(): Promise<void> {
+    this.#read = await loadIntentReader();
     await this.redeliver();
     this.#sub = this.o.relay.subscribe([INTENT_TOPIC], (e) => this.#onIntent(e), {
       since: this.o.state.position() ?? "0",
@@ -67,13 +79,15 @@ export class DecisionBridge {
   }
 
   async #onIntent(e: RelayEvent): Promise<void> {
+    // Loaded by start(); read before the decided check so nothing awaits between it and record.
+    const read = this.#read ?? await loadIntentReader();
     const payload: unknown = e.payload ?? {};
     const txId = txIdOf(payload, e.event_id);
     if (this.o.state.decided(txId)) {
       this.o.state.setPosition(e.id);
       return;
     }
-    const decision = decideIntent(this.o, payload, txId);
+    const decision = decideIntent(this.o, read, payload, txId);
     this.o.state.record(decision, e.id);
     this.o.onDecision?.(decision);
     await this.#deliver(decision);
@@ -143,8 +157,16 @@ export function txIdOf(payload: unknown, eventId: string): string {
 /** What deciding an intent needs. */
 export type DecideOptions = Pick<BridgeOptions, "engine" | "compat" | "missingRisk">;
 
-/** The decision for one intent payload; never throws for bad input (it is denied). */
-export function decideIntent(o: DecideOptions, payload: unknown, txId: string): Decision {
+/**
+ * The decision for one intent payload, read by `read` (see `loadIntentReader`); never throws for
+ * bad input (it is denied).
+ */
+export function decideIntent(
+  o: DecideOptions,
+  read: IntentReader,
+  payload: unknown,
+  txId: string,
+): Decision {
   try {
     // A lone surrogate has no canonical form: the ledger could not take the decision.
     canonicalize(payload);
@@ -154,7 +176,7 @@ export function decideIntent(o: DecideOptions, payload: unknown, txId: string): 
   }
   let parsed;
   try {
-    parsed = parseIntent(payload, o.compat ?? "upstream");
+    parsed = read(payload, o.compat ?? "upstream");
   } catch (err) {
     if (err instanceof SessionRiskError) return denied(o, txId, [err.message]);
     if (!isValidationError(err)) throw err;

@@ -6,7 +6,7 @@
  * @module
  */
 import * as cedar from "@cedar-policy/cedar-wasm";
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../crypto/mod.ts";
 import { join } from "node:path";
 import { errorMessage } from "../errors/mod.ts";
 
@@ -79,9 +79,9 @@ export async function readBundleFiles(dir: string): Promise<Map<string, string>>
 
 /** Content hash of bundle files (also the hot-reload fingerprint). */
 export function bundleRef(files: Map<string, string>): string {
-  const h = createHash("sha256");
-  for (const [name, text] of files) h.update(`${name}\0${text.length}\0${text}`);
-  return `sha256:${h.digest("hex").slice(0, 16)}`;
+  let all = "";
+  for (const [name, text] of files) all += `${name}\0${text.length}\0${text}`;
+  return `sha256:${sha256Hex(all).slice(0, 16)}`;
 }
 
 function firstError(errors: Array<{ message: string }>): string {

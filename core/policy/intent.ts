@@ -12,52 +12,11 @@
  * down, which decides `< N` and `>= N` against a whole `N` exactly as the fraction would.
  * @module
  */
-import { z } from "zod";
+import type { z } from "zod";
+import type { intentSchema } from "./intent_schema.ts";
 
 /** Longest id, enterprise or role string accepted. */
 export const MAX_INTENT_STRING = 256;
-/** Most roles per subject. */
-const MAX_ROLES = 64;
-/** Most context keys. */
-const MAX_CONTEXT_KEYS = 64;
-
-const text = z.string().max(MAX_INTENT_STRING);
-// Cedar has no floats or nulls; values nest at most one level so validation never recurses deeply.
-const scalar = z.union([text, z.boolean(), z.number().int().safe()]);
-const contextValue = z.union([
-  scalar,
-  z.array(scalar).max(MAX_ROLES),
-  z.record(z.string().max(MAX_INTENT_STRING), scalar),
-]);
-
-/** The intent's schema with `risk` as the session risk's rule. */
-function intentWith(risk: z.ZodNumber) {
-  return z.object({
-    tx_id: z.string().min(1).max(MAX_INTENT_STRING).optional(),
-    subject: z.object({
-      enterprise: text.optional(),
-      id: text.optional(),
-      roles: z.array(text).max(MAX_ROLES).optional(),
-    }).optional(),
-    resource: z.object({
-      enterprise: text.optional(),
-      id: text.optional(),
-      scope: text.optional(),
-    }).optional(),
-    context: z.object({
-      session_risk: risk.optional(),
-      device: text.optional(),
-      geo: text.optional(),
-    }).catchall(contextValue).refine((c) => Object.keys(c).length <= MAX_CONTEXT_KEYS, {
-      message: `at most ${MAX_CONTEXT_KEYS} context keys`,
-    }).optional(),
-  });
-}
-
-/** The intent schema (`POST /evaluate`, topic `access.intent`) under `compat: iatp`. */
-export const intentSchema = intentWith(z.number().int().min(0).safe());
-/** The same, for an IG&S intent once read (a negative risk is one Python compares). */
-const upstreamCedarSchema = intentWith(z.number().int().safe());
 
 /** A validated intent. */
 export type Intent = z.infer<typeof intentSchema>;
@@ -73,66 +32,26 @@ export class SessionRiskError extends Error {
   override name = "SessionRiskError";
 }
 
-/** The IG&S intent's shape (`apps/policy/main.py` `Intent`): three required objects. */
-const upstreamSchema = z.object({
-  tx_id: z.string().nullable().optional(),
-  subject: z.record(z.string(), z.unknown()),
-  resource: z.record(z.string(), z.unknown()),
-  context: z.record(z.string(), z.unknown()),
-});
-
-function cedarScalar(v: unknown): boolean {
-  return (typeof v === "string" && v.length <= MAX_INTENT_STRING) || typeof v === "boolean" ||
-    (typeof v === "number" && Number.isSafeInteger(v));
-}
-
-/** `v` when iatp's context schema (hence Cedar) can hold it, else undefined. */
-function cedarSafe(v: unknown): unknown {
-  if (cedarScalar(v)) return v;
-  if (Array.isArray(v)) return v.length <= MAX_ROLES && v.every(cedarScalar) ? v : undefined;
-  if (typeof v !== "object" || v === null) return undefined;
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) if (cedarScalar(x)) out[k] = x;
-  return out;
-}
-
-/** The risk a Cedar `Long` can carry: rounded down, within the safe integer range. */
-function cedarRisk(risk: number): number {
-  return Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, Math.floor(risk)));
-}
-
 /**
  * Reads an intent under `compat`.
  * @throws {SessionRiskError} (upstream) for a `session_risk` that is no number or boolean.
  * @throws {ZodError} for anything else of the wrong shape.
  */
-export function parseIntent(raw: unknown, compat: "upstream" | "iatp"): ParsedIntent {
-  if (compat === "iatp") {
-    const intent = intentSchema.parse(raw);
-    return { intent, risk: intent.context?.session_risk };
-  }
-  const u = upstreamSchema.parse(raw);
-  const given = u.context.session_risk;
-  let risk: number | undefined;
-  if (typeof given === "boolean") risk = given ? 1 : 0;
-  else if (typeof given === "number") risk = given;
-  else if ("session_risk" in u.context) {
-    throw new SessionRiskError("context.session_risk must be a number");
-  }
-  const context: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(u.context)) {
-    const safe = k === "session_risk"
-      ? (risk === undefined ? undefined : cedarRisk(risk))
-      : cedarSafe(v);
-    if (safe !== undefined) context[k] = safe;
-  }
-  const intent = upstreamCedarSchema.parse({
-    ...(u.tx_id ? { tx_id: u.tx_id } : {}),
-    subject: u.subject,
-    resource: u.resource,
-    context,
-  });
-  return { intent, risk };
+export type IntentReader = (raw: unknown, compat: "upstream" | "iatp") => ParsedIntent;
+
+let reader: Promise<IntentReader> | undefined;
+
+/**
+ * The intent reader. Its schemas are built on zod (several MB of a process), imported with the
+ * first intent rather than at start.
+ * @example
+ * ```ts
+ * const read = await loadIntentReader();
+ * const { intent } = read({ subject: { id: "agent-1" } }, "iatp");
+ * ```
+ */
+export function loadIntentReader(): Promise<IntentReader> {
+  return reader ??= import("./intent_schema.ts").then((m) => m.parseIntent);
 }
 
 /** Cedar entity uid. */

@@ -7,19 +7,23 @@
  * @example
  * ```ts
  * const engine = new PolicyEngine(await loadBundle("policies/"));
- * const decision = engine.decide(intentSchema.parse(body));
+ * const read = await loadIntentReader();
+ * const decision = engine.evaluate(read(body, "iatp").intent);
  * ```
  * @module
  */
 export { type BridgeOptions, DecisionBridge } from "./bridge.ts";
-export { type SharedBridgeOptions, SharedDecisionBridge } from "./shared_bridge.ts";
+export type { SharedBridgeOptions, SharedDecisionBridge } from "./shared_bridge.ts";
+export { createSharedBridge } from "./shared_open.ts";
 export { type Bundle, loadBundle, type LoadedPolicy, PolicyBundleError } from "./bundle.ts";
 export { type Decision, PolicyEngine } from "./engine.ts";
 export {
   type CedarRequest,
   type EntityUid,
   type Intent,
-  intentSchema,
+  type IntentReader,
+  loadIntentReader,
+  type ParsedIntent,
   toCedarRequest,
 } from "./intent.ts";
 export { DEFAULT_RELOAD_INTERVAL_MS, PolicyReloader, type ReloadStatus } from "./reload.ts";

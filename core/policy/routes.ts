@@ -13,10 +13,10 @@
 import { createMeshAuth, type MeshAuth, requireMeshScope } from "../auth/mod.ts";
 import { type CompatMode, invalidInput, readJsonInput, zodIssues } from "../compat/mod.ts";
 import { HttpError, isValidationError } from "../errors/mod.ts";
-import { type AuditClient, readExactJson } from "../ledger/mod.ts";
-import type { App } from "../http/mod.ts";
+import type { AuditClient } from "../ledger/client/mod.ts";
+import { type App, readExactJson } from "../http/mod.ts";
 import type { Decision, PolicyEngine } from "./engine.ts";
-import { type ParsedIntent, parseIntent, SessionRiskError } from "./intent.ts";
+import { loadIntentReader, type ParsedIntent, SessionRiskError } from "./intent.ts";
 import type { PolicyReloader } from "./reload.ts";
 import { decisionWire } from "./wire.ts";
 
@@ -41,7 +41,8 @@ export interface PolicyRoutesDeps {
  * @throws {HttpError} 400 for a session risk upstream fails on; 422 (upstream) or 400 (iatp)
  * for any other wrong shape.
  */
-function readIntent(raw: unknown, compat: CompatMode): ParsedIntent {
+async function readIntent(raw: unknown, compat: CompatMode): Promise<ParsedIntent> {
+  const parseIntent = await loadIntentReader();
   try {
     return parseIntent(raw, compat);
   } catch (err) {
@@ -59,7 +60,7 @@ export function registerPolicyRoutes(app: App, deps: PolicyRoutesDeps): void {
     // Strict bytes in: a lone surrogate or a value that cannot be kept exactly is refused
     // naming the field, before the engine (which throws on them) ever sees it.
     const raw = await readJsonInput(compat, () => readExactJson(c.req.raw));
-    const { intent, risk } = readIntent(raw, compat);
+    const { intent, risk } = await readIntent(raw, compat);
     const missingRisk = compat === "upstream" ? UPSTREAM_MISSING_RISK : undefined;
     const decision = deps.engine.evaluate(intent, undefined, { risk, missingRisk });
     deps.onDecision?.(decision);

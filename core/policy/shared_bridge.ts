@@ -24,6 +24,7 @@ import {
   INTENT_TOPIC,
   txIdOf,
 } from "./bridge.ts";
+import { type IntentReader, loadIntentReader } from "./intent.ts";
 import type { Decision } from "./engine.ts";
 
 /** The engine's codes for a create that found the key already there. */
@@ -60,6 +61,8 @@ export class SharedDecisionBridge {
   #closed = false;
   readonly #encoder = new TextEncoder();
 
+  #read: IntentReader | undefined;
+
   constructor(readonly o: SharedBridgeOptions) {}
 
   /**
@@ -68,6 +71,7 @@ export class SharedDecisionBridge {
    * exist)
    */
   async start(): Promise<void> {
+    this.#read = await loadIntentReader();
     const { nats } = this.o;
     this.#kv = await openKv(nats.js, this.o.bucket, {
       history: 1,
@@ -150,7 +154,8 @@ export class SharedDecisionBridge {
     if (found && found.operation === "PUT") {
       return { record: found.json<DecisionRecord>(), revision: found.revision };
     }
-    const decision = decideIntent(this.o, payload, txId);
+    const read = this.#read ?? await loadIntentReader();
+    const decision = decideIntent(this.o, read, payload, txId);
     try {
       const revision = await kv.create(key, this.#json({ decision, delivered: false }));
       this.o.onDecision?.(decision);

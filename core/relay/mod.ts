@@ -26,10 +26,14 @@ export {
   DEFAULT_DUPLICATE_WINDOW_MS,
   DEFAULT_MAX_PENDING_PUBLISHES,
   DEFAULT_STREAM,
-  JetStreamStore,
-  type JetStreamStoreOptions,
+} from "./js_defaults.ts";
+export type { JetStreamStore, JetStreamStoreOptions } from "./jetstream_store.ts";
+export {
   openJetStreamStore,
-} from "./jetstream_store.ts";
+  openSqliteStore,
+  startRelayCluster,
+  startRelayWorker,
+} from "./on_demand.ts";
 export { type StreamRelayEvent, streamRelayEvent } from "./js_wire.ts";
 export { MemoryStore } from "./memory_store.ts";
 export {
@@ -41,13 +45,8 @@ export {
   type RelayServerOptions,
   startRelayServer,
 } from "./server.ts";
-export {
-  type RelayClusterOptions,
-  type RelayWorkerInit,
-  startRelayCluster,
-  startRelayWorker,
-} from "./cluster.ts";
-export { SqliteStore } from "./sqlite_store.ts";
+export type { RelayClusterOptions, RelayWorkerInit } from "./cluster.ts";
+export type { SqliteStore } from "./sqlite_store.ts";
 export {
   type AnyRelayStore,
   DEFAULT_MAX_AGE_MS,

@@ -8,7 +8,12 @@ import * as cedar from "@cedar-policy/cedar-wasm";
 import { parseArgs } from "node:util";
 import { command, DEFAULT_POLICY_DIR, start } from "../../cmd/policy.ts";
 import { silentLogger } from "../../core/log/mod.ts";
-import { intentSchema, loadBundle, PolicyEngine, toCedarRequest } from "../../core/policy/mod.ts";
+import {
+  loadBundle,
+  loadIntentReader,
+  PolicyEngine,
+  toCedarRequest,
+} from "../../core/policy/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -45,7 +50,8 @@ function measure(fn: () => void, n: number) {
 
 const bundle = await loadBundle(DEFAULT_POLICY_DIR);
 const engine = new PolicyEngine(bundle);
-const intent = intentSchema.parse(SEED);
+const readIntent = await loadIntentReader();
+const intent = readIntent(SEED, "iatp").intent;
 
 // Peer: the raw pre-parsed Cedar call with a request built once.
 const req = toCedarRequest(intent);
@@ -65,7 +71,9 @@ const direct = measure(() => {
   if (r.type !== "success" || r.response.decision !== "allow") throw new Error("direct: not allow");
 }, N);
 const inProcess = measure(() => {
-  if (engine.evaluate(intentSchema.parse(SEED)).decision !== "allow") throw new Error("not allow");
+  if (engine.evaluate(readIntent(SEED, "iatp").intent).decision !== "allow") {
+    throw new Error("not allow");
+  }
 }, N);
 
 const svc = await start(command.resolve({ port: 0, reload_interval: 0 }), { log: silentLogger });

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import {
   RateLimiter,
-  ReplayStore,
   requireScope,
   Scopes,
   signedAuth,
   signRequest,
   staticToken,
 } from "../../../core/auth/mod.ts";
+import { ReplayStore } from "../../../core/auth/replay.ts";
 import { createServer } from "../../../core/http/mod.ts";
 import { silentLogger } from "../../../core/log/mod.ts";
 import { tempDir } from "../../helpers.ts";

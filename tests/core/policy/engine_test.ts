@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { DEFAULT_POLICY_DIR } from "../../../cmd/policy.ts";
 import { loadBundle, parseBundle, PolicyBundleError } from "../../../core/policy/bundle.ts";
 import { PolicyEngine } from "../../../core/policy/engine.ts";
-import { type Intent, intentSchema } from "../../../core/policy/intent.ts";
+import type { Intent } from "../../../core/policy/intent.ts";
+import { intentSchema } from "../../../core/policy/intent_schema.ts";
 
 const SEED: Intent = {
   tx_id: "tx-seed",

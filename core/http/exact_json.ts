@@ -1,6 +1,7 @@
 /**
- * Exact JSON input for the ledger: parses raw body bytes and refuses, naming the field, any
- * value the ledger could not store and sign exactly as the client sent it. `JSON.parse` over
+ * Exact JSON request bodies (the audit ledger's appends, the policy's intents): parses raw body
+ * bytes and refuses, naming the field, any value the ledger could not store and sign exactly as
+ * the client sent it. `JSON.parse` over
  * `TextDecoder` text would silently turn invalid UTF-8 into U+FFFD, keep the last of two
  * duplicate keys, round integers beyond 2^53 and let `__proto__` be dropped later.
  *

@@ -1,7 +1,7 @@
 /** Exact JSON input: what the ledger accepts is what it stores; the rest is refused by path. */
 import assert from "node:assert/strict";
 import { HttpError } from "../../../core/errors/mod.ts";
-import { ExactJsonError, parseExactJson, readExactJson } from "../../../core/ledger/json.ts";
+import { ExactJsonError, parseExactJson, readExactJson } from "../../../core/http/exact_json.ts";
 
 const enc = new TextEncoder();
 const parse = (text: string) => parseExactJson(enc.encode(text));
