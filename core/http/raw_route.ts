@@ -22,6 +22,12 @@ export interface RawRoute {
    * the JSON envelope (its status for an HttpError, else 500).
    */
   serve(req: RawRequest, requestId: string): RawResponse | Promise<RawResponse>;
+  /**
+   * The route reads the body's bytes (`bodyNow`, `body`) only until its answer resolves and
+   * copies whatever it keeps longer: they may sit in a buffer the connection reuses afterwards
+   * (see `RawHandler.leasesBody`).
+   */
+  leasesBody?: boolean;
 }
 
 /**
@@ -47,33 +53,64 @@ interface RawDeps {
 
 /**
  * `route` as the connection's handler: a request id (`X-Request-Id`), metrics labelled with
- * `route.route`, and the JSON envelope for a thrown error. Its `serve` never rejects.
+ * `route.route`, and the JSON envelope for a thrown error. Its `serve` never rejects. A route
+ * that answers at once costs no async function; one that answers later, one promise reaction.
  */
 export function rawHandler(route: RawRoute, deps: RawDeps): RawHandler {
+  /** The answer sent: its fields checked (a bad one becomes the 500 envelope), metrics taken. */
+  const finish = (req: RawRequest, requestId: string, start: number, res: RawResponse) => {
+    deps.metrics.inFlight.dec();
+    try {
+      // Checked here so a field that cannot be written becomes the 500 envelope, not a reset.
+      checkHeaderPairs(res.headers);
+    } catch (err) {
+      return failed(req, requestId, start, err, res);
+    }
+    return observed(req, requestId, start, res);
+  };
+  /** The envelope of a failed route (a streaming body it returned is cancelled). */
+  const failed = (
+    req: RawRequest,
+    requestId: string,
+    start: number,
+    err: unknown,
+    res?: RawResponse,
+  ) => {
+    if (res?.body instanceof ReadableStream) res.body.cancel().catch(() => {});
+    const { status, body } = errorEnvelope(err, requestId, deps.log, targetPathOf(req.target));
+    const out: RawResponse = {
+      status,
+      headers: [["content-type", "application/json"]],
+      body: JSON.stringify(body),
+    };
+    return observed(req, requestId, start, out);
+  };
+  const observed = (req: RawRequest, requestId: string, start: number, res: RawResponse) => {
+    res.headers.push(["X-Request-Id", requestId]);
+    observeRequest(deps.metrics, req.method, route.route, res.status, start);
+    return res;
+  };
   return {
-    async serve(req) {
+    leasesBody: route.leasesBody === true,
+    serve(req) {
       const requestId = requestIdOf(req.header("x-request-id"));
       const start = performance.now();
       deps.metrics.inFlight.inc();
-      let res: RawResponse | undefined;
+      let answer: RawResponse | Promise<RawResponse>;
       try {
-        res = await route.serve(req, requestId);
-        // Checked here so a field that cannot be written becomes the 500 envelope, not a reset.
-        checkHeaderPairs(res.headers);
+        answer = route.serve(req, requestId);
       } catch (err) {
-        if (res?.body instanceof ReadableStream) res.body.cancel().catch(() => {});
-        const { status, body } = errorEnvelope(err, requestId, deps.log, targetPathOf(req.target));
-        res = {
-          status,
-          headers: [["content-type", "application/json"]],
-          body: JSON.stringify(body),
-        };
-      } finally {
         deps.metrics.inFlight.dec();
+        return failed(req, requestId, start, err);
       }
-      res.headers.push(["X-Request-Id", requestId]);
-      observeRequest(deps.metrics, req.method, route.route, res.status, start);
-      return res;
+      if (!(answer instanceof Promise)) return finish(req, requestId, start, answer);
+      return answer.then(
+        (res) => finish(req, requestId, start, res),
+        (err) => {
+          deps.metrics.inFlight.dec();
+          return failed(req, requestId, start, err);
+        },
+      );
     },
   };
 }

@@ -33,6 +33,10 @@ export interface ClientRequest {
   target: string;
   /** Header fields besides Host and Content-Length (the client sets those). */
   headers: Array<[string, string]>;
+  /**
+   * Read only until the answer (or the failure) resolves: the caller may reuse the bytes then.
+   * They are copied into the connection's write buffer as the request is sent.
+   */
   body: Uint8Array<ArrayBuffer>;
   /** Deadline for the whole exchange, connect to last body byte. */
   timeoutMs: number;
