@@ -49,6 +49,12 @@ export interface ClientResponse {
   contentType: string | null;
   /** Null for a response without content (204, 205, 304, HEAD, Content-Length 0). */
   body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+  /**
+   * Present when `body` sits in a pooled buffer: call it once nothing reads the bytes any more
+   * (they may then hold another response's). Calling it is optional (an unreleased buffer is
+   * left to the collector); calling it again does nothing.
+   */
+  release?: () => void;
 }
 
 /** Options for {@linkcode OriginPool}. */
@@ -222,6 +228,11 @@ export class OriginPool {
       return { status, contentType, body: null };
     }
     if (!head.chunked && head.length !== undefined && head.length <= BUFFER_BODY_BYTES) {
+      const lent = conn.bufferedLent(head.length);
+      if (lent !== undefined) {
+        this.#release(conn, head.close);
+        return { status, contentType, body: lent.body, release: lent.release };
+      }
       const body = conn.bufferedExactly(head.length) ?? await conn.readExactly(head.length);
       this.#release(conn, head.close);
       return { status, contentType, body };

@@ -18,6 +18,11 @@ export interface RawResponse {
   headers: HeaderPairs;
   /** Bytes or text (sent as UTF-8) with a Content-Length, a stream sent chunked, or none. */
   body: Uint8Array<ArrayBuffer> | string | ReadableStream<Uint8Array> | null;
+  /**
+   * Called once the body's bytes were copied out (the answer is then sent from the copy), so
+   * their buffer may be reused; not called when the answer is dropped or written otherwise.
+   */
+  release?: () => void;
 }
 
 /** A request on the raw path. */

@@ -20,6 +20,8 @@ const POST = (path: string, body: string, extra = "") =>
 /** Gates a `/lease/hold` request: it reads its body again only once released. */
 let gate: PromiseWithResolvers<void> | undefined;
 let held: PromiseWithResolvers<void> | undefined;
+/** The bodies of `/lease/release` answers whose release was called. */
+const released: string[] = [];
 
 function setup() {
   const log = createLogger({ service: "t", sink: () => {} });
@@ -33,6 +35,14 @@ function setup() {
     route: "/lease/*",
     leasesBody: true,
     serve(req) {
+      if (targetPathOf(req.target) === "/lease/release") {
+        // Answers with a copy of its body, asking to hear once it was copied out.
+        return req.body(1 << 20).then((b) => {
+          const text = dec.decode(b);
+          const body = new Uint8Array(b);
+          return { status: 200, headers: [], body, release: () => released.push(text) };
+        });
+      }
       const now = req.bodyNow?.(1 << 20);
       if (now === undefined) {
         return req.body(1 << 20).then((b) => echo(dec.decode(b), b));
@@ -135,6 +145,27 @@ Deno.test("a lent body stays the request's own while other requests are served",
   } finally {
     a.close();
     b.close();
+    await svc.close();
+  }
+});
+
+Deno.test("a raw answer's release is called once its body was copied out, else never", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  const c = await RawConn.open(portOf(svc.url));
+  released.length = 0;
+  try {
+    const small = "s".repeat(100);
+    await c.write(POST("/lease/release", small));
+    assert.equal((await c.read())?.body, small);
+    assert.deepEqual(released, [small]);
+    // Too large to be copied with its head: written as it is, never released.
+    const large = "g".repeat(20 * 1024);
+    await c.write(POST("/lease/release", large));
+    assert.equal((await c.read())?.body, large);
+    assert.deepEqual(released, [small]);
+  } finally {
+    c.close();
     await svc.close();
   }
 });
