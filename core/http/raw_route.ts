@@ -22,6 +22,12 @@ export interface RawRoute {
    * the JSON envelope (its status for an HttpError, else 500).
    */
   serve(req: RawRequest, requestId: string): RawResponse | Promise<RawResponse>;
+  /**
+   * The route reads the body's bytes (`bodyNow`, `body`) only until its answer resolves and
+   * copies whatever it keeps longer: they may sit in a buffer the connection reuses afterwards
+   * (see `RawHandler.leasesBody`).
+   */
+  leasesBody?: boolean;
 }
 
 /**
@@ -45,35 +51,72 @@ interface RawDeps {
   log: Logger;
 }
 
+/** One request in the raw route wrapper: what its answer is completed with. */
+interface Serving {
+  route: RawRoute;
+  deps: RawDeps;
+  req: RawRequest;
+  requestId: string;
+  /** `performance.now()` when it began. */
+  start: number;
+}
+
+/** The route's answer: its fields checked (a bad one becomes the 500 envelope), then observed. */
+function finish(s: Serving, res: RawResponse): RawResponse {
+  s.deps.metrics.inFlight.dec();
+  try {
+    // Checked here so a field that cannot be written becomes the 500 envelope, not a reset.
+    checkHeaderPairs(res.headers);
+  } catch (err) {
+    return failed(s, err, res);
+  }
+  return observed(s, res);
+}
+
+/** The envelope of a failed route (a streaming body it returned is cancelled). */
+function failed(s: Serving, err: unknown, res?: RawResponse): RawResponse {
+  if (res?.body instanceof ReadableStream) res.body.cancel().catch(() => {});
+  const { status, body } = errorEnvelope(err, s.requestId, s.deps.log, targetPathOf(s.req.target));
+  const out: RawResponse = {
+    status,
+    headers: [["content-type", "application/json"]],
+    body: JSON.stringify(body),
+  };
+  return observed(s, out);
+}
+
+/** The answer with its request id, counted in the metrics. */
+function observed(s: Serving, res: RawResponse): RawResponse {
+  res.headers.push(["X-Request-Id", s.requestId]);
+  observeRequest(s.deps.metrics, s.req.method, s.route.route, res.status, s.start);
+  return res;
+}
+
 /**
  * `route` as the connection's handler: a request id (`X-Request-Id`), metrics labelled with
- * `route.route`, and the JSON envelope for a thrown error. Its `serve` never rejects.
+ * `route.route`, and the JSON envelope for a thrown error. Its `serve` never throws or rejects.
+ * A route that answers at once costs no async function and no promise; one that answers later,
+ * one promise reaction.
  */
 export function rawHandler(route: RawRoute, deps: RawDeps): RawHandler {
   return {
-    async serve(req) {
+    leasesBody: route.leasesBody === true,
+    serve(req) {
       const requestId = requestIdOf(req.header("x-request-id"));
-      const start = performance.now();
+      const s: Serving = { route, deps, req, requestId, start: performance.now() };
       deps.metrics.inFlight.inc();
-      let res: RawResponse | undefined;
+      let answer: RawResponse | Promise<RawResponse>;
       try {
-        res = await route.serve(req, requestId);
-        // Checked here so a field that cannot be written becomes the 500 envelope, not a reset.
-        checkHeaderPairs(res.headers);
+        answer = route.serve(req, requestId);
       } catch (err) {
-        if (res?.body instanceof ReadableStream) res.body.cancel().catch(() => {});
-        const { status, body } = errorEnvelope(err, requestId, deps.log, targetPathOf(req.target));
-        res = {
-          status,
-          headers: [["content-type", "application/json"]],
-          body: JSON.stringify(body),
-        };
-      } finally {
         deps.metrics.inFlight.dec();
+        return failed(s, err);
       }
-      res.headers.push(["X-Request-Id", requestId]);
-      observeRequest(deps.metrics, req.method, route.route, res.status, start);
-      return res;
+      if (!(answer instanceof Promise)) return finish(s, answer);
+      return answer.then((res) => finish(s, res), (err) => {
+        deps.metrics.inFlight.dec();
+        return failed(s, err);
+      });
     },
   };
 }

@@ -84,9 +84,25 @@ let lastCleanJson: string | undefined;
 /**
  * The last UTF-8 body a complete JSON-mode scan of bytes found clean, not decoded yet: it
  * becomes {@linkcode lastCleanJson} when a scrub first needs it (so a body nobody scrubs again
- * is never decoded).
+ * is never decoded). A copy in {@linkcode cleanCopy}: the caller may reuse its buffer.
  */
 let lastCleanUtf8: Uint8Array | undefined;
+/** Largest body remembered as clean (a longer one is recorded cut short, so it never matches). */
+const CLEAN_COPY_BYTES = 32 * 1024;
+/** Where {@linkcode lastCleanUtf8} is kept (allocated once, when first needed). */
+let cleanCopy: Uint8Array | undefined;
+
+/** Remembers `utf8` as the last clean body (a copy), or forgets the last one when too long. */
+function rememberCleanUtf8(utf8: Uint8Array): void {
+  lastCleanJson = undefined;
+  if (utf8.length > CLEAN_COPY_BYTES) {
+    lastCleanUtf8 = undefined;
+    return;
+  }
+  cleanCopy ??= new Uint8Array(CLEAN_COPY_BYTES);
+  cleanCopy.set(utf8);
+  lastCleanUtf8 = cleanCopy.subarray(0, utf8.length);
+}
 /** {@linkcode lastCleanUtf8} is all ASCII: its text has exactly as many characters as bytes. */
 let lastCleanAscii = false;
 const utf8Decoder = new TextDecoder();
@@ -131,9 +147,8 @@ export function scrubJsonBytes(
   const opts = { json: true, maxDepth, secretKey: isSensitiveKey };
   const scan = scanPiiBytes(utf8, opts, ascii);
   if (scan.spans.length === 0 && !scan.tooDeep) {
-    lastCleanUtf8 = utf8;
+    rememberCleanUtf8(utf8);
     lastCleanAscii = ascii;
-    lastCleanJson = undefined;
   }
   if (scan.spans.length === 0 && scan.secrets.length === 0) return { scan, text: undefined };
   return { scan, text: redactSpans(utf8Decoder.decode(utf8), scan.spans, scan.secrets) };

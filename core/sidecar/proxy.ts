@@ -345,7 +345,7 @@ function answered(deps: ProxyDeps, x: Exchange, res: ClientResponse, started: nu
   deps.recorder.record("response", traceId, responseDetails(res.status, latency, res.contentType));
   if (res.contentType) headers.push(["content-type", res.contentType]);
   headers.push(["X-Agent-Latency-Ms", String(latency)]);
-  return { status: res.status, headers, body: res.body };
+  return { status: res.status, headers, body: res.body, release: res.release };
 }
 
 /** The answer when the agent could not be reached or failed to answer in time. */

@@ -203,7 +203,13 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     recorder: trace,
   });
   // Served on the raw path: no fetch Request or Response, before Hono's router.
-  const raw: RawRoute = { route: PROXY_ROUTE_LABEL, serve: (req) => proxy.serve(req) };
+  // The proxy copies what it keeps of a body (the recorder's arena, the upstream write) before
+  // its answer resolves, so the body may sit in a buffer the connection lends.
+  const raw: RawRoute = {
+    route: PROXY_ROUTE_LABEL,
+    serve: (req) => proxy.serve(req),
+    leasesBody: true,
+  };
   const server = createServer({
     service: "sidecar",
     host: opts.host,

@@ -49,7 +49,9 @@ export function createOriginClient(origin: string, opts: OriginPoolOptions = {})
         res = await fetch(new URL(req.target, url), {
           method: req.method,
           headers: req.headers,
-          body: req.method === "GET" || req.method === "HEAD" ? undefined : req.body,
+          // A copy: the caller's bytes may be reused once the answer resolved, which an
+          // upstream may send before it read the whole body.
+          body: req.method === "GET" || req.method === "HEAD" ? undefined : req.body.slice(),
           redirect: "manual",
           signal: AbortSignal.timeout(req.timeoutMs),
           client,

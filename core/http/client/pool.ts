@@ -33,6 +33,10 @@ export interface ClientRequest {
   target: string;
   /** Header fields besides Host and Content-Length (the client sets those). */
   headers: Array<[string, string]>;
+  /**
+   * Read only until the answer (or the failure) resolves: the caller may reuse the bytes then.
+   * They are copied into the connection's write buffer as the request is sent.
+   */
   body: Uint8Array<ArrayBuffer>;
   /** Deadline for the whole exchange, connect to last body byte. */
   timeoutMs: number;
@@ -45,6 +49,12 @@ export interface ClientResponse {
   contentType: string | null;
   /** Null for a response without content (204, 205, 304, HEAD, Content-Length 0). */
   body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+  /**
+   * Present when `body` sits in a pooled buffer: call it once nothing reads the bytes any more
+   * (they may then hold another response's). Calling it is optional (an unreleased buffer is
+   * left to the collector); calling it again does nothing.
+   */
+  release?: () => void;
 }
 
 /** Options for {@linkcode OriginPool}. */
@@ -218,6 +228,11 @@ export class OriginPool {
       return { status, contentType, body: null };
     }
     if (!head.chunked && head.length !== undefined && head.length <= BUFFER_BODY_BYTES) {
+      const lent = conn.bufferedLent(head.length);
+      if (lent !== undefined) {
+        this.#release(conn, head.close);
+        return { status, contentType, body: lent.body, release: lent.release };
+      }
       const body = conn.bufferedExactly(head.length) ?? await conn.readExactly(head.length);
       this.#release(conn, head.close);
       return { status, contentType, body };

@@ -9,6 +9,7 @@ import { HttpError } from "../../errors/mod.ts";
 import { RequestBody } from "./body.ts";
 import { headEnd, headText } from "./bytes.ts";
 import { HeadMemo, parseRequestHead, type RequestHead } from "./head.ts";
+import { giveBackLease, LEASE_BYTES, takeLease } from "./lease.ts";
 import { SocketReader } from "./reader.ts";
 import { EdgeRequest } from "./request.ts";
 import { ConnectionRequest, type RawResponse } from "./raw.ts";
@@ -40,6 +41,8 @@ export class Connection implements ResponseHooks {
   #requests = 0;
   #closed = false;
   #body: RequestBody | undefined;
+  /** The buffer lent for the current request's body (given back once its answer resolved). */
+  #lent: Uint8Array<ArrayBuffer> | undefined;
   #bodyComplete = true;
   #continue: "no" | "due" | "sent" = "no";
   #bodyExpired: PromiseWithResolvers<void> | undefined;
@@ -92,6 +95,7 @@ export class Connection implements ResponseHooks {
         }
         // Each step awaited here: no suspended frame of its own per request.
         const res = await this.#start(head);
+        this.#giveBackLease();
         const more = this.#closed ? false : await this.#respond(head, res);
         if (more instanceof SocketPush) {
           // Nothing waits while it streams: pushEnded resumes (now, when it already ended).
@@ -234,16 +238,16 @@ export class Connection implements ResponseHooks {
   }
 
   /**
-   * Starts serving one request: resolves its answer once the handler (a raw route, or the app)
-   * has it.
+   * Starts serving one request: its answer once the handler (a raw route, or the app) has it
+   * (at once when a raw route answered at once).
    * @throws {HttpError} 400 when no fetch Request can be made of the head
    */
-  #start(head: RequestHead): Promise<Response | RawResponse> {
+  #start(head: RequestHead): RawResponse | Promise<Response | RawResponse> {
     this.#requests++;
     this.#leanWatch = head.method === "GET" || head.method === "HEAD";
     const raw = this.#ctx.rawRoute(head);
     if (raw) {
-      const req = new ConnectionRequest(head, this.#frameBody(head));
+      const req = new ConnectionRequest(head, this.#frameBody(head, raw.leasesBody === true));
       if (this.#bodyComplete) this.#watch();
       return raw.serve(req);
     }
@@ -340,12 +344,23 @@ export class Connection implements ResponseHooks {
     return body instanceof Uint8Array ? body : new ReadableStream(body, { highWaterMark: 0 });
   }
 
+  /** The handler's answer resolved: the lent body buffer (if any) may serve another request. */
+  #giveBackLease(): void {
+    const lent = this.#lent;
+    if (lent === undefined) return;
+    this.#lent = undefined;
+    giveBackLease(lent);
+  }
+
   /**
    * Frames the request body: null when there is none, its bytes when all of them are already
    * buffered (and within the limit), else a reader bounded by the limit and the body deadline.
+   * `lend`: buffered bytes may sit in a lent buffer (the handler reads them only until its answer
+   * resolves).
    */
-  #frameBody(head: RequestHead): Uint8Array<ArrayBuffer> | RequestBody | null {
+  #frameBody(head: RequestHead, lend = false): Uint8Array<ArrayBuffer> | RequestBody | null {
     this.#body = undefined;
+    this.#lent = undefined;
     this.#continue = "no";
     const n = head.contentLength;
     const r = this.reader;
@@ -355,9 +370,11 @@ export class Connection implements ResponseHooks {
       return null;
     }
     if (n > 0 && n <= r.buffered && n <= this.#ctx.limits.maxBodyBytes) {
-      // A copy of its own (the buffer is read into again while the handler runs); made with
-      // set(), which costs less than slice().
-      const bytes = new Uint8Array(n);
+      // A copy (the read buffer is read into again while the handler runs): into a lent buffer
+      // for a handler that reads it only until its answer resolves, else an array of its own.
+      const lent = lend && n <= LEASE_BYTES && !noBodyMethod ? takeLease() : undefined;
+      this.#lent = lent;
+      const bytes = lent ? lent.subarray(0, n) : new Uint8Array(n);
       bytes.set(r.buf.subarray(r.start, r.start + n));
       r.consume(n);
       this.#bodyComplete = true;

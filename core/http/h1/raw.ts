@@ -18,6 +18,11 @@ export interface RawResponse {
   headers: HeaderPairs;
   /** Bytes or text (sent as UTF-8) with a Content-Length, a stream sent chunked, or none. */
   body: Uint8Array<ArrayBuffer> | string | ReadableStream<Uint8Array> | null;
+  /**
+   * Called once the body's bytes were copied out (the answer is then sent from the copy), so
+   * their buffer may be reused; not called when the answer is dropped or written otherwise.
+   */
+  release?: () => void;
 }
 
 /** A request on the raw path. */
@@ -42,9 +47,18 @@ export interface RawRequest {
   bodyNow?(limit: number): Uint8Array<ArrayBuffer> | undefined;
 }
 
-/** A route served on the raw path; `serve` never rejects (the server wraps it so). */
+/**
+ * A route served on the raw path; `serve` never throws or rejects (the server wraps it so), and
+ * answers at once when it can (no promise then).
+ */
 export interface RawHandler {
-  serve(req: RawRequest): Promise<RawResponse>;
+  serve(req: RawRequest): RawResponse | Promise<RawResponse>;
+  /**
+   * The handler reads the request body's bytes only until its answer resolves (it copies what
+   * it keeps): a small body already buffered is then handed over in a pooled buffer, reused for
+   * a later request once the answer resolved.
+   */
+  readonly leasesBody?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);

@@ -130,7 +130,10 @@ export function sendRaw(
       ? undefined
       : headAndBody(status, headers, bytes, keep, x.minor);
     // The usual answer: head and body in one pooled buffer, one write, no frame suspended.
-    if (whole) return writePooled(out, whole.buf, whole.length, keep);
+    if (whole) {
+      res.release?.(); // the body was copied
+      return writePooled(out, whole.buf, whole.length, keep);
+    }
     return sendRawRest(out, { status, headers, body: bytes }, x, hooks, keep);
   }
   return sendRawRest(out, res, x, hooks, keep);

@@ -141,3 +141,29 @@ Deno.test("forwarded paths: dot segments removed under the base path, escapes re
     agent.close();
   }
 });
+
+Deno.test("concurrent POSTs reach the agent with their own bodies, on new and pooled connections", async () => {
+  // Every third answer closes its connection: later requests go out on new connections (their
+  // body written once connected) while others reuse pooled ones.
+  const agent = startRawAgent((a) =>
+    a.n % 3 === 0 ? { bytes: ok(a.body), close: true } : ok(a.body)
+  );
+  const sc = await startSidecar({ agent_url: agent.url });
+  try {
+    const bodies = Array.from({ length: 40 }, (_, i) => ({ i, pad: "p".repeat((i * 37) % 700) }));
+    for (const wave of [bodies.slice(0, 20), bodies.slice(20)]) {
+      const answers = await Promise.all(wave.map((b) => post(sc.url, b)));
+      answers.forEach((r, k) => {
+        assert.ok(r.status === 200 || r.status === 502, String(r.status));
+        if (r.status === 200) assert.equal(r.text, JSON.stringify(wave[k]));
+      });
+    }
+    const sent = new Set(bodies.map((b) => JSON.stringify(b)));
+    const arrived = agent.arrivals.map((a: Arrival) => a.body);
+    assert.ok(arrived.every((b) => sent.has(b)), "no body mixed with another");
+    assert.equal(new Set(arrived).size, arrived.length, "none delivered twice");
+  } finally {
+    await sc.close();
+    agent.close();
+  }
+});

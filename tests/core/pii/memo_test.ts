@@ -3,6 +3,7 @@ import {
   hasPiiSizedNumber,
   redactPiiNumbers,
   scanPii,
+  scrubJsonBytes,
   scrubJsonText,
 } from "../../../core/pii/mod.ts";
 import { scrubPiiText } from "../../../core/pii/scrub.ts";
@@ -55,4 +56,27 @@ Deno.test("hasPiiSizedNumber says when redactPiiNumbers would change something",
   }
   assert.equal(hasPiiSizedNumber({ a: 1, b: "4532015112830366", c: [1.5, -3] }), false);
   assert.equal(hasPiiSizedNumber({ a: [{ b: 4532015112830366 }] }), true);
+});
+
+Deno.test("the clean-body memo keeps its own copy: bytes reused by the caller are scanned", () => {
+  const enc = new TextEncoder();
+  const clean = '{"note":"call me","ref":"ORD-2024-000123-xyz"}';
+  const card = '{"note":"call me","ref":"4532-0151-1283-0366"}';
+  assert.equal(clean.length, card.length);
+  // A buffer the caller lends (a connection's body buffer): scanned clean, then reused in place.
+  const buf = enc.encode(clean);
+  assert.equal(scrubJsonBytes(buf, true).text, undefined);
+  buf.set(enc.encode(card));
+  const text = new TextDecoder().decode(buf);
+  assert.equal(text, card);
+  assert.equal(scrubPiiText(text), '{"note":"call me","ref":"[CREDIT_CARD_REDACTED]"}');
+  // The body scanned clean is still known clean.
+  assert.equal(scrubJsonBytes(enc.encode(clean), true).text, undefined);
+  assert.equal(scrubPiiText(clean), clean);
+  // A body too long to keep a copy of leaves nothing remembered that could go stale.
+  const long = enc.encode(`{"a":"${"x".repeat(40 * 1024)}"}`);
+  assert.equal(scrubJsonBytes(long, true).text, undefined);
+  long.set(enc.encode(" 4532-0151-1283-0366 "), 10);
+  const longText = new TextDecoder().decode(long);
+  assert.match(scrubPiiText(longText), /\[CREDIT_CARD_REDACTED\]/);
 });

@@ -1,0 +1,34 @@
+/**
+ * Request-body buffers lent to raw handlers that read a body only until their answer resolves
+ * (`RawHandler.leasesBody`): a whole, small body is copied into a pooled buffer instead of an
+ * array of its own (in Deno every new byte array is a separate allocation outside the JavaScript
+ * heap, the costliest step of a small request), and the buffer is reused once the answer resolved.
+ * @module
+ */
+
+/** Largest body a lent buffer holds; a larger one gets an array of its own. */
+export const LEASE_BYTES = 16 * 1024;
+/** Buffers kept for reuse (one per request in flight at most; more are let go). */
+export const LEASE_POOL_MAX = 64;
+
+const pool: Uint8Array<ArrayBuffer>[] = [];
+
+/**
+ * A buffer of {@linkcode LEASE_BYTES} to lend; give it back with {@linkcode giveBackLease}
+ * once nothing reads it any more (or drop it: the collector frees it).
+ *
+ * @example
+ * ```ts
+ * const buf = takeLease();
+ * buf.set([1, 2, 3]);
+ * giveBackLease(buf);
+ * ```
+ */
+export function takeLease(): Uint8Array<ArrayBuffer> {
+  return pool.pop() ?? new Uint8Array(LEASE_BYTES);
+}
+
+/** Returns a buffer from {@linkcode takeLease} to the pool (kept up to {@linkcode LEASE_POOL_MAX}). */
+export function giveBackLease(buf: Uint8Array<ArrayBuffer>): void {
+  if (pool.length < LEASE_POOL_MAX) pool.push(buf);
+}
