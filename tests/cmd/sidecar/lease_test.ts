@@ -2,11 +2,13 @@
  * The sidecar's request and answer bodies sit in pooled buffers reused once an answer resolved:
  * what was kept of a request (its trace in memory and in the durable file) and every answer stay
  * that request's own, whether the agent answered, timed out (504) or reset (502), while later
- * requests, one after another and many at once, reuse those buffers.
+ * requests, one after another, many at once, pipelined or after `100 Continue`, reuse those buffers.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ok, startRawAgent } from "../../support/raw_agent.ts";
+import { header, RawConn } from "../../support/raw_http.ts";
+import { waitFor } from "../../helpers.ts";
 import { post, startSidecar } from "./fixtures.ts";
 
 interface Body {
@@ -98,5 +100,67 @@ Deno.test("the durable file keeps each request's own bytes (records built at onc
     await exchanges(join(dir, "records.jsonl"));
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A /proxy request as bytes on the wire. */
+function wire(id: string, body: Body, extra = ""): string {
+  const text = JSON.stringify(body);
+  return `POST /proxy HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n` +
+    `X-Agent-Trace-ID: ${id}\r\n${extra}Content-Length: ${text.length}\r\n\r\n${text}`;
+}
+
+Deno.test("pipelined, 100-continue and abandoned requests keep their own bytes", async () => {
+  const agent = startRawAgent((a) => {
+    const mode = (JSON.parse(a.body) as Body).mode;
+    return mode === "hang" ? "hang" : ok(a.body);
+  });
+  const sc = await startSidecar({ agent_url: agent.url, upstream_timeout: 300 });
+  const port = Number(new URL(sc.url).port);
+  const sent = new Map<string, Body>();
+  const c = await RawConn.open(port);
+  const gone = await RawConn.open(port);
+  try {
+    // A client that leaves while its request waits for the agent (answered 504 to no one).
+    const left = bodyOf("hang", "left", "L");
+    sent.set("left", left);
+    await gone.write(wire("left", left));
+    // Three requests in one write behind it on another connection.
+    const piped = ["p0", "p1", "p2"].map((id, i) => ({ id, body: bodyOf("echo", id, `${i}`) }));
+    for (const p of piped) sent.set(p.id, p.body);
+    await c.write(piped.map((p) => wire(p.id, p.body)).join(""));
+    gone.close();
+    for (const p of piped) {
+      const r = await c.read();
+      assert.equal(r?.status, 200, p.id);
+      assert.equal(r?.body, JSON.stringify(p.body), p.id);
+      assert.equal(header(r!, "x-agent-trace-id"), p.id);
+    }
+    // Expect: 100-continue, the body sent once the interim answer came.
+    const cont = bodyOf("echo", "continue", "C");
+    sent.set("cont", cont);
+    const text = JSON.stringify(cont);
+    await c.write(wire("cont", cont, "Expect: 100-continue\r\n").slice(0, -text.length));
+    await c.write(text);
+    const r = await c.read();
+    assert.equal(r?.status, 200);
+    assert.equal(r?.body, text);
+    // The abandoned request ends (504) once the agent's time is up; then every trace is checked.
+    await waitFor(
+      async () => {
+        const t = await (await fetch(`${sc.url}/trace/left`)).json();
+        return (t.records ?? []).some((x: { type: string }) => x.type === "error");
+      },
+      10_000,
+      "the abandoned request's 504",
+    );
+    for (const [id, body] of sent) {
+      assert.equal(await requestPayload(sc.url, id), JSON.stringify(body), `trace ${id}`);
+    }
+  } finally {
+    c.close();
+    gone.close();
+    await sc.close();
+    agent.close();
   }
 });
