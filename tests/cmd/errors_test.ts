@@ -40,6 +40,29 @@ Deno.test("a value that fails at start is reported from its real source (the fla
   }
 });
 
+Deno.test("a bad audit signing key or key file is a config error naming it, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    const db = `${dir.path}/ledger.db`;
+    const seed = await runIatp(["audit", "--port", "0", "--db", db, "--signing-key", "abc"], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(seed.code, 2, seed.stderr);
+    assert.match(seed.stderr, /^iatp audit: config error: signing_key \(flag --signing-key\): /);
+    assert.ok(!seed.stderr.includes("abc"), "the seed reached the terminal");
+    const keyFile = `${dir.path}/ledger.key`;
+    await Deno.writeTextFile(keyFile, "not a seed\n");
+    const file = await runIatp(["audit", "--port", "0", "--db", db, "--key-file", keyFile], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(file.code, 2, file.stderr);
+    assert.match(file.stderr, /^iatp audit: config error: key_file \(flag --key-file\): /);
+    assert.match(file.stderr, /ledger\.key/);
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("a port already in use names the service, the setting and the port", async () => {
   const dir = await tempDir();
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
