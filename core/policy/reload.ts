@@ -1,6 +1,8 @@
 /**
- * Hot reload of a policy bundle directory: poll the files' content hash; on change parse and
- * validate the new set and swap it in atomically. An invalid change keeps the last good set
+ * Hot reload of a policy bundle directory: poll the files; when their text differs from the last
+ * poll's, compare content hashes, and on change parse and validate the new set and swap it in
+ * atomically (a poll that finds the same text hashes nothing: a large bundle is polled every
+ * second). An invalid change keeps the last good set
  * and is reported (status and logs) until a good one replaces it.
  * @module
  */
@@ -25,6 +27,8 @@ export interface ReloadStatus {
 export class PolicyReloader {
   #timer: ReturnType<typeof setInterval> | undefined;
   #lastSeen: string;
+  /** The files the last poll read (undefined before the first). */
+  #lastFiles: Map<string, string> | undefined;
   #busy = false;
   #status: ReloadStatus;
 
@@ -54,10 +58,13 @@ export class PolicyReloader {
     let ref: string;
     try {
       files = await readBundleFiles(this.dir);
+      if (this.#lastFiles !== undefined && sameFiles(files, this.#lastFiles)) return "unchanged";
       ref = bundleRef(files);
     } catch (err) {
+      this.#lastFiles = undefined;
       return this.#failed(errorMessage(err), "unreadable");
     }
+    this.#lastFiles = files;
     if (ref === this.#lastSeen) return "unchanged";
     this.#lastSeen = ref;
     try {
@@ -106,4 +113,11 @@ export class PolicyReloader {
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** Whether two reads of a bundle hold the same file names with the same text. */
+function sameFiles(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, text] of a) if (b.get(name) !== text) return false;
+  return true;
 }

@@ -53,6 +53,21 @@ Deno.test("hot reload swaps in a good change and keeps the last good set on a ba
     assert.equal(await reloader.check(), "reloaded");
     assert.equal(reloader.status().last_error, null);
     assert.equal(reloader.status().reloads, 2);
+
+    // The same text under another name is a change; a folder gone for a poll and back is not.
+    await Deno.rename(`${dir.path}/seed.cedar`, `${dir.path}/main.cedar`);
+    assert.equal(await reloader.check(), "reloaded");
+    const renamedRef = engine.bundle.ref;
+    assert.notEqual(renamedRef, goodRef);
+    await Deno.rename(dir.path, `${dir.path}.away`);
+    try {
+      assert.equal(await reloader.check(), "failed");
+    } finally {
+      await Deno.rename(`${dir.path}.away`, dir.path);
+    }
+    assert.equal(await reloader.check(), "unchanged");
+    assert.equal(engine.bundle.ref, renamedRef);
+    assert.equal(reloader.status().reloads, 3);
   } finally {
     await dir.remove();
   }
