@@ -71,29 +71,28 @@ Deno.test("systemd --all DIR writes there; version creates nothing in the curren
   }
 });
 
+/** `deno run` of `entry` (a file of the checkout) with exactly `flags`: its exit code and stderr. */
+async function runWith(flags: string[], entry: string, args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--no-prompt", ...flags, `${ROOT}${entry}`, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
 Deno.test("a path that is still denied is reported in iatp's terms, exit 2", async () => {
   const dir = await tempDir();
   try {
     await Deno.writeTextFile(`${dir.path}/x.db`, "");
     // main.ts run with only the checkout readable, as a launcher that granted nothing more would.
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "--no-prompt",
-        `--allow-read=${ROOT}`,
-        "--allow-env",
-        `${ROOT}main.ts`,
-        "audit",
-        "verify",
-        "--db",
-        `${dir.path}/x.db`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 2, stderr);
+    const { code, stderr } = await runWith([`--allow-read=${ROOT}`, "--allow-env"], "main.ts", [
+      "audit",
+      "verify",
+      "--db",
+      `${dir.path}/x.db`,
+    ]);
+    assert.equal(code, 2, stderr);
     assert.equal(
       stderr.split("\n")[0],
       `iatp audit: permission denied: may not read ${dir.path}/x.db`,
@@ -110,25 +109,12 @@ Deno.test("a refusal wrapped in a service's own error is still reported in iatp'
   try {
     // The audit service may read its folder but not write there: creating its signing key (a
     // SigningKeyError whose cause is Deno's refusal) fails before it listens.
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "--no-prompt",
-        "--allow-read",
-        "--allow-net=127.0.0.1",
-        "--allow-env",
-        `${ROOT}cmd/audit.ts`,
-        "--port",
-        "0",
-        "--db",
-        `${dir.path}/ledger.db`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 2, stderr);
+    const { code, stderr } = await runWith(
+      ["--allow-read", "--allow-net=127.0.0.1", "--allow-env"],
+      "cmd/audit.ts",
+      ["--port", "0", "--db", `${dir.path}/ledger.db`],
+    );
+    assert.equal(code, 2, stderr);
     assert.equal(
       stderr.split("\n")[0],
       `iatp audit: permission denied: may not write ${dir.path}/ledger.db.key`,
