@@ -29,6 +29,8 @@ export class PolicyReloader {
   #lastSeen: string;
   /** The files the last poll read (undefined before the first). */
   #lastFiles: Map<string, string> | undefined;
+  /** The error of the rejected change now on disk (null while the files are the installed set). */
+  #rejected: ReloadStatus["last_error"] = null;
   #busy = false;
   #status: ReloadStatus;
 
@@ -65,7 +67,11 @@ export class PolicyReloader {
       return this.#failed(errorMessage(err), "unreadable");
     }
     this.#lastFiles = files;
-    if (ref === this.#lastSeen) return "unchanged";
+    if (ref === this.#lastSeen) {
+      // Readable again and as it was: the report is again that of what is on disk.
+      if (this.#status.last_error?.ref === "unreadable") this.#status.last_error = this.#rejected;
+      return "unchanged";
+    }
     this.#lastSeen = ref;
     try {
       const bundle = parseBundle(this.dir, files);
@@ -73,6 +79,7 @@ export class PolicyReloader {
     } catch (err) {
       return this.#failed(errorMessage(err), ref);
     }
+    this.#rejected = null;
     this.#status = {
       ...this.#status,
       policy_ref: ref,
@@ -87,6 +94,7 @@ export class PolicyReloader {
   #failed(message: string, ref: string): "failed" {
     const first = this.#status.last_error?.message !== message;
     this.#status.last_error = { message, at: new Date().toISOString(), ref };
+    if (ref !== "unreadable") this.#rejected = this.#status.last_error;
     // Log a given error once, not on every poll.
     if (first) {
       this.log.warn("policy bundle rejected; keeping the last good one", { error: message });

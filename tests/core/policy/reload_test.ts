@@ -65,9 +65,27 @@ Deno.test("hot reload swaps in a good change and keeps the last good set on a ba
     } finally {
       await Deno.rename(`${dir.path}.away`, dir.path);
     }
+    assert.equal(reloader.status().last_error?.ref, "unreadable");
     assert.equal(await reloader.check(), "unchanged");
+    assert.equal(reloader.status().last_error, null, "the folder is readable again");
     assert.equal(engine.bundle.ref, renamedRef);
     assert.equal(reloader.status().reloads, 3);
+
+    // A rejected change is reported again once a folder gone for a poll is back.
+    await Deno.writeTextFile(`${dir.path}/extra.cedar`, "permit (principal, action, resource");
+    assert.equal(await reloader.check(), "failed");
+    const rejected = reloader.status().last_error;
+    assert.match(rejected!.message, /extra\.cedar/);
+    await Deno.rename(dir.path, `${dir.path}.away`);
+    try {
+      assert.equal(await reloader.check(), "failed");
+    } finally {
+      await Deno.rename(`${dir.path}.away`, dir.path);
+    }
+    assert.equal(reloader.status().last_error?.ref, "unreadable");
+    assert.equal(await reloader.check(), "unchanged");
+    assert.deepEqual(reloader.status().last_error, rejected);
+    assert.equal(engine.bundle.ref, renamedRef);
   } finally {
     await dir.remove();
   }
