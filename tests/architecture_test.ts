@@ -73,7 +73,7 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * ledger's first signature. main.ts stands for what every command loads before its
  * own file. `deferred` files are what only some configurations use, imported when configured:
  * the relay's SQLite and JetStream stores, its `--workers` isolates and the replay store
- * (node:sqlite) of core/auth; the policy's intent schemas (zod) load with the first intent, and
+ * (node:sqlite) of core/auth; the sidecar's SQLite flight-recorder store; the policy's intent schemas (zod) load with the first intent, and
  * it takes the audit and relay clients from their own modules, not the ledger's and relay's.
  */
 const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
@@ -88,7 +88,11 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
       "core/auth/replay.ts",
     ],
   },
-  { root: "cmd/sidecar.ts", banned: /^(zod|yaml|node:crypto)$/ },
+  {
+    root: "cmd/sidecar.ts",
+    banned: /^(zod|yaml|node:crypto|node:sqlite)$/,
+    deferred: ["core/recorder/sqlite_store.ts"],
+  },
   { root: "cmd/audit.ts", banned: /^(zod|yaml|node:crypto)$/ },
   { root: "cmd/dashboard.ts", banned: /^(zod|yaml|node:crypto)$/ },
   {

@@ -19,8 +19,10 @@ import {
   str,
   url,
 } from "../../core/config/mod.ts";
+import { dirname } from "node:path";
 import { meshAuthFields } from "../../core/auth/mod.ts";
 import { workersField } from "../../core/cluster/mod.ts";
+import { ConfigError, type ConfigSource } from "../../core/errors/mod.ts";
 import { serviceFields } from "../../core/http/mod.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../../core/pii/mod.ts";
 import {
@@ -249,11 +251,33 @@ export const sidecarSpec = defineConfig({
       override_token: "trusted_user_override_token",
     },
   },
-  // The manifest file's reader (YAML and zod, about 12 MB idle) loads only when one is named.
-  check: (config, sources) =>
-    config.manifest
+  check: (config, sources) => {
+    checkRecorderFile(config.recorder_file, sources.get("recorder_file"));
+    // The manifest file's reader (YAML and zod, about 12 MB idle) loads only when one is named.
+    return config.manifest
       ? import("./manifest_file.ts").then((m) =>
         m.applyManifestFile(config as Record<string, unknown>, sources)
       )
-      : undefined,
+      : undefined;
+  },
 });
+
+/**
+ * A durable recorder file must be a file in a folder that exists (the sidecar creates the file,
+ * never its folder), so a mistyped path fails at start naming the setting.
+ * @throws {ConfigError} naming `recorder_file` when its folder is missing or it is a folder
+ */
+function checkRecorderFile(file: string | undefined, source: ConfigSource | undefined): void {
+  if (!file) return;
+  const bad = (expected: string) =>
+    new ConfigError("recorder_file", source ?? { kind: "default" }, expected, file);
+  const kind = (p: string): "dir" | "file" | "none" | "unknown" => {
+    try {
+      return Deno.statSync(p).isDirectory ? "dir" : "file";
+    } catch (err) {
+      return err instanceof Deno.errors.NotFound ? "none" : "unknown";
+    }
+  };
+  if (kind(file) === "dir") throw bad("a file, not a folder");
+  if (kind(dirname(file)) === "none") throw bad("a file in a folder that exists");
+}

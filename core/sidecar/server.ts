@@ -149,7 +149,7 @@ export async function createRecorder(
   const recorder = new FlightRecorder({
     capacity: opts.recorder.capacity,
     payloadBytes: payloadBytesFor(opts.proxy.tracePayloadChars),
-    store: file ? openRecordStore(file, { maxRows: opts.recorder.maxRows, log }) : undefined,
+    store: file ? await openRecordStore(file, { maxRows: opts.recorder.maxRows, log }) : undefined,
     shared: sharedStore,
     // Without a relay or a ledger, records are scrubbed only when someone looks them up.
     onRecord: events.enabled ? (r) => events.onRecord(r) : undefined,

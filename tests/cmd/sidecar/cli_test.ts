@@ -288,3 +288,31 @@ Deno.test("a manifest file with an alias to no anchor is a config error naming i
     await dir.remove();
   }
 });
+
+Deno.test("a recorder file in a missing folder, or a folder, is a config error naming it (exit 2)", async () => {
+  const dir = await tempDir("iatp recorder ");
+  try {
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [
+        ["--recorder-file", `${dir.path}/no such/rec.db`],
+        {},
+        /config error: recorder_file \(flag --recorder-file\): expected a file in a folder that exists/,
+      ],
+      [
+        [],
+        { IATP_SIDECAR_RECORDER_FILE: `${dir.path}/gone/rec.jsonl` },
+        /config error: recorder_file \(env IATP_SIDECAR_RECORDER_FILE\): expected a file in a folder/,
+      ],
+      [["--recorder-file", dir.path], {}, /recorder_file .*expected a file, not a folder/],
+    ];
+    for (const [args, env, want] of cases) {
+      const r = await runIatp(["sidecar", "--port", "0", ...args], { env });
+      assert.equal(r.code, 2, r.stderr + r.stdout);
+      assert.match(r.stderr, want);
+      assert.ok(!r.stderr.includes("    at "), "no stack trace");
+    }
+    assert.deepEqual([...Deno.readDirSync(dir.path)], [], "nothing was created");
+  } finally {
+    await dir.remove();
+  }
+});

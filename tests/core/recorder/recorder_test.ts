@@ -117,14 +117,14 @@ Deno.test("SQLite store survives a restart and serves evicted traces", async () 
   const dir = await tempDir();
   try {
     const path = `${dir.path}/trace.db`;
-    const r1 = new FlightRecorder({ capacity: 2, store: openRecordStore(path) });
+    const r1 = new FlightRecorder({ capacity: 2, store: await openRecordStore(path) });
     r1.record("request", "old", { payload: "card 4532015112830366" });
     r1.record("response", "old", { status: 200 });
     r1.record("request", "new", {});
     r1.record("request", "new", {});
     assert.equal(r1.trace("old").length, 2, "evicted from memory, found in the store");
     await r1.close();
-    const r2 = new FlightRecorder({ capacity: 2, store: openRecordStore(path) });
+    const r2 = new FlightRecorder({ capacity: 2, store: await openRecordStore(path) });
     const old = r2.trace("old");
     assert.deepEqual(old.map((x) => x.type), ["request", "response"]);
     assert.equal(old[0].details.payload, "card [CREDIT_CARD_REDACTED]");
@@ -139,7 +139,7 @@ Deno.test("SQLite store survives a restart and serves evicted traces", async () 
 Deno.test("SQLite store prunes to its row bound", async () => {
   const dir = await tempDir();
   try {
-    const store = openRecordStore(`${dir.path}/t.sqlite`, { maxRows: 5 });
+    const store = await openRecordStore(`${dir.path}/t.sqlite`, { maxRows: 5 });
     const r = new FlightRecorder({ capacity: 1, store });
     for (let i = 0; i < 20; i++) r.record("request", `t${i}`, { i });
     store.flush();
@@ -155,7 +155,7 @@ Deno.test("JSONL store appends scrubbed lines, bounds its queue, and rotates", a
   const dir = await tempDir();
   try {
     const path = `${dir.path}/trace.jsonl`;
-    const store = openRecordStore(path, { maxQueue: 3, maxBytes: 400 });
+    const store = await openRecordStore(path, { maxQueue: 3, maxBytes: 400 });
     const r = new FlightRecorder({ store });
     for (let i = 0; i < 5; i++) r.record("request", "t", { ssn: "078-05-1120", i });
     assert.equal(store.dropped, 2, "queue bound of 3");
