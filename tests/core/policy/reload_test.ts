@@ -12,6 +12,18 @@ const intent = (risk: number) => ({
   context: { session_risk: risk },
 });
 
+/** Moves the bundle folder away for one poll (reported unreadable), then back (unchanged). */
+async function goneForOnePoll(reloader: PolicyReloader, path: string): Promise<void> {
+  await Deno.rename(path, `${path}.away`);
+  try {
+    assert.equal(await reloader.check(), "failed");
+  } finally {
+    await Deno.rename(`${path}.away`, path);
+  }
+  assert.equal(reloader.status().last_error?.ref, "unreadable");
+  assert.equal(await reloader.check(), "unchanged");
+}
+
 Deno.test("hot reload swaps in a good change and keeps the last good set on a bad one", async () => {
   const dir = await tempDir("iatp-policy-");
   try {
@@ -59,14 +71,7 @@ Deno.test("hot reload swaps in a good change and keeps the last good set on a ba
     assert.equal(await reloader.check(), "reloaded");
     const renamedRef = engine.bundle.ref;
     assert.notEqual(renamedRef, goodRef);
-    await Deno.rename(dir.path, `${dir.path}.away`);
-    try {
-      assert.equal(await reloader.check(), "failed");
-    } finally {
-      await Deno.rename(`${dir.path}.away`, dir.path);
-    }
-    assert.equal(reloader.status().last_error?.ref, "unreadable");
-    assert.equal(await reloader.check(), "unchanged");
+    await goneForOnePoll(reloader, dir.path);
     assert.equal(reloader.status().last_error, null, "the folder is readable again");
     assert.equal(engine.bundle.ref, renamedRef);
     assert.equal(reloader.status().reloads, 3);
@@ -76,14 +81,7 @@ Deno.test("hot reload swaps in a good change and keeps the last good set on a ba
     assert.equal(await reloader.check(), "failed");
     const rejected = reloader.status().last_error;
     assert.match(rejected!.message, /extra\.cedar/);
-    await Deno.rename(dir.path, `${dir.path}.away`);
-    try {
-      assert.equal(await reloader.check(), "failed");
-    } finally {
-      await Deno.rename(`${dir.path}.away`, dir.path);
-    }
-    assert.equal(reloader.status().last_error?.ref, "unreadable");
-    assert.equal(await reloader.check(), "unchanged");
+    await goneForOnePoll(reloader, dir.path);
     assert.deepEqual(reloader.status().last_error, rejected);
     assert.equal(engine.bundle.ref, renamedRef);
   } finally {
