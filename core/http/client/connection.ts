@@ -15,6 +15,7 @@
  */
 import { HttpClientError } from "./error.ts";
 import { errorMessage } from "../../errors/mod.ts";
+import { giveBackLease, LEASE_BYTES, takeLease } from "./lease.ts";
 
 const INITIAL_BUFFER = 16 * 1024;
 const INITIAL_WRITE_BUFFER = 4 * 1024;
@@ -23,11 +24,6 @@ const KEEP_WRITE_BUFFER = 64 * 1024;
 const CR = 13;
 const LF = 10;
 const encoder = new TextEncoder();
-/** Largest response body handed out in a pooled buffer ({@linkcode Connection.bufferedLent}). */
-export const LENT_BODY_BYTES = 16 * 1024;
-/** Pooled body buffers kept for reuse (one per response in flight at most; more are let go). */
-const LENT_POOL_MAX = 64;
-const lentPool: Uint8Array<ArrayBuffer>[] = [];
 
 /** A buffered connection. */
 export class Connection {
@@ -261,21 +257,20 @@ export class Connection {
   }
 
   /**
-   * The next `n` bytes (at most {@linkcode LENT_BODY_BYTES}) copied into a pooled buffer when all
+   * The next `n` bytes (at most {@linkcode LEASE_BYTES}) copied into a pooled buffer when all
    * are buffered, with the function that gives the buffer back; else undefined. A new array
    * would be an allocation outside the JavaScript heap for every response.
    */
   bufferedLent(n: number): { body: Uint8Array<ArrayBuffer>; release: () => void } | undefined {
-    if (n > LENT_BODY_BYTES || this.#parked !== undefined || this.#end - this.#start < n) {
+    if (n > LEASE_BYTES || this.#parked !== undefined || this.#end - this.#start < n) {
       return undefined;
     }
-    let buf: Uint8Array<ArrayBuffer> | undefined = lentPool.pop() ??
-      new Uint8Array(LENT_BODY_BYTES);
+    let buf: Uint8Array<ArrayBuffer> | undefined = takeLease();
     const body = buf.subarray(0, n);
     body.set(this.#buf.subarray(this.#start, this.#start + n));
     this.#start += n;
     const release = () => {
-      if (buf !== undefined && lentPool.length < LENT_POOL_MAX) lentPool.push(buf);
+      if (buf !== undefined) giveBackLease(buf);
       buf = undefined;
     };
     return { body, release };

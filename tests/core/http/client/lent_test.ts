@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type ClientRequest, OriginPool } from "../../../../core/http/client/pool.ts";
-import { LENT_BODY_BYTES } from "../../../../core/http/client/connection.ts";
+import { LEASE_BYTES } from "../../../../core/http/client/lease.ts";
 import { ok, startRawAgent } from "../../../support/raw_agent.ts";
 
 const enc = new TextEncoder();
@@ -16,7 +16,7 @@ function post(): ClientRequest {
 }
 
 Deno.test("lent response bodies stay each response's own until released", async () => {
-  const big = "L".repeat(LENT_BODY_BYTES + 1);
+  const big = "L".repeat(LEASE_BYTES + 1);
   const agent = startRawAgent((a) =>
     ok(a.n === 9 ? big : `{"n":${a.n},"pad":"${"x".repeat(a.n)}"}`)
   );

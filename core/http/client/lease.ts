@@ -1,15 +1,19 @@
 /**
- * Request-body buffers lent to raw handlers that read a body only until their answer resolves
- * (`RawHandler.leasesBody`): a whole, small body is copied into a pooled buffer instead of an
- * array of its own (in Deno every new byte array is a separate allocation outside the JavaScript
- * heap, the costliest step of a small request), and the buffer is reused once the answer resolved.
+ * Body buffers lent out and given back: to raw handlers that read a request body only until
+ * their answer resolves (`RawHandler.leasesBody`), and by the upstream client for a whole small
+ * response body (given back once its bytes were copied out). A small body is copied into a pooled
+ * buffer instead of an array of its own (in Deno every new byte array is a separate allocation
+ * outside the JavaScript heap, the costliest step of a small request), and the buffer is reused.
  * @module
  */
 
 /** Largest body a lent buffer holds; a larger one gets an array of its own. */
 export const LEASE_BYTES = 16 * 1024;
-/** Buffers kept for reuse (one per request in flight at most; more are let go). */
-export const LEASE_POOL_MAX = 64;
+/**
+ * Buffers kept for reuse (a proxied request holds two at most: its body and its answer's; more
+ * are let go).
+ */
+export const LEASE_POOL_MAX = 128;
 
 const pool: Uint8Array<ArrayBuffer>[] = [];
 
