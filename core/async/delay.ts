@@ -17,13 +17,18 @@
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted || !(ms > 0)) return Promise.resolve();
+  // A timeout signal, not setTimeout: Deno's global setTimeout is Node's, and the first one
+  // loads its Node layer (3-4 MB of an idle service). The signal's timer holds the process open
+  // while it has a listener; an abort removes the listener, and the timer, left to run out,
+  // no longer holds anything.
+  const timer = AbortSignal.timeout(Math.min(Math.ceil(ms), Number.MAX_SAFE_INTEGER));
   return new Promise((resolve) => {
     const done = () => {
-      clearTimeout(timer);
+      timer.removeEventListener("abort", done);
       signal?.removeEventListener("abort", done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    timer.addEventListener("abort", done, { once: true });
     signal?.addEventListener("abort", done, { once: true });
   });
 }
