@@ -12,7 +12,7 @@ import {
   parseHash,
   parseVkey,
   verifyConsistency,
-} from "../ledger/mod.ts";
+} from "../ledger/proof/mod.ts";
 import { every, type Timer } from "../async/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import { fetchJson } from "./fetch_json.ts";

@@ -15,7 +15,7 @@ import {
   type Service,
 } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { NoteVerifier } from "../ledger/mod.ts";
+import type { NoteVerifier } from "../ledger/proof/mod.ts";
 import { createDashboardAuth } from "./auth.ts";
 import { DashboardFeed } from "./feed.ts";
 import { HealthWatch, type ServiceTarget } from "./health.ts";

@@ -11,9 +11,9 @@ import type { AuditEntryInput } from "./client/mod.ts";
 import type { AuditAppendResponse, LedgerEntry, Receipt } from "./entry.ts";
 import { entryText } from "./entry.ts";
 import { IdempotencyConflictError, LedgerBusyError } from "./errors.ts";
-import { leafHashOfText } from "./hash.ts";
-import * as merkle from "./merkle.ts";
-import { formatCheckpoint, signNote } from "./note.ts";
+import { leafHashOfText } from "./proof/mod.ts";
+import * as merkle from "./proof/mod.ts";
+import { formatCheckpoint, signNote } from "./proof/mod.ts";
 import type { CheckpointRow, CommitBatch, EntryRow } from "./store.ts";
 
 /** One append waiting for a commit. */
