@@ -19,7 +19,7 @@ import {
 } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Hub } from "./hub.ts";
-import { FlushRounds, type FlushRoundsOptions } from "./rounds.ts";
+import { FlushRounds, type FlushRoundsOptions } from "./stream/mod.ts";
 import { formatPosition } from "./position.ts";
 import { rawPublishRoute, storeEvent } from "./publish.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";

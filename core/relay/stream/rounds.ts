@@ -11,7 +11,7 @@
  * stays near two rounds however fast events arrive.
  * @module
  */
-import { concatBytes, shareChunk } from "../http/mod.ts";
+import { concatBytes, shareChunk } from "../../http/mod.ts";
 
 /** A subscriber taking part in flush rounds. */
 export interface RoundMember {
