@@ -20,5 +20,13 @@
 export { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 export { deadline, type DeadlineOptions, isTimeout, settledWithin } from "./deadline.ts";
 export { sleep } from "./delay.ts";
-export { after, every, MAX_TIMERS, pendingTimers, type Timer } from "./wheel.ts";
+export {
+  after,
+  delayOf,
+  every,
+  MAX_DELAY_MS,
+  MAX_TIMERS,
+  pendingTimers,
+  type Timer,
+} from "./wheel.ts";
 export { TokenBucket } from "./token_bucket.ts";

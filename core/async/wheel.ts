@@ -19,6 +19,12 @@ export interface Timer {
 /** Most timers waiting at once: a bound on the queue (far above what a service arms). */
 export const MAX_TIMERS = 65_536;
 
+/**
+ * Longest wait, about 24.8 days (2^31 - 1 ms, as for web timers): a longer or infinite delay
+ * waits this long, never less (web and Node timers run such a delay at once instead).
+ */
+export const MAX_DELAY_MS = 2 ** 31 - 1;
+
 /** A waiting timer: due at `at` (performance.now() milliseconds), ties broken by `seq`. */
 interface Entry {
   at: number;
@@ -45,8 +51,8 @@ let armedAt = Infinity;
 let generation = 0;
 
 /**
- * Runs `fn` once, `ms` milliseconds from now (never earlier), unless cancelled first. Timers due
- * at the same time run in the order they were armed.
+ * Runs `fn` once, `ms` milliseconds from now (never earlier; see {@linkcode delayOf}), unless
+ * cancelled first. Timers due at the same time run in the order they were armed.
  * @throws {RangeError} when {@linkcode MAX_TIMERS} are already waiting
  * @example
  * ```ts
@@ -70,7 +76,7 @@ export function after(ms: number, fn: () => void): Timer {
  * ```
  */
 export function every(ms: number, fn: () => void): Timer {
-  const period = Math.max(1, finite(ms));
+  const period = Math.max(1, delayOf(ms));
   return arm(period, fn, period);
 }
 
@@ -79,8 +85,15 @@ export function pendingTimers(): number {
   return heap.length;
 }
 
-function finite(ms: number): number {
-  return Number.isFinite(ms) && ms > 0 ? ms : 0;
+/**
+ * A delay in milliseconds: 0 for a negative or NaN one, at most {@linkcode MAX_DELAY_MS}.
+ * @example
+ * ```ts
+ * delayOf(Infinity); // MAX_DELAY_MS
+ * ```
+ */
+export function delayOf(ms: number): number {
+  return ms > 0 ? Math.min(ms, MAX_DELAY_MS) : 0;
 }
 
 function arm(ms: number, fn: () => void, period: number): Timer {
@@ -88,7 +101,7 @@ function arm(ms: number, fn: () => void, period: number): Timer {
     throw new RangeError(`too many timers waiting (at most ${MAX_TIMERS})`);
   }
   const entry: Entry = {
-    at: performance.now() + finite(ms),
+    at: performance.now() + delayOf(ms),
     seq: nextSeq++,
     fn,
     every: period,

@@ -39,6 +39,17 @@ Deno.test("a sleep holds the process open until it ends; an aborted one holds no
   assert.deepEqual([aborted.code, aborted.out], [0, "done"], aborted.err);
 });
 
+Deno.test("a sleep too long for a timer does not end at once", async () => {
+  const ac = new AbortController();
+  let ended = false;
+  const p = sleep(Infinity, ac.signal).then(() => ended = true);
+  const q = sleep(2 ** 40, ac.signal);
+  await sleep(20);
+  assert.equal(ended, false);
+  ac.abort();
+  await Promise.all([p, q]);
+});
+
 Deno.test("an already aborted signal or a non-positive time resolves at once", async () => {
   const ac = new AbortController();
   ac.abort();

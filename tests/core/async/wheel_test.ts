@@ -1,6 +1,14 @@
 /** Tests for the timers that leave the Node layer unloaded (core/async/wheel.ts). @module */
 import assert from "node:assert/strict";
-import { after, every, MAX_TIMERS, pendingTimers, type Timer } from "../../../core/async/mod.ts";
+import {
+  after,
+  delayOf,
+  every,
+  MAX_DELAY_MS,
+  MAX_TIMERS,
+  pendingTimers,
+  type Timer,
+} from "../../../core/async/mod.ts";
 
 /**
  * Runs `body` with the event loop held open: the wheel's timers do not hold it themselves, and a
@@ -90,6 +98,17 @@ Deno.test("a repeating timer runs until cancelled, and may cancel itself", () =>
     await ran(20);
     assert.equal(runs, 4, "no run after cancel");
     assert.equal(pendingTimers(), before);
+  }));
+
+Deno.test("a delay too long for a timer waits the longest one, never less", () =>
+  held(async () => {
+    for (const ms of [Infinity, 2 ** 32, 2 ** 40]) assert.equal(delayOf(ms), MAX_DELAY_MS);
+    for (const ms of [-5, Number.NaN, 0]) assert.equal(delayOf(ms), 0);
+    let ran = false;
+    const t = after(Infinity, () => ran = true);
+    await new Promise((resolve) => after(20, () => resolve(null)));
+    assert.equal(ran, false);
+    t.cancel();
   }));
 
 Deno.test("the queue is bounded", () => {
