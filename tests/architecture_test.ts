@@ -74,7 +74,9 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * own file. `deferred` files are what only some configurations use, imported when configured:
  * the relay's SQLite and JetStream stores, its `--workers` isolates and the replay store
  * (node:sqlite) of core/auth; the sidecar's SQLite flight-recorder store; the policy's intent schemas (zod) load with the first intent, and
- * it takes the audit and relay clients from their own modules, not the ledger's and relay's.
+ * it takes the audit and relay clients from their own modules, not the ledger's and relay's. The
+ * dashboard checks the ledger's proofs with core/ledger/proof and streams with core/relay/stream,
+ * loading neither the ledger (nor its SQLite) nor the relay.
  */
 const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
   { root: "main.ts", banned: /^(zod|yaml)$/ },
@@ -94,7 +96,11 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
     deferred: ["core/recorder/sqlite_store.ts"],
   },
   { root: "cmd/audit.ts", banned: /^(zod|yaml|node:crypto)$/ },
-  { root: "cmd/dashboard.ts", banned: /^(zod|yaml|node:crypto)$/ },
+  {
+    root: "cmd/dashboard.ts",
+    banned: /^(zod|yaml|node:crypto|node:sqlite)$/,
+    deferred: ["core/relay/mod.ts", "core/ledger/mod.ts"],
+  },
   {
     root: "cmd/policy.ts",
     banned: /^(zod|yaml|node:crypto)$/,

@@ -1,5 +1,6 @@
 /**
- * Time, shared by every module that waits: an abortable sleep, the jittered exponential backoff
+ * Time, shared by every module that waits: an abortable sleep, timers that leave the Node layer
+ * unloaded (`after`, `every`), the jittered exponential backoff
  * of every retry loop, a deadline on a promise, a bounded wait for shutdowns, and the token
  * bucket every rate limit uses.
  *
@@ -19,4 +20,13 @@
 export { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 export { deadline, type DeadlineOptions, isTimeout, settledWithin } from "./deadline.ts";
 export { sleep } from "./delay.ts";
+export {
+  after,
+  delayOf,
+  every,
+  MAX_DELAY_MS,
+  MAX_TIMERS,
+  pendingTimers,
+  type Timer,
+} from "./wheel.ts";
 export { TokenBucket } from "./token_bucket.ts";

@@ -10,7 +10,6 @@
  * ```
  * @module
  */
-import { join } from "node:path";
 import { generateIssuer, type Issuer, issuerFromSeed } from "./credential.ts";
 
 /** Mode of credential files: owner read/write only. */
@@ -66,6 +65,8 @@ export async function createIssuerFiles(
   opts: { overwrite?: boolean } = {},
 ): Promise<Issuer> {
   await ensurePrivateDir(dir);
+  // Read when first needed: node:path loads Deno's Node layer, which a service never needs.
+  const { join } = await import("node:path");
   const keyPath = join(dir, ISSUER_KEY_FILE);
   const pubPath = join(dir, ISSUER_PUB_FILE);
   if (!opts.overwrite) {

@@ -1,8 +1,8 @@
 /** defineConfig: one declaration gives the flag parser, env names, usage text and checks. @module */
-import { parseArgs } from "node:util";
 import { ConfigError, type ConfigSource, describeSource, UsageError } from "../errors/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
+import { type FlagOption, parseArgv } from "./argv.ts";
 import { permittedEnv } from "./env.ts";
 import type { Infer, PathGrant, Shape } from "./fields.ts";
 import { type EnvReader, type FileLayer, type FileRules, getIn, loadFile, setIn } from "./file.ts";
@@ -123,11 +123,9 @@ export type DeepPartial<T> = {
   [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
 };
 
-type Opt = { type: "string" | "boolean"; multiple?: boolean; short?: string };
-
 /** The flags of `all` (canonical and deprecated) as parseArgs options. */
-function flagOptions(all: readonly Leaf[]): Record<string, Opt> {
-  const options: Record<string, Opt> = {
+function flagOptions(all: readonly Leaf[]): Record<string, FlagOption> {
+  const options: Record<string, FlagOption> = {
     config: { type: "string" },
     help: { type: "boolean", short: "h" },
   };
@@ -192,12 +190,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
 
   const parseFlags = (argv: string[]) => {
     try {
-      return parseArgs({
-        args: argv,
-        options,
-        strict: true,
-        allowPositionals: spec.positionals ?? false,
-      }) as { values: Record<string, unknown>; positionals: string[] };
+      return parseArgv(argv, options, spec.positionals ?? false);
     } catch (err) {
       const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
       throw new UsageError(msg, usage(), { cause: err });

@@ -43,7 +43,8 @@ export {
 export { secretShape } from "./pick.ts";
 export { explainStartFailure, type StartContext } from "./explain.ts";
 export { getIn } from "./file.ts";
-export { ensureDir, ensureParentDir } from "./folder.ts";
+export { ensureDir, ensureParentDir, parentDir } from "./folder.ts";
+export { FlagError, type FlagOption, parseArgv, type ParsedFlags } from "./argv.ts";
 export type { ExpandOptions } from "./expand.ts";
 export {
   bool,

@@ -6,7 +6,7 @@
  * @module
  */
 import { scrub } from "../log/mod.ts";
-import type { RelayEvent } from "../relay/mod.ts";
+import type { RelayEvent } from "../relay/client/mod.ts";
 import { type DecisionKind, describeEvent, type IntentBrief, isDecision } from "./describe.ts";
 
 /** Transaction ids the dashboard links to and looks up. */

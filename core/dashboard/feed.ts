@@ -7,7 +7,8 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { RelayClient, type RelayEvent, SseSubscriber } from "../relay/mod.ts";
+import { RelayClient, type RelayEvent } from "../relay/client/mod.ts";
+import { SseSubscriber } from "../relay/stream/mod.ts";
 import { encodeEvent, encodeRetry } from "../http/mod.ts";
 import { type IntentBrief, intentBrief } from "./describe.ts";
 import { type DashEvent, toDashEvent, type Viewer } from "./event.ts";

@@ -3,6 +3,7 @@
  * whole exchange and a cap on the bytes read, so a slow or huge answer never holds the dashboard.
  * @module
  */
+import { after } from "../async/mod.ts";
 import { readBody } from "../http/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 
@@ -21,7 +22,7 @@ export async function fetchJson(
   opts: { timeoutMs: number; maxBytes: number; okStatuses?: number[] },
 ): Promise<JsonAnswer> {
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new Error("timed out")), opts.timeoutMs);
+  const timer = after(opts.timeoutMs, () => ac.abort(new Error("timed out")));
   try {
     const res = await fetch(url, { signal: ac.signal, headers: { accept: "application/json" } });
     if (!(opts.okStatuses ?? [200]).includes(res.status)) {
@@ -36,6 +37,6 @@ export async function fetchJson(
   } catch (err) {
     return { ok: false, error: errorMessage(err) };
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }

@@ -5,6 +5,7 @@
  * sidecar (its health names an `agent_id`) the signed manifest gives the agent's trust score.
  * @module
  */
+import { every, type Timer } from "../async/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { fetchJson } from "./fetch_json.ts";
 
@@ -57,7 +58,7 @@ const FACTS = ["service", "agent_id", "tree_size", "subscribers", "status"] as c
 /** Polls every target's `/health`; see the module doc. */
 export class HealthWatch {
   readonly #state: ServiceHealth[];
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: Timer | undefined;
   #round: Promise<void> | undefined;
 
   constructor(
@@ -74,7 +75,7 @@ export class HealthWatch {
   /** Starts polling (the first round right away). */
   start(): void {
     if (this.#state.length === 0) return;
-    this.#timer = setInterval(() => void this.poll(), this.o.intervalMs);
+    this.#timer = every(this.o.intervalMs, () => void this.poll());
     void this.poll();
   }
 
@@ -126,7 +127,7 @@ export class HealthWatch {
 
   /** Stops polling and waits for a round in progress. */
   async close(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#timer?.cancel();
     await this.#round;
   }
 }

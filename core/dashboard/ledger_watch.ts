@@ -12,7 +12,8 @@ import {
   parseHash,
   parseVkey,
   verifyConsistency,
-} from "../ledger/mod.ts";
+} from "../ledger/proof/mod.ts";
+import { every, type Timer } from "../async/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import { fetchJson } from "./fetch_json.ts";
 
@@ -35,7 +36,7 @@ export interface LedgerState {
 export class LedgerWatch {
   #state: LedgerState;
   #last: { size: number; root: Uint8Array } | undefined;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: Timer | undefined;
   #round: Promise<void> | undefined;
 
   constructor(
@@ -57,7 +58,7 @@ export class LedgerWatch {
   /** Starts checking (the first check right away). */
   start(): void {
     if (!this.o.url) return;
-    this.#timer = setInterval(() => void this.check(), this.o.intervalMs);
+    this.#timer = every(this.o.intervalMs, () => void this.check());
     void this.check();
   }
 
@@ -115,7 +116,7 @@ export class LedgerWatch {
 
   /** Stops checking. */
   async close(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#timer?.cancel();
     await this.#round;
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
+import { every } from "../async/mod.ts";
 import type { MeshAuth } from "../auth/mod.ts";
 import {
   type AppEnv,
@@ -14,7 +15,7 @@ import {
   type Service,
 } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { NoteVerifier } from "../ledger/mod.ts";
+import type { NoteVerifier } from "../ledger/proof/mod.ts";
 import { createDashboardAuth } from "./auth.ts";
 import { DashboardFeed } from "./feed.ts";
 import { HealthWatch, type ServiceTarget } from "./health.ts";
@@ -144,9 +145,9 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     retryMs: o.retryMs,
   });
   const heartbeat = encodeComment("heartbeat");
-  const timer = setInterval(() => feed.broadcastIfIdle(heartbeat), o.heartbeatMs);
+  const timer = every(o.heartbeatMs, () => feed.broadcastIfIdle(heartbeat));
   const stop = async () => {
-    clearInterval(timer);
+    timer.cancel();
     await Promise.all([feed.close(), health.close(), ledger.close()]);
   };
   server.onDrain(stop);

@@ -6,7 +6,7 @@
  * of topics its grants cover.
  * @module
  */
-import { verifyReceipt } from "../ledger/mod.ts";
+import { verifyReceipt } from "../ledger/proof/mod.ts";
 import type { Viewer } from "./event.ts";
 import { maskPayload } from "./event.ts";
 import { fetchJson } from "./fetch_json.ts";

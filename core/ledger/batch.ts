@@ -4,7 +4,6 @@
  * the signed checkpoint) onto a frontier, and the receipts a batch answers with.
  * @module
  */
-import { setImmediate } from "node:timers";
 import type { Ed25519KeyPair } from "../crypto/mod.ts";
 import { canonicalize, encodeHex } from "../encoding/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -12,9 +11,9 @@ import type { AuditEntryInput } from "./client/mod.ts";
 import type { AuditAppendResponse, LedgerEntry, Receipt } from "./entry.ts";
 import { entryText } from "./entry.ts";
 import { IdempotencyConflictError, LedgerBusyError } from "./errors.ts";
-import { leafHashOfText } from "./hash.ts";
-import * as merkle from "./merkle.ts";
-import { formatCheckpoint, signNote } from "./note.ts";
+import { leafHashOfText } from "./proof/mod.ts";
+import * as merkle from "./proof/mod.ts";
+import { formatCheckpoint, signNote } from "./proof/mod.ts";
 import type { CheckpointRow, CommitBatch, EntryRow } from "./store.ts";
 
 /** One append waiting for a commit. */
@@ -80,7 +79,8 @@ export class CommitQueue {
       while (this.#pending.length > 0) {
         // One event-loop turn lets requests that arrived during the last fsync join this batch.
         // setImmediate, not setTimeout(0): Deno clamps a chained zero timeout to ~2 ms, which
-        // was most of each commit cycle.
+        // was most of each commit cycle. The global, read on first use: Deno's Node timers load
+        // with the first append, not at start.
         await new Promise((r) => setImmediate(r));
         const batch = this.#pending.splice(0, this.opts.maxBatch);
         try {

@@ -1,22 +1,13 @@
 /**
- * The ledger's entry and receipt shapes, and the exact bytes an entry hashes to:
- * RFC 8785 canonical JSON of `{index, tx_id, event, actor, payload, ts}`.
+ * The ledger's answer shapes (an entry with its receipt, proofs, the log every store serves);
+ * the entry and receipt themselves and the bytes an entry hashes to are `core/ledger/proof`'s.
  * @module
  */
-import { canonicalize } from "../encoding/mod.ts";
-import type { AuditAppendResponse, Receipt } from "./client/mod.ts";
+import type { AuditAppendResponse } from "./client/mod.ts";
+import { entryText, type LedgerEntry, type Receipt } from "./proof/mod.ts";
 
-export type { AuditAppendResponse, Receipt };
-
-/** One ledger entry as stored and as hashed. */
-export interface LedgerEntry {
-  index: number;
-  tx_id: string;
-  event: string;
-  actor: string;
-  payload: Record<string, unknown>;
-  ts: string;
-}
+export type { AuditAppendResponse, LedgerEntry, Receipt };
+export { entryText };
 
 /** An entry with its leaf hash and receipt (`GET /tx/{id}`, `GET /entries/{index}`). */
 export interface EntryWithReceipt extends LedgerEntry {
@@ -67,23 +58,4 @@ export interface AuditLog {
   consistency(first: number, second?: number): Awaitable<ConsistencyAnswer>;
   signedCheckpoint(): Promise<{ tree_size: number; root_hash_hex: string; note: string }>;
   close(): Promise<void>;
-}
-
-/** The canonical JSON text of an entry (only the six hashed fields). */
-export function entryText(e: LedgerEntry): string {
-  return canonicalize({
-    index: e.index,
-    tx_id: e.tx_id,
-    event: e.event,
-    actor: e.actor,
-    payload: e.payload,
-    ts: e.ts,
-  });
-}
-
-const enc = new TextEncoder();
-
-/** The leaf bytes of an entry: UTF-8 of its canonical JSON. */
-export function entryBytes(e: LedgerEntry): Uint8Array {
-  return enc.encode(entryText(e));
 }

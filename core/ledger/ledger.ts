@@ -20,9 +20,9 @@ import {
   settleBatch,
 } from "./batch.ts";
 import { LedgerCorruptError, LedgerRangeError } from "./errors.ts";
-import { bytesEqual } from "./hash.ts";
-import * as merkle from "./merkle.ts";
-import { formatVkey, keyId, type SignedCheckpoint, signEmptyCheckpoint } from "./note.ts";
+import { bytesEqual } from "./proof/mod.ts";
+import * as merkle from "./proof/mod.ts";
+import { formatVkey, keyId, type SignedCheckpoint, signEmptyCheckpoint } from "./proof/mod.ts";
 import type { EntryRow, LedgerStore } from "./store.ts";
 
 export {

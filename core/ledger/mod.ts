@@ -2,7 +2,8 @@
  * The audit ledger: an RFC 6962 Merkle log of canonical JSON entries with group commit, in
  * SQLite (one process) or PostgreSQL (any number of replicas on one sequence), C2SP signed
  * checkpoints, inclusion and consistency proofs, receipts, an offline verifier for either
- * store, a live-log monitor, and the HTTP client services append with.
+ * store, a live-log monitor, and the HTTP client services append with. A verifier that needs only
+ * the proofs imports `core/ledger/proof`, which loads none of the rest.
  *
  * @example
  * ```ts
@@ -22,24 +23,28 @@ export {
   type LedgerEntry,
   type Receipt,
 } from "./entry.ts";
-export { bytesEqual, leafHash, parseHash } from "./hash.ts";
 export { loadSigningKey } from "./keys.ts";
 export { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions } from "./ledger.ts";
 export { DEFAULT_COMMIT_TIMEOUT_MS, PgLedger, type PgLedgerOptions } from "./pg_ledger.ts";
-export { Frontier, type NewNode, verifyConsistency } from "./merkle.ts";
 export { checkLiveLog, type MonitorOptions, type MonitorReport } from "./monitor.ts";
 export {
+  bytesEqual,
   type Checkpoint,
   formatCheckpoint,
   formatVkey,
+  Frontier,
+  leafHash,
+  type NewNode,
   type NoteSigner,
   type NoteVerifier,
   openCheckpoint,
   type ParsedNote,
+  parseHash,
   parseVkey,
   signNote,
-} from "./note.ts";
-export { verifyReceipt } from "./receipt.ts";
+  verifyConsistency,
+  verifyReceipt,
+} from "./proof/mod.ts";
 export { registerAuditRoutes } from "./routes.ts";
 export { type CheckpointRow, type CommitBatch, type EntryRow, LedgerStore } from "./store.ts";
 export { verifyLedgerPostgres } from "./pg_verify.ts";

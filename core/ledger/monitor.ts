@@ -5,10 +5,10 @@
  * @module
  */
 import { ensureParentDir } from "../config/mod.ts";
-import { bytesEqual, parseHash } from "./hash.ts";
+import { bytesEqual, parseHash } from "./proof/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
-import { verifyConsistency } from "./merkle.ts";
-import { openCheckpoint, parseVkey } from "./note.ts";
+import { verifyConsistency } from "./proof/mod.ts";
+import { openCheckpoint, parseVkey } from "./proof/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import { readBody } from "../http/mod.ts";
 

@@ -27,10 +27,10 @@ import {
 import type { AuditEntryInput } from "./client/mod.ts";
 import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry } from "./entry.ts";
 import { LedgerCorruptError, LedgerRangeError } from "./errors.ts";
-import { bytesEqual } from "./hash.ts";
+import { bytesEqual } from "./proof/mod.ts";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING } from "./ledger.ts";
-import * as merkle from "./merkle.ts";
-import { formatVkey, keyId, type SignedCheckpoint, signEmptyCheckpoint } from "./note.ts";
+import * as merkle from "./proof/mod.ts";
+import { formatVkey, keyId, type SignedCheckpoint, signEmptyCheckpoint } from "./proof/mod.ts";
 import { PgLedgerStore } from "./pg_store.ts";
 import type { CheckpointRow, EntryRow } from "./store.ts";
 

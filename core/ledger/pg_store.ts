@@ -8,7 +8,7 @@
 import type { Sql, TransactionSql } from "../engine/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import { LedgerCorruptError } from "./errors.ts";
-import { Frontier, type NewNode } from "./merkle.ts";
+import { Frontier, type NewNode } from "./proof/mod.ts";
 import type { CheckpointRow, CommitBatch, EntryRow } from "./store.ts";
 
 /** Bytes of one SHA-256 node hash. */

@@ -8,7 +8,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { NewNode } from "./merkle.ts";
+import type { NewNode } from "./proof/mod.ts";
 
 /** A stored entry row. `body` is the canonical JSON the leaf hash covers. */
 export interface EntryRow {

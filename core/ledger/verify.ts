@@ -5,10 +5,10 @@
  * and names the first bad index.
  * @module
  */
-import { bytesEqual, leafHashOfText } from "./hash.ts";
+import { bytesEqual, leafHashOfText } from "./proof/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
-import { Frontier } from "./merkle.ts";
-import { type NoteVerifier, openCheckpoint, parseVkey } from "./note.ts";
+import { Frontier } from "./proof/mod.ts";
+import { type NoteVerifier, openCheckpoint, parseVkey } from "./proof/mod.ts";
 import { LedgerStore } from "./store.ts";
 
 /** Checkpoint signatures verified concurrently per round (bounds memory on huge logs). */

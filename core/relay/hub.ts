@@ -5,7 +5,7 @@
  * @module
  */
 import { shareChunk } from "../http/mod.ts";
-import type { SseSubscriber } from "./subscriber.ts";
+import type { SseSubscriber } from "./stream/mod.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
 /** The live subscriber registry (no object of its own per subscriber). */

@@ -60,11 +60,13 @@ export {
   type TopicInfo,
   UPSTREAM_MAX_EVENTS_PER_TOPIC,
 } from "./store.ts";
-export { DEFAULT_QUEUE_BYTES, type EndReason, SseSubscriber } from "./subscriber.ts";
 export {
+  DEFAULT_QUEUE_BYTES,
   DEFAULT_ROUND_MAX_WAIT_MS,
   DEFAULT_ROUND_MIN_INTERVAL_MS,
   DEFAULT_ROUND_QUIET_MS,
+  type EndReason,
   FlushRounds,
   type FlushRoundsOptions,
-} from "./rounds.ts";
+  SseSubscriber,
+} from "./stream/mod.ts";

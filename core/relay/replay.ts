@@ -9,7 +9,7 @@ import type { Hub } from "./hub.ts";
 import { formatPosition, parsePosition } from "./position.ts";
 import { concatBytes, encodeEvent, encodeRetry } from "../http/mod.ts";
 import type { RelayLog, StoredEvent } from "./store.ts";
-import type { SseSubscriber } from "./subscriber.ts";
+import type { SseSubscriber } from "./stream/mod.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
 /** Default events read from the store per replay batch. */

@@ -26,8 +26,8 @@ import {
   type RelayServerOptions,
 } from "./server.ts";
 import { type AnyRelayStore, isRemoteStore, type RemoteRelayStore } from "./store.ts";
-import type { FlushRounds } from "./rounds.ts";
-import { SseSubscriber } from "./subscriber.ts";
+import type { FlushRounds } from "./stream/mod.ts";
+import { SseSubscriber } from "./stream/mod.ts";
 import { isTopicPattern, TopicFilter } from "../topic/mod.ts";
 
 /** What the route handlers share. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { cors } from "hono/cors";
+import { every } from "../async/mod.ts";
 import { createMeshAuth, type MeshAuth } from "../auth/mod.ts";
 import type { CompatMode } from "../compat/mod.ts";
 import { Counter, Gauge, type Registry } from "../metrics/mod.ts";
@@ -18,7 +19,7 @@ import {
 } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { Hub } from "./hub.ts";
-import { FlushRounds, type FlushRoundsOptions } from "./rounds.ts";
+import { FlushRounds, type FlushRoundsOptions } from "./stream/mod.ts";
 import { formatPosition } from "./position.ts";
 import { rawPublishRoute, storeEvent } from "./publish.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
@@ -195,18 +196,18 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
 
   const heartbeat = shareChunk(encodeComment("heartbeat"));
   const timers = [
-    setInterval(() => hub.forEach((s) => s.offerIfIdle(heartbeat)), opts.heartbeatMs),
-    setInterval(() => {
+    every(opts.heartbeatMs, () => hub.forEach((s) => s.offerIfIdle(heartbeat))),
+    every(opts.expireIntervalMs, () => {
       try {
         const n = store.expire(Date.now());
         if (n > 0) log.debug("expired events", { count: n });
       } catch (err) {
         log.error("age retention failed", { err });
       }
-    }, opts.expireIntervalMs),
+    }),
   ];
   server.onDrain(() => {
-    timers.forEach(clearInterval);
+    timers.forEach((t) => t.cancel());
     hub.forEach((s) => s.end("shutdown"));
   });
   const svc = await server.listen();
@@ -216,7 +217,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     failed: svc.failed,
     close: () =>
       closing ??= svc.close().finally(async () => {
-        timers.forEach(clearInterval);
+        timers.forEach((t) => t.cancel());
         await opts.role?.beforeStoreClose?.();
         await store.close();
       }),

@@ -5,7 +5,7 @@
  * failed, and drains on shutdown.
  * @module
  */
-import { settledWithin } from "../../async/mod.ts";
+import { every, settledWithin, type Timer } from "../../async/mod.ts";
 import type { HttpError } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { DEFAULT_MAX_CHUNK_LINE_BYTES, DEFAULT_MAX_TRAILER_BYTES } from "./chunked.ts";
@@ -102,7 +102,7 @@ class Listener implements Http1Server, ConnectionContext {
   readonly #stop = new AbortController();
   /** Ends the accept loop's current pause (shutdown). */
   #wake: (() => void) | undefined;
-  readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #sweeper: Timer;
   /** Accepts the next connection (with TCP_NODELAY on plain TCP). */
   readonly #acceptOne: () => Promise<Deno.Conn>;
   #allClosed: PromiseWithResolvers<void> | undefined;
@@ -150,7 +150,7 @@ class Listener implements Http1Server, ConnectionContext {
     const host = this.addr.hostname.includes(":") ? `[${this.addr.hostname}]` : this.addr.hostname;
     this.authority = `${host}:${this.addr.port}`;
     this.failed = this.#fail.promise;
-    this.#sweeper = setInterval(() => this.#sweep(), sweepInterval(opts.limits));
+    this.#sweeper = every(sweepInterval(opts.limits), () => this.#sweep());
     this.#accepting = this.#acceptLoop();
   }
 
@@ -303,7 +303,7 @@ class Listener implements Http1Server, ConnectionContext {
       finished = await settledWithin(this.#allClosed.promise, drainMs);
       for (const c of this.#conns) c.close();
     }
-    clearInterval(this.#sweeper);
+    this.#sweeper.cancel();
     return finished;
   }
 }

@@ -8,15 +8,7 @@ import { backoffDelay, sleep } from "../../async/mod.ts";
 import { type Logger, silentLogger } from "../../log/mod.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { readBody } from "../../http/mod.ts";
-
-/** A receipt: an inclusion proof of one entry in a signed tree head. All hashes are hex. */
-export interface Receipt {
-  tree_size: number;
-  root_hash: string;
-  inclusion_proof: string[];
-  /** The C2SP signed-note checkpoint for `tree_size` and `root_hash`. */
-  checkpoint: string;
-}
+import type { Receipt } from "../proof/mod.ts";
 
 /** What `POST /audit` answers (201) and `AuditClient.append` returns. */
 export interface AuditAppendResponse {

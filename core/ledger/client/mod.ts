@@ -15,5 +15,5 @@ export {
   AuditClient,
   AuditClientError,
   type AuditEntryInput,
-  type Receipt,
 } from "./client.ts";
+export type { Receipt } from "../proof/mod.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "../../log/mod.ts";
-import { backoffDelay, sleep } from "../../async/mod.ts";
+import { after, backoffDelay, sleep, type Timer } from "../../async/mod.ts";
 import type { RelayEvent } from "./client.ts";
 import { readBodyPrefix, type SseEvent, SseParser } from "../../http/mod.ts";
 import { errorMessage } from "../../errors/mod.ts";
@@ -107,10 +107,11 @@ class SubscriptionLoop implements Subscription {
     const conn = new AbortController();
     const onClose = () => conn.abort();
     this.#closed.signal.addEventListener("abort", onClose, { once: true });
-    let idle: ReturnType<typeof setTimeout> | undefined;
+    // On the wheel: the request or the read in flight holds the process open meanwhile.
+    let idle: Timer | undefined;
     const armIdle = () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => conn.abort(new Error("idle timeout")), this.o.idleTimeoutMs);
+      idle?.cancel();
+      idle = after(this.o.idleTimeoutMs, () => conn.abort(new Error("idle timeout")));
     };
     try {
       armIdle();
@@ -127,7 +128,7 @@ class SubscriptionLoop implements Subscription {
       onHealthy();
       return await this.#read(res.body, armIdle, conn.signal);
     } finally {
-      clearTimeout(idle);
+      idle?.cancel();
       this.#closed.signal.removeEventListener("abort", onClose);
       conn.abort();
     }

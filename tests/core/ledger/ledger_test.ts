@@ -7,7 +7,7 @@ import {
   LedgerBusyError,
   LedgerCorruptError,
 } from "../../../core/ledger/ledger.ts";
-import { verifyReceipt } from "../../../core/ledger/receipt.ts";
+import { verifyReceipt } from "../../../core/ledger/proof/mod.ts";
 import { LedgerStore } from "../../../core/ledger/store.ts";
 import { decodeBase64 } from "../../../core/encoding/mod.ts";
 import { input, tempLedger } from "./ledger_helpers.ts";

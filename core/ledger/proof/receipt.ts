@@ -4,8 +4,8 @@
  * key is given). Used by the dashboard and any client holding a receipt.
  * @module
  */
-import { CanonicalJsonError } from "../encoding/mod.ts";
-import { entryBytes, type LedgerEntry, type Receipt } from "./entry.ts";
+import { CanonicalJsonError } from "../../encoding/mod.ts";
+import { entryBytes, type LedgerEntry, type Receipt } from "./leaf.ts";
 import { bytesEqual, leafHash, parseHash } from "./hash.ts";
 import { rootFromInclusion } from "./merkle.ts";
 import { keyId, noteSignedBy, openCheckpoint } from "./note.ts";

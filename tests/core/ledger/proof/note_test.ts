@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPair } from "../../../core/crypto/mod.ts";
+import { generateKeyPair } from "../../../../core/crypto/mod.ts";
 import {
   formatCheckpoint,
   formatVkey,
@@ -9,8 +9,8 @@ import {
   parseNote,
   parseVkey,
   signNote,
-} from "../../../core/ledger/note.ts";
-import { refOpenCheckpoint } from "./rfc6962_reference.ts";
+} from "../../../../core/ledger/proof/note.ts";
+import { refOpenCheckpoint } from "../rfc6962_reference.ts";
 
 // The example from golang.org/x/mod/sumdb/note, an independent signed-note implementation.
 const GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";

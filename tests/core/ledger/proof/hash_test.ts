@@ -1,8 +1,8 @@
 /** The ledger's leaf and node hashes against the RFC 6962 reference. @module */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { leafHash, leafHashOfText, nodeHash } from "../../../core/ledger/hash.ts";
-import { refLeaf, refNode } from "./rfc6962_reference.ts";
+import { leafHash, leafHashOfText, nodeHash } from "../../../../core/ledger/proof/hash.ts";
+import { refLeaf, refNode } from "../rfc6962_reference.ts";
 
 const hexOf = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 

@@ -7,7 +7,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { FlushRounds, RoundJoiner, type RoundMember } from "../../../core/relay/rounds.ts";
+import {
+  FlushRounds,
+  RoundJoiner,
+  type RoundMember,
+} from "../../../../core/relay/stream/rounds.ts";
 
 /** A member that counts its flushes; `writes` false: it holds nothing to write. */
 class Member implements RoundMember {

@@ -6,8 +6,8 @@
  * (WebCrypto's async digest costs ~40 us a call).
  * @module
  */
-import { decodeHex, isHex } from "../encoding/mod.ts";
-import { sha256Js } from "../crypto/mod.ts";
+import { decodeHex, isHex } from "../../encoding/mod.ts";
+import { sha256Js } from "../../crypto/mod.ts";
 
 /** Domain-separation prefix for leaves. */
 const LEAF_PREFIX = 0x00;

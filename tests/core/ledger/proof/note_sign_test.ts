@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { generateKeyPair, sign } from "../../../core/crypto/mod.ts";
+import { generateKeyPair, sign } from "../../../../core/crypto/mod.ts";
 import {
   formatCheckpoint,
   formatVkey,
   loadSignNow,
   signNote,
   signNow,
-} from "../../../core/ledger/note.ts";
-import { refOpenCheckpoint } from "./rfc6962_reference.ts";
+} from "../../../../core/ledger/proof/note.ts";
+import { refOpenCheckpoint } from "../rfc6962_reference.ts";
 
 const enc = new TextEncoder();
 

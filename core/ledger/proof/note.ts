@@ -8,8 +8,8 @@
  * @module
  */
 import type { KeyObject } from "node:crypto";
-import { importPublicKey, sign, verify } from "../crypto/mod.ts";
-import { decodeBase64, encodeBase64, encodeHex } from "../encoding/mod.ts";
+import { importPublicKey, sign, verify } from "../../crypto/mod.ts";
+import { decodeBase64, encodeBase64, encodeHex } from "../../encoding/mod.ts";
 import { EMPTY_ROOT, sha256 } from "./hash.ts";
 
 /** Signature algorithm byte for Ed25519 in C2SP vkeys and key ids. */

@@ -16,7 +16,7 @@ import {
   type PushSink,
   type PushSource,
   pushStream,
-} from "../http/mod.ts";
+} from "../../http/mod.ts";
 import { FlushRounds, type RoundJoiner, type RoundMember } from "./rounds.ts";
 
 /** Default bytes queued per subscriber before it is cut off. */

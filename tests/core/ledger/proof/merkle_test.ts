@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { leafHash, nodeHash } from "../../../core/ledger/hash.ts";
+import { leafHash, nodeHash } from "../../../../core/ledger/proof/hash.ts";
 import {
   consistencyProof,
   Frontier,
@@ -8,7 +8,7 @@ import {
   rootAt,
   rootFromInclusion,
   verifyConsistency,
-} from "../../../core/ledger/merkle.ts";
+} from "../../../../core/ledger/proof/merkle.ts";
 import {
   eq,
   refCheckConsistency,
@@ -18,7 +18,7 @@ import {
   refPath,
   refRoot,
   refRootFromPath,
-} from "./rfc6962_reference.ts";
+} from "../rfc6962_reference.ts";
 
 /** Builds leaves and the node store a Frontier reports, as storage would persist them. */
 function build(n: number) {

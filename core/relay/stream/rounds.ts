@@ -11,8 +11,7 @@
  * stays near two rounds however fast events arrive.
  * @module
  */
-import { setImmediate } from "node:timers";
-import { concatBytes, shareChunk } from "../http/mod.ts";
+import { concatBytes, shareChunk } from "../../http/mod.ts";
 
 /** A subscriber taking part in flush rounds. */
 export interface RoundMember {
@@ -132,6 +131,7 @@ export class FlushRounds {
     this.#starting = true;
     const early = this.#startedAt + this.#minIntervalMs - performance.now();
     if (early > 0) this.#timer = setTimeout(this.#run, early);
+    // The global, read on first use: Deno's Node timers load with the first publish, not at start.
     else setImmediate(this.#run);
   }
 

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { leafHash } from "../../../core/ledger/hash.ts";
-import { Frontier, inclusionProof, type NewNode, RangeMemo } from "../../../core/ledger/merkle.ts";
-import { eq, refPath } from "./rfc6962_reference.ts";
+import { leafHash } from "../../../../core/ledger/proof/hash.ts";
+import {
+  Frontier,
+  inclusionProof,
+  type NewNode,
+  RangeMemo,
+} from "../../../../core/ledger/proof/merkle.ts";
+import { eq, refPath } from "../rfc6962_reference.ts";
 
 Deno.test("proofs sharing a RangeMemo match the RFC paths at every size and index", () => {
   const leaves: Uint8Array[] = [];

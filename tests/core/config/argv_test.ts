@@ -1,0 +1,119 @@
+/**
+ * Tests for the config layer's flag parser and path helper: each gives what `node:util`'s
+ * `parseArgs` (strict) and `node:path`'s `dirname` give, values and error messages alike.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import { type FlagOption, parentDir, parseArgv } from "../../../core/config/mod.ts";
+
+const OPTIONS: Record<string, FlagOption> = {
+  config: { type: "string" },
+  help: { type: "boolean", short: "h" },
+  port: { type: "string", short: "p" },
+  verbose: { type: "boolean", short: "v" },
+  all: { type: "boolean", short: "a" },
+  tag: { type: "string", multiple: true, short: "t" },
+  flag: { type: "boolean", multiple: true },
+  tls: { type: "boolean" },
+  "no-tls": { type: "boolean" },
+};
+
+const CASES: string[][] = [
+  [],
+  ["--port", "8005"],
+  ["--port=8005", "--help"],
+  ["-p", "8005", "-h"],
+  ["-p8005"],
+  ["-hv"],
+  ["-hvp", "9"],
+  ["-hvp9"],
+  ["-vh", "-a"],
+  ["--tag", "a", "--tag=b", "-t", "c", "-td"],
+  ["--flag", "--flag"],
+  ["--no-tls", "--tls"],
+  ["--port="],
+  ["--port", ""],
+  ["--port", "-"],
+  ["--port", "-1"],
+  ["--port=-1"],
+  ["-p", "-1"],
+  ["-p-1"],
+  ["--port"],
+  ["-p"],
+  ["--port", "--help"],
+  ["--help=yes"],
+  ["-h=1"],
+  ["--nope"],
+  ["-x"],
+  ["-xyz"],
+  ["-hx"],
+  ["---x"],
+  ["--=x"],
+  ["positional"],
+  ["-"],
+  ["--", "--port", "x"],
+  ["--port", "1", "--", "a", "-b"],
+  ["--__proto__=1"],
+  ["--constructor"],
+  ["--toString", "x"],
+  ["--port", "8005", "extra"],
+  ["--tag"],
+  ["-ht"],
+  ["-th"],
+];
+
+/** What a parser gives for `args`: its result, or its error's message. */
+function outcome(parse: () => { values: object; positionals: string[] }): unknown {
+  try {
+    const r = parse();
+    return { values: { ...r.values }, positionals: r.positionals };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+for (const allowPositionals of [false, true]) {
+  Deno.test(`flags parse as node:util parseArgs does (positionals ${allowPositionals})`, () => {
+    for (const args of CASES) {
+      const ours = outcome(() => parseArgv(args, OPTIONS, allowPositionals));
+      const node = outcome(() =>
+        parseArgs({ args, options: OPTIONS, strict: true, allowPositionals })
+      );
+      assert.deepEqual(ours, node, JSON.stringify(args));
+    }
+  });
+}
+
+Deno.test("parsed flags have no prototype to confuse a lookup", () => {
+  const { values } = parseArgv(["--port", "1"], OPTIONS, false);
+  assert.equal(Object.getPrototypeOf(values), null);
+  assert.equal(values.toString, undefined);
+});
+
+Deno.test("parentDir is node:path's dirname", () => {
+  const paths = [
+    "",
+    "/",
+    "//",
+    "///",
+    "a",
+    "a/",
+    "a//",
+    "/a",
+    "/a/",
+    "//a",
+    "a/b",
+    "a//b",
+    "a/b/",
+    "/var/lib/iatp/audit.db",
+    "./audit.db",
+    "../x/y",
+    ".",
+    "..",
+    "/a/b//c///",
+    "dir with space/file",
+  ];
+  for (const p of paths) assert.equal(parentDir(p), dirname(p), JSON.stringify(p));
+});
