@@ -108,3 +108,42 @@ Deno.test("durations take 0 as documented, and the deprecated flags still work",
     "flag --relay is deprecated and will be removed; use --relay-url",
   ]);
 });
+
+Deno.test("a state file that cannot be opened is a config error naming it, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    // A folder where the file should be: SQLite cannot open it, as on a read-only or full disk.
+    const policy = await runIatp([
+      "policy",
+      "--port",
+      "0",
+      "--relay-url",
+      "http://127.0.0.1:9",
+      "--state-db",
+      dir.path,
+    ], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(policy.code, 2, policy.stderr);
+    assert.match(policy.stderr, /^iatp policy: config error: state_db \(flag --state-db\): /);
+    assert.ok(policy.stderr.includes(dir.path), policy.stderr);
+    const key = `${dir.path}/agent.key`;
+    await Deno.writeTextFile(key, "k".repeat(32));
+    const blocker = `${dir.path}/not-a-folder`;
+    await Deno.writeTextFile(blocker, "");
+    const agent = await runIatp([
+      "compose-agent",
+      "--port",
+      "0",
+      "--agent-token",
+      `file:${key}`,
+      "--replay-db",
+      `${blocker}/replay.sqlite`,
+    ], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(agent.code, 2, agent.stderr);
+    assert.match(
+      agent.stderr,
+      /^iatp compose-agent: config error: replay_db \(flag --replay-db\): .*not-a-folder/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
