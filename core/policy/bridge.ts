@@ -8,7 +8,10 @@
  * Every intent gets exactly one decision: one that cannot be evaluated (a wrong shape, a lone
  * UTF-16 surrogate, an engine error) is decided `deny` with the errors in its explanation, and
  * published and audited like any other. A decision the relay or ledger refuses for good (a 4xx)
- * is logged and not retried, so it never holds up the ones after it.
+ * is logged and not retried, so it never holds up the ones after it. A decision the state store
+ * cannot record (a full or read-only disk, a locked file) is not skipped: the loop stops at that
+ * intent and subscribes again from the last recorded position every redelivery interval, until
+ * the store takes it.
  * @module
  */
 import type { CompatMode } from "../compat/mod.ts";
@@ -64,6 +67,10 @@ export class DecisionBridge {
   /** tx_ids being delivered right now, so the retry round never sends one twice at once. */
   readonly #inFlight = new Set<string>();
   #read: IntentReader | undefined;
+  /** The subscription whose events count; one stopped by a failed write ignores any left. */
+  #generation = 0;
+  #resubscribe: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
 
   constructor(readonly o: BridgeOptions) {}
 
@@ -71,11 +78,34 @@ export class DecisionBridge {
   async start(): Promise<void> {
     this.#read = await loadIntentReader();
     await this.redeliver();
-    this.#sub = this.o.relay.subscribe([INTENT_TOPIC], (e) => this.#onIntent(e), {
-      since: this.o.state.position() ?? "0",
-      onStatus: (s, err) => this.o.log.info(`relay subscription ${s}`, err ? { err } : {}),
-    });
+    this.#subscribe();
     this.#timer = setInterval(() => void this.redeliver(), this.o.redeliverMs);
+  }
+
+  #subscribe(): void {
+    const generation = ++this.#generation;
+    this.#sub = this.o.relay.subscribe(
+      [INTENT_TOPIC],
+      (e) => generation === this.#generation ? this.#onIntent(e) : undefined,
+      {
+        since: this.o.state.position() ?? "0",
+        onStatus: (s, err) => this.o.log.info(`relay subscription ${s}`, err ? { err } : {}),
+      },
+    );
+  }
+
+  /** Stops at the intent the store could not take, and resumes from the last recorded one later. */
+  #hold(e: RelayEvent, err: unknown): void {
+    this.o.log.warn("decision not recorded; holding the intents here and retrying", {
+      id: e.id,
+      err: String(err),
+    });
+    this.#generation++;
+    this.#sub?.close();
+    clearTimeout(this.#resubscribe);
+    this.#resubscribe = setTimeout(() => {
+      if (!this.#closed) this.#subscribe();
+    }, this.o.redeliverMs);
   }
 
   async #onIntent(e: RelayEvent): Promise<void> {
@@ -83,12 +113,20 @@ export class DecisionBridge {
     const read = this.#read ?? await loadIntentReader();
     const payload: unknown = e.payload ?? {};
     const txId = txIdOf(payload, e.event_id);
-    if (this.o.state.decided(txId)) {
-      this.o.state.setPosition(e.id);
-      return;
+    let decided: boolean;
+    try {
+      decided = this.o.state.decided(txId);
+      if (decided) this.o.state.setPosition(e.id);
+    } catch (err) {
+      return this.#hold(e, err);
     }
+    if (decided) return;
     const decision = decideIntent(this.o, read, payload, txId);
-    this.o.state.record(decision, e.id);
+    try {
+      this.o.state.record(decision, e.id);
+    } catch (err) {
+      return this.#hold(e, err);
+    }
     this.o.onDecision?.(decision);
     await this.#deliver(decision);
   }
@@ -126,7 +164,9 @@ export class DecisionBridge {
 
   /** Stops the subscription and the retry timer. */
   async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#resubscribe);
     this.#sub?.close();
     await this.#redelivering;
   }

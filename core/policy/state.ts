@@ -5,6 +5,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { errorMessage } from "../errors/mod.ts";
 import type { Decision } from "./engine.ts";
 
 /** Default most decided tx_ids remembered (oldest delivered ones are forgotten first). */
@@ -59,16 +60,23 @@ export class DecisionState {
     return this.#s.has.get(txId) !== undefined;
   }
 
-  /** Records a decision and the position of its intent in one durable transaction. */
+  /**
+   * Records a decision and the position of its intent in one durable transaction.
+   * @throws {Error} when the store cannot take it (a full or read-only disk, a locked file)
+   */
   record(decision: Decision, position: string): void {
-    this.#db.exec("BEGIN IMMEDIATE");
     try {
+      this.#db.exec("BEGIN IMMEDIATE");
       this.#s.insert.run(decision.tx_id, JSON.stringify(decision));
       this.#s.setPos.run(position);
       this.#db.exec("COMMIT");
     } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
+      // SQLite rolls some failures back by itself (a full disk): a second rollback would fail and
+      // hide the reason.
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw new Error(`decision ${decision.tx_id} not recorded: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
     const over = Number((this.#s.count.get() as { n: number }).n) - this.maxDecided;
     if (over > 0) this.#s.prune.run(over);

@@ -1,8 +1,10 @@
 /**
  * The decision loop against a real relay and ledger: a decision the relay refuses for good is
- * still audited, is not retried, and does not hold up the decisions after it.
+ * still audited, is not retried, and does not hold up the decisions after it; a decision the
+ * state store cannot record holds the stream at that intent until it can.
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { command as auditCommand } from "../../../cmd/audit.ts";
 import { DEFAULT_POLICY_DIR } from "../../../cmd/policy.ts";
 import { command as relayCommand } from "../../../cmd/relay.ts";
@@ -72,6 +74,61 @@ Deno.test("a decision the relay refuses (403) is audited, not retried, and block
     await auditClient.close();
     state.close();
     await audit.close();
+    await relay.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("a decision the state store cannot record holds the stream there; every intent is decided once it can", async () => {
+  const dir = await tempDir();
+  const relay = await relayCommand.start(
+    relayCommand.resolve({
+      port: 0,
+      workers: 1,
+      tokens: {
+        [POLICY_TOKEN]: ["subscribe:access.intent", "publish:access.decision"],
+        [PUBLISHER_TOKEN]: ["publish:access.intent"],
+      },
+    }),
+    { log: silentLogger },
+  );
+  const lines: string[] = [];
+  const log = createLogger({ service: "policy", level: "debug", sink: (l) => lines.push(l) });
+  const file = `${dir.path}/state.db`;
+  const state = new DecisionState(file);
+  const bridgeRelay = new RelayClient({ url: relay.url, token: POLICY_TOKEN, log });
+  const bridge = new DecisionBridge({
+    relay: bridgeRelay,
+    engine: new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR)),
+    state,
+    log,
+    redeliverMs: 50,
+  });
+  const publisher = new RelayClient({ url: relay.url, token: PUBLISHER_TOKEN });
+  // Another writer holds the database: every write of the loop fails, as on a full disk.
+  const holder = new DatabaseSync(file);
+  try {
+    await bridge.start();
+    holder.exec("BEGIN EXCLUSIVE");
+    const txs = ["h1", "h2", "h3"];
+    for (const tx of txs) {
+      await publisher.publishNow("access.intent", { tx_id: tx, context: { session_risk: 1 } });
+    }
+    await waitFor(
+      () => lines.some((l) => l.includes("database is locked")),
+      20_000,
+      "a failed write",
+    );
+    assert.ok(txs.every((tx) => !state.decided(tx)), "nothing recorded while the store fails");
+    holder.exec("COMMIT");
+    await waitFor(() => txs.every((tx) => state.decided(tx)), 20_000, "every intent decided");
+    await waitFor(() => state.undelivered(10).length === 0, 20_000, "every decision delivered");
+  } finally {
+    holder.close();
+    await bridge.close();
+    await publisher.close();
+    await bridgeRelay.close();
+    state.close();
     await relay.close();
     await dir.remove();
   }
