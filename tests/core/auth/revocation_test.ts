@@ -76,3 +76,18 @@ Deno.test("revocation list: a missing or oversized file at start is an error nam
     await dir.remove();
   }
 });
+
+Deno.test("revocation list: the first request after the recheck interval already sees a new id", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir.path}/revoked`;
+    await Deno.writeTextFile(file, "aaa\n");
+    let now = 0;
+    const r = new RevocationList([`file:${file}`], { recheckMs: 1000, now: () => now });
+    await Deno.writeTextFile(file, "aaa\nccc-new\n");
+    now = 60_000; // a quiet minute: no request checked the file since it changed
+    assert.equal(r.has("ccc-new"), true, "a revoked credential must not pass once more");
+  } finally {
+    await dir.remove();
+  }
+});
