@@ -12,6 +12,7 @@ import { bool, list } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { createMeshAuth, type MeshAuth } from "./bearer.ts";
+import { decodeBase64 } from "../encoding/mod.ts";
 import { CredentialError, parsePublicKey } from "./credential.ts";
 import { RevocationFileError, RevocationList } from "./revocation.ts";
 
@@ -88,24 +89,42 @@ export function resolveAuthKeys(keys: string[], source?: ConfigSource): string[]
     const text = entry.startsWith("file:")
       ? resolveSecretSetting("auth_keys", entry, source)!
       : entry;
-    for (const line of text.split("\n")) {
+    for (const [i, line] of text.split("\n").entries()) {
       const k = line.trim();
       if (k === "" || k.startsWith("#")) continue;
       try {
         parsePublicKey(k);
       } catch (err) {
         if (!(err instanceof CredentialError)) throw err;
+        const where = entry.startsWith("file:") ? ` (line ${i + 1} of ${entry.slice(5)})` : "";
         throw new ConfigError(
           "auth_keys",
           source ?? { kind: "default" },
           "public keys of the form iatp-ed25519:<43 base64url characters>",
-          JSON.stringify(k.slice(0, 60)),
+          notAKey(k) + where,
+          { cause: err },
         );
       }
       out.push(k);
     }
   }
   return out;
+}
+
+/**
+ * What an entry of auth_keys that is not a public key looks like, without its value: it may be a
+ * secret given by mistake (the issuer's private seed, a credential).
+ */
+function notAKey(entry: string): string {
+  let bytes = -1;
+  try {
+    bytes = decodeBase64(entry).length;
+  } catch { /* not base64 */ }
+  if (bytes === 32) {
+    return "an issuer private key (issuer.key; give its public key, issuer.pub)";
+  }
+  if (entry.startsWith("iatp1.")) return "a credential (give the issuer's public key, issuer.pub)";
+  return `a value of ${entry.length} characters that is not one`;
 }
 
 /** What {@linkcode meshAuthFor} needs besides the config. */

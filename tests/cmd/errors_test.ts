@@ -147,3 +147,35 @@ Deno.test("a state file that cannot be opened is a config error naming it, exit 
     await dir.remove();
   }
 });
+
+Deno.test("auth_keys naming the issuer's private key file never prints the key", async () => {
+  const dir = await tempDir();
+  try {
+    const keygen = await runIatp(["token", "keygen", "--out", `${dir.path}/issuer`], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(keygen.code, 0, keygen.stderr);
+    const seed = (await Deno.readTextFile(`${dir.path}/issuer/issuer.key`)).trim();
+    const keys = `file:${dir.path}/issuer/issuer.key`; // issuer.pub was meant
+    for (
+      const args of [["policy", "--port", "0", "--auth-keys", keys], [
+        "token",
+        "inspect",
+        "x",
+        "--keys",
+        keys,
+      ]]
+    ) {
+      const r = await runIatp(args, { env: { IATP_DATA_DIR: dir.path } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /auth_keys|--keys/);
+      assert.match(r.stderr, /issuer\.pub/, "the message says which file was meant");
+      assert.ok(
+        !(r.stdout + r.stderr).includes(seed.slice(0, 12)),
+        `the seed was printed: ${r.stderr}`,
+      );
+    }
+  } finally {
+    await dir.remove();
+  }
+});
