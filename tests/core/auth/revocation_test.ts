@@ -1,10 +1,15 @@
+/** Revoked credential ids (fixed and from files re-read on change), and bounded file: settings. */
 import assert from "node:assert/strict";
 import {
   MAX_REVOCATION_FILE_BYTES,
   RevocationFileError,
   RevocationList,
 } from "../../../core/auth/revocation.ts";
-import { meshAuthFor } from "../../../core/auth/config.ts";
+import {
+  MAX_SETTING_FILE_BYTES,
+  meshAuthFor,
+  resolveSecretSetting,
+} from "../../../core/auth/config.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 import { tempDir, waitFor } from "../../helpers.ts";
@@ -87,6 +92,26 @@ Deno.test("revocation list: the first request after the recheck interval already
     await Deno.writeTextFile(file, "aaa\nccc-new\n");
     now = 60_000; // a quiet minute: no request checked the file since it changed
     assert.equal(r.has("ccc-new"), true, "a revoked credential must not pass once more");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a file: setting is read up to a bound: a device or a huge file is a config error", async () => {
+  const dir = await tempDir();
+  try {
+    const big = `${dir.path}/big`;
+    await Deno.writeTextFile(big, "a".repeat(MAX_SETTING_FILE_BYTES + 1));
+    for (const path of [big, "/dev/zero"]) {
+      assert.throws(
+        () => resolveSecretSetting("relay_token", `file:${path}`),
+        (e: unknown) =>
+          e instanceof ConfigError && e.key === "relay_token" &&
+          e.message.includes(`larger than ${MAX_SETTING_FILE_BYTES} bytes`),
+      );
+    }
+    await Deno.writeTextFile(big, " fits \n");
+    assert.equal(resolveSecretSetting("relay_token", `file:${big}`), "fits");
   } finally {
     await dir.remove();
   }
