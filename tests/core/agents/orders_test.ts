@@ -18,7 +18,7 @@ import {
 } from "../../../core/agents/plugin_trust.ts";
 import { authorizeTask } from "../../../core/agents/relay_tasks.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
-import { scaffoldFiles } from "../../../core/plugin/scaffold.ts";
+import { scaffoldFiles } from "../../../core/plugin/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 import { tempDir } from "../../helpers.ts";
 
