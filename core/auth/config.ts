@@ -8,7 +8,7 @@
  * @module
  */
 import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
-import { bool, list } from "../config/mod.ts";
+import { bool, FileTooLargeError, list, readTextUpTo } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { createMeshAuth, type MeshAuth } from "./bearer.ts";
@@ -49,36 +49,11 @@ export function isLoopbackHost(host: string): boolean {
   return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
-/** Largest file a `file:PATH` setting may name (a key, a credential, a password), in bytes. */
-export const MAX_SETTING_FILE_BYTES = 1024 * 1024;
-
-class SettingFileTooLarge extends Error {}
-
-/** The text of `path`, read up to {@linkcode MAX_SETTING_FILE_BYTES} (a device never ends). */
-function readSettingFile(path: string): string {
-  const file = Deno.openSync(path);
-  try {
-    const buf = new Uint8Array(MAX_SETTING_FILE_BYTES + 1);
-    let n = 0;
-    while (n < buf.length) {
-      const got = file.readSync(buf.subarray(n));
-      if (got === null) break;
-      n += got;
-    }
-    if (n > MAX_SETTING_FILE_BYTES) {
-      throw new SettingFileTooLarge(`larger than ${MAX_SETTING_FILE_BYTES} bytes`);
-    }
-    return new TextDecoder().decode(buf.subarray(0, n));
-  } finally {
-    file.close();
-  }
-}
-
 /**
  * Reads a setting given as `file:PATH` (the trimmed file content) or returns it unchanged;
  * the value is registered as a secret so it never reaches a log.
  * @throws {ConfigError} naming the setting when the file cannot be read or is larger than
- * {@linkcode MAX_SETTING_FILE_BYTES}.
+ * `MAX_SETTING_FILE_BYTES`.
  */
 export function resolveSecretSetting(
   key: string,
@@ -90,9 +65,9 @@ export function resolveSecretSetting(
   if (value.startsWith("file:")) {
     const path = value.slice(5);
     try {
-      out = readSettingFile(path).trim();
+      out = readTextUpTo(path).trim();
     } catch (err) {
-      const why = err instanceof SettingFileTooLarge
+      const why = err instanceof FileTooLargeError
         ? err.message
         : err instanceof Deno.errors.NotFound
         ? "no such file"

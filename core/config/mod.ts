@@ -44,6 +44,7 @@ export { secretShape } from "./pick.ts";
 export { explainStartFailure, type StartContext } from "./explain.ts";
 export { getIn } from "./file.ts";
 export { ensureDir, ensureParentDir } from "./folder.ts";
+export { FileTooLargeError, MAX_SETTING_FILE_BYTES, readTextUpTo } from "./read_bounded.ts";
 export type { ExpandOptions } from "./expand.ts";
 export {
   bool,

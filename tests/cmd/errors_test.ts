@@ -179,3 +179,32 @@ Deno.test("auth_keys naming the issuer's private key file never prints the key",
     await dir.remove();
   }
 });
+
+Deno.test("a config file or issuer key that never ends (/dev/zero) is refused naming it, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    const env = { IATP_DATA_DIR: dir.path };
+    const config = await runIatp(["policy", "--config", "/dev/zero"], { env });
+    assert.equal(config.code, 2, config.stderr);
+    assert.match(
+      config.stderr,
+      /config error: config \(\/dev\/zero\): .*larger than 1048576 bytes/,
+    );
+    const key = await runIatp([
+      "token",
+      "issue",
+      "--key",
+      "/dev/zero",
+      "--sub",
+      "a",
+      "--scope",
+      "*",
+    ], {
+      env,
+    });
+    assert.equal(key.code, 2, key.stderr);
+    assert.match(key.stderr, /^iatp token: --key: \/dev\/zero is not an issuer key: larger than/);
+  } finally {
+    await dir.remove();
+  }
+});
