@@ -65,6 +65,7 @@ Deno.test("revocation list: a missing or oversized file at start is an error nam
     const big = `${dir.path}/big`;
     await Deno.writeTextFile(big, "a".repeat(MAX_REVOCATION_FILE_BYTES + 1));
     assert.throws(() => new RevocationList([`file:${big}`]), /larger than/);
+    assert.throws(() => new RevocationList(["file:/dev/zero"]), /larger than/);
     assert.throws(
       () =>
         meshAuthFor({ auth_keys: [], auth_revoked: [`file:${dir.path}/nope`], insecure: false }, {
