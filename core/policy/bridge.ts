@@ -79,7 +79,11 @@ export class DecisionBridge {
     this.#read = await loadIntentReader();
     await this.redeliver();
     this.#subscribe();
-    this.#timer = setInterval(() => void this.redeliver(), this.o.redeliverMs);
+    this.#timer = setInterval(() => {
+      this.redeliver().catch((err) =>
+        this.o.log.warn("re-delivery round failed; next round later", { err: String(err) })
+      );
+    }, this.o.redeliverMs);
   }
 
   #subscribe(): void {
@@ -151,15 +155,17 @@ export class DecisionBridge {
 
   /** Delivers recorded-but-undelivered decisions (after a crash or an outage). */
   redeliver(): Promise<void> {
-    return this.#redelivering ??= (async () => {
-      try {
-        for (const d of this.o.state.undelivered(REDELIVER_BATCH)) {
-          if (!(await this.#deliver(d))) break;
-        }
-      } finally {
-        this.#redelivering = undefined;
+    // Cleared once the round has settled: a round with nothing to deliver runs to its end without
+    // awaiting, and clearing inside it would come before this assignment and leave every later
+    // round joined to this finished one.
+    this.#redelivering ??= (async () => {
+      for (const d of this.o.state.undelivered(REDELIVER_BATCH)) {
+        if (!(await this.#deliver(d))) break;
       }
-    })();
+    })().finally(() => {
+      this.#redelivering = undefined;
+    });
+    return this.#redelivering;
   }
 
   /** Stops the subscription and the retry timer. */

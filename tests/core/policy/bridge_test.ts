@@ -133,3 +133,79 @@ Deno.test("a decision the state store cannot record holds the stream there; ever
     await dir.remove();
   }
 });
+
+Deno.test("a decision the ledger could not take is delivered by the retry timer, without a restart", async () => {
+  const dir = await tempDir();
+  const relay = await relayCommand.start(
+    relayCommand.resolve({
+      port: 0,
+      workers: 1,
+      tokens: {
+        [POLICY_TOKEN]: ["subscribe:access.intent", "publish:access.decision"],
+        [PUBLISHER_TOKEN]: ["publish:access.intent"],
+      },
+    }),
+    { log: silentLogger },
+  );
+  const audit = await auditCommand.start(
+    auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db`, compat: "iatp" }),
+    { log: silentLogger },
+  );
+  // The ledger answers 503 until it is let through: the decision's first delivery fails.
+  let open = false;
+  const gate = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (req) => {
+      if (!open) return new Response("down", { status: 503 });
+      const u = new URL(req.url);
+      return await fetch(`${audit.url}${u.pathname}${u.search}`, {
+        method: req.method,
+        headers: req.headers,
+        body: req.method === "GET" ? undefined : await req.arrayBuffer(),
+      });
+    },
+  );
+  const lines: string[] = [];
+  const log = createLogger({ service: "policy", level: "debug", sink: (l) => lines.push(l) });
+  const state = new DecisionState(`${dir.path}/state.db`);
+  const bridgeRelay = new RelayClient({ url: relay.url, token: POLICY_TOKEN, log: silentLogger });
+  const auditClient = new AuditClient({
+    url: `http://127.0.0.1:${gate.addr.port}`,
+    attempts: 1,
+  });
+  const bridge = new DecisionBridge({
+    relay: bridgeRelay,
+    audit: auditClient,
+    engine: new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR)),
+    state,
+    log,
+    redeliverMs: 50,
+  });
+  const publisher = new RelayClient({ url: relay.url, token: PUBLISHER_TOKEN });
+  try {
+    await bridge.start(); // nothing to re-deliver yet
+    await publisher.publishNow("access.intent", { tx_id: "g1", context: { session_risk: 1 } });
+    await waitFor(
+      () => lines.some((l) => l.includes("decision not delivered yet")),
+      20_000,
+      "a failed delivery",
+    );
+    open = true;
+    await waitFor(
+      async () => (await (await fetch(`${audit.url}/tx/g1`)).json()).entries.length === 1,
+      20_000,
+      "the ledger entry of g1",
+    );
+    await waitFor(() => state.undelivered(10).length === 0, 20_000, "g1 marked delivered");
+  } finally {
+    await bridge.close();
+    await publisher.close();
+    await bridgeRelay.close();
+    await auditClient.close();
+    state.close();
+    await gate.shutdown();
+    await audit.close();
+    await relay.close();
+    await dir.remove();
+  }
+});
