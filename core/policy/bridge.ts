@@ -94,6 +94,13 @@ export class DecisionBridge {
       {
         since: this.o.state.position() ?? "0",
         onStatus: (s, err) => this.o.log.info(`relay subscription ${s}`, err ? { err } : {}),
+        // The relay no longer holds the position (history truncated past it, or a relay that
+        // restarted with a memory store): intents evicted meanwhile can never be decided.
+        onReset: (oldest) =>
+          this.o.log.warn(
+            "relay cannot resume from the recorded position; intents may have been lost",
+            { position: this.o.state.position() ?? null, oldest: oldest ?? null },
+          ),
       },
     );
   }

@@ -209,3 +209,60 @@ Deno.test("a decision the ledger could not take is delivered by the retry timer,
     await dir.remove();
   }
 });
+
+Deno.test("intents the relay evicted while the loop was away are reported, not passed over in silence", async () => {
+  const dir = await tempDir();
+  const relay = await relayCommand.start(
+    relayCommand.resolve({
+      port: 0,
+      workers: 1,
+      retention_events: 2,
+      tokens: {
+        [POLICY_TOKEN]: ["subscribe:access.intent", "publish:access.decision"],
+        [PUBLISHER_TOKEN]: ["publish:access.intent"],
+      },
+    }),
+    { log: silentLogger },
+  );
+  const lines: string[] = [];
+  const log = createLogger({ service: "policy", level: "debug", sink: (l) => lines.push(l) });
+  const state = new DecisionState(`${dir.path}/state.db`);
+  const engine = new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR));
+  const publisher = new RelayClient({ url: relay.url, token: PUBLISHER_TOKEN });
+  const clients: RelayClient[] = [];
+  const bridgeOn = () => {
+    const client = new RelayClient({ url: relay.url, token: POLICY_TOKEN, log: silentLogger });
+    clients.push(client);
+    return new DecisionBridge({ relay: client, engine, state, log, redeliverMs: 50 });
+  };
+  try {
+    const first = bridgeOn();
+    await first.start();
+    await publisher.publishNow("access.intent", { tx_id: "e0", context: { session_risk: 1 } });
+    await waitFor(() => state.decided("e0"), 20_000, "e0 decided");
+    await first.close();
+    // While the loop is away, more intents arrive than the relay keeps.
+    for (const tx of ["e1", "e2", "e3", "e4", "e5"]) {
+      await publisher.publishNow("access.intent", { tx_id: tx, context: { session_risk: 1 } });
+    }
+    const second = bridgeOn();
+    await second.start();
+    try {
+      await waitFor(() => state.decided("e5"), 20_000, "e5 decided");
+      await waitFor(
+        () => lines.some((l) => l.includes("intents may have been lost")),
+        20_000,
+        "the gap reported",
+      );
+      assert.equal(state.decided("e1"), false, "an evicted intent cannot be decided");
+    } finally {
+      await second.close();
+    }
+  } finally {
+    await publisher.close();
+    for (const c of clients) await c.close();
+    state.close();
+    await relay.close();
+    await dir.remove();
+  }
+});
