@@ -146,7 +146,10 @@ export class DecisionBridge {
     if (this.#inFlight.has(d.tx_id)) return true;
     this.#inFlight.add(d.tx_id);
     try {
-      await deliverDecision(this.o, d);
+      await deliverDecision(this.o, d, {
+        published: this.o.state.isPublished(d.tx_id),
+        onPublished: () => this.o.state.markPublished(d.tx_id),
+      });
       this.o.state.markDelivered(d.tx_id);
       return true;
     } catch (err) {
@@ -167,6 +170,9 @@ export class DecisionBridge {
     // round joined to this finished one.
     this.#redelivering ??= (async () => {
       for (const d of this.o.state.undelivered(REDELIVER_BATCH)) {
+        // The list was read before the awaits below: a decision its intent's own delivery
+        // finished meanwhile must not go out a second time.
+        if (!this.o.state.pending(d.tx_id)) continue;
         if (!(await this.#deliver(d))) break;
       }
     })().finally(() => {
@@ -260,18 +266,34 @@ function denied(o: DecideOptions, txId: string, messages: string[]): Decision {
   };
 }
 
+/** How far an earlier delivery of a decision got. */
+export interface DeliveryProgress {
+  /** The relay already took it: only the ledger append is left. */
+  published?: boolean;
+  /** Called once the relay took it (or refused it for good), before the ledger append. */
+  onPublished?: () => void;
+}
+
 /** What delivering a decision needs. */
 export type DeliverOptions = Pick<BridgeOptions, "relay" | "audit" | "log" | "compat">;
 
 /**
- * Publishes `access.decision` and appends it to the ledger (idempotency key
- * `policy-decision:<tx_id>`, so a redo adds no second entry). A refusal for good (a 4xx) is
- * logged and not retried, so it never holds up the decisions after it.
+ * Publishes `access.decision` (unless `progress` says the relay already took it) and appends it
+ * to the ledger (idempotency key `policy-decision:<tx_id>`, so a redo adds no second entry). A
+ * refusal for good (a 4xx) is logged and not retried, so it never holds up the decisions after
+ * it.
  * @throws {Error} when the relay or the ledger could not be reached (retry later)
  */
-export async function deliverDecision(o: DeliverOptions, d: Decision): Promise<void> {
+export async function deliverDecision(
+  o: DeliverOptions,
+  d: Decision,
+  progress: DeliveryProgress = {},
+): Promise<void> {
   const wire = decisionWire(d, o.compat ?? "upstream");
-  await unlessRefused(o, d, () => o.relay.publishNow(DECISION_TOPIC, wire));
+  if (!progress.published) {
+    await unlessRefused(o, d, () => o.relay.publishNow(DECISION_TOPIC, wire));
+    progress.onPublished?.();
+  }
   await unlessRefused(o, d, () =>
     o.audit?.append(
       { tx_id: d.tx_id, event: DECISION_TOPIC, actor: "policy", payload: wire },

@@ -19,6 +19,7 @@ import { tempDir, waitFor } from "../../helpers.ts";
 
 const POLICY_TOKEN = "policy-token-0001";
 const PUBLISHER_TOKEN = "publisher-token-0002";
+const POLICY_READER_TOKEN = "reader-token-0003";
 
 Deno.test("a decision the relay refuses (403) is audited, not retried, and blocks nothing", async () => {
   const dir = await tempDir();
@@ -143,6 +144,7 @@ Deno.test("a decision the ledger could not take is delivered by the retry timer,
       tokens: {
         [POLICY_TOKEN]: ["subscribe:access.intent", "publish:access.decision"],
         [PUBLISHER_TOKEN]: ["publish:access.intent"],
+        [POLICY_READER_TOKEN]: ["subscribe:access.decision"],
       },
     }),
     { log: silentLogger },
@@ -197,6 +199,20 @@ Deno.test("a decision the ledger could not take is delivered by the retry timer,
       "the ledger entry of g1",
     );
     await waitFor(() => state.undelivered(10).length === 0, 20_000, "g1 marked delivered");
+    // The relay took the decision the first time: the retry appends it, never publishes it again.
+    const seen: string[] = [];
+    const reader = new RelayClient({ url: relay.url, token: POLICY_READER_TOKEN });
+    const sub = reader.subscribe(["access.decision"], (e) => {
+      seen.push(String(e.payload.tx_id));
+    }, { since: "0" });
+    try {
+      await publisher.publishNow("access.intent", { tx_id: "g2", context: { session_risk: 1 } });
+      await waitFor(() => seen.includes("g2"), 20_000, "the decision after g1's");
+      assert.deepEqual(seen.filter((t) => t === "g1"), ["g1"], "g1 published once");
+    } finally {
+      sub.close();
+      await reader.close();
+    }
   } finally {
     await bridge.close();
     await publisher.close();
@@ -263,6 +279,29 @@ Deno.test("intents the relay evicted while the loop was away are reported, not p
     for (const c of clients) await c.close();
     state.close();
     await relay.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("a state file written before the published column opens, and keeps its decisions", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir.path}/old.db`;
+    const old = new DatabaseSync(file);
+    old.exec(`CREATE TABLE decided (seq INTEGER PRIMARY KEY AUTOINCREMENT, tx_id TEXT NOT NULL
+      UNIQUE, decision TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO decided (tx_id, decision) VALUES ('o1', '{"tx_id":"o1"}');`);
+    old.close();
+    const state = new DecisionState(file);
+    try {
+      assert.equal(state.pending("o1"), true);
+      assert.equal(state.isPublished("o1"), false);
+      state.markPublished("o1");
+      assert.equal(state.isPublished("o1"), true);
+    } finally {
+      state.close();
+    }
+  } finally {
     await dir.remove();
   }
 });
