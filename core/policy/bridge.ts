@@ -115,7 +115,12 @@ export class DecisionBridge {
     this.#sub?.close();
     clearTimeout(this.#resubscribe);
     this.#resubscribe = setTimeout(() => {
-      if (!this.#closed) this.#subscribe();
+      if (this.#closed) return;
+      try {
+        this.#subscribe(); // reads the recorded position, which may fail as well
+      } catch (again) {
+        this.#hold(e, again);
+      }
     }, this.o.redeliverMs);
   }
 
