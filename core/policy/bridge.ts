@@ -276,7 +276,7 @@ export interface DeliveryProgress {
   /** The relay already took it: only the ledger append is left. */
   published?: boolean;
   /** Called once the relay took it (or refused it for good), before the ledger append. */
-  onPublished?: () => void;
+  onPublished?: () => void | Promise<void>;
 }
 
 /** What delivering a decision needs. */
@@ -297,7 +297,7 @@ export async function deliverDecision(
   const wire = decisionWire(d, o.compat ?? "upstream");
   if (!progress.published) {
     await unlessRefused(o, d, () => o.relay.publishNow(DECISION_TOPIC, wire));
-    progress.onPublished?.();
+    await progress.onPublished?.();
   }
   await unlessRefused(o, d, () =>
     o.audit?.append(
