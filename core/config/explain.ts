@@ -80,7 +80,8 @@ function unusablePath(err: unknown): { path: string; reason: string } | undefine
 
 /**
  * A ConfigError for the path setting whose file, or a folder it sits in, could not be created or
- * opened, when one names it (the setting naming that very path first, else one below it).
+ * opened, when one names it (the setting naming that very path first, else one below it, else the
+ * folder setting it is in).
  */
 function unusableFile(err: unknown, ctx: StartContext): ConfigError | undefined {
   const hit = unusablePath(err);
@@ -90,7 +91,8 @@ function unusableFile(err: unknown, ctx: StartContext): ConfigError | undefined 
       const value = getIn(ctx.config, l.path);
       return value !== undefined && (l.field.grants?.(value) ?? []).some((g) => match(g.path));
     });
-  const leaf = named((p) => p === hit.path) ?? named((p) => p.startsWith(`${hit.path}/`));
+  const leaf = named((p) => p === hit.path) ?? named((p) => p.startsWith(`${hit.path}/`)) ??
+    named((p) => hit.path.startsWith(`${p}/`)); // a file the service makes inside a folder setting
   if (!leaf) return undefined;
   return new ConfigError(
     leaf.key,

@@ -208,3 +208,20 @@ Deno.test("a config file or issuer key that never ends (/dev/zero) is refused na
     await dir.remove();
   }
 });
+
+Deno.test("up on a data folder it cannot write is a config error naming data_dir, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    // A file where a folder of the data dir goes: nothing can be created under it, as read-only.
+    const data = `${dir.path}/data`;
+    await Deno.mkdir(data);
+    await Deno.writeTextFile(`${data}/credentials`, "");
+    const r = await runIatp(["up", "--data-dir", data, "--base-port", "0"], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^iatp up: config error: data_dir \(flag --data-dir\): .*credentials/);
+  } finally {
+    await dir.remove();
+  }
+});
