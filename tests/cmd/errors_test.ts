@@ -225,3 +225,45 @@ Deno.test("up on a data folder it cannot write is a config error naming data_dir
     await dir.remove();
   }
 });
+
+Deno.test("an agent home that cannot be made is a config error naming agent.base_folder, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    const blocker = `${dir.path}/not-a-folder`;
+    await Deno.writeTextFile(blocker, "");
+    const flagged = await runIatp([
+      "action",
+      "--agent-id",
+      "a1",
+      "--relay-url",
+      "http://127.0.0.1:9",
+      "--health-port",
+      "0",
+      "--agent-base-folder",
+      `${blocker}/home`,
+    ], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(flagged.code, 2, flagged.stderr);
+    assert.match(
+      flagged.stderr,
+      /^iatp action: config error: agent\.base_folder \(flag --agent-base-folder\): .*not-a-folder/,
+    );
+    // The default home, under a data folder where a file is in the way.
+    await Deno.writeTextFile(`${dir.path}/sensor`, "");
+    const byDefault = await runIatp([
+      "sensor",
+      "--agent-id",
+      "s1",
+      "--relay-url",
+      "http://127.0.0.1:9",
+      "--health-port",
+      "0",
+    ], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(byDefault.code, 2, byDefault.stderr);
+    assert.match(
+      byDefault.stderr,
+      /^iatp sensor: config error: agent\.base_folder \(built-in default\)/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
