@@ -32,7 +32,7 @@ import {
   MAX_INTENT_STRING,
   SessionRiskError,
 } from "./intent.ts";
-import { decisionWire } from "./wire.ts";
+import { decisionKey, decisionWire } from "./wire.ts";
 import type { DecisionState } from "./state.ts";
 
 /** Topic intents arrive on. */
@@ -284,7 +284,7 @@ export type DeliverOptions = Pick<BridgeOptions, "relay" | "audit" | "log" | "co
 
 /**
  * Publishes `access.decision` (unless `progress` says the relay already took it) and appends it
- * to the ledger (idempotency key `policy-decision:<tx_id>`, so a redo adds no second entry). A
+ * to the ledger (idempotency key {@linkcode decisionKey}, so a redo adds no second entry). A
  * refusal for good (a 4xx) is logged and not retried, so it never holds up the decisions after
  * it.
  * @throws {Error} when the relay or the ledger could not be reached (retry later)
@@ -302,7 +302,7 @@ export async function deliverDecision(
   await unlessRefused(o, d, () =>
     o.audit?.append(
       { tx_id: d.tx_id, event: DECISION_TOPIC, actor: "policy", payload: wire },
-      { idempotencyKey: `policy-decision:${d.tx_id}` },
+      { idempotencyKey: decisionKey(d.tx_id) },
     ));
 }
 

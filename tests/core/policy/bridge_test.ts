@@ -305,3 +305,61 @@ Deno.test("a state file written before the published column opens, and keeps its
     await dir.remove();
   }
 });
+
+Deno.test("decisions of tx_ids no HTTP header can carry as they are still reach the ledger", async () => {
+  const dir = await tempDir();
+  const relay = await relayCommand.start(
+    relayCommand.resolve({
+      port: 0,
+      workers: 1,
+      tokens: {
+        [POLICY_TOKEN]: ["subscribe:access.intent", "publish:access.decision"],
+        [PUBLISHER_TOKEN]: ["publish:access.intent"],
+      },
+    }),
+    { log: silentLogger },
+  );
+  const audit = await auditCommand.start(
+    auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db`, compat: "iatp" }),
+    { log: silentLogger },
+  );
+  const state = new DecisionState(`${dir.path}/state.db`);
+  const bridgeRelay = new RelayClient({ url: relay.url, token: POLICY_TOKEN, log: silentLogger });
+  const auditClient = new AuditClient({ url: audit.url, attempts: 1 });
+  const bridge = new DecisionBridge({
+    relay: bridgeRelay,
+    audit: auditClient,
+    engine: new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR)),
+    state,
+    log: silentLogger,
+    redeliverMs: 50,
+  });
+  const publisher = new RelayClient({ url: relay.url, token: PUBLISHER_TOKEN });
+  // Not Latin-1, a control character, and long enough that the prefixed key passes 256 chars.
+  const txs = ["注文-1", "line\nbreak", "x".repeat(250)];
+  try {
+    await bridge.start();
+    for (const tx of txs) {
+      await publisher.publishNow("access.intent", { tx_id: tx, context: { session_risk: 1 } });
+    }
+    for (const tx of txs) {
+      await waitFor(
+        async () =>
+          (await (await fetch(`${audit.url}/tx/${encodeURIComponent(tx)}`)).json()).entries
+            .length === 1,
+        20_000,
+        `the ledger entry of ${JSON.stringify(tx.slice(0, 12))}`,
+      );
+    }
+    assert.deepEqual(state.undelivered(10), [], "nothing left undelivered");
+  } finally {
+    await bridge.close();
+    await publisher.close();
+    await bridgeRelay.close();
+    await auditClient.close();
+    state.close();
+    await audit.close();
+    await relay.close();
+    await dir.remove();
+  }
+});
