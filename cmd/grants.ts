@@ -3,7 +3,8 @@
  * for `<command>` (its config file, every path setting, `file:PATH` credentials, positional
  * folders), one `read<TAB>PATH` or `write<TAB>PATH` line each, so the launchers grant exactly
  * those. Run with read-only rights; it starts nothing. A write path whose folder does not exist
- * yet also gets that folder (the service creates it).
+ * yet also gets that folder (the service creates it). A path holding a control character (a line
+ * break, a tab) is never granted.
  * @module
  */
 import { dirname, resolve } from "node:path";
@@ -12,6 +13,10 @@ import type { Command, CommandEntry } from "./command.ts";
 import { findCommand } from "./command.ts";
 import { SERVICE_ENTRIES } from "./permissions.ts";
 import { print } from "./shared.ts";
+
+/** Characters no granted path may hold (they would break the launchers' line format). */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
 
 /** True when `path` exists (a folder or a file); false when it does not or cannot be seen. */
 function exists(path: string): boolean {
@@ -45,7 +50,10 @@ export async function grantsFor(
     if (!had || (had.access === "read" && g.access === "write")) out.set(path, { ...g, path });
   };
   for (const g of named) {
-    if (g.path === "") continue;
+    // The launchers read one `access<TAB>path` line per grant: a value holding a line break or a
+    // tab would name paths no setting names. Such a path is not granted (the service then says
+    // it may not use it).
+    if (g.path === "" || CONTROL_CHARS.test(g.path)) continue;
     add(g);
     const folder = dirname(resolve(g.path));
     if (g.access === "write" && !exists(folder)) add({ path: folder, access: "write" });

@@ -19,7 +19,7 @@ import {
   resolveSecretSetting,
   SUBJECT_PATTERN,
 } from "../core/auth/mod.ts";
-import { parseDuration } from "../core/config/mod.ts";
+import { FileTooLargeError, parseDuration } from "../core/config/mod.ts";
 import { ConfigError, errorMessage, UsageError } from "../core/errors/mod.ts";
 import type { PathGrant } from "../core/config/mod.ts";
 import type { Command } from "./command.ts";
@@ -121,7 +121,7 @@ async function loadIssuer(path: string) {
     if (err instanceof Deno.errors.NotFound) {
       throw new UsageError(`--key: no such file ${path}`, undefined, { cause: err });
     }
-    if (err instanceof CredentialError) {
+    if (err instanceof CredentialError || err instanceof FileTooLargeError) {
       throw new UsageError(`--key: ${path} is not an issuer key: ${err.message}`, undefined, {
         cause: err,
       });

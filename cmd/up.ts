@@ -6,7 +6,7 @@
  * credentials made under `<data_dir>/credentials/` (see core/mesh).
  * @module
  */
-import type { SourceMap } from "../core/config/mod.ts";
+import { explainStartFailure, type SourceMap } from "../core/config/mod.ts";
 import { ConfigError, UsageError } from "../core/errors/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/mod.ts";
@@ -136,7 +136,10 @@ export const command: Command & { spec: typeof spec; start: typeof start } = {
     const held = holdStopSignals();
     const mesh = await start(loaded.config).catch((err) => {
       held.release();
-      throw withPortSource(err, loaded.sources);
+      throw explainStartFailure(withPortSource(err, loaded.sources), {
+        ...loaded,
+        leaves: spec.leaves(),
+      });
     });
     // The banner ends with "Ctrl-C stops everything.": printed only once that is true.
     return await serveUntilStopped(mesh, log, held, () => {

@@ -4,13 +4,14 @@
  * @module
  */
 import {
+  CredentialError,
   generateIssuer,
   type Issuer,
-  issuerFromSeed,
+  readIssuerKey,
   resolveAuthKeys,
 } from "../../core/auth/mod.ts";
-import { permittedEnv } from "../../core/config/mod.ts";
-import { CheckFailedError, ConfigError, UsageError } from "../../core/errors/mod.ts";
+import { FileTooLargeError, permittedEnv } from "../../core/config/mod.ts";
+import { CheckFailedError, ConfigError, errorMessage, UsageError } from "../../core/errors/mod.ts";
 import {
   PluginSignatureError,
   SIGNATURE_FILE,
@@ -74,23 +75,18 @@ export async function keygen(out: string | undefined): Promise<number> {
 
 async function readKey(path: string | undefined): Promise<Issuer> {
   if (!path) throw new UsageError("sign: missing --key FILE", SIGN_USAGE);
-  let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    return await readIssuerKey(path);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : (err instanceof Error ? err.name : "unreadable");
+    if (err instanceof CredentialError || err instanceof FileTooLargeError) {
+      throw new UsageError(
+        `--key: ${path} is not a signing key (a base64 32-byte seed from iatp plugin keygen)`,
+        undefined,
+        { cause: err },
+      );
+    }
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : errorMessage(err);
     throw new UsageError(`--key: cannot read ${path} (${why})`, undefined, { cause: err });
-  }
-  try {
-    return await issuerFromSeed(text);
-  } catch (err) {
-    throw new UsageError(
-      `--key: ${path} is not a signing key (a base64 32-byte seed from iatp plugin keygen)`,
-      undefined,
-      { cause: err },
-    );
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import { isAbsolute, join, normalize, resolve } from "node:path";
 import type { LoadedPlugin } from "../plugin/mod.ts";
-import { loadPlugin } from "../plugin/mod.ts";
+import { isInside, loadPlugin } from "../plugin/mod.ts";
 import { PLUGIN_ID } from "./config.ts";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "./layout.ts";
 import type { PluginCatalog } from "./plugins.ts";
@@ -193,6 +193,31 @@ async function fetchSource(
 }
 
 /**
+ * The source's `subdir` folder, which must stay inside the source once symlinks are followed (a
+ * source may hold a link pointing anywhere on this host).
+ * @throws {InstallError} `source` when it does not exist, `invalid_request` when it leads out
+ */
+async function subdirOf(fetched: string, subdir: string): Promise<string> {
+  let real: string;
+  let base: string;
+  try {
+    base = await Deno.realPath(fetched);
+    real = await Deno.realPath(join(fetched, subdir));
+  } catch (err) {
+    throw new InstallError("source", `cannot read subdir ${subdir}: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+  if (!isInside(base, real)) {
+    throw new InstallError(
+      "invalid_request",
+      "plugin_configuration.subdir leads out of the source (through a symlink)",
+    );
+  }
+  return real;
+}
+
+/**
  * Installs (or updates) plugin `id` from `src`; returns the validated plugin in its final place.
  * `mode` "install" refuses an id already installed; "update" refuses one that is not.
  * @throws {InstallError} `invalid_request` for a bad plugin id, `source` when the source cannot
@@ -223,7 +248,7 @@ export async function installPlugin(
   const staging = await Deno.makeTempDir({ dir: ctx.workdir, prefix: `install-${id}-` });
   try {
     const fetched = await fetchSource(src, staging, ctx);
-    const root = src.subdir ? join(fetched, src.subdir) : fetched;
+    const root = src.subdir ? await subdirOf(fetched, src.subdir) : fetched;
     const copy = join(staging, "plugin");
     const budget = { files: 0, bytes: 0, maxBytes: ctx.maxBytes };
     await copyTree(root, copy, budget);

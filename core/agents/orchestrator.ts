@@ -23,6 +23,8 @@ import { errorMessage } from "../errors/mod.ts";
 
 /** Largest orchestrator response body read (a poll carries one instruction). */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** Shortest `next_poll_interval` honoured, so a bad value cannot make the agent poll in a loop. */
+const MIN_NEXT_POLL_MS = 1_000;
 /** Longest `next_poll_interval` honoured, so a bad value cannot park the agent for days. */
 const MAX_NEXT_POLL_MS = 3_600_000;
 
@@ -117,7 +119,9 @@ export class OrchestratorClient {
     if (!parsed.success) throw new OrchestratorError("poll: malformed response");
     const out: PollOutcome = { status: parsed.data.status };
     const npi = parsed.data.next_poll_interval;
-    if (typeof npi === "number") out.nextPollMs = Math.min(MAX_NEXT_POLL_MS, npi * 1000);
+    if (typeof npi === "number" && npi > 0) {
+      out.nextPollMs = Math.min(MAX_NEXT_POLL_MS, Math.max(MIN_NEXT_POLL_MS, npi * 1000));
+    }
     const inst = parsed.data.instruction;
     if (inst !== undefined && inst !== null) Object.assign(out, parseInstruction(inst));
     return out;

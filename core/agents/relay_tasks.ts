@@ -1,7 +1,9 @@
 /**
  * Relay-driven work for the action agent: a resumable subscription to `action.tasks.<agent_id>`
  * whose position is persisted under data/state after each task is recorded, so a restart
- * resumes where it left off (and replays, at worst, tasks whose ids are already known).
+ * resumes where it left off (and replays, at worst, tasks whose ids are already known). A task
+ * the state store cannot record (a full or read-only disk) holds the subscription there, which
+ * resumes from the last recorded position a little later, so the task is not skipped.
  *
  * A task is an order, so it is obeyed only from who may give it: the relay names the publisher
  * it authenticated (and whose `publish:` scope for this topic it checked), and the agent
@@ -143,9 +145,22 @@ export async function takeTask(
   return { kind: "queued", id: parsed.data.id };
 }
 
+/** How long the subscription waits to resume after the state store failed a write. */
+const STORE_RETRY_MS = 2_000;
+
+/** True for a failure of the state store (node:sqlite), rather than of the task. */
+function isStoreFailure(err: unknown): boolean {
+  return typeof err === "object" && err !== null &&
+    (err as { code?: unknown }).code === "ERR_SQLITE_ERROR";
+}
+
 /** The subscription; see the module doc. */
 export class RelayTaskSource {
-  #sub: { lastId(): string | undefined; close(): void };
+  #sub: { lastId(): string | undefined; close(): void } | undefined;
+  /** The subscription whose events count; one stopped by a failed write ignores any left. */
+  #generation = 0;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
   #connected = false;
   #lastError?: string;
   #received = 0;
@@ -156,24 +171,61 @@ export class RelayTaskSource {
     private readonly sink: TaskSink,
     private readonly policy: TaskPublisherPolicy,
   ) {
-    const since = rt.state.getValue(RELAY_POSITION_KEY) ?? "0";
-    this.#sub = rt.relay!.subscribe([tasksTopic(rt.agentId)], (e) => this.#handle(e), {
-      since,
-      onStatus: (s, err) => {
-        this.#connected = s === "connected";
-        if (err) this.#lastError = err;
-        rt.log.info("relay task subscription", { status: s, error: err });
+    this.#subscribe();
+  }
+
+  #subscribe(): void {
+    const generation = ++this.#generation;
+    const rt = this.rt;
+    this.#sub = rt.relay!.subscribe(
+      [tasksTopic(rt.agentId)],
+      (e) => generation === this.#generation ? this.#handle(e) : undefined,
+      {
+        since: rt.state.getValue(RELAY_POSITION_KEY) ?? "0",
+        onStatus: (s, err) => {
+          this.#connected = s === "connected";
+          if (err) this.#lastError = err;
+          rt.log.info("relay task subscription", { status: s, error: err });
+        },
+        onReset: (oldest) =>
+          rt.log.warn("relay could not resume; tasks may have been missed", { oldest }),
       },
-      onReset: (oldest) =>
-        rt.log.warn("relay could not resume; tasks may have been missed", { oldest }),
-    });
+    );
   }
 
   async #handle(e: RelayEvent): Promise<void> {
     this.#received++;
-    const out = await takeTask(this.sink, tasksTopic(this.rt.agentId), this.policy, e);
-    if (out.kind === "refused") this.#refused++;
-    this.rt.state.setValue(RELAY_POSITION_KEY, e.id);
+    try {
+      const out = await takeTask(this.sink, tasksTopic(this.rt.agentId), this.policy, e);
+      if (out.kind === "refused") this.#refused++;
+      this.rt.state.setValue(RELAY_POSITION_KEY, e.id);
+    } catch (err) {
+      if (!isStoreFailure(err)) throw err;
+      this.#hold(e, err);
+    }
+  }
+
+  /**
+   * Stops at a task the state store could not record (a full or read-only disk, a locked file)
+   * and resubscribes from the last recorded position later: the task is taken again, not lost.
+   */
+  #hold(e: RelayEvent, err: unknown): void {
+    this.#lastError = String(err);
+    this.rt.log.warn("task not recorded; holding the relay tasks here and retrying", {
+      id: e.id,
+      err: String(err),
+    });
+    this.#generation++;
+    this.#sub?.close();
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => {
+      if (this.#closed) return;
+      try {
+        this.#subscribe();
+      } catch (again) {
+        this.#hold(e, again);
+      }
+    }, STORE_RETRY_MS);
   }
 
   /** Health of the subscription. */
@@ -184,13 +236,15 @@ export class RelayTaskSource {
       topic: tasksTopic(this.rt.agentId),
       received: this.#received,
       refused: this.#refused,
-      last_id: this.#sub.lastId() ?? null,
+      last_id: this.#sub?.lastId() ?? null,
       ...(this.#lastError ? { last_error: this.#lastError } : {}),
     };
   }
 
   /** Ends the subscription. */
   close(): void {
-    this.#sub.close();
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    this.#sub?.close();
   }
 }

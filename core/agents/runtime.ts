@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import { resolveSecretSetting } from "../auth/mod.ts";
 import { permittedEnv } from "../config/mod.ts";
 import { AuditClient } from "../ledger/mod.ts";
-import { ConfigError } from "../errors/mod.ts";
+import { ConfigError, errorMessage } from "../errors/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { edgeOptions } from "../http/mod.ts";
 import { RelayClient } from "../relay/mod.ts";
@@ -181,7 +181,18 @@ export async function createRuntime(
   // Read before anything is opened: an unreadable file:PATH is a config error, not a leak.
   const relayToken = resolveSecretSetting("relay.token", config.relay.token);
   const base = config.agent.base_folder || defaultBaseFolder(kind, permittedEnv("IATP_DATA_DIR"));
-  const layout = await ensureLayout(base);
+  const layout = await ensureLayout(base).catch((err) => {
+    if (err instanceof Deno.errors.NotCapable) throw err; // reported as a permission
+    // The command puts the setting's true source in (its default is computed, so never matched
+    // by path).
+    throw new ConfigError(
+      "agent.base_folder",
+      { kind: "default" },
+      "a folder iatp can create and write",
+      `${base}: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  });
   const state = new AgentState(layout.state, {
     history: config.agent.completed_history,
     dedupMaxEntries: extra.dedupMaxEntries,

@@ -8,10 +8,11 @@
  * @module
  */
 import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
-import { bool, list } from "../config/mod.ts";
+import { bool, FileTooLargeError, list, readTextUpTo } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { createMeshAuth, type MeshAuth } from "./bearer.ts";
+import { decodeBase64 } from "../encoding/mod.ts";
 import { CredentialError, parsePublicKey } from "./credential.ts";
 import { RevocationFileError, RevocationList } from "./revocation.ts";
 
@@ -51,7 +52,8 @@ export function isLoopbackHost(host: string): boolean {
 /**
  * Reads a setting given as `file:PATH` (the trimmed file content) or returns it unchanged;
  * the value is registered as a secret so it never reaches a log.
- * @throws {ConfigError} naming the setting when the file cannot be read.
+ * @throws {ConfigError} naming the setting when the file cannot be read or is larger than
+ * `MAX_SETTING_FILE_BYTES`.
  */
 export function resolveSecretSetting(
   key: string,
@@ -63,9 +65,11 @@ export function resolveSecretSetting(
   if (value.startsWith("file:")) {
     const path = value.slice(5);
     try {
-      out = Deno.readTextFileSync(path).trim();
+      out = readTextUpTo(path).trim();
     } catch (err) {
-      const why = err instanceof Deno.errors.NotFound
+      const why = err instanceof FileTooLargeError
+        ? err.message
+        : err instanceof Deno.errors.NotFound
         ? "no such file"
         : err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied
         ? "no permission to read it"
@@ -88,24 +92,42 @@ export function resolveAuthKeys(keys: string[], source?: ConfigSource): string[]
     const text = entry.startsWith("file:")
       ? resolveSecretSetting("auth_keys", entry, source)!
       : entry;
-    for (const line of text.split("\n")) {
+    for (const [i, line] of text.split("\n").entries()) {
       const k = line.trim();
       if (k === "" || k.startsWith("#")) continue;
       try {
         parsePublicKey(k);
       } catch (err) {
         if (!(err instanceof CredentialError)) throw err;
+        const where = entry.startsWith("file:") ? ` (line ${i + 1} of ${entry.slice(5)})` : "";
         throw new ConfigError(
           "auth_keys",
           source ?? { kind: "default" },
           "public keys of the form iatp-ed25519:<43 base64url characters>",
-          JSON.stringify(k.slice(0, 60)),
+          notAKey(k) + where,
+          { cause: err },
         );
       }
       out.push(k);
     }
   }
   return out;
+}
+
+/**
+ * What an entry of auth_keys that is not a public key looks like, without its value: it may be a
+ * secret given by mistake (the issuer's private seed, a credential).
+ */
+function notAKey(entry: string): string {
+  let bytes = -1;
+  try {
+    bytes = decodeBase64(entry).length;
+  } catch { /* not base64 */ }
+  if (bytes === 32) {
+    return "an issuer private key (issuer.key; give its public key, issuer.pub)";
+  }
+  if (entry.startsWith("iatp1.")) return "a credential (give the issuer's public key, issuer.pub)";
+  return `a value of ${entry.length} characters that is not one`;
 }
 
 /** What {@linkcode meshAuthFor} needs besides the config. */

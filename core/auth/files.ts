@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { readTextUpTo } from "../config/mod.ts";
 import { generateIssuer, type Issuer, issuerFromSeed } from "./credential.ts";
 
 /** Mode of credential files: owner read/write only. */
@@ -83,11 +84,12 @@ export async function createIssuerFiles(
 
 /**
  * The issuer of a key file (a base64 Ed25519 seed).
- * @throws {Deno.errors.NotFound} when the file is missing (and other read errors).
+ * @throws {Deno.errors.NotFound} when the file is missing (and other read errors; FileTooLargeError
+ * over 1 MiB).
  * @throws {CredentialError} `malformed` when it does not hold a 32-byte seed.
  */
 export async function readIssuerKey(path: string): Promise<Issuer> {
-  return await issuerFromSeed(await Deno.readTextFile(path));
+  return await issuerFromSeed(readTextUpTo(path));
 }
 
 async function exists(path: string): Promise<boolean> {

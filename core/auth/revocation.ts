@@ -4,6 +4,7 @@
  * change, so revoking a credential needs no restart.
  * @module
  */
+import { readTextUpTo } from "../config/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
@@ -62,15 +63,14 @@ function whyNot(err: unknown): string {
 
 function readListFile(path: string): { stamp: string; ids: Set<string> } {
   const info = Deno.statSync(path);
-  if (info.size > MAX_REVOCATION_FILE_BYTES) {
-    throw new Error(`larger than ${MAX_REVOCATION_FILE_BYTES} bytes`);
-  }
-  return { stamp: stampOf(info), ids: parseIds(Deno.readTextFileSync(path)) };
+  // Read up to the bound whatever the size says: a device reports 0 and never ends.
+  return { stamp: stampOf(info), ids: parseIds(readTextUpTo(path, MAX_REVOCATION_FILE_BYTES)) };
 }
 
 /**
  * Revoked ids from config entries: an id, or `file:PATH` naming a file of ids. A file that
- * changes is re-read on the next check; one that becomes unreadable keeps its last ids (a
+ * changes is re-read on the next check (at most every `recheckMs`, on the request that finds one
+ * due, before answering it); one that becomes unreadable keeps its last ids (a
  * revocation is never lifted by a read error) and is reported once per change.
  *
  * @example
@@ -86,7 +86,6 @@ export class RevocationList implements RevokedIds {
   readonly #log?: Logger;
   readonly #now: () => number;
   #checkedAt = 0;
-  #inflight: Promise<void> | undefined;
 
   /**
    * @param entries ids, or `file:PATH` entries read now.
@@ -119,39 +118,32 @@ export class RevocationList implements RevokedIds {
     return n;
   }
 
-  /** True when `jti` is revoked; starts a check of the files when one is due. */
+  /**
+   * True when `jti` is revoked. When a check of the files is due it runs first (a stat of each,
+   * a read of one that changed), so a revocation counts from the first request after it.
+   */
   has(jti: string): boolean {
-    if (
-      this.#files.length > 0 && this.#inflight === undefined &&
-      this.#now() - this.#checkedAt >= this.#recheckMs
-    ) {
+    if (this.#files.length > 0 && this.#now() - this.#checkedAt >= this.#recheckMs) {
       this.#checkedAt = this.#now();
-      void this.refresh();
+      this.#refreshAll();
     }
     if (this.#fixed.has(jti)) return true;
     return this.#files.some((f) => f.ids.has(jti));
   }
 
-  /**
-   * Re-reads every file whose size or mtime changed; a check already running is waited for
-   * first, so the files are looked at after this call began. Never throws.
-   */
-  async refresh(): Promise<void> {
-    while (this.#inflight) await this.#inflight;
-    const pass = (async () => {
-      for (const f of this.#files) await this.#refreshFile(f);
-    })();
-    this.#inflight = pass.finally(() => {
-      this.#inflight = undefined;
-    });
-    await this.#inflight;
+  /** Re-reads every file whose size or mtime changed, now. Never throws. */
+  refresh(): Promise<void> {
+    this.#refreshAll();
+    return Promise.resolve();
   }
 
-  async #refreshFile(f: WatchedFile): Promise<void> {
-    let stamp: string;
+  #refreshAll(): void {
+    for (const f of this.#files) this.#refreshFile(f);
+  }
+
+  #refreshFile(f: WatchedFile): void {
     try {
-      stamp = stampOf(await Deno.stat(f.path));
-      if (stamp === f.stamp) return;
+      if (stampOf(Deno.statSync(f.path)) === f.stamp) return;
       const next = readListFile(f.path);
       const before = f.ids.size;
       f.ids = next.ids;

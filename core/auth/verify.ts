@@ -11,7 +11,7 @@ import { HttpError } from "../errors/mod.ts";
 import type { AppEnv } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { RateLimiter } from "./rate_limit.ts";
-import type { ReplayStore } from "./replay.ts";
+import type { ReplayStore, ReplayVerdict } from "./replay.ts";
 import type { Scopes } from "./scopes.ts";
 import { checkBodySignature, type SigningMode } from "./body_signing.ts";
 import {
@@ -152,7 +152,7 @@ export function signedAuth(opts: SignedAuthOptions): MiddlewareHandler<AppEnv> {
       ok = await verifySignature(opts.token.current(), parts, signature!);
     }
     if (!ok) reject(401, "bad_signature", "bad signature");
-    const verdict = opts.replay.remember(agentId!, requestId!);
+    const verdict = rememberRequest(opts, c, reject, agentId!, requestId!);
     if (verdict === "replay") reject(409, "replay", "request id already used (replay)");
     if (verdict === "full") reject(503, "replay_full", "replay window full; retry later");
     const rate = opts.limiter.take(agentId!);
@@ -170,6 +170,30 @@ export function signedAuth(opts: SignedAuthOptions): MiddlewareHandler<AppEnv> {
     });
     await next();
   };
+}
+
+/** Seconds a caller is told to wait when the replay store cannot record a request id. */
+const REPLAY_UNAVAILABLE_RETRY_SECS = 5;
+
+/**
+ * Records the request id in the replay store. A store that cannot write (a full or read-only
+ * disk, a locked file) refuses the request with 503 and a retry hint: a command is never run
+ * without its id recorded, and the failure is the store's, not the caller's.
+ */
+function rememberRequest(
+  opts: SignedAuthOptions,
+  c: Context<AppEnv>,
+  reject: (status: number, reason: string, message: string) => never,
+  agentId: string,
+  requestId: string,
+): ReplayVerdict {
+  try {
+    return opts.replay.remember(agentId, requestId);
+  } catch (err) {
+    opts.log?.error("replay store cannot record request ids", { err: String(err) });
+    c.header("Retry-After", String(REPLAY_UNAVAILABLE_RETRY_SECS));
+    return reject(503, "replay_unavailable", "replay store unavailable; retry later");
+  }
 }
 
 /** Longest X-Request-Id accepted in upstream mode (upstream takes any; it is a store key). */
@@ -214,7 +238,7 @@ function upstreamAuth(
     if (requestId!.length > MAX_UPSTREAM_REQUEST_ID) {
       reject(400, "bad_header", "invalid X-Request-Id");
     }
-    const verdict = opts.replay.remember(agentId!, requestId!);
+    const verdict = rememberRequest(opts, c, reject, agentId!, requestId!);
     if (verdict === "replay") reject(409, "replay", "replay detected");
     if (verdict === "full") reject(503, "replay_full", "replay window full; retry later");
     callers.set(c.req.raw, {

@@ -4,6 +4,7 @@ import { registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
 import { type FlagOption, parseArgv } from "./argv.ts";
 import { permittedEnv } from "./env.ts";
+import { readTextUpTo } from "./read_bounded.ts";
 import type { Infer, PathGrant, Shape } from "./fields.ts";
 import { type EnvReader, type FileLayer, type FileRules, getIn, loadFile, setIn } from "./file.ts";
 import {
@@ -200,7 +201,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
   /** Every layer read and each leaf's raw value picked; `lenient` skips what does not load. */
   const layers = async (argv: string[], opts: ParseOptions, lenient: boolean) => {
     const env = opts.env ?? permittedEnv;
-    const read = opts.readFile ?? ((p: string) => Deno.readTextFileSync(p));
+    const read = opts.readFile ?? ((p: string) => readTextUpTo(p));
     const parsed = parseFlags(argv);
     const flags = parsed.values;
     const configPath = typeof flags.config === "string"

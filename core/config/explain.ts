@@ -1,7 +1,8 @@
 /**
  * Start-up failures told in the configuration's terms: a ConfigError raised while starting (where
  * the value's origin is not known) gets the true source of its setting, a port already in use
- * names the setting, the address and the port, and a missing file names the setting that named it.
+ * names the setting, the address and the port, and a missing file, or one that cannot be created
+ * or opened (a read-only or full disk, a folder in its place), names the setting that named it.
  * @module
  */
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
@@ -33,7 +34,7 @@ export function explainStartFailure(err: unknown, ctx: StartContext): unknown {
   }
   if (err instanceof Deno.errors.AddrInUse) return busyPort(err, ctx) ?? err;
   if (err instanceof Deno.errors.NotFound) return missingFile(err, ctx) ?? err;
-  return err;
+  return unusableFile(err, ctx) ?? err;
 }
 
 /** The path a Deno file error names (`... (os error 2): readfile '/x/y'`). */
@@ -55,6 +56,49 @@ function missingFile(err: Error, ctx: StartContext): ConfigError | undefined {
     ctx.sources.get(leaf.key) ?? { kind: "default" },
     "an existing file",
     `${missing}: no such file`,
+    { cause: err },
+  );
+}
+
+/** The OS errors that say a file or folder cannot be made or written where a setting puts it. */
+const UNUSABLE_OS_ERRORS = new Set([13, 17, 20, 21, 28, 30]); // EACCES EEXIST ENOTDIR EISDIR ENOSPC EROFS
+
+/** The path and reason of a file `err` (or one of its causes) could not create or open. */
+function unusablePath(err: unknown): { path: string; reason: string } | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const line = e.message.split("\n")[0];
+    const sqlite = /^unable to open database file: (.+)$/.exec(line);
+    if (sqlite) return { path: sqlite[1], reason: "SQLite cannot open it" };
+    const os = /^(.+) \(os error (\d+)\)/.exec(line);
+    const path = pathOf(e);
+    if (os && path && UNUSABLE_OS_ERRORS.has(Number(os[2]))) {
+      return { path, reason: os[1].toLowerCase() };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A ConfigError for the path setting whose file, or a folder it sits in, could not be created or
+ * opened, when one names it (the setting naming that very path first, else one below it, else the
+ * folder setting it is in).
+ */
+function unusableFile(err: unknown, ctx: StartContext): ConfigError | undefined {
+  const hit = unusablePath(err);
+  if (hit === undefined) return undefined;
+  const named = (match: (granted: string) => boolean) =>
+    ctx.leaves.find((l) => {
+      const value = getIn(ctx.config, l.path);
+      return value !== undefined && (l.field.grants?.(value) ?? []).some((g) => match(g.path));
+    });
+  const leaf = named((p) => p === hit.path) ?? named((p) => p.startsWith(`${hit.path}/`)) ??
+    named((p) => hit.path.startsWith(`${p}/`)); // a file the service makes inside a folder setting
+  if (!leaf) return undefined;
+  return new ConfigError(
+    leaf.key,
+    ctx.sources.get(leaf.key) ?? { kind: "default" },
+    "a path iatp can create and write (a file in a writable folder)",
+    `${hit.path}: ${hit.reason}`,
     { cause: err },
   );
 }

@@ -2,7 +2,8 @@
  * The dashboard link: long-polls `{DASHBOARD_URL}/api/v1/agent/commands/wait/{hash}` for commands,
  * runs each through the {@linkcode CommandRouter}, and reports the result to
  * `/api/v1/agent/commands/report` (the TryDirect status wire, docs/protocols.md), every request
- * signed. Failed polls back off with jitter; reports are retried a bounded number of times.
+ * signed. Failed polls back off with jitter, and so does an empty poll answered at once (a
+ * dashboard that does not hold it open); reports are retried a bounded number of times.
  * @module
  */
 import { backoffDelay, type BackoffPolicy, sleep } from "../async/mod.ts";
@@ -14,6 +15,8 @@ import type { CommandRouter } from "./router.ts";
 
 /** Largest poll response read. */
 const MAX_POLL_RESPONSE_BYTES = 1024 * 1024;
+/** An empty poll answered sooner than this was not held open: the next one waits the backoff. */
+const MIN_EMPTY_POLL_MS = 1000;
 /** Longest backoff, as a multiple of the base. */
 const MAX_BACKOFF_MULTIPLIER = 12;
 
@@ -60,10 +63,19 @@ export class DashboardLink {
     while (!this.#closed.signal.aborted) {
       let wait = 0;
       try {
+        const began = Date.now();
         const { item, nextPollSecs } = await this.#poll();
         this.#failures = 0;
         if (item) await this.#handle(item);
         wait = nextPollSecs * 1000;
+        if (!item && wait === 0 && Date.now() - began < MIN_EMPTY_POLL_MS) {
+          // A dashboard (or a proxy) that does not hold the long poll open would be polled in a
+          // tight loop: wait polling_backoff instead.
+          wait = this.opts.backoffMs;
+          this.opts.log.debug("dashboard answered the poll at once; waiting before the next", {
+            wait_ms: wait,
+          });
+        }
       } catch (err) {
         if (this.#closed.signal.aborted) break;
         this.#failures++;

@@ -8,7 +8,10 @@
  * Every intent gets exactly one decision: one that cannot be evaluated (a wrong shape, a lone
  * UTF-16 surrogate, an engine error) is decided `deny` with the errors in its explanation, and
  * published and audited like any other. A decision the relay or ledger refuses for good (a 4xx)
- * is logged and not retried, so it never holds up the ones after it.
+ * is logged and not retried, so it never holds up the ones after it. A decision the state store
+ * cannot record (a full or read-only disk, a locked file) is not skipped: the loop stops at that
+ * intent and subscribes again from the last recorded position every redelivery interval, until
+ * the store takes it.
  * @module
  */
 import type { CompatMode } from "../compat/mod.ts";
@@ -29,7 +32,7 @@ import {
   MAX_INTENT_STRING,
   SessionRiskError,
 } from "./intent.ts";
-import { decisionWire } from "./wire.ts";
+import { decisionKey, decisionWire } from "./wire.ts";
 import type { DecisionState } from "./state.ts";
 
 /** Topic intents arrive on. */
@@ -64,6 +67,10 @@ export class DecisionBridge {
   /** tx_ids being delivered right now, so the retry round never sends one twice at once. */
   readonly #inFlight = new Set<string>();
   #read: IntentReader | undefined;
+  /** The subscription whose events count; one stopped by a failed write ignores any left. */
+  #generation = 0;
+  #resubscribe: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
 
   constructor(readonly o: BridgeOptions) {}
 
@@ -71,11 +78,50 @@ export class DecisionBridge {
   async start(): Promise<void> {
     this.#read = await loadIntentReader();
     await this.redeliver();
-    this.#sub = this.o.relay.subscribe([INTENT_TOPIC], (e) => this.#onIntent(e), {
-      since: this.o.state.position() ?? "0",
-      onStatus: (s, err) => this.o.log.info(`relay subscription ${s}`, err ? { err } : {}),
+    this.#subscribe();
+    this.#timer = setInterval(() => {
+      this.redeliver().catch((err) =>
+        this.o.log.warn("re-delivery round failed; next round later", { err: String(err) })
+      );
+    }, this.o.redeliverMs);
+  }
+
+  #subscribe(): void {
+    const generation = ++this.#generation;
+    this.#sub = this.o.relay.subscribe(
+      [INTENT_TOPIC],
+      (e) => generation === this.#generation ? this.#onIntent(e) : undefined,
+      {
+        since: this.o.state.position() ?? "0",
+        onStatus: (s, err) => this.o.log.info(`relay subscription ${s}`, err ? { err } : {}),
+        // The relay no longer holds the position (history truncated past it, or a relay that
+        // restarted with a memory store): intents evicted meanwhile can never be decided.
+        onReset: (oldest) =>
+          this.o.log.warn(
+            "relay cannot resume from the recorded position; intents may have been lost",
+            { position: this.o.state.position() ?? null, oldest: oldest ?? null },
+          ),
+      },
+    );
+  }
+
+  /** Stops at the intent the store could not take, and resumes from the last recorded one later. */
+  #hold(e: RelayEvent, err: unknown): void {
+    this.o.log.warn("decision not recorded; holding the intents here and retrying", {
+      id: e.id,
+      err: String(err),
     });
-    this.#timer = setInterval(() => void this.redeliver(), this.o.redeliverMs);
+    this.#generation++;
+    this.#sub?.close();
+    clearTimeout(this.#resubscribe);
+    this.#resubscribe = setTimeout(() => {
+      if (this.#closed) return;
+      try {
+        this.#subscribe(); // reads the recorded position, which may fail as well
+      } catch (again) {
+        this.#hold(e, again);
+      }
+    }, this.o.redeliverMs);
   }
 
   async #onIntent(e: RelayEvent): Promise<void> {
@@ -83,12 +129,20 @@ export class DecisionBridge {
     const read = this.#read ?? await loadIntentReader();
     const payload: unknown = e.payload ?? {};
     const txId = txIdOf(payload, e.event_id);
-    if (this.o.state.decided(txId)) {
-      this.o.state.setPosition(e.id);
-      return;
+    let decided: boolean;
+    try {
+      decided = this.o.state.decided(txId);
+      if (decided) this.o.state.setPosition(e.id);
+    } catch (err) {
+      return this.#hold(e, err);
     }
+    if (decided) return;
     const decision = decideIntent(this.o, read, payload, txId);
-    this.o.state.record(decision, e.id);
+    try {
+      this.o.state.record(decision, e.id);
+    } catch (err) {
+      return this.#hold(e, err);
+    }
     this.o.onDecision?.(decision);
     await this.#deliver(decision);
   }
@@ -97,7 +151,10 @@ export class DecisionBridge {
     if (this.#inFlight.has(d.tx_id)) return true;
     this.#inFlight.add(d.tx_id);
     try {
-      await deliverDecision(this.o, d);
+      await deliverDecision(this.o, d, {
+        published: this.o.state.isPublished(d.tx_id),
+        onPublished: () => this.o.state.markPublished(d.tx_id),
+      });
       this.o.state.markDelivered(d.tx_id);
       return true;
     } catch (err) {
@@ -113,20 +170,27 @@ export class DecisionBridge {
 
   /** Delivers recorded-but-undelivered decisions (after a crash or an outage). */
   redeliver(): Promise<void> {
-    return this.#redelivering ??= (async () => {
-      try {
-        for (const d of this.o.state.undelivered(REDELIVER_BATCH)) {
-          if (!(await this.#deliver(d))) break;
-        }
-      } finally {
-        this.#redelivering = undefined;
+    // Cleared once the round has settled: a round with nothing to deliver runs to its end without
+    // awaiting, and clearing inside it would come before this assignment and leave every later
+    // round joined to this finished one.
+    this.#redelivering ??= (async () => {
+      for (const d of this.o.state.undelivered(REDELIVER_BATCH)) {
+        // The list was read before the awaits below: a decision its intent's own delivery
+        // finished meanwhile must not go out a second time.
+        if (!this.o.state.pending(d.tx_id)) continue;
+        if (!(await this.#deliver(d))) break;
       }
-    })();
+    })().finally(() => {
+      this.#redelivering = undefined;
+    });
+    return this.#redelivering;
   }
 
   /** Stops the subscription and the retry timer. */
   async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#resubscribe);
     this.#sub?.close();
     await this.#redelivering;
   }
@@ -207,22 +271,38 @@ function denied(o: DecideOptions, txId: string, messages: string[]): Decision {
   };
 }
 
+/** How far an earlier delivery of a decision got. */
+export interface DeliveryProgress {
+  /** The relay already took it: only the ledger append is left. */
+  published?: boolean;
+  /** Called once the relay took it (or refused it for good), before the ledger append. */
+  onPublished?: () => void | Promise<void>;
+}
+
 /** What delivering a decision needs. */
 export type DeliverOptions = Pick<BridgeOptions, "relay" | "audit" | "log" | "compat">;
 
 /**
- * Publishes `access.decision` and appends it to the ledger (idempotency key
- * `policy-decision:<tx_id>`, so a redo adds no second entry). A refusal for good (a 4xx) is
- * logged and not retried, so it never holds up the decisions after it.
+ * Publishes `access.decision` (unless `progress` says the relay already took it) and appends it
+ * to the ledger (idempotency key {@linkcode decisionKey}, so a redo adds no second entry). A
+ * refusal for good (a 4xx) is logged and not retried, so it never holds up the decisions after
+ * it.
  * @throws {Error} when the relay or the ledger could not be reached (retry later)
  */
-export async function deliverDecision(o: DeliverOptions, d: Decision): Promise<void> {
+export async function deliverDecision(
+  o: DeliverOptions,
+  d: Decision,
+  progress: DeliveryProgress = {},
+): Promise<void> {
   const wire = decisionWire(d, o.compat ?? "upstream");
-  await unlessRefused(o, d, () => o.relay.publishNow(DECISION_TOPIC, wire));
+  if (!progress.published) {
+    await unlessRefused(o, d, () => o.relay.publishNow(DECISION_TOPIC, wire));
+    await progress.onPublished?.();
+  }
   await unlessRefused(o, d, () =>
     o.audit?.append(
       { tx_id: d.tx_id, event: DECISION_TOPIC, actor: "policy", payload: wire },
-      { idempotencyKey: `policy-decision:${d.tx_id}` },
+      { idempotencyKey: decisionKey(d.tx_id) },
     ));
 }
 

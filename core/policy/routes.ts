@@ -18,7 +18,7 @@ import { type App, readExactJson } from "../http/mod.ts";
 import type { Decision, PolicyEngine } from "./engine.ts";
 import { loadIntentReader, type ParsedIntent, SessionRiskError } from "./intent.ts";
 import type { PolicyReloader } from "./reload.ts";
-import { decisionWire } from "./wire.ts";
+import { decisionKey, decisionWire } from "./wire.ts";
 
 /** The risk the IG&S policy service assumes when an intent states none. */
 export const UPSTREAM_MISSING_RISK = 50;
@@ -67,7 +67,7 @@ export function registerPolicyRoutes(app: App, deps: PolicyRoutesDeps): void {
     const wire = decisionWire(decision, compat);
     deps.audit?.enqueue(
       { tx_id: decision.tx_id, event: "access.decision", actor: "policy", payload: wire },
-      { idempotencyKey: `policy-decision:${decision.tx_id}:${decision.ts}` },
+      { idempotencyKey: decisionKey(`${decision.tx_id}:${decision.ts}`) },
     );
     return c.json(wire);
   });

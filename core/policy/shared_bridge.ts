@@ -51,6 +51,8 @@ export interface SharedBridgeOptions extends Omit<BridgeOptions, "state" | "rede
 interface DecisionRecord {
   decision: Decision;
   delivered: boolean;
+  /** The relay took it (absent in records written before this field). */
+  published?: boolean;
 }
 
 /** The shared loop; see the module doc. */
@@ -127,9 +129,16 @@ export class SharedDecisionBridge {
       const txId = txIdOf(payload, e.event_id);
       const key = `tx.${sha256Hex(txId)}`;
       const kv = this.#bucket();
-      const { record, revision } = await this.#recorded(kv, key, payload, txId);
+      let { record, revision } = await this.#recorded(kv, key, payload, txId);
       if (!record.delivered) {
-        await deliverDecision(this.o, record.decision);
+        await deliverDecision(this.o, record.decision, {
+          published: record.published === true,
+          // Recorded, so a retry after a ledger failure only appends it.
+          onPublished: async () => {
+            record = { ...record, published: true };
+            revision = await kv.update(key, this.#json(record), revision);
+          },
+        });
         await kv.update(key, this.#json({ ...record, delivered: true }), revision);
       }
       m.ack();

@@ -5,6 +5,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { errorMessage } from "../errors/mod.ts";
 import type { Decision } from "./engine.ts";
 
 /** Default most decided tx_ids remembered (oldest delivered ones are forgotten first). */
@@ -27,6 +28,12 @@ export class DecisionState {
         decision TEXT NOT NULL,
         delivered INTEGER NOT NULL DEFAULT 0
       );`);
+    // Whether the relay took the decision (a retry then only appends it to the ledger); a column
+    // added to state files written before it.
+    const columns = this.#db.prepare("PRAGMA table_info(decided)").all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === "published")) {
+      this.#db.exec("ALTER TABLE decided ADD COLUMN published INTEGER NOT NULL DEFAULT 0");
+    }
     const p = (sql: string) => this.#db.prepare(sql);
     this.#s = {
       getPos: p("SELECT last FROM position WHERE id = 1"),
@@ -37,6 +44,9 @@ export class DecisionState {
       insert: p("INSERT INTO decided (tx_id, decision) VALUES (?, ?)"),
       delivered: p("UPDATE decided SET delivered = 1 WHERE tx_id = ?"),
       undelivered: p("SELECT decision FROM decided WHERE delivered = 0 ORDER BY seq LIMIT ?"),
+      pending: p("SELECT 1 FROM decided WHERE tx_id = ? AND delivered = 0"),
+      published: p("UPDATE decided SET published = 1 WHERE tx_id = ?"),
+      isPublished: p("SELECT 1 FROM decided WHERE tx_id = ? AND published = 1"),
       count: p("SELECT COUNT(*) AS n FROM decided"),
       prune: p(
         "DELETE FROM decided WHERE seq IN (SELECT seq FROM decided WHERE delivered = 1 ORDER BY seq LIMIT ?)",
@@ -59,16 +69,23 @@ export class DecisionState {
     return this.#s.has.get(txId) !== undefined;
   }
 
-  /** Records a decision and the position of its intent in one durable transaction. */
+  /**
+   * Records a decision and the position of its intent in one durable transaction.
+   * @throws {Error} when the store cannot take it (a full or read-only disk, a locked file)
+   */
   record(decision: Decision, position: string): void {
-    this.#db.exec("BEGIN IMMEDIATE");
     try {
+      this.#db.exec("BEGIN IMMEDIATE");
       this.#s.insert.run(decision.tx_id, JSON.stringify(decision));
       this.#s.setPos.run(position);
       this.#db.exec("COMMIT");
     } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
+      // SQLite rolls some failures back by itself (a full disk): a second rollback would fail and
+      // hide the reason.
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw new Error(`decision ${decision.tx_id} not recorded: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
     const over = Number((this.#s.count.get() as { n: number }).n) - this.maxDecided;
     if (over > 0) this.#s.prune.run(over);
@@ -77,6 +94,21 @@ export class DecisionState {
   /** Marks a decision as published and audited. */
   markDelivered(txId: string): void {
     this.#s.delivered.run(txId);
+  }
+
+  /** Marks a decision as taken by the relay (the ledger may still lack it). */
+  markPublished(txId: string): void {
+    this.#s.published.run(txId);
+  }
+
+  /** Whether the relay took the decision of `txId`. */
+  isPublished(txId: string): boolean {
+    return this.#s.isPublished.get(txId) !== undefined;
+  }
+
+  /** Whether the decision of `txId` is recorded and not yet delivered. */
+  pending(txId: string): boolean {
+    return this.#s.pending.get(txId) !== undefined;
   }
 
   /** Decisions recorded but not yet delivered (oldest first, at most `limit`). */

@@ -108,3 +108,162 @@ Deno.test("durations take 0 as documented, and the deprecated flags still work",
     "flag --relay is deprecated and will be removed; use --relay-url",
   ]);
 });
+
+Deno.test("a state file that cannot be opened is a config error naming it, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    // A folder where the file should be: SQLite cannot open it, as on a read-only or full disk.
+    const policy = await runIatp([
+      "policy",
+      "--port",
+      "0",
+      "--relay-url",
+      "http://127.0.0.1:9",
+      "--state-db",
+      dir.path,
+    ], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(policy.code, 2, policy.stderr);
+    assert.match(policy.stderr, /^iatp policy: config error: state_db \(flag --state-db\): /);
+    assert.ok(policy.stderr.includes(dir.path), policy.stderr);
+    const key = `${dir.path}/agent.key`;
+    await Deno.writeTextFile(key, "k".repeat(32));
+    const blocker = `${dir.path}/not-a-folder`;
+    await Deno.writeTextFile(blocker, "");
+    const agent = await runIatp([
+      "compose-agent",
+      "--port",
+      "0",
+      "--agent-token",
+      `file:${key}`,
+      "--replay-db",
+      `${blocker}/replay.sqlite`,
+    ], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(agent.code, 2, agent.stderr);
+    assert.match(
+      agent.stderr,
+      /^iatp compose-agent: config error: replay_db \(flag --replay-db\): .*not-a-folder/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("auth_keys naming the issuer's private key file never prints the key", async () => {
+  const dir = await tempDir();
+  try {
+    const keygen = await runIatp(["token", "keygen", "--out", `${dir.path}/issuer`], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(keygen.code, 0, keygen.stderr);
+    const seed = (await Deno.readTextFile(`${dir.path}/issuer/issuer.key`)).trim();
+    const keys = `file:${dir.path}/issuer/issuer.key`; // issuer.pub was meant
+    for (
+      const args of [["policy", "--port", "0", "--auth-keys", keys], [
+        "token",
+        "inspect",
+        "x",
+        "--keys",
+        keys,
+      ]]
+    ) {
+      const r = await runIatp(args, { env: { IATP_DATA_DIR: dir.path } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /auth_keys|--keys/);
+      assert.match(r.stderr, /issuer\.pub/, "the message says which file was meant");
+      assert.ok(
+        !(r.stdout + r.stderr).includes(seed.slice(0, 12)),
+        `the seed was printed: ${r.stderr}`,
+      );
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a config file or issuer key that never ends (/dev/zero) is refused naming it, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    const env = { IATP_DATA_DIR: dir.path };
+    const config = await runIatp(["policy", "--config", "/dev/zero"], { env });
+    assert.equal(config.code, 2, config.stderr);
+    assert.match(
+      config.stderr,
+      /config error: config \(\/dev\/zero\): .*larger than 1048576 bytes/,
+    );
+    const key = await runIatp([
+      "token",
+      "issue",
+      "--key",
+      "/dev/zero",
+      "--sub",
+      "a",
+      "--scope",
+      "*",
+    ], {
+      env,
+    });
+    assert.equal(key.code, 2, key.stderr);
+    assert.match(key.stderr, /^iatp token: --key: \/dev\/zero is not an issuer key: larger than/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("up on a data folder it cannot write is a config error naming data_dir, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    // A file where a folder of the data dir goes: nothing can be created under it, as read-only.
+    const data = `${dir.path}/data`;
+    await Deno.mkdir(data);
+    await Deno.writeTextFile(`${data}/credentials`, "");
+    const r = await runIatp(["up", "--data-dir", data, "--base-port", "0"], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^iatp up: config error: data_dir \(flag --data-dir\): .*credentials/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("an agent home that cannot be made is a config error naming agent.base_folder, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    const blocker = `${dir.path}/not-a-folder`;
+    await Deno.writeTextFile(blocker, "");
+    const flagged = await runIatp([
+      "action",
+      "--agent-id",
+      "a1",
+      "--relay-url",
+      "http://127.0.0.1:9",
+      "--health-port",
+      "0",
+      "--agent-base-folder",
+      `${blocker}/home`,
+    ], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(flagged.code, 2, flagged.stderr);
+    assert.match(
+      flagged.stderr,
+      /^iatp action: config error: agent\.base_folder \(flag --agent-base-folder\): .*not-a-folder/,
+    );
+    // The default home, under a data folder where a file is in the way.
+    await Deno.writeTextFile(`${dir.path}/sensor`, "");
+    const byDefault = await runIatp([
+      "sensor",
+      "--agent-id",
+      "s1",
+      "--relay-url",
+      "http://127.0.0.1:9",
+      "--health-port",
+      "0",
+    ], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(byDefault.code, 2, byDefault.stderr);
+    assert.match(
+      byDefault.stderr,
+      /^iatp sensor: config error: agent\.base_folder \(built-in default\)/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});

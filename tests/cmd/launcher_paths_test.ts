@@ -180,3 +180,27 @@ Deno.test("a checkout reached through a symlink runs: help, version and a servic
     await dir.remove();
   }
 });
+
+Deno.test("a path setting holding a line break grants nothing more than the paths named", async () => {
+  const { COMMANDS } = await import("../../cmd/mod.ts");
+  const { grantsFor } = await import("../../cmd/grants.ts");
+  const dir = await tempDir();
+  try {
+    // The launchers read one `access<TAB>path` line per grant: a line break in a value must not
+    // become a second line granting write on /etc.
+    const grants = await grantsFor(COMMANDS, "policy", [
+      "--relay-url",
+      "http://127.0.0.1:9",
+      "--state-db",
+      `${dir.path}/a\nwrite\t/etc`,
+    ]);
+    const lines = grants.map((g) => `${g.access}\t${g.path}`).join("\n").split("\n");
+    assert.ok(!lines.includes("write\t/etc"), lines.join(" | "));
+    assert.ok(
+      grants.every((g) => !g.path.includes("\n") && !g.path.includes("\t")),
+      lines.join(" | "),
+    );
+  } finally {
+    await dir.remove();
+  }
+});

@@ -131,3 +131,26 @@ Deno.test("a host agent started with its unit's credential settings refuses to r
     await dir.remove();
   }
 });
+
+Deno.test("deployment.md's setup creates every file a unit reads", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/deployment.md", import.meta.url));
+  const start = doc.indexOf("### Creating the user and the files");
+  const block = doc.slice(doc.indexOf("```sh", start), doc.indexOf("```\n", start + 40));
+  const made = new Set<string>();
+  if (/install .*issuer\.pub \/etc\/iatp\/issuer\.pub/.test(block)) {
+    made.add("/etc/iatp/issuer.pub");
+  }
+  for (const m of block.matchAll(/^issue +([a-z-]+)/gm)) {
+    made.add(`/etc/iatp/credentials/${m[1]}.token`);
+  }
+  const keys = /^for k in ([a-z -]+); do\n.*\/etc\/iatp\/credentials\/\$k\.key"$/m.exec(block);
+  for (const k of keys?.[1].trim().split(/ +/) ?? []) made.add(`/etc/iatp/credentials/${k}.key`);
+  for (const [unit, settings] of Object.entries(UNIT_CREDENTIALS)) {
+    for (const [key, file] of Object.entries(settings)) {
+      assert.ok(
+        made.has(file),
+        `iatp-${unit}: ${key} reads ${file}, which the setup never creates`,
+      );
+    }
+  }
+});

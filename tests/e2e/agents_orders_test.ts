@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { auditLines, writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
@@ -164,6 +165,60 @@ Deno.test("action e2e: anonymous tasks from an open relay are refused unless exp
     // anon-1 was refused and reported once; the restart did not run it.
     assert.equal(results.filter((e) => e.payload.instruction_id === "anon-1").length, 1);
   } finally {
+    sub.close();
+    await client.close();
+    await agent?.stop("SIGTERM");
+    await relay.stop("SIGTERM");
+    await dir.remove();
+  }
+});
+
+Deno.test("action e2e: a task the state store cannot record is held and run once it can, not lost", async () => {
+  const dir = await tempDir("iatp-orders-held-e2e-");
+  await writeFixturePlugins(join(dir.path, "plugins"));
+  const env = { IATP_DATA_DIR: dir.path };
+  const relay = await startIatpService(["relay", "--port", "0"], { env });
+  const client = new RelayClient({ url: relay.url });
+  const results: RelayEvent[] = [];
+  const sub = client.subscribe(["action.results"], (e) => {
+    results.push(e);
+  }, { since: "0" });
+  const base = join(dir.path, "agent");
+  const config = await writeConfig(dir.path, "action.yaml", {
+    agent: { id: AGENT, base_folder: base },
+    plugins: { directory: join(dir.path, "plugins") },
+    health: { port: 0 },
+    relay: { url: relay.url, accept_anonymous_tasks: true },
+  });
+  let agent: ChildService | undefined;
+  let holder: DatabaseSync | undefined;
+  try {
+    agent = await startIatpService(["action", "--config", config], { env });
+    await client.publishNow(TOPIC, task("held-0", "before"));
+    await waitFor(() => results.length === 1, 30_000, "the first task's result");
+    // Another writer holds the agent's state database: its writes fail, as on a full disk.
+    holder = new DatabaseSync(join(base, "data", "state", "agent.db"));
+    holder.exec("BEGIN EXCLUSIVE");
+    await client.publishNow(TOPIC, task("held-1", "while the store fails"));
+    const running = agent;
+    await waitFor(
+      () => running.stdout().includes("database is locked"),
+      30_000,
+      "the failed write",
+    );
+    holder.exec("COMMIT");
+    holder.close();
+    holder = undefined;
+    await waitFor(
+      () => results.some((e) => e.payload.instruction_id === "held-1"),
+      30_000,
+      "held-1 run once the store takes it",
+    );
+    const held = results.filter((e) => e.payload.instruction_id === "held-1");
+    assert.equal(held.length, 1);
+    assert.equal(held[0].payload.status, "completed");
+  } finally {
+    holder?.close();
     sub.close();
     await client.close();
     await agent?.stop("SIGTERM");

@@ -129,3 +129,72 @@ Deno.test({
   assert.equal(alone.code, 2, alone.stderr);
   assert.match(alone.stderr, /relay_url/);
 });
+
+Deno.test({
+  name:
+    "policy --queue: a decision the ledger could not take is appended on retry, not published " +
+    "on the relay again",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const dir = await tempDir("iatp-policy-queue-ledger-");
+  const nats = await startNats();
+  const relay = await startRelay(relayCommand.resolve({ port: 0, store: nats.url }), {
+    log: silentLogger,
+  });
+  const audit = await startAudit(auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }), {
+    log: silentLogger,
+  });
+  // The ledger answers 503 until it is let through.
+  let open = false;
+  const gate = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    if (!open) return new Response("down", { status: 503 });
+    const u = new URL(req.url);
+    return await fetch(`${audit.url}${u.pathname}${u.search}`, {
+      method: req.method,
+      headers: req.headers,
+      body: req.method === "GET" ? undefined : await req.arrayBuffer(),
+    });
+  });
+  const client = new RelayClient({ url: relay.url });
+  const decisions: RelayEvent[] = [];
+  const sub = client.subscribe(["access.decision"], (e) => void decisions.push(e), { since: "0" });
+  const env = { IATP_DATA_DIR: dir.path };
+  const policy = await startIatpService([
+    "policy",
+    "--port",
+    "0",
+    "--relay-url",
+    relay.url,
+    "--audit-url",
+    `http://127.0.0.1:${gate.addr.port}`,
+    "--queue",
+    nats.url,
+  ], { env });
+  try {
+    await client.publishNow("access.intent", intent("led-1"));
+    await waitFor(
+      () => decisions.length > 0 && policy.stdout().includes("the intent is offered again"),
+      30_000,
+      "published, then the ledger failed every attempt",
+    );
+    open = true;
+    const ledger = async () => await (await fetch(`${audit.url}/tx/led-1`)).json();
+    await waitFor(async () => (await ledger()).length === 1, 60_000, "the ledger entry on retry");
+    await client.publishNow("access.intent", intent("led-2"));
+    await waitFor(
+      () => decisions.some((d) => d.payload.tx_id === "led-2"),
+      30_000,
+      "the next decision",
+    );
+    assert.equal(decisions.filter((d) => d.payload.tx_id === "led-1").length, 1, "published once");
+  } finally {
+    sub.close();
+    await policy.stop("SIGTERM");
+    await client.close();
+    await gate.shutdown();
+    await audit.close();
+    await relay.close();
+    await nats.stop();
+    await dir.remove();
+  }
+});

@@ -62,6 +62,9 @@ Deno.test("plugin keygen, sign and verify: files, modes and exit codes", async (
     const notKey = await iatp("sign", p.dir, "--key", garbage);
     assert.equal(notKey.code, 2);
     assert.match(notKey.stderr, /--key: .* is not a signing key/);
+    const endless = await iatp("sign", p.dir, "--key", "/dev/zero");
+    assert.equal(endless.code, 2, endless.stderr);
+    assert.match(endless.stderr, /--key: \/dev\/zero is not a signing key/);
     assert.equal((await iatp("verify", `${p.root}/missing`, "--trusted-keys", pub)).code, 2);
     assert.equal((await iatp("keygen")).code, 2, "missing --out");
 

@@ -175,3 +175,18 @@ Deno.test("retryAfterMs: seconds and HTTP dates", () => {
   assert.equal(retryAfterMs("soon"), undefined);
   assert.equal(retryAfterMs(null), undefined);
 });
+
+Deno.test("orchestrator client: a next_poll_interval below a second is raised to one", async () => {
+  const orch = await startFakeOrchestrator({
+    agentId: "agent-1",
+    token: TOKEN,
+    nextPollInterval: 0.001, // would have the agent poll a thousand times a second
+  });
+  const { c } = client(orch.url);
+  try {
+    assert.equal((await c.poll()).nextPollMs, 1_000);
+  } finally {
+    c.close();
+    await orch.close();
+  }
+});

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { generateIssuer } from "../../../core/auth/mod.ts";
 import { actionConfig } from "../../../core/agents/config.ts";
-import { installPlugin } from "../../../core/agents/install.ts";
+import { InstallError, installPlugin } from "../../../core/agents/install.ts";
 import { PluginCatalog } from "../../../core/agents/plugins.ts";
 import {
   canonicalSource,
@@ -18,6 +18,7 @@ import {
 } from "../../../core/agents/plugin_trust.ts";
 import { authorizeTask } from "../../../core/agents/relay_tasks.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
+import { scaffoldFiles } from "../../../core/plugin/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 import { tempDir } from "../../helpers.ts";
 
@@ -165,6 +166,53 @@ Deno.test("a source nobody could trust is refused before anything is fetched", a
     assert.equal(err.reason, "source_not_allowed");
     assert.match(err.message, /source not allowed: \/anything/);
     assert.deepEqual([...Deno.readDirSync(join(dir.path, "work"))], [], "nothing was staged");
+  } finally {
+    await catalog.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("an allowed source's subdir that is a symlink out of the source is refused", async () => {
+  const dir = await tempDir();
+  const log = createLogger({ service: "t", level: "error", sink: () => {} });
+  const installed = join(dir.path, "installed");
+  const catalog = new PluginCatalog({
+    installedDir: installed,
+    builtinDir: join(dir.path, "builtin"),
+    sandbox: {
+      maxMemoryBytes: 1 << 30,
+      maxExecTimeMs: 1000,
+      allowedPaths: [],
+      networkAccess: false,
+    },
+    poolSize: 1,
+    maxRunners: 1,
+    log,
+  });
+  try {
+    // A plugin outside the source, and a source whose `sub` points at it.
+    const outside = join(dir.path, "outside");
+    await Deno.mkdir(outside);
+    for (const [name, text] of Object.entries(scaffoldFiles("x-plugin", "trigger"))) {
+      await Deno.writeTextFile(join(outside, name), text);
+    }
+    const source = join(dir.path, "source");
+    await Deno.mkdir(source);
+    await Deno.symlink(outside, join(source, "sub"));
+    await Deno.mkdir(installed);
+    await Deno.mkdir(join(dir.path, "work"));
+    const err = await installPlugin("x-plugin", { url: source, subdir: "sub" }, "install", {
+      installedDir: installed,
+      workdir: join(dir.path, "work"),
+      maxBytes: 1 << 20,
+      timeoutMs: 1000,
+      catalog,
+      trust: { trustedKeys: [], allowedSources: [source] },
+      log: () => {},
+    }).then(() => undefined, (e) => e);
+    assert.ok(err instanceof InstallError, String(err));
+    assert.match(err.message, /subdir/);
+    assert.deepEqual([...Deno.readDirSync(installed)], [], "nothing was installed");
   } finally {
     await catalog.close();
     await dir.remove();

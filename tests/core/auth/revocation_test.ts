@@ -1,10 +1,12 @@
+/** Revoked credential ids (fixed and from files re-read on change), and bounded file: settings. */
 import assert from "node:assert/strict";
 import {
   MAX_REVOCATION_FILE_BYTES,
   RevocationFileError,
   RevocationList,
 } from "../../../core/auth/revocation.ts";
-import { meshAuthFor } from "../../../core/auth/config.ts";
+import { meshAuthFor, resolveSecretSetting } from "../../../core/auth/config.ts";
+import { MAX_SETTING_FILE_BYTES } from "../../../core/config/mod.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 import { tempDir, waitFor } from "../../helpers.ts";
@@ -63,6 +65,7 @@ Deno.test("revocation list: a missing or oversized file at start is an error nam
     const big = `${dir.path}/big`;
     await Deno.writeTextFile(big, "a".repeat(MAX_REVOCATION_FILE_BYTES + 1));
     assert.throws(() => new RevocationList([`file:${big}`]), /larger than/);
+    assert.throws(() => new RevocationList(["file:/dev/zero"]), /larger than/);
     assert.throws(
       () =>
         meshAuthFor({ auth_keys: [], auth_revoked: [`file:${dir.path}/nope`], insecure: false }, {
@@ -72,6 +75,41 @@ Deno.test("revocation list: a missing or oversized file at start is an error nam
         }),
       (e: unknown) => e instanceof ConfigError && /auth_revoked/.test(e.message),
     );
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("revocation list: the first request after the recheck interval already sees a new id", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir.path}/revoked`;
+    await Deno.writeTextFile(file, "aaa\n");
+    let now = 0;
+    const r = new RevocationList([`file:${file}`], { recheckMs: 1000, now: () => now });
+    await Deno.writeTextFile(file, "aaa\nccc-new\n");
+    now = 60_000; // a quiet minute: no request checked the file since it changed
+    assert.equal(r.has("ccc-new"), true, "a revoked credential must not pass once more");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a file: setting is read up to a bound: a device or a huge file is a config error", async () => {
+  const dir = await tempDir();
+  try {
+    const big = `${dir.path}/big`;
+    await Deno.writeTextFile(big, "a".repeat(MAX_SETTING_FILE_BYTES + 1));
+    for (const path of [big, "/dev/zero"]) {
+      assert.throws(
+        () => resolveSecretSetting("relay_token", `file:${path}`),
+        (e: unknown) =>
+          e instanceof ConfigError && e.key === "relay_token" &&
+          e.message.includes(`larger than ${MAX_SETTING_FILE_BYTES} bytes`),
+      );
+    }
+    await Deno.writeTextFile(big, " fits \n");
+    assert.equal(resolveSecretSetting("relay_token", `file:${big}`), "fits");
   } finally {
     await dir.remove();
   }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import {
   RateLimiter,
   requireScope,
@@ -202,5 +203,25 @@ Deno.test("replay window: shorter than twice the skew is refused; twice the skew
     assert.equal((await post()).status, 401, "past the window the timestamp is refused");
   } finally {
     replay.close();
+  }
+});
+
+Deno.test("a replay store that cannot record (disk full, locked) refuses with 503, not 500", async () => {
+  const dir = await tempDir();
+  const path = `${dir.path}/r.sqlite`;
+  const replay = new ReplayStore({ path });
+  const holder = new DatabaseSync(path);
+  try {
+    holder.exec("BEGIN EXCLUSIVE"); // every write of the store now fails, as on a full disk
+    const r = await send(app(replay), { type: "logs" });
+    assert.equal(r.status, 503, JSON.stringify(r.body));
+    assert.equal(r.body.reason, "replay_unavailable");
+    assert.ok(r.headers.get("retry-after"), "a retry hint");
+    holder.exec("COMMIT");
+    assert.equal((await send(app(replay), { type: "logs" })).status, 200, "served once it can");
+  } finally {
+    holder.close();
+    replay.close();
+    await dir.remove();
   }
 });
