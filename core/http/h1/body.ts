@@ -57,10 +57,13 @@ export class RequestBody implements UnderlyingDefaultSource<Uint8Array> {
   readonly #chunked: ChunkedDecoder | undefined;
   readonly #host: BodyHost;
   readonly #limit: number;
+  /** The limit in force: `#limit`, or the lower one a `readAll` asked for. */
+  #max: number;
 
   constructor(host: BodyHost, opts: RequestBodyOptions) {
     this.#host = host;
     this.#limit = opts.limit;
+    this.#max = opts.limit;
     this.#left = opts.length;
     this.#chunked = opts.length < 0 ? new ChunkedDecoder(opts) : undefined;
   }
@@ -99,6 +102,7 @@ export class RequestBody implements UnderlyingDefaultSource<Uint8Array> {
    */
   async readAll(limit: number): Promise<Uint8Array<ArrayBuffer>> {
     const max = Math.min(limit, this.#limit);
+    this.#max = max;
     const pieces: Uint8Array<ArrayBuffer>[] = [];
     let size = 0;
     try {
@@ -180,6 +184,8 @@ export class RequestBody implements UnderlyingDefaultSource<Uint8Array> {
       if (d.done) return null;
       const used = d.step(r.buf, r.start, r.end);
       if (used === 0) return undefined;
+      // A chunk announced past the limit is refused now, not after the body deadline.
+      if (this.#total + d.dataLength + d.pending > this.#max) throw bodyTooLarge(this.#max);
       if (d.dataLength > 0) {
         const piece = this.#take(d.dataOffset, d.dataLength);
         r.consume(used - d.dataLength);

@@ -57,6 +57,14 @@ export class ChunkedDecoder {
     this.#maxTrailer = limits.maxTrailerBytes ?? DEFAULT_MAX_TRAILER_BYTES;
   }
 
+  /**
+   * Bytes of the current chunk announced by its size line and not yet consumed (0 between
+   * chunks): lets a reader refuse a body over its limit as soon as the size line arrives.
+   */
+  get pending(): number {
+    return this.#state === State.Data ? this.#left : 0;
+  }
+
   /** True once the last chunk and the trailer section were read. */
   get done(): boolean {
     return this.#state === State.Done;

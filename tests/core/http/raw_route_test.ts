@@ -281,6 +281,16 @@ Deno.test("raw bodies over the limit are 413, cut short are 400, and 100-continu
     );
     assert.equal((await d.read())?.status, 413);
     d.close();
+    // A chunk announced past the route's limit: refused at its size line, the data never sent
+    // (the body deadline is 30 s, the read's 10).
+    const an = await RawConn.open(port);
+    await an.write(
+      "POST /fast/echo HTTP/1.1\r\nHost: t\r\nX-Limit: 6\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\n",
+    );
+    const announced = await an.read();
+    assert.equal(announced?.status, 413);
+    assert.equal(json(announced!).limit_bytes, 6);
+    an.close();
     // Ends early.
     const e = await RawConn.open(port);
     await e.write("POST /fast/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\nabcd");

@@ -271,6 +271,24 @@ Deno.test("a chunked body over max_body_bytes is cut off with 413", async () => 
   }
 });
 
+Deno.test("a chunk announced past max_body_bytes is refused at its size line", async () => {
+  const s = await setup({ maxBodyBytes: 1024 });
+  const c = await RawConn.open(s.port);
+  try {
+    // Only the size line: the answer must not wait for data (nor for the 30 s body deadline;
+    // the read gives up after 10 s).
+    await c.write(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n",
+    );
+    const r = await c.read();
+    assert.equal(r?.status, 413);
+    assert.equal(json(r!).limit_bytes, 1024);
+  } finally {
+    c.close();
+    await s.close();
+  }
+});
+
 Deno.test("protocol errors: a 4xx JSON envelope, then the connection closes", async () => {
   const s = await setup();
   const cases: Array<[string, number]> = [
