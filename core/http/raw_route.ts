@@ -101,6 +101,8 @@ function observed(s: Serving, res: RawResponse): RawResponse {
 export function rawHandler(route: RawRoute, deps: RawDeps): RawHandler {
   return {
     leasesBody: route.leasesBody === true,
+    // finish() checks what the route answers; X-Request-Id is a safe id or a UUID.
+    checksHeaders: true,
     serve(req) {
       const requestId = requestIdOf(req.header("x-request-id"));
       const s: Serving = { route, deps, req, requestId, start: performance.now() };

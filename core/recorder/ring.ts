@@ -153,6 +153,10 @@ export class FlightRecorder {
   readonly #store?: RecordStore;
   readonly #shared?: SharedRecordStore;
   readonly #onRecord?: (record: TraceRecord) => void;
+  /** Each slot's record number (see {@linkcode FlightRecorder.record}). */
+  readonly #number: Float64Array;
+  /** Records made so far. */
+  #count = 0;
   #slot = 0;
   #size = 0;
 
@@ -170,6 +174,7 @@ export class FlightRecorder {
     this.#arena = new PayloadArena(n, opts.payloadBytes ?? DEFAULT_PAYLOAD_BYTES);
     this.#prev = new Int32Array(n).fill(NONE);
     this.#next = new Int32Array(n).fill(NONE);
+    this.#number = new Float64Array(n).fill(-1);
     this.#store = opts.store;
     this.#shared = opts.shared;
     this.#onRecord = opts.onRecord;
@@ -183,18 +188,29 @@ export class FlightRecorder {
   /**
    * Keeps a record of `details` (or of what the function returns, called once when the record
    * is first read; it must only capture values that do not change). Scrubbed and handed to the
-   * store and subscribers at once when there are any.
+   * store and subscribers at once when there are any. Returns the record's number: given back as
+   * `after` with the trace's next record, it spares looking the trace up again while that record
+   * is still its newest in the ring (otherwise the trace is looked up as usual).
    */
-  record(type: RecordType, traceId: string, details: RecordDetails): void {
+  record(type: RecordType, traceId: string, details: RecordDetails, after?: number): number {
     const slot = this.#slot;
+    const prev = this.#newestAt(after, slot, traceId);
     this.#evict(slot);
     const ms = Date.now();
     this.#type[slot] = TYPE_CODE[type];
     this.#at[slot] = ms;
-    const newest = this.#index.find(traceId);
-    this.#prev[slot] = newest;
-    if (newest !== NONE) this.#next[newest] = slot;
-    this.#index.put(slot, traceId);
+    const number = this.#count++;
+    this.#number[slot] = number;
+    if (prev !== NONE) {
+      this.#prev[slot] = prev;
+      this.#next[prev] = slot;
+      this.#index.putAfter(slot, prev);
+    } else {
+      const newest = this.#index.find(traceId);
+      this.#prev[slot] = newest;
+      if (newest !== NONE) this.#next[newest] = slot;
+      this.#index.put(slot, traceId);
+    }
     this.#slot = slot + 1 === this.capacity ? 0 : slot + 1;
     if (this.#size < this.capacity) this.#size++;
     if (details instanceof PackedDetails) this.#pack(slot, details);
@@ -203,6 +219,18 @@ export class FlightRecorder {
       this.#state[slot] = RAW;
     }
     if (this.#store || this.#shared || this.#onRecord) this.handOn(this.#read(slot));
+    return number;
+  }
+
+  /**
+   * The slot of record number `after` when it is still in the ring, still the newest of trace
+   * `traceId`, and not `slot` (about to be reused); else NONE.
+   */
+  #newestAt(after: number | undefined, slot: number, traceId: string): number {
+    if (after === undefined || !(after >= 0)) return NONE;
+    const s = after % this.capacity;
+    if (s === slot || this.#number[s] !== after || this.#next[s] !== NONE) return NONE;
+    return this.#index.holdsId(s, traceId) ? s : NONE;
   }
 
   /** Keeps packed details in the slot's columns and the arena. */

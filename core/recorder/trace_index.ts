@@ -78,6 +78,30 @@ export class TraceIndex {
     }
   }
 
+  /**
+   * Makes free `slot` the newest of the trace whose newest slot is `prev` (which stays in the
+   * ring), without hashing its id again: `prev`'s cell points to `slot` now, and `slot` holds a
+   * copy of `prev`'s id.
+   */
+  putAfter(slot: number, prev: number): void {
+    const table = this.#table;
+    const mask = this.#mask;
+    const h = this.#hash[prev];
+    let cell = h & mask;
+    while (table[cell] !== prev) cell = (cell + 1) & mask;
+    table[cell] = slot;
+    this.#hash[slot] = h;
+    const n = this.#len[prev];
+    this.#len[slot] = n;
+    if (n === AS_TEXT) this.#text[slot] = this.#text[prev];
+    else this.#bytes.copyWithin(slot * ID_BYTES, prev * ID_BYTES, prev * ID_BYTES + n);
+  }
+
+  /** Whether `slot` holds a record of trace `id`. */
+  holdsId(slot: number, id: string): boolean {
+    return this.#len[slot] !== FREE && this.#holdsId(slot, id);
+  }
+
   /** Whether `slot` holds a record. */
   holds(slot: number): boolean {
     return this.#len[slot] !== FREE;

@@ -86,6 +86,8 @@ interface Exchange {
   traceId: string;
   /** Response headers every /proxy answer carries (more are appended). */
   headers: HeaderPairs;
+  /** The number of this request's last record (its next record is chained to it). */
+  recorded: number | undefined;
 }
 
 /** The client's trace id when it is safe to keep (and to store and echo), else a new one. */
@@ -201,7 +203,7 @@ function admit(
   const { target: t, forwarded: f } = x;
   const card = parsed.card || t.card || f.card;
   const ssn = parsed.ssn || t.ssn || f.ssn;
-  rec.record(
+  x.recorded = rec.record(
     "request",
     x.traceId,
     requestDetails({
@@ -239,11 +241,11 @@ function judge(
     return json(449, { ...out, trace_id: x.traceId }, x.headers);
   }
   if (d.quarantined || d.overridden) {
-    rec.record("quarantine", x.traceId, {
+    x.recorded = rec.record("quarantine", x.traceId, {
       reason: d.overridden ? "low_trust_override" : "quarantined_agent",
       quarantined: d.quarantined,
       trust_score: score,
-    });
+    }, x.recorded);
     if (d.quarantined) x.headers.push(["X-Agent-Quarantined", "true"]);
   }
   return undefined;
@@ -293,7 +295,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
         return json(400, out, headers);
       }
       const forwarded = forwardedHeaders(req, allow, traceId);
-      const x: Exchange = { req, target, forwarded, traceId, headers };
+      const x: Exchange = { req, target, forwarded, traceId, headers, recorded: undefined };
       // A body already here is taken at once: no wait, no frame suspended for it.
       const bytes = req.bodyNow?.(deps.maxBodyBytes);
       if (bytes !== undefined) return proceed(deps, x, bytes);
@@ -342,7 +344,8 @@ function forward(
 function answered(deps: ProxyDeps, x: Exchange, res: ClientResponse, started: number): RawResponse {
   const { traceId, headers } = x;
   const latency = Math.round(performance.now() - started);
-  deps.recorder.record("response", traceId, responseDetails(res.status, latency, res.contentType));
+  const details = responseDetails(res.status, latency, res.contentType);
+  deps.recorder.record("response", traceId, details, x.recorded);
   if (res.contentType) headers.push(["content-type", res.contentType]);
   headers.push(["X-Agent-Latency-Ms", String(latency)]);
   return { status: res.status, headers, body: res.body, release: res.release };
@@ -356,6 +359,6 @@ function unreached(deps: ProxyDeps, x: Exchange, err: unknown, started: number):
     cause: errorMessage(err),
     status,
     latency_ms: Math.round(performance.now() - started),
-  });
+  }, x.recorded);
   return json(status, { error, trace_id: x.traceId }, x.headers);
 }

@@ -65,8 +65,8 @@ export class RecordLink implements TraceBook {
     return this.#dropped;
   }
 
-  record(type: RecordType, traceId: string, details: RecordDetails): void {
-    this.#recorder.record(type, traceId, details);
+  record(type: RecordType, traceId: string, details: RecordDetails, after?: number): number {
+    return this.#recorder.record(type, traceId, details, after);
   }
 
   #post(rec: TraceRecord): void {

@@ -73,7 +73,11 @@ export interface SidecarOptions {
 
 /** Where the flight recorder's records go and lookups are answered. */
 export interface TraceBook {
-  record(type: RecordType, traceId: string, details: RecordDetails): unknown;
+  /**
+   * Keeps a record; returns its number, which `after` may give back with the same trace's next
+   * record (see `FlightRecorder.record`).
+   */
+  record(type: RecordType, traceId: string, details: RecordDetails, after?: number): number;
   /** @throws {UnavailableError} when the records cannot be read now */
   lookup(traceId: string): Promise<TraceRecord[]>;
   /** Flushes and closes what the book holds. */
@@ -155,7 +159,7 @@ export async function createRecorder(
     onRecord: events.enabled ? (r) => events.onRecord(r) : undefined,
   });
   const book: TraceBook = {
-    record: (type, id, details) => recorder.record(type, id, details),
+    record: (type, id, details, after) => recorder.record(type, id, details, after),
     lookup: (id) => recorder.lookup(id),
     close: async () => {
       await recorder.close();

@@ -19,13 +19,15 @@ export interface Arrival {
 }
 
 /**
- * What to do after a request: bytes to write (then keep reading), bytes then close,
- * `"close"` (close without answering) or `"hang"` (answer nothing, keep the connection).
+ * What to do after a request: bytes to write (then keep reading), bytes then close, pieces
+ * written one socket write each (then keep reading), `"close"` (close without answering) or
+ * `"hang"` (answer nothing, keep the connection).
  */
 export type Reply =
   | string
   | Uint8Array
   | { bytes: string | Uint8Array; close: true }
+  | { pieces: string[] }
   | "close"
   | "hang";
 
@@ -93,6 +95,14 @@ export function startRawAgent(reply: (a: Arrival) => Reply): RawAgent {
         const r = reply(arrival);
         if (r === "hang") continue;
         if (r === "close") return;
+        if (typeof r === "object" && "pieces" in r) {
+          for (const piece of r.pieces) {
+            const b = enc.encode(piece);
+            let off = 0;
+            while (off < b.length) off += await conn.write(b.subarray(off));
+          }
+          continue;
+        }
         const out = typeof r === "string" ? enc.encode(r) : r instanceof Uint8Array ? r : undefined;
         const bytes = out ??
           (typeof r === "object" && "bytes" in r

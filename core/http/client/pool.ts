@@ -13,17 +13,14 @@
 import { ChunkedDecoder } from "./chunked.ts";
 import { Connection } from "./connection.ts";
 import { HttpClientError } from "./error.ts";
+import { Exchange, type ExchangeHost, type Retry } from "./exchange.ts";
 import { type ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
 
 /** Idle connections kept per origin by default. */
 const DEFAULT_MAX_IDLE = 128;
-/** Largest response head accepted. */
-const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
 /** Bodies up to this size (with a Content-Length) are read whole instead of streamed. */
 const BUFFER_BODY_BYTES = 256 * 1024;
-/** Most interim (1xx) responses skipped before the final one. */
-const MAX_INTERIM_RESPONSES = 8;
 
 /** One request. */
 export interface ClientRequest {
@@ -67,13 +64,13 @@ function invalid(reason: string): HttpClientError {
   return new HttpClientError("protocol", `invalid response: ${reason}`);
 }
 
+/** What a request-target or field value may not hold: a CTL but HTAB, DEL, a char beyond a byte. */
+const BAD_FIELD_TEXT = /[^\t\x20-\x7e\x80-\xff]/;
+
 /** Throws unless `value` can be written into a request head as it is (no CTL but HTAB). */
 function checkFieldText(value: string, what: string): void {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if ((c < 32 && c !== 9) || c === 127 || c > 255) {
-      throw new HttpClientError("protocol", `invalid character in the request ${what}`);
-    }
+  if (BAD_FIELD_TEXT.test(value)) {
+    throw new HttpClientError("protocol", `invalid character in the request ${what}`);
   }
 }
 
@@ -82,11 +79,18 @@ export class OriginPool {
   readonly #host: string;
   readonly #port: number;
   readonly #hostHeader: string;
-  #idle: Connection[] = [];
+  /** Idle connections, each with its exchange chain. */
+  #idle: Exchange[] = [];
   /** The agent's last response head (it repeats itself), parsed once. */
   readonly #heads = new ResponseHeadMemo();
   readonly #maxIdle: number;
   #closed = false;
+  /** What this pool does for the exchanges of its connections. */
+  readonly #exchanges: ExchangeHost = {
+    parse: (bytes) => this.#heads.parse(bytes),
+    respond: (x, req, head) => this.#respond(x, req, head),
+    failed: (x, err, retry) => this.#failed(x, err, retry),
+  };
 
   /** @param origin the origin (`http://host:port`); its path is ignored */
   constructor(origin: URL, opts: OriginPoolOptions = {}) {
@@ -111,15 +115,8 @@ export class OriginPool {
     const deadline = Date.now() + req.timeoutMs;
     const pooled = this.#takeIdle();
     if (pooled === undefined) return this.#onNewConnection(head, req, deadline);
-    // The usual case, a pooled connection: no frame of this function is suspended for it.
-    return this.#exchange(pooled, head, req, deadline).catch((err) => {
-      pooled.close();
-      // Only a request none of whose bytes reached the socket may go out again.
-      const unsent = pooled.written === 0 && err instanceof HttpClientError &&
-        err.kind === "connect";
-      if (!unsent) throw err;
-      return this.#onNewConnection(head, req, deadline);
-    });
+    // The usual case, a pooled connection: its exchange chain, no async frame.
+    return pooled.run(req, head, deadline, true);
   }
 
   /** Sends the request on a new connection. */
@@ -129,27 +126,24 @@ export class OriginPool {
     deadline: number,
   ): Promise<ClientResponse> {
     const conn = await this.#connect(deadline);
-    try {
-      return await this.#exchange(conn, head, req, deadline);
-    } catch (err) {
-      conn.close();
-      throw err;
-    }
+    return await new Exchange(conn, this.#exchanges).run(req, head, deadline, false);
   }
 
+  /** The last request line and Host field made, and the method and target they are for. */
+  #lastMethod = "";
+  #lastTarget = "";
+  #lastLine = "";
+
   #requestHead(req: ClientRequest): string {
-    if (req.method === "CONNECT" || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(req.method)) {
-      throw new HttpClientError("protocol", "unsupported request method");
+    // A client sends the same few targets again and again: each is checked once in a row.
+    let line = this.#lastLine;
+    if (req.target !== this.#lastTarget || req.method !== this.#lastMethod) {
+      line = this.#requestLine(req.method, req.target);
+      this.#lastMethod = req.method;
+      this.#lastTarget = req.target;
+      this.#lastLine = line;
     }
-    if (req.target.charCodeAt(0) !== 47) {
-      throw new HttpClientError("protocol", "request target must start with /");
-    }
-    checkFieldText(req.target, "target");
-    if (req.target.includes(" ") || req.target.includes("\t")) {
-      throw new HttpClientError("protocol", "invalid character in the request target");
-    }
-    let head = `${req.method} ${req.target} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\n` +
-      `content-length: ${req.body.length}\r\n`;
+    let head = `${line}content-length: ${req.body.length}\r\n`;
     for (let i = 0; i < req.headers.length; i++) {
       const [name, value] = req.headers[i];
       checkFieldText(value, "header value");
@@ -158,12 +152,30 @@ export class OriginPool {
     return head + "\r\n";
   }
 
+  /**
+   * The request line and Host field of `method` and `target`.
+   * @throws {HttpClientError} `protocol` for a method or target that cannot be sent as it is
+   */
+  #requestLine(method: string, target: string): string {
+    if (method === "CONNECT" || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method)) {
+      throw new HttpClientError("protocol", "unsupported request method");
+    }
+    if (target.charCodeAt(0) !== 47) {
+      throw new HttpClientError("protocol", "request target must start with /");
+    }
+    checkFieldText(target, "target");
+    if (target.includes(" ") || target.includes("\t")) {
+      throw new HttpClientError("protocol", "invalid character in the request target");
+    }
+    return `${method} ${target} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\n`;
+  }
+
   /** A parked connection that is still alive, closing the ones that died while idle. */
-  #takeIdle(): Connection | undefined {
+  #takeIdle(): Exchange | undefined {
     for (;;) {
-      const conn = this.#idle.pop();
-      if (conn === undefined || conn.unpark()) return conn;
-      conn.close();
+      const x = this.#idle.pop();
+      if (x === undefined || x.conn.unpark()) return x;
+      x.conn.close();
     }
   }
 
@@ -191,27 +203,25 @@ export class OriginPool {
     }
   }
 
-  async #exchange(
-    conn: Connection,
-    requestHead: string,
+  /** {@linkcode ExchangeHost.failed}: the connection closes; an unsent request goes out again. */
+  #failed(x: Exchange, err: unknown, retry: Retry | undefined): Promise<ClientResponse> {
+    x.conn.close();
+    // Only a request none of whose bytes reached the socket may go out again.
+    const unsent = x.conn.written === 0 && err instanceof HttpClientError &&
+      err.kind === "connect";
+    if (retry === undefined || !unsent) return Promise.reject(err);
+    return this.#onNewConnection(retry.head, retry.req, retry.deadline);
+  }
+
+  /**
+   * {@linkcode ExchangeHost.respond}: the response to a final head, its body framed by it.
+   * @throws {HttpClientError} `protocol` (via a rejected read) when the body ends early
+   */
+  #respond(
+    x: Exchange,
     req: ClientRequest,
-    deadline: number,
-  ): Promise<ClientResponse> {
-    conn.arm(deadline);
-    await conn.writeMessage(requestHead, req.body);
-    // The usual read-and-parse is done here, with no frame suspended below this one.
-    let bytes = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
-    while (bytes === undefined) {
-      if (!await conn.fill()) throw conn.noResponse();
-      bytes = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
-    }
-    let head = this.#heads.parse(bytes);
-    for (let interim = 1; head.status < 200; interim++) {
-      // RFC 9110 §15.2: skip interim responses; 101 answers an Upgrade nobody asked for.
-      if (head.status === 101) throw invalid("101 Switching Protocols without an Upgrade");
-      if (interim > MAX_INTERIM_RESPONSES) throw invalid("too many interim responses");
-      head = this.#heads.parse(await conn.readHeadBytes(MAX_RESPONSE_HEAD_BYTES));
-    }
+    head: ResponseHead,
+  ): ClientResponse | Promise<ClientResponse> {
     const { status, contentType } = head;
     const bodiless = req.method === "HEAD" || status === 204 || status === 304;
     if (bodiless || status === 205) {
@@ -220,27 +230,35 @@ export class OriginPool {
       const promised = head.chunked || (head.length !== undefined && head.length > 0 &&
         status !== 304 && req.method !== "HEAD");
       const unframed = status === 205 && head.length === undefined && !head.chunked;
-      this.#release(conn, head.close || promised || unframed);
+      this.#release(x, head.close || promised || unframed);
       return { status, contentType, body: null };
     }
     if (head.length === 0) {
-      this.#release(conn, head.close);
+      this.#release(x, head.close);
       return { status, contentType, body: null };
     }
     if (!head.chunked && head.length !== undefined && head.length <= BUFFER_BODY_BYTES) {
+      const conn = x.conn;
       const lent = conn.bufferedLent(head.length);
       if (lent !== undefined) {
-        this.#release(conn, head.close);
+        this.#release(x, head.close);
         return { status, contentType, body: lent.body, release: lent.release };
       }
-      const body = conn.bufferedExactly(head.length) ?? await conn.readExactly(head.length);
-      this.#release(conn, head.close);
-      return { status, contentType, body };
+      const whole = conn.bufferedExactly(head.length);
+      if (whole !== undefined) {
+        this.#release(x, head.close);
+        return { status, contentType, body: whole };
+      }
+      return conn.readExactly(head.length).then((body) => {
+        this.#release(x, head.close);
+        return { status, contentType, body };
+      });
     }
-    return { status, contentType, body: this.#stream(conn, head) };
+    return { status, contentType, body: this.#stream(x, head) };
   }
 
-  #stream(conn: Connection, head: ResponseHead): ReadableStream<Uint8Array> {
+  #stream(x: Exchange, head: ResponseHead): ReadableStream<Uint8Array> {
+    const conn = x.conn;
     let left = head.length ?? Infinity;
     const chunked = head.chunked ? new ChunkedDecoder(conn) : undefined;
     // A body without length or chunking ends when the server closes (RFC 9112 §6.3 item 8).
@@ -252,14 +270,14 @@ export class OriginPool {
           if (chunk === null) {
             if (!chunked && !closeDelimited) throw invalid("body cut short");
             controller.close();
-            this.#release(conn, head.close || closeDelimited);
+            this.#release(x, head.close || closeDelimited);
             return;
           }
           if (!chunked) left -= chunk.length;
           controller.enqueue(chunk);
           if (left === 0) {
             controller.close();
-            this.#release(conn, head.close);
+            this.#release(x, head.close);
           }
         } catch (err) {
           conn.close();
@@ -270,27 +288,28 @@ export class OriginPool {
     });
   }
 
-  #release(conn: Connection, close: boolean): void {
+  #release(x: Exchange, close: boolean): void {
+    const conn = x.conn;
     conn.disarm();
     if (close || this.#closed || conn.closed || conn.pending > 0) return conn.close();
     if (this.#idle.length >= this.#maxIdle) {
-      this.#idle = this.#idle.filter((c) => !c.closed);
+      this.#idle = this.#idle.filter((i) => !i.conn.closed);
       if (this.#idle.length >= this.#maxIdle) return conn.close();
     }
     conn.park();
-    this.#idle.push(conn);
+    this.#idle.push(x);
   }
 
   /** Idle connections that are still open (one the peer closed drops out once noticed). */
   get idleConnections(): number {
     let n = 0;
-    for (const c of this.#idle) if (!c.closed) n++;
+    for (const i of this.#idle) if (!i.conn.closed) n++;
     return n;
   }
 
   /** Closes every idle connection; in-flight ones close when they finish. */
   close(): void {
     this.#closed = true;
-    for (const c of this.#idle.splice(0)) c.close();
+    for (const i of this.#idle.splice(0)) i.conn.close();
   }
 }

@@ -53,6 +53,8 @@ export class Connection implements ResponseHooks {
   #handedOver: SocketPush | undefined;
   /** How the pushed body ended, when it did before `serve` got its sink back. */
   #endedEarly: { failure?: { error: unknown } } | undefined;
+  /** The raw handler serving the current request checked its answer's header pairs. */
+  #checked = false;
   /** Read ahead into the reader's small probe (GET and HEAD: the ones that may stream long). */
   #leanWatch = false;
   /** The last head parsed, to parse it once when the client sends the same one again. */
@@ -96,7 +98,7 @@ export class Connection implements ResponseHooks {
         // Each step awaited here: no suspended frame of its own per request.
         const res = await this.#start(head);
         this.#giveBackLease();
-        const more = this.#closed ? false : await this.#respond(head, res);
+        const more = this.#closed ? false : this.#sent(await this.#respond(head, res));
         if (more instanceof SocketPush) {
           // Nothing waits while it streams: pushEnded resumes (now, when it already ended).
           this.#handedOver = more;
@@ -246,6 +248,7 @@ export class Connection implements ResponseHooks {
     this.#requests++;
     this.#leanWatch = head.method === "GET" || head.method === "HEAD";
     const raw = this.#ctx.rawRoute(head);
+    this.#checked = raw?.checksHeaders === true;
     if (raw) {
       const req = new ConnectionRequest(head, this.#frameBody(head, raw.leasesBody === true));
       if (this.#bodyComplete) this.#watch();
@@ -258,26 +261,28 @@ export class Connection implements ResponseHooks {
   }
 
   /**
-   * Sends the answer to `head`; resolves whether the connection may carry another request, or
-   * the sink of a body it goes on pushing.
+   * Sends the answer to `head`; resolves whether the writer would keep the connection open
+   * (what it then goes on with is `#sent`'s answer).
    */
-  #respond(head: RequestHead, res: Response | RawResponse): Promise<boolean | SocketPush> {
+  #respond(head: RequestHead, res: Response | RawResponse): Promise<boolean> {
     const keepAlive = head.keepAlive && !this.#ctx.draining && this.#settleBody();
     this.#arm("write", this.#ctx.limits.idleTimeoutMs);
     const framing = { head: head.method === "HEAD", minor: head.minor, keepAlive };
-    const sent = res instanceof Response
+    return res instanceof Response
       ? sendResponse(this.#writer, res, framing, this)
-      : sendRaw(this.#writer, res, framing, this);
-    return sent.then(this.#sent);
+      : sendRaw(this.#writer, res, framing, this, this.#checked);
   }
 
-  /** After an answer was sent (or its pushed body started). */
-  readonly #sent = (keep: boolean): boolean | SocketPush => {
+  /**
+   * After an answer was sent (or its pushed body started): whether the connection may carry
+   * another request, or the sink of a body it goes on pushing.
+   */
+  #sent(keep: boolean): boolean | SocketPush {
     if (this.#push) return this.#push;
     this.#stream = undefined;
     this.#request = undefined;
     return keep && !this.#closed && !this.reader.eof && !this.#ctx.draining;
-  };
+  }
 
   /** The response body streams: no deadline from now on; EOF from the client cancels it. */
   streaming(reader: ReadableStreamDefaultReader<Uint8Array>): void {

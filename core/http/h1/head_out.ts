@@ -145,18 +145,6 @@ function put(buf: Uint8Array, pos: number, s: string): number {
   return pos + s.length;
 }
 
-/** Writes the decimal digits of a non-negative integer at `pos`. */
-function putInt(buf: Uint8Array, pos: number, n: number): number {
-  return put(buf, pos, String(n));
-}
-
-/** Upper bound of the bytes {@linkcode pairsInto} writes for `headers`. */
-function headBound(headers: HeaderPairs): number {
-  let n = 256; // status line, date, content-length, connection and the empty line
-  for (let i = 0; i < headers.length; i++) n += headers[i][0].length + headers[i][1].length + 4;
-  return n;
-}
-
 /**
  * The head (as {@linkcode pairsText} with a Content-Length of `body.length`) and `body` in one
  * pooled buffer, for one write; undefined when they do not fit one. Give the buffer back with
@@ -169,30 +157,14 @@ export function headAndBody(
   keepAlive: boolean,
   minor: number,
 ): { buf: Uint8Array; length: number } | undefined {
-  if (headBound(headers) + body.length > OUT_BUFFER_BYTES) return undefined;
+  const head = pairsText(status, headers, `content-length: ${body.length}\r\n`, keepAlive, minor);
+  if (head.length + body.length > OUT_BUFFER_BYTES) return undefined;
   const buf = outPool.pop() ?? new Uint8Array(OUT_BUFFER_BYTES);
-  let p = put(buf, 0, "HTTP/1.1 ");
-  p = putInt(buf, p, status);
-  buf[p++] = 32;
-  p = put(buf, p, REASONS[status] ?? "");
-  p = put(buf, p, "\r\n");
-  let dated = false;
-  for (let i = 0; i < headers.length; i++) {
-    const [name, value] = headers[i];
-    if (owned(name)) continue;
-    if (isDate(name)) dated = true;
-    p = put(buf, p, name);
-    p = put(buf, p, ": ");
-    p = put(buf, p, value);
-    p = put(buf, p, "\r\n");
-  }
-  if (!dated) p = put(buf, p, `date: ${httpDate()}\r\n`);
-  p = put(buf, p, "content-length: ");
-  p = putInt(buf, p, body.length);
-  p = put(buf, p, "\r\n");
-  if (!keepAlive) p = put(buf, p, "connection: close\r\n");
-  else if (minor === 0) p = put(buf, p, "connection: keep-alive\r\n");
-  p = put(buf, p, "\r\n");
+  // One encode of the whole head (a byte-by-byte copy costs several times more); a character
+  // beyond ASCII took more than one UTF-8 byte, so such a head is written one byte per char.
+  const ascii = utf8.encodeInto(head, buf);
+  const whole = ascii.read === head.length && ascii.written === head.length;
+  const p = whole ? head.length : put(buf, 0, head);
   buf.set(body, p);
   return { buf, length: p + body.length };
 }

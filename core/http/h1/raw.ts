@@ -59,6 +59,12 @@ export interface RawHandler {
    * a later request once the answer resolved.
    */
   readonly leasesBody?: boolean;
+  /**
+   * Every answer's header pairs were checked with `checkHeaderPairs` (h1/response.ts) before
+   * `serve` returned them, and any added afterwards are safe by construction: the writer does
+   * not check them again.
+   */
+  readonly checksHeaders?: boolean;
 }
 
 const EMPTY = new Uint8Array(0);

@@ -107,7 +107,8 @@ export async function sendResponse(
 
 /**
  * Sends a raw-path answer: header pairs and bytes (or text, or a stream). Resolves whether the
- * connection may stay open.
+ * connection may stay open. `checked`: the header pairs were already checked with
+ * {@linkcode checkHeaderPairs} (see `RawHandler.checksHeaders`).
  * @throws {TypeError} for a header name or value that cannot be written as it is (nothing is
  * sent then); whatever the socket throws when the connection breaks
  */
@@ -116,10 +117,11 @@ export function sendRaw(
   res: RawResponse,
   x: ResponseFraming,
   hooks: ResponseHooks,
+  checked = false,
 ): Promise<boolean> {
   const { status, headers, body } = res;
   try {
-    checkHeaderPairs(headers);
+    if (!checked) checkHeaderPairs(headers);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -146,13 +148,20 @@ function writePooled(
   length: number,
   keep: boolean,
 ): Promise<boolean> {
-  return out.write(buf.subarray(0, length)).then(() => {
-    releaseOut(buf);
-    return keep;
-  }, (err) => {
+  const bytes = buf.subarray(0, length);
+  const failed = (err: unknown): never => {
     releaseOut(buf);
     throw err;
-  });
+  };
+  const written = () => {
+    releaseOut(buf);
+    return keep;
+  };
+  // One socket write usually takes it all: one reaction, not one per layer.
+  return out.writeSome(bytes).then((n) => {
+    if (n >= length) return written();
+    return out.write(bytes.subarray(n)).then(written, failed);
+  }, failed);
 }
 
 /** {@linkcode sendRaw} of a stream, a bodiless answer, or a body too large for one buffer. */

@@ -40,6 +40,46 @@ Deno.test("the ring's index answers as a plain model does, across evictions and 
   }
 });
 
+Deno.test("records chained by number answer as the model does, whatever number is given", () => {
+  // The number of a trace's last record (evicted or not), of an older one of it, another
+  // trace's, or one never made: each record still lands in its own trace, in order.
+  for (const capacity of [1, 2, 3, 7, 64]) {
+    const next = rng(capacity + 100);
+    const r = new FlightRecorder({ capacity });
+    const model: { id: string; n: number }[] = [];
+    const numbers = new Map<string, number[]>();
+    let previous = -1;
+    for (let n = 0; n < 3_000; n++) {
+      const id = POOL[Math.floor(next() * POOL.length)];
+      const own = numbers.get(id) ?? [];
+      const pick = next();
+      const after = pick < 0.5
+        ? own.at(-1)
+        : pick < 0.7
+        ? own[Math.floor(next() * own.length)]
+        : pick < 0.85
+        ? previous
+        : pick < 0.95
+        ? Math.floor(next() * 4_000) - 500
+        : undefined;
+      const number = r.record("request", id, { n }, after);
+      assert.equal(number, n, "records are numbered in order");
+      own.push(number);
+      numbers.set(id, own.slice(-capacity - 1));
+      previous = number;
+      model.push({ id, n });
+      if (model.length > capacity) model.shift();
+      const probe = POOL[Math.floor(next() * POOL.length)];
+      for (const q of [id, probe]) {
+        const want = model.filter((m) => m.id === q).map((m) => m.n);
+        const got = r.inMemory(q);
+        assert.deepEqual(got.map((x) => x.details.n), want, `capacity ${capacity}, ${q} at ${n}`);
+        for (const x of got) assert.equal(x.trace_id, q);
+      }
+    }
+  }
+});
+
 Deno.test("TraceIndex keeps every id of a full ring findable when ids share cells", () => {
   const slots = 16;
   const index = new TraceIndex(slots);

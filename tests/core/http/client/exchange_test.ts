@@ -1,0 +1,109 @@
+/**
+ * The client's exchange chain on pooled connections: answers that arrive in pieces, interim
+ * answers before the final one, a pooled connection that stops answering, and request lines
+ * checked and written per request whatever the requests before them were.
+ */
+import assert from "node:assert/strict";
+import { HttpClientError } from "../../../../core/http/client/mod.ts";
+import {
+  type ClientRequest,
+  type ClientResponse,
+  OriginPool,
+} from "../../../../core/http/client/pool.ts";
+import { ok, startRawAgent } from "../../../support/raw_agent.ts";
+
+const enc = new TextEncoder();
+
+function post(target = "/", timeoutMs = 5000, method = "POST"): ClientRequest {
+  return { method, target, headers: [["x-a", "1"]], body: enc.encode("{}"), timeoutMs };
+}
+
+async function text(res: ClientResponse): Promise<string> {
+  return res.body === null ? "" : await new Response(res.body).text();
+}
+
+function isKind(kind: HttpClientError["kind"]) {
+  return (e: unknown) => e instanceof HttpClientError && e.kind === kind;
+}
+
+/** `s` cut into pieces of `n` characters. */
+function pieces(s: string, n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < s.length; i += n) out.push(s.slice(i, i + n));
+  return out;
+}
+
+Deno.test("answers written in pieces, interim ones first, are read whole on one pooled connection", async () => {
+  const body = "z".repeat(3000);
+  const agent = startRawAgent((a) => {
+    if (a.n === 0) return ok("first");
+    if (a.n === 1) return { pieces: pieces(ok(body), 7) };
+    if (a.n === 2) {
+      return {
+        pieces: [
+          "HTTP/1.1 100 Continue\r\n",
+          "\r\n",
+          "HTTP/1.1 102 Processing\r\n\r\n",
+          ok("third"),
+        ],
+      };
+    }
+    return { pieces: pieces(ok(`r${a.n}`, "x-b: 2\r\n"), 1) };
+  });
+  const pool = new OriginPool(agent.origin);
+  try {
+    assert.equal(await text(await pool.request(post())), "first");
+    const second = await pool.request(post());
+    assert.equal(second.status, 200);
+    assert.equal(await text(second), body);
+    assert.equal(await text(await pool.request(post())), "third");
+    for (let i = 3; i < 6; i++) assert.equal(await text(await pool.request(post())), `r${i}`);
+    assert.equal(agent.connections, 1, "every answer on the one pooled connection");
+    assert.equal(agent.arrivals.length, 6);
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});
+
+Deno.test("a pooled connection that stops answering times out; the next request gets a new one", async () => {
+  const agent = startRawAgent((a) => (a.n === 1 ? "hang" : ok(`r${a.n}`)));
+  const pool = new OriginPool(agent.origin);
+  try {
+    assert.equal(await text(await pool.request(post())), "r0");
+    await assert.rejects(pool.request(post("/", 200)), isKind("timeout"));
+    assert.equal(await text(await pool.request(post())), "r2");
+    assert.equal(agent.connections, 2);
+    assert.equal(agent.arrivals.length, 3, "the request that timed out was not sent again");
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});
+
+Deno.test("each request line is checked and written as its request says, whatever came before", async () => {
+  const agent = startRawAgent((a) => ok(`r${a.n}`));
+  const pool = new OriginPool(agent.origin);
+  try {
+    assert.equal(await text(await pool.request(post("/a"))), "r0");
+    await assert.rejects(pool.request(post("/a b")), isKind("protocol"));
+    await assert.rejects(pool.request(post("/a", 5000, "PO ST")), isKind("protocol"));
+    assert.equal(await text(await pool.request(post("/a"))), "r1");
+    assert.equal(await text(await pool.request(post("/a", 5000, "PUT"))), "r2");
+    assert.equal(await text(await pool.request(post("/b?c=1"))), "r3");
+    await assert.rejects(pool.request(post("/b?c=1\r\nx: y")), isKind("protocol"));
+    assert.equal(await text(await pool.request(post("/b?c=1"))), "r4");
+    const lines = agent.arrivals.map((a) => a.line);
+    assert.deepEqual(lines, [
+      "POST /a HTTP/1.1",
+      "POST /a HTTP/1.1",
+      "PUT /a HTTP/1.1",
+      "POST /b?c=1 HTTP/1.1",
+      "POST /b?c=1 HTTP/1.1",
+    ]);
+    for (const a of agent.arrivals) assert.ok(a.headers.includes(`host: ${agent.origin.host}`));
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});

@@ -1,0 +1,52 @@
+/**
+ * Answers written into pooled buffers: the head as the text writer would make it, then the
+ * body, with characters up to U+00FF one byte each and framing fields owned by the writer.
+ */
+import assert from "node:assert/strict";
+import { headAndBody, pairsText, releaseOut } from "../../../../core/http/h1/head_out.ts";
+
+const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
+
+Deno.test("a head and body in one buffer are the head text's bytes, then the body", () => {
+  const body = new TextEncoder().encode('{"ok":true}');
+  const cases: Array<[number, Array<[string, string]>, boolean, number]> = [
+    [200, [["x-a", "1"], ["content-type", "application/json"]], true, 1],
+    [404, [["Content-Length", "99"], ["Connection", "upgrade"], ["x-b", "2"]], false, 1],
+    [200, [["Date", "Thu, 01 Jan 1970 00:00:00 GMT"]], true, 0],
+    [599, [], true, 1],
+  ];
+  for (const [status, headers, keep, minor] of cases) {
+    const head = pairsText(status, headers, `content-length: ${body.length}\r\n`, keep, minor);
+    const out = headAndBody(status, headers, body, keep, minor);
+    assert.ok(out);
+    // The two may straddle a second: the Date lines are compared by shape.
+    const undated = (t: string) =>
+      t.replace(/\r\ndate: [A-Z][a-z]{2}, \d\d [^\r]* GMT\r\n/, "\r\n");
+    assert.equal(undated(latin1(out.buf.subarray(0, out.length))), undated(head) + '{"ok":true}');
+    releaseOut(out.buf);
+  }
+});
+
+Deno.test("characters beyond ASCII in a head are written one byte each, not as UTF-8", () => {
+  const body = Uint8Array.of(0xc3, 0xa9); // "é" in UTF-8, the body's own bytes
+  const out = headAndBody(200, [["x-name", "caf\u00e9 \u00ff"]], body, true, 1);
+  assert.ok(out);
+  const bytes = out.buf.subarray(0, out.length);
+  const text = latin1(bytes);
+  assert.match(text, /^HTTP\/1\.1 200 OK\r\nx-name: caf\u00e9 \u00ff\r\n/);
+  assert.equal(text.length, bytes.length);
+  assert.deepEqual([...bytes.subarray(bytes.length - 2)], [0xc3, 0xa9]);
+  assert.ok(text.includes("content-length: 2\r\n\r\n"));
+  releaseOut(out.buf);
+});
+
+Deno.test("a head and body larger than one pooled buffer are left to the other writer", () => {
+  assert.equal(headAndBody(200, [], new Uint8Array(32 * 1024), true, 1), undefined);
+  assert.equal(
+    headAndBody(200, [["x-pad", "p".repeat(32 * 1024)]], new Uint8Array(1), true, 1),
+    undefined,
+  );
+  const fits = headAndBody(200, [], new Uint8Array(16 * 1024), true, 1);
+  assert.ok(fits);
+  releaseOut(fits.buf);
+});
