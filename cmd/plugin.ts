@@ -5,8 +5,7 @@
  * `keygen`, `sign` and `verify` make and check plugin signatures (cmd/plugin/sign.ts).
  * @module
  */
-import { parseArgs } from "node:util";
-import { fileRefGrants, parseDuration, type PathGrant } from "../core/config/mod.ts";
+import { fileRefGrants, parseDuration, parseFlags, type PathGrant } from "../core/config/mod.ts";
 import { CheckFailedError, errorMessage, UsageError } from "../core/errors/mod.ts";
 import {
   isExternal,
@@ -58,24 +57,20 @@ function parseJson(flag: string, text: string | undefined): unknown {
 
 function parse(argv: string[]) {
   try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        input: { type: "string" },
-        config: { type: "string" },
-        method: { type: "string" },
-        timeout: { type: "string" },
-        env: { type: "string", multiple: true },
-        json: { type: "boolean" },
-        kind: { type: "string" },
-        id: { type: "string" },
-        out: { type: "string" },
-        key: { type: "string" },
-        "trusted-keys": { type: "string", multiple: true },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    return parseFlags(argv, {
+      input: { type: "string" },
+      config: { type: "string" },
+      method: { type: "string" },
+      timeout: { type: "string" },
+      env: { type: "string", multiple: true },
+      json: { type: "boolean" },
+      kind: { type: "string" },
+      id: { type: "string" },
+      out: { type: "string" },
+      key: { type: "string" },
+      "trusted-keys": { type: "string", multiple: true },
+      help: { type: "boolean", short: "h" },
+    }, true);
   } catch (err) {
     throw new UsageError(errorMessage(err).split("\n")[0], USAGE, { cause: err });
   }

@@ -6,7 +6,7 @@
  * with a message naming the setting, instead of running open.
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseFlags } from "../core/config/mod.ts";
 import { UsageError } from "../core/errors/mod.ts";
 import { type Command, type CommandEntry, findCommand } from "./command.ts";
 import { print } from "./shared.ts";
@@ -193,7 +193,7 @@ export function systemdCommand(commands: readonly CommandEntry[]): Command {
     // --all DIR: the units are written there.
     grants(argv) {
       try {
-        const dir = parseFlags(argv).all;
+        const dir = systemdFlags(argv).all;
         return dir ? [{ path: dir, access: "write" }] : [];
       } catch {
         return [];
@@ -203,25 +203,21 @@ export function systemdCommand(commands: readonly CommandEntry[]): Command {
 }
 
 /** The parsed flags of `iatp systemd`, checked. */
-function parseFlags(argv: string[]) {
+function systemdFlags(argv: string[]) {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        bin: { type: "string", default: "/usr/local/bin/iatp" },
-        user: { type: "string", default: "iatp" },
-        all: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+    parsed = parseFlags(argv, {
+      bin: { type: "string" },
+      user: { type: "string" },
+      all: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    }, true);
   } catch (err) {
     const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
     throw new UsageError(msg, USAGE, { cause: err });
   }
   const { values, positionals } = parsed;
-  const { bin, user } = values;
+  const { bin = "/usr/local/bin/iatp", user = "iatp" } = values;
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) {
     throw new UsageError(`--user: expected a system user name, found "${user}"`, USAGE);
   }
@@ -232,7 +228,7 @@ function parseFlags(argv: string[]) {
 }
 
 async function runSystemd(commands: readonly CommandEntry[], argv: string[]): Promise<number> {
-  const flags = parseFlags(argv);
+  const flags = systemdFlags(argv);
   if (flags.help) {
     print(USAGE);
     return 0;

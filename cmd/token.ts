@@ -3,7 +3,6 @@
  * credential with scopes, `inspect` shows a credential's claims and whether it verifies.
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   type Claims,
   createIssuerFiles,
@@ -19,7 +18,7 @@ import {
   resolveSecretSetting,
   SUBJECT_PATTERN,
 } from "../core/auth/mod.ts";
-import { FileTooLargeError, parseDuration } from "../core/config/mod.ts";
+import { FileTooLargeError, parseDuration, parseFlags } from "../core/config/mod.ts";
 import { ConfigError, errorMessage, UsageError } from "../core/errors/mod.ts";
 import type { PathGrant } from "../core/config/mod.ts";
 import type { Command } from "./command.ts";
@@ -62,7 +61,7 @@ const ISSUE_OPTIONS = {
 const INSPECT_OPTIONS = { keys: { type: "string", multiple: true }, ...HELP } as const;
 
 /** Runs a flag parser; its errors become usage errors naming the verb and the flag. */
-function parseFlags<T>(verb: string, parse: () => T): T {
+function flagsOf<T>(verb: string, parse: () => T): T {
   try {
     return parse();
   } catch (err) {
@@ -76,10 +75,7 @@ function required(value: string | undefined, flag: string): string {
 }
 
 async function keygen(argv: string[]): Promise<number> {
-  const { values } = parseFlags(
-    "keygen",
-    () => parseArgs({ args: argv, options: KEYGEN_OPTIONS }),
-  );
+  const { values } = flagsOf("keygen", () => parseFlags(argv, KEYGEN_OPTIONS));
   if (values.help) return usage();
   const out = required(values.out, "--out");
   let publicKey: string;
@@ -131,10 +127,7 @@ async function loadIssuer(path: string) {
 }
 
 async function issue(argv: string[]): Promise<number> {
-  const { values: v } = parseFlags(
-    "issue",
-    () => parseArgs({ args: argv, options: ISSUE_OPTIONS }),
-  );
+  const { values: v } = flagsOf("issue", () => parseFlags(argv, ISSUE_OPTIONS));
   if (v.help) return usage();
   const keyFile = required(v.key, "--key");
   const sub = required(v.sub, "--sub");
@@ -182,12 +175,7 @@ function isoOf(secs: number | undefined): string | null {
 }
 
 async function inspect(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags("inspect", () =>
-    parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: INSPECT_OPTIONS,
-    }));
+  const { values, positionals } = flagsOf("inspect", () => parseFlags(argv, INSPECT_OPTIONS, true));
   if (values.help) return usage();
   if (positionals.length !== 1) {
     throw new UsageError(
@@ -240,19 +228,15 @@ function tokenGrants(argv: string[]): PathGrant[] {
   const [verb, ...rest] = argv;
   try {
     if (verb === "keygen") {
-      const { out } = parseArgs({ args: rest, options: KEYGEN_OPTIONS }).values;
+      const { out } = parseFlags(rest, KEYGEN_OPTIONS).values;
       return out ? [{ path: out, access: "write" }] : [];
     }
     if (verb === "issue") {
-      const { key } = parseArgs({ args: rest, options: ISSUE_OPTIONS }).values;
+      const { key } = parseFlags(rest, ISSUE_OPTIONS).values;
       return key ? [{ path: key, access: "read" }] : [];
     }
     if (verb === "inspect") {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: INSPECT_OPTIONS,
-      });
+      const { values, positionals } = parseFlags(rest, INSPECT_OPTIONS, true);
       return [...(values.keys ?? []), ...positionals].flatMap(fileOf)
         .map((path) => ({ path, access: "read" as const }));
     }

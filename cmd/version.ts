@@ -1,5 +1,5 @@
 /** `iatp version`: version, git commit and Deno version (`--json` for machines). @module */
-import { parseArgs } from "node:util";
+import { parseFlags } from "../core/config/mod.ts";
 import { errorMessage, UsageError } from "../core/errors/mod.ts";
 import { versionInfo } from "../core/version/mod.ts";
 import type { Command } from "./command.ts";
@@ -14,9 +14,9 @@ export const command: Command = {
   run(argv) {
     let json = false;
     try {
-      const { values } = parseArgs({
-        args: argv,
-        options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      const { values } = parseFlags(argv, {
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
       });
       if (values.help) {
         print(USAGE);

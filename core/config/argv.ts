@@ -77,6 +77,37 @@ export function parseArgv(
   return { values, positionals };
 }
 
+/** The value a flag declared as `O` parses to. */
+export type FlagValue<O extends FlagOption> = O["type"] extends "boolean"
+  ? O["multiple"] extends true ? boolean[] : boolean
+  : O["multiple"] extends true ? string[]
+  : string;
+
+/** The flags of a command line parsed against `T`, each absent unless given. */
+export type FlagValues<T extends Readonly<Record<string, FlagOption>>> = {
+  [K in keyof T]?: FlagValue<T[K]>;
+};
+
+/**
+ * {@linkcode parseArgv} with the values typed by the declarations (a command's own flags; the
+ * config layer reads its settings through `defineConfig`).
+ * @throws {FlagError} as {@linkcode parseArgv}
+ * @example
+ * ```ts
+ * const { values } = parseFlags(["--json"], { json: { type: "boolean" } });
+ * values.json; // true
+ * ```
+ */
+export function parseFlags<const T extends Readonly<Record<string, FlagOption>>>(
+  args: readonly string[],
+  options: T,
+  allowPositionals = false,
+): { values: FlagValues<T>; positionals: string[] } {
+  const { values, positionals } = parseArgv(args, options, allowPositionals);
+  // parseArgv stores a flag only as its declaration's type (checkUsage and store).
+  return { values: values as FlagValues<T>, positionals };
+}
+
 /** The declaration of `name`, if it is one (never an inherited property). */
 function optionOf(
   options: Readonly<Record<string, FlagOption>>,

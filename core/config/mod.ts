@@ -44,7 +44,15 @@ export { secretShape } from "./pick.ts";
 export { explainStartFailure, type StartContext } from "./explain.ts";
 export { getIn } from "./file.ts";
 export { ensureDir, ensureParentDir, parentDir } from "./folder.ts";
-export { FlagError, type FlagOption, parseArgv, type ParsedFlags } from "./argv.ts";
+export {
+  FlagError,
+  type FlagOption,
+  type FlagValue,
+  type FlagValues,
+  parseArgv,
+  type ParsedFlags,
+  parseFlags,
+} from "./argv.ts";
 export { FileTooLargeError, MAX_SETTING_FILE_BYTES, readTextUpTo } from "./read_bounded.ts";
 export type { ExpandOptions } from "./expand.ts";
 export {

@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { type FlagOption, parentDir, parseArgv } from "../../../core/config/mod.ts";
+import {
+  FlagError,
+  type FlagOption,
+  parentDir,
+  parseArgv,
+  parseFlags,
+} from "../../../core/config/mod.ts";
 
 const OPTIONS: Record<string, FlagOption> = {
   config: { type: "string" },
@@ -116,4 +122,24 @@ Deno.test("parentDir is node:path's dirname", () => {
     "dir with space/file",
   ];
   for (const p of paths) assert.equal(parentDir(p), dirname(p), JSON.stringify(p));
+});
+
+Deno.test("parseFlags: the commands' typed parse gives parseArgs' values and refusals", () => {
+  const options = {
+    out: { type: "string" },
+    keys: { type: "string", multiple: true },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  } as const;
+  const argv = ["--out", "o", "--keys=a", "-h", "--keys", "b", "pos"];
+  const { values, positionals } = parseFlags(argv, options, true);
+  const node = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  assert.deepEqual({ ...values }, { ...node.values });
+  assert.deepEqual(positionals, node.positionals);
+  const keys: string[] | undefined = values.keys;
+  assert.deepEqual(keys, ["a", "b"]);
+  assert.equal(values.json, undefined);
+  // Positional arguments are refused unless allowed, as parseArgs does by default.
+  assert.throws(() => parseFlags(["pos"], options), FlagError);
+  assert.throws(() => parseFlags(["--out"], options), /argument missing/);
 });
