@@ -4,33 +4,61 @@
  * `find main.ts deno.json deno.lock cmd core -type f | LC_ALL=C sort | xargs sha256sum | sha256sum`.
  * @module
  */
-import { sha256Hex } from "../crypto/mod.ts";
+import { sha256HexOfBody } from "../crypto/mod.ts";
 
 /** What is hashed, relative to the checkout root. */
 const CODEBASE_ENTRIES = ["main.ts", "deno.json", "deno.lock", "cmd", "core"];
 /** Bound on files hashed (a runaway tree must not stall startup). */
 const MAX_CODEBASE_FILES = 5000;
+/** Bytes the read buffer starts with (it grows to the largest file). */
+const INITIAL_READ_BYTES = 64 * 1024;
 
-async function listFiles(root: string, rel: string, out: string[]): Promise<void> {
-  const info = await Deno.stat(`${root}/${rel}`);
-  if (info.isFile) {
-    out.push(rel);
-    return;
-  }
-  if (!info.isDirectory) return;
-  for await (const entry of Deno.readDir(`${root}/${rel}`)) {
+function listFiles(root: string, rel: string, out: string[]): void {
+  const info = Deno.statSync(`${root}/${rel}`);
+  if (info.isFile) out.push(rel);
+  else if (info.isDirectory) listDir(root, rel, out);
+}
+
+/** The files below the folder `rel`: each entry's type from the listing, a link's from stat. */
+function listDir(root: string, rel: string, out: string[]): void {
+  for (const entry of Deno.readDirSync(`${root}/${rel}`)) {
     if (out.length >= MAX_CODEBASE_FILES) throw new RangeError("too many source files");
-    await listFiles(root, `${rel}/${entry.name}`, out);
+    const path = `${rel}/${entry.name}`;
+    if (entry.isSymlink) listFiles(root, path, out);
+    else if (entry.isFile) out.push(path);
+    else if (entry.isDirectory) listDir(root, path, out);
   }
 }
 
-/** Hashes the source tree under `root`; returns the hex digest and the number of files. */
+/** Reads the whole file at `path` into `buf` (a larger one when it does not fit); its bytes. */
+function readInto(path: string, buf: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  using file = Deno.openSync(path);
+  let n = 0;
+  for (;;) {
+    if (n === buf.length) {
+      const grown = new Uint8Array(buf.length * 2);
+      grown.set(buf);
+      buf = grown;
+    }
+    const got = file.readSync(buf.subarray(n));
+    if (got === null) return buf.subarray(0, n);
+    n += got;
+  }
+}
+
+/**
+ * Hashes the source tree under `root`; returns the hex digest and the number of files. The tree is
+ * listed from the folders' entries (a stat only for a link) and each file read synchronously into
+ * one reused buffer and hashed natively: it runs at start, with nothing else to serve yet, and a
+ * JavaScript hash of the whole tree made V8 optimize it there, which with a read buffer per file
+ * cost an idle sidecar about 5 MB of resident memory.
+ */
 export async function hashCodebase(root: string): Promise<{ hash: string; files: number }> {
   const base = root.replace(/\/+$/, "");
   const files: string[] = [];
   for (const entry of CODEBASE_ENTRIES) {
     try {
-      await listFiles(base, entry, files);
+      listFiles(base, entry, files);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) continue;
       throw err;
@@ -38,9 +66,12 @@ export async function hashCodebase(root: string): Promise<{ hash: string; files:
   }
   // Byte order, as `LC_ALL=C sort` gives (paths are ASCII in this tree).
   files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  let buf = new Uint8Array(INITIAL_READ_BYTES);
   let listing = "";
   for (const f of files) {
-    listing += `${sha256Hex(await Deno.readFile(`${base}/${f}`))}  ${f}\n`;
+    const bytes = readInto(`${base}/${f}`, buf);
+    buf = new Uint8Array(bytes.buffer);
+    listing += `${await sha256HexOfBody(bytes)}  ${f}\n`;
   }
-  return { hash: sha256Hex(listing), files: files.length };
+  return { hash: await sha256HexOfBody(new TextEncoder().encode(listing)), files: files.length };
 }

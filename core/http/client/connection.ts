@@ -17,7 +17,8 @@ import { HttpClientError } from "./error.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "./lease.ts";
 
-const INITIAL_BUFFER = 16 * 1024;
+/** Read buffer a connection starts with (an answer's head and a small body; it grows as needed). */
+const INITIAL_BUFFER = 4 * 1024;
 const INITIAL_WRITE_BUFFER = 4 * 1024;
 /** Write buffers larger than this are not kept attached to a pooled connection. */
 const KEEP_WRITE_BUFFER = 64 * 1024;
@@ -265,7 +266,7 @@ export class Connection {
     if (n > LEASE_BYTES || this.#parked !== undefined || this.#end - this.#start < n) {
       return undefined;
     }
-    let buf: Uint8Array<ArrayBuffer> | undefined = takeLease();
+    let buf: Uint8Array<ArrayBuffer> | undefined = takeLease(n);
     const body = buf.subarray(0, n);
     body.set(this.#buf.subarray(this.#start, this.#start + n));
     this.#start += n;

@@ -10,29 +10,45 @@
 /** Largest body a lent buffer holds; a larger one gets an array of its own. */
 export const LEASE_BYTES = 16 * 1024;
 /**
- * Buffers kept for reuse (a proxied request holds two at most: its body and its answer's; more
- * are let go).
+ * Largest body a small lent buffer holds: most bodies fit one, and a pool of buffers sized for
+ * the largest body only kept more memory resident under load.
+ */
+export const SMALL_LEASE_BYTES = 4 * 1024;
+/**
+ * Buffers kept for reuse, of each size (a proxied request holds two at most: its body and its
+ * answer's; more are let go).
  */
 export const LEASE_POOL_MAX = 128;
 
-const pool: Uint8Array<ArrayBuffer>[] = [];
+const small: Uint8Array<ArrayBuffer>[] = [];
+const large: Uint8Array<ArrayBuffer>[] = [];
 
 /**
- * A buffer of {@linkcode LEASE_BYTES} to lend; give it back with {@linkcode giveBackLease}
- * once nothing reads it any more (or drop it: the collector frees it).
+ * A buffer for `n` bytes (at most {@linkcode LEASE_BYTES}) to lend: {@linkcode SMALL_LEASE_BYTES}
+ * long when they fit one, else {@linkcode LEASE_BYTES}; give it back with
+ * {@linkcode giveBackLease} once nothing reads it any more (or drop it: the collector frees it).
  *
  * @example
  * ```ts
- * const buf = takeLease();
+ * const buf = takeLease(3);
  * buf.set([1, 2, 3]);
  * giveBackLease(buf);
  * ```
  */
-export function takeLease(): Uint8Array<ArrayBuffer> {
-  return pool.pop() ?? new Uint8Array(LEASE_BYTES);
+export function takeLease(n: number = LEASE_BYTES): Uint8Array<ArrayBuffer> {
+  if (n <= SMALL_LEASE_BYTES) return small.pop() ?? new Uint8Array(SMALL_LEASE_BYTES);
+  return large.pop() ?? new Uint8Array(LEASE_BYTES);
 }
 
-/** Returns a buffer from {@linkcode takeLease} to the pool (kept up to {@linkcode LEASE_POOL_MAX}). */
+/**
+ * Returns a buffer from {@linkcode takeLease} to the pool of its size (kept up to
+ * {@linkcode LEASE_POOL_MAX} of each; a buffer of another size is let go).
+ */
 export function giveBackLease(buf: Uint8Array<ArrayBuffer>): void {
-  if (pool.length < LEASE_POOL_MAX) pool.push(buf);
+  const pool = buf.length === SMALL_LEASE_BYTES
+    ? small
+    : buf.length === LEASE_BYTES
+    ? large
+    : undefined;
+  if (pool !== undefined && pool.length < LEASE_POOL_MAX) pool.push(buf);
 }

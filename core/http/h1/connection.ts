@@ -377,7 +377,7 @@ export class Connection implements ResponseHooks {
     if (n > 0 && n <= r.buffered && n <= this.#ctx.limits.maxBodyBytes) {
       // A copy (the read buffer is read into again while the handler runs): into a lent buffer
       // for a handler that reads it only until its answer resolves, else an array of its own.
-      const lent = lend && n <= LEASE_BYTES && !noBodyMethod ? takeLease() : undefined;
+      const lent = lend && n <= LEASE_BYTES && !noBodyMethod ? takeLease(n) : undefined;
       this.#lent = lent;
       const bytes = lent ? lent.subarray(0, n) : new Uint8Array(n);
       bytes.set(r.buf.subarray(r.start, r.start + n));

@@ -132,9 +132,15 @@ const REASONS: Record<number, string> = {
 
 /** Pooled buffers: a head and a small body written together, returned once written. */
 const OUT_BUFFER_BYTES = 32 * 1024;
-/** Buffers kept for reuse (one per concurrent write at most; more are let go). */
+/**
+ * The size most answers fit (a head and a body of a few hundred bytes): a pool of buffers of
+ * the largest size only kept more memory resident under load.
+ */
+const SMALL_OUT_BUFFER_BYTES = 4 * 1024;
+/** Buffers kept for reuse, of each size (one per concurrent write at most; more are let go). */
 const OUT_POOL_MAX = 64;
 const outPool: Uint8Array[] = [];
+const smallOutPool: Uint8Array[] = [];
 
 /**
  * Writes `s` (characters up to U+00FF, one byte each) at `pos`; returns the position after it.
@@ -158,8 +164,11 @@ export function headAndBody(
   minor: number,
 ): { buf: Uint8Array; length: number } | undefined {
   const head = pairsText(status, headers, `content-length: ${body.length}\r\n`, keepAlive, minor);
-  if (head.length + body.length > OUT_BUFFER_BYTES) return undefined;
-  const buf = outPool.pop() ?? new Uint8Array(OUT_BUFFER_BYTES);
+  const need = head.length + body.length;
+  if (need > OUT_BUFFER_BYTES) return undefined;
+  const buf = need <= SMALL_OUT_BUFFER_BYTES
+    ? smallOutPool.pop() ?? new Uint8Array(SMALL_OUT_BUFFER_BYTES)
+    : outPool.pop() ?? new Uint8Array(OUT_BUFFER_BYTES);
   // One encode of the whole head (a byte-by-byte copy costs several times more); a character
   // beyond ASCII took more than one UTF-8 byte, so such a head is written one byte per char.
   const ascii = utf8.encodeInto(head, buf);
@@ -169,7 +178,8 @@ export function headAndBody(
   return { buf, length: p + body.length };
 }
 
-/** Returns a buffer from {@linkcode headAndBody} to the pool. */
+/** Returns a buffer from {@linkcode headAndBody} to the pool of its size. */
 export function releaseOut(buf: Uint8Array): void {
-  if (outPool.length < OUT_POOL_MAX) outPool.push(buf);
+  const pool = buf.length === SMALL_OUT_BUFFER_BYTES ? smallOutPool : outPool;
+  if (pool.length < OUT_POOL_MAX) pool.push(buf);
 }

@@ -1,6 +1,7 @@
 /**
  * Answers written into pooled buffers: the head as the text writer would make it, then the
- * body, with characters up to U+00FF one byte each and framing fields owned by the writer.
+ * body, with characters up to U+00FF one byte each and framing fields owned by the writer; a small
+ * buffer for a small answer, a large one up to its size, none beyond, each reused for its own size.
  */
 import assert from "node:assert/strict";
 import { headAndBody, pairsText, releaseOut } from "../../../../core/http/h1/head_out.ts";
@@ -49,4 +50,33 @@ Deno.test("a head and body larger than one pooled buffer are left to the other w
   const fits = headAndBody(200, [], new Uint8Array(16 * 1024), true, 1);
   assert.ok(fits);
   releaseOut(fits.buf);
+});
+
+const dec = new TextDecoder();
+
+function answer(bodyBytes: number) {
+  const body = new Uint8Array(bodyBytes).fill(0x61);
+  const whole = headAndBody(200, [["content-type", "text/plain"]], body, true, 1);
+  assert.ok(whole, `an answer with a ${bodyBytes}-byte body fits one buffer`);
+  const text = dec.decode(whole.buf.subarray(0, whole.length));
+  assert.match(text, new RegExp(`^HTTP/1\\.1 200 OK\\r\\n[^]*content-length: ${bodyBytes}\\r\\n`));
+  assert.ok(text.endsWith(`\r\n\r\n${"a".repeat(bodyBytes)}`));
+  return whole.buf;
+}
+
+Deno.test("a small answer is written from a small buffer, a larger one from a large buffer", () => {
+  const small = answer(100);
+  const large = answer(10_000);
+  assert.ok(small.length < large.length);
+  assert.ok(large.length >= 10_000);
+  assert.equal(
+    headAndBody(200, [], new Uint8Array(large.length), true, 1),
+    undefined,
+    "an answer larger than the large buffer is not pooled",
+  );
+  releaseOut(small);
+  releaseOut(large);
+  // Each buffer serves the next answer of its own size.
+  assert.equal(answer(10_000), large);
+  assert.equal(answer(50), small);
 });

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createServer, type RawRoute } from "../../../../core/http/mod.ts";
 import { targetPathOf } from "../../../../core/http/raw_route.ts";
-import { LEASE_BYTES } from "../../../../core/http/client/mod.ts";
+import { LEASE_BYTES, SMALL_LEASE_BYTES } from "../../../../core/http/client/mod.ts";
 import { createLogger } from "../../../../core/log/mod.ts";
 import { json, RawConn } from "../../../support/raw_http.ts";
 
@@ -142,6 +142,36 @@ Deno.test("a lent body stays the request's own while other requests are served",
     await expectEcho(b, "y".repeat(64));
     assert.deepEqual(kept.map((k) => dec.decode(k.bytes)), kept.map((k) => k.text));
     assert.deepEqual(kept.map((k) => k.text), [0, 1, 2, 3, 4].map((i) => `kept ${i}`));
+  } finally {
+    a.close();
+    b.close();
+    await svc.close();
+  }
+});
+
+Deno.test("lent bodies around the small buffer's size stay each request's own", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  const a = await RawConn.open(portOf(svc.url));
+  const b = await RawConn.open(portOf(svc.url));
+  gate = Promise.withResolvers();
+  held = Promise.withResolvers();
+  try {
+    const first = '{"who":"first","pad":"' + "1".repeat(300) + '"}';
+    await a.write(POST("/lease/hold", first));
+    await held.promise;
+    // While the first holds a small lent buffer: bodies of every size class, pipelined too.
+    const sizes = [10, SMALL_LEASE_BYTES - 200, SMALL_LEASE_BYTES + 1, 9_000, LEASE_BYTES, 20];
+    for (const n of sizes) {
+      const other = String(n % 10).repeat(n);
+      await b.write(POST("/lease/a", other));
+      await expectEcho(b, other);
+    }
+    await b.write(POST("/lease/a", "s".repeat(100)) + POST("/lease/a", "t".repeat(3_000)));
+    await expectEcho(b, "s".repeat(100));
+    await expectEcho(b, "t".repeat(3_000));
+    gate.resolve();
+    await expectEcho(a, first);
   } finally {
     a.close();
     b.close();
