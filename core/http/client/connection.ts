@@ -15,7 +15,7 @@
  */
 import { HttpClientError } from "./error.ts";
 import { errorMessage } from "../../errors/mod.ts";
-import { giveBackLease, LEASE_BYTES, takeLease } from "./lease.ts";
+import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
 
 /** Read buffer a connection starts with (an answer's head and a small body; it grows as needed). */
 const INITIAL_BUFFER = 4 * 1024;

@@ -16,6 +16,5 @@
  */
 export { createOriginClient, type OriginClient, type SendRequest } from "./client.ts";
 export { HttpClientError } from "./error.ts";
-export { giveBackLease, LEASE_BYTES, SMALL_LEASE_BYTES, takeLease } from "./lease.ts";
 export type { ClientRequest, ClientResponse, OriginPoolOptions } from "./pool.ts";
 export { checkTargetText, normalizePath, percentDecode, TargetError } from "./uri.ts";

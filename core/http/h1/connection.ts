@@ -9,7 +9,7 @@ import { HttpError } from "../../errors/mod.ts";
 import { RequestBody } from "./body.ts";
 import { headEnd, headText } from "./bytes.ts";
 import { HeadMemo, parseRequestHead, type RequestHead } from "./head.ts";
-import { giveBackLease, LEASE_BYTES, takeLease } from "../client/mod.ts";
+import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
 import { SocketReader } from "./reader.ts";
 import { EdgeRequest } from "./request.ts";
 import { ConnectionRequest, type RawResponse } from "./raw.ts";

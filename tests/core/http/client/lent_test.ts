@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type ClientRequest, OriginPool } from "../../../../core/http/client/pool.ts";
-import { LEASE_BYTES } from "../../../../core/http/client/lease.ts";
+import { LEASE_BYTES } from "../../../../core/http/lease/mod.ts";
 import { ok, startRawAgent } from "../../../support/raw_agent.ts";
 
 const enc = new TextEncoder();

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createServer, type RawRoute } from "../../../../core/http/mod.ts";
 import { targetPathOf } from "../../../../core/http/raw_route.ts";
-import { LEASE_BYTES, SMALL_LEASE_BYTES } from "../../../../core/http/client/mod.ts";
+import { LEASE_BYTES, SMALL_LEASE_BYTES } from "../../../../core/http/lease/mod.ts";
 import { createLogger } from "../../../../core/log/mod.ts";
 import { json, RawConn } from "../../../support/raw_http.ts";
 

@@ -9,7 +9,7 @@ import {
   LEASE_POOL_MAX,
   SMALL_LEASE_BYTES,
   takeLease,
-} from "../../../../core/http/client/lease.ts";
+} from "../../../../core/http/lease/pool.ts";
 
 Deno.test("a lent buffer is small for a body that fits one, else of the largest size", () => {
   assert.equal(takeLease(0).length, SMALL_LEASE_BYTES);
