@@ -34,7 +34,7 @@ const STRUCTURE = chars.STRUCTURE;
 const DIGIT = chars.DIGIT;
 
 /** Bytes of a string read one at a time before words are tried. */
-const WORDS_AFTER = 8;
+const WORDS_AFTER = 4;
 
 /** The view of no bytes (no text held). */
 export const NO_VIEW = new DataView(new ArrayBuffer(0));
@@ -122,7 +122,7 @@ export class FastPath extends Windows {
       if (this.inString) {
         const view = this.view;
         // Past a string's first bytes (most strings are shorter), four plain bytes cost one test.
-        const words = this.strStart + 1 + WORDS_AFTER;
+        let words = this.strStart + 1 + WORDS_AFTER;
         for (;;) {
           if (i >= n) return i;
           const c = b[i];
@@ -131,6 +131,7 @@ export class FastPath extends Windows {
             i++;
             if (i >= words) {
               while (i + 4 <= n && plainStringWord(view.getInt32(i, true))) i += 4;
+              words = i + 4; // the word that stopped it holds a byte to step over first
             }
           } else if (k === STRUCTURE) {
             this.closeString(i++);
