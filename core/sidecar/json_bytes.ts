@@ -45,6 +45,10 @@ for (const c of "0123456789abcdefABCDEF") HEX[c.charCodeAt(0)] = 1;
 /** Whether a non-ASCII byte was seen by the last string check. */
 let wide = false;
 
+const NO_VIEW = new DataView(new ArrayBuffer(0));
+/** The bytes being checked, read a word at a time (during one check; then none). */
+let view: DataView<ArrayBufferLike> = NO_VIEW;
+
 /**
  * Whether `b` is a JSON object as `JSON.parse(new TextDecoder("utf-8", { fatal: true })
  * .decode(b))` reads it: {@linkcode OBJECT_ASCII} or {@linkcode OBJECT_UTF8} when it certainly
@@ -58,6 +62,14 @@ let wide = false;
  * ```
  */
 export function jsonObjectBytes(b: Uint8Array): number {
+  view = new DataView(b.buffer, b.byteOffset, b.length);
+  const shape = check(b);
+  view = NO_VIEW;
+  return shape;
+}
+
+/** {@linkcode jsonObjectBytes} while {@linkcode view} reads `b`. */
+function check(b: Uint8Array): number {
   const n = b.length;
   wide = false;
   let i = skipSpace(b, 0, n);
@@ -80,7 +92,7 @@ export function jsonObjectBytes(b: Uint8Array): number {
         continue;
       } else continue;
     } else if (c === QUOTE) {
-      i = stringEnd(b, i + 1, n);
+      i = stringEnd(b, plainWordsEnd(i + 1, n), n);
     } else if (c === MINUS || (c >= 0x30 && c <= 0x39)) {
       i = numberEnd(b, i, n);
     } else if (c === 0x74) {
@@ -134,6 +146,30 @@ function memberName(b: Uint8Array, i: number, n: number): number {
   if (i >= n || b[i] !== COLON) return -1;
   i = skipSpace(b, i + 1, n);
   return i < n ? i : -1;
+}
+
+/**
+ * Whether the four bytes of the little-endian word `w` are all held by a string as they are
+ * (ASCII from 0x20, but the quote and the backslash). Each byte is tested in its own lane, with
+ * no carry between lanes: exact.
+ */
+function plainWord(w: number): boolean {
+  if ((w & 0x80808080) !== 0) return false;
+  // Adding 0x80 - k to an ASCII byte sets its bit 7 iff the byte is >= k.
+  const control = ~(w + 0x60606060);
+  const quote = (w + 0x5e5e5e5e) ^ (w + 0x5d5d5d5d);
+  const backslash = (w + 0x24242424) ^ (w + 0x23232323);
+  return ((control | quote | backslash) & 0x80808080) === 0;
+}
+
+/**
+ * Past the words of four plain bytes from `i` (see {@linkcode plainWord}): a string value's
+ * leading run of plain text, one test per four bytes; {@linkcode stringEnd} walks the rest.
+ */
+function plainWordsEnd(i: number, n: number): number {
+  const w = view;
+  while (i + 4 <= n && plainWord(w.getInt32(i, true))) i += 4;
+  return i;
 }
 
 /** Past the closing quote of the string whose contents start at `i`, or -1. */
