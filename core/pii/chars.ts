@@ -53,6 +53,26 @@ export function digitsEnd(b: Uint8Array, i: number, n: number): number {
   return i;
 }
 
+/**
+ * Whether none of the four bytes of the little-endian word `w` is a quote, a backslash or an
+ * ASCII digit: the bytes a JSON string's contents hold that matter to the scanner (any byte
+ * from 0x80 is plain). Each byte is tested in its own lane without carries between lanes, so
+ * the answer is exact.
+ *
+ * @example
+ * ```ts
+ * plainStringWord(new DataView(new TextEncoder().encode("abcd").buffer).getInt32(0, true)); // true
+ * ```
+ */
+export function plainStringWord(w: number): boolean {
+  // With bit 7 cleared, adding 0x80 - k to a byte sets its bit 7 iff the byte is >= k.
+  const a = w & 0x7f7f7f7f;
+  const quote = (a + 0x5e5e5e5e) ^ (a + 0x5d5d5d5d);
+  const backslash = (a + 0x24242424) ^ (a + 0x23232323);
+  const digit = (a + 0x50505050) ^ (a + 0x46464646);
+  return ((quote | backslash | digit) & ~w & 0x80808080) === 0;
+}
+
 /** Byte class: changes nothing while no chain is open (letters, punctuation, non-ASCII). */
 export const PLAIN = 0;
 /** Byte class: JSON structure (`"`, brackets and braces), in JSON text only. */

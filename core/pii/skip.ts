@@ -10,7 +10,7 @@
  */
 import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "./cards.ts";
 import * as chars from "./chars.ts";
-import { digitsEnd, isJsonSpace, isWordChar } from "./chars.ts";
+import { digitsEnd, isJsonSpace, isWordChar, plainStringWord } from "./chars.ts";
 import { SecretTracker } from "./secrets.ts";
 import { Windows } from "./windows.ts";
 
@@ -33,6 +33,12 @@ const PLAIN = chars.PLAIN;
 const STRUCTURE = chars.STRUCTURE;
 const DIGIT = chars.DIGIT;
 
+/** Bytes of a string read one at a time before words are tried. */
+const WORDS_AFTER = 4;
+
+/** The view of no bytes (no text held). */
+export const NO_VIEW = new DataView(new ArrayBuffer(0));
+
 /** 1 for a byte that may continue a chain after its digits: a separator, a dot, a backslash. */
 const CLASSES_LINK = new Uint8Array(256);
 for (const c of [SPACE, HYPHEN, DOT, BACKSLASH]) CLASSES_LINK[c] = 1;
@@ -48,6 +54,8 @@ export class FastPath extends Windows {
   tooDeep = false;
   /** The byte before the next one the state machine reads (0 at the start). */
   prev = 0;
+  /** {@linkcode b} read a word at a time (JSON text only; set with the text). */
+  view: DataView<ArrayBufferLike> = NO_VIEW;
 
   /** JSON strings and nesting at index `i`; false stops the scan (nesting too deep). */
   structure(c: number, i: number): boolean {
@@ -112,12 +120,19 @@ export class FastPath extends Windows {
     let i = from;
     while (i < n) {
       if (this.inString) {
+        const view = this.view;
+        // Past a string's first bytes (most strings are shorter), four plain bytes cost one test.
+        let words = this.strStart + 1 + WORDS_AFTER;
         for (;;) {
           if (i >= n) return i;
           const c = b[i];
           const k = CLASSES_JSON_STRING[c];
           if (k === PLAIN) {
             i++;
+            if (i >= words) {
+              while (i + 4 <= n && plainStringWord(view.getInt32(i, true))) i += 4;
+              words = i + 4; // the word that stopped it holds a byte to step over first
+            }
           } else if (k === STRUCTURE) {
             this.closeString(i++);
             break;

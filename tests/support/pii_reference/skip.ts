@@ -1,0 +1,265 @@
+/**
+ * The PII scanner's fast path as it was before its JSON string loop read words (core/pii/skip.ts
+ * at that time), kept as the reference the current scanner is fuzzed against.
+ *
+ * The PII scanner's fast path: while no digit chain is open it skips bytes that change nothing,
+ * follows JSON strings and nesting, and passes over whole chains that can hold no card or SSN,
+ * handing the full state machine (scan.ts) only what may hold a finding. In JSON text a string's
+ * contents and the text between strings are walked by two loops with a byte class table each,
+ * so a byte costs one table lookup and no test of which of the two it lies in; a member name the
+ * secret tracker predicts (objects of one shape in an array) is compared whole instead of walked,
+ * and a lone number is judged where its digits were counted.
+ * @module
+ */
+import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "../../../core/pii/cards.ts";
+import * as chars from "../../../core/pii/chars.ts";
+import { digitsEnd, isJsonSpace, isWordChar } from "../../../core/pii/chars.ts";
+import { SecretTracker } from "../../../core/pii/secrets.ts";
+import { Windows } from "../../../core/pii/windows.ts";
+
+/** Default bound on JSON nesting depth. */
+export const DEFAULT_MAX_JSON_DEPTH = 64;
+
+// Module-local copies: the loops read them for every byte, and V8 folds local constants where
+// it reads imported bindings through the module record.
+const SPACE = chars.SPACE;
+const HYPHEN = chars.HYPHEN;
+const DOT = chars.DOT;
+const PLUS = chars.PLUS;
+const BACKSLASH = chars.BACKSLASH;
+const QUOTE = chars.QUOTE;
+const COLON = chars.COLON;
+const CLASSES_JSON = chars.CLASSES_JSON;
+const CLASSES_JSON_STRING = chars.CLASSES_JSON_STRING;
+const CLASSES_TEXT = chars.CLASSES_TEXT;
+const PLAIN = chars.PLAIN;
+const STRUCTURE = chars.STRUCTURE;
+const DIGIT = chars.DIGIT;
+
+/** 1 for a byte that may continue a chain after its digits: a separator, a dot, a backslash. */
+const CLASSES_LINK = new Uint8Array(256);
+for (const c of [SPACE, HYPHEN, DOT, BACKSLASH]) CLASSES_LINK[c] = 1;
+
+/** JSON structure, nesting, secret members and the fast path over the text. */
+export class FastPath extends Windows {
+  depthLimit = DEFAULT_MAX_JSON_DEPTH;
+  /** Set when secret members are tracked (JSON mode with a key rule). */
+  secrets: SecretTracker | undefined = undefined;
+  readonly tracker = new SecretTracker();
+  depth = 0;
+  maxDepth = 0;
+  tooDeep = false;
+  /** The byte before the next one the state machine reads (0 at the start). */
+  prev = 0;
+
+  /** JSON strings and nesting at index `i`; false stops the scan (nesting too deep). */
+  structure(c: number, i: number): boolean {
+    if (c === QUOTE) {
+      if (this.inString) {
+        this.closeString(i);
+      } else {
+        this.inString = true;
+        this.strStart = i;
+      }
+      return true;
+    }
+    return this.inString || this.nest(c, i);
+  }
+
+  /**
+   * The quote at `i` closes the current string. The secret tracker hears of it unless it is
+   * plainly a value: outside secret values, followed by neither a colon nor a space.
+   */
+  closeString(i: number): void {
+    this.inString = false;
+    const secrets = this.secrets;
+    if (secrets === undefined) return;
+    const next = i + 1 < this.n ? this.b[i + 1] : COLON;
+    if (next !== COLON && !isJsonSpace(next) && !secrets.inSecret) return;
+    secrets.stringClosed(this.strStart, i, this.depth);
+  }
+
+  /** A bracket or brace `c` at `i` outside strings; false when nesting got too deep. */
+  nest(c: number, i: number): boolean {
+    if (c === 123 || c === 91) {
+      if (++this.depth > this.maxDepth) this.maxDepth = this.depth;
+      if (this.depth > this.depthLimit) {
+        this.tooDeep = true;
+        return false;
+      }
+    } else if (c === 125 || c === 93) {
+      this.depth--;
+      this.secrets?.nestingClosed(this.depth, i);
+    }
+    return true;
+  }
+
+  /**
+   * The fast path from `from` while no chain is open. Returns the index of the first byte the
+   * full state machine must see (the start of a chain that may hold a finding, a backslash), `n`
+   * at the end, or -1 when nesting got too deep.
+   */
+  idle(from: number): number {
+    const i = this.json ? this.idleJson(from) : this.idleText(from);
+    if (i > from) this.prev = this.b[i - 1];
+    return i;
+  }
+
+  /**
+   * {@linkcode idle} in JSON text. A string's contents and the text between strings each have
+   * their own loop (and byte classes), so which of the two a byte lies in is never tested.
+   */
+  idleJson(from: number): number {
+    const b = this.b;
+    const n = this.n;
+    let i = from;
+    while (i < n) {
+      if (this.inString) {
+        for (;;) {
+          if (i >= n) return i;
+          const c = b[i];
+          const k = CLASSES_JSON_STRING[c];
+          if (k === PLAIN) {
+            i++;
+          } else if (k === STRUCTURE) {
+            this.closeString(i++);
+            break;
+          } else if (k === DIGIT) {
+            const end = this.passChain(i, from);
+            if (end < 0) return i;
+            i = end;
+          } else {
+            return i;
+          }
+        }
+      }
+      for (;;) {
+        if (i >= n) return i;
+        const c = b[i];
+        const k = CLASSES_JSON[c];
+        if (k === PLAIN) {
+          i++;
+        } else if (c === QUOTE) {
+          // The member name predicted next is compared as a whole instead of walked (a string
+          // right after a colon is a value: not tried); a string value right after its colon
+          // is opened at once. `after` is the index after the colon.
+          const after = this.secrets === undefined || (i > 0 && b[i - 1] === COLON)
+            ? -1
+            : this.secrets.passName(i);
+          if (after < 0) {
+            this.strStart = i;
+          } else if (after < n && b[after] === QUOTE) {
+            this.strStart = after;
+          } else {
+            i = after;
+            continue;
+          }
+          i = this.strStart + 1;
+          this.inString = true;
+          break;
+        } else if (k === STRUCTURE) {
+          if (!this.nest(c, i++)) return -1;
+        } else if (k === DIGIT) {
+          const end = this.passChain(i, from);
+          if (end < 0) return i;
+          i = end;
+        } else {
+          return i;
+        }
+      }
+    }
+    return i;
+  }
+
+  /** {@linkcode idle} in plain text. */
+  idleText(from: number): number {
+    const b = this.b;
+    const n = this.n;
+    let i = from;
+    while (i < n) {
+      const k = CLASSES_TEXT[b[i]];
+      if (k === PLAIN) {
+        i++;
+      } else if (k === DIGIT) {
+        const end = this.passChain(i, from);
+        if (end < 0) break;
+        i = end;
+      } else {
+        break;
+      }
+    }
+    return i;
+  }
+
+  /**
+   * The index right after the chain that starts with the digit at `i` when it can hold no card
+   * or SSN, else -1 (see {@linkcode skipChain}). Most numbers are one short group (an id, an
+   * amount, a year) followed by neither a separator nor an escape: those are passed at once.
+   * `from` is where the fast path began (the byte before it is {@linkcode prev}).
+   */
+  passChain(i: number, from: number): number {
+    const b = this.b;
+    const n = this.n;
+    const e = digitsEnd(b, i + 1, n);
+    const len = e - i;
+    const lone = e + 1 < n && CLASSES_LINK[b[e]] === 0;
+    if (lone && len !== 9 && (len < CARD_MIN_DIGITS || len > CARD_MAX_DIGITS)) return e;
+    const prev = i > from ? b[i - 1] : this.prev;
+    const tainted = isWordChar(prev) || prev === PLUS;
+    if (!lone) return this.skipChain(i, e, tainted);
+    // One group of 9 or 12-19 digits: judged here as skipChain would.
+    if (tainted) return e;
+    return len === 9 || this.isCardNumber(i, len) ? -1 : e;
+  }
+
+  /**
+   * The index right after the chain that starts with the digit at `i` when the chain can hold
+   * no card or SSN, else -1 (the state machine walks it). Such a chain is plain (digits and
+   * single separators, no escape, not at the end of the text) and either `tainted` (it follows
+   * a letter, `_` or `+`) or short: fewer than 12 digits in all, no 3-2-4 run of groups, and
+   * not one group of 9 digits; or it is one group of 12-19 digits that is no card number (no
+   * brand starts so, as with a millisecond timestamp, or the Luhn sum fails). The part after
+   * `<digits>.<digit>` is tainted, as the state machine has it. A conservative test: whatever
+   * it passes, the state machine finds nothing in.
+   */
+  skipChain(i: number, firstEnd: number, tainted: boolean): number {
+    const b = this.b;
+    const n = this.n;
+    let start = i;
+    let e = firstEnd;
+    let total = 0;
+    let groups = 0;
+    let last = 0; // length of the group before the current one
+    let before = 0; // and of the one before that
+    for (;;) {
+      e = digitsEnd(b, e, n);
+      if (!tainted) {
+        const len = e - start;
+        total += len;
+        groups++;
+        if (groups > 1 && total >= CARD_MIN_DIGITS) return -1;
+        if (len === 4 && last === 2 && before === 3) return -1;
+        before = last;
+        last = len;
+      }
+      if (e + 1 >= n || b[e] === BACKSLASH) return -1;
+      const x = b[e];
+      let end = e;
+      if (x === SPACE || x === HYPHEN || x === DOT) {
+        const y = b[e + 1];
+        if (y >= 48 && y <= 57) {
+          tainted ||= x === DOT;
+          start = ++e;
+          continue;
+        }
+        if (y === BACKSLASH) return -1;
+        end = e + 1;
+      }
+      if (tainted || groups > 1) return end;
+      return total === 9 || (total >= CARD_MIN_DIGITS && total <= CARD_MAX_DIGITS &&
+          this.isCardNumber(i, total))
+        ? -1
+        : end;
+    }
+  }
+}
