@@ -1,11 +1,11 @@
 // The scanner's JSON string loop reads four bytes at a time: its word test against the byte
 // classes for every byte in every lane, and the whole scan against the scanner before words
-// (tests/support/pii_reference) and against the full state machine on seeded generated bodies.
+// (tests/core/pii/reference) and against the full state machine on seeded generated bodies.
 import assert from "node:assert/strict";
 import { CLASSES_JSON_STRING, PLAIN, plainStringWord } from "../../../core/pii/chars.ts";
 import { scanUtf8 } from "../../../core/pii/scan.ts";
 import type { ScanOptions } from "../../../core/pii/types.ts";
-import { scanUtf8 as scanUtf8Before } from "../../support/pii_reference/scan.ts";
+import { scanUtf8 as scanUtf8Before } from "./reference/scan.ts";
 import { type Rng, seeded } from "../../support/prng.ts";
 
 const enc = new TextEncoder();

@@ -1,10 +1,10 @@
 // The byte-level JSON object check reads a string value's bytes a word at a time: on seeded
 // bodies with long strings, whose every lane meets a quote, an escape, a control character, DEL
 // or non-ASCII bytes (whole, broken, overlong), it answers as the check before words did
-// (tests/support/json_bytes_reference.ts), also over a buffer at an odd offset.
+// (tests/core/sidecar/reference/json_bytes.ts), also over a buffer at an odd offset.
 import assert from "node:assert/strict";
 import { jsonObjectBytes } from "../../../core/sidecar/json_bytes.ts";
-import { jsonObjectBytes as jsonObjectBytesBefore } from "../../support/json_bytes_reference.ts";
+import { jsonObjectBytes as jsonObjectBytesBefore } from "./reference/json_bytes.ts";
 import { type Rng, seeded } from "../../support/prng.ts";
 
 const enc = new TextEncoder();

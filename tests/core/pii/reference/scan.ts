@@ -29,11 +29,11 @@
  * number, object or array, whole), in the same pass.
  * @module
  */
-import * as chars from "../../../core/pii/chars.ts";
-import { digitsEnd, escapeLength, isWordChar, jsonEscape } from "../../../core/pii/chars.ts";
+import * as chars from "../../../../core/pii/chars.ts";
+import { digitsEnd, escapeLength, isWordChar, jsonEscape } from "../../../../core/pii/chars.ts";
 import { DEFAULT_MAX_JSON_DEPTH, FastPath } from "./skip.ts";
-import type { ScanOptions, ScanResult } from "../../../core/pii/types.ts";
-import { MASK } from "../../../core/pii/windows.ts";
+import type { ScanOptions, ScanResult } from "../../../../core/pii/types.ts";
+import { MASK } from "../../../../core/pii/windows.ts";
 
 export { DEFAULT_MAX_JSON_DEPTH } from "./skip.ts";
 

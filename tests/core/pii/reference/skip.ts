@@ -11,11 +11,11 @@
  * and a lone number is judged where its digits were counted.
  * @module
  */
-import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "../../../core/pii/cards.ts";
-import * as chars from "../../../core/pii/chars.ts";
-import { digitsEnd, isJsonSpace, isWordChar } from "../../../core/pii/chars.ts";
-import { SecretTracker } from "../../../core/pii/secrets.ts";
-import { Windows } from "../../../core/pii/windows.ts";
+import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "../../../../core/pii/cards.ts";
+import * as chars from "../../../../core/pii/chars.ts";
+import { digitsEnd, isJsonSpace, isWordChar } from "../../../../core/pii/chars.ts";
+import { SecretTracker } from "../../../../core/pii/secrets.ts";
+import { Windows } from "../../../../core/pii/windows.ts";
 
 /** Default bound on JSON nesting depth. */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
