@@ -83,14 +83,12 @@ function check(b: Uint8Array): number {
       stack[depth++] = c;
       i = skipSpace(b, i + 1, n);
       if (i >= n) return NOT_OBJECT;
-      if (b[i] === closer(c)) { // an empty container
-        depth--;
-        i++;
-      } else if (c === LBRACE) {
-        i = memberName(b, i, n);
-        if (i < 0) return NOT_OBJECT;
+      if (b[i] !== closer(c)) {
+        if (c === LBRACE && (i = memberName(b, i, n)) < 0) return NOT_OBJECT;
         continue;
-      } else continue;
+      }
+      depth--; // an empty container
+      i++;
     } else if (c === QUOTE) {
       // A string value's leading plain text four bytes per test (see PLAIN_WORD; written out, as
       // calls they took the inlining budget V8 then lacked for memberName), then byte by byte.
@@ -102,15 +100,11 @@ function check(b: Uint8Array): number {
         if ((stop & 0x80808080) !== 0) break;
       }
       i = stringEnd(b, j, n);
-    } else if (c === MINUS || (c >= 0x30 && c <= 0x39)) {
-      i = numberEnd(b, i, n);
-    } else if (c === 0x74) {
-      i = literalEnd(b, i, n, "true");
-    } else if (c === 0x66) {
-      i = literalEnd(b, i, n, "false");
-    } else if (c === 0x6e) {
-      i = literalEnd(b, i, n, "null");
-    } else return NOT_OBJECT;
+    } else if (c === MINUS || (c >= 0x30 && c <= 0x39)) i = numberEnd(b, i, n);
+    else if (c === 0x74) i = literalEnd(b, i, n, "true");
+    else if (c === 0x66) i = literalEnd(b, i, n, "false");
+    else if (c === 0x6e) i = literalEnd(b, i, n, "null");
+    else return NOT_OBJECT;
     if (i < 0) return NOT_OBJECT;
     // After a value: commas and closing brackets until the next value starts.
     for (;;) {

@@ -39,6 +39,46 @@ function logLines(child: ChildService, msg: string): Array<Record<string, unknow
   });
 }
 
+/** An open relay (no tokens), the fixture plugins, and the agent's results as they come. */
+interface OpenRelay {
+  env: Record<string, string>;
+  /** The agent's base folder. */
+  base: string;
+  client: RelayClient;
+  results: RelayEvent[];
+  /** Writes the action agent's config on this relay; the path. */
+  config(acceptAnonymous: boolean): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Starts an {@linkcode OpenRelay} in a temporary folder named with `prefix`. */
+async function startOpenRelay(prefix: string): Promise<OpenRelay> {
+  const dir = await tempDir(prefix);
+  await writeFixturePlugins(join(dir.path, "plugins"));
+  const env = { IATP_DATA_DIR: dir.path };
+  const relay = await startIatpService(["relay", "--port", "0"], { env });
+  const client = new RelayClient({ url: relay.url });
+  const results: RelayEvent[] = [];
+  const sub = client.subscribe(["action.results"], (e) => {
+    results.push(e);
+  }, { since: "0" });
+  const base = join(dir.path, "agent");
+  const config = (acceptAnonymous: boolean) =>
+    writeConfig(dir.path, "action.yaml", {
+      agent: { id: AGENT, base_folder: base },
+      plugins: { directory: join(dir.path, "plugins") },
+      health: { port: 0 },
+      relay: { url: relay.url, accept_anonymous_tasks: acceptAnonymous },
+    });
+  const close = async () => {
+    sub.close();
+    await client.close();
+    await relay.stop("SIGTERM");
+    await dir.remove();
+  };
+  return { env, base, client, results, config, close };
+}
+
 Deno.test("action e2e: relay tasks run only from authorized publishers; refusals are reported", async () => {
   const dir = await tempDir("iatp-orders-e2e-");
   await writeFixturePlugins(join(dir.path, "plugins"));
@@ -121,23 +161,7 @@ Deno.test("action e2e: relay tasks run only from authorized publishers; refusals
 });
 
 Deno.test("action e2e: anonymous tasks from an open relay are refused unless explicitly accepted", async () => {
-  const dir = await tempDir("iatp-orders-anon-e2e-");
-  await writeFixturePlugins(join(dir.path, "plugins"));
-  const env = { IATP_DATA_DIR: dir.path };
-  const relay = await startIatpService(["relay", "--port", "0"], { env });
-  const client = new RelayClient({ url: relay.url });
-  const results: RelayEvent[] = [];
-  const sub = client.subscribe(["action.results"], (e) => {
-    results.push(e);
-  }, { since: "0" });
-  const base = join(dir.path, "agent");
-  const config = (acceptAnonymous: boolean) =>
-    writeConfig(dir.path, "action.yaml", {
-      agent: { id: AGENT, base_folder: base },
-      plugins: { directory: join(dir.path, "plugins") },
-      health: { port: 0 },
-      relay: { url: relay.url, accept_anonymous_tasks: acceptAnonymous },
-    });
+  const { env, client, results, config, close } = await startOpenRelay("iatp-orders-anon-e2e-");
   let agent: ChildService | undefined;
   try {
     agent = await startIatpService(["action", "--config", await config(false)], { env });
@@ -165,35 +189,19 @@ Deno.test("action e2e: anonymous tasks from an open relay are refused unless exp
     // anon-1 was refused and reported once; the restart did not run it.
     assert.equal(results.filter((e) => e.payload.instruction_id === "anon-1").length, 1);
   } finally {
-    sub.close();
-    await client.close();
     await agent?.stop("SIGTERM");
-    await relay.stop("SIGTERM");
-    await dir.remove();
+    await close();
   }
 });
 
 Deno.test("action e2e: a task the state store cannot record is held and run once it can, not lost", async () => {
-  const dir = await tempDir("iatp-orders-held-e2e-");
-  await writeFixturePlugins(join(dir.path, "plugins"));
-  const env = { IATP_DATA_DIR: dir.path };
-  const relay = await startIatpService(["relay", "--port", "0"], { env });
-  const client = new RelayClient({ url: relay.url });
-  const results: RelayEvent[] = [];
-  const sub = client.subscribe(["action.results"], (e) => {
-    results.push(e);
-  }, { since: "0" });
-  const base = join(dir.path, "agent");
-  const config = await writeConfig(dir.path, "action.yaml", {
-    agent: { id: AGENT, base_folder: base },
-    plugins: { directory: join(dir.path, "plugins") },
-    health: { port: 0 },
-    relay: { url: relay.url, accept_anonymous_tasks: true },
-  });
+  const { env, base, client, results, config, close } = await startOpenRelay(
+    "iatp-orders-held-e2e-",
+  );
   let agent: ChildService | undefined;
   let holder: DatabaseSync | undefined;
   try {
-    agent = await startIatpService(["action", "--config", config], { env });
+    agent = await startIatpService(["action", "--config", await config(true)], { env });
     await client.publishNow(TOPIC, task("held-0", "before"));
     await waitFor(() => results.length === 1, 30_000, "the first task's result");
     // Another writer holds the agent's state database: its writes fail, as on a full disk.
@@ -219,10 +227,7 @@ Deno.test("action e2e: a task the state store cannot record is held and run once
     assert.equal(held[0].payload.status, "completed");
   } finally {
     holder?.close();
-    sub.close();
-    await client.close();
     await agent?.stop("SIGTERM");
-    await relay.stop("SIGTERM");
-    await dir.remove();
+    await close();
   }
 });

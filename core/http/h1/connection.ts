@@ -2,19 +2,19 @@
  * One HTTP/1.1 connection: reads heads within the header deadline, serves requests one after
  * another (pipelined requests in order), keeps the connection alive between them within the
  * idle deadline, and closes it after anything it cannot frame. Deadlines are checked by the
- * server's sweeper through {@linkcode Connection.expire}, so the hot path sets no timers.
+ * server's sweeper through {@linkcode Connection.expire}, so the hot path sets no timers. The
+ * request body's side (framing, lent buffer, `100 Continue`, body deadline) is its base,
+ * {@linkcode ConnectionBody}.
  * @module
  */
 import { HttpError } from "../../errors/mod.ts";
-import { RequestBody } from "./body.ts";
 import { headEnd, headText } from "./bytes.ts";
 import { HeadMemo, parseRequestHead, type RequestHead } from "./head.ts";
-import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
-import { SocketReader } from "./reader.ts";
+import { ConnectionBody } from "./connection_body.ts";
 import { EdgeRequest } from "./request.ts";
 import { ConnectionRequest, type RawResponse } from "./raw.ts";
 import { SocketPush } from "./push.ts";
-import { NO_HOOKS, type ResponseHooks, sendRaw, sendResponse, SocketWriter } from "./response.ts";
+import { NO_HOOKS, type ResponseHooks, sendRaw, sendResponse } from "./response.ts";
 import type { ConnectionContext } from "./context.ts";
 
 /** Where a connection is in its life; each phase has its own deadline. */
@@ -25,27 +25,14 @@ const LINGER_MS = 2_000;
 /** And how many bytes it reads (and drops) at most while doing so. */
 const LINGER_BYTES = 256 * 1024;
 
-const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
-
 /** One accepted connection. */
-export class Connection implements ResponseHooks {
+export class Connection extends ConnectionBody implements ResponseHooks {
   phase: Phase = "head";
   /** When the current phase times out (ms since the epoch); 0 for never. */
   deadline = 0;
-  /** When the request body must have arrived; 0 for no body being read. */
-  bodyDeadline = 0;
-  readonly reader: SocketReader;
-  readonly #writer: SocketWriter;
   readonly #conn: Deno.Conn;
-  readonly #ctx: ConnectionContext;
   #requests = 0;
   #closed = false;
-  #body: RequestBody | undefined;
-  /** The buffer lent for the current request's body (given back once its answer resolved). */
-  #lent: Uint8Array<ArrayBuffer> | undefined;
-  #bodyComplete = true;
-  #continue: "no" | "due" | "sent" = "no";
-  #bodyExpired: PromiseWithResolvers<void> | undefined;
   #request: EdgeRequest | undefined;
   #stream: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #push: SocketPush | undefined;
@@ -61,10 +48,8 @@ export class Connection implements ResponseHooks {
   readonly #heads = new HeadMemo();
 
   constructor(conn: Deno.Conn, ctx: ConnectionContext) {
+    super(conn, ctx);
     this.#conn = conn;
-    this.#ctx = ctx;
-    this.reader = new SocketReader(conn, ctx.readCapacity);
-    this.#writer = new SocketWriter(conn);
     this.#arm("head", ctx.limits.headerTimeoutMs);
   }
 
@@ -97,7 +82,7 @@ export class Connection implements ResponseHooks {
         }
         // Each step awaited here: no suspended frame of its own per request.
         const res = await this.#start(head);
-        this.#giveBackLease();
+        this.giveBackLease();
         const more = this.#closed ? false : this.#sent(await this.#respond(head, res));
         if (more instanceof SocketPush) {
           // Nothing waits while it streams: pushEnded resumes (now, when it already ended).
@@ -108,7 +93,7 @@ export class Connection implements ResponseHooks {
           return;
         }
         if (!more) {
-          linger = !this.#bodyComplete;
+          linger = !this.bodyComplete;
           break;
         }
       }
@@ -131,12 +116,12 @@ export class Connection implements ResponseHooks {
     this.#push = undefined;
     if (failure) this.#failed(failure.error);
     else if (this.#mayContinue(sink)) this.serve();
-    else this.#finish(!this.#bodyComplete);
+    else this.#finish(!this.bodyComplete);
   }
 
   /** Whether the connection may carry another request after a pushed body. */
   #mayContinue(sink: SocketPush): boolean {
-    return sink.keepAlive && !this.#closed && !this.reader.eof && !this.#ctx.draining;
+    return sink.keepAlive && !this.#closed && !this.reader.eof && !this.ctx.draining;
   }
 
   /** Ends the connection after a failure: a refusal when it is one and can still be sent. */
@@ -146,30 +131,26 @@ export class Connection implements ResponseHooks {
       await this.#refuse(err);
       linger = true;
     } else if (!(err instanceof HttpError)) {
-      this.#ctx.connectionError(err);
+      this.ctx.connectionError(err);
     }
     await this.#finish(linger);
   }
 
   /** Called by the sweeper: acts on a passed deadline. */
   expire(now: number): void {
-    if (this.bodyDeadline !== 0 && now >= this.bodyDeadline) {
-      this.bodyDeadline = 0;
-      this.#ctx.timedOut("body");
-      (this.#bodyExpired ??= Promise.withResolvers()).resolve();
-    }
+    this.expireBody(now);
     if (this.deadline === 0 || now < this.deadline) return;
     this.deadline = 0;
     const phase = this.phase;
     if (phase === "head" && this.reader.received > 0) {
-      this.#ctx.timedOut("head");
+      this.ctx.timedOut("head");
       this.#refuse(new HttpError(408, "request head not received in time")).finally(() =>
         this.close()
       );
       return;
     }
-    if (phase === "idle" || phase === "head" || phase === "write") this.#ctx.timedOut(phase);
-    else if (phase === "stream") this.#ctx.timedOut("write"); // a pushed body's write stalled
+    if (phase === "idle" || phase === "head" || phase === "write") this.ctx.timedOut(phase);
+    else if (phase === "stream") this.ctx.timedOut("write"); // a pushed body's write stalled
     this.close();
   }
 
@@ -196,7 +177,7 @@ export class Connection implements ResponseHooks {
   /** Arms the deadline of the wait for the next head (the first one's runs from accept). */
   #awaitHead(): void {
     if (this.#requests === 0) return;
-    const limits = this.#ctx.limits;
+    const limits = this.ctx.limits;
     if (this.reader.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
     else this.#arm("idle", limits.idleTimeoutMs);
   }
@@ -208,7 +189,7 @@ export class Connection implements ResponseHooks {
    */
   #bufferedHead(scanned: number): RequestHead | undefined {
     const r = this.reader;
-    const limits = this.#ctx.limits;
+    const limits = this.ctx.limits;
     while (r.buffered >= 2 && r.buf[r.start] === 13 && r.buf[r.start + 1] === 10) r.consume(2);
     if (this.phase === "idle" && r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
     const end = headEnd(r.buf, r.start, r.start + Math.max(0, scanned - 3), r.end);
@@ -227,7 +208,7 @@ export class Connection implements ResponseHooks {
 
   #headTooLarge(): HttpError {
     const r = this.reader;
-    const limits = this.#ctx.limits;
+    const limits = this.ctx.limits;
     const firstLine = r.buf.subarray(r.start, r.end).indexOf(10);
     if ((firstLine < 0 ? r.buffered : firstLine) > limits.maxUrlBytes) {
       return new HttpError(414, `request-target longer than ${limits.maxUrlBytes} bytes`, {
@@ -247,17 +228,17 @@ export class Connection implements ResponseHooks {
   #start(head: RequestHead): RawResponse | Promise<Response | RawResponse> {
     this.#requests++;
     this.#leanWatch = head.method === "GET" || head.method === "HEAD";
-    const raw = this.#ctx.rawRoute(head);
+    const raw = this.ctx.rawRoute(head);
     this.#checked = raw?.checksHeaders === true;
     if (raw) {
-      const req = new ConnectionRequest(head, this.#frameBody(head, raw.leasesBody === true));
-      if (this.#bodyComplete) this.#watch();
+      const req = new ConnectionRequest(head, this.frameBody(head, raw.leasesBody === true));
+      if (this.bodyComplete) this.watch();
       return raw.serve(req);
     }
     const req = this.#requestOf(head);
     this.#request = req;
-    if (this.#bodyComplete) this.#watch();
-    return this.#ctx.handle(req);
+    if (this.bodyComplete) this.watch();
+    return this.ctx.handle(req);
   }
 
   /**
@@ -265,12 +246,12 @@ export class Connection implements ResponseHooks {
    * (what it then goes on with is `#sent`'s answer).
    */
   #respond(head: RequestHead, res: Response | RawResponse): Promise<boolean> {
-    const keepAlive = head.keepAlive && !this.#ctx.draining && this.#settleBody();
-    this.#arm("write", this.#ctx.limits.idleTimeoutMs);
+    const keepAlive = head.keepAlive && !this.ctx.draining && this.settleBody();
+    this.#arm("write", this.ctx.limits.idleTimeoutMs);
     const framing = { head: head.method === "HEAD", minor: head.minor, keepAlive };
     return res instanceof Response
-      ? sendResponse(this.#writer, res, framing, this)
-      : sendRaw(this.#writer, res, framing, this, this.#checked);
+      ? sendResponse(this.writer, res, framing, this)
+      : sendRaw(this.writer, res, framing, this, this.#checked);
   }
 
   /**
@@ -281,7 +262,7 @@ export class Connection implements ResponseHooks {
     if (this.#push) return this.#push;
     this.#stream = undefined;
     this.#request = undefined;
-    return keep && !this.#closed && !this.reader.eof && !this.#ctx.draining;
+    return keep && !this.#closed && !this.reader.eof && !this.ctx.draining;
   }
 
   /** The response body streams: no deadline from now on; EOF from the client cancels it. */
@@ -313,19 +294,19 @@ export class Connection implements ResponseHooks {
    */
   #watchBody(): void {
     if (this.reader.eof) queueMicrotask(() => this.#watched(false));
-    else if (this.#bodyComplete) this.#watch();
+    else if (this.bodyComplete) this.watch();
   }
 
   /** A pushed body's write started (its stall deadline runs) or its queue drained. */
   writing(active: boolean): void {
     if (this.phase !== "stream") return;
-    const stallMs = this.#ctx.limits.idleTimeoutMs;
+    const stallMs = this.ctx.limits.idleTimeoutMs;
     this.deadline = active && stallMs > 0 ? Date.now() + stallMs : 0;
   }
 
   /** Builds the Request, with its body bounded and framed by the head. */
   #requestOf(head: RequestHead): EdgeRequest {
-    const body = this.#bodyOf(head);
+    const body = this.bodyOf(head);
     try {
       return new EdgeRequest(this.#urlOf(head), head.method, head.headers, body, head.target);
     } catch (err) {
@@ -336,94 +317,14 @@ export class Connection implements ResponseHooks {
   #urlOf(head: RequestHead): string {
     const t = head.target;
     if (t.charCodeAt(0) === 47) {
-      return `${this.#ctx.scheme}://${head.host || this.#ctx.authority}${t}`;
+      return `${this.ctx.scheme}://${head.host || this.ctx.authority}${t}`;
     }
-    if (t === "*") return `${this.#ctx.scheme}://${head.host || this.#ctx.authority}/*`;
+    if (t === "*") return `${this.ctx.scheme}://${head.host || this.ctx.authority}/*`;
     return t; // absolute-form
   }
 
-  /** The body to hand the Request: bytes when already here, else a bounded stream. */
-  #bodyOf(head: RequestHead): BodyInit | null {
-    const body = this.#frameBody(head);
-    if (body === null || head.method === "GET" || head.method === "HEAD") return null;
-    return body instanceof Uint8Array ? body : new ReadableStream(body, { highWaterMark: 0 });
-  }
-
-  /** The handler's answer resolved: the lent body buffer (if any) may serve another request. */
-  #giveBackLease(): void {
-    const lent = this.#lent;
-    if (lent === undefined) return;
-    this.#lent = undefined;
-    giveBackLease(lent);
-  }
-
-  /**
-   * Frames the request body: null when there is none, its bytes when all of them are already
-   * buffered (and within the limit), else a reader bounded by the limit and the body deadline.
-   * `lend`: buffered bytes may sit in a lent buffer (the handler reads them only until its answer
-   * resolves).
-   */
-  #frameBody(head: RequestHead, lend = false): Uint8Array<ArrayBuffer> | RequestBody | null {
-    this.#body = undefined;
-    this.#lent = undefined;
-    this.#continue = "no";
-    const n = head.contentLength;
-    const r = this.reader;
-    const noBodyMethod = head.method === "GET" || head.method === "HEAD";
-    if (n === 0) {
-      this.#bodyComplete = true;
-      return null;
-    }
-    if (n > 0 && n <= r.buffered && n <= this.#ctx.limits.maxBodyBytes) {
-      // A copy (the read buffer is read into again while the handler runs): into a lent buffer
-      // for a handler that reads it only until its answer resolves, else an array of its own.
-      const lent = lend && n <= LEASE_BYTES && !noBodyMethod ? takeLease(n) : undefined;
-      this.#lent = lent;
-      const bytes = lent ? lent.subarray(0, n) : new Uint8Array(n);
-      bytes.set(r.buf.subarray(r.start, r.start + n));
-      r.consume(n);
-      this.#bodyComplete = true;
-      return noBodyMethod ? null : bytes;
-    }
-    const limits = this.#ctx.limits;
-    this.#bodyComplete = false;
-    this.#continue = head.expectContinue && !noBodyMethod ? "due" : "no";
-    this.bodyDeadline = limits.bodyTimeoutMs > 0 && !noBodyMethod
-      ? Date.now() + limits.bodyTimeoutMs
-      : 0;
-    this.#bodyExpired = undefined;
-    this.#body = new RequestBody({
-      reader: r,
-      beforeRead: () => this.#sendContinue(),
-      expired: () =>
-        limits.bodyTimeoutMs > 0
-          ? (this.#bodyExpired ??= Promise.withResolvers()).promise
-          : undefined,
-      finished: (complete) => {
-        this.#bodyComplete = complete;
-        this.bodyDeadline = 0;
-        if (complete) this.#watch();
-      },
-    }, { length: n, limit: limits.maxBodyBytes });
-    return noBodyMethod ? null : this.#body;
-  }
-
-  /** Whether the request body is fully read now (skipping what the handler left unread). */
-  #settleBody(): boolean {
-    const body = this.#body;
-    if (this.#bodyComplete || !body) return this.#bodyComplete;
-    if (body.skipBuffered()) this.#bodyComplete = true;
-    return this.#bodyComplete;
-  }
-
-  async #sendContinue(): Promise<void> {
-    if (this.#continue !== "due") return;
-    this.#continue = "sent";
-    await this.#writer.write(CONTINUE);
-  }
-
   /** Reads ahead while the handler runs, to notice a client that went away. */
-  #watch(): void {
+  protected watch(): void {
     const r = this.reader;
     if (r.reading || r.eof || this.#closed) return;
     (this.#leanWatch ? r.watch() : r.more()).then(this.#watched);
@@ -439,17 +340,17 @@ export class Connection implements ResponseHooks {
       this.#request?.disconnect();
       this.#stream?.cancel().catch(() => {});
       this.#push?.cancel("client");
-    } else if (ok && this.phase === "stream") this.#watch();
+    } else if (ok && this.phase === "stream") this.watch();
     else if (!ok && this.phase === "stream" && this.reader.full) this.close();
   };
 
   /** Answers a request the connection cannot serve, then the connection closes. */
   async #refuse(err: HttpError): Promise<void> {
-    this.#ctx.protocolError(err.status);
-    const res = this.#ctx.errorResponse(err);
+    this.ctx.protocolError(err.status);
+    const res = this.ctx.errorResponse(err);
     try {
       const framing = { head: false, minor: 1, keepAlive: false };
-      await sendResponse(this.#writer, res, framing, NO_HOOKS);
+      await sendResponse(this.writer, res, framing, NO_HOOKS);
     } catch { /* the client is gone */ }
   }
 
@@ -469,6 +370,6 @@ export class Connection implements ResponseHooks {
       } catch { /* closed meanwhile */ }
     }
     this.close();
-    this.#ctx.closed(this);
+    this.ctx.closed(this);
   }
 }

@@ -134,48 +134,12 @@ Deno.test("trust settings: entries are canonicalised; bad ones are config errors
   assert.equal(pub.key, "relay.task_publishers");
 });
 
-Deno.test("a source nobody could trust is refused before anything is fetched", async () => {
-  const dir = await tempDir();
-  const log = createLogger({ service: "t", level: "error", sink: () => {} });
-  const catalog = new PluginCatalog({
-    installedDir: join(dir.path, "installed"),
-    builtinDir: join(dir.path, "builtin"),
-    sandbox: {
-      maxMemoryBytes: 1 << 30,
-      maxExecTimeMs: 1000,
-      allowedPaths: [],
-      networkAccess: false,
-    },
-    poolSize: 1,
-    maxRunners: 1,
-    log,
-  });
-  try {
-    await Deno.mkdir(join(dir.path, "installed"));
-    await Deno.mkdir(join(dir.path, "work"));
-    const err = await installPlugin("x-plugin", { url: "/anything" }, "install", {
-      installedDir: join(dir.path, "installed"),
-      workdir: join(dir.path, "work"),
-      maxBytes: 1 << 20,
-      timeoutMs: 1000,
-      catalog,
-      trust: { trustedKeys: [], allowedSources: [] },
-      log: () => {},
-    }).then(() => undefined, (e) => e);
-    assert.ok(err instanceof UntrustedPluginError);
-    assert.equal(err.reason, "source_not_allowed");
-    assert.match(err.message, /source not allowed: \/anything/);
-    assert.deepEqual([...Deno.readDirSync(join(dir.path, "work"))], [], "nothing was staged");
-  } finally {
-    await catalog.close();
-    await dir.remove();
-  }
-});
-
-Deno.test("an allowed source's subdir that is a symlink out of the source is refused", async () => {
+/** A plugin catalog in a temporary folder, and installs of `x-plugin` into it. */
+async function startInstalls() {
   const dir = await tempDir();
   const log = createLogger({ service: "t", level: "error", sink: () => {} });
   const installed = join(dir.path, "installed");
+  const workdir = join(dir.path, "work");
   const catalog = new PluginCatalog({
     installedDir: installed,
     builtinDir: join(dir.path, "builtin"),
@@ -189,32 +153,56 @@ Deno.test("an allowed source's subdir that is a symlink out of the source is ref
     maxRunners: 1,
     log,
   });
+  await Deno.mkdir(installed);
+  await Deno.mkdir(workdir);
+  /** What installing from `source` with only `allowedSources` allowed failed with, if it did. */
+  const install = (source: Parameters<typeof installPlugin>[1], allowedSources: string[]) =>
+    installPlugin("x-plugin", source, "install", {
+      installedDir: installed,
+      workdir,
+      maxBytes: 1 << 20,
+      timeoutMs: 1000,
+      catalog,
+      trust: { trustedKeys: [], allowedSources },
+      log: () => {},
+    }).then(() => undefined, (e: unknown) => e);
+  const close = async () => {
+    await catalog.close();
+    await dir.remove();
+  };
+  return { dir: dir.path, installed, workdir, install, close };
+}
+
+Deno.test("a source nobody could trust is refused before anything is fetched", async () => {
+  const { workdir, install, close } = await startInstalls();
+  try {
+    const err = await install({ url: "/anything" }, []);
+    assert.ok(err instanceof UntrustedPluginError);
+    assert.equal(err.reason, "source_not_allowed");
+    assert.match(err.message, /source not allowed: \/anything/);
+    assert.deepEqual([...Deno.readDirSync(workdir)], [], "nothing was staged");
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("an allowed source's subdir that is a symlink out of the source is refused", async () => {
+  const { dir, installed, install, close } = await startInstalls();
   try {
     // A plugin outside the source, and a source whose `sub` points at it.
-    const outside = join(dir.path, "outside");
+    const outside = join(dir, "outside");
     await Deno.mkdir(outside);
     for (const [name, text] of Object.entries(scaffoldFiles("x-plugin", "trigger"))) {
       await Deno.writeTextFile(join(outside, name), text);
     }
-    const source = join(dir.path, "source");
+    const source = join(dir, "source");
     await Deno.mkdir(source);
     await Deno.symlink(outside, join(source, "sub"));
-    await Deno.mkdir(installed);
-    await Deno.mkdir(join(dir.path, "work"));
-    const err = await installPlugin("x-plugin", { url: source, subdir: "sub" }, "install", {
-      installedDir: installed,
-      workdir: join(dir.path, "work"),
-      maxBytes: 1 << 20,
-      timeoutMs: 1000,
-      catalog,
-      trust: { trustedKeys: [], allowedSources: [source] },
-      log: () => {},
-    }).then(() => undefined, (e) => e);
+    const err = await install({ url: source, subdir: "sub" }, [source]);
     assert.ok(err instanceof InstallError, String(err));
     assert.match(err.message, /subdir/);
     assert.deepEqual([...Deno.readDirSync(installed)], [], "nothing was installed");
   } finally {
-    await catalog.close();
-    await dir.remove();
+    await close();
   }
 });

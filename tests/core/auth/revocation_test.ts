@@ -13,6 +13,18 @@ import { tempDir, waitFor } from "../../helpers.ts";
 
 const log = createLogger({ service: "test", level: "error" });
 
+/**
+ * A list over the file `revoked` in `dir`, holding `aaa` at start and rechecked every 1000 ms
+ * of a clock the test moves (`clock.now`).
+ */
+async function watchedList(dir: string) {
+  const file = `${dir}/revoked`;
+  await Deno.writeTextFile(file, "aaa\n");
+  const clock = { now: 0 };
+  const list = new RevocationList([`file:${file}`], { recheckMs: 1000, now: () => clock.now });
+  return { file, list, clock };
+}
+
 Deno.test("revocation list: fixed ids and file ids; comments and blank lines skipped", async () => {
   const dir = await tempDir();
   try {
@@ -33,16 +45,13 @@ Deno.test("revocation list: fixed ids and file ids; comments and blank lines ski
 Deno.test("revocation list: a changed file is re-read; an unreadable one keeps its ids", async () => {
   const dir = await tempDir();
   try {
-    const file = `${dir.path}/revoked`;
-    await Deno.writeTextFile(file, "aaa\n");
-    let now = 0;
-    const r = new RevocationList([`file:${file}`], { recheckMs: 1000, now: () => now });
+    const { file, list: r, clock } = await watchedList(dir.path);
     await Deno.writeTextFile(file, "aaa\nbbb-new\n");
     assert.equal(r.has("bbb-new"), false, "not before the recheck interval");
-    now = 1000;
+    clock.now = 1000;
     await waitFor(() => r.has("bbb-new"), 5000, "the file to be re-read");
     await Deno.remove(file);
-    now = 2000;
+    clock.now = 2000;
     r.has("x");
     await r.refresh();
     assert.equal(r.has("bbb-new"), true, "a read error never lifts a revocation");
@@ -83,12 +92,9 @@ Deno.test("revocation list: a missing or oversized file at start is an error nam
 Deno.test("revocation list: the first request after the recheck interval already sees a new id", async () => {
   const dir = await tempDir();
   try {
-    const file = `${dir.path}/revoked`;
-    await Deno.writeTextFile(file, "aaa\n");
-    let now = 0;
-    const r = new RevocationList([`file:${file}`], { recheckMs: 1000, now: () => now });
+    const { file, list: r, clock } = await watchedList(dir.path);
     await Deno.writeTextFile(file, "aaa\nccc-new\n");
-    now = 60_000; // a quiet minute: no request checked the file since it changed
+    clock.now = 60_000; // a quiet minute: no request checked the file since it changed
     assert.equal(r.has("ccc-new"), true, "a revoked credential must not pass once more");
   } finally {
     await dir.remove();

@@ -20,101 +20,154 @@ import { tempDir, waitFor } from "../../helpers.ts";
 const POLICY_TOKEN = "policy-token-0001";
 const PUBLISHER_TOKEN = "publisher-token-0002";
 const POLICY_READER_TOKEN = "reader-token-0003";
+const INTENT = { context: { session_risk: 1 } };
 
-Deno.test("a decision the relay refuses (403) is audited, not retried, and blocks nothing", async () => {
+/** What differs between the rigs of the tests below. */
+interface RigOptions {
+  /** Scopes of the decision loop's token (default: read intents, publish decisions). */
+  policyScopes?: string[];
+  /** Also a token that may read the decisions ({@linkcode POLICY_READER_TOKEN}). */
+  decisionReader?: boolean;
+  /** Events the relay keeps per topic (its default when unset). */
+  retention?: number;
+  /**
+   * A ledger the loop appends to (none when unset): `gated` puts it behind a gate answering
+   * 503 until {@linkcode Rig.openGate}; `attempts` is the audit client's.
+   */
+  audit?: { gated?: boolean; attempts?: number };
+}
+
+/** A relay, an optional ledger, the state store and a publisher of intents, closed as one. */
+interface Rig {
+  relayUrl: string;
+  /** The ledger itself (not the gate in front of it); "" without one. */
+  auditUrl: string;
+  stateFile: string;
+  state: DecisionState;
+  /** Every line the decision loops logged. */
+  lines: string[];
+  /** A decision loop on a relay client of its own (closed by `close`). */
+  bridge(): DecisionBridge;
+  /** Publishes one intent for `tx`. */
+  intent(tx: string): Promise<void>;
+  /** Lets requests through the ledger's gate. */
+  openGate(): void;
+  close(): Promise<void>;
+}
+
+/** Starts a relay (and a ledger when asked), a state store and a publisher. */
+async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const dir = await tempDir();
-  // The policy's token may read intents but not publish decisions: every publish is a 403.
-  const relay = await relayCommand.start(
-    relayCommand.resolve({
-      port: 0,
-      workers: 1,
-      tokens: {
-        [POLICY_TOKEN]: ["subscribe:access.intent"],
-        [PUBLISHER_TOKEN]: ["publish:access.intent"],
-      },
-    }),
-    { log: silentLogger },
-  );
-  const audit = await auditCommand.start(
+  const relay = await startRelay(opts);
+  const audit = opts.audit && await auditCommand.start(
     auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db`, compat: "iatp" }),
     { log: silentLogger },
   );
+  let open = false;
+  const gate = audit && opts.audit?.gated ? gateTo(audit.url, () => open) : undefined;
+  const auditClient = audit && new AuditClient({
+    url: gate ? `http://127.0.0.1:${gate.addr.port}` : audit.url,
+    attempts: opts.audit?.attempts,
+  });
   const lines: string[] = [];
   const log = createLogger({ service: "policy", level: "debug", sink: (l) => lines.push(l) });
-  const state = new DecisionState(`${dir.path}/state.db`);
-  const bridgeRelay = new RelayClient({ url: relay.url, token: POLICY_TOKEN, log: silentLogger });
-  const auditClient = new AuditClient({ url: audit.url });
-  const bridge = new DecisionBridge({
-    relay: bridgeRelay,
-    audit: auditClient,
-    engine: new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR)),
-    state,
-    log,
-    redeliverMs: 50,
-  });
+  const stateFile = `${dir.path}/state.db`;
+  const state = new DecisionState(stateFile);
+  const engine = new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR));
   const publisher = new RelayClient({ url: relay.url, token: PUBLISHER_TOKEN });
+  const loops: Array<{ bridge: DecisionBridge; client: RelayClient }> = [];
+  return {
+    relayUrl: relay.url,
+    auditUrl: audit ? audit.url : "",
+    stateFile,
+    state,
+    lines,
+    bridge: () => {
+      const client = new RelayClient({ url: relay.url, token: POLICY_TOKEN, log: silentLogger });
+      const loop = { relay: client, audit: auditClient, engine, state, log, redeliverMs: 50 };
+      const bridge = new DecisionBridge(loop);
+      loops.push({ bridge, client });
+      return bridge;
+    },
+    intent: async (tx) => {
+      await publisher.publishNow("access.intent", { tx_id: tx, ...INTENT });
+    },
+    openGate: () => {
+      open = true;
+    },
+    close: async () => {
+      for (const l of loops) await l.bridge.close();
+      await publisher.close();
+      for (const l of loops) await l.client.close();
+      await auditClient?.close();
+      state.close();
+      await gate?.shutdown();
+      await audit?.close();
+      await relay.close();
+      await dir.remove();
+    },
+  };
+}
+
+/** The relay: the loop's, the publisher's and (when asked) the decision reader's tokens. */
+function startRelay(opts: RigOptions): ReturnType<typeof relayCommand.start> {
+  const tokens: Record<string, string[]> = {
+    [POLICY_TOKEN]: opts.policyScopes ?? ["subscribe:access.intent", "publish:access.decision"],
+    [PUBLISHER_TOKEN]: ["publish:access.intent"],
+  };
+  if (opts.decisionReader) tokens[POLICY_READER_TOKEN] = ["subscribe:access.decision"];
+  return relayCommand.start(
+    relayCommand.resolve({ port: 0, workers: 1, retention_events: opts.retention, tokens }),
+    { log: silentLogger },
+  );
+}
+
+/** A proxy to `target` that answers 503 while `isOpen` says no. */
+function gateTo(target: string, isOpen: () => boolean): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    if (!isOpen()) return new Response("down", { status: 503 });
+    const u = new URL(req.url);
+    return await fetch(`${target}${u.pathname}${u.search}`, {
+      method: req.method,
+      headers: req.headers,
+      body: req.method === "GET" ? undefined : await req.arrayBuffer(),
+    });
+  });
+}
+
+/** Whether the ledger at `url` holds one entry for `tx`. */
+async function ledgerHas(url: string, tx: string): Promise<boolean> {
+  const res = await fetch(`${url}/tx/${encodeURIComponent(tx)}`);
+  return (await res.json()).entries.length === 1;
+}
+
+Deno.test("a decision the relay refuses (403) is audited, not retried, and blocks nothing", async () => {
+  // The policy's token may read intents but not publish decisions: every publish is a 403.
+  const rig = await startRig({ policyScopes: ["subscribe:access.intent"], audit: {} });
   try {
-    await bridge.start();
+    await rig.bridge().start();
+    for (const tx of ["r1", "r2", "r3"]) await rig.intent(tx);
     for (const tx of ["r1", "r2", "r3"]) {
-      await publisher.publishNow("access.intent", { tx_id: tx, context: { session_risk: 1 } });
+      await waitFor(() => ledgerHas(rig.auditUrl, tx), 20_000, `audit entry for ${tx}`);
     }
-    for (const tx of ["r1", "r2", "r3"]) {
-      await waitFor(
-        async () => (await (await fetch(`${audit.url}/tx/${tx}`)).json()).entries.length === 1,
-        20_000,
-        `audit entry for ${tx}`,
-      );
-    }
-    assert.deepEqual(state.undelivered(10), [], "nothing is left to retry");
-    const refused = lines.filter((l) => l.includes("decision refused; not retried"));
+    assert.deepEqual(rig.state.undelivered(10), [], "nothing is left to retry");
+    const refused = rig.lines.filter((l) => l.includes("decision refused; not retried"));
     assert.equal(refused.length, 3, "one refusal logged per decision, no retry storm");
   } finally {
-    await bridge.close();
-    await publisher.close();
-    await bridgeRelay.close();
-    await auditClient.close();
-    state.close();
-    await audit.close();
-    await relay.close();
-    await dir.remove();
+    await rig.close();
   }
 });
 
 Deno.test("a decision the state store cannot record holds the stream there; every intent is decided once it can", async () => {
-  const dir = await tempDir();
-  const relay = await relayCommand.start(
-    relayCommand.resolve({
-      port: 0,
-      workers: 1,
-      tokens: {
-        [POLICY_TOKEN]: ["subscribe:access.intent", "publish:access.decision"],
-        [PUBLISHER_TOKEN]: ["publish:access.intent"],
-      },
-    }),
-    { log: silentLogger },
-  );
-  const lines: string[] = [];
-  const log = createLogger({ service: "policy", level: "debug", sink: (l) => lines.push(l) });
-  const file = `${dir.path}/state.db`;
-  const state = new DecisionState(file);
-  const bridgeRelay = new RelayClient({ url: relay.url, token: POLICY_TOKEN, log });
-  const bridge = new DecisionBridge({
-    relay: bridgeRelay,
-    engine: new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR)),
-    state,
-    log,
-    redeliverMs: 50,
-  });
-  const publisher = new RelayClient({ url: relay.url, token: PUBLISHER_TOKEN });
+  const rig = await startRig();
+  const { state, lines } = rig;
   // Another writer holds the database: every write of the loop fails, as on a full disk.
-  const holder = new DatabaseSync(file);
+  const holder = new DatabaseSync(rig.stateFile);
   try {
-    await bridge.start();
+    await rig.bridge().start();
     holder.exec("BEGIN EXCLUSIVE");
     const txs = ["h1", "h2", "h3"];
-    for (const tx of txs) {
-      await publisher.publishNow("access.intent", { tx_id: tx, context: { session_risk: 1 } });
-    }
+    for (const tx of txs) await rig.intent(tx);
     await waitFor(
       () => lines.some((l) => l.includes("database is locked")),
       20_000,
@@ -126,87 +179,32 @@ Deno.test("a decision the state store cannot record holds the stream there; ever
     await waitFor(() => state.undelivered(10).length === 0, 20_000, "every decision delivered");
   } finally {
     holder.close();
-    await bridge.close();
-    await publisher.close();
-    await bridgeRelay.close();
-    state.close();
-    await relay.close();
-    await dir.remove();
+    await rig.close();
   }
 });
 
 Deno.test("a decision the ledger could not take is delivered by the retry timer, without a restart", async () => {
-  const dir = await tempDir();
-  const relay = await relayCommand.start(
-    relayCommand.resolve({
-      port: 0,
-      workers: 1,
-      tokens: {
-        [POLICY_TOKEN]: ["subscribe:access.intent", "publish:access.decision"],
-        [PUBLISHER_TOKEN]: ["publish:access.intent"],
-        [POLICY_READER_TOKEN]: ["subscribe:access.decision"],
-      },
-    }),
-    { log: silentLogger },
-  );
-  const audit = await auditCommand.start(
-    auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db`, compat: "iatp" }),
-    { log: silentLogger },
-  );
   // The ledger answers 503 until it is let through: the decision's first delivery fails.
-  let open = false;
-  const gate = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    async (req) => {
-      if (!open) return new Response("down", { status: 503 });
-      const u = new URL(req.url);
-      return await fetch(`${audit.url}${u.pathname}${u.search}`, {
-        method: req.method,
-        headers: req.headers,
-        body: req.method === "GET" ? undefined : await req.arrayBuffer(),
-      });
-    },
-  );
-  const lines: string[] = [];
-  const log = createLogger({ service: "policy", level: "debug", sink: (l) => lines.push(l) });
-  const state = new DecisionState(`${dir.path}/state.db`);
-  const bridgeRelay = new RelayClient({ url: relay.url, token: POLICY_TOKEN, log: silentLogger });
-  const auditClient = new AuditClient({
-    url: `http://127.0.0.1:${gate.addr.port}`,
-    attempts: 1,
-  });
-  const bridge = new DecisionBridge({
-    relay: bridgeRelay,
-    audit: auditClient,
-    engine: new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR)),
-    state,
-    log,
-    redeliverMs: 50,
-  });
-  const publisher = new RelayClient({ url: relay.url, token: PUBLISHER_TOKEN });
+  const rig = await startRig({ decisionReader: true, audit: { gated: true, attempts: 1 } });
   try {
-    await bridge.start(); // nothing to re-deliver yet
-    await publisher.publishNow("access.intent", { tx_id: "g1", context: { session_risk: 1 } });
+    await rig.bridge().start(); // nothing to re-deliver yet
+    await rig.intent("g1");
     await waitFor(
-      () => lines.some((l) => l.includes("decision not delivered yet")),
+      () => rig.lines.some((l) => l.includes("decision not delivered yet")),
       20_000,
       "a failed delivery",
     );
-    open = true;
-    await waitFor(
-      async () => (await (await fetch(`${audit.url}/tx/g1`)).json()).entries.length === 1,
-      20_000,
-      "the ledger entry of g1",
-    );
-    await waitFor(() => state.undelivered(10).length === 0, 20_000, "g1 marked delivered");
+    rig.openGate();
+    await waitFor(() => ledgerHas(rig.auditUrl, "g1"), 20_000, "the ledger entry of g1");
+    await waitFor(() => rig.state.undelivered(10).length === 0, 20_000, "g1 marked delivered");
     // The relay took the decision the first time: the retry appends it, never publishes it again.
     const seen: string[] = [];
-    const reader = new RelayClient({ url: relay.url, token: POLICY_READER_TOKEN });
+    const reader = new RelayClient({ url: rig.relayUrl, token: POLICY_READER_TOKEN });
     const sub = reader.subscribe(["access.decision"], (e) => {
       seen.push(String(e.payload.tx_id));
     }, { since: "0" });
     try {
-      await publisher.publishNow("access.intent", { tx_id: "g2", context: { session_risk: 1 } });
+      await rig.intent("g2");
       await waitFor(() => seen.includes("g2"), 20_000, "the decision after g1's");
       assert.deepEqual(seen.filter((t) => t === "g1"), ["g1"], "g1 published once");
     } finally {
@@ -214,72 +212,31 @@ Deno.test("a decision the ledger could not take is delivered by the retry timer,
       await reader.close();
     }
   } finally {
-    await bridge.close();
-    await publisher.close();
-    await bridgeRelay.close();
-    await auditClient.close();
-    state.close();
-    await gate.shutdown();
-    await audit.close();
-    await relay.close();
-    await dir.remove();
+    await rig.close();
   }
 });
 
 Deno.test("intents the relay evicted while the loop was away are reported, not passed over in silence", async () => {
-  const dir = await tempDir();
-  const relay = await relayCommand.start(
-    relayCommand.resolve({
-      port: 0,
-      workers: 1,
-      retention_events: 2,
-      tokens: {
-        [POLICY_TOKEN]: ["subscribe:access.intent", "publish:access.decision"],
-        [PUBLISHER_TOKEN]: ["publish:access.intent"],
-      },
-    }),
-    { log: silentLogger },
-  );
-  const lines: string[] = [];
-  const log = createLogger({ service: "policy", level: "debug", sink: (l) => lines.push(l) });
-  const state = new DecisionState(`${dir.path}/state.db`);
-  const engine = new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR));
-  const publisher = new RelayClient({ url: relay.url, token: PUBLISHER_TOKEN });
-  const clients: RelayClient[] = [];
-  const bridgeOn = () => {
-    const client = new RelayClient({ url: relay.url, token: POLICY_TOKEN, log: silentLogger });
-    clients.push(client);
-    return new DecisionBridge({ relay: client, engine, state, log, redeliverMs: 50 });
-  };
+  const rig = await startRig({ retention: 2 });
+  const { state } = rig;
   try {
-    const first = bridgeOn();
+    const first = rig.bridge();
     await first.start();
-    await publisher.publishNow("access.intent", { tx_id: "e0", context: { session_risk: 1 } });
+    await rig.intent("e0");
     await waitFor(() => state.decided("e0"), 20_000, "e0 decided");
     await first.close();
     // While the loop is away, more intents arrive than the relay keeps.
-    for (const tx of ["e1", "e2", "e3", "e4", "e5"]) {
-      await publisher.publishNow("access.intent", { tx_id: tx, context: { session_risk: 1 } });
-    }
-    const second = bridgeOn();
-    await second.start();
-    try {
-      await waitFor(() => state.decided("e5"), 20_000, "e5 decided");
-      await waitFor(
-        () => lines.some((l) => l.includes("intents may have been lost")),
-        20_000,
-        "the gap reported",
-      );
-      assert.equal(state.decided("e1"), false, "an evicted intent cannot be decided");
-    } finally {
-      await second.close();
-    }
+    for (const tx of ["e1", "e2", "e3", "e4", "e5"]) await rig.intent(tx);
+    await rig.bridge().start();
+    await waitFor(() => state.decided("e5"), 20_000, "e5 decided");
+    await waitFor(
+      () => rig.lines.some((l) => l.includes("intents may have been lost")),
+      20_000,
+      "the gap reported",
+    );
+    assert.equal(state.decided("e1"), false, "an evicted intent cannot be decided");
   } finally {
-    await publisher.close();
-    for (const c of clients) await c.close();
-    state.close();
-    await relay.close();
-    await dir.remove();
+    await rig.close();
   }
 });
 
@@ -307,59 +264,18 @@ Deno.test("a state file written before the published column opens, and keeps its
 });
 
 Deno.test("decisions of tx_ids no HTTP header can carry as they are still reach the ledger", async () => {
-  const dir = await tempDir();
-  const relay = await relayCommand.start(
-    relayCommand.resolve({
-      port: 0,
-      workers: 1,
-      tokens: {
-        [POLICY_TOKEN]: ["subscribe:access.intent", "publish:access.decision"],
-        [PUBLISHER_TOKEN]: ["publish:access.intent"],
-      },
-    }),
-    { log: silentLogger },
-  );
-  const audit = await auditCommand.start(
-    auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db`, compat: "iatp" }),
-    { log: silentLogger },
-  );
-  const state = new DecisionState(`${dir.path}/state.db`);
-  const bridgeRelay = new RelayClient({ url: relay.url, token: POLICY_TOKEN, log: silentLogger });
-  const auditClient = new AuditClient({ url: audit.url, attempts: 1 });
-  const bridge = new DecisionBridge({
-    relay: bridgeRelay,
-    audit: auditClient,
-    engine: new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR)),
-    state,
-    log: silentLogger,
-    redeliverMs: 50,
-  });
-  const publisher = new RelayClient({ url: relay.url, token: PUBLISHER_TOKEN });
+  const rig = await startRig({ audit: { attempts: 1 } });
   // Not Latin-1, a control character, and long enough that the prefixed key passes 256 chars.
   const txs = ["注文-1", "line\nbreak", "x".repeat(250)];
   try {
-    await bridge.start();
+    await rig.bridge().start();
+    for (const tx of txs) await rig.intent(tx);
     for (const tx of txs) {
-      await publisher.publishNow("access.intent", { tx_id: tx, context: { session_risk: 1 } });
+      const name = JSON.stringify(tx.slice(0, 12));
+      await waitFor(() => ledgerHas(rig.auditUrl, tx), 20_000, `the ledger entry of ${name}`);
     }
-    for (const tx of txs) {
-      await waitFor(
-        async () =>
-          (await (await fetch(`${audit.url}/tx/${encodeURIComponent(tx)}`)).json()).entries
-            .length === 1,
-        20_000,
-        `the ledger entry of ${JSON.stringify(tx.slice(0, 12))}`,
-      );
-    }
-    assert.deepEqual(state.undelivered(10), [], "nothing left undelivered");
+    assert.deepEqual(rig.state.undelivered(10), [], "nothing left undelivered");
   } finally {
-    await bridge.close();
-    await publisher.close();
-    await bridgeRelay.close();
-    await auditClient.close();
-    state.close();
-    await audit.close();
-    await relay.close();
-    await dir.remove();
+    await rig.close();
   }
 });

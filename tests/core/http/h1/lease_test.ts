@@ -89,6 +89,34 @@ async function expectEcho(c: RawConn, body: string): Promise<void> {
   assert.equal(seen.later, body);
 }
 
+/**
+ * A server and two connections to it: on `a`, a `/lease/hold` request (body `first`) holds its
+ * lent body until `release`; `b` is free for other requests meanwhile.
+ */
+async function holdingOne() {
+  const { server, kept } = setup();
+  const svc = await server.listen();
+  const a = await RawConn.open(portOf(svc.url));
+  const b = await RawConn.open(portOf(svc.url));
+  const close = async () => {
+    a.close();
+    b.close();
+    await svc.close();
+  };
+  const g = Promise.withResolvers<void>();
+  gate = g;
+  held = Promise.withResolvers();
+  const first = '{"who":"first","pad":"' + "1".repeat(300) + '"}';
+  try {
+    await a.write(POST("/lease/hold", first));
+    await held.promise;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { kept, a, b, first, release: () => g.resolve(), close };
+}
+
 Deno.test("a leasing raw route sees its own body, whole, in pieces, chunked or large", async () => {
   const { server } = setup();
   const svc = await server.listen();
@@ -115,16 +143,8 @@ Deno.test("a leasing raw route sees its own body, whole, in pieces, chunked or l
 });
 
 Deno.test("a lent body stays the request's own while other requests are served", async () => {
-  const { server, kept } = setup();
-  const svc = await server.listen();
-  const a = await RawConn.open(portOf(svc.url));
-  const b = await RawConn.open(portOf(svc.url));
-  gate = Promise.withResolvers();
-  held = Promise.withResolvers();
+  const { kept, a, b, first, release, close } = await holdingOne();
   try {
-    const first = '{"who":"first","pad":"' + "1".repeat(300) + '"}';
-    await a.write(POST("/lease/hold", first));
-    await held.promise;
     // While the first waits for its answer, others are framed and answered on another
     // connection, and a route that keeps its bodies keeps them.
     for (let i = 0; i < 5; i++) {
@@ -134,7 +154,7 @@ Deno.test("a lent body stays the request's own while other requests are served",
       await b.write(POST("/keep/k", `kept ${i}`));
       assert.equal((await b.read())?.status, 204);
     }
-    gate.resolve();
+    release();
     await expectEcho(a, first);
     // After more lent bodies, the kept ones are as they arrived.
     await b.write(POST("/lease/a", "z".repeat(64)) + POST("/lease/a", "y".repeat(64)));
@@ -143,23 +163,13 @@ Deno.test("a lent body stays the request's own while other requests are served",
     assert.deepEqual(kept.map((k) => dec.decode(k.bytes)), kept.map((k) => k.text));
     assert.deepEqual(kept.map((k) => k.text), [0, 1, 2, 3, 4].map((i) => `kept ${i}`));
   } finally {
-    a.close();
-    b.close();
-    await svc.close();
+    await close();
   }
 });
 
 Deno.test("lent bodies around the small buffer's size stay each request's own", async () => {
-  const { server } = setup();
-  const svc = await server.listen();
-  const a = await RawConn.open(portOf(svc.url));
-  const b = await RawConn.open(portOf(svc.url));
-  gate = Promise.withResolvers();
-  held = Promise.withResolvers();
+  const { a, b, first, release, close } = await holdingOne();
   try {
-    const first = '{"who":"first","pad":"' + "1".repeat(300) + '"}';
-    await a.write(POST("/lease/hold", first));
-    await held.promise;
     // While the first holds a small lent buffer: bodies of every size class, pipelined too.
     const sizes = [10, SMALL_LEASE_BYTES - 200, SMALL_LEASE_BYTES + 1, 9_000, LEASE_BYTES, 20];
     for (const n of sizes) {
@@ -170,12 +180,10 @@ Deno.test("lent bodies around the small buffer's size stay each request's own", 
     await b.write(POST("/lease/a", "s".repeat(100)) + POST("/lease/a", "t".repeat(3_000)));
     await expectEcho(b, "s".repeat(100));
     await expectEcho(b, "t".repeat(3_000));
-    gate.resolve();
+    release();
     await expectEcho(a, first);
   } finally {
-    a.close();
-    b.close();
-    await svc.close();
+    await close();
   }
 });
 
