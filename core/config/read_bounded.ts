@@ -7,6 +7,9 @@
 /** Largest file a setting may name and have read whole (a config file, a key, a credential). */
 export const MAX_SETTING_FILE_BYTES = 1024 * 1024;
 
+/** The first read buffer's size; it doubles up to the bound as a file needs. */
+const FIRST_READ_BYTES = 16 * 1024;
+
 /** Thrown by {@linkcode readTextUpTo} for a file over its bound; the message says the bound. */
 export class FileTooLargeError extends Error {
   override name = "FileTooLargeError";
@@ -28,14 +31,20 @@ export class FileTooLargeError extends Error {
 export function readTextUpTo(path: string, limit = MAX_SETTING_FILE_BYTES): string {
   const file = Deno.openSync(path);
   try {
-    const buf = new Uint8Array(limit + 1);
+    // Grows as the file does: a small key file takes a small buffer, not the whole bound.
+    let buf = new Uint8Array(Math.min(FIRST_READ_BYTES, limit + 1));
     let n = 0;
-    while (n < buf.length) {
+    for (;;) {
+      if (n === buf.length) {
+        if (n > limit) throw new FileTooLargeError(limit);
+        const bigger = new Uint8Array(Math.min(buf.length * 2, limit + 1));
+        bigger.set(buf);
+        buf = bigger;
+      }
       const got = file.readSync(buf.subarray(n));
       if (got === null) break;
       n += got;
     }
-    if (n > limit) throw new FileTooLargeError(limit);
     return new TextDecoder().decode(buf.subarray(0, n));
   } finally {
     file.close();
