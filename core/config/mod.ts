@@ -53,7 +53,12 @@ export {
   type ParsedFlags,
   parseFlags,
 } from "./argv.ts";
-export { FileTooLargeError, MAX_SETTING_FILE_BYTES, readTextUpTo } from "./read_bounded.ts";
+export {
+  FileTooLargeError,
+  MAX_SETTING_FILE_BYTES,
+  readBytesUpTo,
+  readTextUpTo,
+} from "./read_bounded.ts";
 export type { ExpandOptions } from "./expand.ts";
 export {
   bool,

@@ -20,6 +20,39 @@ export class FileTooLargeError extends Error {
 }
 
 /**
+ * The bytes of `path`, read up to `limit`, into `buf` (grown by doubling as the file needs, up to
+ * `limit + 1`): a view of `buf` or of its larger replacement, which a caller reading many files
+ * passes back in (`new Uint8Array(bytes.buffer)`).
+ * @example
+ * ```ts
+ * let buf = new Uint8Array(64 * 1024);
+ * const bytes = readBytesUpTo("deno.json", 1 << 20, buf);
+ * buf = new Uint8Array(bytes.buffer);
+ * ```
+ * @throws {FileTooLargeError} when the file holds more than `limit` bytes
+ * @throws {Error} Deno's error when it cannot be opened or read
+ */
+export function readBytesUpTo(
+  path: string,
+  limit = MAX_SETTING_FILE_BYTES,
+  buf: Uint8Array<ArrayBuffer> = new Uint8Array(Math.min(FIRST_READ_BYTES, limit + 1)),
+): Uint8Array<ArrayBuffer> {
+  using file = Deno.openSync(path);
+  let n = 0;
+  for (;;) {
+    if (n === buf.length) {
+      if (n > limit) throw new FileTooLargeError(limit);
+      const bigger = new Uint8Array(Math.min(Math.max(buf.length * 2, 1), limit + 1));
+      bigger.set(buf);
+      buf = bigger;
+    }
+    const got = file.readSync(buf.subarray(n));
+    if (got === null) return buf.subarray(0, n);
+    n += got;
+  }
+}
+
+/**
  * The UTF-8 text of `path`, read up to `limit` bytes.
  * @example
  * ```ts
@@ -29,24 +62,5 @@ export class FileTooLargeError extends Error {
  * @throws {Error} Deno's error when it cannot be opened or read
  */
 export function readTextUpTo(path: string, limit = MAX_SETTING_FILE_BYTES): string {
-  const file = Deno.openSync(path);
-  try {
-    // Grows as the file does: a small key file takes a small buffer, not the whole bound.
-    let buf = new Uint8Array(Math.min(FIRST_READ_BYTES, limit + 1));
-    let n = 0;
-    for (;;) {
-      if (n === buf.length) {
-        if (n > limit) throw new FileTooLargeError(limit);
-        const bigger = new Uint8Array(Math.min(buf.length * 2, limit + 1));
-        bigger.set(buf);
-        buf = bigger;
-      }
-      const got = file.readSync(buf.subarray(n));
-      if (got === null) break;
-      n += got;
-    }
-    return new TextDecoder().decode(buf.subarray(0, n));
-  } finally {
-    file.close();
-  }
+  return new TextDecoder().decode(readBytesUpTo(path, limit));
 }

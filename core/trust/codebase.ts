@@ -4,6 +4,7 @@
  * `find main.ts deno.json deno.lock cmd core -type f | LC_ALL=C sort | xargs sha256sum | sha256sum`.
  * @module
  */
+import { readBytesUpTo } from "../config/mod.ts";
 import { sha256HexOfBody } from "../crypto/mod.ts";
 
 /** What is hashed, relative to the checkout root. */
@@ -12,6 +13,8 @@ const CODEBASE_ENTRIES = ["main.ts", "deno.json", "deno.lock", "cmd", "core"];
 const MAX_CODEBASE_FILES = 5000;
 /** Bytes the read buffer starts with (it grows to the largest file). */
 const INITIAL_READ_BYTES = 64 * 1024;
+/** Bound on one source file (a device or a runaway file must not exhaust memory at start). */
+const MAX_CODEBASE_FILE_BYTES = 16 * 1024 * 1024;
 
 function listFiles(root: string, rel: string, out: string[]): void {
   const info = Deno.statSync(`${root}/${rel}`);
@@ -27,22 +30,6 @@ function listDir(root: string, rel: string, out: string[]): void {
     if (entry.isSymlink) listFiles(root, path, out);
     else if (entry.isFile) out.push(path);
     else if (entry.isDirectory) listDir(root, path, out);
-  }
-}
-
-/** Reads the whole file at `path` into `buf` (a larger one when it does not fit); its bytes. */
-function readInto(path: string, buf: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
-  using file = Deno.openSync(path);
-  let n = 0;
-  for (;;) {
-    if (n === buf.length) {
-      const grown = new Uint8Array(buf.length * 2);
-      grown.set(buf);
-      buf = grown;
-    }
-    const got = file.readSync(buf.subarray(n));
-    if (got === null) return buf.subarray(0, n);
-    n += got;
   }
 }
 
@@ -69,7 +56,7 @@ export async function hashCodebase(root: string): Promise<{ hash: string; files:
   let buf = new Uint8Array(INITIAL_READ_BYTES);
   let listing = "";
   for (const f of files) {
-    const bytes = readInto(`${base}/${f}`, buf);
+    const bytes = readBytesUpTo(`${base}/${f}`, MAX_CODEBASE_FILE_BYTES, buf);
     buf = new Uint8Array(bytes.buffer);
     listing += `${await sha256HexOfBody(bytes)}  ${f}\n`;
   }

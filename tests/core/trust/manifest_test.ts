@@ -11,6 +11,7 @@ import {
   verifyAttestation,
 } from "../../../core/trust/mod.ts";
 import { attestationMessage } from "../../../core/trust/attestation.ts";
+import { FileTooLargeError } from "../../../core/config/mod.ts";
 import { ROOT } from "../../helpers.ts";
 
 function sample(publicRaw?: Uint8Array) {
@@ -146,4 +147,21 @@ Deno.test("codebase hash equals the documented coreutils pipeline", async () => 
     assert.equal(mine.hash, expected);
   }
   assert.ok(mine.files > 10);
+});
+
+Deno.test("codebase hash: a source file over its bound is refused, not read whole", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/core`);
+    await Deno.writeTextFile(`${dir}/main.ts`, "export {};\n");
+    // Sparse: 16 MiB and one byte, without writing them.
+    await Deno.writeTextFile(`${dir}/core/huge.ts`, "");
+    await Deno.truncate(`${dir}/core/huge.ts`, 16 * 1024 * 1024 + 1);
+    await assert.rejects(() => hashCodebase(dir), FileTooLargeError);
+    await Deno.remove(`${dir}/core/huge.ts`);
+    const small = await hashCodebase(dir);
+    assert.equal(small.files, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
