@@ -315,6 +315,10 @@ async function throughput() {
   let redisCpu: number;
   let relayDelivered: number;
   let redisDelivered: number;
+  let relayBytes: number;
+  let redisBytes: number;
+  // Nothing here reads the delays: the subscribers frame and count, and measure no time.
+  await load.stamps(false);
   try {
     await load.sse(port, "topic=thr", 100);
     const t0 = performance.now();
@@ -326,7 +330,9 @@ async function throughput() {
     relayRate = got / ((performance.now() - t0) / 1000);
     relayDelivered = got;
     relayOverflows = await overflows(relay.url);
-    relayPerRead = perRead(await load.close());
+    const st = await load.close();
+    relayPerRead = perRead(st);
+    relayBytes = st.bytes / Math.max(1, st.count);
   } finally {
     await relay.stop();
   }
@@ -356,10 +362,13 @@ async function throughput() {
     });
     redisRate = got / ((performance.now() - t0) / 1000);
     redisDelivered = got;
-    redisPerRead = perRead(await load.close());
+    const st = await load.close();
+    redisPerRead = perRead(st);
+    redisBytes = st.bytes / Math.max(1, st.count);
   } finally {
     redis.kill("SIGTERM");
     await redis.status;
+    await load.stamps(true);
   }
   return {
     subscribers: 100,
@@ -372,11 +381,13 @@ async function throughput() {
     bench_cpu_share: benchBusy,
     relay_events_per_read: relayPerRead,
     relay_cpu_us_per_delivery: +(relayCpu / relayDelivered * 1e6).toFixed(3),
+    relay_bytes_per_delivery: Math.round(relayBytes),
     redis_delivered_per_s: Math.round(redisRate),
     redis_cpu_share: redisShare,
     bench_cpu_share_redis: redisBusy,
     redis_events_per_read: redisPerRead,
     redis_cpu_us_per_delivery: +(redisCpu / redisDelivered * 1e6).toFixed(3),
+    redis_bytes_per_delivery: Math.round(redisBytes),
     ratio_vs_redis: +(relayRate / redisRate).toFixed(2),
   };
 }
