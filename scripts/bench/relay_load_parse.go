@@ -184,21 +184,27 @@ var (
 	errResp       = errors.New("a malformed RESP push")
 )
 
-// respInt reads the decimal after buf[from] (the type byte) up to CRLF: value, next offset.
+// respInt reads the decimal after buf[from] (the type byte) up to CRLF: value, next offset
+// (-1: incomplete).
 func respInt(buf []byte, from int) (int, int, error) {
-	lf := bytes.IndexByte(buf[from:], '\n')
-	if lf < 0 {
+	v, neg, i := 0, false, from+1
+	if i < len(buf) && buf[i] == '-' {
+		neg, i = true, i+1
+	}
+	digits := i
+	for ; i < len(buf) && buf[i] >= '0' && buf[i] <= '9'; i++ {
+		v = v*10 + int(buf[i]-'0')
+	}
+	if i+1 >= len(buf) {
 		return 0, -1, nil
 	}
-	end := from + lf
-	if lf < 2 || buf[end-1] != '\r' {
+	if i == digits || i-digits > 12 || buf[i] != '\r' || buf[i+1] != '\n' {
 		return 0, 0, errResp
 	}
-	v, err := strconv.Atoi(string(buf[from+1 : end-1]))
-	if err != nil {
-		return 0, 0, errResp
+	if neg {
+		v = -v
 	}
-	return v, end + 1, nil
+	return v, i + 2, nil
 }
 
 func (p *respParser) parse(buf []byte, now float64) (int64, int, error) {
@@ -225,6 +231,10 @@ func (p *respParser) parse(buf []byte, now float64) (int64, int, error) {
 				var size, at int
 				size, at, err = respInt(buf, pos)
 				if err != nil || at < 0 {
+					pos = at
+					break
+				}
+				if size < 0 { // a null bulk string
 					pos = at
 					break
 				}
