@@ -23,6 +23,7 @@ import { parseArgs } from "node:util";
 import { sleep } from "../../core/async/mod.ts";
 import { freePort, startIatpService } from "../../tests/helpers.ts";
 import { HttpPub, type LoadStats, SubscriberLoad } from "./relay_clients.ts";
+import { cpuSeconds } from "./tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -55,13 +56,6 @@ function rssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : -1;
 }
 
-/** CPU seconds (user + system) `pid` used so far (/proc, clock ticks of 1/100 s). */
-function cpuSecs(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /**
  * Measures how busy `pid` is while `phase` runs: its CPU seconds over the wall seconds. Near 1
  * the relay is the bottleneck; well below it, the benchmark's own clients (same host) are.
@@ -70,14 +64,14 @@ async function busy<T>(
   pid: number,
   phase: () => Promise<T>,
 ): Promise<[T, number, number, number]> {
-  const cpu0 = cpuSecs(pid);
-  const own0 = cpuSecs(Deno.pid) + cpuSecs(load.pid);
+  const cpu0 = cpuSeconds(pid);
+  const own0 = cpuSeconds(Deno.pid) + cpuSeconds(load.pid);
   const t0 = performance.now();
   const out = await phase();
   const wall = (performance.now() - t0) / 1000;
-  const share = (cpuSecs(pid) - cpu0) / wall;
-  const own = (cpuSecs(Deno.pid) + cpuSecs(load.pid) - own0) / wall;
-  return [out, +share.toFixed(2), +own.toFixed(2), +(cpuSecs(pid) - cpu0).toFixed(2)];
+  const share = (cpuSeconds(pid) - cpu0) / wall;
+  const own = (cpuSeconds(Deno.pid) + cpuSeconds(load.pid) - own0) / wall;
+  return [out, +share.toFixed(2), +own.toFixed(2), +(cpuSeconds(pid) - cpu0).toFixed(2)];
 }
 
 async function startRelay() {
