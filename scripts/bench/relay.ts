@@ -297,20 +297,10 @@ async function steadyRate() {
 /** (c) Throughput to 100 subscribers: the relay vs Redis pub/sub. */
 async function throughput() {
   const { relay, port } = await startRelay();
-  let relayRate: number;
-  let relayBusy: number;
-  let relayCpu: number;
-  let benchBusy: number;
-  let relayPerRead: number;
-  let relayOverflows: number;
-  let redisBusy: number;
-  let redisShare: number;
-  let redisPerRead: number;
-  let redisCpu: number;
-  let relayDelivered: number;
-  let redisDelivered: number;
-  let relayBytes: number;
-  let redisBytes: number;
+  let relayRate: number, relayBusy: number, relayCpu: number, benchBusy: number;
+  let relayPerRead: number, relayOverflows: number, relayDelivered: number, relayBytes: number;
+  let redisBusy: number, redisShare: number, redisPerRead: number, redisCpu: number;
+  let redisDelivered: number, redisBytes: number;
   // Nothing here reads the delays: the subscribers frame and count, and measure no time.
   await load.stamps(false);
   try {
