@@ -22,7 +22,7 @@
 import { parseArgs } from "node:util";
 import { sleep } from "../../core/async/mod.ts";
 import { freePort, startIatpService } from "../../tests/helpers.ts";
-import { HttpPub, type LoadStats, SubscriberLoad } from "./relay_clients.ts";
+import { HttpPub, type LoadStats, overflows, SubscriberLoad } from "./relay_clients.ts";
 import { cpuSeconds } from "./tools.ts";
 
 const { values } = parseArgs({
@@ -123,13 +123,6 @@ class Publishers {
   close(): void {
     for (const c of this.#all) c.close();
   }
-}
-
-/** Subscribers the relay cut off for a full queue (a slow reader), from its /metrics. */
-async function overflows(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const m = /^iatp_relay_overflows_total(?:\{[^}]*\})? (\d+)/m.exec(text);
-  return m ? Number(m[1]) : -1;
 }
 
 /** Events per socket read: how many events one server write carried on average. */

@@ -216,6 +216,13 @@ export interface LoadStats {
   max_ms: number;
 }
 
+/** Subscribers the relay at `url` cut off for a full queue (a starved reader), from /metrics. */
+export async function overflows(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^iatp_relay_overflows_total(?:\{[^}]*\})? (\d+)/m.exec(text);
+  return m ? Number(m[1]) : -1;
+}
+
 /**
  * The subscribers of the benchmark in a compiled process of their own (relay_load.go, built with
  * the Go toolchain): thousands of SSE or Redis subscribers, counted and timed there, driven over

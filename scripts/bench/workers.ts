@@ -18,7 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { startIatpService } from "../../tests/helpers.ts";
-import { SubscriberLoad } from "./relay_clients.ts";
+import { overflows, SubscriberLoad } from "./relay_clients.ts";
 import {
   cpuSeconds,
   freePort,
@@ -57,6 +57,8 @@ const CONNECTIONS = Number(values.connections);
 const RELAY_SUBS = Number(values["relay-subs"]);
 const MESSAGES = Number(values.messages);
 const PUBLISHERS = 16;
+/** A relay run that delivered nothing for this long is over (its cut-off subscribers). */
+const STALL_MS = 2_000;
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 
 /** The upstream, nginx proxies with N and 1 workers, sidecars with N and 1 workers. */
@@ -141,6 +143,11 @@ async function sidecarBench(dir: string) {
 /** One relay run: deliveries per second and where the host's CPU went meanwhile. */
 interface RelayRun {
   deliveries_per_s: number;
+  /**
+   * Subscribers the relay cut off for a full queue: their deliveries never arrive, so the run
+   * waits out its bound and its rate means little.
+   */
+  overflows: number;
   /** CPU seconds over wall seconds of each part (2 = two cores busy). */
   cpu: {
     /** The relay's main isolate (the sequencer) and its worker isolates' threads. */
@@ -182,11 +189,15 @@ async function relayRun(workers: number, dir: string): Promise<RelayRun> {
     const want = MESSAGES * RELAY_SUBS;
     const end = Date.now() + 120_000;
     let got = await load.count();
-    while (got < want && Date.now() < end) {
+    // Subscribers cut off for a full queue never get the rest: stop once nothing arrives.
+    let last = got, lastAt = performance.now(), stalled = false;
+    while (got < want && Date.now() < end && !stalled) {
       await new Promise((r) => setTimeout(r, 5));
       got = await load.count();
+      if (got !== last) [last, lastAt] = [got, performance.now()];
+      stalled = performance.now() - lastAt > STALL_MS;
     }
-    const wall = (performance.now() - t0) / 1000;
+    const wall = ((stalled ? lastAt : performance.now()) - t0) / 1000;
     const relay1 = threadCpuSeconds(pid, relayPart);
     const share = (x: number) => r3(x / wall);
     const part = (k: string) => share((relay1[k] ?? 0) - (relay0[k] ?? 0));
@@ -200,8 +211,9 @@ async function relayRun(workers: number, dir: string): Promise<RelayRun> {
     };
     const used = cpu.main_isolate + cpu.worker_isolates + cpu.relay_other + cpu.client;
     cpu.rest = r3(Math.max(0, navigator.hardwareConcurrency - used - cpu.host_idle));
+    const cut = await overflows(relay.url);
     await load.close();
-    return { deliveries_per_s: Math.round(got / wall), cpu };
+    return { deliveries_per_s: Math.round(got / wall), overflows: cut, cpu };
   } finally {
     await relay.stop();
   }
@@ -237,6 +249,10 @@ async function relayRounds(dir: string) {
     messages: MESSAGES,
     publishers: PUBLISHERS,
     deliveries_per_s_by_round: { [N]: rates(N), 1: rates(1) },
+    overflows_by_round: {
+      [N]: runs[N].map((r) => r.overflows),
+      1: runs[1].map((r) => r.overflows),
+    },
     relay_scaling_n_vs_1: r3(median(rates(N).map((x, i) => x / rates(1)[i]))),
     // Where the cores went (CPU seconds per wall second, medians over the rounds): the relay
     // can gain from more isolates only while host_idle (or a part it can take from) is left.
