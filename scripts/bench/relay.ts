@@ -22,7 +22,8 @@
 import { parseArgs } from "node:util";
 import { sleep } from "../../core/async/mod.ts";
 import { freePort, startIatpService } from "../../tests/helpers.ts";
-import { HttpPub, type LoadStats, SubscriberLoad } from "./relay_clients.ts";
+import { HttpPub, type LoadStats, overflows, SubscriberLoad } from "./relay_clients.ts";
+import { cpuSeconds } from "./tools.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -55,13 +56,6 @@ function rssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : -1;
 }
 
-/** CPU seconds (user + system) `pid` used so far (/proc, clock ticks of 1/100 s). */
-function cpuSecs(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /**
  * Measures how busy `pid` is while `phase` runs: its CPU seconds over the wall seconds. Near 1
  * the relay is the bottleneck; well below it, the benchmark's own clients (same host) are.
@@ -70,14 +64,14 @@ async function busy<T>(
   pid: number,
   phase: () => Promise<T>,
 ): Promise<[T, number, number, number]> {
-  const cpu0 = cpuSecs(pid);
-  const own0 = cpuSecs(Deno.pid) + cpuSecs(load.pid);
+  const cpu0 = cpuSeconds(pid);
+  const own0 = cpuSeconds(Deno.pid) + cpuSeconds(load.pid);
   const t0 = performance.now();
   const out = await phase();
   const wall = (performance.now() - t0) / 1000;
-  const share = (cpuSecs(pid) - cpu0) / wall;
-  const own = (cpuSecs(Deno.pid) + cpuSecs(load.pid) - own0) / wall;
-  return [out, +share.toFixed(2), +own.toFixed(2), +(cpuSecs(pid) - cpu0).toFixed(2)];
+  const share = (cpuSeconds(pid) - cpu0) / wall;
+  const own = (cpuSeconds(Deno.pid) + cpuSeconds(load.pid) - own0) / wall;
+  return [out, +share.toFixed(2), +own.toFixed(2), +(cpuSeconds(pid) - cpu0).toFixed(2)];
 }
 
 async function startRelay() {
@@ -129,13 +123,6 @@ class Publishers {
   close(): void {
     for (const c of this.#all) c.close();
   }
-}
-
-/** Subscribers the relay cut off for a full queue (a slow reader), from its /metrics. */
-async function overflows(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const m = /^iatp_relay_overflows_total(?:\{[^}]*\})? (\d+)/m.exec(text);
-  return m ? Number(m[1]) : -1;
 }
 
 /** Events per socket read: how many events one server write carried on average. */
@@ -303,18 +290,12 @@ async function steadyRate() {
 /** (c) Throughput to 100 subscribers: the relay vs Redis pub/sub. */
 async function throughput() {
   const { relay, port } = await startRelay();
-  let relayRate: number;
-  let relayBusy: number;
-  let relayCpu: number;
-  let benchBusy: number;
-  let relayPerRead: number;
-  let relayOverflows: number;
-  let redisBusy: number;
-  let redisShare: number;
-  let redisPerRead: number;
-  let redisCpu: number;
-  let relayDelivered: number;
-  let redisDelivered: number;
+  let relayRate: number, relayBusy: number, relayCpu: number, benchBusy: number;
+  let relayPerRead: number, relayOverflows: number, relayDelivered: number, relayBytes: number;
+  let redisBusy: number, redisShare: number, redisPerRead: number, redisCpu: number;
+  let redisDelivered: number, redisBytes: number;
+  // Nothing here reads the delays: the subscribers frame and count, and measure no time.
+  await load.stamps(false);
   try {
     await load.sse(port, "topic=thr", 100);
     const t0 = performance.now();
@@ -326,7 +307,9 @@ async function throughput() {
     relayRate = got / ((performance.now() - t0) / 1000);
     relayDelivered = got;
     relayOverflows = await overflows(relay.url);
-    relayPerRead = perRead(await load.close());
+    const st = await load.close();
+    relayPerRead = perRead(st);
+    relayBytes = st.bytes / Math.max(1, st.count);
   } finally {
     await relay.stop();
   }
@@ -356,10 +339,13 @@ async function throughput() {
     });
     redisRate = got / ((performance.now() - t0) / 1000);
     redisDelivered = got;
-    redisPerRead = perRead(await load.close());
+    const st = await load.close();
+    redisPerRead = perRead(st);
+    redisBytes = st.bytes / Math.max(1, st.count);
   } finally {
     redis.kill("SIGTERM");
     await redis.status;
+    await load.stamps(true);
   }
   return {
     subscribers: 100,
@@ -372,11 +358,13 @@ async function throughput() {
     bench_cpu_share: benchBusy,
     relay_events_per_read: relayPerRead,
     relay_cpu_us_per_delivery: +(relayCpu / relayDelivered * 1e6).toFixed(3),
+    relay_bytes_per_delivery: Math.round(relayBytes),
     redis_delivered_per_s: Math.round(redisRate),
     redis_cpu_share: redisShare,
     bench_cpu_share_redis: redisBusy,
     redis_events_per_read: redisPerRead,
     redis_cpu_us_per_delivery: +(redisCpu / redisDelivered * 1e6).toFixed(3),
+    redis_bytes_per_delivery: Math.round(redisBytes),
     ratio_vs_redis: +(relayRate / redisRate).toFixed(2),
   };
 }

@@ -208,10 +208,19 @@ export class HttpPub {
 export interface LoadStats {
   count: number;
   reads: number;
+  /** Bytes read off every connection. */
+  bytes: number;
   samples: number;
   p50_ms: number;
   p99_ms: number;
   max_ms: number;
+}
+
+/** Subscribers the relay at `url` cut off for a full queue (a starved reader), from /metrics. */
+export async function overflows(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^iatp_relay_overflows_total(?:\{[^}]*\})? (\d+)/m.exec(text);
+  return m ? Number(m[1]) : -1;
 }
 
 /**
@@ -241,10 +250,11 @@ export class SubscriberLoad {
   static async start(): Promise<SubscriberLoad> {
     const dir = Deno.makeTempDirSync({ prefix: "iatp-bench-load-" });
     const binary = `${dir}/relay_load`;
-    const source = decodeURIComponent(new URL("./relay_load.go", import.meta.url).pathname);
+    const sources = ["./relay_load.go", "./relay_load_parse.go"]
+      .map((f) => decodeURIComponent(new URL(f, import.meta.url).pathname));
     let out: Deno.CommandOutput;
     try {
-      out = await new Deno.Command("go", { args: ["build", "-o", binary, source] }).output();
+      out = await new Deno.Command("go", { args: ["build", "-o", binary, ...sources] }).output();
     } catch (err) {
       throw new Error("the relay benchmark needs the Go toolchain (go) on PATH", { cause: err });
     }
@@ -301,6 +311,11 @@ export class SubscriberLoad {
     pad: string,
   ): Promise<void> {
     await this.#ask(`pub-redis ${port} ${channel} ${n} ${c} ${pad}`);
+  }
+
+  /** Whether subscribers opened from now on measure delays from their payloads' `t` (default on). */
+  async stamps(on: boolean): Promise<void> {
+    await this.#ask(`stamps ${on ? 1 : 0}`);
   }
 
   /** Messages received so far over every connection. */

@@ -1,16 +1,19 @@
 // Command relay_load holds the relay benchmark's subscribers: SSE streams on the relay and
-// SUBSCRIBE connections on redis-server, thousands of them, counting the messages each receives
-// and the delay of each SSE message from the publish time its payload carries ("t", ms since the
-// epoch) to the read that brought it. The benchmark (scripts/bench/relay.ts) builds it with the
-// Go toolchain and drives it over stdin, one command a line, one answer a line:
+// SUBSCRIBE connections on redis-server, thousands of them. Each frames every message it
+// receives in full and takes out its payload (SSE fields per the SSE spec, RESP arrays:
+// relay_load_parse.go), counts the messages and, unless told not to, the delay of each from the
+// publish time its payload carries ("t", ms since the epoch) to the read that brought it. The
+// benchmark (scripts/bench/relay.ts) builds it with the Go toolchain and drives it over stdin,
+// one command a line, one answer a line:
 //
 //	sse PORT QUERY N    open N GET /subscribe?QUERY streams (Last-Event-ID: now)   -> ok
 //	redis PORT CHAN N   open N SUBSCRIBE CHAN connections                          -> ok
+//	stamps 0|1          measure delays from the payloads' "t" (1, the default) or not  -> ok
 //	count               messages received so far                                   -> N
 //	pub-http PORT TOPIC N C PAD   N POST /publish of {"topic":TOPIC,"payload":{"pad":PAD}}
 //	                    over C keep-alive connections, one request in flight each  -> ok
 //	pub-redis PORT CHAN N C PAD   N PUBLISH CHAN {"pad":PAD} over C connections the same way -> ok
-//	close               close every connection; JSON: count, reads, latency        -> {...}
+//	close               close every connection; JSON: count, reads, bytes read, latency -> {...}
 //
 // It is a separate, compiled process so that the clients' parsing costs a small part of what the
 // servers under test spend: on a small host they share the same cores. The publishers of the
@@ -20,11 +23,12 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,95 +37,25 @@ import (
 	"time"
 )
 
-const readBufferBytes = 16 * 1024
-
 var (
-	count   int64
-	reads   int64
-	mu      sync.Mutex
-	samples []float64
-	conns   []net.Conn
-	wg      sync.WaitGroup
-)
-
-var (
-	eventMessage = []byte("event: message\n")
-	dataField    = []byte("data: ")
-	tField       = []byte(`"t":`)
-	retryField   = []byte("retry:")
+	count     int64
+	reads     int64
+	wireBytes int64
+	stamps    atomic.Bool
+	mu        sync.Mutex
+	samples   []float64
+	conns     []net.Conn
+	wg        sync.WaitGroup
 )
 
 func nowMs() float64 { return float64(time.Now().UnixNano()) / 1e6 }
 
-// sseReader counts message events of one stream and collects their delays.
-type sseReader struct {
-	carry []byte
-	lat   []float64
-}
-
-// feed walks the line ends of buf (the carried bytes of a cut event first); returns messages.
-func (r *sseReader) feed(chunk []byte, now float64) int64 {
-	buf := chunk
-	if len(r.carry) > 0 {
-		buf = append(r.carry, chunk...)
+// nowStamp is the read's time when delays are measured (else 0: no clock read per read).
+func nowStamp() float64 {
+	if stamps.Load() {
+		return nowMs()
 	}
-	var n int64
-	start, message, sentAt := 0, false, -1.0
-	i := bytes.IndexByte(buf, '\n')
-	for i >= 0 && i+1 < len(buf) {
-		next := buf[i+1]
-		if next == '\n' {
-			if message {
-				n++
-				if sentAt >= 0 {
-					r.lat = append(r.lat, now-sentAt)
-				}
-			}
-			message, sentAt, start = false, -1.0, i+2
-			i++
-		} else if next == 'e' && i > 0 && buf[i-1] != '\r' {
-			message = message || bytes.HasPrefix(buf[i+1:], eventMessage)
-		} else if next == 'd' && bytes.HasPrefix(buf[i+1:], dataField) {
-			sentAt = payloadT(buf[i+1+len(dataField):])
-		}
-		j := bytes.IndexByte(buf[i+1:], '\n')
-		if j < 0 {
-			break
-		}
-		i += 1 + j
-	}
-	r.carry = append(r.carry[:0], buf[start:]...)
-	return n
-}
-
-// payloadT is the payload's "t": the data object's second '{' opens the payload, "t" first.
-func payloadT(b []byte) float64 {
-	end := bytes.IndexByte(b, '\n')
-	if end >= 0 {
-		b = b[:end]
-	}
-	outer := bytes.IndexByte(b, '{')
-	if outer < 0 {
-		return -1
-	}
-	inner := bytes.IndexByte(b[outer+1:], '{')
-	if inner < 0 {
-		return -1
-	}
-	v := b[outer+1+inner+1:]
-	if !bytes.HasPrefix(v, tField) {
-		return -1
-	}
-	v = v[len(tField):]
-	k := 0
-	for k < len(v) && (v[k] == '.' || (v[k] >= '0' && v[k] <= '9')) {
-		k++
-	}
-	t, err := strconv.ParseFloat(string(v[:k]), 64)
-	if err != nil {
-		return -1
-	}
-	return t
+	return 0
 }
 
 func openSSE(port, query string, ready chan<- error) {
@@ -142,30 +76,11 @@ func openSSE(port, query string, ready chan<- error) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		r := &sseReader{}
-		buf := make([]byte, readBufferBytes)
-		isReady := false
-		for {
-			n, err := c.Read(buf)
-			if n > 0 {
-				now := nowMs()
-				atomic.AddInt64(&reads, 1)
-				if !isReady && bytes.Contains(append(r.carry, buf[:n]...), retryField) {
-					isReady = true
-					ready <- nil
-				}
-				atomic.AddInt64(&count, r.feed(buf[:n], now))
-			}
-			if err != nil {
-				if !isReady {
-					ready <- fmt.Errorf("stream ended before it started: %v", err)
-				}
-				mu.Lock()
-				samples = append(samples, r.lat...)
-				mu.Unlock()
-				return
-			}
-		}
+		p := &sseParser{stamps: stamps.Load()}
+		readLoop(c, p, ready, func() error { return errors.New("stream ended before it started") })
+		mu.Lock()
+		samples = append(samples, p.lat...)
+		mu.Unlock()
 	}()
 }
 
@@ -186,30 +101,13 @@ func openRedis(port, channel string, ready chan<- error) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		buf := make([]byte, readBufferBytes)
-		arrays := int64(0)
-		for {
-			n, err := c.Read(buf)
-			if n > 0 {
-				atomic.AddInt64(&reads, 1)
-				// Every push is one RESP array; the first confirms the SUBSCRIBE. The
-				// benchmark's payloads contain no '*'.
-				k := int64(bytes.Count(buf[:n], []byte{'*'}))
-				if arrays == 0 && k > 0 {
-					ready <- nil
-					atomic.AddInt64(&count, k-1)
-				} else {
-					atomic.AddInt64(&count, k)
-				}
-				arrays += k
-			}
-			if err != nil {
-				if arrays == 0 {
-					ready <- fmt.Errorf("connection ended before SUBSCRIBE was confirmed: %v", err)
-				}
-				return
-			}
-		}
+		p := &respParser{stamps: stamps.Load()}
+		readLoop(c, p, ready, func() error {
+			return errors.New("connection ended before SUBSCRIBE was confirmed")
+		})
+		mu.Lock()
+		samples = append(samples, p.lat...)
+		mu.Unlock()
 	}()
 }
 
@@ -262,6 +160,7 @@ func stats() map[string]any {
 	}
 	return map[string]any{
 		"count": atomic.LoadInt64(&count), "reads": atomic.LoadInt64(&reads),
+		"bytes":   atomic.LoadInt64(&wireBytes),
 		"samples": len(s), "p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": at(1),
 	}
 }
@@ -350,6 +249,15 @@ func redisAnswer(r *bufio.Reader) error {
 func bulk(s string) string { return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s) }
 
 func main() {
+	// RELAY_LOAD_CPUPROFILE=FILE writes the client's own CPU profile (go tool pprof) until stdin ends.
+	if path := os.Getenv("RELAY_LOAD_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
+	stamps.Store(true)
 	in := bufio.NewScanner(os.Stdin)
 	out := bufio.NewWriter(os.Stdout)
 	reply := func(s string) {
@@ -379,6 +287,9 @@ func main() {
 			} else {
 				reply("ok")
 			}
+		case "stamps":
+			stamps.Store(len(f) == 2 && f[1] == "1")
+			reply("ok")
 		case "count":
 			reply(strconv.FormatInt(atomic.LoadInt64(&count), 10))
 		case "pub-http", "pub-redis":
@@ -410,6 +321,7 @@ func main() {
 			reply(string(b))
 			atomic.StoreInt64(&count, 0)
 			atomic.StoreInt64(&reads, 0)
+			atomic.StoreInt64(&wireBytes, 0)
 			mu.Lock()
 			samples = nil
 			mu.Unlock()

@@ -193,3 +193,59 @@ export function proxyServer(port: number, upstreamPort: number): string {
   server { listen 127.0.0.1:${port}; client_body_buffer_size 64k;
     location / { proxy_pass http://agent; proxy_http_version 1.1; proxy_set_header Connection ""; } }`;
 }
+
+/** Clock ticks per second of `/proc` CPU times (USER_HZ: 100 on Linux). */
+const TICKS_PER_S = 100;
+
+/**
+ * CPU seconds (user + system) `pid` used so far, or its thread `tid`; NaN once it is gone.
+ * @example
+ * ```ts
+ * const before = cpuSeconds(Deno.pid);
+ * ```
+ */
+export function cpuSeconds(pid: number, tid?: number): number {
+  try {
+    const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
+    const stat = Deno.readTextFileSync(path);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU seconds of `pid`'s threads so far, added up by `name(threadName, isMain)` (threads that
+ * ended are not counted).
+ */
+export function threadCpuSeconds(
+  pid: number,
+  name: (thread: string, isMain: boolean) => string,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tasks: Deno.DirEntry[] = [];
+  try {
+    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
+  } catch { /* gone */ }
+  for (const t of tasks) {
+    const tid = Number(t.name);
+    let comm = "";
+    try {
+      comm = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).trim();
+    } catch {
+      continue; // ended meanwhile
+    }
+    const cpu = cpuSeconds(pid, tid);
+    if (Number.isNaN(cpu)) continue;
+    const key = name(comm, tid === pid);
+    out[key] = (out[key] ?? 0) + cpu;
+  }
+  return out;
+}
+
+/** Idle CPU seconds of the whole host so far, every core added up (`/proc/stat`). */
+export function hostIdleSeconds(): number {
+  const cpu = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/);
+  return (Number(cpu[4]) + Number(cpu[5])) / TICKS_PER_S; // idle + iowait
+}

@@ -18,16 +18,19 @@
  */
 import { parseArgs } from "node:util";
 import { startIatpService } from "../../tests/helpers.ts";
-import { SubscriberLoad } from "./relay_clients.ts";
+import { overflows, SubscriberLoad } from "./relay_clients.ts";
 import {
+  cpuSeconds,
   freePort,
   has,
+  hostIdleSeconds,
   median,
   proxyServer,
   r3,
   requestBody,
   startNginx,
   stopAll,
+  threadCpuSeconds,
   upstreamServer,
   waitPort,
   wrk,
@@ -54,6 +57,8 @@ const CONNECTIONS = Number(values.connections);
 const RELAY_SUBS = Number(values["relay-subs"]);
 const MESSAGES = Number(values.messages);
 const PUBLISHERS = 16;
+/** A relay run that delivered nothing for this long is over (its cut-off subscribers). */
+const STALL_MS = 2_000;
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 
 /** The upstream, nginx proxies with N and 1 workers, sidecars with N and 1 workers. */
@@ -135,8 +140,36 @@ async function sidecarBench(dir: string) {
   }
 }
 
+/** One relay run: deliveries per second and where the host's CPU went meanwhile. */
+interface RelayRun {
+  deliveries_per_s: number;
+  /**
+   * Subscribers the relay cut off for a full queue: their deliveries never arrive, so the run
+   * waits out its bound and its rate means little.
+   */
+  overflows: number;
+  /** CPU seconds over wall seconds of each part (2 = two cores busy). */
+  cpu: {
+    /** The relay's main isolate (the sequencer) and its worker isolates' threads. */
+    main_isolate: number;
+    worker_isolates: number;
+    /** The relay's other threads: V8's helpers (collection, compilation), I/O. */
+    relay_other: number;
+    /** The compiled subscribers and publishers. */
+    client: number;
+    /** What no process used: CPU the relay could still have taken. */
+    host_idle: number;
+    /** Everything else on the host (other processes). */
+    rest: number;
+  };
+}
+
+/** The relay's threads by part: the main isolate, worker isolates (`worker-N`), the rest. */
+const relayPart = (thread: string, isMain: boolean) =>
+  isMain ? "main_isolate" : thread.startsWith("worker-") ? "worker_isolates" : "relay_other";
+
 /** Messages delivered per second to the subscribers of a relay with `workers` isolates. */
-async function relayRun(workers: number, dir: string): Promise<number> {
+async function relayRun(workers: number, dir: string): Promise<RelayRun> {
   const relay = await startIatpService(
     ["relay", "--port", "0", "--workers", String(workers), "--heartbeat", "30s"],
     { env: { IATP_DATA_DIR: dir } },
@@ -149,18 +182,38 @@ async function relayRun(workers: number, dir: string): Promise<number> {
     }
     const port = Number(new URL(relay.url).port);
     await load.sse(port, "topic=thr", RELAY_SUBS);
-    const t0 = performance.now();
+    const pid = relay.process.pid;
+    const relay0 = threadCpuSeconds(pid, relayPart);
+    const [client0, idle0, t0] = [cpuSeconds(load.pid), hostIdleSeconds(), performance.now()];
     await load.publishHttp(port, "thr", MESSAGES, PUBLISHERS, "x".repeat(100));
     const want = MESSAGES * RELAY_SUBS;
     const end = Date.now() + 120_000;
     let got = await load.count();
-    while (got < want && Date.now() < end) {
+    // Subscribers cut off for a full queue never get the rest: stop once nothing arrives.
+    let last = got, lastAt = performance.now(), stalled = false;
+    while (got < want && Date.now() < end && !stalled) {
       await new Promise((r) => setTimeout(r, 5));
       got = await load.count();
+      if (got !== last) [last, lastAt] = [got, performance.now()];
+      stalled = performance.now() - lastAt > STALL_MS;
     }
-    const rate = got / ((performance.now() - t0) / 1000);
+    const wall = ((stalled ? lastAt : performance.now()) - t0) / 1000;
+    const relay1 = threadCpuSeconds(pid, relayPart);
+    const share = (x: number) => r3(x / wall);
+    const part = (k: string) => share((relay1[k] ?? 0) - (relay0[k] ?? 0));
+    const cpu = {
+      main_isolate: part("main_isolate"),
+      worker_isolates: part("worker_isolates"),
+      relay_other: part("relay_other"),
+      client: share(cpuSeconds(load.pid) - client0),
+      host_idle: share(hostIdleSeconds() - idle0),
+      rest: 0,
+    };
+    const used = cpu.main_isolate + cpu.worker_isolates + cpu.relay_other + cpu.client;
+    cpu.rest = r3(Math.max(0, navigator.hardwareConcurrency - used - cpu.host_idle));
+    const cut = await overflows(relay.url);
     await load.close();
-    return Math.round(rate);
+    return { deliveries_per_s: Math.round(got / wall), overflows: cut, cpu };
   } finally {
     await relay.stop();
   }
@@ -171,6 +224,7 @@ let load: SubscriberLoad;
 
 async function relayBench(dir: string) {
   load = await SubscriberLoad.start();
+  await load.stamps(false); // nothing here reads the delays
   try {
     return await relayRounds(dir);
   } finally {
@@ -179,19 +233,31 @@ async function relayBench(dir: string) {
 }
 
 async function relayRounds(dir: string) {
-  const byWorkers: Record<string, number[]> = { [N]: [], 1: [] };
+  const runs: Record<string, RelayRun[]> = { [N]: [], 1: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const w of round % 2 === 0 ? [N, 1] : [1, N]) byWorkers[w].push(await relayRun(w, dir));
+    for (const w of round % 2 === 0 ? [N, 1] : [1, N]) runs[w].push(await relayRun(w, dir));
   }
+  const rates = (w: number) => runs[w].map((r) => r.deliveries_per_s);
+  // The median share of each part over the rounds, per worker count.
+  const cpu = (w: number) => {
+    const keys = Object.keys(runs[w][0].cpu) as Array<keyof RelayRun["cpu"]>;
+    return Object.fromEntries(keys.map((k) => [k, r3(median(runs[w].map((r) => r.cpu[k])))]));
+  };
   return {
     workers: N,
     subscribers: RELAY_SUBS,
     messages: MESSAGES,
     publishers: PUBLISHERS,
-    deliveries_per_s_by_round: byWorkers,
-    relay_scaling_n_vs_1: r3(
-      median(byWorkers[N].map((x, i) => x / byWorkers[1][i])),
-    ),
+    deliveries_per_s_by_round: { [N]: rates(N), 1: rates(1) },
+    overflows_by_round: {
+      [N]: runs[N].map((r) => r.overflows),
+      1: runs[1].map((r) => r.overflows),
+    },
+    relay_scaling_n_vs_1: r3(median(rates(N).map((x, i) => x / rates(1)[i]))),
+    // Where the cores went (CPU seconds per wall second, medians over the rounds): the relay
+    // can gain from more isolates only while host_idle (or a part it can take from) is left.
+    cpu_by_workers: { [N]: cpu(N), 1: cpu(1) },
+    cpu_by_round: { [N]: runs[N].map((r) => r.cpu), 1: runs[1].map((r) => r.cpu) },
   };
 }
 
