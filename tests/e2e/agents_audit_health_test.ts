@@ -1,0 +1,97 @@
+/**
+ * End-to-end: an `iatp sensor` whose audit folder (a small tmpfs) fills up, then turns read-only,
+ * says so on `/health` (degraded, the OS reason, no path), and is ok again once it can write.
+ * Mounting needs root; elsewhere the test is reported ignored.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { health, writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
+import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
+import { startIatpService, tempDir, waitFor } from "../helpers.ts";
+
+const TOKEN = "sensor-audit-token";
+
+/** Runs `mount`/`umount` with `args`; true when it succeeded. */
+function mount(cmd: "mount" | "umount", args: string[]): boolean {
+  try {
+    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this host lets the test mount a tmpfs. */
+function canMount(): boolean {
+  const dir = Deno.makeTempDirSync({ prefix: "iatp-mount-probe-" });
+  const ok = mount("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]);
+  if (ok) mount("umount", [dir]);
+  Deno.removeSync(dir);
+  return ok;
+}
+
+type Audit = { ok: boolean; reason?: string; failures: number; records: number };
+
+Deno.test({
+  name: "sensor e2e: a full, then read-only, audit folder makes /health degraded, with the reason",
+  ignore: !canMount(),
+}, async () => {
+  const dir = await tempDir("iatp-sensor-audit-");
+  await writeFixturePlugins(join(dir.path, "plugins"));
+  const base = join(dir.path, "sensor-state");
+  const folder = join(base, "logs/audit");
+  await Deno.mkdir(folder, { recursive: true });
+  assert.ok(mount("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", folder]));
+  const orch = await startFakeOrchestrator({ agentId: "sensor-a", token: TOKEN });
+  const cfg = await writeConfig(dir.path, "s.yaml", {
+    agent: { id: "sensor-a", base_folder: base, heartbeat: "1s" },
+    api: { base_url: orch.url },
+    security: { auth: { api_key: TOKEN } },
+    plugins: { directory: join(dir.path, "plugins") },
+    health: { port: 0 },
+    sensor: {
+      triggers: [{ plugin_id: "fixed-trigger", interval: "100ms", config: { type: "t" } }],
+      publish_to: "orchestrator",
+      dedup_window: "0s",
+    },
+  });
+  const sensor = await startIatpService(["sensor", "--config", cfg], {
+    env: { IATP_DATA_DIR: dir.path },
+  });
+  const audit = async () => (await health(sensor.url)).components as Record<string, Audit>;
+  try {
+    await waitFor(async () => (await audit()).audit.records > 0, 30_000, "records written");
+    assert.equal((await health(sensor.url)).status, "ok");
+
+    // Another file takes the rest of the folder's room.
+    const filler = join(folder, "filler");
+    await Deno.writeFile(filler, new Uint8Array(512 * 1024)).catch(() => {});
+    await waitFor(async () => !(await audit()).audit.ok, 30_000, "audit not ok");
+    const full = await health(sensor.url);
+    assert.equal(full.status, "degraded");
+    const a = (full.components as Record<string, Audit>).audit;
+    assert.match(a.reason ?? "", /no space left on device/);
+    assert.ok(a.failures > 0);
+    assert.ok(!JSON.stringify(full).includes(dir.path), "no path in the health answer");
+
+    // Room again: the next record is written and health is ok.
+    await Deno.remove(filler);
+    await waitFor(async () => (await health(sensor.url)).status === "ok", 30_000, "ok again");
+
+    // Read-only: the probe of the file says so even between records.
+    assert.ok(mount("mount", ["-o", "remount,ro", folder]));
+    await waitFor(
+      async () => /read-only file system/.test((await audit()).audit.reason ?? ""),
+      30_000,
+      "read-only reported",
+    );
+    assert.equal((await health(sensor.url)).status, "degraded");
+    assert.ok(mount("mount", ["-o", "remount,rw", folder]));
+    await waitFor(async () => (await health(sensor.url)).status === "ok", 30_000, "ok after rw");
+  } finally {
+    const status = await sensor.stop("SIGTERM");
+    assert.equal(status.code, 0);
+    await orch.close();
+    mount("umount", [folder]);
+    await dir.remove();
+  }
+});
