@@ -122,6 +122,13 @@ export class DeployPolicy {
 
   #service(at: string, s: Doc, dir: string): void {
     const a = this.allow;
+    for (const f of ["volumes", "volumes_from", "security_opt", "cap_add"]) {
+      if (s[f] !== undefined && s[f] !== null && !Array.isArray(s[f])) {
+        throw new HttpError(400, `compose file refused: ${at}.${f}: not a list`, {
+          field: `parameters.compose_file: ${at}.${f}`,
+        });
+      }
+    }
     if (!a.privileged && isSet(s.privileged)) {
       refuse(`${at}.privileged`, "deploy_allow.privileged", "privileged mode");
     }

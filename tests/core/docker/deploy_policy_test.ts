@@ -109,6 +109,7 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
     assert.equal(e.extra.setting, setting, text);
   }
   assert.equal(refusal("services: [a]\n").status, 400);
+  assert.equal(refusal(svc('    volumes: "/:/host"\n')).status, 400, "a list, or nothing");
   assert.equal(refusal("web:\n  image: busybox\n").status, 400, "version 1 files have no services");
 });
 
