@@ -78,6 +78,7 @@ Deno.test("action command: start/resolve in-process (as `iatp up` does), health 
       "plugins",
       "queue",
       "relay",
+      "state",
     ]);
     assert.equal(h.agent_id, "inproc");
     await svc.close();

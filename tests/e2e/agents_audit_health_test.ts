@@ -1,7 +1,8 @@
 /**
  * End-to-end: an `iatp sensor` whose audit folder (a small tmpfs) fills up, then turns read-only,
- * says so on `/health` (degraded, the OS reason, no path), and is ok again once it can write.
- * Mounting needs root; elsewhere the test is reported ignored.
+ * says so on `/health` (degraded, the OS reason, no path), and is ok again once it can write; one
+ * whose whole base folder fills up (state database too) keeps running and says so as well.
+ * Mounting needs root; elsewhere the tests are reported ignored.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -31,9 +32,32 @@ function canMount(): boolean {
 
 type Audit = { ok: boolean; reason?: string; failures: number; records: number };
 
+/** Starts a sensor on `base` whose fixture trigger emits a new event every 100 ms. */
+async function startSensor(dir: string, base: string, dedupWindow: string) {
+  const orch = await startFakeOrchestrator({ agentId: "sensor-a", token: TOKEN });
+  const cfg = await writeConfig(dir, "s.yaml", {
+    agent: { id: "sensor-a", base_folder: base, heartbeat: "1s" },
+    api: { base_url: orch.url },
+    security: { auth: { api_key: TOKEN } },
+    plugins: { directory: join(dir, "plugins") },
+    health: { port: 0 },
+    sensor: {
+      triggers: [{ plugin_id: "fixed-trigger", interval: "100ms", config: { type: "t" } }],
+      publish_to: "orchestrator",
+      dedup_window: dedupWindow,
+    },
+  });
+  const sensor = await startIatpService(["sensor", "--config", cfg], {
+    env: { IATP_DATA_DIR: dir },
+  });
+  return { orch, sensor };
+}
+
+const mountable = canMount();
+
 Deno.test({
   name: "sensor e2e: a full, then read-only, audit folder makes /health degraded, with the reason",
-  ignore: !canMount(),
+  ignore: !mountable,
 }, async () => {
   const dir = await tempDir("iatp-sensor-audit-");
   await writeFixturePlugins(join(dir.path, "plugins"));
@@ -41,22 +65,7 @@ Deno.test({
   const folder = join(base, "logs/audit");
   await Deno.mkdir(folder, { recursive: true });
   assert.ok(mount("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", folder]));
-  const orch = await startFakeOrchestrator({ agentId: "sensor-a", token: TOKEN });
-  const cfg = await writeConfig(dir.path, "s.yaml", {
-    agent: { id: "sensor-a", base_folder: base, heartbeat: "1s" },
-    api: { base_url: orch.url },
-    security: { auth: { api_key: TOKEN } },
-    plugins: { directory: join(dir.path, "plugins") },
-    health: { port: 0 },
-    sensor: {
-      triggers: [{ plugin_id: "fixed-trigger", interval: "100ms", config: { type: "t" } }],
-      publish_to: "orchestrator",
-      dedup_window: "0s",
-    },
-  });
-  const sensor = await startIatpService(["sensor", "--config", cfg], {
-    env: { IATP_DATA_DIR: dir.path },
-  });
+  const { orch, sensor } = await startSensor(dir.path, base, "0s");
   const audit = async () => (await health(sensor.url)).components as Record<string, Audit>;
   try {
     await waitFor(async () => (await audit()).audit.records > 0, 30_000, "records written");
@@ -92,6 +101,46 @@ Deno.test({
     assert.equal(status.code, 0);
     await orch.close();
     mount("umount", [folder]);
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name:
+    "sensor e2e: a full base folder (state database and trail) degrades, never stops the sensor",
+  ignore: !mountable,
+}, async () => {
+  const dir = await tempDir("iatp-sensor-full-");
+  await writeFixturePlugins(join(dir.path, "plugins"));
+  const base = join(dir.path, "sensor-state");
+  await Deno.mkdir(base, { recursive: true });
+  assert.ok(mount("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", base]));
+  const { orch, sensor } = await startSensor(dir.path, base, "1h");
+  type Part = { ok: boolean; reason?: string };
+  const parts = async () => (await health(sensor.url)).components as Record<string, Part>;
+  const filler = join(base, "filler");
+  try {
+    await waitFor(async () => (await health(sensor.url)).status === "ok", 30_000, "ok first");
+    await Deno.writeFile(filler, new Uint8Array(4 * 1024 * 1024)).catch(() => {});
+    await waitFor(
+      async () => {
+        const p = await parts();
+        return !p.state.ok && !p.audit.ok;
+      },
+      30_000,
+      "state and audit not ok",
+    );
+    const h = await health(sensor.url);
+    assert.equal(h.status, "degraded");
+    assert.match(String(h.reason), /audit: .*no space left on device/);
+    assert.match(String(h.reason), /state: last write failed: database or disk is full/);
+    await Deno.remove(filler);
+    await waitFor(async () => (await health(sensor.url)).status === "ok", 30_000, "ok again");
+  } finally {
+    const status = await sensor.stop("SIGTERM");
+    assert.equal(status.code, 0, "the sensor ran to the end");
+    await orch.close();
+    mount("umount", [base]);
     await dir.remove();
   }
 });
