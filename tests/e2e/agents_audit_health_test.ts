@@ -9,26 +9,9 @@ import { join } from "node:path";
 import { health, writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
 import { startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { canMountTmpfs, mountCmd } from "../support/tmpfs.ts";
 
 const TOKEN = "sensor-audit-token";
-
-/** Runs `mount`/`umount` with `args`; true when it succeeded. */
-function mount(cmd: "mount" | "umount", args: string[]): boolean {
-  try {
-    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether this host lets the test mount a tmpfs. */
-function canMount(): boolean {
-  const dir = Deno.makeTempDirSync({ prefix: "iatp-mount-probe-" });
-  const ok = mount("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]);
-  if (ok) mount("umount", [dir]);
-  Deno.removeSync(dir);
-  return ok;
-}
 
 type Audit = { ok: boolean; reason?: string; failures: number; records: number };
 
@@ -53,7 +36,7 @@ async function startSensor(dir: string, base: string, dedupWindow: string) {
   return { orch, sensor };
 }
 
-const mountable = canMount();
+const mountable = canMountTmpfs();
 
 Deno.test({
   name: "sensor e2e: a full, then read-only, audit folder makes /health degraded, with the reason",
@@ -64,7 +47,7 @@ Deno.test({
   const base = join(dir.path, "sensor-state");
   const folder = join(base, "logs/audit");
   await Deno.mkdir(folder, { recursive: true });
-  assert.ok(mount("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", folder]));
+  assert.ok(mountCmd("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", folder]));
   const { orch, sensor } = await startSensor(dir.path, base, "0s");
   const audit = async () => (await health(sensor.url)).components as Record<string, Audit>;
   try {
@@ -87,20 +70,20 @@ Deno.test({
     await waitFor(async () => (await health(sensor.url)).status === "ok", 30_000, "ok again");
 
     // Read-only: the probe of the file says so even between records.
-    assert.ok(mount("mount", ["-o", "remount,ro", folder]));
+    assert.ok(mountCmd("mount", ["-o", "remount,ro", folder]));
     await waitFor(
       async () => /read-only file system/.test((await audit()).audit.reason ?? ""),
       30_000,
       "read-only reported",
     );
     assert.equal((await health(sensor.url)).status, "degraded");
-    assert.ok(mount("mount", ["-o", "remount,rw", folder]));
+    assert.ok(mountCmd("mount", ["-o", "remount,rw", folder]));
     await waitFor(async () => (await health(sensor.url)).status === "ok", 30_000, "ok after rw");
   } finally {
     const status = await sensor.stop("SIGTERM");
     assert.equal(status.code, 0);
     await orch.close();
-    mount("umount", [folder]);
+    mountCmd("umount", [folder]);
     await dir.remove();
   }
 });
@@ -114,7 +97,7 @@ Deno.test({
   await writeFixturePlugins(join(dir.path, "plugins"));
   const base = join(dir.path, "sensor-state");
   await Deno.mkdir(base, { recursive: true });
-  assert.ok(mount("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", base]));
+  assert.ok(mountCmd("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", base]));
   const { orch, sensor } = await startSensor(dir.path, base, "1h");
   type Part = { ok: boolean; reason?: string };
   const parts = async () => (await health(sensor.url)).components as Record<string, Part>;
@@ -140,7 +123,7 @@ Deno.test({
     const status = await sensor.stop("SIGTERM");
     assert.equal(status.code, 0, "the sensor ran to the end");
     await orch.close();
-    mount("umount", [base]);
+    mountCmd("umount", [base]);
     await dir.remove();
   }
 });
