@@ -269,7 +269,7 @@ export class DeployPolicy {
       const rel = relative(root, path);
       return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
     };
-    if (inside(resolve(dir)) && !isAbsolute(raw)) return;
+    if (inside(resolve(dir))) return;
     if (this.#roots.some(inside)) return;
     refuse(
       at,

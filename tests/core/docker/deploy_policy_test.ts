@@ -126,6 +126,7 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
     ),
   );
   ok(svc("    security_opt: [no-new-privileges:true]\n    network_mode: 'service:db'\n"));
+  ok(svc(`    volumes: ["${DIR}/data:/data"]\n`), {});
   ok(svc("    privileged: true\n"), { privileged: true });
   ok(svc("    pid: host\n"), { hostNamespaces: true });
   ok(svc("    cap_add: [NET_ADMIN, cap_net_raw]\n"), { capAdd: ["NET_ADMIN", "NET_RAW"] });
