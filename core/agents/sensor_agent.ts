@@ -253,7 +253,8 @@ export async function startSensorAgent(
     "relay",
     () =>
       rt.relay
-        ? { ok: true, configured: true, ...rt.relay.stats() }
+        // Not ok while events wait on a relay that does not take them (they are held, bounded).
+        ? { ...rt.relay.stats(), ok: rt.relay.stats().last_error === undefined, configured: true }
         : { ok: true, configured: false },
   );
   const svc = await rt.health.listen().catch(async (err) => {

@@ -102,6 +102,8 @@ export interface PublishStats {
   queued: number;
   sent: number;
   dropped: number;
+  /** Why the oldest buffered event is not sent yet (the relay unreachable...), while it is not. */
+  last_error?: string;
 }
 
 /** A relay client; see the module example. */
@@ -116,6 +118,8 @@ export class RelayClient {
   readonly #closed = new AbortController();
   readonly #subs = new Set<Subscription>();
   readonly #stats = { sent: 0, dropped: 0 };
+  /** The background sender's last transient failure; cleared by the next send that works. */
+  #sendError: string | undefined;
   readonly #backoff: BackoffPolicy;
 
   constructor(opts: RelayClientOptions) {
@@ -136,7 +140,12 @@ export class RelayClient {
 
   /** Sender counters (for health pages and tests). */
   stats(): PublishStats {
-    return { queued: this.#buffer.length, ...this.#stats };
+    const failing = this.#sendError && this.#buffer.length > 0;
+    return {
+      queued: this.#buffer.length,
+      ...this.#stats,
+      ...(failing ? { last_error: this.#sendError } : {}),
+    };
   }
 
   /** Non-blocking: enqueue into a bounded buffer; false (and a counted drop) when full. Never throws. */
@@ -217,6 +226,7 @@ export class RelayClient {
         await this.#post(item.topic, item.payload);
         this.#buffer.shift();
         this.#stats.sent++;
+        this.#sendError = undefined;
         attempt = 0;
       } catch (err) {
         const e = err as RelayError;
@@ -229,6 +239,7 @@ export class RelayClient {
           });
           continue;
         }
+        this.#sendError = e.message;
         if (attempt === 0) this.#log?.warn("relay publish failed; retrying", { error: e.message });
         await sleep(
           backoffDelay(attempt++, this.#backoff),
