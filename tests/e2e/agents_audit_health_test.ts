@@ -81,10 +81,10 @@ Deno.test({
     await waitFor(async () => (await health(sensor.url)).status === "ok", 30_000, "ok after rw");
   } finally {
     const status = await sensor.stop("SIGTERM");
-    assert.equal(status.code, 0);
     await orch.close();
     mountCmd("umount", [folder]);
     await dir.remove();
+    assert.equal(status.code, 0);
   }
 });
 
@@ -121,9 +121,9 @@ Deno.test({
     await waitFor(async () => (await health(sensor.url)).status === "ok", 30_000, "ok again");
   } finally {
     const status = await sensor.stop("SIGTERM");
-    assert.equal(status.code, 0, "the sensor ran to the end");
     await orch.close();
     mountCmd("umount", [base]);
     await dir.remove();
+    assert.equal(status.code, 0, "the sensor ran to the end");
   }
 });
