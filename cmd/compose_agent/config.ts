@@ -63,6 +63,36 @@ export const composeAgentSpec = defineConfig({
       default: `${DATA_DIR}/compose-agent/apps`,
       access: "write",
     }),
+    deploy_allow: section({
+      privileged: bool({
+        help: "deploy_app may run privileged containers (privileged, build.privileged)",
+        default: false,
+      }),
+      host_namespaces: bool({
+        help: "deploy_app may share the host's or another container's network, pid, ipc, uts, " +
+          "userns or cgroup namespace, and another container's volumes",
+        default: false,
+      }),
+      cap_add: list({
+        help: "capabilities deploy_app's cap_add may name (NET_ADMIN...; ALL only when listed)",
+        default: [],
+        item: /^(CAP_)?[A-Za-z_]{2,40}$/,
+      }),
+      devices: bool({
+        help: "deploy_app may pass host devices (devices, device_cgroup_rules, gpus)",
+        default: false,
+      }),
+      security_opt: bool({
+        help: "deploy_app may set security_opt beyond no-new-privileges (seccomp, apparmor...)",
+        default: false,
+      }),
+      bind_roots: list({
+        help: "absolute host folders deploy_app may bind-mount or read files from, beyond the " +
+          "project's own folder (none by default)",
+        default: [],
+        item: /^\/[^\0]*$/,
+      }),
+    }),
     command_timeout: duration({
       help: "deadline of one container command",
       default: 60_000,

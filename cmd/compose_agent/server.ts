@@ -19,6 +19,7 @@ import {
 import {
   CommandCounters,
   ComposeRunner,
+  DeployPolicy,
   DockerEngine,
   DockerExecutor,
   Watchdog,
@@ -80,6 +81,14 @@ function openDocker(config: ComposeAgentConfig, log: Logger) {
     deployTimeoutMs: config.deploy_timeout,
     maxLogBytes: config.max_log_bytes,
     maxComposeFileBytes: config.max_compose_file_bytes,
+    deployPolicy: new DeployPolicy({
+      privileged: config.deploy_allow.privileged,
+      hostNamespaces: config.deploy_allow.host_namespaces,
+      capAdd: config.deploy_allow.cap_add.map((c) => c.toUpperCase().replace(/^CAP_/, "")),
+      devices: config.deploy_allow.devices,
+      securityOpt: config.deploy_allow.security_opt,
+      bindRoots: config.deploy_allow.bind_roots,
+    }),
     log,
     deploymentHash: config.deployment_hash,
   });

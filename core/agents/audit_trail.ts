@@ -7,9 +7,12 @@
 import { sha256Hex } from "../crypto/mod.ts";
 import { type Logger, scrub } from "../log/mod.ts";
 import { PRIVATE_FILE_MODE } from "./layout.ts";
+import type { ComponentHealth } from "./health.ts";
 
 /** Largest serialized `data` of one record; bigger data is replaced by a truncation marker. */
 const MAX_AUDIT_DATA_BYTES = 32 * 1024;
+/** How long a health check's probe of the trail file is reused before it opens the file again. */
+const PROBE_TTL_MS = 5_000;
 /** The hash before the first record. */
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -86,12 +89,26 @@ async function lastRecord(file: string): Promise<AuditRecord | undefined> {
   }
 }
 
+/**
+ * Why a write failed, without the path Deno puts in its message: the OS reason
+ * (`no space left on device`, `read-only file system`, `permission denied`), else the error name.
+ */
+function writeFailure(err: unknown): string {
+  if (!(err instanceof Error)) return "write failed";
+  const os = /^(.+?) \(os error \d+\)/.exec(err.message.split("\n")[0]);
+  return os ? os[1].toLowerCase() : err.name;
+}
+
 /** An append-only hash-chained audit file. */
 export class AuditTrail {
   #seq = 0;
   #prev = GENESIS_HASH;
   #tail: Promise<unknown> = Promise.resolve();
   #failures = 0;
+  /** Why the last append failed; cleared by the next one that is written. */
+  #lastFailure: { at: string; reason: string } | undefined;
+  /** The last probe of the file by {@linkcode health}, reused for {@linkcode PROBE_TTL_MS}. */
+  #probe: { at: number; reason?: string } | undefined;
 
   private constructor(private readonly opts: AuditTrailOptions) {}
 
@@ -122,11 +139,50 @@ export class AuditTrail {
   ): Promise<AuditRecord | undefined> {
     const next = this.#tail.then(() => this.#write(event, data, txId)).catch((err) => {
       this.#failures++;
+      this.#lastFailure = { at: new Date().toISOString(), reason: writeFailure(err) };
       this.opts.log.error("audit append failed", { err, event });
       return undefined;
     });
     this.#tail = next;
     return next;
+  }
+
+  /**
+   * The trail as `/health` shows it: not ok while the last append failed (a full disk) or the
+   * file cannot be opened for appending now (a read-only or unwritable folder), with the OS
+   * reason; never the path.
+   */
+  health(): ComponentHealth {
+    const probe = this.#probeFile();
+    const failure = this.#lastFailure;
+    const reason = failure
+      ? `last record not written: ${failure.reason}`
+      : probe
+      ? `trail cannot be opened for writing: ${probe}`
+      : undefined;
+    return {
+      ok: reason === undefined,
+      configured: true,
+      records: this.#seq,
+      failures: this.#failures,
+      ...(reason ? { reason } : {}),
+      ...(failure ? { failed_at: failure.at } : {}),
+    };
+  }
+
+  /** Opens the file for appending (at most every {@linkcode PROBE_TTL_MS}); the OS reason when it cannot. */
+  #probeFile(): string | undefined {
+    const now = Date.now();
+    if (this.#probe && now - this.#probe.at < PROBE_TTL_MS) return this.#probe.reason;
+    let reason: string | undefined;
+    try {
+      Deno.openSync(this.opts.file, { append: true, create: true, mode: PRIVATE_FILE_MODE })
+        .close();
+    } catch (err) {
+      reason = writeFailure(err);
+    }
+    this.#probe = { at: now, reason };
+    return reason;
   }
 
   /** Waits for pending appends. */
@@ -149,6 +205,8 @@ export class AuditTrail {
     await Deno.writeTextFile(this.opts.file, line, { append: true, mode: PRIVATE_FILE_MODE });
     this.#seq = record.seq;
     this.#prev = record.hash;
+    this.#lastFailure = undefined;
+    this.#probe = undefined;
     try {
       this.opts.forward?.(record, txId || `agent-${this.opts.agentId}`);
     } catch (err) {

@@ -24,14 +24,30 @@ export interface HealthServerOptions {
   edge?: EdgeOptions;
 }
 
-/** Builds the health body: overall `ok` when every configured component is ok, else `degraded`. */
+/** Longest `reason` of a degraded health body. */
+const MAX_REASON_CHARS = 240;
+
+/**
+ * Builds the health body: overall `ok` when every configured component is ok, else `degraded`
+ * with a `reason` naming each failing component and what it says (`reason`, else `last_error`).
+ * @example
+ * ```ts
+ * healthBody("sensor", "s1", { audit: { ok: false, reason: "read-only file system" } }).reason;
+ * // "audit: read-only file system"
+ * ```
+ */
 export function healthBody(
   service: string,
   agentId: string,
   components: Record<string, ComponentHealth>,
 ): Record<string, unknown> {
-  const degraded = Object.values(components).some((c) => c.configured !== false && !c.ok);
-  return { status: degraded ? "degraded" : "ok", service, agent_id: agentId, components };
+  const failing = Object.entries(components).filter(([, c]) => c.configured !== false && !c.ok);
+  if (failing.length === 0) return { status: "ok", service, agent_id: agentId, components };
+  const reason = failing.map(([name, c]) => {
+    const why = typeof c.reason === "string" ? c.reason : c.last_error;
+    return typeof why === "string" && why !== "" ? `${name}: ${why}` : name;
+  }).join("; ").slice(0, MAX_REASON_CHARS);
+  return { status: "degraded", reason, service, agent_id: agentId, components };
 }
 
 /** A health server: the core/http server plus an optional separate metrics listener. */

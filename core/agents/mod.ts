@@ -21,6 +21,7 @@ export {
   sensorConfig,
   type SensorShape,
 } from "./config.ts";
+export { type ComponentHealth, createHealthServer, healthBody } from "./health.ts";
 export type { AgentDeps } from "./runtime.ts";
 export { startSensorAgent } from "./sensor_agent.ts";
 export { instructionSchema, pollResponseSchema } from "./wire.ts";

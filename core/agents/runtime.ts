@@ -227,6 +227,9 @@ export async function createRuntime(
       bufferSize: config.relay.buffer_size,
     })
     : undefined;
+  // A trail that cannot be written (full or read-only disk) makes the agent degraded.
+  components.set("audit", () => trail?.health() ?? { ok: true, configured: false });
+  components.set("state", () => state.health());
   components.set(
     "orchestrator",
     () => heartbeat ? { configured: true, ...heartbeat.status() } : { ok: true, configured: false },

@@ -86,7 +86,8 @@ class TriggerLoop {
   async run(): Promise<void> {
     const every = intervalMs(this.spec);
     while (!this.signal.aborted) {
-      const ok = await this.#once();
+      // Whatever a run throws is that trigger's failure, never the process's.
+      const ok = await this.#once().catch((err) => this.#failed("internal", errorMessage(err)));
       const wait = ok ? every : Math.min(
         this.config.sensor.restart_max_delay,
         backoffDelay(this.health.consecutive_failures - 1, {
@@ -149,6 +150,22 @@ class TriggerLoop {
     return false;
   }
 
+  /**
+   * The de-duplication check; when the state store cannot record it (a full or read-only disk)
+   * the event counts as new: sent twice rather than lost, and `/health` shows the store failing.
+   */
+  #firstInWindow(key: string, window: number): boolean {
+    try {
+      return this.rt.state.firstInWindow(key, window);
+    } catch (err) {
+      this.rt.log.warn("state store cannot record the event; sent without de-duplication", {
+        plugin: this.spec.plugin_id,
+        err: errorMessage(err),
+      });
+      return true;
+    }
+  }
+
   async #emit(raw: unknown): Promise<void> {
     const id = this.spec.plugin_id;
     if (!isEvent(raw) || !isTopicName(`sensor.${raw.type}`)) {
@@ -157,7 +174,7 @@ class TriggerLoop {
       return;
     }
     const window = this.config.sensor.dedup_window;
-    if (window > 0 && !this.rt.state.firstInWindow(dedupKey(raw), window)) {
+    if (window > 0 && !this.#firstInWindow(dedupKey(raw), window)) {
       this.rt.metrics.triggers.inc({ plugin: id, result: "deduplicated" });
       return;
     }
@@ -236,20 +253,26 @@ export async function startSensorAgent(
     "relay",
     () =>
       rt.relay
-        ? { ok: true, configured: true, ...rt.relay.stats() }
+        // Not ok while events wait on a relay that does not take them (they are held, bounded).
+        ? { ...rt.relay.stats(), ok: rt.relay.stats().last_error === undefined, configured: true }
         : { ok: true, configured: false },
   );
   const svc = await rt.health.listen().catch(async (err) => {
     await rt.close();
     throw err;
   });
-  rt.state.pruneDedup(config.sensor.dedup_window);
+  // A store that cannot write (full or read-only disk) is shown on /health, not fatal.
+  const prune = () => {
+    try {
+      rt.state.pruneDedup(config.sensor.dedup_window);
+    } catch (err) {
+      rt.log.warn("state store cannot prune de-duplication keys", { err: errorMessage(err) });
+    }
+  };
+  prune();
   rt.heartbeat?.start();
   const running = loops.map((l) => l.run());
-  const pruner = setInterval(
-    () => rt.state.pruneDedup(config.sensor.dedup_window),
-    DEDUP_PRUNE_INTERVAL_MS,
-  );
+  const pruner = setInterval(prune, DEDUP_PRUNE_INTERVAL_MS);
   rt.log.info("sensor agent started", { triggers: loops.length, base_folder: rt.layout.base });
   return withShutdown(svc, async () => {
     stop.abort();

@@ -7,6 +7,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
 import { PRIVATE_FILE_MODE } from "./layout.ts";
+import type { ComponentHealth } from "./health.ts";
 
 /** Where an instruction is in its life. */
 export type InstructionState = "queued" | "running" | "completed" | "failed";
@@ -62,6 +63,9 @@ function toRow(r: Row): InstructionRow {
 export class AgentState {
   readonly #db: DatabaseSync;
   readonly #st: Record<string, StatementSync>;
+  /** The last write that failed (SQLite's reason, which names no path); cleared by one that works. */
+  #failure: { at: string; reason: string } | undefined;
+  #failures = 0;
 
   /** Opens (creating) `<stateDir>/agent.db`. */
   constructor(stateDir: string, readonly opts: { history: number; dedupMaxEntries?: number }) {
@@ -104,7 +108,9 @@ export class AgentState {
    * (with its stored result, to re-report); one queued or running is `active`.
    */
   claim(id: string, source: string, instruction: Record<string, unknown>): ClaimOutcome {
-    const r = this.#st.claim.run(id, source, JSON.stringify(instruction), Date.now());
+    const r = this.#write(() =>
+      this.#st.claim.run(id, source, JSON.stringify(instruction), Date.now())
+    );
     if (Number(r.changes) === 1) return { kind: "new" };
     const row = this.get(id);
     if (!row) return { kind: "new" };
@@ -120,18 +126,20 @@ export class AgentState {
 
   /** Marks an instruction as running (so a crash now is detected on restart). */
   markRunning(id: string): void {
-    this.#st.running.run(Date.now(), id);
+    this.#write(() => this.#st.running.run(Date.now(), id));
   }
 
   /** Stores the final state and result body; it stays unreported until {@linkcode markReported}. */
   finish(id: string, state: "completed" | "failed", result: Record<string, unknown>): void {
-    this.#st.finish.run(state, JSON.stringify(result), Date.now(), id);
+    this.#write(() => this.#st.finish.run(state, JSON.stringify(result), Date.now(), id));
   }
 
   /** Marks a result as delivered, then prunes finished history beyond the bound. */
   markReported(id: string): void {
-    this.#st.reported.run(id);
-    this.#st.prune.run(this.opts.history);
+    this.#write(() => {
+      this.#st.reported.run(id);
+      this.#st.prune.run(this.opts.history);
+    });
   }
 
   /** Instructions in one state, oldest first. */
@@ -152,7 +160,7 @@ export class AgentState {
 
   /** Stores a string value. */
   setValue(key: string, value: string): void {
-    this.#st.kvSet.run(key, value);
+    this.#write(() => this.#st.kvSet.run(key, value));
   }
 
   /**
@@ -160,21 +168,50 @@ export class AgentState {
    * statement, so two processes sharing this database cannot both pass for the same key.
    */
   firstInWindow(key: string, windowMs: number, now = Date.now()): boolean {
-    const r = this.#st.dedup.run(key, now, now - windowMs);
+    const r = this.#write(() => this.#st.dedup.run(key, now, now - windowMs));
     return Number(r.changes) === 1;
   }
 
   /** Drops dedup keys older than the window and beyond the count bound. */
   pruneDedup(windowMs: number, now = Date.now()): void {
-    this.#st.dedupPruneAge.run(now - windowMs);
-    if (this.opts.dedupMaxEntries !== undefined) {
-      this.#st.dedupPruneCount.run(this.opts.dedupMaxEntries);
-    }
+    const max = this.opts.dedupMaxEntries;
+    this.#write(() => {
+      this.#st.dedupPruneAge.run(now - windowMs);
+      if (max !== undefined) this.#st.dedupPruneCount.run(max);
+    });
   }
 
   /** Number of dedup keys held. */
   dedupSize(): number {
     return Number((this.#st.dedupCount.get() as Row).n);
+  }
+
+  /**
+   * The store as `/health` shows it: not ok from a write that failed (a full or read-only disk, a
+   * lock held too long) until one succeeds, with SQLite's reason.
+   */
+  health(): ComponentHealth {
+    const f = this.#failure;
+    return {
+      ok: f === undefined,
+      configured: true,
+      failures: this.#failures,
+      ...(f ? { reason: `last write failed: ${f.reason}`, failed_at: f.at } : {}),
+    };
+  }
+
+  /** Runs one write, remembering whether it failed; rethrows its error. */
+  #write<T>(fn: () => T): T {
+    try {
+      const out = fn();
+      this.#failure = undefined;
+      return out;
+    } catch (err) {
+      this.#failures++;
+      const reason = err instanceof Error ? err.message.split("\n")[0].slice(0, 200) : "failed";
+      this.#failure = { at: new Date().toISOString(), reason };
+      throw err;
+    }
   }
 
   /** Closes the database. */

@@ -32,7 +32,8 @@ const MAX_COUNTED_TOPICS = 1000;
 
 /** Whether the relay is reachable, as shown on the page. */
 export interface RelayState {
-  state: "connecting" | "connected" | "unreachable";
+  /** `failed`: the feed stopped at an event it could not take (final until a restart). */
+  state: "connecting" | "connected" | "unreachable" | "failed";
   error?: string;
   since: string;
   /** When the last event arrived. */
@@ -77,7 +78,7 @@ export class DashboardFeed {
       idleTimeoutMs: 60_000,
     });
     this.#sub = this.#client.subscribe(o.topics, (e) => this.#add(e), {
-      onStatus: (s, err) => this.#setRelay(s === "connected" ? "connected" : "unreachable", err),
+      onStatus: (s, err) => this.#setRelay(s === "disconnected" ? "unreachable" : s, err),
       onReset: (oldest) => o.log.info("relay history reset", { oldest }),
     });
   }
@@ -133,6 +134,7 @@ export class DashboardFeed {
       ...(last ? { last_event: last } : {}),
     };
     if (state === "unreachable") this.o.log.warn("relay unreachable; retrying", { error });
+    else if (state === "failed") this.o.log.error("relay feed stopped", { error });
     else this.o.log.info("relay connected");
     const frame = statusFrame(this.#relay);
     for (const c of this.#clients) c.stream.offer(frame);

@@ -24,7 +24,8 @@ export interface ServiceTarget {
 export interface ServiceHealth {
   name: string;
   url: string;
-  state: "unknown" | "up" | "down";
+  /** `degraded`: it answers, but says a part of it is not ok (its `status`, and `reason`). */
+  state: "unknown" | "up" | "degraded" | "down";
   /** When it last answered 200. */
   last_seen?: string;
   checked_at?: string;
@@ -53,7 +54,7 @@ export function parseServiceTargets(entries: string[]): ServiceTarget[] {
   });
 }
 
-const FACTS = ["service", "agent_id", "tree_size", "subscribers", "status"] as const;
+const FACTS = ["service", "agent_id", "tree_size", "subscribers", "status", "reason"] as const;
 
 /** Polls every target's `/health`; see the module doc. */
 export class HealthWatch {
@@ -108,14 +109,15 @@ export class HealthWatch {
       s.error = answer.error;
       return;
     }
-    s.state = "up";
     s.last_seen = now;
     delete s.error;
     const body = answer.body && typeof answer.body === "object" ? answer.body : {};
+    delete s.detail.reason;
     for (const k of FACTS) {
       const v = Reflect.get(body, k);
       if (typeof v === "string" || typeof v === "number") s.detail[k] = String(v).slice(0, 128);
     }
+    s.state = ["ok", "healthy"].includes(String(s.detail.status ?? "ok")) ? "up" : "degraded";
     if (typeof s.detail.agent_id === "string" && s.detail.trust_score === undefined) {
       const m = await fetchJson(`${s.url}/.well-known/agent-manifest`, limits);
       const score = m.ok && m.body && typeof m.body === "object"

@@ -17,7 +17,7 @@ export interface ServiceRow {
   name: string;
   kind: string;
   /** `seen` means known only from its events on the relay (no health URL configured). */
-  state: "up" | "down" | "unknown" | "seen";
+  state: "up" | "degraded" | "down" | "unknown" | "seen";
   last_seen?: string;
   url?: string;
   note?: string;
@@ -75,10 +75,9 @@ function servicesFor(
       : h.name;
     const trustScore = h.detail.trust_score;
     if (agent && kind === "sidecar" && typeof trustScore === "number") trust.set(agent, trustScore);
-    const status = String(h.detail.status ?? "ok");
     const notes = [
       ...(h.error ? [h.error] : []),
-      ...(h.state === "up" && !["ok", "healthy"].includes(status) ? [status] : []),
+      ...(h.state === "degraded" ? [String(h.detail.reason ?? h.detail.status)] : []),
       ...(agent ? [`agent ${agent}`] : []),
     ];
     services.push({

@@ -8,6 +8,8 @@ import { z } from "zod";
 import { HttpError } from "../errors/mod.ts";
 import { scrubString } from "../log/mod.ts";
 import type { ComposeRunner } from "./compose.ts";
+import type { DeployPolicy } from "./deploy_policy.ts";
+import { FileTooLargeError, readTextUpTo } from "../config/mod.ts";
 import { PROJECT_NAME } from "./names.ts";
 import type { ProcessResult } from "./process.ts";
 
@@ -86,6 +88,20 @@ async function locate(
   });
 }
 
+/** A project's compose file, bounded; a 400 naming the parameter when it cannot be read. */
+function readCompose(file: string, maxBytes: number): string {
+  try {
+    return readTextUpTo(file, maxBytes);
+  } catch (err) {
+    const why = err instanceof FileTooLargeError
+      ? `larger than ${maxBytes} bytes (max_compose_file_bytes)`
+      : "unreadable";
+    throw new HttpError(400, `the project's compose file is ${why}`, {
+      field: "parameters.project_dir",
+    }, { cause: err });
+  }
+}
+
 function output(r: ProcessResult): string {
   return scrubString([r.stdout, r.stderr].filter((s) => s.trim() !== "").join("\n")).trim();
 }
@@ -109,13 +125,31 @@ function check(step: string, r: ProcessResult): void {
   }
 }
 
-/** Resolves the deploy source (validates paths before anything runs). */
+/** How {@linkcode prepareDeploy} checks a compose file before it runs. */
+export interface DeployCheck {
+  policy: DeployPolicy;
+  /** Largest compose file read from a project folder. */
+  maxBytes: number;
+}
+
+/**
+ * Resolves the deploy source (validates paths before anything runs) and checks its compose file
+ * against the operator's allow-list.
+ * @throws {HttpError} 400 for a missing, unreadable or oversized file, 403 for what the allow-list
+ * refuses (naming the field).
+ */
 export async function prepareDeploy(
   paths: AppPaths,
   p: z.infer<ReturnType<typeof deployParams>>,
+  check: DeployCheck,
 ): Promise<{ dir: string; file: string }> {
-  if (p.compose_file === undefined) return await locate(paths, p.project, p.project_dir);
+  if (p.compose_file === undefined) {
+    const found = await locate(paths, p.project, p.project_dir);
+    check.policy.check(readCompose(`${found.dir}/${found.file}`, check.maxBytes), found.dir);
+    return found;
+  }
   const dir = `${paths.workDir}/${p.project}`;
+  check.policy.check(p.compose_file, dir);
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(`${dir}/${INLINE_FILE}`, p.compose_file);
   return { dir, file: INLINE_FILE };

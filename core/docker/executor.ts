@@ -29,6 +29,7 @@ import { stackerResult } from "./stacker.ts";
 import type { ComposeRunner } from "./compose.ts";
 import { type DockerEngine, DockerError } from "./engine.ts";
 import * as ops from "./ops.ts";
+import { DeployPolicy } from "./deploy_policy.ts";
 
 /** Default deadline of one container command. */
 const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
@@ -46,6 +47,8 @@ interface ExecutorOptions {
   deployTimeoutMs?: number;
   maxLogBytes: number;
   maxComposeFileBytes: number;
+  /** What a compose file may ask of the host (default: {@linkcode DEFAULT_DEPLOY_ALLOW}). */
+  deployPolicy?: DeployPolicy;
   log: Logger;
   /** The deployment results name when the command did not carry one. */
   deploymentHash?: string;
@@ -96,7 +99,10 @@ export class DockerExecutor {
       }
       case "deploy_app": {
         const v = parseParams(deployParams(this.opts.maxComposeFileBytes), p);
-        const source = await prepareDeploy(this.opts.paths, v);
+        const source = await prepareDeploy(this.opts.paths, v, {
+          policy: this.opts.deployPolicy ?? new DeployPolicy(),
+          maxBytes: this.opts.maxComposeFileBytes,
+        });
         return () => deployApp(compose, source, v, this.#deployTimeout());
       }
       case "remove_app": {

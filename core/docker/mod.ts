@@ -33,6 +33,7 @@ export {
 } from "./engine.ts";
 export { DEFAULT_MAX_COMPOSE_FILE_BYTES } from "./apps.ts";
 export { DockerExecutor, type PreparedCommand } from "./executor.ts";
+export { DEFAULT_DEPLOY_ALLOW, type DeployAllow, DeployPolicy } from "./deploy_policy.ts";
 export type { ProcessResult } from "./process.ts";
 export type { StackerError } from "./stacker.ts";
 export {

@@ -6,11 +6,12 @@
  */
 import type { Ed25519KeyPair } from "../crypto/mod.ts";
 import { canonicalize, encodeHex } from "../encoding/mod.ts";
+import { HttpError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { AuditEntryInput } from "./client/mod.ts";
 import type { AuditAppendResponse, LedgerEntry, Receipt } from "./entry.ts";
 import { entryText } from "./entry.ts";
-import { IdempotencyConflictError, LedgerBusyError } from "./errors.ts";
+import { IdempotencyConflictError, LedgerBusyError, LedgerCorruptError } from "./errors.ts";
 import { leafHashOfText } from "./proof/mod.ts";
 import * as merkle from "./proof/mod.ts";
 import { formatCheckpoint, signNote } from "./proof/mod.ts";
@@ -87,7 +88,8 @@ export class CommitQueue {
           await this.opts.commit(batch);
         } catch (err) {
           this.opts.log.error("ledger commit failed", { err: String(err), entries: batch.length });
-          for (const p of batch) p.reject(err);
+          const answer = storeFailure(err);
+          for (const p of batch) p.reject(answer);
         }
       }
     } finally {
@@ -101,6 +103,20 @@ export class CommitQueue {
     this.#closed = true;
     while (this.#writing) await this.#writer;
   }
+}
+
+/**
+ * What the callers of a failed commit get: an HTTP error stays as it is (a PostgreSQL outage is
+ * already a 503); anything else is the store failing to write (a full or read-only disk), a
+ * {@linkcode LedgerBusyError} (503, retry later) carrying the store's reason, which names no path.
+ */
+function storeFailure(err: unknown): unknown {
+  if (
+    err instanceof HttpError || err instanceof LedgerCorruptError ||
+    err instanceof IdempotencyConflictError
+  ) return err;
+  const reason = err instanceof Error ? err.message.split("\n")[0].slice(0, 200) : String(err);
+  return new LedgerBusyError(`ledger cannot write: ${reason}`, { cause: err });
 }
 
 /**

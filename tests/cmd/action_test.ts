@@ -73,10 +73,12 @@ Deno.test("action command: start/resolve in-process (as `iatp up` does), health 
     const svc = await command.start(config);
     const h = await (await fetch(`${svc.url}/health`)).json();
     assert.deepEqual(Object.keys(h.components).sort(), [
+      "audit",
       "orchestrator",
       "plugins",
       "queue",
       "relay",
+      "state",
     ]);
     assert.equal(h.agent_id, "inproc");
     await svc.close();

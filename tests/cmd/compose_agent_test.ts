@@ -388,3 +388,38 @@ services:
     await dir.remove();
   }
 });
+
+Deno.test("compose-agent: deploy_app asking more of the host than deploy_allow grants is a 403 naming the field", async () => {
+  const dir = await tempDir();
+  const args = ["compose-agent", "--port", "0", "--docker-socket", `${dir.path}/none.sock`];
+  const env = agentEnv(dir.path, {
+    AGENT_SCOPES: "compose:deploy_app",
+    IATP_COMPOSE_AGENT_DEPLOY_ALLOW_BIND_ROOTS: "/srv/shared",
+  });
+  const agent = await startIatpService(args, { env });
+  const exec = "/api/v1/commands/execute";
+  const deploy = (id: string, service: string) =>
+    signed(agent.url, exec, {
+      command_id: id,
+      type: "deploy_app",
+      parameters: { project: "web", compose_file: `services:\n  web:\n    image: x\n${service}` },
+    });
+  try {
+    const priv = await deploy("d-1", "    privileged: true\n");
+    assert.equal(priv.status, 403);
+    assert.equal(priv.json.field, "parameters.compose_file: services.web.privileged");
+    assert.equal(priv.json.setting, "deploy_allow.privileged");
+    assert.equal(typeof priv.json.request_id, "string");
+    const sock = await deploy("d-2", "    volumes: [/var/run/docker.sock:/s]\n");
+    assert.equal(sock.status, 403);
+    assert.equal(sock.json.field, "parameters.compose_file: services.web.volumes[0]");
+    // Under the configured bind root the check passes; compose then fails on this host (no
+    // daemon at the socket): a ran-and-failed 200, not a refusal.
+    const shared = await deploy("d-3", "    volumes: [/srv/shared/a:/a]\n");
+    assert.equal(shared.status, 200, JSON.stringify(shared.json));
+    assert.equal(shared.json.status, "failed");
+  } finally {
+    await agent.stop();
+    await dir.remove();
+  }
+});

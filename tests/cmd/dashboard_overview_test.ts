@@ -4,6 +4,8 @@
  * and consistency proofs (and refused when a checkpoint is not the log's), decisions counted.
  */
 import assert from "node:assert/strict";
+import { createHealthServer } from "../../core/agents/mod.ts";
+import { silentLogger } from "../../core/log/mod.ts";
 import { publish, startRelay } from "../core/relay/relay_helpers.ts";
 import { tempDir, waitFor } from "../helpers.ts";
 import { appendAudit, startAudit, startDashboard } from "./dashboard_helpers.ts";
@@ -124,5 +126,41 @@ Deno.test("a checkpoint not signed by the pinned key, or not extending the last 
     await relay.close();
     await dir.remove();
     await other.remove();
+  }
+});
+
+Deno.test("a service whose health says degraded shows degraded, with its reason", async () => {
+  const relay = await startRelay();
+  let audit = { ok: false, configured: true, reason: "read-only file system" };
+  const agent = createHealthServer({
+    service: "sensor",
+    agentId: "sensor-9",
+    host: "127.0.0.1",
+    port: 0,
+    healthPath: "/health",
+    metrics: { enabled: false, path: "/metrics" },
+    log: silentLogger,
+    components: () => ({ audit }),
+  });
+  const svc = await agent.listen();
+  const dash = await startDashboard(relay.url, {
+    services: [`sensor=${svc.url}`],
+    health_interval: 100,
+    health_timeout: 500,
+  });
+  type Row = { name: string; state: string; note?: string };
+  const row = async () =>
+    ((await overview(dash.url)).services as Row[]).find((s) => s.name === "sensor");
+  try {
+    await waitFor(async () => (await row())?.state === "degraded", 15_000, "degraded");
+    assert.match((await row())?.note ?? "", /audit: read-only file system/);
+    const html = await (await fetch(`${dash.url}/`)).text();
+    assert.match(html, /data-service="sensor" data-state="degraded"/);
+    audit = { ok: true, configured: true, reason: "" };
+    await waitFor(async () => (await row())?.state === "up", 15_000, "up again");
+  } finally {
+    await dash.close();
+    await svc.close();
+    await relay.close();
   }
 });

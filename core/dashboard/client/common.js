@@ -94,6 +94,8 @@ export function showStatus(relay, streamUp) {
     ? "relay connected"
     : relay.state === "connecting"
     ? "connecting to relay…"
+    : relay.state === "failed"
+    ? "live feed stopped (see the dashboard's log); restart the dashboard"
     : "relay unreachable, retrying";
   s.title = relay.error ?? "";
 }

@@ -22,6 +22,8 @@ function relayText(s: RelayState): string {
     ? "relay connected"
     : s.state === "connecting"
     ? "connecting to relay…"
+    : s.state === "failed"
+    ? "live feed stopped (see the dashboard's log); restart the dashboard"
     : "relay unreachable, retrying";
 }
 

@@ -11,6 +11,7 @@ import { Layout, Pill, Time } from "./layout.tsx";
 
 const STATE_TEXT: Record<ServiceRow["state"], string> = {
   up: "up",
+  degraded: "degraded",
   down: "down",
   unknown: "checking",
   seen: "active",

@@ -79,7 +79,9 @@ export class AuditClient {
   #queue: Queued[] = [];
   #sending: Promise<void> | undefined;
   #closed = false;
-  /** Entries dropped because the queue was full or every retry failed. */
+  /** Aborted by close: ends a backoff wait of the held queue. */
+  readonly #stop = new AbortController();
+  /** Entries dropped: the queue was full, the ledger refused them, or close came first. */
   dropped = 0;
 
   constructor(opts: AuditClientOptions) {
@@ -100,7 +102,7 @@ export class AuditClient {
     const key = opts.idempotencyKey ?? crypto.randomUUID();
     let last: AuditClientError | undefined;
     for (let attempt = 0; attempt < this.#attempts; attempt++) {
-      if (attempt > 0) await sleep(backoffDelay(attempt, BACKOFF));
+      if (attempt > 0) await sleep(backoffDelay(attempt, BACKOFF), this.#stop.signal);
       try {
         return await this.#post(entry, key);
       } catch (err) {
@@ -135,18 +137,50 @@ export class AuditClient {
     }
   }
 
-  /** Flushes, then refuses further enqueues. */
-  async close(): Promise<void> {
-    await this.flush();
+  /**
+   * Flushes (for at most `timeoutMs`), then refuses further enqueues; appends still held then
+   * (the ledger unreachable all along) are dropped, counted and logged.
+   */
+  async close(timeoutMs = 10_000): Promise<void> {
+    await this.flush(timeoutMs);
     this.#closed = true;
+    this.#stop.abort();
+    await this.#sending;
+    if (this.#queue.length > 0) {
+      this.dropped += this.#queue.length;
+      this.#log.error("audit appends not delivered before close", { count: this.#queue.length });
+      this.#queue = [];
+    }
   }
 
+  /**
+   * Sends the queue in order. An append the ledger refuses (4xx) is dropped and logged; one that
+   * fails for a reason that can pass (unreachable, 5xx, 503 back-pressure, 429) stays at the head
+   * and is retried with backoff until it is taken: the bounded queue holds the rest meanwhile,
+   * and only what overflows it is dropped (counted). Stops holding once the client is closed.
+   */
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+    let held = 0;
+    while (this.#queue.length > 0 && !this.#closed) {
       const item = this.#queue[0];
       try {
         await this.append(item.entry, { idempotencyKey: item.key });
+        if (held > 0) this.#log.info("audit reachable again; sending the held appends");
+        held = 0;
       } catch (err) {
+        const status = err instanceof AuditClientError ? err.status : 0;
+        const passing = status === 0 || status === 429 || status >= 500;
+        if (passing && !this.#closed) {
+          if (held++ === 0) {
+            this.#log.warn("audit append failed; holding the queue and retrying", {
+              tx_id: item.entry.tx_id,
+              queued: this.#queue.length,
+              err: String(err),
+            });
+          }
+          await sleep(backoffDelay(held, BACKOFF), this.#stop.signal);
+          continue;
+        }
         this.dropped++;
         this.#log.warn("audit append dropped", { tx_id: item.entry.tx_id, err: String(err) });
       }
@@ -161,7 +195,7 @@ export class AuditClient {
         method: "POST",
         headers: { ...this.#headers, "idempotency-key": key },
         body: JSON.stringify(entry),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#stop.signal]),
       });
     } catch (err) {
       throw new AuditClientError(`audit unreachable: ${errorMessage(err)}`, 0, { cause: err });

@@ -20,7 +20,7 @@ import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../../as
 import { isTopicName } from "../../topic/mod.ts";
 import { readBody } from "../../http/mod.ts";
 
-export type { SubscribeOptions, Subscription } from "./subscribe.ts";
+export type { SubscribeOptions, Subscription, SubscriptionStatus } from "./subscribe.ts";
 export { relayEventOf } from "./subscribe.ts";
 
 /** One event as delivered to subscribers. */
@@ -59,7 +59,16 @@ interface RelayClientOptions {
   requestTimeoutMs?: number;
   /** A subscription that receives nothing (not even a heartbeat) this long reconnects (60 s). */
   idleTimeoutMs?: number;
+  /**
+   * Tries of a subscription's handler on one event (default 5, with the backoff above between
+   * them) before the subscription stops at that event and reports `failed`: an event is never
+   * passed over because its handler threw.
+   */
+  handlerAttempts?: number;
 }
+
+/** Default tries of a subscription handler on one event. */
+const DEFAULT_HANDLER_ATTEMPTS = 5;
 
 /** Default publish buffer size. */
 const DEFAULT_CLIENT_BUFFER = 1000;
@@ -93,6 +102,8 @@ export interface PublishStats {
   queued: number;
   sent: number;
   dropped: number;
+  /** Why the oldest buffered event is not sent yet (the relay unreachable...), while it is not. */
+  last_error?: string;
 }
 
 /** A relay client; see the module example. */
@@ -107,6 +118,8 @@ export class RelayClient {
   readonly #closed = new AbortController();
   readonly #subs = new Set<Subscription>();
   readonly #stats = { sent: 0, dropped: 0 };
+  /** The background sender's last transient failure; cleared by the next send that works. */
+  #sendError: string | undefined;
   readonly #backoff: BackoffPolicy;
 
   constructor(opts: RelayClientOptions) {
@@ -118,6 +131,7 @@ export class RelayClient {
       backoffMaxMs: opts.backoffMaxMs ?? 5_000,
       requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
       idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
+      handlerAttempts: Math.max(1, Math.floor(opts.handlerAttempts ?? DEFAULT_HANDLER_ATTEMPTS)),
     };
     this.#backoff = { baseMs: this.#opts.backoffMinMs, maxMs: this.#opts.backoffMaxMs };
     this.#token = opts.token;
@@ -126,7 +140,12 @@ export class RelayClient {
 
   /** Sender counters (for health pages and tests). */
   stats(): PublishStats {
-    return { queued: this.#buffer.length, ...this.#stats };
+    const failing = this.#sendError && this.#buffer.length > 0;
+    return {
+      queued: this.#buffer.length,
+      ...this.#stats,
+      ...(failing ? { last_error: this.#sendError } : {}),
+    };
   }
 
   /** Non-blocking: enqueue into a bounded buffer; false (and a counted drop) when full. Never throws. */
@@ -207,6 +226,7 @@ export class RelayClient {
         await this.#post(item.topic, item.payload);
         this.#buffer.shift();
         this.#stats.sent++;
+        this.#sendError = undefined;
         attempt = 0;
       } catch (err) {
         const e = err as RelayError;
@@ -219,6 +239,7 @@ export class RelayClient {
           });
           continue;
         }
+        this.#sendError = e.message;
         if (attempt === 0) this.#log?.warn("relay publish failed; retrying", { error: e.message });
         await sleep(
           backoffDelay(attempt++, this.#backoff),
@@ -230,12 +251,16 @@ export class RelayClient {
     this.#idleResolve?.();
   }
 
-  /** Resumable subscription: replays history after `since`, reconnects with jitter, resumes. */
+  /**
+   * Resumable subscription: replays history after `since`, reconnects with jitter, resumes. An
+   * event whose handler throws is retried (`handlerAttempts`); past that the subscription stops
+   * before it and reports `failed` through `onStatus` and `failure()`.
+   */
   subscribe(
     topics: string[],
     onEvent: (e: RelayEvent) => void | Promise<void>,
     opts: SubscribeOptions = {},
-  ): { lastId(): string | undefined; close(): void } {
+  ): Subscription {
     const sub = subscribeLoop({
       url: this.#opts.url,
       token: this.#token,
@@ -246,10 +271,11 @@ export class RelayClient {
       backoffMinMs: this.#opts.backoffMinMs,
       backoffMaxMs: this.#opts.backoffMaxMs,
       idleTimeoutMs: this.#opts.idleTimeoutMs,
+      handlerAttempts: Math.max(1, Math.floor(opts.handlerAttempts ?? this.#opts.handlerAttempts)),
       onClose: () => this.#subs.delete(sub),
     });
     this.#subs.add(sub);
-    return { lastId: () => sub.lastId(), close: () => sub.close() };
+    return { lastId: () => sub.lastId(), failure: () => sub.failure(), close: () => sub.close() };
   }
 
   /** Waits until the publish buffer is empty (or `timeoutMs`, default 5 s, passes). */

@@ -12,4 +12,4 @@
  * @module
  */
 export { type PublishStats, RelayClient, RelayError, type RelayEvent } from "./client.ts";
-export type { SubscribeOptions, Subscription } from "./subscribe.ts";
+export type { SubscribeOptions, Subscription, SubscriptionStatus } from "./subscribe.ts";

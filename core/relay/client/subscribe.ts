@@ -1,7 +1,9 @@
 /**
  * The relay client's subscription loop: one SSE connection at a time, events handed to the
  * caller in order (awaited, so a slow handler applies backpressure), reconnects with jittered
- * backoff and resumes from the last id the handler finished.
+ * backoff and resumes from the last id the handler finished. A handler that throws is retried
+ * with backoff; past its attempts the subscription stops at that event ("failed") rather than
+ * move past it.
  * @module
  */
 import type { Logger } from "../../log/mod.ts";
@@ -16,12 +18,24 @@ export interface SubscribeOptions {
   since?: string;
   /** Called when the relay cannot resume from our position; `oldest` is the first id replayed. */
   onReset?: (oldest: string | undefined) => void;
-  onStatus?: (s: "connected" | "disconnected", err?: string) => void;
+  /**
+   * Connection changes; `failed` is final: the handler threw on one event `handlerAttempts`
+   * times, and the subscription stopped there (its position stays before that event).
+   */
+  onStatus?: (s: SubscriptionStatus, err?: string) => void;
+  /** Tries of the handler on one event before the subscription stops (the client's default). */
+  handlerAttempts?: number;
 }
+
+/** A subscription's connection state, as {@linkcode SubscribeOptions.onStatus} reports it. */
+export type SubscriptionStatus = "connected" | "disconnected" | "failed";
 
 /** A running subscription. */
 export interface Subscription {
+  /** The id of the last event the handler finished (or skipped as unparsable). */
   lastId(): string | undefined;
+  /** Why the subscription stopped by itself (a handler that kept failing), else undefined. */
+  failure(): string | undefined;
   close(): void;
 }
 
@@ -36,6 +50,8 @@ export interface LoopOptions {
   backoffMinMs: number;
   backoffMaxMs: number;
   idleTimeoutMs: number;
+  /** Tries of the handler on one event before the subscription fails (at least 1). */
+  handlerAttempts: number;
   onClose(): void;
 }
 
@@ -45,8 +61,9 @@ type Outcome = "overflow" | "ended";
 class SubscriptionLoop implements Subscription {
   #lastId: string | undefined;
   readonly #closed = new AbortController();
-  #status: "connected" | "disconnected" | undefined;
+  #status: SubscriptionStatus | undefined;
   #retryHint: number | undefined;
+  #failure: string | undefined;
 
   constructor(private readonly o: LoopOptions) {
     this.#lastId = o.opts.since;
@@ -56,14 +73,18 @@ class SubscriptionLoop implements Subscription {
     return this.#lastId;
   }
 
+  failure(): string | undefined {
+    return this.#failure;
+  }
+
   close(): void {
     if (this.#closed.signal.aborted) return;
     this.#closed.abort();
     this.o.onClose();
   }
 
-  #setStatus(s: "connected" | "disconnected", err?: string): void {
-    if (this.#status === s) return;
+  #setStatus(s: SubscriptionStatus, err?: string): void {
+    if (this.#status === s || this.#status === "failed") return;
     this.#status = s;
     try {
       this.o.opts.onStatus?.(s, err);
@@ -78,6 +99,7 @@ class SubscriptionLoop implements Subscription {
       let outcome: Outcome | undefined;
       try {
         outcome = await this.#connect(() => attempt = 0);
+        if (this.#closed.signal.aborted) break;
         this.#setStatus("disconnected", outcome === "overflow" ? "overflow" : "stream ended");
       } catch (err) {
         if (this.#closed.signal.aborted) break;
@@ -188,12 +210,50 @@ class SubscriptionLoop implements Subscription {
       this.#lastId = e.id;
       return;
     }
-    try {
-      await this.o.onEvent(event);
-    } catch (err) {
-      this.o.log?.warn("relay event handler failed", { err, topic: event.topic, id: e.id });
+    if (await this.#deliver(event)) this.#lastId = e.id;
+  }
+
+  /**
+   * Hands one event to the handler, retrying a throw with backoff up to `handlerAttempts`; true
+   * once it succeeded. Past the bound the subscription fails and stops; closed meanwhile, false.
+   */
+  async #deliver(event: RelayEvent): Promise<boolean> {
+    const attempts = this.o.handlerAttempts;
+    for (let attempt = 1;; attempt++) {
+      try {
+        await this.o.onEvent(event);
+        return true;
+      } catch (err) {
+        if (this.#closed.signal.aborted) return false;
+        const where = { err, topic: event.topic, id: event.id, attempt, of: attempts };
+        if (attempt >= attempts) {
+          this.#fail(event, err);
+          return false;
+        }
+        this.o.log?.warn("relay event handler failed; retrying the same event", where);
+        const wait = backoffDelay(attempt - 1, {
+          baseMs: this.o.backoffMinMs,
+          maxMs: this.o.backoffMaxMs,
+        });
+        await sleep(wait, this.#closed.signal);
+        if (this.#closed.signal.aborted) return false;
+      }
     }
-    this.#lastId = e.id;
+  }
+
+  /** Stops at `event`: its position stays before it, the reason goes to the log and onStatus. */
+  #fail(event: RelayEvent, err: unknown): void {
+    const reason = `handler failed ${this.o.handlerAttempts} times on event ${event.id} ` +
+      `(${event.topic}): ${errorMessage(err)}; subscription stopped before it`;
+    this.#failure = reason;
+    this.o.log?.error("relay subscription stopped at an event its handler keeps failing on", {
+      id: event.id,
+      topic: event.topic,
+      attempts: this.o.handlerAttempts,
+      err,
+    });
+    this.#setStatus("failed", reason);
+    this.close();
   }
 }
 

@@ -179,7 +179,10 @@ Deno.test({
     await t.step(
       "a compose file that compose rejects is a failed result with the output",
       async () => {
-        const r = await run("deploy_app", { project, compose_file: "services: [not, a, map]\n" });
+        const r = await run("deploy_app", {
+          project,
+          compose_file: "services:\n  web:\n    image: 42\n    not_a_compose_key: 1\n",
+        });
         assert.equal(r.status, "failed");
         assert.match(r.error!, /compose up exited with code [1-9]/);
         assert.ok(String((r.result as { output: string }).output).length > 0);

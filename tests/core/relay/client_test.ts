@@ -44,10 +44,13 @@ Deno.test("publish buffers while the relay is down and delivers in order once it
   assert.equal(client.publish("t", { i: 5 }), false, "the sixth overflows the bound");
   assert.equal(client.publish("bad topic", {}), false, "invalid topics are dropped, not thrown");
   assert.equal(client.stats().dropped, 2);
+  await waitFor(() => client.stats().last_error !== undefined, 15_000, "the failing send shown");
+  assert.match(client.stats().last_error ?? "", /relay unreachable/);
   const relay = await startRelay({ port });
   try {
     await client.flush(20_000);
     assert.equal(client.stats().queued, 0);
+    assert.equal(client.stats().last_error, undefined, "cleared once sent");
     assert.equal(client.stats().sent, 5);
     const s = await openSse(relay.url, "topic=t");
     await s.until((e) => e.filter((x) => x.event === "message").length === 5);

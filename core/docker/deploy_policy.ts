@@ -1,0 +1,280 @@
+/**
+ * The operator's allow-list for `deploy_app`: a compose file asking for more of the host than the
+ * compose-agent's `deploy_allow` settings grant (privileged mode, the host's namespaces, added
+ * capabilities, devices, weakened confinement, host files outside the project and the configured
+ * bind roots, other files pulled in) is refused with a 403 naming the field, before compose runs.
+ * @module
+ */
+import { isAbsolute, normalize, relative, resolve } from "node:path";
+import { parse } from "yaml";
+import { HttpError } from "../errors/mod.ts";
+
+/** What an operator lets a `compose:deploy_app` holder ask of the host (`deploy_allow.*`). */
+export interface DeployAllow {
+  /** `privileged: true` (and `build.privileged`). */
+  privileged: boolean;
+  /** `network_mode`/`pid`/`ipc`/`uts`/`userns_mode`/`cgroup` of `host` or another container. */
+  hostNamespaces: boolean;
+  /** Capabilities `cap_add` may name (upper case, without `CAP_`); `ALL` only when listed. */
+  capAdd: readonly string[];
+  /** `devices`, `device_cgroup_rules` and `gpus`. */
+  devices: boolean;
+  /** `security_opt` other than `no-new-privileges`. */
+  securityOpt: boolean;
+  /** Absolute host folders bind mounts (and file sources) may come from, beyond the project's. */
+  bindRoots: readonly string[];
+}
+
+/** The default: nothing beyond an ordinary container and files inside the project folder. */
+export const DEFAULT_DEPLOY_ALLOW: DeployAllow = {
+  privileged: false,
+  hostNamespaces: false,
+  capAdd: [],
+  devices: false,
+  securityOpt: false,
+  bindRoots: [],
+};
+
+/** Most YAML aliases expanded while reading a compose file (a billion-laughs bound). */
+const MAX_ALIASES = 100;
+/** Top-level keys of the compose specification accepted (plus `x-` extensions). */
+const TOP_LEVEL = new Set([
+  "version",
+  "name",
+  "services",
+  "networks",
+  "volumes",
+  "secrets",
+  "configs",
+]);
+const NAMESPACE_FIELDS = ["network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup"] as const;
+
+type Doc = Record<string, unknown>;
+
+function refuse(field: string, setting: string, why: string): never {
+  throw new HttpError(403, `compose file refused: ${field}: ${why} (not allowed by ${setting})`, {
+    field: `parameters.compose_file: ${field}`,
+    setting,
+  });
+}
+
+function isMap(v: unknown): v is Doc {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** True when `v` is set to something other than false/absent/empty. */
+function isSet(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== false && v !== "" &&
+    !(Array.isArray(v) && v.length === 0);
+}
+
+/** Checks one compose file's text against `allow`; `projectDir` is where relative paths resolve. */
+export class DeployPolicy {
+  readonly #roots: string[];
+
+  /** @param allow the operator's allow-list (see {@linkcode DEFAULT_DEPLOY_ALLOW}) */
+  constructor(private readonly allow: DeployAllow = DEFAULT_DEPLOY_ALLOW) {
+    this.#roots = allow.bindRoots.map((r) => normalize(r));
+  }
+
+  /**
+   * Refuses what the allow-list does not grant.
+   * @throws {HttpError} 400 when the text is not a compose mapping, 403 naming the first field
+   * the allow-list does not grant.
+   * @example
+   * ```ts
+   * new DeployPolicy().check("services: {web: {image: nginx}}", "/srv/apps/web"); // ok
+   * ```
+   */
+  check(text: string, projectDir: string): void {
+    let doc: unknown;
+    try {
+      doc = parse(text, { merge: true, maxAliasCount: MAX_ALIASES });
+    } catch (err) {
+      throw new HttpError(400, "compose file is not valid YAML", {
+        field: "parameters.compose_file",
+      }, { cause: err });
+    }
+    if (!isMap(doc) || !isMap(doc.services)) {
+      throw new HttpError(400, "compose file has no services mapping", {
+        field: "parameters.compose_file",
+      });
+    }
+    for (const key of Object.keys(doc)) {
+      if (!TOP_LEVEL.has(key) && !key.startsWith("x-")) {
+        refuse(key, "the compose-agent", "only services, networks, volumes, secrets and configs");
+      }
+    }
+    for (const [name, svc] of Object.entries(doc.services)) {
+      if (isMap(svc)) this.#service(`services.${name}`, svc, projectDir);
+    }
+    this.#topVolumes(doc.volumes, projectDir);
+    for (const kind of ["secrets", "configs"] as const) {
+      const section = doc[kind];
+      if (!isMap(section)) continue;
+      for (const [name, def] of Object.entries(section)) {
+        if (isMap(def) && def.file !== undefined) {
+          this.#hostPath(`${kind}.${name}.file`, def.file, projectDir);
+        }
+      }
+    }
+  }
+
+  #service(at: string, s: Doc, dir: string): void {
+    const a = this.allow;
+    for (const f of ["volumes", "volumes_from", "security_opt", "cap_add"]) {
+      if (s[f] !== undefined && s[f] !== null && !Array.isArray(s[f])) {
+        throw new HttpError(400, `compose file refused: ${at}.${f}: not a list`, {
+          field: `parameters.compose_file: ${at}.${f}`,
+        });
+      }
+    }
+    if (!a.privileged && isSet(s.privileged)) {
+      refuse(`${at}.privileged`, "deploy_allow.privileged", "privileged mode");
+    }
+    for (const f of NAMESPACE_FIELDS) {
+      const v = s[f];
+      if (a.hostNamespaces || v === undefined) continue;
+      if (typeof v !== "string" || /^(host|container:)|\$/.test(v)) {
+        refuse(
+          `${at}.${f}`,
+          "deploy_allow.host_namespaces",
+          `${JSON.stringify(v)} shares a host or another container's namespace`,
+        );
+      }
+    }
+    this.#caps(`${at}.cap_add`, s.cap_add);
+    if (!a.devices) {
+      for (const f of ["devices", "device_cgroup_rules", "gpus"]) {
+        if (isSet(s[f])) refuse(`${at}.${f}`, "deploy_allow.devices", "host devices");
+      }
+    }
+    if (!a.securityOpt && Array.isArray(s.security_opt)) {
+      s.security_opt.forEach((o, i) => {
+        if (!/^no-new-privileges(?:[:=]true)?$/.test(String(o))) {
+          refuse(
+            `${at}.security_opt[${i}]`,
+            "deploy_allow.security_opt",
+            `${JSON.stringify(o)} weakens confinement`,
+          );
+        }
+      });
+    }
+    if (isSet(s.extends) && (!isMap(s.extends) || s.extends.file !== undefined)) {
+      refuse(`${at}.extends`, "the compose-agent", "another file is not checked");
+    }
+    if (Array.isArray(s.volumes_from)) {
+      s.volumes_from.forEach((v, i) => {
+        if (/^container:|\$/.test(String(v))) {
+          refuse(
+            `${at}.volumes_from[${i}]`,
+            "deploy_allow.host_namespaces",
+            "another container's volumes",
+          );
+        }
+      });
+    }
+    if (Array.isArray(s.volumes)) {
+      s.volumes.forEach((v, i) => this.#volume(`${at}.volumes[${i}]`, v, dir));
+    }
+    const envFiles = Array.isArray(s.env_file)
+      ? s.env_file
+      : s.env_file === undefined
+      ? []
+      : [s.env_file];
+    envFiles.forEach((e, i) => this.#hostPath(`${at}.env_file[${i}]`, isMap(e) ? e.path : e, dir));
+    this.#build(`${at}.build`, s.build, dir);
+  }
+
+  #caps(at: string, caps: unknown): void {
+    if (caps === undefined || caps === null) return;
+    if (!Array.isArray(caps)) refuse(at, "deploy_allow.cap_add", "not a list");
+    caps.forEach((c, i) => {
+      const cap = String(c).toUpperCase().replace(/^CAP_/, "");
+      if (!this.allow.capAdd.includes(cap)) {
+        refuse(`${at}[${i}]`, "deploy_allow.cap_add", `capability ${JSON.stringify(String(c))}`);
+      }
+    });
+  }
+
+  #build(at: string, b: unknown, dir: string): void {
+    if (b === undefined || b === null) return;
+    if (typeof b === "string") return this.#hostPath(`${at}`, b, dir);
+    if (!isMap(b)) return;
+    if (!this.allow.privileged && isSet(b.privileged)) {
+      refuse(`${at}.privileged`, "deploy_allow.privileged", "privileged build");
+    }
+    if (
+      !this.allow.hostNamespaces && b.network !== undefined && /^host$|\$/.test(String(b.network))
+    ) {
+      refuse(`${at}.network`, "deploy_allow.host_namespaces", "the host's network");
+    }
+    if (isSet(b.entitlements)) {
+      refuse(`${at}.entitlements`, "deploy_allow.privileged", "build entitlements");
+    }
+    if (b.context !== undefined) this.#hostPath(`${at}.context`, b.context, dir, true);
+    if (isMap(b.additional_contexts)) {
+      for (const [k, v] of Object.entries(b.additional_contexts)) {
+        this.#hostPath(`${at}.additional_contexts.${k}`, v, dir, true);
+      }
+    }
+  }
+
+  /** One entry of a service's `volumes`: binds must come from the project or a bind root. */
+  #volume(at: string, v: unknown, dir: string): void {
+    if (isMap(v)) {
+      if (
+        v.type === "bind" ||
+        (v.type === undefined && typeof v.source === "string" && /^[./~]/.test(v.source))
+      ) {
+        this.#hostPath(`${at}.source`, v.source, dir);
+      } else if (typeof v.type === "string" && !["volume", "tmpfs"].includes(v.type)) {
+        refuse(`${at}.type`, "deploy_allow.bind_roots", `volume type ${JSON.stringify(v.type)}`);
+      }
+      return;
+    }
+    const text = String(v);
+    const colon = text.indexOf(":");
+    if (colon < 0) return; // an anonymous volume at a container path
+    const source = text.slice(0, colon);
+    if (/^[./~$]/.test(source) || source.includes("/")) this.#hostPath(at, source, dir);
+  }
+
+  /** Top-level named volumes: the local driver's `device` binds a host path as well. */
+  #topVolumes(volumes: unknown, dir: string): void {
+    if (!isMap(volumes)) return;
+    for (const [name, def] of Object.entries(volumes)) {
+      if (!isMap(def) || !isMap(def.driver_opts)) continue;
+      const device = def.driver_opts.device;
+      if (device !== undefined && /bind/.test(String(def.driver_opts.o ?? ""))) {
+        this.#hostPath(`volumes.${name}.driver_opts.device`, device, dir);
+      } else if (typeof device === "string" && device.startsWith("/")) {
+        refuse(`volumes.${name}.driver_opts.device`, "deploy_allow.devices", "a host device");
+      }
+    }
+  }
+
+  /**
+   * A host path compose reads or mounts: allowed inside the project folder or a bind root;
+   * variables (`$`), `~` and anything else that is not a plain path are refused.
+   */
+  #hostPath(at: string, raw: unknown, dir: string, remoteOk = false): void {
+    if (typeof raw !== "string" || raw === "") refuse(at, "deploy_allow.bind_roots", "not a path");
+    if (remoteOk && /^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) return; // a git or https build context
+    if (raw.includes("$") || raw.startsWith("~")) {
+      refuse(at, "deploy_allow.bind_roots", "variables and ~ are not allowed in host paths");
+    }
+    const path = isAbsolute(raw) ? normalize(raw) : resolve(dir, raw);
+    const inside = (root: string) => {
+      const rel = relative(root, path);
+      return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+    };
+    if (inside(resolve(dir))) return;
+    if (this.#roots.some(inside)) return;
+    refuse(
+      at,
+      "deploy_allow.bind_roots",
+      `host path ${JSON.stringify(raw)} is outside the project and every bind root`,
+    );
+  }
+}

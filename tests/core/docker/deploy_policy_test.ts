@@ -1,0 +1,206 @@
+/**
+ * The compose-agent's deploy allow-list: each thing a compose file may ask of the host is refused
+ * (403 naming the field and the setting) unless the operator granted it; against the real dockerd
+ * a refused file starts nothing, and the same file deploys once its bind root is granted.
+ */
+import assert from "node:assert/strict";
+import {
+  ComposeRunner,
+  DEFAULT_DEPLOY_ALLOW,
+  type DeployAllow,
+  DeployPolicy,
+  DockerEngine,
+  DockerExecutor,
+} from "../../../core/docker/mod.ts";
+import { HttpError } from "../../../core/errors/mod.ts";
+import { silentLogger } from "../../../core/log/mod.ts";
+import { tempDir } from "../../helpers.ts";
+import { dockerCli, ensureBusyboxImage, ensureDockerd, uniqueName } from "../../support/dockerd.ts";
+
+const dockerd = await ensureDockerd();
+const DIR = "/srv/apps/web";
+
+/** The error `check` throws for `text` (fails the test when it does not throw). */
+function refusal(text: string, allow: Partial<DeployAllow> = {}): HttpError {
+  try {
+    new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, ...allow }).check(text, DIR);
+  } catch (err) {
+    if (err instanceof HttpError) return err;
+    throw err;
+  }
+  return assert.fail(`not refused:\n${text}`);
+}
+
+const svc = (body: string) => `services:\n  web:\n    image: busybox\n${body}`;
+
+Deno.test("by default every host-reaching field is refused with a 403 naming it and the setting", () => {
+  const cases: Array<[string, string, string]> = [
+    [svc("    privileged: true\n"), "services.web.privileged", "deploy_allow.privileged"],
+    [svc('    privileged: "${P}"\n'), "services.web.privileged", "deploy_allow.privileged"],
+    [svc("    network_mode: host\n"), "services.web.network_mode", "deploy_allow.host_namespaces"],
+    [
+      svc('    network_mode: "container:db"\n'),
+      "services.web.network_mode",
+      "deploy_allow.host_namespaces",
+    ],
+    [svc("    pid: host\n"), "services.web.pid", "deploy_allow.host_namespaces"],
+    [svc("    ipc: host\n"), "services.web.ipc", "deploy_allow.host_namespaces"],
+    [svc("    userns_mode: host\n"), "services.web.userns_mode", "deploy_allow.host_namespaces"],
+    [svc("    cap_add: [SYS_ADMIN]\n"), "services.web.cap_add[0]", "deploy_allow.cap_add"],
+    [svc("    devices: [/dev/sda]\n"), "services.web.devices", "deploy_allow.devices"],
+    [
+      svc("    security_opt: [seccomp=unconfined]\n"),
+      "services.web.security_opt[0]",
+      "deploy_allow.security_opt",
+    ],
+    [svc("    volumes: [/:/host]\n"), "services.web.volumes[0]", "deploy_allow.bind_roots"],
+    [
+      svc("    volumes: [/var/run/docker.sock:/s]\n"),
+      "services.web.volumes[0]",
+      "deploy_allow.bind_roots",
+    ],
+    [svc("    volumes: [../../..:/up]\n"), "services.web.volumes[0]", "deploy_allow.bind_roots"],
+    [svc("    volumes: ['${HOME}:/h']\n"), "services.web.volumes[0]", "deploy_allow.bind_roots"],
+    [svc("    volumes: ['~/x:/h']\n"), "services.web.volumes[0]", "deploy_allow.bind_roots"],
+    [
+      svc("    volumes:\n      - {type: bind, source: /etc, target: /e}\n"),
+      "services.web.volumes[0].source",
+      "deploy_allow.bind_roots",
+    ],
+    [svc("    env_file: /etc/shadow\n"), "services.web.env_file[0]", "deploy_allow.bind_roots"],
+    [svc("    build: {context: /}\n"), "services.web.build.context", "deploy_allow.bind_roots"],
+    [
+      svc("    build: {context: ., network: host}\n"),
+      "services.web.build.network",
+      "deploy_allow.host_namespaces",
+    ],
+    [
+      svc("    volumes_from: ['container:other']\n"),
+      "services.web.volumes_from[0]",
+      "deploy_allow.host_namespaces",
+    ],
+    [
+      svc("") + "volumes:\n  root:\n    driver_opts: {type: none, o: bind, device: /}\n",
+      "volumes.root.driver_opts.device",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("") + "secrets:\n  k:\n    file: /etc/ssh/ssh_host_ed25519_key\n",
+      "secrets.k.file",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    extends: {file: /other.yml, service: x}\n"),
+      "services.web.extends",
+      "the compose-agent",
+    ],
+    ["include: [/other.yml]\n" + svc(""), "include", "the compose-agent"],
+    // A merge key brings privileged in from an anchor: it counts as written.
+    [
+      "x-p: &p {privileged: true}\nservices:\n  web:\n    <<: *p\n    image: busybox\n",
+      "services.web.privileged",
+      "deploy_allow.privileged",
+    ],
+  ];
+  for (const [text, field, setting] of cases) {
+    const e = refusal(text);
+    assert.equal(e.status, 403, text);
+    assert.equal(e.extra.field, `parameters.compose_file: ${field}`, text);
+    assert.equal(e.extra.setting, setting, text);
+  }
+  assert.equal(refusal("services: [a]\n").status, 400);
+  assert.equal(refusal(svc('    volumes: "/:/host"\n')).status, 400, "a list, or nothing");
+  assert.equal(refusal("web:\n  image: busybox\n").status, 400, "version 1 files have no services");
+});
+
+Deno.test("what is granted passes; ordinary files pass by default", () => {
+  const ok = (text: string, allow: Partial<DeployAllow> = {}) =>
+    new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, ...allow }).check(text, DIR);
+  ok(
+    svc("    network_mode: none\n    volumes: [data:/data, ./conf:/conf:ro, /tmp]\n") +
+      "volumes:\n  data: {}\n",
+  );
+  ok(
+    svc(
+      "    env_file: .env\n    build: {context: ., additional_contexts: {g: 'https://x/y.git'}}\n",
+    ),
+  );
+  ok(svc("    security_opt: [no-new-privileges:true]\n    network_mode: 'service:db'\n"));
+  ok(svc(`    volumes: ["${DIR}/data:/data"]\n`), {});
+  ok(svc("    privileged: true\n"), { privileged: true });
+  ok(svc("    pid: host\n"), { hostNamespaces: true });
+  ok(svc("    cap_add: [NET_ADMIN, cap_net_raw]\n"), { capAdd: ["NET_ADMIN", "NET_RAW"] });
+  ok(svc("    devices: [/dev/fuse]\n"), { devices: true });
+  ok(svc("    volumes: [/data/shared/x:/x]\n"), { bindRoots: ["/data/shared"] });
+  assert.equal(
+    refusal(svc("    volumes: [/data/sharedother:/x]\n"), { bindRoots: ["/data/shared"] }).status,
+    403,
+    "a root is a folder, not a prefix",
+  );
+  assert.equal(
+    refusal(svc("    volumes: [/data/shared/../../etc:/x]\n"), { bindRoots: ["/data/shared"] })
+      .status,
+    403,
+  );
+});
+
+Deno.test({
+  name: "against the real dockerd: a refused deploy starts nothing; granted, the bind is mounted",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const project = uniqueName("iatp-allow").toLowerCase();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const executor = (allow: Partial<DeployAllow>) =>
+    new DockerExecutor({
+      engine,
+      compose,
+      executedBy: "compose_agent",
+      paths: { projectsRoot: `${dir.path}/projects`, workDir: `${dir.path}/work` },
+      maxLogBytes: 64 * 1024,
+      maxComposeFileBytes: 64 * 1024,
+      deployTimeoutMs: 120_000,
+      deployPolicy: new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, ...allow }),
+      log: silentLogger,
+    });
+  const shared = `${dir.path}/shared`;
+  await Deno.mkdir(shared);
+  const file = `services:\n  web:\n    image: ${image}\n    volumes: ["${shared}:/shared:ro"]\n` +
+    `    network_mode: none\n    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]\n`;
+  const cmd = () => ({
+    command_id: crypto.randomUUID(),
+    type: "deploy_app",
+    parameters: { project, compose_file: file, wait: false },
+  });
+  try {
+    await assert.rejects(
+      executor({}).prepare(cmd()),
+      (e: unknown) =>
+        e instanceof HttpError && e.status === 403 &&
+        e.extra.field === "parameters.compose_file: services.web.volumes[0]" &&
+        e.extra.setting === "deploy_allow.bind_roots",
+    );
+    assert.deepEqual(await compose.services(project), [], "nothing was started");
+    const r = await executor({ bindRoots: [shared] }).execute(cmd());
+    assert.equal(r.status, "success", JSON.stringify(r));
+    const [svcState] = await compose.services(project);
+    const ins = await dockerCli(socket, [
+      "inspect",
+      "-f",
+      "{{range .Mounts}}{{.Source}}{{end}}",
+      svcState.container,
+    ]);
+    assert.equal(ins.stdout.trim(), shared);
+  } finally {
+    await executor({}).execute({
+      command_id: crypto.randomUUID(),
+      type: "remove_app",
+      parameters: { project, stop_timeout_secs: 1 },
+    });
+    engine.close();
+    await dir.remove();
+  }
+});
