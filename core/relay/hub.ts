@@ -152,20 +152,31 @@ export class Hub implements RoundMember {
 
   /** Offers event `n` to its subscribers now; counts the bytes against this round's share. */
   #offer(topic: string, frame: Uint8Array, n: number): number {
-    const late = this.#late.size > 0 ? this.#late : undefined;
-    const due = (s: SseSubscriber) => late === undefined || (late.get(s) ?? 0) < n;
     let took = 0;
     const exact = this.#byTopic.get(topic);
-    if (exact) { for (const s of exact) if (due(s) && s.offer(frame)) took++; }
-    if (this.#wildcard.size > 0) {
-      this.#wildcard.forEach((f, s) => {
-        if (f.matches(topic) && due(s) && s.offer(frame)) took++;
-      });
-    }
+    if (this.#late.size === 0) {
+      if (exact) { for (const s of exact) if (s.offer(frame)) took++; }
+      if (this.#wildcard.size > 0) {
+        this.#wildcard.forEach((f, s) => {
+          if (f.matches(topic) && s.offer(frame)) took++;
+        });
+      }
+    } else took = this.#offerLate(topic, frame, n, exact);
     if (took > 0) {
       this.#offered += frame.length;
       this.#mark();
     }
+    return took;
+  }
+
+  /** {@linkcode Hub.#offer} while subscribers registered late skip the events they replay. */
+  #offerLate(topic: string, frame: Uint8Array, n: number, exact?: Set<SseSubscriber>): number {
+    const due = (s: SseSubscriber) => (this.#late.get(s) ?? 0) < n;
+    let took = 0;
+    if (exact) { for (const s of exact) if (due(s) && s.offer(frame)) took++; }
+    this.#wildcard.forEach((f, s) => {
+      if (f.matches(topic) && due(s) && s.offer(frame)) took++;
+    });
     return took;
   }
 
