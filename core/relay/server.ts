@@ -46,6 +46,8 @@ export interface RelayServerOptions {
   edge?: EdgeOptions;
   maxPayloadBytes?: number;
   queueBytes?: number;
+  /** Bytes of events held while subscribers catch up on a burst (see hub.ts). */
+  backlogBytes?: number;
   maxSubscribers?: number;
   maxTopicsPerSubscription?: number;
   heartbeatMs: number;
@@ -125,7 +127,7 @@ function relayMetrics(registry: Registry, hub: Hub) {
 /** Starts a relay on `opts.store`; closing the service also closes the store. */
 export async function startRelayServer(opts: RelayServerOptions): Promise<Service> {
   const { store, log } = opts;
-  const hub = new Hub();
+  const hub = new Hub({ backlogBytes: opts.backlogBytes });
   const shared = opts.role?.shared ?? new Int32Array(1);
   const auth = opts.auth ?? createMeshAuth({});
   const origins = opts.corsOrigins ?? [];
