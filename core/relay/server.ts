@@ -117,6 +117,14 @@ function relayMetrics(registry: Registry, hub: Hub) {
       this.set(hub.size);
     },
   });
+  new Gauge({
+    name: "iatp_relay_backlog_bytes",
+    help: "Bytes of events waiting in the fan-out for a flush round (a burst being caught up).",
+    registers: [registry],
+    collect() {
+      this.set(hub.backlog);
+    },
+  });
   return {
     published: counter("iatp_relay_published_total", "Events accepted by POST /publish."),
     delivered: counter("iatp_relay_delivered_total", "Live event frames queued to subscribers."),

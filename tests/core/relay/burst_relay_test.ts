@@ -35,6 +35,7 @@ Deno.test("relay: 2,000 pipelined publishes (10 queues' worth) reach every readi
     }
     const metrics = await (await fetch(`${relay.url}/metrics`)).text();
     assert.match(metrics, /iatp_relay_overflows_total\{[^}]*\} 0\b/);
+    assert.match(metrics, /iatp_relay_backlog_bytes\{[^}]*\} 0\b/, "nothing left waiting");
   } finally {
     pub.close();
     await Promise.all(readers.map((r) => r.close()));
