@@ -3,7 +3,8 @@
  * topic; wildcard subscribers are checked per event. The frame is encoded once per event and
  * shared by every subscriber (and framed for the wire once: see `shareChunk`).
  *
- * The hub offers subscribers at most a quarter of their queue bound per flush round. Events that
+ * The hub offers a subscriber about a quarter of its queue bound per flush round: once one
+ * subscriber's batch holds that much, the events after it wait for the next round. Events that
  * arrive faster (a burst: an isolate that was starved of CPU reading its backlog in one turn, a
  * long synchronous pause) wait here, once per event whatever the number of subscribers, and go
  * out a round at a time as the sockets take the last round's writes. So a subscriber is cut off
@@ -19,7 +20,7 @@ import type { TopicFilter } from "../topic/mod.ts";
 
 /** Default bytes of events waiting in the hub before its subscribers resume from the store. */
 export const DEFAULT_BACKLOG_BYTES = 16 * 1024 * 1024;
-/** Share of the smallest subscriber queue offered per flush round. */
+/** A subscriber's share of its queue that one flush round carries: 1 / ROUND_SHARE. */
 const ROUND_SHARE = 4;
 
 /** Options for {@linkcode Hub}. */
@@ -44,10 +45,10 @@ export class Hub implements RoundMember {
   readonly #backlogBytes: number;
   /** The rounds its subscribers are written in (learned from the first). */
   #rounds: FlushRounds | undefined;
-  /** Bytes offered per round. */
-  #budget = Infinity;
-  /** Bytes offered since the last round started. */
-  #offered = 0;
+  /** Bytes of a subscriber's batch a round carries (a share of the smallest queue). */
+  #share = Infinity;
+  /** A subscriber's batch holds its share: events wait for the next round. */
+  #full = false;
   #marked = false;
   /** Events waiting for a round, from `#head` on. */
   #waiting: Array<Waiting | undefined> = [];
@@ -79,7 +80,7 @@ export class Hub implements RoundMember {
   add(stream: SseSubscriber, filter: TopicFilter): void {
     if (stream.ended || this.#all.has(stream)) return;
     this.#rounds ??= stream.rounds;
-    this.#budget = Math.min(this.#budget, stream.queueBytes / ROUND_SHARE);
+    this.#share = Math.min(this.#share, stream.queueBytes / ROUND_SHARE);
     if (this.#waitingBytes > 0) this.#late.set(stream, this.#count);
     this.#all.set(stream, filter);
     if (filter.hasWildcard) {
@@ -108,13 +109,14 @@ export class Hub implements RoundMember {
   }
 
   /**
-   * Offers `frame` to every subscriber of `topic`, or keeps it for the next round when this
-   * round's share went out already; returns how many subscribers took it (or will be offered it).
+   * Offers `frame` to every subscriber of `topic`, or keeps it for the next round once a
+   * subscriber's batch holds its share; returns how many subscribers took it (or will be offered
+   * it).
    */
   dispatch(topic: string, frame: Uint8Array): number {
     shareChunk(frame);
     const n = ++this.#count;
-    if (this.#waitingBytes === 0 && this.#offered < this.#budget) {
+    if (this.#waitingBytes === 0 && !this.#full) {
       return this.#offer(topic, frame, n);
     }
     this.#waiting.push({ topic, frame, n });
@@ -127,21 +129,22 @@ export class Hub implements RoundMember {
   /** A round starts: offers the events waiting, up to one round's share. Writes nothing. */
   flush(): boolean {
     this.#marked = false;
-    this.#offered = 0;
+    this.#full = false;
+    let took = 0;
     const q = this.#waiting;
-    while (this.#head < q.length && this.#offered < this.#budget) {
+    while (this.#head < q.length && !this.#full) {
       const w = q[this.#head];
       q[this.#head++] = undefined; // the frame goes once its subscribers wrote it
       if (w === undefined) continue;
       this.#waitingBytes -= w.frame.length;
-      this.#offer(w.topic, w.frame, w.n);
+      took += this.#offer(w.topic, w.frame, w.n);
     }
     if (this.#head === q.length) this.#clear();
     else if (this.#head > 1024 && this.#head * 2 > q.length) {
       this.#waiting = q.slice(this.#head);
       this.#head = 0;
     }
-    if (this.#offered > 0 || this.#waitingBytes > 0) this.#mark();
+    if (took > 0 || this.#waitingBytes > 0) this.#mark();
     return false;
   }
 
@@ -150,32 +153,36 @@ export class Hub implements RoundMember {
     for (const s of [...this.#all.keys()]) fn(s);
   }
 
-  /** Offers event `n` to its subscribers now; counts the bytes against this round's share. */
+  /** Offers event `n` to its subscribers now; notes a batch that reached its share. */
   #offer(topic: string, frame: Uint8Array, n: number): number {
     let took = 0;
     const exact = this.#byTopic.get(topic);
     if (this.#late.size === 0) {
-      if (exact) { for (const s of exact) if (s.offer(frame)) took++; }
+      if (exact) { for (const s of exact) if (this.#take(s, frame)) took++; }
       if (this.#wildcard.size > 0) {
         this.#wildcard.forEach((f, s) => {
-          if (f.matches(topic) && s.offer(frame)) took++;
+          if (f.matches(topic) && this.#take(s, frame)) took++;
         });
       }
     } else took = this.#offerLate(topic, frame, n, exact);
-    if (took > 0) {
-      this.#offered += frame.length;
-      this.#mark();
-    }
+    if (took > 0) this.#mark();
     return took;
+  }
+
+  /** Offers `frame` to `s`; whether it took it. */
+  #take(s: SseSubscriber, frame: Uint8Array): boolean {
+    if (!s.offer(frame)) return false;
+    if (s.batched >= this.#share) this.#full = true;
+    return true;
   }
 
   /** {@linkcode Hub.#offer} while subscribers registered late skip the events they replay. */
   #offerLate(topic: string, frame: Uint8Array, n: number, exact?: Set<SseSubscriber>): number {
     const due = (s: SseSubscriber) => (this.#late.get(s) ?? 0) < n;
     let took = 0;
-    if (exact) { for (const s of exact) if (due(s) && s.offer(frame)) took++; }
+    if (exact) { for (const s of exact) if (due(s) && this.#take(s, frame)) took++; }
     this.#wildcard.forEach((f, s) => {
-      if (f.matches(topic) && due(s) && s.offer(frame)) took++;
+      if (f.matches(topic) && due(s) && this.#take(s, frame)) took++;
     });
     return took;
   }

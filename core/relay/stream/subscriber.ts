@@ -80,6 +80,11 @@ export class SseSubscriber implements PushSource, RoundMember {
     return this.#queueBytes;
   }
 
+  /** Bytes of live frames waiting for its next flush round (none while it replays). */
+  get batched(): number {
+    return this.#pending || this.#batch === undefined ? 0 : this.#held;
+  }
+
   /** True once the stream ended. */
   get ended(): boolean {
     return this.#ended;

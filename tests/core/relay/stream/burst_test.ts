@@ -30,7 +30,7 @@ async function fanOut(hub: Hub, ends: EndReason[]): Promise<Service> {
         ends.push(why);
       },
     });
-    hub.add(s, FILTER);
+    hub.add(s, new TopicFilter([c.req.query("topic") ?? "t"]));
     s.goLive();
     return c.body(s.body(), 200, { "content-type": "text/event-stream" });
   });
@@ -151,6 +151,32 @@ Deno.test("burst: beyond the hub's bound its subscribers resume from the store",
     assert.equal(hub.size, 0);
   } finally {
     await reader.close();
+    await svc.close();
+  }
+});
+
+Deno.test("burst: subscribers of different topics each take their own share of a round", async () => {
+  // 50 topics, 100 events each, interleaved: 1.7 MB at once, 34 KB per subscriber. Counted
+  // together it would pass the hub's bound (1 MiB); per subscriber, one round takes half of it.
+  const hub = new Hub({ backlogBytes: 1024 * 1024 });
+  const ends: EndReason[] = [];
+  const svc = await fanOut(hub, ends);
+  const readers = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => openStream(`${svc.url}/s?topic=t${i}`)),
+  );
+  try {
+    await registered(hub, 50);
+    const burst = frames(1, 5_000);
+    burst.forEach((f, i) => hub.dispatch(`t${i % 50}`, f));
+    for (const r of readers) {
+      await r.until((ev) => ev.length >= 100 || ev.some((e) => e.event === "overflow"), 30_000);
+    }
+    assert.deepEqual(ends, [], "no subscriber was cut off");
+    readers.forEach((r, k) =>
+      assert.deepEqual(ids(r), Array.from({ length: 100 }, (_, i) => 1 + k + 50 * i))
+    );
+  } finally {
+    await Promise.all(readers.map((r) => r.close()));
     await svc.close();
   }
 });
