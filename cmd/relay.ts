@@ -24,6 +24,7 @@ import { createLogger, type Logger, registerSecret } from "../core/log/mod.ts";
 import { natsFields } from "../core/nats/mod.ts";
 import {
   type AnyRelayStore,
+  DEFAULT_BACKLOG_BYTES,
   DEFAULT_CACHE_EVENTS,
   DEFAULT_DUPLICATE_WINDOW_MS,
   DEFAULT_MAX_AGE_MS,
@@ -150,6 +151,11 @@ export const spec = defineConfig({
       default: DEFAULT_QUEUE_BYTES,
       min: 1024,
     }),
+    backlog_bytes: bytes({
+      help: "bytes of events an isolate holds for its subscribers while it catches up",
+      default: DEFAULT_BACKLOG_BYTES,
+      min: 1024,
+    }),
     max_subscribers: int({
       help: "concurrent subscribers",
       default: DEFAULT_MAX_SUBSCRIBERS,
@@ -195,6 +201,15 @@ export const spec = defineConfig({
         sources.get("queue_bytes") ?? { kind: "default" },
         `at least twice max_payload_bytes (${2 * config.max_payload_bytes})`,
         String(config.queue_bytes),
+      );
+    }
+    // Below one queue, a burst every subscriber could take would end their streams.
+    if (config.backlog_bytes < config.queue_bytes) {
+      throw new ConfigError(
+        "backlog_bytes",
+        sources.get("backlog_bytes") ?? { kind: "default" },
+        `at least queue_bytes (${config.queue_bytes})`,
+        String(config.backlog_bytes),
       );
     }
   },
@@ -288,6 +303,7 @@ export function relayOptions(
     edge: edgeOptions(config),
     maxPayloadBytes: config.max_payload_bytes,
     queueBytes: config.queue_bytes,
+    backlogBytes: config.backlog_bytes,
     maxSubscribers: config.max_subscribers,
     heartbeatMs: config.heartbeat,
     flush: {

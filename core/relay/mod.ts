@@ -60,6 +60,7 @@ export {
   type TopicInfo,
   UPSTREAM_MAX_EVENTS_PER_TOPIC,
 } from "./store.ts";
+export { DEFAULT_BACKLOG_BYTES } from "./hub.ts";
 export {
   DEFAULT_QUEUE_BYTES,
   DEFAULT_ROUND_MAX_WAIT_MS,

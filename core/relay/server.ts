@@ -46,6 +46,8 @@ export interface RelayServerOptions {
   edge?: EdgeOptions;
   maxPayloadBytes?: number;
   queueBytes?: number;
+  /** Bytes of events held while subscribers catch up on a burst (see hub.ts). */
+  backlogBytes?: number;
   maxSubscribers?: number;
   maxTopicsPerSubscription?: number;
   heartbeatMs: number;
@@ -115,6 +117,14 @@ function relayMetrics(registry: Registry, hub: Hub) {
       this.set(hub.size);
     },
   });
+  new Gauge({
+    name: "iatp_relay_backlog_bytes",
+    help: "Bytes of events waiting in the fan-out for a flush round (a burst being caught up).",
+    registers: [registry],
+    collect() {
+      this.set(hub.backlog);
+    },
+  });
   return {
     published: counter("iatp_relay_published_total", "Events accepted by POST /publish."),
     delivered: counter("iatp_relay_delivered_total", "Live event frames queued to subscribers."),
@@ -125,7 +135,7 @@ function relayMetrics(registry: Registry, hub: Hub) {
 /** Starts a relay on `opts.store`; closing the service also closes the store. */
 export async function startRelayServer(opts: RelayServerOptions): Promise<Service> {
   const { store, log } = opts;
-  const hub = new Hub();
+  const hub = new Hub({ backlogBytes: opts.backlogBytes });
   const shared = opts.role?.shared ?? new Int32Array(1);
   const auth = opts.auth ?? createMeshAuth({});
   const origins = opts.corsOrigins ?? [];

@@ -13,6 +13,7 @@ Deno.test("bad relay config exits 2 naming the key, without a stack trace", asyn
     [[], { IATP_RELAY_TOKENS: '{"long-enough":["admin:*"]}' }, /tokens/],
     [["--store", "sqlite:/proc/nope/relay.db"], {}, /config error: store/],
     [["--queue-bytes", "64KiB", "--max-payload-bytes", "64KiB"], {}, /config error: queue_bytes/],
+    [["--backlog-bytes", "512KiB"], {}, /config error: backlog_bytes \(flag --backlog-bytes\)/],
   ];
   for (const [args, env, want] of cases) {
     const r = await runIatp(["relay", "--port", "0", ...args], { env });

@@ -70,6 +70,21 @@ export class SseSubscriber implements PushSource, RoundMember {
     return pushStream(this);
   }
 
+  /** The flush rounds it is written in. */
+  get rounds(): FlushRounds {
+    return this.#rounds;
+  }
+
+  /** Its queue bound in bytes. */
+  get queueBytes(): number {
+    return this.#queueBytes;
+  }
+
+  /** Bytes of live frames waiting for its next flush round (none while it replays). */
+  get batched(): number {
+    return this.#pending || this.#batch === undefined ? 0 : this.#held;
+  }
+
   /** True once the stream ended. */
   get ended(): boolean {
     return this.#ended;
@@ -178,15 +193,18 @@ export class SseSubscriber implements PushSource, RoundMember {
     this.#rounds.mark(this);
   }
 
-  /** Ends the stream with `event: overflow` (live frames not yet written are dropped). */
-  overflow(): void {
+  /**
+   * Ends the stream with `event: overflow` (live frames not yet written are dropped); `reason`
+   * is what the event says.
+   */
+  overflow(reason = "subscriber queue full"): void {
     if (this.#ended) return;
     this.#batch = undefined;
     this.#pending = undefined;
     this.#held = (this.#early ?? []).reduce((n, c) => n + c.length, 0);
     this.#send(encodeEvent({
       event: "overflow",
-      data: JSON.stringify({ reason: "subscriber queue full", queue_bytes: this.#queueBytes }),
+      data: JSON.stringify({ reason, queue_bytes: this.#queueBytes }),
     }));
     this.end("overflow");
   }
