@@ -15,11 +15,11 @@ import {
   int,
   list,
   oneOf,
+  parentDir,
   path,
   str,
   url,
 } from "../../core/config/mod.ts";
-import { dirname } from "node:path";
 import { meshAuthFields } from "../../core/auth/mod.ts";
 import { workersField } from "../../core/cluster/mod.ts";
 import { ConfigError, type ConfigSource } from "../../core/errors/mod.ts";
@@ -279,5 +279,5 @@ function checkRecorderFile(file: string | undefined, source: ConfigSource | unde
     }
   };
   if (kind(file) === "dir") throw bad("a file, not a folder");
-  if (kind(dirname(file)) === "none") throw bad("a file in a folder that exists");
+  if (kind(parentDir(file)) === "none") throw bad("a file in a folder that exists");
 }

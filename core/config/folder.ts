@@ -18,6 +18,22 @@ export async function ensureParentDir(file: string): Promise<void> {
 }
 
 /**
+ * The local path a `file:` URL names, as `node:url`'s `fileURLToPath` gives it on POSIX (escapes
+ * decoded), without loading Deno's Node layer at start.
+ * @example
+ * ```ts
+ * filePath(new URL("file:///opt/iatp/a%20b.ts")); // "/opt/iatp/a b.ts"
+ * ```
+ * @throws {TypeError} for a URL that is not `file:`, names a host, or holds an encoded `/`
+ */
+export function filePath(url: URL): string {
+  if (url.protocol !== "file:") throw new TypeError(`not a file: URL: ${url.protocol}`);
+  if (url.hostname !== "") throw new TypeError("a file: URL with a host");
+  if (/%2f/i.test(url.pathname)) throw new TypeError("a file: URL with an encoded /");
+  return decodeURIComponent(url.pathname);
+}
+
+/**
  * The folder part of a POSIX path, as `node:path`'s `dirname` gives it (`.` for a bare name,
  * trailing slashes ignored), without loading Deno's Node layer at start (3-4 MB of an idle
  * service).

@@ -2,7 +2,7 @@
  * The sidecar's identity: its Ed25519 key, the signed manifest and the attestation source.
  * @module
  */
-import { fileURLToPath } from "node:url";
+import { filePath } from "../config/mod.ts";
 import { generateKeyPair, importSeed } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64 } from "../encoding/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
@@ -19,7 +19,7 @@ import {
 } from "../trust/mod.ts";
 
 /** The checkout (or embedded) root whose sources the attestation hashes. */
-const SOURCE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const SOURCE_ROOT = filePath(new URL("../../", import.meta.url));
 
 /** What the signed manifest and the attestation say, and the key they are signed with. */
 export interface IdentityOptions {

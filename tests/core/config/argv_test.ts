@@ -1,12 +1,15 @@
 /**
- * Tests for the config layer's flag parser and path helper: each gives what `node:util`'s
- * `parseArgs` (strict) and `node:path`'s `dirname` give, values and error messages alike.
+ * Tests for the config layer's flag parser and path helpers: each gives what `node:util`'s
+ * `parseArgs` (strict), `node:path`'s `dirname` and `node:url`'s `fileURLToPath` give, values and
+ * error messages alike.
  * @module
  */
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
+  filePath,
   FlagError,
   type FlagOption,
   parentDir,
@@ -122,6 +125,24 @@ Deno.test("parentDir is node:path's dirname", () => {
     "dir with space/file",
   ];
   for (const p of paths) assert.equal(parentDir(p), dirname(p), JSON.stringify(p));
+});
+
+Deno.test("filePath is node:url's fileURLToPath on POSIX", () => {
+  const urls = [
+    "file:///",
+    "file:///opt/iatp/",
+    "file:///opt/iatp/core/../",
+    "file:///a%20b/c%25d.ts",
+    "file:///%C3%A9t%C3%A9/x",
+    "file:///a/b?q=1#h",
+    "file:///a//b/",
+    "file://localhost/etc/x",
+  ];
+  for (const u of urls) assert.equal(filePath(new URL(u)), fileURLToPath(new URL(u)), u);
+  for (const u of ["file:///a%2fb", "file:///a%2Fb", "https://example.com/a", "file://host/a"]) {
+    assert.throws(() => fileURLToPath(new URL(u)), u);
+    assert.throws(() => filePath(new URL(u)), TypeError, u);
+  }
 });
 
 Deno.test("parseFlags: the commands' typed parse gives parseArgs' values and refusals", () => {
