@@ -125,11 +125,7 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
       login: auth.enabled,
     }),
   });
-  const { app } = server;
-  app.use("*", secureHeaders);
-  registerStatic(app);
-  auth.register(app);
-  registerDashboardRoutes(app, {
+  const routes: Parameters<typeof registerDashboardRoutes>[1] = {
     feed,
     auth,
     health,
@@ -143,6 +139,12 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     overviewRefreshMs: o.overviewRefreshMs,
     maxClients: o.maxClients,
     retryMs: o.retryMs,
+  };
+  server.routes((app) => {
+    app.use("*", secureHeaders);
+    registerStatic(app);
+    auth.register(app);
+    registerDashboardRoutes(app, routes);
   });
   const heartbeat = encodeComment("heartbeat");
   const timer = every(o.heartbeatMs, () => feed.broadcastIfIdle(heartbeat));

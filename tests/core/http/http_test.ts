@@ -7,21 +7,22 @@ function setup(opts: { maxBodyBytes?: number; drainTimeoutMs?: number } = {}) {
   const lines: string[] = [];
   const log = createLogger({ service: "t", sink: (l) => lines.push(l) });
   const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log, ...opts });
-  const { app } = server;
-  app.get("/items/:id", (c) => c.json({ id: c.req.param("id") }));
-  app.post("/echo", async (c) => c.json({ size: (await c.req.arrayBuffer()).byteLength }));
-  app.get("/teapot", () => {
-    throw new HttpError(418, "short and stout", { spout: true });
-  });
-  app.get("/boom", () => {
-    throw new Error("secret internals Bearer abcdef123456");
-  });
   // A handler that answers only when the test releases it, and says when a request reached it.
   const slow = { arrived: Promise.withResolvers<void>(), release: Promise.withResolvers<void>() };
-  app.get("/slow", async (c) => {
-    slow.arrived.resolve();
-    await slow.release.promise;
-    return c.json({ done: true });
+  server.routes((app) => {
+    app.get("/items/:id", (c) => c.json({ id: c.req.param("id") }));
+    app.post("/echo", async (c) => c.json({ size: (await c.req.arrayBuffer()).byteLength }));
+    app.get("/teapot", () => {
+      throw new HttpError(418, "short and stout", { spout: true });
+    });
+    app.get("/boom", () => {
+      throw new Error("secret internals Bearer abcdef123456");
+    });
+    app.get("/slow", async (c) => {
+      slow.arrived.resolve();
+      await slow.release.promise;
+      return c.json({ done: true });
+    });
   });
   return { server, lines, slow };
 }
@@ -140,7 +141,7 @@ Deno.test("drain: a slow in-flight request completes during shutdown; ready turn
   const { server, slow } = setup({ drainTimeoutMs: 10_000 });
   let readyDuringDrain = 0;
   server.onDrain(async () => {
-    const r = await server.app.request("/ready");
+    const r = await (await server.loadApp()).request("/ready");
     readyDuringDrain = r.status;
     slow.release.resolve(); // the in-flight request finishes once draining has begun
   });
