@@ -56,6 +56,44 @@ Deno.test("health, ready and metrics over a real socket", async () => {
   }
 });
 
+Deno.test("the built-in routes answer without loading the app; the first other request loads it once", async () => {
+  const log = createLogger({ service: "t", sink: () => {} });
+  const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log });
+  let registered = 0;
+  server.routes((app) => {
+    registered++;
+    app.get("/hi", (c) => c.text("hi"));
+  });
+  const svc = await server.listen();
+  try {
+    for (const path of ["/health", "/ready", "/metrics", "/health?probe=1"]) {
+      const r = await fetch(`${svc.url}${path}`);
+      assert.equal(r.status, 200, path);
+      assert.ok(r.headers.get("x-request-id"), `${path} carries a request id`);
+      await r.body?.cancel();
+    }
+    assert.equal(registered, 0, "no route registration ran for the built-in routes");
+    const [a, b] = await Promise.all([fetch(`${svc.url}/hi`), fetch(`${svc.url}/nope`)]);
+    assert.equal(await a.text(), "hi");
+    assert.equal(b.status, 404);
+    await b.body?.cancel();
+    const head = await fetch(`${svc.url}/health`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(registered, 1, "the app was built once");
+    const text = await (await fetch(`${svc.url}/metrics`)).text();
+    assert.match(
+      text,
+      /iatp_http_requests_total\{method="GET",route="\/health",status="200",service="t"\} 2/,
+    );
+    assert.match(
+      text,
+      /iatp_http_requests_total\{method="HEAD",route="\/health",status="200",service="t"\} 1/,
+    );
+  } finally {
+    await svc.close();
+  }
+});
+
 Deno.test("404 and 405 use the JSON envelope with the request id", async () => {
   const { server } = setup();
   const svc = await server.listen();
