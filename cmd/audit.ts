@@ -163,11 +163,13 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
     ...edgeOptions(config),
     health: () => ({ status: "ok", service: "audit", tree_size: ledger.size }),
   });
-  registerAuditRoutes(server.app, ledger, {
-    maxTxEntries: config.max_tx_entries,
-    auth,
-    compat: config.compat,
-  });
+  server.routes((app) =>
+    registerAuditRoutes(app, ledger, {
+      maxTxEntries: config.max_tx_entries,
+      auth,
+      compat: config.compat,
+    })
+  );
   const svc = await server.listen();
   return withShutdown(svc, async () => {
     await svc.close();

@@ -197,7 +197,9 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
   });
   const onDecision = (d: Decision) => decisions.inc({ decision: d.decision });
   const compat = config.compat;
-  registerPolicyRoutes(server.app, { engine, reloader, audit, onDecision, auth, compat });
+  server.routes((app) =>
+    registerPolicyRoutes(app, { engine, reloader, audit, onDecision, auth, compat })
+  );
   let bridge: DecisionBridge | SharedDecisionBridge | undefined;
   let state: DecisionState | undefined;
   let relay: RelayClient | undefined;

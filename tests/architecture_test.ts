@@ -76,14 +76,17 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * (node:sqlite) of core/auth; the sidecar's SQLite flight-recorder store; the policy's intent schemas (zod) load with the first intent, and
  * it takes the audit and relay clients from their own modules, not the ledger's and relay's. The
  * dashboard checks the ledger's proofs with core/ledger/proof and streams with core/relay/stream,
- * loading neither the ledger (nor its SQLite) nor the relay. The sidecar imports no `node:`
- * module at start: the first one loads Deno's Node layer (3-4 MB of an idle process).
+ * loading neither the ledger (nor its SQLite) nor the relay. The relay, the audit service and the
+ * dashboard serve `/health`, `/ready` and `/metrics` on the raw path and load Hono (about 1.5 MB)
+ * with the first request that needs a route of their app (the dashboard its pages too). The
+ * sidecar imports no `node:` module at start: the first one loads Deno's Node layer (3-4 MB of an
+ * idle process).
  */
 const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
   { root: "main.ts", banned: /^(zod|yaml)$/ },
   {
     root: "cmd/relay.ts",
-    banned: /^(zod|yaml|node:crypto|node:sqlite)$/,
+    banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
     deferred: [
       "core/relay/sqlite_store.ts",
       "core/relay/jetstream_store.ts",
@@ -96,10 +99,10 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
     banned: /^(zod|yaml|node:.+)$/,
     deferred: ["core/recorder/sqlite_store.ts"],
   },
-  { root: "cmd/audit.ts", banned: /^(zod|yaml|node:crypto)$/ },
+  { root: "cmd/audit.ts", banned: /^(zod|yaml|node:crypto|hono)$/ },
   {
     root: "cmd/dashboard.ts",
-    banned: /^(zod|yaml|node:crypto|node:sqlite)$/,
+    banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
     deferred: ["core/relay/mod.ts", "core/ledger/mod.ts"],
   },
   {

@@ -214,8 +214,8 @@ export async function start(
       onPass: () => metrics.watchdogPasses.inc(),
     },
   );
-  server.app.use("/api/v1/*", authFor(config, token, replay, log, metrics.rejected));
-  registerCommandRoutes(server.app, {
+  const guard = authFor(config, token, replay, log, metrics.rejected);
+  const routes: Parameters<typeof registerCommandRoutes>[1] = {
     executor,
     queue,
     watchdog,
@@ -227,6 +227,10 @@ export async function start(
       metrics.commands.inc({ type: cmd.type, status: r.status });
       log.info("command", { command_id: cmd.command_id, type: cmd.type, status: r.status });
     },
+  };
+  server.routes((app) => {
+    app.use("/api/v1/*", guard);
+    registerCommandRoutes(app, routes);
   });
   server.onDrain(() => queue.releaseAll());
   const svc = await server.listen();

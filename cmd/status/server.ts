@@ -169,12 +169,14 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
   registerHostGauges(server.metrics.registry, monitor);
   const { promise: drained, resolve: drainNow } = Promise.withResolvers<void>();
   server.onDrain(() => drainNow());
-  registerStatusRoutes(server.app, {
-    monitor,
-    maxStreamClients: config.max_stream_clients,
-    drained,
-    capabilities: () => capabilities(config),
-  });
+  server.routes((app) =>
+    registerStatusRoutes(app, {
+      monitor,
+      maxStreamClients: config.max_stream_clients,
+      drained,
+      capabilities: () => capabilities(config),
+    })
+  );
   const link = config.dashboard_url
     ? dashboardLink(config.dashboard_url, config, creds, router, log, (cmd, r) => {
       commands.inc({ type: cmd.type, executed_by: r.executed_by, status: r.status });

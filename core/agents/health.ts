@@ -67,14 +67,20 @@ export function createHealthServer(opts: HealthServerOptions): HealthServer {
     health: body,
     ...opts.edge,
   });
-  if (opts.healthPath !== "/health") server.app.get(opts.healthPath, (c) => c.json(body()));
+  if (opts.healthPath !== "/health") {
+    server.routes((app) => {
+      app.get(opts.healthPath, (c) => c.json(body()));
+    });
+  }
   const metricsText = async () => await server.metrics.registry.metrics();
   const contentType = server.metrics.registry.contentType;
   if (opts.metrics.enabled && opts.metrics.path !== "/metrics") {
-    server.app.get(
-      opts.metrics.path,
-      async (c) => c.body(await metricsText(), 200, { "content-type": contentType }),
-    );
+    server.routes((app) => {
+      app.get(
+        opts.metrics.path,
+        async (c) => c.body(await metricsText(), 200, { "content-type": contentType }),
+      );
+    });
   }
   const listen = async () => {
     const svc = await server.listen();
@@ -90,10 +96,12 @@ export function createHealthServer(opts: HealthServerOptions): HealthServer {
       log: opts.log,
       ...opts.edge,
     });
-    metricsServer.app.get(
-      opts.metrics.path,
-      async (c) => c.body(await metricsText(), 200, { "content-type": contentType }),
-    );
+    metricsServer.routes((app) => {
+      app.get(
+        opts.metrics.path,
+        async (c) => c.body(await metricsText(), 200, { "content-type": contentType }),
+      );
+    });
     let msvc: Service;
     try {
       msvc = await metricsServer.listen();

@@ -8,7 +8,6 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { getCookie } from "hono/cookie";
 import {
   decodeClaims,
   looksLikeCredential,
@@ -39,9 +38,10 @@ export interface DashboardAuthOptions {
   sessionTtlMs: number;
   maxSessions: number;
   loginRatePerMin: number;
-  /** Renders the login page (status, optional message, where to go after). */
-  loginPage: (opts: { error?: string; next: string }) => string;
 }
+
+/** Renders the login page (optional message, where to go after). */
+export type LoginPageRenderer = (opts: { error?: string; next: string }) => string;
 
 /** The dashboard's gate and login routes. */
 export interface DashboardAuth {
@@ -49,8 +49,11 @@ export interface DashboardAuth {
   readonly sessions: SessionStore;
   /** The viewer of a request that passed the gate (sees nothing otherwise). */
   viewerOf(c: Context<AppEnv>): Viewer;
-  /** Registers the gate and `/login`, `/logout` on `app`. */
-  register(app: App): void;
+  /**
+   * Registers the gate and `/login`, `/logout` on `app` (with Hono's cookie reader, imported
+   * then), the login page rendered by `loginPage`.
+   */
+  register(app: App, loginPage: LoginPageRenderer): Promise<void>;
 }
 
 const NOBODY: Viewer = { id: "nobody", maySee: () => false, authenticated: true };
@@ -146,7 +149,10 @@ async function bearerViewer(st: AuthState, c: Context<AppEnv>): Promise<Viewer |
   return principal ? viewerFrom(principal) : undefined;
 }
 
-function gateFor(st: AuthState): MiddlewareHandler<AppEnv> {
+/** The session cookie's value of a request. */
+type SessionOf = (c: Context<AppEnv>) => string | undefined;
+
+function gateFor(st: AuthState, sessionOf: SessionOf): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (PUBLIC_PATHS.test(c.req.path)) return await next();
     let viewer: Viewer | undefined = st.o.mesh.enabled ? undefined : OPEN_VIEWER;
@@ -154,7 +160,7 @@ function gateFor(st: AuthState): MiddlewareHandler<AppEnv> {
       viewer = await bearerViewer(st, c);
     }
     if (!viewer) {
-      const s = st.sessions.get(getCookie(c, SESSION_COOKIE));
+      const s = st.sessions.get(sessionOf(c));
       if (s) viewer = viewerFrom({ id: s.sub, grants: s.grants });
     }
     if (viewer) {
@@ -211,14 +217,14 @@ async function principalOfLogin(
   return principal;
 }
 
-function loginHandler(st: AuthState) {
+function loginHandler(st: AuthState, loginPage: LoginPageRenderer) {
   return async (c: Context<AppEnv>) => {
     if (!sameOrigin(c)) throw new HttpError(403, "cross-origin login refused");
     takeAttempt(st, c);
     const { credential, form } = await readCredential(c);
     const next = safeNext(c.req.query("next"));
     const refuse = (status: 400 | 401 | 403, message: string) => {
-      if (form) return c.html(st.o.loginPage({ error: message, next }), status);
+      if (form) return c.html(loginPage({ error: message, next }), status);
       throw new HttpError(status, message, status === 403 ? { required: VIEW_SCOPE } : {});
     };
     if (!st.o.mesh.enabled) return refuse(400, "this dashboard runs without login");
@@ -235,10 +241,10 @@ function loginHandler(st: AuthState) {
   };
 }
 
-function logoutHandler(st: AuthState) {
+function logoutHandler(st: AuthState, sessionOf: SessionOf) {
   return async (c: Context<AppEnv>) => {
     if (!sameOrigin(c)) throw new HttpError(403, "cross-origin logout refused");
-    st.sessions.delete(getCookie(c, SESSION_COOKIE));
+    st.sessions.delete(sessionOf(c));
     c.header("Set-Cookie", cookie(c, "", 0));
     const type = c.req.header("content-type") ?? "";
     if (type.startsWith("application/x-www-form-urlencoded")) await c.req.parseBody();
@@ -263,15 +269,17 @@ export function createDashboardAuth(o: DashboardAuthOptions): DashboardAuth {
     },
     sessions: st.sessions,
     viewerOf: (c) => st.viewers.get(c.req.raw) ?? NOBODY,
-    register(app) {
-      app.use("*", gateFor(st));
+    async register(app, loginPage) {
+      const { getCookie } = await import("hono/cookie");
+      const sessionOf: SessionOf = (c) => getCookie(c, SESSION_COOKIE);
+      app.use("*", gateFor(st, sessionOf));
       app.get("/login", (c) => {
         if (!o.mesh.enabled) return c.redirect("/", 303);
         c.header("Cache-Control", "no-store");
-        return c.html(o.loginPage({ next: safeNext(c.req.query("next")) }));
+        return c.html(loginPage({ next: safeNext(c.req.query("next")) }));
       });
-      app.post("/login", loginHandler(st));
-      app.post("/logout", logoutHandler(st));
+      app.post("/login", loginHandler(st, loginPage));
+      app.post("/logout", logoutHandler(st, sessionOf));
     },
   };
 }

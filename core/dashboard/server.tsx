@@ -1,40 +1,20 @@
 /**
  * The dashboard's HTTP surface: the overview, events, transactions, their JSON and SSE, the
- * login, and static files, all under a strict CSP. Read-only by construction: no route writes
- * to the relay, the policy or the audit service; the only POSTs are login and logout.
+ * login, and static files, all under a strict CSP (their routes in app.tsx, imported with the
+ * first request they serve). Read-only by construction: no route writes to the relay, the policy
+ * or the audit service; the only POSTs are login and logout.
  * @module
  */
-import type { MiddlewareHandler } from "hono";
 import { every } from "../async/mod.ts";
 import type { MeshAuth } from "../auth/mod.ts";
-import {
-  type AppEnv,
-  createServer,
-  type EdgeOptions,
-  encodeComment,
-  type Service,
-} from "../http/mod.ts";
+import { createServer, type EdgeOptions, encodeComment, type Service } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { NoteVerifier } from "../ledger/proof/mod.ts";
 import { createDashboardAuth } from "./auth.ts";
 import { DashboardFeed } from "./feed.ts";
 import { HealthWatch, type ServiceTarget } from "./health.ts";
 import { LedgerWatch } from "./ledger_watch.ts";
-import { LoginPage } from "./pages/login.tsx";
-import { registerDashboardRoutes } from "./routes.tsx";
-import { registerStatic } from "./static.ts";
-
-/** Content-Security-Policy of every dashboard response: same-origin only, nothing inline. */
-export const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
+import type { RouteDeps } from "./routes.tsx";
 
 /** Everything the dashboard server needs. */
 export interface DashboardOptions {
@@ -94,19 +74,9 @@ function buildParts(o: DashboardOptions) {
     sessionTtlMs: o.sessionTtlMs,
     maxSessions: o.maxSessions,
     loginRatePerMin: o.loginRatePerMin,
-    loginPage: (p) => "<!doctype html>" + String(<LoginPage {...p} />),
   });
   return { feed, health, ledger, auth };
 }
-
-/** Sets the CSP and the other protective headers on every response. */
-const secureHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
-  await next();
-  c.res.headers.set("content-security-policy", CSP);
-  c.res.headers.set("x-content-type-options", "nosniff");
-  c.res.headers.set("referrer-policy", "no-referrer");
-  c.res.headers.set("x-frame-options", "DENY");
-};
 
 /** Starts the dashboard. */
 export async function startDashboardServer(o: DashboardOptions): Promise<Service> {
@@ -125,11 +95,7 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
       login: auth.enabled,
     }),
   });
-  const { app } = server;
-  app.use("*", secureHeaders);
-  registerStatic(app);
-  auth.register(app);
-  registerDashboardRoutes(app, {
+  const routes: RouteDeps = {
     feed,
     auth,
     health,
@@ -143,7 +109,13 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     overviewRefreshMs: o.overviewRefreshMs,
     maxClients: o.maxClients,
     retryMs: o.retryMs,
+  };
+  // The pages, the login gate and Hono load with the first request the app serves.
+  server.routes(async (app) => {
+    const { registerDashboardApp } = await import("./app.tsx");
+    await registerDashboardApp(app, routes);
   });
+
   const heartbeat = encodeComment("heartbeat");
   const timer = every(o.heartbeatMs, () => feed.broadcastIfIdle(heartbeat));
   const stop = async () => {

@@ -145,3 +145,26 @@ function createConnectionMetrics(registry: Registry): ConnectionMetrics {
     setOpen: (read) => readOpen = read,
   };
 }
+
+/** Methods labelled as themselves; any other is `other`, so clients cannot add series. */
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/**
+ * Records one finished request.
+ * @param start `performance.now()` when it began
+ * @example
+ * ```ts
+ * observeRequest(metrics, "GET", "/items/:id", 200, performance.now());
+ * ```
+ */
+export function observeRequest(
+  metrics: HttpMetrics,
+  method: string,
+  route: string,
+  status: number,
+  start: number,
+): void {
+  const m = metrics.forRoute(KNOWN_METHODS.has(method) ? method : "other", route, status);
+  m.requests.inc();
+  m.duration.observe((performance.now() - start) / 1000);
+}

@@ -1,12 +1,12 @@
 /**
- * The HTTP surface every service uses: the server factory (Hono routes served by a strict
+ * The HTTP surface every service uses: the server factory (Hono routes, loaded on first use, served by a strict
  * HTTP/1.1 edge with timeouts, a connection cap and a graceful drain), its middlewares, the
  * JSON error envelope, the bounded body reader and the edge's configuration.
  *
  * @example
  * ```ts
  * const server = createServer({ service: "relay", host: "127.0.0.1", port: 0, log });
- * server.app.get("/hello", (c) => c.json({ hi: true }));
+ * server.routes((app) => app.get("/hello", (c) => c.json({ hi: true })));
  * const svc = await server.listen();
  * await svc.close();
  * ```
@@ -37,7 +37,7 @@ export { rawRequestOf, type RawRoute, responseOf } from "./raw_route.ts";
 export { errorBody, errorResponse, jsonResponse } from "./middleware/envelope.ts";
 export { type ExactJsonOptions, readExactJson } from "./exact_json.ts";
 export { type BodySource, readBody, type ReadBodyOptions, readBodyPrefix } from "./read_body.ts";
-export { createServer, type Server, type ServerOptions } from "./server.ts";
+export { createServer, type RegisterRoutes, type Server, type ServerOptions } from "./server.ts";
 export { closeOnSignal } from "./signals.ts";
 export { encodeComment, encodeEvent, encodeRetry, type SseEvent, SseParser } from "./sse.ts";
 export { type App, type AppEnv, type Service, withShutdown } from "./types.ts";

@@ -4,9 +4,8 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import type { HttpMetrics } from "./metrics.ts";
+import { type HttpMetrics, observeRequest } from "./metrics.ts";
 import { errorEnvelope } from "./middleware/envelope.ts";
-import { observeRequest } from "./middleware/metrics.ts";
 import { requestIdOf } from "./middleware/request_id.ts";
 import type { RawHandler, RawRequest, RawResponse } from "./h1/raw.ts";
 import { requestTargetOf } from "./h1/request.ts";

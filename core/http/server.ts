@@ -1,11 +1,10 @@
 /**
- * The server factory every service uses: a Hono app with `/health`, `/ready`, `/metrics`, the
- * request id, metrics, body limit, 405 and error envelope middlewares, served by the strict
+ * The server factory every service uses: `/health`, `/ready` and `/metrics` on the raw path, and
+ * a Hono app (app.ts: the request id, metrics, body limit, 405 and error envelope middlewares)
+ * for every other route, imported with the first request that needs it; served by the strict
  * HTTP/1.1 edge (h1/) with its timeouts and connection cap, and a graceful drain on close.
  * @module
  */
-import { Hono } from "hono";
-import { methodNotAllowed } from "hono/method-not-allowed";
 import { errorMessage, type HttpError, UsageError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { RequestHead } from "./h1/head.ts";
@@ -25,17 +24,10 @@ import {
 } from "./limits.ts";
 import { createHttpMetrics, type HttpMetrics } from "./metrics.ts";
 import { rawHandler, type RawRoute, targetPathOf } from "./raw_route.ts";
-import { bodyLimit } from "./middleware/body_limit.ts";
-import {
-  errorBody,
-  errorEnvelope,
-  jsonResponse,
-  notFound,
-  onError,
-} from "./middleware/envelope.ts";
-import { requestMetrics } from "./middleware/metrics.ts";
-import { requestId, requestIdOf } from "./middleware/request_id.ts";
-import type { App, AppEnv, Service } from "./types.ts";
+import { builtinRawRoutes } from "./builtins.ts";
+import { errorBody, errorEnvelope, jsonResponse } from "./middleware/envelope.ts";
+import { requestIdOf } from "./middleware/request_id.ts";
+import type { App, Service } from "./types.ts";
 
 /** Options for {@linkcode createServer}. */
 export interface ServerOptions extends EdgeOptions {
@@ -82,9 +74,22 @@ export interface ServerOptions extends EdgeOptions {
   metricsText?: (own: () => Promise<string>) => Promise<string>;
 }
 
-/** A server being assembled: register routes on `app`, then `listen()`. */
+/** Registers a service's routes and middlewares on its Hono app. */
+export type RegisterRoutes = (app: App) => void | Promise<void>;
+
+/** A server being assembled: register routes with `routes()`, then `listen()`. */
 export interface Server {
-  app: App;
+  /**
+   * Registers routes and middlewares on the Hono app, in call order after the factory's own.
+   * The app (and Hono) is loaded with the first request the raw path leaves to it, and `register`
+   * runs then; keep fallible setup out of it, at start.
+   */
+  routes(register: RegisterRoutes): void;
+  /**
+   * The Hono app with every route registered so far, loading it now (e.g. for `app.request()`
+   * in process); routes registered later apply at once.
+   */
+  loadApp(): Promise<App>;
   metrics: HttpMetrics;
   /** Registers a hook run when draining starts (e.g. end long-lived SSE streams). */
   onDrain(fn: () => void | Promise<void>): void;
@@ -102,49 +107,21 @@ export interface Server {
  * @example
  * ```ts
  * const server = createServer({ service: "relay", host: "127.0.0.1", port: 0, log });
- * server.app.get("/hello", (c) => c.json({ hi: true }));
+ * server.routes((app) => app.get("/hello", (c) => c.json({ hi: true })));
  * const svc = await server.listen();
  * await svc.close();
  * ```
  */
 export function createServer(opts: ServerOptions): Server {
-  const app: App = new Hono<AppEnv>();
   const metrics = createHttpMetrics(opts.service);
   const drainHooks: Array<() => void | Promise<void>> = [];
   let draining = false;
-  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-
-  app.use("*", requestId(opts.log));
-  app.use("*", requestMetrics(metrics));
-  app.use("*", bodyLimit({ maxBytes: maxBody, exempt: opts.bodyLimitExempt }));
-  app.use(
-    "*",
-    methodNotAllowed({
-      app,
-      onMethodNotAllowed: (c, methods) =>
-        c.json(errorBody("method not allowed", c.get("requestId") ?? ""), 405, {
-          Allow: methods.join(", "),
-        }),
-    }),
-  );
-  app.get("/health", (c) => c.json(opts.health?.() ?? { status: "ok", service: opts.service }));
-  app.get("/ready", (c) => {
-    const ok = !draining && (opts.ready?.() ?? true);
-    return c.json({ ready: ok, ...(draining ? { draining: true } : {}) }, ok ? 200 : 503);
-  });
-  app.get("/metrics", async (c) => {
-    if (opts.metricsJson && wantsJson(c.req.header("accept"))) return c.json(opts.metricsJson());
-    const own = () => metrics.registry.metrics();
-    const text = opts.metricsText ? await opts.metricsText(own) : await own();
-    return c.body(text, 200, { "content-type": metrics.registry.contentType });
-  });
-  app.notFound(notFound);
-  app.onError(onError);
-
-  const handle = handlerOf(app, opts);
-  const rawRoute = rawRouterOf(opts, metrics);
+  const app = lazyApp(opts, metrics, () => draining);
+  const handle = handlerOf(app.load, opts);
+  const rawRoute = rawRouterOf(opts, metrics, () => draining);
   return {
-    app,
+    routes: app.register,
+    loadApp: app.load,
     metrics,
     onDrain: (fn) => drainHooks.push(fn),
     get draining() {
@@ -164,11 +141,52 @@ export function createServer(opts: ServerOptions): Server {
   };
 }
 
+/**
+ * The Hono app, built with the first `load()` (a failed build is retried by the next one), with
+ * every registration so far applied in order; later ones apply at once once it is built.
+ */
+function lazyApp(opts: ServerOptions, metrics: HttpMetrics, draining: () => boolean) {
+  const pending: RegisterRoutes[] = [];
+  let built: App | undefined;
+  let loading: Promise<App> | undefined;
+  const build = async (): Promise<App> => {
+    const { buildApp } = await import("./app.ts");
+    const app = buildApp({
+      ...opts,
+      metrics,
+      maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      draining,
+    });
+    for (const register of pending) await register(app);
+    return built = app;
+  };
+  return {
+    register(register: RegisterRoutes): void {
+      if (!built) pending.push(register);
+      else {
+        Promise.resolve(register(built)).catch((err) =>
+          opts.log.error("registering routes failed", { err })
+        );
+      }
+    },
+    load(): Promise<App> {
+      if (built) return Promise.resolve(built);
+      return loading ??= build().catch((err) => {
+        loading = undefined;
+        throw err;
+      });
+    },
+  };
+}
+
 /** The request handler: Hono; never rejects. */
-function handlerOf(app: App, opts: ServerOptions): (req: Request) => Promise<Response> {
+function handlerOf(
+  app: () => Promise<App>,
+  opts: ServerOptions,
+): (req: Request) => Promise<Response> {
   return async (req) => {
     try {
-      return await app.fetch(req);
+      return await (await app()).fetch(req);
     } catch (err) {
       // Hono answers errors itself; this is a last resort (e.g. a throwing middleware hook).
       const { status, body } = errorEnvelope(err, requestIdOf(null), opts.log, "");
@@ -181,13 +199,16 @@ function handlerOf(app: App, opts: ServerOptions): (req: Request) => Promise<Res
 function rawRouterOf(
   opts: ServerOptions,
   metrics: HttpMetrics,
-): ((head: RequestHead) => RawHandler | undefined) | undefined {
+  draining: () => boolean,
+): (head: RequestHead) => RawHandler | undefined {
   const routes = opts.rawRoutes;
-  if (!routes) return undefined;
+  // The app's built-in routes come before any route or middleware a service registers, so
+  // none of those ever applied to them: the raw path answers them the same.
+  const builtins = builtinRawRoutes(opts, metrics, draining);
   const wrapped = new Map<RawRoute, RawHandler>();
   const deps = { metrics, log: opts.log };
   return (head) => {
-    const route = routes(head.method, targetPathOf(head.target));
+    const route = builtins(head) ?? routes?.(head.method, targetPathOf(head.target));
     if (!route) return undefined;
     let handler = wrapped.get(route);
     if (!handler) wrapped.set(route, handler = rawHandler(route, deps));
@@ -287,11 +308,4 @@ async function readTls(opts: ServerOptions): Promise<{ cert: string; key: string
     }
   };
   return { cert: await read("tls_cert_file", certFile), key: await read("tls_key_file", keyFile) };
-}
-
-/** True when an Accept header asks for JSON and not for text (Prometheus scrapers ask text). */
-export function wantsJson(accept: string | undefined): boolean {
-  if (!accept) return false;
-  const types = accept.split(",").map((t) => t.split(";")[0].trim().toLowerCase());
-  return types.includes("application/json") && !types.some((t) => t.startsWith("text/"));
 }

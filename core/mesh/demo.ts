@@ -15,15 +15,17 @@ export function startDemoAgent(
 ): Promise<Service> {
   const server = createServer({ service: "demo-agent", ...opts });
   let n = 0;
-  server.app.post("*", async (c) => {
-    const body = await c.req.json().catch(() => ({}));
-    const text = typeof body?.text === "string" ? body.text : JSON.stringify(body).slice(0, 200);
-    n++;
-    return c.json({
-      id: `demo-${n}`,
-      model: "iatp-demo-echo-1",
-      reply: `You said: ${text}`,
-      usage: { prompt_chars: text.length, completion_chars: text.length + 10 },
+  server.routes((app) => {
+    app.post("*", async (c) => {
+      const body = await c.req.json().catch(() => ({}));
+      const text = typeof body?.text === "string" ? body.text : JSON.stringify(body).slice(0, 200);
+      n++;
+      return c.json({
+        id: `demo-${n}`,
+        model: "iatp-demo-echo-1",
+        reply: `You said: ${text}`,
+        usage: { prompt_chars: text.length, completion_chars: text.length + 10 },
+      });
     });
   });
   return server.listen();

@@ -8,7 +8,7 @@
 import type { Context } from "hono";
 import type { CompatMode } from "../compat/mod.ts";
 import { HttpError } from "../errors/mod.ts";
-import { type AppEnv, errorBody, type Server } from "../http/mod.ts";
+import { type App, type AppEnv, errorBody, type Server } from "../http/mod.ts";
 import type { MeshAuth } from "../auth/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { authenticated, maySee, principalOf, requireTopics } from "./auth.ts";
@@ -90,9 +90,9 @@ async function awaitTail(
  * (absent when the relay runs open), which subscribers such as the action agent use to decide
  * whether a task may be obeyed.
  */
-export function registerPublish(ctx: RelayContext): void {
+export function registerPublish(ctx: RelayContext, app: App): void {
   const compat = ctx.opts.compat ?? "upstream";
-  ctx.server.app.post("/publish", authenticated(ctx.auth), async (c) => {
+  app.post("/publish", authenticated(ctx.auth), async (c) => {
     const { topic, json } = await readPublish(
       c,
       ctx.opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
@@ -112,8 +112,8 @@ const SSE_HEADERS = {
 };
 
 /** `GET /subscribe?topic=...`: replay after the resume position, then live events. */
-export function registerSubscribe(ctx: RelayContext): void {
-  ctx.server.app.get("/subscribe", authenticated(ctx.auth), async (c) => {
+export function registerSubscribe(ctx: RelayContext, app: App): void {
+  app.get("/subscribe", authenticated(ctx.auth), async (c) => {
     const maxTopics = ctx.opts.maxTopicsPerSubscription ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIPTION;
     const maxSubscribers = ctx.opts.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS;
     const topics = c.req.queries("topic") ?? [];
@@ -183,8 +183,8 @@ export function registerSubscribe(ctx: RelayContext): void {
 }
 
 /** `GET /topics`: retained count and last position per topic the caller may see. */
-export function registerTopics(ctx: RelayContext): void {
-  ctx.server.app.get("/topics", authenticated(ctx.auth), (c) => {
+export function registerTopics(ctx: RelayContext, app: App): void {
+  app.get("/topics", authenticated(ctx.auth), (c) => {
     const principal = principalOf(c);
     const topics = ctx.store.topics().filter((t) => maySee(principal, t.topic)).map((t) => ({
       topic: t.topic,

@@ -3,7 +3,6 @@
  * shared server factory (health, metrics, error envelope, drain).
  * @module
  */
-import { cors } from "hono/cors";
 import { every } from "../async/mod.ts";
 import { createMeshAuth, type MeshAuth } from "../auth/mod.ts";
 import type { CompatMode } from "../compat/mod.ts";
@@ -164,18 +163,20 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   });
   opts.role?.ownMetrics(() => server.metrics.registry.metrics());
   const m = relayMetrics(server.metrics.registry, hub);
-  const { app } = server;
   if (origins.length > 0) {
-    app.use(
-      "*",
-      cors({
-        origin: (o) => origins.includes("*") || origins.includes(o) ? o : null,
-        allowMethods: ["GET", "POST", "OPTIONS"],
-        allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", "X-Request-Id"],
-        exposeHeaders: ["X-Request-Id"],
-        maxAge: 600,
-      }),
-    );
+    server.routes(async (app) => {
+      const { cors } = await import("hono/cors");
+      app.use(
+        "*",
+        cors({
+          origin: (o) => origins.includes("*") || origins.includes(o) ? o : null,
+          allowMethods: ["GET", "POST", "OPTIONS"],
+          allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", "X-Request-Id"],
+          exposeHeaders: ["X-Request-Id"],
+          maxAge: 600,
+        }),
+      );
+    });
   }
 
   // A remote store's events (this replica's own publishes too) reach the fan-out from its tail.
@@ -199,10 +200,12 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   opts.role?.publisher?.((topic, eventId, json, publisher) =>
     storeEvent(ctx, topic, eventId, json, publisher)
   );
-  registerPublish(ctx);
   if (!auth.enabled && origins.length === 0) rawPublish = rawPublishRoute(ctx);
-  registerSubscribe(ctx);
-  registerTopics(ctx);
+  server.routes((app) => {
+    registerPublish(ctx, app);
+    registerSubscribe(ctx, app);
+    registerTopics(ctx, app);
+  });
 
   const heartbeat = shareChunk(encodeComment("heartbeat"));
   const timers = [

@@ -229,12 +229,14 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     metricsText: opts.role?.metricsText,
   });
   opts.role?.ownMetrics(() => server.metrics.registry.metrics());
-  registerInfoRoutes(server.app, identity, trace, opts.auth);
   // Also registered with Hono (percent-escaped paths; 405 with Allow for other methods).
   const handler = async (c: { req: { raw: Request } }) =>
     responseOf(await proxy.serve(rawRequestOf(c.req.raw)));
-  server.app.post("/proxy", handler);
-  server.app.post("/proxy/*", handler);
+  server.routes((app) => {
+    registerInfoRoutes(app, identity, trace, opts.auth);
+    app.post("/proxy", handler);
+    app.post("/proxy/*", handler);
+  });
 
   const svc = await server.listen().catch(async (err) => {
     upstream.close();

@@ -19,9 +19,10 @@ const handle = () => Response.json(body);
 
 if (kind === "edge" || kind === "hono") {
   const server = createServer({ service: "bench", host: "127.0.0.1", port, log });
-  server.app.get("/hello", (c) => c.json(body));
+  const app = await server.loadApp();
+  app.get("/hello", (c) => c.json(body));
   if (kind === "edge") await server.listen();
-  else Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, server.app.fetch);
+  else Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, app.fetch);
 } else if (kind === "h1") {
   serveHttp1({
     hostname: "127.0.0.1",

@@ -187,6 +187,7 @@ Deno.test("launchFlags: the line, placeholders filled, plus only the files named
     layout,
   });
   assert.deepEqual(relay, [
+    "--no-code-cache",
     "--allow-net",
     "--allow-env=IATP_*,LOG_TOKENS,LOG_STREAM,OTEL_*",
     "--allow-read=/app,/data,/etc/iatp/relay.yaml,/run/iatp/issuer.pub",

@@ -1,35 +1,12 @@
 /**
  * Request metrics: a counter and a latency histogram by method, route pattern and status,
- * and the in-flight gauge. Raw routes record through {@linkcode observeRequest} too.
+ * and the in-flight gauge, recorded with `observeRequest` (core/http/metrics.ts) as raw routes do.
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import type { HttpMetrics } from "../metrics.ts";
+import { type HttpMetrics, observeRequest } from "../metrics.ts";
 import type { AppEnv } from "../types.ts";
-
-/** Methods labelled as themselves; any other is `other`, so clients cannot add series. */
-const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
-
-/**
- * Records one finished request.
- * @param start `performance.now()` when it began
- * @example
- * ```ts
- * observeRequest(metrics, "GET", "/items/:id", 200, performance.now());
- * ```
- */
-export function observeRequest(
-  metrics: HttpMetrics,
-  method: string,
-  route: string,
-  status: number,
-  start: number,
-): void {
-  const m = metrics.forRoute(KNOWN_METHODS.has(method) ? method : "other", route, status);
-  m.requests.inc();
-  m.duration.observe((performance.now() - start) / 1000);
-}
 
 /**
  * The metrics middleware; requests that match no route are labelled `unmatched`.

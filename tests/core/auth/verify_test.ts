@@ -15,7 +15,7 @@ import { tempDir } from "../../helpers.ts";
 
 const KEY = "shared-key-0123456789";
 
-function app(replay: ReplayStore, opts: { perMin?: number; scopes?: string } = {}) {
+async function app(replay: ReplayStore, opts: { perMin?: number; scopes?: string } = {}) {
   const server = createServer({
     service: "t",
     host: "127.0.0.1",
@@ -23,7 +23,8 @@ function app(replay: ReplayStore, opts: { perMin?: number; scopes?: string } = {
     log: silentLogger,
     maxBodyBytes: 1024,
   });
-  server.app.use(
+  const hono = await server.loadApp();
+  hono.use(
     "/api/*",
     signedAuth({
       token: staticToken(KEY),
@@ -33,16 +34,16 @@ function app(replay: ReplayStore, opts: { perMin?: number; scopes?: string } = {
       limiter: new RateLimiter(opts.perMin ?? 100),
     }),
   );
-  server.app.post("/api/run", async (c) => {
+  hono.post("/api/run", async (c) => {
     const body = await c.req.json();
     const caller = requireScope(c, `docker:${body.type}`);
     return c.json({ ok: true, by: caller.agentId });
   });
-  return server.app;
+  return hono;
 }
 
 async function send(
-  a: ReturnType<typeof app>,
+  a: Awaited<ReturnType<typeof app>>,
   body: unknown,
   mutate: (h: Record<string, string>) => void = () => {},
   opts: { key?: string; path?: string; signPath?: string; ts?: number; agentId?: string } = {},
@@ -64,7 +65,7 @@ Deno.test("signed requests: every rejection path answers with its status and a J
   const dir = await tempDir();
   const path = `${dir.path}/r.sqlite`;
   const replay = new ReplayStore({ path });
-  const a = app(replay);
+  const a = await app(replay);
   try {
     const ok = await send(a, { type: "logs" });
     assert.equal(ok.status, 200);
@@ -110,7 +111,7 @@ Deno.test("signed requests: every rejection path answers with its status and a J
     assert.equal((await again.json()).reason, "replay");
     replay.close();
     const replay2 = new ReplayStore({ path });
-    const after = await app(replay2).request("/api/run", {
+    const after = await (await app(replay2)).request("/api/run", {
       method: "POST",
       body: JSON.stringify({ type: "logs" }),
       headers: first.sent,
@@ -125,7 +126,7 @@ Deno.test("signed requests: every rejection path answers with its status and a J
 
 Deno.test("rate limit applies after authentication only", async () => {
   const replay = new ReplayStore({ path: ":memory:" });
-  const a = app(replay, { perMin: 2 });
+  const a = await app(replay, { perMin: 2 });
   try {
     // Unauthenticated noise does not use the caller's budget.
     for (let i = 0; i < 5; i++) {
@@ -172,7 +173,8 @@ Deno.test("replay window: shorter than twice the skew is refused; twice the skew
     log: silentLogger,
     maxBodyBytes: 1024,
   });
-  server.app.use(
+  const hono = await server.loadApp();
+  hono.use(
     "/api/*",
     signedAuth({
       token: staticToken(KEY),
@@ -184,7 +186,7 @@ Deno.test("replay window: shorter than twice the skew is refused; twice the skew
       now,
     }),
   );
-  server.app.post("/api/run", (c) => c.json({ ok: true }));
+  hono.post("/api/run", (c) => c.json({ ok: true }));
   try {
     const h = await signRequest(KEY, {
       agentId: "a1",
@@ -193,7 +195,7 @@ Deno.test("replay window: shorter than twice the skew is refused; twice the skew
       body: "{}",
       timestamp: ts,
     });
-    const post = () => server.app.request("/api/run", { method: "POST", body: "{}", headers: h });
+    const post = () => hono.request("/api/run", { method: "POST", body: "{}", headers: h });
     assert.equal((await post()).status, 200);
     nowMs = (ts + skew) * 1000;
     const again = await post();
@@ -213,12 +215,16 @@ Deno.test("a replay store that cannot record (disk full, locked) refuses with 50
   const holder = new DatabaseSync(path);
   try {
     holder.exec("BEGIN EXCLUSIVE"); // every write of the store now fails, as on a full disk
-    const r = await send(app(replay), { type: "logs" });
+    const r = await send(await app(replay), { type: "logs" });
     assert.equal(r.status, 503, JSON.stringify(r.body));
     assert.equal(r.body.reason, "replay_unavailable");
     assert.ok(r.headers.get("retry-after"), "a retry hint");
     holder.exec("COMMIT");
-    assert.equal((await send(app(replay), { type: "logs" })).status, 200, "served once it can");
+    assert.equal(
+      (await send(await app(replay), { type: "logs" })).status,
+      200,
+      "served once it can",
+    );
   } finally {
     holder.close();
     replay.close();

@@ -7,21 +7,22 @@ function setup(opts: { maxBodyBytes?: number; drainTimeoutMs?: number } = {}) {
   const lines: string[] = [];
   const log = createLogger({ service: "t", sink: (l) => lines.push(l) });
   const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log, ...opts });
-  const { app } = server;
-  app.get("/items/:id", (c) => c.json({ id: c.req.param("id") }));
-  app.post("/echo", async (c) => c.json({ size: (await c.req.arrayBuffer()).byteLength }));
-  app.get("/teapot", () => {
-    throw new HttpError(418, "short and stout", { spout: true });
-  });
-  app.get("/boom", () => {
-    throw new Error("secret internals Bearer abcdef123456");
-  });
   // A handler that answers only when the test releases it, and says when a request reached it.
   const slow = { arrived: Promise.withResolvers<void>(), release: Promise.withResolvers<void>() };
-  app.get("/slow", async (c) => {
-    slow.arrived.resolve();
-    await slow.release.promise;
-    return c.json({ done: true });
+  server.routes((app) => {
+    app.get("/items/:id", (c) => c.json({ id: c.req.param("id") }));
+    app.post("/echo", async (c) => c.json({ size: (await c.req.arrayBuffer()).byteLength }));
+    app.get("/teapot", () => {
+      throw new HttpError(418, "short and stout", { spout: true });
+    });
+    app.get("/boom", () => {
+      throw new Error("secret internals Bearer abcdef123456");
+    });
+    app.get("/slow", async (c) => {
+      slow.arrived.resolve();
+      await slow.release.promise;
+      return c.json({ done: true });
+    });
   });
   return { server, lines, slow };
 }
@@ -50,6 +51,44 @@ Deno.test("health, ready and metrics over a real socket", async () => {
     assert.match(text, /route="unmatched",status="404"/);
     assert.match(text, /iatp_http_request_duration_seconds_bucket\{[^}]*le="0.005"\} \d+/);
     assert.match(text, /process_resident_memory_bytes\{service="t"\} \d+/);
+  } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("the built-in routes answer without loading the app; the first other request loads it once", async () => {
+  const log = createLogger({ service: "t", sink: () => {} });
+  const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log });
+  let registered = 0;
+  server.routes((app) => {
+    registered++;
+    app.get("/hi", (c) => c.text("hi"));
+  });
+  const svc = await server.listen();
+  try {
+    for (const path of ["/health", "/ready", "/metrics", "/health?probe=1"]) {
+      const r = await fetch(`${svc.url}${path}`);
+      assert.equal(r.status, 200, path);
+      assert.ok(r.headers.get("x-request-id"), `${path} carries a request id`);
+      await r.body?.cancel();
+    }
+    assert.equal(registered, 0, "no route registration ran for the built-in routes");
+    const [a, b] = await Promise.all([fetch(`${svc.url}/hi`), fetch(`${svc.url}/nope`)]);
+    assert.equal(await a.text(), "hi");
+    assert.equal(b.status, 404);
+    await b.body?.cancel();
+    const head = await fetch(`${svc.url}/health`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(registered, 1, "the app was built once");
+    const text = await (await fetch(`${svc.url}/metrics`)).text();
+    assert.match(
+      text,
+      /iatp_http_requests_total\{method="GET",route="\/health",status="200",service="t"\} 2/,
+    );
+    assert.match(
+      text,
+      /iatp_http_requests_total\{method="HEAD",route="\/health",status="200",service="t"\} 1/,
+    );
   } finally {
     await svc.close();
   }
@@ -140,7 +179,7 @@ Deno.test("drain: a slow in-flight request completes during shutdown; ready turn
   const { server, slow } = setup({ drainTimeoutMs: 10_000 });
   let readyDuringDrain = 0;
   server.onDrain(async () => {
-    const r = await server.app.request("/ready");
+    const r = await (await server.loadApp()).request("/ready");
     readyDuringDrain = r.status;
     slow.release.resolve(); // the in-flight request finishes once draining has begun
   });

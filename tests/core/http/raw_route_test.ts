@@ -93,7 +93,9 @@ function setup(opts: { maxBodyBytes?: number } = {}) {
     ...opts,
     rawRoutes: (method, path) => method === "POST" && path.startsWith("/fast/") ? route : undefined,
   });
-  server.app.post("/fast/*", (c) => c.text("hono"));
+  server.routes((app) => {
+    app.post("/fast/*", (c) => c.text("hono"));
+  });
   return { server, lines, seen };
 }
 

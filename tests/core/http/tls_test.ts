@@ -79,7 +79,8 @@ Deno.test({
         tlsCertFile: `${dir.path}/cert.pem`,
         tlsKeyFile: `${dir.path}/key.pem`,
       });
-      server.app.post("/echo", async (c) => c.json({ got: await c.req.text() }));
+      const app = await server.loadApp();
+      app.post("/echo", async (c) => c.json({ got: await c.req.text() }));
       const svc = await server.listen();
       const client = Deno.createHttpClient({
         caCerts: [await Deno.readTextFile(`${dir.path}/ca.pem`)],

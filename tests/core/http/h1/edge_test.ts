@@ -53,6 +53,7 @@ async function setup(opts: { maxBodyBytes?: number } = {}): Promise<Setup> {
   const lines: string[] = [];
   const log = createLogger({ service: "t", sink: (l) => lines.push(l) });
   const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log, ...opts });
+  const app = await server.loadApp();
   const cancelled = Promise.withResolvers<void>();
   const aborted = Promise.withResolvers<void>();
   const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -60,23 +61,23 @@ async function setup(opts: { maxBodyBytes?: number } = {}): Promise<Setup> {
     const t = setTimeout(() => (timers.delete(t), f()), ms);
     timers.add(t);
   };
-  server.app.get("/hello", (c) => c.json({ hello: c.req.query("n") ?? "world" }));
-  server.app.post("/echo", async (c) => {
+  app.get("/hello", (c) => c.json({ hello: c.req.query("n") ?? "world" }));
+  app.post("/echo", async (c) => {
     const text = await c.req.text();
     return c.json({ len: text.length, text });
   });
-  server.app.get(
+  app.get(
     "/stream",
     () => new Response(parts(later), { headers: { "content-type": "text/plain" } }),
   );
-  server.app.get(
+  app.get(
     "/sse",
     () =>
       new Response(ticks(later, cancelled.resolve), {
         headers: { "content-type": "text/event-stream" },
       }),
   );
-  server.app.get("/wait", async (c) => {
+  app.get("/wait", async (c) => {
     const signal = c.req.raw.signal;
     await new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true }));
     aborted.resolve();
@@ -353,9 +354,10 @@ Deno.test("a client that stops reading a response is closed after idle_timeout",
     log: createLogger({ service: "t", sink: () => {} }),
     idleTimeoutMs: 300,
   });
+  const app = await server.loadApp();
   // More than loopback socket buffers hold, so the write stalls on a client that never reads.
   const big = new Uint8Array(64 * 1024 * 1024);
-  server.app.get("/big", () => new Response(big));
+  app.get("/big", () => new Response(big));
   const svc = await server.listen();
   const c = await RawConn.open(Number(new URL(svc.url).port));
   try {

@@ -46,19 +46,20 @@ async function serve(opts: { idleTimeoutMs?: number } = {}) {
   const gate = Promise.withResolvers<void>();
   let gatedRuns = 0;
   const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log, ...opts });
-  server.app.get("/push", (c) => {
+  const app = await server.loadApp();
+  app.get("/push", (c) => {
     const s = new Source();
     sources.push(s);
     return c.body(pushStream(s), 200, { "content-type": "text/plain", "x-route": "push" });
   });
-  server.app.get("/gated", async (c) => {
+  app.get("/gated", async (c) => {
     gatedRuns++;
     await gate.promise;
     const s = new Source();
     sources.push(s);
     return c.body(pushStream(s), 200, { "content-type": "text/plain" });
   });
-  server.app.get("/plain", (c) => c.text("plain"));
+  app.get("/plain", (c) => c.text("plain"));
   const svc = await server.listen();
   return { svc, sources, gate, gatedRuns: () => gatedRuns, port: Number(new URL(svc.url).port) };
 }
@@ -300,8 +301,9 @@ Deno.test("a producer that writes and ends inside open(): each answer whole, the
   // On real sockets: each answer whole and the loop going on once (push_early_test.ts drives
   // the case where the body ends before the loop got its sink back).
   const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log });
+  const app = await server.loadApp();
   let opened = 0;
-  server.app.get("/now", (c) =>
+  app.get("/now", (c) =>
     c.body(
       pushStream({
         open(sink) {
@@ -315,7 +317,7 @@ Deno.test("a producer that writes and ends inside open(): each answer whole, the
       200,
       { "content-type": "text/plain" },
     ));
-  server.app.get("/plain", (c) => c.text("plain"));
+  app.get("/plain", (c) => c.text("plain"));
   const svc = await server.listen();
   const port = Number(new URL(svc.url).port);
   const c = await RawConn.open(port);

@@ -26,10 +26,11 @@ function streamOf(chunks: Array<() => Uint8Array>): ReadableStream<Uint8Array> {
 Deno.test("a shared chunk streamed on many connections arrives whole on each", async () => {
   const log = createLogger({ service: "t", sink: () => {} });
   const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log });
+  const app = await server.loadApp();
   const frame = shareChunk(enc.encode("data: shared\n\n"));
   const other = shareChunk(enc.encode(`data: ${"x".repeat(300)}\n\n`));
-  server.app.get("/shared", () => new Response(streamOf([() => frame, () => other, () => frame])));
-  server.app.get(
+  app.get("/shared", () => new Response(streamOf([() => frame, () => other, () => frame])));
+  app.get(
     "/mixed",
     () => new Response(streamOf([() => enc.encode("own;"), () => frame, () => enc.encode("own")])),
   );

@@ -1,0 +1,41 @@
+/**
+ * The dashboard's routes on its Hono app: the protective headers under a strict CSP, the static
+ * files, the login gate and pages, the overview, events and transactions. The server imports it
+ * with the first request its app serves, so an idle dashboard that has only answered `/health`
+ * has loaded neither Hono nor its pages.
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import type { App, AppEnv } from "../http/mod.ts";
+import { LoginPage } from "./pages/login.tsx";
+import { registerDashboardRoutes, type RouteDeps } from "./routes.tsx";
+import { registerStatic } from "./static.ts";
+
+/** Content-Security-Policy of every dashboard response: same-origin only, nothing inline. */
+export const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/** Sets the CSP and the other protective headers on every response. */
+const secureHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  c.res.headers.set("content-security-policy", CSP);
+  c.res.headers.set("x-content-type-options", "nosniff");
+  c.res.headers.set("referrer-policy", "no-referrer");
+  c.res.headers.set("x-frame-options", "DENY");
+};
+
+/** Registers every dashboard route and middleware on `app`, in the order they apply. */
+export async function registerDashboardApp(app: App, d: RouteDeps): Promise<void> {
+  app.use("*", secureHeaders);
+  registerStatic(app);
+  await d.auth.register(app, (p) => "<!doctype html>" + String(<LoginPage {...p} />));
+  registerDashboardRoutes(app, d);
+}

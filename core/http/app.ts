@@ -1,0 +1,56 @@
+/**
+ * A service's Hono app: the request id, metrics, body limit, 405 and error envelope middlewares
+ * and the built-in routes. The server factory imports it with the first request the raw path
+ * leaves to Hono, so a service that has only answered those routes has not loaded Hono.
+ * @module
+ */
+import { Hono } from "hono";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import type { Logger } from "../log/mod.ts";
+import { type BuiltinSource, healthAnswer, metricsAnswer, readyAnswer } from "./builtins.ts";
+import type { HttpMetrics } from "./metrics.ts";
+import { bodyLimit } from "./middleware/body_limit.ts";
+import { errorBody, notFound, onError } from "./middleware/envelope.ts";
+import { requestMetrics } from "./middleware/metrics.ts";
+import { requestId } from "./middleware/request_id.ts";
+import type { App, AppEnv } from "./types.ts";
+
+/** What the app is built from. */
+export interface AppSource extends BuiltinSource {
+  log: Logger;
+  metrics: HttpMetrics;
+  maxBodyBytes: number;
+  bodyLimitExempt?: (path: string) => boolean;
+  draining: () => boolean;
+}
+
+/** The app every service's routes are registered on (middlewares and built-in routes first). */
+export function buildApp(src: AppSource): App {
+  const app: App = new Hono<AppEnv>();
+  app.use("*", requestId(src.log));
+  app.use("*", requestMetrics(src.metrics));
+  app.use("*", bodyLimit({ maxBytes: src.maxBodyBytes, exempt: src.bodyLimitExempt }));
+  app.use(
+    "*",
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) =>
+        c.json(errorBody("method not allowed", c.get("requestId") ?? ""), 405, {
+          Allow: methods.join(", "),
+        }),
+    }),
+  );
+  app.get("/health", (c) => c.json(healthAnswer(src).json));
+  app.get("/ready", (c) => {
+    const a = readyAnswer(src, src.draining());
+    return c.json(a.json, a.status === 200 ? 200 : 503);
+  });
+  app.get("/metrics", async (c) => {
+    const a = await metricsAnswer(src, src.metrics, c.req.header("accept"));
+    if (a.json !== undefined) return c.json(a.json);
+    return c.body(a.text ?? "", 200, a.contentType ? { "content-type": a.contentType } : {});
+  });
+  app.notFound(notFound);
+  app.onError(onError);
+  return app;
+}

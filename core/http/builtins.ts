@@ -1,0 +1,104 @@
+/**
+ * The answers of the routes every service has (`GET /health`, `GET /ready`, `GET /metrics`), one
+ * implementation served on the raw path and by the Hono app alike.
+ * @module
+ */
+import type { RequestHead } from "./h1/head.ts";
+import type { HeaderPairs, RawResponse } from "./h1/raw.ts";
+import type { HttpMetrics } from "./metrics.ts";
+import { targetPathOf } from "./raw_route.ts";
+import type { RawRoute } from "./raw_route.ts";
+
+/** What the built-in routes answer from. */
+export interface BuiltinSource {
+  service: string;
+  /** Body of `GET /health`; default `{status: "ok", service}`. */
+  health?: () => Record<string, unknown>;
+  /** Extra readiness condition (besides "not draining"). */
+  ready?: () => boolean;
+  /** The JSON snapshot at `/metrics` for a client asking for JSON and not text. */
+  metricsJson?: () => Record<string, unknown>;
+  /** The Prometheus text at `/metrics`, given the server's own registry text. */
+  metricsText?: (own: () => Promise<string>) => Promise<string>;
+}
+
+/** An answer as status, JSON value or text, and its content type. */
+export interface BuiltinAnswer {
+  status: number;
+  /** A JSON value (sent as `application/json`) or text sent as `contentType`. */
+  json?: Record<string, unknown>;
+  text?: string;
+  contentType?: string;
+}
+
+/** `GET /health`. */
+export function healthAnswer(src: BuiltinSource): BuiltinAnswer {
+  return { status: 200, json: src.health?.() ?? { status: "ok", service: src.service } };
+}
+
+/** `GET /ready`: 503 while draining or when the service says it is not ready. */
+export function readyAnswer(src: BuiltinSource, draining: boolean): BuiltinAnswer {
+  const ok = !draining && (src.ready?.() ?? true);
+  return { status: ok ? 200 : 503, json: { ready: ok, ...(draining ? { draining: true } : {}) } };
+}
+
+/** `GET /metrics`: Prometheus text, or the JSON snapshot to a client that asks for JSON only. */
+export async function metricsAnswer(
+  src: BuiltinSource,
+  metrics: HttpMetrics,
+  accept: string | null | undefined,
+): Promise<BuiltinAnswer> {
+  if (src.metricsJson && wantsJson(accept)) return { status: 200, json: src.metricsJson() };
+  const own = () => metrics.registry.metrics();
+  const text = src.metricsText ? await src.metricsText(own) : await own();
+  return { status: 200, text, contentType: metrics.registry.contentType };
+}
+
+/**
+ * True when an Accept header asks for JSON and not for text (Prometheus scrapers ask text).
+ * @example
+ * ```ts
+ * wantsJson("application/json"); // true
+ * wantsJson("text/plain, application/json"); // false
+ * ```
+ */
+export function wantsJson(accept: string | null | undefined): boolean {
+  if (!accept) return false;
+  const types = accept.split(",").map((t) => t.split(";")[0].trim().toLowerCase());
+  return types.includes("application/json") && !types.some((t) => t.startsWith("text/"));
+}
+
+/** A built-in answer on the raw path, with the header fields Hono's `c.json`/`c.body` give. */
+function rawAnswer(a: BuiltinAnswer): RawResponse {
+  const headers: HeaderPairs = [];
+  if (a.json !== undefined) {
+    headers.push(["content-type", "application/json"]);
+    return { status: a.status, headers, body: JSON.stringify(a.json) };
+  }
+  if (a.contentType) headers.push(["content-type", a.contentType]);
+  return { status: a.status, headers, body: a.text ?? "" };
+}
+
+/**
+ * The built-in routes on the raw path: `GET` of `/health`, `/ready` or `/metrics` without a
+ * body. Anything else (HEAD, another method, a body, a percent-escaped path) is left to the Hono
+ * app, which serves the same routes with the same answers.
+ */
+export function builtinRawRoutes(
+  src: BuiltinSource,
+  metrics: HttpMetrics,
+  draining: () => boolean,
+): (head: RequestHead) => RawRoute | undefined {
+  const routes = new Map<string, RawRoute>([
+    ["/health", { route: "/health", serve: () => rawAnswer(healthAnswer(src)) }],
+    ["/ready", { route: "/ready", serve: () => rawAnswer(readyAnswer(src, draining())) }],
+    ["/metrics", {
+      route: "/metrics",
+      serve: async (req) => rawAnswer(await metricsAnswer(src, metrics, req.header("accept"))),
+    }],
+  ]);
+  return (head) => {
+    if (head.method !== "GET" || head.contentLength !== 0) return undefined;
+    return routes.get(targetPathOf(head.target));
+  };
+}
