@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * const queue = new CommandQueue(100, 100);
- * registerCommandRoutes(server.app, { executor, queue, maxWaitMs: 30_000, ...more });
+ * server.routes((app) => registerCommandRoutes(app, { executor, queue, maxWaitMs: 30_000, ...more }));
  * ```
  * @module
  */

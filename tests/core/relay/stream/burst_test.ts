@@ -21,18 +21,20 @@ const FILTER = new TopicFilter(["t"]);
 async function fanOut(hub: Hub, ends: EndReason[]): Promise<Service> {
   const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log: quietLog });
   const rounds = new FlushRounds();
-  server.app.get("/s", (c) => {
-    const s: SseSubscriber = new SseSubscriber({
-      queueBytes: QUEUE,
-      rounds,
-      onEnd: (why) => {
-        hub.remove(s);
-        ends.push(why);
-      },
+  server.routes((app) => {
+    app.get("/s", (c) => {
+      const s: SseSubscriber = new SseSubscriber({
+        queueBytes: QUEUE,
+        rounds,
+        onEnd: (why) => {
+          hub.remove(s);
+          ends.push(why);
+        },
+      });
+      hub.add(s, new TopicFilter([c.req.query("topic") ?? "t"]));
+      s.goLive();
+      return c.body(s.body(), 200, { "content-type": "text/event-stream" });
     });
-    hub.add(s, new TopicFilter([c.req.query("topic") ?? "t"]));
-    s.goLive();
-    return c.body(s.body(), 200, { "content-type": "text/event-stream" });
   });
   return await server.listen();
 }
