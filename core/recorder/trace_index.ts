@@ -32,6 +32,9 @@ export class TraceIndex {
   /** The last `find`'s hash and cell (where `put` writes). */
   #h = 0;
   #cell = 0;
+  /** The slot the last `findFor` copied its id into (NONE: none), and that id's length column. */
+  #staged = NONE;
+  #stagedLen = FREE;
 
   constructor(slots: number) {
     let cells = 2;
@@ -48,6 +51,38 @@ export class TraceIndex {
   find(id: string): number {
     let h = this.#seed;
     for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    this.#staged = NONE;
+    return this.#lookup(id, h);
+  }
+
+  /**
+   * {@linkcode find}, copying `id` into the free `slot` while it hashes it, so that the
+   * `put(slot, id)` after it copies nothing (one pass over the id instead of two).
+   */
+  findFor(slot: number, id: string): number {
+    const n = id.length;
+    let h = this.#seed;
+    if (n > ID_BYTES) {
+      for (let i = 0; i < n; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+      this.#staged = NONE;
+      return this.#lookup(id, h);
+    }
+    const bytes = this.#bytes;
+    const base = slot * ID_BYTES;
+    let all = 0;
+    for (let i = 0; i < n; i++) {
+      const c = id.charCodeAt(i);
+      h = Math.imul(h ^ c, 0x01000193);
+      bytes[base + i] = c;
+      all |= c;
+    }
+    this.#staged = slot;
+    this.#stagedLen = all < 0x80 && n > 0 ? n : AS_TEXT;
+    return this.#lookup(id, h);
+  }
+
+  /** The newest slot of the id hashed to `h`, or NONE; remembers where `put` writes. */
+  #lookup(id: string, h: number): number {
     this.#h = h;
     const table = this.#table;
     for (let cell = h & this.#mask;; cell = (cell + 1) & this.#mask) {
@@ -63,6 +98,13 @@ export class TraceIndex {
   put(slot: number, id: string): void {
     this.#table[this.#cell] = slot;
     this.#hash[slot] = this.#h;
+    if (this.#staged === slot) {
+      // findFor copied the id already.
+      this.#staged = NONE;
+      const len = this.#len[slot] = this.#stagedLen;
+      if (len === AS_TEXT) this.#text[slot] = id;
+      return;
+    }
     const n = id.length;
     let ascii = n <= ID_BYTES;
     const base = slot * ID_BYTES;
