@@ -13,6 +13,12 @@ const ID_BYTES = 128;
 const AS_TEXT = 255;
 /** A slot holds no id. */
 const FREE = 0;
+/**
+ * The newest records whose trace id string is also kept as given (a power of two): a trace's
+ * next record, made while its request is still under way, is checked against the same string
+ * in one comparison instead of a walk over the bytes.
+ */
+const RECENT = 256;
 
 /**
  * Trace id -> newest slot, for `slots` slots. The table has at least twice as many cells as
@@ -35,6 +41,9 @@ export class TraceIndex {
   /** The slot the last `findFor` copied its id into (NONE: none), and that id's length column. */
   #staged = NONE;
   #stagedLen = FREE;
+  /** Slot % RECENT -> the id given to `put` for that slot, and the slot (NONE: none). */
+  readonly #recent: Array<string | undefined> = new Array(RECENT);
+  readonly #recentSlot = new Int32Array(RECENT).fill(NONE);
 
   constructor(slots: number) {
     let cells = 2;
@@ -98,6 +107,8 @@ export class TraceIndex {
   put(slot: number, id: string): void {
     this.#table[this.#cell] = slot;
     this.#hash[slot] = this.#h;
+    this.#recent[slot & (RECENT - 1)] = id;
+    this.#recentSlot[slot & (RECENT - 1)] = slot;
     if (this.#staged === slot) {
       // findFor copied the id already.
       this.#staged = NONE;
@@ -141,7 +152,10 @@ export class TraceIndex {
 
   /** Whether `slot` holds a record of trace `id`. */
   holdsId(slot: number, id: string): boolean {
-    return this.#len[slot] !== FREE && this.#holdsId(slot, id);
+    if (this.#len[slot] === FREE) return false;
+    const k = slot & (RECENT - 1);
+    if (this.#recentSlot[k] === slot && this.#recent[k] === id) return true;
+    return this.#holdsId(slot, id);
   }
 
   /** Whether `slot` holds a record. */
@@ -162,6 +176,11 @@ export class TraceIndex {
     if (last) this.#unlink(slot);
     this.#len[slot] = FREE;
     this.#text[slot] = undefined;
+    const k = slot & (RECENT - 1);
+    if (this.#recentSlot[k] === slot) {
+      this.#recentSlot[k] = NONE;
+      this.#recent[k] = undefined;
+    }
   }
 
   #holdsId(slot: number, id: string): boolean {

@@ -42,8 +42,9 @@ Deno.test("the ring's index answers as a plain model does, across evictions and 
 
 Deno.test("records chained by number answer as the model does, whatever number is given", () => {
   // The number of a trace's last record (evicted or not), of an older one of it, another
-  // trace's, or one never made: each record still lands in its own trace, in order.
-  for (const capacity of [1, 2, 3, 7, 64]) {
+  // trace's, or one never made: each record still lands in its own trace, in order (with more
+  // slots than the index keeps id strings for, too: 300).
+  for (const capacity of [1, 2, 3, 7, 64, 300]) {
     const next = rng(capacity + 100);
     const r = new FlightRecorder({ capacity });
     const model: { id: string; n: number }[] = [];
