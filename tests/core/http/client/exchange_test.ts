@@ -107,3 +107,44 @@ Deno.test("each request line is checked and written as its request says, whateve
     agent.close();
   }
 });
+
+Deno.test("the agent's repeated head is known by its bytes only when the empty line follows them", async () => {
+  const same = ok("r0");
+  const agent = startRawAgent((a) => {
+    switch (a.n) {
+      case 0:
+      case 1:
+        return same.replace("r0", `r${a.n}`);
+      case 2: // the same bytes, then one more field: a different head
+        return ok("r2", "content-type: text/x-other\r\n");
+      case 3: // the same head in pieces: known once all of it and the empty line are here
+        return { pieces: pieces(same.replace("r0", "r3"), 5) };
+      case 4: // the same bytes, then a field that ends the connection
+        return ok("r4", "connection: close\r\n");
+      default:
+        return same.replace("r0", `r${a.n}`);
+    }
+  });
+  const pool = new OriginPool(agent.origin);
+  try {
+    const types: Array<string | null> = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await pool.request(post());
+      types.push(res.contentType);
+      assert.equal(await text(res), `r${i}`);
+    }
+    // A repeated head taken for the remembered one would hide the two extra fields.
+    assert.deepEqual(types, [
+      "text/plain",
+      "text/plain",
+      "text/x-other",
+      "text/plain",
+      "text/plain",
+      "text/plain",
+    ]);
+    assert.equal(agent.connections, 2, "the connection that said close was not reused");
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});
