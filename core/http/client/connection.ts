@@ -249,23 +249,6 @@ export class Connection {
     return undefined;
   }
 
-  /**
-   * Takes the response head at the start of the buffer when it is `known[0:n]` followed by the
-   * empty line (the head before, sent again); false otherwise, taking nothing. Those bytes end
-   * where they ended before, so no search for the head's end is made.
-   */
-  takeRepeated(known: Uint8Array, n: number): boolean {
-    const b = this.#buf;
-    const s = this.#start;
-    const e = s + n;
-    if (this.#end - s < n + 4) return false;
-    if (b[e] !== CR || b[e + 1] !== LF || b[e + 2] !== CR || b[e + 3] !== LF) return false;
-    for (let i = 0; i < n; i++) if (b[s + i] !== known[i]) return false;
-    this.#start = e + 4;
-    this.#scanned = 0;
-    return true;
-  }
-
   /** What a connection that ended before a whole response head is. */
   noResponse(): HttpClientError {
     return new HttpClientError(

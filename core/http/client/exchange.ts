@@ -19,11 +19,6 @@ export interface ExchangeHost {
   /** Parses a response head (the pool remembers the agent's usual one). */
   parse(bytes: Uint8Array): ResponseHead;
   /**
-   * The agent's usual head when the connection's buffer begins with it (taken from the buffer),
-   * else undefined.
-   */
-  repeated(conn: Connection): ResponseHead | undefined;
-  /**
    * The response to a final `head` (a promise while its body is still being read).
    * @throws {HttpClientError} when the response cannot be framed
    */
@@ -91,15 +86,12 @@ export class Exchange {
     const conn = this.conn;
     try {
       for (;;) {
-        let head = this.host.repeated(conn);
-        if (head === undefined) {
-          const bytes = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
-          if (bytes === undefined) {
-            conn.fill().then(this.#onFilled, this.#fail);
-            return;
-          }
-          head = this.host.parse(bytes);
+        const bytes = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
+        if (bytes === undefined) {
+          conn.fill().then(this.#onFilled, this.#fail);
+          return;
         }
+        const head = this.host.parse(bytes);
         const req = this.#req;
         if (req === undefined) return; // settled meanwhile
         if (head.status >= 200) {

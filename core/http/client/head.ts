@@ -18,7 +18,7 @@
  * Transfer-Encoding in an HTTP/1.0 response (§6.1).
  * @module
  */
-import { type Connection, latin1 } from "./connection.ts";
+import { latin1 } from "./connection.ts";
 import { HttpClientError } from "./error.ts";
 
 /** The framing and the fields the client uses from a response head. */
@@ -263,17 +263,6 @@ export class ResponseHeadMemo {
       this.#head = head;
     }
     return head;
-  }
-
-  /**
-   * The head parsed last when `conn`'s buffer begins with the same bytes and the empty line
-   * (they are then taken from it), else undefined: read the head with `bufferedHead` and
-   * {@linkcode parse} it.
-   */
-  takeFrom(conn: Connection): ResponseHead | undefined {
-    const last = this.#head;
-    if (last === undefined || !conn.takeRepeated(this.#bytes, this.#length)) return undefined;
-    return last;
   }
 }
 

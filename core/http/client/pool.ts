@@ -88,7 +88,6 @@ export class OriginPool {
   /** What this pool does for the exchanges of its connections. */
   readonly #exchanges: ExchangeHost = {
     parse: (bytes) => this.#heads.parse(bytes),
-    repeated: (conn) => this.#heads.takeFrom(conn),
     respond: (x, req, head) => this.#respond(x, req, head),
     failed: (x, err, retry) => this.#failed(x, err, retry),
   };
