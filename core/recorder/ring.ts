@@ -206,7 +206,7 @@ export class FlightRecorder {
       this.#next[prev] = slot;
       this.#index.putAfter(slot, prev);
     } else {
-      const newest = this.#index.find(traceId);
+      const newest = this.#index.findFor(slot, traceId);
       this.#prev[slot] = newest;
       if (newest !== NONE) this.#next[newest] = slot;
       this.#index.put(slot, traceId);

@@ -13,6 +13,12 @@ const ID_BYTES = 128;
 const AS_TEXT = 255;
 /** A slot holds no id. */
 const FREE = 0;
+/**
+ * The newest records whose trace id string is also kept as given (a power of two): a trace's
+ * next record, made while its request is still under way, is checked against the same string
+ * in one comparison instead of a walk over the bytes.
+ */
+const RECENT = 256;
 
 /**
  * Trace id -> newest slot, for `slots` slots. The table has at least twice as many cells as
@@ -32,6 +38,12 @@ export class TraceIndex {
   /** The last `find`'s hash and cell (where `put` writes). */
   #h = 0;
   #cell = 0;
+  /** The slot the last `findFor` copied its id into (NONE: none), and that id's length column. */
+  #staged = NONE;
+  #stagedLen = FREE;
+  /** Slot % RECENT -> the id given to `put` for that slot, and the slot (NONE: none). */
+  readonly #recent: Array<string | undefined> = new Array(RECENT);
+  readonly #recentSlot = new Int32Array(RECENT).fill(NONE);
 
   constructor(slots: number) {
     let cells = 2;
@@ -48,6 +60,38 @@ export class TraceIndex {
   find(id: string): number {
     let h = this.#seed;
     for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    this.#staged = NONE;
+    return this.#lookup(id, h);
+  }
+
+  /**
+   * {@linkcode find}, copying `id` into the free `slot` while it hashes it, so that the
+   * `put(slot, id)` after it copies nothing (one pass over the id instead of two).
+   */
+  findFor(slot: number, id: string): number {
+    const n = id.length;
+    let h = this.#seed;
+    if (n > ID_BYTES) {
+      for (let i = 0; i < n; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+      this.#staged = NONE;
+      return this.#lookup(id, h);
+    }
+    const bytes = this.#bytes;
+    const base = slot * ID_BYTES;
+    let all = 0;
+    for (let i = 0; i < n; i++) {
+      const c = id.charCodeAt(i);
+      h = Math.imul(h ^ c, 0x01000193);
+      bytes[base + i] = c;
+      all |= c;
+    }
+    this.#staged = slot;
+    this.#stagedLen = all < 0x80 && n > 0 ? n : AS_TEXT;
+    return this.#lookup(id, h);
+  }
+
+  /** The newest slot of the id hashed to `h`, or NONE; remembers where `put` writes. */
+  #lookup(id: string, h: number): number {
     this.#h = h;
     const table = this.#table;
     for (let cell = h & this.#mask;; cell = (cell + 1) & this.#mask) {
@@ -63,6 +107,15 @@ export class TraceIndex {
   put(slot: number, id: string): void {
     this.#table[this.#cell] = slot;
     this.#hash[slot] = this.#h;
+    this.#recent[slot & (RECENT - 1)] = id;
+    this.#recentSlot[slot & (RECENT - 1)] = slot;
+    if (this.#staged === slot) {
+      // findFor copied the id already.
+      this.#staged = NONE;
+      const len = this.#len[slot] = this.#stagedLen;
+      if (len === AS_TEXT) this.#text[slot] = id;
+      return;
+    }
     const n = id.length;
     let ascii = n <= ID_BYTES;
     const base = slot * ID_BYTES;
@@ -99,7 +152,10 @@ export class TraceIndex {
 
   /** Whether `slot` holds a record of trace `id`. */
   holdsId(slot: number, id: string): boolean {
-    return this.#len[slot] !== FREE && this.#holdsId(slot, id);
+    if (this.#len[slot] === FREE) return false;
+    const k = slot & (RECENT - 1);
+    if (this.#recentSlot[k] === slot && this.#recent[k] === id) return true;
+    return this.#holdsId(slot, id);
   }
 
   /** Whether `slot` holds a record. */
@@ -120,6 +176,11 @@ export class TraceIndex {
     if (last) this.#unlink(slot);
     this.#len[slot] = FREE;
     this.#text[slot] = undefined;
+    const k = slot & (RECENT - 1);
+    if (this.#recentSlot[k] === slot) {
+      this.#recentSlot[k] = NONE;
+      this.#recent[k] = undefined;
+    }
   }
 
   #holdsId(slot: number, id: string): boolean {

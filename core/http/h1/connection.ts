@@ -192,18 +192,24 @@ export class Connection extends ConnectionBody implements ResponseHooks {
     const limits = this.ctx.limits;
     while (r.buffered >= 2 && r.buf[r.start] === 13 && r.buf[r.start + 1] === 10) r.consume(2);
     if (this.phase === "idle" && r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
+    // The client's last head again (the usual keep-alive request): its end is known.
+    const same = this.#heads.repeated(r.buf, r.start, r.end);
+    if (same !== undefined) {
+      r.consume(this.#heads.length);
+      this.#arm("handler", 0);
+      return same;
+    }
     const end = headEnd(r.buf, r.start, r.start + Math.max(0, scanned - 3), r.end);
     if (end < 0) {
       if (r.buffered > limits.maxHeaderBytes) throw this.#headTooLarge();
       return undefined;
     }
     if (end - r.start > limits.maxHeaderBytes) throw this.#headTooLarge();
-    const same = this.#heads.find(r.buf, r.start, end);
-    const text = same ? "" : headText(r.buf, r.start, end);
-    if (!same) this.#heads.hold(r.buf, r.start, end);
+    const text = headText(r.buf, r.start, end);
+    this.#heads.hold(r.buf, r.start, end);
     r.consume(end - r.start);
     this.#arm("handler", 0);
-    return same ?? this.#heads.keep(parseRequestHead(text, limits));
+    return this.#heads.keep(parseRequestHead(text, limits));
   }
 
   #headTooLarge(): HttpError {

@@ -267,14 +267,23 @@ export class HeadMemo {
   #length = 0;
   #head: RequestHead | undefined;
 
-  /** The head parsed from the same bytes as `buf[start:end]`, else undefined. */
-  find(buf: Uint8Array, start: number, end: number): RequestHead | undefined {
+  /**
+   * The head remembered when `buf[start:limit]` begins with its bytes (then {@linkcode length}
+   * bytes long), else undefined. Those bytes end at the same empty line as before, and none
+   * earlier, so the head is known without searching for its end.
+   */
+  repeated(buf: Uint8Array, start: number, limit: number): RequestHead | undefined {
     const head = this.#head;
     const bytes = this.#bytes;
     const n = this.#length;
-    if (head === undefined || bytes === undefined || end - start !== n) return undefined;
+    if (head === undefined || bytes === undefined || limit - start < n) return undefined;
     for (let i = 0; i < n; i++) if (bytes[i] !== buf[start + i]) return undefined;
     return head;
+  }
+
+  /** Bytes of the head remembered (0 when none is). */
+  get length(): number {
+    return this.#head === undefined ? 0 : this.#length;
   }
 
   /** Holds the bytes of a head about to be parsed, forgetting the last one. */

@@ -42,8 +42,9 @@ Deno.test("the ring's index answers as a plain model does, across evictions and 
 
 Deno.test("records chained by number answer as the model does, whatever number is given", () => {
   // The number of a trace's last record (evicted or not), of an older one of it, another
-  // trace's, or one never made: each record still lands in its own trace, in order.
-  for (const capacity of [1, 2, 3, 7, 64]) {
+  // trace's, or one never made: each record still lands in its own trace, in order (with more
+  // slots than the index keeps id strings for, too: 300).
+  for (const capacity of [1, 2, 3, 7, 64, 300]) {
     const next = rng(capacity + 100);
     const r = new FlightRecorder({ capacity });
     const model: { id: string; n: number }[] = [];
@@ -100,4 +101,27 @@ Deno.test("TraceIndex keeps every id of a full ring findable when ids share cell
     assert.equal(index.find(id), s, id);
     assert.equal(index.idOf(s), id);
   }
+});
+
+Deno.test("findFor copies the id while hashing it: put after it keeps the same id as find's", () => {
+  const slots = 8;
+  const index = new TraceIndex(slots);
+  const ids = ["a-1", "x".repeat(128), "x".repeat(129), "é-trace", "😀", "", "a-1", "b"];
+  ids.forEach((id, slot) => {
+    // The newest slot of a trace seen before, else none.
+    assert.equal(index.findFor(slot, id), ids.indexOf(id) < slot ? ids.indexOf(id) : -1, id);
+    index.put(slot, id);
+  });
+  ids.forEach((id, slot) => {
+    assert.equal(index.idOf(slot), id, `slot ${slot}`);
+    assert.equal(index.find(id), slot === 0 ? 6 : slot, id); // slot 6 is a-1's newest
+  });
+  // A find after findFor takes back what it staged: put copies the id itself.
+  index.release(7, true);
+  index.findFor(7, "c");
+  assert.equal(index.find("d"), -1);
+  index.put(7, "d");
+  assert.equal(index.idOf(7), "d");
+  assert.equal(index.find("d"), 7);
+  assert.equal(index.find("c"), -1);
 });

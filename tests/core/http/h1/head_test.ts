@@ -184,27 +184,30 @@ Deno.test("the head memo answers only for the very bytes it holds, once their pa
   const a = enc.encode("xxPOST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody");
   const end = a.length - 4;
   const memo = new HeadMemo();
-  assert.equal(memo.find(a, 2, end), undefined);
+  assert.equal(memo.repeated(a, 2, end), undefined);
   memo.hold(a, 2, end);
-  assert.equal(memo.find(a, 2, end), undefined, "held but not parsed yet");
+  assert.equal(memo.repeated(a, 2, end), undefined, "held but not parsed yet");
   const head = memo.keep(parseRequestHead(new TextDecoder().decode(a.subarray(2, end)), limits));
   // The same bytes elsewhere in another buffer.
   const b = new Uint8Array(a.length + 5);
   b.set(a, 5);
-  assert.equal(memo.find(b, 7, end + 5), head);
+  assert.equal(memo.repeated(b, 7, end + 5), head);
   for (const [at, byte] of [[2, 0x51], [end - 1, 0x0b], [12, 0x62]]) {
     const c = a.slice();
     c[at] = byte;
-    assert.equal(memo.find(c, 2, end), undefined, `byte ${at}`);
+    assert.equal(memo.repeated(c, 2, end), undefined, `byte ${at}`);
   }
-  assert.equal(memo.find(a, 2, end - 1), undefined, "a different length");
+  assert.equal(memo.repeated(a, 2, end - 1), undefined, "not all of it buffered yet");
+  // What follows the head (its body, the next request) does not matter: the head ends there.
+  assert.equal(memo.repeated(a, 2, a.length), head);
+  assert.equal(memo.length, end - 2);
   // Holding other bytes forgets the head; a head over the bound is never remembered.
   memo.hold(b, 0, 10);
-  assert.equal(memo.find(a, 2, end), undefined);
+  assert.equal(memo.repeated(a, 2, end), undefined);
   const long = enc.encode(`GET / HTTP/1.1\r\nHost: h\r\nX-P: ${"p".repeat(1100)}\r\n\r\n`);
   memo.hold(long, 0, long.length);
   memo.keep(parseRequestHead(new TextDecoder().decode(long), limits));
-  assert.equal(memo.find(long, 0, long.length), undefined);
+  assert.equal(memo.repeated(long, 0, long.length), undefined);
 });
 
 Deno.test("response field pairs: names are tokens and values single-line bytes, every time", () => {
