@@ -12,7 +12,9 @@ import { json, RawConn } from "../../../support/raw_http.ts";
 async function setup(): Promise<{ port: number; close(): Promise<void> }> {
   const log = createLogger({ service: "t", sink: () => {} });
   const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log });
-  server.app.post("/echo", async (c) => c.json({ text: await c.req.text() }));
+  server.routes((app) => {
+    app.post("/echo", async (c) => c.json({ text: await c.req.text() }));
+  });
   const svc = await server.listen();
   return { port: Number(new URL(svc.url).port), close: () => svc.close() };
 }
