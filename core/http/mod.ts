@@ -38,6 +38,12 @@ export { errorBody, errorResponse, jsonResponse } from "./middleware/envelope.ts
 export { type ExactJsonOptions, readExactJson } from "./exact_json.ts";
 export { type BodySource, readBody, type ReadBodyOptions, readBodyPrefix } from "./read_body.ts";
 export { createServer, type Server, type ServerOptions } from "./server.ts";
+export {
+  type ComponentHealth,
+  healthStatus,
+  MAX_HEALTH_REASON_CHARS,
+  serviceHealth,
+} from "./health.ts";
 export { closeOnSignal } from "./signals.ts";
 export { encodeComment, encodeEvent, encodeRetry, type SseEvent, SseParser } from "./sse.ts";
 export { type App, type AppEnv, type Service, withShutdown } from "./types.ts";

@@ -100,6 +100,8 @@ export interface RelayStore extends RelayLog {
     nowMs: number,
     publisher?: string,
   ): StoredEvent;
+  /** Why the last append could not be written (cleared by the next that is), if it failed. */
+  readonly writeError?: string;
   close(): void;
 }
 
