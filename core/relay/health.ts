@@ -1,7 +1,7 @@
 /** The relay's `/health` body: `degraded` while its store cannot take a publish. @module */
 import { type ComponentHealth, serviceHealth } from "../http/mod.ts";
 import { formatPosition } from "./position.ts";
-import { type AnyRelayStore, isRemoteStore } from "./store.ts";
+import type { AnyRelayStore } from "./store.ts";
 
 /** What `/health` reports of the store: a shared engine's reachability, a local store's writes. */
 function storeHealth(
@@ -13,7 +13,7 @@ function storeHealth(
       ? { ok: true, engine }
       : { ok: false, engine, reason: "the relay's engine is unreachable" };
   }
-  const failed = isRemoteStore(store) ? undefined : store.writeError;
+  const failed = store.writeError;
   return failed === undefined ? { ok: true } : { ok: false, reason: `cannot write: ${failed}` };
 }
 

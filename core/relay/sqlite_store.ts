@@ -10,6 +10,7 @@ import { newEpoch } from "./position.ts";
 import {
   eventData,
   mergeRuns,
+  NOT_WRITTEN,
   type RelayStore,
   type Retention,
   type StoredEvent,
@@ -192,7 +193,7 @@ export class SqliteStore implements RelayStore {
     if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
     const why = err instanceof Error ? err.message.split("\n")[0].slice(0, 200) : String(err);
     this.#writeError = why;
-    return new UnavailableError(`relay store cannot write: ${why}`, 1, { cause: err });
+    return new UnavailableError(`${NOT_WRITTEN}${why}`, 1, { cause: err });
   }
 
   /** Deletes a topic's events below `keepFrom` and updates `state` (inside a transaction). */
