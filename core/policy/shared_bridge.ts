@@ -99,9 +99,12 @@ export class SharedDecisionBridge {
     this.#loop = this.#run();
   }
 
-  /** `/health`'s component: `queue`, not ok while the shared intent queue cannot be read. */
+  /**
+   * `/health`'s component: `queue`, not ok while the shared intent queue cannot be read (NATS
+   * out of reach, or the consumer could not be opened).
+   */
   health(): Record<string, ComponentHealth> {
-    const why = this.#interrupted;
+    const why = this.o.nats.connected ? this.#interrupted : "NATS is unreachable";
     return { queue: why === undefined ? { ok: true } : { ok: false, reason: why } };
   }
 
