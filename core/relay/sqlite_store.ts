@@ -272,7 +272,8 @@ export class SqliteStore implements RelayStore {
         this.#upsertTopic.run(topic, next.lastSeq, next.truncatedThrough);
         this.#db.exec("COMMIT");
       } catch (err) {
-        this.#db.exec("ROLLBACK");
+        // After a full disk SQLite has rolled back already; the error to report is this one.
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
         throw err;
       }
       this.#topics.set(topic, next);
