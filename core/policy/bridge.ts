@@ -15,7 +15,7 @@
  * @module
  */
 import type { CompatMode } from "../compat/mod.ts";
-import { isValidationError } from "../errors/mod.ts";
+import { errorMessage, isValidationError } from "../errors/mod.ts";
 import { canonicalize, CanonicalJsonError } from "../encoding/mod.ts";
 import { type AuditClient, AuditClientError } from "../ledger/client/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -138,7 +138,9 @@ export class DecisionBridge {
       id: e.id,
       err: String(err),
     });
-    this.#held = err instanceof Error ? err.message.split("\n")[0].slice(0, 200) : String(err);
+    // The store's own reason, without the tx_id the wrapper names: /health is open to any viewer.
+    const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
+    this.#held = `decision not recorded: ${errorMessage(cause).split("\n")[0].slice(0, 200)}`;
     this.#generation++;
     this.#sub?.close();
     clearTimeout(this.#resubscribe);

@@ -181,7 +181,7 @@ Deno.test("a decision the state store cannot record holds the stream there; ever
     assert.ok(txs.every((tx) => !state.decided(tx)), "nothing recorded while the store fails");
     const held = health();
     assert.equal(held.status, "degraded");
-    assert.equal(held.reason, "state: decision h1 not recorded: database is locked");
+    assert.equal(held.reason, "state: decision not recorded: database is locked");
     holder.exec("COMMIT");
     await waitFor(() => txs.every((tx) => state.decided(tx)), 20_000, "every intent decided");
     await waitFor(() => health().status === "ok", 20_000, "ok once the store takes decisions");
