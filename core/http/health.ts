@@ -1,4 +1,4 @@
-/** The `/health` status every service and agent reports: `ok`, or `degraded` with a reason. */
+/** The `/health` status every service and agent reports: `ok`, or `degraded` with a reason. @module */
 
 /** A component's health: `ok` plus whatever detail helps an operator. */
 export type ComponentHealth = { ok: boolean; configured?: boolean } & Record<string, unknown>;
