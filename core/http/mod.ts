@@ -13,6 +13,12 @@
  * @module
  */
 export { type EdgeDefaults, edgeFields, serviceFields } from "./config.ts";
+export {
+  type ComponentHealth,
+  healthStatus,
+  MAX_HEALTH_REASON_CHARS,
+  serviceHealth,
+} from "./health.ts";
 export type { ConnectionLimits, TimeoutPhase } from "./h1/context.ts";
 export type { HeadLimits } from "./h1/head.ts";
 export type { HeaderPairs, RawRequest, RawResponse } from "./h1/raw.ts";
@@ -38,12 +44,6 @@ export { errorBody, errorResponse, jsonResponse } from "./middleware/envelope.ts
 export { type ExactJsonOptions, readExactJson } from "./exact_json.ts";
 export { type BodySource, readBody, type ReadBodyOptions, readBodyPrefix } from "./read_body.ts";
 export { createServer, type Server, type ServerOptions } from "./server.ts";
-export {
-  type ComponentHealth,
-  healthStatus,
-  MAX_HEALTH_REASON_CHARS,
-  serviceHealth,
-} from "./health.ts";
 export { closeOnSignal } from "./signals.ts";
 export { encodeComment, encodeEvent, encodeRetry, type SseEvent, SseParser } from "./sse.ts";
 export { type App, type AppEnv, type Service, withShutdown } from "./types.ts";
