@@ -35,6 +35,7 @@ import {
   withShutdown,
 } from "../core/http/mod.ts";
 import {
+  auditHealth,
   type AuditLog,
   DEFAULT_COMMIT_TIMEOUT_MS,
   DEFAULT_MAX_BATCH,
@@ -161,7 +162,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
     port: config.port,
     log,
     ...edgeOptions(config),
-    health: () => ({ status: "ok", service: "audit", tree_size: ledger.size }),
+    health: () => auditHealth(ledger),
   });
   server.routes((app) =>
     registerAuditRoutes(app, ledger, {

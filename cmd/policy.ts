@@ -40,6 +40,7 @@ import {
   loadBundle,
   PolicyBundleError,
   PolicyEngine,
+  policyHealth,
   PolicyReloader,
   registerPolicyRoutes,
   type SharedBridgeOptions,
@@ -188,6 +189,8 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     port: config.port,
     log,
     ...edgeOptions(config),
+    // The decision loop is made below, before the server listens.
+    health: () => policyHealth(bridge, engine.bundle.ref),
   });
   const decisions = new Counter({
     name: "iatp_policy_decisions_total",

@@ -4,11 +4,17 @@
  * `metrics.path`, and on a separate `metrics.port` when one is configured).
  * @module
  */
-import { createServer, type EdgeOptions, type Server, type Service } from "../http/mod.ts";
+import {
+  type ComponentHealth,
+  createServer,
+  type EdgeOptions,
+  healthStatus,
+  type Server,
+  type Service,
+} from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
-/** A component's health: `ok` plus whatever detail helps an operator. */
-export type ComponentHealth = { ok: boolean; configured?: boolean } & Record<string, unknown>;
+export type { ComponentHealth };
 
 /** Options for {@linkcode createHealthServer}. */
 export interface HealthServerOptions {
@@ -24,9 +30,6 @@ export interface HealthServerOptions {
   edge?: EdgeOptions;
 }
 
-/** Longest `reason` of a degraded health body. */
-const MAX_REASON_CHARS = 240;
-
 /**
  * Builds the health body: overall `ok` when every configured component is ok, else `degraded`
  * with a `reason` naming each failing component and what it says (`reason`, else `last_error`).
@@ -41,13 +44,7 @@ export function healthBody(
   agentId: string,
   components: Record<string, ComponentHealth>,
 ): Record<string, unknown> {
-  const failing = Object.entries(components).filter(([, c]) => c.configured !== false && !c.ok);
-  if (failing.length === 0) return { status: "ok", service, agent_id: agentId, components };
-  const reason = failing.map(([name, c]) => {
-    const why = typeof c.reason === "string" ? c.reason : c.last_error;
-    return typeof why === "string" && why !== "" ? `${name}: ${why}` : name;
-  }).join("; ").slice(0, MAX_REASON_CHARS);
-  return { status: "degraded", reason, service, agent_id: agentId, components };
+  return { ...healthStatus(components), service, agent_id: agentId, components };
 }
 
 /** A health server: the core/http server plus an optional separate metrics listener. */

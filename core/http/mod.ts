@@ -13,6 +13,12 @@
  * @module
  */
 export { type EdgeDefaults, edgeFields, serviceFields } from "./config.ts";
+export {
+  type ComponentHealth,
+  healthStatus,
+  MAX_HEALTH_REASON_CHARS,
+  serviceHealth,
+} from "./health.ts";
 export type { ConnectionLimits, TimeoutPhase } from "./h1/context.ts";
 export type { HeadLimits } from "./h1/head.ts";
 export type { HeaderPairs, RawRequest, RawResponse } from "./h1/raw.ts";

@@ -36,6 +36,7 @@ export class CommitQueue {
   #writer: Promise<void> | undefined;
   #writing = false;
   #closed = false;
+  #failure: string | undefined;
 
   /**
    * @param commit writes one batch and settles every item of it (or throws: all are rejected)
@@ -54,6 +55,11 @@ export class CommitQueue {
     return this.#pending.length;
   }
 
+  /** Why the store could not write the last commit (a full or read-only disk), until one is. */
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
   /**
    * Queues an append; resolves once it is durable.
    * @throws {LedgerBusyError} (rejects) when closing or `maxPending` appends are queued.
@@ -67,7 +73,12 @@ export class CommitQueue {
     // Reject what has no canonical form now, so a bad entry never fails a whole batch.
     canonicalize({ ...input, index: 0, ts: "" });
     const { promise, resolve, reject } = Promise.withResolvers<AuditAppendResponse>();
-    this.#pending.push({ input, key, resolve, reject });
+    // Cleared as the answer is given, so a caller that got one never sees the old failure.
+    const answer = (r: AuditAppendResponse) => {
+      this.#failure = undefined;
+      resolve(r);
+    };
+    this.#pending.push({ input, key, resolve: answer, reject });
     if (!this.#writing) {
       this.#writing = true;
       this.#writer = this.#writeLoop();
@@ -89,6 +100,9 @@ export class CommitQueue {
         } catch (err) {
           this.opts.log.error("ledger commit failed", { err: String(err), entries: batch.length });
           const answer = storeFailure(err);
+          // An outage is the engine gate's to report; a refused entry (409) or a corrupt log
+          // says nothing of whether the store can write.
+          if (answer instanceof LedgerBusyError) this.#failure = answer.message;
           for (const p of batch) p.reject(answer);
         }
       }

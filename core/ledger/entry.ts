@@ -36,6 +36,13 @@ export interface ConsistencyAnswer {
 /** A value or a promise of it. */
 type Awaitable<T> = T | Promise<T>;
 
+/** What `/health` says of a ledger's store: `ok`, its engine, and why not when not. */
+export interface StoreHealth {
+  ok: boolean;
+  engine: "sqlite" | "postgres";
+  reason?: string;
+}
+
 /**
  * What the audit routes serve: the SQLite ledger (synchronous reads) and the PostgreSQL one
  * (asynchronous reads) alike.
@@ -45,6 +52,8 @@ export interface AuditLog {
   readonly vkey: string;
   /** Entries known durable (for health; {@linkcode AuditLog.treeSize} asks the store). */
   readonly size: number;
+  /** Whether the store takes appends now, and why not (`/health`'s `store` component). */
+  storeHealth(): StoreHealth;
   append(input: {
     tx_id: string;
     event: string;

@@ -8,7 +8,13 @@ import type { Ed25519KeyPair } from "../crypto/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import type { AuditEntryInput } from "./client/mod.ts";
-import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry, Receipt } from "./entry.ts";
+import type {
+  AuditAppendResponse,
+  EntryWithReceipt,
+  LedgerEntry,
+  Receipt,
+  StoreHealth,
+} from "./entry.ts";
 import {
   appendResponse,
   CommitQueue,
@@ -114,6 +120,14 @@ export class Ledger {
   /** Appends waiting for a commit. */
   get pending(): number {
     return this.#queue.length;
+  }
+
+  /** Whether the last commit was written (a full or read-only disk fails it), and why not. */
+  storeHealth(): StoreHealth {
+    const failure = this.#queue.failure;
+    return failure === undefined
+      ? { ok: true, engine: "sqlite" }
+      : { ok: false, engine: "sqlite", reason: failure };
   }
 
   /** Number of durable entries (the same as {@linkcode size}; the interface routes use). */

@@ -22,10 +22,17 @@ export {
   type InclusionAnswer,
   type LedgerEntry,
   type Receipt,
+  type StoreHealth,
 } from "./entry.ts";
+export { auditHealth } from "./health.ts";
 export { loadSigningKey } from "./keys.ts";
 export { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions } from "./ledger.ts";
-export { DEFAULT_COMMIT_TIMEOUT_MS, PgLedger, type PgLedgerOptions } from "./pg_ledger.ts";
+export {
+  DEFAULT_COMMIT_TIMEOUT_MS,
+  DEFAULT_HEALTH_PROBE_MS,
+  PgLedger,
+  type PgLedgerOptions,
+} from "./pg_ledger.ts";
 export { checkLiveLog, type MonitorOptions, type MonitorReport } from "./monitor.ts";
 export {
   bytesEqual,

@@ -9,7 +9,7 @@
  * @module
  */
 import type { BackoffPolicy } from "../async/mod.ts";
-import { deadline, isTimeout } from "../async/mod.ts";
+import { deadline, every, isTimeout, type Timer } from "../async/mod.ts";
 import type { Ed25519KeyPair } from "../crypto/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import { EngineGate, isPostgresOutage, type PostgresHandle } from "../engine/mod.ts";
@@ -25,7 +25,7 @@ import {
   settleBatch,
 } from "./batch.ts";
 import type { AuditEntryInput } from "./client/mod.ts";
-import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry } from "./entry.ts";
+import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry, StoreHealth } from "./entry.ts";
 import { LedgerCorruptError, LedgerRangeError } from "./errors.ts";
 import { bytesEqual } from "./proof/mod.ts";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING } from "./ledger.ts";
@@ -53,7 +53,15 @@ export interface PgLedgerOptions {
   reconnect?: BackoffPolicy;
   log?: Logger;
   onAppended?: OnAppended;
+  /**
+   * How often an idle replica asks the server for the tree size, so `/health` notices an
+   * outage with no traffic (0: never). @default DEFAULT_HEALTH_PROBE_MS
+   */
+  healthProbeMs?: number;
 }
+
+/** Default interval of an idle replica's reachability probe. */
+export const DEFAULT_HEALTH_PROBE_MS = 5_000;
 
 /** A placeholder hash for the first pass of {@linkcode PgLedger}'s proof reads. */
 const PROBE_HASH = new Uint8Array(32);
@@ -66,6 +74,8 @@ export class PgLedger {
   readonly #store: PgLedgerStore;
   readonly #gate: EngineGate;
   readonly #commitTimeout: number;
+  #probe: Timer | undefined;
+  #probing = false;
   /** The vkey (C2SP verifier key) that checks this log's checkpoints. */
   readonly vkey: string;
 
@@ -133,6 +143,8 @@ export class PgLedger {
       throw new LedgerCorruptError(`stored tree does not match checkpoint ${last.tree_size}`);
     }
     ledger.#size = head.size;
+    const probeMs = opts.healthProbeMs ?? DEFAULT_HEALTH_PROBE_MS;
+    if (probeMs > 0) ledger.#probe = every(probeMs, () => ledger.#probeIdle());
     return ledger;
   }
 
@@ -144,6 +156,28 @@ export class PgLedger {
   /** Appends waiting for a commit on this replica. */
   get pending(): number {
     return this.#queue.length;
+  }
+
+  /** While idle and believed up, one read that marks the server down if it does not answer. */
+  #probeIdle(): void {
+    if (this.#probing || !this.#gate.up || this.#queue.length > 0) return;
+    this.#probing = true;
+    // The gate logs the outage and reconnects; the answer itself is not needed.
+    this.treeSize().catch(() => {}).finally(() => this.#probing = false);
+  }
+
+  /**
+   * Whether the server is reachable and took the last commit, and why not: `PostgreSQL is
+   * unreachable` (no URL), or the server's refusal of the last commit (a full disk).
+   */
+  storeHealth(): StoreHealth {
+    if (!this.#gate.up) {
+      return { ok: false, engine: "postgres", reason: "PostgreSQL is unreachable" };
+    }
+    const failure = this.#queue.failure;
+    return failure === undefined
+      ? { ok: true, engine: "postgres" }
+      : { ok: false, engine: "postgres", reason: failure };
   }
 
   /** True while the server is reachable (readiness). */
@@ -325,6 +359,7 @@ export class PgLedger {
 
   /** Stops accepting appends, waits for queued ones, stops reconnecting, closes the client. */
   async close(): Promise<void> {
+    this.#probe?.cancel();
     await this.#queue.close();
     await this.#gate.close();
     await this.opts.pg.close();

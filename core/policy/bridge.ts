@@ -15,15 +15,17 @@
  * @module
  */
 import type { CompatMode } from "../compat/mod.ts";
-import { isValidationError } from "../errors/mod.ts";
+import { errorMessage, isValidationError } from "../errors/mod.ts";
 import { canonicalize, CanonicalJsonError } from "../encoding/mod.ts";
 import { type AuditClient, AuditClientError } from "../ledger/client/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import type { ComponentHealth } from "../http/mod.ts";
 import {
   type RelayClient,
   RelayError,
   type RelayEvent,
   type Subscription,
+  type SubscriptionStatus,
 } from "../relay/client/mod.ts";
 import type { Decision, PolicyEngine } from "./engine.ts";
 import {
@@ -71,8 +73,29 @@ export class DecisionBridge {
   #generation = 0;
   #resubscribe: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** The live subscription's state. */
+  #relay: "connecting" | SubscriptionStatus = "connecting";
+  /** Why the state store refused the intent the loop is held at. */
+  #held: string | undefined;
 
   constructor(readonly o: BridgeOptions) {}
+
+  /**
+   * `/health`'s components: `state` (not ok while an intent is held because the store cannot
+   * record its decision: a full or read-only disk, a locked file) and `relay` (ok while the
+   * intent subscription is connected; not ok while it reconnects or has failed, with why).
+   */
+  health(): Record<string, ComponentHealth> {
+    const state: ComponentHealth = this.#held === undefined
+      ? { ok: true }
+      : { ok: false, reason: this.#held };
+    // While held, the loop resubscribes every redelivery interval: the state says why.
+    const status = this.#held === undefined ? this.#relay : "held";
+    const relay: ComponentHealth = status === "connected" || status === "held"
+      ? { ok: true, status }
+      : { ok: false, status, reason: this.#sub?.failure() ?? `subscription ${status}` };
+    return { state, relay };
+  }
 
   /** Re-delivers leftovers, then subscribes from the saved position (or the start of history). */
   async start(): Promise<void> {
@@ -88,12 +111,16 @@ export class DecisionBridge {
 
   #subscribe(): void {
     const generation = ++this.#generation;
+    this.#relay = "connecting";
     this.#sub = this.o.relay.subscribe(
       [INTENT_TOPIC],
       (e) => generation === this.#generation ? this.#onIntent(e) : undefined,
       {
         since: this.o.state.position() ?? "0",
-        onStatus: (s, err) => this.o.log.info(`relay subscription ${s}`, err ? { err } : {}),
+        onStatus: (s, err) => {
+          if (generation === this.#generation) this.#relay = s;
+          this.o.log.info(`relay subscription ${s}`, err ? { err } : {});
+        },
         // The relay no longer holds the position (history truncated past it, or a relay that
         // restarted with a memory store): intents evicted meanwhile can never be decided.
         onReset: (oldest) =>
@@ -111,6 +138,9 @@ export class DecisionBridge {
       id: e.id,
       err: String(err),
     });
+    // The store's own reason, without the tx_id the wrapper names: /health is open to any viewer.
+    const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
+    this.#held = `decision not recorded: ${errorMessage(cause).split("\n")[0].slice(0, 200)}`;
     this.#generation++;
     this.#sub?.close();
     clearTimeout(this.#resubscribe);
@@ -136,13 +166,14 @@ export class DecisionBridge {
     } catch (err) {
       return this.#hold(e, err);
     }
-    if (decided) return;
+    if (decided) return void (this.#held = undefined);
     const decision = decideIntent(this.o, read, payload, txId);
     try {
       this.o.state.record(decision, e.id);
     } catch (err) {
       return this.#hold(e, err);
     }
+    this.#held = undefined;
     this.o.onDecision?.(decision);
     await this.#deliver(decision);
   }

@@ -17,6 +17,7 @@ export type { SharedBridgeOptions, SharedDecisionBridge } from "./shared_bridge.
 export { createSharedBridge } from "./shared_open.ts";
 export { type Bundle, loadBundle, type LoadedPolicy, PolicyBundleError } from "./bundle.ts";
 export { type Decision, PolicyEngine } from "./engine.ts";
+export { policyHealth } from "./health.ts";
 export {
   type CedarRequest,
   type EntityUid,

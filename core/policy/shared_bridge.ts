@@ -15,6 +15,7 @@ import type { KV } from "@nats-io/kv";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import { sha256Hex } from "../crypto/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
+import type { ComponentHealth } from "../http/mod.ts";
 import { jetStreamApiCode, type NatsEngine, openKv, topicSubject } from "../nats/mod.ts";
 import { streamRelayEvent } from "../relay/mod.ts";
 import {
@@ -61,6 +62,8 @@ export class SharedDecisionBridge {
   #messages: ConsumerMessages | undefined;
   #loop: Promise<void> | undefined;
   #closed = false;
+  /** Why the shared intent queue is not being read (until a consumer is open again). */
+  #interrupted: string | undefined = "not started";
   readonly #encoder = new TextEncoder();
 
   #read: IntentReader | undefined;
@@ -96,6 +99,15 @@ export class SharedDecisionBridge {
     this.#loop = this.#run();
   }
 
+  /**
+   * `/health`'s component: `queue`, not ok while the shared intent queue cannot be read (NATS
+   * out of reach, or the consumer could not be opened).
+   */
+  health(): Record<string, ComponentHealth> {
+    const why = this.o.nats.connected ? this.#interrupted : "NATS is unreachable";
+    return { queue: why === undefined ? { ok: true } : { ok: false, reason: why } };
+  }
+
   async #run(): Promise<void> {
     for (let failures = 0; !this.#closed;) {
       try {
@@ -104,8 +116,10 @@ export class SharedDecisionBridge {
         // Closed while the consumer was being made: close() could not end this one.
         if (this.#closed) this.#messages.stop();
         failures = 0;
+        this.#interrupted = undefined;
         for await (const m of this.#messages) await this.#handle(m);
       } catch (err) {
+        this.#interrupted = errorMessage(err).split("\n")[0].slice(0, 200);
         if (!this.#closed) this.o.log.warn("intent queue interrupted", { err: errorMessage(err) });
       }
       if (!this.#closed) await sleep(backoffDelay(failures++, { baseMs: 100, maxMs: 5_000 }));

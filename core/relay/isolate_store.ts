@@ -13,6 +13,7 @@ import type { TopicFilter } from "../topic/mod.ts";
 import { StreamIndex } from "./js_index.ts";
 import type { TailedEvent } from "./js_wire.ts";
 import {
+  NOT_WRITTEN,
   type RemoteRelayStore,
   type Retention,
   type StoredEvent,
@@ -53,6 +54,7 @@ export class IsolateStore implements RemoteRelayStore {
   readonly #state: Int32Array;
   readonly #waiters: TailWaiters;
   #epoch = "";
+  #writeError: string | undefined;
   #listener: (e: StoredEvent) => void = () => {};
   /** Broadcasts received while the snapshot loads. */
   #held: TailedEvent[] | undefined = [];
@@ -133,6 +135,11 @@ export class IsolateStore implements RemoteRelayStore {
     return Number(await this.#main.call("last-seq"));
   }
 
+  /** Why the main isolate's store could not write the last publish sent from here, until one is. */
+  get writeError(): string | undefined {
+    return this.#writeError;
+  }
+
   async publish(
     topic: string,
     eventId: string,
@@ -142,8 +149,14 @@ export class IsolateStore implements RemoteRelayStore {
   ): Promise<number> {
     const p: IsolatePublish = { topic, eventId, json, publisher };
     try {
-      return Number(await this.#main.call("publish", p));
+      const seq = Number(await this.#main.call("publish", p));
+      this.#writeError = undefined;
+      return seq;
     } catch (err) {
+      // The main isolate's store could not write it: this isolate's /health says so too.
+      if (err instanceof Error && err.message.startsWith(NOT_WRITTEN)) {
+        this.#writeError = err.message.slice(NOT_WRITTEN.length);
+      }
       // The main isolate's refusal of one topic too many keeps its meaning (507) here.
       if (err instanceof Error && err.name === "TopicLimitError") {
         throw new TopicLimitError(err.message, { cause: err });

@@ -128,7 +128,8 @@ export async function storeEvent(
 /**
  * Stores the event and fans it out (a remote store fans out from its tail), carrying the
  * authenticated caller as `publisher`; the answer: 200 (`compat: upstream`) or 201
- * `{status, event_id, seq, id}`, or 503 while the engine is out of reach.
+ * `{status, event_id, seq, id}`, or 503 (Retry-After) while the engine is out of reach or the
+ * store cannot write.
  * @throws {HttpError} 507 when `max_topics` distinct topics exist
  */
 export async function publishEvent(
@@ -152,8 +153,12 @@ export async function publishEvent(
       ctx.log.warn("publish not acknowledged by the engine", { err });
       return unavailable("the relay's engine did not acknowledge the event; retry", requestId);
     }
-    // With --workers: the main isolate's engine refused it (it says why; retry as above).
-    if (err instanceof UnavailableError) return unavailable(err.message, requestId);
+    // The store could not write it (a full or read-only disk), or with --workers the main
+    // isolate's store or engine refused it: it says why; retry as above.
+    if (err instanceof UnavailableError) {
+      ctx.log.warn("publish not stored", { err: err.message });
+      return unavailable(err.message, requestId);
+    }
     throw err;
   }
   ctx.metrics.published.inc();

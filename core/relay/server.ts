@@ -17,9 +17,9 @@ import {
   shareChunk,
 } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { relayHealth } from "./health.ts";
 import { Hub } from "./hub.ts";
 import { FlushRounds, type FlushRoundsOptions } from "./stream/mod.ts";
-import { formatPosition } from "./position.ts";
 import { rawPublishRoute, storeEvent } from "./publish.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
 import { type AnyRelayStore, isRemoteStore, type StoredEvent } from "./store.ts";
@@ -148,14 +148,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     port: opts.port,
     log,
     ...opts.edge,
-    health: () => ({
-      status: "ok",
-      service: "relay",
-      epoch: store.epoch,
-      last_id: formatPosition(store.epoch, store.lastSeq),
-      subscribers: Atomics.load(shared, 0),
-      ...(engine() ? { engine: engine() } : {}),
-    }),
+    health: () => relayHealth(store, engine(), Atomics.load(shared, 0)),
     rawRoutes: (method, path) => method === "POST" && path === "/publish" ? rawPublish : undefined,
     reusePort: opts.role !== undefined,
     sharedConnections: opts.role?.connections,

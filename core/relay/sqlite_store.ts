@@ -5,10 +5,12 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { UnavailableError } from "../errors/mod.ts";
 import { newEpoch } from "./position.ts";
 import {
   eventData,
   mergeRuns,
+  NOT_WRITTEN,
   type RelayStore,
   type Retention,
   type StoredEvent,
@@ -62,6 +64,7 @@ function migrate(db: DatabaseSync): void {
 export class SqliteStore implements RelayStore {
   readonly epoch: string;
   #seq = 0;
+  #writeError: string | undefined;
   readonly #db: DatabaseSync;
   readonly #topics = new Map<string, TopicState>();
   readonly #insert: StatementSync;
@@ -130,6 +133,11 @@ export class SqliteStore implements RelayStore {
     return this.#seq;
   }
 
+  /** Why the last append could not be written (a full or read-only disk), until one is. */
+  get writeError(): string | undefined {
+    return this.#writeError;
+  }
+
   append(
     topic: string,
     eventId: string,
@@ -168,12 +176,24 @@ export class SqliteStore implements RelayStore {
       this.#upsertTopic.run(topic, seq, next.truncatedThrough);
       this.#db.exec("COMMIT");
     } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
+      throw this.#notWritten(err);
     }
+    this.#writeError = undefined;
     this.#seq = seq;
     this.#topics.set(topic, next);
     return event;
+  }
+
+  /**
+   * Rolls back what a failed append left open (SQLite has already rolled back after a full
+   * disk) and says why it failed: a 503 to retry later, with SQLite's reason (which names no
+   * path), so an event is never acknowledged unless it was written.
+   */
+  #notWritten(err: unknown): UnavailableError {
+    if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+    const why = err instanceof Error ? err.message.split("\n")[0].slice(0, 200) : String(err);
+    this.#writeError = why;
+    return new UnavailableError(`${NOT_WRITTEN}${why}`, 1, { cause: err });
   }
 
   /** Deletes a topic's events below `keepFrom` and updates `state` (inside a transaction). */
@@ -252,7 +272,8 @@ export class SqliteStore implements RelayStore {
         this.#upsertTopic.run(topic, next.lastSeq, next.truncatedThrough);
         this.#db.exec("COMMIT");
       } catch (err) {
-        this.#db.exec("ROLLBACK");
+        // After a full disk SQLite has rolled back already; the error to report is this one.
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
         throw err;
       }
       this.#topics.set(topic, next);

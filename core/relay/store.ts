@@ -86,6 +86,9 @@ export interface RelayLog {
   close(): void | Promise<void>;
 }
 
+/** How a publish the store could not write is refused (503), before the store's reason. */
+export const NOT_WRITTEN = "relay store cannot write: ";
+
 /** A topic log on this machine (memory, SQLite): appends are synchronous. */
 export interface RelayStore extends RelayLog {
   read(filter: TopicFilter, afterSeq: number, uptoSeq: number, limit: number): StoredEvent[];
@@ -100,6 +103,8 @@ export interface RelayStore extends RelayLog {
     nowMs: number,
     publisher?: string,
   ): StoredEvent;
+  /** Why the last append could not be written (cleared by the next that is), if it failed. */
+  readonly writeError?: string;
   close(): void;
 }
 
@@ -112,6 +117,8 @@ export interface RemoteRelayStore extends RelayLog {
   readonly remote: true;
   /** False while the engine is out of reach: publishes and resumes ahead of the tail get 503. */
   readonly available: boolean;
+  /** Why the last publish could not be written where it is stored (cleared by the next that is). */
+  readonly writeError?: string;
   /**
    * Stores one event; resolves with its sequence once the engine acknowledged it.
    * @throws {TopicLimitError} for one topic more than the bound

@@ -2,7 +2,8 @@
  * `iatp audit` replicas on one PostgreSQL ledger, as real processes: kill -9 one writer under
  * load and every acknowledged receipt still verifies against the final tree (independent
  * verifier), with no hole; the server unreachable at start (exit 2 naming the URL, never the
- * password) and lost mid-run (503 + Retry-After, then appends again).
+ * password) and lost mid-run (`/health` degraded with no request made, 503 + Retry-After, then
+ * appends again and `/health` ok).
  */
 import assert from "node:assert/strict";
 import { freePort, runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
@@ -195,7 +196,18 @@ Deno.test({
     });
     try {
       assert.equal((await append(svc.url, "before")).status, 201);
+      const health = async () => await (await fetch(`${svc.url}/health`)).json();
+      assert.equal((await health()).status, "ok");
       await db.kill();
+      // With no request at all, the idle probe notices the outage.
+      await waitFor(async () => (await health()).status === "degraded", 30_000, "degraded");
+      const h = await health();
+      assert.equal(h.reason, "store: PostgreSQL is unreachable");
+      assert.deepEqual(h.components.store, {
+        ok: false,
+        engine: "postgres",
+        reason: "PostgreSQL is unreachable",
+      });
       const down = await append(svc.url, "during");
       assert.equal(down.status, 503);
       assert.ok(Number(down.headers.get("retry-after")) >= 1);
@@ -219,6 +231,7 @@ Deno.test({
         headers: { accept: "application/json" },
       })).json();
       assert.equal(cp.tree_size, 2, "the refused append was not stored");
+      assert.equal((await health()).status, "ok");
       assert.doesNotMatch(svc.stdout() + svc.stderr(), new RegExp(db.password));
     } finally {
       await svc.stop();

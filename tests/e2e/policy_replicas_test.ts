@@ -198,3 +198,38 @@ Deno.test({
     await dir.remove();
   }
 });
+
+Deno.test({
+  name: "policy --queue: /health is degraded while the intent queue cannot be read, ok after",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const dir = await tempDir("iatp-policy-queue-health-");
+  const nats = await startNats();
+  const relay = await startRelay(relayCommand.resolve({ port: 0, store: nats.url }), {
+    log: silentLogger,
+  });
+  const policy = await startIatpService([
+    "policy",
+    "--port",
+    "0",
+    "--relay-url",
+    relay.url,
+    "--queue",
+    nats.url,
+  ], { env: { IATP_DATA_DIR: dir.path } });
+  const health = async () => await (await fetch(`${policy.url}/health`)).json();
+  try {
+    await waitFor(async () => (await health()).status === "ok", 30_000, "consuming");
+    await nats.nodes[0].kill();
+    await waitFor(async () => (await health()).status === "degraded", 60_000, "degraded");
+    assert.match((await health()).reason, /^queue: /);
+    assert.doesNotMatch(JSON.stringify(await health()), /nats:\/\//, "no engine URL");
+    await nats.nodes[0].restart();
+    await waitFor(async () => (await health()).status === "ok", 60_000, "ok again");
+  } finally {
+    await policy.stop("SIGTERM");
+    await relay.close();
+    await nats.stop();
+    await dir.remove();
+  }
+});

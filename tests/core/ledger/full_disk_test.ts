@@ -1,10 +1,12 @@
 /**
  * A ledger whose disk fills up: appends are refused as busy (503 at the route, retry later) with
- * the store's reason, nothing half-written; once there is room the log continues where it was and
- * every receipt verifies with the independent RFC 6962 reference. Needs root (a tmpfs).
+ * the store's reason, nothing half-written, and `/health` is degraded with that reason; once
+ * there is room the log continues where it was (`/health` ok again) and every receipt verifies
+ * with the independent RFC 6962 reference. Needs root (a tmpfs).
  */
 import assert from "node:assert/strict";
 import { generateKeyPair } from "../../../core/crypto/mod.ts";
+import { auditHealth } from "../../../core/ledger/health.ts";
 import { Ledger, LedgerBusyError } from "../../../core/ledger/ledger.ts";
 import { LedgerStore } from "../../../core/ledger/store.ts";
 import { tempDir } from "../../helpers.ts";
@@ -30,8 +32,12 @@ Deno.test({
         e.message === "ledger cannot write: database or disk is full",
     );
     assert.equal(ledger.size, 1, "nothing counted that was not written");
+    const degraded = auditHealth(ledger);
+    assert.equal(degraded.status, "degraded");
+    assert.equal(degraded.reason, "store: ledger cannot write: database or disk is full");
     await Deno.remove(filler);
     const next = await ledger.append(input(2));
+    assert.equal(auditHealth(ledger).status, "ok", "ok again once a commit is written");
     assert.equal(next.index, 1);
     for (const r of [first, next]) {
       assert.ok(await refVerifyReceipt(ledger.entry(r.index)!, r.receipt, ledger.vkey));

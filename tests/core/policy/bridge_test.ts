@@ -1,7 +1,8 @@
 /**
  * The decision loop against a real relay and ledger: a decision the relay refuses for good is
  * still audited, is not retried, and does not hold up the decisions after it; a decision the
- * state store cannot record holds the stream at that intent until it can.
+ * state store cannot record holds the stream at that intent until it can, with `/health`
+ * degraded meanwhile.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -11,6 +12,7 @@ import { command as relayCommand } from "../../../cmd/relay.ts";
 import { AuditClient } from "../../../core/ledger/mod.ts";
 import { createLogger, silentLogger } from "../../../core/log/mod.ts";
 import { DecisionBridge } from "../../../core/policy/bridge.ts";
+import { policyHealth } from "../../../core/policy/health.ts";
 import { loadBundle } from "../../../core/policy/bundle.ts";
 import { PolicyEngine } from "../../../core/policy/engine.ts";
 import { DecisionState } from "../../../core/policy/state.ts";
@@ -163,8 +165,11 @@ Deno.test("a decision the state store cannot record holds the stream there; ever
   const { state, lines } = rig;
   // Another writer holds the database: every write of the loop fails, as on a full disk.
   const holder = new DatabaseSync(rig.stateFile);
+  const bridge = rig.bridge();
+  const health = () => policyHealth(bridge, "ref");
   try {
-    await rig.bridge().start();
+    await bridge.start();
+    await waitFor(() => health().status === "ok", 20_000, "subscribed");
     holder.exec("BEGIN EXCLUSIVE");
     const txs = ["h1", "h2", "h3"];
     for (const tx of txs) await rig.intent(tx);
@@ -174,8 +179,12 @@ Deno.test("a decision the state store cannot record holds the stream there; ever
       "a failed write",
     );
     assert.ok(txs.every((tx) => !state.decided(tx)), "nothing recorded while the store fails");
+    const held = health();
+    assert.equal(held.status, "degraded");
+    assert.equal(held.reason, "state: decision not recorded: database is locked");
     holder.exec("COMMIT");
     await waitFor(() => txs.every((tx) => state.decided(tx)), 20_000, "every intent decided");
+    await waitFor(() => health().status === "ok", 20_000, "ok once the store takes decisions");
     await waitFor(() => state.undelivered(10).length === 0, 20_000, "every decision delivered");
   } finally {
     holder.close();

@@ -100,6 +100,10 @@ Deno.test({
       15_000,
       "the relay to notice the engine is gone",
     );
+    const degraded = await (await fetch(`${url}/health`)).json();
+    assert.equal(degraded.status, "degraded");
+    assert.equal(degraded.reason, "store: the relay's engine is unreachable");
+    assert.doesNotMatch(JSON.stringify(degraded), /nats:\/\//, "no engine URL in the reason");
     const down = await fetch(`${url}/publish`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -126,6 +130,7 @@ Deno.test({
     assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), "in sequence order");
     const health = await (await fetch(`${url}/health`)).json();
     assert.equal(health.engine, "connected");
+    assert.equal(health.status, "ok");
     await sub.close();
   } finally {
     await relay?.close();

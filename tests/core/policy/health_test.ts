@@ -1,0 +1,150 @@
+/**
+ * The decision loop's part of the policy service's `/health`, against a real relay and state
+ * file: degraded while the relay is gone and ok once it is back, degraded with the reason once
+ * the intent subscription failed for good (a handler that keeps throwing), and degraded while a
+ * full disk (a tmpfs: root only) holds the intents, ok once every one is decided.
+ */
+import assert from "node:assert/strict";
+import { DEFAULT_POLICY_DIR } from "../../../cmd/policy.ts";
+import { command as relayCommand } from "../../../cmd/relay.ts";
+import type { Service } from "../../../core/http/mod.ts";
+import { silentLogger } from "../../../core/log/mod.ts";
+import { DecisionBridge } from "../../../core/policy/bridge.ts";
+import { loadBundle } from "../../../core/policy/bundle.ts";
+import { type Decision, PolicyEngine } from "../../../core/policy/engine.ts";
+import { policyHealth } from "../../../core/policy/health.ts";
+import { DecisionState } from "../../../core/policy/state.ts";
+import { RelayClient } from "../../../core/relay/mod.ts";
+import { tempDir, waitFor } from "../../helpers.ts";
+import { canMountTmpfs, fill, mountTmpfs } from "../../support/tmpfs.ts";
+
+function startRelay(port = 0): Promise<Service> {
+  return relayCommand.start(relayCommand.resolve({ port, workers: 1 }), { log: silentLogger });
+}
+
+/** An engine whose every evaluation throws, as a broken bundle or engine would. */
+class BrokenEngine extends PolicyEngine {
+  override evaluate(): Decision {
+    throw new Error("engine out of order");
+  }
+}
+
+const INTENT = {
+  subject: { id: "agent-1" },
+  resource: { id: "doc-1", scope: "read" },
+  context: { session_risk: 1 },
+};
+
+/** A decision loop on `relayUrl` with its own state file (in `onDir` when given) and client. */
+async function startLoop(
+  relayUrl: string,
+  engine?: PolicyEngine,
+  onDir?: (dir: string) => void,
+) {
+  const dir = await tempDir("iatp-policy-health-");
+  onDir?.(dir.path);
+  const state = new DecisionState(`${dir.path}/state.db`);
+  const relay = new RelayClient({
+    url: relayUrl,
+    log: silentLogger,
+    handlerAttempts: 2,
+    backoffMinMs: 10,
+    backoffMaxMs: 50,
+  });
+  const bundle = await loadBundle(DEFAULT_POLICY_DIR);
+  const bridge = new DecisionBridge({
+    relay,
+    engine: engine ?? new PolicyEngine(bundle),
+    state,
+    log: silentLogger,
+    redeliverMs: 50,
+  });
+  await bridge.start();
+  return {
+    bridge,
+    state,
+    health: () => policyHealth(bridge, "ref"),
+    close: async (beforeRemove?: () => void) => {
+      await bridge.close();
+      await relay.close();
+      state.close();
+      beforeRemove?.();
+      await dir.remove();
+    },
+  };
+}
+
+Deno.test("policy /health: degraded while the relay is gone, ok once it is back", async () => {
+  let relay = await startRelay();
+  const port = Number(new URL(relay.url).port);
+  const loop = await startLoop(relay.url);
+  try {
+    await waitFor(() => loop.health().status === "ok", 20_000, "subscribed");
+    await relay.close();
+    await waitFor(() => loop.health().status === "degraded", 20_000, "degraded");
+    assert.equal(loop.health().reason, "relay: subscription disconnected");
+    relay = await startRelay(port);
+    await waitFor(() => loop.health().status === "ok", 20_000, "ok again");
+  } finally {
+    await loop.close();
+    await relay.close();
+  }
+});
+
+Deno.test("policy /health: a subscription stopped at an intent it keeps failing on says why", async () => {
+  const relay = await startRelay();
+  const bundle = await loadBundle(DEFAULT_POLICY_DIR);
+  const loop = await startLoop(relay.url, new BrokenEngine(bundle));
+  const publisher = new RelayClient({ url: relay.url, log: silentLogger });
+  try {
+    await waitFor(() => loop.health().status === "ok", 20_000, "subscribed");
+    await publisher.publishNow("access.intent", { tx_id: "t1", ...INTENT });
+    await waitFor(() => loop.health().status === "degraded", 20_000, "degraded");
+    const h = loop.health();
+    const relayPart = (h.components as Record<string, Record<string, unknown>>).relay;
+    assert.equal(relayPart.status, "failed");
+    assert.match(String(h.reason), /^relay: handler failed 2 times on event .*engine out of order/);
+  } finally {
+    await publisher.close();
+    await loop.close();
+    await relay.close();
+  }
+});
+
+Deno.test({
+  name: "policy /health: degraded while a full disk holds the intents, ok once they are decided",
+  ignore: !canMountTmpfs(),
+}, async () => {
+  const relay = await startRelay();
+  let fs: { unmount(): void } | undefined;
+  let folder = "";
+  const loop = await startLoop(relay.url, undefined, (dir) => {
+    folder = dir;
+    fs = mountTmpfs(dir, "1m");
+  });
+  const publisher = new RelayClient({ url: relay.url, log: silentLogger });
+  try {
+    await waitFor(() => loop.health().status === "ok", 20_000, "subscribed");
+    const filler = await fill(folder);
+    // Each decision takes room; some may still fit in pages SQLite holds.
+    let sent = 0;
+    for (let i = 0; i < 50 && loop.health().status === "ok"; i++, sent++) {
+      await publisher.publishNow("access.intent", { tx_id: `full-${i}`, ...INTENT });
+      await waitFor(
+        () => loop.state.decided(`full-${i}`) || loop.health().status !== "ok",
+        20_000,
+        "decided or held",
+      );
+    }
+    const h = loop.health();
+    assert.equal(h.status, "degraded");
+    assert.equal(h.reason, "state: decision not recorded: database or disk is full");
+    await Deno.remove(filler);
+    await waitFor(() => loop.health().status === "ok", 20_000, "ok once the store has room");
+    for (let i = 0; i < sent; i++) assert.ok(loop.state.decided(`full-${i}`), `full-${i} decided`);
+  } finally {
+    await publisher.close();
+    await loop.close(() => fs?.unmount());
+    await relay.close();
+  }
+});
