@@ -6,6 +6,7 @@
  * before a call's answer are received before it).
  * @module
  */
+import { after } from "../async/mod.ts";
 import { ConfigError, errorMessage, HttpError, UnavailableError } from "../errors/mod.ts";
 
 /** The part of a Worker (main side) or a worker's global scope (worker side) a channel uses. */
@@ -90,15 +91,17 @@ export class Channel {
     const id = this.#next++;
     const waiter = Promise.withResolvers<unknown>();
     this.#pending.set(id, waiter);
-    const timer = setTimeout(
-      () => waiter.reject(new Error(`no answer to ${kind} within ${timeoutMs} ms`)),
+    // core/async's timer: the global setTimeout would load Deno's Node layer into every isolate
+    // (the worker stays alive while the call waits, so this timer need not hold the process).
+    const timer = after(
       timeoutMs,
+      () => waiter.reject(new Error(`no answer to ${kind} within ${timeoutMs} ms`)),
     );
     try {
       this.#end.postMessage({ call: id, kind, data } satisfies Message);
       return await waiter.promise;
     } finally {
-      clearTimeout(timer);
+      timer.cancel();
       this.#pending.delete(id);
     }
   }

@@ -3,6 +3,7 @@
  * batching of appends (queued, written together off the request path, bounded).
  * @module
  */
+import { after, type Timer } from "../async/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import type { TraceRecord } from "./record.ts";
 
@@ -40,7 +41,7 @@ export abstract class BatchingStore implements RecordStore {
   protected queue: TraceRecord[] = [];
   protected readonly log: Logger;
   readonly #maxQueue: number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: Timer | undefined;
   #dropped = 0;
   #closed = false;
 
@@ -63,11 +64,11 @@ export abstract class BatchingStore implements RecordStore {
       return;
     }
     this.queue.push(record);
-    this.#timer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS);
+    this.#timer ??= after(FLUSH_DELAY_MS, () => this.flush());
   }
 
   flush(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
     if (this.queue.length === 0) return;
     const batch = this.queue;

@@ -8,6 +8,7 @@
  * drops while Redis is away.
  * @module
  */
+import { after, type Timer } from "../async/mod.ts";
 import type { Channel } from "../cluster/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
@@ -32,7 +33,7 @@ export class RecordLink implements TraceBook {
   readonly #recorder: FlightRecorder;
   #pending: TraceRecord[] = [];
   #unacked = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: Timer | undefined;
   #dropped = 0;
   #lastDropLog = 0;
 
@@ -73,12 +74,14 @@ export class RecordLink implements TraceBook {
     if (this.#unacked + this.#pending.length >= MAX_UNACKED_RECORDS) return this.#drop();
     this.#pending.push(rec);
     if (this.#pending.length >= MAX_BATCH) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), 0);
+    // A macrotask later (as setTimeout(0) waited, without loading the Node layer), so the
+    // records of the requests served meanwhile go out in one post.
+    else this.#timer ??= after(0, () => this.flush());
   }
 
   /** Posts what waits (the main isolate receives it before any later call or answer). */
   flush(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
     if (this.#pending.length === 0) return;
     this.#main.post("records", this.#pending);

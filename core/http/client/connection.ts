@@ -13,6 +13,7 @@
  * consumes that pending read: it costs no extra read.
  * @module
  */
+import { after, type Timer } from "../../async/mod.ts";
 import { HttpClientError } from "./error.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
@@ -32,7 +33,8 @@ export class Connection {
   #start = 0;
   #end = 0;
   #out: Uint8Array | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The deadline timer (core/async's: the global setTimeout would load Deno's Node layer). */
+  #timer: Timer | undefined;
   /** When the pending timer fires (ms since epoch). */
   #timerAt = 0;
   /** Deadline of the exchange in progress. */
@@ -73,9 +75,9 @@ export class Connection {
   }
 
   #schedule(at: number): void {
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timerAt = at;
-    this.#timer = setTimeout(this.#onTimer, Math.max(0, at - Date.now()));
+    this.#timer = after(at - Date.now(), this.#onTimer);
   }
 
   readonly #onTimer = (): void => {
@@ -349,7 +351,7 @@ export class Connection {
   /** Closes the socket (idempotent). */
   close(): void {
     this.#armed = false;
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
     if (this.#closed) return;
     this.#closed = true;

@@ -10,6 +10,7 @@
  * delivered twice). Any framing ambiguity closes the connection.
  * @module
  */
+import { after, type Timer } from "../../async/mod.ts";
 import { ChunkedDecoder } from "./chunked.ts";
 import { Connection } from "./connection.ts";
 import { HttpClientError } from "./error.ts";
@@ -181,12 +182,9 @@ export class OriginPool {
 
   async #connect(deadline: number): Promise<Connection> {
     const wait = deadline - Date.now();
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: Timer | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new HttpClientError("timeout", "connect timed out")),
-        Math.max(0, wait),
-      );
+      timer = after(wait, () => reject(new HttpClientError("timeout", "connect timed out")));
     });
     const connecting = Deno.connect({ hostname: this.#host, port: this.#port });
     try {
@@ -199,7 +197,7 @@ export class OriginPool {
       const message = errorMessage(err);
       throw new HttpClientError("connect", message, { cause: err });
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
     }
   }
 

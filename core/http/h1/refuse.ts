@@ -3,6 +3,7 @@
  * short lingering close so the client reads the answer instead of a reset.
  * @module
  */
+import { after } from "../../async/mod.ts";
 import { HttpError } from "../../errors/mod.ts";
 import { NO_HOOKS, sendResponse, SocketWriter } from "./response.ts";
 
@@ -23,7 +24,7 @@ export function refuseConnection(
     return;
   }
   refusing++;
-  const timer = setTimeout(() => close(conn), REFUSE_LINGER_MS);
+  const timer = after(REFUSE_LINGER_MS, () => close(conn));
   (async () => {
     const res = errorResponse(new HttpError(503, "too many connections"));
     const framing = { head: false, minor: 1, keepAlive: false };
@@ -32,7 +33,7 @@ export function refuseConnection(
     const sink = new Uint8Array(4096);
     while (await conn.read(sink) !== null) { /* drop the request */ }
   })().catch(() => {}).finally(() => {
-    clearTimeout(timer);
+    timer.cancel();
     close(conn);
     refusing--;
   });

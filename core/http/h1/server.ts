@@ -5,7 +5,7 @@
  * failed, and drains on shutdown.
  * @module
  */
-import { every, settledWithin, type Timer } from "../../async/mod.ts";
+import { every, settledWithin, sleep, type Timer } from "../../async/mod.ts";
 import type { HttpError } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { DEFAULT_MAX_CHUNK_LINE_BYTES, DEFAULT_MAX_TRAILER_BYTES } from "./chunked.ts";
@@ -100,8 +100,6 @@ class Listener implements Http1Server, ConnectionContext {
   readonly #conns = new Set<Connection>();
   readonly #fail = Promise.withResolvers<Error>();
   readonly #stop = new AbortController();
-  /** Ends the accept loop's current pause (shutdown). */
-  #wake: (() => void) | undefined;
   readonly #sweeper: Timer;
   /** Accepts the next connection (with TCP_NODELAY on plain TCP). */
   readonly #acceptOne: () => Promise<Deno.Conn>;
@@ -211,7 +209,9 @@ class Listener implements Http1Server, ConnectionContext {
           this.#fail.resolve(new Error("listener failed", { cause: err }));
           return;
         }
-        await this.#pause(Math.min(ACCEPT_BACKOFF_MAX_MS, ACCEPT_BACKOFF_MIN_MS * 2 ** failures++));
+        // Waits before accepting again, or until shutdown.
+        const backoff = Math.min(ACCEPT_BACKOFF_MAX_MS, ACCEPT_BACKOFF_MIN_MS * 2 ** failures++);
+        await sleep(backoff, this.#stop.signal);
         continue;
       }
       const max = this.#opts.maxConnections;
@@ -226,18 +226,6 @@ class Listener implements Http1Server, ConnectionContext {
       }
       this.#serve(conn);
     }
-  }
-
-  /** Waits `ms` before accepting again, or until shutdown. */
-  #pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = done;
-    });
   }
 
   #serve(conn: Deno.Conn): void {
@@ -292,7 +280,6 @@ class Listener implements Http1Server, ConnectionContext {
   async shutdown(drainMs: number): Promise<boolean> {
     this.beginDrain();
     this.#stop.abort();
-    this.#wake?.();
     try {
       this.#listener.close();
     } catch { /* already closed */ }
