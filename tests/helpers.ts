@@ -62,7 +62,16 @@ export function spawnIatp(
   args: string[],
   opts: { env?: Record<string, string>; cwd?: string } = {},
 ): ChildService {
-  const process = new Deno.Command(LAUNCHER, {
+  return spawnChild(LAUNCHER, args, opts);
+}
+
+/** Starts `command ...args` in the background, collecting its output. */
+export function spawnChild(
+  command: string,
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string } = {},
+): ChildService {
+  const process = new Deno.Command(command, {
     args,
     env: { ...opts.env },
     cwd: opts.cwd,

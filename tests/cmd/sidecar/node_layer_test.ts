@@ -1,82 +1,59 @@
 // The sidecar serves proxied requests (workers, a durable recorder) without loading Deno's Node layer.
 import assert from "node:assert/strict";
-import { listeningUrl, ROOT, tempDir, waitFor } from "../../helpers.ts";
+import { listeningUrl, ROOT, spawnChild, tempDir, waitFor } from "../../helpers.ts";
 import { startAgent } from "./fixtures.ts";
 
-/** V8 flags that log every script an isolate compiles, all isolates into one file. */
-function logFlags(file: string): string {
-  return `--log-function-events,--logfile=${file},--no-logfile-per-isolate`;
-}
+/**
+ * V8 flags that log every script an isolate compiles, one file per isolate in the working folder
+ * (`isolate-<address>-<pid>-functions.log`): isolates sharing one file truncate each other's lines.
+ */
+const LOG_FLAGS = "--log-function-events,--logfile=functions.log,--logfile-per-isolate";
 
-/** The Node-layer modules (ext:deno_node/..., node:...) a V8 function-event log names. */
-async function nodeModules(file: string): Promise<Set<string>> {
-  const text = new TextDecoder().decode(await Deno.readFile(file));
+/** The Node-layer modules (ext:deno_node/..., node:...) named by the function-event logs in `dir`. */
+async function nodeModules(dir: string): Promise<Set<string>> {
   const found = new Set<string>();
-  for (const m of text.matchAll(/^script-details,\d+,((?:ext:deno_node\/|node:)[^,]+),/gm)) {
-    found.add(m[1]);
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.isFile || !e.name.endsWith("-functions.log")) continue;
+    const text = new TextDecoder().decode(await Deno.readFile(`${dir}/${e.name}`));
+    for (const m of text.matchAll(/^script-details,\d+,((?:ext:deno_node\/|node:)[^,]+),/gm)) {
+      found.add(m[1]);
+    }
   }
   return found;
 }
 
-/** `deno run -A ARGS` with `env`, its output collected; stop() signals it and waits for exit. */
-function spawnDeno(args: string[], env: Record<string, string>) {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--no-prompt", "--cached-only", "-A", ...args],
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  let err = "";
-  const pump = async (s: ReadableStream<Uint8Array>, add: (t: string) => void) => {
-    const d = new TextDecoder();
-    for await (const chunk of s) add(d.decode(chunk, { stream: true }));
-  };
-  const pumps = Promise.all([
-    pump(process.stdout, (t) => out += t),
-    pump(process.stderr, (t) => err += t),
-  ]);
-  let stopped: Promise<Deno.CommandStatus> | undefined;
-  return {
-    stdout: () => out,
-    stderr: () => err,
-    stop: (signal: Deno.Signal) =>
-      stopped ??= (async () => {
-        try {
-          process.kill(signal);
-        } catch { /* already exited */ }
-        const status = await process.status;
-        await pumps;
-        return status;
-      })(),
-  };
-}
-
 /** What any Deno program names of the Node layer before it uses any of it. */
 async function baseline(dir: string): Promise<Set<string>> {
-  const file = `${dir}/baseline.log`;
+  await Deno.mkdir(dir);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "console.log(1)"],
-    env: { DENO_V8_FLAGS: logFlags(file) },
+    cwd: dir,
+    env: { DENO_V8_FLAGS: LOG_FLAGS },
     stdout: "null",
     stderr: "null",
   }).output();
   assert.equal(out.code, 0);
-  return await nodeModules(file);
+  const found = await nodeModules(dir);
+  assert.ok(found.size > 0, "the baseline's log names the Node layer's always-loaded module");
+  return found;
 }
 
 Deno.test("serving /proxy (workers, durable recorder) evaluates no Node-layer module", async () => {
   const dir = await tempDir();
   const agent = startAgent();
-  const log = `${dir.path}/functions.log`;
+  const logs = `${dir.path}/logs`;
+  await Deno.mkdir(logs);
   const recorder = `${dir.path}/records.jsonl`;
   // Deno itself rather than the launcher, whose own helper runs would write to the same log.
-  const child = spawnDeno([`${ROOT}cmd/sidecar.ts`, "--port", "0", "--workers", "2"], {
-    DENO_V8_FLAGS: logFlags(log),
-    IATP_AGENT_URL: agent.url,
-    IATP_DATA_DIR: dir.path,
-    IATP_RECORDER_FILE: recorder,
+  const args = ["run", "--quiet", "--no-prompt", "--cached-only", "-A", `${ROOT}cmd/sidecar.ts`];
+  const child = spawnChild(Deno.execPath(), [...args, "--port", "0", "--workers", "2"], {
+    cwd: logs,
+    env: {
+      DENO_V8_FLAGS: LOG_FLAGS,
+      IATP_AGENT_URL: agent.url,
+      IATP_DATA_DIR: dir.path,
+      IATP_RECORDER_FILE: recorder,
+    },
   });
   try {
     const ready = () => child.stdout().split("\n").filter((l) => l.includes('"sidecar ready"'));
@@ -103,8 +80,8 @@ Deno.test("serving /proxy (workers, durable recorder) evaluates no Node-layer mo
       "the records to be written",
     );
     // Read while it serves (V8 writes each event out as it happens): its shutdown is not checked.
-    const allowed = await baseline(dir.path);
-    const loaded = [...await nodeModules(log)].filter((m) => !allowed.has(m));
+    const allowed = await baseline(`${dir.path}/baseline`);
+    const loaded = [...await nodeModules(logs)].filter((m) => !allowed.has(m));
     assert.deepEqual(loaded, [], "the sidecar loaded Deno's Node layer");
     const status = await child.stop("SIGTERM");
     assert.equal(status.code, 0, child.stderr());
