@@ -94,3 +94,22 @@ Deno.test("audit trail: rotation keeps the chain across files and bounds file co
     await dir.remove();
   }
 });
+
+Deno.test("audit trail: /health reports a file that cannot be opened, with no record attempted", async () => {
+  const dir = await tempDir();
+  try {
+    const file = join(dir.path, "audit.jsonl");
+    const trail = await open(file);
+    await trail.append("instruction.received", { instruction_id: "i1" }, "i1");
+    // The file's place taken by a folder: only the probe can notice, no append follows.
+    await Deno.remove(file);
+    await Deno.mkdir(file);
+    const h = trail.health();
+    assert.equal(h.ok, false);
+    assert.equal(h.reason, "trail cannot be opened for writing: is a directory");
+    assert.equal(h.failures, 0, "no record was attempted");
+    assert.ok(!JSON.stringify(h).includes(dir.path), "no path");
+  } finally {
+    await dir.remove();
+  }
+});
