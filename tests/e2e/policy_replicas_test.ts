@@ -130,17 +130,23 @@ Deno.test({
   assert.match(alone.stderr, /relay_url/);
 });
 
+/** A data folder, a nats-server and a relay on its JetStream: what a `policy --queue` test runs on. */
+async function queueRig(prefix: string) {
+  const dir = await tempDir(prefix);
+  const nats = await startNats();
+  const relay = await startRelay(relayCommand.resolve({ port: 0, store: nats.url }), {
+    log: silentLogger,
+  });
+  return { dir, nats, relay };
+}
+
 Deno.test({
   name:
     "policy --queue: a decision the ledger could not take is appended on retry, not published " +
     "on the relay again",
   ignore: natsMissing !== undefined,
 }, async () => {
-  const dir = await tempDir("iatp-policy-queue-ledger-");
-  const nats = await startNats();
-  const relay = await startRelay(relayCommand.resolve({ port: 0, store: nats.url }), {
-    log: silentLogger,
-  });
+  const { dir, nats, relay } = await queueRig("iatp-policy-queue-ledger-");
   const audit = await startAudit(auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }), {
     log: silentLogger,
   });
@@ -203,11 +209,7 @@ Deno.test({
   name: "policy --queue: /health is degraded while the intent queue cannot be read, ok after",
   ignore: natsMissing !== undefined,
 }, async () => {
-  const dir = await tempDir("iatp-policy-queue-health-");
-  const nats = await startNats();
-  const relay = await startRelay(relayCommand.resolve({ port: 0, store: nats.url }), {
-    log: silentLogger,
-  });
+  const { dir, nats, relay } = await queueRig("iatp-policy-queue-health-");
   const policy = await startIatpService([
     "policy",
     "--port",

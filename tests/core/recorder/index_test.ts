@@ -19,6 +19,22 @@ const POOL = [
   "",
 ];
 
+/** The recorder holds, for each of `ids`, the records the model keeps (the last `capacity`). */
+function agrees(
+  r: FlightRecorder,
+  model: { id: string; n: number }[],
+  ids: string[],
+  label: string,
+  n: number,
+): void {
+  for (const q of ids) {
+    const want = model.filter((m) => m.id === q).map((m) => m.n);
+    const got = r.inMemory(q);
+    assert.deepEqual(got.map((x) => x.details.n), want, `${label}, ${q} at ${n}`);
+    for (const x of got) assert.equal(x.trace_id, q);
+  }
+}
+
 Deno.test("the ring's index answers as a plain model does, across evictions and reused slots", () => {
   for (const capacity of [1, 2, 3, 7, 64]) {
     const next = rng(capacity);
@@ -30,12 +46,7 @@ Deno.test("the ring's index answers as a plain model does, across evictions and 
       model.push({ id, n });
       if (model.length > capacity) model.shift();
       const probe = POOL[Math.floor(next() * POOL.length)];
-      for (const q of [id, probe]) {
-        const want = model.filter((m) => m.id === q).map((m) => m.n);
-        const got = r.inMemory(q);
-        assert.deepEqual(got.map((x) => x.details.n), want, `capacity ${capacity}, ${q} at ${n}`);
-        for (const x of got) assert.equal(x.trace_id, q);
-      }
+      agrees(r, model, [id, probe], `capacity ${capacity}`, n);
     }
   }
 });
@@ -71,12 +82,7 @@ Deno.test("records chained by number answer as the model does, whatever number i
       model.push({ id, n });
       if (model.length > capacity) model.shift();
       const probe = POOL[Math.floor(next() * POOL.length)];
-      for (const q of [id, probe]) {
-        const want = model.filter((m) => m.id === q).map((m) => m.n);
-        const got = r.inMemory(q);
-        assert.deepEqual(got.map((x) => x.details.n), want, `capacity ${capacity}, ${q} at ${n}`);
-        for (const x of got) assert.equal(x.trace_id, q);
-      }
+      agrees(r, model, [id, probe], `capacity ${capacity}`, n);
     }
   }
 });
