@@ -8,9 +8,9 @@ import {
   type ComponentHealth,
   createServer,
   type EdgeOptions,
-  healthStatus,
   type Server,
   type Service,
+  serviceHealth,
 } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
@@ -31,8 +31,7 @@ export interface HealthServerOptions {
 }
 
 /**
- * Builds the health body: overall `ok` when every configured component is ok, else `degraded`
- * with a `reason` naming each failing component and what it says (`reason`, else `last_error`).
+ * Builds an agent's health body: the services' shape (see `serviceHealth`) with its `agent_id`.
  * @example
  * ```ts
  * healthBody("sensor", "s1", { audit: { ok: false, reason: "read-only file system" } }).reason;
@@ -44,7 +43,7 @@ export function healthBody(
   agentId: string,
   components: Record<string, ComponentHealth>,
 ): Record<string, unknown> {
-  return { ...healthStatus(components), service, agent_id: agentId, components };
+  return serviceHealth(service, components, { agent_id: agentId });
 }
 
 /** A health server: the core/http server plus an optional separate metrics listener. */
