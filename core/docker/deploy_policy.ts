@@ -5,7 +5,7 @@
  * bind roots, other files pulled in) is refused with a 403 naming the field, before compose runs.
  * @module
  */
-import { isAbsolute, normalize, relative, resolve } from "node:path";
+import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import { parse } from "yaml";
 import { HttpError } from "../errors/mod.ts";
 
@@ -35,6 +35,8 @@ export const DEFAULT_DEPLOY_ALLOW: DeployAllow = {
   bindRoots: [],
 };
 
+/** Most symlinks followed while resolving one host path inside the project (as Linux's 40). */
+const MAX_LINKS = 40;
 /** Most YAML aliases expanded while reading a compose file (a billion-laughs bound). */
 const MAX_ALIASES = 100;
 /** Top-level keys of the compose specification accepted (plus `x-` extensions). */
@@ -265,16 +267,61 @@ export class DeployPolicy {
       refuse(at, "deploy_allow.bind_roots", "variables and ~ are not allowed in host paths");
     }
     const path = isAbsolute(raw) ? normalize(raw) : resolve(dir, raw);
-    const inside = (root: string) => {
-      const rel = relative(root, path);
-      return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
-    };
-    if (inside(resolve(dir))) return;
-    if (this.#roots.some(inside)) return;
+    if (this.#roots.some((root) => inside(root, path))) return;
+    if (inside(resolve(dir), path)) {
+      const led = this.#linkedOutside(resolve(dir), path);
+      if (led === undefined) return;
+      refuse(
+        at,
+        "deploy_allow.bind_roots",
+        `host path ${JSON.stringify(raw)} leads outside the project and every bind root: ${led}`,
+      );
+    }
     refuse(
       at,
       "deploy_allow.bind_roots",
       `host path ${JSON.stringify(raw)} is outside the project and every bind root`,
     );
   }
+
+  /**
+   * Follows the symlinks along `path` (inside `dir`) as Docker would: the reason when one leads
+   * outside the project and every bind root (a dangling link included: Docker would create its
+   * target), undefined when the path stays inside or its first missing part is reached (Docker
+   * creates the rest as plain folders where the existing part ends).
+   */
+  #linkedOutside(dir: string, path: string): string | undefined {
+    let base = dir;
+    let rest = relative(dir, path).split(sep).filter((p) => p !== "");
+    for (let links = 0; rest.length > 0;) {
+      const next = join(base, rest.shift()!);
+      let link: string | undefined;
+      try {
+        if (Deno.lstatSync(next).isSymlink) link = Deno.readLinkSync(next);
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+          return undefined;
+        }
+        return `it cannot be checked (${err instanceof Error ? err.name : "error"})`;
+      }
+      if (link === undefined) {
+        base = next;
+        continue;
+      }
+      if (++links > MAX_LINKS) return `more than ${MAX_LINKS} symlinks`;
+      const full = join(resolve(dirname(next), link), ...rest);
+      if (!inside(dir, full)) {
+        return this.#roots.some((root) => inside(root, full)) ? undefined : "a symlink";
+      }
+      base = dir;
+      rest = relative(dir, full).split(sep).filter((p) => p !== "");
+    }
+    return undefined;
+  }
+}
+
+/** True when `path` is `root` or below it (both absolute and normalized). */
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }

@@ -144,6 +144,49 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
   );
 });
 
+Deno.test("a host path inside the project is followed through its symlinks as Docker follows them", async () => {
+  const tmp = await tempDir();
+  const root = await Deno.realPath(tmp.path);
+  const project = `${root}/project`;
+  const shared = `${root}/shared`;
+  await Deno.mkdir(`${project}/real/deeper`, { recursive: true });
+  await Deno.mkdir(`${shared}/x`, { recursive: true });
+  await Deno.symlink("/etc", `${project}/etc`);
+  await Deno.symlink("real", `${project}/inner`);
+  await Deno.symlink("../../..", `${project}/real/up`);
+  await Deno.symlink("/nonexistent-iatp-target", `${project}/dangling`);
+  await Deno.symlink(shared, `${project}/granted`);
+  await Deno.symlink("hop2", `${project}/hop1`);
+  await Deno.symlink("hop1", `${project}/hop2`);
+  await Deno.symlink("inner/deeper", `${project}/chain`);
+  await Deno.symlink("etc", `${project}/real/deeper/here`);
+  await Deno.symlink("../../etc", `${project}/real/deeper/back`);
+  const check = (source: string, allow: Partial<DeployAllow> = {}) => {
+    try {
+      new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, ...allow })
+        .check(svc(`    volumes: ["${source}:/x"]\n`), project);
+      return "ok";
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      assert.equal(err.status, 403);
+      assert.equal(err.extra.setting, "deploy_allow.bind_roots");
+      return err.message;
+    }
+  };
+  for (const ok of ["./real", "./inner/deeper", "./chain", "./missing/dir", "./real/deeper/none"]) {
+    assert.equal(check(ok), "ok", ok);
+  }
+  for (const bad of ["./etc", "./etc/shadow", "./real/up", "./inner/up/x", "./dangling"]) {
+    assert.match(check(bad), /leads outside the project and every bind root: a symlink/, bad);
+  }
+  assert.match(check("./hop1"), /more than 40 symlinks/);
+  assert.match(check("./granted/x"), /leads outside/, "a bind root is needed for its target");
+  assert.equal(check("./granted/x", { bindRoots: [shared] }), "ok");
+  assert.equal(check("./real/deeper/here/x"), "ok", "a relative link resolves from its own folder");
+  assert.match(check("./real/deeper/back/x"), /a symlink/, "a link to a link out");
+  await tmp.remove();
+});
+
 Deno.test({
   name: "against the real dockerd: a refused deploy starts nothing; granted, the bind is mounted",
   ignore: !dockerd.available,
