@@ -152,7 +152,8 @@ export const spec = defineConfig({
       min: 1024,
     }),
     backlog_bytes: bytes({
-      help: "bytes of events an isolate holds for its subscribers while it catches up",
+      help: "bytes of events an isolate holds for its subscribers while it catches up, and " +
+        "(--workers) bytes a worker isolate has not taken yet: past that, publishes answer 503",
       default: DEFAULT_BACKLOG_BYTES,
       min: 1024,
     }),

@@ -164,9 +164,18 @@ export async function startIatpService(
 ): Promise<ChildService & { url: string }> {
   const child = spawnIatp(args, opts);
   let url: string | undefined;
+  let exited: Deno.CommandStatus | undefined;
+  child.process.status.then((s) => exited = s);
   try {
     await waitFor(
-      () => (url = listeningUrl(child.stdout())) !== undefined,
+      () => {
+        if ((url = listeningUrl(child.stdout())) !== undefined) return true;
+        // A start that failed (a config error, say) ends the wait at once.
+        if (exited) {
+          throw new Error(`iatp ${args.join(" ")} exited (${exited.code}) before listening`);
+        }
+        return false;
+      },
       opts.timeoutMs ?? 30_000,
       `iatp ${args.join(" ")} to listen`,
     );

@@ -29,7 +29,8 @@ import {
   IsolateStore,
   type RelaySnapshot,
 } from "./isolate_store.ts";
-import type { TailedEvent } from "./js_wire.ts";
+import { Broadcast, TAKEN } from "./broadcast.ts";
+import { DEFAULT_BACKLOG_BYTES } from "./hub.ts";
 import { PublishBusyError } from "./js_writer.ts";
 import { type PublishFn, type RelayServerOptions, startRelayServer } from "./server.ts";
 import { type AnyRelayStore, isRemoteStore, type Retention, type StoredEvent } from "./store.ts";
@@ -91,33 +92,6 @@ function engineName(state: number): "connected" | "unreachable" | undefined {
   return state === ENGINE_UP ? "connected" : state === ENGINE_DOWN ? "unreachable" : undefined;
 }
 
-/** Sends every stored event to the workers that loaded their snapshot, batched per tick. */
-class Broadcast {
-  /** Workers that receive events: those whose snapshot was taken. */
-  readonly live = new Set<Channel>();
-  /** Newest sequence per topic, for each event's `prev`. */
-  readonly #last = new Map<string, number>();
-  #batch: TailedEvent[] = [];
-
-  constructor(store: AnyRelayStore) {
-    for (const t of store.topics()) this.#last.set(t.topic, t.lastSeq);
-  }
-
-  add(e: StoredEvent): void {
-    const prev = this.#last.get(e.topic) ?? 0;
-    this.#last.set(e.topic, e.seq);
-    if (this.live.size === 0) return;
-    if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
-    this.#batch.push({ event: e, prev, storedMs: e.tsMs });
-  }
-
-  #flush(): void {
-    const batch = this.#batch;
-    this.#batch = [];
-    for (const worker of this.live) worker.post("events", batch);
-  }
-}
-
 /**
  * Starts the main isolate's relay (the sequencer) and the workers on the same port.
  * @throws {Error} when a worker cannot start (the main isolate's relay is closed again)
@@ -130,7 +104,7 @@ export async function startRelayCluster(
   const shared = new Int32Array(new SharedArrayBuffer(8));
   const connections = sharedCounter();
   Atomics.store(shared, ENGINE_SLOT, engineState(store));
-  const broadcast = new Broadcast(store);
+  const broadcast = new Broadcast(store.topics(), opts.backlogBytes ?? DEFAULT_BACKLOG_BYTES);
   let pool: WorkerPool | undefined;
   let publish: PublishFn | undefined;
   let ownMetrics: () => Promise<string> = () => Promise.resolve("");
@@ -151,6 +125,7 @@ export async function startRelayCluster(
       shared,
       engine: () => engineName(engineState(store)),
       onStored: (e) => broadcast.add(e),
+      admit: () => broadcast.admit(),
       publisher: (fn) => publish = fn,
       beforeStoreClose: async () => {
         clearInterval(poll);
@@ -183,6 +158,7 @@ export async function startRelayCluster(
       publish: (d) => publishFor(store, publish, d as IsolatePublish),
       get: (d) => getEvents(store, d as Array<{ topic: string; seq: number }>),
       "last-seq": () => store.lastSeq,
+      [TAKEN]: (_d, _i, worker) => broadcast.taken(worker),
       "total-metrics": () => total(),
     },
   }, (p) => pool = p);
@@ -205,7 +181,7 @@ async function snapshot(
     lastSeq: t.lastSeq,
     truncatedThrough: t.truncatedThrough,
   }));
-  broadcast.live.add(worker);
+  broadcast.join(worker);
   const events = await history(store, upto);
   // Only the newest events stay in a worker's cache: the older ones go without their data.
   const bare = events.length - cacheEvents;

@@ -10,6 +10,7 @@
  */
 import type { Channel } from "../cluster/mod.ts";
 import type { TopicFilter } from "../topic/mod.ts";
+import { TAKEN } from "./broadcast.ts";
 import { StreamIndex } from "./js_index.ts";
 import type { TailedEvent } from "./js_wire.ts";
 import {
@@ -66,6 +67,7 @@ export class IsolateStore implements RemoteRelayStore {
     this.#waiters = new TailWaiters(() => this.#index.lastSeq);
     main.on("events", (batch) => {
       for (const t of batch as TailedEvent[]) this.#apply(t);
+      main.post(TAKEN); // what the main isolate holds against backlog_bytes for this isolate
     });
   }
 

@@ -108,7 +108,8 @@ function unavailable(message: string, requestId: string): PublishAnswer {
  * Stores one event: in a local store (and offers it to this isolate's subscribers at once), or
  * through a remote one (whose tail brings it back to the fan-out). Resolves with its sequence.
  * @throws {TopicLimitError} for one topic more than the bound; the engine's errors (outage,
- * {@linkcode PublishBusyError}) for a remote store
+ * {@linkcode PublishBusyError}) for a remote store; {UnavailableError} when the isolate's role
+ * refuses it (a worker isolate too far behind)
  */
 export async function storeEvent(
   ctx: RelayContext,
@@ -118,6 +119,7 @@ export async function storeEvent(
   publisher?: string,
 ): Promise<number> {
   const { store } = ctx;
+  ctx.opts.role?.admit?.();
   if (isRemoteStore(store)) return await store.publish(topic, eventId, json, Date.now(), publisher);
   const event = store.append(topic, eventId, json, Date.now(), publisher);
   ctx.metrics.delivered.inc(ctx.hub.dispatch(topic, messageFrame(store.epoch, event)));

@@ -90,6 +90,12 @@ export interface RelayRole {
   engine(): "connected" | "unreachable" | undefined;
   /** Called with every event this isolate stored, in sequence order (the main isolate's fan-out to the workers). */
   onStored?(e: StoredEvent): void;
+  /**
+   * Called before a publish is stored here; throws to refuse it (the main isolate, while a
+   * worker holds more than `backlog_bytes` of events it has not taken).
+   * @throws {UnavailableError} answered 503 with Retry-After
+   */
+  admit?(): void;
   /** Handed the function that stores a publish here (the main isolate stores the workers'). */
   publisher?(publish: PublishFn): void;
   /** Awaited before the store closes (the main isolate waits for its workers to drain). */

@@ -204,6 +204,38 @@ Deno.test("relay --workers 2 on SQLite: history from before the start and its bo
   }
 });
 
+Deno.test("relay --workers 2: a worker takes its events, so publishes far past backlog_bytes all land", async () => {
+  // The main isolate counts what each worker has been sent and not taken against backlog_bytes
+  // (past it, publishes answer 503): a worker that takes its batches never holds publishes back.
+  const relay = await startIatpService([
+    "relay",
+    "--port=0",
+    "--workers=2",
+    "--compat=iatp",
+    "--max-payload-bytes=2KiB",
+    "--queue-bytes=4KiB",
+    "--backlog-bytes=4KiB",
+  ]);
+  try {
+    await waitFor(() => relay.stdout().includes("relay workers serving"), 30_000, "workers");
+    const port = Number(new URL(relay.url).port);
+    const pad = "p".repeat(1_000);
+    for (let n = 1; n <= 40; n++) {
+      const body = JSON.stringify({ topic: "big", payload: { n, pad } });
+      const r = await exchange(
+        port,
+        `POST /publish HTTP/1.1\r\nhost: x\r\nconnection: close\r\n` +
+          `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
+      assert.equal(r?.status, 201, `publish ${n}: ${r?.status} ${r?.body}`);
+    }
+    const topics = JSON.parse(await get(port, "/topics")).topics;
+    assert.equal(topics[0].count, 40);
+  } finally {
+    assert.equal((await relay.stop("SIGTERM")).code, 0, relay.stderr());
+  }
+});
+
 Deno.test("relay: a workers value outside 1..64 exits 2 naming the setting", async () => {
   const r = await runIatp(["relay", "--workers=0"]);
   assert.equal(r.code, 2, r.stderr);

@@ -1,0 +1,104 @@
+/**
+ * The sequencing isolate's fan-out to the relay's worker isolates (`--workers`): every stored
+ * event, in sequence order, batched per tick, to each worker that loaded its snapshot. What a
+ * worker has not taken yet is bounded: each batch is counted in bytes until the worker says it
+ * took it (a `taken` post), and while any worker holds more than the bound (its loop starved of
+ * CPU, say) publishes are refused with 503 and Retry-After instead of queueing without end in
+ * its message port.
+ * @module
+ */
+import type { Channel } from "../cluster/mod.ts";
+import { UnavailableError } from "../errors/mod.ts";
+import type { TailedEvent } from "./js_wire.ts";
+import { RETRY_AFTER_SECONDS } from "./publish.ts";
+import type { StoredEvent } from "./store.ts";
+
+/** The post a worker answers each `events` batch with once it took it. */
+export const TAKEN = "taken";
+/** Bytes counted per event besides its data and topic (ids, times, the envelope). */
+const EVENT_OVERHEAD = 128;
+
+/** What one worker has been sent and not taken yet. */
+interface Outstanding {
+  /** Bytes of each batch not taken yet, oldest first (a port delivers in order). */
+  batches: number[];
+  bytes: number;
+}
+
+/** Sends every stored event to the workers that loaded their snapshot, batched per tick. */
+export class Broadcast {
+  /** Workers that receive events (those whose snapshot was taken), with what they hold. */
+  readonly #live = new Map<Channel, Outstanding>();
+  /** Newest sequence per topic, for each event's `prev`. */
+  readonly #last = new Map<string, number>();
+  readonly #maxBytes: number;
+  #batch: TailedEvent[] = [];
+  #batchBytes = 0;
+
+  /**
+   * @param topics each topic's newest sequence in the store
+   * @param maxBytes most bytes of events a worker may hold untaken before publishes are refused
+   */
+  constructor(topics: Iterable<{ topic: string; lastSeq: number }>, maxBytes: number) {
+    for (const t of topics) this.#last.set(t.topic, t.lastSeq);
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Starts sending to `worker` (its snapshot is being taken). */
+  join(worker: Channel): void {
+    this.#live.set(worker, { batches: [], bytes: 0 });
+  }
+
+  /** Stops counting what `worker` holds (it is gone). */
+  leave(worker: Channel): void {
+    this.#live.delete(worker);
+  }
+
+  /** `worker` took its oldest batch (its `taken` post). */
+  taken(worker: Channel): void {
+    const o = this.#live.get(worker);
+    const bytes = o?.batches.shift();
+    if (o && bytes !== undefined) o.bytes -= bytes;
+  }
+
+  /** Bytes the worker furthest behind holds untaken. */
+  get behind(): number {
+    let most = 0;
+    for (const o of this.#live.values()) most = Math.max(most, o.bytes);
+    return most;
+  }
+
+  /**
+   * Refuses a publish while a worker holds more than the bound untaken.
+   * @throws {UnavailableError} (503 with Retry-After) naming the setting
+   */
+  admit(): void {
+    if (this.behind <= this.#maxBytes) return;
+    throw new UnavailableError(
+      "a worker isolate of the relay is behind on its events (backlog_bytes); retry",
+      RETRY_AFTER_SECONDS,
+    );
+  }
+
+  /** Queues `e` for every worker (sent at the end of this tick). */
+  add(e: StoredEvent): void {
+    const prev = this.#last.get(e.topic) ?? 0;
+    this.#last.set(e.topic, e.seq);
+    if (this.#live.size === 0) return;
+    if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
+    this.#batch.push({ event: e, prev, storedMs: e.tsMs });
+    this.#batchBytes += e.data.length + e.topic.length + EVENT_OVERHEAD;
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    const bytes = this.#batchBytes;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    for (const [worker, o] of this.#live) {
+      o.batches.push(bytes);
+      o.bytes += bytes;
+      worker.post("events", batch);
+    }
+  }
+}

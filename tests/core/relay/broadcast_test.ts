@@ -1,0 +1,87 @@
+/**
+ * The sequencing isolate's fan-out to worker isolates over real message ports: what a worker has
+ * not taken is counted in bytes; past `backlog_bytes` publishes are refused with 503 and
+ * Retry-After, and accepted again once the worker takes its batches.
+ */
+import assert from "node:assert/strict";
+import { Channel } from "../../../core/cluster/mod.ts";
+import { UnavailableError } from "../../../core/errors/mod.ts";
+import { Broadcast, TAKEN } from "../../../core/relay/broadcast.ts";
+import type { TailedEvent } from "../../../core/relay/js_wire.ts";
+import type { StoredEvent } from "../../../core/relay/store.ts";
+
+let seq = 0;
+const event = (topic: string, bytes: number): StoredEvent => ({
+  seq: ++seq,
+  topic,
+  data: "x".repeat(bytes),
+  tsMs: 1,
+});
+
+/** Resolves once `test()` holds, checking after each turn of the event loop. */
+async function until(test: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !test(); i++) await new Promise((r) => setTimeout(r, 1));
+  assert.ok(test(), "condition never held");
+}
+
+Deno.test("a worker that does not take its events holds publishes back past the bound, then lets them through", async () => {
+  const { port1, port2 } = new MessageChannel();
+  port1.start();
+  port2.start();
+  const main = new Channel(port1);
+  const worker = new Channel(port2);
+  const b = new Broadcast([{ topic: "jobs", lastSeq: 0 }], 4_096);
+  main.on(TAKEN, () => b.taken(main));
+  const got: TailedEvent[][] = [];
+  worker.on("events", (batch) => got.push(batch as TailedEvent[]));
+  try {
+    b.join(main);
+    b.add(event("jobs", 1_000));
+    b.add(event("jobs", 1_000));
+    await until(() => got.length === 1);
+    assert.deepEqual(got[0].map((t) => [t.event.seq, t.prev]), [[seq - 1, 0], [seq, seq - 1]]);
+    b.admit(); // 2 events of about 1.1 KB: under 4 KiB
+    b.add(event("jobs", 3_000));
+    await until(() => got.length === 2);
+    assert.ok(b.behind > 4_096, String(b.behind));
+    assert.throws(() => b.admit(), (err) => {
+      assert.ok(err instanceof UnavailableError);
+      assert.equal(err.retryAfterSeconds, 1);
+      assert.match(err.message, /backlog_bytes/);
+      return true;
+    });
+    worker.post(TAKEN); // the first batch
+    await until(() => b.behind < 4_096);
+    b.admit();
+    worker.post(TAKEN);
+    await until(() => b.behind === 0);
+    assert.equal(got.flat().length, 3, "every event sent once, in order");
+  } finally {
+    port1.close();
+    port2.close();
+  }
+});
+
+Deno.test("a worker that left holds nothing back; no worker, nothing is counted", async () => {
+  const { port1, port2 } = new MessageChannel();
+  port1.start();
+  port2.start();
+  const main = new Channel(port1);
+  const b = new Broadcast([], 1_024);
+  try {
+    b.add(event("a", 5_000)); // no worker yet
+    await Promise.resolve();
+    assert.equal(b.behind, 0);
+    b.join(main);
+    b.add(event("a", 5_000));
+    await until(() => b.behind > 1_024);
+    assert.throws(() => b.admit(), UnavailableError);
+    b.leave(main);
+    b.admit();
+    b.taken(main); // a late answer from a worker that left changes nothing
+    assert.equal(b.behind, 0);
+  } finally {
+    port1.close();
+    port2.close();
+  }
+});
