@@ -83,7 +83,17 @@ function sidecarChecks(r: Record<string, unknown>): Check[] {
 }
 
 /** Every service whose idle RSS has a target. */
-const IDLE_SERVICES = ["sidecar", "relay", "policy", "audit", "dashboard"];
+const IDLE_SERVICES = [
+  "sidecar",
+  "relay",
+  "policy",
+  "audit",
+  "dashboard",
+  "status",
+  "compose-agent",
+  "sensor",
+  "action",
+];
 
 function startupChecks(r: Record<string, unknown>): Check[] {
   return IDLE_SERVICES.map((s) =>

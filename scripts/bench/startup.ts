@@ -1,7 +1,10 @@
 /**
  * Startup benchmark: time from exec to the first 200 on /health for `iatp sidecar` and
  * `iatp relay` (or the services `--services` names: any of sidecar, relay, policy, audit,
- * dashboard, each started with its defaults, the sidecar and the relay as one isolate), and idle RSS, against nginx (first 200) and
+ * dashboard, status, compose-agent, sensor, action, each started with its defaults and what it
+ * cannot start without: the sidecar and the relay as one isolate, the compose agent with a signing
+ * key, the sensor and action agents with an agent id and a relay this benchmark starts), and idle
+ * RSS, against nginx (first 200) and
  * redis-server (first PONG) from apt in the same run, and against the floor of the runtime
  * itself: a bare `Deno.serve` answering /health (`deno_hello`), started the same way. Prints JSON.
  * Run: `deno run -A scripts/bench/startup.ts [--runs N] [--services sidecar,relay]`.
@@ -130,9 +133,52 @@ const flagsFor = (name: string, dir: string) =>
     )
   );
 
-/** The sidecar and the relay are measured as one isolate (`--workers 1`): each worker isolate adds its own heap. */
-const oneIsolate = (svc: string): string[] =>
-  svc === "sidecar" || svc === "relay" ? ["--workers", "1"] : [];
+/** The agents' relay (sensor and action need somewhere to publish or take work from). */
+let agentsRelay: { url: string; stop(): Promise<void> } | undefined;
+if (SERVICES.includes("sensor") || SERVICES.includes("action")) {
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "iatp-bench-relay-" });
+  const child = new Deno.Command(`${ROOT}scripts/iatp`, {
+    args: ["relay", "--port", String(port), "--workers", "1"],
+    env: { IATP_DATA_DIR: dir },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  agentsRelay = {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+  await until(httpOk(`${agentsRelay.url}/health`));
+}
+
+/**
+ * A service's arguments after its name: its port, and what it cannot start without. The sidecar
+ * and the relay are measured as one isolate (`--workers 1`): each worker isolate adds its own heap.
+ */
+function serviceArgs(svc: string, port: number): string[] {
+  if (svc === "sidecar" || svc === "relay") return ["--port", String(port), "--workers", "1"];
+  if (svc === "sensor" || svc === "action") {
+    return [
+      "--health-port",
+      String(port),
+      "--agent-id",
+      `bench-${svc}`,
+      "--relay-url",
+      agentsRelay!.url,
+    ];
+  }
+  return ["--port", String(port)];
+}
+
+/** The compose agent's signing key (it refuses to start without one). */
+const serviceEnv = (svc: string): Record<string, string> =>
+  svc === "compose-agent"
+    ? { IATP_COMPOSE_AGENT_AGENT_TOKEN: crypto.randomUUID() + crypto.randomUUID() }
+    : {};
 
 const results: Record<string, unknown> = { runs: RUNS, deno: Deno.version.deno };
 for (const svc of SERVICES) {
@@ -145,19 +191,22 @@ for (const svc of SERVICES) {
       ...flagsFor(svc, dir),
       // The file the launchers start for it (its own, for a service) and its arguments.
       `${ROOT}${entryOf([svc]).file}`,
-      ...entryOf([svc, "--port", String(port), ...oneIsolate(svc)]).args,
-    ], (p) => httpOk(`http://127.0.0.1:${p}/health`))
+      ...entryOf([svc, ...serviceArgs(svc, port)]).args,
+    ], (p) =>
+      httpOk(`http://127.0.0.1:${p}/health`), serviceEnv(svc))
   );
   const launcher = await repeat(() =>
     measure(
       `${ROOT}scripts/iatp`,
-      (port) => [svc, "--port", String(port), ...oneIsolate(svc)],
+      (port) => [svc, ...serviceArgs(svc, port)],
       (p) => httpOk(`http://127.0.0.1:${p}/health`),
-      { DENO_BIN: deno },
+      { DENO_BIN: deno, ...serviceEnv(svc) },
     )
   );
   results[svc] = { deno_run: summarize(direct), via_launcher: summarize(launcher) };
 }
+
+await agentsRelay?.stop();
 
 // The runtime's own floor: Deno serving /health with nothing else loaded.
 {
