@@ -106,6 +106,16 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
     deferred: ["core/relay/mod.ts", "core/ledger/mod.ts"],
   },
   {
+    root: "cmd/status.ts",
+    banned: /^(zod|yaml|node:crypto|node:sqlite|hono.*)$/,
+    deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
+  },
+  {
+    root: "cmd/compose_agent.ts",
+    banned: /^(zod|yaml|node:crypto|node:os|node:fs|node:path|hono.*)$/,
+    deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
+  },
+  {
     root: "cmd/policy.ts",
     banned: /^(zod|yaml|node:crypto)$/,
     deferred: [

@@ -1,6 +1,7 @@
 /**
- * Wires the compose-agent: token source, Docker client, compose runner, executor, replay store,
- * signed routes, watchdog and relay events.
+ * Wires the compose-agent: token source, Docker client, compose runner, replay store, watchdog
+ * and relay events at start; the executor and the signed command routes with the first request
+ * the router serves (they load the command parsers and the compose file check).
  * @module
  */
 import { ensureParentDir } from "../../core/config/mod.ts";
@@ -19,16 +20,15 @@ import {
 import {
   CommandCounters,
   ComposeRunner,
-  DeployPolicy,
   DockerEngine,
-  DockerExecutor,
   Watchdog,
   type WatchdogEvent,
 } from "../../core/docker/mod.ts";
+import type { DockerExecutor } from "../../core/docker/executor/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
-import { RelayClient } from "../../core/relay/mod.ts";
+import { RelayClient } from "../../core/relay/client/mod.ts";
 import { serviceLogger } from "../shared.ts";
 import {
   agentTokenSource,
@@ -37,6 +37,7 @@ import {
   DIAGNOSTICS_PATH,
   probeDocker,
   registerCommandRoutes,
+  type RouteDeps,
   watchdogSink,
 } from "../../core/hostagent/mod.ts";
 import type { ComposeAgentConfig } from "./config.ts";
@@ -65,14 +66,19 @@ function buildWatchdog(
   });
 }
 
-function openDocker(config: ComposeAgentConfig, log: Logger) {
-  const engine = new DockerEngine({ socket: config.docker_socket });
+/** The command executor on the agent's engine (its module loads here, with the routes). */
+async function openExecutor(
+  config: ComposeAgentConfig,
+  engine: DockerEngine,
+  log: Logger,
+): Promise<DockerExecutor> {
+  const { DeployPolicy, DockerExecutor } = await import("../../core/docker/executor/mod.ts");
   const compose = new ComposeRunner({
     socket: config.docker_socket,
     engine,
     prefer: config.compose,
   });
-  const executor = new DockerExecutor({
+  return new DockerExecutor({
     engine,
     compose,
     executedBy: "compose_agent",
@@ -92,7 +98,6 @@ function openDocker(config: ComposeAgentConfig, log: Logger) {
     log,
     deploymentHash: config.deployment_hash,
   });
-  return { engine, executor };
 }
 
 async function openReplay(config: ComposeAgentConfig): Promise<ReplayStore> {
@@ -173,7 +178,7 @@ export async function start(
   const log = deps.log ?? serviceLogger("compose-agent", config);
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const token = await verifyingKey(config, log);
-  const { engine, executor } = openDocker(config, log);
+  const engine = new DockerEngine({ socket: config.docker_socket });
   const replay = await openReplay(config);
   const relay = config.relay_url
     ? new RelayClient({ url: config.relay_url, token: relayToken, log })
@@ -215,8 +220,7 @@ export async function start(
     },
   );
   const guard = authFor(config, token, replay, log, metrics.rejected);
-  const routes: Parameters<typeof registerCommandRoutes>[1] = {
-    executor,
+  const routes: Omit<RouteDeps, "executor"> = {
     queue,
     watchdog,
     deploymentHash: config.deployment_hash ?? "",
@@ -228,9 +232,12 @@ export async function start(
       log.info("command", { command_id: cmd.command_id, type: cmd.type, status: r.status });
     },
   };
-  server.routes((app) => {
+  server.routes(async (app) => {
     app.use("/api/v1/*", guard);
-    registerCommandRoutes(app, routes);
+    await registerCommandRoutes(app, {
+      ...routes,
+      executor: await openExecutor(config, engine, log),
+    });
   });
   server.onDrain(() => queue.releaseAll());
   const svc = await server.listen();

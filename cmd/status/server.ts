@@ -8,7 +8,7 @@ import { DATA_DIR, ensureDir } from "../../core/config/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
-import { RelayClient } from "../../core/relay/mod.ts";
+import { RelayClient } from "../../core/relay/client/mod.ts";
 import { VERSION } from "../../core/version/mod.ts";
 import { serviceLogger } from "../shared.ts";
 import { isLegacy, type StatusConfig } from "./config.ts";
@@ -37,14 +37,14 @@ function thresholds(c: StatusConfig) {
 }
 
 /** The Docker target: the compose-agent, or the socket itself in legacy mode only. */
-function dockerTarget(
+async function dockerTarget(
   config: StatusConfig,
   composeAgentKey: TokenSource,
   log: Logger,
-): { target: DockerTarget; close(): void } {
+): Promise<{ target: DockerTarget; close(): void }> {
   if (isLegacy(config)) {
     log.warn(LEGACY_WARNING, { docker_socket: config.docker_socket });
-    return legacyTarget({
+    return await legacyTarget({
       socket: config.docker_socket,
       projectsRoot: config.projects_root,
       workDir: config.work_dir,
@@ -147,7 +147,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     ident,
     log,
   );
-  const docker = dockerTarget(config, creds.composeAgentKey, log);
+  const docker = await dockerTarget(config, creds.composeAgentKey, log);
   const router = new CommandRouter(docker.target, () => monitor.latest(), log);
   const server = createServer({
     service: "status",

@@ -2,13 +2,11 @@
  * The command wire format: a command `{command_id, type, parameters}` (or upstream's
  * `{id, command_id, name, params}`, see stacker.ts) and its result `{command_id, status,
  * result, error, completed_at, executed_by, deployment_hash, app_code, command_type, errors}`,
- * the scope each command type needs, and the parameter schemas. Invalid input is an
- * HttpError(400) naming the parameter.
+ * the scope each command type needs, and the result builder. Parsing a command body and its
+ * parameters is the executor's (core/docker/executor), which loads the schemas.
  * @module
  */
-import { z } from "zod";
-import { HttpError, isValidationError } from "../errors/mod.ts";
-import { fromUpstreamBody, type StackerError, stackerParameters } from "./stacker.ts";
+import type { StackerError } from "./stacker.ts";
 
 /** Command types the Docker executor runs. */
 export const DOCKER_COMMANDS = [
@@ -38,7 +36,9 @@ export function scopeFor(type: string): string {
 }
 
 /** Longest command id accepted. */
-const MAX_COMMAND_ID_LENGTH = 128;
+export const MAX_COMMAND_ID_LENGTH = 128;
+/** Largest inline compose file `deploy_app` accepts, by default. */
+export const DEFAULT_MAX_COMPOSE_FILE_BYTES = 256 * 1024;
 
 /** A command as received. */
 export interface AgentCommand {
@@ -71,33 +71,6 @@ export interface CommandResult {
   errors?: StackerError[];
 }
 
-const commandSchema = z.object({
-  command_id: z.string().regex(/^[A-Za-z0-9._:-]+$/).max(MAX_COMMAND_ID_LENGTH),
-  type: z.string().regex(/^[a-z_]{1,64}$/),
-  parameters: z.record(z.string(), z.unknown()).nullish(),
-  deployment_hash: z.string().max(256).optional(),
-  id: z.string().max(MAX_COMMAND_ID_LENGTH).optional(),
-  app_code: z.string().max(256).optional(),
-  shell: z.string().optional(),
-}).passthrough();
-
-/**
- * Parses a command body in either dialect; throws HttpError(400) naming the bad field.
- * @throws {HttpError} 400 naming the field of a malformed command
- */
-export function parseCommand(body: unknown): AgentCommand {
-  const r = commandSchema.safeParse(fromUpstreamBody(body));
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const path = issue.path.map(String).join(".") || "body";
-    throw new HttpError(400, `invalid command: ${path}: ${issue.message}`, { field: path });
-  }
-  const type = r.data.type;
-  const parameters = stackerParameters(type, r.data.parameters ?? {}, r.data.app_code);
-  const app = typeof parameters.app_code === "string" ? parameters.app_code : undefined;
-  return { ...r.data, parameters, ...(app !== undefined ? { app_code: app } : {}) } as AgentCommand;
-}
-
 /** The app code a result names: Stacker's, else the container, else `all`. */
 export function appCodeOf(cmd: Pick<AgentCommand, "app_code" | "parameters">): string {
   const p = cmd.parameters ?? {};
@@ -126,19 +99,4 @@ export function makeResult(
     ...(cmd.type !== undefined ? { command_type: cmd.type } : {}),
     errors: error === null ? [] : [{ code: status, message: error }],
   };
-}
-
-/**
- * Validates `params` with `schema`; a failure is a 400 naming `parameters.<key>`.
- * @throws {HttpError} 400 naming `parameters.<key>` when `params` does not match `schema`
- */
-export function parseParams<T>(schema: z.ZodType<T>, params: unknown): T {
-  try {
-    return schema.parse(params);
-  } catch (err) {
-    if (!isValidationError(err)) throw err;
-    const issue = err.issues[0];
-    const path = ["parameters", ...issue.path.map(String)].join(".");
-    throw new HttpError(400, `invalid ${path}: ${issue.message}`, { field: path }, { cause: err });
-  }
 }

@@ -1,18 +1,21 @@
 /**
  * Docker for the host agents: Engine API client over the unix socket, compose runner, the
- * command executor and the watchdog. Only the compose-agent (and the status agent in legacy
- * mode) import this.
+ * watchdog and the command wire format (types, results, counters). The command executor, which
+ * parses commands and parameters (zod) and checks compose files (yaml), is core/docker/executor:
+ * an agent loads it with its first command.
  * @module
  */
 export {
   type AgentCommand,
+  appCodeOf,
   type CommandResult,
   type CommandStatus,
+  DEFAULT_MAX_COMPOSE_FILE_BYTES,
   DOCKER_COMMANDS,
   type DockerCommandType,
   isDockerCommand,
   makeResult,
-  parseCommand,
+  MAX_COMMAND_ID_LENGTH,
   scopeFor,
 } from "./command.ts";
 export {
@@ -28,14 +31,18 @@ export {
   DEFAULT_DOCKER_SOCKET,
   DEFAULT_MAX_LOG_BYTES,
   DockerEngine,
+  DockerError,
   type LogEntry,
   type LogOptions,
 } from "./engine.ts";
-export { DEFAULT_MAX_COMPOSE_FILE_BYTES } from "./apps.ts";
-export { DockerExecutor, type PreparedCommand } from "./executor.ts";
-export { DEFAULT_DEPLOY_ALLOW, type DeployAllow, DeployPolicy } from "./deploy_policy.ts";
+export { CONTAINER_NAME, PROJECT_NAME } from "./names.ts";
 export type { ProcessResult } from "./process.ts";
-export type { StackerError } from "./stacker.ts";
+export {
+  fromUpstreamBody,
+  type StackerError,
+  stackerParameters,
+  stackerResult,
+} from "./stacker.ts";
 export {
   Watchdog,
   type WatchdogAction,

@@ -4,19 +4,17 @@
  * checks its own scope.
  * @module
  */
-import { z } from "zod";
 import { callerOf, requireScope } from "../auth/mod.ts";
 import {
   type AgentCommand,
   type CommandCounters,
   type CommandResult,
-  type DockerExecutor,
   isDockerCommand,
   makeResult,
-  parseCommand,
   scopeFor,
   type Watchdog,
 } from "../docker/mod.ts";
+import type { DockerExecutor } from "../docker/executor/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import type { App } from "../http/mod.ts";
 import type { CommandQueue } from "./queue.ts";
@@ -34,20 +32,6 @@ export interface RouteDeps {
   /** Reported executions by control plane (`/api/v1/diagnostics/commands`). */
   counters: CommandCounters;
 }
-
-// Upstream's CommandResult: command_id, status and completed_at required, the rest optional.
-const reportSchema = z.object({
-  command_id: z.string().regex(/^[A-Za-z0-9._:-]+$/).max(128),
-  deployment_hash: z.string().max(256).optional(),
-  status: z.string().min(1).max(64),
-  completed_at: z.string().max(64),
-  executed_by: z.string().max(64).optional(),
-  result: z.unknown().optional(),
-  error: z.string().max(65_536).nullish(),
-  errors: z.array(z.unknown()).max(1000).optional(),
-  command_type: z.string().max(64).optional(),
-  app_code: z.string().max(256).optional(),
-});
 
 /** The command as upstream's agent reads it from `wait`, with iatp's item/meta alongside. */
 function waitBody(item: AgentCommand): Record<string, unknown> {
@@ -96,8 +80,12 @@ async function withIntent(
   return r;
 }
 
-/** Registers the `/api/v1/commands/*` routes. */
-export function registerCommandRoutes(app: App, deps: RouteDeps): void {
+/**
+ * Registers the `/api/v1/commands/*` routes, loading the command parsers (zod) with them: a
+ * service registers its routes with the first request its router serves.
+ */
+export async function registerCommandRoutes(app: App, deps: RouteDeps): Promise<void> {
+  const { parseCommand, parseReport } = await import("../docker/executor/mod.ts");
   app.post("/api/v1/commands/execute", async (c) => {
     const body = await jsonBody(c);
     const cmd = parseCommand(body);
@@ -150,13 +138,9 @@ export function registerCommandRoutes(app: App, deps: RouteDeps): void {
 
   app.post("/api/v1/commands/report", async (c) => {
     requireScope(c, "commands:report");
-    const r = reportSchema.safeParse(await jsonBody(c));
-    if (!r.success) {
-      const field = r.error.issues[0].path.map(String).join(".") || "body";
-      throw new HttpError(400, `invalid report: ${field}: ${r.error.issues[0].message}`, { field });
-    }
-    deps.queue.report(r.data);
-    deps.counters.record(r.data.executed_by);
+    const report = parseReport(await jsonBody(c));
+    deps.queue.report(report);
+    deps.counters.record(report.executed_by);
     return c.json({ accepted: true });
   });
 

@@ -3,6 +3,7 @@
  * each watchdog action counted and published (a give-up is also a critical alert).
  * @module
  */
+import { every } from "../async/mod.ts";
 import type { DockerEngine, WatchdogEvent } from "../docker/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Counter } from "../metrics/mod.ts";
@@ -27,8 +28,12 @@ export async function probeDocker(
       api: await engine.apiVersion().catch(() => "unknown"),
     });
   } else log.warn("docker daemon not reachable", { socket });
-  const timer = setInterval(async () => state.ok = await engine.ping(), DOCKER_PROBE_INTERVAL_MS);
-  return { state, stop: () => clearInterval(timer) };
+  // core/async's timer: setInterval would load Deno's Node layer into an idle agent (the
+  // listener keeps the process alive meanwhile).
+  const timer = every(DOCKER_PROBE_INTERVAL_MS, async () => {
+    state.ok = await engine.ping();
+  });
+  return { state, stop: () => timer.cancel() };
 }
 
 /**

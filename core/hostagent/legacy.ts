@@ -9,16 +9,16 @@ import {
   DEFAULT_MAX_COMPOSE_FILE_BYTES,
   DEFAULT_MAX_LOG_BYTES,
   DockerEngine,
-  DockerExecutor,
 } from "../docker/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { DockerTarget } from "./router.ts";
 
-/** The local executor on the configured socket. */
-export function legacyTarget(
+/** The local executor on the configured socket (its module loads here, in that mode only). */
+export async function legacyTarget(
   opts: { socket: string; projectsRoot: string; workDir: string },
   log: Logger,
-): { target: DockerTarget; close: () => void } {
+): Promise<{ target: DockerTarget; close: () => void }> {
+  const { DockerExecutor } = await import("../docker/executor/mod.ts");
   const engine = new DockerEngine({ socket: opts.socket });
   const executor = new DockerExecutor({
     engine,

@@ -8,7 +8,7 @@
  */
 import { backoffDelay, type BackoffPolicy, sleep } from "../async/mod.ts";
 import { signedFetch, type SignerIdentity } from "../auth/mod.ts";
-import { type AgentCommand, type CommandResult, parseCommand } from "../docker/mod.ts";
+import type { AgentCommand, CommandResult } from "../docker/mod.ts";
 import { readBody } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CommandRouter } from "./router.ts";
@@ -115,6 +115,8 @@ export class DashboardLink {
     const next = Number(body.meta?.next_poll_secs ?? 0);
     const nextPollSecs = Number.isFinite(next) && next > 0 ? Math.min(next, 300) : 0;
     if (body.item === null || body.item === undefined) return { nextPollSecs };
+    // The command parser (zod) loads with the first command, not with the agent.
+    const { parseCommand } = await import("../docker/executor/mod.ts");
     try {
       return { item: parseCommand(body.item), nextPollSecs };
     } catch (err) {

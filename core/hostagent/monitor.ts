@@ -3,12 +3,7 @@
  * and fan-out to relay topics (`status.metrics`, `status.alerts`) and stream listeners.
  * @module
  */
-import {
-  type AlertEvaluator,
-  type AlertEvent,
-  type HostSampler,
-  type HostSnapshot,
-} from "../host/mod.ts";
+import type { AlertEvaluator, AlertEvent, HostSampler, HostSnapshot } from "../host/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** Where events go (the relay client's non-blocking publish). */

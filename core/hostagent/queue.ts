@@ -5,20 +5,9 @@
  * @module
  */
 import type { AgentCommand } from "../docker/mod.ts";
+import type { CommandReport } from "../docker/executor/mod.ts";
 
-/** A report as posted to `/api/v1/commands/report`. */
-export interface CommandReport {
-  command_id: string;
-  deployment_hash?: string;
-  status: string;
-  completed_at: string;
-  executed_by?: string;
-  result?: unknown;
-  error?: string | null;
-  errors?: unknown[];
-  command_type?: string;
-  app_code?: string;
-}
+export type { CommandReport };
 
 /** A bounded FIFO of commands with long-poll waiters, plus the last reports. */
 export class CommandQueue {

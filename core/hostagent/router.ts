@@ -10,10 +10,10 @@ import {
   CommandCounters,
   type CommandResult,
   type ControlPlaneMetrics,
-  type DockerExecutor,
   isDockerCommand,
   makeResult,
 } from "../docker/mod.ts";
+import type { DockerExecutor } from "../docker/executor/mod.ts";
 import type { HostSnapshot } from "../host/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { readBody } from "../http/mod.ts";

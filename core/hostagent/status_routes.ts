@@ -3,7 +3,6 @@
  * `/api/v1/metrics/stream` (SSE, bounded number of clients).
  * @module
  */
-import { streamSSE } from "hono/streaming";
 import { HttpError } from "../errors/mod.ts";
 import type { HostSnapshot } from "../host/mod.ts";
 import type { App } from "../http/mod.ts";
@@ -18,8 +17,12 @@ export interface StatusRouteDeps {
   drained: Promise<void>;
 }
 
-/** Registers the routes. */
-export function registerStatusRoutes(app: App, deps: StatusRouteDeps): void {
+/**
+ * Registers the routes, loading hono's SSE helper with them (a service registers its routes with
+ * the first request its router serves).
+ */
+export async function registerStatusRoutes(app: App, deps: StatusRouteDeps): Promise<void> {
+  const { streamSSE } = await import("hono/streaming");
   app.get("/capabilities", (c) => c.json(deps.capabilities()));
   app.get("/api/v1/metrics", (c) => c.json(deps.monitor.latest()));
   app.get("/api/v1/metrics/stream", (c) => {

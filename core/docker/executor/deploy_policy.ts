@@ -7,7 +7,7 @@
  */
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import { parse } from "yaml";
-import { HttpError } from "../errors/mod.ts";
+import { HttpError } from "../../errors/mod.ts";
 
 /** What an operator lets a `compose:deploy_app` holder ask of the host (`deploy_allow.*`). */
 export interface DeployAllow {

@@ -4,9 +4,8 @@
  * @module
  */
 import { z } from "zod";
-import { scrubString } from "../log/mod.ts";
-import type { ContainerInspect, DockerEngine } from "./engine.ts";
-import { CONTAINER_NAME } from "./names.ts";
+import { scrubString } from "../../log/mod.ts";
+import { CONTAINER_NAME, type ContainerInspect, type DockerEngine } from "../mod.ts";
 
 const NAME_MESSAGE = "must match [A-Za-z0-9_.-], start alphanumeric, at most 63 characters";
 /** Schema of a container name parameter. */

@@ -5,16 +5,13 @@
  * @module
  */
 import { z } from "zod";
-import { HttpError } from "../errors/mod.ts";
-import { scrubString } from "../log/mod.ts";
-import type { ComposeRunner } from "./compose.ts";
+import { HttpError } from "../../errors/mod.ts";
+import { scrubString } from "../../log/mod.ts";
 import type { DeployPolicy } from "./deploy_policy.ts";
-import { FileTooLargeError, readTextUpTo } from "../config/mod.ts";
-import { PROJECT_NAME } from "./names.ts";
-import type { ProcessResult } from "./process.ts";
+import { FileTooLargeError, readTextUpTo } from "../../config/mod.ts";
+import { type ComposeRunner, PROJECT_NAME, type ProcessResult } from "../mod.ts";
 
 /** Default largest inline compose file. */
-export const DEFAULT_MAX_COMPOSE_FILE_BYTES = 256 * 1024;
 /** File names looked for in a project directory, in order. */
 const COMPOSE_FILE_NAMES = [
   "compose.yaml",

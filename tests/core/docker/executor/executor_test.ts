@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
-import {
-  ComposeRunner,
-  DockerEngine,
-  DockerExecutor,
-  parseCommand,
-  scopeFor,
-} from "../../../core/docker/mod.ts";
-import { HttpError } from "../../../core/errors/mod.ts";
-import { registerSecret, silentLogger } from "../../../core/log/mod.ts";
-import { tempDir, waitFor } from "../../helpers.ts";
+import { ComposeRunner, DockerEngine, scopeFor } from "../../../../core/docker/mod.ts";
+import { DockerExecutor, parseCommand } from "../../../../core/docker/executor/mod.ts";
+import { HttpError } from "../../../../core/errors/mod.ts";
+import { registerSecret, silentLogger } from "../../../../core/log/mod.ts";
+import { tempDir, waitFor } from "../../../helpers.ts";
 import {
   dockerCli,
   ensureBusyboxImage,
@@ -16,7 +11,7 @@ import {
   removeContainers,
   runContainer,
   uniqueName,
-} from "../../support/dockerd.ts";
+} from "../../../support/dockerd.ts";
 
 /** The test Docker daemon; tests that need it are ignored (never passed) without one. */
 const dockerd = await ensureDockerd();

@@ -4,18 +4,22 @@
  * a refused file starts nothing, and the same file deploys once its bind root is granted.
  */
 import assert from "node:assert/strict";
+import { ComposeRunner, DockerEngine } from "../../../../core/docker/mod.ts";
 import {
-  ComposeRunner,
   DEFAULT_DEPLOY_ALLOW,
   type DeployAllow,
   DeployPolicy,
-  DockerEngine,
   DockerExecutor,
-} from "../../../core/docker/mod.ts";
-import { HttpError } from "../../../core/errors/mod.ts";
-import { silentLogger } from "../../../core/log/mod.ts";
-import { tempDir } from "../../helpers.ts";
-import { dockerCli, ensureBusyboxImage, ensureDockerd, uniqueName } from "../../support/dockerd.ts";
+} from "../../../../core/docker/executor/mod.ts";
+import { HttpError } from "../../../../core/errors/mod.ts";
+import { silentLogger } from "../../../../core/log/mod.ts";
+import { tempDir } from "../../../helpers.ts";
+import {
+  dockerCli,
+  ensureBusyboxImage,
+  ensureDockerd,
+  uniqueName,
+} from "../../../support/dockerd.ts";
 
 const dockerd = await ensureDockerd();
 const DIR = "/srv/apps/web";

@@ -4,9 +4,9 @@
  * (docs/protocols.md). Used by the compose-agent, and by the status agent only in legacy mode.
  * @module
  */
-import { deadline, isTimeout } from "../async/mod.ts";
-import { HttpError } from "../errors/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { deadline, isTimeout } from "../../async/mod.ts";
+import { HttpError } from "../../errors/mod.ts";
+import type { Logger } from "../../log/mod.ts";
 import {
   type AppPaths,
   ComposeFailed,
@@ -21,13 +21,14 @@ import {
   appCodeOf,
   type CommandResult,
   type CommandStatus,
+  type ComposeRunner,
+  type DockerEngine,
+  DockerError,
   isDockerCommand,
   makeResult,
-  parseParams,
-} from "./command.ts";
-import { stackerResult } from "./stacker.ts";
-import type { ComposeRunner } from "./compose.ts";
-import { type DockerEngine, DockerError } from "./engine.ts";
+  stackerResult,
+} from "../mod.ts";
+import { parseParams } from "./parse.ts";
 import * as ops from "./ops.ts";
 import { DeployPolicy } from "./deploy_policy.ts";
 
