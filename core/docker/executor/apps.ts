@@ -9,9 +9,8 @@ import { HttpError } from "../../errors/mod.ts";
 import { scrubString } from "../../log/mod.ts";
 import type { DeployPolicy } from "./deploy_policy.ts";
 import { FileTooLargeError, readTextUpTo } from "../../config/mod.ts";
-import { type ComposeRunner, PROJECT_NAME, type ProcessResult } from "../mod.ts";
+import { type ComposeRunner, type ProcessResult, PROJECT_NAME } from "../mod.ts";
 
-/** Default largest inline compose file. */
 /** File names looked for in a project directory, in order. */
 const COMPOSE_FILE_NAMES = [
   "compose.yaml",
