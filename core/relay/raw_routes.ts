@@ -6,7 +6,7 @@
  * body, percent-escaped paths, `/topics`, unknown routes and methods).
  * @module
  */
-import { UnavailableError } from "../errors/mod.ts";
+import { HttpError, UnavailableError } from "../errors/mod.ts";
 import type { Principal } from "../auth/mod.ts";
 import {
   bodyTooLarge,
@@ -30,7 +30,7 @@ import { subscribeAnswer } from "./subscribe.ts";
 /** A route's own part: the request once its body limit and its caller were checked. */
 type Serve = (req: RawRequest, requestId: string, principal?: Principal) => Promise<RawResponse>;
 
-/** What the router's middlewares add to a refusal of the mesh authentication. */
+/** What the router's auth middleware adds to a 401 of the mesh authentication. */
 const CHALLENGE: [string, string] = ["WWW-Authenticate", 'Bearer realm="iatp"'];
 
 /** The JSON envelope of `err` with `fields`, as the router's error handler answers it. */
@@ -65,7 +65,8 @@ function guarded(ctx: RelayContext, origins: readonly string[], serve: Serve): R
     try {
       principal = await ctx.auth.authenticateHead(req.target, req.header("authorization"));
     } catch (err) {
-      res = refusal(ctx, req, requestId, err, [CHALLENGE]);
+      const challenge = err instanceof HttpError && err.status === 401;
+      res = refusal(ctx, req, requestId, err, challenge ? [CHALLENGE] : []);
       res.headers.push(...cors);
       return res;
     }
