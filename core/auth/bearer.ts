@@ -69,6 +69,12 @@ export interface MeshAuth {
    * in the query string.
    */
   authenticate(req: Request): Promise<Principal | undefined>;
+  /**
+   * {@linkcode MeshAuth.authenticate} from the request-target (or URL) and the `Authorization`
+   * field alone, for a route served without a fetch Request (the raw path).
+   * @throws {HttpError} as `authenticate`
+   */
+  authenticateHead(target: string, authorization: string | null): Promise<Principal | undefined>;
 }
 
 /**
@@ -95,29 +101,36 @@ export function createMeshAuth(opts: MeshAuthOptions): MeshAuth {
       },
     );
   };
+  const authenticateHead = async (
+    target: string,
+    authorization: string | null,
+  ): Promise<Principal | undefined> => {
+    if (!enabled) return undefined;
+    const q = target.indexOf("?");
+    if (q >= 0) {
+      // A URL has no fragment; a request-target's `#...` is not part of its query either.
+      const hash = target.indexOf("#", q);
+      const params = new URLSearchParams(target.slice(q + 1, hash < 0 ? undefined : hash));
+      if (CREDENTIAL_QUERY_PARAMS.some((p) => params.has(p))) refuse("query_string");
+    }
+    const m = /^Bearer[ \t]+(\S{1,8192})[ \t]*$/i.exec(authorization ?? "");
+    if (!m) return refuse("missing");
+    const token = m[1];
+    const stat = statics.get(sha256Hex(token));
+    if (stat) return stat;
+    if (!looksLikeCredential(token) || verifier.size === 0) return refuse("unknown");
+    try {
+      const claims = await verifier.verify(token);
+      return { id: claims.sub, grants: new Grants(claims.scopes), jti: claims.jti };
+    } catch (err) {
+      if (err instanceof CredentialError) return refuse(err.reason);
+      throw err;
+    }
+  };
   return {
     enabled,
-    async authenticate(req) {
-      if (!enabled) return undefined;
-      const q = req.url.indexOf("?");
-      if (q >= 0) {
-        const params = new URLSearchParams(req.url.slice(q + 1));
-        if (CREDENTIAL_QUERY_PARAMS.some((p) => params.has(p))) refuse("query_string");
-      }
-      const m = /^Bearer[ \t]+(\S{1,8192})[ \t]*$/i.exec(req.headers.get("authorization") ?? "");
-      if (!m) return refuse("missing");
-      const token = m[1];
-      const stat = statics.get(sha256Hex(token));
-      if (stat) return stat;
-      if (!looksLikeCredential(token) || verifier.size === 0) return refuse("unknown");
-      try {
-        const claims = await verifier.verify(token);
-        return { id: claims.sub, grants: new Grants(claims.scopes), jti: claims.jti };
-      } catch (err) {
-        if (err instanceof CredentialError) return refuse(err.reason);
-        throw err;
-      }
-    },
+    authenticate: (req) => authenticateHead(req.url, req.headers.get("authorization")),
+    authenticateHead,
   };
 }
 

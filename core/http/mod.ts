@@ -20,12 +20,13 @@ export {
   serviceHealth,
 } from "./health.ts";
 export type { ConnectionLimits, TimeoutPhase } from "./h1/context.ts";
-export type { HeadLimits } from "./h1/head.ts";
+export type { HeadLimits, RequestHead } from "./h1/head.ts";
 export type { HeaderPairs, RawRequest, RawResponse } from "./h1/raw.ts";
 export { requestTargetOf } from "./h1/request.ts";
 export { shareChunk } from "./h1/framing.ts";
 export { type PushEnd, type PushSink, type PushSource, pushStream } from "./h1/push.ts";
 export { concatBytes } from "./h1/bytes.ts";
+export { bodyTooLarge } from "./h1/body.ts";
 export {
   type Http1Options,
   type Http1Server,
@@ -39,8 +40,9 @@ export {
   edgeOptions,
 } from "./limits.ts";
 export type { ConnectionMetrics, HttpMetrics, RouteMetrics } from "./metrics.ts";
-export { rawRequestOf, type RawRoute, responseOf } from "./raw_route.ts";
-export { errorBody, errorResponse, jsonResponse } from "./middleware/envelope.ts";
+export { rawRequestOf, type RawRoute, responseOf, targetPathOf } from "./raw_route.ts";
+export { queryOf } from "./query.ts";
+export { errorBody, errorEnvelope, errorResponse, jsonResponse } from "./middleware/envelope.ts";
 export { type ExactJsonOptions, readExactJson } from "./exact_json.ts";
 export { type BodySource, readBody, type ReadBodyOptions, readBodyPrefix } from "./read_body.ts";
 export { createServer, type RegisterRoutes, type Server, type ServerOptions } from "./server.ts";

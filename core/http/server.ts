@@ -49,14 +49,15 @@ export interface ServerOptions extends EdgeOptions {
   /**
    * Hot routes served on the raw path (no fetch Request or Response; see `RawRoute`). Called
    * with the method and the path exactly as the client sent it (no percent-decoding, dot
-   * segments kept: the raw route refuses what it cannot serve); return the route to serve the
+   * segments kept: the raw route refuses what it cannot serve), and the whole parsed head (its
+   * declared body length, say); return the route to serve the
    * request there, or undefined to let Hono serve it. Such a request still gets the request id
    * (`X-Request-Id`), the metrics (labelled with `route`), the JSON error envelope for a thrown
    * error, and the connection layer's framing, bounds and deadlines; it skips the body limit
    * middleware, so a raw route answers its own 413. Register the same route with Hono too, so
    * 405s and `Allow` stay right.
    */
-  rawRoutes?: (method: string, path: string) => RawRoute | undefined;
+  rawRoutes?: (method: string, path: string, head: RequestHead) => RawRoute | undefined;
   /**
    * Listens with `SO_REUSEPORT`, so several isolates of one service accept on the same port
    * (`--workers`); the kernel spreads connections over them.
@@ -208,7 +209,7 @@ function rawRouterOf(
   const wrapped = new Map<RawRoute, RawHandler>();
   const deps = { metrics, log: opts.log };
   return (head) => {
-    const route = builtins(head) ?? routes?.(head.method, targetPathOf(head.target));
+    const route = builtins(head) ?? routes?.(head.method, targetPathOf(head.target), head);
     if (!route) return undefined;
     let handler = wrapped.get(route);
     if (!handler) wrapped.set(route, handler = rawHandler(route, deps));

@@ -9,6 +9,7 @@
  * `/metrics` on any isolate adds up every isolate's numbers.
  * @module
  */
+import { every } from "../async/mod.ts";
 import {
   type Channel,
   serveOnWorkers,
@@ -115,10 +116,8 @@ export async function startRelayCluster(
         r.status === "fulfilled" ? [String(r.value)] : []
       ),
     ], [SUBSCRIBERS]);
-  const poll = setInterval(
-    () => Atomics.store(shared, ENGINE_SLOT, engineState(store)),
-    ENGINE_POLL_MS,
-  );
+  // On core/async's timers: Deno's global setInterval is Node's, whose first use loads its Node layer.
+  const poll = every(ENGINE_POLL_MS, () => Atomics.store(shared, ENGINE_SLOT, engineState(store)));
   const svc = await startRelayServer({
     ...opts,
     role: {
@@ -128,7 +127,7 @@ export async function startRelayCluster(
       admit: () => broadcast.admit(),
       publisher: (fn) => publish = fn,
       beforeStoreClose: async () => {
-        clearInterval(poll);
+        poll.cancel();
         await pool?.close(); // workers drain first: their publishes still reach the store
       },
       metricsText: total,
@@ -136,7 +135,7 @@ export async function startRelayCluster(
       connections,
     },
   }).catch((err) => {
-    clearInterval(poll);
+    poll.cancel();
     throw err;
   });
   const init: RelayWorkerInit = {

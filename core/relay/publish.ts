@@ -1,20 +1,17 @@
 /**
  * `POST /publish`: checking the body, storing the event and fanning it out, shared by the Hono
- * route and the raw-path route. The raw path (no fetch Request or Response, no router) serves
- * an open relay without CORS, which is what most publishes hit; with credentials or CORS the
- * route goes through Hono and its middlewares.
+ * route and the raw-path route (raw_routes.ts).
  * @module
  */
 import { type CompatMode, type FieldIssue, invalidInput } from "../compat/mod.ts";
 import { HttpError, UnavailableError } from "../errors/mod.ts";
-import { DEFAULT_MAX_BODY_BYTES, errorBody, type RawRoute } from "../http/mod.ts";
+import { errorBody } from "../http/mod.ts";
 import { isEngineOutage } from "../nats/mod.ts";
 import { isTopicName } from "../topic/mod.ts";
 import { PublishBusyError } from "./js_writer.ts";
 import { formatPosition } from "./position.ts";
 import { messageFrame } from "./replay.ts";
 import type { RelayContext } from "./routes.ts";
-import { DEFAULT_MAX_PAYLOAD_BYTES } from "./server.ts";
 import { isRemoteStore, TopicLimitError } from "./store.ts";
 
 /** Seconds a client is told to wait after a 503 for an engine outage. */
@@ -96,7 +93,8 @@ export interface PublishAnswer {
   headers: [string, string][];
 }
 
-function unavailable(message: string, requestId: string): PublishAnswer {
+/** A 503 answer with Retry-After: the engine or the store cannot take an event now. */
+export function unavailable(message: string, requestId: string): PublishAnswer {
   return {
     status: 503,
     body: errorBody(message, requestId),
@@ -169,36 +167,5 @@ export async function publishEvent(
     status: (ctx.opts.compat ?? "upstream") === "upstream" ? 200 : 201,
     body: { status: "ok", event_id: eventId, seq, id },
     headers: [],
-  };
-}
-
-const utf8 = new TextDecoder();
-
-/**
- * `POST /publish` on the raw path, for a relay without credentials (no caller to authenticate,
- * no scope to check) and without CORS; the same checks, answers and envelope as the Hono route.
- */
-export function rawPublishRoute(ctx: RelayContext): RawRoute {
-  const compat = ctx.opts.compat ?? "upstream";
-  const maxBody = ctx.opts.edge?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const maxPayload = ctx.opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  return {
-    route: "/publish",
-    async serve(req, requestId) {
-      const bytes = await req.body(maxBody);
-      let body: unknown;
-      try {
-        body = JSON.parse(utf8.decode(bytes));
-      } catch (err) {
-        throw invalidJson(compat, err);
-      }
-      const { topic, json } = publishInput(body, maxPayload, compat);
-      const a = await publishEvent(ctx, topic, json, undefined, requestId);
-      return {
-        status: a.status,
-        headers: [["content-type", "application/json"], ...a.headers],
-        body: JSON.stringify(a.body),
-      };
-    },
   };
 }

@@ -8,27 +8,17 @@
 import type { Context } from "hono";
 import type { CompatMode } from "../compat/mod.ts";
 import { HttpError } from "../errors/mod.ts";
-import { type App, type AppEnv, errorBody, type Server } from "../http/mod.ts";
+import { type App, type AppEnv, responseOf, type Server } from "../http/mod.ts";
 import type { MeshAuth } from "../auth/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { authenticated, maySee, principalOf, requireTopics } from "./auth.ts";
 import type { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
-import { openSubscription, parseStartPoint, type StartPoint } from "./replay.ts";
-import { isEngineOutage } from "../nats/mod.ts";
-import { invalidJson, publishEvent, publishInput, refuse, RETRY_AFTER_SECONDS } from "./publish.ts";
-import {
-  DEFAULT_MAX_PAYLOAD_BYTES,
-  DEFAULT_MAX_SUBSCRIBERS,
-  DEFAULT_MAX_TOPICS_PER_SUBSCRIPTION,
-  DEFAULT_RESUME_WAIT_MS,
-  type RelayMetrics,
-  type RelayServerOptions,
-} from "./server.ts";
-import { type AnyRelayStore, isRemoteStore, type RemoteRelayStore } from "./store.ts";
+import { invalidJson, publishEvent, publishInput } from "./publish.ts";
+import { subscribeAnswer } from "./subscribe.ts";
+import { DEFAULT_MAX_PAYLOAD_BYTES, type RelayMetrics, type RelayServerOptions } from "./server.ts";
+import type { AnyRelayStore } from "./store.ts";
 import type { FlushRounds } from "./stream/mod.ts";
-import { SseSubscriber } from "./stream/mod.ts";
-import { isTopicPattern, TopicFilter } from "../topic/mod.ts";
 
 /** What the route handlers share. */
 export interface RelayContext {
@@ -57,33 +47,6 @@ async function readPublish(c: Context<AppEnv>, maxPayload: number, compat: Compa
   return publishInput(body, maxPayload, compat);
 }
 
-/** 503 with Retry-After: the engine is out of reach for now (nothing was acknowledged). */
-function unavailable(c: Context<AppEnv>, message: string): Response {
-  c.header("Retry-After", String(RETRY_AFTER_SECONDS));
-  return c.json(errorBody(message, c.get("requestId") ?? ""), 503);
-}
-
-/**
- * Waits (bounded) for a remote store's tail to reach a resume position from another replica;
- * a response when it did not, undefined to go on. A position beyond the engine's own newest
- * sequence never was, and goes on to the usual `ahead` reset.
- */
-async function awaitTail(
-  c: Context<AppEnv>,
-  store: RemoteRelayStore,
-  start: StartPoint,
-  waitMs: number,
-): Promise<Response | undefined> {
-  if (start.kind !== "after" || start.epoch !== store.epoch || start.seq <= store.lastSeq) return;
-  if (await store.waitFor(start.seq, waitMs)) return;
-  try {
-    if (start.seq > await store.engineLastSeq()) return;
-  } catch (err) {
-    if (!isEngineOutage(err)) throw err;
-  }
-  return unavailable(c, "this relay replica has not caught up with the resume position; retry");
-}
-
 /**
  * `POST /publish {topic, payload}` -> 200 (`compat: upstream`) or 201 (`compat: iatp`)
  * `{status, event_id, seq, id}`. The event carries the authenticated caller as `publisher`
@@ -104,82 +67,18 @@ export function registerPublish(ctx: RelayContext, app: App): void {
   });
 }
 
-/** The fields of an SSE answer. */
-const SSE_HEADERS = {
-  "content-type": "text/event-stream; charset=utf-8",
-  "cache-control": "no-cache, no-transform",
-  "x-accel-buffering": "no",
-};
-
 /** `GET /subscribe?topic=...`: replay after the resume position, then live events. */
 export function registerSubscribe(ctx: RelayContext, app: App): void {
-  app.get("/subscribe", authenticated(ctx.auth), async (c) => {
-    const maxTopics = ctx.opts.maxTopicsPerSubscription ?? DEFAULT_MAX_TOPICS_PER_SUBSCRIPTION;
-    const maxSubscribers = ctx.opts.maxSubscribers ?? DEFAULT_MAX_SUBSCRIBERS;
-    const topics = c.req.queries("topic") ?? [];
-    if (topics.length === 0) {
-      throw refuse(
-        ctx.opts.compat ?? "upstream",
-        "at least one topic parameter is required",
-        {
-          type: "missing",
-          loc: ["topic"],
-          msg: "Field required",
-        },
-        {},
-        "query",
-      );
-    }
-    if (topics.length > maxTopics) {
-      throw new HttpError(400, `at most ${maxTopics} topic parameters are allowed`);
-    }
-    const bad = topics.find((t: string) => !isTopicPattern(t));
-    if (bad !== undefined) {
-      throw new HttpError(400, "invalid topic pattern", {
-        expected: "a topic name, a name ending in .* or *",
-        found: String(bad).slice(0, 140),
-      });
-    }
-    requireTopics(principalOf(c), "subscribe", topics);
-    const start = parseStartPoint(c.req.header("last-event-id") ?? c.req.query("since"));
-    if (isRemoteStore(ctx.store)) {
-      const wait = ctx.opts.resumeWaitMs ?? DEFAULT_RESUME_WAIT_MS;
-      const refused = await awaitTail(c, ctx.store, start, wait);
-      if (refused) return refused;
-    }
-    if (ctx.server.draining) throw new HttpError(503, "relay is shutting down");
-    const full = () => new HttpError(503, `subscriber limit of ${maxSubscribers} reached`);
-    if (Atomics.load(ctx.subscribers, 0) >= maxSubscribers) throw full();
-    // A HEAD answer carries no body: no subscriber to register (nothing would ever read it).
-    if (c.req.method === "HEAD") return c.body(null, 200, SSE_HEADERS);
-    // The slot is taken atomically: with --workers every isolate counts in the same place.
-    if (Atomics.add(ctx.subscribers, 0, 1) >= maxSubscribers) {
-      Atomics.sub(ctx.subscribers, 0, 1);
-      throw full();
-    }
-    const stream: SseSubscriber = new SseSubscriber({
-      queueBytes: ctx.opts.queueBytes,
-      rounds: ctx.rounds,
-      onEnd: (reason) => {
-        ctx.hub.remove(stream);
-        Atomics.sub(ctx.subscribers, 0, 1);
-        if (reason === "overflow") ctx.metrics.overflows.inc();
-      },
-    });
-    openSubscription({
-      store: ctx.store,
-      hub: ctx.hub,
-      filter: new TopicFilter(topics),
-      stream,
-      start,
-      retryMs: ctx.opts.retryMs,
-      replayBatch: ctx.opts.replayBatch,
-    }).catch((err) => {
-      ctx.log.warn("replay failed", { err });
-      stream.end("error");
-    });
-    return c.body(stream.body(), 200, SSE_HEADERS);
-  });
+  app.get("/subscribe", authenticated(ctx.auth), async (c) =>
+    responseOf(
+      await subscribeAnswer(ctx, {
+        topics: c.req.queries("topic") ?? [],
+        start: c.req.header("last-event-id") ?? c.req.query("since"),
+        principal: principalOf(c),
+        head: c.req.method === "HEAD",
+        requestId: c.get("requestId") ?? "",
+      }),
+    ));
 }
 
 /** `GET /topics`: retained count and last position per topic the caller may see. */

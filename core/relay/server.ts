@@ -11,7 +11,6 @@ import {
   createServer,
   type EdgeOptions,
   encodeComment,
-  type RawRoute,
   type ServerOptions,
   type Service,
   shareChunk,
@@ -20,7 +19,9 @@ import type { Logger } from "../log/mod.ts";
 import { relayHealth } from "./health.ts";
 import { Hub } from "./hub.ts";
 import { FlushRounds, type FlushRoundsOptions } from "./stream/mod.ts";
-import { rawPublishRoute, storeEvent } from "./publish.ts";
+import { storeEvent } from "./publish.ts";
+import { relayRawRoutes } from "./raw_routes.ts";
+import { allowedOrigin, CORS_SETTINGS } from "./cors.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
 import { type AnyRelayStore, isRemoteStore, type StoredEvent } from "./store.ts";
 import { messageFrame } from "./replay.ts";
@@ -144,8 +145,8 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   const shared = opts.role?.shared ?? new Int32Array(1);
   const auth = opts.auth ?? createMeshAuth({});
   const origins = opts.corsOrigins ?? [];
-  // Publishes skip the router on an open relay without CORS (nothing for middleware to add).
-  let rawPublish: RawRoute | undefined;
+  // Publishes, subscriptions and preflights skip the router (set once the context exists).
+  let rawRoutes: NonNullable<ServerOptions["rawRoutes"]> = () => undefined;
   const engine = opts.role?.engine ??
     (() => isRemoteStore(store) ? store.available ? "connected" : "unreachable" : undefined);
   const server = createServer({
@@ -155,7 +156,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     log,
     ...opts.edge,
     health: () => relayHealth(store, engine(), Atomics.load(shared, 0)),
-    rawRoutes: (method, path) => method === "POST" && path === "/publish" ? rawPublish : undefined,
+    rawRoutes: (method, path, head) => rawRoutes(method, path, head),
     reusePort: opts.role !== undefined,
     sharedConnections: opts.role?.connections,
     metricsText: opts.role?.metricsText,
@@ -165,16 +166,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   if (origins.length > 0) {
     server.routes(async (app) => {
       const { cors } = await import("hono/cors");
-      app.use(
-        "*",
-        cors({
-          origin: (o) => origins.includes("*") || origins.includes(o) ? o : null,
-          allowMethods: ["GET", "POST", "OPTIONS"],
-          allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", "X-Request-Id"],
-          exposeHeaders: ["X-Request-Id"],
-          maxAge: 600,
-        }),
-      );
+      app.use("*", cors({ origin: (o) => allowedOrigin(origins, o), ...CORS_SETTINGS }));
     });
   }
 
@@ -199,7 +191,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   opts.role?.publisher?.((topic, eventId, json, publisher) =>
     storeEvent(ctx, topic, eventId, json, publisher)
   );
-  if (!auth.enabled && origins.length === 0) rawPublish = rawPublishRoute(ctx);
+  rawRoutes = relayRawRoutes(ctx, origins);
   server.routes((app) => {
     registerPublish(ctx, app);
     registerSubscribe(ctx, app);

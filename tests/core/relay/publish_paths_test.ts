@@ -1,7 +1,8 @@
 /**
- * `POST /publish` is served on the raw path by an open relay without CORS, and through Hono with
- * credentials or CORS: both give the same statuses, bodies and header fields for the same
- * requests, every bound included, and subscribers get the event either way.
+ * `POST /publish` and `GET /subscribe` are served on the raw path, and through Hono when their
+ * path is percent-escaped (`/%70ublish`): both give the same statuses, bodies and header fields
+ * for the same requests on an open relay, one with credentials and one with CORS, every bound
+ * included, and subscribers get the event either way.
  * @module
  */
 import assert from "node:assert/strict";
@@ -12,7 +13,7 @@ import { openSse, startRelay } from "./relay_helpers.ts";
 
 const TOKEN = "publish-paths-test-token";
 
-/** The three relays: open (raw path), with a token, with CORS (both through Hono). */
+/** The three relays: open, with a token, with CORS. */
 const SETUPS: Array<[string, DeepPartial<RelayConfig>, Record<string, string>]> = [
   ["open", {}, {}],
   ["token", { tokens: { [TOKEN]: ["publish:*", "subscribe:*"] } }, {
@@ -26,8 +27,9 @@ async function answer(
   relay: Service,
   body: string | Uint8Array<ArrayBuffer>,
   headers: Record<string, string>,
+  path = "/publish",
 ) {
-  const res = await fetch(`${relay.url}/publish`, { method: "POST", body, headers });
+  const res = await fetch(`${relay.url}${path}`, { method: "POST", body, headers });
   const text = await res.text();
   let json: Record<string, unknown> | string = text;
   try {
@@ -40,8 +42,14 @@ async function answer(
     json,
     type: res.headers.get("content-type"),
     requestId: res.headers.get("x-request-id") !== null,
-    retryAfter: res.headers.get("retry-after"),
+    fields: fieldsOf(res),
   };
+}
+
+/** The header fields a middleware adds (CORS, the auth challenge, Retry-After), sorted. */
+function fieldsOf(res: Response): string[] {
+  return [...res.headers].filter(([k]) => /^(access-control-|vary|www-auth|retry-after)/.test(k))
+    .map(([k, v]) => `${k}: ${v}`).sort();
 }
 
 const CASES: Array<string | Uint8Array<ArrayBuffer>> = [
@@ -64,7 +72,10 @@ const CASES: Array<string | Uint8Array<ArrayBuffer>> = [
 for (const compat of ["upstream", "iatp"] as const) {
   Deno.test(`publish answers alike on the raw path and through Hono (compat ${compat})`, async () => {
     const results: Record<string, unknown[]> = {};
-    for (const [name, config, headers] of SETUPS) {
+    for (const [name, config, setupHeaders] of SETUPS) {
+      const headers = name === "cors"
+        ? { ...setupHeaders, origin: "http://example.test" }
+        : setupHeaders;
       const relay = await startRelay({
         ...config,
         compat,
@@ -74,8 +85,14 @@ for (const compat of ["upstream", "iatp"] as const) {
       });
       try {
         const out = [];
-        for (const c of CASES) out.push(await answer(relay, c, headers));
-        results[name] = out;
+        const routed = [];
+        for (const c of CASES) {
+          out.push(await answer(relay, c, headers));
+          routed.push(await answer(relay, c, headers, "/%70ublish"));
+        }
+        // The routed publishes went to a topic the raw ones created: the same answers (507 too).
+        assert.deepEqual(routed, out, `${name}: the raw path and the router`);
+        results[name] = out.map((r) => ({ ...r, fields: [] }));
       } finally {
         await relay.close();
       }
@@ -133,6 +150,54 @@ Deno.test("an event published on the raw path reaches subscribers; a token still
       }
     } finally {
       await sub.close();
+      await relay.close();
+    }
+  }
+});
+
+/** Subscriptions as query and extra header fields: refusals, then one that opens. */
+const SUBSCRIPTIONS: Array<[string, Record<string, string>]> = [
+  ["", {}],
+  ["topic=has%20space", {}],
+  [Array.from({ length: 65 }, (_, i) => `topic=t${i}`).join("&"), {}],
+  ["topic=p.x&since=garbage", {}],
+  ["topic=p.x", { "last-event-id": "nope" }],
+  ["topic=p.x&access_token=abc", {}],
+  ["to%70ic=p.%2A&since=now", {}],
+  ["topic=p.x&since=now", {}],
+];
+
+/** A subscription's answer: status, type, middleware fields, and the body of a refusal. */
+async function subscribeAnswer(relay: Service, path: string, headers: Record<string, string>) {
+  const res = await fetch(`${relay.url}${path}`, { headers });
+  const type = res.headers.get("content-type");
+  const body = type?.startsWith("application/json") ? await res.json() : "stream";
+  if (body === "stream") await res.body?.cancel();
+  else delete body.request_id;
+  return { status: res.status, type, fields: fieldsOf(res), body };
+}
+
+Deno.test("subscribe answers alike on the raw path and through Hono, refusals included", async () => {
+  for (const [name, config, setupHeaders] of SETUPS) {
+    const relay = await startRelay(config);
+    try {
+      const statuses = [];
+      for (const [query, extra] of SUBSCRIPTIONS) {
+        const headers = { origin: "http://example.test", ...setupHeaders, ...extra };
+        const raw = await subscribeAnswer(relay, `/subscribe?${query}`, headers);
+        const routed = await subscribeAnswer(relay, `/%73ubscribe?${query}`, headers);
+        assert.deepEqual(raw, routed, `${name}: ?${query.slice(0, 40)}`);
+        statuses.push(raw.status);
+      }
+      // A credential in the query is refused only where credentials are checked at all.
+      const inQuery = name === "token" ? 401 : 200;
+      assert.deepEqual(statuses, [422, 400, 400, 400, 400, inQuery, 200, 200], name);
+      if (name === "token") {
+        const anon = await subscribeAnswer(relay, "/subscribe?topic=p.x", {});
+        assert.equal(anon.status, 401);
+        assert.deepEqual(anon, await subscribeAnswer(relay, "/%73ubscribe?topic=p.x", {}));
+      }
+    } finally {
       await relay.close();
     }
   }

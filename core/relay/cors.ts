@@ -1,0 +1,45 @@
+/**
+ * The relay's CORS answers, written once for both paths: the router applies them with Hono's
+ * `cors` middleware (`CORS_SETTINGS`), the raw path adds the same header fields itself
+ * (`corsFields`, `preflightFields`), so a browser sees the same answer on either.
+ * @module
+ */
+import type { HeaderPairs } from "../http/mod.ts";
+
+/** What the relay allows a cross-origin caller (the settings of Hono's `cors`). */
+export const CORS_SETTINGS = {
+  allowMethods: ["GET", "POST", "OPTIONS"],
+  allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", "X-Request-Id"],
+  exposeHeaders: ["X-Request-Id"],
+  maxAge: 600,
+};
+
+/** Allowed origins (`*` for any): the request's `Origin` when allowed, else null. */
+export function allowedOrigin(origins: readonly string[], origin: string): string | null {
+  return origins.includes("*") || origins.includes(origin) ? origin : null;
+}
+
+/** The fields Hono's `cors` sets on every answer but a preflight's, before and after the route. */
+export function corsFields(origins: readonly string[], origin: string | null): HeaderPairs {
+  const allowed = allowedOrigin(origins, origin ?? "");
+  const out: HeaderPairs = [];
+  if (allowed) out.push(["Access-Control-Allow-Origin", allowed]);
+  out.push(["Access-Control-Expose-Headers", CORS_SETTINGS.exposeHeaders.join(",")]);
+  out.push(["Vary", "Origin"]);
+  return out;
+}
+
+/** The fields of Hono's answer to a preflight (`OPTIONS`, 204, no body). */
+export function preflightFields(origins: readonly string[], origin: string | null): HeaderPairs {
+  const allowed = allowedOrigin(origins, origin ?? "");
+  const out: HeaderPairs = [];
+  if (allowed) out.push(["Access-Control-Allow-Origin", allowed]);
+  out.push(
+    ["Access-Control-Expose-Headers", CORS_SETTINGS.exposeHeaders.join(",")],
+    ["Vary", "Origin, Access-Control-Request-Headers"],
+    ["Access-Control-Max-Age", String(CORS_SETTINGS.maxAge)],
+    ["Access-Control-Allow-Methods", CORS_SETTINGS.allowMethods.join(",")],
+    ["Access-Control-Allow-Headers", CORS_SETTINGS.allowHeaders.join(",")],
+  );
+  return out;
+}
