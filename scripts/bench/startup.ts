@@ -9,7 +9,13 @@
 import { sleep } from "../../core/async/mod.ts";
 import { parseArgs } from "node:util";
 import { freePort } from "./tools.ts";
-import { entryOf } from "../../cmd/permissions.ts";
+import {
+  entryOf,
+  expandFlags,
+  lineEnv,
+  lineFlags,
+  parsePermissionTable,
+} from "../../cmd/permissions.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const { values } = parseArgs({
@@ -117,18 +123,16 @@ function which(bin: string): string | undefined {
 }
 
 const deno = Deno.env.get("DENO_BIN") || Deno.execPath();
-const table = new Map(
-  Deno.readTextFileSync(`${ROOT}cmd/permissions.txt`).split("\n")
-    .filter((l) => l.trim() && !l.startsWith("#"))
-    .map((l) => l.trim().split(/\s+/)).map(([n, ...f]) => [n, f] as const),
-);
+// The benchmarked tree's own table (this file may run from another checkout's scripts).
+const table = parsePermissionTable(Deno.readTextFileSync(`${ROOT}cmd/permissions.txt`));
+/** The environment words of a service's line, which the launchers set for its process. */
+const envFor = (name: string) => lineEnv(table.get(name) ?? []);
 const flagsFor = (name: string, dir: string) =>
-  (table.get(name) ?? []).map((f) =>
-    f.replaceAll("$ROOT", ROOT.replace(/\/$/, "")).replaceAll("$DATA", dir).replaceAll(
-      "$DENO",
-      deno,
-    )
-  );
+  expandFlags(lineFlags(table.get(name) ?? []), {
+    root: ROOT.replace(/\/$/, ""),
+    data: dir,
+    deno,
+  });
 
 /** The sidecar and the relay are measured as one isolate (`--workers 1`): each worker isolate adds its own heap. */
 const oneIsolate = (svc: string): string[] =>
@@ -146,7 +150,8 @@ for (const svc of SERVICES) {
       // The file the launchers start for it (its own, for a service) and its arguments.
       `${ROOT}${entryOf([svc]).file}`,
       ...entryOf([svc, "--port", String(port), ...oneIsolate(svc)]).args,
-    ], (p) => httpOk(`http://127.0.0.1:${p}/health`))
+    ], (p) =>
+      httpOk(`http://127.0.0.1:${p}/health`), envFor(svc))
   );
   const launcher = await repeat(() =>
     measure(
