@@ -41,6 +41,7 @@ Deno.test("a line's words are Deno flags or allocator settings (NAME=VALUE), not
     // Only glibc's allocator tuning: never a variable that changes what code runs (LD_*, DENO_*).
     for (const v of env) assert.match(v, /^MALLOC_[A-Z_]+_$/, `${name}: ${v}`);
   }
+  assert.equal(lineEnv(PERMISSIONS.get("policy")!).MALLOC_MMAP_THRESHOLD_, "32768");
 });
 
 Deno.test("launchEnv: the line's NAME=VALUE words, the operator's own value kept", () => {
