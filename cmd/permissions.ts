@@ -22,6 +22,43 @@ export function parsePermissionTable(text: string): PermissionTable {
   return table;
 }
 
+/** An environment word of a table line: `NAME=VALUE` (every other word is a Deno flag). */
+const ENV_WORD = /^([A-Z][A-Z0-9_]*)=(\S*)$/;
+
+/**
+ * The environment a line sets for its subcommand's process: its `NAME=VALUE` words.
+ * @example
+ * ```ts
+ * lineEnv(["MALLOC_MMAP_THRESHOLD_=32768", "--allow-net"]); // { MALLOC_MMAP_THRESHOLD_: "32768" }
+ * ```
+ */
+export function lineEnv(line: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const word of line) {
+    const m = ENV_WORD.exec(word);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** The Deno flags of a line: every word but its `NAME=VALUE` ones. */
+export function lineFlags(line: readonly string[]): string[] {
+  return line.filter((w) => !ENV_WORD.test(w));
+}
+
+/**
+ * What a launcher adds to the environment of a subcommand's process: the line's `NAME=VALUE`
+ * words whose variable the operator's environment `env` does not already set.
+ */
+export function launchEnv(
+  name: string,
+  env: Record<string, string>,
+  table: PermissionTable = PERMISSIONS,
+): Record<string, string> {
+  const set = Object.entries(lineEnv(table.get(name) ?? [])).filter(([k]) => !(k in env));
+  return Object.fromEntries(set);
+}
+
 /** The table shipped with this build. */
 export const PERMISSIONS: PermissionTable = parsePermissionTable(tableText);
 
@@ -160,16 +197,17 @@ export interface LaunchRequest {
 }
 
 /**
- * The exact Deno flags of one subcommand start: its table line with placeholders filled, plus
- * read access to the files the operator named for it (the `--config` file and `file:PATH`
- * credential settings, in its arguments or in env vars it may read) and the operator's explicit
- * `IATP_ALLOW_READ` / `IATP_ALLOW_WRITE` lists. An unknown subcommand gets no permission at all.
+ * The exact Deno flags of one subcommand start: its table line's flags (not its `NAME=VALUE`
+ * words, {@linkcode launchEnv}) with placeholders filled, plus read access to the files the
+ * operator named for it (the `--config` file and `file:PATH` credential settings, in its
+ * arguments or in env vars it may read) and the operator's explicit `IATP_ALLOW_READ` /
+ * `IATP_ALLOW_WRITE` lists. An unknown subcommand gets no permission at all.
  * @throws {RangeError} when a named path contains a comma.
  */
 export function launchFlags(req: LaunchRequest): string[] {
   const line = (req.table ?? PERMISSIONS).get(req.name);
   if (!line) return [];
-  let flags = expandFlags(line, req.layout);
+  let flags = expandFlags(lineFlags(line), req.layout);
   const visible = Object.entries(req.env).filter(([k]) => envGranted(line, k)).map(([, v]) => v);
   const list = (v: string | undefined) => (v ?? "").split(",").map((s) => s.trim());
   flags = extendFlag(flags, "read", [

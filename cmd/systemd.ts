@@ -9,6 +9,7 @@
 import { parseFlags } from "../core/config/mod.ts";
 import { UsageError } from "../core/errors/mod.ts";
 import { type Command, type CommandEntry, findCommand } from "./command.ts";
+import { lineEnv, PERMISSIONS } from "./permissions.ts";
 import { print } from "./shared.ts";
 
 /** Where units expect the configuration and credential files. */
@@ -135,6 +136,10 @@ function renderUnit(name: string, opts: UnitOptions): string {
     `Environment=IATP_DATA_DIR=${state} DENO_DIR=${state}/.deno`,
     // Protected: credentials come from files; a missing one stops the start, naming the setting.
     ...(opts.credentials ?? []),
+    // The allocator settings of its line in cmd/permissions.txt (a compiled binary gets them too).
+    ...Object.entries(lineEnv(PERMISSIONS.get(name) ?? [])).map(([k, v]) =>
+      `Environment=${k}=${v}`
+    ),
     // Read after Environment=, so a value here overrides the lines above.
     `EnvironmentFile=-/etc/iatp/${name}.env`,
     `WorkingDirectory=${state}`,

@@ -11,7 +11,7 @@
  *   deno run --allow-env --allow-run=/usr/local/bin/deno /app/scripts/launcher.ts relay --port 8005
  * @module
  */
-import { entryOf, launchFlags, PERMISSIONS } from "../cmd/permissions.ts";
+import { entryOf, launchEnv, launchFlags, PERMISSIONS } from "../cmd/permissions.ts";
 import type { PathGrant } from "../core/config/mod.ts";
 
 /** Signals passed on to the child (the launcher is PID 1 in a container). */
@@ -95,6 +95,8 @@ async function launch(argv: string[]): Promise<number> {
       `${ROOT}/${entry.file}`,
       ...entry.args,
     ],
+    // The line's environment words the operator's environment does not set (cmd/permissions.txt).
+    env: launchEnv(name, env),
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",

@@ -66,6 +66,7 @@ iatp_permission_flags() {
     "$IATP_ROOT/cmd/permissions.txt")" || return 1
   read -ra words <<<"$line"
   for word in "${words[@]}"; do
+    if [[ "$word" =~ $IATP_ENV_WORD ]]; then continue; fi # an environment word (iatp_permission_env)
     word="${word//\$ROOT/$IATP_ROOT}"
     word="${word//\$DATA/$data}"
     word="${word//\$DENO/$deno}"
@@ -75,6 +76,24 @@ iatp_permission_flags() {
   done
   if [ $reads = 0 ] && [ -n "${IATP_ALLOW_READ:-}" ]; then printf '%s\n' "--allow-read=$IATP_ALLOW_READ"; fi
   if [ $writes = 0 ] && [ -n "${IATP_ALLOW_WRITE:-}" ]; then printf '%s\n' "--allow-write=$IATP_ALLOW_WRITE"; fi
+}
+
+# A `NAME=VALUE` word of a cmd/permissions.txt line (cmd/permissions.ts reads it the same way).
+IATP_ENV_WORD='^[A-Z][A-Z0-9_]*=[^[:space:]]*$'
+
+# Prints the `NAME=VALUE` words of subcommand CMD's line in cmd/permissions.txt whose variable the
+# environment does not already set, one a line: the launcher exports them for that start.
+iatp_permission_env() {
+  local cmd="$1" line word name
+  local -a words
+  line="$(awk -v c="$cmd" '$1 == c { $1 = ""; print; found = 1 } END { if (!found) exit 1 }' \
+    "$IATP_ROOT/cmd/permissions.txt")" || return 0
+  read -ra words <<<"$line"
+  for word in "${words[@]}"; do
+    [[ "$word" =~ $IATP_ENV_WORD ]] || continue
+    name="${word%%=*}"
+    if [ -z "${!name+set}" ]; then printf '%s\n' "$word"; fi
+  done
 }
 
 # Prints WORD with comma-separated EXTRA paths appended when it is `FLAG=a,b`; succeeds when

@@ -12,7 +12,13 @@
 import { sleep } from "../../core/async/mod.ts";
 import { parseArgs } from "node:util";
 import { freePort } from "./tools.ts";
-import { entryOf } from "../../cmd/permissions.ts";
+import {
+  entryOf,
+  expandFlags,
+  lineEnv,
+  lineFlags,
+  parsePermissionTable,
+} from "../../cmd/permissions.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const { values } = parseArgs({
@@ -120,18 +126,16 @@ function which(bin: string): string | undefined {
 }
 
 const deno = Deno.env.get("DENO_BIN") || Deno.execPath();
-const table = new Map(
-  Deno.readTextFileSync(`${ROOT}cmd/permissions.txt`).split("\n")
-    .filter((l) => l.trim() && !l.startsWith("#"))
-    .map((l) => l.trim().split(/\s+/)).map(([n, ...f]) => [n, f] as const),
-);
+// The benchmarked tree's own table (this file may run from another checkout's scripts).
+const table = parsePermissionTable(Deno.readTextFileSync(`${ROOT}cmd/permissions.txt`));
+/** The environment words of a service's line, which the launchers set for its process. */
+const envFor = (name: string) => lineEnv(table.get(name) ?? []);
 const flagsFor = (name: string, dir: string) =>
-  (table.get(name) ?? []).map((f) =>
-    f.replaceAll("$ROOT", ROOT.replace(/\/$/, "")).replaceAll("$DATA", dir).replaceAll(
-      "$DENO",
-      deno,
-    )
-  );
+  expandFlags(lineFlags(table.get(name) ?? []), {
+    root: ROOT.replace(/\/$/, ""),
+    data: dir,
+    deno,
+  });
 
 /** The agents' relay (sensor and action need somewhere to publish or take work from). */
 let agentsRelay: { url: string; stop(): Promise<void> } | undefined;
@@ -193,7 +197,7 @@ for (const svc of SERVICES) {
       `${ROOT}${entryOf([svc]).file}`,
       ...entryOf([svc, ...serviceArgs(svc, port)]).args,
     ], (p) =>
-      httpOk(`http://127.0.0.1:${p}/health`), serviceEnv(svc))
+      httpOk(`http://127.0.0.1:${p}/health`), { ...envFor(svc), ...serviceEnv(svc) })
   );
   const launcher = await repeat(() =>
     measure(

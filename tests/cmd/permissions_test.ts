@@ -5,7 +5,10 @@ import {
   expandFlags,
   extendFlag,
   grantsOf,
+  launchEnv,
   launchFlags,
+  lineEnv,
+  lineFlags,
   parsePermissionTable,
   PERMISSIONS,
 } from "../../cmd/permissions.ts";
@@ -28,6 +31,33 @@ Deno.test("no subcommand gets --allow-all, ffi, or unrestricted write", () => {
     assert.notEqual(grantsOf(flags, "run"), "all", `${name} may run anything`);
   }
   assert.deepEqual(PERMISSIONS.get("help"), []);
+});
+
+Deno.test("a line's words are Deno flags or allocator settings (NAME=VALUE), nothing else", () => {
+  for (const [name, words] of PERMISSIONS) {
+    const env = Object.keys(lineEnv(words));
+    assert.equal(lineFlags(words).length + env.length, words.length, name);
+    for (const flag of lineFlags(words)) assert.match(flag, /^--[a-z]/, `${name}: ${flag}`);
+    // Only glibc's allocator tuning: never a variable that changes what code runs (LD_*, DENO_*).
+    for (const v of env) assert.match(v, /^MALLOC_[A-Z_]+_$/, `${name}: ${v}`);
+  }
+  assert.equal(lineEnv(PERMISSIONS.get("policy")!).MALLOC_MMAP_THRESHOLD_, "32768");
+});
+
+Deno.test("launchEnv: the line's NAME=VALUE words, the operator's own value kept", () => {
+  const table = parsePermissionTable(
+    "svc  MALLOC_ARENA_MAX=2 --allow-net A_B=\nother --allow-net\n",
+  );
+  assert.deepEqual(lineEnv(table.get("svc")!), { MALLOC_ARENA_MAX: "2", A_B: "" });
+  assert.deepEqual(lineFlags(table.get("svc")!), ["--allow-net"]);
+  assert.deepEqual(launchEnv("svc", {}, table), { MALLOC_ARENA_MAX: "2", A_B: "" });
+  assert.deepEqual(launchEnv("svc", { MALLOC_ARENA_MAX: "4" }, table), { A_B: "" });
+  assert.deepEqual(launchEnv("other", {}, table), {});
+  assert.deepEqual(launchEnv("nope", {}, table), {});
+  const layout = { root: "/app", data: "/data", deno: "/usr/local/bin/deno" };
+  assert.deepEqual(launchFlags({ name: "svc", args: [], env: {}, layout, table }), [
+    "--allow-net",
+  ]);
 });
 
 Deno.test("every env var a service reads is granted to it", async () => {
@@ -235,6 +265,18 @@ Deno.test("the image launcher and scripts/iatp give every subcommand the same fl
       layout: { root, data: "/srv/data", deno },
     });
     assert.deepEqual(fromTs, fromBash, name);
+    const operators: Record<string, string>[] = [{}, { MALLOC_MMAP_THRESHOLD_: "65536" }];
+    for (const operator of operators) {
+      const env = await new Deno.Command("bash", {
+        args: ["-c", `source "${root}/scripts/lib.sh" && iatp_permission_env "$0"`, name],
+        env: { IATP_ROOT: root, ...operator },
+        clearEnv: true,
+      }).output();
+      assert.equal(env.code, 0, new TextDecoder().decode(env.stderr));
+      const words = new TextDecoder().decode(env.stdout).split("\n").filter(Boolean);
+      const fromTsEnv = Object.entries(launchEnv(name, operator)).map(([k, v]) => `${k}=${v}`);
+      assert.deepEqual(fromTsEnv, words, `${name} ${JSON.stringify(operator)}`);
+    }
   }
 });
 

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { command, DEFAULT_POLICY_DIR, start } from "../../cmd/policy.ts";
 import { silentLogger } from "../../core/log/mod.ts";
-import { runIatp, tempDir, waitFor } from "../helpers.ts";
+import {
+  type ChildService,
+  listeningUrl,
+  ROOT,
+  runIatp,
+  spawnChild,
+  spawnIatp,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
 
 const SEED = {
   tx_id: "tx-1",
@@ -145,5 +154,62 @@ Deno.test("POST /evaluate: lone surrogates, inexact numbers, deep nesting and cu
     assert.equal((await evaluate(svc.url, SEED)).status, 200, "still serving");
   } finally {
     await svc.close();
+  }
+});
+
+/** The environment of a running process, from /proc. */
+function environOf(pid: number): Map<string, string> {
+  const raw = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0").filter(Boolean);
+  return new Map(raw.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+}
+
+/** The service's own process: scripts/iatp execs Deno; the image's launcher runs it as a child. */
+function serviceProcess(pid: number, launcher: string): number {
+  if (launcher === "scripts/iatp") return pid;
+  const children = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(" ");
+  assert.equal(children.length, 1, children.join(" "));
+  return Number(children[0]);
+}
+
+/** `iatp ARGS` through the container image's launcher (scripts/launcher.ts), run here. */
+function viaImageLauncher(args: string[], env: Record<string, string>): ChildService {
+  const deno = Deno.execPath();
+  const launcher = `${ROOT}scripts/launcher.ts`;
+  return spawnChild(deno, [
+    "run",
+    "--quiet",
+    "--allow-env",
+    `--allow-run=${deno}`,
+    launcher,
+    ...args,
+  ], {
+    env,
+  });
+}
+
+Deno.test("both launchers start the policy with its line's malloc setting unless the operator sets it", async () => {
+  const dir = await tempDir();
+  const args = ["policy", "--port", "0", "--reload-interval", "0"];
+  try {
+    for (const launcher of ["scripts/iatp", "scripts/launcher.ts"]) {
+      for (const [operator, want] of [[undefined, "32768"], ["65536", "65536"]] as const) {
+        const env: Record<string, string> = { IATP_DATA_DIR: dir.path };
+        if (operator !== undefined) env.MALLOC_MMAP_THRESHOLD_ = operator;
+        const svc = launcher === "scripts/iatp"
+          ? spawnIatp(args, { env })
+          : viaImageLauncher(args, env);
+        try {
+          let url: string | undefined;
+          await waitFor(() => (url = listeningUrl(svc.stdout())) !== undefined, 30_000, launcher);
+          const pid = serviceProcess(svc.process.pid, launcher);
+          assert.equal(environOf(pid).get("MALLOC_MMAP_THRESHOLD_"), want, launcher);
+          assert.equal((await evaluate(url!, SEED)).body.decision, "allow");
+        } finally {
+          await svc.stop();
+        }
+      }
+    }
+  } finally {
+    await dir.remove();
   }
 });

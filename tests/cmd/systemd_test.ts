@@ -154,3 +154,12 @@ Deno.test("deployment.md's setup creates every file a unit reads", async () => {
     }
   }
 });
+
+Deno.test("a unit sets its line's allocator settings, which the operator's env file overrides", async () => {
+  const r = await runIatp(["systemd", "policy"]);
+  assert.equal(r.code, 0, r.stderr);
+  const at = r.stdout.indexOf("Environment=MALLOC_MMAP_THRESHOLD_=32768\n");
+  assert.ok(at > 0, r.stdout);
+  assert.ok(r.stdout.indexOf("EnvironmentFile=") > at);
+  assert.ok(!(await runIatp(["systemd", "relay"])).stdout.includes("MALLOC_"));
+});
