@@ -8,7 +8,8 @@
 import { isAbsolute, normalize } from "node:path";
 import { resolveAuthKeys } from "../auth/mod.ts";
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
-import { PluginSignatureError, type VerifiedPlugin, verifyPlugin } from "../plugin/mod.ts";
+import type { PluginSignatureError, VerifiedPlugin } from "../plugin/mod.ts";
+import { pluginRuntime } from "./plugin_runtime.ts";
 
 /** Git URLs accepted: https, http, ssh, git and file schemes, or scp-like `user@host:path`. */
 export const GIT_URL = /^(https?|ssh|git|file):\/\/[^\s]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
@@ -150,6 +151,7 @@ export async function trustPlugin(
 ): Promise<TrustGrant> {
   if (sourceAllowed(url, policy.allowedSources)) return { by: "source" };
   checkSourceBeforeFetch(url, policy);
+  const { PluginSignatureError, verifyPlugin } = await pluginRuntime();
   try {
     return { by: "signature", ...await verifyPlugin(dir, policy.trustedKeys, bounds) };
   } catch (err) {
