@@ -8,11 +8,11 @@
 import { dirname, isAbsolute, join } from "node:path";
 import { resolveSecretSetting } from "../auth/mod.ts";
 import { permittedEnv } from "../config/mod.ts";
-import { AuditClient } from "../ledger/mod.ts";
+import { AuditClient } from "../ledger/client/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { edgeOptions } from "../http/mod.ts";
-import { RelayClient } from "../relay/mod.ts";
+import { RelayClient } from "../relay/client/mod.ts";
 import { AuditTrail } from "./audit_trail.ts";
 import type { AgentConfig } from "./config.ts";
 import { type ComponentHealth, createHealthServer, type HealthServer } from "./health.ts";
