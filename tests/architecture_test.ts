@@ -80,7 +80,10 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * dashboard serve `/health`, `/ready` and `/metrics` on the raw path and load Hono (about 1.5 MB)
  * with the first request that needs a route of their app (the dashboard its pages too). The
  * sidecar imports no `node:` module at start: the first one loads Deno's Node layer (3-4 MB of an
- * idle process).
+ * idle process). The sensor and action agents import no `node:` module but `node:sqlite` (their
+ * state database) at start; the plugin runtime (yaml, zod manifests, node:crypto signatures, the
+ * import audit), the action agent's executor and its JetStream queue, the wire's zod schemas and
+ * the other agent's code load with the first plugin, instruction or message that needs them.
  */
 const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
   { root: "main.ts", banned: /^(zod|yaml)$/ },
@@ -105,6 +108,19 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
     banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
     deferred: ["core/relay/mod.ts", "core/ledger/mod.ts"],
   },
+  ...(["sensor", "action"] as const).map((kind) => ({
+    root: `cmd/${kind}.ts`,
+    banned: /^(zod|yaml|hono|es-module-lexer|node:(?!sqlite$).+)$/,
+    deferred: [
+      "core/plugin/mod.ts",
+      "core/agents/executor.ts",
+      "core/agents/queued_tasks.ts",
+      "core/agents/wire_schema.ts",
+      `core/agents/${kind === "sensor" ? "action" : "sensor"}_agent.ts`,
+      "core/relay/mod.ts",
+      "core/ledger/mod.ts",
+    ],
+  })),
   {
     root: "cmd/policy.ts",
     banned: /^(zod|yaml|node:crypto)$/,
