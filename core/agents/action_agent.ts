@@ -15,6 +15,7 @@ import type { ExecutorContext } from "./executor.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type RefusedTask, RelayTaskSource, type TaskPublisherPolicy } from "./relay_tasks.ts";
 import type { QueuedTaskSource } from "./queued_tasks.ts";
+import { lateImport } from "./late_import.ts";
 import { type PluginTrustPolicy, pluginTrustPolicy } from "./plugin_trust.ts";
 import { ResultReporter, type TaskSource } from "./reporter.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
@@ -23,6 +24,9 @@ import { TaskQueue } from "./queue.ts";
 import { every, settledWithin, sleep } from "../async/mod.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
 import { errorMessage } from "../errors/mod.ts";
+
+/** The JetStream task queue's module. */
+type QueuedTasks = typeof import("./queued_tasks.ts");
 
 /** How long stop waits for a last delivery of unreported results. */
 const FINAL_SWEEP_TIMEOUT_MS = 5_000;
@@ -198,7 +202,7 @@ class ActionAgent {
       );
     }
     // The executor (installs, the plugin runtime) loads with the first instruction.
-    const { runInstruction } = await import("./executor.ts");
+    const { runInstruction } = await lateImport<typeof import("./executor.ts")>("./executor.ts");
     let body = await runInstruction(inst, this.exec, log);
     if (this.#stopping && body.status === "failed") {
       log.add("the agent stopped while this instruction was running");
@@ -353,9 +357,9 @@ export async function startActionAgent(
   await agent.recover();
   if (useQueue) {
     // The JetStream queue (its NATS client and the relay's wire) loads only where configured.
-    agent.queueTasks = await import("./queued_tasks.ts").then(({ openTaskQueue }) =>
-      openTaskQueue(rt, config, agent, publishers)
-    ).catch(async (err) => {
+    agent.queueTasks = await lateImport<QueuedTasks>("./queued_tasks.ts").then((
+      { openTaskQueue },
+    ) => openTaskQueue(rt, config, agent, publishers)).catch(async (err) => {
       await rt.close();
       throw err;
     });

@@ -5,6 +5,7 @@
  * is about 8 MB of an idle agent.
  * @module
  */
+import { lateImport } from "./late_import.ts";
 
 /** Instruction ids appear in URL paths: no slashes, no leading dot, bounded. */
 export const INSTRUCTION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$/;
@@ -21,7 +22,10 @@ export interface Instruction {
   correlation_id: string | undefined;
 }
 
-let schemas: Promise<typeof import("./wire_schema.ts")> | undefined;
+/** The zod schemas' module. */
+type WireSchemas = typeof import("./wire_schema.ts");
+
+let schemas: Promise<WireSchemas> | undefined;
 
 /**
  * The wire's zod schemas, imported on the first call (the same module after).
@@ -30,8 +34,8 @@ let schemas: Promise<typeof import("./wire_schema.ts")> | undefined;
  * const { instructionSchema } = await wireSchemas();
  * ```
  */
-export function wireSchemas(): Promise<typeof import("./wire_schema.ts")> {
-  return schemas ??= import("./wire_schema.ts");
+export function wireSchemas(): Promise<WireSchemas> {
+  return schemas ??= lateImport<WireSchemas>("./wire_schema.ts");
 }
 
 /** Heartbeat body. */
