@@ -82,8 +82,8 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * sidecar imports no `node:` module at start: the first one loads Deno's Node layer (3-4 MB of an
  * idle process). The sensor and action agents import no `node:` module but `node:sqlite` (their
  * state database) at start; the plugin runtime (yaml, zod manifests, node:crypto signatures, the
- * import audit), the action agent's executor and its JetStream queue, the wire's zod schemas and
- * the other agent's code load with the first plugin, instruction or message that needs them.
+ * import audit), the action agent's executor and its JetStream queue, and the wire's zod
+ * schemas load with the first plugin, instruction or message that needs them.
  * Their start graph as Deno builds it, which follows every string-literal `import()`, reaches
  * neither zod nor es-module-lexer (`graphBanned`): Deno reads the registry data of each npm
  * package it reaches (about 2.8 MB of an idle agent for these two, zod's being large), so they
@@ -121,7 +121,6 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/agents/executor.ts",
         "core/agents/queued_tasks.ts",
         "core/agents/wire_schema.ts",
-        `core/agents/${kind === "sensor" ? "action" : "sensor"}_agent.ts`,
         "core/relay/mod.ts",
         "core/ledger/mod.ts",
       ],

@@ -11,10 +11,7 @@
  * ```
  * @module
  */
-import type { Service } from "../http/mod.ts";
-import type { ActionConfig, SensorConfig } from "./config.ts";
-import type { AgentDeps } from "./runtime.ts";
-
+export { startActionAgent } from "./action_agent.ts";
 export { type AuditVerification, verifyAuditLines } from "./audit_trail.ts";
 export {
   type ActionConfig,
@@ -26,24 +23,5 @@ export {
 } from "./config.ts";
 export { type ComponentHealth, createHealthServer, healthBody } from "./health.ts";
 export type { AgentDeps } from "./runtime.ts";
+export { startSensorAgent } from "./sensor_agent.ts";
 export { type Instruction, wireSchemas } from "./wire.ts";
-
-// Each agent's own code (and what only it uses) loads with its start: a command is one agent.
-
-/**
- * Starts the sensor agent; close() sends heartbeat `offline` and stops the plugin hosts.
- * @throws {ConfigError} naming the setting (a trigger that cannot load, an unwritable folder)
- */
-export async function startSensorAgent(config: SensorConfig, deps?: AgentDeps): Promise<Service> {
-  const { startSensorAgent } = await import("./sensor_agent.ts");
-  return await startSensorAgent(config, deps);
-}
-
-/**
- * Starts the action agent; close() waits for running work, sends heartbeat `offline`, stops.
- * @throws {ConfigError} naming the setting (plugin trust, the task queue, an unwritable folder)
- */
-export async function startActionAgent(config: ActionConfig, deps?: AgentDeps): Promise<Service> {
-  const { startActionAgent } = await import("./action_agent.ts");
-  return await startActionAgent(config, deps);
-}
