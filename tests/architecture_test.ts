@@ -80,58 +80,83 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * dashboard serve `/health`, `/ready` and `/metrics` on the raw path and load Hono (about 1.5 MB)
  * with the first request that needs a route of their app (the dashboard its pages too). The
  * sidecar imports no `node:` module at start: the first one loads Deno's Node layer (3-4 MB of an
- * idle process).
+ * idle process). The sensor and action agents import no `node:` module but `node:sqlite` (their
+ * state database) at start; the plugin runtime (yaml, zod manifests, node:crypto signatures, the
+ * import audit), the action agent's executor and its JetStream queue, and the wire's zod
+ * schemas load with the first plugin, instruction or message that needs them.
+ * Their start graph as Deno builds it, which follows every string-literal `import()`, reaches
+ * neither zod nor es-module-lexer (`graphBanned`): Deno reads the registry data of each npm
+ * package it reaches (about 2.8 MB of an idle agent for these two, zod's being large), so they
+ * import such code by a computed specifier (core/agents/late_import.ts).
  */
-const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[] }> = [
-  { root: "main.ts", banned: /^(zod|yaml)$/ },
-  {
-    root: "cmd/relay.ts",
-    banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
-    deferred: [
-      "core/relay/sqlite_store.ts",
-      "core/relay/jetstream_store.ts",
-      "core/relay/cluster.ts",
-      "core/auth/replay.ts",
-    ],
-  },
-  {
-    root: "cmd/sidecar.ts",
-    banned: /^(zod|yaml|node:.+)$/,
-    deferred: ["core/recorder/sqlite_store.ts"],
-  },
-  { root: "cmd/audit.ts", banned: /^(zod|yaml|node:crypto|hono)$/ },
-  {
-    root: "cmd/dashboard.ts",
-    banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
-    deferred: ["core/relay/mod.ts", "core/ledger/mod.ts"],
-  },
-  {
-    root: "cmd/status.ts",
-    banned: /^(zod|yaml|node:crypto|node:sqlite|hono.*)$/,
-    deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
-  },
-  {
-    root: "cmd/compose_agent.ts",
-    banned: /^(zod|yaml|node:crypto|node:os|node:fs|node:path|hono.*)$/,
-    deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
-  },
-  {
-    root: "cmd/policy.ts",
-    banned: /^(zod|yaml|node:crypto)$/,
-    deferred: [
-      "core/policy/intent_schema.ts",
-      "core/policy/shared_bridge.ts",
-      "core/relay/mod.ts",
-      "core/ledger/mod.ts",
-    ],
-  },
-];
+const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphBanned?: RegExp }> =
+  [
+    { root: "main.ts", banned: /^(zod|yaml)$/ },
+    {
+      root: "cmd/relay.ts",
+      banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
+      deferred: [
+        "core/relay/sqlite_store.ts",
+        "core/relay/jetstream_store.ts",
+        "core/relay/cluster.ts",
+        "core/auth/replay.ts",
+      ],
+    },
+    {
+      root: "cmd/sidecar.ts",
+      banned: /^(zod|yaml|node:.+)$/,
+      deferred: ["core/recorder/sqlite_store.ts"],
+    },
+    { root: "cmd/audit.ts", banned: /^(zod|yaml|node:crypto|hono)$/ },
+    {
+      root: "cmd/dashboard.ts",
+      banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
+      deferred: ["core/relay/mod.ts", "core/ledger/mod.ts"],
+    },
+    ...(["sensor", "action"] as const).map((kind) => ({
+      root: `cmd/${kind}.ts`,
+      banned: /^(zod|yaml|hono|es-module-lexer|node:(?!sqlite$).+)$/,
+      deferred: [
+        "core/plugin/mod.ts",
+        "core/agents/executor.ts",
+        "core/agents/queued_tasks.ts",
+        "core/agents/wire_schema.ts",
+        "core/relay/mod.ts",
+        "core/ledger/mod.ts",
+      ],
+      graphBanned: /^(zod|es-module-lexer)$/,
+    })),
+    {
+      root: "cmd/status.ts",
+      banned: /^(zod|yaml|node:crypto|node:sqlite|hono.*)$/,
+      deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
+    },
+    {
+      root: "cmd/compose_agent.ts",
+      banned: /^(zod|yaml|node:crypto|node:os|node:fs|node:path|hono.*)$/,
+      deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
+    },
+    {
+      root: "cmd/policy.ts",
+      banned: /^(zod|yaml|node:crypto)$/,
+      deferred: [
+        "core/policy/intent_schema.ts",
+        "core/policy/shared_bridge.ts",
+        "core/relay/mod.ts",
+        "core/ledger/mod.ts",
+      ],
+    },
+  ];
 
-/** The files `root` loads at start: static, non-type imports followed transitively. */
-function loadedAtStart(root: string, edges: ImportEdge[]): Set<string> {
+/**
+ * The files `root` loads at start: static, non-type imports followed transitively (with
+ * `literalImports`, also the `import()`s of a string literal, which Deno follows building its
+ * graph at start, without evaluating them).
+ */
+function loadedAtStart(root: string, edges: ImportEdge[], literalImports = false): Set<string> {
   const next = new Map<string, string[]>();
   for (const e of edges) {
-    if (e.dynamic || e.typeOnly) continue;
+    if ((e.dynamic && !literalImports) || e.typeOnly) continue;
     if (!next.has(e.from)) next.set(e.from, []);
     next.get(e.from)!.push(e.to);
   }
@@ -149,8 +174,17 @@ function loadedAtStart(root: string, edges: ImportEdge[]): Set<string> {
 /** One line per banned package a service loads at start, naming the file that imports it. */
 function startupViolations(t: Tree): string[] {
   const out: string[] = [];
-  for (const { root, banned, deferred } of STARTUP) {
+  for (const { root, banned, deferred, graphBanned } of STARTUP) {
     const files = loadedAtStart(root, t.edges);
+    const graph = graphBanned ? loadedAtStart(root, t.edges, true) : new Set<string>();
+    for (const p of t.packages) {
+      if (p.kind !== "type" && graphBanned?.test(p.pkg) && graph.has(p.from)) {
+        out.push(
+          `${p.from}: imports ${p.pkg}, which Deno reads the registry data of when ${root} ` +
+            "starts (import it by a computed specifier)",
+        );
+      }
+    }
     for (const p of t.packages) {
       if (p.kind === "static" && banned.test(p.pkg) && files.has(p.from)) {
         out.push(`${p.from}: imports ${p.pkg}, which ${root} then loads at start (import() it)`);

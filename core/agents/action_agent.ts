@@ -11,18 +11,22 @@ import { type Service, withShutdown } from "../http/mod.ts";
 import type { ActionConfig } from "./config.ts";
 import { logLine } from "./exec_log.ts";
 import { ExecutionLog } from "./exec_log.ts";
-import { type ExecutorContext, runInstruction } from "./executor.ts";
+import type { ExecutorContext } from "./executor.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type RefusedTask, RelayTaskSource, type TaskPublisherPolicy } from "./relay_tasks.ts";
-import { openTaskQueue, type QueuedTaskSource } from "./queued_tasks.ts";
+import type { QueuedTaskSource } from "./queued_tasks.ts";
+import { lateImport } from "./late_import.ts";
 import { type PluginTrustPolicy, pluginTrustPolicy } from "./plugin_trust.ts";
 import { ResultReporter, type TaskSource } from "./reporter.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 import { boundResult, PluginHealth } from "./results.ts";
 import { TaskQueue } from "./queue.ts";
-import { settledWithin, sleep } from "../async/mod.ts";
+import { every, settledWithin, sleep } from "../async/mod.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
 import { errorMessage } from "../errors/mod.ts";
+
+/** The JetStream task queue's module. */
+type QueuedTasks = typeof import("./queued_tasks.ts");
 
 /** How long stop waits for a last delivery of unreported results. */
 const FINAL_SWEEP_TIMEOUT_MS = 5_000;
@@ -197,6 +201,8 @@ class ActionAgent {
         })
       );
     }
+    // The executor (installs, the plugin runtime) loads with the first instruction.
+    const { runInstruction } = await lateImport<typeof import("./executor.ts")>("./executor.ts");
     let body = await runInstruction(inst, this.exec, log);
     if (this.#stopping && body.status === "failed") {
       log.add("the agent stopped while this instruction was running");
@@ -350,7 +356,10 @@ export async function startActionAgent(
   );
   await agent.recover();
   if (useQueue) {
-    agent.queueTasks = await openTaskQueue(rt, config, agent, publishers).catch(async (err) => {
+    // The JetStream queue (its NATS client and the relay's wire) loads only where configured.
+    agent.queueTasks = await lateImport<QueuedTasks>("./queued_tasks.ts").then((
+      { openTaskQueue },
+    ) => openTaskQueue(rt, config, agent, publishers)).catch(async (err) => {
       await rt.close();
       throw err;
     });
@@ -372,11 +381,12 @@ export async function startActionAgent(
     }
     agent.relayTasks = new RelayTaskSource(rt, agent, publishers);
   }
-  const sweeper = setInterval(() => {
+  // On core/async's timers: the global setInterval would load Deno's Node layer.
+  const sweeper = every(Math.max(1_000, config.agent.poll_interval), () => {
     agent.reporter.sweep().then(() => agent.requeue()).catch((err) =>
       rt.log.warn("sweep failed", { err })
     );
-  }, Math.max(1_000, config.agent.poll_interval));
+  });
   agent.reporter.sweep().catch(() => {});
   rt.log.info("action agent started", {
     poll: usePoll,
@@ -388,7 +398,7 @@ export async function startActionAgent(
     plugin_allowed_sources: trust.allowedSources.length,
   });
   return withShutdown(svc, async () => {
-    clearInterval(sweeper);
+    sweeper.cancel();
     await agent.close();
     await Promise.allSettled(loops);
     // One last delivery attempt, bounded: unreported results stay in state for next start.

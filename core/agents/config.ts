@@ -8,7 +8,6 @@
  * sensor and an action agent on one host never read each other's settings.
  * @module
  */
-import { z } from "zod";
 import {
   bool,
   bytes,
@@ -28,6 +27,7 @@ import {
   type SourceMap,
   str,
   url,
+  type Validator,
 } from "../config/mod.ts";
 import { SUBJECT_PATTERN } from "../auth/mod.ts";
 import { edgeFields } from "../http/mod.ts";
@@ -121,15 +121,54 @@ function agentSection(kind: "sensor" | "action") {
   };
 }
 
-const triggerSchema = z.object({
-  plugin_id: z.string().regex(PLUGIN_ID),
-  interval: z.union([z.number().int().min(50), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/)])
-    .optional(),
-  config: z.record(z.string(), z.unknown()).default({}),
-}).strict();
+/** A trigger's own `interval` as a duration string (as `30s`, `1.5m`, `500ms`). */
+const TRIGGER_INTERVAL = /^\d+(\.\d+)?(ms|s|m|h)$/;
+/** The keys a trigger may have. */
+const TRIGGER_KEYS = new Set(["plugin_id", "interval", "config"]);
 
 /** One configured trigger plugin of a sensor. */
-export type TriggerSpec = z.infer<typeof triggerSchema>;
+export interface TriggerSpec {
+  plugin_id: string;
+  /** Milliseconds (an integer, at least 50) or a duration string. */
+  interval?: number | string;
+  config: Record<string, unknown>;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `raw` as a trigger (its `config` defaulting to `{}`), or undefined when it is not one. */
+function asTrigger(raw: unknown): TriggerSpec | undefined {
+  if (!isRecord(raw) || Object.keys(raw).some((k) => !TRIGGER_KEYS.has(k))) return undefined;
+  const { plugin_id, interval, config } = raw;
+  if (typeof plugin_id !== "string" || !PLUGIN_ID.test(plugin_id)) return undefined;
+  const intervalOk = interval === undefined ||
+    (typeof interval === "number" && Number.isInteger(interval) && interval >= 50) ||
+    (typeof interval === "string" && TRIGGER_INTERVAL.test(interval));
+  if (!intervalOk || (config !== undefined && !isRecord(config))) return undefined;
+  const spec: TriggerSpec = { plugin_id, config: config ?? {} };
+  if (interval !== undefined) spec.interval = interval;
+  return spec;
+}
+
+/**
+ * The sensor's trigger list: at most {@linkcode MAX_TRIGGERS}, each `{plugin_id, interval?,
+ * config}` and nothing else. A plain check, not a zod schema (zod is about 8 MB of an idle
+ * agent).
+ */
+const triggersValidator: Validator<TriggerSpec[]> = {
+  safeParse(value) {
+    if (!Array.isArray(value) || value.length > MAX_TRIGGERS) return { success: false };
+    const out: TriggerSpec[] = [];
+    for (const raw of value) {
+      const spec = asTrigger(raw);
+      if (!spec) return { success: false };
+      out.push(spec);
+    }
+    return { success: true, data: out };
+  },
+};
 
 function commonFields(kind: "sensor" | "action", healthPort: number) {
   const { agent, api } = agentSection(kind);
@@ -201,7 +240,7 @@ function sensorFields() {
   return {
     ...commonFields("sensor", 8086),
     sensor: section({
-      triggers: custom(z.array(triggerSchema).max(MAX_TRIGGERS), {
+      triggers: custom(triggersValidator, {
         help:
           "trigger plugins: [{plugin_id, interval?, config}] (interval default: config.interval s)",
         default: [],

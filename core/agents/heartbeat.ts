@@ -6,6 +6,7 @@
 import type { Logger } from "../log/mod.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import type { OrchestratorClient } from "./orchestrator.ts";
+import { after, type Timer } from "../async/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 
 /** Heartbeat health for /health. */
@@ -18,7 +19,7 @@ export interface HeartbeatStatus {
 
 /** Sends heartbeats every `intervalMs` until stopped. */
 export class HeartbeatLoop {
-  #timer?: ReturnType<typeof setTimeout>;
+  #timer?: Timer;
   #inFlight: Promise<void> = Promise.resolve();
   #stopped = false;
   #status: HeartbeatStatus = { ok: false, consecutive_failures: 0 };
@@ -43,7 +44,7 @@ export class HeartbeatLoop {
   #tick(): void {
     if (this.#stopped) return;
     this.#inFlight = this.#beat("online").finally(() => {
-      if (!this.#stopped) this.#timer = setTimeout(() => this.#tick(), this.intervalMs);
+      if (!this.#stopped) this.#timer = after(this.intervalMs, () => this.#tick());
     });
   }
 
@@ -69,7 +70,7 @@ export class HeartbeatLoop {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     await this.#inFlight;
     await this.#beat("offline");
   }

@@ -265,7 +265,7 @@ export async function installPlugin(
         : `trusted: signed by key ${grant.keyId} (${grant.digest}); validating`,
     );
     try {
-      ctx.catalog.check(await loadPlugin(copy), undefined, id);
+      await ctx.catalog.check(await loadPlugin(copy), undefined, id);
     } catch (err) {
       throw new InstallError("invalid_plugin", errorMessage(err), { cause: err });
     }

@@ -4,7 +4,7 @@
  * lines.
  * @module
  */
-import { join, resolve } from "node:path";
+import { joinPath, resolvePath } from "../config/mod.ts";
 
 /** Mode of every layout directory: owner only. */
 export const PRIVATE_DIR_MODE = 0o700;
@@ -38,14 +38,14 @@ export const LAYOUT_DIRS: ReadonlyArray<[keyof Omit<AgentLayout, "base">, string
 
 /** The default base folder of an agent kind: `$IATP_DATA_DIR/<kind>`, else `data/<kind>`. */
 export function defaultBaseFolder(kind: string, dataDir: string | undefined): string {
-  return join(dataDir && dataDir !== "" ? dataDir : "data", kind);
+  return joinPath(dataDir && dataDir !== "" ? dataDir : "data", kind);
 }
 
 /** Paths of the layout under `base` (nothing is created). */
 function layoutPaths(base: string): AgentLayout {
-  const abs = resolve(base);
+  const abs = resolvePath(base);
   const out = { base: abs } as AgentLayout;
-  for (const [key, rel] of LAYOUT_DIRS) out[key] = join(abs, rel);
+  for (const [key, rel] of LAYOUT_DIRS) out[key] = joinPath(abs, rel);
   return out;
 }
 
@@ -60,7 +60,7 @@ export async function ensureLayout(base: string): Promise<AgentLayout> {
   for (const [, rel] of LAYOUT_DIRS) {
     const parts = rel.split("/");
     for (let i = 1; i <= parts.length; i++) {
-      const dir = join(layout.base, ...parts.slice(0, i));
+      const dir = joinPath(layout.base, ...parts.slice(0, i));
       await Deno.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
       await Deno.chmod(dir, PRIVATE_DIR_MODE);
     }

@@ -24,4 +24,4 @@ export {
 export { type ComponentHealth, createHealthServer, healthBody } from "./health.ts";
 export type { AgentDeps } from "./runtime.ts";
 export { startSensorAgent } from "./sensor_agent.ts";
-export { instructionSchema, pollResponseSchema } from "./wire.ts";
+export { type Instruction, wireSchemas } from "./wire.ts";

@@ -12,12 +12,10 @@ import { backoffDelay, sleep, TokenBucket } from "../async/mod.ts";
 import {
   type HeartbeatBody,
   type Instruction,
-  instructionSchema,
-  pollResponseSchema,
   type ResultBody,
-  resultResponseSchema,
   rfc3339,
   type StatusBody,
+  wireSchemas,
 } from "./wire.ts";
 import { errorMessage } from "../errors/mod.ts";
 
@@ -115,6 +113,7 @@ export class OrchestratorClient {
   /** `GET /agents/v1/{id}/instructions`. */
   async poll(): Promise<PollOutcome> {
     const raw = await this.#call("poll", "GET", this.#agentPath("/instructions"));
+    const { pollResponseSchema } = await wireSchemas();
     const parsed = pollResponseSchema.safeParse(raw);
     if (!parsed.success) throw new OrchestratorError("poll: malformed response");
     const out: PollOutcome = { status: parsed.data.status };
@@ -123,7 +122,7 @@ export class OrchestratorClient {
       out.nextPollMs = Math.min(MAX_NEXT_POLL_MS, Math.max(MIN_NEXT_POLL_MS, npi * 1000));
     }
     const inst = parsed.data.instruction;
-    if (inst !== undefined && inst !== null) Object.assign(out, parseInstruction(inst));
+    if (inst !== undefined && inst !== null) Object.assign(out, await parseInstruction(inst));
     return out;
   }
 
@@ -145,12 +144,13 @@ export class OrchestratorClient {
   ): Promise<PollOutcome & { acknowledged: boolean }> {
     const path = this.#agentPath(`/instructions/${encodeURIComponent(id)}/result`);
     const raw = await this.#call("result", "POST", path, body);
+    const { resultResponseSchema } = await wireSchemas();
     const parsed = resultResponseSchema.safeParse(raw ?? {});
     if (!parsed.success) return { acknowledged: false };
     const next = parsed.data.next_instruction;
     return {
       acknowledged: parsed.data.acknowledged ?? true,
-      ...(next !== undefined && next !== null ? parseInstruction(next) : {}),
+      ...(next !== undefined && next !== null ? await parseInstruction(next) : {}),
     };
   }
 
@@ -281,7 +281,10 @@ export class OrchestratorClient {
   }
 }
 
-function parseInstruction(raw: unknown): Pick<PollOutcome, "instruction" | "rejected"> {
+async function parseInstruction(
+  raw: unknown,
+): Promise<Pick<PollOutcome, "instruction" | "rejected">> {
+  const { instructionSchema } = await wireSchemas();
   const r = instructionSchema.safeParse(raw);
   if (r.success) return { instruction: r.data };
   const id = typeof (raw as { id?: unknown })?.id === "string"

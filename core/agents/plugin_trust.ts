@@ -5,10 +5,14 @@
  * Anything else is refused with a reason the result names.
  * @module
  */
-import { isAbsolute, normalize } from "node:path";
 import { resolveAuthKeys } from "../auth/mod.ts";
+import { normalizePath } from "../config/mod.ts";
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
-import { PluginSignatureError, type VerifiedPlugin, verifyPlugin } from "../plugin/mod.ts";
+import type { PluginSignatureError, VerifiedPlugin } from "../plugin/mod.ts";
+import { pluginRuntime } from "./plugin_runtime.ts";
+
+/** A POSIX absolute path. */
+const isAbsolute = (path: string): boolean => path.startsWith("/");
 
 /** Git URLs accepted: https, http, ssh, git and file schemes, or scp-like `user@host:path`. */
 export const GIT_URL = /^(https?|ssh|git|file):\/\/[^\s]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$/;
@@ -47,7 +51,7 @@ export interface PluginTrustPolicy {
 export function canonicalSource(source: string): string | undefined {
   if (isAbsolute(source)) {
     const trimmed = source.length > 1 ? source.replace(/\/+$/, "") : source;
-    return normalize(trimmed) === trimmed ? trimmed : undefined;
+    return normalizePath(trimmed) === trimmed ? trimmed : undefined;
   }
   if (!GIT_URL.test(source)) return undefined;
   if (/^[a-z]+:\/\//i.test(source)) {
@@ -63,7 +67,7 @@ export function canonicalSource(source: string): string | undefined {
 /** An operator's allowed_sources entry in the canonical form sources are compared in. */
 function canonicalEntry(entry: string): string | undefined {
   const e = entry.trim();
-  if (isAbsolute(e)) return canonicalSource(normalize(e));
+  if (isAbsolute(e)) return canonicalSource(normalizePath(e));
   if (/^[a-z]+:\/\//i.test(e) && GIT_URL.test(e)) {
     try {
       return canonicalSource(new URL(e).href);
@@ -150,6 +154,7 @@ export async function trustPlugin(
 ): Promise<TrustGrant> {
   if (sourceAllowed(url, policy.allowedSources)) return { by: "source" };
   checkSourceBeforeFetch(url, policy);
+  const { PluginSignatureError, verifyPlugin } = await pluginRuntime();
   try {
     return { by: "signature", ...await verifyPlugin(dir, policy.trustedKeys, bounds) };
   } catch (err) {

@@ -5,29 +5,22 @@
  * warm runners keyed by plugin and config.
  * @module
  */
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { filePath } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import {
-  computeGrants,
+import type {
   ExternalRunner,
-  type Grants,
-  isExternal,
-  isInside,
-  type LoadedPlugin,
-  loadPlugin,
-  PluginError,
-  type PluginManifest,
+  Grants,
+  LoadedPlugin,
+  PluginManifest,
   PluginRunner,
-  sandboxUnavailable,
-  validatePluginConfig,
 } from "../plugin/mod.ts";
 import { VERSION } from "../version/mod.ts";
 import { type AgentConfig, PLUGIN_ID } from "./config.ts";
 import type { AgentLayout } from "./layout.ts";
+import { type PluginRuntime, pluginRuntime } from "./plugin_runtime.ts";
 
 /** The built-in plugins folder of this checkout (or binary). */
-const BUILTIN_PLUGINS_DIR = fileURLToPath(new URL("../../plugins/", import.meta.url));
+const BUILTIN_PLUGINS_DIR = filePath(new URL("../../plugins/", import.meta.url));
 
 /** What `security.sandbox` allows plugins to be granted. */
 interface SandboxPolicy {
@@ -61,10 +54,12 @@ export type AnyRunner = PluginRunner | ExternalRunner;
  * plugin's own folder are always allowed; others must sit under an allowed prefix.
  */
 function grantsViolation(
+  rt: PluginPaths,
   grants: Pick<Grants, "read" | "write" | "net" | "run">,
   pluginDir: string,
   policy: SandboxPolicy,
 ): string | undefined {
+  const { isInside, resolve } = rt;
   if (grants.net.length > 0 && !policy.networkAccess) {
     return "asks for network access and security.sandbox.network_access is false";
   }
@@ -86,6 +81,7 @@ function grantsViolation(
  * limits (`${config.x}` entries are judged by {@linkcode grantsViolation} once config is known).
  */
 function sandboxViolation(
+  rt: PluginPaths,
   manifest: PluginManifest,
   pluginDir: string,
   policy: SandboxPolicy,
@@ -93,6 +89,7 @@ function sandboxViolation(
   const literal = (l: string[]) => l.filter((e) => !e.startsWith("${config."));
   const p = manifest.permissions;
   const why = grantsViolation(
+    rt,
     { read: literal(p.read), write: literal(p.write), net: literal(p.net), run: literal(p.run) },
     pluginDir,
     policy,
@@ -102,6 +99,14 @@ function sandboxViolation(
     return `limits.memory_mb ${manifest.limits.memory_mb} exceeds security.sandbox.max_memory`;
   }
   return undefined;
+}
+
+/** The plugin runtime with `node:path`'s `resolve`, both loaded with the first plugin. */
+type PluginPaths = PluginRuntime & { resolve: (...paths: string[]) => string };
+
+async function pluginPaths(): Promise<PluginPaths> {
+  const [rt, { resolve }] = await Promise.all([pluginRuntime(), import("node:path")]);
+  return { ...rt, resolve };
 }
 
 interface RunnerEntry {
@@ -120,6 +125,8 @@ export class PluginCatalog {
 
   /** The folder of plugin `id`, installed first; undefined when neither location has it. */
   async find(id: string): Promise<string | undefined> {
+    const { PluginError } = await pluginRuntime();
+    const { join } = await import("node:path");
     if (!PLUGIN_ID.test(id)) {
       throw new PluginError("not_found", `invalid plugin id ${JSON.stringify(id)}`);
     }
@@ -134,13 +141,20 @@ export class PluginCatalog {
 
   /** Loads and checks plugin `id` of `kind` (manifest, import audit, sandbox policy). */
   async load(id: string, kind: "trigger" | "action"): Promise<LoadedPlugin> {
+    const { loadPlugin, PluginError } = await pluginRuntime();
     const dir = await this.find(id);
     if (!dir) throw new PluginError("not_found", `plugin ${id} is not installed`);
-    return this.check(await loadPlugin(dir), kind, id);
+    return await this.check(await loadPlugin(dir), kind, id);
   }
 
   /** Checks a loaded plugin against the expected kind, id and the sandbox policy. */
-  check(plugin: LoadedPlugin, kind: PluginManifest["kind"] | undefined, id: string): LoadedPlugin {
+  async check(
+    plugin: LoadedPlugin,
+    kind: PluginManifest["kind"] | undefined,
+    id: string,
+  ): Promise<LoadedPlugin> {
+    const rt = await pluginPaths();
+    const { PluginError } = rt;
     if (plugin.manifest.id !== id) {
       throw new PluginError(
         "invalid_manifest",
@@ -153,7 +167,7 @@ export class PluginCatalog {
         `plugin ${id} is a ${plugin.manifest.kind} plugin, not ${kind}`,
       );
     }
-    const why = sandboxViolation(plugin.manifest, plugin.dir, this.opts.sandbox);
+    const why = sandboxViolation(rt, plugin.manifest, plugin.dir, this.opts.sandbox);
     if (why) throw new PluginError("denied", `plugin ${id} ${why}`);
     return plugin;
   }
@@ -164,6 +178,7 @@ export class PluginCatalog {
     kind: "trigger" | "action",
     config: Record<string, unknown>,
   ): Promise<AnyRunner> {
+    const { PluginError } = await pluginRuntime();
     // After close, no new plugin hosts may start: they would outlive the agent.
     if (this.#closed) throw new PluginError("crashed", "the agent is stopping");
     const key = `${id}\u0000${stableJson(config)}`;
@@ -174,12 +189,15 @@ export class PluginCatalog {
       return hit.runner;
     }
     const plugin = await this.load(id, kind);
+    const rt = await pluginPaths();
+    const { computeGrants, isExternal, PluginRunner, validatePluginConfig } = rt;
     if (this.#closed) throw new PluginError("crashed", "the agent is stopping");
     if (isExternal(plugin.manifest)) {
       return this.#keep(key, id, await this.#external(plugin, config));
     }
     const valid = validatePluginConfig(plugin.manifest, config);
     const why = grantsViolation(
+      rt,
       computeGrants(plugin.dir, plugin.manifest, valid),
       plugin.dir,
       this.opts.sandbox,
@@ -198,6 +216,7 @@ export class PluginCatalog {
    * @throws {PluginError} ("denied") naming why the sandbox is unavailable.
    */
   async #external(plugin: LoadedPlugin, config: Record<string, unknown>): Promise<AnyRunner> {
+    const { ExternalRunner, PluginError, sandboxUnavailable } = await pluginRuntime();
     const why = await sandboxUnavailable();
     if (why) throw new PluginError("denied", `plugin ${plugin.manifest.id}: ${why}`);
     if (!this.opts.workRoot) {

@@ -12,12 +12,12 @@
  * refused task is reported as a failed instruction, never dropped in silence.
  * @module
  */
-import type { RelayEvent } from "../relay/mod.ts";
-import { sleep } from "../async/mod.ts";
+import type { RelayEvent } from "../relay/client/mod.ts";
+import { after, sleep, type Timer } from "../async/mod.ts";
 import type { ComponentHealth } from "./health.ts";
 import { type TaskSource, tasksTopic } from "./reporter.ts";
 import type { AgentRuntime } from "./runtime.ts";
-import { type Instruction, INSTRUCTION_ID, instructionSchema } from "./wire.ts";
+import { type Instruction, INSTRUCTION_ID, wireSchemas } from "./wire.ts";
 
 /** State key of the last relay id handled. */
 const RELAY_POSITION_KEY = "relay.tasks.last_id";
@@ -130,6 +130,7 @@ export async function takeTask(
     });
     return { kind: "refused" };
   }
+  const { instructionSchema } = await wireSchemas();
   const parsed = instructionSchema.safeParse(raw);
   if (!parsed.success) {
     const reason = parsed.error.issues.map((i) =>
@@ -159,7 +160,7 @@ export class RelayTaskSource {
   #sub: { lastId(): string | undefined; close(): void } | undefined;
   /** The subscription whose events count; one stopped by a failed write ignores any left. */
   #generation = 0;
-  #retry: ReturnType<typeof setTimeout> | undefined;
+  #retry: Timer | undefined;
   #closed = false;
   #connected = false;
   #lastError?: string;
@@ -217,15 +218,16 @@ export class RelayTaskSource {
     });
     this.#generation++;
     this.#sub?.close();
-    clearTimeout(this.#retry);
-    this.#retry = setTimeout(() => {
+    this.#retry?.cancel();
+    // On core/async's timers: the global setTimeout would load Deno's Node layer.
+    this.#retry = after(STORE_RETRY_MS, () => {
       if (this.#closed) return;
       try {
         this.#subscribe();
       } catch (again) {
         this.#hold(e, again);
       }
-    }, STORE_RETRY_MS);
+    });
   }
 
   /** Health of the subscription. */
@@ -244,7 +246,7 @@ export class RelayTaskSource {
   /** Ends the subscription. */
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#retry);
+    this.#retry?.cancel();
     this.#sub?.close();
   }
 }

@@ -5,14 +5,13 @@
  * heartbeat `offline` first, the state database last.
  * @module
  */
-import { dirname, isAbsolute, join } from "node:path";
 import { resolveSecretSetting } from "../auth/mod.ts";
-import { permittedEnv } from "../config/mod.ts";
-import { AuditClient } from "../ledger/mod.ts";
+import { joinPath, parentDir, permittedEnv } from "../config/mod.ts";
+import { AuditClient } from "../ledger/client/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { edgeOptions } from "../http/mod.ts";
-import { RelayClient } from "../relay/mod.ts";
+import { RelayClient } from "../relay/client/mod.ts";
 import { AuditTrail } from "./audit_trail.ts";
 import type { AgentConfig } from "./config.ts";
 import { type ComponentHealth, createHealthServer, type HealthServer } from "./health.ts";
@@ -157,11 +156,11 @@ async function openAudit(
  * default there, with a warning: the agent never creates folders outside its base folder.
  */
 async function auditFile(logFile: string, layout: AgentLayout, log: Logger): Promise<string> {
-  const fallback = join(layout.audit, "audit.jsonl");
+  const fallback = joinPath(layout.audit, "audit.jsonl");
   if (!logFile) return fallback;
-  if (!isAbsolute(logFile)) return join(layout.audit, logFile);
+  if (!logFile.startsWith("/")) return joinPath(layout.audit, logFile);
   try {
-    if ((await Deno.stat(dirname(logFile))).isDirectory) return logFile;
+    if ((await Deno.stat(parentDir(logFile))).isDirectory) return logFile;
   } catch { /* missing: fall back */ }
   log.warn("security.audit.log_file folder does not exist; writing under the base folder", {
     file: fallback,

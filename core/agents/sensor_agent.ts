@@ -9,8 +9,9 @@
 import { parseDuration } from "../config/mod.ts";
 import { type Service, withShutdown } from "../http/mod.ts";
 import { isTopicName } from "../topic/mod.ts";
-import { type TriggerEvent, validatePluginConfig } from "../plugin/mod.ts";
-import { backoffDelay, sleep } from "../async/mod.ts";
+import type { TriggerEvent } from "../plugin/mod.ts";
+import { pluginRuntime } from "./plugin_runtime.ts";
+import { backoffDelay, every, sleep } from "../async/mod.ts";
 import type { SensorConfig, TriggerSpec } from "./config.ts";
 import type { ComponentHealth } from "./health.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
@@ -216,7 +217,7 @@ async function checkTriggers(catalog: PluginCatalog, triggers: TriggerSpec[]): P
   for (const [i, t] of triggers.entries()) {
     try {
       const plugin = await catalog.load(t.plugin_id, "trigger");
-      validatePluginConfig(plugin.manifest, t.config);
+      (await pluginRuntime()).validatePluginConfig(plugin.manifest, t.config);
     } catch (err) {
       throw new ConfigError(
         "sensor.triggers",
@@ -272,11 +273,12 @@ export async function startSensorAgent(
   prune();
   rt.heartbeat?.start();
   const running = loops.map((l) => l.run());
-  const pruner = setInterval(prune, DEDUP_PRUNE_INTERVAL_MS);
+  // On core/async's timers: the global setInterval would load Deno's Node layer.
+  const pruner = every(DEDUP_PRUNE_INTERVAL_MS, prune);
   rt.log.info("sensor agent started", { triggers: loops.length, base_folder: rt.layout.base });
   return withShutdown(svc, async () => {
     stop.abort();
-    clearInterval(pruner);
+    pruner.cancel();
     await catalog.close();
     await Promise.allSettled(running);
     await rt.close();

@@ -5,7 +5,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { join } from "node:path";
+import { joinPath } from "../config/mod.ts";
 import { PRIVATE_FILE_MODE } from "./layout.ts";
 import type { ComponentHealth } from "./health.ts";
 
@@ -69,7 +69,7 @@ export class AgentState {
 
   /** Opens (creating) `<stateDir>/agent.db`. */
   constructor(stateDir: string, readonly opts: { history: number; dedupMaxEntries?: number }) {
-    const file = join(stateDir, "agent.db");
+    const file = joinPath(stateDir, "agent.db");
     this.#db = new DatabaseSync(file);
     this.#db.exec(`PRAGMA busy_timeout=${STATE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode=WAL;`);
     this.#db.exec("PRAGMA synchronous=NORMAL;");

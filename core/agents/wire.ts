@@ -1,41 +1,42 @@
 /**
- * The Stavily orchestrator wire format (docs/protocols.md) as zod schemas and types: what the agent
- * accepts from the orchestrator (lenient about extra fields, strict about the ones it uses) and the
- * bodies it sends.
+ * The Stavily orchestrator wire format (docs/protocols.md) as types: what the agent accepts from
+ * the orchestrator and the bodies it sends. The zod schemas that check what arrives are in
+ * wire_schema.ts, loaded with the first message that needs them ({@linkcode wireSchemas}): zod
+ * is about 8 MB of an idle agent.
  * @module
  */
-import { z } from "zod";
+import { lateImport } from "./late_import.ts";
 
 /** Instruction ids appear in URL paths: no slashes, no leading dot, bounded. */
 export const INSTRUCTION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$/;
 
-/** One instruction; unknown extra fields (agent_id, priority, ...) are ignored. */
-export const instructionSchema = z.object({
-  id: z.string().regex(INSTRUCTION_ID),
-  plugin_id: z.string().max(256).default(""),
-  instruction_type: z.string().max(64),
-  plugin_configuration: z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? {}),
-  input_data: z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? {}),
-  timeout_seconds: z.number().min(0).nullish().transform((v) => v ?? 0),
-  max_retries: z.number().int().min(0).nullish().transform((v) => v ?? 0),
-  correlation_id: z.string().max(256).nullish().transform((v) => v ?? undefined),
-});
+/** A parsed instruction (see wire_schema.ts for its checks and defaults). */
+export interface Instruction {
+  id: string;
+  plugin_id: string;
+  instruction_type: string;
+  plugin_configuration: Record<string, unknown>;
+  input_data: Record<string, unknown>;
+  timeout_seconds: number;
+  max_retries: number;
+  correlation_id: string | undefined;
+}
 
-/** A parsed instruction. */
-export type Instruction = z.infer<typeof instructionSchema>;
+/** The zod schemas' module. */
+type WireSchemas = typeof import("./wire_schema.ts");
 
-/** `GET /agents/v1/{agent_id}/instructions` response. */
-export const pollResponseSchema = z.object({
-  instruction: z.unknown().nullish(),
-  status: z.string().max(64).optional(),
-  next_poll_interval: z.number().min(0).nullish(),
-});
+let schemas: Promise<WireSchemas> | undefined;
 
-/** `POST .../result` response. */
-export const resultResponseSchema = z.object({
-  acknowledged: z.boolean().optional(),
-  next_instruction: z.unknown().nullish(),
-});
+/**
+ * The wire's zod schemas, imported on the first call (the same module after).
+ * @example
+ * ```ts
+ * const { instructionSchema } = await wireSchemas();
+ * ```
+ */
+export function wireSchemas(): Promise<WireSchemas> {
+  return schemas ??= lateImport<WireSchemas>("./wire_schema.ts");
+}
 
 /** Heartbeat body. */
 export interface HeartbeatBody {

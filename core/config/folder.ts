@@ -64,6 +64,57 @@ export function parentDir(path: string): string {
 }
 
 /**
+ * A POSIX path with `.` and `..` segments and repeated slashes resolved, as `node:path`'s
+ * `normalize` gives it (`.` for an empty path, a trailing slash kept), without loading Deno's
+ * Node layer at start.
+ * @example
+ * ```ts
+ * normalizePath("/var/lib//iatp/../audit.db"); // "/var/lib/audit.db"
+ * normalizePath("a/../.."); // ".."
+ * ```
+ */
+export function normalizePath(path: string): string {
+  if (path.length === 0) return ".";
+  const rooted = path[0] === "/";
+  const out: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part !== "..") out.push(part);
+    else if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
+    else if (!rooted) out.push("..");
+  }
+  const body = out.join("/");
+  const joined = rooted ? `/${body}` : body === "" ? "." : body;
+  return path.endsWith("/") && !joined.endsWith("/") ? `${joined}/` : joined;
+}
+
+/**
+ * The non-empty `parts` joined by `/` and normalized, as `node:path`'s `join` gives it.
+ * @example
+ * ```ts
+ * joinPath("/var/lib/iatp", "state", "agent.db"); // "/var/lib/iatp/state/agent.db"
+ * ```
+ */
+export function joinPath(...parts: string[]): string {
+  return normalizePath(parts.filter((p) => p !== "").join("/"));
+}
+
+/**
+ * `path` as an absolute, normalized path without a trailing slash (a relative one against the
+ * working folder), as `node:path`'s `resolve` gives it for one path.
+ * @example
+ * ```ts
+ * resolvePath("data/sensor"); // "/srv/iatp/data/sensor" in /srv/iatp
+ * ```
+ * @throws {Deno.errors.NotCapable} for a relative path without permission to read the working
+ * folder
+ */
+export function resolvePath(path: string): string {
+  const abs = normalizePath(path[0] === "/" ? path : `${Deno.cwd()}/${path}`);
+  return abs.length > 1 && abs.endsWith("/") ? abs.slice(0, -1) : abs;
+}
+
+/**
  * Creates folder `dir` (and its parents) unless it exists; a folder this process may not write
  * is left alone, as in {@linkcode ensureParentDir}.
  * @example

@@ -43,7 +43,15 @@ export {
 export { secretShape } from "./pick.ts";
 export { explainStartFailure, type StartContext } from "./explain.ts";
 export { getIn } from "./file.ts";
-export { ensureDir, ensureParentDir, filePath, parentDir } from "./folder.ts";
+export {
+  ensureDir,
+  ensureParentDir,
+  filePath,
+  joinPath,
+  normalizePath,
+  parentDir,
+  resolvePath,
+} from "./folder.ts";
 export {
   FlagError,
   type FlagOption,

@@ -5,12 +5,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import {
-  actionConfig,
-  instructionSchema,
-  pollResponseSchema,
-  sensorConfig,
-} from "../../core/agents/mod.ts";
+import { actionConfig, sensorConfig, wireSchemas } from "../../core/agents/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
@@ -161,7 +156,8 @@ Deno.test("Stavily environments: only prod applies the production rules, as upst
   assert.match(text.warnings!.join("\n"), /logging.format text/);
 });
 
-Deno.test("Stavily poll response vector (01-Agents test_plugin_install.py) parses", () => {
+Deno.test("Stavily poll response vector (01-Agents test_plugin_install.py) parses", async () => {
+  const { instructionSchema, pollResponseSchema } = await wireSchemas();
   const poll = pollResponseSchema.parse({
     instruction: {
       id: "inst-7",

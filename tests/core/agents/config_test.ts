@@ -170,3 +170,37 @@ Deno.test("sensor config: triggers are validated and need somewhere to publish",
   );
   assert.equal(err.key, "relay.url");
 });
+
+Deno.test("sensor config: each trigger is {plugin_id, interval?, config} and nothing else", async () => {
+  const parse = (triggers: string) =>
+    sensorConfig.parse(
+      ["--config", "a.yaml"],
+      files(
+        `agent:\n  id: s1\nrelay:\n  url: http://127.0.0.1:1\nsensor:\n  triggers: ${triggers}\n`,
+      ),
+    );
+  const ok = loaded(
+    await parse("[{plugin_id: cpu-monitor}, {plugin_id: disk-watch, interval: 50}]"),
+  );
+  assert.deepEqual(ok.config.sensor.triggers, [
+    { plugin_id: "cpu-monitor", config: {} },
+    { plugin_id: "disk-watch", interval: 50, config: {} },
+  ]);
+  const tooMany = `[${Array(65).fill("{plugin_id: cpu-monitor}").join(", ")}]`;
+  for (
+    const bad of [
+      "[{plugin_id: cpu-monitor, extra: 1}]",
+      "[{plugin_id: cpu-monitor, interval: 49}]",
+      "[{plugin_id: cpu-monitor, interval: 1.5}]",
+      "[{plugin_id: cpu-monitor, interval: soon}]",
+      "[{plugin_id: cpu-monitor, config: [1]}]",
+      "[{interval: 10s}]",
+      "[cpu-monitor]",
+      "{plugin_id: cpu-monitor}",
+      tooMany,
+    ]
+  ) {
+    const err = await configError(async () => loaded(await parse(bad)));
+    assert.equal(err.key, "sensor.triggers", bad);
+  }
+});

@@ -1,20 +1,23 @@
 /**
  * Tests for the config layer's flag parser and path helpers: each gives what `node:util`'s
- * `parseArgs` (strict), `node:path`'s `dirname` and `node:url`'s `fileURLToPath` give, values and
- * error messages alike.
+ * `parseArgs` (strict), `node:path`'s `dirname`, `normalize`, `join` and `resolve` and `node:url`'s
+ * `fileURLToPath` give, values and error messages alike.
  * @module
  */
 import assert from "node:assert/strict";
-import { dirname } from "node:path";
+import { dirname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   filePath,
   FlagError,
   type FlagOption,
+  joinPath,
+  normalizePath,
   parentDir,
   parseArgv,
   parseFlags,
+  resolvePath,
 } from "../../../core/config/mod.ts";
 
 const OPTIONS: Record<string, FlagOption> = {
@@ -125,6 +128,43 @@ Deno.test("parentDir is node:path's dirname", () => {
     "dir with space/file",
   ];
   for (const p of paths) assert.equal(parentDir(p), dirname(p), JSON.stringify(p));
+});
+
+Deno.test("normalizePath, joinPath and resolvePath are node:path's normalize, join, resolve", () => {
+  const paths = [
+    "",
+    "/",
+    "//",
+    ".",
+    "./",
+    "..",
+    "../",
+    "a",
+    "a/",
+    "a/..",
+    "a/../",
+    "a/../..",
+    "/..",
+    "/../a",
+    "/a/b/../../..",
+    "//a//b/",
+    "./a/./b/.",
+    "../x/../../y",
+    "/var/lib/iatp/../audit.db",
+    "a/b/c/../../d/",
+    "dir with space/./file",
+    "...",
+    ".../..",
+  ];
+  for (const p of paths) {
+    assert.equal(normalizePath(p), normalize(p), JSON.stringify(p));
+    assert.equal(resolvePath(p), resolve(p), JSON.stringify(p));
+    for (const q of ["", "x", "../y", "/z/", "."]) {
+      assert.equal(joinPath(p, q), join(p, q), JSON.stringify([p, q]));
+      assert.equal(joinPath(q, p, "c"), join(q, p, "c"), JSON.stringify([q, p, "c"]));
+    }
+  }
+  assert.equal(joinPath(), join());
 });
 
 Deno.test("filePath is node:url's fileURLToPath on POSIX", () => {
