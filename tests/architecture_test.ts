@@ -87,7 +87,8 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * Their start graph as Deno builds it, which follows every string-literal `import()`, reaches
  * neither zod nor es-module-lexer (`graphBanned`): Deno reads the registry data of each npm
  * package it reaches (about 2.8 MB of an idle agent for these two, zod's being large), so they
- * import such code by a computed specifier (core/agents/late_import.ts).
+ * import such code by a computed specifier (`lateImport` of core/config). So do the status and
+ * compose agents for the command executor (core/docker/executor, zod and yaml).
  */
 const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphBanned?: RegExp }> =
   [
@@ -130,11 +131,13 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
       root: "cmd/status.ts",
       banned: /^(zod|yaml|node:crypto|node:sqlite|hono.*)$/,
       deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
+      graphBanned: /^zod$/,
     },
     {
       root: "cmd/compose_agent.ts",
       banned: /^(zod|yaml|node:crypto|node:os|node:fs|node:path|hono.*)$/,
       deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
+      graphBanned: /^zod$/,
     },
     {
       root: "cmd/policy.ts",

@@ -4,7 +4,7 @@
  * the router serves (they load the command parsers and the compose file check).
  * @module
  */
-import { ensureParentDir } from "../../core/config/mod.ts";
+import { ensureParentDir, lateImport } from "../../core/config/mod.ts";
 import type { Counter } from "../../core/metrics/mod.ts";
 import {
   BODY_SIGNING_WARNING,
@@ -42,6 +42,9 @@ import {
 } from "../../core/hostagent/mod.ts";
 import type { ComposeAgentConfig } from "./config.ts";
 
+/** The executor module, loaded with the command routes. */
+type Executor = typeof import("../../core/docker/executor/mod.ts");
+
 function buildWatchdog(
   config: ComposeAgentConfig,
   engine: DockerEngine,
@@ -72,7 +75,10 @@ async function openExecutor(
   engine: DockerEngine,
   log: Logger,
 ): Promise<DockerExecutor> {
-  const { DeployPolicy, DockerExecutor } = await import("../../core/docker/executor/mod.ts");
+  const { DeployPolicy, DockerExecutor } = await lateImport<Executor>(
+    "../../core/docker/executor/mod.ts",
+    import.meta.url,
+  );
   const compose = new ComposeRunner({
     socket: config.docker_socket,
     engine,

@@ -15,7 +15,7 @@ import type { ExecutorContext } from "./executor.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type RefusedTask, RelayTaskSource, type TaskPublisherPolicy } from "./relay_tasks.ts";
 import type { QueuedTaskSource } from "./queued_tasks.ts";
-import { lateImport } from "./late_import.ts";
+import { lateImport } from "../config/mod.ts";
 import { type PluginTrustPolicy, pluginTrustPolicy } from "./plugin_trust.ts";
 import { ResultReporter, type TaskSource } from "./reporter.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
@@ -202,7 +202,7 @@ class ActionAgent {
       );
     }
     // The executor (installs, the plugin runtime) loads with the first instruction.
-    const { runInstruction } = await lateImport<typeof import("./executor.ts")>("./executor.ts");
+    const { runInstruction } = await lateImport<typeof import("./executor.ts")>("./executor.ts", import.meta.url);
     let body = await runInstruction(inst, this.exec, log);
     if (this.#stopping && body.status === "failed") {
       log.add("the agent stopped while this instruction was running");
@@ -357,7 +357,7 @@ export async function startActionAgent(
   await agent.recover();
   if (useQueue) {
     // The JetStream queue (its NATS client and the relay's wire) loads only where configured.
-    agent.queueTasks = await lateImport<QueuedTasks>("./queued_tasks.ts").then((
+    agent.queueTasks = await lateImport<QueuedTasks>("./queued_tasks.ts", import.meta.url).then((
       { openTaskQueue },
     ) => openTaskQueue(rt, config, agent, publishers)).catch(async (err) => {
       await rt.close();

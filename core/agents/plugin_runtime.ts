@@ -4,7 +4,7 @@
  * or verifies: an agent that has not run a plugin yet does not hold it (about 15 MB idle).
  * @module
  */
-import { lateImport } from "./late_import.ts";
+import { lateImport } from "../config/mod.ts";
 
 /** core/plugin's exports. */
 export type PluginRuntime = typeof import("../plugin/mod.ts");
@@ -19,5 +19,5 @@ let loading: Promise<PluginRuntime> | undefined;
  * ```
  */
 export function pluginRuntime(): Promise<PluginRuntime> {
-  return loading ??= lateImport<PluginRuntime>("../plugin/mod.ts");
+  return loading ??= lateImport<PluginRuntime>("../plugin/mod.ts", import.meta.url);
 }

@@ -5,7 +5,7 @@
  * is about 8 MB of an idle agent.
  * @module
  */
-import { lateImport } from "./late_import.ts";
+import { lateImport } from "../config/mod.ts";
 
 /** Instruction ids appear in URL paths: no slashes, no leading dot, bounded. */
 export const INSTRUCTION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$/;
@@ -35,7 +35,7 @@ let schemas: Promise<WireSchemas> | undefined;
  * ```
  */
 export function wireSchemas(): Promise<WireSchemas> {
-  return schemas ??= lateImport<WireSchemas>("./wire_schema.ts");
+  return schemas ??= lateImport<WireSchemas>("./wire_schema.ts", import.meta.url);
 }
 
 /** Heartbeat body. */

@@ -40,6 +40,7 @@ export {
   GLOBAL_ENV,
   type Leaf,
 } from "./leaves.ts";
+export { lateImport } from "./late_import.ts";
 export { secretShape } from "./pick.ts";
 export { explainStartFailure, type StartContext } from "./explain.ts";
 export { getIn } from "./file.ts";

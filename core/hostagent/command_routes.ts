@@ -18,6 +18,10 @@ import type { DockerExecutor } from "../docker/executor/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import type { App } from "../http/mod.ts";
 import type { CommandQueue } from "./queue.ts";
+import { lateImport } from "../config/mod.ts";
+
+/** The executor module, loaded with the routes. */
+type Executor = typeof import("../docker/executor/mod.ts");
 
 /** What the routes need. */
 export interface RouteDeps {
@@ -85,7 +89,10 @@ async function withIntent(
  * service registers its routes with the first request its router serves.
  */
 export async function registerCommandRoutes(app: App, deps: RouteDeps): Promise<void> {
-  const { parseCommand, parseReport } = await import("../docker/executor/mod.ts");
+  const { parseCommand, parseReport } = await lateImport<Executor>(
+    "../docker/executor/mod.ts",
+    import.meta.url,
+  );
   app.post("/api/v1/commands/execute", async (c) => {
     const body = await jsonBody(c);
     const cmd = parseCommand(body);

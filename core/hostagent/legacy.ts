@@ -12,13 +12,17 @@ import {
 } from "../docker/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { DockerTarget } from "./router.ts";
+import { lateImport } from "../config/mod.ts";
+
+/** The executor module, loaded in legacy mode only. */
+type Executor = typeof import("../docker/executor/mod.ts");
 
 /** The local executor on the configured socket (its module loads here, in that mode only). */
 export async function legacyTarget(
   opts: { socket: string; projectsRoot: string; workDir: string },
   log: Logger,
 ): Promise<{ target: DockerTarget; close: () => void }> {
-  const { DockerExecutor } = await import("../docker/executor/mod.ts");
+  const { DockerExecutor } = await lateImport<Executor>("../docker/executor/mod.ts", import.meta.url);
   const engine = new DockerEngine({ socket: opts.socket });
   const executor = new DockerExecutor({
     engine,

@@ -12,6 +12,10 @@ import type { AgentCommand, CommandResult } from "../docker/mod.ts";
 import { readBody } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CommandRouter } from "./router.ts";
+import { lateImport } from "../config/mod.ts";
+
+/** The executor module (its command parser), loaded with the first command. */
+type Executor = typeof import("../docker/executor/mod.ts");
 
 /** Largest poll response read. */
 const MAX_POLL_RESPONSE_BYTES = 1024 * 1024;
@@ -116,7 +120,7 @@ export class DashboardLink {
     const nextPollSecs = Number.isFinite(next) && next > 0 ? Math.min(next, 300) : 0;
     if (body.item === null || body.item === undefined) return { nextPollSecs };
     // The command parser (zod) loads with the first command, not with the agent.
-    const { parseCommand } = await import("../docker/executor/mod.ts");
+    const { parseCommand } = await lateImport<Executor>("../docker/executor/mod.ts", import.meta.url);
     try {
       return { item: parseCommand(body.item), nextPollSecs };
     } catch (err) {
