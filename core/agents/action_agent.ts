@@ -202,7 +202,10 @@ class ActionAgent {
       );
     }
     // The executor (installs, the plugin runtime) loads with the first instruction.
-    const { runInstruction } = await lateImport<typeof import("./executor.ts")>("./executor.ts", import.meta.url);
+    const { runInstruction } = await lateImport<typeof import("./executor.ts")>(
+      "./executor.ts",
+      import.meta.url,
+    );
     let body = await runInstruction(inst, this.exec, log);
     if (this.#stopping && body.status === "failed") {
       log.add("the agent stopped while this instruction was running");

@@ -22,7 +22,10 @@ export async function legacyTarget(
   opts: { socket: string; projectsRoot: string; workDir: string },
   log: Logger,
 ): Promise<{ target: DockerTarget; close: () => void }> {
-  const { DockerExecutor } = await lateImport<Executor>("../docker/executor/mod.ts", import.meta.url);
+  const { DockerExecutor } = await lateImport<Executor>(
+    "../docker/executor/mod.ts",
+    import.meta.url,
+  );
   const engine = new DockerEngine({ socket: opts.socket });
   const executor = new DockerExecutor({
     engine,

@@ -120,7 +120,10 @@ export class DashboardLink {
     const nextPollSecs = Number.isFinite(next) && next > 0 ? Math.min(next, 300) : 0;
     if (body.item === null || body.item === undefined) return { nextPollSecs };
     // The command parser (zod) loads with the first command, not with the agent.
-    const { parseCommand } = await lateImport<Executor>("../docker/executor/mod.ts", import.meta.url);
+    const { parseCommand } = await lateImport<Executor>(
+      "../docker/executor/mod.ts",
+      import.meta.url,
+    );
     try {
       return { item: parseCommand(body.item), nextPollSecs };
     } catch (err) {
