@@ -120,10 +120,17 @@ export class Connection {
   }
 
   /**
-   * Writes a request head followed by `body` in one write. The head must hold only characters
-   * up to U+00FF (a request line and header values): each becomes one byte.
+   * Writes a request head followed by `body` in one write, then calls `done`, or `failed` with
+   * the error (wrapped as {@linkcode fill}'s are). The head must hold only characters up to
+   * U+00FF (a request line and header values): each becomes one byte. The callbacks are called
+   * from the write's own reaction: no promise is made per message.
    */
-  writeMessage(head: string, body: Uint8Array): Promise<void> {
+  writeMessage(
+    head: string,
+    body: Uint8Array,
+    done: () => void,
+    failed: (err: unknown) => void,
+  ): void {
     const need = head.length + body.length;
     let out = this.#out;
     if (out === undefined || out.length < need) {
@@ -139,25 +146,43 @@ export class Connection {
     // Usually one write takes it all (no frame is suspended for it); the rest of a partial
     // write goes through writeAll.
     this.#message = message;
-    return this.tcp.write(message).then(this.#onMessageWritten, this.#fail);
+    this.#written = done;
+    this.#writeFailed = failed;
+    this.tcp.write(message).then(this.#onMessageWritten, this.#onMessageFailed);
   }
 
-  /** The message being written by {@linkcode writeMessage}. */
+  /** The message being written by {@linkcode writeMessage}, and what follows its write. */
   #message: Uint8Array | undefined;
+  #written: (() => void) | undefined;
+  #writeFailed: ((err: unknown) => void) | undefined;
 
-  readonly #onMessageWritten = (sent: number): Promise<void> | undefined => {
+  readonly #onMessageWritten = (sent: number): void => {
     const message = this.#message;
-    this.#message = undefined;
+    const done = this.#written;
+    const failed = this.#writeFailed;
+    this.#message = this.#written = this.#writeFailed = undefined;
     this.written += sent;
-    if (message === undefined || sent >= message.length) return undefined;
-    return this.writeAll(message.subarray(sent));
+    if (done === undefined || failed === undefined) return;
+    if (message === undefined || sent >= message.length) done();
+    else this.writeAll(message.subarray(sent)).then(done, failed);
   };
 
-  readonly #fail: (err: unknown) => never = (err) => {
-    if (this.#timedOut) throw new HttpClientError("timeout", "timed out", { cause: err });
-    if (err instanceof HttpClientError) throw err;
+  readonly #onMessageFailed = (err: unknown): void => {
+    const failed = this.#writeFailed;
+    this.#message = this.#written = this.#writeFailed = undefined;
+    failed?.(this.#wrapped(err));
+  };
+
+  /** What a failed read or write of this connection is to its caller. */
+  #wrapped(err: unknown): HttpClientError {
+    if (this.#timedOut) return new HttpClientError("timeout", "timed out", { cause: err });
+    if (err instanceof HttpClientError) return err;
     const message = errorMessage(err);
-    throw new HttpClientError("connect", message, { cause: err });
+    return new HttpClientError("connect", message, { cause: err });
+  }
+
+  readonly #fail: (err: unknown) => never = (err) => {
+    throw this.#wrapped(err);
   };
 
   /** Writes all of `data`, counting what the socket accepted in {@linkcode written}. */
@@ -180,15 +205,54 @@ export class Connection {
    * @throws {HttpClientError} `timeout`, or `connect` when the read fails
    */
   fill(): Promise<boolean> {
+    return this.#read().then(this.#filled, this.#fail);
+  }
+
+  /**
+   * {@linkcode fill} with callbacks, called from the read's own reaction (no promise is made
+   * per read): `more` with what fill resolves, or `failed` with what it rejects with.
+   */
+  fillThen(more: (ok: boolean) => void, failed: (err: unknown) => void): void {
+    this.#more = more;
+    this.#fillFailed = failed;
+    this.#read().then(this.#onFillRead, this.#onFillFailed);
+  }
+
+  /** What follows the read of {@linkcode fillThen}. */
+  #more: ((ok: boolean) => void) | undefined;
+  #fillFailed: ((err: unknown) => void) | undefined;
+
+  readonly #onFillRead = (n: number | null): void => {
+    const more = this.#more;
+    const failed = this.#fillFailed;
+    this.#more = this.#fillFailed = undefined;
+    let ok: boolean;
+    try {
+      ok = this.#filled(n);
+    } catch (err) {
+      failed?.(err);
+      return;
+    }
+    more?.(ok);
+  };
+
+  readonly #onFillFailed = (err: unknown): void => {
+    const failed = this.#fillFailed;
+    this.#more = this.#fillFailed = undefined;
+    failed?.(this.#wrapped(err));
+  };
+
+  /** The read a fill waits for: the one issued when the connection was parked, or a new one. */
+  #read(): Promise<number | null> {
     const parked = this.#parked;
     if (parked !== undefined) {
       // Its bytes land at the start of the (then empty) buffer.
       this.#parked = undefined;
-      return parked.then(this.#filled, this.#fail);
+      return parked;
     }
     if (this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end === this.#buf.length) this.#grow();
-    return this.tcp.read(this.#buf.subarray(this.#end)).then(this.#filled, this.#fail);
+    return this.tcp.read(this.#buf.subarray(this.#end));
   }
 
   readonly #filled = (n: number | null): boolean => {

@@ -77,7 +77,7 @@ export class Exchange {
     this.#resolve = resolve;
     this.#reject = reject;
     this.conn.arm(deadline);
-    this.conn.writeMessage(head, req.body).then(this.#onBytes, this.#fail);
+    this.conn.writeMessage(head, req.body, this.#onBytes, this.#fail);
     return promise;
   }
 
@@ -88,7 +88,7 @@ export class Exchange {
       for (;;) {
         const bytes = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
         if (bytes === undefined) {
-          conn.fill().then(this.#onFilled, this.#fail);
+          conn.fillThen(this.#onFilled, this.#fail);
           return;
         }
         const head = this.host.parse(bytes);
