@@ -17,6 +17,7 @@ import { after, type Timer } from "../../async/mod.ts";
 import { HttpClientError } from "./error.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
+import { latin1Into } from "./latin1.ts";
 
 /** Read buffer a connection starts with (an answer's head and a small body; it grows as needed). */
 const INITIAL_BUFFER = 4 * 1024;
@@ -273,27 +274,12 @@ export class Connection {
     this.#start = 0;
   }
 
-  /**
-   * Reads up to and including the blank line ending a response head; returns the head without
-   * that blank line as a view of the read buffer, valid until the next read.
-   * @throws {HttpClientError} `protocol` when the head exceeds `max` bytes or the peer closed
-   * mid-head; `connect` when it closed before sending anything; `timeout`.
-   */
-  async readHeadBytes(max: number): Promise<Uint8Array> {
-    let head = this.bufferedHead(max);
-    while (head === undefined) {
-      if (!await this.fill()) throw this.noResponse();
-      head = this.bufferedHead(max);
-    }
-    return head;
-  }
-
   /** Bytes of the head being looked for already searched for its end (from #start). */
   #scanned = 0;
 
   /**
-   * {@linkcode readHeadBytes} when the buffer already holds the whole head, else undefined
-   * (`fill` and ask again).
+   * The response head (without its blank line, a view of the read buffer valid until the next
+   * read) when the buffer already holds all of it, else undefined (`fill` and ask again).
    * @throws {HttpClientError} `protocol` when the head exceeds `max` bytes
    */
   bufferedHead(max: number): Uint8Array | undefined {
@@ -423,28 +409,4 @@ export class Connection {
       this.tcp.close();
     } catch { /* already closed */ }
   }
-}
-
-/** Writes `text` (characters up to U+00FF) as ISO-8859-1 bytes into `out`; returns the count. */
-function latin1Into(text: string, out: Uint8Array): number {
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return text.length;
-}
-
-/**
- * Bytes as ISO-8859-1 text (every byte one character).
- *
- * @example
- * ```ts
- * latin1(Uint8Array.of(0x61, 0xe9)); // "aé"
- * ```
- */
-export function latin1(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    // apply() with the typed array itself: a spread would copy it into an array first.
-    const part = bytes.subarray(i, Math.min(bytes.length, i + 4096));
-    s += String.fromCharCode.apply(null, part as unknown as number[]);
-  }
-  return s;
 }

@@ -18,7 +18,7 @@
  * Transfer-Encoding in an HTTP/1.0 response (§6.1).
  * @module
  */
-import { latin1 } from "./connection.ts";
+import { latin1 } from "./latin1.ts";
 import { HttpClientError } from "./error.ts";
 
 /** The framing and the fields the client uses from a response head. */
