@@ -24,6 +24,8 @@ const INITIAL_BUFFER = 4 * 1024;
 const INITIAL_WRITE_BUFFER = 4 * 1024;
 /** Write buffers larger than this are not kept attached to a pooled connection. */
 const KEEP_WRITE_BUFFER = 64 * 1024;
+/** Bodies up to this size are copied out of the read buffer without a view of them. */
+const SMALL_COPY_BYTES = 64;
 const CR = 13;
 const LF = 10;
 const encoder = new TextEncoder();
@@ -152,7 +154,7 @@ export class Connection {
     this.tcp.write(message).then(this.#onMessageWritten, this.#onMessageFailed);
   }
 
-  /** The message being written by {@linkcode writeMessage}, and what follows its write. */
+  /** The message {@linkcode writeMessage} writes, and what follows its write. */
   #message: Uint8Array | undefined;
   #written: (() => void) | undefined;
   #writeFailed: ((err: unknown) => void) | undefined;
@@ -202,17 +204,14 @@ export class Connection {
   }
 
   /**
-   * Reads more into the buffer; resolves false at end of stream (no frame is suspended for it).
+   * Reads more into the buffer; resolves false at end of stream.
    * @throws {HttpClientError} `timeout`, or `connect` when the read fails
    */
   fill(): Promise<boolean> {
     return this.#read().then(this.#filled, this.#fail);
   }
 
-  /**
-   * {@linkcode fill} with callbacks, called from the read's own reaction (no promise is made
-   * per read): `more` with what fill resolves, or `failed` with what it rejects with.
-   */
+  /** {@linkcode fill}, calling back from the read's own reaction (no promise made per read). */
   fillThen(more: (ok: boolean) => void, failed: (err: unknown) => void): void {
     this.#more = more;
     this.#fillFailed = failed;
@@ -227,14 +226,8 @@ export class Connection {
     const more = this.#more;
     const failed = this.#fillFailed;
     this.#more = this.#fillFailed = undefined;
-    let ok: boolean;
-    try {
-      ok = this.#filled(n);
-    } catch (err) {
-      failed?.(err);
-      return;
-    }
-    more?.(ok);
+    if (this.#timedOut) failed?.(this.#wrapped(null));
+    else more?.(this.#filled(n));
   };
 
   readonly #onFillFailed = (err: unknown): void => {
@@ -277,12 +270,21 @@ export class Connection {
   /** Bytes of the head being looked for already searched for its end (from #start). */
   #scanned = 0;
 
+  /** The read buffer: a head {@linkcode bufferedHead} found is in it, from {@linkcode headStart}. */
+  get buffer(): Uint8Array {
+    return this.#buf;
+  }
+
+  /** Where the head {@linkcode bufferedHead} found last starts in {@linkcode buffer}. */
+  headStart = 0;
+
   /**
-   * The response head (without its blank line, a view of the read buffer valid until the next
-   * read) when the buffer already holds all of it, else undefined (`fill` and ask again).
+   * Where the response head ends in {@linkcode buffer} (before its blank line; it starts at
+   * {@linkcode headStart}, valid until the next read) when the buffer already holds all of it,
+   * else -1 (`fill` and ask again). No view is made of it: a repeated head is only compared.
    * @throws {HttpClientError} `protocol` when the head exceeds `max` bytes
    */
-  bufferedHead(max: number): Uint8Array | undefined {
+  bufferedHead(max: number): number {
     // Counted from #start, which a fill may move; absolute offsets would go stale.
     const b = this.#buf;
     const s = this.#start;
@@ -290,7 +292,8 @@ export class Connection {
       if (b[i] === LF && b[i - 1] === CR && b[i - 2] === LF && b[i - 3] === CR) {
         this.#start = i + 1;
         this.#scanned = 0;
-        return b.subarray(s, i - 3);
+        this.headStart = s;
+        return i - 3;
       }
     }
     this.#scanned = this.#end - s;
@@ -298,7 +301,7 @@ export class Connection {
       this.#scanned = 0;
       throw new HttpClientError("protocol", "response head too large");
     }
-    return undefined;
+    return -1;
   }
 
   /** What a connection that ended before a whole response head is. */
@@ -320,7 +323,11 @@ export class Connection {
     }
     let buf: Uint8Array<ArrayBuffer> | undefined = takeLease(n);
     const body = buf.subarray(0, n);
-    body.set(this.#buf.subarray(this.#start, this.#start + n));
+    const src = this.#buf;
+    const s = this.#start;
+    // A small body is copied byte by byte: a view made to copy it from costs more.
+    if (n <= SMALL_COPY_BYTES) { for (let i = 0; i < n; i++) body[i] = src[s + i]; }
+    else body.set(src.subarray(s, s + n));
     this.#start += n;
     const release = () => {
       if (buf !== undefined) giveBackLease(buf);
