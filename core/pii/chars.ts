@@ -146,3 +146,36 @@ export function memberName(b: Uint8Array, start: number, end: number): string {
     return raw;
   }
 }
+
+/** Buffers larger than this get a view of their own each time (the last one is not kept alive). */
+const VIEW_KEPT_BYTES = 64 * 1024;
+let viewBuffer: ArrayBufferLike | undefined;
+let viewOffset = 0;
+let viewLength = 0;
+let lastView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+/**
+ * A view of exactly the bytes of `b`, to read them a word at a time: the body check, the scan and
+ * its secret tracker each read the same body, and share one view of it (kept for the next call
+ * while its buffer is small, as a pooled body buffer is).
+ *
+ * @example
+ * ```ts
+ * const b = new TextEncoder().encode("abcd");
+ * wordView(b).getInt32(0, true) === wordView(b).getInt32(0, true); // true, one view
+ * ```
+ */
+export function wordView(b: Uint8Array): DataView<ArrayBufferLike> {
+  const buf = b.buffer;
+  if (buf === viewBuffer && b.byteOffset === viewOffset && b.length === viewLength) {
+    return lastView;
+  }
+  const view = new DataView(buf, b.byteOffset, b.length);
+  if (buf.byteLength <= VIEW_KEPT_BYTES) {
+    viewBuffer = buf;
+    viewOffset = b.byteOffset;
+    viewLength = b.length;
+    lastView = view;
+  }
+  return view;
+}

@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+export { wordView } from "./chars.ts";
 export { DEFAULT_MAX_JSON_DEPTH } from "./scan.ts";
 export { scanPii } from "./text.ts";
 export {

@@ -27,7 +27,7 @@
  * @module
  */
 import * as chars from "./chars.ts";
-import { digitsEnd, escapeLength, isWordChar, jsonEscape } from "./chars.ts";
+import { digitsEnd, escapeLength, isWordChar, jsonEscape, wordView } from "./chars.ts";
 import { DEFAULT_MAX_JSON_DEPTH, FastPath, NO_VIEW } from "./skip.ts";
 import type { ScanOptions, ScanResult } from "./types.ts";
 import { MASK } from "./windows.ts";
@@ -61,7 +61,7 @@ class Scanner extends FastPath {
     this.depthLimit = opts.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
     this.spans = [];
     this.secrets = undefined;
-    this.view = this.json ? new DataView(b.buffer, b.byteOffset, b.length) : NO_VIEW;
+    this.view = this.json ? wordView(b) : NO_VIEW;
     if (this.json && opts.secretKey !== undefined) {
       this.tracker.reset(b, n, opts.secretKey);
       this.secrets = this.tracker;

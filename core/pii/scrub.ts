@@ -131,7 +131,10 @@ export function scrubJsonText(
  * {@linkcode scrubJsonText} for JSON held as UTF-8 bytes, without decoding them unless something
  * must be redacted: `text` is the redacted text, or undefined when nothing was (the bytes are
  * then what would be kept). `utf8` must be valid UTF-8 not starting with a byte order mark, and
- * `ascii` true only when every byte is below 0x80 (see {@linkcode scanPiiBytes}).
+ * `ascii` true only when every byte is below 0x80 (see {@linkcode scanPiiBytes}). `remember`:
+ * a clean body is copied for {@linkcode scrubPiiText} to tell its text without a second scan;
+ * worth it only when that text is scrubbed before the next body is scanned (a flight recorder
+ * that hands each record on at once).
  *
  * @example
  * ```ts
@@ -143,10 +146,11 @@ export function scrubJsonBytes(
   utf8: Uint8Array,
   ascii: boolean,
   maxDepth?: number,
+  remember = true,
 ): { scan: ScanResult; text: string | undefined } {
   const opts = { json: true, maxDepth, secretKey: isSensitiveKey };
   const scan = scanPiiBytes(utf8, opts, ascii);
-  if (scan.spans.length === 0 && !scan.tooDeep) {
+  if (remember && scan.spans.length === 0 && !scan.tooDeep) {
     rememberCleanUtf8(utf8);
     lastCleanAscii = ascii;
   }

@@ -5,7 +5,7 @@
  * byte offsets into the UTF-8 text the scanner walks.
  * @module
  */
-import { COLON, isJsonSpace, memberName, QUOTE } from "./chars.ts";
+import { COLON, isJsonSpace, memberName, QUOTE, wordView } from "./chars.ts";
 
 /** The value of a member whose key is secret: `text.slice(start, end)` is the whole value. */
 export interface SecretSpan {
@@ -137,7 +137,7 @@ export class SecretTracker {
   /** Starts a walk of `bytes[0..end)` with the key rule `isSecret`. */
   reset(bytes: Uint8Array, end: number, isSecret: (key: string) => boolean): void {
     if (bytes !== this.bytes) {
-      this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+      this.#view = wordView(bytes);
     }
     this.bytes = bytes;
     this.end = end;

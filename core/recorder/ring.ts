@@ -180,6 +180,15 @@ export class FlightRecorder {
     this.#onRecord = opts.onRecord;
   }
 
+  /**
+   * Whether each record is read (scrubbed) as it is made, to be handed to a store or a
+   * subscriber; otherwise a record is first read when it is looked up.
+   */
+  get readsAtOnce(): boolean {
+    return this.#store !== undefined || this.#shared !== undefined ||
+      this.#onRecord !== undefined;
+  }
+
   /** Records currently in memory. */
   get size(): number {
     return this.#size;

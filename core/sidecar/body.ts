@@ -12,6 +12,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Checks and scans the body: what it holds and its scrubbed text, or the reason for a 400.
+ * `remember`: a clean body is remembered for the scrub of its record (see `scrubJsonBytes`).
  *
  * @example
  * ```ts
@@ -22,12 +23,13 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 export function parseObject(
   bytes: Uint8Array<ArrayBuffer>,
   maxDepth: number,
+  remember = true,
 ): Parsed | { invalid: string } {
   const shape = jsonObjectBytes(bytes);
   if (shape !== NOT_OBJECT) {
     // Certainly UTF-8 and a JSON object: no string or object is built unless the scan finds
     // something to redact.
-    const { scan, text } = scrubJsonBytes(bytes, shape === OBJECT_ASCII, maxDepth);
+    const { scan, text } = scrubJsonBytes(bytes, shape === OBJECT_ASCII, maxDepth, remember);
     if (scan.tooDeep) return { invalid: tooDeep(maxDepth) };
     const card = scan.creditCards > 0;
     return { scrubbed: text, clean: text === undefined, card, ssn: scan.ssns > 0 };

@@ -96,6 +96,7 @@ export async function startSidecarCluster(
   };
   const mainBook: TraceBook = {
     record: book.record,
+    readsAtOnce: book.readsAtOnce,
     lookup: async (id) => {
       // What the workers posted reaches the shared and durable stores before they are asked.
       if (handOn) await pool?.callAll("flush", undefined, FLUSH_TIMEOUT_MS);

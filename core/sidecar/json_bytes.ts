@@ -7,6 +7,8 @@
  * @module
  */
 
+import { wordView } from "../pii/mod.ts";
+
 /** Not a JSON object, or not sure (the caller decodes and parses to find out which). */
 export const NOT_OBJECT = -1;
 /** A JSON object, all ASCII. */
@@ -62,7 +64,7 @@ let view: DataView<ArrayBufferLike> = NO_VIEW;
  * ```
  */
 export function jsonObjectBytes(b: Uint8Array): number {
-  view = new DataView(b.buffer, b.byteOffset, b.length);
+  view = wordView(b);
   const shape = check(b);
   view = NO_VIEW;
   return shape;

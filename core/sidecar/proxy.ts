@@ -43,7 +43,7 @@ export interface ProxyDeps extends ProxyLimits {
   decision: DecisionContext;
   override: OverridePolicy;
   /** Where the flight-recorder records go. */
-  recorder: Pick<TraceBook, "record">;
+  recorder: Pick<TraceBook, "record" | "readsAtOnce">;
 }
 
 /** Headers never forwarded whatever the allow-list says. */
@@ -194,7 +194,7 @@ function admit(
   bytes: Uint8Array<ArrayBuffer>,
 ): RawResponse | Admitted {
   const rec = deps.recorder;
-  const parsed = parseObject(bytes, deps.maxJsonDepth);
+  const parsed = parseObject(bytes, deps.maxJsonDepth, rec.readsAtOnce);
   if ("invalid" in parsed) {
     rec.record("error", x.traceId, { error: "Invalid JSON", detail: parsed.invalid, status: 400 });
     const out = { error: "Invalid JSON", detail: parsed.invalid, trace_id: x.traceId };

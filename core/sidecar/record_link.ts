@@ -66,6 +66,10 @@ export class RecordLink implements TraceBook {
     return this.#dropped;
   }
 
+  get readsAtOnce(): boolean {
+    return this.#recorder.readsAtOnce;
+  }
+
   record(type: RecordType, traceId: string, details: RecordDetails, after?: number): number {
     return this.#recorder.record(type, traceId, details, after);
   }

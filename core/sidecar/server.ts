@@ -78,6 +78,11 @@ export interface TraceBook {
    * record (see `FlightRecorder.record`).
    */
   record(type: RecordType, traceId: string, details: RecordDetails, after?: number): number;
+  /**
+   * Whether a record is scrubbed as it is made (handed on at once): only then is a clean body
+   * remembered for the scrub of its record (see `scrubJsonBytes`).
+   */
+  readonly readsAtOnce: boolean;
   /** @throws {UnavailableError} when the records cannot be read now */
   lookup(traceId: string): Promise<TraceRecord[]>;
   /** Flushes and closes what the book holds. */
@@ -160,6 +165,7 @@ export async function createRecorder(
   });
   const book: TraceBook = {
     record: (type, id, details, after) => recorder.record(type, id, details, after),
+    readsAtOnce: recorder.readsAtOnce,
     lookup: (id) => recorder.lookup(id),
     close: async () => {
       await recorder.close();

@@ -17,12 +17,15 @@ import { after, type Timer } from "../../async/mod.ts";
 import { HttpClientError } from "./error.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
+import { latin1Into } from "./latin1.ts";
 
 /** Read buffer a connection starts with (an answer's head and a small body; it grows as needed). */
 const INITIAL_BUFFER = 4 * 1024;
 const INITIAL_WRITE_BUFFER = 4 * 1024;
 /** Write buffers larger than this are not kept attached to a pooled connection. */
 const KEEP_WRITE_BUFFER = 64 * 1024;
+/** Bodies up to this size are copied out of the read buffer without a view of them. */
+const SMALL_COPY_BYTES = 64;
 const CR = 13;
 const LF = 10;
 const encoder = new TextEncoder();
@@ -120,10 +123,17 @@ export class Connection {
   }
 
   /**
-   * Writes a request head followed by `body` in one write. The head must hold only characters
-   * up to U+00FF (a request line and header values): each becomes one byte.
+   * Writes a request head followed by `body` in one write, then calls `done`, or `failed` with
+   * the error (wrapped as {@linkcode fill}'s are). The head must hold only characters up to
+   * U+00FF (a request line and header values): each becomes one byte. The callbacks are called
+   * from the write's own reaction: no promise is made per message.
    */
-  writeMessage(head: string, body: Uint8Array): Promise<void> {
+  writeMessage(
+    head: string,
+    body: Uint8Array,
+    done: () => void,
+    failed: (err: unknown) => void,
+  ): void {
     const need = head.length + body.length;
     let out = this.#out;
     if (out === undefined || out.length < need) {
@@ -139,25 +149,43 @@ export class Connection {
     // Usually one write takes it all (no frame is suspended for it); the rest of a partial
     // write goes through writeAll.
     this.#message = message;
-    return this.tcp.write(message).then(this.#onMessageWritten, this.#fail);
+    this.#written = done;
+    this.#writeFailed = failed;
+    this.tcp.write(message).then(this.#onMessageWritten, this.#onMessageFailed);
   }
 
-  /** The message being written by {@linkcode writeMessage}. */
+  /** The message {@linkcode writeMessage} writes, and what follows its write. */
   #message: Uint8Array | undefined;
+  #written: (() => void) | undefined;
+  #writeFailed: ((err: unknown) => void) | undefined;
 
-  readonly #onMessageWritten = (sent: number): Promise<void> | undefined => {
+  readonly #onMessageWritten = (sent: number): void => {
     const message = this.#message;
-    this.#message = undefined;
+    const done = this.#written;
+    const failed = this.#writeFailed;
+    this.#message = this.#written = this.#writeFailed = undefined;
     this.written += sent;
-    if (message === undefined || sent >= message.length) return undefined;
-    return this.writeAll(message.subarray(sent));
+    if (done === undefined || failed === undefined) return;
+    if (message === undefined || sent >= message.length) done();
+    else this.writeAll(message.subarray(sent)).then(done, failed);
   };
 
-  readonly #fail: (err: unknown) => never = (err) => {
-    if (this.#timedOut) throw new HttpClientError("timeout", "timed out", { cause: err });
-    if (err instanceof HttpClientError) throw err;
+  readonly #onMessageFailed = (err: unknown): void => {
+    const failed = this.#writeFailed;
+    this.#message = this.#written = this.#writeFailed = undefined;
+    failed?.(this.#wrapped(err));
+  };
+
+  /** What a failed read or write of this connection is to its caller. */
+  #wrapped(err: unknown): HttpClientError {
+    if (this.#timedOut) return new HttpClientError("timeout", "timed out", { cause: err });
+    if (err instanceof HttpClientError) return err;
     const message = errorMessage(err);
-    throw new HttpClientError("connect", message, { cause: err });
+    return new HttpClientError("connect", message, { cause: err });
+  }
+
+  readonly #fail: (err: unknown) => never = (err) => {
+    throw this.#wrapped(err);
   };
 
   /** Writes all of `data`, counting what the socket accepted in {@linkcode written}. */
@@ -176,19 +204,49 @@ export class Connection {
   }
 
   /**
-   * Reads more into the buffer; resolves false at end of stream (no frame is suspended for it).
+   * Reads more into the buffer; resolves false at end of stream.
    * @throws {HttpClientError} `timeout`, or `connect` when the read fails
    */
   fill(): Promise<boolean> {
+    return this.#read().then(this.#filled, this.#fail);
+  }
+
+  /** {@linkcode fill}, calling back from the read's own reaction (no promise made per read). */
+  fillThen(more: (ok: boolean) => void, failed: (err: unknown) => void): void {
+    this.#more = more;
+    this.#fillFailed = failed;
+    this.#read().then(this.#onFillRead, this.#onFillFailed);
+  }
+
+  /** What follows the read of {@linkcode fillThen}. */
+  #more: ((ok: boolean) => void) | undefined;
+  #fillFailed: ((err: unknown) => void) | undefined;
+
+  readonly #onFillRead = (n: number | null): void => {
+    const more = this.#more;
+    const failed = this.#fillFailed;
+    this.#more = this.#fillFailed = undefined;
+    if (this.#timedOut) failed?.(this.#wrapped(null));
+    else more?.(this.#filled(n));
+  };
+
+  readonly #onFillFailed = (err: unknown): void => {
+    const failed = this.#fillFailed;
+    this.#more = this.#fillFailed = undefined;
+    failed?.(this.#wrapped(err));
+  };
+
+  /** The read a fill waits for: the one issued when the connection was parked, or a new one. */
+  #read(): Promise<number | null> {
     const parked = this.#parked;
     if (parked !== undefined) {
       // Its bytes land at the start of the (then empty) buffer.
       this.#parked = undefined;
-      return parked.then(this.#filled, this.#fail);
+      return parked;
     }
     if (this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end === this.#buf.length) this.#grow();
-    return this.tcp.read(this.#buf.subarray(this.#end)).then(this.#filled, this.#fail);
+    return this.tcp.read(this.#buf.subarray(this.#end));
   }
 
   readonly #filled = (n: number | null): boolean => {
@@ -209,30 +267,24 @@ export class Connection {
     this.#start = 0;
   }
 
-  /**
-   * Reads up to and including the blank line ending a response head; returns the head without
-   * that blank line as a view of the read buffer, valid until the next read.
-   * @throws {HttpClientError} `protocol` when the head exceeds `max` bytes or the peer closed
-   * mid-head; `connect` when it closed before sending anything; `timeout`.
-   */
-  async readHeadBytes(max: number): Promise<Uint8Array> {
-    let head = this.bufferedHead(max);
-    while (head === undefined) {
-      if (!await this.fill()) throw this.noResponse();
-      head = this.bufferedHead(max);
-    }
-    return head;
-  }
-
   /** Bytes of the head being looked for already searched for its end (from #start). */
   #scanned = 0;
 
+  /** The read buffer: a head {@linkcode bufferedHead} found is in it, from {@linkcode headStart}. */
+  get buffer(): Uint8Array {
+    return this.#buf;
+  }
+
+  /** Where the head {@linkcode bufferedHead} found last starts in {@linkcode buffer}. */
+  headStart = 0;
+
   /**
-   * {@linkcode readHeadBytes} when the buffer already holds the whole head, else undefined
-   * (`fill` and ask again).
+   * Where the response head ends in {@linkcode buffer} (before its blank line; it starts at
+   * {@linkcode headStart}, valid until the next read) when the buffer already holds all of it,
+   * else -1 (`fill` and ask again). No view is made of it: a repeated head is only compared.
    * @throws {HttpClientError} `protocol` when the head exceeds `max` bytes
    */
-  bufferedHead(max: number): Uint8Array | undefined {
+  bufferedHead(max: number): number {
     // Counted from #start, which a fill may move; absolute offsets would go stale.
     const b = this.#buf;
     const s = this.#start;
@@ -240,7 +292,8 @@ export class Connection {
       if (b[i] === LF && b[i - 1] === CR && b[i - 2] === LF && b[i - 3] === CR) {
         this.#start = i + 1;
         this.#scanned = 0;
-        return b.subarray(s, i - 3);
+        this.headStart = s;
+        return i - 3;
       }
     }
     this.#scanned = this.#end - s;
@@ -248,7 +301,7 @@ export class Connection {
       this.#scanned = 0;
       throw new HttpClientError("protocol", "response head too large");
     }
-    return undefined;
+    return -1;
   }
 
   /** What a connection that ended before a whole response head is. */
@@ -270,7 +323,11 @@ export class Connection {
     }
     let buf: Uint8Array<ArrayBuffer> | undefined = takeLease(n);
     const body = buf.subarray(0, n);
-    body.set(this.#buf.subarray(this.#start, this.#start + n));
+    const src = this.#buf;
+    const s = this.#start;
+    // A small body is copied byte by byte: a view made to copy it from costs more.
+    if (n <= SMALL_COPY_BYTES) { for (let i = 0; i < n; i++) body[i] = src[s + i]; }
+    else body.set(src.subarray(s, s + n));
     this.#start += n;
     const release = () => {
       if (buf !== undefined) giveBackLease(buf);
@@ -359,28 +416,4 @@ export class Connection {
       this.tcp.close();
     } catch { /* already closed */ }
   }
-}
-
-/** Writes `text` (characters up to U+00FF) as ISO-8859-1 bytes into `out`; returns the count. */
-function latin1Into(text: string, out: Uint8Array): number {
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return text.length;
-}
-
-/**
- * Bytes as ISO-8859-1 text (every byte one character).
- *
- * @example
- * ```ts
- * latin1(Uint8Array.of(0x61, 0xe9)); // "aé"
- * ```
- */
-export function latin1(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    // apply() with the typed array itself: a spread would copy it into an array first.
-    const part = bytes.subarray(i, Math.min(bytes.length, i + 4096));
-    s += String.fromCharCode.apply(null, part as unknown as number[]);
-  }
-  return s;
 }

@@ -16,8 +16,8 @@ const MAX_INTERIM_RESPONSES = 8;
 
 /** What the pool does for an exchange: parsing, the response to a head, a failure. */
 export interface ExchangeHost {
-  /** Parses a response head (the pool remembers the agent's usual one). */
-  parse(bytes: Uint8Array): ResponseHead;
+  /** Parses the response head `buf[start:end)` (the pool remembers the agent's usual one). */
+  parse(buf: Uint8Array, start: number, end: number): ResponseHead;
   /**
    * The response to a final `head` (a promise while its body is still being read).
    * @throws {HttpClientError} when the response cannot be framed
@@ -77,7 +77,7 @@ export class Exchange {
     this.#resolve = resolve;
     this.#reject = reject;
     this.conn.arm(deadline);
-    this.conn.writeMessage(head, req.body).then(this.#onBytes, this.#fail);
+    this.conn.writeMessage(head, req.body, this.#onBytes, this.#fail);
     return promise;
   }
 
@@ -86,12 +86,12 @@ export class Exchange {
     const conn = this.conn;
     try {
       for (;;) {
-        const bytes = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
-        if (bytes === undefined) {
-          conn.fill().then(this.#onFilled, this.#fail);
+        const end = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
+        if (end < 0) {
+          conn.fillThen(this.#onFilled, this.#fail);
           return;
         }
-        const head = this.host.parse(bytes);
+        const head = this.host.parse(conn.buffer, conn.headStart, end);
         const req = this.#req;
         if (req === undefined) return; // settled meanwhile
         if (head.status >= 200) {

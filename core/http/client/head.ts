@@ -18,7 +18,7 @@
  * Transfer-Encoding in an HTTP/1.0 response (§6.1).
  * @module
  */
-import { latin1 } from "./connection.ts";
+import { latin1 } from "./latin1.ts";
 import { HttpClientError } from "./error.ts";
 
 /** The framing and the fields the client uses from a response head. */
@@ -249,16 +249,20 @@ export class ResponseHeadMemo {
   #head: ResponseHead | undefined;
 
   /**
-   * {@linkcode parseResponseHead} of `b`, or what it returned for the same bytes last time.
+   * {@linkcode parseResponseHead} of `b[start:end)`, or what it returned for the same bytes last
+   * time (compared in place: no view of them is made).
    * @throws {HttpClientError} `protocol` as parseResponseHead does
    */
-  parse(b: Uint8Array): ResponseHead {
-    const n = b.length;
+  parse(b: Uint8Array, start = 0, end = b.length): ResponseHead {
+    const n = end - start;
     const last = this.#head;
-    if (last !== undefined && n === this.#length && sameBytes(b, this.#bytes, n)) return last;
-    const head = parseResponseHead(b);
+    if (last !== undefined && n === this.#length && sameBytes(b, start, this.#bytes, n)) {
+      return last;
+    }
+    const bytes = start === 0 && end === b.length ? b : b.subarray(start, end);
+    const head = parseResponseHead(bytes);
     if (n <= HEAD_MEMO_BYTES) {
-      this.#bytes.set(b);
+      this.#bytes.set(bytes);
       this.#length = n;
       this.#head = head;
     }
@@ -266,8 +270,9 @@ export class ResponseHeadMemo {
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array, n: number): boolean {
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+/** Whether `a[start:start + n)` equals `b[0:n)`. */
+function sameBytes(a: Uint8Array, start: number, b: Uint8Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[start + i] !== b[i]) return false;
   return true;
 }
 

@@ -88,7 +88,7 @@ export class OriginPool {
   #closed = false;
   /** What this pool does for the exchanges of its connections. */
   readonly #exchanges: ExchangeHost = {
-    parse: (bytes) => this.#heads.parse(bytes),
+    parse: (buf, start, end) => this.#heads.parse(buf, start, end),
     respond: (x, req, head) => this.#respond(x, req, head),
     failed: (x, err, retry) => this.#failed(x, err, retry),
   };

@@ -70,7 +70,9 @@ export class SocketReader {
     if (this.#pending) return this.#pending;
     if (this.eof) return Promise.resolve(false);
     if (!this.#makeRoom()) return Promise.resolve(false);
-    const p = this.#conn.read(this.buf.subarray(this.end)).then(this.#onRead, this.#onFail);
+    // An empty buffer is read into as it is (no view made of all of it).
+    const into = this.end === 0 ? this.buf : this.buf.subarray(this.end);
+    const p = this.#conn.read(into).then(this.#onRead, this.#onFail);
     this.#pending = p;
     return p;
   }

@@ -80,3 +80,35 @@ Deno.test("the clean-body memo keeps its own copy: bytes reused by the caller ar
   const longText = new TextDecoder().decode(long);
   assert.match(scrubPiiText(longText), /\[CREDIT_CARD_REDACTED\]/);
 });
+
+Deno.test("a scan told not to remember its clean body finds the same and leaves no memo of it", () => {
+  const enc = new TextEncoder();
+  const bodies = [
+    '{"note":"call me","ref":"ORD-2024-000123-xyz"}',
+    '{"card":"4532-0151-1283-0366","password":"hunter2"}',
+    '{"n":[1,2,{"ssn":"078-05-1120"}],"é":"ü"}',
+  ];
+  for (const body of bodies) {
+    const bytes = enc.encode(body);
+    const ascii = bytes.length === body.length;
+    const kept = scrubJsonBytes(bytes, ascii);
+    const not = scrubJsonBytes(bytes, ascii, undefined, false);
+    assert.equal(not.text, kept.text, body);
+    assert.deepEqual(not.scan.spans, kept.scan.spans, body);
+    assert.deepEqual(not.scan.secrets, kept.scan.secrets, body);
+  }
+  // Remembered: a clean body. Not remembered: another clean one, in a buffer then reused for a
+  // text of the same length holding a card, which the log scrubber must still find.
+  const clean = '{"note":"call me","ref":"ORD-2024-000123-xyz"}';
+  const card = '{"note":"call me","ref":"4532-0151-1283-0366"}';
+  const other = '{"note":"call me","ref":"ORD-2024-000999-abc"}';
+  assert.equal(scrubJsonBytes(enc.encode(clean), true).text, undefined);
+  const buf = enc.encode(other);
+  assert.equal(scrubJsonBytes(buf, true, undefined, false).text, undefined);
+  buf.set(enc.encode(card));
+  assert.equal(
+    scrubPiiText(new TextDecoder().decode(buf)),
+    '{"note":"call me","ref":"[CREDIT_CARD_REDACTED]"}',
+  );
+  assert.equal(scrubPiiText(clean), clean);
+});

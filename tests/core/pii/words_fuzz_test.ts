@@ -2,7 +2,7 @@
 // classes for every byte in every lane, and the whole scan against the scanner before words
 // (tests/core/pii/reference) and against the full state machine on seeded generated bodies.
 import assert from "node:assert/strict";
-import { CLASSES_JSON_STRING, PLAIN, plainStringWord } from "../../../core/pii/chars.ts";
+import { CLASSES_JSON_STRING, PLAIN, plainStringWord, wordView } from "../../../core/pii/chars.ts";
 import { scanUtf8 } from "../../../core/pii/scan.ts";
 import type { ScanOptions } from "../../../core/pii/types.ts";
 import { scanUtf8 as scanUtf8Before } from "./reference/scan.ts";
@@ -163,4 +163,28 @@ Deno.test("the scan with words finds what the scan before them and the state mac
     }
   }
   assert.ok(found > 1000, `the generated bodies hold findings (${found})`);
+});
+
+Deno.test("wordView: one view of exactly a body's bytes, shared while they are the same", () => {
+  const pool = new Uint8Array(64);
+  const a = pool.subarray(8, 20);
+  a.set(new TextEncoder().encode('{"a":"bcde"}'));
+  const v = wordView(a);
+  assert.equal(v.byteOffset, 8);
+  assert.equal(v.byteLength, 12);
+  assert.strictEqual(wordView(pool.subarray(8, 20)), v, "the same bytes again: the same view");
+  // A view, not a copy: bytes written into the buffer since are what it reads.
+  a.set(new TextEncoder().encode('{"z":"yxwv"}'));
+  assert.equal(v.getUint8(2), "z".charCodeAt(0));
+  // Other bytes of the same buffer get a view of their own, bounded to them.
+  const b = pool.subarray(8, 16);
+  const w = wordView(b);
+  assert.notStrictEqual(w, v);
+  assert.equal(w.byteLength, 8);
+  assert.throws(() => w.getInt32(6, true), RangeError);
+  // A large buffer is viewed as asked, and not kept for the next call.
+  const big = new Uint8Array(128 * 1024);
+  const x = wordView(big);
+  assert.equal(x.byteLength, big.length);
+  assert.notStrictEqual(wordView(big), x);
 });

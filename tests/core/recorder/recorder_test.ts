@@ -19,6 +19,7 @@ Deno.test("ring keeps the newest records and indexes them by trace", () => {
 Deno.test("details are scrubbed before they are held or handed on", () => {
   const seen: unknown[] = [];
   const r = new FlightRecorder({ capacity: 10, onRecord: (x) => seen.push(x) });
+  assert.equal(r.readsAtOnce, true, "a subscriber hears of each record as it is made");
   r.record("request", "t", {
     payload: '{"card":"4532 0151 1283 0366","ssn":"078-05-1120"}',
     nested: { n: 4532015112830366, token: "abcd1234", ssn_list: ["078051120"], ssn: 78051120 },
@@ -34,6 +35,7 @@ Deno.test("details are scrubbed before they are held or handed on", () => {
 
 Deno.test("without a store or subscriber, records are scrubbed when first read, once", () => {
   const r = new FlightRecorder({ capacity: 4 });
+  assert.equal(r.readsAtOnce, false);
   let built = 0;
   r.record("request", "lazy", () => {
     built++;

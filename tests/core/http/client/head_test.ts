@@ -229,4 +229,12 @@ Deno.test("the response head memo parses each new head and answers a repeated on
   const long = bytes(`HTTP/1.1 204 No Content\r\nx-pad: ${"p".repeat(600)}`);
   assert.deepEqual(memo.parse(long), head({ status: 204 }));
   assert.notEqual(memo.parse(long), memo.parse(long));
+  // A head inside a larger buffer (a connection's read buffer) is compared where it lies.
+  const buf = new Uint8Array(good.length + 10);
+  buf.set(good, 7);
+  const again = memo.parse(good);
+  assert.equal(memo.parse(buf, 7, 7 + good.length), again, "the same bytes at an offset");
+  buf[7 + good.length - 1] = "3".charCodeAt(0);
+  assert.deepEqual(memo.parse(buf, 7, 7 + good.length), head({ contentType: "a/b", length: 13 }));
+  assert.equal(memo.parse(buf, 7, 7 + good.length - 1).length, 1, "a shorter head, parsed anew");
 });

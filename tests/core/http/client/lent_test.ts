@@ -55,3 +55,26 @@ Deno.test("lent response bodies stay each response's own until released", async 
     agent.close();
   }
 });
+
+Deno.test("lent bodies either side of the small-copy size arrive whole, each its own", async () => {
+  // The agent answers request n with a body of sizes[n] bytes, its last byte telling them apart.
+  const sizes = [1, 63, 64, 65, 200, 64, 63, 4096];
+  const body = (n: number) => "b".repeat(sizes[n] - 1) + String.fromCharCode(65 + n);
+  const agent = startRawAgent((a) => ok(body(a.n)));
+  const pool = new OriginPool(agent.origin);
+  try {
+    const held: Uint8Array[] = [];
+    for (let n = 0; n < sizes.length; n++) {
+      const r = await pool.request(post());
+      assert.ok(r.body instanceof Uint8Array);
+      assert.equal(r.body.length, sizes[n]);
+      assert.equal(dec.decode(r.body), body(n));
+      held.push(r.body);
+    }
+    // None released: each still holds its own bytes.
+    held.forEach((b, n) => assert.equal(dec.decode(b), body(n), `body ${n}`));
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});

@@ -1,0 +1,43 @@
+// The edge's socket reader over a real loopback connection: reads land after what is buffered,
+// an emptied buffer is read into from its start, and the end of the stream is reported once.
+import assert from "node:assert/strict";
+import { SocketReader } from "../../../../core/http/h1/reader.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+Deno.test("reads land after the unread bytes, and from the start once all were consumed", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  try {
+    const r = new SocketReader(server, 64 * 1024);
+    const text = () => dec.decode(r.buf.subarray(r.start, r.end));
+    await client.write(enc.encode("abc"));
+    assert.equal(await r.more(), true);
+    assert.equal(text(), "abc");
+    // Bytes left unread: the next read appends to them.
+    r.consume(1);
+    await client.write(enc.encode("de"));
+    while (r.buffered < 4) assert.equal(await r.more(), true);
+    assert.equal(text(), "bcde");
+    // All consumed: the next read fills the buffer from its start.
+    r.consume(r.buffered);
+    assert.equal(r.start, 0);
+    assert.equal(r.end, 0);
+    await client.write(enc.encode("fghi"));
+    while (r.buffered < 4) assert.equal(await r.more(), true);
+    assert.equal(r.start, 0);
+    assert.equal(text(), "fghi");
+    client.close();
+    r.consume(r.buffered);
+    assert.equal(await r.more(), false);
+    assert.equal(r.eof, true);
+  } finally {
+    try {
+      client.close();
+    } catch { /* closed above */ }
+    server.close();
+    listener.close();
+  }
+});
