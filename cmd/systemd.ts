@@ -69,6 +69,22 @@ export async function settingEnv(
   return env;
 }
 
+/**
+ * An `Environment=` line that sets `name` to `value` exactly. A value of only letters, digits
+ * and `_.,:/+-` is written as is; any other is quoted, with systemd's escapes for `\\` and `"`
+ * and `%%` for `%` (a specifier there otherwise). `$` means nothing in `Environment=`.
+ * @example
+ * ```ts
+ * environmentLine("MALLOC_ARENA_MAX", "2"); // "Environment=MALLOC_ARENA_MAX=2"
+ * environmentLine("X", "a%b c"); // 'Environment="X=a%%b c"'
+ * ```
+ */
+export function environmentLine(name: string, value: string): string {
+  if (/^[A-Za-z0-9_.,:/+-]*$/.test(value)) return `Environment=${name}=${value}`;
+  const text = `${name}=${value}`.replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, "%%");
+  return `Environment="${text}"`;
+}
+
 /** The `Environment=` lines of a unit's credentials. */
 async function credentialLines(
   commands: readonly CommandEntry[],
@@ -137,9 +153,7 @@ function renderUnit(name: string, opts: UnitOptions): string {
     // Protected: credentials come from files; a missing one stops the start, naming the setting.
     ...(opts.credentials ?? []),
     // The allocator settings of its line in cmd/permissions.txt (a compiled binary gets them too).
-    ...Object.entries(lineEnv(PERMISSIONS.get(name) ?? [])).map(([k, v]) =>
-      `Environment=${k}=${v}`
-    ),
+    ...Object.entries(lineEnv(PERMISSIONS.get(name) ?? [])).map(([k, v]) => environmentLine(k, v)),
     // Read after Environment=, so a value here overrides the lines above.
     `EnvironmentFile=-/etc/iatp/${name}.env`,
     `WorkingDirectory=${state}`,

@@ -12,6 +12,7 @@ import type { ActionConfig } from "./config.ts";
 import { logLine } from "./exec_log.ts";
 import { ExecutionLog } from "./exec_log.ts";
 import type { ExecutorContext } from "./executor.ts";
+import { runLate } from "./late_run.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type RefusedTask, RelayTaskSource, type TaskPublisherPolicy } from "./relay_tasks.ts";
 import type { QueuedTaskSource } from "./queued_tasks.ts";
@@ -202,11 +203,7 @@ class ActionAgent {
       );
     }
     // The executor (installs, the plugin runtime) loads with the first instruction.
-    const { runInstruction } = await lateImport<typeof import("./executor.ts")>(
-      "./executor.ts",
-      import.meta.url,
-    );
-    let body = await runInstruction(inst, this.exec, log);
+    let body = await runLate(inst, this.exec, log);
     if (this.#stopping && body.status === "failed") {
       log.add("the agent stopped while this instruction was running");
       body = {

@@ -8,7 +8,13 @@
  */
 import { backoffDelay, type BackoffPolicy, sleep } from "../async/mod.ts";
 import { signedFetch, type SignerIdentity } from "../auth/mod.ts";
-import type { AgentCommand, CommandResult } from "../docker/mod.ts";
+import {
+  type AgentCommand,
+  type CommandResult,
+  makeResult,
+  MAX_COMMAND_ID_LENGTH,
+} from "../docker/mod.ts";
+import { errorMessage } from "../errors/mod.ts";
 import { readBody } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CommandRouter } from "./router.ts";
@@ -17,6 +23,8 @@ import { lateImport } from "../config/mod.ts";
 /** The executor module (its command parser), loaded with the first command. */
 type Executor = typeof import("../docker/executor/mod.ts");
 
+/** A command id as the command parser accepts it. */
+const COMMAND_ID = new RegExp(`^[A-Za-z0-9._:-]{1,${MAX_COMMAND_ID_LENGTH}}$`);
 /** Largest poll response read. */
 const MAX_POLL_RESPONSE_BYTES = 1024 * 1024;
 /** An empty poll answered sooner than this was not held open: the next one waits the backoff. */
@@ -68,9 +76,10 @@ export class DashboardLink {
       let wait = 0;
       try {
         const began = Date.now();
-        const { item, nextPollSecs } = await this.#poll();
+        const { item, failed, nextPollSecs } = await this.#poll();
         this.#failures = 0;
         if (item) await this.#handle(item);
+        if (failed) await this.#report(failed);
         wait = nextPollSecs * 1000;
         if (!item && wait === 0 && Date.now() - began < MIN_EMPTY_POLL_MS) {
           // A dashboard (or a proxy) that does not hold the long poll open would be polled in a
@@ -96,7 +105,7 @@ export class DashboardLink {
     return { baseMs, maxMs: baseMs * MAX_BACKOFF_MULTIPLIER, jitter };
   }
 
-  async #poll(): Promise<{ item?: AgentCommand; nextPollSecs: number }> {
+  async #poll(): Promise<{ item?: AgentCommand; failed?: CommandResult; nextPollSecs: number }> {
     const o = this.opts;
     const url = `${this.#base()}/api/v1/agent/commands/wait/${
       encodeURIComponent(o.deploymentHash)
@@ -120,10 +129,21 @@ export class DashboardLink {
     const nextPollSecs = Number.isFinite(next) && next > 0 ? Math.min(next, 300) : 0;
     if (body.item === null || body.item === undefined) return { nextPollSecs };
     // The command parser (zod) loads with the first command, not with the agent.
-    const { parseCommand } = await lateImport<Executor>(
-      "../docker/executor/mod.ts",
-      import.meta.url,
-    );
+    let parseCommand: Executor["parseCommand"];
+    try {
+      ({ parseCommand } = await lateImport<Executor>("../docker/executor/mod.ts", import.meta.url));
+    } catch (err) {
+      // The dashboard handed the command over: reported failed when it names its id, not lost.
+      const item = body.item;
+      const id = typeof item === "object" && "command_id" in item ? item.command_id : undefined;
+      if (typeof id !== "string" || !COMMAND_ID.test(id)) throw err;
+      const message = `the command parser could not be loaded: ${errorMessage(err)}`;
+      o.log.error("dashboard command not run", { command_id: id, err });
+      return {
+        failed: makeResult({ command_id: id }, "status_panel", "failed", null, message),
+        nextPollSecs,
+      };
+    }
     try {
       return { item: parseCommand(body.item), nextPollSecs };
     } catch (err) {
@@ -139,12 +159,12 @@ export class DashboardLink {
     const result = await o.router.execute(cmd);
     this.handled++;
     o.onResult?.(cmd, result);
-    await this.#report(cmd, result);
+    await this.#report(result, cmd.deployment_hash);
   }
 
-  async #report(cmd: AgentCommand, r: CommandResult): Promise<void> {
+  async #report(r: CommandResult, deploymentHash?: string): Promise<void> {
     const o = this.opts;
-    const body = { ...r, deployment_hash: cmd.deployment_hash ?? o.deploymentHash };
+    const body = { ...r, deployment_hash: deploymentHash ?? o.deploymentHash };
     for (let attempt = 1; attempt <= o.reportAttempts; attempt++) {
       try {
         const res = await signedFetch(`${this.#base()}/api/v1/agent/commands/report`, o.identity, {

@@ -38,8 +38,15 @@ export interface RawRoute {
  * ```
  */
 export function targetPathOf(target: string): string {
-  const start = target.charCodeAt(0) === 47 ? 0 : target.indexOf("/", target.indexOf("://") + 3);
-  if (start < 0) return "/";
+  let start = 0;
+  if (target.charCodeAt(0) !== 47) {
+    // An absolute-form target's authority ends at its first `/`, `?` or `#`: in
+    // `http://h?/publish` the path is "/" and "/publish" is in the query.
+    const authority = target.indexOf("://") + 3;
+    start = target.slice(authority).search(/[/?#]/);
+    if (start < 0 || target.charCodeAt(authority + start) !== 47) return "/";
+    start += authority;
+  }
   const q = target.indexOf("?", start);
   return target.slice(start, q < 0 ? target.length : q);
 }

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../cmd/mod.ts";
 import { envGranted, PERMISSIONS } from "../../cmd/permissions.ts";
-import { SERVICE_COMMANDS, settingEnv, UNIT_CREDENTIALS } from "../../cmd/systemd.ts";
+import {
+  environmentLine,
+  SERVICE_COMMANDS,
+  settingEnv,
+  UNIT_CREDENTIALS,
+} from "../../cmd/systemd.ts";
 import { runIatp, tempDir } from "../helpers.ts";
 
 const hasSystemd = (() => {
@@ -162,4 +167,13 @@ Deno.test("a unit sets its line's allocator settings, which the operator's env f
   assert.ok(at > 0, r.stdout);
   assert.ok(r.stdout.indexOf("EnvironmentFile=") > at);
   assert.ok(!(await runIatp(["systemd", "relay"])).stdout.includes("MALLOC_"));
+});
+
+Deno.test("an Environment= line keeps any value as written: quoted and escaped where systemd would read it otherwise", () => {
+  assert.equal(environmentLine("MALLOC_ARENA_MAX", "2"), "Environment=MALLOC_ARENA_MAX=2");
+  assert.equal(environmentLine("A", "/x/y:1,2+3-4_5.6"), "Environment=A=/x/y:1,2+3-4_5.6");
+  // `%h` would be the unit's home folder, `\\` an escape and `"` a quote; `$` stays as is.
+  assert.equal(environmentLine("A", "%h"), 'Environment="A=%%h"');
+  assert.equal(environmentLine("A", 'a\\b"c $D e'), 'Environment="A=a\\\\b\\"c $D e"');
+  assert.equal(environmentLine("A", ""), "Environment=A=");
 });

@@ -285,38 +285,41 @@ export class DeployPolicy {
   }
 
   /**
-   * Follows the symlinks along `path` (inside `dir`) as Docker would: the reason when one leads
-   * outside the project and every bind root (a dangling link included: Docker would create its
-   * target), undefined when the path stays inside or its first missing part is reached (Docker
-   * creates the rest as plain folders where the existing part ends).
+   * Follows the symlinks along `path` (inside `dir`) as the kernel does when Docker mounts it:
+   * part by part, a link's target taking its place and a `..` going up from where the walk is
+   * (`s/../x` with `s` a link is beside the link's target, not the project's `x`). A missing
+   * part is a plain folder (Docker creates it). The reason when the path this reaches is outside
+   * the project and every bind root (a dangling link included: Docker would create its target),
+   * else undefined.
    */
   #linkedOutside(dir: string, path: string): string | undefined {
-    let base = dir;
-    let rest = relative(dir, path).split(sep).filter((p) => p !== "");
+    let at = dir;
+    const rest = relative(dir, path).split(sep).filter((p) => p !== "");
     for (let links = 0; rest.length > 0;) {
-      const next = join(base, rest.shift()!);
+      const part = rest.shift()!;
+      if (part === "." || part === "..") {
+        if (part === "..") at = dirname(at);
+        continue;
+      }
+      const next = join(at, part);
       let link: string | undefined;
       try {
         if (Deno.lstatSync(next).isSymlink) link = Deno.readLinkSync(next);
       } catch (err) {
-        if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-          return undefined;
-        }
-        return `it cannot be checked (${err instanceof Error ? err.name : "error"})`;
+        const missing = err instanceof Deno.errors.NotFound ||
+          err instanceof Deno.errors.NotADirectory;
+        if (!missing) return `it cannot be checked (${err instanceof Error ? err.name : "error"})`;
       }
       if (link === undefined) {
-        base = next;
+        at = next;
         continue;
       }
       if (++links > MAX_LINKS) return `more than ${MAX_LINKS} symlinks`;
-      const full = join(resolve(dirname(next), link), ...rest);
-      if (!inside(dir, full)) {
-        return this.#roots.some((root) => inside(root, full)) ? undefined : "a symlink";
-      }
-      base = dir;
-      rest = relative(dir, full).split(sep).filter((p) => p !== "");
+      if (isAbsolute(link)) at = sep;
+      rest.unshift(...link.split(sep).filter((p) => p !== ""));
     }
-    return undefined;
+    if (inside(dir, at) || this.#roots.some((root) => inside(root, at))) return undefined;
+    return "a symlink";
   }
 }
 

@@ -403,3 +403,15 @@ Deno.test("targetPathOf reads the path exactly as sent: escapes and dot segments
   assert.equal(targetPathOf("/prox%79"), "/prox%79");
   assert.equal(targetPathOf("/proxy/../x?y"), "/proxy/../x");
 });
+
+Deno.test("targetPathOf: an absolute-form target's authority ends at its first /, ? or #", () => {
+  // `http://h?/proxy` is the path "/" with the query "/proxy", as a URL parser reads it.
+  assert.equal(targetPathOf("http://h?/proxy"), "/");
+  assert.equal(targetPathOf("http://h#/proxy?x"), "/");
+  assert.equal(targetPathOf("HTTP://h:1?a/b"), "/");
+  assert.equal(targetPathOf("http://h"), "/");
+  assert.equal(targetPathOf("https://u@h:8/proxy/a?b/c"), "/proxy/a");
+  for (const t of ["http://h?/proxy", "http://h#/p?x", "http://h/a/b?c", "https://h:1/x#y"]) {
+    assert.equal(targetPathOf(t).split("#")[0], new URL(t).pathname, t);
+  }
+});

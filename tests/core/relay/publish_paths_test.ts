@@ -202,3 +202,44 @@ Deno.test("subscribe answers alike on the raw path and through Hono, refusals in
     }
   }
 });
+
+/** The status line and body start of the answer to `request` sent as is on a new connection. */
+async function statusOf(relay: Service, request: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    const buf = new Uint8Array(4096);
+    let text = "";
+    while (!text.includes("\r\n\r\n")) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return text.split("\r\n")[0];
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("an absolute-form target whose path is / is not served as /publish or /subscribe", async () => {
+  const relay = await startRelay({ tokens: { [TOKEN]: ["publish:*", "subscribe:*"] } });
+  try {
+    const auth = `authorization: Bearer ${TOKEN}\r\n`;
+    const body = '{"topic":"p.x","payload":{}}';
+    const post = (target: string) =>
+      `POST ${target} HTTP/1.1\r\nhost: h\r\ncontent-length: ${body.length}\r\n${auth}\r\n${body}`;
+    const get = (target: string) => `GET ${target} HTTP/1.1\r\nhost: h\r\n${auth}\r\n`;
+    // Their path is "/" (the rest is a query or a fragment): the router's 404, as for `/`.
+    for (const request of [post("http://h?/publish"), post("http://h#/publish")]) {
+      assert.equal(await statusOf(relay, request), "HTTP/1.1 404 Not Found", request);
+    }
+    for (
+      const request of [get("http://h?/subscribe?topic=p.x"), get("http://h#/subscribe?topic=p.x")]
+    ) {
+      assert.equal(await statusOf(relay, request), "HTTP/1.1 404 Not Found", request);
+    }
+    assert.equal(await statusOf(relay, post("http://h/publish")), "HTTP/1.1 200 OK");
+  } finally {
+    await relay.close();
+  }
+});

@@ -191,6 +191,37 @@ Deno.test("a host path inside the project is followed through its symlinks as Do
   await tmp.remove();
 });
 
+Deno.test("a link's target is resolved part by part as the kernel does: .. after a link goes up from its target", async () => {
+  const tmp = await tempDir();
+  const root = await Deno.realPath(tmp.path);
+  const project = `${root}/project`;
+  const outside = `${root}/outside`;
+  await Deno.mkdir(`${project}/real`, { recursive: true });
+  await Deno.mkdir(`${outside}/deep/er`, { recursive: true });
+  await Deno.mkdir(`${outside}/deep/secret`, { recursive: true });
+  // `s` leads out; `up` reads as the project's own (missing) `secret` when `s/..` is taken
+  // lexically, but the kernel takes `s` first: outside/deep/er/../secret is outside/deep/secret.
+  await Deno.symlink(`${outside}/deep/er`, `${project}/s`);
+  await Deno.symlink("s/../secret", `${project}/up`);
+  await Deno.symlink("s/../../../project/real", `${project}/back`);
+  await Deno.symlink("missing/../real", `${project}/through`);
+  const check = (source: string) => {
+    try {
+      new DeployPolicy(DEFAULT_DEPLOY_ALLOW).check(svc(`    volumes: ["${source}:/x"]\n`), project);
+      return "ok";
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      return err.message;
+    }
+  };
+  assert.match(check("./up"), /leads outside the project and every bind root: a symlink/);
+  assert.match(check("./up/x"), /leads outside/);
+  // Out and back in: the mount's source is inside the project.
+  assert.equal(check("./back"), "ok");
+  assert.equal(check("./through"), "ok");
+  await tmp.remove();
+});
+
 Deno.test({
   name: "against the real dockerd: a refused deploy starts nothing; granted, the bind is mounted",
   ignore: !dockerd.available,
