@@ -13,17 +13,26 @@ import assert from "node:assert/strict";
 export const NODE_LAYER_LOG_FLAGS =
   "--log-function-events,--logfile=functions.log,--logfile-per-isolate";
 
-/** The Node-layer modules (ext:deno_node/..., node:...) named by the function-event logs in `dir`. */
-export async function nodeModules(dir: string): Promise<Set<string>> {
+/** A script of the Node layer (ext:deno_node/..., node:...) in a function-event log line. */
+const NODE_SCRIPT = /^script-details,\d+,((?:ext:deno_node\/|node:)[^,]+),/gm;
+
+/**
+ * The scripts named by the function-event logs in `dir` that `pattern` (global, multiline; its
+ * group 1 is the name) picks.
+ */
+export async function scriptsIn(dir: string, pattern: RegExp): Promise<Set<string>> {
   const found = new Set<string>();
   for await (const e of Deno.readDir(dir)) {
     if (!e.isFile || !e.name.endsWith("-functions.log")) continue;
     const text = new TextDecoder().decode(await Deno.readFile(`${dir}/${e.name}`));
-    for (const m of text.matchAll(/^script-details,\d+,((?:ext:deno_node\/|node:)[^,]+),/gm)) {
-      found.add(m[1]);
-    }
+    for (const m of text.matchAll(pattern)) found.add(m[1]);
   }
   return found;
+}
+
+/** The Node-layer modules (ext:deno_node/..., node:...) named by the function-event logs in `dir`. */
+export function nodeModules(dir: string): Promise<Set<string>> {
+  return scriptsIn(dir, NODE_SCRIPT);
 }
 
 /**

@@ -11,7 +11,6 @@
  * stays near two rounds however fast events arrive.
  * @module
  */
-import { after, type Timer } from "../../async/mod.ts";
 import { concatBytes, shareChunk } from "../../http/mod.ts";
 
 /** A subscriber taking part in flush rounds. */
@@ -81,7 +80,7 @@ export class FlushRounds {
   /** When a write of the last round was last taken (or the round started). */
   #progressAt = 0;
   #starting = false;
-  #timer: Timer | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #quietMs: number;
   readonly #maxWaitMs: number;
   readonly #minIntervalMs: number;
@@ -123,18 +122,17 @@ export class FlushRounds {
   }
 
   /**
-   * Starts the next round a millisecond on (every completion and publish meanwhile joins it), and
+   * Starts the next round after every completion and publish this turn of the loop brought, and
    * no sooner than the minimum interval after the last round started.
    */
   #runSoon(): void {
-    this.#timer?.cancel();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#starting = true;
-    // On core/async's timers (at least a millisecond): Deno's global setTimeout and setImmediate
-    // are Node's, whose first use loads its Node layer into the relay.
     const early = this.#startedAt + this.#minIntervalMs - performance.now();
-    if (early > 0) this.#timer = after(early, this.#run);
-    else after(0, this.#run);
+    if (early > 0) this.#timer = setTimeout(this.#run, early);
+    // The global, read on first use: Deno's Node timers load with the first publish, not at start.
+    else setImmediate(this.#run);
   }
 
   /** Writes still in flight: go on once they stopped progressing or waited too long. */
@@ -146,12 +144,12 @@ export class FlushRounds {
     const quietUntil = this.#progressAt + this.#quietMs;
     const giveUpAt = this.#startedAt + this.#maxWaitMs;
     if (now >= quietUntil || now >= giveUpAt) return this.#runSoon();
-    this.#timer = after(Math.min(quietUntil, giveUpAt) - now, this.#check);
+    this.#timer = setTimeout(this.#check, Math.min(quietUntil, giveUpAt) - now);
   };
 
   readonly #run = (): void => {
     this.#starting = false;
-    this.#timer?.cancel();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#due.size === 0) return;
     const members = [...this.#due];

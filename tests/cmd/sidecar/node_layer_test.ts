@@ -1,42 +1,8 @@
 // The sidecar serves proxied requests (workers, a durable recorder) without loading Deno's Node layer.
 import assert from "node:assert/strict";
 import { listeningUrl, ROOT, spawnChild, tempDir, waitFor } from "../../helpers.ts";
+import { NODE_LAYER_LOG_FLAGS, nodeModules, nodeModulesOf } from "../../support/node_layer.ts";
 import { startAgent } from "./fixtures.ts";
-
-/**
- * V8 flags that log every script an isolate compiles, one file per isolate in the working folder
- * (`isolate-<address>-<pid>-functions.log`): isolates sharing one file truncate each other's lines.
- */
-const LOG_FLAGS = "--log-function-events,--logfile=functions.log,--logfile-per-isolate";
-
-/** The Node-layer modules (ext:deno_node/..., node:...) named by the function-event logs in `dir`. */
-async function nodeModules(dir: string): Promise<Set<string>> {
-  const found = new Set<string>();
-  for await (const e of Deno.readDir(dir)) {
-    if (!e.isFile || !e.name.endsWith("-functions.log")) continue;
-    const text = new TextDecoder().decode(await Deno.readFile(`${dir}/${e.name}`));
-    for (const m of text.matchAll(/^script-details,\d+,((?:ext:deno_node\/|node:)[^,]+),/gm)) {
-      found.add(m[1]);
-    }
-  }
-  return found;
-}
-
-/** What any Deno program names of the Node layer before it uses any of it. */
-async function baseline(dir: string): Promise<Set<string>> {
-  await Deno.mkdir(dir);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "console.log(1)"],
-    cwd: dir,
-    env: { DENO_V8_FLAGS: LOG_FLAGS },
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  assert.equal(out.code, 0);
-  const found = await nodeModules(dir);
-  assert.ok(found.size > 0, "the baseline's log names the Node layer's always-loaded module");
-  return found;
-}
 
 Deno.test("serving /proxy (workers, durable recorder) evaluates no Node-layer module", async () => {
   const dir = await tempDir();
@@ -49,7 +15,7 @@ Deno.test("serving /proxy (workers, durable recorder) evaluates no Node-layer mo
   const child = spawnChild(Deno.execPath(), [...args, "--port", "0", "--workers", "2"], {
     cwd: logs,
     env: {
-      DENO_V8_FLAGS: LOG_FLAGS,
+      DENO_V8_FLAGS: NODE_LAYER_LOG_FLAGS,
       IATP_AGENT_URL: agent.url,
       IATP_DATA_DIR: dir.path,
       IATP_RECORDER_FILE: recorder,
@@ -80,7 +46,7 @@ Deno.test("serving /proxy (workers, durable recorder) evaluates no Node-layer mo
       "the records to be written",
     );
     // Read while it serves (V8 writes each event out as it happens): its shutdown is not checked.
-    const allowed = await baseline(`${dir.path}/baseline`);
+    const allowed = await nodeModulesOf(`${dir.path}/baseline`, "console.log(1)");
     const loaded = [...await nodeModules(logs)].filter((m) => !allowed.has(m));
     assert.deepEqual(loaded, [], "the sidecar loaded Deno's Node layer");
     const status = await child.stop("SIGTERM");
