@@ -4,38 +4,18 @@
  * instruction is finished as failed and reported, not left running with no result.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
-import { writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
-import {
-  type ChildService,
-  listeningUrl,
-  ROOT,
-  spawnChild,
-  startIatpService,
-  tempDir,
-  waitFor,
-} from "../helpers.ts";
+import { type ChildService, listeningUrl, ROOT, spawnChild, waitFor } from "../helpers.ts";
+import { startOpenRelay } from "./open_relay.ts";
 
 const AGENT = "late-a";
 const TOPIC = `action.tasks.${AGENT}`;
 
 Deno.test("action e2e: an executor that cannot be loaded fails the instruction, reported", async () => {
-  const dir = await tempDir("iatp-late-load-e2e-");
-  await writeFixturePlugins(join(dir.path, "plugins"));
-  const env = { IATP_DATA_DIR: dir.path };
-  const relay = await startIatpService(["relay", "--port", "0"], { env });
-  const client = new RelayClient({ url: relay.url });
-  const results: RelayEvent[] = [];
-  const sub = client.subscribe(["action.results"], (e) => {
-    results.push(e);
-  }, { since: "0" });
-  const cfg = await writeConfig(dir.path, "action.yaml", {
-    agent: { id: AGENT, base_folder: join(dir.path, "agent") },
-    plugins: { directory: join(dir.path, "plugins") },
-    health: { port: 0 },
-    relay: { url: relay.url, accept_anonymous_tasks: true },
-  });
+  const { env, client, results, config, close } = await startOpenRelay(
+    "iatp-late-load-e2e-",
+    AGENT,
+  );
+  const cfg = await config(true);
   let agent: ChildService | undefined;
   try {
     agent = spawnChild(Deno.execPath(), [
@@ -71,10 +51,7 @@ Deno.test("action e2e: an executor that cannot be loaded fails the instruction, 
     assert.equal(r.status, "failed");
     assert.equal(r.error_type, "internal");
   } finally {
-    sub.close();
-    await client.close();
     await agent?.stop("SIGTERM");
-    await relay.stop("SIGTERM");
-    await dir.remove();
+    await close();
   }
 });

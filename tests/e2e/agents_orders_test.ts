@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { auditLines, writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
 import { type ChildService, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { startOpenRelay } from "./open_relay.ts";
 
 const AGENT = "ord-a";
 const TOPIC = `action.tasks.${AGENT}`;
@@ -37,46 +38,6 @@ function logLines(child: ChildService, msg: string): Array<Record<string, unknow
       return [];
     }
   });
-}
-
-/** An open relay (no tokens), the fixture plugins, and the agent's results as they come. */
-interface OpenRelay {
-  env: Record<string, string>;
-  /** The agent's base folder. */
-  base: string;
-  client: RelayClient;
-  results: RelayEvent[];
-  /** Writes the action agent's config on this relay; the path. */
-  config(acceptAnonymous: boolean): Promise<string>;
-  close(): Promise<void>;
-}
-
-/** Starts an {@linkcode OpenRelay} in a temporary folder named with `prefix`. */
-async function startOpenRelay(prefix: string): Promise<OpenRelay> {
-  const dir = await tempDir(prefix);
-  await writeFixturePlugins(join(dir.path, "plugins"));
-  const env = { IATP_DATA_DIR: dir.path };
-  const relay = await startIatpService(["relay", "--port", "0"], { env });
-  const client = new RelayClient({ url: relay.url });
-  const results: RelayEvent[] = [];
-  const sub = client.subscribe(["action.results"], (e) => {
-    results.push(e);
-  }, { since: "0" });
-  const base = join(dir.path, "agent");
-  const config = (acceptAnonymous: boolean) =>
-    writeConfig(dir.path, "action.yaml", {
-      agent: { id: AGENT, base_folder: base },
-      plugins: { directory: join(dir.path, "plugins") },
-      health: { port: 0 },
-      relay: { url: relay.url, accept_anonymous_tasks: acceptAnonymous },
-    });
-  const close = async () => {
-    sub.close();
-    await client.close();
-    await relay.stop("SIGTERM");
-    await dir.remove();
-  };
-  return { env, base, client, results, config, close };
 }
 
 Deno.test("action e2e: relay tasks run only from authorized publishers; refusals are reported", async () => {
@@ -161,7 +122,10 @@ Deno.test("action e2e: relay tasks run only from authorized publishers; refusals
 });
 
 Deno.test("action e2e: anonymous tasks from an open relay are refused unless explicitly accepted", async () => {
-  const { env, client, results, config, close } = await startOpenRelay("iatp-orders-anon-e2e-");
+  const { env, client, results, config, close } = await startOpenRelay(
+    "iatp-orders-anon-e2e-",
+    AGENT,
+  );
   let agent: ChildService | undefined;
   try {
     agent = await startIatpService(["action", "--config", await config(false)], { env });
@@ -197,6 +161,7 @@ Deno.test("action e2e: anonymous tasks from an open relay are refused unless exp
 Deno.test("action e2e: a task the state store cannot record is held and run once it can, not lost", async () => {
   const { env, base, client, results, config, close } = await startOpenRelay(
     "iatp-orders-held-e2e-",
+    AGENT,
   );
   let agent: ChildService | undefined;
   let holder: DatabaseSync | undefined;
