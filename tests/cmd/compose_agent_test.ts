@@ -120,6 +120,11 @@ Deno.test("compose-agent: a replay window shorter than twice the skew is a confi
       }),
     });
     try {
+      // The command API loads with the first request its router serves; with a 1 s skew the
+      // signature below is made once that load is done (an unsigned diagnostics read loads it).
+      const warm = await fetch(`${ok.url}/api/v1/diagnostics/commands`);
+      assert.equal(warm.status, 200);
+      await warm.body?.cancel();
       const r = await signed(ok.url, "/api/v1/commands/execute", {
         command_id: "c-file",
         type: "health",
