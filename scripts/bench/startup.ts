@@ -30,12 +30,17 @@ const { values } = parseArgs({
 const RUNS = Number(values.runs);
 const SERVICES = values.services.split(",").map((s) => s.trim()).filter((s) => s !== "");
 
-function rssBytes(pid: number): number {
+/** VmRSS, and its anonymous and file-backed parts (the runtime's code pages are file-backed). */
+function rssOf(pid: number): { total: number; anon: number; file: number } {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-    return m ? Number(m[1]) * 1024 : 0;
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const kb = (name: string) => {
+      const m = new RegExp(`${name}:\\s+(\\d+) kB`).exec(status);
+      return m ? Number(m[1]) * 1024 : 0;
+    };
+    return { total: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
   } catch {
-    return 0;
+    return { total: 0, anon: 0, file: 0 };
   }
 }
 
@@ -69,6 +74,8 @@ async function redisPong(port: number): Promise<boolean> {
 interface Sample {
   ready_ms: number;
   idle_rss_bytes: number;
+  idle_anon_bytes: number;
+  idle_file_bytes: number;
 }
 
 async function measure(
@@ -90,7 +97,13 @@ async function measure(
     await until(ready(port));
     const ready_ms = performance.now() - t0;
     await sleep(500);
-    return { ready_ms, idle_rss_bytes: rssBytes(child.pid) };
+    const rss = rssOf(child.pid);
+    return {
+      ready_ms,
+      idle_rss_bytes: rss.total,
+      idle_anon_bytes: rss.anon,
+      idle_file_bytes: rss.file,
+    };
   } finally {
     child.kill("SIGKILL");
     await child.status;
@@ -100,11 +113,18 @@ async function measure(
 
 function summarize(samples: Sample[]) {
   const r = samples.map((s) => s.ready_ms).sort((a, b) => a - b);
-  const rss = samples.map((s) => s.idle_rss_bytes).sort((a, b) => a - b);
+  const mb = (pick: (s: Sample) => number) => {
+    const v = samples.map(pick).sort((a, b) => a - b);
+    return Math.round(v[Math.floor(v.length / 2)] / 1048576 * 10) / 10;
+  };
   return {
     ready_ms_p50: Math.round(r[Math.floor(r.length / 2)] * 10) / 10,
     ready_ms_min: Math.round(r[0] * 10) / 10,
-    idle_rss_mb: Math.round(rss[Math.floor(rss.length / 2)] / 1048576 * 10) / 10,
+    idle_rss_mb: mb((s) => s.idle_rss_bytes),
+    // The medians of the parts: RssAnon (heaps, allocator) and RssFile (the runtime's code pages,
+    // which the kernel maps a folio at a time, so their size follows the host's kernel).
+    idle_anon_mb: mb((s) => s.idle_anon_bytes),
+    idle_file_mb: mb((s) => s.idle_file_bytes),
   };
 }
 
