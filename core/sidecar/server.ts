@@ -7,6 +7,7 @@
  * @module
  */
 import { type MeshAuth, requireMeshScope } from "../auth/mod.ts";
+import { lateImport } from "../config/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import {
   type App,
@@ -22,7 +23,6 @@ import {
 import { createOriginClient } from "../http/client/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import "../pii/mod.ts"; // keeps cards and SSNs out of every log line
-import { connectRedis } from "../engine/mod.ts";
 import {
   FlightRecorder,
   isValidTraceId,
@@ -126,6 +126,12 @@ async function connectShared(
   o: SharedRecorderOptions,
   log: Logger,
 ): Promise<RedisRecordStore> {
+  // The database clients' module by a computed specifier: only a sidecar with `recorder_url`
+  // loads it, and Deno reads no npm registry data for it at start.
+  const { connectRedis } = await lateImport<typeof import("../engine/mod.ts")>(
+    "../engine/mod.ts",
+    import.meta.url,
+  );
   const redis = await connectRedis({
     url: o.url,
     setting: "recorder_url",
@@ -197,7 +203,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   const { log } = opts;
   const f = opts.identity.factors;
   const score = trustScore(f);
-  const identity = await createIdentity(opts.identity, log);
+  const identity = createIdentity(opts.identity, log);
   const override = createOverridePolicy(opts.override);
   for (const n of override.notices) log[n.level](n.msg);
 
@@ -255,7 +261,6 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     trust_score: score,
     quarantined: isQuarantined(f),
     override: override.mode,
-    codebase_hash: identity.codebaseHash,
   });
   return withShutdown(svc, async () => {
     await svc.close();
@@ -279,21 +284,27 @@ function registerInfoRoutes(
   trace: TraceBook,
   auth: MeshAuth,
 ): void {
-  const { signed, attestation } = identity;
-  const manifestResponse = () =>
-    new Response(signed.body, {
+  const manifestResponse = async () => {
+    const signed = await identity.manifest();
+    return new Response(signed.body, {
       headers: { "content-type": "application/json", "X-IATP-Signature": signed.signature },
     });
+  };
   app.get("/capabilities", manifestResponse);
   app.get("/.well-known/agent-manifest", manifestResponse);
   app.get("/.well-known/agent-attestation", async (c) => {
+    const attestation = await identity.attestation();
     if (!attestation) {
       // 404 with `detail`, as the Python sidecar answers when it has no attestation.
-      throw new HttpError(404, "attestation unavailable: sources could not be hashed", {
-        detail: "No attestation available for this agent",
-      });
+      throw new HttpError(
+        404,
+        "attestation unavailable: the sources could not be hashed or changed",
+        {
+          detail: "No attestation available for this agent",
+        },
+      );
     }
-    return c.json(await attestation());
+    return c.json(attestation);
   });
   app.get("/trace/:trace_id", requireMeshScope(auth, "trace:read"), async (c) => {
     const id = c.req.param("trace_id");
