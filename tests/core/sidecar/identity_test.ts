@@ -143,7 +143,7 @@ Deno.test("identity: a malformed seed stops the start; no seed warns and keys on
         return true;
       });
     }
-    const ephemeral = createIdentity(options(dir, undefined), log);
+    const ephemeral = createIdentity({ ...options(dir), signingSeed: undefined }, log);
     assert.ok(lines.some((l) => l.level === "warn" && /signing_key not set/.test(l.msg)));
     assert.equal(lines.some((l) => l.fields?.public_key !== undefined), false);
     const signed = await ephemeral.manifest();
