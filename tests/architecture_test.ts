@@ -89,10 +89,10 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * package it reaches (about 2.8 MB of an idle agent for these two, zod's being large), so they
  * import such code by a computed specifier (`lateImport` of core/config). So do the status and
  * compose agents for the command executor (core/docker/executor, zod and yaml). The sidecar's
- * start graph reaches no npm package at all (`graphBanned`: Deno reads no registry data and
- * starts no resolution threads for it): the router (hono), the YAML parser, the manifest file's
- * schemas (zod) and the database clients (core/engine, with `recorder_url`) load by a computed
- * specifier.
+ * start graph reaches no npm package but the two the server factory and the config layer import
+ * for every service (hono, yaml: the audit service and the dashboard may not read the checkout,
+ * so those stay string-literal `import()`s): its manifest file's schemas (zod) and, with
+ * `recorder_url`, the database clients (core/engine) load by a computed specifier.
  */
 const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphBanned?: RegExp }> =
   [
@@ -110,8 +110,8 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
     {
       root: "cmd/sidecar.ts",
       banned: /^(zod|yaml|node:.+)$/,
-      deferred: ["core/recorder/sqlite_store.ts", "core/engine/mod.ts", "core/http/app.ts"],
-      graphBanned: /^(?!node:)/,
+      deferred: ["core/recorder/sqlite_store.ts", "core/engine/mod.ts"],
+      graphBanned: /^(?!node:|hono$|yaml$)/,
     },
     { root: "cmd/audit.ts", banned: /^(zod|yaml|node:crypto|hono)$/ },
     {
