@@ -110,7 +110,13 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
     {
       root: "cmd/sidecar.ts",
       banned: /^(zod|yaml|node:.+)$/,
-      deferred: ["core/recorder/sqlite_store.ts", "core/engine/mod.ts", "core/http/app.ts"],
+      deferred: [
+        "core/recorder/sqlite_store.ts",
+        "core/engine/mod.ts",
+        "core/http/app.ts",
+        "core/sidecar/proxy.ts",
+        "core/http/client/mod.ts",
+      ],
       graphBanned: /^(?!node:)/,
     },
     { root: "cmd/audit.ts", banned: /^(zod|yaml|node:crypto|hono)$/ },

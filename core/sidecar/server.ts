@@ -20,7 +20,7 @@ import {
   type Service,
   withShutdown,
 } from "../http/mod.ts";
-import { createOriginClient } from "../http/client/mod.ts";
+import type { OriginClient } from "../http/client/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import "../pii/mod.ts"; // keeps cards and SSNs out of every log line
 import {
@@ -40,7 +40,7 @@ import {
 } from "../trust/mod.ts";
 import { createEventSink, type EventSinkOptions } from "./events.ts";
 import { createIdentity, type Identity, type IdentityOptions } from "./identity.ts";
-import { createProxy, type ProxyLimits } from "./proxy.ts";
+import type { Proxy, ProxyLimits } from "./proxy.ts";
 import { payloadBytesFor } from "./record.ts";
 
 /** Everything the sidecar needs, fixed at startup. */
@@ -209,21 +209,36 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
 
   const trace = opts.role?.trace ?? (await createRecorder(opts)).book;
 
-  const upstream = createOriginClient(opts.agentUrl);
-  const proxy = createProxy({
-    ...opts.proxy,
-    agentUrl: opts.agentUrl,
-    send: upstream.send,
-    decision: decisionContext(f, opts.identity.agentId),
-    override,
-    recorder: trace,
-  });
+  // The request path (the proxy, its body and target checks, the upstream client) loads with the
+  // first /proxy request, by a computed specifier: an idle sidecar holds none of it (about 0.5 MB).
+  let upstream: OriginClient | undefined;
+  let proxy: Proxy | undefined;
+  let loading: Promise<Proxy> | undefined;
+  const loadProxy = (): Promise<Proxy> =>
+    loading ??= Promise.all([
+      lateImport<typeof import("../http/client/mod.ts")>("../http/client/mod.ts", import.meta.url),
+      lateImport<typeof import("./proxy.ts")>("./proxy.ts", import.meta.url),
+    ]).then(([client, code]) => {
+      upstream = client.createOriginClient(opts.agentUrl);
+      return proxy = code.createProxy({
+        ...opts.proxy,
+        agentUrl: opts.agentUrl,
+        send: upstream.send,
+        decision: decisionContext(f, opts.identity.agentId),
+        override,
+        recorder: trace,
+      });
+    }, (err) => {
+      // Deno keeps a failed import for the life of the process: every /proxy answers 503.
+      log.error("cannot load the proxy's code; /proxy answers 503", { err });
+      throw new HttpError(503, "proxy unavailable: its code could not be loaded");
+    });
   // Served on the raw path: no fetch Request or Response, before Hono's router.
   // The proxy copies what it keeps of a body (the recorder's arena, the upstream write) before
   // its answer resolves, so the body may sit in a buffer the connection lends.
   const raw: RawRoute = {
     route: PROXY_ROUTE_LABEL,
-    serve: (req) => proxy.serve(req),
+    serve: (req) => proxy ? proxy.serve(req) : loadProxy().then((p) => p.serve(req)),
     leasesBody: true,
   };
   const server = createServer({
@@ -243,7 +258,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   opts.role?.ownMetrics(() => server.metrics.registry.metrics());
   // Also registered with Hono (percent-escaped paths; 405 with Allow for other methods).
   const handler = async (c: { req: { raw: Request } }) =>
-    responseOf(await proxy.serve(rawRequestOf(c.req.raw)));
+    responseOf(await raw.serve(rawRequestOf(c.req.raw), ""));
   server.routes((app) => {
     registerInfoRoutes(app, identity, trace, opts.auth);
     app.post("/proxy", handler);
@@ -251,7 +266,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   });
 
   const svc = await server.listen().catch(async (err) => {
-    upstream.close();
+    upstream?.close();
     await trace.close();
     throw err;
   });
@@ -264,7 +279,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   });
   return withShutdown(svc, async () => {
     await svc.close();
-    upstream.close();
+    upstream?.close();
     await trace.close();
   });
 }
