@@ -88,7 +88,11 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * neither zod nor es-module-lexer (`graphBanned`): Deno reads the registry data of each npm
  * package it reaches (about 2.8 MB of an idle agent for these two, zod's being large), so they
  * import such code by a computed specifier (`lateImport` of core/config). So do the status and
- * compose agents for the command executor (core/docker/executor, zod and yaml).
+ * compose agents for the command executor (core/docker/executor, zod and yaml). The sidecar's
+ * start graph reaches no npm package at all (`graphBanned`): the router (hono), the YAML parser,
+ * its manifest file's schemas (zod) and, with `recorder_url`, the database clients (core/engine)
+ * load by a computed specifier; the audit service and the dashboard, which may not read the
+ * checkout, have the router and the parser in their start graph (cmd/start_graph.ts).
  */
 const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphBanned?: RegExp }> =
   [
@@ -106,7 +110,14 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
     {
       root: "cmd/sidecar.ts",
       banned: /^(zod|yaml|node:.+)$/,
-      deferred: ["core/recorder/sqlite_store.ts"],
+      deferred: [
+        "core/recorder/sqlite_store.ts",
+        "core/engine/mod.ts",
+        "core/http/app.ts",
+        "core/sidecar/proxy.ts",
+        "core/http/client/mod.ts",
+      ],
+      graphBanned: /^(?!node:)/,
     },
     { root: "cmd/audit.ts", banned: /^(zod|yaml|node:crypto|hono)$/ },
     {
@@ -258,13 +269,26 @@ function addEdge(graph: Map<string, Set<string>>, a: string, b: string): void {
   if (a !== b) graph.get(a)!.add(b);
 }
 
+/**
+ * The one exception to "nothing reaches into another module": cmd/start_graph.ts names, by
+ * string-literal `import()`s it never runs, the inner files that core/http and core/config import
+ * by a computed specifier, so that the services which may not read the checkout (audit,
+ * dashboard) have them in their start graph (Deno loads a module of the graph without a read
+ * permission).
+ */
+const START_GRAPH_ANCHORS = new Set([
+  "cmd/start_graph.ts -> core/http/app.ts",
+  "cmd/start_graph.ts -> core/config/yaml.ts",
+]);
+
 /** Why one import breaks a rule, or undefined when it keeps them. */
 function edgeViolation(e: ImportEdge, t: Tree): string | undefined {
   const from = areaOf(e.from);
   const to = areaOf(e.to);
   const toMod = to === "core" ? moduleOf(e.to, t.modDirs) : undefined;
   const fromMod = from === "core" ? moduleOf(e.from, t.modDirs) : undefined;
-  if (to === "core" && toMod !== fromMod && e.to !== `${toMod}/mod.ts`) {
+  const anchor = e.dynamic && START_GRAPH_ANCHORS.has(`${e.from} -> ${e.to}`);
+  if (to === "core" && toMod !== fromMod && e.to !== `${toMod}/mod.ts` && !anchor) {
     const ownTest = from === "tests" && toMod && e.from.startsWith(`tests/${toMod}/`);
     if (!ownTest) return `deep import of ${e.to} (import ${toMod}/mod.ts)`;
   }
@@ -384,6 +408,13 @@ Deno.test("the tree keeps the layout rules of docs/architecture.md", async () =>
   const relay = loadedAtStart("cmd/relay.ts", tree.edges);
   assert.ok(relay.has("core/config/file.ts") && relay.has("core/http/mod.ts"), "walks the graph");
   assert.ok(tree.edges.some((e) => e.to === "core/relay/sqlite_store.ts" && e.dynamic));
+  // The services that may not read the checkout have what is imported late in their start graph.
+  for (const root of ["cmd/audit.ts", "cmd/dashboard.ts", "main.ts"]) {
+    const graph = loadedAtStart(root, tree.edges, true);
+    for (const f of ["core/http/app.ts", "core/config/yaml.ts"]) {
+      assert.ok(graph.has(f), `${root} has ${f} in its start graph (cmd/start_graph.ts)`);
+    }
+  }
   assert.deepEqual(violations(tree), []);
 });
 

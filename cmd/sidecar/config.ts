@@ -13,6 +13,7 @@ import {
   duration,
   type Infer,
   int,
+  lateImport,
   list,
   oneOf,
   parentDir,
@@ -26,11 +27,9 @@ import { ConfigError, type ConfigSource } from "../../core/errors/mod.ts";
 import { serviceFields } from "../../core/http/mod.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../../core/pii/mod.ts";
 import {
-  DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
-  DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
-} from "../../core/engine/mod.ts";
-import {
   DEFAULT_SHARED_BACKLOG,
+  DEFAULT_SHARED_COMMAND_TIMEOUT_MS,
+  DEFAULT_SHARED_CONNECT_TIMEOUT_MS,
   DEFAULT_SHARED_TRACE_CAP,
   DEFAULT_SHARED_TTL_MS,
   DEFAULT_STORE_MAX_ROWS,
@@ -127,12 +126,12 @@ const fields = {
   }),
   recorder_connect_timeout: duration({
     help: "wait for the recorder's Redis connection",
-    default: DEFAULT_REDIS_CONNECT_TIMEOUT_MS,
+    default: DEFAULT_SHARED_CONNECT_TIMEOUT_MS,
     min: 100,
   }),
   recorder_command_timeout: duration({
     help: "wait for one Redis write or lookup (a lookup past it answers 503)",
-    default: DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+    default: DEFAULT_SHARED_COMMAND_TIMEOUT_MS,
     min: 100,
   }),
   relay_url: url({ help: "relay to publish recorder events to (topic iatp.trace)" }),
@@ -253,11 +252,12 @@ export const sidecarSpec = defineConfig({
   },
   check: (config, sources) => {
     checkRecorderFile(config.recorder_file, sources.get("recorder_file"));
-    // The manifest file's reader (YAML and zod, about 12 MB idle) loads only when one is named.
+    // The manifest file's reader (YAML and zod, about 12 MB idle) loads only when one is named,
+    // by a computed specifier (a string-literal `import()` makes Deno read zod's registry data at
+    // every start).
     return config.manifest
-      ? import("./manifest_file.ts").then((m) =>
-        m.applyManifestFile(config as Record<string, unknown>, sources)
-      )
+      ? lateImport<typeof import("./manifest_file.ts")>("./manifest_file.ts", import.meta.url)
+        .then((m) => m.applyManifestFile(config as Record<string, unknown>, sources))
       : undefined;
   },
 });

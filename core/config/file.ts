@@ -15,6 +15,7 @@ import {
   UnsetVariableError,
 } from "./expand.ts";
 import type { Section, Shape } from "./fields.ts";
+import { lateImport } from "./late_import.ts";
 
 /** Reads an env var; returns undefined for unset or not permitted. */
 export type EnvReader = (name: string) => string | undefined;
@@ -72,7 +73,7 @@ export interface FileRules {
 }
 
 /** The `yaml` package, imported on first use. */
-type Yaml = typeof import("yaml");
+type Yaml = typeof import("./yaml.ts");
 
 /**
  * Reads, parses and checks the YAML config file at `path` (unknown keys refused unless
@@ -100,7 +101,9 @@ export async function loadFile(
       : String(err);
     throw new ConfigError("config", fileSource, "a readable YAML file", why);
   }
-  const yaml: Yaml = await import("yaml");
+  // By a computed specifier: Deno reads the registry data of the npm packages a string-literal
+  // `import()` reaches while it builds the graph at start.
+  const yaml = await lateImport<Yaml>("./yaml.ts", import.meta.url);
   const { isMap } = yaml;
   const lc = new yaml.LineCounter();
   const doc = yaml.parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });

@@ -6,6 +6,8 @@
 export { isValidTraceId, RECORD_TYPES, type RecordType, type TraceRecord } from "./record.ts";
 export {
   DEFAULT_SHARED_BACKLOG,
+  DEFAULT_SHARED_COMMAND_TIMEOUT_MS,
+  DEFAULT_SHARED_CONNECT_TIMEOUT_MS,
   DEFAULT_SHARED_TRACE_CAP,
   DEFAULT_SHARED_TTL_MS,
   RedisRecordStore,

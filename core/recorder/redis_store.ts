@@ -18,6 +18,13 @@ export const DEFAULT_SHARED_TTL_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_SHARED_TRACE_CAP = 1_000;
 /** Default records waiting (in flight or for reconnection) before new ones are dropped. */
 export const DEFAULT_SHARED_BACKLOG = 10_000;
+/**
+ * Default wait for the shared recorder's Redis connection, and for one of its commands (declared
+ * here, not taken from core/engine, so that a configuration naming no `recorder_url` loads
+ * nothing of the database clients).
+ */
+export const DEFAULT_SHARED_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_SHARED_COMMAND_TIMEOUT_MS = 5_000;
 /** Writes sent and not yet answered; later records wait in the backlog. */
 const MAX_IN_FLIGHT = 256;
 /** Seconds a lookup is told to wait while Redis is unreachable. */

@@ -1,9 +1,12 @@
 /**
- * The sidecar's identity: its Ed25519 key, the signed manifest and the attestation source.
+ * The sidecar's identity: its Ed25519 key, the signed manifest and the attestation source. The
+ * seed is checked at start; the key is loaded, the manifest signed and the sources hashed with
+ * the first request that needs them (WebCrypto and the hash of the tree cost an idle sidecar
+ * about 5 MB), and the hash is of the sources as they were at start or none at all.
  * @module
  */
 import { filePath } from "../config/mod.ts";
-import { generateKeyPair, importSeed } from "../crypto/mod.ts";
+import { type Ed25519KeyPair, generateKeyPair, importSeed } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64 } from "../encoding/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -15,6 +18,7 @@ import {
   type ManifestFields,
   type SignedManifest,
   signManifest,
+  SourcesChangedError,
   type TrustFactors,
 } from "../trust/mod.ts";
 
@@ -32,35 +36,40 @@ export interface IdentityOptions {
   signingSeed?: string;
   /** How long one attestation is valid. */
   attestationTtlMs: number;
+  /** The tree whose sources the attestation hashes (default: this program's). */
+  sourceRoot?: string;
 }
 
-/** What the sidecar publishes about itself. */
+/** What the sidecar publishes about itself, each made with its first use. */
 export interface Identity {
-  signed: SignedManifest;
-  /** Current attestation; undefined when the sources could not be hashed. */
-  attestation?: () => Promise<Attestation>;
-  codebaseHash?: string;
+  /** The signed manifest. */
+  manifest(): Promise<SignedManifest>;
+  /**
+   * The current attestation; undefined when the sources could not be hashed or changed since
+   * the start (then for the life of the process).
+   */
+  attestation(): Promise<Attestation | undefined>;
 }
 
-async function loadKeys(seed: string | undefined, log: Logger) {
-  if (!seed) {
-    const keys = await generateKeyPair();
-    log.warn("signing_key not set: generated an ephemeral Ed25519 key", {
-      public_key: `ed25519:${encodeBase64(keys.publicRaw)}`,
-    });
-    return keys;
-  }
+/**
+ * The seed's 32 bytes, checked without loading a key (any 32 bytes are an Ed25519 seed).
+ * @throws {ConfigError} naming `signing_key` when it is not base64 of 32 bytes
+ */
+function checkSeed(seed: string): Uint8Array {
+  let bytes: Uint8Array | undefined;
   try {
-    return await importSeed(decodeBase64(seed));
+    bytes = decodeBase64(seed);
   } catch (err) {
-    throw new ConfigError(
-      "signing_key",
-      { kind: "default" }, // the command that loaded the setting puts its true source in
-      "base64 of a 32-byte Ed25519 seed",
-      "something else",
-      { cause: err },
-    );
+    bytes = undefined;
+    if (!(err instanceof Error)) throw err;
   }
+  if (bytes?.length === 32) return bytes;
+  throw new ConfigError(
+    "signing_key",
+    { kind: "default" }, // the command that loaded the setting puts its true source in
+    "base64 of a 32-byte Ed25519 seed",
+    "something else",
+  );
 }
 
 /** Keeps a fresh attestation: re-signed once less than a tenth of its validity remains. */
@@ -74,44 +83,96 @@ function attestationSource(
     if (!current || Date.now() > expires - ttlMs / 10) {
       expires = Date.now() + ttlMs;
       current = make();
+      // A failed signature is not kept: the next request signs again.
+      current.catch(() => {
+        expires = 0;
+      });
     }
     return current;
   };
 }
 
+/** `make()` once: its promise is kept, unless it fails (the next call tries again). */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () =>
+    value ??= make().catch((err) => {
+      value = undefined;
+      throw err;
+    });
+}
+
 /**
- * Loads the key, signs the manifest and prepares attestations.
+ * Checks the seed, and prepares the key, the signed manifest and attestations for their first
+ * use. The sources hashed are those of the start: a file or folder of them changed since makes
+ * the attestation unavailable rather than a hash of bytes this process did not start with.
  * @throws {ConfigError} naming `signing_key` when the seed is not 32 bytes of base64
  */
-export async function createIdentity(opts: IdentityOptions, log: Logger): Promise<Identity> {
-  const keys = await loadKeys(opts.signingSeed, log);
+export function createIdentity(opts: IdentityOptions, log: Logger): Identity {
+  const startedAt = Date.now();
+  const seed = opts.signingSeed ? checkSeed(opts.signingSeed) : undefined;
+  if (!seed) {
+    log.warn(
+      "signing_key not set: an ephemeral Ed25519 key signs the manifest and attestations " +
+        "(generated with the first request for them; its public key is logged then)",
+    );
+  }
   if (!opts.manifest.owner) {
     log.info("IATP_OWNER not set: the manifest names the agent id as its owner", {
       owner: opts.agentId,
     });
   }
-  const signed = await signManifest(
-    buildManifest({
-      ...opts.factors,
-      ...opts.manifest,
-      agentId: opts.agentId,
-      verificationKey: keys.publicRaw,
-    }),
-    keys.privateKey,
-  );
-  const codebase = await hashCodebase(SOURCE_ROOT).catch((err) => {
-    log.error("cannot hash the program's sources; attestation unavailable", { err });
-    return undefined;
+  const keys = once(async (): Promise<Ed25519KeyPair> => {
+    if (seed) return await importSeed(seed);
+    const generated = await generateKeyPair();
+    log.warn("signing_key not set: generated an ephemeral Ed25519 key", {
+      public_key: `ed25519:${encodeBase64(generated.publicRaw)}`,
+    });
+    return generated;
   });
-  if (!codebase) return { signed };
-  const attestation = attestationSource(() =>
-    createAttestation({
+  const manifest = once(async () =>
+    signManifest(
+      buildManifest({
+        ...opts.factors,
+        ...opts.manifest,
+        agentId: opts.agentId,
+        verificationKey: (await keys()).publicRaw,
+      }),
+      (await keys()).privateKey,
+    )
+  );
+  // Hashed once (a failure too: hashing the tree blocks the isolate while it reads).
+  let codebase: Promise<string | undefined> | undefined;
+  const codebaseHash = () =>
+    codebase ??= hashCodebase(opts.sourceRoot ?? SOURCE_ROOT, { unchangedSince: startedAt })
+      .then(({ hash, files }) => {
+        log.info("sources hashed for the attestation", { codebase_hash: hash, files });
+        return hash;
+      }, (err) => {
+        if (err instanceof SourcesChangedError) {
+          log.error("the program's sources changed since it started; attestation unavailable", {
+            path: err.path,
+          });
+        } else log.error("cannot hash the program's sources; attestation unavailable", { err });
+        return undefined;
+      });
+  const current = attestationSource(async () => {
+    const hash = (await codebaseHash())!; // asked for only once the hash is made (below)
+    const [k, signed] = await Promise.all([keys(), manifest()]);
+    return await createAttestation({
       agentId: opts.agentId,
-      codebaseHash: codebase.hash,
+      codebaseHash: hash,
       configHash: signed.sha256,
-      privateKey: keys.privateKey,
-      publicRaw: keys.publicRaw,
+      privateKey: k.privateKey,
+      publicRaw: k.publicRaw,
       ttlMs: opts.attestationTtlMs,
-    }), opts.attestationTtlMs);
-  return { signed, attestation, codebaseHash: codebase.hash };
+    });
+  }, opts.attestationTtlMs);
+  return {
+    manifest,
+    attestation: async () => {
+      if ((await codebaseHash()) === undefined) return undefined;
+      return await current();
+    },
+  };
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { type MeshAuth, requireMeshScope } from "../auth/mod.ts";
+import { lateImport } from "../config/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import {
   type App,
@@ -19,10 +20,9 @@ import {
   type Service,
   withShutdown,
 } from "../http/mod.ts";
-import { createOriginClient } from "../http/client/mod.ts";
+import type { OriginClient } from "../http/client/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import "../pii/mod.ts"; // keeps cards and SSNs out of every log line
-import { connectRedis } from "../engine/mod.ts";
 import {
   FlightRecorder,
   isValidTraceId,
@@ -40,7 +40,7 @@ import {
 } from "../trust/mod.ts";
 import { createEventSink, type EventSinkOptions } from "./events.ts";
 import { createIdentity, type Identity, type IdentityOptions } from "./identity.ts";
-import { createProxy, type ProxyLimits } from "./proxy.ts";
+import type { Proxy, ProxyLimits } from "./proxy.ts";
 import { payloadBytesFor } from "./record.ts";
 
 /** Everything the sidecar needs, fixed at startup. */
@@ -126,6 +126,12 @@ async function connectShared(
   o: SharedRecorderOptions,
   log: Logger,
 ): Promise<RedisRecordStore> {
+  // The database clients' module by a computed specifier: only a sidecar with `recorder_url`
+  // loads it, and Deno reads no npm registry data for it at start.
+  const { connectRedis } = await lateImport<typeof import("../engine/mod.ts")>(
+    "../engine/mod.ts",
+    import.meta.url,
+  );
   const redis = await connectRedis({
     url: o.url,
     setting: "recorder_url",
@@ -197,27 +203,42 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   const { log } = opts;
   const f = opts.identity.factors;
   const score = trustScore(f);
-  const identity = await createIdentity(opts.identity, log);
+  const identity = createIdentity(opts.identity, log);
   const override = createOverridePolicy(opts.override);
   for (const n of override.notices) log[n.level](n.msg);
 
   const trace = opts.role?.trace ?? (await createRecorder(opts)).book;
 
-  const upstream = createOriginClient(opts.agentUrl);
-  const proxy = createProxy({
-    ...opts.proxy,
-    agentUrl: opts.agentUrl,
-    send: upstream.send,
-    decision: decisionContext(f, opts.identity.agentId),
-    override,
-    recorder: trace,
-  });
+  // The request path (the proxy, its body and target checks, the upstream client) loads with the
+  // first /proxy request, by a computed specifier: an idle sidecar holds none of it (about 0.5 MB).
+  let upstream: OriginClient | undefined;
+  let proxy: Proxy | undefined;
+  let loading: Promise<Proxy> | undefined;
+  const loadProxy = (): Promise<Proxy> =>
+    loading ??= Promise.all([
+      lateImport<typeof import("../http/client/mod.ts")>("../http/client/mod.ts", import.meta.url),
+      lateImport<typeof import("./proxy.ts")>("./proxy.ts", import.meta.url),
+    ]).then(([client, code]) => {
+      upstream = client.createOriginClient(opts.agentUrl);
+      return proxy = code.createProxy({
+        ...opts.proxy,
+        agentUrl: opts.agentUrl,
+        send: upstream.send,
+        decision: decisionContext(f, opts.identity.agentId),
+        override,
+        recorder: trace,
+      });
+    }, (err) => {
+      // Deno keeps a failed import for the life of the process: every /proxy answers 503.
+      log.error("cannot load the proxy's code; /proxy answers 503", { err });
+      throw new HttpError(503, "proxy unavailable: its code could not be loaded");
+    });
   // Served on the raw path: no fetch Request or Response, before Hono's router.
   // The proxy copies what it keeps of a body (the recorder's arena, the upstream write) before
   // its answer resolves, so the body may sit in a buffer the connection lends.
   const raw: RawRoute = {
     route: PROXY_ROUTE_LABEL,
-    serve: (req) => proxy.serve(req),
+    serve: (req) => proxy ? proxy.serve(req) : loadProxy().then((p) => p.serve(req)),
     leasesBody: true,
   };
   const server = createServer({
@@ -237,7 +258,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   opts.role?.ownMetrics(() => server.metrics.registry.metrics());
   // Also registered with Hono (percent-escaped paths; 405 with Allow for other methods).
   const handler = async (c: { req: { raw: Request } }) =>
-    responseOf(await proxy.serve(rawRequestOf(c.req.raw)));
+    responseOf(await raw.serve(rawRequestOf(c.req.raw), ""));
   server.routes((app) => {
     registerInfoRoutes(app, identity, trace, opts.auth);
     app.post("/proxy", handler);
@@ -245,7 +266,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   });
 
   const svc = await server.listen().catch(async (err) => {
-    upstream.close();
+    upstream?.close();
     await trace.close();
     throw err;
   });
@@ -255,11 +276,10 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     trust_score: score,
     quarantined: isQuarantined(f),
     override: override.mode,
-    codebase_hash: identity.codebaseHash,
   });
   return withShutdown(svc, async () => {
     await svc.close();
-    upstream.close();
+    upstream?.close();
     await trace.close();
   });
 }
@@ -279,21 +299,27 @@ function registerInfoRoutes(
   trace: TraceBook,
   auth: MeshAuth,
 ): void {
-  const { signed, attestation } = identity;
-  const manifestResponse = () =>
-    new Response(signed.body, {
+  const manifestResponse = async () => {
+    const signed = await identity.manifest();
+    return new Response(signed.body, {
       headers: { "content-type": "application/json", "X-IATP-Signature": signed.signature },
     });
+  };
   app.get("/capabilities", manifestResponse);
   app.get("/.well-known/agent-manifest", manifestResponse);
   app.get("/.well-known/agent-attestation", async (c) => {
+    const attestation = await identity.attestation();
     if (!attestation) {
       // 404 with `detail`, as the Python sidecar answers when it has no attestation.
-      throw new HttpError(404, "attestation unavailable: sources could not be hashed", {
-        detail: "No attestation available for this agent",
-      });
+      throw new HttpError(
+        404,
+        "attestation unavailable: the sources could not be hashed or changed",
+        {
+          detail: "No attestation available for this agent",
+        },
+      );
     }
-    return c.json(await attestation());
+    return c.json(attestation);
   });
   app.get("/trace/:trace_id", requireMeshScope(auth, "trace:read"), async (c) => {
     const id = c.req.param("trace_id");

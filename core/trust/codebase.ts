@@ -16,20 +16,46 @@ const INITIAL_READ_BYTES = 64 * 1024;
 /** Bound on one source file (a device or a runaway file must not exhaust memory at start). */
 const MAX_CODEBASE_FILE_BYTES = 16 * 1024 * 1024;
 
-function listFiles(root: string, rel: string, out: string[]): void {
+/**
+ * Thrown by {@linkcode hashCodebase} when a source file or folder changed after the moment its
+ * caller names (`unchangedSince`): the tree on disk is no longer the one that moment saw.
+ */
+export class SourcesChangedError extends Error {
+  constructor(readonly path: string) {
+    super(`source changed since the program started: ${path}`);
+    this.name = "SourcesChangedError";
+  }
+}
+
+/**
+ * Throws when `path` changed after `since` (ms since the epoch): its status-change time (set by
+ * the kernel on every write, rename or attribute change, never by a caller), or its modification
+ * time where the file system has none. A file with neither (a compiled binary's embedded
+ * sources, which cannot change) passes.
+ */
+function checkUnchanged(path: string, rel: string, since: number | undefined): void {
+  if (since === undefined) return;
+  const info = Deno.statSync(path);
+  const changed = info.ctime ?? info.mtime;
+  if (changed && changed.getTime() > since) throw new SourcesChangedError(rel);
+}
+
+function listFiles(root: string, rel: string, out: string[], since?: number): void {
   const info = Deno.statSync(`${root}/${rel}`);
   if (info.isFile) out.push(rel);
-  else if (info.isDirectory) listDir(root, rel, out);
+  else if (info.isDirectory) listDir(root, rel, out, since);
 }
 
 /** The files below the folder `rel`: each entry's type from the listing, a link's from stat. */
-function listDir(root: string, rel: string, out: string[]): void {
+function listDir(root: string, rel: string, out: string[], since?: number): void {
+  // A file added, removed or renamed changes its folder.
+  checkUnchanged(`${root}/${rel}`, rel, since);
   for (const entry of Deno.readDirSync(`${root}/${rel}`)) {
     if (out.length >= MAX_CODEBASE_FILES) throw new RangeError("too many source files");
     const path = `${rel}/${entry.name}`;
-    if (entry.isSymlink) listFiles(root, path, out);
+    if (entry.isSymlink) listFiles(root, path, out, since);
     else if (entry.isFile) out.push(path);
-    else if (entry.isDirectory) listDir(root, path, out);
+    else if (entry.isDirectory) listDir(root, path, out, since);
   }
 }
 
@@ -39,13 +65,24 @@ function listDir(root: string, rel: string, out: string[]): void {
  * one reused buffer and hashed natively: it runs at start, with nothing else to serve yet, and a
  * JavaScript hash of the whole tree made V8 optimize it there, which with a read buffer per file
  * cost an idle sidecar about 5 MB of resident memory.
+ *
+ * With `unchangedSince` (ms since the epoch), the hash is of the tree as it was then, or nothing:
+ * every folder listed and every file read is checked to have changed no later than that moment
+ * (a file after its bytes are read), so a hash made later is of the same bytes as one made then.
+ * @throws {SourcesChangedError} when a file or folder changed after `unchangedSince`
+ * @throws {RangeError} when there are more than 5,000 files; {FileTooLargeError} for a file of
+ * more than 16 MiB
  */
-export async function hashCodebase(root: string): Promise<{ hash: string; files: number }> {
+export async function hashCodebase(
+  root: string,
+  opts: { unchangedSince?: number } = {},
+): Promise<{ hash: string; files: number }> {
+  const since = opts.unchangedSince;
   const base = root.replace(/\/+$/, "");
   const files: string[] = [];
   for (const entry of CODEBASE_ENTRIES) {
     try {
-      listFiles(base, entry, files);
+      listFiles(base, entry, files, since);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) continue;
       throw err;
@@ -57,6 +94,7 @@ export async function hashCodebase(root: string): Promise<{ hash: string; files:
   let listing = "";
   for (const f of files) {
     const bytes = readBytesUpTo(`${base}/${f}`, MAX_CODEBASE_FILE_BYTES, buf);
+    checkUnchanged(`${base}/${f}`, f, since); // after the read: a write during it shows too
     buf = new Uint8Array(bytes.buffer);
     listing += `${await sha256HexOfBody(bytes)}  ${f}\n`;
   }

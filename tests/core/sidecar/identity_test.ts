@@ -1,0 +1,157 @@
+/**
+ * The sidecar's identity made with its first use: the seed checked at start, the attestation's
+ * hash of the sources as they were at start (a changed source file changes it for a sidecar
+ * started after the change, and makes it unavailable for one started before), never a hash of
+ * bytes the sidecar did not start with.
+ */
+import assert from "node:assert/strict";
+import { createLogger } from "../../../core/log/mod.ts";
+import { ConfigError } from "../../../core/errors/mod.ts";
+import { hashCodebase, verifyAttestation } from "../../../core/trust/mod.ts";
+import { createIdentity, type IdentityOptions } from "../../../core/sidecar/identity.ts";
+
+const SEED = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
+
+function options(sourceRoot: string, signingSeed: string | undefined = SEED): IdentityOptions {
+  return {
+    agentId: "bank",
+    factors: {
+      trustLevel: "trusted",
+      reversibility: "full",
+      retention: "ephemeral",
+      humanInLoop: false,
+      trainingConsent: false,
+    },
+    manifest: {
+      owner: "ops@example.com",
+      encryptionAtRest: true,
+      encryptionInTransit: true,
+      scopes: [],
+      idempotency: true,
+      concurrencyLimit: 100,
+      slaLatencyMs: 2000,
+      undoWindowSeconds: 3600,
+    },
+    signingSeed,
+    attestationTtlMs: 60_000,
+    sourceRoot,
+  };
+}
+
+/** A logger that keeps its lines. */
+function capture() {
+  const lines: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = [];
+  const log = createLogger({
+    service: "sidecar",
+    level: "debug",
+    sink: (line) => lines.push(JSON.parse(line)),
+  });
+  return { log, lines };
+}
+
+/** A source tree of the shape the attestation hashes. */
+async function tree(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "iatp-identity-" });
+  await Deno.mkdir(`${dir}/core/a`, { recursive: true });
+  await Deno.mkdir(`${dir}/cmd`);
+  await Deno.writeTextFile(`${dir}/main.ts`, "export {};\n");
+  await Deno.writeTextFile(`${dir}/deno.json`, "{}\n");
+  await Deno.writeTextFile(`${dir}/core/a/mod.ts`, "export const a = 1;\n");
+  await Deno.writeTextFile(`${dir}/cmd/run.ts`, "export const run = 1;\n");
+  return dir;
+}
+
+/**
+ * Waits until a file written now gets a change time after `t`: the kernel stamps files from a
+ * clock that may lag the wall clock by a tick, and the change must be seen as after the start.
+ */
+async function fileClockPast(t: number): Promise<void> {
+  const probe = await Deno.makeTempFile({ prefix: "iatp-identity-clock-" });
+  try {
+    for (;;) {
+      await Deno.writeTextFile(probe, String(Math.random()));
+      const { ctime, mtime } = await Deno.stat(probe);
+      if ((ctime ?? mtime)!.getTime() > t) return;
+      await new Promise((r) => queueMicrotask(() => r(undefined)));
+    }
+  } finally {
+    await Deno.remove(probe);
+  }
+}
+
+Deno.test("identity: the attestation hashes the sources of the start, or is unavailable", async () => {
+  const dir = await tree();
+  try {
+    const { log, lines } = capture();
+    const before = createIdentity(options(dir), log);
+    // Nothing is read or signed at start.
+    assert.equal(lines.some((l) => /hashed/.test(l.msg)), false);
+    const first = (await before.attestation())!;
+    assert.equal(first.codebase_hash, (await hashCodebase(dir)).hash);
+    const signed = await before.manifest();
+    const publicRaw = Uint8Array.fromBase64(
+      JSON.parse(signed.body).identity.verification_key.replace(/^ed25519:/, ""),
+    );
+    assert.deepEqual(
+      await verifyAttestation(first, publicRaw, { configHash: signed.sha256 }),
+      { ok: true },
+    );
+
+    // A source file changed: a sidecar started after the change attests the new bytes...
+    const started = Date.now();
+    const unchecked = createIdentity(options(dir), log);
+    await fileClockPast(started);
+    await Deno.writeTextFile(`${dir}/core/a/mod.ts`, "export const a = 2;\n");
+    const after = createIdentity(options(dir), log);
+    const changed = (await after.attestation())!;
+    assert.notEqual(changed.codebase_hash, first.codebase_hash);
+    assert.equal(changed.codebase_hash, (await hashCodebase(dir)).hash);
+    // ...the one that hashed before keeps the hash of its start...
+    assert.equal((await before.attestation())!.codebase_hash, first.codebase_hash);
+    // ...and one started before the change, not yet asked, has none (not the new bytes').
+    assert.equal(await unchecked.attestation(), undefined);
+    assert.ok(
+      lines.some((l) =>
+        l.level === "error" && /changed since it started/.test(l.msg) &&
+        l.fields?.path === "core/a/mod.ts"
+      ),
+    );
+    assert.equal(await unchecked.attestation(), undefined, "for the life of the process");
+
+    // A file added to (or removed from) a folder changes the folder.
+    const again = Date.now();
+    const beforeAdd = createIdentity(options(dir), log);
+    await fileClockPast(again);
+    await Deno.writeTextFile(`${dir}/cmd/new.ts`, "export {};\n");
+    assert.equal(await beforeAdd.attestation(), undefined);
+    const afterAdd = createIdentity(options(dir), log);
+    assert.equal((await afterAdd.attestation())!.codebase_hash, (await hashCodebase(dir)).hash);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("identity: a malformed seed stops the start; no seed warns and keys on first use", async () => {
+  const dir = await tree();
+  try {
+    const { log, lines } = capture();
+    for (const bad of ["not base64!", btoa("x".repeat(31)), btoa("x".repeat(33))]) {
+      assert.throws(() => createIdentity(options(dir, bad), log), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.key, "signing_key");
+        assert.doesNotMatch(err.message, /x{8}/, "the seed is not echoed");
+        return true;
+      });
+    }
+    const ephemeral = createIdentity({ ...options(dir), signingSeed: undefined }, log);
+    assert.ok(lines.some((l) => l.level === "warn" && /signing_key not set/.test(l.msg)));
+    assert.equal(lines.some((l) => l.fields?.public_key !== undefined), false);
+    const signed = await ephemeral.manifest();
+    const key = JSON.parse(signed.body).identity.verification_key;
+    const logged = lines.find((l) => l.fields?.public_key !== undefined);
+    assert.equal(logged?.fields?.public_key, key, "the generated key is logged when made");
+    assert.equal(await ephemeral.manifest(), signed, "one key and one manifest");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
