@@ -163,6 +163,11 @@ function environOf(pid: number): Map<string, string> {
   return new Map(raw.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 }
 
+/** A process's command line, one word per entry. */
+function argvOf(pid: number): string[] {
+  return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").filter(Boolean);
+}
+
 /** The service's own process: scripts/iatp execs Deno; the image's launcher runs it as a child. */
 function serviceProcess(pid: number, launcher: string): number {
   if (launcher === "scripts/iatp") return pid;
@@ -187,7 +192,7 @@ function viaImageLauncher(args: string[], env: Record<string, string>): ChildSer
   });
 }
 
-Deno.test("both launchers start the policy with its line's malloc setting unless the operator sets it", async () => {
+Deno.test("both launchers start the policy with its line's malloc setting unless the operator sets it, and its young-generation cap", async () => {
   const dir = await tempDir();
   const args = ["policy", "--port", "0", "--reload-interval", "0"];
   try {
@@ -203,6 +208,8 @@ Deno.test("both launchers start the policy with its line's malloc setting unless
           await waitFor(() => (url = listeningUrl(svc.stdout())) !== undefined, 30_000, launcher);
           const pid = serviceProcess(svc.process.pid, launcher);
           assert.equal(environOf(pid).get("MALLOC_MMAP_THRESHOLD_"), want, launcher);
+          // V8's young generation capped at 2 MiB per semi-space (it grows to 16 MiB otherwise).
+          assert.ok(argvOf(pid).includes("--v8-flags=--max-semi-space-size=2"), launcher);
           assert.equal((await evaluate(url!, SEED)).body.decision, "allow");
         } finally {
           await svc.stop();
