@@ -5,6 +5,7 @@
  * process that has none).
  * @module
  */
+import { lateImport } from "./late_import.ts";
 import type { LineCounter, Node as YamlNode, YAMLMap } from "yaml";
 import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import {
@@ -72,7 +73,7 @@ export interface FileRules {
 }
 
 /** The `yaml` package, imported on first use. */
-type Yaml = typeof import("yaml");
+type Yaml = typeof import("./yaml.ts");
 
 /**
  * Reads, parses and checks the YAML config file at `path` (unknown keys refused unless
@@ -100,7 +101,7 @@ export async function loadFile(
       : String(err);
     throw new ConfigError("config", fileSource, "a readable YAML file", why);
   }
-  const yaml: Yaml = await import("yaml");
+  const yaml: Yaml = await lateImport<Yaml>("./yaml.ts", import.meta.url);
   const { isMap } = yaml;
   const lc = new yaml.LineCounter();
   const doc = yaml.parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });

@@ -5,6 +5,7 @@
  * HTTP/1.1 edge (h1/) with its timeouts and connection cap, and a graceful drain on close.
  * @module
  */
+import { lateImport } from "../config/mod.ts";
 import { errorMessage, type HttpError, UsageError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { RequestHead } from "./h1/head.ts";
@@ -151,7 +152,8 @@ function lazyApp(opts: ServerOptions, metrics: HttpMetrics, draining: () => bool
   let built: App | undefined;
   let loading: Promise<App> | undefined;
   const build = async (): Promise<App> => {
-    const { buildApp } = await import("./app.ts");
+    // By a computed specifier: Deno would read the registry data of Hono at every start.
+    const { buildApp } = await lateImport<typeof import("./app.ts")>("./app.ts", import.meta.url);
     const app = buildApp({
       ...opts,
       metrics,
