@@ -196,6 +196,15 @@ function startupViolations(t: Tree): string[] {
         );
       }
     }
+    // A .tsx module imports the JSX runtime (hono/jsx) without naming it in its text.
+    for (const f of graph) {
+      if (graphBanned?.test("hono") && f.endsWith(".tsx")) {
+        out.push(
+          `${f}: a .tsx module, whose JSX runtime (hono) Deno reads the registry data of when ` +
+            `${root} starts (a .ts file, or import it by a computed specifier)`,
+        );
+      }
+    }
     for (const p of t.packages) {
       if (p.kind === "static" && banned.test(p.pkg) && files.has(p.from)) {
         out.push(`${p.from}: imports ${p.pkg}, which ${root} then loads at start (import() it)`);
