@@ -51,7 +51,6 @@ import { RelayClient } from "../core/relay/client/mod.ts";
 import { verifyCommand, verifySpec } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 import { runAsEntry } from "./run.ts";
-import "./start_graph.ts"; // the router and the YAML parser, which it may not read late
 
 /** The audit service's configuration. */
 export const spec = defineConfig({

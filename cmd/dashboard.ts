@@ -31,7 +31,6 @@ import { createLogger, type Logger } from "../core/log/mod.ts";
 import { isTopicPattern } from "../core/topic/mod.ts";
 import { serviceCommand } from "./shared.ts";
 import { runAsEntry } from "./run.ts";
-import "./start_graph.ts"; // the router and the YAML parser, which it may not read late
 
 /** The dashboard's configuration. */
 export const spec = defineConfig({

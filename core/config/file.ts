@@ -5,6 +5,7 @@
  * process that has none).
  * @module
  */
+import { lateImport } from "./late_import.ts";
 import type { LineCounter, Node as YamlNode, YAMLMap } from "yaml";
 import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import {
@@ -15,7 +16,6 @@ import {
   UnsetVariableError,
 } from "./expand.ts";
 import type { Section, Shape } from "./fields.ts";
-import { lateImport } from "./late_import.ts";
 
 /** Reads an env var; returns undefined for unset or not permitted. */
 export type EnvReader = (name: string) => string | undefined;

@@ -3,9 +3,9 @@
  * instruction, a command, a message): Deno follows every string-literal `import()` while it
  * builds the graph at start, and with it reads the registry data of each npm package that module
  * reaches (zod's alone is about 2 MB of an idle service), although nothing of the module runs
- * until it is called. `--allow-read` of the checkout covers the load (a service whose line may not
- * read the checkout loads only modules of its start graph: cmd/start_graph.ts puts them there); a
- * compiled binary embeds the module (scripts/compile includes core/).
+ * until it is called. Deno asks for read access to a module outside the graph it built at start,
+ * so a service that loads code late reads the checkout (`$ROOT` on its line of
+ * cmd/permissions.txt); a compiled binary embeds the module (scripts/compile includes core/).
  * @module
  */
 

@@ -7,6 +7,7 @@
  * the open viewer. Login attempts are rate-limited per client address and overall.
  * @module
  */
+import { lateImport } from "../config/mod.ts";
 import type { Context, MiddlewareHandler } from "hono";
 import {
   decodeClaims,
@@ -21,6 +22,9 @@ import type { App, AppEnv } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { OPEN_VIEWER, type Viewer } from "./event.ts";
 import { SESSION_COOKIE, SessionStore } from "./session.ts";
+
+/** Hono's cookie reader (cookie.ts), loaded with the router. */
+type Cookies = typeof import("./cookie.ts");
 
 /** The scope a login needs. */
 const VIEW_SCOPE = "dashboard:view";
@@ -270,7 +274,7 @@ export function createDashboardAuth(o: DashboardAuthOptions): DashboardAuth {
     sessions: st.sessions,
     viewerOf: (c) => st.viewers.get(c.req.raw) ?? NOBODY,
     async register(app, loginPage) {
-      const { getCookie } = await import("hono/cookie");
+      const { getCookie } = await lateImport<Cookies>("./cookie.ts", import.meta.url);
       const sessionOf: SessionOf = (c) => getCookie(c, SESSION_COOKIE);
       app.use("*", gateFor(st, sessionOf));
       app.get("/login", (c) => {

@@ -6,6 +6,7 @@
  * of topics its grants cover.
  * @module
  */
+import { lateImport } from "../config/mod.ts";
 import { verifyReceipt } from "../ledger/proof/mod.ts";
 import type { Viewer } from "./event.ts";
 import { maskPayload } from "./event.ts";
@@ -37,7 +38,8 @@ type EntrySchema = typeof import("./tx_schema.ts").entrySchema;
 
 /** The answer's schemas (zod, about 8 MB idle): imported when a trail is first loaded. */
 let schemas: Promise<typeof import("./tx_schema.ts")> | undefined;
-const txSchemas = () => schemas ??= import("./tx_schema.ts");
+const txSchemas = () =>
+  schemas ??= lateImport<typeof import("./tx_schema.ts")>("./tx_schema.ts", import.meta.url);
 
 /** An entry as signed: under compat upstream `ts` is float seconds and `ts_iso` the signed time. */
 function signedForm(raw: unknown): unknown {

@@ -11,6 +11,7 @@
  * `{tx_id, entries}`.
  * @module
  */
+import { lateImport } from "../config/mod.ts";
 import { createMeshAuth, type MeshAuth, principalOf, requireMeshScope } from "../auth/mod.ts";
 import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../compat/mod.ts";
 import type { AuditAppendResponse, AuditLog, EntryWithReceipt } from "./entry.ts";
@@ -26,7 +27,11 @@ const RETRY_AFTER_SECONDS = 1;
 
 /** The body schemas (zod, about 8 MB idle): imported with the first append, not at start. */
 let schemas: Promise<typeof import("./append_schema.ts")> | undefined;
-const appendSchemas = () => schemas ??= import("./append_schema.ts");
+const appendSchemas = () =>
+  schemas ??= lateImport<typeof import("./append_schema.ts")>(
+    "./append_schema.ts",
+    import.meta.url,
+  );
 
 /** The append answer under `compat: upstream`: the IG&S fields with iatp's beside them. */
 function upstreamAppendAnswer(res: AuditAppendResponse, nowMs: number) {

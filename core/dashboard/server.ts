@@ -5,6 +5,7 @@
  * or the audit service; the only POSTs are login and logout.
  * @module
  */
+import { lateImport } from "../config/mod.ts";
 import { every } from "../async/mod.ts";
 import type { MeshAuth } from "../auth/mod.ts";
 import { createServer, type EdgeOptions, encodeComment, type Service } from "../http/mod.ts";
@@ -112,7 +113,12 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
   };
   // The pages, the login gate and Hono load with the first request the app serves.
   server.routes(async (app) => {
-    const { registerDashboardApp } = await import("./app.tsx");
+    // By a computed specifier: the pages reach Hono and zod, whose registry data Deno would
+    // read at every start for a string-literal import().
+    const { registerDashboardApp } = await lateImport<typeof import("./app.tsx")>(
+      "./app.tsx",
+      import.meta.url,
+    );
     await registerDashboardApp(app, routes);
   });
 
