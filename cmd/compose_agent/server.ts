@@ -1,7 +1,8 @@
 /**
- * Wires the compose-agent: token source, Docker client, compose runner, replay store, watchdog
- * and relay events at start; the executor and the signed command routes with the first request
- * the router serves (they load the command parsers and the compose file check).
+ * Wires the compose-agent: token source, Docker client, compose runner, watchdog and relay events
+ * at start; the replay store (SQLite), the executor and the signed command routes with the first
+ * request the router serves (they load node:sqlite, the command parsers and the compose file
+ * check). The replay store is a file: a restart opens what the last run recorded.
  * @module
  */
 import { ensureParentDir, lateImport } from "../../core/config/mod.ts";
@@ -185,7 +186,19 @@ export async function start(
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const token = await verifyingKey(config, log);
   const engine = new DockerEngine({ socket: config.docker_socket });
-  const replay = await openReplay(config);
+  // Opened with the first request the router serves (the signed API), once; a failed open is
+  // tried again by the next request, and a close meanwhile closes what it opened.
+  let replay: ReplayStore | undefined;
+  let closed = false;
+  const replayStore = async (): Promise<ReplayStore> => {
+    if (replay) return replay;
+    const opened = await openReplay(config);
+    if (closed) {
+      opened.close();
+      throw new Error("the compose-agent is stopping");
+    }
+    return replay = opened;
+  };
   const relay = config.relay_url
     ? new RelayClient({ url: config.relay_url, token: relayToken, log })
     : undefined;
@@ -225,7 +238,6 @@ export async function start(
       onPass: () => metrics.watchdogPasses.inc(),
     },
   );
-  const guard = authFor(config, token, replay, log, metrics.rejected);
   const routes: Omit<RouteDeps, "executor"> = {
     queue,
     watchdog,
@@ -239,6 +251,7 @@ export async function start(
     },
   };
   server.routes(async (app) => {
+    const guard = authFor(config, token, await replayStore(), log, metrics.rejected);
     app.use("/api/v1/*", guard);
     await registerCommandRoutes(app, {
       ...routes,
@@ -256,7 +269,8 @@ export async function start(
       await svc.close();
       await watchdog?.close();
       token.close();
-      replay.close();
+      closed = true;
+      replay?.close();
       engine.close();
       await relay?.close();
     },
