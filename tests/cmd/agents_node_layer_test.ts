@@ -47,3 +47,42 @@ for (const kind of ["sensor", "action"] as const) {
     }
   });
 }
+
+Deno.test("an idle compose-agent evaluates no Node-layer module: its replay store opens with the signed API", async () => {
+  const dir = await tempDir();
+  const logs = `${dir.path}/logs`;
+  await Deno.mkdir(logs);
+  const args = [
+    "run",
+    "--quiet",
+    "--no-prompt",
+    "--cached-only",
+    "-A",
+    `${ROOT}cmd/compose_agent.ts`,
+  ];
+  const child = spawnChild(Deno.execPath(), [...args, "--port", "0"], {
+    cwd: logs,
+    env: {
+      DENO_V8_FLAGS: NODE_LAYER_LOG_FLAGS,
+      IATP_DATA_DIR: dir.path,
+      IATP_COMPOSE_AGENT_AGENT_TOKEN: "k".repeat(64),
+    },
+  });
+  try {
+    let url: string | undefined;
+    await waitFor(() => (url = listeningUrl(child.stdout())) !== undefined, 30_000, "listening");
+    await waitFor(
+      async () => (await fetch(`${url}/health`).then((r) => r.body?.cancel())) === undefined,
+      30_000,
+      "the compose-agent to answer /health",
+    );
+    const allowed = await nodeModulesOf(`${dir.path}/baseline`, EMPTY_PROGRAM);
+    const loaded = [...await nodeModules(logs)].filter((m) => !allowed.has(m));
+    assert.deepEqual(loaded, [], "the idle compose-agent loaded Deno's Node layer");
+    const status = await child.stop("SIGTERM");
+    assert.equal(status.code, 0, child.stderr());
+  } finally {
+    await child.stop("SIGKILL");
+    await dir.remove();
+  }
+});
