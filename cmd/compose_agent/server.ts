@@ -27,7 +27,7 @@ import {
 } from "../../core/docker/mod.ts";
 import type { DockerExecutor } from "../../core/docker/executor/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
-import { ConfigError } from "../../core/errors/mod.ts";
+import { ConfigError, errorMessage, HttpError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import { RelayClient } from "../../core/relay/client/mod.ts";
 import { serviceLogger } from "../shared.ts";
@@ -108,9 +108,6 @@ async function openExecutor(
 }
 
 async function openReplay(config: ComposeAgentConfig): Promise<ReplayStore> {
-  if (config.replay_db !== ":memory:") {
-    await ensureParentDir(config.replay_db);
-  }
   return await openReplayStore({
     path: config.replay_db,
     ttlMs: config.replay_ttl,
@@ -185,6 +182,8 @@ export async function start(
   const log = deps.log ?? serviceLogger("compose-agent", config);
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const token = await verifyingKey(config, log);
+  // The replay store's folder is made (and checked writable) now; the store opens later.
+  if (config.replay_db !== ":memory:") await ensureParentDir(config.replay_db);
   const engine = new DockerEngine({ socket: config.docker_socket });
   // Opened with the first request the router serves (the signed API), once; a failed open is
   // tried again by the next request, and a close meanwhile closes what it opened.
@@ -192,7 +191,12 @@ export async function start(
   let closed = false;
   const replayStore = async (): Promise<ReplayStore> => {
     if (replay) return replay;
-    const opened = await openReplay(config);
+    const opened = await openReplay(config).catch((err) => {
+      log.warn("replay store cannot be opened", { err: errorMessage(err) });
+      throw new HttpError(503, "replay store unavailable; retry later", {
+        reason: "replay_unavailable",
+      }, { cause: err });
+    });
     if (closed) {
       opened.close();
       throw new Error("the compose-agent is stopping");
