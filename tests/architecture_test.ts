@@ -83,7 +83,8 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * idle process). The sensor and action agents import no `node:` module but `node:sqlite` (their
  * state database) at start; the plugin runtime (yaml, zod manifests, node:crypto signatures, the
  * import audit), the action agent's executor and its JetStream queue, and the wire's zod
- * schemas load with the first plugin, instruction or message that needs them.
+ * schemas load with the first plugin, instruction or message that needs them; neither loads the
+ * other's agent code (core/agents/mod.ts imports each with its start).
  * Their start graph as Deno builds it, which follows every string-literal `import()`, reaches
  * neither zod nor es-module-lexer (`graphBanned`): Deno reads the registry data of each npm
  * package it reaches (about 2.8 MB of an idle agent for these two, zod's being large), so they
@@ -141,6 +142,8 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/agents/wire_schema.ts",
         "core/relay/mod.ts",
         "core/ledger/mod.ts",
+        // Each agent's code loads with its start (core/agents/mod.ts), not the other's.
+        kind === "sensor" ? "core/agents/action_agent.ts" : "core/agents/sensor_agent.ts",
       ],
       graphBanned: /^(zod|es-module-lexer)$/,
     })),

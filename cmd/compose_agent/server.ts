@@ -1,7 +1,8 @@
 /**
- * Wires the compose-agent: token source, Docker client, compose runner, replay store, watchdog
- * and relay events at start; the executor and the signed command routes with the first request
- * the router serves (they load the command parsers and the compose file check).
+ * Wires the compose-agent: token source, Docker client, compose runner, watchdog and relay events
+ * at start; the replay store (SQLite), the executor and the signed command routes with the first
+ * request the router serves (they load node:sqlite, the command parsers and the compose file
+ * check). The replay store is a file: a restart opens what the last run recorded.
  * @module
  */
 import { ensureParentDir, lateImport } from "../../core/config/mod.ts";
@@ -26,7 +27,7 @@ import {
 } from "../../core/docker/mod.ts";
 import type { DockerExecutor } from "../../core/docker/executor/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
-import { ConfigError } from "../../core/errors/mod.ts";
+import { ConfigError, errorMessage, HttpError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import { RelayClient } from "../../core/relay/client/mod.ts";
 import { serviceLogger } from "../shared.ts";
@@ -107,9 +108,6 @@ async function openExecutor(
 }
 
 async function openReplay(config: ComposeAgentConfig): Promise<ReplayStore> {
-  if (config.replay_db !== ":memory:") {
-    await ensureParentDir(config.replay_db);
-  }
   return await openReplayStore({
     path: config.replay_db,
     ttlMs: config.replay_ttl,
@@ -184,8 +182,27 @@ export async function start(
   const log = deps.log ?? serviceLogger("compose-agent", config);
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const token = await verifyingKey(config, log);
+  // The replay store's folder is made (and checked writable) now; the store opens later.
+  if (config.replay_db !== ":memory:") await ensureParentDir(config.replay_db);
   const engine = new DockerEngine({ socket: config.docker_socket });
-  const replay = await openReplay(config);
+  // Opened with the first request the router serves (the signed API), once; a failed open is
+  // tried again by the next request, and a close meanwhile closes what it opened.
+  let replay: ReplayStore | undefined;
+  let closed = false;
+  const replayStore = async (): Promise<ReplayStore> => {
+    if (replay) return replay;
+    const opened = await openReplay(config).catch((err) => {
+      log.warn("replay store cannot be opened", { err: errorMessage(err) });
+      throw new HttpError(503, "replay store unavailable; retry later", {
+        reason: "replay_unavailable",
+      }, { cause: err });
+    });
+    if (closed) {
+      opened.close();
+      throw new Error("the compose-agent is stopping");
+    }
+    return replay = opened;
+  };
   const relay = config.relay_url
     ? new RelayClient({ url: config.relay_url, token: relayToken, log })
     : undefined;
@@ -225,7 +242,6 @@ export async function start(
       onPass: () => metrics.watchdogPasses.inc(),
     },
   );
-  const guard = authFor(config, token, replay, log, metrics.rejected);
   const routes: Omit<RouteDeps, "executor"> = {
     queue,
     watchdog,
@@ -239,6 +255,7 @@ export async function start(
     },
   };
   server.routes(async (app) => {
+    const guard = authFor(config, token, await replayStore(), log, metrics.rejected);
     app.use("/api/v1/*", guard);
     await registerCommandRoutes(app, {
       ...routes,
@@ -256,7 +273,8 @@ export async function start(
       await svc.close();
       await watchdog?.close();
       token.close();
-      replay.close();
+      closed = true;
+      replay?.close();
       engine.close();
       await relay?.close();
     },

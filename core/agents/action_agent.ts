@@ -87,6 +87,7 @@ class ActionAgent {
 
   /** Records and queues a new instruction; handles redelivered ids idempotently. */
   async accept(inst: Instruction, source: TaskSource, publisher?: string): Promise<boolean> {
+    await this.rt.state.open(); // the first instruction of a first run creates the database
     const claim = this.rt.state.claim(inst.id, source, inst as unknown as Record<string, unknown>);
     if (claim.kind === "new") {
       await this.rt.audit("instruction.received", {
@@ -127,6 +128,7 @@ class ActionAgent {
     this.rt.log.warn("invalid instruction", { instruction_id: id, reason });
     await this.rt.audit("instruction.rejected", { instruction_id: id, reason, source }, id);
     if (!id) return;
+    await this.rt.state.open();
     const stub = { id, plugin_id: "", instruction_type: "invalid" };
     if (this.rt.state.claim(id, source, stub).kind !== "new") return;
     this.#finish(id, {
@@ -153,6 +155,7 @@ class ActionAgent {
       instruction_type: "refused",
     };
     // A replayed event was reported already (or is still in the unreported sweep).
+    await this.rt.state.open();
     if (this.rt.state.claim(key, "relay", stub).kind !== "new") return;
     const fields = { instruction_id: id, publisher: t.publisher, code: t.code, reason: t.reason };
     this.rt.log.warn("instruction refused", { ...fields, source: "relay" });
@@ -334,7 +337,8 @@ export async function startActionAgent(
     publishers: config.relay.task_publishers,
     acceptAnonymous: config.relay.accept_anonymous_tasks,
   };
-  const rt = await createRuntime("action", config, deps);
+  // Instructions of an earlier run (running, queued, unreported) are resumed at start.
+  const rt = await createRuntime("action", config, deps, { openStateAtStart: true });
   const agent = new ActionAgent(rt, config, trust);
   const src = config.action.task_source;
   const usePoll = rt.orchestrator !== undefined && src !== "relay";

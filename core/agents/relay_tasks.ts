@@ -197,6 +197,7 @@ export class RelayTaskSource {
   async #handle(e: RelayEvent): Promise<void> {
     this.#received++;
     try {
+      await this.rt.state.open(); // a first run's first task creates the database
       const out = await takeTask(this.sink, tasksTopic(this.rt.agentId), this.policy, e);
       if (out.kind === "refused") this.#refused++;
       this.rt.state.setValue(RELAY_POSITION_KEY, e.id);

@@ -173,7 +173,7 @@ export async function createRuntime(
   kind: "sensor" | "action",
   unchecked: AgentConfig,
   deps: AgentDeps = {},
-  extra: { dedupMaxEntries?: number } = {},
+  extra: { dedupMaxEntries?: number; openStateAtStart?: boolean } = {},
 ): Promise<AgentRuntime> {
   const config = identified(unchecked);
   const log = agentLogger(kind, config, deps);
@@ -196,6 +196,9 @@ export async function createRuntime(
     history: config.agent.completed_history,
     dedupMaxEntries: extra.dedupMaxEntries,
   });
+  // State of an earlier run is opened now when the agent resumes it at start; a first run opens
+  // (creates) the database with the first write, so an idle agent never loads node:sqlite.
+  if (extra.openStateAtStart && state.exists()) await state.open();
   const components = new Map<string, () => ComponentHealth>();
   const health = createHealthServer({
     service: kind,

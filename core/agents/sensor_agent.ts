@@ -82,6 +82,8 @@ class TriggerLoop {
     private readonly catalog: PluginCatalog,
     private readonly config: SensorConfig,
     private readonly signal: AbortSignal,
+    /** Opens the state store (the dedup window) with the first event that needs it. */
+    private readonly openState: () => Promise<void>,
   ) {}
 
   async run(): Promise<void> {
@@ -155,8 +157,9 @@ class TriggerLoop {
    * The de-duplication check; when the state store cannot record it (a full or read-only disk)
    * the event counts as new: sent twice rather than lost, and `/health` shows the store failing.
    */
-  #firstInWindow(key: string, window: number): boolean {
+  async #firstInWindow(key: string, window: number): Promise<boolean> {
     try {
+      await this.openState();
       return this.rt.state.firstInWindow(key, window);
     } catch (err) {
       this.rt.log.warn("state store cannot record the event; sent without de-duplication", {
@@ -175,7 +178,7 @@ class TriggerLoop {
       return;
     }
     const window = this.config.sensor.dedup_window;
-    if (window > 0 && !this.#firstInWindow(dedupKey(raw), window)) {
+    if (window > 0 && !(await this.#firstInWindow(dedupKey(raw), window))) {
       this.rt.metrics.triggers.inc({ plugin: id, result: "deduplicated" });
       return;
     }
@@ -245,8 +248,23 @@ export async function startSensorAgent(
     throw err;
   });
   const stop = new AbortController();
+  // A store that cannot write (full or read-only disk) is shown on /health, not fatal.
+  const prune = () => {
+    try {
+      rt.state.pruneDedup(config.sensor.dedup_window);
+    } catch (err) {
+      rt.log.warn("state store cannot prune de-duplication keys", { err: errorMessage(err) });
+    }
+  };
+  // The dedup window's database (and node:sqlite) opens with the first event to check, keys of an
+  // earlier run included, and is pruned then; until then nothing was added to prune.
+  const openState = async () => {
+    if (rt.state.isOpen) return;
+    await rt.state.open();
+    prune();
+  };
   const loops = config.sensor.triggers.map((t) =>
-    new TriggerLoop(t, rt, catalog, config, stop.signal)
+    new TriggerLoop(t, rt, catalog, config, stop.signal, openState)
   );
   rt.components.set("plugins", () => pluginsHealth(config.sensor.triggers, loops));
   rt.components.set("queue", () => ({ ok: true, configured: false, depth: 0 }));
@@ -262,15 +280,6 @@ export async function startSensorAgent(
     await rt.close();
     throw err;
   });
-  // A store that cannot write (full or read-only disk) is shown on /health, not fatal.
-  const prune = () => {
-    try {
-      rt.state.pruneDedup(config.sensor.dedup_window);
-    } catch (err) {
-      rt.log.warn("state store cannot prune de-duplication keys", { err: errorMessage(err) });
-    }
-  };
-  prune();
   rt.heartbeat?.start();
   const running = loops.map((l) => l.run());
   // On core/async's timers: the global setInterval would load Deno's Node layer.

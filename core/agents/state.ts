@@ -2,10 +2,15 @@
  * Durable agent state under data/state (SQLite, WAL): instruction lifecycle for idempotency and
  * crash recovery, the sensor's dedup window, and small key/values such as the last relay id.
  * Every table is bounded: finished instructions by count, dedup keys by age and count.
+ *
+ * The database opens with {@linkcode AgentState.open}, which imports `node:sqlite` (about 1 MB of
+ * an idle process): the agents open it at start when it exists (state of an earlier run to resume)
+ * and otherwise with the first write that needs it. Until then it holds nothing, and its reads
+ * answer so.
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { joinPath } from "../config/mod.ts";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { joinPath, lateImport } from "../config/mod.ts";
 import { PRIVATE_FILE_MODE } from "./layout.ts";
 import type { ComponentHealth } from "./health.ts";
 
@@ -59,24 +64,81 @@ function toRow(r: Row): InstructionRow {
   };
 }
 
-/** The agent's state database. */
+/** The module that opens the database, imported with the first open. */
+type Sqlite = typeof import("node:sqlite");
+
+/** The open database and its prepared statements. */
+interface Open {
+  db: DatabaseSync;
+  st: Record<string, StatementSync>;
+}
+
+/** The agent's state database (`<stateDir>/agent.db`), opened by {@linkcode AgentState.open}. */
 export class AgentState {
-  readonly #db: DatabaseSync;
-  readonly #st: Record<string, StatementSync>;
+  readonly file: string;
+  #open: Open | undefined;
+  #opening: Promise<void> | undefined;
+  #closed = false;
   /** The last write that failed (SQLite's reason, which names no path); cleared by one that works. */
   #failure: { at: string; reason: string } | undefined;
   #failures = 0;
 
-  /** Opens (creating) `<stateDir>/agent.db`. */
+  /** A store for `<stateDir>/agent.db`; nothing is read or created before {@linkcode open}. */
   constructor(stateDir: string, readonly opts: { history: number; dedupMaxEntries?: number }) {
-    const file = joinPath(stateDir, "agent.db");
-    this.#db = new DatabaseSync(file);
-    this.#db.exec(`PRAGMA busy_timeout=${STATE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode=WAL;`);
-    this.#db.exec("PRAGMA synchronous=NORMAL;");
-    this.#db.exec(SCHEMA);
-    Deno.chmodSync(file, PRIVATE_FILE_MODE);
-    const p = (sql: string) => this.#db.prepare(sql);
-    this.#st = {
+    this.file = joinPath(stateDir, "agent.db");
+  }
+
+  /** Whether the database file exists (an earlier run left state), without opening it. */
+  exists(): boolean {
+    try {
+      Deno.statSync(this.file);
+      return true;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return false;
+      throw err;
+    }
+  }
+
+  /** Whether {@linkcode open} has completed. */
+  get isOpen(): boolean {
+    return this.#open !== undefined;
+  }
+
+  /**
+   * Opens (creating) the database; once only, and at once when it is open. A failure (a full or
+   * read-only disk) is remembered on `/health` and thrown; the next call tries again.
+   * @throws {Error} when the store was closed, or SQLite cannot open the file.
+   */
+  open(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("agent state is closed"));
+    this.#opening ??= this.#doOpen().catch((err) => {
+      this.#opening = undefined;
+      throw err;
+    });
+    return this.#opening;
+  }
+
+  async #doOpen(): Promise<void> {
+    const { DatabaseSync } = await lateImport<Sqlite>("node:sqlite", import.meta.url);
+    if (this.#closed) throw new Error("agent state is closed");
+    this.#write(() => {
+      const db = new DatabaseSync(this.file);
+      try {
+        this.#open = { db, st: AgentState.#prepare(db) };
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+      Deno.chmodSync(this.file, PRIVATE_FILE_MODE);
+    });
+  }
+
+  static #prepare(db: DatabaseSync): Record<string, StatementSync> {
+    db.exec(`PRAGMA busy_timeout=${STATE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode=WAL;`);
+    db.exec("PRAGMA synchronous=NORMAL;");
+    db.exec(SCHEMA);
+    const p = (sql: string) => db.prepare(sql);
+    return {
       claim: p(`INSERT INTO instructions(id, state, source, instruction, created_at)
                 VALUES (?, 'queued', ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
       get: p("SELECT * FROM instructions WHERE id = ?"),
@@ -104,6 +166,15 @@ export class AgentState {
   }
 
   /**
+   * The statements of the open database.
+   * @throws {Error} before {@linkcode open}: a write path that forgot to open the store.
+   */
+  get #st(): Record<string, StatementSync> {
+    if (!this.#open) throw new Error("agent state is not open (AgentState.open() first)");
+    return this.#open.st;
+  }
+
+  /**
    * Records an instruction as queued unless its id is known. An id already finished is `done`
    * (with its stored result, to re-report); one queued or running is `active`.
    */
@@ -120,6 +191,7 @@ export class AgentState {
 
   /** One instruction by id. */
   get(id: string): InstructionRow | undefined {
+    if (!this.#open) return undefined;
     const r = this.#st.get.get(id) as Row | undefined;
     return r ? toRow(r) : undefined;
   }
@@ -144,16 +216,19 @@ export class AgentState {
 
   /** Instructions in one state, oldest first. */
   inState(state: InstructionState): InstructionRow[] {
+    if (!this.#open) return [];
     return (this.#st.byState.all(state) as Row[]).map(toRow);
   }
 
   /** Finished instructions whose result has not been delivered yet. */
   unreported(limit = 100): InstructionRow[] {
+    if (!this.#open) return [];
     return (this.#st.unreported.all(limit) as Row[]).map(toRow);
   }
 
   /** A stored string value. */
   getValue(key: string): string | undefined {
+    if (!this.#open) return undefined;
     const r = this.#st.kvGet.get(key) as Row | undefined;
     return r ? String(r.value) : undefined;
   }
@@ -172,8 +247,9 @@ export class AgentState {
     return Number(r.changes) === 1;
   }
 
-  /** Drops dedup keys older than the window and beyond the count bound. */
+  /** Drops dedup keys older than the window and beyond the count bound (once open). */
   pruneDedup(windowMs: number, now = Date.now()): void {
+    if (!this.#open) return; // nothing was added since start: pruned when it opens
     const max = this.opts.dedupMaxEntries;
     this.#write(() => {
       this.#st.dedupPruneAge.run(now - windowMs);
@@ -183,6 +259,7 @@ export class AgentState {
 
   /** Number of dedup keys held. */
   dedupSize(): number {
+    if (!this.#open) return 0;
     return Number((this.#st.dedupCount.get() as Row).n);
   }
 
@@ -195,6 +272,7 @@ export class AgentState {
     return {
       ok: f === undefined,
       configured: true,
+      open: this.isOpen,
       failures: this.#failures,
       ...(f ? { reason: `last write failed: ${f.reason}`, failed_at: f.at } : {}),
     };
@@ -214,10 +292,11 @@ export class AgentState {
     }
   }
 
-  /** Closes the database. */
+  /** Closes the database (and refuses to open it from now on). */
   close(): void {
+    this.#closed = true;
     try {
-      this.#db.close();
+      this.#open?.db.close();
     } catch { /* already closed */ }
   }
 }

@@ -428,3 +428,43 @@ Deno.test("compose-agent: deploy_app asking more of the host than deploy_allow g
     await dir.remove();
   }
 });
+
+Deno.test("compose-agent: a replay store that cannot open answers 503 replay_unavailable, and opens once it can", async () => {
+  const dir = await tempDir();
+  // A folder where the SQLite file should be: SQLite cannot open it.
+  const db = `${dir.path}/replay.sqlite`;
+  await Deno.mkdir(db);
+  const env = agentEnv(dir.path, { AGENT_SCOPES: "docker:health" });
+  const agent = await startIatpService([
+    "compose-agent",
+    "--port",
+    "0",
+    "--docker-socket",
+    `${dir.path}/none.sock`,
+    "--replay-db",
+    db,
+  ], { env });
+  const exec = "/api/v1/commands/execute";
+  try {
+    // Idle, the store is not opened: the agent started and is healthy.
+    assert.equal(await fetch(`${agent.url}/health`).then((r) => r.body?.cancel()), undefined);
+    const refused = await signed(agent.url, exec, {
+      command_id: "c-1",
+      type: "health",
+      parameters: {},
+    });
+    assert.equal(refused.status, 503, JSON.stringify(refused.json));
+    assert.equal(refused.json.reason, "replay_unavailable");
+    await Deno.remove(db);
+    const served = await signed(agent.url, exec, {
+      command_id: "c-2",
+      type: "health",
+      parameters: {},
+    });
+    assert.equal(served.status, 200, JSON.stringify(served.json));
+    assert.ok((await Deno.stat(db)).isFile, "the store was created with the request");
+  } finally {
+    await agent.stop();
+    await dir.remove();
+  }
+});

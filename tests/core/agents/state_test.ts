@@ -24,6 +24,7 @@ Deno.test("state: claims are idempotent and survive reopening", async () => {
   const dir = await tempDir();
   try {
     let st = new AgentState(dir.path, { history: 100 });
+    await st.open();
     assert.equal(st.claim("i1", "orchestrator", { id: "i1" }).kind, "new");
     assert.deepEqual(st.claim("i1", "orchestrator", { id: "i1" }), {
       kind: "active",
@@ -32,6 +33,7 @@ Deno.test("state: claims are idempotent and survive reopening", async () => {
     st.markRunning("i1");
     st.close();
     st = new AgentState(dir.path, { history: 100 });
+    await st.open();
     assert.deepEqual(st.inState("running").map((r) => r.id), ["i1"]);
     st.finish("i1", "completed", { status: "completed", execution_log: [] });
     const again = st.claim("i1", "orchestrator", { id: "i1" });
@@ -43,6 +45,7 @@ Deno.test("state: claims are idempotent and survive reopening", async () => {
     st.setValue("relay.last_id", "abc-7");
     st.close();
     st = new AgentState(dir.path, { history: 100 });
+    await st.open();
     assert.equal(st.getValue("relay.last_id"), "abc-7");
     st.close();
   } finally {
@@ -54,6 +57,7 @@ Deno.test("state: finished history is bounded", async () => {
   const dir = await tempDir();
   try {
     const st = new AgentState(dir.path, { history: 10 });
+    await st.open();
     for (let i = 0; i < 30; i++) {
       st.claim(`i${i}`, "relay", {});
       st.finish(`i${i}`, "completed", {});
@@ -75,7 +79,9 @@ Deno.test("state: the dedup window is atomic across two connections and bounded"
   const dir = await tempDir();
   try {
     const a = new AgentState(dir.path, { history: 10, dedupMaxEntries: 5 });
+    await a.open();
     const b = new AgentState(dir.path, { history: 10, dedupMaxEntries: 5 });
+    await b.open();
     const t = 1_000_000;
     assert.equal(a.firstInWindow("cpu.high\0host1", 60_000, t), true);
     assert.equal(b.firstInWindow("cpu.high\0host1", 60_000, t + 10), false);
@@ -86,6 +92,47 @@ Deno.test("state: the dedup window is atomic across two connections and bounded"
     assert.equal(a.dedupSize(), 5);
     a.close();
     b.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("state: nothing is created before open; reads answer empty, writes refuse", async () => {
+  const dir = await tempDir();
+  try {
+    const st = new AgentState(dir.path, { history: 10 });
+    assert.equal(st.exists(), false);
+    assert.equal(st.isOpen, false);
+    assert.deepEqual(st.inState("queued"), []);
+    assert.deepEqual(st.unreported(), []);
+    assert.equal(st.getValue("relay.last_id"), undefined);
+    assert.equal(st.get("i1"), undefined);
+    assert.equal(st.dedupSize(), 0);
+    st.pruneDedup(60_000);
+    assert.throws(() => st.claim("i1", "relay", {}), /not open/);
+    assert.equal(st.exists(), false, "no database file before open");
+    assert.equal(st.health().open, false);
+    await st.open();
+    assert.equal(st.exists(), true);
+    assert.equal(st.health().open, true);
+    assert.equal(st.claim("i1", "relay", {}).kind, "new");
+    st.close();
+    await assert.rejects(() => st.open(), /closed/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("state: a failed open is reported on health and tried again", async () => {
+  const dir = await tempDir();
+  try {
+    const st = new AgentState(`${dir.path}/missing`, { history: 10 });
+    await assert.rejects(() => st.open());
+    assert.equal(st.health().ok, false);
+    await Deno.mkdir(`${dir.path}/missing`);
+    await st.open();
+    assert.equal(st.isOpen, true);
+    st.close();
   } finally {
     await dir.remove();
   }
