@@ -4,7 +4,8 @@
  * dashboard, status, compose-agent, sensor, action, each started with its defaults and what it
  * cannot start without: the sidecar and the relay as one isolate, the compose agent with a signing
  * key, the sensor and action agents with an agent id and a relay this benchmark starts), and idle
- * RSS, against nginx (first 200) and
+ * RSS (once it has settled: two readings 0.5 s apart within 0.25 MB, at most 5 s after the first
+ * answer), against nginx (first 200) and
  * redis-server (first PONG) from apt in the same run, and against the floor of the runtime
  * itself: a bare `Deno.serve` answering /health (`deno_hello`), started the same way. Prints JSON.
  * Run: `deno run -A scripts/bench/startup.ts [--runs N] [--services sidecar,relay]`.
@@ -71,6 +72,26 @@ async function redisPong(port: number): Promise<boolean> {
   }
 }
 
+/** Idle: the first reading at least 0.5 s after the first answer that is within 0.25 MB of the
+ * reading 0.5 s before it (a service still compiling, such as the policy's WebAssembly on V8's
+ * optimizing tier, is not idle yet), or the reading 5 s after the first answer. */
+const SETTLE_STEP_MS = 500;
+const SETTLE_MAX_MS = 5_000;
+const SETTLE_BYTES = 256 * 1024;
+
+async function settledRss(pid: number): Promise<{ total: number; anon: number; file: number }> {
+  await sleep(SETTLE_STEP_MS);
+  let last = rssOf(pid);
+  for (let waited = SETTLE_STEP_MS; waited < SETTLE_MAX_MS; waited += SETTLE_STEP_MS) {
+    await sleep(SETTLE_STEP_MS);
+    const now = rssOf(pid);
+    const settled = Math.abs(now.total - last.total) <= SETTLE_BYTES;
+    last = now;
+    if (settled) break;
+  }
+  return last;
+}
+
 interface Sample {
   ready_ms: number;
   idle_rss_bytes: number;
@@ -96,8 +117,7 @@ async function measure(
   try {
     await until(ready(port));
     const ready_ms = performance.now() - t0;
-    await sleep(500);
-    const rss = rssOf(child.pid);
+    const rss = await settledRss(child.pid);
     return {
       ready_ms,
       idle_rss_bytes: rss.total,
