@@ -155,3 +155,42 @@ Deno.test("identity: a malformed seed stops the start; no seed warns and keys on
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("identity: a top-level source removed or relinked after the start is a change", async () => {
+  const dir = await tree();
+  try {
+    await Deno.writeTextFile(`${dir}/deno.lock`, "{}\n");
+    await Deno.mkdir(`${dir}/other`);
+    await Deno.writeTextFile(`${dir}/other/run.ts`, "export const run = 2;\n");
+    const { log, lines } = capture();
+
+    // deno.lock removed: not a hash of a tree without the file the sidecar started with.
+    const started = Date.now();
+    const removed = createIdentity(options(dir), log);
+    await fileClockPast(started);
+    await Deno.remove(`${dir}/deno.lock`);
+    assert.equal(await removed.attestation(), undefined);
+    assert.ok(
+      lines.some((l) => /changed since it started/.test(l.msg) && l.fields?.path === "deno.lock"),
+    );
+    // One absent at the start too is no change.
+    const absent = createIdentity(options(dir), log);
+    assert.equal((await absent.attestation())!.codebase_hash, (await hashCodebase(dir)).hash);
+
+    // cmd a link, pointed at another folder after the start (the folder itself unchanged).
+    await Deno.writeTextFile(`${dir}/deno.lock`, "{}\n");
+    await Deno.rename(`${dir}/cmd`, `${dir}/cmd-start`);
+    await Deno.symlink(`${dir}/cmd-start`, `${dir}/cmd`);
+    const linkedAt = Date.now();
+    const relinked = createIdentity(options(dir), log);
+    await fileClockPast(linkedAt);
+    await Deno.remove(`${dir}/cmd`);
+    await Deno.symlink(`${dir}/other`, `${dir}/cmd`);
+    assert.equal(await relinked.attestation(), undefined);
+    assert.ok(
+      lines.some((l) => /changed since it started/.test(l.msg) && l.fields?.path === "cmd"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
