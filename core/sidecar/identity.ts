@@ -13,6 +13,7 @@ import type { Logger } from "../log/mod.ts";
 import {
   type Attestation,
   buildManifest,
+  checkSourcesUnchanged,
   createAttestation,
   hashCodebase,
   type ManifestFields,
@@ -49,6 +50,12 @@ export interface Identity {
    * the start (then for the life of the process).
    */
   attestation(): Promise<Attestation | undefined>;
+  /**
+   * Whether the sources are still those of the start (stat only, nothing read), asked after
+   * code was loaded from them late: false when one changed since, and from then on the
+   * attestation is unavailable for the life of the process (as when it cannot be checked).
+   */
+  sourcesUnchanged(): boolean;
 }
 
 /**
@@ -168,11 +175,35 @@ export function createIdentity(opts: IdentityOptions, log: Logger): Identity {
       ttlMs: opts.attestationTtlMs,
     });
   }, opts.attestationTtlMs);
+  // Set once code was loaded late from a tree that changed since the start: that code need not
+  // be the start's, so no attestation of the start's hash is made from then on.
+  let changed = false;
+  const sourcesUnchanged = (): boolean => {
+    if (changed) return false;
+    try {
+      checkSourcesUnchanged(opts.sourceRoot ?? SOURCE_ROOT, startedAt);
+      return true;
+    } catch (err) {
+      changed = true;
+      if (err instanceof SourcesChangedError) {
+        log.error(
+          "the program's sources changed since it started: code loaded now may not be its " +
+            "start's; attestation unavailable (restart the sidecar)",
+          { path: err.path },
+        );
+        return false;
+      }
+      // Not checkable (e.g. too many files): the attestation is unavailable for that too.
+      log.error("cannot check the program's sources; attestation unavailable", { err });
+      return true;
+    }
+  };
   return {
     manifest,
     attestation: async () => {
-      if ((await codebaseHash()) === undefined) return undefined;
+      if (changed || (await codebaseHash()) === undefined) return undefined;
       return await current();
     },
+    sourcesUnchanged,
   };
 }

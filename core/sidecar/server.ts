@@ -219,6 +219,14 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
       lateImport<typeof import("../http/client/mod.ts")>("../http/client/mod.ts", import.meta.url),
       lateImport<typeof import("./proxy.ts")>("./proxy.ts", import.meta.url),
     ]).then(([client, code]) => {
+      // Read from the checkout now: run only if it is still the tree the sidecar started with
+      // (else the attestation would vouch for code it never hashed). Kept for the process.
+      if (!identity.sourcesUnchanged()) {
+        throw new HttpError(
+          503,
+          "proxy unavailable: the program's sources changed since it started (restart it)",
+        );
+      }
       upstream = client.createOriginClient(opts.agentUrl);
       return proxy = code.createProxy({
         ...opts.proxy,
@@ -260,6 +268,8 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   const handler = async (c: { req: { raw: Request } }) =>
     responseOf(await raw.serve(rawRequestOf(c.req.raw), ""));
   server.routes((app) => {
+    // The router was just loaded from the checkout: the attestation goes if the tree changed.
+    identity.sourcesUnchanged();
     registerInfoRoutes(app, identity, trace, opts.auth);
     app.post("/proxy", handler);
     app.post("/proxy/*", handler);
