@@ -67,7 +67,7 @@ async function start(sourceRoot: string) {
   };
 }
 
-Deno.test("sidecar: the request path loaded after a source changed is refused (503), the attestation goes", async () => {
+Deno.test("sidecar: the request path loaded after a source changed is refused (503, not ready), the attestation goes", async () => {
   const dir = await tree();
   const s = await start(dir);
   try {
@@ -82,6 +82,13 @@ Deno.test("sidecar: the request path loaded after a source changed is refused (5
     assert.match(String(r.json.error), /sources changed since it started/);
     assert.equal(s.agent.received.length, 0, "nothing reached the agent through that code");
     assert.equal((await post(s.url, { q: "again" })).status, 503, "for the life of the process");
+    // An operator's probes see it: /health degraded with the reason, /ready 503 (a restart cures).
+    const health = await (await fetch(`${s.url}/health`)).json();
+    assert.equal(health.status, "degraded");
+    assert.match(health.reason, /^proxy: .*sources changed since it started/);
+    const ready = await fetch(`${s.url}/ready`);
+    assert.equal(ready.status, 503);
+    assert.equal((await ready.json()).ready, false);
     const after = await attestation();
     assert.equal(after.status, 404, "not the start's hash over code read later");
     await after.body?.cancel();
@@ -101,6 +108,10 @@ Deno.test("sidecar: with its sources unchanged the request path loads and serves
     const r = await post(s.url, { q: "hello" });
     assert.equal(r.status, 200, r.text);
     assert.equal(s.agent.received.length, 1);
+    assert.equal((await (await fetch(`${s.url}/health`)).json()).status, "healthy");
+    const ready = await fetch(`${s.url}/ready`);
+    assert.equal(ready.status, 200);
+    await ready.body?.cancel();
     const att = await fetch(`${s.url}/.well-known/agent-attestation`);
     assert.equal(att.status, 200, await att.text());
   } finally {
