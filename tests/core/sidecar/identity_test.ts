@@ -145,6 +145,8 @@ Deno.test("identity: a malformed seed stops the start; no seed warns and keys on
     }
     const ephemeral = createIdentity({ ...options(dir), signingSeed: undefined }, log);
     assert.ok(lines.some((l) => l.level === "warn" && /signing_key not set/.test(l.msg)));
+    // No key made meanwhile (generating one is async: wait past its promise jobs).
+    await new Promise((r) => setTimeout(r, 50));
     assert.equal(lines.some((l) => l.fields?.public_key !== undefined), false);
     const signed = await ephemeral.manifest();
     const key = JSON.parse(signed.body).identity.verification_key;
