@@ -276,8 +276,6 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   const handler = async (c: { req: { raw: Request } }) =>
     responseOf(await raw.serve(rawRequestOf(c.req.raw), ""));
   server.routes((app) => {
-    // The router was just loaded from the checkout: the attestation goes if the tree changed.
-    identity.sourcesUnchanged();
     registerInfoRoutes(app, identity, trace, opts.auth);
     app.post("/proxy", handler);
     app.post("/proxy/*", handler);
