@@ -39,6 +39,12 @@ export interface IdentityOptions {
   attestationTtlMs: number;
   /** The tree whose sources the attestation hashes (default: this program's). */
   sourceRoot?: string;
+  /**
+   * The moment (ms since the epoch) the sources are attested as of: one changed after it makes
+   * the attestation unavailable. Default: the isolate's start (`performance.timeOrigin`), before
+   * its code was read, so a file written while the sidecar was starting counts too.
+   */
+  startedAt?: number;
 }
 
 /** What the sidecar publishes about itself, each made with its first use. */
@@ -116,7 +122,7 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
  * @throws {ConfigError} naming `signing_key` when the seed is not 32 bytes of base64
  */
 export function createIdentity(opts: IdentityOptions, log: Logger): Identity {
-  const startedAt = Date.now();
+  const startedAt = opts.startedAt ?? Math.floor(performance.timeOrigin);
   const seed = opts.signingSeed ? checkSeed(opts.signingSeed) : undefined;
   if (!seed) {
     log.warn(

@@ -30,7 +30,8 @@ export class SourcesChangedError extends Error {
 /**
  * Throws when `path` changed after `since` (ms since the epoch): its status-change time (set by
  * the kernel on every write, rename or attribute change, never by a caller), or its modification
- * time where the file system has none. A file with neither (a compiled binary's embedded
+ * time where the file system has none or within the second of `since` (Deno reports the
+ * status-change time in whole seconds). A file with neither (a compiled binary's embedded
  * sources, which cannot change) passes.
  */
 function checkUnchanged(path: string, rel: string, since: number | undefined): void {
@@ -39,8 +40,18 @@ function checkUnchanged(path: string, rel: string, since: number | undefined): v
 }
 
 function checkInfo(info: Deno.FileInfo, rel: string, since: number): void {
-  const changed = info.ctime ?? info.mtime;
-  if (changed && changed.getTime() > since) throw new SourcesChangedError(rel);
+  const ctime = info.ctime?.getTime();
+  const mtime = info.mtime?.getTime();
+  if (ctime === undefined) {
+    if (mtime !== undefined && mtime > since) throw new SourcesChangedError(rel);
+    return;
+  }
+  // Deno gives the status-change time in whole seconds (the modification time in ms): within
+  // the second of `since` it cannot tell before from after, and the modification time decides.
+  const wholeSecond = ctime % 1000 === 0;
+  const after = ctime > since ||
+    (wholeSecond && ctime + 1000 > since && (mtime === undefined || mtime > since));
+  if (after) throw new SourcesChangedError(rel);
 }
 
 /**

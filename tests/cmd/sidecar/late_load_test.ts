@@ -53,7 +53,7 @@ async function start(sourceRoot: string) {
   const startedAt = Date.now();
   const svc = await startSidecarServer({
     ...options,
-    identity: { ...options.identity, sourceRoot },
+    identity: { ...options.identity, sourceRoot, startedAt },
   });
   return {
     url: svc.url,
