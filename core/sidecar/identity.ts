@@ -13,6 +13,7 @@ import type { Logger } from "../log/mod.ts";
 import {
   type Attestation,
   buildManifest,
+  checkSourcesUnchanged,
   createAttestation,
   hashCodebase,
   type ManifestFields,
@@ -38,6 +39,12 @@ export interface IdentityOptions {
   attestationTtlMs: number;
   /** The tree whose sources the attestation hashes (default: this program's). */
   sourceRoot?: string;
+  /**
+   * The moment (ms since the epoch) the sources are attested as of: one changed after it makes
+   * the attestation unavailable. Default: the isolate's start (`performance.timeOrigin`), before
+   * its code was read, so a file written while the sidecar was starting counts too.
+   */
+  startedAt?: number;
 }
 
 /** What the sidecar publishes about itself, each made with its first use. */
@@ -49,6 +56,12 @@ export interface Identity {
    * the start (then for the life of the process).
    */
   attestation(): Promise<Attestation | undefined>;
+  /**
+   * Whether the sources are still those of the start (stat only, nothing read), asked after
+   * code was loaded from them late: false when one changed since, and from then on the
+   * attestation is unavailable for the life of the process (as when it cannot be checked).
+   */
+  sourcesUnchanged(): boolean;
 }
 
 /**
@@ -109,7 +122,7 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
  * @throws {ConfigError} naming `signing_key` when the seed is not 32 bytes of base64
  */
 export function createIdentity(opts: IdentityOptions, log: Logger): Identity {
-  const startedAt = Date.now();
+  const startedAt = opts.startedAt ?? Math.floor(performance.timeOrigin);
   const seed = opts.signingSeed ? checkSeed(opts.signingSeed) : undefined;
   if (!seed) {
     log.warn(
@@ -168,11 +181,35 @@ export function createIdentity(opts: IdentityOptions, log: Logger): Identity {
       ttlMs: opts.attestationTtlMs,
     });
   }, opts.attestationTtlMs);
+  // Set once code was loaded late from a tree that changed since the start: that code need not
+  // be the start's, so no attestation of the start's hash is made from then on.
+  let changed = false;
+  const sourcesUnchanged = (): boolean => {
+    if (changed) return false;
+    try {
+      checkSourcesUnchanged(opts.sourceRoot ?? SOURCE_ROOT, startedAt);
+      return true;
+    } catch (err) {
+      changed = true;
+      if (err instanceof SourcesChangedError) {
+        log.error(
+          "the program's sources changed since it started: code loaded now may not be its " +
+            "start's; attestation unavailable (restart the sidecar)",
+          { path: err.path },
+        );
+        return false;
+      }
+      // Not checkable (e.g. too many files): the attestation is unavailable for that too.
+      log.error("cannot check the program's sources; attestation unavailable", { err });
+      return true;
+    }
+  };
   return {
     manifest,
     attestation: async () => {
-      if ((await codebaseHash()) === undefined) return undefined;
+      if (changed || (await codebaseHash()) === undefined) return undefined;
       return await current();
     },
+    sourcesUnchanged,
   };
 }

@@ -214,11 +214,23 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   let upstream: OriginClient | undefined;
   let proxy: Proxy | undefined;
   let loading: Promise<Proxy> | undefined;
+  // Why the request path cannot serve, for good: /health says so and /ready answers 503, so an
+  // orchestrator restarts a sidecar that will never proxy again (it used to fail at start).
+  let broken: string | undefined;
+  const refuse = (why: string): never => {
+    broken = why;
+    throw new HttpError(503, `proxy unavailable: ${why}`);
+  };
   const loadProxy = (): Promise<Proxy> =>
     loading ??= Promise.all([
       lateImport<typeof import("../http/client/mod.ts")>("../http/client/mod.ts", import.meta.url),
       lateImport<typeof import("./proxy.ts")>("./proxy.ts", import.meta.url),
     ]).then(([client, code]) => {
+      // Read from the checkout now: run only if it is still the tree the sidecar started with
+      // (else the attestation would vouch for code it never hashed). Kept for the process.
+      if (!identity.sourcesUnchanged()) {
+        refuse("the program's sources changed since it started (restart it)");
+      }
       upstream = client.createOriginClient(opts.agentUrl);
       return proxy = code.createProxy({
         ...opts.proxy,
@@ -231,7 +243,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     }, (err) => {
       // Deno keeps a failed import for the life of the process: every /proxy answers 503.
       log.error("cannot load the proxy's code; /proxy answers 503", { err });
-      throw new HttpError(503, "proxy unavailable: its code could not be loaded");
+      return refuse("its code could not be loaded");
     });
   // Served on the raw path: no fetch Request or Response, before Hono's router.
   // The proxy copies what it keeps of a body (the recorder's arena, the upstream write) before
@@ -247,7 +259,11 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     port: opts.port,
     log,
     ...opts.edge,
-    health: () => ({ status: "healthy", agent_id: opts.identity.agentId }),
+    health: () =>
+      broken === undefined
+        ? { status: "healthy", agent_id: opts.identity.agentId }
+        : { status: "degraded", agent_id: opts.identity.agentId, reason: `proxy: ${broken}` },
+    ready: () => broken === undefined,
     // /proxy enforces its own limit so even a 413 carries the trace id.
     bodyLimitExempt: isProxyPath,
     rawRoutes: (method, path) => method === "POST" && isProxyPath(path) ? raw : undefined,

@@ -30,14 +30,53 @@ export class SourcesChangedError extends Error {
 /**
  * Throws when `path` changed after `since` (ms since the epoch): its status-change time (set by
  * the kernel on every write, rename or attribute change, never by a caller), or its modification
- * time where the file system has none. A file with neither (a compiled binary's embedded
+ * time where the file system has none or within the second of `since` (Deno reports the
+ * status-change time in whole seconds). A file with neither (a compiled binary's embedded
  * sources, which cannot change) passes.
  */
 function checkUnchanged(path: string, rel: string, since: number | undefined): void {
   if (since === undefined) return;
-  const info = Deno.statSync(path);
-  const changed = info.ctime ?? info.mtime;
-  if (changed && changed.getTime() > since) throw new SourcesChangedError(rel);
+  checkInfo(Deno.statSync(path), rel, since);
+}
+
+function checkInfo(info: Deno.FileInfo, rel: string, since: number): void {
+  const ctime = info.ctime?.getTime();
+  const mtime = info.mtime?.getTime();
+  if (ctime === undefined) {
+    if (mtime !== undefined && mtime > since) throw new SourcesChangedError(rel);
+    return;
+  }
+  // Deno gives the status-change time in whole seconds (the modification time in ms): within
+  // the second of `since` it cannot tell before from after, and the modification time decides.
+  const wholeSecond = ctime % 1000 === 0;
+  const after = ctime > since ||
+    (wholeSecond && ctime + 1000 > since && (mtime === undefined || mtime > since));
+  if (after) throw new SourcesChangedError(rel);
+}
+
+/**
+ * The source files under `base`, sorted in byte order, each folder (and with `since`, each
+ * top-level entry) checked unchanged. A top-level entry missing is skipped, unless the root
+ * folder changed after `since` (then it may have been there at that moment: removed since); one
+ * that is a link is checked itself too (pointed elsewhere since). Anything else missing during
+ * the walk is an error, not a folder left out.
+ */
+function listSources(base: string, since: number | undefined): string[] {
+  const files: string[] = [];
+  for (const entry of CODEBASE_ENTRIES) {
+    let link: Deno.FileInfo;
+    try {
+      link = Deno.lstatSync(`${base}/${entry}`);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      checkUnchanged(base, entry, since);
+      continue;
+    }
+    if (since !== undefined && link.isSymlink) checkInfo(link, entry, since);
+    listFiles(base, entry, files, since);
+  }
+  // Byte order, as `LC_ALL=C sort` gives (paths are ASCII in this tree).
+  return files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 function listFiles(root: string, rel: string, out: string[], since?: number): void {
@@ -79,17 +118,7 @@ export async function hashCodebase(
 ): Promise<{ hash: string; files: number }> {
   const since = opts.unchangedSince;
   const base = root.replace(/\/+$/, "");
-  const files: string[] = [];
-  for (const entry of CODEBASE_ENTRIES) {
-    try {
-      listFiles(base, entry, files, since);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) continue;
-      throw err;
-    }
-  }
-  // Byte order, as `LC_ALL=C sort` gives (paths are ASCII in this tree).
-  files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const files = listSources(base, since);
   let buf = new Uint8Array(INITIAL_READ_BYTES);
   let listing = "";
   for (const f of files) {
@@ -99,4 +128,16 @@ export async function hashCodebase(
     listing += `${await sha256HexOfBody(bytes)}  ${f}\n`;
   }
   return { hash: await sha256HexOfBody(new TextEncoder().encode(listing)), files: files.length };
+}
+
+/**
+ * Checks, without reading them, that the source files and folders under `root` (those
+ * {@linkcode hashCodebase} hashes) changed no later than `since` (ms since the epoch). Called
+ * after code was loaded from the tree late: then the bytes loaded were those of that moment.
+ * @throws {SourcesChangedError} when one changed after `since`
+ * @throws {RangeError} when there are more than 5,000 files
+ */
+export function checkSourcesUnchanged(root: string, since: number): void {
+  const base = root.replace(/\/+$/, "");
+  for (const f of listSources(base, since)) checkUnchanged(`${base}/${f}`, f, since);
 }

@@ -9,7 +9,7 @@ export {
   createAttestation,
   verifyAttestation,
 } from "./attestation.ts";
-export { hashCodebase, SourcesChangedError } from "./codebase.ts";
+export { checkSourcesUnchanged, hashCodebase, SourcesChangedError } from "./codebase.ts";
 export {
   decideTrust,
   type DecisionContext,

@@ -35,6 +35,8 @@ function options(sourceRoot: string, signingSeed: string | undefined = SEED): Id
     signingSeed,
     attestationTtlMs: 60_000,
     sourceRoot,
+    // The trees here are made after this process started: attested as of the identity's making.
+    startedAt: Date.now(),
   };
 }
 
@@ -62,8 +64,9 @@ async function tree(): Promise<string> {
 }
 
 /**
- * Waits until a file written now gets a change time after `t`: the kernel stamps files from a
- * clock that may lag the wall clock by a tick, and the change must be seen as after the start.
+ * Waits until a file written now gets a change time after `t`: Deno reports it in whole seconds
+ * (the kernel's clock may lag the wall clock by a tick too), and the change must be seen as after
+ * the start even were the modification time put back.
  */
 async function fileClockPast(t: number): Promise<void> {
   const probe = await Deno.makeTempFile({ prefix: "iatp-identity-clock-" });
@@ -145,12 +148,107 @@ Deno.test("identity: a malformed seed stops the start; no seed warns and keys on
     }
     const ephemeral = createIdentity({ ...options(dir), signingSeed: undefined }, log);
     assert.ok(lines.some((l) => l.level === "warn" && /signing_key not set/.test(l.msg)));
+    // No key made meanwhile (generating one is async: wait past its promise jobs).
+    await new Promise((r) => setTimeout(r, 50));
     assert.equal(lines.some((l) => l.fields?.public_key !== undefined), false);
     const signed = await ephemeral.manifest();
     const key = JSON.parse(signed.body).identity.verification_key;
     const logged = lines.find((l) => l.fields?.public_key !== undefined);
     assert.equal(logged?.fields?.public_key, key, "the generated key is logged when made");
     assert.equal(await ephemeral.manifest(), signed, "one key and one manifest");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("identity: a top-level source removed or relinked after the start is a change", async () => {
+  const dir = await tree();
+  try {
+    await Deno.writeTextFile(`${dir}/deno.lock`, "{}\n");
+    await Deno.mkdir(`${dir}/other`);
+    await Deno.writeTextFile(`${dir}/other/run.ts`, "export const run = 2;\n");
+    const { log, lines } = capture();
+
+    // deno.lock removed: not a hash of a tree without the file the sidecar started with.
+    const started = Date.now();
+    const removed = createIdentity(options(dir), log);
+    await fileClockPast(started);
+    await Deno.remove(`${dir}/deno.lock`);
+    assert.equal(await removed.attestation(), undefined);
+    assert.ok(
+      lines.some((l) => /changed since it started/.test(l.msg) && l.fields?.path === "deno.lock"),
+    );
+    // One absent at the start too is no change.
+    const absent = createIdentity(options(dir), log);
+    assert.equal((await absent.attestation())!.codebase_hash, (await hashCodebase(dir)).hash);
+
+    // cmd a link, pointed at another folder after the start (the folder itself unchanged).
+    await Deno.writeTextFile(`${dir}/deno.lock`, "{}\n");
+    await Deno.rename(`${dir}/cmd`, `${dir}/cmd-start`);
+    await Deno.symlink(`${dir}/cmd-start`, `${dir}/cmd`);
+    const linkedAt = Date.now();
+    const relinked = createIdentity(options(dir), log);
+    await fileClockPast(linkedAt);
+    await Deno.remove(`${dir}/cmd`);
+    await Deno.symlink(`${dir}/other`, `${dir}/cmd`);
+    assert.equal(await relinked.attestation(), undefined);
+    assert.ok(
+      lines.some((l) => /changed since it started/.test(l.msg) && l.fields?.path === "cmd"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("identity: by default the sources are attested as of the process's start, before its code loaded", async () => {
+  // A source written after the process started but before the identity was made: the code
+  // loaded at start may be the bytes before that write, so they are not attested as running.
+  const script = await Deno.makeTempFile({ prefix: "iatp-identity-origin-", suffix: ".ts" });
+  const identity = new URL("../../../core/sidecar/identity.ts", import.meta.url).href;
+  const logMod = new URL("../../../core/log/mod.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    script,
+    `import { createIdentity } from ${JSON.stringify(identity)};
+import { createLogger } from ${JSON.stringify(logMod)};
+const dir = Deno.makeTempDirSync();
+Deno.mkdirSync(dir + "/core");
+Deno.writeTextFileSync(dir + "/main.ts", "export {};\\n");
+Deno.writeTextFileSync(dir + "/core/a.ts", "export const a = 1;\\n");
+const lines = [];
+const log = createLogger({ service: "sidecar", level: "debug", sink: (l) => lines.push(l) });
+const opts = ${JSON.stringify({ ...options("/"), startedAt: undefined })};
+const id = createIdentity({ ...opts, sourceRoot: dir }, log);
+const att = await id.attestation();
+Deno.removeSync(dir, { recursive: true });
+console.log(JSON.stringify({ attested: att !== undefined, changed: lines.some((l) => l.includes("changed since it started")) }));
+`,
+  );
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.deepEqual(JSON.parse(stdout.trim()), { attested: false, changed: true });
+  } finally {
+    await Deno.remove(script);
+  }
+});
+
+Deno.test("identity: a source written within the second of the start is a change", async () => {
+  // Deno reports a file's status-change time in whole seconds: one written 5 ms after the start
+  // shows the start's second, not a time after it.
+  const dir = await tree();
+  try {
+    const { log } = capture();
+    while (Date.now() % 1000 > 400) await new Promise((r) => setTimeout(r, 20));
+    const started = Date.now();
+    const id = createIdentity({ ...options(dir), startedAt: started }, log);
+    while (Date.now() < started + 5) await new Promise((r) => setTimeout(r, 1));
+    await Deno.writeTextFile(`${dir}/core/a/mod.ts`, "export const a = 3;\n");
+    assert.equal(await id.attestation(), undefined);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
