@@ -48,6 +48,39 @@ Deno.test("keep-alive: one connection carries many requests, sent byte for byte"
   }
 });
 
+Deno.test("a request head on the wire: each body length's digits, every field in order", async () => {
+  const agent = startRawAgent((a) => ok(`r${a.n}`));
+  const pool = new OriginPool(agent.origin);
+  const sizes = [0, 1, 9, 10, 99, 100, 12345];
+  try {
+    for (const size of sizes) {
+      const body = enc.encode("b".repeat(size));
+      const headers: Array<[string, string]> = [
+        ["content-type", "application/json"],
+        ["x-agent-trace-id", `t-${size}`],
+      ];
+      const r = await pool.request({ method: "PUT", target: "/p", headers, body, timeoutMs: 5000 });
+      assert.equal(r.status, 200);
+      await text(r);
+    }
+    assert.equal(agent.connections, 1);
+    sizes.forEach((size, i) => {
+      const a = agent.arrivals[i];
+      assert.equal(a.line, "PUT /p HTTP/1.1");
+      assert.deepEqual(a.headers, [
+        `host: ${agent.origin.host}`,
+        `content-length: ${size}`,
+        "content-type: application/json",
+        `x-agent-trace-id: t-${size}`,
+      ]);
+      assert.equal(a.body, "b".repeat(size));
+    });
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});
+
 Deno.test("chunked, large, interim and close-delimited bodies arrive intact", async () => {
   const big = "y".repeat(600_000);
   const agent = startRawAgent((a) => {

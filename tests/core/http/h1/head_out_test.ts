@@ -28,6 +28,32 @@ Deno.test("a head and body in one buffer are the head text's bytes, then the bod
   }
 });
 
+Deno.test("the pooled head has the text writer's bytes for every length, status and framing", () => {
+  // Each length's digits, each Connection field, a status seen again, framing fields dropped
+  // and a Date given by the handler kept: the same bytes as the text head.
+  const undated = (t: string) => t.replace(/\r\ndate: [A-Z][a-z]{2}, \d\d [^\r]* GMT\r\n/, "\r\n");
+  for (const size of [0, 1, 9, 10, 99, 100, 1000, 12345]) {
+    const body = new Uint8Array(size).fill(0x62);
+    for (
+      const [status, keep, minor] of [[200, true, 1], [200, true, 0], [502, false, 1]] as const
+    ) {
+      const headers: Array<[string, string]> = [
+        ["X-Agent-Trace-ID", "0f8fad5b-d9cb-469f-a165-70867728950e"],
+        ["Transfer-Encoding", "chunked"],
+        ["X-Agent-Latency-Ms", String(size)],
+      ];
+      if (size === 10) headers.push(["DATE", "Thu, 01 Jan 1970 00:00:00 GMT"]);
+      const out = headAndBody(status, headers, body, keep, minor);
+      assert.ok(out);
+      const head = pairsText(status, headers, `content-length: ${size}\r\n`, keep, minor);
+      const text = latin1(out.buf.subarray(0, out.length - size));
+      assert.equal(undated(text), undated(head));
+      assert.deepEqual(out.buf.subarray(out.length - size, out.length), body);
+      releaseOut(out.buf);
+    }
+  }
+});
+
 Deno.test("characters beyond ASCII in a head are written one byte each, not as UTF-8", () => {
   const body = Uint8Array.of(0xc3, 0xa9); // "é" in UTF-8, the body's own bytes
   const out = headAndBody(200, [["x-name", "caf\u00e9 \u00ff"]], body, true, 1);
