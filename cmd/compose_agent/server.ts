@@ -188,10 +188,13 @@ export async function start(
   // Opened with the first request the router serves (the signed API), once; a failed open is
   // tried again by the next request, and a close meanwhile closes what it opened.
   let replay: ReplayStore | undefined;
+  // The last open that failed, shown on /health (degraded) until an open works.
+  let replayFailedAt: string | undefined;
   let closed = false;
   const replayStore = async (): Promise<ReplayStore> => {
     if (replay) return replay;
     const opened = await openReplay(config).catch((err) => {
+      replayFailedAt = new Date().toISOString();
       log.warn("replay store cannot be opened", { err: errorMessage(err) });
       throw new HttpError(503, "replay store unavailable; retry later", {
         reason: "replay_unavailable",
@@ -201,6 +204,7 @@ export async function start(
       opened.close();
       throw new Error("the compose-agent is stopping");
     }
+    replayFailedAt = undefined;
     return replay = opened;
   };
   const relay = config.relay_url
@@ -218,10 +222,13 @@ export async function start(
     log,
     ...edgeOptions(config),
     health: () => ({
-      status: probe.state.ok ? "ok" : "degraded",
+      status: probe.state.ok && !replayFailedAt ? "ok" : "degraded",
       service: "compose-agent",
       docker: probe.state.ok ? "reachable" : "unreachable",
       docker_socket: config.docker_socket,
+      // Opened with the first signed request; one that could not open refuses every command.
+      replay_store: replay ? "open" : replayFailedAt ? "unavailable" : "not opened",
+      ...(replayFailedAt && !replay ? { replay_store_failed_at: replayFailedAt } : {}),
       queue_length: queue.length,
       watchdog: watchdog ? "running" : "off",
       ...tokenHealth(token),

@@ -286,8 +286,10 @@ export class AgentState {
       return out;
     } catch (err) {
       this.#failures++;
-      const reason = err instanceof Error ? err.message.split("\n")[0].slice(0, 200) : "failed";
-      this.#failure = { at: new Date().toISOString(), reason };
+      // SQLite names the file when it cannot open it: /health shows the cause, never a path.
+      const first = err instanceof Error ? err.message.split("\n")[0] : "failed";
+      const reason = first.replaceAll(`: ${this.file}`, "").replaceAll(this.file, "agent.db");
+      this.#failure = { at: new Date().toISOString(), reason: reason.slice(0, 200) };
       throw err;
     }
   }

@@ -5,7 +5,7 @@
  * reaches (zod's alone is about 2 MB of an idle service), although nothing of the module runs
  * until it is called. Deno asks for read access to a module outside the graph it built at start,
  * so a service that loads code late reads the checkout (`$ROOT` on its line of
- * cmd/permissions.txt); a compiled binary embeds the module (scripts/compile includes core/).
+ * cmd/permissions.txt; `$ROOT/core` for the audit service and the dashboard); a compiled binary embeds the module (scripts/compile includes core/).
  * @module
  */
 

@@ -446,8 +446,9 @@ Deno.test("compose-agent: a replay store that cannot open answers 503 replay_una
   ], { env });
   const exec = "/api/v1/commands/execute";
   try {
-    // Idle, the store is not opened: the agent started and is healthy.
-    assert.equal(await fetch(`${agent.url}/health`).then((r) => r.body?.cancel()), undefined);
+    const health = async () => await (await fetch(`${agent.url}/health`)).json();
+    // Idle, the store is not opened: the agent started and answers /health.
+    assert.equal((await health()).replay_store, "not opened");
     const refused = await signed(agent.url, exec, {
       command_id: "c-1",
       type: "health",
@@ -455,6 +456,11 @@ Deno.test("compose-agent: a replay store that cannot open answers 503 replay_una
     });
     assert.equal(refused.status, 503, JSON.stringify(refused.json));
     assert.equal(refused.json.reason, "replay_unavailable");
+    // An operator sees why every command is refused: /health is degraded and names the store.
+    const failing = await health();
+    assert.equal(failing.status, "degraded");
+    assert.equal(failing.replay_store, "unavailable");
+    assert.equal(typeof failing.replay_store_failed_at, "string");
     await Deno.remove(db);
     const served = await signed(agent.url, exec, {
       command_id: "c-2",
@@ -463,6 +469,9 @@ Deno.test("compose-agent: a replay store that cannot open answers 503 replay_una
     });
     assert.equal(served.status, 200, JSON.stringify(served.json));
     assert.ok((await Deno.stat(db)).isFile, "the store was created with the request");
+    const open = await health();
+    assert.equal(open.replay_store, "open");
+    assert.equal(open.replay_store_failed_at, undefined);
   } finally {
     await agent.stop();
     await dir.remove();

@@ -81,6 +81,41 @@ async function runWith(flags: string[], entry: string, args: string[]) {
   return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
 }
 
+Deno.test("the audit service loads its router, schemas and YAML parser through the launcher", async () => {
+  // Its line reads of the checkout only core/: the modules it imports late (core/http/app.ts,
+  // core/ledger/append_schema.ts, core/config/yaml.ts) must still load with the first use.
+  const dir = await tempDir();
+  try {
+    await Deno.mkdir(`${dir.path}/data`);
+    await Deno.writeTextFile(`${dir.path}/audit.yaml`, `db: ${dir.path}/data/a.db\n`);
+    const audit = await startIatpService([
+      "audit",
+      "--port",
+      "0",
+      "--config",
+      `${dir.path}/audit.yaml`,
+    ], {
+      env: { IATP_DATA_DIR: `${dir.path}/data` },
+    });
+    try {
+      const cp = await fetch(`${audit.url}/checkpoint`);
+      assert.equal(cp.status, 200, await cp.text());
+      const bad = await fetch(`${audit.url}/audit`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ x: 1 }),
+      });
+      assert.equal(bad.status, 422);
+      assert.equal((await bad.json()).error, "invalid audit entry");
+    } finally {
+      await audit.stop();
+    }
+    assert.ok(Deno.statSync(`${dir.path}/data/a.db`).isFile, "the config file's db was used");
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("a path that is still denied is reported in iatp's terms, exit 2", async () => {
   const dir = await tempDir();
   try {

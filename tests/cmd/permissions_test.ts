@@ -337,3 +337,15 @@ Deno.test("V8 flags in the table are ones V8 knows, and every launch path passes
   assert.ok(seen > 0, "the sidecar's heap flags are in the table");
   assert.ok(PERMISSIONS.get("sidecar")!.some((f) => f.startsWith("--v8-flags=")));
 });
+
+Deno.test("the audit service and the dashboard read of the checkout only its code (core/)", () => {
+  // They load their router, schemas and YAML parser late from core/ (core/config's lateImport),
+  // which needs read access to those modules; the rest of the checkout (config files, deploy/,
+  // scripts/, .git) stays closed to the services that hold and show the audit trail.
+  for (const name of ["audit", "dashboard"]) {
+    const reads = grantsOf(PERMISSIONS.get(name)!, "read");
+    assert.ok(Array.isArray(reads), name);
+    assert.ok(!reads.includes("$ROOT"), `${name} reads the whole checkout`);
+    assert.ok(reads.includes("$ROOT/core"), `${name} cannot load its late code`);
+  }
+});

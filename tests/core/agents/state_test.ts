@@ -129,6 +129,9 @@ Deno.test("state: a failed open is reported on health and tried again", async ()
     const st = new AgentState(`${dir.path}/missing`, { history: 10 });
     await assert.rejects(() => st.open());
     assert.equal(st.health().ok, false);
+    // The cause, never the path (SQLite's message names the file it could not open).
+    assert.match(String(st.health().reason), /unable to open database file/);
+    assert.ok(!String(st.health().reason).includes(dir.path), String(st.health().reason));
     await Deno.mkdir(`${dir.path}/missing`);
     await st.open();
     assert.equal(st.isOpen, true);
