@@ -10,6 +10,7 @@
  * @module
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { onceUntilFailure } from "../async/mod.ts";
 import { joinPath, lateImport } from "../config/mod.ts";
 import { PRIVATE_FILE_MODE } from "./layout.ts";
 import type { ComponentHealth } from "./health.ts";
@@ -77,7 +78,7 @@ interface Open {
 export class AgentState {
   readonly file: string;
   #open: Open | undefined;
-  #opening: Promise<void> | undefined;
+  readonly #opening = onceUntilFailure(() => this.#doOpen());
   #closed = false;
   /** The last write that failed (SQLite's reason, which names no path); cleared by one that works. */
   #failure: { at: string; reason: string } | undefined;
@@ -111,11 +112,7 @@ export class AgentState {
    */
   open(): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("agent state is closed"));
-    this.#opening ??= this.#doOpen().catch((err) => {
-      this.#opening = undefined;
-      throw err;
-    });
-    return this.#opening;
+    return this.#opening();
   }
 
   async #doOpen(): Promise<void> {

@@ -2,7 +2,8 @@
  * Time, shared by every module that waits: an abortable sleep, timers that leave the Node layer
  * unloaded (`after`, `every`), the jittered exponential backoff
  * of every retry loop, a deadline on a promise, a bounded wait for shutdowns, and the token
- * bucket every rate limit uses.
+ * bucket every rate limit uses; and `onceUntilFailure`, for what is opened or loaded with its first
+ * use.
  *
  * @example
  * ```ts
@@ -20,6 +21,7 @@
 export { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 export { deadline, type DeadlineOptions, isTimeout, settledWithin } from "./deadline.ts";
 export { sleep } from "./delay.ts";
+export { onceUntilFailure } from "./once.ts";
 export {
   after,
   delayOf,

@@ -5,6 +5,7 @@
  * HTTP/1.1 edge (h1/) with its timeouts and connection cap, and a graceful drain on close.
  * @module
  */
+import { onceUntilFailure } from "../async/mod.ts";
 import { lateImport } from "../config/mod.ts";
 import { errorMessage, type HttpError, UsageError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -150,7 +151,7 @@ export function createServer(opts: ServerOptions): Server {
 function lazyApp(opts: ServerOptions, metrics: HttpMetrics, draining: () => boolean) {
   const pending: RegisterRoutes[] = [];
   let built: App | undefined;
-  let loading: Promise<App> | undefined;
+  const loading = onceUntilFailure(() => build());
   const build = async (): Promise<App> => {
     // By a computed specifier: Deno reads the registry data of the npm packages a string-literal
     // `import()` reaches (hono) while it builds the graph at start.
@@ -175,10 +176,7 @@ function lazyApp(opts: ServerOptions, metrics: HttpMetrics, draining: () => bool
     },
     load(): Promise<App> {
       if (built) return Promise.resolve(built);
-      return loading ??= build().catch((err) => {
-        loading = undefined;
-        throw err;
-      });
+      return loading();
     },
   };
 }

@@ -5,6 +5,7 @@
  * about 5 MB), and the hash is of the sources as they were at start or none at all.
  * @module
  */
+import { onceUntilFailure } from "../async/mod.ts";
 import { filePath } from "../config/mod.ts";
 import { type Ed25519KeyPair, generateKeyPair, importSeed } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64 } from "../encoding/mod.ts";
@@ -105,16 +106,6 @@ function attestationSource(
   };
 }
 
-/** `make()` once: its promise is kept, unless it fails (the next call tries again). */
-function once<T>(make: () => Promise<T>): () => Promise<T> {
-  let value: Promise<T> | undefined;
-  return () =>
-    value ??= make().catch((err) => {
-      value = undefined;
-      throw err;
-    });
-}
-
 /**
  * Checks the seed, and prepares the key, the signed manifest and attestations for their first
  * use. The sources hashed are those of the start: a file or folder of them changed since makes
@@ -135,7 +126,7 @@ export function createIdentity(opts: IdentityOptions, log: Logger): Identity {
       owner: opts.agentId,
     });
   }
-  const keys = once(async (): Promise<Ed25519KeyPair> => {
+  const keys = onceUntilFailure(async (): Promise<Ed25519KeyPair> => {
     if (seed) return await importSeed(seed);
     const generated = await generateKeyPair();
     log.warn("signing_key not set: generated an ephemeral Ed25519 key", {
@@ -143,7 +134,7 @@ export function createIdentity(opts: IdentityOptions, log: Logger): Identity {
     });
     return generated;
   });
-  const manifest = once(async () =>
+  const manifest = onceUntilFailure(async () =>
     signManifest(
       buildManifest({
         ...opts.factors,
