@@ -15,6 +15,13 @@ const MAX_CODEBASE_FILES = 5000;
 const INITIAL_READ_BYTES = 64 * 1024;
 /** Bound on one source file (a device or a runaway file must not exhaust memory at start). */
 const MAX_CODEBASE_FILE_BYTES = 16 * 1024 * 1024;
+/**
+ * How far the kernel's file clock may lag the wall clock, in ms: Linux stamps files from a clock
+ * updated once a tick (10 ms at 100 Hz, the coarsest), so a file written a few ms after a moment
+ * can carry a time before it. A file stamped within this much before `unchangedSince` counts as
+ * changed after it (one written just before the start costs the attestation, never the reverse).
+ */
+export const FILE_CLOCK_SLACK_MS = 20;
 
 /**
  * Thrown by {@linkcode hashCodebase} when a source file or folder changed after the moment its
@@ -28,11 +35,12 @@ export class SourcesChangedError extends Error {
 }
 
 /**
- * Throws when `path` changed after `since` (ms since the epoch): its status-change time (set by
- * the kernel on every write, rename or attribute change, never by a caller), or its modification
- * time where the file system has none or within the second of `since` (Deno reports the
- * status-change time in whole seconds). A file with neither (a compiled binary's embedded
- * sources, which cannot change) passes.
+ * Throws when `path` may have changed after `since` (ms since the epoch): its status-change time
+ * (set by the kernel on every write, rename or attribute change, never by a caller), or its
+ * modification time where the file system has none or within the second of `since` (Deno reports
+ * the status-change time in whole seconds), is later than `since` less
+ * {@linkcode FILE_CLOCK_SLACK_MS}. A file with neither (a compiled binary's embedded sources,
+ * which cannot change) passes.
  */
 function checkUnchanged(path: string, rel: string, since: number | undefined): void {
   if (since === undefined) return;
@@ -40,17 +48,19 @@ function checkUnchanged(path: string, rel: string, since: number | undefined): v
 }
 
 function checkInfo(info: Deno.FileInfo, rel: string, since: number): void {
+  // The earliest file time that may be a write after `since`, the file clock lagging.
+  const from = since - FILE_CLOCK_SLACK_MS;
   const ctime = info.ctime?.getTime();
   const mtime = info.mtime?.getTime();
   if (ctime === undefined) {
-    if (mtime !== undefined && mtime > since) throw new SourcesChangedError(rel);
+    if (mtime !== undefined && mtime > from) throw new SourcesChangedError(rel);
     return;
   }
   // Deno gives the status-change time in whole seconds (the modification time in ms): within
-  // the second of `since` it cannot tell before from after, and the modification time decides.
+  // the second of `from` it cannot tell before from after, and the modification time decides.
   const wholeSecond = ctime % 1000 === 0;
-  const after = ctime > since ||
-    (wholeSecond && ctime + 1000 > since && (mtime === undefined || mtime > since));
+  const after = ctime > from ||
+    (wholeSecond && ctime + 1000 > from && (mtime === undefined || mtime > from));
   if (after) throw new SourcesChangedError(rel);
 }
 

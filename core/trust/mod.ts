@@ -9,7 +9,12 @@ export {
   createAttestation,
   verifyAttestation,
 } from "./attestation.ts";
-export { checkSourcesUnchanged, hashCodebase, SourcesChangedError } from "./codebase.ts";
+export {
+  checkSourcesUnchanged,
+  FILE_CLOCK_SLACK_MS,
+  hashCodebase,
+  SourcesChangedError,
+} from "./codebase.ts";
 export {
   decideTrust,
   type DecisionContext,

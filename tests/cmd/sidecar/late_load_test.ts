@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { command } from "../../../cmd/sidecar.ts";
 import { sidecarOptions } from "../../../cmd/sidecar/options.ts";
 import { createLogger } from "../../../core/log/mod.ts";
+import { FILE_CLOCK_SLACK_MS } from "../../../core/trust/mod.ts";
 import { startSidecarServer } from "../../../core/sidecar/mod.ts";
 import { post, startAgent } from "./fixtures.ts";
 
@@ -17,6 +18,9 @@ async function tree(): Promise<string> {
   await Deno.writeTextFile(`${dir}/main.ts`, "export {};\n");
   await Deno.writeTextFile(`${dir}/deno.json`, "{}\n");
   await Deno.writeTextFile(`${dir}/core/sidecar/proxy.ts`, "export const a = 1;\n");
+  // A start within the file clock's lag of the last write would count that write as after it.
+  const written = Date.now();
+  while (Date.now() <= written + FILE_CLOCK_SLACK_MS) await new Promise((r) => setTimeout(r, 5));
   return dir;
 }
 

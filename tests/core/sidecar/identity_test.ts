@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../../core/log/mod.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
-import { hashCodebase, verifyAttestation } from "../../../core/trust/mod.ts";
+import { FILE_CLOCK_SLACK_MS, hashCodebase, verifyAttestation } from "../../../core/trust/mod.ts";
 import { createIdentity, type IdentityOptions } from "../../../core/sidecar/identity.ts";
 
 const SEED = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
@@ -60,7 +60,17 @@ async function tree(): Promise<string> {
   await Deno.writeTextFile(`${dir}/deno.json`, "{}\n");
   await Deno.writeTextFile(`${dir}/core/a/mod.ts`, "export const a = 1;\n");
   await Deno.writeTextFile(`${dir}/cmd/run.ts`, "export const run = 1;\n");
+  await settle();
   return dir;
+}
+
+/**
+ * Waits out the file clock's lag after the writes so far: a start within it of a write counts
+ * that write as after the start.
+ */
+async function settle(): Promise<void> {
+  const written = Date.now();
+  while (Date.now() <= written + FILE_CLOCK_SLACK_MS) await new Promise((r) => setTimeout(r, 5));
 }
 
 /**
@@ -105,6 +115,7 @@ Deno.test("identity: the attestation hashes the sources of the start, or is unav
     const unchecked = createIdentity(options(dir), log);
     await fileClockPast(started);
     await Deno.writeTextFile(`${dir}/core/a/mod.ts`, "export const a = 2;\n");
+    await settle();
     const after = createIdentity(options(dir), log);
     const changed = (await after.attestation())!;
     assert.notEqual(changed.codebase_hash, first.codebase_hash);
@@ -127,6 +138,7 @@ Deno.test("identity: the attestation hashes the sources of the start, or is unav
     await fileClockPast(again);
     await Deno.writeTextFile(`${dir}/cmd/new.ts`, "export {};\n");
     assert.equal(await beforeAdd.attestation(), undefined);
+    await settle();
     const afterAdd = createIdentity(options(dir), log);
     assert.equal((await afterAdd.attestation())!.codebase_hash, (await hashCodebase(dir)).hash);
   } finally {
@@ -167,6 +179,7 @@ Deno.test("identity: a top-level source removed or relinked after the start is a
     await Deno.writeTextFile(`${dir}/deno.lock`, "{}\n");
     await Deno.mkdir(`${dir}/other`);
     await Deno.writeTextFile(`${dir}/other/run.ts`, "export const run = 2;\n");
+    await settle();
     const { log, lines } = capture();
 
     // deno.lock removed: not a hash of a tree without the file the sidecar started with.
@@ -179,6 +192,7 @@ Deno.test("identity: a top-level source removed or relinked after the start is a
       lines.some((l) => /changed since it started/.test(l.msg) && l.fields?.path === "deno.lock"),
     );
     // One absent at the start too is no change.
+    await settle();
     const absent = createIdentity(options(dir), log);
     assert.equal((await absent.attestation())!.codebase_hash, (await hashCodebase(dir)).hash);
 
@@ -186,6 +200,7 @@ Deno.test("identity: a top-level source removed or relinked after the start is a
     await Deno.writeTextFile(`${dir}/deno.lock`, "{}\n");
     await Deno.rename(`${dir}/cmd`, `${dir}/cmd-start`);
     await Deno.symlink(`${dir}/cmd-start`, `${dir}/cmd`);
+    await settle();
     const linkedAt = Date.now();
     const relinked = createIdentity(options(dir), log);
     await fileClockPast(linkedAt);
@@ -249,6 +264,24 @@ Deno.test("identity: a source written within the second of the start is a change
     while (Date.now() < started + 5) await new Promise((r) => setTimeout(r, 1));
     await Deno.writeTextFile(`${dir}/core/a/mod.ts`, "export const a = 3;\n");
     assert.equal(await id.attestation(), undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("identity: a source stamped within the file clock's lag before the start is a change", async () => {
+  // The kernel stamps files from a clock that may lag the wall clock by a tick: a write a few ms
+  // after the start can carry a time before it. One so stamped is not attested as the start's.
+  const dir = await tree();
+  try {
+    const { log, lines } = capture();
+    await Deno.writeTextFile(`${dir}/core/a/mod.ts`, "export const a = 3;\n");
+    const { ctime, mtime } = await Deno.stat(`${dir}/core/a/mod.ts`);
+    const stamped = Math.max(ctime!.getTime(), mtime!.getTime());
+    // Started 8 ms after that stamp: less than a tick at 100 Hz, the coarsest kernel clock.
+    const id = createIdentity({ ...options(dir), startedAt: stamped + 8 }, log);
+    assert.equal(await id.attestation(), undefined);
+    assert.ok(lines.some((l) => l.fields?.path === "core/a/mod.ts"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
