@@ -152,6 +152,7 @@ const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", 
 /**
  * Records one finished request.
  * @param start `performance.now()` when it began
+ * @param end `performance.now()` when it ended, when the caller already read it (else read here)
  * @example
  * ```ts
  * observeRequest(metrics, "GET", "/items/:id", 200, performance.now());
@@ -163,8 +164,9 @@ export function observeRequest(
   route: string,
   status: number,
   start: number,
+  end: number = performance.now(),
 ): void {
   const m = metrics.forRoute(KNOWN_METHODS.has(method) ? method : "other", route, status);
   m.requests.inc();
-  m.duration.observe((performance.now() - start) / 1000);
+  m.duration.observe((end - start) / 1000);
 }

@@ -94,7 +94,7 @@ function failed(s: Serving, err: unknown, res?: RawResponse): RawResponse {
 /** The answer with its request id, counted in the metrics. */
 function observed(s: Serving, res: RawResponse): RawResponse {
   res.headers.push(["X-Request-Id", s.requestId]);
-  observeRequest(s.deps.metrics, s.req.method, s.route.route, res.status, s.start);
+  observeRequest(s.deps.metrics, s.req.method, s.route.route, res.status, s.start, res.endedAt);
   return res;
 }
 

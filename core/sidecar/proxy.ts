@@ -343,22 +343,25 @@ function forward(
 /** The agent's answer, recorded and passed on (a small body whole, anything else streaming). */
 function answered(deps: ProxyDeps, x: Exchange, res: ClientResponse, started: number): RawResponse {
   const { traceId, headers } = x;
-  const latency = Math.round(performance.now() - started);
+  // One read of the clock ends both the agent's latency and the request's (its metric).
+  const endedAt = performance.now();
+  const latency = Math.round(endedAt - started);
   const details = responseDetails(res.status, latency, res.contentType);
   deps.recorder.record("response", traceId, details, x.recorded);
   if (res.contentType) headers.push(["content-type", res.contentType]);
   headers.push(["X-Agent-Latency-Ms", String(latency)]);
-  return { status: res.status, headers, body: res.body, release: res.release };
+  return { status: res.status, headers, body: res.body, release: res.release, endedAt };
 }
 
 /** The answer when the agent could not be reached or failed to answer in time. */
 function unreached(deps: ProxyDeps, x: Exchange, err: unknown, started: number): RawResponse {
   const { status, error } = failure(err);
+  const endedAt = performance.now();
   deps.recorder.record("error", x.traceId, {
     error,
     cause: errorMessage(err),
     status,
-    latency_ms: Math.round(performance.now() - started),
+    latency_ms: Math.round(endedAt - started),
   }, x.recorded);
-  return json(status, { error, trace_id: x.traceId }, x.headers);
+  return { ...json(status, { error, trace_id: x.traceId }, x.headers), endedAt };
 }

@@ -23,6 +23,12 @@ export interface RawResponse {
    * their buffer may be reused; not called when the answer is dropped or written otherwise.
    */
   release?: () => void;
+  /**
+   * `performance.now()` when the route finished its answer, when it read the clock for figures
+   * of its own (an upstream's latency): the request's latency metric ends there rather than
+   * reading the clock again (a read costs about 3k instructions).
+   */
+  endedAt?: number;
 }
 
 /** A request on the raw path. */

@@ -71,6 +71,11 @@ function setup(opts: { maxBodyBytes?: number } = {}) {
         const fields = req.headers.map(([n, v]) => `${n}=${v}`);
         return { status: 200, headers: [], body: JSON.stringify({ fields, body }) };
       }
+      if (path === "/fast/ended") {
+        // An answer whose route read the clock already: the latency metric ends where it says
+        // (here 5 s ahead, so the histogram's sum tells which end it took).
+        return { status: 202, headers: [], body: "", endedAt: performance.now() + 5_000 };
+      }
       if (path === "/fast/stream") {
         return { status: 200, headers: [["content-type", "text/plain"]], body: parts() };
       }
@@ -145,6 +150,25 @@ Deno.test("a raw route gets the request id, metrics and the error envelope", asy
       /iatp_http_requests_in_flight\{service="t"\} 1/,
       "only /metrics itself in flight",
     );
+  } finally {
+    await svc.close();
+  }
+});
+
+Deno.test("a raw answer's endedAt ends its latency metric (no second clock read)", async () => {
+  const { server } = setup();
+  const svc = await server.listen();
+  try {
+    const r = await fetch(`${svc.url}/fast/ended`, { method: "POST" });
+    assert.equal(r.status, 202);
+    await r.body?.cancel();
+    const text = await (await fetch(`${svc.url}/metrics`)).text();
+    const sum =
+      /iatp_http_request_duration_seconds_sum\{method="POST",route="\/fast\/\*",status="202",service="t"\} ([\d.e+-]+)/
+        .exec(text);
+    assert.ok(sum, "the 202's latency series");
+    const seconds = Number(sum[1]);
+    assert.ok(seconds >= 4.9 && seconds < 6, `latency ${seconds} s ends at the answer's endedAt`);
   } finally {
     await svc.close();
   }
