@@ -139,6 +139,14 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
       banned: /^(zod|yaml|node:crypto|hono)$/,
       // No npm package at all (postgres and redis load with a postgres:// db, by loadDriver).
       graphBanned: /^(?!node:)/,
+      // With a postgres:// db, `audit verify` or a relay_url only.
+      deferred: [
+        "core/ledger/pg_ledger.ts",
+        "core/ledger/pg_verify.ts",
+        "core/ledger/verify.ts",
+        "core/ledger/monitor.ts",
+        "core/relay/client/mod.ts",
+      ],
     },
     {
       root: "cmd/dashboard.ts",
