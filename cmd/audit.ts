@@ -13,6 +13,7 @@ import {
   ensureParentDir,
   type Infer,
   int,
+  lateImport,
   path,
   type PathGrant,
   str,
@@ -43,11 +44,11 @@ import {
   Ledger,
   LedgerStore,
   loadSigningKey,
-  PgLedger,
+  openPgLedger,
   registerAuditRoutes,
 } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
-import { RelayClient } from "../core/relay/client/mod.ts";
+import type { RelayClient } from "../core/relay/client/mod.ts";
 import { verifyCommand, verifySpec } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 import { runAsEntry } from "./run.ts";
@@ -144,8 +145,12 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
   const auth = meshAuthFor(config, { command: "audit", host: config.host, log });
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const key = await signingKey(config);
+  // The relay's client loads only when there is a relay to publish to.
   const relay = config.relay_url
-    ? new RelayClient({
+    ? new (await lateImport<typeof import("../core/relay/client/mod.ts")>(
+      "../core/relay/client/mod.ts",
+      import.meta.url,
+    )).RelayClient({
       url: config.relay_url,
       token: relayToken,
       log,
@@ -225,7 +230,7 @@ async function openLedger(
     });
     try {
       await checkPostgres(pg, "db");
-      const ledger = await PgLedger.open({ ...common, pg, commitTimeoutMs: config.commit_timeout });
+      const ledger = await openPgLedger({ ...common, pg, commitTimeoutMs: config.commit_timeout });
       log.info("ledger open", { db: pg.label, tree_size: ledger.size, vkey: ledger.vkey });
       return ledger;
     } catch (err) {

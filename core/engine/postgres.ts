@@ -6,10 +6,12 @@
  * never appears in a message: those name the URL without it.
  * @module
  */
-// Loaded by connectPostgres only: the client adds about 11 MB to a process that never uses it.
+// Loaded by connectPostgres only (./postgres_driver.ts, by a computed specifier): the client adds
+// about 11 MB to a process that never uses it.
 import type postgres from "postgres";
 import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import { registerSecret } from "../log/mod.ts";
+import { loadDriver } from "./driver.ts";
 import { redactUrl } from "./url.ts";
 
 /** The client's query function. */
@@ -83,8 +85,9 @@ const SSL_MODES: Record<string, false | "require" | "prefer" | "verify-full"> = 
 
 /**
  * A client for the URL (connections open lazily, on first query). The client package is
- * imported here, on the first call.
- * @throws {ConfigError} naming `opts.setting` when the URL is not a usable PostgreSQL URL.
+ * imported here, on the first call, by a computed specifier.
+ * @throws {ConfigError} naming `opts.setting` when the URL is not a usable PostgreSQL URL or the
+ * client package cannot be loaded.
  */
 export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHandle> {
   const label = redactUrl(opts.url);
@@ -115,7 +118,12 @@ export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHa
   if (!(sslmode in SSL_MODES)) throw bad(`unknown sslmode ${sslmode}`);
   const password = opts.password ?? (u.password === "" ? "" : decodeURIComponent(u.password));
   registerSecret(password);
-  const { default: postgres } = await import("postgres");
+  const { default: postgres } = await loadDriver<typeof import("./postgres_driver.ts")>(
+    "./postgres_driver.ts",
+    opts.setting,
+    source,
+    label,
+  );
   const sql = postgres({
     host: hosts,
     port: DEFAULT_PORT,

@@ -7,11 +7,13 @@
  * (without them its connect() never settles).
  * @module
  */
-// Loaded by connectRedis only: the client adds about 30 MB to a process that never uses it.
+// Loaded by connectRedis only (./redis_driver.ts, by a computed specifier): the client adds about
+// 30 MB to a process that never uses it.
 import type { createClient } from "redis";
 import { backoffDelay, type BackoffPolicy } from "../async/mod.ts";
 import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import { type Logger, registerSecret, silentLogger } from "../log/mod.ts";
+import { loadDriver } from "./driver.ts";
 import { DEFAULT_RECONNECT } from "./gate.ts";
 import { redactUrl } from "./url.ts";
 
@@ -128,7 +130,12 @@ export async function connectRedis(opts: RedisOptions): Promise<RedisHandle> {
   registerSecret(password);
   const reconnect = opts.reconnect ?? DEFAULT_RECONNECT;
   let connected = false;
-  const { createClient } = await import("redis");
+  const { createClient } = await loadDriver<typeof import("./redis_driver.ts")>(
+    "./redis_driver.ts",
+    opts.setting,
+    source,
+    label,
+  );
   const client = newClient(createClient, {
     host,
     port: u.port === "" ? DEFAULT_PORT : Number(u.port),

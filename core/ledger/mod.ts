@@ -27,13 +27,11 @@ export {
 export { auditHealth } from "./health.ts";
 export { loadSigningKey } from "./keys.ts";
 export { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions } from "./ledger.ts";
-export {
-  DEFAULT_COMMIT_TIMEOUT_MS,
-  DEFAULT_HEALTH_PROBE_MS,
-  PgLedger,
-  type PgLedgerOptions,
-} from "./pg_ledger.ts";
-export { checkLiveLog, type MonitorOptions, type MonitorReport } from "./monitor.ts";
+export { DEFAULT_COMMIT_TIMEOUT_MS, DEFAULT_HEALTH_PROBE_MS } from "./pg_defaults.ts";
+export type { PgLedger, PgLedgerOptions } from "./pg_ledger.ts";
+export type { MonitorOptions, MonitorReport } from "./monitor.ts";
+// Loaded with their first call: the PostgreSQL ledger, the verifiers and the monitor.
+export { checkLiveLog, openPgLedger, verifyLedgerFile, verifyLedgerPostgres } from "./on_demand.ts";
 export {
   bytesEqual,
   type Checkpoint,
@@ -54,5 +52,4 @@ export {
 } from "./proof/mod.ts";
 export { registerAuditRoutes } from "./routes.ts";
 export { type CheckpointRow, type CommitBatch, type EntryRow, LedgerStore } from "./store.ts";
-export { verifyLedgerPostgres } from "./pg_verify.ts";
-export { verifyLedgerFile, type VerifyReport } from "./verify.ts";
+export type { VerifyReport } from "./verify.ts";

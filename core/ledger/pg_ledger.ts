@@ -31,11 +31,9 @@ import { bytesEqual } from "./proof/mod.ts";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING } from "./ledger.ts";
 import * as merkle from "./proof/mod.ts";
 import { formatVkey, keyId, type SignedCheckpoint, signEmptyCheckpoint } from "./proof/mod.ts";
+import { DEFAULT_COMMIT_TIMEOUT_MS, DEFAULT_HEALTH_PROBE_MS } from "./pg_defaults.ts";
 import { PgLedgerStore } from "./pg_store.ts";
 import type { CheckpointRow, EntryRow } from "./store.ts";
-
-/** Default longest wait for one group commit before its appends get 503. */
-export const DEFAULT_COMMIT_TIMEOUT_MS = 10_000;
 
 /** Options for {@linkcode PgLedger.open}. */
 export interface PgLedgerOptions {
@@ -59,9 +57,6 @@ export interface PgLedgerOptions {
    */
   healthProbeMs?: number;
 }
-
-/** Default interval of an idle replica's reachability probe. */
-export const DEFAULT_HEALTH_PROBE_MS = 5_000;
 
 /** A placeholder hash for the first pass of {@linkcode PgLedger}'s proof reads. */
 const PROBE_HASH = new Uint8Array(32);

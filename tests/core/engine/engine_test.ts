@@ -1,6 +1,7 @@
 /**
  * core/engine without a server: URLs shown without their secrets, URL settings refused with a
- * ConfigError naming the setting (never the password), and which errors count as an outage.
+ * ConfigError naming the setting (never the password), a client package that cannot load
+ * reported the same way, and which errors count as an outage.
  */
 import assert from "node:assert/strict";
 import {
@@ -10,7 +11,9 @@ import {
   isPostgresUrl,
   redactUrl,
 } from "../../../core/engine/mod.ts";
+import { loadDriver } from "../../../core/engine/driver.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
+import { ROOT } from "../../helpers.ts";
 
 Deno.test("redactUrl drops the password and secret parameters, and hides what does not parse", () => {
   assert.equal(redactUrl("postgres://app:s3cret@db:5432/iatp"), "postgres://app@db:5432/iatp");
@@ -77,6 +80,82 @@ Deno.test("connectRedis refuses an unusable URL naming the setting, never the pa
       },
     );
   }
+});
+
+Deno.test("loadDriver: a client module that cannot load is a ConfigError naming the setting", async () => {
+  // Deno keeps a failed import failed for the process: the second attempt is reported the same.
+  for (let i = 0; i < 2; i++) {
+    await assert.rejects(
+      loadDriver("./no_such_driver.ts", "store", { kind: "default" }, "redis://cache:6379"),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.key, "store");
+        assert.match(err.message, /core\/engine\/no_such_driver\.ts.*redis:\/\/cache:6379/);
+        return true;
+      },
+    );
+  }
+  const { default: postgres } = await loadDriver<
+    typeof import("../../../core/engine/postgres_driver.ts")
+  >("./postgres_driver.ts", "db", { kind: "default" }, "postgres://app@db/iatp");
+  assert.equal(typeof postgres, "function");
+});
+
+/** What connectPostgres and connectRedis do in a process that may read nothing of core/. */
+async function withoutReadAccess(): Promise<Record<string, string>> {
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(
+      file,
+      `import { connectPostgres, connectRedis } from "${ROOT}core/engine/mod.ts";
+      const out: Record<string, string> = {};
+      const attempt = async (name: string, connect: () => Promise<{ close(): Promise<void> }>) => {
+        try {
+          await (await connect()).close();
+          out[name] = "connected";
+        } catch (e) {
+          out[name] = e instanceof Error ? e.name + ": " + e.message : String(e);
+        }
+      };
+      await attempt("postgres", () =>
+        connectPostgres({
+          url: "postgres://app:s3cret@127.0.0.1:1/iatp",
+          setting: "db",
+          targetSessionAttrs: "read-write",
+          applicationName: "t",
+        }));
+      await attempt("redis", () =>
+        connectRedis({ url: "redis://:s3cret@127.0.0.1:1", setting: "recorder_url", clientName: "t" }));
+      console.log(JSON.stringify(out));`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--quiet",
+        `--config=${ROOT}deno.json`,
+        "--allow-env=PGAPPNAME,REDIS_DEBUG_MAINTENANCE,REDIS_EMIT_DIAGNOSTICS",
+        "--allow-net=127.0.0.1",
+        file,
+      ],
+      env: { NO_COLOR: "1" },
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+Deno.test("the database clients load with the first connection, not with the process", async () => {
+  // The child's start graph is read without a permission check; a module imported later needs
+  // read access. Without it, each client's module fails to load, and the connection says so
+  // naming its setting: neither client was part of the graph Deno built at start.
+  const out = await withoutReadAccess();
+  assert.match(out.postgres, /^ConfigError: db \(built-in default\): .*postgres_driver\.ts/);
+  assert.match(out.redis, /^ConfigError: recorder_url \(built-in default\): .*redis_driver\.ts/);
+  assert.match(out.postgres, /the client did not load: .*read access/);
+  assert.doesNotMatch(JSON.stringify(out), /s3cret/);
 });
 
 Deno.test("isPostgresOutage: connection and shutdown errors count, a bad query does not", () => {

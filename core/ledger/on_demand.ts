@@ -1,0 +1,54 @@
+/**
+ * The parts of the ledger only some runs use: the PostgreSQL ledger (with a `postgres://` db),
+ * the offline verifiers and the live-log monitor (`iatp audit verify`). Each is imported with
+ * its first call by a computed specifier (`lateImport` of core/config), so a service on a SQLite
+ * ledger neither loads nor parses them at start (about 0.3 MB of an idle audit service with the
+ * HTTP client the monitor uses).
+ * @module
+ */
+import { lateImport } from "../config/mod.ts";
+import type { PostgresHandle } from "../engine/mod.ts";
+import type { MonitorOptions, MonitorReport } from "./monitor.ts";
+import type { PgLedger, PgLedgerOptions } from "./pg_ledger.ts";
+import type { VerifyReport } from "./verify.ts";
+
+type PgLedgerModule = typeof import("./pg_ledger.ts");
+type PgVerifyModule = typeof import("./pg_verify.ts");
+type VerifyModule = typeof import("./verify.ts");
+type MonitorModule = typeof import("./monitor.ts");
+
+/**
+ * Opens the ledger on PostgreSQL ({@linkcode PgLedger.open}).
+ * @throws whatever loading the module or {@linkcode PgLedger.open} throws
+ */
+export async function openPgLedger(opts: PgLedgerOptions): Promise<PgLedger> {
+  const { PgLedger } = await lateImport<PgLedgerModule>("./pg_ledger.ts", import.meta.url);
+  return await PgLedger.open(opts);
+}
+
+/**
+ * Verifies the ledger in the database `pg` points at (see pg_verify.ts).
+ * @throws the client's error when the server cannot be reached.
+ */
+export async function verifyLedgerPostgres(
+  pg: PostgresHandle,
+  opts: { vkey?: string } = {},
+): Promise<VerifyReport> {
+  const m = await lateImport<PgVerifyModule>("./pg_verify.ts", import.meta.url);
+  return await m.verifyLedgerPostgres(pg, opts);
+}
+
+/** Verifies the ledger at `path`. `vkey` pins the expected signer (default: the stored one). */
+export async function verifyLedgerFile(
+  path: string,
+  opts: { vkey?: string } = {},
+): Promise<VerifyReport> {
+  const m = await lateImport<VerifyModule>("./verify.ts", import.meta.url);
+  return await m.verifyLedgerFile(path, opts);
+}
+
+/** Checks a live log against its checkpoints (see monitor.ts). */
+export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport> {
+  const m = await lateImport<MonitorModule>("./monitor.ts", import.meta.url);
+  return await m.checkLiveLog(opts);
+}
