@@ -33,7 +33,7 @@ import { SUBJECT_PATTERN } from "../auth/mod.ts";
 import { edgeFields } from "../http/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
-import { natsFields } from "../nats/mod.ts";
+import { natsFields } from "../nats/settings/mod.ts";
 import { pluginTrustPolicy } from "./plugin_trust.ts";
 import { queueFields } from "./queue_config.ts";
 import { securityShape } from "./security_config.ts";
