@@ -29,7 +29,7 @@ import {
   url,
   type Validator,
 } from "../config/mod.ts";
-import { SUBJECT_PATTERN } from "../auth/mod.ts";
+import { SUBJECT_PATTERN } from "../auth/settings/mod.ts";
 import { edgeFields } from "../http/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";

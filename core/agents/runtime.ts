@@ -5,7 +5,7 @@
  * heartbeat `offline` first, the state database last.
  * @module
  */
-import { resolveSecretSetting } from "../auth/mod.ts";
+import { resolveSecretSetting } from "../auth/settings/mod.ts";
 import { joinPath, parentDir, permittedEnv } from "../config/mod.ts";
 import { AuditClient } from "../ledger/client/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
