@@ -171,6 +171,9 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/ledger/mod.ts",
         "core/nats/mod.ts",
         "core/auth/mod.ts",
+        // The orchestrator's and the audit service's clients load where they are configured.
+        "core/agents/orchestrator.ts",
+        "core/ledger/client/mod.ts",
       ],
       graphBanned: /^(zod|es-module-lexer|@nats-io\/.+)$/,
     })),
