@@ -101,7 +101,11 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * Their start graph as Deno builds it, which follows every string-literal `import()`, reaches
  * neither zod nor es-module-lexer (`graphBanned`): Deno reads the registry data of each npm
  * package it reaches (about 2.8 MB of an idle agent for these two, zod's being large), so they
- * import such code by a computed specifier (`lateImport` of core/config). So do the status and
+ * import such code by a computed specifier (`lateImport` of core/config). Nor does it reach the
+ * NATS packages (their config takes the `nats` section's fields from core/nats/settings, not
+ * core/nats, whose client imports them): reaching them cost an idle agent about 0.6-0.9 MB and
+ * four of Deno's threads. Nor do they load core/auth (15 files; their `file:PATH` secrets and
+ * plugin keys are read with core/auth/settings). So do the status and
  * compose agents for the command executor (core/docker/executor, zod and yaml), and the audit
  * service and the dashboard for their router (core/http/app.ts, the dashboard's pages: Hono),
  * their answers' schemas (zod) and the config file's parser (yaml): their start graph reaches
@@ -164,10 +168,36 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/agents/wire_schema.ts",
         "core/relay/mod.ts",
         "core/ledger/mod.ts",
+        // Their config declares the `nats` section from core/nats/settings; the client (whose
+        // import() of the NATS packages Deno follows at start) loads with the task queue.
+        "core/nats/mod.ts",
+        // Their secrets, plugin keys and publisher names are read with core/auth/settings; the
+        // verifier, signing and middleware of core/auth serve nothing of theirs.
+        "core/auth/mod.ts",
         // Each agent's code loads with its start (core/agents/mod.ts), not the other's.
         kind === "sensor" ? "core/agents/action_agent.ts" : "core/agents/sensor_agent.ts",
       ],
-      graphBanned: /^(zod|es-module-lexer)$/,
+      graphBanned: /^(zod|es-module-lexer|@nats-io\/.+)$/,
+    })),
+    // What each agent's start loads late (core/agents/mod.ts imports it with its start): held
+    // to the same rules, with what the agents do not load at start.
+    ...(["sensor_agent", "action_agent"] as const).map((file) => ({
+      root: `core/agents/${file}.ts`,
+      banned: /^(zod|yaml|hono|es-module-lexer|node:.+)$/,
+      deferred: [
+        "core/plugin/mod.ts",
+        "core/agents/executor.ts",
+        "core/agents/queued_tasks.ts",
+        "core/agents/wire_schema.ts",
+        "core/relay/mod.ts",
+        "core/ledger/mod.ts",
+        "core/nats/mod.ts",
+        "core/auth/mod.ts",
+        // The orchestrator's and the audit service's clients load where they are configured.
+        "core/agents/orchestrator.ts",
+        "core/ledger/client/mod.ts",
+      ],
+      graphBanned: /^(zod|es-module-lexer|@nats-io\/.+)$/,
     })),
     {
       root: "cmd/status.ts",

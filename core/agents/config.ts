@@ -29,11 +29,11 @@ import {
   url,
   type Validator,
 } from "../config/mod.ts";
-import { SUBJECT_PATTERN } from "../auth/mod.ts";
+import { SUBJECT_PATTERN } from "../auth/settings/mod.ts";
 import { edgeFields } from "../http/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
-import { natsFields } from "../nats/mod.ts";
+import { natsFields } from "../nats/settings/mod.ts";
 import { pluginTrustPolicy } from "./plugin_trust.ts";
 import { queueFields } from "./queue_config.ts";
 import { securityShape } from "./security_config.ts";

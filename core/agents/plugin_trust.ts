@@ -5,7 +5,7 @@
  * Anything else is refused with a reason the result names.
  * @module
  */
-import { resolveAuthKeys } from "../auth/mod.ts";
+import { resolveAuthKeys } from "../auth/settings/mod.ts";
 import { normalizePath } from "../config/mod.ts";
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
 import type { PluginSignatureError, VerifiedPlugin } from "../plugin/mod.ts";

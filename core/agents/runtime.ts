@@ -5,9 +5,9 @@
  * heartbeat `offline` first, the state database last.
  * @module
  */
-import { resolveSecretSetting } from "../auth/mod.ts";
-import { joinPath, parentDir, permittedEnv } from "../config/mod.ts";
-import { AuditClient } from "../ledger/client/mod.ts";
+import { resolveSecretSetting } from "../auth/settings/mod.ts";
+import { joinPath, lateImport, parentDir, permittedEnv } from "../config/mod.ts";
+import type { AuditClient } from "../ledger/client/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { edgeOptions } from "../http/mod.ts";
@@ -18,8 +18,15 @@ import { type ComponentHealth, createHealthServer, type HealthServer } from "./h
 import { HeartbeatLoop } from "./heartbeat.ts";
 import { type AgentLayout, defaultBaseFolder, ensureLayout } from "./layout.ts";
 import { type AgentMetrics, createAgentMetrics } from "./metrics.ts";
-import { OrchestratorClient } from "./orchestrator.ts";
+import type { OrchestratorClient } from "./orchestrator.ts";
 import { AgentState } from "./state.ts";
+
+/**
+ * The orchestrator's client and the audit service's, imported by a computed specifier (core/config's
+ * `lateImport`) where they are configured: an agent without them never loads them.
+ */
+type Orchestrator = typeof import("./orchestrator.ts");
+type LedgerClient = typeof import("../ledger/client/mod.ts");
 
 /** Dependencies a caller may inject (`iatp up`, tests). */
 export interface AgentDeps {
@@ -90,6 +97,10 @@ async function orchestratorClient(
     log.warn("security.tls files are not used: the orchestrator is not reached over TLS");
   }
   const ca = useTls ? await readPem(tls.ca_file) : undefined;
+  const { OrchestratorClient } = await lateImport<Orchestrator>(
+    "./orchestrator.ts",
+    import.meta.url,
+  );
   return new OrchestratorClient({
     baseUrl: api.base_url,
     agentId: config.agent.id,
@@ -123,13 +134,12 @@ async function openAudit(
 ): Promise<{ trail?: AuditTrail; client?: AuditClient }> {
   const a = config.security.audit;
   if (!a.enabled) return {};
-  const client = a.service_url
-    ? new AuditClient({
-      url: a.service_url,
-      token: resolveSecretSetting("security.audit.token", a.token),
-      log,
-    })
-    : undefined;
+  let client: AuditClient | undefined;
+  if (a.service_url) {
+    const token = resolveSecretSetting("security.audit.token", a.token);
+    const ledger = await lateImport<LedgerClient>("../ledger/client/mod.ts", import.meta.url);
+    client = new ledger.AuditClient({ url: a.service_url, token, log });
+  }
   const trail = await AuditTrail.open({
     file: await auditFile(a.log_file, layout, log),
     agentId: config.agent.id,

@@ -20,7 +20,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { HttpError } from "../errors/mod.ts";
 import type { AppEnv } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { CredentialError, CredentialVerifier, looksLikeCredential } from "./credential.ts";
+import { CredentialVerifier, looksLikeCredential } from "./credential.ts";
+import { CredentialError } from "./settings/mod.ts";
 import { Grants } from "./grants.ts";
 import type { RevokedIds } from "./revocation.ts";
 

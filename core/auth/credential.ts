@@ -26,15 +26,17 @@ import {
 import { decodeBase64, encodeBase64Url } from "../encoding/mod.ts";
 import { isMeshScope } from "./grants.ts";
 import type { RevokedIds } from "./revocation.ts";
+import {
+  CredentialError,
+  parsePublicKey,
+  PUBLIC_KEY_PREFIX,
+  SUBJECT_PATTERN,
+} from "./settings/mod.ts";
 
 /** First segment of every credential; versions the format. */
 const CREDENTIAL_PREFIX = "iatp1";
-/** Prefix of a public key in text form: `iatp-ed25519:<base64url of the raw 32 bytes>`. */
-const PUBLIC_KEY_PREFIX = "iatp-ed25519:";
 /** Longest credential accepted (bounds parsing work on hostile input). */
 const MAX_CREDENTIAL_CHARS = 8192;
-/** Subject names: who holds the credential (a service, an agent, a person). */
-export const SUBJECT_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
 /** Default lifetime of an issued credential: one year. */
 const DEFAULT_CREDENTIAL_TTL_MS = 365 * 24 * 3_600_000;
 /** Default number of verified credentials remembered (saves a signature check per request). */
@@ -54,23 +56,6 @@ export interface Claims {
   jti: string;
   /** Id of the issuer key that signed it. */
   kid: string;
-}
-
-/** Why a credential was refused; the message never contains the credential. */
-export type CredentialFailure =
-  | "malformed"
-  | "unknown_key"
-  | "bad_signature"
-  | "expired"
-  | "not_yet_valid"
-  | "revoked";
-
-/** A refused credential. `reason` is for logs and metrics; clients see one generic 401. */
-export class CredentialError extends Error {
-  override name = "CredentialError";
-  constructor(readonly reason: CredentialFailure, message: string, options?: ErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** An issuer: the key pair that signs credentials, with its id and public key text. */
@@ -93,18 +78,6 @@ export function keyIdOf(publicRaw: Uint8Array): string {
 /** The text form of a raw public key. */
 function formatPublicKey(publicRaw: Uint8Array): string {
   return PUBLIC_KEY_PREFIX + encodeBase64Url(publicRaw);
-}
-
-/**
- * The raw 32 bytes of a public key in text form.
- * @throws {CredentialError} `malformed` when it is not `iatp-ed25519:` + 32 bytes of base64url.
- */
-export function parsePublicKey(text: string): Uint8Array {
-  const t = text.trim();
-  if (!t.startsWith(PUBLIC_KEY_PREFIX) || !/^[A-Za-z0-9_-]{43}$/.test(t.slice(13))) {
-    throw new CredentialError("malformed", "expected a public key iatp-ed25519:<43 base64url>");
-  }
-  return decodeBase64(t.slice(PUBLIC_KEY_PREFIX.length));
 }
 
 function issuerOf(keys: Ed25519KeyPair): Issuer {

@@ -32,13 +32,17 @@ export {
   type MeshAuthContext,
   meshAuthFields,
   meshAuthFor,
-  resolveAuthKeys,
-  resolveSecretSetting,
 } from "./config.ts";
 export {
-  type Claims,
   CredentialError,
   type CredentialFailure,
+  parsePublicKey,
+  resolveAuthKeys,
+  resolveSecretSetting,
+  SUBJECT_PATTERN,
+} from "./settings/mod.ts";
+export {
+  type Claims,
   CredentialVerifier,
   decodeClaims,
   generateIssuer,
@@ -48,8 +52,6 @@ export {
   issuerFromSeed,
   keyIdOf,
   looksLikeCredential,
-  parsePublicKey,
-  SUBJECT_PATTERN,
 } from "./credential.ts";
 export {
   createIssuerFiles,

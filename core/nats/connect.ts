@@ -11,25 +11,7 @@ import { errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { loadNatsClient, type NatsClient } from "./client.ts";
 import { EngineUnavailableError } from "./errors.ts";
-
-/** How to reach the engine. */
-export interface NatsSettings {
-  /** `nats://host:4222[,host2:4222...]` (or `tls://`); userinfo in it is honoured, never shown. */
-  url: string;
-  user?: string;
-  password?: string;
-  token?: string;
-  /** Path of a `.creds` file (JWT and NKey seed). */
-  creds?: string;
-  /** PEM files: CA bundle to trust, and a client certificate and key for mutual TLS. */
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  /** Time to connect at start, and the default for one JetStream request. */
-  timeoutMs: number;
-  /** Connection name, seen in the server's monitoring. */
-  name: string;
-}
+import type { NatsSettings } from "./settings/mod.ts";
 
 const SERVER =
   /^(?:(nats|tls):\/\/)?(?:[^@/\s]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;

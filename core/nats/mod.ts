@@ -19,7 +19,13 @@ export {
   type NatsClient,
   openKv,
 } from "./client.ts";
-export { connectNats, displayUrl, NatsEngine, natsServers, type NatsSettings } from "./connect.ts";
+export { connectNats, displayUrl, NatsEngine, natsServers } from "./connect.ts";
 export { EngineUnavailableError, isEngineOutage } from "./errors.ts";
-export { DEFAULT_NATS_TIMEOUT_MS, natsFields, type NatsSection, natsSettings } from "./fields.ts";
+export {
+  DEFAULT_NATS_TIMEOUT_MS,
+  natsFields,
+  type NatsSection,
+  type NatsSettings,
+  natsSettings,
+} from "./settings/mod.ts";
 export { patternSubject, subjectTopic, topicSubject } from "./subject.ts";

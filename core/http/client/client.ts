@@ -3,6 +3,8 @@
  * the runtime's), behind one `send` function with the same errors and response shape.
  * @module
  */
+import { after } from "../../async/mod.ts";
+import { abortedError } from "./connection.ts";
 import { HttpClientError } from "./error.ts";
 import {
   type ClientRequest,
@@ -45,6 +47,12 @@ export function createOriginClient(origin: string, opts: OriginPoolOptions = {})
   return {
     send: async (req) => {
       let res: Response;
+      // A deadline on the head alone is a timer cancelled once the head is there.
+      const head = req.deadline === "head" ? new AbortController() : undefined;
+      const timer = head &&
+        after(req.timeoutMs, () => head.abort(new DOMException("timed out", "TimeoutError")));
+      const deadline = head?.signal ?? AbortSignal.timeout(req.timeoutMs);
+      const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
       try {
         res = await fetch(new URL(req.target, url), {
           method: req.method,
@@ -53,14 +61,17 @@ export function createOriginClient(origin: string, opts: OriginPoolOptions = {})
           // upstream may send before it read the whole body.
           body: req.method === "GET" || req.method === "HEAD" ? undefined : req.body.slice(),
           redirect: "manual",
-          signal: AbortSignal.timeout(req.timeoutMs),
+          signal,
           client,
         });
       } catch (err) {
+        timer?.cancel();
+        if (req.signal?.aborted) throw abortedError(req.signal.reason);
         const timedOut = err instanceof DOMException && err.name === "TimeoutError";
         const message = errorMessage(err);
         throw new HttpClientError(timedOut ? "timeout" : "connect", message, { cause: err });
       }
+      timer?.cancel();
       if (res.status < 200 || res.status > 599) {
         await res.body?.cancel();
         throw new HttpClientError("protocol", `invalid response: status ${res.status}`);

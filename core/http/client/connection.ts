@@ -1,7 +1,8 @@
 /**
  * One TCP connection of the HTTP/1.1 client: a read buffer, a deadline, a count of the request
  * bytes the socket accepted, and a watch while it idles in the pool. A deadline that passes
- * closes the socket, which fails whatever read or write is pending with a timeout error.
+ * closes the socket, which fails whatever read or write is pending with a timeout error; so
+ * does the exchange's abort signal, with an `aborted` error.
  *
  * The deadline timer is lazy: one timer per connection stays armed across exchanges and only
  * re-arms itself when it fires early (for a later exchange's deadline), so a busy keep-alive
@@ -30,6 +31,17 @@ const CR = 13;
 const LF = 10;
 const encoder = new TextEncoder();
 
+/**
+ * What a request cancelled through its signal fails with (`reason`, the signal's, says why).
+ */
+export function abortedError(reason: unknown): HttpClientError {
+  const why =
+    reason === undefined || (reason instanceof DOMException && reason.name === "AbortError")
+      ? ""
+      : `: ${errorMessage(reason)}`;
+  return new HttpClientError("aborted", `cancelled${why}`, { cause: reason });
+}
+
 /** A buffered connection. */
 export class Connection {
   #buf = new Uint8Array(INITIAL_BUFFER);
@@ -44,6 +56,11 @@ export class Connection {
   #deadline = 0;
   #armed = false;
   #timedOut = false;
+  /** The abort signal of the exchange in progress, watched until it ends. */
+  #signal: AbortSignal | undefined;
+  /** Why the exchange was cancelled, once its signal was aborted. */
+  #abortReason: unknown;
+  #aborted = false;
   #closed = false;
   /** The read issued when the connection was parked, not consumed yet. */
   #parked: Promise<number | null> | undefined;
@@ -67,14 +84,33 @@ export class Connection {
     return this.#closed;
   }
 
-  /** Starts the deadline for one exchange. */
-  arm(deadline: number): void {
+  /**
+   * Starts the deadline for one exchange, and watches its abort signal (an aborted one closes
+   * the connection at once).
+   */
+  arm(deadline: number, signal?: AbortSignal): void {
     this.received = 0;
     this.written = 0;
     this.#deadline = deadline;
     this.#armed = true;
     // A pending timer that fires no later than this deadline re-checks when it fires.
     if (this.#timer === undefined || this.#timerAt > deadline) this.#schedule(deadline);
+    this.#unwatch();
+    if (signal === undefined) return;
+    this.#signal = signal;
+    if (signal.aborted) this.#onAbort();
+    else signal.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  readonly #onAbort = (): void => {
+    this.#aborted = true;
+    this.#abortReason = this.#signal?.reason;
+    this.close();
+  };
+
+  #unwatch(): void {
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#signal = undefined;
   }
 
   #schedule(at: number): void {
@@ -92,8 +128,14 @@ export class Connection {
     } else this.#schedule(this.#deadline);
   };
 
-  /** Ends the deadline once the exchange completed. */
+  /** Ends the deadline and the watch of the abort signal once the exchange completed. */
   disarm(): void {
+    this.#armed = false;
+    this.#unwatch();
+  }
+
+  /** Ends the deadline alone (the signal still cancels): a body that has no deadline. */
+  endDeadline(): void {
     this.#armed = false;
   }
 
@@ -178,6 +220,7 @@ export class Connection {
 
   /** What a failed read or write of this connection is to its caller. */
   #wrapped(err: unknown): HttpClientError {
+    if (this.#aborted) return abortedError(this.#abortReason);
     if (this.#timedOut) return new HttpClientError("timeout", "timed out", { cause: err });
     if (err instanceof HttpClientError) return err;
     const message = errorMessage(err);
@@ -226,7 +269,7 @@ export class Connection {
     const more = this.#more;
     const failed = this.#fillFailed;
     this.#more = this.#fillFailed = undefined;
-    if (this.#timedOut) failed?.(this.#wrapped(null));
+    if (this.#timedOut || this.#aborted) failed?.(this.#wrapped(null));
     else more?.(this.#filled(n));
   };
 
@@ -250,7 +293,7 @@ export class Connection {
   }
 
   readonly #filled = (n: number | null): boolean => {
-    if (this.#timedOut) this.#fail(null);
+    if (this.#timedOut || this.#aborted) this.#fail(null);
     if (n === null) return false;
     this.#end += n;
     this.received += n;
@@ -388,7 +431,7 @@ export class Connection {
       } catch (err) {
         this.#fail(err);
       }
-      if (this.#timedOut) this.#fail(null);
+      if (this.#timedOut || this.#aborted) this.#fail(null);
       if (r === null) throw new HttpClientError("protocol", "body cut short");
       got += r;
       this.received += r;
@@ -408,6 +451,7 @@ export class Connection {
   /** Closes the socket (idempotent). */
   close(): void {
     this.#armed = false;
+    this.#unwatch();
     this.#timer?.cancel();
     this.#timer = undefined;
     if (this.#closed) return;

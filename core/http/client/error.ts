@@ -6,7 +6,8 @@
 /**
  * Why a request to an origin failed: `timeout` (the deadline passed), `connect` (the origin
  * could not be reached or dropped the connection before answering), `protocol` (the origin
- * answered something HTTP/1.1 does not allow; the connection was closed, never reused).
+ * answered something HTTP/1.1 does not allow; the connection was closed, never reused),
+ * `aborted` (the request's signal was aborted; the connection was closed).
  */
 export class HttpClientError extends Error {
   override name = "HttpClientError";
@@ -16,7 +17,7 @@ export class HttpClientError extends Error {
    * @param options the underlying error, if any
    */
   constructor(
-    readonly kind: "timeout" | "connect" | "protocol",
+    readonly kind: "timeout" | "connect" | "protocol" | "aborted",
     message: string,
     options?: ErrorOptions,
   ) {

@@ -76,7 +76,7 @@ export class Exchange {
     this.#interim = 0;
     this.#resolve = resolve;
     this.#reject = reject;
-    this.conn.arm(deadline);
+    this.conn.arm(deadline, req.signal);
     this.conn.writeMessage(head, req.body, this.#onBytes, this.#fail);
     return promise;
   }

@@ -12,7 +12,7 @@
  */
 import { after, type Timer } from "../../async/mod.ts";
 import { ChunkedDecoder } from "./chunked.ts";
-import { Connection } from "./connection.ts";
+import { abortedError, Connection } from "./connection.ts";
 import { HttpClientError } from "./error.ts";
 import { Exchange, type ExchangeHost, type Retry } from "./exchange.ts";
 import { type ResponseHead, ResponseHeadMemo } from "./head.ts";
@@ -36,8 +36,20 @@ export interface ClientRequest {
    * They are copied into the connection's write buffer as the request is sent.
    */
   body: Uint8Array<ArrayBuffer>;
-  /** Deadline for the whole exchange, connect to last body byte. */
+  /** Deadline for the whole exchange, connect to last body byte (see `deadline`). */
   timeoutMs: number;
+  /**
+   * What `timeoutMs` bounds: the whole exchange (the default), or (`"head"`) connecting,
+   * sending and the final response head only. Past the head the body has no deadline of its
+   * own: an open-ended body (a stream of events) is bounded by its reader, through `signal`.
+   */
+  deadline?: "exchange" | "head";
+  /**
+   * Cancels the request at any point: the connection is closed, an answer not yet there
+   * rejects and a body being streamed errors, both with an {@linkcode HttpClientError} of kind
+   * `aborted`.
+   */
+  signal?: AbortSignal;
 }
 
 /** A response: the head arrived; a streamed body may still fail (the stream then errors). */
@@ -109,6 +121,7 @@ export class OriginPool {
   request(req: ClientRequest): Promise<ClientResponse> {
     let head: string;
     try {
+      if (req.signal?.aborted) throw abortedError(req.signal.reason);
       head = this.#requestHead(req);
     } catch (err) {
       return Promise.reject(err);
@@ -126,7 +139,7 @@ export class OriginPool {
     req: ClientRequest,
     deadline: number,
   ): Promise<ClientResponse> {
-    const conn = await this.#connect(deadline);
+    const conn = await this.#connect(deadline, req.signal);
     return await new Exchange(conn, this.#exchanges).run(req, head, deadline, false);
   }
 
@@ -180,11 +193,15 @@ export class OriginPool {
     }
   }
 
-  async #connect(deadline: number): Promise<Connection> {
+  async #connect(deadline: number, signal: AbortSignal | undefined): Promise<Connection> {
     const wait = deadline - Date.now();
     let timer: Timer | undefined;
+    let onAbort: (() => void) | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = after(wait, () => reject(new HttpClientError("timeout", "connect timed out")));
+      onAbort = () => reject(abortedError(signal?.reason));
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
     });
     const connecting = Deno.connect({ hostname: this.#host, port: this.#port });
     try {
@@ -198,6 +215,7 @@ export class OriginPool {
       throw new HttpClientError("connect", message, { cause: err });
     } finally {
       timer?.cancel();
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -221,6 +239,8 @@ export class OriginPool {
     head: ResponseHead,
   ): ClientResponse | Promise<ClientResponse> {
     const { status, contentType } = head;
+    // The deadline was the head's alone: the body is bounded by its reader (the signal).
+    if (req.deadline === "head") x.conn.endDeadline();
     const bodiless = req.method === "HEAD" || status === 204 || status === 304;
     if (bodiless || status === 205) {
       // A 205 must have no content (RFC 9110 §15.3.6); 204 and 304 have none whatever their

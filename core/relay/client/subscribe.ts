@@ -7,9 +7,11 @@
  * @module
  */
 import type { Logger } from "../../log/mod.ts";
-import { after, backoffDelay, sleep, type Timer } from "../../async/mod.ts";
+import { after, backoffDelay, onceUntilFailure, sleep, type Timer } from "../../async/mod.ts";
 import type { RelayEvent } from "./client.ts";
-import { readBodyPrefix, type SseEvent, SseParser } from "../../http/mod.ts";
+import { type SseEvent, SseParser } from "../../http/mod.ts";
+import type { ClientResponse } from "../../http/client/mod.ts";
+import { lateImport } from "../../config/mod.ts";
 import { errorMessage } from "../../errors/mod.ts";
 
 /** Options for a subscription. */
@@ -53,6 +55,37 @@ export interface LoopOptions {
   /** Tries of the handler on one event before the subscription fails (at least 1). */
   handlerAttempts: number;
   onClose(): void;
+}
+
+/** The HTTP/1.1 client's module, imported by a computed specifier (core/config's `lateImport`). */
+type HttpClient = typeof import("../../http/client/mod.ts");
+
+/**
+ * The HTTP/1.1 client, loaded with the first subscription's first connection: a service that
+ * only publishes (the sidecar) never loads it. A failed load fails that connection, which is
+ * reported (`onStatus`, the log) and retried with backoff like any other.
+ */
+const httpClient = onceUntilFailure(() =>
+  lateImport<HttpClient>("../../http/client/mod.ts", import.meta.url)
+);
+
+/** The empty body of a subscription's GET. */
+const NO_BODY = new Uint8Array(0);
+
+/** The start of a refusal's body, for the error (at most 200 bytes; what cannot be read, none). */
+async function answerText(res: ClientResponse): Promise<string> {
+  const body = res.body;
+  let bytes: Uint8Array = new Uint8Array(0);
+  if (body instanceof Uint8Array) bytes = body.subarray(0, 200);
+  else if (body !== null) {
+    const reader = body.getReader();
+    // One read: the relay's refusals are small; the rest, if any, is cancelled.
+    bytes = await reader.read().then((r) => r.value?.subarray(0, 200) ?? bytes, () => bytes);
+    reader.cancel().catch(() => {});
+  }
+  const text = new TextDecoder().decode(bytes);
+  res.release?.();
+  return text;
 }
 
 /** Why one connection ended. */
@@ -119,13 +152,20 @@ class SubscriptionLoop implements Subscription {
     }
   }
 
-  /** One connection; resolves when the stream ends, throws on failure. */
+  /**
+   * One connection; resolves when the stream ends, throws on failure. It goes through the
+   * product's HTTP/1.1 client (core/http/client), not `fetch`: the relay's answer head has
+   * `idleTimeoutMs` to come (the client's deadline on the head alone), then the stream has as
+   * long between reads (the idle timer, which cancels the request through its signal); closing
+   * the subscription cancels it too, whichever of the two it is waiting for.
+   */
   async #connect(onHealthy: () => void): Promise<Outcome> {
     const params = new URLSearchParams();
     for (const t of this.o.topics) params.append("topic", t);
-    const headers: Record<string, string> = { accept: "text/event-stream" };
-    if (this.o.token) headers.authorization = `Bearer ${this.o.token}`;
-    if (this.#lastId) headers["last-event-id"] = this.#lastId;
+    const url = new URL(`${this.o.url}/subscribe?${params}`);
+    const headers: Array<[string, string]> = [["accept", "text/event-stream"]];
+    if (this.o.token) headers.push(["authorization", `Bearer ${this.o.token}`]);
+    if (this.#lastId) headers.push(["last-event-id", this.#lastId]);
     const conn = new AbortController();
     const onClose = () => conn.abort();
     this.#closed.signal.addEventListener("abort", onClose, { once: true });
@@ -135,24 +175,30 @@ class SubscriptionLoop implements Subscription {
       idle?.cancel();
       idle = after(this.o.idleTimeoutMs, () => conn.abort(new Error("idle timeout")));
     };
+    let client: ReturnType<HttpClient["createOriginClient"]> | undefined;
     try {
-      armIdle();
-      const res = await fetch(`${this.o.url}/subscribe?${params}`, {
+      client = (await httpClient()).createOriginClient(url.origin, { maxIdle: 0 });
+      const res = await client.send({
+        method: "GET",
+        target: url.pathname + url.search,
         headers,
+        body: NO_BODY,
+        timeoutMs: this.o.idleTimeoutMs,
+        deadline: "head",
         signal: conn.signal,
       });
-      if (res.status !== 200 || !res.body) {
-        const answer = await readBodyPrefix(res, 200).catch(() => ({ bytes: new Uint8Array(0) }));
-        const text = new TextDecoder().decode(answer.bytes);
-        throw new Error(`relay answered ${res.status}: ${text}`);
+      if (res.status !== 200 || !(res.body instanceof ReadableStream)) {
+        throw new Error(`relay answered ${res.status}: ${await answerText(res)}`);
       }
       this.#setStatus("connected");
       onHealthy();
+      armIdle();
       return await this.#read(res.body, armIdle, conn.signal);
     } finally {
       idle?.cancel();
       this.#closed.signal.removeEventListener("abort", onClose);
       conn.abort();
+      client?.close();
     }
   }
 

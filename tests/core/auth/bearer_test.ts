@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { createMeshAuth, principalOf, requireMeshScope } from "../../../core/auth/bearer.ts";
-import { isLoopbackHost, meshAuthFor, resolveAuthKeys } from "../../../core/auth/config.ts";
+import { isLoopbackHost, meshAuthFor } from "../../../core/auth/config.ts";
+import { resolveAuthKeys } from "../../../core/auth/settings/mod.ts";
 import { generateIssuer, issueCredential } from "../../../core/auth/credential.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
 import { type AppEnv, errorResponse } from "../../../core/http/mod.ts";

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import {
-  CredentialError,
   CredentialVerifier,
   decodeClaims,
   generateIssuer,
   issueCredential,
   issuerFromSeed,
-  parsePublicKey,
 } from "../../../core/auth/credential.ts";
+import { CredentialError, parsePublicKey } from "../../../core/auth/settings/mod.ts";
 import { Grants, isMeshScope } from "../../../core/auth/grants.ts";
 
 async function refused(p: Promise<unknown>, reason: string): Promise<void> {

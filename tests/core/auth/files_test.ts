@@ -1,7 +1,7 @@
 /** Credential files on disk: owner-only modes, no overwrite unless asked, atomic replacement. */
 import assert from "node:assert/strict";
 import { createIssuerFiles, readIssuerKey, writeSecretFile } from "../../../core/auth/files.ts";
-import { CredentialError } from "../../../core/auth/credential.ts";
+import { CredentialError } from "../../../core/auth/settings/mod.ts";
 import { tempDir } from "../../helpers.ts";
 
 const modeOf = (path: string) => Deno.statSync(path).mode! & 0o777;

@@ -5,7 +5,8 @@ import {
   RevocationFileError,
   RevocationList,
 } from "../../../core/auth/revocation.ts";
-import { meshAuthFor, resolveSecretSetting } from "../../../core/auth/config.ts";
+import { meshAuthFor } from "../../../core/auth/config.ts";
+import { resolveSecretSetting } from "../../../core/auth/settings/mod.ts";
 import { MAX_SETTING_FILE_BYTES } from "../../../core/config/mod.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";

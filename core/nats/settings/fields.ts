@@ -3,8 +3,26 @@
  * `nats` section: `--nats-user`, `IATP_RELAY_NATS_PASSWORD`, `nats.creds` in YAML).
  * @module
  */
-import { duration, path, str } from "../config/mod.ts";
-import type { NatsSettings } from "./connect.ts";
+import { duration, path, str } from "../../config/mod.ts";
+
+/** How to reach the engine. */
+export interface NatsSettings {
+  /** `nats://host:4222[,host2:4222...]` (or `tls://`); userinfo in it is honoured, never shown. */
+  url: string;
+  user?: string;
+  password?: string;
+  token?: string;
+  /** Path of a `.creds` file (JWT and NKey seed). */
+  creds?: string;
+  /** PEM files: CA bundle to trust, and a client certificate and key for mutual TLS. */
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Time to connect at start, and the default for one JetStream request. */
+  timeoutMs: number;
+  /** Connection name, seen in the server's monitoring. */
+  name: string;
+}
 
 /** Default time to connect and to wait for one JetStream answer. */
 export const DEFAULT_NATS_TIMEOUT_MS = 5_000;

@@ -1,0 +1,126 @@
+/**
+ * What a service's settings need of mesh auth before any credential is checked: `file:PATH`
+ * secrets read (and kept out of logs), issuer public keys parsed, subject names. Apart from
+ * core/auth so that a service that only reads such settings (the sensor and action agents)
+ * does not load the verifier, the signing and the middleware with them.
+ * @module
+ */
+import { ConfigError, type ConfigSource, errorMessage } from "../../errors/mod.ts";
+import { FileTooLargeError, readTextUpTo } from "../../config/mod.ts";
+import { registerSecret } from "../../log/mod.ts";
+import { decodeBase64 } from "../../encoding/mod.ts";
+
+/** Prefix of a public key in text form: `iatp-ed25519:<base64url of the raw 32 bytes>`. */
+export const PUBLIC_KEY_PREFIX = "iatp-ed25519:";
+/** Subject names: who holds the credential (a service, an agent, a person). */
+export const SUBJECT_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** Why a credential was refused; the message never contains the credential. */
+export type CredentialFailure =
+  | "malformed"
+  | "unknown_key"
+  | "bad_signature"
+  | "expired"
+  | "not_yet_valid"
+  | "revoked";
+
+/** A refused credential. `reason` is for logs and metrics; clients see one generic 401. */
+export class CredentialError extends Error {
+  override name = "CredentialError";
+  constructor(readonly reason: CredentialFailure, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * The raw 32 bytes of a public key in text form.
+ * @throws {CredentialError} `malformed` when it is not `iatp-ed25519:` + 32 bytes of base64url.
+ */
+export function parsePublicKey(text: string): Uint8Array {
+  const t = text.trim();
+  if (!t.startsWith(PUBLIC_KEY_PREFIX) || !/^[A-Za-z0-9_-]{43}$/.test(t.slice(13))) {
+    throw new CredentialError("malformed", "expected a public key iatp-ed25519:<43 base64url>");
+  }
+  return decodeBase64(t.slice(PUBLIC_KEY_PREFIX.length));
+}
+
+/**
+ * Reads a setting given as `file:PATH` (the trimmed file content) or returns it unchanged;
+ * the value is registered as a secret so it never reaches a log.
+ * @throws {ConfigError} naming the setting when the file cannot be read or is larger than
+ * `MAX_SETTING_FILE_BYTES`.
+ */
+export function resolveSecretSetting(
+  key: string,
+  value: string | undefined,
+  source: ConfigSource = { kind: "default" },
+): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  let out = value;
+  if (value.startsWith("file:")) {
+    const path = value.slice(5);
+    try {
+      out = readTextUpTo(path).trim();
+    } catch (err) {
+      const why = err instanceof FileTooLargeError
+        ? err.message
+        : err instanceof Deno.errors.NotFound
+        ? "no such file"
+        : err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied
+        ? "no permission to read it"
+        : errorMessage(err);
+      throw new ConfigError(key, source, `a readable file at ${path}`, why, { cause: err });
+    }
+  }
+  registerSecret(out);
+  return out;
+}
+
+/**
+ * Expands `file:PATH` entries of `auth_keys` (one key per non-empty, non-# line) and checks
+ * every key parses.
+ * @throws {ConfigError} naming `auth_keys` for an unreadable file or a malformed key.
+ */
+export function resolveAuthKeys(keys: string[], source?: ConfigSource): string[] {
+  const out: string[] = [];
+  for (const entry of keys) {
+    const text = entry.startsWith("file:")
+      ? resolveSecretSetting("auth_keys", entry, source)!
+      : entry;
+    for (const [i, line] of text.split("\n").entries()) {
+      const k = line.trim();
+      if (k === "" || k.startsWith("#")) continue;
+      try {
+        parsePublicKey(k);
+      } catch (err) {
+        if (!(err instanceof CredentialError)) throw err;
+        const where = entry.startsWith("file:") ? ` (line ${i + 1} of ${entry.slice(5)})` : "";
+        throw new ConfigError(
+          "auth_keys",
+          source ?? { kind: "default" },
+          "public keys of the form iatp-ed25519:<43 base64url characters>",
+          notAKey(k) + where,
+          { cause: err },
+        );
+      }
+      out.push(k);
+    }
+  }
+  return out;
+}
+
+/**
+ * What an entry of auth_keys that is not a public key looks like, without its value: it may be a
+ * secret given by mistake (the issuer's private seed, a credential).
+ */
+function notAKey(entry: string): string {
+  let bytes = -1;
+  try {
+    bytes = decodeBase64(entry).length;
+  } catch { /* not base64 */ }
+  if (bytes === 32) {
+    return "an issuer private key (issuer.key; give its public key, issuer.pub)";
+  }
+  if (entry.startsWith("iatp1.")) return "a credential (give the issuer's public key, issuer.pub)";
+  return `a value of ${entry.length} characters that is not one`;
+}
