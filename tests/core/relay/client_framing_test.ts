@@ -191,3 +191,47 @@ Deno.test("a relay that closes in the middle of an event: the cut event is not h
     server.close();
   }
 });
+
+Deno.test("a redirect is not followed: reported, and the token never goes where it points", async () => {
+  const elsewhere = startStallServer(() => {});
+  const server = startStallServer(async (c) => {
+    await c.write(
+      `HTTP/1.1 307 Temporary Redirect\r\nlocation: ${elsewhere.url}/subscribe?topic=t\r\n` +
+        "content-length: 0\r\n\r\n",
+    );
+  });
+  const client = new RelayClient({ url: server.url, token: "s3cret-tok", ...fast });
+  const statuses: Array<[SubscriptionStatus, string | undefined]> = [];
+  const sub = client.subscribe(["t"], () => {}, { onStatus: (s, e) => statuses.push([s, e]) });
+  try {
+    await waitFor(() => server.connections.length >= 2, 5_000, "a second connection");
+    assert.equal(statuses[0]?.[0], "disconnected");
+    assert.match(statuses[0]?.[1] ?? "", /307/);
+    assert.equal(elsewhere.connections.length, 0);
+  } finally {
+    sub.close();
+    await client.close();
+    server.close();
+    elsewhere.close();
+  }
+});
+
+Deno.test("an endless header line is refused at the head's bound: reported, reconnected", async () => {
+  const server = startStallServer(async (c) => {
+    await c.write("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nx-pad: ");
+    const pad = "a".repeat(16 * 1024);
+    for (let i = 0; i < 8 && !c.isClosed; i++) await c.write(pad).catch(() => {});
+  });
+  const client = new RelayClient({ url: server.url, ...fast, idleTimeoutMs: 5_000 });
+  const statuses: Array<[SubscriptionStatus, string | undefined]> = [];
+  const sub = client.subscribe(["t"], () => {}, { onStatus: (s, e) => statuses.push([s, e]) });
+  try {
+    await waitFor(() => server.connections.length >= 2, 5_000, "a second connection");
+    assert.equal(statuses[0]?.[0], "disconnected");
+    assert.match(statuses[0]?.[1] ?? "", /head too large/);
+  } finally {
+    sub.close();
+    await client.close();
+    server.close();
+  }
+});
