@@ -229,7 +229,11 @@ class SubscriptionLoop implements Subscription {
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) return "ended";
+        if (done) {
+          // Cancelled by the idle timer (not by closing): a dead connection, said as such.
+          if (signal.aborted && !this.#closed.signal.aborted) throw signal.reason;
+          return "ended";
+        }
         armIdle();
         parser.push(value);
         if (parser.retryMs !== undefined) this.#retryHint = parser.retryMs;

@@ -141,3 +141,22 @@ Deno.test("a live stream outlasts the head's deadline: one connection, no reconn
     server.close();
   }
 });
+
+Deno.test("a stream that goes silent is reported as an idle timeout, not as a stream that ended", async () => {
+  const server = startStallServer(async (c) => {
+    if (server.connections.length === 1) await c.write(STREAM_HEAD + frame("e-1", 1));
+  });
+  const client = new RelayClient({ url: server.url, ...fast, idleTimeoutMs: 150 });
+  const statuses: Array<[SubscriptionStatus, string | undefined]> = [];
+  const sub = client.subscribe(["t"], () => {}, { onStatus: (s, e) => statuses.push([s, e]) });
+  try {
+    await waitFor(() => server.connections.length >= 2, 5_000, "a second connection");
+    assert.deepEqual(statuses[0], ["connected", undefined]);
+    assert.equal(statuses[1]?.[0], "disconnected");
+    assert.match(statuses[1]?.[1] ?? "", /idle timeout/);
+  } finally {
+    sub.close();
+    await client.close();
+    server.close();
+  }
+});
