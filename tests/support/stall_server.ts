@@ -11,6 +11,10 @@ export interface StallConnection {
   lines: string[];
   /** Writes `text` on the connection (a piece of the answer). */
   write(text: string): Promise<void>;
+  /** Writes `bytes` as they are (a piece of the answer that need not be UTF-8). */
+  writeBytes(bytes: Uint8Array): Promise<void>;
+  /** Closes the connection from the server's side (the end of a close-delimited body). */
+  end(): void;
   /** Resolves once the client closed the connection (its read ended or failed). */
   closed: Promise<void>;
   /** True once the client closed it. */
@@ -52,12 +56,18 @@ export function startStallServer(onRequest: (c: StallConnection) => void): Stall
         if (n === null) return gone();
         text += dec.decode(chunk.subarray(0, n));
       }
+      const writeBytes = async (b: Uint8Array) => {
+        let off = 0;
+        while (off < b.length) off += await conn.write(b.subarray(off));
+      };
       const c: StallConnection = {
         lines: text.slice(0, text.indexOf("\r\n\r\n")).split("\r\n"),
-        write: async (piece) => {
-          const b = enc.encode(piece);
-          let off = 0;
-          while (off < b.length) off += await conn.write(b.subarray(off));
+        write: (piece) => writeBytes(enc.encode(piece)),
+        writeBytes,
+        end: () => {
+          try {
+            conn.close();
+          } catch { /* closed */ }
         },
         closed,
         get isClosed() {

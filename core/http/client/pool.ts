@@ -40,8 +40,9 @@ export interface ClientRequest {
   timeoutMs: number;
   /**
    * What `timeoutMs` bounds: the whole exchange (the default), or (`"head"`) connecting,
-   * sending and the final response head only. Past the head the body has no deadline of its
-   * own: an open-ended body (a stream of events) is bounded by its reader, through `signal`.
+   * sending and the final response head, and a small body the answer is read whole with (it
+   * resolves once that is there). A streamed body then has no deadline of its own: an
+   * open-ended body (a stream of events) is bounded by its reader, through `signal`.
    */
   deadline?: "exchange" | "head";
   /**
@@ -239,8 +240,6 @@ export class OriginPool {
     head: ResponseHead,
   ): ClientResponse | Promise<ClientResponse> {
     const { status, contentType } = head;
-    // The deadline was the head's alone: the body is bounded by its reader (the signal).
-    if (req.deadline === "head") x.conn.endDeadline();
     const bodiless = req.method === "HEAD" || status === 204 || status === 304;
     if (bodiless || status === 205) {
       // A 205 must have no content (RFC 9110 §15.3.6); 204 and 304 have none whatever their
@@ -272,6 +271,9 @@ export class OriginPool {
         return { status, contentType, body };
       });
     }
+    // The deadline was the head's alone: a streamed body is bounded by its reader (the signal).
+    // A body read whole above is not: the answer waits for it, so the deadline still runs.
+    if (req.deadline === "head") x.conn.endDeadline();
     return { status, contentType, body: this.#stream(x, head) };
   }
 

@@ -88,6 +88,18 @@ async function answerText(res: ClientResponse): Promise<string> {
   return text;
 }
 
+/**
+ * The events of an answer as a stream: the client reads a small body with a Content-Length
+ * whole (a proxy in front of the relay may answer a finite stream so), a larger one streams.
+ */
+function streamOf(res: ClientResponse): ReadableStream<Uint8Array> {
+  const body = res.body;
+  if (body === null || body instanceof ReadableStream) return body ?? ReadableStream.from([]);
+  const bytes = body.slice();
+  res.release?.();
+  return ReadableStream.from([bytes]);
+}
+
 /** Why one connection ended. */
 type Outcome = "overflow" | "ended";
 
@@ -155,9 +167,9 @@ class SubscriptionLoop implements Subscription {
   /**
    * One connection; resolves when the stream ends, throws on failure. It goes through the
    * product's HTTP/1.1 client (core/http/client), not `fetch`: the relay's answer head has
-   * `idleTimeoutMs` to come (the client's deadline on the head alone), then the stream has as
-   * long between reads (the idle timer, which cancels the request through its signal); closing
-   * the subscription cancels it too, whichever of the two it is waiting for.
+   * `idleTimeoutMs` to come (the client's deadline on the head alone), then the stream, or a
+   * refusal's body, has as long between reads (the idle timer, which cancels the request through
+   * its signal); closing the subscription cancels it too, whichever it is waiting for.
    */
   async #connect(onHealthy: () => void): Promise<Outcome> {
     const params = new URLSearchParams();
@@ -187,13 +199,14 @@ class SubscriptionLoop implements Subscription {
         deadline: "head",
         signal: conn.signal,
       });
-      if (res.status !== 200 || !(res.body instanceof ReadableStream)) {
+      // From the head on (a refusal's body being read too): the head's deadline ended there.
+      armIdle();
+      if (res.status !== 200 || res.body === null) {
         throw new Error(`relay answered ${res.status}: ${await answerText(res)}`);
       }
       this.#setStatus("connected");
       onHealthy();
-      armIdle();
-      return await this.#read(res.body, armIdle, conn.signal);
+      return await this.#read(streamOf(res), armIdle, conn.signal);
     } finally {
       idle?.cancel();
       this.#closed.signal.removeEventListener("abort", onClose);
@@ -216,7 +229,11 @@ class SubscriptionLoop implements Subscription {
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) return "ended";
+        if (done) {
+          // Cancelled by the idle timer (not by closing): a dead connection, said as such.
+          if (signal.aborted && !this.#closed.signal.aborted) throw signal.reason;
+          return "ended";
+        }
         armIdle();
         parser.push(value);
         if (parser.retryMs !== undefined) this.#retryHint = parser.retryMs;

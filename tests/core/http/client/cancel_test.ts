@@ -1,6 +1,7 @@
 /**
  * The client's deadline on the answer head alone and its cancelling, on real sockets: a body
- * that streams past the head's deadline, a head that never comes, and an abort while the head
+ * that streams past the head's deadline, a head that never comes, a small body read whole that
+ * never comes, and an abort while the head
  * is awaited, while the body streams, and before anything was sent.
  */
 import assert from "node:assert/strict";
@@ -56,6 +57,25 @@ Deno.test("a deadline on the head alone: a head that never comes times out", asy
       isKind("timeout"),
     );
     await server.connections[0].closed; // the client closed its socket
+  } finally {
+    pool.close();
+    server.close();
+  }
+});
+
+Deno.test("a deadline on the head alone: a small body the answer waits for still has it", async () => {
+  // Read whole before the answer resolves, so no reader could bound it through the signal.
+  const server = startStallServer(async (c) => {
+    await c.write("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\n");
+    await c.write("part of it"); // then silence
+  });
+  const pool = new OriginPool(server.origin);
+  try {
+    await assert.rejects(
+      pool.request(get({ timeoutMs: 150, deadline: "head" })),
+      isKind("timeout"),
+    );
+    await server.connections[0].closed;
   } finally {
     pool.close();
     server.close();
