@@ -116,6 +116,8 @@ export class SseParser {
   #sawCr = false;
   #atStart = true;
   #dropping = false;
+  /** True while the rest of a line dropped as too long is still coming. */
+  #skipLine = false;
   /** Last `retry:` value seen, in ms. */
   retryMs: number | undefined;
   /** The last event id (persists across events, as in EventSource); "" when none. */
@@ -130,32 +132,46 @@ export class SseParser {
     private readonly maxEventChars = DEFAULT_MAX_EVENT_CHARS,
   ) {}
 
-  /** Feeds one chunk of decoded text. */
+  /**
+   * Feeds one chunk of decoded text. Only the chunk is scanned for line ends: the pending line
+   * holds none, so a line that arrives in many chunks costs its length once, not once per chunk.
+   */
   push(chunk: string): void {
-    let text = this.#buf + chunk;
-    this.#buf = "";
-    if (this.#atStart && text.length > 0) {
+    let i = 0;
+    if (this.#atStart && chunk.length > 0) {
       this.#atStart = false;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (chunk.charCodeAt(0) === 0xfeff) i = 1;
     }
-    if (this.#sawCr && text.startsWith("\n")) text = text.slice(1);
-    this.#sawCr = false;
-    let start = 0;
-    for (let i = 0; i < text.length; i++) {
-      const ch = text.charCodeAt(i);
+    if (this.#sawCr) {
+      this.#sawCr = false;
+      if (chunk.charCodeAt(i) === 10) i++;
+    }
+    let start = i;
+    for (; i < chunk.length; i++) {
+      const ch = chunk.charCodeAt(i);
       if (ch !== 10 && ch !== 13) continue;
-      this.#line(text.slice(start, i));
+      if (this.#skipLine) this.#skipLine = false; // the end of a line dropped as too long
+      else {
+        const piece = chunk.slice(start, i);
+        const line = this.#buf === "" ? piece : this.#buf + piece;
+        this.#buf = "";
+        this.#line(line);
+      }
       if (ch === 13) {
-        if (i + 1 < text.length) {
-          if (text.charCodeAt(i + 1) === 10) i++;
+        if (i + 1 < chunk.length) {
+          if (chunk.charCodeAt(i + 1) === 10) i++;
         } else this.#sawCr = true;
       }
       start = i + 1;
     }
-    const rest = text.slice(start);
-    if (this.#dropping || rest.length + this.#data.length > this.maxEventChars) {
+    if (start >= chunk.length || this.#skipLine) return;
+    const rest = chunk.slice(start);
+    if (this.#dropping || this.#buf.length + rest.length + this.#data.length > this.maxEventChars) {
+      // The line is not kept: its rest, up to its end, is skipped (it is no line of its own).
       this.#drop();
-    } else this.#buf = rest;
+      this.#buf = "";
+      this.#skipLine = true;
+    } else this.#buf += rest;
   }
 
   /** Forgets the event under way; lines are skipped until its blank line. */

@@ -95,6 +95,29 @@ Deno.test("an event larger than the bound is dropped; the stream goes on", () =>
   assert.deepEqual(manyLines.events, [{ event: "message", data: "ok" }]);
 });
 
+Deno.test("the rest of a line too long for the bound is not a line of its own", () => {
+  // The line's end must not read as a blank line (which would end the dropped event early and
+  // dispatch its later lines as an event of their own).
+  for (const split of [true, false]) {
+    const text = "data: " + "z".repeat(40) + "\ndata: tail\n\ndata: ok\n\n";
+    const chunks = split
+      ? ["data: " + "z".repeat(30), "z".repeat(10) + "\ndata: tail\n\n", "data: ok\n\n"]
+      : [text];
+    assert.deepEqual(parse(chunks, 20).events, [{ event: "message", data: "ok" }], String(split));
+    // Split at every character too.
+    assert.deepEqual(parse([...text], 20).events, [{ event: "message", data: "ok" }]);
+  }
+  // A CR ending the long line, its LF in the next chunk.
+  const cr = parse(["data: " + "z".repeat(30) + "\r", "\ndata: tail\r\n\r\ndata: ok\n\n"], 20);
+  assert.deepEqual(cr.events, [{ event: "message", data: "ok" }]);
+});
+
+Deno.test("a line fed in many chunks is kept whole, pieces joined once", () => {
+  const pieces = Array.from({ length: 500 }, (_, i) => String(i % 10).repeat(7));
+  const { events } = parse(["id: 9\ndata: ", ...pieces, "\r", "\n\r\n"]);
+  assert.deepEqual(events, [{ event: "message", data: pieces.join(""), id: "9" }]);
+});
+
 Deno.test("the encoder refuses line breaks in id and event, and NUL in id", () => {
   for (const id of ["a\nevent: evil", "a\rb", "a\r\nb", "a\u0000b"]) {
     assert.throws(() => encodeEvent({ id, data: "d" }), SyntaxError, JSON.stringify(id));
