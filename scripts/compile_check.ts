@@ -22,7 +22,7 @@ export async function lateTargets(root: string = ROOT): Promise<string[]> {
     for await (const e of Deno.readDir(dir)) {
       const path = join(dir, e.name);
       if (e.isDirectory) await walk(path);
-      else if (/\.(ts|js)$/.test(e.name)) {
+      else if (/\.(ts|tsx|js)$/.test(e.name)) {
         const text = await Deno.readTextFile(path);
         for (const m of text.matchAll(LATE)) {
           if (!m[1].startsWith(".")) continue; // node:sqlite and the like are built in
