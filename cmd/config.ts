@@ -4,7 +4,7 @@
  * file as the command would (with the current environment) and starts nothing, exit 0 or 2.
  * @module
  */
-import { getIn, secretShape, type SourceMap } from "../core/config/mod.ts";
+import { getIn, secretShape, type SourceMap, withoutUrlSecrets } from "../core/config/mod.ts";
 import { describeSource, UsageError } from "../core/errors/mod.ts";
 import { type Command, type CommandEntry, type DeclaredConfig, findCommand } from "./command.ts";
 import { print, printErr } from "./shared.ts";
@@ -19,14 +19,20 @@ check  loads FILE as <command> would (with the current environment) and reports 
        error, naming the setting, where it is and what was expected; exit 0 when it loads, 2
        when it does not, as nginx -t does.`;
 
-/** A setting's value as its flag takes it (`30s`, `1MiB`), a secret only by its size. */
+/**
+ * A setting's value as its flag takes it (`30s`, `1MiB`), a secret (and a URL's password) only
+ * by its size.
+ */
 function shown(declared: DeclaredConfig, key: string, value: unknown): string {
   const leaf = declared.leaves().find((l) => l.key === key);
   if (value === undefined || value === "" || leaf === undefined) return "unset";
   if (leaf.field.secret) {
     return secretShape(typeof value === "string" ? value : JSON.stringify(value) ?? "");
   }
-  return leaf.field.show(value);
+  // A URL setting (a database, a store) may hold a password: shown by its size.
+  return typeof value === "string"
+    ? leaf.field.show(withoutUrlSecrets(value)) as string
+    : leaf.field.show(value);
 }
 
 /** The lines `config show` prints: `key  value  # source`, aligned. */

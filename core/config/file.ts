@@ -20,11 +20,18 @@ import type { Section, Shape } from "./fields.ts";
 /** Reads an env var; returns undefined for unset or not permitted. */
 export type EnvReader = (name: string) => string | undefined;
 
-/** How a found value is shown in an error: its type and (shortened) text. */
+/**
+ * How a found value is shown in an error: its type and (shortened) text. A URL's user info (a
+ * password) is not shown: everything between its `//` and its last `@`, so that a password with an
+ * unencoded `/`, `?` or `#` does not show either.
+ */
 export function describeFound(value: unknown): string {
   if (value === undefined) return "nothing";
   if (value === null) return "null";
-  if (typeof value === "string") return `string ${JSON.stringify(truncate(value, 80))}`;
+  if (typeof value === "string") {
+    const shown = value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^]*@/i, "$1(user info not shown)@");
+    return `string ${JSON.stringify(truncate(shown, 80))}`;
+  }
   if (Array.isArray(value)) return `a list ${truncate(JSON.stringify(value), 80)}`;
   if (typeof value === "object") return `a mapping ${truncate(JSON.stringify(value), 80)}`;
   return `${typeof value} ${String(value)}`;

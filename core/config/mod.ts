@@ -41,7 +41,7 @@ export {
   type Leaf,
 } from "./leaves.ts";
 export { lateImport } from "./late_import.ts";
-export { secretShape } from "./pick.ts";
+export { secretShape, withoutUrlSecrets } from "./pick.ts";
 export { explainStartFailure, type StartContext } from "./explain.ts";
 export { getIn } from "./file.ts";
 export {

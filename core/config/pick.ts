@@ -106,6 +106,29 @@ export function rawFound(field: Field<unknown>, raw: unknown): string {
   return secretShape(text);
 }
 
+/**
+ * A URL's password shown as a secret (`(secret, N chars)`; everything between the user's `:`
+ * and the last `@`, so a password with an unencoded `/`, `?` or `#` too) and its secret query
+ * parameters as `(secret)`; any other text as it is. For settings that are URLs, not secrets,
+ * which may still carry one.
+ * @example
+ * ```ts
+ * withoutUrlSecrets("postgres://app:s3cret@db/iatp"); // "postgres://app:(secret, 6 chars)@db/iatp"
+ * ```
+ */
+export function withoutUrlSecrets(text: string): string {
+  let out = text;
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^]*)@/i.exec(text);
+  const colon = m ? m[2].indexOf(":") : -1;
+  if (m && colon >= 0) {
+    const password = m[2].slice(colon + 1);
+    out = `${m[1]}${m[2].slice(0, colon)}:${secretShape(password)}@${text.slice(m[0].length)}`;
+  }
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
+    ? out.replace(/([?&](?:password|pass|sslpassword|token)=)[^&#]*/gi, "$1(secret)")
+    : out;
+}
+
 /** `(secret, N chars)`: how a secret value is shown anywhere. */
 export function secretShape(text: string): string {
   return `(secret, ${[...text].length} chars)`;

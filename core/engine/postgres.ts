@@ -12,7 +12,7 @@ import type postgres from "postgres";
 import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { loadDriver } from "./driver.ts";
-import { redactUrl } from "./url.ts";
+import { decodeUrlPart, redactUrl } from "./url.ts";
 
 /** The client's query function. */
 export type Sql = postgres.Sql;
@@ -108,15 +108,20 @@ export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHa
   if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw bad("not postgres://");
   // The authority as written (a multi-host list is not a valid URL host for URL()).
   const authority = opts.url.slice(opts.url.indexOf("://") + 3).split(/[/?#]/)[0];
-  const hosts = decodeURIComponent(authority.slice(authority.lastIndexOf("@") + 1));
-  const user = decodeURIComponent(u.username);
-  const database = decodeURIComponent(u.pathname.slice(1));
+  const decoded = (text: string, part: string): string => {
+    const value = decodeUrlPart(text);
+    if (value === undefined) throw bad(`${part} is not percent-encoded correctly`);
+    return value;
+  };
+  const hosts = decoded(authority.slice(authority.lastIndexOf("@") + 1), "host");
+  const user = decoded(u.username, "user");
+  const database = decoded(u.pathname.slice(1), "database");
   if (hosts === "") throw bad("no host");
   if (user === "") throw bad("no user");
   if (database === "") throw bad("no database");
   const sslmode = u.searchParams.get("sslmode") ?? "disable";
   if (!(sslmode in SSL_MODES)) throw bad(`unknown sslmode ${sslmode}`);
-  const password = opts.password ?? (u.password === "" ? "" : decodeURIComponent(u.password));
+  const password = opts.password ?? (u.password === "" ? "" : decoded(u.password, "password"));
   registerSecret(password);
   const { default: postgres } = await loadDriver<typeof import("./postgres_driver.ts")>(
     "./postgres_driver.ts",

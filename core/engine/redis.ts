@@ -15,7 +15,7 @@ import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import { type Logger, registerSecret, silentLogger } from "../log/mod.ts";
 import { loadDriver } from "./driver.ts";
 import { DEFAULT_RECONNECT } from "./gate.ts";
-import { redactUrl } from "./url.ts";
+import { decodeUrlPart, redactUrl } from "./url.ts";
 
 /** Default milliseconds to wait for a connection before the engine counts as unreachable. */
 export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 5_000;
@@ -125,8 +125,19 @@ export async function connectRedis(opts: RedisOptions): Promise<RedisHandle> {
   if (!Number.isInteger(database) || database < 0) {
     throw bad("redis://host[:port][/db]", "database is not a number");
   }
+  const decoded = (text: string, part: string): string => {
+    const value = decodeUrlPart(text);
+    if (value === undefined) {
+      throw bad(
+        "redis://[user:password@]host[:port][/db]",
+        `${part} is not percent-encoded correctly`,
+      );
+    }
+    return value;
+  };
+  const username = u.username === "" ? undefined : decoded(u.username, "user");
   const password = opts.password ??
-    (u.password === "" ? undefined : decodeURIComponent(u.password));
+    (u.password === "" ? undefined : decoded(u.password, "password"));
   registerSecret(password);
   const reconnect = opts.reconnect ?? DEFAULT_RECONNECT;
   let connected = false;
@@ -140,7 +151,7 @@ export async function connectRedis(opts: RedisOptions): Promise<RedisHandle> {
     host,
     port: u.port === "" ? DEFAULT_PORT : Number(u.port),
     tls,
-    username: u.username === "" ? undefined : decodeURIComponent(u.username),
+    username,
     password,
     database,
     name: opts.clientName,

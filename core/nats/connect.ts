@@ -34,18 +34,23 @@ export function natsServers(url: string): string[] {
     throw new Error("expected nats://host[:port][,host[:port]...]");
   }
   const scheme = items[0].slice(0, items[0].indexOf(":"));
-  return items.map((item) => {
+  return items.map((item, i) => {
     const m = SERVER.exec(item);
     const port = m?.[3] === undefined ? 4222 : Number(m[3]);
     if (!m || port < 1 || port > 65535) {
-      throw new Error(`expected nats://host[:port], found ${displayUrl(item)}`);
+      // With user info in the list, an item may be a password cut at an unencoded `,`.
+      const shown = url.includes("@")
+        ? `server ${i + 1} (not shown: the list holds user info)`
+        : displayUrl(item);
+      throw new Error(`expected nats://host[:port], found ${shown}`);
     }
     return m[1] ? item : `${scheme}://${item}`;
   });
 }
 
 /**
- * A URL list with any `user:password@` removed, for logs and error messages.
+ * A URL list with any `user:password@` removed, for logs and error messages (a password's
+ * unencoded `/` included).
  *
  * @example
  * ```ts
@@ -53,7 +58,7 @@ export function natsServers(url: string): string[] {
  * ```
  */
 export function displayUrl(url: string): string {
-  return url.replace(/(^|,|\/\/)[^@/,\s]*@/g, "$1");
+  return url.replace(/(^\s*(?![a-z]+:\/\/)|,\s*(?![a-z]+:\/\/)|\/\/)[^@,\s]*@/gi, "$1");
 }
 
 /** A live connection and its JetStream clients. */

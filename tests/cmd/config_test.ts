@@ -33,6 +33,31 @@ Deno.test("config show: each value with its source; secrets only by size", async
   }
 });
 
+Deno.test("config show: a password in a URL setting is shown only by its size", async () => {
+  const dir = await tempDir();
+  try {
+    const env = { IATP_DATA_DIR: dir.path };
+    const audit = await runIatp(["config", "show", "audit"], {
+      env: { ...env, IATP_AUDIT_DB: "postgres://app:p%40s3cret@db/iatp?password=s3cret2" },
+    });
+    assert.equal(audit.code, 0, audit.stderr);
+    assert.match(
+      audit.stdout,
+      /^db +"postgres:\/\/app:\(secret, 10 chars\)@db\/iatp\?password=\(secret\)" +# env/m,
+    );
+    const sidecar = await runIatp(["config", "show", "sidecar"], {
+      env: { ...env, IATP_SIDECAR_RECORDER_URL: "redis://:12/s3cret@cache:6379" },
+    });
+    assert.equal(sidecar.code, 0, sidecar.stderr);
+    assert.match(sidecar.stdout, /^recorder_url +"redis:\/\/:\(secret, 9 chars\)@cache:6379"/m);
+    for (const r of [audit, sidecar]) {
+      assert.ok(!/s3cret/.test(r.stdout + r.stderr), "a password was printed");
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("config check: exit 0 for a file that loads, 2 naming the key and line otherwise", async () => {
   const dir = await tempDir();
   try {

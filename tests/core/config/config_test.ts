@@ -358,3 +358,38 @@ Deno.test("a YAML alias that does not resolve, or expands too far, is a config e
     assert.equal(err.expected, "valid YAML");
   }
 });
+
+Deno.test("a refused URL value is shown without its user info (a password in a URL never shows)", async () => {
+  const stores = defineConfig({
+    command: "demo",
+    summary: "a demo store",
+    fields: {
+      store: str({
+        help: "store",
+        default: "memory",
+        pattern: /^(memory|sqlite:.+|nats:\/\/.+)$/,
+        expected: "memory, sqlite:PATH or nats://HOST",
+      }),
+    },
+  });
+  for (
+    const [value, shown] of [
+      ["redis://:s3cret@cache:6379", /redis:\/\/\(user info not shown\)@cache:6379/],
+      ["postgres://app:s3%40cret@db/iatp", /postgres:\/\/\(user info not shown\)@db\/iatp/],
+      // An unencoded / in the password: the user info ends at the last @, not at the first /.
+      ["postgres://app:12/s3cret@db/iatp", /postgres:\/\/\(user info not shown\)@db\/iatp/],
+    ] as const
+  ) {
+    const err = await configError(async () =>
+      loaded(await stores.parse(["--store", value], { env: envOf({}) }))
+    );
+    assert.equal(err.key, "store");
+    assert.doesNotMatch(err.found, /s3/, value);
+    assert.match(err.found, shown, value);
+  }
+  // A value with no URL user info is shown as it was.
+  const plain = await configError(async () =>
+    loaded(await stores.parse(["--store", "redis://cache:6379"], { env: envOf({}) }))
+  );
+  assert.equal(plain.found, 'string "redis://cache:6379"');
+});

@@ -26,6 +26,28 @@ Deno.test("redactUrl drops the password and secret parameters, and hides what do
   assert.equal(redactUrl("s3cret"), "(unparsable URL)");
 });
 
+Deno.test("redactUrl shows no URL whose password the URL parser did not read as one", () => {
+  // A password with an unencoded / ? or # after digits parses as a port, then a path, a query
+  // or a fragment: its remainder would be shown. So would a URL without its `//`.
+  for (
+    const url of [
+      "postgres://app:1234#s3cret@db/iatp",
+      "postgres://app:1234?s3cret@db/iatp",
+      "postgres://app:1234/s3cret@db/iatp",
+      "postgresql://app:12@x/s3cret@db/iatp",
+      "rediss://app:99/s3cret@cache/0",
+      "redis://cache:6379/0#s3cret@x",
+      "postgres:app:s3cret@db/iatp",
+    ]
+  ) {
+    const shown = redactUrl(url);
+    assert.doesNotMatch(shown, /s3cret/, url);
+    assert.match(shown, /^(postgres|postgresql|redis|rediss):\/\/\(URL not shown: /, url);
+  }
+  // An @ in the authority only: the URL is shown without its password as before.
+  assert.equal(redactUrl("postgres://app:p%40ss@db/iatp?x=1"), "postgres://app@db/iatp?x=1");
+});
+
 Deno.test("isPostgresUrl tells a server URL from a file path", () => {
   assert.ok(isPostgresUrl("postgres://app@db/iatp"));
   assert.ok(isPostgresUrl("postgresql://app@db/iatp"));
@@ -40,6 +62,14 @@ Deno.test("connectPostgres refuses an unusable URL naming the setting, never the
       ["postgres://app:s3cret@db", /no database/],
       ["mysql://app:s3cret@db/iatp", /not postgres/],
       ["postgres://app:s3cret@db/iatp?sslmode=sometimes", /unknown sslmode/],
+      ["postgres://app:1234/s3cret@db/iatp", /no user/],
+      ["postgres:app:s3cret@db/iatp", /no user/],
+      // A `%` not followed by two hex digits: a ConfigError, not a URIError.
+      ["postgres://app:s3cr%et@db/iatp", /password is not percent-encoded/],
+      ["postgres://app:s3%E0%A4cret@db/iatp", /password is not percent-encoded/],
+      ["postgres://s3cr%et:pw@db/iatp", /user is not percent-encoded/],
+      ["postgres://app:s3cret@db/ia%tp", /database is not percent-encoded/],
+      ["postgres://app:s3cret@d%b/iatp", /a postgres:\/\/ URL|host is not percent-encoded/],
     ] as const
   ) {
     await assert.rejects(
@@ -67,6 +97,9 @@ Deno.test("connectRedis refuses an unusable URL naming the setting, never the pa
       ["http://:s3cret@cache:6379", /not redis/],
       ["redis://:s3cret@cache:6379/x", /database is not a number/],
       ["redis://:s3cret@[bad", /a redis:\/\/ URL/],
+      ["rediss://app:99/s3cret@cache/0", /database is not a number/],
+      ["redis://:s3cr%et@cache:6379", /password is not percent-encoded/],
+      ["redis://s3cr%et:pw@cache:6379", /user is not percent-encoded/],
     ] as const
   ) {
     await assert.rejects(

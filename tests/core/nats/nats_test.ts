@@ -38,6 +38,17 @@ Deno.test("displayUrl drops user:password@ from every server of a list", () => {
     "nats://10.0.0.1:4222,nats://10.0.0.2:4222",
   );
   assert.equal(displayUrl("nats://10.0.0.1:4222"), "nats://10.0.0.1:4222");
+  // A password with an unencoded `/` (base64 has them) is dropped too, the scheme kept.
+  assert.equal(displayUrl("nats://app:12/s3cret@10.0.0.1:4222"), "nats://10.0.0.1:4222");
+  assert.equal(displayUrl("tls://a:4222,app:x/s3cret@b:4222"), "tls://a:4222,b:4222");
+  assert.equal(displayUrl("app:x/s3cret@b:4222"), "b:4222");
+  // natsServers trims the items of a list: so does the display.
+  assert.equal(displayUrl("nats://a:4222, app:s3cret@b:4222"), "nats://a:4222, b:4222");
+  // natsServers refuses such an item (a user info holds no `/`) without showing its password,
+  // nor a password cut at an unencoded `,` (the list's separator).
+  for (const url of ["nats://app:12/s3cret@h:4222", "nats://app:s3,cret@h:4222"]) {
+    assert.throws(() => natsServers(url), (e: Error) => !/s3/.test(e.message), url);
+  }
 });
 
 Deno.test("topic names map to subject tokens and back, empty tokens included", () => {
