@@ -14,7 +14,8 @@ export const hasOpenssl = (() => {
   }
 })();
 
-async function openssl(cwd: string, ...args: string[]): Promise<void> {
+/** Runs openssl with `args` in `cwd`; throws with its stderr when it fails. */
+export async function openssl(cwd: string, ...args: string[]): Promise<void> {
   const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
     .output();
   if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);

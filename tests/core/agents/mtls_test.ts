@@ -10,22 +10,9 @@ import { join } from "node:path";
 import { command } from "../../../cmd/action.ts";
 import { startFakeOrchestrator } from "../../support/fake_orchestrator.ts";
 import { tempDir, waitFor } from "../../helpers.ts";
+import { hasOpenssl, openssl } from "../../support/certs.ts";
 
-const hasOpenssl = (() => {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
-async function openssl(cwd: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-}
-
+/** A CA (ca.pem), a server certificate for localhost and a client certificate it signed. */
 async function makeCerts(dir: string): Promise<void> {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   await openssl(

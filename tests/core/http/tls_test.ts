@@ -9,60 +9,7 @@ import { UsageError } from "../../../core/errors/mod.ts";
 import { createServer } from "../../../core/http/mod.ts";
 import { silentLogger } from "../../../core/log/mod.ts";
 import { tempDir } from "../../helpers.ts";
-
-const hasOpenssl = (() => {
-  try {
-    return new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
-async function openssl(cwd: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-}
-
-/** A CA (ca.pem) and a server certificate for 127.0.0.1 it signed (cert.pem, key.pem). */
-async function makeCerts(dir: string): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await openssl(
-    dir,
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=t-ca",
-  );
-  await openssl(dir, "req", ...ec, "-keyout", "key.pem", "-out", "s.csr", "-subj", "/CN=127.0.0.1");
-  await Deno.writeTextFile(`${dir}/s.ext`, "subjectAltName=IP:127.0.0.1\n");
-  await openssl(
-    dir,
-    "x509",
-    "-req",
-    "-in",
-    "s.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "cert.pem",
-    "-days",
-    "1",
-    "-extfile",
-    "s.ext",
-  );
-}
+import { hasOpenssl, makeCerts } from "../../support/certs.ts";
 
 Deno.test({
   name: "HTTPS with a configured certificate and key",
