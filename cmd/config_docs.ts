@@ -115,7 +115,10 @@ Value forms, the same everywhere:
 
 Credentials (every setting shown as \`(secret)\`) also take \`file:PATH\`: the value is the file's
 trimmed content, which keeps it out of process listings and shell history. A secret is never
-printed: errors and \`iatp config show\` give only its length, \`(secret, 23 chars)\`.
+printed: errors and \`iatp config show\` give only its length, \`(secret, 23 chars)\`. Nor is a password
+written in a URL setting (\`db\`, \`store\`, \`recorder_url\`): \`iatp config show\` gives its length
+(\`postgres://app:(secret, 6 chars)@db/iatp\`, a \`password=\` parameter as \`(secret)\`), and an error
+hides the URL's user info (\`redis://(user info not shown)@cache:6379\`).
 
 \`iatp config show <command> [flags]\` prints the effective value of every setting and where it
 came from; \`iatp config check <command> FILE\` loads a file without starting anything (exit 0,
