@@ -7,8 +7,18 @@
  * that closes in the middle of an event (its events delivered, resumed after the last one).
  */
 import assert from "node:assert/strict";
-import { RelayClient, type SubscriptionStatus } from "../../../core/relay/client/mod.ts";
-import { chunk, startStallServer, STREAM_HEAD } from "../../support/stall_server.ts";
+import {
+  RelayClient,
+  type RelayEvent,
+  type Subscription,
+  type SubscriptionStatus,
+} from "../../../core/relay/client/mod.ts";
+import {
+  chunk,
+  type StallServer,
+  startStallServer,
+  STREAM_HEAD,
+} from "../../support/stall_server.ts";
 import { waitFor } from "../../helpers.ts";
 import { quietLog } from "./relay_helpers.ts";
 
@@ -19,6 +29,32 @@ const enc = new TextEncoder();
 function frameText(id: string, n: number, extra: Record<string, unknown> = {}): string {
   const data = JSON.stringify({ id: `u${n}`, seq: n, ts: 1, topic: "t", payload: { n, ...extra } });
   return `id: ${id}\nevent: message\ndata: ${data}\n\n`;
+}
+
+/** What a test's subscription saw of its status: each change with its error. */
+type Statuses = Array<[SubscriptionStatus, string | undefined]>;
+
+/**
+ * Subscribes a client of `server` (fast backoff plus `opts`) to topic `t`, handing each event to
+ * `onEvent`, runs `body` with the statuses it reports and the subscription, then closes the
+ * subscription, the client and the server, whatever `body` did.
+ */
+async function subscribed(
+  server: StallServer,
+  opts: { idleTimeoutMs?: number; token?: string },
+  onEvent: (e: RelayEvent) => void,
+  body: (statuses: Statuses, sub: Subscription) => Promise<void>,
+): Promise<void> {
+  const client = new RelayClient({ url: server.url, ...fast, ...opts });
+  const statuses: Statuses = [];
+  const sub = client.subscribe(["t"], onEvent, { onStatus: (s, e) => statuses.push([s, e]) });
+  try {
+    await body(statuses, sub);
+  } finally {
+    sub.close();
+    await client.close();
+    server.close();
+  }
 }
 
 function header(lines: string[], name: string): string | undefined {
@@ -32,18 +68,11 @@ Deno.test("a 200 whose Content-Length body never comes: timed out, reported, rec
       "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: 100\r\n\r\n",
     ); // then silence
   });
-  const client = new RelayClient({ url: server.url, ...fast, idleTimeoutMs: 150 });
-  const statuses: Array<[SubscriptionStatus, string | undefined]> = [];
-  const sub = client.subscribe(["t"], () => {}, { onStatus: (s, e) => statuses.push([s, e]) });
-  try {
+  await subscribed(server, { idleTimeoutMs: 150 }, () => {}, async (statuses) => {
     await waitFor(() => server.connections.length >= 2, 5_000, "a second connection");
     await server.connections[0].closed;
     assert.equal(statuses[0]?.[0], "disconnected");
-  } finally {
-    sub.close();
-    await client.close();
-    server.close();
-  }
+  });
 });
 
 Deno.test("a refusal whose body never comes: timed out, reported with its status, reconnected", async () => {
@@ -53,19 +82,12 @@ Deno.test("a refusal whose body never comes: timed out, reported with its status
         "transfer-encoding: chunked\r\n\r\n",
     ); // then silence
   });
-  const client = new RelayClient({ url: server.url, ...fast, idleTimeoutMs: 150 });
-  const statuses: Array<[SubscriptionStatus, string | undefined]> = [];
-  const sub = client.subscribe(["t"], () => {}, { onStatus: (s, e) => statuses.push([s, e]) });
-  try {
+  await subscribed(server, { idleTimeoutMs: 150 }, () => {}, async (statuses) => {
     await waitFor(() => server.connections.length >= 2, 5_000, "a second connection");
     await server.connections[0].closed;
     assert.equal(statuses[0]?.[0], "disconnected");
     assert.match(statuses[0]?.[1] ?? "", /401/);
-  } finally {
-    sub.close();
-    await client.close();
-    server.close();
-  }
+  });
 });
 
 Deno.test("a refusal's body is in the error, its token never", async () => {
@@ -76,20 +98,13 @@ Deno.test("a refusal's body is in the error, its token never", async () => {
         `content-length: ${body.length}\r\n\r\n${body}`,
     );
   });
-  const client = new RelayClient({ url: server.url, token: "s3cret-tok", ...fast });
-  const statuses: Array<[SubscriptionStatus, string | undefined]> = [];
-  const sub = client.subscribe(["t"], () => {}, { onStatus: (s, e) => statuses.push([s, e]) });
-  try {
+  await subscribed(server, { token: "s3cret-tok" }, () => {}, async (statuses) => {
     await waitFor(() => statuses.length >= 1, 5_000, "a status");
     assert.equal(statuses[0][0], "disconnected");
     assert.match(statuses[0][1] ?? "", /403.*forbidden: topic t/);
     assert.doesNotMatch(statuses[0][1] ?? "", /s3cret/);
     assert.equal(header(server.connections[0].lines, "authorization"), "Bearer s3cret-tok");
-  } finally {
-    sub.close();
-    await client.close();
-    server.close();
-  }
+  });
 });
 
 Deno.test("a whole event stream with a Content-Length: its events delivered, then resumed", async () => {
@@ -101,18 +116,17 @@ Deno.test("a whole event stream with a Content-Length: its events delivered, the
         `content-length: ${enc.encode(body).length}\r\n\r\n${body}`,
     );
   });
-  const client = new RelayClient({ url: server.url, ...fast, idleTimeoutMs: 5_000 });
   const got: number[] = [];
-  const sub = client.subscribe(["t"], (e) => void got.push(e.payload.n as number));
-  try {
-    await waitFor(() => got.length >= 3, 5_000, "three events over two connections");
-    assert.deepEqual(got.slice(0, 3), [1, 2, 3]);
-    assert.equal(header(server.connections[1].lines, "last-event-id"), "e-2");
-  } finally {
-    sub.close();
-    await client.close();
-    server.close();
-  }
+  await subscribed(
+    server,
+    { idleTimeoutMs: 5_000 },
+    (e) => void got.push(e.payload.n as number),
+    async () => {
+      await waitFor(() => got.length >= 3, 5_000, "three events over two connections");
+      assert.deepEqual(got.slice(0, 3), [1, 2, 3]);
+      assert.equal(header(server.connections[1].lines, "last-event-id"), "e-2");
+    },
+  );
 });
 
 Deno.test("a close-delimited event stream: its events delivered, then resumed", async () => {
@@ -122,18 +136,17 @@ Deno.test("a close-delimited event stream: its events delivered, then resumed", 
     await c.write("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n" + body);
     c.end();
   });
-  const client = new RelayClient({ url: server.url, ...fast, idleTimeoutMs: 5_000 });
   const got: number[] = [];
-  const sub = client.subscribe(["t"], (e) => void got.push(e.payload.n as number));
-  try {
-    await waitFor(() => got.length >= 3, 5_000, "three events over two connections");
-    assert.deepEqual(got.slice(0, 3), [1, 2, 3]);
-    assert.equal(header(server.connections[1].lines, "last-event-id"), "e-2");
-  } finally {
-    sub.close();
-    await client.close();
-    server.close();
-  }
+  await subscribed(
+    server,
+    { idleTimeoutMs: 5_000 },
+    (e) => void got.push(e.payload.n as number),
+    async () => {
+      await waitFor(() => got.length >= 3, 5_000, "three events over two connections");
+      assert.deepEqual(got.slice(0, 3), [1, 2, 3]);
+      assert.equal(header(server.connections[1].lines, "last-event-id"), "e-2");
+    },
+  );
 });
 
 Deno.test("chunks that split every byte (UTF-8 included), then bad UTF-8: events intact", async () => {
@@ -153,21 +166,20 @@ Deno.test("chunks that split every byte (UTF-8 included), then bad UTF-8: events
     await c.writeBytes(bad);
     await c.write("\r\n" + chunk(frameText("e-3", 3)));
   });
-  const client = new RelayClient({ url: server.url, ...fast, idleTimeoutMs: 5_000 });
   const got: Array<Record<string, unknown>> = [];
-  const sub = client.subscribe(["t"], (e) => void got.push(e.payload));
-  try {
-    await waitFor(() => got.length >= 3, 5_000, "three events");
-    assert.deepEqual(got[0], { n: 1, s: "héllo ✓ 😀" });
-    assert.equal(got[1].n, 2);
-    assert.equal(got[1].s, "\ufffd\ufffd");
-    assert.equal(got[2].n, 3);
-    assert.equal(sub.lastId(), "e-3");
-  } finally {
-    sub.close();
-    await client.close();
-    server.close();
-  }
+  await subscribed(
+    server,
+    { idleTimeoutMs: 5_000 },
+    (e) => void got.push(e.payload),
+    async (_statuses, sub) => {
+      await waitFor(() => got.length >= 3, 5_000, "three events");
+      assert.deepEqual(got[0], { n: 1, s: "héllo ✓ 😀" });
+      assert.equal(got[1].n, 2);
+      assert.equal(got[1].s, "\ufffd\ufffd");
+      assert.equal(got[2].n, 3);
+      assert.equal(sub.lastId(), "e-3");
+    },
+  );
 });
 
 Deno.test("a relay that closes in the middle of an event: the cut event is not handled, resumed before it", async () => {
@@ -178,18 +190,17 @@ Deno.test("a relay that closes in the middle of an event: the cut event is not h
       c.end();
     } else await c.write(STREAM_HEAD + chunk(frameText("e-2", 2)));
   });
-  const client = new RelayClient({ url: server.url, ...fast, idleTimeoutMs: 5_000 });
   const got: number[] = [];
-  const sub = client.subscribe(["t"], (e) => void got.push(e.payload.n as number));
-  try {
-    await waitFor(() => got.length >= 2, 5_000, "two events over two connections");
-    assert.deepEqual(got, [1, 2]);
-    assert.equal(header(server.connections[1].lines, "last-event-id"), "e-1");
-  } finally {
-    sub.close();
-    await client.close();
-    server.close();
-  }
+  await subscribed(
+    server,
+    { idleTimeoutMs: 5_000 },
+    (e) => void got.push(e.payload.n as number),
+    async () => {
+      await waitFor(() => got.length >= 2, 5_000, "two events over two connections");
+      assert.deepEqual(got, [1, 2]);
+      assert.equal(header(server.connections[1].lines, "last-event-id"), "e-1");
+    },
+  );
 });
 
 Deno.test("a redirect is not followed: reported, and the token never goes where it points", async () => {
@@ -200,18 +211,14 @@ Deno.test("a redirect is not followed: reported, and the token never goes where 
         "content-length: 0\r\n\r\n",
     );
   });
-  const client = new RelayClient({ url: server.url, token: "s3cret-tok", ...fast });
-  const statuses: Array<[SubscriptionStatus, string | undefined]> = [];
-  const sub = client.subscribe(["t"], () => {}, { onStatus: (s, e) => statuses.push([s, e]) });
   try {
-    await waitFor(() => server.connections.length >= 2, 5_000, "a second connection");
-    assert.equal(statuses[0]?.[0], "disconnected");
-    assert.match(statuses[0]?.[1] ?? "", /307/);
-    assert.equal(elsewhere.connections.length, 0);
+    await subscribed(server, { token: "s3cret-tok" }, () => {}, async (statuses) => {
+      await waitFor(() => server.connections.length >= 2, 5_000, "a second connection");
+      assert.equal(statuses[0]?.[0], "disconnected");
+      assert.match(statuses[0]?.[1] ?? "", /307/);
+      assert.equal(elsewhere.connections.length, 0);
+    });
   } finally {
-    sub.close();
-    await client.close();
-    server.close();
     elsewhere.close();
   }
 });
@@ -222,16 +229,9 @@ Deno.test("an endless header line is refused at the head's bound: reported, reco
     const pad = "a".repeat(16 * 1024);
     for (let i = 0; i < 8 && !c.isClosed; i++) await c.write(pad).catch(() => {});
   });
-  const client = new RelayClient({ url: server.url, ...fast, idleTimeoutMs: 5_000 });
-  const statuses: Array<[SubscriptionStatus, string | undefined]> = [];
-  const sub = client.subscribe(["t"], () => {}, { onStatus: (s, e) => statuses.push([s, e]) });
-  try {
+  await subscribed(server, { idleTimeoutMs: 5_000 }, () => {}, async (statuses) => {
     await waitFor(() => server.connections.length >= 2, 5_000, "a second connection");
     assert.equal(statuses[0]?.[0], "disconnected");
     assert.match(statuses[0]?.[1] ?? "", /head too large/);
-  } finally {
-    sub.close();
-    await client.close();
-    server.close();
-  }
+  });
 });
