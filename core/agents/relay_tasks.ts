@@ -164,6 +164,8 @@ export class RelayTaskSource {
   #closed = false;
   #connected = false;
   #lastError?: string;
+  /** Connections in a row that failed, while disconnected. */
+  #failures = 0;
   #received = 0;
   #refused = 0;
 
@@ -183,10 +185,13 @@ export class RelayTaskSource {
       (e) => generation === this.#generation ? this.#handle(e) : undefined,
       {
         since: rt.state.getValue(RELAY_POSITION_KEY) ?? "0",
-        onStatus: (s, err) => {
+        onStatus: (s, err, failures) => {
+          const news = this.#connected !== (s === "connected") || (err && err !== this.#lastError);
           this.#connected = s === "connected";
+          this.#failures = s === "disconnected" ? failures ?? 1 : 0;
           if (err) this.#lastError = err;
-          rt.log.info("relay task subscription", { status: s, error: err });
+          // Every retry updates /health; the log says when the state or its reason changes.
+          if (news) rt.log.info("relay task subscription", { status: s, error: err, failures });
         },
         onReset: (oldest) =>
           rt.log.warn("relay could not resume; tasks may have been missed", { oldest }),
@@ -241,6 +246,7 @@ export class RelayTaskSource {
       refused: this.#refused,
       last_id: this.#sub?.lastId() ?? null,
       ...(this.#lastError ? { last_error: this.#lastError } : {}),
+      ...(this.#failures > 0 ? { failures: this.#failures } : {}),
     };
   }
 

@@ -34,7 +34,11 @@ const MAX_COUNTED_TOPICS = 1000;
 export interface RelayState {
   /** `failed`: the feed stopped at an event it could not take (final until a restart). */
   state: "connecting" | "connected" | "unreachable" | "failed";
+  /** Why it is not connected: the latest failure's reason. */
   error?: string;
+  /** While `unreachable`: the connections in a row that failed. */
+  failures?: number;
+  /** When the state began (a further failure of the same run keeps it). */
   since: string;
   /** When the last event arrived. */
   last_event?: string;
@@ -78,7 +82,8 @@ export class DashboardFeed {
       idleTimeoutMs: 60_000,
     });
     this.#sub = this.#client.subscribe(o.topics, (e) => this.#add(e), {
-      onStatus: (s, err) => this.#setRelay(s === "disconnected" ? "unreachable" : s, err),
+      onStatus: (s, err, failures) =>
+        this.#setRelay(s === "disconnected" ? "unreachable" : s, err, failures),
       onReset: (oldest) => o.log.info("relay history reset", { oldest }),
     });
   }
@@ -125,16 +130,21 @@ export class DashboardFeed {
     for (const c of this.#clients) if (c.viewer.maySee(e.topic)) c.stream.offer(frame);
   }
 
-  #setRelay(state: RelayState["state"], error?: string): void {
-    const last = this.#relay.last_event;
+  #setRelay(state: RelayState["state"], error?: string, failures?: number): void {
+    const was = this.#relay;
+    const last = was.last_event;
     this.#relay = {
       state,
-      since: new Date().toISOString(),
+      since: was.state === state ? was.since : new Date().toISOString(),
       ...(error ? { error } : {}),
+      ...(state === "unreachable" && failures ? { failures } : {}),
       ...(last ? { last_event: last } : {}),
     };
-    if (state === "unreachable") this.o.log.warn("relay unreachable; retrying", { error });
-    else if (state === "failed") this.o.log.error("relay feed stopped", { error });
+    // Each retry updates the state; the log says when it changes, or its reason does.
+    const news = was.state !== state || was.error !== error;
+    if (state === "unreachable") {
+      if (news) this.o.log.warn("relay unreachable; retrying", { error, failures });
+    } else if (state === "failed") this.o.log.error("relay feed stopped", { error });
     else this.o.log.info("relay connected");
     const frame = statusFrame(this.#relay);
     for (const c of this.#clients) c.stream.offer(frame);

@@ -75,6 +75,8 @@ export class DecisionBridge {
   #closed = false;
   /** The live subscription's state. */
   #relay: "connecting" | SubscriptionStatus = "connecting";
+  /** Why the subscription is not connected: the latest failure, and how many in a row. */
+  #relayError: { reason: string; failures: number } | undefined;
   /** Why the state store refused the intent the loop is held at. */
   #held: string | undefined;
 
@@ -93,7 +95,14 @@ export class DecisionBridge {
     const status = this.#held === undefined ? this.#relay : "held";
     const relay: ComponentHealth = status === "connected" || status === "held"
       ? { ok: true, status }
-      : { ok: false, status, reason: this.#sub?.failure() ?? `subscription ${status}` };
+      : {
+        ok: false,
+        status,
+        reason: this.#sub?.failure() ?? this.#relayError?.reason ?? `subscription ${status}`,
+        ...(status === "disconnected" && this.#relayError
+          ? { failures: this.#relayError.failures }
+          : {}),
+      };
     return { state, relay };
   }
 
@@ -112,14 +121,24 @@ export class DecisionBridge {
   #subscribe(): void {
     const generation = ++this.#generation;
     this.#relay = "connecting";
+    this.#relayError = undefined;
     this.#sub = this.o.relay.subscribe(
       [INTENT_TOPIC],
       (e) => generation === this.#generation ? this.#onIntent(e) : undefined,
       {
         since: this.o.state.position() ?? "0",
-        onStatus: (s, err) => {
-          if (generation === this.#generation) this.#relay = s;
-          this.o.log.info(`relay subscription ${s}`, err ? { err } : {});
+        onStatus: (s, err, failures) => {
+          if (generation !== this.#generation) return;
+          const was = this.#relay;
+          const wasError = this.#relayError?.reason;
+          this.#relay = s;
+          this.#relayError = err && s !== "connected"
+            ? { reason: err, failures: failures ?? 1 }
+            : undefined;
+          // Every retry updates /health; the log says when the state or its reason changes.
+          if (was !== s || wasError !== err) {
+            this.o.log.info(`relay subscription ${s}`, err ? { err, failures } : {});
+          }
         },
         // The relay no longer holds the position (history truncated past it, or a relay that
         // restarted with a memory store): intents evicted meanwhile can never be decided.

@@ -21,10 +21,15 @@ export interface SubscribeOptions {
   /** Called when the relay cannot resume from our position; `oldest` is the first id replayed. */
   onReset?: (oldest: string | undefined) => void;
   /**
-   * Connection changes; `failed` is final: the handler threw on one event `handlerAttempts`
-   * times, and the subscription stopped there (its position stays before that event).
+   * Connection changes. `connected` once per connection whose answer is an event stream
+   * (`failures` 0); `disconnected` after every connection that failed or ended, with its own
+   * reason (so the latest is the one reported) and `failures`, how many in a row did (1 for a
+   * stream that sent something before it ended; a stream that sent nothing counts as a failure,
+   * and the backoff grows); `failed` is final: the handler
+   * threw on one event `handlerAttempts` times, and the subscription stopped there (its position
+   * stays before that event).
    */
-  onStatus?: (s: SubscriptionStatus, err?: string) => void;
+  onStatus?: (s: SubscriptionStatus, err?: string, failures?: number) => void;
   /** Tries of the handler on one event before the subscription stops (the client's default). */
   handlerAttempts?: number;
 }
@@ -88,6 +93,23 @@ async function answerText(res: ClientResponse): Promise<string> {
   return text;
 }
 
+/** Drops an answer's body unread (what the pool lent for it goes back). */
+function discard(res: ClientResponse): void {
+  if (res.body instanceof ReadableStream) res.body.cancel().catch(() => {});
+  res.release?.();
+}
+
+/** True for a `Content-Type` of `text/event-stream` (parameters allowed, any case). */
+function isEventStream(contentType: string | null): boolean {
+  return contentType !== null &&
+    contentType.split(";")[0].trim().toLowerCase() === "text/event-stream";
+}
+
+/** A content type for a message: quoted, at most 64 characters. */
+function typeText(contentType: string | null): string {
+  return contentType === null ? "no content-type" : JSON.stringify(contentType.slice(0, 64));
+}
+
 /**
  * The events of an answer as a stream: the client reads a small body with a Content-Length
  * whole (a proxy in front of the relay may answer a finite stream so), a larger one streams.
@@ -128,31 +150,47 @@ class SubscriptionLoop implements Subscription {
     this.o.onClose();
   }
 
-  #setStatus(s: SubscriptionStatus, err?: string): void {
-    if (this.#status === s || this.#status === "failed") return;
+  /** Reports `s`; a `disconnected` every time (its reason and count are the latest). */
+  #setStatus(s: SubscriptionStatus, err?: string, failures?: number): void {
+    if (this.#status === "failed" || (this.#status === s && s !== "disconnected")) return;
     this.#status = s;
     try {
-      this.o.opts.onStatus?.(s, err);
+      this.o.opts.onStatus?.(s, err, failures);
     } catch (e) {
       this.o.log?.warn("onStatus handler failed", { err: e });
     }
   }
 
   async run(): Promise<void> {
+    // Connections in a row whose stream sent nothing: a relay that answers but never streams
+    // (a wrong URL, a proxy's page, a stream that ends at once) backs off like one that is down.
     let attempt = 0;
+    let lastLogged: string | undefined;
     while (!this.#closed.signal.aborted) {
       let outcome: Outcome | undefined;
       try {
-        outcome = await this.#connect(() => attempt = 0);
+        outcome = await this.#connect(() => {
+          attempt = 0;
+          lastLogged = undefined;
+        });
         if (this.#closed.signal.aborted) break;
-        this.#setStatus("disconnected", outcome === "overflow" ? "overflow" : "stream ended");
+        const why = outcome === "overflow" ? "overflow" : "stream ended";
+        this.#setStatus("disconnected", why, attempt + 1);
       } catch (err) {
         if (this.#closed.signal.aborted) break;
-        const msg = errorMessage(err);
-        if (this.#status !== "disconnected") {
-          this.o.log?.warn("relay subscription lost; reconnecting", { error: msg });
+        // A refusal's body could echo the request (a proxy's error page): never the token.
+        const token = this.o.token;
+        const said = errorMessage(err);
+        const msg = token && said.includes(token) ? said.replaceAll(token, "[token]") : said;
+        // Logged when the reason changes, not once per retry of the same one.
+        if (msg !== lastLogged) {
+          this.o.log?.warn("relay subscription lost; reconnecting", {
+            error: msg,
+            failures: attempt + 1,
+          });
+          lastLogged = msg;
         }
-        this.#setStatus("disconnected", msg);
+        this.#setStatus("disconnected", msg, attempt + 1);
       }
       if (this.#closed.signal.aborted) break;
       // Overflow means "catch up now": reconnect at once; anything else backs off with jitter.
@@ -169,7 +207,9 @@ class SubscriptionLoop implements Subscription {
    * product's HTTP/1.1 client (core/http/client), not `fetch`: the relay's answer head has
    * `idleTimeoutMs` to come (the client's deadline on the head alone), then the stream, or a
    * refusal's body, has as long between reads (the idle timer, which cancels the request through
-   * its signal); closing the subscription cancels it too, whichever it is waiting for.
+   * its signal); closing the subscription cancels it too, whichever it is waiting for. A 200
+   * that is not `text/event-stream` fails the connection (unread); `onHealthy` is called when
+   * the stream's first bytes arrive.
    */
   async #connect(onHealthy: () => void): Promise<Outcome> {
     const params = new URLSearchParams();
@@ -204,9 +244,15 @@ class SubscriptionLoop implements Subscription {
       if (res.status !== 200 || res.body === null) {
         throw new Error(`relay answered ${res.status}: ${await answerText(res)}`);
       }
-      this.#setStatus("connected");
-      onHealthy();
-      return await this.#read(streamOf(res), armIdle, conn.signal);
+      if (!isEventStream(res.contentType)) {
+        discard(res);
+        throw new Error(
+          `relay answered 200 with ${typeText(res.contentType)}, not an event stream ` +
+            "(is the relay URL right?)",
+        );
+      }
+      this.#setStatus("connected", undefined, 0);
+      return await this.#read(streamOf(res), armIdle, conn.signal, onHealthy);
     } finally {
       idle?.cancel();
       this.#closed.signal.removeEventListener("abort", onClose);
@@ -219,6 +265,7 @@ class SubscriptionLoop implements Subscription {
     body: ReadableStream<Uint8Array>,
     armIdle: () => void,
     signal: AbortSignal,
+    onHealthy: () => void,
   ): Promise<Outcome> {
     const queue: SseEvent[] = [];
     const parser = new SseParser((e) => queue.push(e));
@@ -235,6 +282,7 @@ class SubscriptionLoop implements Subscription {
           return "ended";
         }
         armIdle();
+        if (value.length > 0) onHealthy();
         parser.push(value);
         if (parser.retryMs !== undefined) this.#retryHint = parser.retryMs;
         while (queue.length > 0) {

@@ -1,6 +1,7 @@
 /**
  * The decision loop's part of the policy service's `/health`, against a real relay and state
- * file: degraded while the relay is gone and ok once it is back, degraded with the reason once
+ * file: degraded while the relay is gone (with the latest failure and how many in a row) and ok
+ * once it is back, degraded with the reason once
  * the intent subscription failed for good (a handler that keeps throwing), and degraded while a
  * full disk (a tmpfs: root only) holds the intents, ok once every one is decided.
  */
@@ -82,7 +83,14 @@ Deno.test("policy /health: degraded while the relay is gone, ok once it is back"
     await waitFor(() => loop.health().status === "ok", 20_000, "subscribed");
     await relay.close();
     await waitFor(() => loop.health().status === "degraded", 20_000, "degraded");
-    assert.equal(loop.health().reason, "relay: subscription disconnected");
+    // The latest failure of the run (the relay refusing connections), not the first (its
+    // stream ending), with how many connections in a row failed.
+    const relayPart = () =>
+      (loop.health().components as Record<string, Record<string, unknown>>).relay;
+    await waitFor(() => Number(relayPart().failures) >= 3, 20_000, "three failures in a row");
+    assert.equal(relayPart().status, "disconnected");
+    assert.doesNotMatch(String(loop.health().reason), /stream ended/);
+    assert.match(String(loop.health().reason), /^relay: .*(refused|connect)/i);
     relay = await startRelay(port);
     await waitFor(() => loop.health().status === "ok", 20_000, "ok again");
   } finally {
