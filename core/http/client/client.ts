@@ -25,6 +25,40 @@ export interface OriginClient {
 }
 
 /**
+ * `body` (a body `fetch` streams) whose failures are {@linkcode HttpClientError}s, as the pool's
+ * are: `aborted` when `signal` was aborted (with its reason), `timeout` when `deadline` (the
+ * whole exchange's) passed, else `protocol` (the body was cut short: `fetch` does not tell a
+ * close in the middle of a chunk from a reset).
+ */
+function failingAs(
+  body: ReadableStream<Uint8Array>,
+  signal: AbortSignal | undefined,
+  deadline: AbortSignal,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (err) {
+        if (signal?.aborted) controller.error(abortedError(signal.reason));
+        else if (deadline.aborted) {
+          controller.error(new HttpClientError("timeout", "timed out", { cause: err }));
+        } else {
+          const message = `body cut short: ${errorMessage(err)}`;
+          controller.error(new HttpClientError("protocol", message, { cause: err }));
+        }
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
  * The client for `origin`: {@linkcode OriginPool} for `http:`, `fetch` for `https:`.
  *
  * @example
@@ -76,7 +110,8 @@ export function createOriginClient(origin: string, opts: OriginPoolOptions = {})
         await res.body?.cancel();
         throw new HttpClientError("protocol", `invalid response: status ${res.status}`);
       }
-      return { status: res.status, contentType: res.headers.get("content-type"), body: res.body };
+      const body = res.body && failingAs(res.body, req.signal, deadline);
+      return { status: res.status, contentType: res.headers.get("content-type"), body };
     },
     close: () => client.close(),
   };
