@@ -15,7 +15,7 @@ const MAX_CHUNK_LINE_BYTES = 4 * 1024;
 const MAX_TRAILER_BYTES = 16 * 1024;
 /** Largest piece handed on at once (a big chunk is delivered in pieces). */
 const MAX_PIECE = 64 * 1024;
-/** Hex digits in a chunk size (13 stay below 2^53). */
+/** Hex digits in a chunk size, leading zeros aside (13 stay below 2^53). */
 const MAX_SIZE_DIGITS = 13;
 const SEMICOLON = 59;
 
@@ -43,13 +43,15 @@ function hexValue(c: number): number {
 export function chunkSize(line: Uint8Array): number {
   let size = 0;
   let i = 0;
+  let zeros = 0; // leading ones, which 1*HEXDIG allows and which add nothing
   for (; i < line.length; i++) {
     const v = hexValue(line[i]);
     if (v < 0) break;
+    if (size === 0 && v === 0) zeros++;
     size = size * 16 + v;
   }
   if (i === 0) throw invalid("missing chunk size");
-  if (i > MAX_SIZE_DIGITS) throw invalid("chunk size too large");
+  if (i - zeros > MAX_SIZE_DIGITS) throw invalid("chunk size too large");
   if (i < line.length) {
     let j = i;
     while (j < line.length && (line[j] === 32 || line[j] === 9)) j++;

@@ -325,14 +325,20 @@ export class Connection {
    * Where the response head ends in {@linkcode buffer} (before its blank line; it starts at
    * {@linkcode headStart}, valid until the next read) when the buffer already holds all of it,
    * else -1 (`fill` and ask again). No view is made of it: a repeated head is only compared.
-   * @throws {HttpClientError} `protocol` when the head exceeds `max` bytes
+   * @throws {HttpClientError} `protocol` when the head exceeds `max` bytes, or has an LF without
+   * its CR (a head of LF-ended lines never ends in CRLF CRLF: refused, not waited on)
    */
   bufferedHead(max: number): number {
     // Counted from #start, which a fill may move; absolute offsets would go stale.
     const b = this.#buf;
     const s = this.#start;
-    for (let i = s + Math.max(3, this.#scanned); i < this.#end; i++) {
-      if (b[i] === LF && b[i - 1] === CR && b[i - 2] === LF && b[i - 3] === CR) {
+    for (let i = s + this.#scanned; i < this.#end; i++) {
+      if (b[i] !== LF) continue;
+      if (i === s || b[i - 1] !== CR) {
+        this.#scanned = 0;
+        throw new HttpClientError("protocol", "invalid response: LF without CR in the head");
+      }
+      if (i - s >= 3 && b[i - 2] === LF && b[i - 3] === CR) {
         this.#start = i + 1;
         this.#scanned = 0;
         this.headStart = s;

@@ -15,6 +15,9 @@ Deno.test("chunk sizes RFC 9112 §7.1 allows", () => {
     ["5 ;name", 5], // BWS before ';'
     ['5;a="q s";b', 5],
     ["fffffffffffff", 0xfffffffffffff],
+    // Leading zeros are digits 1*HEXDIG allows; only the significant ones are bounded.
+    ["0".repeat(20) + "1f", 31],
+    ["0".repeat(20) + "fffffffffffff", 0xfffffffffffff],
   ];
   for (const [line, size] of cases) assert.equal(chunkSize(b(line)), size, line);
 });
@@ -32,6 +35,7 @@ Deno.test("chunk-size lines RFC 9112 §7.1 forbids", () => {
       "5;a\u0000b",
       "5;a\rb",
       "1fffffffffffff", // 14 hex digits: beyond what a length may be
+      "0001fffffffffffff", // the same after leading zeros
     ]
   ) {
     assert.throws(

@@ -147,6 +147,10 @@ const BAD_RESPONSES: Array<[string, string]> = [
     "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabX\r\n0\r\n\r\n",
   ],
   ["bad trailer", "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nno colon\r\n\r\n"],
+  // A head whose lines end in LF alone never ends in CRLF CRLF: refused at its first bare LF,
+  // not waited on until the deadline.
+  ["LF line ends", "HTTP/1.1 200 OK\ncontent-length: 2\n\nhi"],
+  ["bare LF in a field", "HTTP/1.1 200 OK\r\nx-a: 1\nx-b: 2\r\ncontent-length: 0\r\n\r\n"],
 ];
 
 Deno.test("every framing error is a protocol error, and the connection is never reused", async () => {
