@@ -23,9 +23,9 @@ export interface SubscribeOptions {
   /**
    * Connection changes. `connected` once per connection whose answer is an event stream
    * (`failures` 0); `disconnected` after every connection that failed or ended, with its own
-   * reason (so the latest is the one reported) and `failures`, how many in a row did (1 for a
-   * stream that sent something before it ended; a stream that sent nothing counts as a failure,
-   * and the backoff grows); `failed` is final: the handler
+   * reason (so the latest is the one reported) and `failures`, how many in a row did (1 after a
+   * connection that delivered events; one that delivered none and ended before the maximum
+   * backoff counts as a failure of the run, and the backoff grows); `failed` is final: the handler
    * threw on one event `handlerAttempts` times, and the subscription stopped there (its position
    * stays before that event).
    */
@@ -122,6 +122,9 @@ function streamOf(res: ClientResponse): ReadableStream<Uint8Array> {
   return ReadableStream.from([bytes]);
 }
 
+/** A monotonic clock, in ms. */
+const now = () => performance.now();
+
 /** Why one connection ended. */
 type Outcome = "overflow" | "ended";
 
@@ -130,6 +133,10 @@ class SubscriptionLoop implements Subscription {
   readonly #closed = new AbortController();
   #status: SubscriptionStatus | undefined;
   #retryHint: number | undefined;
+  /** The connection in progress moved the position (an event handled or skipped, a reset). */
+  #progress = false;
+  /** When the connection in progress reported `connected` (ms, monotonic). */
+  #connectedAt: number | undefined;
   #failure: string | undefined;
 
   constructor(private readonly o: LoopOptions) {
@@ -162,22 +169,31 @@ class SubscriptionLoop implements Subscription {
   }
 
   async run(): Promise<void> {
-    // Connections in a row whose stream sent nothing: a relay that answers but never streams
-    // (a wrong URL, a proxy's page, a stream that ends at once) backs off like one that is down.
+    // Connections in a row that failed. One that delivered no event and ended before the
+    // maximum backoff counts as failed too: a relay that answers but never streams (a wrong URL,
+    // a proxy's page, a stream that ends or overflows at once) backs off like one that is down.
     let attempt = 0;
     let lastLogged: string | undefined;
     while (!this.#closed.signal.aborted) {
       let outcome: Outcome | undefined;
-      try {
-        outcome = await this.#connect(() => {
+      this.#progress = false;
+      this.#connectedAt = undefined;
+      const healthy = () => {
+        const at = this.#connectedAt;
+        if (this.#progress || (at !== undefined && now() - at >= this.o.backoffMaxMs)) {
           attempt = 0;
           lastLogged = undefined;
-        });
+        }
+      };
+      try {
+        outcome = await this.#connect();
         if (this.#closed.signal.aborted) break;
+        healthy();
         const why = outcome === "overflow" ? "overflow" : "stream ended";
         this.#setStatus("disconnected", why, attempt + 1);
       } catch (err) {
         if (this.#closed.signal.aborted) break;
+        healthy();
         // A refusal's body could echo the request (a proxy's error page): never the token.
         const token = this.o.token;
         const said = errorMessage(err);
@@ -193,9 +209,10 @@ class SubscriptionLoop implements Subscription {
         this.#setStatus("disconnected", msg, attempt + 1);
       }
       if (this.#closed.signal.aborted) break;
-      // Overflow means "catch up now": reconnect at once; anything else backs off with jitter.
+      // Overflow means "catch up now": reconnect at once (after a connection that delivered
+      // events); anything else backs off with jitter.
       const min = Math.max(this.o.backoffMinMs, this.#retryHint ?? 0);
-      const wait = outcome === "overflow"
+      const wait = outcome === "overflow" && this.#progress
         ? 0
         : backoffDelay(attempt++, { baseMs: min, maxMs: this.o.backoffMaxMs });
       await sleep(wait, this.#closed.signal);
@@ -208,10 +225,9 @@ class SubscriptionLoop implements Subscription {
    * `idleTimeoutMs` to come (the client's deadline on the head alone), then the stream, or a
    * refusal's body, has as long between reads (the idle timer, which cancels the request through
    * its signal); closing the subscription cancels it too, whichever it is waiting for. A 200
-   * that is not `text/event-stream` fails the connection (unread); `onHealthy` is called when
-   * the stream's first bytes arrive.
+   * that is not `text/event-stream` fails the connection (unread).
    */
-  async #connect(onHealthy: () => void): Promise<Outcome> {
+  async #connect(): Promise<Outcome> {
     const params = new URLSearchParams();
     for (const t of this.o.topics) params.append("topic", t);
     const url = new URL(`${this.o.url}/subscribe?${params}`);
@@ -251,8 +267,9 @@ class SubscriptionLoop implements Subscription {
             "(is the relay URL right?)",
         );
       }
+      this.#connectedAt = now();
       this.#setStatus("connected", undefined, 0);
-      return await this.#read(streamOf(res), armIdle, conn.signal, onHealthy);
+      return await this.#read(streamOf(res), armIdle, conn.signal);
     } finally {
       idle?.cancel();
       this.#closed.signal.removeEventListener("abort", onClose);
@@ -265,7 +282,6 @@ class SubscriptionLoop implements Subscription {
     body: ReadableStream<Uint8Array>,
     armIdle: () => void,
     signal: AbortSignal,
-    onHealthy: () => void,
   ): Promise<Outcome> {
     const queue: SseEvent[] = [];
     const parser = new SseParser((e) => queue.push(e));
@@ -282,7 +298,6 @@ class SubscriptionLoop implements Subscription {
           return "ended";
         }
         armIdle();
-        if (value.length > 0) onHealthy();
         parser.push(value);
         if (parser.retryMs !== undefined) this.#retryHint = parser.retryMs;
         while (queue.length > 0) {
@@ -305,6 +320,7 @@ class SubscriptionLoop implements Subscription {
         info = JSON.parse(e.data);
       } catch { /* a reset without details still resets */ }
       this.#lastId = info.resume ?? undefined;
+      this.#progress = true;
       try {
         this.o.opts.onReset?.(info.oldest ?? undefined);
       } catch (err) {
@@ -319,9 +335,13 @@ class SubscriptionLoop implements Subscription {
     } catch {
       this.o.log?.warn("relay sent an unparsable event; skipped", { id: e.id });
       this.#lastId = e.id;
+      this.#progress = true;
       return;
     }
-    if (await this.#deliver(event)) this.#lastId = e.id;
+    if (await this.#deliver(event)) {
+      this.#lastId = e.id;
+      this.#progress = true;
+    }
   }
 
   /**

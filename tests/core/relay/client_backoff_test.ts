@@ -1,13 +1,13 @@
 /**
  * How a subscription backs off and reports a run of failed connections, on real sockets: a 200
  * that is not an event stream (a wrong URL, a proxy's page) is a failure like any other (backed
- * off up to the maximum, its content type said), a 200 event stream that ends before sending
- * anything does not reset the backoff, and each failure of a run is reported with its own reason
+ * off up to the maximum, its content type said), a 200 event stream that ends (or overflows)
+ * before delivering an event does not reset the backoff, and each failure of a run is reported with its own reason
  * and how many came in a row, so `/health` shows what fails now.
  */
 import assert from "node:assert/strict";
 import { RelayClient, type SubscriptionStatus } from "../../../core/relay/client/mod.ts";
-import { type StallServer, startStallServer } from "../../support/stall_server.ts";
+import { chunk, type StallServer, startStallServer } from "../../support/stall_server.ts";
 import { waitFor } from "../../helpers.ts";
 import { quietLog } from "./relay_helpers.ts";
 import { sleep } from "../../../core/async/mod.ts";
@@ -83,6 +83,28 @@ Deno.test("a 200 event stream that ends before any byte does not reset the backo
     const last = reports.filter(([s]) => s === "disconnected").at(-1);
     assert.match(last?.[1] ?? "", /stream ended/);
     assert.ok((last?.[2] ?? 0) >= 2, "the empty streams counted as failures in a row");
+  });
+});
+
+Deno.test("a stream that sends bytes but no event before it ends does not reset the backoff", async () => {
+  // A relay (or something posing as one) that answers `retry:` and an overflow at once: the
+  // overflow's "reconnect now" holds only for a connection that delivered events.
+  const server = startStallServer(async (c) => {
+    await c.write(
+      "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n" +
+        chunk("retry: 20\n\n") + chunk("event: overflow\ndata: {}\n\n") + "0\r\n\r\n",
+    );
+  });
+  await subscribed(server, 10_000, async (reports) => {
+    await waitFor(() => server.connections.length >= 1, 5_000, "a first connection");
+    await sleep(1_000);
+    assert.ok(
+      server.connections.length <= 7,
+      `${server.connections.length} connections in a second: the backoff did not grow`,
+    );
+    const last = reports.filter(([s]) => s === "disconnected").at(-1);
+    assert.equal(last?.[1], "overflow");
+    assert.ok((last?.[2] ?? 0) >= 2, "counted as failures in a row");
   });
 });
 
