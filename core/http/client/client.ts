@@ -27,8 +27,8 @@ export interface OriginClient {
 /**
  * `body` (a body `fetch` streams) whose failures are {@linkcode HttpClientError}s, as the pool's
  * are: `aborted` when `signal` was aborted (with its reason), `timeout` when `deadline` (the
- * whole exchange's) passed, else `protocol` (the body was cut short: `fetch` does not tell a
- * close in the middle of a chunk from a reset).
+ * whole exchange's) passed, else `protocol` (the body was cut short or framed wrongly: `fetch`
+ * does not tell a close in the middle of a chunk from a reset or a bad chunk size).
  */
 function failingAs(
   body: ReadableStream<Uint8Array>,
@@ -47,7 +47,7 @@ function failingAs(
         else if (deadline.aborted) {
           controller.error(new HttpClientError("timeout", "timed out", { cause: err }));
         } else {
-          const message = `body cut short: ${errorMessage(err)}`;
+          const message = `body cut short or malformed: ${errorMessage(err)}`;
           controller.error(new HttpClientError("protocol", message, { cause: err }));
         }
       }
