@@ -114,7 +114,12 @@ Deno.test({
       assert.equal(header(heads[2], "last-event-id"), "e-8");
       for (const h of heads) assert.equal(header(h, "authorization"), "Bearer tls-tok");
       // The third connection was made: the second's head, never sent, was timed out.
-      assert.match(out.find((o) => o.status === "disconnected")?.error ?? "", /idle timeout/);
+      // Every failed connection is reported: the stall among them (a loaded host may time out a
+      // TLS handshake first).
+      assert.ok(
+        out.some((o) => o.status === "disconnected" && /idle timeout/.test(o.error ?? "")),
+        JSON.stringify(out.filter((o) => o.status)),
+      );
     } finally {
       child.kill("SIGTERM");
       await child.status;
