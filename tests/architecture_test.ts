@@ -83,7 +83,9 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * process) and yaml (about 4 MB) load with the first request or the config file that needs them.
  * The relay and the sidecar need nothing of node:crypto (2-7 MB) but hashing and comparing,
  * which core/crypto does in JavaScript; the audit service and the dashboard load it with the
- * ledger's first signature. main.ts stands for what every command loads before its
+ * ledger's first signature. The audit service checks its mesh-auth settings at start
+ * (core/auth/mesh) and loads its routes, and with them the credential verifier (core/auth),
+ * with the first request its app serves. main.ts stands for what every command loads before its
  * own file. `deferred` files are what only some configurations use, imported when configured:
  * the relay's SQLite and JetStream stores, its `--workers` isolates and the replay store
  * (node:sqlite) of core/auth; the sidecar's SQLite flight-recorder store; the policy's intent schemas (zod) load with the first intent, and
@@ -143,13 +145,19 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
       banned: /^(zod|yaml|node:crypto|hono)$/,
       // No npm package at all (postgres and redis load with a postgres:// db, by loadDriver).
       graphBanned: /^(?!node:)/,
-      // With a postgres:// db, `audit verify` or a relay_url only.
+      // With a postgres:// db, `audit verify` or a relay_url only; its routes and with them the
+      // credential verifier (core/auth: its settings are checked at start with core/auth/mesh)
+      // with the first request its app serves; the HTTP client of the ledger serves others.
       deferred: [
         "core/ledger/pg_ledger.ts",
         "core/ledger/pg_verify.ts",
         "core/ledger/verify.ts",
         "core/ledger/monitor.ts",
         "core/relay/client/mod.ts",
+        "core/ledger/routes.ts",
+        "core/auth/mod.ts",
+        "core/auth/bearer.ts",
+        "core/ledger/client/mod.ts",
       ],
     },
     {

@@ -19,7 +19,7 @@ import {
   verifyLedgerPostgres,
   type VerifyReport,
 } from "../../core/ledger/mod.ts";
-import { resolveSecretSetting } from "../../core/auth/mod.ts";
+import { resolveSecretSetting } from "../../core/auth/settings/mod.ts";
 import type { Command } from "../command.ts";
 import { print } from "../shared.ts";
 
