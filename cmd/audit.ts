@@ -22,12 +22,10 @@ import {
 } from "../core/config/mod.ts";
 import type { Ed25519KeyPair } from "../core/crypto/mod.ts";
 import {
-  checkPostgres,
-  connectPostgres,
   DEFAULT_PG_CONNECT_TIMEOUT_SECONDS,
   DEFAULT_PG_MAX_CONNECTIONS,
   isPostgresUrl,
-} from "../core/engine/mod.ts";
+} from "../core/engine/settings/mod.ts";
 import { ConfigError } from "../core/errors/mod.ts";
 import {
   createServer,
@@ -222,6 +220,10 @@ async function openLedger(
       : undefined,
   };
   if (isPostgresUrl(config.db)) {
+    // The PostgreSQL client (core/engine) loads only with a postgres:// db.
+    const { checkPostgres, connectPostgres } = await lateImport<
+      typeof import("../core/engine/mod.ts")
+    >("../core/engine/mod.ts", import.meta.url);
     const pg = await connectPostgres({
       url: config.db,
       setting: "db",
