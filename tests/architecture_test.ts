@@ -85,7 +85,9 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * which core/crypto does in JavaScript; the audit service and the dashboard load it with the
  * ledger's first signature. The audit service checks its mesh-auth settings at start
  * (core/auth/mesh) and loads its routes, and with them the credential verifier (core/auth),
- * with the first request its app serves. main.ts stands for what every command loads before its
+ * with the first request its app serves. No service holds the exact JSON parser of core/http
+ * (exact_json.ts) at start: `readExactJson` loads it with the first body it reads. main.ts
+ * stands for what every command loads before its
  * own file. `deferred` files are what only some configurations use, imported when configured:
  * the relay's SQLite and JetStream stores, its `--workers` isolates and the replay store
  * (node:sqlite) of core/auth; the sidecar's SQLite flight-recorder store; the policy's intent schemas (zod) load with the first intent, and
@@ -126,6 +128,7 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/relay/jetstream_store.ts",
         "core/relay/cluster.ts",
         "core/auth/replay.ts",
+        "core/http/exact_json.ts",
       ],
     },
     {
@@ -137,6 +140,7 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/http/app.ts",
         "core/sidecar/proxy.ts",
         "core/http/client/mod.ts",
+        "core/http/exact_json.ts",
       ],
       graphBanned: /^(?!node:)/,
     },
@@ -158,12 +162,15 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/auth/mod.ts",
         "core/auth/bearer.ts",
         "core/ledger/client/mod.ts",
+        "core/http/exact_json.ts",
+        // Its settings read core/engine/settings; the clients load with a postgres:// db.
+        "core/engine/mod.ts",
       ],
     },
     {
       root: "cmd/dashboard.ts",
       banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
-      deferred: ["core/relay/mod.ts", "core/ledger/mod.ts"],
+      deferred: ["core/relay/mod.ts", "core/ledger/mod.ts", "core/http/exact_json.ts"],
       graphBanned: /^(zod|yaml|hono)$/,
     },
     ...(["sensor", "action"] as const).map((kind) => ({
@@ -184,6 +191,7 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/auth/mod.ts",
         // Each agent's code loads with its start (core/agents/mod.ts), not the other's.
         kind === "sensor" ? "core/agents/action_agent.ts" : "core/agents/sensor_agent.ts",
+        "core/http/exact_json.ts",
       ],
       graphBanned: /^(zod|es-module-lexer|@nats-io\/.+)$/,
     })),
@@ -204,6 +212,7 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         // The orchestrator's and the audit service's clients load where they are configured.
         "core/agents/orchestrator.ts",
         "core/ledger/client/mod.ts",
+        "core/http/exact_json.ts",
       ],
       graphBanned: /^(zod|es-module-lexer|@nats-io\/.+)$/,
     })),
