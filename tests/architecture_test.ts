@@ -99,8 +99,8 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * sidecar imports no `node:` module at start: the first one loads Deno's Node layer (3-4 MB of an
  * idle process). The sensor and action agents import no `node:` module but `node:sqlite` (their
  * state database) at start; the plugin runtime (yaml, zod manifests, node:crypto signatures, the
- * import audit), the action agent's executor and its JetStream queue, and the wire's zod
- * schemas load with the first plugin, instruction or message that needs them; neither loads the
+ * import audit), the action agent's executor, plugin catalog and JetStream queue, and the wire's
+ * zod schemas load with the first plugin, instruction or message that needs them; neither loads the
  * other's agent code (core/agents/mod.ts imports each with its start).
  * Their start graph as Deno builds it, which follows every string-literal `import()`, reaches
  * neither zod nor es-module-lexer (`graphBanned`): Deno reads the registry data of each npm
@@ -192,6 +192,9 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         // Each agent's code loads with its start (core/agents/mod.ts), not the other's.
         kind === "sensor" ? "core/agents/action_agent.ts" : "core/agents/sensor_agent.ts",
         "core/http/exact_json.ts",
+        // The action agent's plugin catalog loads with its first instruction (the sensor's
+        // trigger loops use theirs from start).
+        ...(kind === "action" ? ["core/agents/plugins.ts"] : []),
       ],
       graphBanned: /^(zod|es-module-lexer|@nats-io\/.+)$/,
     })),
@@ -213,6 +216,7 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/agents/orchestrator.ts",
         "core/ledger/client/mod.ts",
         "core/http/exact_json.ts",
+        ...(file === "action_agent" ? ["core/agents/plugins.ts"] : []),
       ],
       graphBanned: /^(zod|es-module-lexer|@nats-io\/.+)$/,
     })),
