@@ -4,7 +4,8 @@
  * to check a ledger offline or live.
  * @module
  */
-import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
+import { meshAuthFields, meshAuthSettings } from "../core/auth/mesh/mod.ts";
+import { resolveSecretSetting } from "../core/auth/settings/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
 import {
   DATA_DIR,
@@ -21,12 +22,10 @@ import {
 } from "../core/config/mod.ts";
 import type { Ed25519KeyPair } from "../core/crypto/mod.ts";
 import {
-  checkPostgres,
-  connectPostgres,
   DEFAULT_PG_CONNECT_TIMEOUT_SECONDS,
   DEFAULT_PG_MAX_CONNECTIONS,
   isPostgresUrl,
-} from "../core/engine/mod.ts";
+} from "../core/engine/settings/mod.ts";
 import { ConfigError } from "../core/errors/mod.ts";
 import {
   createServer,
@@ -142,7 +141,9 @@ export type AuditConfig = Infer<typeof spec.spec.fields>;
  */
 export async function start(config: AuditConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? serviceLogger("audit", config);
-  const auth = meshAuthFor(config, { command: "audit", host: config.host, log });
+  // Keys, revocation files and protected mode are checked now; the verifier is built from them
+  // with the routes, which load with the first request the app serves.
+  const auth = meshAuthSettings(config, { command: "audit", host: config.host, log });
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const key = await signingKey(config);
   // The relay's client loads only when there is a relay to publish to.
@@ -219,6 +220,10 @@ async function openLedger(
       : undefined,
   };
   if (isPostgresUrl(config.db)) {
+    // The PostgreSQL client (core/engine) loads only with a postgres:// db.
+    const { checkPostgres, connectPostgres } = await lateImport<
+      typeof import("../core/engine/mod.ts")
+    >("../core/engine/mod.ts", import.meta.url);
     const pg = await connectPostgres({
       url: config.db,
       setting: "db",

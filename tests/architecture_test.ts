@@ -83,7 +83,11 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * process) and yaml (about 4 MB) load with the first request or the config file that needs them.
  * The relay and the sidecar need nothing of node:crypto (2-7 MB) but hashing and comparing,
  * which core/crypto does in JavaScript; the audit service and the dashboard load it with the
- * ledger's first signature. main.ts stands for what every command loads before its
+ * ledger's first signature. The audit service checks its mesh-auth settings at start
+ * (core/auth/mesh) and loads its routes, and with them the credential verifier (core/auth),
+ * with the first request its app serves. No service holds the exact JSON parser of core/http
+ * (exact_json.ts) at start: `readExactJson` loads it with the first body it reads. main.ts
+ * stands for what every command loads before its
  * own file. `deferred` files are what only some configurations use, imported when configured:
  * the relay's SQLite and JetStream stores, its `--workers` isolates and the replay store
  * (node:sqlite) of core/auth; the sidecar's SQLite flight-recorder store; the policy's intent schemas (zod) load with the first intent, and
@@ -95,8 +99,8 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * sidecar imports no `node:` module at start: the first one loads Deno's Node layer (3-4 MB of an
  * idle process). The sensor and action agents import no `node:` module but `node:sqlite` (their
  * state database) at start; the plugin runtime (yaml, zod manifests, node:crypto signatures, the
- * import audit), the action agent's executor and its JetStream queue, and the wire's zod
- * schemas load with the first plugin, instruction or message that needs them; neither loads the
+ * import audit), the action agent's executor, plugin catalog and JetStream queue, and the wire's
+ * zod schemas load with the first plugin, instruction or message that needs them; neither loads the
  * other's agent code (core/agents/mod.ts imports each with its start).
  * Their start graph as Deno builds it, which follows every string-literal `import()`, reaches
  * neither zod nor es-module-lexer (`graphBanned`): Deno reads the registry data of each npm
@@ -124,6 +128,7 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/relay/jetstream_store.ts",
         "core/relay/cluster.ts",
         "core/auth/replay.ts",
+        "core/http/exact_json.ts",
       ],
     },
     {
@@ -135,6 +140,7 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/http/app.ts",
         "core/sidecar/proxy.ts",
         "core/http/client/mod.ts",
+        "core/http/exact_json.ts",
       ],
       graphBanned: /^(?!node:)/,
     },
@@ -143,19 +149,28 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
       banned: /^(zod|yaml|node:crypto|hono)$/,
       // No npm package at all (postgres and redis load with a postgres:// db, by loadDriver).
       graphBanned: /^(?!node:)/,
-      // With a postgres:// db, `audit verify` or a relay_url only.
+      // With a postgres:// db, `audit verify` or a relay_url only; its routes and with them the
+      // credential verifier (core/auth: its settings are checked at start with core/auth/mesh)
+      // with the first request its app serves; the HTTP client of the ledger serves others.
       deferred: [
         "core/ledger/pg_ledger.ts",
         "core/ledger/pg_verify.ts",
         "core/ledger/verify.ts",
         "core/ledger/monitor.ts",
         "core/relay/client/mod.ts",
+        "core/ledger/routes.ts",
+        "core/auth/mod.ts",
+        "core/auth/bearer.ts",
+        "core/ledger/client/mod.ts",
+        "core/http/exact_json.ts",
+        // Its settings read core/engine/settings; the clients load with a postgres:// db.
+        "core/engine/mod.ts",
       ],
     },
     {
       root: "cmd/dashboard.ts",
       banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
-      deferred: ["core/relay/mod.ts", "core/ledger/mod.ts"],
+      deferred: ["core/relay/mod.ts", "core/ledger/mod.ts", "core/http/exact_json.ts"],
       graphBanned: /^(zod|yaml|hono)$/,
     },
     ...(["sensor", "action"] as const).map((kind) => ({
@@ -176,6 +191,10 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/auth/mod.ts",
         // Each agent's code loads with its start (core/agents/mod.ts), not the other's.
         kind === "sensor" ? "core/agents/action_agent.ts" : "core/agents/sensor_agent.ts",
+        "core/http/exact_json.ts",
+        // The action agent's plugin catalog loads with its first instruction (the sensor's
+        // trigger loops use theirs from start).
+        ...(kind === "action" ? ["core/agents/plugins.ts"] : []),
       ],
       graphBanned: /^(zod|es-module-lexer|@nats-io\/.+)$/,
     })),
@@ -196,6 +215,8 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         // The orchestrator's and the audit service's clients load where they are configured.
         "core/agents/orchestrator.ts",
         "core/ledger/client/mod.ts",
+        "core/http/exact_json.ts",
+        ...(file === "action_agent" ? ["core/agents/plugins.ts"] : []),
       ],
       graphBanned: /^(zod|es-module-lexer|@nats-io\/.+)$/,
     })),

@@ -4,14 +4,22 @@
  * Exit 0 when it verifies, 1 naming the first bad index (or the failed check), 2 on bad usage.
  * @module
  */
-import { DATA_DIR, defineConfig, duration, path, str, url } from "../../core/config/mod.ts";
+import {
+  DATA_DIR,
+  defineConfig,
+  duration,
+  lateImport,
+  path,
+  str,
+  url,
+} from "../../core/config/mod.ts";
 import {
   CheckFailedError,
   ConfigError,
   type ConfigSource,
   errorMessage,
 } from "../../core/errors/mod.ts";
-import { checkPostgres, connectPostgres, isPostgresUrl } from "../../core/engine/mod.ts";
+import { isPostgresUrl } from "../../core/engine/settings/mod.ts";
 import {
   checkLiveLog,
   parseVkey,
@@ -19,7 +27,7 @@ import {
   verifyLedgerPostgres,
   type VerifyReport,
 } from "../../core/ledger/mod.ts";
-import { resolveSecretSetting } from "../../core/auth/mod.ts";
+import { resolveSecretSetting } from "../../core/auth/settings/mod.ts";
 import type { Command } from "../command.ts";
 import { print } from "../shared.ts";
 
@@ -135,6 +143,10 @@ async function verifyPostgres(
   source: ConfigSource,
   opts: { password?: string; vkey?: string },
 ): Promise<VerifyReport> {
+  // The PostgreSQL client (core/engine) loads only with a postgres:// db.
+  const { checkPostgres, connectPostgres } = await lateImport<
+    typeof import("../../core/engine/mod.ts")
+  >("../../core/engine/mod.ts", import.meta.url);
   const pg = await connectPostgres({
     url,
     setting: "db",

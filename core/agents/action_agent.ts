@@ -11,9 +11,8 @@ import { type Service, withShutdown } from "../http/mod.ts";
 import type { ActionConfig } from "./config.ts";
 import { logLine } from "./exec_log.ts";
 import { ExecutionLog } from "./exec_log.ts";
-import type { ExecutorContext } from "./executor.ts";
-import { runLate } from "./late_run.ts";
-import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
+import { type LateExecutorContext, runLate } from "./late_run.ts";
+import type { PluginCatalog } from "./plugins.ts";
 import { type RefusedTask, RelayTaskSource, type TaskPublisherPolicy } from "./relay_tasks.ts";
 import type { QueuedTaskSource } from "./queued_tasks.ts";
 import { lateImport } from "../config/mod.ts";
@@ -28,6 +27,8 @@ import { errorMessage } from "../errors/mod.ts";
 
 /** The JetStream task queue's module. */
 type QueuedTasks = typeof import("./queued_tasks.ts");
+/** The plugin catalog's module (plugin folders, the plugin runtime, warm runners). */
+type Plugins = typeof import("./plugins.ts");
 
 /** How long stop waits for a last delivery of unreported results. */
 const FINAL_SWEEP_TIMEOUT_MS = 5_000;
@@ -46,8 +47,9 @@ class ActionAgent {
   readonly active = new Set<string>();
   readonly queue: TaskQueue<Task>;
   readonly reporter: ResultReporter;
-  readonly catalog: PluginCatalog;
-  readonly exec: ExecutorContext;
+  readonly exec: LateExecutorContext;
+  /** The plugin catalog, loaded and made with the first instruction that runs. */
+  #catalog?: Promise<PluginCatalog>;
   readonly plugins = new PluginHealth();
   relayTasks?: RelayTaskSource;
   queueTasks?: QueuedTaskSource;
@@ -60,10 +62,13 @@ class ActionAgent {
     readonly config: ActionConfig,
     pluginTrust: PluginTrustPolicy,
   ) {
-    this.catalog = catalogFromConfig(rt, config);
     this.exec = {
       pluginTrust,
-      catalog: this.catalog,
+      // Only instructions use it: an agent that has run none holds neither it nor its module.
+      catalog: () =>
+        this.#catalog ??= lateImport<Plugins>("./plugins.ts", import.meta.url).then((m) =>
+          m.catalogFromConfig(rt, config)
+        ),
       installedDir: rt.layout.configPlugins,
       workdir: rt.layout.workdir,
       installMaxBytes: config.plugins.install_max_bytes,
@@ -205,7 +210,8 @@ class ActionAgent {
         })
       );
     }
-    // The executor (installs, the plugin runtime) loads with the first instruction.
+    // The executor and the plugin catalog load with the first instruction (a failed load is
+    // this instruction's failure, reported as any other).
     let body = await runLate(inst, this.exec, log);
     if (this.#stopping && body.status === "failed") {
       log.add("the agent stopped while this instruction was running");
@@ -320,7 +326,8 @@ class ActionAgent {
         },
       );
     }
-    await this.catalog.close();
+    // A catalog still loading is closed once made; one that failed to load holds nothing.
+    await this.#catalog?.then((c) => c.close(), () => {});
     if (!done) await this.queue.close(5_000);
     await this.queueTasks?.close();
   }

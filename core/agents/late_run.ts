@@ -1,30 +1,39 @@
 /**
- * Runs an instruction with the executor loaded on first use: a load that fails (the module
- * unreadable or replaced under a running agent) becomes a failed result like any other, so the
- * instruction is finished and reported, never left running without one.
+ * Runs an instruction with the executor and the plugin catalog loaded on first use: a load that
+ * fails (the module unreadable or replaced under a running agent) becomes a failed result like
+ * any other, so the instruction is finished and reported, never left running without one.
  * @module
  */
 import { lateImport } from "../config/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { ExecutionLog } from "./exec_log.ts";
 import type { ExecutorContext } from "./executor.ts";
+import type { PluginCatalog } from "./plugins.ts";
 import { type Instruction, type ResultBody, rfc3339 } from "./wire.ts";
 
 /** The executor's module, imported by a computed specifier (core/config's `lateImport`). */
 type Executor = typeof import("./executor.ts");
 
+/** An {@linkcode ExecutorContext} whose plugin catalog is made with the first instruction. */
+export interface LateExecutorContext extends Omit<ExecutorContext, "catalog"> {
+  /** The agent's one catalog, loaded and made by the first call (the same one after). */
+  catalog(): Promise<PluginCatalog>;
+}
+
 /**
- * `runInstruction` of the executor, loaded now; never throws: a failed load is the `internal`
- * failure of the instruction.
+ * `runInstruction` of the executor, loaded now with the agent's plugin catalog; never throws: a
+ * failed load is the `internal` failure of the instruction.
  */
 export async function runLate(
   inst: Instruction,
-  ctx: ExecutorContext,
+  ctx: LateExecutorContext,
   log: ExecutionLog,
 ): Promise<ResultBody> {
   let executor: Executor;
+  let catalog: PluginCatalog;
   try {
     executor = await lateImport<Executor>("./executor.ts", import.meta.url);
+    catalog = await ctx.catalog();
   } catch (err) {
     const message = `the executor could not be loaded: ${errorMessage(err)}`;
     log.add(`failed (internal): ${message}`);
@@ -35,5 +44,5 @@ export async function runLate(
       execution_log: log.lines(),
     };
   }
-  return await executor.runInstruction(inst, ctx, log);
+  return await executor.runInstruction(inst, { ...ctx, catalog }, log);
 }

@@ -23,7 +23,7 @@ import type { Logger } from "../log/mod.ts";
 import { CredentialVerifier, looksLikeCredential } from "./credential.ts";
 import { CredentialError } from "./settings/mod.ts";
 import { Grants } from "./grants.ts";
-import type { RevokedIds } from "./revocation.ts";
+import type { RevokedIds } from "./mesh/mod.ts";
 
 /** Who made a request, once authenticated. */
 export interface Principal {

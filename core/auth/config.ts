@@ -1,105 +1,23 @@
 /**
- * Mesh-auth settings shared by every service that serves other services, protected mode, and
- * the `file:PATH` form of credential settings.
- *
- * Protected mode (as Redis has): a service that listens beyond loopback with no credentials
- * configured refuses to start, naming the setting, unless it was started with `--insecure`,
- * which logs a warning at every start. On loopback the open default stays for development.
+ * A service's authenticator from its mesh-auth settings: the settings' start checks and
+ * protected mode (core/auth/mesh), then the verifier (bearer.ts).
  * @module
  */
-import { ConfigError, type ConfigSource } from "../errors/mod.ts";
-import { bool, list } from "../config/mod.ts";
-import type { Logger } from "../log/mod.ts";
 import { createMeshAuth, type MeshAuth } from "./bearer.ts";
-import { resolveAuthKeys } from "./settings/mod.ts";
-import { RevocationFileError, RevocationList } from "./revocation.ts";
+import { type MeshAuthConfig, type MeshAuthContext, meshAuthSettings } from "./mesh/mod.ts";
 
-/** The settings of a service that verifies mesh credentials. */
-export function meshAuthFields() {
-  return {
-    auth_keys: list({
-      help: "issuer public keys (iatp-ed25519:...) whose credentials are accepted, or file:PATH",
-      default: [],
-      fileRef: true,
-    }),
-    auth_revoked: list({
-      help: "credential ids (jti) refused even when valid, or file:PATH of ids (re-read on change)",
-      default: [],
-      fileRef: true,
-    }),
-    insecure: bool({
-      help: "allow listening beyond loopback with no credentials (development only)",
-      default: false,
-    }),
-  };
-}
-
-/** The values of {@linkcode meshAuthFields} after validation. */
-export interface MeshAuthConfig {
-  auth_keys: string[];
-  auth_revoked: string[];
-  insecure: boolean;
-}
-
-/** True for addresses only this host can reach: 127.0.0.0/8, ::1, localhost. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
-/** What {@linkcode meshAuthFor} needs besides the config. */
-export interface MeshAuthContext {
-  command: string;
-  host: string;
-  log: Logger;
-  /** Static tokens (the relay's `tokens`), counted as credentials for protected mode. */
-  staticTokens?: Record<string, string[]>;
-  source?: ConfigSource;
-  onReject?: (reason: string) => void;
-}
+export {
+  isLoopbackHost,
+  type MeshAuthConfig,
+  type MeshAuthContext,
+  meshAuthFields,
+} from "./mesh/mod.ts";
 
 /**
- * Builds a service's authenticator and applies protected mode.
+ * Builds a service's authenticator and applies protected mode ({@linkcode meshAuthSettings}).
  * @throws {ConfigError} naming `auth_keys` when the service would listen beyond loopback with
  * no credentials and without `insecure`, or when a key is malformed.
  */
 export function meshAuthFor(config: MeshAuthConfig, ctx: MeshAuthContext): MeshAuth {
-  const keys = resolveAuthKeys(config.auth_keys, ctx.source);
-  let revoked: RevocationList;
-  try {
-    revoked = new RevocationList(config.auth_revoked, { log: ctx.log });
-  } catch (err) {
-    if (!(err instanceof RevocationFileError)) throw err;
-    throw new ConfigError(
-      "auth_revoked",
-      ctx.source ?? { kind: "default" },
-      `a readable file of credential ids at ${err.path}`,
-      err.why,
-      { cause: err },
-    );
-  }
-  const auth = createMeshAuth({
-    keys,
-    revoked,
-    staticTokens: ctx.staticTokens,
-    log: ctx.log,
-    onReject: ctx.onReject,
-  });
-  if (!auth.enabled && !isLoopbackHost(ctx.host)) {
-    if (!config.insecure) {
-      throw new ConfigError(
-        "auth_keys",
-        ctx.source ?? { kind: "default" },
-        `issuer keys (auth_keys) when listening on ${ctx.host}, beyond loopback; ` +
-          "or --insecure to run open",
-        "no credentials configured",
-      );
-    }
-    ctx.log.warn(
-      "insecure: listening beyond loopback with no credentials; anyone who can " +
-        "reach this port can use it",
-      { host: ctx.host, service: ctx.command },
-    );
-  }
-  return auth;
+  return createMeshAuth(meshAuthSettings(config, ctx));
 }

@@ -25,7 +25,7 @@ import {
 } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64Url } from "../encoding/mod.ts";
 import { isMeshScope } from "./grants.ts";
-import type { RevokedIds } from "./revocation.ts";
+import type { RevokedIds } from "./mesh/mod.ts";
 import {
   CredentialError,
   parsePublicKey,

@@ -66,10 +66,12 @@ export { Grants, isMeshScope } from "./grants.ts";
 export {
   DEFAULT_REVOCATION_RECHECK_MS,
   MAX_REVOCATION_FILE_BYTES,
+  type MeshAuthSettings,
+  meshAuthSettings,
   RevocationFileError,
   RevocationList,
   type RevokedIds,
-} from "./revocation.ts";
+} from "./mesh/mod.ts";
 export { DEFAULT_RATE_LIMIT_PER_MIN, type RateDecision, RateLimiter } from "./rate_limit.ts";
 export type { ReplayStore, ReplayStoreOptions, ReplayVerdict } from "./replay.ts";
 export { DEFAULT_REPLAY_MAX_ENTRIES, openReplayStore } from "./replay_open.ts";

@@ -28,10 +28,7 @@ export {
 export {
   checkPostgres,
   connectPostgres,
-  DEFAULT_PG_CONNECT_TIMEOUT_SECONDS,
-  DEFAULT_PG_MAX_CONNECTIONS,
   isPostgresOutage,
-  isPostgresUrl,
   type PostgresHandle,
   type PostgresOptions,
   type Sql,
@@ -46,3 +43,8 @@ export {
   type RedisOptions,
 } from "./redis.ts";
 export { redactUrl } from "./url.ts";
+export {
+  DEFAULT_PG_CONNECT_TIMEOUT_SECONDS,
+  DEFAULT_PG_MAX_CONNECTIONS,
+  isPostgresUrl,
+} from "./settings/mod.ts";

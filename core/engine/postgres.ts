@@ -13,16 +13,13 @@ import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { loadDriver } from "./driver.ts";
 import { decodeUrlPart, redactUrl } from "./url.ts";
+import { DEFAULT_PG_CONNECT_TIMEOUT_SECONDS, DEFAULT_PG_MAX_CONNECTIONS } from "./settings/mod.ts";
 
 /** The client's query function. */
 export type Sql = postgres.Sql;
 /** A transaction's query function. */
 export type TransactionSql = postgres.TransactionSql;
 
-/** Default most connections one process opens to the server. */
-export const DEFAULT_PG_MAX_CONNECTIONS = 4;
-/** Default seconds to wait for a connection before the engine counts as unreachable. */
-export const DEFAULT_PG_CONNECT_TIMEOUT_SECONDS = 5;
 /** Seconds an idle connection is kept. */
 const IDLE_TIMEOUT_SECONDS = 60;
 /** Seconds before a connection is replaced (spreads load after a failover). */
@@ -33,18 +30,6 @@ const KEEP_ALIVE_SECONDS = 60;
 const MAX_PIPELINE = 100;
 /** The default server port. */
 const DEFAULT_PORT = 5432;
-
-/**
- * Whether a storage setting names a PostgreSQL server rather than a file.
- * @example
- * ```ts
- * isPostgresUrl("postgres://app@db/iatp"); // true
- * isPostgresUrl("data/audit.db"); // false
- * ```
- */
-export function isPostgresUrl(value: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(value);
-}
 
 /** Options of {@linkcode connectPostgres}. */
 export interface PostgresOptions {

@@ -43,7 +43,8 @@ export type { ConnectionMetrics, HttpMetrics, RouteMetrics } from "./metrics.ts"
 export { rawRequestOf, type RawRoute, responseOf, targetPathOf } from "./raw_route.ts";
 export { queryOf } from "./query.ts";
 export { errorBody, errorEnvelope, errorResponse, jsonResponse } from "./middleware/envelope.ts";
-export { type ExactJsonOptions, readExactJson } from "./exact_json.ts";
+export type { ExactJsonOptions } from "./exact_json.ts";
+export { readExactJson } from "./read_exact.ts";
 export { type BodySource, readBody, type ReadBodyOptions, readBodyPrefix } from "./read_body.ts";
 export { createServer, type RegisterRoutes, type Server, type ServerOptions } from "./server.ts";
 export { closeOnSignal } from "./signals.ts";

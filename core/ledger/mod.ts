@@ -2,8 +2,9 @@
  * The audit ledger: an RFC 6962 Merkle log of canonical JSON entries with group commit, in
  * SQLite (one process) or PostgreSQL (any number of replicas on one sequence), C2SP signed
  * checkpoints, inclusion and consistency proofs, receipts, an offline verifier for either
- * store, a live-log monitor, and the HTTP client services append with. A verifier that needs only
- * the proofs imports `core/ledger/proof`, which loads none of the rest.
+ * store and a live-log monitor. A verifier that needs only the proofs imports
+ * `core/ledger/proof`, which loads none of the rest; a service that appends imports the HTTP
+ * client from `core/ledger/client`, which the ledger itself never loads.
  *
  * @example
  * ```ts
@@ -12,7 +13,6 @@
  * ```
  * @module
  */
-export { AuditClient, AuditClientError, type AuditEntryInput } from "./client/mod.ts";
 export {
   type AuditAppendResponse,
   type AuditLog,
@@ -30,8 +30,14 @@ export { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions } fr
 export { DEFAULT_COMMIT_TIMEOUT_MS, DEFAULT_HEALTH_PROBE_MS } from "./pg_defaults.ts";
 export type { PgLedger, PgLedgerOptions } from "./pg_ledger.ts";
 export type { MonitorOptions, MonitorReport } from "./monitor.ts";
-// Loaded with their first call: the PostgreSQL ledger, the verifiers and the monitor.
-export { checkLiveLog, openPgLedger, verifyLedgerFile, verifyLedgerPostgres } from "./on_demand.ts";
+// Loaded with their first call: the PostgreSQL ledger, the verifiers, the monitor and the routes.
+export {
+  checkLiveLog,
+  openPgLedger,
+  registerAuditRoutes,
+  verifyLedgerFile,
+  verifyLedgerPostgres,
+} from "./on_demand.ts";
 export {
   bytesEqual,
   type Checkpoint,
@@ -50,6 +56,6 @@ export {
   verifyConsistency,
   verifyReceipt,
 } from "./proof/mod.ts";
-export { registerAuditRoutes } from "./routes.ts";
+export type { AuditRoutesOptions } from "./routes.ts";
 export { type CheckpointRow, type CommitBatch, type EntryRow, LedgerStore } from "./store.ts";
 export type { VerifyReport } from "./verify.ts";

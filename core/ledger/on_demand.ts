@@ -1,21 +1,49 @@
 /**
  * The parts of the ledger only some runs use: the PostgreSQL ledger (with a `postgres://` db),
- * the offline verifiers and the live-log monitor (`iatp audit verify`). Each is imported with
- * its first call by a computed specifier (`lateImport` of core/config), so a service on a SQLite
- * ledger neither loads nor parses them at start (about 0.3 MB of an idle audit service with the
- * HTTP client the monitor uses).
+ * the offline verifiers and the live-log monitor (`iatp audit verify`), and the HTTP routes with
+ * the credential verifier they build (the first request the service's app serves). Each is
+ * imported with its first call by a computed specifier (`lateImport` of core/config), so an idle
+ * service on a SQLite ledger neither loads nor parses them (about 0.3 MB of an idle audit service
+ * for the first three with the HTTP client the monitor uses).
  * @module
  */
 import { lateImport } from "../config/mod.ts";
 import type { PostgresHandle } from "../engine/mod.ts";
+import { HttpError } from "../errors/mod.ts";
+import type { App } from "../http/mod.ts";
+import type { AuditLog } from "./entry.ts";
 import type { MonitorOptions, MonitorReport } from "./monitor.ts";
 import type { PgLedger, PgLedgerOptions } from "./pg_ledger.ts";
+import type { AuditRoutesOptions } from "./routes.ts";
 import type { VerifyReport } from "./verify.ts";
 
 type PgLedgerModule = typeof import("./pg_ledger.ts");
 type PgVerifyModule = typeof import("./pg_verify.ts");
 type VerifyModule = typeof import("./verify.ts");
 type MonitorModule = typeof import("./monitor.ts");
+type RoutesModule = typeof import("./routes.ts");
+
+/**
+ * Registers the ledger's HTTP routes on a service app (routes.ts), loading them and the
+ * credential verifier now: core/http runs a registration with the first request its app serves
+ * and serves none before every registration is done, so no request reaches a route before its
+ * authenticator exists.
+ * @throws {HttpError} 503 when the routes cannot be loaded (the request that needed them gets
+ * it; nothing is served unchecked)
+ */
+export async function registerAuditRoutes(
+  app: App,
+  ledger: AuditLog,
+  opts: AuditRoutesOptions,
+): Promise<void> {
+  let routes: RoutesModule;
+  try {
+    routes = await lateImport<RoutesModule>("./routes.ts", import.meta.url);
+  } catch (err) {
+    throw new HttpError(503, "the audit routes could not be loaded", {}, { cause: err });
+  }
+  routes.registerAuditRoutes(app, ledger, opts);
+}
 
 /**
  * Opens the ledger on PostgreSQL ({@linkcode PgLedger.open}).

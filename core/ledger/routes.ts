@@ -12,7 +12,12 @@
  * @module
  */
 import { lateImport } from "../config/mod.ts";
-import { createMeshAuth, type MeshAuth, principalOf, requireMeshScope } from "../auth/mod.ts";
+import {
+  createMeshAuth,
+  type MeshAuthSettings,
+  principalOf,
+  requireMeshScope,
+} from "../auth/mod.ts";
 import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../compat/mod.ts";
 import type { AuditAppendResponse, AuditLog, EntryWithReceipt } from "./entry.ts";
 import { IdempotencyConflictError, LedgerBusyError, LedgerRangeError } from "./errors.ts";
@@ -48,6 +53,15 @@ function upstreamEntry(e: EntryWithReceipt) {
   return { ...e, ledger_id: String(e.index), ts: epochSeconds(Date.parse(e.ts)), ts_iso: e.ts };
 }
 
+/** What the audit routes need besides the ledger. */
+export interface AuditRoutesOptions {
+  /** Most entries `GET /tx/{id}` returns. */
+  maxTxEntries: number;
+  /** The mesh-auth settings checked at start (core/auth/mesh); default: open. */
+  auth?: MeshAuthSettings;
+  compat?: CompatMode;
+}
+
 const INDEX = /^(0|[1-9][0-9]{0,14})$/;
 
 function intParam(value: string | undefined, name: string, fallback?: number): number {
@@ -66,14 +80,13 @@ function ledgerError(err: unknown): never {
 }
 
 /**
- * Registers the ledger routes on a service app; `opts.auth` guards appends (default: open).
+ * Registers the ledger routes on a service app. Appends are guarded by the authenticator built
+ * here from `opts.auth`, the settings checked at start (default: open); this module, and with
+ * it the verifier, loads with the first request the app serves ({@linkcode registerAuditRoutes}
+ * of on_demand.ts), before any route is served.
  */
-export function registerAuditRoutes(
-  app: App,
-  ledger: AuditLog,
-  opts: { maxTxEntries: number; auth?: MeshAuth; compat?: CompatMode },
-) {
-  const auth = opts.auth ?? createMeshAuth({});
+export function registerAuditRoutes(app: App, ledger: AuditLog, opts: AuditRoutesOptions) {
+  const auth = createMeshAuth(opts.auth ?? {});
   const compat = opts.compat ?? "upstream";
   app.post("/audit", requireMeshScope(auth, "audit:append"), async (c) => {
     // Exact bytes in: a value the ledger cannot store as sent is refused naming the field.

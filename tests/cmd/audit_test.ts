@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { command, start } from "../../cmd/audit.ts";
 import { silentLogger } from "../../core/log/mod.ts";
-import { runIatp, tempDir } from "../helpers.ts";
+import { generateIssuer } from "../../core/auth/mod.ts";
+import { listeningUrl, ROOT, runIatp, spawnChild, tempDir, waitFor } from "../helpers.ts";
 import { fixtureLedger, tamper, TAMPERS } from "../core/ledger/tamper_helpers.ts";
 import {
   fromHex,
@@ -244,4 +245,57 @@ Deno.test("a truncated or malformed body is a 400 with the envelope, never a 500
       assert.equal((await post(url, body)).status, 400, JSON.stringify(body));
     }
   });
+});
+
+Deno.test("routes that cannot load answer 503 with the envelope and let no append through", async () => {
+  // The routes, and with them the credential verifier, load with the first request the app
+  // serves; here reading their module is denied, so that load fails.
+  const dir = await tempDir("iatp-audit-");
+  const db = `${dir.path}/audit.db`;
+  const issuer = await generateIssuer();
+  const child = spawnChild(Deno.execPath(), [
+    "run",
+    "--allow-net",
+    "--allow-env",
+    "--allow-read",
+    `--allow-write=${dir.path}`,
+    `--deny-read=${ROOT}core/ledger/routes.ts`,
+    `${ROOT}cmd/audit.ts`,
+    "--port",
+    "0",
+    "--db",
+    db,
+    "--auth-keys",
+    issuer.publicKey,
+  ]);
+  try {
+    let url: string | undefined;
+    await waitFor(() => (url = listeningUrl(child.stdout())) !== undefined, 30_000, "listening");
+    const health = await fetch(`${url}/health`);
+    assert.equal(health.status, 200, "the raw path serves without the routes");
+    await health.body?.cancel();
+    for (let i = 0; i < 2; i++) {
+      // Neither let through unchecked nor refused as if checked: a clear 503, every time.
+      const res = await post(url!, { tx_id: "t", event: "e", actor: "a", payload: {} });
+      assert.equal(res.status, 503);
+      assert.equal(res.body.error, "the audit routes could not be loaded");
+      assert.ok(res.body.request_id, "the JSON envelope");
+    }
+    const read = await fetch(`${url}/checkpoint`);
+    assert.equal(read.status, 503);
+    await read.body?.cancel();
+  } finally {
+    await child.stop();
+  }
+  // Nothing was appended: the same ledger, opened with its routes, is empty.
+  const svc = await start(command.resolve({ port: 0, db, compat: "iatp" }), { log: silentLogger });
+  try {
+    const cp = await (await fetch(`${svc.url}/checkpoint`, {
+      headers: { accept: "application/json" },
+    })).json();
+    assert.equal(cp.tree_size, 0);
+  } finally {
+    await svc.close();
+    await dir.remove();
+  }
 });

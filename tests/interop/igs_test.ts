@@ -12,7 +12,7 @@ import * as audit from "../../cmd/audit.ts";
 import * as policy from "../../cmd/policy.ts";
 import * as relay from "../../cmd/relay.ts";
 import type { Service } from "../../core/http/mod.ts";
-import { AuditClient } from "../../core/ledger/mod.ts";
+import { AuditClient } from "../../core/ledger/client/mod.ts";
 import { silentLogger } from "../../core/log/mod.ts";
 import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { loadAuditTrail } from "../../core/dashboard/mod.ts";

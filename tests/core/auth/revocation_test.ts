@@ -4,7 +4,7 @@ import {
   MAX_REVOCATION_FILE_BYTES,
   RevocationFileError,
   RevocationList,
-} from "../../../core/auth/revocation.ts";
+} from "../../../core/auth/mesh/mod.ts";
 import { meshAuthFor } from "../../../core/auth/config.ts";
 import { resolveSecretSetting } from "../../../core/auth/settings/mod.ts";
 import { MAX_SETTING_FILE_BYTES } from "../../../core/config/mod.ts";

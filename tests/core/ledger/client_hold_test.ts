@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { command, start } from "../../../cmd/audit.ts";
-import { AuditClient } from "../../../core/ledger/mod.ts";
+import { AuditClient } from "../../../core/ledger/client/mod.ts";
 import { createLogger, silentLogger } from "../../../core/log/mod.ts";
 import { freePort, tempDir, waitFor } from "../../helpers.ts";
 

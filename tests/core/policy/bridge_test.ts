@@ -9,7 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import { command as auditCommand } from "../../../cmd/audit.ts";
 import { DEFAULT_POLICY_DIR } from "../../../cmd/policy.ts";
 import { command as relayCommand } from "../../../cmd/relay.ts";
-import { AuditClient } from "../../../core/ledger/mod.ts";
+import { AuditClient } from "../../../core/ledger/client/mod.ts";
 import { createLogger, silentLogger } from "../../../core/log/mod.ts";
 import { DecisionBridge } from "../../../core/policy/bridge.ts";
 import { policyHealth } from "../../../core/policy/health.ts";

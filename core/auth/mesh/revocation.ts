@@ -4,9 +4,9 @@
  * change, so revoking a credential needs no restart.
  * @module
  */
-import { readTextUpTo } from "../config/mod.ts";
-import { errorMessage } from "../errors/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { readTextUpTo } from "../../config/mod.ts";
+import { errorMessage } from "../../errors/mod.ts";
+import type { Logger } from "../../log/mod.ts";
 
 /** Largest revocation file read, in bytes (about 15,000 ids). */
 export const MAX_REVOCATION_FILE_BYTES = 1024 * 1024;
