@@ -12,7 +12,7 @@ import { PublishBusyError } from "./js_writer.ts";
 import { formatPosition } from "./position.ts";
 import { messageFrame } from "./replay.ts";
 import type { RelayContext } from "./routes.ts";
-import { isRemoteStore, TopicLimitError } from "./store.ts";
+import { isRemoteStore, type RelayStore, type RemoteRelayStore, TopicLimitError } from "./store.ts";
 
 /** Seconds a client is told to wait after a 503 for an engine outage. */
 export const RETRY_AFTER_SECONDS = 1;
@@ -117,8 +117,23 @@ export async function storeEvent(
   publisher?: string,
 ): Promise<number> {
   const { store } = ctx;
+  if (isRemoteStore(store)) {
+    ctx.opts.role?.admit?.();
+    return await store.publish(topic, eventId, json, Date.now(), publisher);
+  }
+  return storeLocal(ctx, store, topic, eventId, json, publisher);
+}
+
+/** {@linkcode storeEvent} into a local store: at once, its sequence. @throws as `storeEvent` */
+function storeLocal(
+  ctx: RelayContext,
+  store: RelayStore,
+  topic: string,
+  eventId: string,
+  json: string,
+  publisher?: string,
+): number {
   ctx.opts.role?.admit?.();
-  if (isRemoteStore(store)) return await store.publish(topic, eventId, json, Date.now(), publisher);
   const event = store.append(topic, eventId, json, Date.now(), publisher);
   ctx.metrics.delivered.inc(ctx.hub.dispatch(topic, messageFrame(store.epoch, event)));
   ctx.opts.role?.onStored?.(event);
@@ -129,40 +144,75 @@ export async function storeEvent(
  * Stores the event and fans it out (a remote store fans out from its tail), carrying the
  * authenticated caller as `publisher`; the answer: 200 (`compat: upstream`) or 201
  * `{status, event_id, seq, id}`, or 503 (Retry-After) while the engine is out of reach or the
- * store cannot write.
+ * store cannot write. With a local store it answers at once (no promise): the event is stored
+ * and offered to the subscribers before the call returns.
  * @throws {HttpError} 507 when `max_topics` distinct topics exist
  */
-export async function publishEvent(
+export function publishEvent(
   ctx: RelayContext,
   topic: string,
   json: string,
   publisher: string | undefined,
   requestId: string,
-): Promise<PublishAnswer> {
+): PublishAnswer | Promise<PublishAnswer> {
   const eventId = crypto.randomUUID();
   const { store } = ctx;
+  if (isRemoteStore(store)) {
+    return publishRemote(ctx, store, topic, eventId, json, publisher, requestId);
+  }
   let seq: number;
   try {
-    if (isRemoteStore(store) && !store.available) {
-      return unavailable("the relay's engine is unreachable", requestId);
-    }
-    seq = await storeEvent(ctx, topic, eventId, json, publisher);
+    seq = storeLocal(ctx, store, topic, eventId, json, publisher);
   } catch (err) {
-    if (err instanceof TopicLimitError) throw new HttpError(507, err.message, {}, { cause: err });
-    if (err instanceof PublishBusyError || isEngineOutage(err)) {
-      ctx.log.warn("publish not acknowledged by the engine", { err });
-      return unavailable("the relay's engine did not acknowledge the event; retry", requestId);
-    }
-    // The store could not write it (a full or read-only disk), or with --workers the main
-    // isolate's store or engine refused it: it says why; retry as above.
-    if (err instanceof UnavailableError) {
-      ctx.log.warn("publish not stored", { err: err.message });
-      return unavailable(err.message, requestId);
-    }
-    throw err;
+    return notStored(ctx, err, requestId);
   }
+  return published(ctx, eventId, seq);
+}
+
+/** {@linkcode publishEvent} through a remote store. */
+async function publishRemote(
+  ctx: RelayContext,
+  store: RemoteRelayStore,
+  topic: string,
+  eventId: string,
+  json: string,
+  publisher: string | undefined,
+  requestId: string,
+): Promise<PublishAnswer> {
+  if (!store.available) return unavailable("the relay's engine is unreachable", requestId);
+  let seq: number;
+  try {
+    ctx.opts.role?.admit?.();
+    seq = await store.publish(topic, eventId, json, Date.now(), publisher);
+  } catch (err) {
+    return notStored(ctx, err, requestId);
+  }
+  return published(ctx, eventId, seq);
+}
+
+/**
+ * The answer to a publish its store refused: 503 while the engine or the store cannot take it.
+ * @throws {HttpError} 507 when `max_topics` distinct topics exist; `err` when it is none of these
+ */
+function notStored(ctx: RelayContext, err: unknown, requestId: string): PublishAnswer {
+  if (err instanceof TopicLimitError) throw new HttpError(507, err.message, {}, { cause: err });
+  if (err instanceof PublishBusyError || isEngineOutage(err)) {
+    ctx.log.warn("publish not acknowledged by the engine", { err });
+    return unavailable("the relay's engine did not acknowledge the event; retry", requestId);
+  }
+  // The store could not write it (a full or read-only disk), or with --workers the main
+  // isolate's store or engine refused it: it says why; retry as above.
+  if (err instanceof UnavailableError) {
+    ctx.log.warn("publish not stored", { err: err.message });
+    return unavailable(err.message, requestId);
+  }
+  throw err;
+}
+
+/** The answer to a stored publish. */
+function published(ctx: RelayContext, eventId: string, seq: number): PublishAnswer {
   ctx.metrics.published.inc();
-  const id = formatPosition(store.epoch, seq);
+  const id = formatPosition(ctx.store.epoch, seq);
   return {
     status: (ctx.opts.compat ?? "upstream") === "upstream" ? 200 : 201,
     body: { status: "ok", event_id: eventId, seq, id },

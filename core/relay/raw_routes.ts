@@ -22,13 +22,17 @@ import {
 } from "../http/mod.ts";
 import { requireTopics } from "./auth.ts";
 import { corsFields, preflightFields } from "./cors.ts";
-import { invalidJson, publishEvent, publishInput } from "./publish.ts";
+import { invalidJson, type PublishAnswer, publishEvent, publishInput } from "./publish.ts";
 import type { RelayContext } from "./routes.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./server.ts";
 import { subscribeAnswer } from "./subscribe.ts";
 
 /** A route's own part: the request once its body limit and its caller were checked. */
-type Serve = (req: RawRequest, requestId: string, principal?: Principal) => Promise<RawResponse>;
+type Serve = (
+  req: RawRequest,
+  requestId: string,
+  principal?: Principal,
+) => RawResponse | Promise<RawResponse>;
 
 /** What the router's auth middleware adds to a 401 of the mesh authentication. */
 const CHALLENGE: [string, string] = ["WWW-Authenticate", 'Bearer realm="iatp"'];
@@ -52,32 +56,52 @@ function refusal(
 /**
  * `serve` behind the router's middlewares, in their order: a declared body over `max_body_bytes`
  * is the bare 413 (the body limit runs before CORS); then the CORS fields on every answer,
- * refusals included; the mesh authentication (401 with its challenge); then the route.
+ * refusals included; the mesh authentication (401 with its challenge); then the route. With
+ * authentication off and a route that answers at once, the answer comes without a promise.
  */
 function guarded(ctx: RelayContext, origins: readonly string[], serve: Serve): RawRoute["serve"] {
   const maxBody = ctx.opts.edge?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  return async (req, requestId) => {
+  const auth = ctx.auth;
+  return (req, requestId) => {
     const declared = req.header("content-length");
     if (declared !== null && Number(declared) > maxBody) throw bodyTooLarge(maxBody);
     const cors = origins.length > 0 ? corsFields(origins, req.header("origin")) : [];
-    let res: RawResponse;
-    let principal: Principal | undefined;
-    try {
-      principal = await ctx.auth.authenticateHead(req.target, req.header("authorization"));
-    } catch (err) {
-      const challenge = err instanceof HttpError && err.status === 401;
-      res = refusal(ctx, req, requestId, err, challenge ? [CHALLENGE] : []);
-      res.headers.push(...cors);
-      return res;
-    }
-    try {
-      res = await serve(req, requestId, principal);
-    } catch (err) {
-      res = refusal(ctx, req, requestId, err, []);
-    }
-    res.headers.push(...cors);
-    return res;
+    if (!auth.enabled) return answer(ctx, req, requestId, serve, undefined, cors);
+    return auth.authenticateHead(req.target, req.header("authorization")).then(
+      (principal) => answer(ctx, req, requestId, serve, principal, cors),
+      (err) => {
+        const challenge = err instanceof HttpError && err.status === 401;
+        return withFields(refusal(ctx, req, requestId, err, challenge ? [CHALLENGE] : []), cors);
+      },
+    );
   };
+}
+
+/** The route's answer (or the envelope of its error) with the CORS fields. */
+function answer(
+  ctx: RelayContext,
+  req: RawRequest,
+  requestId: string,
+  serve: Serve,
+  principal: Principal | undefined,
+  cors: HeaderPairs,
+): RawResponse | Promise<RawResponse> {
+  let res: RawResponse | Promise<RawResponse>;
+  try {
+    res = serve(req, requestId, principal);
+  } catch (err) {
+    return withFields(refusal(ctx, req, requestId, err, []), cors);
+  }
+  if (!(res instanceof Promise)) return withFields(res, cors);
+  return res.then(
+    (r) => withFields(r, cors),
+    (err) => withFields(refusal(ctx, req, requestId, err, []), cors),
+  );
+}
+
+function withFields(res: RawResponse, fields: HeaderPairs): RawResponse {
+  if (fields.length > 0) res.headers.push(...fields);
+  return res;
 }
 
 const utf8 = new TextDecoder();
@@ -87,8 +111,12 @@ function publishServe(ctx: RelayContext): Serve {
   const compat = ctx.opts.compat ?? "upstream";
   const maxBody = ctx.opts.edge?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxPayload = ctx.opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  return async (req, requestId, principal) => {
-    const bytes = await req.body(maxBody);
+  /** The answer to a publish of `bytes`: at once with a local store. */
+  const publish = (
+    bytes: Uint8Array,
+    requestId: string,
+    principal: Principal | undefined,
+  ): RawResponse | Promise<RawResponse> => {
     let body: unknown;
     try {
       body = JSON.parse(utf8.decode(bytes));
@@ -97,12 +125,22 @@ function publishServe(ctx: RelayContext): Serve {
     }
     const { topic, json } = publishInput(body, maxPayload, compat);
     requireTopics(principal, "publish", [topic]);
-    const a = await publishEvent(ctx, topic, json, principal?.id, requestId);
-    return {
-      status: a.status,
-      headers: [["content-type", "application/json"], ...a.headers],
-      body: JSON.stringify(a.body),
-    };
+    const a = publishEvent(ctx, topic, json, principal?.id, requestId);
+    return a instanceof Promise ? a.then(publishAnswer) : publishAnswer(a);
+  };
+  return (req, requestId, principal) => {
+    // A body already buffered is published at once; else once it arrived.
+    const now = req.bodyNow?.(maxBody);
+    if (now !== undefined) return publish(now, requestId, principal);
+    return req.body(maxBody).then((bytes) => publish(bytes, requestId, principal));
+  };
+}
+
+function publishAnswer(a: PublishAnswer): RawResponse {
+  return {
+    status: a.status,
+    headers: [["content-type", "application/json"], ...a.headers],
+    body: JSON.stringify(a.body),
   };
 }
 

@@ -38,9 +38,24 @@ export function parseStartPoint(value: string | undefined): StartPoint {
   return { kind: "after", ...pos };
 }
 
-/** The SSE frame of one stored event. */
+const utf8 = new TextEncoder();
+/** An epoch checked to make a valid `id` line (letters and digits only). */
+let plainEpoch: string | undefined;
+const PLAIN_EPOCH = /^[A-Za-z0-9]+$/;
+
+/**
+ * The SSE frame of one stored event. An event's data is one line of JSON (`eventData`): its
+ * frame is written in one step, without `encodeEvent`'s split into lines, unless the data holds
+ * a line break or the epoch is not plain (then `encodeEvent` frames or refuses it).
+ */
 export function messageFrame(epoch: string, e: StoredEvent): Uint8Array {
-  return encodeEvent({ id: formatPosition(epoch, e.seq), event: "message", data: e.data });
+  const data = e.data;
+  if (epoch === plainEpoch && !data.includes("\n") && !data.includes("\r")) {
+    return utf8.encode(`id: ${epoch}-${e.seq}\nevent: message\ndata: ${data}\n\n`);
+  }
+  const frame = encodeEvent({ id: formatPosition(epoch, e.seq), event: "message", data });
+  if (PLAIN_EPOCH.test(epoch)) plainEpoch = epoch;
+  return frame;
 }
 
 /** Options for {@linkcode openSubscription}. */

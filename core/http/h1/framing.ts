@@ -5,6 +5,8 @@
  * @module
  */
 
+import { concatBytes } from "./bytes.ts";
+
 const ascii = new TextEncoder();
 const CRLF = ascii.encode("\r\n");
 /** The last chunk with an empty trailer section. */
@@ -44,6 +46,47 @@ export function chunkFrame(chunk: Uint8Array): Uint8Array {
   out.set(size);
   out.set(chunk, size.length);
   out.set(CRLF, size.length + chunk.length);
-  if (known === null) sharedChunks.set(chunk, out);
+  if (known === null) {
+    sharedChunks.set(chunk, out);
+    sharedChunks.set(out, null); // written to many connections too
+  }
   return out;
+}
+
+/**
+ * Joins of shared chunks, by the last chunk joined (weak: an entry lives no longer than that
+ * chunk, and one join per last chunk is kept).
+ */
+const sharedJoins = new WeakMap<
+  Uint8Array,
+  { chunks: readonly Uint8Array[]; joined: Uint8Array }
+>();
+
+/**
+ * `chunks` joined into one buffer (`bytes`: their total length), as `concatBytes`; a list of
+ * shared chunks is joined once for every connection that queued the same list (the connections
+ * of a fan-out whose sockets were still taking a write when the next rounds came write one copy,
+ * not one each), and the join is shared in turn.
+ * @example
+ * ```ts
+ * const a = shareChunk(new Uint8Array([1])), b = shareChunk(new Uint8Array([2]));
+ * joinChunks([a, b], 2) === joinChunks([a, b], 2); // true
+ * ```
+ */
+export function joinChunks(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
+  if (chunks.length < 2) return concatBytes(chunks, bytes);
+  const last = chunks[chunks.length - 1];
+  const known = sharedJoins.get(last);
+  if (known && sameChunks(known.chunks, chunks)) return known.joined;
+  const joined = concatBytes(chunks, bytes);
+  for (const c of chunks) if (!sharedChunks.has(c)) return joined;
+  sharedChunks.set(joined, null);
+  sharedJoins.set(last, { chunks, joined });
+  return joined;
+}
+
+function sameChunks(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

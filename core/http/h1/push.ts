@@ -5,8 +5,7 @@
  * write; the producer sees the bytes not yet written (`backlog`) and bounds itself on them.
  * @module
  */
-import { concatBytes } from "./bytes.ts";
-import { chunkFrame, LAST_CHUNK } from "./framing.ts";
+import { chunkFrame, joinChunks, LAST_CHUNK } from "./framing.ts";
 import type { SocketWriter } from "./response.ts";
 
 /** Why a pushed body ended from the connection's side. */
@@ -206,7 +205,7 @@ export class SocketPush implements PushSink {
   /** Writes what was queued while the last write was in flight, joined. */
   #flush(): void {
     const q = this.#queue ?? [];
-    const bytes = q.length === 1 ? q[0] : concatBytes(q, this.#queued);
+    const bytes = joinChunks(q, this.#queued);
     this.#queue = undefined; // a subscriber that waits long holds no array
     this.#queued = 0;
     this.#send(bytes);

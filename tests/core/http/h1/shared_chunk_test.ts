@@ -1,10 +1,14 @@
 /**
  * Shared chunks (`shareChunk`): chunks streamed on several connections at once, and more than
- * once on each, arrive whole and correctly framed everywhere, beside chunks not registered.
+ * once on each, arrive whole and correctly framed everywhere, beside chunks not registered; shared
+ * chunks queued on several connections behind writes in flight are joined into one buffer.
  * @module
  */
 import assert from "node:assert/strict";
 import { createServer, shareChunk } from "../../../../core/http/mod.ts";
+import { joinChunks } from "../../../../core/http/h1/framing.ts";
+import { SocketPush } from "../../../../core/http/h1/push.ts";
+import { SocketWriter } from "../../../../core/http/h1/response.ts";
 import { createLogger } from "../../../../core/log/mod.ts";
 import { RawConn } from "../../../support/raw_http.ts";
 
@@ -51,4 +55,68 @@ Deno.test("a shared chunk streamed on many connections arrives whole on each", a
     for (const c of conns) c.close();
     await svc.close();
   }
+});
+
+/** A connection whose writes are taken only when the test says so. */
+class HeldConn {
+  readonly writes: Uint8Array[] = [];
+  readonly #taken: Array<() => void> = [];
+  write(bytes: Uint8Array): Promise<number> {
+    this.writes.push(bytes);
+    return new Promise((r) => this.#taken.push(() => r(bytes.length)));
+  }
+  /** The socket takes every write made so far. */
+  async take(): Promise<void> {
+    for (const t of this.#taken.splice(0)) t();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+const NO_PUSH_HOOKS = { writing: () => {}, pushEnded: () => {} };
+const NO_SOURCE = { open: () => {}, drained: () => {}, closed: () => {} };
+
+/** Pushed bodies on `n` connections, each with its head's write still in flight. */
+function heldPushes(n: number) {
+  return Array.from({ length: n }, () => {
+    const conn = new HeldConn();
+    const out = new SocketWriter(conn as unknown as Deno.Conn);
+    const sink = new SocketPush(out, NO_SOURCE, true, NO_PUSH_HOOKS, true);
+    sink.start(enc.encode("HTTP/1.1 200 OK\r\n\r\n"));
+    return { conn, sink };
+  });
+}
+
+Deno.test("shared chunks queued behind a write in flight are joined once for every connection", async () => {
+  const a = shareChunk(enc.encode("data: a\n\n"));
+  const b = shareChunk(enc.encode(`data: ${"b".repeat(200)}\n\n`));
+  const pushes = heldPushes(3);
+  for (const { sink } of pushes) {
+    sink.write(a);
+    sink.write(b);
+  }
+  for (const { conn } of pushes) await conn.take();
+  const joined = pushes.map(({ conn }) => conn.writes[1]);
+  const want = `9\r\ndata: a\n\n\r\n${(208).toString(16)}\r\ndata: ${"b".repeat(200)}\n\n\r\n`;
+  for (const j of joined) assert.equal(new TextDecoder().decode(j), want);
+  assert.ok(joined[1] === joined[0] && joined[2] === joined[0], "one joined buffer, shared");
+});
+
+Deno.test("chunks not registered as shared are joined for their own connection", async () => {
+  const a = shareChunk(enc.encode("data: a\n\n"));
+  const pushes = heldPushes(2);
+  for (const { sink } of pushes) {
+    sink.write(a);
+    sink.write(enc.encode("data: own\n\n"));
+  }
+  for (const { conn } of pushes) await conn.take();
+  const [x, y] = pushes.map(({ conn }) => conn.writes[1]);
+  assert.deepEqual(x, y);
+  assert.notEqual(x, y, "a connection's own bytes are never another's buffer");
+  // A list joined before does not stand in for another with the same last chunk.
+  const c = shareChunk(enc.encode("data: c\n\n"));
+  const d = shareChunk(enc.encode("data: d\n\n"));
+  assert.equal(new TextDecoder().decode(joinChunks([c, d], 18)), "data: c\n\ndata: d\n\n");
+  assert.equal(new TextDecoder().decode(joinChunks([d], 9)), "data: d\n\n");
+  assert.equal(new TextDecoder().decode(joinChunks([a, d], 18)), "data: a\n\ndata: d\n\n");
+  assert.equal(joinChunks([], 0).length, 0);
 });

@@ -1,0 +1,60 @@
+/**
+ * A publish to a local store answers at once: the event is stored and offered to this isolate's
+ * subscribers before `publishEvent` returns, with no promise in between; a refusal of the store
+ * is still its answer (507 thrown, no sequence used).
+ * @module
+ */
+import assert from "node:assert/strict";
+import { HttpError } from "../../../core/errors/mod.ts";
+import { createLogger } from "../../../core/log/mod.ts";
+import { Hub } from "../../../core/relay/hub.ts";
+import { MemoryStore } from "../../../core/relay/memory_store.ts";
+import { publishEvent } from "../../../core/relay/publish.ts";
+import type { RelayContext } from "../../../core/relay/routes.ts";
+import { FlushRounds, SseSubscriber } from "../../../core/relay/stream/mod.ts";
+import { TopicFilter } from "../../../core/topic/mod.ts";
+
+function context() {
+  const counts = { published: 0, delivered: 0 };
+  const store = new MemoryStore({ maxEventsPerTopic: 10, maxAgeMs: 0, maxTopics: 1 });
+  const ctx = {
+    opts: { compat: "iatp" },
+    store,
+    hub: new Hub(),
+    log: createLogger({ service: "t", sink: () => {} }),
+    metrics: {
+      published: { inc: () => counts.published++ },
+      delivered: { inc: (n = 1) => counts.delivered += n },
+    },
+  } as unknown as RelayContext;
+  return { ctx, store, counts };
+}
+
+Deno.test("a publish to a local store is stored and offered before publishEvent returns", () => {
+  const { ctx, store, counts } = context();
+  const rounds = new FlushRounds();
+  const sub = new SseSubscriber({ rounds });
+  sub.goLive();
+  ctx.hub.add(sub, new TopicFilter(["t.a"]));
+  const a = publishEvent(ctx, "t.a", '{"x":1}', undefined, "rid");
+  assert.ok(!(a instanceof Promise), "answered at once");
+  assert.equal(a.status, 201);
+  assert.equal(a.body.seq, 1);
+  assert.equal(store.lastSeq, 1);
+  assert.equal(counts.published, 1);
+  assert.equal(counts.delivered, 1);
+  assert.ok(sub.batched > 0, "the subscriber holds the event for the next round");
+  assert.ok(rounds.due > 0, "a flush round is due");
+  sub.end("client");
+});
+
+Deno.test("a publish its local store refuses throws 507 at once and uses no sequence", () => {
+  const { ctx, store, counts } = context();
+  publishEvent(ctx, "t.a", "{}", undefined, "rid");
+  assert.throws(
+    () => publishEvent(ctx, "t.b", "{}", undefined, "rid"),
+    (e) => e instanceof HttpError && e.status === 507,
+  );
+  assert.equal(store.lastSeq, 1);
+  assert.equal(counts.published, 1);
+});
