@@ -42,6 +42,9 @@ Deno.test("a line's words are Deno flags or allocator settings (NAME=VALUE), not
     for (const v of env) assert.match(v, /^MALLOC_[A-Z_]+_$/, `${name}: ${v}`);
   }
   assert.equal(lineEnv(PERMISSIONS.get("policy")!).MALLOC_MMAP_THRESHOLD_, "32768");
+  // The sidecar's compiler blocks, freed after each optimization under load, go back to the
+  // system instead of staying in glibc's heaps (docs/deployment.md).
+  assert.equal(lineEnv(PERMISSIONS.get("sidecar")!).MALLOC_MMAP_THRESHOLD_, "32768");
   assert.ok(lineFlags(PERMISSIONS.get("policy")!).includes("--v8-flags=--max-semi-space-size=2"));
 });
 

@@ -166,6 +166,9 @@ Deno.test("a unit sets its line's allocator settings, which the operator's env f
   const at = r.stdout.indexOf("Environment=MALLOC_MMAP_THRESHOLD_=32768\n");
   assert.ok(at > 0, r.stdout);
   assert.ok(r.stdout.indexOf("EnvironmentFile=") > at);
+  const sidecar = await runIatp(["systemd", "sidecar"]);
+  assert.equal(sidecar.code, 0, sidecar.stderr);
+  assert.ok(sidecar.stdout.includes("Environment=MALLOC_MMAP_THRESHOLD_=32768\n"), sidecar.stdout);
   assert.ok(!(await runIatp(["systemd", "relay"])).stdout.includes("MALLOC_"));
 });
 
