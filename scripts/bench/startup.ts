@@ -45,9 +45,14 @@ function rssOf(pid: number): { total: number; anon: number; file: number } {
   }
 }
 
-async function until(probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function until(
+  probe: () => Promise<boolean>,
+  timeoutMs = 20_000,
+  alive: () => void = () => {},
+): Promise<void> {
   const end = performance.now() + timeoutMs;
   while (performance.now() < end) {
+    alive();
     if (await probe().catch(() => false)) return;
     await sleep(2);
   }
@@ -99,6 +104,21 @@ interface Sample {
   idle_file_bytes: number;
 }
 
+/** How many of a child's last stderr bytes a failed sample reports. */
+const STDERR_TAIL_BYTES = 2048;
+
+/** Keeps the last `STDERR_TAIL_BYTES` of a stream (drained, so the child never blocks on it). */
+async function tailOf(stream: ReadableStream<Uint8Array>): Promise<string> {
+  let tail = new Uint8Array(0);
+  for await (const chunk of stream) {
+    const joined = new Uint8Array(tail.length + chunk.length);
+    joined.set(tail);
+    joined.set(chunk, tail.length);
+    tail = joined.subarray(Math.max(0, joined.length - STDERR_TAIL_BYTES));
+  }
+  return new TextDecoder().decode(tail);
+}
+
 async function measure(
   cmd: string,
   args: (port: number, dir: string) => string[],
@@ -107,26 +127,50 @@ async function measure(
 ): Promise<Sample> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "iatp-bench-startup-" });
+  const argv = args(port, dir);
   const t0 = performance.now();
   const child = new Deno.Command(cmd, {
-    args: args(port, dir),
+    args: argv,
     env: { IATP_DATA_DIR: dir, ...env },
     stdout: "null",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
+  const stderr = tailOf(child.stderr);
+  let exited: Deno.CommandStatus | undefined;
+  const status = child.status.then((s) => (exited = s));
+  // A child that exits is never measured: another process may answer on its port (a port taken
+  // between `freePort` and its bind), and a dead process has no RSS.
+  const alive = () => {
+    if (exited) throw new Error(`exited with code ${exited.code} before it was measured`);
+  };
   try {
-    await until(ready(port));
+    await until(ready(port), 20_000, alive);
     const ready_ms = performance.now() - t0;
     const rss = await settledRss(child.pid);
+    alive();
     return {
       ready_ms,
       idle_rss_bytes: rss.total,
       idle_anon_bytes: rss.anon,
       idle_file_bytes: rss.file,
     };
+  } catch (e) {
+    if (!exited) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited meanwhile */ }
+    }
+    await status;
+    const tail = (await stderr).trim().split("\n").slice(-5).join("\n");
+    throw new Error(`${cmd} ${argv.join(" ")}: ${(e as Error).message}\n${tail}`);
   } finally {
-    child.kill("SIGKILL");
-    await child.status;
+    if (!exited) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited meanwhile */ }
+    }
+    await status;
+    await stderr.catch(() => "");
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
@@ -148,10 +192,24 @@ function summarize(samples: Sample[]) {
   };
 }
 
+/** Tries of one sample before the benchmark fails (a port taken by another process costs one). */
+const SAMPLE_TRIES = 3;
+
+async function sample(f: () => Promise<Sample>): Promise<Sample> {
+  for (let tried = 1;; tried++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (tried >= SAMPLE_TRIES) throw e;
+      console.error(`startup: sample ${tried} of ${SAMPLE_TRIES} failed, again: ${e}`);
+    }
+  }
+}
+
 async function repeat(f: () => Promise<Sample>): Promise<Sample[]> {
-  await f(); // warm the OS page cache and Deno's code cache
+  await sample(f); // warm the OS page cache and Deno's code cache
   const out: Sample[] = [];
-  for (let i = 0; i < RUNS; i++) out.push(await f());
+  for (let i = 0; i < RUNS; i++) out.push(await sample(f));
   return out;
 }
 
