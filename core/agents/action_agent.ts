@@ -50,6 +50,8 @@ class ActionAgent {
   readonly exec: LateExecutorContext;
   /** The plugin catalog, loaded and made with the first instruction that runs. */
   #catalog?: Promise<PluginCatalog>;
+  /** Set when stop closes the catalog: one made after that is closed as it is made. */
+  #catalogClosed = false;
   readonly plugins = new PluginHealth();
   relayTasks?: RelayTaskSource;
   queueTasks?: QueuedTaskSource;
@@ -65,10 +67,14 @@ class ActionAgent {
     this.exec = {
       pluginTrust,
       // Only instructions use it: an agent that has run none holds neither it nor its module.
+      // A catalog first asked for after stop closed it (an instruction that had not reached it
+      // yet) is closed as it is made, as the one made at start was: it starts no plugin host.
       catalog: () =>
-        this.#catalog ??= lateImport<Plugins>("./plugins.ts", import.meta.url).then((m) =>
-          m.catalogFromConfig(rt, config)
-        ),
+        this.#catalog ??= lateImport<Plugins>("./plugins.ts", import.meta.url).then(async (m) => {
+          const catalog = m.catalogFromConfig(rt, config);
+          if (this.#catalogClosed) await catalog.close();
+          return catalog;
+        }),
       installedDir: rt.layout.configPlugins,
       workdir: rt.layout.workdir,
       installMaxBytes: config.plugins.install_max_bytes,
@@ -326,7 +332,9 @@ class ActionAgent {
         },
       );
     }
-    // A catalog still loading is closed once made; one that failed to load holds nothing.
+    // A catalog still loading is closed once made, one asked for later as it is made; one that
+    // failed to load holds nothing.
+    this.#catalogClosed = true;
     await this.#catalog?.then((c) => c.close(), () => {});
     if (!done) await this.queue.close(5_000);
     await this.queueTasks?.close();

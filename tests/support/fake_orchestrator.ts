@@ -57,6 +57,8 @@ export interface FakeOrchestrator {
     count: number,
     status: number,
   ): void;
+  /** Makes the next request matching `route` wait `ms` before it is answered. */
+  holdNext(route: "heartbeat" | "poll" | "status" | "result" | "events", ms: number): void;
   setNextPollInterval(seconds: number | null): void;
   close(): Promise<void>;
 }
@@ -95,6 +97,7 @@ class Fake {
   readonly violations: string[] = [];
   readonly queue: Record<string, unknown>[] = [];
   readonly faults: Partial<Record<Kind, { count: number; status: number }>> = {};
+  readonly holds: Partial<Record<Kind, number>> = {};
   npi: number | null;
   readonly #base: string;
 
@@ -121,6 +124,11 @@ class Fake {
     if (!r) return [404, { error: "not found" }];
     if (req.headers.get("authorization") !== `Bearer ${this.opts.token}`) {
       return [401, { error: "unauthorized" }];
+    }
+    const hold = this.holds[r[0]];
+    if (hold !== undefined) {
+      delete this.holds[r[0]];
+      await new Promise((done) => setTimeout(done, hold));
     }
     const fault = this.faults[r[0]];
     if (fault && fault.count > 0) {
@@ -218,6 +226,9 @@ function view(fake: Fake, url: string, server: Deno.HttpServer): FakeOrchestrato
     pending: () => fake.queue.length,
     failNext: (r, count, status) => {
       fake.faults[r] = { count, status };
+    },
+    holdNext: (r, ms) => {
+      fake.holds[r] = ms;
     },
     setNextPollInterval: (s) => {
       fake.npi = s;
