@@ -1,10 +1,12 @@
 /** The audit service's `/health` body: `degraded` while its store cannot take appends. @module */
 import { serviceHealth } from "../http/mod.ts";
 import type { AuditLog } from "./entry.ts";
+import { routesHealth } from "./on_demand.ts";
 
 /**
  * The audit service's `/health`: `ok`, or `degraded` with the store's reason (a commit it could
- * not write, a PostgreSQL server out of reach), plus the tree size this replica knows.
+ * not write, a PostgreSQL server out of reach) or routes that could not be loaded, plus the tree
+ * size this replica knows.
  * @example
  * ```ts
  * auditHealth(ledger); // { status: "ok", service: "audit", tree_size: 4, components: {...} }
@@ -12,5 +14,7 @@ import type { AuditLog } from "./entry.ts";
  */
 export function auditHealth(ledger: AuditLog): Record<string, unknown> {
   const store = ledger.storeHealth();
-  return serviceHealth("audit", { store: { ...store } }, { tree_size: ledger.size });
+  return serviceHealth("audit", { store: { ...store }, ...routesHealth() }, {
+    tree_size: ledger.size,
+  });
 }

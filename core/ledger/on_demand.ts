@@ -10,7 +10,7 @@
 import { lateImport } from "../config/mod.ts";
 import type { PostgresHandle } from "../engine/mod.ts";
 import { HttpError } from "../errors/mod.ts";
-import type { App } from "../http/mod.ts";
+import type { App, ComponentHealth } from "../http/mod.ts";
 import type { AuditLog } from "./entry.ts";
 import type { MonitorOptions, MonitorReport } from "./monitor.ts";
 import type { PgLedger, PgLedgerOptions } from "./pg_ledger.ts";
@@ -40,9 +40,27 @@ export async function registerAuditRoutes(
   try {
     routes = await lateImport<RoutesModule>("./routes.ts", import.meta.url);
   } catch (err) {
-    throw new HttpError(503, "the audit routes could not be loaded", {}, { cause: err });
+    routesFailed = true;
+    throw new HttpError(503, ROUTES_UNAVAILABLE, {}, { cause: err });
   }
+  routesFailed = false;
   routes.registerAuditRoutes(app, ledger, opts);
+}
+
+const ROUTES_UNAVAILABLE = "the audit routes could not be loaded";
+let routesFailed = false;
+
+/**
+ * The routes' part of the audit service's `/health`: absent while they are loaded or not yet
+ * asked for, and a failing component once a load failed (every route answers 503 then, and Deno
+ * keeps a failed import for the life of the process, so the service needs a restart).
+ * @example
+ * ```ts
+ * routesHealth(); // {} until a load fails; then { routes: { ok: false, reason: "..." } }
+ * ```
+ */
+export function routesHealth(): Record<string, ComponentHealth> {
+  return routesFailed ? { routes: { ok: false, reason: ROUTES_UNAVAILABLE } } : {};
 }
 
 /**

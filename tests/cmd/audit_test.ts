@@ -284,6 +284,14 @@ Deno.test("routes that cannot load answer 503 with the envelope and let no appen
     const read = await fetch(`${url}/checkpoint`);
     assert.equal(read.status, 503);
     await read.body?.cancel();
+    // An operator sees it on /health: degraded, naming the routes (they need a restart).
+    const after = await (await fetch(`${url}/health`)).json();
+    assert.equal(after.status, "degraded");
+    assert.equal(after.reason, "routes: the audit routes could not be loaded");
+    assert.deepEqual(after.components.routes, {
+      ok: false,
+      reason: "the audit routes could not be loaded",
+    });
   } finally {
     await child.stop();
   }
