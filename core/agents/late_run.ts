@@ -35,7 +35,9 @@ export async function runLate(
     executor = await lateImport<Executor>("./executor.ts", import.meta.url);
     catalog = await ctx.catalog();
   } catch (err) {
-    const message = `the executor could not be loaded: ${errorMessage(err)}`;
+    const message = `the instruction runner (executor, plugin catalog) could not be loaded: ${
+      errorMessage(err)
+    }`;
     log.add(`failed (internal): ${message}`);
     return {
       status: "failed",
