@@ -120,3 +120,17 @@ Deno.test("chunks not registered as shared are joined for their own connection",
   assert.equal(new TextDecoder().decode(joinChunks([a, d], 18)), "data: a\n\ndata: d\n\n");
   assert.equal(joinChunks([], 0).length, 0);
 });
+
+Deno.test("a join ending with a chunk that lives on holds neither the join nor its chunks", async () => {
+  // The relay's heartbeat frame is shared and lives as long as the server: a join of a slow
+  // subscriber's queue that ends with it (up to the queue's bound) must not outlive its writes.
+  const probe = new URL("../../../support/join_retention_probe.ts", import.meta.url);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--v8-flags=--expose-gc", probe.pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  assert.deepEqual(JSON.parse(text), { chunk: false, joined: false, heartbeat: 13 });
+});
