@@ -7,7 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { RelayClient, type SubscriptionStatus } from "../../../core/relay/client/mod.ts";
-import { chunk, type StallServer, startStallServer } from "../../support/stall_server.ts";
+import {
+  chunk,
+  type StallServer,
+  startStallServer,
+  STREAM_HEAD,
+} from "../../support/stall_server.ts";
 import { waitFor } from "../../helpers.ts";
 import { quietLog } from "./relay_helpers.ts";
 import { sleep } from "../../../core/async/mod.ts";
@@ -152,4 +157,27 @@ Deno.test("a refusal whose body echoes the token is reported without it", async 
       assert.doesNotMatch(err ?? "", /s3cret-tok/);
     }
   }, "s3cret-tok");
+});
+
+Deno.test("an idle stream that stayed open as long as the maximum backoff is healthy: the count restarts", async () => {
+  // A relay with nothing to send: heartbeats only, each connection cut after 300 ms (a proxy's
+  // limit, a restart). Open longer than the maximum backoff (100 ms), each was healthy: every
+  // disconnect is the first of its run, never a growing count of failures.
+  const server = startStallServer(async (c) => {
+    await c.write(STREAM_HEAD + chunk("retry: 20\n\n"));
+    for (let i = 0; i < 6; i++) {
+      await sleep(50);
+      await c.write(chunk(": heartbeat\n\n"));
+    }
+    await c.write("0\r\n\r\n");
+  });
+  await subscribed(server, 100, async (reports) => {
+    await waitFor(
+      () => reports.filter(([s]) => s === "disconnected").length >= 3,
+      10_000,
+      "three idle connections ended",
+    );
+    const down = reports.filter(([s]) => s === "disconnected");
+    assert.deepEqual(down.map(([, e, n]) => [e, n]), down.map(() => ["stream ended", 1]));
+  });
 });
