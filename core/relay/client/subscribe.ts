@@ -184,9 +184,13 @@ class SubscriptionLoop implements Subscription {
       let outcome: Outcome | undefined;
       this.#progress = false;
       this.#connectedAt = undefined;
+      // Progress is a position that moved: a stream that hands back the event it resumed after
+      // (or a reset to the same place) before `overflow` caught nothing up.
+      const from = this.#lastId;
+      const progressed = () => this.#progress && this.#lastId !== from;
       const healthy = () => {
         const at = this.#connectedAt;
-        if (this.#progress || (at !== undefined && now() - at >= this.o.backoffMaxMs)) {
+        if (progressed() || (at !== undefined && now() - at >= this.o.backoffMaxMs)) {
           attempt = 0;
           lastLogged = undefined;
         }
@@ -218,7 +222,7 @@ class SubscriptionLoop implements Subscription {
       // Overflow means "catch up now": reconnect at once (after a connection that delivered
       // events); anything else backs off with jitter.
       const min = Math.max(this.o.backoffMinMs, this.#retryHint ?? 0);
-      const wait = outcome === "overflow" && this.#progress
+      const wait = outcome === "overflow" && progressed()
         ? 0
         : backoffDelay(attempt++, { baseMs: min, maxMs: this.o.backoffMaxMs });
       await sleep(wait, this.#closed.signal);

@@ -181,3 +181,26 @@ Deno.test("an idle stream that stayed open as long as the maximum backoff is hea
     assert.deepEqual(down.map(([, e, n]) => [e, n]), down.map(() => ["stream ended", 1]));
   });
 });
+
+Deno.test("a stream that repeats the same event, then overflows, is not a reason to reconnect at once", async () => {
+  // A relay (or something posing as one) that answers every connection with the event it
+  // resumed after, then `overflow`: the position never moves, so nothing was caught up. (The
+  // first connection moved it, from nothing to that event: one reconnection at once.)
+  const server = startStallServer(async (c) => {
+    await c.write(
+      STREAM_HEAD + chunk("id: k3f9x2m1ab0c-1\nevent: message\ndata: not json\n\n") +
+        chunk('event: reset\ndata: {"resume":"k3f9x2m1ab0c-1"}\n\n') +
+        chunk("event: overflow\ndata: {}\n\n") + "0\r\n\r\n",
+    );
+  });
+  await subscribed(server, 10_000, async (reports) => {
+    await waitFor(() => server.connections.length >= 1, 5_000, "a first connection");
+    await sleep(1_000);
+    assert.ok(
+      server.connections.length <= 8,
+      `${server.connections.length} connections in a second: reconnected at once for ever`,
+    );
+    const last = reports.filter(([s]) => s === "disconnected").at(-1);
+    assert.equal(last?.[1], "overflow");
+  });
+});
