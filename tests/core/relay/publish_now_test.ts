@@ -14,8 +14,7 @@ import type { RelayContext } from "../../../core/relay/routes.ts";
 import { FlushRounds, SseSubscriber } from "../../../core/relay/stream/mod.ts";
 import { TopicFilter } from "../../../core/topic/mod.ts";
 import { relayRawRoutes } from "../../../core/relay/raw_routes.ts";
-import { ConnectionRequest } from "../../../core/http/h1/raw.ts";
-import type { RequestHead } from "../../../core/http/h1/head.ts";
+import type { RawRequest, RequestHead } from "../../../core/http/mod.ts";
 
 function context() {
   const counts = { published: 0, delivered: 0 };
@@ -75,7 +74,18 @@ function rawPublish(body: string, headers: Array<[string, string]> = []) {
     keepAlive: true,
     expectContinue: false,
   };
-  return { head, req: new ConnectionRequest(head, bytes) };
+  // As the connection's request: the body already buffered, read once.
+  let read = false;
+  const req: RawRequest = {
+    method: head.method,
+    target: head.target,
+    headers: head.headers,
+    header: (name) => head.headers.find(([n]) => n === name)?.[1] ?? null,
+    bodyNow: () => read ? undefined : (read = true, bytes),
+    body: () =>
+      read ? Promise.reject(new TypeError("read")) : (read = true, Promise.resolve(bytes)),
+  };
+  return { head, req };
 }
 
 Deno.test("the raw path answers a publish with its body here at once, CORS fields and refusals too", () => {

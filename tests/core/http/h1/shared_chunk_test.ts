@@ -124,7 +124,7 @@ Deno.test("chunks not registered as shared are joined for their own connection",
 Deno.test("a join ending with a chunk that lives on holds neither the join nor its chunks", async () => {
   // The relay's heartbeat frame is shared and lives as long as the server: a join of a slow
   // subscriber's queue that ends with it (up to the queue's bound) must not outlive its writes.
-  const probe = new URL("../../../support/join_retention_probe.ts", import.meta.url);
+  const probe = new URL("./join_retention_probe.ts", import.meta.url);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--v8-flags=--expose-gc", probe.pathname],
     stdout: "piped",

@@ -4,7 +4,7 @@
  * the chunks joined and their join are still held (`{"chunk":bool,"joined":bool}`).
  * @module
  */
-import { joinChunks, shareChunk } from "../../core/http/h1/framing.ts";
+import { joinChunks, shareChunk } from "../../../../core/http/h1/framing.ts";
 
 const gc = (globalThis as unknown as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with --v8-flags=--expose-gc");
