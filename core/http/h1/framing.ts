@@ -54,12 +54,13 @@ export function chunkFrame(chunk: Uint8Array): Uint8Array {
 }
 
 /**
- * Joins of shared chunks, by the last chunk joined (weak: an entry lives no longer than that
- * chunk, and one join per last chunk is kept).
+ * Joins of shared chunks, by the last chunk joined (one join per last chunk). The chunks and
+ * the join are held weakly: a last chunk that lives on (the relay's heartbeat frame) keeps
+ * neither a queue's bytes nor their join once the connections wrote them.
  */
 const sharedJoins = new WeakMap<
   Uint8Array,
-  { chunks: readonly Uint8Array[]; joined: Uint8Array }
+  { chunks: readonly WeakRef<Uint8Array>[]; joined: WeakRef<Uint8Array> }
 >();
 
 /**
@@ -77,16 +78,19 @@ export function joinChunks(chunks: readonly Uint8Array[], bytes: number): Uint8A
   if (chunks.length < 2) return concatBytes(chunks, bytes);
   const last = chunks[chunks.length - 1];
   const known = sharedJoins.get(last);
-  if (known && sameChunks(known.chunks, chunks)) return known.joined;
+  if (known && sameChunks(known.chunks, chunks)) {
+    const joined = known.joined.deref();
+    if (joined) return joined;
+  }
   const joined = concatBytes(chunks, bytes);
   for (const c of chunks) if (!sharedChunks.has(c)) return joined;
   sharedChunks.set(joined, null);
-  sharedJoins.set(last, { chunks, joined });
+  sharedJoins.set(last, { chunks: chunks.map((c) => new WeakRef(c)), joined: new WeakRef(joined) });
   return joined;
 }
 
-function sameChunks(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+function sameChunks(a: readonly WeakRef<Uint8Array>[], b: readonly Uint8Array[]): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  for (let i = 0; i < a.length; i++) if (a[i].deref() !== b[i]) return false;
   return true;
 }

@@ -19,6 +19,7 @@ import { subscribeLoop, type SubscribeOptions, type Subscription } from "./subsc
 import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../../async/mod.ts";
 import { isTopicName } from "../../topic/mod.ts";
 import { readBody } from "../../http/mod.ts";
+import { redactToken } from "./redact.ts";
 
 export type { SubscribeOptions, Subscription, SubscriptionStatus } from "./subscribe.ts";
 export { relayEventOf } from "./subscribe.ts";
@@ -210,6 +211,8 @@ export class RelayClient {
       try {
         msg = String(JSON.parse(text).error ?? msg);
       } catch { /* not JSON: keep the text */ }
+      // A refusal's body could echo the request (a proxy's error page): never the token.
+      msg = redactToken(msg, this.#token);
       throw new RelayError(`relay answered ${res.status}: ${msg}`, res.status);
     }
     return JSON.parse(text) as { event_id: string; seq: number; id: string };

@@ -13,6 +13,7 @@ import { type SseEvent, SseParser } from "../../http/mod.ts";
 import type { ClientResponse } from "../../http/client/mod.ts";
 import { lateImport } from "../../config/mod.ts";
 import { errorMessage } from "../../errors/mod.ts";
+import { redactToken } from "./redact.ts";
 
 /** Options for a subscription. */
 export interface SubscribeOptions {
@@ -77,8 +78,11 @@ const httpClient = onceUntilFailure(() =>
 /** The empty body of a subscription's GET. */
 const NO_BODY = new Uint8Array(0);
 
-/** The start of a refusal's body, for the error (at most 200 bytes; what cannot be read, none). */
-async function answerText(res: ClientResponse): Promise<string> {
+/**
+ * The start of a refusal's body, for the error (at most 200 bytes; what cannot be read, none),
+ * without `token` in any shape it may be echoed in (cut short included).
+ */
+async function answerText(res: ClientResponse, token: string | undefined): Promise<string> {
   const body = res.body;
   let bytes: Uint8Array = new Uint8Array(0);
   if (body instanceof Uint8Array) bytes = body.subarray(0, 200);
@@ -90,7 +94,7 @@ async function answerText(res: ClientResponse): Promise<string> {
   }
   const text = new TextDecoder().decode(bytes);
   res.release?.();
-  return text;
+  return redactToken(text, token);
 }
 
 /** Drops an answer's body unread (what the pool lent for it goes back). */
@@ -105,9 +109,11 @@ function isEventStream(contentType: string | null): boolean {
     contentType.split(";")[0].trim().toLowerCase() === "text/event-stream";
 }
 
-/** A content type for a message: quoted, at most 64 characters. */
-function typeText(contentType: string | null): string {
-  return contentType === null ? "no content-type" : JSON.stringify(contentType.slice(0, 64));
+/** A content type for a message: quoted, at most 64 characters, without `token`. */
+function typeText(contentType: string | null, token: string | undefined): string {
+  return contentType === null
+    ? "no content-type"
+    : JSON.stringify(redactToken(contentType.slice(0, 64), token));
 }
 
 /**
@@ -178,9 +184,13 @@ class SubscriptionLoop implements Subscription {
       let outcome: Outcome | undefined;
       this.#progress = false;
       this.#connectedAt = undefined;
+      // Progress is a position that moved: a stream that hands back the event it resumed after
+      // (or a reset to the same place) before `overflow` caught nothing up.
+      const from = this.#lastId;
+      const progressed = () => this.#progress && this.#lastId !== from;
       const healthy = () => {
         const at = this.#connectedAt;
-        if (this.#progress || (at !== undefined && now() - at >= this.o.backoffMaxMs)) {
+        if (progressed() || (at !== undefined && now() - at >= this.o.backoffMaxMs)) {
           attempt = 0;
           lastLogged = undefined;
         }
@@ -197,7 +207,7 @@ class SubscriptionLoop implements Subscription {
         // A refusal's body could echo the request (a proxy's error page): never the token.
         const token = this.o.token;
         const said = errorMessage(err);
-        const msg = token && said.includes(token) ? said.replaceAll(token, "[token]") : said;
+        const msg = redactToken(said, token);
         // Logged when the reason changes, not once per retry of the same one.
         if (msg !== lastLogged) {
           this.o.log?.warn("relay subscription lost; reconnecting", {
@@ -212,7 +222,7 @@ class SubscriptionLoop implements Subscription {
       // Overflow means "catch up now": reconnect at once (after a connection that delivered
       // events); anything else backs off with jitter.
       const min = Math.max(this.o.backoffMinMs, this.#retryHint ?? 0);
-      const wait = outcome === "overflow" && this.#progress
+      const wait = outcome === "overflow" && progressed()
         ? 0
         : backoffDelay(attempt++, { baseMs: min, maxMs: this.o.backoffMaxMs });
       await sleep(wait, this.#closed.signal);
@@ -258,12 +268,14 @@ class SubscriptionLoop implements Subscription {
       // From the head on (a refusal's body being read too): the head's deadline ended there.
       armIdle();
       if (res.status !== 200 || res.body === null) {
-        throw new Error(`relay answered ${res.status}: ${await answerText(res)}`);
+        throw new Error(`relay answered ${res.status}: ${await answerText(res, this.o.token)}`);
       }
       if (!isEventStream(res.contentType)) {
         discard(res);
         throw new Error(
-          `relay answered 200 with ${typeText(res.contentType)}, not an event stream ` +
+          `relay answered 200 with ${
+            typeText(res.contentType, this.o.token)
+          }, not an event stream ` +
             "(is the relay URL right?)",
         );
       }

@@ -7,7 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { RelayClient, type SubscriptionStatus } from "../../../core/relay/client/mod.ts";
-import { chunk, type StallServer, startStallServer } from "../../support/stall_server.ts";
+import {
+  chunk,
+  type StallServer,
+  startStallServer,
+  STREAM_HEAD,
+} from "../../support/stall_server.ts";
 import { waitFor } from "../../helpers.ts";
 import { quietLog } from "./relay_helpers.ts";
 import { sleep } from "../../../core/async/mod.ts";
@@ -152,4 +157,50 @@ Deno.test("a refusal whose body echoes the token is reported without it", async 
       assert.doesNotMatch(err ?? "", /s3cret-tok/);
     }
   }, "s3cret-tok");
+});
+
+Deno.test("an idle stream that stayed open as long as the maximum backoff is healthy: the count restarts", async () => {
+  // A relay with nothing to send: heartbeats only, each connection cut after 300 ms (a proxy's
+  // limit, a restart). Open longer than the maximum backoff (100 ms), each was healthy: every
+  // disconnect is the first of its run, never a growing count of failures.
+  const server = startStallServer(async (c) => {
+    await c.write(STREAM_HEAD + chunk("retry: 20\n\n"));
+    for (let i = 0; i < 6; i++) {
+      await sleep(50);
+      await c.write(chunk(": heartbeat\n\n"));
+    }
+    await c.write("0\r\n\r\n");
+  });
+  await subscribed(server, 100, async (reports) => {
+    await waitFor(
+      () => reports.filter(([s]) => s === "disconnected").length >= 3,
+      10_000,
+      "three idle connections ended",
+    );
+    const down = reports.filter(([s]) => s === "disconnected");
+    assert.deepEqual(down.map(([, e, n]) => [e, n]), down.map(() => ["stream ended", 1]));
+  });
+});
+
+Deno.test("a stream that repeats the same event, then overflows, is not a reason to reconnect at once", async () => {
+  // A relay (or something posing as one) that answers every connection with the event it
+  // resumed after, then `overflow`: the position never moves, so nothing was caught up. (The
+  // first connection moved it, from nothing to that event: one reconnection at once.)
+  const server = startStallServer(async (c) => {
+    await c.write(
+      STREAM_HEAD + chunk("id: k3f9x2m1ab0c-1\nevent: message\ndata: not json\n\n") +
+        chunk('event: reset\ndata: {"resume":"k3f9x2m1ab0c-1"}\n\n') +
+        chunk("event: overflow\ndata: {}\n\n") + "0\r\n\r\n",
+    );
+  });
+  await subscribed(server, 10_000, async (reports) => {
+    await waitFor(() => server.connections.length >= 1, 5_000, "a first connection");
+    await sleep(1_000);
+    assert.ok(
+      server.connections.length <= 8,
+      `${server.connections.length} connections in a second: reconnected at once for ever`,
+    );
+    const last = reports.filter(([s]) => s === "disconnected").at(-1);
+    assert.equal(last?.[1], "overflow");
+  });
 });

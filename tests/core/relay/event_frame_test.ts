@@ -33,6 +33,9 @@ Deno.test("messageFrame writes encodeEvent's frame, multi-line data and refusals
     { epoch: "k3f9x2m1ab0c", data: eventData("e1", 7, 1500, "a.b", '{"x":"é\\n"}') },
     { epoch: "k3f9x2m1ab0c", data: "line one\nline two\r\nthree\rfour" },
     { epoch: "k3f9x2m1ab0c", data: "" },
+    // A CR alone (no LF) ends a line for a parser too: split as encodeEvent splits it.
+    { epoch: "k3f9x2m1ab0c", data: '{"a":\r1}' },
+    { epoch: "k3f9x2m1ab0c", data: "\0nul é \u2028 \ud83d\ude00" },
     { epoch: "other", data: '{"a":1}' },
     { epoch: "with-dash", data: '{"a":1}' },
     { epoch: "k3f9x2m1ab0c", data: '{"a":1}' },

@@ -13,6 +13,8 @@ import { publishEvent } from "../../../core/relay/publish.ts";
 import type { RelayContext } from "../../../core/relay/routes.ts";
 import { FlushRounds, SseSubscriber } from "../../../core/relay/stream/mod.ts";
 import { TopicFilter } from "../../../core/topic/mod.ts";
+import { relayRawRoutes } from "../../../core/relay/raw_routes.ts";
+import type { RawRequest, RequestHead } from "../../../core/http/mod.ts";
 
 function context() {
   const counts = { published: 0, delivered: 0 };
@@ -57,4 +59,54 @@ Deno.test("a publish its local store refuses throws 507 at once and uses no sequ
   );
   assert.equal(store.lastSeq, 1);
   assert.equal(counts.published, 1);
+});
+
+/** A publish's head and body as the connection hands them to the relay's raw route. */
+function rawPublish(body: string, headers: Array<[string, string]> = []) {
+  const bytes = new TextEncoder().encode(body);
+  const head: RequestHead = {
+    method: "POST",
+    target: "/publish",
+    minor: 1,
+    headers: [["content-length", String(bytes.length)], ...headers],
+    host: "127.0.0.1",
+    contentLength: bytes.length,
+    keepAlive: true,
+    expectContinue: false,
+  };
+  // As the connection's request: the body already buffered, read once.
+  let read = false;
+  const req: RawRequest = {
+    method: head.method,
+    target: head.target,
+    headers: head.headers,
+    header: (name) => head.headers.find(([n]) => n === name)?.[1] ?? null,
+    bodyNow: () => read ? undefined : (read = true, bytes),
+    body: () =>
+      read ? Promise.reject(new TypeError("read")) : (read = true, Promise.resolve(bytes)),
+  };
+  return { head, req };
+}
+
+Deno.test("the raw path answers a publish with its body here at once, CORS fields and refusals too", () => {
+  const { ctx, store } = context();
+  const c = ctx as unknown as { auth: unknown; opts: Record<string, unknown> };
+  c.auth = { enabled: false };
+  const origins = ["https://app.example"];
+  const routes = relayRawRoutes(ctx, origins);
+  const origin: [string, string] = ["origin", "https://app.example"];
+  const ok = rawPublish('{"topic":"t.a","payload":{"x":1}}', [origin]);
+  const a = routes("POST", "/publish", ok.head)!.serve(ok.req, "rid");
+  assert.ok(!(a instanceof Promise), "answered at once");
+  assert.equal(a.status, 201);
+  assert.equal(JSON.parse(String(a.body)).seq, 1);
+  assert.equal(store.lastSeq, 1);
+  assert.ok(a.headers.some(([n]) => n.toLowerCase() === "access-control-allow-origin"));
+  // A refusal of the route (bad JSON) is also at once, with its envelope and CORS fields.
+  const bad = rawPublish("{", [origin]);
+  const r = routes("POST", "/publish", bad.head)!.serve(bad.req, "rid");
+  assert.ok(!(r instanceof Promise), "refused at once");
+  assert.equal(r.status, 400);
+  assert.ok(r.headers.some(([n]) => n.toLowerCase() === "access-control-allow-origin"));
+  assert.equal(store.lastSeq, 1);
 });

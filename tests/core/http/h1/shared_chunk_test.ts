@@ -76,11 +76,11 @@ const NO_PUSH_HOOKS = { writing: () => {}, pushEnded: () => {} };
 const NO_SOURCE = { open: () => {}, drained: () => {}, closed: () => {} };
 
 /** Pushed bodies on `n` connections, each with its head's write still in flight. */
-function heldPushes(n: number) {
+function heldPushes(n: number, chunked = true) {
   return Array.from({ length: n }, () => {
     const conn = new HeldConn();
     const out = new SocketWriter(conn as unknown as Deno.Conn);
-    const sink = new SocketPush(out, NO_SOURCE, true, NO_PUSH_HOOKS, true);
+    const sink = new SocketPush(out, NO_SOURCE, chunked, NO_PUSH_HOOKS, true);
     sink.start(enc.encode("HTTP/1.1 200 OK\r\n\r\n"));
     return { conn, sink };
   });
@@ -119,4 +119,34 @@ Deno.test("chunks not registered as shared are joined for their own connection",
   assert.equal(new TextDecoder().decode(joinChunks([d], 9)), "data: d\n\n");
   assert.equal(new TextDecoder().decode(joinChunks([a, d], 18)), "data: a\n\ndata: d\n\n");
   assert.equal(joinChunks([], 0).length, 0);
+});
+
+Deno.test("a join ending with a chunk that lives on holds neither the join nor its chunks", async () => {
+  // The relay's heartbeat frame is shared and lives as long as the server: a join of a slow
+  // subscriber's queue that ends with it (up to the queue's bound) must not outlive its writes.
+  const probe = new URL("./join_retention_probe.ts", import.meta.url);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--v8-flags=--expose-gc", probe.pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  assert.deepEqual(JSON.parse(text), { chunk: false, joined: false, heartbeat: 13 });
+});
+
+Deno.test("a buffer not registered as shared, changed between two connections' writes, is never joined stale", async () => {
+  // Unframed (an HTTP/1.0 stream): the connections queue the caller's own buffer as it is. A
+  // buffer the caller reuses after writing it is its own: a join of it is never shared.
+  const a = shareChunk(enc.encode("data: a\n\n"));
+  const own = enc.encode("data: 1\n\n");
+  const [p, q] = heldPushes(2, false);
+  p.sink.write(a);
+  p.sink.write(own);
+  await p.conn.take();
+  own.set(enc.encode("data: 2\n\n"));
+  q.sink.write(a);
+  q.sink.write(own);
+  await q.conn.take();
+  assert.equal(new TextDecoder().decode(q.conn.writes[1]), "data: a\n\ndata: 2\n\n");
 });
