@@ -19,6 +19,20 @@ import { sleep } from "../../../core/async/mod.ts";
 
 type Report = [SubscriptionStatus, string | undefined, number | undefined];
 
+/** Waits for the first connection, then a second, and checks how many connections were made. */
+async function atMostInASecond(
+  server: { connections: unknown[] },
+  most: number,
+  fault: string,
+): Promise<void> {
+  await waitFor(() => server.connections.length >= 1, 5_000, "a first connection");
+  await sleep(1_000);
+  assert.ok(
+    server.connections.length <= most,
+    `${server.connections.length} connections in a second: ${fault}`,
+  );
+}
+
 /** Subscribes to `server` with `backoffMaxMs` (minimum 20 ms), runs `body`, cleans up. */
 async function subscribed(
   server: StallServer,
@@ -56,12 +70,7 @@ Deno.test("a 200 that is not an event stream backs off to the maximum and says w
   // Delays 10-20, 20-40, 40-80, 80-160, 160-320, 320-640 ms...: at most 6 connections in the
   // first second; at the minimum backoff for ever (the fault), 50 or more.
   await subscribed(server, 10_000, async (reports) => {
-    await waitFor(() => server.connections.length >= 1, 5_000, "a first connection");
-    await sleep(1_000);
-    assert.ok(
-      server.connections.length <= 7,
-      `${server.connections.length} connections in a second: the backoff did not grow`,
-    );
+    await atMostInASecond(server, 7, "the backoff did not grow");
     assert.ok(reports.length >= 2, "each failed connection reported");
     assert.ok(reports.every(([s]) => s === "disconnected"), "never reported connected");
     const [, err, failures] = reports.at(-1)!;
@@ -79,12 +88,7 @@ Deno.test("a 200 event stream that ends before any byte does not reset the backo
     );
   });
   await subscribed(server, 10_000, async (reports) => {
-    await waitFor(() => server.connections.length >= 1, 5_000, "a first connection");
-    await sleep(1_000);
-    assert.ok(
-      server.connections.length <= 7,
-      `${server.connections.length} connections in a second: the backoff did not grow`,
-    );
+    await atMostInASecond(server, 7, "the backoff did not grow");
     const last = reports.filter(([s]) => s === "disconnected").at(-1);
     assert.match(last?.[1] ?? "", /stream ended/);
     assert.ok((last?.[2] ?? 0) >= 2, "the empty streams counted as failures in a row");
@@ -101,12 +105,7 @@ Deno.test("a stream that sends bytes but no event before it ends does not reset 
     );
   });
   await subscribed(server, 10_000, async (reports) => {
-    await waitFor(() => server.connections.length >= 1, 5_000, "a first connection");
-    await sleep(1_000);
-    assert.ok(
-      server.connections.length <= 7,
-      `${server.connections.length} connections in a second: the backoff did not grow`,
-    );
+    await atMostInASecond(server, 7, "the backoff did not grow");
     const last = reports.filter(([s]) => s === "disconnected").at(-1);
     assert.equal(last?.[1], "overflow");
     assert.ok((last?.[2] ?? 0) >= 2, "counted as failures in a row");
@@ -194,12 +193,7 @@ Deno.test("a stream that repeats the same event, then overflows, is not a reason
     );
   });
   await subscribed(server, 10_000, async (reports) => {
-    await waitFor(() => server.connections.length >= 1, 5_000, "a first connection");
-    await sleep(1_000);
-    assert.ok(
-      server.connections.length <= 8,
-      `${server.connections.length} connections in a second: reconnected at once for ever`,
-    );
+    await atMostInASecond(server, 8, "reconnected at once for ever");
     const last = reports.filter(([s]) => s === "disconnected").at(-1);
     assert.equal(last?.[1], "overflow");
   });
