@@ -58,3 +58,72 @@ export async function makeCerts(dir: string): Promise<void> {
     "s.ext",
   );
 }
+
+/** A TLS server for tests, with the certificates {@linkcode makeCerts} wrote. */
+export interface TlsHeadServer {
+  /** Its port on 127.0.0.1. */
+  port: number;
+  /** The CA file a client must trust (DENO_CERT). */
+  ca: string;
+  /** Stops accepting, closes every open connection and waits for the accept loop. */
+  close(): Promise<void>;
+}
+
+/**
+ * Makes certificates in `dir` and serves TLS on 127.0.0.1: reads each request's head (up to the
+ * blank line) and hands it to `answer` with the connection; unless `answer` returns true (close
+ * now), the connection is then held until the client closes it.
+ */
+export async function startTlsHeadServer(
+  dir: string,
+  answer: (c: Deno.Conn, head: string) => Promise<boolean | void>,
+): Promise<TlsHeadServer> {
+  await makeCerts(dir);
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(`${dir}/cert.pem`),
+    key: await Deno.readTextFile(`${dir}/key.pem`),
+  });
+  const dec = new TextDecoder();
+  const open = new Set<Deno.Conn>();
+  const serve = async (c: Deno.Conn) => {
+    const buf = new Uint8Array(16 * 1024);
+    let text = "";
+    try {
+      while (!text.includes("\r\n\r\n")) {
+        const n = await c.read(buf);
+        if (n === null) return;
+        text += dec.decode(buf.subarray(0, n));
+      }
+      if (await answer(c, text.slice(0, text.indexOf("\r\n\r\n"))) === true) return;
+      while (await c.read(buf) !== null) { /* until the client closes */ }
+    } catch {
+      /* closed */
+    } finally {
+      open.delete(c);
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+  };
+  const accepting = (async () => {
+    for await (const c of listener) {
+      open.add(c);
+      serve(c);
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    ca: `${dir}/ca.pem`,
+    close: async () => {
+      listener.close();
+      for (const c of open) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await accepting;
+    },
+  };
+}

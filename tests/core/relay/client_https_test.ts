@@ -8,12 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { chunk, STREAM_HEAD } from "../../support/stall_server.ts";
-import { hasOpenssl, makeCerts } from "../../support/certs.ts";
+import { hasOpenssl, startTlsHeadServer } from "../../support/certs.ts";
 import { tempDir, waitFor } from "../../helpers.ts";
 import { sleep } from "../../../core/async/mod.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 function frame(id: string, n: number): string {
   const data = JSON.stringify({ id: `u${n}`, seq: n, ts: 1, topic: "t", payload: { n } });
@@ -31,53 +30,22 @@ Deno.test({
   ignore: !hasOpenssl,
   fn: async () => {
     const dir = await tempDir();
-    await makeCerts(dir.path);
-    const listener = Deno.listenTls({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: await Deno.readTextFile(`${dir.path}/cert.pem`),
-      key: await Deno.readTextFile(`${dir.path}/key.pem`),
-    });
     const heads: string[][] = [];
-    const open = new Set<Deno.Conn>();
     const write = (c: Deno.Conn, text: string) => c.write(enc.encode(text)).then(() => {});
-    const serve = async (c: Deno.Conn) => {
-      const buf = new Uint8Array(16 * 1024);
-      let text = "";
-      try {
-        while (!text.includes("\r\n\r\n")) {
-          const n = await c.read(buf);
-          if (n === null) return;
-          text += dec.decode(buf.subarray(0, n));
+    const server = await startTlsHeadServer(dir.path, async (c, head) => {
+      heads.push(head.split("\r\n"));
+      const nth = heads.length;
+      if (nth === 1) {
+        // Eight events 100 ms apart: 800 ms, past the 300 ms the head had; then silence.
+        await write(c, STREAM_HEAD);
+        for (let n = 1; n <= 8; n++) {
+          await write(c, frame(`e-${n}`, n));
+          await sleep(100);
         }
-        heads.push(text.slice(0, text.indexOf("\r\n\r\n")).split("\r\n"));
-        const nth = heads.length;
-        if (nth === 1) {
-          // Eight events 100 ms apart: 800 ms, past the 300 ms the head had; then silence.
-          await write(c, STREAM_HEAD);
-          for (let n = 1; n <= 8; n++) {
-            await write(c, frame(`e-${n}`, n));
-            await sleep(100);
-          }
-        } else if (nth === 3) await write(c, STREAM_HEAD + frame("e-9", 9));
-        // The second never answers its head.
-        while (await c.read(buf) !== null) { /* until the client closes */ }
-      } catch {
-        /* closed */
-      } finally {
-        open.delete(c);
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-    };
-    const accepting = (async () => {
-      for await (const c of listener) {
-        open.add(c);
-        serve(c);
-      }
-    })().catch(() => {});
-    const port = (listener.addr as Deno.NetAddr).port;
+      } else if (nth === 3) await write(c, STREAM_HEAD + frame("e-9", 9));
+      // The second never answers its head.
+    });
+    const port = server.port;
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -87,7 +55,7 @@ Deno.test({
         "300",
         "tls-tok",
       ],
-      env: { DENO_CERT: `${dir.path}/ca.pem` },
+      env: { DENO_CERT: server.ca },
       stdout: "piped",
       stderr: "null",
     }).spawn();
@@ -124,13 +92,7 @@ Deno.test({
       child.kill("SIGTERM");
       await child.status;
       await reading;
-      listener.close();
-      for (const c of open) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-      await accepting;
+      await server.close();
       await dir.remove();
     }
   },

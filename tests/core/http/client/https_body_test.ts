@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { chunk, STREAM_HEAD } from "../../../support/stall_server.ts";
-import { hasOpenssl, makeCerts } from "../../../support/certs.ts";
+import { hasOpenssl, startTlsHeadServer } from "../../../support/certs.ts";
 import { tempDir } from "../../../helpers.ts";
 
 const enc = new TextEncoder();
@@ -25,49 +25,18 @@ Deno.test({
   ignore: !hasOpenssl,
   fn: async () => {
     const dir = await tempDir();
-    await makeCerts(dir.path);
-    const listener = Deno.listenTls({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: await Deno.readTextFile(`${dir.path}/cert.pem`),
-      key: await Deno.readTextFile(`${dir.path}/key.pem`),
-    });
-    const open = new Set<Deno.Conn>();
     const write = (c: Deno.Conn, text: string) => c.write(enc.encode(text)).then(() => {});
-    const serve = async (c: Deno.Conn) => {
-      const buf = new Uint8Array(16 * 1024);
-      let text = "";
-      try {
-        while (!text.includes("\r\n\r\n")) {
-          const n = await c.read(buf);
-          if (n === null) return;
-          text += dec.decode(buf.subarray(0, n));
-        }
-        const path = text.split(" ")[1];
-        await write(c, STREAM_HEAD + chunk("one;"));
-        if (path === "/cut") {
-          // A chunk of 16 bytes of which 3 come, then the connection closes.
-          await write(c, "10\r\ntwo");
-          return;
-        }
-        // `/abort`, `/timeout`: silence until the client closes.
-        while (await c.read(buf) !== null) { /* until the client closes */ }
-      } catch {
-        /* closed */
-      } finally {
-        open.delete(c);
-        try {
-          c.close();
-        } catch { /* closed */ }
+    const server = await startTlsHeadServer(dir.path, async (c, head) => {
+      const path = head.split(" ")[1];
+      await write(c, STREAM_HEAD + chunk("one;"));
+      if (path === "/cut") {
+        // A chunk of 16 bytes of which 3 come, then the connection closes.
+        await write(c, "10\r\ntwo");
+        return true;
       }
-    };
-    const accepting = (async () => {
-      for await (const c of listener) {
-        open.add(c);
-        serve(c);
-      }
-    })().catch(() => {});
-    const port = (listener.addr as Deno.NetAddr).port;
+      // `/abort`, `/timeout`: silence until the client closes.
+    });
+    const port = server.port;
     try {
       const out = await new Deno.Command(Deno.execPath(), {
         args: [
@@ -79,7 +48,7 @@ Deno.test({
           "timeout",
           "cut",
         ],
-        env: { DENO_CERT: `${dir.path}/ca.pem` },
+        env: { DENO_CERT: server.ca },
         stdout: "piped",
         stderr: "piped",
       }).output();
@@ -96,13 +65,7 @@ Deno.test({
       assert.equal(cut.error?.kind, "protocol");
       assert.match(cut.error?.message ?? "", /body cut short or malformed/);
     } finally {
-      listener.close();
-      for (const c of open) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-      await accepting;
+      await server.close();
       await dir.remove();
     }
   },
