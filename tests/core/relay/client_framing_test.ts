@@ -15,6 +15,7 @@ import {
 } from "../../../core/relay/client/mod.ts";
 import {
   chunk,
+  type StallConnection,
   type StallServer,
   startStallServer,
   STREAM_HEAD,
@@ -107,46 +108,42 @@ Deno.test("a refusal's body is in the error, its token never", async () => {
   });
 });
 
-Deno.test("a whole event stream with a Content-Length: its events delivered, then resumed", async () => {
+/**
+ * Serves events e-1 and e-2 on the first connection and e-3 on the next, each as `send` frames
+ * the body, and checks that all three arrive and the second connection resumes after e-2.
+ */
+async function deliveredThenResumed(send: (c: StallConnection, body: string) => Promise<void>) {
   const server = startStallServer(async (c) => {
     const n = server.connections.length;
-    const body = n === 1 ? frameText("e-1", 1) + frameText("e-2", 2) : frameText("e-3", 3);
+    await send(c, n === 1 ? frameText("e-1", 1) + frameText("e-2", 2) : frameText("e-3", 3));
+  });
+  const got: number[] = [];
+  await subscribed(
+    server,
+    { idleTimeoutMs: 5_000 },
+    (e) => void got.push(e.payload.n as number),
+    async () => {
+      await waitFor(() => got.length >= 3, 5_000, "three events over two connections");
+      assert.deepEqual(got.slice(0, 3), [1, 2, 3]);
+      assert.equal(header(server.connections[1].lines, "last-event-id"), "e-2");
+    },
+  );
+}
+
+Deno.test("a whole event stream with a Content-Length: its events delivered, then resumed", async () => {
+  await deliveredThenResumed(async (c, body) => {
     await c.write(
       "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n" +
         `content-length: ${enc.encode(body).length}\r\n\r\n${body}`,
     );
   });
-  const got: number[] = [];
-  await subscribed(
-    server,
-    { idleTimeoutMs: 5_000 },
-    (e) => void got.push(e.payload.n as number),
-    async () => {
-      await waitFor(() => got.length >= 3, 5_000, "three events over two connections");
-      assert.deepEqual(got.slice(0, 3), [1, 2, 3]);
-      assert.equal(header(server.connections[1].lines, "last-event-id"), "e-2");
-    },
-  );
 });
 
 Deno.test("a close-delimited event stream: its events delivered, then resumed", async () => {
-  const server = startStallServer(async (c) => {
-    const n = server.connections.length;
-    const body = n === 1 ? frameText("e-1", 1) + frameText("e-2", 2) : frameText("e-3", 3);
+  await deliveredThenResumed(async (c, body) => {
     await c.write("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n" + body);
     c.end();
   });
-  const got: number[] = [];
-  await subscribed(
-    server,
-    { idleTimeoutMs: 5_000 },
-    (e) => void got.push(e.payload.n as number),
-    async () => {
-      await waitFor(() => got.length >= 3, 5_000, "three events over two connections");
-      assert.deepEqual(got.slice(0, 3), [1, 2, 3]);
-      assert.equal(header(server.connections[1].lines, "last-event-id"), "e-2");
-    },
-  );
 });
 
 Deno.test("chunks that split every byte (UTF-8 included), then bad UTF-8: events intact", async () => {
