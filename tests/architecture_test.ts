@@ -229,7 +229,8 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
     {
       root: "cmd/compose_agent.ts",
       banned: /^(zod|yaml|node:crypto|node:os|node:fs|node:path|hono.*)$/,
-      deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
+      // The relay's client only with a relay_url (about 31 KB of source).
+      deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts", "core/relay/client/mod.ts"],
       graphBanned: /^zod$/,
     },
     {

@@ -29,7 +29,7 @@ import type { DockerExecutor } from "../../core/docker/executor/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import { ConfigError, errorMessage, HttpError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
-import { RelayClient } from "../../core/relay/client/mod.ts";
+import type { RelayClient } from "../../core/relay/client/mod.ts";
 import { serviceLogger } from "../shared.ts";
 import {
   agentTokenSource,
@@ -207,8 +207,16 @@ export async function start(
     replayFailedAt = undefined;
     return replay = opened;
   };
-  const relay = config.relay_url
-    ? new RelayClient({ url: config.relay_url, token: relayToken, log })
+  // The relay's client loads only when there is a relay to publish the watchdog's events to.
+  // A failed load fails the start (the key's refresh stops with it).
+  const relay: RelayClient | undefined = config.relay_url
+    ? new (await lateImport<typeof import("../../core/relay/client/mod.ts")>(
+      "../../core/relay/client/mod.ts",
+      import.meta.url,
+    ).catch((err) => {
+      token.close();
+      throw err;
+    })).RelayClient({ url: config.relay_url, token: relayToken, log })
     : undefined;
   warnSigningMode(config, log);
   const queue = new CommandQueue(config.queue_size, config.report_history);
