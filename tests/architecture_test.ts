@@ -170,7 +170,15 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
     {
       root: "cmd/dashboard.ts",
       banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
-      deferred: ["core/relay/mod.ts", "core/ledger/mod.ts", "core/http/exact_json.ts"],
+      // Its browser files (about 170 KB of text) and the transaction trail load with the pages
+      // (or through core/dashboard/on_demand.ts): about 1 MB of an idle dashboard.
+      deferred: [
+        "core/relay/mod.ts",
+        "core/ledger/mod.ts",
+        "core/http/exact_json.ts",
+        "core/dashboard/static.ts",
+        "core/dashboard/tx.ts",
+      ],
       graphBanned: /^(zod|yaml|hono)$/,
     },
     ...(["sensor", "action"] as const).map((kind) => ({
