@@ -237,8 +237,15 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
     {
       root: "cmd/compose_agent.ts",
       banned: /^(zod|yaml|node:crypto|node:os|node:fs|node:path|hono.*)$/,
-      // The relay's client only with a relay_url (about 31 KB of source).
-      deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts", "core/relay/client/mod.ts"],
+      // The relay's client only with a relay_url (about 31 KB of source); core/auth (the
+      // verifier, signing, mesh credentials) with the command API: the start reads its key and
+      // defaults from core/auth/agent (about 1.3 MB of an idle agent).
+      deferred: [
+        "core/docker/executor/mod.ts",
+        "core/relay/mod.ts",
+        "core/relay/client/mod.ts",
+        "core/auth/mod.ts",
+      ],
       graphBanned: /^zod$/,
     },
     {

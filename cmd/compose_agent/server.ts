@@ -1,23 +1,16 @@
 /**
  * Wires the compose-agent: token source, Docker client, compose runner, watchdog and relay events
  * at start; the replay store (SQLite), the executor and the signed command routes with the first
- * request the router serves (they load node:sqlite, the command parsers and the compose file
- * check). The replay store is a file: a restart opens what the last run recorded.
+ * request the router serves (they load node:sqlite, core/auth's verifier, the command parsers
+ * and the compose file check; the start reads its key and defaults with core/auth/agent). The replay store is a file: a restart opens what the last run recorded.
  * @module
  */
 import { ensureParentDir, lateImport } from "../../core/config/mod.ts";
 import type { Counter } from "../../core/metrics/mod.ts";
-import {
-  BODY_SIGNING_WARNING,
-  openReplayStore,
-  RateLimiter,
-  type ReplayStore,
-  resolveSecretSetting,
-  Scopes,
-  signedAuth,
-  tokenHealth,
-  type TokenSource,
-} from "../../core/auth/mod.ts";
+import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/agent/mod.ts";
+import type { ReplayStore } from "../../core/auth/mod.ts";
+import { resolveSecretSetting } from "../../core/auth/settings/mod.ts";
+import { onceUntilFailure } from "../../core/async/mod.ts";
 import {
   CommandCounters,
   ComposeRunner,
@@ -45,6 +38,11 @@ import type { ComposeAgentConfig } from "./config.ts";
 
 /** The executor module, loaded with the command routes. */
 type Executor = typeof import("../../core/docker/executor/mod.ts");
+/** core/auth (the signed-request guard, its limiter and replay store), loaded with the routes. */
+type Auth = typeof import("../../core/auth/mod.ts");
+const loadAuth = onceUntilFailure(() =>
+  lateImport<Auth>("../../core/auth/mod.ts", import.meta.url)
+);
 
 function buildWatchdog(
   config: ComposeAgentConfig,
@@ -108,6 +106,7 @@ async function openExecutor(
 }
 
 async function openReplay(config: ComposeAgentConfig): Promise<ReplayStore> {
+  const { openReplayStore } = await loadAuth();
   return await openReplayStore({
     path: config.replay_db,
     ttlMs: config.replay_ttl,
@@ -133,6 +132,7 @@ async function verifyingKey(config: ComposeAgentConfig, log: Logger): Promise<To
 
 /** The signed-request middleware of the command API. */
 function authFor(
+  { signedAuth, Scopes, RateLimiter }: Auth,
   config: ComposeAgentConfig,
   token: TokenSource,
   replay: ReplayStore,
@@ -270,7 +270,8 @@ export async function start(
     },
   };
   server.routes(async (app) => {
-    const guard = authFor(config, token, await replayStore(), log, metrics.rejected);
+    const store = await replayStore();
+    const guard = authFor(await loadAuth(), config, token, store, log, metrics.rejected);
     app.use("/api/v1/*", guard);
     await registerCommandRoutes(app, {
       ...routes,
