@@ -1,8 +1,7 @@
 /**
- * Wires the compose-agent: token source, Docker client, compose runner, watchdog and relay events
- * at start; the replay store (SQLite), the executor and the signed command routes with the first
- * request the router serves (they load node:sqlite, core/auth's verifier, the command parsers
- * and the compose file check; the start reads its key and defaults with core/auth/agent). The replay store is a file: a restart opens what the last run recorded.
+ * Wires the compose-agent: token source, Docker client, watchdog and relay events at start; the replay store (SQLite), the executor and the signed command routes with the first
+ * request the router serves (they load node:sqlite, core/auth's verifier, the command parsers,
+ * the compose runner and the compose file check; the start reads its key and defaults with core/auth/agent). The replay store is a file: a restart opens what the last run recorded.
  * @module
  */
 import { ensureParentDir, lateImport } from "../../core/config/mod.ts";
@@ -13,7 +12,6 @@ import { resolveSecretSetting } from "../../core/auth/settings/mod.ts";
 import { onceUntilFailure } from "../../core/async/mod.ts";
 import {
   CommandCounters,
-  ComposeRunner,
   DockerEngine,
   Watchdog,
   type WatchdogEvent,
@@ -74,7 +72,7 @@ async function openExecutor(
   engine: DockerEngine,
   log: Logger,
 ): Promise<DockerExecutor> {
-  const { DeployPolicy, DockerExecutor } = await lateImport<Executor>(
+  const { ComposeRunner, DeployPolicy, DockerExecutor } = await lateImport<Executor>(
     "../../core/docker/executor/mod.ts",
     import.meta.url,
   );
