@@ -233,7 +233,7 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
       banned: /^(zod|yaml|node:crypto|node:sqlite|hono.*)$/,
       deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
       // Hono's SSE helper by a computed specifier (core/hostagent/streaming.ts), with the routes.
-      graphBanned: /^(zod|hono.*)$/,
+      graphBanned: /^(zod|yaml|hono.*)$/,
     },
     {
       root: "cmd/compose_agent.ts",
@@ -249,7 +249,7 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
       ],
       // Its graph reached hono through the status agent's routes (a string-literal import() of
       // hono/streaming): Deno read hono's registry data and started its npm resolution.
-      graphBanned: /^(zod|hono.*)$/,
+      graphBanned: /^(zod|yaml|hono.*)$/,
     },
     {
       root: "cmd/policy.ts",
