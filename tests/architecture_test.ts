@@ -170,7 +170,15 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
     {
       root: "cmd/dashboard.ts",
       banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
-      deferred: ["core/relay/mod.ts", "core/ledger/mod.ts", "core/http/exact_json.ts"],
+      // Its browser files (about 170 KB of text) and the transaction trail load with the pages
+      // (or through core/dashboard/on_demand.ts): about 1 MB of an idle dashboard.
+      deferred: [
+        "core/relay/mod.ts",
+        "core/ledger/mod.ts",
+        "core/http/exact_json.ts",
+        "core/dashboard/static.ts",
+        "core/dashboard/tx.ts",
+      ],
       graphBanned: /^(zod|yaml|hono)$/,
     },
     ...(["sensor", "action"] as const).map((kind) => ({
@@ -224,13 +232,24 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
       root: "cmd/status.ts",
       banned: /^(zod|yaml|node:crypto|node:sqlite|hono.*)$/,
       deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
-      graphBanned: /^zod$/,
+      // Hono's SSE helper by a computed specifier (core/hostagent/streaming.ts), with the routes.
+      graphBanned: /^(zod|yaml|hono.*)$/,
     },
     {
       root: "cmd/compose_agent.ts",
       banned: /^(zod|yaml|node:crypto|node:os|node:fs|node:path|hono.*)$/,
-      deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
-      graphBanned: /^zod$/,
+      // The relay's client only with a relay_url (about 31 KB of source); core/auth (the
+      // verifier, signing, mesh credentials) with the command API: the start reads its key and
+      // defaults from core/auth/agent (about 1.3 MB of an idle agent).
+      deferred: [
+        "core/docker/executor/mod.ts",
+        "core/relay/mod.ts",
+        "core/relay/client/mod.ts",
+        "core/auth/mod.ts",
+      ],
+      // Its graph reached hono through the status agent's routes (a string-literal import() of
+      // hono/streaming): Deno read hono's registry data and started its npm resolution.
+      graphBanned: /^(zod|yaml|hono.*)$/,
     },
     {
       root: "cmd/policy.ts",

@@ -1,26 +1,17 @@
 /**
- * Wires the compose-agent: token source, Docker client, compose runner, watchdog and relay events
- * at start; the replay store (SQLite), the executor and the signed command routes with the first
- * request the router serves (they load node:sqlite, the command parsers and the compose file
- * check). The replay store is a file: a restart opens what the last run recorded.
+ * Wires the compose-agent: token source, Docker client, watchdog and relay events at start; the replay store (SQLite), the executor and the signed command routes with the first
+ * request the router serves (they load node:sqlite, core/auth's verifier, the command parsers,
+ * the compose runner and the compose file check; the start reads its key and defaults with core/auth/agent). The replay store is a file: a restart opens what the last run recorded.
  * @module
  */
 import { ensureParentDir, lateImport } from "../../core/config/mod.ts";
 import type { Counter } from "../../core/metrics/mod.ts";
-import {
-  BODY_SIGNING_WARNING,
-  openReplayStore,
-  RateLimiter,
-  type ReplayStore,
-  resolveSecretSetting,
-  Scopes,
-  signedAuth,
-  tokenHealth,
-  type TokenSource,
-} from "../../core/auth/mod.ts";
+import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/agent/mod.ts";
+import type { ReplayStore } from "../../core/auth/mod.ts";
+import { resolveSecretSetting } from "../../core/auth/settings/mod.ts";
+import { onceUntilFailure } from "../../core/async/mod.ts";
 import {
   CommandCounters,
-  ComposeRunner,
   DockerEngine,
   Watchdog,
   type WatchdogEvent,
@@ -29,7 +20,7 @@ import type { DockerExecutor } from "../../core/docker/executor/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import { ConfigError, errorMessage, HttpError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
-import { RelayClient } from "../../core/relay/client/mod.ts";
+import type { RelayClient } from "../../core/relay/client/mod.ts";
 import { serviceLogger } from "../shared.ts";
 import {
   agentTokenSource,
@@ -45,6 +36,11 @@ import type { ComposeAgentConfig } from "./config.ts";
 
 /** The executor module, loaded with the command routes. */
 type Executor = typeof import("../../core/docker/executor/mod.ts");
+/** core/auth (the signed-request guard, its limiter and replay store), loaded with the routes. */
+type Auth = typeof import("../../core/auth/mod.ts");
+const loadAuth = onceUntilFailure(() =>
+  lateImport<Auth>("../../core/auth/mod.ts", import.meta.url)
+);
 
 function buildWatchdog(
   config: ComposeAgentConfig,
@@ -76,7 +72,7 @@ async function openExecutor(
   engine: DockerEngine,
   log: Logger,
 ): Promise<DockerExecutor> {
-  const { DeployPolicy, DockerExecutor } = await lateImport<Executor>(
+  const { ComposeRunner, DeployPolicy, DockerExecutor } = await lateImport<Executor>(
     "../../core/docker/executor/mod.ts",
     import.meta.url,
   );
@@ -108,6 +104,7 @@ async function openExecutor(
 }
 
 async function openReplay(config: ComposeAgentConfig): Promise<ReplayStore> {
+  const { openReplayStore } = await loadAuth();
   return await openReplayStore({
     path: config.replay_db,
     ttlMs: config.replay_ttl,
@@ -133,6 +130,7 @@ async function verifyingKey(config: ComposeAgentConfig, log: Logger): Promise<To
 
 /** The signed-request middleware of the command API. */
 function authFor(
+  { signedAuth, Scopes, RateLimiter }: Auth,
   config: ComposeAgentConfig,
   token: TokenSource,
   replay: ReplayStore,
@@ -207,8 +205,16 @@ export async function start(
     replayFailedAt = undefined;
     return replay = opened;
   };
-  const relay = config.relay_url
-    ? new RelayClient({ url: config.relay_url, token: relayToken, log })
+  // The relay's client loads only when there is a relay to publish the watchdog's events to.
+  // A failed load fails the start (the key's refresh stops with it).
+  const relay: RelayClient | undefined = config.relay_url
+    ? new (await lateImport<typeof import("../../core/relay/client/mod.ts")>(
+      "../../core/relay/client/mod.ts",
+      import.meta.url,
+    ).catch((err) => {
+      token.close();
+      throw err;
+    })).RelayClient({ url: config.relay_url, token: relayToken, log })
     : undefined;
   warnSigningMode(config, log);
   const queue = new CommandQueue(config.queue_size, config.report_history);
@@ -262,7 +268,8 @@ export async function start(
     },
   };
   server.routes(async (app) => {
-    const guard = authFor(config, token, await replayStore(), log, metrics.rejected);
+    const store = await replayStore();
+    const guard = authFor(await loadAuth(), config, token, store, log, metrics.rejected);
     app.use("/api/v1/*", guard);
     await registerCommandRoutes(app, {
       ...routes,

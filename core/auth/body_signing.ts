@@ -21,16 +21,6 @@ import {
   HEADER_TIMESTAMP,
 } from "./signing.ts";
 
-/** How a host agent signs and verifies: iatp's canonical string, upstream's body-only, or both. */
-export const SIGNING_MODES = ["iatp", "upstream", "both"] as const;
-/** One signing mode. */
-export type SigningMode = typeof SIGNING_MODES[number];
-
-/** The warning every start logs when body-only signatures are accepted or produced. */
-export const BODY_SIGNING_WARNING =
-  "signing compatibility mode: body-only signatures can be replayed against other paths and " +
-  "methods within the replay window; use signing: iatp once every peer supports it";
-
 const encoder = new TextEncoder();
 
 function bytesOf(body: Uint8Array | string | undefined): Uint8Array {

@@ -12,7 +12,7 @@
  */
 import { signBodyRequest } from "./body_signing.ts";
 import { signRequest } from "./signing.ts";
-import type { TokenSource } from "./tokens.ts";
+import type { TokenSource } from "./agent/mod.ts";
 
 /** Who signs, with which key, and which separate bearer credential (if any) goes along. */
 export interface SignerIdentity {

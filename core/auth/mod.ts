@@ -15,7 +15,6 @@ export {
   requireMeshScope,
 } from "./bearer.ts";
 export {
-  BODY_SIGNING_WARNING,
   bodySignature,
   type BodySignatureFailure,
   type BodySignatureInput,
@@ -23,9 +22,20 @@ export {
   checkBodySignature,
   decodeBodySignature,
   signBodyRequest,
+} from "./body_signing.ts";
+export {
+  BODY_SIGNING_WARNING,
+  DEFAULT_RATE_LIMIT_PER_MIN,
+  DEFAULT_REPLAY_MAX_ENTRIES,
+  DEFAULT_VAULT_REFRESH_MS,
   SIGNING_MODES,
   type SigningMode,
-} from "./body_signing.ts";
+  staticToken,
+  type TokenConfig,
+  tokenHealth,
+  type TokenSource,
+  tokenSourceFrom,
+} from "./agent/mod.ts";
 export { signedFetch, type SignedRequestInit, type SignerIdentity } from "./client.ts";
 export {
   type MeshAuthConfig,
@@ -72,9 +82,9 @@ export {
   RevocationList,
   type RevokedIds,
 } from "./mesh/mod.ts";
-export { DEFAULT_RATE_LIMIT_PER_MIN, type RateDecision, RateLimiter } from "./rate_limit.ts";
+export { type RateDecision, RateLimiter } from "./rate_limit.ts";
 export type { ReplayStore, ReplayStoreOptions, ReplayVerdict } from "./replay.ts";
-export { DEFAULT_REPLAY_MAX_ENTRIES, openReplayStore } from "./replay_open.ts";
+export { openReplayStore } from "./replay_open.ts";
 export { Scopes } from "./scopes.ts";
 export {
   HEADER_AGENT_ID,
@@ -86,14 +96,6 @@ export {
   signRequest,
   verifySignature,
 } from "./signing.ts";
-export {
-  DEFAULT_VAULT_REFRESH_MS,
-  staticToken,
-  type TokenConfig,
-  tokenHealth,
-  type TokenSource,
-  tokenSourceFrom,
-} from "./tokens.ts";
 export {
   type Caller,
   callerOf,

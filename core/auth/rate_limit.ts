@@ -5,8 +5,8 @@
  */
 import { TokenBucket } from "../async/mod.ts";
 
-/** Default requests per minute per caller (RATE_LIMIT_PER_MIN upstream). */
-export const DEFAULT_RATE_LIMIT_PER_MIN = 120;
+import { DEFAULT_RATE_LIMIT_PER_MIN } from "./agent/mod.ts";
+
 /** Default bound on tracked callers; the least recently seen is forgotten beyond it. */
 const DEFAULT_RATE_LIMIT_MAX_KEYS = 10_000;
 

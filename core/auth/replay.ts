@@ -5,7 +5,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { DEFAULT_REPLAY_MAX_ENTRIES } from "./replay_open.ts";
+import { DEFAULT_REPLAY_MAX_ENTRIES } from "./agent/mod.ts";
 
 /** Default replay window (REPLAY_TTL_SECS upstream: 600). */
 const DEFAULT_REPLAY_TTL_MS = 600_000;

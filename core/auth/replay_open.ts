@@ -5,9 +5,6 @@
  */
 import type { ReplayStore, ReplayStoreOptions } from "./replay.ts";
 
-/** Default bound on remembered request ids; beyond it new requests are refused, not evicted. */
-export const DEFAULT_REPLAY_MAX_ENTRIES = 100_000;
-
 /**
  * Opens (creating it when missing) the replay store at `opts.path`.
  * @throws {Error} when the SQLite file cannot be opened or written (node:sqlite's error)

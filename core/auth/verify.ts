@@ -13,7 +13,8 @@ import type { Logger } from "../log/mod.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import type { ReplayStore, ReplayVerdict } from "./replay.ts";
 import type { Scopes } from "./scopes.ts";
-import { checkBodySignature, type SigningMode } from "./body_signing.ts";
+import type { SigningMode } from "./agent/mod.ts";
+import { checkBodySignature } from "./body_signing.ts";
 import {
   HEADER_AGENT_ID,
   HEADER_REQUEST_ID,
@@ -21,7 +22,7 @@ import {
   HEADER_TIMESTAMP,
   verifySignature,
 } from "./signing.ts";
-import type { TokenSource } from "./tokens.ts";
+import type { TokenSource } from "./agent/mod.ts";
 
 /** Default allowed clock skew (SIGNATURE_MAX_SKEW_SECS upstream: 300). */
 const DEFAULT_MAX_SKEW_SECS = 300;

@@ -15,5 +15,5 @@ export { DEFAULT_HISTORY, DEFAULT_TOPICS } from "./feed.ts";
 export { MAX_WATCHED_SERVICES, parseServiceTargets, type ServiceTarget } from "./health.ts";
 export { type DashboardOptions, startDashboardServer } from "./server.ts";
 export { DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TTL_MS } from "./session.ts";
-export { STATIC_FILES } from "./static.ts";
-export { type AuditEntryView, type AuditView, loadAuditTrail } from "./tx.ts";
+export { loadAuditTrail, staticFiles } from "./on_demand.ts";
+export type { AuditEntryView, AuditView } from "./tx.ts";

@@ -6,7 +6,6 @@
  * parameters is the executor's (core/docker/executor), which loads the schemas.
  * @module
  */
-import type { StackerError } from "./stacker.ts";
 
 /** Command types the Docker executor runs. */
 export const DOCKER_COMMANDS = [
@@ -56,6 +55,12 @@ export interface AgentCommand {
 
 /** Terminal statuses of a command. */
 export type CommandStatus = "success" | "failed" | "timeout";
+
+/** One error entry as Stacker reads it. */
+export interface StackerError {
+  code: string;
+  message: string;
+}
 
 /** A command result as reported (the upstream CommandResult fields, all present). */
 export interface CommandResult {

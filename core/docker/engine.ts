@@ -1,13 +1,27 @@
 /**
- * Docker Engine API client over the unix socket (Deno's HTTP client with a unix transport),
- * with API version negotiation: the client speaks the lower of the daemon's version and
+ * Docker Engine API client over the unix socket (the product's HTTP/1.1 client, core/http/client,
+ * connected to the socket: `fetch` and its code stay out of the agent), with API version
+ * negotiation: the client speaks the lower of the daemon's version and
  * {@linkcode MAX_API_VERSION}, and refuses daemons older than {@linkcode MIN_API_VERSION}.
- * Every response body read is bounded.
+ * Every response body read is bounded, and every call has a deadline from connect to last byte.
  * @module
  */
-import { readBodyPrefix } from "../http/mod.ts";
+import { onceUntilFailure } from "../async/mod.ts";
+import { lateImport } from "../config/mod.ts";
+import type { ClientResponse, OriginClient } from "../http/client/mod.ts";
 import { decodeLogs, demuxLogs, looksMultiplexed } from "./log_frames.ts";
 import { errorMessage } from "../errors/mod.ts";
+
+/** The HTTP/1.1 client's module, imported by a computed specifier (core/config's `lateImport`). */
+type HttpClient = typeof import("../http/client/mod.ts");
+
+/**
+ * Loaded with the first call (the status agent talks to the daemon only in legacy mode); a
+ * failed load is that call's `DockerError`, and the next call tries again.
+ */
+const httpClient = onceUntilFailure(() =>
+  lateImport<HttpClient>("../http/client/mod.ts", import.meta.url)
+);
 
 /** Oldest Engine API spoken (Docker Engine 20.10). */
 const MIN_API_VERSION = "1.41";
@@ -21,6 +35,12 @@ const DEFAULT_DOCKER_TIMEOUT_MS = 30_000;
 const MAX_JSON_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** Default largest log output returned. */
 export const DEFAULT_MAX_LOG_BYTES = 256 * 1024;
+/** Idle keep-alive connections to the daemon kept per client. */
+const MAX_IDLE_DOCKER_CONNECTIONS = 4;
+/** Largest error answer read from the daemon (its `message`). */
+const MAX_ERROR_RESPONSE_BYTES = 4096;
+/** The empty body of a call that sends none. */
+const NO_BODY = new Uint8Array(0);
 
 /** A failed Engine API call: `status` is the daemon's HTTP status (0 when unreachable). */
 export class DockerError extends Error {
@@ -115,14 +135,15 @@ export interface LogEntry {
 /** A client bound to one daemon socket. */
 export class DockerEngine {
   readonly socket: string;
-  #client: Deno.HttpClient;
+  /** Made with the first call (its module loads then). */
+  #client: OriginClient | undefined;
+  #closed = false;
   #version: string | undefined;
   #timeoutMs: number;
 
   constructor(opts: DockerEngineOptions = {}) {
     this.socket = opts.socket ?? DEFAULT_DOCKER_SOCKET;
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_DOCKER_TIMEOUT_MS;
-    this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path: this.socket } });
   }
 
   /** The negotiated API version (negotiates on first use). */
@@ -142,8 +163,8 @@ export class DockerEngine {
   async ping(): Promise<boolean> {
     try {
       const res = await this.#request("GET", "/_ping", undefined, false);
-      await res.body?.cancel();
-      return res.ok;
+      discard(res);
+      return ok(res);
     } catch {
       return false;
     }
@@ -224,17 +245,18 @@ export class DockerEngine {
     return this.#action(name, `kill?signal=${encodeURIComponent(signal)}`);
   }
 
-  /** Releases the HTTP client. */
+  /** Closes the idle connections to the daemon; calls in flight finish. */
   close(): void {
-    this.#client.close();
+    this.#closed = true;
+    this.#client?.close();
   }
 
   async #action(name: string, verb: string): Promise<void> {
     const res = await this.#request("POST", `/containers/${encodeURIComponent(name)}/${verb}`);
     // 304: already in the requested state.
-    if (res.status === 304) return void await res.body?.cancel();
+    if (res.status === 304) return discard(res);
     await this.#check(res);
-    await res.body?.cancel();
+    discard(res);
   }
 
   async #json<T>(method: string, path: string, body?: unknown, versioned = true): Promise<T> {
@@ -245,30 +267,57 @@ export class DockerEngine {
     return JSON.parse(new TextDecoder().decode(bytes)) as T;
   }
 
-  async #request(method: string, path: string, body?: unknown, versioned = true) {
+  async #request(
+    method: string,
+    path: string,
+    body?: unknown,
+    versioned = true,
+  ): Promise<ClientResponse> {
     const prefix = versioned ? `/v${await this.apiVersion()}` : "";
+    const client = await this.#httpClient();
     try {
-      return await fetch(`http://docker${prefix}${path}`, {
+      return await client.send({
         method,
-        client: this.#client,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        target: `${prefix}${path}`,
+        headers: body === undefined ? [] : [["content-type", "application/json"]],
+        body: body === undefined ? NO_BODY : new TextEncoder().encode(JSON.stringify(body)),
+        timeoutMs: this.#timeoutMs,
       });
     } catch (err) {
       throw new DockerError(
         0,
         `Docker daemon unreachable at ${this.socket}: ${errorMessage(err)}`,
-        {
-          cause: err,
-        },
+        { cause: err },
       );
     }
   }
 
-  async #check(res: Response): Promise<void> {
-    if (res.ok) return;
-    const { bytes } = await readBounded(res, 4096);
+  /**
+   * The client on the daemon's socket, made with the first call.
+   * @throws {DockerError} status 0 when the client's module cannot be loaded
+   */
+  async #httpClient(): Promise<OriginClient> {
+    if (this.#client) return this.#client;
+    let createOriginClient: HttpClient["createOriginClient"];
+    try {
+      ({ createOriginClient } = await httpClient());
+    } catch (err) {
+      const message = `Docker client not loaded: ${errorMessage(err)}`;
+      throw new DockerError(0, message, { cause: err });
+    }
+    if (this.#client) return this.#client;
+    this.#client = createOriginClient("http://docker", {
+      unixPath: this.socket,
+      maxIdle: MAX_IDLE_DOCKER_CONNECTIONS,
+    });
+    // Closed before its client was made: a call in flight finishes, nothing is kept after it.
+    if (this.#closed) this.#client.close();
+    return this.#client;
+  }
+
+  async #check(res: ClientResponse): Promise<void> {
+    if (ok(res)) return;
+    const { bytes } = await readBounded(res, MAX_ERROR_RESPONSE_BYTES);
     let message = new TextDecoder().decode(bytes);
     try {
       message = (JSON.parse(message) as { message?: string }).message ?? message;
@@ -277,14 +326,59 @@ export class DockerEngine {
   }
 }
 
-/** Reads at most `max` bytes of a Docker response; a body that breaks off is a 502. */
+/** A 2xx answer. */
+function ok(res: ClientResponse): boolean {
+  return res.status >= 200 && res.status <= 299;
+}
+
+/** Drops an answer's body (a stream is cancelled, closing its connection; a buffer released). */
+function discard(res: ClientResponse): void {
+  if (res.body instanceof ReadableStream) res.body.cancel().catch(() => {});
+  res.release?.();
+}
+
+/**
+ * Reads at most `max` bytes of a Docker response (a copy of its own: a pooled buffer is released;
+ * the rest of a longer stream is cancelled); a body that breaks off is a 502.
+ */
 async function readBounded(
-  res: Response,
+  res: ClientResponse,
   max: number,
 ): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+  const body = res.body;
+  if (body === null) return { bytes: NO_BODY, truncated: false };
+  if (body instanceof Uint8Array) {
+    const bytes = body.slice(0, max);
+    res.release?.();
+    return { bytes, truncated: body.length > max };
+  }
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  const reader = body.getReader();
   try {
-    return await readBodyPrefix(res, max);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (size + value.length > max) {
+        parts.push(value.subarray(0, max - size));
+        size = max;
+        truncated = true;
+        reader.cancel().catch(() => {});
+        break;
+      }
+      parts.push(value);
+      size += value.length;
+    }
   } catch (err) {
+    reader.cancel().catch(() => {});
     throw new DockerError(502, `Docker response broke off: ${errorMessage(err)}`, { cause: err });
   }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return { bytes, truncated };
 }

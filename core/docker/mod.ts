@@ -1,8 +1,8 @@
 /**
- * Docker for the host agents: Engine API client over the unix socket, compose runner, the
- * watchdog and the command wire format (types, results, counters). The command executor, which
- * parses commands and parameters (zod) and checks compose files (yaml), is core/docker/executor:
- * an agent loads it with its first command.
+ * Docker for the host agents: Engine API client over the unix socket, the watchdog and the
+ * command wire format (types, results, counters). The command executor, which parses commands
+ * and parameters (zod, Stacker's dialect), checks compose files (yaml) and runs the compose
+ * CLI, is core/docker/executor: an agent loads it with its first command.
  * @module
  */
 export {
@@ -17,13 +17,8 @@ export {
   makeResult,
   MAX_COMMAND_ID_LENGTH,
   scopeFor,
+  type StackerError,
 } from "./command.ts";
-export {
-  type ComposeFlavor,
-  ComposeRunner,
-  type HealthGate,
-  type ServiceState,
-} from "./compose.ts";
 export { CommandCounters, type ControlPlaneMetrics } from "./counters.ts";
 export {
   type ContainerInspect,
@@ -36,13 +31,6 @@ export {
   type LogOptions,
 } from "./engine.ts";
 export { CONTAINER_NAME, PROJECT_NAME } from "./names.ts";
-export type { ProcessResult } from "./process.ts";
-export {
-  fromUpstreamBody,
-  type StackerError,
-  stackerParameters,
-  stackerResult,
-} from "./stacker.ts";
 export {
   Watchdog,
   type WatchdogAction,

@@ -4,7 +4,7 @@
  * checks its own scope.
  * @module
  */
-import { callerOf, requireScope } from "../auth/mod.ts";
+import { loadAuth } from "./auth.ts";
 import {
   type AgentCommand,
   type CommandCounters,
@@ -93,6 +93,8 @@ export async function registerCommandRoutes(app: App, deps: RouteDeps): Promise<
     "../docker/executor/mod.ts",
     import.meta.url,
   );
+  // The caller and scope checks of core/auth's verifier, which the routes' guard runs first.
+  const { callerOf, requireScope } = await loadAuth();
   app.post("/api/v1/commands/execute", async (c) => {
     const body = await jsonBody(c);
     const cmd = parseCommand(body);

@@ -9,11 +9,11 @@ import {
   DEFAULT_RATE_LIMIT_PER_MIN,
   DEFAULT_REPLAY_MAX_ENTRIES,
   DEFAULT_VAULT_REFRESH_MS,
-  resolveSecretSetting,
   SIGNING_MODES,
   type TokenSource,
   tokenSourceFrom,
-} from "../auth/mod.ts";
+} from "../auth/agent/mod.ts";
+import { resolveSecretSetting } from "../auth/settings/mod.ts";
 import {
   duration,
   formatDuration,

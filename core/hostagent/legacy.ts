@@ -5,7 +5,6 @@
  * @module
  */
 import {
-  ComposeRunner,
   DEFAULT_MAX_COMPOSE_FILE_BYTES,
   DEFAULT_MAX_LOG_BYTES,
   DockerEngine,
@@ -22,7 +21,7 @@ export async function legacyTarget(
   opts: { socket: string; projectsRoot: string; workDir: string },
   log: Logger,
 ): Promise<{ target: DockerTarget; close: () => void }> {
-  const { DockerExecutor } = await lateImport<Executor>(
+  const { ComposeRunner, DockerExecutor } = await lateImport<Executor>(
     "../docker/executor/mod.ts",
     import.meta.url,
   );

@@ -7,7 +7,8 @@
  * @module
  */
 import { backoffDelay, type BackoffPolicy, sleep } from "../async/mod.ts";
-import { signedFetch, type SignerIdentity } from "../auth/mod.ts";
+import type { SignerIdentity } from "../auth/mod.ts";
+import { loadAuth } from "./auth.ts";
 import {
   type AgentCommand,
   type CommandResult,
@@ -114,6 +115,7 @@ export class DashboardLink {
       this.#closed.signal,
       AbortSignal.timeout((o.pollTimeoutSecs + 15) * 1000),
     ]);
+    const { signedFetch } = await loadAuth();
     const res = await signedFetch(url, o.identity, { signal });
     if (res.status === 204) return { nextPollSecs: 0 };
     if (!res.ok) {
@@ -167,6 +169,7 @@ export class DashboardLink {
     const body = { ...r, deployment_hash: deploymentHash ?? o.deploymentHash };
     for (let attempt = 1; attempt <= o.reportAttempts; attempt++) {
       try {
+        const { signedFetch } = await loadAuth();
         const res = await signedFetch(`${this.#base()}/api/v1/agent/commands/report`, o.identity, {
           json: body,
           signal: AbortSignal.timeout(30_000),

@@ -4,7 +4,8 @@
  * control-plane counters `/health` reports.
  * @module
  */
-import { signedFetch, type SignerIdentity } from "../auth/mod.ts";
+import type { SignerIdentity } from "../auth/mod.ts";
+import { loadAuth } from "./auth.ts";
 import {
   type AgentCommand,
   CommandCounters,
@@ -70,6 +71,7 @@ export class CommandRouter {
   ): Promise<CommandResult> {
     const url = `${t.url.replace(/\/+$/, "")}/api/v1/commands/execute`;
     try {
+      const { signedFetch } = await loadAuth();
       const res = await signedFetch(url, t.identity, {
         json: { command_id: cmd.command_id, type: cmd.type, parameters: cmd.parameters },
         signal: AbortSignal.timeout(t.timeoutMs),

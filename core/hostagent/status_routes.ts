@@ -7,6 +7,10 @@ import { HttpError } from "../errors/mod.ts";
 import type { HostSnapshot } from "../host/mod.ts";
 import type { App } from "../http/mod.ts";
 import type { HostMonitor } from "./monitor.ts";
+import { lateImport } from "../config/mod.ts";
+
+/** Hono's SSE helper (streaming.ts), loaded with the routes. */
+type Streaming = typeof import("./streaming.ts");
 
 /** What the routes need. */
 export interface StatusRouteDeps {
@@ -22,7 +26,7 @@ export interface StatusRouteDeps {
  * the first request its router serves).
  */
 export async function registerStatusRoutes(app: App, deps: StatusRouteDeps): Promise<void> {
-  const { streamSSE } = await import("hono/streaming");
+  const { streamSSE } = await lateImport<Streaming>("./streaming.ts", import.meta.url);
   app.get("/capabilities", (c) => c.json(deps.capabilities()));
   app.get("/api/v1/metrics", (c) => c.json(deps.monitor.latest()));
   app.get("/api/v1/metrics/stream", (c) => {

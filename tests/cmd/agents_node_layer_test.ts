@@ -3,7 +3,12 @@
 // write that needs it, so nothing of the layer is evaluated but what every program evaluates.
 import assert from "node:assert/strict";
 import { listeningUrl, ROOT, spawnChild, startIatpService, tempDir, waitFor } from "../helpers.ts";
-import { NODE_LAYER_LOG_FLAGS, nodeModules, nodeModulesOf } from "../support/node_layer.ts";
+import {
+  NODE_LAYER_LOG_FLAGS,
+  nodeModules,
+  nodeModulesOf,
+  scriptsIn,
+} from "../support/node_layer.ts";
 
 /** What every program evaluates of the Node layer. */
 const EMPTY_PROGRAM = "console.log(1);";
@@ -48,7 +53,7 @@ for (const kind of ["sensor", "action"] as const) {
   });
 }
 
-Deno.test("an idle compose-agent evaluates no Node-layer module: its replay store opens with the signed API", async () => {
+Deno.test("an idle compose-agent evaluates no Node-layer module (its replay store opens with the signed API), nor fetch (its Docker probe runs on the product's client)", async () => {
   const dir = await tempDir();
   const logs = `${dir.path}/logs`;
   await Deno.mkdir(logs);
@@ -79,6 +84,12 @@ Deno.test("an idle compose-agent evaluates no Node-layer module: its replay stor
     const allowed = await nodeModulesOf(`${dir.path}/baseline`, EMPTY_PROGRAM);
     const loaded = [...await nodeModules(logs)].filter((m) => !allowed.has(m));
     assert.deepEqual(loaded, [], "the idle compose-agent loaded Deno's Node layer");
+    // The probe ran at start (the socket is missing here: it failed, as `fetch` had too).
+    const fetchCode = await scriptsIn(
+      logs,
+      /^script-details,\d+,(ext:deno_fetch\/26_fetch\.js),/gm,
+    );
+    assert.deepEqual([...fetchCode], [], "the idle compose-agent evaluated fetch");
     const status = await child.stop("SIGTERM");
     assert.equal(status.code, 0, child.stderr());
   } finally {

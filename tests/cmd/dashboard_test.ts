@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { importSeed } from "../../core/crypto/mod.ts";
-import { STATIC_FILES } from "../../core/dashboard/mod.ts";
+import { staticFiles } from "../../core/dashboard/mod.ts";
 import { formatVkey } from "../../core/ledger/mod.ts";
 import { openStream, publish, startRelay } from "../core/relay/relay_helpers.ts";
 import { runIatp, tempDir, waitFor } from "../helpers.ts";
@@ -61,6 +61,7 @@ Deno.test("static files: browser code, vendored uPlot with its licence, favicon;
   const relay = await startRelay();
   const dash = await startDashboard(relay.url);
   try {
+    const STATIC_FILES = await staticFiles();
     for (const [path, file] of STATIC_FILES) {
       const res = await fetch(`${dash.url}/static/${path}`);
       assert.equal(res.status, 200, path);

@@ -51,9 +51,17 @@ function indexOfBlankLine(buf: Uint8Array, len: number): number {
   return -1;
 }
 
-/** Starts a raw agent; `reply` decides what each request gets. */
-export function startRawAgent(reply: (a: Arrival) => Reply): RawAgent {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+/**
+ * Starts a raw agent; `reply` decides what each request gets. With `unixPath` it listens on that
+ * Unix socket (its `url` and `origin` are then `http://localhost`, the Host a client sends).
+ */
+export function startRawAgent(
+  reply: (a: Arrival) => Reply,
+  opts: { unixPath?: string } = {},
+): RawAgent {
+  const listener = opts.unixPath === undefined
+    ? Deno.listen({ hostname: "127.0.0.1", port: 0 })
+    : Deno.listen({ transport: "unix", path: opts.unixPath });
   const arrivals: Arrival[] = [];
   const conns = new Set<Deno.Conn>();
   let connections = 0;
@@ -127,8 +135,9 @@ export function startRawAgent(reply: (a: Arrival) => Reply): RawAgent {
       serve(conn, connections++);
     }
   })().catch(() => {});
-  const port = (listener.addr as Deno.NetAddr).port;
-  const url = `http://127.0.0.1:${port}`;
+  const url = opts.unixPath === undefined
+    ? `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`
+    : "http://localhost";
   return {
     url,
     origin: new URL(url),

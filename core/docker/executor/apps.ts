@@ -9,7 +9,9 @@ import { HttpError } from "../../errors/mod.ts";
 import { scrubString } from "../../log/mod.ts";
 import type { DeployPolicy } from "./deploy_policy.ts";
 import { FileTooLargeError, readTextUpTo } from "../../config/mod.ts";
-import { type ComposeRunner, type ProcessResult, PROJECT_NAME } from "../mod.ts";
+import { PROJECT_NAME } from "../mod.ts";
+import type { ComposeRunner } from "./compose.ts";
+import type { ProcessResult } from "./process.ts";
 
 /** File names looked for in a project directory, in order. */
 const COMPOSE_FILE_NAMES = [

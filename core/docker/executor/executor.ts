@@ -21,13 +21,13 @@ import {
   appCodeOf,
   type CommandResult,
   type CommandStatus,
-  type ComposeRunner,
   type DockerEngine,
   DockerError,
   isDockerCommand,
   makeResult,
-  stackerResult,
 } from "../mod.ts";
+import type { ComposeRunner } from "./compose.ts";
+import { stackerResult } from "./stacker.ts";
 import { parseParams } from "./parse.ts";
 import * as ops from "./ops.ts";
 import { DeployPolicy } from "./deploy_policy.ts";

@@ -8,3 +8,9 @@
 export { DockerExecutor, type PreparedCommand } from "./executor.ts";
 export { DEFAULT_DEPLOY_ALLOW, type DeployAllow, DeployPolicy } from "./deploy_policy.ts";
 export { type CommandReport, parseCommand, parseReport } from "./parse.ts";
+export {
+  type ComposeFlavor,
+  ComposeRunner,
+  type HealthGate,
+  type ServiceState,
+} from "./compose.ts";

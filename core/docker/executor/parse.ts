@@ -6,12 +6,8 @@
  */
 import { z } from "zod";
 import { HttpError, isValidationError } from "../../errors/mod.ts";
-import {
-  type AgentCommand,
-  fromUpstreamBody,
-  MAX_COMMAND_ID_LENGTH,
-  stackerParameters,
-} from "../mod.ts";
+import { type AgentCommand, MAX_COMMAND_ID_LENGTH } from "../mod.ts";
+import { fromUpstreamBody, stackerParameters } from "./stacker.ts";
 
 const commandSchema = z.object({
   command_id: z.string().regex(/^[A-Za-z0-9._:-]+$/).max(MAX_COMMAND_ID_LENGTH),

@@ -1,6 +1,7 @@
 /**
- * The client for one origin: the keep-alive pool for `http:`, `fetch` for `https:` (TLS is
- * the runtime's), behind one `send` function with the same errors and response shape.
+ * The client for one origin: the keep-alive pool for `http:` (over TCP or a Unix socket), `fetch`
+ * for `https:` (TLS is the runtime's), behind one `send` function with the same errors and
+ * response shape.
  * @module
  */
 import { after } from "../../async/mod.ts";
@@ -59,7 +60,8 @@ function failingAs(
 }
 
 /**
- * The client for `origin`: {@linkcode OriginPool} for `http:`, `fetch` for `https:`.
+ * The client for `origin`: {@linkcode OriginPool} for `http:` (over TCP, or the Unix socket
+ * `opts.unixPath` names), `fetch` for `https:`.
  *
  * @example
  * ```ts
@@ -70,12 +72,16 @@ function failingAs(
  * });
  * client.close();
  * ```
+ * @throws {TypeError} for `opts.unixPath` with an origin other than `http:`
  */
 export function createOriginClient(origin: string, opts: OriginPoolOptions = {}): OriginClient {
   const url = new URL(origin);
   if (url.protocol === "http:") {
     const pool = new OriginPool(url, opts);
     return { send: (req) => pool.request(req), close: () => pool.close() };
+  }
+  if (opts.unixPath !== undefined) {
+    throw new TypeError(`a Unix socket carries only http: (not ${url.protocol})`);
   }
   const client = Deno.createHttpClient({});
   return {

@@ -71,8 +71,8 @@ export class Connection {
   /** Request bytes the socket accepted since the last arm() (0: nothing was sent). */
   written = 0;
 
-  /** @param tcp the connected socket; the connection owns and closes it */
-  constructor(readonly tcp: Deno.TcpConn) {}
+  /** @param tcp the connected socket (TCP, or Unix); the connection owns and closes it */
+  constructor(readonly tcp: Deno.TcpConn | Deno.UnixConn) {}
 
   /** Bytes read but not consumed (a connection with leftovers cannot be reused). */
   get pending(): number {

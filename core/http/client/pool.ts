@@ -72,6 +72,11 @@ export interface ClientResponse {
 export interface OriginPoolOptions {
   /** Idle connections kept; default {@linkcode DEFAULT_MAX_IDLE}. */
   maxIdle?: number;
+  /**
+   * Connect to this Unix socket instead of the origin's host and port (the origin still names
+   * the Host field): a local daemon's API, such as Docker's. Only for an `http:` origin.
+   */
+  unixPath?: string;
 }
 
 function invalid(reason: string): HttpClientError {
@@ -98,6 +103,8 @@ export class OriginPool {
   /** The agent's last response head (it repeats itself), parsed once. */
   readonly #heads = new ResponseHeadMemo();
   readonly #maxIdle: number;
+  /** The Unix socket connected to instead of the host and port, if any. */
+  readonly #unixPath: string | undefined;
   #closed = false;
   /** What this pool does for the exchanges of its connections. */
   readonly #exchanges: ExchangeHost = {
@@ -112,6 +119,7 @@ export class OriginPool {
     this.#port = Number(origin.port || 80);
     this.#hostHeader = origin.host;
     this.#maxIdle = opts.maxIdle ?? DEFAULT_MAX_IDLE;
+    this.#unixPath = opts.unixPath;
   }
 
   /**
@@ -204,11 +212,13 @@ export class OriginPool {
       if (signal?.aborted) onAbort();
       else signal?.addEventListener("abort", onAbort, { once: true });
     });
-    const connecting = Deno.connect({ hostname: this.#host, port: this.#port });
+    const connecting = this.#unixPath === undefined
+      ? Deno.connect({ hostname: this.#host, port: this.#port })
+      : Deno.connect({ transport: "unix", path: this.#unixPath });
     try {
-      const tcp = await Promise.race([connecting, timeout]);
-      tcp.setNoDelay(true);
-      return new Connection(tcp);
+      const socket = await Promise.race([connecting, timeout]);
+      if ("setNoDelay" in socket) socket.setNoDelay(true);
+      return new Connection(socket);
     } catch (err) {
       connecting.then((c) => c.close(), () => {});
       if (err instanceof HttpClientError) throw err;

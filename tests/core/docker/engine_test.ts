@@ -11,6 +11,7 @@ import {
   uniqueName,
 } from "../../support/dockerd.ts";
 import { waitFor } from "../../helpers.ts";
+import { type Arrival, type Reply, startRawAgent } from "../../support/raw_agent.ts";
 
 /** The test Docker daemon; tests that need it are ignored (never passed) without one. */
 const dockerd = await ensureDockerd();
@@ -123,4 +124,131 @@ Deno.test("an unreachable socket is a DockerError naming the socket", async () =
   } finally {
     engine.close();
   }
+});
+
+/** A fake daemon on a Unix socket answering what `reply` gives, and an engine on that socket. */
+async function fakeDaemon(reply: (a: Arrival) => Reply, timeoutMs = 5000) {
+  const dir = await Deno.makeTempDir({ prefix: "iatp-fake-docker-" });
+  const socket = `${dir}/docker.sock`;
+  const daemon = startRawAgent(reply, { unixPath: socket });
+  const engine = new DockerEngine({ socket, timeoutMs });
+  return {
+    daemon,
+    engine,
+    async [Symbol.asyncDispose]() {
+      engine.close();
+      daemon.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+const json = (status: number, body: unknown) => {
+  const text = JSON.stringify(body);
+  return `HTTP/1.1 ${status} X\r\ncontent-type: application/json\r\ncontent-length: ${text.length}\r\n\r\n${text}`;
+};
+
+/** Answers /version with API 1.52 (spoken as 1.47) and /_ping with OK; `other` the rest. */
+const versioned = (other: (a: Arrival) => Reply) => (a: Arrival): Reply =>
+  a.line.startsWith("GET /version ")
+    ? json(200, { ApiVersion: "1.52" })
+    : a.line.startsWith("GET /_ping ")
+    ? "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nOK"
+    : other(a);
+
+Deno.test("the engine speaks HTTP/1.1 on the socket: versioned paths, one kept connection", async () => {
+  const list = [{
+    Id: "1",
+    Names: ["/web"],
+    Image: "i",
+    State: "running",
+    Status: "Up",
+    Labels: {},
+    Created: 1,
+  }];
+  await using d = await fakeDaemon(
+    versioned((a) =>
+      a.line.startsWith("POST ") ? "HTTP/1.1 204 No Content\r\n\r\n" : json(200, list)
+    ),
+  );
+  assert.equal(await d.engine.ping(), true);
+  assert.equal(await d.engine.apiVersion(), "1.47");
+  assert.deepEqual(await d.engine.listContainers({ filters: { label: ["a=b"] } }), list);
+  await d.engine.restart("web", 3);
+  assert.deepEqual(d.daemon.arrivals.map((a) => a.line), [
+    "GET /_ping HTTP/1.1",
+    "GET /version HTTP/1.1",
+    "GET /v1.47/containers/json?all=1&filters=%7B%22label%22%3A%5B%22a%3Db%22%5D%7D HTTP/1.1",
+    "POST /v1.47/containers/web/restart?t=3 HTTP/1.1",
+  ]);
+  assert.equal(d.daemon.arrivals[0].headers[0], "host: docker");
+  assert.equal(d.daemon.connections, 1, "the calls share one keep-alive connection");
+});
+
+Deno.test("the engine's refusals on the socket: status, bounds, bad heads, cut bodies, timeouts", async (t) => {
+  const isDocker = (status: number, message: RegExp) => (e: unknown) =>
+    e instanceof DockerError && e.status === status && message.test(e.message);
+  await t.step("an error answer is its status and message, read up to 4 KiB", async () => {
+    await using d = await fakeDaemon(
+      versioned((a) =>
+        a.line.includes("/nope/") ? json(404, { message: "No such container: nope" }) : json(500, {
+          message: "m".repeat(10_000),
+        })
+      ),
+    );
+    await assert.rejects(d.engine.inspect("nope"), isDocker(404, /^No such container: nope$/));
+    // Cut at 4 KiB, the JSON does not parse: the message is the text read.
+    await assert.rejects(
+      d.engine.inspect("big"),
+      (e) => isDocker(500, /^\{"message":"m+$/)(e) && (e as Error).message.length === 4096,
+    );
+  });
+  await t.step("a JSON answer over 8 MiB is a 502", async () => {
+    const huge = `[${'"x",'.repeat(2_200_000)}"x"]`;
+    await using d = await fakeDaemon(
+      versioned(() => `HTTP/1.1 200 OK\r\ncontent-length: ${huge.length}\r\n\r\n${huge}`),
+    );
+    await assert.rejects(d.engine.listContainers(), isDocker(502, /exceeds the bound/));
+  });
+  await t.step("logs are cut at maxBytes", async () => {
+    await using d = await fakeDaemon(versioned((a) =>
+      a.line.includes("/logs?")
+        ? {
+          pieces: [
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            "b\r\nline one\nab\r\n",
+            "9\r\nline two\n\r\n",
+            "0\r\n\r\n",
+          ],
+        }
+        : json(200, { Config: { Tty: true }, State: {} })
+    ));
+    const all = await d.engine.logs("web");
+    assert.deepEqual([all.text, all.truncated], ["line one\nabline two\n", false]);
+    const cut = await d.engine.logs("web", { maxBytes: 12 });
+    assert.deepEqual([cut.text, cut.truncated], ["line one\nabl", true]);
+  });
+  await t.step("a malformed head is unreachable (0), a cut body a 502", async () => {
+    await using d = await fakeDaemon(
+      versioned((a) =>
+        a.line.includes("/bad/")
+          ? "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nabc"
+          : { bytes: "HTTP/1.1 200 OK\r\ncontent-length: 900000\r\n\r\n[1,", close: true }
+      ),
+    );
+    await assert.rejects(d.engine.inspect("bad"), isDocker(0, /unreachable at .*docker\.sock/));
+    await assert.rejects(d.engine.inspect("cut"), isDocker(502, /broke off/));
+  });
+  await t.step(
+    "a daemon that never answers times out; one that closes is unreachable",
+    async () => {
+      await using d = await fakeDaemon(
+        versioned((a) => (a.line.includes("/hang/") ? "hang" : "close")),
+        300,
+      );
+      await assert.rejects(d.engine.inspect("hang"), isDocker(0, /timed out/));
+      await assert.rejects(d.engine.inspect("gone"), isDocker(0, /unreachable/));
+      assert.equal(await d.engine.ping(), true, "the engine still answers after both");
+    },
+  );
 });

@@ -4,8 +4,9 @@
  * a refused file starts nothing, and the same file deploys once its bind root is granted.
  */
 import assert from "node:assert/strict";
-import { ComposeRunner, DockerEngine } from "../../../../core/docker/mod.ts";
+import { DockerEngine } from "../../../../core/docker/mod.ts";
 import {
+  ComposeRunner,
   DEFAULT_DEPLOY_ALLOW,
   type DeployAllow,
   DeployPolicy,

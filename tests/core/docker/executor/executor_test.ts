@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
-import { ComposeRunner, DockerEngine, scopeFor } from "../../../../core/docker/mod.ts";
-import { DockerExecutor, parseCommand } from "../../../../core/docker/executor/mod.ts";
+import { DockerEngine, scopeFor } from "../../../../core/docker/mod.ts";
+import {
+  ComposeRunner,
+  DockerExecutor,
+  parseCommand,
+} from "../../../../core/docker/executor/mod.ts";
 import { HttpError } from "../../../../core/errors/mod.ts";
 import { registerSecret, silentLogger } from "../../../../core/log/mod.ts";
 import { tempDir, waitFor } from "../../../helpers.ts";

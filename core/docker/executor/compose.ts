@@ -5,8 +5,8 @@
  * project must be running and, where it has a HEALTHCHECK, healthy.
  * @module
  */
-import { sleep } from "../async/mod.ts";
-import type { DockerEngine } from "./engine.ts";
+import { sleep } from "../../async/mod.ts";
+import type { DockerEngine } from "../mod.ts";
 import { type ProcessResult, runProcess } from "./process.ts";
 
 /** Which compose implementation runs. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { signedFetch } from "../../../core/auth/client.ts";
-import { staticToken, VaultTokenSource } from "../../../core/auth/tokens.ts";
-import { scrubString } from "../../../core/log/mod.ts";
+import { signedFetch } from "../../../../core/auth/mod.ts";
+import { staticToken, VaultTokenSource } from "../../../../core/auth/agent/tokens.ts";
+import { scrubString } from "../../../../core/log/mod.ts";
 
 /** A fake Vault KV v2 read endpoint: the documented path, header and response shape. */
 function fakeVault(tokens: Map<string, string>, vaultToken: string) {

@@ -2,7 +2,7 @@
  * Runs a child process with a deadline and bounded output capture (compose can print a lot).
  * @module
  */
-import { errorMessage } from "../errors/mod.ts";
+import { errorMessage } from "../../errors/mod.ts";
 
 /** Default bound on captured stdout/stderr per stream. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;

@@ -5,6 +5,7 @@
  * typed `result` Stacker validates for health, logs and restart.
  * @module
  */
+import type { StackerError } from "../mod.ts";
 
 /** Command types whose target is one container. */
 const CONTAINER_TYPES = new Set([
@@ -102,12 +103,6 @@ function containerState(state: unknown): ContainerState {
     default:
       return "unknown";
   }
-}
-
-/** One error entry as Stacker reads it. */
-export interface StackerError {
-  code: string;
-  message: string;
 }
 
 /** What {@linkcode stackerResult} needs about the command and its outcome. */

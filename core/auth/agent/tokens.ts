@@ -5,9 +5,9 @@
  * after a 401/403. Tokens are only ever read from Vault, never written.
  * @module
  */
-import { readBody } from "../http/mod.ts";
-import { registerSecret } from "../log/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { readBody } from "../../http/mod.ts";
+import { registerSecret } from "../../log/mod.ts";
+import type { Logger } from "../../log/mod.ts";
 
 /** A current token that may change over time. */
 export interface TokenSource {
