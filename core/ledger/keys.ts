@@ -23,7 +23,9 @@ const CHECK_DOMAIN = new TextEncoder().encode("iatp-audit signing key check v1\n
  * first call of {@linkcode pair}.
  */
 export class LedgerKey {
+  /** Zeroed once the pair is made (the pair holds the key from then on). */
   readonly #seed: Uint8Array;
+  readonly #check: string;
   #pair: Promise<Ed25519KeyPair> | undefined;
 
   /** A key of `seed`; `pair` when it was already derived (a key just made). */
@@ -32,7 +34,15 @@ export class LedgerKey {
       throw new RangeError(`Ed25519 seed must be 32 bytes, got ${seed.length}`);
     }
     this.#seed = seed.slice();
-    if (pair) this.#pair = Promise.resolve(pair);
+    const buf = new Uint8Array(CHECK_DOMAIN.length + 32);
+    buf.set(CHECK_DOMAIN);
+    buf.set(seed, CHECK_DOMAIN.length);
+    this.#check = encodeHex(sha256Js(buf));
+    buf.fill(0);
+    if (pair) {
+      this.#pair = Promise.resolve(pair);
+      this.#seed.fill(0);
+    }
   }
 
   /** Whether the key pair has been derived (or was given). */
@@ -42,7 +52,8 @@ export class LedgerKey {
 
   /** The key pair, derived from the seed on the first call. */
   pair(): Promise<Ed25519KeyPair> {
-    return this.#pair ??= importSeed(this.#seed);
+    // importSeed copies the seed before its first await.
+    return this.#pair ??= importSeed(this.#seed).finally(() => this.#seed.fill(0));
   }
 
   /**
@@ -52,16 +63,13 @@ export class LedgerKey {
    * check, and is derived and matched again). One-way: it gives nothing of the seed away.
    */
   check(): string {
-    const buf = new Uint8Array(CHECK_DOMAIN.length + 32);
-    buf.set(CHECK_DOMAIN);
-    buf.set(this.#seed, CHECK_DOMAIN.length);
-    return encodeHex(sha256Js(buf));
+    return this.#check;
   }
 
   /** Whether `stored` (a check a ledger holds) is this seed's, compared in constant time. */
   matches(stored: string | undefined): boolean {
     if (stored === undefined || stored.length !== 64 || !isHex(stored)) return false;
-    return constantTimeEqual(decodeHex(stored), decodeHex(this.check()));
+    return constantTimeEqual(decodeHex(stored), decodeHex(this.#check));
   }
 }
 

@@ -244,6 +244,17 @@ Deno.test("a seed's check is one-way, fixed per seed and matched only in full", 
   assert.throws(() => new LedgerKey(new Uint8Array(31)), RangeError);
 });
 
+Deno.test("a key's pair is its seed's, and its check stays once the pair is made", async () => {
+  const seed = newSeed();
+  const key = new LedgerKey(seed);
+  const check = key.check();
+  const pair = await key.pair();
+  assert.deepEqual(pair.publicRaw, (await importSeed(seed)).publicRaw);
+  assert.equal(await key.pair(), pair);
+  assert.equal(key.check(), check);
+  assert.ok(key.matches(check));
+});
+
 Deno.test("a full queue refuses appends instead of growing without bound", async () => {
   const t = await tempLedger({ maxPending: 3 });
   try {
