@@ -20,7 +20,6 @@ import {
   str,
   url,
 } from "../core/config/mod.ts";
-import type { Ed25519KeyPair } from "../core/crypto/mod.ts";
 import {
   DEFAULT_PG_CONNECT_TIMEOUT_SECONDS,
   DEFAULT_PG_MAX_CONNECTIONS,
@@ -41,6 +40,7 @@ import {
   DEFAULT_MAX_BATCH,
   DEFAULT_MAX_PENDING,
   Ledger,
+  type LedgerKey,
   LedgerStore,
   loadSigningKey,
   openPgLedger,
@@ -185,8 +185,11 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
   });
 }
 
-/** The log's signing key: a PostgreSQL ledger needs one named explicitly (replicas share it). */
-async function signingKey(config: AuditConfig): Promise<Ed25519KeyPair> {
+/**
+ * The log's signing key (its pair derived when first needed): a PostgreSQL ledger needs one named
+ * explicitly (replicas share it).
+ */
+async function signingKey(config: AuditConfig): Promise<LedgerKey> {
   const pg = isPostgresUrl(config.db);
   if (pg && config.key_file === undefined && config.signing_key === undefined) {
     throw new ConfigError(
@@ -205,12 +208,11 @@ async function signingKey(config: AuditConfig): Promise<Ed25519KeyPair> {
 
 async function openLedger(
   config: AuditConfig,
-  key: Ed25519KeyPair,
+  key: LedgerKey,
   log: Logger,
   relay: RelayClient | undefined,
 ): Promise<AuditLog> {
   const common = {
-    key,
     origin: config.origin,
     maxBatch: config.max_batch,
     maxPending: config.max_pending,
@@ -235,7 +237,12 @@ async function openLedger(
     });
     try {
       await checkPostgres(pg, "db");
-      const ledger = await openPgLedger({ ...common, pg, commitTimeoutMs: config.commit_timeout });
+      const ledger = await openPgLedger({
+        ...common,
+        key: await key.pair(),
+        pg,
+        commitTimeoutMs: config.commit_timeout,
+      });
       log.info("ledger open", { db: pg.label, tree_size: ledger.size, vkey: ledger.vkey });
       return ledger;
     } catch (err) {
@@ -245,7 +252,7 @@ async function openLedger(
   }
   const store = new LedgerStore(config.db);
   try {
-    const ledger = await Ledger.open({ ...common, store });
+    const ledger = await Ledger.open({ ...common, key, store });
     log.info("ledger open", { db: config.db, tree_size: ledger.size, vkey: ledger.vkey });
     return ledger;
   } catch (err) {

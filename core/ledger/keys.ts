@@ -1,11 +1,77 @@
 /**
  * The ledger's checkpoint signing key: a base64 Ed25519 seed given in config, or kept in a key
- * file that is created (mode 0600) on first start.
+ * file that is created (mode 0600) on first start. The key pair is derived from the seed when it
+ * is first needed: a ledger that already stored the seed's check (see {@linkcode LedgerKey.check})
+ * beside its vkey starts without deriving it, until its first signature.
  * @module
  */
-import { type Ed25519KeyPair, generateKeyPair, importSeed } from "../crypto/mod.ts";
-import { decodeBase64 } from "../encoding/mod.ts";
+import {
+  constantTimeEqual,
+  type Ed25519KeyPair,
+  generateKeyPair,
+  importSeed,
+  sha256Js,
+} from "../crypto/mod.ts";
+import { decodeBase64, decodeHex, encodeHex, isHex } from "../encoding/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
+
+/** What the seed's check hashes before the seed (so it is no other protocol's digest of it). */
+const CHECK_DOMAIN = new TextEncoder().encode("iatp-audit signing key check v1\n");
+
+/**
+ * A signing key as loaded: its 32-byte seed, and its key pair, derived (by WebCrypto) with the
+ * first call of {@linkcode pair}.
+ */
+export class LedgerKey {
+  /** Zeroed once the pair is made (the pair holds the key from then on). */
+  readonly #seed: Uint8Array;
+  readonly #check: string;
+  #pair: Promise<Ed25519KeyPair> | undefined;
+
+  /** A key of `seed`; `pair` when it was already derived (a key just made). */
+  constructor(seed: Uint8Array, pair?: Ed25519KeyPair) {
+    if (seed.length !== 32) {
+      throw new RangeError(`Ed25519 seed must be 32 bytes, got ${seed.length}`);
+    }
+    this.#seed = seed.slice();
+    const buf = new Uint8Array(CHECK_DOMAIN.length + 32);
+    buf.set(CHECK_DOMAIN);
+    buf.set(seed, CHECK_DOMAIN.length);
+    this.#check = encodeHex(sha256Js(buf));
+    buf.fill(0);
+    if (pair) {
+      this.#pair = Promise.resolve(pair);
+      this.#seed.fill(0);
+    }
+  }
+
+  /** Whether the key pair has been derived (or was given). */
+  get derived(): boolean {
+    return this.#pair !== undefined;
+  }
+
+  /** The key pair, derived from the seed on the first call. */
+  pair(): Promise<Ed25519KeyPair> {
+    // importSeed copies the seed before its first await.
+    return this.#pair ??= importSeed(this.#seed).finally(() => this.#seed.fill(0));
+  }
+
+  /**
+   * The seed's check: lowercase hex SHA-256 of a fixed label and the seed. A ledger stores it
+   * beside its vkey once the vkey was matched against the pair derived from this seed; on later
+   * starts an equal check stands for that match (a different or damaged seed has a different
+   * check, and is derived and matched again). One-way: it gives nothing of the seed away.
+   */
+  check(): string {
+    return this.#check;
+  }
+
+  /** Whether `stored` (a check a ledger holds) is this seed's, compared in constant time. */
+  matches(stored: string | undefined): boolean {
+    if (stored === undefined || stored.length !== 64 || !isHex(stored)) return false;
+    return constantTimeEqual(decodeHex(stored), decodeHex(this.#check));
+  }
+}
 
 /** A key file whose path this process may not use: Deno's refusal is its cause. */
 class SigningKeyError extends Error {
@@ -34,16 +100,17 @@ function keyFileError(verb: string, path: string, err: unknown): Error {
  */
 export async function loadSigningKey(
   opts: { seedBase64?: string; keyFile: string },
-): Promise<Ed25519KeyPair> {
-  if (opts.seedBase64) return await fromSeed(opts.seedBase64, "signing_key", "");
+): Promise<LedgerKey> {
+  if (opts.seedBase64) return fromSeed(opts.seedBase64, "signing_key", "");
   let text: string | undefined;
   try {
     text = await Deno.readTextFile(opts.keyFile);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw keyFileError("read", opts.keyFile, err);
   }
-  if (text !== undefined) return await fromSeed(text.trim(), "key_file", `${opts.keyFile}: `);
+  if (text !== undefined) return fromSeed(text.trim(), "key_file", `${opts.keyFile}: `);
   const fresh = await generateKeyPair();
+  const key = new LedgerKey(decodeBase64(fresh.seedBase64), fresh);
   try {
     await Deno.writeTextFile(opts.keyFile, fresh.seedBase64 + "\n", {
       createNew: true,
@@ -54,18 +121,19 @@ export async function loadSigningKey(
     if (err instanceof Deno.errors.AlreadyExists) return await loadSigningKey(opts);
     throw keyFileError("create", opts.keyFile, err);
   }
-  return fresh;
+  return key;
 }
 
 /**
- * The key of a seed given by `setting` (`where` prefixes what was found: the key file's path).
+ * The key of a seed given by `setting` (`where` prefixes what was found: the key file's path),
+ * its pair not derived yet.
  * @throws {ConfigError} naming `setting` when the seed is not 32 bytes of base64 (never its value)
  */
-async function fromSeed(
+function fromSeed(
   seedBase64: string,
   setting: "signing_key" | "key_file",
   where: string,
-): Promise<Ed25519KeyPair> {
+): LedgerKey {
   let seed: Uint8Array;
   try {
     seed = decodeBase64(seedBase64);
@@ -77,5 +145,5 @@ async function fromSeed(
   if (seed.length !== 32) {
     throw new ConfigError(setting, { kind: "default" }, SEED, `${where}${seed.length} bytes`);
   }
-  return await importSeed(seed);
+  return new LedgerKey(seed);
 }

@@ -28,7 +28,14 @@ import {
 import { LedgerCorruptError, LedgerRangeError } from "./errors.ts";
 import { bytesEqual } from "./proof/mod.ts";
 import * as merkle from "./proof/mod.ts";
-import { formatVkey, keyId, type SignedCheckpoint, signEmptyCheckpoint } from "./proof/mod.ts";
+import {
+  formatVkey,
+  keyId,
+  parseVkey,
+  type SignedCheckpoint,
+  signEmptyCheckpoint,
+} from "./proof/mod.ts";
+import { LedgerKey } from "./keys.ts";
 import type { EntryRow, LedgerStore } from "./store.ts";
 
 export {
@@ -46,7 +53,12 @@ export const DEFAULT_MAX_PENDING = 20_000;
 /** Options for {@linkcode Ledger.open}. */
 export interface LedgerOptions {
   store: LedgerStore;
-  key: Ed25519KeyPair;
+  /**
+   * The signing key: a key pair, or a {@linkcode LedgerKey} whose pair is derived only when the
+   * store holds no check of its seed (a first start, or a store from before checks were kept) or
+   * when the ledger first signs.
+   */
+  key: Ed25519KeyPair | LedgerKey;
   /** Checkpoint origin line; default `iatp-audit/<key id>`, fixed at first open. */
   origin?: string;
   maxBatch?: number;
@@ -61,15 +73,17 @@ export class Ledger {
   #frontier: merkle.Frontier;
   #empty: Promise<SignedCheckpoint> | undefined;
   readonly #queue: CommitQueue;
+  readonly #pair: () => Promise<Ed25519KeyPair>;
   /** The vkey (C2SP verifier key) that checks this log's checkpoints. */
   readonly vkey: string;
 
   private constructor(
     readonly store: LedgerStore,
     readonly origin: string,
-    readonly key: Ed25519KeyPair,
+    key: { publicRaw: Uint8Array; pair: () => Promise<Ed25519KeyPair> },
     readonly opts: LedgerOptions,
   ) {
+    this.#pair = key.pair;
     this.#queue = new CommitQueue({
       maxBatch: opts.maxBatch ?? DEFAULT_MAX_BATCH,
       maxPending: opts.maxPending ?? DEFAULT_MAX_PENDING,
@@ -80,9 +94,15 @@ export class Ledger {
     this.#frontier = merkle.Frontier.restore(this.#read, store.size());
   }
 
-  /** Opens a ledger on a store, checking the key, origin and last checkpoint. */
-  static open(opts: LedgerOptions): Promise<Ledger> {
-    const { store, key } = opts;
+  /**
+   * Opens a ledger on a store, checking the key, origin and last checkpoint. A
+   * {@linkcode LedgerKey} whose seed's check the store holds stands for the public key of the
+   * stored vkey (its pair is derived with the first signature); any other is derived now and
+   * matched against the stored vkey, and its check is stored once it matched.
+   */
+  static async open(opts: LedgerOptions): Promise<Ledger> {
+    const { store } = opts;
+    const key = await signerOf(opts.key, store);
     const id = encodeHex(keyId("iatp-audit", key.publicRaw));
     const origin = store.getMeta("origin") ?? opts.origin ?? `iatp-audit/${id}`;
     if (opts.origin && opts.origin !== origin) {
@@ -97,6 +117,7 @@ export class Ledger {
       store.setMeta("origin", origin);
       store.setMeta("vkey", vkey);
     }
+    if (key.check !== undefined) store.setMeta(KEY_CHECK, key.check);
     const ledger = new Ledger(store, origin, key, opts);
     const last = store.latestCheckpoint();
     if (last && last.tree_size !== ledger.size) {
@@ -107,7 +128,7 @@ export class Ledger {
     if (last && !bytesEqual(last.root_hash, ledger.#frontier.root())) {
       throw new LedgerCorruptError(`stored tree does not match checkpoint ${last.tree_size}`);
     }
-    return Promise.resolve(ledger);
+    return ledger;
   }
 
   readonly #read: merkle.NodeReader = (level, index) => this.store.readNode(level, index);
@@ -151,7 +172,8 @@ export class Ledger {
     const { fresh, existing } = dedupe(batch, (key) => this.store.entryByKey(key));
     for (const [p, row] of existing) p.resolve(this.#response(row));
     if (fresh.length === 0) return;
-    const sealed = await sealBatch(this.#frontier, fresh, { origin: this.origin, key: this.key });
+    const key = await this.#pair();
+    const sealed = await sealBatch(this.#frontier, fresh, { origin: this.origin, key });
     this.store.commit(sealed);
     this.#frontier = sealed.frontier;
     settleBatch(fresh, sealed, this.#read, this.opts.onAppended);
@@ -227,11 +249,13 @@ export class Ledger {
     if (cp) {
       return { tree_size: cp.tree_size, root_hash_hex: encodeHex(cp.root_hash), note: cp.note };
     }
-    this.#empty ??= signEmptyCheckpoint({
-      name: this.origin,
-      privateKey: this.key.privateKey,
-      publicRaw: this.key.publicRaw,
-    });
+    this.#empty ??= this.#pair().then((key) =>
+      signEmptyCheckpoint({
+        name: this.origin,
+        privateKey: key.privateKey,
+        publicRaw: key.publicRaw,
+      })
+    );
     return await this.#empty;
   }
 
@@ -240,4 +264,46 @@ export class Ledger {
     await this.#queue.close();
     this.store.close();
   }
+}
+
+/** The meta key of the signing seed's check ({@linkcode LedgerKey.check}). */
+const KEY_CHECK = "key_check";
+
+/**
+ * The public key a ledger opens with and how it gets its pair; `check` is the seed's check to
+ * store (a pair derived now from a {@linkcode LedgerKey}), when the store does not hold it yet.
+ */
+async function signerOf(
+  key: Ed25519KeyPair | LedgerKey,
+  store: LedgerStore,
+): Promise<{ publicRaw: Uint8Array; pair: () => Promise<Ed25519KeyPair>; check?: string }> {
+  if (!(key instanceof LedgerKey)) {
+    return {
+      publicRaw: key.publicRaw,
+      pair: () => Promise.resolve(key),
+    };
+  }
+  const storedCheck = store.getMeta(KEY_CHECK);
+  const stored = parseVkey(store.getMeta("vkey") ?? "");
+  if (stored && key.matches(storedCheck)) {
+    const publicRaw = stored.publicRaw;
+    return {
+      publicRaw,
+      // The seed's check matched, so its pair's public key is the stored one; a pair that is not
+      // (a hash collision, or a store edited by hand) signs nothing.
+      pair: async () => {
+        const pair = await key.pair();
+        if (!bytesEqual(pair.publicRaw, publicRaw)) {
+          throw new LedgerCorruptError("the configured key differs from the log's vkey");
+        }
+        return pair;
+      },
+    };
+  }
+  const pair = await key.pair();
+  return {
+    publicRaw: pair.publicRaw,
+    pair: () => Promise.resolve(pair),
+    check: key.matches(storedCheck) ? undefined : key.check(),
+  };
 }

@@ -1,11 +1,13 @@
 /** Test helpers: a ledger on a fresh temp SQLite file. @module */
-import { generateKeyPair } from "../../../core/crypto/mod.ts";
+import { type Ed25519KeyPair, generateKeyPair } from "../../../core/crypto/mod.ts";
 import { Ledger, type LedgerOptions } from "../../../core/ledger/ledger.ts";
 import { LedgerStore } from "../../../core/ledger/store.ts";
 import { tempDir } from "../../helpers.ts";
 
-/** Opens a ledger in a temp dir; `done()` closes it and removes the dir. */
-export async function tempLedger(opts: Partial<LedgerOptions> = {}) {
+/** Opens a ledger in a temp dir (with a key pair); `done()` closes it and removes the dir. */
+export async function tempLedger(
+  opts: Partial<Omit<LedgerOptions, "key">> & { key?: Ed25519KeyPair } = {},
+) {
   const dir = await tempDir("iatp-ledger-");
   const path = `${dir.path}/audit.db`;
   const key = opts.key ?? await generateKeyPair();

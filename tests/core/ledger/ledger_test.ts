@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { generateKeyPair } from "../../../core/crypto/mod.ts";
+import { generateKeyPair, importSeed } from "../../../core/crypto/mod.ts";
+import { LedgerKey } from "../../../core/ledger/keys.ts";
 import type { LedgerEntry } from "../../../core/ledger/entry.ts";
 import {
   IdempotencyConflictError,
@@ -10,6 +11,7 @@ import {
 import { verifyReceipt } from "../../../core/ledger/proof/mod.ts";
 import { LedgerStore } from "../../../core/ledger/store.ts";
 import { decodeBase64 } from "../../../core/encoding/mod.ts";
+import { tempDir } from "../../helpers.ts";
 import { input, tempLedger } from "./ledger_helpers.ts";
 import {
   fromHex,
@@ -144,6 +146,113 @@ Deno.test("reopening restores the tree; a different key is refused", async () =>
   } finally {
     await t.done();
   }
+});
+
+/** A random 32-byte seed. */
+const newSeed = () => crypto.getRandomValues(new Uint8Array(32));
+
+Deno.test("a restart with the log's key derives its pair only with the first signature", async () => {
+  const dir = await tempDir("iatp-ledger-");
+  const path = `${dir.path}/audit.db`;
+  const seed = newSeed();
+  try {
+    const first = new LedgerKey(seed);
+    const made = await Ledger.open({ store: new LedgerStore(path), key: first });
+    assert.ok(first.derived, "a first start derives the pair: the log stores its vkey");
+    await Promise.all([0, 1, 2].map((i) => made.append(input(i))));
+    const vkey = made.vkey;
+    await made.close();
+
+    const again = new LedgerKey(seed);
+    const reopened = await Ledger.open({ store: new LedgerStore(path), key: again });
+    assert.equal(again.derived, false);
+    assert.equal(reopened.vkey, vkey);
+    assert.equal(reopened.size, 3);
+    assert.equal((await reopened.signedCheckpoint()).tree_size, 3);
+    assert.equal(again.derived, false, "serving the stored checkpoint signs nothing");
+    const r = await reopened.append(input(3));
+    assert.ok(again.derived);
+    const publicRaw = (await importSeed(seed)).publicRaw;
+    assert.ok((await verifyReceipt(reopened.entry(3)!, r.receipt, { publicKey: publicRaw })).ok);
+    await reopened.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a restart with a different or damaged seed is refused, checked or not", async () => {
+  const dir = await tempDir("iatp-ledger-");
+  const path = `${dir.path}/audit.db`;
+  const seed = newSeed();
+  try {
+    const made = await Ledger.open({ store: new LedgerStore(path), key: new LedgerKey(seed) });
+    await made.append(input(0));
+    await made.close();
+    const damaged = seed.slice();
+    damaged[17] ^= 0x01;
+    for (const wrong of [damaged, newSeed()]) {
+      const key = new LedgerKey(wrong);
+      const store = new LedgerStore(path);
+      await assert.rejects(
+        async () => await Ledger.open({ store, key }),
+        (e: Error) => e instanceof LedgerCorruptError && /configured key differs/.test(e.message),
+      );
+      assert.ok(key.derived, "a seed whose check the log does not hold is derived and matched");
+      store.close();
+    }
+    // The refused seeds left the log's check alone: its own key still starts without deriving.
+    const own = new LedgerKey(seed);
+    const reopened = await Ledger.open({ store: new LedgerStore(path), key: own });
+    assert.equal(own.derived, false);
+    await reopened.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a log opened with a key pair before gets its key's check with the next start", async () => {
+  const dir = await tempDir("iatp-ledger-");
+  const path = `${dir.path}/audit.db`;
+  const seed = newSeed();
+  try {
+    const old = await Ledger.open({ store: new LedgerStore(path), key: await importSeed(seed) });
+    await old.append(input(0));
+    await old.close();
+    for (const expectDerived of [true, false]) {
+      const key = new LedgerKey(seed);
+      const ledger = await Ledger.open({ store: new LedgerStore(path), key });
+      assert.equal(key.derived, expectDerived);
+      assert.equal(ledger.size, 1);
+      await ledger.close();
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a seed's check is one-way, fixed per seed and matched only in full", () => {
+  const seed = newSeed();
+  const check = new LedgerKey(seed).check();
+  assert.match(check, /^[0-9a-f]{64}$/);
+  assert.equal(new LedgerKey(seed).check(), check);
+  assert.notEqual(new LedgerKey(newSeed()).check(), check);
+  const key = new LedgerKey(seed);
+  assert.ok(key.matches(check));
+  for (const bad of [undefined, "", check.slice(0, 63), check.slice(0, 63) + "g", "0".repeat(64)]) {
+    assert.equal(key.matches(bad), false);
+  }
+  assert.throws(() => new LedgerKey(new Uint8Array(31)), RangeError);
+});
+
+Deno.test("a key's pair is its seed's, and its check stays once the pair is made", async () => {
+  const seed = newSeed();
+  const key = new LedgerKey(seed);
+  const check = key.check();
+  const pair = await key.pair();
+  assert.deepEqual(pair.publicRaw, (await importSeed(seed)).publicRaw);
+  assert.equal(await key.pair(), pair);
+  assert.equal(key.check(), check);
+  assert.ok(key.matches(check));
 });
 
 Deno.test("a full queue refuses appends instead of growing without bound", async () => {
