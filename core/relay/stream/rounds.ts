@@ -80,6 +80,10 @@ export class FlushRounds {
   /** When a write of the last round was last taken (or the round started). */
   #progressAt = 0;
   #starting = false;
+  /** A round's members are being flushed: the next is scheduled once they all were. */
+  #flushing = false;
+  /** Writes of the round under way made for subscribers that are not members (see `wrote`). */
+  #shared = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #quietMs: number;
   readonly #maxWaitMs: number;
@@ -109,6 +113,15 @@ export class FlushRounds {
     if (this.#writing.size <= this.#slack) this.#schedule();
   }
 
+  /**
+   * `m` was written by another member of the round under way (the fan-out writing a topic's
+   * frames to its subscribers): the next round waits for that write as for a member's own.
+   */
+  wrote(m: RoundMember): void {
+    this.#writing.add(m);
+    this.#shared++;
+  }
+
   /** `m` ended: it is neither written nor waited for any more. */
   forget(m: RoundMember): void {
     this.#due.delete(m);
@@ -116,7 +129,7 @@ export class FlushRounds {
   }
 
   #schedule(): void {
-    if (this.#due.size === 0 || this.#starting) return;
+    if (this.#due.size === 0 || this.#starting || this.#flushing) return;
     if (this.#writing.size <= this.#slack) return this.#runSoon();
     if (this.#timer === undefined) this.#check();
   }
@@ -156,10 +169,16 @@ export class FlushRounds {
     this.#due.clear();
     // Stragglers of the round before are not waited for again: their sockets queue the rest.
     this.#writing.clear();
-    this.#slack = Math.floor(members.length * STRAGGLERS_PER_MEMBER);
+    this.#shared = 0;
     this.#startedAt = this.#progressAt = performance.now();
     const joiner = new RoundJoiner();
-    for (const m of members) if (m.flush(joiner)) this.#writing.add(m);
-    this.#schedule(); // members marked while flushing (none unless a flush re-marks)
+    this.#flushing = true;
+    try {
+      for (const m of members) if (m.flush(joiner)) this.#writing.add(m);
+    } finally {
+      this.#flushing = false;
+    }
+    this.#slack = Math.floor((members.length + this.#shared) * STRAGGLERS_PER_MEMBER);
+    this.#schedule(); // members marked while flushing (the fan-out's next share, a re-mark)
   };
 }
