@@ -3,6 +3,14 @@
  * topic; wildcard subscribers are checked per event. The frame is encoded once per event and
  * shared by every subscriber (and framed for the wire once: see `shareChunk`).
  *
+ * Most subscribers follow one topic. For them the hub keeps each topic's events of the next
+ * round, and the round joins them once and writes that one chunk to every subscriber of the
+ * topic: no work per event per subscriber, one queue check and one write per subscriber per
+ * round. A subscriber that registered after some of those events (they are in its replay), is
+ * still replaying, or holds frames not yet written takes them as frames of its own, after what
+ * it holds. Subscribers of several topics or of a pattern are offered each event as it comes, so
+ * their frames stay in publish order across topics.
+ *
  * The hub offers a subscriber about a quarter of its queue bound per flush round: once one
  * subscriber's batch holds that much, the events after it wait for the next round. Events that
  * arrive faster (a burst: an isolate that was starved of CPU reading its backlog in one turn, a

@@ -2,7 +2,8 @@
  * Flush rounds (core/relay/rounds.ts): a round writes every member holding frames once; the next
  * waits until the last round's writes were taken (all but 1 in 100 stragglers), until they stop
  * making progress, or at most `maxWaitMs`, and no sooner than `minIntervalMs` after the last
- * round started; an ended member is neither written nor waited for;
+ * round started (writes a member made for others in its round counted as the round's); an ended
+ * member is neither written nor waited for;
  * alike members share one joined chunk.
  * @module
  */
@@ -77,6 +78,35 @@ Deno.test("rounds: up to 1 in 100 stragglers are not waited for", async () => {
   for (const m of members.slice(2)) rounds.settled(m);
   await turns();
   assert.ok(members.every((m) => m.flushes === 2));
+});
+
+/** A member writing `targets` for the round (as the fan-out writes a topic's subscribers). */
+class Writer implements RoundMember {
+  flushes = 0;
+  constructor(public rounds: FlushRounds, public targets: RoundMember[]) {}
+  flush(): boolean {
+    this.flushes++;
+    for (const t of this.targets) this.rounds.wrote(t);
+    this.rounds.mark(this); // more to write next round
+    return false;
+  }
+}
+
+Deno.test("rounds: writes a member made for others are waited for, stragglers counted", async () => {
+  const rounds = new FlushRounds({ quietMs: 60_000, minIntervalMs: 0 });
+  const subscribers = Array.from({ length: 300 }, () => new Member());
+  const writer = new Writer(rounds, subscribers);
+  rounds.mark(writer);
+  await turns();
+  assert.equal(writer.flushes, 1);
+  await turns();
+  assert.equal(writer.flushes, 1, "its 300 writes are in flight");
+  for (const s of subscribers.slice(4)) rounds.settled(s);
+  await turns();
+  assert.equal(writer.flushes, 1, "4 of 300 writes in flight: more than 1 in 100");
+  rounds.settled(subscribers[3]);
+  await turns();
+  assert.equal(writer.flushes, 2, "3 of 301 writes in flight: stragglers");
 });
 
 Deno.test("rounds: writes that stopped making progress are not waited for", async () => {
