@@ -2,8 +2,8 @@
  * Flush rounds for live SSE frames: subscribers coalesce frames and a round writes every
  * subscriber holding some, one write each (subscribers that got the same frames share one joined
  * chunk). The next round starts once the last round's writes were taken by their sockets (all
- * but a straggling 1%), or once they stopped making progress (a few slow readers: their own
- * connections queue the rest), or after a bounded wait, and no sooner than a few milliseconds
+ * but a straggling 1%), or once the few left (a tenth at most) stopped making progress (a few
+ * slow readers: their own connections queue the rest), or after a bounded wait, and no sooner than a few milliseconds
  * after the last round started. A socket write
  * costs far more in the kernel than the JavaScript that starts it, so pacing rounds by their
  * writes' completion makes each write carry every event published meanwhile: the cost of a
@@ -24,6 +24,15 @@ export interface RoundMember {
 
 /** Subscribers of a round allowed to still be writing when the next starts (1 in 100). */
 const STRAGGLERS_PER_MEMBER = 0.01;
+/**
+ * The quiet rule is for a few slow readers: it applies once at most this share of a round's
+ * writes (or {@linkcode QUIET_FEW}) is still in flight. More than that is the isolate itself
+ * still carrying out the round's writes (their completions come in batches, the loop busy with
+ * the writes themselves), which the next round waits for, up to the maximum wait.
+ */
+const QUIET_SHARE = 0.1;
+/** Writes in flight few enough for the quiet rule whatever the round's size. */
+const QUIET_FEW = 64;
 /** A round whose writes made no progress for this long is not waited for any more (ms). */
 export const DEFAULT_ROUND_QUIET_MS = 5;
 /** The longest a round is waited for, progress or not (ms). */
@@ -76,6 +85,8 @@ export class FlushRounds {
   readonly #writing = new Set<RoundMember>();
   /** Members of #writing the next round does not wait for. */
   #slack = 0;
+  /** Members of #writing few enough for the quiet rule to apply. */
+  #few = QUIET_FEW;
   #startedAt = -Infinity;
   /** When a write of the last round was last taken (or the round started). */
   #progressAt = 0;
@@ -156,8 +167,10 @@ export class FlushRounds {
     const now = performance.now();
     const quietUntil = this.#progressAt + this.#quietMs;
     const giveUpAt = this.#startedAt + this.#maxWaitMs;
-    if (now >= quietUntil || now >= giveUpAt) return this.#runSoon();
-    this.#timer = setTimeout(this.#check, Math.min(quietUntil, giveUpAt) - now);
+    const quiet = now >= quietUntil && this.#writing.size <= this.#few;
+    if (quiet || now >= giveUpAt) return this.#runSoon();
+    const next = now >= quietUntil ? now + this.#quietMs : quietUntil;
+    this.#timer = setTimeout(this.#check, Math.min(next, giveUpAt) - now);
   };
 
   readonly #run = (): void => {
@@ -178,7 +191,9 @@ export class FlushRounds {
     } finally {
       this.#flushing = false;
     }
-    this.#slack = Math.floor((members.length + this.#shared) * STRAGGLERS_PER_MEMBER);
+    const writes = members.length + this.#shared;
+    this.#slack = Math.floor(writes * STRAGGLERS_PER_MEMBER);
+    this.#few = Math.max(QUIET_FEW, Math.floor(writes * QUIET_SHARE));
     this.#schedule(); // members marked while flushing (the fan-out's next share, a re-mark)
   };
 }
