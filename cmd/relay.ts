@@ -164,7 +164,8 @@ export const spec = defineConfig({
     }),
     heartbeat: duration({ help: "interval of heartbeat comments", default: 15_000, min: 100 }),
     flush_quiet: duration({
-      help: "a flush round whose socket writes made no progress for this long is not waited for",
+      help:
+        "a flush round whose last few socket writes (a tenth of them at most, or 64) made no progress for this long is not waited for",
       default: DEFAULT_ROUND_QUIET_MS,
       min: 1,
       max: 60_000,

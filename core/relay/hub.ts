@@ -3,6 +3,14 @@
  * topic; wildcard subscribers are checked per event. The frame is encoded once per event and
  * shared by every subscriber (and framed for the wire once: see `shareChunk`).
  *
+ * Most subscribers follow one topic. For them the hub keeps each topic's events of the next
+ * round, and the round joins them once and writes that one chunk to every subscriber of the
+ * topic: no work per event per subscriber, one queue check and one write per subscriber per
+ * round. A subscriber that registered after some of those events (they are in its replay), is
+ * still replaying, or holds frames not yet written takes them as frames of its own, after what
+ * it holds. Subscribers of several topics or of a pattern are offered each event as it comes, so
+ * their frames stay in publish order across topics.
+ *
  * The hub offers a subscriber about a quarter of its queue bound per flush round: once one
  * subscriber's batch holds that much, the events after it wait for the next round. Events that
  * arrive faster (a burst: an isolate that was starved of CPU reading its backlog in one turn, a
@@ -13,7 +21,7 @@
  * `overflow` and resumes from the store by its last id.
  * @module
  */
-import { shareChunk } from "../http/mod.ts";
+import { concatBytes, shareChunk } from "../http/mod.ts";
 import type { FlushRounds, RoundMember } from "./stream/mod.ts";
 import type { SseSubscriber } from "./stream/mod.ts";
 import type { TopicFilter } from "../topic/mod.ts";
@@ -37,8 +45,22 @@ interface Waiting {
   n: number;
 }
 
+/** A topic's events of the next round, for its subscribers of that topic alone. */
+interface TopicRound {
+  frames: Uint8Array[];
+  /** Each frame's number among the events that reached the hub. */
+  ns: number[];
+  bytes: number;
+}
+
 /** The live subscriber registry (no object of its own per subscriber). */
 export class Hub implements RoundMember {
+  /**
+   * Subscribers of one exact topic, by topic: a round's events of a topic are joined once and
+   * written to all of them (see {@linkcode Hub.flush}), not offered to each per event.
+   */
+  readonly #single = new Map<string, Set<SseSubscriber>>();
+  /** Subscribers of several exact topics, by topic (offered each event, in publish order). */
   readonly #byTopic = new Map<string, Set<SseSubscriber>>();
   readonly #wildcard = new Map<SseSubscriber, TopicFilter>();
   readonly #all = new Map<SseSubscriber, TopicFilter>();
@@ -58,6 +80,13 @@ export class Hub implements RoundMember {
   #count = 0;
   /** Subscribers registered while events waited: the number of the last one they replay. */
   readonly #late = new Map<SseSubscriber, number>();
+  /** Each topic's events for its single-topic subscribers, written at the next round. */
+  #round = new Map<string, TopicRound>();
+  /**
+   * Single-topic subscribers registered while their topic's round held events: the number of
+   * the last one they replay (the round skips those for them).
+   */
+  readonly #joinedMid = new Map<SseSubscriber, number>();
 
   constructor(opts: HubOptions = {}) {
     this.#backlogBytes = opts.backlogBytes ?? DEFAULT_BACKLOG_BYTES;
@@ -87,6 +116,14 @@ export class Hub implements RoundMember {
       this.#wildcard.set(stream, filter);
       return;
     }
+    if (filter.exact.length === 1) {
+      const t = filter.exact[0];
+      let set = this.#single.get(t);
+      if (!set) this.#single.set(t, set = new Set());
+      set.add(stream);
+      if (this.#round.has(t)) this.#joinedMid.set(stream, this.#count);
+      return;
+    }
     for (const t of filter.exact) {
       let set = this.#byTopic.get(t);
       if (!set) this.#byTopic.set(t, set = new Set());
@@ -100,7 +137,15 @@ export class Hub implements RoundMember {
     if (!filter) return;
     this.#all.delete(stream);
     this.#late.delete(stream);
+    this.#joinedMid.delete(stream);
     if (filter.hasWildcard) return void this.#wildcard.delete(stream);
+    if (filter.exact.length === 1) {
+      const t = filter.exact[0];
+      const set = this.#single.get(t);
+      set?.delete(stream);
+      if (set?.size === 0) this.#single.delete(t);
+      return;
+    }
     for (const t of filter.exact) {
       const set = this.#byTopic.get(t);
       set?.delete(stream);
@@ -126,10 +171,14 @@ export class Hub implements RoundMember {
     return this.#matching(topic);
   }
 
-  /** A round starts: offers the events waiting, up to one round's share. Writes nothing. */
+  /**
+   * A round starts: writes each topic's events of the round to its single-topic subscribers
+   * (one joined chunk per topic), then offers the events waiting, up to one round's share.
+   */
   flush(): boolean {
     this.#marked = false;
     this.#full = false;
+    if (this.#round.size > 0) this.#writeRound();
     let took = 0;
     const q = this.#waiting;
     while (this.#head < q.length && !this.#full) {
@@ -144,13 +193,48 @@ export class Hub implements RoundMember {
       this.#waiting = q.slice(this.#head);
       this.#head = 0;
     }
-    if (took > 0 || this.#waitingBytes > 0) this.#mark();
+    if (took > 0 || this.#waitingBytes > 0 || this.#round.size > 0) this.#mark();
     return false;
   }
 
-  /** Calls `fn` for every subscriber (heartbeats, shutdown). */
+  /**
+   * Calls `fn` for every subscriber (heartbeats, shutdown), each holding the frames due to it
+   * (a topic's events of the next round are handed to its subscribers first).
+   */
   forEach(fn: (stream: SseSubscriber) => void): void {
+    if (this.#round.size > 0) this.#writeRound(true);
     for (const s of [...this.#all.keys()]) fn(s);
+  }
+
+  /**
+   * Writes each topic's events of the round to its single-topic subscribers: one chunk joined
+   * once per topic, shared by every subscriber that holds nothing of its own; the others (still
+   * replaying, or holding frames not yet written) and those registered since some of the events
+   * take them as frames of their own, after what they hold. `hold`: no write, all held.
+   */
+  #writeRound(hold = false): void {
+    const round = this.#round;
+    this.#round = new Map();
+    const mid = this.#joinedMid;
+    const rounds = this.#rounds;
+    for (const [topic, r] of round) {
+      const subs = this.#single.get(topic);
+      if (!subs) continue;
+      const chunk = r.frames.length === 1
+        ? r.frames[0]
+        : shareChunk(concatBytes(r.frames, r.bytes));
+      for (const s of subs) {
+        const after = mid.size > 0 ? mid.get(s) : undefined;
+        if (after !== undefined) {
+          for (let i = 0; i < r.frames.length; i++) {
+            if (r.ns[i] > after && !s.offer(r.frames[i])) break;
+          }
+        } else if (hold || s.rounds !== rounds) {
+          for (const f of r.frames) if (!s.offer(f)) break;
+        } else if (s.takeShared(chunk, r.frames, r.bytes)) rounds.wrote(s);
+      }
+    }
+    mid.clear();
   }
 
   /** Offers event `n` to its subscribers now; notes a batch that reached its share. */
@@ -158,6 +242,16 @@ export class Hub implements RoundMember {
     let took = 0;
     const exact = this.#byTopic.get(topic);
     if (this.#late.size === 0) {
+      const single = this.#single.get(topic);
+      if (single) {
+        let r = this.#round.get(topic);
+        if (!r) this.#round.set(topic, r = { frames: [], ns: [], bytes: 0 });
+        r.frames.push(frame);
+        r.ns.push(n);
+        r.bytes += frame.length;
+        if (r.bytes >= this.#share) this.#full = true;
+        took += single.size;
+      }
       if (exact) { for (const s of exact) if (this.#take(s, frame)) took++; }
       if (this.#wildcard.size > 0) {
         this.#wildcard.forEach((f, s) => {
@@ -180,6 +274,8 @@ export class Hub implements RoundMember {
   #offerLate(topic: string, frame: Uint8Array, n: number, exact?: Set<SseSubscriber>): number {
     const due = (s: SseSubscriber) => (this.#late.get(s) ?? 0) < n;
     let took = 0;
+    const single = this.#single.get(topic);
+    if (single) { for (const s of single) if (due(s) && this.#take(s, frame)) took++; }
     if (exact) { for (const s of exact) if (due(s) && this.#take(s, frame)) took++; }
     this.#wildcard.forEach((f, s) => {
       if (f.matches(topic) && due(s) && this.#take(s, frame)) took++;
@@ -189,7 +285,7 @@ export class Hub implements RoundMember {
 
   /** Subscribers of `topic`. */
   #matching(topic: string): number {
-    let k = this.#byTopic.get(topic)?.size ?? 0;
+    let k = (this.#byTopic.get(topic)?.size ?? 0) + (this.#single.get(topic)?.size ?? 0);
     this.#wildcard.forEach((f) => f.matches(topic) && k++);
     return k;
   }

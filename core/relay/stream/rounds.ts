@@ -2,8 +2,8 @@
  * Flush rounds for live SSE frames: subscribers coalesce frames and a round writes every
  * subscriber holding some, one write each (subscribers that got the same frames share one joined
  * chunk). The next round starts once the last round's writes were taken by their sockets (all
- * but a straggling 1%), or once they stopped making progress (a few slow readers: their own
- * connections queue the rest), or after a bounded wait, and no sooner than a few milliseconds
+ * but a straggling 1%), or once the few left (a tenth at most) stopped making progress (a few
+ * slow readers: their own connections queue the rest), or after a bounded wait, and no sooner than a few milliseconds
  * after the last round started. A socket write
  * costs far more in the kernel than the JavaScript that starts it, so pacing rounds by their
  * writes' completion makes each write carry every event published meanwhile: the cost of a
@@ -24,6 +24,15 @@ export interface RoundMember {
 
 /** Subscribers of a round allowed to still be writing when the next starts (1 in 100). */
 const STRAGGLERS_PER_MEMBER = 0.01;
+/**
+ * The quiet rule is for a few slow readers: it applies once at most this share of a round's
+ * writes (or {@linkcode QUIET_FEW}) is still in flight. More than that is the isolate itself
+ * still carrying out the round's writes (their completions come in batches, the loop busy with
+ * the writes themselves), which the next round waits for, up to the maximum wait.
+ */
+const QUIET_SHARE = 0.1;
+/** Writes in flight few enough for the quiet rule whatever the round's size. */
+const QUIET_FEW = 64;
 /** A round whose writes made no progress for this long is not waited for any more (ms). */
 export const DEFAULT_ROUND_QUIET_MS = 5;
 /** The longest a round is waited for, progress or not (ms). */
@@ -76,10 +85,16 @@ export class FlushRounds {
   readonly #writing = new Set<RoundMember>();
   /** Members of #writing the next round does not wait for. */
   #slack = 0;
+  /** Members of #writing few enough for the quiet rule to apply. */
+  #few = QUIET_FEW;
   #startedAt = -Infinity;
   /** When a write of the last round was last taken (or the round started). */
   #progressAt = 0;
   #starting = false;
+  /** A round's members are being flushed: the next is scheduled once they all were. */
+  #flushing = false;
+  /** Writes of the round under way made for subscribers that are not members (see `wrote`). */
+  #shared = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #quietMs: number;
   readonly #maxWaitMs: number;
@@ -109,6 +124,15 @@ export class FlushRounds {
     if (this.#writing.size <= this.#slack) this.#schedule();
   }
 
+  /**
+   * `m` was written by another member of the round under way (the fan-out writing a topic's
+   * frames to its subscribers): the next round waits for that write as for a member's own.
+   */
+  wrote(m: RoundMember): void {
+    this.#writing.add(m);
+    this.#shared++;
+  }
+
   /** `m` ended: it is neither written nor waited for any more. */
   forget(m: RoundMember): void {
     this.#due.delete(m);
@@ -116,7 +140,7 @@ export class FlushRounds {
   }
 
   #schedule(): void {
-    if (this.#due.size === 0 || this.#starting) return;
+    if (this.#due.size === 0 || this.#starting || this.#flushing) return;
     if (this.#writing.size <= this.#slack) return this.#runSoon();
     if (this.#timer === undefined) this.#check();
   }
@@ -143,8 +167,10 @@ export class FlushRounds {
     const now = performance.now();
     const quietUntil = this.#progressAt + this.#quietMs;
     const giveUpAt = this.#startedAt + this.#maxWaitMs;
-    if (now >= quietUntil || now >= giveUpAt) return this.#runSoon();
-    this.#timer = setTimeout(this.#check, Math.min(quietUntil, giveUpAt) - now);
+    const quiet = now >= quietUntil && this.#writing.size <= this.#few;
+    if (quiet || now >= giveUpAt) return this.#runSoon();
+    const next = now >= quietUntil ? now + this.#quietMs : quietUntil;
+    this.#timer = setTimeout(this.#check, Math.min(next, giveUpAt) - now);
   };
 
   readonly #run = (): void => {
@@ -156,10 +182,18 @@ export class FlushRounds {
     this.#due.clear();
     // Stragglers of the round before are not waited for again: their sockets queue the rest.
     this.#writing.clear();
-    this.#slack = Math.floor(members.length * STRAGGLERS_PER_MEMBER);
+    this.#shared = 0;
     this.#startedAt = this.#progressAt = performance.now();
     const joiner = new RoundJoiner();
-    for (const m of members) if (m.flush(joiner)) this.#writing.add(m);
-    this.#schedule(); // members marked while flushing (none unless a flush re-marks)
+    this.#flushing = true;
+    try {
+      for (const m of members) if (m.flush(joiner)) this.#writing.add(m);
+    } finally {
+      this.#flushing = false;
+    }
+    const writes = members.length + this.#shared;
+    this.#slack = Math.floor(writes * STRAGGLERS_PER_MEMBER);
+    this.#few = Math.max(QUIET_FEW, Math.floor(writes * QUIET_SHARE));
+    this.#schedule(); // members marked while flushing (the fan-out's next share, a re-mark)
   };
 }

@@ -161,6 +161,24 @@ export class SseSubscriber implements PushSource, RoundMember {
     return true;
   }
 
+  /**
+   * Takes a round's frames of its one topic, `chunk` being them joined and shared by every
+   * subscriber of that topic: written as it is when nothing of its own waits (registered with
+   * `rounds` as a write of the round under way), else held after its own frames. On a full queue
+   * the stream ends with overflow, as {@linkcode offer}. Returns whether it wrote.
+   */
+  takeShared(chunk: Uint8Array, frames: readonly Uint8Array[], bytes: number): boolean {
+    const sink = this.#sink;
+    if (this.#ended) return false;
+    if (this.#pending || this.#batch !== undefined || !sink) {
+      for (const f of frames) if (!this.offer(f)) break;
+      return false;
+    }
+    if (bytes > this.#room()) return this.overflow(), false;
+    sink.write(chunk);
+    return true;
+  }
+
   /** Offers a frame only when the stream is idle (heartbeats: a busy stream needs none). */
   offerIfIdle(frame: Uint8Array): void {
     const sink = this.#sink;

@@ -7,54 +7,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createServer, encodeEvent, type Service, SseParser } from "../../../../core/http/mod.ts";
+import { SseParser } from "../../../../core/http/mod.ts";
 import { Hub } from "../../../../core/relay/hub.ts";
-import { type EndReason, FlushRounds, SseSubscriber } from "../../../../core/relay/stream/mod.ts";
+import { type EndReason, SseSubscriber } from "../../../../core/relay/stream/mod.ts";
 import { TopicFilter } from "../../../../core/topic/mod.ts";
-import { openStream, quietLog, type SseReader } from "../relay_helpers.ts";
+import { openStream } from "../relay_helpers.ts";
 import { RawConn } from "../../../support/raw_http.ts";
+import { fanOut, frames, ids, QUEUE, registered } from "./hub_helpers.ts";
 
-const QUEUE = 64 * 1024;
 const FILTER = new TopicFilter(["t"]);
-
-/** A server whose `/s` opens one live subscriber of the hub. */
-async function fanOut(hub: Hub, ends: EndReason[]): Promise<Service> {
-  const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log: quietLog });
-  const rounds = new FlushRounds();
-  server.routes((app) => {
-    app.get("/s", (c) => {
-      const s: SseSubscriber = new SseSubscriber({
-        queueBytes: QUEUE,
-        rounds,
-        onEnd: (why) => {
-          hub.remove(s);
-          ends.push(why);
-        },
-      });
-      hub.add(s, new TopicFilter([c.req.query("topic") ?? "t"]));
-      s.goLive();
-      return c.body(s.body(), 200, { "content-type": "text/event-stream" });
-    });
-  });
-  return await server.listen();
-}
-
-/** `n` frames of about 340 bytes, numbered from `from`. */
-function frames(from: number, n: number): Uint8Array[] {
-  const pad = "x".repeat(300);
-  return Array.from({ length: n }, (_, i) => encodeEvent({ id: String(from + i), data: pad }));
-}
-
-/** Waits until `hub` holds `n` subscribers. */
-async function registered(hub: Hub, n: number): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (hub.size < n) {
-    if (Date.now() > end) throw new Error(`${hub.size} of ${n} subscribers registered`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-const ids = (r: SseReader) => r.events.map((e) => Number(e.id));
 
 Deno.test("burst: events far beyond the queue bound, in one turn, reach every reader", async () => {
   const hub = new Hub();

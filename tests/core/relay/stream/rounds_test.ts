@@ -1,9 +1,9 @@
 /**
  * Flush rounds (core/relay/rounds.ts): a round writes every member holding frames once; the next
- * waits until the last round's writes were taken (all but 1 in 100 stragglers), until they stop
- * making progress, or at most `maxWaitMs`, and no sooner than `minIntervalMs` after the last
- * round started; an ended member is neither written nor waited for;
- * alike members share one joined chunk.
+ * waits until the last round's writes were taken (all but 1 in 100 stragglers), until the few left
+ * stop making progress, or at most `maxWaitMs`, and no sooner than `minIntervalMs` after the last
+ * round started (writes a member made for others in its round counted as the round's); an ended
+ * member is neither written nor waited for; alike members share one joined chunk.
  * @module
  */
 import assert from "node:assert/strict";
@@ -79,6 +79,35 @@ Deno.test("rounds: up to 1 in 100 stragglers are not waited for", async () => {
   assert.ok(members.every((m) => m.flushes === 2));
 });
 
+/** A member writing `targets` for the round (as the fan-out writes a topic's subscribers). */
+class Writer implements RoundMember {
+  flushes = 0;
+  constructor(public rounds: FlushRounds, public targets: RoundMember[]) {}
+  flush(): boolean {
+    this.flushes++;
+    for (const t of this.targets) this.rounds.wrote(t);
+    this.rounds.mark(this); // more to write next round
+    return false;
+  }
+}
+
+Deno.test("rounds: writes a member made for others are waited for, stragglers counted", async () => {
+  const rounds = new FlushRounds({ quietMs: 60_000, minIntervalMs: 0 });
+  const subscribers = Array.from({ length: 300 }, () => new Member());
+  const writer = new Writer(rounds, subscribers);
+  rounds.mark(writer);
+  await turns();
+  assert.equal(writer.flushes, 1);
+  await turns();
+  assert.equal(writer.flushes, 1, "its 300 writes are in flight");
+  for (const s of subscribers.slice(4)) rounds.settled(s);
+  await turns();
+  assert.equal(writer.flushes, 1, "4 of 300 writes in flight: more than 1 in 100");
+  rounds.settled(subscribers[3]);
+  await turns();
+  assert.equal(writer.flushes, 2, "3 of 301 writes in flight: stragglers");
+});
+
 Deno.test("rounds: writes that stopped making progress are not waited for", async () => {
   const rounds = new FlushRounds({ quietMs: 20, maxWaitMs: 60_000 });
   const [slow, fast] = [new Member(), new Member()];
@@ -89,6 +118,22 @@ Deno.test("rounds: writes that stopped making progress are not waited for", asyn
   rounds.mark(fast);
   await until(() => fast.flushes === 2);
   assert.equal(slow.flushes, 1, "slow had nothing new to write");
+});
+
+Deno.test("rounds: a round with most of its writes in flight is not cut short by the quiet rule", async () => {
+  const rounds = new FlushRounds({ quietMs: 10, maxWaitMs: 60_000 });
+  const members = Array.from({ length: 200 }, () => new Member());
+  for (const m of members) rounds.mark(m);
+  await turns();
+  for (const m of members) rounds.mark(m);
+  // 150 of 200 writes not taken yet (the isolate still carrying them out): no progress for
+  // several quiet periods does not start the next round.
+  for (const m of members.slice(0, 50)) rounds.settled(m);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.ok(members.every((m) => m.flushes === 1), "the round is still waited for");
+  // 60 of 200 left (a few slow readers, at most 64): the quiet rule applies.
+  for (const m of members.slice(50, 140)) rounds.settled(m);
+  await until(() => members.every((m) => m.flushes === 2));
 });
 
 Deno.test("rounds: a round is waited for at most max wait", async () => {
