@@ -5,6 +5,15 @@
  * @module
  */
 import type { HeaderPairs } from "./raw.ts";
+import {
+  CONTENT_LENGTH,
+  digitCount,
+  fieldLength,
+  latin1Bytes,
+  putCrlf,
+  putDigits,
+  putField,
+} from "../wire/mod.ts";
 
 /** Framing headers the writer owns; a handler's values are dropped. */
 export const OWNED = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
@@ -142,19 +151,45 @@ const OUT_POOL_MAX = 64;
 const outPool: Uint8Array[] = [];
 const smallOutPool: Uint8Array[] = [];
 
-/**
- * Writes `s` (characters up to U+00FF, one byte each) at `pos`; returns the position after it.
- * The caller made sure there is room.
- */
-function put(buf: Uint8Array, pos: number, s: string): number {
-  for (let i = 0; i < s.length; i++) buf[pos + i] = s.charCodeAt(i);
-  return pos + s.length;
+/** Status lines as bytes, by status. */
+const statusLines = new Map<number, Uint8Array>();
+/** Most statuses {@linkcode statusLines} holds before it starts over. */
+const STATUS_LINES = 64;
+
+const CLOSE = latin1Bytes("connection: close\r\n");
+const KEEP_ALIVE = latin1Bytes("connection: keep-alive\r\n");
+/** Length of an IMF-fixdate. */
+const HTTP_DATE_CHARS = 29;
+
+function statusLine(status: number): Uint8Array {
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    line = latin1Bytes(`HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`);
+    if (statusLines.size >= STATUS_LINES) statusLines.clear();
+    statusLines.set(status, line);
+  }
+  return line;
+}
+
+let dateLineSecond = -1;
+let dateLine: Uint8Array = new Uint8Array(0);
+
+/** `date: <IMF-fixdate>\r\n` of the current second as bytes, made once per second. */
+function currentDateLine(): Uint8Array {
+  const s = Math.floor(Date.now() / 1000);
+  if (s !== dateLineSecond) {
+    dateLineSecond = s;
+    dateLine = latin1Bytes(`date: ${httpDate()}\r\n`);
+  }
+  return dateLine;
 }
 
 /**
  * The head (as {@linkcode pairsText} with a Content-Length of `body.length`) and `body` in one
  * pooled buffer, for one write; undefined when they do not fit one. Give the buffer back with
- * {@linkcode releaseOut} once the write is done.
+ * {@linkcode releaseOut} once the write is done. The head is written as bytes where it lies, with
+ * no string made of it: the status line, the Date line and a header line whose value repeats
+ * are copied from bytes kept for them.
  */
 export function headAndBody(
   status: number,
@@ -163,17 +198,43 @@ export function headAndBody(
   keepAlive: boolean,
   minor: number,
 ): { buf: Uint8Array; length: number } | undefined {
-  const head = pairsText(status, headers, `content-length: ${body.length}\r\n`, keepAlive, minor);
-  const need = head.length + body.length;
+  const first = statusLine(status);
+  // Each char is one byte: the head's size is known before anything is written.
+  let need = first.length + body.length + 2;
+  let dated = false;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    if (owned(name)) continue;
+    if (isDate(name)) dated = true;
+    need += fieldLength(name, value);
+  }
+  if (!dated) need += HTTP_DATE_CHARS + 8;
+  need += CONTENT_LENGTH.length + digitCount(body.length) + 2;
+  if (!keepAlive) need += CLOSE.length;
+  else if (minor === 0) need += KEEP_ALIVE.length;
   if (need > OUT_BUFFER_BYTES) return undefined;
   const buf = need <= SMALL_OUT_BUFFER_BYTES
     ? smallOutPool.pop() ?? new Uint8Array(SMALL_OUT_BUFFER_BYTES)
     : outPool.pop() ?? new Uint8Array(OUT_BUFFER_BYTES);
-  // One encode of the whole head (a byte-by-byte copy costs several times more); a character
-  // beyond ASCII took more than one UTF-8 byte, so such a head is written one byte per char.
-  const ascii = utf8.encodeInto(head, buf);
-  const whole = ascii.read === head.length && ascii.written === head.length;
-  const p = whole ? head.length : put(buf, 0, head);
+  buf.set(first);
+  let p = first.length;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    if (!owned(name)) p = putField(buf, p, name, value);
+  }
+  if (!dated) {
+    const date = currentDateLine();
+    buf.set(date, p);
+    p += date.length;
+  }
+  buf.set(CONTENT_LENGTH, p);
+  p = putCrlf(buf, putDigits(buf, p + CONTENT_LENGTH.length, body.length));
+  const connection = !keepAlive ? CLOSE : minor === 0 ? KEEP_ALIVE : undefined;
+  if (connection !== undefined) {
+    buf.set(connection, p);
+    p += connection.length;
+  }
+  p = putCrlf(buf, p);
   buf.set(body, p);
   return { buf, length: p + body.length };
 }

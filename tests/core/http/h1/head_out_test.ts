@@ -106,3 +106,19 @@ Deno.test("a small answer is written from a small buffer, a larger one from a la
   assert.equal(answer(10_000), large);
   assert.equal(answer(50), small);
 });
+
+Deno.test("a field whose value changes, comes back or repeats is written with its own value", () => {
+  // Lines whose value repeats are copied from bytes kept for them: a changed value must never
+  // reuse the previous one's bytes.
+  const body = new Uint8Array(0);
+  const values = ["1", "1", "22", "1", "\u00e9\u00e9", "\u00e9\u00e9", "333"];
+  for (const v of values) {
+    const headers: Array<[string, string]> = [["x-score", v], ["content-type", "text/plain"]];
+    const out = headAndBody(200, headers, body, true, 1);
+    assert.ok(out);
+    const text = latin1(out.buf.subarray(0, out.length));
+    assert.match(text, new RegExp(`^HTTP/1\\.1 200 OK\\r\\nx-score: ${v}\\r\\ncontent-type: `));
+    assert.equal(text.length, out.length);
+    releaseOut(out.buf);
+  }
+});
