@@ -54,6 +54,10 @@ export class Connection {
   #start = 0;
   #end = 0;
   #out: Uint8Array | undefined;
+  /** The last message's view of `#out` (a message of the same length is written through it). */
+  #message0: Uint8Array | undefined;
+  /** The buffer `#message0` is a view of. */
+  #message0Of: Uint8Array | undefined;
   /** The deadline timer (core/async's: the global setTimeout would load Deno's Node layer). */
   #timer: Timer | undefined;
   /** When the pending timer fires (ms since epoch). */
@@ -200,8 +204,16 @@ export class Connection {
     for (let i = 0; i < headers.length; i++) n = putField(out, n, headers[i][0], headers[i][1]);
     n = putCrlf(out, n);
     out.set(body, n);
-    const message = out.subarray(0, n + body.length);
-    if (out.length > KEEP_WRITE_BUFFER) this.#out = undefined; // `message` keeps it meanwhile
+    const length = n + body.length;
+    let message = this.#message0;
+    if (message === undefined || message.length !== length || this.#message0Of !== out) {
+      message = this.#message0 = out.subarray(0, length);
+      this.#message0Of = out;
+    }
+    if (out.length > KEEP_WRITE_BUFFER) {
+      // `message` keeps it meanwhile.
+      this.#out = this.#message0 = this.#message0Of = undefined;
+    }
     // Usually one write takes it all (no frame is suspended for it); the rest of a partial
     // write goes through writeAll.
     this.#message = message;

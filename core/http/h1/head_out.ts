@@ -148,8 +148,62 @@ const OUT_BUFFER_BYTES = 32 * 1024;
 const SMALL_OUT_BUFFER_BYTES = 4 * 1024;
 /** Buffers kept for reuse, of each size (one per concurrent write at most; more are let go). */
 const OUT_POOL_MAX = 64;
-const outPool: Uint8Array[] = [];
-const smallOutPool: Uint8Array[] = [];
+const outPool: OutBuffer[] = [];
+const smallOutPool: OutBuffer[] = [];
+
+/** Where a pooled answer is written: one socket write of some of it, or all of it. */
+export interface OutSink {
+  writeSome(bytes: Uint8Array): Promise<number>;
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+/**
+ * A pooled buffer holding an answer, `buf[0:length]`, which writes itself and goes back to its
+ * pool. Its callbacks are made once per buffer, not per answer.
+ */
+export class OutBuffer {
+  /** Bytes in use. */
+  length = 0;
+  #view: Uint8Array | undefined;
+  #sink: OutSink | undefined;
+  #keep = false;
+  constructor(readonly buf: Uint8Array) {}
+
+  /** `buf[0:length]`: the view of the last answer of the same length is used again. */
+  get bytes(): Uint8Array {
+    const view = this.#view;
+    if (view !== undefined && view.length === this.length) return view;
+    return this.#view = this.buf.subarray(0, this.length);
+  }
+
+  /**
+   * Writes `buf[0:length]` to `sink` (usually in one socket write), then goes back to the pool,
+   * also when the write fails; resolves `keep`.
+   */
+  writeTo(sink: OutSink, keep: boolean): Promise<boolean> {
+    this.#sink = sink;
+    this.#keep = keep;
+    return sink.writeSome(this.bytes).then(this.#onWrite, this.#onFail);
+  }
+
+  readonly #onWrite = (n: number): boolean | Promise<boolean> => {
+    if (n >= this.length) return this.#done();
+    return this.#sink!.write(this.bytes.subarray(n)).then(this.#done, this.#onFail);
+  };
+
+  readonly #done = (): boolean => {
+    const keep = this.#keep;
+    this.#sink = undefined;
+    releaseOut(this);
+    return keep;
+  };
+
+  readonly #onFail = (err: unknown): never => {
+    this.#sink = undefined;
+    releaseOut(this);
+    throw err;
+  };
+}
 
 /** Status lines as bytes, by status. */
 const statusLines = new Map<number, Uint8Array>();
@@ -186,8 +240,8 @@ function currentDateLine(): Uint8Array {
 
 /**
  * The head (as {@linkcode pairsText} with a Content-Length of `body.length`) and `body` in one
- * pooled buffer, for one write; undefined when they do not fit one. Give the buffer back with
- * {@linkcode releaseOut} once the write is done. The head is written as bytes where it lies, with
+ * pooled buffer, for one write; undefined when they do not fit one. {@linkcode OutBuffer.writeTo}
+ * writes it and gives it back; else give it back with {@linkcode releaseOut} once it is written. The head is written as bytes where it lies, with
  * no string made of it: the status line, the Date line and a header line whose value repeats
  * are copied from bytes kept for them.
  */
@@ -197,7 +251,7 @@ export function headAndBody(
   body: Uint8Array,
   keepAlive: boolean,
   minor: number,
-): { buf: Uint8Array; length: number } | undefined {
+): OutBuffer | undefined {
   const first = statusLine(status);
   // Each char is one byte: the head's size is known before anything is written.
   let need = first.length + body.length + 2;
@@ -213,9 +267,10 @@ export function headAndBody(
   if (!keepAlive) need += CLOSE.length;
   else if (minor === 0) need += KEEP_ALIVE.length;
   if (need > OUT_BUFFER_BYTES) return undefined;
-  const buf = need <= SMALL_OUT_BUFFER_BYTES
-    ? smallOutPool.pop() ?? new Uint8Array(SMALL_OUT_BUFFER_BYTES)
-    : outPool.pop() ?? new Uint8Array(OUT_BUFFER_BYTES);
+  const out = need <= SMALL_OUT_BUFFER_BYTES
+    ? smallOutPool.pop() ?? new OutBuffer(new Uint8Array(SMALL_OUT_BUFFER_BYTES))
+    : outPool.pop() ?? new OutBuffer(new Uint8Array(OUT_BUFFER_BYTES));
+  const buf = out.buf;
   buf.set(first);
   let p = first.length;
   for (let i = 0; i < headers.length; i++) {
@@ -236,11 +291,12 @@ export function headAndBody(
   }
   p = putCrlf(buf, p);
   buf.set(body, p);
-  return { buf, length: p + body.length };
+  out.length = p + body.length;
+  return out;
 }
 
 /** Returns a buffer from {@linkcode headAndBody} to the pool of its size. */
-export function releaseOut(buf: Uint8Array): void {
-  const pool = buf.length === SMALL_OUT_BUFFER_BYTES ? smallOutPool : outPool;
-  if (pool.length < OUT_POOL_MAX) pool.push(buf);
+export function releaseOut(out: OutBuffer): void {
+  const pool = out.buf.length === SMALL_OUT_BUFFER_BYTES ? smallOutPool : outPool;
+  if (pool.length < OUT_POOL_MAX) pool.push(out);
 }
