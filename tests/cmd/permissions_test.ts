@@ -46,6 +46,10 @@ Deno.test("a line's words are Deno flags or allocator settings (NAME=VALUE), not
   // system instead of staying in glibc's heaps (docs/deployment.md).
   assert.equal(lineEnv(PERMISSIONS.get("sidecar")!).MALLOC_MMAP_THRESHOLD_, "32768");
   assert.ok(lineFlags(PERMISSIONS.get("policy")!).includes("--v8-flags=--max-semi-space-size=2"));
+  // The sidecar's young generation is capped at 4 MiB per semi-space (docs/deployment.md).
+  const sidecarV8 = lineFlags(PERMISSIONS.get("sidecar")!).find((f) => f.startsWith("--v8-flags="));
+  const sidecarV8Flags = sidecarV8?.slice("--v8-flags=".length).split(",") ?? [];
+  assert.ok(sidecarV8Flags.includes("--max-semi-space-size=4"), sidecarV8);
 });
 
 Deno.test("launchEnv: the line's NAME=VALUE words, the operator's own value kept", () => {

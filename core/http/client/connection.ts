@@ -18,7 +18,14 @@ import { after, type Timer } from "../../async/mod.ts";
 import { HttpClientError } from "./error.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
-import { latin1Into } from "./latin1.ts";
+import {
+  CONTENT_LENGTH,
+  digitCount,
+  fieldLength,
+  putCrlf,
+  putDigits,
+  putField,
+} from "../wire/mod.ts";
 
 /** Read buffer a connection starts with (an answer's head and a small body; it grows as needed). */
 const INITIAL_BUFFER = 4 * 1024;
@@ -29,7 +36,6 @@ const KEEP_WRITE_BUFFER = 64 * 1024;
 const SMALL_COPY_BYTES = 64;
 const CR = 13;
 const LF = 10;
-const encoder = new TextEncoder();
 
 /**
  * What a request cancelled through its signal fails with (`reason`, the signal's, says why).
@@ -48,6 +54,10 @@ export class Connection {
   #start = 0;
   #end = 0;
   #out: Uint8Array | undefined;
+  /** The last message's view of `#out` (a message of the same length is written through it). */
+  #message0: Uint8Array | undefined;
+  /** The buffer `#message0` is a view of. */
+  #message0Of: Uint8Array | undefined;
   /** The deadline timer (core/async's: the global setTimeout would load Deno's Node layer). */
   #timer: Timer | undefined;
   /** When the pending timer fires (ms since epoch). */
@@ -165,29 +175,45 @@ export class Connection {
   }
 
   /**
-   * Writes a request head followed by `body` in one write, then calls `done`, or `failed` with
-   * the error (wrapped as {@linkcode fill}'s are). The head must hold only characters up to
-   * U+00FF (a request line and header values): each becomes one byte. The callbacks are called
-   * from the write's own reaction: no promise is made per message.
+   * Writes a request head (`line`, the request line and Host field as bytes, then the body's
+   * Content-Length and `headers`) followed by `body` in one write, then calls `done`, or
+   * `failed` with the error (wrapped as {@linkcode fill}'s are). Header names and values must
+   * hold only characters up to U+00FF: each becomes one byte, written where it goes (no head
+   * string is made). The callbacks are called from the write's own reaction: no promise is made
+   * per message.
    */
   writeMessage(
-    head: string,
+    line: Uint8Array,
+    headers: Array<[string, string]>,
     body: Uint8Array,
     done: () => void,
     failed: (err: unknown) => void,
   ): void {
-    const need = head.length + body.length;
+    let headBytes = line.length + CONTENT_LENGTH.length + digitCount(body.length) + 4;
+    for (let i = 0; i < headers.length; i++) {
+      headBytes += fieldLength(headers[i][0], headers[i][1]);
+    }
+    const need = headBytes + body.length;
     let out = this.#out;
     if (out === undefined || out.length < need) {
       out = this.#out = new Uint8Array(Math.max(INITIAL_WRITE_BUFFER, need));
     }
-    const ascii = encoder.encodeInto(head, out);
-    let n = ascii.written;
-    // A character above U+007F took more than one UTF-8 byte: write the ISO-8859-1 bytes.
-    if (ascii.read !== head.length || n !== head.length) n = latin1Into(head, out);
+    out.set(line);
+    out.set(CONTENT_LENGTH, line.length);
+    let n = putCrlf(out, putDigits(out, line.length + CONTENT_LENGTH.length, body.length));
+    for (let i = 0; i < headers.length; i++) n = putField(out, n, headers[i][0], headers[i][1]);
+    n = putCrlf(out, n);
     out.set(body, n);
-    const message = out.subarray(0, n + body.length);
-    if (out.length > KEEP_WRITE_BUFFER) this.#out = undefined; // `message` keeps it meanwhile
+    const length = n + body.length;
+    let message = this.#message0;
+    if (message === undefined || message.length !== length || this.#message0Of !== out) {
+      message = this.#message0 = out.subarray(0, length);
+      this.#message0Of = out;
+    }
+    if (out.length > KEEP_WRITE_BUFFER) {
+      // `message` keeps it meanwhile.
+      this.#out = this.#message0 = this.#message0Of = undefined;
+    }
     // Usually one write takes it all (no frame is suspended for it); the rest of a partial
     // write goes through writeAll.
     this.#message = message;

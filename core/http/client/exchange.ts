@@ -37,10 +37,12 @@ export interface ExchangeHost {
 /** What sending a request again takes. */
 export interface Retry {
   req: ClientRequest;
-  /** Its head, as written. */
-  head: string;
+  /** Its request line and Host field, as written (the rest of the head is made of `req`). */
+  head: Uint8Array;
   deadline: number;
 }
+
+const NO_HEAD = new Uint8Array(0);
 
 function invalid(reason: string): HttpClientError {
   return new HttpClientError("protocol", `invalid response: ${reason}`);
@@ -49,7 +51,7 @@ function invalid(reason: string): HttpClientError {
 /** The exchanges of one connection, one at a time. */
 export class Exchange {
   #req: ClientRequest | undefined;
-  #head = "";
+  #head: Uint8Array = NO_HEAD;
   #deadline = 0;
   #retry = false;
   #interim = 0;
@@ -63,11 +65,16 @@ export class Exchange {
   constructor(readonly conn: Connection, readonly host: ExchangeHost) {}
 
   /**
-   * Writes `req` (with `head`, its head text) and resolves with the response once its final
+   * Writes `req` (after `head`, its request line and Host field as bytes) and resolves with the response once its final
    * head (and a small body) arrived. `retry`: the request may go out again after a failure that
    * left none of its bytes on the socket.
    */
-  run(req: ClientRequest, head: string, deadline: number, retry: boolean): Promise<ClientResponse> {
+  run(
+    req: ClientRequest,
+    head: Uint8Array,
+    deadline: number,
+    retry: boolean,
+  ): Promise<ClientResponse> {
     const { promise, resolve, reject } = Promise.withResolvers<ClientResponse>();
     this.#req = req;
     this.#head = head;
@@ -77,7 +84,7 @@ export class Exchange {
     this.#resolve = resolve;
     this.#reject = reject;
     this.conn.arm(deadline, req.signal);
-    this.conn.writeMessage(head, req.body, this.#onBytes, this.#fail);
+    this.conn.writeMessage(head, req.headers, req.body, this.#onBytes, this.#fail);
     return promise;
   }
 
@@ -135,7 +142,7 @@ export class Exchange {
   /** Lets go of the finished exchange's request and callbacks. */
   #done(): void {
     this.#req = undefined;
-    this.#head = "";
+    this.#head = NO_HEAD;
     this.#resolve = undefined;
     this.#reject = undefined;
   }

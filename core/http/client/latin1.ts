@@ -1,17 +1,4 @@
-/** ISO-8859-1 text and bytes for the HTTP/1.1 client: heads are byte strings. */
-
-/**
- * Writes `text` (characters up to U+00FF) as ISO-8859-1 bytes into `out`; returns the count.
- *
- * @example
- * ```ts
- * latin1Into("aé", new Uint8Array(2)); // 2, the bytes 0x61 0xe9
- * ```
- */
-export function latin1Into(text: string, out: Uint8Array): number {
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return text.length;
-}
+/** ISO-8859-1 text for the HTTP/1.1 client: heads are byte strings. */
 
 /**
  * Bytes as ISO-8859-1 text (every byte one character).

@@ -17,6 +17,7 @@ import { HttpClientError } from "./error.ts";
 import { Exchange, type ExchangeHost, type Retry } from "./exchange.ts";
 import { type ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
+import { latin1Bytes } from "../wire/mod.ts";
 
 /** Idle connections kept per origin by default. */
 const DEFAULT_MAX_IDLE = 128;
@@ -128,7 +129,7 @@ export class OriginPool {
    * or `protocol` (an invalid response or request; the connection is closed).
    */
   request(req: ClientRequest): Promise<ClientResponse> {
-    let head: string;
+    let head: Uint8Array;
     try {
       if (req.signal?.aborted) throw abortedError(req.signal.reason);
       head = this.#requestHead(req);
@@ -144,7 +145,7 @@ export class OriginPool {
 
   /** Sends the request on a new connection. */
   async #onNewConnection(
-    head: string,
+    head: Uint8Array,
     req: ClientRequest,
     deadline: number,
   ): Promise<ClientResponse> {
@@ -152,27 +153,26 @@ export class OriginPool {
     return await new Exchange(conn, this.#exchanges).run(req, head, deadline, false);
   }
 
-  /** The last request line and Host field made, and the method and target they are for. */
+  /** The last request line and Host field made (as bytes), and the method and target they are for. */
   #lastMethod = "";
   #lastTarget = "";
-  #lastLine = "";
+  #lastLine: Uint8Array = new Uint8Array(0);
 
-  #requestHead(req: ClientRequest): string {
+  /**
+   * Checks the request's head and returns its request line and Host field as bytes; the
+   * connection writes the rest of the head from `req` (see `Connection.writeMessage`).
+   */
+  #requestHead(req: ClientRequest): Uint8Array {
     // A client sends the same few targets again and again: each is checked once in a row.
     let line = this.#lastLine;
     if (req.target !== this.#lastTarget || req.method !== this.#lastMethod) {
-      line = this.#requestLine(req.method, req.target);
+      line = latin1Bytes(this.#requestLine(req.method, req.target));
       this.#lastMethod = req.method;
       this.#lastTarget = req.target;
       this.#lastLine = line;
     }
-    let head = `${line}content-length: ${req.body.length}\r\n`;
-    for (let i = 0; i < req.headers.length; i++) {
-      const [name, value] = req.headers[i];
-      checkFieldText(value, "header value");
-      head += `${name}: ${value}\r\n`;
-    }
-    return head + "\r\n";
+    for (let i = 0; i < req.headers.length; i++) checkFieldText(req.headers[i][1], "header value");
+    return line;
   }
 
   /**

@@ -5,6 +5,15 @@
  * @module
  */
 import type { HeaderPairs } from "./raw.ts";
+import {
+  CONTENT_LENGTH,
+  digitCount,
+  fieldLength,
+  latin1Bytes,
+  putCrlf,
+  putDigits,
+  putField,
+} from "../wire/mod.ts";
 
 /** Framing headers the writer owns; a handler's values are dropped. */
 export const OWNED = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
@@ -139,22 +148,102 @@ const OUT_BUFFER_BYTES = 32 * 1024;
 const SMALL_OUT_BUFFER_BYTES = 4 * 1024;
 /** Buffers kept for reuse, of each size (one per concurrent write at most; more are let go). */
 const OUT_POOL_MAX = 64;
-const outPool: Uint8Array[] = [];
-const smallOutPool: Uint8Array[] = [];
+const outPool: OutBuffer[] = [];
+const smallOutPool: OutBuffer[] = [];
+
+/** Where a pooled answer is written: one socket write of some of it, or all of it. */
+export interface OutSink {
+  writeSome(bytes: Uint8Array): Promise<number>;
+  write(bytes: Uint8Array): Promise<void>;
+}
 
 /**
- * Writes `s` (characters up to U+00FF, one byte each) at `pos`; returns the position after it.
- * The caller made sure there is room.
+ * A pooled buffer holding an answer, `buf[0:length]`, which writes itself and goes back to its
+ * pool. Its callbacks are made once per buffer, not per answer.
  */
-function put(buf: Uint8Array, pos: number, s: string): number {
-  for (let i = 0; i < s.length; i++) buf[pos + i] = s.charCodeAt(i);
-  return pos + s.length;
+export class OutBuffer {
+  /** Bytes in use. */
+  length = 0;
+  #view: Uint8Array | undefined;
+  #sink: OutSink | undefined;
+  #keep = false;
+  constructor(readonly buf: Uint8Array) {}
+
+  /** `buf[0:length]`: the view of the last answer of the same length is used again. */
+  get bytes(): Uint8Array {
+    const view = this.#view;
+    if (view !== undefined && view.length === this.length) return view;
+    return this.#view = this.buf.subarray(0, this.length);
+  }
+
+  /**
+   * Writes `buf[0:length]` to `sink` (usually in one socket write), then goes back to the pool,
+   * also when the write fails; resolves `keep`.
+   */
+  writeTo(sink: OutSink, keep: boolean): Promise<boolean> {
+    this.#sink = sink;
+    this.#keep = keep;
+    return sink.writeSome(this.bytes).then(this.#onWrite, this.#onFail);
+  }
+
+  readonly #onWrite = (n: number): boolean | Promise<boolean> => {
+    if (n >= this.length) return this.#done();
+    return this.#sink!.write(this.bytes.subarray(n)).then(this.#done, this.#onFail);
+  };
+
+  readonly #done = (): boolean => {
+    const keep = this.#keep;
+    this.#sink = undefined;
+    releaseOut(this);
+    return keep;
+  };
+
+  readonly #onFail = (err: unknown): never => {
+    this.#sink = undefined;
+    releaseOut(this);
+    throw err;
+  };
+}
+
+/** Status lines as bytes, by status. */
+const statusLines = new Map<number, Uint8Array>();
+/** Most statuses {@linkcode statusLines} holds before it starts over. */
+const STATUS_LINES = 64;
+
+const CLOSE = latin1Bytes("connection: close\r\n");
+const KEEP_ALIVE = latin1Bytes("connection: keep-alive\r\n");
+/** Length of an IMF-fixdate. */
+const HTTP_DATE_CHARS = 29;
+
+function statusLine(status: number): Uint8Array {
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    line = latin1Bytes(`HTTP/1.1 ${status} ${REASONS[status] ?? ""}\r\n`);
+    if (statusLines.size >= STATUS_LINES) statusLines.clear();
+    statusLines.set(status, line);
+  }
+  return line;
+}
+
+let dateLineSecond = -1;
+let dateLine: Uint8Array = new Uint8Array(0);
+
+/** `date: <IMF-fixdate>\r\n` of the current second as bytes, made once per second. */
+function currentDateLine(): Uint8Array {
+  const s = Math.floor(Date.now() / 1000);
+  if (s !== dateLineSecond) {
+    dateLineSecond = s;
+    dateLine = latin1Bytes(`date: ${httpDate()}\r\n`);
+  }
+  return dateLine;
 }
 
 /**
  * The head (as {@linkcode pairsText} with a Content-Length of `body.length`) and `body` in one
- * pooled buffer, for one write; undefined when they do not fit one. Give the buffer back with
- * {@linkcode releaseOut} once the write is done.
+ * pooled buffer, for one write; undefined when they do not fit one. {@linkcode OutBuffer.writeTo}
+ * writes it and gives it back; else give it back with {@linkcode releaseOut} once it is written. The head is written as bytes where it lies, with
+ * no string made of it: the status line, the Date line and a header line whose value repeats
+ * are copied from bytes kept for them.
  */
 export function headAndBody(
   status: number,
@@ -162,24 +251,52 @@ export function headAndBody(
   body: Uint8Array,
   keepAlive: boolean,
   minor: number,
-): { buf: Uint8Array; length: number } | undefined {
-  const head = pairsText(status, headers, `content-length: ${body.length}\r\n`, keepAlive, minor);
-  const need = head.length + body.length;
+): OutBuffer | undefined {
+  const first = statusLine(status);
+  // Each char is one byte: the head's size is known before anything is written.
+  let need = first.length + body.length + 2;
+  let dated = false;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    if (owned(name)) continue;
+    if (isDate(name)) dated = true;
+    need += fieldLength(name, value);
+  }
+  if (!dated) need += HTTP_DATE_CHARS + 8;
+  need += CONTENT_LENGTH.length + digitCount(body.length) + 2;
+  if (!keepAlive) need += CLOSE.length;
+  else if (minor === 0) need += KEEP_ALIVE.length;
   if (need > OUT_BUFFER_BYTES) return undefined;
-  const buf = need <= SMALL_OUT_BUFFER_BYTES
-    ? smallOutPool.pop() ?? new Uint8Array(SMALL_OUT_BUFFER_BYTES)
-    : outPool.pop() ?? new Uint8Array(OUT_BUFFER_BYTES);
-  // One encode of the whole head (a byte-by-byte copy costs several times more); a character
-  // beyond ASCII took more than one UTF-8 byte, so such a head is written one byte per char.
-  const ascii = utf8.encodeInto(head, buf);
-  const whole = ascii.read === head.length && ascii.written === head.length;
-  const p = whole ? head.length : put(buf, 0, head);
+  const out = need <= SMALL_OUT_BUFFER_BYTES
+    ? smallOutPool.pop() ?? new OutBuffer(new Uint8Array(SMALL_OUT_BUFFER_BYTES))
+    : outPool.pop() ?? new OutBuffer(new Uint8Array(OUT_BUFFER_BYTES));
+  const buf = out.buf;
+  buf.set(first);
+  let p = first.length;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i];
+    if (!owned(name)) p = putField(buf, p, name, value);
+  }
+  if (!dated) {
+    const date = currentDateLine();
+    buf.set(date, p);
+    p += date.length;
+  }
+  buf.set(CONTENT_LENGTH, p);
+  p = putCrlf(buf, putDigits(buf, p + CONTENT_LENGTH.length, body.length));
+  const connection = !keepAlive ? CLOSE : minor === 0 ? KEEP_ALIVE : undefined;
+  if (connection !== undefined) {
+    buf.set(connection, p);
+    p += connection.length;
+  }
+  p = putCrlf(buf, p);
   buf.set(body, p);
-  return { buf, length: p + body.length };
+  out.length = p + body.length;
+  return out;
 }
 
 /** Returns a buffer from {@linkcode headAndBody} to the pool of its size. */
-export function releaseOut(buf: Uint8Array): void {
-  const pool = buf.length === SMALL_OUT_BUFFER_BYTES ? smallOutPool : outPool;
-  if (pool.length < OUT_POOL_MAX) pool.push(buf);
+export function releaseOut(out: OutBuffer): void {
+  const pool = out.buf.length === SMALL_OUT_BUFFER_BYTES ? smallOutPool : outPool;
+  if (pool.length < OUT_POOL_MAX) pool.push(out);
 }

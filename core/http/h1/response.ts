@@ -9,7 +9,7 @@ import { concatBytes } from "./bytes.ts";
 import { chunkFrame, LAST_CHUNK } from "./framing.ts";
 import { claimPushSource, type PushHooks, sendPush, type SocketPush } from "./push.ts";
 import type { HeaderPairs, RawResponse } from "./raw.ts";
-import { encode, headAndBody, headText, NON_ASCII, pairsText, releaseOut } from "./head_out.ts";
+import { encode, headAndBody, headText, NON_ASCII, pairsText } from "./head_out.ts";
 
 export { encode, headText } from "./head_out.ts";
 
@@ -134,34 +134,11 @@ export function sendRaw(
     // The usual answer: head and body in one pooled buffer, one write, no frame suspended.
     if (whole) {
       res.release?.(); // the body was copied
-      return writePooled(out, whole.buf, whole.length, keep);
+      return whole.writeTo(out, keep);
     }
     return sendRawRest(out, { status, headers, body: bytes }, x, hooks, keep);
   }
   return sendRawRest(out, res, x, hooks, keep);
-}
-
-/** Writes `buf[0:length]`, gives the pooled buffer back once the write ended; resolves `keep`. */
-function writePooled(
-  out: SocketWriter,
-  buf: Uint8Array,
-  length: number,
-  keep: boolean,
-): Promise<boolean> {
-  const bytes = buf.subarray(0, length);
-  const failed = (err: unknown): never => {
-    releaseOut(buf);
-    throw err;
-  };
-  const written = () => {
-    releaseOut(buf);
-    return keep;
-  };
-  // One socket write usually takes it all: one reaction, not one per layer.
-  return out.writeSome(bytes).then((n) => {
-    if (n >= length) return written();
-    return out.write(bytes.subarray(n)).then(written, failed);
-  }, failed);
 }
 
 /** {@linkcode sendRaw} of a stream, a bodiless answer, or a body too large for one buffer. */

@@ -325,3 +325,57 @@ Deno.test("small bodies each keep their own bytes; heads that vary are each read
     agent.close();
   }
 });
+
+Deno.test("a request head's fields are one byte per character, a value repeated or changed alike", async () => {
+  // The head is written as bytes where it goes, a field line whose value repeats from bytes kept
+  // for it: each head must still be the exact ISO-8859-1 bytes of its own fields.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const heads: string[] = [];
+  const served = (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(64 * 1024);
+    let seen = "";
+    for (;;) {
+      const n = await conn.read(buf.subarray(0));
+      if (n === null) break;
+      seen += String.fromCharCode(...buf.subarray(0, n));
+      let end;
+      while ((end = seen.indexOf("\r\n\r\n")) >= 0) {
+        const head = seen.slice(0, end + 4);
+        const length = Number(/content-length: (\d+)/.exec(head)?.[1] ?? 0);
+        if (seen.length < end + 4 + length) break;
+        heads.push(head);
+        seen = seen.slice(end + 4 + length);
+        await conn.write(enc.encode("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"));
+      }
+    }
+    conn.close();
+  })();
+  const port = (listener.addr as Deno.NetAddr).port;
+  const pool = new OriginPool(new URL(`http://127.0.0.1:${port}`));
+  const values = ["caf\u00e9", "caf\u00e9", "b", "caf\u00e9", "\u00ff\u00ff", "b"];
+  try {
+    for (const [i, v] of values.entries()) {
+      const headers: Array<[string, string]> = [["x-v", v], ["x-n", String(i % 2)]];
+      const r = await pool.request({
+        method: "POST",
+        target: "/h",
+        headers,
+        body: enc.encode("x".repeat(i)),
+        timeoutMs: 5000,
+      });
+      assert.equal(r.status, 200);
+    }
+  } finally {
+    pool.close();
+    await served;
+    listener.close();
+  }
+  assert.deepEqual(
+    heads,
+    values.map((v, i) =>
+      `POST /h HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-length: ${i}\r\n` +
+      `x-v: ${v}\r\nx-n: ${i % 2}\r\n\r\n`
+    ),
+  );
+});

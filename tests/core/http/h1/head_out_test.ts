@@ -24,7 +24,7 @@ Deno.test("a head and body in one buffer are the head text's bytes, then the bod
     const undated = (t: string) =>
       t.replace(/\r\ndate: [A-Z][a-z]{2}, \d\d [^\r]* GMT\r\n/, "\r\n");
     assert.equal(undated(latin1(out.buf.subarray(0, out.length))), undated(head) + '{"ok":true}');
-    releaseOut(out.buf);
+    releaseOut(out);
   }
 });
 
@@ -49,7 +49,7 @@ Deno.test("the pooled head has the text writer's bytes for every length, status 
       const text = latin1(out.buf.subarray(0, out.length - size));
       assert.equal(undated(text), undated(head));
       assert.deepEqual(out.buf.subarray(out.length - size, out.length), body);
-      releaseOut(out.buf);
+      releaseOut(out);
     }
   }
 });
@@ -64,7 +64,7 @@ Deno.test("characters beyond ASCII in a head are written one byte each, not as U
   assert.equal(text.length, bytes.length);
   assert.deepEqual([...bytes.subarray(bytes.length - 2)], [0xc3, 0xa9]);
   assert.ok(text.includes("content-length: 2\r\n\r\n"));
-  releaseOut(out.buf);
+  releaseOut(out);
 });
 
 Deno.test("a head and body larger than one pooled buffer are left to the other writer", () => {
@@ -75,7 +75,7 @@ Deno.test("a head and body larger than one pooled buffer are left to the other w
   );
   const fits = headAndBody(200, [], new Uint8Array(16 * 1024), true, 1);
   assert.ok(fits);
-  releaseOut(fits.buf);
+  releaseOut(fits);
 });
 
 const dec = new TextDecoder();
@@ -87,16 +87,16 @@ function answer(bodyBytes: number) {
   const text = dec.decode(whole.buf.subarray(0, whole.length));
   assert.match(text, new RegExp(`^HTTP/1\\.1 200 OK\\r\\n[^]*content-length: ${bodyBytes}\\r\\n`));
   assert.ok(text.endsWith(`\r\n\r\n${"a".repeat(bodyBytes)}`));
-  return whole.buf;
+  return whole;
 }
 
 Deno.test("a small answer is written from a small buffer, a larger one from a large buffer", () => {
   const small = answer(100);
   const large = answer(10_000);
-  assert.ok(small.length < large.length);
-  assert.ok(large.length >= 10_000);
+  assert.ok(small.buf.length < large.buf.length);
+  assert.ok(large.buf.length >= 10_000);
   assert.equal(
-    headAndBody(200, [], new Uint8Array(large.length), true, 1),
+    headAndBody(200, [], new Uint8Array(large.buf.length), true, 1),
     undefined,
     "an answer larger than the large buffer is not pooled",
   );
@@ -105,4 +105,62 @@ Deno.test("a small answer is written from a small buffer, a larger one from a la
   // Each buffer serves the next answer of its own size.
   assert.equal(answer(10_000), large);
   assert.equal(answer(50), small);
+});
+
+Deno.test("a field whose value changes, comes back or repeats is written with its own value", () => {
+  // Lines whose value repeats are copied from bytes kept for them: a changed value must never
+  // reuse the previous one's bytes.
+  const body = new Uint8Array(0);
+  const values = ["1", "1", "22", "1", "\u00e9\u00e9", "\u00e9\u00e9", "333"];
+  for (const v of values) {
+    const headers: Array<[string, string]> = [["x-score", v], ["content-type", "text/plain"]];
+    const out = headAndBody(200, headers, body, true, 1);
+    assert.ok(out);
+    const text = latin1(out.buf.subarray(0, out.length));
+    assert.match(text, new RegExp(`^HTTP/1\\.1 200 OK\\r\\nx-score: ${v}\\r\\ncontent-type: `));
+    assert.equal(text.length, out.length);
+    releaseOut(out);
+  }
+});
+
+Deno.test("a pooled answer writes all its bytes, the rest after a partial write, then goes back to its pool", async () => {
+  const body = new TextEncoder().encode("x".repeat(300));
+  const sent: number[] = [];
+  let partial = 0;
+  const sink = {
+    // The first write takes 7 bytes only: the rest goes through write().
+    writeSome: (b: Uint8Array) => {
+      partial++;
+      sent.push(...b.subarray(0, 7));
+      return Promise.resolve(7);
+    },
+    write: (b: Uint8Array) => {
+      sent.push(...b);
+      return Promise.resolve();
+    },
+  };
+  const out = headAndBody(200, [["x-a", "1"]], body, false, 1);
+  assert.ok(out);
+  const expected = [...out.buf.subarray(0, out.length)];
+  assert.equal(await out.writeTo(sink, false), false);
+  assert.equal(partial, 1);
+  assert.deepEqual(sent, expected);
+  // Given back: the next answer of its size is written from it.
+  const next = headAndBody(200, [["x-a", "1"]], body, true, 1);
+  assert.equal(next, out);
+  assert.equal(
+    await next.writeTo({ ...sink, writeSome: (b) => Promise.resolve(b.length) }, true),
+    true,
+  );
+  // A failed write rejects with its error and gives the buffer back too.
+  const failing = headAndBody(200, [], body, true, 1);
+  assert.equal(failing, out);
+  const broken = new Error("broken pipe");
+  await assert.rejects(
+    failing.writeTo({ ...sink, writeSome: () => Promise.reject(broken) }, true),
+    (e) => e === broken,
+  );
+  const again = headAndBody(200, [], body, true, 1);
+  assert.equal(again, out);
+  releaseOut(again!);
 });

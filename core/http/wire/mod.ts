@@ -1,0 +1,121 @@
+/**
+ * Heads written as bytes where they go, with no string made of them: the HTTP/1.1 server's
+ * answers and the client's requests. Header values are byte strings (characters up to U+00FF),
+ * each character one byte; a field line whose value repeats (a content type, a score) is copied
+ * from bytes kept for it, one whose value changes (a trace id) is written char by char.
+ * @module
+ */
+
+/** `content-length: ` as bytes. */
+export const CONTENT_LENGTH: Uint8Array = latin1Bytes("content-length: ");
+
+/** A header field's line as bytes (`name: value\r\n`), kept while its value repeats. */
+interface LineMemo {
+  /** `name: ` as bytes. */
+  readonly name: Uint8Array;
+  value: string;
+  /** The whole line, made once the value was seen twice in a row. */
+  line: Uint8Array | undefined;
+}
+
+/** Field names whose lines are remembered (heads carry the same few names). */
+const lineMemos = new Map<string, LineMemo>();
+/** Most names {@linkcode lineMemos} holds before it starts over. */
+const LINE_MEMOS = 64;
+
+/**
+ * Writes `s` (characters up to U+00FF, one byte each) at `pos`; returns the position after it.
+ * The caller made sure there is room.
+ */
+export function putLatin1(buf: Uint8Array, pos: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[pos + i] = s.charCodeAt(i);
+  return pos + s.length;
+}
+
+/**
+ * `text` (characters up to U+00FF) one byte each.
+ * @example
+ * ```ts
+ * latin1Bytes("a\u00e9"); // Uint8Array [0x61, 0xe9]
+ * ```
+ */
+export function latin1Bytes(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  putLatin1(out, 0, text);
+  return out;
+}
+
+/** How many decimal digits `n` (a non-negative integer) has. */
+export function digitCount(n: number): number {
+  let len = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) len++;
+  return len;
+}
+
+/** Writes the decimal digits of `n` (a non-negative integer) at `pos`; the position after. */
+export function putDigits(buf: Uint8Array, pos: number, n: number): number {
+  const len = digitCount(n);
+  for (let i = pos + len - 1; i >= pos; i--) {
+    buf[i] = 48 + n % 10;
+    n = Math.floor(n / 10);
+  }
+  return pos + len;
+}
+
+/** Writes CR LF at `pos`; the position after. */
+export function putCrlf(buf: Uint8Array, pos: number): number {
+  buf[pos] = 13;
+  buf[pos + 1] = 10;
+  return pos + 2;
+}
+
+/** Bytes of the line `name: value\r\n` ({@linkcode putField} writes). */
+export function fieldLength(name: string, value: string): number {
+  return name.length + value.length + 4;
+}
+
+/**
+ * Writes the field line `name: value\r\n` at `pos` (from bytes kept for it when the name came
+ * with the same value last time); returns the position after it. The caller made sure there is
+ * room ({@linkcode fieldLength}).
+ */
+export function putField(buf: Uint8Array, pos: number, name: string, value: string): number {
+  let memo = lineMemos.get(name);
+  if (memo !== undefined && memo.value === value) {
+    const line = memo.line ??= lineOf(memo.name, value);
+    buf.set(line, pos);
+    return pos + line.length;
+  }
+  if (memo === undefined) {
+    if (lineMemos.size >= LINE_MEMOS) lineMemos.clear();
+    memo = { name: latin1Bytes(`${name}: `), value, line: undefined };
+    lineMemos.set(name, memo);
+  } else {
+    memo.value = value;
+    memo.line = undefined;
+  }
+  buf.set(memo.name, pos);
+  return putCrlf(buf, putValue(buf, pos + memo.name.length, value));
+}
+
+const ascii = new TextEncoder();
+/** Values at least this long are encoded in one call rather than copied char by char. */
+const ENCODE_CHARS = 16;
+
+/**
+ * Writes a value seen once (a trace id, a latency) at `pos`: a long one encoded in one call (a
+ * char-by-char copy costs V8 a call per char here), one beyond ASCII one byte per char.
+ */
+function putValue(buf: Uint8Array, pos: number, value: string): number {
+  if (value.length < ENCODE_CHARS) return putLatin1(buf, pos, value);
+  const r = ascii.encodeInto(value, buf.subarray(pos, pos + value.length));
+  if (r.read === value.length && r.written === value.length) return pos + value.length;
+  return putLatin1(buf, pos, value); // a char beyond ASCII took more than one UTF-8 byte
+}
+
+function lineOf(name: Uint8Array, value: string): Uint8Array {
+  const line = new Uint8Array(name.length + value.length + 2);
+  line.set(name);
+  putCrlf(line, putLatin1(line, name.length, value));
+  return line;
+}
