@@ -237,7 +237,15 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
     {
       root: "cmd/status.ts",
       banned: /^(zod|yaml|node:crypto|node:sqlite|hono.*)$/,
-      deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
+      // As the compose agent: its start reads its keys and signing defaults from core/auth/agent,
+      // and core/auth (the verifier, signing, mesh credentials) loads with its first command; the
+      // relay's client only with a relay_url.
+      deferred: [
+        "core/docker/executor/mod.ts",
+        "core/relay/mod.ts",
+        "core/relay/client/mod.ts",
+        "core/auth/mod.ts",
+      ],
       // Hono's SSE helper by a computed specifier (core/hostagent/streaming.ts), with the routes.
       graphBanned: /^(zod|yaml|hono.*)$/,
     },
