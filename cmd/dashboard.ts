@@ -27,7 +27,7 @@ import {
 } from "../core/dashboard/mod.ts";
 import { ConfigError } from "../core/errors/mod.ts";
 import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
-import { parseVkey } from "../core/ledger/proof/mod.ts";
+import { parseVkey } from "../core/ledger/vkey/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { isTopicPattern } from "../core/topic/mod.ts";
 import { serviceCommand } from "./shared.ts";

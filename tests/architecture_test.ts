@@ -184,6 +184,10 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
         "core/auth/mod.ts",
         "core/auth/bearer.ts",
         "core/auth/verify.ts",
+        // The proofs with the ledger card's first check (only with audit_url); its start checks
+        // audit_public_key with core/ledger/vkey.
+        "core/ledger/proof/mod.ts",
+        "core/ledger/proof/note.ts",
       ],
       graphBanned: /^(zod|yaml|hono)$/,
     },

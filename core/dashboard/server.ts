@@ -17,7 +17,7 @@ import {
   serviceHealth,
 } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { NoteVerifier } from "../ledger/proof/mod.ts";
+import type { NoteVerifier } from "../ledger/vkey/mod.ts";
 import { createDashboardAuth } from "./auth.ts";
 import { DashboardFeed } from "./feed.ts";
 import { HealthWatch, type ServiceTarget } from "./health.ts";
