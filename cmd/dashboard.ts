@@ -3,7 +3,8 @@
  * login authenticator (protected mode included) and hands the rest to core/dashboard.
  * @module
  */
-import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
+import { meshAuthFields, meshAuthSettings } from "../core/auth/mesh/mod.ts";
+import { resolveSecretSetting } from "../core/auth/settings/mod.ts";
 import {
   bytes,
   defineConfig,
@@ -26,7 +27,7 @@ import {
 } from "../core/dashboard/mod.ts";
 import { ConfigError } from "../core/errors/mod.ts";
 import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
-import { parseVkey } from "../core/ledger/proof/mod.ts";
+import { parseVkey } from "../core/ledger/vkey/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { isTopicPattern } from "../core/topic/mod.ts";
 import { serviceCommand } from "./shared.ts";
@@ -170,7 +171,9 @@ export async function start(
   deps: { log?: Logger } = {},
 ): Promise<Service> {
   const log = deps.log ?? createLogger({ service: "dashboard", level: config.log_level });
-  const auth = meshAuthFor(config, { command: "dashboard", host: config.host, log });
+  // Keys, revocation files and protected mode are checked now; the verifier is built from them
+  // with the login gate, which loads with the first request the app serves.
+  const auth = meshAuthSettings(config, { command: "dashboard", host: config.host, log });
   return await startDashboardServer({
     host: config.host,
     port: config.port,

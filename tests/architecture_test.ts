@@ -83,9 +83,9 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * process) and yaml (about 4 MB) load with the first request or the config file that needs them.
  * The relay and the sidecar need nothing of node:crypto (2-7 MB) but hashing and comparing,
  * which core/crypto does in JavaScript; the audit service and the dashboard load it with the
- * ledger's first signature. The audit service checks its mesh-auth settings at start
- * (core/auth/mesh) and loads its routes, and with them the credential verifier (core/auth),
- * with the first request its app serves. No service holds the exact JSON parser of core/http
+ * ledger's first signature. The audit service and the dashboard check their mesh-auth settings
+ * at start (core/auth/mesh) and load their routes (the dashboard's login gate), and with them the
+ * credential verifier (core/auth), with the first request their app serves. No service holds the exact JSON parser of core/http
  * (exact_json.ts) at start: `readExactJson` loads it with the first body it reads. main.ts
  * stands for what every command loads before its
  * own file. `deferred` files are what only some configurations use, imported when configured:
@@ -171,13 +171,23 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
       root: "cmd/dashboard.ts",
       banned: /^(zod|yaml|node:crypto|node:sqlite|hono)$/,
       // Its browser files (about 170 KB of text) and the transaction trail load with the pages
-      // (or through core/dashboard/on_demand.ts): about 1 MB of an idle dashboard.
+      // (or through core/dashboard/on_demand.ts): about 1 MB of an idle dashboard. Its login
+      // gate, and with it the credential verifier (core/auth: its settings are checked at start
+      // with core/auth/mesh), with the first request its app serves.
       deferred: [
         "core/relay/mod.ts",
         "core/ledger/mod.ts",
         "core/http/exact_json.ts",
         "core/dashboard/static.ts",
         "core/dashboard/tx.ts",
+        "core/dashboard/login.ts",
+        "core/auth/mod.ts",
+        "core/auth/bearer.ts",
+        "core/auth/verify.ts",
+        // The proofs with the ledger card's first check (only with audit_url); its start checks
+        // audit_public_key with core/ledger/vkey.
+        "core/ledger/proof/mod.ts",
+        "core/ledger/proof/note.ts",
       ],
       graphBanned: /^(zod|yaml|hono)$/,
     },
@@ -231,7 +241,15 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
     {
       root: "cmd/status.ts",
       banned: /^(zod|yaml|node:crypto|node:sqlite|hono.*)$/,
-      deferred: ["core/docker/executor/mod.ts", "core/relay/mod.ts"],
+      // As the compose agent: its start reads its keys and signing defaults from core/auth/agent,
+      // and core/auth (the verifier, signing, mesh credentials) loads with its first command; the
+      // relay's client only with a relay_url.
+      deferred: [
+        "core/docker/executor/mod.ts",
+        "core/relay/mod.ts",
+        "core/relay/client/mod.ts",
+        "core/auth/mod.ts",
+      ],
       // Hono's SSE helper by a computed specifier (core/hostagent/streaming.ts), with the routes.
       graphBanned: /^(zod|yaml|hono.*)$/,
     },

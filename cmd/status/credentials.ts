@@ -4,12 +4,8 @@
  * compose-agent's key signs forwarded Docker commands.
  * @module
  */
-import {
-  resolveSecretSetting,
-  staticToken,
-  type TokenSource,
-  tokenSourceFrom,
-} from "../../core/auth/mod.ts";
+import { staticToken, type TokenSource, tokenSourceFrom } from "../../core/auth/agent/mod.ts";
+import { resolveSecretSetting } from "../../core/auth/settings/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import { agentTokenSource } from "../../core/hostagent/mod.ts";

@@ -3,12 +3,12 @@
  * Docker target (the compose-agent, or the socket itself in legacy mode only).
  * @module
  */
-import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/mod.ts";
-import { DATA_DIR, ensureDir } from "../../core/config/mod.ts";
+import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/agent/mod.ts";
+import { DATA_DIR, ensureDir, lateImport } from "../../core/config/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
-import { RelayClient } from "../../core/relay/client/mod.ts";
+import type { RelayClient } from "../../core/relay/client/mod.ts";
 import { VERSION } from "../../core/version/mod.ts";
 import { serviceLogger } from "../shared.ts";
 import { isLegacy, type StatusConfig } from "./config.ts";
@@ -136,8 +136,16 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
   const log = deps.log ?? serviceLogger("status", config);
   const creds = await openCredentials(config, log);
   warnSigning(config, creds.bearer, log);
-  const relay = config.relay_url
-    ? new RelayClient({ url: config.relay_url, token: creds.relayToken, log })
+  // The relay's client (about 31 KB of source) loads only when there is a relay to publish the
+  // metrics and alerts to. A failed load fails the start (the key's refresh stops with it).
+  const relay: RelayClient | undefined = config.relay_url
+    ? new (await lateImport<typeof import("../../core/relay/client/mod.ts")>(
+      "../../core/relay/client/mod.ts",
+      import.meta.url,
+    ).catch((err) => {
+      creds.close();
+      throw err;
+    })).RelayClient({ url: config.relay_url, token: creds.relayToken, log })
     : undefined;
   const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };
   const monitor = new HostMonitor(

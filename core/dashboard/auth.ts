@@ -5,39 +5,30 @@
  * `dashboard:view`, and sends pages to `/login` and JSON or SSE requests a 401. What a viewer
  * then sees follows its `subscribe:` grants. With auth off (loopback, or `insecure`) everyone is
  * the open viewer. Login attempts are rate-limited per client address and overall.
+ *
+ * The start holds the mesh-auth settings, checked then (core/auth/mesh), and the session map;
+ * the gate, the login routes and the credential verifier they build (login.ts, with core/auth)
+ * load with the first request the app serves, before any route is served.
  * @module
  */
 import { lateImport } from "../config/mod.ts";
-import type { Context, MiddlewareHandler } from "hono";
-import {
-  decodeClaims,
-  looksLikeCredential,
-  type MeshAuth,
-  type Principal,
-  RateLimiter,
-  requireGrant,
-} from "../auth/mod.ts";
-import { HttpError } from "../errors/mod.ts";
+import type { Context } from "hono";
+import type { MeshAuthSettings } from "../auth/mesh/mod.ts";
 import type { App, AppEnv } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { OPEN_VIEWER, type Viewer } from "./event.ts";
-import { SESSION_COOKIE, SessionStore } from "./session.ts";
+import type { Viewer } from "./event.ts";
+import { SessionStore } from "./session.ts";
 
-/** Hono's cookie reader (cookie.ts), loaded with the router. */
-type Cookies = typeof import("./cookie.ts");
+/** The gate and login routes (login.ts), loaded with the app. */
+type Login = typeof import("./login.ts");
 
-/** The scope a login needs. */
-const VIEW_SCOPE = "dashboard:view";
-/** Routes served without a login: the login itself, probes, static assets. */
-const PUBLIC_PATHS = /^\/(login|logout|health|ready|metrics|favicon\.ico|static\/.*)$/;
 /** Default login attempts per minute per client address. */
 export const DEFAULT_LOGIN_RATE_PER_MIN = 20;
-/** Longest credential accepted by `POST /login`. */
-const MAX_LOGIN_CREDENTIAL_CHARS = 8192;
 
 /** Options for {@linkcode createDashboardAuth}. */
 export interface DashboardAuthOptions {
-  mesh: MeshAuth;
+  /** The mesh-auth settings checked at start (`meshAuthSettings` of core/auth/mesh). */
+  mesh: MeshAuthSettings;
   log: Logger;
   sessionTtlMs: number;
   maxSessions: number;
@@ -54,236 +45,35 @@ export interface DashboardAuth {
   /** The viewer of a request that passed the gate (sees nothing otherwise). */
   viewerOf(c: Context<AppEnv>): Viewer;
   /**
-   * Registers the gate and `/login`, `/logout` on `app` (with Hono's cookie reader, imported
-   * then), the login page rendered by `loginPage`.
+   * Registers the gate and `/login`, `/logout` on `app`, loading them and the credential
+   * verifier now (login.ts, with Hono's cookie reader), the login page rendered by `loginPage`.
+   * @throws {Error} when they cannot be loaded (the app is then not built: nothing is served
+   * unchecked)
    */
   register(app: App, loginPage: LoginPageRenderer): Promise<void>;
 }
 
 const NOBODY: Viewer = { id: "nobody", maySee: () => false, authenticated: true };
 
-function viewerFrom(p: Pick<Principal, "id" | "grants">): Viewer {
-  return { id: p.id, maySee: (t) => p.grants.maySee(t), authenticated: true };
-}
-
-/** A path on this site to return to after login; anything else becomes `/`. */
-function safeNext(next: string | undefined): string {
-  return next && /^\/(?![/\\])[^\s]{0,512}$/.test(next) && !next.startsWith("/login") ? next : "/";
-}
-
-function wantsPage(c: Context<AppEnv>): boolean {
-  const accept = c.req.header("accept") ?? "";
-  return c.req.method === "GET" && accept.includes("text/html") &&
-    !c.req.path.startsWith("/api/") && c.req.path !== "/events" && c.req.query("format") !== "json";
-}
-
-function overTls(c: Context<AppEnv>): boolean {
-  return new URL(c.req.url).protocol === "https:" ||
-    (c.req.header("x-forwarded-proto") ?? "").toLowerCase() === "https";
-}
-
-function clientAddress(c: Context<AppEnv>): string {
-  const addr: unknown = c.env && typeof c.env === "object" ? Reflect.get(c.env, "remoteAddr") : 0;
-  const host = addr && typeof addr === "object" ? Reflect.get(addr, "hostname") : undefined;
-  return typeof host === "string" ? host : "unknown";
-}
-
-/**
- * True unless a browser says the request came from another site: `Sec-Fetch-Site` when sent
- * (same-origin, or none for a typed URL), else `Origin` (which is `null` under this site's
- * no-referrer policy, so it only counts when it names a host). Clients that are not browsers
- * send neither and are let through: cross-site forgery needs a browser.
- */
-function sameOrigin(c: Context<AppEnv>): boolean {
-  const site = c.req.header("sec-fetch-site");
-  if (site !== undefined) return site === "same-origin" || site === "none";
-  const origin = c.req.header("origin");
-  if (origin === undefined || origin === "null") return true;
-  try {
-    return new URL(origin).host === (c.req.header("host") ?? new URL(c.req.url).host);
-  } catch {
-    return false;
-  }
-}
-
-function cookie(c: Context<AppEnv>, value: string, maxAgeSecs: number): string {
-  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSecs}` +
-    (overTls(c) ? "; Secure" : "");
-}
-
-async function readCredential(c: Context<AppEnv>): Promise<{ credential: string; form: boolean }> {
-  const type = c.req.header("content-type") ?? "";
-  if (type.startsWith("application/x-www-form-urlencoded") || type.startsWith("multipart/")) {
-    const body = await c.req.parseBody();
-    const v = body.credential;
-    return { credential: typeof v === "string" ? v.trim() : "", form: true };
-  }
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch (err) {
-    throw new HttpError(400, 'send {"credential": "..."} as JSON or a form', {}, {
-      cause: err,
-    });
-  }
-  const v = body && typeof body === "object" ? Reflect.get(body, "credential") : undefined;
-  return { credential: typeof v === "string" ? v.trim() : "", form: false };
-}
-
-interface AuthState {
-  o: DashboardAuthOptions;
-  sessions: SessionStore;
-  perClient: RateLimiter;
-  overall: RateLimiter;
-  viewers: WeakMap<Request, Viewer>;
-}
-
-/** The viewer of a Bearer request, which must hold `dashboard:view`. */
-async function bearerViewer(st: AuthState, c: Context<AppEnv>): Promise<Viewer | undefined> {
-  let principal: Principal | undefined;
-  try {
-    principal = await st.o.mesh.authenticate(c.req.raw);
-  } catch (err) {
-    if (err instanceof HttpError && err.status === 401) {
-      c.header("WWW-Authenticate", 'Bearer realm="iatp"');
-    }
-    throw err;
-  }
-  requireGrant(principal, VIEW_SCOPE);
-  return principal ? viewerFrom(principal) : undefined;
-}
-
-/** The session cookie's value of a request. */
-type SessionOf = (c: Context<AppEnv>) => string | undefined;
-
-function gateFor(st: AuthState, sessionOf: SessionOf): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    if (PUBLIC_PATHS.test(c.req.path)) return await next();
-    let viewer: Viewer | undefined = st.o.mesh.enabled ? undefined : OPEN_VIEWER;
-    if (!viewer && c.req.header("authorization") !== undefined) {
-      viewer = await bearerViewer(st, c);
-    }
-    if (!viewer) {
-      const s = st.sessions.get(sessionOf(c));
-      if (s) viewer = viewerFrom({ id: s.sub, grants: s.grants });
-    }
-    if (viewer) {
-      st.viewers.set(c.req.raw, viewer);
-      return await next();
-    }
-    if (wantsPage(c)) {
-      const back = c.req.path + (new URL(c.req.url).search || "");
-      return c.redirect(`/login?next=${encodeURIComponent(back)}`, 303);
-    }
-    throw new HttpError(401, "login required: POST /login, or send Authorization: Bearer", {
-      login: "/login",
-    });
-  };
-}
-
-/**
- * Takes one login attempt from the client's and the overall budget.
- * @throws {HttpError} 429 with Retry-After when either is spent.
- */
-function takeAttempt(st: AuthState, c: Context<AppEnv>): void {
-  for (const [limiter, key] of [[st.perClient, clientAddress(c)], [st.overall, "*"]] as const) {
-    const r = limiter.take(key);
-    if (!r.allowed) {
-      c.header("Retry-After", String(r.retryAfterSecs));
-      throw new HttpError(429, "too many login attempts; try again later", {
-        retry_after_secs: r.retryAfterSecs,
-      });
-    }
-  }
-}
-
-/** The principal of a login credential, or why it is refused. */
-async function principalOfLogin(
-  st: AuthState,
-  credential: string,
-): Promise<Principal | { status: 401 | 403; message: string }> {
-  const refused = { status: 401 as const, message: "the credential was not accepted" };
-  if (credential === "" || credential.length > MAX_LOGIN_CREDENTIAL_CHARS) return refused;
-  let principal: Principal | undefined;
-  try {
-    principal = await st.o.mesh.authenticate(
-      new Request("http://login/", { headers: { authorization: `Bearer ${credential}` } }),
-    );
-  } catch (err) {
-    if (!(err instanceof HttpError) || err.status !== 401) throw err;
-    st.o.log.info("login refused", { reason: "invalid credential" });
-    return refused;
-  }
-  if (!principal || !principal.grants.allows(VIEW_SCOPE)) {
-    st.o.log.info("login refused", { sub: principal?.id, reason: `no ${VIEW_SCOPE}` });
-    return { status: 403, message: `credential lacks scope ${VIEW_SCOPE}` };
-  }
-  return principal;
-}
-
-function loginHandler(st: AuthState, loginPage: LoginPageRenderer) {
-  return async (c: Context<AppEnv>) => {
-    if (!sameOrigin(c)) throw new HttpError(403, "cross-origin login refused");
-    takeAttempt(st, c);
-    const { credential, form } = await readCredential(c);
-    const next = safeNext(c.req.query("next"));
-    const refuse = (status: 400 | 401 | 403, message: string) => {
-      if (form) return c.html(loginPage({ error: message, next }), status);
-      throw new HttpError(status, message, status === 403 ? { required: VIEW_SCOPE } : {});
-    };
-    if (!st.o.mesh.enabled) return refuse(400, "this dashboard runs without login");
-    const p = await principalOfLogin(st, credential);
-    if ("status" in p) return refuse(p.status, p.message);
-    const exp = looksLikeCredential(credential) ? decodeClaims(credential).exp : undefined;
-    const s = st.sessions.create(p.id, p.grants, exp ? exp * 1000 : undefined);
-    const maxAge = Math.max(1, Math.floor((s.expires - Date.now()) / 1000));
-    c.header("Set-Cookie", cookie(c, s.id, maxAge));
-    c.header("Cache-Control", "no-store");
-    st.o.log.info("login", { sub: p.id });
-    if (form) return c.redirect(next, 303);
-    return c.json({ sub: p.id, expires: new Date(s.expires).toISOString(), next });
-  };
-}
-
-function logoutHandler(st: AuthState, sessionOf: SessionOf) {
-  return async (c: Context<AppEnv>) => {
-    if (!sameOrigin(c)) throw new HttpError(403, "cross-origin logout refused");
-    st.sessions.delete(sessionOf(c));
-    c.header("Set-Cookie", cookie(c, "", 0));
-    const type = c.req.header("content-type") ?? "";
-    if (type.startsWith("application/x-www-form-urlencoded")) await c.req.parseBody();
-    return (c.req.header("accept") ?? "").includes("text/html")
-      ? c.redirect("/login", 303)
-      : c.json({ logged_out: true });
-  };
-}
-
 /** Builds the gate; with `mesh.enabled` false everyone is the open viewer. */
 export function createDashboardAuth(o: DashboardAuthOptions): DashboardAuth {
-  const st: AuthState = {
-    o,
-    sessions: new SessionStore(o.sessionTtlMs, o.maxSessions),
-    perClient: new RateLimiter(o.loginRatePerMin),
-    overall: new RateLimiter(o.loginRatePerMin * 10, 1),
-    viewers: new WeakMap(),
-  };
+  const sessions = new SessionStore(o.sessionTtlMs, o.maxSessions);
+  const viewers = new WeakMap<Request, Viewer>();
   return {
     get enabled() {
       return o.mesh.enabled;
     },
-    sessions: st.sessions,
-    viewerOf: (c) => st.viewers.get(c.req.raw) ?? NOBODY,
+    sessions,
+    viewerOf: (c) => viewers.get(c.req.raw) ?? NOBODY,
     async register(app, loginPage) {
-      const { getCookie } = await lateImport<Cookies>("./cookie.ts", import.meta.url);
-      const sessionOf: SessionOf = (c) => getCookie(c, SESSION_COOKIE);
-      app.use("*", gateFor(st, sessionOf));
-      app.get("/login", (c) => {
-        if (!o.mesh.enabled) return c.redirect("/", 303);
-        c.header("Cache-Control", "no-store");
-        return c.html(loginPage({ next: safeNext(c.req.query("next")) }));
-      });
-      app.post("/login", loginHandler(st, loginPage));
-      app.post("/logout", logoutHandler(st, sessionOf));
+      const { registerLogin } = await lateImport<Login>("./login.ts", import.meta.url);
+      await registerLogin(app, {
+        settings: o.mesh,
+        log: o.log,
+        sessions,
+        viewers,
+        loginRatePerMin: o.loginRatePerMin,
+      }, loginPage);
     },
   };
 }

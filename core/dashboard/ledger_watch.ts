@@ -5,17 +5,20 @@
  * it saw (RFC 9162 consistency proof). In memory only; `iatp audit verify` is the durable monitor.
  * @module
  */
-import {
-  bytesEqual,
-  type NoteVerifier,
-  openCheckpoint,
-  parseHash,
-  parseVkey,
-  verifyConsistency,
-} from "../ledger/proof/mod.ts";
+import { lateImport } from "../config/mod.ts";
+import { type NoteVerifier, parseVkey } from "../ledger/vkey/mod.ts";
 import { every, type Timer } from "../async/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import { fetchJson } from "./fetch_json.ts";
+
+/**
+ * The proofs (core/ledger/proof: signed notes, Merkle consistency), loaded with the first check:
+ * a dashboard without `audit_url` never loads them.
+ */
+type Proof = typeof import("../ledger/proof/mod.ts");
+
+/** The reason a check gives when the proofs cannot be loaded (no checkpoint is then shown). */
+const PROOFS_UNAVAILABLE = "the checkpoint checks could not be loaded";
 
 /** Largest checkpoint or proof answer read. */
 const MAX_CHECKPOINT_BYTES = 64 * 1024;
@@ -77,6 +80,13 @@ export class LedgerWatch {
     const base = this.o.url!.replace(/\/+$/, "");
     const limits = { timeoutMs: this.o.timeoutMs, maxBytes: MAX_CHECKPOINT_BYTES };
     const checked_at = new Date().toISOString();
+    let proof: Proof;
+    try {
+      proof = await lateImport<Proof>("../ledger/proof/mod.ts", import.meta.url);
+    } catch {
+      return { state: "failed", checked_at, reason: PROOFS_UNAVAILABLE };
+    }
+    const { bytesEqual, openCheckpoint, parseHash, verifyConsistency } = proof;
     const a = await fetchJson(`${base}/checkpoint`, limits);
     if (!a.ok) return { state: "unreachable", checked_at, reason: a.error };
     const body = a.body && typeof a.body === "object" ? a.body : {};
@@ -101,11 +111,11 @@ export class LedgerWatch {
         const list = p.ok && p.body && typeof p.body === "object"
           ? Reflect.get(p.body, "consistency_proof")
           : undefined;
-        const proof = Array.isArray(list)
+        const hashes = Array.isArray(list)
           ? list.map((h) => parseHash(h) ?? new Uint8Array())
           : undefined;
-        if (!proof) return fail(`no consistency proof: ${p.ok ? "malformed" : p.error}`);
-        if (!verifyConsistency(prev.size, cp.treeSize, prev.root, cp.rootHash, proof)) {
+        if (!hashes) return fail(`no consistency proof: ${p.ok ? "malformed" : p.error}`);
+        if (!verifyConsistency(prev.size, cp.treeSize, prev.root, cp.rootHash, hashes)) {
           return fail(`checkpoint ${cp.treeSize} is not consistent with ${prev.size}`);
         }
       }

@@ -7,23 +7,37 @@
  */
 import { lateImport } from "../config/mod.ts";
 import { every } from "../async/mod.ts";
-import type { MeshAuth } from "../auth/mod.ts";
-import { createServer, type EdgeOptions, encodeComment, type Service } from "../http/mod.ts";
+import type { MeshAuthSettings } from "../auth/mesh/mod.ts";
+import { HttpError } from "../errors/mod.ts";
+import {
+  createServer,
+  type EdgeOptions,
+  encodeComment,
+  type Service,
+  serviceHealth,
+} from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { NoteVerifier } from "../ledger/proof/mod.ts";
+import type { NoteVerifier } from "../ledger/vkey/mod.ts";
 import { createDashboardAuth } from "./auth.ts";
 import { DashboardFeed } from "./feed.ts";
 import { HealthWatch, type ServiceTarget } from "./health.ts";
 import { LedgerWatch } from "./ledger_watch.ts";
 import type { RouteDeps } from "./routes.tsx";
 
+/** What a request gets, and `/health` names, when the pages or their gate cannot be loaded. */
+const ROUTES_UNAVAILABLE = "the dashboard routes could not be loaded";
+
 /** Everything the dashboard server needs. */
 export interface DashboardOptions {
   host: string;
   port: number;
   log: Logger;
-  /** The viewer authenticator (`meshAuthFor`); disabled means open (loopback or insecure). */
-  auth: MeshAuth;
+  /**
+   * The mesh-auth settings checked at start (`meshAuthSettings` of core/auth/mesh): the viewer
+   * authenticator is built from them with the first request the app serves; disabled means open
+   * (loopback or insecure).
+   */
+  auth: MeshAuthSettings;
   relayUrl: string;
   relayToken?: string;
   auditUrl?: string;
@@ -88,13 +102,19 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     port: o.port,
     log: o.log,
     ...o.edge,
-    health: () => ({
-      status: "ok",
-      service: "dashboard",
-      relay: feed.relay().state,
-      clients: feed.clients,
-      login: auth.enabled,
-    }),
+    health: () => {
+      const facts = { relay: feed.relay().state, clients: feed.clients, login: auth.enabled };
+      // Degraded, naming the routes, once they could not be loaded (Deno keeps a failed import
+      // for the life of the process: every page answers 503 until a restart).
+      if (routesFailed) {
+        return serviceHealth(
+          "dashboard",
+          { routes: { ok: false, reason: ROUTES_UNAVAILABLE } },
+          facts,
+        );
+      }
+      return { status: "ok", service: "dashboard", ...facts };
+    },
   });
   const routes: RouteDeps = {
     feed,
@@ -111,15 +131,25 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     maxClients: o.maxClients,
     retryMs: o.retryMs,
   };
-  // The pages, the login gate and Hono load with the first request the app serves.
+  // The pages, the login gate with the credential verifier, and Hono load with the first request
+  // the app serves; core/http serves none before this registration is done, so no request
+  // reaches a page before its gate exists. A load that fails answers that request a JSON 503.
+  let routesFailed = false;
   server.routes(async (app) => {
-    // By a computed specifier: the pages reach Hono and zod, whose registry data Deno would
-    // read at every start for a string-literal import().
-    const { registerDashboardApp } = await lateImport<typeof import("./app.tsx")>(
-      "./app.tsx",
-      import.meta.url,
-    );
-    await registerDashboardApp(app, routes);
+    try {
+      // By a computed specifier: the pages reach Hono and zod, whose registry data Deno would
+      // read at every start for a string-literal import().
+      const { registerDashboardApp } = await lateImport<typeof import("./app.tsx")>(
+        "./app.tsx",
+        import.meta.url,
+      );
+      await registerDashboardApp(app, routes);
+    } catch (err) {
+      routesFailed = true;
+      o.log.error("the dashboard's routes could not be loaded", { err });
+      throw new HttpError(503, ROUTES_UNAVAILABLE, {}, { cause: err });
+    }
+    routesFailed = false;
   });
 
   const heartbeat = encodeComment("heartbeat");

@@ -10,13 +10,17 @@
 import type { KeyObject } from "node:crypto";
 import { importPublicKey, sign, verify } from "../../crypto/mod.ts";
 import { decodeBase64, encodeBase64, encodeHex } from "../../encoding/mod.ts";
-import { EMPTY_ROOT, sha256 } from "./hash.ts";
+import { EMPTY_ROOT } from "./hash.ts";
+import { formatVkey, keyId, type NoteVerifier, parseVkey } from "../vkey/mod.ts";
 
-/** Signature algorithm byte for Ed25519 in C2SP vkeys and key ids. */
-const ALG_ED25519 = 0x01;
+// The vkey's form and key id live in core/ledger/vkey (what a verifier checks at start); the
+// proofs offer them too.
+export { formatVkey, keyId, type NoteVerifier, parseVkey };
+
 /** Longest note accepted for parsing (a checkpoint is a few hundred bytes). */
 const MAX_NOTE_BYTES = 16 * 1024;
 const SIG_PREFIX = "\u2014 ";
+const enc = new TextEncoder();
 
 /** A tree head. */
 export interface Checkpoint {
@@ -30,49 +34,6 @@ export interface NoteSigner {
   name: string;
   privateKey: CryptoKey;
   publicRaw: Uint8Array;
-}
-
-/** A note verifier: key name and raw Ed25519 public key. */
-export interface NoteVerifier {
-  name: string;
-  publicRaw: Uint8Array;
-}
-
-const enc = new TextEncoder();
-
-/** The 4-byte C2SP key id of an Ed25519 key. */
-export function keyId(name: string, publicRaw: Uint8Array): Uint8Array {
-  const n = enc.encode(name);
-  const buf = new Uint8Array(n.length + 2 + publicRaw.length);
-  buf.set(n);
-  buf[n.length] = 0x0a;
-  buf[n.length + 1] = ALG_ED25519;
-  buf.set(publicRaw, n.length + 2);
-  return sha256(buf).slice(0, 4);
-}
-
-/** The C2SP verifier key string `<name>+<hex key id>+<base64(0x01 || key)>`. */
-export function formatVkey(name: string, publicRaw: Uint8Array): string {
-  const id = encodeHex(keyId(name, publicRaw));
-  return `${name}+${id}+${encodeBase64(new Uint8Array([ALG_ED25519, ...publicRaw]))}`;
-}
-
-/** Parses a vkey string; undefined when malformed or not Ed25519. */
-export function parseVkey(text: string): NoteVerifier | undefined {
-  // Only the first two '+' separate fields: the base64 key may itself contain '+'.
-  const m = /^([^+\s]+)\+([0-9a-fA-F]{8})\+(\S+)$/.exec(text.trim());
-  if (!m) return undefined;
-  const parts = m.slice(1);
-  try {
-    const raw = decodeBase64(parts[2]);
-    if (raw.length !== 33 || raw[0] !== ALG_ED25519) return undefined;
-    const publicRaw = raw.slice(1);
-    return encodeHex(keyId(parts[0], publicRaw)) === parts[1].toLowerCase()
-      ? { name: parts[0], publicRaw }
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The checkpoint body text. */
