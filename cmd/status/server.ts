@@ -6,7 +6,7 @@
 import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/agent/mod.ts";
 import { DATA_DIR, ensureDir, lateImport } from "../../core/config/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
-import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
+import { createServer, edgeOptions, type Service, serviceHealth } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import type { RelayClient } from "../../core/relay/client/mod.ts";
 import { VERSION } from "../../core/version/mod.ts";
@@ -23,6 +23,7 @@ import {
   registerHostGauges,
   registerStatusRoutes,
   statusCommandCounter,
+  STREAM_UNAVAILABLE,
 } from "../../core/hostagent/mod.ts";
 
 /** The legacy-mode warning, worded as upstream logs it. */
@@ -157,19 +158,31 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
   );
   const docker = await dockerTarget(config, creds.composeAgentKey, log);
   const router = new CommandRouter(docker.target, () => monitor.latest(), log);
+  /** True once a stream request found Hono's SSE helper unloadable. */
+  let streamFailed = false;
   const server = createServer({
     service: "status",
     host: config.host,
     port: config.port,
     log,
     ...edgeOptions(config),
-    health: () => ({
-      status: "ok",
-      service: "status",
-      ...router.metrics(),
-      ...tokenHealth(creds.hmac),
-      command_metrics: router.metrics(),
-    }),
+    health: () => {
+      const facts = {
+        ...router.metrics(),
+        ...tokenHealth(creds.hmac),
+        command_metrics: router.metrics(),
+      };
+      // Degraded, naming the stream, once its SSE helper could not be loaded (Deno keeps a
+      // failed import for the life of the process: every stream answers 503 until a restart).
+      if (streamFailed) {
+        return serviceHealth(
+          "status",
+          { metrics_stream: { ok: false, reason: STREAM_UNAVAILABLE } },
+          facts,
+        );
+      }
+      return { status: "ok", service: "status", ...facts };
+    },
     // Upstream serves its metrics snapshot as JSON at /metrics.
     metricsJson: () => ({ ...monitor.latest() }),
   });
@@ -183,6 +196,10 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       maxStreamClients: config.max_stream_clients,
       drained,
       capabilities: () => capabilities(config),
+      onStreamUnavailable: (err) => {
+        if (!streamFailed) log.error("the metrics stream could not be loaded", { err });
+        streamFailed = true;
+      },
     })
   );
   const link = config.dashboard_url

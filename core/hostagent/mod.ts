@@ -27,4 +27,4 @@ export { composeAgentCounters, registerHostGauges, statusCommandCounter } from "
 export { HostMonitor, type Publish } from "./monitor.ts";
 export { CommandQueue, type CommandReport } from "./queue.ts";
 export { CommandRouter, type DockerTarget } from "./router.ts";
-export { registerStatusRoutes, type StatusRouteDeps } from "./status_routes.ts";
+export { registerStatusRoutes, type StatusRouteDeps, STREAM_UNAVAILABLE } from "./status_routes.ts";
