@@ -14,6 +14,7 @@ import { serviceLogger } from "../shared.ts";
 import { isLegacy, type StatusConfig } from "./config.ts";
 import { openCredentials } from "./credentials.ts";
 import {
+  authUnavailable,
   CommandRouter,
   DashboardLink,
   type DockerTarget,
@@ -22,6 +23,7 @@ import {
   type LinkOptions,
   registerHostGauges,
   registerStatusRoutes,
+  SIGNING_UNAVAILABLE,
   statusCommandCounter,
   STREAM_UNAVAILABLE,
 } from "../../core/hostagent/mod.ts";
@@ -172,15 +174,13 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
         ...tokenHealth(creds.hmac),
         command_metrics: router.metrics(),
       };
-      // Degraded, naming the stream, once its SSE helper could not be loaded (Deno keeps a
-      // failed import for the life of the process: every stream answers 503 until a restart).
-      if (streamFailed) {
-        return serviceHealth(
-          "status",
-          { metrics_stream: { ok: false, reason: STREAM_UNAVAILABLE } },
-          facts,
-        );
-      }
+      // Degraded, naming what could not be loaded (Deno keeps a failed import for the life of
+      // the process: it needs a restart): the metrics stream's SSE helper (every stream answers
+      // 503), or core/auth (no poll, report or forwarded command can be signed, so none is sent).
+      const broken: Record<string, { ok: false; reason: string }> = {};
+      if (streamFailed) broken.metrics_stream = { ok: false, reason: STREAM_UNAVAILABLE };
+      if (authUnavailable()) broken.signing = { ok: false, reason: SIGNING_UNAVAILABLE };
+      if (Object.keys(broken).length > 0) return serviceHealth("status", broken, facts);
       return { status: "ok", service: "status", ...facts };
     },
     // Upstream serves its metrics snapshot as JSON at /metrics.

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+export { authUnavailable, SIGNING_UNAVAILABLE } from "./auth.ts";
 export { DIAGNOSTICS_PATH, registerCommandRoutes, type RouteDeps } from "./command_routes.ts";
 export {
   type AgentAuthConfig,
