@@ -66,6 +66,9 @@ function buildWatchdog(
   });
 }
 
+/** What a request gets, and `/health` names, when the command API cannot be loaded. */
+const COMMAND_API_UNAVAILABLE = "the command API could not be loaded";
+
 /** The command executor on the agent's engine (its module loads here, with the routes). */
 async function openExecutor(
   config: ComposeAgentConfig,
@@ -189,6 +192,8 @@ export async function start(
   // The last open that failed, shown on /health (degraded) until an open works.
   let replayFailedAt: string | undefined;
   let closed = false;
+  /** True once the command API (guard, parsers, executor) could not be loaded. */
+  let commandApiFailed = false;
   const replayStore = async (): Promise<ReplayStore> => {
     if (replay) return replay;
     const opened = await openReplay(config).catch((err) => {
@@ -228,13 +233,16 @@ export async function start(
     log,
     ...edgeOptions(config),
     health: () => ({
-      status: probe.state.ok && !replayFailedAt ? "ok" : "degraded",
+      status: probe.state.ok && !replayFailedAt && !commandApiFailed ? "ok" : "degraded",
       service: "compose-agent",
       docker: probe.state.ok ? "reachable" : "unreachable",
       docker_socket: config.docker_socket,
       // Opened with the first signed request; one that could not open refuses every command.
       replay_store: replay ? "open" : replayFailedAt ? "unavailable" : "not opened",
       ...(replayFailedAt && !replay ? { replay_store_failed_at: replayFailedAt } : {}),
+      // Loaded with the first request the router serves; one that could not be loaded needs a
+      // restart.
+      ...(commandApiFailed ? { command_api: "unavailable" } : {}),
       queue_length: queue.length,
       watchdog: watchdog ? "running" : "off",
       ...tokenHealth(token),
@@ -268,13 +276,23 @@ export async function start(
     },
   };
   server.routes(async (app) => {
+    // A replay store that cannot be opened answers its own 503 (and the next request retries).
     const store = await replayStore();
-    const guard = authFor(await loadAuth(), config, token, store, log, metrics.rejected);
-    app.use("/api/v1/*", guard);
-    await registerCommandRoutes(app, {
-      ...routes,
-      executor: await openExecutor(config, engine, log),
-    });
+    try {
+      const guard = authFor(await loadAuth(), config, token, store, log, metrics.rejected);
+      app.use("/api/v1/*", guard);
+      await registerCommandRoutes(app, {
+        ...routes,
+        executor: await openExecutor(config, engine, log),
+      });
+    } catch (err) {
+      // Nothing of the API is served (the app is not built): every request gets a clear 503,
+      // and /health says so (Deno keeps a failed import for the life of the process).
+      if (!commandApiFailed) log.error("the command API could not be loaded", { err });
+      commandApiFailed = true;
+      throw new HttpError(503, COMMAND_API_UNAVAILABLE, {}, { cause: err });
+    }
+    commandApiFailed = false;
   });
   server.onDrain(() => queue.releaseAll());
   const svc = await server.listen();

@@ -6,7 +6,7 @@
 import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/agent/mod.ts";
 import { DATA_DIR, ensureDir, lateImport } from "../../core/config/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
-import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts";
+import { createServer, edgeOptions, type Service, serviceHealth } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import type { RelayClient } from "../../core/relay/client/mod.ts";
 import { VERSION } from "../../core/version/mod.ts";
@@ -14,6 +14,7 @@ import { serviceLogger } from "../shared.ts";
 import { isLegacy, type StatusConfig } from "./config.ts";
 import { openCredentials } from "./credentials.ts";
 import {
+  authUnavailable,
   CommandRouter,
   DashboardLink,
   type DockerTarget,
@@ -22,7 +23,9 @@ import {
   type LinkOptions,
   registerHostGauges,
   registerStatusRoutes,
+  SIGNING_UNAVAILABLE,
   statusCommandCounter,
+  STREAM_UNAVAILABLE,
 } from "../../core/hostagent/mod.ts";
 
 /** The legacy-mode warning, worded as upstream logs it. */
@@ -157,19 +160,29 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
   );
   const docker = await dockerTarget(config, creds.composeAgentKey, log);
   const router = new CommandRouter(docker.target, () => monitor.latest(), log);
+  /** True once a stream request found Hono's SSE helper unloadable. */
+  let streamFailed = false;
   const server = createServer({
     service: "status",
     host: config.host,
     port: config.port,
     log,
     ...edgeOptions(config),
-    health: () => ({
-      status: "ok",
-      service: "status",
-      ...router.metrics(),
-      ...tokenHealth(creds.hmac),
-      command_metrics: router.metrics(),
-    }),
+    health: () => {
+      const facts = {
+        ...router.metrics(),
+        ...tokenHealth(creds.hmac),
+        command_metrics: router.metrics(),
+      };
+      // Degraded, naming what could not be loaded (Deno keeps a failed import for the life of
+      // the process: it needs a restart): the metrics stream's SSE helper (every stream answers
+      // 503), or core/auth (no poll, report or forwarded command can be signed, so none is sent).
+      const broken: Record<string, { ok: false; reason: string }> = {};
+      if (streamFailed) broken.metrics_stream = { ok: false, reason: STREAM_UNAVAILABLE };
+      if (authUnavailable()) broken.signing = { ok: false, reason: SIGNING_UNAVAILABLE };
+      if (Object.keys(broken).length > 0) return serviceHealth("status", broken, facts);
+      return { status: "ok", service: "status", ...facts };
+    },
     // Upstream serves its metrics snapshot as JSON at /metrics.
     metricsJson: () => ({ ...monitor.latest() }),
   });
@@ -183,6 +196,10 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       maxStreamClients: config.max_stream_clients,
       drained,
       capabilities: () => capabilities(config),
+      onStreamUnavailable: (err) => {
+        if (!streamFailed) log.error("the metrics stream could not be loaded", { err });
+        streamFailed = true;
+      },
     })
   );
   const link = config.dashboard_url

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+export { authUnavailable, SIGNING_UNAVAILABLE } from "./auth.ts";
 export { DIAGNOSTICS_PATH, registerCommandRoutes, type RouteDeps } from "./command_routes.ts";
 export {
   type AgentAuthConfig,
@@ -27,4 +28,4 @@ export { composeAgentCounters, registerHostGauges, statusCommandCounter } from "
 export { HostMonitor, type Publish } from "./monitor.ts";
 export { CommandQueue, type CommandReport } from "./queue.ts";
 export { CommandRouter, type DockerTarget } from "./router.ts";
-export { registerStatusRoutes, type StatusRouteDeps } from "./status_routes.ts";
+export { registerStatusRoutes, type StatusRouteDeps, STREAM_UNAVAILABLE } from "./status_routes.ts";

@@ -8,9 +8,13 @@ import type { HostSnapshot } from "../host/mod.ts";
 import type { App } from "../http/mod.ts";
 import type { HostMonitor } from "./monitor.ts";
 import { lateImport } from "../config/mod.ts";
+import { onceUntilFailure } from "../async/mod.ts";
 
-/** Hono's SSE helper (streaming.ts), loaded with the routes. */
+/** Hono's SSE helper (streaming.ts), loaded with the first stream request. */
 type Streaming = typeof import("./streaming.ts");
+
+/** What a stream request gets, and `/health` names, when the SSE helper cannot be loaded. */
+export const STREAM_UNAVAILABLE = "the metrics stream could not be loaded";
 
 /** What the routes need. */
 export interface StatusRouteDeps {
@@ -19,21 +23,35 @@ export interface StatusRouteDeps {
   maxStreamClients: number;
   /** Resolves when the server starts draining (ends streams). */
   drained: Promise<void>;
+  /**
+   * Called when a stream request finds that Hono's SSE helper cannot be loaded (it answers a
+   * JSON 503; Deno keeps a failed import for the life of the process, so every stream does).
+   */
+  onStreamUnavailable?: (err: unknown) => void;
 }
 
 /**
- * Registers the routes, loading hono's SSE helper with them (a service registers its routes with
- * the first request its router serves).
+ * Registers the routes; Hono's SSE helper loads with the first stream request, so a helper that
+ * cannot be loaded fails the stream alone (a JSON 503), not the snapshot or the capabilities.
  */
-export async function registerStatusRoutes(app: App, deps: StatusRouteDeps): Promise<void> {
-  const { streamSSE } = await lateImport<Streaming>("./streaming.ts", import.meta.url);
+export function registerStatusRoutes(app: App, deps: StatusRouteDeps): void {
+  const streaming = onceUntilFailure(() =>
+    lateImport<Streaming>("./streaming.ts", import.meta.url)
+  );
   app.get("/capabilities", (c) => c.json(deps.capabilities()));
   app.get("/api/v1/metrics", (c) => c.json(deps.monitor.latest()));
-  app.get("/api/v1/metrics/stream", (c) => {
+  app.get("/api/v1/metrics/stream", async (c) => {
     if (deps.monitor.listeners >= deps.maxStreamClients) {
       throw new HttpError(503, `too many stream clients (${deps.maxStreamClients})`, {
         limit: deps.maxStreamClients,
       });
+    }
+    let streamSSE: Streaming["streamSSE"];
+    try {
+      ({ streamSSE } = await streaming());
+    } catch (err) {
+      deps.onStreamUnavailable?.(err);
+      throw new HttpError(503, STREAM_UNAVAILABLE, {}, { cause: err });
     }
     return streamSSE(c, async (stream) => {
       // One pending snapshot at most: a slow client skips samples instead of queueing them.

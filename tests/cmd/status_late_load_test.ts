@@ -44,3 +44,92 @@ Deno.test("status: a command parser that cannot be loaded fails the taken comman
     await dir.remove();
   }
 });
+
+Deno.test("status: an SSE helper that cannot be loaded answers the stream a JSON 503 and leaves the other routes serving, /health degraded", async () => {
+  const dir = await tempDir();
+  const status = spawnChild(Deno.execPath(), [
+    ...["run", "--quiet", "--no-prompt", "--cached-only", "-A"],
+    `--deny-read=${ROOT}core/hostagent/streaming.ts`,
+    `${ROOT}cmd/status.ts`,
+    ...["--port", "0"],
+  ], {
+    env: {
+      IATP_DATA_DIR: dir.path,
+      AGENT_ID: "late-stream-agent",
+      AGENT_TOKEN: "status-late-stream-token-0123456789",
+    },
+  });
+  try {
+    let url: string | undefined;
+    await waitFor(() => (url = listeningUrl(status.stdout())) !== undefined, 30_000, "listening")
+      .catch((err) => {
+        throw new Error(status.stdout() + status.stderr(), { cause: err });
+      });
+    // The first request the app serves is the stream: its helper cannot be loaded.
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`${url}/api/v1/metrics/stream`);
+      const body = await r.json();
+      assert.equal(r.status, 503, JSON.stringify(body));
+      assert.equal(body.error, "the metrics stream could not be loaded");
+      assert.ok(body.request_id, "the JSON envelope");
+    }
+    // The snapshot and the capabilities need no streaming: they still answer.
+    for (const path of ["/api/v1/metrics", "/capabilities"]) {
+      const r = await fetch(`${url}${path}`);
+      const text = await r.text();
+      assert.equal(r.status, 200, `${path}: ${text}`);
+    }
+    const health = await (await fetch(`${url}/health`)).json();
+    assert.equal(health.status, "degraded");
+    assert.equal(health.reason, "metrics_stream: the metrics stream could not be loaded");
+    assert.equal(health.service, "status");
+  } finally {
+    await status.stop("SIGTERM");
+    await dir.remove();
+  }
+});
+
+Deno.test("status: request signing (core/auth) that cannot be loaded sends nothing unsigned, loses no command, and /health says so", async () => {
+  const dir = await tempDir();
+  const token = "status-late-auth-token-0123456789";
+  const hash = "dep-late-auth";
+  const dashboard = startFakeDashboard({ token, deploymentHash: hash, maxHoldMs: 500 });
+  const status = spawnChild(Deno.execPath(), [
+    ...["run", "--quiet", "--no-prompt", "--cached-only", "-A"],
+    `--deny-read=${ROOT}core/auth/mod.ts`,
+    `${ROOT}cmd/status.ts`,
+    ...["--port", "0"],
+  ], {
+    env: {
+      IATP_DATA_DIR: dir.path,
+      AGENT_ID: "late-auth-agent",
+      AGENT_TOKEN: token,
+      DEPLOYMENT_HASH: hash,
+      DASHBOARD_URL: dashboard.url,
+      POLLING_TIMEOUT_SECS: "1",
+      POLLING_BACKOFF_SECS: "0.2",
+    },
+  });
+  try {
+    let url: string | undefined;
+    await waitFor(() => (url = listeningUrl(status.stdout())) !== undefined, 30_000, "listening")
+      .catch((err) => {
+        throw new Error(status.stdout() + status.stderr(), { cause: err });
+      });
+    dashboard.enqueue({ command_id: "late-auth-1", type: "server_resources" });
+    // The agent tries to poll (and fails before sending: it cannot sign).
+    await waitFor(() => /dashboard poll failed/.test(status.stdout()), 20_000, "a failed poll");
+    const health = await (await fetch(`${url}/health`)).json();
+    assert.equal(health.status, "degraded", JSON.stringify(health));
+    assert.equal(health.reason, "signing: the request signing could not be loaded");
+    assert.equal(health.service, "status");
+    // Nothing reached the dashboard unsigned, and the command was not taken (nor lost).
+    assert.equal(dashboard.stats.polls, 0);
+    assert.deepEqual(dashboard.stats.rejected, {});
+    assert.equal(dashboard.reports.length, 0);
+  } finally {
+    await status.stop("SIGTERM");
+    await dashboard.close();
+    await dir.remove();
+  }
+});
