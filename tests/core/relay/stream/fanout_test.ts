@@ -186,3 +186,40 @@ Deno.test("fan-out: a round's shared write is cut off exactly at the queue bound
   assert.deepEqual(got[1], ["1", "2", "3", "4", "5", "overflow"]);
   assert.deepEqual(ends, [["overflow"], ["overflow"]]);
 });
+
+Deno.test("fan-out: frames counted delivered are those queued, not a round's a subscriber was cut off at", async () => {
+  const rounds = new FlushRounds({ quietMs: 0, minIntervalMs: 0 });
+  let delivered = 0;
+  const hub = new Hub({ onDelivered: (n) => delivered += n });
+  const f = frames(1, 9);
+  const ends: EndReason[] = [];
+  const s: SseSubscriber = new SseSubscriber({
+    queueBytes: 4 * f[0].length,
+    rounds,
+    onEnd: (why) => (hub.remove(s), ends.push(why)),
+  });
+  // A subscriber of two topics, offered each event as it comes, counted by dispatch.
+  const both = new SseSubscriber({ queueBytes: QUEUE, rounds });
+  hub.add(s, FILTER);
+  hub.add(both, new TopicFilter(["t", "u"]));
+  s.goLive();
+  both.goLive();
+  const reader = s.body().getReader();
+  const first = reader.read(); // opens the stream; takes frame 1's write
+  const other = readIds(both, 9);
+  for (const frame of f) {
+    delivered += hub.dispatch("t", frame);
+    for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+  }
+  await first;
+  let queued = 1;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    queued += new TextDecoder().decode(value).match(/^id: /gm)?.length ?? 0;
+  }
+  assert.deepEqual(await other, upTo(1, 9));
+  assert.deepEqual(ends, ["overflow"]);
+  assert.equal(queued, 5);
+  assert.equal(delivered, queued + 9, "frame 6, at which it was cut off, is not counted");
+});
