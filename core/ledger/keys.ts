@@ -15,8 +15,8 @@ import {
 import { decodeBase64, decodeHex, encodeHex, isHex } from "../encoding/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 
-/** What the seed's check hashes before the seed (so it is no other protocol's digest of it). */
-const CHECK_DOMAIN = new TextEncoder().encode("iatp-audit signing key check v1\n");
+/** What the seed's secret hashes before the seed (so it is no other protocol's digest of it). */
+const SECRET_DOMAIN = new TextEncoder().encode("iatp-audit signing key check v2\n");
 
 /**
  * A signing key as loaded: its 32-byte seed, and its key pair, derived (by WebCrypto) with the
@@ -25,7 +25,8 @@ const CHECK_DOMAIN = new TextEncoder().encode("iatp-audit signing key check v1\n
 export class LedgerKey {
   /** Zeroed once the pair is made (the pair holds the key from then on). */
   readonly #seed: Uint8Array;
-  readonly #check: string;
+  /** SHA-256 of a fixed label and the seed: what checks are made of (never stored or shown). */
+  readonly #secret: Uint8Array;
   #pair: Promise<Ed25519KeyPair> | undefined;
 
   /** A key of `seed`; `pair` when it was already derived (a key just made). */
@@ -34,10 +35,10 @@ export class LedgerKey {
       throw new RangeError(`Ed25519 seed must be 32 bytes, got ${seed.length}`);
     }
     this.#seed = seed.slice();
-    const buf = new Uint8Array(CHECK_DOMAIN.length + 32);
-    buf.set(CHECK_DOMAIN);
-    buf.set(seed, CHECK_DOMAIN.length);
-    this.#check = encodeHex(sha256Js(buf));
+    const buf = new Uint8Array(SECRET_DOMAIN.length + 32);
+    buf.set(SECRET_DOMAIN);
+    buf.set(seed, SECRET_DOMAIN.length);
+    this.#secret = sha256Js(buf);
     buf.fill(0);
     if (pair) {
       this.#pair = Promise.resolve(pair);
@@ -57,19 +58,27 @@ export class LedgerKey {
   }
 
   /**
-   * The seed's check: lowercase hex SHA-256 of a fixed label and the seed. A ledger stores it
-   * beside its vkey once the vkey was matched against the pair derived from this seed; on later
-   * starts an equal check stands for that match (a different or damaged seed has a different
-   * check, and is derived and matched again). One-way: it gives nothing of the seed away.
+   * The seed's check for `vkey`: lowercase hex SHA-256 of the seed's secret (a hash of a fixed
+   * label and the seed) and the vkey. A ledger stores it beside its vkey once that vkey was
+   * matched against the pair derived from this seed; on later starts an equal check for the
+   * stored vkey stands for that match. A different or damaged seed, or a vkey changed since, has
+   * a different check (and is derived and matched again); no check can be made for a vkey
+   * without the seed. One-way: it gives nothing of the seed away.
    */
-  check(): string {
-    return this.#check;
+  check(vkey: string): string {
+    const v = new TextEncoder().encode(vkey);
+    const buf = new Uint8Array(32 + v.length);
+    buf.set(this.#secret);
+    buf.set(v, 32);
+    const check = encodeHex(sha256Js(buf));
+    buf.fill(0);
+    return check;
   }
 
-  /** Whether `stored` (a check a ledger holds) is this seed's, compared in constant time. */
-  matches(stored: string | undefined): boolean {
+  /** Whether `stored` (a check a ledger holds) is this seed's for `vkey`, in constant time. */
+  matches(stored: string | undefined, vkey: string): boolean {
     if (stored === undefined || stored.length !== 64 || !isHex(stored)) return false;
-    return constantTimeEqual(decodeHex(stored), decodeHex(this.#check));
+    return constantTimeEqual(decodeHex(stored), decodeHex(this.check(vkey)));
   }
 }
 

@@ -117,7 +117,8 @@ export class Ledger {
       store.setMeta("origin", origin);
       store.setMeta("vkey", vkey);
     }
-    if (key.check !== undefined) store.setMeta(KEY_CHECK, key.check);
+    // The seed's check for the vkey it was just matched against (the pair derived now).
+    if (key.unchecked) store.setMeta(KEY_CHECK, key.unchecked.check(vkey));
     const ledger = new Ledger(store, origin, key, opts);
     const last = store.latestCheckpoint();
     if (last && last.tree_size !== ledger.size) {
@@ -270,27 +271,30 @@ export class Ledger {
 const KEY_CHECK = "key_check";
 
 /**
- * The public key a ledger opens with and how it gets its pair; `check` is the seed's check to
- * store (a pair derived now from a {@linkcode LedgerKey}), when the store does not hold it yet.
+ * The public key a ledger opens with and how it gets its pair; `unchecked`: a
+ * {@linkcode LedgerKey} whose pair was derived now, its check for the vkey to store once the vkey
+ * matched.
  */
 async function signerOf(
   key: Ed25519KeyPair | LedgerKey,
   store: LedgerStore,
-): Promise<{ publicRaw: Uint8Array; pair: () => Promise<Ed25519KeyPair>; check?: string }> {
+): Promise<{ publicRaw: Uint8Array; pair: () => Promise<Ed25519KeyPair>; unchecked?: LedgerKey }> {
   if (!(key instanceof LedgerKey)) {
     return {
       publicRaw: key.publicRaw,
       pair: () => Promise.resolve(key),
     };
   }
-  const storedCheck = store.getMeta(KEY_CHECK);
-  const stored = parseVkey(store.getMeta("vkey") ?? "");
-  if (stored && key.matches(storedCheck)) {
+  const storedVkey = store.getMeta("vkey") ?? "";
+  const stored = parseVkey(storedVkey);
+  // The check binds the seed to the stored vkey: one edited by hand (or a check edited) does
+  // not match, and the pair is derived and matched against the vkey now.
+  if (stored && key.matches(store.getMeta(KEY_CHECK), storedVkey)) {
     const publicRaw = stored.publicRaw;
     return {
       publicRaw,
       // The seed's check matched, so its pair's public key is the stored one; a pair that is not
-      // (a hash collision, or a store edited by hand) signs nothing.
+      // (a hash collision) signs nothing.
       pair: async () => {
         const pair = await key.pair();
         if (!bytesEqual(pair.publicRaw, publicRaw)) {
@@ -301,9 +305,5 @@ async function signerOf(
     };
   }
   const pair = await key.pair();
-  return {
-    publicRaw: pair.publicRaw,
-    pair: () => Promise.resolve(pair),
-    check: key.matches(storedCheck) ? undefined : key.check(),
-  };
+  return { publicRaw: pair.publicRaw, pair: () => Promise.resolve(pair), unchecked: key };
 }

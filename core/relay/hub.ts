@@ -35,6 +35,11 @@ const ROUND_SHARE = 4;
 export interface HubOptions {
   /** Bytes of events waiting for a round before the isolate counts as too far behind. */
   backlogBytes?: number;
+  /**
+   * Told how many frames its single-topic subscribers took, as they take them (when a round
+   * writes its topic's events, or offers them one by one): `dispatch` counts only the others.
+   */
+  onDelivered?: (frames: number) => void;
 }
 
 /** An event waiting for a round. */
@@ -88,8 +93,11 @@ export class Hub implements RoundMember {
    */
   readonly #joinedMid = new Map<SseSubscriber, number>();
 
+  readonly #onDelivered: (frames: number) => void;
+
   constructor(opts: HubOptions = {}) {
     this.#backlogBytes = opts.backlogBytes ?? DEFAULT_BACKLOG_BYTES;
+    this.#onDelivered = opts.onDelivered ?? (() => {});
   }
 
   /** Subscribers registered now. */
@@ -156,7 +164,7 @@ export class Hub implements RoundMember {
   /**
    * Offers `frame` to every subscriber of `topic`, or keeps it for the next round once a
    * subscriber's batch holds its share; returns how many subscribers took it (or will be offered
-   * it).
+   * it), those of `topic` alone left out: they are counted as they take it (`onDelivered`).
    */
   dispatch(topic: string, frame: Uint8Array): number {
     shareChunk(frame);
@@ -217,6 +225,7 @@ export class Hub implements RoundMember {
     this.#round = new Map();
     const mid = this.#joinedMid;
     const rounds = this.#rounds;
+    let delivered = 0;
     for (const [topic, r] of round) {
       const subs = this.#single.get(topic);
       if (!subs) continue;
@@ -225,16 +234,23 @@ export class Hub implements RoundMember {
         : shareChunk(concatBytes(r.frames, r.bytes));
       for (const s of subs) {
         const after = mid.size > 0 ? mid.get(s) : undefined;
+        let due = r.frames.length;
         if (after !== undefined) {
+          due = 0;
           for (let i = 0; i < r.frames.length; i++) {
-            if (r.ns[i] > after && !s.offer(r.frames[i])) break;
+            if (r.ns[i] <= after) continue;
+            due++;
+            if (!s.offer(r.frames[i])) break;
           }
         } else if (hold || s.rounds !== rounds) {
           for (const f of r.frames) if (!s.offer(f)) break;
         } else if (s.takeShared(chunk, r.frames, r.bytes)) rounds.wrote(s);
+        // Cut off (overflow): what it held of the round is dropped, none of it was queued.
+        if (!s.ended) delivered += due;
       }
     }
     mid.clear();
+    if (delivered > 0) this.#onDelivered(delivered);
   }
 
   /** Offers event `n` to its subscribers now; notes a batch that reached its share. */
@@ -250,7 +266,7 @@ export class Hub implements RoundMember {
         r.ns.push(n);
         r.bytes += frame.length;
         if (r.bytes >= this.#share) this.#full = true;
-        took += single.size;
+        this.#mark(); // counted as the round writes it (onDelivered)
       }
       if (exact) { for (const s of exact) if (this.#take(s, frame)) took++; }
       if (this.#wildcard.size > 0) {
@@ -275,7 +291,11 @@ export class Hub implements RoundMember {
     const due = (s: SseSubscriber) => (this.#late.get(s) ?? 0) < n;
     let took = 0;
     const single = this.#single.get(topic);
-    if (single) { for (const s of single) if (due(s) && this.#take(s, frame)) took++; }
+    if (single) {
+      let taken = 0;
+      for (const s of single) if (due(s) && this.#take(s, frame)) taken++;
+      if (taken > 0) this.#onDelivered(taken), this.#mark();
+    }
     if (exact) { for (const s of exact) if (due(s) && this.#take(s, frame)) took++; }
     this.#wildcard.forEach((f, s) => {
       if (f.matches(topic) && due(s) && this.#take(s, frame)) took++;
@@ -283,9 +303,9 @@ export class Hub implements RoundMember {
     return took;
   }
 
-  /** Subscribers of `topic`. */
+  /** Subscribers of `topic` but those of it alone (counted as they take it: onDelivered). */
   #matching(topic: string): number {
-    let k = (this.#byTopic.get(topic)?.size ?? 0) + (this.#single.get(topic)?.size ?? 0);
+    let k = this.#byTopic.get(topic)?.size ?? 0;
     this.#wildcard.forEach((f) => f.matches(topic) && k++);
     return k;
   }

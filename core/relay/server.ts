@@ -141,7 +141,10 @@ function relayMetrics(registry: Registry, hub: Hub) {
 /** Starts a relay on `opts.store`; closing the service also closes the store. */
 export async function startRelayServer(opts: RelayServerOptions): Promise<Service> {
   const { store, log } = opts;
-  const hub = new Hub({ backlogBytes: opts.backlogBytes });
+  const hub = new Hub({
+    backlogBytes: opts.backlogBytes,
+    onDelivered: (frames) => m.delivered.inc(frames),
+  });
   const shared = opts.role?.shared ?? new Int32Array(1);
   const auth = opts.auth ?? createMeshAuth({});
   const origins = opts.corsOrigins ?? [];

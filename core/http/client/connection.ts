@@ -351,8 +351,9 @@ export class Connection {
    * Where the response head ends in {@linkcode buffer} (before its blank line; it starts at
    * {@linkcode headStart}, valid until the next read) when the buffer already holds all of it,
    * else -1 (`fill` and ask again). No view is made of it: a repeated head is only compared.
-   * @throws {HttpClientError} `protocol` when the head exceeds `max` bytes, or has an LF without
-   * its CR (a head of LF-ended lines never ends in CRLF CRLF: refused, not waited on)
+   * @throws {HttpClientError} `protocol` when the head exceeds `max` bytes (found whole in one
+   * read or not), or has an LF without its CR (a head of LF-ended lines never ends in CRLF CRLF:
+   * refused, not waited on)
    */
   bufferedHead(max: number): number {
     // Counted from #start, which a fill may move; absolute offsets would go stale.
@@ -365,6 +366,10 @@ export class Connection {
         throw new HttpClientError("protocol", "invalid response: LF without CR in the head");
       }
       if (i - s >= 3 && b[i - 2] === LF && b[i - 3] === CR) {
+        if (i + 1 - s > max) { // a whole head over the bound that arrived in one read
+          this.#scanned = 0;
+          throw new HttpClientError("protocol", "response head too large");
+        }
         this.#start = i + 1;
         this.#scanned = 0;
         this.headStart = s;

@@ -28,6 +28,11 @@ export interface PushSource {
   /** Everything pushed so far was taken by the socket (a producer waiting for room resumes). */
   drained(): void;
   /**
+   * The socket took only part of a write: its buffers are full, the peer reads slower than it
+   * is written to (the rest goes out as it reads). Optional.
+   */
+  partial?(): void;
+  /**
    * The body ended from the connection's side (the client went away, a write failed or
    * stalled past its deadline, the server closed the connection); pushes are ignored now.
    * Not called after the producer's own `end()`.
@@ -225,6 +230,7 @@ export class SocketPush implements PushSink {
     const bytes = this.#writing;
     this.#taken += n;
     if (bytes && this.#taken < bytes.length) {
+      if (this.#taken === n) this.source.partial?.(); // once per write: its first take
       this.out.writeSome(bytes.subarray(this.#taken)).then(this.#wrote, this.#failed);
       return;
     }

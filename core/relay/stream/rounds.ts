@@ -3,8 +3,11 @@
  * subscriber holding some, one write each (subscribers that got the same frames share one joined
  * chunk). The next round starts once the last round's writes were taken by their sockets (all
  * but a straggling 1%), or once the few left (a tenth at most) stopped making progress (a few
- * slow readers: their own connections queue the rest), or after a bounded wait, and no sooner than a few milliseconds
- * after the last round started. A socket write
+ * slow readers: their own connections queue the rest), or after a bounded wait, and no sooner than
+ * a few milliseconds after the last round started. A write its socket took only part of, or one
+ * queued behind an earlier write not taken yet, is never a write of the round (its member
+ * reports it settled, or does not count it): stalled readers, however many, cannot pace the
+ * others. A socket write
  * costs far more in the kernel than the JavaScript that starts it, so pacing rounds by their
  * writes' completion makes each write carry every event published meanwhile: the cost of a
  * fan-out follows the number of subscribers, not the number of events, and delivery latency

@@ -129,6 +129,11 @@ export class SseSubscriber implements PushSource, RoundMember {
     this.#wake();
   }
 
+  /** Its socket is full (the peer reads slowly): the round does not wait for this write. */
+  partial(): void {
+    this.#rounds.settled(this);
+  }
+
   closed(reason: "client" | "error"): void {
     this.#finish(reason);
   }
@@ -175,8 +180,10 @@ export class SseSubscriber implements PushSource, RoundMember {
       return false;
     }
     if (bytes > this.#room()) return this.overflow(), false;
+    // Queued behind an earlier write its socket has not taken: a straggler, not waited for.
+    const behind = sink.backlog > 0;
     sink.write(chunk);
-    return true;
+    return !behind;
   }
 
   /** Offers a frame only when the stream is idle (heartbeats: a busy stream needs none). */
@@ -196,9 +203,12 @@ export class SseSubscriber implements PushSource, RoundMember {
     const bytes = this.#held;
     this.#held = 0;
     this.#batch = undefined;
+    // Queued behind an earlier write its socket has not taken (a reader that stalled): a
+    // straggler, the round does not wait for it (however many there are).
+    const behind = this.#sink.backlog > 0;
     if (batch instanceof Uint8Array) this.#sink.write(batch);
     else this.#sink.write(joiner ? joiner.join(batch, bytes) : concatBytes(batch, bytes));
-    return true;
+    return !behind;
   }
 
   /** Ends replay: the live frames held back meanwhile go out next, in order. */

@@ -8,7 +8,7 @@ import {
   LedgerBusyError,
   LedgerCorruptError,
 } from "../../../core/ledger/ledger.ts";
-import { verifyReceipt } from "../../../core/ledger/proof/mod.ts";
+import { formatVkey, parseVkey, verifyReceipt } from "../../../core/ledger/proof/mod.ts";
 import { LedgerStore } from "../../../core/ledger/store.ts";
 import { decodeBase64 } from "../../../core/encoding/mod.ts";
 import { tempDir } from "../../helpers.ts";
@@ -210,6 +210,44 @@ Deno.test("a restart with a different or damaged seed is refused, checked or not
   }
 });
 
+Deno.test("a restart with the vkey changed by hand is refused, the seed's check kept", async () => {
+  const dir = await tempDir("iatp-ledger-");
+  const path = `${dir.path}/audit.db`;
+  const seed = newSeed();
+  try {
+    const made = await Ledger.open({ store: new LedgerStore(path), key: new LedgerKey(seed) });
+    const first = await made.append(input(0));
+    await made.close();
+    // Someone with the database swaps the vkey for one of another key (same origin), leaving the
+    // seed's check as it was.
+    const other = await generateKeyPair();
+    const store = new LedgerStore(path);
+    const origin = store.getMeta("origin")!;
+    store.setMeta("vkey", formatVkey(origin, other.publicRaw));
+    store.close();
+    const key = new LedgerKey(seed);
+    const reopened = new LedgerStore(path);
+    let opened: Ledger | undefined;
+    try {
+      opened = await Ledger.open({ store: reopened, key });
+    } catch (e) {
+      assert.ok(e instanceof LedgerCorruptError && /configured key differs/.test(e.message));
+    }
+    if (opened) {
+      // Opened: it serves the stored receipts under a vkey that does not check them.
+      const served = opened.entry(0)!;
+      const publicKey = parseVkey(opened.vkey)!.publicRaw;
+      const ok = (await verifyReceipt(served, served.receipt, { publicKey })).ok;
+      await opened.close();
+      assert.fail(`opened with a vkey not the log's (its receipt verifies under it: ${ok})`);
+    }
+    reopened.close();
+    assert.ok(first.receipt);
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("a log opened with a key pair before gets its key's check with the next start", async () => {
   const dir = await tempDir("iatp-ledger-");
   const path = `${dir.path}/audit.db`;
@@ -230,16 +268,19 @@ Deno.test("a log opened with a key pair before gets its key's check with the nex
   }
 });
 
-Deno.test("a seed's check is one-way, fixed per seed and matched only in full", () => {
+Deno.test("a seed's check is one-way, fixed per seed and vkey and matched only in full", () => {
   const seed = newSeed();
-  const check = new LedgerKey(seed).check();
+  const vkey = "iatp-audit/x+0a1b2c3d+AQID";
+  const check = new LedgerKey(seed).check(vkey);
   assert.match(check, /^[0-9a-f]{64}$/);
-  assert.equal(new LedgerKey(seed).check(), check);
-  assert.notEqual(new LedgerKey(newSeed()).check(), check);
+  assert.equal(new LedgerKey(seed).check(vkey), check);
+  assert.notEqual(new LedgerKey(newSeed()).check(vkey), check);
+  assert.notEqual(new LedgerKey(seed).check(vkey + "A"), check, "bound to the vkey");
   const key = new LedgerKey(seed);
-  assert.ok(key.matches(check));
+  assert.ok(key.matches(check, vkey));
+  assert.equal(key.matches(check, "iatp-audit/x+0a1b2c3d+AQIE"), false);
   for (const bad of [undefined, "", check.slice(0, 63), check.slice(0, 63) + "g", "0".repeat(64)]) {
-    assert.equal(key.matches(bad), false);
+    assert.equal(key.matches(bad, vkey), false);
   }
   assert.throws(() => new LedgerKey(new Uint8Array(31)), RangeError);
 });
@@ -247,12 +288,12 @@ Deno.test("a seed's check is one-way, fixed per seed and matched only in full", 
 Deno.test("a key's pair is its seed's, and its check stays once the pair is made", async () => {
   const seed = newSeed();
   const key = new LedgerKey(seed);
-  const check = key.check();
+  const check = key.check("v");
   const pair = await key.pair();
   assert.deepEqual(pair.publicRaw, (await importSeed(seed)).publicRaw);
   assert.equal(await key.pair(), pair);
-  assert.equal(key.check(), check);
-  assert.ok(key.matches(check));
+  assert.equal(key.check("v"), check);
+  assert.ok(key.matches(check, "v"));
 });
 
 Deno.test("a full queue refuses appends instead of growing without bound", async () => {

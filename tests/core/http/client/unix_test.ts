@@ -104,6 +104,14 @@ Deno.test("over a Unix socket: an oversized head, a timeout, a peer closing, no 
     await assert.rejects(u.client.send(get()), /too large/);
   }
   {
+    // A whole head over the bound, arriving in one piece, is refused as well (not only one
+    // still unfinished at the bound).
+    const big = "HTTP/1.1 200 OK\r\nx-pad: " + "y".repeat(70_000) +
+      "\r\ncontent-length: 2\r\n\r\nok";
+    await using u = await unixAgent(() => big);
+    await assert.rejects(u.client.send(get()), /too large/);
+  }
+  {
     await using u = await unixAgent(() => "hang");
     await assert.rejects(u.client.send(get("/", 200)), isKind("timeout"));
   }

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { Hub } from "../../../../core/relay/hub.ts";
 import { type EndReason, FlushRounds, SseSubscriber } from "../../../../core/relay/stream/mod.ts";
 import { TopicFilter } from "../../../../core/topic/mod.ts";
-import { encodeEvent } from "../../../../core/http/mod.ts";
+import { encodeEvent, SseParser } from "../../../../core/http/mod.ts";
 import { openStream } from "../relay_helpers.ts";
 import { RawConn } from "../../../support/raw_http.ts";
 import { fanOut, frames, ids, QUEUE, readIds, registered } from "./hub_helpers.ts";
@@ -141,4 +141,85 @@ Deno.test("fan-out: a stalled subscriber is cut off at its bound while events co
     await reader.close();
     await svc.close();
   }
+});
+
+Deno.test("fan-out: a round's shared write is cut off exactly at the queue bound", async () => {
+  const rounds = new FlushRounds({ quietMs: 0, minIntervalMs: 0 });
+  const hub = new Hub();
+  const f = frames(1, 9); // 9 frames of equal size
+  const F = f[0].length;
+  const ends: EndReason[][] = [[], []];
+  // Room for exactly 4 frames not taken, and for 4.6 of them.
+  const subs = [4 * F, Math.floor(4.6 * F)].map((queueBytes, i) => {
+    const s: SseSubscriber = new SseSubscriber({
+      queueBytes,
+      rounds,
+      onEnd: (why) => (hub.remove(s), ends[i].push(why)),
+    });
+    hub.add(s, FILTER);
+    s.goLive();
+    return s;
+  });
+  const readers = subs.map((s) => s.body().getReader());
+  const firsts = readers.map((r) => r.read()); // opens each stream; takes frame 1's write
+  const turns = async () => {
+    for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+  };
+  // One frame a round; nothing is read after frame 1: the rest stays queued on each stream.
+  for (const frame of f) {
+    hub.dispatch("t", frame);
+    await turns();
+  }
+  await Promise.all(firsts.map(async (p) => assert.ok(!(await p).done)));
+  const got = await Promise.all(readers.map(async (r) => {
+    const seen: string[] = ["1"];
+    const parser = new SseParser((e) => seen.push(e.event === "overflow" ? "overflow" : e.id!));
+    const dec = new TextDecoder();
+    for (;;) {
+      const { value, done } = await r.read();
+      if (done) return seen;
+      parser.push(dec.decode(value, { stream: true }));
+    }
+  }));
+  // Frames 2..5 queue up to 4F (exactly the first bound); frame 6 passes both.
+  assert.deepEqual(got[0], ["1", "2", "3", "4", "5", "overflow"]);
+  assert.deepEqual(got[1], ["1", "2", "3", "4", "5", "overflow"]);
+  assert.deepEqual(ends, [["overflow"], ["overflow"]]);
+});
+
+Deno.test("fan-out: frames counted delivered are those queued, not a round's a subscriber was cut off at", async () => {
+  const rounds = new FlushRounds({ quietMs: 0, minIntervalMs: 0 });
+  let delivered = 0;
+  const hub = new Hub({ onDelivered: (n) => delivered += n });
+  const f = frames(1, 9);
+  const ends: EndReason[] = [];
+  const s: SseSubscriber = new SseSubscriber({
+    queueBytes: 4 * f[0].length,
+    rounds,
+    onEnd: (why) => (hub.remove(s), ends.push(why)),
+  });
+  // A subscriber of two topics, offered each event as it comes, counted by dispatch.
+  const both = new SseSubscriber({ queueBytes: QUEUE, rounds });
+  hub.add(s, FILTER);
+  hub.add(both, new TopicFilter(["t", "u"]));
+  s.goLive();
+  both.goLive();
+  const reader = s.body().getReader();
+  const first = reader.read(); // opens the stream; takes frame 1's write
+  const other = readIds(both, 9);
+  for (const frame of f) {
+    delivered += hub.dispatch("t", frame);
+    for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+  }
+  await first;
+  let queued = 1;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    queued += new TextDecoder().decode(value).match(/^id: /gm)?.length ?? 0;
+  }
+  assert.deepEqual(await other, upTo(1, 9));
+  assert.deepEqual(ends, ["overflow"]);
+  assert.equal(queued, 5);
+  assert.equal(delivered, queued + 9, "frame 6, at which it was cut off, is not counted");
 });

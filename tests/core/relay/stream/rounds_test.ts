@@ -12,6 +12,10 @@ import {
   RoundJoiner,
   type RoundMember,
 } from "../../../../core/relay/stream/rounds.ts";
+import { Hub } from "../../../../core/relay/hub.ts";
+import { SseSubscriber } from "../../../../core/relay/stream/mod.ts";
+import { TopicFilter } from "../../../../core/topic/mod.ts";
+import { encodeEvent } from "../../../../core/http/mod.ts";
 
 /** A member that counts its flushes; `writes` false: it holds nothing to write. */
 class Member implements RoundMember {
@@ -204,4 +208,28 @@ Deno.test("rounds: members with the same frames share one joined chunk", () => {
   const c = joiner.join([f2, f1], 3);
   assert.notEqual(c, a);
   assert.deepEqual([...c], [3, 1, 2]);
+});
+
+Deno.test("rounds: a topic's shared write is waited for before the next round (hub)", async () => {
+  const rounds = new FlushRounds({ quietMs: 60_000, maxWaitMs: 60_000, minIntervalMs: 0 });
+  const hub = new Hub();
+  const s = new SseSubscriber({ rounds });
+  hub.add(s, new TopicFilter(["t"]));
+  s.goLive();
+  // Read outside the edge: a write is taken once the reader asks for more.
+  const body = s.body().getReader();
+  const first = body.read(); // opens the stream
+  const ev = (id: number) => encodeEvent({ id: String(id), data: "x" });
+  const ids = (b: Uint8Array) => (new TextDecoder().decode(b).match(/id: \d+/g) ?? []).join();
+  hub.dispatch("t", ev(1));
+  await turns(); // a round writes event 1 (the shared chunk of topic t)
+  assert.equal(ids((await first).value!), "id: 1");
+  hub.dispatch("t", ev(2));
+  await turns(); // a round now would write event 2 alone
+  hub.dispatch("t", ev(3));
+  await turns();
+  // Asking for more takes write 1: the next round writes 2 and 3 as one.
+  assert.equal(ids((await body.read()).value!), "id: 2,id: 3");
+  s.end();
+  await body.cancel();
 });
