@@ -33,11 +33,20 @@ export interface StallServer {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** A write that failed because the client had left: the connection is gone, not a fault. */
+function leftEarly(e: unknown): boolean {
+  return e instanceof Deno.errors.BadResource || e instanceof Deno.errors.BrokenPipe ||
+    e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.NotConnected;
+}
+
 /**
  * Starts the server; `onRequest` gets each connection once its request head arrived and
- * answers through it (or never).
+ * answers through it (or never). A script still writing when the client leaves (a client that
+ * reconnects, or a test that ends) stops there; any other failure of the script is thrown.
  */
-export function startStallServer(onRequest: (c: StallConnection) => void): StallServer {
+export function startStallServer(
+  onRequest: (c: StallConnection) => void | Promise<void>,
+): StallServer {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const connections: StallConnection[] = [];
   const open = new Set<Deno.Conn>();
@@ -75,7 +84,12 @@ export function startStallServer(onRequest: (c: StallConnection) => void): Stall
         },
       };
       connections.push(c);
-      onRequest(c);
+      const script = onRequest(c);
+      if (script instanceof Promise) {
+        script.catch((e) => {
+          if (!isClosed && !leftEarly(e)) throw e;
+        });
+      }
       // Whatever the client sends next is ignored; its end is the close being watched for.
       while (await conn.read(chunk) !== null) { /* keep reading */ }
       gone();
