@@ -258,6 +258,13 @@ Deno.test("a request that could split the head is refused before anything is sen
       { ...post(), target: "/a\r\nx: y" },
       { ...post(), target: "a" },
       { ...post(), headers: [["x-a", "1\r\nx-b: 2"]] },
+      // A field name is a token: one with CR LF, a space, a colon or nothing would split or
+      // bend the head as a value would.
+      { ...post(), headers: [["x-a: 1\r\nx-b", "2"]] },
+      { ...post(), headers: [["x a", "1"]] },
+      { ...post(), headers: [["x-a:", "1"]] },
+      { ...post(), headers: [["", "1"]] },
+      { ...post(), headers: [["x-\u00e9", "1"]] },
       { ...post(), method: "CONNECT" },
       { ...post(), method: "PO ST" },
     ];
