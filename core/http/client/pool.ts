@@ -94,6 +94,23 @@ function checkFieldText(value: string, what: string): void {
   }
 }
 
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Field names found to be tokens (a bounded set: it starts over when full). */
+const goodNames = new Set<string>();
+/** Most names {@linkcode goodNames} holds. */
+const GOOD_NAMES = 256;
+
+/** Throws unless `name` is a token (a name with CR LF, a space or a colon would split the head). */
+function checkFieldName(name: string): void {
+  if (goodNames.has(name)) return;
+  if (!TOKEN.test(name)) {
+    throw new HttpClientError("protocol", "invalid character in the request header name");
+  }
+  // Clients send the same few names: each is matched once.
+  if (goodNames.size >= GOOD_NAMES) goodNames.clear();
+  goodNames.add(name);
+}
+
 /** The keep-alive pool for one `http:` origin. */
 export class OriginPool {
   readonly #host: string;
@@ -171,7 +188,10 @@ export class OriginPool {
       this.#lastTarget = req.target;
       this.#lastLine = line;
     }
-    for (let i = 0; i < req.headers.length; i++) checkFieldText(req.headers[i][1], "header value");
+    for (let i = 0; i < req.headers.length; i++) {
+      checkFieldName(req.headers[i][0]);
+      checkFieldText(req.headers[i][1], "header value");
+    }
     return line;
   }
 

@@ -1,8 +1,9 @@
 /**
  * Heads written as bytes where they go, with no string made of them: the HTTP/1.1 server's
  * answers and the client's requests. Header values are byte strings (characters up to U+00FF),
- * each character one byte; a field line whose value repeats (a content type, a score) is copied
- * from bytes kept for it, one whose value changes (a trace id) is written char by char.
+ * each character one byte; a field line whose short value repeats (a score, a flag) is copied
+ * from bytes kept for it, any other value (a trace id, a content type) is written where it goes.
+ * No secret field's value, and no string that may keep a request head alive, is kept.
  * @module
  */
 
@@ -13,10 +14,34 @@ export const CONTENT_LENGTH: Uint8Array = latin1Bytes("content-length: ");
 interface LineMemo {
   /** `name: ` as bytes. */
   readonly name: Uint8Array;
-  value: string;
+  /** False for a field that carries a secret: its value is never kept. */
+  readonly keeps: boolean;
+  /** The last value, when it may be kept (see {@linkcode KEPT_VALUE_CHARS}). */
+  value: string | undefined;
   /** The whole line, made once the value was seen twice in a row. */
   line: Uint8Array | undefined;
 }
+
+/**
+ * Fields whose values are secrets (credentials, sessions): their values are never kept once
+ * written, whatever their length.
+ */
+const SECRET_FIELDS = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "set-cookie",
+  "x-api-key",
+]);
+
+/**
+ * Values kept are shorter than this. A longer string may be V8's view into the whole text it was
+ * cut from (V8 makes such views from 13 chars on): a value taken from a request head would keep
+ * that whole head alive, its Authorization and cookies with it, for as long as it is kept. The
+ * values that repeat are short (content types of up to 12 chars, scores, flags); a longer one is
+ * encoded in one call anyway ({@linkcode putValue}).
+ */
+const KEPT_VALUE_CHARS = 13;
 
 /** Field names whose lines are remembered (heads carry the same few names). */
 const lineMemos = new Map<string, LineMemo>();
@@ -76,7 +101,8 @@ export function fieldLength(name: string, value: string): number {
 
 /**
  * Writes the field line `name: value\r\n` at `pos` (from bytes kept for it when the name came
- * with the same value last time); returns the position after it. The caller made sure there is
+ * with the same short value last time; a secret field's value is never kept); returns the
+ * position after it. The caller made sure there is
  * room ({@linkcode fieldLength}).
  */
 export function putField(buf: Uint8Array, pos: number, name: string, value: string): number {
@@ -88,12 +114,12 @@ export function putField(buf: Uint8Array, pos: number, name: string, value: stri
   }
   if (memo === undefined) {
     if (lineMemos.size >= LINE_MEMOS) lineMemos.clear();
-    memo = { name: latin1Bytes(`${name}: `), value, line: undefined };
+    const keeps = !SECRET_FIELDS.has(name.toLowerCase());
+    memo = { name: latin1Bytes(`${name}: `), keeps, value: undefined, line: undefined };
     lineMemos.set(name, memo);
-  } else {
-    memo.value = value;
-    memo.line = undefined;
   }
+  memo.value = memo.keeps && value.length < KEPT_VALUE_CHARS ? value : undefined;
+  memo.line = undefined;
   buf.set(memo.name, pos);
   return putCrlf(buf, putValue(buf, pos + memo.name.length, value));
 }

@@ -51,3 +51,44 @@ Deno.test("pipelined answers that fill the socket arrive whole, in order, each i
     await svc.close();
   }
 });
+
+Deno.test("an answer's long field value beyond ASCII goes out one byte per char, not as UTF-8", async () => {
+  // Values of 16 chars and more are encoded in one call, which writes UTF-8: a value with a
+  // char beyond ASCII must be written again one byte per char.
+  const values = [
+    "caf\u00e9 au lait, s'il vous pla\u00eet",
+    "\u00ff".repeat(20),
+    "plain-ascii-value-0001",
+  ];
+  const route: RawRoute = {
+    route: "/v",
+    serve(req) {
+      const v = values[Number(req.header("x-n"))];
+      return { status: 200, headers: [["x-v", v], ["x-after", "1"]], body: "ok" };
+    },
+  };
+  const server = createServer({
+    service: "t",
+    host: "127.0.0.1",
+    port: 0,
+    log: createLogger({ service: "t", sink: () => {} }),
+    rawRoutes: (method, path) => method === "GET" && path === "/v" ? route : undefined,
+  });
+  const svc = await server.listen();
+  const c = await RawConn.open(Number(new URL(svc.url).port));
+  try {
+    for (let round = 0; round < 2; round++) {
+      for (let n = 0; n < values.length; n++) {
+        await c.write(`GET /v HTTP/1.1\r\nHost: t\r\nX-N: ${n}\r\n\r\n`);
+        const r = await c.read();
+        assert.equal(r?.status, 200);
+        assert.equal(header(r!, "x-v"), values[n]);
+        assert.equal(header(r!, "x-after"), "1");
+        assert.equal(r?.body, "ok");
+      }
+    }
+  } finally {
+    c.close();
+    await svc.close();
+  }
+});
