@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { Session } from "node:inspector";
 import { createServer, type RawRoute } from "../../../core/http/mod.ts";
-import { OriginPool } from "../../../core/http/client/pool.ts";
+import { createOriginClient, type OriginClient } from "../../../core/http/client/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 
 const enc = new TextEncoder();
@@ -124,7 +124,7 @@ Deno.test("a request's Authorization, and a value cut from a text holding a secr
   })();
   const token = secretBytes(40);
   const other = secretBytes(40);
-  const pool = new OriginPool(new URL(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`));
+  const pool = createOriginClient(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`);
   try {
     for (let i = 0; i < 2; i++) await send(pool, token, other);
   } finally {
@@ -141,13 +141,13 @@ Deno.test("a request's Authorization, and a value cut from a text holding a secr
  * holds `other` (as a forwarded value is a piece of the whole head it came in). Its own frame,
  * done with once it resolves: the test's frame keeps none of these strings.
  */
-async function send(pool: OriginPool, token: Uint8Array, other: Uint8Array): Promise<void> {
+async function send(pool: OriginClient, token: Uint8Array, other: Uint8Array): Promise<void> {
   const latin1 = new TextDecoder("latin1");
   const inbound = latin1.decode(concat([
     enc.encode("accept: application/problem+json\r\nx-secret: "),
     other,
   ]));
-  const r = await pool.request({
+  const r = await pool.send({
     method: "GET",
     target: "/t",
     headers: [
