@@ -157,6 +157,19 @@ export function listeningUrl(stdout: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Resolves with the URL `child` (started by the caller, e.g. through the launcher) logs as
+ * `listening`; fails with its output after `timeoutMs`.
+ */
+export async function waitListening(child: ChildService, timeoutMs = 60_000): Promise<string> {
+  let url: string | undefined;
+  await waitFor(() => (url = listeningUrl(child.stdout())) !== undefined, timeoutMs, "listening")
+    .catch((err) => {
+      throw new Error(child.stdout() + child.stderr(), { cause: err });
+    });
+  return url!;
+}
+
 /** Starts a service child on port 0 and resolves with its URL once it logs `listening`. */
 export async function startIatpService(
   args: string[],

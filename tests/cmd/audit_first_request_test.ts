@@ -7,15 +7,7 @@
 // 500 and never an append unchecked.
 import assert from "node:assert/strict";
 import { decodeClaims, generateIssuer, issueCredential } from "../../core/auth/mod.ts";
-import {
-  type ChildService,
-  listeningUrl,
-  ROOT,
-  spawnChild,
-  spawnIatp,
-  tempDir,
-  waitFor,
-} from "../helpers.ts";
+import { ROOT, spawnChild, spawnIatp, tempDir, waitListening } from "../helpers.ts";
 
 function append(url: string, tx: string, token?: string, body?: string) {
   return fetch(`${url}/audit`, {
@@ -26,15 +18,6 @@ function append(url: string, tx: string, token?: string, body?: string) {
     },
     body: body ?? JSON.stringify({ tx_id: tx, event: "first", actor: "t", payload: { tx } }),
   }).then(async (r) => ({ status: r.status, body: await r.json() }));
-}
-
-async function listening(child: ChildService): Promise<string> {
-  let url: string | undefined;
-  await waitFor(() => (url = listeningUrl(child.stdout())) !== undefined, 60_000, "listening")
-    .catch((err) => {
-      throw new Error(child.stdout() + child.stderr(), { cause: err });
-    });
-  return url!;
 }
 
 async function treeSize(url: string): Promise<number> {
@@ -58,7 +41,7 @@ Deno.test("audit: concurrent first requests through the launcher are each checke
   ];
   const child = spawnIatp(args, { env: { IATP_DATA_DIR: dir.path } });
   try {
-    const url = await listening(child);
+    const url = await waitListening(child);
     // Nothing has asked for the routes yet: every one of these arrives while they load.
     const unchecked = Array.from({ length: 8 }, (_, i) => append(url, `none-${i}`));
     const garbage = Array.from({ length: 4 }, (_, i) => append(url, `g-${i}`, "iatp1.x.y"));
@@ -94,7 +77,7 @@ Deno.test("audit: an exact JSON parser that cannot be loaded refuses each append
     ...["--auth-keys", issuer.publicKey],
   ]);
   try {
-    const url = await listening(child);
+    const url = await waitListening(child);
     // The credential is checked first, as always: no credential is still a 401.
     const none = await append(url, "none");
     assert.equal(none.status, 401, JSON.stringify(none.body));

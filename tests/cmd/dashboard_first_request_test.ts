@@ -6,28 +6,11 @@
 import assert from "node:assert/strict";
 import { decodeClaims, generateIssuer, issueCredential } from "../../core/auth/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
-import {
-  type ChildService,
-  listeningUrl,
-  ROOT,
-  spawnChild,
-  spawnIatp,
-  tempDir,
-  waitFor,
-} from "../helpers.ts";
+import { ROOT, spawnChild, spawnIatp, tempDir, waitListening } from "../helpers.ts";
 import { startDashboard } from "./dashboard_helpers.ts";
 
 /** A relay address nothing listens on: the dashboard keeps serving without its feed. */
 const NO_RELAY = "http://127.0.0.1:9";
-
-async function listening(child: ChildService): Promise<string> {
-  let url: string | undefined;
-  await waitFor(() => (url = listeningUrl(child.stdout())) !== undefined, 60_000, "listening")
-    .catch((err) => {
-      throw new Error(child.stdout() + child.stderr(), { cause: err });
-    });
-  return url!;
-}
 
 function apiState(url: string, token?: string) {
   return fetch(`${url}/api/state`, {
@@ -69,7 +52,7 @@ Deno.test("dashboard: concurrent first requests through the launcher are each ch
     ...["--auth-keys", issuer.publicKey, "--auth-revoked", `file:${dir.path}/revoked`],
   ], { env: { IATP_DATA_DIR: dir.path } });
   try {
-    const url = await listening(child);
+    const url = await waitListening(child);
     // Nothing has asked for the gate yet: every one of these arrives while it loads.
     const none = Array.from({ length: 6 }, () => apiState(url));
     const garbage = Array.from({ length: 3 }, () => apiState(url, "iatp1.x.y"));
@@ -104,7 +87,7 @@ Deno.test("dashboard: a login gate that cannot be loaded answers a JSON 503, nev
     ...["--port", "0", "--relay-url", NO_RELAY, "--auth-keys", issuer.publicKey],
   ]);
   try {
-    const url = await listening(child);
+    const url = await waitListening(child);
     const before = await (await fetch(`${url}/health`)).json();
     assert.equal(before.status, "ok", "the raw path serves without the routes");
     for (const token of [undefined, viewer, undefined]) {
