@@ -243,9 +243,13 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
       banned: /^(zod|yaml|node:crypto|node:sqlite|hono.*)$/,
       // As the compose agent: its start reads its keys and signing defaults from core/auth/agent,
       // and core/auth (the verifier, signing, mesh credentials) loads with its first command; the
-      // relay's client only with a relay_url.
+      // relay's client only with a relay_url. It forwards commands with the command wire alone
+      // (core/docker/wire): the Engine client and the watchdog load in legacy mode only.
       deferred: [
         "core/docker/executor/mod.ts",
+        "core/docker/mod.ts",
+        "core/docker/engine.ts",
+        "core/docker/watchdog.ts",
         "core/relay/mod.ts",
         "core/relay/client/mod.ts",
         "core/auth/mod.ts",

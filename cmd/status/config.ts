@@ -27,7 +27,7 @@ import {
   str,
   url,
 } from "../../core/config/mod.ts";
-import { DEFAULT_DOCKER_SOCKET } from "../../core/docker/mod.ts";
+import { DEFAULT_DOCKER_SOCKET } from "../../core/docker/wire/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { agentAuthFields } from "../../core/hostagent/mod.ts";
 

@@ -11,6 +11,7 @@ import { lateImport } from "../config/mod.ts";
 import type { ClientResponse, OriginClient } from "../http/client/mod.ts";
 import { decodeLogs, demuxLogs, looksMultiplexed } from "./log_frames.ts";
 import { errorMessage } from "../errors/mod.ts";
+import { DEFAULT_DOCKER_SOCKET } from "./wire/mod.ts";
 
 /** The HTTP/1.1 client's module, imported by a computed specifier (core/config's `lateImport`). */
 type HttpClient = typeof import("../http/client/mod.ts");
@@ -27,8 +28,6 @@ const httpClient = onceUntilFailure(() =>
 const MIN_API_VERSION = "1.41";
 /** Newest Engine API this client was written against. */
 const MAX_API_VERSION = "1.47";
-/** Default Docker socket. */
-export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 /** Default timeout of one Engine API call. */
 const DEFAULT_DOCKER_TIMEOUT_MS = 30_000;
 /** Largest JSON response read from the daemon. */

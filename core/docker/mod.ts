@@ -1,6 +1,7 @@
 /**
  * Docker for the host agents: Engine API client over the unix socket, the watchdog and the
- * command wire format (types, results, counters). The command executor, which parses commands
+ * command wire format (types, results, counters: core/docker/wire, which the status agent
+ * imports alone, as it talks to the daemon only in legacy mode). The command executor, which parses commands
  * and parameters (zod, Stacker's dialect), checks compose files (yaml) and runs the compose
  * CLI, is core/docker/executor: an agent loads it with its first command.
  * @module
@@ -8,8 +9,11 @@
 export {
   type AgentCommand,
   appCodeOf,
+  CommandCounters,
   type CommandResult,
   type CommandStatus,
+  type ControlPlaneMetrics,
+  DEFAULT_DOCKER_SOCKET,
   DEFAULT_MAX_COMPOSE_FILE_BYTES,
   DOCKER_COMMANDS,
   type DockerCommandType,
@@ -18,12 +22,10 @@ export {
   MAX_COMMAND_ID_LENGTH,
   scopeFor,
   type StackerError,
-} from "./command.ts";
-export { CommandCounters, type ControlPlaneMetrics } from "./counters.ts";
+} from "./wire/mod.ts";
 export {
   type ContainerInspect,
   type ContainerSummary,
-  DEFAULT_DOCKER_SOCKET,
   DEFAULT_MAX_LOG_BYTES,
   DockerEngine,
   DockerError,

@@ -12,8 +12,8 @@ import {
   isDockerCommand,
   makeResult,
   scopeFor,
-  type Watchdog,
-} from "../docker/mod.ts";
+} from "../docker/wire/mod.ts";
+import type { Watchdog } from "../docker/mod.ts";
 import type { DockerExecutor } from "../docker/executor/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import type { App } from "../http/mod.ts";

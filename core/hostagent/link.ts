@@ -14,7 +14,7 @@ import {
   type CommandResult,
   makeResult,
   MAX_COMMAND_ID_LENGTH,
-} from "../docker/mod.ts";
+} from "../docker/wire/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import { readBody } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";

@@ -13,7 +13,7 @@ import {
   type ControlPlaneMetrics,
   isDockerCommand,
   makeResult,
-} from "../docker/mod.ts";
+} from "../docker/wire/mod.ts";
 import type { DockerExecutor } from "../docker/executor/mod.ts";
 import type { HostSnapshot } from "../host/mod.ts";
 import type { Logger } from "../log/mod.ts";

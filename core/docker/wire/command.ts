@@ -36,6 +36,8 @@ export function scopeFor(type: string): string {
 
 /** Longest command id accepted. */
 export const MAX_COMMAND_ID_LENGTH = 128;
+/** The Docker socket used when none is configured. */
+export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 /** Largest inline compose file `deploy_app` accepts, by default. */
 export const DEFAULT_MAX_COMPOSE_FILE_BYTES = 256 * 1024;
 
