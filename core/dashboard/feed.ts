@@ -6,7 +6,7 @@
  * to the relay.
  * @module
  */
-import type { Logger } from "../log/mod.ts";
+import { isoTimestamp, type Logger } from "../log/mod.ts";
 import { RelayClient, type RelayEvent } from "../relay/client/mod.ts";
 import { SseSubscriber } from "../relay/stream/mod.ts";
 import { encodeEvent, encodeRetry } from "../http/mod.ts";
@@ -70,7 +70,7 @@ export class DashboardFeed {
   readonly #client: RelayClient;
   readonly #sub: { close(): void };
   readonly stats = new MeshStats();
-  #relay: RelayState = { state: "connecting", since: new Date().toISOString() };
+  #relay: RelayState = { state: "connecting", since: isoTimestamp(Date.now()) };
 
   constructor(private readonly o: FeedOptions) {
     this.#client = new RelayClient({
@@ -135,7 +135,7 @@ export class DashboardFeed {
     const last = was.last_event;
     this.#relay = {
       state,
-      since: was.state === state ? was.since : new Date().toISOString(),
+      since: was.state === state ? was.since : isoTimestamp(Date.now()),
       ...(error ? { error } : {}),
       ...(state === "unreachable" && failures ? { failures } : {}),
       ...(last ? { last_event: last } : {}),

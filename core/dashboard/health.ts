@@ -6,7 +6,7 @@
  * @module
  */
 import { every, type Timer } from "../async/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { isoTimestamp, type Logger } from "../log/mod.ts";
 import { fetchJson } from "./fetch_json.ts";
 
 /** Most services watched. */
@@ -99,7 +99,7 @@ export class HealthWatch {
   async #check(s: ServiceHealth): Promise<void> {
     const limits = { timeoutMs: this.o.timeoutMs, maxBytes: MAX_HEALTH_BYTES };
     const answer = await fetchJson(`${s.url}/health`, limits);
-    const now = new Date().toISOString();
+    const now = isoTimestamp(Date.now());
     s.checked_at = now;
     if (!answer.ok) {
       if (s.state !== "down") {

@@ -9,6 +9,7 @@
  * @module
  */
 import { scrub, scrubString } from "./scrub.ts";
+import { isoTimestamp } from "./time.ts";
 
 export {
   addScrubber,
@@ -19,6 +20,7 @@ export {
   scrubString,
 } from "./scrub.ts";
 export type { Scrubber } from "./scrub.ts";
+export { imfFixdate, isoTimestamp } from "./time.ts";
 
 /** Log levels, lowest first. */
 export const LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -66,7 +68,7 @@ function stdoutSink(line: string): void {
 /** Builds one scrubbed JSON line. Exposed for tests and for other writers (audit trails). */
 function formatLine(level: Level, service: string, msg: string, fields: Fields): string {
   const rec: Record<string, unknown> = {
-    ts: new Date().toISOString(),
+    ts: isoTimestamp(Date.now()),
     level,
     msg: scrubString(msg),
     service,

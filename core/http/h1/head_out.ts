@@ -4,6 +4,7 @@
  * goes out in one write without a head string or a buffer made per response.
  * @module
  */
+import { imfFixdate } from "../../log/mod.ts";
 import type { HeaderPairs } from "./raw.ts";
 import {
   CONTENT_LENGTH,
@@ -91,12 +92,15 @@ export function encode(text: string): Uint8Array {
 let dateSecond = -1;
 let dateValue = "";
 
-/** The IMF-fixdate of the current second, computed once per second. */
+/**
+ * The IMF-fixdate of the current second, computed once per second (in JavaScript: see
+ * {@linkcode imfFixdate}).
+ */
 export function httpDate(): string {
   const s = Math.floor(Date.now() / 1000);
   if (s !== dateSecond) {
     dateSecond = s;
-    dateValue = new Date(s * 1000).toUTCString();
+    dateValue = imfFixdate(s * 1000);
   }
   return dateValue;
 }
