@@ -158,7 +158,13 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     ident,
     log,
   );
-  const docker = await dockerTarget(config, creds.composeAgentKey, log);
+  // In legacy mode the Docker Engine client and the executor load here: a failed load fails the
+  // start, and stops the key's refresh with it (the relay's client holds nothing before its
+  // first publish).
+  const docker = await dockerTarget(config, creds.composeAgentKey, log).catch((err) => {
+    creds.close();
+    throw err;
+  });
   const router = new CommandRouter(docker.target, () => monitor.latest(), log);
   /** True once a stream request found Hono's SSE helper unloadable. */
   let streamFailed = false;

@@ -23,11 +23,15 @@ function fakeVault() {
   };
 }
 
-async function refusedStart(which: "status" | "compose-agent", config: Record<string, unknown>) {
+async function refusedStart(
+  which: "status" | "compose-agent",
+  config: Record<string, unknown>,
+  unreadable = "core/relay/client/mod.ts",
+) {
   const dir = await Deno.makeTempDir({ prefix: "iatp-agent-relay-" });
   const child = spawnChild(Deno.execPath(), [
     ...["run", "--quiet", "--no-prompt", "--cached-only", "-A"],
-    `--deny-read=${ROOT}core/relay/client/mod.ts`,
+    `--deny-read=${ROOT}${unreadable}`,
     `${ROOT}tests/support/agent_start_refused.ts`,
     which,
     JSON.stringify(config),
@@ -78,5 +82,51 @@ Deno.test("compose-agent: a relay client that cannot be loaded refuses the start
     assert.ok(vault.reads() >= 1, "the key was read from Vault before the refusal");
   } finally {
     await vault.close();
+  }
+});
+
+// In legacy mode the status agent loads the Docker Engine client (core/docker) and the command
+// executor with its start, after the key and the relay's client: a failed load refuses the start
+// naming the module, and closes what the start had opened.
+for (const unreadable of ["core/docker/mod.ts", "core/docker/executor/mod.ts"]) {
+  Deno.test(`status (legacy): ${unreadable} that cannot be loaded refuses the start and stops the Vault key's refresh`, async () => {
+    const vault = fakeVault();
+    try {
+      const out = await refusedStart("status", {
+        port: 0,
+        legacy: true,
+        agent_id: "docker-late-status",
+        deployment_hash: "dep-docker-late",
+        docker_socket: "/nonexistent/docker.sock",
+        relay_url: "http://127.0.0.1:9",
+        vault: { address: vault.url, token: "root-vault-token", refresh: "1s" },
+      }, unreadable);
+      assert.match(out, new RegExp(`refused: .*${unreadable.replaceAll(".", "\\.")}`));
+      assert.ok(vault.reads() >= 1, "the key was read from Vault before the refusal");
+    } finally {
+      await vault.close();
+    }
+  });
+}
+
+Deno.test("iatp status --legacy: a Docker Engine client that cannot be loaded exits 1, naming the module", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "iatp-agent-docker-" });
+  const child = spawnChild(Deno.execPath(), [
+    ...["run", "--quiet", "--no-prompt", "--cached-only", "-A"],
+    `--deny-read=${ROOT}core/docker/engine.ts`,
+    `${ROOT}cmd/status.ts`,
+    ...["--legacy", "--port", "0", "--docker-socket", "/nonexistent/docker.sock"],
+  ], { env: { IATP_DATA_DIR: dir } });
+  try {
+    const status = await Promise.race([
+      child.process.status,
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 15_000)),
+    ]);
+    assert.equal(status?.code, 1, `${child.stdout()}${child.stderr()}`);
+    assert.match(child.stderr(), /iatp status: .*core\/docker\/engine\.ts/);
+    assert.doesNotMatch(child.stdout(), /"listening"/);
+  } finally {
+    await child.stop("SIGKILL");
+    await Deno.remove(dir, { recursive: true });
   }
 });

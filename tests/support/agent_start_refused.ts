@@ -2,14 +2,21 @@
 // config given as JSON (argv[1]), and prints "refused: <message>" when its start is refused. It
 // never calls Deno.exit: the process ends only when nothing the refused start opened is left
 // running (a Vault key's refresh timer, a probe, a socket), which is what the tests hold it to.
-import { command as composeAgent } from "../../cmd/compose_agent.ts";
-import { command as status } from "../../cmd/status.ts";
+// Only the agent started is loaded (by a computed specifier): the compose-agent's modules
+// (core/docker among them) would otherwise be in every status agent this starts.
+type Status = typeof import("../../cmd/status.ts");
+type ComposeAgent = typeof import("../../cmd/compose_agent.ts");
 
+const load = <T>(path: string): Promise<T> => import(new URL(path, import.meta.url).href);
 const [which, json] = Deno.args;
-const start = () =>
-  which === "status"
-    ? status.start(status.resolve(JSON.parse(json)))
-    : composeAgent.start(composeAgent.resolve(JSON.parse(json)));
+const start = async () => {
+  if (which === "status") {
+    const { command } = await load<Status>("../../cmd/status.ts");
+    return command.start(command.resolve(JSON.parse(json)));
+  }
+  const { command } = await load<ComposeAgent>("../../cmd/compose_agent.ts");
+  return command.start(command.resolve(JSON.parse(json)));
+};
 try {
   const svc = await start();
   console.log("started");
