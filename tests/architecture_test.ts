@@ -247,6 +247,7 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
       // (core/docker/wire): the Engine client and the watchdog load in legacy mode only.
       deferred: [
         "core/docker/executor/mod.ts",
+        "core/docker/parse/mod.ts",
         "core/docker/mod.ts",
         "core/docker/engine.ts",
         "core/docker/watchdog.ts",

@@ -1,9 +1,10 @@
 /**
  * Docker for the host agents: Engine API client over the unix socket, the watchdog and the
  * command wire format (types, results, counters: core/docker/wire, which the status agent
- * imports alone, as it talks to the daemon only in legacy mode). The command executor, which parses commands
- * and parameters (zod, Stacker's dialect), checks compose files (yaml) and runs the compose
- * CLI, is core/docker/executor: an agent loads it with its first command.
+ * imports alone, as it talks to the daemon only in legacy mode). The command parser (zod,
+ * Stacker's dialect) is core/docker/parse; the command executor, which checks compose files
+ * (yaml) and runs the compose CLI, is core/docker/executor: the compose-agent loads it with its
+ * first command, the status agent only in legacy mode.
  * @module
  */
 export {

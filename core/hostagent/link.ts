@@ -21,8 +21,11 @@ import type { Logger } from "../log/mod.ts";
 import type { CommandRouter } from "./router.ts";
 import { lateImport } from "../config/mod.ts";
 
-/** The executor module (its command parser), loaded with the first command. */
-type Executor = typeof import("../docker/executor/mod.ts");
+/**
+ * The command parser (zod), loaded with the first command: apart from the executor and the
+ * Docker Engine client, which this agent loads only in legacy mode.
+ */
+type Parser = typeof import("../docker/parse/mod.ts");
 
 /** A command id as the command parser accepts it. */
 const COMMAND_ID = new RegExp(`^[A-Za-z0-9._:-]{1,${MAX_COMMAND_ID_LENGTH}}$`);
@@ -131,9 +134,9 @@ export class DashboardLink {
     const nextPollSecs = Number.isFinite(next) && next > 0 ? Math.min(next, 300) : 0;
     if (body.item === null || body.item === undefined) return { nextPollSecs };
     // The command parser (zod) loads with the first command, not with the agent.
-    let parseCommand: Executor["parseCommand"];
+    let parseCommand: Parser["parseCommand"];
     try {
-      ({ parseCommand } = await lateImport<Executor>("../docker/executor/mod.ts", import.meta.url));
+      ({ parseCommand } = await lateImport<Parser>("../docker/parse/mod.ts", import.meta.url));
     } catch (err) {
       // The dashboard handed the command over: reported failed when it names its id, not lost.
       const item = body.item;

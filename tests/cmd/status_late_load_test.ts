@@ -12,7 +12,7 @@ Deno.test("status: a command parser that cannot be loaded fails the taken comman
   const dashboard = startFakeDashboard({ token, deploymentHash: hash, maxHoldMs: 500 });
   const status = spawnChild(Deno.execPath(), [
     ...["run", "--quiet", "--no-prompt", "--cached-only", "-A"],
-    `--deny-read=${ROOT}core/docker/executor/mod.ts`,
+    `--deny-read=${ROOT}core/docker/parse/mod.ts`,
     `${ROOT}cmd/status.ts`,
     ...["--port", "0"],
   ], {

@@ -27,8 +27,7 @@ import {
   makeResult,
 } from "../mod.ts";
 import type { ComposeRunner } from "./compose.ts";
-import { stackerResult } from "./stacker.ts";
-import { parseParams } from "./parse.ts";
+import { parseParams, stackerResult } from "../parse/mod.ts";
 import * as ops from "./ops.ts";
 import { DeployPolicy } from "./deploy_policy.ts";
 

@@ -3,7 +3,7 @@
  * `{id, command_id, name, params}`, see stacker.ts) and its result `{command_id, status,
  * result, error, completed_at, executed_by, deployment_hash, app_code, command_type, errors}`,
  * the scope each command type needs, and the result builder. Parsing a command body and its
- * parameters is the executor's (core/docker/executor), which loads the schemas.
+ * parameters is core/docker/parse's, which loads the schemas.
  * @module
  */
 

@@ -5,7 +5,7 @@
  * typed `result` Stacker validates for health, logs and restart.
  * @module
  */
-import type { StackerError } from "../mod.ts";
+import type { StackerError } from "../wire/mod.ts";
 
 /** Command types whose target is one container. */
 const CONTAINER_TYPES = new Set([

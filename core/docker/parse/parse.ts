@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { HttpError, isValidationError } from "../../errors/mod.ts";
-import { type AgentCommand, MAX_COMMAND_ID_LENGTH } from "../mod.ts";
+import { type AgentCommand, MAX_COMMAND_ID_LENGTH } from "../wire/mod.ts";
 import { fromUpstreamBody, stackerParameters } from "./stacker.ts";
 
 const commandSchema = z.object({
