@@ -22,3 +22,27 @@ Deno.test("an answer's Date field is made without Date's formatting, as toUTCStr
   assert.equal(date, new Date(Date.parse(date)).toUTCString());
   assert.ok(Math.abs(Date.parse(date) - Date.now()) < 10_000, date);
 });
+
+Deno.test("the Date field follows the clock across a second boundary and when it goes back", () => {
+  const now = Date.now;
+  let clock = 0;
+  Date.now = () => clock;
+  const at = (ms: number) => {
+    clock = ms;
+    return httpDate();
+  };
+  try {
+    const t = Date.UTC(2024, 1, 29, 23, 59, 58); // a leap day's last seconds
+    assert.equal(at(t + 999), "Thu, 29 Feb 2024 23:59:58 GMT");
+    assert.equal(at(t + 999), "Thu, 29 Feb 2024 23:59:58 GMT"); // the same second twice
+    assert.equal(at(t + 1000), "Thu, 29 Feb 2024 23:59:59 GMT"); // the next second's first ms
+    assert.equal(at(t + 2000), "Fri, 01 Mar 2024 00:00:00 GMT");
+    // The clock set back (NTP step, VM restore): the field follows it, never stays ahead.
+    assert.equal(at(t + 500), "Thu, 29 Feb 2024 23:59:58 GMT");
+    assert.equal(at(t - 86_400_000), "Wed, 28 Feb 2024 23:59:58 GMT");
+    // A clock before 1970 (a host with no RTC): as toUTCString writes it.
+    assert.equal(at(-1), new Date(-1000).toUTCString());
+  } finally {
+    Date.now = now;
+  }
+});
