@@ -218,7 +218,16 @@ class ActionAgent {
     }
     // The executor and the plugin catalog load with the first instruction (a failed load is
     // this instruction's failure, reported as any other).
-    let body = await runLate(inst, this.exec, log);
+    let body = await runLate(
+      inst,
+      this.exec,
+      log,
+      (err) =>
+        this.rt.log.error("the instruction runner could not be loaded", {
+          instruction_id: inst.id,
+          err,
+        }),
+    );
     if (this.#stopping && body.status === "failed") {
       log.add("the agent stopped while this instruction was running");
       body = {

@@ -5,7 +5,6 @@
  * @module
  */
 import { lateImport } from "../config/mod.ts";
-import { errorMessage } from "../errors/mod.ts";
 import type { ExecutionLog } from "./exec_log.ts";
 import type { ExecutorContext } from "./executor.ts";
 import type { PluginCatalog } from "./plugins.ts";
@@ -13,6 +12,10 @@ import { type Instruction, type ResultBody, rfc3339 } from "./wire.ts";
 
 /** The executor's module, imported by a computed specifier (core/config's `lateImport`). */
 type Executor = typeof import("./executor.ts");
+
+/** What a failed load reports to the orchestrator (the reason is in the agent's log). */
+export const LOAD_FAILED =
+  "the instruction runner (executor, plugin catalog) could not be loaded; the agent's log has the reason";
 
 /** An {@linkcode ExecutorContext} whose plugin catalog is made with the first instruction. */
 export interface LateExecutorContext extends Omit<ExecutorContext, "catalog"> {
@@ -28,6 +31,7 @@ export async function runLate(
   inst: Instruction,
   ctx: LateExecutorContext,
   log: ExecutionLog,
+  onLoadError: (err: unknown) => void = () => {},
 ): Promise<ResultBody> {
   let executor: Executor;
   let catalog: PluginCatalog;
@@ -35,9 +39,10 @@ export async function runLate(
     executor = await lateImport<Executor>("./executor.ts", import.meta.url);
     catalog = await ctx.catalog();
   } catch (err) {
-    const message = `the instruction runner (executor, plugin catalog) could not be loaded: ${
-      errorMessage(err)
-    }`;
+    // The reason (a module path on this host, the runtime's wording) goes to the agent's own
+    // log; the orchestrator gets a fixed sentence.
+    onLoadError(err);
+    const message = LOAD_FAILED;
     log.add(`failed (internal): ${message}`);
     return {
       status: "failed",

@@ -15,7 +15,6 @@ import {
   makeResult,
   MAX_COMMAND_ID_LENGTH,
 } from "../docker/wire/mod.ts";
-import { errorMessage } from "../errors/mod.ts";
 import { readBody } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CommandRouter } from "./router.ts";
@@ -29,6 +28,9 @@ type Parser = typeof import("../docker/parse/mod.ts");
 
 /** A command id as the command parser accepts it. */
 const COMMAND_ID = new RegExp(`^[A-Za-z0-9._:-]{1,${MAX_COMMAND_ID_LENGTH}}$`);
+/** What a command reports when the parser could not be loaded (the reason is in the agent's log). */
+export const PARSER_UNAVAILABLE =
+  "the command parser could not be loaded; the agent's log has the reason";
 /** Largest poll response read. */
 const MAX_POLL_RESPONSE_BYTES = 1024 * 1024;
 /** An empty poll answered sooner than this was not held open: the next one waits the backoff. */
@@ -142,8 +144,9 @@ export class DashboardLink {
       const item = body.item;
       const id = typeof item === "object" && "command_id" in item ? item.command_id : undefined;
       if (typeof id !== "string" || !COMMAND_ID.test(id)) throw err;
-      const message = `the command parser could not be loaded: ${errorMessage(err)}`;
+      // The reason (a module path on this host, the runtime's wording) stays in the agent's log.
       o.log.error("dashboard command not run", { command_id: id, err });
+      const message = PARSER_UNAVAILABLE;
       return {
         failed: makeResult({ command_id: id }, "status_panel", "failed", null, message),
         nextPollSecs,

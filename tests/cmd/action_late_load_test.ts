@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
+import { LOAD_FAILED } from "../../core/agents/late_run.ts";
 import { listeningUrl, ROOT, spawnChild, tempDir, waitFor } from "../helpers.ts";
 
 const TOKEN = "action-late-load-token-0123456789";
@@ -62,9 +63,17 @@ Deno.test("action: a plugin catalog that cannot be loaded fails each taken instr
     for (const id of ["late-1", "late-2"]) {
       const [r] = orch.results(id);
       assert.equal(r.body.status, "failed", id);
-      assert.match(String(r.body.error_message), /could not be loaded/, id);
+      // A fixed sentence to the orchestrator, in the result and its execution log: no path of
+      // this host, no runtime wording.
+      assert.equal(r.body.error_message, LOAD_FAILED, id);
+      assert.doesNotMatch(JSON.stringify(r.body), /file:|\/core\/|\\u001b|Requires read/, id);
       assert.equal((r.body.error_details as Record<string, unknown>).error_type, "internal");
     }
+    // The reason is in the agent's own log.
+    assert.match(
+      agent.stdout(),
+      /the instruction runner could not be loaded.*Requires read access/,
+    );
     // Neither is run or reported again on later polls.
     await new Promise((r) => setTimeout(r, 1_000));
     assert.equal(orch.results("late-1").length, 1);

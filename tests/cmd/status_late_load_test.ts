@@ -1,9 +1,11 @@
 // The status agent loads its command parser with the first dashboard command. When that load
 // fails (the module unreadable, as after an install replaced under a running agent), the command
-// it took from the dashboard is reported failed, not dropped.
+// it took from the dashboard is reported failed, not dropped, with a fixed sentence (the reason,
+// which names a path on the host, stays in the agent's log).
 import assert from "node:assert/strict";
 import { listeningUrl, ROOT, spawnChild, tempDir, waitFor } from "../helpers.ts";
 import { startFakeDashboard } from "../support/fake_dashboard.ts";
+import { PARSER_UNAVAILABLE } from "../../core/hostagent/link.ts";
 
 Deno.test("status: a command parser that cannot be loaded fails the taken command, reported", async () => {
   const dir = await tempDir();
@@ -37,7 +39,15 @@ Deno.test("status: a command parser that cannot be loaded fails the taken comman
       throw new Error(status.stdout().slice(-3000), { cause: err });
     });
     assert.equal(report.status, "failed");
-    assert.match(String(report.error), /could not be loaded/);
+    // A fixed sentence to the dashboard: no path of this host, no runtime wording or colour codes.
+    assert.equal(report.error, PARSER_UNAVAILABLE);
+    assert.doesNotMatch(JSON.stringify(report), /file:|\/core\/|\\u001b|Requires read/);
+    // The reason is in the agent's own log.
+    await waitFor(
+      () => /dashboard command not run.*Requires read access/.test(status.stdout()),
+      10_000,
+      "logged reason",
+    );
   } finally {
     await status.stop("SIGTERM");
     await dashboard.close();
