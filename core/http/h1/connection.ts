@@ -191,7 +191,6 @@ export class Connection extends ConnectionBody implements ResponseHooks {
     const r = this.reader;
     const limits = this.ctx.limits;
     while (r.buffered >= 2 && r.buf[r.start] === 13 && r.buf[r.start + 1] === 10) r.consume(2);
-    if (this.phase === "idle" && r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
     // The client's last head again (the usual keep-alive request): its end is known.
     const same = this.#heads.repeated(r.buf, r.start, r.end);
     if (same !== undefined) {
@@ -202,6 +201,9 @@ export class Connection extends ConnectionBody implements ResponseHooks {
     const end = headEnd(r.buf, r.start, r.start + Math.max(0, scanned - 3), r.end);
     if (end < 0) {
       if (r.buffered > limits.maxHeaderBytes) throw this.#headTooLarge();
+      // The head deadline runs from its first bytes; a head that arrived whole never waits on
+      // it (no clock read for it).
+      if (this.phase === "idle" && r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
       return undefined;
     }
     if (end - r.start > limits.maxHeaderBytes) throw this.#headTooLarge();
