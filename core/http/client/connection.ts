@@ -16,6 +16,7 @@
  */
 import { after, type Timer } from "../../async/mod.ts";
 import { HttpClientError } from "./error.ts";
+import type { ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
 import {
@@ -382,6 +383,20 @@ export class Connection {
       throw new HttpClientError("protocol", "response head too large");
     }
     return -1;
+  }
+
+  /**
+   * The head `memo` remembers when the buffer begins with it (see
+   * {@linkcode ResponseHeadMemo.repeated}), taken from the buffer; else undefined (look for the
+   * head's end with {@linkcode bufferedHead}).
+   */
+  repeatedHead(memo: ResponseHeadMemo): ResponseHead | undefined {
+    const head = memo.repeated(this.#buf, this.#start, this.#end);
+    if (head !== undefined) {
+      this.#start += memo.repeatedLength;
+      this.#scanned = 0;
+    }
+    return head;
   }
 
   /** What a connection that ended before a whole response head is. */

@@ -249,6 +249,26 @@ export class ResponseHeadMemo {
   #head: ResponseHead | undefined;
 
   /**
+   * The head remembered when `b[start:limit)` begins with its bytes and the empty line after
+   * them, else undefined; it then takes {@linkcode repeatedLength} bytes. A head the parse
+   * accepted holds no bare LF and no empty line, so those bytes end at that empty line and
+   * nowhere earlier: found without searching for its end (and compared once, not twice).
+   */
+  repeated(b: Uint8Array, start: number, limit: number): ResponseHead | undefined {
+    const last = this.#head;
+    const n = this.#length;
+    const e = start + n;
+    if (last === undefined || limit - e < 4) return undefined;
+    if (b[e] !== CR || b[e + 1] !== LF || b[e + 2] !== CR || b[e + 3] !== LF) return undefined;
+    return sameBytes(b, start, this.#bytes, n) ? last : undefined;
+  }
+
+  /** Bytes a head {@linkcode repeated} found takes, its empty line included. */
+  get repeatedLength(): number {
+    return this.#length + 4;
+  }
+
+  /**
    * {@linkcode parseResponseHead} of `b[start:end)`, or what it returned for the same bytes last
    * time (compared in place: no view of them is made).
    * @throws {HttpClientError} `protocol` as parseResponseHead does
