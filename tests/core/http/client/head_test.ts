@@ -9,6 +9,7 @@ import {
   type ResponseHead,
   ResponseHeadMemo,
 } from "../../../../core/http/client/head.ts";
+import { viewOf } from "../../../../core/http/wire/mod.ts";
 
 /** Head text as bytes, one byte per character (so \xe9 is the obs-text byte 0xE9). */
 function bytes(text: string): Uint8Array {
@@ -242,12 +243,13 @@ Deno.test("the response head memo parses each new head and answers a repeated on
 Deno.test("the response head memo finds its head in a buffer only with the empty line right after it", () => {
   const memo = new ResponseHeadMemo();
   const text = "HTTP/1.1 200 OK\r\ncontent-type: a/b\r\ncontent-length: 12";
-  assert.equal(memo.repeated(bytes(`${text}\r\n\r\n`), 0, text.length + 4), undefined, "none yet");
+  const whole = bytes(`${text}\r\n\r\n`);
+  assert.equal(memo.repeated(whole, viewOf(whole), 0, whole.length), undefined, "none yet");
   const first = memo.parse(bytes(text));
   const at = (s: string, off = 3) => {
     const b = new Uint8Array(off + s.length + 5);
     b.set(bytes(s), off);
-    return memo.repeated(b, off, off + s.length);
+    return memo.repeated(b, viewOf(b), off, off + s.length);
   };
   assert.equal(at(`${text}\r\n\r\n`), first);
   assert.equal(memo.repeatedLength, text.length + 4);
@@ -257,4 +259,12 @@ Deno.test("the response head memo finds its head in a buffer only with the empty
   assert.equal(at(`${text}3\r\n\r\n`), undefined, "a longer value");
   assert.equal(at(`${text.replace("a/b", "a/c")}\r\n\r\n`), undefined, "one byte different");
   assert.equal(at(`${text.slice(0, 10)}`), undefined, "fewer bytes than the head");
+  // Compared four bytes at a time, the last ones alone: a change anywhere, at any offset, misses.
+  for (let off = 0; off < 4; off++) {
+    assert.equal(at(`${text}\r\n\r\n`, off), first, `offset ${off}`);
+    for (let i = 0; i < text.length; i++) {
+      const changed = text.slice(0, i) + (text[i] === "x" ? "y" : "x") + text.slice(i + 1);
+      assert.equal(at(`${changed}\r\n\r\n`, off), undefined, `offset ${off}, byte ${i}`);
+    }
+  }
 });
