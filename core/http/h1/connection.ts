@@ -169,9 +169,16 @@ export class Connection extends ConnectionBody implements ResponseHooks {
     } catch { /* already closed */ }
   }
 
-  #arm(phase: Phase, timeoutMs: number): void {
+  /** Sets the phase and its deadline; returns the clock read for it (0: none was). */
+  #arm(phase: Phase, timeoutMs: number): number {
     this.phase = phase;
-    this.deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+    if (timeoutMs <= 0) {
+      this.deadline = 0;
+      return 0;
+    }
+    const now = Date.now();
+    this.deadline = now + timeoutMs;
+    return now;
   }
 
   /** Arms the deadline of the wait for the next head (the first one's runs from accept). */
@@ -255,8 +262,14 @@ export class Connection extends ConnectionBody implements ResponseHooks {
    */
   #respond(head: RequestHead, res: Response | RawResponse): Promise<boolean> {
     const keepAlive = head.keepAlive && !this.ctx.draining && this.settleBody();
-    this.#arm("write", this.ctx.limits.idleTimeoutMs);
-    const framing = { head: head.method === "HEAD", minor: head.minor, keepAlive };
+    // The write deadline's clock reading also dates the answer.
+    const now = this.#arm("write", this.ctx.limits.idleTimeoutMs);
+    const framing = {
+      head: head.method === "HEAD",
+      minor: head.minor,
+      keepAlive,
+      now: now > 0 ? now : undefined,
+    };
     return res instanceof Response
       ? sendResponse(this.writer, res, framing, this)
       : sendRaw(this.writer, res, framing, this, this.#checked);
