@@ -16,6 +16,7 @@
  */
 import { after, type Timer } from "../../async/mod.ts";
 import { HttpClientError } from "./error.ts";
+import type { ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
 import {
@@ -25,6 +26,7 @@ import {
   putCrlf,
   putDigits,
   putField,
+  viewOf,
 } from "../wire/mod.ts";
 
 /** Read buffer a connection starts with (an answer's head and a small body; it grows as needed). */
@@ -51,6 +53,8 @@ export function abortedError(reason: unknown): HttpClientError {
 /** A buffered connection. */
 export class Connection {
   #buf = new Uint8Array(INITIAL_BUFFER);
+  /** A view of `#buf` (a remembered head is compared against it four bytes at a time). */
+  #view = viewOf(this.#buf);
   #start = 0;
   #end = 0;
   #out: Uint8Array | undefined;
@@ -331,6 +335,7 @@ export class Connection {
     const live = this.#buf.subarray(this.#start, this.#end);
     const next = this.#start > 0 ? this.#buf : new Uint8Array(this.#buf.length * 2);
     next.set(live);
+    if (next !== this.#buf) this.#view = viewOf(next);
     this.#buf = next;
     this.#end = live.length;
     this.#start = 0;
@@ -382,6 +387,20 @@ export class Connection {
       throw new HttpClientError("protocol", "response head too large");
     }
     return -1;
+  }
+
+  /**
+   * The head `memo` remembers when the buffer begins with it (see
+   * {@linkcode ResponseHeadMemo.repeated}), taken from the buffer; else undefined (look for the
+   * head's end with {@linkcode bufferedHead}).
+   */
+  repeatedHead(memo: ResponseHeadMemo): ResponseHead | undefined {
+    const head = memo.repeated(this.#buf, this.#view, this.#start, this.#end);
+    if (head !== undefined) {
+      this.#start += memo.repeatedLength;
+      this.#scanned = 0;
+    }
+    return head;
   }
 
   /** What a connection that ended before a whole response head is. */

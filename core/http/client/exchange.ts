@@ -19,6 +19,11 @@ export interface ExchangeHost {
   /** Parses the response head `buf[start:end)` (the pool remembers the agent's usual one). */
   parse(buf: Uint8Array, start: number, end: number): ResponseHead;
   /**
+   * The agent's usual head when the connection's buffer begins with it, taken from the buffer
+   * (see `Connection.repeatedHead`); else undefined.
+   */
+  repeated(conn: Connection): ResponseHead | undefined;
+  /**
    * The response to a final `head` (a promise while its body is still being read).
    * @throws {HttpClientError} when the response cannot be framed
    */
@@ -93,12 +98,16 @@ export class Exchange {
     const conn = this.conn;
     try {
       for (;;) {
-        const end = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
-        if (end < 0) {
-          conn.fillThen(this.#onFilled, this.#fail);
-          return;
+        // The agent's usual head is known by one comparison; any other is looked for and parsed.
+        let head = this.host.repeated(conn);
+        if (head === undefined) {
+          const end = conn.bufferedHead(MAX_RESPONSE_HEAD_BYTES);
+          if (end < 0) {
+            conn.fillThen(this.#onFilled, this.#fail);
+            return;
+          }
+          head = this.host.parse(conn.buffer, conn.headStart, end);
         }
-        const head = this.host.parse(conn.buffer, conn.headStart, end);
         const req = this.#req;
         if (req === undefined) return; // settled meanwhile
         if (head.status >= 200) {

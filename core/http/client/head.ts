@@ -20,6 +20,7 @@
  */
 import { latin1 } from "./latin1.ts";
 import { HttpClientError } from "./error.ts";
+import { sameBytesAt, viewOf } from "../wire/mod.ts";
 
 /** The framing and the fields the client uses from a response head. */
 export interface ResponseHead {
@@ -245,8 +246,30 @@ const HEAD_MEMO_BYTES = 512;
  */
 export class ResponseHeadMemo {
   #bytes = new Uint8Array(HEAD_MEMO_BYTES);
+  readonly #view = viewOf(this.#bytes);
   #length = -1;
   #head: ResponseHead | undefined;
+
+  /**
+   * The head remembered when `b[start:limit)` begins with its bytes and the empty line after
+   * them, else undefined; it then takes {@linkcode repeatedLength} bytes. A head the parse
+   * accepted holds no bare LF and no empty line, so those bytes end at that empty line and
+   * nowhere earlier: found without searching for its end (and compared once, not twice, four
+   * bytes at a time). `view` is a view of exactly `b` (see `viewOf` in core/http/wire).
+   */
+  repeated(b: Uint8Array, view: DataView, start: number, limit: number): ResponseHead | undefined {
+    const last = this.#head;
+    const n = this.#length;
+    const e = start + n;
+    if (last === undefined || limit - e < 4) return undefined;
+    if (b[e] !== CR || b[e + 1] !== LF || b[e + 2] !== CR || b[e + 3] !== LF) return undefined;
+    return sameBytesAt(b, view, start, this.#bytes, this.#view, n) ? last : undefined;
+  }
+
+  /** Bytes a head {@linkcode repeated} found takes, its empty line included. */
+  get repeatedLength(): number {
+    return this.#length + 4;
+  }
 
   /**
    * {@linkcode parseResponseHead} of `b[start:end)`, or what it returned for the same bytes last

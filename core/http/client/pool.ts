@@ -127,6 +127,7 @@ export class OriginPool {
   /** What this pool does for the exchanges of its connections. */
   readonly #exchanges: ExchangeHost = {
     parse: (buf, start, end) => this.#heads.parse(buf, start, end),
+    repeated: (conn) => conn.repeatedHead(this.#heads),
     respond: (x, req, head) => this.#respond(x, req, head),
     failed: (x, err, retry) => this.#failed(x, err, retry),
   };

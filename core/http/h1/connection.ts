@@ -169,9 +169,16 @@ export class Connection extends ConnectionBody implements ResponseHooks {
     } catch { /* already closed */ }
   }
 
-  #arm(phase: Phase, timeoutMs: number): void {
+  /** Sets the phase and its deadline; returns the clock read for it (0: none was). */
+  #arm(phase: Phase, timeoutMs: number): number {
     this.phase = phase;
-    this.deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+    if (timeoutMs <= 0) {
+      this.deadline = 0;
+      return 0;
+    }
+    const now = Date.now();
+    this.deadline = now + timeoutMs;
+    return now;
   }
 
   /** Arms the deadline of the wait for the next head (the first one's runs from accept). */
@@ -191,7 +198,6 @@ export class Connection extends ConnectionBody implements ResponseHooks {
     const r = this.reader;
     const limits = this.ctx.limits;
     while (r.buffered >= 2 && r.buf[r.start] === 13 && r.buf[r.start + 1] === 10) r.consume(2);
-    if (this.phase === "idle" && r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
     // The client's last head again (the usual keep-alive request): its end is known.
     const same = this.#heads.repeated(r.buf, r.start, r.end);
     if (same !== undefined) {
@@ -202,6 +208,9 @@ export class Connection extends ConnectionBody implements ResponseHooks {
     const end = headEnd(r.buf, r.start, r.start + Math.max(0, scanned - 3), r.end);
     if (end < 0) {
       if (r.buffered > limits.maxHeaderBytes) throw this.#headTooLarge();
+      // The head deadline runs from its first bytes; a head that arrived whole never waits on
+      // it (no clock read for it).
+      if (this.phase === "idle" && r.buffered > 0) this.#arm("head", limits.headerTimeoutMs);
       return undefined;
     }
     if (end - r.start > limits.maxHeaderBytes) throw this.#headTooLarge();
@@ -253,8 +262,14 @@ export class Connection extends ConnectionBody implements ResponseHooks {
    */
   #respond(head: RequestHead, res: Response | RawResponse): Promise<boolean> {
     const keepAlive = head.keepAlive && !this.ctx.draining && this.settleBody();
-    this.#arm("write", this.ctx.limits.idleTimeoutMs);
-    const framing = { head: head.method === "HEAD", minor: head.minor, keepAlive };
+    // The write deadline's clock reading also dates the answer.
+    const now = this.#arm("write", this.ctx.limits.idleTimeoutMs);
+    const framing = {
+      head: head.method === "HEAD",
+      minor: head.minor,
+      keepAlive,
+      now: now > 0 ? now : undefined,
+    };
     return res instanceof Response
       ? sendResponse(this.writer, res, framing, this)
       : sendRaw(this.writer, res, framing, this, this.#checked);

@@ -4,6 +4,7 @@
  * @module
  */
 import { HttpError } from "../../errors/mod.ts";
+import { sameBytesAt, viewOf } from "../wire/mod.ts";
 
 /** Bounds the parser enforces beyond the head's total size (checked by the reader). */
 export interface HeadLimits {
@@ -264,6 +265,10 @@ const HEAD_MEMO_BYTES = 1024;
  */
 export class HeadMemo {
   #bytes: Uint8Array | undefined;
+  /** A view of `#bytes`, and of the read buffer compared last (four bytes at a time). */
+  #view: DataView | undefined;
+  #buf: Uint8Array | undefined;
+  #bufView: DataView | undefined;
   #length = 0;
   #head: RequestHead | undefined;
 
@@ -275,10 +280,18 @@ export class HeadMemo {
   repeated(buf: Uint8Array, start: number, limit: number): RequestHead | undefined {
     const head = this.#head;
     const bytes = this.#bytes;
+    const view = this.#view;
     const n = this.#length;
-    if (head === undefined || bytes === undefined || limit - start < n) return undefined;
-    for (let i = 0; i < n; i++) if (bytes[i] !== buf[start + i]) return undefined;
-    return head;
+    if (head === undefined || bytes === undefined || view === undefined || limit - start < n) {
+      return undefined;
+    }
+    let bufView = this.#bufView;
+    if (this.#buf !== buf || bufView === undefined) {
+      // The connection's read buffer: the same one from request to request, until it grows.
+      bufView = this.#bufView = viewOf(buf);
+      this.#buf = buf;
+    }
+    return sameBytesAt(buf, bufView, start, bytes, view, n) ? head : undefined;
   }
 
   /** Bytes of the head remembered (0 when none is). */
@@ -294,6 +307,7 @@ export class HeadMemo {
     if (n > HEAD_MEMO_BYTES) return;
     if (this.#bytes === undefined || this.#bytes.length < n) {
       this.#bytes = new Uint8Array(Math.min(HEAD_MEMO_BYTES, Math.max(256, 2 * n)));
+      this.#view = viewOf(this.#bytes);
     }
     this.#bytes.set(buf.subarray(start, end));
     this.#length = n;
@@ -308,6 +322,7 @@ export class HeadMemo {
   /** Lets the held bytes and head go (a connection that streams for long needs neither). */
   forget(): void {
     this.#bytes = undefined;
+    this.#view = this.#buf = this.#bufView = undefined;
     this.#head = undefined;
     this.#length = 0;
   }

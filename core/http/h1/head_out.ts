@@ -93,11 +93,11 @@ let dateSecond = -1;
 let dateValue = "";
 
 /**
- * The IMF-fixdate of the current second, computed once per second (in JavaScript: see
- * {@linkcode imfFixdate}).
+ * The IMF-fixdate of the current second (or of `now`, ms), computed once per second (in
+ * JavaScript: see {@linkcode imfFixdate}).
  */
-export function httpDate(): string {
-  const s = Math.floor(Date.now() / 1000);
+export function httpDate(now: number = Date.now()): string {
+  const s = Math.floor(now / 1000);
   if (s !== dateSecond) {
     dateSecond = s;
     dateValue = imfFixdate(s * 1000);
@@ -232,12 +232,12 @@ function statusLine(status: number): Uint8Array {
 let dateLineSecond = -1;
 let dateLine: Uint8Array = new Uint8Array(0);
 
-/** `date: <IMF-fixdate>\r\n` of the current second as bytes, made once per second. */
-function currentDateLine(): Uint8Array {
-  const s = Math.floor(Date.now() / 1000);
+/** `date: <IMF-fixdate>\r\n` of the second of `now` (ms) as bytes, made once per second. */
+function currentDateLine(now: number): Uint8Array {
+  const s = Math.floor(now / 1000);
   if (s !== dateLineSecond) {
     dateLineSecond = s;
-    dateLine = latin1Bytes(`date: ${httpDate()}\r\n`);
+    dateLine = latin1Bytes(`date: ${httpDate(now)}\r\n`);
   }
   return dateLine;
 }
@@ -247,7 +247,8 @@ function currentDateLine(): Uint8Array {
  * pooled buffer, for one write; undefined when they do not fit one. {@linkcode OutBuffer.writeTo}
  * writes it and gives it back; else give it back with {@linkcode releaseOut} once it is written. The head is written as bytes where it lies, with
  * no string made of it: the status line, the Date line and a header line whose value repeats
- * are copied from bytes kept for them.
+ * are copied from bytes kept for them. `now`: the wall clock (ms) the caller read as it began
+ * the answer, whose second the Date line gives (else the clock is read here).
  */
 export function headAndBody(
   status: number,
@@ -255,6 +256,7 @@ export function headAndBody(
   body: Uint8Array,
   keepAlive: boolean,
   minor: number,
+  now?: number,
 ): OutBuffer | undefined {
   const first = statusLine(status);
   // Each char is one byte: the head's size is known before anything is written.
@@ -282,7 +284,7 @@ export function headAndBody(
     if (!owned(name)) p = putField(buf, p, name, value);
   }
   if (!dated) {
-    const date = currentDateLine();
+    const date = currentDateLine(now ?? Date.now());
     buf.set(date, p);
     p += date.length;
   }

@@ -21,6 +21,11 @@ export interface ResponseFraming {
   minor: number;
   /** Whether the connection may stay open after this response. */
   keepAlive: boolean;
+  /**
+   * The wall clock (ms since the epoch) the connection read as it began the answer (arming its
+   * write deadline): the Date field gives its second, with no clock read of its own.
+   */
+  now?: number;
 }
 
 /** Hooks the writer reports to. */
@@ -130,7 +135,7 @@ export function sendRaw(
     const bytes = typeof body === "string" ? utf8.encode(body) : body ?? EMPTY;
     const whole = bytes.length > COALESCE_BYTES
       ? undefined
-      : headAndBody(status, headers, bytes, keep, x.minor);
+      : headAndBody(status, headers, bytes, keep, x.minor, x.now);
     // The usual answer: head and body in one pooled buffer, one write, no frame suspended.
     if (whole) {
       res.release?.(); // the body was copied

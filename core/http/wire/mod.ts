@@ -145,3 +145,37 @@ function lineOf(name: Uint8Array, value: string): Uint8Array {
   putCrlf(line, putLatin1(line, name.length, value));
   return line;
 }
+
+/**
+ * A view of exactly the bytes of `b`, for {@linkcode sameBytesAt} (made once per buffer by its
+ * owner: a view per call would cost more than the comparison saves).
+ */
+export function viewOf(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * Whether `a[start:start + n)` equals `b[0:n)`, compared four bytes at a time (a remembered head
+ * against the read buffer). `av` and `bv` are {@linkcode viewOf} `a` and `b`.
+ * @example
+ * ```ts
+ * const a = latin1Bytes("xxHTTP/1.1 200 OK");
+ * const b = latin1Bytes("HTTP/1.1 200 OK");
+ * sameBytesAt(a, viewOf(a), 2, b, viewOf(b), b.length); // true
+ * ```
+ */
+export function sameBytesAt(
+  a: Uint8Array,
+  av: DataView,
+  start: number,
+  b: Uint8Array,
+  bv: DataView,
+  n: number,
+): boolean {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    if (av.getInt32(start + i, true) !== bv.getInt32(i, true)) return false;
+  }
+  for (; i < n; i++) if (a[start + i] !== b[i]) return false;
+  return true;
+}

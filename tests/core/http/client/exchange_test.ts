@@ -107,3 +107,38 @@ Deno.test("each request line is checked and written as its request says, whateve
     agent.close();
   }
 });
+
+Deno.test("the agent's usual head is taken only when its empty line follows: a longer head is read and checked", async () => {
+  // The first answer's head is remembered; each later one begins with its bytes and goes on
+  // (a field more, a body-like line, an LF without CR, a field split over reads), so only a
+  // comparison that also requires the empty line right after them reads it as sent.
+  const head = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n";
+  const answers: Array<string | { pieces: string[] }> = [
+    `${head}\r\nr0`,
+    `${head}\r\nr1`, // the usual head again
+    `${head}transfer-encoding: chunked\r\n\r\n2\r\nr2\r\n0\r\n\r\n`, // both framings: refused
+    `${head}\r\nr3`,
+    `${head}x-b: 1\nx-c: 2\r\n\r\nr4`, // an LF without its CR: refused
+    `${head}\r\nr5`,
+    { pieces: [head, "connection: close\r\n\r\nr6"] }, // arrives in two reads; then closes
+    `${head}\r\nr7`,
+  ];
+  const agent = startRawAgent((a) => answers[a.n]);
+  const pool = new OriginPool(agent.origin);
+  try {
+    assert.equal(await text(await pool.request(post())), "r0");
+    assert.equal(await text(await pool.request(post())), "r1");
+    await assert.rejects(async () => await text(await pool.request(post())), isKind("protocol"));
+    assert.equal(await text(await pool.request(post())), "r3");
+    await assert.rejects(async () => await text(await pool.request(post())), isKind("protocol"));
+    assert.equal(await text(await pool.request(post())), "r5");
+    assert.equal(await text(await pool.request(post())), "r6");
+    assert.equal(await text(await pool.request(post())), "r7");
+    // r0-r1 on one, r3 after the first refusal, r5-r6 after the second, r7 after the close.
+    assert.equal(agent.connections, 4);
+    assert.equal(agent.arrivals.length, 8, "nothing sent twice");
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});

@@ -9,6 +9,7 @@ import {
   type ResponseHead,
   ResponseHeadMemo,
 } from "../../../../core/http/client/head.ts";
+import { viewOf } from "../../../../core/http/wire/mod.ts";
 
 /** Head text as bytes, one byte per character (so \xe9 is the obs-text byte 0xE9). */
 function bytes(text: string): Uint8Array {
@@ -237,4 +238,33 @@ Deno.test("the response head memo parses each new head and answers a repeated on
   buf[7 + good.length - 1] = "3".charCodeAt(0);
   assert.deepEqual(memo.parse(buf, 7, 7 + good.length), head({ contentType: "a/b", length: 13 }));
   assert.equal(memo.parse(buf, 7, 7 + good.length - 1).length, 1, "a shorter head, parsed anew");
+});
+
+Deno.test("the response head memo finds its head in a buffer only with the empty line right after it", () => {
+  const memo = new ResponseHeadMemo();
+  const text = "HTTP/1.1 200 OK\r\ncontent-type: a/b\r\ncontent-length: 12";
+  const whole = bytes(`${text}\r\n\r\n`);
+  assert.equal(memo.repeated(whole, viewOf(whole), 0, whole.length), undefined, "none yet");
+  const first = memo.parse(bytes(text));
+  const at = (s: string, off = 3) => {
+    const b = new Uint8Array(off + s.length + 5);
+    b.set(bytes(s), off);
+    return memo.repeated(b, viewOf(b), off, off + s.length);
+  };
+  assert.equal(at(`${text}\r\n\r\n`), first);
+  assert.equal(memo.repeatedLength, text.length + 4);
+  assert.equal(at(`${text}\r\n\r\nbody`), first, "a body after it");
+  assert.equal(at(`${text}\r\n\r`), undefined, "the empty line not all there");
+  assert.equal(at(`${text}\r\nx-a: 1\r\n\r\n`), undefined, "a field more");
+  assert.equal(at(`${text}3\r\n\r\n`), undefined, "a longer value");
+  assert.equal(at(`${text.replace("a/b", "a/c")}\r\n\r\n`), undefined, "one byte different");
+  assert.equal(at(`${text.slice(0, 10)}`), undefined, "fewer bytes than the head");
+  // Compared four bytes at a time, the last ones alone: a change anywhere, at any offset, misses.
+  for (let off = 0; off < 4; off++) {
+    assert.equal(at(`${text}\r\n\r\n`, off), first, `offset ${off}`);
+    for (let i = 0; i < text.length; i++) {
+      const changed = text.slice(0, i) + (text[i] === "x" ? "y" : "x") + text.slice(i + 1);
+      assert.equal(at(`${changed}\r\n\r\n`, off), undefined, `offset ${off}, byte ${i}`);
+    }
+  }
 });

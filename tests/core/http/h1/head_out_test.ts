@@ -188,3 +188,25 @@ Deno.test("a pooled answer goes back to its pool once: after a partial write, tw
     releaseOut(b);
   }
 });
+
+Deno.test("the Date line gives the second of the clock reading the caller hands over, else the clock's", () => {
+  // The connection reads the clock once as it starts an answer (its write deadline); the head
+  // is dated with that reading instead of reading the clock again.
+  const body = new Uint8Array(2);
+  const dateOf = (out: ReturnType<typeof headAndBody>) => {
+    assert.ok(out);
+    const text = latin1(out.buf.subarray(0, out.length));
+    releaseOut(out);
+    return /\r\ndate: ([^\r]*)\r\n/.exec(text)?.[1];
+  };
+  for (let round = 0; round < 2; round++) {
+    assert.equal(dateOf(headAndBody(200, [], body, true, 1, 999)), "Thu, 01 Jan 1970 00:00:00 GMT");
+    assert.equal(
+      dateOf(headAndBody(200, [], body, true, 1, 86_400_000 + 1_500)),
+      "Fri, 02 Jan 1970 00:00:01 GMT",
+    );
+    const before = Math.floor(Date.now() / 1000);
+    const now = Date.parse(dateOf(headAndBody(200, [], body, true, 1))!) / 1000;
+    assert.ok(now >= before && now <= Math.floor(Date.now() / 1000), "without one: the clock's");
+  }
+});

@@ -197,6 +197,18 @@ Deno.test("the head memo answers only for the very bytes it holds, once their pa
     c[at] = byte;
     assert.equal(memo.repeated(c, 2, end), undefined, `byte ${at}`);
   }
+  // Compared four bytes at a time, the last ones alone: a change at any byte, at any offset of
+  // the head in its buffer, misses (and the buffer compared against may change between calls).
+  for (let off = 0; off < 4; off++) {
+    const d = new Uint8Array(a.length + off);
+    d.set(a.subarray(2), off);
+    assert.equal(memo.repeated(d, off, off + end - 2), head, `offset ${off}`);
+    for (let i = 0; i < end - 2; i++) {
+      const c = d.slice();
+      c[off + i] ^= 0x20;
+      assert.equal(memo.repeated(c, off, off + end - 2), undefined, `offset ${off}, byte ${i}`);
+    }
+  }
   assert.equal(memo.repeated(a, 2, end - 1), undefined, "not all of it buffered yet");
   // What follows the head (its body, the next request) does not matter: the head ends there.
   assert.equal(memo.repeated(a, 2, a.length), head);

@@ -9,9 +9,11 @@ import { createServer } from "../../../../core/http/mod.ts";
 import { createLogger } from "../../../../core/log/mod.ts";
 import { json, RawConn } from "../../../support/raw_http.ts";
 
-async function setup(): Promise<{ port: number; close(): Promise<void> }> {
+async function setup(
+  edge: { headerTimeoutMs?: number; idleTimeoutMs?: number } = {},
+): Promise<{ port: number; close(): Promise<void> }> {
   const log = createLogger({ service: "t", sink: () => {} });
-  const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log });
+  const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log, ...edge });
   server.routes((app) => {
     app.post("/echo", async (c) => c.json({ text: await c.req.text() }));
   });
@@ -63,6 +65,41 @@ Deno.test("a repeated head cut off before its end is refused with 400, not serve
     const r = await c.read();
     assert.equal(r?.status, 400);
     assert.match(String(json(r!).error), /before the end of the request head/);
+  } finally {
+    c.close();
+    await s.close();
+  }
+});
+
+Deno.test("a keep-alive connection's next head that stops coming is answered 408 within header_timeout", async () => {
+  // A head that arrives whole reads no clock for its deadline: one that arrives in part must
+  // still start it at its first bytes (the idle deadline, 60 s here, would come much later).
+  const s = await setup({ headerTimeoutMs: 300, idleTimeoutMs: 60_000 });
+  const c = await RawConn.open(s.port);
+  try {
+    await c.write(`${head(2)}ok`);
+    assert.deepEqual(json((await c.read())!), { text: "ok" });
+    await new Promise((r) => setTimeout(r, 100)); // idle a little, then a head in part
+    await c.write(head(2).slice(0, 20));
+    const r = await c.read(10_000);
+    assert.equal(r?.status, 408);
+    assert.ok(await c.closed(10_000), "and the connection is closed");
+  } finally {
+    c.close();
+    await s.close();
+  }
+});
+
+Deno.test("a keep-alive connection's repeated and new heads that arrive whole are served", async () => {
+  const s = await setup({ headerTimeoutMs: 300, idleTimeoutMs: 60_000 });
+  const c = await RawConn.open(s.port);
+  try {
+    for (const body of ["ok", "no", "yes"]) {
+      // Idle past header_timeout between requests (the first head's deadline runs from accept).
+      if (body !== "ok") await new Promise((r) => setTimeout(r, 400));
+      await c.write(`${head(body.length)}${body}`);
+      assert.deepEqual(json((await c.read())!), { text: body });
+    }
   } finally {
     c.close();
     await s.close();
