@@ -75,6 +75,11 @@ Deno.test("a line's words are Deno flags or environment settings (NAME=VALUE), n
   const sidecarV8 = lineFlags(PERMISSIONS.get("sidecar")!).find((f) => f.startsWith("--v8-flags="));
   const sidecarV8Flags = sidecarV8?.slice("--v8-flags=".length).split(",") ?? [];
   assert.ok(sidecarV8Flags.includes("--max-semi-space-size=4"), sidecarV8);
+  // The status agent's young generation is capped at 1 MiB per semi-space (docs/deployment.md).
+  assert.ok(
+    lineFlags(PERMISSIONS.get("status")!).includes("--v8-flags=--max-semi-space-size=1"),
+    "status",
+  );
 });
 
 Deno.test("launchEnv: the line's NAME=VALUE words, the operator's own value kept", () => {
