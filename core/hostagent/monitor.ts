@@ -3,6 +3,7 @@
  * and fan-out to relay topics (`status.metrics`, `status.alerts`) and stream listeners.
  * @module
  */
+import { every, type Timer } from "../async/mod.ts";
 import type { AlertEvaluator, AlertEvent, HostSampler, HostSnapshot } from "../host/mod.ts";
 import type { Logger } from "../log/mod.ts";
 
@@ -12,7 +13,8 @@ export type Publish = (topic: string, payload: Record<string, unknown>) => void;
 /** Samples, alerts and notifies. */
 export class HostMonitor {
   #latest: HostSnapshot | undefined;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  /** The sampling timer: core/async's (Deno's global setInterval is Node's timers). */
+  #timer: Timer | undefined;
   #listeners = new Set<(s: HostSnapshot) => void>();
   /** Alert events so far (for metrics). */
   alertCount = 0;
@@ -28,12 +30,13 @@ export class HostMonitor {
   /** Samples once now, then every `intervalMs`. */
   start(intervalMs: number): void {
     this.tick();
-    this.#timer = setInterval(() => this.tick(), intervalMs);
+    this.#timer = every(intervalMs, () => this.tick());
   }
 
   /** Stops sampling. */
   stop(): void {
-    clearInterval(this.#timer);
+    this.#timer?.cancel();
+    this.#timer = undefined;
     this.#listeners.clear();
   }
 

@@ -325,6 +325,8 @@ await agentsRelay?.stop();
           deno,
           (port) => ["run", "--quiet", "--allow-net", hello, String(port)],
           (p) => httpOk(`http://127.0.0.1:${p}/health`),
+          // As the services start (cmd/permissions.txt): Deno's update check maps 1.3-1.7 MB.
+          { DENO_NO_UPDATE_CHECK: "1" },
         )
       ),
     );

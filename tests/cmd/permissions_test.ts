@@ -33,13 +33,38 @@ Deno.test("no subcommand gets --allow-all, ffi, or unrestricted write", () => {
   assert.deepEqual(PERMISSIONS.get("help"), []);
 });
 
-Deno.test("a line's words are Deno flags or allocator settings (NAME=VALUE), nothing else", () => {
+/** The subcommands whose process runs until stopped. */
+const SERVICES_AND_HOSTS = [
+  "sidecar",
+  "relay",
+  "policy",
+  "audit",
+  "dashboard",
+  "sensor",
+  "action",
+  "compose-agent",
+  "status",
+  "plugin",
+  "plugin-host",
+  "up",
+];
+
+Deno.test("a line's words are Deno flags or environment settings (NAME=VALUE), nothing else", () => {
   for (const [name, words] of PERMISSIONS) {
     const env = Object.keys(lineEnv(words));
     assert.equal(lineFlags(words).length + env.length, words.length, name);
     for (const flag of lineFlags(words)) assert.match(flag, /^--[a-z]/, `${name}: ${flag}`);
-    // Only glibc's allocator tuning: never a variable that changes what code runs (LD_*, DENO_*).
-    for (const v of env) assert.match(v, /^MALLOC_[A-Z_]+_$/, `${name}: ${v}`);
+    // Only glibc's allocator tuning, and Deno's own update check turned off: never a variable
+    // that changes what code runs (LD_*, any other DENO_*).
+    for (const v of env) {
+      assert.match(v, /^(MALLOC_[A-Z_]+_|DENO_NO_UPDATE_CHECK)$/, `${name}: ${v}`);
+    }
+  }
+  // Every long-running process starts without Deno's update check: 500 ms into a `deno run` it
+  // resolves and contacts Deno's download host (not a grant of the table) and maps 1.3-1.7 MB
+  // more of the binary for its HTTP client and TLS (docs/deployment.md).
+  for (const name of SERVICES_AND_HOSTS) {
+    assert.equal(lineEnv(PERMISSIONS.get(name)!).DENO_NO_UPDATE_CHECK, "1", name);
   }
   assert.equal(lineEnv(PERMISSIONS.get("policy")!).MALLOC_MMAP_THRESHOLD_, "32768");
   // The sidecar's compiler blocks, freed after each optimization under load, go back to the
@@ -50,6 +75,11 @@ Deno.test("a line's words are Deno flags or allocator settings (NAME=VALUE), not
   const sidecarV8 = lineFlags(PERMISSIONS.get("sidecar")!).find((f) => f.startsWith("--v8-flags="));
   const sidecarV8Flags = sidecarV8?.slice("--v8-flags=".length).split(",") ?? [];
   assert.ok(sidecarV8Flags.includes("--max-semi-space-size=4"), sidecarV8);
+  // The status agent's young generation is capped at 1 MiB per semi-space (docs/deployment.md).
+  assert.ok(
+    lineFlags(PERMISSIONS.get("status")!).includes("--v8-flags=--max-semi-space-size=1"),
+    "status",
+  );
 });
 
 Deno.test("launchEnv: the line's NAME=VALUE words, the operator's own value kept", () => {

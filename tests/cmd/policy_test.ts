@@ -192,7 +192,7 @@ function viaImageLauncher(args: string[], env: Record<string, string>): ChildSer
   });
 }
 
-Deno.test("both launchers start the policy with its line's malloc setting unless the operator sets it, and its young-generation cap", async () => {
+Deno.test("both launchers start the policy with its line's malloc setting unless the operator sets it, its young-generation cap, and without Deno's update check", async () => {
   const dir = await tempDir();
   const args = ["policy", "--port", "0", "--reload-interval", "0"];
   try {
@@ -208,6 +208,8 @@ Deno.test("both launchers start the policy with its line's malloc setting unless
           await waitFor(() => (url = listeningUrl(svc.stdout())) !== undefined, 30_000, launcher);
           const pid = serviceProcess(svc.process.pid, launcher);
           assert.equal(environOf(pid).get("MALLOC_MMAP_THRESHOLD_"), want, launcher);
+          // Deno's update check (an outbound request 500 ms into the process) stays off.
+          assert.equal(environOf(pid).get("DENO_NO_UPDATE_CHECK"), "1", launcher);
           // V8's young generation capped at 2 MiB per semi-space (it grows to 16 MiB otherwise).
           assert.ok(argvOf(pid).includes("--v8-flags=--max-semi-space-size=2"), launcher);
           assert.equal((await evaluate(url!, SEED)).body.decision, "allow");
