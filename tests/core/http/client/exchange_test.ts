@@ -142,3 +142,28 @@ Deno.test("the agent's usual head is taken only when its empty line follows: a l
     agent.close();
   }
 });
+
+Deno.test("after the read buffer grows, the usual head is compared against the bytes now read, not the old buffer's", async () => {
+  // The usual head is remembered; the next answer begins with it but goes on with a field that
+  // fills the 4 KiB read buffer (it grows; that head, too long, is not remembered); the old
+  // buffer still begins with the usual head. The next answer's head is as long as the usual one
+  // and differs (its Content-Length): it must be read as sent, not as the old buffer says.
+  const usual = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n";
+  const answers = [
+    `${usual}\r\nr0`,
+    `${usual}x-pad: ${"p".repeat(6000)}\r\n\r\nr1`,
+    `${usual.replace("length: 2", "length: 9")}\r\nr2-nine..`,
+    `${usual}\r\nr3`,
+  ];
+  const agent = startRawAgent((a) => answers[a.n]);
+  const pool = new OriginPool(agent.origin);
+  try {
+    for (const want of ["r0", "r1", "r2-nine..", "r3"]) {
+      assert.equal(await text(await pool.request(post())), want);
+    }
+    assert.equal(agent.connections, 1, "one connection throughout");
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});
