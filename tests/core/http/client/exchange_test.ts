@@ -167,3 +167,49 @@ Deno.test("after the read buffer grows, the usual head is compared against the b
     agent.close();
   }
 });
+
+Deno.test("hostile answers that begin with the usual head are refused or read as the search for the head's end reads them, cut anywhere near its end", async () => {
+  // What each answer gets is what 2ab6a2a (no usual-head comparison) gave, over every cut.
+  const usual = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2";
+  const cases: Array<[string, string | RegExp]> = [
+    [`${usual.replace("200", "500")}\r\n\r\nok`, "500:ok"],
+    [`${usual.replace("length: 2", "length: 9")}\r\n\r\nok-nine..`, "200:ok-nine.."],
+    [`${usual}\r\ncontent-length: 3\r\n\r\nabc`, /conflicting Content-Length/],
+    [`${usual}\r\ncontent-length: 2\r\n\r\nok`, "200:ok"],
+    [`${usual}\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n`, /both Content-Length/],
+    [`${usual}\r\n folded\r\n\r\nok`, /obsolete line folding/],
+    [`${usual}\r\nx-a: a\rb\r\n\r\nok`, /control character/],
+    [`${usual}\r\r\n\r\nok`, /control character/],
+    [`${usual}\r\nx-a: a\0b\r\n\r\nok`, /control character/],
+    [`${usual}\r\nx-a: 1\nx-b: 2\r\n\r\nok`, /LF without CR/],
+    [`${usual}\n\nok`, /LF without CR/],
+    [`${usual}\r\n\nok`, /LF without CR/],
+    [`HTTP/1.1 100 Continue\r\n\r\n${usual}\r\n\r\nok`, "200:ok"],
+  ];
+  for (const [answer, want] of cases) {
+    const at = answer.indexOf(usual) + usual.length;
+    for (const cut of [0, at - 1, at, at + 1, at + 2, at + 3, at + 4]) {
+      const second = cut === 0 ? answer : { pieces: [answer.slice(0, cut), answer.slice(cut)] };
+      const agent = startRawAgent((a) => a.n === 1 ? second : `${usual}\r\n\r\nr${a.n}`);
+      const pool = new OriginPool(agent.origin);
+      const what = `${JSON.stringify(answer)} cut at ${cut}`;
+      try {
+        assert.equal(await text(await pool.request(post())), "r0");
+        let got: string;
+        try {
+          const res = await pool.request(post());
+          got = `${res.status}:${await text(res)}`;
+        } catch (err) {
+          assert.ok(isKind("protocol")(err), what);
+          got = (err as Error).message;
+        }
+        if (typeof want === "string") assert.equal(got, want, what);
+        else assert.match(got, want, what);
+        assert.equal(await text(await pool.request(post())), "r2", what);
+      } finally {
+        pool.close();
+        agent.close();
+      }
+    }
+  }
+});
