@@ -199,7 +199,7 @@ export class Connection extends ConnectionBody implements ResponseHooks {
     const limits = this.ctx.limits;
     while (r.buffered >= 2 && r.buf[r.start] === 13 && r.buf[r.start + 1] === 10) r.consume(2);
     // The client's last head again (the usual keep-alive request): its end is known.
-    const same = this.#heads.repeated(r.buf, r.start, r.end);
+    const same = this.#heads.repeated(r.buf, r.start, r.end, r.view);
     if (same !== undefined) {
       r.consume(this.#heads.length);
       this.#arm("handler", 0);

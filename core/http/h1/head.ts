@@ -265,19 +265,23 @@ const HEAD_MEMO_BYTES = 1024;
  */
 export class HeadMemo {
   #bytes: Uint8Array | undefined;
-  /** A view of `#bytes`, and of the read buffer compared last (four bytes at a time). */
+  /** A view of `#bytes` (compared four bytes at a time). */
   #view: DataView | undefined;
-  #buf: Uint8Array | undefined;
-  #bufView: DataView | undefined;
   #length = 0;
   #head: RequestHead | undefined;
 
   /**
    * The head remembered when `buf[start:limit]` begins with its bytes (then {@linkcode length}
    * bytes long), else undefined. Those bytes end at the same empty line as before, and none
-   * earlier, so the head is known without searching for its end.
+   * earlier, so the head is known without searching for its end. `bufView`: a view of exactly
+   * `buf` (the connection's reader keeps one with its buffer; the memo keeps no read buffer).
    */
-  repeated(buf: Uint8Array, start: number, limit: number): RequestHead | undefined {
+  repeated(
+    buf: Uint8Array,
+    start: number,
+    limit: number,
+    bufView?: DataView,
+  ): RequestHead | undefined {
     const head = this.#head;
     const bytes = this.#bytes;
     const view = this.#view;
@@ -285,13 +289,7 @@ export class HeadMemo {
     if (head === undefined || bytes === undefined || view === undefined || limit - start < n) {
       return undefined;
     }
-    let bufView = this.#bufView;
-    if (this.#buf !== buf || bufView === undefined) {
-      // The connection's read buffer: the same one from request to request, until it grows.
-      bufView = this.#bufView = viewOf(buf);
-      this.#buf = buf;
-    }
-    return sameBytesAt(buf, bufView, start, bytes, view, n) ? head : undefined;
+    return sameBytesAt(buf, bufView ?? viewOf(buf), start, bytes, view, n) ? head : undefined;
   }
 
   /** Bytes of the head remembered (0 when none is). */
@@ -322,7 +320,7 @@ export class HeadMemo {
   /** Lets the held bytes and head go (a connection that streams for long needs neither). */
   forget(): void {
     this.#bytes = undefined;
-    this.#view = this.#buf = this.#bufView = undefined;
+    this.#view = undefined;
     this.#head = undefined;
     this.#length = 0;
   }

@@ -3,6 +3,7 @@
  * bytes actually received (never with what a client declares), up to a fixed capacity.
  * @module
  */
+import { viewOf } from "../wire/mod.ts";
 
 /** Bytes a connection's read buffer starts with. */
 const INITIAL_READ_BUFFER_BYTES = 4096;
@@ -16,6 +17,7 @@ const MIN_READ_ROOM = 1024;
 const PROBE_BYTES = 64;
 /** The buffer of a reader that let its buffer go (see `release`). */
 const RELEASED = new Uint8Array(0);
+const RELEASED_VIEW = viewOf(RELEASED);
 
 /**
  * Buffered reads from a connection. Unread bytes are `buf[start:end]`. At most one socket
@@ -24,6 +26,11 @@ const RELEASED = new Uint8Array(0);
  */
 export class SocketReader {
   buf: Uint8Array;
+  /**
+   * A view of exactly `buf`, made when `buf` is (a remembered head is compared against it four
+   * bytes at a time); only the reader holds it, so a buffer it let go is not kept alive.
+   */
+  view: DataView;
   start = 0;
   end = 0;
   /** True once the peer closed its side (or the read failed). */
@@ -44,6 +51,7 @@ export class SocketReader {
     this.#conn = conn;
     this.#capacity = capacity;
     this.buf = new Uint8Array(Math.min(INITIAL_READ_BUFFER_BYTES, capacity));
+    this.view = viewOf(this.buf);
   }
 
   /** Unread bytes in the buffer. */
@@ -97,6 +105,7 @@ export class SocketReader {
     const readingIntoBuf = this.#pending !== undefined && !this.#probing;
     if (this.buffered === 0 && !readingIntoBuf) {
       this.buf = RELEASED;
+      this.view = RELEASED_VIEW;
       this.start = this.end = 0;
     }
   }
@@ -110,6 +119,7 @@ export class SocketReader {
       const grown = new Uint8Array(Math.max(INITIAL_READ_BUFFER_BYTES, this.end + n));
       grown.set(this.buf.subarray(0, this.end));
       this.buf = grown;
+      this.view = viewOf(grown);
     }
     this.buf.set(probe.subarray(0, n), this.end);
     return this.#onRead(n);
@@ -155,6 +165,7 @@ export class SocketReader {
       const grown = new Uint8Array(Math.min(this.#capacity, size));
       grown.set(this.buf.subarray(0, this.end));
       this.buf = grown;
+      this.view = viewOf(grown);
     }
     return this.end < this.buf.length;
   }

@@ -142,3 +142,74 @@ Deno.test("the agent's usual head is taken only when its empty line follows: a l
     agent.close();
   }
 });
+
+Deno.test("after the read buffer grows, the usual head is compared against the bytes now read, not the old buffer's", async () => {
+  // The usual head is remembered; the next answer begins with it but goes on with a field that
+  // fills the 4 KiB read buffer (it grows; that head, too long, is not remembered); the old
+  // buffer still begins with the usual head. The next answer's head is as long as the usual one
+  // and differs (its Content-Length): it must be read as sent, not as the old buffer says.
+  const usual = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n";
+  const answers = [
+    `${usual}\r\nr0`,
+    `${usual}x-pad: ${"p".repeat(6000)}\r\n\r\nr1`,
+    `${usual.replace("length: 2", "length: 9")}\r\nr2-nine..`,
+    `${usual}\r\nr3`,
+  ];
+  const agent = startRawAgent((a) => answers[a.n]);
+  const pool = new OriginPool(agent.origin);
+  try {
+    for (const want of ["r0", "r1", "r2-nine..", "r3"]) {
+      assert.equal(await text(await pool.request(post())), want);
+    }
+    assert.equal(agent.connections, 1, "one connection throughout");
+  } finally {
+    pool.close();
+    agent.close();
+  }
+});
+
+Deno.test("hostile answers that begin with the usual head are refused or read as the search for the head's end reads them, cut anywhere near its end", async () => {
+  // What each answer gets is what 2ab6a2a (no usual-head comparison) gave, over every cut.
+  const usual = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2";
+  const cases: Array<[string, string | RegExp]> = [
+    [`${usual.replace("200", "500")}\r\n\r\nok`, "500:ok"],
+    [`${usual.replace("length: 2", "length: 9")}\r\n\r\nok-nine..`, "200:ok-nine.."],
+    [`${usual}\r\ncontent-length: 3\r\n\r\nabc`, /conflicting Content-Length/],
+    [`${usual}\r\ncontent-length: 2\r\n\r\nok`, "200:ok"],
+    [`${usual}\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n`, /both Content-Length/],
+    [`${usual}\r\n folded\r\n\r\nok`, /obsolete line folding/],
+    [`${usual}\r\nx-a: a\rb\r\n\r\nok`, /control character/],
+    [`${usual}\r\r\n\r\nok`, /control character/],
+    [`${usual}\r\nx-a: a\0b\r\n\r\nok`, /control character/],
+    [`${usual}\r\nx-a: 1\nx-b: 2\r\n\r\nok`, /LF without CR/],
+    [`${usual}\n\nok`, /LF without CR/],
+    [`${usual}\r\n\nok`, /LF without CR/],
+    [`HTTP/1.1 100 Continue\r\n\r\n${usual}\r\n\r\nok`, "200:ok"],
+  ];
+  for (const [answer, want] of cases) {
+    const at = answer.indexOf(usual) + usual.length;
+    for (const cut of [0, at - 1, at, at + 1, at + 2, at + 3, at + 4]) {
+      const second = cut === 0 ? answer : { pieces: [answer.slice(0, cut), answer.slice(cut)] };
+      const agent = startRawAgent((a) => a.n === 1 ? second : `${usual}\r\n\r\nr${a.n}`);
+      const pool = new OriginPool(agent.origin);
+      const what = `${JSON.stringify(answer)} cut at ${cut}`;
+      try {
+        assert.equal(await text(await pool.request(post())), "r0");
+        let got: string;
+        try {
+          const res = await pool.request(post());
+          got = `${res.status}:${await text(res)}`;
+        } catch (err) {
+          assert.ok(isKind("protocol")(err), what);
+          got = (err as Error).message;
+        }
+        if (typeof want === "string") assert.equal(got, want, what);
+        else assert.match(got, want, what);
+        assert.equal(await text(await pool.request(post())), "r2", what);
+      } finally {
+        pool.close();
+        agent.close();
+      }
+    }
+  }
+});

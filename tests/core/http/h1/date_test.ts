@@ -6,6 +6,9 @@
 import assert from "node:assert/strict";
 import { httpDate } from "../../../../core/http/h1/head_out.ts";
 import { countingDateText } from "../../../support/date_text.ts";
+import { createServer } from "../../../../core/http/mod.ts";
+import { createLogger } from "../../../../core/log/mod.ts";
+import { header, RawConn } from "../../../support/raw_http.ts";
 
 Deno.test("an answer's Date field is made without Date's formatting, as toUTCString writes it", async () => {
   let date = "";
@@ -44,5 +47,39 @@ Deno.test("the Date field follows the clock across a second boundary and when it
     assert.equal(at(-1), new Date(-1000).toUTCString());
   } finally {
     Date.now = now;
+  }
+});
+
+Deno.test("a served answer's Date field is the second it was sent, with idle_timeout on or 0", async () => {
+  // The connection dates a raw route's answer with the clock reading that armed its write
+  // deadline (none with idle_timeout 0: the writer reads the clock then).
+  for (const idleTimeoutMs of [60_000, 0]) {
+    const server = createServer({
+      service: "t",
+      host: "127.0.0.1",
+      port: 0,
+      log: createLogger({ service: "t", sink: () => {} }),
+      idleTimeoutMs,
+      rawRoutes: (method, path) =>
+        method === "GET" && path === "/d"
+          ? { route: "/d", serve: () => ({ status: 200, headers: [], body: "ok" }) }
+          : undefined,
+    });
+    const svc = await server.listen();
+    const c = await RawConn.open(Number(new URL(svc.url).port));
+    try {
+      for (let i = 0; i < 3; i++) {
+        const before = Math.floor(Date.now() / 1000) * 1000;
+        await c.write("GET /d HTTP/1.1\r\nHost: t\r\n\r\n");
+        const r = await c.read();
+        const after = Date.now();
+        assert.equal(r?.status, 200);
+        const date = Date.parse(header(r!, "date") ?? "");
+        assert.ok(date >= before && date <= after, `idle_timeout ${idleTimeoutMs}: ${date}`);
+      }
+    } finally {
+      c.close();
+      await svc.close();
+    }
   }
 });

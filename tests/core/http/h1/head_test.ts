@@ -4,6 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { Session } from "node:inspector";
 import { HttpError } from "../../../../core/errors/mod.ts";
 import { HeadMemo, parseRequestHead } from "../../../../core/http/h1/head.ts";
 import { checkHeaderPairs } from "../../../../core/http/h1/response.ts";
@@ -240,3 +241,38 @@ Deno.test("response field pairs: names are tokens and values single-line bytes, 
   bad([["x a", "1"]]);
   bad([["x-n1", "a\rb"]]);
 });
+
+Deno.test("the head memo keeps no read buffer alive: one it compared a head against is collected once let go", async () => {
+  // A connection's read buffer is replaced as it grows (and let go while a body streams): the
+  // memo must not keep the old one, with the bytes of the requests read into it, alive.
+  const enc = new TextEncoder();
+  const text = "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n";
+  const memo = new HeadMemo();
+  const first = enc.encode(text);
+  memo.hold(first, 0, first.length);
+  const head = memo.keep(parseRequestHead(text, { maxUrlBytes: 8192, maxHeaderFields: 100 }));
+  let buf: Uint8Array | undefined = new Uint8Array(4096);
+  buf.set(first);
+  assert.equal(memo.repeated(buf, 0, buf.length), head);
+  const ref = new WeakRef(buf);
+  buf = undefined;
+  await new Promise((r) => setTimeout(r, 0)); // a WeakRef holds its target to the end of the job
+  await collectGarbage();
+  assert.equal(ref.deref(), undefined, "the memo kept the read buffer alive");
+  assert.equal(memo.length, first.length, "the memo itself is still in use");
+});
+
+/** A full collection, through the inspector (no --expose-gc needed). */
+async function collectGarbage(): Promise<void> {
+  const session = new Session();
+  session.connect();
+  const alive = setInterval(() => {}, 50);
+  try {
+    await new Promise<void>((resolve, reject) =>
+      session.post("HeapProfiler.collectGarbage", {}, (err) => err ? reject(err) : resolve())
+    );
+  } finally {
+    clearInterval(alive);
+    session.disconnect();
+  }
+}

@@ -41,3 +41,37 @@ Deno.test("reads land after the unread bytes, and from the start once all were c
     listener.close();
   }
 });
+
+Deno.test("the reader's view is of exactly its buffer, as the buffer grows, is let go and is remade", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  const ofBuf = (r: SocketReader) =>
+    r.view.buffer === r.buf.buffer && r.view.byteOffset === r.buf.byteOffset &&
+    r.view.byteLength === r.buf.byteLength;
+  try {
+    const r = new SocketReader(server, 64 * 1024);
+    assert.ok(ofBuf(r), "as made");
+    // Unread bytes up to the buffer's end: it grows.
+    const first = r.buf;
+    await client.write(new Uint8Array(6000).fill(97));
+    while (r.buffered < 6000) assert.equal(await r.more(), true);
+    assert.notEqual(r.buf, first);
+    assert.ok(ofBuf(r), "grown");
+    assert.equal(r.view.getUint8(5999), 97);
+    // Let go with nothing buffered, then remade by a read-ahead's bytes.
+    r.consume(r.buffered);
+    r.release();
+    assert.equal(r.buf.length, 0);
+    assert.ok(ofBuf(r), "let go");
+    await client.write(enc.encode("xyz"));
+    assert.equal(await r.watch(), true);
+    assert.ok(r.buf.length > 0);
+    assert.ok(ofBuf(r), "remade");
+    assert.equal(r.view.getUint8(r.start + 2), 122);
+  } finally {
+    client.close();
+    server.close();
+    listener.close();
+  }
+});

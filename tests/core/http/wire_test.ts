@@ -1,0 +1,46 @@
+/**
+ * `sameBytesAt` (core/http/wire), the comparison both head memos make four bytes at a time:
+ * exact at every length (multiples of 4 or not), every offset, both buffer ends, and against a
+ * view of a buffer that lies inside a larger one.
+ */
+import assert from "node:assert/strict";
+import { sameBytesAt, viewOf } from "../../../core/http/wire/mod.ts";
+
+Deno.test("sameBytesAt tells equal bytes from bytes that differ anywhere, at any length and offset", () => {
+  const pattern = Uint8Array.from({ length: 23 }, (_, i) => 65 + (i * 7) % 26);
+  for (let n = 0; n <= pattern.length; n++) {
+    const b = pattern.slice(0, n);
+    for (let start = 0; start <= 6; start++) {
+      // `a` inside a larger buffer (its view offset by `lead`), the bytes ending at its very end.
+      for (const lead of [0, 3]) {
+        const backing = new Uint8Array(lead + start + n).fill(0x2a);
+        const a = backing.subarray(lead);
+        a.set(b, start);
+        const av = viewOf(a);
+        assert.equal(sameBytesAt(a, av, start, b, viewOf(b), n), true, `n ${n} start ${start}`);
+        for (let i = 0; i < n; i++) {
+          a[start + i] ^= 0x01;
+          assert.equal(
+            sameBytesAt(a, av, start, b, viewOf(b), n),
+            false,
+            `n ${n} start ${start} lead ${lead}: byte ${i}`,
+          );
+          a[start + i] ^= 0x01;
+        }
+        // What lies before and after the compared bytes does not count.
+        if (start > 0) a[start - 1] ^= 0xff;
+        assert.equal(sameBytesAt(a, av, start, b, viewOf(b), n), true);
+      }
+    }
+  }
+});
+
+Deno.test("sameBytesAt with a view of a buffer that was written after the view was made", () => {
+  // A view reads the bytes as they are now (a read into the buffer after the view was made).
+  const a = new Uint8Array(16);
+  const av = viewOf(a);
+  const b = Uint8Array.from("HTTP/1.1 2", (c) => c.charCodeAt(0));
+  assert.equal(sameBytesAt(a, av, 3, b, viewOf(b), b.length), false);
+  a.set(b, 3);
+  assert.equal(sameBytesAt(a, av, 3, b, viewOf(b), b.length), true);
+});
