@@ -132,8 +132,8 @@ Deno.test("without --expose-gc the reclaim says it is unavailable; the service s
 
 Deno.test("a bad idle_reclaim is a configuration error naming the setting (exit 2)", async () => {
   for (const value of ["soon", "2d", "-1s"]) {
-    const out = await runIatp(["relay", "--port", "0", "--idle-reclaim", value]);
+    const out = await runIatp(["relay", "--port", "0", `--idle-reclaim=${value}`]);
     assert.equal(out.code, 2, `${value}: ${out.stderr}`);
-    assert.match(out.stderr, /idle.reclaim/, value);
+    assert.match(out.stderr, /idle_reclaim \(flag --idle-reclaim\)/, value);
   }
 });
