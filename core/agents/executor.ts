@@ -15,6 +15,7 @@ import type { PluginCatalog } from "./plugins.ts";
 import { type PluginTrustPolicy, UntrustedPluginError } from "./plugin_trust.ts";
 import { type Instruction, type ResultBody, rfc3339 } from "./wire.ts";
 import { errorMessage } from "../errors/mod.ts";
+import { noteWork } from "../http/mod.ts";
 
 /** Failure types worth another attempt when `max_retries` allows. */
 const RETRYABLE_ERRORS: ReadonlySet<string> = new Set([
@@ -221,6 +222,8 @@ export async function runInstruction(
 ): Promise<ResultBody> {
   const started = performance.now();
   const took = () => Math.round(performance.now() - started);
+  // An instruction is the action agent's work: a quiet spell after it gives the heap back.
+  noteWork();
   try {
     switch (inst.instruction_type) {
       case "execute":

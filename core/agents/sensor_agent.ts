@@ -7,7 +7,7 @@
  * @module
  */
 import { parseDuration } from "../config/mod.ts";
-import { type Service, withShutdown } from "../http/mod.ts";
+import { noteWork, type Service, withShutdown } from "../http/mod.ts";
 import { isTopicName } from "../topic/mod.ts";
 import type { TriggerEvent } from "../plugin/mod.ts";
 import { pluginRuntime } from "./plugin_runtime.ts";
@@ -129,6 +129,8 @@ class TriggerLoop {
     this.health.consecutive_failures = 0;
     this.health.last_error = undefined;
     const events = Array.isArray(res.value) ? res.value : [];
+    // Events are the sensor's work: a quiet spell after some gives the heap back.
+    if (events.length > 0) noteWork();
     for (const e of events.slice(0, MAX_EVENTS_PER_RUN)) await this.#emit(e);
     return true;
   }

@@ -15,7 +15,7 @@ import {
   makeResult,
   MAX_COMMAND_ID_LENGTH,
 } from "../docker/wire/mod.ts";
-import { readBody } from "../http/mod.ts";
+import { noteWork, readBody } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CommandRouter } from "./router.ts";
 import { lateImport } from "../config/mod.ts";
@@ -164,6 +164,8 @@ export class DashboardLink {
   async #handle(cmd: AgentCommand): Promise<void> {
     const o = this.opts;
     o.log.info("dashboard command", { command_id: cmd.command_id, type: cmd.type });
+    // A command is the agent's work: a quiet spell after it gives the heap back.
+    noteWork();
     const result = await o.router.execute(cmd);
     this.handled++;
     o.onResult?.(cmd, result);

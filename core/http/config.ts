@@ -1,6 +1,7 @@
 /**
  * Fields every HTTP service shares: bind address, port, log level, and the HTTP edge's bounds
- * (body limit, timeouts, connection cap, head limits, TLS, drain deadline).
+ * (body limit, timeouts, connection cap, head limits, TLS, drain deadline) and the idle heap
+ * reclaim.
  * @module
  */
 import {
@@ -14,6 +15,7 @@ import {
   DEFAULT_MAX_HEADER_FIELDS,
   DEFAULT_MAX_URL_BYTES,
 } from "./limits.ts";
+import { DEFAULT_IDLE_RECLAIM_MS, MAX_IDLE_RECLAIM_MS } from "./reclaim.ts";
 import { bytes, duration, int, oneOf, path, port, str } from "../config/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 
@@ -78,6 +80,12 @@ export function edgeFields(defaults: EdgeDefaults = {}) {
     drain_timeout: duration({
       help: "how long shutdown waits for in-flight requests",
       default: DEFAULT_DRAIN_TIMEOUT_MS,
+    }),
+    idle_reclaim: duration({
+      help: "after requests, a quiet spell this long gives the heap back: one memory-reducing " +
+        "GC (needs --v8-flags=--expose-gc; 0s: off)",
+      default: DEFAULT_IDLE_RECLAIM_MS,
+      max: MAX_IDLE_RECLAIM_MS,
     }),
   };
 }

@@ -38,6 +38,8 @@ export interface EdgeOptions {
   /** PEM certificate file: with `tlsKeyFile`, the service speaks HTTPS. */
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  /** Quiet period after which the heap is given back (reclaim.ts); 0 off, default 30 s. */
+  idleReclaimMs?: number;
 }
 
 /** The shared service config fields the edge reads (see core/config/common.ts). */
@@ -53,6 +55,7 @@ export interface EdgeConfig {
   max_header_fields: number;
   tls_cert_file?: string;
   tls_key_file?: string;
+  idle_reclaim: number;
 }
 
 /**
@@ -75,5 +78,6 @@ export function edgeOptions(config: EdgeConfig): EdgeOptions {
     maxHeaderFields: config.max_header_fields,
     tlsCertFile: config.tls_cert_file || undefined,
     tlsKeyFile: config.tls_key_file || undefined,
+    idleReclaimMs: config.idle_reclaim,
   };
 }

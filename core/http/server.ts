@@ -26,6 +26,12 @@ import {
 } from "./limits.ts";
 import { createHttpMetrics, type HttpMetrics } from "./metrics.ts";
 import { rawHandler, type RawRoute, targetPathOf } from "./raw_route.ts";
+import {
+  DEFAULT_IDLE_RECLAIM_MS,
+  noteWork,
+  registerReclaimMetrics,
+  startReclaim,
+} from "./reclaim.ts";
 import { builtinRawRoutes } from "./builtins.ts";
 import { errorBody, errorEnvelope, jsonResponse } from "./middleware/envelope.ts";
 import { requestIdOf } from "./middleware/request_id.ts";
@@ -117,6 +123,7 @@ export interface Server {
  */
 export function createServer(opts: ServerOptions): Server {
   const metrics = createHttpMetrics(opts.service);
+  registerReclaimMetrics(metrics.registry);
   const drainHooks: Array<() => void | Promise<void>> = [];
   let draining = false;
   const app = lazyApp(opts, metrics, () => draining);
@@ -210,7 +217,14 @@ function rawRouterOf(
   const wrapped = new Map<RawRoute, RawHandler>();
   const deps = { metrics, log: opts.log };
   return (head) => {
-    const route = builtins(head) ?? routes?.(head.method, targetPathOf(head.target), head);
+    // Every request the edge takes passes here once. Work for the idle reclaim is every one but
+    // the built-in probes (`/health`, `/ready`, `/metrics`): a scrape or a liveness check every
+    // few seconds must not hold the heap a burst of traffic grew.
+    let route = builtins(head);
+    if (!route) {
+      noteWork();
+      route = routes?.(head.method, targetPathOf(head.target), head);
+    }
     if (!route) return undefined;
     let handler = wrapped.get(route);
     if (!handler) wrapped.set(route, handler = rawHandler(route, deps));
@@ -271,7 +285,15 @@ async function listen(
       }
     })();
   opts.log.info("listening", { url });
-  return { url, close, failed: server.failed };
+  const reclaimer = startReclaim({
+    periodMs: opts.idleReclaimMs ?? DEFAULT_IDLE_RECLAIM_MS,
+    log: opts.log,
+  });
+  const stop = () => {
+    reclaimer.stop();
+    return close();
+  };
+  return { url, close: stop, failed: server.failed };
 }
 
 /**

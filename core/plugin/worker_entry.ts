@@ -151,6 +151,12 @@ self.onmessage = async (e: MessageEvent<InitMsg | CallMsg>) => {
   if (msg.t === "init") {
     init = msg;
     installConsole();
+    // A host process started with --expose-gc (a compiled binary built with the sensor's or the
+    // action's V8 flags runs its plugin hosts with them) would hand the plugin V8's `gc`: it could
+    // only stall its own isolate within its timeout, but a plugin has no use for it. (V8 makes
+    // the property non-configurable but writable: it cannot be deleted, only overwritten.)
+    const g = globalThis as { gc?: unknown };
+    if (g.gc !== undefined) g.gc = undefined;
     try {
       mod = await import(msg.entryUrl);
       if (typeof mod.init === "function") await mod.init(msg.config);

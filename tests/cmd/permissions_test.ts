@@ -70,16 +70,37 @@ Deno.test("a line's words are Deno flags or environment settings (NAME=VALUE), n
   // The sidecar's compiler blocks, freed after each optimization under load, go back to the
   // system instead of staying in glibc's heaps (docs/deployment.md).
   assert.equal(lineEnv(PERMISSIONS.get("sidecar")!).MALLOC_MMAP_THRESHOLD_, "32768");
-  assert.ok(lineFlags(PERMISSIONS.get("policy")!).includes("--v8-flags=--max-semi-space-size=2"));
+  assert.ok(v8FlagsOf("policy").includes("--max-semi-space-size=2"));
   // The sidecar's young generation is capped at 4 MiB per semi-space (docs/deployment.md).
-  const sidecarV8 = lineFlags(PERMISSIONS.get("sidecar")!).find((f) => f.startsWith("--v8-flags="));
-  const sidecarV8Flags = sidecarV8?.slice("--v8-flags=".length).split(",") ?? [];
-  assert.ok(sidecarV8Flags.includes("--max-semi-space-size=4"), sidecarV8);
+  assert.ok(v8FlagsOf("sidecar").includes("--max-semi-space-size=4"));
   // The status agent's young generation is capped at 1 MiB per semi-space (docs/deployment.md).
-  assert.ok(
-    lineFlags(PERMISSIONS.get("status")!).includes("--v8-flags=--max-semi-space-size=1"),
+  assert.ok(v8FlagsOf("status").includes("--max-semi-space-size=1"), "status");
+});
+
+/** The V8 flags of a table line's `--v8-flags=` word (none: empty). */
+function v8FlagsOf(name: string): string[] {
+  const word = lineFlags(PERMISSIONS.get(name)!).find((f) => f.startsWith("--v8-flags="));
+  return word?.slice("--v8-flags=".length).split(",") ?? [];
+}
+
+Deno.test("every long-running service runs with --expose-gc (its idle reclaim), no other line", () => {
+  const services = [
+    "sidecar",
+    "relay",
+    "policy",
+    "audit",
+    "dashboard",
     "status",
-  );
+    "compose-agent",
+    "sensor",
+    "action",
+    "up", // runs the services in its own process
+  ];
+  for (const name of services) assert.ok(v8FlagsOf(name).includes("--expose-gc"), name);
+  // The plugin host (its own process, its own --v8-flags) and every one-shot command go without.
+  for (const name of PERMISSIONS.keys()) {
+    if (!services.includes(name)) assert.ok(!v8FlagsOf(name).includes("--expose-gc"), name);
+  }
 });
 
 Deno.test("launchEnv: the line's NAME=VALUE words, the operator's own value kept", () => {
@@ -256,6 +277,7 @@ Deno.test("launchFlags: the line, placeholders filled, plus only the files named
   });
   assert.deepEqual(relay, [
     "--no-code-cache",
+    "--v8-flags=--expose-gc",
     "--allow-net",
     "--allow-env=IATP_*,LOG_TOKENS,LOG_STREAM,OTEL_*",
     "--allow-read=/app,/data,/etc/iatp/relay.yaml,/run/iatp/issuer.pub",

@@ -1,0 +1,139 @@
+/**
+ * The idle heap reclaim (core/http/reclaim.ts) in real services on loopback: one reclaim per
+ * quiet spell after traffic, none without traffic or during steady traffic, none when off, a
+ * service without `--expose-gc` that says so and serves normally, and the setting's bounds.
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  type ChildService,
+  ROOT,
+  runIatp,
+  spawnChild,
+  spawnIatp,
+  waitFor,
+  waitListening,
+} from "../../helpers.ts";
+
+/** A relay on one isolate (its reclaims counted alone), through the launcher unless `bare`. */
+async function startRelay(
+  idleReclaim: string,
+  opts: { bare?: boolean } = {},
+): Promise<{ svc: ChildService; url: string; dir: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "iatp-reclaim-" });
+  const args = ["--port", "0", "--workers", "1", "--idle-reclaim", idleReclaim];
+  const env = { IATP_DATA_DIR: dir };
+  // `bare`: plain `deno run`, without the permission table's --v8-flags=--expose-gc.
+  const svc = opts.bare
+    ? spawnChild(Deno.execPath(), ["run", "-A", `${ROOT}cmd/relay.ts`, ...args], { env })
+    : spawnIatp(["relay", ...args], { env });
+  try {
+    return { svc, url: await waitListening(svc), dir };
+  } catch (err) {
+    await svc.stop();
+    throw err;
+  }
+}
+
+async function stopRelay(r: { svc: ChildService; dir: string }): Promise<void> {
+  await r.svc.stop();
+  await Deno.remove(r.dir, { recursive: true });
+}
+
+/** One request the service counts as work (any route but the built-in probes). */
+async function work(url: string): Promise<void> {
+  const res = await fetch(`${url}/no-such-route`);
+  await res.body?.cancel();
+  assert.equal(res.status, 404);
+}
+
+/** A sample of the service's `/metrics` (a built-in probe: not work). */
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  assert.ok(line, `${name} in /metrics`);
+  return Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+const reclaims = (url: string) => metric(url, "iatp_memory_reclaims_total");
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("steady traffic holds the reclaim off; the quiet spell after it runs one, once", async () => {
+  const relay = await startRelay("500ms");
+  try {
+    // A request every 50 ms for 2.5 s (five periods): every period has work.
+    const until = Date.now() + 2_500;
+    while (Date.now() < until) {
+      await work(relay.url);
+      await pause(50);
+    }
+    assert.equal(await reclaims(relay.url), 0);
+    await waitFor(async () => await reclaims(relay.url) === 1, 30_000, "one reclaim");
+    assert.ok(await metric(relay.url, "iatp_memory_reclaim_pause_seconds") > 0);
+    assert.ok(await metric(relay.url, "iatp_memory_reclaim_freed_bytes") >= 0);
+    // Still quiet (scrapes and health checks are not work): no second one.
+    await pause(2_000);
+    assert.equal(await reclaims(relay.url), 1);
+    // New traffic, a new quiet spell: a second one.
+    await work(relay.url);
+    await waitFor(async () => await reclaims(relay.url) === 2, 30_000, "a second reclaim");
+    assert.equal((await (await fetch(`${relay.url}/health`)).json()).status, "ok");
+  } finally {
+    await stopRelay(relay);
+  }
+});
+
+Deno.test("with no traffic since start, no reclaim runs", async () => {
+  const relay = await startRelay("200ms");
+  try {
+    await pause(1_500);
+    assert.equal((await (await fetch(`${relay.url}/health`)).json()).status, "ok");
+    assert.equal(await reclaims(relay.url), 0);
+  } finally {
+    await stopRelay(relay);
+  }
+});
+
+Deno.test("idle_reclaim 0s turns the reclaim off", async () => {
+  const relay = await startRelay("0s");
+  try {
+    for (let i = 0; i < 5; i++) await work(relay.url);
+    await pause(1_500);
+    assert.equal(await reclaims(relay.url), 0);
+    assert.ok(!relay.svc.stdout().includes("idle memory reclaim unavailable"));
+  } finally {
+    await stopRelay(relay);
+  }
+});
+
+Deno.test("without --expose-gc the reclaim says it is unavailable; the service serves", async () => {
+  const relay = await startRelay("200ms", { bare: true });
+  try {
+    await waitFor(
+      () => relay.svc.stdout().includes("idle memory reclaim unavailable"),
+      10_000,
+      "the unavailable notice",
+    );
+    const notice = relay.svc.stdout().split("\n").find((l) => l.includes("reclaim unavailable"))!;
+    const rec = JSON.parse(notice);
+    assert.equal(rec.level, "info");
+    assert.match(rec.msg, /--v8-flags=--expose-gc/);
+    assert.match(rec.msg, /idle_reclaim/);
+    for (let i = 0; i < 5; i++) await work(relay.url);
+    await pause(1_000);
+    assert.equal(await reclaims(relay.url), 0);
+    const health = await fetch(`${relay.url}/health`);
+    assert.equal(health.status, 200);
+    assert.equal((await health.json()).status, "ok");
+  } finally {
+    await stopRelay(relay);
+  }
+});
+
+Deno.test("a bad idle_reclaim is a configuration error naming the setting (exit 2)", async () => {
+  for (const value of ["soon", "2d", "-1s"]) {
+    const out = await runIatp(["relay", "--port", "0", `--idle-reclaim=${value}`]);
+    assert.equal(out.code, 2, `${value}: ${out.stderr}`);
+    assert.match(out.stderr, /idle_reclaim \(flag --idle-reclaim\)/, value);
+  }
+});
