@@ -23,7 +23,7 @@ export {
 } from "./config.ts";
 export { probeDocker, watchdogSink } from "./docker_watch.ts";
 export { legacyTarget } from "./legacy.ts";
-export { DashboardLink, type LinkOptions } from "./link.ts";
+export { DashboardLink, type LinkOptions, PARSER_UNAVAILABLE } from "./link.ts";
 export { composeAgentCounters, registerHostGauges, statusCommandCounter } from "./metrics.ts";
 export { HostMonitor, type Publish } from "./monitor.ts";
 export { CommandQueue, type CommandReport } from "./queue.ts";

@@ -5,8 +5,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
-import { LOAD_FAILED } from "../../core/agents/late_run.ts";
 import { listeningUrl, ROOT, spawnChild, tempDir, waitFor } from "../helpers.ts";
+
+/** What the agent reports for a runner that could not be loaded (core/agents/late_run.ts). */
+const LOAD_FAILED =
+  "the instruction runner (executor, plugin catalog) could not be loaded; the agent's log has the reason";
 
 const TOKEN = "action-late-load-token-0123456789";
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { listeningUrl, ROOT, spawnChild, tempDir, waitFor } from "../helpers.ts";
 import { startFakeDashboard } from "../support/fake_dashboard.ts";
-import { PARSER_UNAVAILABLE } from "../../core/hostagent/link.ts";
+import { PARSER_UNAVAILABLE } from "../../core/hostagent/mod.ts";
 
 Deno.test("status: a command parser that cannot be loaded fails the taken command, reported", async () => {
   const dir = await tempDir();
