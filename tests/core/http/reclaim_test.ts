@@ -139,3 +139,28 @@ Deno.test("a bad idle_reclaim is a configuration error naming the setting (exit 
     assert.match(out.stderr, /idle_reclaim \(flag --idle-reclaim\)/, value);
   }
 });
+
+Deno.test("closing a server takes its reclaim timer off the queue", async () => {
+  // In its own process with --expose-gc (the reclaim arms only with gc).
+  const probe = async (periodMs: number) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "-A",
+        "--v8-flags=--expose-gc",
+        `${ROOT}tests/core/http/reclaim_stop_probe.ts`,
+        String(periodMs),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  };
+  const on = await probe(60_000);
+  const off = await probe(0);
+  // The reclaim arms one timer more than listen does without it; none is left after close.
+  assert.equal(on.armed, off.armed + 1, JSON.stringify({ on, off }));
+  assert.equal(on.left, 0, JSON.stringify(on));
+});
