@@ -317,11 +317,18 @@ export function oneOf<
   );
 }
 
-/** A duration, written `500ms`, `30s`, `5m` or `1h`; the value is in milliseconds. */
-export function duration<O extends FieldOptions<number> & { min?: number; max?: number }>(
+/**
+ * A duration, written `500ms`, `30s`, `5m` or `1h`; the value is in milliseconds. With `min` and
+ * `offOrMin`, `0` (off) is allowed besides `min` and above.
+ */
+export function duration<
+  O extends FieldOptions<number> & { min?: number; max?: number; offOrMin?: boolean },
+>(
   opts: O,
 ): Field<number, HasDefault<O>> {
-  const s = check((v): v is number => isNum(v, true, opts.min ?? 0, opts.max));
+  const s = check((v): v is number =>
+    isNum(v, true, opts.min ?? 0, opts.max) || (opts.offOrMin === true && v === 0)
+  );
   const range = opts.min || opts.max !== undefined
     ? ` (${opts.min ? `at least ${formatDuration(opts.min)}` : ""}${
       opts.min && opts.max !== undefined ? ", " : ""
@@ -331,7 +338,7 @@ export function duration<O extends FieldOptions<number> & { min?: number; max?: 
     opts,
     s,
     // "0" turns a setting off only where the range allows it.
-    DURATION_FORMS + (opts.min ? "" : " (0 for none)") + range,
+    DURATION_FORMS + (opts.min && !opts.offOrMin ? "" : " (0 for none)") + range,
     "DURATION",
     (raw) => typeof raw === "string" ? parseDuration(raw) ?? raw : raw,
     { show: formatDuration },

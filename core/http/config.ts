@@ -15,7 +15,7 @@ import {
   DEFAULT_MAX_HEADER_FIELDS,
   DEFAULT_MAX_URL_BYTES,
 } from "./limits.ts";
-import { DEFAULT_IDLE_RECLAIM_MS, MAX_IDLE_RECLAIM_MS } from "./reclaim.ts";
+import { DEFAULT_IDLE_RECLAIM_MS, MAX_IDLE_RECLAIM_MS, MIN_IDLE_RECLAIM_MS } from "./reclaim.ts";
 import { bytes, duration, int, oneOf, path, port, str } from "../config/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 
@@ -83,8 +83,10 @@ export function edgeFields(defaults: EdgeDefaults = {}) {
     }),
     idle_reclaim: duration({
       help: "after requests, a quiet spell this long gives the heap back: one memory-reducing " +
-        "GC (needs --v8-flags=--expose-gc; 0s: off)",
+        "GC (needs --v8-flags=--expose-gc; 0s: off, else at least 1s)",
       default: DEFAULT_IDLE_RECLAIM_MS,
+      min: MIN_IDLE_RECLAIM_MS,
+      offOrMin: true,
       max: MAX_IDLE_RECLAIM_MS,
     }),
   };

@@ -16,6 +16,12 @@ import { Counter, Gauge, type Registry } from "../metrics/mod.ts";
 
 /** Default `idle_reclaim`: a quiet period this long after work gives the heap back. */
 export const DEFAULT_IDLE_RECLAIM_MS = 30_000;
+/**
+ * Shortest `idle_reclaim` but 0 (off): one second. Every request counts as work, refused ones too,
+ * so a client can buy at most one full collection per period (a pause of tens to hundreds of
+ * milliseconds on a large heap); a period of a few milliseconds would sell one per request.
+ */
+export const MIN_IDLE_RECLAIM_MS = 1_000;
 /** Longest `idle_reclaim` (1 day). */
 export const MAX_IDLE_RECLAIM_MS = 86_400_000;
 
@@ -69,6 +75,8 @@ export interface Reclaimer {
  */
 export function startReclaim(opts: ReclaimOptions): Reclaimer {
   if (!(opts.periodMs > 0)) return { stop() {} };
+  // The config refuses less; a server built in code gets the same floor.
+  const periodMs = Math.max(opts.periodMs, MIN_IDLE_RECLAIM_MS);
   const gc = opts.gc ?? (globalThis as { gc?: Gc }).gc;
   if (typeof gc !== "function") {
     if (!state.toldUnavailable) {
@@ -82,7 +90,7 @@ export function startReclaim(opts: ReclaimOptions): Reclaimer {
     return { stop() {} };
   }
   let seen = state.work;
-  const timer: Timer = every(opts.periodMs, () => {
+  const timer: Timer = every(periodMs, () => {
     const work = state.work;
     if (work !== seen) {
       seen = work;

@@ -1,9 +1,17 @@
 /**
  * Adds up Prometheus expositions of several isolates of one service (`--workers`) into one: the
  * same series (name and labels) summed, `process_*` gauges (one value for the whole process,
- * reported by every isolate) taken once, comments kept from their first appearance.
+ * reported by every isolate) taken once, the idle reclaim's last pause the longest isolate's,
+ * comments kept from their first appearance.
  * @module
  */
+
+/**
+ * Gauges that are one isolate's figure, not a share of a total: merged as the largest part's
+ * value. The idle reclaim's last pause (core/http/reclaim.ts): each isolate pauses alone, so a
+ * sum would report a pause nobody saw.
+ */
+const LARGEST_OF: ReadonlySet<string> = new Set(["iatp_memory_reclaim_pause_seconds"]);
 
 /** One sample line split into its series key and value. */
 function splitSample(line: string): [string, number] | undefined {
@@ -22,7 +30,7 @@ function nameOf(series: string): string {
 /**
  * Merges expositions: counters, histogram buckets, sums and counts and ordinary gauges are
  * summed over the parts; a `process_*` series is the largest part's value (every isolate of one
- * process reports the same process figure).
+ * process reports the same process figure), and so is the idle reclaim's last pause.
  * @example
  * ```ts
  * mergeExpositions(["# TYPE a counter\na 1\n", "# TYPE a counter\na 2\n"]); // "# TYPE a counter\na 3\n"
@@ -55,7 +63,7 @@ export function mergeExpositions(parts: string[]): string {
       if (old === undefined) {
         values.set(series, value);
         familyOf(current || nameOf(series)).series.push(series);
-      } else if (nameOf(series).startsWith("process_")) {
+      } else if (nameOf(series).startsWith("process_") || LARGEST_OF.has(nameOf(series))) {
         values.set(series, Math.max(old, value));
       } else {
         values.set(series, old + value);

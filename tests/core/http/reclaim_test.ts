@@ -59,10 +59,10 @@ const reclaims = (url: string) => metric(url, "iatp_memory_reclaims_total");
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test("steady traffic holds the reclaim off; the quiet spell after it runs one, once", async () => {
-  const relay = await startRelay("500ms");
+  const relay = await startRelay("1s");
   try {
-    // A request every 50 ms for 2.5 s (five periods): every period has work.
-    const until = Date.now() + 2_500;
+    // A request every 50 ms for 3.5 s (three periods): every period has work.
+    const until = Date.now() + 3_500;
     while (Date.now() < until) {
       await work(relay.url);
       await pause(50);
@@ -72,7 +72,7 @@ Deno.test("steady traffic holds the reclaim off; the quiet spell after it runs o
     assert.ok(await metric(relay.url, "iatp_memory_reclaim_pause_seconds") > 0);
     assert.ok(await metric(relay.url, "iatp_memory_reclaim_freed_bytes") >= 0);
     // Still quiet (scrapes and health checks are not work): no second one.
-    await pause(2_000);
+    await pause(3_000);
     assert.equal(await reclaims(relay.url), 1);
     // New traffic, a new quiet spell: a second one.
     await work(relay.url);
@@ -84,9 +84,9 @@ Deno.test("steady traffic holds the reclaim off; the quiet spell after it runs o
 });
 
 Deno.test("with no traffic since start, no reclaim runs", async () => {
-  const relay = await startRelay("200ms");
+  const relay = await startRelay("1s");
   try {
-    await pause(1_500);
+    await pause(2_500);
     assert.equal((await (await fetch(`${relay.url}/health`)).json()).status, "ok");
     assert.equal(await reclaims(relay.url), 0);
   } finally {
@@ -107,7 +107,7 @@ Deno.test("idle_reclaim 0s turns the reclaim off", async () => {
 });
 
 Deno.test("without --expose-gc the reclaim says it is unavailable; the service serves", async () => {
-  const relay = await startRelay("200ms", { bare: true });
+  const relay = await startRelay("1s", { bare: true });
   try {
     await waitFor(
       () => relay.svc.stdout().includes("idle memory reclaim unavailable"),
@@ -120,7 +120,7 @@ Deno.test("without --expose-gc the reclaim says it is unavailable; the service s
     assert.match(rec.msg, /--v8-flags=--expose-gc/);
     assert.match(rec.msg, /idle_reclaim/);
     for (let i = 0; i < 5; i++) await work(relay.url);
-    await pause(1_000);
+    await pause(2_500);
     assert.equal(await reclaims(relay.url), 0);
     const health = await fetch(`${relay.url}/health`);
     assert.equal(health.status, 200);
@@ -131,9 +131,36 @@ Deno.test("without --expose-gc the reclaim says it is unavailable; the service s
 });
 
 Deno.test("a bad idle_reclaim is a configuration error naming the setting (exit 2)", async () => {
-  for (const value of ["soon", "2d", "-1s"]) {
+  // Under 1s (but 0s, off) a client's one request every few milliseconds would buy a full,
+  // last-resort collection each (and the timer would tick every millisecond while idle).
+  for (const value of ["soon", "2d", "-1s", "1ms", "999ms"]) {
     const out = await runIatp(["relay", "--port", "0", `--idle-reclaim=${value}`]);
     assert.equal(out.code, 2, `${value}: ${out.stderr}`);
     assert.match(out.stderr, /idle_reclaim \(flag --idle-reclaim\)/, value);
   }
+});
+
+Deno.test("closing a server takes its reclaim timer off the queue", async () => {
+  // In its own process with --expose-gc (the reclaim arms only with gc).
+  const probe = async (periodMs: number) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "-A",
+        "--v8-flags=--expose-gc",
+        `${ROOT}tests/core/http/reclaim_stop_probe.ts`,
+        String(periodMs),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  };
+  const on = await probe(60_000);
+  const off = await probe(0);
+  // The reclaim arms one timer more than listen does without it; none is left after close.
+  assert.equal(on.armed, off.armed + 1, JSON.stringify({ on, off }));
+  assert.equal(on.left, 0, JSON.stringify(on));
 });

@@ -51,3 +51,24 @@ Deno.test("mergeExpositions sums series, takes process gauges once, keeps famili
   assert.equal(sumOfMetric(merged, "hits_total"), 15);
   assert.equal(mergeExpositions([]), "");
 });
+
+Deno.test("the last idle reclaim's pause is the longest isolate's, not a sum no isolate paused", () => {
+  // With --workers each isolate reclaims its own heap: two 50 ms pauses are not a 100 ms one.
+  const part = (pause: number, freed: number) =>
+    [
+      "# HELP iatp_memory_reclaims_total Memory-reducing collections.",
+      "# TYPE iatp_memory_reclaims_total counter",
+      'iatp_memory_reclaims_total{service="relay"} 1',
+      "# HELP iatp_memory_reclaim_pause_seconds Pause of the last idle memory reclaim.",
+      "# TYPE iatp_memory_reclaim_pause_seconds gauge",
+      `iatp_memory_reclaim_pause_seconds{service="relay"} ${pause}`,
+      "# HELP iatp_memory_reclaim_freed_bytes Heap given back.",
+      "# TYPE iatp_memory_reclaim_freed_bytes gauge",
+      `iatp_memory_reclaim_freed_bytes{service="relay"} ${freed}`,
+      "",
+    ].join("\n");
+  const merged = mergeExpositions([part(0.05, 1000), part(0.07, 3000)]);
+  assert.match(merged, /^iatp_memory_reclaims_total\{service="relay"\} 2$/m);
+  assert.match(merged, /^iatp_memory_reclaim_pause_seconds\{service="relay"\} 0\.07$/m);
+  assert.match(merged, /^iatp_memory_reclaim_freed_bytes\{service="relay"\} 4000$/m);
+});
