@@ -5,7 +5,8 @@
  * for 7 MB live). Every `idle_reclaim` the reclaimer looks at the work counter (requests the HTTP
  * edge took, instructions and commands the agents ran); when work happened and none came in the
  * last period, it runs one memory-reducing full collection (V8's `gc` with the last-resort
- * flavour), once per quiet spell. `gc` exists only when the process runs with
+ * flavour), once per quiet spell, when the heap grew by at least `MIN_RECLAIM_GROWTH_BYTES` since
+ * the last one. `gc` exists only when the process runs with
  * `--v8-flags=--expose-gc` (cmd/permissions.txt); without it the reclaimer says so once and does
  * nothing else. Its timer does not keep the process alive.
  * @module
@@ -22,6 +23,12 @@ export const DEFAULT_IDLE_RECLAIM_MS = 30_000;
  * milliseconds on a large heap); a period of a few milliseconds would sell one per request.
  */
 export const MIN_IDLE_RECLAIM_MS = 1_000;
+/**
+ * How much the heap must have grown (V8's heapTotal) since the last reclaim, or since the
+ * reclaimer started, for a quiet spell to run one: work that grew nothing (a trickle of refused
+ * requests, say) buys no collection, so a client cannot make a service pause once a period.
+ */
+export const MIN_RECLAIM_GROWTH_BYTES = 4 * 1024 * 1024;
 /** Longest `idle_reclaim` (1 day). */
 export const MAX_IDLE_RECLAIM_MS = 86_400_000;
 
@@ -35,6 +42,10 @@ const state = {
   work: 0,
   /** The work count at the last reclaim: no second reclaim without work since. */
   reclaimedAt: 0,
+  /** V8's heapTotal after the last reclaim (or when the first reclaimer started); -1: not yet. */
+  heapAfter: -1,
+  /** Quiet spells whose heap had not grown by MIN_RECLAIM_GROWTH_BYTES: no collection run. */
+  skipped: 0,
   reclaims: 0,
   lastPauseSeconds: 0,
   lastFreedBytes: 0,
@@ -90,6 +101,7 @@ export function startReclaim(opts: ReclaimOptions): Reclaimer {
     return { stop() {} };
   }
   let seen = state.work;
+  if (state.heapAfter < 0) state.heapAfter = Deno.memoryUsage().heapTotal;
   const timer: Timer = every(periodMs, () => {
     const work = state.work;
     if (work !== seen) {
@@ -98,6 +110,10 @@ export function startReclaim(opts: ReclaimOptions): Reclaimer {
     }
     if (work === state.reclaimedAt) return;
     state.reclaimedAt = work;
+    if (Deno.memoryUsage().heapTotal - state.heapAfter < MIN_RECLAIM_GROWTH_BYTES) {
+      state.skipped++;
+      return;
+    }
     reclaim(gc, opts.log);
   });
   return { stop: () => timer.cancel() };
@@ -114,7 +130,9 @@ function reclaim(gc: Gc, log: Logger): void {
     return;
   }
   const pause = performance.now() - t0;
-  const freed = Math.max(0, before - Deno.memoryUsage().heapTotal);
+  const after = Deno.memoryUsage().heapTotal;
+  state.heapAfter = after;
+  const freed = Math.max(0, before - after);
   state.reclaims++;
   state.lastPauseSeconds = pause / 1000;
   state.lastFreedBytes = freed;
@@ -122,8 +140,8 @@ function reclaim(gc: Gc, log: Logger): void {
 }
 
 /**
- * Registers the reclaim metrics on a service's registry: `iatp_memory_reclaims_total` and the
- * last reclaim's pause and heap bytes given back.
+ * Registers the reclaim metrics on a service's registry: `iatp_memory_reclaims_total`,
+ * `iatp_memory_reclaims_skipped_total` and the last reclaim's pause and heap bytes given back.
  */
 export function registerReclaimMetrics(registry: Registry): void {
   new Counter({
@@ -132,6 +150,16 @@ export function registerReclaimMetrics(registry: Registry): void {
     registers: [registry],
     collect() {
       const delta = state.reclaims - this.get();
+      if (delta > 0) this.inc(delta);
+    },
+  });
+  new Counter({
+    name: "iatp_memory_reclaims_skipped_total",
+    help: "Quiet spells after work that ran no collection: the heap had not grown by 4 MiB since " +
+      "the last reclaim (idle_reclaim).",
+    registers: [registry],
+    collect() {
+      const delta = state.skipped - this.get();
       if (delta > 0) this.inc(delta);
     },
   });

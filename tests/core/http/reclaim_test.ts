@@ -55,13 +55,29 @@ async function metric(url: string, name: string): Promise<number> {
   return Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
+/** Work that grows the heap: events the relay keeps (about 8 MB of payloads in all). */
+async function growingWork(url: string): Promise<void> {
+  const payload = { blob: "x".repeat(100_000) };
+  for (let i = 0; i < 80; i++) {
+    const res = await fetch(`${url}/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ topic: `reclaim.t${i}`, payload }),
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 200);
+  }
+}
+
 const reclaims = (url: string) => metric(url, "iatp_memory_reclaims_total");
+const skipped = (url: string) => metric(url, "iatp_memory_reclaims_skipped_total");
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test("steady traffic holds the reclaim off; the quiet spell after it runs one, once", async () => {
   const relay = await startRelay("1s");
   try {
-    // A request every 50 ms for 3.5 s (three periods): every period has work.
+    // A request every 50 ms for 3.5 s (three periods): every period has work, and the heap grows.
+    await growingWork(relay.url);
     const until = Date.now() + 3_500;
     while (Date.now() < until) {
       await work(relay.url);
@@ -74,8 +90,13 @@ Deno.test("steady traffic holds the reclaim off; the quiet spell after it runs o
     // Still quiet (scrapes and health checks are not work): no second one.
     await pause(3_000);
     assert.equal(await reclaims(relay.url), 1);
-    // New traffic, a new quiet spell: a second one.
+    // New traffic that grows nothing (a refused request): its quiet spell runs no collection, so
+    // a client cannot buy one pause per period.
     await work(relay.url);
+    await waitFor(async () => await skipped(relay.url) === 1, 30_000, "a skipped spell");
+    assert.equal(await reclaims(relay.url), 1);
+    // New traffic that grows the heap, a new quiet spell: a second one.
+    await growingWork(relay.url);
     await waitFor(async () => await reclaims(relay.url) === 2, 30_000, "a second reclaim");
     assert.equal((await (await fetch(`${relay.url}/health`)).json()).status, "ok");
   } finally {
