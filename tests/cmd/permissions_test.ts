@@ -12,6 +12,7 @@ import {
   parsePermissionTable,
   PERMISSIONS,
 } from "../../cmd/permissions.ts";
+import { SERVICE_COMMANDS } from "../../cmd/systemd.ts";
 import { ROOT } from "../helpers.ts";
 
 Deno.test("every subcommand has exactly one line in the permission table", () => {
@@ -34,20 +35,7 @@ Deno.test("no subcommand gets --allow-all, ffi, or unrestricted write", () => {
 });
 
 /** The subcommands whose process runs until stopped. */
-const SERVICES_AND_HOSTS = [
-  "sidecar",
-  "relay",
-  "policy",
-  "audit",
-  "dashboard",
-  "sensor",
-  "action",
-  "compose-agent",
-  "status",
-  "plugin",
-  "plugin-host",
-  "up",
-];
+const SERVICES_AND_HOSTS = [...SERVICE_COMMANDS, "plugin", "plugin-host", "up"];
 
 Deno.test("a line's words are Deno flags or environment settings (NAME=VALUE), nothing else", () => {
   for (const [name, words] of PERMISSIONS) {
@@ -84,18 +72,7 @@ function v8FlagsOf(name: string): string[] {
 }
 
 Deno.test("every long-running service runs with --expose-gc (its idle reclaim), no other line", () => {
-  const services = [
-    "sidecar",
-    "relay",
-    "policy",
-    "audit",
-    "dashboard",
-    "status",
-    "compose-agent",
-    "sensor",
-    "action",
-    "up", // runs the services in its own process
-  ];
+  const services: string[] = [...SERVICE_COMMANDS, "up"]; // up runs the services in its process
   for (const name of services) assert.ok(v8FlagsOf(name).includes("--expose-gc"), name);
   // The plugin host (its own process, its own --v8-flags) and every one-shot command go without.
   for (const name of PERMISSIONS.keys()) {
