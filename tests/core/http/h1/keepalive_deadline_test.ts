@@ -7,24 +7,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createServer } from "../../../../core/http/mod.ts";
-import { createLogger } from "../../../../core/log/mod.ts";
+import { echoHead, startEchoEdge } from "../../../support/echo_server.ts";
 import { json, RawConn } from "../../../support/raw_http.ts";
 
-async function setup(
-  edge: { headerTimeoutMs: number; idleTimeoutMs: number },
-): Promise<{ port: number; close(): Promise<void> }> {
-  const log = createLogger({ service: "t", sink: () => {} });
-  const server = createServer({ service: "t", host: "127.0.0.1", port: 0, log, ...edge });
-  server.routes((app) => {
-    app.post("/echo", async (c) => c.json({ text: await c.req.text() }));
-  });
-  const svc = await server.listen();
-  return { port: Number(new URL(svc.url).port), close: () => svc.close() };
-}
-
-const head = (length: number) =>
-  `POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: ${length}\r\n\r\n`;
+const setup = startEchoEdge;
+const head = echoHead;
 const other = (length: number) =>
   `POST /echo HTTP/1.1\r\nHost: t\r\nX-Other: 1\r\nContent-Length: ${length}\r\n\r\n`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
