@@ -6,7 +6,7 @@
  * schema included.
  * @module
  */
-import { DURATION_FORMS, formatBytes, formatDuration, parseBytes, parseDuration } from "./units.ts";
+import { durationForms, formatBytes, formatDuration, parseBytes, parseDuration } from "./units.ts";
 
 /**
  * One configuration leaf. `T` is the validated value type; `D` says whether the field has a
@@ -338,7 +338,7 @@ export function duration<
     opts,
     s,
     // "0" turns a setting off only where the range allows it.
-    DURATION_FORMS + (opts.min && !opts.offOrMin ? "" : " (0 for none)") + range,
+    durationForms(opts.min, opts.max) + (opts.min && !opts.offOrMin ? "" : " (0 for none)") + range,
     "DURATION",
     (raw) => typeof raw === "string" ? parseDuration(raw) ?? raw : raw,
     { show: formatDuration },

@@ -7,6 +7,29 @@
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 /** What a duration setting accepts, in error messages and docs. */
 export const DURATION_FORMS = "a duration such as 500ms, 30s, 5m, 1h or 7d";
+/** The examples {@linkcode DURATION_FORMS} gives, with their milliseconds. */
+const DURATION_EXAMPLES: ReadonlyArray<readonly [string, number]> = [
+  ["500ms", 500],
+  ["30s", 30_000],
+  ["5m", 300_000],
+  ["1h", 3_600_000],
+  ["7d", 604_800_000],
+];
+
+/**
+ * {@linkcode DURATION_FORMS} for a setting bounded to `min`..`max` ms: only the examples the
+ * setting accepts (its least value when none is).
+ * @example
+ * ```ts
+ * durationForms(1000, 86_400_000); // "a duration such as 30s, 5m or 1h"
+ * ```
+ */
+export function durationForms(min = 0, max = Infinity): string {
+  const fit = DURATION_EXAMPLES.filter(([, ms]) => ms >= min && ms <= max).map(([text]) => text);
+  if (fit.length === 0) return `a duration such as ${formatDuration(min)}`;
+  const last = fit.pop();
+  return `a duration such as ${fit.length > 0 ? `${fit.join(", ")} or ` : ""}${last}`;
+}
 const DURATION_UNIT: Record<string, number> = {
   ms: 1,
   s: 1000,

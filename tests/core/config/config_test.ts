@@ -240,6 +240,32 @@ Deno.test("a bad flag value names the flag", async () => {
   assert.match(badUrl.expected, /http\(s\) URL/);
 });
 
+Deno.test("a bounded duration's error gives only examples the setting accepts", async () => {
+  const bounded = defineConfig({
+    command: "demo",
+    summary: "a demo service",
+    fields: {
+      every: duration({ help: "period", default: 30_000, min: 1000, max: 86_400_000 }),
+      window: duration({ help: "window", default: 7_200_000, min: 7_200_000, max: 10_800_000 }),
+    },
+  });
+  const low = await configError(async () =>
+    loaded(await bounded.parse(["--every", "5ms"], { env: envOf({}) }))
+  );
+  assert.match(low.expected, /such as 30s, 5m or 1h /);
+  assert.doesNotMatch(low.expected, /500ms|7d/);
+  assert.match(low.expected, /at least 1s, at most 24h/);
+  const narrow = await configError(async () =>
+    loaded(await bounded.parse(["--window", "1h"], { env: envOf({}) }))
+  );
+  assert.match(narrow.expected, /such as 2h /);
+  // An unbounded duration keeps every example.
+  const open = await configError(async () =>
+    loaded(await spec.parse(["--timeout", "soon"], { env: envOf({}) }))
+  );
+  assert.match(open.expected, /such as 500ms, 30s, 5m, 1h or 7d/);
+});
+
 Deno.test("unknown flags and stray positionals are usage errors carrying the usage", async () => {
   await assert.rejects(
     async () => loaded(await spec.parse(["--bogus"], { env: envOf({}) })),
