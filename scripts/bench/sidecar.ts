@@ -7,8 +7,11 @@
  * is its own nginx (one worker, `return 200`), so every proxy pays for the same thing. Load
  * comes from wrk -t1, 64 connections, in `--rounds` rounds that each run every target once
  * (the order rotating), so a busy spell on the machine hits all of them; ratios are medians of
- * the per-round ratios. Then, at half the sidecar's median rate (paced with wrk's delay()),
- * the added p99 over the upstream directly. Also: the sidecar's peak RSS under load, and
+ * the per-round ratios. Then, at half the sidecar's median rate, the added p99 over the upstream
+ * directly: every connection waits 5 ms between an answer and its next request (wrk's delay()),
+ * with as many connections as that rate takes for each target (planned, then scaled by a 2 s
+ * run's rate); each target's connections and achieved rate are reported beside its latency
+ * (`rps_vs_target`). Also: the sidecar's peak RSS under load, and
  * detection (the scan the sidecar runs on a body: JSON, secret members, the body's bytes): MB/s
  * on a digit-heavy 1 MB body and on adversarial digits/separators, its cost against
  * `JSON.parse` of the same body (also for a scan of the string alone), and a 256 KB -> 1 MB
@@ -62,7 +65,17 @@ const DURATION = Number(values.duration);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
 const GO_SIDECAR = values["go-sidecar"];
-const HALF_LOAD_CONNECTIONS = 8;
+/**
+ * The half-load run's pacing: every connection waits this long between an answer and its next
+ * request (wrk's `delay()` counts whole milliseconds), so the rate a connection makes hardly
+ * depends on the latency being measured, and the run opens as many connections as it takes to
+ * reach half the sidecar's median rate.
+ */
+const HALF_LOAD_DELAY_MS = 5;
+/** The latency a half-load connection's rate is planned with, besides its delay (ms). */
+const HALF_LOAD_PLANNED_LATENCY_MS = 0.5;
+/** Seconds of the run that measures the planned connections' rate before each half-load run. */
+const HALF_LOAD_PROBE_S = 2;
 
 function digitHeavy(size: number): string {
   const items: string[] = [];
@@ -243,6 +256,23 @@ async function fullLoad(targets: Record<string, string>, script: string, pid: nu
   return { rounds, rps, ratio, peak, cpuPerRequest: cpuPerRequest.map((x) => Math.round(x)) };
 }
 
+/** One target's half-load run: wrk's figures, its connections and its rate over the target. */
+type HalfLoadRun = WrkResult & { connections: number; rps_vs_target: number };
+
+/**
+ * Connections that bring `url` to `targetRps` with the paced script: planned from the delay,
+ * then scaled by the rate a short run with that plan reached (a slower target needs more).
+ */
+async function halfLoadConnections(url: string, paced: string, targetRps: number) {
+  const planned = Math.max(
+    1,
+    Math.round(targetRps * (HALF_LOAD_DELAY_MS + HALF_LOAD_PLANNED_LATENCY_MS) / 1000),
+  );
+  const probe = await wrk(url, paced, planned, HALF_LOAD_PROBE_S);
+  if (!(probe.rps > 0)) return planned;
+  return Math.min(planned * 4, Math.max(1, Math.round(planned * targetRps / probe.rps)));
+}
+
 async function loadTest(dir: string) {
   const body = requestBody();
   const { targets, children, sidecarPid } = await startTargets(dir);
@@ -252,11 +282,12 @@ async function loadTest(dir: string) {
     await wrk(targets.sidecar, full, CONNECTIONS, DURATION); // warm-up (JIT, connection pool)
     const load = await fullLoad(targets, full, sidecarPid);
     const targetRps = Math.round(median(load.rps.sidecar) / 2);
-    const delayMs = Math.max(1, Math.round(HALF_LOAD_CONNECTIONS / targetRps * 1000));
-    const paced = await wrkScript(dir, "paced", body, delayMs);
-    const half: Record<string, WrkResult> = {};
+    const paced = await wrkScript(dir, "paced", body, HALF_LOAD_DELAY_MS);
+    const half: Record<string, HalfLoadRun> = {};
     for (const name of ["upstream_direct", "nginx_proxy", "sidecar"]) {
-      half[name] = await wrk(targets[name], paced, HALF_LOAD_CONNECTIONS, DURATION);
+      const connections = await halfLoadConnections(targets[name], paced, targetRps);
+      const r = await wrk(targets[name], paced, connections, DURATION);
+      half[name] = { ...r, connections, rps_vs_target: r3(r.rps / targetRps) };
     }
     return {
       body_bytes: body.length,
@@ -273,7 +304,7 @@ async function loadTest(dir: string) {
       go_sidecar: GO_SIDECAR ?? "absent: pass --go-sidecar PATH to compare",
       sidecar_vs_direct_rps: load.ratio("upstream_direct"),
       half_load: {
-        connections: HALF_LOAD_CONNECTIONS,
+        delay_ms: HALF_LOAD_DELAY_MS,
         target_rps: targetRps,
         ...half,
         sidecar_added_p99_ms: r3(half.sidecar.p99_ms - half.upstream_direct.p99_ms),
