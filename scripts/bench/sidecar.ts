@@ -8,7 +8,7 @@
  * comes from wrk -t1, 64 connections, in `--rounds` rounds that each run every target once
  * (the order rotating), so a busy spell on the machine hits all of them; ratios are medians of
  * the per-round ratios. Then, at half the sidecar's median rate, the added p99 over the upstream
- * directly: every connection waits 5 ms between an answer and its next request (wrk's delay()),
+ * directly: every connection waits 10 ms between an answer and its next request (wrk's delay()),
  * with as many connections as that rate takes for each target (planned, then scaled by a 2 s
  * run's rate); each target's connections and achieved rate are reported beside its latency
  * (`rps_vs_target`). Also: the sidecar's peak RSS under load, and
@@ -71,7 +71,7 @@ const GO_SIDECAR = values["go-sidecar"];
  * depends on the latency being measured, and the run opens as many connections as it takes to
  * reach half the sidecar's median rate.
  */
-const HALF_LOAD_DELAY_MS = 5;
+const HALF_LOAD_DELAY_MS = 10;
 /** The latency a half-load connection's rate is planned with, besides its delay (ms). */
 const HALF_LOAD_PLANNED_LATENCY_MS = 0.5;
 /** Seconds of the run that measures the planned connections' rate before each half-load run. */
