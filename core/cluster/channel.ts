@@ -8,7 +8,9 @@
  * A message whose data is a string (or none), and an answer that is a string or a safe integer,
  * crosses as one string (see {@linkcode TextMessage}): a port copies a string in one piece, where
  * an envelope object costs V8's structured clone field by field. The receiver gets the same
- * value either way.
+ * value either way. String messages sent in one turn of the event loop leave together, as one
+ * message, at the end of that turn (each message across a port wakes the other isolate and costs
+ * both sides a dispatch); a message in object form sends those queued before it first.
  * @module
  */
 import { after } from "../async/mod.ts";
@@ -42,13 +44,21 @@ type Message =
 /**
  * The string form of a message, by its first character: `P<kind>\n<data>` a post of a string,
  * `p<kind>` a post without data, `C<id> <kind>\n<data>` a call with a string, `c<id> <kind>` a
- * call without data, `R<id>\n<data>` a string answer, `N<id>\n<integer>` an integer answer. A
- * kind that holds a line feed takes the object form.
+ * call without data, `R<id>\n<data>` a string answer, `N<id>\n<integer>` an integer answer,
+ * `B<length>:<message>...` several of these sent together. A kind that holds a line feed takes
+ * the object form.
  */
 type TextMessage = string;
 
 const LF = "\n";
-const P = 80, LOWER_P = 112, C = 67, R = 82, N = 78;
+const P = 80, LOWER_P = 112, C = 67, R = 82, N = 78, B = 66;
+
+/**
+ * Most characters of string messages sent together as one (`B<length>:<message>...`); a longer
+ * message leaves on its own. A slice of a message keeps all of it in memory (the relay's cached
+ * events), so this also bounds what one such slice holds.
+ */
+export const COALESCE_MAX_CHARS = 64 * 1024;
 
 /** Longest a call waits for its answer unless told otherwise. */
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
@@ -82,6 +92,9 @@ export class Channel {
   readonly #handlers = new Map<string, Handler>();
   readonly #pending = new Map<number, PromiseWithResolvers<unknown>>();
   #next = 1;
+  /** String messages of this turn of the event loop, not sent yet; `#queuedChars` in all. */
+  #queued: string[] = [];
+  #queuedChars = 0;
 
   constructor(end: Endpoint) {
     this.#end = end;
@@ -92,6 +105,32 @@ export class Channel {
     });
   }
 
+  #send(m: string): void {
+    if (m.length > COALESCE_MAX_CHARS) {
+      this.#flush();
+      return this.#end.postMessage(m);
+    }
+    if (this.#queuedChars + m.length > COALESCE_MAX_CHARS) this.#flush();
+    if (this.#queued.push(m) === 1) queueMicrotask(() => this.#flush());
+    this.#queuedChars += m.length;
+  }
+
+  #flush(): void {
+    const queued = this.#queued;
+    if (queued.length === 0) return;
+    this.#queued = [];
+    this.#queuedChars = 0;
+    if (queued.length === 1) return this.#end.postMessage(queued[0]);
+    let joined = "B";
+    for (const m of queued) joined += m.length + ":" + m;
+    this.#end.postMessage(joined);
+  }
+
+  #sendObject(m: Message): void {
+    this.#flush(); // keeps the order of what was sent
+    this.#end.postMessage(m);
+  }
+
   /** Registers what answers `call(kind)` and takes `post(kind)` from the other side. */
   on(kind: string, handler: Handler): void {
     this.#handlers.set(kind, handler);
@@ -100,10 +139,10 @@ export class Channel {
   /** Sends `data` without waiting for an answer. */
   post(kind: string, data?: unknown): void {
     if (!kind.includes(LF)) {
-      if (typeof data === "string") return this.#end.postMessage("P" + kind + LF + data);
-      if (data === undefined) return this.#end.postMessage("p" + kind);
+      if (typeof data === "string") return this.#send("P" + kind + LF + data);
+      if (data === undefined) return this.#send("p" + kind);
     }
-    this.#end.postMessage({ post: kind, data } satisfies Message);
+    this.#sendObject({ post: kind, data } satisfies Message);
   }
 
   /**
@@ -123,9 +162,9 @@ export class Channel {
     );
     try {
       if (kind.includes(LF) || (data !== undefined && typeof data !== "string")) {
-        this.#end.postMessage({ call: id, kind, data } satisfies Message);
-      } else if (data === undefined) this.#end.postMessage("c" + id + " " + kind);
-      else this.#end.postMessage("C" + id + " " + kind + LF + data);
+        this.#sendObject({ call: id, kind, data } satisfies Message);
+      } else if (data === undefined) this.#send("c" + id + " " + kind);
+      else this.#send("C" + id + " " + kind + LF + data);
       return await waiter.promise;
     } finally {
       timer.cancel();
@@ -156,6 +195,15 @@ export class Channel {
 
   #receiveText(m: TextMessage): void {
     const tag = m.charCodeAt(0);
+    if (tag === B) {
+      for (let i = 1; i < m.length;) {
+        const colon = m.indexOf(":", i);
+        const end = colon + 1 + Number(m.slice(i, colon));
+        this.#receiveText(m.slice(colon + 1, end));
+        i = end;
+      }
+      return;
+    }
     if (tag === R || tag === N) {
       const lf = m.indexOf(LF);
       const w = this.#pending.get(Number(m.slice(1, lf)));
@@ -187,6 +235,7 @@ export class Channel {
     } catch (err) {
       reply = { reply: id, ok: false, error: toWire(err) };
     }
-    this.#end.postMessage(reply);
+    if (typeof reply === "string") this.#send(reply);
+    else this.#sendObject(reply);
   }
 }

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Channel, type Endpoint } from "../../../core/cluster/mod.ts";
+import { COALESCE_MAX_CHARS } from "../../../core/cluster/channel.ts";
 import { HttpError } from "../../../core/errors/mod.ts";
 
 /** Two channels over one MessageChannel; `sent` records what each side put on the port. */
@@ -58,7 +59,7 @@ Deno.test("channel: posts of a string or of nothing arrive exactly and cross as 
     a.post("done");
     await promise;
     assert.deepStrictEqual(got, [...texts, ["bare", undefined], { n: 1 }]);
-    assert.equal(sent.filter((m) => typeof m === "string").length, texts.length + 2);
+    assert.ok(sent.every((m) => typeof m === "string" || (m as { post?: string }).post === "text"));
     assert.equal(sent.filter((m) => typeof m !== "string").length, 1, "the object stays an object");
   } finally {
     close();
@@ -105,6 +106,61 @@ Deno.test("channel: a kind holding a line feed still arrives (as an object)", as
   try {
     assert.equal(await a.call("two\nlines", "x"), "got x");
     assert.equal(typeof sent[0], "object");
+  } finally {
+    close();
+  }
+});
+
+Deno.test("channel: what one turn sends leaves as one message, in order, objects in between included", async () => {
+  const { a, b, sent, close } = pair();
+  const got: unknown[] = [];
+  b.on("t", (d) => got.push(d));
+  b.on("sum", (d) => (d as string).length);
+  try {
+    a.post("t", "one");
+    a.post("t");
+    const first = a.call("sum", "abc");
+    a.post("t", "two");
+    a.post("t", { three: 3 }); // the object form: what was queued leaves first
+    a.post("t", "four");
+    const second = a.call("sum", "abcd");
+    assert.deepStrictEqual(await Promise.all([first, second]), [3, 4]);
+    assert.deepStrictEqual(got, ["one", undefined, "two", { three: 3 }, "four"]);
+    const fromA = sent.slice(0, 3);
+    assert.equal(
+      fromA.length,
+      3,
+      "three port messages: the strings before the object, it, the rest",
+    );
+    assert.equal(typeof fromA[0], "string");
+    assert.equal(typeof fromA[1], "object");
+    assert.equal(typeof fromA[2], "string");
+    assert.equal(sent.length, 5, "and one answer for each of the two port messages with a call");
+  } finally {
+    close();
+  }
+});
+
+Deno.test("channel: messages sent together stay within their bound; a longer one leaves alone", async () => {
+  const { a, b, sent, close } = pair();
+  const got: string[] = [];
+  b.on("t", (d) => got.push(d as string));
+  const big = "y".repeat(COALESCE_MAX_CHARS + 1);
+  const part = "x".repeat(COALESCE_MAX_CHARS / 4);
+  try {
+    const all = [part, part, part, part, part, big, "tail"];
+    for (const t of all) a.post("t", t);
+    const { promise, resolve } = Promise.withResolvers<void>();
+    b.on("done", () => resolve());
+    a.post("done");
+    await promise;
+    assert.deepStrictEqual(got, all);
+    for (const m of sent) {
+      const text = m as string;
+      if (text.includes("y")) assert.equal(text, "Pt\n" + big, "the long one alone");
+      else assert.ok(text.length <= COALESCE_MAX_CHARS + 64, String(text.length));
+    }
+    assert.ok(sent.length >= 4, `${sent.length} port messages`);
   } finally {
     close();
   }
