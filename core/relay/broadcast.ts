@@ -4,8 +4,8 @@
  * worker has not taken yet is bounded: each batch is counted in bytes until the worker says it
  * took it (a `taken` post), and while any worker holds more than the bound (its loop starved of
  * CPU, say) publishes are refused with 503 and Retry-After instead of queueing without end in
- * its message port. A batch crosses as one string (isolate_wire.ts) and ends early once it holds
- * `max_payload_bytes`: a worker's cached event keeps the string it came in alive.
+ * its message port. A batch crosses as one string (isolate_wire.ts) and holds at most `max_payload_bytes` of
+ * events (a larger event goes alone): a worker's cached event keeps the string it came in alive.
  * @module
  */
 import type { Channel } from "../cluster/mod.ts";
@@ -41,7 +41,7 @@ export class Broadcast {
   /**
    * @param topics each topic's newest sequence in the store
    * @param maxBytes most bytes of events a worker may hold untaken before publishes are refused
-   * @param batchBytes bytes of events after which a batch is sent at once (`max_payload_bytes`)
+   * @param batchBytes most bytes of events in a batch of several (`max_payload_bytes`)
    */
   constructor(
     topics: Iterable<{ topic: string; lastSeq: number }>,
@@ -89,14 +89,20 @@ export class Broadcast {
     );
   }
 
-  /** Queues `e` for every worker (sent at the end of this tick, or now if the batch is full). */
+  /**
+   * Queues `e` for every worker (sent at the end of this tick, or now if the batch is full). A
+   * batch of several events counts at most the batch bound: one that `e` would take past it is
+   * sent first, and an event that reaches it alone leaves alone.
+   */
   add(e: StoredEvent): void {
     const prev = this.#last.get(e.topic) ?? 0;
     this.#last.set(e.topic, e.seq);
     if (this.#live.size === 0) return;
+    const bytes = e.data.length + e.topic.length + EVENT_OVERHEAD;
+    if (this.#batchBytes + bytes > this.#batchLimit) this.#flush();
     if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
     this.#batch.push({ event: e, prev, storedMs: e.tsMs });
-    this.#batchBytes += e.data.length + e.topic.length + EVENT_OVERHEAD;
+    this.#batchBytes += bytes;
     if (this.#batchBytes >= this.#batchLimit) this.#flush();
   }
 

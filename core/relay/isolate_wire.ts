@@ -10,8 +10,9 @@
  * publisher is `-` when absent (an anonymous publish), else a string (empty included).
  *
  * A decoded string is a slice of the message: while a worker caches an event's data, the batch
- * it came in stays in memory with it. The main isolate ends a batch once it holds
- * `max_payload_bytes` (see broadcast.ts), so an event cached alone holds at most that much more.
+ * it came in stays in memory with it. A batch of several events holds at most
+ * `max_payload_bytes` of them (see broadcast.ts; a larger event goes alone), so an event cached
+ * alone holds at most that much more.
  * @module
  */
 import type { TailedEvent } from "./js_wire.ts";
