@@ -54,8 +54,8 @@ const LF = "\n";
 const P = 80, LOWER_P = 112, C = 67, R = 82, N = 78, B = 66;
 
 /**
- * Most characters of string messages sent together as one (`B<length>:<message>...`); a longer
- * message leaves on its own. A slice of a message keeps all of it in memory (the relay's cached
+ * Most characters of string messages sent together as one (`B<length>:<message>...`, the
+ * lengths included); a longer message leaves on its own. A slice of a message keeps all of it in memory (the relay's cached
  * events), so this also bounds what one such slice holds.
  */
 export const COALESCE_MAX_CHARS = 64 * 1024;
@@ -92,7 +92,7 @@ export class Channel {
   readonly #handlers = new Map<string, Handler>();
   readonly #pending = new Map<number, PromiseWithResolvers<unknown>>();
   #next = 1;
-  /** String messages of this turn of the event loop, not sent yet; `#queuedChars` in all. */
+  /** String messages of this turn of the event loop, not sent yet; `#queuedChars` joined. */
   #queued: string[] = [];
   #queuedChars = 0;
 
@@ -110,9 +110,11 @@ export class Channel {
       this.#flush();
       return this.#end.postMessage(m);
     }
-    if (this.#queuedChars + m.length > COALESCE_MAX_CHARS) this.#flush();
+    // What it adds to `B<length>:<message>...`: its length and `:` count too (`B` is the 1).
+    const chars = String(m.length).length + 1 + m.length;
+    if (this.#queuedChars + chars > COALESCE_MAX_CHARS - 1) this.#flush();
     if (this.#queued.push(m) === 1) queueMicrotask(() => this.#flush());
-    this.#queuedChars += m.length;
+    this.#queuedChars += chars;
   }
 
   #flush(): void {

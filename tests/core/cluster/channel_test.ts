@@ -33,6 +33,12 @@ function pair() {
   };
 }
 
+/** Resolves once `test()` holds, checking after each turn of the event loop. */
+async function until(test: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !test(); i++) await new Promise((r) => setTimeout(r, 1));
+  assert.ok(test(), "condition never held");
+}
+
 const texts = [
   "",
   "plain",
@@ -161,6 +167,111 @@ Deno.test("channel: messages sent together stay within their bound; a longer one
       else assert.ok(text.length <= COALESCE_MAX_CHARS + 64, String(text.length));
     }
     assert.ok(sent.length >= 4, `${sent.length} port messages`);
+  } finally {
+    close();
+  }
+});
+
+Deno.test("channel: many short messages sent together stay within the bound, their lengths counted", async () => {
+  // The bound is on the port message: each message's `<length>:` counts too.
+  const { a, b, sent, close } = pair();
+  let got = 0;
+  b.on("", () => got++);
+  try {
+    const n = COALESCE_MAX_CHARS; // `p` and nothing: 1 character each, 3 with its length
+    for (let i = 0; i < n; i++) a.post("");
+    await until(() => got === n);
+    for (const m of sent) {
+      assert.ok((m as string).length <= COALESCE_MAX_CHARS + 1, String((m as string).length));
+    }
+  } finally {
+    close();
+  }
+});
+
+Deno.test("channel: a post whose kind holds a line feed arrives whole (as an object)", async () => {
+  const { a, b, sent, close } = pair();
+  const got: unknown[] = [];
+  b.on("two\nlines", (d) => got.push(d));
+  b.on("two", (d) => got.push(["wrong", d]));
+  try {
+    a.post("two\nlines", "x\ny");
+    a.post("two\nlines");
+    await until(() => got.length === 2);
+    assert.deepStrictEqual(got, ["x\ny", undefined]);
+    assert.equal(typeof sent[0], "object");
+  } finally {
+    close();
+  }
+});
+
+Deno.test("channel: random kinds, data and answers arrive as structured clone gives them, in order", async () => {
+  // Differential: whatever crosses as a string must arrive as the object form would have it.
+  const { a, b, close } = pair();
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const pieces = ["", ":", ",", "\n", " ", "B", "P", "p", "C", "c", "R", "N", "-", "0", "12:"];
+  const odd = ["\uD800", "\uDC00", "🚀", "B3:abc", "\r", "\u0000", "x".repeat(70_000)];
+  const text = () =>
+    Array.from({ length: Math.floor(rnd() * 5) }, () => pick([...pieces, ...odd])).join("");
+  const numbers = [
+    NaN,
+    -0,
+    0,
+    Infinity,
+    -Infinity,
+    2 ** 53,
+    2 ** 53 - 1,
+    -(2 ** 53 - 1),
+    1.5,
+    1e21,
+  ];
+  const value = (): unknown => {
+    const r = rnd();
+    if (r < 0.5) return text();
+    if (r < 0.6) return undefined;
+    if (r < 0.8) return pick(numbers);
+    if (r < 0.85) return null;
+    return r < 0.9 ? { s: text(), n: -0 } : [text()];
+  };
+  const same = (want: unknown, got: unknown) => {
+    if (typeof want === "object" && want !== null) assert.deepStrictEqual(got, want);
+    else assert.ok(Object.is(got, want), `${String(want)} arrived as ${String(got)}`);
+  };
+  try {
+    for (let round = 0; round < 300; round++) {
+      const kinds = Array.from({ length: 1 + Math.floor(rnd() * 20) }, text);
+      const sent: Array<[string, unknown]> = [];
+      const got: Array<[string, unknown]> = [];
+      const answers: unknown[] = []; // one per message, in order (none for a post)
+      for (const k of new Set(kinds)) {
+        b.on(k, (d) => {
+          got.push([k, d]);
+          return answers.shift();
+        });
+      }
+      const calls: Promise<void>[] = [];
+      for (const k of kinds) {
+        const d = value();
+        sent.push([k, d]);
+        if (rnd() < 0.5) {
+          answers.push(undefined);
+          a.post(k, d);
+        } else {
+          const answer = value();
+          answers.push(answer);
+          calls.push(a.call(k, d).then((v) => same(answer, v)));
+        }
+        if (rnd() < 0.2) await Promise.resolve(); // some in a later turn
+      }
+      await Promise.all(calls);
+      await until(() => got.length === sent.length);
+      for (const [i, [k, d]] of sent.entries()) {
+        assert.equal(got[i][0], k);
+        same(d, got[i][1]);
+      }
+    }
   } finally {
     close();
   }
