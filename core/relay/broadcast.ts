@@ -4,11 +4,13 @@
  * worker has not taken yet is bounded: each batch is counted in bytes until the worker says it
  * took it (a `taken` post), and while any worker holds more than the bound (its loop starved of
  * CPU, say) publishes are refused with 503 and Retry-After instead of queueing without end in
- * its message port.
+ * its message port. A batch crosses as one string (isolate_wire.ts) and holds at most `max_payload_bytes` of
+ * events (a larger event goes alone): a worker's cached event keeps the string it came in alive.
  * @module
  */
 import type { Channel } from "../cluster/mod.ts";
 import { UnavailableError } from "../errors/mod.ts";
+import { encodeEvents } from "./isolate_wire.ts";
 import type { TailedEvent } from "./js_wire.ts";
 import { RETRY_AFTER_SECONDS } from "./publish.ts";
 import type { StoredEvent } from "./store.ts";
@@ -32,16 +34,23 @@ export class Broadcast {
   /** Newest sequence per topic, for each event's `prev`. */
   readonly #last = new Map<string, number>();
   readonly #maxBytes: number;
+  readonly #batchLimit: number;
   #batch: TailedEvent[] = [];
   #batchBytes = 0;
 
   /**
    * @param topics each topic's newest sequence in the store
    * @param maxBytes most bytes of events a worker may hold untaken before publishes are refused
+   * @param batchBytes most bytes of events in a batch of several (`max_payload_bytes`)
    */
-  constructor(topics: Iterable<{ topic: string; lastSeq: number }>, maxBytes: number) {
+  constructor(
+    topics: Iterable<{ topic: string; lastSeq: number }>,
+    maxBytes: number,
+    batchBytes: number,
+  ) {
     for (const t of topics) this.#last.set(t.topic, t.lastSeq);
     this.#maxBytes = maxBytes;
+    this.#batchLimit = batchBytes;
   }
 
   /** Starts sending to `worker` (its snapshot is being taken). */
@@ -80,25 +89,33 @@ export class Broadcast {
     );
   }
 
-  /** Queues `e` for every worker (sent at the end of this tick). */
+  /**
+   * Queues `e` for every worker (sent at the end of this tick, or now if the batch is full). A
+   * batch of several events counts at most the batch bound: one that `e` would take past it is
+   * sent first, and an event that reaches it alone leaves alone.
+   */
   add(e: StoredEvent): void {
     const prev = this.#last.get(e.topic) ?? 0;
     this.#last.set(e.topic, e.seq);
     if (this.#live.size === 0) return;
+    const bytes = e.data.length + e.topic.length + EVENT_OVERHEAD;
+    if (this.#batchBytes + bytes > this.#batchLimit) this.#flush();
     if (this.#batch.length === 0) queueMicrotask(() => this.#flush());
     this.#batch.push({ event: e, prev, storedMs: e.tsMs });
-    this.#batchBytes += e.data.length + e.topic.length + EVENT_OVERHEAD;
+    this.#batchBytes += bytes;
+    if (this.#batchBytes >= this.#batchLimit) this.#flush();
   }
 
   #flush(): void {
-    const batch = this.#batch;
+    if (this.#batch.length === 0) return; // sent already: it filled up
+    const text = encodeEvents(this.#batch);
     const bytes = this.#batchBytes;
     this.#batch = [];
     this.#batchBytes = 0;
     for (const [worker, o] of this.#live) {
       o.batches.push(bytes);
       o.bytes += bytes;
-      worker.post("events", batch);
+      worker.post("events", text);
     }
   }
 }

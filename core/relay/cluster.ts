@@ -31,9 +31,15 @@ import {
   type RelaySnapshot,
 } from "./isolate_store.ts";
 import { Broadcast, TAKEN } from "./broadcast.ts";
+import { decodePublish } from "./isolate_wire.ts";
 import { DEFAULT_BACKLOG_BYTES } from "./hub.ts";
 import { PublishBusyError } from "./js_writer.ts";
-import { type PublishFn, type RelayServerOptions, startRelayServer } from "./server.ts";
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  type PublishFn,
+  type RelayServerOptions,
+  startRelayServer,
+} from "./server.ts";
 import { type AnyRelayStore, isRemoteStore, type Retention, type StoredEvent } from "./store.ts";
 
 /** How often the main isolate notes whether its engine is reachable, for the workers. */
@@ -105,7 +111,11 @@ export async function startRelayCluster(
   const shared = new Int32Array(new SharedArrayBuffer(8));
   const connections = sharedCounter();
   Atomics.store(shared, ENGINE_SLOT, engineState(store));
-  const broadcast = new Broadcast(store.topics(), opts.backlogBytes ?? DEFAULT_BACKLOG_BYTES);
+  const broadcast = new Broadcast(
+    store.topics(),
+    opts.backlogBytes ?? DEFAULT_BACKLOG_BYTES,
+    opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+  );
   let pool: WorkerPool | undefined;
   let publish: PublishFn | undefined;
   let ownMetrics: () => Promise<string> = () => Promise.resolve("");
@@ -154,7 +164,7 @@ export async function startRelayCluster(
     closeTimeoutMs: opts.edge?.drainTimeoutMs ?? 10_000,
     handlers: {
       snapshot: (_d, _i, worker) => snapshot(store, broadcast, worker, cluster.cacheEvents),
-      publish: (d) => publishFor(store, publish, d as IsolatePublish),
+      publish: (d) => publishFor(store, publish, decodePublish(d as string)),
       get: (d) => getEvents(store, d as Array<{ topic: string; seq: number }>),
       "last-seq": () => store.lastSeq,
       [TAKEN]: (_d, _i, worker) => broadcast.taken(worker),

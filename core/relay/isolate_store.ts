@@ -11,6 +11,7 @@
 import type { Channel } from "../cluster/mod.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 import { TAKEN } from "./broadcast.ts";
+import { decodeEvents, encodePublish } from "./isolate_wire.ts";
 import { StreamIndex } from "./js_index.ts";
 import type { TailedEvent } from "./js_wire.ts";
 import {
@@ -66,7 +67,7 @@ export class IsolateStore implements RemoteRelayStore {
     this.#index = new StreamIndex(retention, cacheEvents);
     this.#waiters = new TailWaiters(() => this.#index.lastSeq);
     main.on("events", (batch) => {
-      for (const t of batch as TailedEvent[]) this.#apply(t);
+      for (const t of decodeEvents(batch as string)) this.#apply(t);
       main.post(TAKEN); // what the main isolate holds against backlog_bytes for this isolate
     });
   }
@@ -151,7 +152,7 @@ export class IsolateStore implements RemoteRelayStore {
   ): Promise<number> {
     const p: IsolatePublish = { topic, eventId, json, publisher };
     try {
-      const seq = Number(await this.#main.call("publish", p));
+      const seq = Number(await this.#main.call("publish", encodePublish(p)));
       this.#writeError = undefined;
       return seq;
     } catch (err) {

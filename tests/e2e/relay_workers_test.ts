@@ -236,6 +236,83 @@ Deno.test("relay --workers 2: a worker takes its events, so publishes far past b
   }
 });
 
+Deno.test("relay --workers 2: awkward payloads arrive exactly on both isolates; one topic too many is 507 on either", async () => {
+  // A publish handed to worker 0 and the events it sends back cross isolates as strings: what
+  // the separators and odd characters of a payload hold must come out as published, and the
+  // store's refusal must keep its status (507) and JSON body, whichever isolate took the publish.
+  const relay = await startIatpService([
+    "relay",
+    "--port=0",
+    "--workers=2",
+    "--compat=iatp",
+    "--max-topics=3",
+  ]);
+  const readers: SseReader[] = [];
+  try {
+    await waitFor(() => relay.stdout().includes("relay workers serving"), 30_000, "workers");
+    const port = Number(new URL(relay.url).port);
+    for (let i = 0; i < 8; i++) readers.push(await openSse(relay.url, "topic=odd"));
+    await waitFor(
+      async () => {
+        const subs = perWorker(await get(port, "/metrics"), "iatp_worker_relay_subscribers");
+        return (subs.get("0") ?? 0) + (subs.get("1") ?? 0) === 8;
+      },
+      10_000,
+      "every subscriber registered",
+    );
+    const subs = perWorker(await get(port, "/metrics"), "iatp_worker_relay_subscribers");
+    assert.ok((subs.get("0") ?? 0) > 0 && (subs.get("1") ?? 0) > 0, `spread: ${[...subs]}`);
+    const payloads = [
+      { s: "B3:abc,1,2:x\n-", t: "P\nC1 x\nR7\n", u: "日本 🚀 \uD800\uDC00 \u0000" },
+      { s: "", n: -0, big: 2 ** 53 - 1, f: 1.5, e: 1e21 },
+      { s: "x".repeat(70_000) + ":" },
+      { a: [":", ",", "\n", " ", "-"] },
+    ];
+    const send = async (topic: string, payload: unknown) => {
+      const body = new TextEncoder().encode(JSON.stringify({ topic, payload }));
+      const head = new TextEncoder().encode(
+        `POST /publish HTTP/1.1\r\nhost: x\r\nconnection: close\r\n` +
+          `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
+      );
+      const r = await exchange(port, new Uint8Array([...head, ...body]));
+      if (!r) throw new Error(`no answer to a publish to ${topic}`);
+      return r;
+    };
+    for (const p of payloads) assert.equal((await send("odd", p)).status, 201);
+    // In one go, on fresh connections (so on either isolate): two topics fit, six do not.
+    const answers = await Promise.all(range(0, 7).map((i) => send(`t${i}`, { i })));
+    assert.equal(
+      answers.filter((r) => r.status === 201).length,
+      2,
+      answers.map((r) => r.status).join(),
+    );
+    for (const r of answers.filter((r) => r.status !== 201)) {
+      assert.equal(r.status, 507, r.body);
+      assert.match(String(json(r).error), /topic limit/, r.body);
+    }
+    for (const r of readers) {
+      await r.until(() => r.messages().length === payloads.length, 10_000, "every event");
+      assert.deepEqual(
+        r.messages().map((m) => m.json.payload),
+        JSON.parse(JSON.stringify(payloads)),
+      );
+    }
+    // A replay from the history (a worker's cache or worker 0) is the same.
+    for (let i = 0; i < 4; i++) {
+      const again = await openSse(relay.url, "topic=odd&since=0");
+      readers.push(again);
+      await again.until(() => again.messages().length === payloads.length, 10_000, "the replay");
+      assert.deepEqual(
+        again.messages().map((m) => m.json.payload),
+        JSON.parse(JSON.stringify(payloads)),
+      );
+    }
+  } finally {
+    for (const r of readers) await r.close();
+    assert.equal((await relay.stop("SIGTERM")).code, 0, relay.stderr());
+  }
+});
+
 Deno.test("relay: a workers value outside 1..64 exits 2 naming the setting", async () => {
   const r = await runIatp(["relay", "--workers=0"]);
   assert.equal(r.code, 2, r.stderr);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Channel } from "../../../core/cluster/mod.ts";
 import { UnavailableError } from "../../../core/errors/mod.ts";
 import { Broadcast, TAKEN } from "../../../core/relay/broadcast.ts";
+import { decodeEvents } from "../../../core/relay/isolate_wire.ts";
 import type { TailedEvent } from "../../../core/relay/js_wire.ts";
 import type { StoredEvent } from "../../../core/relay/store.ts";
 
@@ -30,10 +31,10 @@ Deno.test("a worker that does not take its events holds publishes back past the 
   port2.start();
   const main = new Channel(port1);
   const worker = new Channel(port2);
-  const b = new Broadcast([{ topic: "jobs", lastSeq: 0 }], 4_096);
+  const b = new Broadcast([{ topic: "jobs", lastSeq: 0 }], 4_096, 1 << 20);
   main.on(TAKEN, () => b.taken(main));
   const got: TailedEvent[][] = [];
-  worker.on("events", (batch) => got.push(batch as TailedEvent[]));
+  worker.on("events", (batch) => got.push(decodeEvents(batch as string)));
   try {
     b.join(main);
     b.add(event("jobs", 1_000));
@@ -67,7 +68,7 @@ Deno.test("a worker that left holds nothing back; no worker, nothing is counted"
   port1.start();
   port2.start();
   const main = new Channel(port1);
-  const b = new Broadcast([], 1_024);
+  const b = new Broadcast([], 1_024, 1 << 20);
   try {
     b.add(event("a", 5_000)); // no worker yet
     await Promise.resolve();
@@ -80,6 +81,66 @@ Deno.test("a worker that left holds nothing back; no worker, nothing is counted"
     b.admit();
     b.taken(main); // a late answer from a worker that left changes nothing
     assert.equal(b.behind, 0);
+  } finally {
+    port1.close();
+    port2.close();
+  }
+});
+
+Deno.test("a batch that reaches its byte bound is sent at once; the rest of the tick follows in order", async () => {
+  const { port1, port2 } = new MessageChannel();
+  port1.start();
+  port2.start();
+  const main = new Channel(port1);
+  const worker = new Channel(port2);
+  const b = new Broadcast([], 1 << 20, 2_000);
+  const got: TailedEvent[][] = [];
+  worker.on("events", (batch) => got.push(decodeEvents(batch as string)));
+  try {
+    b.join(main);
+    const first = seq + 1;
+    for (let i = 0; i < 5; i++) b.add(event("big", 700)); // about 830 bytes counted each
+    await until(() => got.flat().length === 5);
+    assert.deepEqual(got.map((batch) => batch.length), [2, 2, 1]);
+    assert.deepEqual(got.flat().map((t) => t.event.seq), [0, 1, 2, 3, 4].map((i) => first + i));
+    assert.deepEqual(got.flat().map((t) => t.prev), [0, 1, 2, 3, 4].map((i) => i && first + i - 1));
+    assert.equal(b.behind, 5 * (700 + 3 + 128), "both batches counted until taken");
+  } finally {
+    port1.close();
+    port2.close();
+  }
+});
+
+Deno.test("a batch of several events stays within its byte bound; a larger event leaves alone", async () => {
+  // A worker's cached event keeps the batch it came in: the others in it are bounded by
+  // max_payload_bytes, whatever sizes arrive in which order.
+  const { port1, port2 } = new MessageChannel();
+  port1.start();
+  port2.start();
+  const main = new Channel(port1);
+  const worker = new Channel(port2);
+  const limit = 2_000;
+  const b = new Broadcast([], 1 << 20, limit);
+  const got: TailedEvent[][] = [];
+  worker.on("events", (batch) => got.push(decodeEvents(batch as string)));
+  const counted = (t: TailedEvent) => t.event.data.length + t.event.topic.length + 128;
+  try {
+    b.join(main);
+    const first = seq + 1;
+    for (let i = 0; i < 10; i++) b.add(event("small", 100)); // 231 bytes counted each
+    b.add(event("big", 1_900)); // 2031: more than the bound on its own
+    b.add(event("small", 100));
+    await until(() => got.flat().length === 12);
+    assert.deepEqual(
+      got.flat().map((t) => t.event.seq),
+      [...Array(12).keys()].map((i) => first + i),
+    );
+    for (const batch of got) {
+      if (batch.length === 1) continue;
+      const bytes = batch.reduce((n, t) => n + counted(t), 0);
+      assert.ok(bytes <= limit, `a batch of ${batch.length} events counts ${bytes} bytes`);
+    }
+    assert.deepEqual(got.map((batch) => batch.length), [8, 2, 1, 1]);
   } finally {
     port1.close();
     port2.close();
