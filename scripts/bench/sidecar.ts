@@ -8,9 +8,9 @@
  * comes from wrk -t1, 64 connections, in `--rounds` rounds that each run every target once
  * (the order rotating), so a busy spell on the machine hits all of them; ratios are medians of
  * the per-round ratios. Then, at half the sidecar's median rate, the added p99 over the upstream
- * directly: every connection waits 10 ms between an answer and its next request (wrk's delay()),
- * with as many connections as that rate takes for each target (planned, then scaled by a 2 s
- * run's rate); each target's connections and achieved rate are reported beside its latency
+ * directly: an open-loop load (open_load.go, built with `go`): Poisson arrivals at that rate
+ * over 64 keep-alive connections, each request's latency counted from the time it was due, so
+ * a stall shows in full. Each target's achieved rate is reported beside its latency
  * (`rps_vs_target`). Also: the sidecar's peak RSS under load, and
  * detection (the scan the sidecar runs on a body: JSON, secret members, the body's bytes): MB/s
  * on a digit-heavy 1 MB body and on adversarial digits/separators, its cost against
@@ -19,7 +19,8 @@
  *
  * Usage: deno run -A scripts/bench/sidecar.ts [--duration 5] [--rounds 3] [--connections 64]
  *   [--go-sidecar PATH] [--detection-only]
- * Needs nginx and wrk (`apt-get install -y nginx wrk`); without them only detection runs.
+ * Needs nginx and wrk (`apt-get install -y nginx wrk`), and go for the half-load run; without nginx
+ * and wrk only detection runs.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -65,17 +66,8 @@ const DURATION = Number(values.duration);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
 const GO_SIDECAR = values["go-sidecar"];
-/**
- * The half-load run's pacing: every connection waits this long between an answer and its next
- * request (wrk's `delay()` counts whole milliseconds), so the rate a connection makes hardly
- * depends on the latency being measured, and the run opens as many connections as it takes to
- * reach half the sidecar's median rate.
- */
-const HALF_LOAD_DELAY_MS = 10;
-/** The latency a half-load connection's rate is planned with, besides its delay (ms). */
-const HALF_LOAD_PLANNED_LATENCY_MS = 0.5;
-/** Seconds of the run that measures the planned connections' rate before each half-load run. */
-const HALF_LOAD_PROBE_S = 2;
+/** Keep-alive connections of the half-load run (a request due while all are busy waits). */
+const HALF_LOAD_CONNECTIONS = 64;
 
 function digitHeavy(size: number): string {
   const items: string[] = [];
@@ -256,21 +248,55 @@ async function fullLoad(targets: Record<string, string>, script: string, pid: nu
   return { rounds, rps, ratio, peak, cpuPerRequest: cpuPerRequest.map((x) => Math.round(x)) };
 }
 
-/** One target's half-load run: wrk's figures, its connections and its rate over the target. */
-type HalfLoadRun = WrkResult & { connections: number; rps_vs_target: number };
+/** One target's half-load run (open_load.go's output) and its rate over the target. */
+interface HalfLoadRun {
+  due: number;
+  answered: number;
+  errors: number;
+  rps: number;
+  p50_ms: number;
+  p90_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+  waited_for_connection: number;
+  rps_vs_target: number;
+}
 
 /**
- * Connections that bring `url` to `targetRps` with the paced script: planned from the delay,
- * then scaled by the rate a short run with that plan reached (a slower target needs more).
+ * Builds open_load.go (the open-loop load of the half-load run) into `dir`.
+ * @throws when the Go toolchain is missing or the build fails
  */
-async function halfLoadConnections(url: string, paced: string, targetRps: number) {
-  const planned = Math.max(
-    1,
-    Math.round(targetRps * (HALF_LOAD_DELAY_MS + HALF_LOAD_PLANNED_LATENCY_MS) / 1000),
-  );
-  const probe = await wrk(url, paced, planned, HALF_LOAD_PROBE_S);
-  if (!(probe.rps > 0)) return planned;
-  return Math.min(planned * 4, Math.max(1, Math.round(planned * targetRps / probe.rps)));
+async function buildOpenLoad(dir: string): Promise<string> {
+  const binary = `${dir}/open_load`;
+  const sources = ["./open_load.go", "./open_load_parse.go"]
+    .map((f) => decodeURIComponent(new URL(f, import.meta.url).pathname));
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("go", { args: ["build", "-o", binary, ...sources] }).output();
+  } catch (err) {
+    throw new Error("the half-load run needs the Go toolchain (go) on PATH", { cause: err });
+  }
+  if (!out.success) throw new Error(`go build failed: ${new TextDecoder().decode(out.stderr)}`);
+  return binary;
+}
+
+/** `url` at `rps` requests/s, Poisson arrivals, for the run's duration (see open_load.go). */
+async function openLoad(
+  binary: string,
+  url: string,
+  rps: number,
+  bodyFile: string,
+): Promise<HalfLoadRun> {
+  const args = ["-url", url, "-rate", String(rps), "-duration", String(DURATION)];
+  args.push("-conns", String(HALF_LOAD_CONNECTIONS), "-body", bodyFile);
+  const out = await new Deno.Command(binary, { args, stdout: "piped", stderr: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    throw new Error(`open_load ${url}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  const r = JSON.parse(text) as Omit<HalfLoadRun, "rps_vs_target">;
+  return { ...r, rps: Math.round(r.rps), rps_vs_target: r3(r.rps / rps) };
 }
 
 async function loadTest(dir: string) {
@@ -282,12 +308,12 @@ async function loadTest(dir: string) {
     await wrk(targets.sidecar, full, CONNECTIONS, DURATION); // warm-up (JIT, connection pool)
     const load = await fullLoad(targets, full, sidecarPid);
     const targetRps = Math.round(median(load.rps.sidecar) / 2);
-    const paced = await wrkScript(dir, "paced", body, HALF_LOAD_DELAY_MS);
+    const openLoadBinary = await buildOpenLoad(dir);
+    const bodyFile = `${dir}/body.json`;
+    await Deno.writeTextFile(bodyFile, body);
     const half: Record<string, HalfLoadRun> = {};
     for (const name of ["upstream_direct", "nginx_proxy", "sidecar"]) {
-      const connections = await halfLoadConnections(targets[name], paced, targetRps);
-      const r = await wrk(targets[name], paced, connections, DURATION);
-      half[name] = { ...r, connections, rps_vs_target: r3(r.rps / targetRps) };
+      half[name] = await openLoad(openLoadBinary, targets[name], targetRps, bodyFile);
     }
     return {
       body_bytes: body.length,
@@ -304,7 +330,8 @@ async function loadTest(dir: string) {
       go_sidecar: GO_SIDECAR ?? "absent: pass --go-sidecar PATH to compare",
       sidecar_vs_direct_rps: load.ratio("upstream_direct"),
       half_load: {
-        delay_ms: HALF_LOAD_DELAY_MS,
+        connections: HALF_LOAD_CONNECTIONS,
+        arrivals: "poisson",
         target_rps: targetRps,
         ...half,
         sidecar_added_p99_ms: r3(half.sidecar.p99_ms - half.upstream_direct.p99_ms),
