@@ -8,6 +8,8 @@
  * @module
  */
 
+import { goBuild } from "./tools.ts";
+
 const enc = new TextEncoder();
 /** Read buffer per connection: small, because the benchmark holds 10,000 of them. */
 const READ_BUFFER_BYTES = 16 * 1024;
@@ -249,16 +251,8 @@ export class SubscriberLoad {
    */
   static async start(): Promise<SubscriberLoad> {
     const dir = Deno.makeTempDirSync({ prefix: "iatp-bench-load-" });
-    const binary = `${dir}/relay_load`;
-    const sources = ["./relay_load.go", "./relay_load_parse.go"]
-      .map((f) => decodeURIComponent(new URL(f, import.meta.url).pathname));
-    let out: Deno.CommandOutput;
-    try {
-      out = await new Deno.Command("go", { args: ["build", "-o", binary, ...sources] }).output();
-    } catch (err) {
-      throw new Error("the relay benchmark needs the Go toolchain (go) on PATH", { cause: err });
-    }
-    if (!out.success) throw new Error(`go build failed: ${new TextDecoder().decode(out.stderr)}`);
+    const sources = ["./relay_load.go", "./relay_load_parse.go"];
+    const binary = await goBuild(dir, "relay_load", sources, "the relay benchmark");
     return new SubscriberLoad(binary);
   }
 

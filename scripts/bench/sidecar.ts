@@ -29,6 +29,7 @@ import { scanPii } from "../../core/pii/mod.ts";
 import { ROOT } from "../../tests/helpers.ts";
 import {
   freePort,
+  goBuild,
   has,
   median,
   proxyServer,
@@ -263,24 +264,6 @@ interface HalfLoadRun {
   rps_vs_target: number;
 }
 
-/**
- * Builds open_load.go (the open-loop load of the half-load run) into `dir`.
- * @throws when the Go toolchain is missing or the build fails
- */
-async function buildOpenLoad(dir: string): Promise<string> {
-  const binary = `${dir}/open_load`;
-  const sources = ["./open_load.go", "./open_load_parse.go"]
-    .map((f) => decodeURIComponent(new URL(f, import.meta.url).pathname));
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command("go", { args: ["build", "-o", binary, ...sources] }).output();
-  } catch (err) {
-    throw new Error("the half-load run needs the Go toolchain (go) on PATH", { cause: err });
-  }
-  if (!out.success) throw new Error(`go build failed: ${new TextDecoder().decode(out.stderr)}`);
-  return binary;
-}
-
 /** `url` at `rps` requests/s, Poisson arrivals, for the run's duration (see open_load.go). */
 async function openLoad(
   binary: string,
@@ -308,7 +291,12 @@ async function loadTest(dir: string) {
     await wrk(targets.sidecar, full, CONNECTIONS, DURATION); // warm-up (JIT, connection pool)
     const load = await fullLoad(targets, full, sidecarPid);
     const targetRps = Math.round(median(load.rps.sidecar) / 2);
-    const openLoadBinary = await buildOpenLoad(dir);
+    const openLoadBinary = await goBuild(
+      dir,
+      "open_load",
+      ["./open_load.go", "./open_load_parse.go"],
+      "the half-load run",
+    );
     const bodyFile = `${dir}/body.json`;
     await Deno.writeTextFile(bodyFile, body);
     const half: Record<string, HalfLoadRun> = {};

@@ -249,3 +249,26 @@ export function hostIdleSeconds(): number {
   const cpu = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/);
   return (Number(cpu[4]) + Number(cpu[5])) / TICKS_PER_S; // idle + iowait
 }
+
+/**
+ * Builds a Go command of this folder (`sources`, named relative to it) into `dir` as `name`, for
+ * `what` (named in the error).
+ * @throws when the Go toolchain is missing or the build fails
+ */
+export async function goBuild(
+  dir: string,
+  name: string,
+  sources: string[],
+  what: string,
+): Promise<string> {
+  const binary = `${dir}/${name}`;
+  const paths = sources.map((f) => decodeURIComponent(new URL(f, import.meta.url).pathname));
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("go", { args: ["build", "-o", binary, ...paths] }).output();
+  } catch (err) {
+    throw new Error(`${what} needs the Go toolchain (go) on PATH`, { cause: err });
+  }
+  if (!out.success) throw new Error(`go build failed: ${new TextDecoder().decode(out.stderr)}`);
+  return binary;
+}
