@@ -111,19 +111,13 @@ export async function wrk(
   return { rps: Math.round(rps), p50_ms: pct("50"), p99_ms: pct("99"), errors: non2xx + errs };
 }
 
-/** Writes a wrk Lua script that POSTs `body` as JSON, paced by `delayMs` when given. */
-export async function wrkScript(
-  dir: string,
-  name: string,
-  body: string,
-  delayMs?: number,
-): Promise<string> {
+/** Writes a wrk Lua script that POSTs `body` as JSON. */
+export async function wrkScript(dir: string, name: string, body: string): Promise<string> {
   const path = `${dir}/${name}.lua`;
   const lua = [
     'wrk.method = "POST"',
     `wrk.body = ${JSON.stringify(body)}`,
     'wrk.headers["Content-Type"] = "application/json"',
-    ...(delayMs !== undefined ? [`function delay() return ${delayMs} end`] : []),
   ].join("\n");
   await Deno.writeTextFile(path, lua + "\n");
   return path;

@@ -5,19 +5,7 @@
  * typed `result` Stacker validates for health, logs and restart.
  * @module
  */
-import type { StackerError } from "../wire/mod.ts";
-
-/** Command types whose target is one container. */
-const CONTAINER_TYPES = new Set([
-  "health",
-  "logs",
-  "restart",
-  "stop",
-  "start",
-  "pause",
-  "unpause",
-  "inspect",
-]);
+import { CONTAINER_COMMANDS, type StackerError } from "../wire/mod.ts";
 
 /** Longest upstream `name` accepted (a shell command line, upstream). */
 const MAX_UPSTREAM_NAME = 4096;
@@ -70,7 +58,7 @@ export function stackerParameters(
   const p = { ...params };
   const app = typeof p.app_code === "string" ? p.app_code : appCode;
   if (app !== undefined && p.app_code === undefined) p.app_code = app;
-  if (CONTAINER_TYPES.has(type) && p.name === undefined) {
+  if (CONTAINER_COMMANDS.has(type) && p.name === undefined) {
     const target = typeof p.container === "string" && p.container !== ""
       ? p.container
       : app !== undefined && app !== "all" && app !== ""

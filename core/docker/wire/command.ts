@@ -23,6 +23,12 @@ export const DOCKER_COMMANDS = [
 ] as const;
 /** One Docker command type. */
 export type DockerCommandType = typeof DOCKER_COMMANDS[number];
+/** Command types whose target is one container: all but the list and an app's deploy and removal. */
+export const CONTAINER_COMMANDS: ReadonlySet<string> = new Set<string>(
+  DOCKER_COMMANDS.filter((t) =>
+    t !== "list_containers" && t !== "deploy_app" && t !== "remove_app"
+  ),
+);
 
 /** True for the command types handled by the Docker executor. */
 export function isDockerCommand(type: string): type is DockerCommandType {

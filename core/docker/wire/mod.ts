@@ -15,6 +15,7 @@ export {
   appCodeOf,
   type CommandResult,
   type CommandStatus,
+  CONTAINER_COMMANDS,
   DEFAULT_DOCKER_SOCKET,
   DEFAULT_MAX_COMPOSE_FILE_BYTES,
   DOCKER_COMMANDS,
