@@ -16,6 +16,7 @@
  */
 import { after, type Timer } from "../../async/mod.ts";
 import { HttpClientError } from "./error.ts";
+import { type SocketRead, socketReader } from "../socket_read.ts";
 import type { ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
@@ -77,7 +78,7 @@ export class Connection {
   #aborted = false;
   #closed = false;
   /** The read issued when the connection was parked, not consumed yet. */
-  #parked: Promise<number | null> | undefined;
+  #parked: Promise<number> | undefined;
   #idle = false;
   #dead = false;
   /** Response bytes received since the last arm() (0 means the peer sent nothing). */
@@ -86,7 +87,12 @@ export class Connection {
   written = 0;
 
   /** @param tcp the connected socket (TCP, or Unix); the connection owns and closes it */
-  constructor(readonly tcp: Deno.TcpConn | Deno.UnixConn) {}
+  constructor(readonly tcp: Deno.TcpConn | Deno.UnixConn) {
+    this.#socketRead = socketReader(tcp);
+  }
+
+  /** Reads from `tcp` (resolves 0 at the end of the stream; see core/http/socket_read.ts). */
+  readonly #socketRead: SocketRead;
 
   /** Bytes read but not consumed (a connection with leftovers cannot be reused). */
   get pending(): number {
@@ -160,7 +166,7 @@ export class Connection {
   park(): void {
     this.#start = this.#end = 0;
     this.#idle = true;
-    const read = this.tcp.read(this.#buf);
+    const read = this.#socketRead(this.#buf);
     this.#parked = read;
     read.then(this.#onParkedRead, this.#onParkedRead);
   }
@@ -295,7 +301,7 @@ export class Connection {
   #more: ((ok: boolean) => void) | undefined;
   #fillFailed: ((err: unknown) => void) | undefined;
 
-  readonly #onFillRead = (n: number | null): void => {
+  readonly #onFillRead = (n: number): void => {
     const more = this.#more;
     const failed = this.#fillFailed;
     this.#more = this.#fillFailed = undefined;
@@ -310,7 +316,7 @@ export class Connection {
   };
 
   /** The read a fill waits for: the one issued when the connection was parked, or a new one. */
-  #read(): Promise<number | null> {
+  #read(): Promise<number> {
     const parked = this.#parked;
     if (parked !== undefined) {
       // Its bytes land at the start of the (then empty) buffer.
@@ -319,12 +325,13 @@ export class Connection {
     }
     if (this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end === this.#buf.length) this.#grow();
-    return this.tcp.read(this.#buf.subarray(this.#end));
+    return this.#socketRead(this.#buf.subarray(this.#end));
   }
 
-  readonly #filled = (n: number | null): boolean => {
+  /** Takes a read's count in (0: the end of the stream). */
+  readonly #filled = (n: number): boolean => {
     if (this.#timedOut || this.#aborted) this.#fail(null);
-    if (n === null) return false;
+    if (n === 0) return false;
     this.#end += n;
     this.received += n;
     return true;
@@ -481,14 +488,14 @@ export class Connection {
     out.set(this.#buf.subarray(this.#start, this.#start + got));
     this.#start += got;
     while (got < n) {
-      let r: number | null;
+      let r: number;
       try {
-        r = await this.tcp.read(out.subarray(got));
+        r = await this.#socketRead(out.subarray(got));
       } catch (err) {
         this.#fail(err);
       }
       if (this.#timedOut || this.#aborted) this.#fail(null);
-      if (r === null) throw new HttpClientError("protocol", "body cut short");
+      if (r === 0) throw new HttpClientError("protocol", "body cut short");
       got += r;
       this.received += r;
     }

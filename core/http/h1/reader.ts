@@ -3,6 +3,7 @@
  * bytes actually received (never with what a client declares), up to a fixed capacity.
  * @module
  */
+import { type SocketRead, socketReader } from "../socket_read.ts";
 import { viewOf } from "../wire/mod.ts";
 
 /** Bytes a connection's read buffer starts with. */
@@ -44,11 +45,11 @@ export class SocketReader {
   #probe: Uint8Array | undefined;
   /** True while the read in flight is a read-ahead into the probe. */
   #probing = false;
-  readonly #conn: Deno.Conn;
+  readonly #read: SocketRead;
   readonly #capacity: number;
 
   constructor(conn: Deno.Conn, capacity: number) {
-    this.#conn = conn;
+    this.#read = socketReader(conn);
     this.#capacity = capacity;
     this.buf = new Uint8Array(Math.min(INITIAL_READ_BUFFER_BYTES, capacity));
     this.view = viewOf(this.buf);
@@ -80,7 +81,7 @@ export class SocketReader {
     if (!this.#makeRoom()) return Promise.resolve(false);
     // An empty buffer is read into as it is (no view made of all of it).
     const into = this.end === 0 ? this.buf : this.buf.subarray(this.end);
-    const p = this.#conn.read(into).then(this.#onRead, this.#onFail);
+    const p = this.#read(into).then(this.#onRead, this.#onFail);
     this.#pending = p;
     return p;
   }
@@ -95,7 +96,7 @@ export class SocketReader {
     if (this.#pending || this.eof || this.buffered > 0) return this.more();
     const probe = this.#probe ??= new Uint8Array(PROBE_BYTES);
     this.#probing = true;
-    const p = this.#conn.read(probe).then((n) => this.#onProbe(probe, n), this.#onFail);
+    const p = this.#read(probe).then((n) => this.#onProbe(probe, n), this.#onFail);
     this.#pending = p;
     return p;
   }
@@ -111,9 +112,9 @@ export class SocketReader {
   }
 
   /** Appends what a read-ahead got to the buffer (grown or remade as needed). */
-  #onProbe(probe: Uint8Array, n: number | null): boolean {
+  #onProbe(probe: Uint8Array, n: number): boolean {
     this.#probing = false;
-    if (n === null) return this.#onRead(null);
+    if (n === 0) return this.#onRead(0);
     if (this.start === this.end) this.start = this.end = 0;
     if (this.buf.length - this.end < n) {
       const grown = new Uint8Array(Math.max(INITIAL_READ_BUFFER_BYTES, this.end + n));
@@ -125,10 +126,10 @@ export class SocketReader {
     return this.#onRead(n);
   }
 
-  // Made once per connection, not per read.
-  readonly #onRead = (n: number | null): boolean => {
+  // Made once per connection, not per read. 0 is the end of the stream (reads are never empty).
+  readonly #onRead = (n: number): boolean => {
     this.#pending = undefined;
-    if (n === null) {
+    if (n === 0) {
       this.eof = true;
       return false;
     }
