@@ -80,10 +80,21 @@ export class Connection extends ConnectionBody implements ResponseHooks {
           if (this.#closed || r.buffered === 0 || r.error !== undefined) break;
           throw new HttpError(400, "connection closed before the end of the request head");
         }
-        // Each step awaited here: no suspended frame of its own per request.
-        const res = await this.#start(head);
+        // Each step awaited here: no suspended frame of its own per request. The answer is let go
+        // once sent: this frame, suspended while the connection idles, keeps whatever its
+        // registers last held, and an idle keep-alive connection would otherwise hold its last
+        // answer (head fields, body) until its next request, long enough to be copied into the
+        // old generation and collected only by a full collection.
+        let res: Response | RawResponse | undefined = await this.#start(head);
         this.giveBackLease();
-        const more = this.#closed ? false : this.#sent(await this.#respond(head, res));
+        let more: boolean | SocketPush = false;
+        if (!this.#closed) {
+          let sending: Promise<boolean> | undefined = this.#respond(head, res);
+          res = undefined;
+          const keep = await sending;
+          sending = undefined;
+          more = this.#sent(keep);
+        }
         if (more instanceof SocketPush) {
           // Nothing waits while it streams: pushEnded resumes (now, when it already ended).
           this.#handedOver = more;
