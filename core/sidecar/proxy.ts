@@ -21,6 +21,7 @@ import { parseObject } from "./body.ts";
 import { requestDetails, responseDetails } from "./record.ts";
 import type { TraceBook } from "./server.ts";
 import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
+import { randomUuid } from "../crypto/uuid.ts";
 
 /** The proxy's bounds and forwarded headers. */
 export interface ProxyLimits {
@@ -92,11 +93,11 @@ interface Exchange {
 
 /** The client's trace id when it is safe to keep (and to store and echo), else a new one. */
 function traceIdOf(incoming: string | null): string {
-  if (!isValidTraceId(incoming)) return crypto.randomUUID();
+  if (!isValidTraceId(incoming)) return randomUuid();
   // A trace id becomes a storage key and is echoed back: one carrying a card or an SSN is
   // replaced rather than kept.
   if (incoming.length >= MIN_PII_CHARS && scanPii(incoming).spans.length > 0) {
-    return crypto.randomUUID();
+    return randomUuid();
   }
   return incoming;
 }

@@ -6,6 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../../log/mod.ts";
 import type { AppEnv } from "../types.ts";
+import { randomUuid } from "../../crypto/uuid.ts";
 
 /** Incoming request ids are kept only when they match this. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -19,7 +20,7 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * ```
  */
 export function requestIdOf(incoming: string | null | undefined): string {
-  return incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+  return incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUuid();
 }
 
 /**
