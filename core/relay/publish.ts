@@ -13,6 +13,7 @@ import { formatPosition } from "./position.ts";
 import { messageFrame } from "./replay.ts";
 import type { RelayContext } from "./routes.ts";
 import { isRemoteStore, type RelayStore, type RemoteRelayStore, TopicLimitError } from "./store.ts";
+import { randomUuid } from "../crypto/uuid/mod.ts";
 
 /** Seconds a client is told to wait after a 503 for an engine outage. */
 export const RETRY_AFTER_SECONDS = 1;
@@ -155,7 +156,7 @@ export function publishEvent(
   publisher: string | undefined,
   requestId: string,
 ): PublishAnswer | Promise<PublishAnswer> {
-  const eventId = crypto.randomUUID();
+  const eventId = randomUuid();
   const { store } = ctx;
   if (isRemoteStore(store)) {
     return publishRemote(ctx, store, topic, eventId, json, publisher, requestId);

@@ -21,7 +21,7 @@ import { parseObject } from "./body.ts";
 import { requestDetails, responseDetails } from "./record.ts";
 import type { TraceBook } from "./server.ts";
 import { decodeForScan, proxyTarget, type Target, TargetError } from "./target.ts";
-import { randomUuid } from "../crypto/uuid.ts";
+import { randomUuid } from "../crypto/uuid/mod.ts";
 
 /** The proxy's bounds and forwarded headers. */
 export interface ProxyLimits {

@@ -16,7 +16,7 @@
  */
 import { after, type Timer } from "../../async/mod.ts";
 import { HttpClientError } from "./error.ts";
-import { type SocketRead, socketReader } from "../socket_read.ts";
+import { type SocketRead, socketReader } from "../socket/mod.ts";
 import type { ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
@@ -91,7 +91,7 @@ export class Connection {
     this.#socketRead = socketReader(tcp);
   }
 
-  /** Reads from `tcp` (resolves 0 at the end of the stream; see core/http/socket_read.ts). */
+  /** Reads from `tcp` (resolves 0 at the end of the stream; see core/http/socket/mod.ts). */
   readonly #socketRead: SocketRead;
 
   /** Bytes read but not consumed (a connection with leftovers cannot be reused). */

@@ -3,7 +3,7 @@
  * bytes actually received (never with what a client declares), up to a fixed capacity.
  * @module
  */
-import { type SocketRead, socketReader } from "../socket_read.ts";
+import { type SocketRead, socketReader } from "../socket/mod.ts";
 import { viewOf } from "../wire/mod.ts";
 
 /** Bytes a connection's read buffer starts with. */

@@ -6,7 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../../log/mod.ts";
 import type { AppEnv } from "../types.ts";
-import { randomUuid } from "../../crypto/uuid.ts";
+import { randomUuid } from "../../crypto/uuid/mod.ts";
 
 /** Incoming request ids are kept only when they match this. */
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { SOCKET_READ_PATH, socketReader } from "../../../core/http/socket_read.ts";
-import { seeded } from "../../support/prng.ts";
+import { SOCKET_READ_PATH, socketReader } from "../../../../core/http/socket/mod.ts";
+import { seeded } from "../../../support/prng.ts";
 
 /** A loopback TCP pair: `peer` writes, `conn` is read. */
 async function tcpPair(): Promise<{ conn: Deno.TcpConn; peer: Deno.TcpConn; close(): void }> {

@@ -5,7 +5,7 @@
  * @module
  */
 import v8 from "node:v8";
-import { socketReader } from "../../../core/http/socket_read.ts";
+import { socketReader } from "../../../../core/http/socket/mod.ts";
 
 const READS = 20_000;
 const oldBytes = () =>

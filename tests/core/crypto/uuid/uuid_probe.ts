@@ -5,7 +5,7 @@
  * @module
  */
 import v8 from "node:v8";
-import { randomUuid } from "../../../core/crypto/uuid.ts";
+import { randomUuid } from "../../../../core/crypto/uuid/mod.ts";
 
 const make = Deno.args[0] === "runtime" ? () => crypto.randomUUID() : randomUuid;
 const gc = (globalThis as unknown as { gc: () => void }).gc;

@@ -3,9 +3,10 @@
  *
  * Deno's `crypto.randomUUID()` makes 128 ids at a time as one 4.6 KB string and hands out slices
  * of it, and a slice keeps the whole string alive. Where ids outlive their request (the flight
- * recorder's index keeps the last trace ids), every id kept holds 4.6 KB, long enough for V8 to
- * copy those strings into its old generation, which then fills until a full collection (in the
- * sidecar under load, about 60 bytes per request; with ids of their own, 1.4). These ids come
+ * recorder's index keeps the last trace ids, a relay's store the ids of the events it keeps),
+ * every id kept can hold 4.6 KB, long enough for V8 to copy those strings into its old
+ * generation, which then fills until a full collection (in the sidecar under load, about 60 bytes
+ * per request; with ids of their own, 1.4). These ids come
  * from the same kind of source (`crypto.getRandomValues`, drawn 256 ids at a time) and are each
  * made as one flat string of 36 characters.
  * @module
