@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUuid } from "../../../../core/crypto/uuid/mod.ts";
+import { runGcProbe } from "../../../support/gc_probe.ts";
 
 const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -26,19 +27,8 @@ Deno.test("every random digit of randomUuid takes every value", () => {
   }
 });
 
-async function probe(source: "own" | "runtime"): Promise<{ kept: number; grown: number }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--v8-flags=--expose-gc",
-      new URL("./uuid_probe.ts", import.meta.url).pathname,
-      source,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+function probe(source: "own" | "runtime"): Promise<{ kept: number; grown: number }> {
+  return runGcProbe(new URL("./uuid_probe.ts", import.meta.url), { args: [source] });
 }
 
 Deno.test("a kept id holds only its own characters, not a string shared with other ids", async () => {

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { echoHead, startEchoEdge } from "../../../support/echo_server.ts";
 import { json, RawConn } from "../../../support/raw_http.ts";
+import { runGcProbe } from "../../../support/gc_probe.ts";
 
 const setup = startEchoEdge;
 const head = echoHead;
@@ -156,14 +157,10 @@ Deno.test("an idle keep-alive connection does not hold its last answer", async (
   // The serving loop waits for the next head in a suspended frame, which keeps whatever its
   // registers last held: the answer just sent, until the next request, long enough on an idle
   // connection to reach the old generation.
-  const probe = new URL("./idle_answer_probe.ts", import.meta.url);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net=127.0.0.1", "--v8-flags=--expose-gc", probe.pathname],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const { held, open } = JSON.parse(new TextDecoder().decode(out.stdout));
+  const { held, open } = await runGcProbe<{ held: boolean[]; open: boolean }>(
+    new URL("./idle_answer_probe.ts", import.meta.url),
+    { net: true },
+  );
   assert.equal(open, true, "the connection should still be open (idle, kept alive)");
   assert.deepEqual(held, [false, false, false]);
 });

@@ -11,6 +11,7 @@ import { SocketPush } from "../../../../core/http/h1/push.ts";
 import { SocketWriter } from "../../../../core/http/h1/response.ts";
 import { createLogger } from "../../../../core/log/mod.ts";
 import { RawConn } from "../../../support/raw_http.ts";
+import { runGcProbe } from "../../../support/gc_probe.ts";
 
 const enc = new TextEncoder();
 const GET = (path: string) => `GET ${path} HTTP/1.1\r\nHost: t\r\n\r\n`;
@@ -125,14 +126,7 @@ Deno.test("a join ending with a chunk that lives on holds neither the join nor i
   // The relay's heartbeat frame is shared and lives as long as the server: a join of a slow
   // subscriber's queue that ends with it (up to the queue's bound) must not outlive its writes.
   const probe = new URL("./join_retention_probe.ts", import.meta.url);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--v8-flags=--expose-gc", probe.pathname],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  assert.deepEqual(JSON.parse(text), { chunk: false, joined: false, heartbeat: 13 });
+  assert.deepEqual(await runGcProbe(probe), { chunk: false, joined: false, heartbeat: 13 });
 });
 
 Deno.test("a buffer not registered as shared, changed between two connections' writes, is never joined stale", async () => {

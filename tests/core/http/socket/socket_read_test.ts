@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { SOCKET_READ_PATH, socketReader } from "../../../../core/http/socket/mod.ts";
 import { seeded } from "../../../support/prng.ts";
+import { runGcProbe } from "../../../support/gc_probe.ts";
 
 /** A loopback TCP pair: `peer` writes, `conn` is read. */
 async function tcpPair(): Promise<{ conn: Deno.TcpConn; peer: Deno.TcpConn; close(): void }> {
@@ -120,19 +121,10 @@ Deno.test("socketReader refuses an empty buffer instead of reading a false end o
 });
 
 Deno.test("socket reads leave no garbage in the old generation (Deno.Conn.read's Set does)", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--v8-flags=--expose-gc,--max-semi-space-size=4",
-      new URL("./socket_read_probe.ts", import.meta.url).pathname,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.ok(out.success, stderr);
-  const { perRead } = JSON.parse(new TextDecoder().decode(out.stdout));
+  const { perRead } = await runGcProbe<{ perRead: number }>(
+    new URL("./socket_read_probe.ts", import.meta.url),
+    { net: true, v8Flags: ["--max-semi-space-size=4"] },
+  );
   // Deno.Conn.read leaves about 120 bytes per read there; a promotion or two of the probe's own
   // objects stays far below 16 per read over 20,000 reads.
   assert.ok(perRead < 16, `old generation grew ${perRead} bytes per read`);
