@@ -18,7 +18,7 @@ import {
   str,
   textLength,
 } from "../core/config/mod.ts";
-import { ConfigError, errorMessage } from "../core/errors/mod.ts";
+import { ConfigError, errorMessage, FileInUseError } from "../core/errors/mod.ts";
 import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
 import { createLogger, type Logger, registerSecret } from "../core/log/mod.ts";
 import { natsFields } from "../core/nats/mod.ts";
@@ -271,6 +271,7 @@ async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStor
   try {
     return await openSqliteStore(path, retention);
   } catch (err) {
+    if (err instanceof FileInUseError) throw err; // named with its setting's source at start
     throw new ConfigError(
       "store",
       { kind: "flag", name: "store" },

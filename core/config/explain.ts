@@ -1,11 +1,12 @@
 /**
  * Start-up failures told in the configuration's terms: a ConfigError raised while starting (where
  * the value's origin is not known) gets the true source of its setting, a port already in use
- * names the setting, the address and the port, and a missing file, or one that cannot be created
+ * names the setting, the address and the port, a store file another process writes names the
+ * setting that names it, and a missing file, or one that cannot be created
  * or opened (a read-only or full disk, a folder in its place), names the setting that named it.
  * @module
  */
-import { ConfigError, type ConfigSource } from "../errors/mod.ts";
+import { ConfigError, type ConfigSource, FileInUseError } from "../errors/mod.ts";
 import { getIn } from "./file.ts";
 import type { Leaf } from "./leaves.ts";
 
@@ -33,6 +34,7 @@ export function explainStartFailure(err: unknown, ctx: StartContext): unknown {
     return err;
   }
   if (err instanceof Deno.errors.AddrInUse) return busyPort(err, ctx) ?? err;
+  if (err instanceof FileInUseError) return busyFile(err, ctx) ?? err;
   if (err instanceof Deno.errors.NotFound) return missingFile(err, ctx) ?? err;
   return unusableFile(err, ctx) ?? err;
 }
@@ -99,6 +101,22 @@ function unusableFile(err: unknown, ctx: StartContext): ConfigError | undefined 
     ctx.sources.get(leaf.key) ?? { kind: "default" },
     "a path iatp can create and write (a file in a writable folder)",
     `${hit.path}: ${hit.reason}`,
+    { cause: err },
+  );
+}
+
+/** A ConfigError for the setting naming the store file another process writes, when one does. */
+function busyFile(err: FileInUseError, ctx: StartContext): ConfigError | undefined {
+  const leaf = ctx.leaves.find((l) => {
+    const value = getIn(ctx.config, l.path);
+    return value !== undefined && (l.field.grants?.(value) ?? []).some((g) => g.path === err.path);
+  });
+  if (!leaf) return undefined;
+  return new ConfigError(
+    leaf.key,
+    ctx.sources.get(leaf.key) ?? { kind: "default" },
+    "a store file no other running process writes (stop the other one, or name another file)",
+    `${err.path} open for writing by another process`,
     { cause: err },
   );
 }

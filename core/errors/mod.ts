@@ -137,6 +137,18 @@ export class UnavailableError extends HttpError {
   }
 }
 
+/**
+ * A store file another process already writes (it holds the file's writer lock): starting a
+ * second writer on it is a configuration error of the setting that names the file.
+ */
+export class FileInUseError extends Error {
+  override name = "FileInUseError";
+  /** @param path the store file */
+  constructor(readonly path: string) {
+    super(`${path} is open for writing by another process`);
+  }
+}
+
 /** A failed verification or check (exit 1), e.g. a tampered ledger. */
 export class CheckFailedError extends Error {
   override name = "CheckFailedError";
@@ -154,6 +166,7 @@ export function httpStatusOf(err: unknown): number {
 /** Exit code for any thrown value reaching the top of a CLI command. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError || err instanceof ConfigError) return EXIT_USAGE;
+  if (err instanceof FileInUseError) return EXIT_USAGE;
   if (err instanceof CheckFailedError) return EXIT_FAILED_CHECK;
   return 1;
 }

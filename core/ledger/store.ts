@@ -8,6 +8,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { lockWriter } from "../config/mod.ts";
 import type { NewNode } from "./proof/mod.ts";
 
 /** A stored entry row. `body` is the canonical JSON the leaf hash covers. */
@@ -107,10 +108,22 @@ function* chunks(
 export class LedgerStore {
   readonly db: DatabaseSync;
   readonly #s: Record<string, StatementSync>;
+  /** The writer's lock on the file (none read-only): one process appends to a ledger. */
+  readonly #lock: Deno.FsFile | undefined;
 
-  /** Opens (creating if needed) a ledger database; `readOnly` for offline verification. */
+  /**
+   * Opens (creating if needed) a ledger database; `readOnly` for offline verification, which
+   * may read a ledger a running service writes.
+   * @throws {FileInUseError} when another process (or store) writes this ledger
+   */
   constructor(readonly path: string, opts: { readOnly?: boolean } = {}) {
-    this.db = new DatabaseSync(path, { readOnly: opts.readOnly ?? false });
+    this.#lock = opts.readOnly ? undefined : lockWriter(path);
+    try {
+      this.db = new DatabaseSync(path, { readOnly: opts.readOnly ?? false });
+    } catch (err) {
+      this.#lock?.close();
+      throw err;
+    }
     this.db.exec("PRAGMA busy_timeout = 5000");
     if (opts.readOnly) {
       // Verification streams the whole file once: map it and keep a large page cache.
@@ -260,8 +273,11 @@ export class LedgerStore {
     );
   }
 
-  /** Closes the database. */
+  /** Closes the database and releases the writer's lock. */
   close(): void {
-    if (this.db.isOpen) this.db.close();
+    if (this.db.isOpen) {
+      this.db.close();
+      this.#lock?.close();
+    }
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { lockWriter } from "../config/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Decision } from "./engine.ts";
 
@@ -15,9 +16,18 @@ export const DEFAULT_MAX_DECIDED = 1_000_000;
 export class DecisionState {
   readonly #db: DatabaseSync;
   readonly #s: Record<string, StatementSync>;
+  /** The writer's lock on the file: one policy process decides from a state file. */
+  readonly #lock: Deno.FsFile | undefined;
 
+  /** @throws {FileInUseError} when another process (or store) writes this file */
   constructor(path: string, readonly maxDecided = DEFAULT_MAX_DECIDED) {
-    this.#db = new DatabaseSync(path);
+    this.#lock = lockWriter(path);
+    try {
+      this.#db = new DatabaseSync(path);
+    } catch (err) {
+      this.#lock?.close();
+      throw err;
+    }
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = FULL");
     this.#db.exec(`
@@ -120,6 +130,9 @@ export class DecisionState {
 
   /** Closes the database. */
   close(): void {
-    if (this.#db.isOpen) this.#db.close();
+    if (this.#db.isOpen) {
+      this.#db.close();
+      this.#lock?.close();
+    }
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { lockWriter } from "../config/mod.ts";
 import { UnavailableError } from "../errors/mod.ts";
 import { newEpoch } from "./position.ts";
 import {
@@ -73,9 +74,18 @@ export class SqliteStore implements RelayStore {
   readonly #oldest: StatementSync;
   readonly #evictThrough: StatementSync;
   readonly #nthNewest: StatementSync;
+  /** The writer's lock on the file: one relay process sequences a topic log. */
+  readonly #lock: Deno.FsFile | undefined;
 
+  /** @throws {FileInUseError} when another process (or store) writes this file */
   constructor(path: string, private readonly retention: Retention) {
-    this.#db = new DatabaseSync(path);
+    this.#lock = lockWriter(path);
+    try {
+      this.#db = new DatabaseSync(path);
+    } catch (err) {
+      this.#lock?.close();
+      throw err;
+    }
     this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     this.#db.exec(SCHEMA);
     migrate(this.#db);
@@ -283,6 +293,9 @@ export class SqliteStore implements RelayStore {
   }
 
   close(): void {
-    if (this.#db.isOpen) this.#db.close();
+    if (this.#db.isOpen) {
+      this.#db.close();
+      this.#lock?.close();
+    }
   }
 }

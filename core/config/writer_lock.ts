@@ -1,0 +1,33 @@
+/**
+ * One writer per store file: a SQLite store (the audit ledger, the relay's `sqlite:` history, the
+ * policy's decision state) keeps its next position in memory, so a second process writing the
+ * same file would collide with the first at every write and could leave either one failing.
+ * @module
+ */
+import { FileInUseError } from "../errors/mod.ts";
+
+/**
+ * Takes the exclusive writer's lock (`flock`, apart from SQLite's own byte-range locks) on the
+ * store file at `path`, creating an empty file when it is missing, and returns the open file that
+ * holds it: closing the file releases it, and so does the end of the process. `:memory:` (and an
+ * empty path) hold no file and take no lock.
+ * @example
+ * ```ts
+ * const lock = lockWriter("data/audit.db");
+ * try { useTheStore(); } finally { lock?.close(); }
+ * ```
+ * @throws {FileInUseError} when another process (or another open store in this one) holds it
+ * @throws {Error} when the file cannot be opened or created (Deno's error, naming the path)
+ */
+export function lockWriter(path: string): Deno.FsFile | undefined {
+  if (path === "" || path === ":memory:") return undefined;
+  const file = Deno.openSync(path, { read: true, write: true, create: true });
+  let held = false;
+  try {
+    held = file.tryLockSync(true);
+  } finally {
+    if (!held) file.close();
+  }
+  if (!held) throw new FileInUseError(path);
+  return file;
+}
