@@ -67,10 +67,17 @@ function accessLines(mesh: Mesh): string[] {
   lines.push(`  Admin credential (every scope): ${file("admin")}`);
   if (mesh.urls.relay) {
     lines.push(
-      `  curl -H "Authorization: Bearer $(cat '${file("admin")}')" ${mesh.urls.relay}/topics`,
+      `  curl -H "Authorization: Bearer $(cat ${
+        shellWord(file("admin"))
+      })" ${mesh.urls.relay}/topics`,
     );
   }
   return lines;
+}
+
+/** `text` as one POSIX shell word (single-quoted; a `'` in it closed, escaped and reopened). */
+function shellWord(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 function banner(mesh: Mesh, demo: boolean): string {

@@ -110,3 +110,39 @@ Deno.test("up: SIGINT the moment the banner is out stops the mesh cleanly (exit 
     await dir.remove();
   }
 });
+
+Deno.test("up: the curl line of the banner runs as printed, with a data dir holding quotes and spaces", async () => {
+  const dir = await tempDir();
+  const data = `${dir.path}/it's "my" data é`;
+  const child = new Deno.Command(LAUNCHER, {
+    args: ["up", "--data-dir", data, "--base-port", "0", "--no-demo", "--services", "relay"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  try {
+    const dec = new TextDecoder();
+    let out = "";
+    for await (const chunk of child.stdout) {
+      out += dec.decode(chunk, { stream: true });
+      if (out.includes("Ctrl-C stops everything.")) break;
+    }
+    const line = out.split("\n").find((l) => l.trimStart().startsWith("curl "));
+    assert.ok(line, `no curl line in the banner\n${out}\n`);
+    const r = await new Deno.Command("bash", {
+      args: ["-c", `${line.trim()} -sS --fail --max-time 10`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = dec.decode(r.stdout);
+    assert.equal(r.code, 0, `${line}\n${dec.decode(r.stderr)}`);
+    assert.ok(Array.isArray(JSON.parse(text).topics), text);
+  } finally {
+    child.kill("SIGINT");
+    const status = await child.status;
+    await child.stdout.cancel().catch(() => {});
+    assert.equal(status.code, 0, await stderr);
+    await dir.remove();
+  }
+});
