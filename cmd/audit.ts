@@ -41,6 +41,7 @@ import {
   DEFAULT_MAX_PENDING,
   Ledger,
   type LedgerKey,
+  LedgerKeyMismatchError,
   LedgerStore,
   loadSigningKey,
   openPgLedger,
@@ -160,7 +161,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
     : undefined;
   const ledger = await openLedger(config, key, log, relay).catch(async (err) => {
     await relay?.close();
-    throw err;
+    throw await keyMismatch(config, err);
   });
   const server = createServer({
     service: "audit",
@@ -200,11 +201,46 @@ async function signingKey(config: AuditConfig): Promise<LedgerKey> {
     );
   }
   if (!pg) await ensureParentDir(config.db);
-  return await loadSigningKey({
-    seedBase64: resolveSecretSetting("signing_key", config.signing_key),
-    keyFile: config.key_file ?? `${config.db}.key`,
+  const keyFile = config.key_file ?? `${config.db}.key`;
+  const seedBase64 = resolveSecretSetting("signing_key", config.signing_key);
+  const existed = seedBase64 !== undefined ||
+    await Deno.lstat(keyFile).then(() => true, () => false);
+  const key = await loadSigningKey({ seedBase64, keyFile });
+  if (!existed) createdKeyFiles.add(keyFile);
+  return key;
+}
+
+/**
+ * A log signed by another key than the configured one, told as a config error of the setting
+ * that gave the key. A key file this start created (none was beside the ledger, say a ledger
+ * copied without its key) is removed again, so that it cannot pass for the log's key.
+ */
+async function keyMismatch(config: AuditConfig, err: unknown): Promise<unknown> {
+  if (!(err instanceof LedgerKeyMismatchError)) return err;
+  const expected = `the key the ledger is signed with (${err.storedVkey})`;
+  if (config.signing_key !== undefined) {
+    return new ConfigError("signing_key", { kind: "default" }, expected, "another key", {
+      cause: err,
+    });
+  }
+  const keyFile = config.key_file ?? `${config.db}.key`;
+  if (createdKeyFiles.has(keyFile)) {
+    await Deno.remove(keyFile).catch(() => {});
+    return new ConfigError(
+      "key_file",
+      { kind: "default" },
+      `${expected}: its key file, which was not beside it`,
+      `${keyFile}: no such file`,
+      { cause: err },
+    );
+  }
+  return new ConfigError("key_file", { kind: "default" }, expected, `${keyFile}: another key`, {
+    cause: err,
   });
 }
+
+/** Key files {@linkcode signingKey} created in this process (none existed). */
+const createdKeyFiles = new Set<string>();
 
 async function openLedger(
   config: AuditConfig,

@@ -16,3 +16,10 @@ export class LedgerRangeError extends Error {
 export class LedgerCorruptError extends Error {
   override name = "LedgerCorruptError";
 }
+/** The log is signed by another key than the configured one (a configuration error). */
+export class LedgerKeyMismatchError extends LedgerCorruptError {
+  /** @param storedVkey the verifier key the log names */
+  constructor(readonly storedVkey: string) {
+    super(`log is signed by ${storedVkey}; the configured key differs`);
+  }
+}

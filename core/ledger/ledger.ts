@@ -25,7 +25,7 @@ import {
   sealBatch,
   settleBatch,
 } from "./batch.ts";
-import { LedgerCorruptError, LedgerRangeError } from "./errors.ts";
+import { LedgerCorruptError, LedgerKeyMismatchError, LedgerRangeError } from "./errors.ts";
 import { bytesEqual } from "./proof/mod.ts";
 import * as merkle from "./proof/mod.ts";
 import {
@@ -111,7 +111,7 @@ export class Ledger {
     const vkey = formatVkey(origin, key.publicRaw);
     const storedVkey = store.getMeta("vkey");
     if (storedVkey && storedVkey !== vkey) {
-      throw new LedgerCorruptError(`log is signed by ${storedVkey}; the configured key differs`);
+      throw new LedgerKeyMismatchError(String(storedVkey));
     }
     if (!storedVkey) {
       store.setMeta("origin", origin);

@@ -26,7 +26,7 @@ import {
 } from "./batch.ts";
 import type { AuditEntryInput } from "./client/mod.ts";
 import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry, StoreHealth } from "./entry.ts";
-import { LedgerCorruptError, LedgerRangeError } from "./errors.ts";
+import { LedgerCorruptError, LedgerKeyMismatchError, LedgerRangeError } from "./errors.ts";
 import { bytesEqual } from "./proof/mod.ts";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING } from "./ledger.ts";
 import * as merkle from "./proof/mod.ts";
@@ -126,7 +126,7 @@ export class PgLedger {
     const ledger = new PgLedger(origin, opts.key, opts);
     const storedVkey = meta.get("vkey");
     if (storedVkey !== ledger.vkey) {
-      throw new LedgerCorruptError(`log is signed by ${storedVkey}; the configured key differs`);
+      throw new LedgerKeyMismatchError(String(storedVkey));
     }
     const [head, last] = await Promise.all([store.head(), store.latestCheckpoint()]);
     if ((last?.tree_size ?? 0) !== head.size) {

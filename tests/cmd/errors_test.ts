@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { spec as policySpec } from "../../cmd/policy.ts";
 import { spec as relaySpec } from "../../cmd/relay.ts";
+import { generateKeyPair } from "../../core/crypto/mod.ts";
+import { Ledger, LedgerStore } from "../../core/ledger/mod.ts";
 import { runIatp, tempDir } from "../helpers.ts";
 import { loaded } from "../helpers.ts";
 
@@ -263,6 +265,48 @@ Deno.test("an agent home that cannot be made is a config error naming agent.base
       byDefault.stderr,
       /^iatp sensor: config error: agent\.base_folder \(built-in default\)/,
     );
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a ledger signed by another key is a config error naming the key setting, exit 2", async () => {
+  const dir = await tempDir();
+  try {
+    // A ledger copied without its key file: the start names key_file and leaves no new key.
+    const db = `${dir.path}/copied.db`;
+    const made = await Ledger.open({ store: new LedgerStore(db), key: await generateKeyPair() });
+    await made.append({ tx_id: "tx-1", event: "e", actor: "a", payload: {} });
+    await made.close();
+    const env = { IATP_DATA_DIR: dir.path };
+    const bare = await runIatp(["audit", "--port", "0", "--db", db], { env });
+    assert.equal(bare.code, 2, bare.stderr);
+    assert.match(
+      bare.stderr,
+      /^iatp audit: config error: key_file \(built-in default\): expected the key the ledger is signed with \(iatp-audit\/.*\): its key file, which was not beside it, found .*copied\.db\.key: no such file/,
+    );
+    await assert.rejects(() => Deno.lstat(`${db}.key`), Deno.errors.NotFound);
+    // Another key in the file named, or given as signing_key: each named with its source.
+    const other = await generateKeyPair();
+    const keyFile = `${dir.path}/other.key`;
+    await Deno.writeTextFile(keyFile, `${other.seedBase64}\n`);
+    const file = await runIatp(["audit", "--port", "0", "--db", db, "--key-file", keyFile], {
+      env,
+    });
+    assert.equal(file.code, 2, file.stderr);
+    assert.match(
+      file.stderr,
+      /config error: key_file \(flag --key-file\): .*other\.key: another key/,
+    );
+    const seed = await runIatp(["audit", "--port", "0", "--db", db], {
+      env: { ...env, IATP_AUDIT_SIGNING_KEY: other.seedBase64 },
+    });
+    assert.equal(seed.code, 2, seed.stderr);
+    assert.match(
+      seed.stderr,
+      /config error: signing_key \(env IATP_AUDIT_SIGNING_KEY\): .*another key/,
+    );
+    assert.ok(!seed.stderr.includes(other.seedBase64), "the seed reached the terminal");
   } finally {
     await dir.remove();
   }
