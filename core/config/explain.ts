@@ -105,12 +105,18 @@ function unusableFile(err: unknown, ctx: StartContext): ConfigError | undefined 
   );
 }
 
-/** A ConfigError for the setting naming the store file another process writes, when one does. */
+/**
+ * A ConfigError for the setting naming the store file another process writes, or the folder it
+ * is in, when one does.
+ */
 function busyFile(err: FileInUseError, ctx: StartContext): ConfigError | undefined {
-  const leaf = ctx.leaves.find((l) => {
-    const value = getIn(ctx.config, l.path);
-    return value !== undefined && (l.field.grants?.(value) ?? []).some((g) => g.path === err.path);
-  });
+  const named = (match: (granted: string) => boolean) =>
+    ctx.leaves.find((l) => {
+      const value = getIn(ctx.config, l.path);
+      return value !== undefined && (l.field.grants?.(value) ?? []).some((g) => match(g.path));
+    });
+  // The setting naming that very file, else the folder setting it is in (`iatp up`'s data_dir).
+  const leaf = named((p) => p === err.path) ?? named((p) => err.path.startsWith(`${p}/`));
   if (!leaf) return undefined;
   return new ConfigError(
     leaf.key,

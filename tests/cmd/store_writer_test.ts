@@ -100,3 +100,30 @@ Deno.test("a store's writer lock is released when it closes, and is not taken re
     await dir.remove();
   }
 });
+
+Deno.test("a second up on a data folder whose ledger another process writes stops, naming data_dir", async () => {
+  const dir = await tempDir();
+  const held = new LedgerStore(`${dir.path}/audit.db`);
+  try {
+    const r = await runIatp([
+      "up",
+      "--data-dir",
+      dir.path,
+      "--base-port",
+      "0",
+      "--no-demo",
+      "--services",
+      "relay,audit",
+    ], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`^iatp up: config error: data_dir \\(flag --data-dir\\): ${IN_USE}`),
+    );
+  } finally {
+    held.close();
+    await dir.remove();
+  }
+});
