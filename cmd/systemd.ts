@@ -7,7 +7,7 @@
  * @module
  */
 import { parseFlags } from "../core/config/mod.ts";
-import { UsageError } from "../core/errors/mod.ts";
+import { errorMessage, UsageError } from "../core/errors/mod.ts";
 import { type Command, type CommandEntry, findCommand } from "./command.ts";
 import { lineEnv, PERMISSIONS } from "./permissions.ts";
 import { print } from "./shared.ts";
@@ -261,10 +261,25 @@ async function runSystemd(commands: readonly CommandEntry[], argv: string[]): Pr
     });
   if (flags.all !== undefined) {
     if (flags.positionals.length > 0) throw new UsageError("--all takes no subcommand", USAGE);
-    await Deno.mkdir(flags.all, { recursive: true });
+    const dir = flags.all;
+    const written = async (write: () => Promise<void>) => {
+      try {
+        await write();
+      } catch (err) {
+        if (err instanceof Deno.errors.NotCapable) throw err; // reported as a denied path
+        throw new UsageError(
+          `--all: expected a folder the units can be written to, found ${dir}: ` +
+            errorMessage(err).split("\n")[0],
+          undefined,
+          { cause: err },
+        );
+      }
+    };
+    await written(() => Deno.mkdir(dir, { recursive: true }));
     for (const name of SERVICE_COMMANDS) {
-      const path = `${flags.all}/iatp-${name}.service`;
-      await Deno.writeTextFile(path, await unit(name));
+      const path = `${dir}/iatp-${name}.service`;
+      const text = await unit(name);
+      await written(() => Deno.writeTextFile(path, text));
       print(path);
     }
     return 0;

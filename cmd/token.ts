@@ -82,12 +82,23 @@ async function keygen(argv: string[]): Promise<number> {
   try {
     publicKey = (await createIssuerFiles(out)).publicKey;
   } catch (err) {
-    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-    throw new UsageError(
-      `--out: ${out} already holds an issuer key; refusing to overwrite it`,
-      undefined,
-      { cause: err },
-    );
+    if (err instanceof Deno.errors.NotCapable) throw err; // reported as a denied path
+    const folder = await Deno.stat(out).then((s) => s.isDirectory, () => undefined);
+    if (folder === false) {
+      throw new UsageError(`--out: expected a folder, found a file at ${out}`, undefined, {
+        cause: err,
+      });
+    }
+    if (err instanceof Deno.errors.AlreadyExists) {
+      throw new UsageError(
+        `--out: ${out} already holds an issuer key; refusing to overwrite it`,
+        undefined,
+        { cause: err },
+      );
+    }
+    throw new UsageError(`--out: cannot write ${out}: ${firstLine(err)}`, undefined, {
+      cause: err,
+    });
   }
   print(
     `wrote ${out}/${ISSUER_KEY_FILE} (private, mode 0600) and ${out}/${ISSUER_PUB_FILE}\n` +
@@ -122,8 +133,16 @@ async function loadIssuer(path: string) {
         cause: err,
       });
     }
-    throw err;
+    if (err instanceof Deno.errors.NotCapable) throw err; // reported as a denied path
+    throw new UsageError(`--key: cannot read ${path}: ${firstLine(err)}`, undefined, {
+      cause: err,
+    });
   }
+}
+
+/** The first line of an error's message (Deno's file errors end with the call and the path). */
+function firstLine(err: unknown): string {
+  return errorMessage(err).split("\n")[0];
 }
 
 async function issue(argv: string[]): Promise<number> {

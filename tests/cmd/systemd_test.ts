@@ -93,6 +93,18 @@ Deno.test("iatp systemd prints one unit; bad input exits 2", async () => {
   assert.equal((await runIatp(["systemd"])).code, 2);
   assert.equal((await runIatp(["systemd", "relay", "--bin", "relative/iatp"])).code, 2);
   assert.equal((await runIatp(["systemd", "relay", "--user", "bad user"])).code, 2);
+  const tmp = await tempDir();
+  try {
+    const file = `${tmp.path}/not-a-folder`;
+    await Deno.writeTextFile(file, "");
+    for (const dir of [file, `${file}/sub`]) {
+      const r = await runIatp(["systemd", "--all", dir], { env: { IATP_DATA_DIR: tmp.path } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^iatp systemd: --all: expected a folder the units can be written to/);
+    }
+  } finally {
+    await tmp.remove();
+  }
 });
 
 Deno.test("units run protected: credential settings point at files under /etc/iatp", async () => {

@@ -107,6 +107,9 @@ Deno.test("token usage errors exit 2 naming the flag", async () => {
       [["token", "inspect", "not-a-credential"], /TOKEN: not an iatp1 credential/],
       [["token", "inspect", `file:${tmp.path}/none`], /TOKEN: expected a readable file/],
       [["token", "inspect", "iatp1.e30.x", "--keys", "iatp-ed25519:short"], /--keys: expected/],
+      // A folder where the key file goes, a file where the key folder goes.
+      [["token", "issue", "--key", `${tmp.path}/k`, "--sub", "a", "--scope", "*"], /--key: cannot/],
+      [["token", "keygen", "--out", key], /--out: expected a folder, found a file at /],
     ];
     for (const [args, want] of cases) {
       const r = await runIatp(args, { env });
