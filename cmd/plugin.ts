@@ -138,7 +138,7 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
     : /^\d+$/.test(v.timeout)
     ? Number(v.timeout)
     : parseDuration(v.timeout);
-  if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) {
+  if (v.timeout !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs! > 0)) {
     throw new UsageError(
       `--timeout: expected a duration such as 500ms or 2s, found ${v.timeout}`,
       USAGE,
@@ -191,7 +191,16 @@ async function init(dir: string, kindFlag: string | undefined, idFlag: string | 
     const hint = idFlag ? "" : " (the folder's name; pass --id)";
     throw new UsageError(`--id: ${errorMessage(err)}${hint}`, USAGE, { cause: err });
   }
-  await Deno.mkdir(dir, { recursive: true });
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) throw err; // reported as a denied path
+    throw new UsageError(
+      `init: expected a new or empty folder, found ${dir}: ${errorMessage(err).split("\n")[0]}`,
+      USAGE,
+      { cause: err },
+    );
+  }
   for await (const _ of Deno.readDir(dir)) {
     throw new UsageError(`${dir} is not empty: init writes only into a new or empty folder`, USAGE);
   }

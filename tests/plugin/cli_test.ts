@@ -70,6 +70,15 @@ Deno.test("run: one sandboxed call printed as JSON; config errors exit 2 naming 
   assert.equal(verb.code, 2);
 });
 
+Deno.test("run: a --timeout that is not a duration is a usage error, whatever the plugin's kind", async () => {
+  for (const timeout of ["abc", "-1s", "0"]) {
+    const r = await runIatp(["plugin", "run", "plugins/http-check", `--timeout=${timeout}`]);
+    assert.equal(r.code, 2, `${timeout}: ${r.stderr}`);
+    assert.match(r.stderr, /--timeout: expected a duration such as 500ms or 2s/);
+    assert.equal(r.stdout, "", "nothing ran");
+  }
+});
+
 Deno.test("run: a plugin that loops is killed at --timeout and reported as a typed failure", async () => {
   const r = await runIatp([
     "plugin",

@@ -63,6 +63,14 @@ Deno.test("init: a bad id or a non-empty folder is a usage error, and nothing is
     const full = await runIatp(["plugin", "init", tmp.path, "--id", "fine-id"], { env });
     assert.equal(full.code, 2);
     assert.match(full.stderr, /is not empty/);
+    for (const file of [`${tmp.path}/keep.txt`, `${tmp.path}/keep.txt/sub`]) {
+      const r = await runIatp(["plugin", "init", file, "--id", "fine-id"], { env });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /^iatp plugin: init: expected a new or empty folder, found .*keep\.txt/,
+      );
+    }
     const left = [...Deno.readDirSync(tmp.path)].map((e) => e.name);
     assert.deepEqual(left, ["keep.txt"], "refused inits create no folder and write no file");
   } finally {
