@@ -61,7 +61,11 @@ iatp_install_deps() {
 # spaces stays one flag.
 iatp_permission_flags() {
   local cmd="$1" deno="$2" line word data="${IATP_DATA_DIR:-$PWD/data}" reads=0 writes=0
+  local allow_read allow_write
   local -a words
+  # The operator's lists without empty items (`a,,b`, a trailing comma), which Deno refuses.
+  allow_read="$(iatp_clean_list "${IATP_ALLOW_READ:-}")"
+  allow_write="$(iatp_clean_list "${IATP_ALLOW_WRITE:-}")"
   line="$(awk -v c="$cmd" '$1 == c { $1 = ""; print; found = 1 } END { if (!found) exit 1 }' \
     "$IATP_ROOT/cmd/permissions.txt")" || return 1
   read -ra words <<<"$line"
@@ -70,12 +74,26 @@ iatp_permission_flags() {
     word="${word//\$ROOT/$IATP_ROOT}"
     word="${word//\$DATA/$data}"
     word="${word//\$DENO/$deno}"
-    word="$(iatp_extend_word "$word" --allow-read "${IATP_ALLOW_READ:-}")" && reads=1
-    word="$(iatp_extend_word "$word" --allow-write "${IATP_ALLOW_WRITE:-}")" && writes=1
+    word="$(iatp_extend_word "$word" --allow-read "$allow_read")" && reads=1
+    word="$(iatp_extend_word "$word" --allow-write "$allow_write")" && writes=1
     printf '%s\n' "$word"
   done
-  if [ $reads = 0 ] && [ -n "${IATP_ALLOW_READ:-}" ]; then printf '%s\n' "--allow-read=$IATP_ALLOW_READ"; fi
-  if [ $writes = 0 ] && [ -n "${IATP_ALLOW_WRITE:-}" ]; then printf '%s\n' "--allow-write=$IATP_ALLOW_WRITE"; fi
+  if [ $reads = 0 ] && [ -n "$allow_read" ]; then printf '%s\n' "--allow-read=$allow_read"; fi
+  if [ $writes = 0 ] && [ -n "$allow_write" ]; then printf '%s\n' "--allow-write=$allow_write"; fi
+}
+
+# A comma-separated list without its empty items and the blanks around each item, as
+# cmd/permissions.ts reads IATP_ALLOW_READ / IATP_ALLOW_WRITE for the image's launcher.
+iatp_clean_list() {
+  local item out=""
+  local -a items
+  IFS=, read -ra items <<<"$1"
+  for item in "${items[@]}"; do
+    item="${item#"${item%%[![:space:]]*}"}"
+    item="${item%"${item##*[![:space:]]}"}"
+    if [ -n "$item" ]; then out="${out:+$out,}$item"; fi
+  done
+  printf '%s' "$out"
 }
 
 # A `NAME=VALUE` word of a cmd/permissions.txt line (cmd/permissions.ts reads it the same way).

@@ -239,3 +239,22 @@ Deno.test("a path setting holding a line break grants nothing more than the path
     await dir.remove();
   }
 });
+
+Deno.test("IATP_ALLOW_READ / IATP_ALLOW_WRITE with empty items and blanks start as without them", async () => {
+  const dir = await tempDir();
+  try {
+    // A trailing comma, a doubled one, blanks: Deno refuses an empty path, so the launcher
+    // passes only the paths named.
+    const env = {
+      IATP_DATA_DIR: `${dir.path}/data`,
+      IATP_ALLOW_READ: ` ,${dir.path}/a dir , ,`,
+      IATP_ALLOW_WRITE: ",",
+    };
+    for (const args of [["version"], ["relay", "--help"]]) {
+      const r = await runIatp(args, { env });
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    }
+  } finally {
+    await dir.remove();
+  }
+});
