@@ -72,6 +72,12 @@ export interface ServerOptions extends EdgeOptions {
    */
   reusePort?: boolean;
   /**
+   * With `reusePort`, the first isolate of the service to listen: it first makes sure no other
+   * socket holds the port, so a second process on the same port (which `SO_REUSEPORT` would let
+   * share it, the kernel spreading connections over both) is refused as a port in use.
+   */
+  claimPort?: boolean;
+  /**
    * Counts open connections for `max_connections` in this SharedArrayBuffer-backed slot (`[0]`),
    * shared by every isolate of the service (`--workers`); default: this server's own count.
    */
@@ -244,6 +250,7 @@ async function listen(
       hostname: opts.host,
       port: opts.port,
       reusePort: opts.reusePort ?? false,
+      claimPort: opts.claimPort ?? false,
       tls,
       limits: {
         maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,

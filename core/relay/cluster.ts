@@ -131,6 +131,7 @@ export async function startRelayCluster(
   const svc = await startRelayServer({
     ...opts,
     role: {
+      claimPort: true,
       shared,
       engine: () => engineName(engineState(store)),
       onStored: (e) => broadcast.add(e),

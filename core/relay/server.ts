@@ -82,6 +82,8 @@ export type PublishFn = (
 
 /** How an isolate serves when the relay runs several (`--workers`). */
 export interface RelayRole {
+  /** The main isolate, the first to listen: it refuses a port another process holds. */
+  claimPort?: boolean;
   /**
    * Shared by every isolate (a SharedArrayBuffer): `[0]` subscribers open in the whole service
    * (the `max_subscribers` bound counts them all), `[1]` the engine state for `/health`.
@@ -161,6 +163,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     health: () => relayHealth(store, engine(), Atomics.load(shared, 0)),
     rawRoutes: (method, path, head) => rawRoutes(method, path, head),
     reusePort: opts.role !== undefined,
+    claimPort: opts.role?.claimPort,
     sharedConnections: opts.role?.connections,
     metricsText: opts.role?.metricsText,
   });

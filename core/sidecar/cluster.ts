@@ -123,6 +123,7 @@ export async function startSidecarCluster(
   const svc = await startSidecarServer({
     ...options,
     role: {
+      claimPort: true,
       trace: mainBook,
       metricsText: total,
       ownMetrics: (read) => ownMetrics = read,

@@ -91,6 +91,8 @@ export interface TraceBook {
 
 /** How an isolate serves when the sidecar runs several (`--workers`). */
 export interface SidecarRole {
+  /** The main isolate, the first to listen: it refuses a port another process holds. */
+  claimPort?: boolean;
   /** Replaces the recorder this isolate would open (the main isolate owns the one recorder). */
   trace: TraceBook;
   /** The `/metrics` text: totals over every isolate. */
@@ -268,6 +270,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     bodyLimitExempt: isProxyPath,
     rawRoutes: (method, path) => method === "POST" && isProxyPath(path) ? raw : undefined,
     reusePort: opts.role !== undefined,
+    claimPort: opts.role?.claimPort,
     sharedConnections: opts.role?.connections,
     metricsText: opts.role?.metricsText,
   });

@@ -8,7 +8,7 @@ import { spec as policySpec } from "../../cmd/policy.ts";
 import { spec as relaySpec } from "../../cmd/relay.ts";
 import { generateKeyPair } from "../../core/crypto/mod.ts";
 import { Ledger, LedgerStore } from "../../core/ledger/mod.ts";
-import { runIatp, tempDir } from "../helpers.ts";
+import { runIatp, startIatpService, tempDir } from "../helpers.ts";
 import { loaded } from "../helpers.ts";
 
 Deno.test("a refused secret is shown as (secret, N chars), never echoed", async () => {
@@ -308,6 +308,38 @@ Deno.test("a ledger signed by another key is a config error naming the key setti
     );
     assert.ok(!seed.stderr.includes(other.seedBase64), "the seed reached the terminal");
   } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a second relay or sidecar with worker isolates cannot share the port of a running one", async () => {
+  const dir = await tempDir();
+  const env = { IATP_DATA_DIR: dir.path };
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = String(probe.addr.port);
+  probe.close();
+  // SO_REUSEPORT lets every listener that sets it share a port: without the first isolate's
+  // claim, a second service started there served half of the connections.
+  const first = await startIatpService(["relay", "--port", port, "--workers", "2"], { env });
+  try {
+    for (const command of ["relay", "sidecar"]) {
+      const r = await runIatp([command, "--port", port, "--workers", "2"], {
+        env,
+        timeoutMs: 20_000,
+      });
+      assert.equal(r.code, 2, `${command}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^iatp ${command}: config error: port \\(flag --port\\): .*:${port} already in use`,
+        ),
+      );
+    }
+    const health = await fetch(`${first.url}/health`);
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
+  } finally {
+    await first.stop();
     await dir.remove();
   }
 });

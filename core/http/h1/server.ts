@@ -33,6 +33,11 @@ export interface Http1Options {
   port: number;
   /** Sets `SO_REUSEPORT` (several listeners of one service on one port). */
   reusePort?: boolean;
+  /**
+   * With `reusePort` and a port other than 0: first bind the port without `SO_REUSEPORT` and let
+   * it go, so a port any other socket holds throws `AddrInUse` rather than being shared.
+   */
+  claimPort?: boolean;
   /** PEM certificate and key: serve HTTPS. */
   tls?: { cert: string; key: string };
   limits: ConnectionLimits;
@@ -116,6 +121,9 @@ class Listener implements Http1Server, ConnectionContext {
       DEFAULT_MAX_TRAILER_BYTES,
       DEFAULT_MAX_CHUNK_LINE_BYTES,
     ) + 4096;
+    if (opts.reusePort && opts.claimPort && opts.port !== 0) {
+      Deno.listen({ hostname: opts.hostname, port: opts.port }).close();
+    }
     if (opts.tls) {
       const tls = Deno.listenTls({
         hostname: opts.hostname,
