@@ -1,11 +1,14 @@
 /**
  * The dashboard's event: a relay event with its payload masked (values under secret-looking keys
- * replaced, secret-shaped strings scrubbed) and described as a sentence. Masking happens once,
+ * replaced, secret-shaped strings, card numbers and SSNs scrubbed, member names included) and
+ * described as a sentence. Masking happens once,
  * when the event arrives, so nothing the dashboard keeps, renders or answers holds a secret.
  * Also the viewer (who is looking, and which topics it may see) and event search.
  * @module
  */
 import { scrub } from "../log/mod.ts";
+// Also installs the card and SSN scrubber of every string scrub() writes (log lines included).
+import { hasPiiSizedNumber, redactPiiNumbers } from "../pii/mod.ts";
 import type { RelayEvent } from "../relay/client/mod.ts";
 import { type DecisionKind, describeEvent, type IntentBrief, isDecision } from "./describe.ts";
 
@@ -55,9 +58,10 @@ export function txIdOf(payload: Record<string, unknown>): string | undefined {
   return v !== undefined && TX_ID.test(v) ? v : undefined;
 }
 
-/** Masks a relay payload (always an object). */
+/** Masks a relay payload (always an object): secrets, then cards and SSNs, numbers included. */
 export function maskPayload(p: Record<string, unknown>): Record<string, unknown> {
-  const out = scrub(p);
+  const scrubbed = scrub(p);
+  const out = hasPiiSizedNumber(scrubbed) ? redactPiiNumbers(scrubbed) : scrubbed;
   return out !== null && typeof out === "object" && !Array.isArray(out)
     ? out as Record<string, unknown>
     : {};

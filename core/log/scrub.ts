@@ -77,7 +77,8 @@ export function scrubString(value: string, key?: string): string {
 const SCRUB_MAX_DEPTH = 32;
 
 /**
- * Deep-scrubs any JSON-like value; sensitive keys lose their whole value. Never mutates input.
+ * Deep-scrubs any JSON-like value, member names included; sensitive keys lose their whole
+ * value. Never mutates input.
  * `key` is the member name holding `value` (an array passes its own down to its items).
  */
 export function scrub(value: unknown, depth = 0, key?: string): unknown {
@@ -95,7 +96,10 @@ export function scrub(value: unknown, depth = 0, key?: string): unknown {
   if (value instanceof Headers) return scrub(Object.fromEntries(value.entries()), depth);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = isSensitiveKey(k) && v !== null && v !== undefined && typeof v !== "boolean"
+    // A member name is written out too: a card number or a credential used as a key is
+    // scrubbed like any other string (the value is still judged by the name as sent).
+    out[scrubString(k)] = isSensitiveKey(k) && v !== null && v !== undefined &&
+        typeof v !== "boolean"
       ? REDACTED
       : scrub(v, depth + 1, k);
   }

@@ -164,3 +164,24 @@ Deno.test("a service whose health says degraded shows degraded, with its reason"
     await relay.close();
   }
 });
+
+Deno.test("an agent id holding a lone surrogate (valid JSON) still renders the overview", async () => {
+  const relay = await startRelay();
+  const dash = await startDashboard(relay.url);
+  try {
+    // JSON.stringify writes a lone surrogate as the escape `\ud800`, which JSON.parse accepts.
+    await publish(relay.url, "iatp.trace", {
+      type: "blocked",
+      agent_id: "ag-\ud800",
+      decision: "block",
+    });
+    await waitFor(async () => (await overview(dash.url)).agents.length === 1, 15_000, "agent");
+    const res = await fetch(`${dash.url}/`);
+    const html = await res.text();
+    assert.equal(res.status, 200, html.slice(0, 200));
+    assert.match(html, /href="\/activity\?agent=ag-%EF%BF%BD"/);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});

@@ -9,7 +9,7 @@
 import { DECISION_KINDS } from "../describe.ts";
 import type { DashEvent, EventQuery, Viewer } from "../event.ts";
 import type { RelayState } from "../feed.ts";
-import { EventCard, Layout } from "./layout.tsx";
+import { EventCard, Layout, uriComponent } from "./layout.tsx";
 
 /** Props of {@linkcode ActivityPage}. */
 export interface ActivityProps {
@@ -81,7 +81,7 @@ function TopicCounts(props: { counts: Map<string, number> }) {
       <ul id="counters">
         {topics.map((t) => (
           <li data-topic={t}>
-            <a href={`/activity?topic=${encodeURIComponent(t)}`}>{t}</a>
+            <a href={`/activity?topic=${uriComponent(t)}`}>{t}</a>
             <span class="count">{props.counts.get(t)}</span>
           </li>
         ))}
@@ -121,7 +121,7 @@ export function ActivityPage(props: ActivityProps) {
       {q.tx
         ? (
           <p class="tx-link">
-            <a href={`/tx/${encodeURIComponent(q.tx)}`}>Open the story of transaction {q.tx}</a>
+            <a href={`/tx/${uriComponent(q.tx)}`}>Open the story of transaction {q.tx}</a>
           </p>
         )
         : ""}

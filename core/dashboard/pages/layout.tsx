@@ -13,6 +13,15 @@ import type { RelayState } from "../feed.ts";
 /** Longest raw JSON shown on a card (the full event stays in `/api/events`). */
 export const MAX_RAW_CHARS = 8000;
 
+/**
+ * A value as one URI component for a link. Agent ids and reasons come from relay payloads and
+ * service health answers, and JSON may carry a lone surrogate (`"\ud800"`), on which
+ * `encodeURIComponent` throws: such a code unit becomes U+FFFD, so a link never fails a page.
+ */
+export function uriComponent(value: string): string {
+  return encodeURIComponent(value.toWellFormed());
+}
+
 /** Which page is current (for the nav). */
 export type PageName = "overview" | "activity" | "tx" | "login";
 
@@ -149,7 +158,7 @@ export function EventCard(props: { e: DashEvent; currentTx?: string }) {
         <span class="topic">{e.topic}</span>
         <Time ts={e.ts} />
         {e.tx && e.tx !== props.currentTx
-          ? <a class="tx" href={`/tx/${encodeURIComponent(e.tx)}`}>tx {e.tx}</a>
+          ? <a class="tx" href={`/tx/${uriComponent(e.tx)}`}>tx {e.tx}</a>
           : ""}
         {e.publisher ? <span class="muted">via {e.publisher}</span> : ""}
       </div>

@@ -7,7 +7,7 @@
 import { DECISION_KINDS } from "../describe.ts";
 import type { Viewer } from "../event.ts";
 import type { OverviewData, ServiceRow } from "../overview.ts";
-import { Layout, Pill, Time } from "./layout.tsx";
+import { Layout, Pill, Time, uriComponent } from "./layout.tsx";
 
 const STATE_TEXT: Record<ServiceRow["state"], string> = {
   up: "up",
@@ -95,7 +95,7 @@ function Agents(props: { data: OverviewData }) {
               {rows.map((a) => (
                 <tr data-agent={a.agent_id}>
                   <th scope="row">
-                    <a href={`/activity?agent=${encodeURIComponent(a.agent_id)}`}>{a.agent_id}</a>
+                    <a href={`/activity?agent=${uriComponent(a.agent_id)}`}>{a.agent_id}</a>
                   </th>
                   <td>{a.trust_score === undefined ? "?" : `${a.trust_score}/10`}</td>
                   <td>{a.allow}</td>
@@ -122,7 +122,7 @@ function Latest(props: { data: OverviewData }) {
           {rows.map((r) => (
             <li class="latest-row" data-decision={r.decision}>
               <Pill decision={r.decision} /> <Time ts={r.ts} /> {r.tx
-                ? <a href={`/tx/${encodeURIComponent(r.tx)}`}>{r.summary}</a>
+                ? <a href={`/tx/${uriComponent(r.tx)}`}>{r.summary}</a>
                 : <span>{r.summary}</span>}
             </li>
           ))}
@@ -174,7 +174,7 @@ function Sensors(props: { data: OverviewData }) {
             {rows.map((s) => (
               <tr>
                 <th scope="row">
-                  <a href={`/activity?topic=${encodeURIComponent(`sensor.${s.type}`)}`}>
+                  <a href={`/activity?topic=${uriComponent(`sensor.${s.type}`)}`}>
                     {s.type}
                   </a>
                 </th>

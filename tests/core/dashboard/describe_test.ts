@@ -154,3 +154,21 @@ Deno.test("sessions are bounded, expire, never outlive the credential, and end o
   now += 60_001;
   assert.equal(store.get(c.id), undefined, "expired");
 });
+
+Deno.test("card numbers and SSNs are masked on arrival, in values, numbers and member names", () => {
+  const e = toDashEvent(
+    relayEvent("sensor.pii", {
+      agent_id: "s1",
+      note: "ssn 078-05-1120, card 4111 1111 1111 1111",
+      card: 4532015112830366,
+      "4111 1111 1111 1111": "a card as a key",
+      "iatp1.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJlc2lnbmF0dXJlc2ln": 1,
+    }),
+    none,
+  );
+  const text = JSON.stringify(e);
+  for (const v of ["078-05-1120", "4111 1111 1111 1111", "4532015112830366", "c2lnbmF0dXJl"]) {
+    assert.ok(!text.includes(v), `${v} in ${text}`);
+  }
+  assert.equal(e.payload.agent_id, "s1");
+});

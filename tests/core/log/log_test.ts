@@ -125,3 +125,13 @@ Deno.test("scrub bounds depth on hostile nesting and never mutates input", () =>
   scrub(input);
   assert.equal(input.token, "abcdefgh");
 });
+
+Deno.test("member names are scrubbed like values: a credential used as a key is not written", () => {
+  const cred = "iatp1.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJlc2lnbmF0dXJlc2ln";
+  const { log, lines } = capture();
+  log.info("event", { payload: { [cred]: 1, nested: { "Bearer abcdefgh123": "x" } } });
+  assert.ok(!lines[0].includes(cred), lines[0]);
+  assert.ok(!lines[0].includes("abcdefgh123"), lines[0]);
+  const out = scrub({ [cred]: "v", plain: "w" }) as Record<string, unknown>;
+  assert.deepEqual(out, { [REDACTED]: "v", plain: "w" });
+});
