@@ -8,6 +8,7 @@ import {
   type DeepPartial,
   explainStartFailure,
   type Infer,
+  lateImport,
   type Shape,
 } from "../core/config/mod.ts";
 import { closeOnSignal, type Service } from "../core/http/mod.ts";
@@ -85,6 +86,10 @@ export function serviceCommand<S extends Shape>(
         print(spec.usage());
         return 0;
       }
+      // No card or SSN reaches a service's log lines (docs/concepts.md#logs), whatever the
+      // service logs: the PII scrubber registers itself with the log core when loaded. Loaded
+      // here rather than by main.ts, so the plugin host and one-shot commands do not carry it.
+      await lateImport("../core/pii/mod.ts", import.meta.url);
       const log = serviceLogger(spec.spec.command, loaded.config);
       for (const w of loaded.warnings ?? []) log.warn(w);
       const held = holdStopSignals();

@@ -146,6 +146,19 @@ async function call(msg: CallMsg): Promise<Record<string, unknown>> {
   }
 }
 
+/**
+ * `Deno.exit()` or `close()` in a Worker ends the Worker without a word to its host, whose call
+ * would then wait out its whole timeout (up to an hour). Both throw instead: in a call, the call
+ * fails with the reason at once; in a timer, the Worker's error makes the host report `crashed`.
+ */
+function refuseSelfExit(): void {
+  const refuse = (what: string) => () => {
+    throw new Error(`plugin called ${what}: a plugin returns or throws, it does not exit`);
+  };
+  Deno.exit = refuse("Deno.exit()") as typeof Deno.exit;
+  (globalThis as { close: () => void }).close = refuse("close()");
+}
+
 self.onmessage = async (e: MessageEvent<InitMsg | CallMsg>) => {
   const msg = e.data;
   if (msg.t === "init") {
@@ -157,6 +170,7 @@ self.onmessage = async (e: MessageEvent<InitMsg | CallMsg>) => {
     // the property non-configurable but writable: it cannot be deleted, only overwritten.)
     const g = globalThis as { gc?: unknown };
     if (g.gc !== undefined) g.gc = undefined;
+    refuseSelfExit();
     try {
       mod = await import(msg.entryUrl);
       if (typeof mod.init === "function") await mod.init(msg.config);

@@ -342,16 +342,89 @@ function forward(
 }
 
 /** The agent's answer, recorded and passed on (a small body whole, anything else streaming). */
-function answered(deps: ProxyDeps, x: Exchange, res: ClientResponse, started: number): RawResponse {
-  const { traceId, headers } = x;
+function answered(
+  deps: ProxyDeps,
+  x: Exchange,
+  res: ClientResponse,
+  started: number,
+): RawResponse | Promise<RawResponse> {
   // One read of the clock ends both the agent's latency and the request's (its metric).
   const endedAt = performance.now();
+  if (res.body instanceof ReadableStream) return streamed(deps, x, res, res.body, started, endedAt);
+  return passOn(deps, x, res, res.body, started, endedAt);
+}
+
+function passOn(
+  deps: ProxyDeps,
+  x: Exchange,
+  res: ClientResponse,
+  body: RawResponse["body"],
+  started: number,
+  endedAt: number,
+): RawResponse {
+  const { traceId, headers } = x;
   const latency = Math.round(endedAt - started);
   const details = responseDetails(res.status, latency, res.contentType);
   deps.recorder.record("response", traceId, details, x.recorded);
   if (res.contentType) headers.push(["content-type", res.contentType]);
   headers.push(["X-Agent-Latency-Ms", String(latency)]);
-  return { status: res.status, headers, body: res.body, release: res.release, endedAt };
+  return { status: res.status, headers, body, release: res.release, endedAt };
+}
+
+/**
+ * A streamed answer: its first piece is read before the head is passed on (the server waits for
+ * it anyway), so a body the agent frames wrongly, cuts short or never starts within the timeout
+ * from the outset is the client's 502/504 with a JSON body, not an empty reply. A failure after
+ * that can only cut the stream (its head is out); the recorder gets an `error` record for it.
+ */
+async function streamed(
+  deps: ProxyDeps,
+  x: Exchange,
+  res: ClientResponse,
+  body: ReadableStream<Uint8Array>,
+  started: number,
+  endedAt: number,
+): Promise<RawResponse> {
+  const reader = body.getReader();
+  let first: ReadableStreamReadResult<Uint8Array>;
+  try {
+    first = await reader.read();
+  } catch (err) {
+    reader.cancel(err).catch(() => {});
+    return unreached(deps, x, err, started);
+  }
+  let pending: Uint8Array | undefined = first.done ? undefined : first.value;
+  let done = first.done;
+  const rest = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (pending !== undefined) {
+        controller.enqueue(pending);
+        pending = undefined;
+        return;
+      }
+      if (done) return controller.close();
+      try {
+        const r = await reader.read();
+        if (r.done) {
+          done = true;
+          controller.close();
+        } else controller.enqueue(r.value);
+      } catch (err) {
+        const { error } = failure(err);
+        deps.recorder.record("error", x.traceId, {
+          error,
+          cause: errorMessage(err),
+          status: res.status,
+          latency_ms: Math.round(performance.now() - started),
+        }, x.recorded);
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  return passOn(deps, x, res, rest, started, endedAt);
 }
 
 /** The answer when the agent could not be reached or failed to answer in time. */

@@ -179,3 +179,28 @@ Deno.test("a host that dies mid-call (worker error outside the call) is reported
     assert.match(!res.ok ? res.error.message : "", /boom in a timer/);
   });
 });
+
+Deno.test("a plugin that calls Deno.exit() or close() fails at once, not at its timeout", async () => {
+  // Before: the Worker ended without a word and the call waited out its whole timeout.
+  // Without the refusal each call would end as a `timeout`, which the assertions below reject.
+  const manifest = { limits: { timeout_ms: 10_000 } };
+  for (const [name, call] of [["Deno.exit()", "Deno.exit(1)"], ["close()", "self.close()"]]) {
+    const src = `export function execute() { ${call}; return { after: true }; }`;
+    await withPlugin({ "mod.ts": src }, manifest, {}, async (r) => {
+      const res = await r.execute({});
+      assert.ok(!res.ok && res.error.type === "error", JSON.stringify(res));
+      assert.match(
+        !res.ok ? res.error.message : "",
+        new RegExp(`plugin called ${name.replace(/[.()]/g, "\\$&")}`),
+      );
+      const again = await r.execute({});
+      assert.ok(!again.ok, "the next call runs on a fresh host and fails the same way");
+    });
+  }
+  const timer =
+    `export function execute() { setTimeout(() => Deno.exit(0), 0); return new Promise(() => {}); }`;
+  await withPlugin({ "mod.ts": timer }, manifest, {}, async (r) => {
+    const res = await r.execute({});
+    assert.ok(!res.ok && res.error.type === "crashed", JSON.stringify(res));
+  });
+});

@@ -167,3 +167,72 @@ Deno.test("concurrent POSTs reach the agent with their own bodies, on new and po
     agent.close();
   }
 });
+
+/** Streamed answers (chunked, or over 256 KiB) whose body fails before its first byte. */
+const BAD_FROM_THE_START: Array<[string, string | { bytes: string; close: true }]> = [
+  [
+    "chunk size not hex",
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+  ],
+  [
+    "chunk size too large",
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nffffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+  ],
+  [
+    "large body cut short",
+    { bytes: "HTTP/1.1 200 OK\r\ncontent-length: 300000\r\n\r\n", close: true },
+  ],
+];
+
+Deno.test("a streamed answer that fails before its first byte is a 502 with a JSON body", async () => {
+  // Before: the head waited for the first piece, whose failure closed the client's connection
+  // with nothing written (curl: "Empty reply from server"), and the recorder said 200.
+  for (const [name, bad] of BAD_FROM_THE_START) {
+    const agent = startRawAgent(() => bad);
+    const sc = await startSidecar({ agent_url: agent.url });
+    try {
+      const id = `start-${name.replace(/\W/g, "")}`;
+      const r = await post(sc.url, {}, { "X-Agent-Trace-ID": id });
+      assert.equal(r.status, 502, name);
+      assert.equal(r.headers.get("content-type"), "application/json", name);
+      assert.deepEqual(
+        r.json,
+        { error: "Invalid response from backend agent", trace_id: id },
+        name,
+      );
+      assert.equal(r.headers.get("x-agent-trace-id"), id, name);
+      const t = await (await fetch(`${sc.url}/trace/${id}`)).json();
+      const types = t.records.map((rec: { type: string }) => rec.type);
+      assert.deepEqual(types, ["request", "error"], name);
+      assert.equal(t.records[1].details.status, 502, name);
+    } finally {
+      await sc.close();
+      agent.close();
+    }
+  }
+});
+
+Deno.test("a streamed answer cut after its first piece: the client sees it cut, the recorder an error", async () => {
+  const agent = startRawAgent(() => ({
+    bytes: "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
+    close: true,
+  }));
+  const sc = await startSidecar({ agent_url: agent.url });
+  try {
+    const res = await fetch(`${sc.url}/proxy`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "X-Agent-Trace-ID": "cut-1" },
+      body: "{}",
+    });
+    assert.equal(res.status, 200);
+    await assert.rejects(res.text());
+    const t = await (await fetch(`${sc.url}/trace/cut-1`)).json();
+    const types = t.records.map((rec: { type: string }) => rec.type);
+    assert.deepEqual(types, ["request", "response", "error"]);
+    assert.equal(t.records[2].details.error, "Invalid response from backend agent");
+    assert.equal(t.records[2].details.status, 200);
+  } finally {
+    await sc.close();
+    agent.close();
+  }
+});
