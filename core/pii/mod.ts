@@ -18,7 +18,7 @@ export {
   inspectText,
   MIN_PII_CHARS,
   redactPiiNumbers,
-  scrubJsonBytes,
+  scrubJsonObjectBytes,
   scrubJsonText,
   type TextInspection,
 } from "./scrub.ts";
