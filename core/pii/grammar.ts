@@ -205,8 +205,13 @@ export class JsonGrammar extends Windows {
       return e;
     }
     const e = utf8End(this.b, i, this.n);
-    if (e < 0) this.refused = true;
-    else this.wide = true;
+    if (e < 0) {
+      this.refused = true;
+    } else {
+      // Context windows look back from where the walk is: ASCII until the first wide byte.
+      this.wide = true;
+      this.ascii = false;
+    }
     return e;
   }
 }

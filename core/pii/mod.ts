@@ -12,7 +12,7 @@
  */
 export { wordView } from "./chars.ts";
 export { DEFAULT_MAX_JSON_DEPTH } from "./scan.ts";
-export { scanPii } from "./text.ts";
+export { scanJsonObjectBytes, scanPii } from "./text.ts";
 export {
   hasPiiSizedNumber,
   inspectText,

@@ -179,8 +179,9 @@ export function scanJsonObjectBytes(
   utf8: Uint8Array,
   opts: ScanOptions & { json: true; checkObject: true },
 ): ScanResult | undefined {
-  // Context windows count characters, which is right whatever the bytes turn out to hold.
-  const result = scanUtf8(utf8, utf8.length, opts, false);
+  // Taken for ASCII until the walk meets a byte beyond it (see JsonGrammar.stringByte): the
+  // context windows, which look back from where the walk is, then count characters.
+  const result = scanUtf8(utf8, utf8.length, opts, true);
   if (!result.object || result.tooDeep) return undefined;
   if (result.wide) toStringOffsets(utf8, result.spans, result.secrets);
   return result;

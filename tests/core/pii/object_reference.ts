@@ -12,6 +12,7 @@ export const OBJECT_UTF8 = 1;
 
 import { scanUtf8 } from "../../../core/pii/scan.ts";
 import { scanJsonObjectBytes } from "../../../core/pii/text.ts";
+import type { ScanResult } from "../../../core/pii/types.ts";
 
 /** The fatal decoder of the reference. */
 export const fatal = new TextDecoder("utf-8", { fatal: true });
@@ -55,5 +56,17 @@ export function objectShape(b: Uint8Array): number {
   if (shape !== slowShape) {
     throw new Error(`fast path ${shape}, state machine ${slowShape}: ${JSON.stringify([...b])}`);
   }
+  if (fast !== undefined) {
+    // Both walks find the same: cards, SSNs and secret members (the slow one in byte offsets).
+    const fastFound = JSON.stringify([fast.creditCards, fast.ssns, fast.maxDepth]);
+    const slowFound = JSON.stringify([slow.creditCards, slow.ssns, slow.maxDepth]);
+    if (fastFound !== slowFound || (!fast.wide && !sameSpans(fast, slow))) {
+      throw new Error(`fast path found ${fastFound}, state machine ${slowFound}: ${[...b]}`);
+    }
+  }
   return shape;
+}
+
+function sameSpans(a: ScanResult, b: ScanResult): boolean {
+  return JSON.stringify([a.spans, a.secrets]) === JSON.stringify([b.spans, b.secrets]);
 }
