@@ -73,6 +73,25 @@ export function plainStringWord(w: number): boolean {
   return ((quote | backslash | digit) & ~w & 0x80808080) === 0;
 }
 
+/**
+ * {@linkcode plainStringWord} while the walk also checks the grammar: a control character
+ * (below 0x20) or a byte beyond ASCII is not plain either.
+ *
+ * @example
+ * ```ts
+ * plainCheckedWord(new DataView(new TextEncoder().encode("ab\u00e9").buffer).getInt32(0, true)); // false
+ * ```
+ */
+export function plainCheckedWord(w: number): boolean {
+  const a = w & 0x7f7f7f7f;
+  const quote = (a + 0x5e5e5e5e) ^ (a + 0x5d5d5d5d);
+  const backslash = (a + 0x24242424) ^ (a + 0x23232323);
+  const digit = (a + 0x50505050) ^ (a + 0x46464646);
+  // Adding 0x60 sets bit 7 of a 7-bit byte iff it is >= 0x20: clear for a control character.
+  const control = ~(a + 0x60606060);
+  return ((quote | backslash | digit | control | w) & 0x80808080) === 0;
+}
+
 /** Byte class: changes nothing while no chain is open (letters, punctuation, non-ASCII). */
 export const PLAIN = 0;
 /** Byte class: JSON structure (`"`, brackets and braces), in JSON text only. */
@@ -96,6 +115,28 @@ export const CLASSES_JSON: Uint8Array = classTable([QUOTE, 91, 93, 123, 125]);
 export const CLASSES_JSON_STRING: Uint8Array = classTable([QUOTE]);
 /** Byte classes in plain text. */
 export const CLASSES_TEXT: Uint8Array = classTable([]);
+/** Byte class: a byte the check that the text is one JSON object must see (see grammar.ts). */
+export const CHECKED = 4;
+/**
+ * {@linkcode CLASSES_JSON} while the walk also checks the grammar: only JSON whitespace is
+ * plain, every other byte but structure, digits and the backslash is checked.
+ */
+export const CLASSES_JSON_CHECKED: Uint8Array = (() => {
+  const t = classTable([QUOTE, 91, 93, 123, 125]);
+  for (let c = 0; c < 256; c++) if (t[c] === PLAIN) t[c] = CHECKED;
+  for (const c of [0x20, 0x09, 0x0a, 0x0d]) t[c] = PLAIN;
+  return t;
+})();
+/**
+ * {@linkcode CLASSES_JSON_STRING} while the walk also checks the grammar: control characters
+ * and bytes beyond ASCII are checked.
+ */
+export const CLASSES_JSON_STRING_CHECKED: Uint8Array = (() => {
+  const t = classTable([QUOTE]);
+  for (let c = 0; c < 0x20; c++) t[c] = CHECKED;
+  for (let c = 0x80; c < 256; c++) t[c] = CHECKED;
+  return t;
+})();
 
 /** Byte -> the character a one-letter escape (`\n`, `\"`, ...) stands for, or -1. */
 const SIMPLE_ESCAPES: Int32Array = (() => {

@@ -12,13 +12,13 @@
  */
 export { wordView } from "./chars.ts";
 export { DEFAULT_MAX_JSON_DEPTH } from "./scan.ts";
-export { scanPii } from "./text.ts";
+export { scanJsonObjectBytes, scanPii } from "./text.ts";
 export {
   hasPiiSizedNumber,
   inspectText,
   MIN_PII_CHARS,
   redactPiiNumbers,
-  scrubJsonBytes,
+  scrubJsonObjectBytes,
   scrubJsonText,
   type TextInspection,
 } from "./scrub.ts";

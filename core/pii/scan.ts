@@ -62,6 +62,7 @@ class Scanner extends FastPath {
     this.spans = [];
     this.secrets = undefined;
     this.view = this.json ? wordView(b) : NO_VIEW;
+    this.resetGrammar(this.json && opts.checkObject === true);
     if (this.json && opts.secretKey !== undefined) {
       this.tracker.reset(b, n, opts.secretKey);
       this.secrets = this.tracker;
@@ -90,17 +91,39 @@ class Scanner extends FastPath {
     while (i < n) {
       if (this.state === IDLE && fastPath) {
         i = this.idle(i);
-        if (i < 0) return; // nesting too deep
+        if (i < 0) return; // nesting too deep, or the grammar check refused the text
         if (i >= n) break;
       }
       let c = b[i];
       if (c >= 48 && c <= 57) {
+        // While checking, a digit outside strings starts or continues a number read whole.
+        const number = this.checking && !this.inString;
+        if (number && !this.digitAt(i)) return this.stopped();
         if (this.state !== IN_GROUP) this.startGroup(i);
         i = this.digits(i);
+        if (number && i > this.tokenEnd) {
+          this.refuse();
+          return this.stopped();
+        }
         continue;
       }
       let next = i + 1;
       let escaped = false;
+      if (this.checking && (c < 0x20 || c >= 0x80 || c === BACKSLASH)) {
+        // Outside strings only whitespace of these may stand (structure() takes it); in a
+        // string a control character, a broken escape or broken UTF-8 is refused, and a
+        // UTF-8 sequence is stepped over whole.
+        if (!this.inString) {
+          if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
+            this.refuse();
+            return this.stopped();
+          }
+        } else {
+          const end = this.stringByte(c, i);
+          if (end < 0) return this.stopped();
+          if (c >= 0x80) next = end;
+        }
+      }
       if (c === BACKSLASH && next < n) {
         const e = jsonEscape(b, i, n);
         if (e >= 0) {
@@ -115,7 +138,7 @@ class Scanner extends FastPath {
       } else {
         if (this.state !== IDLE) this.afterGroup(c);
         if (this.json && !escaped && !this.structure(c, i)) {
-          this.state = IDLE; // nesting too deep
+          this.state = IDLE; // nesting too deep, or the grammar check refused the text
           return;
         }
       }
@@ -123,6 +146,11 @@ class Scanner extends FastPath {
       i = next;
     }
     this.finish();
+  }
+
+  /** Ends the walk early (the grammar check refused the text). */
+  stopped(): void {
+    this.state = IDLE;
   }
 
   /** Consumes a run of plain ASCII digits into the current group; returns the index after it. */
@@ -229,6 +257,7 @@ export function scanUtf8(
       secrets: s.secrets?.spans ?? [],
       maxDepth: s.maxDepth,
       tooDeep: s.tooDeep,
+      ...(s.checking ? { object: s.isObject, wide: s.wide } : {}),
     };
   } finally {
     s.b = EMPTY;

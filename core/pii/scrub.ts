@@ -7,7 +7,7 @@
  */
 import { addScrubber, isSensitiveKey, REDACTED } from "../log/mod.ts";
 import type { PiiSpan, ScanResult, SecretSpan } from "./types.ts";
-import { scanPii, scanPiiBytes } from "./text.ts";
+import { scanJsonObjectBytes, scanPii } from "./text.ts";
 
 /** Placeholder for a redacted payment card (spec IATP-001 §5.4). */
 export const CARD_PLACEHOLDER = "[CREDIT_CARD_REDACTED]";
@@ -128,31 +128,35 @@ export function scrubJsonText(
 }
 
 /**
- * {@linkcode scrubJsonText} for JSON held as UTF-8 bytes, without decoding them unless something
- * must be redacted: `text` is the redacted text, or undefined when nothing was (the bytes are
- * then what would be kept). `utf8` must be valid UTF-8 not starting with a byte order mark, and
- * `ascii` true only when every byte is below 0x80 (see {@linkcode scanPiiBytes}). `remember`:
- * a clean body is copied for {@linkcode scrubPiiText} to tell its text without a second scan;
- * worth it only when that text is scrubbed before the next body is scanned (a flight recorder
- * that hands each record on at once).
+ * {@linkcode scrubJsonText} for a body held as UTF-8 bytes, checking in the same walk that they
+ * are one JSON object, and without decoding them unless something must be redacted: the scan
+ * and `text`, the redacted text, or undefined when nothing was (the bytes are then what would be
+ * kept). Undefined instead when the bytes are not one JSON object (as a fatal UTF-8 decoder and
+ * `JSON.parse` read them), the check cannot vouch for them, or nesting is deeper than
+ * `maxDepth`: the caller then decodes, scrubs and parses the text the long way
+ * ({@linkcode scrubJsonText}, `JSON.parse`), which also words the refusal. `remember`: a clean
+ * body is copied for {@linkcode scrubPiiText} to tell its text without a second scan; worth it
+ * only when that text is scrubbed before the next body is scanned (a flight recorder that hands
+ * each record on at once).
  *
  * @example
  * ```ts
  * const body = new TextEncoder().encode('{"password":"hunter2","n":1}');
- * scrubJsonBytes(body, true).text; // '{"password":"[REDACTED]","n":1}'
+ * scrubJsonObjectBytes(body)?.text; // '{"password":"[REDACTED]","n":1}'
+ * scrubJsonObjectBytes(new TextEncoder().encode('{"a":01}')); // undefined
  * ```
  */
-export function scrubJsonBytes(
+export function scrubJsonObjectBytes(
   utf8: Uint8Array,
-  ascii: boolean,
   maxDepth?: number,
   remember = true,
-): { scan: ScanResult; text: string | undefined } {
-  const opts = { json: true, maxDepth, secretKey: isSensitiveKey };
-  const scan = scanPiiBytes(utf8, opts, ascii);
-  if (remember && scan.spans.length === 0 && !scan.tooDeep) {
+): { scan: ScanResult; text: string | undefined } | undefined {
+  const opts = { json: true, checkObject: true, maxDepth, secretKey: isSensitiveKey } as const;
+  const scan = scanJsonObjectBytes(utf8, opts);
+  if (scan === undefined) return undefined;
+  if (remember && scan.spans.length === 0) {
     rememberCleanUtf8(utf8);
-    lastCleanAscii = ascii;
+    lastCleanAscii = !scan.wide;
   }
   if (scan.spans.length === 0 && scan.secrets.length === 0) return { scan, text: undefined };
   return { scan, text: redactSpans(utf8Decoder.decode(utf8), scan.spans, scan.secrets) };

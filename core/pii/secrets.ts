@@ -52,8 +52,9 @@ class KeyMemo {
   readonly lengths = new Int32Array(MEMO_SLOTS).fill(-1);
   readonly verdicts = new Uint8Array(MEMO_SLOTS);
   /**
-   * 1 when the slot's name can be passed over when it is predicted: not secret, and without a
-   * digit or a backslash (the scanner finds nothing in it).
+   * 1 when the slot's name can be passed over when it is predicted: not secret, and plain ASCII
+   * without a digit or a backslash (the scanner finds nothing in it, the grammar check nothing
+   * to refuse).
    */
   readonly passable = new Uint8Array(MEMO_SLOTS);
   /** The slot of the name judged after this slot's name last time (-1: none). */
@@ -101,7 +102,13 @@ class KeyMemo {
     this.names.set(b.subarray(start, end), slot * MEMO_NAME_BYTES);
     this.lengths[slot] = len;
     let passable = secret ? 0 : 1;
-    for (let k = start; k < end; k++) if ((b[k] >= 48 && b[k] <= 57) || b[k] === 92) passable = 0;
+    for (let k = start; k < end; k++) {
+      const c = b[k];
+      // Only a name of plain ASCII is passed over: one the walk would find nothing in, and that
+      // a check of the grammar, which it also skips, would take (no control character, escape
+      // or byte beyond ASCII).
+      if ((c >= 48 && c <= 57) || c === 92 || c < 0x20 || c >= 0x80) passable = 0;
+    }
     this.passable[slot] = passable;
     this.heads[slot] = this.tails[slot] = 0;
     for (let k = 0; k < 4 && k < len; k++) this.heads[slot] |= b[start + k] << (8 * k);
@@ -161,7 +168,7 @@ export class SecretTracker {
 
   /**
    * Passes over the string opening at `open` when it is the member name predicted to follow the
-   * last one, that name is not secret and holds no digit or backslash, a colon follows it right
+   * last one, that name is not secret and is plain ASCII without a digit or a backslash, a colon follows it right
    * away and no secret value is open: returns the index after that colon (the name is judged,
    * as {@linkcode stringClosed} would), else -1 and nothing changed.
    */

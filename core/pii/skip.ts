@@ -10,9 +10,9 @@
  */
 import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "./cards.ts";
 import * as chars from "./chars.ts";
-import { digitsEnd, isJsonSpace, isWordChar, plainStringWord } from "./chars.ts";
+import { digitsEnd, isJsonSpace, isWordChar, plainCheckedWord, plainStringWord } from "./chars.ts";
+import { JsonGrammar } from "./grammar.ts";
 import { SecretTracker } from "./secrets.ts";
-import { Windows } from "./windows.ts";
 
 /** Default bound on JSON nesting depth. */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
@@ -28,6 +28,9 @@ const QUOTE = chars.QUOTE;
 const COLON = chars.COLON;
 const CLASSES_JSON = chars.CLASSES_JSON;
 const CLASSES_JSON_STRING = chars.CLASSES_JSON_STRING;
+const CLASSES_JSON_CHECKED = chars.CLASSES_JSON_CHECKED;
+const CLASSES_JSON_STRING_CHECKED = chars.CLASSES_JSON_STRING_CHECKED;
+const CHECKED = chars.CHECKED;
 const CLASSES_TEXT = chars.CLASSES_TEXT;
 const PLAIN = chars.PLAIN;
 const STRUCTURE = chars.STRUCTURE;
@@ -44,7 +47,7 @@ const CLASSES_LINK = new Uint8Array(256);
 for (const c of [SPACE, HYPHEN, DOT, BACKSLASH]) CLASSES_LINK[c] = 1;
 
 /** JSON structure, nesting, secret members and the fast path over the text. */
-export class FastPath extends Windows {
+export class FastPath extends JsonGrammar {
   depthLimit = DEFAULT_MAX_JSON_DEPTH;
   /** Set when secret members are tracked (JSON mode with a key rule). */
   secrets: SecretTracker | undefined = undefined;
@@ -57,12 +60,16 @@ export class FastPath extends Windows {
   /** {@linkcode b} read a word at a time (JSON text only; set with the text). */
   view: DataView<ArrayBufferLike> = NO_VIEW;
 
-  /** JSON strings and nesting at index `i`; false stops the scan (nesting too deep). */
+  /**
+   * JSON strings and nesting at index `i` (and, while checking, every other byte outside
+   * strings); false stops the scan (nesting too deep, or the grammar check refused the text).
+   */
   structure(c: number, i: number): boolean {
     if (c === QUOTE) {
       if (this.inString) {
         this.closeString(i);
       } else {
+        if (this.checking && !this.openString()) return false;
         this.inString = true;
         this.strStart = i;
       }
@@ -77,6 +84,7 @@ export class FastPath extends Windows {
    */
   closeString(i: number): void {
     this.inString = false;
+    if (this.checking) this.closeStringGrammar();
     const secrets = this.secrets;
     if (secrets === undefined) return;
     const next = i + 1 < this.n ? this.b[i + 1] : COLON;
@@ -84,17 +92,24 @@ export class FastPath extends Windows {
     secrets.stringClosed(this.strStart, i, this.depth);
   }
 
-  /** A bracket or brace `c` at `i` outside strings; false when nesting got too deep. */
+  /**
+   * A bracket or brace `c` at `i` outside strings (while checking, any other byte there too);
+   * false when nesting got too deep or the grammar check refused the text.
+   */
   nest(c: number, i: number): boolean {
     if (c === 123 || c === 91) {
+      if (this.checking && !this.openContainer(c)) return false;
       if (++this.depth > this.maxDepth) this.maxDepth = this.depth;
       if (this.depth > this.depthLimit) {
         this.tooDeep = true;
         return false;
       }
     } else if (c === 125 || c === 93) {
+      if (this.checking && !this.closeContainer(c)) return false;
       this.depth--;
       this.secrets?.nestingClosed(this.depth, i);
+    } else if (this.checking) {
+      return this.otherByte(c, i) >= 0;
     }
     return true;
   }
@@ -117,6 +132,10 @@ export class FastPath extends Windows {
   idleJson(from: number): number {
     const b = this.b;
     const n = this.n;
+    // While checking the grammar, the byte classes send it every byte it must see.
+    const checking = this.checking;
+    const classes = checking ? CLASSES_JSON_CHECKED : CLASSES_JSON;
+    const stringClasses = checking ? CLASSES_JSON_STRING_CHECKED : CLASSES_JSON_STRING;
     let i = from;
     while (i < n) {
       if (this.inString) {
@@ -126,11 +145,15 @@ export class FastPath extends Windows {
         for (;;) {
           if (i >= n) return i;
           const c = b[i];
-          const k = CLASSES_JSON_STRING[c];
+          const k = stringClasses[c];
           if (k === PLAIN) {
             i++;
             if (i >= words) {
-              while (i + 4 <= n && plainStringWord(view.getInt32(i, true))) i += 4;
+              if (checking) {
+                while (i + 4 <= n && plainCheckedWord(view.getInt32(i, true))) i += 4;
+              } else {
+                while (i + 4 <= n && plainStringWord(view.getInt32(i, true))) i += 4;
+              }
               words = i + 4; // the word that stopped it holds a byte to step over first
             }
           } else if (k === STRUCTURE) {
@@ -140,6 +163,9 @@ export class FastPath extends Windows {
             const end = this.passChain(i, from);
             if (end < 0) return i;
             i = end;
+          } else if (k === CHECKED) {
+            i = this.stringByte(c, i);
+            if (i < 0) return -1;
           } else {
             return i;
           }
@@ -148,7 +174,7 @@ export class FastPath extends Windows {
       for (;;) {
         if (i >= n) return i;
         const c = b[i];
-        const k = CLASSES_JSON[c];
+        const k = classes[c];
         if (k === PLAIN) {
           i++;
         } else if (c === QUOTE) {
@@ -159,12 +185,17 @@ export class FastPath extends Windows {
             ? -1
             : this.secrets.passName(i);
           if (after < 0) {
+            if (checking && !this.openString()) return -1;
             this.strStart = i;
-          } else if (after < n && b[after] === QUOTE) {
-            this.strStart = after;
           } else {
-            i = after;
-            continue;
+            if (checking && !this.namePassed()) return -1;
+            if (after < n && b[after] === QUOTE) {
+              if (checking) this.openString();
+              this.strStart = after;
+            } else {
+              i = after;
+              continue;
+            }
           }
           i = this.strStart + 1;
           this.inString = true;
@@ -172,9 +203,14 @@ export class FastPath extends Windows {
         } else if (k === STRUCTURE) {
           if (!this.nest(c, i++)) return -1;
         } else if (k === DIGIT) {
+          if (checking && !this.digitAt(i)) return -1;
           const end = this.passChain(i, from);
           if (end < 0) return i;
+          if (checking && end > this.tokenEnd && !this.passedRun(i, end)) return -1;
           i = end;
+        } else if (k === CHECKED) {
+          i = this.otherByte(c, i);
+          if (i < 0) return -1;
         } else {
           return i;
         }

@@ -161,18 +161,28 @@ export function scanPii(text: string, opts: ScanOptions = {}, utf8?: Uint8Array)
 }
 
 /**
- * {@linkcode scanPii} over UTF-8 bytes without their string: `utf8` must be valid UTF-8 that
- * does not start with a byte order mark (what a fatal decoder turns into a string without
- * dropping anything), and `ascii` true only when every byte is below 0x80. Offsets in the result
- * are offsets into the string `utf8` decodes to, so it reads as a scan of that string.
+ * {@linkcode scanPii} over UTF-8 bytes not known to be one JSON object, checking in the same
+ * walk that they are: the scan (its offsets into the string the bytes decode to) and whether they
+ * hold bytes beyond ASCII, or undefined when they are not one JSON object as a fatal UTF-8
+ * decoder and `JSON.parse` read them, or the check cannot vouch for them (see
+ * {@linkcode ScanOptions.checkObject}), or the scan stopped for depth: the caller then decodes
+ * and parses them the long way, which also words the refusal.
  *
  * @example
  * ```ts
- * scanPiiBytes(new TextEncoder().encode('{"n":"078-05-1120"}'), { json: true }, true).ssns; // 1
+ * scanJsonObjectBytes(new TextEncoder().encode('{"n":"078-05-1120"}'), { json: true, checkObject: true })
+ *   ?.ssns; // 1
+ * scanJsonObjectBytes(new TextEncoder().encode("[1]"), { json: true, checkObject: true }); // undefined
  * ```
  */
-export function scanPiiBytes(utf8: Uint8Array, opts: ScanOptions, ascii: boolean): ScanResult {
-  const result = scanUtf8(utf8, utf8.length, opts, ascii);
-  if (!ascii) toStringOffsets(utf8, result.spans, result.secrets);
+export function scanJsonObjectBytes(
+  utf8: Uint8Array,
+  opts: ScanOptions & { json: true; checkObject: true },
+): ScanResult | undefined {
+  // Taken for ASCII until the walk meets a byte beyond it (see JsonGrammar.stringByte): the
+  // context windows, which look back from where the walk is, then count characters.
+  const result = scanUtf8(utf8, utf8.length, opts, true);
+  if (!result.object || result.tooDeep) return undefined;
+  if (result.wide) toStringOffsets(utf8, result.spans, result.secrets);
   return result;
 }

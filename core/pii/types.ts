@@ -29,12 +29,26 @@ export interface ScanResult {
   maxDepth: number;
   /** True when nesting exceeded the limit; the scan stopped there. */
   tooDeep: boolean;
+  /**
+   * With {@linkcode ScanOptions.checkObject}: whether the text is one JSON object, as a fatal
+   * UTF-8 decoder and `JSON.parse` would read it (false also where the check cannot vouch for
+   * it: a byte order mark, nesting deeper than 256, a scan stopped for depth). The findings
+   * are complete only when it is true.
+   */
+  object?: boolean;
+  /** With {@linkcode ScanOptions.checkObject}, for an object: it holds bytes beyond ASCII. */
+  wide?: boolean;
 }
 
 /** Options for {@linkcode scanPii}. */
 export interface ScanOptions {
   /** Treat the text as JSON: track strings and nesting depth. */
   json?: boolean;
+  /**
+   * JSON mode: also check, in the same walk, that the text is one JSON object (see
+   * {@linkcode ScanResult.object}); the walk stops where it is not.
+   */
+  checkObject?: boolean;
   /** Deepest nesting accepted in JSON mode before the scan stops. */
   maxDepth?: number;
   /**

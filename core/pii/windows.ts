@@ -38,7 +38,10 @@ export class Windows {
   /** The UTF-8 text: `b[0..n)` (the array may be longer, a reused buffer). */
   b: Uint8Array = new Uint8Array(0);
   n = 0;
-  /** The text is all ASCII (a byte is a character); false when not known. */
+  /**
+   * The text is all ASCII (a byte is a character); false when not known. While the walk checks
+   * a JSON object's grammar: the text up to where the walk is (context windows look back).
+   */
   ascii = false;
   json = false;
   spans: PiiSpan[] = [];

@@ -4,15 +4,14 @@
  * members, whose redacted copy is what the recorder keeps.
  * @module
  */
-import { scrubJsonBytes, scrubJsonText } from "../pii/mod.ts";
-import { jsonObjectBytes, NOT_OBJECT, OBJECT_ASCII } from "./json_bytes.ts";
+import { scrubJsonObjectBytes, scrubJsonText } from "../pii/mod.ts";
 import type { Parsed } from "./record.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Checks and scans the body: what it holds and its scrubbed text, or the reason for a 400.
- * `remember`: a clean body is remembered for the scrub of its record (see `scrubJsonBytes`).
+ * `remember`: a clean body is remembered for the scrub of its record (see `scrubJsonObjectBytes`).
  *
  * @example
  * ```ts
@@ -25,14 +24,12 @@ export function parseObject(
   maxDepth: number,
   remember = true,
 ): Parsed | { invalid: string } {
-  const shape = jsonObjectBytes(bytes);
-  if (shape !== NOT_OBJECT) {
-    // Certainly UTF-8 and a JSON object: no string or object is built unless the scan finds
-    // something to redact.
-    const { scan, text } = scrubJsonBytes(bytes, shape === OBJECT_ASCII, maxDepth, remember);
-    if (scan.tooDeep) return { invalid: tooDeep(maxDepth) };
-    const card = scan.creditCards > 0;
-    return { scrubbed: text, clean: text === undefined, card, ssn: scan.ssns > 0 };
+  // One walk checks that the body is one JSON object and scans it: no string or object is
+  // built unless the scan finds something to redact.
+  const fast = scrubJsonObjectBytes(bytes, maxDepth, remember);
+  if (fast !== undefined) {
+    const { scan, text } = fast;
+    return { scrubbed: text, clean: text === undefined, card: scan.creditCards > 0, ssn: scan.ssns > 0 };
   }
   return parseObjectText(bytes, maxDepth);
 }

@@ -80,7 +80,7 @@ export interface TraceBook {
   record(type: RecordType, traceId: string, details: RecordDetails, after?: number): number;
   /**
    * Whether a record is scrubbed as it is made (handed on at once): only then is a clean body
-   * remembered for the scrub of its record (see `scrubJsonBytes`).
+   * remembered for the scrub of its record (see `scrubJsonObjectBytes`).
    */
   readonly readsAtOnce: boolean;
   /** @throws {UnavailableError} when the records cannot be read now */

@@ -3,7 +3,7 @@ import {
   hasPiiSizedNumber,
   redactPiiNumbers,
   scanPii,
-  scrubJsonBytes,
+  scrubJsonObjectBytes,
   scrubJsonText,
 } from "../../../core/pii/mod.ts";
 import { scrubPiiText } from "../../../core/pii/scrub.ts";
@@ -65,17 +65,17 @@ Deno.test("the clean-body memo keeps its own copy: bytes reused by the caller ar
   assert.equal(clean.length, card.length);
   // A buffer the caller lends (a connection's body buffer): scanned clean, then reused in place.
   const buf = enc.encode(clean);
-  assert.equal(scrubJsonBytes(buf, true).text, undefined);
+  assert.equal(scrubJsonObjectBytes(buf)!.text, undefined);
   buf.set(enc.encode(card));
   const text = new TextDecoder().decode(buf);
   assert.equal(text, card);
   assert.equal(scrubPiiText(text), '{"note":"call me","ref":"[CREDIT_CARD_REDACTED]"}');
   // The body scanned clean is still known clean.
-  assert.equal(scrubJsonBytes(enc.encode(clean), true).text, undefined);
+  assert.equal(scrubJsonObjectBytes(enc.encode(clean))!.text, undefined);
   assert.equal(scrubPiiText(clean), clean);
   // A body too long to keep a copy of leaves nothing remembered that could go stale.
   const long = enc.encode(`{"a":"${"x".repeat(40 * 1024)}"}`);
-  assert.equal(scrubJsonBytes(long, true).text, undefined);
+  assert.equal(scrubJsonObjectBytes(long)!.text, undefined);
   long.set(enc.encode(" 4532-0151-1283-0366 "), 10);
   const longText = new TextDecoder().decode(long);
   assert.match(scrubPiiText(longText), /\[CREDIT_CARD_REDACTED\]/);
@@ -90,9 +90,8 @@ Deno.test("a scan told not to remember its clean body finds the same and leaves 
   ];
   for (const body of bodies) {
     const bytes = enc.encode(body);
-    const ascii = bytes.length === body.length;
-    const kept = scrubJsonBytes(bytes, ascii);
-    const not = scrubJsonBytes(bytes, ascii, undefined, false);
+    const kept = scrubJsonObjectBytes(bytes)!;
+    const not = scrubJsonObjectBytes(bytes, undefined, false)!;
     assert.equal(not.text, kept.text, body);
     assert.deepEqual(not.scan.spans, kept.scan.spans, body);
     assert.deepEqual(not.scan.secrets, kept.scan.secrets, body);
@@ -102,9 +101,9 @@ Deno.test("a scan told not to remember its clean body finds the same and leaves 
   const clean = '{"note":"call me","ref":"ORD-2024-000123-xyz"}';
   const card = '{"note":"call me","ref":"4532-0151-1283-0366"}';
   const other = '{"note":"call me","ref":"ORD-2024-000999-abc"}';
-  assert.equal(scrubJsonBytes(enc.encode(clean), true).text, undefined);
+  assert.equal(scrubJsonObjectBytes(enc.encode(clean))!.text, undefined);
   const buf = enc.encode(other);
-  assert.equal(scrubJsonBytes(buf, true, undefined, false).text, undefined);
+  assert.equal(scrubJsonObjectBytes(buf, undefined, false)!.text, undefined);
   buf.set(enc.encode(card));
   assert.equal(
     scrubPiiText(new TextDecoder().decode(buf)),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createLogger, scrub } from "../../../core/log/mod.ts";
-import { scrubJsonBytes, scrubJsonText } from "../../../core/pii/mod.ts";
+import { scrubJsonObjectBytes, scrubJsonText } from "../../../core/pii/mod.ts";
 import { CARD_PLACEHOLDER, scrubPiiText, SSN_PLACEHOLDER } from "../../../core/pii/scrub.ts";
 
 Deno.test("JSON redaction keeps valid JSON and quotes redacted numbers", () => {
@@ -63,30 +63,30 @@ Deno.test("JSON bytes are scrubbed as their text is, and decoded only to redact"
   ];
   for (const body of bodies) {
     const bytes = new TextEncoder().encode(body);
-    const ascii = bytes.length === body.length;
     const want = scrubJsonText(body);
-    const got = scrubJsonBytes(bytes, ascii);
+    const got = scrubJsonObjectBytes(bytes)!;
     assert.equal(got.text ?? body, want.text, body);
     assert.equal(got.text === undefined, want.text === body, body);
     assert.deepEqual(got.scan.spans, want.scan.spans, body);
     assert.deepEqual(got.scan.secrets, want.scan.secrets, body);
   }
   const deep = new TextEncoder().encode('{"a":'.repeat(10) + "1" + "}".repeat(10));
-  assert.equal(scrubJsonBytes(deep, true, 5).scan.tooDeep, true);
+  // Deeper than allowed: left to the long way, which words the refusal.
+  assert.equal(scrubJsonObjectBytes(deep, 5), undefined);
 });
 
 Deno.test("a JSON body scanned clean as bytes spares the log scrubber a second scan", () => {
   const clean = '{"order":"ORD-2024-000123","note":"call 555 0100","n":1}';
-  scrubJsonBytes(new TextEncoder().encode(clean), true);
+  scrubJsonObjectBytes(new TextEncoder().encode(clean));
   assert.equal(scrubPiiText(clean), clean);
   // Another text of the same length is still scanned (and redacted).
   const dirty = '{"order":"ORD-2024-000123","note":"078-05-1120 x","n":1}';
   assert.equal(dirty.length, clean.length);
-  scrubJsonBytes(new TextEncoder().encode(clean), true);
+  scrubJsonObjectBytes(new TextEncoder().encode(clean));
   assert.equal(scrubPiiText(dirty), dirty.replace("078-05-1120", SSN_PLACEHOLDER));
   // A body beyond ASCII: its own text passes, a shorter one holding an SSN is still scanned.
   const wide = '{"note":"çà et là, ünd so","n":1}';
-  scrubJsonBytes(new TextEncoder().encode(wide), false);
+  scrubJsonObjectBytes(new TextEncoder().encode(wide));
   assert.equal(scrubPiiText("ssn 078-05-1120"), `ssn ${SSN_PLACEHOLDER}`);
   assert.equal(scrubPiiText(wide), wide);
 });

@@ -63,6 +63,8 @@ const STRINGS = [
   '\\"quoted\\"',
   "card 4111111111111111 in text",
   "Ω 4111 1111 1111 1111 Ω",
+  // SSN context 40 characters back: "ssn" lies 32 characters but 62 bytes before the number.
+  `ssn ${"é".repeat(30)} 078051120`,
   "",
 ];
 const NUMBERS = ["4532015112830366", "-4532015112830366", "078051120", "12", "-0.5", "1e3"];

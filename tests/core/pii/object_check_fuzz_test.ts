@@ -1,14 +1,15 @@
 // A differential fuzzer for the byte-level JSON object check: seeded generated documents, their
 // mutations and hand-picked hard inputs, each judged by a fatal UTF-8 decode plus JSON.parse.
 import assert from "node:assert/strict";
+import { type Rng, seeded } from "../../support/prng.ts";
 import {
-  jsonObjectBytes,
   NOT_OBJECT,
   OBJECT_ASCII,
   OBJECT_UTF8,
-} from "../../../core/sidecar/json_bytes.ts";
-import { type Rng, seeded } from "../../support/prng.ts";
-import { reference, utf8 } from "./json_reference.ts";
+  objectShape as jsonObjectBytes,
+  reference,
+  utf8,
+} from "./object_reference.ts";
 
 /** Whether decoding and parsing `b` yields a non-array, non-null object. */
 function isObjectReference(b: Uint8Array): boolean {

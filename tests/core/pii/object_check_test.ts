@@ -3,12 +3,13 @@
 // checks the same bodies).
 import assert from "node:assert/strict";
 import {
-  jsonObjectBytes,
   NOT_OBJECT,
   OBJECT_ASCII,
   OBJECT_UTF8,
-} from "../../../core/sidecar/json_bytes.ts";
-import { reference, utf8 } from "./json_reference.ts";
+  objectShape as jsonObjectBytes,
+  reference,
+  utf8,
+} from "./object_reference.ts";
 
 function bytesOf(s: string | number[]): Uint8Array {
   return typeof s === "string" ? utf8.encode(s) : new Uint8Array(s);

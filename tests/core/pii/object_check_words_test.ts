@@ -3,8 +3,8 @@
 // or non-ASCII bytes (whole, broken, overlong), it answers as the check before words did
 // (tests/core/sidecar/reference/json_bytes.ts), also over a buffer at an odd offset.
 import assert from "node:assert/strict";
-import { jsonObjectBytes } from "../../../core/sidecar/json_bytes.ts";
-import { jsonObjectBytes as jsonObjectBytesBefore } from "./reference/json_bytes.ts";
+import { objectShape as jsonObjectBytes } from "./object_reference.ts";
+import { jsonObjectBytes as jsonObjectBytesBefore } from "./reference/json_object_bytes.ts";
 import { type Rng, seeded } from "../../support/prng.ts";
 
 const enc = new TextEncoder();
