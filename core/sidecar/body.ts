@@ -29,7 +29,12 @@ export function parseObject(
   const fast = scrubJsonObjectBytes(bytes, maxDepth, remember);
   if (fast !== undefined) {
     const { scan, text } = fast;
-    return { scrubbed: text, clean: text === undefined, card: scan.creditCards > 0, ssn: scan.ssns > 0 };
+    return {
+      scrubbed: text,
+      clean: text === undefined,
+      card: scan.creditCards > 0,
+      ssn: scan.ssns > 0,
+    };
   }
   return parseObjectText(bytes, maxDepth);
 }
