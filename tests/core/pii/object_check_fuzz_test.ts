@@ -1,5 +1,6 @@
-// A differential fuzzer for the byte-level JSON object check: seeded generated documents, their
-// mutations and hand-picked hard inputs, each judged by a fatal UTF-8 decode plus JSON.parse.
+// A differential fuzzer for the PII scan's check that a body is one JSON object (its fast path and
+// its full state machine alike): seeded generated documents, their mutations and hand-picked hard
+// inputs, each judged by a fatal UTF-8 decode plus JSON.parse.
 import assert from "node:assert/strict";
 import { type Rng, seeded } from "../../support/prng.ts";
 import {

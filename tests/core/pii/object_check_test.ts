@@ -1,6 +1,6 @@
-// The byte-level JSON object check against what a fatal UTF-8 decode and JSON.parse say: fixed
-// cases, then generated documents and mutations of them (a seeded generator, so every run
-// checks the same bodies).
+// The PII scan's check that a body is one JSON object (its fast path and its full state machine
+// alike) against what a fatal UTF-8 decode and JSON.parse say: fixed cases, then generated
+// documents and mutations of them (a seeded generator, so every run checks the same bodies).
 import assert from "node:assert/strict";
 import {
   NOT_OBJECT,

@@ -1,7 +1,8 @@
-// The byte-level JSON object check reads a string value's bytes a word at a time: on seeded
-// bodies with long strings, whose every lane meets a quote, an escape, a control character, DEL
-// or non-ASCII bytes (whole, broken, overlong), it answers as the check before words did
-// (tests/core/sidecar/reference/json_bytes.ts), also over a buffer at an odd offset.
+// The PII scan's walk checks that a body is one JSON object, reading a string's bytes a word at a
+// time: on seeded bodies with long strings, whose every lane meets a quote, an escape, a control
+// character, DEL or non-ASCII bytes (whole, broken, overlong), it answers as the byte-level check
+// the sidecar ran before (tests/core/pii/reference/json_object_bytes.ts), also over a buffer at an
+// odd offset.
 import assert from "node:assert/strict";
 import { objectShape as jsonObjectBytes } from "./object_reference.ts";
 import { jsonObjectBytes as jsonObjectBytesBefore } from "./reference/json_object_bytes.ts";
