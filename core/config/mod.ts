@@ -43,7 +43,7 @@ export {
 export { lateImport } from "./late_import.ts";
 export { secretShape, withoutUrlSecrets } from "./pick.ts";
 export { explainStartFailure, type StartContext } from "./explain.ts";
-export { lockWriter } from "./writer_lock.ts";
+export { lockWriter, openLocked } from "./writer_lock.ts";
 export { getIn } from "./file.ts";
 export {
   ensureDir,

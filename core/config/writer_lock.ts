@@ -31,3 +31,27 @@ export function lockWriter(path: string): Deno.FsFile | undefined {
   if (!held) throw new FileInUseError(path);
   return file;
 }
+
+/**
+ * Takes the writer's lock on `path` ({@linkcode lockWriter}) and then opens the store with
+ * `open`; a store that fails to open lets the lock go again. `readOnly`: no lock is taken (a
+ * reader may read a file a running service writes).
+ * @example
+ * ```ts
+ * const { lock, store } = openLocked("data/audit.db", () => new DatabaseSync("data/audit.db"));
+ * ```
+ * @throws {FileInUseError} when another process (or another open store in this one) holds it
+ */
+export function openLocked<T>(
+  path: string,
+  open: () => T,
+  readOnly = false,
+): { lock: Deno.FsFile | undefined; store: T } {
+  const lock = readOnly ? undefined : lockWriter(path);
+  try {
+    return { lock, store: open() };
+  } catch (err) {
+    lock?.close();
+    throw err;
+  }
+}

@@ -8,7 +8,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { lockWriter } from "../config/mod.ts";
+import { openLocked } from "../config/mod.ts";
 import type { NewNode } from "./proof/mod.ts";
 
 /** A stored entry row. `body` is the canonical JSON the leaf hash covers. */
@@ -117,13 +117,12 @@ export class LedgerStore {
    * @throws {FileInUseError} when another process (or store) writes this ledger
    */
   constructor(readonly path: string, opts: { readOnly?: boolean } = {}) {
-    this.#lock = opts.readOnly ? undefined : lockWriter(path);
-    try {
-      this.db = new DatabaseSync(path, { readOnly: opts.readOnly ?? false });
-    } catch (err) {
-      this.#lock?.close();
-      throw err;
-    }
+    const readOnly = opts.readOnly ?? false;
+    ({ lock: this.#lock, store: this.db } = openLocked(
+      path,
+      () => new DatabaseSync(path, { readOnly }),
+      readOnly,
+    ));
     this.db.exec("PRAGMA busy_timeout = 5000");
     if (opts.readOnly) {
       // Verification streams the whole file once: map it and keep a large page cache.

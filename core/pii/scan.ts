@@ -250,15 +250,19 @@ export function scanUtf8(
   s.reset(b, n, opts, ascii);
   try {
     s.run(fastPath);
-    return {
+    const result: ScanResult = {
       creditCards: s.cards,
       ssns: s.ssns,
       spans: s.spans,
       secrets: s.secrets?.spans ?? [],
       maxDepth: s.maxDepth,
       tooDeep: s.tooDeep,
-      ...(s.checking ? { object: s.isObject, wide: s.wide } : {}),
     };
+    if (s.checking) {
+      result.object = s.isObject;
+      result.wide = s.wide;
+    }
+    return result;
   } finally {
     s.b = EMPTY;
     s.view = NO_VIEW;

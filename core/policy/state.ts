@@ -5,7 +5,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { lockWriter } from "../config/mod.ts";
+import { openLocked } from "../config/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Decision } from "./engine.ts";
 
@@ -21,13 +21,7 @@ export class DecisionState {
 
   /** @throws {FileInUseError} when another process (or store) writes this file */
   constructor(path: string, readonly maxDecided = DEFAULT_MAX_DECIDED) {
-    this.#lock = lockWriter(path);
-    try {
-      this.#db = new DatabaseSync(path);
-    } catch (err) {
-      this.#lock?.close();
-      throw err;
-    }
+    ({ lock: this.#lock, store: this.#db } = openLocked(path, () => new DatabaseSync(path)));
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = FULL");
     this.#db.exec(`

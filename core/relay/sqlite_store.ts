@@ -5,7 +5,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { lockWriter } from "../config/mod.ts";
+import { openLocked } from "../config/mod.ts";
 import { UnavailableError } from "../errors/mod.ts";
 import { newEpoch } from "./position.ts";
 import {
@@ -79,13 +79,7 @@ export class SqliteStore implements RelayStore {
 
   /** @throws {FileInUseError} when another process (or store) writes this file */
   constructor(path: string, private readonly retention: Retention) {
-    this.#lock = lockWriter(path);
-    try {
-      this.#db = new DatabaseSync(path);
-    } catch (err) {
-      this.#lock?.close();
-      throw err;
-    }
+    ({ lock: this.#lock, store: this.#db } = openLocked(path, () => new DatabaseSync(path)));
     this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     this.#db.exec(SCHEMA);
     migrate(this.#db);
