@@ -33,6 +33,7 @@ import {
   DEFAULT_MAX_PENDING_PUBLISHES,
   DEFAULT_MAX_SUBSCRIBERS,
   DEFAULT_MAX_TOPICS,
+  DEFAULT_MAX_TOPICS_PER_PRINCIPAL,
   DEFAULT_QUEUE_BYTES,
   DEFAULT_RESUME_WAIT_MS,
   DEFAULT_ROUND_MAX_WAIT_MS,
@@ -141,6 +142,13 @@ export const spec = defineConfig({
       default: DEFAULT_MAX_AGE_MS,
     }),
     max_topics: int({ help: "distinct topics accepted", default: DEFAULT_MAX_TOPICS, min: 1 }),
+    max_topics_per_principal: int({
+      help: "distinct topics one publisher (credential subject or static token; every " +
+        "anonymous publish of an open relay counts as one) may create (403 beyond); publishing " +
+        "to existing topics is never refused by it",
+      default: DEFAULT_MAX_TOPICS_PER_PRINCIPAL,
+      min: 1,
+    }),
     max_payload_bytes: bytes({
       help: "largest payload accepted (serialized JSON)",
       default: DEFAULT_MAX_PAYLOAD_BYTES,
@@ -232,6 +240,7 @@ function retentionOf(config: RelayConfig): Retention {
     maxEventsPerTopic: retentionEvents(config),
     maxAgeMs: config.retention_age,
     maxTopics: config.max_topics,
+    maxTopicsPerPrincipal: config.max_topics_per_principal,
   };
 }
 

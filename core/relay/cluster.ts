@@ -34,13 +34,20 @@ import { Broadcast, TAKEN } from "./broadcast.ts";
 import { decodePublish } from "./isolate_wire.ts";
 import { DEFAULT_BACKLOG_BYTES } from "./hub.ts";
 import { PublishBusyError } from "./js_writer.ts";
+import { topicLimitAnswer } from "./publish.ts";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   type PublishFn,
   type RelayServerOptions,
   startRelayServer,
 } from "./server.ts";
-import { type AnyRelayStore, isRemoteStore, type Retention, type StoredEvent } from "./store.ts";
+import {
+  type AnyRelayStore,
+  isRemoteStore,
+  type Retention,
+  type StoredEvent,
+  TopicLimitError,
+} from "./store.ts";
 
 /** How often the main isolate notes whether its engine is reachable, for the workers. */
 const ENGINE_POLL_MS = 1_000;
@@ -201,8 +208,8 @@ async function snapshot(
 
 /**
  * Stores a worker's publish.
- * @throws {TopicLimitError} (its name crosses to the worker); {UnavailableError} while the
- * engine is out of reach or busy
+ * @throws {HttpError} the answer to a {@linkcode TopicLimitError} (`topicLimitAnswer`: its status
+ * and fields cross to the worker); {UnavailableError} while the engine is out of reach or busy
  */
 async function publishFor(
   store: AnyRelayStore,
@@ -216,6 +223,7 @@ async function publishFor(
   try {
     return await publish(p.topic, p.eventId, p.json, p.publisher);
   } catch (err) {
+    if (err instanceof TopicLimitError) throw topicLimitAnswer(err);
     if (err instanceof PublishBusyError || isEngineOutage(err)) {
       throw new UnavailableError("the relay's engine did not acknowledge the event; retry", 1, {
         cause: err,

@@ -9,6 +9,7 @@
  * @module
  */
 import type { Channel } from "../cluster/mod.ts";
+import { HttpError } from "../errors/mod.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 import { TAKEN } from "./broadcast.ts";
 import { decodeEvents, encodePublish } from "./isolate_wire.ts";
@@ -160,9 +161,11 @@ export class IsolateStore implements RemoteRelayStore {
       if (err instanceof Error && err.message.startsWith(NOT_WRITTEN)) {
         this.#writeError = err.message.slice(NOT_WRITTEN.length);
       }
-      // The main isolate's refusal of one topic too many keeps its meaning (507) here.
-      if (err instanceof Error && err.name === "TopicLimitError") {
-        throw new TopicLimitError(err.message, { cause: err });
+      // The main isolate's refusal of one topic too many keeps its meaning (the setting and its
+      // bound) here.
+      const { setting, limit } = err instanceof HttpError ? err.extra : {};
+      if ((setting === "max_topics" || setting === "max_topics_per_principal") && limit) {
+        throw new TopicLimitError(setting, Number(limit), { cause: err });
       }
       throw err;
     }

@@ -23,7 +23,6 @@ import {
   type Retention,
   type StoredEvent,
   type TopicInfo,
-  TopicLimitError,
 } from "./store.ts";
 
 /** History fetched from the stream at once (direct gets in flight). */
@@ -144,6 +143,13 @@ export class JetStreamStore implements RemoteRelayStore {
   #caughtUp = false;
   #closed = false;
   #guard: TailStallGuard | undefined;
+  /**
+   * Topics this replica's publishes are creating, by creator: sent (or acknowledged) but not
+   * read back by the tail yet. The topic bounds count them, so publishes in flight at once
+   * cannot pass them.
+   */
+  readonly #creating = new Map<string, string | undefined>();
+  readonly #creatingBy = new Map<string | undefined, number>();
 
   constructor(private readonly o: JetStreamStoreOptions, readonly epoch: string) {
     this.#index = new StreamIndex(o.retention, o.cacheEvents);
@@ -257,6 +263,7 @@ export class JetStreamStore implements RemoteRelayStore {
       this.o.log.warn("stream message not written by a relay; skipped", { seq: m.seq });
       this.#index.advanceTo(m.seq);
     } else if (this.#index.apply(t)) {
+      if (this.#creating.size > 0) this.#created(t.event.topic);
       this.#listener(t.event);
     }
     this.#waiters.wake();
@@ -281,11 +288,35 @@ export class JetStreamStore implements RemoteRelayStore {
     nowMs: number,
     publisher?: string,
   ): Promise<number> {
-    const max = this.o.retention.maxTopics;
-    if (!this.#index.hasTopic(topic) && this.#index.topicCount >= max) {
-      return Promise.reject(new TopicLimitError(`topic limit of ${max} reached`));
+    const event = { topic, eventId, payloadJson, tsMs: nowMs, publisher };
+    if (this.#index.hasTopic(topic) || this.#creating.has(topic)) {
+      return this.#writer.publish(event);
     }
-    return this.#writer.publish({ topic, eventId, payloadJson, tsMs: nowMs, publisher });
+    try {
+      this.#index.checkNewTopic(publisher, {
+        total: this.#creating.size,
+        byCreator: this.#creatingBy.get(publisher) ?? 0,
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#creating.set(topic, publisher);
+    this.#creatingBy.set(publisher, (this.#creatingBy.get(publisher) ?? 0) + 1);
+    const written = this.#writer.publish(event);
+    // Not written: no longer counted as being created (should another publish to it be
+    // written, the tail counts the topic when it reads that one).
+    written.catch(() => this.#created(topic));
+    return written;
+  }
+
+  /** `topic` is no longer being created here: the tail read it, or its publish failed. */
+  #created(topic: string): void {
+    if (!this.#creating.has(topic)) return;
+    const creator = this.#creating.get(topic);
+    this.#creating.delete(topic);
+    const n = (this.#creatingBy.get(creator) ?? 1) - 1;
+    if (n > 0) this.#creatingBy.set(creator, n);
+    else this.#creatingBy.delete(creator);
   }
 
   read(

@@ -11,7 +11,7 @@
  * @module
  */
 import type { TailedEvent } from "./js_wire.ts";
-import { type Retention, type StoredEvent, type TopicInfo } from "./store.ts";
+import { type Retention, type StoredEvent, type TopicInfo, TopicQuota } from "./store.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
 interface TopicIndex {
@@ -43,8 +43,12 @@ export class StreamIndex {
   /** Cached sequences in arrival order (ascending), for eviction. */
   #cacheOrder: number[] = [];
   #cacheHead = 0;
+  /** Topics per creator: the publisher of the first event of a topic this index applied. */
+  readonly #quota: TopicQuota;
 
-  constructor(private readonly retention: Retention, private readonly cacheEvents: number) {}
+  constructor(private readonly retention: Retention, private readonly cacheEvents: number) {
+    this.#quota = new TopicQuota(retention);
+  }
 
   /** The newest sequence the tail applied (or was told is done). */
   get lastSeq(): number {
@@ -54,6 +58,15 @@ export class StreamIndex {
   /** Distinct topics known. */
   get topicCount(): number {
     return this.#topics.size;
+  }
+
+  /**
+   * Refuses a new topic for `creator` past either topic bound, counting `pending` topics being
+   * created besides those known.
+   * @throws {TopicLimitError} naming the bound
+   */
+  checkNewTopic(creator: string | undefined, pending: { total: number; byCreator: number }): void {
+    this.#quota.check(creator, pending);
   }
 
   /** True when `topic` is known. */
@@ -79,6 +92,7 @@ export class StreamIndex {
     if (!idx) {
       idx = { seqs: [], stored: [], head: 0, lastSeq: 0, truncatedThrough: 0 };
       this.#topics.set(e.topic, idx);
+      this.#quota.add(e.publisher);
     }
     // Events between the last one seen and `prev` were evicted before this tail read them.
     if (t.prev > idx.lastSeq) {
@@ -126,6 +140,7 @@ export class StreamIndex {
   restoreEmptyTopic(topic: string, lastSeq: number, truncatedThrough: number): void {
     if (this.#topics.has(topic)) return;
     this.#topics.set(topic, { seqs: [], stored: [], head: 0, lastSeq, truncatedThrough });
+    this.#quota.add(undefined);
     if (lastSeq > this.#lastSeq) this.#lastSeq = lastSeq;
   }
 
@@ -221,6 +236,7 @@ export class StreamIndex {
   /** Forgets everything. */
   clear(): void {
     this.#topics.clear();
+    this.#quota.clear();
     this.#cache.clear();
     this.#cacheOrder = [];
     this.#cacheHead = 0;

@@ -11,7 +11,7 @@ import {
   type Retention,
   type StoredEvent,
   type TopicInfo,
-  TopicLimitError,
+  TopicQuota,
 } from "./store.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
@@ -39,8 +39,12 @@ export class MemoryStore implements RelayStore {
   readonly epoch = newEpoch();
   #seq = 0;
   readonly #topics = new Map<string, TopicLog>();
+  /** Topics per creator (the publisher of a topic's first event). */
+  readonly #quota: TopicQuota;
 
-  constructor(private readonly retention: Retention) {}
+  constructor(private readonly retention: Retention) {
+    this.#quota = new TopicQuota(retention);
+  }
 
   get lastSeq(): number {
     return this.#seq;
@@ -55,9 +59,8 @@ export class MemoryStore implements RelayStore {
   ): StoredEvent {
     let log = this.#topics.get(topic);
     if (!log) {
-      if (this.#topics.size >= this.retention.maxTopics) {
-        throw new TopicLimitError(`topic limit of ${this.retention.maxTopics} reached`);
-      }
+      this.#quota.check(publisher);
+      this.#quota.add(publisher);
       log = { events: [], head: 0, lastSeq: 0, truncatedThrough: 0 };
       this.#topics.set(topic, log);
     }
@@ -150,5 +153,6 @@ export class MemoryStore implements RelayStore {
 
   close(): void {
     this.#topics.clear();
+    this.#quota.clear();
   }
 }

@@ -52,6 +52,7 @@ export {
   DEFAULT_MAX_AGE_MS,
   DEFAULT_MAX_EVENTS_PER_TOPIC,
   DEFAULT_MAX_TOPICS,
+  DEFAULT_MAX_TOPICS_PER_PRINCIPAL,
   type RelayLog,
   type RelayStore,
   type RemoteRelayStore,

@@ -147,7 +147,8 @@ function storeLocal(
  * `{status, event_id, seq, id}`, or 503 (Retry-After) while the engine is out of reach or the
  * store cannot write. With a local store it answers at once (no promise): the event is stored
  * and offered to the subscribers before the call returns.
- * @throws {HttpError} 507 when `max_topics` distinct topics exist
+ * @throws {HttpError} 507 when the publish would create one topic more than `max_topics`
+ * allows, 403 more than its publisher's `max_topics_per_principal`
  */
 export function publishEvent(
   ctx: RelayContext,
@@ -165,7 +166,7 @@ export function publishEvent(
   try {
     seq = storeLocal(ctx, store, topic, eventId, json, publisher);
   } catch (err) {
-    return notStored(ctx, err, requestId);
+    return notStored(ctx, err, publisher, requestId);
   }
   return published(ctx, eventId, seq);
 }
@@ -186,17 +187,40 @@ async function publishRemote(
     ctx.opts.role?.admit?.();
     seq = await store.publish(topic, eventId, json, Date.now(), publisher);
   } catch (err) {
-    return notStored(ctx, err, requestId);
+    return notStored(ctx, err, publisher, requestId);
   }
   return published(ctx, eventId, seq);
 }
 
 /**
- * The answer to a publish its store refused: 503 while the engine or the store cannot take it.
- * @throws {HttpError} 507 when `max_topics` distinct topics exist; `err` when it is none of these
+ * The refusal of one topic too many, naming the setting and its bound: 507 when the relay holds
+ * `max_topics` topics (the relay is full); 403 when the publisher created its
+ * `max_topics_per_principal` (a bound on this credential: retrying cannot help, and the relay is
+ * not at fault).
  */
-function notStored(ctx: RelayContext, err: unknown, requestId: string): PublishAnswer {
-  if (err instanceof TopicLimitError) throw new HttpError(507, err.message, {}, { cause: err });
+export function topicLimitAnswer(err: TopicLimitError): HttpError {
+  const status = err.setting === "max_topics" ? 507 : 403;
+  return new HttpError(status, err.message, { setting: err.setting, limit: err.limit }, {
+    cause: err,
+  });
+}
+
+/**
+ * The answer to a publish its store refused: 503 while the engine or the store cannot take it.
+ * @throws {HttpError} {@linkcode topicLimitAnswer} when the publish would create one topic more
+ * than `max_topics`, or than `max_topics_per_principal` for `publisher` (the refusal is counted
+ * and logged, see refusals.ts); `err` when it is none of these
+ */
+function notStored(
+  ctx: RelayContext,
+  err: unknown,
+  publisher: string | undefined,
+  requestId: string,
+): PublishAnswer {
+  if (err instanceof TopicLimitError) {
+    ctx.refusals.refused(err, publisher);
+    throw topicLimitAnswer(err);
+  }
   if (err instanceof PublishBusyError || isEngineOutage(err)) {
     ctx.log.warn("publish not acknowledged by the engine", { err });
     return unavailable("the relay's engine did not acknowledge the event; retry", requestId);

@@ -18,6 +18,7 @@ import { invalidJson, publishEvent, publishInput } from "./publish.ts";
 import { subscribeAnswer } from "./subscribe.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES, type RelayMetrics, type RelayServerOptions } from "./server.ts";
 import type { AnyRelayStore } from "./store.ts";
+import type { TopicRefusals } from "./refusals.ts";
 import type { FlushRounds } from "./stream/mod.ts";
 
 /** What the route handlers share. */
@@ -28,6 +29,8 @@ export interface RelayContext {
   auth: MeshAuth;
   log: Logger;
   metrics: RelayMetrics;
+  /** Publishes refused by a topic bound: counted and logged. */
+  refusals: TopicRefusals;
   server: Server;
   /** `[0]`: subscribers open in the whole service (every isolate with `--workers`). */
   subscribers: Int32Array;

@@ -25,6 +25,7 @@ import { allowedOrigin, CORS_SETTINGS } from "./cors.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
 import { type AnyRelayStore, isRemoteStore, type StoredEvent } from "./store.ts";
 import { messageFrame } from "./replay.ts";
+import { TopicRefusals } from "./refusals.ts";
 
 /** Default largest accepted payload (serialized JSON). */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -137,6 +138,13 @@ function relayMetrics(registry: Registry, hub: Hub) {
     published: counter("iatp_relay_published_total", "Events accepted by POST /publish."),
     delivered: counter("iatp_relay_delivered_total", "Live event frames queued to subscribers."),
     overflows: counter("iatp_relay_overflows_total", "Subscribers cut off for a full queue."),
+    topicRefusals: new Counter({
+      name: "iatp_relay_topic_refusals_total",
+      help: "Publishes refused for creating one topic too many, by the setting they reached " +
+        "(max_topics, max_topics_per_principal).",
+      labelNames: ["setting"],
+      registers: [registry],
+    }),
   };
 }
 
@@ -190,6 +198,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     auth,
     log,
     metrics: m,
+    refusals: new TopicRefusals(log, m.topicRefusals),
     server,
     subscribers: shared,
     rounds: new FlushRounds(opts.flush),

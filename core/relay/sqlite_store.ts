@@ -16,7 +16,7 @@ import {
   type Retention,
   type StoredEvent,
   type TopicInfo,
-  TopicLimitError,
+  TopicQuota,
 } from "./store.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
@@ -27,10 +27,13 @@ CREATE TABLE IF NOT EXISTS events (
   publisher TEXT);
 CREATE INDEX IF NOT EXISTS events_by_topic ON events (topic, seq);
 CREATE TABLE IF NOT EXISTS topics (
-  topic TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, truncated_through INTEGER NOT NULL);
+  topic TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, truncated_through INTEGER NOT NULL,
+  creator TEXT);
 `;
 
 interface TopicState {
+  /** The publisher of the topic's first event (undefined: anonymous, or not known). */
+  creator: string | undefined;
   count: number;
   lastSeq: number;
   oldestSeq: number | undefined;
@@ -50,14 +53,36 @@ function toEvent(r: Row): StoredEvent {
   return e;
 }
 
+/** True when `table` has a column `name`. */
+function hasColumn(db: DatabaseSync, table: string, name: string): boolean {
+  const cols = db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
+  return cols.some((c) => c.name === name);
+}
+
 /**
  * Brings a database written by an older relay up to the current schema: events gained a
- * `publisher` column (NULL for events published before it existed, as for anonymous ones).
+ * `publisher` column (NULL for events published before it existed, as for anonymous ones), and
+ * topics a `creator` (the publisher of the topic's first event, counted against
+ * `max_topics_per_principal`): a topic from before it is credited to the publisher of its oldest
+ * retained event, or to anonymous publishes when none is retained.
  */
 function migrate(db: DatabaseSync): void {
-  const cols = db.prepare("PRAGMA table_info(events)").all() as Array<{ name: string }>;
-  if (!cols.some((c) => c.name === "publisher")) {
+  if (!hasColumn(db, "events", "publisher")) {
     db.exec("ALTER TABLE events ADD COLUMN publisher TEXT");
+  }
+  if (!hasColumn(db, "topics", "creator")) {
+    db.exec("BEGIN");
+    try {
+      db.exec("ALTER TABLE topics ADD COLUMN creator TEXT");
+      db.exec(
+        "UPDATE topics SET creator = (SELECT publisher FROM events " +
+          "WHERE events.topic = topics.topic ORDER BY seq LIMIT 1)",
+      );
+      db.exec("COMMIT");
+    } catch (err) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw err;
+    }
   }
 }
 
@@ -68,6 +93,8 @@ export class SqliteStore implements RelayStore {
   #writeError: string | undefined;
   readonly #db: DatabaseSync;
   readonly #topics = new Map<string, TopicState>();
+  /** Topics per creator, counted from the topics table at open. */
+  readonly #quota: TopicQuota;
   readonly #insert: StatementSync;
   readonly #upsertTopic: StatementSync;
   readonly #readTopic: StatementSync;
@@ -79,6 +106,7 @@ export class SqliteStore implements RelayStore {
 
   /** @throws {FileInUseError} when another process (or store) writes this file */
   constructor(path: string, private readonly retention: Retention) {
+    this.#quota = new TopicQuota(retention);
     ({ lock: this.#lock, store: this.#db } = openLocked(path, () => new DatabaseSync(path)));
     this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     this.#db.exec(SCHEMA);
@@ -94,7 +122,7 @@ export class SqliteStore implements RelayStore {
       "INSERT INTO events (seq, topic, ts_ms, data, publisher) VALUES (?, ?, ?, ?, ?)",
     );
     this.#upsertTopic = this.#db.prepare(
-      `INSERT INTO topics (topic, last_seq, truncated_through) VALUES (?, ?, ?)
+      `INSERT INTO topics (topic, last_seq, truncated_through, creator) VALUES (?, ?, ?, ?)
        ON CONFLICT (topic) DO UPDATE SET last_seq = excluded.last_seq,
        truncated_through = excluded.truncated_through`,
     );
@@ -113,8 +141,11 @@ export class SqliteStore implements RelayStore {
   }
 
   #load(): void {
-    const topics = this.#db.prepare("SELECT topic, last_seq, truncated_through FROM topics")
-      .all() as Array<{ topic: string; last_seq: number; truncated_through: number }>;
+    const topics = this.#db.prepare(
+      "SELECT topic, last_seq, truncated_through, creator FROM topics",
+    ).all() as Array<
+      { topic: string; last_seq: number; truncated_through: number; creator: string | null }
+    >;
     const counts = new Map(
       (this.#db.prepare(
         "SELECT topic, COUNT(*) AS n, MIN(seq) AS oldest FROM events GROUP BY topic",
@@ -123,7 +154,10 @@ export class SqliteStore implements RelayStore {
     );
     for (const t of topics) {
       const c = counts.get(t.topic);
+      const creator = t.creator ?? undefined;
+      this.#quota.add(creator);
       this.#topics.set(t.topic, {
+        creator,
         count: Number(c?.n ?? 0),
         lastSeq: Number(t.last_seq),
         oldestSeq: c ? Number(c.oldest) : undefined,
@@ -150,9 +184,8 @@ export class SqliteStore implements RelayStore {
     publisher?: string,
   ): StoredEvent {
     let state = this.#topics.get(topic);
-    if (!state && this.#topics.size >= this.retention.maxTopics) {
-      throw new TopicLimitError(`topic limit of ${this.retention.maxTopics} reached`);
-    }
+    const created = !state;
+    if (created) this.#quota.check(publisher);
     const seq = this.#seq + 1;
     const event: StoredEvent = {
       seq,
@@ -161,7 +194,13 @@ export class SqliteStore implements RelayStore {
       data: eventData(eventId, seq, nowMs, topic, payloadJson, publisher),
       ...(publisher === undefined ? {} : { publisher }),
     };
-    state ??= { count: 0, lastSeq: 0, oldestSeq: undefined, truncatedThrough: 0 };
+    state ??= {
+      creator: publisher,
+      count: 0,
+      lastSeq: 0,
+      oldestSeq: undefined,
+      truncatedThrough: 0,
+    };
     const next = {
       ...state,
       count: state.count + 1,
@@ -177,11 +216,12 @@ export class SqliteStore implements RelayStore {
         };
         this.#evictBefore(topic, next, Number(keepFrom.seq));
       }
-      this.#upsertTopic.run(topic, seq, next.truncatedThrough);
+      this.#upsertTopic.run(topic, seq, next.truncatedThrough, next.creator ?? null);
       this.#db.exec("COMMIT");
     } catch (err) {
       throw this.#notWritten(err);
     }
+    if (created) this.#quota.add(publisher);
     this.#writeError = undefined;
     this.#seq = seq;
     this.#topics.set(topic, next);
@@ -273,7 +313,7 @@ export class SqliteStore implements RelayStore {
       this.#db.exec("BEGIN");
       try {
         this.#evictBefore(topic, next, Number(last.seq) + 1);
-        this.#upsertTopic.run(topic, next.lastSeq, next.truncatedThrough);
+        this.#upsertTopic.run(topic, next.lastSeq, next.truncatedThrough, next.creator ?? null);
         this.#db.exec("COMMIT");
       } catch (err) {
         // After a full disk SQLite has rolled back already; the error to report is this one.

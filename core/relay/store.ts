@@ -39,6 +39,12 @@ export interface Retention {
   maxAgeMs: number;
   /** Distinct topics the store accepts; publishing to one more is refused. */
   maxTopics: number;
+  /**
+   * Distinct topics one publisher (the authenticated principal; every anonymous publish counts
+   * as one) may create; publishing to one more is refused, publishing to an existing topic never
+   * is. Absent: {@linkcode DEFAULT_MAX_TOPICS_PER_PRINCIPAL}.
+   */
+  maxTopicsPerPrincipal?: number;
 }
 
 /** Default events kept per topic (`compat: iatp`). */
@@ -50,10 +56,85 @@ export const DEFAULT_MAX_AGE_MS = 24 * 3_600_000;
 /** Default bound on distinct topics. */
 export const DEFAULT_MAX_TOPICS = 10_000;
 
-/** Thrown when a publish would exceed {@linkcode Retention.maxTopics}. */
+/** Default bound on the distinct topics one publisher creates. */
+export const DEFAULT_MAX_TOPICS_PER_PRINCIPAL = 1_000;
+
+/** The setting a {@linkcode TopicLimitError} names. */
+export type TopicLimitSetting = "max_topics" | "max_topics_per_principal";
+
+/**
+ * Thrown when a publish would create one topic more than {@linkcode Retention.maxTopics}
+ * allows in all, or than {@linkcode Retention.maxTopicsPerPrincipal} allows its publisher.
+ */
 export class TopicLimitError extends Error {
   override name = "TopicLimitError";
+  constructor(
+    readonly setting: TopicLimitSetting,
+    readonly limit: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      setting === "max_topics"
+        ? `topic limit of ${limit} reached (max_topics)`
+        : `topic limit of ${limit} per publisher reached (max_topics_per_principal)`,
+      options,
+    );
+  }
 }
+
+/**
+ * Who created each topic, counted per creator (`undefined`: anonymous publishes, one bucket),
+ * and the checks of both topic bounds before a topic is created. Every store keeps one, so the
+ * bounds mean the same on each.
+ */
+export class TopicQuota {
+  readonly #perCreator = new Map<string | undefined, number>();
+  #total = 0;
+  readonly #maxTopics: number;
+  readonly #perPrincipal: number;
+
+  constructor(retention: Retention) {
+    this.#maxTopics = retention.maxTopics;
+    this.#perPrincipal = retention.maxTopicsPerPrincipal ?? DEFAULT_MAX_TOPICS_PER_PRINCIPAL;
+  }
+
+  /** Topics counted. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Topics counted for `creator`. */
+  createdBy(creator: string | undefined): number {
+    return this.#perCreator.get(creator) ?? 0;
+  }
+
+  /**
+   * Refuses one topic more for `creator` (`pending`: topics being created, not counted yet).
+   * @throws {TopicLimitError} naming the bound it would pass
+   */
+  check(creator: string | undefined, pending: { total: number; byCreator: number } = NONE): void {
+    if (this.#total + pending.total >= this.#maxTopics) {
+      throw new TopicLimitError("max_topics", this.#maxTopics);
+    }
+    if (this.createdBy(creator) + pending.byCreator >= this.#perPrincipal) {
+      throw new TopicLimitError("max_topics_per_principal", this.#perPrincipal);
+    }
+  }
+
+  /** Counts one topic created by `creator`. */
+  add(creator: string | undefined): void {
+    this.#perCreator.set(creator, this.createdBy(creator) + 1);
+    this.#total++;
+  }
+
+  /** Forgets every count. */
+  clear(): void {
+    this.#perCreator.clear();
+    this.#total = 0;
+  }
+}
+
+const NONE = { total: 0, byCreator: 0 };
 
 /**
  * What replay, `GET /topics` and age retention read: the same for every engine. The reads of a

@@ -321,3 +321,60 @@ Deno.test("relay: a workers value outside 1..64 exits 2 naming the setting", asy
   assert.equal(env.code, 2, env.stderr);
   assert.match(env.stderr, /workers \(env IATP_RELAY_WORKERS\)/);
 });
+
+Deno.test("relay --workers 2: one publisher's share of topics holds across both isolates; others still create topics", async () => {
+  // Worker 0's store counts who created each topic: a publisher sending new topics to either
+  // isolate at once gets exactly its share, the rest 403 naming the setting; another keeps its
+  // own share, and existing topics take publishes on either isolate.
+  const tokenA = "workers-sensor-a-1", tokenB = "workers-sensor-b-2";
+  const relay = await startIatpService([
+    "relay",
+    "--port=0",
+    "--workers=2",
+    "--compat=iatp",
+    "--max-topics-per-principal=3",
+  ], {
+    env: {
+      IATP_RELAY_TOKENS: JSON.stringify({
+        [tokenA]: ["publish:sensor.*"],
+        [tokenB]: ["publish:sensor.*"],
+      }),
+    },
+  });
+  try {
+    await waitFor(() => relay.stdout().includes("relay workers serving"), 30_000, "workers");
+    const port = Number(new URL(relay.url).port);
+    const send = async (token: string, topic: string) => {
+      const body = JSON.stringify({ topic, payload: { v: 1 } });
+      const r = await exchange(
+        port,
+        `POST /publish HTTP/1.1\r\nhost: x\r\nconnection: close\r\n` +
+          `authorization: Bearer ${token}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${body.length}\r\n\r\n${body}`,
+      );
+      if (!r) throw new Error(`no answer to a publish to ${topic}`);
+      return r;
+    };
+    const answers = await Promise.all(range(0, 9).map((i) => send(tokenA, `sensor.a${i}`)));
+    const created = answers.flatMap((r, i) => r.status === 201 ? [`sensor.a${i}`] : []);
+    assert.equal(created.length, 3, answers.map((r) => r.status).join());
+    for (const r of answers.filter((r) => r.status !== 201)) {
+      assert.equal(r.status, 403, r.body);
+      assert.equal(json(r).setting, "max_topics_per_principal", r.body);
+      assert.equal(json(r).limit, 3, r.body);
+    }
+    for (const r of await Promise.all(range(0, 5).map(() => send(tokenA, created[0])))) {
+      assert.equal(r.status, 201, r.body);
+    }
+    const other = await Promise.all(range(0, 2).map((i) => send(tokenB, `sensor.b${i}`)));
+    assert.deepEqual(other.map((r) => r.status), [201, 201, 201]);
+    assert.equal((await send(tokenB, "sensor.b9")).status, 403);
+    const metrics = await get(port, "/metrics");
+    const total =
+      /^iatp_relay_topic_refusals_total\{setting="max_topics_per_principal"[^}]*\} (\d+)/m
+        .exec(metrics);
+    assert.equal(Number(total?.[1]), 8, "counted on whichever isolate answered, added up");
+  } finally {
+    assert.equal((await relay.stop("SIGTERM")).code, 0, relay.stderr());
+  }
+});

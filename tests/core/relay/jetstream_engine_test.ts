@@ -262,6 +262,56 @@ Deno.test({
 });
 
 Deno.test({
+  name: "jetstream relay: one publisher's share of topics holds for publishes in flight at once " +
+    "and on a replica started later; another publisher still creates topics",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const relays: Service[] = [];
+  try {
+    const tokenB = "engine-test-token-2";
+    const tokens = {
+      [TOKEN]: ["publish:sensor.*", "subscribe:*"],
+      [tokenB]: ["publish:sensor.*", "subscribe:*"],
+    };
+    const B = { authorization: `Bearer ${tokenB}` };
+    const settings = {
+      store: nats.url,
+      tokens,
+      compat: "iatp" as const,
+      max_topics_per_principal: 3,
+    };
+    relays.push(await startRelay(settings));
+    const url = relays[0].url;
+    // Before the tail reads any of them back: the topics being created count too.
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => publish(url, `sensor.a${i}`, { i }, AUTH)),
+    );
+    assert.equal(answers.filter((a) => a.status === 201).length, 3, JSON.stringify(answers));
+    for (const a of answers.filter((a) => a.status !== 201)) {
+      assert.equal(a.status, 403, JSON.stringify(a.body));
+      assert.equal(a.body.setting, "max_topics_per_principal");
+    }
+    const mine = answers.flatMap((a, i) => a.status === 201 ? [`sensor.a${i}`] : []);
+    assert.equal((await publish(url, mine[0], { again: 1 }, AUTH)).status, 201);
+    assert.equal((await publish(url, "sensor.b0", {}, B)).status, 201);
+    // A replica started now counts the topics from the stream, with their publishers.
+    relays.push(await startRelay(settings));
+    const later = relays[1].url;
+    const refused = await publish(later, "sensor.a9", {}, AUTH);
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.equal(refused.body.setting, "max_topics_per_principal");
+    assert.equal((await publish(later, mine[1], { again: 2 }, AUTH)).status, 201);
+    assert.equal((await publish(later, "sensor.b1", {}, B)).status, 201);
+    assert.equal((await publish(later, "sensor.b2", {}, B)).status, 201);
+    assert.equal((await publish(later, "sensor.b3", {}, B)).status, 403);
+  } finally {
+    await Promise.all(relays.map((r) => r.close()));
+    await nats.stop();
+  }
+});
+
+Deno.test({
   name: "jetstream relay: an id handed out by one replica resumes at once on the other (no " +
     "'ahead' reset while its tail catches up)",
   ignore,

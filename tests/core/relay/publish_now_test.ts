@@ -7,9 +7,11 @@
 import assert from "node:assert/strict";
 import { HttpError } from "../../../core/errors/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
+import { Counter } from "../../../core/metrics/mod.ts";
 import { Hub } from "../../../core/relay/hub.ts";
 import { MemoryStore } from "../../../core/relay/memory_store.ts";
 import { publishEvent } from "../../../core/relay/publish.ts";
+import { TopicRefusals } from "../../../core/relay/refusals.ts";
 import type { RelayContext } from "../../../core/relay/routes.ts";
 import { FlushRounds, SseSubscriber } from "../../../core/relay/stream/mod.ts";
 import { TopicFilter } from "../../../core/topic/mod.ts";
@@ -19,17 +21,20 @@ import type { RawRequest, RequestHead } from "../../../core/http/mod.ts";
 function context() {
   const counts = { published: 0, delivered: 0 };
   const store = new MemoryStore({ maxEventsPerTopic: 10, maxAgeMs: 0, maxTopics: 1 });
+  const log = createLogger({ service: "t", sink: () => {} });
+  const refused = new Counter({ name: "refused_total", help: "x", labelNames: ["setting"] });
   const ctx = {
     opts: { compat: "iatp" },
     store,
     hub: new Hub({ onDelivered: (n) => counts.delivered += n }),
-    log: createLogger({ service: "t", sink: () => {} }),
+    log,
     metrics: {
       published: { inc: () => counts.published++ },
       delivered: { inc: (n = 1) => counts.delivered += n },
     },
+    refusals: new TopicRefusals(log, refused),
   } as unknown as RelayContext;
-  return { ctx, store, counts };
+  return { ctx, store, counts, refused };
 }
 
 Deno.test("a publish to a local store is stored and offered before publishEvent returns", async () => {
@@ -53,14 +58,15 @@ Deno.test("a publish to a local store is stored and offered before publishEvent 
 });
 
 Deno.test("a publish its local store refuses throws 507 at once and uses no sequence", () => {
-  const { ctx, store, counts } = context();
+  const { ctx, store, counts, refused } = context();
   publishEvent(ctx, "t.a", "{}", undefined, "rid");
   assert.throws(
     () => publishEvent(ctx, "t.b", "{}", undefined, "rid"),
-    (e) => e instanceof HttpError && e.status === 507,
+    (e) => e instanceof HttpError && e.status === 507 && e.extra.setting === "max_topics",
   );
   assert.equal(store.lastSeq, 1);
   assert.equal(counts.published, 1);
+  assert.equal(refused.get({ setting: "max_topics" }), 1);
 });
 
 /** A publish's head and body as the connection hands them to the relay's raw route. */
