@@ -143,9 +143,9 @@ export const spec = defineConfig({
     }),
     max_topics: int({ help: "distinct topics accepted", default: DEFAULT_MAX_TOPICS, min: 1 }),
     max_topics_per_principal: int({
-      help: "distinct topics one publisher (credential subject or static token; every " +
-        "anonymous publish of an open relay counts as one) may create (403 beyond); publishing " +
-        "to existing topics is never refused by it",
+      help: "distinct topics one authenticated publisher (credential subject or static token) " +
+        "may create (403 beyond); publishing to existing topics is never refused by it, and an " +
+        "open relay's anonymous publishes are bounded by max_topics alone",
       default: DEFAULT_MAX_TOPICS_PER_PRINCIPAL,
       min: 1,
     }),

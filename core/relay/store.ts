@@ -40,9 +40,10 @@ export interface Retention {
   /** Distinct topics the store accepts; publishing to one more is refused. */
   maxTopics: number;
   /**
-   * Distinct topics one publisher (the authenticated principal; every anonymous publish counts
-   * as one) may create; publishing to one more is refused, publishing to an existing topic never
-   * is. Absent: {@linkcode DEFAULT_MAX_TOPICS_PER_PRINCIPAL}.
+   * Distinct topics one authenticated publisher may create; publishing to one more is refused,
+   * publishing to an existing topic never is. Anonymous publishes (an open relay, where no one can
+   * be told apart) are bounded by {@linkcode maxTopics} alone. Absent:
+   * {@linkcode DEFAULT_MAX_TOPICS_PER_PRINCIPAL}.
    */
   maxTopicsPerPrincipal?: number;
 }
@@ -116,7 +117,11 @@ export class TopicQuota {
     if (this.#total + pending.total >= this.#maxTopics) {
       throw new TopicLimitError("max_topics", this.#maxTopics);
     }
-    if (this.createdBy(creator) + pending.byCreator >= this.#perPrincipal) {
+    // Anonymous publishes come from an open relay, where no publisher can be told apart: a
+    // share of theirs would only be a lower max_topics.
+    if (
+      creator !== undefined && this.createdBy(creator) + pending.byCreator >= this.#perPrincipal
+    ) {
       throw new TopicLimitError("max_topics_per_principal", this.#perPrincipal);
     }
   }

@@ -129,14 +129,15 @@ Deno.test("a client over its share drops the refused event and goes on sending t
   }
 });
 
-Deno.test("an open relay counts every anonymous publish as one publisher", async () => {
-  const { relay } = await startRelay({ tokens: {}, max_topics_per_principal: 2 });
+Deno.test("an open relay bounds anonymous publishes by max_topics alone", async () => {
+  const { relay } = await startRelay({ tokens: {}, max_topics_per_principal: 2, max_topics: 4 });
   try {
-    assert.equal((await post(relay.url, "t1", {})).status, 201);
-    assert.equal((await post(relay.url, "t2", {})).status, 201);
-    const r = await post(relay.url, "t3", {});
-    assert.equal(r.status, 403);
-    assert.equal(r.body.setting, "max_topics_per_principal");
+    for (const t of ["t1", "t2", "t3", "t4"]) {
+      assert.equal((await post(relay.url, t, {})).status, 201, t);
+    }
+    const r = await post(relay.url, "t5", {});
+    assert.equal(r.status, 507);
+    assert.equal(r.body.setting, "max_topics");
     assert.equal((await post(relay.url, "t1", {})).status, 201);
   } finally {
     await relay.close();
