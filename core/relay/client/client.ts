@@ -86,8 +86,13 @@ export class RelayError extends Error {
   constructor(message: string, readonly status?: number, options?: ErrorOptions) {
     super(message, options);
   }
-  /** True when retrying cannot help (a 4xx other than 408/429). */
+  /**
+   * True when retrying cannot help: a 4xx other than 408/429, or 507 (the relay holds
+   * `max_topics` topics: the event's new topic stays refused until an operator raises the bound,
+   * while events to existing topics behind it are still taken).
+   */
   get permanent(): boolean {
+    if (this.status === 507) return true;
     return this.status !== undefined && this.status >= 400 && this.status < 500 &&
       this.status !== 408 && this.status !== 429;
   }

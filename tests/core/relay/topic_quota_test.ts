@@ -129,6 +129,24 @@ Deno.test("a client over its share drops the refused event and goes on sending t
   }
 });
 
+Deno.test("a client whose new topic finds the relay full drops that event and goes on", async () => {
+  const { relay } = await startRelay({ max_topics: 1 });
+  const client = new RelayClient({ url: relay.url, token: SENSOR_A, maxAttempts: 1 });
+  try {
+    client.publish("sensor.cpu", { n: 1 });
+    client.publish("sensor.new", { n: 2 }); // 507: the relay holds max_topics topics
+    client.publish("sensor.cpu", { n: 3 });
+    await client.flush(10_000);
+    const stats = client.stats();
+    assert.equal(stats.sent, 2, JSON.stringify(stats));
+    assert.equal(stats.dropped, 1, JSON.stringify(stats));
+    assert.equal(stats.queued, 0);
+  } finally {
+    await client.close();
+    await relay.close();
+  }
+});
+
 Deno.test("an open relay bounds anonymous publishes by max_topics alone", async () => {
   const { relay } = await startRelay({ tokens: {}, max_topics_per_principal: 2, max_topics: 4 });
   try {
