@@ -278,7 +278,11 @@ async function listen(
   const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const scheme = opts.tlsCertFile ? "https" : "http";
-  const url = `${scheme}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
+  // The url is where this host connects (loopback for the IPv4 wildcard); the listening line
+  // names the bound address beside it when they differ.
+  const connect = host === "0.0.0.0" ? "127.0.0.1" : host;
+  const url = `${scheme}://${connect}:${addr.port}`;
+  const bound = connect === host ? {} : { address: `${host}:${addr.port}` };
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
@@ -291,7 +295,7 @@ async function listen(
         });
       }
     })();
-  opts.log.info("listening", { url });
+  opts.log.info("listening", { url, ...bound });
   const reclaimer = startReclaim({
     periodMs: opts.idleReclaimMs ?? DEFAULT_IDLE_RECLAIM_MS,
     log: opts.log,

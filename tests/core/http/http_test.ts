@@ -207,3 +207,23 @@ Deno.test("drain deadline: close() returns even when a request outlives it", asy
   await inflight;
   slow.release.resolve(); // the abandoned handler ends, so the test leaks nothing
 });
+
+Deno.test("listening on 0.0.0.0: the line keeps the connectable url and names the bound address", async () => {
+  for (const [host, address] of [["0.0.0.0", true], ["127.0.0.1", false]] as const) {
+    const lines: string[] = [];
+    const log = createLogger({ service: "t", sink: (l) => lines.push(l) });
+    const svc = await createServer({ service: "t", host, port: 0, log }).listen();
+    try {
+      const port = new URL(svc.url).port;
+      assert.equal(svc.url, `http://127.0.0.1:${port}`);
+      const line = lines.map((l) => JSON.parse(l)).find((r) => r.msg === "listening");
+      const fields = address ? { url: svc.url, address: `0.0.0.0:${port}` } : { url: svc.url };
+      assert.deepEqual(line?.fields, fields, host);
+      const r = await fetch(`${svc.url}/health`);
+      assert.equal(r.status, 200);
+      await r.body?.cancel();
+    } finally {
+      await svc.close();
+    }
+  }
+});
