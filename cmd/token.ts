@@ -26,7 +26,7 @@ import { print } from "./shared.ts";
 
 const SCOPES_HELP =
   "publish:<topic pattern>, subscribe:<topic pattern>, audit:append, policy:evaluate, " +
-  "dashboard:view, trace:read, <service>:*, *";
+  "dashboard:view, trace:read, status:read, <service>:*, *";
 
 const USAGE = `Usage:
   iatp token keygen --out DIR

@@ -9,8 +9,12 @@
  * (or Vault `status_panel_dashboard_token`); with none it sends the signature alone. Only in the
  * `signing: upstream|both` compatibility mode does it send the agent token as the bearer, as a
  * TryDirect dashboard (Stacker) requires; that start warns.
+ *
+ * Its reads are protected as every service's: with `auth_keys` they need `status:read`, and
+ * beyond loopback with no keys it refuses to start unless `insecure` (core/auth/mesh).
  * @module
  */
+import { meshAuthFields } from "../../core/auth/mesh/mod.ts";
 import { serviceFields } from "../../core/http/mod.ts";
 import {
   type AliasNames,
@@ -74,6 +78,7 @@ export const statusSpec = defineConfig({
     "(Docker work is forwarded to the compose-agent unless in legacy mode).",
   fields: {
     ...serviceFields(5000),
+    ...meshAuthFields(),
     ...agentAuthFields("status_panel_token"),
     dashboard_token: str({
       help: "bearer credential for the dashboard, never the HMAC key (or file:PATH); " +

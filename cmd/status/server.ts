@@ -4,6 +4,7 @@
  * @module
  */
 import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/agent/mod.ts";
+import { meshAuthSettings } from "../../core/auth/mesh/mod.ts";
 import { DATA_DIR, ensureDir, lateImport } from "../../core/config/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, edgeOptions, type Service, serviceHealth } from "../../core/http/mod.ts";
@@ -15,6 +16,7 @@ import { isLegacy, type StatusConfig } from "./config.ts";
 import { openCredentials } from "./credentials.ts";
 import {
   authUnavailable,
+  CHECK_UNAVAILABLE,
   CommandRouter,
   DashboardLink,
   type DockerTarget,
@@ -25,6 +27,7 @@ import {
   registerStatusRoutes,
   SIGNING_UNAVAILABLE,
   statusCommandCounter,
+  statusReadGuard,
   STREAM_UNAVAILABLE,
 } from "../../core/hostagent/mod.ts";
 
@@ -134,9 +137,19 @@ function warnSigning(config: StatusConfig, bearer: TokenSource | undefined, log:
   }
 }
 
-/** Starts the status agent. */
+/**
+ * Starts the status agent.
+ * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
+ * credentials and without `insecure` (protected mode), or a credential setting whose file cannot
+ * be read.
+ */
 export async function start(config: StatusConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? serviceLogger("status", config);
+  // Keys, revocation files and protected mode are checked now; the verifier loads with the
+  // first read that needs it (never with auth off).
+  const guard = statusReadGuard(
+    meshAuthSettings(config, { command: "status", host: config.host, log }),
+  );
   const creds = await openCredentials(config, log);
   warnSigning(config, creds.bearer, log);
   // The relay's client (about 31 KB of source) loads only when there is a relay to publish the
@@ -186,11 +199,14 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       const broken: Record<string, { ok: false; reason: string }> = {};
       if (streamFailed) broken.metrics_stream = { ok: false, reason: STREAM_UNAVAILABLE };
       if (authUnavailable()) broken.signing = { ok: false, reason: SIGNING_UNAVAILABLE };
+      if (guard.unavailable) broken.credential_check = { ok: false, reason: CHECK_UNAVAILABLE };
       if (Object.keys(broken).length > 0) return serviceHealth("status", broken, facts);
       return { status: "ok", service: "status", ...facts };
     },
-    // Upstream serves its metrics snapshot as JSON at /metrics.
+    // Upstream serves its metrics snapshot as JSON at /metrics: a read like the others, so it
+    // needs status:read when auth is on (the Prometheus text stays open, as on every service).
     metricsJson: () => ({ ...monitor.latest() }),
+    metricsJsonCheck: guard.enabled ? guard.check : undefined,
   });
   const commands = statusCommandCounter(server.metrics.registry);
   registerHostGauges(server.metrics.registry, monitor);
@@ -199,6 +215,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
   server.routes((app) =>
     registerStatusRoutes(app, {
       monitor,
+      read: guard.middleware,
       maxStreamClients: config.max_stream_clients,
       drained,
       capabilities: () => capabilities(config),

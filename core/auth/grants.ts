@@ -11,6 +11,7 @@
  * | `policy:evaluate`      | policy `POST /evaluate`                             |
  * | `dashboard:view`       | dashboard login (what is shown follows `subscribe`) |
  * | `trace:read`           | sidecar `GET /trace/{id}`                           |
+ * | `status:read`          | status agent metrics and capabilities reads         |
  * | `<service>:*`          | every scope of that service (`audit:*`)             |
  * | `*`                    | everything                                          |
  *
@@ -35,6 +36,7 @@ const SIMPLE_SCOPES = [
   "policy:evaluate",
   "dashboard:view",
   "trace:read",
+  "status:read",
 ] as const;
 
 /** Prefix of an actor-bound append scope. */
@@ -56,7 +58,15 @@ function actorCovers(p: string, actor: string): boolean {
 }
 
 /** Services whose scopes a `<service>:*` wildcard may cover. */
-const SERVICES = new Set(["audit", "policy", "dashboard", "trace", "publish", "subscribe"]);
+const SERVICES = new Set([
+  "audit",
+  "policy",
+  "dashboard",
+  "trace",
+  "status",
+  "publish",
+  "subscribe",
+]);
 
 /** True when `scope` belongs to the mesh scope vocabulary. */
 export function isMeshScope(scope: string): boolean {

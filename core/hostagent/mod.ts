@@ -28,4 +28,10 @@ export { composeAgentCounters, registerHostGauges, statusCommandCounter } from "
 export { HostMonitor, type Publish } from "./monitor.ts";
 export { CommandQueue, type CommandReport } from "./queue.ts";
 export { CommandRouter, type DockerTarget } from "./router.ts";
+export {
+  CHECK_UNAVAILABLE,
+  STATUS_READ_SCOPE,
+  type StatusReadGuard,
+  statusReadGuard,
+} from "./status_auth.ts";
 export { registerStatusRoutes, type StatusRouteDeps, STREAM_UNAVAILABLE } from "./status_routes.ts";

@@ -1,11 +1,13 @@
 /**
  * The status agent's read-only HTTP API: `/capabilities`, `/api/v1/metrics` (JSON snapshot) and
- * `/api/v1/metrics/stream` (SSE, bounded number of clients).
+ * `/api/v1/metrics/stream` (SSE, bounded number of clients), each behind the read guard
+ * (`status:read` when credentials are configured; status_auth.ts).
  * @module
  */
+import type { MiddlewareHandler } from "hono";
 import { HttpError } from "../errors/mod.ts";
 import type { HostSnapshot } from "../host/mod.ts";
-import type { App } from "../http/mod.ts";
+import type { App, AppEnv } from "../http/mod.ts";
 import type { HostMonitor } from "./monitor.ts";
 import { lateImport } from "../config/mod.ts";
 import { onceUntilFailure } from "../async/mod.ts";
@@ -21,6 +23,8 @@ export interface StatusRouteDeps {
   monitor: HostMonitor;
   capabilities: () => Record<string, unknown>;
   maxStreamClients: number;
+  /** The check before every route (`StatusReadGuard.middleware`); default: none. */
+  read?: MiddlewareHandler<AppEnv>;
   /** Resolves when the server starts draining (ends streams). */
   drained: Promise<void>;
   /**
@@ -38,9 +42,10 @@ export function registerStatusRoutes(app: App, deps: StatusRouteDeps): void {
   const streaming = onceUntilFailure(() =>
     lateImport<Streaming>("./streaming.ts", import.meta.url)
   );
-  app.get("/capabilities", (c) => c.json(deps.capabilities()));
-  app.get("/api/v1/metrics", (c) => c.json(deps.monitor.latest()));
-  app.get("/api/v1/metrics/stream", async (c) => {
+  const read: MiddlewareHandler<AppEnv> = deps.read ?? (async (_c, next) => await next());
+  app.get("/capabilities", read, (c) => c.json(deps.capabilities()));
+  app.get("/api/v1/metrics", read, (c) => c.json(deps.monitor.latest()));
+  app.get("/api/v1/metrics/stream", read, async (c) => {
     if (deps.monitor.listeners >= deps.maxStreamClients) {
       throw new HttpError(503, `too many stream clients (${deps.maxStreamClients})`, {
         limit: deps.maxStreamClients,

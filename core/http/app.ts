@@ -7,7 +7,14 @@
 import { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import type { Logger } from "../log/mod.ts";
-import { type BuiltinSource, healthAnswer, metricsAnswer, readyAnswer } from "./builtins.ts";
+import { HttpError } from "../errors/mod.ts";
+import {
+  BEARER_CHALLENGE,
+  type BuiltinSource,
+  healthAnswer,
+  metricsAnswer,
+  readyAnswer,
+} from "./builtins.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import { bodyLimit } from "./middleware/body_limit.ts";
 import { errorBody, notFound, onError } from "./middleware/envelope.ts";
@@ -46,7 +53,17 @@ export function buildApp(src: AppSource): App {
     return c.json(a.json, a.status === 200 ? 200 : 503);
   });
   app.get("/metrics", async (c) => {
-    const a = await metricsAnswer(src, src.metrics, c.req.header("accept"));
+    const req = {
+      accept: c.req.header("accept"),
+      target: c.req.url,
+      authorization: c.req.header("authorization") ?? null,
+    };
+    const a = await metricsAnswer(src, src.metrics, req).catch((err) => {
+      if (err instanceof HttpError && err.status === 401) {
+        c.header("WWW-Authenticate", BEARER_CHALLENGE);
+      }
+      throw err;
+    });
     if (a.json !== undefined) return c.json(a.json);
     return c.body(a.text ?? "", 200, a.contentType ? { "content-type": a.contentType } : {});
   });

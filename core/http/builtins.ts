@@ -3,9 +3,11 @@
  * implementation served on the raw path and by the Hono app alike.
  * @module
  */
+import { HttpError } from "../errors/mod.ts";
 import type { RequestHead } from "./h1/head.ts";
 import type { HeaderPairs, RawResponse } from "./h1/raw.ts";
 import type { HttpMetrics } from "./metrics.ts";
+import { errorBody } from "./middleware/envelope.ts";
 import { targetPathOf } from "./raw_route.ts";
 import type { RawRoute } from "./raw_route.ts";
 
@@ -18,6 +20,11 @@ export interface BuiltinSource {
   ready?: () => boolean;
   /** The JSON snapshot at `/metrics` for a client asking for JSON and not text. */
   metricsJson?: () => Record<string, unknown>;
+  /**
+   * Checks a request for the JSON snapshot before it is built (see `ServerOptions`); a thrown
+   * `HttpError` is the answer. The Prometheus text is not checked.
+   */
+  metricsJsonCheck?: (target: string, authorization: string | null) => void | Promise<void>;
   /** The Prometheus text at `/metrics`, given the server's own registry text. */
   metricsText?: (own: () => Promise<string>) => Promise<string>;
 }
@@ -42,13 +49,31 @@ export function readyAnswer(src: BuiltinSource, draining: boolean): BuiltinAnswe
   return { status: ok ? 200 : 503, json: { ready: ok, ...(draining ? { draining: true } : {}) } };
 }
 
-/** `GET /metrics`: Prometheus text, or the JSON snapshot to a client that asks for JSON only. */
+/** What `GET /metrics` answers from: the request's `Accept`, target and `Authorization`. */
+export interface MetricsRequest {
+  accept: string | null | undefined;
+  /** The request-target (raw path) or the URL (Hono). */
+  target: string;
+  authorization: string | null;
+}
+
+/** The challenge sent with a 401 of a credential check (as core/auth's middleware sends it). */
+export const BEARER_CHALLENGE = 'Bearer realm="iatp"';
+
+/**
+ * `GET /metrics`: Prometheus text, or the JSON snapshot to a client that asks for JSON only,
+ * once `metricsJsonCheck` (if any) let the request through.
+ * @throws {HttpError} what `metricsJsonCheck` throws (401, 403, 503)
+ */
 export async function metricsAnswer(
   src: BuiltinSource,
   metrics: HttpMetrics,
-  accept: string | null | undefined,
+  req: MetricsRequest,
 ): Promise<BuiltinAnswer> {
-  if (src.metricsJson && wantsJson(accept)) return { status: 200, json: src.metricsJson() };
+  if (src.metricsJson && wantsJson(req.accept)) {
+    await src.metricsJsonCheck?.(req.target, req.authorization);
+    return { status: 200, json: src.metricsJson() };
+  }
   const own = () => metrics.registry.metrics();
   const text = src.metricsText ? await src.metricsText(own) : await own();
   return { status: 200, text, contentType: metrics.registry.contentType };
@@ -94,7 +119,22 @@ export function builtinRawRoutes(
     ["/ready", { route: "/ready", serve: () => rawAnswer(readyAnswer(src, draining())) }],
     ["/metrics", {
       route: "/metrics",
-      serve: async (req) => rawAnswer(await metricsAnswer(src, metrics, req.header("accept"))),
+      serve: async (req, requestId) => {
+        const m = { accept: req.header("accept"), target: req.target };
+        try {
+          return rawAnswer(
+            await metricsAnswer(src, metrics, { ...m, authorization: req.header("authorization") }),
+          );
+        } catch (err) {
+          // A refused credential gets its challenge, as on every route behind core/auth.
+          if (!(err instanceof HttpError) || err.status !== 401) throw err;
+          return {
+            status: 401,
+            headers: [["content-type", "application/json"], ["WWW-Authenticate", BEARER_CHALLENGE]],
+            body: JSON.stringify(errorBody(err.message, requestId, err.extra)),
+          };
+        }
+      },
     }],
   ]);
   return (head) => {

@@ -52,6 +52,14 @@ export interface ServerOptions extends EdgeOptions {
    * for text (the TryDirect status agent's metrics snapshot); Prometheus text stays the default.
    */
   metricsJson?: () => Record<string, unknown>;
+  /**
+   * Checks a request for the `metricsJson` snapshot before it is built, given its request-target
+   * (or URL) and `Authorization` field: a service whose routes need a credential checks it here
+   * too, since the built-in routes come before every middleware a service registers. A thrown
+   * `HttpError` is the answer (a 401 with `WWW-Authenticate: Bearer realm="iatp"`). The
+   * Prometheus text, `/health` and `/ready` are not checked.
+   */
+  metricsJsonCheck?: (target: string, authorization: string | null) => void | Promise<void>;
   /** Routes exempt from the declared-length body check (they answer their own 413). */
   bodyLimitExempt?: (path: string) => boolean;
   /**
@@ -278,7 +286,11 @@ async function listen(
   const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const scheme = opts.tlsCertFile ? "https" : "http";
-  const url = `${scheme}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${addr.port}`;
+  // The url is where this host connects (loopback for the IPv4 wildcard); the listening line
+  // names the bound address beside it when they differ.
+  const connect = host === "0.0.0.0" ? "127.0.0.1" : host;
+  const url = `${scheme}://${connect}:${addr.port}`;
+  const bound = connect === host ? {} : { address: `${host}:${addr.port}` };
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
@@ -291,7 +303,7 @@ async function listen(
         });
       }
     })();
-  opts.log.info("listening", { url });
+  opts.log.info("listening", { url, ...bound });
   const reclaimer = startReclaim({
     periodMs: opts.idleReclaimMs ?? DEFAULT_IDLE_RECLAIM_MS,
     log: opts.log,

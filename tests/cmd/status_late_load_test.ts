@@ -1,11 +1,14 @@
 // The status agent loads its command parser with the first dashboard command. When that load
 // fails (the module unreadable, as after an install replaced under a running agent), the command
 // it took from the dashboard is reported failed, not dropped, with a fixed sentence (the reason,
-// which names a path on the host, stays in the agent's log).
+// which names a path on the host, stays in the agent's log). Likewise the SSE helper, the request
+// signing and the credential verifier: what cannot be loaded fails its own requests, never serves
+// a read unchecked, and /health names it.
 import assert from "node:assert/strict";
 import { listeningUrl, ROOT, spawnChild, tempDir, waitFor } from "../helpers.ts";
 import { startFakeDashboard } from "../support/fake_dashboard.ts";
 import { PARSER_UNAVAILABLE } from "../../core/hostagent/mod.ts";
+import { generateIssuer } from "../../core/auth/mod.ts";
 
 Deno.test("status: a command parser that cannot be loaded fails the taken command, reported", async () => {
   const dir = await tempDir();
@@ -140,6 +143,77 @@ Deno.test("status: request signing (core/auth) that cannot be loaded sends nothi
   } finally {
     await status.stop("SIGTERM");
     await dashboard.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("status: a credential verifier that cannot be loaded serves no read unchecked (JSON 503), /health degraded; with auth off it is never loaded", async () => {
+  const dir = await tempDir();
+  const issuer = await generateIssuer();
+  const agentFor = (args: string[]) =>
+    spawnChild(Deno.execPath(), [
+      ...["run", "--quiet", "--no-prompt", "--cached-only", "-A"],
+      `--deny-read=${ROOT}core/auth/mod.ts`,
+      `${ROOT}cmd/status.ts`,
+      ...["--port", "0", ...args],
+    ], { env: { IATP_DATA_DIR: dir.path, AGENT_ID: "late-check-agent" } });
+  const reads: Array<[string, Record<string, string>]> = [
+    ["/api/v1/metrics", {}],
+    ["/api/v1/metrics/stream", {}],
+    ["/capabilities", {}],
+    ["/metrics", { accept: "application/json" }],
+  ];
+  // With keys: every read is refused with a 503 while the check cannot be loaded.
+  const locked = agentFor(["--auth-keys", issuer.publicKey]);
+  try {
+    let url: string | undefined;
+    await waitFor(() => (url = listeningUrl(locked.stdout())) !== undefined, 30_000, "listening")
+      .catch((err) => {
+        throw new Error(locked.stdout() + locked.stderr(), { cause: err });
+      });
+    for (const [path, headers] of [...reads, ...reads]) {
+      const r = await fetch(`${url}${path}`, { headers });
+      const body = await r.json();
+      assert.equal(r.status, 503, `${path}: ${JSON.stringify(body)}`);
+      assert.equal(body.error, "the credential check could not be loaded");
+      assert.ok(body.request_id, "the JSON envelope");
+      assert.doesNotMatch(JSON.stringify(body), /cpu|memory|file:|\/core\//);
+    }
+    const prom = await fetch(`${url}/metrics`);
+    assert.equal(prom.status, 200, "the Prometheus text needs no check");
+    await prom.body?.cancel();
+    const health = await (await fetch(`${url}/health`)).json();
+    assert.equal(health.status, "degraded");
+    assert.deepEqual(health.components.credential_check, {
+      ok: false,
+      reason: "the credential check could not be loaded",
+    });
+    // Logged once, with the reason.
+    assert.equal(
+      locked.stdout().split("\n").filter((l) => l.includes('"the credential check could not'))
+        .length,
+      1,
+    );
+  } finally {
+    await locked.stop("SIGTERM");
+  }
+  // Without keys (loopback): the reads answer, and nothing loads the verifier.
+  const open = agentFor([]);
+  try {
+    let url: string | undefined;
+    await waitFor(() => (url = listeningUrl(open.stdout())) !== undefined, 30_000, "listening")
+      .catch((err) => {
+        throw new Error(open.stdout() + open.stderr(), { cause: err });
+      });
+    for (const [path, headers] of reads) {
+      const r = await fetch(`${url}${path}`, { headers });
+      assert.equal(r.status, 200, path);
+      await r.body?.cancel();
+    }
+    const health = await (await fetch(`${url}/health`)).json();
+    assert.equal(health.status, "ok", JSON.stringify(health));
+  } finally {
+    await open.stop("SIGTERM");
     await dir.remove();
   }
 });

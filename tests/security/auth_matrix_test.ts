@@ -9,6 +9,8 @@ import * as audit from "../../cmd/audit.ts";
 import * as policy from "../../cmd/policy.ts";
 import * as relay from "../../cmd/relay.ts";
 import * as sidecar from "../../cmd/sidecar.ts";
+import * as status from "../../cmd/status.ts";
+import { statusSpec } from "../../cmd/status/config.ts";
 import { decodeClaims, generateIssuer, issueCredential, type Issuer } from "../../core/auth/mod.ts";
 import type { Service } from "../../core/http/mod.ts";
 import { createLogger, type Logger } from "../../core/log/mod.ts";
@@ -299,6 +301,46 @@ Deno.test("auth matrix: sidecar trace lookup; manifest and /proxy stay open", as
     await svc.close();
   }
   assertCleanLogs(lines, creds, "sidecar");
+});
+
+Deno.test("auth matrix: status agent reads, the JSON snapshot at /metrics included", async () => {
+  const creds = await credentials();
+  const dir = await tempDir();
+  const lines: string[] = [];
+  let svc: Service | undefined;
+  try {
+    const started = await status.start(
+      statusSpec.resolve({
+        port: 0,
+        disk_path: dir.path,
+        metrics_interval: 100,
+        drain_timeout: 2_000,
+        ...authConfig(creds),
+      }),
+      { log: capture(lines, "status") },
+    );
+    svc = started;
+    const asJson: Route["call"] = (base, headers, query = "") =>
+      fetch(`${base}/metrics${query}`, { headers: { accept: "application/json", ...headers } });
+    const routes: Route[] = [
+      { name: "status metrics", scope: "status:read", ok: 200, call: get("/api/v1/metrics") },
+      { name: "status stream", scope: "status:read", ok: 200, call: get("/api/v1/metrics/stream") },
+      { name: "status capabilities", scope: "status:read", ok: 200, call: get("/capabilities") },
+      { name: "status JSON snapshot", scope: "status:read", ok: 200, call: asJson },
+    ];
+    const bodies = new Set<string>();
+    for (const r of routes) for (const b of await matrix(started.url, r, creds)) bodies.add(b);
+    assert.equal(bodies.size, 1, "every 401 reads the same, whatever was wrong");
+    for (const path of ["/health", "/ready", "/metrics"]) {
+      const res = await fetch(`${started.url}${path}`);
+      assert.equal(res.status, 200, `${path} is open`);
+      await res.body?.cancel();
+    }
+  } finally {
+    await svc?.close();
+    await dir.remove();
+  }
+  assertCleanLogs(lines, creds, "status");
 });
 
 Deno.test("revocation file: a credential listed while the service runs is refused, no restart", async () => {

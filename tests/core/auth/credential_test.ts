@@ -78,6 +78,8 @@ Deno.test("grants: one vocabulary, topic patterns, service wildcards", () => {
       "policy:evaluate",
       "dashboard:view",
       "trace:read",
+      "status:read",
+      "status:*",
       "audit:*",
       "publish:a.b",
       "subscribe:sensor.*",
@@ -87,7 +89,16 @@ Deno.test("grants: one vocabulary, topic patterns, service wildcards", () => {
     assert.equal(isMeshScope(s), true, s);
   }
   for (
-    const s of ["", "audit", "audit:delete", "publish:", "publish:a b", "root:*", "subscribe:a.*.b"]
+    const s of [
+      "",
+      "audit",
+      "audit:delete",
+      "publish:",
+      "publish:a b",
+      "root:*",
+      "subscribe:a.*.b",
+      "status:write",
+    ]
   ) {
     assert.equal(isMeshScope(s), false, s);
   }
@@ -103,6 +114,8 @@ Deno.test("grants: one vocabulary, topic patterns, service wildcards", () => {
   assert.equal(g.allows("policy:evaluate"), false);
   assert.equal(new Grants(["*"]).allows("policy:evaluate"), true);
   assert.equal(new Grants(["bogus"]).allows("bogus"), false);
+  assert.equal(new Grants(["status:*"]).allows("status:read"), true);
+  assert.equal(new Grants(["trace:read"]).allows("status:read"), false);
   assert.equal(g.mayAppendAs("anyone"), true, "audit:* covers every actor");
 });
 

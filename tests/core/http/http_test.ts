@@ -207,3 +207,80 @@ Deno.test("drain deadline: close() returns even when a request outlives it", asy
   await inflight;
   slow.release.resolve(); // the abandoned handler ends, so the test leaks nothing
 });
+
+Deno.test("listening on 0.0.0.0: the line keeps the connectable url and names the bound address", async () => {
+  for (const [host, address] of [["0.0.0.0", true], ["127.0.0.1", false]] as const) {
+    const lines: string[] = [];
+    const log = createLogger({ service: "t", sink: (l) => lines.push(l) });
+    const svc = await createServer({ service: "t", host, port: 0, log }).listen();
+    try {
+      const port = new URL(svc.url).port;
+      assert.equal(svc.url, `http://127.0.0.1:${port}`);
+      const line = lines.map((l) => JSON.parse(l)).find((r) => r.msg === "listening");
+      const fields = address ? { url: svc.url, address: `0.0.0.0:${port}` } : { url: svc.url };
+      assert.deepEqual(line?.fields, fields, host);
+      const r = await fetch(`${svc.url}/health`);
+      assert.equal(r.status, 200);
+      await r.body?.cancel();
+    } finally {
+      await svc.close();
+    }
+  }
+});
+
+Deno.test("metricsJsonCheck guards the JSON snapshot on the raw path and in the app; the text stays open", async () => {
+  const log = createLogger({ service: "t", sink: () => {} });
+  const seen: Array<[string, string | null]> = [];
+  const server = createServer({
+    service: "t",
+    host: "127.0.0.1",
+    port: 0,
+    log,
+    metricsJson: () => ({ secret_gauge: 42 }),
+    metricsJsonCheck: (target, authorization) => {
+      seen.push([target, authorization]);
+      if (authorization === null) throw new HttpError(401, "who are you", { reason: "none" });
+      if (authorization !== "Bearer good") throw new HttpError(403, "not you");
+    },
+  });
+  const svc = await server.listen();
+  const json = { accept: "application/json" };
+  try {
+    // The raw path (GET /metrics) and the app (HEAD, a percent-escaped path) alike.
+    for (const path of ["/metrics?x=1", "/%6Detrics"]) {
+      const none = await fetch(`${svc.url}${path}`, { headers: json });
+      assert.equal(none.status, 401, path);
+      assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="iatp"', path);
+      const body = await none.json();
+      assert.equal(body.error, "who are you");
+      assert.equal(body.reason, "none");
+      assert.equal(body.request_id, none.headers.get("x-request-id"));
+      assert.doesNotMatch(JSON.stringify(body), /secret_gauge/);
+      const wrong = await fetch(`${svc.url}${path}`, {
+        headers: { ...json, authorization: "Bearer bad" },
+      });
+      assert.equal(wrong.status, 403, path);
+      assert.equal(wrong.headers.get("www-authenticate"), null);
+      assert.equal((await wrong.json()).error, "not you");
+      const ok = await fetch(`${svc.url}${path}`, {
+        headers: { ...json, authorization: "Bearer good" },
+      });
+      assert.equal(ok.status, 200, path);
+      assert.deepEqual(await ok.json(), { secret_gauge: 42 });
+    }
+    const head = await fetch(`${svc.url}/metrics`, { method: "HEAD", headers: json });
+    assert.equal(head.status, 401);
+    assert.equal(seen[0][0], "/metrics?x=1", "the raw path passes the request-target");
+    assert.match(seen.at(-1)![0], /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, "the app, the URL");
+    // Prometheus text, /health and /ready are not checked.
+    const before = seen.length;
+    for (const path of ["/metrics", "/health", "/ready"]) {
+      const r = await fetch(`${svc.url}${path}`);
+      assert.equal(r.status, 200, path);
+      await r.body?.cancel();
+    }
+    assert.equal(seen.length, before);
+  } finally {
+    await svc.close();
+  }
+});

@@ -1,0 +1,77 @@
+/**
+ * The status agent's read scope: with credentials configured (`auth_keys`), its read routes
+ * (`/api/v1/metrics`, `/api/v1/metrics/stream`, `/capabilities`, and the JSON snapshot at
+ * `/metrics`) need a credential holding `status:read`. The settings are checked at start
+ * (core/auth/mesh); the verifier (core/auth) loads with the first request that needs it, and
+ * never while auth is off.
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { onceUntilFailure } from "../async/mod.ts";
+import type { MeshAuth } from "../auth/mod.ts";
+import type { MeshAuthSettings } from "../auth/mesh/mod.ts";
+import { HttpError } from "../errors/mod.ts";
+import type { AppEnv } from "../http/mod.ts";
+import { loadAuth } from "./auth.ts";
+
+/** The scope the status agent's reads need when auth is on. */
+export const STATUS_READ_SCOPE = "status:read";
+
+/** What a read gets, and `/health` names, when the credential check cannot be loaded. */
+export const CHECK_UNAVAILABLE = "the credential check could not be loaded";
+
+/** The check in front of the status agent's reads. */
+export interface StatusReadGuard {
+  /** True when credentials are configured: every read needs `status:read`. */
+  readonly enabled: boolean;
+  /** True once a read found the verifier unloadable (every read answers 503 until a restart). */
+  readonly unavailable: boolean;
+  /**
+   * Checks a request given its request-target (or URL) and `Authorization` field; a no-op with
+   * auth off.
+   * @throws {HttpError} 401 without a valid credential, 403 without the scope, 503 when the
+   * verifier cannot be loaded
+   */
+  check(target: string, authorization: string | null): Promise<void>;
+  /** The same check as middleware for the app's routes (a 401 carries the challenge). */
+  middleware: MiddlewareHandler<AppEnv>;
+}
+
+type Auth = typeof import("../auth/mod.ts");
+
+/**
+ * Builds the guard from the settings checked at start; the verifier is built with the first
+ * read that needs it.
+ */
+export function statusReadGuard(settings: MeshAuthSettings): StatusReadGuard {
+  let unavailable = false;
+  const verifier = onceUntilFailure(async (): Promise<{ auth: Auth; mesh: MeshAuth }> => {
+    let auth: Auth;
+    try {
+      auth = await loadAuth();
+    } catch (err) {
+      // Nothing is served unchecked: the read that needed the check gets a 503 (logged once).
+      if (!unavailable) settings.log.error(CHECK_UNAVAILABLE, { err });
+      unavailable = true;
+      throw new HttpError(503, CHECK_UNAVAILABLE, {}, { cause: err });
+    }
+    unavailable = false;
+    return { auth, mesh: auth.createMeshAuth(settings) };
+  });
+  return {
+    enabled: settings.enabled,
+    get unavailable() {
+      return unavailable;
+    },
+    async check(target, authorization) {
+      if (!settings.enabled) return;
+      const { auth, mesh } = await verifier();
+      auth.requireGrant(await mesh.authenticateHead(target, authorization), STATUS_READ_SCOPE);
+    },
+    middleware: async (c, next) => {
+      if (!settings.enabled) return await next();
+      const { auth, mesh } = await verifier();
+      return await auth.requireMeshScope(mesh, STATUS_READ_SCOPE)(c, next);
+    },
+  };
+}
