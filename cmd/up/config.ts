@@ -4,6 +4,7 @@ import {
   DATA_DIR,
   defineConfig,
   duration,
+  host,
   type Infer,
   list,
   oneOf,
@@ -61,7 +62,7 @@ export const spec = defineConfig({
     "traffic. Prints the URLs; Ctrl-C stops everything cleanly. With --no-demo, a selected " +
     "sidecar stands in front of --agent-url.",
   fields: {
-    host: str({ help: "address every service listens on", default: "127.0.0.1" }),
+    host: host({ help: "address every service listens on", default: "127.0.0.1" }),
     services: list({
       help: `services to start (${UP_SERVICES.join(",")})`,
       default: [...UP_SERVICES],

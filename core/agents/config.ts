@@ -16,6 +16,7 @@ import {
   defineConfig,
   duration,
   type Infer,
+  host,
   int,
   list,
   num,
@@ -194,7 +195,7 @@ function commonFields(kind: "sensor" | "action", healthPort: number) {
     }),
     plugins: section(pluginsShape()),
     health: section({
-      host: str({ help: "health server bind address", default: "127.0.0.1" }),
+      host: host({ help: "health server bind address", default: "127.0.0.1" }),
       port: port({ help: "health server port (0 picks a free one)", default: healthPort }),
       path: str({ help: "health path", default: "/health", pattern: /^\/[A-Za-z0-9._/-]*$/ }),
       ...edgeFields(),

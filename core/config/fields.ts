@@ -360,6 +360,23 @@ export function bytes<O extends FieldOptions<number> & { min?: number; max?: num
   );
 }
 
+/**
+ * A host name, IPv4 address or IPv6 address (bare or in brackets) that a service listens on: a
+ * `host:port` value is refused at parse time, naming the setting, instead of failing the bind.
+ */
+export const HOST_PATTERN =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[?[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\]?)$/;
+
+/** An address to listen on (see {@linkcode HOST_PATTERN}). */
+export function host<O extends FieldOptions<string>>(opts: O): Field<string, HasDefault<O>> {
+  return str({
+    ...opts,
+    pattern: HOST_PATTERN,
+    expected: "a host name, an IPv4 or an IPv6 address, without a port (the port is its own " +
+      "setting)",
+  });
+}
+
 /** An http(s) URL. */
 export function url<O extends FieldOptions<string>>(opts: O): Field<string, HasDefault<O>> {
   return make(

@@ -80,6 +80,8 @@ export {
   type Field,
   type FieldOptions,
   fileRefGrants,
+  host,
+  HOST_PATTERN,
   type Infer,
   int,
   list,

@@ -16,7 +16,7 @@ import {
   DEFAULT_MAX_URL_BYTES,
 } from "./limits.ts";
 import { DEFAULT_IDLE_RECLAIM_MS, MAX_IDLE_RECLAIM_MS, MIN_IDLE_RECLAIM_MS } from "./reclaim.ts";
-import { bytes, duration, int, oneOf, path, port, str } from "../config/mod.ts";
+import { bytes, duration, host, int, oneOf, path, port, str } from "../config/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 
 /** Per-service defaults that differ from the shared ones. */
@@ -95,7 +95,7 @@ export function edgeFields(defaults: EdgeDefaults = {}) {
 /** The shared service fields, with the service's default port. */
 export function serviceFields(defaultPort: number, defaults: EdgeDefaults = {}) {
   return {
-    host: str({ help: "address to listen on", default: "127.0.0.1" }),
+    host: host({ help: "address to listen on", default: "127.0.0.1" }),
     port: port({ help: "TCP port to listen on (0 picks a free one)", default: defaultPort }),
     ...edgeFields(defaults),
     log_level: oneOf(LEVELS, { help: "lowest log level written", default: "info" }),

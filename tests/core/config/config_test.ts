@@ -5,6 +5,7 @@ import {
   defineConfig,
   duration,
   formatConfigError,
+  host,
   int,
   list,
   oneOf,
@@ -418,4 +419,32 @@ Deno.test("a refused URL value is shown without its user info (a password in a U
     loaded(await stores.parse(["--store", "redis://cache:6379"], { env: envOf({}) }))
   );
   assert.equal(plain.found, 'string "redis://cache:6379"');
+});
+
+Deno.test("a listen host is a name or an address without a port: host:port is a config error naming it", async () => {
+  const hosts = defineConfig({
+    command: "hosts",
+    summary: "listen host",
+    fields: { host: host({ help: "address to listen on", default: "127.0.0.1" }) },
+  });
+  const parse = (value: string) => hosts.parse([`--host=${value}`], { env: envOf({}) });
+  for (
+    const ok of [
+      "127.0.0.1",
+      "0.0.0.0",
+      "localhost",
+      "node-1.example.com",
+      "::",
+      "::1",
+      "[::1]",
+      "fe80::1",
+    ]
+  ) {
+    assert.equal(loaded(await parse(ok)).config.host, ok, ok);
+  }
+  for (const bad of ["0.0.0.0:5000", "localhost:8080", "bad host", "", "-x", "http://127.0.0.1"]) {
+    const err = await configError(() => parse(bad));
+    assert.equal(err.key, "host", bad);
+    assert.match(err.message, /without a port/, bad);
+  }
 });
