@@ -298,28 +298,37 @@ class ActionAgent {
     }
   }
 
-  /** Polls the orchestrator while a worker is idle, honouring `next_poll_interval`. */
+  /**
+   * Polls the orchestrator while a worker is idle, honouring `next_poll_interval`: at once after
+   * a delivered instruction, else after `agent.poll_interval`. A failed poll and an instruction
+   * the agent cannot parse both wait `agent.poll_interval` (or a longer `next_poll_interval`):
+   * an orchestrator that keeps answering junk is not polled in a loop.
+   */
   async pollLoop(): Promise<void> {
     const orch = this.rt.orchestrator!;
     const signal = this.stop.signal;
+    const interval = this.config.agent.poll_interval;
     while (!signal.aborted) {
       await this.queue.waitForIdleWorker(signal);
       if (signal.aborted) break;
-      let wait = this.config.agent.poll_interval;
+      let wait = interval;
       try {
         const out = await orch.poll();
         if (out.rejected) await this.reject(out.rejected.id, out.rejected.reason, "orchestrator");
         if (out.instruction) await this.accept(out.instruction, "orchestrator");
-        const delivered = Boolean(out.instruction || out.rejected);
-        wait = out.nextPollMs !== undefined && out.nextPollMs > 0
-          ? out.nextPollMs
-          : delivered
-          ? 0
-          : wait;
+        if (out.rejected) {
+          wait = Math.max(interval, out.nextPollMs ?? 0);
+          this.rt.log.warn("the orchestrator's instruction was not valid; next poll waits", {
+            instruction_id: out.rejected.id,
+            next_poll_ms: wait,
+          });
+        } else if (out.nextPollMs !== undefined && out.nextPollMs > 0) wait = out.nextPollMs;
+        else if (out.instruction) wait = 0;
       } catch (err) {
         if (signal.aborted) break;
         this.rt.log.warn("instruction poll failed", {
           error: errorMessage(err),
+          next_poll_ms: wait,
         });
       }
       await sleep(wait, signal);
