@@ -20,6 +20,7 @@ import { type PluginTrustPolicy, pluginTrustPolicy } from "./plugin_trust.ts";
 import { ResultReporter, type TaskSource } from "./reporter.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 import { boundResult, PluginHealth } from "./results.ts";
+import { redactFailure } from "./redact.ts";
 import { TaskQueue } from "./queue.ts";
 import { every, settledWithin, sleep } from "../async/mod.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
@@ -187,10 +188,17 @@ class ActionAgent {
     await this.reporter.deliver(this.rt.state.get(key)!);
   }
 
-  #finish(id: string, body: ResultBody): void {
+  /**
+   * Stores an instruction's result (to deliver and re-deliver) and wakes who waits for it. Its
+   * error text is redacted first (redact.ts): what is stored is all that ever leaves, to the
+   * orchestrator, to `action.results` and to the audit trail. Returns the body as stored.
+   */
+  #finish(id: string, result: ResultBody): ResultBody {
+    const body = redactFailure(result);
     this.rt.state.finish(id, body.status, boundResult(body, this.config.action.max_result_bytes));
     this.#waiting.get(id)?.forEach((done) => done());
     this.#waiting.delete(id);
+    return body;
   }
 
   /** Resolves once instruction `id` is finished (completed or failed; at once if it is). */
@@ -236,7 +244,7 @@ class ActionAgent {
         execution_log: log.lines(),
       };
     }
-    this.#finish(inst.id, body);
+    body = this.#finish(inst.id, body);
     this.#record(inst, body);
     this.rt.log.info("instruction finished", {
       instruction_id: inst.id,

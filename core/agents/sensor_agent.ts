@@ -17,6 +17,7 @@ import type { ComponentHealth } from "./health.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
+import { redactErrorText } from "./redact.ts";
 
 /** How often expired dedup keys are pruned. */
 const DEDUP_PRUNE_INTERVAL_MS = 60_000;
@@ -135,7 +136,12 @@ class TriggerLoop {
     return true;
   }
 
-  async #failed(type: string, message: string): Promise<false> {
+  /**
+   * Records a failed run. The plugin's error text leaves the agent (on `/health`, in the log and
+   * the audit trail) redacted: secrets, cards and SSNs replaced.
+   */
+  async #failed(type: string, error: string): Promise<false> {
+    const message = redactErrorText(error);
     this.health.ok = false;
     this.health.failures++;
     this.health.consecutive_failures++;
