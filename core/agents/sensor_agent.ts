@@ -7,6 +7,7 @@
  * @module
  */
 import { parseDuration } from "../config/mod.ts";
+import { sha256Hex } from "../crypto/mod.ts";
 import { noteWork, type Service, withShutdown } from "../http/mod.ts";
 import { isTopicName } from "../topic/mod.ts";
 import type { TriggerEvent } from "../plugin/mod.ts";
@@ -24,9 +25,13 @@ const DEDUP_PRUNE_INTERVAL_MS = 60_000;
 /** Most events taken from one detect call; the rest are counted as dropped. */
 const MAX_EVENTS_PER_RUN = 100;
 
-/** The dedup key of an event: its type and source. */
+/**
+ * The dedup key of an event: the SHA-256 of its type and source, as the state database keeps
+ * it. A source is whatever the plugin names (a host, a user, an account, a card): the database
+ * holds its digest, never the text, and two sources are still told apart.
+ */
 function dedupKey(e: Pick<TriggerEvent, "type" | "source">): string {
-  return `${e.type}\u0000${e.source}`;
+  return sha256Hex(`${e.type}\u0000${e.source}`);
 }
 
 /** Health of one trigger loop. */
