@@ -20,6 +20,7 @@ import { type PluginTrustPolicy, pluginTrustPolicy } from "./plugin_trust.ts";
 import { ResultReporter, type TaskSource } from "./reporter.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 import { boundResult, PluginHealth } from "./results.ts";
+import { redactFailure } from "./redact.ts";
 import { TaskQueue } from "./queue.ts";
 import { every, settledWithin, sleep } from "../async/mod.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
@@ -187,10 +188,17 @@ class ActionAgent {
     await this.reporter.deliver(this.rt.state.get(key)!);
   }
 
-  #finish(id: string, body: ResultBody): void {
+  /**
+   * Stores an instruction's result (to deliver and re-deliver) and wakes who waits for it. Its
+   * error text is redacted first (redact.ts): what is stored is all that ever leaves, to the
+   * orchestrator, to `action.results` and to the audit trail. Returns the body as stored.
+   */
+  #finish(id: string, result: ResultBody): ResultBody {
+    const body = redactFailure(result);
     this.rt.state.finish(id, body.status, boundResult(body, this.config.action.max_result_bytes));
     this.#waiting.get(id)?.forEach((done) => done());
     this.#waiting.delete(id);
+    return body;
   }
 
   /** Resolves once instruction `id` is finished (completed or failed; at once if it is). */
@@ -236,7 +244,7 @@ class ActionAgent {
         execution_log: log.lines(),
       };
     }
-    this.#finish(inst.id, body);
+    body = this.#finish(inst.id, body);
     this.#record(inst, body);
     this.rt.log.info("instruction finished", {
       instruction_id: inst.id,
@@ -298,28 +306,37 @@ class ActionAgent {
     }
   }
 
-  /** Polls the orchestrator while a worker is idle, honouring `next_poll_interval`. */
+  /**
+   * Polls the orchestrator while a worker is idle, honouring `next_poll_interval`: at once after
+   * a delivered instruction, else after `agent.poll_interval`. A failed poll and an instruction
+   * the agent cannot parse both wait `agent.poll_interval` (or a longer `next_poll_interval`):
+   * an orchestrator that keeps answering junk is not polled in a loop.
+   */
   async pollLoop(): Promise<void> {
     const orch = this.rt.orchestrator!;
     const signal = this.stop.signal;
+    const interval = this.config.agent.poll_interval;
     while (!signal.aborted) {
       await this.queue.waitForIdleWorker(signal);
       if (signal.aborted) break;
-      let wait = this.config.agent.poll_interval;
+      let wait = interval;
       try {
         const out = await orch.poll();
         if (out.rejected) await this.reject(out.rejected.id, out.rejected.reason, "orchestrator");
         if (out.instruction) await this.accept(out.instruction, "orchestrator");
-        const delivered = Boolean(out.instruction || out.rejected);
-        wait = out.nextPollMs !== undefined && out.nextPollMs > 0
-          ? out.nextPollMs
-          : delivered
-          ? 0
-          : wait;
+        if (out.rejected) {
+          wait = Math.max(interval, out.nextPollMs ?? 0);
+          this.rt.log.warn("the orchestrator's instruction was not valid; next poll waits", {
+            instruction_id: out.rejected.id,
+            next_poll_ms: wait,
+          });
+        } else if (out.nextPollMs !== undefined && out.nextPollMs > 0) wait = out.nextPollMs;
+        else if (out.instruction) wait = 0;
       } catch (err) {
         if (signal.aborted) break;
         this.rt.log.warn("instruction poll failed", {
           error: errorMessage(err),
+          next_poll_ms: wait,
         });
       }
       await sleep(wait, signal);

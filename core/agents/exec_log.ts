@@ -1,17 +1,17 @@
 /**
  * An instruction's execution log: `[2006-01-02T15:04:05.000Z] msg` lines (the Stavily format,
- * docs/protocols.md), scrubbed of secrets and bounded in line count and line length so a chatty
- * plugin cannot grow a report without limit.
+ * docs/protocols.md), scrubbed of secrets, cards and SSNs (redact.ts) and bounded in line count and
+ * line length so a chatty plugin cannot grow a report without limit.
  * @module
  */
-import { scrubString } from "../log/mod.ts";
+import { redactErrorText } from "./redact.ts";
 
 /** Longest line kept; longer lines are cut with a marker. */
 export const MAX_LOG_LINE_CHARS = 2_000;
 
 /** Formats one log line at `date`. */
 export function logLine(msg: string, date = new Date()): string {
-  const clean = scrubString(msg.replace(/[\r\n]+/g, " "));
+  const clean = redactErrorText(msg.replace(/[\r\n]+/g, " "));
   const cut = clean.length > MAX_LOG_LINE_CHARS
     ? clean.slice(0, MAX_LOG_LINE_CHARS) + " [truncated]"
     : clean;

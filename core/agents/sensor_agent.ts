@@ -7,6 +7,7 @@
  * @module
  */
 import { parseDuration } from "../config/mod.ts";
+import { sha256Hex } from "../crypto/mod.ts";
 import { noteWork, type Service, withShutdown } from "../http/mod.ts";
 import { isTopicName } from "../topic/mod.ts";
 import type { TriggerEvent } from "../plugin/mod.ts";
@@ -17,15 +18,20 @@ import type { ComponentHealth } from "./health.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
+import { redactErrorText } from "./redact.ts";
 
 /** How often expired dedup keys are pruned. */
 const DEDUP_PRUNE_INTERVAL_MS = 60_000;
 /** Most events taken from one detect call; the rest are counted as dropped. */
 const MAX_EVENTS_PER_RUN = 100;
 
-/** The dedup key of an event: its type and source. */
+/**
+ * The dedup key of an event: the SHA-256 of its type and source, as the state database keeps
+ * it. A source is whatever the plugin names (a host, a user, an account, a card): the database
+ * holds its digest, never the text, and two sources are still told apart.
+ */
 function dedupKey(e: Pick<TriggerEvent, "type" | "source">): string {
-  return `${e.type}\u0000${e.source}`;
+  return sha256Hex(`${e.type}\u0000${e.source}`);
 }
 
 /** Health of one trigger loop. */
@@ -135,7 +141,12 @@ class TriggerLoop {
     return true;
   }
 
-  async #failed(type: string, message: string): Promise<false> {
+  /**
+   * Records a failed run. The plugin's error text leaves the agent (on `/health`, in the log and
+   * the audit trail) redacted: secrets, cards and SSNs replaced.
+   */
+  async #failed(type: string, error: string): Promise<false> {
+    const message = redactErrorText(error);
     this.health.ok = false;
     this.health.failures++;
     this.health.consecutive_failures++;

@@ -38,6 +38,27 @@ const MIN_EMPTY_POLL_MS = 1000;
 /** Longest backoff, as a multiple of the base. */
 const MAX_BACKOFF_MULTIPLIER = 12;
 
+/** A command's own fields: found at the top level of a poll answer, the command is misplaced. */
+const COMMAND_FIELDS = ["command_id", "type", "parameters", "deployment_hash"];
+
+/**
+ * Warns when a poll answer with no `item` carries a command's id at its top level: the wire
+ * puts the command under `item` (as upstream's dashboard and agent do), so such a command is not
+ * run, and the warning says why rather than dropping it silently.
+ */
+function misplacedCommand(body: Record<string, unknown>, log: Logger): void {
+  if (!Object.hasOwn(body, "command_id")) return;
+  const fields = COMMAND_FIELDS.filter((f) => Object.hasOwn(body, f));
+  const id = body.command_id;
+  log.warn(
+    "dashboard poll answer has command fields at its top level, not under `item`: not run",
+    {
+      top_level: fields,
+      ...(typeof id === "string" && COMMAND_ID.test(id) ? { command_id: id } : {}),
+    },
+  );
+}
+
 /** Options for {@linkcode DashboardLink}. */
 export interface LinkOptions {
   dashboardUrl: string;
@@ -128,13 +149,18 @@ export class DashboardLink {
       throw new Error(`dashboard answered ${res.status}`);
     }
     const bytes = await readBody(res, { limit: MAX_POLL_RESPONSE_BYTES });
-    const body = JSON.parse(new TextDecoder().decode(bytes)) as {
-      item?: unknown;
-      meta?: { next_poll_secs?: unknown };
-    };
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    // Not an object: a failed poll (logged, backed off), not an empty one.
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new Error("the dashboard's poll answer is not a JSON object");
+    }
+    const body = parsed as { item?: unknown; meta?: { next_poll_secs?: unknown } };
     const next = Number(body.meta?.next_poll_secs ?? 0);
     const nextPollSecs = Number.isFinite(next) && next > 0 ? Math.min(next, 300) : 0;
-    if (body.item === null || body.item === undefined) return { nextPollSecs };
+    if (body.item === null || body.item === undefined) {
+      misplacedCommand(body, o.log);
+      return { nextPollSecs };
+    }
     // The command parser (zod) loads with the first command, not with the agent.
     let parseCommand: Parser["parseCommand"];
     try {

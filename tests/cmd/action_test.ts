@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { command } from "../../cmd/action.ts";
 import { writeConfig } from "../core/agents/fixtures.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
-import { runIatp, tempDir } from "../helpers.ts";
+import { createLogger } from "../../core/log/mod.ts";
+import { runIatp, tempDir, waitFor } from "../helpers.ts";
 
 const noStack = (text: string) => assert.doesNotMatch(text, /^\s+at .+:\d+:\d+/m);
 
@@ -107,6 +108,45 @@ Deno.test("iatp action: a file a setting names that does not exist is a config e
     );
     noStack(r.stderr);
   } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("action: instructions it cannot parse wait agent.poll_interval before the next poll, as a failed poll does", async () => {
+  const dir = await tempDir();
+  const orch = await startFakeOrchestrator({ agentId: "junk", token: "junk-token-0001" });
+  // No next_poll_interval: only the agent's own schedule decides when it polls again.
+  orch.setNextPollInterval(null);
+  for (let i = 0; i < 10; i++) orch.enqueue({ junk: i, instruction_type: ["not", "a", "type"] });
+  const lines: string[] = [];
+  const log = createLogger({ service: "action", level: "info", sink: (l) => lines.push(l) });
+  const logged = () =>
+    lines.map((l) => JSON.parse(l) as { msg: string; fields?: Record<string, unknown> });
+  const config = command.resolve({
+    agent: { id: "junk", base_folder: join(dir.path, "base"), poll_interval: 30_000 },
+    api: { base_url: orch.url },
+    security: { auth: { api_key: "junk-token-0001" } },
+    health: { port: 0 },
+  });
+  const svc = await command.start(config, { log });
+  try {
+    await waitFor(
+      () => logged().some((l) => l.msg === "invalid instruction"),
+      20_000,
+      "the first junk answer",
+    );
+    // Counted over a window far shorter than poll_interval: one poll, nine junk answers left.
+    // (Before, each junk answer was polled again at once: all ten within the window.)
+    await new Promise((done) => setTimeout(done, 1_000));
+    assert.equal(orch.polls().length, 1);
+    assert.equal(orch.pending(), 9);
+    assert.equal(logged().filter((l) => l.msg === "invalid instruction").length, 1);
+    // The agent's choice, from its log: the next poll after poll_interval.
+    const wait = logged().find((l) => l.msg.startsWith("the orchestrator's instruction was not"));
+    assert.equal(wait?.fields?.next_poll_ms, 30_000, lines.join("\n"));
+  } finally {
+    await svc.close();
+    await orch.close();
     await dir.remove();
   }
 });

@@ -1,7 +1,8 @@
 /**
  * Real service children: cards and SSNs that reach a service (an instruction id from the
  * orchestrator, a plugin's error message, a command id) never reach its log lines or its audit
- * trail, whichever service it is, not only the sidecar.
+ * trail (nor, for the action agent, the results it reports), whichever service it is, not only
+ * the sidecar.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ const CARD = "4532015112830366";
 const DASHED_CARD = "4532-0151-1283-0366";
 const SSN = "123-45-6789";
 
-Deno.test("action agent: no card or SSN in its log lines or audit trail", async () => {
+Deno.test("action agent: no card or SSN in its log lines, audit trail or results", async () => {
   // Before: the action agent never loaded the PII scrubber, so both were written as they came.
   const dir = await tempDir("iatp-action-pii-");
   await writeFixturePlugins(join(dir.path, "plugins"));
@@ -38,23 +39,43 @@ Deno.test("action agent: no card or SSN in its log lines or audit trail", async 
     timeout_seconds: 30,
     max_retries: 0,
   });
+  // A config key the agent names in its own error message, which no plugin host scrubbed.
+  orch.enqueue({
+    id: "config-key",
+    plugin_id: "echo-action",
+    instruction_type: "execute",
+    plugin_configuration: { [`card ${DASHED_CARD}`]: 1 },
+    input_data: {},
+  });
   const agent = await startIatpService(["action", "--config", config], {
     env: { IATP_DATA_DIR: dir.path },
   });
   try {
-    await waitFor(() => orch.results().length === 1, 60_000, "the result");
-    assert.equal(orch.results()[0].body.status, "failed");
+    await waitFor(() => orch.results().length === 2, 60_000, "the results");
+    assert.deepEqual(orch.results().map((r) => r.body.status), ["failed", "failed"]);
   } finally {
     await agent.stop("SIGTERM");
     await orch.close();
   }
   try {
+    // The orchestrator gets each error with the card and SSN replaced, the rest kept (before:
+    // the agent's own message went out with the config key as the orchestrator sent it).
+    const [thrown, named] = [orch.results(id)[0].body, orch.results("config-key")[0].body];
+    assert.match(
+      String(thrown.error_message),
+      /^card \[CREDIT_CARD_REDACTED\] ssn \[SSN_REDACTED\]$/,
+    );
+    assert.match(
+      String(named.error_message),
+      /^config\.card \[CREDIT_CARD_REDACTED\]: unknown field/,
+    );
     const trail = await Deno.readTextFile(join(dir.path, "agent/logs/audit/audit.jsonl"));
     const logs = agent.stdout() + agent.stderr();
     // The instruction was logged and audited, with the card and SSN replaced.
     assert.match(logs, /order-\[CREDIT_CARD_REDACTED\]/);
     assert.match(trail, /\[SSN_REDACTED\]/);
-    for (const [name, text] of [["logs", logs], ["audit trail", trail]]) {
+    const sent = JSON.stringify(orch.results().map((r) => r.body));
+    for (const [name, text] of [["logs", logs], ["audit trail", trail], ["results", sent]]) {
       for (const pii of [CARD, DASHED_CARD, SSN]) {
         assert.ok(!text.includes(pii), `${name} hold ${pii}`);
       }

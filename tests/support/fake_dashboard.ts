@@ -45,6 +45,11 @@ export interface FakeDashboard {
   url: string;
   /** Queues a command for the next poll. */
   enqueue(item: { command_id: string; type: string; parameters?: Record<string, unknown> }): void;
+  /**
+   * Queues a 200 poll answer sent as given instead of `{item, meta}` (a dashboard that does not
+   * speak the wire: a command at the top level, a list, ...); answered in turn with commands.
+   */
+  enqueueAnswer(body: unknown): void;
   reports: ReceivedReport[];
   /** Polls answered, and requests refused (by reason). */
   stats: { polls: number; rejected: Record<string, number> };
@@ -64,7 +69,8 @@ export function startFakeDashboard(opts: FakeDashboardOptions): FakeDashboard {
   let token = opts.token;
   let bearer = opts.bearer;
   const authorizations = new Set<string>();
-  const queue: Array<Record<string, unknown>> = [];
+  /** Commands, and answers sent as they are (`raw`). */
+  const queue: Array<{ item: Record<string, unknown> } | { raw: unknown }> = [];
   const waiters = new Set<() => void>();
   let closed = false;
   const seen = new Set<string>();
@@ -124,9 +130,10 @@ export function startFakeDashboard(opts: FakeDashboardOptions): FakeDashboard {
       });
     }
     stats.polls++;
-    const item = queue.shift();
-    if (!item) return new Response(null, { status: 204 });
-    return Response.json({ item, meta: { next_poll_secs: 0 } });
+    const next = queue.shift();
+    if (!next) return new Response(null, { status: 204 });
+    if ("raw" in next) return Response.json(next.raw);
+    return Response.json({ item: next.item, meta: { next_poll_secs: 0 } });
   };
 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
@@ -152,7 +159,11 @@ export function startFakeDashboard(opts: FakeDashboardOptions): FakeDashboard {
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     enqueue(item) {
-      queue.push({ parameters: {}, deployment_hash: opts.deploymentHash, ...item });
+      queue.push({ item: { parameters: {}, deployment_hash: opts.deploymentHash, ...item } });
+      for (const w of [...waiters]) w();
+    },
+    enqueueAnswer(raw) {
+      queue.push({ raw });
       for (const w of [...waiters]) w();
     },
     reports,

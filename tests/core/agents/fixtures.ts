@@ -23,7 +23,7 @@ export const FIXED_TRIGGER_MOD = `
 let n = 0;
 export function detect(ctx) {
   n++;
-  if (ctx.config.crash) throw new Error("fixture trigger crashed on purpose");
+  if (ctx.config.crash) throw new Error(ctx.config.crash_message || "fixture trigger crashed on purpose");
   return [{
     id: crypto.randomUUID(), type: ctx.config.type, source: ctx.config.source,
     timestamp: new Date().toISOString(), severity: "high", data: { run: n }, tags: ["fixture"],
@@ -59,6 +59,7 @@ export async function writeFixturePlugins(dir: string): Promise<void> {
     type: { type: "string", default: "test.alert" },
     source: { type: "string", default: "fixture" },
     crash: { type: "boolean", default: false },
+    crash_message: { type: "string", default: "" },
     interval: { type: "integer", default: 1 },
   });
 }

@@ -1,9 +1,13 @@
-/** The dashboard link against a real HTTP dashboard: an empty answer that comes at once is not polled again at once. */
+/**
+ * The dashboard link against a real HTTP dashboard: an empty answer that comes at once is not
+ * polled again at once; an answer not in the wire's shape is never dropped silently.
+ */
 import assert from "node:assert/strict";
 import { staticToken } from "../../../core/auth/mod.ts";
 import { CommandRouter, DashboardLink } from "../../../core/hostagent/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 import { waitFor } from "../../helpers.ts";
+import { type FakeDashboard, startFakeDashboard } from "../../support/fake_dashboard.ts";
 
 Deno.test("a dashboard that answers an empty poll at once is polled again after polling_backoff", async () => {
   let polls = 0;
@@ -43,5 +47,86 @@ Deno.test("a dashboard that answers an empty poll at once is polled again after 
   } finally {
     await link.close();
     await dashboard.shutdown();
+  }
+});
+
+/** The HMAC key of the fake dashboard tests below. */
+const KEY = "link-test-hmac-key-0123456789abcdef";
+
+/** A link to `dash` whose log lines land in `lines`; Docker commands go nowhere. */
+function linkTo(dash: FakeDashboard, deploymentHash: string) {
+  const lines: string[] = [];
+  const log = createLogger({ service: "status", level: "info", sink: (l) => lines.push(l) });
+  const identity = { agentId: "status-2", token: staticToken(KEY) };
+  const router = new CommandRouter(
+    { kind: "compose_agent", url: "http://127.0.0.1:9", identity, timeoutMs: 1000 },
+    () => {
+      throw new Error("no host snapshot in this test");
+    },
+    log,
+  );
+  const link = new DashboardLink({
+    dashboardUrl: dash.url,
+    deploymentHash,
+    identity,
+    router,
+    pollTimeoutSecs: 1,
+    backoffMs: 50,
+    reportAttempts: 1,
+    log,
+  });
+  const logged = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { link, lines, logged };
+}
+
+Deno.test("a command sent at the top level of a poll answer, not under item, is not run and says so", async () => {
+  const dash = startFakeDashboard({ token: KEY, deploymentHash: "dh2", maxHoldMs: 200 });
+  const { link, lines, logged } = linkTo(dash, "dh2");
+  try {
+    // The command's fields where `item` should hold them, then one in the wire's shape.
+    dash.enqueueAnswer({
+      command_id: "cmd-top",
+      type: "format_disk",
+      parameters: {},
+      deployment_hash: "dh2",
+      meta: { next_poll_secs: 0 },
+    });
+    dash.enqueue({ command_id: "cmd-item", type: "format_disk" });
+    link.start();
+    // The link goes on: the next command, under `item`, is run and reported.
+    assert.equal((await dash.waitForReport("cmd-item", 20_000)).status, "failed");
+    assert.equal(dash.reports.some((r) => r.command_id === "cmd-top"), false, "not run");
+    const warning = logged().find((l) =>
+      String(l.msg).includes("command fields at its top level, not under `item`")
+    );
+    assert.ok(warning, `no warning in ${lines.join("\n")}`);
+    assert.equal(warning.level, "warn");
+    assert.deepEqual(warning.fields, {
+      command_id: "cmd-top",
+      top_level: ["command_id", "type", "parameters", "deployment_hash"],
+    });
+  } finally {
+    await link.close();
+    await dash.close();
+  }
+});
+
+Deno.test("a poll answer that is not a JSON object is a failed poll, logged and backed off", async () => {
+  const dash = startFakeDashboard({ token: KEY, deploymentHash: "dh3", maxHoldMs: 200 });
+  const { link, lines, logged } = linkTo(dash, "dh3");
+  try {
+    dash.enqueueAnswer([{ command_id: "cmd-listed", type: "format_disk", parameters: {} }]);
+    dash.enqueue({ command_id: "cmd-after", type: "format_disk" });
+    link.start();
+    assert.equal((await dash.waitForReport("cmd-after", 20_000)).status, "failed");
+    assert.equal(dash.reports.some((r) => r.command_id === "cmd-listed"), false, "not run");
+    const failed = logged().find((l) => l.msg === "dashboard poll failed");
+    assert.ok(failed, `no warning in ${lines.join("\n")}`);
+    const fields = failed.fields as Record<string, unknown>;
+    assert.match(JSON.stringify(fields.err), /not a JSON object/);
+    assert.equal(typeof fields.retry_in_ms, "number");
+  } finally {
+    await link.close();
+    await dash.close();
   }
 });
