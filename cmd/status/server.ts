@@ -203,10 +203,11 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       if (Object.keys(broken).length > 0) return serviceHealth("status", broken, facts);
       return { status: "ok", service: "status", ...facts };
     },
-    // Upstream serves its metrics snapshot as JSON at /metrics: a read like the others, so it
-    // needs status:read when auth is on (the Prometheus text stays open, as on every service).
+    // Upstream serves its metrics snapshot as JSON at /metrics. Both forms of /metrics hold the
+    // host's figures (the text as iatp_host_* gauges): reads like the others, so with auth on
+    // they need status:read.
     metricsJson: () => ({ ...monitor.latest() }),
-    metricsJsonCheck: guard.enabled ? guard.check : undefined,
+    metricsCheck: guard.enabled ? guard.check : undefined,
   });
   const commands = statusCommandCounter(server.metrics.registry);
   registerHostGauges(server.metrics.registry, monitor);

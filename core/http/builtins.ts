@@ -21,10 +21,10 @@ export interface BuiltinSource {
   /** The JSON snapshot at `/metrics` for a client asking for JSON and not text. */
   metricsJson?: () => Record<string, unknown>;
   /**
-   * Checks a request for the JSON snapshot before it is built (see `ServerOptions`); a thrown
-   * `HttpError` is the answer. The Prometheus text is not checked.
+   * Checks a request for `/metrics` (the Prometheus text and the JSON snapshot alike) before
+   * either is built (see `ServerOptions`); a thrown `HttpError` is the answer.
    */
-  metricsJsonCheck?: (target: string, authorization: string | null) => void | Promise<void>;
+  metricsCheck?: (target: string, authorization: string | null) => void | Promise<void>;
   /** The Prometheus text at `/metrics`, given the server's own registry text. */
   metricsText?: (own: () => Promise<string>) => Promise<string>;
 }
@@ -62,18 +62,16 @@ export const BEARER_CHALLENGE = 'Bearer realm="iatp"';
 
 /**
  * `GET /metrics`: Prometheus text, or the JSON snapshot to a client that asks for JSON only,
- * once `metricsJsonCheck` (if any) let the request through.
- * @throws {HttpError} what `metricsJsonCheck` throws (401, 403, 503)
+ * once `metricsCheck` (if any) let the request through.
+ * @throws {HttpError} what `metricsCheck` throws (401, 403, 503)
  */
 export async function metricsAnswer(
   src: BuiltinSource,
   metrics: HttpMetrics,
   req: MetricsRequest,
 ): Promise<BuiltinAnswer> {
-  if (src.metricsJson && wantsJson(req.accept)) {
-    await src.metricsJsonCheck?.(req.target, req.authorization);
-    return { status: 200, json: src.metricsJson() };
-  }
+  await src.metricsCheck?.(req.target, req.authorization);
+  if (src.metricsJson && wantsJson(req.accept)) return { status: 200, json: src.metricsJson() };
   const own = () => metrics.registry.metrics();
   const text = src.metricsText ? await src.metricsText(own) : await own();
   return { status: 200, text, contentType: metrics.registry.contentType };

@@ -53,13 +53,13 @@ export interface ServerOptions extends EdgeOptions {
    */
   metricsJson?: () => Record<string, unknown>;
   /**
-   * Checks a request for the `metricsJson` snapshot before it is built, given its request-target
-   * (or URL) and `Authorization` field: a service whose routes need a credential checks it here
-   * too, since the built-in routes come before every middleware a service registers. A thrown
-   * `HttpError` is the answer (a 401 with `WWW-Authenticate: Bearer realm="iatp"`). The
-   * Prometheus text, `/health` and `/ready` are not checked.
+   * Checks a request for `/metrics` (the Prometheus text and the `metricsJson` snapshot alike)
+   * before either is built, given its request-target (or URL) and `Authorization` field: a
+   * service whose metrics need a credential checks it here, since the built-in routes come before
+   * every middleware a service registers. A thrown `HttpError` is the answer (a 401 with
+   * `WWW-Authenticate: Bearer realm="iatp"`). `/health` and `/ready` are never checked.
    */
-  metricsJsonCheck?: (target: string, authorization: string | null) => void | Promise<void>;
+  metricsCheck?: (target: string, authorization: string | null) => void | Promise<void>;
   /** Routes exempt from the declared-length body check (they answer their own 413). */
   bodyLimitExempt?: (path: string) => boolean;
   /**

@@ -2,7 +2,7 @@
  * The status agent's protected mode and read scope, over real processes (scripts/iatp): beyond
  * loopback with no keys it refuses to start naming `auth_keys` unless `--insecure` (which warns);
  * with `auth_keys` every read (the snapshot, the stream, the capabilities and the JSON snapshot
- * at `/metrics`) needs `status:read`, while `/health`, `/ready` and the Prometheus text stay open.
+ * and the Prometheus text at `/metrics`) needs `status:read`, while `/health` and `/ready` stay open.
  * On loopback with no keys it stays open (status_test.ts reads every route without a credential).
  */
 import assert from "node:assert/strict";
@@ -69,7 +69,7 @@ Deno.test("status beyond loopback without keys exits 2 naming auth_keys; --insec
   }
 });
 
-Deno.test("status with auth_keys: every read needs status:read (401 JSON, 403, 200); health, ready and the Prometheus text stay open", async () => {
+Deno.test("status with auth_keys: every read needs status:read (401 JSON, 403, 200), the Prometheus text included; health and ready stay open", async () => {
   const dir = await tempDir();
   const issuer = await generateIssuer();
   const stranger = await generateIssuer();
@@ -131,13 +131,24 @@ Deno.test("status with auth_keys: every read needs status:read (401 JSON, 403, 2
         }
       }
     }
-    // Probes and scrapers need no credential, as on every service.
+    // Probes need no credential, as on every service.
     for (const path of ["/health", "/ready"]) {
       const res = await fetch(`${agent.url}${path}`);
       assert.equal(res.status, 200, path);
       await res.body?.cancel();
     }
-    const prom = await fetch(`${agent.url}/metrics`);
+    // The Prometheus text holds the same host figures (iatp_host_*): a scraper needs the scope.
+    const promNone = await fetch(`${agent.url}/metrics`);
+    assert.equal(promNone.status, 401);
+    assert.doesNotMatch(await promNone.text(), /iatp_host_/);
+    const promTracer = await fetch(`${agent.url}/metrics`, {
+      headers: { authorization: `Bearer ${tracer}` },
+    });
+    assert.equal(promTracer.status, 403);
+    await promTracer.body?.cancel();
+    const prom = await fetch(`${agent.url}/metrics`, {
+      headers: { authorization: `Bearer ${reader}` },
+    });
     assert.equal(prom.status, 200);
     assert.match(await prom.text(), /iatp_host_memory_total_bytes\{service="status"\}/);
     // No credential reaches the log.

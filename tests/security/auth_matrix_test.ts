@@ -303,7 +303,7 @@ Deno.test("auth matrix: sidecar trace lookup; manifest and /proxy stay open", as
   assertCleanLogs(lines, creds, "sidecar");
 });
 
-Deno.test("auth matrix: status agent reads, the JSON snapshot at /metrics included", async () => {
+Deno.test("auth matrix: status agent reads, both forms of /metrics included", async () => {
   const creds = await credentials();
   const dir = await tempDir();
   const lines: string[] = [];
@@ -327,11 +327,12 @@ Deno.test("auth matrix: status agent reads, the JSON snapshot at /metrics includ
       { name: "status stream", scope: "status:read", ok: 200, call: get("/api/v1/metrics/stream") },
       { name: "status capabilities", scope: "status:read", ok: 200, call: get("/capabilities") },
       { name: "status JSON snapshot", scope: "status:read", ok: 200, call: asJson },
+      { name: "status Prometheus text", scope: "status:read", ok: 200, call: get("/metrics") },
     ];
     const bodies = new Set<string>();
     for (const r of routes) for (const b of await matrix(started.url, r, creds)) bodies.add(b);
     assert.equal(bodies.size, 1, "every 401 reads the same, whatever was wrong");
-    for (const path of ["/health", "/ready", "/metrics"]) {
+    for (const path of ["/health", "/ready"]) {
       const res = await fetch(`${started.url}${path}`);
       assert.equal(res.status, 200, `${path} is open`);
       await res.body?.cancel();

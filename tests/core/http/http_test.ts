@@ -228,7 +228,7 @@ Deno.test("listening on 0.0.0.0: the line keeps the connectable url and names th
   }
 });
 
-Deno.test("metricsJsonCheck guards the JSON snapshot on the raw path and in the app; the text stays open", async () => {
+Deno.test("metricsCheck guards the JSON snapshot and the Prometheus text on the raw path and in the app; health and ready stay open", async () => {
   const log = createLogger({ service: "t", sink: () => {} });
   const seen: Array<[string, string | null]> = [];
   const server = createServer({
@@ -237,7 +237,7 @@ Deno.test("metricsJsonCheck guards the JSON snapshot on the raw path and in the 
     port: 0,
     log,
     metricsJson: () => ({ secret_gauge: 42 }),
-    metricsJsonCheck: (target, authorization) => {
+    metricsCheck: (target, authorization) => {
       seen.push([target, authorization]);
       if (authorization === null) throw new HttpError(401, "who are you", { reason: "none" });
       if (authorization !== "Bearer good") throw new HttpError(403, "not you");
@@ -272,9 +272,16 @@ Deno.test("metricsJsonCheck guards the JSON snapshot on the raw path and in the 
     assert.equal(head.status, 401);
     assert.equal(seen[0][0], "/metrics?x=1", "the raw path passes the request-target");
     assert.match(seen.at(-1)![0], /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, "the app, the URL");
-    // Prometheus text, /health and /ready are not checked.
+    // The Prometheus text is checked the same way; /health and /ready are not.
+    const text = await fetch(`${svc.url}/metrics`);
+    assert.equal(text.status, 401);
+    assert.doesNotMatch(await text.text(), /http_requests|secret_gauge/);
+    const textOk = await fetch(`${svc.url}/metrics`, { headers: { authorization: "Bearer good" } });
+    assert.equal(textOk.status, 200);
+    assert.match(textOk.headers.get("content-type") ?? "", /^text\/plain/);
+    await textOk.body?.cancel();
     const before = seen.length;
-    for (const path of ["/metrics", "/health", "/ready"]) {
+    for (const path of ["/health", "/ready"]) {
       const r = await fetch(`${svc.url}${path}`);
       assert.equal(r.status, 200, path);
       await r.body?.cancel();
