@@ -52,6 +52,9 @@ CREATE INDEX IF NOT EXISTS dedup_seen ON dedup(seen_at);
 
 type Row = Record<string, unknown>;
 
+/** What a finished instruction keeps: the fields its result's report names. */
+const REPORTED_FIELDS = ["id", "plugin_id", "instruction_type", "correlation_id"] as const;
+
 function toRow(r: Row): InstructionRow {
   return {
     id: String(r.id),
@@ -132,7 +135,7 @@ export class AgentState {
 
   static #prepare(db: DatabaseSync): Record<string, StatementSync> {
     db.exec(`PRAGMA busy_timeout=${STATE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode=WAL;`);
-    db.exec("PRAGMA synchronous=NORMAL;");
+    db.exec("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;");
     db.exec(SCHEMA);
     const p = (sql: string) => db.prepare(sql);
     return {
@@ -140,8 +143,8 @@ export class AgentState {
                 VALUES (?, 'queued', ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
       get: p("SELECT * FROM instructions WHERE id = ?"),
       running: p("UPDATE instructions SET state = 'running', started_at = ? WHERE id = ?"),
-      finish: p(`UPDATE instructions SET state = ?, result = ?, finished_at = ?, reported = 0
-                 WHERE id = ?`),
+      finish: p(`UPDATE instructions SET state = ?, result = ?, finished_at = ?, reported = 0,
+                 instruction = ? WHERE id = ?`),
       reported: p("UPDATE instructions SET reported = 1 WHERE id = ?"),
       byState: p("SELECT * FROM instructions WHERE state = ? ORDER BY created_at"),
       unreported: p(`SELECT * FROM instructions WHERE state IN ('completed','failed')
@@ -198,9 +201,22 @@ export class AgentState {
     this.#write(() => this.#st.running.run(Date.now(), id));
   }
 
-  /** Stores the final state and result body; it stays unreported until {@linkcode markReported}. */
+  /**
+   * Stores the final state and result body; it stays unreported until {@linkcode markReported}.
+   * The instruction keeps only what its result's report names (id, plugin, type, correlation id):
+   * its input and plugin configuration, which may hold personal data or credentials, are dropped
+   * once nothing can run it again.
+   */
   finish(id: string, state: "completed" | "failed", result: Record<string, unknown>): void {
-    this.#write(() => this.#st.finish.run(state, JSON.stringify(result), Date.now(), id));
+    this.#write(() => {
+      const row = this.#st.get.get(id) as Row | undefined;
+      const kept: Record<string, unknown> = {};
+      if (row) {
+        const inst = JSON.parse(String(row.instruction)) as Record<string, unknown>;
+        for (const k of REPORTED_FIELDS) if (inst[k] !== undefined) kept[k] = inst[k];
+      }
+      this.#st.finish.run(state, JSON.stringify(result), Date.now(), JSON.stringify(kept), id);
+    });
   }
 
   /** Marks a result as delivered, then prunes finished history beyond the bound. */

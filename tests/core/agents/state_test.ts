@@ -53,6 +53,49 @@ Deno.test("state: claims are idempotent and survive reopening", async () => {
   }
 });
 
+Deno.test("state: a finished instruction keeps what its report names, not its input or plugin configuration", async () => {
+  const dir = await tempDir();
+  const card = "4111 1111 1111 1111";
+  try {
+    let st = new AgentState(dir.path, { history: 100 });
+    await st.open();
+    const inst = {
+      id: "i1",
+      plugin_id: "p",
+      instruction_type: "run",
+      correlation_id: "c-1",
+      input_data: { card, note: "x".repeat(300) },
+      plugin_configuration: { api_key: "sk-live-0123456789abcdef" },
+    };
+    st.claim("i1", "orchestrator", inst);
+    assert.deepEqual(st.inState("queued")[0].instruction, inst, "queued work keeps all of it");
+    st.markRunning("i1");
+    st.finish("i1", "failed", { status: "failed", error_message: "boom" });
+    const row = st.get("i1")!;
+    assert.deepEqual(row.instruction, {
+      id: "i1",
+      plugin_id: "p",
+      instruction_type: "run",
+      correlation_id: "c-1",
+    });
+    assert.equal(row.result?.error_message, "boom");
+    st.close();
+    // Nothing of it is left in the database's files (freed space is overwritten).
+    for await (const e of Deno.readDir(dir.path)) {
+      if (!e.isFile) continue;
+      const text = new TextDecoder().decode(await Deno.readFile(`${dir.path}/${e.name}`));
+      assert.ok(!text.includes(card), `${e.name} holds the card`);
+      assert.ok(!text.includes("sk-live-0123456789abcdef"), `${e.name} holds the key`);
+    }
+    st = new AgentState(dir.path, { history: 100 });
+    await st.open();
+    assert.equal(st.get("i1")?.instruction.plugin_id, "p");
+    st.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("state: finished history is bounded", async () => {
   const dir = await tempDir();
   try {
