@@ -16,7 +16,7 @@ import {
   DEFAULT_MAX_URL_BYTES,
 } from "./limits.ts";
 import { DEFAULT_IDLE_RECLAIM_MS, MAX_IDLE_RECLAIM_MS, MIN_IDLE_RECLAIM_MS } from "./reclaim.ts";
-import { bytes, duration, host, int, oneOf, path, port, str } from "../config/mod.ts";
+import { bytes, duration, host, int, oneOf, path, port } from "../config/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 
 /** Per-service defaults that differ from the shared ones. */
