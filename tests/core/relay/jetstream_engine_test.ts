@@ -395,3 +395,37 @@ Deno.test({
     await nats.stop();
   }
 });
+
+Deno.test({
+  name: "jetstream relay: an existing stream that does not hold the relay's subjects is a " +
+    "config error naming stream_subjects (exit 2); its publishes never go to another stream",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  try {
+    const jsm = await nats.manager();
+    // The operator's own stream under the relay's name, and the default relay stream, which
+    // holds `relay.>`: a publish on the first would be taken by the second.
+    await jsm.streams.add({ name: "OPS_EVENTS", subjects: ["ops.>"] });
+    await jsm.streams.add({ name: "IATP_RELAY", subjects: ["relay.>"] });
+    const r = await runIatp([
+      "relay",
+      "--port",
+      "0",
+      "--store",
+      nats.url,
+      "--stream",
+      "OPS_EVENTS",
+      "--nats-timeout",
+      "2s",
+    ], { timeoutMs: 20_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /stream_subjects \(built-in default\)/);
+    assert.match(r.stderr, /OPS_EVENTS to include relay\.>, found ops\.>/);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+    assert.equal((await jsm.streams.info("IATP_RELAY")).state.messages, 0);
+    assert.deepEqual((await jsm.streams.info("OPS_EVENTS")).config.subjects, ["ops.>"]);
+  } finally {
+    await nats.stop();
+  }
+});
