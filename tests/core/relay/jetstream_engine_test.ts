@@ -429,3 +429,36 @@ Deno.test({
     await nats.stop();
   }
 });
+
+Deno.test({
+  name: "jetstream relay: user and password written in the store URL (percent-encoded) are the " +
+    "credentials it connects with, and a wrong one is refused without showing it",
+  ignore,
+}, async () => {
+  const pass = "p@ss:w/rd%1";
+  const nats = await startNats(1, { user: "relay", pass });
+  const port = nats.nodes[0].port;
+  let relay: Service | undefined;
+  try {
+    relay = await startRelay({
+      store: `nats://relay:${encodeURIComponent(pass)}@127.0.0.1:${port}`,
+      compat: "iatp",
+    });
+    assert.equal((await publish(relay.url, "t", { n: 1 })).status, 201);
+    const r = await runIatp([
+      "relay",
+      "--port",
+      "0",
+      "--store",
+      `nats://relay:wrong-s3cret@127.0.0.1:${port}`,
+      "--nats-timeout",
+      "2s",
+    ], { timeoutMs: 20_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`store .*nats://127\\.0\\.0\\.1:${port}: Authorization`));
+    assert.doesNotMatch(r.stderr + r.stdout, /wrong-s3cret/);
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+});
