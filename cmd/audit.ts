@@ -259,7 +259,7 @@ async function openLedger(
   };
   if (isPostgresUrl(config.db)) {
     // The PostgreSQL client (core/engine) loads only with a postgres:// db.
-    const { checkPostgres, connectPostgres } = await lateImport<
+    const { checkPostgres, connectPostgres, privilegeError } = await lateImport<
       typeof import("../core/engine/mod.ts")
     >("../core/engine/mod.ts", import.meta.url);
     const pg = await connectPostgres({
@@ -283,7 +283,12 @@ async function openLedger(
       return ledger;
     } catch (err) {
       await pg.close(0);
-      throw err;
+      throw privilegeError(
+        err,
+        pg,
+        "db",
+        "a database user that may create and write the ledger tables (CREATE on its schema)",
+      );
     }
   }
   const store = new LedgerStore(config.db);

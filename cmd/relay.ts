@@ -267,6 +267,7 @@ async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStor
       });
     } catch (err) {
       await engine.close();
+      if (err instanceof ConfigError) throw err; // a stream that is not the relay's
       throw new ConfigError(
         "store",
         { kind: "flag", name: "store" },

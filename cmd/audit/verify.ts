@@ -144,7 +144,7 @@ async function verifyPostgres(
   opts: { password?: string; vkey?: string },
 ): Promise<VerifyReport> {
   // The PostgreSQL client (core/engine) loads only with a postgres:// db.
-  const { checkPostgres, connectPostgres } = await lateImport<
+  const { checkPostgres, connectPostgres, privilegeError } = await lateImport<
     typeof import("../../core/engine/mod.ts")
   >("../../core/engine/mod.ts", import.meta.url);
   const pg = await connectPostgres({
@@ -160,6 +160,8 @@ async function verifyPostgres(
   try {
     await checkPostgres(pg, "db", source);
     return await verifyLedgerPostgres(pg, { vkey: opts.vkey });
+  } catch (err) {
+    throw privilegeError(err, pg, "db", "a database user that may read the ledger tables", source);
   } finally {
     await pg.close();
   }

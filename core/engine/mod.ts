@@ -31,6 +31,7 @@ export {
   isPostgresOutage,
   type PostgresHandle,
   type PostgresOptions,
+  privilegeError,
   type Sql,
   type TransactionSql,
 } from "./postgres.ts";

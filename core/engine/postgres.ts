@@ -164,6 +164,32 @@ export async function checkPostgres(
   }
 }
 
+/** SQLSTATE of a statement the server refused for want of a privilege. */
+const INSUFFICIENT_PRIVILEGE = "42501";
+
+/**
+ * A ConfigError naming `setting` and the URL (without password) when `err` is the server
+ * refusing the database user a privilege (SQLSTATE 42501: `permission denied for schema
+ * public`), which only the operator can grant; otherwise `err` unchanged.
+ * @example
+ * ```ts
+ * try { await migrate(); } catch (err) { throw privilegeError(err, pg, "db", "CREATE on its schema"); }
+ * ```
+ */
+export function privilegeError(
+  err: unknown,
+  pg: PostgresHandle,
+  setting: string,
+  expected: string,
+  source: ConfigSource = { kind: "default" },
+): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code !== INSUFFICIENT_PRIVILEGE) return err;
+  return new ConfigError(setting, source, expected, `${pg.label}: ${errorMessage(err)}`, {
+    cause: err,
+  });
+}
+
 /** Socket and client error codes that mean the server is out of reach. */
 const OUTAGE_CODES = new Set([
   "ECONNREFUSED",

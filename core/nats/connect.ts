@@ -8,7 +8,7 @@ import type { ConnectionOptions, MsgHdrs, NatsConnection } from "@nats-io/transp
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { backoffDelay } from "../async/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { type Logger, registerSecret } from "../log/mod.ts";
 import { loadNatsClient, type NatsClient } from "./client.ts";
 import { EngineUnavailableError } from "./errors.ts";
 import type { NatsSettings } from "./settings/mod.ts";
@@ -59,6 +59,49 @@ export function natsServers(url: string): string[] {
  */
 export function displayUrl(url: string): string {
   return url.replace(/(^\s*(?![a-z]+:\/\/)|,\s*(?![a-z]+:\/\/)|\/\/)[^@,\s]*@/gi, "$1");
+}
+
+/** Credentials written in a server URL: `user:password@` or a lone `token@`. */
+export interface UrlCredentials {
+  user?: string;
+  pass?: string;
+  token?: string;
+}
+
+/**
+ * The servers without their user info, and the credentials of the first server that has some
+ * (percent-decoded): the client does not read credentials from its server URLs.
+ *
+ * @example
+ * ```ts
+ * splitUrlCredentials(["nats://app:s%40cret@h:4222"]);
+ * // { servers: ["nats://h:4222"], credentials: { user: "app", pass: "s@cret" } }
+ * ```
+ * @throws {Error} naming no credential when the user info is not percent-encoded correctly
+ */
+export function splitUrlCredentials(
+  servers: string[],
+): { servers: string[]; credentials?: UrlCredentials } {
+  let credentials: UrlCredentials | undefined;
+  const bare = servers.map((server) => {
+    const m = /^([a-z]+:\/\/)([^@/\s]+)@(.*)$/i.exec(server);
+    if (!m) return server;
+    if (credentials === undefined) {
+      const decode = (text: string) => {
+        try {
+          return decodeURIComponent(text);
+        } catch {
+          throw new Error("the user info of the URL is not percent-encoded correctly");
+        }
+      };
+      const colon = m[2].indexOf(":");
+      credentials = colon < 0
+        ? { token: decode(m[2]) }
+        : { user: decode(m[2].slice(0, colon)), pass: decode(m[2].slice(colon + 1)) };
+    }
+    return m[1] + m[3];
+  });
+  return { servers: bare, credentials };
 }
 
 /** A live connection and its JetStream clients. */
@@ -123,8 +166,16 @@ async function connectOptions(
   s: NatsSettings,
   backoff: Backoff,
 ): Promise<ConnectionOptions> {
+  const { servers, credentials } = splitUrlCredentials(natsServers(s.url));
+  // Credentials given as settings win over ones written in the URL.
+  const fromUrl = s.user === undefined && s.token === undefined && s.creds === undefined
+    ? credentials
+    : undefined;
+  for (const secret of [fromUrl?.pass, fromUrl?.token]) {
+    if (secret !== undefined && secret !== "") registerSecret(secret);
+  }
   const opts: ConnectionOptions = {
-    servers: natsServers(s.url),
+    servers,
     name: s.name,
     timeout: s.timeoutMs,
     maxReconnectAttempts: -1,
@@ -132,6 +183,8 @@ async function connectOptions(
     waitOnFirstConnect: false,
     ...(s.user === undefined ? {} : { user: s.user, pass: s.password ?? "" }),
     ...(s.token === undefined ? {} : { token: s.token }),
+    ...(fromUrl?.token === undefined ? {} : { token: fromUrl.token }),
+    ...(fromUrl?.user === undefined ? {} : { user: fromUrl.user, pass: fromUrl.pass ?? "" }),
   };
   if (s.creds !== undefined) {
     opts.authenticator = client.transport.credsAuthenticator(await Deno.readFile(s.creds));

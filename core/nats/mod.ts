@@ -19,7 +19,14 @@ export {
   type NatsClient,
   openKv,
 } from "./client.ts";
-export { connectNats, displayUrl, NatsEngine, natsServers } from "./connect.ts";
+export {
+  connectNats,
+  displayUrl,
+  NatsEngine,
+  natsServers,
+  splitUrlCredentials,
+  type UrlCredentials,
+} from "./connect.ts";
 export { EngineUnavailableError, isEngineOutage } from "./errors.ts";
 export {
   DEFAULT_NATS_TIMEOUT_MS,

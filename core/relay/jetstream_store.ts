@@ -9,7 +9,7 @@
  */
 import type { ConsumerMessages, JsMsg, StreamConfig, StreamInfo } from "@nats-io/jetstream";
 import { backoffDelay, sleep } from "../async/mod.ts";
-import { errorMessage } from "../errors/mod.ts";
+import { ConfigError, errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { EngineUnavailableError, type NatsEngine } from "../nats/mod.ts";
 import type { TopicFilter } from "../topic/mod.ts";
@@ -102,6 +102,17 @@ async function ensureStream(o: JetStreamStoreOptions): Promise<StreamInfo> {
     return await o.engine.jsm.streams.add(want);
   }
   const c = info.config;
+  // Events are written to `<prefix>.<topic>`: a stream that does not hold them would leave the
+  // relay's tail empty while another stream (or none) took its publishes.
+  const subject = `${o.prefix}.>`;
+  if (!(c.subjects ?? []).includes(subject)) {
+    throw new ConfigError(
+      "stream_subjects",
+      { kind: "default" },
+      `the subjects of stream ${o.stream} to include ${subject}`,
+      `${(c.subjects ?? []).join(", ") || "no subjects"}`,
+    );
+  }
   const differs = (["max_msgs_per_subject", "max_age", "duplicate_window", "max_msg_size"] as const)
     .filter((k) => c[k] !== want[k]);
   if (differs.length === 0 && c.allow_direct) return info;
@@ -111,6 +122,8 @@ async function ensureStream(o: JetStreamStoreOptions): Promise<StreamInfo> {
 
 /**
  * Opens the stream (creating it when missing) and reads its history into the index.
+ * @throws {ConfigError} naming `stream_subjects` when an existing stream does not hold the
+ * relay's subjects (`<prefix>.>`)
  * @throws {EngineUnavailableError} when the engine does not answer or the tail does not catch up
  * within {@linkcode JetStreamStoreOptions.catchupTimeoutMs}
  */
@@ -119,6 +132,7 @@ export async function openJetStreamStore(o: JetStreamStoreOptions): Promise<JetS
   try {
     info = await ensureStream(o);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new EngineUnavailableError(
       `${o.engine.display}: stream ${o.stream}: ${errorMessage(err)}`,
       {

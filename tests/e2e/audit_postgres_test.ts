@@ -3,9 +3,11 @@
  * load and every acknowledged receipt still verifies against the final tree (independent
  * verifier), with no hole; the server unreachable at start (exit 2 naming the URL, never the
  * password) and lost mid-run (`/health` degraded with no request made, 503 + Retry-After, then
- * appends again and `/health` ok).
+ * appends again and `/health` ok); a database user without the rights the ledger needs (exit 2
+ * naming `db`).
  */
 import assert from "node:assert/strict";
+import { connectPostgres } from "../../core/engine/mod.ts";
 import { freePort, runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import {
   eq,
@@ -237,6 +239,70 @@ Deno.test({
       await svc.stop();
       await db.stop();
       await dir.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: "audit and audit verify: a database user without the rights the ledger needs is a " +
+    "config error naming db and the URL (exit 2), never the password",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    const admin = await connectPostgres({
+      url: db.url,
+      setting: "db",
+      targetSessionAttrs: "read-write",
+      applicationName: "iatp-test",
+    });
+    try {
+      // PostgreSQL 15 grants no CREATE on schema public to other users.
+      await admin.sql.unsafe(`CREATE ROLE reader LOGIN PASSWORD 'reader-s3cret-pw'`);
+      const url = `postgres://reader@127.0.0.1:${db.port}/postgres`;
+      await Deno.writeTextFile(`${dir.path}/pw`, "reader-s3cret-pw");
+      const r = await runIatp([
+        "audit",
+        "--port",
+        "0",
+        "--db",
+        url,
+        "--db-password",
+        `file:${dir.path}/pw`,
+        "--key-file",
+        `${dir.path}/k`,
+      ], { env: { IATP_DATA_DIR: dir.path } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /db \(flag --db\): expected a database user that may create/);
+      assert.match(
+        r.stderr,
+        /postgres:\/\/reader@127\.0\.0\.1:[0-9]+\/postgres: permission denied/,
+      );
+      assert.doesNotMatch(r.stderr + r.stdout, /reader-s3cret-pw/);
+      assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+      // The ledger made by its owner, then verified by a user who may not read it.
+      const writer = await startIatpService(await replicaArgs(db, dir.path));
+      try {
+        assert.equal((await append(writer.url, "tx-1")).status, 201);
+      } finally {
+        await writer.stop();
+      }
+      const verify = await runIatp([
+        "audit",
+        "verify",
+        "--db",
+        url,
+        "--db-password",
+        `file:${dir.path}/pw`,
+      ], { env: { IATP_DATA_DIR: dir.path } });
+      assert.equal(verify.code, 2, verify.stderr);
+      assert.match(verify.stderr, /db \(flag --db\): expected a database user that may read/);
+      assert.match(verify.stderr, /permission denied for table ledger_/);
+      assert.doesNotMatch(verify.stderr + verify.stdout, /reader-s3cret-pw/);
+    } finally {
+      await admin.close();
+      await dir.remove();
+      await db.stop();
     }
   },
 });

@@ -13,6 +13,7 @@ import {
   loadNatsClient,
   natsServers,
   patternSubject,
+  splitUrlCredentials,
   subjectTopic,
   topicSubject,
 } from "../../../core/nats/mod.ts";
@@ -87,4 +88,23 @@ Deno.test("once a connection loaded the client, its own errors are told apart to
   assert.equal(jetStreamApiCode(refused), 10071);
   assert.ok(!isEngineOutage(refused));
   assert.equal(jetStreamApiCode(new Error("wrong last sequence: 7")), undefined);
+});
+
+Deno.test("splitUrlCredentials takes user:password@ or token@ out of the servers, decoded", () => {
+  assert.deepEqual(splitUrlCredentials(["nats://app:s%40c%2Fret@h:4222", "nats://h2:4222"]), {
+    servers: ["nats://h:4222", "nats://h2:4222"],
+    credentials: { user: "app", pass: "s@c/ret" },
+  });
+  assert.deepEqual(splitUrlCredentials(["tls://t0k%3Aen@h"]), {
+    servers: ["tls://h"],
+    credentials: { token: "t0k:en" },
+  });
+  assert.deepEqual(splitUrlCredentials(["nats://h:4222"]), {
+    servers: ["nats://h:4222"],
+    credentials: undefined,
+  });
+  assert.throws(
+    () => splitUrlCredentials(["nats://app:50%off@h"]),
+    (e: Error) => /percent-encoded/.test(e.message) && !/50%off/.test(e.message),
+  );
 });

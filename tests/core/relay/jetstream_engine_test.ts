@@ -395,3 +395,70 @@ Deno.test({
     await nats.stop();
   }
 });
+
+Deno.test({
+  name: "jetstream relay: an existing stream that does not hold the relay's subjects is a " +
+    "config error naming stream_subjects (exit 2); its publishes never go to another stream",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  try {
+    const jsm = await nats.manager();
+    // The operator's own stream under the relay's name, and the default relay stream, which
+    // holds `relay.>`: a publish on the first would be taken by the second.
+    await jsm.streams.add({ name: "OPS_EVENTS", subjects: ["ops.>"] });
+    await jsm.streams.add({ name: "IATP_RELAY", subjects: ["relay.>"] });
+    const r = await runIatp([
+      "relay",
+      "--port",
+      "0",
+      "--store",
+      nats.url,
+      "--stream",
+      "OPS_EVENTS",
+      "--nats-timeout",
+      "2s",
+    ], { timeoutMs: 20_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /stream_subjects \(built-in default\)/);
+    assert.match(r.stderr, /OPS_EVENTS to include relay\.>, found ops\.>/);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+    assert.equal((await jsm.streams.info("IATP_RELAY")).state.messages, 0);
+    assert.deepEqual((await jsm.streams.info("OPS_EVENTS")).config.subjects, ["ops.>"]);
+  } finally {
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: user and password written in the store URL (percent-encoded) are the " +
+    "credentials it connects with, and a wrong one is refused without showing it",
+  ignore,
+}, async () => {
+  const pass = "p@ss:w/rd%1";
+  const nats = await startNats(1, { user: "relay", pass });
+  const port = nats.nodes[0].port;
+  let relay: Service | undefined;
+  try {
+    relay = await startRelay({
+      store: `nats://relay:${encodeURIComponent(pass)}@127.0.0.1:${port}`,
+      compat: "iatp",
+    });
+    assert.equal((await publish(relay.url, "t", { n: 1 })).status, 201);
+    const r = await runIatp([
+      "relay",
+      "--port",
+      "0",
+      "--store",
+      `nats://relay:wrong-s3cret@127.0.0.1:${port}`,
+      "--nats-timeout",
+      "2s",
+    ], { timeoutMs: 20_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`store .*nats://127\\.0\\.0\\.1:${port}: Authorization`));
+    assert.doesNotMatch(r.stderr + r.stdout, /wrong-s3cret/);
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+});
