@@ -135,7 +135,30 @@ async function verifyFile(
       cause: err,
     });
   });
-  return await verifyLedgerFile(db, { vkey });
+  try {
+    return await verifyLedgerFile(db, { vkey });
+  } catch (err) {
+    const why = errorMessage(err);
+    // Not a database at all: the wrong file, a usage mistake (exit 2).
+    if (/file is not a database|file is encrypted/.test(why)) {
+      throw new ConfigError("db", source, "a ledger file written by iatp audit", `${db}: ${why}`, {
+        cause: err,
+      });
+    }
+    // A database without a table of the ledger's fails verification (exit 1), as a PostgreSQL
+    // database without them does, naming the table.
+    const missing = /no such table: (\w+)/.exec(why);
+    if (missing) {
+      return {
+        ok: false,
+        entries: 0,
+        checkpoints: 0,
+        bad_index: 0,
+        reason: `not a ledger: no table ${missing[1]}`,
+      };
+    }
+    throw err;
+  }
 }
 
 async function verifyPostgres(

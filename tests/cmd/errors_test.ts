@@ -98,6 +98,26 @@ Deno.test("audit verify --vkey that does not parse is a usage error, not a tampe
   }
 });
 
+Deno.test("audit verify of a file that is not a database names db (exit 2); a database without the ledger's tables fails verification naming the table", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.writeTextFile(`${dir.path}/junk.db`, "not a database at all, just some text\n");
+    await Deno.writeFile(`${dir.path}/empty.db`, new Uint8Array());
+    const env = { IATP_DATA_DIR: dir.path };
+    const junk = await runIatp(["audit", "verify", "--db", `${dir.path}/junk.db`], { env });
+    assert.equal(junk.code, 2, junk.stderr);
+    assert.match(
+      junk.stderr,
+      /config error: db \(flag --db\): expected a ledger file written by iatp audit/,
+    );
+    const empty = await runIatp(["audit", "verify", "--db", `${dir.path}/empty.db`], { env });
+    assert.equal(empty.code, 1, empty.stderr);
+    assert.match(empty.stderr, /verify failed: first bad index 0: not a ledger: no table \w+/);
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("durations take 0 as documented, and the deprecated flags still work", async () => {
   const c =
     loaded(await relaySpec.parse(["--retention-age", "0"], { env: () => undefined })).config;
