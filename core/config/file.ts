@@ -16,6 +16,7 @@ import {
   UnsetVariableError,
 } from "./expand.ts";
 import type { Section, Shape } from "./fields.ts";
+import { NotUtf8Error } from "./read_bounded.ts";
 
 /** Reads an env var; returns undefined for unset or not permitted. */
 export type EnvReader = (name: string) => string | undefined;
@@ -99,6 +100,15 @@ export async function loadFile(
   try {
     text = read(path);
   } catch (err) {
+    if (err instanceof NotUtf8Error) {
+      throw new ConfigError(
+        "config",
+        { kind: "file", path, line: err.line },
+        "UTF-8 text",
+        "a byte sequence that is not UTF-8 (save the file as UTF-8)",
+        { cause: err },
+      );
+    }
     const why = err instanceof Deno.errors.NotFound
       ? "no such file"
       : err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied
