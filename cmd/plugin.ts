@@ -76,8 +76,22 @@ function parse(argv: string[]) {
   }
 }
 
-// Load-time problems are the author's failed check (exit 1); bad flags are usage errors (exit 2).
+// Load-time problems are the author's failed check (exit 1); bad flags, and a DIR that is not a
+// folder, are usage errors (exit 2), as for sign and verify.
 async function load(dir: string) {
+  let isDir: boolean;
+  try {
+    isDir = (await Deno.stat(dir)).isDirectory;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) throw err; // reported as a denied path
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw new UsageError(`cannot read ${dir}: ${errorMessage(err).split("\n")[0]}`, undefined, {
+        cause: err,
+      });
+    }
+    throw new UsageError(`no such folder ${dir}`, undefined, { cause: err });
+  }
+  if (!isDir) throw new UsageError(`${dir} is not a folder (a plugin is a folder)`);
   try {
     return await loadPlugin(dir);
   } catch (err) {

@@ -85,6 +85,22 @@ export function environmentLine(name: string, value: string): string {
   return `Environment="${text}"`;
 }
 
+/**
+ * The binary as the first word of `ExecStart=`. A path of only letters, digits and `_.,:/+-` is
+ * written as is; any other (a space, a non-ASCII letter, `%`...) is quoted, with `%%` for `%` (a
+ * specifier otherwise), so the unit runs exactly that file. systemd takes `$` in the executable
+ * as itself; it refuses `"`, `'` and `\\` there, so {@linkcode systemdFlags} refuses them first.
+ * @example
+ * ```ts
+ * execPath("/usr/local/bin/iatp"); // "/usr/local/bin/iatp"
+ * execPath("/opt/my iatp/100%/iatp"); // '"/opt/my iatp/100%%/iatp"'
+ * ```
+ */
+export function execPath(path: string): string {
+  if (/^[A-Za-z0-9_.,:/+-]*$/.test(path)) return path;
+  return `"${path.replace(/%/g, "%%")}"`;
+}
+
 /** The `Environment=` lines of a unit's credentials. */
 async function credentialLines(
   commands: readonly CommandEntry[],
@@ -148,7 +164,7 @@ function renderUnit(name: string, opts: UnitOptions): string {
     `User=${opts.user}`,
     `Group=${opts.user}`,
     ...(docker ? ["SupplementaryGroups=docker"] : []),
-    `ExecStart=${opts.bin} ${name} --config /etc/iatp/${name}.yaml`,
+    `ExecStart=${execPath(opts.bin)} ${name} --config /etc/iatp/${name}.yaml`,
     `Environment=IATP_DATA_DIR=${state} DENO_DIR=${state}/.deno`,
     // Protected: credentials come from files; a missing one stops the start, naming the setting.
     ...(opts.credentials ?? []),
@@ -240,8 +256,18 @@ function systemdFlags(argv: string[]) {
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) {
     throw new UsageError(`--user: expected a system user name, found "${user}"`, USAGE);
   }
-  if (!bin.startsWith("/") || /\s/.test(bin)) {
-    throw new UsageError(`--bin: expected an absolute path, found "${bin}"`, USAGE);
+  if (!bin.startsWith("/")) {
+    throw new UsageError(`--bin: expected an absolute path, found ${JSON.stringify(bin)}`, USAGE);
+  }
+  // A line break would end ExecStart= and start a line of its own; systemd refuses an
+  // executable whose name holds a quote or a backslash.
+  if ([...bin].some((c) => c < " " || c === "\x7f" || `"'\\`.includes(c))) {
+    throw new UsageError(
+      `--bin: expected a path without quotes, backslashes or control characters, found ${
+        JSON.stringify(bin)
+      }`,
+      USAGE,
+    );
   }
   return { bin, user, all: values.all, help: values.help === true, positionals };
 }

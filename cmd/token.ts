@@ -44,7 +44,7 @@ Flags:
   --sub NAME         issue: who holds the credential (letters, digits, . _ : @ -)
   --scope SCOPE      issue: what it allows (repeatable): ${SCOPES_HELP}
   --ttl DURATION     issue: lifetime such as 30m, 12h or 720h (default 8760h, one year;
-                     0 never expires)
+                     876000h, 100 years, the longest; 0 never expires)
   --keys KEY         inspect: issuer public key (iatp-ed25519:...) or file:PATH (repeatable)
 
 Prefer file:PATH over a credential on the command line: arguments show in ps and shell history.`;
@@ -107,14 +107,17 @@ async function keygen(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The longest `--ttl`: 100 years (`0` is the credential that never expires). */
+const MAX_TTL_MS = 876_000 * 3_600_000;
+
 /** A TTL in ms: a duration, or 0 for a credential that never expires. */
 function parseTtl(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const ms = text.trim() === "0" ? 0 : parseDuration(text);
-  if (ms === undefined || (ms > 0 && ms < 1000)) {
+  if (ms === undefined || (ms > 0 && ms < 1000) || ms > MAX_TTL_MS) {
     throw new UsageError(
-      `--ttl: expected a duration of at least 1s such as 30m, 12h or 720h (0: never expires), ` +
-        `found ${JSON.stringify(text)}`,
+      `--ttl: expected a duration from 1s to 876000h (100 years) such as 30m, 12h or 720h ` +
+        `(0: never expires), found ${JSON.stringify(text)}`,
       USAGE,
     );
   }
@@ -189,8 +192,11 @@ function trustedKeys(values: string[]): string[] {
   }
 }
 
+/** A claim's time as ISO 8601; a time past what a Date holds (a crafted credential) says so. */
 function isoOf(secs: number | undefined): string | null {
-  return secs === undefined ? null : new Date(secs * 1000).toISOString();
+  if (secs === undefined) return null;
+  const date = new Date(secs * 1000);
+  return Number.isNaN(date.getTime()) ? `out of range (${secs} s)` : date.toISOString();
 }
 
 async function inspect(argv: string[]): Promise<number> {

@@ -6,7 +6,7 @@
  * @module
  */
 import { lateImport } from "./late_import.ts";
-import type { LineCounter, Node as YamlNode, YAMLMap } from "yaml";
+import type { Document, LineCounter, Node as YamlNode, YAMLMap } from "yaml";
 import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import {
   didYouMean,
@@ -16,6 +16,7 @@ import {
   UnsetVariableError,
 } from "./expand.ts";
 import type { Section, Shape } from "./fields.ts";
+import { NotUtf8Error } from "./read_bounded.ts";
 
 /** Reads an env var; returns undefined for unset or not permitted. */
 export type EnvReader = (name: string) => string | undefined;
@@ -99,6 +100,15 @@ export async function loadFile(
   try {
     text = read(path);
   } catch (err) {
+    if (err instanceof NotUtf8Error) {
+      throw new ConfigError(
+        "config",
+        { kind: "file", path, line: err.line },
+        "UTF-8 text",
+        "a byte sequence that is not UTF-8 (save the file as UTF-8)",
+        { cause: err },
+      );
+    }
     const why = err instanceof Deno.errors.NotFound
       ? "no such file"
       : err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied
@@ -135,7 +145,7 @@ export async function loadFile(
     throw new ConfigError("config", fileSource, "a YAML mapping of keys", "a non-mapping document");
   }
   const values = valuesOf(doc, fileSource);
-  checkUnknownKeys(doc.contents, shape, [], { file: path, lc, rules, yaml });
+  checkUnknownKeys(doc.contents, shape, [], { file: path, lc, rules, yaml, doc });
   if (rules.expand) {
     expandValues(values, [], { ...rules.expand(values), env: rules.env }, lineOf, path);
   }
@@ -194,6 +204,8 @@ interface KeyCheck {
   lc: LineCounter;
   rules: FileRules;
   yaml: Yaml;
+  /** The document, to resolve an alias (`*name`) to the node its anchor names. */
+  doc: Document;
 }
 
 function checkUnknownKeys(map: YAMLMap, shape: Shape, prefix: string[], ctx: KeyCheck): void {
@@ -229,16 +241,18 @@ function checkUnknownKeys(map: YAMLMap, shape: Shape, prefix: string[], ctx: Key
       );
     }
     if (node.kind === "section") {
-      if (isMap(pair.value)) {
-        checkUnknownKeys(pair.value, (node as Section<Shape>).fields, [...prefix, name], ctx);
-      } else if (pair.value !== null && !(isScalar(pair.value) && pair.value.value === null)) {
+      // A section may be an alias of a mapping anchored elsewhere (`audit: *relay`).
+      const value = ctx.yaml.isAlias(pair.value) ? pair.value.resolve(ctx.doc) : pair.value;
+      if (isMap(value)) {
+        checkUnknownKeys(value, (node as Section<Shape>).fields, [...prefix, name], ctx);
+      } else if (
+        value !== null && value !== undefined && !(isScalar(value) && value.value === null)
+      ) {
         throw new ConfigError(
           key,
           { kind: "file", path: file, line },
           "a mapping",
-          isSeq(pair.value)
-            ? "a list"
-            : describeFound(isScalar(pair.value) ? pair.value.value : ""),
+          isSeq(value) ? "a list" : describeFound(isScalar(value) ? value.value : ""),
         );
       }
     }

@@ -66,6 +66,7 @@ export {
 export {
   FileTooLargeError,
   MAX_SETTING_FILE_BYTES,
+  NotUtf8Error,
   readBytesUpTo,
   readTextUpTo,
 } from "./read_bounded.ts";

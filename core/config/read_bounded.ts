@@ -52,6 +52,42 @@ export function readBytesUpTo(
   }
 }
 
+/** Thrown by {@linkcode readTextUpTo} for a file that is not UTF-8 text; `line` is 1-based. */
+export class NotUtf8Error extends Error {
+  override name = "NotUtf8Error";
+  /** @param line the first line holding a byte sequence that is not UTF-8 */
+  constructor(readonly line: number) {
+    super(`not UTF-8 text (line ${line})`);
+  }
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The UTF-8 text of `bytes`; a UTF-8 byte order mark is kept (the YAML parser skips it).
+ * @throws {NotUtf8Error} naming the first line that is not UTF-8 (a Latin-1 or UTF-16 file)
+ */
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    // A line feed byte is never part of a multi-byte sequence: decode line by line to find it.
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i < bytes.length && bytes[i] !== 0x0a) continue;
+      try {
+        strictUtf8.decode(bytes.subarray(start, i));
+      } catch {
+        throw new NotUtf8Error(line);
+      }
+      line++;
+      start = i + 1;
+    }
+    throw new NotUtf8Error(line - 1);
+  }
+}
+
 /**
  * The UTF-8 text of `path`, read up to `limit` bytes.
  * @example
@@ -59,8 +95,9 @@ export function readBytesUpTo(
  * readTextUpTo("/etc/iatp/issuer.pub"); // "iatp-ed25519:..."
  * ```
  * @throws {FileTooLargeError} when the file holds more than `limit` bytes
+ * @throws {NotUtf8Error} when it is not UTF-8 text
  * @throws {Error} Deno's error when it cannot be opened or read
  */
 export function readTextUpTo(path: string, limit = MAX_SETTING_FILE_BYTES): string {
-  return new TextDecoder().decode(readBytesUpTo(path, limit));
+  return decodeUtf8(readBytesUpTo(path, limit));
 }

@@ -4,4 +4,4 @@
  * read the package's registry data at every start.
  * @module
  */
-export { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+export { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";

@@ -83,6 +83,40 @@ Deno.test("config check: exit 0 for a file that loads, 2 naming the key and line
   }
 });
 
+Deno.test("config check: a file that is not UTF-8 exits 2 naming config and the line", async () => {
+  const dir = await tempDir();
+  try {
+    const env = { IATP_DATA_DIR: dir.path };
+    const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+    const cases: Array<[string, Uint8Array, number]> = [
+      // A Latin-1 letter in a value would be read as U+FFFD; in a comment it would pass unseen.
+      ["value", latin1('port: 9100\nstore: "sqlite:/srv/d\xe4ta/relay.db"\n'), 2],
+      ["comment", latin1("port: 9100\n# caf\xe9\nmax_topics: 10\n"), 2],
+      ["utf16", new Uint8Array([0xff, 0xfe, 0x70, 0x00, 0x3a, 0x00, 0x0a, 0x00]), 1],
+    ];
+    for (const [name, bytes, line] of cases) {
+      const file = `${dir.path}/${name} ü.yaml`;
+      await Deno.writeFile(file, bytes);
+      const r = await runIatp(["config", "check", "relay", file], { env });
+      assert.equal(r.code, 2, `${name}: ${r.stdout}${r.stderr}`);
+      assert.ok(
+        r.stderr.includes(
+          `config error: config (${file}:${line}): expected UTF-8 text, found a byte sequence ` +
+            "that is not UTF-8",
+        ),
+        `${name}: ${r.stderr}`,
+      );
+    }
+    // UTF-8 with a byte order mark and non-ASCII letters loads.
+    const good = `${dir.path}/bom ü.yaml`;
+    await Deno.writeTextFile(good, '\ufeffport: 9100\nstore: "sqlite:/srv/däta/relay.db"\n');
+    const ok = await runIatp(["config", "check", "relay", good], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("config show reads the files the command's line names (a sidecar manifest)", async () => {
   const dir = await tempDir();
   try {

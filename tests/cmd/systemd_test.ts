@@ -64,6 +64,53 @@ Deno.test({
 });
 
 Deno.test({
+  name: "--bin in a folder with a space, a non-ASCII letter, % and $ gives units that verify",
+  ignore: !hasSystemd,
+  async fn() {
+    const dir = await tempDir();
+    try {
+      const folder = `${dir.path}/my bin ü 100% $HOME`;
+      await Deno.mkdir(folder);
+      const bin = `${folder}/iatp`;
+      await Deno.symlink(Deno.execPath(), bin);
+      const units = `${dir.path}/units`;
+      const r = await runIatp(["systemd", "--all", units, "--bin", bin], {
+        env: { IATP_ALLOW_WRITE: units },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      for (const name of SERVICE_COMMANDS) {
+        const unit = `${units}/iatp-${name}.service`;
+        const text = await Deno.readTextFile(unit);
+        assert.ok(
+          text.includes(`\nExecStart="${folder.replace("%", "%%")}/iatp" ${name} --config `),
+          text,
+        );
+        const v = await analyze(["verify", unit]);
+        assert.equal(v.stderr, "", `${name}: ${v.stderr}`);
+        assert.equal(v.code, 0);
+      }
+      // The same unit naming a file that is not there: verify looks for exactly that path.
+      await Deno.remove(bin);
+      const v = await analyze(["verify", `${units}/iatp-relay.service`]);
+      assert.match(v.stderr, /is not executable/);
+    } finally {
+      await dir.remove();
+    }
+  },
+});
+
+Deno.test("--bin with a quote, a backslash or a line break exits 2 naming --bin", async () => {
+  for (
+    const bin of ['/opt/"iatp"', "/opt/it's/iatp", "/opt/a\\b/iatp", "/opt/iatp\nExecStartPre=/x"]
+  ) {
+    const r = await runIatp(["systemd", "relay", "--bin", bin]);
+    assert.equal(r.code, 2, bin);
+    assert.match(r.stderr, /^iatp systemd: --bin: expected a path without quotes/, r.stderr);
+    assert.equal(r.stdout, "");
+  }
+});
+
+Deno.test({
   name: "verify is a real check: a typo in a unit shows on stderr",
   ignore: !hasSystemd,
   async fn() {

@@ -1,5 +1,6 @@
 /** `iatp token` through the real launcher: keygen, issue, inspect, and usage errors exit 2. */
 import assert from "node:assert/strict";
+import { generateIssuer, issueCredential } from "../../core/auth/mod.ts";
 import { ROOT, runIatp, tempDir } from "../helpers.ts";
 
 const modeOf = (path: string) => Deno.statSync(path).mode! & 0o777;
@@ -117,6 +118,40 @@ Deno.test("token usage errors exit 2 naming the flag", async () => {
       assert.match(r.stderr, want, args.join(" "));
       assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
     }
+  } finally {
+    await tmp.remove();
+  }
+});
+
+Deno.test("a --ttl past 100 years exits 2; inspect of a credential expiring past any date says so", async () => {
+  const tmp = await tempDir();
+  const env = { IATP_DATA_DIR: tmp.path };
+  try {
+    assert.equal((await runIatp(["token", "keygen", "--out", `${tmp.path}/k`], { env })).code, 0);
+    const key = `${tmp.path}/k/issuer.key`;
+    const issue = (ttl: string) =>
+      runIatp(["token", "issue", "--key", key, "--sub", "a", "--scope", "*", "--ttl", ttl], {
+        env,
+      });
+    const long = await issue("99999999999h");
+    assert.equal(long.code, 2, long.stderr);
+    assert.match(long.stderr, /^iatp token: --ttl: expected a duration from 1s to 876000h/);
+    assert.equal(long.stdout, "");
+    assert.equal((await issue("876000h")).code, 0);
+
+    // A credential signed elsewhere with an exp no Date holds (the claims allow any safe integer).
+    const issuer = await generateIssuer();
+    const token = await issueCredential(issuer, {
+      sub: "a",
+      scopes: ["*"],
+      ttlMs: 3.6e17,
+    });
+    const r = await runIatp(["token", "inspect", token, "--keys", issuer.publicKey], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.verified, true);
+    assert.match(out.expires_at, /^out of range \(\d+ s\)$/);
+    assert.match(out.issued_at, /^\d{4}-\d\d-\d\dT/);
   } finally {
     await tmp.remove();
   }

@@ -17,6 +17,28 @@ Deno.test("validate: a built-in plugin passes with a summary", async () => {
   assert.equal(JSON.parse(j.stdout).kind, "output");
 });
 
+Deno.test("validate and run: a DIR that is missing or a file exits 2 naming it", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "iatp plugin ü " });
+  try {
+    const file = `${tmp}/plugin.yaml`;
+    await Deno.writeTextFile(file, "id: x\n");
+    const env = { IATP_ALLOW_READ: tmp };
+    for (const verb of ["validate", "run"]) {
+      const missing = await runIatp(["plugin", verb, `${tmp}/none`], { env });
+      assert.equal(missing.code, 2, missing.stderr);
+      assert.equal(missing.stderr.trim(), `iatp plugin: no such folder ${tmp}/none`);
+      const notDir = await runIatp(["plugin", verb, file], { env });
+      assert.equal(notDir.code, 2, notDir.stderr);
+      assert.equal(
+        notDir.stderr.trim(),
+        `iatp plugin: ${file} is not a folder (a plugin is a folder)`,
+      );
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("validate: a failed audit exits 1 naming the import; a bad manifest names the field", async () => {
   const p = await makePlugin({
     "mod.ts": 'import { execSync } from "node:child_process";\nexport const execute = () => 1;',

@@ -129,6 +129,36 @@ Deno.test("typed coercion from strings: bool, duration, bytes, list, enum", asyn
   assert.equal(fromEnv.config.verbose, true);
 });
 
+Deno.test("a section may be an alias of a mapping anchored elsewhere; its keys are still checked", async () => {
+  const twin = defineConfig({
+    command: "twin",
+    summary: "two sections of one shape",
+    fields: {
+      primary: section({ url: str({ help: "url", default: "" }), tries: int({ help: "n" }) }),
+      backup: section({ url: str({ help: "url", default: "" }), tries: int({ help: "n" }) }),
+    },
+  });
+  const parse = async (text: string) =>
+    loaded(
+      await twin.parse(["--config", "c.yaml"], {
+        env: envOf({}),
+        readFile: files({ "c.yaml": text }),
+      }),
+    );
+  const cfg = await parse("primary: &p\n  url: http://a\n  tries: 3\nbackup: *p\n");
+  assert.deepEqual(cfg.config.backup, { url: "http://a", tries: 3 });
+  const err = await configError(() =>
+    parse("primary: &p\n  url: http://a\n  tires: 3\nbackup: *p\n")
+  );
+  assert.equal(err.key, "primary.tires");
+  assert.match(err.expected, /did you mean "tries"/);
+  const scalar = await configError(() => parse("x: &n 5\nprimary: {}\nbackup: *n\n"));
+  assert.equal(scalar.key, "x");
+  const list = await configError(() => parse("primary: {}\nbackup: &l [1]\n"));
+  assert.equal(list.key, "backup");
+  assert.equal(list.found, "a list");
+});
+
 Deno.test("missing config file names the file", async () => {
   const err = await configError(async () =>
     loaded(await spec.parse(["--config", "missing.yaml"], { env: envOf({}), readFile: files({}) }))
