@@ -11,7 +11,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { onceUntilFailure } from "../async/mod.ts";
-import { joinPath, lateImport } from "../config/mod.ts";
+import { joinPath, lateImport, lockWriter } from "../config/mod.ts";
 import { PRIVATE_FILE_MODE } from "./layout.ts";
 import type { ComponentHealth } from "./health.ts";
 
@@ -78,6 +78,8 @@ interface Open {
 export class AgentState {
   readonly file: string;
   #open: Open | undefined;
+  /** The writer's lock on {@linkcode file}, taken by {@linkcode lock}. */
+  #lock: Deno.FsFile | undefined;
   readonly #opening = onceUntilFailure(() => this.#doOpen());
   #closed = false;
   /** The last write that failed (SQLite's reason, which names no path); cleared by one that works. */
@@ -89,15 +91,29 @@ export class AgentState {
     this.file = joinPath(stateDir, "agent.db");
   }
 
-  /** Whether the database file exists (an earlier run left state), without opening it. */
+  /**
+   * Whether the database file holds state of an earlier run, without opening it (the empty file
+   * {@linkcode lock} creates holds none).
+   */
   exists(): boolean {
     try {
-      Deno.statSync(this.file);
-      return true;
+      return Deno.statSync(this.file).size > 0;
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return false;
       throw err;
     }
+  }
+
+  /**
+   * Takes the single writer's lock on the database file (creating it empty, owner-only), held
+   * until {@linkcode close}: a second agent on the same state would claim the same instructions
+   * and prune what the first one still reports. Once only; no SQLite is loaded.
+   * @throws {FileInUseError} when another process (or another store in this one) holds it
+   */
+  lock(): void {
+    if (this.#lock || this.#closed) return;
+    this.#lock = lockWriter(this.file);
+    Deno.chmodSync(this.file, PRIVATE_FILE_MODE);
   }
 
   /** Whether {@linkcode open} has completed. */
@@ -297,5 +313,7 @@ export class AgentState {
     try {
       this.#open?.db.close();
     } catch { /* already closed */ }
+    this.#lock?.close();
+    this.#lock = undefined;
   }
 }

@@ -431,10 +431,16 @@ Deno.test("compose-agent: deploy_app asking more of the host than deploy_allow g
 
 Deno.test("compose-agent: a replay store that cannot open answers 503 replay_unavailable, and opens once it can", async () => {
   const dir = await tempDir();
-  // A folder where the SQLite file should be: SQLite cannot open it.
   const db = `${dir.path}/replay.sqlite`;
-  await Deno.mkdir(db);
   const env = agentEnv(dir.path, { AGENT_SCOPES: "docker:health" });
+  // A folder where the SQLite file should be is refused at start (its writer lock is taken then).
+  await Deno.mkdir(db);
+  const folder = await runIatp(["compose-agent", "--port", "0", "--replay-db", db], { env });
+  assert.equal(folder.code, 2, folder.stderr);
+  assert.match(folder.stderr, /config error: replay_db \(flag --replay-db\): .*is a directory/);
+  await Deno.remove(db);
+  // A file that is no database: the agent starts, and SQLite cannot open it with a request.
+  await Deno.writeTextFile(db, "not a database, but long enough to hold a header\n".repeat(4));
   const agent = await startIatpService([
     "compose-agent",
     "--port",
@@ -461,14 +467,14 @@ Deno.test("compose-agent: a replay store that cannot open answers 503 replay_una
     assert.equal(failing.status, "degraded");
     assert.equal(failing.replay_store, "unavailable");
     assert.equal(typeof failing.replay_store_failed_at, "string");
-    await Deno.remove(db);
+    await Deno.truncate(db); // emptied in place (the agent holds its lock): a new store
     const served = await signed(agent.url, exec, {
       command_id: "c-2",
       type: "health",
       parameters: {},
     });
     assert.equal(served.status, 200, JSON.stringify(served.json));
-    assert.ok((await Deno.stat(db)).isFile, "the store was created with the request");
+    assert.ok((await Deno.stat(db)).size > 0, "the store was created with the request");
     const open = await health();
     assert.equal(open.replay_store, "open");
     assert.equal(open.replay_store_failed_at, undefined);
