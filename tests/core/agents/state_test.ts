@@ -20,6 +20,28 @@ Deno.test("layout: every folder is created with mode 0700, idempotently", async 
   }
 });
 
+Deno.test("state: one writer holds the database file; the empty file its lock makes is no state", async () => {
+  const dir = await tempDir();
+  try {
+    const first = new AgentState(dir.path, { history: 10 });
+    first.lock();
+    assert.equal((await Deno.stat(first.file)).mode! & 0o777, 0o600);
+    assert.equal(first.exists(), false, "nothing to resume from an empty file");
+    const second = new AgentState(dir.path, { history: 10 });
+    assert.throws(() => second.lock(), { name: "FileInUseError" });
+    await first.open();
+    first.setValue("k", "v");
+    assert.equal(first.exists(), true);
+    first.close();
+    second.lock(); // released by close
+    await second.open();
+    assert.equal(second.getValue("k"), "v");
+    second.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("state: claims are idempotent and survive reopening", async () => {
   const dir = await tempDir();
   try {
