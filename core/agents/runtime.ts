@@ -179,12 +179,13 @@ async function auditFile(logFile: string, layout: AgentLayout, log: Logger): Pro
 }
 
 /**
- * Takes the state database's writer lock: one agent per base folder.
+ * Takes the state database's writer lock: one action agent per base folder, or sensors sharing
+ * it (`shared`; see {@linkcode AgentState.lock}).
  * @throws {ConfigError} naming `agent.base_folder` when another process writes its state
  */
-function lockState(state: AgentState): void {
+function lockState(state: AgentState, shared: boolean): void {
   try {
-    state.lock();
+    state.lock(shared);
   } catch (err) {
     if (!(err instanceof FileInUseError)) throw err;
     // The command puts the setting's true source in (its default is computed).
@@ -197,7 +198,7 @@ export async function createRuntime(
   kind: "sensor" | "action",
   unchecked: AgentConfig,
   deps: AgentDeps = {},
-  extra: { dedupMaxEntries?: number; openStateAtStart?: boolean } = {},
+  extra: { dedupMaxEntries?: number; openStateAtStart?: boolean; sharedState?: boolean } = {},
 ): Promise<AgentRuntime> {
   const config = identified(unchecked);
   const log = agentLogger(kind, config, deps);
@@ -223,7 +224,7 @@ export async function createRuntime(
   // State of an earlier run is opened now when the agent resumes it at start; a first run opens
   // (creates) the database with the first write, so an idle agent never loads node:sqlite.
   const resume = extra.openStateAtStart && state.exists();
-  lockState(state);
+  lockState(state, extra.sharedState ?? false);
   // A start that fails from here lets the state's lock go (an in-process start may try again).
   const releasing = <T>(step: Promise<T>): Promise<T> =>
     step.catch((err) => {

@@ -105,14 +105,17 @@ export class AgentState {
   }
 
   /**
-   * Takes the single writer's lock on the database file (creating it empty, owner-only), held
-   * until {@linkcode close}: a second agent on the same state would claim the same instructions
-   * and prune what the first one still reports. Once only; no SQLite is loaded.
+   * Takes the writer's lock on the database file (creating it empty, owner-only), held until
+   * {@linkcode close}. An action agent takes it alone (`shared: false`): a second agent on the
+   * same state would resume the first one's running instructions as crashed, claim its relay
+   * position and prune what it still reports. Sensors share it (`shared: true`): their one write,
+   * the de-duplication, is one atomic statement, so sensors sharing a state folder publish an
+   * event once; an action agent and they keep each other out. Once only; no SQLite is loaded.
    * @throws {FileInUseError} when another process (or another store in this one) holds it
    */
-  lock(): void {
+  lock(shared = false): void {
     if (this.#lock || this.#closed) return;
-    this.#lock = lockWriter(this.file);
+    this.#lock = lockWriter(this.file, !shared);
     Deno.chmodSync(this.file, PRIVATE_FILE_MODE);
   }
 

@@ -219,46 +219,55 @@ Deno.test("a second compose-agent on a replay store another one writes stops, na
   }
 });
 
-Deno.test("a second agent on a base folder whose state another process writes stops, naming agent.base_folder", async () => {
+Deno.test("an action agent on a base folder whose state another agent writes stops, naming agent.base_folder; a sensor on an action's too", async () => {
   const dir = await tempDir();
   const base = `${dir.path}/base`;
   const state = `${base}/data/state/agent.db`;
   await Deno.mkdir(`${base}/data/state`, { recursive: true });
-  const held = lockWriter(state); // as a running agent on this base folder holds it
+  const cfg = await writeConfig(dir.path, "action.yaml", {
+    agent: { id: "a1", base_folder: base },
+    api: { base_url: "http://127.0.0.1:9" },
+    security: { auth: { api_key: "k-123456" } },
+    health: { port: 0 },
+  });
+  const sensorEnv = {
+    IATP_DATA_DIR: dir.path,
+    IATP_SENSOR_AGENT_ID: "s1",
+    IATP_SENSOR_AGENT_BASE_FOLDER: base,
+    IATP_SENSOR_RELAY_URL: "http://127.0.0.1:9",
+    IATP_SENSOR_HEALTH_PORT: "0",
+  };
   try {
-    const cfg = await writeConfig(dir.path, "action.yaml", {
-      agent: { id: "a1", base_folder: base },
-      api: { base_url: "http://127.0.0.1:9" },
-      security: { auth: { api_key: "k-123456" } },
-      health: { port: 0 },
-    });
-    const r = await runIatp(["action", "--config", cfg], { env: { IATP_DATA_DIR: dir.path } });
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(
-      r.stderr,
-      new RegExp(
-        `^iatp action: config error: agent\\.base_folder \\(.*action\\.yaml:\\d+\\): ${IN_USE}`,
-      ),
-    );
-    assert.ok(r.stderr.includes(`${state} open for writing by another process`), r.stderr);
-    const sensor = await runIatp(["sensor"], {
-      env: {
-        IATP_DATA_DIR: dir.path,
-        IATP_SENSOR_AGENT_ID: "s1",
-        IATP_SENSOR_AGENT_BASE_FOLDER: base,
-        IATP_SENSOR_RELAY_URL: "http://127.0.0.1:9",
-        IATP_SENSOR_HEALTH_PORT: "0",
-      },
-    });
-    assert.equal(sensor.code, 2, sensor.stderr);
-    assert.match(
-      sensor.stderr,
-      new RegExp(
-        `^iatp sensor: config error: agent\\.base_folder \\(env IATP_SENSOR_AGENT_BASE_FOLDER\\): ${IN_USE}`,
-      ),
-    );
+    // Held shared, as running sensors hold it (they may share a state folder): no action agent.
+    let held = lockWriter(state, false);
+    try {
+      const r = await runIatp(["action", "--config", cfg], { env: { IATP_DATA_DIR: dir.path } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^iatp action: config error: agent\\.base_folder \\(.*action\\.yaml:\\d+\\): ${IN_USE}`,
+        ),
+      );
+      assert.ok(r.stderr.includes(`${state} open for writing by another process`), r.stderr);
+    } finally {
+      held?.close();
+    }
+    // Held alone, as a running action agent holds it: no sensor either.
+    held = lockWriter(state);
+    try {
+      const sensor = await runIatp(["sensor"], { env: sensorEnv });
+      assert.equal(sensor.code, 2, sensor.stderr);
+      assert.match(
+        sensor.stderr,
+        new RegExp(
+          `^iatp sensor: config error: agent\\.base_folder \\(env IATP_SENSOR_AGENT_BASE_FOLDER\\): ${IN_USE}`,
+        ),
+      );
+    } finally {
+      held?.close();
+    }
   } finally {
-    held?.close();
     await dir.remove();
   }
 });

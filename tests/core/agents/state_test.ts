@@ -20,7 +20,7 @@ Deno.test("layout: every folder is created with mode 0700, idempotently", async 
   }
 });
 
-Deno.test("state: one writer holds the database file; the empty file its lock makes is no state", async () => {
+Deno.test("state: one action agent, or sensors together, hold the database file; the empty file the lock makes is no state", async () => {
   const dir = await tempDir();
   try {
     const first = new AgentState(dir.path, { history: 10 });
@@ -29,6 +29,7 @@ Deno.test("state: one writer holds the database file; the empty file its lock ma
     assert.equal(first.exists(), false, "nothing to resume from an empty file");
     const second = new AgentState(dir.path, { history: 10 });
     assert.throws(() => second.lock(), { name: "FileInUseError" });
+    assert.throws(() => second.lock(true), { name: "FileInUseError" }, "nor shared");
     await first.open();
     first.setValue("k", "v");
     assert.equal(first.exists(), true);
@@ -37,6 +38,13 @@ Deno.test("state: one writer holds the database file; the empty file its lock ma
     await second.open();
     assert.equal(second.getValue("k"), "v");
     second.close();
+    // Sensors share it (their writes are atomic statements); an action agent keeps out.
+    const sensors = [1, 2].map(() => new AgentState(dir.path, { history: 10 }));
+    for (const s of sensors) s.lock(true);
+    assert.throws(() => new AgentState(dir.path, { history: 10 }).lock(), {
+      name: "FileInUseError",
+    });
+    for (const s of sensors) s.close();
   } finally {
     await dir.remove();
   }
