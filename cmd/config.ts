@@ -54,13 +54,19 @@ export function effectiveLines(
 
 /**
  * Reads every `file:PATH` a credential setting names, as the command's start does, so a file
- * that is missing, unreadable or too large fails the check as it would fail the start. What a
- * file holds is never printed.
+ * that is missing, unreadable or too large fails the check as it would fail the start; one the
+ * start does not read with this config (what uses it is off) is not read. What a file holds is
+ * never printed.
  * @throws {ConfigError} naming the setting and where its value came from
  */
-function checkFileRefs(declared: DeclaredConfig, config: unknown, sources: SourceMap): void {
+function checkFileRefs(
+  declared: DeclaredConfig,
+  config: Parameters<DeclaredConfig["unreadFileRefs"]>[0],
+  sources: SourceMap,
+): void {
+  const unread = new Set(declared.unreadFileRefs(config));
   for (const leaf of declared.leaves()) {
-    if (!leaf.field.fileRef) continue;
+    if (!leaf.field.fileRef || unread.has(leaf.key)) continue;
     const value = getIn(config, leaf.path);
     const items = Array.isArray(value) ? value : [value];
     for (const item of items) {

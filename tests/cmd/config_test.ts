@@ -102,9 +102,19 @@ Deno.test("config check reads file:PATH settings as the start does: the same err
         /config error: agent_token \(.*compose-agent-1\.yaml:2\): expected a readable file at .*none\.key, found no such file/,
       ],
       [
+        "relay",
+        `port: 0\nauth_revoked: [file:${dir.path}/none.ids]\n`,
+        /config error: auth_revoked \(.*relay-2\.yaml:2\): expected a readable file at .*none\.ids, found no such file/,
+      ],
+      [
+        "sidecar",
+        `port: 0\nrecorder_url: redis://127.0.0.1:9\nrecorder_password: file:${dir.path}/none.pw\n`,
+        /config error: recorder_password \(.*sidecar-3\.yaml:3\): expected a readable file at .*none\.pw/,
+      ],
+      [
         "compose-agent",
         `port: 0\nagent_token: file:${dir.path}/agent.key\nrelay_token: file:${dir.path}/a folder\n`,
-        /config error: relay_token \(.*compose-agent-2\.yaml:3\): expected a readable file at .*a folder, found /,
+        /config error: relay_token \(.*compose-agent-4\.yaml:3\): expected a readable file at .*a folder, found /,
       ],
     ];
     for (const [i, [command, yaml, want]] of cases.entries()) {
@@ -122,6 +132,12 @@ Deno.test("config check reads file:PATH settings as the start does: the same err
         start.stderr.replace(new RegExp(`^iatp ${command}: `), ""),
       );
     }
+    // A file the start does not read with this config (no Redis URL for its password) is not
+    // read by the check either: both go on.
+    const unread = `${dir.path}/unread.yaml`;
+    await Deno.writeTextFile(unread, `port: 0\nrecorder_password: file:${dir.path}/none.pw\n`);
+    const passes = await runIatp(["config", "check", "sidecar", unread], { env });
+    assert.equal(passes.code, 0, passes.stderr);
     // Every file readable: the check passes, and shows no content.
     const good = `${dir.path}/good.yaml`;
     await Deno.writeTextFile(good, `port: 0\nagent_token: file:${dir.path}/agent.key\n`);
