@@ -128,6 +128,8 @@ export const spec = defineConfig({
   // The key file beside a SQLite ledger, created on first start unless one is named.
   grants: (c): PathGrant[] =>
     c.key_file || isPostgresUrl(c.db) ? [] : [{ path: `${c.db}.key`, access: "write" }],
+  // The database password is read only for a PostgreSQL ledger.
+  unreadFileRefs: (c) => isPostgresUrl(c.db) ? [] : ["db_password"],
 });
 
 /** The validated audit config. */

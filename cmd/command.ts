@@ -10,7 +10,7 @@ import type { AliasMap, Config, Leaf, ParseOptions, PathGrant, Shape } from "../
  * settings with their names, and how to parse and explain an argv.
  */
 export interface DeclaredConfig
-  extends Pick<Config<Shape>, "envPrefix" | "usage" | "envNames" | "parse"> {
+  extends Pick<Config<Shape>, "envPrefix" | "usage" | "envNames" | "parse" | "unreadFileRefs"> {
   readonly spec: {
     readonly command: string;
     readonly summary: string;

@@ -4,6 +4,7 @@
  * file as the command would (with the current environment) and starts nothing, exit 0 or 2.
  * @module
  */
+import { resolveSecretSetting } from "../core/auth/settings/mod.ts";
 import { getIn, secretShape, type SourceMap, withoutUrlSecrets } from "../core/config/mod.ts";
 import { describeSource, UsageError } from "../core/errors/mod.ts";
 import { type Command, type CommandEntry, type DeclaredConfig, findCommand } from "./command.ts";
@@ -15,9 +16,9 @@ const USAGE = `Usage: iatp config show <command> [--config FILE] [flags of the c
 show   prints every setting of <command> as it would start: its value and where the value comes
        from (built-in default, FILE:LINE, env NAME, flag --NAME). Secrets are shown only as
        (secret, N chars). Nothing is started.
-check  loads FILE as <command> would (with the current environment) and reports the first
-       error, naming the setting, where it is and what was expected; exit 0 when it loads, 2
-       when it does not, as nginx -t does.`;
+check  loads FILE as <command> would (with the current environment), reads the files its
+       file:PATH settings name, and reports the first error, naming the setting, where it is
+       and what was expected; exit 0 when it loads, 2 when it does not, as nginx -t does.`;
 
 /**
  * A setting's value as its flag takes it (`30s`, `1MiB`), a secret (and a URL's password) only
@@ -49,6 +50,31 @@ export function effectiveLines(
   const keyWidth = Math.max(...rows.map((r) => r[0].length));
   const valueWidth = Math.min(40, Math.max(...rows.map((r) => r[1].length)));
   return rows.map(([k, v, s]) => `${k.padEnd(keyWidth)}  ${v.padEnd(valueWidth)}  # ${s}`);
+}
+
+/**
+ * Reads every `file:PATH` a credential setting names, as the command's start does, so a file
+ * that is missing, unreadable or too large fails the check as it would fail the start; one the
+ * start does not read with this config (what uses it is off) is not read. What a file holds is
+ * never printed.
+ * @throws {ConfigError} naming the setting and where its value came from
+ */
+function checkFileRefs(
+  declared: DeclaredConfig,
+  config: Parameters<DeclaredConfig["unreadFileRefs"]>[0],
+  sources: SourceMap,
+): void {
+  const unread = new Set(declared.unreadFileRefs(config));
+  for (const leaf of declared.leaves()) {
+    if (!leaf.field.fileRef || unread.has(leaf.key)) continue;
+    const value = getIn(config, leaf.path);
+    const items = Array.isArray(value) ? value : [value];
+    for (const item of items) {
+      if (typeof item === "string" && item.startsWith("file:")) {
+        resolveSecretSetting(leaf.key, item, sources.get(leaf.key));
+      }
+    }
+  }
 }
 
 /** The config declaration of the command `name`. */
@@ -95,6 +121,7 @@ export function configCommand(commands: readonly CommandEntry[]): Command {
           throw new UsageError("expected exactly one FILE after the command", USAGE);
         }
         const loaded = await declared.parse(["--config", rest[0]]);
+        if (!loaded.help) checkFileRefs(declared, loaded.config, loaded.sources);
         for (const w of loaded.help ? [] : loaded.warnings ?? []) {
           printErr(`iatp config: warning: ${w}`);
         }

@@ -122,7 +122,8 @@ hides the URL's user info (\`redis://(user info not shown)@cache:6379\`).
 
 \`iatp config show <command> [flags]\` prints the effective value of every setting and where it
 came from; \`iatp config check <command> FILE\` loads a file without starting anything (exit 0,
-or 2 with the error).
+or 2 with the error), reading the files its \`file:PATH\` settings name as the start would (a
+missing or unreadable one is the start's error; what a file holds is never printed).
 
 Paths just work: every PATH setting, the config file (by \`--config\` or
 \`IATP_<COMMAND>_CONFIG\`), \`file:PATH\` credentials, \`sqlite:PATH\` stores and the folders

@@ -142,6 +142,8 @@ export const spec = defineConfig({
     env: { relay_url: "IATP_POLICY_RELAY", audit_url: "IATP_POLICY_AUDIT" },
     keys: { relay_url: "relay", audit_url: "audit" },
   },
+  // The NATS credentials are read only for the replicas' queue.
+  unreadFileRefs: (c) => c.queue ? [] : ["nats.password", "nats.token"],
 });
 
 /** The validated policy config. */

@@ -223,6 +223,8 @@ export const spec = defineConfig({
       );
     }
   },
+  // The NATS credentials are read only for a JetStream store.
+  unreadFileRefs: (c) => /^(nats|tls):/.test(c.store) ? [] : ["nats.password", "nats.token"],
 });
 
 /** The validated relay config. */

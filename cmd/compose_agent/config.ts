@@ -23,7 +23,12 @@ import {
   str,
 } from "../../core/config/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
-import { agentAuthFields, checkReplayWindow, signedApiFields } from "../../core/hostagent/mod.ts";
+import {
+  agentAuthFields,
+  checkLiteralHmacKey,
+  checkReplayWindow,
+  signedApiFields,
+} from "../../core/hostagent/mod.ts";
 import {
   DEFAULT_DOCKER_SOCKET,
   DEFAULT_MAX_COMPOSE_FILE_BYTES,
@@ -168,6 +173,7 @@ export const composeAgentSpec = defineConfig({
         "neither",
       );
     }
+    checkLiteralHmacKey("agent_token", c.agent_token, sources);
   },
 });
 

@@ -4,7 +4,7 @@
  * the compose runner and the compose file check; the start reads its key and defaults with core/auth/agent). The replay store is a file: a restart opens what the last run recorded.
  * @module
  */
-import { ensureParentDir, lateImport } from "../../core/config/mod.ts";
+import { ensureParentDir, lateImport, lockWriter } from "../../core/config/mod.ts";
 import type { Counter } from "../../core/metrics/mod.ts";
 import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/agent/mod.ts";
 import type { ReplayStore } from "../../core/auth/mod.ts";
@@ -183,8 +183,17 @@ export async function start(
   const log = deps.log ?? serviceLogger("compose-agent", config);
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const token = await verifyingKey(config, log);
-  // The replay store's folder is made (and checked writable) now; the store opens later.
-  if (config.replay_db !== ":memory:") await ensureParentDir(config.replay_db);
+  // The replay store's folder is made (and checked writable) now, and its file's writer lock is
+  // taken (a second agent on the same file would forget what the first one remembers); the
+  // store opens later.
+  let replayLock: Deno.FsFile | undefined;
+  try {
+    if (config.replay_db !== ":memory:") await ensureParentDir(config.replay_db);
+    replayLock = lockWriter(config.replay_db);
+  } catch (err) {
+    token.close();
+    throw err;
+  }
   const engine = new DockerEngine({ socket: config.docker_socket });
   // Opened with the first request the router serves (the signed API), once; a failed open is
   // tried again by the next request, and a close meanwhile closes what it opened.
@@ -218,6 +227,7 @@ export async function start(
       import.meta.url,
     ).catch((err) => {
       token.close();
+      replayLock?.close();
       throw err;
     })).RelayClient({ url: config.relay_url, token: relayToken, log })
     : undefined;
@@ -295,7 +305,14 @@ export async function start(
     commandApiFailed = false;
   });
   server.onDrain(() => queue.releaseAll());
-  const svc = await server.listen();
+  const svc = await server.listen().catch(async (err) => {
+    // A port in use: what the start took is let go (an in-process start may try again).
+    probe.stop();
+    token.close();
+    replayLock?.close();
+    await relay?.close();
+    throw err;
+  });
   watchdog?.start();
   return {
     url: svc.url,
@@ -307,6 +324,7 @@ export async function start(
       token.close();
       closed = true;
       replay?.close();
+      replayLock?.close();
       engine.close();
       await relay?.close();
     },

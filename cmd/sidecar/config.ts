@@ -250,6 +250,8 @@ export const sidecarSpec = defineConfig({
       override_token: "trusted_user_override_token",
     },
   },
+  // The shared recorder's password is read only with its Redis URL.
+  unreadFileRefs: (c) => c.recorder_url ? [] : ["recorder_password"],
   check: (config, sources) => {
     checkRecorderFile(config.recorder_file, sources.get("recorder_file"));
     // The manifest file's reader (YAML and zod, about 12 MB idle) loads only when one is named,

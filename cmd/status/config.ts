@@ -33,7 +33,8 @@ import {
 } from "../../core/config/mod.ts";
 import { DEFAULT_DOCKER_SOCKET } from "../../core/docker/wire/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
-import { agentAuthFields } from "../../core/hostagent/mod.ts";
+import { MIN_HMAC_KEY_BYTES } from "../../core/auth/agent/mod.ts";
+import { agentAuthFields, checkLiteralHmacKey } from "../../core/hostagent/mod.ts";
 
 function pct(name: string, level: "warning" | "critical", def: number) {
   return num({
@@ -118,7 +119,9 @@ export const statusSpec = defineConfig({
       }),
       url: url({ help: "compose-agent base URL", default: "http://127.0.0.1:5001" }),
       token: str({
-        help: "HMAC key the compose-agent verifies (its agent_token), or file:PATH",
+        help:
+          `HMAC key the compose-agent verifies (its agent_token; at least ${MIN_HMAC_KEY_BYTES} ` +
+          "bytes), or file:PATH",
         secret: true,
         fileRef: true,
       }),
@@ -217,6 +220,8 @@ export const statusSpec = defineConfig({
         "the HMAC key",
       );
     }
+    checkLiteralHmacKey("agent_token", c.agent_token, sources);
+    checkLiteralHmacKey("compose_agent.token", c.compose_agent.token, sources);
     if (c.dashboard_url && !c.deployment_hash) {
       throw new ConfigError(
         "deployment_hash",

@@ -4,7 +4,12 @@
  * compose-agent's key signs forwarded Docker commands.
  * @module
  */
-import { staticToken, type TokenSource, tokenSourceFrom } from "../../core/auth/agent/mod.ts";
+import {
+  checkHmacKey,
+  staticToken,
+  type TokenSource,
+  tokenSourceFrom,
+} from "../../core/auth/agent/mod.ts";
 import { resolveSecretSetting } from "../../core/auth/settings/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
@@ -38,7 +43,10 @@ export async function openCredentials(c: StatusConfig, log: Logger): Promise<Sta
     if (c.signing === "iatp") assertDistinctKeys(hmac, bearer);
     const relayToken = resolveSecretSetting("relay_token", c.relay_token);
     const composeAgentKey = staticToken(
-      resolveSecretSetting("compose_agent.token", c.compose_agent.token) ?? "",
+      checkHmacKey(
+        "compose_agent.token",
+        resolveSecretSetting("compose_agent.token", c.compose_agent.token),
+      ) ?? "",
     );
     return {
       hmac,

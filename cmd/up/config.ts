@@ -137,6 +137,11 @@ export const spec = defineConfig({
       );
     }
   },
+  // Each engine's credentials are read only with its backend.
+  unreadFileRefs: (c) => [
+    ...(c.backend.includes("nats") ? [] : ["nats.password", "nats.token"]),
+    ...(c.backend.includes("postgres") ? [] : ["postgres_password"]),
+  ],
 });
 
 /**

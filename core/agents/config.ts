@@ -403,6 +403,11 @@ const DEPRECATED = {
 };
 
 /** `iatp sensor` config. */
+/** The audit service's credential is read only when the trail is copied to the service. */
+function unreadAuditToken(c: { security: { audit: { enabled: boolean; service_url?: string } } }) {
+  return c.security.audit.enabled && c.security.audit.service_url ? [] : ["security.audit.token"];
+}
+
 export const sensorConfig: Config<SensorShape> = defineConfig({
   command: "sensor",
   summary: "Sensor agent: runs sandboxed trigger plugins on their intervals, de-duplicates their " +
@@ -412,6 +417,7 @@ export const sensorConfig: Config<SensorShape> = defineConfig({
   grants: auditTrailGrants,
   tolerated: STAVILY_TOLERATED.sensor,
   expand: agentPlaceholders,
+  unreadFileRefs: (c) => unreadAuditToken(c),
   check: (c, s, warn) => {
     checkAgentConfig("sensor", c, s, warn);
     if (c.sensor.publish_to === "auto") {
@@ -452,6 +458,13 @@ export const actionConfig: Config<ActionShape> = defineConfig({
   grants: auditTrailGrants,
   tolerated: STAVILY_TOLERATED.action,
   expand: agentPlaceholders,
+  // The NATS credentials are read only for the JetStream task queue.
+  unreadFileRefs: (c) => [
+    ...unreadAuditToken(c),
+    ...(c.relay.queue !== undefined && c.action.task_source !== "orchestrator"
+      ? []
+      : ["nats.password", "nats.token"]),
+  ],
   check: (c, s, warn) => {
     checkAgentConfig("action", c, s, warn);
     const src = c.action.task_source;

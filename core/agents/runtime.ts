@@ -6,9 +6,9 @@
  * @module
  */
 import { resolveSecretSetting } from "../auth/settings/mod.ts";
-import { joinPath, lateImport, parentDir, permittedEnv } from "../config/mod.ts";
+import { fileInUseError, joinPath, lateImport, parentDir, permittedEnv } from "../config/mod.ts";
 import type { AuditClient } from "../ledger/client/mod.ts";
-import { ConfigError, errorMessage } from "../errors/mod.ts";
+import { ConfigError, errorMessage, FileInUseError } from "../errors/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
 import { edgeOptions } from "../http/mod.ts";
 import { RelayClient } from "../relay/client/mod.ts";
@@ -178,12 +178,27 @@ async function auditFile(logFile: string, layout: AgentLayout, log: Logger): Pro
   return fallback;
 }
 
+/**
+ * Takes the state database's writer lock: one action agent per base folder, or sensors sharing
+ * it (`shared`; see {@linkcode AgentState.lock}).
+ * @throws {ConfigError} naming `agent.base_folder` when another process writes its state
+ */
+function lockState(state: AgentState, shared: boolean): void {
+  try {
+    state.lock(shared);
+  } catch (err) {
+    if (!(err instanceof FileInUseError)) throw err;
+    // The command puts the setting's true source in (its default is computed).
+    throw fileInUseError("agent.base_folder", { kind: "default" }, err);
+  }
+}
+
 /** Builds the shared runtime (the health server is created, not yet listening). */
 export async function createRuntime(
   kind: "sensor" | "action",
   unchecked: AgentConfig,
   deps: AgentDeps = {},
-  extra: { dedupMaxEntries?: number; openStateAtStart?: boolean } = {},
+  extra: { dedupMaxEntries?: number; openStateAtStart?: boolean; sharedState?: boolean } = {},
 ): Promise<AgentRuntime> {
   const config = identified(unchecked);
   const log = agentLogger(kind, config, deps);
@@ -208,7 +223,15 @@ export async function createRuntime(
   });
   // State of an earlier run is opened now when the agent resumes it at start; a first run opens
   // (creates) the database with the first write, so an idle agent never loads node:sqlite.
-  if (extra.openStateAtStart && state.exists()) await state.open();
+  const resume = extra.openStateAtStart && state.exists();
+  lockState(state, extra.sharedState ?? false);
+  // A start that fails from here lets the state's lock go (an in-process start may try again).
+  const releasing = <T>(step: Promise<T>): Promise<T> =>
+    step.catch((err) => {
+      state.close();
+      throw err;
+    });
+  if (resume) await releasing(state.open());
   const components = new Map<string, () => ComponentHealth>();
   const health = createHealthServer({
     service: kind,
@@ -226,8 +249,8 @@ export async function createRuntime(
     components: () => Object.fromEntries([...components].map(([k, f]) => [k, f()])),
   });
   const metrics = createAgentMetrics(health.server.metrics.registry);
-  const { trail, client: auditClient } = await openAudit(kind, config, layout, log);
-  const orchestrator = await orchestratorClient(config, log, metrics);
+  const { trail, client: auditClient } = await releasing(openAudit(kind, config, layout, log));
+  const orchestrator = await releasing(orchestratorClient(config, log, metrics));
   const heartbeat = orchestrator
     ? new HeartbeatLoop(orchestrator, config.agent.heartbeat, log, metrics)
     : undefined;

@@ -253,6 +253,8 @@ export async function startSensorAgent(
 ): Promise<Service> {
   const rt = await createRuntime("sensor", config, deps, {
     dedupMaxEntries: config.sensor.dedup_max_entries,
+    // Sensors may share a state folder: its one write, the de-duplication, is atomic.
+    sharedState: true,
   });
   const catalog = catalogFromConfig(rt, config);
   await checkTriggers(catalog, config.sensor.triggers).catch(async (err) => {

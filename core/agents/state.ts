@@ -11,7 +11,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { onceUntilFailure } from "../async/mod.ts";
-import { joinPath, lateImport } from "../config/mod.ts";
+import { joinPath, lateImport, lockWriter } from "../config/mod.ts";
 import { PRIVATE_FILE_MODE } from "./layout.ts";
 import type { ComponentHealth } from "./health.ts";
 
@@ -81,6 +81,8 @@ interface Open {
 export class AgentState {
   readonly file: string;
   #open: Open | undefined;
+  /** The writer's lock on {@linkcode file}, taken by {@linkcode lock}. */
+  #lock: Deno.FsFile | undefined;
   readonly #opening = onceUntilFailure(() => this.#doOpen());
   #closed = false;
   /** The last write that failed (SQLite's reason, which names no path); cleared by one that works. */
@@ -92,15 +94,32 @@ export class AgentState {
     this.file = joinPath(stateDir, "agent.db");
   }
 
-  /** Whether the database file exists (an earlier run left state), without opening it. */
+  /**
+   * Whether the database file holds state of an earlier run, without opening it (the empty file
+   * {@linkcode lock} creates holds none).
+   */
   exists(): boolean {
     try {
-      Deno.statSync(this.file);
-      return true;
+      return Deno.statSync(this.file).size > 0;
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return false;
       throw err;
     }
+  }
+
+  /**
+   * Takes the writer's lock on the database file (creating it empty, owner-only), held until
+   * {@linkcode close}. An action agent takes it alone (`shared: false`): a second agent on the
+   * same state would resume the first one's running instructions as crashed, claim its relay
+   * position and prune what it still reports. Sensors share it (`shared: true`): their one write,
+   * the de-duplication, is one atomic statement, so sensors sharing a state folder publish an
+   * event once; an action agent and they keep each other out. Once only; no SQLite is loaded.
+   * @throws {FileInUseError} when another process (or another store in this one) holds it
+   */
+  lock(shared = false): void {
+    if (this.#lock || this.#closed) return;
+    this.#lock = lockWriter(this.file, !shared);
+    Deno.chmodSync(this.file, PRIVATE_FILE_MODE);
   }
 
   /** Whether {@linkcode open} has completed. */
@@ -313,5 +332,7 @@ export class AgentState {
     try {
       this.#open?.db.close();
     } catch { /* already closed */ }
+    this.#lock?.close();
+    this.#lock = undefined;
   }
 }

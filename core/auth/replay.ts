@@ -36,14 +36,21 @@ export class ReplayStore {
     this.maxEntries = opts.maxEntries ?? DEFAULT_REPLAY_MAX_ENTRIES;
     this.#now = opts.now ?? Date.now;
     this.#db = new DatabaseSync(opts.path);
-    // WAL + NORMAL: a crash may lose the last few ids at most, never corrupt the file.
-    this.#db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=2000;");
-    this.#db.exec(
-      "CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL)",
-    );
-    this.#db.exec("CREATE INDEX IF NOT EXISTS seen_expiry ON seen (expires_ms)");
-    this.#prune(true);
-    this.#count = this.#countRows();
+    try {
+      // WAL + NORMAL: a crash may lose the last few ids at most, never corrupt the file.
+      this.#db.exec(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=2000;",
+      );
+      this.#db.exec(
+        "CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL)",
+      );
+      this.#db.exec("CREATE INDEX IF NOT EXISTS seen_expiry ON seen (expires_ms)");
+      this.#prune(true);
+      this.#count = this.#countRows();
+    } catch (err) {
+      this.#db.close(); // a file that is no database: nothing stays open until the next try
+      throw err;
+    }
   }
 
   /** Records the pair; "replay" when it was already seen inside the window, "full" at the bound. */

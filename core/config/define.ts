@@ -56,6 +56,12 @@ export interface ConfigSpec<S extends Shape> {
   deprecated?: { flags?: AliasMap; env?: AliasMap; keys?: AliasMap };
   /** Paths the configuration names besides its path fields' values (derived defaults). */
   grants?: (config: Infer<S>) => PathGrant[];
+  /**
+   * The `file:PATH` settings (dotted keys) whose files the start does not read with `config`,
+   * because what uses them is off (a Redis password without a Redis URL). `iatp config check`
+   * reads the file of every other `file:PATH` setting that is set, as the start does.
+   */
+  unreadFileRefs?: (config: Infer<S>) => readonly string[];
 }
 
 /** Where each leaf value came from, by dotted key. */
@@ -117,6 +123,8 @@ export interface Config<S extends Shape> {
    * nothing here, and the command itself reports it when it starts.
    */
   grants(argv: string[], opts?: ParseOptions): Promise<PathGrant[]>;
+  /** The `file:PATH` settings the start does not read with `config` (see ConfigSpec). */
+  unreadFileRefs(config: Infer<S>): readonly string[];
 }
 
 /** Recursive Partial. */
@@ -326,6 +334,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     usage,
     leaves: () => all,
     grants,
+    unreadFileRefs: (config) => spec.unreadFileRefs?.(config) ?? [],
     envNames: () => [
       configEnv,
       ...all.flatMap((l) => l.env ? [l.env] : []),

@@ -118,9 +118,24 @@ function busyFile(err: FileInUseError, ctx: StartContext): ConfigError | undefin
   // The setting naming that very file, else the folder setting it is in (`iatp up`'s data_dir).
   const leaf = named((p) => p === err.path) ?? named((p) => err.path.startsWith(`${p}/`));
   if (!leaf) return undefined;
+  return fileInUseError(leaf.key, ctx.sources.get(leaf.key) ?? { kind: "default" }, err);
+}
+
+/**
+ * The ConfigError of setting `key` (from `source`) whose store file another process writes.
+ * @example
+ * ```ts
+ * throw fileInUseError("agent.base_folder", { kind: "default" }, err);
+ * ```
+ */
+export function fileInUseError(
+  key: string,
+  source: ConfigSource,
+  err: FileInUseError,
+): ConfigError {
   return new ConfigError(
-    leaf.key,
-    ctx.sources.get(leaf.key) ?? { kind: "default" },
+    key,
+    source,
     "a store file no other running process writes (stop the other one, or name another file)",
     `${err.path} open for writing by another process`,
     { cause: err },

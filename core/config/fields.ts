@@ -48,6 +48,11 @@ export interface Field<T, D extends boolean = boolean> {
   grants?(value: T): PathGrant[];
   /** True for a TCP port a service listens on (a busy port is reported by its setting). */
   readonly listenPort?: boolean;
+  /**
+   * True for a setting that also takes `file:PATH` (a credential): its value is read from that
+   * file at start, and `iatp config check` reads it the same way.
+   */
+  readonly fileRef?: boolean;
 }
 
 /** How a path is used: read, or written (which includes reading it back). */
@@ -152,6 +157,8 @@ export interface FieldOptions<T> {
   secret?: boolean;
   /** The paths a value names (see {@linkcode Field.grants}). */
   grants?: (value: T) => PathGrant[];
+  /** The value may be `file:PATH` (see {@linkcode Field.fileRef}). */
+  fileRef?: boolean;
 }
 
 function make<T, O extends FieldOptions<T>>(
@@ -177,6 +184,7 @@ function make<T, O extends FieldOptions<T>>(
     coerce,
     show: extra.show ?? ((v) => JSON.stringify(v)),
     grants: opts.grants,
+    ...(opts.fileRef ? { fileRef: true } : {}),
   };
 }
 

@@ -42,7 +42,7 @@ export {
 } from "./leaves.ts";
 export { lateImport } from "./late_import.ts";
 export { secretShape, withoutUrlSecrets } from "./pick.ts";
-export { explainStartFailure, type StartContext } from "./explain.ts";
+export { explainStartFailure, fileInUseError, type StartContext } from "./explain.ts";
 export { lockWriter, openLocked } from "./writer_lock.ts";
 export { getIn } from "./file.ts";
 export {

@@ -10,7 +10,9 @@ import { FileInUseError } from "../errors/mod.ts";
  * Takes the exclusive writer's lock (`flock`, apart from SQLite's own byte-range locks) on the
  * store file at `path`, creating an empty file when it is missing, and returns the open file that
  * holds it: closing the file releases it, and so does the end of the process. `:memory:` (and an
- * empty path) hold no file and take no lock.
+ * empty path) hold no file and take no lock. `exclusive: false` takes a shared lock instead, for
+ * writers made to share a store (each of their writes one atomic statement): they hold it
+ * together, and an exclusive writer and they keep each other out.
  * @example
  * ```ts
  * const lock = lockWriter("data/audit.db");
@@ -19,12 +21,12 @@ import { FileInUseError } from "../errors/mod.ts";
  * @throws {FileInUseError} when another process (or another open store in this one) holds it
  * @throws {Error} when the file cannot be opened or created (Deno's error, naming the path)
  */
-export function lockWriter(path: string): Deno.FsFile | undefined {
+export function lockWriter(path: string, exclusive = true): Deno.FsFile | undefined {
   if (path === "" || path === ":memory:") return undefined;
   const file = Deno.openSync(path, { read: true, write: true, create: true });
   let held = false;
   try {
-    held = file.tryLockSync(true);
+    held = file.tryLockSync(exclusive);
   } finally {
     if (!held) file.close();
   }

@@ -6,9 +6,11 @@
  * @module
  */
 import {
+  checkHmacKey,
   DEFAULT_RATE_LIMIT_PER_MIN,
   DEFAULT_REPLAY_MAX_ENTRIES,
   DEFAULT_VAULT_REFRESH_MS,
+  MIN_HMAC_KEY_BYTES,
   SIGNING_MODES,
   type TokenSource,
   tokenSourceFrom,
@@ -33,8 +35,8 @@ export function agentAuthFields(vaultKey: string) {
   return {
     agent_id: str({ help: "this agent's id (X-Agent-Id)", default: "" }),
     agent_token: str({
-      help: "HMAC signing key, never sent over the wire (or file:PATH; Vault overrides it " +
-        "when vault.address is set)",
+      help: `HMAC signing key of at least ${MIN_HMAC_KEY_BYTES} bytes, never sent over the ` +
+        "wire (or file:PATH; Vault overrides it when vault.address is set)",
       secret: true,
       fileRef: true,
     }),
@@ -90,12 +92,15 @@ export interface AgentAuthConfig {
 
 /**
  * The agent's own HMAC signing key: from Vault when VAULT_ADDRESS is set, else AGENT_TOKEN
- * (either may be given as `file:PATH`).
- * @throws {ConfigError} naming `agent_token` or `vault.token` when its file cannot be read.
+ * (either may be given as `file:PATH`). A key shorter than `MIN_HMAC_KEY_BYTES` is refused: a
+ * configured one fails the start, one read from Vault is logged and not used (as a missing one).
+ * @throws {ConfigError} naming `agent_token` or `vault.token` when its file cannot be read, or
+ * `agent_token` when its key is too short.
  */
 export function agentTokenSource(c: AgentAuthConfig, log: Logger): Promise<TokenSource> {
   return tokenSourceFrom({
-    agentToken: resolveSecretSetting("agent_token", c.agent_token),
+    agentToken: checkHmacKey("agent_token", resolveSecretSetting("agent_token", c.agent_token)),
+    minBytes: MIN_HMAC_KEY_BYTES,
     deploymentHash: c.deployment_hash,
     vaultAddress: c.vault.address,
     vaultToken: resolveSecretSetting("vault.token", c.vault.token),
@@ -104,6 +109,20 @@ export function agentTokenSource(c: AgentAuthConfig, log: Logger): Promise<Token
     vaultRefreshMs: c.vault.refresh,
     log,
   });
+}
+
+/**
+ * Checks an HMAC key setting given as a value (one given as `file:PATH` is checked when the start
+ * reads it), so `iatp config check` refuses a short key as the start does.
+ * @throws {ConfigError} naming `setting` when its key is shorter than `MIN_HMAC_KEY_BYTES`
+ */
+export function checkLiteralHmacKey(
+  setting: string,
+  value: string | undefined,
+  sources: SourceMap,
+): void {
+  if (value === undefined || value.startsWith("file:")) return;
+  checkHmacKey(setting, value, sources.get(setting) ?? { kind: "default" });
 }
 
 /** Fields of the signed command API. */

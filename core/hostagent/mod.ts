@@ -17,6 +17,7 @@ export {
   type AgentAuthConfig,
   agentAuthFields,
   agentTokenSource,
+  checkLiteralHmacKey,
   checkReplayWindow,
   type ReplayWindowConfig,
   signedApiFields,

@@ -17,7 +17,7 @@ import {
   luhnValid,
   ssnValid,
 } from "./cards.ts";
-import { BACKSLASH, escapeLength, jsonEscape } from "./chars.ts";
+import { BACKSLASH, escapeLength, isWordChar, jsonEscape } from "./chars.ts";
 import { contextStart, hasSsnContext, keyNamesSsn, textHasSsnContext } from "./context.ts";
 import type { PiiKind, PiiSpan } from "./types.ts";
 
@@ -31,6 +31,27 @@ const KEEP = CARD_MAX_DIGITS;
 /** True for the length of a group of a card written in groups (3 to 6 digits). */
 function cardGroup(len: number): boolean {
   return len >= 3 && len <= 6;
+}
+
+/**
+ * True when the digit at `at` in `b` follows a token of one ASCII letter: a letter right before
+ * it, and before that letter the start of the text or a byte that is no letter, digit or `_`
+ * (`d7-`, `"x1-`, ` v2-`). Such a one-letter, one-digit prefix is a label, not part of a number
+ * (see {@linkcode Windows.releasePrefix}).
+ *
+ * @example
+ * ```ts
+ * afterOneLetter(new TextEncoder().encode("d7-4532015112830366"), 1); // true
+ * afterOneLetter(new TextEncoder().encode("ad7-4532015112830366"), 2); // false
+ * ```
+ */
+export function afterOneLetter(b: Uint8Array, at: number): boolean {
+  if (at < 1) return false;
+  const letter = b[at - 1] | 0x20; // lower case
+  if (letter < 97 || letter > 122) return false;
+  if (at < 2) return true;
+  const before = b[at - 2];
+  return !isWordChar(before) && !(before >= 48 && before <= 57);
 }
 
 /** The text, the group ring of the current chain and the findings so far. */
@@ -68,6 +89,24 @@ export class Windows {
   /** The separator before the group (0 for a chain's first group). */
   readonly gLink = new Int32Array(RING);
   readonly window = new Uint8Array(KEEP);
+
+  /**
+   * A hyphen follows group `j`. When `j` is the first group of a chain tainted by the letter
+   * before it, is one digit and that letter is a token of its own (`d7-4532015112830366`), the
+   * taint ends here: `d7` is a label, and the hyphen parts it from what follows as it does
+   * after any word (`id-4532015112830366`). A one-digit group can start no card or SSN window,
+   * so the chain is then judged as if it began after the hyphen. A longer code keeps the taint
+   * (`a716-446655440000` in a UUID, `4d7-...`, `ab7-...`).
+   */
+  releasePrefix(j: number): void {
+    const slot = j & MASK;
+    if (
+      this.chainTainted && j === this.chainFirst && this.gLen[slot] === 1 &&
+      afterOneLetter(this.b, this.gStart[slot])
+    ) {
+      this.chainTainted = false;
+    }
+  }
 
   /**
    * Checks every window that ends at group `j`. `next` is the separator linking `j` to the

@@ -5,6 +5,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
+import { openLocked } from "../config/mod.ts";
 import {
   BatchingStore,
   DEFAULT_STORE_MAX_ROWS,
@@ -13,18 +14,11 @@ import {
 } from "./batching.ts";
 import type { TraceRecord } from "./record.ts";
 
-/** A SQLite store at `path` (created when missing). */
-export class SqliteStore extends BatchingStore {
-  readonly #db: DatabaseSync;
-  readonly #maxRows: number;
-  readonly #insert;
-  readonly #select;
-
-  constructor(path: string, opts: StoreOptions) {
-    super(opts);
-    this.#maxRows = opts.maxRows ?? DEFAULT_STORE_MAX_ROWS;
-    this.#db = new DatabaseSync(path);
-    this.#db.exec(`
+/** Opens (creating) the database at `path` with its table; closed again when that fails. */
+function openDatabase(path: string): DatabaseSync {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS trace_records (
@@ -36,6 +30,26 @@ export class SqliteStore extends BatchingStore {
       );
       CREATE INDEX IF NOT EXISTS trace_records_trace ON trace_records (trace_id, id);
     `);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** A SQLite store at `path` (created when missing), holding the file's writer lock while open. */
+export class SqliteStore extends BatchingStore {
+  readonly #db: DatabaseSync;
+  readonly #lock: Deno.FsFile | undefined;
+  readonly #maxRows: number;
+  readonly #insert;
+  readonly #select;
+
+  /** @throws {FileInUseError} when another process (or store) writes this file */
+  constructor(path: string, opts: StoreOptions) {
+    super(opts);
+    this.#maxRows = opts.maxRows ?? DEFAULT_STORE_MAX_ROWS;
+    ({ lock: this.#lock, store: this.#db } = openLocked(path, () => openDatabase(path)));
     this.#insert = this.#db.prepare(
       "INSERT INTO trace_records (trace_id, type, timestamp, details) VALUES (?, ?, ?, ?)",
     );
@@ -79,5 +93,6 @@ export class SqliteStore extends BatchingStore {
 
   protected shutdown(): void {
     this.#db.close();
+    this.#lock?.close();
   }
 }

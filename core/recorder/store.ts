@@ -5,6 +5,7 @@
  * request path; the queue and the store are bounded.
  * @module
  */
+import { lockWriter, openLocked } from "../config/mod.ts";
 import { BatchingStore, type RecordStore, type StoreOptions } from "./batching.ts";
 import type { TraceRecord } from "./record.ts";
 
@@ -13,7 +14,10 @@ export { DEFAULT_STORE_MAX_ROWS, type RecordStore, type StoreOptions } from "./b
 const DEFAULT_JSONL_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
- * Opens the store for `path`, choosing SQLite or JSONL by extension.
+ * Opens the store for `path`, choosing SQLite or JSONL by extension, and holds the file's writer
+ * lock while it is open: a second sidecar writing the same file would interleave its lines or
+ * collide with the first's batches.
+ * @throws {FileInUseError} when another process (or another open store in this one) writes it
  * @throws what opening the file throws (a folder that does not exist, a file that is no database)
  */
 export async function openRecordStore(
@@ -29,6 +33,8 @@ class JsonlStore extends BatchingStore {
   readonly #path: string;
   readonly #maxBytes: number;
   #file: Deno.FsFile;
+  /** The writer's lock on the current file (taken again on the new file a rotation starts). */
+  #lock: Deno.FsFile | undefined;
   #bytes: number;
   readonly #encoder = new TextEncoder();
 
@@ -36,7 +42,10 @@ class JsonlStore extends BatchingStore {
     super(opts);
     this.#path = path;
     this.#maxBytes = opts.maxBytes ?? DEFAULT_JSONL_MAX_BYTES;
-    this.#file = Deno.openSync(path, { append: true, create: true });
+    ({ lock: this.#lock, store: this.#file } = openLocked(
+      path,
+      () => Deno.openSync(path, { append: true, create: true }),
+    ));
     this.#bytes = this.#file.statSync().size;
   }
 
@@ -49,8 +58,13 @@ class JsonlStore extends BatchingStore {
   }
 
   #rotate(): void {
-    this.#file.close();
     Deno.renameSync(this.#path, `${this.#path}.1`);
+    // The lock and the open file stay with the renamed file: the new file is locked before
+    // they go, so no other writer can take it in between.
+    const lock = lockWriter(this.#path);
+    this.#file.close();
+    this.#lock?.close();
+    this.#lock = lock;
     this.#file = Deno.openSync(this.#path, { append: true, create: true });
     this.#bytes = 0;
   }
@@ -62,5 +76,6 @@ class JsonlStore extends BatchingStore {
 
   protected shutdown(): void {
     this.#file.close();
+    this.#lock?.close();
   }
 }

@@ -86,6 +86,82 @@ Deno.test("compose-agent config errors name the key and exit 2", async () => {
   }
 });
 
+Deno.test("compose-agent: an HMAC key under 16 bytes (value, file or config file) exits 2 naming agent_token", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.writeTextFile(`${dir.path}/short.key`, "fifteen-bytes!!\n", { mode: 0o600 });
+    const cases: Array<[string[], Record<string, string>, RegExp]> = [
+      [
+        [],
+        { IATP_COMPOSE_AGENT_AGENT_TOKEN: "x" },
+        /agent_token \(env IATP_COMPOSE_AGENT_AGENT_TOKEN\): expected an HMAC key of at least 16 bytes .*found a key of 1 byte$/m,
+      ],
+      [
+        ["--agent-token", `file:${dir.path}/short.key`],
+        {},
+        /agent_token \(flag --agent-token\): expected an HMAC key of at least 16 bytes .*found a key of 15 bytes/,
+      ],
+    ];
+    for (const [args, extra, want] of cases) {
+      const r = await runIatp(["compose-agent", "--port", "0", ...args], {
+        env: agentEnv(dir.path, extra),
+      });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, want);
+      assert.ok(!r.stderr.includes("fifteen-bytes"), "the key is never printed");
+    }
+    const file = `${dir.path}/agent.yaml`;
+    await Deno.writeTextFile(file, "port: 0\nagent_token: short-key\n");
+    const check = await runIatp(["config", "check", "compose-agent", file], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(check.code, 2, check.stderr);
+    assert.match(check.stderr, /agent_token \(.*agent\.yaml:2\): .*found a key of 9 bytes/);
+    assert.ok(!check.stderr.includes("short-key"));
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("compose-agent: a key under 16 bytes from Vault is logged and not used, as a missing one", async () => {
+  const dir = await tempDir();
+  const short = "vault-short-key";
+  const vault = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) =>
+      new URL(req.url).pathname === "/v1/secret/data/agents/dep-test/compose_agent_token" &&
+        req.headers.get("x-vault-token") === "root-vault-token"
+        ? Response.json({ data: { data: { token: short } } })
+        : Response.json({ errors: [] }, { status: 404 }),
+  );
+  const env = agentEnv(dir.path, {
+    IATP_COMPOSE_AGENT_VAULT_ADDRESS: `http://127.0.0.1:${vault.addr.port}`,
+    IATP_COMPOSE_AGENT_VAULT_TOKEN: "root-vault-token",
+    IATP_COMPOSE_AGENT_DOCKER_SOCKET: `${dir.path}/none.sock`,
+  });
+  delete env.IATP_COMPOSE_AGENT_AGENT_TOKEN;
+  const agent = await startIatpService(["compose-agent", "--port", "0"], { env });
+  try {
+    const r = await signed(agent.url, "/api/v1/commands/execute", {
+      command_id: "c-short",
+      type: "health",
+      parameters: {},
+    }, { key: short });
+    assert.equal(r.status, 401, JSON.stringify(r.json));
+    const health = await (await fetch(`${agent.url}/health`)).json();
+    assert.equal(health.last_refresh_ok, false);
+    const warned = agent.stdout().split("\n").filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === "vault secret's token is too short to be used");
+    assert.deepEqual([warned?.level, warned?.fields?.bytes], ["warn", 15], agent.stdout());
+    assert.ok(!agent.stdout().includes(short), "the key is never logged");
+  } finally {
+    await agent.stop();
+    await vault.shutdown();
+    await dir.remove();
+  }
+});
+
 Deno.test("compose-agent: a replay window shorter than twice the skew is a config error", async () => {
   const dir = await tempDir();
   try {
@@ -431,10 +507,16 @@ Deno.test("compose-agent: deploy_app asking more of the host than deploy_allow g
 
 Deno.test("compose-agent: a replay store that cannot open answers 503 replay_unavailable, and opens once it can", async () => {
   const dir = await tempDir();
-  // A folder where the SQLite file should be: SQLite cannot open it.
   const db = `${dir.path}/replay.sqlite`;
-  await Deno.mkdir(db);
   const env = agentEnv(dir.path, { AGENT_SCOPES: "docker:health" });
+  // A folder where the SQLite file should be is refused at start (its writer lock is taken then).
+  await Deno.mkdir(db);
+  const folder = await runIatp(["compose-agent", "--port", "0", "--replay-db", db], { env });
+  assert.equal(folder.code, 2, folder.stderr);
+  assert.match(folder.stderr, /config error: replay_db \(flag --replay-db\): .*is a directory/);
+  await Deno.remove(db);
+  // A file that is no database: the agent starts, and SQLite cannot open it with a request.
+  await Deno.writeTextFile(db, "not a database, but long enough to hold a header\n".repeat(4));
   const agent = await startIatpService([
     "compose-agent",
     "--port",
@@ -461,14 +543,14 @@ Deno.test("compose-agent: a replay store that cannot open answers 503 replay_una
     assert.equal(failing.status, "degraded");
     assert.equal(failing.replay_store, "unavailable");
     assert.equal(typeof failing.replay_store_failed_at, "string");
-    await Deno.remove(db);
+    await Deno.truncate(db); // emptied in place (the agent holds its lock): a new store
     const served = await signed(agent.url, exec, {
       command_id: "c-2",
       type: "health",
       parameters: {},
     });
     assert.equal(served.status, 200, JSON.stringify(served.json));
-    assert.ok((await Deno.stat(db)).isFile, "the store was created with the request");
+    assert.ok((await Deno.stat(db)).size > 0, "the store was created with the request");
     const open = await health();
     assert.equal(open.replay_store, "open");
     assert.equal(open.replay_store_failed_at, undefined);

@@ -117,6 +117,72 @@ Deno.test("config check: a file that is not UTF-8 exits 2 naming config and the 
   }
 });
 
+Deno.test("config check reads file:PATH settings as the start does: the same error, never the content", async () => {
+  const dir = await tempDir("iatp check 'refs' ");
+  try {
+    const env = { IATP_DATA_DIR: dir.path };
+    const secret = "check-secret-0123456789abcdef";
+    await Deno.writeTextFile(`${dir.path}/agent.key`, `${secret}\n`, { mode: 0o600 });
+    await Deno.mkdir(`${dir.path}/a folder`);
+    const cases: Array<[string, string, RegExp]> = [
+      [
+        "relay",
+        `port: 0\nauth_keys:\n  - file:${dir.path}/none.pub\n`,
+        /config error: auth_keys \(.*relay-0\.yaml:3\): expected a readable file at .*none\.pub, found no such file/,
+      ],
+      [
+        "compose-agent",
+        `port: 0\nagent_token: file:${dir.path}/none.key\n`,
+        /config error: agent_token \(.*compose-agent-1\.yaml:2\): expected a readable file at .*none\.key, found no such file/,
+      ],
+      [
+        "relay",
+        `port: 0\nauth_revoked: [file:${dir.path}/none.ids]\n`,
+        /config error: auth_revoked \(.*relay-2\.yaml:2\): expected a readable file at .*none\.ids, found no such file/,
+      ],
+      [
+        "sidecar",
+        `port: 0\nrecorder_url: redis://127.0.0.1:9\nrecorder_password: file:${dir.path}/none.pw\n`,
+        /config error: recorder_password \(.*sidecar-3\.yaml:3\): expected a readable file at .*none\.pw/,
+      ],
+      [
+        "compose-agent",
+        `port: 0\nagent_token: file:${dir.path}/agent.key\nrelay_token: file:${dir.path}/a folder\n`,
+        /config error: relay_token \(.*compose-agent-4\.yaml:3\): expected a readable file at .*a folder, found /,
+      ],
+    ];
+    for (const [i, [command, yaml, want]] of cases.entries()) {
+      const file = `${dir.path}/${command}-${i}.yaml`;
+      await Deno.writeTextFile(file, yaml);
+      const check = await runIatp(["config", "check", command, file], { env });
+      assert.equal(check.code, 2, check.stderr + check.stdout);
+      assert.match(check.stderr, want);
+      assert.ok(!(check.stdout + check.stderr).includes(secret), "a file's content is never shown");
+      // The start refuses the same config with the same error.
+      const start = await runIatp([command, "--config", file], { env });
+      assert.equal(start.code, 2, start.stderr);
+      assert.equal(
+        check.stderr.replace(/^iatp config: /, ""),
+        start.stderr.replace(new RegExp(`^iatp ${command}: `), ""),
+      );
+    }
+    // A file the start does not read with this config (no Redis URL for its password) is not
+    // read by the check either: both go on.
+    const unread = `${dir.path}/unread.yaml`;
+    await Deno.writeTextFile(unread, `port: 0\nrecorder_password: file:${dir.path}/none.pw\n`);
+    const passes = await runIatp(["config", "check", "sidecar", unread], { env });
+    assert.equal(passes.code, 0, passes.stderr);
+    // Every file readable: the check passes, and shows no content.
+    const good = `${dir.path}/good.yaml`;
+    await Deno.writeTextFile(good, `port: 0\nagent_token: file:${dir.path}/agent.key\n`);
+    const ok = await runIatp(["config", "check", "compose-agent", good], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(!(ok.stdout + ok.stderr).includes(secret));
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("config show reads the files the command's line names (a sidecar manifest)", async () => {
   const dir = await tempDir();
   try {

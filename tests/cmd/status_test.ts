@@ -98,6 +98,37 @@ Deno.test("status config errors name the key and exit 2", async () => {
   assert.match(r3.stderr, /deployment_hash/);
 });
 
+Deno.test("status: an HMAC key under 16 bytes (its own, or the compose-agent's) exits 2 naming it", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.writeTextFile(`${dir.path}/compose.key`, "tiny-key\n", { mode: 0o600 });
+    const env = { IATP_DATA_DIR: dir.path };
+    const own = await runIatp(["status", "--port", "0"], {
+      env: { ...env, AGENT_TOKEN: "short-key" },
+    });
+    assert.equal(own.code, 2, own.stderr);
+    assert.match(
+      own.stderr,
+      /config error: agent_token \(env AGENT_TOKEN\): expected an HMAC key of at least 16 bytes .*found a key of 9 bytes/,
+    );
+    const compose = await runIatp(["status", "--port", "0"], {
+      env: {
+        ...env,
+        AGENT_TOKEN: "status-key-0123456789",
+        IATP_STATUS_COMPOSE_AGENT_TOKEN: `file:${dir.path}/compose.key`,
+      },
+    });
+    assert.equal(compose.code, 2, compose.stderr);
+    assert.match(
+      compose.stderr,
+      /config error: compose_agent\.token \(env IATP_STATUS_COMPOSE_AGENT_TOKEN\): expected an HMAC key of at least 16 bytes .*found a key of 8 bytes/,
+    );
+    assert.ok(!(own.stderr + compose.stderr).match(/short-key|tiny-key/), "keys never printed");
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("status publishes metrics and de-duplicated threshold alerts to the relay", async () => {
   const relay = await relayCommand.start(relayCommand.resolve({ port: 0, workers: 1 }), {
     log: silentLogger,

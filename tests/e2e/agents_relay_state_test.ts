@@ -1,6 +1,6 @@
 /**
  * End-to-end: an `iatp action` on its first run creates its state database with the first relay
- * task (not at start). When that database cannot be created (its base folder, a small tmpfs, is
+ * task (not at start; the start takes the writer's lock on an empty file). When that database cannot be created (its base folder, a small tmpfs, is
  * full), the task is held, not lost: `/health` says why, and once the disk has room the task runs
  * once. Mounting needs root; elsewhere the test is reported ignored.
  */
@@ -48,12 +48,10 @@ Deno.test({
     agent = await startIatpService(["action", "--config", cfg], { env });
     const parts = async () => (await health(agent!.url)).components as Record<string, Part>;
     await waitFor(async () => (await parts()).relay.ok, 30_000, "subscribed");
-    // A first run: nothing of the state database exists until a task needs it.
+    // A first run: the database is not created until a task needs it (the writer's lock holds
+    // an empty file).
     assert.equal((await parts()).state.open, false);
-    assert.equal(
-      await Deno.stat(join(base, "data/state/agent.db")).catch(() => undefined),
-      undefined,
-    );
+    assert.equal((await Deno.stat(join(base, "data/state/agent.db"))).size, 0);
     await Deno.writeFile(filler, new Uint8Array(4 * 1024 * 1024)).catch(() => {});
     await client.publishNow("action.tasks.full-act", {
       id: "full-1",

@@ -90,10 +90,13 @@ Deno.test("upstream decode and verify vectors (request_signer.rs tests)", async 
   assert.equal(await check({ timestamp: ts(30) }), undefined);
 });
 
+/** The compose-agent's HMAC key here: upstream's `secret-token`, lengthened to the 16 bytes it needs. */
+const AGENT_KEY = "secret-token-0123";
+
 /** Upstream's `post_with_sig` (tests/security_integration.rs): body-only signature, fresh id. */
 async function postWithSig(base: string, path: string, body: unknown, requestId?: string) {
   const text = JSON.stringify(body);
-  const h = await signBodyRequest("secret-token", { agentId: "agent-1", body: text, requestId });
+  const h = await signBodyRequest(AGENT_KEY, { agentId: "agent-1", body: text, requestId });
   const res = await fetch(base + path, {
     method: "POST",
     headers: { ...h, "content-type": "application/json" },
@@ -103,7 +106,7 @@ async function postWithSig(base: string, path: string, body: unknown, requestId?
 }
 
 async function signedWait(base: string, path: string) {
-  const h = await signBodyRequest("secret-token", { agentId: "agent-1", body: "" });
+  const h = await signBodyRequest(AGENT_KEY, { agentId: "agent-1", body: "" });
   const res = await fetch(base + path, { headers: h });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
@@ -116,7 +119,7 @@ async function agentWith(data: string, scopes: string, extra: Record<string, str
       IATP_DATA_DIR: data,
       // AGENT_ID/AGENT_TOKEN configure only `iatp status` on a host; the compose-agent has its own.
       IATP_COMPOSE_AGENT_AGENT_ID: "agent-1",
-      IATP_COMPOSE_AGENT_AGENT_TOKEN: "secret-token",
+      IATP_COMPOSE_AGENT_AGENT_TOKEN: AGENT_KEY,
       AGENT_SCOPES: scopes,
       RATE_LIMIT_PER_MIN: "1000",
       IATP_COMPOSE_AGENT_SIGNING: "upstream",
@@ -163,7 +166,7 @@ Deno.test("security_integration.rs cases over HTTP with signing: upstream", asyn
         assert.deepEqual([again.status, again.json.error], [409, "replay detected"]);
         const other = await fetch(a.url + exec, {
           method: "POST",
-          headers: await signBodyRequest("secret-token", { agentId: "agent-2", body: "{}" }),
+          headers: await signBodyRequest(AGENT_KEY, { agentId: "agent-2", body: "{}" }),
           body: "{}",
         });
         assert.equal(other.status, 401);

@@ -19,7 +19,10 @@ export {
   type SigningMode,
 } from "./modes.ts";
 export {
+  checkHmacKey,
   DEFAULT_VAULT_REFRESH_MS,
+  MIN_HMAC_KEY_BYTES,
+  shortHmacKey,
   staticToken,
   type TokenConfig,
   tokenHealth,

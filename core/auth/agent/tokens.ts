@@ -5,9 +5,47 @@
  * after a 401/403. Tokens are only ever read from Vault, never written.
  * @module
  */
+import { ConfigError, type ConfigSource } from "../../errors/mod.ts";
 import { readBody } from "../../http/mod.ts";
 import { registerSecret } from "../../log/mod.ts";
 import type { Logger } from "../../log/mod.ts";
+
+/**
+ * Fewest bytes (UTF-8) of an HMAC key: the host agents' `agent_token`, the status agent's
+ * `compose_agent.token` and a key read from Vault. A shorter key can be found by trying keys
+ * offline against one captured signed request.
+ */
+export const MIN_HMAC_KEY_BYTES = 16;
+
+/** The size of `key` in bytes when it is too short to be an HMAC key ("" is no key: not short). */
+export function shortHmacKey(key: string): number | undefined {
+  const bytes = new TextEncoder().encode(key).length;
+  return bytes > 0 && bytes < MIN_HMAC_KEY_BYTES ? bytes : undefined;
+}
+
+/**
+ * Checks a configured HMAC key (already read from its file) and returns it.
+ * @example
+ * ```ts
+ * checkHmacKey("agent_token", "k".repeat(32)); // the key
+ * ```
+ * @throws {ConfigError} naming `setting` when the key is shorter than
+ * {@linkcode MIN_HMAC_KEY_BYTES} (its size is told, never its value)
+ */
+export function checkHmacKey<K extends string | undefined>(
+  setting: string,
+  key: K,
+  source: ConfigSource = { kind: "default" },
+): K {
+  const bytes = shortHmacKey(key ?? "");
+  if (bytes === undefined) return key;
+  throw new ConfigError(
+    setting,
+    source,
+    `an HMAC key of at least ${MIN_HMAC_KEY_BYTES} bytes (the value, or a file:PATH holding it)`,
+    `a key of ${bytes} byte${bytes === 1 ? "" : "s"}`,
+  );
+}
 
 /** A current token that may change over time. */
 export interface TokenSource {
@@ -72,6 +110,11 @@ interface VaultOptions {
   optional?: boolean;
   /** Used until the first successful read (e.g. AGENT_TOKEN). */
   fallback?: string;
+  /**
+   * Fewest bytes a read token must have (an HMAC key: {@linkcode MIN_HMAC_KEY_BYTES}); a shorter
+   * one is refused as a missing one is (logged, the current token kept).
+   */
+  minBytes?: number;
   refreshMs?: number;
   minRefreshGapMs?: number;
   timeoutMs?: number;
@@ -160,6 +203,16 @@ export class VaultTokenSource implements TokenSource {
         log?.warn("vault secret has no data.data.token", { key: this.opts.key });
         return false;
       }
+      const bytes = new TextEncoder().encode(token).length;
+      if (bytes < (this.opts.minBytes ?? 0)) {
+        log?.warn("vault secret's token is too short to be used", {
+          key: this.opts.key,
+          bytes,
+          min_bytes: this.opts.minBytes,
+          reason,
+        });
+        return false;
+      }
       registerSecret(token);
       const changed = token !== this.#token;
       this.#token = token;
@@ -186,6 +239,8 @@ export interface TokenConfig {
   vaultRefreshMs?: number;
   /** The secret may be absent from Vault (see {@linkcode VaultOptions.optional}). */
   optional?: boolean;
+  /** Fewest bytes of a token read from Vault (see {@linkcode VaultOptions.minBytes}). */
+  minBytes?: number;
   log?: Logger;
 }
 
@@ -201,6 +256,7 @@ export async function tokenSourceFrom(c: TokenConfig): Promise<TokenSource> {
     fallback: c.agentToken,
     refreshMs: c.vaultRefreshMs,
     optional: c.optional,
+    minBytes: c.minBytes,
     log: c.log,
   });
   await source.start();

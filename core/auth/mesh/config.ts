@@ -91,7 +91,8 @@ export function meshAuthSettings(config: MeshAuthConfig, ctx: MeshAuthContext): 
     throw new ConfigError(
       "auth_revoked",
       ctx.source ?? { kind: "default" },
-      `a readable file of credential ids at ${err.path}`,
+      // As every file:PATH setting words it (`iatp config check` reads it so).
+      `a readable file at ${err.path}`,
       err.why,
       { cause: err },
     );

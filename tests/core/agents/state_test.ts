@@ -20,6 +20,36 @@ Deno.test("layout: every folder is created with mode 0700, idempotently", async 
   }
 });
 
+Deno.test("state: one action agent, or sensors together, hold the database file; the empty file the lock makes is no state", async () => {
+  const dir = await tempDir();
+  try {
+    const first = new AgentState(dir.path, { history: 10 });
+    first.lock();
+    assert.equal((await Deno.stat(first.file)).mode! & 0o777, 0o600);
+    assert.equal(first.exists(), false, "nothing to resume from an empty file");
+    const second = new AgentState(dir.path, { history: 10 });
+    assert.throws(() => second.lock(), { name: "FileInUseError" });
+    assert.throws(() => second.lock(true), { name: "FileInUseError" }, "nor shared");
+    await first.open();
+    first.setValue("k", "v");
+    assert.equal(first.exists(), true);
+    first.close();
+    second.lock(); // released by close
+    await second.open();
+    assert.equal(second.getValue("k"), "v");
+    second.close();
+    // Sensors share it (their writes are atomic statements); an action agent keeps out.
+    const sensors = [1, 2].map(() => new AgentState(dir.path, { history: 10 }));
+    for (const s of sensors) s.lock(true);
+    assert.throws(() => new AgentState(dir.path, { history: 10 }).lock(), {
+      name: "FileInUseError",
+    });
+    for (const s of sensors) s.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("state: claims are idempotent and survive reopening", async () => {
   const dir = await tempDir();
   try {

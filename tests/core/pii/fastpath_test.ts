@@ -82,6 +82,10 @@ const PIECES = [
   "true",
   "null",
   "-4532015112830366",
+  // One-letter labels before a hyphen (`d7-`), and codes that are not (`ad7-`, `4d7-`).
+  "d7-",
+  "ad7-",
+  "4d",
 ];
 
 function generate(next: () => number, pieces: number): string {
@@ -208,6 +212,12 @@ Deno.test("what the fast path may not pass over is found", () => {
   // Non-ASCII right around it.
   assert.equal(json('{"a":"é4532015112830366€"}').creditCards, 1);
   assert.equal(json('{"é":"😀 4532 0151 1283 0366 ü"}').creditCards, 1);
+  // After a one-letter, one-digit label and a hyphen, as after a word: not after a longer code.
+  assert.equal(json('{"a":"d7-4532015112830366"}').creditCards, 1);
+  assert.equal(json('{"d7-4532-0151-1283-0366":1}').creditCards, 1);
+  assert.equal(both("x1-4532015112830366", {}).creditCards, 1);
+  assert.equal(both("ad7-4532015112830366", {}).creditCards, 0);
+  assert.equal(json('{"a":"4d7-4532015112830366"}').creditCards, 0);
   // SSNs: separated always, bare with context from the member name or the text before.
   assert.equal(json('{"a":"078-05-1120"}').ssns, 1);
   assert.equal(json('{"ssn":"078051120"}').ssns, 1);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { scanPii } from "../../../core/pii/mod.ts";
 import { cardBrand, itinValid, luhnValid, ssnValid } from "../../../core/pii/cards.ts";
 import { DEFAULT_DATASET, evaluate } from "../../../scripts/bench/pii_eval.ts";
+import { seeded } from "../../support/prng.ts";
 
 const digits = (s: string) => Array.from(s, Number);
 const cards = (text: string, json = false) => scanPii(text, { json }).creditCards;
@@ -42,6 +43,51 @@ Deno.test("every major brand and length, plain and grouped", () => {
   assert.equal(cards("amex 3782-822463-10005."), 1);
   assert.equal(cards("visa 4111 1111 1111 1111 thanks"), 1);
   assert.equal(cards("order 12 4532 0151 1283 0366"), 1, "a short number before the card");
+});
+
+Deno.test("a card after a one-letter, one-digit label and a hyphen is found; after a longer code it is not", () => {
+  for (
+    const text of [
+      "d7-4532015112830366",
+      "ref D7-4532015112830366 ok",
+      "x1-4532-0151-1283-0366",
+      "a7-501864667909",
+      "(v2-378282246310005)",
+    ]
+  ) {
+    assert.equal(cards(text), 1, text);
+    assert.equal(cards(JSON.stringify({ note: text }), true), 1, `${text} in JSON`);
+  }
+  const span = scanPii("d7-4532015112830366").spans[0];
+  assert.deepEqual([span.start, span.end], [3, 19], "the card alone, not the label");
+  for (
+    const text of [
+      "ad7-4532015112830366", // a code of two letters and a digit
+      "4d7-4532015112830366", // a hex-like code
+      "_d7-4532015112830366",
+      "d12-4532015112830366", // more than one digit glued to the letter
+      "d7 4532015112830366", // only a hyphen parts the label from the number
+      "d7-4532-0151-1283-0366-1234", // past the label, a longer hyphenated identifier
+    ]
+  ) {
+    assert.equal(cards(text), 0, text);
+  }
+});
+
+const HEX = [..."0123456789abcdef"];
+
+Deno.test("ids with hyphens and hex stay clear of the one-letter label rule", () => {
+  // Random UUIDs, and UUIDs whose last group is all digits after a group ending in a letter and
+  // a digit: no label of one letter and one digit ever stands before a hyphen in them.
+  const rng = seeded(7);
+  const hex = (k: number) => Array.from({ length: k }, () => rng.pick(HEX)).join("");
+  const digitsOf = (k: number) => Array.from({ length: k }, () => String(rng.int(10))).join("");
+  let found = 0;
+  for (let k = 0; k < 20_000; k++) {
+    const uuid = `${hex(8)}-${hex(4)}-4${hex(3)}-${hex(2)}b7-${digitsOf(12)}`;
+    found += cards(uuid) + cards(`{"id":"${uuid}"}`, true);
+  }
+  assert.equal(found, 0);
 });
 
 Deno.test("precision: look-alikes are not cards", () => {

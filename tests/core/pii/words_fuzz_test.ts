@@ -65,6 +65,8 @@ const TEXT_PIECES: (string | number[])[] = [
   "078051120",
   "ssn ",
   "card ",
+  "d7-",
+  "ad7-",
   "12",
   "12345",
   "\\u0034",

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { signedFetch } from "../../../../core/auth/mod.ts";
-import { staticToken, VaultTokenSource } from "../../../../core/auth/agent/tokens.ts";
-import { scrubString } from "../../../../core/log/mod.ts";
+import {
+  checkHmacKey,
+  MIN_HMAC_KEY_BYTES,
+  staticToken,
+  VaultTokenSource,
+} from "../../../../core/auth/agent/tokens.ts";
+import { createLogger, scrubString } from "../../../../core/log/mod.ts";
 
 /** A fake Vault KV v2 read endpoint: the documented path, header and response shape. */
 function fakeVault(tokens: Map<string, string>, vaultToken: string) {
@@ -66,6 +71,58 @@ Deno.test("vault failure keeps the fallback; refreshes are debounced", async () 
     src.close();
     await vault.close();
   }
+});
+
+Deno.test("a Vault key shorter than the HMAC minimum is refused as a missing one: logged, the key before kept", async () => {
+  const path = "/v1/kv/d/compose_agent_token";
+  const tokens = new Map([[path, "short-key"]]);
+  const vault = fakeVault(tokens, "right");
+  const lines: string[] = [];
+  const src = new VaultTokenSource({
+    address: vault.url,
+    vaultToken: "right",
+    prefix: "kv",
+    deploymentHash: "d",
+    key: "compose_agent_token",
+    fallback: "fallback-key-0123456789",
+    minBytes: MIN_HMAC_KEY_BYTES,
+    minRefreshGapMs: 0,
+    log: createLogger({ service: "t", sink: (l) => lines.push(l) }),
+  });
+  try {
+    await src.start();
+    assert.equal(src.current(), "fallback-key-0123456789");
+    assert.equal(src.freshness().lastRefreshOk, false);
+    const warned = lines.map((l) => JSON.parse(l)).find((r) =>
+      r.msg === "vault secret's token is too short to be used"
+    );
+    assert.deepEqual(
+      [warned?.level, warned?.fields.key, warned?.fields.bytes, warned?.fields.min_bytes],
+      ["warn", "compose_agent_token", 9, 16],
+    );
+    assert.ok(!lines.join("\n").includes("short-key"), "the key is never logged");
+    tokens.set(path, "k".repeat(MIN_HMAC_KEY_BYTES)); // exactly the minimum: used
+    assert.equal(await src.refresh("test"), true);
+    assert.equal(src.current(), "k".repeat(MIN_HMAC_KEY_BYTES));
+  } finally {
+    src.close();
+    await vault.close();
+  }
+});
+
+Deno.test("checkHmacKey counts bytes, names the setting and its size, never the key", () => {
+  assert.equal(checkHmacKey("agent_token", undefined), undefined);
+  assert.equal(checkHmacKey("agent_token", ""), "");
+  assert.equal(checkHmacKey("agent_token", "é".repeat(8)), "é".repeat(8)); // 16 bytes
+  assert.throws(
+    () => checkHmacKey("compose_agent.token", "é".repeat(7) + "a"),
+    (err: Error) => {
+      assert.equal(err.name, "ConfigError");
+      assert.match(err.message, /compose_agent\.token .*at least 16 bytes.*a key of 15 bytes/);
+      assert.ok(!err.message.includes("é"));
+      return true;
+    },
+  );
 });
 
 Deno.test("signedFetch refreshes the bearer after a 401 and retries once; never sends the key", async () => {

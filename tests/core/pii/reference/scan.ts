@@ -172,6 +172,7 @@ class Scanner extends FastPath {
       const slot = j & MASK;
       if (this.gLink[slot] !== 0) this.evaluate(j - 1, this.gLink[slot], this.gLen[slot]);
       if (c === SPACE || c === HYPHEN) {
+        if (c === HYPHEN) this.releasePrefix(j);
         this.state = AFTER_SEP;
         this.sep = c;
         return;

@@ -15,7 +15,7 @@ import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "../../../../core/pii/cards.ts"
 import * as chars from "../../../../core/pii/chars.ts";
 import { digitsEnd, isJsonSpace, isWordChar } from "../../../../core/pii/chars.ts";
 import { SecretTracker } from "../../../../core/pii/secrets.ts";
-import { Windows } from "../../../../core/pii/windows.ts";
+import { afterOneLetter, Windows } from "../../../../core/pii/windows.ts";
 
 /** Default bound on JSON nesting depth. */
 export const DEFAULT_MAX_JSON_DEPTH = 64;
@@ -206,6 +206,9 @@ export class FastPath extends Windows {
     if (lone && len !== 9 && (len < CARD_MIN_DIGITS || len > CARD_MAX_DIGITS)) return e;
     const prev = i > from ? b[i - 1] : this.prev;
     const tainted = isWordChar(prev) || prev === PLUS;
+    // One digit after a one-letter label, then a hyphen (`d7-4532...`): the state machine ends
+    // the taint there (Windows.releasePrefix) and walks what follows.
+    if (tainted && len === 1 && e < n && b[e] === HYPHEN && afterOneLetter(b, i)) return -1;
     if (!lone) return this.skipChain(i, e, tainted);
     // One group of 9 or 12-19 digits: judged here as skipChain would.
     if (tainted) return e;
