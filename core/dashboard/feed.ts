@@ -108,6 +108,13 @@ export class DashboardFeed {
     return this.#clients.size;
   }
 
+  /** Browser streams open now for the viewer `id`. */
+  streamsOf(id: string): number {
+    let n = 0;
+    for (const c of this.#clients) if (c.viewer.id === id) n++;
+    return n;
+  }
+
   #add(raw: RelayEvent): void {
     // A relay reset replays history we may already hold: the event_id identifies it.
     if (this.#seen.has(raw.event_id)) return;

@@ -188,6 +188,54 @@ Deno.test("a session and its open stream end when the credential is revoked, exp
   }
 });
 
+Deno.test("one viewer's streams are bounded: the others' live view stays open", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, {
+    auth_keys: [publicKey],
+    max_clients: 3,
+    max_viewer_streams: 2,
+  });
+  const streams: Awaited<ReturnType<typeof openStream>>[] = [];
+  const open = async (headers: Record<string, string>) => {
+    const s = await openStream(`${dash.url}/events`, headers);
+    streams.push(s);
+    return s;
+  };
+  try {
+    const greedy = { authorization: `Bearer ${await mint("greedy", ["dashboard:view"])}` };
+    const session = {
+      cookie: (await login(dash.url, await mint("greedy", ["dashboard:view"]))).cookie,
+    };
+    const first = await open(greedy);
+    assert.equal(first.status, 200);
+    assert.equal((await open(session)).status, 200, "a session counts as the same viewer");
+    const third = await open(greedy);
+    assert.equal(third.status, 429);
+    const body = JSON.parse(third.events[0].data);
+    assert.equal(body.setting, "max_viewer_streams");
+    assert.match(body.error, /stream limit of 2 per viewer/);
+    const other = await open({
+      authorization: `Bearer ${await mint("other", ["dashboard:view"])}`,
+    });
+    assert.equal(other.status, 200, "another viewer still gets a stream");
+    // A stream that ends gives its slot back.
+    await first.close();
+    await waitFor(
+      async () => {
+        const again = await open(greedy);
+        return again.status === 200;
+      },
+      15_000,
+      "a slot back",
+    );
+  } finally {
+    for (const s of streams) await s.close();
+    await dash.close();
+    await relay.close();
+  }
+});
+
 Deno.test("login: form post, cross-origin refusal and rate limiting", async () => {
   const relay = await startRelay();
   const { publicKey, mint } = await issuerFor();
