@@ -89,6 +89,11 @@ export const spec = defineConfig({
       min: 64 * 1024,
     }),
     max_clients: int({ help: "concurrent browser streams", default: 200, min: 1 }),
+    max_viewer_streams: int({
+      help: "concurrent browser streams of one logged-in viewer (its credential subject)",
+      default: 10,
+      min: 1,
+    }),
     heartbeat: duration({
       help: "heartbeat interval of browser streams",
       default: 15_000,
@@ -194,6 +199,7 @@ export async function start(
     overviewRefreshMs: config.overview_refresh,
     queueBytes: config.queue_bytes,
     maxClients: config.max_clients,
+    maxViewerStreams: config.max_viewer_streams,
     heartbeatMs: config.heartbeat,
     retryMs: config.retry,
     sessionTtlMs: config.session_ttl,

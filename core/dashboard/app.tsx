@@ -23,9 +23,14 @@ export const CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-/** Sets the CSP and the other protective headers on every response. */
+/**
+ * Sets the CSP and the other protective headers on every response. What a viewer was shown is
+ * not kept by the browser or a proxy (`Cache-Control: no-store`), so Back after a logout asks
+ * again rather than showing it from the cache; the static files and the stream keep their own.
+ */
 const secureHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
+  if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
   c.res.headers.set("content-security-policy", CSP);
   c.res.headers.set("x-content-type-options", "nosniff");
   c.res.headers.set("referrer-policy", "no-referrer");

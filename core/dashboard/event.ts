@@ -43,6 +43,11 @@ export interface Viewer {
   maySee(topic: string): boolean;
   /** True when the dashboard requires a login (shows the logout button). */
   authenticated: boolean;
+  /**
+   * False once the credential or session this viewer came from no longer holds: revoked,
+   * expired, or logged out. The feed then ends the viewer's open streams. Absent: always valid.
+   */
+  valid?(): boolean;
 }
 
 /** The viewer when auth is off (loopback, or `insecure`): sees everything. */

@@ -108,6 +108,13 @@ export class DashboardFeed {
     return this.#clients.size;
   }
 
+  /** Browser streams open now for the viewer `id`. */
+  streamsOf(id: string): number {
+    let n = 0;
+    for (const c of this.#clients) if (c.viewer.id === id) n++;
+    return n;
+  }
+
   #add(raw: RelayEvent): void {
     // A relay reset replays history we may already hold: the event_id identifies it.
     if (this.#seen.has(raw.event_id)) return;
@@ -127,7 +134,9 @@ export class DashboardFeed {
     this.stats.add(e);
     this.#relay.last_event = e.ts;
     const frame = eventFrame(e);
-    for (const c of this.#clients) if (c.viewer.maySee(e.topic)) c.stream.offer(frame);
+    for (const c of this.#clients) {
+      if (this.#holds(c) && c.viewer.maySee(e.topic)) c.stream.offer(frame);
+    }
   }
 
   #setRelay(state: RelayState["state"], error?: string, failures?: number): void {
@@ -190,9 +199,20 @@ export class DashboardFeed {
     return stream;
   }
 
-  /** Offers a frame to every browser (heartbeats). */
+  /**
+   * Offers a frame to every browser (heartbeats), first ending the streams whose viewer no
+   * longer holds (so a revoked, expired or logged-out viewer's stream ends within a heartbeat).
+   */
   broadcastIfIdle(frame: Uint8Array): void {
-    for (const c of this.#clients) c.stream.offerIfIdle(frame);
+    for (const c of [...this.#clients]) if (this.#holds(c)) c.stream.offerIfIdle(frame);
+  }
+
+  /** True while `c`'s viewer is valid; otherwise ends its stream. */
+  #holds(c: Client): boolean {
+    if (!c.viewer.valid || c.viewer.valid()) return true;
+    c.stream.end("shutdown");
+    this.#clients.delete(c);
+    return false;
   }
 
   /** Stops the relay subscription and ends every browser stream. */

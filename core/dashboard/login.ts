@@ -18,13 +18,14 @@ import {
   type Principal,
   RateLimiter,
   requireGrant,
+  type RevokedIds,
 } from "../auth/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import type { App, AppEnv } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { LoginPageRenderer } from "./auth.ts";
 import { OPEN_VIEWER, type Viewer } from "./event.ts";
-import { SESSION_COOKIE, type SessionStore } from "./session.ts";
+import { type Session, SESSION_COOKIE, type SessionStore } from "./session.ts";
 
 /** Hono's cookie reader (cookie.ts), loaded with the router. */
 type Cookies = typeof import("./cookie.ts");
@@ -36,8 +37,8 @@ const PUBLIC_PATHS = /^\/(login|logout|health|ready|metrics|favicon\.ico|static\
 /** Longest credential accepted by `POST /login`. */
 const MAX_LOGIN_CREDENTIAL_CHARS = 8192;
 
-function viewerFrom(p: Pick<Principal, "id" | "grants">): Viewer {
-  return { id: p.id, maySee: (t) => p.grants.maySee(t), authenticated: true };
+function viewerFrom(p: Pick<Principal, "id" | "grants">, valid: () => boolean): Viewer {
+  return { id: p.id, maySee: (t) => p.grants.maySee(t), authenticated: true, valid };
 }
 
 /** A path on this site to return to after login; anything else becomes `/`. */
@@ -110,6 +111,22 @@ interface AuthState {
   perClient: RateLimiter;
   overall: RateLimiter;
   viewers: WeakMap<Request, Viewer>;
+  /** The revoked credential ids (files re-read when they change). */
+  revoked: RevokedIds;
+}
+
+/**
+ * The live session of `id`: a session whose credential has since been revoked is ended here,
+ * as an expired one is by the store.
+ */
+function liveSession(st: AuthState, id: string | undefined): Session | undefined {
+  const s = st.sessions.get(id);
+  if (s?.jti !== undefined && st.revoked.has(s.jti)) {
+    st.sessions.delete(s.id);
+    st.o.log.info("session ended: credential revoked", { sub: s.sub });
+    return undefined;
+  }
+  return s;
 }
 
 /** The viewer of a Bearer request, which must hold `dashboard:view`. */
@@ -124,7 +141,14 @@ async function bearerViewer(st: AuthState, c: Context<AppEnv>): Promise<Viewer |
     throw err;
   }
   requireGrant(principal, VIEW_SCOPE);
-  return principal ? viewerFrom(principal) : undefined;
+  if (!principal) return undefined;
+  // A stream opened with it lasts only while the credential would still be accepted.
+  const m = /^Bearer[ \t]+(\S+)/i.exec(c.req.header("authorization") ?? "");
+  const exp = m && looksLikeCredential(m[1]) ? decodeClaims(m[1]).exp : undefined;
+  const jti = principal.jti;
+  return viewerFrom(principal, () =>
+    (exp === undefined || Date.now() < exp * 1000) &&
+    (jti === undefined || !st.revoked.has(jti)));
 }
 
 /** The session cookie's value of a request. */
@@ -138,8 +162,8 @@ function gateFor(st: AuthState, sessionOf: SessionOf): MiddlewareHandler<AppEnv>
       viewer = await bearerViewer(st, c);
     }
     if (!viewer) {
-      const s = st.sessions.get(sessionOf(c));
-      if (s) viewer = viewerFrom({ id: s.sub, grants: s.grants });
+      const s = liveSession(st, sessionOf(c));
+      if (s) viewer = viewerFrom({ id: s.sub, grants: s.grants }, () => !!liveSession(st, s.id));
     }
     if (viewer) {
       st.viewers.set(c.req.raw, viewer);
@@ -209,7 +233,7 @@ function loginHandler(st: AuthState, loginPage: LoginPageRenderer) {
     const p = await principalOfLogin(st, credential);
     if ("status" in p) return refuse(p.status, p.message);
     const exp = looksLikeCredential(credential) ? decodeClaims(credential).exp : undefined;
-    const s = st.sessions.create(p.id, p.grants, exp ? exp * 1000 : undefined);
+    const s = st.sessions.create(p.id, p.grants, exp ? exp * 1000 : undefined, p.jti);
     const maxAge = Math.max(1, Math.floor((s.expires - Date.now()) / 1000));
     c.header("Set-Cookie", cookie(c, s.id, maxAge));
     c.header("Cache-Control", "no-store");
@@ -259,6 +283,7 @@ export async function registerLogin(
     perClient: new RateLimiter(d.loginRatePerMin),
     overall: new RateLimiter(d.loginRatePerMin * 10, 1),
     viewers: d.viewers,
+    revoked: d.settings.revoked,
   };
   const { getCookie } = await lateImport<Cookies>("./cookie.ts", import.meta.url);
   const sessionOf: SessionOf = (c) => getCookie(c, SESSION_COOKIE);

@@ -32,6 +32,7 @@ export interface RouteDeps {
   streamBacklog: number;
   overviewRefreshMs: number;
   maxClients: number;
+  maxViewerStreams: number;
   retryMs: number;
 }
 
@@ -105,8 +106,17 @@ function registerEvents(app: App, d: RouteDeps): void {
     };
     // A HEAD answer carries no body: no browser stream to register (nothing would read it).
     if (c.req.method === "HEAD") return c.body(null, 200, headers);
+    const viewer = auth.viewerOf(c);
+    // One viewer cannot take every stream slot: the others' live view stays open.
+    if (viewer.authenticated && feed.streamsOf(viewer.id) >= d.maxViewerStreams) {
+      throw new HttpError(
+        429,
+        `stream limit of ${d.maxViewerStreams} per viewer reached (max_viewer_streams)`,
+        { setting: "max_viewer_streams", limit: d.maxViewerStreams },
+      );
+    }
     const stream = feed.open(
-      auth.viewerOf(c),
+      viewer,
       c.req.header("last-event-id") ?? c.req.query("since"),
       {
         retryMs: d.retryMs,

@@ -55,6 +55,8 @@ export interface DashboardOptions {
   overviewRefreshMs: number;
   queueBytes: number;
   maxClients: number;
+  /** Browser streams one logged-in viewer (credential subject) may hold at once. */
+  maxViewerStreams: number;
   heartbeatMs: number;
   retryMs: number;
   sessionTtlMs: number;
@@ -129,6 +131,7 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     streamBacklog: o.streamBacklog,
     overviewRefreshMs: o.overviewRefreshMs,
     maxClients: o.maxClients,
+    maxViewerStreams: o.maxViewerStreams,
     retryMs: o.retryMs,
   };
   // The pages, the login gate with the credential verifier, and Hono load with the first request

@@ -22,6 +22,8 @@ export interface Session {
   grants: Grants;
   /** Unix milliseconds. */
   expires: number;
+  /** The id of the credential it was made from (checked against revocation at each use). */
+  jti?: string;
 }
 
 /** The session map; see the module doc. */
@@ -41,9 +43,9 @@ export class SessionStore {
 
   /**
    * Creates a session for `sub` lasting the configured lifetime, or until `notAfterMs` (the
-   * credential's expiry) when that is sooner.
+   * credential's expiry) when that is sooner; `jti` is that credential's id.
    */
-  create(sub: string, grants: Grants, notAfterMs?: number): Session {
+  create(sub: string, grants: Grants, notAfterMs?: number, jti?: string): Session {
     const now = this.now();
     this.#sweep(now);
     if (this.#sessions.size >= this.max) {
@@ -53,7 +55,7 @@ export class SessionStore {
     }
     const id = encodeHex(crypto.getRandomValues(new Uint8Array(32)));
     const expires = Math.min(now + this.ttlMs, notAfterMs ?? Infinity);
-    const s: Session = { id, sub, grants, expires };
+    const s: Session = { id, sub, grants, expires, ...(jti ? { jti } : {}) };
     this.#sessions.set(id, s);
     return s;
   }

@@ -5,6 +5,7 @@
  * masking everywhere, and protected mode.
  */
 import assert from "node:assert/strict";
+import { decodeClaims } from "../../core/auth/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { openStream, publish, startRelay } from "../core/relay/relay_helpers.ts";
 import { tempDir, waitFor } from "../helpers.ts";
@@ -106,6 +107,130 @@ Deno.test("a viewer's session: cookie attributes, expiry cap, bearer use, logout
     assert.equal(after.status, 401);
     await after.body?.cancel();
   } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+/** Waits (at most 15 s) for the server to end an SSE stream. */
+async function endOf(s: { ended: Promise<void> }): Promise<void> {
+  let ended = false;
+  void s.ended.then(() => ended = true);
+  await waitFor(() => ended, 15_000, "the stream to end");
+}
+
+Deno.test("a session and its open stream end when the credential is revoked, expires or logs out", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dir = await tempDir();
+  const revokedFile = `${dir.path}/revoked`;
+  await Deno.writeTextFile(revokedFile, "# revoked credential ids\n");
+  const dash = await startDashboard(relay.url, {
+    auth_keys: [publicKey],
+    auth_revoked: [`file:${revokedFile}`],
+  });
+  const streams: Awaited<ReturnType<typeof openStream>>[] = [];
+  try {
+    const credential = await mint("ops", ["dashboard:view", "subscribe:*"]);
+    const viewer = await login(dash.url, credential);
+    assert.equal(viewer.res.status, 200);
+    const session = { cookie: viewer.cookie };
+    const bearer = { authorization: `Bearer ${credential}` };
+    const bySession = await openStream(`${dash.url}/events`, session);
+    const byBearer = await openStream(`${dash.url}/events`, bearer);
+    streams.push(bySession, byBearer);
+    assert.equal(bySession.status, 200);
+    assert.equal(byBearer.status, 200);
+    await publish(relay.url, "sensor.cpu", { n: 1 });
+    for (const s of [bySession, byBearer]) {
+      await s.until((ev) => ev.some((e) => e.event === "message"), 15_000, "the first event");
+    }
+    assert.equal((await state(dash.url, session)).viewer, "ops");
+    // Revoking the credential's jti (a line in the file, no restart) ends the session and every
+    // open stream made from it: no further event reaches them.
+    await Deno.writeTextFile(revokedFile, `${decodeClaims(credential).jti}\n`, { append: true });
+    await waitFor(async () => {
+      const res = await fetch(`${dash.url}/api/state`, { headers: session });
+      await res.body?.cancel();
+      return res.status === 401;
+    }, 15_000);
+    await Promise.all([endOf(bySession), endOf(byBearer)]);
+    const again = await fetch(`${dash.url}/api/state`, { headers: session });
+    assert.equal(again.status, 401, "a revoked credential's session stays ended");
+    await again.body?.cancel();
+
+    // Logging out ends the session's open stream too.
+    const other = await login(dash.url, await mint("ops2", ["dashboard:view", "subscribe:*"]));
+    const otherStream = await openStream(`${dash.url}/events`, { cookie: other.cookie });
+    streams.push(otherStream);
+    assert.equal(otherStream.status, 200);
+    const out = await fetch(`${dash.url}/logout`, {
+      method: "POST",
+      headers: { cookie: other.cookie },
+    });
+    assert.equal(out.status, 200);
+    await out.body?.cancel();
+    await endOf(otherStream);
+
+    // A stream opened with a credential about to expire ends when it does.
+    const short = await mint("brief", ["dashboard:view", "subscribe:*"], 1_500);
+    const shortStream = await openStream(`${dash.url}/events`, {
+      authorization: `Bearer ${short}`,
+    });
+    streams.push(shortStream);
+    assert.equal(shortStream.status, 200);
+    await endOf(shortStream);
+  } finally {
+    for (const s of streams) await s.close();
+    await dash.close();
+    await relay.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("one viewer's streams are bounded: the others' live view stays open", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, {
+    auth_keys: [publicKey],
+    max_clients: 3,
+    max_viewer_streams: 2,
+  });
+  const streams: Awaited<ReturnType<typeof openStream>>[] = [];
+  const open = async (headers: Record<string, string>) => {
+    const s = await openStream(`${dash.url}/events`, headers);
+    streams.push(s);
+    return s;
+  };
+  try {
+    const greedy = { authorization: `Bearer ${await mint("greedy", ["dashboard:view"])}` };
+    const session = {
+      cookie: (await login(dash.url, await mint("greedy", ["dashboard:view"]))).cookie,
+    };
+    const first = await open(greedy);
+    assert.equal(first.status, 200);
+    assert.equal((await open(session)).status, 200, "a session counts as the same viewer");
+    const third = await open(greedy);
+    assert.equal(third.status, 429);
+    const body = JSON.parse(third.events[0].data);
+    assert.equal(body.setting, "max_viewer_streams");
+    assert.match(body.error, /stream limit of 2 per viewer/);
+    const other = await open({
+      authorization: `Bearer ${await mint("other", ["dashboard:view"])}`,
+    });
+    assert.equal(other.status, 200, "another viewer still gets a stream");
+    // A stream that ends gives its slot back.
+    await first.close();
+    await waitFor(
+      async () => {
+        const again = await open(greedy);
+        return again.status === 200;
+      },
+      15_000,
+      "a slot back",
+    );
+  } finally {
+    for (const s of streams) await s.close();
     await dash.close();
     await relay.close();
   }

@@ -133,6 +133,48 @@ Deno.test({
 });
 
 Deno.test({
+  name: "browser: after a logout, Back shows no page of the session from the browser's cache",
+  ignore: !haveChromium,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const mesh = await startMesh();
+    try {
+      await withChromium(async (browser) => {
+        const { page } = await watchedPage(browser, VIEWPORTS.desktop);
+        const marker = "cached-marker-4242";
+        const ev = await publish(mesh.relay.url, "sensor.cpu", { agent_id: marker });
+        await publish(mesh.relay.url, "access.decision", { tx_id: "tx-back-1", agent_id: marker });
+        const viewer = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
+        await loginByFragment(page, mesh.dash.url, viewer, "/activity");
+        await page.waitForSelector(cardFor(String(ev.body.event_id)), { timeout: 15_000 });
+        await page.goto(`${mesh.dash.url}/tx/tx-back-1`);
+        assert.ok((await page.content()).includes(marker));
+        await page.click("form.logout button");
+        await page.waitForURL(/\/login$/);
+        // Each step back asks the dashboard again, which sends it to the login: the pages the
+        // session saw are not kept by the browser (Cache-Control: no-store).
+        for (const was of ["/tx/tx-back-1", "/activity"]) {
+          await page.goBack();
+          await page.waitForLoadState();
+          assert.match(page.url(), /\/login\?next=/, `back to ${was}`);
+          assert.ok(!(await page.content()).includes(marker), `${was} shown after logout`);
+        }
+        for (const path of ["/", "/activity", "/api/events", "/tx/tx-back-1?format=json"]) {
+          const res = await page.request.get(mesh.dash.url + path, {
+            headers: { authorization: `Bearer ${viewer}` },
+          });
+          assert.equal(res.status(), 200, path);
+          assert.equal(res.headers()["cache-control"], "no-store", path);
+        }
+      });
+    } finally {
+      await stopMesh(mesh);
+    }
+  },
+});
+
+Deno.test({
   name: "browser: pause holds new events until resume; filters combine in the URL",
   ignore: !haveChromium,
   sanitizeResources: false,
