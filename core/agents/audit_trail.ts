@@ -2,6 +2,8 @@
  * The agent's local audit trail: JSON lines under logs/audit/, each carrying the SHA-256 of the
  * previous line's hash and its own content, so a deleted or edited line breaks the chain. Data
  * is scrubbed before hashing; files rotate at a size bound and the chain continues across them.
+ * Agents sharing a trail file (sensors sharing a state folder) keep one chain: each append holds
+ * an exclusive lock on `<file>.lock` and chains from the last line the file holds then.
  * @module
  */
 import { sha256Hex } from "../crypto/mod.ts";
@@ -11,6 +13,9 @@ import type { ComponentHealth } from "./health.ts";
 
 /** Largest serialized `data` of one record; bigger data is replaced by a truncation marker. */
 const MAX_AUDIT_DATA_BYTES = 32 * 1024;
+/** The first wait between two tries of the trail's lock; doubled up to {@linkcode LOCK_POLL_MAX_MS}. */
+const LOCK_POLL_MIN_MS = 2;
+const LOCK_POLL_MAX_MS = 50;
 /** How long a health check's probe of the trail file is reused before it opens the file again. */
 const PROBE_TTL_MS = 5_000;
 /** The hash before the first record. */
@@ -36,6 +41,8 @@ interface AuditTrailOptions {
   agentId: string;
   maxFileBytes: number;
   maxFiles: number;
+  /** Longest wait for the lock another writer of the same file holds; the append fails after. */
+  lockTimeoutMs: number;
   log: Logger;
   forward?: AuditForwarder;
 }
@@ -61,6 +68,17 @@ function boundData(data: Record<string, unknown>): unknown {
   return { truncated: true, preview: text.slice(0, 1024) };
 }
 
+/** A trail line that is not a record (a write cut short by a crash or a full disk). */
+class TornLineError extends Error {
+  override name = "TornLineError";
+}
+
+/**
+ * The last record of `file` (undefined when the file is missing or empty), read from its end in
+ * growing chunks: a record line is at most {@linkcode MAX_AUDIT_DATA_BYTES} of data plus its
+ * fields, so a tail twice that (and some) holds the whole last line.
+ * @throws {TornLineError} when the last line is not a record
+ */
 async function lastRecord(file: string): Promise<AuditRecord | undefined> {
   let fh: Deno.FsFile;
   try {
@@ -71,29 +89,49 @@ async function lastRecord(file: string): Promise<AuditRecord | undefined> {
   }
   try {
     const size = (await fh.stat()).size;
-    const want = Math.min(size, MAX_AUDIT_DATA_BYTES * 2 + 4096);
-    await fh.seek(size - want, Deno.SeekMode.Start);
-    const buf = new Uint8Array(want);
-    let off = 0;
-    while (off < want) {
-      const n = await fh.read(buf.subarray(off));
-      if (n === null) break;
-      off += n;
+    const cap = Math.min(size, MAX_AUDIT_DATA_BYTES * 2 + 4096);
+    for (let want = Math.min(size, 4096);; want = Math.min(cap, want * 4)) {
+      await fh.seek(size - want, Deno.SeekMode.Start);
+      const buf = new Uint8Array(want);
+      let off = 0;
+      while (off < want) {
+        const n = await fh.read(buf.subarray(off));
+        if (n === null) break;
+        off += n;
+      }
+      const lines = new TextDecoder().decode(buf.subarray(0, off)).split("\n").filter((l) =>
+        l.trim()
+      );
+      // The first line of a partial tail may be cut: read more unless it is the only one left.
+      if (lines.length < 2 && want < cap) continue;
+      const last = lines.at(-1);
+      if (last === undefined) return undefined;
+      try {
+        return JSON.parse(last) as AuditRecord;
+      } catch {
+        throw new TornLineError("the trail's last line is not a record");
+      }
     }
-    const lines = new TextDecoder().decode(buf.subarray(0, off)).split("\n").filter((l) =>
-      l.trim()
-    );
-    return lines.length ? JSON.parse(lines[lines.length - 1]) as AuditRecord : undefined;
   } finally {
     fh.close();
   }
 }
 
+/** Another writer held the trail's lock past `security.audit.lock_timeout`. */
+class TrailLockTimeout extends Error {
+  override name = "TrailLockTimeout";
+  constructor() {
+    super("another writer held the trail's lock past security.audit.lock_timeout");
+  }
+}
+
 /**
  * Why a write failed, without the path Deno puts in its message: the OS reason
- * (`no space left on device`, `read-only file system`, `permission denied`), else the error name.
+ * (`no space left on device`, `read-only file system`, `permission denied`), a lock held too long,
+ * else the error name.
  */
 function writeFailure(err: unknown): string {
+  if (err instanceof TrailLockTimeout) return err.message;
   if (!(err instanceof Error)) return "write failed";
   const os = /^(.+?) \(os error \d+\)/.exec(err.message.split("\n")[0]);
   return os ? os[1].toLowerCase() : err.name;
@@ -190,19 +228,32 @@ export class AuditTrail {
     await this.#tail;
   }
 
+  /**
+   * Writes one record under the trail's lock, chained from the last record the file (or, just
+   * after a rotation, its `.1`) holds now: another agent sharing the file may have appended
+   * since this one last did. A file whose last line is not a record (or a trail whose files were
+   * removed) continues from this trail's own last record.
+   */
   async #write(event: string, data: Record<string, unknown>, txId: string): Promise<AuditRecord> {
-    const body = {
-      seq: this.#seq + 1,
-      ts: new Date().toISOString(),
-      agent_id: this.opts.agentId,
-      event,
-      data: boundData(data),
-      prev: this.#prev,
-    };
-    const record: AuditRecord = { ...body, hash: recordHash(body) };
-    const line = JSON.stringify(record) + "\n";
-    await this.#rotateIfNeeded(enc.encode(line).length);
-    await Deno.writeTextFile(this.opts.file, line, { append: true, mode: PRIVATE_FILE_MODE });
+    const lock = await this.#lock();
+    let record: AuditRecord;
+    try {
+      await this.#catchUp();
+      const body = {
+        seq: this.#seq + 1,
+        ts: new Date().toISOString(),
+        agent_id: this.opts.agentId,
+        event,
+        data: boundData(data),
+        prev: this.#prev,
+      };
+      record = { ...body, hash: recordHash(body) };
+      const line = JSON.stringify(record) + "\n";
+      await this.#rotateIfNeeded(enc.encode(line).length);
+      await Deno.writeTextFile(this.opts.file, line, { append: true, mode: PRIVATE_FILE_MODE });
+    } finally {
+      lock.close(); // lets the lock go
+    }
     this.#seq = record.seq;
     this.#prev = record.hash;
     this.#lastFailure = undefined;
@@ -213,6 +264,48 @@ export class AuditTrail {
       this.opts.log.warn("audit forward failed", { err });
     }
     return record;
+  }
+
+  /**
+   * Takes the exclusive lock on `<file>.lock` (created owner-only), trying again with a growing
+   * pause for up to `lockTimeoutMs`: a writer holds it only for one append.
+   * @throws {TrailLockTimeout} when another writer holds it that long
+   */
+  async #lock(): Promise<Deno.FsFile> {
+    const fh = await Deno.open(`${this.opts.file}.lock`, {
+      read: true,
+      write: true,
+      create: true,
+      mode: PRIVATE_FILE_MODE,
+    });
+    try {
+      const deadline = Date.now() + this.opts.lockTimeoutMs;
+      for (let pause = LOCK_POLL_MIN_MS;; pause = Math.min(LOCK_POLL_MAX_MS, pause * 2)) {
+        if (await fh.tryLock(true)) return fh;
+        if (Date.now() >= deadline) throw new TrailLockTimeout();
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    } catch (err) {
+      fh.close();
+      throw err;
+    }
+  }
+
+  /** Continues from the last record on disk, when there is one (called under the lock). */
+  async #catchUp(): Promise<void> {
+    let last: AuditRecord | undefined;
+    try {
+      last = await lastRecord(this.opts.file) ?? await lastRecord(`${this.opts.file}.1`);
+    } catch (err) {
+      if (!(err instanceof TornLineError)) throw err;
+      this.opts.log.warn(
+        "audit trail's last line is not a record; chaining from this agent's last",
+      );
+      return;
+    }
+    if (!last) return;
+    this.#seq = last.seq;
+    this.#prev = last.hash;
   }
 
   async #rotateIfNeeded(adding: number): Promise<void> {

@@ -384,11 +384,11 @@ function checkAgentConfig(
   }
 }
 
-/** The audit trail file and its rotations: written, renamed, read back. */
+/** The audit trail file, its lock file and its rotations: written, renamed, read back. */
 function auditTrailGrants(c: AgentConfig): PathGrant[] {
   const file = c.security.audit.log_file;
   if (!file) return [];
-  const files = [file];
+  const files = [file, `${file}.lock`];
   for (let i = 1; i <= c.security.audit.max_files; i++) files.push(`${file}.${i}`);
   return files.map((p) => ({ path: p, access: "write" }));
 }

@@ -145,6 +145,7 @@ async function openAudit(
     agentId: config.agent.id,
     maxFileBytes: a.max_file_bytes,
     maxFiles: a.max_files,
+    lockTimeoutMs: a.lock_timeout,
     log,
     forward: client
       ? (rec, txId) => {

@@ -51,6 +51,12 @@ export const securityShape = {
       min: 4096,
     }),
     max_files: int({ help: "rotated audit files kept", default: 10, min: 1, max: 1000 }),
+    lock_timeout: duration({
+      help: "longest wait for <file>.lock held by another agent sharing the trail; " +
+        "the record is then not written",
+      default: 10_000,
+      min: 10,
+    }),
     service_url: url({
       help: "iatp audit service to copy entries to (unset: none)",
       flag: "audit-url",

@@ -1,7 +1,8 @@
 /**
  * End-to-end: `iatp sensor` processes with the real relay and the fake orchestrator: events go
  * to `sensor.<type>` and the orchestrator, de-duplicated across restarts and across two sensors
- * sharing a state folder; a crashing trigger is restarted with backoff and reported unhealthy.
+ * sharing a state folder, whose audit trail stays one chain; a crashing trigger is restarted
+ * with backoff and reported unhealthy.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { health, metric, writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
 import { type ChildService, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { verifyAuditLines } from "../../core/agents/mod.ts";
 
 const TOKEN = "sensor-e2e-token";
 
@@ -101,6 +103,55 @@ Deno.test("sensor e2e: events reach relay and orchestrator once per window, acro
     await Promise.all(started.map((s) => s.stop("SIGKILL")));
     await relay.stop("SIGTERM");
     await orch.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("sensor e2e: two sensors sharing a state folder append to one audit trail that verifies", async () => {
+  const dir = await tempDir("iatp-sensor-audit-");
+  await writeFixturePlugins(join(dir.path, "plugins"));
+  const env = { IATP_DATA_DIR: dir.path };
+  const relay = await startIatpService(["relay", "--port", "0"], { env });
+  const trail = join(dir.path, "sensor-state", "logs", "audit", "audit.jsonl");
+  const started: Array<ChildService & { url: string }> = [];
+  const perAgent = async () => {
+    const counts = new Map<string, number>();
+    const text = await Deno.readTextFile(trail).catch(() => "");
+    for (const line of text.split("\n").filter(Boolean)) {
+      try {
+        const id = JSON.parse(line).agent_id;
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      } catch { /* a line being written */ }
+    }
+    return counts;
+  };
+  try {
+    for (const id of ["sensor-x", "sensor-y"]) {
+      // No de-duplication: every run emits an event and appends a record.
+      const yaml = sensorYaml(dir.path, id, relay.url, "", [
+        { plugin_id: "fixed-trigger", interval: "50ms", config: { source: id } },
+      ]);
+      yaml.sensor = { ...yaml.sensor, publish_to: "relay", dedup_window: "0s" };
+      const cfg = await writeConfig(dir.path, `${id}.yaml`, { ...yaml, api: {}, security: {} });
+      started.push(await startIatpService(["sensor", "--config", cfg], { env }));
+    }
+    await waitFor(
+      async () => {
+        const c = await perAgent();
+        return (c.get("sensor-x") ?? 0) >= 40 && (c.get("sensor-y") ?? 0) >= 40;
+      },
+      60_000,
+      "40 records of each sensor",
+    );
+    for (const s of started) assert.equal((await s.stop("SIGTERM")).code, 0);
+    const text = await Deno.readTextFile(trail);
+    const v = verifyAuditLines(text);
+    assert.equal(v.ok, true, JSON.stringify(v.error));
+    const seqs = text.split("\n").filter(Boolean).map((l) => JSON.parse(l).seq);
+    assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
+  } finally {
+    await Promise.all(started.map((s) => s.stop("SIGKILL")));
+    await relay.stop("SIGTERM");
     await dir.remove();
   }
 });

@@ -4,12 +4,18 @@ import { AuditTrail, GENESIS_HASH, verifyAuditLines } from "../../../core/agents
 import { registerSecret, silentLogger } from "../../../core/log/mod.ts";
 import { tempDir } from "../../helpers.ts";
 
-async function open(file: string, maxFileBytes = 1024 * 1024) {
+async function open(
+  file: string,
+  maxFileBytes = 1024 * 1024,
+  agentId = "a1",
+  lockTimeoutMs = 10_000,
+) {
   return await AuditTrail.open({
     file,
-    agentId: "a1",
+    agentId,
     maxFileBytes,
     maxFiles: 3,
+    lockTimeoutMs,
     log: silentLogger,
   });
 }
@@ -83,7 +89,13 @@ Deno.test("audit trail: rotation keeps the chain across files and bounds file co
     const trail = await open(file, 4096);
     for (let i = 0; i < 60; i++) await trail.append("e", { n: i, pad: "x".repeat(200) });
     const names = [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
-    assert.deepEqual(names, ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2", "audit.jsonl.3"]);
+    assert.deepEqual(names, [
+      "audit.jsonl",
+      "audit.jsonl.1",
+      "audit.jsonl.2",
+      "audit.jsonl.3",
+      "audit.jsonl.lock",
+    ]);
     const text = [3, 2, 1].map((i) => Deno.readTextFileSync(`${file}.${i}`)).join("") +
       Deno.readTextFileSync(file);
     const v = verifyAuditLines(text, null);
@@ -109,6 +121,79 @@ Deno.test("audit trail: /health reports a file that cannot be opened, with no re
     assert.equal(h.reason, "trail cannot be opened for writing: is a directory");
     assert.equal(h.failures, 0, "no record was attempted");
     assert.ok(!JSON.stringify(h).includes(dir.path), "no path");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("audit trail: two writers of one file (each its own lock) keep one chain, across rotations", async () => {
+  const dir = await tempDir();
+  try {
+    const file = join(dir.path, "audit.jsonl");
+    // Each trail opens the lock file itself: flock locks of two opens exclude each other as
+    // two processes' do.
+    const a = await open(file, 8192, "a");
+    const b = await open(file, 8192, "b");
+    const writes = [];
+    for (let i = 0; i < 40; i++) {
+      writes.push(a.append("e", { n: i, pad: "x".repeat(100) }));
+      writes.push(b.append("e", { n: i, pad: "y".repeat(100) }));
+    }
+    const records = await Promise.all(writes);
+    assert.ok(records.every((r) => r !== undefined), "every record written");
+    assert.equal(a.failures + b.failures, 0);
+    const names = [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
+    assert.ok(names.includes("audit.jsonl.1"), `rotated: ${names}`);
+    const text = [3, 2, 1].map((i) => {
+      try {
+        return Deno.readTextFileSync(`${file}.${i}`);
+      } catch {
+        return "";
+      }
+    }).join("") + Deno.readTextFileSync(file);
+    const v = verifyAuditLines(text, null);
+    assert.equal(v.ok, true, JSON.stringify(v.error));
+    const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.at(-1).seq, 80);
+    assert.deepEqual(new Set(lines.map((l) => l.agent_id)), new Set(["a", "b"]));
+    // Both resume the one chain: the next record of either follows the last on disk.
+    const next = await a.append("e", {});
+    assert.equal(next?.seq, 81);
+    assert.equal(next?.prev, lines.at(-1).hash);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("audit trail: a lock held past lock_timeout fails the record (counted, on /health), the next one is written", async () => {
+  const dir = await tempDir();
+  try {
+    const file = join(dir.path, "audit.jsonl");
+    const trail = await open(file, 1024 * 1024, "a1", 50);
+    await trail.append("e", { n: 1 });
+    const holder = await Deno.open(`${file}.lock`, { read: true, write: true });
+    await holder.lock(true);
+    let released = false;
+    try {
+      assert.equal(await trail.append("e", { n: 2 }), undefined);
+      const h = trail.health();
+      assert.equal(h.ok, false);
+      assert.equal(
+        h.reason,
+        "last record not written: another writer held the trail's lock past " +
+          "security.audit.lock_timeout",
+      );
+      assert.equal(h.failures, 1);
+      holder.close();
+      released = true;
+      const r = await trail.append("e", { n: 3 });
+      assert.equal(r?.seq, 2);
+      assert.equal(trail.health().ok, true);
+      assert.equal((await Deno.stat(`${file}.lock`)).mode! & 0o777, 0o600);
+      assert.equal(verifyAuditLines(await Deno.readTextFile(file)).count, 2);
+    } finally {
+      if (!released) holder.close();
+    }
   } finally {
     await dir.remove();
   }
