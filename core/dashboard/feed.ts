@@ -98,6 +98,11 @@ export class DashboardFeed {
     return new Map([...this.#counts].filter(([t]) => viewer.maySee(t)));
   }
 
+  /** Most topics counted (the events page bounds its live list the same way). */
+  get maxCountedTopics(): number {
+    return MAX_COUNTED_TOPICS;
+  }
+
   /** The relay's reachability. */
   relay(): RelayState {
     return this.#relay;

@@ -88,6 +88,7 @@ function registerEvents(app: App, d: RouteDeps): void {
         events={found.events}
         more={found.more}
         counts={feed.counts(viewer)}
+        maxTopics={feed.maxCountedTopics}
         lastId={feed.events().at(-1)?.id ?? ""}
         pageSize={query.limit}
       />,

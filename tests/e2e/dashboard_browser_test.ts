@@ -3,7 +3,8 @@
  * real child with its permission-table flags: beyond loopback it asks for a login, the
  * `#token=` fragment logs in, a viewer scoped to one topic sees only that topic, no secret value
  * reaches the page or its JSON; pause holds events until resume; a relay outage is shown and
- * recovered; 10,000 events in the store keep the page bounded.
+ * recovered; 10,000 events in the store keep the page bounded; a session ended elsewhere sends
+ * the live page to the login and back; live topic counters stop at the server's bound.
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
@@ -305,6 +306,93 @@ Deno.test({
         assert.equal(await page.textContent('#totals li[data-kind="block"] .count'), "5000");
         assert.equal(await page.locator("#agents tbody tr").count(), 7);
         assert.ok(!(await scrollsSideways(page)));
+        assert.deepEqual(errors, []);
+      });
+    } finally {
+      await stopMesh(mesh);
+    }
+  },
+});
+
+Deno.test({
+  name: "browser: a session ended elsewhere sends the live page to the login, and back after it",
+  ignore: !haveChromium,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The server ends a logged-out viewer's stream at its next heartbeat.
+    const mesh = await startMesh(["--heartbeat", "200ms"]);
+    try {
+      await withChromium(async (browser) => {
+        const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
+        const viewer = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
+        const where = "/activity?topic=sensor.cpu&agent=s1";
+        await loginByFragment(page, mesh.dash.url, viewer, where);
+        await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
+        // A logout in another tab of the same browser ends the session of both.
+        const other = await page.context().newPage();
+        await other.goto(`${mesh.dash.url}/activity`);
+        await other.click("form.logout button");
+        await other.waitForURL(/\/login$/);
+        await page.waitForURL(/\/login\?/, { timeout: 15_000 });
+        assert.equal(
+          new URL(page.url()).searchParams.get("next"),
+          where,
+          "the login keeps where the viewer was",
+        );
+        await page.fill("#credential", viewer);
+        await page.click("#login-form button[type=submit]");
+        await page.waitForURL(`${mesh.dash.url}${where}`, { timeout: 15_000 });
+        await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
+        assert.deepEqual(errors.filter((e) => !/401/.test(e)), []);
+      });
+    } finally {
+      await stopMesh(mesh);
+    }
+  },
+});
+
+Deno.test({
+  name: "browser: live topic counters and filter choices stop at the topics the server counts",
+  ignore: !haveChromium,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const mesh = await startMesh();
+    try {
+      await withChromium(async (browser) => {
+        const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
+        const all = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
+        await loginByFragment(page, mesh.dash.url, all, "/activity");
+        await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
+        const max = Number(await page.getAttribute("#counters", "data-max"));
+        assert.ok(max >= 1, `the page names the server's bound: ${max}`);
+        // `max` new topics arrive live, then more; the last one published is the last shown.
+        let next = 0;
+        const worker = async () => {
+          while (next < max) {
+            const r = await publish(mesh.relay.url, `sensor.t${next++}`, { agent_id: "s1" });
+            assert.equal(r.status, 200);
+          }
+        };
+        await Promise.all(Array.from({ length: 8 }, worker));
+        let last;
+        for (let i = 0; i < 5; i++) {
+          last = await publish(mesh.relay.url, `sensor.beyond${i}`, { agent_id: "s1" });
+        }
+        await page.waitForSelector(cardFor(String(last!.body.event_id)), { timeout: 30_000 });
+        const rows = await page.locator("#counters li").evaluateAll((els) =>
+          els.map((e) => [e.getAttribute("data-topic"), e.querySelector(".count")?.textContent])
+        );
+        assert.equal(rows.length, max, "no row beyond the bound");
+        assert.equal(await page.locator("#f-topic option").count(), max + 1, "all topics + each");
+        const state = await (await page.request.get(`${mesh.dash.url}/api/state`)).json();
+        assert.deepEqual(
+          Object.fromEntries(rows),
+          Object.fromEntries(Object.entries(state.counts).map(([t, n]) => [t, String(n)])),
+          "the page counts what the server counts",
+        );
+        assert.ok(!rows.some(([t]) => t?.startsWith("sensor.beyond")));
         assert.deepEqual(errors, []);
       });
     } finally {

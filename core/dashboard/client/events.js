@@ -3,6 +3,9 @@
  * URL are added on top, and the list keeps at most one page of cards (older ones stay a click
  * away under "Older events"). Pause holds new events (counted; the newest page kept) until
  * resume. Cards are built with createElement and textContent only: payloads are untrusted.
+ * The topic counters (and the topic filter's choices) grow with new topics only up to the bound
+ * the server counts (`#counters` `data-max`). When the viewer's session ends (a logout elsewhere,
+ * a revoked or expired credential) the page goes to the login, which brings the viewer back here.
  * @module
  */
 import { byId, el, initMenu, showStatus, timeEl } from "./common.js";
@@ -76,12 +79,30 @@ function makeCard(e) {
   return li;
 }
 
-/** @param {string} topic */
+/** Default of the topic bound when the page names none (the server's). */
+const DEFAULT_MAX_TOPICS = 1000;
+
+/**
+ * The most topics the list may hold: the server's bound, rendered on it.
+ * @param {HTMLElement} list
+ * @returns {number}
+ */
+function maxTopics(list) {
+  const n = Number(list.dataset.max);
+  return Number.isInteger(n) && n > 0 ? n : DEFAULT_MAX_TOPICS;
+}
+
+/**
+ * Counts one event of `topic`: a topic not listed yet gets a row (and a filter choice) while
+ * the list holds fewer than the server's bound; beyond it, as on the server, it is not counted.
+ * @param {string} topic
+ */
 function bump(topic) {
   const list = document.getElementById("counters");
   if (!list) return;
   let row = list.querySelector(`li[data-topic="${CSS.escape(topic)}"]`);
   if (!row) {
+    if (list.children.length >= maxTopics(list)) return;
     row = el("li");
     row.setAttribute("data-topic", topic);
     const a = /** @type {HTMLAnchorElement} */ (el("a", undefined, topic));
@@ -175,8 +196,33 @@ if (cards && cards.dataset.live) {
     streamUp = true;
     update();
   });
+  let probing = false;
+  /**
+   * EventSource tells no status: when the stream drops, a bodiless `HEAD /events` asks whether
+   * the session still holds. A 401 sends the viewer to the login, with this page (a same-site
+   * path) to come back to; anything else leaves the stream to reconnect.
+   */
+  const checkSession = async () => {
+    if (probing) return;
+    probing = true;
+    try {
+      const res = await fetch("/events", {
+        method: "HEAD",
+        cache: "no-store",
+        credentials: "same-origin",
+      });
+      if (res.status !== 401) return;
+    } catch {
+      return; // the dashboard is unreachable: the stream keeps retrying
+    } finally {
+      probing = false;
+    }
+    es.close();
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+  };
   es.addEventListener("error", () => {
     streamUp = false;
     update();
+    void checkSession();
   });
 }

@@ -19,6 +19,8 @@ export interface ActivityProps {
   events: DashEvent[];
   more: boolean;
   counts: Map<string, number>;
+  /** Most topics the server counts: the live page adds none beyond it. */
+  maxTopics: number;
   /** Newest position in the store, where the live stream resumes. */
   lastId: string;
   pageSize: number;
@@ -73,12 +75,12 @@ function Filters(props: { q: EventQuery; topics: string[] }) {
   );
 }
 
-function TopicCounts(props: { counts: Map<string, number> }) {
+function TopicCounts(props: { counts: Map<string, number>; max: number }) {
   const topics = [...props.counts.keys()].sort();
   return (
     <section class="side-section" aria-labelledby="topics-h">
       <h2 id="topics-h">Topics</h2>
-      <ul id="counters">
+      <ul id="counters" data-max={String(props.max)}>
         {topics.map((t) => (
           <li data-topic={t}>
             <a href={`/activity?topic=${uriComponent(t)}`}>{t}</a>
@@ -103,7 +105,7 @@ export function ActivityPage(props: ActivityProps) {
       relay={props.relay}
       viewer={props.viewer}
       scripts={["events.js"]}
-      sidebar={<TopicCounts counts={props.counts} />}
+      sidebar={<TopicCounts counts={props.counts} max={props.maxTopics} />}
     >
       <div class="page-head">
         <h1>Events</h1>
