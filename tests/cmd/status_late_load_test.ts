@@ -179,9 +179,10 @@ Deno.test("status: a credential verifier that cannot be loaded serves no read un
       assert.ok(body.request_id, "the JSON envelope");
       assert.doesNotMatch(JSON.stringify(body), /cpu|memory|file:|\/core\//);
     }
+    // The Prometheus text holds the same host figures: it is refused the same way.
     const prom = await fetch(`${url}/metrics`);
-    assert.equal(prom.status, 200, "the Prometheus text needs no check");
-    await prom.body?.cancel();
+    assert.equal(prom.status, 503, "the Prometheus text is a read like the others");
+    assert.doesNotMatch(await prom.text(), /iatp_host_/);
     const health = await (await fetch(`${url}/health`)).json();
     assert.equal(health.status, "degraded");
     assert.deepEqual(health.components.credential_check, {
