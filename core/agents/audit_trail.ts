@@ -68,18 +68,22 @@ function boundData(data: Record<string, unknown>): unknown {
   return { truncated: true, preview: text.slice(0, 1024) };
 }
 
-/** A trail line that is not a record (a write cut short by a crash or a full disk). */
-class TornLineError extends Error {
-  override name = "TornLineError";
+/** What the end of a trail file holds. */
+interface Tail {
+  /** The last whole record (undefined when no line of the tail read is one). */
+  record: AuditRecord | undefined;
+  /** The last line is not a record: a write cut short by a crash or a full disk. */
+  torn: boolean;
+  /** The file does not end with a line feed: the next line must start on a line of its own. */
+  unterminated: boolean;
 }
 
 /**
- * The last record of `file` (undefined when the file is missing or empty), read from its end in
- * growing chunks: a record line is at most {@linkcode MAX_AUDIT_DATA_BYTES} of data plus its
- * fields, so a tail twice that (and some) holds the whole last line.
- * @throws {TornLineError} when the last line is not a record
+ * The end of `file` (undefined when the file is missing or empty), read from its end in growing
+ * chunks: a record line is at most {@linkcode MAX_AUDIT_DATA_BYTES} of data plus its fields, so a
+ * tail twice that (and some) holds the whole last line, and the one before a torn last line.
  */
-async function lastRecord(file: string): Promise<AuditRecord | undefined> {
+async function readTail(file: string): Promise<Tail | undefined> {
   let fh: Deno.FsFile;
   try {
     fh = await Deno.open(file, { read: true });
@@ -89,7 +93,8 @@ async function lastRecord(file: string): Promise<AuditRecord | undefined> {
   }
   try {
     const size = (await fh.stat()).size;
-    const cap = Math.min(size, MAX_AUDIT_DATA_BYTES * 2 + 4096);
+    if (size === 0) return undefined;
+    const cap = Math.min(size, MAX_AUDIT_DATA_BYTES * 4 + 8192);
     for (let want = Math.min(size, 4096);; want = Math.min(cap, want * 4)) {
       await fh.seek(size - want, Deno.SeekMode.Start);
       const buf = new Uint8Array(want);
@@ -99,23 +104,41 @@ async function lastRecord(file: string): Promise<AuditRecord | undefined> {
         if (n === null) break;
         off += n;
       }
-      const lines = new TextDecoder().decode(buf.subarray(0, off)).split("\n").filter((l) =>
-        l.trim()
-      );
-      // The first line of a partial tail may be cut: read more unless it is the only one left.
-      if (lines.length < 2 && want < cap) continue;
-      const last = lines.at(-1);
-      if (last === undefined) return undefined;
-      try {
-        return JSON.parse(last) as AuditRecord;
-      } catch {
-        throw new TornLineError("the trail's last line is not a record");
+      const unterminated = off > 0 && buf[off - 1] !== 0x0a;
+      const lines = new TextDecoder().decode(buf.subarray(0, off)).split("\n");
+      // The first line of a partial tail may be cut: it counts only when the tail is the file.
+      const first = want < size ? 1 : 0;
+      let torn = false;
+      for (let i = lines.length - 1; i >= first; i--) {
+        if (lines[i].trim() === "") continue;
+        try {
+          return { record: JSON.parse(lines[i]) as AuditRecord, torn, unterminated };
+        } catch {
+          torn = true;
+        }
       }
+      if (want >= cap) return { record: undefined, torn: true, unterminated };
     }
   } finally {
     fh.close();
   }
 }
+
+/** The last whole record of the trail (its file, else the file rotated before it), and its end. */
+async function trailEnd(file: string): Promise<Tail> {
+  const tail = await readTail(file);
+  if (tail?.record) return tail;
+  const before = await readTail(`${file}.1`);
+  return {
+    record: before?.record,
+    torn: (tail?.torn ?? false) || (before?.torn ?? false),
+    unterminated: tail?.unterminated ?? false,
+  };
+}
+
+/** The warning of a trail whose last line is not a record. */
+const TORN_WARNING = "audit trail's last line is not a record (a write cut short); chaining " +
+  "from the last whole record";
 
 /** Another writer held the trail's lock past `security.audit.lock_timeout`. */
 class TrailLockTimeout extends Error {
@@ -141,6 +164,10 @@ function writeFailure(err: unknown): string {
 export class AuditTrail {
   #seq = 0;
   #prev = GENESIS_HASH;
+  /** The file's last line has no line feed (a write cut short): the next record starts one. */
+  #unterminated = false;
+  /** The torn last line was warned about (once per trail). */
+  #tornWarned = false;
   #tail: Promise<unknown> = Promise.resolve();
   #failures = 0;
   /** Why the last append failed; cleared by the next one that is written. */
@@ -153,10 +180,14 @@ export class AuditTrail {
   /** Opens (or continues) the trail at `opts.file`, resuming the chain from its last line. */
   static async open(opts: AuditTrailOptions): Promise<AuditTrail> {
     const trail = new AuditTrail(opts);
-    const last = await lastRecord(opts.file) ?? await lastRecord(`${opts.file}.1`);
-    if (last) {
-      trail.#seq = last.seq;
-      trail.#prev = last.hash;
+    const end = await trailEnd(opts.file);
+    if (end.torn) {
+      trail.#tornWarned = true;
+      opts.log.warn(TORN_WARNING, { file: opts.file });
+    }
+    if (end.record) {
+      trail.#seq = end.record.seq;
+      trail.#prev = end.record.hash;
     }
     return trail;
   }
@@ -248,7 +279,8 @@ export class AuditTrail {
         prev: this.#prev,
       };
       record = { ...body, hash: recordHash(body) };
-      const line = JSON.stringify(record) + "\n";
+      // After a line cut short with no line feed, this record starts a line of its own.
+      const line = (this.#unterminated ? "\n" : "") + JSON.stringify(record) + "\n";
       await this.#rotateIfNeeded(enc.encode(line).length);
       await Deno.writeTextFile(this.opts.file, line, { append: true, mode: PRIVATE_FILE_MODE });
     } finally {
@@ -291,21 +323,20 @@ export class AuditTrail {
     }
   }
 
-  /** Continues from the last record on disk, when there is one (called under the lock). */
+  /**
+   * Continues from the last whole record on disk, when there is one (called under the lock): a
+   * torn last line stays where it is, for verification to report, and is warned about once.
+   */
   async #catchUp(): Promise<void> {
-    let last: AuditRecord | undefined;
-    try {
-      last = await lastRecord(this.opts.file) ?? await lastRecord(`${this.opts.file}.1`);
-    } catch (err) {
-      if (!(err instanceof TornLineError)) throw err;
-      this.opts.log.warn(
-        "audit trail's last line is not a record; chaining from this agent's last",
-      );
-      return;
+    const end = await trailEnd(this.opts.file);
+    this.#unterminated = end.unterminated;
+    if (end.torn && !this.#tornWarned) {
+      this.#tornWarned = true;
+      this.opts.log.warn(TORN_WARNING, { file: this.opts.file });
     }
-    if (!last) return;
-    this.#seq = last.seq;
-    this.#prev = last.hash;
+    if (!end.record) return;
+    this.#seq = end.record.seq;
+    this.#prev = end.record.hash;
   }
 
   async #rotateIfNeeded(adding: number): Promise<void> {

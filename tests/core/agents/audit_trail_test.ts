@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AuditTrail, GENESIS_HASH, verifyAuditLines } from "../../../core/agents/audit_trail.ts";
-import { registerSecret, silentLogger } from "../../../core/log/mod.ts";
+import { createLogger, registerSecret, silentLogger } from "../../../core/log/mod.ts";
 import { tempDir } from "../../helpers.ts";
 
 async function open(
@@ -38,6 +38,46 @@ Deno.test("audit trail: records chain, verify, and resume after reopen", async (
     assert.equal(lines[0].prev, GENESIS_HASH);
     assert.equal(lines[2].prev, lines[1].hash);
     assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("audit trail: a last line cut short (a crash mid-write) neither stops the start nor swallows the next record", async () => {
+  const dir = await tempDir();
+  try {
+    const file = join(dir.path, "audit.jsonl");
+    let trail = await open(file);
+    for (let i = 0; i < 3; i++) await trail.append("e", { n: i });
+    const whole = await Deno.readTextFile(file);
+    const third = JSON.parse(whole.trim().split("\n")[2]);
+    // The fourth record's write stopped half way: no line feed after it.
+    await Deno.writeTextFile(file, '{"seq":4,"ts":"2026-', { append: true });
+    const warnings: string[] = [];
+    trail = await AuditTrail.open({
+      file,
+      agentId: "a1",
+      maxFileBytes: 1024 * 1024,
+      maxFiles: 3,
+      lockTimeoutMs: 10_000,
+      log: createLogger({ service: "t", sink: (line: string) => warnings.push(line) }),
+    });
+    const rec = await trail.append("after", { n: 9 });
+    assert.ok(rec, "the record was written");
+    assert.equal(rec.seq, 4);
+    assert.equal(rec.prev, third.hash, "chained from the last whole record");
+    await trail.append("after", { n: 10 });
+    const lines = (await Deno.readTextFile(file)).trim().split("\n");
+    assert.equal(lines.length, 6, "the torn line stays a line of its own");
+    assert.equal(lines[3], '{"seq":4,"ts":"2026-');
+    assert.equal(JSON.parse(lines[4]).seq, 4);
+    assert.equal(JSON.parse(lines[5]).prev, JSON.parse(lines[4]).hash);
+    // Verification still reports the torn line, where it is.
+    const v = verifyAuditLines(lines.join("\n"));
+    assert.equal(v.ok, false);
+    assert.equal(v.error?.line, 4);
+    assert.equal(verifyAuditLines(lines.slice(4).join("\n"), third.hash).ok, true);
+    assert.equal(warnings.filter((w) => /cut short/.test(w)).length, 1, "warned once");
   } finally {
     await dir.remove();
   }
