@@ -17,9 +17,47 @@ const MAX_BUNDLE_FILES = 256;
 /** Name of the optional static entities file. */
 const ENTITIES_FILE = "entities.json";
 
-/** A bundle that cannot be loaded; names the file and the problem. */
+/**
+ * Deepest nesting of brackets (`(`, `[`, `{`) read in a policy: Cedar's parser (WebAssembly, a
+ * fixed stack) overflows near 120 levels and is then unusable for every later call, so deeper
+ * text is refused before Cedar sees it.
+ */
+export const MAX_POLICY_NESTING = 32;
+/** Most operators (`&&`, `+`, `.`, `if`, ...) in one policy, for the same reason. */
+export const MAX_POLICY_OPERATORS = 512;
+/**
+ * Deepest expression a policy may hold, counted in its JSON form (about two levels per
+ * operator): Cedar's evaluator overflows its stack near 360 nested operators, and is then unusable.
+ */
+export const MAX_POLICY_EXPRESSION_DEPTH = 256;
+
+/** A bundle that cannot be loaded; names the file (and the line when known) and the problem. */
 export class PolicyBundleError extends Error {
   override name = "PolicyBundleError";
+  /** The bundle file at fault (or the folder). */
+  readonly file?: string;
+  /** The 1-based line in `file`, when known. */
+  readonly line?: number;
+
+  constructor(message: string, opts: { file?: string; line?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.file = opts.file;
+    this.line = opts.line;
+  }
+}
+
+/** A PolicyBundleError whose message starts with `file:line: ` (or `file: `). */
+function fault(file: string, line: number | undefined, problem: string, cause?: unknown) {
+  const where = line === undefined ? file : `${file}:${line}`;
+  return new PolicyBundleError(`${where}: ${problem}`, { file, line, cause });
+}
+
+/** The 1-based line of UTF-8 byte `offset` in `text` (Cedar's source locations are bytes). */
+function lineAt(text: string, offset: number): number {
+  const bytes = new TextEncoder().encode(text);
+  let line = 1;
+  for (let i = 0; i < Math.min(offset, bytes.length); i++) if (bytes[i] === 0x0a) line++;
+  return line;
 }
 
 /** One loaded policy. */
@@ -29,6 +67,8 @@ export interface LoadedPolicy {
   effect: "permit" | "forbid";
   annotations: Record<string, string>;
   text: string;
+  /** The line of `file` the policy starts on (when found). */
+  line?: number;
 }
 
 /** A parsed, validated bundle. */
@@ -49,7 +89,9 @@ export async function readBundleFiles(dir: string): Promise<Map<string, string>>
   const names: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {
-      if (!e.isFile) continue;
+      // A symlinked file counts (a mounted ConfigMap links every file); what it points at is
+      // checked below.
+      if (!e.isFile && !e.isSymlink) continue;
       if (
         e.name.endsWith(".cedar") || e.name.endsWith(".cedarschema") || e.name === ENTITIES_FILE
       ) {
@@ -57,24 +99,113 @@ export async function readBundleFiles(dir: string): Promise<Map<string, string>>
       }
     }
   } catch (err) {
-    throw new PolicyBundleError(`${dir}: cannot read the policy directory: ${errorMessage(err)}`, {
-      cause: err,
-    });
+    throw fault(dir, undefined, `cannot read the policy directory: ${errorMessage(err)}`, err);
   }
   if (names.length > MAX_BUNDLE_FILES) {
-    throw new PolicyBundleError(`${dir}: more than ${MAX_BUNDLE_FILES} bundle files`);
+    throw fault(dir, undefined, `more than ${MAX_BUNDLE_FILES} bundle files`);
   }
   names.sort();
   const files = new Map<string, string>();
   for (const name of names) {
     const path = join(dir, name);
-    const info = await Deno.stat(path);
-    if (info.size > MAX_BUNDLE_FILE_BYTES) {
-      throw new PolicyBundleError(`${path}: larger than ${MAX_BUNDLE_FILE_BYTES} bytes`);
+    let bytes: Uint8Array;
+    try {
+      const info = await Deno.stat(path);
+      if (!info.isFile) continue;
+      if (info.size > MAX_BUNDLE_FILE_BYTES) {
+        throw fault(name, undefined, `larger than ${MAX_BUNDLE_FILE_BYTES} bytes (${path})`);
+      }
+      bytes = await Deno.readFile(path);
+    } catch (err) {
+      if (err instanceof PolicyBundleError) throw err;
+      // Removed since the listing, a dangling link, a link loop, no permission.
+      throw fault(name, undefined, `cannot be read: ${errorMessage(err)}`, err);
     }
-    files.set(name, await Deno.readTextFile(path));
+    if (bytes.length > MAX_BUNDLE_FILE_BYTES) {
+      throw fault(name, undefined, `larger than ${MAX_BUNDLE_FILE_BYTES} bytes (${path})`);
+    }
+    files.set(name, decodeUtf8(name, bytes));
   }
   return files;
+}
+
+/**
+ * The text of a bundle file, which must be UTF-8: a byte that is not is refused naming its
+ * line (read leniently it would become U+FFFD, and a policy would compare against text other
+ * than what its author wrote).
+ */
+function decodeUtf8(name: string, bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (err) {
+    let end = 0;
+    const decoder = new TextDecoder("utf-8", { fatal: true });
+    // The longest prefix that decodes: the bad byte is the next one.
+    for (let lo = 0, hi = bytes.length; lo <= hi;) {
+      const mid = (lo + hi) >> 1;
+      try {
+        decoder.decode(bytes.subarray(0, mid));
+        end = mid;
+        lo = mid + 1;
+      } catch {
+        hi = mid - 1;
+      }
+    }
+    let line = 1;
+    for (let i = 0; i < end; i++) if (bytes[i] === 0x0a) line++;
+    throw fault(name, line, "not UTF-8 text", err);
+  }
+}
+
+/**
+ * Refuses policy text nested deeper than {@linkcode MAX_POLICY_NESTING} brackets or with more
+ * than {@linkcode MAX_POLICY_OPERATORS} operators in one policy, before Cedar parses it (strings
+ * and comments are skipped).
+ */
+function checkNesting(file: string, text: string, countOperators = true): void {
+  let depth = 0;
+  let line = 1;
+  let operators = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\n") line++;
+    else if (c === "/" && text[i + 1] === "/") {
+      while (i + 1 < text.length && text[i + 1] !== "\n") i++;
+    } else if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) {
+        if (text[i] === "\\") i++;
+        else if (text[i] === "\n") line++;
+      }
+    } else if (c === "(" || c === "[" || c === "{") {
+      if (++depth > MAX_POLICY_NESTING) {
+        throw fault(file, line, `nested deeper than ${MAX_POLICY_NESTING} brackets`);
+      }
+    } else if (c === ")" || c === "]" || c === "}") depth = Math.max(0, depth - 1);
+    else if (c === ";" && depth === 0) operators = 0;
+    else if (countOperators && ("&|=!<>+-*.".includes(c) || isIf(text, i))) {
+      if (++operators > MAX_POLICY_OPERATORS) {
+        throw fault(file, line, `more than ${MAX_POLICY_OPERATORS} operators in one policy`);
+      }
+    }
+  }
+}
+
+/** Whether the keyword `if` starts at `i`. */
+function isIf(text: string, i: number): boolean {
+  return text.startsWith("if", i) && !/\w/.test(text[i - 1] ?? "") && !/\w/.test(text[i + 2] ?? "");
+}
+
+/** The nesting depth of a JSON value (iterative: the value may be deep). */
+function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    max = Math.max(max, d);
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
 }
 
 /** Content hash of bundle files (also the hot-reload fingerprint). */
@@ -88,32 +219,52 @@ function firstError(errors: Array<{ message: string }>): string {
   return errors.map((e) => e.message).slice(0, 3).join("; ");
 }
 
+/** The line in `text` of the first error's first source location, when it has one. */
+function errorLine(text: string, errors: cedar.DetailedError[]): number | undefined {
+  const start = errors[0]?.sourceLocations?.[0]?.start;
+  return start === undefined ? undefined : lineAt(text, start);
+}
+
 function splitPolicies(file: string, text: string): LoadedPolicy[] {
+  checkNesting(file, text);
   const parts = cedar.policySetTextToParts(text);
-  if (parts.type === "failure") throw new PolicyBundleError(`${file}: ${firstError(parts.errors)}`);
-  if (parts.policy_templates.length > 0) {
-    throw new PolicyBundleError(`${file}: policy templates are not supported`);
+  if (parts.type === "failure") {
+    throw fault(file, errorLine(text, parts.errors), firstError(parts.errors));
   }
+  if (parts.policy_templates.length > 0) {
+    throw fault(file, undefined, "policy templates are not supported");
+  }
+  let cursor = 0;
   return parts.policies.map((ptext, n) => {
+    const at = text.indexOf(ptext, cursor);
+    if (at >= 0) cursor = at + ptext.length;
+    const line = at >= 0 ? text.slice(0, at).split("\n").length : undefined;
     const json = cedar.policyToJson(ptext);
-    if (json.type === "failure") throw new PolicyBundleError(`${file}: ${firstError(json.errors)}`);
+    if (json.type === "failure") {
+      const inPart = errorLine(ptext, json.errors);
+      throw fault(
+        file,
+        line === undefined ? undefined : line + (inPart ?? 1) - 1,
+        firstError(json.errors),
+      );
+    }
     const annotations = (json.json.annotations ?? {}) as Record<string, string>;
-    return {
-      id: annotations.id ?? `${file}#${n}`,
-      file,
-      effect: json.json.effect,
-      annotations,
-      text: ptext,
-    };
+    const id = annotations.id ?? `${file}#${n}`;
+    if (jsonDepth(json.json.conditions) > MAX_POLICY_EXPRESSION_DEPTH) {
+      throw fault(
+        file,
+        line,
+        `policy ${id}: expression nested deeper than ${MAX_POLICY_EXPRESSION_DEPTH} levels`,
+      );
+    }
+    return { id, file, effect: json.json.effect, annotations, text: ptext, line };
   });
 }
 
 function checkAnnotations(p: LoadedPolicy): void {
   const delta = p.annotations.risk_delta;
   if (delta !== undefined && !/^[-+]?\d{1,9}$/.test(delta)) {
-    throw new PolicyBundleError(
-      `${p.file}: policy ${p.id}: @risk_delta("${delta}") is not an integer`,
-    );
+    throw fault(p.file, p.line, `policy ${p.id}: @risk_delta("${delta}") is not an integer`);
   }
 }
 
@@ -125,33 +276,38 @@ export function parseBundle(dir: string, files: Map<string, string>): Bundle {
   const policies: LoadedPolicy[] = [];
   let schema: string | undefined;
   let entities: cedar.EntityJson[] = [];
+  // The schema first, whatever its name: the entities are checked against it.
+  for (const [name, text] of files) {
+    if (!name.endsWith(".cedarschema")) continue;
+    if (schema !== undefined) throw fault(name, undefined, "only one schema file is allowed");
+    checkNesting(name, text, false);
+    const r = cedar.checkParseSchema(text);
+    if (r.type === "failure") {
+      throw fault(name, errorLine(text, r.errors), firstError(r.errors));
+    }
+    schema = text;
+  }
   for (const [name, text] of files) {
     if (name.endsWith(".cedar")) policies.push(...splitPolicies(name, text));
-    else if (name.endsWith(".cedarschema")) {
-      if (schema !== undefined) {
-        throw new PolicyBundleError(`${name}: only one schema file is allowed`);
-      }
-      const r = cedar.checkParseSchema(text);
-      if (r.type === "failure") throw new PolicyBundleError(`${name}: ${firstError(r.errors)}`);
-      schema = text;
-    } else {
+    else if (name === ENTITIES_FILE) {
       try {
         entities = JSON.parse(text);
       } catch (err) {
-        throw new PolicyBundleError(`${name}: not JSON: ${errorMessage(err)}`, { cause: err });
+        throw fault(name, undefined, `not JSON: ${errorMessage(err)}`, err);
       }
-      if (!Array.isArray(entities)) throw new PolicyBundleError(`${name}: expected a JSON array`);
+      if (!Array.isArray(entities)) throw fault(name, undefined, "expected a JSON array");
+      if (jsonDepth(entities) > MAX_POLICY_NESTING) {
+        throw fault(name, undefined, `nested deeper than ${MAX_POLICY_NESTING} levels`);
+      }
       const r = cedar.checkParseEntities({ entities, schema: schema ?? null });
-      if (r.type === "failure") throw new PolicyBundleError(`${name}: ${firstError(r.errors)}`);
+      if (r.type === "failure") throw fault(name, undefined, firstError(r.errors));
     }
   }
-  if (policies.length === 0) throw new PolicyBundleError(`${dir}: no policies (*.cedar) found`);
+  if (policies.length === 0) throw fault(dir, undefined, "no policies (*.cedar) found");
   const seen = new Map<string, string>();
   for (const p of policies) {
     if (seen.has(p.id)) {
-      throw new PolicyBundleError(
-        `${p.file}: policy id "${p.id}" is also used in ${seen.get(p.id)}`,
-      );
+      throw fault(p.file, p.line, `policy id "${p.id}" is also used in ${seen.get(p.id)}`);
     }
     seen.set(p.id, p.file);
     checkAnnotations(p);
@@ -170,9 +326,17 @@ function validateAgainst(schema: string, policies: LoadedPolicy[]): void {
   if (r.type === "failure") throw new PolicyBundleError(`schema: ${firstError(r.errors)}`);
   const e = r.validationErrors[0];
   if (e) {
-    const file = policies.find((p) => p.id === e.policyId)?.file ?? "?";
-    throw new PolicyBundleError(
-      `${file}: policy ${e.policyId} fails validation: ${e.error.message}`,
+    const p = policies.find((p) => p.id === e.policyId);
+    const start = e.error.sourceLocations?.[0]?.start;
+    const line = p?.line === undefined
+      ? undefined
+      : start === undefined
+      ? p.line
+      : p.line + lineAt(p.text, start) - 1;
+    throw fault(
+      p?.file ?? "?",
+      line,
+      `policy ${e.policyId} fails validation: ${e.error.message}`,
     );
   }
 }

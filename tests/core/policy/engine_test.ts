@@ -119,7 +119,7 @@ Deno.test("bad bundles are rejected with the file named", async () => {
           `permit (principal, action == Action::"read", resource) when { principal.enterprise == "A" };`,
         "s.cedarschema": schema,
       },
-      /x\.cedar: policy .* fails validation/,
+      /x\.cedar:1: policy .* fails validation/,
     ],
     [{
       "x.cedar": `@id("a") permit (principal, action, resource);`,

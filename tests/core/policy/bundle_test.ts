@@ -1,0 +1,194 @@
+/**
+ * Bundles an operator gets wrong, read from real folders: policies nested past what Cedar's
+ * WebAssembly stack survives are refused before Cedar sees them (an overflow there breaks every
+ * later decision), errors name the file and line, files must be UTF-8, the entities are checked
+ * against the schema whatever the schema file is called, and symlinked files are read.
+ */
+import assert from "node:assert/strict";
+import { DEFAULT_POLICY_DIR } from "../../../cmd/policy.ts";
+import {
+  loadBundle,
+  MAX_POLICY_EXPRESSION_DEPTH,
+  MAX_POLICY_NESTING,
+  MAX_POLICY_OPERATORS,
+  PolicyBundleError,
+} from "../../../core/policy/bundle.ts";
+import { PolicyEngine } from "../../../core/policy/engine.ts";
+import { tempDir } from "../../helpers.ts";
+
+const SEED_INTENT = {
+  subject: { enterprise: "A", id: "a" },
+  resource: { enterprise: "B", id: "r", scope: "read" },
+  context: { session_risk: 1 },
+};
+
+const seed = await Deno.readTextFile(`${DEFAULT_POLICY_DIR}/seed.cedar`);
+const schema = await Deno.readTextFile(`${DEFAULT_POLICY_DIR}/schema.cedarschema`);
+
+/** Loads a bundle folder (a name with a space) holding `files`; `setup` adds links. */
+async function load(
+  files: Record<string, string | Uint8Array>,
+  setup?: (dir: string) => Promise<void>,
+) {
+  const dir = await tempDir("iatp policy bundle ");
+  try {
+    for (const [name, body] of Object.entries(files)) {
+      if (typeof body === "string") await Deno.writeTextFile(`${dir.path}/${name}`, body);
+      else await Deno.writeFile(`${dir.path}/${name}`, body);
+    }
+    await setup?.(dir.path);
+    return await loadBundle(dir.path);
+  } finally {
+    await dir.remove();
+  }
+}
+
+async function refused(
+  files: Record<string, string | Uint8Array>,
+  re: RegExp,
+  where?: { file: string; line?: number },
+  setup?: (dir: string) => Promise<void>,
+) {
+  const err = await load(files, setup).then(
+    () => assert.fail(`loaded; expected ${re}`),
+    (e) => e,
+  );
+  assert.ok(err instanceof PolicyBundleError, String(err));
+  assert.match(err.message, re);
+  if (where) {
+    assert.equal(err.file, where.file);
+    assert.equal(err.line, where.line);
+  }
+}
+
+const when = (expr: string) => `permit (principal, action, resource) when { ${expr} };`;
+
+Deno.test("policies nested past Cedar's stack are refused naming file and line; decisions go on", async () => {
+  const engine = new PolicyEngine(await load({ "seed.cedar": seed }));
+  const deep: Array<[string, RegExp]> = [
+    // Each of these overflows cedar-wasm's stack (parser or evaluator) when let through.
+    ["(".repeat(200) + "true" + ")".repeat(200), /nested deeper than 32 brackets/],
+    ["[".repeat(200) + "]".repeat(200) + " == []", /nested deeper than 32 brackets/],
+    ["{a:".repeat(200) + "1" + "}".repeat(200) + " == {}", /nested deeper than 32 brackets/],
+    [Array(5000).fill("true").join(" && "), /more than 512 operators in one policy/],
+    [Array(400).fill("1").join(" + ") + " > 0", /expression nested deeper than 256 levels/],
+    ["context" + ".a".repeat(400) + " == 1", /expression nested deeper than 256 levels/],
+    [
+      "if true then ".repeat(400) + "true" + " else false".repeat(400),
+      /expression nested deeper than 256 levels/,
+    ],
+  ];
+  assert.equal(MAX_POLICY_NESTING, 32);
+  assert.equal(MAX_POLICY_OPERATORS, 512);
+  assert.equal(MAX_POLICY_EXPRESSION_DEPTH, 256);
+  for (const [expr, re] of deep) {
+    await refused(
+      { "seed.cedar": seed, "deep.cedar": `// a comment (((\n\n${when(expr)}` },
+      re,
+      { file: "deep.cedar", line: 3 },
+    );
+    // Cedar still works: the engine decides as before, and a new bundle still loads.
+    const d = engine.evaluate(SEED_INTENT);
+    assert.equal(d.decision, "allow", JSON.stringify(d.explanation));
+    engine.install(await load({ "seed.cedar": seed }));
+  }
+  // Within the bounds, and brackets in strings and comments do not count.
+  const fine = await load({
+    "ok.cedar": `// ${"(".repeat(100)}\n` +
+      when(
+        `context has x && context.x == "${"(".repeat(100)}" && ` +
+          Array(60).fill("1").join(" + ") + " > 0",
+      ),
+  });
+  assert.equal(fine.policies.length, 1);
+});
+
+Deno.test("bundle errors name the line: syntax, validation, entities nested too deep", async () => {
+  await refused(
+    { "seed.cedar": seed, "bad one.cedar": `${seed}\n\n${when("1 + ")}\n` },
+    /^bad one\.cedar:20: unexpected token/,
+    { file: "bad one.cedar", line: 20 },
+  );
+  await refused(
+    {
+      "schema.cedarschema": schema,
+      "x.cedar": `// first\n@id("x")\npermit (principal, action == Action::"read", resource)\n` +
+        `when {\n  principal.enterprise == "A"\n};`,
+    },
+    /^x\.cedar:5: policy x fails validation/,
+    { file: "x.cedar", line: 5 },
+  );
+  const nested = { a: {} as Record<string, unknown> };
+  let at = nested.a;
+  for (let i = 0; i < 100; i++) at = (at.a = {}) as Record<string, unknown>;
+  await refused(
+    {
+      "seed.cedar": seed,
+      "entities.json": JSON.stringify([{
+        uid: { type: "G", id: "g" },
+        attrs: nested,
+        parents: [],
+      }]),
+    },
+    /^entities\.json: nested deeper than 32 levels/,
+  );
+});
+
+Deno.test("a bundle file that is not UTF-8 is refused naming its line, not read as U+FFFD", async () => {
+  const enc = new TextEncoder();
+  await refused(
+    {
+      "x.cedar": new Uint8Array([
+        ...enc.encode(`// ok\n${when('context has x && context.x == "')}`.slice(0, -4)),
+        0xff,
+        0xfe,
+        ...enc.encode('" };'),
+      ]),
+    },
+    /^x\.cedar:2: not UTF-8 text/,
+    { file: "x.cedar", line: 2 },
+  );
+});
+
+Deno.test("a UTF-8 byte order mark is not part of the policy text", async () => {
+  const b = await load({ "seed.cedar": "\uFEFF" + seed });
+  assert.deepEqual(b.policies.map((p) => p.id), ["seed-read-a-to-b"]);
+});
+
+Deno.test("entities.json is checked against the schema whatever the schema file is called", async () => {
+  const entities = JSON.stringify([{ uid: { type: "Nope", id: "a" }, attrs: {}, parents: [] }]);
+  // "schema.cedarschema" sorts after "entities.json".
+  for (const name of ["a.cedarschema", "schema.cedarschema"]) {
+    await refused(
+      { [name]: schema, "seed.cedar": seed, "entities.json": entities },
+      /^entities\.json: .*`Nope` which is not declared in the schema/,
+    );
+  }
+});
+
+Deno.test("symlinked bundle files are read; a dangling link or a link loop is named", async () => {
+  const target = await tempDir("iatp policy target ");
+  try {
+    await Deno.writeTextFile(`${target.path}/seed.cedar`, seed);
+    // As a mounted ConfigMap: every file a link.
+    const b = await load(
+      {},
+      (dir) => Deno.symlink(`${target.path}/seed.cedar`, `${dir}/seed.cedar`),
+    );
+    assert.deepEqual(b.policies.map((p) => p.id), ["seed-read-a-to-b"]);
+    await refused(
+      { "seed.cedar": seed },
+      /^loop\.cedar: cannot be read: /,
+      { file: "loop.cedar" },
+      (dir) => Deno.symlink(`${dir}/loop.cedar`, `${dir}/loop.cedar`),
+    );
+    await refused(
+      { "seed.cedar": seed },
+      /^gone\.cedar: cannot be read: /,
+      { file: "gone.cedar" },
+      (dir) => Deno.symlink(`${dir}/nothing`, `${dir}/gone.cedar`),
+    );
+  } finally {
+    await target.remove();
+  }
+});
