@@ -192,7 +192,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     log,
     ...edgeOptions(config),
     // The decision loop is made below, before the server listens.
-    health: () => policyHealth(bridge, engine.bundle.ref),
+    health: () => policyHealth(bridge, engine.bundle.ref, reloader.status().last_error),
   });
   const decisions = new Counter({
     name: "iatp_policy_decisions_total",

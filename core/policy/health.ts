@@ -1,11 +1,17 @@
 /** The policy service's `/health` body: `degraded` while its decision loop is stuck. @module */
 import { type ComponentHealth, serviceHealth } from "../http/mod.ts";
 
+/** What the reloader reports about the bundle files on disk (its `last_error`). */
+export type BundleProblem =
+  | { message: string; at: string; ref: string; file?: string; line?: number }
+  | null;
+
 /**
  * The policy service's `/health`: `ok`, or `degraded` with why its decision loop cannot decide
  * intents (the state store refusing a decision, the relay subscription down or failed, the shared
- * queue unreadable), plus the loaded bundle's reference. Without a loop (no relay) only the
- * bundle counts, and it is always loaded.
+ * queue unreadable) or why the bundle on disk is not the one in force (a rejected change, an
+ * unreadable folder: component `bundle`, the last good set still deciding), plus the loaded
+ * bundle's reference.
  * @example
  * ```ts
  * policyHealth(undefined, "sha256:ab12").status; // "ok"
@@ -14,6 +20,22 @@ import { type ComponentHealth, serviceHealth } from "../http/mod.ts";
 export function policyHealth(
   loop: { health(): Record<string, ComponentHealth> } | undefined,
   policyRef: string,
+  bundleProblem: BundleProblem = null,
 ): Record<string, unknown> {
-  return serviceHealth("policy", loop?.health() ?? {}, { policy_ref: policyRef });
+  const components: Record<string, ComponentHealth> = { ...loop?.health() };
+  if (bundleProblem !== null) {
+    // Where, not what: the message (which may quote rules) is on the guarded GET /policies.
+    const { file, line, ref, at } = bundleProblem;
+    const where = file === undefined ? "" : line === undefined ? `${file}: ` : `${file}:${line}: `;
+    components.bundle = {
+      ok: false,
+      reason: ref === "unreadable"
+        ? `${where}the policy folder cannot be read; serving ${policyRef}`
+        : `${where}the change on disk was rejected; serving ${policyRef}`,
+      ...(file === undefined ? {} : { file }),
+      ...(line === undefined ? {} : { line }),
+      since: at,
+    };
+  }
+  return serviceHealth("policy", components, { policy_ref: policyRef });
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { bundleRef, parseBundle, readBundleFiles } from "./bundle.ts";
+import { bundleRef, parseBundle, PolicyBundleError, readBundleFiles } from "./bundle.ts";
 import type { PolicyEngine } from "./engine.ts";
 import { errorMessage } from "../errors/mod.ts";
 
@@ -20,7 +20,8 @@ export interface ReloadStatus {
   policy_ref: string;
   loaded_at: string;
   reloads: number;
-  last_error: { message: string; at: string; ref: string } | null;
+  /** The rejected change (`file` and `line` where known), or the unreadable folder. */
+  last_error: { message: string; at: string; ref: string; file?: string; line?: number } | null;
 }
 
 /** Polls a bundle directory and installs good changes into an engine. */
@@ -64,7 +65,7 @@ export class PolicyReloader {
       ref = bundleRef(files);
     } catch (err) {
       this.#lastFiles = undefined;
-      return this.#failed(errorMessage(err), "unreadable");
+      return this.#failed(err, "unreadable");
     }
     this.#lastFiles = files;
     if (ref === this.#lastSeen) {
@@ -77,7 +78,7 @@ export class PolicyReloader {
       const bundle = parseBundle(this.dir, files);
       this.engine.install(bundle);
     } catch (err) {
-      return this.#failed(errorMessage(err), ref);
+      return this.#failed(err, ref);
     }
     this.#rejected = null;
     this.#status = {
@@ -91,13 +92,18 @@ export class PolicyReloader {
     return "reloaded";
   }
 
-  #failed(message: string, ref: string): "failed" {
+  #failed(err: unknown, ref: string): "failed" {
+    const message = errorMessage(err);
     const first = this.#status.last_error?.message !== message;
-    this.#status.last_error = { message, at: new Date().toISOString(), ref };
+    const where = err instanceof PolicyBundleError ? { file: err.file, line: err.line } : {};
+    this.#status.last_error = { message, at: new Date().toISOString(), ref, ...where };
     if (ref !== "unreadable") this.#rejected = this.#status.last_error;
     // Log a given error once, not on every poll.
     if (first) {
-      this.log.warn("policy bundle rejected; keeping the last good one", { error: message });
+      this.log.warn("policy bundle rejected; keeping the last good one", {
+        error: message,
+        ...where,
+      });
     }
     return "failed";
   }

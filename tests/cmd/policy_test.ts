@@ -82,8 +82,20 @@ Deno.test("GET /policies shows a rejected hot reload while the last good set kee
       "reload error",
     );
     const pol = await (await fetch(`${svc.url}/policies`)).json();
-    assert.match(pol.last_error.message, /broken\.cedar/);
+    assert.match(pol.last_error.message, /broken\.cedar:1: /);
+    assert.equal(pol.last_error.file, "broken.cedar");
+    assert.equal(pol.last_error.line, 1);
     assert.equal((await evaluate(svc.url, SEED)).body.decision, "allow");
+    // /health (open to probes) says where, not what: the message may quote the rules.
+    const health = await (await fetch(`${svc.url}/health`)).json();
+    assert.equal(health.status, "degraded");
+    assert.match(
+      health.reason,
+      /^bundle: broken\.cedar:1: the change on disk was rejected; serving sha256:/,
+    );
+    assert.equal(health.components.bundle.file, "broken.cedar");
+    assert.equal(health.components.bundle.line, 1);
+    assert.doesNotMatch(JSON.stringify(health), /permit|unexpected/);
     await Deno.writeTextFile(
       `${dir.path}/broken.cedar`,
       `@id("deny-all") forbid (principal, action, resource);`,
@@ -94,6 +106,9 @@ Deno.test("GET /policies shows a rejected hot reload while the last good set kee
       "good reload",
     );
     assert.equal((await (await fetch(`${svc.url}/policies`)).json()).last_error, null);
+    const healed = await (await fetch(`${svc.url}/health`)).json();
+    assert.equal(healed.status, "ok");
+    assert.equal(healed.components.bundle, undefined);
   } finally {
     await svc.close();
     await dir.remove();
@@ -110,6 +125,26 @@ Deno.test("iatp policy refuses an invalid bundle at start with exit 2 naming the
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /policies .*x\.cedar/);
     assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/); // no stack trace
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("iatp policy refuses a bundle nested too deep for Cedar at start with exit 2, no crash", async () => {
+  const dir = await tempDir("iatp-policy-deep ");
+  try {
+    await Deno.copyFile(`${DEFAULT_POLICY_DIR}/seed.cedar`, `${dir.path}/seed.cedar`);
+    await Deno.writeTextFile(
+      `${dir.path}/deep.cedar`,
+      `// nested\npermit (principal, action, resource) when { ${"(".repeat(400)}true${
+        ")".repeat(400)
+      } };`,
+    );
+    const r = await runIatp(["policy", "--port", "0", "--policies", dir.path], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /policies .*deep\.cedar:2: nested deeper than 32 brackets/);
   } finally {
     await dir.remove();
   }
