@@ -16,6 +16,11 @@ const MAX_BUNDLE_FILE_BYTES = 1024 * 1024;
 const MAX_BUNDLE_FILES = 256;
 /** Name of the optional static entities file. */
 const ENTITIES_FILE = "entities.json";
+/** Names of Cedar's JSON formats, refused by name (see readBundleFiles). */
+const JSON_FORMATS = [
+  { suffix: ".cedarschema.json", what: "schema", instead: ".cedarschema" },
+  { suffix: ".cedar.json", what: "policy", instead: ".cedar" },
+];
 
 /**
  * Deepest nesting of brackets (`(`, `[`, `{`) read in a policy: Cedar's parser (WebAssembly, a
@@ -87,11 +92,13 @@ export interface Bundle {
  */
 export async function readBundleFiles(dir: string): Promise<Map<string, string>> {
   const names: string[] = [];
+  let jsonFormat: string | undefined;
   try {
     for await (const e of Deno.readDir(dir)) {
       // A symlinked file counts (a mounted ConfigMap links every file); what it points at is
       // checked below.
       if (!e.isFile && !e.isSymlink) continue;
+      if (JSON_FORMATS.some((f) => e.name.endsWith(f.suffix))) jsonFormat ??= e.name;
       if (
         e.name.endsWith(".cedar") || e.name.endsWith(".cedarschema") || e.name === ENTITIES_FILE
       ) {
@@ -100,6 +107,16 @@ export async function readBundleFiles(dir: string): Promise<Map<string, string>>
     }
   } catch (err) {
     throw fault(dir, undefined, `cannot read the policy directory: ${errorMessage(err)}`, err);
+  }
+  // Cedar's JSON formats are not read: left out, a schema would leave every policy unvalidated
+  // (and policies unloaded) without a word.
+  if (jsonFormat !== undefined) {
+    const f = JSON_FORMATS.find((f) => jsonFormat!.endsWith(f.suffix))!;
+    throw fault(
+      jsonFormat,
+      undefined,
+      `Cedar's JSON ${f.what} format is not read: write it in Cedar's own syntax as *${f.instead}`,
+    );
   }
   if (names.length > MAX_BUNDLE_FILES) {
     throw fault(dir, undefined, `more than ${MAX_BUNDLE_FILES} bundle files`);

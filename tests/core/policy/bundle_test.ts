@@ -166,6 +166,19 @@ Deno.test("entities.json is checked against the schema whatever the schema file 
   }
 });
 
+Deno.test("a schema or policies in Cedar's JSON format are refused by name, not left out unvalidated", async () => {
+  const jsonSchema = JSON.stringify({ "": { entityTypes: {}, actions: {} } });
+  await refused(
+    { "seed.cedar": seed, "s.cedarschema.json": jsonSchema },
+    /^s\.cedarschema\.json: Cedar's JSON schema format is not read: .*\*\.cedarschema$/,
+    { file: "s.cedarschema.json" },
+  );
+  await refused(
+    { "seed.cedar": seed, "extra.cedar.json": "{}" },
+    /^extra\.cedar\.json: Cedar's JSON policy format is not read: .*\*\.cedar$/,
+  );
+});
+
 Deno.test("symlinked bundle files are read; a dangling link or a link loop is named", async () => {
   const target = await tempDir("iatp policy target ");
   try {
