@@ -7,7 +7,7 @@
  * the live page to the login and back; live topic counters stop at the server's bound.
  */
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { generateIssuer, issueCredential } from "../../core/auth/mod.ts";
 import { publish } from "../core/relay/relay_helpers.ts";
 import { type ChildService, freePort, startIatpService, tempDir, waitFor } from "../helpers.ts";
@@ -63,6 +63,31 @@ async function stopMesh(m: Mesh) {
   await m.data.remove();
 }
 
+/**
+ * A browser test against a dashboard and relay of its own (started with `extra` dashboard flags),
+ * stopped when it ends; skipped without Chromium.
+ */
+function meshTest(
+  name: string,
+  fn: (mesh: Mesh, browser: Browser) => Promise<void>,
+  extra: string[] = [],
+) {
+  Deno.test({
+    name,
+    ignore: !haveChromium,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const mesh = await startMesh(extra);
+      try {
+        await withChromium((browser) => fn(mesh, browser));
+      } finally {
+        await stopMesh(mesh);
+      }
+    },
+  });
+}
+
 async function loginByFragment(page: Page, base: string, credential: string, to = "/") {
   await page.goto(`${base}/login?next=${encodeURIComponent(to)}#token=${credential}`);
   await page.waitForURL(`${base}${to}`, { timeout: 15_000 });
@@ -77,326 +102,258 @@ const SECRETS = {
   api_key: "sk-live-abc",
 };
 
-Deno.test({
-  name: "browser: a login beyond loopback; a viewer scoped to one topic; secrets masked",
-  ignore: !haveChromium,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const mesh = await startMesh();
-    try {
-      await withChromium(async (browser) => {
-        const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
-        await page.goto(`${mesh.dash.url}/activity`);
-        assert.match(page.url(), /\/login\?next=%2Factivity$/, "beyond loopback, a login first");
-        await page.fill("#credential", "not-a-credential");
-        await page.click("#login-form button[type=submit]");
-        await page.waitForSelector("#login-error:has-text('not accepted')");
-        assert.deepEqual(await seriousViolations(page), []);
-        await shoot(page, "login-desktop");
+meshTest(
+  "browser: a login beyond loopback; a viewer scoped to one topic; secrets masked",
+  async (mesh, browser) => {
+    const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
+    await page.goto(`${mesh.dash.url}/activity`);
+    assert.match(page.url(), /\/login\?next=%2Factivity$/, "beyond loopback, a login first");
+    await page.fill("#credential", "not-a-credential");
+    await page.click("#login-form button[type=submit]");
+    await page.waitForSelector("#login-error:has-text('not accepted')");
+    assert.deepEqual(await seriousViolations(page), []);
+    await shoot(page, "login-desktop");
 
-        await publish(mesh.relay.url, "access.intent", { tx_id: "tx-hidden", ...SECRETS });
-        const seen = await publish(mesh.relay.url, "sensor.login", { agent_id: "s1", ...SECRETS });
-        const viewer = await mesh.mint("sensor-viewer", ["dashboard:view", "subscribe:sensor.*"]);
-        await loginByFragment(page, mesh.dash.url, viewer, "/activity");
-        assert.ok(!page.url().includes("token="), "the fragment left the address bar");
-        assert.equal(await inPage(page, "location.hash"), "");
-        await page.waitForSelector(cardFor(String(seen.body.event_id)), { timeout: 15_000 });
-        const live = await publish(mesh.relay.url, "sensor.cpu", { agent_id: "s1", ...SECRETS });
-        await publish(mesh.relay.url, "access.decision", { tx_id: "tx-hidden", decision: "deny" });
-        await page.waitForSelector(cardFor(String(live.body.event_id)), { timeout: 5_000 });
-        for (const d of await page.locator("details.raw").all()) await d.click();
-        const topics = await page.locator("#cards li").evaluateAll((els) =>
-          els.map((e) => e.getAttribute("data-topic"))
-        );
-        assert.deepEqual(topics, ["sensor.cpu", "sensor.login"], "only the viewer's topic");
-        const texts = [await page.content()];
-        for (const path of ["/", "/api/events", "/api/overview", "/tx/tx-hidden?format=json"]) {
-          const res = await page.request.get(mesh.dash.url + path);
-          assert.equal(res.status(), 200, path);
-          texts.push(await res.text());
-        }
-        for (const text of texts) {
-          for (const v of SECRET_VALUES) assert.ok(!text.includes(v), `secret ${v} shown`);
-          assert.ok(!text.includes('tx-hidden","decision'), "no access.* event reached it");
-        }
-        assert.ok(texts[0].includes("[REDACTED]"), "masked values are marked");
-        await page.click("form.logout button");
-        await page.waitForURL(/\/login$/);
-        const after = await page.request.get(`${mesh.dash.url}/api/state`);
-        assert.equal(after.status(), 401, "logged out");
-        assert.deepEqual(errors.filter((e) => !/401/.test(e)), []);
+    await publish(mesh.relay.url, "access.intent", { tx_id: "tx-hidden", ...SECRETS });
+    const seen = await publish(mesh.relay.url, "sensor.login", { agent_id: "s1", ...SECRETS });
+    const viewer = await mesh.mint("sensor-viewer", ["dashboard:view", "subscribe:sensor.*"]);
+    await loginByFragment(page, mesh.dash.url, viewer, "/activity");
+    assert.ok(!page.url().includes("token="), "the fragment left the address bar");
+    assert.equal(await inPage(page, "location.hash"), "");
+    await page.waitForSelector(cardFor(String(seen.body.event_id)), { timeout: 15_000 });
+    const live = await publish(mesh.relay.url, "sensor.cpu", { agent_id: "s1", ...SECRETS });
+    await publish(mesh.relay.url, "access.decision", { tx_id: "tx-hidden", decision: "deny" });
+    await page.waitForSelector(cardFor(String(live.body.event_id)), { timeout: 5_000 });
+    for (const d of await page.locator("details.raw").all()) await d.click();
+    const topics = await page.locator("#cards li").evaluateAll((els) =>
+      els.map((e) => e.getAttribute("data-topic"))
+    );
+    assert.deepEqual(topics, ["sensor.cpu", "sensor.login"], "only the viewer's topic");
+    const texts = [await page.content()];
+    for (const path of ["/", "/api/events", "/api/overview", "/tx/tx-hidden?format=json"]) {
+      const res = await page.request.get(mesh.dash.url + path);
+      assert.equal(res.status(), 200, path);
+      texts.push(await res.text());
+    }
+    for (const text of texts) {
+      for (const v of SECRET_VALUES) assert.ok(!text.includes(v), `secret ${v} shown`);
+      assert.ok(!text.includes('tx-hidden","decision'), "no access.* event reached it");
+    }
+    assert.ok(texts[0].includes("[REDACTED]"), "masked values are marked");
+    await page.click("form.logout button");
+    await page.waitForURL(/\/login$/);
+    const after = await page.request.get(`${mesh.dash.url}/api/state`);
+    assert.equal(after.status(), 401, "logged out");
+    assert.deepEqual(errors.filter((e) => !/401/.test(e)), []);
+  },
+);
+
+meshTest(
+  "browser: after a logout, Back shows no page of the session from the browser's cache",
+  async (mesh, browser) => {
+    const { page } = await watchedPage(browser, VIEWPORTS.desktop);
+    const marker = "cached-marker-4242";
+    const ev = await publish(mesh.relay.url, "sensor.cpu", { agent_id: marker });
+    await publish(mesh.relay.url, "access.decision", { tx_id: "tx-back-1", agent_id: marker });
+    const viewer = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
+    await loginByFragment(page, mesh.dash.url, viewer, "/activity");
+    await page.waitForSelector(cardFor(String(ev.body.event_id)), { timeout: 15_000 });
+    await page.goto(`${mesh.dash.url}/tx/tx-back-1`);
+    assert.ok((await page.content()).includes(marker));
+    await page.click("form.logout button");
+    await page.waitForURL(/\/login$/);
+    // Each step back asks the dashboard again, which sends it to the login: the pages the
+    // session saw are not kept by the browser (Cache-Control: no-store).
+    for (const was of ["/tx/tx-back-1", "/activity"]) {
+      await page.goBack();
+      await page.waitForLoadState();
+      assert.match(page.url(), /\/login\?next=/, `back to ${was}`);
+      assert.ok(!(await page.content()).includes(marker), `${was} shown after logout`);
+    }
+    for (const path of ["/", "/activity", "/api/events", "/tx/tx-back-1?format=json"]) {
+      const res = await page.request.get(mesh.dash.url + path, {
+        headers: { authorization: `Bearer ${viewer}` },
       });
-    } finally {
-      await stopMesh(mesh);
+      assert.equal(res.status(), 200, path);
+      assert.equal(res.headers()["cache-control"], "no-store", path);
     }
   },
-});
+);
 
-Deno.test({
-  name: "browser: after a logout, Back shows no page of the session from the browser's cache",
-  ignore: !haveChromium,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const mesh = await startMesh();
-    try {
-      await withChromium(async (browser) => {
-        const { page } = await watchedPage(browser, VIEWPORTS.desktop);
-        const marker = "cached-marker-4242";
-        const ev = await publish(mesh.relay.url, "sensor.cpu", { agent_id: marker });
-        await publish(mesh.relay.url, "access.decision", { tx_id: "tx-back-1", agent_id: marker });
-        const viewer = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
-        await loginByFragment(page, mesh.dash.url, viewer, "/activity");
-        await page.waitForSelector(cardFor(String(ev.body.event_id)), { timeout: 15_000 });
-        await page.goto(`${mesh.dash.url}/tx/tx-back-1`);
-        assert.ok((await page.content()).includes(marker));
-        await page.click("form.logout button");
-        await page.waitForURL(/\/login$/);
-        // Each step back asks the dashboard again, which sends it to the login: the pages the
-        // session saw are not kept by the browser (Cache-Control: no-store).
-        for (const was of ["/tx/tx-back-1", "/activity"]) {
-          await page.goBack();
-          await page.waitForLoadState();
-          assert.match(page.url(), /\/login\?next=/, `back to ${was}`);
-          assert.ok(!(await page.content()).includes(marker), `${was} shown after logout`);
-        }
-        for (const path of ["/", "/activity", "/api/events", "/tx/tx-back-1?format=json"]) {
-          const res = await page.request.get(mesh.dash.url + path, {
-            headers: { authorization: `Bearer ${viewer}` },
-          });
-          assert.equal(res.status(), 200, path);
-          assert.equal(res.headers()["cache-control"], "no-store", path);
-        }
-      });
-    } finally {
-      await stopMesh(mesh);
+meshTest(
+  "browser: pause holds new events until resume; filters combine in the URL",
+  async (mesh, browser) => {
+    const { page } = await watchedPage(browser, VIEWPORTS.desktop);
+    const all = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
+    await loginByFragment(page, mesh.dash.url, all, "/activity");
+    await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
+    const a = await publish(mesh.relay.url, "sensor.cpu", { agent_id: "s1", v: 1 });
+    const b = await publish(mesh.relay.url, "status.alerts", { host: "h1", message: "disk" });
+    await page.waitForSelector(cardFor(String(b.body.event_id)), { timeout: 5_000 });
+    await page.click("#pause");
+    const held = [];
+    for (let i = 0; i < 3; i++) {
+      held.push(await publish(mesh.relay.url, "sensor.cpu", { agent_id: "s1", v: 10 + i }));
     }
-  },
-});
-
-Deno.test({
-  name: "browser: pause holds new events until resume; filters combine in the URL",
-  ignore: !haveChromium,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const mesh = await startMesh();
-    try {
-      await withChromium(async (browser) => {
-        const { page } = await watchedPage(browser, VIEWPORTS.desktop);
-        const all = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
-        await loginByFragment(page, mesh.dash.url, all, "/activity");
-        await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
-        const a = await publish(mesh.relay.url, "sensor.cpu", { agent_id: "s1", v: 1 });
-        const b = await publish(mesh.relay.url, "status.alerts", { host: "h1", message: "disk" });
-        await page.waitForSelector(cardFor(String(b.body.event_id)), { timeout: 5_000 });
-        await page.click("#pause");
-        const held = [];
-        for (let i = 0; i < 3; i++) {
-          held.push(await publish(mesh.relay.url, "sensor.cpu", { agent_id: "s1", v: 10 + i }));
-        }
-        await page.waitForSelector("#held:has-text('3 new events held')", { timeout: 5_000 });
-        for (const h of held) {
-          assert.equal(await page.locator(cardFor(String(h.body.event_id))).count(), 0);
-        }
-        await page.click("#pause");
-        for (const h of held) await page.waitForSelector(cardFor(String(h.body.event_id)));
-        assert.equal(await page.textContent("#held"), "");
-
-        await page.selectOption("#f-topic", "sensor.cpu");
-        await page.fill("#f-agent", "s1");
-        await page.click("#filters button[type=submit]");
-        await page.waitForURL(/topic=sensor.cpu/);
-        assert.match(page.url(), /agent=s1/, "both filters kept in the URL");
-        assert.equal(await page.locator(cardFor(String(b.body.event_id))).count(), 0);
-        assert.equal(await page.locator(cardFor(String(a.body.event_id))).count(), 1);
-        await page.reload();
-        assert.equal(await page.inputValue("#f-agent"), "s1", "a shared URL keeps the filters");
-      });
-    } finally {
-      await stopMesh(mesh);
+    await page.waitForSelector("#held:has-text('3 new events held')", { timeout: 5_000 });
+    for (const h of held) {
+      assert.equal(await page.locator(cardFor(String(h.body.event_id))).count(), 0);
     }
-  },
-});
+    await page.click("#pause");
+    for (const h of held) await page.waitForSelector(cardFor(String(h.body.event_id)));
+    assert.equal(await page.textContent("#held"), "");
 
-Deno.test({
-  name: "browser: the relay outage is shown once and recovered from without duplicates",
-  ignore: !haveChromium,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const mesh = await startMesh();
-    try {
-      await withChromium(async (browser) => {
-        const { page } = await watchedPage(browser, VIEWPORTS.desktop);
-        await loginByFragment(
-          page,
-          mesh.dash.url,
-          await mesh.mint("ops", ["dashboard:view", "subscribe:*"]),
-          "/activity",
-        );
-        await page.waitForSelector('#relay-status[data-state="connected"]', { timeout: 15_000 });
-        const before = await publish(mesh.relay.url, "access.intent", { tx_id: "r1" });
-        await page.waitForSelector(cardFor(String(before.body.event_id)), { timeout: 5_000 });
-        await mesh.relay.stop("SIGTERM");
-        await page.waitForSelector('#relay-status[data-state="unreachable"]', { timeout: 20_000 });
-        assert.equal(await page.textContent("#relay-status"), "relay unreachable, retrying");
-        assert.equal(
-          await page.locator(".status").count(),
-          1,
-          "one indicator, never red next to green",
-        );
-        mesh.relay = await startRelayChild(mesh.relayPort, mesh.data.path);
-        await page.waitForSelector('#relay-status[data-state="connected"]', { timeout: 20_000 });
-        const after = await publish(mesh.relay.url, "access.intent", { tx_id: "r2" });
-        await page.waitForSelector(cardFor(String(after.body.event_id)), { timeout: 5_000 });
-        assert.equal(await page.locator("#cards li").count(), 2, "no duplicated cards");
-      });
-    } finally {
-      await stopMesh(mesh);
-    }
+    await page.selectOption("#f-topic", "sensor.cpu");
+    await page.fill("#f-agent", "s1");
+    await page.click("#filters button[type=submit]");
+    await page.waitForURL(/topic=sensor.cpu/);
+    assert.match(page.url(), /agent=s1/, "both filters kept in the URL");
+    assert.equal(await page.locator(cardFor(String(b.body.event_id))).count(), 0);
+    assert.equal(await page.locator(cardFor(String(a.body.event_id))).count(), 1);
+    await page.reload();
+    assert.equal(await page.inputValue("#f-agent"), "s1", "a shared URL keeps the filters");
   },
-});
+);
 
-Deno.test({
-  name: "browser: 10,000 events in the store keep the page bounded and paged",
-  ignore: !haveChromium,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const mesh = await startMesh(["--history", "10000"]);
-    try {
-      const total = 10_000;
-      let next = 0;
-      const worker = async () => {
-        while (next < total) {
-          const n = next++;
-          const topic = n % 2 ? "iatp.trace" : "access.decision";
-          const payload = n % 2
-            ? { agent_id: `agent-${n % 7}`, trace_id: `t-${n}`, type: "blocked", decision: "block" }
-            : { tx_id: `tx-${n}`, decision: n % 4 ? "allow" : "deny" };
-          const r = await publish(mesh.relay.url, topic, payload);
-          assert.equal(r.status, 200);
-        }
-      };
-      await Promise.all(Array.from({ length: 8 }, worker));
-      const all = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
-      const auth = { authorization: `Bearer ${all}` };
-      await waitFor(
-        async () => {
-          const s = await (await fetch(`${mesh.dash.url}/api/state`, { headers: auth })).json();
-          return s.events === total;
-        },
-        60_000,
-        "10,000 events in the dashboard",
-      );
-      await withChromium(async (browser) => {
-        const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
-        await loginByFragment(page, mesh.dash.url, all, "/activity");
-        assert.equal(await page.locator("#cards li").count(), 50, "one page of cards");
-        const nodes = Number(await inPage(page, 'document.querySelectorAll("*").length'));
-        assert.ok(nodes < 2_000, `bounded DOM: ${nodes} elements`);
-        await page.click("#older");
-        await page.waitForURL(/before=/);
-        assert.equal(await page.locator("#cards li").count(), 50, "the next page");
-        await page.goto(`${mesh.dash.url}/activity?tx=tx-9998`);
-        assert.equal(await page.locator("#cards li").count(), 1, "search finds one among 10,000");
-        await page.goto(`${mesh.dash.url}/`);
-        assert.equal(await page.textContent('#totals li[data-kind="block"] .count'), "5000");
-        assert.equal(await page.locator("#agents tbody tr").count(), 7);
-        assert.ok(!(await scrollsSideways(page)));
-        assert.deepEqual(errors, []);
-      });
-    } finally {
-      await stopMesh(mesh);
-    }
+meshTest(
+  "browser: the relay outage is shown once and recovered from without duplicates",
+  async (mesh, browser) => {
+    const { page } = await watchedPage(browser, VIEWPORTS.desktop);
+    await loginByFragment(
+      page,
+      mesh.dash.url,
+      await mesh.mint("ops", ["dashboard:view", "subscribe:*"]),
+      "/activity",
+    );
+    await page.waitForSelector('#relay-status[data-state="connected"]', { timeout: 15_000 });
+    const before = await publish(mesh.relay.url, "access.intent", { tx_id: "r1" });
+    await page.waitForSelector(cardFor(String(before.body.event_id)), { timeout: 5_000 });
+    await mesh.relay.stop("SIGTERM");
+    await page.waitForSelector('#relay-status[data-state="unreachable"]', { timeout: 20_000 });
+    assert.equal(await page.textContent("#relay-status"), "relay unreachable, retrying");
+    assert.equal(
+      await page.locator(".status").count(),
+      1,
+      "one indicator, never red next to green",
+    );
+    mesh.relay = await startRelayChild(mesh.relayPort, mesh.data.path);
+    await page.waitForSelector('#relay-status[data-state="connected"]', { timeout: 20_000 });
+    const after = await publish(mesh.relay.url, "access.intent", { tx_id: "r2" });
+    await page.waitForSelector(cardFor(String(after.body.event_id)), { timeout: 5_000 });
+    assert.equal(await page.locator("#cards li").count(), 2, "no duplicated cards");
   },
-});
+);
 
-Deno.test({
-  name: "browser: a session ended elsewhere sends the live page to the login, and back after it",
-  ignore: !haveChromium,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    // The server ends a logged-out viewer's stream at its next heartbeat.
-    const mesh = await startMesh(["--heartbeat", "200ms"]);
-    try {
-      await withChromium(async (browser) => {
-        const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
-        const viewer = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
-        const where = "/activity?topic=sensor.cpu&agent=s1";
-        await loginByFragment(page, mesh.dash.url, viewer, where);
-        await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
-        // A logout in another tab of the same browser ends the session of both.
-        const other = await page.context().newPage();
-        await other.goto(`${mesh.dash.url}/activity`);
-        await other.click("form.logout button");
-        await other.waitForURL(/\/login$/);
-        await page.waitForURL(/\/login\?/, { timeout: 15_000 });
-        assert.equal(
-          new URL(page.url()).searchParams.get("next"),
-          where,
-          "the login keeps where the viewer was",
-        );
-        await page.fill("#credential", viewer);
-        await page.click("#login-form button[type=submit]");
-        await page.waitForURL(`${mesh.dash.url}${where}`, { timeout: 15_000 });
-        await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
-        assert.deepEqual(errors.filter((e) => !/401/.test(e)), []);
-      });
-    } finally {
-      await stopMesh(mesh);
-    }
+meshTest(
+  "browser: 10,000 events in the store keep the page bounded and paged",
+  async (mesh, browser) => {
+    const total = 10_000;
+    let next = 0;
+    const worker = async () => {
+      while (next < total) {
+        const n = next++;
+        const topic = n % 2 ? "iatp.trace" : "access.decision";
+        const payload = n % 2
+          ? { agent_id: `agent-${n % 7}`, trace_id: `t-${n}`, type: "blocked", decision: "block" }
+          : { tx_id: `tx-${n}`, decision: n % 4 ? "allow" : "deny" };
+        const r = await publish(mesh.relay.url, topic, payload);
+        assert.equal(r.status, 200);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    const all = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
+    const auth = { authorization: `Bearer ${all}` };
+    await waitFor(
+      async () => {
+        const s = await (await fetch(`${mesh.dash.url}/api/state`, { headers: auth })).json();
+        return s.events === total;
+      },
+      60_000,
+      "10,000 events in the dashboard",
+    );
+    const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
+    await loginByFragment(page, mesh.dash.url, all, "/activity");
+    assert.equal(await page.locator("#cards li").count(), 50, "one page of cards");
+    const nodes = Number(await inPage(page, 'document.querySelectorAll("*").length'));
+    assert.ok(nodes < 2_000, `bounded DOM: ${nodes} elements`);
+    await page.click("#older");
+    await page.waitForURL(/before=/);
+    assert.equal(await page.locator("#cards li").count(), 50, "the next page");
+    await page.goto(`${mesh.dash.url}/activity?tx=tx-9998`);
+    assert.equal(await page.locator("#cards li").count(), 1, "search finds one among 10,000");
+    await page.goto(`${mesh.dash.url}/`);
+    assert.equal(await page.textContent('#totals li[data-kind="block"] .count'), "5000");
+    assert.equal(await page.locator("#agents tbody tr").count(), 7);
+    assert.ok(!(await scrollsSideways(page)));
+    assert.deepEqual(errors, []);
   },
-});
+  ["--history", "10000"],
+);
 
-Deno.test({
-  name: "browser: live topic counters and filter choices stop at the topics the server counts",
-  ignore: !haveChromium,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const mesh = await startMesh();
-    try {
-      await withChromium(async (browser) => {
-        const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
-        const all = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
-        await loginByFragment(page, mesh.dash.url, all, "/activity");
-        await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
-        const max = Number(await page.getAttribute("#counters", "data-max"));
-        assert.ok(max >= 1, `the page names the server's bound: ${max}`);
-        // `max` new topics arrive live, then more; the last one published is the last shown.
-        let next = 0;
-        const worker = async () => {
-          while (next < max) {
-            const r = await publish(mesh.relay.url, `sensor.t${next++}`, { agent_id: "s1" });
-            assert.equal(r.status, 200);
-          }
-        };
-        await Promise.all(Array.from({ length: 8 }, worker));
-        let last;
-        for (let i = 0; i < 5; i++) {
-          last = await publish(mesh.relay.url, `sensor.beyond${i}`, { agent_id: "s1" });
-        }
-        await page.waitForSelector(cardFor(String(last!.body.event_id)), { timeout: 30_000 });
-        const rows = await page.locator("#counters li").evaluateAll((els) =>
-          els.map((e) => [e.getAttribute("data-topic"), e.querySelector(".count")?.textContent])
-        );
-        assert.equal(rows.length, max, "no row beyond the bound");
-        assert.equal(await page.locator("#f-topic option").count(), max + 1, "all topics + each");
-        const state = await (await page.request.get(`${mesh.dash.url}/api/state`)).json();
-        assert.deepEqual(
-          Object.fromEntries(rows),
-          Object.fromEntries(Object.entries(state.counts).map(([t, n]) => [t, String(n)])),
-          "the page counts what the server counts",
-        );
-        assert.ok(!rows.some(([t]) => t?.startsWith("sensor.beyond")));
-        assert.deepEqual(errors, []);
-      });
-    } finally {
-      await stopMesh(mesh);
-    }
+// The server ends a logged-out viewer's stream at its next heartbeat.
+meshTest(
+  "browser: a session ended elsewhere sends the live page to the login, and back after it",
+  async (mesh, browser) => {
+    const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
+    const viewer = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
+    const where = "/activity?topic=sensor.cpu&agent=s1";
+    await loginByFragment(page, mesh.dash.url, viewer, where);
+    await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
+    // A logout in another tab of the same browser ends the session of both.
+    const other = await page.context().newPage();
+    await other.goto(`${mesh.dash.url}/activity`);
+    await other.click("form.logout button");
+    await other.waitForURL(/\/login$/);
+    await page.waitForURL(/\/login\?/, { timeout: 15_000 });
+    assert.equal(
+      new URL(page.url()).searchParams.get("next"),
+      where,
+      "the login keeps where the viewer was",
+    );
+    await page.fill("#credential", viewer);
+    await page.click("#login-form button[type=submit]");
+    await page.waitForURL(`${mesh.dash.url}${where}`, { timeout: 15_000 });
+    await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
+    assert.deepEqual(errors.filter((e) => !/401/.test(e)), []);
   },
-});
+  ["--heartbeat", "200ms"],
+);
+
+meshTest(
+  "browser: live topic counters and filter choices stop at the topics the server counts",
+  async (mesh, browser) => {
+    const { page, errors } = await watchedPage(browser, VIEWPORTS.desktop);
+    const all = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
+    await loginByFragment(page, mesh.dash.url, all, "/activity");
+    await page.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
+    const max = Number(await page.getAttribute("#counters", "data-max"));
+    assert.ok(max >= 1, `the page names the server's bound: ${max}`);
+    // `max` new topics arrive live, then more; the last one published is the last shown.
+    let next = 0;
+    const worker = async () => {
+      while (next < max) {
+        const r = await publish(mesh.relay.url, `sensor.t${next++}`, { agent_id: "s1" });
+        assert.equal(r.status, 200);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    let last;
+    for (let i = 0; i < 5; i++) {
+      last = await publish(mesh.relay.url, `sensor.beyond${i}`, { agent_id: "s1" });
+    }
+    await page.waitForSelector(cardFor(String(last!.body.event_id)), { timeout: 30_000 });
+    const rows = await page.locator("#counters li").evaluateAll((els) =>
+      els.map((e) => [e.getAttribute("data-topic"), e.querySelector(".count")?.textContent])
+    );
+    assert.equal(rows.length, max, "no row beyond the bound");
+    assert.equal(await page.locator("#f-topic option").count(), max + 1, "all topics + each");
+    const state = await (await page.request.get(`${mesh.dash.url}/api/state`)).json();
+    assert.deepEqual(
+      Object.fromEntries(rows),
+      Object.fromEntries(Object.entries(state.counts).map(([t, n]) => [t, String(n)])),
+      "the page counts what the server counts",
+    );
+    assert.ok(!rows.some(([t]) => t?.startsWith("sensor.beyond")));
+    assert.deepEqual(errors, []);
+  },
+);

@@ -106,46 +106,36 @@ Deno.test("one publisher that fills its share of topics is refused; others, the 
   }
 });
 
-Deno.test("a client over its share drops the refused event and goes on sending to existing topics", async () => {
-  const { relay } = await startRelay({ max_topics_per_principal: 1 });
-  const client = new RelayClient({ url: relay.url, token: SENSOR_A, maxAttempts: 1 });
-  try {
-    // In order, one at a time: a refusal that were retried would hold back the events after it.
-    client.publish("sensor.cpu", { n: 1 });
-    client.publish("sensor.new", { n: 2 });
-    client.publish("sensor.cpu", { n: 3 });
-    await client.flush(10_000);
-    const stats = client.stats();
-    assert.equal(stats.sent, 2, JSON.stringify(stats));
-    assert.equal(stats.dropped, 1, JSON.stringify(stats));
-    assert.equal(stats.queued, 0);
-    const listed = await (await fetch(`${relay.url}/topics`, {
-      headers: { authorization: `Bearer ${ADMIN}` },
-    })).json() as { topics: Array<{ topic: string; count: number }> };
-    assert.deepEqual(listed.topics.map((t) => [t.topic, t.count]), [["sensor.cpu", 2]]);
-  } finally {
-    await client.close();
-    await relay.close();
-  }
-});
-
-Deno.test("a client whose new topic finds the relay full drops that event and goes on", async () => {
-  const { relay } = await startRelay({ max_topics: 1 });
-  const client = new RelayClient({ url: relay.url, token: SENSOR_A, maxAttempts: 1 });
-  try {
-    client.publish("sensor.cpu", { n: 1 });
-    client.publish("sensor.new", { n: 2 }); // 507: the relay holds max_topics topics
-    client.publish("sensor.cpu", { n: 3 });
-    await client.flush(10_000);
-    const stats = client.stats();
-    assert.equal(stats.sent, 2, JSON.stringify(stats));
-    assert.equal(stats.dropped, 1, JSON.stringify(stats));
-    assert.equal(stats.queued, 0);
-  } finally {
-    await client.close();
-    await relay.close();
-  }
-});
+// 403 past the publisher's share, 507 past the relay's max_topics: neither is retried.
+for (
+  const [bound, settings] of [
+    ["its share (403)", { max_topics_per_principal: 1 }],
+    ["the relay full (507)", { max_topics: 1 }],
+  ] as const
+) {
+  Deno.test(`a client whose new topic finds ${bound} drops that event and goes on sending to existing topics`, async () => {
+    const { relay } = await startRelay(settings);
+    const client = new RelayClient({ url: relay.url, token: SENSOR_A, maxAttempts: 1 });
+    try {
+      // In order, one at a time: a refusal that were retried would hold back the events after it.
+      client.publish("sensor.cpu", { n: 1 });
+      client.publish("sensor.new", { n: 2 });
+      client.publish("sensor.cpu", { n: 3 });
+      await client.flush(10_000);
+      const stats = client.stats();
+      assert.equal(stats.sent, 2, JSON.stringify(stats));
+      assert.equal(stats.dropped, 1, JSON.stringify(stats));
+      assert.equal(stats.queued, 0);
+      const listed = await (await fetch(`${relay.url}/topics`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      })).json() as { topics: Array<{ topic: string; count: number }> };
+      assert.deepEqual(listed.topics.map((t) => [t.topic, t.count]), [["sensor.cpu", 2]]);
+    } finally {
+      await client.close();
+      await relay.close();
+    }
+  });
+}
 
 Deno.test("an open relay bounds anonymous publishes by max_topics alone", async () => {
   const { relay } = await startRelay({ tokens: {}, max_topics_per_principal: 2, max_topics: 4 });
