@@ -399,7 +399,10 @@ export async function startActionAgent(
       agent.queueTasks?.health() ?? agent.relayTasks?.health() ??
         { ok: true, configured: rt.relay !== undefined },
   );
-  await agent.recover();
+  await agent.recover().catch(async (err) => {
+    await rt.close();
+    throw err;
+  });
   if (useQueue) {
     // The JetStream queue (its NATS client and the relay's wire) loads only where configured.
     agent.queueTasks = await lateImport<QueuedTasks>("./queued_tasks.ts", import.meta.url).then((

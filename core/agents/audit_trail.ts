@@ -6,6 +6,7 @@
  * an exclusive lock on `<file>.lock` and chains from the last line the file holds then.
  * @module
  */
+import { sleep } from "../async/mod.ts";
 import { sha256Hex } from "../crypto/mod.ts";
 import { type Logger, scrub } from "../log/mod.ts";
 import { PRIVATE_FILE_MODE } from "./layout.ts";
@@ -177,17 +178,25 @@ export class AuditTrail {
 
   private constructor(private readonly opts: AuditTrailOptions) {}
 
-  /** Opens (or continues) the trail at `opts.file`, resuming the chain from its last line. */
+  /**
+   * Opens (or continues) the trail at `opts.file`, resuming the chain from its last line, read
+   * under the lock (another agent sharing the file may be writing one). A lock that cannot be had
+   * now (its folder missing, another writer past the timeout) leaves the reading to the first
+   * append, which catches up under the lock anyway.
+   */
   static async open(opts: AuditTrailOptions): Promise<AuditTrail> {
     const trail = new AuditTrail(opts);
-    const end = await trailEnd(opts.file);
-    if (end.torn) {
-      trail.#tornWarned = true;
-      opts.log.warn(TORN_WARNING, { file: opts.file });
+    let lock: Deno.FsFile;
+    try {
+      lock = await trail.#lock();
+    } catch (err) {
+      if (err instanceof TrailLockTimeout || err instanceof Deno.errors.NotFound) return trail;
+      throw err;
     }
-    if (end.record) {
-      trail.#seq = end.record.seq;
-      trail.#prev = end.record.hash;
+    try {
+      await trail.#catchUp();
+    } finally {
+      lock.close();
     }
     return trail;
   }
@@ -315,7 +324,7 @@ export class AuditTrail {
       for (let pause = LOCK_POLL_MIN_MS;; pause = Math.min(LOCK_POLL_MAX_MS, pause * 2)) {
         if (await fh.tryLock(true)) return fh;
         if (Date.now() >= deadline) throw new TrailLockTimeout();
-        await new Promise((r) => setTimeout(r, pause));
+        await sleep(pause);
       }
     } catch (err) {
       fh.close();

@@ -402,12 +402,12 @@ const DEPRECATED = {
   },
 };
 
-/** `iatp sensor` config. */
 /** The audit service's credential is read only when the trail is copied to the service. */
 function unreadAuditToken(c: { security: { audit: { enabled: boolean; service_url?: string } } }) {
   return c.security.audit.enabled && c.security.audit.service_url ? [] : ["security.audit.token"];
 }
 
+/** `iatp sensor` config. */
 export const sensorConfig: Config<SensorShape> = defineConfig({
   command: "sensor",
   summary: "Sensor agent: runs sandboxed trigger plugins on their intervals, de-duplicates their " +
@@ -417,7 +417,7 @@ export const sensorConfig: Config<SensorShape> = defineConfig({
   grants: auditTrailGrants,
   tolerated: STAVILY_TOLERATED.sensor,
   expand: agentPlaceholders,
-  unreadFileRefs: (c) => unreadAuditToken(c),
+  unreadFileRefs: unreadAuditToken,
   check: (c, s, warn) => {
     checkAgentConfig("sensor", c, s, warn);
     if (c.sensor.publish_to === "auto") {

@@ -3,12 +3,12 @@
  * orchestrator, the relay (`action.results`), the state database, `/health` and the execution
  * log with secrets (core/log's scrubber) and payment cards and SSNs (core/pii) replaced by their
  * placeholders, the rest of the message kept. The agent does this itself, however it was started
- * (its own command, `iatp up`, a test), not only where a process-wide log hook happens to be
- * installed.
+ * (its own command, `iatp up`, a test): importing core/pii here installs its card and SSN hook in
+ * the log scrubber, so one `scrubString` pass does both.
  * @module
  */
 import { scrubString } from "../log/mod.ts";
-import { inspectText } from "../pii/mod.ts";
+import "../pii/mod.ts";
 import type { ResultBody } from "./wire.ts";
 
 /**
@@ -21,7 +21,7 @@ import type { ResultBody } from "./wire.ts";
  * ```
  */
 export function redactErrorText(text: string): string {
-  return inspectText(scrubString(text)).text;
+  return scrubString(text);
 }
 
 /**
