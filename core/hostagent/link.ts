@@ -46,10 +46,17 @@ const COMMAND_FIELDS = ["command_id", "type", "parameters", "deployment_hash"];
  * puts the command under `item` (as upstream's dashboard and agent do), so such a command is not
  * run, and the warning says why rather than dropping it silently.
  */
-function misplacedCommand(body: Record<string, unknown>, log: Logger): void {
+function misplacedCommand(
+  body: Record<string, unknown>,
+  log: Logger,
+  warned: { id?: unknown },
+): void {
   if (!Object.hasOwn(body, "command_id")) return;
   const fields = COMMAND_FIELDS.filter((f) => Object.hasOwn(body, f));
   const id = body.command_id;
+  // A dashboard that keeps answering so repeats the same command each poll: warned once per id.
+  if (warned.id === id) return;
+  warned.id = id;
   log.warn(
     "dashboard poll answer has command fields at its top level, not under `item`: not run",
     {
@@ -78,6 +85,8 @@ export class DashboardLink {
   #closed = new AbortController();
   #loop: Promise<void> | undefined;
   #failures = 0;
+  /** The last command id warned about at a poll answer's top level (see misplacedCommand). */
+  #misplaced: { id?: unknown } = {};
   /** Commands handled so far. */
   handled = 0;
 
@@ -158,7 +167,7 @@ export class DashboardLink {
     const next = Number(body.meta?.next_poll_secs ?? 0);
     const nextPollSecs = Number.isFinite(next) && next > 0 ? Math.min(next, 300) : 0;
     if (body.item === null || body.item === undefined) {
-      misplacedCommand(body, o.log);
+      misplacedCommand(body, o.log, this.#misplaced);
       return { nextPollSecs };
     }
     // The command parser (zod) loads with the first command, not with the agent.

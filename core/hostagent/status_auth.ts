@@ -24,7 +24,10 @@ export const CHECK_UNAVAILABLE = "the credential check could not be loaded";
 export interface StatusReadGuard {
   /** True when credentials are configured: every read needs `status:read`. */
   readonly enabled: boolean;
-  /** True once a read found the verifier unloadable (every read answers 503 until a restart). */
+  /**
+   * True while the verifier cannot be loaded: every read answers 503. Each read tries the load
+   * again, but Deno keeps a failed import, so in practice it lasts until a restart.
+   */
   readonly unavailable: boolean;
   /**
    * Checks a request given its request-target (or URL) and `Authorization` field; a no-op with
@@ -39,13 +42,20 @@ export interface StatusReadGuard {
 
 type Auth = typeof import("../auth/mod.ts");
 
+/** The verifier and the read check's middleware, built once with the first read. */
+interface Verifier {
+  auth: Auth;
+  mesh: MeshAuth;
+  read: MiddlewareHandler<AppEnv>;
+}
+
 /**
  * Builds the guard from the settings checked at start; the verifier is built with the first
  * read that needs it.
  */
 export function statusReadGuard(settings: MeshAuthSettings): StatusReadGuard {
   let unavailable = false;
-  const verifier = onceUntilFailure(async (): Promise<{ auth: Auth; mesh: MeshAuth }> => {
+  const verifier = onceUntilFailure(async (): Promise<Verifier> => {
     let auth: Auth;
     try {
       auth = await loadAuth();
@@ -56,7 +66,8 @@ export function statusReadGuard(settings: MeshAuthSettings): StatusReadGuard {
       throw new HttpError(503, CHECK_UNAVAILABLE, {}, { cause: err });
     }
     unavailable = false;
-    return { auth, mesh: auth.createMeshAuth(settings) };
+    const mesh = auth.createMeshAuth(settings);
+    return { auth, mesh, read: auth.requireMeshScope(mesh, STATUS_READ_SCOPE) };
   });
   return {
     enabled: settings.enabled,
@@ -70,8 +81,7 @@ export function statusReadGuard(settings: MeshAuthSettings): StatusReadGuard {
     },
     middleware: async (c, next) => {
       if (!settings.enabled) return await next();
-      const { auth, mesh } = await verifier();
-      return await auth.requireMeshScope(mesh, STATUS_READ_SCOPE)(c, next);
+      return await (await verifier()).read(c, next);
     },
   };
 }
