@@ -64,6 +64,7 @@ export {
   parseFlags,
 } from "./argv.ts";
 export {
+  decodeUtf8,
   FileTooLargeError,
   MAX_SETTING_FILE_BYTES,
   NotUtf8Error,

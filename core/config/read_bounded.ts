@@ -64,10 +64,10 @@ export class NotUtf8Error extends Error {
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * The UTF-8 text of `bytes`; a UTF-8 byte order mark is kept (the YAML parser skips it).
+ * The UTF-8 text of `bytes`, decoded strictly; a UTF-8 byte order mark is left out.
  * @throws {NotUtf8Error} naming the first line that is not UTF-8 (a Latin-1 or UTF-16 file)
  */
-function decodeUtf8(bytes: Uint8Array): string {
+export function decodeUtf8(bytes: Uint8Array): string {
   try {
     return strictUtf8.decode(bytes);
   } catch {

@@ -6,6 +6,7 @@
  * @module
  */
 import * as cedar from "@cedar-policy/cedar-wasm";
+import { decodeUtf8, NotUtf8Error } from "../config/mod.ts";
 import { sha256Hex } from "../crypto/mod.ts";
 import { join } from "node:path";
 import { errorMessage } from "../errors/mod.ts";
@@ -141,7 +142,7 @@ export async function readBundleFiles(dir: string): Promise<Map<string, string>>
     if (bytes.length > MAX_BUNDLE_FILE_BYTES) {
       throw fault(name, undefined, `larger than ${MAX_BUNDLE_FILE_BYTES} bytes (${path})`);
     }
-    files.set(name, decodeUtf8(name, bytes));
+    files.set(name, bundleText(name, bytes));
   }
   return files;
 }
@@ -151,26 +152,12 @@ export async function readBundleFiles(dir: string): Promise<Map<string, string>>
  * line (read leniently it would become U+FFFD, and a policy would compare against text other
  * than what its author wrote).
  */
-function decodeUtf8(name: string, bytes: Uint8Array): string {
+function bundleText(name: string, bytes: Uint8Array): string {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return decodeUtf8(bytes);
   } catch (err) {
-    let end = 0;
-    const decoder = new TextDecoder("utf-8", { fatal: true });
-    // The longest prefix that decodes: the bad byte is the next one.
-    for (let lo = 0, hi = bytes.length; lo <= hi;) {
-      const mid = (lo + hi) >> 1;
-      try {
-        decoder.decode(bytes.subarray(0, mid));
-        end = mid;
-        lo = mid + 1;
-      } catch {
-        hi = mid - 1;
-      }
-    }
-    let line = 1;
-    for (let i = 0; i < end; i++) if (bytes[i] === 0x0a) line++;
-    throw fault(name, line, "not UTF-8 text", err);
+    if (!(err instanceof NotUtf8Error)) throw err;
+    throw fault(name, err.line, "not UTF-8 text", err);
   }
 }
 
@@ -242,6 +229,25 @@ function errorLine(text: string, errors: cedar.DetailedError[]): number | undefi
   return start === undefined ? undefined : lineAt(text, start);
 }
 
+/** The offsets at which the lines of `text` start. */
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+/** The 1-based line holding offset `at`, given the {@linkcode lineStarts} of its text. */
+function lineOf(starts: number[], at: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid] <= at) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo + 1;
+}
+
 function splitPolicies(file: string, text: string): LoadedPolicy[] {
   checkNesting(file, text);
   const parts = cedar.policySetTextToParts(text);
@@ -251,11 +257,15 @@ function splitPolicies(file: string, text: string): LoadedPolicy[] {
   if (parts.policy_templates.length > 0) {
     throw fault(file, undefined, "policy templates are not supported");
   }
-  let cursor = 0;
+  // Cedar hands the policies back in the order of its own ids (policy0, policy1, policy10, ...),
+  // not the file's: each is found from the file's start, at a place no other took.
+  const taken = new Set<number>();
+  const lines = lineStarts(text);
   return parts.policies.map((ptext, n) => {
-    const at = text.indexOf(ptext, cursor);
-    if (at >= 0) cursor = at + ptext.length;
-    const line = at >= 0 ? text.slice(0, at).split("\n").length : undefined;
+    let at = text.indexOf(ptext);
+    while (at >= 0 && taken.has(at)) at = text.indexOf(ptext, at + 1);
+    if (at >= 0) taken.add(at);
+    const line = at >= 0 ? lineOf(lines, at) : undefined;
     const json = cedar.policyToJson(ptext);
     if (json.type === "failure") {
       const inPart = errorLine(ptext, json.errors);

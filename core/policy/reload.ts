@@ -20,7 +20,10 @@ export interface ReloadStatus {
   policy_ref: string;
   loaded_at: string;
   reloads: number;
-  /** The rejected change (`file` and `line` where known), or the unreadable folder. */
+  /**
+   * The rejected change (`file` and `line` where known): `ref` is its bundle ref, `refused` when a
+   * file was refused before the bundle could be read whole, `unreadable` when the folder was.
+   */
   last_error: { message: string; at: string; ref: string; file?: string; line?: number } | null;
 }
 
@@ -65,12 +68,17 @@ export class PolicyReloader {
       ref = bundleRef(files);
     } catch (err) {
       this.#lastFiles = undefined;
-      return this.#failed(err, "unreadable");
+      // The folder could not be read (its own read failed: Deno's error is the cause), or it
+      // was read and a file in it refused (not UTF-8, a JSON format, too large, a dangling link).
+      const folder = !(err instanceof PolicyBundleError) ||
+        (err.file === this.dir && err.cause !== undefined);
+      return this.#failed(err, folder ? "unreadable" : "refused");
     }
     this.#lastFiles = files;
     if (ref === this.#lastSeen) {
       // Readable again and as it was: the report is again that of what is on disk.
-      if (this.#status.last_error?.ref === "unreadable") this.#status.last_error = this.#rejected;
+      const was = this.#status.last_error?.ref;
+      if (was === "unreadable" || was === "refused") this.#status.last_error = this.#rejected;
       return "unchanged";
     }
     this.#lastSeen = ref;
@@ -97,7 +105,7 @@ export class PolicyReloader {
     const first = this.#status.last_error?.message !== message;
     const where = err instanceof PolicyBundleError ? { file: err.file, line: err.line } : {};
     this.#status.last_error = { message, at: new Date().toISOString(), ref, ...where };
-    if (ref !== "unreadable") this.#rejected = this.#status.last_error;
+    if (ref !== "unreadable" && ref !== "refused") this.#rejected = this.#status.last_error;
     // Log a given error once, not on every poll.
     if (first) {
       this.log.warn("policy bundle rejected; keeping the last good one", {

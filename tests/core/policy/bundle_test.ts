@@ -150,6 +150,33 @@ Deno.test("a bundle file that is not UTF-8 is refused naming its line, not read 
   );
 });
 
+Deno.test("errors name the line of every policy in a file, whatever order Cedar hands them back in", async () => {
+  // Twelve policies: Cedar's own ids order them policy0, policy1, policy10, policy11, policy2, ...
+  const policies = Array.from(
+    { length: 12 },
+    (_, n) => `@id("p${n}")\npermit (principal, action, resource) when { ${n} < 100 };\n`,
+  );
+  for (const bad of [2, 11]) {
+    const text = policies.map((p, n) => n === bad ? p.replace("permit", "permit\n") : p)
+      .map((p, n) => n === bad ? p.replace(`@id("p${n}")`, `@id("p0")`) : p).join("");
+    // The repeated id is named at the line of its second use.
+    await refused({ "many.cedar": text }, /policy id "p0" is also used/, {
+      file: "many.cedar",
+      line: 2 * bad + 1,
+    });
+  }
+});
+
+Deno.test("a byte that is not UTF-8 after multi-byte letters is named at its own line", async () => {
+  const euro = new TextEncoder().encode("// \u20ac\u20ac\u20ac\n");
+  const head = new Uint8Array([...euro, ...euro, ...euro, ...euro]);
+  const bytes = new Uint8Array([...head, 0x2f, 0x2f, 0x20, 0xff, 0x0a]);
+  await refused({ "seed.cedar": seed, "odd.cedar": bytes }, /^odd\.cedar:5: not UTF-8 text/, {
+    file: "odd.cedar",
+    line: 5,
+  });
+});
+
 Deno.test("a UTF-8 byte order mark is not part of the policy text", async () => {
   const b = await load({ "seed.cedar": "\uFEFF" + seed });
   assert.deepEqual(b.policies.map((p) => p.id), ["seed-read-a-to-b"]);

@@ -4,6 +4,7 @@ import { silentLogger } from "../../../core/log/mod.ts";
 import { loadBundle } from "../../../core/policy/bundle.ts";
 import { PolicyEngine } from "../../../core/policy/engine.ts";
 import { PolicyReloader } from "../../../core/policy/reload.ts";
+import { policyHealth } from "../../../core/policy/health.ts";
 import { tempDir } from "../../helpers.ts";
 
 const intent = (risk: number) => ({
@@ -84,6 +85,33 @@ Deno.test("hot reload swaps in a good change and keeps the last good set on a ba
     await goneForOnePoll(reloader, dir.path);
     assert.deepEqual(reloader.status().last_error, rejected);
     assert.equal(engine.bundle.ref, renamedRef);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a file refused in a readable folder is a rejected change on /health, not an unreadable folder", async () => {
+  const dir = await tempDir("iatp-policy-");
+  try {
+    for (const f of ["seed.cedar", "schema.cedarschema"]) {
+      await Deno.copyFile(`${DEFAULT_POLICY_DIR}/${f}`, `${dir.path}/${f}`);
+    }
+    const engine = new PolicyEngine(await loadBundle(dir.path));
+    const reloader = new PolicyReloader(dir.path, engine, silentLogger);
+    assert.equal(await reloader.check(), "unchanged");
+    await Deno.writeFile(`${dir.path}/odd.cedar`, new Uint8Array([0x2f, 0x2f, 0xff, 0x0a]));
+    assert.equal(await reloader.check(), "failed");
+    const err = reloader.status().last_error!;
+    assert.equal(err.ref, "refused");
+    assert.equal(err.file, "odd.cedar");
+    const health = policyHealth(undefined, engine.bundle.ref, err) as {
+      components: { bundle: { reason: string } };
+    };
+    assert.match(health.components.bundle.reason, /^odd\.cedar:1: the change on disk was rejected/);
+    // The file gone again: the bundle on disk is the one in force.
+    await Deno.remove(`${dir.path}/odd.cedar`);
+    assert.equal(await reloader.check(), "unchanged");
+    assert.equal(reloader.status().last_error, null);
   } finally {
     await dir.remove();
   }
