@@ -13,6 +13,7 @@ import {
   type NatsEngine,
   type NatsSection,
   natsSettings,
+  UrlCredentialsError,
 } from "../core/nats/mod.ts";
 
 /**
@@ -35,6 +36,16 @@ export async function connectEngine(
     return await connectNats(natsSettings(url, resolved, name), log);
   } catch (err) {
     const shown = displayUrl(url);
+    if (err instanceof UrlCredentialsError) {
+      // A mistake in the setting, not a server out of reach.
+      throw new ConfigError(
+        key,
+        { kind: "flag", name: key },
+        "a nats:// URL whose user:password@ or token@ is percent-encoded",
+        `${shown} (${err.message})`,
+        { cause: err },
+      );
+    }
     const why = errorMessage(err);
     throw new ConfigError(
       key,

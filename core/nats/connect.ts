@@ -77,7 +77,8 @@ export interface UrlCredentials {
  * splitUrlCredentials(["nats://app:s%40cret@h:4222"]);
  * // { servers: ["nats://h:4222"], credentials: { user: "app", pass: "s@cret" } }
  * ```
- * @throws {Error} naming no credential when the user info is not percent-encoded correctly
+ * @throws {UrlCredentialsError} naming no credential when the user info is not percent-encoded
+ * correctly
  */
 export function splitUrlCredentials(
   servers: string[],
@@ -91,7 +92,7 @@ export function splitUrlCredentials(
         try {
           return decodeURIComponent(text);
         } catch {
-          throw new Error("the user info of the URL is not percent-encoded correctly");
+          throw new UrlCredentialsError();
         }
       };
       const colon = m[2].indexOf(":");
@@ -102,6 +103,14 @@ export function splitUrlCredentials(
     return m[1] + m[3];
   });
   return { servers: bare, credentials };
+}
+
+/** The user info of a NATS URL is not percent-encoded correctly (no part of it is named). */
+export class UrlCredentialsError extends Error {
+  override name = "UrlCredentialsError";
+  constructor() {
+    super("the user info of the URL is not percent-encoded correctly");
+  }
 }
 
 /** A live connection and its JetStream clients. */
@@ -226,15 +235,18 @@ function absorbLateSocketResets(log: Logger): void {
  * first connection (see client.ts).
  * @throws {EngineUnavailableError} naming the URL (without credentials) when the servers cannot
  * be reached, refuse the credentials, or have no JetStream
+ * @throws {UrlCredentialsError} when the URL's user info is not percent-encoded correctly
  */
 export async function connectNats(s: NatsSettings, log: Logger): Promise<NatsEngine> {
   const display = displayUrl(s.url);
   const backoff = { attempt: 0 };
   absorbLateSocketResets(log);
   const client = await loadNatsClient();
+  // A URL whose user info does not decode is the setting's mistake: thrown as it is.
+  const opts = await connectOptions(client, s, backoff);
   let nc: NatsConnection;
   try {
-    nc = await client.transport.connect(await connectOptions(client, s, backoff));
+    nc = await client.transport.connect(opts);
   } catch (err) {
     throw new EngineUnavailableError(`${display}: ${errorMessage(err)}`, { cause: err });
   }

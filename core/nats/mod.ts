@@ -26,6 +26,7 @@ export {
   natsServers,
   splitUrlCredentials,
   type UrlCredentials,
+  UrlCredentialsError,
 } from "./connect.ts";
 export { EngineUnavailableError, isEngineOutage } from "./errors.ts";
 export {

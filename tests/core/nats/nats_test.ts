@@ -16,6 +16,7 @@ import {
   splitUrlCredentials,
   subjectTopic,
   topicSubject,
+  UrlCredentialsError,
 } from "../../../core/nats/mod.ts";
 
 Deno.test("natsServers splits a list, fills the scheme, refuses what is not a server", () => {
@@ -105,6 +106,8 @@ Deno.test("splitUrlCredentials takes user:password@ or token@ out of the servers
   });
   assert.throws(
     () => splitUrlCredentials(["nats://app:50%off@h"]),
-    (e: Error) => /percent-encoded/.test(e.message) && !/50%off/.test(e.message),
+    (e: Error) =>
+      e instanceof UrlCredentialsError && /percent-encoded/.test(e.message) &&
+      !/50%off/.test(e.message),
   );
 });
