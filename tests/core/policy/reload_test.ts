@@ -25,15 +25,21 @@ async function goneForOnePoll(reloader: PolicyReloader, path: string): Promise<v
   assert.equal(await reloader.check(), "unchanged");
 }
 
-Deno.test("hot reload swaps in a good change and keeps the last good set on a bad one", async () => {
+/** A temp folder holding the built-in bundle, its engine and a reloader that found it unchanged. */
+async function seedBundle() {
   const dir = await tempDir("iatp-policy-");
+  for (const f of ["seed.cedar", "schema.cedarschema"]) {
+    await Deno.copyFile(`${DEFAULT_POLICY_DIR}/${f}`, `${dir.path}/${f}`);
+  }
+  const engine = new PolicyEngine(await loadBundle(dir.path));
+  const reloader = new PolicyReloader(dir.path, engine, silentLogger);
+  assert.equal(await reloader.check(), "unchanged");
+  return { dir, engine, reloader };
+}
+
+Deno.test("hot reload swaps in a good change and keeps the last good set on a bad one", async () => {
+  const { dir, engine, reloader } = await seedBundle();
   try {
-    for (const f of ["seed.cedar", "schema.cedarschema"]) {
-      await Deno.copyFile(`${DEFAULT_POLICY_DIR}/${f}`, `${dir.path}/${f}`);
-    }
-    const engine = new PolicyEngine(await loadBundle(dir.path));
-    const reloader = new PolicyReloader(dir.path, engine, silentLogger);
-    assert.equal(await reloader.check(), "unchanged");
     assert.equal(engine.evaluate(intent(60)).decision, "deny");
 
     const seed = await Deno.readTextFile(`${dir.path}/seed.cedar`);
@@ -91,14 +97,8 @@ Deno.test("hot reload swaps in a good change and keeps the last good set on a ba
 });
 
 Deno.test("a file refused in a readable folder is a rejected change on /health, not an unreadable folder", async () => {
-  const dir = await tempDir("iatp-policy-");
+  const { dir, engine, reloader } = await seedBundle();
   try {
-    for (const f of ["seed.cedar", "schema.cedarschema"]) {
-      await Deno.copyFile(`${DEFAULT_POLICY_DIR}/${f}`, `${dir.path}/${f}`);
-    }
-    const engine = new PolicyEngine(await loadBundle(dir.path));
-    const reloader = new PolicyReloader(dir.path, engine, silentLogger);
-    assert.equal(await reloader.check(), "unchanged");
     await Deno.writeFile(`${dir.path}/odd.cedar`, new Uint8Array([0x2f, 0x2f, 0xff, 0x0a]));
     assert.equal(await reloader.check(), "failed");
     const err = reloader.status().last_error!;
