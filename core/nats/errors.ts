@@ -38,6 +38,27 @@ export function isEngineOutage(err: unknown): boolean {
   return false;
 }
 
+/**
+ * True when `err` (or its cause) says nothing listened on the subject: no stream takes it (the
+ * stream was deleted or no longer lists it), or none is taking it for a moment (a cluster
+ * electing the stream's leader). An outage too, as far as {@linkcode isEngineOutage} knows.
+ *
+ * @example
+ * ```ts
+ * isNoResponders(new Error("bad input")); // false
+ * ```
+ */
+export function isNoResponders(err: unknown): boolean {
+  const t = loadedNatsClient()?.transport;
+  if (!t) return false;
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
+    if (e instanceof t.NoRespondersError) return true;
+    if (e instanceof t.RequestError && e.isNoResponders()) return true;
+    e = e.cause;
+  }
+  return false;
+}
+
 /** Whether one of the client's own errors means an outage. */
 function isClientOutage({ transport: t, jetstream: js }: NatsClient, e: Error): boolean {
   return e instanceof t.TimeoutError || e instanceof t.NoRespondersError ||

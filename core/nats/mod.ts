@@ -28,7 +28,7 @@ export {
   type UrlCredentials,
   UrlCredentialsError,
 } from "./connect.ts";
-export { EngineUnavailableError, isEngineOutage } from "./errors.ts";
+export { EngineUnavailableError, isEngineOutage, isNoResponders } from "./errors.ts";
 export {
   DEFAULT_NATS_TIMEOUT_MS,
   natsFields,

@@ -17,7 +17,7 @@ import {
   totalMetrics,
   type WorkerPool,
 } from "../cluster/mod.ts";
-import { UnavailableError } from "../errors/mod.ts";
+import { HttpError, UnavailableError } from "../errors/mod.ts";
 import type { Service } from "../http/mod.ts";
 import { isEngineOutage } from "../nats/mod.ts";
 import { TopicFilter } from "../topic/mod.ts";
@@ -33,6 +33,7 @@ import {
 import { Broadcast, TAKEN } from "./broadcast.ts";
 import { decodePublish } from "./isolate_wire.ts";
 import { DEFAULT_BACKLOG_BYTES } from "./hub.ts";
+import { StreamRefusedError } from "./js_refusal.ts";
 import { PublishBusyError } from "./js_writer.ts";
 import { topicLimitAnswer } from "./publish.ts";
 import {
@@ -209,7 +210,9 @@ async function snapshot(
 /**
  * Stores a worker's publish.
  * @throws {HttpError} the answer to a {@linkcode TopicLimitError} (`topicLimitAnswer`: its status
- * and fields cross to the worker); {UnavailableError} while the engine is out of reach or busy
+ * and fields cross to the worker), or to a {@linkcode StreamRefusedError} (its status, message and
+ * fields: the worker rebuilds it, counts and answers it); {UnavailableError} while the engine is
+ * out of reach or busy
  */
 async function publishFor(
   store: AnyRelayStore,
@@ -224,6 +227,9 @@ async function publishFor(
     return await publish(p.topic, p.eventId, p.json, p.publisher);
   } catch (err) {
     if (err instanceof TopicLimitError) throw topicLimitAnswer(err);
+    if (err instanceof StreamRefusedError) {
+      throw new HttpError(err.status, err.message, err.fields, { cause: err });
+    }
     if (err instanceof PublishBusyError || isEngineOutage(err)) {
       throw new UnavailableError("the relay's engine did not acknowledge the event; retry", 1, {
         cause: err,

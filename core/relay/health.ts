@@ -3,18 +3,22 @@ import { type ComponentHealth, serviceHealth } from "../http/mod.ts";
 import { formatPosition } from "./position.ts";
 import type { AnyRelayStore } from "./store.ts";
 
-/** What `/health` reports of the store: a shared engine's reachability, a local store's writes. */
+/**
+ * What `/health` reports of the store: a shared engine's reachability, and why the last publish
+ * could not be written (a local store's write, a stream that refuses every publish).
+ */
 function storeHealth(
   store: AnyRelayStore,
   engine: "connected" | "unreachable" | undefined,
 ): ComponentHealth {
-  if (engine !== undefined) {
-    return engine === "connected"
-      ? { ok: true, engine }
-      : { ok: false, engine, reason: "the relay's engine is unreachable" };
+  if (engine === "unreachable") {
+    return { ok: false, engine, reason: "the relay's engine is unreachable" };
   }
   const failed = store.writeError;
-  return failed === undefined ? { ok: true } : { ok: false, reason: `cannot write: ${failed}` };
+  const shown = engine === undefined ? {} : { engine };
+  return failed === undefined
+    ? { ok: true, ...shown }
+    : { ok: false, ...shown, reason: `cannot write: ${failed}` };
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import type { Channel } from "../cluster/mod.ts";
 import { HttpError } from "../errors/mod.ts";
+import { isStreamRefusalReason, type StreamLimit, StreamRefusedError } from "./js_refusal.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 import { TAKEN } from "./broadcast.ts";
 import { decodeEvents, encodePublish } from "./isolate_wire.ts";
@@ -166,6 +167,13 @@ export class IsolateStore implements RemoteRelayStore {
       const { setting, limit } = err instanceof HttpError ? err.extra : {};
       if ((setting === "max_topics" || setting === "max_topics_per_principal") && limit) {
         throw new TopicLimitError(setting, Number(limit), { cause: err });
+      }
+      // So is the stream's refusal for good: this isolate counts and answers it.
+      const { reason, stream_limit } = err instanceof HttpError ? err.extra : {};
+      if (isStreamRefusalReason(reason)) {
+        throw new StreamRefusedError(reason, stream_limit as StreamLimit | undefined, {
+          cause: err,
+        });
       }
       throw err;
     }

@@ -8,17 +8,19 @@
  * @module
  */
 import type { ConsumerMessages, JsMsg, StreamConfig, StreamInfo } from "@nats-io/jetstream";
-import { backoffDelay, sleep } from "../async/mod.ts";
+import { backoffDelay, deadline, sleep } from "../async/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { EngineUnavailableError, type NatsEngine } from "../nats/mod.ts";
+import { EngineUnavailableError, jetStreamApiCode, type NatsEngine } from "../nats/mod.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 import { StreamIndex } from "./js_index.ts";
+import { STREAM_NOT_FOUND, type StreamRefusalReason, StreamRefusedError } from "./js_refusal.ts";
 import { type StreamMessage, tailedEvent } from "./js_wire.ts";
 import { StreamWriter } from "./js_writer.ts";
 import { TailStallGuard } from "./js_stall.ts";
 import { TailWaiters } from "./tail_waiters.ts";
 import {
+  NOT_WRITTEN,
   type RemoteRelayStore,
   type Retention,
   type StoredEvent,
@@ -38,6 +40,11 @@ const TAIL_MISSED_HEARTBEATS = 3;
 const TAIL_STALL_CHECK_MS = 5_000;
 /** Room for headers beside the largest payload. */
 const HEADER_ROOM = 1024;
+/**
+ * How long the answer of a check of the stream (after a publish nobody took) serves the
+ * publishes that follow, so a gone stream costs the engine one lookup a second, not one a publish.
+ */
+const STREAM_CHECK_REUSE_MS = 1_000;
 
 /** Options for {@linkcode openJetStreamStore}. */
 export interface JetStreamStoreOptions {
@@ -59,6 +66,12 @@ export interface JetStreamStoreOptions {
   publishTimeoutMs: number;
   /** Time the tail may take to read the stream's history at start. */
   catchupTimeoutMs: number;
+}
+
+/** One check of the stream: its answer, and when it came (undefined: still asking). */
+interface StreamCheck {
+  answer: Promise<StreamRefusalReason | undefined>;
+  doneAt?: number;
 }
 
 /** The epoch of a stream: its creation time in ns, base 36. */
@@ -164,6 +177,10 @@ export class JetStreamStore implements RemoteRelayStore {
    */
   readonly #creating = new Map<string, string | undefined>();
   readonly #creatingBy = new Map<string | undefined, number>();
+  /** The last check of the stream: its answer, and when it came (undefined: still asking). */
+  #check: StreamCheck | undefined;
+  /** The stream-wide refusal of the last publish, until one is stored. */
+  #writeError: string | undefined;
 
   constructor(private readonly o: JetStreamStoreOptions, readonly epoch: string) {
     this.#index = new StreamIndex(o.retention, o.cacheEvents);
@@ -173,7 +190,44 @@ export class JetStreamStore implements RemoteRelayStore {
       timeoutMs: o.publishTimeoutMs,
       maxPending: o.maxPendingPublishes,
       lastSeqOf: (t) => this.#index.topicLastSeq(t),
+      streamCheck: (waitMs) => this.#streamCheck(waitMs),
     });
+  }
+
+  /** Why the stream refuses every publish, from the last one refused so (until one is stored). */
+  get writeError(): string | undefined {
+    return this.#writeError;
+  }
+
+  /**
+   * Why the stream takes no publish for good (gone, or without the relay's subjects), or
+   * undefined when it is there or the engine does not say within `waitMs`.
+   */
+  async #streamCheck(waitMs: number): Promise<StreamRefusalReason | undefined> {
+    let check = this.#check;
+    if (
+      !check || (check.doneAt !== undefined && Date.now() - check.doneAt >= STREAM_CHECK_REUSE_MS)
+    ) {
+      const asked: StreamCheck = check = { answer: this.#askStream() };
+      void asked.answer.then(() => asked.doneAt = Date.now());
+      this.#check = asked;
+    }
+    try {
+      return await deadline(check.answer, waitMs);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #askStream(): Promise<StreamRefusalReason | undefined> {
+    try {
+      const info = await this.o.engine.jsm.streams.info(this.o.stream);
+      return (info.config.subjects ?? []).includes(`${this.o.prefix}.>`)
+        ? undefined
+        : "stream_subjects";
+    } catch (err) {
+      return jetStreamApiCode(err) === STREAM_NOT_FOUND ? "stream_gone" : undefined;
+    }
   }
 
   get lastSeq(): number {
@@ -304,7 +358,7 @@ export class JetStreamStore implements RemoteRelayStore {
   ): Promise<number> {
     const event = { topic, eventId, payloadJson, tsMs: nowMs, publisher };
     if (this.#index.hasTopic(topic) || this.#creating.has(topic)) {
-      return this.#writer.publish(event);
+      return this.#written(this.#writer.publish(event));
     }
     try {
       this.#index.checkNewTopic(publisher, {
@@ -316,11 +370,25 @@ export class JetStreamStore implements RemoteRelayStore {
     }
     this.#creating.set(topic, publisher);
     this.#creatingBy.set(publisher, (this.#creatingBy.get(publisher) ?? 0) + 1);
-    const written = this.#writer.publish(event);
+    const written = this.#written(this.#writer.publish(event));
     // Not written: no longer counted as being created (should another publish to it be
     // written, the tail counts the topic when it reads that one).
     written.catch(() => this.#created(topic));
     return written;
+  }
+
+  /** `seq` once written, keeping {@linkcode writeError} up to date. */
+  async #written(seq: Promise<number>): Promise<number> {
+    try {
+      const n = await seq;
+      this.#writeError = undefined;
+      return n;
+    } catch (err) {
+      if (err instanceof StreamRefusedError && err.streamWide) {
+        this.#writeError = err.message.slice(NOT_WRITTEN.length);
+      }
+      throw err;
+    }
   }
 
   /** `topic` is no longer being created here: the tail read it, or its publish failed. */

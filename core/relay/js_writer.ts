@@ -4,7 +4,8 @@
  * a topic is exact even with many replicas writing; a replica that guessed wrong learns the
  * right sequence from the refusal and writes again. Publishes to one topic go one at a time
  * (the chain needs the previous sequence); different topics go in parallel. Every write carries
- * `Nats-Msg-Id` (the event id), so retrying after a lost answer cannot store it twice.
+ * `Nats-Msg-Id` (the event id), so retrying after a lost answer cannot store it twice. A refusal
+ * that is final (js_refusal.ts) ends the publish at once; an outage is retried until the deadline.
  * @module
  */
 import { backoffDelay, sleep } from "../async/mod.ts";
@@ -12,10 +13,12 @@ import { errorMessage } from "../errors/mod.ts";
 import {
   EngineUnavailableError,
   isEngineOutage,
+  isNoResponders,
   jetStreamApiCode,
   type NatsEngine,
   topicSubject,
 } from "../nats/mod.ts";
+import { pubAckRefusal, type StreamRefusalReason, StreamRefusedError } from "./js_refusal.ts";
 import { eventHeaders } from "./js_wire.ts";
 
 /** The engine's code for a failed `expect.lastSubjectSequence`. */
@@ -39,6 +42,12 @@ export interface StreamWriterOptions {
   maxPending: number;
   /** The newest sequence this replica knows on `topic` (its tail), as the first guess. */
   lastSeqOf?: (topic: string) => number;
+  /**
+   * Asked when no server took a publish (no responders): why the stream takes none for good (it
+   * is gone, or no longer lists the relay's subjects), or undefined (a passing outage, retried).
+   * Settles within `waitMs`.
+   */
+  streamCheck?: (waitMs: number) => Promise<StreamRefusalReason | undefined>;
 }
 
 /** One event to write. */
@@ -76,6 +85,7 @@ export class StreamWriter {
    * Writes one event; resolves with its stream sequence once the engine acknowledged it.
    * @throws {PublishBusyError} when {@linkcode StreamWriterOptions.maxPending} are waiting
    * @throws {EngineUnavailableError} when the engine did not acknowledge in time
+   * @throws {StreamRefusedError} when the stream refused it for good (full, sealed, gone...)
    */
   publish(e: EventToWrite): Promise<number> {
     if (this.#pending >= this.o.maxPending) {
@@ -139,6 +149,12 @@ export class StreamWriter {
         if (actual !== undefined && Date.now() < until) {
           expect = actual;
           continue;
+        }
+        const refused = pubAckRefusal(err);
+        if (refused) throw refused;
+        if (isNoResponders(err) && this.o.streamCheck && Date.now() < until) {
+          const why = await this.o.streamCheck(until - Date.now());
+          if (why) throw new StreamRefusedError(why, undefined, { cause: err });
         }
         if (isEngineOutage(err) && Date.now() < until) {
           await sleep(Math.min(backoffDelay(outages++, OUTAGE_BACKOFF), until - Date.now()));

@@ -8,6 +8,7 @@ import { HttpError, UnavailableError } from "../errors/mod.ts";
 import { errorBody } from "../http/mod.ts";
 import { isEngineOutage } from "../nats/mod.ts";
 import { isTopicName } from "../topic/mod.ts";
+import { StreamRefusedError } from "./js_refusal.ts";
 import { PublishBusyError } from "./js_writer.ts";
 import { formatPosition } from "./position.ts";
 import { messageFrame } from "./replay.ts";
@@ -206,7 +207,21 @@ export function topicLimitAnswer(err: TopicLimitError): HttpError {
 }
 
 /**
- * The answer to a publish its store refused: 503 while the engine or the store cannot take it.
+ * The answer to a publish the JetStream stream refused for good (see js_refusal.ts): its status
+ * (507, 413, or 503 with Retry-After), its message and `reason` (and `stream_limit`, the stream's
+ * bound it reached).
+ */
+export function streamRefusalAnswer(err: StreamRefusedError, requestId: string): PublishAnswer {
+  const body = errorBody(err.message, requestId, err.fields);
+  const headers: [string, string][] = err.status === 503
+    ? [["Retry-After", String(RETRY_AFTER_SECONDS)]]
+    : [];
+  return { status: err.status, body, headers };
+}
+
+/**
+ * The answer to a publish its store refused: 503 while the engine or the store cannot take it;
+ * {@linkcode streamRefusalAnswer} when the stream refused it for good (counted and logged).
  * @throws {HttpError} {@linkcode topicLimitAnswer} when the publish would create one topic more
  * than `max_topics`, or than `max_topics_per_principal` for `publisher` (the refusal is counted
  * and logged, see refusals.ts); `err` when it is none of these
@@ -220,6 +235,10 @@ function notStored(
   if (err instanceof TopicLimitError) {
     ctx.refusals.refused(err, publisher);
     throw topicLimitAnswer(err);
+  }
+  if (err instanceof StreamRefusedError) {
+    ctx.streamRefusals.refused(err);
+    return streamRefusalAnswer(err, requestId);
   }
   if (err instanceof PublishBusyError || isEngineOutage(err)) {
     ctx.log.warn("publish not acknowledged by the engine", { err });

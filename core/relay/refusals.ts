@@ -3,10 +3,13 @@
  * in `/metrics` (`iatp_relay_topic_refusals_total{setting}`) and logged at most once per
  * principal per {@linkcode REFUSAL_LOG_INTERVAL_MS}, naming the principal, the setting, its bound
  * and how many of its publishes were refused since its last line; never the topic or the payload.
+ * Publishes the JetStream stream refused for good likewise: counted in
+ * `iatp_relay_stream_refusals_total{reason}`, logged at most once per reason per interval.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
 import type { Counter } from "../metrics/mod.ts";
+import type { StreamRefusalReason, StreamRefusedError } from "./js_refusal.ts";
 import type { TopicLimitError, TopicLimitSetting } from "./store.ts";
 
 /** How often one principal's refusals are logged at most. */
@@ -59,5 +62,32 @@ export class TopicRefusals {
       if (nowMs - l.atMs >= this.intervalMs) this.#logged.delete(p);
     }
     return this.#logged.size < before;
+  }
+}
+
+/** Publishes the stream refused for good; see the module doc. */
+export class StreamRefusals {
+  readonly #logged = new Map<StreamRefusalReason, Logged>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly counter: Counter<"reason">,
+    private readonly intervalMs = REFUSAL_LOG_INTERVAL_MS,
+  ) {}
+
+  /** Counts one refused publish and logs it if due. */
+  refused(err: StreamRefusedError, nowMs = Date.now()): void {
+    this.counter.inc({ reason: err.reason });
+    const last = this.#logged.get(err.reason);
+    if (last && nowMs - last.atMs < this.intervalMs) {
+      last.quiet++;
+      return;
+    }
+    this.#logged.set(err.reason, { atMs: nowMs, quiet: 0 });
+    this.log.warn("publish refused by the relay's stream", {
+      ...err.fields,
+      error: err.message,
+      refused: 1 + (last?.quiet ?? 0),
+    });
   }
 }

@@ -18,7 +18,7 @@ import { invalidJson, publishEvent, publishInput } from "./publish.ts";
 import { subscribeAnswer } from "./subscribe.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES, type RelayMetrics, type RelayServerOptions } from "./server.ts";
 import type { AnyRelayStore } from "./store.ts";
-import type { TopicRefusals } from "./refusals.ts";
+import type { StreamRefusals, TopicRefusals } from "./refusals.ts";
 import type { FlushRounds } from "./stream/mod.ts";
 
 /** What the route handlers share. */
@@ -31,6 +31,8 @@ export interface RelayContext {
   metrics: RelayMetrics;
   /** Publishes refused by a topic bound: counted and logged. */
   refusals: TopicRefusals;
+  /** Publishes the JetStream stream refused for good: counted and logged. */
+  streamRefusals: StreamRefusals;
   server: Server;
   /** `[0]`: subscribers open in the whole service (every isolate with `--workers`). */
   subscribers: Int32Array;

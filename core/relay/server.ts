@@ -25,7 +25,7 @@ import { allowedOrigin, CORS_SETTINGS } from "./cors.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
 import { type AnyRelayStore, isRemoteStore, type StoredEvent } from "./store.ts";
 import { messageFrame } from "./replay.ts";
-import { TopicRefusals } from "./refusals.ts";
+import { StreamRefusals, TopicRefusals } from "./refusals.ts";
 
 /** Default largest accepted payload (serialized JSON). */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -145,6 +145,13 @@ function relayMetrics(registry: Registry, hub: Hub) {
       labelNames: ["setting"],
       registers: [registry],
     }),
+    streamRefusals: new Counter({
+      name: "iatp_relay_stream_refusals_total",
+      help: "Publishes the NATS JetStream stream refused for good, by reason (stream_full, " +
+        "topic_full, message_too_large, stream_sealed, stream_gone, stream_subjects).",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
   };
 }
 
@@ -199,6 +206,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     log,
     metrics: m,
     refusals: new TopicRefusals(log, m.topicRefusals),
+    streamRefusals: new StreamRefusals(log, m.streamRefusals),
     server,
     subscribers: shared,
     rounds: new FlushRounds(opts.flush),

@@ -87,9 +87,11 @@ export class RelayError extends Error {
     super(message, options);
   }
   /**
-   * True when retrying cannot help: a 4xx other than 408/429, or 507 (the relay holds
-   * `max_topics` topics: the event's new topic stays refused until an operator raises the bound,
-   * while events to existing topics behind it are still taken).
+   * True when retrying cannot help: a 4xx other than 408/429 (413 too: an event larger than the
+   * relay's JetStream stream takes), or 507 (the relay holds `max_topics` topics: the event's new
+   * topic stays refused until an operator raises the bound, while events to existing topics
+   * behind it are still taken; or its stream is full and discards new events). A 503 (an engine
+   * out of reach, a stream that is gone) is retried.
    */
   get permanent(): boolean {
     if (this.status === 507) return true;
