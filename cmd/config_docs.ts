@@ -113,6 +113,11 @@ Value forms, the same everywhere:
 | LIST | \`a,b\` | comma-separated, a repeated flag, or a YAML sequence |
 | bool | \`true\`, \`false\`, \`1\`, \`0\`, \`yes\`, \`no\` | as a flag: \`--x\` / \`--no-x\` |
 
+The file may use YAML anchors and aliases (\`&base\`, \`*base\`) and the merge key (\`<<: *base\`,
+or a list of aliases, earlier ones winning): a merged key counts as written in the mapping that
+merges it, a key written there beside the merge wins, and it is checked like one, its errors naming
+the line it is written on.
+
 Credentials (every setting shown as \`(secret)\`) also take \`file:PATH\`: the value is the file's
 trimmed content, which keeps it out of process listings and shell history. A secret is never
 printed: errors and \`iatp config show\` give only its length, \`(secret, 23 chars)\`. Nor is a password

@@ -178,7 +178,12 @@ function loadManifestFile(path: string, read = Deno.readTextFileSync): ManifestF
     });
   }
   const lc = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(source, {
+    lineCounter: lc,
+    prettyErrors: false,
+    uniqueKeys: true,
+    merge: true,
+  });
   if (doc.errors.length > 0) {
     const line = lc.linePos(doc.errors[0].pos[0]).line;
     throw new ConfigError("manifest", { kind: "file", path, line }, "valid YAML", "a syntax error");

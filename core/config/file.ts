@@ -123,7 +123,14 @@ export async function loadFile(
   const yaml = await lateImport<Yaml>("./yaml.ts", import.meta.url);
   const { isMap } = yaml;
   const lc = new yaml.LineCounter();
-  const doc = yaml.parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  // `merge`: YAML 1.1's merge key (`<<: *base`, or a list of aliases), which compose files and
+  // Kubernetes manifests use; its keys are checked as if written in the mapping that merges them.
+  const doc = yaml.parseDocument(text, {
+    lineCounter: lc,
+    prettyErrors: false,
+    uniqueKeys: true,
+    merge: true,
+  });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const line = lc.linePos(e.pos[0]).line;
@@ -135,10 +142,8 @@ export async function loadFile(
     );
   }
   const lineOf = (p: string[]): number | undefined => {
-    const node = doc.getIn(p, true) as YamlNode | undefined;
-    const range = node?.range;
-    if (range) return lc.linePos(range[0]).line;
-    return undefined;
+    const range = nodeAt(doc, yaml, p)?.range;
+    return range ? lc.linePos(range[0]).line : undefined;
   };
   if (doc.contents === null) return { path, values: {}, lineOf };
   if (!isMap(doc.contents)) {
@@ -178,7 +183,12 @@ function expandValues(
   lineOf: (p: string[]) => number | undefined,
   file: string,
   budget = { left: 1000 },
+  seen = new WeakSet<object>(),
 ): void {
+  // An alias (`*name`) or merge key gives several paths the same object: expand it once, or a
+  // value holding `${` after expansion would be expanded again.
+  if (seen.has(node)) return;
+  seen.add(node);
   for (const [k, v] of Object.entries(node)) {
     const here = [...at, k];
     if (typeof v === "string" && v.includes("{")) {
@@ -194,7 +204,7 @@ function expandValues(
         );
       }
     } else if (v !== null && typeof v === "object") {
-      expandValues(v as Record<string, unknown>, here, opts, lineOf, file, budget);
+      expandValues(v as Record<string, unknown>, here, opts, lineOf, file, budget, seen);
     }
   }
 }
@@ -208,11 +218,76 @@ interface KeyCheck {
   doc: Document;
 }
 
+/** Whether a pair's key is YAML's merge key (`<<`, read with the `merge` option). */
+function isMergeKey(key: unknown, yaml: Yaml): boolean {
+  const v = yaml.isScalar(key) ? key.value : key;
+  return v === "<<" || (typeof v === "symbol" && v.description === "<<");
+}
+
+/** A node with its alias, if it is one, resolved. */
+function resolved(node: unknown, yaml: Yaml, doc: Document): unknown {
+  return yaml.isAlias(node) ? node.resolve(doc) : node;
+}
+
+/**
+ * The mappings a merge key's value names, in the order they count: one mapping (an alias to
+ * it, or written in place) or a list of them.
+ */
+function mergeSources(value: unknown, yaml: Yaml, doc: Document): unknown[] {
+  const v = resolved(value, yaml, doc);
+  return yaml.isSeq(v) ? v.items.map((it) => resolved(it, yaml, doc)) : [v];
+}
+
+/**
+ * The node at `path`, following aliases and merge keys as `toJS` does (a key written in a
+ * mapping wins over a merged one; earlier merge sources win over later ones).
+ */
+function nodeAt(doc: Document, yaml: Yaml, path: string[]): YamlNode | undefined {
+  let cur: unknown = doc.contents;
+  for (const key of path) {
+    const map = resolved(cur, yaml, doc);
+    if (!yaml.isMap(map)) return undefined;
+    cur = pairIn(map, key, yaml, doc, 0)?.value;
+    if (cur === undefined) return undefined;
+  }
+  return cur as YamlNode;
+}
+
+function pairIn(
+  map: YAMLMap,
+  key: string,
+  yaml: Yaml,
+  doc: Document,
+  depth: number,
+): { value: unknown } | undefined {
+  const own = map.items.find((p) =>
+    !isMergeKey(p.key, yaml) && String(yaml.isScalar(p.key) ? p.key.value : p.key) === key
+  );
+  if (own || depth > 20) return own;
+  for (const p of map.items) {
+    if (!isMergeKey(p.key, yaml)) continue;
+    for (const src of mergeSources(p.value, yaml, doc)) {
+      if (!yaml.isMap(src)) continue;
+      const found = pairIn(src, key, yaml, doc, depth + 1);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 function checkUnknownKeys(map: YAMLMap, shape: Shape, prefix: string[], ctx: KeyCheck): void {
   const { file, lc, rules } = ctx;
   const { isMap, isScalar, isSeq } = ctx.yaml;
   for (const pair of map.items) {
     const keyNode = pair.key;
+    if (isMergeKey(keyNode, ctx.yaml)) {
+      // Its mappings' keys count as written here (toJS has already refused a source that is
+      // not a mapping, and the parser's alias bound holds the expansion).
+      for (const src of mergeSources(pair.value, ctx.yaml, ctx.doc)) {
+        if (isMap(src)) checkUnknownKeys(src, shape, prefix, ctx);
+      }
+      continue;
+    }
     const name = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
     const range = isScalar(keyNode) ? keyNode.range : undefined;
     const line = range ? lc.linePos(range[0]).line : undefined;

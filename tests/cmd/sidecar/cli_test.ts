@@ -134,6 +134,25 @@ Deno.test("--manifest file fills the manifest; flags and env still win; errors n
         e instanceof ConfigError && e.key === "manifest.privacy.retention_policy" &&
         /:4/.test(e.message),
     );
+    // YAML merge keys are read (an anchored mapping merged in, keys written beside it winning).
+    await Deno.writeTextFile(
+      path,
+      [
+        "identity: { agent_id: x }",
+        "capabilities: &caps { idempotency: true, concurrency_limit: 8, sla_latency_ms: 150 }",
+        "privacy:",
+        "  <<: { retention_policy: permanent, human_in_loop: true }",
+        "  retention_policy: temporary",
+      ].join("\n"),
+    );
+    const merged = loaded(await sidecarSpec.parse([], { env: (n) => env[n] })).config;
+    assert.equal(merged.retention, "temporary");
+    assert.equal(merged.human_in_loop, true);
+    await Deno.writeTextFile(path, "identity: { agent_id: x }\nprivacy:\n  <<: { bogus: 1 }\n");
+    await assert.rejects(
+      async () => loaded(await sidecarSpec.parse([], { env: (n) => env[n] })),
+      /manifest\.privacy/,
+    );
     await Deno.writeTextFile(path, "bogus: 1\n");
     await assert.rejects(
       async () => loaded(await sidecarSpec.parse([], { env: (n) => env[n] })),

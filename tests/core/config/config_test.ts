@@ -396,6 +396,60 @@ Deno.test("string length bounds count characters, not UTF-16 units (an emoji is 
   await configError(() => parse("abcde"));
 });
 
+Deno.test("YAML merge keys are read, and the keys they bring are checked and located", async () => {
+  const twin = defineConfig({
+    command: "twin",
+    summary: "two sections of one shape",
+    fields: {
+      base: section({ url: str({ help: "url", default: "" }), tries: int({ help: "n" }) }),
+      extra: section({ url: str({ help: "url", default: "" }), tries: int({ help: "n" }) }),
+      primary: section({ url: str({ help: "url", default: "" }), tries: int({ help: "n" }) }),
+    },
+    expand: () => ({}),
+  });
+  const parse = async (text: string, env: Record<string, string> = {}) =>
+    loaded(
+      await twin.parse(["--config", "c.yaml"], {
+        env: envOf(env),
+        readFile: files({ "c.yaml": text }),
+      }),
+    );
+  // One source; a key written beside the merge wins over the merged one.
+  const one = await parse(
+    "base: &b\n  url: http://a\n  tries: 3\nprimary:\n  <<: *b\n  tries: 5\n",
+  );
+  assert.deepEqual(one.config.primary, { url: "http://a", tries: 5 });
+  // A list of sources: the earlier one wins.
+  const many = await parse(
+    "base: &b\n  url: http://a\n  tries: 3\nextra: &e\n  url: http://e\nprimary:\n  <<: [*e, *b]\n",
+  );
+  assert.deepEqual(many.config.primary, { url: "http://e", tries: 3 });
+  // A merged key that is not known is refused where it is written, under the merging section.
+  const unknown = await configError(() =>
+    parse("base: &b\n  url: http://a\nprimary:\n  <<: [*b, { url: http://c,\n    tires: 3 }]\n")
+  );
+  assert.equal(unknown.key, "primary.tires");
+  assert.match(unknown.expected, /did you mean "tries"/);
+  assert.equal(unknown.source.kind === "file" && unknown.source.line, 5);
+  // A bad merged value is located at the anchored line it came from.
+  const bad = await configError(() =>
+    parse("base: &b\n  url: http://a\nprimary:\n  <<: [*b, { url: http://c,\n    tries: many }]\n")
+  );
+  assert.equal(bad.key, "primary.tries");
+  assert.equal(bad.source.kind === "file" && bad.source.line, 5);
+  // A merge of something that is not a mapping is not YAML the loader can read.
+  const scalar = await configError(() => parse("x: &n 5\nprimary:\n  <<: *n\n"));
+  assert.equal(scalar.key, "config");
+  // A variable in a value that several paths share is expanded once.
+  const shared = await parse(
+    "base: &b\n  url: ${U}\nprimary:\n  <<: *b\nextra: *b\n",
+    { U: "http://x/${NOPE}" },
+  );
+  assert.equal(shared.config.base.url, "http://x/${NOPE}");
+  assert.equal(shared.config.primary.url, "http://x/${NOPE}");
+  assert.equal(shared.config.extra.url, "http://x/${NOPE}");
+});
+
 Deno.test("a YAML alias that does not resolve, or expands too far, is a config error", async () => {
   const bomb = [
     "a: &a [x, x, x, x, x, x, x, x, x, x]",
