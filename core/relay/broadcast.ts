@@ -53,6 +53,16 @@ export class Broadcast {
     this.#batchLimit = batchBytes;
   }
 
+  /**
+   * Forgets the topics not among `topics` (freed by the store): a topic created again starts a
+   * new chain (`prev` 0), and the isolates' own age retention frees it as the store did.
+   */
+  retain(topics: Iterable<{ topic: string }>): void {
+    const keep = new Set<string>();
+    for (const t of topics) keep.add(t.topic);
+    for (const t of this.#last.keys()) if (!keep.has(t)) this.#last.delete(t);
+  }
+
   /** Starts sending to `worker` (its snapshot is being taken). */
   join(worker: Channel): void {
     this.#live.set(worker, { batches: [], bytes: 0 });

@@ -143,6 +143,7 @@ export async function startRelayCluster(
       shared,
       engine: () => engineName(engineState(store)),
       onStored: (e) => broadcast.add(e),
+      onExpired: () => broadcast.retain(store.topics()),
       admit: () => broadcast.admit(),
       publisher: (fn) => publish = fn,
       beforeStoreClose: async () => {
@@ -199,12 +200,13 @@ async function snapshot(
     lastSeq: t.lastSeq,
     truncatedThrough: t.truncatedThrough,
   }));
+  const freed = store.freed();
   broadcast.join(worker);
   const events = await history(store, upto);
   // Only the newest events stay in a worker's cache: the older ones go without their data.
   const bare = events.length - cacheEvents;
   for (let i = 0; i < bare; i++) events[i] = { ...events[i], data: "" };
-  return { epoch: store.epoch, upto, events, topics };
+  return { epoch: store.epoch, upto, events, topics, freed };
 }
 
 /**

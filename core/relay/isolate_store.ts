@@ -17,6 +17,7 @@ import { decodeEvents, encodePublish } from "./isolate_wire.ts";
 import { StreamIndex } from "./js_index.ts";
 import type { TailedEvent } from "./js_wire.ts";
 import {
+  type FreedSnapshot,
   NOT_WRITTEN,
   type RemoteRelayStore,
   type Retention,
@@ -35,6 +36,8 @@ export interface RelaySnapshot {
   events: StoredEvent[];
   /** Every topic: newest sequence and highest evicted one. */
   topics: Array<{ topic: string; lastSeq: number; truncatedThrough: number }>;
+  /** The topics freed (every event evicted), so a resume from before them is still reset. */
+  freed: FreedSnapshot;
 }
 
 /** A publish as the main isolate stores it. */
@@ -102,8 +105,9 @@ export class IsolateStore implements RemoteRelayStore {
       prev.set(e.topic, e.seq);
     }
     for (const t of snap.topics) {
-      if (!prev.has(t.topic)) this.#index.restoreEmptyTopic(t.topic, t.lastSeq, t.truncatedThrough);
+      if (!prev.has(t.topic)) this.#index.restoreEmptyTopic(t.topic, t.lastSeq);
     }
+    this.#index.restoreFreed(snap.freed);
     this.#index.advanceTo(snap.upto);
     const held = this.#held ?? [];
     this.#held = undefined;
@@ -225,6 +229,10 @@ export class IsolateStore implements RemoteRelayStore {
 
   topics(): TopicInfo[] {
     return this.#index.topics();
+  }
+
+  freed(): FreedSnapshot {
+    return this.#index.freed();
   }
 
   expire(nowMs: number): number {

@@ -20,6 +20,7 @@ import { StreamWriter } from "./js_writer.ts";
 import { TailStallGuard } from "./js_stall.ts";
 import { TailWaiters } from "./tail_waiters.ts";
 import {
+  type FreedSnapshot,
   NOT_WRITTEN,
   type RemoteRelayStore,
   type Retention,
@@ -460,6 +461,10 @@ export class JetStreamStore implements RemoteRelayStore {
 
   topics(): TopicInfo[] {
     return this.#index.topics();
+  }
+
+  freed(): FreedSnapshot {
+    return this.#index.freed();
   }
 
   expire(nowMs: number): number {

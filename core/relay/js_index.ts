@@ -7,14 +7,25 @@
  *
  * Truncation is exact: each event names its topic's previous event (`prev`, checked by the
  * engine when it was written), so a tail that finds `prev` above the topic's last known event
- * knows that everything up to `prev` was evicted before it could read it.
+ * knows that everything up to `prev` was evicted before it could read it. A topic whose events
+ * all left the stream (aged out, gone when asked for, or below the stream's first sequence after
+ * a purge) is freed: it no longer counts toward the topic bounds.
  * @module
  */
 import type { TailedEvent } from "./js_wire.ts";
-import { type Retention, type StoredEvent, type TopicInfo, TopicQuota } from "./store.ts";
+import {
+  type FreedSnapshot,
+  FreedTopics,
+  type Retention,
+  type StoredEvent,
+  type TopicInfo,
+  TopicQuota,
+} from "./store.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
 interface TopicIndex {
+  /** The publisher of the first event of the topic this index applied. */
+  creator: string | undefined;
   /** Retained sequences, ascending, from `head`. */
   seqs: number[];
   /** Store time (ms) of each retained sequence. */
@@ -45,9 +56,14 @@ export class StreamIndex {
   #cacheHead = 0;
   /** Topics per creator: the publisher of the first event of a topic this index applied. */
   readonly #quota: TopicQuota;
+  /** Topics whose events all left the stream (see {@linkcode FreedTopics}). */
+  readonly #freed: FreedTopics;
+  /** Sequences below this are gone from the stream (purged): the tail no longer applies them. */
+  #floor = 0;
 
   constructor(private readonly retention: Retention, private readonly cacheEvents: number) {
     this.#quota = new TopicQuota(retention);
+    this.#freed = new FreedTopics(retention.maxTopics);
   }
 
   /** The newest sequence the tail applied (or was told is done). */
@@ -89,8 +105,21 @@ export class StreamIndex {
     const e = t.event;
     let idx = this.#topics.get(e.topic);
     if (idx && e.seq <= idx.lastSeq) return false;
+    if (e.seq < this.#floor) {
+      // Read before the stream was purged, applied after: the stream holds it no more.
+      this.advanceTo(e.seq);
+      return false;
+    }
     if (!idx) {
-      idx = { seqs: [], stored: [], head: 0, lastSeq: 0, truncatedThrough: 0 };
+      const through = this.#freed.take(e.topic) ?? 0;
+      idx = {
+        creator: e.publisher,
+        seqs: [],
+        stored: [],
+        head: 0,
+        lastSeq: 0,
+        truncatedThrough: through,
+      };
       this.#topics.set(e.topic, idx);
       this.#quota.add(e.publisher);
     }
@@ -134,14 +163,19 @@ export class StreamIndex {
   }
 
   /**
-   * Learns a topic that retains no event now: its newest sequence and how far it was evicted
-   * (a replica starting from another's snapshot).
+   * Learns a topic that retains no event now, and its newest sequence (a replica starting from
+   * another's snapshot): a freed topic.
    */
-  restoreEmptyTopic(topic: string, lastSeq: number, truncatedThrough: number): void {
+  restoreEmptyTopic(topic: string, lastSeq: number): void {
     if (this.#topics.has(topic)) return;
-    this.#topics.set(topic, { seqs: [], stored: [], head: 0, lastSeq, truncatedThrough });
-    this.#quota.add(undefined);
+    this.#freed.add(topic, lastSeq);
     if (lastSeq > this.#lastSeq) this.#lastSeq = lastSeq;
+  }
+
+  /** Learns the freed topics of another's snapshot (a worker isolate starting). */
+  restoreFreed(freed: FreedSnapshot): void {
+    for (const f of freed.topics) this.restoreEmptyTopic(f.topic, f.lastSeq);
+    this.#freed.forgetThrough(freed.forgottenThrough);
   }
 
   /** Marks `seq` of `topic` gone (the stream no longer had it when asked). */
@@ -150,6 +184,39 @@ export class StreamIndex {
     if (!idx) return;
     while (idx.head < idx.seqs.length && idx.seqs[idx.head] <= seq) this.#evict(idx);
     idx.truncatedThrough = Math.max(idx.truncatedThrough, seq);
+    this.#freeIfEmpty(topic, idx);
+  }
+
+  /**
+   * Evicts every sequence below `seq`, the stream's first (it was purged); frees the topics left
+   * with none. Returns how many were evicted.
+   */
+  dropBelow(seq: number): number {
+    if (seq <= this.#floor) return 0;
+    this.#floor = seq;
+    let n = 0;
+    for (const [topic, idx] of this.#topics) {
+      if (idx.head === idx.seqs.length || idx.seqs[idx.head] >= seq) continue;
+      while (idx.head < idx.seqs.length && idx.seqs[idx.head] < seq) {
+        this.#evict(idx);
+        n++;
+      }
+      this.#freeIfEmpty(topic, idx);
+    }
+    return n;
+  }
+
+  /** Frees a topic left without events: its creator's share and `max_topics` count it no more. */
+  #freeIfEmpty(topic: string, idx: TopicIndex): void {
+    if (idx.head < idx.seqs.length) return;
+    this.#topics.delete(topic);
+    this.#quota.remove(idx.creator);
+    this.#freed.add(topic, idx.lastSeq);
+  }
+
+  /** The freed topics remembered, and the newest sequence of those forgotten. */
+  freed(): FreedSnapshot {
+    return { topics: this.#freed.entries(), forgottenThrough: this.#freed.forgottenThrough };
   }
 
   #matching(filter: TopicFilter): Array<[string, TopicIndex]> {
@@ -188,14 +255,15 @@ export class StreamIndex {
 
   /** True when a matching topic evicted an event with a sequence above `after`. */
   truncatedAfter(filter: TopicFilter, after: number): boolean {
-    return this.#matching(filter).some(([, idx]) => idx.truncatedThrough > after);
+    return this.#matching(filter).some(([, idx]) => idx.truncatedThrough > after) ||
+      this.#freed.truncatedAfter(filter, after);
   }
 
   /** Highest evicted sequence per matching topic. */
   truncation(filter: TopicFilter): Map<string, number> {
     const out = new Map<string, number>();
     for (const [t, idx] of this.#topics) if (filter.matches(t)) out.set(t, idx.truncatedThrough);
-    return out;
+    return this.#freed.addTruncation(filter, out);
   }
 
   /** The oldest retained sequence among matching topics. */
@@ -224,11 +292,13 @@ export class StreamIndex {
     if (this.retention.maxAgeMs <= 0) return 0;
     const cutoff = nowMs - this.retention.maxAgeMs;
     let n = 0;
-    for (const idx of this.#topics.values()) {
+    for (const [topic, idx] of this.#topics) {
+      if (idx.head === idx.seqs.length || idx.stored[idx.head] >= cutoff) continue;
       while (idx.head < idx.seqs.length && idx.stored[idx.head] < cutoff) {
         this.#evict(idx);
         n++;
       }
+      this.#freeIfEmpty(topic, idx);
     }
     return n;
   }
@@ -237,6 +307,7 @@ export class StreamIndex {
   clear(): void {
     this.#topics.clear();
     this.#quota.clear();
+    this.#freed.clear();
     this.#cache.clear();
     this.#cacheOrder = [];
     this.#cacheHead = 0;

@@ -6,6 +6,8 @@
 import { newEpoch } from "./position.ts";
 import {
   eventData,
+  type FreedSnapshot,
+  FreedTopics,
   mergeRuns,
   type RelayStore,
   type Retention,
@@ -16,6 +18,8 @@ import {
 import type { TopicFilter } from "../topic/mod.ts";
 
 interface TopicLog {
+  /** The publisher of the topic's first event (counted against its share). */
+  creator: string | undefined;
   events: StoredEvent[];
   /** Index of the oldest live entry; evicted entries before it are compacted lazily. */
   head: number;
@@ -41,9 +45,11 @@ export class MemoryStore implements RelayStore {
   readonly #topics = new Map<string, TopicLog>();
   /** Topics per creator (the publisher of a topic's first event). */
   readonly #quota: TopicQuota;
+  readonly #freed: FreedTopics;
 
   constructor(private readonly retention: Retention) {
     this.#quota = new TopicQuota(retention);
+    this.#freed = new FreedTopics(retention.maxTopics);
   }
 
   get lastSeq(): number {
@@ -61,7 +67,8 @@ export class MemoryStore implements RelayStore {
     if (!log) {
       this.#quota.check(publisher);
       this.#quota.add(publisher);
-      log = { events: [], head: 0, lastSeq: 0, truncatedThrough: 0 };
+      const through = this.#freed.take(topic) ?? 0;
+      log = { creator: publisher, events: [], head: 0, lastSeq: 0, truncatedThrough: through };
       this.#topics.set(topic, log);
     }
     const seq = ++this.#seq;
@@ -110,13 +117,14 @@ export class MemoryStore implements RelayStore {
   }
 
   truncatedAfter(filter: TopicFilter, afterSeq: number): boolean {
-    return this.#matching(filter).some((log) => log.truncatedThrough > afterSeq);
+    return this.#matching(filter).some((log) => log.truncatedThrough > afterSeq) ||
+      this.#freed.truncatedAfter(filter, afterSeq);
   }
 
   truncation(filter: TopicFilter): Map<string, number> {
     const out = new Map<string, number>();
     for (const [t, log] of this.#topics) if (filter.matches(t)) out.set(t, log.truncatedThrough);
-    return out;
+    return this.#freed.addTruncation(filter, out);
   }
 
   oldestSeq(filter: TopicFilter): number | undefined {
@@ -142,17 +150,31 @@ export class MemoryStore implements RelayStore {
     if (this.retention.maxAgeMs <= 0) return 0;
     const cutoff = nowMs - this.retention.maxAgeMs;
     let n = 0;
-    for (const log of this.#topics.values()) {
+    for (const [topic, log] of this.#topics) {
+      if (log.head === log.events.length || log.events[log.head].tsMs >= cutoff) continue;
       while (log.head < log.events.length && log.events[log.head].tsMs < cutoff) {
         this.#evict(log);
         n++;
       }
+      if (log.head === log.events.length) this.#free(topic, log);
     }
     return n;
+  }
+
+  /** Frees a topic that has no event left: its creator's share and `max_topics` count it no more. */
+  #free(topic: string, log: TopicLog): void {
+    this.#topics.delete(topic);
+    this.#quota.remove(log.creator);
+    this.#freed.add(topic, log.lastSeq);
+  }
+
+  freed(): FreedSnapshot {
+    return { topics: this.#freed.entries(), forgottenThrough: this.#freed.forgottenThrough };
   }
 
   close(): void {
     this.#topics.clear();
     this.#quota.clear();
+    this.#freed.clear();
   }
 }

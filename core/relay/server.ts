@@ -94,6 +94,8 @@ export interface RelayRole {
   engine(): "connected" | "unreachable" | undefined;
   /** Called with every event this isolate stored, in sequence order (the main isolate's fan-out to the workers). */
   onStored?(e: StoredEvent): void;
+  /** Called after each round of age retention (the main isolate forgets the topics it freed). */
+  onExpired?(): void;
   /**
    * Called before a publish is stored here; throws to refuse it (the main isolate, while a
    * worker holds more than `backlog_bytes` of events it has not taken).
@@ -228,6 +230,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
       try {
         const n = store.expire(Date.now());
         if (n > 0) log.debug("expired events", { count: n });
+        opts.role?.onExpired?.();
       } catch (err) {
         log.error("age retention failed", { err });
       }

@@ -10,6 +10,8 @@ import { UnavailableError } from "../errors/mod.ts";
 import { newEpoch } from "./position.ts";
 import {
   eventData,
+  type FreedSnapshot,
+  FreedTopics,
   mergeRuns,
   NOT_WRITTEN,
   type RelayStore,
@@ -29,6 +31,7 @@ CREATE INDEX IF NOT EXISTS events_by_topic ON events (topic, seq);
 CREATE TABLE IF NOT EXISTS topics (
   topic TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, truncated_through INTEGER NOT NULL,
   creator TEXT);
+CREATE TABLE IF NOT EXISTS freed_topics (topic TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
 `;
 
 interface TopicState {
@@ -95,7 +98,13 @@ export class SqliteStore implements RelayStore {
   readonly #topics = new Map<string, TopicState>();
   /** Topics per creator, counted from the topics table at open. */
   readonly #quota: TopicQuota;
+  /** Topics freed (their events all aged out), as the freed_topics table has them. */
+  readonly #freed: FreedTopics;
   readonly #insert: StatementSync;
+  readonly #freeTopic: StatementSync;
+  readonly #rememberFreed: StatementSync;
+  readonly #forgetFreed: StatementSync;
+  readonly #setForgotten: StatementSync;
   readonly #upsertTopic: StatementSync;
   readonly #readTopic: StatementSync;
   readonly #oldest: StatementSync;
@@ -137,6 +146,19 @@ export class SqliteStore implements RelayStore {
     this.#nthNewest = this.#db.prepare(
       "SELECT seq FROM events WHERE topic = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
     );
+    this.#freeTopic = this.#db.prepare("DELETE FROM topics WHERE topic = ?");
+    this.#rememberFreed = this.#db.prepare(
+      "INSERT OR REPLACE INTO freed_topics (topic, last_seq) VALUES (?, ?)",
+    );
+    this.#forgetFreed = this.#db.prepare("DELETE FROM freed_topics WHERE topic = ?");
+    this.#setForgotten = this.#db.prepare(
+      "INSERT OR REPLACE INTO meta (key, value) VALUES ('forgotten_through', ?)",
+    );
+    const forgotten = this.#db.prepare(
+      "SELECT value FROM meta WHERE key = 'forgotten_through'",
+    ).get() as { value: string } | undefined;
+    this.#freed = new FreedTopics(retention.maxTopics, Number(forgotten?.value ?? 0));
+    this.#seq = this.#freed.forgottenThrough;
     this.#load();
   }
 
@@ -165,6 +187,76 @@ export class SqliteStore implements RelayStore {
       });
       this.#seq = Math.max(this.#seq, Number(t.last_seq));
     }
+    const freed = this.#db.prepare("SELECT topic, last_seq FROM freed_topics ORDER BY last_seq")
+      .all() as Array<{ topic: string; last_seq: number }>;
+    const forget: string[] = [];
+    for (const f of freed) {
+      const gone = this.#freed.add(f.topic, Number(f.last_seq));
+      if (gone !== undefined) forget.push(gone);
+      this.#seq = Math.max(this.#seq, Number(f.last_seq));
+    }
+    // Topics left without events (by an older relay, which kept them) are freed now; so are
+    // freed topics past max_topics (a lower bound than when they were freed). A database that
+    // cannot be written now (a full disk) opens all the same: they stay as they are until it can.
+    const empty = [...this.#topics].filter(([, s]) => s.count === 0);
+    if (empty.length > 0) {
+      try {
+        this.#transaction(() => {
+          for (const [topic, s] of empty) {
+            this.#freeTopic.run(topic);
+            this.#rememberFreed.run(topic, s.lastSeq);
+          }
+        });
+        for (const [topic, s] of empty) {
+          const gone = this.#freeState(topic, s);
+          if (gone !== undefined) forget.push(gone);
+        }
+      } catch { /* kept, and counted, until the next open */ }
+    }
+    if (forget.length === 0) return;
+    try {
+      this.#transaction(() => {
+        for (const topic of forget) this.#forgetFreed.run(topic);
+        this.#setForgotten.run(String(this.#freed.forgottenThrough));
+      });
+    } catch { /* forgotten here already; the rows go at the next open */ }
+  }
+
+  /** Runs `fn` in one transaction (rolled back when it throws). */
+  #transaction(fn: () => void): void {
+    this.#db.exec("BEGIN");
+    try {
+      fn();
+      this.#db.exec("COMMIT");
+    } catch (err) {
+      // After a full disk SQLite has rolled back already; the error to report is this one.
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  /**
+   * The rows of freeing `topic` (inside a transaction): its topics row goes, freed_topics
+   * remembers it, and the oldest freed topic past max_topics is forgotten.
+   */
+  #freeRow(topic: string, s: TopicState): void {
+    this.#freeTopic.run(topic);
+    const out = this.#freed.evicts(topic);
+    if (out) {
+      this.#forgetFreed.run(out.topic);
+      this.#setForgotten.run(String(Math.max(this.#freed.forgottenThrough, out.lastSeq)));
+    }
+    this.#rememberFreed.run(topic, s.lastSeq);
+  }
+
+  /**
+   * Frees `topic` in memory once its rows are written: its creator's share and `max_topics` count
+   * it no more. Returns the freed topic forgotten to make room, if any.
+   */
+  #freeState(topic: string, s: TopicState): string | undefined {
+    this.#topics.delete(topic);
+    this.#quota.remove(s.creator);
+    return this.#freed.add(topic, s.lastSeq);
   }
 
   get lastSeq(): number {
@@ -194,12 +286,14 @@ export class SqliteStore implements RelayStore {
       data: eventData(eventId, seq, nowMs, topic, payloadJson, publisher),
       ...(publisher === undefined ? {} : { publisher }),
     };
+    // A freed topic created again: everything it had was evicted.
+    const wasFreed = created ? this.#freed.get(topic) : undefined;
     state ??= {
       creator: publisher,
       count: 0,
       lastSeq: 0,
       oldestSeq: undefined,
-      truncatedThrough: 0,
+      truncatedThrough: wasFreed ?? 0,
     };
     const next = {
       ...state,
@@ -217,11 +311,13 @@ export class SqliteStore implements RelayStore {
         this.#evictBefore(topic, next, Number(keepFrom.seq));
       }
       this.#upsertTopic.run(topic, seq, next.truncatedThrough, next.creator ?? null);
+      if (wasFreed !== undefined) this.#forgetFreed.run(topic);
       this.#db.exec("COMMIT");
     } catch (err) {
       throw this.#notWritten(err);
     }
     if (created) this.#quota.add(publisher);
+    if (wasFreed !== undefined) this.#freed.take(topic);
     this.#writeError = undefined;
     this.#seq = seq;
     this.#topics.set(topic, next);
@@ -268,11 +364,13 @@ export class SqliteStore implements RelayStore {
   }
 
   truncatedAfter(filter: TopicFilter, afterSeq: number): boolean {
-    return this.#matching(filter).some(([, s]) => s.truncatedThrough > afterSeq);
+    return this.#matching(filter).some(([, s]) => s.truncatedThrough > afterSeq) ||
+      this.#freed.truncatedAfter(filter, afterSeq);
   }
 
   truncation(filter: TopicFilter): Map<string, number> {
-    return new Map(this.#matching(filter).map(([t, s]) => [t, s.truncatedThrough]));
+    const out = new Map(this.#matching(filter).map(([t, s]) => [t, s.truncatedThrough]));
+    return this.#freed.addTruncation(filter, out);
   }
 
   oldestSeq(filter: TopicFilter): number | undefined {
@@ -283,6 +381,10 @@ export class SqliteStore implements RelayStore {
       }
     }
     return oldest;
+  }
+
+  freed(): FreedSnapshot {
+    return { topics: this.#freed.entries(), forgottenThrough: this.#freed.forgottenThrough };
   }
 
   topics(): TopicInfo[] {
@@ -310,17 +412,14 @@ export class SqliteStore implements RelayStore {
       if (last.seq === null) continue;
       const next = { ...s };
       const before = next.count;
-      this.#db.exec("BEGIN");
-      try {
+      this.#transaction(() => {
         this.#evictBefore(topic, next, Number(last.seq) + 1);
-        this.#upsertTopic.run(topic, next.lastSeq, next.truncatedThrough, next.creator ?? null);
-        this.#db.exec("COMMIT");
-      } catch (err) {
-        // After a full disk SQLite has rolled back already; the error to report is this one.
-        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-        throw err;
-      }
-      this.#topics.set(topic, next);
+        if (next.count > 0) {
+          this.#upsertTopic.run(topic, next.lastSeq, next.truncatedThrough, next.creator ?? null);
+        } else this.#freeRow(topic, next);
+      });
+      if (next.count > 0) this.#topics.set(topic, next);
+      else this.#freeState(topic, next);
       n += before - next.count;
     }
     return n;

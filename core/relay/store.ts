@@ -1,6 +1,7 @@
 /**
  * The relay's topic log: every published event gets the next sequence number of one relay-wide
- * sequence, and each topic keeps a bounded history (by count and by age). Stores sit behind
+ * sequence, and each topic keeps a bounded history (by count and by age); a topic whose events
+ * all aged out is freed ({@linkcode FreedTopics}). Stores sit behind
  * {@linkcode RelayStore} (memory, SQLite) or {@linkcode RemoteRelayStore} (NATS JetStream),
  * so the engines are interchangeable.
  * @module
@@ -132,6 +133,15 @@ export class TopicQuota {
     this.#total++;
   }
 
+  /** Stops counting one topic created by `creator` (freed: every event of it evicted). */
+  remove(creator: string | undefined): void {
+    const n = this.createdBy(creator);
+    if (n <= 0) return;
+    if (n === 1) this.#perCreator.delete(creator);
+    else this.#perCreator.set(creator, n - 1);
+    this.#total--;
+  }
+
   /** Forgets every count. */
   clear(): void {
     this.#perCreator.clear();
@@ -140,6 +150,118 @@ export class TopicQuota {
 }
 
 const NONE = { total: 0, byCreator: 0 };
+
+/**
+ * Topics freed: every event of theirs was evicted (aged out, or gone from a shared engine), so
+ * they no longer count toward the topic bounds and are no longer listed. Each is remembered by
+ * its name and newest sequence alone, so a resume from before that sequence is still told that
+ * history was lost (`reset`, reason `truncated`), and a topic created again starts truncated
+ * through it. At most `limit` are remembered (`max_topics`); past it the oldest is forgotten, and
+ * a resume from before the newest sequence of any forgotten topic is told so whatever its topics.
+ */
+export class FreedTopics {
+  readonly #last = new Map<string, number>();
+  #forgottenThrough: number;
+
+  constructor(readonly limit: number, forgottenThrough = 0) {
+    this.#forgottenThrough = forgottenThrough;
+  }
+
+  /** The newest sequence of every topic no longer remembered (0: none). */
+  get forgottenThrough(): number {
+    return this.#forgottenThrough;
+  }
+
+  /** Topics remembered. */
+  get size(): number {
+    return this.#last.size;
+  }
+
+  /** Each remembered topic and its newest sequence, the oldest freed first. */
+  entries(): Array<{ topic: string; lastSeq: number }> {
+    return [...this.#last].map(([topic, lastSeq]) => ({ topic, lastSeq }));
+  }
+
+  /** The newest sequence of `topic`, when it is remembered as freed. */
+  get(topic: string): number | undefined {
+    return this.#last.get(topic);
+  }
+
+  /** The topic freeing `topic` would forget to stay within the limit, if any. */
+  evicts(topic: string): { topic: string; lastSeq: number } | undefined {
+    if (this.#last.has(topic) || this.#last.size < this.limit) return undefined;
+    const first = this.#last.entries().next();
+    return first.done ? undefined : { topic: first.value[0], lastSeq: first.value[1] };
+  }
+
+  /** Remembers `topic` freed at `lastSeq`; returns the topic forgotten to make room, if any. */
+  add(topic: string, lastSeq: number): string | undefined {
+    const out = this.evicts(topic);
+    if (out) this.forget(out.topic);
+    this.#last.delete(topic);
+    if (this.limit > 0) this.#last.set(topic, lastSeq);
+    else this.#forgottenThrough = Math.max(this.#forgottenThrough, lastSeq);
+    return out?.topic;
+  }
+
+  /** Forgets `topic`: a resume from before its newest sequence is truncated whatever its topics. */
+  forget(topic: string): void {
+    const seq = this.#last.get(topic);
+    if (seq === undefined) return;
+    this.#last.delete(topic);
+    this.#forgottenThrough = Math.max(this.#forgottenThrough, seq);
+  }
+
+  /** Notes topics forgotten elsewhere through `seq` (another isolate's snapshot). */
+  forgetThrough(seq: number): void {
+    this.#forgottenThrough = Math.max(this.#forgottenThrough, seq);
+  }
+
+  /** Removes `topic` (created again); returns its newest sequence, if it was freed. */
+  take(topic: string): number | undefined {
+    const seq = this.#last.get(topic);
+    this.#last.delete(topic);
+    return seq;
+  }
+
+  /** True when a freed topic matching `filter` (or any forgotten one) had an event above `after`. */
+  truncatedAfter(filter: TopicFilter, after: number): boolean {
+    if (after < this.#forgottenThrough) return true;
+    if (this.#last.size === 0) return false;
+    if (!filter.hasWildcard) {
+      for (const t of filter.exact) if ((this.#last.get(t) ?? 0) > after) return true;
+      return false;
+    }
+    for (const [t, seq] of this.#last) if (seq > after && filter.matches(t)) return true;
+    return false;
+  }
+
+  /**
+   * Adds to a store's `truncation(filter)` the freed topics matching `filter` (everything they
+   * had was evicted), and under the name "" (no topic's) the forgotten ones', so a replay notices
+   * a topic freed while it runs.
+   */
+  addTruncation(filter: TopicFilter, out: Map<string, number>): Map<string, number> {
+    out.set("", this.#forgottenThrough);
+    if (!filter.hasWildcard) {
+      for (const t of filter.exact) {
+        const seq = this.#last.get(t);
+        if (seq !== undefined) out.set(t, Math.max(out.get(t) ?? 0, seq));
+      }
+      return out;
+    }
+    for (const [t, seq] of this.#last) {
+      if (filter.matches(t)) out.set(t, Math.max(out.get(t) ?? 0, seq));
+    }
+    return out;
+  }
+
+  /** Forgets everything. */
+  clear(): void {
+    this.#last.clear();
+    this.#forgottenThrough = 0;
+  }
+}
 
 /**
  * What replay, `GET /topics` and age retention read: the same for every engine. The reads of a
@@ -167,9 +289,20 @@ export interface RelayLog {
   oldestSeq(filter: TopicFilter): number | undefined;
   /** Per-topic facts. */
   topics(): TopicInfo[];
-  /** Evicts events older than the age bound; returns how many. */
+  /** Topics freed and still remembered, and the newest sequence of those forgotten. */
+  freed(): FreedSnapshot;
+  /**
+   * Evicts events older than the age bound, and frees each topic left with none (see
+   * {@linkcode FreedTopics}); returns how many events.
+   */
   expire(nowMs: number): number;
   close(): void | Promise<void>;
+}
+
+/** What {@linkcode RelayLog.freed} answers (a worker isolate's snapshot carries it). */
+export interface FreedSnapshot {
+  topics: Array<{ topic: string; lastSeq: number }>;
+  forgottenThrough: number;
 }
 
 /** How a publish the store could not write is refused (503), before the store's reason. */
