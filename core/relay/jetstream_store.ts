@@ -182,6 +182,14 @@ export class JetStreamStore implements RemoteRelayStore {
   #check: StreamCheck | undefined;
   /** The stream-wide refusal of the last publish, until one is stored. */
   #writeError: string | undefined;
+  /**
+   * Of the topics being created, those the engine acknowledged: the sequence and when. Each
+   * stops counting as being created once the tail is past its sequence (read back, or gone from
+   * the stream before the tail got to it), or `publishTimeoutMs` after its acknowledgement.
+   */
+  readonly #acked = new Map<string, { seq: number; atMs: number }>();
+  /** A look at the stream's first sequence (to notice a purge) is under way. */
+  #purgeCheck = false;
 
   constructor(private readonly o: JetStreamStoreOptions, readonly epoch: string) {
     this.#index = new StreamIndex(o.retention, o.cacheEvents);
@@ -332,9 +340,11 @@ export class JetStreamStore implements RemoteRelayStore {
       this.o.log.warn("stream message not written by a relay; skipped", { seq: m.seq });
       this.#index.advanceTo(m.seq);
     } else if (this.#index.apply(t)) {
+      this.#writer.tailed(t.event.topic, t.event.seq);
       if (this.#creating.size > 0) this.#created(t.event.topic);
       this.#listener(t.event);
     }
+    if (this.#acked.size > 0) this.#settleCreating(this.#index.lastSeq, Date.now());
     this.#waiters.wake();
   }
 
@@ -372,9 +382,16 @@ export class JetStreamStore implements RemoteRelayStore {
     this.#creating.set(topic, publisher);
     this.#creatingBy.set(publisher, (this.#creatingBy.get(publisher) ?? 0) + 1);
     const written = this.#written(this.#writer.publish(event));
-    // Not written: no longer counted as being created (should another publish to it be
-    // written, the tail counts the topic when it reads that one).
-    written.catch(() => this.#created(topic));
+    written.then(
+      (seq) => {
+        if (!this.#creating.has(topic)) return;
+        if (seq <= this.#index.lastSeq) this.#created(topic);
+        else this.#acked.set(topic, { seq, atMs: Date.now() });
+      },
+      // Not written: no longer counted as being created (should another publish to it be
+      // written, the tail counts the topic when it reads that one).
+      () => this.#created(topic),
+    );
     return written;
   }
 
@@ -392,11 +409,23 @@ export class JetStreamStore implements RemoteRelayStore {
     }
   }
 
+  /**
+   * Stops counting as being created the acknowledged topics whose sequence is at or below
+   * `through` (the tail is past them: it read them, or they left the stream first) or whose
+   * acknowledgement is older than `publishTimeoutMs`.
+   */
+  #settleCreating(through: number, nowMs: number): void {
+    for (const [topic, a] of this.#acked) {
+      if (a.seq <= through || nowMs - a.atMs > this.o.publishTimeoutMs) this.#created(topic);
+    }
+  }
+
   /** `topic` is no longer being created here: the tail read it, or its publish failed. */
   #created(topic: string): void {
     if (!this.#creating.has(topic)) return;
     const creator = this.#creating.get(topic);
     this.#creating.delete(topic);
+    this.#acked.delete(topic);
     const n = (this.#creatingBy.get(creator) ?? 1) - 1;
     if (n > 0) this.#creatingBy.set(creator, n);
     else this.#creatingBy.delete(creator);
@@ -467,8 +496,31 @@ export class JetStreamStore implements RemoteRelayStore {
     return this.#index.freed();
   }
 
+  /**
+   * Evicts what the stream's age bound evicted, and (without waiting for it) what a purge of the
+   * stream took; frees the topics left with no event.
+   */
   expire(nowMs: number): number {
+    if (this.#acked.size > 0) this.#settleCreating(this.#index.lastSeq, nowMs);
+    this.#writer.tailedThrough(this.#index.lastSeq);
+    if (!this.#purgeCheck && !this.#closed && this.available) void this.#checkPurged();
     return this.#index.expire(nowMs);
+  }
+
+  /** Evicts from the index every sequence below the stream's first (a purge took them). */
+  async #checkPurged(): Promise<void> {
+    this.#purgeCheck = true;
+    try {
+      const first = (await this.o.engine.jsm.streams.info(this.o.stream)).state.first_seq;
+      if (this.#closed) return;
+      const n = this.#index.dropBelow(first);
+      if (n > 0) this.o.log.debug("events gone from the stream evicted", { count: n });
+      if (this.#acked.size > 0) this.#settleCreating(first - 1, Date.now());
+    } catch {
+      // The engine is out of reach: the next round looks again.
+    } finally {
+      this.#purgeCheck = false;
+    }
   }
 
   async close(): Promise<void> {

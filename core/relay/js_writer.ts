@@ -81,6 +81,25 @@ export class StreamWriter {
     return this.#pending;
   }
 
+  /** Topics whose acknowledged sequence the tail has not shown yet. */
+  get remembered(): number {
+    return this.#acked.size;
+  }
+
+  /** The tail applied `seq` of `topic`: the sequence acknowledged there is known now. */
+  tailed(topic: string, seq: number): void {
+    const acked = this.#acked.get(topic);
+    if (acked !== undefined && acked <= seq) this.#acked.delete(topic);
+  }
+
+  /**
+   * The tail is past `seq`: acknowledged sequences up to it are known or gone from the stream
+   * (aged out, purged), so a topic never published again leaves nothing behind.
+   */
+  tailedThrough(seq: number): void {
+    for (const [topic, acked] of this.#acked) if (acked <= seq) this.#acked.delete(topic);
+  }
+
   /**
    * Writes one event; resolves with its stream sequence once the engine acknowledged it.
    * @throws {PublishBusyError} when {@linkcode StreamWriterOptions.maxPending} are waiting

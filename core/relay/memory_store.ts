@@ -161,7 +161,7 @@ export class MemoryStore implements RelayStore {
     return n;
   }
 
-  /** Frees a topic that has no event left: its creator's share and `max_topics` count it no more. */
+  /** Frees a topic with no event left: its creator's share and `max_topics` count it no more. */
   #free(topic: string, log: TopicLog): void {
     this.#topics.delete(topic);
     this.#quota.remove(log.creator);

@@ -224,7 +224,7 @@ export class FreedTopics {
     return seq;
   }
 
-  /** True when a freed topic matching `filter` (or any forgotten one) had an event above `after`. */
+  /** True when a freed topic matching `filter` (or a forgotten one) had an event above `after`. */
   truncatedAfter(filter: TopicFilter, after: number): boolean {
     if (after < this.#forgottenThrough) return true;
     if (this.#last.size === 0) return false;

@@ -35,3 +35,35 @@ Deno.test({
     await nats.stop();
   }
 });
+
+Deno.test({
+  name: "StreamWriter: what it acknowledged is kept only until the tail is past it (topics " +
+    "never published again leave nothing behind)",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const nats = await startNats();
+  const engine = await connectNats(
+    { url: nats.url, timeoutMs: 5_000, name: "writer-test" },
+    quietLog,
+  );
+  try {
+    await engine.jsm.streams.add({ name: "W", subjects: ["w.>"] });
+    const writer = new StreamWriter({ engine, prefix: "w", timeoutMs: 5_000, maxPending: 10 });
+    const seqs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      seqs.push(
+        await writer.publish({ topic: `t${i}`, eventId: `e${i}`, payloadJson: "{}", tsMs: 1 }),
+      );
+    }
+    assert.equal(writer.remembered, 5);
+    writer.tailed("t0", seqs[0]);
+    assert.equal(writer.remembered, 4);
+    writer.tailedThrough(seqs[3]);
+    assert.equal(writer.remembered, 1);
+    writer.tailedThrough(seqs[4]);
+    assert.equal(writer.remembered, 0);
+  } finally {
+    await engine.close();
+    await nats.stop();
+  }
+});

@@ -1,0 +1,163 @@
+/**
+ * Topics freed on a NATS JetStream relay: once every event of a topic aged out of the stream or
+ * was purged from it, its creator's share of `max_topics_per_principal` is reusable; a topic
+ * being created whose event was acknowledged but never read back by the tail (gone before it got
+ * there, or a tail that does not move) stops counting once the tail is past it or after
+ * `nats.timeout`. Real nats-server processes.
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Service } from "../../../core/http/mod.ts";
+import { connectNats, NatsEngine } from "../../../core/nats/mod.ts";
+import { openJetStreamStore } from "../../../core/relay/on_demand.ts";
+import { TopicLimitError } from "../../../core/relay/store.ts";
+import { natsMissing, startNats } from "../../support/nats.ts";
+import { waitFor } from "../../helpers.ts";
+import { openSse, publish, quietLog, startRelay } from "./relay_helpers.ts";
+
+const ignore = natsMissing !== undefined;
+const TOKEN = "jetstream-free-token-1";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+const TOKENS = { [TOKEN]: ["publish:sensor.*", "subscribe:*"] };
+
+/** Publishes until one is accepted (a refused publish stores nothing). */
+const accepted = (url: string, topic: string) => async () =>
+  (await publish(url, topic, { topic }, AUTH)).status === 201;
+
+Deno.test({
+  name: "jetstream relay: a publisher whose topic aged out of the stream creates another; a " +
+    "resume from before its events is reset",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  let relay: Service | undefined;
+  try {
+    relay = await startRelay({
+      store: nats.url,
+      compat: "iatp",
+      tokens: TOKENS,
+      max_topics_per_principal: 1,
+      retention_age: 1_500,
+      expire_interval: 100,
+    });
+    const url = relay.url;
+    const first = await publish(url, "sensor.a0", { n: 1 }, AUTH);
+    assert.equal(first.status, 201);
+    assert.equal((await publish(url, "sensor.a0", { n: 2 }, AUTH)).status, 201);
+    assert.equal((await publish(url, "sensor.a1", {}, AUTH)).status, 403);
+    await waitFor(accepted(url, "sensor.a1"), 30_000, "sensor.a1 accepted");
+    const sub = await openSse(url, "topic=sensor.a0", {
+      ...AUTH,
+      "Last-Event-ID": String(first.body.id),
+    });
+    await sub.until((e) => e.some((x) => x.event === "reset"));
+    await sub.close();
+    assert.equal(JSON.parse(sub.events[0].data).reason, "truncated");
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream relay: a publisher whose topics were purged from the stream creates others",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  let relay: Service | undefined;
+  try {
+    relay = await startRelay({
+      store: nats.url,
+      compat: "iatp",
+      tokens: TOKENS,
+      max_topics_per_principal: 1,
+      expire_interval: 100,
+    });
+    const url = relay.url;
+    assert.equal((await publish(url, "sensor.a0", {}, AUTH)).status, 201);
+    const refused = await publish(url, "sensor.a1", {}, AUTH);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.setting, "max_topics_per_principal");
+    await (await nats.manager()).streams.purge("IATP_RELAY");
+    await waitFor(accepted(url, "sensor.a1"), 30_000, "sensor.a1 accepted");
+    const topics = await (await fetch(`${url}/topics`, { headers: AUTH })).json();
+    assert.deepEqual(topics.topics.map((t: { topic: string }) => t.topic), ["sensor.a1"]);
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+});
+
+for (const how of ["purged before the tail read it", "not read back within nats.timeout"]) {
+  Deno.test({
+    name: `jetstream store: a topic being created whose event was ${how} stops counting`,
+    ignore,
+  }, async () => {
+    const nats = await startNats();
+    const purge = how.startsWith("purged");
+    // The tail's consumer is made only once the test lets it: until then nothing is read back.
+    let release = () => {};
+    const gate = new Promise<void>((r) => release = r);
+    const real = await connectNats({ url: nats.url, name: "test", timeoutMs: 5_000 }, quietLog);
+    const js = new Proxy(real.js, {
+      get(target, key) {
+        if (key === "consumers") {
+          return {
+            get: (...args: Parameters<JetStreamClient["consumers"]["get"]>) =>
+              gate.then(() => target.consumers.get(...args)),
+          };
+        }
+        const v = Reflect.get(target, key);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const engine = new NatsEngine(real.client, real.nc, js, real.jsm, real.display, quietLog);
+    const store = await openJetStreamStore({
+      engine,
+      log: quietLog,
+      stream: "IATP_RELAY",
+      prefix: "relay",
+      replicas: 1,
+      retention: { maxEventsPerTopic: 10, maxAgeMs: 0, maxTopics: 10, maxTopicsPerPrincipal: 1 },
+      maxPayloadBytes: 1024,
+      duplicateWindowMs: 60_000,
+      cacheEvents: 10,
+      maxPendingPublishes: 10,
+      publishTimeoutMs: purge ? 60_000 : 1_000,
+      catchupTimeoutMs: 5_000,
+    });
+    try {
+      assert.equal(await store.publish("t.1", "e1", "{}", Date.now(), "a"), 1);
+      await assert.rejects(
+        store.publish("t.2", "e2", "{}", Date.now(), "a"),
+        (err) => err instanceof TopicLimitError && err.setting === "max_topics_per_principal",
+      );
+      if (purge) await (await nats.manager()).streams.purge("IATP_RELAY");
+      await waitFor(
+        async () => {
+          store.expire(Date.now());
+          try {
+            await store.publish("t.2", "e2", "{}", Date.now(), "a");
+            return true;
+          } catch (err) {
+            if (err instanceof TopicLimitError) return false;
+            throw err;
+          }
+        },
+        30_000,
+        "t.2 accepted",
+      );
+      // Once the tail reads, what the stream holds is what the store lists.
+      release();
+      await waitFor(() => store.lastSeq === 2, 30_000, "the tail to read t.2");
+      const listed = store.topics().map((t) => t.topic).sort();
+      assert.deepEqual(listed, purge ? ["t.2"] : ["t.1", "t.2"]);
+    } finally {
+      release();
+      await store.close();
+      await real.close();
+      await nats.stop();
+    }
+  });
+}
