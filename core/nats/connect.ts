@@ -7,6 +7,7 @@
 import type { ConnectionOptions, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { backoffDelay } from "../async/mod.ts";
+import { readBytesWithin } from "../config/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import { type Logger, registerSecret } from "../log/mod.ts";
 import { loadNatsClient, type NatsClient } from "./client.ts";
@@ -196,7 +197,7 @@ async function connectOptions(
     ...(fromUrl?.user === undefined ? {} : { user: fromUrl.user, pass: fromUrl.pass ?? "" }),
   };
   if (s.creds !== undefined) {
-    opts.authenticator = client.transport.credsAuthenticator(await Deno.readFile(s.creds));
+    opts.authenticator = client.transport.credsAuthenticator(await readBytesWithin(s.creds));
   }
   if (s.tlsCa !== undefined || s.tlsCert !== undefined || s.url.startsWith("tls:")) {
     opts.tls = {

@@ -242,6 +242,22 @@ Deno.test("a settings file that is a pipe with no writer: config check and the s
           `config error: auth_keys \\(flag --auth-keys\\): expected a readable file at ${pipe}, found ${noData}`,
         ),
       ],
+      [
+        ["config", "show", "sidecar", "--manifest", pipe],
+        new RegExp(
+          `config error: manifest \\(${pipe}\\): expected a readable YAML manifest, found ${noData}`,
+        ),
+      ],
+      [
+        ["relay", "--port", "0", "--tls-cert-file", pipe, "--tls-key-file", pipe],
+        new RegExp(`^iatp relay: tls_cert_file: cannot read ${pipe}: ${noData}`, "m"),
+      ],
+      [
+        ["audit", "--port", "0", "--key-file", pipe],
+        new RegExp(
+          `config error: key_file \\(flag --key-file\\): .*cannot read key file ${pipe}: ${noData}`,
+        ),
+      ],
     ];
     for (const [args, want] of cases) {
       const r = await runMain(args, env);
