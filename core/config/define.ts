@@ -4,7 +4,7 @@ import { registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
 import { type FlagOption, parseArgv } from "./argv.ts";
 import { permittedEnv } from "./env.ts";
-import { readPipeAhead, readTextWithin, unreadableWhy } from "./read_bounded.ts";
+import { readFileRefsAhead, readTextWithin } from "./read_bounded.ts";
 import type { Infer, PathGrant, Shape } from "./fields.ts";
 import { type EnvReader, type FileLayer, type FileRules, getIn, loadFile, setIn } from "./file.ts";
 import {
@@ -278,23 +278,8 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     const unread = new Set(spec.unreadFileRefs?.(config) ?? []);
     for (const leaf of all) {
       if (!leaf.field.fileRef || unread.has(leaf.key)) continue;
-      const value = getIn(config, leaf.path);
-      for (const item of Array.isArray(value) ? value : [value]) {
-        if (typeof item !== "string" || !item.startsWith("file:")) continue;
-        const path = item.slice(5);
-        try {
-          await readPipeAhead(path);
-        } catch (err) {
-          if (err instanceof ConfigError) throw err; // IATP_FILE_READ_TIMEOUT is not a duration
-          throw new ConfigError(
-            leaf.key,
-            sources.get(leaf.key) ?? { kind: "default" },
-            `a readable file at ${path}`,
-            unreadableWhy(err),
-            { cause: err },
-          );
-        }
-      }
+      const source = sources.get(leaf.key) ?? { kind: "default" };
+      await readFileRefsAhead(leaf.key, getIn(config, leaf.path), source);
     }
   };
 

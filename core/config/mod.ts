@@ -72,6 +72,7 @@ export {
   PipeNotReadAheadError,
   readBytesUpTo,
   readBytesWithin,
+  readFileRefsAhead,
   readPipeAhead,
   readTextUpTo,
   readTextWithin,

@@ -6,7 +6,7 @@
  * @module
  */
 import { deadline, isTimeout } from "../async/mod.ts";
-import { ConfigError } from "../errors/mod.ts";
+import { ConfigError, type ConfigSource } from "../errors/mod.ts";
 import { permittedEnv } from "./env.ts";
 import { formatDuration, parseDuration } from "./units.ts";
 
@@ -210,6 +210,36 @@ export async function readPipeAhead(path: string): Promise<void> {
   }
   if (!info.isFifo) return;
   pipesRead.set(path, await readBytesWithin(path));
+}
+
+/**
+ * Reads ahead ({@linkcode readPipeAhead}) the pipe each `file:PATH` of a setting's value names
+ * (a string, or a list of them); any other value is left alone.
+ * @example
+ * ```ts
+ * await readFileRefsAhead("relay_token", "file:/dev/fd/63", { kind: "flag", name: "relay-token" });
+ * ```
+ * @throws {ConfigError} naming `key` and `source` when a pipe's data does not arrive or end
+ * within the wait, or is larger than {@linkcode MAX_SETTING_FILE_BYTES}; naming
+ * `IATP_FILE_READ_TIMEOUT` when it is not a duration
+ */
+export async function readFileRefsAhead(
+  key: string,
+  value: unknown,
+  source: ConfigSource,
+): Promise<void> {
+  for (const item of Array.isArray(value) ? value : [value]) {
+    if (typeof item !== "string" || !item.startsWith("file:")) continue;
+    const path = item.slice(5);
+    try {
+      await readPipeAhead(path);
+    } catch (err) {
+      if (err instanceof ConfigError) throw err; // IATP_FILE_READ_TIMEOUT is not a duration
+      throw new ConfigError(key, source, `a readable file at ${path}`, unreadableWhy(err), {
+        cause: err,
+      });
+    }
+  }
 }
 
 /**
