@@ -208,13 +208,15 @@ Deno.test("config check reads file:PATH settings as the start does: the same err
   }
 });
 
-Deno.test("a settings file that is a pipe with no writer: config check and the start exit 2 once IATP_FILE_READ_TIMEOUT passes", async () => {
+Deno.test("a settings file that is a pipe with no writer: config check and the start exit 2 once IATP_FILE_READ_TIMEOUT passes; one over 1 MiB at once", async () => {
   const dir = await tempDir();
   try {
     const env = { IATP_DATA_DIR: dir.path, IATP_FILE_READ_TIMEOUT: "300ms" };
     const pipe = await mkfifo(`${dir.path}/no-writer`);
     const noData = "no data arrived within 300ms \\(a pipe with no writer\\?\\); " +
       "IATP_FILE_READ_TIMEOUT sets the wait";
+    const big = `${dir.path}/big.creds`;
+    await Deno.writeTextFile(big, "x".repeat(1024 * 1024 + 1));
     const refs = `${dir.path}/refs.yaml`;
     await Deno.writeTextFile(refs, `port: 0\nauth_keys: [file:${pipe}]\n`);
     const cases: Array<[string[], RegExp]> = [
@@ -251,6 +253,18 @@ Deno.test("a settings file that is a pipe with no writer: config check and the s
       [
         ["relay", "--port", "0", "--tls-cert-file", pipe, "--tls-key-file", pipe],
         new RegExp(`^iatp relay: tls_cert_file: cannot read ${pipe}: ${noData}`, "m"),
+      ],
+      [
+        ["relay", "--port", "0", "--store", "nats://127.0.0.1:1", "--nats-tls-ca", pipe],
+        new RegExp(
+          `config error: nats\\.tls_ca \\(${pipe}\\): expected a readable file, found ${noData}`,
+        ),
+      ],
+      [
+        ["relay", "--port", "0", "--store", "nats://127.0.0.1:1", "--nats-creds", big],
+        new RegExp(
+          `config error: nats\\.creds \\(${big}\\): expected a readable file, found larger than 1048576 bytes`,
+        ),
       ],
       [
         ["audit", "--port", "0", "--key-file", pipe],
