@@ -141,9 +141,17 @@ export interface ReadWithinOptions {
 }
 
 /**
+ * Paths whose read a wait gave up on while it still holds a runtime thread (in open(2) or a read
+ * of a pipe): a new read of one fails at once rather than take another thread, so a file read
+ * again and again (a token file, at each request) holds one thread at most.
+ */
+const stillWaiting = new Set<string>();
+
+/**
  * The bytes of `path`, read up to a bound and within a wait. The open and the reads run off the
  * JavaScript thread, so the wait ends even while a pipe with no writer holds them; what they
- * return after it is closed and dropped.
+ * return after it is closed and dropped. While an earlier read of `path` that a wait gave up on
+ * still waits, a new one fails at once.
  * @example
  * ```ts
  * const bytes = await readBytesWithin("/etc/iatp/relay.yaml", { timeoutMs: 5_000 });
@@ -159,6 +167,7 @@ export async function readBytesWithin(
 ): Promise<Uint8Array<ArrayBuffer>> {
   const limit = opts.limit ?? MAX_SETTING_FILE_BYTES;
   const timeoutMs = opts.timeoutMs ?? fileReadTimeout();
+  if (stillWaiting.has(path)) throw new ReadTimeoutError(timeoutMs, 0);
   const progress = { received: 0, abandoned: false };
   const work = readAsync(path, limit, progress);
   try {
@@ -166,7 +175,9 @@ export async function readBytesWithin(
   } catch (err) {
     if (!isTimeout(err)) throw err;
     progress.abandoned = true;
-    work.catch(() => {}); // settles when a writer comes, or never: nothing waits on it
+    stillWaiting.add(path);
+    // Settles when a writer comes, or never: nothing waits on it.
+    work.catch(() => {}).finally(() => stillWaiting.delete(path));
     throw new ReadTimeoutError(timeoutMs, progress.received);
   }
 }

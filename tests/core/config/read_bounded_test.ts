@@ -6,6 +6,7 @@
  * what was kept, and one not read ahead is refused by them rather than waited on.
  */
 import assert from "node:assert/strict";
+import { deadline } from "../../../core/async/mod.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
 import {
   fileReadTimeout,
@@ -107,6 +108,13 @@ Deno.test("readBytesWithin: a pipe with no writer ends the wait saying no data a
     assert.equal(err.received, 0);
     assert.match(err.message, /^no data arrived within 200ms \(a pipe with no writer\?\); /);
     assert.match(err.message, /IATP_FILE_READ_TIMEOUT sets the wait$/);
+    // The open the wait gave up on still holds a runtime thread: a new read of the same pipe
+    // fails at once instead of taking another (bounded here: a second wait fails the test).
+    const again = await deadline(readBytesWithin(path, { timeoutMs: 60_000 }), 10_000).then(
+      () => assert.fail("read a pipe with no writer"),
+      (e) => e,
+    );
+    assert.ok(again instanceof ReadTimeoutError, String(again));
     await release(path);
   } finally {
     await dir.remove();
