@@ -125,6 +125,15 @@ written in a URL setting (\`db\`, \`store\`, \`recorder_url\`): \`iatp config sh
 (\`postgres://app:(secret, 6 chars)@db/iatp\`, a \`password=\` parameter as \`(secret)\`), and an error
 hides the URL's user info (\`redis://(user info not shown)@cache:6379\`).
 
+A file a setting names (the config file, a \`file:PATH\` credential, a key, certificate, token,
+NATS \`.creds\` or manifest file) is read whole up to 1 MiB, and within
+\`IATP_FILE_READ_TIMEOUT\` (default 5s): one whose data does not arrive or end in time, such as a
+named pipe (FIFO) with no writer, stops the start, and \`iatp config check\`, with exit 2 and an error naming the setting and the file. A pipe
+that is written is read once, at start: \`--config <(...)\` or \`--relay-token file:<(...)\`
+(process substitution). The launchers do not read a piped config file (its data can be read
+once), so the paths it names are not granted: allow them with \`IATP_ALLOW_READ\` /
+\`IATP_ALLOW_WRITE\`.
+
 \`iatp config show <command> [flags]\` prints the effective value of every setting and where it
 came from; \`iatp config check <command> FILE\` loads a file without starting anything (exit 0,
 or 2 with the error), reading the files its \`file:PATH\` settings name as the start would (a

@@ -35,6 +35,7 @@ export async function connectEngine(
   try {
     return await connectNats(natsSettings(url, resolved, name), log);
   } catch (err) {
+    if (err instanceof ConfigError) throw err; // a file a nats setting names
     const shown = displayUrl(url);
     if (err instanceof UrlCredentialsError) {
       // A mistake in the setting, not a server out of reach.

@@ -18,7 +18,12 @@ import {
   resolveSecretSetting,
   SUBJECT_PATTERN,
 } from "../core/auth/mod.ts";
-import { FileTooLargeError, parseDuration, parseFlags } from "../core/config/mod.ts";
+import {
+  FileTooLargeError,
+  parseDuration,
+  parseFlags,
+  readFileRefsAhead,
+} from "../core/config/mod.ts";
 import { ConfigError, errorMessage, UsageError } from "../core/errors/mod.ts";
 import type { PathGrant } from "../core/config/mod.ts";
 import type { Command } from "./command.ts";
@@ -168,9 +173,10 @@ async function issue(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Reads `file:PATH` values; a failure is a usage error naming `name`. */
-function readArg(name: string, value: string): string {
+/** Reads `file:PATH` values (a pipe within IATP_FILE_READ_TIMEOUT); a failure is a usage error naming `name`. */
+async function readArg(name: string, value: string): Promise<string> {
   try {
+    await readFileRefsAhead(name, value, { kind: "flag", name });
     return resolveSecretSetting(name, value) ?? "";
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -181,8 +187,9 @@ function readArg(name: string, value: string): string {
 }
 
 /** The issuer keys of `--keys` values (keys or file:PATH). */
-function trustedKeys(values: string[]): string[] {
+async function trustedKeys(values: string[]): Promise<string[]> {
   try {
+    await readFileRefsAhead("keys", values, { kind: "flag", name: "keys" });
     return resolveAuthKeys(values, { kind: "flag", name: "keys" });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -208,8 +215,8 @@ async function inspect(argv: string[]): Promise<number> {
       USAGE,
     );
   }
-  const trusted = trustedKeys(values.keys ?? []);
-  const text = readArg("TOKEN", positionals[0]);
+  const trusted = await trustedKeys(values.keys ?? []);
+  const text = await readArg("TOKEN", positionals[0]);
   let claims: Claims;
   try {
     claims = decodeClaims(text);

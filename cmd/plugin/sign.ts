@@ -10,7 +10,7 @@ import {
   readIssuerKey,
   resolveAuthKeys,
 } from "../../core/auth/mod.ts";
-import { FileTooLargeError, permittedEnv } from "../../core/config/mod.ts";
+import { FileTooLargeError, permittedEnv, readFileRefsAhead } from "../../core/config/mod.ts";
 import { CheckFailedError, ConfigError, errorMessage, UsageError } from "../../core/errors/mod.ts";
 import {
   PluginSignatureError,
@@ -114,7 +114,7 @@ export async function signDir(dir: string, keyFile: string | undefined): Promise
   }
 }
 
-function trustedKeys(flags: string[] | undefined): string[] {
+async function trustedKeys(flags: string[] | undefined): Promise<string[]> {
   const given = flags && flags.length > 0
     ? flags
     : (permittedEnv(TRUSTED_KEYS_ENV) ?? "").split(",").map((k) => k.trim()).filter(Boolean);
@@ -125,6 +125,7 @@ function trustedKeys(flags: string[] | undefined): string[] {
     );
   }
   try {
+    await readFileRefsAhead("trusted_keys", given, { kind: "flag", name: "trusted-keys" });
     return resolveAuthKeys(given);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -141,7 +142,7 @@ function trustedKeys(flags: string[] | undefined): string[] {
  * @throws {UsageError} without trusted keys; {CheckFailedError} when the signature does not verify
  */
 export async function verifyDir(dir: string, flags: string[] | undefined): Promise<number> {
-  const keys = trustedKeys(flags);
+  const keys = await trustedKeys(flags);
   await requireFolder(dir);
   try {
     const ok = await verifyPlugin(dir, keys);

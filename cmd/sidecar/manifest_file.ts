@@ -10,7 +10,12 @@
  */
 import { isMap, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { parseDuration, type SourceMap } from "../../core/config/mod.ts";
+import {
+  parseDuration,
+  readTextWithin,
+  type SourceMap,
+  unreadableWhy,
+} from "../../core/config/mod.ts";
 import { ConfigError, errorMessage } from "../../core/errors/mod.ts";
 import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../core/trust/mod.ts";
 
@@ -166,13 +171,17 @@ function isFlat(m: ManifestFile): boolean {
   return m.agent_id !== undefined || m.privacy_contract !== undefined;
 }
 
-/** Reads and validates a manifest file; errors name the key and line. */
-function loadManifestFile(path: string, read = Deno.readTextFileSync): ManifestFile {
+/**
+ * Reads (bounded in size and in time: IATP_FILE_READ_TIMEOUT) and validates a manifest file;
+ * errors name the key and line.
+ */
+async function loadManifestFile(path: string): Promise<ManifestFile> {
   let source: string;
   try {
-    source = read(path);
+    source = await readTextWithin(path);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound ? "no such file" : errorMessage(err);
+    if (err instanceof ConfigError) throw err; // IATP_FILE_READ_TIMEOUT is not a duration
+    const why = unreadableWhy(err);
     throw new ConfigError("manifest", { kind: "file", path }, "a readable YAML manifest", why, {
       cause: err,
     });
@@ -264,10 +273,13 @@ function manifestSettings(m: ManifestFile): Map<string, unknown> {
  * default only (flags, env and the `--config` file win).
  * @throws {ConfigError} naming the file, key and line of anything the file gets wrong.
  */
-export function applyManifestFile(config: Record<string, unknown>, sources: SourceMap): void {
+export async function applyManifestFile(
+  config: Record<string, unknown>,
+  sources: SourceMap,
+): Promise<void> {
   const path = config.manifest;
   if (typeof path !== "string" || path === "") return;
-  for (const [key, value] of manifestSettings(loadManifestFile(path))) {
+  for (const [key, value] of manifestSettings(await loadManifestFile(path))) {
     if ((sources.get(key)?.kind ?? "default") === "default") {
       config[key] = value;
       sources.set(key, { kind: "file", path }); // `iatp config show` names the manifest

@@ -17,6 +17,7 @@ import {
   type StatusBody,
   wireSchemas,
 } from "./wire.ts";
+import { readTextWithin } from "../config/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 
 /** Largest orchestrator response body read (a poll carries one instruction). */
@@ -183,7 +184,7 @@ export class OrchestratorClient {
       const stat = await Deno.stat(this.opts.tokenFile);
       const mtime = stat.mtime?.getTime();
       if (!this.#token || this.#token.mtime !== mtime) {
-        const text = (await Deno.readTextFile(this.opts.tokenFile)).trim();
+        const text = (await readTextWithin(this.opts.tokenFile)).trim();
         const value = text.replace(/^Bearer\s+/i, "");
         registerSecret(value);
         this.#token = { value, mtime };

@@ -224,6 +224,7 @@ export async function openTaskQueue(
     return source;
   } catch (err) {
     await engine?.close();
+    if (err instanceof ConfigError) throw err; // a file a nats setting names
     throw new ConfigError(
       "relay.queue",
       { kind: "default" },

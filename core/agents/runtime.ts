@@ -6,7 +6,14 @@
  * @module
  */
 import { resolveSecretSetting } from "../auth/settings/mod.ts";
-import { fileInUseError, joinPath, lateImport, parentDir, permittedEnv } from "../config/mod.ts";
+import {
+  fileInUseError,
+  joinPath,
+  lateImport,
+  parentDir,
+  permittedEnv,
+  readTextWithin,
+} from "../config/mod.ts";
 import type { AuditClient } from "../ledger/client/mod.ts";
 import { ConfigError, errorMessage, FileInUseError } from "../errors/mod.ts";
 import { createLogger, type Logger } from "../log/mod.ts";
@@ -76,7 +83,7 @@ function agentLogger(kind: string, config: IdentifiedConfig, deps: AgentDeps): L
 }
 
 async function readPem(path: string | undefined): Promise<string | undefined> {
-  return path ? await Deno.readTextFile(path) : undefined;
+  return path ? await readTextWithin(path) : undefined;
 }
 
 async function orchestratorClient(

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { readTextUpTo } from "../config/mod.ts";
+import { readTextWithin } from "../config/mod.ts";
 import { generateIssuer, type Issuer, issuerFromSeed } from "./credential.ts";
 
 /** Mode of credential files: owner read/write only. */
@@ -85,11 +85,11 @@ export async function createIssuerFiles(
 /**
  * The issuer of a key file (a base64 Ed25519 seed).
  * @throws {Deno.errors.NotFound} when the file is missing (and other read errors; FileTooLargeError
- * over 1 MiB).
+ * over 1 MiB, ReadTimeoutError when no data arrives within IATP_FILE_READ_TIMEOUT).
  * @throws {CredentialError} `malformed` when it does not hold a 32-byte seed.
  */
 export async function readIssuerKey(path: string): Promise<Issuer> {
-  return await issuerFromSeed(readTextUpTo(path));
+  return await issuerFromSeed(await readTextWithin(path));
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -4,7 +4,7 @@ import { registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
 import { type FlagOption, parseArgv } from "./argv.ts";
 import { permittedEnv } from "./env.ts";
-import { readTextUpTo } from "./read_bounded.ts";
+import { readFileRefsAhead, readTextWithin } from "./read_bounded.ts";
 import type { Infer, PathGrant, Shape } from "./fields.ts";
 import { type EnvReader, type FileLayer, type FileRules, getIn, loadFile, setIn } from "./file.ts";
 import {
@@ -83,8 +83,8 @@ export type Loaded<S extends Shape> =
 /** Options for {@linkcode Config.parse}. */
 export interface ParseOptions {
   env?: EnvReader;
-  /** Reads a config file; default Deno.readTextFileSync. */
-  readFile?: (path: string) => string;
+  /** Reads a config file; default readTextWithin (bounded in size and in time). */
+  readFile?: (path: string) => string | Promise<string>;
 }
 
 /** A declared config: parse argv, resolve in-process overrides, print usage. */
@@ -209,7 +209,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
   /** Every layer read and each leaf's raw value picked; `lenient` skips what does not load. */
   const layers = async (argv: string[], opts: ParseOptions, lenient: boolean) => {
     const env = opts.env ?? permittedEnv;
-    const read = opts.readFile ?? ((p: string) => readTextUpTo(p));
+    const read = opts.readFile ?? ((p: string) => readTextWithin(p));
     const parsed = parseFlags(argv);
     const flags = parsed.values;
     const configPath = typeof flags.config === "string"
@@ -226,7 +226,9 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     };
     let file: FileLayer | undefined;
     try {
-      file = configPath && !flags.help
+      // The launcher's reading of the paths a command names (lenient) leaves a pipe unread: its
+      // data can be read once, and the command itself reads it.
+      file = configPath && !flags.help && !(lenient && await isPipe(configPath))
         ? await loadFile(configPath, spec.fields, read, rules)
         : undefined;
     } catch (err) {
@@ -255,6 +257,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
       setIn(values, leaf.path, value);
       sources.set(leaf.key, pick.source);
     });
+    await readPipesAhead(values as Infer<S>, sources);
     const { config, checked } = finish(values, sources, warnings);
     await checked;
     return {
@@ -264,6 +267,20 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
       help: false,
       warnings,
     };
+  };
+
+  /**
+   * Reads ahead each pipe a `file:PATH` setting names that the start reads (see
+   * unreadFileRefs), within IATP_FILE_READ_TIMEOUT: the settings' synchronous readers then take
+   * its data without waiting on the pipe.
+   */
+  const readPipesAhead = async (config: Infer<S>, sources: SourceMap): Promise<void> => {
+    const unread = new Set(spec.unreadFileRefs?.(config) ?? []);
+    for (const leaf of all) {
+      if (!leaf.field.fileRef || unread.has(leaf.key)) continue;
+      const source = sources.get(leaf.key) ?? { kind: "default" };
+      await readFileRefsAhead(leaf.key, getIn(config, leaf.path), source);
+    }
   };
 
   const grants = async (argv: string[], opts: ParseOptions = {}): Promise<PathGrant[]> => {
@@ -355,6 +372,15 @@ function deprecationWarning(leaf: Leaf, pick: Picked): string {
     ? `config key ${alias.name} (${describeSource(pick.source)})`
     : describeSource(pick.source);
   return `${was} is deprecated and will be removed; use ${now}`;
+}
+
+/** Whether `path` is a pipe (a FIFO, or process substitution's `/dev/fd/N`). */
+async function isPipe(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFifo === true;
+  } catch {
+    return false;
+  }
 }
 
 /** Formats a ConfigError as the one line a CLI prints. */

@@ -16,7 +16,7 @@ import {
   UnsetVariableError,
 } from "./expand.ts";
 import type { Section, Shape } from "./fields.ts";
-import { NotUtf8Error } from "./read_bounded.ts";
+import { NotUtf8Error, unreadableWhy } from "./read_bounded.ts";
 
 /** Reads an env var; returns undefined for unset or not permitted. */
 export type EnvReader = (name: string) => string | undefined;
@@ -92,13 +92,13 @@ type Yaml = typeof import("./yaml.ts");
 export async function loadFile(
   path: string,
   shape: Shape,
-  read: (p: string) => string,
+  read: (p: string) => string | Promise<string>,
   rules: FileRules,
 ): Promise<FileLayer> {
   const fileSource: ConfigSource = { kind: "file", path };
   let text: string;
   try {
-    text = read(path);
+    text = await read(path);
   } catch (err) {
     if (err instanceof NotUtf8Error) {
       throw new ConfigError(
@@ -109,14 +109,8 @@ export async function loadFile(
         { cause: err },
       );
     }
-    const why = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied
-      ? "no permission to read it"
-      : err instanceof Error
-      ? err.message
-      : String(err);
-    throw new ConfigError("config", fileSource, "a readable YAML file", why);
+    if (err instanceof ConfigError) throw err; // IATP_FILE_READ_TIMEOUT that is not a duration
+    throw new ConfigError("config", fileSource, "a readable YAML file", unreadableWhy(err));
   }
   // By a computed specifier: Deno reads the registry data of the npm packages a string-literal
   // `import()` reaches while it builds the graph at start.

@@ -50,6 +50,10 @@ export const GLOBAL_ENV: Readonly<Record<string, string>> = {
   IATP_DATA_DIR: "the data folder: default folder of every file a service writes (default ./data)",
   IATP_ALLOW_READ: "launcher: extra paths every command may read (comma-separated)",
   IATP_ALLOW_WRITE: "launcher: extra paths every command may write (comma-separated)",
+  IATP_FILE_READ_TIMEOUT: "how long a read of a file a setting names (the config file, a " +
+    "file:PATH credential, a key, certificate, token, NATS .creds or manifest file) waits for " +
+    "its data, a DURATION from 1ms to 1h (default 5s): past it the start stops, naming the file " +
+    "(exit 2)",
 };
 
 /**

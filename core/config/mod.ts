@@ -65,11 +65,20 @@ export {
 } from "./argv.ts";
 export {
   decodeUtf8,
+  fileReadTimeout,
   FileTooLargeError,
   MAX_SETTING_FILE_BYTES,
   NotUtf8Error,
+  PipeNotReadAheadError,
   readBytesUpTo,
+  readBytesWithin,
+  readFileRefsAhead,
+  readPipeAhead,
   readTextUpTo,
+  readTextWithin,
+  ReadTimeoutError,
+  type ReadWithinOptions,
+  unreadableWhy,
 } from "./read_bounded.ts";
 export type { ExpandOptions } from "./expand.ts";
 export {

@@ -6,7 +6,7 @@
  * @module
  */
 import { onceUntilFailure } from "../async/mod.ts";
-import { lateImport } from "../config/mod.ts";
+import { lateImport, readTextWithin } from "../config/mod.ts";
 import { errorMessage, type HttpError, UsageError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { RequestHead } from "./h1/head.ts";
@@ -339,7 +339,7 @@ async function readTls(opts: ServerOptions): Promise<{ cert: string; key: string
   }
   const read = async (setting: string, path: string) => {
     try {
-      return await Deno.readTextFile(path);
+      return await readTextWithin(path);
     } catch (err) {
       throw new UsageError(
         `${setting}: cannot read ${path}: ${errorMessage(err)}`,

@@ -12,6 +12,7 @@ import {
   importSeed,
   sha256Js,
 } from "../crypto/mod.ts";
+import { readTextWithin } from "../config/mod.ts";
 import { decodeBase64, decodeHex, encodeHex, isHex } from "../encoding/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 
@@ -113,8 +114,9 @@ export async function loadSigningKey(
   if (opts.seedBase64) return fromSeed(opts.seedBase64, "signing_key", "");
   let text: string | undefined;
   try {
-    text = await Deno.readTextFile(opts.keyFile);
+    text = await readTextWithin(opts.keyFile);
   } catch (err) {
+    if (err instanceof ConfigError) throw err; // IATP_FILE_READ_TIMEOUT is not a duration
     if (!(err instanceof Deno.errors.NotFound)) throw keyFileError("read", opts.keyFile, err);
   }
   if (text !== undefined) return fromSeed(text.trim(), "key_file", `${opts.keyFile}: `);

@@ -7,7 +7,8 @@
 import type { ConnectionOptions, MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { backoffDelay } from "../async/mod.ts";
-import { errorMessage } from "../errors/mod.ts";
+import { readBytesWithin, readTextWithin, unreadableWhy } from "../config/mod.ts";
+import { ConfigError, errorMessage } from "../errors/mod.ts";
 import { type Logger, registerSecret } from "../log/mod.ts";
 import { loadNatsClient, type NatsClient } from "./client.ts";
 import { EngineUnavailableError } from "./errors.ts";
@@ -196,16 +197,44 @@ async function connectOptions(
     ...(fromUrl?.user === undefined ? {} : { user: fromUrl.user, pass: fromUrl.pass ?? "" }),
   };
   if (s.creds !== undefined) {
-    opts.authenticator = client.transport.credsAuthenticator(await Deno.readFile(s.creds));
+    const creds = await settingFile("nats.creds", s.creds, readBytesWithin);
+    opts.authenticator = client.transport.credsAuthenticator(creds);
   }
   if (s.tlsCa !== undefined || s.tlsCert !== undefined || s.url.startsWith("tls:")) {
+    // Read here, bounded (IATP_FILE_READ_TIMEOUT, 1 MiB), rather than by the client at each
+    // connection attempt with neither bound.
+    const pem = (key: string, path: string | undefined) =>
+      path === undefined ? undefined : settingFile(key, path, readTextWithin);
+    const ca = await pem("nats.tls_ca", s.tlsCa);
+    const cert = await pem("nats.tls_cert", s.tlsCert);
+    const key = await pem("nats.tls_key", s.tlsKey);
     opts.tls = {
-      ...(s.tlsCa === undefined ? {} : { caFile: s.tlsCa }),
-      ...(s.tlsCert === undefined ? {} : { certFile: s.tlsCert }),
-      ...(s.tlsKey === undefined ? {} : { keyFile: s.tlsKey }),
+      ...(ca === undefined ? {} : { ca }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
     };
   }
   return opts;
+}
+
+/**
+ * The file at `path` a `nats` setting names, read by `read`.
+ * @throws {ConfigError} naming `key` and the file when it cannot be read, is larger than 1 MiB or
+ * its data does not arrive within IATP_FILE_READ_TIMEOUT
+ */
+async function settingFile<T>(
+  key: string,
+  path: string,
+  read: (path: string) => Promise<T>,
+): Promise<T> {
+  try {
+    return await read(path);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err; // IATP_FILE_READ_TIMEOUT is not a duration
+    throw new ConfigError(key, { kind: "file", path }, "a readable file", unreadableWhy(err), {
+      cause: err,
+    });
+  }
 }
 
 let resetGuard = false;

@@ -14,6 +14,7 @@ import { basename, extname } from "node:path";
 import { fileURLToPath as fromFileUrl, pathToFileURL as toFileUrl } from "node:url";
 import { PluginError } from "./errors.ts";
 import { isInside } from "./paths.ts";
+import { FileTooLargeError, readBytesWithin, ReadTimeoutError } from "../config/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 
 /**
@@ -108,7 +109,15 @@ async function auditModule(ctx: Ctx, file: string): Promise<void> {
     ctx.problems.push(`${rel}: larger than ${MAX_MODULE_BYTES} bytes`);
     return;
   }
-  const src = await Deno.readTextFile(file);
+  let src: string;
+  try {
+    // Bounded whatever the size says (a device reports 0), and in time (a pipe with no writer).
+    src = new TextDecoder().decode(await readBytesWithin(file, { limit: MAX_MODULE_BYTES }));
+  } catch (err) {
+    if (!(err instanceof FileTooLargeError) && !(err instanceof ReadTimeoutError)) throw err;
+    ctx.problems.push(`${rel}: ${err.message}`);
+    return;
+  }
   let imports: ReturnType<typeof lex>[0];
   try {
     [imports] = lex(src, file);

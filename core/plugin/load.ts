@@ -8,6 +8,7 @@ import { auditImports, type AuditReport } from "./audit.ts";
 import { validateField } from "./config.ts";
 import { PluginError } from "./errors.ts";
 import { isExternal, MAX_MANIFEST_BYTES, parseManifest, type PluginManifest } from "./manifest.ts";
+import { FileTooLargeError, readBytesWithin } from "../config/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 
 /** A plugin folder that passed every load-time check (contract 3). */
@@ -47,9 +48,15 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
         `${manifestPath}: larger than ${MAX_MANIFEST_BYTES} bytes`,
       );
     }
-    text = await Deno.readTextFile(manifestPath);
+    // Bounded whatever the size says (a device reports 0), and in time (a pipe with no writer).
+    text = new TextDecoder().decode(
+      await readBytesWithin(manifestPath, { limit: MAX_MANIFEST_BYTES }),
+    );
   } catch (err) {
     if (err instanceof PluginError) throw err;
+    if (err instanceof FileTooLargeError) {
+      throw new PluginError("invalid_manifest", `${manifestPath}: ${err.message}`, { cause: err });
+    }
     throw new PluginError("not_found", `${manifestPath}: ${errorMessage(err).split("\n")[0]}`, {
       cause: err,
     });

@@ -5,7 +5,32 @@
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../cmd/mod.ts";
 import { envGranted, PERMISSIONS } from "../../cmd/permissions.ts";
-import { runIatp, tempDir } from "../helpers.ts";
+import { delay, LAUNCHER, ROOT, runIatp, spawnChild, tempDir } from "../helpers.ts";
+
+/**
+ * `main.ts ...args` run by Deno itself (one process, which a kill stops whatever it waits on),
+ * killed after 30 s: its exit code (137 when killed) and stderr.
+ */
+async function runMain(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stderr: string }> {
+  const child = spawnChild(Deno.execPath(), ["run", "-A", "--quiet", `${ROOT}main.ts`, ...args], {
+    env,
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([child.process.status, new Promise((r) => timer = setTimeout(r, 30_000))]);
+  clearTimeout(timer);
+  const status = await child.stop("SIGKILL", 1_000);
+  return { code: status.code, stderr: child.stderr() };
+}
+
+/** A named pipe (FIFO) at `path`. */
+async function mkfifo(path: string): Promise<string> {
+  const out = await new Deno.Command("mkfifo", { args: [path] }).output();
+  assert.ok(out.success, "mkfifo failed");
+  return path;
+}
 
 Deno.test("config show: each value with its source; secrets only by size", async () => {
   const dir = await tempDir();
@@ -178,6 +203,140 @@ Deno.test("config check reads file:PATH settings as the start does: the same err
     const ok = await runIatp(["config", "check", "compose-agent", good], { env });
     assert.equal(ok.code, 0, ok.stderr);
     assert.ok(!(ok.stdout + ok.stderr).includes(secret));
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a settings file that is a pipe with no writer: config check and the start exit 2 once IATP_FILE_READ_TIMEOUT passes; one over 1 MiB at once", async () => {
+  const dir = await tempDir();
+  try {
+    const env = { IATP_DATA_DIR: dir.path, IATP_FILE_READ_TIMEOUT: "300ms" };
+    const pipe = await mkfifo(`${dir.path}/no-writer`);
+    const noData = "no data arrived within 300ms \\(a pipe with no writer\\?\\); " +
+      "IATP_FILE_READ_TIMEOUT sets the wait";
+    const big = `${dir.path}/big.creds`;
+    await Deno.writeTextFile(big, "x".repeat(1024 * 1024 + 1));
+    const refs = `${dir.path}/refs.yaml`;
+    await Deno.writeTextFile(refs, `port: 0\nauth_keys: [file:${pipe}]\n`);
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ["config", "check", "relay", pipe],
+        new RegExp(
+          `^iatp config: config error: config \\(${pipe}\\): expected a readable YAML file, found ${noData}`,
+        ),
+      ],
+      [
+        ["relay", "--config", pipe],
+        new RegExp(
+          `^iatp relay: config error: config \\(${pipe}\\): expected a readable YAML file, found ${noData}`,
+        ),
+      ],
+      [
+        ["config", "check", "relay", refs],
+        new RegExp(
+          `config error: auth_keys \\(${refs}:2\\): expected a readable file at ${pipe}, found ${noData}`,
+        ),
+      ],
+      [
+        ["relay", "--port", "0", "--auth-keys", `file:${pipe}`],
+        new RegExp(
+          `config error: auth_keys \\(flag --auth-keys\\): expected a readable file at ${pipe}, found ${noData}`,
+        ),
+      ],
+      [
+        ["config", "show", "sidecar", "--manifest", pipe],
+        new RegExp(
+          `config error: manifest \\(${pipe}\\): expected a readable YAML manifest, found ${noData}`,
+        ),
+      ],
+      [
+        ["relay", "--port", "0", "--tls-cert-file", pipe, "--tls-key-file", pipe],
+        new RegExp(`^iatp relay: tls_cert_file: cannot read ${pipe}: ${noData}`, "m"),
+      ],
+      [
+        ["relay", "--port", "0", "--store", "nats://127.0.0.1:1", "--nats-tls-ca", pipe],
+        new RegExp(
+          `config error: nats\\.tls_ca \\(${pipe}\\): expected a readable file, found ${noData}`,
+        ),
+      ],
+      [
+        ["relay", "--port", "0", "--store", "nats://127.0.0.1:1", "--nats-creds", big],
+        new RegExp(
+          `config error: nats\\.creds \\(${big}\\): expected a readable file, found larger than 1048576 bytes`,
+        ),
+      ],
+      [
+        ["audit", "--port", "0", "--key-file", pipe],
+        new RegExp(
+          `config error: key_file \\(flag --key-file\\): .*cannot read key file ${pipe}: ${noData}`,
+        ),
+      ],
+    ];
+    for (const [args, want] of cases) {
+      const r = await runMain(args, env);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, want);
+    }
+    // A wait that is not a duration is named, before any file is read.
+    const bad = await runMain(["config", "check", "relay", pipe], {
+      ...env,
+      IATP_FILE_READ_TIMEOUT: "soon",
+    });
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(
+      bad.stderr,
+      /file_read_timeout \(env IATP_FILE_READ_TIMEOUT\): expected a duration/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a settings file that is a pipe is read once it is written: slowly within the wait, or by process substitution through the launcher", async () => {
+  const dir = await tempDir();
+  try {
+    const env = { IATP_DATA_DIR: dir.path };
+    const pipe = await mkfifo(`${dir.path}/slow`);
+    // The writer opens the pipe once the command reads it, and writes in parts.
+    const writer = (async () => {
+      using w = await Deno.open(pipe, { write: true });
+      for (const part of ["port: ", "91", "24\n"]) {
+        await w.write(new TextEncoder().encode(part));
+        await delay(200);
+      }
+    })();
+    const slow = await runIatp(["config", "show", "relay", "--config", pipe], {
+      env,
+      timeoutMs: 30_000,
+    });
+    // A command that never opened the pipe leaves the writer waiting: release it.
+    const released = delay(100).then(() => Deno.open(pipe, { read: true, write: true }));
+    await Promise.race([writer, released]);
+    (await released).close();
+    await writer.catch(() => {});
+    assert.equal(slow.code, 0, slow.stderr);
+    assert.match(slow.stdout, new RegExp(`\\nport +9124 +# ${pipe}:1\\n`));
+
+    // The launcher learns the paths a command names without reading the pipe (its data can be
+    // read once): the command reads all of it, and a file:PATH that is a pipe too.
+    const substituted = await new Deno.Command("bash", {
+      args: [
+        "-c",
+        `"$0" config show relay --config <(printf 'port: 9125\\n') && ` +
+        `"$0" config check policy <(printf 'relay_token: file:%s\\nrelay_url: http://127.0.0.1:1\\n' <(printf token))`,
+        LAUNCHER,
+      ],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const out = new TextDecoder().decode(substituted.stdout);
+    const err = new TextDecoder().decode(substituted.stderr);
+    assert.equal(substituted.code, 0, err);
+    assert.match(out, /\nport +9125 +# \/dev\/fd\/\d+:1\n/);
+    assert.match(out, /is a valid policy configuration/);
   } finally {
     await dir.remove();
   }

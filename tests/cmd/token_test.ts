@@ -157,6 +157,46 @@ Deno.test("a --ttl past 100 years exits 2; inspect of a credential expiring past
   }
 });
 
+Deno.test("token inspect reads a TOKEN and --keys given as pipes: written in time, read; with no writer, exit 2 once IATP_FILE_READ_TIMEOUT passes", async () => {
+  const tmp = await tempDir();
+  const env = { IATP_DATA_DIR: tmp.path };
+  try {
+    const issuer = await generateIssuer();
+    const token = await issueCredential(issuer, { sub: "a", scopes: ["*"] });
+    const pipes = [`${tmp.path}/token`, `${tmp.path}/keys`];
+    for (const p of pipes) {
+      assert.ok((await new Deno.Command("mkfifo", { args: [p] }).output()).success, "mkfifo");
+    }
+    // Each writer opens its pipe once the command reads it, after a while.
+    const writers = [token, issuer.publicKey].map(async (text, i) => {
+      using w = await Deno.open(pipes[i], { write: true });
+      await new Promise((r) => setTimeout(r, 200));
+      await w.write(new TextEncoder().encode(`${text}\n`));
+    });
+    const r = await runIatp(
+      ["token", "inspect", `file:${pipes[0]}`, "--keys", `file:${pipes[1]}`],
+      { env, timeoutMs: 30_000 },
+    );
+    // A command that never opened a pipe leaves its writer waiting: release it.
+    for (const p of pipes) Deno.openSync(p, { read: true, write: true }).close();
+    await Promise.allSettled(writers);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).verified, true);
+
+    const none = await runIatp(["token", "inspect", `file:${pipes[0]}`], {
+      env: { ...env, IATP_FILE_READ_TIMEOUT: "300ms" },
+      timeoutMs: 30_000,
+    });
+    assert.equal(none.code, 2, none.stderr);
+    assert.match(
+      none.stderr,
+      /^iatp token: TOKEN: expected a readable file at .*token, found no data arrived within 300ms/,
+    );
+  } finally {
+    await tmp.remove();
+  }
+});
+
 /** `iatp token ...` through the container image's launcher (scripts/launcher.ts), run here. */
 async function viaImageLauncher(args: string[], dataDir: string) {
   const out = await new Deno.Command(Deno.execPath(), {

@@ -31,6 +31,27 @@ Deno.test("plugin keygen, sign and verify: files, modes and exit codes", async (
       env: { ...env, IATP_PLUGINS_TRUSTED_KEYS: pub },
     });
     assert.equal(byEnv.code, 0, byEnv.stderr);
+    // Trusted keys from a pipe: read once written, and with no writer refused once
+    // IATP_FILE_READ_TIMEOUT passes.
+    const pipe = `${p.root}/keys.pipe`;
+    assert.ok((await new Deno.Command("mkfifo", { args: [pipe] }).output()).success, "mkfifo");
+    const writer = (async () => {
+      using w = await Deno.open(pipe, { write: true });
+      await w.write(new TextEncoder().encode(`${pub}\n`));
+    })();
+    const piped = await iatp("verify", p.dir, "--trusted-keys", `file:${pipe}`);
+    Deno.openSync(pipe, { read: true, write: true }).close(); // a writer still waiting goes
+    await writer.catch(() => {});
+    assert.equal(piped.code, 0, piped.stderr);
+    const unwritten = await runIatp(
+      ["plugin", "verify", p.dir, "--trusted-keys", `file:${pipe}`],
+      { env: { ...env, IATP_FILE_READ_TIMEOUT: "300ms" }, timeoutMs: 30_000 },
+    );
+    assert.equal(unwritten.code, 2, unwritten.stderr);
+    assert.match(
+      unwritten.stderr,
+      /--trusted-keys: expected a readable file at .*keys\.pipe, found no data arrived within 300ms/,
+    );
 
     await iatp("keygen", "--out", `${p.root}/other.key`);
     const other = Deno.readTextFileSync(`${p.root}/other.key.pub`).trim();

@@ -5,8 +5,8 @@
  * does not load the verifier, the signing and the middleware with them.
  * @module
  */
-import { ConfigError, type ConfigSource, errorMessage } from "../../errors/mod.ts";
-import { FileTooLargeError, readTextUpTo } from "../../config/mod.ts";
+import { ConfigError, type ConfigSource } from "../../errors/mod.ts";
+import { readTextUpTo, unreadableWhy } from "../../config/mod.ts";
 import { registerSecret } from "../../log/mod.ts";
 import { decodeBase64 } from "../../encoding/mod.ts";
 
@@ -46,7 +46,8 @@ export function parsePublicKey(text: string): Uint8Array {
 
 /**
  * Reads a setting given as `file:PATH` (the trimmed file content) or returns it unchanged;
- * the value is registered as a secret so it never reaches a log.
+ * the value is registered as a secret so it never reaches a log. A pipe (`file:<(...)`) is read
+ * ahead, within `IATP_FILE_READ_TIMEOUT`, when the command's configuration is parsed.
  * @throws {ConfigError} naming the setting when the file cannot be read or is larger than
  * `MAX_SETTING_FILE_BYTES`.
  */
@@ -62,14 +63,9 @@ export function resolveSecretSetting(
     try {
       out = readTextUpTo(path).trim();
     } catch (err) {
-      const why = err instanceof FileTooLargeError
-        ? err.message
-        : err instanceof Deno.errors.NotFound
-        ? "no such file"
-        : err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied
-        ? "no permission to read it"
-        : errorMessage(err);
-      throw new ConfigError(key, source, `a readable file at ${path}`, why, { cause: err });
+      throw new ConfigError(key, source, `a readable file at ${path}`, unreadableWhy(err), {
+        cause: err,
+      });
     }
   }
   registerSecret(out);

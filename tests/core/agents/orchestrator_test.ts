@@ -5,6 +5,7 @@ import {
   type OrchestratorOptions,
   retryAfterMs,
 } from "../../../core/agents/orchestrator.ts";
+import { deadline } from "../../../core/async/mod.ts";
 import { silentLogger } from "../../../core/log/mod.ts";
 import { startFakeOrchestrator } from "../../support/fake_orchestrator.ts";
 import { tempDir } from "../../helpers.ts";
@@ -130,6 +131,33 @@ Deno.test("orchestrator client: bearer token from token_file, re-read when it ch
     await c.heartbeat("online");
     assert.equal(orch.heartbeats().length, 1);
   } finally {
+    c.close();
+    await orch.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("orchestrator client: a token_file that is a pipe with no writer fails the request once IATP_FILE_READ_TIMEOUT passes", async () => {
+  const dir = await tempDir();
+  const orch = await startFakeOrchestrator({ agentId: "agent-1", token: TOKEN });
+  const file = join(dir.path, "agent.jwt");
+  assert.ok((await new Deno.Command("mkfifo", { args: [file] }).output()).success, "mkfifo");
+  const { c } = client(orch.url, { apiKey: undefined, tokenFile: file, retryAttempts: 0 });
+  const before = Deno.env.get("IATP_FILE_READ_TIMEOUT");
+  Deno.env.set("IATP_FILE_READ_TIMEOUT", "200ms");
+  try {
+    // Bounded: a read that waits on the pipe for good fails the test with a timeout instead.
+    await assert.rejects(
+      deadline(c.heartbeat("online"), 20_000),
+      /no data arrived within 200ms \(a pipe with no writer\?\)/,
+    );
+    assert.equal(orch.heartbeats().length, 0);
+  } finally {
+    if (before === undefined) Deno.env.delete("IATP_FILE_READ_TIMEOUT");
+    else Deno.env.set("IATP_FILE_READ_TIMEOUT", before);
+    // A late writer releases the open the wait gave up on.
+    (await Deno.open(file, { write: true })).close();
+    await new Promise((r) => setTimeout(r, 50));
     c.close();
     await orch.close();
     await dir.remove();
