@@ -275,9 +275,12 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
    * its data without waiting on the pipe.
    */
   const readPipesAhead = async (config: Infer<S>, sources: SourceMap): Promise<void> => {
+    // Most starts name no file: nothing else runs then (not even unreadFileRefs).
+    const named = all.filter((leaf) => leaf.field.fileRef && namesFile(getIn(config, leaf.path)));
+    if (named.length === 0) return;
     const unread = new Set(spec.unreadFileRefs?.(config) ?? []);
-    for (const leaf of all) {
-      if (!leaf.field.fileRef || unread.has(leaf.key)) continue;
+    for (const leaf of named) {
+      if (unread.has(leaf.key)) continue;
       const source = sources.get(leaf.key) ?? { kind: "default" };
       await readFileRefsAhead(leaf.key, getIn(config, leaf.path), source);
     }
@@ -372,6 +375,12 @@ function deprecationWarning(leaf: Leaf, pick: Picked): string {
     ? `config key ${alias.name} (${describeSource(pick.source)})`
     : describeSource(pick.source);
   return `${was} is deprecated and will be removed; use ${now}`;
+}
+
+/** Whether a setting's value (or an item of a list) is a `file:PATH` reference. */
+function namesFile(value: unknown): boolean {
+  const isRef = (v: unknown) => typeof v === "string" && v.startsWith("file:");
+  return Array.isArray(value) ? value.some(isRef) : isRef(value);
 }
 
 /** Whether `path` is a pipe (a FIFO, or process substitution's `/dev/fd/N`). */
