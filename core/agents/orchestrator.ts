@@ -287,12 +287,21 @@ async function parseInstruction(
   const { instructionSchema } = await wireSchemas();
   const r = instructionSchema.safeParse(raw);
   if (r.success) return { instruction: r.data };
-  const id = typeof (raw as { id?: unknown })?.id === "string"
-    ? (raw as { id: string }).id
-    : undefined;
+  const id = reportableId((raw as { id?: unknown } | null)?.id);
   const reason = r.error.issues.map((i) => `${i.path.join(".") || "instruction"}: ${i.message}`)
     .join("; ");
   return { rejected: { id, reason } };
+}
+
+/**
+ * The id of an invalid instruction under which its rejection is stored and reported: printable
+ * ASCII up to 256 characters (`bad/../id` is reported, URL-encoded). Any other id is not used: a
+ * NUL or a lone surrogate does not survive the state database, so its result could never be
+ * marked reported and would be sent again on every sweep, and a megabyte id would be one line
+ * of every log.
+ */
+function reportableId(id: unknown): string | undefined {
+  return typeof id === "string" && /^[\x20-\x7e]{1,256}$/.test(id) ? id : undefined;
 }
 
 /** Reads a body up to `max` bytes; undefined (and the stream cancelled) when it is larger. */
