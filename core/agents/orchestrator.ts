@@ -242,6 +242,9 @@ export class OrchestratorClient {
           "user-agent": this.opts.userAgent ?? "Stavily-Agent/1.0.0",
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
+        // The orchestrator API has no redirects: one followed would take instructions from,
+        // and send results (and a client certificate) to, wherever it points, over http too.
+        redirect: "manual",
         signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.#closed.signal]),
         ...(this.#client ? { client: this.#client } : {}),
       });
@@ -251,7 +254,14 @@ export class OrchestratorClient {
       return { ok: false, error: new OrchestratorError(`${call}: ${msg}`), retryable: true };
     }
     this.opts.onAttempt?.(call, String(res.status));
-    const text = await readLimited(res, MAX_RESPONSE_BYTES);
+    let text: string | undefined;
+    try {
+      text = await readLimited(res, MAX_RESPONSE_BYTES);
+    } catch (err) {
+      // A body that stalls past api.timeout, or a connection cut in the middle of it.
+      const msg = `${call}: HTTP ${res.status} response body not read: ${errorMessage(err)}`;
+      return { ok: false, error: new OrchestratorError(msg), retryable: true };
+    }
     if (res.ok) {
       if (text === undefined) {
         return {
@@ -271,7 +281,11 @@ export class OrchestratorClient {
         };
       }
     }
-    const error = new OrchestratorError(`${call}: HTTP ${res.status}`, res.status);
+    const redirect = res.status >= 300 && res.status < 400;
+    const error = new OrchestratorError(
+      `${call}: HTTP ${res.status}${redirect ? " (a redirect, not followed)" : ""}`,
+      res.status,
+    );
     return {
       ok: false,
       error,
