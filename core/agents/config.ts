@@ -231,7 +231,7 @@ function pluginsShape() {
       max: 1024,
     }),
     install_max_bytes: bytes({
-      help: "largest plugin folder install copies",
+      help: "largest plugin folder install copies (a git clone may take twice this on disk)",
       default: 16 * 1024 ** 2,
     }),
   };

@@ -116,12 +116,9 @@ async function runOnce(
   log.add(
     `running plugin ${inst.plugin_id} ${runner.plugin.manifest.version} (timeout ${timeoutMs} ms)`,
   );
-  const res = await runner.execute(inst.input_data, { timeoutMs, instructionId: inst.id });
-  // A host that timed out, crashed or ran out of memory is not trusted for the next call.
-  if (!res.ok && ["timeout", "crashed", "oom"].includes(res.error.type)) {
-    await ctx.catalog.discard(runner);
-  }
-  return res;
+  // A host (or external process) whose call failed is killed and replaced by its runner; the
+  // runner itself stays, so the instructions waiting on it for the same plugin run on.
+  return await runner.execute(inst.input_data, { timeoutMs, instructionId: inst.id });
 }
 
 async function execute(

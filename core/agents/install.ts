@@ -19,6 +19,7 @@ import {
   type PluginTrustPolicy,
   trustPlugin,
 } from "./plugin_trust.ts";
+import { sleep } from "../async/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 
 /** Most files one plugin may contain. */
@@ -99,7 +100,42 @@ export function installSource(conf: Record<string, unknown>): InstallSource {
   };
 }
 
-async function gitClone(src: InstallSource, dest: string, timeoutMs: number): Promise<void> {
+/** How often a running clone's size is measured. */
+const CLONE_CHECK_MS = 100;
+
+/**
+ * Bytes the files under `dir` take (symlinks not followed), or Infinity once the count of
+ * entries passes `maxEntries` (a clone of countless tiny files is stopped as a large one is).
+ */
+async function treeBytes(dir: string, maxEntries: number): Promise<number> {
+  let bytes = 0;
+  let entries = 0;
+  const dirs = [dir];
+  for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
+    try {
+      for await (const entry of Deno.readDir(d)) {
+        if (++entries > maxEntries) return Infinity;
+        const path = join(d, entry.name);
+        if (entry.isDirectory) dirs.push(path);
+        else if (entry.isFile) bytes += (await Deno.lstat(path).catch(() => ({ size: 0 }))).size;
+      }
+    } catch { /* not there yet, or gone: git creates and renames as it goes */ }
+  }
+  return bytes;
+}
+
+/**
+ * `git clone --depth 1` into `dest`, stopped (SIGKILL) at the timeout, or once the clone takes
+ * more than `maxBytes` on disk: a clone holds the files and their packed history, so twice
+ * `plugins.install_max_bytes` (and 4 times the file bound in entries) is more than any plugin
+ * that could be installed needs.
+ */
+async function gitClone(
+  src: InstallSource,
+  dest: string,
+  timeoutMs: number,
+  maxBytes: number,
+): Promise<void> {
   const args = ["-c", "protocol.ext.allow=never", "clone", "--quiet", "--depth", "1"];
   if (src.ref) args.push("--branch", src.ref);
   args.push("--", src.url, dest);
@@ -115,13 +151,36 @@ async function gitClone(src: InstallSource, dest: string, timeoutMs: number): Pr
   } catch (err) {
     throw new InstallError("source", `cannot run git: ${errorMessage(err)}`, { cause: err });
   }
-  const timer = setTimeout(() => {
+  const kill = () => {
     try {
       child.kill("SIGKILL");
     } catch { /* already gone */ }
-  }, timeoutMs);
-  const out = await child.output();
+  };
+  const timer = setTimeout(kill, timeoutMs);
+  const bound = 2 * maxBytes;
+  const maxEntries = 4 * MAX_INSTALL_FILES;
+  let over = false;
+  const output = child.output();
+  const watch = (async () => {
+    const done = output.then(() => true, () => true);
+    while (!(await Promise.race([done, sleep(CLONE_CHECK_MS).then(() => false)]))) {
+      if (await treeBytes(dest, maxEntries) > bound) {
+        over = true;
+        return kill();
+      }
+    }
+  })();
+  const out = await output;
   clearTimeout(timer);
+  await watch;
+  // A clone that ended between two measures is measured once more.
+  if (over || (out.success && await treeBytes(dest, maxEntries) > bound)) {
+    throw new InstallError(
+      "invalid_plugin",
+      `git clone stopped: it took more than ${bound} bytes or ${maxEntries} entries on disk ` +
+        `(twice plugins.install_max_bytes, ${maxBytes})`,
+    );
+  }
   if (!out.success) {
     const msg = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-2).join(" ");
     throw new InstallError("source", `git clone failed (exit ${out.code}): ${msg.slice(0, 300)}`);
@@ -172,7 +231,7 @@ async function fetchSource(
   if (GIT_URL.test(src.url)) {
     ctx.log(`cloning ${src.url}${src.ref ? ` (${src.ref})` : ""}`);
     const dest = join(staging, "src");
-    await gitClone(src, dest, ctx.timeoutMs);
+    await gitClone(src, dest, ctx.timeoutMs, ctx.maxBytes);
     return dest;
   }
   if (!isAbsolute(src.url)) {

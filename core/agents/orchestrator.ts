@@ -243,6 +243,9 @@ export class OrchestratorClient {
           "user-agent": this.opts.userAgent ?? "Stavily-Agent/1.0.0",
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
+        // The orchestrator API has no redirects: one followed would take instructions from,
+        // and send results (and a client certificate) to, wherever it points, over http too.
+        redirect: "manual",
         signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.#closed.signal]),
         ...(this.#client ? { client: this.#client } : {}),
       });
@@ -252,7 +255,14 @@ export class OrchestratorClient {
       return { ok: false, error: new OrchestratorError(`${call}: ${msg}`), retryable: true };
     }
     this.opts.onAttempt?.(call, String(res.status));
-    const text = await readLimited(res, MAX_RESPONSE_BYTES);
+    let text: string | undefined;
+    try {
+      text = await readLimited(res, MAX_RESPONSE_BYTES);
+    } catch (err) {
+      // A body that stalls past api.timeout, or a connection cut in the middle of it.
+      const msg = `${call}: HTTP ${res.status} response body not read: ${errorMessage(err)}`;
+      return { ok: false, error: new OrchestratorError(msg), retryable: true };
+    }
     if (res.ok) {
       if (text === undefined) {
         return {
@@ -272,7 +282,11 @@ export class OrchestratorClient {
         };
       }
     }
-    const error = new OrchestratorError(`${call}: HTTP ${res.status}`, res.status);
+    const redirect = res.status >= 300 && res.status < 400;
+    const error = new OrchestratorError(
+      `${call}: HTTP ${res.status}${redirect ? " (a redirect, not followed)" : ""}`,
+      res.status,
+    );
     return {
       ok: false,
       error,
@@ -288,12 +302,21 @@ async function parseInstruction(
   const { instructionSchema } = await wireSchemas();
   const r = instructionSchema.safeParse(raw);
   if (r.success) return { instruction: r.data };
-  const id = typeof (raw as { id?: unknown })?.id === "string"
-    ? (raw as { id: string }).id
-    : undefined;
+  const id = reportableId((raw as { id?: unknown } | null)?.id);
   const reason = r.error.issues.map((i) => `${i.path.join(".") || "instruction"}: ${i.message}`)
     .join("; ");
   return { rejected: { id, reason } };
+}
+
+/**
+ * The id of an invalid instruction under which its rejection is stored and reported: printable
+ * ASCII up to 256 characters (`bad/../id` is reported, URL-encoded). Any other id is not used: a
+ * NUL or a lone surrogate does not survive the state database, so its result could never be
+ * marked reported and would be sent again on every sweep, and a megabyte id would be one line
+ * of every log.
+ */
+function reportableId(id: unknown): string | undefined {
+  return typeof id === "string" && /^[\x20-\x7e]{1,256}$/.test(id) ? id : undefined;
 }
 
 /** Reads a body up to `max` bytes; undefined (and the stream cancelled) when it is larger. */

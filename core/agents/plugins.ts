@@ -119,6 +119,8 @@ interface RunnerEntry {
 export class PluginCatalog {
   // Map iteration order is insertion order: re-inserting on use makes the first entry the LRU.
   #runners = new Map<string, RunnerEntry>();
+  /** Runners being made, by key: callers that arrive meanwhile share the one being made. */
+  #making = new Map<string, Promise<AnyRunner>>();
   #closed = false;
 
   constructor(private readonly opts: PluginCatalogOptions) {}
@@ -188,6 +190,26 @@ export class PluginCatalog {
       this.#runners.set(key, hit);
       return hit.runner;
     }
+    // Two instructions for a plugin not yet warm would otherwise each make a runner, and the
+    // map would keep only the last: the others' hosts were left running, closed by nothing.
+    const making = this.#making.get(key);
+    if (making) return making;
+    const made = this.#make(id, kind, config, key);
+    this.#making.set(key, made);
+    try {
+      return await made;
+    } finally {
+      this.#making.delete(key);
+    }
+  }
+
+  async #make(
+    id: string,
+    kind: "trigger" | "action",
+    config: Record<string, unknown>,
+    key: string,
+  ): Promise<AnyRunner> {
+    const { PluginError } = await pluginRuntime();
     const plugin = await this.load(id, kind);
     const rt = await pluginPaths();
     const { computeGrants, isExternal, PluginRunner, validatePluginConfig } = rt;

@@ -52,8 +52,22 @@ export class ResultReporter {
   /** @param onNext receives an instruction the orchestrator piggy-backed on a result answer */
   constructor(
     private readonly rt: AgentRuntime,
-    private readonly onNext: (raw: Instruction) => void,
+    private readonly onNext: (raw: Instruction) => unknown,
   ) {}
+
+  /**
+   * Takes a piggy-backed instruction without holding up the delivery that brought it. One the
+   * agent cannot record (a full or read-only disk) is logged, not run: its failure was an
+   * unhandled rejection that stopped the agent.
+   */
+  #takeNext(inst: Instruction): void {
+    Promise.resolve().then(() => this.onNext(inst)).catch((err) =>
+      this.rt.log.error("piggy-backed instruction not recorded; it is not run", {
+        instruction_id: inst.id,
+        error: errorMessage(err),
+      })
+    );
+  }
 
   /** Delivers one finished instruction's result; true when it is now marked reported. */
   async deliver(row: InstructionRow): Promise<boolean> {
@@ -66,7 +80,7 @@ export class ResultReporter {
       if (row.source === "orchestrator" && this.rt.orchestrator) {
         const ack = await this.rt.orchestrator.reportResult(row.id, body);
         this.rt.relay?.publish(RESULTS_TOPIC, event);
-        if (ack.instruction) this.onNext(ack.instruction);
+        if (ack.instruction) this.#takeNext(ack.instruction);
         if (ack.rejected) {
           this.rt.log.warn("next_instruction rejected", { reason: ack.rejected.reason });
         }

@@ -19,7 +19,8 @@ export type PluginErrorCode =
   | PluginErrorType
   | "not_found"
   | "invalid_manifest"
-  | "import_denied";
+  | "import_denied"
+  | "link_outside";
 
 /** A plugin that cannot be loaded, configured or called; `code` says which problem. */
 export class PluginError extends Error {

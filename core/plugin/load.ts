@@ -3,12 +3,13 @@
  * of the plugin runs here.
  * @module
  */
-import { extname, isAbsolute } from "node:path";
+import { extname, isAbsolute, join } from "node:path";
 import { auditImports, type AuditReport } from "./audit.ts";
 import { validateField } from "./config.ts";
 import { PluginError } from "./errors.ts";
 import { isExternal, MAX_MANIFEST_BYTES, parseManifest, type PluginManifest } from "./manifest.ts";
 import { FileTooLargeError, readBytesWithin } from "../config/mod.ts";
+import { isInside } from "./paths.ts";
 import { errorMessage } from "../errors/mod.ts";
 
 /** A plugin folder that passed every load-time check (contract 3). */
@@ -25,8 +26,8 @@ const ENTRY_EXTS = new Set([".ts", ".js", ".mjs", ".mts"]);
 /**
  * Loads and checks a plugin folder: plugin.yaml schema, config field declarations (defaults
  * must satisfy their own constraints), entry module, import audit. Throws PluginError naming the
- * problem (codes not_found, invalid_manifest, import_denied).
- * @throws {PluginError} `not_found`, `invalid_manifest` or `import_denied`
+ * problem (codes not_found, invalid_manifest, import_denied, link_outside).
+ * @throws {PluginError} `not_found`, `invalid_manifest`, `import_denied` or `link_outside`
  */
 export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
   let real: string;
@@ -75,7 +76,9 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
     }
   }
   if (isExternal(manifest)) {
-    return { dir: real, manifest, audit: await externalEntry(real, manifest) };
+    const audit = await externalEntry(real, manifest);
+    await checkLinks(real);
+    return { dir: real, manifest, audit };
   }
   if (isAbsolute(manifest.entry) || !ENTRY_EXTS.has(extname(manifest.entry))) {
     throw new PluginError(
@@ -86,7 +89,57 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
     );
   }
   const audit = await auditImports(real, manifest.entry);
+  // After the audit, which names an import through such a link more precisely.
+  await checkLinks(real);
   return { dir: real, manifest, audit };
+}
+
+/** Most entries {@linkcode checkLinks} walks in one plugin folder. */
+const MAX_FOLDER_ENTRIES = 10_000;
+
+/**
+ * Every symlink in the plugin folder must lead inside it. The plugin may read its own folder (its
+ * modules load from there), and Deno checks the path asked for, not where a link in it leads: a
+ * link to /etc would hand the plugin /etc past `security.sandbox.allowed_paths`, and a declared
+ * `write: [data]` with `data` a link would write wherever it points.
+ * @throws {PluginError} `link_outside` naming the first link that leads out or nowhere, or a
+ * folder of more than {@linkcode MAX_FOLDER_ENTRIES} entries
+ */
+async function checkLinks(root: string): Promise<void> {
+  const dirs = [root];
+  let seen = 0;
+  for (let dir = dirs.pop(); dir !== undefined; dir = dirs.pop()) {
+    for await (const entry of Deno.readDir(dir)) {
+      if (++seen > MAX_FOLDER_ENTRIES) {
+        throw new PluginError(
+          "link_outside",
+          `plugin folder ${root}: more than ${MAX_FOLDER_ENTRIES} entries to check for links`,
+        );
+      }
+      const path = join(dir, entry.name);
+      if (entry.isDirectory) dirs.push(path);
+      if (!entry.isSymlink) continue;
+      const rel = path.slice(root.length + 1);
+      let target: string;
+      try {
+        target = await Deno.realPath(path);
+      } catch (err) {
+        throw new PluginError(
+          "link_outside",
+          `plugin folder ${root}: ${rel} is a symlink that cannot be resolved (${
+            errorMessage(err).split("\n")[0]
+          }); links must stay inside the plugin folder`,
+        );
+      }
+      if (!isInside(root, target)) {
+        throw new PluginError(
+          "link_outside",
+          `plugin folder ${root}: ${rel} is a symlink to ${target}, outside the folder (the ` +
+            "plugin could read through it past the sandbox)",
+        );
+      }
+    }
+  }
 }
 
 const EXTERNAL_EXTS: Record<string, string> = { python: ".py" };

@@ -150,3 +150,37 @@ Deno.test("action: instructions it cannot parse wait agent.poll_interval before 
     await dir.remove();
   }
 });
+
+Deno.test("action: an invalid instruction is reported under its id only when the id survives storage (no NUL, no lone surrogate, at most 256 printable characters)", async () => {
+  const dir = await tempDir();
+  const orch = await startFakeOrchestrator({ agentId: "junkid", token: "junkid-token-01" });
+  orch.setNextPollInterval(null);
+  // Each fails validation; before, each was stored under its id and reported: the NUL one
+  // (read back cut at the NUL, so never marked reported) was sent again on every sweep.
+  orch.enqueue({ id: "nul\u0000id", instruction_type: "execute" });
+  orch.enqueue({ id: "lone-\ud800", instruction_type: "execute" });
+  orch.enqueue({ id: "x".repeat(300), instruction_type: "execute" });
+  orch.enqueue({ id: "bad/../id", instruction_type: "execute" });
+  const config = command.resolve({
+    agent: { id: "junkid", base_folder: join(dir.path, "base"), poll_interval: 100 },
+    api: { base_url: orch.url },
+    security: { auth: { api_key: "junkid-token-01" } },
+    health: { port: 0 },
+    logging: { level: "error" },
+  });
+  const svc = await command.start(config);
+  const reported = () => orch.results().filter((r) => r.id === "bad/../id");
+  try {
+    await waitFor(() => reported().length > 0, 20_000, "the reportable id's result");
+    // After a sweep of unreported results (each second), still only the reportable id, once.
+    const polls = orch.polls().length;
+    await waitFor(() => orch.polls().length >= polls + 15, 20_000, "fifteen more polls");
+    assert.deepEqual([...new Set(orch.results().map((r) => r.id))], ["bad/../id"]);
+    assert.equal(reported().length, 1);
+    assert.deepEqual(orch.violations, []);
+  } finally {
+    await svc.close();
+    await orch.close();
+    await dir.remove();
+  }
+});

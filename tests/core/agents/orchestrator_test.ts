@@ -218,3 +218,55 @@ Deno.test("orchestrator client: a next_poll_interval below a second is raised to
     await orch.close();
   }
 });
+
+Deno.test("orchestrator client: a redirect is not followed; a body that stalls fails naming the call", async () => {
+  // Where a redirect points: it must never be asked anything.
+  const elsewhere: string[] = [];
+  const other = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    elsewhere.push(
+      `${req.method} ${new URL(req.url).pathname} ${req.headers.get("authorization")}`,
+    );
+    return Response.json({ instruction: { id: "from-elsewhere", instruction_type: "execute" } });
+  });
+  let stall = false;
+  const bodies: ReadableStreamDefaultController<Uint8Array>[] = [];
+  const orch = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    if (stall) {
+      // Headers and a first byte, then nothing until the client gives up.
+      return new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(new TextEncoder().encode("{"));
+            bodies.push(c);
+          },
+        }),
+      );
+    }
+    const to = `http://127.0.0.1:${other.addr.port}${new URL(req.url).pathname}`;
+    return new Response(null, { status: 307, headers: { location: to } });
+  });
+  const { c, attempts } = client(`http://127.0.0.1:${orch.addr.port}`, { timeoutMs: 500 });
+  try {
+    await assert.rejects(c.poll(), /poll: HTTP 307 \(a redirect, not followed\)/);
+    await assert.rejects(
+      c.reportResult("i-1", { status: "completed", result: {}, execution_log: [] }),
+      /result: HTTP 307/,
+    );
+    assert.deepEqual(elsewhere, []);
+    assert.deepEqual(attempts, ["poll:307", "result:307"]);
+    stall = true;
+    attempts.length = 0;
+    await assert.rejects(c.poll(), /poll: HTTP 200 response body not read: .*timeout/);
+    // Retried like a network error (retry_attempts 3).
+    assert.deepEqual(attempts, ["poll:200", "poll:200", "poll:200", "poll:200"]);
+  } finally {
+    c.close();
+    for (const b of bodies) {
+      try {
+        b.close();
+      } catch { /* the client cancelled it */ }
+    }
+    await orch.shutdown();
+    await other.shutdown();
+  }
+});

@@ -206,3 +206,39 @@ Deno.test("an allowed source's subdir that is a symlink out of the source is ref
     await close();
   }
 });
+
+Deno.test("a git clone is stopped once it takes more than twice plugins.install_max_bytes on disk", async () => {
+  const { dir, installed, install, close } = await startInstalls();
+  try {
+    // A repository whose one commit holds 8 MiB that does not compress, for a 1 MiB bound.
+    const repo = join(dir, "repo");
+    await Deno.mkdir(repo);
+    for (const [name, text] of Object.entries(scaffoldFiles("x-plugin", "action"))) {
+      await Deno.writeTextFile(join(repo, name), text);
+    }
+    const blob = new Uint8Array(8 << 20);
+    for (let off = 0; off < blob.length; off += 65_536) {
+      crypto.getRandomValues(blob.subarray(off, off + 65_536));
+    }
+    await Deno.writeFile(join(repo, "blob.bin"), blob);
+    const git = async (...args: string[]) => {
+      const out = await new Deno.Command("git", {
+        args: ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.com", ...args],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    };
+    await git("init", "-q");
+    await git("add", ".");
+    await git("commit", "-q", "-m", "big");
+    const url = `file://${repo}`;
+    const err = await install({ url }, [url]);
+    assert.ok(err instanceof InstallError, String(err));
+    assert.match(err.message, /git clone stopped: it took more than 2097152 bytes/);
+    assert.match(err.message, /plugins\.install_max_bytes/);
+    assert.deepEqual([...Deno.readDirSync(installed)], [], "nothing was installed");
+  } finally {
+    await close();
+  }
+});

@@ -1,0 +1,57 @@
+/**
+ * Escape suite, links: a plugin may read its own folder, and Deno checks the path asked for, not
+ * where a symlink in it leads. So a plugin folder whose links lead out (or nowhere) is refused
+ * when it is loaded; links that stay inside are followed as usual.
+ */
+import assert from "node:assert/strict";
+import { loadPlugin, PluginError, PluginRunner } from "../../../core/plugin/mod.ts";
+import { makePlugin } from "../plugin_helpers.ts";
+
+const READ_THROUGH = `export function execute(_ctx: unknown, req: { path: string }) {
+  return Deno.readTextFileSync(new URL("./" + req.path, import.meta.url));
+}
+`;
+
+async function refused(dir: string, named: RegExp): Promise<void> {
+  await assert.rejects(loadPlugin(dir), (err: unknown) => {
+    assert.ok(err instanceof PluginError, String(err));
+    assert.equal(err.code, "link_outside");
+    assert.match(err.message, named);
+    return true;
+  });
+}
+
+Deno.test("a plugin folder holding a symlink that leads out of it is refused, naming the link", async () => {
+  const p = await makePlugin({ "mod.ts": READ_THROUGH, "lib/ok.txt": "inside" });
+  try {
+    // A secret next to the plugin folder, outside it and outside any sandbox grant.
+    await Deno.mkdir(`${p.root}/secret`);
+    await Deno.writeTextFile(`${p.root}/secret/key.txt`, "not for plugins");
+    await Deno.symlink(`${p.root}/secret`, `${p.dir}/leak`);
+    await refused(p.dir, /leak is a symlink to .*\/secret, outside the folder/);
+    await Deno.remove(`${p.dir}/leak`);
+    // Nested, relative, to a file.
+    await Deno.symlink("../../secret/key.txt", `${p.dir}/lib/key.txt`);
+    await refused(p.dir, /lib\/key\.txt is a symlink to .*\/secret\/key\.txt, outside/);
+    await Deno.remove(`${p.dir}/lib/key.txt`);
+    // A link that leads nowhere now could lead anywhere later.
+    await Deno.symlink(`${p.root}/not-yet`, `${p.dir}/later`);
+    await refused(p.dir, /later is a symlink that cannot be resolved/);
+  } finally {
+    await p.remove();
+  }
+});
+
+Deno.test("a symlink that stays inside the plugin folder is loaded and read through", async () => {
+  const p = await makePlugin({ "mod.ts": READ_THROUGH, "lib/ok.txt": "inside" });
+  await Deno.symlink("lib", `${p.dir}/alias`);
+  const runner = new PluginRunner(await loadPlugin(p.dir), { config: {} });
+  try {
+    const r = await runner.execute({ path: "alias/ok.txt" });
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.value, "inside");
+  } finally {
+    await runner.close();
+    await p.remove();
+  }
+});
