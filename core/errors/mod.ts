@@ -97,7 +97,22 @@ export class HttpError extends Error {
  */
 export function errorMessage(err: unknown): string {
   if (err instanceof Deno.errors.NotCapable) return refusalText(err.message);
+  if (err instanceof TypeError && err.message === "fetch failed" && err.cause instanceof Error) {
+    return `fetch failed: ${fetchCause(err.cause.message)}`;
+  }
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Why a `fetch` failed, from its cause's text without the URL it names (whose query or user info
+ * may hold a credential): `client error (Connect): tcp connect error: Connection refused (os
+ * error 111)`. A URL holds no space, so it ends at the first `): `.
+ */
+function fetchCause(text: string): string {
+  const line = text.split("\n")[0];
+  const m = /^error sending request for url \(\S*\): /.exec(line);
+  const why = m ? line.slice(m[0].length) : line;
+  return why.length > 200 ? `${why.slice(0, 200)}...` : why;
 }
 
 /**

@@ -8,6 +8,25 @@ Deno.test("errorMessage: an Error's message, anything else as a string", () => {
   assert.equal(errorMessage(42), "42");
 });
 
+Deno.test("errorMessage: a failed fetch says why (the refusal, the name lookup), never its URL", async () => {
+  // A port nothing listens on (bound, then closed), and a name that cannot resolve.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const secretUrl = `http://user:hunter2hunter2@127.0.0.1:${port}/x?token=s3cr3t-t0k3n`;
+  const refused = await fetch(secretUrl).then(() => undefined, (e) => e);
+  const text = errorMessage(refused);
+  assert.match(text, /^fetch failed: .*refused/i);
+  assert.doesNotMatch(text, /hunter2|s3cr3t|127\.0\.0\.1/);
+  const unresolved = await fetch("http://no-such-host.invalid/?token=s3cr3t-t0k3n")
+    .then(() => undefined, (e) => e);
+  assert.match(errorMessage(unresolved), /^fetch failed: .*dns/i);
+  assert.doesNotMatch(errorMessage(unresolved), /s3cr3t|no-such-host/);
+  // Another TypeError, or one without a cause, is its message.
+  assert.equal(errorMessage(new TypeError("fetch failed")), "fetch failed");
+  assert.equal(errorMessage(new TypeError("x is not a function")), "x is not a function");
+});
+
 Deno.test("errorMessage: a real refusal names IATP_ALLOW_*, never a Deno flag", async () => {
   // This test runs with -A; a worker with no read permission gets Deno's own refusal.
   const src = `try { Deno.readTextFileSync(${JSON.stringify("/etc/hostname")}); }
