@@ -1,13 +1,14 @@
 /**
  * The image path for real: build the scratch image with scripts/docker-image against the test
- * dockerd; run protected `iatp relay` and `iatp sidecar` containers (issuer key mounted from a
- * file) on a bridge network and check /health from a third container; prove each subcommand runs
+ * dockerd; run protected `iatp relay` and `iatp sidecar` containers (issuer key and the sidecar's
+ * credential mounted from files) on a bridge network, check /health from a third container and
+ * that the sidecar's records reach the relay by its container name; prove each subcommand runs
  * with exactly its permission line (a probe mounted in place of the file the image's own launcher
  * starts tries what the subcommand must not do); and check the launcher passes signals and exit
  * codes through.
  */
 import assert from "node:assert/strict";
-import { generateIssuer } from "../../core/auth/mod.ts";
+import { generateIssuer, issueCredential } from "../../core/auth/mod.ts";
 import { entryOf } from "../../cmd/permissions.ts";
 import { BUSYBOX_IMAGE, dockerCli, ensureBusyboxImage, ensureDockerd } from "../support/dockerd.ts";
 import { ROOT, tempDir } from "../helpers.ts";
@@ -35,14 +36,27 @@ function imageSocket(): Promise<string> {
   })();
 }
 
-/** A folder uid 10001 in the container can read, holding an issuer public key. */
+/**
+ * A folder uid 10001 in the container can read, holding an issuer public key and the sidecar's
+ * credential (publish:iatp.trace); `reader` may read every topic.
+ */
 async function keyDir() {
   const dir = await tempDir();
   await Deno.chmod(dir.path, 0o755);
   const issuer = await generateIssuer();
-  await Deno.writeTextFile(`${dir.path}/issuer.pub`, issuer.publicKey + "\n", { mode: 0o644 });
-  await Deno.chmod(`${dir.path}/issuer.pub`, 0o644);
-  return dir;
+  const files = {
+    "issuer.pub": issuer.publicKey,
+    "sidecar.token": await issueCredential(issuer, {
+      sub: "sidecar",
+      scopes: ["publish:iatp.trace"],
+    }),
+  };
+  for (const [name, text] of Object.entries(files)) {
+    await Deno.writeTextFile(`${dir.path}/${name}`, text + "\n", { mode: 0o644 });
+    await Deno.chmod(`${dir.path}/${name}`, 0o644);
+  }
+  const reader = await issueCredential(issuer, { sub: "reader", scopes: ["subscribe:*"] });
+  return { ...dir, reader };
 }
 
 Deno.test({
@@ -87,7 +101,10 @@ Deno.test({
       net,
       ...protectedRun("IATP_SIDECAR_AUTH_KEYS"),
       "-e",
-      `IATP_SIDECAR_RELAY_URL=http://${relayIp}:8005`,
+      // The relay by its container name, as docs/deployment.md runs it.
+      `IATP_SIDECAR_RELAY_URL=http://${names[0]}:8005`,
+      "-e",
+      "IATP_SIDECAR_RELAY_TOKEN=file:/run/iatp/sidecar.token",
       TAG,
       "sidecar",
       "--port",
@@ -132,6 +149,27 @@ Deno.test({
       );
       assert.match(probe.stdout, /RELAY \{.*"status":"ok"/);
       assert.match(probe.stdout, /SIDECAR \{.*"status":"healthy"/);
+    });
+
+    await t.step("the sidecar's records reach the relay by its container name", async () => {
+      const script = `wget -qO- --post-data '{"a":1}' http://${sidecarIp}:8001/proxy; ` +
+        `for i in $(seq 1 30); do ` +
+        `t=$(wget -qO- --header "Authorization: Bearer ${keys.reader}" ` +
+        `http://${relayIp}:8005/topics 2>/dev/null) && case "$t" in *iatp.trace*) ` +
+        `echo "TOPICS $t"; exit 0;; esac; sleep 1; done; echo "TOPICS $t"; exit 1`;
+      const probe = await dockerCli(sock, [
+        "run",
+        "--rm",
+        "--network",
+        net,
+        BUSYBOX_IMAGE,
+        "sh",
+        "-c",
+        script,
+      ]);
+      const logs = await dockerCli(sock, ["logs", names[1]]);
+      assert.equal(probe.code, 0, `${probe.stdout}${probe.stderr}\n${logs.stdout}${logs.stderr}`);
+      assert.match(probe.stdout, /"topic":"iatp\.trace"/);
     });
 
     await t.step("docker stop reaches the service through the launcher: clean exit 0", async () => {

@@ -49,6 +49,38 @@ Deno.test("init: each kind type-checks outside the checkout, validates and runs"
   }
 });
 
+Deno.test("init: in the checkout's data folder, `deno check mod.ts` there checks the plugin", async () => {
+  // The getting-started path: `scripts/iatp plugin init data/dev-plugins/...` from the checkout,
+  // then `deno check mod.ts` in that folder, under the checkout's deno.json.
+  await Deno.mkdir(`${ROOT}data`, { recursive: true });
+  const parent = await Deno.makeTempDir({ dir: `${ROOT}data`, prefix: "init-check-" });
+  try {
+    const dir = `${parent}/my-check`;
+    const made = await runIatp(["plugin", "init", dir], { cwd: ROOT });
+    assert.equal(made.code, 0, made.stderr);
+    const check = async () => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["check", "mod.ts"],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    };
+    const good = await check();
+    assert.equal(good.code, 0, good.stderr);
+    assert.doesNotMatch(good.stderr, /No matching files/, "mod.ts was checked, not left out");
+    await Deno.writeTextFile(`${dir}/mod.ts`, 'export const broken: number = "not a number";\n', {
+      append: true,
+    });
+    const bad = await check();
+    assert.equal(bad.code, 1, `a type error in mod.ts is reported\n${bad.stderr}`);
+    assert.match(bad.stderr, /TS2322/);
+  } finally {
+    await Deno.remove(parent, { recursive: true }).catch(() => {});
+  }
+});
+
 Deno.test("init: a bad id or a non-empty folder is a usage error, and nothing is written", async () => {
   const tmp = await tempDir();
   try {
