@@ -151,7 +151,8 @@ function matchesQuery(e: DashEvent, q: EventQuery): boolean {
 
 /**
  * The newest events (newest first) that `viewer` may see and that match `q`, scanning from the
- * end of `events` (oldest first) down; `more` says whether older matches exist.
+ * end of `events` (oldest first) down, or below `q.before` when it names an event `viewer` may
+ * see; `more` says whether older matches exist.
  */
 export function searchEvents(
   events: readonly DashEvent[],
@@ -160,7 +161,8 @@ export function searchEvents(
 ): { events: DashEvent[]; more: boolean } {
   let i = events.length - 1;
   if (q.before) {
-    const at = events.findLastIndex((e) => e.id === q.before);
+    // Only a visible event is a position: a hidden one answers as an unknown one does.
+    const at = events.findLastIndex((e) => e.id === q.before && viewer.maySee(e.topic));
     if (at >= 0) i = at - 1;
   }
   const out: DashEvent[] = [];

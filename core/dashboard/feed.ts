@@ -167,7 +167,8 @@ export class DashboardFeed {
   /**
    * Opens a browser stream for `viewer`: the relay state, then the visible events after `lastId`
    * (after a `reset`, when `lastId` is no longer held, the newest `backlog` ones), then live
-   * events.
+   * events. Only the position of an event `viewer` may see is a position: any other id is not
+   * held, so no answer tells whether a hidden event is.
    */
   open(
     viewer: Viewer,
@@ -185,7 +186,7 @@ export class DashboardFeed {
     const frames = [encodeRetry(opts.retryMs)];
     let from = Math.max(0, this.#ring.length - opts.backlog);
     if (lastId) {
-      const at = this.#ring.findLastIndex((e) => e.id === lastId);
+      const at = this.#ring.findLastIndex((e) => e.id === lastId && viewer.maySee(e.topic));
       if (at >= 0) from = Math.max(from, at + 1);
       else frames.push(encodeEvent({ event: "reset", data: '{"reason":"position not held"}' }));
     }

@@ -89,7 +89,7 @@ function registerEvents(app: App, d: RouteDeps): void {
         more={found.more}
         counts={feed.counts(viewer)}
         maxTopics={feed.maxCountedTopics}
-        lastId={feed.events().at(-1)?.id ?? ""}
+        lastId={feed.events().findLast((e) => viewer.maySee(e.topic))?.id ?? ""}
         pageSize={query.limit}
       />,
     );

@@ -331,6 +331,64 @@ Deno.test("a viewer sees only its subscribe scopes, on every route", async () =>
   }
 });
 
+Deno.test("the events page and its positions reveal nothing of the events a viewer may not see", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey] });
+  try {
+    await publish(relay.url, "sensor.cpu", { agent_id: "s1", value: 1 });
+    await publish(relay.url, "access.intent", { tx_id: "tx-h1" });
+    await publish(relay.url, "sensor.cpu", { agent_id: "s1", value: 2 });
+    await publish(relay.url, "access.decision", { tx_id: "tx-h1", decision: "deny" });
+    const all = { authorization: `Bearer ${await mint("ops", ["dashboard:view", "subscribe:*"])}` };
+    await waitFor(async () => (await state(dash.url, all)).events === 4, 15_000, "feed");
+    const every = (await (await fetch(`${dash.url}/api/events`, { headers: all })).json()).events;
+    const [decision, sensor, intent, first] = every.map((e: { id: string }) => e.id);
+    const lastIdOf = async (headers: Record<string, string>) => {
+      const html = await (await fetch(`${dash.url}/activity`, { headers })).text();
+      return /data-last-id="([^"]*)"/.exec(html)?.[1];
+    };
+    assert.equal(await lastIdOf(all), decision, "the newest event, seen by a viewer of all");
+    const h = {
+      authorization: `Bearer ${await mint("sensors", ["dashboard:view", "subscribe:sensor.*"])}`,
+    };
+    assert.equal(await lastIdOf(h), sensor, "the newest event this viewer may see");
+    const nothing = {
+      authorization: `Bearer ${await mint("nobody", ["dashboard:view", "subscribe:none.*"])}`,
+    };
+    assert.equal(await lastIdOf(nothing), "", "no position at all for a viewer who sees none");
+    // A hidden event's position answers as an unknown one: paging and resuming from it tell
+    // nothing about whether it is held.
+    const page = async (before: string) =>
+      (await (await fetch(`${dash.url}/api/events?before=${before}`, { headers: h })).json())
+        .events.map((e: { id: string }) => e.id);
+    assert.deepEqual(await page(intent), [sensor, first]);
+    assert.deepEqual(await page("0-999999"), [sensor, first]);
+    assert.deepEqual(await page(sensor), [first], "a visible position pages back");
+    for (const since of [intent, "0-999999"]) {
+      const s = await openStream(`${dash.url}/events?since=${since}`, h);
+      await s.until((e) => e.filter((x) => x.event === "message").length === 2, 15_000, "backlog");
+      assert.deepEqual(s.events.map((x) => x.event), ["reset", "status", "message", "message"]);
+      assert.deepEqual(s.messages().map((m) => m.id), [first, sensor], since);
+      await s.close();
+    }
+    const resumed = await openStream(`${dash.url}/events?since=${sensor}`, h);
+    await resumed.until((e) => e.some((x) => x.event === "status"), 15_000, "status");
+    await publish(relay.url, "access.intent", { tx_id: "tx-h2" });
+    await publish(relay.url, "sensor.disk", { agent_id: "s1", value: 2 });
+    await resumed.until((e) => e.some((x) => x.data.includes("sensor.disk")), 15_000, "live");
+    assert.deepEqual(
+      resumed.messages().map((m) => m.json.topic),
+      ["sensor.disk"],
+      "resumed after its own last event: nothing lost, nothing twice",
+    );
+    await resumed.close();
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
 const SECRETS = {
   password: "pw-value-1",
   passwd: "pw-value-2",

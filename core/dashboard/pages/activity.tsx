@@ -21,7 +21,10 @@ export interface ActivityProps {
   counts: Map<string, number>;
   /** Most topics the server counts: the live page adds none beyond it. */
   maxTopics: number;
-  /** Newest position in the store, where the live stream resumes. */
+  /**
+   * The newest event the viewer may see, where the live stream resumes (never a hidden one's
+   * position).
+   */
   lastId: string;
   pageSize: number;
 }
