@@ -113,6 +113,11 @@ export class DashboardFeed {
     return this.#clients.size;
   }
 
+  /** True when no further browser stream may open (`maxClients` reached). */
+  get full(): boolean {
+    return this.#clients.size >= this.o.maxClients;
+  }
+
   /** Browser streams open now for the viewer `id`. */
   streamsOf(id: string): number {
     let n = 0;

@@ -219,6 +219,18 @@ Deno.test("one viewer's streams are bounded: the others' live view stays open", 
       authorization: `Bearer ${await mint("other", ["dashboard:view"])}`,
     });
     assert.equal(other.status, 200, "another viewer still gets a stream");
+    // The page's probe (EventSource tells no status) gets the refusal a stream would.
+    const head = async (headers: Record<string, string>) => {
+      const res = await fetch(`${dash.url}/events`, { method: "HEAD", headers });
+      await res.body?.cancel();
+      return res.status;
+    };
+    assert.equal(await head(greedy), 429, "HEAD: this viewer's limit");
+    const third3 = { authorization: `Bearer ${await mint("third", ["dashboard:view"])}` };
+    assert.equal(await head(third3), 503, "HEAD: the dashboard's browser limit");
+    const full = await open(third3);
+    assert.equal(full.status, 503);
+    assert.equal(JSON.parse(full.events[0].data).setting, "max_clients");
     // A stream that ends gives its slot back.
     await first.close();
     await waitFor(
