@@ -17,6 +17,7 @@ import {
 } from "../core/config/mod.ts";
 import {
   DEFAULT_HISTORY,
+  DEFAULT_HISTORY_BYTES,
   DEFAULT_LOGIN_RATE_PER_MIN,
   DEFAULT_MAX_SESSIONS,
   DEFAULT_SESSION_TTL_MS,
@@ -70,6 +71,11 @@ export const spec = defineConfig({
       default: DEFAULT_HISTORY,
       min: 1,
       max: 100_000,
+    }),
+    history_bytes: bytes({
+      help: "bytes of recent events kept in memory, as JSON (the oldest go first)",
+      default: DEFAULT_HISTORY_BYTES,
+      min: 64 * 1024,
     }),
     page_size: int({ help: "events shown per page", default: 50, min: 1, max: 200 }),
     stream_backlog: int({
@@ -194,6 +200,7 @@ export async function start(
     healthTimeoutMs: config.health_timeout,
     topics: config.topics,
     history: config.history,
+    historyBytes: config.history_bytes,
     pageSize: config.page_size,
     streamBacklog: config.stream_backlog,
     overviewRefreshMs: config.overview_refresh,

@@ -27,6 +27,8 @@ export const DEFAULT_TOPICS = [
 
 /** Default number of recent events kept (pages, search, browser resume, /tx lookups). */
 export const DEFAULT_HISTORY = 10_000;
+/** Default bound on the bytes of the recent events kept (their JSON, as streamed to browsers). */
+export const DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024;
 /** Most topics counted; events of further topics are kept but not counted. */
 const MAX_COUNTED_TOPICS = 1000;
 
@@ -50,6 +52,11 @@ interface FeedOptions {
   relayToken?: string;
   topics: string[];
   history: number;
+  /**
+   * Most bytes of event JSON kept (default {@linkcode DEFAULT_HISTORY_BYTES}): the oldest go
+   * first, the newest event is always kept.
+   */
+  historyBytes?: number;
   queueBytes: number;
   maxClients: number;
   log: Logger;
@@ -63,6 +70,9 @@ interface Client {
 /** The live feed; see the module doc. */
 export class DashboardFeed {
   readonly #ring: DashEvent[] = [];
+  /** The JSON bytes of each event of the ring, in its order. */
+  readonly #sizes: number[] = [];
+  #bytes = 0;
   readonly #seen = new Set<string>();
   readonly #counts = new Map<string, number>();
   readonly #intents = new Map<string, IntentBrief>();
@@ -135,15 +145,24 @@ export class DashboardFeed {
         this.#intents.delete(this.#intents.keys().next().value!);
       }
     }
+    const frame = eventFrame(e);
     this.#ring.push(e);
+    this.#sizes.push(frame.length);
+    this.#bytes += frame.length;
     this.#seen.add(e.event_id);
-    if (this.#ring.length > this.o.history) this.#seen.delete(this.#ring.shift()!.event_id);
+    // Bounded by count and by bytes: a few huge events cannot hold the dashboard's memory.
+    const maxBytes = this.o.historyBytes ?? DEFAULT_HISTORY_BYTES;
+    while (
+      this.#ring.length > this.o.history || (this.#bytes > maxBytes && this.#ring.length > 1)
+    ) {
+      this.#seen.delete(this.#ring.shift()!.event_id);
+      this.#bytes -= this.#sizes.shift()!;
+    }
     if (this.#counts.has(e.topic) || this.#counts.size < MAX_COUNTED_TOPICS) {
       this.#counts.set(e.topic, (this.#counts.get(e.topic) ?? 0) + 1);
     }
     this.stats.add(e);
     this.#relay.last_event = e.ts;
-    const frame = eventFrame(e);
     for (const c of this.#clients) {
       if (this.#holds(c) && c.viewer.maySee(e.topic)) c.stream.offer(frame);
     }

@@ -50,6 +50,8 @@ export interface DashboardOptions {
   healthTimeoutMs: number;
   topics: string[];
   history: number;
+  /** Most bytes of event JSON kept in memory. */
+  historyBytes: number;
   pageSize: number;
   streamBacklog: number;
   overviewRefreshMs: number;
@@ -73,6 +75,7 @@ function buildParts(o: DashboardOptions) {
     relayToken: o.relayToken,
     topics: o.topics,
     history: o.history,
+    historyBytes: o.historyBytes,
     queueBytes: o.queueBytes,
     maxClients: o.maxClients,
     log: o.log,
