@@ -113,9 +113,15 @@ export class DashboardFeed {
     return MAX_COUNTED_TOPICS;
   }
 
-  /** The relay's reachability. */
-  relay(): RelayState {
-    return this.#relay;
+  /**
+   * The relay's reachability; for `viewer`, with `last_event` the time of the newest event it
+   * may see (the arrival of a hidden event shows nowhere).
+   */
+  relay(viewer?: Viewer): RelayState {
+    if (!viewer) return this.#relay;
+    const { last_event: _, ...rest } = this.#relay;
+    const last = this.#ring.findLast((e) => viewer.maySee(e.topic))?.ts;
+    return last ? { ...rest, last_event: last } : rest;
   }
 
   /** Browsers connected now. */
@@ -184,8 +190,7 @@ export class DashboardFeed {
       if (news) this.o.log.warn("relay unreachable; retrying", { error, failures });
     } else if (state === "failed") this.o.log.error("relay feed stopped", { error });
     else this.o.log.info("relay connected");
-    const frame = statusFrame(this.#relay);
-    for (const c of this.#clients) c.stream.offer(frame);
+    for (const c of this.#clients) c.stream.offer(statusFrame(this.relay(c.viewer)));
   }
 
   /**
@@ -214,7 +219,7 @@ export class DashboardFeed {
       if (at >= 0) from = Math.max(from, at + 1);
       else frames.push(encodeEvent({ event: "reset", data: '{"reason":"position not held"}' }));
     }
-    frames.push(statusFrame(this.#relay));
+    frames.push(statusFrame(this.relay(viewer)));
     for (let i = from; i < this.#ring.length; i++) {
       if (viewer.maySee(this.#ring[i].topic)) frames.push(eventFrame(this.#ring[i]));
     }

@@ -65,7 +65,7 @@ function registerOverview(app: App, d: RouteDeps): void {
     const visible = feed.events().filter((e) => viewer.maySee(e.topic));
     return c.json({
       viewer: viewer.id,
-      relay: feed.relay(),
+      relay: feed.relay(viewer),
       counts: Object.fromEntries(feed.counts(viewer)),
       events: visible.length,
       last_id: visible.at(-1)?.id ?? null,
@@ -82,7 +82,7 @@ function registerEvents(app: App, d: RouteDeps): void {
     return page(
       c,
       <ActivityPage
-        relay={feed.relay()}
+        relay={feed.relay(viewer)}
         viewer={viewer}
         query={query}
         events={found.events}
@@ -171,7 +171,13 @@ function registerTx(app: App, d: RouteDeps): void {
     }
     return page(
       c,
-      <TxPage txId={txId} relay={feed.relay()} viewer={viewer} events={events} audit={audit} />,
+      <TxPage
+        txId={txId}
+        relay={feed.relay(viewer)}
+        viewer={viewer}
+        events={events}
+        audit={audit}
+      />,
     );
   });
 }

@@ -351,6 +351,7 @@ Deno.test("the events page and its positions reveal nothing of the events a view
     await publish(relay.url, "sensor.cpu", { agent_id: "s1", value: 1 });
     await publish(relay.url, "access.intent", { tx_id: "tx-h1" });
     await publish(relay.url, "sensor.cpu", { agent_id: "s1", value: 2 });
+    await new Promise((r) => setTimeout(r, 5)); // the hidden event arrives a moment later
     await publish(relay.url, "access.decision", { tx_id: "tx-h1", decision: "deny" });
     const all = { authorization: `Bearer ${await mint("ops", ["dashboard:view", "subscribe:*"])}` };
     await waitFor(async () => (await state(dash.url, all)).events === 4, 15_000, "feed");
@@ -369,6 +370,20 @@ Deno.test("the events page and its positions reveal nothing of the events a view
       authorization: `Bearer ${await mint("nobody", ["dashboard:view", "subscribe:none.*"])}`,
     };
     assert.equal(await lastIdOf(nothing), "", "no position at all for a viewer who sees none");
+    // Nor when the newest hidden event arrived: the relay's last_event is the viewer's own.
+    const tsOf = (id: string) => every.find((e: { id: string }) => e.id === id).ts;
+    assert.notEqual(tsOf(decision), tsOf(sensor), "a hidden event arrived later");
+    assert.equal((await state(dash.url, all)).relay.last_event, tsOf(decision));
+    for (const [headers, want] of [[h, tsOf(sensor)], [nothing, undefined]] as const) {
+      assert.equal((await state(dash.url, headers)).relay.last_event, want);
+      const o = await (await fetch(`${dash.url}/api/overview`, { headers })).json();
+      assert.equal(o.relay.last_event, want);
+      const s = await openStream(`${dash.url}/events`, headers);
+      await s.until((e) => e.some((x) => x.event === "status"), 15_000, "status");
+      const status = JSON.parse(s.events.find((x) => x.event === "status")!.data);
+      assert.equal(status.relay.last_event, want);
+      await s.close();
+    }
     // A hidden event's position answers as an unknown one: paging and resuming from it tell
     // nothing about whether it is held.
     const page = async (before: string) =>
