@@ -41,6 +41,11 @@ export interface Viewer {
   id: string;
   /** True when this viewer holds a `subscribe:` grant covering `topic`. */
   maySee(topic: string): boolean;
+  /**
+   * True when the viewer's credential grants no `subscribe:` scope at all: it sees no event
+   * whatever arrives (the pages say so, instead of "no events yet").
+   */
+  seesNoTopic?: boolean;
   /** True when the dashboard requires a login (shows the logout button). */
   authenticated: boolean;
   /**

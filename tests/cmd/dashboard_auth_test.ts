@@ -416,6 +416,32 @@ Deno.test("the events page and its positions reveal nothing of the events a view
   }
 });
 
+Deno.test("a viewer whose credential grants no subscribe scope is told so, not 'no events yet'", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey] });
+  try {
+    await publish(relay.url, "sensor.cpu", { agent_id: "s1", value: 1 });
+    const all = { authorization: `Bearer ${await mint("ops", ["dashboard:view", "subscribe:*"])}` };
+    await waitFor(async () => (await state(dash.url, all)).events === 1, 15_000, "feed");
+    const bare = { authorization: `Bearer ${await mint("bare", ["dashboard:view"])}` };
+    const scoped = {
+      authorization: `Bearer ${await mint("scoped", ["dashboard:view", "subscribe:none.*"])}`,
+    };
+    for (const path of ["/", "/activity"]) {
+      const html = await (await fetch(dash.url + path, { headers: bare })).text();
+      assert.match(html, /id="no-topic"/, path);
+      assert.match(html, /grants no <code>subscribe:<\/code>/, path);
+      assert.doesNotMatch(html, /No events yet|Nothing to show yet/, path);
+      const other = await (await fetch(dash.url + path, { headers: scoped })).text();
+      assert.doesNotMatch(other, /id="no-topic"/, `${path}: a viewer with a scope`);
+    }
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
 const SECRETS = {
   password: "pw-value-1",
   passwd: "pw-value-2",
