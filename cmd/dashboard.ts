@@ -20,6 +20,7 @@ import {
   DEFAULT_HISTORY_BYTES,
   DEFAULT_LOGIN_RATE_PER_MIN,
   DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_VIEWER_SESSIONS,
   DEFAULT_SESSION_TTL_MS,
   DEFAULT_TOPICS,
   MAX_WATCHED_SERVICES,
@@ -114,6 +115,11 @@ export const spec = defineConfig({
     max_sessions: int({
       help: "live login sessions kept",
       default: DEFAULT_MAX_SESSIONS,
+      min: 1,
+    }),
+    max_viewer_sessions: int({
+      help: "live login sessions of one viewer (credential subject); beyond it its oldest ends",
+      default: DEFAULT_MAX_VIEWER_SESSIONS,
       min: 1,
     }),
     login_rate: int({
@@ -211,6 +217,7 @@ export async function start(
     retryMs: config.retry,
     sessionTtlMs: config.session_ttl,
     maxSessions: config.max_sessions,
+    maxViewerSessions: config.max_viewer_sessions,
     loginRatePerMin: config.login_rate,
     edge: edgeOptions(config),
   });

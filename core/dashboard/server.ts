@@ -63,6 +63,8 @@ export interface DashboardOptions {
   retryMs: number;
   sessionTtlMs: number;
   maxSessions: number;
+  /** Most live sessions of one viewer (credential subject). */
+  maxViewerSessions: number;
   loginRatePerMin: number;
   /** The HTTP edge's bounds (body limit, timeouts, connection cap, TLS, drain deadline). */
   edge?: EdgeOptions;
@@ -93,6 +95,7 @@ function buildParts(o: DashboardOptions) {
     log: o.log,
     sessionTtlMs: o.sessionTtlMs,
     maxSessions: o.maxSessions,
+    maxViewerSessions: o.maxViewerSessions,
     loginRatePerMin: o.loginRatePerMin,
   });
   return { feed, health, ledger, auth };

@@ -248,6 +248,37 @@ Deno.test("one viewer's streams are bounded: the others' live view stays open", 
   }
 });
 
+Deno.test("one viewer logging in again and again ends its own sessions, never the others'", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, {
+    auth_keys: [publicKey],
+    max_sessions: 4,
+    max_viewer_sessions: 2,
+  });
+  const status = async (cookie: string) => {
+    const res = await fetch(`${dash.url}/api/state`, { headers: { cookie } });
+    await res.body?.cancel();
+    return res.status;
+  };
+  try {
+    const victim = await login(dash.url, await mint("victim", ["dashboard:view"]));
+    assert.equal(victim.res.status, 200);
+    const greedy = await mint("greedy", ["dashboard:view"]);
+    const cookies: string[] = [];
+    for (let i = 0; i < 6; i++) cookies.push((await login(dash.url, greedy)).cookie);
+    assert.equal(await status(victim.cookie), 200, "another viewer's session stays");
+    assert.deepEqual(
+      await Promise.all(cookies.map(status)),
+      [401, 401, 401, 401, 200, 200],
+      "the greedy viewer keeps its newest max_viewer_sessions",
+    );
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
 Deno.test("login: form post, cross-origin refusal and rate limiting", async () => {
   const relay = await startRelay();
   const { publicKey, mint } = await issuerFor();
