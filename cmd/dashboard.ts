@@ -17,8 +17,10 @@ import {
 } from "../core/config/mod.ts";
 import {
   DEFAULT_HISTORY,
+  DEFAULT_HISTORY_BYTES,
   DEFAULT_LOGIN_RATE_PER_MIN,
   DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_VIEWER_SESSIONS,
   DEFAULT_SESSION_TTL_MS,
   DEFAULT_TOPICS,
   MAX_WATCHED_SERVICES,
@@ -71,6 +73,11 @@ export const spec = defineConfig({
       min: 1,
       max: 100_000,
     }),
+    history_bytes: bytes({
+      help: "bytes of recent events kept in memory, as JSON (the oldest go first)",
+      default: DEFAULT_HISTORY_BYTES,
+      min: 64 * 1024,
+    }),
     page_size: int({ help: "events shown per page", default: 50, min: 1, max: 200 }),
     stream_backlog: int({
       help: "recent events a new browser stream starts with",
@@ -108,6 +115,11 @@ export const spec = defineConfig({
     max_sessions: int({
       help: "live login sessions kept",
       default: DEFAULT_MAX_SESSIONS,
+      min: 1,
+    }),
+    max_viewer_sessions: int({
+      help: "live login sessions of one viewer (credential subject); beyond it its oldest ends",
+      default: DEFAULT_MAX_VIEWER_SESSIONS,
       min: 1,
     }),
     login_rate: int({
@@ -194,6 +206,7 @@ export async function start(
     healthTimeoutMs: config.health_timeout,
     topics: config.topics,
     history: config.history,
+    historyBytes: config.history_bytes,
     pageSize: config.page_size,
     streamBacklog: config.stream_backlog,
     overviewRefreshMs: config.overview_refresh,
@@ -204,6 +217,7 @@ export async function start(
     retryMs: config.retry,
     sessionTtlMs: config.session_ttl,
     maxSessions: config.max_sessions,
+    maxViewerSessions: config.max_viewer_sessions,
     loginRatePerMin: config.login_rate,
     edge: edgeOptions(config),
   });

@@ -32,6 +32,8 @@ export interface DashboardAuthOptions {
   log: Logger;
   sessionTtlMs: number;
   maxSessions: number;
+  /** Most live sessions of one viewer (credential subject). */
+  maxViewerSessions?: number;
   loginRatePerMin: number;
 }
 
@@ -57,7 +59,12 @@ const NOBODY: Viewer = { id: "nobody", maySee: () => false, authenticated: true 
 
 /** Builds the gate; with `mesh.enabled` false everyone is the open viewer. */
 export function createDashboardAuth(o: DashboardAuthOptions): DashboardAuth {
-  const sessions = new SessionStore(o.sessionTtlMs, o.maxSessions);
+  const sessions = new SessionStore(
+    o.sessionTtlMs,
+    o.maxSessions,
+    Date.now,
+    o.maxViewerSessions,
+  );
   const viewers = new WeakMap<Request, Viewer>();
   return {
     get enabled() {

@@ -41,6 +41,11 @@ export interface Viewer {
   id: string;
   /** True when this viewer holds a `subscribe:` grant covering `topic`. */
   maySee(topic: string): boolean;
+  /**
+   * True when the viewer's credential grants no `subscribe:` scope at all: it sees no event
+   * whatever arrives (the pages say so, instead of "no events yet").
+   */
+  seesNoTopic?: boolean;
   /** True when the dashboard requires a login (shows the logout button). */
   authenticated: boolean;
   /**
@@ -151,7 +156,8 @@ function matchesQuery(e: DashEvent, q: EventQuery): boolean {
 
 /**
  * The newest events (newest first) that `viewer` may see and that match `q`, scanning from the
- * end of `events` (oldest first) down; `more` says whether older matches exist.
+ * end of `events` (oldest first) down, or below `q.before` when it names an event `viewer` may
+ * see; `more` says whether older matches exist.
  */
 export function searchEvents(
   events: readonly DashEvent[],
@@ -160,7 +166,8 @@ export function searchEvents(
 ): { events: DashEvent[]; more: boolean } {
   let i = events.length - 1;
   if (q.before) {
-    const at = events.findLastIndex((e) => e.id === q.before);
+    // Only a visible event is a position: a hidden one answers as an unknown one does.
+    const at = events.findLastIndex((e) => e.id === q.before && viewer.maySee(e.topic));
     if (at >= 0) i = at - 1;
   }
   const out: DashEvent[] = [];

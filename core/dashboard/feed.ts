@@ -27,6 +27,8 @@ export const DEFAULT_TOPICS = [
 
 /** Default number of recent events kept (pages, search, browser resume, /tx lookups). */
 export const DEFAULT_HISTORY = 10_000;
+/** Default bound on the bytes of the recent events kept (their JSON, as streamed to browsers). */
+export const DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024;
 /** Most topics counted; events of further topics are kept but not counted. */
 const MAX_COUNTED_TOPICS = 1000;
 
@@ -50,6 +52,11 @@ interface FeedOptions {
   relayToken?: string;
   topics: string[];
   history: number;
+  /**
+   * Most bytes of event JSON kept (default {@linkcode DEFAULT_HISTORY_BYTES}): the oldest go
+   * first, the newest event is always kept.
+   */
+  historyBytes?: number;
   queueBytes: number;
   maxClients: number;
   log: Logger;
@@ -63,6 +70,9 @@ interface Client {
 /** The live feed; see the module doc. */
 export class DashboardFeed {
   readonly #ring: DashEvent[] = [];
+  /** The JSON bytes of each event of the ring, in its order. */
+  readonly #sizes: number[] = [];
+  #bytes = 0;
   readonly #seen = new Set<string>();
   readonly #counts = new Map<string, number>();
   readonly #intents = new Map<string, IntentBrief>();
@@ -103,14 +113,25 @@ export class DashboardFeed {
     return MAX_COUNTED_TOPICS;
   }
 
-  /** The relay's reachability. */
-  relay(): RelayState {
-    return this.#relay;
+  /**
+   * The relay's reachability; for `viewer`, with `last_event` the time of the newest event it
+   * may see (the arrival of a hidden event shows nowhere).
+   */
+  relay(viewer?: Viewer): RelayState {
+    if (!viewer) return this.#relay;
+    const { last_event: _, ...rest } = this.#relay;
+    const last = this.#ring.findLast((e) => viewer.maySee(e.topic))?.ts;
+    return last ? { ...rest, last_event: last } : rest;
   }
 
   /** Browsers connected now. */
   get clients(): number {
     return this.#clients.size;
+  }
+
+  /** True when no further browser stream may open (`maxClients` reached). */
+  get full(): boolean {
+    return this.#clients.size >= this.o.maxClients;
   }
 
   /** Browser streams open now for the viewer `id`. */
@@ -130,15 +151,24 @@ export class DashboardFeed {
         this.#intents.delete(this.#intents.keys().next().value!);
       }
     }
+    const frame = eventFrame(e);
     this.#ring.push(e);
+    this.#sizes.push(frame.length);
+    this.#bytes += frame.length;
     this.#seen.add(e.event_id);
-    if (this.#ring.length > this.o.history) this.#seen.delete(this.#ring.shift()!.event_id);
+    // Bounded by count and by bytes: a few huge events cannot hold the dashboard's memory.
+    const maxBytes = this.o.historyBytes ?? DEFAULT_HISTORY_BYTES;
+    while (
+      this.#ring.length > this.o.history || (this.#bytes > maxBytes && this.#ring.length > 1)
+    ) {
+      this.#seen.delete(this.#ring.shift()!.event_id);
+      this.#bytes -= this.#sizes.shift()!;
+    }
     if (this.#counts.has(e.topic) || this.#counts.size < MAX_COUNTED_TOPICS) {
       this.#counts.set(e.topic, (this.#counts.get(e.topic) ?? 0) + 1);
     }
     this.stats.add(e);
     this.#relay.last_event = e.ts;
-    const frame = eventFrame(e);
     for (const c of this.#clients) {
       if (this.#holds(c) && c.viewer.maySee(e.topic)) c.stream.offer(frame);
     }
@@ -160,14 +190,14 @@ export class DashboardFeed {
       if (news) this.o.log.warn("relay unreachable; retrying", { error, failures });
     } else if (state === "failed") this.o.log.error("relay feed stopped", { error });
     else this.o.log.info("relay connected");
-    const frame = statusFrame(this.#relay);
-    for (const c of this.#clients) c.stream.offer(frame);
+    for (const c of this.#clients) c.stream.offer(statusFrame(this.relay(c.viewer)));
   }
 
   /**
    * Opens a browser stream for `viewer`: the relay state, then the visible events after `lastId`
    * (after a `reset`, when `lastId` is no longer held, the newest `backlog` ones), then live
-   * events.
+   * events. Only the position of an event `viewer` may see is a position: any other id is not
+   * held, so no answer tells whether a hidden event is.
    */
   open(
     viewer: Viewer,
@@ -185,11 +215,11 @@ export class DashboardFeed {
     const frames = [encodeRetry(opts.retryMs)];
     let from = Math.max(0, this.#ring.length - opts.backlog);
     if (lastId) {
-      const at = this.#ring.findLastIndex((e) => e.id === lastId);
+      const at = this.#ring.findLastIndex((e) => e.id === lastId && viewer.maySee(e.topic));
       if (at >= 0) from = Math.max(from, at + 1);
       else frames.push(encodeEvent({ event: "reset", data: '{"reason":"position not held"}' }));
     }
-    frames.push(statusFrame(this.#relay));
+    frames.push(statusFrame(this.relay(viewer)));
     for (let i = from; i < this.#ring.length; i++) {
       if (viewer.maySee(this.#ring[i].topic)) frames.push(eventFrame(this.#ring[i]));
     }

@@ -38,7 +38,14 @@ const PUBLIC_PATHS = /^\/(login|logout|health|ready|metrics|favicon\.ico|static\
 const MAX_LOGIN_CREDENTIAL_CHARS = 8192;
 
 function viewerFrom(p: Pick<Principal, "id" | "grants">, valid: () => boolean): Viewer {
-  return { id: p.id, maySee: (t) => p.grants.maySee(t), authenticated: true, valid };
+  const seesNoTopic = !p.grants.scopes.some((s) => s === "*" || s.startsWith("subscribe:"));
+  return {
+    id: p.id,
+    maySee: (t) => p.grants.maySee(t),
+    authenticated: true,
+    valid,
+    ...(seesNoTopic ? { seesNoTopic } : {}),
+  };
 }
 
 /** A path on this site to return to after login; anything else becomes `/`. */

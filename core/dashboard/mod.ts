@@ -11,9 +11,13 @@
  * @module
  */
 export { DEFAULT_LOGIN_RATE_PER_MIN } from "./auth.ts";
-export { DEFAULT_HISTORY, DEFAULT_TOPICS } from "./feed.ts";
+export { DEFAULT_HISTORY, DEFAULT_HISTORY_BYTES, DEFAULT_TOPICS } from "./feed.ts";
 export { MAX_WATCHED_SERVICES, parseServiceTargets, type ServiceTarget } from "./health.ts";
 export { type DashboardOptions, startDashboardServer } from "./server.ts";
-export { DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_TTL_MS } from "./session.ts";
+export {
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_VIEWER_SESSIONS,
+  DEFAULT_SESSION_TTL_MS,
+} from "./session.ts";
 export { loadAuditTrail, staticFiles } from "./on_demand.ts";
 export type { AuditEntryView, AuditView } from "./tx.ts";

@@ -61,9 +61,10 @@ function relayRow(relay: RelayState, url: string): ServiceRow {
 /** The services table: the relay, the polled services, then services only heard from. */
 function servicesFor(
   src: OverviewSources,
+  viewer: Viewer,
   seen: StatsView["seen"],
 ): { services: ServiceRow[]; trust: Map<string, number> } {
-  const services: ServiceRow[] = [relayRow(src.feed.relay(), src.relayUrl)];
+  const services: ServiceRow[] = [relayRow(src.feed.relay(viewer), src.relayUrl)];
   const trust = new Map<string, number>();
   const polled = new Set<string>(["relay"]);
   for (const h of src.health.snapshot()) {
@@ -101,7 +102,7 @@ function servicesFor(
 /** Assembles the overview for `viewer`. */
 export function overviewFor(src: OverviewSources, viewer: Viewer): OverviewData {
   const stats = src.feed.stats.view(viewer);
-  const { services, trust } = servicesFor(src, stats.seen);
+  const { services, trust } = servicesFor(src, viewer, stats.seen);
   const totals = { allow: 0, deny: 0, block: 0, warn: 0 };
   for (const k of DECISION_KINDS) totals[k] = stats.series[k].reduce((a, b) => a + b, 0);
   const counts = src.feed.counts(viewer);
@@ -112,7 +113,7 @@ export function overviewFor(src: OverviewSources, viewer: Viewer): OverviewData 
   for (const e of src.feed.events()) if (viewer.maySee(e.topic)) events++;
   return {
     generated_at: new Date().toISOString(),
-    relay: src.feed.relay(),
+    relay: src.feed.relay(viewer),
     services,
     chart: { minutes: stats.minutes, series: stats.series },
     totals,

@@ -65,7 +65,7 @@ function registerOverview(app: App, d: RouteDeps): void {
     const visible = feed.events().filter((e) => viewer.maySee(e.topic));
     return c.json({
       viewer: viewer.id,
-      relay: feed.relay(),
+      relay: feed.relay(viewer),
       counts: Object.fromEntries(feed.counts(viewer)),
       events: visible.length,
       last_id: visible.at(-1)?.id ?? null,
@@ -82,14 +82,14 @@ function registerEvents(app: App, d: RouteDeps): void {
     return page(
       c,
       <ActivityPage
-        relay={feed.relay()}
+        relay={feed.relay(viewer)}
         viewer={viewer}
         query={query}
         events={found.events}
         more={found.more}
         counts={feed.counts(viewer)}
         maxTopics={feed.maxCountedTopics}
-        lastId={feed.events().at(-1)?.id ?? ""}
+        lastId={feed.events().findLast((e) => viewer.maySee(e.topic))?.id ?? ""}
         pageSize={query.limit}
       />,
     );
@@ -100,22 +100,33 @@ function registerEvents(app: App, d: RouteDeps): void {
     return c.json({ ...found, next_before: found.more ? found.events.at(-1)?.id : null });
   });
 
+  const browsersFull = () =>
+    new HttpError(503, `browser limit of ${d.maxClients} reached (max_clients)`, {
+      setting: "max_clients",
+      limit: d.maxClients,
+    });
   app.get("/events", (c) => {
     const headers = {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",
     };
-    // A HEAD answer carries no body: no browser stream to register (nothing would read it).
-    if (c.req.method === "HEAD") return c.body(null, 200, headers);
     const viewer = auth.viewerOf(c);
     // One viewer cannot take every stream slot: the others' live view stays open.
-    if (viewer.authenticated && feed.streamsOf(viewer.id) >= d.maxViewerStreams) {
-      throw new HttpError(
+    const refusal = viewer.authenticated && feed.streamsOf(viewer.id) >= d.maxViewerStreams
+      ? new HttpError(
         429,
         `stream limit of ${d.maxViewerStreams} per viewer reached (max_viewer_streams)`,
         { setting: "max_viewer_streams", limit: d.maxViewerStreams },
-      );
+      )
+      : feed.full
+      ? browsersFull()
+      : undefined;
+    // A HEAD answer carries no body and registers no stream (nothing would read it): it tells
+    // the page why its stream was refused (EventSource reports no status), with the GET's status.
+    if (c.req.method === "HEAD") {
+      return c.body(null, (refusal?.status ?? 200) as 200 | 429 | 503, headers);
     }
+    if (refusal) throw refusal;
     const stream = feed.open(
       viewer,
       c.req.header("last-event-id") ?? c.req.query("since"),
@@ -124,7 +135,7 @@ function registerEvents(app: App, d: RouteDeps): void {
         backlog: d.streamBacklog,
       },
     );
-    if (!stream) throw new HttpError(503, `browser limit of ${d.maxClients} reached`);
+    if (!stream) throw browsersFull();
     return c.body(stream.body(), 200, headers);
   });
 }
@@ -160,7 +171,13 @@ function registerTx(app: App, d: RouteDeps): void {
     }
     return page(
       c,
-      <TxPage txId={txId} relay={feed.relay()} viewer={viewer} events={events} audit={audit} />,
+      <TxPage
+        txId={txId}
+        relay={feed.relay(viewer)}
+        viewer={viewer}
+        events={events}
+        audit={audit}
+      />,
     );
   });
 }

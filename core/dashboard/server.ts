@@ -50,6 +50,8 @@ export interface DashboardOptions {
   healthTimeoutMs: number;
   topics: string[];
   history: number;
+  /** Most bytes of event JSON kept in memory. */
+  historyBytes: number;
   pageSize: number;
   streamBacklog: number;
   overviewRefreshMs: number;
@@ -61,6 +63,8 @@ export interface DashboardOptions {
   retryMs: number;
   sessionTtlMs: number;
   maxSessions: number;
+  /** Most live sessions of one viewer (credential subject). */
+  maxViewerSessions: number;
   loginRatePerMin: number;
   /** The HTTP edge's bounds (body limit, timeouts, connection cap, TLS, drain deadline). */
   edge?: EdgeOptions;
@@ -73,6 +77,7 @@ function buildParts(o: DashboardOptions) {
     relayToken: o.relayToken,
     topics: o.topics,
     history: o.history,
+    historyBytes: o.historyBytes,
     queueBytes: o.queueBytes,
     maxClients: o.maxClients,
     log: o.log,
@@ -90,6 +95,7 @@ function buildParts(o: DashboardOptions) {
     log: o.log,
     sessionTtlMs: o.sessionTtlMs,
     maxSessions: o.maxSessions,
+    maxViewerSessions: o.maxViewerSessions,
     loginRatePerMin: o.loginRatePerMin,
   });
   return { feed, health, ledger, auth };

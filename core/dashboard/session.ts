@@ -14,6 +14,12 @@ export const SESSION_COOKIE = "iatp_session";
 export const DEFAULT_SESSION_TTL_MS = 8 * 3_600_000;
 /** Default bound on live sessions; the one closest to expiry is dropped beyond it. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
+/**
+ * Default bound on one viewer's (credential subject's) live sessions: beyond it that viewer's
+ * own session closest to expiry is dropped, so logging in again and again cannot push the
+ * other viewers' sessions out.
+ */
+export const DEFAULT_MAX_VIEWER_SESSIONS = 20;
 
 /** One logged-in viewer. */
 export interface Session {
@@ -34,6 +40,7 @@ export class SessionStore {
     readonly ttlMs = DEFAULT_SESSION_TTL_MS,
     readonly max = DEFAULT_MAX_SESSIONS,
     private readonly now: () => number = Date.now,
+    readonly maxPerViewer = DEFAULT_MAX_VIEWER_SESSIONS,
   ) {}
 
   /** Live sessions. */
@@ -48,6 +55,14 @@ export class SessionStore {
   create(sub: string, grants: Grants, notAfterMs?: number, jti?: string): Session {
     const now = this.now();
     this.#sweep(now);
+    let own = 0;
+    let ownFirst: Session | undefined;
+    for (const s of this.#sessions.values()) {
+      if (s.sub !== sub) continue;
+      own++;
+      if (!ownFirst || s.expires < ownFirst.expires) ownFirst = s;
+    }
+    if (ownFirst && own >= this.maxPerViewer) this.#sessions.delete(ownFirst.id);
     if (this.#sessions.size >= this.max) {
       let first: Session | undefined;
       for (const s of this.#sessions.values()) if (!first || s.expires < first.expires) first = s;

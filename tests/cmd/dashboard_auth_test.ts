@@ -219,6 +219,18 @@ Deno.test("one viewer's streams are bounded: the others' live view stays open", 
       authorization: `Bearer ${await mint("other", ["dashboard:view"])}`,
     });
     assert.equal(other.status, 200, "another viewer still gets a stream");
+    // The page's probe (EventSource tells no status) gets the refusal a stream would.
+    const head = async (headers: Record<string, string>) => {
+      const res = await fetch(`${dash.url}/events`, { method: "HEAD", headers });
+      await res.body?.cancel();
+      return res.status;
+    };
+    assert.equal(await head(greedy), 429, "HEAD: this viewer's limit");
+    const third3 = { authorization: `Bearer ${await mint("third", ["dashboard:view"])}` };
+    assert.equal(await head(third3), 503, "HEAD: the dashboard's browser limit");
+    const full = await open(third3);
+    assert.equal(full.status, 503);
+    assert.equal(JSON.parse(full.events[0].data).setting, "max_clients");
     // A stream that ends gives its slot back.
     await first.close();
     await waitFor(
@@ -231,6 +243,37 @@ Deno.test("one viewer's streams are bounded: the others' live view stays open", 
     );
   } finally {
     for (const s of streams) await s.close();
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("one viewer logging in again and again ends its own sessions, never the others'", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, {
+    auth_keys: [publicKey],
+    max_sessions: 4,
+    max_viewer_sessions: 2,
+  });
+  const status = async (cookie: string) => {
+    const res = await fetch(`${dash.url}/api/state`, { headers: { cookie } });
+    await res.body?.cancel();
+    return res.status;
+  };
+  try {
+    const victim = await login(dash.url, await mint("victim", ["dashboard:view"]));
+    assert.equal(victim.res.status, 200);
+    const greedy = await mint("greedy", ["dashboard:view"]);
+    const cookies: string[] = [];
+    for (let i = 0; i < 6; i++) cookies.push((await login(dash.url, greedy)).cookie);
+    assert.equal(await status(victim.cookie), 200, "another viewer's session stays");
+    assert.deepEqual(
+      await Promise.all(cookies.map(status)),
+      [401, 401, 401, 401, 200, 200],
+      "the greedy viewer keeps its newest max_viewer_sessions",
+    );
+  } finally {
     await dash.close();
     await relay.close();
   }
@@ -328,6 +371,105 @@ Deno.test("a viewer sees only its subscribe scopes, on every route", async () =>
     await ledger.close();
     await relay.close();
     await dir.remove();
+  }
+});
+
+Deno.test("the events page and its positions reveal nothing of the events a viewer may not see", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey] });
+  try {
+    await publish(relay.url, "sensor.cpu", { agent_id: "s1", value: 1 });
+    await publish(relay.url, "access.intent", { tx_id: "tx-h1" });
+    await publish(relay.url, "sensor.cpu", { agent_id: "s1", value: 2 });
+    await new Promise((r) => setTimeout(r, 5)); // the hidden event arrives a moment later
+    await publish(relay.url, "access.decision", { tx_id: "tx-h1", decision: "deny" });
+    const all = { authorization: `Bearer ${await mint("ops", ["dashboard:view", "subscribe:*"])}` };
+    await waitFor(async () => (await state(dash.url, all)).events === 4, 15_000, "feed");
+    const every = (await (await fetch(`${dash.url}/api/events`, { headers: all })).json()).events;
+    const [decision, sensor, intent, first] = every.map((e: { id: string }) => e.id);
+    const lastIdOf = async (headers: Record<string, string>) => {
+      const html = await (await fetch(`${dash.url}/activity`, { headers })).text();
+      return /data-last-id="([^"]*)"/.exec(html)?.[1];
+    };
+    assert.equal(await lastIdOf(all), decision, "the newest event, seen by a viewer of all");
+    const h = {
+      authorization: `Bearer ${await mint("sensors", ["dashboard:view", "subscribe:sensor.*"])}`,
+    };
+    assert.equal(await lastIdOf(h), sensor, "the newest event this viewer may see");
+    const nothing = {
+      authorization: `Bearer ${await mint("nobody", ["dashboard:view", "subscribe:none.*"])}`,
+    };
+    assert.equal(await lastIdOf(nothing), "", "no position at all for a viewer who sees none");
+    // Nor when the newest hidden event arrived: the relay's last_event is the viewer's own.
+    const tsOf = (id: string) => every.find((e: { id: string }) => e.id === id).ts;
+    assert.notEqual(tsOf(decision), tsOf(sensor), "a hidden event arrived later");
+    assert.equal((await state(dash.url, all)).relay.last_event, tsOf(decision));
+    for (const [headers, want] of [[h, tsOf(sensor)], [nothing, undefined]] as const) {
+      assert.equal((await state(dash.url, headers)).relay.last_event, want);
+      const o = await (await fetch(`${dash.url}/api/overview`, { headers })).json();
+      assert.equal(o.relay.last_event, want);
+      const s = await openStream(`${dash.url}/events`, headers);
+      await s.until((e) => e.some((x) => x.event === "status"), 15_000, "status");
+      const status = JSON.parse(s.events.find((x) => x.event === "status")!.data);
+      assert.equal(status.relay.last_event, want);
+      await s.close();
+    }
+    // A hidden event's position answers as an unknown one: paging and resuming from it tell
+    // nothing about whether it is held.
+    const page = async (before: string) =>
+      (await (await fetch(`${dash.url}/api/events?before=${before}`, { headers: h })).json())
+        .events.map((e: { id: string }) => e.id);
+    assert.deepEqual(await page(intent), [sensor, first]);
+    assert.deepEqual(await page("0-999999"), [sensor, first]);
+    assert.deepEqual(await page(sensor), [first], "a visible position pages back");
+    for (const since of [intent, "0-999999"]) {
+      const s = await openStream(`${dash.url}/events?since=${since}`, h);
+      await s.until((e) => e.filter((x) => x.event === "message").length === 2, 15_000, "backlog");
+      assert.deepEqual(s.events.map((x) => x.event), ["reset", "status", "message", "message"]);
+      assert.deepEqual(s.messages().map((m) => m.id), [first, sensor], since);
+      await s.close();
+    }
+    const resumed = await openStream(`${dash.url}/events?since=${sensor}`, h);
+    await resumed.until((e) => e.some((x) => x.event === "status"), 15_000, "status");
+    await publish(relay.url, "access.intent", { tx_id: "tx-h2" });
+    await publish(relay.url, "sensor.disk", { agent_id: "s1", value: 2 });
+    await resumed.until((e) => e.some((x) => x.data.includes("sensor.disk")), 15_000, "live");
+    assert.deepEqual(
+      resumed.messages().map((m) => m.json.topic),
+      ["sensor.disk"],
+      "resumed after its own last event: nothing lost, nothing twice",
+    );
+    await resumed.close();
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("a viewer whose credential grants no subscribe scope is told so, not 'no events yet'", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey] });
+  try {
+    await publish(relay.url, "sensor.cpu", { agent_id: "s1", value: 1 });
+    const all = { authorization: `Bearer ${await mint("ops", ["dashboard:view", "subscribe:*"])}` };
+    await waitFor(async () => (await state(dash.url, all)).events === 1, 15_000, "feed");
+    const bare = { authorization: `Bearer ${await mint("bare", ["dashboard:view"])}` };
+    const scoped = {
+      authorization: `Bearer ${await mint("scoped", ["dashboard:view", "subscribe:none.*"])}`,
+    };
+    for (const path of ["/", "/activity"]) {
+      const html = await (await fetch(dash.url + path, { headers: bare })).text();
+      assert.match(html, /id="no-topic"/, path);
+      assert.match(html, /grants no <code>subscribe:<\/code>/, path);
+      assert.doesNotMatch(html, /No events yet|Nothing to show yet/, path);
+      const other = await (await fetch(dash.url + path, { headers: scoped })).text();
+      assert.doesNotMatch(other, /id="no-topic"/, `${path}: a viewer with a scope`);
+    }
+  } finally {
+    await dash.close();
+    await relay.close();
   }
 });
 

@@ -291,6 +291,37 @@ Deno.test("with the relay down the page says so and keeps serving", async () => 
   }
 });
 
+Deno.test("huge events are kept within history_bytes: the oldest go, the newest stays", async () => {
+  const relay = await startRelay();
+  const dash = await startDashboard(relay.url, { history_bytes: 64 * 1024 });
+  const newest = async () =>
+    (await (await fetch(`${dash.url}/api/events?limit=200`)).json()).events as Array<
+      { event_id: string }
+    >;
+  try {
+    const blob = "x".repeat(20_000);
+    let last = "";
+    for (let i = 0; i < 10; i++) {
+      last = String(
+        (await publish(relay.url, "sensor.big", { agent_id: "s1", i, blob })).body
+          .event_id,
+      );
+    }
+    await waitFor(async () => (await newest())[0]?.event_id === last, 15_000, "the last event");
+    const kept = (await state(dash.url)).events;
+    assert.ok(kept >= 2 && kept <= 3, `20 KB events within 64 KiB: ${kept} kept`);
+    // One event beyond the bound on its own is still kept, alone.
+    const huge = await publish(relay.url, "sensor.big", { agent_id: "s1", blob: blob.repeat(5) });
+    const id = String(huge.body.event_id);
+    await waitFor(async () => (await newest())[0]?.event_id === id, 15_000, "the huge event");
+    assert.equal((await state(dash.url)).events, 1);
+    assert.equal((await newest()).length, 1);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
 Deno.test("bad dashboard config exits 2 naming the key", async () => {
   const cases: Array<[string[], RegExp]> = [
     [["--topics", "a b"], /config error: topics/],

@@ -4,7 +4,8 @@
  * `#token=` fragment logs in, a viewer scoped to one topic sees only that topic, no secret value
  * reaches the page or its JSON; pause holds events until resume; a relay outage is shown and
  * recovered; 10,000 events in the store keep the page bounded; a session ended elsewhere sends
- * the live page to the login and back; live topic counters stop at the server's bound.
+ * the live page to the login and back; live topic counters stop at the server's bound; a stream
+ * refused for a viewer's or the dashboard's limit says so, and is retried until it comes back.
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
@@ -356,4 +357,61 @@ meshTest(
     assert.ok(!rows.some(([t]) => t?.startsWith("sensor.beyond")));
     assert.deepEqual(errors, []);
   },
+);
+
+meshTest(
+  "browser: a stream refused for a viewer's or the dashboard's limit says so and comes back",
+  async (mesh, browser) => {
+    const ops = await mesh.mint("ops", ["dashboard:view", "subscribe:*"]);
+    const { page: first, errors } = await watchedPage(browser, VIEWPORTS.desktop);
+    await loginByFragment(first, mesh.dash.url, ops, "/activity");
+    await first.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
+    // A second tab of the same viewer, beyond max_viewer_streams.
+    const second = await first.context().newPage();
+    await second.goto(`${mesh.dash.url}/activity`);
+    await second.waitForSelector('#stream-status[data-state="refused"]', { timeout: 15_000 });
+    assert.match(
+      String(await second.textContent("#stream-status")),
+      /^too many live streams for this viewer: close other tabs of the dashboard; retrying in \d+ s$/,
+    );
+    // Another viewer takes the last slot; a third is beyond max_clients.
+    const { page: other } = await watchedPage(browser, VIEWPORTS.desktop);
+    await loginByFragment(
+      other,
+      mesh.dash.url,
+      await mesh.mint("b", ["dashboard:view"]),
+      "/activity",
+    );
+    await other.waitForSelector('#stream-status[data-state="connected"]', { timeout: 15_000 });
+    const { page: third } = await watchedPage(browser, VIEWPORTS.desktop);
+    await loginByFragment(
+      third,
+      mesh.dash.url,
+      await mesh.mint("c", ["dashboard:view", "subscribe:*"]),
+      "/activity",
+    );
+    await third.waitForSelector('#stream-status[data-state="refused"]', { timeout: 15_000 });
+    assert.match(
+      String(await third.textContent("#stream-status")),
+      /^service unavailable; retrying in \d+ s$/,
+    );
+    // Events published meanwhile reach the refused pages once they are back, once each.
+    const during = await publish(mesh.relay.url, "sensor.cpu", { agent_id: "s1", v: 1 });
+    await first.close();
+    await other.close();
+    for (const p of [second, third]) {
+      await p.waitForSelector('#stream-status[data-state="connected"]', { timeout: 40_000 });
+      await p.waitForSelector(cardFor(String(during.body.event_id)), { timeout: 5_000 });
+    }
+    const after = await publish(mesh.relay.url, "sensor.cpu", { agent_id: "s1", v: 2 });
+    for (const p of [second, third]) {
+      await p.waitForSelector(cardFor(String(after.body.event_id)), { timeout: 5_000 });
+      const ids = await p.locator("#cards li").evaluateAll((els) =>
+        els.map((e) => e.getAttribute("data-event-id"))
+      );
+      assert.equal(new Set(ids).size, ids.length, "no card twice");
+    }
+    assert.deepEqual(errors.filter((e) => !/429|503/.test(e)), []);
+  },
+  ["--max-viewer-streams", "1", "--max-clients", "2"],
 );

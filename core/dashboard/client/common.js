@@ -79,13 +79,16 @@ export function initMenu() {
  * Shows the one status indicator: the relay's state, unless the dashboard's own stream is lost.
  * @param {RelayState} relay
  * @param {boolean} streamUp
+ * @param {string} [lost] why the stream is down, when the dashboard said
  */
-export function showStatus(relay, streamUp) {
+export function showStatus(relay, streamUp, lost) {
   const s = document.getElementById("relay-status");
   if (!s) return;
   if (!streamUp) {
     s.dataset.state = "stream-lost";
-    s.textContent = "dashboard connection lost, reconnecting";
+    s.textContent = lost
+      ? `dashboard connection lost: ${lost}`
+      : "dashboard connection lost, reconnecting";
     s.title = "";
     return;
   }

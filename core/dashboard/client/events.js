@@ -6,6 +6,9 @@
  * The topic counters (and the topic filter's choices) grow with new topics only up to the bound
  * the server counts (`#counters` `data-max`). When the viewer's session ends (a logout elsewhere,
  * a revoked or expired credential) the page goes to the login, which brings the viewer back here.
+ * A stream the dashboard refuses (this viewer's stream limit, its browser limit, or the service
+ * unavailable) is shown as such and tried again with backoff, resuming after the last event
+ * received: no event is lost or shown twice.
  * @module
  */
 import { byId, el, initMenu, showStatus, timeEl } from "./common.js";
@@ -21,6 +24,9 @@ initMenu();
  */
 
 const MAX_RAW_CHARS = 8000;
+/** First and longest wait, in seconds, before a refused stream is tried again. */
+const RETRY_MIN_S = 2;
+const RETRY_MAX_S = 60;
 const cards = byId("cards", HTMLOListElement);
 const params = new URLSearchParams(location.search);
 const filter = {
@@ -170,59 +176,131 @@ if (cards && cards.dataset.live) {
     }
   });
 
-  const since = cards.dataset.lastId;
-  const es = new EventSource(`/events${since ? `?since=${encodeURIComponent(since)}` : ""}`);
-  es.addEventListener("message", (m) => {
-    try {
-      add(JSON.parse(m.data));
-    } catch { /* a malformed frame is skipped */ }
-  });
+  /** The last event received (a visible one), where a new stream resumes. */
+  let lastId = cards.dataset.lastId ?? "";
   let streamUp = false;
+  /**
+   * Why the stream is down when the dashboard refused it (a 429 or 503), with when the page
+   * retries; empty while the browser reconnects by itself.
+   */
+  let refusal = "";
   /** "live" only when both the page's stream and the relay are up: one story, never two. */
   const update = () => {
-    showStatus(relay, streamUp);
+    showStatus(relay, streamUp, refusal);
     if (!stream) return;
     const live = streamUp && relay.state === "connected";
-    stream.dataset.state = live ? "connected" : streamUp ? "waiting" : "reconnecting";
-    stream.textContent = live ? "live" : streamUp ? "waiting for the relay" : "reconnecting…";
+    stream.dataset.state = live
+      ? "connected"
+      : streamUp
+      ? "waiting"
+      : refusal
+      ? "refused"
+      : "reconnecting";
+    stream.textContent = live
+      ? "live"
+      : streamUp
+      ? "waiting for the relay"
+      : refusal || "reconnecting…";
   };
-  es.addEventListener("status", (m) => {
-    try {
-      relay = JSON.parse(m.data).relay;
-      update();
-    } catch { /* ignored */ }
-  });
-  es.addEventListener("open", () => {
-    streamUp = true;
-    update();
-  });
+
+  /** @type {EventSource | undefined} */
+  let es;
+  /** Retries in a row after a refusal (the backoff doubles with each, up to RETRY_MAX_S). */
+  let attempt = 0;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let retryTimer;
   let probing = false;
+
   /**
-   * EventSource tells no status: when the stream drops, a bodiless `HEAD /events` asks whether
-   * the session still holds. A 401 sends the viewer to the login, with this page (a same-site
-   * path) to come back to; anything else leaves the stream to reconnect.
+   * EventSource tells no status: when the stream drops or is refused, a bodiless `HEAD /events`
+   * (admitted by the same checks as the stream) asks why. A 401 sends the viewer to the login,
+   * with this page (a same-site path) to come back to; a 429 (this viewer's stream limit) or a
+   * 5xx (the dashboard's browser limit, or a service unavailable) is shown, and, once the
+   * browser has given up on the stream, retried with backoff. Anything else leaves the browser
+   * to reconnect.
    */
-  const checkSession = async () => {
+  const probe = async () => {
     if (probing) return;
     probing = true;
+    /** @type {number} */
+    let status;
     try {
       const res = await fetch("/events", {
         method: "HEAD",
         cache: "no-store",
         credentials: "same-origin",
       });
-      if (res.status !== 401) return;
+      status = res.status;
     } catch {
-      return; // the dashboard is unreachable: the stream keeps retrying
+      status = 0; // the dashboard is unreachable
     } finally {
       probing = false;
     }
-    es.close();
-    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    if (status === 401) {
+      es?.close();
+      clearTimeout(retryTimer);
+      location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+      return;
+    }
+    if (!es || es.readyState !== EventSource.CLOSED) return; // the browser is reconnecting
+    const why = status === 429
+      ? "too many live streams for this viewer: close other tabs of the dashboard"
+      : status === 0
+      ? "dashboard unreachable"
+      : status >= 500
+      ? "service unavailable"
+      : "";
+    retryIn(Math.min(RETRY_MAX_S, RETRY_MIN_S * 2 ** attempt++), why);
   };
-  es.addEventListener("error", () => {
-    streamUp = false;
+
+  /**
+   * Counts down `seconds` on the page, then opens a new stream.
+   * @param {number} seconds
+   * @param {string} why
+   */
+  const retryIn = (seconds, why) => {
+    clearTimeout(retryTimer);
+    if (seconds <= 0) {
+      refusal = why ? `${why}; retrying now` : "";
+      update();
+      connect();
+      return;
+    }
+    refusal = why ? `${why}; retrying in ${seconds} s` : "";
     update();
-    void checkSession();
-  });
+    retryTimer = setTimeout(() => retryIn(seconds - 1, why), 1000);
+  };
+
+  const connect = () => {
+    es?.close();
+    const source = new EventSource(
+      `/events${lastId ? `?since=${encodeURIComponent(lastId)}` : ""}`,
+    );
+    es = source;
+    source.addEventListener("message", (m) => {
+      if (m.lastEventId) lastId = m.lastEventId;
+      try {
+        add(JSON.parse(m.data));
+      } catch { /* a malformed frame is skipped */ }
+    });
+    source.addEventListener("status", (m) => {
+      try {
+        relay = JSON.parse(m.data).relay;
+        update();
+      } catch { /* ignored */ }
+    });
+    source.addEventListener("open", () => {
+      streamUp = true;
+      refusal = "";
+      attempt = 0;
+      update();
+    });
+    source.addEventListener("error", () => {
+      if (source !== es) return;
+      streamUp = false;
+      update();
+      void probe();
+    });
+  };
+  connect();
 }

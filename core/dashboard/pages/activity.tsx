@@ -9,7 +9,7 @@
 import { DECISION_KINDS } from "../describe.ts";
 import type { DashEvent, EventQuery, Viewer } from "../event.ts";
 import type { RelayState } from "../feed.ts";
-import { EventCard, Layout, uriComponent } from "./layout.tsx";
+import { EventCard, Layout, NoTopicNotice, uriComponent } from "./layout.tsx";
 
 /** Props of {@linkcode ActivityPage}. */
 export interface ActivityProps {
@@ -21,7 +21,10 @@ export interface ActivityProps {
   counts: Map<string, number>;
   /** Most topics the server counts: the live page adds none beyond it. */
   maxTopics: number;
-  /** Newest position in the store, where the live stream resumes. */
+  /**
+   * The newest event the viewer may see, where the live stream resumes (never a hidden one's
+   * position).
+   */
   lastId: string;
   pageSize: number;
 }
@@ -127,7 +130,9 @@ export function ActivityPage(props: ActivityProps) {
           </p>
         )
         : ""}
-      {props.events.length === 0
+      {props.viewer.seesNoTopic
+        ? <NoTopicNotice />
+        : props.events.length === 0
         ? (
           <p id="no-events" class="empty">
             {filtered

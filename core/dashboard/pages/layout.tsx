@@ -173,3 +173,14 @@ export function EventCard(props: { e: DashEvent; currentTx?: string }) {
     </li>
   );
 }
+
+/** What a viewer whose credential grants no `subscribe:` scope is told instead of "no events". */
+export function NoTopicNotice() {
+  return (
+    <p id="no-topic" class="empty">
+      Your credential grants no <code>subscribe:</code>{" "}
+      scope, so no event is shown to you. Ask for a credential that holds the topics you need (for
+      example <code>subscribe:sensor.*</code>, or <code>subscribe:*</code> for all of them).
+    </p>
+  );
+}

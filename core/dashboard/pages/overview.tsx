@@ -7,7 +7,7 @@
 import { DECISION_KINDS } from "../describe.ts";
 import type { Viewer } from "../event.ts";
 import type { OverviewData, ServiceRow } from "../overview.ts";
-import { Layout, Pill, Time, uriComponent } from "./layout.tsx";
+import { Layout, NoTopicNotice, Pill, Time, uriComponent } from "./layout.tsx";
 
 const STATE_TEXT: Record<ServiceRow["state"], string> = {
   up: "up",
@@ -188,7 +188,14 @@ function Sensors(props: { data: OverviewData }) {
   );
 }
 
-function EmptyState(props: { data: OverviewData }) {
+function EmptyState(props: { data: OverviewData; viewer: Viewer }) {
+  if (props.viewer.seesNoTopic) {
+    return (
+      <div id="empty" class="empty" data-live>
+        <NoTopicNotice />
+      </div>
+    );
+  }
   if (props.data.events > 0) return <div id="empty" data-live hidden></div>;
   const down = props.data.relay.state !== "connected";
   return (
@@ -228,7 +235,7 @@ export function OverviewPage(props: { data: OverviewData; viewer: Viewer; refres
           Updated <Time ts={d.generated_at} />
         </p>
       </div>
-      <EmptyState data={d} />
+      <EmptyState data={d} viewer={props.viewer} />
       <div class="panels">
         <Chart data={d} />
         <Services rows={d.services} />
