@@ -195,7 +195,14 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
 
   // A remote store's events (this replica's own publishes too) reach the fan-out from its tail.
   if (isRemoteStore(store)) {
+    let epoch = store.epoch;
     store.onEvent((e) => {
+      // The stream was created again (a new history, numbered from 1): subscriptions opened in
+      // the old one end, and resume as after a restart (reset: epoch).
+      if (store.epoch !== epoch) {
+        epoch = store.epoch;
+        hub.forEach((s) => s.end("shutdown"));
+      }
       m.delivered.inc(hub.dispatch(e.topic, messageFrame(store.epoch, e)));
       opts.role?.onStored?.(e);
     });
