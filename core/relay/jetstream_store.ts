@@ -142,13 +142,32 @@ async function ensureStream(o: JetStreamStoreOptions): Promise<StreamInfo> {
 }
 
 /**
+ * Refuses a payload bound the server cannot carry: its `max_payload` (1 MiB by default) bounds
+ * every message, headers included, and the client refuses a larger one before sending it.
+ * @throws {ConfigError} naming `max_payload_bytes` and the server's bound
+ */
+function checkServerPayload(o: JetStreamStoreOptions): void {
+  const server = o.engine.nc.info?.max_payload;
+  if (server === undefined || o.maxPayloadBytes + HEADER_ROOM <= server) return;
+  throw new ConfigError(
+    "max_payload_bytes",
+    { kind: "default" },
+    `at most ${server - HEADER_ROOM} (the NATS server's max_payload of ${server} bytes, less ` +
+      `${HEADER_ROOM} for the event's headers)`,
+    String(o.maxPayloadBytes),
+  );
+}
+
+/**
  * Opens the stream (creating it when missing) and reads its history into the index.
  * @throws {ConfigError} naming `stream_subjects` when an existing stream does not hold the
- * relay's subjects (`<prefix>.>`)
+ * relay's subjects (`<prefix>.>`), or `max_payload_bytes` when it is above what the server's
+ * `max_payload` carries
  * @throws {EngineUnavailableError} when the engine does not answer or the tail does not catch up
  * within {@linkcode JetStreamStoreOptions.catchupTimeoutMs}
  */
 export async function openJetStreamStore(o: JetStreamStoreOptions): Promise<JetStreamStore> {
+  checkServerPayload(o);
   let info: StreamInfo;
   try {
     info = await ensureStream(o);

@@ -18,8 +18,16 @@ export type StreamRefusalReason =
   | "stream_gone"
   | "stream_subjects";
 
-/** The stream's bound a full stream or a too large event reached. */
-export type StreamLimit = "max_msgs" | "max_bytes" | "max_msgs_per_subject" | "max_msg_size";
+/**
+ * The bound a full stream or a too large event reached: the stream's, or `max_payload`, the NATS
+ * server's bound on any message (lowered below the relay's `max_payload_bytes` after it started).
+ */
+export type StreamLimit =
+  | "max_msgs"
+  | "max_bytes"
+  | "max_msgs_per_subject"
+  | "max_msg_size"
+  | "max_payload";
 
 const REASONS: ReadonlySet<string> = new Set<StreamRefusalReason>([
   "stream_full",
@@ -58,7 +66,9 @@ function describe(reason: StreamRefusalReason, limit: StreamLimit | undefined): 
     case "topic_full":
       return `the topic is full in the relay's stream (${limit} reached, discarding new messages)`;
     case "message_too_large":
-      return `the event is larger than the relay's stream takes (${limit})`;
+      return limit === "max_payload"
+        ? "the event is larger than the NATS server takes (max_payload)"
+        : `the event is larger than the relay's stream takes (${limit})`;
     case "stream_sealed":
       return `${NOT_WRITTEN}the relay's stream is sealed`;
     case "stream_gone":
@@ -106,7 +116,7 @@ export class StreamRefusedError extends Error {
 }
 
 /**
- * The final refusal a publish's error from the engine means, or undefined for anything else (an
+ * The final refusal a publish's error from the engine (or the client) means, or undefined for anything else (an
  * outage, a wrong-last-sequence answer, an error this relay does not know to be final).
  *
  * @example
@@ -115,6 +125,12 @@ export class StreamRefusedError extends Error {
  * ```
  */
 export function pubAckRefusal(err: unknown): StreamRefusedError | undefined {
+  // The client refuses, before sending it, a message above the server's max_payload.
+  if (
+    err instanceof Error && err.name === "InvalidArgumentError" && /max_payload/.test(err.message)
+  ) {
+    return new StreamRefusedError("message_too_large", "max_payload", { cause: err });
+  }
   const code = jetStreamApiCode(err);
   if (code === undefined) return undefined;
   if (code === MESSAGE_TOO_LARGE) {
