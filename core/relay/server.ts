@@ -15,7 +15,7 @@ import {
   type Service,
   shareChunk,
 } from "../http/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { LogEvery, type Logger } from "../log/mod.ts";
 import { relayHealth } from "./health.ts";
 import { Hub } from "./hub.ts";
 import { FlushRounds, type FlushRoundsOptions } from "./stream/mod.ts";
@@ -216,6 +216,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     metrics: m,
     refusals: new TopicRefusals(log, m.topicRefusals),
     streamRefusals: new StreamRefusals(log, m.streamRefusals),
+    faultLogs: { unacked: new LogEvery(), unstored: new LogEvery() },
     server,
     subscribers: shared,
     rounds: new FlushRounds(opts.flush),
