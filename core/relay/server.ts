@@ -150,7 +150,8 @@ function relayMetrics(registry: Registry, hub: Hub) {
     streamRefusals: new Counter({
       name: "iatp_relay_stream_refusals_total",
       help: "Publishes the NATS JetStream stream refused for good, by reason (stream_full, " +
-        "topic_full, message_too_large, stream_sealed, stream_gone, stream_subjects).",
+        "topic_full, message_too_large, stream_sealed, stream_gone, stream_subjects, " +
+        "engine_full).",
       labelNames: ["reason"],
       registers: [registry],
     }),

@@ -9,68 +9,18 @@
 import assert from "node:assert/strict";
 import type { Service } from "../../../core/http/mod.ts";
 import { RelayClient, RelayError } from "../../../core/relay/mod.ts";
-import { natsMissing } from "../../support/nats.ts";
-import { freePort, runIatp, waitFor } from "../../helpers.ts";
+import { natsMissing, startConfiguredNats } from "../../support/nats.ts";
+import { runIatp, waitFor } from "../../helpers.ts";
 import { publish, startRelay } from "./relay_helpers.ts";
 
 const ignore = natsMissing !== undefined;
-
-/** One nats-server with JetStream and a `max_payload`, restartable with another one. */
-async function startServer(maxPayload: number) {
-  const dir = await Deno.makeTempDir({ prefix: "iatp-nats-payload-" });
-  const port = freePort();
-  let process: Deno.ChildProcess | undefined;
-  const spawn = async (bytes: number) => {
-    const conf = `${dir}/server.conf`;
-    await Deno.writeTextFile(
-      conf,
-      `listen: 127.0.0.1:${port}\njetstream { store_dir: "${dir}/js" }\nmax_payload: ${bytes}\n`,
-    );
-    process = new Deno.Command("nats-server", {
-      args: ["-c", conf],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    await waitFor(
-      async () => {
-        try {
-          (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      15_000,
-      "nats-server to listen",
-    );
-  };
-  const kill = async () => {
-    try {
-      process?.kill("SIGKILL");
-    } catch { /* gone */ }
-    await process?.status;
-  };
-  await spawn(maxPayload);
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    async restart(bytes: number) {
-      await kill();
-      await spawn(bytes);
-    },
-    async stop() {
-      await kill();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
-}
 
 Deno.test({
   name: "jetstream payload: max_payload_bytes above what the server's max_payload carries " +
     "exits 2 naming the setting and the server's bound",
   ignore,
 }, async () => {
-  const server = await startServer(64 * 1024);
+  const server = await startConfiguredNats(`max_payload: ${64 * 1024}`);
   try {
     const r = await runIatp([
       "relay",
@@ -95,7 +45,7 @@ Deno.test({
     "an event it cannot carry answers 413 at once (the client drops it), smaller ones go",
   ignore,
 }, async () => {
-  const server = await startServer(1024 * 1024);
+  const server = await startConfiguredNats(`max_payload: ${1024 * 1024}`);
   let relay: Service | undefined;
   const client = () => new RelayClient({ url: relay!.url, maxAttempts: 3, backoffMinMs: 10 });
   let c: RelayClient | undefined;
@@ -107,7 +57,7 @@ Deno.test({
       nats: { timeout: 60_000 },
     });
     assert.equal((await publish(relay.url, "t", { n: 1 })).status, 201);
-    await server.restart(16 * 1024);
+    await server.restart(`max_payload: ${16 * 1024}`);
     await waitFor(
       async () => (await publish(relay!.url, "t", { n: 2 })).status === 201,
       20_000,
