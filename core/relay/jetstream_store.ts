@@ -8,7 +8,8 @@
  *
  * A stream deleted and created again (by another replica's start) is a new history: its
  * numbering starts over. A replica notices the new creation time whenever its tail's consumer is
- * made again and on its stall checks, and follows it as a restart would: the new epoch, an empty
+ * made again, on its stall and purge checks, and when the engine corrects a publish's last
+ * sequence of its topic, and follows it as a restart would: the new epoch, an empty
  * index, the tail from the new stream's first event. No event of the new stream is read under
  * the old epoch: a consumer the client made again by itself (it would go on at the old position
  * in the new stream) is not read from until the stream's epoch was checked.
@@ -233,7 +234,7 @@ export class JetStreamStore implements RemoteRelayStore {
       maxPending: o.maxPendingPublishes,
       lastSeqOf: (t) => this.#index.topicLastSeq(t),
       streamCheck: (waitMs) => this.#streamCheck(waitMs),
-      acked: (topic, seq) => this.#checkAcked(topic, seq),
+      acked: (topic, seq, corrected) => this.#checkAcked(topic, seq, corrected),
     });
   }
 
@@ -283,13 +284,16 @@ export class JetStreamStore implements RemoteRelayStore {
   }
 
   /**
-   * Looks at the stream when an acknowledged sequence is one the tail passed without reading it
-   * on its topic (it was evicted since, or the stream was created again: the answer's id must
-   * carry the new epoch). Other acknowledgements cost nothing.
+   * Looks at the stream when an acknowledgement may come from a stream created again (the
+   * answer's id must carry the new epoch): the engine corrected the topic's last sequence (another
+   * replica wrote it meanwhile, or the numbering started over), or the sequence is one the tail
+   * passed without reading it on its topic. Other acknowledgements cost nothing.
    */
-  async #checkAcked(topic: string, seq: number): Promise<void> {
-    if (seq > this.#index.lastSeq) return;
-    if (this.#index.seqsIn(new TopicFilter([topic]), seq - 1, seq, 1).length > 0) return;
+  async #checkAcked(topic: string, seq: number, corrected: boolean): Promise<void> {
+    if (!corrected) {
+      if (seq > this.#index.lastSeq) return;
+      if (this.#index.seqsIn(new TopicFilter([topic]), seq - 1, seq, 1).length > 0) return;
+    }
     try {
       this.#follow(await this.o.engine.jsm.streams.info(this.o.stream));
     } catch {
@@ -354,7 +358,8 @@ export class JetStreamStore implements RemoteRelayStore {
       }
       await this.waitFor(target, Math.min(100, left));
     }
-    this.#index.advanceTo(target);
+    // Unless the stream was created again meanwhile: its numbering is not the target's.
+    if (streamEpoch(info.created) === this.#epoch) this.#index.advanceTo(target);
     this.o.log.info("relay stream tail caught up", {
       stream: this.o.stream,
       last_seq: this.#index.lastSeq,
@@ -618,8 +623,10 @@ export class JetStreamStore implements RemoteRelayStore {
   async #checkPurged(): Promise<void> {
     this.#purgeCheck = true;
     try {
-      const first = (await this.o.engine.jsm.streams.info(this.o.stream)).state.first_seq;
-      if (this.#closed) return;
+      const info = await this.o.engine.jsm.streams.info(this.o.stream);
+      // A stream created again is followed (its tail starts over): nothing of the old to evict.
+      if (this.#closed || this.#follow(info)) return;
+      const first = info.state.first_seq;
       const n = this.#index.dropBelow(first);
       if (n > 0) this.o.log.debug("events gone from the stream evicted", { count: n });
       if (this.#acked.size > 0) this.#settleCreating(first - 1, Date.now());

@@ -50,9 +50,10 @@ export interface StreamWriterOptions {
   streamCheck?: (waitMs: number) => Promise<StreamRefusalReason | undefined>;
   /**
    * Awaited with each acknowledged sequence before the publish resolves (the store checks that
-   * it belongs to the stream it knows, not to one created again since).
+   * it belongs to the stream it knows, not to one created again since); `corrected`: the engine
+   * said the topic's last sequence was not the one this writer knew.
    */
-  acked?: (topic: string, seq: number) => Promise<void>;
+  acked?: (topic: string, seq: number, corrected: boolean) => Promise<void>;
 }
 
 /** One event to write. */
@@ -175,7 +176,7 @@ export class StreamWriter {
           timeout: left,
         });
         if (ack.seq > (this.#acked.get(e.topic) ?? 0)) this.#acked.set(e.topic, ack.seq);
-        await this.o.acked?.(e.topic, ack.seq);
+        await this.o.acked?.(e.topic, ack.seq, expect !== known);
         return ack.seq;
       } catch (err) {
         const actual = actualLastSequence(err);

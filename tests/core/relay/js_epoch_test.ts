@@ -71,6 +71,10 @@ Deno.test({
       assert.equal(r.status, 201, JSON.stringify(r.body));
       assert.equal(r.body.id, `${fresh}-${n}`);
     }
+    // At once, before its tail noticed: the answer still carries the new stream's epoch.
+    const first = await publish(a.url, "t", { fresh: 6 });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    assert.equal(first.body.id, `${fresh}-6`);
 
     await waitFor(
       async () => await epochOf(a.url) === fresh,
@@ -80,7 +84,7 @@ Deno.test({
     await waitFor(
       async () => {
         const topics = await (await fetch(`${a.url}/topics`)).json();
-        return topics.topics?.[0]?.last_id === `${fresh}-5`;
+        return topics.topics?.[0]?.last_id === `${fresh}-6`;
       },
       FOLLOW_WITHIN_MS,
       "the running replica to read the new stream",
@@ -93,18 +97,18 @@ Deno.test({
     }
 
     const resumed = await openSse(a.url, "topic=t", { "Last-Event-ID": `${old}-3` });
-    await resumed.until((e) => e.filter((x) => x.event === "message").length === 5);
+    await resumed.until((e) => e.filter((x) => x.event === "message").length === 6);
     await resumed.close();
     const reset = resumed.events.find((e) => e.event === "reset");
     assert.equal(JSON.parse(reset?.data ?? "{}").reason, "epoch");
     assert.deepEqual(
       resumed.messages().map((m) => [m.id, m.json.payload]),
-      [1, 2, 3, 4, 5].map((n) => [`${fresh}-${n}`, { fresh: n }]),
+      [1, 2, 3, 4, 5, 6].map((n) => [`${fresh}-${n}`, { fresh: n }]),
     );
 
-    const mine = await publish(a.url, "t", { fresh: 6 });
+    const mine = await publish(a.url, "t", { fresh: 7 });
     assert.equal(mine.status, 201, JSON.stringify(mine.body));
-    assert.equal(mine.body.id, `${fresh}-6`);
+    assert.equal(mine.body.id, `${fresh}-7`);
   } finally {
     for (const s of started) await s.close();
     await nats.stop();
