@@ -150,7 +150,8 @@ export const spec = defineConfig({
       min: 1,
     }),
     max_payload_bytes: bytes({
-      help: "largest payload accepted (serialized JSON)",
+      help: "largest payload accepted (serialized JSON); with a nats store at most the " +
+        "server's max_payload less 1024 bytes for headers (checked at start, exit 2 above)",
       default: DEFAULT_MAX_PAYLOAD_BYTES,
       min: 2,
     }),

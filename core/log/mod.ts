@@ -21,6 +21,7 @@ export {
 } from "./scrub.ts";
 export type { Scrubber } from "./scrub.ts";
 export { imfFixdate, isoTimestamp } from "./time.ts";
+export { LOG_EVERY_MS, LogEvery } from "./every.ts";
 
 /** Log levels, lowest first. */
 export const LEVELS = ["debug", "info", "warn", "error"] as const;

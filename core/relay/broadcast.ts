@@ -17,6 +17,8 @@ import type { StoredEvent } from "./store.ts";
 
 /** The post a worker answers each `events` batch with once it took it. */
 export const TAKEN = "taken";
+/** The post telling a worker the store's history started over under a new epoch. */
+export const EPOCH = "epoch";
 /** Bytes counted per event besides its data and topic (ids, times, the envelope). */
 const EVENT_OVERHEAD = 128;
 
@@ -114,6 +116,16 @@ export class Broadcast {
     this.#batch.push({ event: e, prev, storedMs: e.tsMs });
     this.#batchBytes += bytes;
     if (this.#batchBytes >= this.#batchLimit) this.#flush();
+  }
+
+  /**
+   * The store's history started over (its JetStream stream was created again): the events sent
+   * so far are followed by `epoch`, and the next ones chain from nothing.
+   */
+  newEpoch(epoch: string): void {
+    this.#flush();
+    this.#last.clear();
+    for (const worker of this.#live.keys()) worker.post(EPOCH, epoch);
   }
 
   #flush(): void {

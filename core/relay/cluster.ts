@@ -134,15 +134,28 @@ export async function startRelayCluster(
         r.status === "fulfilled" ? [String(r.value)] : []
       ),
     ], [SUBSCRIBERS]);
+  let epoch = store.epoch;
+  /** A stream created again: the workers follow its epoch before its first event. */
+  const follow = () => {
+    if (store.epoch === epoch) return;
+    epoch = store.epoch;
+    broadcast.newEpoch(epoch);
+  };
   // On core/async's timers: Deno's global setInterval is Node's, whose first use loads its Node layer.
-  const poll = every(ENGINE_POLL_MS, () => Atomics.store(shared, ENGINE_SLOT, engineState(store)));
+  const poll = every(ENGINE_POLL_MS, () => {
+    Atomics.store(shared, ENGINE_SLOT, engineState(store));
+    follow();
+  });
   const svc = await startRelayServer({
     ...opts,
     role: {
       claimPort: true,
       shared,
       engine: () => engineName(engineState(store)),
-      onStored: (e) => broadcast.add(e),
+      onStored: (e) => {
+        follow();
+        broadcast.add(e);
+      },
       onExpired: () => broadcast.retain(store.topics()),
       admit: () => broadcast.admit(),
       publisher: (fn) => publish = fn,

@@ -12,7 +12,7 @@ import type { Channel } from "../cluster/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import { isStreamRefusalReason, type StreamLimit, StreamRefusedError } from "./js_refusal.ts";
 import type { TopicFilter } from "../topic/mod.ts";
-import { TAKEN } from "./broadcast.ts";
+import { EPOCH, TAKEN } from "./broadcast.ts";
 import { decodeEvents, encodePublish } from "./isolate_wire.ts";
 import { StreamIndex } from "./js_index.ts";
 import type { TailedEvent } from "./js_wire.ts";
@@ -56,25 +56,30 @@ export const ENGINE_NONE = 0, ENGINE_UP = 1, ENGINE_DOWN = 2;
 /** See the module doc. */
 export class IsolateStore implements RemoteRelayStore {
   readonly remote = true as const;
-  readonly #index: StreamIndex;
+  #index: StreamIndex;
+  readonly #retention: Retention;
+  readonly #cacheEvents: number;
   readonly #main: Channel;
   readonly #state: Int32Array;
   readonly #waiters: TailWaiters;
   #epoch = "";
   #writeError: string | undefined;
   #listener: (e: StoredEvent) => void = () => {};
-  /** Broadcasts received while the snapshot loads. */
-  #held: TailedEvent[] | undefined = [];
+  /** Broadcasts (and new epochs) received while the snapshot loads. */
+  #held: Array<TailedEvent | string> | undefined = [];
 
   private constructor(main: Channel, retention: Retention, cacheEvents: number, state: Int32Array) {
     this.#main = main;
     this.#state = state;
+    this.#retention = retention;
+    this.#cacheEvents = cacheEvents;
     this.#index = new StreamIndex(retention, cacheEvents);
     this.#waiters = new TailWaiters(() => this.#index.lastSeq);
     main.on("events", (batch) => {
       for (const t of decodeEvents(batch as string)) this.#apply(t);
       main.post(TAKEN); // what the main isolate holds against backlog_bytes for this isolate
     });
+    main.on(EPOCH, (epoch) => this.#newEpoch(String(epoch)));
   }
 
   /**
@@ -111,7 +116,25 @@ export class IsolateStore implements RemoteRelayStore {
     this.#index.advanceTo(snap.upto);
     const held = this.#held ?? [];
     this.#held = undefined;
-    for (const t of held) if (t.event.seq > snap.upto) this.#apply(t);
+    // After a new epoch every event is of the new history, whatever its sequence.
+    let renewed = false;
+    for (const t of held) {
+      if (typeof t === "string") {
+        this.#newEpoch(t);
+        renewed = true;
+      } else if (renewed || t.event.seq > snap.upto) this.#apply(t);
+    }
+  }
+
+  /**
+   * The main isolate's store started a new history (its stream was created again): the old one
+   * is forgotten, as the main isolate forgot it.
+   */
+  #newEpoch(epoch: string): void {
+    if (this.#held) return void this.#held.push(epoch);
+    if (epoch === this.#epoch) return;
+    this.#epoch = epoch;
+    this.#index = new StreamIndex(this.#retention, this.#cacheEvents);
   }
 
   #apply(t: TailedEvent): void {

@@ -5,6 +5,14 @@
  * consumer into its {@linkcode StreamIndex} and hands every event to its fan-out in sequence
  * order; its own publishes come back the same way. History bounds are the stream's
  * `max_msgs_per_subject` and `max_age`.
+ *
+ * A stream deleted and created again (by another replica's start) is a new history: its
+ * numbering starts over. A replica notices the new creation time whenever its tail's consumer is
+ * made again, on its stall and purge checks, and when the engine corrects a publish's last
+ * sequence of its topic, and follows it as a restart would: the new epoch, an empty
+ * index, the tail from the new stream's first event. No event of the new stream is read under
+ * the old epoch: a consumer the client made again by itself (it would go on at the old position
+ * in the new stream) is not read from until the stream's epoch was checked.
  * @module
  */
 import type { ConsumerMessages, JsMsg, StreamConfig, StreamInfo } from "@nats-io/jetstream";
@@ -12,7 +20,7 @@ import { backoffDelay, deadline, sleep } from "../async/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { EngineUnavailableError, jetStreamApiCode, type NatsEngine } from "../nats/mod.ts";
-import type { TopicFilter } from "../topic/mod.ts";
+import { TopicFilter } from "../topic/mod.ts";
 import { StreamIndex } from "./js_index.ts";
 import { STREAM_NOT_FOUND, type StreamRefusalReason, StreamRefusedError } from "./js_refusal.ts";
 import { type StreamMessage, tailedEvent } from "./js_wire.ts";
@@ -135,13 +143,32 @@ async function ensureStream(o: JetStreamStoreOptions): Promise<StreamInfo> {
 }
 
 /**
+ * Refuses a payload bound the server cannot carry: its `max_payload` (1 MiB by default) bounds
+ * every message, headers included, and the client refuses a larger one before sending it.
+ * @throws {ConfigError} naming `max_payload_bytes` and the server's bound
+ */
+function checkServerPayload(o: JetStreamStoreOptions): void {
+  const server = o.engine.nc.info?.max_payload;
+  if (server === undefined || o.maxPayloadBytes + HEADER_ROOM <= server) return;
+  throw new ConfigError(
+    "max_payload_bytes",
+    { kind: "default" },
+    `at most ${server - HEADER_ROOM} (the NATS server's max_payload of ${server} bytes, less ` +
+      `${HEADER_ROOM} for the event's headers)`,
+    String(o.maxPayloadBytes),
+  );
+}
+
+/**
  * Opens the stream (creating it when missing) and reads its history into the index.
  * @throws {ConfigError} naming `stream_subjects` when an existing stream does not hold the
- * relay's subjects (`<prefix>.>`)
+ * relay's subjects (`<prefix>.>`), or `max_payload_bytes` when it is above what the server's
+ * `max_payload` carries
  * @throws {EngineUnavailableError} when the engine does not answer or the tail does not catch up
  * within {@linkcode JetStreamStoreOptions.catchupTimeoutMs}
  */
 export async function openJetStreamStore(o: JetStreamStoreOptions): Promise<JetStreamStore> {
+  checkServerPayload(o);
   let info: StreamInfo;
   try {
     info = await ensureStream(o);
@@ -162,11 +189,17 @@ export async function openJetStreamStore(o: JetStreamStoreOptions): Promise<JetS
 /** The store; see the module doc. */
 export class JetStreamStore implements RemoteRelayStore {
   readonly remote = true as const;
-  readonly #index: StreamIndex;
+  #index: StreamIndex;
+  #epoch: string;
   readonly #writer: StreamWriter;
   #listener: (e: StoredEvent) => void = () => {};
   readonly #waiters = new TailWaiters(() => this.#index.lastSeq);
   #messages: ConsumerMessages | undefined;
+  /**
+   * The name of the tail's consumer, made after the stream's epoch was checked; a message from
+   * any other (the client made it again by itself) is not applied.
+   */
+  #tailConsumer: string | undefined;
   #tail: Promise<void> | undefined;
   #caughtUp = false;
   #closed = false;
@@ -191,7 +224,8 @@ export class JetStreamStore implements RemoteRelayStore {
   /** A look at the stream's first sequence (to notice a purge) is under way. */
   #purgeCheck = false;
 
-  constructor(private readonly o: JetStreamStoreOptions, readonly epoch: string) {
+  constructor(private readonly o: JetStreamStoreOptions, epoch: string) {
+    this.#epoch = epoch;
     this.#index = new StreamIndex(o.retention, o.cacheEvents);
     this.#writer = new StreamWriter({
       engine: o.engine,
@@ -200,6 +234,7 @@ export class JetStreamStore implements RemoteRelayStore {
       maxPending: o.maxPendingPublishes,
       lastSeqOf: (t) => this.#index.topicLastSeq(t),
       streamCheck: (waitMs) => this.#streamCheck(waitMs),
+      acked: (topic, seq, corrected) => this.#checkAcked(topic, seq, corrected),
     });
   }
 
@@ -239,8 +274,52 @@ export class JetStreamStore implements RemoteRelayStore {
     }
   }
 
+  /** The stream's epoch: its creation time (a new one once the stream was created again). */
+  get epoch(): string {
+    return this.#epoch;
+  }
+
   get lastSeq(): number {
     return this.#index.lastSeq;
+  }
+
+  /**
+   * Looks at the stream when an acknowledgement may come from a stream created again (the
+   * answer's id must carry the new epoch): the engine corrected the topic's last sequence (another
+   * replica wrote it meanwhile, or the numbering started over), or the sequence is one the tail
+   * passed without reading it on its topic. Other acknowledgements cost nothing.
+   */
+  async #checkAcked(topic: string, seq: number, corrected: boolean): Promise<void> {
+    if (!corrected) {
+      if (seq > this.#index.lastSeq) return;
+      if (this.#index.seqsIn(new TopicFilter([topic]), seq - 1, seq, 1).length > 0) return;
+    }
+    try {
+      this.#follow(await this.o.engine.jsm.streams.info(this.o.stream));
+    } catch {
+      // Out of reach: the tail's checks look again.
+    }
+  }
+
+  /**
+   * Follows a stream created again since this replica last looked (`info`: the stream now):
+   * takes its epoch, forgets the old history, and has the tail read the new stream from its
+   * first event. Returns true when the epoch changed.
+   */
+  #follow(info: StreamInfo): boolean {
+    const epoch = streamEpoch(info.created);
+    if (epoch === this.#epoch || this.#closed) return false;
+    this.o.log.warn("relay stream was created again; following its new history", {
+      stream: this.o.stream,
+      epoch,
+      previous_epoch: this.#epoch,
+    });
+    this.#epoch = epoch;
+    this.#tailConsumer = undefined;
+    this.#index = new StreamIndex(this.o.retention, this.o.cacheEvents);
+    this.#writer.forget();
+    this.#messages?.stop();
+    return true;
   }
 
   get available(): boolean {
@@ -253,7 +332,10 @@ export class JetStreamStore implements RemoteRelayStore {
     this.#tail = this.#runTail();
     this.#guard = new TailStallGuard({
       intervalMs: TAIL_STALL_CHECK_MS,
-      behind: async () => await this.engineLastSeq() > this.#index.lastSeq,
+      behind: async () => {
+        const now = await this.o.engine.jsm.streams.info(this.o.stream);
+        return !this.#follow(now) && now.state.last_seq > this.#index.lastSeq;
+      },
       onStall: () => {
         this.o.log.warn("relay stream tail stalled; recreating its consumer", {
           stream: this.o.stream,
@@ -276,7 +358,8 @@ export class JetStreamStore implements RemoteRelayStore {
       }
       await this.waitFor(target, Math.min(100, left));
     }
-    this.#index.advanceTo(target);
+    // Unless the stream was created again meanwhile: its numbering is not the target's.
+    if (streamEpoch(info.created) === this.#epoch) this.#index.advanceTo(target);
     this.o.log.info("relay stream tail caught up", {
       stream: this.o.stream,
       last_seq: this.#index.lastSeq,
@@ -287,14 +370,21 @@ export class JetStreamStore implements RemoteRelayStore {
   async #runTail(): Promise<void> {
     for (let failures = 0; !this.#closed;) {
       try {
+        this.#tailConsumer = undefined;
+        this.#follow(await this.o.engine.jsm.streams.info(this.o.stream));
         const from = this.#index.lastSeq + 1;
+        // The client names the consumers it makes `<prefix>_1`, `<prefix>_2`...: the first is the
+        // one made here.
+        const prefix = `iatp_${crypto.randomUUID().replaceAll("-", "")}`;
         const consumer = await this.o.engine.js.consumers.get(this.o.stream, {
+          name_prefix: prefix,
           ...(from <= 1
             ? { deliver_policy: "all" }
             : { deliver_policy: "by_start_sequence", opt_start_seq: from }),
         });
         const messages = await consumer.consume({ max_messages: 1024, expires: TAIL_EXPIRES_MS });
         this.#messages = messages;
+        this.#tailConsumer = `${prefix}_1`;
         // Closed while the consumer was being made: close() could not stop this one.
         if (this.#closed) messages.stop();
         void this.#watchTail(messages);
@@ -311,10 +401,18 @@ export class JetStreamStore implements RemoteRelayStore {
   /**
    * Ends a tail whose consumer went silent: the client keeps asking a consumer that lived on a
    * node now dead, so after {@linkcode TAIL_MISSED_HEARTBEATS} the tail is made again from the
-   * next sequence this replica has not read.
+   * next sequence this replica has not read. So is one whose consumer the client is making again
+   * by itself.
    */
   async #watchTail(messages: ConsumerMessages): Promise<void> {
     for await (const s of messages.status()) {
+      // The client is making the consumer again by itself (its own was deleted, with its
+      // stream perhaps): the tail makes it instead, once it checked the stream's epoch.
+      if (s.type === "reset") {
+        if (this.#messages === messages) this.#tailConsumer = undefined;
+        messages.stop();
+        return;
+      }
       if (s.type === "heartbeats_missed" && s.count >= TAIL_MISSED_HEARTBEATS) {
         this.o.log.warn("relay stream tail silent; recreating its consumer", {
           stream: this.o.stream,
@@ -327,6 +425,20 @@ export class JetStreamStore implements RemoteRelayStore {
   }
 
   #apply(m: JsMsg): void {
+    if (m.info.consumer !== this.#tailConsumer) {
+      // The client made the consumer again by itself, at the old position: in a stream created
+      // again meanwhile, that would read the new history under the old epoch. The tail is made
+      // again once the stream's epoch was checked (this message is read again then).
+      if (this.#tailConsumer !== undefined) {
+        this.o.log.debug("relay stream tail's consumer made again; checking the stream", {
+          stream: this.o.stream,
+          next_seq: this.#index.lastSeq + 1,
+        });
+      }
+      this.#tailConsumer = undefined;
+      this.#messages?.stop();
+      return;
+    }
     this.#guard?.progressed();
     if (m.info.pending === 0) this.#caughtUp = true;
     const t = tailedEvent(this.o.prefix, {
@@ -511,8 +623,10 @@ export class JetStreamStore implements RemoteRelayStore {
   async #checkPurged(): Promise<void> {
     this.#purgeCheck = true;
     try {
-      const first = (await this.o.engine.jsm.streams.info(this.o.stream)).state.first_seq;
-      if (this.#closed) return;
+      const info = await this.o.engine.jsm.streams.info(this.o.stream);
+      // A stream created again is followed (its tail starts over): nothing of the old to evict.
+      if (this.#closed || this.#follow(info)) return;
+      const first = info.state.first_seq;
       const n = this.#index.dropBelow(first);
       if (n > 0) this.o.log.debug("events gone from the stream evicted", { count: n });
       if (this.#acked.size > 0) this.#settleCreating(first - 1, Date.now());

@@ -3,7 +3,9 @@
  * once (a PubAck carrying an error, or no responder at all when no stream takes the subject), and
  * waiting out the publish deadline cannot change the answer: the stream was changed under the
  * relay (an operator set `discard: new` with `max_msgs` or `max_bytes`, shrank `max_msg_size`,
- * sealed it, deleted it or took the relay's subjects from it). Each kind has its own HTTP answer.
+ * sealed it, deleted it or took the relay's subjects from it), or the server has no room left for
+ * it (its JetStream storage, or the account's limits, are used up: an operator must free or add
+ * room, as for a full disk). Each kind has its own HTTP answer.
  * @module
  */
 import { jetStreamApiCode } from "../nats/mod.ts";
@@ -16,10 +18,21 @@ export type StreamRefusalReason =
   | "message_too_large"
   | "stream_sealed"
   | "stream_gone"
-  | "stream_subjects";
+  | "stream_subjects"
+  | "engine_full";
 
-/** The stream's bound a full stream or a too large event reached. */
-export type StreamLimit = "max_msgs" | "max_bytes" | "max_msgs_per_subject" | "max_msg_size";
+/**
+ * The bound a full stream or a too large event reached: the stream's, or `max_payload`, the NATS
+ * server's bound on any message (lowered below the relay's `max_payload_bytes` after it started).
+ */
+export type StreamLimit =
+  | "max_msgs"
+  | "max_bytes"
+  | "max_msgs_per_subject"
+  | "max_msg_size"
+  | "max_payload"
+  | "server_resources"
+  | "account_limits";
 
 const REASONS: ReadonlySet<string> = new Set<StreamRefusalReason>([
   "stream_full",
@@ -28,6 +41,7 @@ const REASONS: ReadonlySet<string> = new Set<StreamRefusalReason>([
   "stream_sealed",
   "stream_gone",
   "stream_subjects",
+  "engine_full",
 ]);
 
 /** True for a {@linkcode StreamRefusalReason} (as read back from another isolate's answer). */
@@ -41,6 +55,12 @@ const STORE_FAILED = 10077;
 const MESSAGE_TOO_LARGE = 10054;
 /** The engine's code for a publish to a sealed stream. */
 const STREAM_SEALED = 10109;
+/**
+ * The engine's codes for a server whose JetStream storage is used up (`max_file_store`,
+ * `max_memory_store`, or no storage or memory left to it), and for an account over its limits.
+ */
+const SERVER_RESOURCES: ReadonlySet<number> = new Set([10023, 10047, 10028]);
+const ACCOUNT_LIMITS = 10002;
 /** The engine's code for a stream that does not exist. */
 export const STREAM_NOT_FOUND = 10059;
 
@@ -58,7 +78,9 @@ function describe(reason: StreamRefusalReason, limit: StreamLimit | undefined): 
     case "topic_full":
       return `the topic is full in the relay's stream (${limit} reached, discarding new messages)`;
     case "message_too_large":
-      return `the event is larger than the relay's stream takes (${limit})`;
+      return limit === "max_payload"
+        ? "the event is larger than the NATS server takes (max_payload)"
+        : `the event is larger than the relay's stream takes (${limit})`;
     case "stream_sealed":
       return `${NOT_WRITTEN}the relay's stream is sealed`;
     case "stream_gone":
@@ -66,6 +88,10 @@ function describe(reason: StreamRefusalReason, limit: StreamLimit | undefined): 
     case "stream_subjects":
       return `${NOT_WRITTEN}the relay's stream no longer takes the relay's subjects ` +
         "(stream_subjects)";
+    case "engine_full":
+      return limit === "account_limits"
+        ? `${NOT_WRITTEN}the NATS account of the relay's stream is over its JetStream limits`
+        : `${NOT_WRITTEN}the NATS server has no JetStream storage left for the relay's stream`;
   }
 }
 
@@ -87,7 +113,8 @@ export class StreamRefusedError extends Error {
   /**
    * The HTTP status: 507 for a full stream or topic (an operator must raise the bound; the relay
    * client drops the event), 413 for an event larger than the stream takes, 503 (with
-   * Retry-After) for a stream that is sealed, gone or no longer takes the relay's subjects.
+   * Retry-After) for a stream that is sealed, gone or no longer takes the relay's subjects, or a
+   * server or account without room left (like a full disk: the event is kept and retried).
    */
   get status(): 507 | 413 | 503 {
     if (this.reason === "stream_full" || this.reason === "topic_full") return 507;
@@ -106,7 +133,7 @@ export class StreamRefusedError extends Error {
 }
 
 /**
- * The final refusal a publish's error from the engine means, or undefined for anything else (an
+ * The final refusal a publish's error from the engine (or the client) means, or undefined for anything else (an
  * outage, a wrong-last-sequence answer, an error this relay does not know to be final).
  *
  * @example
@@ -115,8 +142,20 @@ export class StreamRefusedError extends Error {
  * ```
  */
 export function pubAckRefusal(err: unknown): StreamRefusedError | undefined {
+  // The client refuses, before sending it, a message above the server's max_payload.
+  if (
+    err instanceof Error && err.name === "InvalidArgumentError" && /max_payload/.test(err.message)
+  ) {
+    return new StreamRefusedError("message_too_large", "max_payload", { cause: err });
+  }
   const code = jetStreamApiCode(err);
   if (code === undefined) return undefined;
+  if (SERVER_RESOURCES.has(code)) {
+    return new StreamRefusedError("engine_full", "server_resources", { cause: err });
+  }
+  if (code === ACCOUNT_LIMITS) {
+    return new StreamRefusedError("engine_full", "account_limits", { cause: err });
+  }
   if (code === MESSAGE_TOO_LARGE) {
     return new StreamRefusedError("message_too_large", "max_msg_size", { cause: err });
   }

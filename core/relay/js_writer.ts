@@ -48,6 +48,12 @@ export interface StreamWriterOptions {
    * Settles within `waitMs`.
    */
   streamCheck?: (waitMs: number) => Promise<StreamRefusalReason | undefined>;
+  /**
+   * Awaited with each acknowledged sequence before the publish resolves (the store checks that
+   * it belongs to the stream it knows, not to one created again since); `corrected`: the engine
+   * said the topic's last sequence was not the one this writer knew.
+   */
+  acked?: (topic: string, seq: number, corrected: boolean) => Promise<void>;
 }
 
 /** One event to write. */
@@ -98,6 +104,14 @@ export class StreamWriter {
    */
   tailedThrough(seq: number): void {
     for (const [topic, acked] of this.#acked) if (acked <= seq) this.#acked.delete(topic);
+  }
+
+  /**
+   * Forgets the sequences acknowledged so far (the stream was created again: its numbering
+   * started over, and a topic's first guess is the tail's again).
+   */
+  forget(): void {
+    this.#acked.clear();
   }
 
   /**
@@ -162,6 +176,7 @@ export class StreamWriter {
           timeout: left,
         });
         if (ack.seq > (this.#acked.get(e.topic) ?? 0)) this.#acked.set(e.topic, ack.seq);
+        await this.o.acked?.(e.topic, ack.seq, expect !== known);
         return ack.seq;
       } catch (err) {
         const actual = actualLastSequence(err);

@@ -241,13 +241,15 @@ function notStored(
     return streamRefusalAnswer(err, requestId);
   }
   if (err instanceof PublishBusyError || isEngineOutage(err)) {
-    ctx.log.warn("publish not acknowledged by the engine", { err });
+    const n = ctx.faultLogs.unacked.due();
+    if (n !== undefined) ctx.log.warn("publish not acknowledged by the engine", { err, count: n });
     return unavailable("the relay's engine did not acknowledge the event; retry", requestId);
   }
   // The store could not write it (a full or read-only disk), or with --workers the main
   // isolate's store or engine refused it: it says why; retry as above.
   if (err instanceof UnavailableError) {
-    ctx.log.warn("publish not stored", { err: err.message });
+    const n = ctx.faultLogs.unstored.due();
+    if (n !== undefined) ctx.log.warn("publish not stored", { err: err.message, count: n });
     return unavailable(err.message, requestId);
   }
   throw err;

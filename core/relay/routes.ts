@@ -10,7 +10,7 @@ import type { CompatMode } from "../compat/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import { type App, type AppEnv, responseOf, type Server } from "../http/mod.ts";
 import type { MeshAuth } from "../auth/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import type { LogEvery, Logger } from "../log/mod.ts";
 import { authenticated, maySee, principalOf, requireTopics } from "./auth.ts";
 import type { Hub } from "./hub.ts";
 import { formatPosition } from "./position.ts";
@@ -33,6 +33,11 @@ export interface RelayContext {
   refusals: TopicRefusals;
   /** Publishes the JetStream stream refused for good: counted and logged. */
   streamRefusals: StreamRefusals;
+  /**
+   * Publishes the engine did not acknowledge, and ones the store could not write: one warning
+   * a minute each, with the count since the last.
+   */
+  faultLogs: { unacked: LogEvery; unstored: LogEvery };
   server: Server;
   /** `[0]`: subscribers open in the whole service (every isolate with `--workers`). */
   subscribers: Int32Array;

@@ -15,7 +15,7 @@ import {
   type Service,
   shareChunk,
 } from "../http/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { LogEvery, type Logger } from "../log/mod.ts";
 import { relayHealth } from "./health.ts";
 import { Hub } from "./hub.ts";
 import { FlushRounds, type FlushRoundsOptions } from "./stream/mod.ts";
@@ -150,7 +150,8 @@ function relayMetrics(registry: Registry, hub: Hub) {
     streamRefusals: new Counter({
       name: "iatp_relay_stream_refusals_total",
       help: "Publishes the NATS JetStream stream refused for good, by reason (stream_full, " +
-        "topic_full, message_too_large, stream_sealed, stream_gone, stream_subjects).",
+        "topic_full, message_too_large, stream_sealed, stream_gone, stream_subjects, " +
+        "engine_full).",
       labelNames: ["reason"],
       registers: [registry],
     }),
@@ -195,7 +196,14 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
 
   // A remote store's events (this replica's own publishes too) reach the fan-out from its tail.
   if (isRemoteStore(store)) {
+    let epoch = store.epoch;
     store.onEvent((e) => {
+      // The stream was created again (a new history, numbered from 1): subscriptions opened in
+      // the old one end, and resume as after a restart (reset: epoch).
+      if (store.epoch !== epoch) {
+        epoch = store.epoch;
+        hub.forEach((s) => s.end("shutdown"));
+      }
       m.delivered.inc(hub.dispatch(e.topic, messageFrame(store.epoch, e)));
       opts.role?.onStored?.(e);
     });
@@ -209,6 +217,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     metrics: m,
     refusals: new TopicRefusals(log, m.topicRefusals),
     streamRefusals: new StreamRefusals(log, m.streamRefusals),
+    faultLogs: { unacked: new LogEvery(), unstored: new LogEvery() },
     server,
     subscribers: shared,
     rounds: new FlushRounds(opts.flush),

@@ -178,3 +178,57 @@ async function waitForManager(f: NatsFixture): Promise<JetStreamManager> {
   );
   return jsm!;
 }
+
+/** One JetStream server started from a config file, restartable with other settings. */
+export interface ConfiguredNats {
+  url: string;
+  /** Stops the server (SIGKILL) and starts it again on its port and store with `settings`. */
+  restart(settings: string): Promise<void>;
+  /** Stops the server and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one nats-server with JetStream on a loopback port from a config file holding
+ * `settings` (nats-server config lines, e.g. `max_payload: 65536`) besides its port and store;
+ * `{store}` in them is the store directory.
+ */
+export async function startConfiguredNats(settings: string): Promise<ConfiguredNats> {
+  const dir = await Deno.makeTempDir({ prefix: "iatp-nats-conf-" });
+  const port = freePort();
+  let process: Deno.ChildProcess | undefined;
+  const spawn = async (more: string) => {
+    const conf = `${dir}/server.conf`;
+    await Deno.writeTextFile(
+      conf,
+      `listen: 127.0.0.1:${port}\n${more.replaceAll("{store}", `${dir}/js`)}\n` +
+        (more.includes("jetstream") ? "" : `jetstream { store_dir: "${dir}/js" }\n`),
+    );
+    process = spawnNode(["-c", conf]);
+    await waitFor(() => accepts(port), 15_000, "nats-server to listen");
+  };
+  const kill = async () => {
+    try {
+      process?.kill("SIGKILL");
+    } catch { /* gone */ }
+    await process?.status;
+  };
+  try {
+    await spawn(settings);
+  } catch (err) {
+    await kill();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw err;
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    async restart(more) {
+      await kill();
+      await spawn(more);
+    },
+    async stop() {
+      await kill();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}

@@ -14,7 +14,7 @@
  * @module
  */
 import { errorMessage } from "../../errors/mod.ts";
-import type { Logger } from "../../log/mod.ts";
+import { LogEvery, type Logger } from "../../log/mod.ts";
 import { subscribeLoop, type SubscribeOptions, type Subscription } from "./subscribe.ts";
 import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../../async/mod.ts";
 import { isTopicName } from "../../topic/mod.ts";
@@ -126,6 +126,8 @@ export class RelayClient {
   readonly #closed = new AbortController();
   readonly #subs = new Set<Subscription>();
   readonly #stats = { sent: 0, dropped: 0 };
+  /** Events the relay refused for good: one warning a minute, with the count since the last. */
+  readonly #dropLog = new LogEvery();
   /** The background sender's last transient failure; cleared by the next send that works. */
   #sendError: string | undefined;
   readonly #backoff: BackoffPolicy;
@@ -243,10 +245,14 @@ export class RelayClient {
         if (e.permanent) {
           this.#buffer.shift();
           this.#stats.dropped++;
-          this.#log?.warn("relay rejected an event; dropped", {
-            topic: item.topic,
-            error: e.message,
-          });
+          const dropped = this.#dropLog.due();
+          if (dropped !== undefined) {
+            this.#log?.warn("relay rejected an event; dropped", {
+              topic: item.topic,
+              error: e.message,
+              dropped,
+            });
+          }
           continue;
         }
         this.#sendError = e.message;

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { HttpError } from "../../../core/errors/mod.ts";
-import { createLogger } from "../../../core/log/mod.ts";
+import { createLogger, LogEvery } from "../../../core/log/mod.ts";
 import { Counter } from "../../../core/metrics/mod.ts";
 import { Hub } from "../../../core/relay/hub.ts";
 import { MemoryStore } from "../../../core/relay/memory_store.ts";
@@ -33,6 +33,7 @@ function context() {
       delivered: { inc: (n = 1) => counts.delivered += n },
     },
     refusals: new TopicRefusals(log, refused),
+    faultLogs: { unacked: new LogEvery(), unstored: new LogEvery() },
   } as unknown as RelayContext;
   return { ctx, store, counts, refused };
 }
