@@ -310,13 +310,16 @@ async function parseInstruction(
 
 /**
  * The id of an invalid instruction under which its rejection is stored and reported: printable
- * ASCII up to 256 characters (`bad/../id` is reported, URL-encoded). Any other id is not used: a
- * NUL or a lone surrogate does not survive the state database, so its result could never be
- * marked reported and would be sent again on every sweep, and a megabyte id would be one line
- * of every log.
+ * ASCII up to 256 characters (`bad/../id` is reported, URL-encoded), but not `.` or `..`. Any
+ * other id is not used: a NUL or a lone surrogate does not survive the state database, so its
+ * result could never be marked reported and would be sent again on every sweep, a megabyte id
+ * would be one line of every log, and `.` or `..` is a path segment that URL-encoding leaves as
+ * it is and the URL then resolves: its result would be posted to another path of the API.
  */
 function reportableId(id: unknown): string | undefined {
-  return typeof id === "string" && /^[\x20-\x7e]{1,256}$/.test(id) ? id : undefined;
+  return typeof id === "string" && /^[\x20-\x7e]{1,256}$/.test(id) && id !== "." && id !== ".."
+    ? id
+    : undefined;
 }
 
 /** Reads a body up to `max` bytes; undefined (and the stream cancelled) when it is larger. */

@@ -184,3 +184,36 @@ Deno.test("action: an invalid instruction is reported under its id only when the
     await dir.remove();
   }
 });
+
+Deno.test("action: an invalid instruction whose id is a dot segment ('.', '..') is not reported under it: its result would go to another path of the orchestrator", async () => {
+  const dir = await tempDir();
+  const orch = await startFakeOrchestrator({ agentId: "dotid", token: "dotid-token-0001" });
+  orch.setNextPollInterval(null);
+  // encodeURIComponent leaves `.` as it is, and a URL's `..` segment (or `%2e%2e`) takes the
+  // one before it away: `/agents/v1/dotid/instructions/../result` is `/agents/v1/dotid/result`.
+  orch.enqueue({ id: "..", instruction_type: "execute" });
+  orch.enqueue({ id: ".", instruction_type: "execute" });
+  orch.enqueue({ id: "ok..id", instruction_type: "execute" });
+  const config = command.resolve({
+    agent: { id: "dotid", base_folder: join(dir.path, "base"), poll_interval: 100 },
+    api: { base_url: orch.url },
+    security: { auth: { api_key: "dotid-token-0001" } },
+    health: { port: 0 },
+    logging: { level: "error" },
+  });
+  const svc = await command.start(config);
+  try {
+    await waitFor(() => orch.results("ok..id").length > 0, 20_000, "the reportable id's result");
+    // After a sweep of unreported results (each second), nothing went anywhere but the routes.
+    const polls = orch.polls().length;
+    await waitFor(() => orch.polls().length >= polls + 15, 20_000, "fifteen more polls");
+    const stray = orch.requests.filter((r) => r.status === 404).map((r) => `${r.method} ${r.path}`);
+    assert.deepEqual(stray, [], "a result posted to a path that is not its instruction's");
+    assert.deepEqual([...new Set(orch.results().map((r) => r.id))], ["ok..id"]);
+    assert.deepEqual(orch.violations, []);
+  } finally {
+    await svc.close();
+    await orch.close();
+    await dir.remove();
+  }
+});
