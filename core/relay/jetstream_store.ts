@@ -382,6 +382,12 @@ export class JetStreamStore implements RemoteRelayStore {
             ? { deliver_policy: "all" }
             : { deliver_policy: "by_start_sequence", opt_start_seq: from }),
         });
+        // The stream may have been created again since it was looked at above: a consumer made on
+        // the new one would read it, from this history's position, under the old epoch.
+        if (this.#follow(await this.o.engine.jsm.streams.info(this.o.stream))) {
+          void consumer.delete().catch(() => {});
+          continue;
+        }
         const messages = await consumer.consume({ max_messages: 1024, expires: TAIL_EXPIRES_MS });
         this.#messages = messages;
         this.#tailConsumer = `${prefix}_1`;

@@ -9,11 +9,16 @@
  * @module
  */
 import assert from "node:assert/strict";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Service } from "../../../core/http/mod.ts";
+import { connectNats, NatsEngine } from "../../../core/nats/mod.ts";
+import { streamEpoch } from "../../../core/relay/jetstream_store.ts";
+import { StreamWriter } from "../../../core/relay/js_writer.ts";
+import { openJetStreamStore } from "../../../core/relay/on_demand.ts";
 import { natsMissing, startNats } from "../../support/nats.ts";
 import { exchange, json } from "../../support/raw_http.ts";
 import { startIatpService, waitFor } from "../../helpers.ts";
-import { openSse, publish, startRelay } from "./relay_helpers.ts";
+import { openSse, publish, quietLog, startRelay } from "./relay_helpers.ts";
 
 const ignore = natsMissing !== undefined;
 const STREAM = "IATP_RELAY";
@@ -164,6 +169,71 @@ Deno.test({
   } finally {
     for (const s of started) await s.close();
     await a.stop();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream epoch: a stream created again while the tail's consumer is being made is " +
+    "not read under the old epoch",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const real = await connectNats({ url: nats.url, name: "test", timeoutMs: 5_000 }, quietLog);
+  let fresh = "";
+  let raced = false;
+  // The first consumer the tail makes: just before it, after the tail looked at the stream, the
+  // stream is deleted and created again (another replica's start) and an event written to it.
+  const js = new Proxy(real.js, {
+    get(target, key) {
+      if (key === "consumers") {
+        return {
+          get: async (...args: Parameters<JetStreamClient["consumers"]["get"]>) => {
+            if (!raced) {
+              raced = true;
+              await real.jsm.streams.delete(STREAM);
+              await real.jsm.streams.add({ name: STREAM, subjects: ["relay.>"] });
+              fresh = streamEpoch((await real.jsm.streams.info(STREAM)).created);
+              const writer = new StreamWriter({
+                engine: real,
+                prefix: "relay",
+                timeoutMs: 5_000,
+                maxPending: 1,
+              });
+              await writer.publish({ topic: "t", eventId: "e1", payloadJson: "{}", tsMs: 1 });
+            }
+            return await target.consumers.get(...args);
+          },
+        };
+      }
+      const v = Reflect.get(target, key);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const engine = new NatsEngine(real.client, real.nc, js, real.jsm, real.display, quietLog);
+  const store = await openJetStreamStore({
+    engine,
+    log: quietLog,
+    stream: STREAM,
+    prefix: "relay",
+    replicas: 1,
+    retention: { maxEventsPerTopic: 10, maxAgeMs: 0, maxTopics: 10 },
+    maxPayloadBytes: 1024,
+    duplicateWindowMs: 60_000,
+    cacheEvents: 10,
+    maxPendingPublishes: 10,
+    publishTimeoutMs: 5_000,
+    catchupTimeoutMs: 5_000,
+  });
+  try {
+    const old = store.epoch;
+    await waitFor(() => store.lastSeq >= 1, 30_000, "the tail to read the new stream's event");
+    assert.ok(raced);
+    assert.notEqual(fresh, old);
+    assert.equal(store.epoch, fresh, "the new stream's event was read under the old epoch");
+  } finally {
+    await store.close();
+    await real.close();
     await nats.stop();
   }
 });
