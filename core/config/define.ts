@@ -228,7 +228,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     try {
       // The launcher's reading of the paths a command names (lenient) leaves a pipe unread: its
       // data can be read once, and the command itself reads it.
-      file = configPath && !flags.help && !(lenient && await isPipe(configPath))
+      file = configPath && !flags.help && !(lenient && isPipe(configPath))
         ? await loadFile(configPath, spec.fields, read, rules)
         : undefined;
     } catch (err) {
@@ -384,9 +384,9 @@ function namesFile(value: unknown): boolean {
 }
 
 /** Whether `path` is a pipe (a FIFO, or process substitution's `/dev/fd/N`). */
-async function isPipe(path: string): Promise<boolean> {
+function isPipe(path: string): boolean {
   try {
-    return (await Deno.stat(path)).isFifo === true;
+    return Deno.statSync(path).isFifo === true;
   } catch {
     return false;
   }

@@ -5,7 +5,7 @@
  * never a start that hangs.
  * @module
  */
-import { deadline, isTimeout } from "../async/mod.ts";
+import { after } from "../async/mod.ts";
 import { ConfigError, type ConfigSource } from "../errors/mod.ts";
 import { permittedEnv } from "./env.ts";
 import { formatDuration, parseDuration } from "./units.ts";
@@ -168,19 +168,32 @@ export async function readBytesWithin(
   const limit = opts.limit ?? MAX_SETTING_FILE_BYTES;
   const timeoutMs = opts.timeoutMs ?? fileReadTimeout();
   if (stillWaiting.has(path)) throw new ReadTimeoutError(timeoutMs, 0);
+  // A regular file's data is there (and a missing one is an error at once): it is read on this
+  // thread, with no timer. Only what may wait (a pipe, a device) is read off it within the wait.
+  if (Deno.statSync(path).isFile) return readBytesUpTo(path, limit);
   const progress = { received: 0, abandoned: false };
   const work = readAsync(path, limit, progress);
+  // The wait is a timer of core/async's queue: the global setTimeout is Node's, whose first use
+  // loads 1.5-3 MB of polyfills into a process that had none (an idle service reading its key).
+  let expire = () => {};
+  const expired = new Promise<never>((_, reject) => expire = () => reject(TIMED_OUT));
+  const timer = after(timeoutMs, expire);
   try {
-    return await deadline(work, timeoutMs);
+    return await Promise.race([work, expired]);
   } catch (err) {
-    if (!isTimeout(err)) throw err;
+    if (err !== TIMED_OUT) throw err;
     progress.abandoned = true;
     stillWaiting.add(path);
     // Settles when a writer comes, or never: nothing waits on it.
     work.catch(() => {}).finally(() => stillWaiting.delete(path));
     throw new ReadTimeoutError(timeoutMs, progress.received);
+  } finally {
+    timer.cancel();
   }
 }
+
+/** The rejection of a read's wait (never seen outside {@linkcode readBytesWithin}). */
+const TIMED_OUT = Symbol("timed out");
 
 /** The reads behind {@linkcode readBytesWithin}; once `abandoned`, the file is closed. */
 async function readAsync(
@@ -215,7 +228,7 @@ export async function readPipeAhead(path: string): Promise<void> {
   if (pipesRead.has(path)) return;
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(path);
+    info = Deno.statSync(path); // on this thread (see readBytesWithin)
   } catch {
     return; // the reader names it
   }
