@@ -10,6 +10,7 @@ import { PluginError } from "./errors.ts";
 import { isExternal, MAX_MANIFEST_BYTES, parseManifest, type PluginManifest } from "./manifest.ts";
 import { FileTooLargeError, readBytesWithin } from "../config/mod.ts";
 import { isInside } from "./paths.ts";
+import { SYSTEM_DIRS } from "./external/sandbox.ts";
 import { errorMessage } from "../errors/mod.ts";
 
 /** A plugin folder that passed every load-time check (contract 3). */
@@ -77,7 +78,9 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
   }
   if (isExternal(manifest)) {
     const audit = await externalEntry(real, manifest);
-    await checkLinks(real);
+    // Its sandbox mounts the system folders read-only, so a link into them (a virtualenv's
+    // `bin/python -> /usr/bin/python3`) reaches nothing the plugin cannot read anyway.
+    await checkLinks(real, SYSTEM_DIRS);
     return { dir: real, manifest, audit };
   }
   if (isAbsolute(manifest.entry) || !ENTRY_EXTS.has(extname(manifest.entry))) {
@@ -98,14 +101,15 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
 const MAX_FOLDER_ENTRIES = 10_000;
 
 /**
- * Every symlink in the plugin folder must lead inside it. The plugin may read its own folder (its
+ * Every symlink in the plugin folder must lead inside it (or inside `alsoInside`, folders the
+ * plugin's sandbox gives it read-only anyway). The plugin may read its own folder (its
  * modules load from there), and Deno checks the path asked for, not where a link in it leads: a
  * link to /etc would hand the plugin /etc past `security.sandbox.allowed_paths`, and a declared
  * `write: [data]` with `data` a link would write wherever it points.
  * @throws {PluginError} `link_outside` naming the first link that leads out or nowhere, or a
  * folder of more than {@linkcode MAX_FOLDER_ENTRIES} entries
  */
-async function checkLinks(root: string): Promise<void> {
+async function checkLinks(root: string, alsoInside: readonly string[] = []): Promise<void> {
   const dirs = [root];
   let seen = 0;
   for (let dir = dirs.pop(); dir !== undefined; dir = dirs.pop()) {
@@ -131,7 +135,7 @@ async function checkLinks(root: string): Promise<void> {
           }); links must stay inside the plugin folder`,
         );
       }
-      if (!isInside(root, target)) {
+      if (!isInside(root, target) && !alsoInside.some((d) => isInside(d, target))) {
         throw new PluginError(
           "link_outside",
           `plugin folder ${root}: ${rel} is a symlink to ${target}, outside the folder (the ` +

@@ -66,7 +66,14 @@ function bindable(path: string): boolean {
 }
 
 /** The system folders bound read-only (those that exist). */
-const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc/alternatives"];
+export const SYSTEM_DIRS: readonly string[] = [
+  "/usr",
+  "/bin",
+  "/sbin",
+  "/lib",
+  "/lib64",
+  "/etc/alternatives",
+];
 
 /** Tasks on the machine now (RLIMIT_NPROC counts every task of the user, not just ours). */
 function machineTasks(): number {

@@ -55,3 +55,24 @@ Deno.test("a symlink that stays inside the plugin folder is loaded and read thro
     await p.remove();
   }
 });
+
+Deno.test("an external plugin's links may lead into the system folders its sandbox mounts read-only (a virtualenv), nowhere else", async () => {
+  const p = await makePlugin({ "trigger.py": "print('{}')\n" }, {
+    kind: "trigger",
+    entry: "trigger.py",
+    runtime: { type: "python" },
+  });
+  try {
+    const python = await Deno.realPath("/usr/bin/python3");
+    await Deno.mkdir(`${p.dir}/venv/bin`, { recursive: true });
+    await Deno.symlink(python, `${p.dir}/venv/bin/python`);
+    await Deno.symlink("python", `${p.dir}/venv/bin/python3`);
+    const loaded = await loadPlugin(p.dir);
+    assert.equal(loaded.manifest.entry, "trigger.py");
+    // /etc is not mounted in its sandbox: a link there is refused as for any plugin.
+    await Deno.symlink("/etc", `${p.dir}/leak`);
+    await refused(p.dir, /leak is a symlink to \/etc, outside the folder/);
+  } finally {
+    await p.remove();
+  }
+});
