@@ -197,7 +197,8 @@ export class DashboardFeed {
    * Opens a browser stream for `viewer`: the relay state, then the visible events after `lastId`
    * (after a `reset`, when `lastId` is no longer held, the newest `backlog` ones), then live
    * events. Only the position of an event `viewer` may see is a position: any other id is not
-   * held, so no answer tells whether a hidden event is.
+   * held, so no answer tells whether a hidden event is still held (the gap between two visible
+   * positions does still tell how many events came between them).
    */
   open(
     viewer: Viewer,

@@ -18,7 +18,7 @@
 import type { ConsumerMessages, JsMsg, StreamConfig, StreamInfo } from "@nats-io/jetstream";
 import { backoffDelay, deadline, sleep } from "../async/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { LogEvery, type Logger } from "../log/mod.ts";
 import { EngineUnavailableError, jetStreamApiCode, type NatsEngine } from "../nats/mod.ts";
 import { TopicFilter } from "../topic/mod.ts";
 import { StreamIndex } from "./js_index.ts";
@@ -213,6 +213,8 @@ export class JetStreamStore implements RemoteRelayStore {
   readonly #creatingBy = new Map<string | undefined, number>();
   /** The last check of the stream: its answer, and when it came (undefined: still asking). */
   #check: StreamCheck | undefined;
+  /** The tail's interruptions, logged once a minute. */
+  readonly #tailFaults = new LogEvery();
   /** The stream-wide refusal of the last publish, until one is stored. */
   #writeError: string | undefined;
   /**
@@ -398,7 +400,14 @@ export class JetStreamStore implements RemoteRelayStore {
         for await (const m of messages) this.#apply(m);
       } catch (err) {
         if (this.#closed) break;
-        this.o.log.warn("relay stream tail interrupted; resuming", { err: errorMessage(err) });
+        // While the stream is gone this repeats every few seconds: one line a minute, counted.
+        const n = this.#tailFaults.due();
+        if (n !== undefined) {
+          this.o.log.warn("relay stream tail interrupted; resuming", {
+            err: errorMessage(err),
+            count: n,
+          });
+        }
       }
       if (!this.#closed) await sleep(backoffDelay(failures++, { baseMs: 100, maxMs: 5_000 }));
     }

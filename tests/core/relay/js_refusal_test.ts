@@ -200,6 +200,27 @@ Deno.test({
 });
 
 Deno.test({
+  name: "jetstream refusal: while the stream is gone, the tail's interruptions are logged once a " +
+    "minute, not at each retry",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const { relay, lines } = await startRelay(nats);
+  try {
+    const jsm = await nats.manager();
+    assert.equal((await post(relay.url, "t", { n: 1 })).status, 201);
+    await jsm.streams.delete(STREAM);
+    // The tail retries within 5 s each time (it logged each: 4-5 lines in these 10 s).
+    await new Promise((r) => setTimeout(r, 10_000));
+    const tail = lines.filter((l) => l.includes("relay stream tail interrupted"));
+    assert.equal(tail.length, 1, lines.join("\n"));
+  } finally {
+    await relay.close();
+    await nats.stop();
+  }
+});
+
+Deno.test({
   name: "jetstream refusal: a stream sealed, deleted, or made again without the relay's " +
     "subjects answers 503 at once saying so, with Retry-After; the relay client retries it",
   ignore,
