@@ -12,7 +12,7 @@ import type { Service } from "../../../core/http/mod.ts";
 import { connectNats, NatsEngine } from "../../../core/nats/mod.ts";
 import { openJetStreamStore } from "../../../core/relay/on_demand.ts";
 import { TopicLimitError } from "../../../core/relay/store.ts";
-import { natsMissing, startNats } from "../../support/nats.ts";
+import { type NatsFixture, natsMissing, startNats } from "../../support/nats.ts";
 import { waitFor } from "../../helpers.ts";
 import { openSse, publish, quietLog, startRelay } from "./relay_helpers.ts";
 
@@ -25,11 +25,14 @@ const TOKENS = { [TOKEN]: ["publish:sensor.*", "subscribe:*"] };
 const accepted = (url: string, topic: string) => async () =>
   (await publish(url, topic, { topic }, AUTH)).status === 201;
 
-Deno.test({
-  name: "jetstream relay: a publisher whose topic aged out of the stream creates another; a " +
-    "resume from before its events is reset",
-  ignore,
-}, async () => {
+/**
+ * Runs `fn` against a relay on a fresh nats-server whose publisher (TOKEN) may create one topic,
+ * with age retention every 100 ms; `opts` adds to or overrides that.
+ */
+async function withRelay(
+  opts: Record<string, unknown>,
+  fn: (url: string, nats: NatsFixture) => Promise<void>,
+): Promise<void> {
   const nats = await startNats();
   let relay: Service | undefined;
   try {
@@ -38,10 +41,22 @@ Deno.test({
       compat: "iatp",
       tokens: TOKENS,
       max_topics_per_principal: 1,
-      retention_age: 1_500,
       expire_interval: 100,
+      ...opts,
     });
-    const url = relay.url;
+    await fn(relay.url, nats);
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+}
+
+Deno.test({
+  name: "jetstream relay: a publisher whose topic aged out of the stream creates another; a " +
+    "resume from before its events is reset",
+  ignore,
+}, async () => {
+  await withRelay({ retention_age: 1_500 }, async (url) => {
     const first = await publish(url, "sensor.a0", { n: 1 }, AUTH);
     assert.equal(first.status, 201);
     assert.equal((await publish(url, "sensor.a0", { n: 2 }, AUTH)).status, 201);
@@ -54,27 +69,14 @@ Deno.test({
     await sub.until((e) => e.some((x) => x.event === "reset"));
     await sub.close();
     assert.equal(JSON.parse(sub.events[0].data).reason, "truncated");
-  } finally {
-    await relay?.close();
-    await nats.stop();
-  }
+  });
 });
 
 Deno.test({
   name: "jetstream relay: a publisher whose topics were purged from the stream creates others",
   ignore,
 }, async () => {
-  const nats = await startNats();
-  let relay: Service | undefined;
-  try {
-    relay = await startRelay({
-      store: nats.url,
-      compat: "iatp",
-      tokens: TOKENS,
-      max_topics_per_principal: 1,
-      expire_interval: 100,
-    });
-    const url = relay.url;
+  await withRelay({}, async (url, nats) => {
     assert.equal((await publish(url, "sensor.a0", {}, AUTH)).status, 201);
     const refused = await publish(url, "sensor.a1", {}, AUTH);
     assert.equal(refused.status, 403);
@@ -83,10 +85,7 @@ Deno.test({
     await waitFor(accepted(url, "sensor.a1"), 30_000, "sensor.a1 accepted");
     const topics = await (await fetch(`${url}/topics`, { headers: AUTH })).json();
     assert.deepEqual(topics.topics.map((t: { topic: string }) => t.topic), ["sensor.a1"]);
-  } finally {
-    await relay?.close();
-    await nats.stop();
-  }
+  });
 });
 
 for (const how of ["purged before the tail read it", "not read back within nats.timeout"]) {
