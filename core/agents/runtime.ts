@@ -187,6 +187,27 @@ async function auditFile(logFile: string, layout: AgentLayout, log: Logger): Pro
 }
 
 /**
+ * Warns at start when `plugins.directory` names no folder: it is only one more place plugins are
+ * looked up (Stavily files name folders that may not exist on this machine), so the agent runs,
+ * but a plugin expected from there would otherwise fail later as "not found" with no hint why.
+ */
+function checkPluginsDirectory(dir: string, log: Logger): void {
+  if (!dir) return;
+  let why: string | undefined;
+  try {
+    if (!Deno.statSync(dir).isDirectory) why = "not a folder";
+  } catch (err) {
+    why = err instanceof Deno.errors.NotFound ? "no such folder" : errorMessage(err);
+  }
+  if (why === undefined) return;
+  log.warn(
+    `plugins.directory is not searched (${why}): plugins come from the installed and built-in ` +
+      "folders only",
+    { directory: dir },
+  );
+}
+
+/**
  * Takes the state database's writer lock: one action agent per base folder, or sensors sharing
  * it (`shared`; see {@linkcode AgentState.lock}).
  * @throws {ConfigError} naming `agent.base_folder` when another process writes its state
@@ -210,6 +231,7 @@ export async function createRuntime(
 ): Promise<AgentRuntime> {
   const config = identified(unchecked);
   const log = agentLogger(kind, config, deps);
+  checkPluginsDirectory(config.plugins.directory, log);
   // Read before anything is opened: an unreadable file:PATH is a config error, not a leak.
   const relayToken = resolveSecretSetting("relay.token", config.relay.token);
   const base = config.agent.base_folder || defaultBaseFolder(kind, permittedEnv("IATP_DATA_DIR"));
