@@ -11,6 +11,7 @@ import { verifyConsistency } from "./proof/mod.ts";
 import { openCheckpoint, parseVkey } from "./proof/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import { readBody } from "../http/mod.ts";
+import { redactUrl } from "../engine/mod.ts";
 
 /** What the monitor remembers per log URL. */
 interface SeenCheckpoint {
@@ -70,22 +71,37 @@ async function getJson(url: string, timeoutMs: number): Promise<Record<string, u
     signal: AbortSignal.timeout(timeoutMs),
   });
   const text = new TextDecoder().decode(await readBody(res, { limit: MAX_ANSWER_BYTES }));
-  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 200)}`);
+  if (!res.ok) throw new Error(`${redactUrl(url)} answered ${res.status}: ${text.slice(0, 200)}`);
   return JSON.parse(text);
+}
+
+/** The state file's key for a log: its URL without the password (as the URL parser reads it). */
+function stateKey(base: string): string {
+  try {
+    const u = new URL(base);
+    u.password = "";
+    return u.href.replace(/\/+$/, "");
+  } catch {
+    return base;
+  }
 }
 
 /** Checks a live log once; updates the state file only when everything verified. */
 export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport> {
   const base = opts.url.replace(/\/+$/, "");
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  // Reports (printed and kept) name the log without the password its URL may carry.
+  const shown = redactUrl(base);
   const fail = (reason: string, extra: Partial<MonitorReport> = {}): MonitorReport => ({
     ...extra,
     ok: false,
-    url: base,
+    url: shown,
     reason,
   });
   const state = await readState(opts.stateFile);
-  const seen = state[base];
+  // Kept under the URL without its password; a state file written before that is read too.
+  const key = stateKey(base);
+  const seen = state[key] ?? state[base];
   let served: Record<string, unknown>;
   try {
     served = await getJson(`${base}/checkpoint`, timeoutMs);
@@ -100,7 +116,7 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
   const cp = opened.checkpoint;
   const report: MonitorReport = {
     ok: true,
-    url: base,
+    url: shown,
     tree_size: cp.treeSize,
     root_hash: encodeHex(cp.rootHash),
     trusted_on_first_use: !opts.vkey && !seen,
@@ -131,7 +147,8 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
       }
     }
   }
-  state[base] = {
+  delete state[base];
+  state[key] = {
     vkey: vkeyText,
     tree_size: cp.treeSize,
     root_hash: encodeHex(cp.rootHash),

@@ -172,6 +172,32 @@ Deno.test("iatp audit verify --url checks the signature and consistency with the
   });
 });
 
+Deno.test("iatp audit verify --url never shows or keeps the password its URL carries", async () => {
+  await withAudit(async (url, dir) => {
+    const env = { IATP_DATA_DIR: dir };
+    const secret = "s3cret-pw-7781";
+    const withPw = url.replace("://", `://monitor:${secret}@`);
+    const ok = await runIatp(["audit", "verify", "--url", withPw], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /monitor@127\.0\.0\.1/);
+    const state = await Deno.readTextFile(`${dir}/audit-monitor.json`);
+    const missing = await runIatp(["audit", "verify", "--url", `${withPw}/elsewhere`], { env });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /answered 404/);
+    const refused = await runIatp(["audit", "verify", "--url", withPw.replace(/:\d+/, ":1")], {
+      env,
+    });
+    assert.equal(refused.code, 1);
+    for (const text of [ok.stdout, ok.stderr, state, missing.stderr, refused.stderr]) {
+      assert.ok(!text.includes(secret), text);
+    }
+    // The state kept without the password still serves the next check.
+    const again = await runIatp(["audit", "verify", "--url", withPw], { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /consistent with 0|checkpoint 0/);
+  });
+});
+
 /** POSTs raw bytes to /audit. */
 async function postBytes(url: string, body: Uint8Array<ArrayBuffer>) {
   const res = await fetch(`${url}/audit`, {
