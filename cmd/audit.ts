@@ -25,7 +25,7 @@ import {
   DEFAULT_PG_MAX_CONNECTIONS,
   isPostgresUrl,
 } from "../core/engine/settings/mod.ts";
-import { ConfigError } from "../core/errors/mod.ts";
+import { ConfigError, errorMessage } from "../core/errors/mod.ts";
 import {
   createServer,
   edgeOptions,
@@ -44,6 +44,7 @@ import {
   LedgerKeyMismatchError,
   LedgerStore,
   loadSigningKey,
+  NotALedgerError,
   openPgLedger,
   registerAuditRoutes,
 } from "../core/ledger/mod.ts";
@@ -293,7 +294,12 @@ async function openLedger(
       );
     }
   }
-  const store = new LedgerStore(config.db);
+  let store: LedgerStore;
+  try {
+    store = new LedgerStore(config.db);
+  } catch (err) {
+    throw await notALedger(config, err);
+  }
   try {
     const ledger = await Ledger.open({ ...common, key, store });
     log.info("ledger open", { db: config.db, tree_size: ledger.size, vkey: ledger.vkey });
@@ -302,6 +308,27 @@ async function openLedger(
     store.close();
     throw err;
   }
+}
+
+/**
+ * A SQLite ledger file that is no ledger (not a database, or another program's), told as a
+ * config error of `db`; other errors as they are.
+ */
+async function notALedger(config: AuditConfig, err: unknown): Promise<unknown> {
+  const why = errorMessage(err);
+  if (!(err instanceof NotALedgerError) && !/file is not a database|file is encrypted/.test(why)) {
+    return err;
+  }
+  // A key file this start created beside it goes again: it is no ledger's key.
+  const keyFile = config.key_file ?? `${config.db}.key`;
+  if (createdKeyFiles.has(keyFile)) await Deno.remove(keyFile).catch(() => {});
+  return new ConfigError(
+    "db",
+    { kind: "default" },
+    "a ledger file written by iatp audit, or a new or empty file",
+    `${config.db}: ${why}`,
+    { cause: err },
+  );
 }
 
 const service = serviceCommand(spec, start);

@@ -23,3 +23,7 @@ export class LedgerKeyMismatchError extends LedgerCorruptError {
     super(`log is signed by ${storedVkey}; the configured key differs`);
   }
 }
+/** The database file is not a ledger: another program's database (a configuration error). */
+export class NotALedgerError extends Error {
+  override name = "NotALedgerError";
+}
