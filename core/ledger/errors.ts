@@ -27,3 +27,15 @@ export class LedgerKeyMismatchError extends LedgerCorruptError {
 export class NotALedgerError extends Error {
   override name = "NotALedgerError";
 }
+/** The monitor's state file cannot be read as one (a usage error: name another file). */
+export class MonitorStateError extends Error {
+  override name = "MonitorStateError";
+  /**
+   * @param path the state file
+   * @param why what is wrong with it
+   * @param options `cause`: the error behind it
+   */
+  constructor(readonly path: string, readonly why: string, options?: ErrorOptions) {
+    super(`state file ${path} is unreadable: ${why}`, options);
+  }
+}

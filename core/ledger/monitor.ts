@@ -10,6 +10,7 @@ import { encodeHex } from "../encoding/mod.ts";
 import { verifyConsistency } from "./proof/mod.ts";
 import { openCheckpoint, parseVkey } from "./proof/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
+import { MonitorStateError } from "./errors.ts";
 import { readBody } from "../http/mod.ts";
 import { redactUrl } from "../engine/mod.ts";
 
@@ -46,13 +47,28 @@ export interface MonitorOptions {
 type State = Record<string, SeenCheckpoint>;
 
 async function readState(path: string): Promise<State> {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(await Deno.readTextFile(path));
-    return parsed && typeof parsed === "object" ? parsed as State : {};
+    parsed = JSON.parse(await Deno.readTextFile(path));
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return {};
-    throw new Error(`state file ${path} is unreadable: ${errorMessage(err)}`, { cause: err });
+    throw new MonitorStateError(path, errorMessage(err), { cause: err });
   }
+  if (parsed === null) return {};
+  if (typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new MonitorStateError(path, "not a JSON object of logs");
+  }
+  for (const [log, seen] of Object.entries(parsed)) {
+    const s = seen as Partial<SeenCheckpoint> | null;
+    if (
+      typeof s !== "object" || s === null || !Number.isSafeInteger(s.tree_size) ||
+      (s.tree_size as number) < 0 || typeof s.root_hash !== "string" ||
+      (s.vkey !== undefined && typeof s.vkey !== "string")
+    ) {
+      throw new MonitorStateError(path, `its entry for ${redactUrl(log)} is not a checkpoint seen`);
+    }
+  }
+  return parsed as State;
 }
 
 async function writeState(path: string, state: State): Promise<void> {
@@ -91,7 +107,7 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
   const base = opts.url.replace(/\/+$/, "");
   const timeoutMs = opts.timeoutMs ?? 10_000;
   // Reports (printed and kept) name the log without the password its URL may carry.
-  const shown = redactUrl(base);
+  const shown = redactUrl(base).replace(/\/+$/, "");
   const fail = (reason: string, extra: Partial<MonitorReport> = {}): MonitorReport => ({
     ...extra,
     ok: false,

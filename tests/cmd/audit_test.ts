@@ -198,6 +198,35 @@ Deno.test("iatp audit verify --url never shows or keeps the password its URL car
   });
 });
 
+Deno.test("iatp audit verify names the setting (exit 2) for a --db folder or a --state-file that is not one", async () => {
+  await withAudit(async (url, dir) => {
+    const env = { IATP_DATA_DIR: dir };
+    const folder = await runIatp(["audit", "verify", "--db", dir], { env });
+    assert.equal(folder.code, 2, folder.stderr);
+    assert.match(folder.stderr, /config error: db \(flag --db\): expected an existing ledger file/);
+    const stateFile = `${dir}/state.json`;
+    for (
+      const text of [
+        "{garbage",
+        "[1]",
+        JSON.stringify({ [url]: { tree_size: 1.5, root_hash: "00" } }),
+        JSON.stringify({ [url]: 7 }),
+      ]
+    ) {
+      await Deno.writeTextFile(stateFile, text);
+      const r = await runIatp(["audit", "verify", "--url", url, "--state-file", stateFile], {
+        env,
+      });
+      assert.equal(r.code, 2, `${text}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /config error: state_file \(flag --state-file\): expected a state file/,
+      );
+      assert.equal(await Deno.readTextFile(stateFile), text);
+    }
+  });
+});
+
 /** POSTs raw bytes to /audit. */
 async function postBytes(url: string, body: Uint8Array<ArrayBuffer>) {
   const res = await fetch(`${url}/audit`, {
