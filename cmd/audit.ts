@@ -101,7 +101,13 @@ export const spec = defineConfig({
       secret: true,
       fileRef: true,
     }),
-    origin: str({ help: "checkpoint origin line (default iatp-audit/<key id>)", minLength: 1 }),
+    origin: str({
+      help: "checkpoint origin line (default iatp-audit/<key id>)",
+      // The origin is the signed note's key name too: a space, '+' or line break in it makes
+      // every checkpoint unverifiable (C2SP signed-note key names).
+      pattern: /^[^\s+\p{Cc}]{1,1024}$/u,
+      expected: "a checkpoint origin: 1 to 1024 characters, no spaces, '+' or control characters",
+    }),
     max_batch: int({ help: "most appends sharing one commit", default: DEFAULT_MAX_BATCH, min: 1 }),
     max_pending: int({
       help: "appends queued before new ones get 503",

@@ -227,6 +227,36 @@ Deno.test("iatp audit verify names the setting (exit 2) for a --db folder or a -
   });
 });
 
+Deno.test("an origin no signed note can carry is refused at start (exit 2 naming origin); others sign checkpoints that verify", async () => {
+  const dir = await tempDir("iatp-audit-");
+  try {
+    const env = { IATP_DATA_DIR: dir.path };
+    const db = `${dir.path}/audit.db`;
+    for (const origin of ["a b", "log\nsize", "a+b", "tab\there"]) {
+      const r = await runIatp(["audit", "--port", "0", "--db", db, "--origin", origin], { env });
+      assert.equal(r.code, 2, `${JSON.stringify(origin)}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /config error: origin \(flag --origin\): expected a checkpoint origin/,
+      );
+    }
+    assert.equal(await Deno.lstat(db).then(() => true, () => false), false);
+    const svc = await start(
+      command.resolve({ port: 0, db, compat: "iatp", origin: "example.org/ledger-ü" }),
+      { log: silentLogger },
+    );
+    try {
+      assert.equal((await post(svc.url, { tx_id: "t", event: "e", actor: "a" })).status, 201);
+    } finally {
+      await svc.close();
+    }
+    const ok = await runIatp(["audit", "verify", "--db", db], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    await dir.remove();
+  }
+});
+
 /** POSTs raw bytes to /audit. */
 async function postBytes(url: string, body: Uint8Array<ArrayBuffer>) {
   const res = await fetch(`${url}/audit`, {
