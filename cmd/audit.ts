@@ -42,6 +42,7 @@ import {
   Ledger,
   type LedgerKey,
   LedgerKeyMismatchError,
+  LedgerOriginMismatchError,
   LedgerStore,
   loadSigningKey,
   NotALedgerError,
@@ -222,9 +223,22 @@ async function signingKey(config: AuditConfig): Promise<LedgerKey> {
 /**
  * A log signed by another key than the configured one, told as a config error of the setting
  * that gave the key. A key file this start created (none was beside the ledger, say a ledger
- * copied without its key) is removed again, so that it cannot pass for the log's key.
+ * copied without its key) is removed again, so that it cannot pass for the log's key. A log
+ * started with another origin is told as a config error of `origin`.
  */
 async function keyMismatch(config: AuditConfig, err: unknown): Promise<unknown> {
+  if (err instanceof LedgerOriginMismatchError) {
+    // A key file this start created goes again, as it does for a key mismatch.
+    const keyFile = config.key_file ?? `${config.db}.key`;
+    if (createdKeyFiles.has(keyFile)) await Deno.remove(keyFile).catch(() => {});
+    return new ConfigError(
+      "origin",
+      { kind: "default" },
+      `the log's origin, fixed at its first start (${JSON.stringify(err.storedOrigin)}), or none`,
+      JSON.stringify(err.configured),
+      { cause: err },
+    );
+  }
   if (!(err instanceof LedgerKeyMismatchError)) return err;
   const expected = `the key the ledger is signed with (${err.storedVkey})`;
   if (config.signing_key !== undefined) {

@@ -23,6 +23,17 @@ export class LedgerKeyMismatchError extends LedgerCorruptError {
     super(`log is signed by ${storedVkey}; the configured key differs`);
   }
 }
+/** The log's origin, fixed at its first start, is not the configured one (a configuration error). */
+export class LedgerOriginMismatchError extends LedgerCorruptError {
+  override name = "LedgerOriginMismatchError";
+  /**
+   * @param storedOrigin the origin the log was started with
+   * @param configured the origin configured now
+   */
+  constructor(readonly storedOrigin: string, readonly configured: string) {
+    super(`log origin is "${storedOrigin}", not "${configured}"`);
+  }
+}
 /** The database file is not a ledger: another program's database (a configuration error). */
 export class NotALedgerError extends Error {
   override name = "NotALedgerError";

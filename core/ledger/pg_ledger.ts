@@ -26,7 +26,12 @@ import {
 } from "./batch.ts";
 import type { AuditEntryInput } from "./client/mod.ts";
 import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry, StoreHealth } from "./entry.ts";
-import { LedgerCorruptError, LedgerKeyMismatchError, LedgerRangeError } from "./errors.ts";
+import {
+  LedgerCorruptError,
+  LedgerKeyMismatchError,
+  LedgerOriginMismatchError,
+  LedgerRangeError,
+} from "./errors.ts";
 import { bytesEqual } from "./proof/mod.ts";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING } from "./ledger.ts";
 import * as merkle from "./proof/mod.ts";
@@ -121,7 +126,7 @@ export class PgLedger {
     });
     const origin = meta.get("origin") ?? wanted;
     if (opts.origin && opts.origin !== origin) {
-      throw new LedgerCorruptError(`log origin is "${origin}", not "${opts.origin}"`);
+      throw new LedgerOriginMismatchError(origin, opts.origin);
     }
     const ledger = new PgLedger(origin, opts.key, opts);
     const storedVkey = meta.get("vkey");

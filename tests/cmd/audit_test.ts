@@ -227,7 +227,7 @@ Deno.test("iatp audit verify names the setting (exit 2) for a --db folder or a -
   });
 });
 
-Deno.test("an origin no signed note can carry is refused at start (exit 2 naming origin); others sign checkpoints that verify", async () => {
+Deno.test("an origin no signed note can carry, or another than the log's, is refused at start (exit 2 naming origin); others sign checkpoints that verify", async () => {
   const dir = await tempDir("iatp-audit-");
   try {
     const env = { IATP_DATA_DIR: dir.path };
@@ -252,6 +252,13 @@ Deno.test("an origin no signed note can carry is refused at start (exit 2 naming
     }
     const ok = await runIatp(["audit", "verify", "--db", db], { env });
     assert.equal(ok.code, 0, ok.stderr);
+    // The origin is fixed at the first start: another one later is a usage mistake.
+    const other = await runIatp(["audit", "--port", "0", "--db", db, "--origin", "other"], { env });
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(
+      other.stderr,
+      /config error: origin \(flag --origin\): expected the log's origin, fixed at its first start \("example\.org\/ledger-ü"\)/,
+    );
   } finally {
     await dir.remove();
   }
