@@ -89,6 +89,7 @@ export class PgLedger {
     this.#commitTimeout = opts.commitTimeoutMs ?? DEFAULT_COMMIT_TIMEOUT_MS;
     this.#gate = new EngineGate({
       label: `PostgreSQL ${opts.pg.label}`,
+      kind: "PostgreSQL",
       probe: async () => {
         await deadline(Promise.resolve(opts.pg.sql`SELECT 1`), this.#commitTimeout);
       },
