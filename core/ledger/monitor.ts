@@ -91,6 +91,21 @@ async function getJson(url: string, timeoutMs: number): Promise<Record<string, u
   return JSON.parse(text);
 }
 
+/** Longest reason a report gives (it may quote what the log served). */
+const MAX_REASON_CHARS = 500;
+
+/**
+ * A reason as it may be printed: what the log served (its answer, a key) can hold terminal
+ * control sequences, which are shown escaped (`\u001b`), and it is cut to MAX_REASON_CHARS.
+ */
+function harmless(reason: string): string {
+  const shown = reason.replace(
+    /[\p{Cc}\u2028\u2029]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return shown.length > MAX_REASON_CHARS ? `${shown.slice(0, MAX_REASON_CHARS)}...` : shown;
+}
+
 /** The state file's key for a log: its URL without the password (as the URL parser reads it). */
 function stateKey(base: string): string {
   try {
@@ -112,7 +127,7 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
     ...extra,
     ok: false,
     url: shown,
-    reason,
+    reason: harmless(reason),
   });
   const state = await readState(opts.stateFile);
   // Kept under the URL without its password; a state file written before that is read too.

@@ -264,6 +264,38 @@ Deno.test("an origin no signed note can carry, or another than the log's, is ref
   }
 });
 
+Deno.test("iatp audit verify --url shows what a hostile log serves escaped and cut, never as terminal control", async () => {
+  const dir = await tempDir("iatp-audit-");
+  const escape = "\x1b]0;owned\x07\x1b[2J";
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+    const mode = new URL(req.url).pathname.split("/")[1];
+    if (mode === "key") {
+      return Response.json({ vkey: escape + "x".repeat(2_000), checkpoint: "x" });
+    }
+    return new Response(`${escape}ok: all good\n`, { status: 500 });
+  });
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    for (const mode of ["key", "answer"]) {
+      const r = await runIatp([
+        "audit",
+        "verify",
+        "--url",
+        `${base}/${mode}`,
+        "--state-file",
+        `${dir.path}/state.json`,
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(!/[\x00-\x09\x0b-\x1f\x7f]/.test(r.stderr), JSON.stringify(r.stderr));
+      assert.match(r.stderr, /\\u001b\]0;owned/);
+      assert.ok(r.stderr.length < 1000, `${r.stderr.length} chars`);
+    }
+  } finally {
+    await server.shutdown();
+    await dir.remove();
+  }
+});
+
 /** POSTs raw bytes to /audit. */
 async function postBytes(url: string, body: Uint8Array<ArrayBuffer>) {
   const res = await fetch(`${url}/audit`, {
