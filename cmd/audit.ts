@@ -25,7 +25,7 @@ import {
   DEFAULT_PG_MAX_CONNECTIONS,
   isPostgresUrl,
 } from "../core/engine/settings/mod.ts";
-import { ConfigError } from "../core/errors/mod.ts";
+import { ConfigError, errorMessage } from "../core/errors/mod.ts";
 import {
   createServer,
   edgeOptions,
@@ -42,8 +42,10 @@ import {
   Ledger,
   type LedgerKey,
   LedgerKeyMismatchError,
+  LedgerOriginMismatchError,
   LedgerStore,
   loadSigningKey,
+  NotALedgerError,
   openPgLedger,
   registerAuditRoutes,
 } from "../core/ledger/mod.ts";
@@ -100,7 +102,13 @@ export const spec = defineConfig({
       secret: true,
       fileRef: true,
     }),
-    origin: str({ help: "checkpoint origin line (default iatp-audit/<key id>)", minLength: 1 }),
+    origin: str({
+      help: "checkpoint origin line (default iatp-audit/<key id>)",
+      // The origin is the signed note's key name too: a space, '+' or line break in it makes
+      // every checkpoint unverifiable (C2SP signed-note key names).
+      pattern: /^[^\s+\p{Cc}]{1,1024}$/u,
+      expected: "a checkpoint origin: 1 to 1024 characters, no spaces, '+' or control characters",
+    }),
     max_batch: int({ help: "most appends sharing one commit", default: DEFAULT_MAX_BATCH, min: 1 }),
     max_pending: int({
       help: "appends queued before new ones get 503",
@@ -215,9 +223,22 @@ async function signingKey(config: AuditConfig): Promise<LedgerKey> {
 /**
  * A log signed by another key than the configured one, told as a config error of the setting
  * that gave the key. A key file this start created (none was beside the ledger, say a ledger
- * copied without its key) is removed again, so that it cannot pass for the log's key.
+ * copied without its key) is removed again, so that it cannot pass for the log's key. A log
+ * started with another origin is told as a config error of `origin`.
  */
 async function keyMismatch(config: AuditConfig, err: unknown): Promise<unknown> {
+  if (err instanceof LedgerOriginMismatchError) {
+    // A key file this start created goes again, as it does for a key mismatch.
+    const keyFile = config.key_file ?? `${config.db}.key`;
+    if (createdKeyFiles.has(keyFile)) await Deno.remove(keyFile).catch(() => {});
+    return new ConfigError(
+      "origin",
+      { kind: "default" },
+      `the log's origin, fixed at its first start (${JSON.stringify(err.storedOrigin)}), or none`,
+      JSON.stringify(err.configured),
+      { cause: err },
+    );
+  }
   if (!(err instanceof LedgerKeyMismatchError)) return err;
   const expected = `the key the ledger is signed with (${err.storedVkey})`;
   if (config.signing_key !== undefined) {
@@ -293,7 +314,12 @@ async function openLedger(
       );
     }
   }
-  const store = new LedgerStore(config.db);
+  let store: LedgerStore;
+  try {
+    store = new LedgerStore(config.db);
+  } catch (err) {
+    throw await notALedger(config, err);
+  }
   try {
     const ledger = await Ledger.open({ ...common, key, store });
     log.info("ledger open", { db: config.db, tree_size: ledger.size, vkey: ledger.vkey });
@@ -302,6 +328,27 @@ async function openLedger(
     store.close();
     throw err;
   }
+}
+
+/**
+ * A SQLite ledger file that is no ledger (not a database, or another program's), told as a
+ * config error of `db`; other errors as they are.
+ */
+async function notALedger(config: AuditConfig, err: unknown): Promise<unknown> {
+  const why = errorMessage(err);
+  if (!(err instanceof NotALedgerError) && !/file is not a database|file is encrypted/.test(why)) {
+    return err;
+  }
+  // A key file this start created beside it goes again: it is no ledger's key.
+  const keyFile = config.key_file ?? `${config.db}.key`;
+  if (createdKeyFiles.has(keyFile)) await Deno.remove(keyFile).catch(() => {});
+  return new ConfigError(
+    "db",
+    { kind: "default" },
+    "a ledger file written by iatp audit, or a new or empty file",
+    `${config.db}: ${why}`,
+    { cause: err },
+  );
 }
 
 const service = serviceCommand(spec, start);

@@ -22,6 +22,7 @@ import {
 import { isPostgresUrl } from "../../core/engine/settings/mod.ts";
 import {
   checkLiveLog,
+  MonitorStateError,
   parseVkey,
   verifyLedgerFile,
   verifyLedgerPostgres,
@@ -113,6 +114,16 @@ export const verifyCommand: Command = {
       stateFile: c.state_file,
       vkey: c.vkey,
       timeoutMs: c.timeout,
+    }).catch((err) => {
+      // A state file that is not one is a usage mistake (exit 2), not a log that failed.
+      if (!(err instanceof MonitorStateError)) throw err;
+      throw new ConfigError(
+        "state_file",
+        loaded.sources.get("state_file") ?? { kind: "default" },
+        "a state file written by iatp audit verify, or none",
+        `${err.path}: ${err.why}`,
+        { cause: err },
+      );
     });
     if (!r.ok) throw new CheckFailedError(`verify failed: ${r.url}: ${r.reason}`);
     const since = r.previous_size === undefined
@@ -128,13 +139,16 @@ async function verifyFile(
   source: ConfigSource,
   vkey: string | undefined,
 ): Promise<VerifyReport> {
-  await Deno.stat(db).catch((err) => {
+  const info = await Deno.stat(db).catch((err) => {
     if (err instanceof Deno.errors.NotCapable) throw err; // reported as a denied path
     const why = err instanceof Deno.errors.NotFound ? "no such file" : errorMessage(err);
     throw new ConfigError("db", source, "an existing ledger file", `${db}: ${why}`, {
       cause: err,
     });
   });
+  if (!info.isFile) {
+    throw new ConfigError("db", source, "an existing ledger file", `${db}: not a file`);
+  }
   try {
     return await verifyLedgerFile(db, { vkey });
   } catch (err) {

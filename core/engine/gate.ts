@@ -16,8 +16,13 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 1;
 
 /** Options of an {@linkcode EngineGate}. */
 export interface EngineGateOptions {
-  /** What the engine is, for messages: "PostgreSQL postgres://app@db/iatp" (no password). */
+  /** What the engine is, for logs: "PostgreSQL postgres://app@db/iatp" (no password). */
   label: string;
+  /**
+   * What the engine is, for the answers clients get: "PostgreSQL" (no host, user or database).
+   * @default "the storage engine"
+   */
+  kind?: string;
   /** One cheap round trip that succeeds only when the engine is usable again. */
   probe: () => Promise<void>;
   /** Whether an error means the engine is unreachable (as opposed to a bad request). */
@@ -104,7 +109,7 @@ export class EngineGate {
 
   #unavailable(cause: unknown): UnavailableError {
     return new UnavailableError(
-      `${this.opts.label} is unreachable; retry later`,
+      `${this.opts.kind ?? "the storage engine"} is unreachable; retry later`,
       this.#retryAfter,
       {
         cause,

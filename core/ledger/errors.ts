@@ -23,3 +23,30 @@ export class LedgerKeyMismatchError extends LedgerCorruptError {
     super(`log is signed by ${storedVkey}; the configured key differs`);
   }
 }
+/** The log's origin, fixed at its first start, is not the configured one (a configuration error). */
+export class LedgerOriginMismatchError extends LedgerCorruptError {
+  override name = "LedgerOriginMismatchError";
+  /**
+   * @param storedOrigin the origin the log was started with
+   * @param configured the origin configured now
+   */
+  constructor(readonly storedOrigin: string, readonly configured: string) {
+    super(`log origin is "${storedOrigin}", not "${configured}"`);
+  }
+}
+/** The database file is not a ledger: another program's database (a configuration error). */
+export class NotALedgerError extends Error {
+  override name = "NotALedgerError";
+}
+/** The monitor's state file cannot be read as one (a usage error: name another file). */
+export class MonitorStateError extends Error {
+  override name = "MonitorStateError";
+  /**
+   * @param path the state file
+   * @param why what is wrong with it
+   * @param options `cause`: the error behind it
+   */
+  constructor(readonly path: string, readonly why: string, options?: ErrorOptions) {
+    super(`state file ${path} is unreadable: ${why}`, options);
+  }
+}

@@ -25,7 +25,12 @@ import {
   sealBatch,
   settleBatch,
 } from "./batch.ts";
-import { LedgerCorruptError, LedgerKeyMismatchError, LedgerRangeError } from "./errors.ts";
+import {
+  LedgerCorruptError,
+  LedgerKeyMismatchError,
+  LedgerOriginMismatchError,
+  LedgerRangeError,
+} from "./errors.ts";
 import { bytesEqual } from "./proof/mod.ts";
 import * as merkle from "./proof/mod.ts";
 import {
@@ -106,7 +111,7 @@ export class Ledger {
     const id = encodeHex(keyId("iatp-audit", key.publicRaw));
     const origin = store.getMeta("origin") ?? opts.origin ?? `iatp-audit/${id}`;
     if (opts.origin && opts.origin !== origin) {
-      throw new LedgerCorruptError(`log origin is "${origin}", not "${opts.origin}"`);
+      throw new LedgerOriginMismatchError(origin, opts.origin);
     }
     const vkey = formatVkey(origin, key.publicRaw);
     const storedVkey = store.getMeta("vkey");

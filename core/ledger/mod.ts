@@ -25,7 +25,12 @@ export {
   type StoreHealth,
 } from "./entry.ts";
 export { auditHealth } from "./health.ts";
-export { LedgerKeyMismatchError } from "./errors.ts";
+export {
+  LedgerKeyMismatchError,
+  LedgerOriginMismatchError,
+  MonitorStateError,
+  NotALedgerError,
+} from "./errors.ts";
 export { LedgerKey, loadSigningKey } from "./keys.ts";
 export { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions } from "./ledger.ts";
 export { DEFAULT_COMMIT_TIMEOUT_MS, DEFAULT_HEALTH_PROBE_MS } from "./pg_defaults.ts";

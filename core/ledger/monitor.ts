@@ -10,7 +10,9 @@ import { encodeHex } from "../encoding/mod.ts";
 import { verifyConsistency } from "./proof/mod.ts";
 import { openCheckpoint, parseVkey } from "./proof/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
+import { MonitorStateError } from "./errors.ts";
 import { readBody } from "../http/mod.ts";
+import { redactUrl } from "../engine/mod.ts";
 
 /** What the monitor remembers per log URL. */
 interface SeenCheckpoint {
@@ -45,13 +47,28 @@ export interface MonitorOptions {
 type State = Record<string, SeenCheckpoint>;
 
 async function readState(path: string): Promise<State> {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(await Deno.readTextFile(path));
-    return parsed && typeof parsed === "object" ? parsed as State : {};
+    parsed = JSON.parse(await Deno.readTextFile(path));
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return {};
-    throw new Error(`state file ${path} is unreadable: ${errorMessage(err)}`, { cause: err });
+    throw new MonitorStateError(path, errorMessage(err), { cause: err });
   }
+  if (parsed === null) return {};
+  if (typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new MonitorStateError(path, "not a JSON object of logs");
+  }
+  for (const [log, seen] of Object.entries(parsed)) {
+    const s = seen as Partial<SeenCheckpoint> | null;
+    if (
+      typeof s !== "object" || s === null || !Number.isSafeInteger(s.tree_size) ||
+      (s.tree_size as number) < 0 || typeof s.root_hash !== "string" ||
+      (s.vkey !== undefined && typeof s.vkey !== "string")
+    ) {
+      throw new MonitorStateError(path, `its entry for ${redactUrl(log)} is not a checkpoint seen`);
+    }
+  }
+  return parsed as State;
 }
 
 async function writeState(path: string, state: State): Promise<void> {
@@ -70,22 +87,52 @@ async function getJson(url: string, timeoutMs: number): Promise<Record<string, u
     signal: AbortSignal.timeout(timeoutMs),
   });
   const text = new TextDecoder().decode(await readBody(res, { limit: MAX_ANSWER_BYTES }));
-  if (!res.ok) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 200)}`);
+  if (!res.ok) throw new Error(`${redactUrl(url)} answered ${res.status}: ${text.slice(0, 200)}`);
   return JSON.parse(text);
+}
+
+/** Longest reason a report gives (it may quote what the log served). */
+const MAX_REASON_CHARS = 500;
+
+/**
+ * A reason as it may be printed: what the log served (its answer, a key) can hold terminal
+ * control sequences, which are shown escaped (`\u001b`), and it is cut to MAX_REASON_CHARS.
+ */
+function harmless(reason: string): string {
+  const shown = reason.replace(
+    /[\p{Cc}\u2028\u2029]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return shown.length > MAX_REASON_CHARS ? `${shown.slice(0, MAX_REASON_CHARS)}...` : shown;
+}
+
+/** The state file's key for a log: its URL without the password (as the URL parser reads it). */
+function stateKey(base: string): string {
+  try {
+    const u = new URL(base);
+    u.password = "";
+    return u.href.replace(/\/+$/, "");
+  } catch {
+    return base;
+  }
 }
 
 /** Checks a live log once; updates the state file only when everything verified. */
 export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport> {
   const base = opts.url.replace(/\/+$/, "");
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  // Reports (printed and kept) name the log without the password its URL may carry.
+  const shown = redactUrl(base).replace(/\/+$/, "");
   const fail = (reason: string, extra: Partial<MonitorReport> = {}): MonitorReport => ({
     ...extra,
     ok: false,
-    url: base,
-    reason,
+    url: shown,
+    reason: harmless(reason),
   });
   const state = await readState(opts.stateFile);
-  const seen = state[base];
+  // Kept under the URL without its password; a state file written before that is read too.
+  const key = stateKey(base);
+  const seen = state[key] ?? state[base];
   let served: Record<string, unknown>;
   try {
     served = await getJson(`${base}/checkpoint`, timeoutMs);
@@ -100,7 +147,7 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
   const cp = opened.checkpoint;
   const report: MonitorReport = {
     ok: true,
-    url: base,
+    url: shown,
     tree_size: cp.treeSize,
     root_hash: encodeHex(cp.rootHash),
     trusted_on_first_use: !opts.vkey && !seen,
@@ -131,7 +178,8 @@ export async function checkLiveLog(opts: MonitorOptions): Promise<MonitorReport>
       }
     }
   }
-  state[base] = {
+  delete state[base];
+  state[key] = {
     vkey: vkeyText,
     tree_size: cp.treeSize,
     root_hash: encodeHex(cp.rootHash),

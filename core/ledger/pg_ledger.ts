@@ -26,7 +26,12 @@ import {
 } from "./batch.ts";
 import type { AuditEntryInput } from "./client/mod.ts";
 import type { AuditAppendResponse, EntryWithReceipt, LedgerEntry, StoreHealth } from "./entry.ts";
-import { LedgerCorruptError, LedgerKeyMismatchError, LedgerRangeError } from "./errors.ts";
+import {
+  LedgerCorruptError,
+  LedgerKeyMismatchError,
+  LedgerOriginMismatchError,
+  LedgerRangeError,
+} from "./errors.ts";
 import { bytesEqual } from "./proof/mod.ts";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING } from "./ledger.ts";
 import * as merkle from "./proof/mod.ts";
@@ -84,6 +89,7 @@ export class PgLedger {
     this.#commitTimeout = opts.commitTimeoutMs ?? DEFAULT_COMMIT_TIMEOUT_MS;
     this.#gate = new EngineGate({
       label: `PostgreSQL ${opts.pg.label}`,
+      kind: "PostgreSQL",
       probe: async () => {
         await deadline(Promise.resolve(opts.pg.sql`SELECT 1`), this.#commitTimeout);
       },
@@ -121,7 +127,7 @@ export class PgLedger {
     });
     const origin = meta.get("origin") ?? wanted;
     if (opts.origin && opts.origin !== origin) {
-      throw new LedgerCorruptError(`log origin is "${origin}", not "${opts.origin}"`);
+      throw new LedgerOriginMismatchError(origin, opts.origin);
     }
     const ledger = new PgLedger(origin, opts.key, opts);
     const storedVkey = meta.get("vkey");

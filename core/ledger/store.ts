@@ -10,6 +10,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { openLocked } from "../config/mod.ts";
 import type { NewNode } from "./proof/mod.ts";
+import { NotALedgerError } from "./errors.ts";
 
 /** A stored entry row. `body` is the canonical JSON the leaf hash covers. */
 export interface EntryRow {
@@ -104,6 +105,37 @@ function* chunks(
   }
 }
 
+/** The columns of the ledger's `entries` table. */
+const ENTRY_COLUMNS = ["idx", "tx_id", "body", "leaf_hash", "receipt_size", "idem_key"];
+/** The ledger's tables. */
+const LEDGER_TABLES = new Set(["meta", "entries", "nodes", "checkpoints"]);
+
+/**
+ * Throws NotALedgerError for a database another program made (tables of its own and no ledger
+ * entries, or an `entries` table of other columns), and SQLite's own error for a file that is not
+ * a database at all. A new or empty file, and a ledger, pass.
+ */
+function refuseNonLedger(db: DatabaseSync): void {
+  const tables = (db.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+  ).all() as Row[]).map((r) => String(r.name));
+  if (tables.includes("entries")) {
+    const columns = new Set(
+      (db.prepare("PRAGMA table_info(entries)").all() as Row[]).map((r) => String(r.name)),
+    );
+    const missing = ENTRY_COLUMNS.filter((c) => !columns.has(c));
+    if (missing.length > 0) {
+      throw new NotALedgerError(`its entries table has no column ${missing.join(", ")}`);
+    }
+    return;
+  }
+  const others = tables.filter((t) => !LEDGER_TABLES.has(t));
+  if (others.length > 0) {
+    const shown = others.slice(0, 5).join(", ") + (others.length > 5 ? ", ..." : "");
+    throw new NotALedgerError(`a database of another program (tables ${shown})`);
+  }
+}
+
 /** The SQLite ledger store. */
 export class LedgerStore {
   readonly db: DatabaseSync;
@@ -124,6 +156,16 @@ export class LedgerStore {
       readOnly,
     ));
     this.db.exec("PRAGMA busy_timeout = 5000");
+    if (!readOnly) {
+      // Nothing is written to a file that is not a ledger (nor its journal mode changed).
+      try {
+        refuseNonLedger(this.db);
+      } catch (err) {
+        this.db.close();
+        this.#lock?.close();
+        throw err;
+      }
+    }
     if (opts.readOnly) {
       // Verification streams the whole file once: map it and keep a large page cache.
       this.db.exec(`PRAGMA mmap_size = ${VERIFY_MMAP_BYTES}`);

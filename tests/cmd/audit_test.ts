@@ -172,6 +172,130 @@ Deno.test("iatp audit verify --url checks the signature and consistency with the
   });
 });
 
+Deno.test("iatp audit verify --url never shows or keeps the password its URL carries", async () => {
+  await withAudit(async (url, dir) => {
+    const env = { IATP_DATA_DIR: dir };
+    const secret = "s3cret-pw-7781";
+    const withPw = url.replace("://", `://monitor:${secret}@`);
+    const ok = await runIatp(["audit", "verify", "--url", withPw], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /monitor@127\.0\.0\.1/);
+    const state = await Deno.readTextFile(`${dir}/audit-monitor.json`);
+    const missing = await runIatp(["audit", "verify", "--url", `${withPw}/elsewhere`], { env });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /answered 404/);
+    const refused = await runIatp(["audit", "verify", "--url", withPw.replace(/:\d+/, ":1")], {
+      env,
+    });
+    assert.equal(refused.code, 1);
+    for (const text of [ok.stdout, ok.stderr, state, missing.stderr, refused.stderr]) {
+      assert.ok(!text.includes(secret), text);
+    }
+    // The state kept without the password still serves the next check.
+    const again = await runIatp(["audit", "verify", "--url", withPw], { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /consistent with 0|checkpoint 0/);
+  });
+});
+
+Deno.test("iatp audit verify names the setting (exit 2) for a --db folder or a --state-file that is not one", async () => {
+  await withAudit(async (url, dir) => {
+    const env = { IATP_DATA_DIR: dir };
+    const folder = await runIatp(["audit", "verify", "--db", dir], { env });
+    assert.equal(folder.code, 2, folder.stderr);
+    assert.match(folder.stderr, /config error: db \(flag --db\): expected an existing ledger file/);
+    const stateFile = `${dir}/state.json`;
+    for (
+      const text of [
+        "{garbage",
+        "[1]",
+        JSON.stringify({ [url]: { tree_size: 1.5, root_hash: "00" } }),
+        JSON.stringify({ [url]: 7 }),
+      ]
+    ) {
+      await Deno.writeTextFile(stateFile, text);
+      const r = await runIatp(["audit", "verify", "--url", url, "--state-file", stateFile], {
+        env,
+      });
+      assert.equal(r.code, 2, `${text}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /config error: state_file \(flag --state-file\): expected a state file/,
+      );
+      assert.equal(await Deno.readTextFile(stateFile), text);
+    }
+  });
+});
+
+Deno.test("an origin no signed note can carry, or another than the log's, is refused at start (exit 2 naming origin); others sign checkpoints that verify", async () => {
+  const dir = await tempDir("iatp-audit-");
+  try {
+    const env = { IATP_DATA_DIR: dir.path };
+    const db = `${dir.path}/audit.db`;
+    for (const origin of ["a b", "log\nsize", "a+b", "tab\there"]) {
+      const r = await runIatp(["audit", "--port", "0", "--db", db, "--origin", origin], { env });
+      assert.equal(r.code, 2, `${JSON.stringify(origin)}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /config error: origin \(flag --origin\): expected a checkpoint origin/,
+      );
+    }
+    assert.equal(await Deno.lstat(db).then(() => true, () => false), false);
+    const svc = await start(
+      command.resolve({ port: 0, db, compat: "iatp", origin: "example.org/ledger-ü" }),
+      { log: silentLogger },
+    );
+    try {
+      assert.equal((await post(svc.url, { tx_id: "t", event: "e", actor: "a" })).status, 201);
+    } finally {
+      await svc.close();
+    }
+    const ok = await runIatp(["audit", "verify", "--db", db], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+    // The origin is fixed at the first start: another one later is a usage mistake.
+    const other = await runIatp(["audit", "--port", "0", "--db", db, "--origin", "other"], { env });
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(
+      other.stderr,
+      /config error: origin \(flag --origin\): expected the log's origin, fixed at its first start \("example\.org\/ledger-ü"\)/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("iatp audit verify --url shows what a hostile log serves escaped and cut, never as terminal control", async () => {
+  const dir = await tempDir("iatp-audit-");
+  const escape = "\x1b]0;owned\x07\x1b[2J";
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+    const mode = new URL(req.url).pathname.split("/")[1];
+    if (mode === "key") {
+      return Response.json({ vkey: escape + "x".repeat(2_000), checkpoint: "x" });
+    }
+    return new Response(`${escape}ok: all good\n`, { status: 500 });
+  });
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    for (const mode of ["key", "answer"]) {
+      const r = await runIatp([
+        "audit",
+        "verify",
+        "--url",
+        `${base}/${mode}`,
+        "--state-file",
+        `${dir.path}/state.json`,
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(!/[\x00-\x09\x0b-\x1f\x7f]/.test(r.stderr), JSON.stringify(r.stderr));
+      assert.match(r.stderr, /\\u001b\]0;owned/);
+      assert.ok(r.stderr.length < 1000, `${r.stderr.length} chars`);
+    }
+  } finally {
+    await server.shutdown();
+    await dir.remove();
+  }
+});
+
 /** POSTs raw bytes to /audit. */
 async function postBytes(url: string, body: Uint8Array<ArrayBuffer>) {
   const res = await fetch(`${url}/audit`, {

@@ -4,6 +4,7 @@
  * a malformed verifier key is a usage error, and every documented duration form is accepted.
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { spec as policySpec } from "../../cmd/policy.ts";
 import { spec as relaySpec } from "../../cmd/relay.ts";
 import { generateKeyPair } from "../../core/crypto/mod.ts";
@@ -113,6 +114,43 @@ Deno.test("audit verify of a file that is not a database names db (exit 2); a da
     const empty = await runIatp(["audit", "verify", "--db", `${dir.path}/empty.db`], { env });
     assert.equal(empty.code, 1, empty.stderr);
     assert.match(empty.stderr, /verify failed: first bad index 0: not a ledger: no table \w+/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("audit started on a file that is no ledger names db (exit 2) and leaves the file and its folder as they were", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.writeTextFile(`${dir.path}/junk.db`, "not a database at all, just some text\n");
+    const other = new DatabaseSync(`${dir.path}/other.db`);
+    other.exec("CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('a')");
+    other.close();
+    const entries = new DatabaseSync(`${dir.path}/entries.db`);
+    entries.exec("CREATE TABLE entries (id INTEGER, what TEXT)");
+    entries.close();
+    const env = { IATP_DATA_DIR: dir.path };
+    for (
+      const [file, why] of [
+        ["junk.db", /file is not a database/],
+        ["other.db", /a database of another program \(tables users\)/],
+        ["entries.db", /its entries table has no column idx, tx_id/],
+      ] as const
+    ) {
+      const path = `${dir.path}/${file}`;
+      const before = await Deno.readFile(path);
+      const r = await runIatp(["audit", "--port", "0", "--db", path], { env });
+      assert.equal(r.code, 2, `${file}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /config error: db \(flag --db\): expected a ledger file written by iatp audit/,
+      );
+      assert.match(r.stderr, why);
+      assert.deepEqual(await Deno.readFile(path), before, `${file} was changed`);
+    }
+    const left = [];
+    for await (const e of Deno.readDir(dir.path)) left.push(e.name);
+    assert.deepEqual(left.sort(), ["entries.db", "junk.db", "other.db"]);
   } finally {
     await dir.remove();
   }
