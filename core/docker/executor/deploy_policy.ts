@@ -49,6 +49,12 @@ const TOP_LEVEL = new Set([
   "secrets",
   "configs",
 ]);
+/**
+ * Filesystem types a named volume's `driver_opts.type` may mount without `deploy_allow.devices`:
+ * a bind (`none`, its `device` checked as a host path), `overlay` (its folders checked), memory,
+ * and network shares. Any other type is mounted by the daemon from the host's kernel.
+ */
+const LOCAL_MOUNT_TYPES = new Set(["none", "overlay", "tmpfs", "nfs", "nfs4", "cifs", "smb3"]);
 const NAMESPACE_FIELDS = ["network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup"] as const;
 
 type Doc = Record<string, unknown>;
@@ -247,11 +253,36 @@ export class DeployPolicy {
     if (!isMap(volumes)) return;
     for (const [name, def] of Object.entries(volumes)) {
       if (!isMap(def) || !isMap(def.driver_opts)) continue;
+      const at = `volumes.${name}.driver_opts`;
       const device = def.driver_opts.device;
-      if (device !== undefined && /bind/.test(String(def.driver_opts.o ?? ""))) {
-        this.#hostPath(`volumes.${name}.driver_opts.device`, device, dir);
+      const options = String(def.driver_opts.o ?? "");
+      const type = String(def.driver_opts.type ?? "").toLowerCase();
+      if (device !== undefined && /bind/.test(options)) {
+        this.#hostPath(`${at}.device`, device, dir);
+      } else if (type === "overlay") {
+        // lowerdir=/a:/b,upperdir=/c,workdir=/d: each folder is a host path, read or written.
+        for (const option of options.split(",")) {
+          const eq = option.indexOf("=");
+          if (eq < 0 || !/dir/i.test(option.slice(0, eq))) continue;
+          for (const path of option.slice(eq + 1).split(":")) {
+            // The daemon, not compose, reads these: a relative one is from the daemon's folder.
+            if (!isAbsolute(path)) {
+              refuse(
+                `${at}.o`,
+                "deploy_allow.bind_roots",
+                `overlay folder ${JSON.stringify(path)} is not absolute`,
+              );
+            }
+            this.#hostPath(`${at}.o`, path, dir);
+          }
+        }
+      } else if (this.allow.devices) {
+        continue;
       } else if (typeof device === "string" && device.startsWith("/")) {
-        refuse(`volumes.${name}.driver_opts.device`, "deploy_allow.devices", "a host device");
+        refuse(`${at}.device`, "deploy_allow.devices", "a host device");
+      } else if (type !== "" && !LOCAL_MOUNT_TYPES.has(type)) {
+        // proc, sysfs, cgroup2, devpts...: mounted by the daemon, they show the host's own.
+        refuse(`${at}.type`, "deploy_allow.devices", `a ${JSON.stringify(type)} mount of the host`);
       }
     }
   }

@@ -89,6 +89,35 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
       "volumes.root.driver_opts.device",
       "deploy_allow.bind_roots",
     ],
+    // The local driver mounts what its options name: an overlay's folders are host paths...
+    [
+      svc("") + "volumes:\n  o:\n    driver_opts: {type: overlay, device: overlay, " +
+      'o: "lowerdir=/etc:/srv/apps/web/a"}\n',
+      "volumes.o.driver_opts.o",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("") + "volumes:\n  o:\n    driver_opts: {type: overlay, device: overlay, " +
+      'o: "lowerdir=/srv/apps/web/a,upperdir=/root/.ssh,workdir=/srv/apps/web/w"}\n',
+      "volumes.o.driver_opts.o",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("") + 'volumes:\n  o:\n    driver_opts: {type: overlay, o: "lowerdir=etc"}\n',
+      "volumes.o.driver_opts.o",
+      "deploy_allow.bind_roots",
+    ],
+    // ... and proc, sysfs or cgroup2 mounted by the daemon are the host's own.
+    [
+      svc("") + "volumes:\n  p:\n    driver_opts: {type: proc, device: proc}\n",
+      "volumes.p.driver_opts.type",
+      "deploy_allow.devices",
+    ],
+    [
+      svc("") + "volumes:\n  s:\n    driver_opts: {type: SYSFS, device: x}\n",
+      "volumes.s.driver_opts.type",
+      "deploy_allow.devices",
+    ],
     [
       svc("") + "secrets:\n  k:\n    file: /etc/ssh/ssh_host_ed25519_key\n",
       "secrets.k.file",
@@ -136,6 +165,16 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
   ok(svc("    pid: host\n"), { hostNamespaces: true });
   ok(svc("    cap_add: [NET_ADMIN, cap_net_raw]\n"), { capAdd: ["NET_ADMIN", "NET_RAW"] });
   ok(svc("    devices: [/dev/fuse]\n"), { devices: true });
+  ok(svc("") + "volumes:\n  p:\n    driver_opts: {type: proc, device: proc}\n", { devices: true });
+  ok(svc("") + "volumes:\n  d:\n    driver_opts: {type: ext4, device: /dev/sdb1}\n", {
+    devices: true,
+  });
+  ok(
+    svc("") + "volumes:\n  t:\n    driver_opts: {type: tmpfs, device: tmpfs, o: size=1m}\n" +
+      "  n:\n    driver_opts: {type: nfs, device: ':/export', o: 'addr=10.0.0.2,ro'}\n" +
+      "  o:\n    driver_opts: {type: overlay, device: overlay, " +
+      'o: "lowerdir=/srv/apps/web/a:/srv/apps/web/b,upperdir=/srv/apps/web/u,workdir=/srv/apps/web/w"}\n',
+  );
   ok(svc("    volumes: [/data/shared/x:/x]\n"), { bindRoots: ["/data/shared"] });
   assert.equal(
     refusal(svc("    volumes: [/data/sharedother:/x]\n"), { bindRoots: ["/data/shared"] }).status,
