@@ -55,6 +55,8 @@ const TOP_LEVEL = new Set([
  * and network shares. Any other type is mounted by the daemon from the host's kernel.
  */
 const LOCAL_MOUNT_TYPES = new Set(["none", "overlay", "tmpfs", "nfs", "nfs4", "cifs", "smb3"]);
+/** A build context compose fetches (git, https) rather than reads from the host. */
+const REMOTE = /^[a-z][a-z0-9+.-]*:\/\//i;
 const NAMESPACE_FIELDS = ["network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup"] as const;
 
 type Doc = Record<string, unknown>;
@@ -221,6 +223,14 @@ export class DeployPolicy {
       refuse(`${at}.entitlements`, "deploy_allow.privileged", "build entitlements");
     }
     if (b.context !== undefined) this.#hostPath(`${at}.context`, b.context, dir, true);
+    // Compose reads the Dockerfile itself, from wherever it is named (relative to the context),
+    // and the daemon's parse errors quote it: it is a host path as well.
+    const ctx = typeof b.context === "string" ? b.context : ".";
+    if (b.dockerfile !== undefined && !REMOTE.test(ctx)) {
+      const file = String(b.dockerfile);
+      const plain = !isAbsolute(file) && !file.includes("$") && !file.startsWith("~");
+      this.#hostPath(`${at}.dockerfile`, plain ? resolve(dir, ctx, file) : b.dockerfile, dir);
+    }
     if (isMap(b.additional_contexts)) {
       for (const [k, v] of Object.entries(b.additional_contexts)) {
         this.#hostPath(`${at}.additional_contexts.${k}`, v, dir, true);
@@ -293,7 +303,7 @@ export class DeployPolicy {
    */
   #hostPath(at: string, raw: unknown, dir: string, remoteOk = false): void {
     if (typeof raw !== "string" || raw === "") refuse(at, "deploy_allow.bind_roots", "not a path");
-    if (remoteOk && /^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) return; // a git or https build context
+    if (remoteOk && REMOTE.test(raw)) return; // a git or https build context
     if (raw.includes("$") || raw.startsWith("~")) {
       refuse(at, "deploy_allow.bind_roots", "variables and ~ are not allowed in host paths");
     }

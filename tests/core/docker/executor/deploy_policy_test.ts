@@ -74,6 +74,22 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
     ],
     [svc("    env_file: /etc/shadow\n"), "services.web.env_file[0]", "deploy_allow.bind_roots"],
     [svc("    build: {context: /}\n"), "services.web.build.context", "deploy_allow.bind_roots"],
+    // Compose reads the Dockerfile wherever it is, and the build's parse error quotes it.
+    [
+      svc("    build: {context: ., dockerfile: /etc/shadow}\n"),
+      "services.web.build.dockerfile",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    build: {context: ./app, dockerfile: ../../../../etc/shadow}\n"),
+      "services.web.build.dockerfile",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    build: {dockerfile: '${HOME}/Dockerfile'}\n"),
+      "services.web.build.dockerfile",
+      "deploy_allow.bind_roots",
+    ],
     [
       svc("    build: {context: ., network: host}\n"),
       "services.web.build.network",
@@ -160,6 +176,8 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
     ),
   );
   ok(svc("    security_opt: [no-new-privileges:true]\n    network_mode: 'service:db'\n"));
+  ok(svc("    build: {context: ./app, dockerfile: ../docker/Dockerfile}\n"));
+  ok(svc("    build: {context: 'https://x/y.git', dockerfile: ../../Dockerfile.prod}\n"));
   ok(svc(`    volumes: ["${DIR}/data:/data"]\n`), {});
   ok(svc("    privileged: true\n"), { privileged: true });
   ok(svc("    pid: host\n"), { hostNamespaces: true });
