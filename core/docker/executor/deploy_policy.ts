@@ -193,6 +193,12 @@ export class DeployPolicy {
       ? []
       : [s.env_file];
     envFiles.forEach((e, i) => this.#hostPath(`${at}.env_file[${i}]`, isMap(e) ? e.path : e, dir));
+    const labelFiles = s.label_file === undefined
+      ? []
+      : Array.isArray(s.label_file)
+      ? s.label_file
+      : [s.label_file];
+    labelFiles.forEach((f, i) => this.#hostPath(`${at}.label_file[${i}]`, f, dir));
     this.#build(`${at}.build`, s.build, dir);
   }
 
@@ -230,6 +236,27 @@ export class DeployPolicy {
       const file = String(b.dockerfile);
       const plain = !isAbsolute(file) && !file.includes("$") && !file.startsWith("~");
       this.#hostPath(`${at}.dockerfile`, plain ? resolve(dir, ctx, file) : b.dockerfile, dir);
+    }
+    // ssh: [id=path]: a host key handed to the build.
+    const ssh = Array.isArray(b.ssh)
+      ? b.ssh.map((e) => String(e).split("=").slice(1).join("="))
+      : isMap(b.ssh)
+      ? Object.values(b.ssh).map(String)
+      : [];
+    ssh.forEach((path, i) => {
+      if (path !== "") this.#hostPath(`${at}.ssh[${i}]`, path, dir);
+    });
+    // cache_from / cache_to of type=local read and write a host folder (src=, dest=).
+    for (const f of ["cache_from", "cache_to"] as const) {
+      const list = Array.isArray(b[f]) ? b[f] : b[f] === undefined ? [] : [b[f]];
+      list.forEach((entry, i) => {
+        const fields = String(entry).split(",");
+        if (!fields.some((kv) => /^type=local$/i.test(kv.trim()))) return;
+        for (const kv of fields) {
+          const m = /^\s*(src|dest)=(.*)$/i.exec(kv);
+          if (m) this.#hostPath(`${at}.${f}[${i}]`, m[2].trim(), dir);
+        }
+      });
     }
     if (isMap(b.additional_contexts)) {
       for (const [k, v] of Object.entries(b.additional_contexts)) {

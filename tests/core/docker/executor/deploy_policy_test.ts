@@ -90,6 +90,22 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
       "services.web.build.dockerfile",
       "deploy_allow.bind_roots",
     ],
+    [svc("    label_file: /etc/shadow\n"), "services.web.label_file[0]", "deploy_allow.bind_roots"],
+    [
+      svc("    build: {context: ., ssh: ['default', 'k=/root/.ssh/id_ed25519']}\n"),
+      "services.web.build.ssh[1]",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    build: {context: ., cache_to: ['type=local,dest=/etc/cron.d']}\n"),
+      "services.web.build.cache_to[0]",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    build: {context: ., cache_from: ['type=local,src=/root']}\n"),
+      "services.web.build.cache_from[0]",
+      "deploy_allow.bind_roots",
+    ],
     [
       svc("    build: {context: ., network: host}\n"),
       "services.web.build.network",
@@ -177,6 +193,12 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
   );
   ok(svc("    security_opt: [no-new-privileges:true]\n    network_mode: 'service:db'\n"));
   ok(svc("    build: {context: ./app, dockerfile: ../docker/Dockerfile}\n"));
+  ok(
+    svc(
+      "    label_file: ./labels\n    build: {context: ., ssh: [default, 'k=./deploy_key'], " +
+        "cache_from: ['type=registry,ref=r/x', 'type=local,src=./cache']}\n",
+    ),
+  );
   ok(svc("    build: {context: 'https://x/y.git', dockerfile: ../../Dockerfile.prod}\n"));
   ok(svc(`    volumes: ["${DIR}/data:/data"]\n`), {});
   ok(svc("    privileged: true\n"), { privileged: true });
