@@ -119,6 +119,7 @@ export class DeployPolicy {
       if (isMap(svc)) this.#service(`services.${name}`, svc, projectDir);
     }
     this.#topVolumes(doc.volumes, projectDir);
+    this.#topNetworks(doc.networks);
     for (const kind of ["secrets", "configs"] as const) {
       const section = doc[kind];
       if (!isMap(section)) continue;
@@ -283,6 +284,22 @@ export class DeployPolicy {
     if (colon < 0) return; // an anonymous volume at a container path
     const source = text.slice(0, colon);
     if (/^[./~$]/.test(source) || source.includes("/")) this.#hostPath(at, source, dir);
+  }
+
+  /**
+   * Top-level networks: one named `host` (an external network `host`, or `name: host`) is the
+   * host's own network stack, as `network_mode: host` is.
+   */
+  #topNetworks(networks: unknown): void {
+    if (this.allow.hostNamespaces || !isMap(networks)) return;
+    for (const [key, def] of Object.entries(networks)) {
+      const d = isMap(def) ? def : {};
+      const external = isMap(d.external) ? d.external : {};
+      const name = String(d.name ?? external.name ?? key);
+      if (name === "host" || name.includes("$")) {
+        refuse(`networks.${key}`, "deploy_allow.host_namespaces", "the host's network");
+      }
+    }
   }
 
   /** Top-level named volumes: the local driver's `device` binds a host path as well. */

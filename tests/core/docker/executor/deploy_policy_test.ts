@@ -107,6 +107,16 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
       "deploy_allow.bind_roots",
     ],
     [
+      svc("") + "networks:\n  default:\n    external: true\n    name: host\n",
+      "networks.default",
+      "deploy_allow.host_namespaces",
+    ],
+    [
+      svc("") + "networks:\n  host:\n    external: true\n",
+      "networks.host",
+      "deploy_allow.host_namespaces",
+    ],
+    [
       svc("    build: {context: ., network: host}\n"),
       "services.web.build.network",
       "deploy_allow.host_namespaces",
@@ -193,6 +203,8 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
   );
   ok(svc("    security_opt: [no-new-privileges:true]\n    network_mode: 'service:db'\n"));
   ok(svc("    build: {context: ./app, dockerfile: ../docker/Dockerfile}\n"));
+  ok(svc("") + "networks:\n  front: {}\n  shared: {external: true, name: proxy}\n");
+  ok(svc("") + "networks:\n  default: {external: true, name: host}\n", { hostNamespaces: true });
   ok(
     svc(
       "    label_file: ./labels\n    build: {context: ., ssh: [default, 'k=./deploy_key'], " +
