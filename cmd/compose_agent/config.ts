@@ -84,7 +84,8 @@ export const composeAgentSpec = defineConfig({
         item: /^(CAP_)?[A-Za-z_]{2,40}$/,
       }),
       devices: bool({
-        help: "deploy_app may pass host devices (devices, device_cgroup_rules, gpus)",
+        help:
+          "deploy_app may pass host devices (devices, device_cgroup_rules, gpus) and mount host filesystems in named volumes (driver_opts.type proc, sysfs, a device...)",
         default: false,
       }),
       security_opt: bool({

@@ -243,7 +243,9 @@ export async function start(
     log,
     ...edgeOptions(config),
     health: () => ({
-      status: probe.state.ok && !replayFailedAt && !commandApiFailed ? "ok" : "degraded",
+      status: probe.state.ok && !replayFailedAt && !commandApiFailed && token.current() !== ""
+        ? "ok"
+        : "degraded",
       service: "compose-agent",
       docker: probe.state.ok ? "reachable" : "unreachable",
       docker_socket: config.docker_socket,
@@ -255,6 +257,8 @@ export async function start(
       ...(commandApiFailed ? { command_api: "unavailable" } : {}),
       queue_length: queue.length,
       watchdog: watchdog ? "running" : "off",
+      // No key yet (Vault unreachable, or its key refused): every signed request is refused.
+      agent_key: token.current() !== "" ? "present" : "missing",
       ...tokenHealth(token),
       command_metrics: counters.snapshot(),
     }),

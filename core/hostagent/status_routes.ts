@@ -45,52 +45,82 @@ export function registerStatusRoutes(app: App, deps: StatusRouteDeps): void {
   const read: MiddlewareHandler<AppEnv> = deps.read ?? (async (_c, next) => await next());
   app.get("/capabilities", read, (c) => c.json(deps.capabilities()));
   app.get("/api/v1/metrics", read, (c) => c.json(deps.monitor.latest()));
+  // Streams counted from their check on, so that clients arriving together (while the stream's
+  // helper loads, before any of them listens) cannot pass the bound together.
+  let streams = 0;
+  const follow = followSamples(deps);
   app.get("/api/v1/metrics/stream", read, async (c) => {
-    if (deps.monitor.listeners >= deps.maxStreamClients) {
+    if (streams >= deps.maxStreamClients) {
       throw new HttpError(503, `too many stream clients (${deps.maxStreamClients})`, {
         limit: deps.maxStreamClients,
       });
     }
+    streams++;
     let streamSSE: Streaming["streamSSE"];
     try {
       ({ streamSSE } = await streaming());
     } catch (err) {
+      streams--;
       deps.onStreamUnavailable?.(err);
       throw new HttpError(503, STREAM_UNAVAILABLE, {}, { cause: err });
     }
-    return streamSSE(c, async (stream) => {
-      // One pending snapshot at most: a slow client skips samples instead of queueing them.
-      let pending: HostSnapshot | undefined = deps.monitor.latest();
-      let wake: (() => void) | undefined;
-      const stop = deps.monitor.listen((s) => {
-        pending = s;
-        wake?.();
-      });
-      let open = true;
-      const end = () => {
-        open = false;
-        wake?.();
-      };
-      stream.onAbort(end);
-      deps.drained.then(end);
-      try {
-        while (open) {
-          if (pending) {
-            const s = pending;
-            pending = undefined;
-            await stream.writeSSE({
-              event: "metrics",
-              id: String(s.timestamp_ms),
-              data: JSON.stringify(s),
-            });
-            continue; // a sample may have arrived during the write
-          }
-          await new Promise<void>((r) => wake = r);
-          wake = undefined;
+    let counted = true;
+    const release = () => {
+      if (counted) streams--;
+      counted = false;
+    };
+    try {
+      return streamSSE(c, async (stream) => {
+        try {
+          await follow(stream);
+        } finally {
+          release();
         }
-      } finally {
-        stop();
-      }
-    });
+      });
+    } catch (err) {
+      release();
+      throw err;
+    }
   });
+}
+
+/** Writes samples to one metrics stream until the client goes or the server drains. */
+function followSamples(deps: StatusRouteDeps) {
+  return async (stream: {
+    writeSSE(m: { event: string; id: string; data: string }): Promise<void>;
+    onAbort(f: () => void): void;
+  }) => {
+    // One pending snapshot at most: a slow client skips samples instead of queueing them.
+    let pending: HostSnapshot | undefined = deps.monitor.latest();
+    let wake: (() => void) | undefined;
+    const stop = deps.monitor.listen((s) => {
+      pending = s;
+      wake?.();
+    });
+    let open = true;
+    const end = () => {
+      open = false;
+      wake?.();
+    };
+    stream.onAbort(end);
+    deps.drained.then(end);
+    try {
+      while (open) {
+        if (pending) {
+          const s = pending;
+          pending = undefined;
+          await stream.writeSSE({
+            event: "metrics",
+            id: String(s.timestamp_ms),
+            data: JSON.stringify(s),
+          });
+          continue; // a sample may have arrived during the write
+        }
+        await new Promise<void>((r) => wake = r);
+        wake = undefined;
+      }
+    } finally {
+      stop();
+    }
+  };
 }

@@ -86,8 +86,14 @@ async function within<T>(timeoutMs: number | undefined, work: Promise<T>): Promi
   }
 }
 
+/** A 408 naming the wait: this read's own, or the deadline of the request it belongs to. */
 function timedOut(timeoutMs: number | undefined): HttpError {
-  return new HttpError(408, `body not received within ${timeoutMs} ms`);
+  return new HttpError(
+    408,
+    timeoutMs
+      ? `body not received within ${timeoutMs} ms`
+      : "body not received before the request's deadline",
+  );
 }
 
 /** Reads up to `limit` bytes; `truncated` when there was more (which is cancelled). */

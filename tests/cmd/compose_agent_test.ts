@@ -150,6 +150,7 @@ Deno.test("compose-agent: a key under 16 bytes from Vault is logged and not used
     assert.equal(r.status, 401, JSON.stringify(r.json));
     const health = await (await fetch(`${agent.url}/health`)).json();
     assert.equal(health.last_refresh_ok, false);
+    assert.deepEqual([health.status, health.agent_key], ["degraded", "missing"]);
     const warned = agent.stdout().split("\n").filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l))
       .find((l) => l.msg === "vault secret's token is too short to be used");
@@ -531,6 +532,7 @@ Deno.test("compose-agent: a replay store that cannot open answers 503 replay_una
     const health = async () => await (await fetch(`${agent.url}/health`)).json();
     // Idle, the store is not opened: the agent started and answers /health.
     assert.equal((await health()).replay_store, "not opened");
+    assert.equal((await health()).agent_key, "present");
     const refused = await signed(agent.url, exec, {
       command_id: "c-1",
       type: "health",

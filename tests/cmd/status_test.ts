@@ -359,3 +359,51 @@ Deno.test("status sends its dashboard token, never its HMAC key; with none, no A
     await dir.remove();
   }
 });
+
+Deno.test("max_stream_clients holds for metrics streams that arrive together", async () => {
+  const dir = await tempDir();
+  const agent = await startIatpService(
+    ["status", "--port", "0", "--max-stream-clients", "2"],
+    { env: { IATP_DATA_DIR: dir.path } },
+  );
+  const port = Number(new URL(agent.url).port);
+  const conns: Deno.TcpConn[] = [];
+  try {
+    // Six requests on six connections, all written before any answer is read: the first ones
+    // are still loading the stream's helper when the last ones are checked.
+    for (let i = 0; i < 6; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    const request = new TextEncoder().encode(
+      "GET /api/v1/metrics/stream HTTP/1.1\r\nhost: x\r\n\r\n",
+    );
+    await Promise.all(conns.map((c) => c.write(request)));
+    const statusLine = async (c: Deno.TcpConn) => {
+      const buf = new Uint8Array(64);
+      let text = "";
+      while (!text.includes("\r\n")) {
+        const n = await c.read(buf);
+        if (n === null) break;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+      }
+      return text.split("\r\n")[0];
+    };
+    const lines = await Promise.all(conns.map(statusLine));
+    assert.deepEqual(lines.filter((l) => l.includes(" 200 ")).length, 2, lines.join("; "));
+    assert.deepEqual(lines.filter((l) => l.includes(" 503 ")).length, 4, lines.join("; "));
+    // A stream that ends frees its place.
+    for (const c of conns) c.close();
+    conns.length = 0;
+    await waitFor(
+      async () => {
+        const res = await fetch(`${agent.url}/api/v1/metrics/stream`);
+        await res.body?.cancel();
+        return res.status === 200;
+      },
+      10_000,
+      "a freed stream place",
+    );
+  } finally {
+    for (const c of conns) c.close();
+    await agent.stop();
+    await dir.remove();
+  }
+});

@@ -187,7 +187,7 @@ export class VaultTokenSource implements TokenSource {
       if (!res.ok) {
         await res.body?.cancel();
         const quiet = this.opts.optional && res.status === 404;
-        log?.[quiet ? "debug" : "warn"]("vault token read failed", {
+        log?.[quiet ? "debug" : "warn"]("could not read the agent key from vault", {
           status: res.status,
           key: this.opts.key,
           reason,
@@ -218,11 +218,11 @@ export class VaultTokenSource implements TokenSource {
       this.#token = token;
       this.#loadedAt = Date.now();
       this.#lastOk = true;
-      if (changed) log?.info("agent token loaded from vault", { key: this.opts.key, reason });
+      if (changed) log?.info("agent key loaded from vault", { key: this.opts.key, reason });
       return changed;
     } catch (err) {
       this.#lastOk = false;
-      log?.warn("vault token read failed", { err, key: this.opts.key, reason });
+      log?.warn("could not read the agent key from vault", { err, key: this.opts.key, reason });
       return false;
     }
   }

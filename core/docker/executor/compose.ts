@@ -80,8 +80,14 @@ export class ComposeRunner {
       cwd: o.cwd,
       timeoutMs: o.timeoutMs,
       maxOutputBytes: this.opts.maxOutputBytes,
-      // Only the socket is passed on; the plugin never reads a user's docker context.
-      env: { DOCKER_HOST: `unix://${this.opts.socket}`, COMPOSE_INTERACTIVE_NO_CLI: "1" },
+      // Only the socket and the program search path are passed on: the plugin never reads a
+      // user's docker context, and a compose file's `${VAR}` or `environment: [VAR]` never
+      // reads the agent's own environment (its HMAC key, Vault and relay tokens).
+      env: {
+        PATH: searchPath(),
+        DOCKER_HOST: `unix://${this.opts.socket}`,
+        COMPOSE_INTERACTIVE_NO_CLI: "1",
+      },
     });
   }
 
@@ -178,4 +184,14 @@ export class ComposeRunner {
       await sleep(pollMs);
     }
   }
+}
+
+/** Where the compose programs are looked for: this process's PATH where it may read it. */
+function searchPath(): string {
+  const fallback = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  // Asked first, so that an ungranted PATH (--allow-env lists the service's own) never prompts.
+  if (Deno.permissions.querySync({ name: "env", variable: "PATH" }).state !== "granted") {
+    return fallback;
+  }
+  return Deno.env.get("PATH") || fallback;
 }

@@ -49,6 +49,14 @@ const TOP_LEVEL = new Set([
   "secrets",
   "configs",
 ]);
+/**
+ * Filesystem types a named volume's `driver_opts.type` may mount without `deploy_allow.devices`:
+ * a bind (`none`, its `device` checked as a host path), `overlay` (its folders checked), memory,
+ * and network shares. Any other type is mounted by the daemon from the host's kernel.
+ */
+const LOCAL_MOUNT_TYPES = new Set(["none", "overlay", "tmpfs", "nfs", "nfs4", "cifs", "smb3"]);
+/** A build context compose fetches (git, https) rather than reads from the host. */
+const REMOTE = /^[a-z][a-z0-9+.-]*:\/\//i;
 const NAMESPACE_FIELDS = ["network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup"] as const;
 
 type Doc = Record<string, unknown>;
@@ -111,6 +119,7 @@ export class DeployPolicy {
       if (isMap(svc)) this.#service(`services.${name}`, svc, projectDir);
     }
     this.#topVolumes(doc.volumes, projectDir);
+    this.#topNetworks(doc.networks);
     for (const kind of ["secrets", "configs"] as const) {
       const section = doc[kind];
       if (!isMap(section)) continue;
@@ -185,6 +194,12 @@ export class DeployPolicy {
       ? []
       : [s.env_file];
     envFiles.forEach((e, i) => this.#hostPath(`${at}.env_file[${i}]`, isMap(e) ? e.path : e, dir));
+    const labelFiles = s.label_file === undefined
+      ? []
+      : Array.isArray(s.label_file)
+      ? s.label_file
+      : [s.label_file];
+    labelFiles.forEach((f, i) => this.#hostPath(`${at}.label_file[${i}]`, f, dir));
     this.#build(`${at}.build`, s.build, dir);
   }
 
@@ -215,6 +230,35 @@ export class DeployPolicy {
       refuse(`${at}.entitlements`, "deploy_allow.privileged", "build entitlements");
     }
     if (b.context !== undefined) this.#hostPath(`${at}.context`, b.context, dir, true);
+    // Compose reads the Dockerfile itself, from wherever it is named (relative to the context),
+    // and the daemon's parse errors quote it: it is a host path as well.
+    const ctx = typeof b.context === "string" ? b.context : ".";
+    if (b.dockerfile !== undefined && !REMOTE.test(ctx)) {
+      const file = String(b.dockerfile);
+      const plain = !isAbsolute(file) && !file.includes("$") && !file.startsWith("~");
+      this.#hostPath(`${at}.dockerfile`, plain ? resolve(dir, ctx, file) : b.dockerfile, dir);
+    }
+    // ssh: [id=path]: a host key handed to the build.
+    const ssh = Array.isArray(b.ssh)
+      ? b.ssh.map((e) => String(e).split("=").slice(1).join("="))
+      : isMap(b.ssh)
+      ? Object.values(b.ssh).map(String)
+      : [];
+    ssh.forEach((path, i) => {
+      if (path !== "") this.#hostPath(`${at}.ssh[${i}]`, path, dir);
+    });
+    // cache_from / cache_to of type=local read and write a host folder (src=, dest=).
+    for (const f of ["cache_from", "cache_to"] as const) {
+      const list = Array.isArray(b[f]) ? b[f] : b[f] === undefined ? [] : [b[f]];
+      list.forEach((entry, i) => {
+        const fields = String(entry).split(",");
+        if (!fields.some((kv) => /^type=local$/i.test(kv.trim()))) return;
+        for (const kv of fields) {
+          const m = /^\s*(src|dest)=(.*)$/i.exec(kv);
+          if (m) this.#hostPath(`${at}.${f}[${i}]`, m[2].trim(), dir);
+        }
+      });
+    }
     if (isMap(b.additional_contexts)) {
       for (const [k, v] of Object.entries(b.additional_contexts)) {
         this.#hostPath(`${at}.additional_contexts.${k}`, v, dir, true);
@@ -242,16 +286,57 @@ export class DeployPolicy {
     if (/^[./~$]/.test(source) || source.includes("/")) this.#hostPath(at, source, dir);
   }
 
+  /**
+   * Top-level networks: one named `host` (an external network `host`, or `name: host`) is the
+   * host's own network stack, as `network_mode: host` is.
+   */
+  #topNetworks(networks: unknown): void {
+    if (this.allow.hostNamespaces || !isMap(networks)) return;
+    for (const [key, def] of Object.entries(networks)) {
+      const d = isMap(def) ? def : {};
+      const external = isMap(d.external) ? d.external : {};
+      const name = String(d.name ?? external.name ?? key);
+      if (name === "host" || name.includes("$")) {
+        refuse(`networks.${key}`, "deploy_allow.host_namespaces", "the host's network");
+      }
+    }
+  }
+
   /** Top-level named volumes: the local driver's `device` binds a host path as well. */
   #topVolumes(volumes: unknown, dir: string): void {
     if (!isMap(volumes)) return;
     for (const [name, def] of Object.entries(volumes)) {
       if (!isMap(def) || !isMap(def.driver_opts)) continue;
+      const at = `volumes.${name}.driver_opts`;
       const device = def.driver_opts.device;
-      if (device !== undefined && /bind/.test(String(def.driver_opts.o ?? ""))) {
-        this.#hostPath(`volumes.${name}.driver_opts.device`, device, dir);
+      const options = String(def.driver_opts.o ?? "");
+      const type = String(def.driver_opts.type ?? "").toLowerCase();
+      if (device !== undefined && /bind/.test(options)) {
+        this.#hostPath(`${at}.device`, device, dir);
+      } else if (type === "overlay") {
+        // lowerdir=/a:/b,upperdir=/c,workdir=/d: each folder is a host path, read or written.
+        for (const option of options.split(",")) {
+          const eq = option.indexOf("=");
+          if (eq < 0 || !/dir/i.test(option.slice(0, eq))) continue;
+          for (const path of option.slice(eq + 1).split(":")) {
+            // The daemon, not compose, reads these: a relative one is from the daemon's folder.
+            if (!isAbsolute(path)) {
+              refuse(
+                `${at}.o`,
+                "deploy_allow.bind_roots",
+                `overlay folder ${JSON.stringify(path)} is not absolute`,
+              );
+            }
+            this.#hostPath(`${at}.o`, path, dir);
+          }
+        }
+      } else if (this.allow.devices) {
+        continue;
       } else if (typeof device === "string" && device.startsWith("/")) {
-        refuse(`volumes.${name}.driver_opts.device`, "deploy_allow.devices", "a host device");
+        refuse(`${at}.device`, "deploy_allow.devices", "a host device");
+      } else if (type !== "" && !LOCAL_MOUNT_TYPES.has(type)) {
+        // proc, sysfs, cgroup2, devpts...: mounted by the daemon, they show the host's own.
+        refuse(`${at}.type`, "deploy_allow.devices", `a ${JSON.stringify(type)} mount of the host`);
       }
     }
   }
@@ -262,7 +347,7 @@ export class DeployPolicy {
    */
   #hostPath(at: string, raw: unknown, dir: string, remoteOk = false): void {
     if (typeof raw !== "string" || raw === "") refuse(at, "deploy_allow.bind_roots", "not a path");
-    if (remoteOk && /^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) return; // a git or https build context
+    if (remoteOk && REMOTE.test(raw)) return; // a git or https build context
     if (raw.includes("$") || raw.startsWith("~")) {
       refuse(at, "deploy_allow.bind_roots", "variables and ~ are not allowed in host paths");
     }

@@ -20,6 +20,10 @@ export interface ProcessResult {
 /** Options for {@linkcode runProcess}. */
 export interface ProcessOptions {
   cwd?: string;
+  /**
+   * The child's whole environment: nothing of this process's is passed on (its keys and
+   * tokens are in it, and compose reads its environment into a file's `${VAR}` and `environment:`).
+   */
   env?: Record<string, string>;
   timeoutMs: number;
   maxOutputBytes?: number;
@@ -51,7 +55,8 @@ export async function runProcess(
     child = new Deno.Command(cmd, {
       args,
       cwd: opts.cwd,
-      env: opts.env,
+      env: opts.env ?? {},
+      clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

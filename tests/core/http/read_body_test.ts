@@ -73,3 +73,17 @@ Deno.test("readBodyPrefix keeps the first bytes and says it truncated", async ()
   const whole = await readBodyPrefix(new Response("abc"), 6);
   assert.deepEqual([whole.bytes.length, whole.truncated], [3, false]);
 });
+
+Deno.test("a body cut off by its request's deadline (no timeout of the read's own) says so", async () => {
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      c.error(new DOMException("The signal has been aborted", "TimeoutError"));
+    },
+  });
+  await assert.rejects(readBody(new Response(body), { limit: 1024 }), (err: unknown) => {
+    assert.ok(err instanceof HttpError);
+    assert.equal(err.status, 408);
+    assert.equal(err.message, "body not received before the request's deadline");
+    return true;
+  });
+});

@@ -177,3 +177,31 @@ Deno.test("signedFetch with no bearer, or one equal to the key, sends no Authori
     await server.shutdown();
   }
 });
+
+Deno.test("Vault reads are logged in words the secret scrubber leaves readable", async () => {
+  const path = "/v1/kv/d/compose_agent_token";
+  const tokens = new Map<string, string>();
+  const vault = fakeVault(tokens, "right");
+  const lines: string[] = [];
+  const src = new VaultTokenSource({
+    address: vault.url,
+    vaultToken: "right",
+    prefix: "kv",
+    deploymentHash: "d",
+    key: "compose_agent_token",
+    fallback: "",
+    minRefreshGapMs: 0,
+    log: createLogger({ service: "t", sink: (l) => lines.push(l) }),
+  });
+  try {
+    await src.start(); // 404: no key there yet
+    tokens.set(path, "a-key-of-enough-bytes-0123");
+    assert.equal(await src.refresh("test"), true);
+    const msgs = lines.map((l) => JSON.parse(l).msg as string);
+    assert.ok(msgs.length >= 2, msgs.join("; "));
+    for (const msg of msgs) assert.doesNotMatch(msg, /REDACTED/, msg);
+  } finally {
+    src.close();
+    await vault.close();
+  }
+});

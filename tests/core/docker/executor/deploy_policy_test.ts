@@ -74,6 +74,48 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
     ],
     [svc("    env_file: /etc/shadow\n"), "services.web.env_file[0]", "deploy_allow.bind_roots"],
     [svc("    build: {context: /}\n"), "services.web.build.context", "deploy_allow.bind_roots"],
+    // Compose reads the Dockerfile wherever it is, and the build's parse error quotes it.
+    [
+      svc("    build: {context: ., dockerfile: /etc/shadow}\n"),
+      "services.web.build.dockerfile",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    build: {context: ./app, dockerfile: ../../../../etc/shadow}\n"),
+      "services.web.build.dockerfile",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    build: {dockerfile: '${HOME}/Dockerfile'}\n"),
+      "services.web.build.dockerfile",
+      "deploy_allow.bind_roots",
+    ],
+    [svc("    label_file: /etc/shadow\n"), "services.web.label_file[0]", "deploy_allow.bind_roots"],
+    [
+      svc("    build: {context: ., ssh: ['default', 'k=/root/.ssh/id_ed25519']}\n"),
+      "services.web.build.ssh[1]",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    build: {context: ., cache_to: ['type=local,dest=/etc/cron.d']}\n"),
+      "services.web.build.cache_to[0]",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    build: {context: ., cache_from: ['type=local,src=/root']}\n"),
+      "services.web.build.cache_from[0]",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("") + "networks:\n  default:\n    external: true\n    name: host\n",
+      "networks.default",
+      "deploy_allow.host_namespaces",
+    ],
+    [
+      svc("") + "networks:\n  host:\n    external: true\n",
+      "networks.host",
+      "deploy_allow.host_namespaces",
+    ],
     [
       svc("    build: {context: ., network: host}\n"),
       "services.web.build.network",
@@ -88,6 +130,35 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
       svc("") + "volumes:\n  root:\n    driver_opts: {type: none, o: bind, device: /}\n",
       "volumes.root.driver_opts.device",
       "deploy_allow.bind_roots",
+    ],
+    // The local driver mounts what its options name: an overlay's folders are host paths...
+    [
+      svc("") + "volumes:\n  o:\n    driver_opts: {type: overlay, device: overlay, " +
+      'o: "lowerdir=/etc:/srv/apps/web/a"}\n',
+      "volumes.o.driver_opts.o",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("") + "volumes:\n  o:\n    driver_opts: {type: overlay, device: overlay, " +
+      'o: "lowerdir=/srv/apps/web/a,upperdir=/root/.ssh,workdir=/srv/apps/web/w"}\n',
+      "volumes.o.driver_opts.o",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("") + 'volumes:\n  o:\n    driver_opts: {type: overlay, o: "lowerdir=etc"}\n',
+      "volumes.o.driver_opts.o",
+      "deploy_allow.bind_roots",
+    ],
+    // ... and proc, sysfs or cgroup2 mounted by the daemon are the host's own.
+    [
+      svc("") + "volumes:\n  p:\n    driver_opts: {type: proc, device: proc}\n",
+      "volumes.p.driver_opts.type",
+      "deploy_allow.devices",
+    ],
+    [
+      svc("") + "volumes:\n  s:\n    driver_opts: {type: SYSFS, device: x}\n",
+      "volumes.s.driver_opts.type",
+      "deploy_allow.devices",
     ],
     [
       svc("") + "secrets:\n  k:\n    file: /etc/ssh/ssh_host_ed25519_key\n",
@@ -131,11 +202,31 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
     ),
   );
   ok(svc("    security_opt: [no-new-privileges:true]\n    network_mode: 'service:db'\n"));
+  ok(svc("    build: {context: ./app, dockerfile: ../docker/Dockerfile}\n"));
+  ok(svc("") + "networks:\n  front: {}\n  shared: {external: true, name: proxy}\n");
+  ok(svc("") + "networks:\n  default: {external: true, name: host}\n", { hostNamespaces: true });
+  ok(
+    svc(
+      "    label_file: ./labels\n    build: {context: ., ssh: [default, 'k=./deploy_key'], " +
+        "cache_from: ['type=registry,ref=r/x', 'type=local,src=./cache']}\n",
+    ),
+  );
+  ok(svc("    build: {context: 'https://x/y.git', dockerfile: ../../Dockerfile.prod}\n"));
   ok(svc(`    volumes: ["${DIR}/data:/data"]\n`), {});
   ok(svc("    privileged: true\n"), { privileged: true });
   ok(svc("    pid: host\n"), { hostNamespaces: true });
   ok(svc("    cap_add: [NET_ADMIN, cap_net_raw]\n"), { capAdd: ["NET_ADMIN", "NET_RAW"] });
   ok(svc("    devices: [/dev/fuse]\n"), { devices: true });
+  ok(svc("") + "volumes:\n  p:\n    driver_opts: {type: proc, device: proc}\n", { devices: true });
+  ok(svc("") + "volumes:\n  d:\n    driver_opts: {type: ext4, device: /dev/sdb1}\n", {
+    devices: true,
+  });
+  ok(
+    svc("") + "volumes:\n  t:\n    driver_opts: {type: tmpfs, device: tmpfs, o: size=1m}\n" +
+      "  n:\n    driver_opts: {type: nfs, device: ':/export', o: 'addr=10.0.0.2,ro'}\n" +
+      "  o:\n    driver_opts: {type: overlay, device: overlay, " +
+      'o: "lowerdir=/srv/apps/web/a:/srv/apps/web/b,upperdir=/srv/apps/web/u,workdir=/srv/apps/web/w"}\n',
+  );
   ok(svc("    volumes: [/data/shared/x:/x]\n"), { bindRoots: ["/data/shared"] });
   assert.equal(
     refusal(svc("    volumes: [/data/sharedother:/x]\n"), { bindRoots: ["/data/shared"] }).status,

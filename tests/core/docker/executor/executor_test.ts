@@ -194,3 +194,46 @@ Deno.test({
     await dir.remove();
   }
 });
+
+Deno.test({
+  name: "a deployed compose file reads nothing of the agent's environment (its keys and tokens)",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const project = uniqueName("iatp-env").toLowerCase();
+  const { exec } = executorFor(socket, {
+    projectsRoot: `${dir.path}/projects`,
+    workDir: `${dir.path}/work`,
+  });
+  const secret = `agent-key-${crypto.randomUUID()}`;
+  Deno.env.set("IATP_COMPOSE_AGENT_AGENT_TOKEN", secret);
+  // `environment: [VAR]` without a value and `${VAR}` are both filled from compose's environment.
+  const file = `services:\n  web:\n    image: ${image}\n    network_mode: none\n` +
+    `    environment: [IATP_COMPOSE_AGENT_AGENT_TOKEN]\n` +
+    `    labels: {copied: "\${IATP_COMPOSE_AGENT_AGENT_TOKEN:-none}"}\n` +
+    `    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]\n`;
+  const run = (type: string, parameters: Record<string, unknown>) =>
+    exec.execute({ command_id: crypto.randomUUID(), type, parameters });
+  try {
+    const r = await run("deploy_app", { project, compose_file: file });
+    assert.equal(r.status, "success", JSON.stringify(r));
+    const ps = await dockerCli(socket, [
+      "ps",
+      "-q",
+      "--filter",
+      `label=com.docker.compose.project=${project}`,
+    ]);
+    const id = ps.stdout.trim();
+    assert.notEqual(id, "");
+    const seen = await dockerCli(socket, ["inspect", "--format", "{{json .Config}}", id]);
+    assert.equal(seen.code, 0, seen.stderr);
+    assert.ok(!seen.stdout.includes(secret), "the agent's key reached the container");
+    assert.match(seen.stdout, /"copied":"none"/);
+  } finally {
+    Deno.env.delete("IATP_COMPOSE_AGENT_AGENT_TOKEN");
+    await run("remove_app", { project, stop_timeout_secs: 1 });
+    await dir.remove();
+  }
+});
