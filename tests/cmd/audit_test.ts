@@ -286,6 +286,7 @@ Deno.test("iatp audit verify --url shows what a hostile log serves escaped and c
         `${dir.path}/state.json`,
       ]);
       assert.equal(r.code, 1, r.stderr);
+      // deno-lint-ignore no-control-regex
       assert.ok(!/[\x00-\x09\x0b-\x1f\x7f]/.test(r.stderr), JSON.stringify(r.stderr));
       assert.match(r.stderr, /\\u001b\]0;owned/);
       assert.ok(r.stderr.length < 1000, `${r.stderr.length} chars`);
