@@ -89,7 +89,9 @@ export const composeAgentSpec = defineConfig({
         default: false,
       }),
       security_opt: bool({
-        help: "deploy_app may set security_opt beyond no-new-privileges (seccomp, apparmor...)",
+        help: "deploy_app may weaken confinement: security_opt beyond no-new-privileges " +
+          "(seccomp, apparmor...), cgroup_parent, a runtime other than runc, a negative " +
+          "oom_score_adj",
         default: false,
       }),
       bind_roots: list({

@@ -19,7 +19,10 @@ export interface DeployAllow {
   capAdd: readonly string[];
   /** `devices`, `device_cgroup_rules` and `gpus`. */
   devices: boolean;
-  /** `security_opt` other than `no-new-privileges`. */
+  /**
+   * `security_opt` other than `no-new-privileges`, `cgroup_parent`, a `runtime` other than runc,
+   * a negative `oom_score_adj`.
+   */
   securityOpt: boolean;
   /** Absolute host folders bind mounts (and file sources) may come from, beyond the project's. */
   bindRoots: readonly string[];
@@ -170,6 +173,28 @@ export class DeployPolicy {
           );
         }
       });
+    }
+    if (!a.securityOpt) {
+      // Confinement the service's own fields can weaken: a cgroup outside Docker's (its limits
+      // gone: `cgroup_parent: /`), another OCI runtime (one without the usual isolation), and a
+      // container the kernel's OOM killer spares at the host's expense.
+      if (isSet(s.cgroup_parent)) {
+        refuse(`${at}.cgroup_parent`, "deploy_allow.security_opt", "a cgroup outside Docker's");
+      }
+      if (isSet(s.runtime) && s.runtime !== "runc") {
+        refuse(
+          `${at}.runtime`,
+          "deploy_allow.security_opt",
+          `runtime ${JSON.stringify(s.runtime)} (only runc, Docker's default)`,
+        );
+      }
+      if (isSet(s.oom_score_adj) && !(Number(s.oom_score_adj) >= 0)) {
+        refuse(
+          `${at}.oom_score_adj`,
+          "deploy_allow.security_opt",
+          "a negative oom_score_adj (the OOM killer would spare it over the host's processes)",
+        );
+      }
     }
     if (isSet(s.extends) && (!isMap(s.extends) || s.extends.file !== undefined)) {
       refuse(`${at}.extends`, "the compose-agent", "another file is not checked");

@@ -58,6 +58,10 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
       "services.web.security_opt[0]",
       "deploy_allow.security_opt",
     ],
+    [svc("    cgroup_parent: /\n"), "services.web.cgroup_parent", "deploy_allow.security_opt"],
+    [svc("    runtime: sysbox-runc\n"), "services.web.runtime", "deploy_allow.security_opt"],
+    [svc("    oom_score_adj: -1000\n"), "services.web.oom_score_adj", "deploy_allow.security_opt"],
+    [svc('    oom_score_adj: "${A}"\n'), "services.web.oom_score_adj", "deploy_allow.security_opt"],
     [svc("    volumes: [/:/host]\n"), "services.web.volumes[0]", "deploy_allow.bind_roots"],
     [
       svc("    volumes: [/var/run/docker.sock:/s]\n"),
@@ -213,6 +217,10 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
   );
   ok(svc("    build: {context: 'https://x/y.git', dockerfile: ../../Dockerfile.prod}\n"));
   ok(svc(`    volumes: ["${DIR}/data:/data"]\n`), {});
+  ok(svc("    runtime: runc\n    oom_score_adj: 500\n"));
+  ok(svc("    cgroup_parent: /\n    runtime: kata\n    oom_score_adj: -1000\n"), {
+    securityOpt: true,
+  });
   ok(svc("    privileged: true\n"), { privileged: true });
   ok(svc("    pid: host\n"), { hostNamespaces: true });
   ok(svc("    cap_add: [NET_ADMIN, cap_net_raw]\n"), { capAdd: ["NET_ADMIN", "NET_RAW"] });
