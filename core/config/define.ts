@@ -4,7 +4,7 @@ import { registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
 import { type FlagOption, parseArgv } from "./argv.ts";
 import { permittedEnv } from "./env.ts";
-import { readFileRefsAhead, readTextWithin } from "./read_bounded.ts";
+import { isPipe, readFileRefsAhead, readTextWithin } from "./read_bounded.ts";
 import type { Infer, PathGrant, Shape } from "./fields.ts";
 import { type EnvReader, type FileLayer, type FileRules, getIn, loadFile, setIn } from "./file.ts";
 import {
@@ -381,15 +381,6 @@ function deprecationWarning(leaf: Leaf, pick: Picked): string {
 function namesFile(value: unknown): boolean {
   const isRef = (v: unknown) => typeof v === "string" && v.startsWith("file:");
   return Array.isArray(value) ? value.some(isRef) : isRef(value);
-}
-
-/** Whether `path` is a pipe (a FIFO, or process substitution's `/dev/fd/N`). */
-function isPipe(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFifo === true;
-  } catch {
-    return false;
-  }
 }
 
 /** Formats a ConfigError as the one line a CLI prints. */

@@ -114,6 +114,15 @@ export function readBytesUpTo(
   }
   // Opening a pipe blocks until a writer opens it, and this thread is the one every timer runs on.
   if (Deno.statSync(path).isFifo) throw new PipeNotReadAheadError();
+  return readOnThread(path, limit, buf);
+}
+
+/** Reads `path` (known not to be a pipe) up to `limit` on this thread. */
+function readOnThread(
+  path: string,
+  limit: number,
+  buf: Uint8Array<ArrayBuffer> = new Uint8Array(Math.min(FIRST_READ_BYTES, limit + 1)),
+): Uint8Array<ArrayBuffer> {
   using file = Deno.openSync(path);
   let n = 0;
   for (;;) {
@@ -170,7 +179,7 @@ export async function readBytesWithin(
   if (stillWaiting.has(path)) throw new ReadTimeoutError(timeoutMs, 0);
   // A regular file's data is there (and a missing one is an error at once): it is read on this
   // thread, with no timer. Only what may wait (a pipe, a device) is read off it within the wait.
-  if (Deno.statSync(path).isFile) return readBytesUpTo(path, limit);
+  if (Deno.statSync(path).isFile) return readOnThread(path, limit);
   const progress = { received: 0, abandoned: false };
   const work = readAsync(path, limit, progress);
   // The wait is a timer of core/async's queue: the global setTimeout is Node's, whose first use
@@ -225,15 +234,21 @@ const pipesRead = new Map<string, Uint8Array<ArrayBuffer>>();
  * @throws what {@linkcode readBytesWithin} throws
  */
 export async function readPipeAhead(path: string): Promise<void> {
-  if (pipesRead.has(path)) return;
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.statSync(path); // on this thread (see readBytesWithin)
-  } catch {
-    return; // the reader names it
-  }
-  if (!info.isFifo) return;
+  // Not a pipe, or cannot be looked at: left to the reader, which names why.
+  if (pipesRead.has(path) || !isPipe(path)) return;
   pipesRead.set(path, await readBytesWithin(path));
+}
+
+/**
+ * Whether `path` is a pipe (a FIFO, or process substitution's `/dev/fd/N`), looked at on this
+ * thread (see readBytesWithin); false when it cannot be looked at.
+ */
+export function isPipe(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFifo === true;
+  } catch {
+    return false;
+  }
 }
 
 /**
