@@ -27,6 +27,11 @@ import { type App, errorBody, readExactJson } from "../http/mod.ts";
 
 /** Longest Idempotency-Key accepted. */
 const MAX_IDEMPOTENCY_KEY_CHARS = 256;
+/**
+ * An Idempotency-Key: printable ASCII (a field value's other bytes arrive one character per
+ * byte, so a key beyond ASCII would be stored and echoed garbled).
+ */
+const IDEMPOTENCY_KEY = new RegExp(`^[\\x20-\\x7e]{1,${MAX_IDEMPOTENCY_KEY_CHARS}}$`);
 /** Seconds a client is told to wait when the append queue is full. */
 const RETRY_AFTER_SECONDS = 1;
 
@@ -64,6 +69,21 @@ export interface AuditRoutesOptions {
 
 const INDEX = /^(0|[1-9][0-9]{0,14})$/;
 
+/**
+ * A query parameter that names one value: the value, or undefined when it is absent.
+ * @throws {HttpError} 400 when it is given more than once (which one counts would be a guess).
+ */
+function oneQuery(
+  c: { req: { queries(name: string): string[] | undefined } },
+  name: string,
+): string | undefined {
+  const values = c.req.queries(name);
+  if (values !== undefined && values.length > 1) {
+    throw new HttpError(400, `${name} is given more than once`, { param: name });
+  }
+  return values?.[0];
+}
+
 function intParam(value: string | undefined, name: string, fallback?: number): number {
   if (value === undefined && fallback !== undefined) return fallback;
   if (value === undefined || !INDEX.test(value)) {
@@ -99,8 +119,11 @@ export function registerAuditRoutes(app: App, ledger: AuditLog, opts: AuditRoute
       throw new HttpError(403, `this credential may not append entries with actor "${body.actor}"`);
     }
     const key = c.req.header("idempotency-key");
-    if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_CHARS)) {
-      throw new HttpError(400, `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} chars`);
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      throw new HttpError(
+        400,
+        `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters`,
+      );
     }
     try {
       const res = await ledger.append(body, { idempotencyKey: key });
@@ -144,8 +167,8 @@ export function registerAuditRoutes(app: App, ledger: AuditLog, opts: AuditRoute
   });
 
   app.get("/proof/inclusion", async (c) => {
-    const index = intParam(c.req.query("index"), "index");
-    const size = intParam(c.req.query("tree_size"), "tree_size", await ledger.treeSize());
+    const index = intParam(oneQuery(c, "index"), "index");
+    const size = intParam(oneQuery(c, "tree_size"), "tree_size", await ledger.treeSize());
     try {
       return c.json(await ledger.inclusion(index, size));
     } catch (err) {
@@ -154,8 +177,8 @@ export function registerAuditRoutes(app: App, ledger: AuditLog, opts: AuditRoute
   });
 
   app.get("/proof/consistency", async (c) => {
-    const first = intParam(c.req.query("first"), "first");
-    const second = intParam(c.req.query("second"), "second", await ledger.treeSize());
+    const first = intParam(oneQuery(c, "first"), "first");
+    const second = intParam(oneQuery(c, "second"), "second", await ledger.treeSize());
     try {
       return c.json(await ledger.consistency(first, second));
     } catch (err) {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { command, start } from "../../cmd/audit.ts";
 import { silentLogger } from "../../core/log/mod.ts";
 import { generateIssuer } from "../../core/auth/mod.ts";
+import { exchange, json } from "../support/raw_http.ts";
 import { listeningUrl, ROOT, runIatp, spawnChild, tempDir, waitFor } from "../helpers.ts";
 import { fixtureLedger, tamper, TAMPERS } from "../core/ledger/tamper_helpers.ts";
 import {
@@ -124,6 +125,49 @@ Deno.test("bad requests get 4xx JSON, never 500", async () => {
     await r404.body?.cancel();
     const empty = await (await fetch(`${url}/tx/unknown`)).json();
     assert.deepEqual(empty.entries, []);
+  });
+});
+
+Deno.test("a proof parameter given twice and an Idempotency-Key beyond printable ASCII are 400", async () => {
+  await withAudit(async (url) => {
+    for (let i = 0; i < 3; i++) {
+      assert.equal(
+        (await post(url, { tx_id: "t", event: "e", actor: "a", payload: { i } })).status,
+        201,
+      );
+    }
+    for (
+      const [path, param] of [
+        ["/proof/inclusion?index=0&index=1&tree_size=3", "index"],
+        ["/proof/inclusion?index=0&tree_size=2&tree_size=3", "tree_size"],
+        ["/proof/consistency?first=1&first=2&second=3", "first"],
+        ["/proof/consistency?first=1&second=3&second=2", "second"],
+      ]
+    ) {
+      const r = await fetch(url + path);
+      assert.equal(r.status, 400, path);
+      const body = await r.json();
+      assert.equal(body.param, param, path);
+      assert.match(body.error, /given more than once/);
+    }
+    const entry = JSON.stringify({ tx_id: "t", event: "e", actor: "a", payload: { a: 1 } });
+    const port = Number(new URL(url).port);
+    // Sent as bytes: the UTF-8 of "café", a tab, 257 characters, nothing (a control character
+    // other than a tab is refused by the HTTP edge already).
+    for (const key of ["caf\u00c3\u00a9", "a\tb", "x".repeat(257), ""]) {
+      const r = await exchange(
+        port,
+        `POST /audit HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+          `idempotency-key: ${key}\r\ncontent-length: ${entry.length}\r\nconnection: close\r\n\r\n${entry}`,
+      );
+      assert.equal(r?.status, 400, JSON.stringify(key));
+      assert.match(
+        String(json(r!).error),
+        /Idempotency-Key must be 1 to 256 printable ASCII characters/,
+      );
+    }
+    const ok = await post(url, JSON.parse(entry), { "idempotency-key": "k " + "~".repeat(254) });
+    assert.equal(ok.status, 201);
   });
 });
 
