@@ -23,6 +23,7 @@ import {
   DEFAULT_MAX_VIEWER_SESSIONS,
   DEFAULT_SESSION_TTL_MS,
   DEFAULT_TOPICS,
+  DEFAULT_VIEWER_CLASSES,
   MAX_WATCHED_SERVICES,
   parseServiceTargets,
   startDashboardServer,
@@ -79,6 +80,13 @@ export const spec = defineConfig({
       min: 64 * 1024,
     }),
     page_size: int({ help: "events shown per page", default: 50, min: 1, max: 200 }),
+    viewer_classes: int({
+      help: "what-they-see summaries kept, one per set of subscribe scopes (viewers beyond " +
+        "them are summarized again when they ask)",
+      default: DEFAULT_VIEWER_CLASSES,
+      min: 1,
+      max: 10_000,
+    }),
     stream_backlog: int({
       help: "recent events a new browser stream starts with",
       default: 200,
@@ -208,6 +216,7 @@ export async function start(
     history: config.history,
     historyBytes: config.history_bytes,
     pageSize: config.page_size,
+    viewerClasses: config.viewer_classes,
     streamBacklog: config.stream_backlog,
     overviewRefreshMs: config.overview_refresh,
     queueBytes: config.queue_bytes,

@@ -42,6 +42,12 @@ export interface Viewer {
   /** True when this viewer holds a `subscribe:` grant covering `topic`. */
   maySee(topic: string): boolean;
   /**
+   * Names what this viewer may see: viewers with the same key see the same topics, so the feed
+   * keeps one summary of what they see (how many events, the newest) per key. Absent: the
+   * summary is made again, from the held topics, for each question.
+   */
+  sees?: string;
+  /**
    * True when the viewer's credential grants no `subscribe:` scope at all: it sees no event
    * whatever arrives (the pages say so, instead of "no events yet").
    */
@@ -56,7 +62,12 @@ export interface Viewer {
 }
 
 /** The viewer when auth is off (loopback, or `insecure`): sees everything. */
-export const OPEN_VIEWER: Viewer = { id: "anonymous", maySee: () => true, authenticated: false };
+export const OPEN_VIEWER: Viewer = {
+  id: "anonymous",
+  maySee: () => true,
+  sees: "*",
+  authenticated: false,
+};
 
 /** The transaction id a payload refers to (tx_id, else trace_id), when well-formed. */
 export function txIdOf(payload: Record<string, unknown>): string | undefined {
@@ -154,26 +165,41 @@ function matchesQuery(e: DashEvent, q: EventQuery): boolean {
   return true;
 }
 
+/** The held events, with the questions a search asks of them answered without a walk. */
+export interface HeldEvents {
+  /** Held events, oldest first. */
+  events(): readonly DashEvent[];
+  /** The index of the held event `id` when `viewer` may see it, else -1. */
+  indexOf(viewer: Viewer, id: string): number;
+  /** How many held events `viewer` may see, and the index of the newest (-1: none). */
+  visible(viewer: Viewer): { count: number; newest: number };
+}
+
 /**
  * The newest events (newest first) that `viewer` may see and that match `q`, scanning from the
- * end of `events` (oldest first) down, or below `q.before` when it names an event `viewer` may
+ * newest event `viewer` may see down, or below `q.before` when it names an event `viewer` may
  * see; `more` says whether older matches exist.
  */
 export function searchEvents(
-  events: readonly DashEvent[],
+  held: HeldEvents,
   viewer: Viewer,
   q: EventQuery,
 ): { events: DashEvent[]; more: boolean } {
-  let i = events.length - 1;
+  const events = held.events();
+  const visible = held.visible(viewer);
+  let i = visible.newest;
   if (q.before) {
     // Only a visible event is a position: a hidden one answers as an unknown one does.
-    const at = events.findLastIndex((e) => e.id === q.before && viewer.maySee(e.topic));
+    const at = held.indexOf(viewer, q.before);
     if (at >= 0) i = at - 1;
   }
   const out: DashEvent[] = [];
-  for (; i >= 0; i--) {
+  // Every event this viewer may see was passed once `left` reaches 0: no older one is looked at.
+  for (let left = visible.count; i >= 0 && left > 0; i--) {
     const e = events[i];
-    if (!viewer.maySee(e.topic) || !matchesQuery(e, q)) continue;
+    if (!viewer.maySee(e.topic)) continue;
+    left--;
+    if (!matchesQuery(e, q)) continue;
     if (out.length === q.limit) return { events: out, more: true };
     out.push(e);
   }

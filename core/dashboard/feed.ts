@@ -11,7 +11,8 @@ import { RelayClient, type RelayEvent } from "../relay/client/mod.ts";
 import { SseSubscriber } from "../relay/stream/mod.ts";
 import { encodeEvent, encodeRetry } from "../http/mod.ts";
 import { type IntentBrief, intentBrief } from "./describe.ts";
-import { type DashEvent, toDashEvent, type Viewer } from "./event.ts";
+import { type DashEvent, type HeldEvents, toDashEvent, type Viewer } from "./event.ts";
+import { DEFAULT_VIEWER_CLASSES, HeldIndex } from "./held.ts";
 import { MeshStats } from "./stats.ts";
 
 /** The relay topics the dashboard follows by default. */
@@ -59,6 +60,11 @@ interface FeedOptions {
   historyBytes?: number;
   queueBytes: number;
   maxClients: number;
+  /**
+   * Visibility classes whose summary is kept (default {@linkcode DEFAULT_VIEWER_CLASSES}); a
+   * class beyond them is summarized again, from the held topics, when next asked.
+   */
+  viewerClasses?: number;
   log: Logger;
 }
 
@@ -68,11 +74,14 @@ interface Client {
 }
 
 /** The live feed; see the module doc. */
-export class DashboardFeed {
+export class DashboardFeed implements HeldEvents {
   readonly #ring: DashEvent[] = [];
   /** The JSON bytes of each event of the ring, in its order. */
   readonly #sizes: number[] = [];
   #bytes = 0;
+  /** The position of the ring's first event: every event added before it went. */
+  #first = 0;
+  readonly #held: HeldIndex;
   readonly #seen = new Set<string>();
   readonly #counts = new Map<string, number>();
   readonly #intents = new Map<string, IntentBrief>();
@@ -83,6 +92,7 @@ export class DashboardFeed {
   #relay: RelayState = { state: "connecting", since: isoTimestamp(Date.now()) };
 
   constructor(private readonly o: FeedOptions) {
+    this.#held = new HeldIndex(o.viewerClasses ?? DEFAULT_VIEWER_CLASSES);
     this.#client = new RelayClient({
       url: o.relayUrl,
       token: o.relayToken,
@@ -103,6 +113,21 @@ export class DashboardFeed {
     return this.#ring;
   }
 
+  /** The index in {@linkcode events} of the held event `id` when `viewer` may see it, else -1. */
+  indexOf(viewer: Viewer, id: string): number {
+    const pos = this.#held.positionOf(id, (p) => this.#ring[p - this.#first].topic, viewer);
+    return pos < 0 ? -1 : pos - this.#first;
+  }
+
+  /**
+   * How many held events `viewer` may see, and the index in {@linkcode events} of the newest
+   * (-1: none), without walking the events.
+   */
+  visible(viewer: Viewer): { count: number; newest: number } {
+    const v = this.#held.visible(viewer);
+    return { count: v.count, newest: v.count > 0 ? v.newest - this.#first : -1 };
+  }
+
   /** Events seen per topic since the dashboard started, for the topics `viewer` may see. */
   counts(viewer: Viewer): Map<string, number> {
     return new Map([...this.#counts].filter(([t]) => viewer.maySee(t)));
@@ -120,7 +145,7 @@ export class DashboardFeed {
   relay(viewer?: Viewer): RelayState {
     if (!viewer) return this.#relay;
     const { last_event: _, ...rest } = this.#relay;
-    const last = this.#ring.findLast((e) => viewer.maySee(e.topic))?.ts;
+    const last = this.#ring[this.visible(viewer).newest]?.ts;
     return last ? { ...rest, last_event: last } : rest;
   }
 
@@ -152,6 +177,7 @@ export class DashboardFeed {
       }
     }
     const frame = eventFrame(e);
+    this.#held.add(e.topic, e.id, this.#first + this.#ring.length);
     this.#ring.push(e);
     this.#sizes.push(frame.length);
     this.#bytes += frame.length;
@@ -161,7 +187,9 @@ export class DashboardFeed {
     while (
       this.#ring.length > this.o.history || (this.#bytes > maxBytes && this.#ring.length > 1)
     ) {
-      this.#seen.delete(this.#ring.shift()!.event_id);
+      const gone = this.#ring.shift()!;
+      this.#seen.delete(gone.event_id);
+      this.#held.evict(gone.topic, gone.id, this.#first++);
       this.#bytes -= this.#sizes.shift()!;
     }
     if (this.#counts.has(e.topic) || this.#counts.size < MAX_COUNTED_TOPICS) {
@@ -216,7 +244,7 @@ export class DashboardFeed {
     const frames = [encodeRetry(opts.retryMs)];
     let from = Math.max(0, this.#ring.length - opts.backlog);
     if (lastId) {
-      const at = this.#ring.findLastIndex((e) => e.id === lastId && viewer.maySee(e.topic));
+      const at = this.indexOf(viewer, lastId);
       if (at >= 0) from = Math.max(from, at + 1);
       else frames.push(encodeEvent({ event: "reset", data: '{"reason":"position not held"}' }));
     }

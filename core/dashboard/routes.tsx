@@ -62,13 +62,13 @@ function registerOverview(app: App, d: RouteDeps): void {
   app.get("/api/overview", (c) => c.json(overviewFor(sources, auth.viewerOf(c))));
   app.get("/api/state", (c) => {
     const viewer = auth.viewerOf(c);
-    const visible = feed.events().filter((e) => viewer.maySee(e.topic));
+    const visible = feed.visible(viewer);
     return c.json({
       viewer: viewer.id,
       relay: feed.relay(viewer),
       counts: Object.fromEntries(feed.counts(viewer)),
-      events: visible.length,
-      last_id: visible.at(-1)?.id ?? null,
+      events: visible.count,
+      last_id: feed.events()[visible.newest]?.id ?? null,
     });
   });
 }
@@ -78,7 +78,7 @@ function registerEvents(app: App, d: RouteDeps): void {
   app.get("/activity", (c) => {
     const viewer = auth.viewerOf(c);
     const query = parseQuery((k) => c.req.query(k), d.pageSize);
-    const found = searchEvents(feed.events(), viewer, query);
+    const found = searchEvents(feed, viewer, query);
     return page(
       c,
       <ActivityPage
@@ -89,14 +89,14 @@ function registerEvents(app: App, d: RouteDeps): void {
         more={found.more}
         counts={feed.counts(viewer)}
         maxTopics={feed.maxCountedTopics}
-        lastId={feed.events().findLast((e) => viewer.maySee(e.topic))?.id ?? ""}
+        lastId={feed.events()[feed.visible(viewer).newest]?.id ?? ""}
         pageSize={query.limit}
       />,
     );
   });
   app.get("/api/events", (c) => {
     const query = parseQuery((k) => c.req.query(k), d.pageSize);
-    const found = searchEvents(feed.events(), auth.viewerOf(c), query);
+    const found = searchEvents(feed, auth.viewerOf(c), query);
     return c.json({ ...found, next_before: found.more ? found.events.at(-1)?.id : null });
   });
 

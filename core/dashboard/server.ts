@@ -53,6 +53,8 @@ export interface DashboardOptions {
   /** Most bytes of event JSON kept in memory. */
   historyBytes: number;
   pageSize: number;
+  /** Visibility classes whose summary the feed keeps. */
+  viewerClasses: number;
   streamBacklog: number;
   overviewRefreshMs: number;
   queueBytes: number;
@@ -78,6 +80,7 @@ function buildParts(o: DashboardOptions) {
     topics: o.topics,
     history: o.history,
     historyBytes: o.historyBytes,
+    viewerClasses: o.viewerClasses,
     queueBytes: o.queueBytes,
     maxClients: o.maxClients,
     log: o.log,

@@ -1,0 +1,115 @@
+/**
+ * What the feed's ring holds, indexed so a viewer's questions cost no walk of the ring: per
+ * topic, how many events it holds and the position of its newest; per visibility class (viewers
+ * whose `sees` key is equal see the same topics), how many events the class may see and the
+ * position of its newest, kept as events are added and evicted; and each event's position by id.
+ * Positions count every event the feed ever added (the ring's first holds `first`), so they stay
+ * valid while older events go.
+ * @module
+ */
+import type { Viewer } from "./event.ts";
+
+/** Default number of visibility classes whose summary is kept (the least recently asked go). */
+export const DEFAULT_VIEWER_CLASSES = 64;
+
+/** How many held events a viewer may see, and the position of the newest (-1: none). */
+interface VisibleSummary {
+  count: number;
+  newest: number;
+}
+
+interface TopicHeld {
+  held: number;
+  newest: number;
+}
+
+interface ClassView extends VisibleSummary {
+  maySee(topic: string): boolean;
+  /** Whether the class may see each held topic, asked once per topic while it is held. */
+  decided: Map<string, boolean>;
+}
+
+/** The index; see the module doc. */
+export class HeldIndex {
+  readonly #topics = new Map<string, TopicHeld>();
+  /** The position of each held event by id (the newest, should the relay repeat an id). */
+  readonly #ids = new Map<string, number>();
+  readonly #classes = new Map<string, ClassView>();
+
+  constructor(private readonly maxClasses = DEFAULT_VIEWER_CLASSES) {}
+
+  /** Records the event of `topic` and `id` added at position `pos` (the newest). */
+  add(topic: string, id: string, pos: number): void {
+    const t = this.#topics.get(topic);
+    if (t) {
+      t.held++;
+      t.newest = pos;
+    } else this.#topics.set(topic, { held: 1, newest: pos });
+    this.#ids.set(id, pos);
+    for (const c of this.#classes.values()) {
+      if (decide(c, topic)) {
+        c.count++;
+        c.newest = pos;
+      }
+    }
+  }
+
+  /** Records that the oldest held event (of `topic` and `id`, at `pos`) went. */
+  evict(topic: string, id: string, pos: number): void {
+    if (this.#ids.get(id) === pos) this.#ids.delete(id);
+    for (const c of this.#classes.values()) {
+      // The oldest event going is a class's newest only when it was the class's last one.
+      if (c.decided.get(topic) && --c.count === 0) c.newest = -1;
+    }
+    const t = this.#topics.get(topic);
+    if (!t || --t.held > 0) return;
+    this.#topics.delete(topic);
+    for (const c of this.#classes.values()) c.decided.delete(topic);
+  }
+
+  /** The position of the held event `id` when `viewer` may see its topic, else -1. */
+  positionOf(id: string, topicAt: (pos: number) => string, viewer: Viewer): number {
+    const pos = this.#ids.get(id);
+    return pos !== undefined && viewer.maySee(topicAt(pos)) ? pos : -1;
+  }
+
+  /** What `viewer` may see of the held events. */
+  visible(viewer: Viewer): VisibleSummary {
+    const key = viewer.sees;
+    if (key === undefined) return this.#summarize(viewer.maySee.bind(viewer)).summary;
+    let c = this.#classes.get(key);
+    if (c) {
+      // Most recently asked last: the least recently asked class goes first.
+      this.#classes.delete(key);
+    } else {
+      const { summary, decided } = this.#summarize(viewer.maySee.bind(viewer));
+      c = { ...summary, decided, maySee: viewer.maySee.bind(viewer) };
+      if (this.#classes.size >= this.maxClasses) {
+        this.#classes.delete(this.#classes.keys().next().value!);
+      }
+    }
+    this.#classes.set(key, c);
+    return { count: c.count, newest: c.newest };
+  }
+
+  /** Sums the held topics `maySee` covers: one question per held topic, none per event. */
+  #summarize(maySee: (topic: string) => boolean) {
+    const decided = new Map<string, boolean>();
+    let count = 0;
+    let newest = -1;
+    for (const [topic, t] of this.#topics) {
+      const v = maySee(topic);
+      decided.set(topic, v);
+      if (!v) continue;
+      count += t.held;
+      if (t.newest > newest) newest = t.newest;
+    }
+    return { summary: { count, newest }, decided };
+  }
+}
+
+function decide(c: ClassView, topic: string): boolean {
+  let v = c.decided.get(topic);
+  if (v === undefined) c.decided.set(topic, v = c.maySee(topic));
+  return v;
+}
