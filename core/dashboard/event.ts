@@ -173,17 +173,22 @@ export interface HeldEvents {
   indexOf(viewer: Viewer, id: string): number;
   /** How many held events `viewer` may see, and the index of the newest (-1: none). */
   visible(viewer: Viewer): { count: number; newest: number };
+  /** The bytes of the event at `index`, as its JSON is streamed. */
+  bytesAt(index: number): number;
 }
 
 /**
  * The newest events (newest first) that `viewer` may see and that match `q`, scanning from the
  * newest event `viewer` may see down, or below `q.before` when it names an event `viewer` may
- * see; `more` says whether older matches exist.
+ * see; `more` says whether older matches exist. The events found hold at most `maxBytes` (each
+ * counted as its JSON is streamed), and at least one: past the bound the answer holds fewer
+ * than `q.limit`, with `more` set, so the next page continues below the last one.
  */
 export function searchEvents(
   held: HeldEvents,
   viewer: Viewer,
   q: EventQuery,
+  maxBytes = Infinity,
 ): { events: DashEvent[]; more: boolean } {
   const events = held.events();
   const visible = held.visible(viewer);
@@ -194,6 +199,7 @@ export function searchEvents(
     if (at >= 0) i = at - 1;
   }
   const out: DashEvent[] = [];
+  let bytes = 0;
   // Every event this viewer may see was passed once `left` reaches 0: no older one is looked at.
   for (let left = visible.count; i >= 0 && left > 0; i--) {
     const e = events[i];
@@ -201,7 +207,44 @@ export function searchEvents(
     left--;
     if (!matchesQuery(e, q)) continue;
     if (out.length === q.limit) return { events: out, more: true };
+    const size = held.bytesAt(i);
+    if (out.length > 0 && bytes + size > maxBytes) {
+      return { events: out, more: true };
+    }
+    bytes += size;
     out.push(e);
   }
   return { events: out, more: false };
+}
+
+/**
+ * The held events of transaction `txId` that `viewer` may see, oldest first, after `after` when
+ * it names an event `viewer` may see (else from the oldest). They hold at most `maxBytes` (each
+ * counted as its JSON is streamed), and at least one: past the bound `more` is set and
+ * `next_after` names the last one, where the next answer continues; `continued` says `after`
+ * was a position.
+ */
+export function txEvents(
+  held: HeldEvents,
+  viewer: Viewer,
+  txId: string,
+  after: string | undefined,
+  maxBytes = Infinity,
+): { events: DashEvent[]; more: boolean; next_after: string | null; continued: boolean } {
+  const events = held.events();
+  const at = after ? held.indexOf(viewer, after) : -1;
+  const continued = at >= 0;
+  const out: DashEvent[] = [];
+  let bytes = 0;
+  for (let i = at + 1; i < events.length; i++) {
+    const e = events[i];
+    if (e.tx !== txId || !viewer.maySee(e.topic)) continue;
+    const size = held.bytesAt(i);
+    if (out.length > 0 && bytes + size > maxBytes) {
+      return { events: out, more: true, next_after: out.at(-1)!.id, continued };
+    }
+    bytes += size;
+    out.push(e);
+  }
+  return { events: out, more: false, next_after: null, continued };
 }

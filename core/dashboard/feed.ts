@@ -30,6 +30,8 @@ export const DEFAULT_TOPICS = [
 export const DEFAULT_HISTORY = 10_000;
 /** Default bound on the bytes of the recent events kept (their JSON, as streamed to browsers). */
 export const DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024;
+/** Default bound on the bytes of events one answer holds (events search, a transaction). */
+export const DEFAULT_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** Most topics counted; events of further topics are kept but not counted. */
 const MAX_COUNTED_TOPICS = 1000;
 
@@ -126,6 +128,11 @@ export class DashboardFeed implements HeldEvents {
   visible(viewer: Viewer): { count: number; newest: number } {
     const v = this.#held.visible(viewer);
     return { count: v.count, newest: v.count > 0 ? v.newest - this.#first : -1 };
+  }
+
+  /** The bytes of the event at `index` of {@linkcode events}, as its JSON is streamed. */
+  bytesAt(index: number): number {
+    return this.#sizes[index];
   }
 
   /** Events seen per topic since the dashboard started, for the topics `viewer` may see. */

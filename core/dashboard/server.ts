@@ -53,6 +53,8 @@ export interface DashboardOptions {
   /** Most bytes of event JSON kept in memory. */
   historyBytes: number;
   pageSize: number;
+  /** Most bytes of events one answer holds (events search, a transaction). */
+  responseBytes: number;
   /** Visibility classes whose summary the feed keeps. */
   viewerClasses: number;
   streamBacklog: number;
@@ -137,6 +139,7 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     auditPublicKey: o.auditKey?.publicRaw,
     auditTimeoutMs: o.auditTimeoutMs,
     pageSize: o.pageSize,
+    responseBytes: o.responseBytes,
     streamBacklog: o.streamBacklog,
     overviewRefreshMs: o.overviewRefreshMs,
     maxClients: o.maxClients,

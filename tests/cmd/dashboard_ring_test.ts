@@ -4,7 +4,8 @@
  * state's `last_id`, the relay's `last_event`, the events page's position), its pages, and the
  * positions it pages back and resumes from; a hidden or evicted event's id answers as an unknown
  * one. Viewers of the same scopes share what the dashboard keeps of them (`viewer_classes`),
- * and a viewer whose summary went is summarized again.
+ * and a viewer whose summary went is summarized again. And one answer's bound
+ * (`response_bytes`): past it fewer events, with the cursor to the rest.
  */
 import assert from "node:assert/strict";
 import { openStream, publish, startRelay } from "../core/relay/relay_helpers.ts";
@@ -178,6 +179,76 @@ Deno.test("each viewer's count and newest event follow events evicted by bytes",
     );
     const s = await state(dash.url, sensors);
     assert.deepEqual([s.events, s.last_id], [kept, last]);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("an answer holds at most response_bytes of events: fewer, with the cursor to the rest", async () => {
+  const relay = await startRelay();
+  const dash = await startDashboard(relay.url, { response_bytes: 64 * 1024 });
+  try {
+    const blob = "x".repeat(20_000);
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      ids.push(
+        String((await publish(relay.url, "sensor.big", { tx_id: "tx-big", i, blob })).body.id),
+      );
+    }
+    await waitFor(async () => (await state(dash.url)).last_id === ids.at(-1), 15_000, "feed");
+    // Events: newest first, each answer within the bound, next_before continuing below it.
+    const paged: string[] = [];
+    let before: string | null = null;
+    for (let n = 0; n < 10; n++) {
+      const res: Response = await fetch(
+        `${dash.url}/api/events?limit=200${before ? `&before=${before}` : ""}`,
+      );
+      assert.equal(res.status, 200);
+      const page = await res.json();
+      const text = JSON.stringify(page.events);
+      assert.ok(text.length <= 64 * 1024, `one answer: ${text.length} bytes`);
+      assert.ok(page.events.length >= 1 && page.events.length < 4, `${page.events.length}`);
+      paged.push(...idsOf(page.events));
+      before = page.next_before;
+      assert.equal(page.more, before !== null);
+      if (!before) break;
+    }
+    assert.deepEqual(paged, [...ids].reverse(), "every event once, newest first");
+    const activity = await (await fetch(`${dash.url}/activity?limit=200`)).text();
+    assert.match(activity, /id="older" href="\/activity\?[^"]*before=/, "the page pages back");
+    // A transaction: oldest first, next_after continuing after it.
+    const told: string[] = [];
+    let after: string | null = null;
+    for (let n = 0; n < 10; n++) {
+      const tx = await json(
+        `${dash.url}/tx/tx-big?format=json${after ? `&after=${after}` : ""}`,
+        {},
+      );
+      assert.ok(JSON.stringify(tx.others).length <= 64 * 1024);
+      assert.ok(tx.others.length >= 1 && tx.others.length < 4, `${tx.others.length}`);
+      told.push(...idsOf(tx.others));
+      after = tx.next_after;
+      assert.equal(tx.more, after !== null);
+      if (!after) break;
+    }
+    assert.deepEqual(told, ids, "every event of the transaction once, oldest first");
+    const page = await (await fetch(`${dash.url}/tx/tx-big`)).text();
+    const newer = /id="newer" href="([^"]*)"/.exec(page)?.[1] ?? "";
+    assert.match(newer, /^\/tx\/tx-big\?after=/, "the page links to the newer events");
+    const later = await (await fetch(dash.url + newer.replaceAll("&amp;", "&"))).text();
+    assert.match(later, /These are later events/, "a later page says where the first ones are");
+    assert.match(later, /No decision among the events shown here/);
+    // One event beyond the bound is answered alone.
+    const huge = String(
+      (await publish(relay.url, "sensor.big", { tx_id: "tx-big", blob: blob.repeat(5) })).body.id,
+    );
+    await waitFor(async () => (await state(dash.url)).last_id === huge, 15_000, "huge");
+    const alone = await json(`${dash.url}/api/events?limit=200`, {});
+    assert.deepEqual(idsOf(alone.events), [huge]);
+    assert.equal(alone.next_before, huge);
+    const next = await json(`${dash.url}/api/events?limit=200&before=${huge}`, {});
+    assert.equal(next.events[0].id, ids.at(-1));
   } finally {
     await dash.close();
     await relay.close();
