@@ -175,6 +175,8 @@ export interface HeldEvents {
   visible(viewer: Viewer): { count: number; newest: number };
   /** The bytes of the event at `index`, as its JSON is streamed. */
   bytesAt(index: number): number;
+  /** The indexes of transaction `tx`'s events from `from` on, oldest first. */
+  txIndexes(tx: string, from: number): Iterable<number>;
 }
 
 /**
@@ -236,9 +238,9 @@ export function txEvents(
   const continued = at >= 0;
   const out: DashEvent[] = [];
   let bytes = 0;
-  for (let i = at + 1; i < events.length; i++) {
+  for (const i of held.txIndexes(txId, at + 1)) {
     const e = events[i];
-    if (e.tx !== txId || !viewer.maySee(e.topic)) continue;
+    if (!viewer.maySee(e.topic)) continue;
     const size = held.bytesAt(i);
     if (out.length > 0 && bytes + size > maxBytes) {
       return { events: out, more: true, next_after: out.at(-1)!.id, continued };

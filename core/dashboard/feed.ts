@@ -130,6 +130,20 @@ export class DashboardFeed implements HeldEvents {
     return { count: v.count, newest: v.count > 0 ? v.newest - this.#first : -1 };
   }
 
+  /** The indexes in {@linkcode events} of transaction `tx`'s events from `from` on, oldest first. */
+  *txIndexes(tx: string, from: number): Generator<number> {
+    const at = this.#held.positionsOf(tx);
+    // Positions ascend: the first at or after `from` is found by halving.
+    let lo = 0;
+    let hi = at.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (at[mid] - this.#first < from) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < at.length; k++) yield at[k] - this.#first;
+  }
+
   /** The bytes of the event at `index` of {@linkcode events}, as its JSON is streamed. */
   bytesAt(index: number): number {
     return this.#sizes[index];
@@ -184,7 +198,7 @@ export class DashboardFeed implements HeldEvents {
       }
     }
     const frame = eventFrame(e);
-    this.#held.add(e.topic, e.id, this.#first + this.#ring.length);
+    this.#held.add(e.topic, e.id, this.#first + this.#ring.length, e.tx);
     this.#ring.push(e);
     this.#sizes.push(frame.length);
     this.#bytes += frame.length;
@@ -196,7 +210,7 @@ export class DashboardFeed implements HeldEvents {
     ) {
       const gone = this.#ring.shift()!;
       this.#seen.delete(gone.event_id);
-      this.#held.evict(gone.topic, gone.id, this.#first++);
+      this.#held.evict(gone.topic, gone.id, this.#first++, gone.tx);
       this.#bytes -= this.#sizes.shift()!;
     }
     if (this.#counts.has(e.topic) || this.#counts.size < MAX_COUNTED_TOPICS) {

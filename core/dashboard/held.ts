@@ -2,7 +2,8 @@
  * What the feed's ring holds, indexed so a viewer's questions cost no walk of the ring: per
  * topic, how many events it holds and the position of its newest; per visibility class (viewers
  * whose `sees` key is equal see the same topics), how many events the class may see and the
- * position of its newest, kept as events are added and evicted; and each event's position by id.
+ * position of its newest, kept as events are added and evicted; each event's position by id; and
+ * the positions of each transaction's events.
  * Positions count every event the feed ever added (the ring's first holds `first`), so they stay
  * valid while older events go.
  * @module
@@ -35,11 +36,18 @@ export class HeldIndex {
   /** The position of each held event by id (the newest, should the relay repeat an id). */
   readonly #ids = new Map<string, number>();
   readonly #classes = new Map<string, ClassView>();
+  /** The positions of each transaction's held events, oldest first. */
+  readonly #txs = new Map<string, number[]>();
 
   constructor(private readonly maxClasses = DEFAULT_VIEWER_CLASSES) {}
 
-  /** Records the event of `topic` and `id` added at position `pos` (the newest). */
-  add(topic: string, id: string, pos: number): void {
+  /** Records the event of `topic`, `id` and transaction `tx` added at `pos` (the newest). */
+  add(topic: string, id: string, pos: number, tx?: string): void {
+    if (tx !== undefined) {
+      const at = this.#txs.get(tx);
+      if (at) at.push(pos);
+      else this.#txs.set(tx, [pos]);
+    }
     const t = this.#topics.get(topic);
     if (t) {
       t.held++;
@@ -54,8 +62,14 @@ export class HeldIndex {
     }
   }
 
-  /** Records that the oldest held event (of `topic` and `id`, at `pos`) went. */
-  evict(topic: string, id: string, pos: number): void {
+  /** Records that the oldest held event (of `topic`, `id` and `tx`, at `pos`) went. */
+  evict(topic: string, id: string, pos: number, tx?: string): void {
+    const at = tx === undefined ? undefined : this.#txs.get(tx);
+    // The oldest event held is its transaction's oldest.
+    if (at?.[0] === pos) {
+      at.shift();
+      if (at.length === 0) this.#txs.delete(tx!);
+    }
     if (this.#ids.get(id) === pos) this.#ids.delete(id);
     for (const c of this.#classes.values()) {
       // The oldest event going is a class's newest only when it was the class's last one.
@@ -71,6 +85,11 @@ export class HeldIndex {
   positionOf(id: string, topicAt: (pos: number) => string, viewer: Viewer): number {
     const pos = this.#ids.get(id);
     return pos !== undefined && viewer.maySee(topicAt(pos)) ? pos : -1;
+  }
+
+  /** The positions of transaction `tx`'s held events, oldest first. */
+  positionsOf(tx: string): readonly number[] {
+    return this.#txs.get(tx) ?? [];
   }
 
   /** What `viewer` may see of the held events. */

@@ -16,6 +16,7 @@ type Headers = Record<string, string>;
 interface Held {
   id: string;
   topic: string;
+  tx: string;
 }
 interface Seen {
   id: string;
@@ -64,6 +65,21 @@ async function checkViewer(
     assert.deepEqual(await page(e.id), want, `${what}: before ${e.topic} ${e.id}`);
   }
   for (const id of gone) assert.deepEqual(await page(id), newestFirst, `${what}: evicted ${id}`);
+  // Each transaction's events this viewer may see, by kind, oldest first.
+  for (const tx of ["tx-0", "tx-1"]) {
+    const t = await json(`${url}/tx/${tx}?format=json`, headers);
+    const of = (pred: (topic: string) => boolean) =>
+      mine.filter((e) => e.tx === tx && pred(e.topic)).map((e) => e.id);
+    assert.deepEqual(
+      [idsOf(t.intents), idsOf(t.decisions), idsOf(t.others)],
+      [
+        of((x) => x === "access.intent"),
+        of((x) => x === "access.decision"),
+        of((x) => !x.startsWith("access.")),
+      ],
+      `${what}: ${tx}`,
+    );
+  }
   // Resuming: after a visible position, the events after it; any other id is a reset.
   const resume = async (since: string, reset: boolean, want: string[]) => {
     const s = await openStream(`${url}/events?since=${encodeURIComponent(since)}`, headers);
@@ -114,8 +130,9 @@ for (const classes of [1, 64]) {
     const gone: string[] = [];
     const add = async (...topics: string[]) => {
       for (const topic of topics) {
-        const id = String((await publish(relay.url, topic, { tx_id: "tx-r", v: 1 })).body.id);
-        held.push({ id, topic });
+        const tx = `tx-${(held.length + gone.length) % 2}`;
+        const id = String((await publish(relay.url, topic, { tx_id: tx, v: 1 })).body.id);
+        held.push({ id, topic, tx });
         if (held.length > history) gone.push(held.shift()!.id);
       }
       const last = held.at(-1)!.id;
