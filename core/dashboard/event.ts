@@ -173,6 +173,8 @@ export interface HeldEvents {
   indexOf(viewer: Viewer, id: string): number;
   /** How many held events `viewer` may see, and the index of the newest (-1: none). */
   visible(viewer: Viewer): { count: number; newest: number };
+  /** The indexes below `below` of the events `viewer` may see, newest first. */
+  visibleIndexes(viewer: Viewer, below: number): Iterable<number>;
   /** The bytes of the event at `index`, as its JSON is streamed. */
   bytesAt(index: number): number;
   /** The indexes of transaction `tx`'s events from `from` on, oldest first. */
@@ -200,16 +202,22 @@ export function searchEvents(
     const at = held.indexOf(viewer, q.before);
     if (at >= 0) i = at - 1;
   }
+  // A viewer who sees few of the held events walks only those (its topics' positions merged);
+  // one who sees most walks the events, passing over the others.
+  const sparse = visible.count * 2 < events.length;
+  const order = sparse ? held.visibleIndexes(viewer, i + 1) : countdown(i);
   const out: DashEvent[] = [];
   let bytes = 0;
   // Every event this viewer may see was passed once `left` reaches 0: no older one is looked at.
-  for (let left = visible.count; i >= 0 && left > 0; i--) {
-    const e = events[i];
-    if (!viewer.maySee(e.topic)) continue;
+  let left = visible.count;
+  for (const at of order) {
+    if (left === 0) break;
+    const e = events[at];
+    if (!sparse && !viewer.maySee(e.topic)) continue;
     left--;
     if (!matchesQuery(e, q)) continue;
     if (out.length === q.limit) return { events: out, more: true };
-    const size = held.bytesAt(i);
+    const size = held.bytesAt(at);
     if (out.length > 0 && bytes + size > maxBytes) {
       return { events: out, more: true };
     }
@@ -217,6 +225,10 @@ export function searchEvents(
     out.push(e);
   }
   return { events: out, more: false };
+}
+
+function* countdown(from: number): Generator<number> {
+  for (let i = from; i >= 0; i--) yield i;
 }
 
 /**

@@ -130,6 +130,11 @@ export class DashboardFeed implements HeldEvents {
     return { count: v.count, newest: v.count > 0 ? v.newest - this.#first : -1 };
   }
 
+  /** The indexes in {@linkcode events} below `below` of the events `viewer` may see, newest first. */
+  *visibleIndexes(viewer: Viewer, below: number): Generator<number> {
+    for (const p of this.#held.visiblePositions(viewer, below + this.#first)) yield p - this.#first;
+  }
+
   /** The indexes in {@linkcode events} of transaction `tx`'s events from `from` on, oldest first. */
   *txIndexes(tx: string, from: number): Generator<number> {
     const at = this.#held.positionsOf(tx);

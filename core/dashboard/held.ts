@@ -1,6 +1,6 @@
 /**
  * What the feed's ring holds, indexed so a viewer's questions cost no walk of the ring: per
- * topic, how many events it holds and the position of its newest; per visibility class (viewers
+ * topic, the positions of its held events; per visibility class (viewers
  * whose `sees` key is equal see the same topics), how many events the class may see and the
  * position of its newest, kept as events are added and evicted; each event's position by id; and
  * the positions of each transaction's events.
@@ -19,10 +19,8 @@ interface VisibleSummary {
   newest: number;
 }
 
-interface TopicHeld {
-  held: number;
-  newest: number;
-}
+/** The positions of one topic's held events, oldest first. */
+type TopicHeld = number[];
 
 interface ClassView extends VisibleSummary {
   maySee(topic: string): boolean;
@@ -49,10 +47,8 @@ export class HeldIndex {
       else this.#txs.set(tx, [pos]);
     }
     const t = this.#topics.get(topic);
-    if (t) {
-      t.held++;
-      t.newest = pos;
-    } else this.#topics.set(topic, { held: 1, newest: pos });
+    if (t) t.push(pos);
+    else this.#topics.set(topic, [pos]);
     this.#ids.set(id, pos);
     for (const c of this.#classes.values()) {
       if (decide(c, topic)) {
@@ -76,7 +72,9 @@ export class HeldIndex {
       if (c.decided.get(topic) && --c.count === 0) c.newest = -1;
     }
     const t = this.#topics.get(topic);
-    if (!t || --t.held > 0) return;
+    // The oldest event held is its topic's oldest.
+    if (t?.[0] === pos) t.shift();
+    if (!t || t.length > 0) return;
     this.#topics.delete(topic);
     for (const c of this.#classes.values()) c.decided.delete(topic);
   }
@@ -90,6 +88,40 @@ export class HeldIndex {
   /** The positions of transaction `tx`'s held events, oldest first. */
   positionsOf(tx: string): readonly number[] {
     return this.#txs.get(tx) ?? [];
+  }
+
+  /**
+   * The positions below `below` of the held events `viewer` may see, newest first: the topics
+   * it may see merged, one question per held topic (a class keeps its answers).
+   */
+  *visiblePositions(viewer: Viewer, below: number): Generator<number> {
+    const c = viewer.sees === undefined ? undefined : this.#classes.get(viewer.sees);
+    // Each visible topic's positions, from its newest below `below` down: a max-heap on it.
+    const heap: Cursor[] = [];
+    for (const [topic, at] of this.#topics) {
+      if (!(c ? c.decided.get(topic) : viewer.maySee(topic))) continue;
+      let lo = 0;
+      let hi = at.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (at[mid] < below) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo > 0) heapPush(heap, { at, i: lo - 1 });
+    }
+    while (heap.length > 0) {
+      const top = heap[0];
+      const pos = top.at[top.i];
+      yield pos;
+      if (--top.i >= 0) siftDown(heap, 0);
+      else {
+        const last = heap.pop()!;
+        if (heap.length > 0) {
+          heap[0] = last;
+          siftDown(heap, 0);
+        }
+      }
+    }
   }
 
   /** What `viewer` may see of the held events. */
@@ -120,8 +152,8 @@ export class HeldIndex {
       const v = maySee(topic);
       decided.set(topic, v);
       if (!v) continue;
-      count += t.held;
-      if (t.newest > newest) newest = t.newest;
+      count += t.length;
+      if (t[t.length - 1] > newest) newest = t[t.length - 1];
     }
     return { summary: { count, newest }, decided };
   }
@@ -131,4 +163,31 @@ function decide(c: ClassView, topic: string): boolean {
   let v = c.decided.get(topic);
   if (v === undefined) c.decided.set(topic, v = c.maySee(topic));
   return v;
+}
+
+type Cursor = { at: TopicHeld; i: number };
+const keyOf = (c: Cursor) => c.at[c.i];
+
+function heapPush(heap: Cursor[], c: Cursor): void {
+  heap.push(c);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >>> 1;
+    if (keyOf(heap[parent]) >= keyOf(heap[i])) break;
+    [heap[parent], heap[i]] = [heap[i], heap[parent]];
+    i = parent;
+  }
+}
+
+function siftDown(heap: Cursor[], i: number): void {
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let top = i;
+    if (l < heap.length && keyOf(heap[l]) > keyOf(heap[top])) top = l;
+    if (r < heap.length && keyOf(heap[r]) > keyOf(heap[top])) top = r;
+    if (top === i) return;
+    [heap[top], heap[i]] = [heap[i], heap[top]];
+    i = top;
+  }
 }

@@ -65,6 +65,16 @@ Deno.test("a viewer's newest event, count and positions ask per held topic, neve
     assert.equal(feed.indexOf(b, ids[4]), 4, "a visible event is its position");
     assert.equal(feed.relay(b).last_event, feed.events()[EVENTS - 2].ts);
     assert.ok(b.asked <= 2 * TOPICS.length, `asked ${b.asked} times`);
+    // A search walks only the events of the topics it may see: the others are not looked at.
+    const mine = ids.filter((_, i) => i % 3 === 1).reverse();
+    const search = (q: Partial<Parameters<typeof searchEvents>[2]>) =>
+      searchEvents(feed, b, { limit: 200, ...q }).events.map((e) => e.id);
+    assert.deepEqual(search({}), mine);
+    assert.deepEqual(search({ before: ids[151] }), mine.slice(mine.indexOf(ids[151]) + 1));
+    assert.deepEqual(search({ before: ids[150] }), mine, "a hidden position is unknown");
+    assert.deepEqual(search({ q: "no such text" }), []);
+    assert.deepEqual(search({ limit: 3, before: ids[151] }), mine.slice(50, 53));
+    assert.ok(b.asked <= 4 * TOPICS.length, `asked ${b.asked} times`);
   } finally {
     await feed.close();
     await relay.close();
