@@ -1,7 +1,8 @@
 /**
  * Dashboard read benchmark: requests per second to `/api/state`, `/api/overview`,
  * `/api/events?limit=200`, `/tx/{id}?format=json` and `/activity`, for a viewer whose
- * credential sees none of the held events and for one that sees them all, against a real
+ * credential sees none of the held events, one that sees them all and one that sees one topic of
+ * 50, and the dashboard's resident memory once it holds them, against a real
  * `iatp dashboard` holding `--events` events (100,000 by default, its most) of a real
  * `iatp relay`, both started through the launcher of `--root` (this checkout unless named, so
  * two checkouts compare), on free loopback ports (or `--port P` for the relay and P+1 for the
@@ -44,6 +45,7 @@ const bearer = async (sub: string, scope: string) => ({
 const viewers: Array<[string, Record<string, string>]> = [
   ["sees none", await bearer("none", "subscribe:nothing.*")],
   ["sees all", await bearer("all", "subscribe:*")],
+  ["sees one topic of 50", await bearer("one", "subscribe:sensor.t0")],
 ];
 
 const spawn = (args: string[]) =>
@@ -127,6 +129,10 @@ try {
     }));
     return n / ((performance.now() - t0) / 1000);
   };
+  const rss = Deno.readTextFileSync(`/proc/${dash.pid}/status`).match(/VmRSS:\s+(\d+) kB/);
+  console.log(
+    JSON.stringify({ held: EVENTS, dashboard_rss_mb: Math.round(Number(rss?.[1]) / 1024) }),
+  );
   for (const path of ROUTES) await run(path, viewers[0][1], 400); // warm-up
   for (const [viewer, headers] of viewers) {
     for (const path of ROUTES) {
