@@ -1,9 +1,11 @@
 /**
  * What the feed's ring holds, indexed so a viewer's questions cost no walk of the ring: per
- * topic, the positions of its held events; per visibility class (viewers
- * whose `sees` key is equal see the same topics), how many events the class may see and the
- * position of its newest, kept as events are added and evicted; each event's position by id; and
- * the positions of each transaction's events.
+ * topic, the positions of its held events (a search of a viewer who sees few events merges its
+ * topics' positions); per visibility class (viewers whose `sees` key is equal see the same
+ * topics), whether it may see each held topic, how many events it may see and the position of
+ * its newest, kept as events are added and evicted; each event's position by id; and the
+ * positions of each transaction's events. Each table holds at most one entry per held event or
+ * held topic (the relay bounds topics by its `max_topics`), the classes `viewer_classes`.
  * Positions count every event the feed ever added (the ring's first holds `first`), so they stay
  * valid while older events go.
  * @module
