@@ -21,8 +21,10 @@ import {
   DEFAULT_LOGIN_RATE_PER_MIN,
   DEFAULT_MAX_SESSIONS,
   DEFAULT_MAX_VIEWER_SESSIONS,
+  DEFAULT_RESPONSE_BYTES,
   DEFAULT_SESSION_TTL_MS,
   DEFAULT_TOPICS,
+  DEFAULT_VIEWER_CLASSES,
   MAX_WATCHED_SERVICES,
   parseServiceTargets,
   startDashboardServer,
@@ -79,6 +81,19 @@ export const spec = defineConfig({
       min: 64 * 1024,
     }),
     page_size: int({ help: "events shown per page", default: 50, min: 1, max: 200 }),
+    response_bytes: bytes({
+      help: "bytes of events one answer holds (events search, a transaction): past it fewer " +
+        "events, with a cursor to the rest",
+      default: DEFAULT_RESPONSE_BYTES,
+      min: 64 * 1024,
+    }),
+    viewer_classes: int({
+      help: "what-they-see summaries kept, one per set of subscribe scopes (viewers beyond " +
+        "them are summarized again when they ask)",
+      default: DEFAULT_VIEWER_CLASSES,
+      min: 1,
+      max: 10_000,
+    }),
     stream_backlog: int({
       help: "recent events a new browser stream starts with",
       default: 200,
@@ -208,6 +223,8 @@ export async function start(
     history: config.history,
     historyBytes: config.history_bytes,
     pageSize: config.page_size,
+    responseBytes: config.response_bytes,
+    viewerClasses: config.viewer_classes,
     streamBacklog: config.stream_backlog,
     overviewRefreshMs: config.overview_refresh,
     queueBytes: config.queue_bytes,

@@ -55,7 +55,7 @@ export interface DashboardAuth {
   register(app: App, loginPage: LoginPageRenderer): Promise<void>;
 }
 
-const NOBODY: Viewer = { id: "nobody", maySee: () => false, authenticated: true };
+const NOBODY: Viewer = { id: "nobody", maySee: () => false, sees: "[]", authenticated: true };
 
 /** Builds the gate; with `mesh.enabled` false everyone is the open viewer. */
 export function createDashboardAuth(o: DashboardAuthOptions): DashboardAuth {

@@ -42,6 +42,12 @@ export interface Viewer {
   /** True when this viewer holds a `subscribe:` grant covering `topic`. */
   maySee(topic: string): boolean;
   /**
+   * Names what this viewer may see: viewers with the same key see the same topics, so the feed
+   * keeps one summary of what they see (how many events, the newest) per key. Absent: the
+   * summary is made again, from the held topics, for each question.
+   */
+  sees?: string;
+  /**
    * True when the viewer's credential grants no `subscribe:` scope at all: it sees no event
    * whatever arrives (the pages say so, instead of "no events yet").
    */
@@ -56,7 +62,12 @@ export interface Viewer {
 }
 
 /** The viewer when auth is off (loopback, or `insecure`): sees everything. */
-export const OPEN_VIEWER: Viewer = { id: "anonymous", maySee: () => true, authenticated: false };
+export const OPEN_VIEWER: Viewer = {
+  id: "anonymous",
+  maySee: () => true,
+  sees: "*",
+  authenticated: false,
+};
 
 /** The transaction id a payload refers to (tx_id, else trace_id), when well-formed. */
 export function txIdOf(payload: Record<string, unknown>): string | undefined {
@@ -154,28 +165,100 @@ function matchesQuery(e: DashEvent, q: EventQuery): boolean {
   return true;
 }
 
+/** The held events, with the questions a search asks of them answered without a walk. */
+export interface HeldEvents {
+  /** Held events, oldest first. */
+  events(): readonly DashEvent[];
+  /** The index of the held event `id` when `viewer` may see it, else -1. */
+  indexOf(viewer: Viewer, id: string): number;
+  /** How many held events `viewer` may see, and the index of the newest (-1: none). */
+  visible(viewer: Viewer): { count: number; newest: number };
+  /** The indexes below `below` of the events `viewer` may see, newest first. */
+  visibleIndexes(viewer: Viewer, below: number): Iterable<number>;
+  /** The bytes of the event at `index`, as its JSON is streamed. */
+  bytesAt(index: number): number;
+  /** The indexes of transaction `tx`'s events from `from` on, oldest first. */
+  txIndexes(tx: string, from: number): Iterable<number>;
+}
+
 /**
  * The newest events (newest first) that `viewer` may see and that match `q`, scanning from the
- * end of `events` (oldest first) down, or below `q.before` when it names an event `viewer` may
- * see; `more` says whether older matches exist.
+ * newest event `viewer` may see down, or below `q.before` when it names an event `viewer` may
+ * see; `more` says whether older matches exist. The events found hold at most `maxBytes` (each
+ * counted as its JSON is streamed), and at least one: past the bound the answer holds fewer
+ * than `q.limit`, with `more` set, so the next page continues below the last one.
  */
 export function searchEvents(
-  events: readonly DashEvent[],
+  held: HeldEvents,
   viewer: Viewer,
   q: EventQuery,
+  maxBytes = Infinity,
 ): { events: DashEvent[]; more: boolean } {
-  let i = events.length - 1;
+  const events = held.events();
+  const visible = held.visible(viewer);
+  let i = visible.newest;
   if (q.before) {
     // Only a visible event is a position: a hidden one answers as an unknown one does.
-    const at = events.findLastIndex((e) => e.id === q.before && viewer.maySee(e.topic));
+    const at = held.indexOf(viewer, q.before);
     if (at >= 0) i = at - 1;
   }
+  // A viewer who sees few of the held events walks only those (its topics' positions merged);
+  // one who sees most walks the events, passing over the others.
+  const sparse = visible.count * 2 < events.length;
+  const order = sparse ? held.visibleIndexes(viewer, i + 1) : countdown(i);
   const out: DashEvent[] = [];
-  for (; i >= 0; i--) {
-    const e = events[i];
-    if (!viewer.maySee(e.topic) || !matchesQuery(e, q)) continue;
+  let bytes = 0;
+  // Every event this viewer may see was passed once `left` reaches 0: no older one is looked at.
+  let left = visible.count;
+  for (const at of order) {
+    if (left === 0) break;
+    const e = events[at];
+    if (!sparse && !viewer.maySee(e.topic)) continue;
+    left--;
+    if (!matchesQuery(e, q)) continue;
     if (out.length === q.limit) return { events: out, more: true };
+    const size = held.bytesAt(at);
+    if (out.length > 0 && bytes + size > maxBytes) {
+      return { events: out, more: true };
+    }
+    bytes += size;
     out.push(e);
   }
   return { events: out, more: false };
+}
+
+function* countdown(from: number): Generator<number> {
+  for (let i = from; i >= 0; i--) yield i;
+}
+
+/**
+ * The held events of transaction `txId` that `viewer` may see, oldest first, after `after` when
+ * it names an event `viewer` may see (else from the oldest). They hold at most `maxBytes` (each
+ * counted as its JSON is streamed), and at least one: past the bound `more` is set and
+ * `next_after` names the last one, where the next answer continues; `continued` says `after`
+ * was a position.
+ */
+export function txEvents(
+  held: HeldEvents,
+  viewer: Viewer,
+  txId: string,
+  after: string | undefined,
+  maxBytes = Infinity,
+): { events: DashEvent[]; more: boolean; next_after: string | null; continued: boolean } {
+  const events = held.events();
+  const at = after ? held.indexOf(viewer, after) : -1;
+  const continued = at >= 0;
+  const out: DashEvent[] = [];
+  let bytes = 0;
+  for (const i of held.txIndexes(txId, at + 1)) {
+    const e = events[i];
+    if (!viewer.maySee(e.topic)) continue;
+    const size = held.bytesAt(i);
+    if (out.length > 0 && bytes + size > maxBytes) {
+      return { events: out, more: true, next_after: out.at(-1)!.id, continued };
+    }
+    bytes += size;
+    out.push(e);
+  }
+  return { events: out, more: false, next_after: null, continued };
 }

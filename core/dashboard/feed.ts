@@ -11,7 +11,8 @@ import { RelayClient, type RelayEvent } from "../relay/client/mod.ts";
 import { SseSubscriber } from "../relay/stream/mod.ts";
 import { encodeEvent, encodeRetry } from "../http/mod.ts";
 import { type IntentBrief, intentBrief } from "./describe.ts";
-import { type DashEvent, toDashEvent, type Viewer } from "./event.ts";
+import { type DashEvent, type HeldEvents, toDashEvent, type Viewer } from "./event.ts";
+import { DEFAULT_VIEWER_CLASSES, HeldIndex } from "./held.ts";
 import { MeshStats } from "./stats.ts";
 
 /** The relay topics the dashboard follows by default. */
@@ -29,6 +30,8 @@ export const DEFAULT_TOPICS = [
 export const DEFAULT_HISTORY = 10_000;
 /** Default bound on the bytes of the recent events kept (their JSON, as streamed to browsers). */
 export const DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024;
+/** Default bound on the bytes of events one answer holds (events search, a transaction). */
+export const DEFAULT_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** Most topics counted; events of further topics are kept but not counted. */
 const MAX_COUNTED_TOPICS = 1000;
 
@@ -59,6 +62,11 @@ interface FeedOptions {
   historyBytes?: number;
   queueBytes: number;
   maxClients: number;
+  /**
+   * Visibility classes whose summary is kept (default {@linkcode DEFAULT_VIEWER_CLASSES}); a
+   * class beyond them is summarized again, from the held topics, when next asked.
+   */
+  viewerClasses?: number;
   log: Logger;
 }
 
@@ -68,11 +76,14 @@ interface Client {
 }
 
 /** The live feed; see the module doc. */
-export class DashboardFeed {
+export class DashboardFeed implements HeldEvents {
   readonly #ring: DashEvent[] = [];
   /** The JSON bytes of each event of the ring, in its order. */
   readonly #sizes: number[] = [];
   #bytes = 0;
+  /** The position of the ring's first event: every event added before it went. */
+  #first = 0;
+  readonly #held: HeldIndex;
   readonly #seen = new Set<string>();
   readonly #counts = new Map<string, number>();
   readonly #intents = new Map<string, IntentBrief>();
@@ -83,6 +94,7 @@ export class DashboardFeed {
   #relay: RelayState = { state: "connecting", since: isoTimestamp(Date.now()) };
 
   constructor(private readonly o: FeedOptions) {
+    this.#held = new HeldIndex(o.viewerClasses ?? DEFAULT_VIEWER_CLASSES);
     this.#client = new RelayClient({
       url: o.relayUrl,
       token: o.relayToken,
@@ -103,6 +115,45 @@ export class DashboardFeed {
     return this.#ring;
   }
 
+  /** The index in {@linkcode events} of the held event `id` when `viewer` may see it, else -1. */
+  indexOf(viewer: Viewer, id: string): number {
+    const pos = this.#held.positionOf(id, (p) => this.#ring[p - this.#first].topic, viewer);
+    return pos < 0 ? -1 : pos - this.#first;
+  }
+
+  /**
+   * How many held events `viewer` may see, and the index in {@linkcode events} of the newest
+   * (-1: none), without walking the events.
+   */
+  visible(viewer: Viewer): { count: number; newest: number } {
+    const v = this.#held.visible(viewer);
+    return { count: v.count, newest: v.count > 0 ? v.newest - this.#first : -1 };
+  }
+
+  /** The indexes in {@linkcode events} below `below` of the events `viewer` may see, newest first. */
+  *visibleIndexes(viewer: Viewer, below: number): Generator<number> {
+    for (const p of this.#held.visiblePositions(viewer, below + this.#first)) yield p - this.#first;
+  }
+
+  /** The indexes in {@linkcode events} of transaction `tx`'s events from `from` on, oldest first. */
+  *txIndexes(tx: string, from: number): Generator<number> {
+    const at = this.#held.positionsOf(tx);
+    // Positions ascend: the first at or after `from` is found by halving.
+    let lo = 0;
+    let hi = at.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (at[mid] - this.#first < from) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < at.length; k++) yield at[k] - this.#first;
+  }
+
+  /** The bytes of the event at `index` of {@linkcode events}, as its JSON is streamed. */
+  bytesAt(index: number): number {
+    return this.#sizes[index];
+  }
+
   /** Events seen per topic since the dashboard started, for the topics `viewer` may see. */
   counts(viewer: Viewer): Map<string, number> {
     return new Map([...this.#counts].filter(([t]) => viewer.maySee(t)));
@@ -120,7 +171,7 @@ export class DashboardFeed {
   relay(viewer?: Viewer): RelayState {
     if (!viewer) return this.#relay;
     const { last_event: _, ...rest } = this.#relay;
-    const last = this.#ring.findLast((e) => viewer.maySee(e.topic))?.ts;
+    const last = this.#ring[this.visible(viewer).newest]?.ts;
     return last ? { ...rest, last_event: last } : rest;
   }
 
@@ -152,6 +203,7 @@ export class DashboardFeed {
       }
     }
     const frame = eventFrame(e);
+    this.#held.add(e.topic, e.id, this.#first + this.#ring.length, e.tx);
     this.#ring.push(e);
     this.#sizes.push(frame.length);
     this.#bytes += frame.length;
@@ -161,7 +213,9 @@ export class DashboardFeed {
     while (
       this.#ring.length > this.o.history || (this.#bytes > maxBytes && this.#ring.length > 1)
     ) {
-      this.#seen.delete(this.#ring.shift()!.event_id);
+      const gone = this.#ring.shift()!;
+      this.#seen.delete(gone.event_id);
+      this.#held.evict(gone.topic, gone.id, this.#first++, gone.tx);
       this.#bytes -= this.#sizes.shift()!;
     }
     if (this.#counts.has(e.topic) || this.#counts.size < MAX_COUNTED_TOPICS) {
@@ -216,7 +270,7 @@ export class DashboardFeed {
     const frames = [encodeRetry(opts.retryMs)];
     let from = Math.max(0, this.#ring.length - opts.backlog);
     if (lastId) {
-      const at = this.#ring.findLastIndex((e) => e.id === lastId && viewer.maySee(e.topic));
+      const at = this.indexOf(viewer, lastId);
       if (at >= 0) from = Math.max(from, at + 1);
       else frames.push(encodeEvent({ event: "reset", data: '{"reason":"position not held"}' }));
     }

@@ -38,10 +38,13 @@ const PUBLIC_PATHS = /^\/(login|logout|health|ready|metrics|favicon\.ico|static\
 const MAX_LOGIN_CREDENTIAL_CHARS = 8192;
 
 function viewerFrom(p: Pick<Principal, "id" | "grants">, valid: () => boolean): Viewer {
-  const seesNoTopic = !p.grants.scopes.some((s) => s === "*" || s.startsWith("subscribe:"));
+  // What a viewer may see follows from these scopes alone (Grants.maySee).
+  const seeing = p.grants.scopes.filter((s) => s === "*" || s.startsWith("subscribe:"));
+  const seesNoTopic = seeing.length === 0;
   return {
     id: p.id,
     maySee: (t) => p.grants.maySee(t),
+    sees: JSON.stringify([...new Set(seeing)].sort()),
     authenticated: true,
     valid,
     ...(seesNoTopic ? { seesNoTopic } : {}),

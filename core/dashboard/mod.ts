@@ -11,7 +11,13 @@
  * @module
  */
 export { DEFAULT_LOGIN_RATE_PER_MIN } from "./auth.ts";
-export { DEFAULT_HISTORY, DEFAULT_HISTORY_BYTES, DEFAULT_TOPICS } from "./feed.ts";
+export {
+  DEFAULT_HISTORY,
+  DEFAULT_HISTORY_BYTES,
+  DEFAULT_RESPONSE_BYTES,
+  DEFAULT_TOPICS,
+} from "./feed.ts";
+export { DEFAULT_VIEWER_CLASSES } from "./held.ts";
 export { MAX_WATCHED_SERVICES, parseServiceTargets, type ServiceTarget } from "./health.ts";
 export { type DashboardOptions, startDashboardServer } from "./server.ts";
 export {

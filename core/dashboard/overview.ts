@@ -109,8 +109,7 @@ export function overviewFor(src: OverviewSources, viewer: Viewer): OverviewData 
   const sensors = [...counts].filter(([t]) => t.startsWith("sensor."))
     .map(([t, count]) => ({ type: t.slice(7), count }))
     .sort((a, b) => b.count - a.count);
-  let events = 0;
-  for (const e of src.feed.events()) if (viewer.maySee(e.topic)) events++;
+  const events = src.feed.visible(viewer).count;
   return {
     generated_at: new Date().toISOString(),
     relay: src.feed.relay(viewer),

@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import { HttpError } from "../errors/mod.ts";
 import type { App, AppEnv } from "../http/mod.ts";
 import type { DashboardAuth } from "./auth.ts";
-import { parseQuery, searchEvents, TX_ID } from "./event.ts";
+import { parseQuery, searchEvents, TX_ID, txEvents } from "./event.ts";
 import type { DashboardFeed } from "./feed.ts";
 import type { HealthWatch } from "./health.ts";
 import type { LedgerWatch } from "./ledger_watch.ts";
@@ -29,6 +29,8 @@ export interface RouteDeps {
   auditPublicKey?: Uint8Array;
   auditTimeoutMs: number;
   pageSize: number;
+  /** Most bytes of events one answer holds (events search, a transaction). */
+  responseBytes: number;
   streamBacklog: number;
   overviewRefreshMs: number;
   maxClients: number;
@@ -62,13 +64,13 @@ function registerOverview(app: App, d: RouteDeps): void {
   app.get("/api/overview", (c) => c.json(overviewFor(sources, auth.viewerOf(c))));
   app.get("/api/state", (c) => {
     const viewer = auth.viewerOf(c);
-    const visible = feed.events().filter((e) => viewer.maySee(e.topic));
+    const visible = feed.visible(viewer);
     return c.json({
       viewer: viewer.id,
       relay: feed.relay(viewer),
       counts: Object.fromEntries(feed.counts(viewer)),
-      events: visible.length,
-      last_id: visible.at(-1)?.id ?? null,
+      events: visible.count,
+      last_id: feed.events()[visible.newest]?.id ?? null,
     });
   });
 }
@@ -78,7 +80,7 @@ function registerEvents(app: App, d: RouteDeps): void {
   app.get("/activity", (c) => {
     const viewer = auth.viewerOf(c);
     const query = parseQuery((k) => c.req.query(k), d.pageSize);
-    const found = searchEvents(feed.events(), viewer, query);
+    const found = searchEvents(feed, viewer, query, d.responseBytes);
     return page(
       c,
       <ActivityPage
@@ -89,14 +91,14 @@ function registerEvents(app: App, d: RouteDeps): void {
         more={found.more}
         counts={feed.counts(viewer)}
         maxTopics={feed.maxCountedTopics}
-        lastId={feed.events().findLast((e) => viewer.maySee(e.topic))?.id ?? ""}
+        lastId={feed.events()[feed.visible(viewer).newest]?.id ?? ""}
         pageSize={query.limit}
       />,
     );
   });
   app.get("/api/events", (c) => {
     const query = parseQuery((k) => c.req.query(k), d.pageSize);
-    const found = searchEvents(feed.events(), auth.viewerOf(c), query);
+    const found = searchEvents(feed, auth.viewerOf(c), query, d.responseBytes);
     return c.json({ ...found, next_before: found.more ? found.events.at(-1)?.id : null });
   });
 
@@ -154,7 +156,9 @@ function registerTx(app: App, d: RouteDeps): void {
       throw new HttpError(400, "invalid transaction id", { expected: TX_ID.source });
     }
     const viewer = auth.viewerOf(c);
-    const events = feed.events().filter((e) => e.tx === txId && viewer.maySee(e.topic));
+    const after = c.req.query("after")?.trim() || undefined;
+    const held = txEvents(feed, viewer, txId, after, d.responseBytes);
+    const events = held.events;
     const trail = await loadAuditTrail(d.auditUrl, txId, {
       timeoutMs: d.auditTimeoutMs,
       publicKey: d.auditPublicKey,
@@ -166,6 +170,8 @@ function registerTx(app: App, d: RouteDeps): void {
         intents: events.filter((e) => e.topic === "access.intent"),
         decisions: events.filter((e) => e.topic === "access.decision"),
         others: events.filter((e) => e.topic !== "access.intent" && e.topic !== "access.decision"),
+        more: held.more,
+        next_after: held.next_after,
         audit,
       });
     }
@@ -176,6 +182,8 @@ function registerTx(app: App, d: RouteDeps): void {
         relay={feed.relay(viewer)}
         viewer={viewer}
         events={events}
+        nextAfter={held.next_after}
+        continued={held.continued}
         audit={audit}
       />,
     );

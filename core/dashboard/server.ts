@@ -53,6 +53,10 @@ export interface DashboardOptions {
   /** Most bytes of event JSON kept in memory. */
   historyBytes: number;
   pageSize: number;
+  /** Most bytes of events one answer holds (events search, a transaction). */
+  responseBytes: number;
+  /** Visibility classes whose summary the feed keeps. */
+  viewerClasses: number;
   streamBacklog: number;
   overviewRefreshMs: number;
   queueBytes: number;
@@ -78,6 +82,7 @@ function buildParts(o: DashboardOptions) {
     topics: o.topics,
     history: o.history,
     historyBytes: o.historyBytes,
+    viewerClasses: o.viewerClasses,
     queueBytes: o.queueBytes,
     maxClients: o.maxClients,
     log: o.log,
@@ -134,6 +139,7 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     auditPublicKey: o.auditKey?.publicRaw,
     auditTimeoutMs: o.auditTimeoutMs,
     pageSize: o.pageSize,
+    responseBytes: o.responseBytes,
     streamBacklog: o.streamBacklog,
     overviewRefreshMs: o.overviewRefreshMs,
     maxClients: o.maxClients,

@@ -62,8 +62,9 @@ function storyOf(events: DashEvent[], audit: AuditView): Step[] {
   return steps.sort((a, b) => a.ts.localeCompare(b.ts));
 }
 
-function outcomeOf(events: DashEvent[]): { decision?: string; text: string } {
+function outcomeOf(events: DashEvent[], part: boolean): { decision?: string; text: string } {
   const d = events.findLast((e) => e.decision && e.topic !== "access.intent");
+  if (!d && part) return { text: "No decision among the events shown here." };
   if (!d) return { text: "No decision retained for this transaction." };
   const by = d.topic === "access.decision" ? "policy" : d.agent ?? "sidecar";
   return { decision: d.decision, text: `${by}: ${d.reason ?? d.summary}` };
@@ -90,7 +91,7 @@ function Fields(props: { value: unknown }) {
   );
 }
 
-function Subject(props: { events: DashEvent[] }) {
+function Subject(props: { events: DashEvent[]; txId: string; continued: boolean }) {
   const intent = props.events.find((e) => e.topic === "access.intent");
   const request = props.events.find((e) =>
     e.topic === "iatp.trace" && e.payload.type === "request"
@@ -100,7 +101,15 @@ function Subject(props: { events: DashEvent[] }) {
     return (
       <>
         <h2 id="intent-h">Intent</h2>
-        <p class="muted">The relay no longer holds this transaction's intent or request.</p>
+        {props.continued
+          ? (
+            <p class="muted">
+              These are later events:{" "}
+              <a href={`/tx/${encodeURIComponent(props.txId)}`}>the first ones</a>{" "}
+              hold its intent or request.
+            </p>
+          )
+          : <p class="muted">The relay no longer holds this transaction's intent or request.</p>}
       </>
     );
   }
@@ -158,10 +167,14 @@ export function TxPage(
     relay: RelayState;
     viewer: Viewer;
     events: DashEvent[];
+    /** Where the next answer continues, when this one holds fewer events than held. */
+    nextAfter?: string | null;
+    /** True when these events continue an earlier answer (`after` named one of them). */
+    continued?: boolean;
     audit: AuditView & { hidden?: number };
   },
 ) {
-  const out = outcomeOf(props.events);
+  const out = outcomeOf(props.events, Boolean(props.continued || props.nextAfter));
   const steps = storyOf(props.events, props.audit);
   return (
     <Layout title={`Transaction ${props.txId}`} page="tx" relay={props.relay} viewer={props.viewer}>
@@ -191,7 +204,7 @@ export function TxPage(
           )}
       </section>
       <section id="tx-intent" class="panel" aria-labelledby="intent-h">
-        <Subject events={props.events} />
+        <Subject events={props.events} txId={props.txId} continued={Boolean(props.continued)} />
       </section>
       <section id="tx-events" class="panel" aria-labelledby="events-h">
         <h2 id="events-h">Events on the relay</h2>
@@ -200,6 +213,20 @@ export function TxPage(
             {props.events.map((e) => <EventCard e={e} currentTx={props.txId} />)}
           </ol>
         )}
+        {props.nextAfter
+          ? (
+            <p class="pager">
+              <a
+                id="newer"
+                href={`/tx/${encodeURIComponent(props.txId)}?after=${
+                  encodeURIComponent(props.nextAfter)
+                }`}
+              >
+                Newer events
+              </a>
+            </p>
+          )
+          : ""}
       </section>
       <section id="tx-audit" class="panel" aria-labelledby="audit-h">
         <h2 id="audit-h">Audit ledger</h2>
