@@ -150,6 +150,43 @@ Deno.test("iatp policy refuses a bundle nested too deep for Cedar at start with 
   }
 });
 
+Deno.test("max_policies bounds the bundle at start (exit 2 naming it) and at every reload", async () => {
+  const dir = await tempDir("iatp-policy-many ");
+  try {
+    await Deno.copyFile(`${DEFAULT_POLICY_DIR}/seed.cedar`, `${dir.path}/seed.cedar`);
+    await Deno.writeTextFile(`${dir.path}/more.cedar`, "forbid (principal, action, resource);\n");
+    const r = await runIatp(
+      ["policy", "--port", "0", "--policies", dir.path, "--max-policies", "1"],
+      { env: { IATP_DATA_DIR: dir.path } },
+    );
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /seed\.cedar:\d+: more than 1 policies in the bundle \(setting max_policies\)/,
+    );
+    await Deno.remove(`${dir.path}/more.cedar`);
+    const svc = await start(
+      command.resolve({ port: 0, policies: dir.path, reload_interval: 50, max_policies: 1 }),
+      { log: silentLogger },
+    );
+    try {
+      await Deno.writeTextFile(`${dir.path}/more.cedar`, "forbid (principal, action, resource);\n");
+      await waitFor(
+        async () => (await (await fetch(`${svc.url}/policies`)).json()).last_error !== null,
+        20_000,
+        "reload error",
+      );
+      const pol = await (await fetch(`${svc.url}/policies`)).json();
+      assert.match(pol.last_error.message, /more than 1 policies .*max_policies/);
+      assert.equal((await evaluate(svc.url, SEED)).body.decision, "allow");
+    } finally {
+      await svc.close();
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("POST /evaluate: lone surrogates, inexact numbers, deep nesting and cut bodies are 400s", async () => {
   const svc = await start(command.resolve({ port: 0, reload_interval: 0, compat: "iatp" }), {
     log: silentLogger,
