@@ -229,6 +229,38 @@ Deno.test("POST /evaluate: lone surrogates, inexact numbers, deep nesting and cu
   }
 });
 
+Deno.test("POST /evaluate: context keys Cedar reads as escapes are a 400 (iatp) or left out (upstream)", async () => {
+  const escapes = [
+    '{"__extn":{"fn":"ip","arg":"10.0.0.1"}}',
+    '{"__entity":{"type":"Subject","id":"admin"}}',
+    '{"__expr":"true"}',
+  ];
+  const intent = (context: string) =>
+    `{"subject":{"id":"a","enterprise":"A"},"resource":{"enterprise":"B","id":"c",` +
+    `"scope":"read"},"context":${context.replace("{", '{"session_risk":42,')}}`;
+  for (const compat of ["iatp", "upstream"] as const) {
+    const svc = await start(command.resolve({ port: 0, reload_interval: 0, compat }), {
+      log: silentLogger,
+    });
+    try {
+      for (const context of escapes) {
+        const r = await evaluate(svc.url, intent(context));
+        const key = Object.keys(JSON.parse(context))[0];
+        if (compat === "iatp") {
+          assert.equal(r.status, 400, context);
+          assert.match(JSON.stringify(r.body), new RegExp(`Cedar reads a context key ${key}`));
+        } else {
+          // Decided as if the key were not there, not "the request could not be evaluated".
+          assert.equal(r.status, 200, context);
+          assert.equal(r.body.decision, "allow", JSON.stringify(r.body));
+        }
+      }
+    } finally {
+      await svc.close();
+    }
+  }
+});
+
 /** The environment of a running process, from /proc. */
 function environOf(pid: number): Map<string, string> {
   const raw = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0").filter(Boolean);
