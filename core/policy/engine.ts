@@ -37,6 +37,40 @@ interface Installed {
   setId: string;
   byId: Map<string, LoadedPolicy>;
   explainer: DecisionExplainer;
+  /** The bundle's entities by uid (`Type::"id"`), for those a request's principal or resource is. */
+  entityAt: Map<string, number>;
+}
+
+/** An entity uid's key, `Type::"id"`, whether written `{type, id}` or `{"__entity": {...}}`. */
+function uidKey(uid: unknown): string | undefined {
+  const u = (uid as { __entity?: unknown } | null)?.__entity ?? uid;
+  if (!u || typeof u !== "object") return undefined;
+  const { type, id } = u as { type?: unknown; id?: unknown };
+  return typeof type === "string" && typeof id === "string"
+    ? `${type}::${JSON.stringify(id)}`
+    : undefined;
+}
+
+/**
+ * The request's entities with the bundle's. A principal or resource the bundle also holds (a
+ * user placed in groups) is one entity: the bundle's parents, and its attributes over the
+ * intent's (the bundle is the operator's word, the intent the caller's). Given twice, Cedar
+ * refuses the request ("duplicate entity entry").
+ */
+function requestEntities(req: CedarRequest, cur: Installed): cedar.EntityJson[] {
+  const fromBundle = cur.bundle.entities;
+  const merged: number[] = [];
+  const own = req.entities.map((e) => {
+    const at = cur.entityAt.get(uidKey(e.uid)!);
+    if (at === undefined) return e;
+    merged.push(at);
+    const b = fromBundle[at] as { attrs?: Record<string, unknown>; parents?: unknown[] };
+    return { uid: e.uid, attrs: { ...e.attrs, ...b.attrs }, parents: b.parents ?? [] };
+  });
+  // The request's own entities, as merged, are what the reason quotes.
+  req.entities = own as CedarRequest["entities"];
+  const rest = merged.length === 0 ? fromBundle : fromBundle.filter((_, i) => !merged.includes(i));
+  return [...own, ...rest] as cedar.EntityJson[];
 }
 
 function annotationValue(v: string): string | number | boolean {
@@ -97,7 +131,13 @@ export class PolicyEngine {
     }
     this.#slot = slot;
     const byId = new Map(bundle.policies.map((p) => [p.id, p]));
-    return { bundle, setId, byId, explainer: new DecisionExplainer(bundle, `${setId}-probes`) };
+    const entityAt = new Map<string, number>();
+    bundle.entities.forEach((e, i) => {
+      const key = uidKey((e as { uid?: unknown }).uid);
+      if (key !== undefined) entityAt.set(key, i);
+    });
+    const explainer = new DecisionExplainer(bundle, `${setId}-probes`);
+    return { bundle, setId, byId, explainer, entityAt };
   }
 
   /**
@@ -114,7 +154,7 @@ export class PolicyEngine {
   ): Decision {
     const cur = this.#current;
     const req = toCedarRequest(intent);
-    const entities = [...req.entities, ...cur.bundle.entities] as cedar.EntityJson[];
+    const entities = requestEntities(req, cur);
     const answer = authorize(req, entities, cur.setId);
     const risk = opts.risk ?? intent.context?.session_risk ?? opts.missingRisk;
     const base = { tx_id: txId, policy_ref: cur.bundle.ref, ts: new Date().toISOString() };
