@@ -43,6 +43,11 @@ export const MAX_POLICY_EXPRESSION_DEPTH = 256;
  * and 10,000 exhaust Cedar's memory, breaking every later decision.
  */
 export const MAX_ENTITY_ANCESTORS = 100_000;
+/**
+ * Largest schema file: Cedar reads a schema at about 100 KB a second, twice (to check it, then to
+ * validate the policies), holding up decisions meanwhile.
+ */
+export const MAX_SCHEMA_BYTES = 256 * 1024;
 /** Default most policies in a bundle (setting `max_policies`): Cedar reads about 500 a second. */
 export const DEFAULT_MAX_POLICIES = 1000;
 
@@ -369,6 +374,14 @@ export function parseBundle(
   for (const [name, text] of files) {
     if (!name.endsWith(".cedarschema")) continue;
     if (schema !== undefined) throw fault(name, undefined, "only one schema file is allowed");
+    const size = new TextEncoder().encode(text).length;
+    if (size > MAX_SCHEMA_BYTES) {
+      throw fault(
+        name,
+        undefined,
+        `a schema of ${size} bytes; at most ${MAX_SCHEMA_BYTES} are read`,
+      );
+    }
     checkNesting(name, text, false);
     const r = cedar.checkParseSchema(text);
     if (r.type === "failure") {

@@ -13,6 +13,7 @@ import {
   MAX_POLICY_EXPRESSION_DEPTH,
   MAX_POLICY_NESTING,
   MAX_POLICY_OPERATORS,
+  MAX_SCHEMA_BYTES,
   parseBundle,
   PolicyBundleError,
 } from "../../../core/policy/bundle.ts";
@@ -356,4 +357,12 @@ Deno.test("templates and entities are named at their line; a file name not UTF-8
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("a schema larger than Cedar reads in a moment is refused naming the file", () => {
+  assert.equal(MAX_SCHEMA_BYTES, 256 * 1024);
+  const big = schema + `// ${"x".repeat(MAX_SCHEMA_BYTES)}\n`;
+  const err = parseError({ "s.cedarschema": big, "seed.cedar": seed });
+  assert.match(err.message, /^s\.cedarschema: a schema of \d+ bytes; at most 262144 are read$/);
+  assert.equal(err.file, "s.cedarschema");
 });
