@@ -164,7 +164,7 @@ async function loadInitial(dir: string, limits: BundleLimits): Promise<PolicyEng
     if (!(err instanceof PolicyBundleError)) throw err;
     throw new ConfigError(
       "policies",
-      { kind: "flag", name: "policies" },
+      { kind: "default" },
       "a valid Cedar bundle",
       err.message,
     );

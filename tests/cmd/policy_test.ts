@@ -130,6 +130,32 @@ Deno.test("iatp policy refuses an invalid bundle at start with exit 2 naming the
   }
 });
 
+Deno.test("a bad bundle at start names where policies was set, a file in its place too", async () => {
+  const dir = await tempDir("iatp-policy-where ");
+  try {
+    await Deno.writeTextFile(`${dir.path}/x.cedar`, "permit (");
+    const env = { IATP_DATA_DIR: dir.path, IATP_POLICY_POLICIES: dir.path };
+    const fromEnv = await runIatp(["policy", "--port", "0"], { env });
+    assert.equal(fromEnv.code, 2, fromEnv.stderr);
+    assert.match(
+      fromEnv.stderr,
+      /policies \(env IATP_POLICY_POLICIES\): expected a valid Cedar bundle, found x\.cedar:1: /,
+    );
+    // A file where the folder should be: said so, not taken for a path to create and write.
+    const file = await runIatp(["policy", "--port", "0", "--policies", `${dir.path}/x.cedar`], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(file.code, 2, file.stderr);
+    assert.match(
+      file.stderr,
+      /policies \(flag --policies\): expected a valid Cedar bundle, found .*x\.cedar: cannot read the policy directory: Not a directory/,
+    );
+    assert.doesNotMatch(file.stderr, /create and write/);
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("iatp policy refuses a bundle nested too deep for Cedar at start with exit 2, no crash", async () => {
   const dir = await tempDir("iatp-policy-deep ");
   try {
