@@ -201,7 +201,8 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     log,
     ...edgeOptions(config),
     // The decision loop is made below, before the server listens.
-    health: () => policyHealth(bridge, engine.bundle.ref, reloader.status().last_error),
+    health: () =>
+      policyHealth(bridge, engine.bundle.ref, reloader.status().last_error, engine.trap),
   });
   const decisions = new Counter({
     name: "iatp_policy_decisions_total",

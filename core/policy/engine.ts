@@ -79,11 +79,24 @@ function annotationValue(v: string): string | number | boolean {
   return v;
 }
 
+/** Cedar's WebAssembly trapped on the latest decision: it may stay unusable until a restart. */
+export interface EngineTrap {
+  message: string;
+  /** When the first trap of this run of them happened (ISO 8601). */
+  since: string;
+}
+
+/** The trap `err` is, when it is one (a `WebAssembly.RuntimeError`, such as running out of memory). */
+function trapOf(err: unknown): string | undefined {
+  return err instanceof WebAssembly.RuntimeError ? errorMessage(err) : undefined;
+}
+
 /** cedar-wasm's answer, with a throw turned into a failure answer. */
 function authorize(
   req: CedarRequest,
   entities: cedar.EntityJson[],
   setId: string,
+  onTrap: (message: string) => void,
 ): cedar.AuthorizationAnswer {
   try {
     return cedar.statefulIsAuthorized({
@@ -95,6 +108,8 @@ function authorize(
       preparsedPolicySetId: setId,
     });
   } catch (err) {
+    const trap = trapOf(err);
+    if (trap !== undefined) onTrap(trap);
     const message = `engine error: ${errorMessage(err)}`;
     const error = { message, help: null, code: null, url: null, severity: null };
     return { type: "failure", errors: [error], warnings: [] };
@@ -106,9 +121,18 @@ export class PolicyEngine {
   readonly #name = `iatp-engine-${++engines}`;
   #slot = 0;
   #current: Installed;
+  #trap: EngineTrap | undefined;
 
   constructor(bundle: Bundle) {
     this.#current = this.#prepare(bundle);
+  }
+
+  /**
+   * Set while Cedar's WebAssembly trapped on the latest decision (an instance that trapped may
+   * fail every later call); cleared by the next decision Cedar makes.
+   */
+  get trap(): EngineTrap | undefined {
+    return this.#trap;
   }
 
   /** The bundle in force. */
@@ -155,7 +179,10 @@ export class PolicyEngine {
     const cur = this.#current;
     const req = toCedarRequest(intent);
     const entities = requestEntities(req, cur);
-    const answer = authorize(req, entities, cur.setId);
+    const answer = authorize(req, entities, cur.setId, (message) => {
+      this.#trap ??= { message, since: new Date().toISOString() };
+    });
+    if (answer.type === "success") this.#trap = undefined;
     const risk = opts.risk ?? intent.context?.session_risk ?? opts.missingRisk;
     const base = { tx_id: txId, policy_ref: cur.bundle.ref, ts: new Date().toISOString() };
     if (answer.type === "failure") {
