@@ -31,11 +31,13 @@ import type { Logger } from "../core/log/mod.ts";
 import { Counter } from "../core/metrics/mod.ts";
 import { type NatsEngine, natsFields } from "../core/nats/mod.ts";
 import {
+  type BundleLimits,
   createSharedBridge,
   type Decision,
   DecisionBridge,
   DecisionState,
   DEFAULT_MAX_DECIDED,
+  DEFAULT_MAX_POLICIES,
   DEFAULT_RELOAD_INTERVAL_MS,
   loadBundle,
   PolicyBundleError,
@@ -71,6 +73,12 @@ export const spec = defineConfig({
       help: "bundle directory (*.cedar, optional *.cedarschema and entities.json)",
       default: DEFAULT_POLICY_DIR,
       access: "read",
+    }),
+    max_policies: int({
+      help: "most policies in the bundle, all files together (Cedar reads about 500 a second, " +
+        "holding up decisions while it reads a change)",
+      default: DEFAULT_MAX_POLICIES,
+      min: 1,
     }),
     reload_interval: duration({
       help: "how often the bundle is checked for changes (0 disables hot reload)",
@@ -149,14 +157,14 @@ export const spec = defineConfig({
 /** The validated policy config. */
 export type PolicyConfig = Infer<typeof spec.spec.fields>;
 
-async function loadInitial(dir: string): Promise<PolicyEngine> {
+async function loadInitial(dir: string, limits: BundleLimits): Promise<PolicyEngine> {
   try {
-    return new PolicyEngine(await loadBundle(dir));
+    return new PolicyEngine(await loadBundle(dir, limits));
   } catch (err) {
     if (!(err instanceof PolicyBundleError)) throw err;
     throw new ConfigError(
       "policies",
-      { kind: "flag", name: "policies" },
+      { kind: "default" },
       "a valid Cedar bundle",
       err.message,
     );
@@ -174,8 +182,9 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
   const auth = meshAuthFor(config, { command: "policy", host: config.host, log });
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const auditToken = resolveSecretSetting("audit_token", config.audit_token);
-  const engine = await loadInitial(config.policies);
-  const reloader = new PolicyReloader(config.policies, engine, log);
+  const limits = { maxPolicies: config.max_policies };
+  const engine = await loadInitial(config.policies, limits);
+  const reloader = new PolicyReloader(config.policies, engine, log, limits);
   reloader.start(config.reload_interval);
   const audit = config.audit_url
     ? new AuditClient({
@@ -192,7 +201,8 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     log,
     ...edgeOptions(config),
     // The decision loop is made below, before the server listens.
-    health: () => policyHealth(bridge, engine.bundle.ref, reloader.status().last_error),
+    health: () =>
+      policyHealth(bridge, engine.bundle.ref, reloader.status().last_error, engine.trap),
   });
   const decisions = new Counter({
     name: "iatp_policy_decisions_total",

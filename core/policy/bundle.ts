@@ -36,6 +36,26 @@ export const MAX_POLICY_OPERATORS = 512;
  * operator): Cedar's evaluator overflows its stack near 360 nested operators, and is then unusable.
  */
 export const MAX_POLICY_EXPRESSION_DEPTH = 256;
+/**
+ * Most (entity, ancestor) pairs in `entities.json`'s hierarchy. The entities go with every
+ * request, and Cedar works out who is in what for each one, in time and memory growing with this
+ * closure (a chain of n groups holds n*(n-1)/2): a chain of 4,000 groups costs seconds a decision
+ * and 10,000 exhaust Cedar's memory, breaking every later decision.
+ */
+export const MAX_ENTITY_ANCESTORS = 100_000;
+/**
+ * Largest schema file: Cedar reads a schema at about 100 KB a second, twice (to check it, then to
+ * validate the policies), holding up decisions meanwhile.
+ */
+export const MAX_SCHEMA_BYTES = 256 * 1024;
+/** Default most policies in a bundle (setting `max_policies`): Cedar reads about 500 a second. */
+export const DEFAULT_MAX_POLICIES = 1000;
+
+/** Bounds of a bundle that are settings. */
+export interface BundleLimits {
+  /** Most policies in the bundle, all files together (default {@linkcode DEFAULT_MAX_POLICIES}). */
+  maxPolicies?: number;
+}
 
 /** A bundle that cannot be loaded; names the file (and the line when known) and the problem. */
 export class PolicyBundleError extends Error {
@@ -52,10 +72,22 @@ export class PolicyBundleError extends Error {
   }
 }
 
-/** A PolicyBundleError whose message starts with `file:line: ` (or `file: `). */
+/**
+ * A PolicyBundleError whose message starts with `file:line: ` (or `file: `). File names and
+ * policy ids come from the bundle, so control characters in the message are shown escaped
+ * (`\u001b`): printed at start-up it would otherwise reach the terminal as control sequences.
+ */
 function fault(file: string, line: number | undefined, problem: string, cause?: unknown) {
   const where = line === undefined ? file : `${file}:${line}`;
-  return new PolicyBundleError(`${where}: ${problem}`, { file, line, cause });
+  return new PolicyBundleError(harmless(`${where}: ${problem}`), { file, line, cause });
+}
+
+/** `text` with its control characters (and U+2028/U+2029) written as `\uXXXX`. */
+function harmless(text: string): string {
+  return text.replace(
+    /[\p{Cc}\u2028\u2029]/gu,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** The 1-based line of UTF-8 byte `offset` in `text` (Cedar's source locations are bytes). */
@@ -136,6 +168,11 @@ export async function readBundleFiles(dir: string): Promise<Map<string, string>>
       bytes = await Deno.readFile(path);
     } catch (err) {
       if (err instanceof PolicyBundleError) throw err;
+      // The listing gives a name that is not UTF-8 with U+FFFD in place of its bytes, a name
+      // no file has.
+      if (err instanceof Deno.errors.NotFound && name.includes("\uFFFD")) {
+        throw fault(name, undefined, "its name is not UTF-8: rename the file", err);
+      }
       // Removed since the listing, a dangling link, a link loop, no permission.
       throw fault(name, undefined, `cannot be read: ${errorMessage(err)}`, err);
     }
@@ -166,10 +203,12 @@ function bundleText(name: string, bytes: Uint8Array): string {
  * than {@linkcode MAX_POLICY_OPERATORS} operators in one policy, before Cedar parses it (strings
  * and comments are skipped).
  */
-function checkNesting(file: string, text: string, countOperators = true): void {
+function checkNesting(file: string, text: string, countOperators = true): number[] {
   let depth = 0;
   let line = 1;
   let operators = 0;
+  /** The line each statement (policy) ends on. */
+  const ends: number[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (c === "\n") line++;
@@ -185,13 +224,16 @@ function checkNesting(file: string, text: string, countOperators = true): void {
         throw fault(file, line, `nested deeper than ${MAX_POLICY_NESTING} brackets`);
       }
     } else if (c === ")" || c === "]" || c === "}") depth = Math.max(0, depth - 1);
-    else if (c === ";" && depth === 0) operators = 0;
-    else if (countOperators && ("&|=!<>+-*.".includes(c) || isIf(text, i))) {
+    else if (c === ";" && depth === 0) {
+      operators = 0;
+      ends.push(line);
+    } else if (countOperators && ("&|=!<>+-*.".includes(c) || isIf(text, i))) {
       if (++operators > MAX_POLICY_OPERATORS) {
         throw fault(file, line, `more than ${MAX_POLICY_OPERATORS} operators in one policy`);
       }
     }
   }
+  return ends;
 }
 
 /** Whether the keyword `if` starts at `i`. */
@@ -249,13 +291,18 @@ function lineOf(starts: number[], at: number): number {
 }
 
 function splitPolicies(file: string, text: string): LoadedPolicy[] {
-  checkNesting(file, text);
   const parts = cedar.policySetTextToParts(text);
   if (parts.type === "failure") {
     throw fault(file, errorLine(text, parts.errors), firstError(parts.errors));
   }
   if (parts.policy_templates.length > 0) {
-    throw fault(file, undefined, "policy templates are not supported");
+    const at = text.indexOf(parts.policy_templates[0]);
+    throw fault(
+      file,
+      at >= 0 ? lineOf(lineStarts(text), at) : undefined,
+      "policy templates (?principal, ?resource) are not supported: write the policy with the " +
+        "entity in place of the slot",
+    );
   }
   // Cedar hands the policies back in the order of its own ids (policy0, policy1, policy10, ...),
   // not the file's: each is found from the file's start, at a place no other took.
@@ -299,14 +346,42 @@ function checkAnnotations(p: LoadedPolicy): void {
  * Parses and validates bundle files. Throws PolicyBundleError naming the file.
  * @throws {PolicyBundleError} naming the file and the problem (a Cedar syntax error, bad entities JSON)
  */
-export function parseBundle(dir: string, files: Map<string, string>): Bundle {
+export function parseBundle(
+  dir: string,
+  files: Map<string, string>,
+  limits: BundleLimits = {},
+): Bundle {
   const policies: LoadedPolicy[] = [];
   let schema: string | undefined;
   let entities: cedar.EntityJson[] = [];
+  // Before Cedar reads a policy: each is nested within its bounds, and they are not too many
+  // (Cedar's reading them all blocks the service: about 14 s for 1 MiB of policies).
+  const maxPolicies = limits.maxPolicies ?? DEFAULT_MAX_POLICIES;
+  let count = 0;
+  for (const [name, text] of files) {
+    if (!name.endsWith(".cedar")) continue;
+    const ends = checkNesting(name, text);
+    if (count + ends.length > maxPolicies) {
+      throw fault(
+        name,
+        ends[maxPolicies - count],
+        `more than ${maxPolicies} policies in the bundle (setting max_policies)`,
+      );
+    }
+    count += ends.length;
+  }
   // The schema first, whatever its name: the entities are checked against it.
   for (const [name, text] of files) {
     if (!name.endsWith(".cedarschema")) continue;
     if (schema !== undefined) throw fault(name, undefined, "only one schema file is allowed");
+    const size = new TextEncoder().encode(text).length;
+    if (size > MAX_SCHEMA_BYTES) {
+      throw fault(
+        name,
+        undefined,
+        `a schema of ${size} bytes; at most ${MAX_SCHEMA_BYTES} are read`,
+      );
+    }
     checkNesting(name, text, false);
     const r = cedar.checkParseSchema(text);
     if (r.type === "failure") {
@@ -320,14 +395,23 @@ export function parseBundle(dir: string, files: Map<string, string>): Bundle {
       try {
         entities = JSON.parse(text);
       } catch (err) {
-        throw fault(name, undefined, `not JSON: ${errorMessage(err)}`, err);
+        const line = /\(line (\d+) column \d+\)/.exec(errorMessage(err))?.[1];
+        const at = line === undefined ? undefined : Number(line);
+        throw fault(name, at, `not JSON: ${errorMessage(err)}`, err);
       }
-      if (!Array.isArray(entities)) throw fault(name, undefined, "expected a JSON array");
+      if (!Array.isArray(entities)) {
+        throw fault(name, undefined, "expected a JSON array of Cedar entities");
+      }
       if (jsonDepth(entities) > MAX_POLICY_NESTING) {
         throw fault(name, undefined, `nested deeper than ${MAX_POLICY_NESTING} levels`);
       }
+      // Before Cedar reads them: it works out the whole hierarchy as it does.
+      checkAncestry(name, text, entities);
       const r = cedar.checkParseEntities({ entities, schema: schema ?? null });
-      if (r.type === "failure") throw fault(name, undefined, firstError(r.errors));
+      if (r.type === "failure") {
+        const message = firstError(r.errors);
+        throw fault(name, entityLine(text, entities, message), message);
+      }
     }
   }
   if (policies.length === 0) throw fault(dir, undefined, "no policies (*.cedar) found");
@@ -343,6 +427,89 @@ export function parseBundle(dir: string, files: Map<string, string>): Bundle {
   return { dir, ref: bundleRef(files), policies, schema, entities };
 }
 
+/** An entity uid as `entities.json` may write it: `{type, id}` or `{"__entity": {type, id}}`. */
+function uidKey(uid: unknown): string | undefined {
+  const u = (uid as { __entity?: unknown } | null)?.__entity ?? uid;
+  if (!u || typeof u !== "object") return undefined;
+  const { type, id } = u as { type?: unknown; id?: unknown };
+  return typeof type === "string" && typeof id === "string"
+    ? `${type}::${JSON.stringify(id)}`
+    : undefined;
+}
+
+/** The line each top-level element of a JSON array starts on (`text` is valid JSON). */
+function elementLines(text: string): number[] {
+  const lines: number[] = [];
+  let depth = 0;
+  let line = 1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\n") line++;
+    else if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+    } else if (c === "[" || c === "{") {
+      if (depth === 1) lines.push(line);
+      depth++;
+    } else if (c === "]" || c === "}") depth--;
+  }
+  return lines;
+}
+
+/** The line of the entity Cedar's error `message` names (`Type::"id"`), when it names one. */
+function entityLine(text: string, entities: unknown[], message: string): number | undefined {
+  const lines = elementLines(text);
+  let best: { at: number; line: number } | undefined;
+  entities.forEach((e, n) => {
+    const key = uidKey((e as { uid?: unknown } | null)?.uid);
+    const at = key === undefined ? -1 : message.indexOf(key);
+    if (at >= 0 && lines[n] !== undefined && (best === undefined || at < best.at)) {
+      best = { at, line: lines[n] };
+    }
+  });
+  return best?.line;
+}
+
+/**
+ * Refuses an entity hierarchy whose (entity, ancestor) pairs exceed
+ * {@linkcode MAX_ENTITY_ANCESTORS}, counted before Cedar works them out (it would on every
+ * decision). Each entity's ancestors are walked once; the count stops at the bound.
+ */
+function checkAncestry(file: string, text: string, entities: unknown[]): void {
+  const parents = new Map<string, string[]>();
+  for (const e of entities) {
+    const { uid, parents: ps } = (e ?? {}) as { uid?: unknown; parents?: unknown };
+    const key = uidKey(uid);
+    if (key === undefined || !Array.isArray(ps)) continue;
+    const list = parents.get(key) ?? [];
+    for (const p of ps) {
+      const pk = uidKey(p);
+      if (pk !== undefined) list.push(pk);
+    }
+    parents.set(key, list);
+  }
+  let pairs = 0;
+  for (const [n, e] of entities.entries()) {
+    const start = uidKey((e as { uid?: unknown } | null)?.uid);
+    if (start === undefined) continue;
+    const seen = new Set<string>([start]);
+    const todo = [...(parents.get(start) ?? [])];
+    while (todo.length > 0) {
+      const next = todo.pop()!;
+      if (seen.has(next)) continue;
+      seen.add(next);
+      if (++pairs > MAX_ENTITY_ANCESTORS) {
+        throw fault(
+          file,
+          elementLines(text)[n],
+          `the entity hierarchy holds more than ${MAX_ENTITY_ANCESTORS} (entity, ancestor) ` +
+            `pairs (at ${start}): Cedar works them out for every decision`,
+        );
+      }
+      for (const p of parents.get(next) ?? []) if (!seen.has(p)) todo.push(p);
+    }
+  }
+}
+
 function validateAgainst(schema: string, policies: LoadedPolicy[]): void {
   const staticPolicies = Object.fromEntries(policies.map((p) => [p.id, p.text]));
   const r = cedar.validate({
@@ -350,7 +517,9 @@ function validateAgainst(schema: string, policies: LoadedPolicy[]): void {
     policies: { staticPolicies },
     validationSettings: { mode: "strict" },
   });
-  if (r.type === "failure") throw new PolicyBundleError(`schema: ${firstError(r.errors)}`);
+  if (r.type === "failure") {
+    throw new PolicyBundleError(harmless(`schema: ${firstError(r.errors)}`));
+  }
   const e = r.validationErrors[0];
   if (e) {
     const p = policies.find((p) => p.id === e.policyId);
@@ -369,6 +538,6 @@ function validateAgainst(schema: string, policies: LoadedPolicy[]): void {
 }
 
 /** Reads and parses a bundle directory. */
-export async function loadBundle(dir: string): Promise<Bundle> {
-  return parseBundle(dir, await readBundleFiles(dir));
+export async function loadBundle(dir: string, limits: BundleLimits = {}): Promise<Bundle> {
+  return parseBundle(dir, await readBundleFiles(dir), limits);
 }

@@ -37,6 +37,40 @@ interface Installed {
   setId: string;
   byId: Map<string, LoadedPolicy>;
   explainer: DecisionExplainer;
+  /** The bundle's entities by uid (`Type::"id"`), for those a request's principal or resource is. */
+  entityAt: Map<string, number>;
+}
+
+/** An entity uid's key, `Type::"id"`, whether written `{type, id}` or `{"__entity": {...}}`. */
+function uidKey(uid: unknown): string | undefined {
+  const u = (uid as { __entity?: unknown } | null)?.__entity ?? uid;
+  if (!u || typeof u !== "object") return undefined;
+  const { type, id } = u as { type?: unknown; id?: unknown };
+  return typeof type === "string" && typeof id === "string"
+    ? `${type}::${JSON.stringify(id)}`
+    : undefined;
+}
+
+/**
+ * The request's entities with the bundle's. A principal or resource the bundle also holds (a
+ * user placed in groups) is one entity: the bundle's parents, and its attributes over the
+ * intent's (the bundle is the operator's word, the intent the caller's). Given twice, Cedar
+ * refuses the request ("duplicate entity entry").
+ */
+function requestEntities(req: CedarRequest, cur: Installed): cedar.EntityJson[] {
+  const fromBundle = cur.bundle.entities;
+  const merged: number[] = [];
+  const own = req.entities.map((e) => {
+    const at = cur.entityAt.get(uidKey(e.uid)!);
+    if (at === undefined) return e;
+    merged.push(at);
+    const b = fromBundle[at] as { attrs?: Record<string, unknown>; parents?: unknown[] };
+    return { uid: e.uid, attrs: { ...e.attrs, ...b.attrs }, parents: b.parents ?? [] };
+  });
+  // The request's own entities, as merged, are what the reason quotes.
+  req.entities = own as CedarRequest["entities"];
+  const rest = merged.length === 0 ? fromBundle : fromBundle.filter((_, i) => !merged.includes(i));
+  return [...own, ...rest] as cedar.EntityJson[];
 }
 
 function annotationValue(v: string): string | number | boolean {
@@ -45,11 +79,24 @@ function annotationValue(v: string): string | number | boolean {
   return v;
 }
 
+/** Cedar's WebAssembly trapped on the latest decision: it may stay unusable until a restart. */
+export interface EngineTrap {
+  message: string;
+  /** When the first trap of this run of them happened (ISO 8601). */
+  since: string;
+}
+
+/** The trap `err` is, when it is one (a `WebAssembly.RuntimeError`, such as running out of memory). */
+function trapOf(err: unknown): string | undefined {
+  return err instanceof WebAssembly.RuntimeError ? errorMessage(err) : undefined;
+}
+
 /** cedar-wasm's answer, with a throw turned into a failure answer. */
 function authorize(
   req: CedarRequest,
   entities: cedar.EntityJson[],
   setId: string,
+  onTrap: (message: string) => void,
 ): cedar.AuthorizationAnswer {
   try {
     return cedar.statefulIsAuthorized({
@@ -61,6 +108,8 @@ function authorize(
       preparsedPolicySetId: setId,
     });
   } catch (err) {
+    const trap = trapOf(err);
+    if (trap !== undefined) onTrap(trap);
     const message = `engine error: ${errorMessage(err)}`;
     const error = { message, help: null, code: null, url: null, severity: null };
     return { type: "failure", errors: [error], warnings: [] };
@@ -72,9 +121,18 @@ export class PolicyEngine {
   readonly #name = `iatp-engine-${++engines}`;
   #slot = 0;
   #current: Installed;
+  #trap: EngineTrap | undefined;
 
   constructor(bundle: Bundle) {
     this.#current = this.#prepare(bundle);
+  }
+
+  /**
+   * Set while Cedar's WebAssembly trapped on the latest decision (an instance that trapped may
+   * fail every later call); cleared by the next decision Cedar makes.
+   */
+  get trap(): EngineTrap | undefined {
+    return this.#trap;
   }
 
   /** The bundle in force. */
@@ -97,7 +155,13 @@ export class PolicyEngine {
     }
     this.#slot = slot;
     const byId = new Map(bundle.policies.map((p) => [p.id, p]));
-    return { bundle, setId, byId, explainer: new DecisionExplainer(bundle, `${setId}-probes`) };
+    const entityAt = new Map<string, number>();
+    bundle.entities.forEach((e, i) => {
+      const key = uidKey((e as { uid?: unknown }).uid);
+      if (key !== undefined) entityAt.set(key, i);
+    });
+    const explainer = new DecisionExplainer(bundle, `${setId}-probes`);
+    return { bundle, setId, byId, explainer, entityAt };
   }
 
   /**
@@ -114,8 +178,11 @@ export class PolicyEngine {
   ): Decision {
     const cur = this.#current;
     const req = toCedarRequest(intent);
-    const entities = [...req.entities, ...cur.bundle.entities] as cedar.EntityJson[];
-    const answer = authorize(req, entities, cur.setId);
+    const entities = requestEntities(req, cur);
+    const answer = authorize(req, entities, cur.setId, (message) => {
+      this.#trap ??= { message, since: new Date().toISOString() };
+    });
+    if (answer.type === "success") this.#trap = undefined;
     const risk = opts.risk ?? intent.context?.session_risk ?? opts.missingRisk;
     const base = { tx_id: txId, policy_ref: cur.bundle.ref, ts: new Date().toISOString() };
     if (answer.type === "failure") {

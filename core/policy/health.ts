@@ -1,5 +1,6 @@
 /** The policy service's `/health` body: `degraded` while its decision loop is stuck. @module */
 import { type ComponentHealth, serviceHealth } from "../http/mod.ts";
+import type { EngineTrap } from "./engine.ts";
 
 /** What the reloader reports about the bundle files on disk (its `last_error`). */
 export type BundleProblem =
@@ -10,7 +11,8 @@ export type BundleProblem =
  * The policy service's `/health`: `ok`, or `degraded` with why its decision loop cannot decide
  * intents (the state store refusing a decision, the relay subscription down or failed, the shared
  * queue unreadable) or why the bundle on disk is not the one in force (a rejected change, an
- * unreadable folder: component `bundle`, the last good set still deciding), plus the loaded
+ * unreadable folder: component `bundle`, the last good set still deciding) or why Cedar cannot
+ * decide (its WebAssembly trapped on the latest decision: component `engine`), plus the loaded
  * bundle's reference.
  * @example
  * ```ts
@@ -21,8 +23,17 @@ export function policyHealth(
   loop: { health(): Record<string, ComponentHealth> } | undefined,
   policyRef: string,
   bundleProblem: BundleProblem = null,
+  engineTrap?: EngineTrap,
 ): Record<string, unknown> {
   const components: Record<string, ComponentHealth> = { ...loop?.health() };
+  if (engineTrap !== undefined) {
+    components.engine = {
+      ok: false,
+      reason: `Cedar failed on the latest decision (${engineTrap.message}); decisions are ` +
+        "denied until it decides again, which a restart of the service brings back",
+      since: engineTrap.since,
+    };
+  }
   if (bundleProblem !== null) {
     // Where, not what: the message (which may quote rules) is on the guarded GET /policies.
     const { file, line, ref, at } = bundleProblem;

@@ -7,8 +7,8 @@
  * (Cedar then finds no permit: deny); wrong types are refused. `upstream` (the IG&S policy
  * service's): `subject`, `resource` and `context` are required objects, `tx_id` may be null,
  * `session_risk` may be any number or a boolean (compared as Python does: `true` is 1), and
- * context values Cedar cannot hold (fractions, nulls, deeper nesting) are kept out of the Cedar
- * request only. Cedar's `Long` has no fraction: a fractional risk reaches the policy rounded
+ * context values Cedar cannot hold (fractions, nulls, deeper nesting, and the keys `__entity`,
+ * `__extn` and `__expr`, which Cedar reads as escapes) are kept out of the Cedar request only. Cedar's `Long` has no fraction: a fractional risk reaches the policy rounded
  * down, which decides `< N` and `>= N` against a whole `N` exactly as the fraction would.
  * @module
  */

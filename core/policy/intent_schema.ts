@@ -11,6 +11,12 @@ import { MAX_INTENT_STRING, type ParsedIntent, SessionRiskError } from "./intent
 const MAX_ROLES = 64;
 /** Most context keys. */
 const MAX_CONTEXT_KEYS = 64;
+/**
+ * Context keys Cedar's JSON reads as escapes, not as data: the context `{"__extn": {...}}` is
+ * read as an extension value, `{"__entity": {...}}` as an entity reference, and neither is a
+ * record, so no policy could be evaluated.
+ */
+const CEDAR_ESCAPES = new Set(["__entity", "__extn", "__expr"]);
 
 const text = z.string().max(MAX_INTENT_STRING);
 // Cedar has no floats or nulls; values nest at most one level so validation never recurses deeply.
@@ -41,6 +47,15 @@ function intentWith(risk: z.ZodNumber) {
       geo: text.optional(),
     }).catchall(contextValue).refine((c) => Object.keys(c).length <= MAX_CONTEXT_KEYS, {
       message: `at most ${MAX_CONTEXT_KEYS} context keys`,
+    }).superRefine((c, ctx) => {
+      for (const k of Object.keys(c)) {
+        if (!CEDAR_ESCAPES.has(k)) continue;
+        ctx.addIssue({
+          code: "custom",
+          path: [k],
+          message: `Cedar reads a context key ${k} as an escape, not as data: rename it`,
+        });
+      }
     }).optional(),
   });
 }
@@ -98,6 +113,7 @@ export function parseIntent(raw: unknown, compat: "upstream" | "iatp"): ParsedIn
   }
   const context: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(u.context)) {
+    if (CEDAR_ESCAPES.has(k)) continue;
     const safe = k === "session_risk"
       ? (risk === undefined ? undefined : cedarRisk(risk))
       : cedarSafe(v);

@@ -15,7 +15,14 @@
 export { type BridgeOptions, DecisionBridge } from "./bridge.ts";
 export type { SharedBridgeOptions, SharedDecisionBridge } from "./shared_bridge.ts";
 export { createSharedBridge } from "./shared_open.ts";
-export { type Bundle, loadBundle, type LoadedPolicy, PolicyBundleError } from "./bundle.ts";
+export {
+  type Bundle,
+  type BundleLimits,
+  DEFAULT_MAX_POLICIES,
+  loadBundle,
+  type LoadedPolicy,
+  PolicyBundleError,
+} from "./bundle.ts";
 export { type Decision, PolicyEngine } from "./engine.ts";
 export { policyHealth } from "./health.ts";
 export {

@@ -7,7 +7,13 @@
  * @module
  */
 import type { Logger } from "../log/mod.ts";
-import { bundleRef, parseBundle, PolicyBundleError, readBundleFiles } from "./bundle.ts";
+import {
+  type BundleLimits,
+  bundleRef,
+  parseBundle,
+  PolicyBundleError,
+  readBundleFiles,
+} from "./bundle.ts";
 import type { PolicyEngine } from "./engine.ts";
 import { errorMessage } from "../errors/mod.ts";
 
@@ -42,6 +48,7 @@ export class PolicyReloader {
     readonly dir: string,
     readonly engine: PolicyEngine,
     readonly log: Logger,
+    readonly limits: BundleLimits = {},
   ) {
     this.#lastSeen = engine.bundle.ref;
     this.#status = {
@@ -83,7 +90,7 @@ export class PolicyReloader {
     }
     this.#lastSeen = ref;
     try {
-      const bundle = parseBundle(this.dir, files);
+      const bundle = parseBundle(this.dir, files, this.limits);
       this.engine.install(bundle);
     } catch (err) {
       return this.#failed(err, ref);

@@ -130,6 +130,32 @@ Deno.test("iatp policy refuses an invalid bundle at start with exit 2 naming the
   }
 });
 
+Deno.test("a bad bundle at start names where policies was set, a file in its place too", async () => {
+  const dir = await tempDir("iatp-policy-where ");
+  try {
+    await Deno.writeTextFile(`${dir.path}/x.cedar`, "permit (");
+    const env = { IATP_DATA_DIR: dir.path, IATP_POLICY_POLICIES: dir.path };
+    const fromEnv = await runIatp(["policy", "--port", "0"], { env });
+    assert.equal(fromEnv.code, 2, fromEnv.stderr);
+    assert.match(
+      fromEnv.stderr,
+      /policies \(env IATP_POLICY_POLICIES\): expected a valid Cedar bundle, found x\.cedar:1: /,
+    );
+    // A file where the folder should be: said so, not taken for a path to create and write.
+    const file = await runIatp(["policy", "--port", "0", "--policies", `${dir.path}/x.cedar`], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(file.code, 2, file.stderr);
+    assert.match(
+      file.stderr,
+      /policies \(flag --policies\): expected a valid Cedar bundle, found .*x\.cedar: cannot read the policy directory: Not a directory/,
+    );
+    assert.doesNotMatch(file.stderr, /create and write/);
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("iatp policy refuses a bundle nested too deep for Cedar at start with exit 2, no crash", async () => {
   const dir = await tempDir("iatp-policy-deep ");
   try {
@@ -145,6 +171,43 @@ Deno.test("iatp policy refuses a bundle nested too deep for Cedar at start with 
     });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /policies .*deep\.cedar:2: nested deeper than 32 brackets/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("max_policies bounds the bundle at start (exit 2 naming it) and at every reload", async () => {
+  const dir = await tempDir("iatp-policy-many ");
+  try {
+    await Deno.copyFile(`${DEFAULT_POLICY_DIR}/seed.cedar`, `${dir.path}/seed.cedar`);
+    await Deno.writeTextFile(`${dir.path}/more.cedar`, "forbid (principal, action, resource);\n");
+    const r = await runIatp(
+      ["policy", "--port", "0", "--policies", dir.path, "--max-policies", "1"],
+      { env: { IATP_DATA_DIR: dir.path } },
+    );
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /seed\.cedar:\d+: more than 1 policies in the bundle \(setting max_policies\)/,
+    );
+    await Deno.remove(`${dir.path}/more.cedar`);
+    const svc = await start(
+      command.resolve({ port: 0, policies: dir.path, reload_interval: 50, max_policies: 1 }),
+      { log: silentLogger },
+    );
+    try {
+      await Deno.writeTextFile(`${dir.path}/more.cedar`, "forbid (principal, action, resource);\n");
+      await waitFor(
+        async () => (await (await fetch(`${svc.url}/policies`)).json()).last_error !== null,
+        20_000,
+        "reload error",
+      );
+      const pol = await (await fetch(`${svc.url}/policies`)).json();
+      assert.match(pol.last_error.message, /more than 1 policies .*max_policies/);
+      assert.equal((await evaluate(svc.url, SEED)).body.decision, "allow");
+    } finally {
+      await svc.close();
+    }
   } finally {
     await dir.remove();
   }
@@ -189,6 +252,38 @@ Deno.test("POST /evaluate: lone surrogates, inexact numbers, deep nesting and cu
     assert.equal((await evaluate(svc.url, SEED)).status, 200, "still serving");
   } finally {
     await svc.close();
+  }
+});
+
+Deno.test("POST /evaluate: context keys Cedar reads as escapes are a 400 (iatp) or left out (upstream)", async () => {
+  const escapes = [
+    '{"__extn":{"fn":"ip","arg":"10.0.0.1"}}',
+    '{"__entity":{"type":"Subject","id":"admin"}}',
+    '{"__expr":"true"}',
+  ];
+  const intent = (context: string) =>
+    `{"subject":{"id":"a","enterprise":"A"},"resource":{"enterprise":"B","id":"c",` +
+    `"scope":"read"},"context":${context.replace("{", '{"session_risk":42,')}}`;
+  for (const compat of ["iatp", "upstream"] as const) {
+    const svc = await start(command.resolve({ port: 0, reload_interval: 0, compat }), {
+      log: silentLogger,
+    });
+    try {
+      for (const context of escapes) {
+        const r = await evaluate(svc.url, intent(context));
+        const key = Object.keys(JSON.parse(context))[0];
+        if (compat === "iatp") {
+          assert.equal(r.status, 400, context);
+          assert.match(JSON.stringify(r.body), new RegExp(`Cedar reads a context key ${key}`));
+        } else {
+          // Decided as if the key were not there, not "the request could not be evaluated".
+          assert.equal(r.status, 200, context);
+          assert.equal(r.body.decision, "allow", JSON.stringify(r.body));
+        }
+      }
+    } finally {
+      await svc.close();
+    }
   }
 });
 

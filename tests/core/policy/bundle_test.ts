@@ -7,10 +7,14 @@
 import assert from "node:assert/strict";
 import { DEFAULT_POLICY_DIR } from "../../../cmd/policy.ts";
 import {
+  DEFAULT_MAX_POLICIES,
   loadBundle,
+  MAX_ENTITY_ANCESTORS,
   MAX_POLICY_EXPRESSION_DEPTH,
   MAX_POLICY_NESTING,
   MAX_POLICY_OPERATORS,
+  MAX_SCHEMA_BYTES,
+  parseBundle,
   PolicyBundleError,
 } from "../../../core/policy/bundle.ts";
 import { PolicyEngine } from "../../../core/policy/engine.ts";
@@ -188,7 +192,7 @@ Deno.test("entities.json is checked against the schema whatever the schema file 
   for (const name of ["a.cedarschema", "schema.cedarschema"]) {
     await refused(
       { [name]: schema, "seed.cedar": seed, "entities.json": entities },
-      /^entities\.json: .*`Nope` which is not declared in the schema/,
+      /^entities\.json:1: .*`Nope` which is not declared in the schema/,
     );
   }
 });
@@ -231,4 +235,134 @@ Deno.test("symlinked bundle files are read; a dangling link or a link loop is na
   } finally {
     await target.remove();
   }
+});
+
+/** The error `parseBundle` throws for `files`. */
+function parseError(files: Record<string, string>, maxPolicies?: number): PolicyBundleError {
+  try {
+    parseBundle("mem", new Map(Object.entries(files).sort()), { maxPolicies });
+  } catch (err) {
+    assert.ok(err instanceof PolicyBundleError, String(err));
+    return err;
+  }
+  return assert.fail("loaded");
+}
+
+Deno.test("an entity hierarchy past its bound is refused before Cedar works it out; decisions go on", async () => {
+  const chain = (n: number) =>
+    JSON.stringify(
+      Array.from({ length: n }, (_, i) => ({
+        uid: { type: "G", id: `g${i}` },
+        attrs: {},
+        parents: i === 0 ? [] : [{ __entity: { type: "G", id: `g${i - 1}` } }],
+      })),
+      null,
+      1,
+    );
+  const engine = new PolicyEngine(await load({ "seed.cedar": seed }));
+  assert.equal(MAX_ENTITY_ANCESTORS, 100_000);
+  // 1,000 groups in a chain: 499,500 (entity, ancestor) pairs, a third of a second of Cedar's
+  // time on every decision (10,000 exhaust its memory and break every later decision).
+  const err = parseError({ "seed.cedar": seed, "entities.json": chain(1000) });
+  assert.match(err.message, /^entities\.json:\d+: the entity hierarchy holds more than 100000 /);
+  assert.equal(err.file, "entities.json");
+  assert.equal(engine.evaluate(SEED_INTENT).decision, "allow");
+  // Within the bound it loads; a cycle is Cedar's to refuse (the count stops at it).
+  assert.equal(
+    parseBundle("mem", new Map([["a.cedar", seed], ["entities.json", chain(200)]]))
+      .entities.length,
+    200,
+  );
+  const cycle = JSON.stringify([
+    { uid: { type: "G", id: "a" }, attrs: {}, parents: [{ type: "G", id: "b" }] },
+    { uid: { type: "G", id: "b" }, attrs: {}, parents: [{ type: "G", id: "a" }] },
+  ]);
+  assert.match(
+    parseError({ "a.cedar": seed, "entities.json": cycle }).message,
+    /^entities\.json:\d+: .*has a cycle/,
+  );
+});
+
+Deno.test("more policies than max_policies are refused naming the setting, before Cedar reads them", () => {
+  assert.equal(DEFAULT_MAX_POLICIES, 1000);
+  const policy = (n: number) => `@id("p${n}")\npermit (principal, action, resource);\n`;
+  const three = [0, 1, 2].map(policy).join("");
+  const err = parseError({ "a.cedar": three, "b.cedar": [3, 4, 5].map(policy).join("") }, 4);
+  assert.equal(err.message, "b.cedar:4: more than 4 policies in the bundle (setting max_policies)");
+  assert.equal(err.line, 4);
+  // A policy Cedar cannot read past the bound is not what is named: nothing was read.
+  assert.match(
+    parseError({ "a.cedar": three + "not a policy;".repeat(2) }, 3).message,
+    /max_policies/,
+  );
+  const b = parseBundle("mem", new Map([["a.cedar", three]]), { maxPolicies: 3 });
+  assert.equal(b.policies.length, 3);
+});
+
+Deno.test("control characters from a bundle are escaped in its errors (they reach the terminal)", () => {
+  const p = `@id("x\u001b]0;title\u0007")\npermit (principal, action, resource);\n`;
+  const err = parseError({ "a.cedar": p, "b\u001b[2J.cedar": p });
+  assert.equal(
+    err.message,
+    'b\\u001b[2J.cedar:1: policy id "x\\u001b]0;title\\u0007" is also used in a.cedar',
+  );
+});
+
+Deno.test("templates and entities are named at their line; a file name not UTF-8 is said so", async () => {
+  const tmpl = '@id("t")\npermit (principal == ?principal, action, resource);\n';
+  await refused(
+    { "a.cedar": `${seed}\n${tmpl}` },
+    /^a\.cedar:\d+: policy templates \(\?principal, \?resource\) are not supported/,
+    { file: "a.cedar", line: seed.split("\n").length + 1 },
+  );
+  const entities = JSON.stringify(
+    [
+      { uid: { type: "Subject", id: "a" }, attrs: {}, parents: [] },
+      { uid: { type: "Nope", id: "b" }, attrs: {}, parents: [] },
+    ],
+    null,
+    2,
+  );
+  await refused(
+    { "schema.cedarschema": schema, "seed.cedar": seed, "entities.json": entities },
+    /^entities\.json:10: .*`Nope::"b"`/,
+    { file: "entities.json", line: 10 },
+  );
+  await refused(
+    { "seed.cedar": seed, "entities.json": '[\n{"uid" 1}]' },
+    /^entities\.json:2: not JSON/,
+    { file: "entities.json", line: 2 },
+  );
+  // Linux names are bytes: one that is not UTF-8 is listed with U+FFFD, a name no file has.
+  const raw = new TextEncoder().encode(`${Deno.makeTempDirSync()}/`);
+  const name = new Uint8Array([...raw, 0x61, 0xff, ...new TextEncoder().encode(".cedar")]);
+  const dir = new TextDecoder().decode(raw);
+  try {
+    const { success } = new Deno.Command("sh", {
+      args: [
+        "-c",
+        'printf "permit (principal, action, resource);" > "$(printf "$0")"',
+        Array.from(
+          name,
+          (b) =>
+            b >= 0x20 && b < 0x7f && b !== 0x25 && b !== 0x5c
+              ? String.fromCharCode(b)
+              : `\\${b.toString(8).padStart(3, "0")}`,
+        ).join(""),
+      ],
+    }).outputSync();
+    assert.ok(success);
+    const err = await loadBundle(dir).then(() => assert.fail("loaded"), (e) => e);
+    assert.match(err.message, /^a\uFFFD\.cedar: its name is not UTF-8: rename the file$/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("a schema larger than Cedar reads in a moment is refused naming the file", () => {
+  assert.equal(MAX_SCHEMA_BYTES, 256 * 1024);
+  const big = schema + `// ${"x".repeat(MAX_SCHEMA_BYTES)}\n`;
+  const err = parseError({ "s.cedarschema": big, "seed.cedar": seed });
+  assert.match(err.message, /^s\.cedarschema: a schema of \d+ bytes; at most 262144 are read$/);
+  assert.equal(err.file, "s.cedarschema");
 });

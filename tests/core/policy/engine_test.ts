@@ -157,3 +157,28 @@ Deno.test("input cedar-wasm throws on is a deny carrying the engine's error, nev
     assert.match(d.explanation.errors[0].message, /^engine error: /);
   }
 });
+
+Deno.test("entities.json places a principal in groups: one entity, the bundle's parents and attributes", () => {
+  const e = new PolicyEngine(bundleOf({
+    "a.cedar": `@id("admins") permit (principal in G::"admins", action, resource)
+      when { principal has enterprise && principal.enterprise == "Z" };`,
+    "entities.json": JSON.stringify([
+      {
+        uid: { __entity: { type: "Subject", id: "alice" } },
+        attrs: { enterprise: "Z" },
+        parents: [{ type: "G", id: "admins" }],
+      },
+      { uid: { type: "G", id: "admins" }, attrs: {}, parents: [] },
+    ]),
+  }));
+  const ask = (subject: Record<string, unknown>) =>
+    e.evaluate({ subject, resource: { id: "r", scope: "read" }, context: {} });
+  // Given twice (the intent's and the bundle's), Cedar refused every request from alice.
+  const alice = ask({ id: "alice", roles: ["x"] });
+  assert.equal(alice.decision, "allow", alice.reason);
+  // The bundle's attributes win over what the intent claims.
+  assert.equal(ask({ id: "alice", enterprise: "A" }).decision, "allow");
+  const bob = ask({ id: "bob", enterprise: "Z" });
+  assert.equal(bob.decision, "deny");
+  assert.match(bob.reason!, /needs principal in G::"admins", but principal is Subject::"bob"/);
+});

@@ -82,3 +82,21 @@ Deno.test("a long explanation is bounded", () => {
   assert.equal(reason.length, 500);
   assert.ok(reason.endsWith("…"));
 });
+
+Deno.test("a bundle written for a namespace or other types says what the request held instead", () => {
+  const e = new PolicyEngine(parseBundle(
+    "mem",
+    new Map([
+      [
+        "s.cedarschema",
+        `namespace App { entity User, Photo; action "view" appliesTo { principal: User, resource: Photo }; }`,
+      ],
+      ["a.cedar", `@id("view") permit (principal, action == App::Action::"view", resource);`],
+    ]),
+  ));
+  assert.equal(
+    e.evaluate({ subject: { id: "u" }, resource: { id: "p", scope: "view" } }).reason,
+    'no policy permitted it: view needs action == App::Action::"view", but action is ' +
+      'Action::"view"',
+  );
+});
