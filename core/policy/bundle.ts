@@ -131,6 +131,9 @@ export async function readBundleFiles(dir: string): Promise<Map<string, string>>
       // A symlinked file counts (a mounted ConfigMap links every file); what it points at is
       // checked below.
       if (!e.isFile && !e.isSymlink) continue;
+      // A hidden file is no part of the bundle: an editor's lock file (`.#seed.cedar`, a link
+      // to nowhere while the file is edited) would otherwise break every reload meanwhile.
+      if (e.name.startsWith(".")) continue;
       if (JSON_FORMATS.some((f) => e.name.endsWith(f.suffix))) jsonFormat ??= e.name;
       if (
         e.name.endsWith(".cedar") || e.name.endsWith(".cedarschema") || e.name === ENTITIES_FILE

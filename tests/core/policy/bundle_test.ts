@@ -237,6 +237,15 @@ Deno.test("symlinked bundle files are read; a dangling link or a link loop is na
   }
 });
 
+Deno.test("hidden files are no part of a bundle: an editor's lock file does not break a load", async () => {
+  const b = await load(
+    { "seed.cedar": seed, ".draft.cedar": "permit (principal, action, resource" },
+    // Emacs's lock file while seed.cedar is edited: a link to nowhere.
+    (dir) => Deno.symlink("user@host.4242:1700000000", `${dir}/.#seed.cedar`),
+  );
+  assert.deepEqual(b.policies.map((p) => p.id), ["seed-read-a-to-b"]);
+});
+
 /** The error `parseBundle` throws for `files`. */
 function parseError(files: Record<string, string>, maxPolicies?: number): PolicyBundleError {
   try {
