@@ -100,6 +100,8 @@ async function openExecutor(
       devices: config.deploy_allow.devices,
       securityOpt: config.deploy_allow.security_opt,
       bindRoots: config.deploy_allow.bind_roots,
+      providers: config.deploy_allow.providers,
+      logDrivers: config.deploy_allow.log_drivers,
     }),
     log,
     deploymentHash: config.deployment_hash,

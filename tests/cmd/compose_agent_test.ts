@@ -477,6 +477,7 @@ Deno.test("compose-agent: deploy_app asking more of the host than deploy_allow g
   const env = agentEnv(dir.path, {
     AGENT_SCOPES: "compose:deploy_app",
     IATP_COMPOSE_AGENT_DEPLOY_ALLOW_BIND_ROOTS: "/srv/shared",
+    IATP_COMPOSE_AGENT_DEPLOY_ALLOW_PROVIDERS: "model",
   });
   const agent = await startIatpService(args, { env });
   const exec = "/api/v1/commands/execute";
@@ -500,6 +501,14 @@ Deno.test("compose-agent: deploy_app asking more of the host than deploy_allow g
     const shared = await deploy("d-3", "    volumes: [/srv/shared/a:/a]\n");
     assert.equal(shared.status, 200, JSON.stringify(shared.json));
     assert.equal(shared.json.status, "failed");
+    // A provider is a host program compose runs: only the granted types.
+    const other = await deploy("d-4", "    provider: {type: ./run, options: {a: b}}\n");
+    assert.equal(other.status, 403);
+    assert.equal(other.json.field, "parameters.compose_file: services.web.provider");
+    assert.equal(other.json.setting, "deploy_allow.providers");
+    const model = await deploy("d-5", "    provider: {type: model, options: {model: ai/m}}\n");
+    assert.equal(model.status, 200, JSON.stringify(model.json));
+    assert.equal(model.json.status, "failed");
   } finally {
     await agent.stop();
     await dir.remove();
