@@ -114,6 +114,12 @@ export const composeAgentSpec = defineConfig({
         default: [],
         item: /^[A-Za-z0-9][A-Za-z0-9_.:\/-]{0,127}$/,
       }),
+      volumes: list({
+        help: "existing volumes deploy_app's top-level volumes may name (external: true, or " +
+          "name:); by default a compose file has only its project's own volumes",
+        default: [],
+        item: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/,
+      }),
     }),
     command_timeout: duration({
       help: "deadline of one container command",

@@ -102,6 +102,7 @@ async function openExecutor(
       bindRoots: config.deploy_allow.bind_roots,
       providers: config.deploy_allow.providers,
       logDrivers: config.deploy_allow.log_drivers,
+      volumes: config.deploy_allow.volumes,
     }),
     log,
     deploymentHash: config.deployment_hash,

@@ -35,6 +35,11 @@ export interface DeployAllow {
   providers: readonly string[];
   /** Logging drivers beyond `json-file`, `local` and `none` a service's `logging.driver` may name. */
   logDrivers: readonly string[];
+  /**
+   * Existing volumes a top-level volume may name (`external`, `name`): any other project's data,
+   * the agent's own included, is reachable by its name.
+   */
+  volumes: readonly string[];
 }
 
 /** The default: nothing beyond an ordinary container and files inside the project folder. */
@@ -47,6 +52,7 @@ export const DEFAULT_DEPLOY_ALLOW: DeployAllow = {
   bindRoots: [],
   providers: [],
   logDrivers: [],
+  volumes: [],
 };
 
 /** Most symlinks followed while resolving one host path inside the project (as Linux's 40). */
@@ -428,10 +434,29 @@ export class DeployPolicy {
     }
   }
 
+  /**
+   * A top-level volume that names an existing one (`external`, or a `name` of its own instead of
+   * the project-prefixed one compose makes): refused unless `deploy_allow.volumes` lists it.
+   */
+  #volumeName(key: string, def: Doc): void {
+    const external = isMap(def.external) ? def.external : {};
+    const named = def.name ?? external.name;
+    if (named === undefined && !isSet(def.external)) return;
+    const name = String(named ?? key);
+    if (!this.allow.volumes.includes(name)) {
+      refuse(
+        `volumes.${key}`,
+        "deploy_allow.volumes",
+        `volume ${JSON.stringify(name)} is not this project's own`,
+      );
+    }
+  }
+
   /** Top-level named volumes: the local driver's `device` binds a host path as well. */
   #topVolumes(volumes: unknown, dir: string): void {
     if (!isMap(volumes)) return;
     for (const [name, def] of Object.entries(volumes)) {
+      if (isMap(def)) this.#volumeName(name, def);
       if (!isMap(def) || !isMap(def.driver_opts)) continue;
       const at = `volumes.${name}.driver_opts`;
       const device = def.driver_opts.device;

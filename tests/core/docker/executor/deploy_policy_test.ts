@@ -249,6 +249,19 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
       "networks.b.driver_opts",
       "deploy_allow.host_namespaces",
     ],
+    // A volume that names an existing one: another project's data, or the agent's own.
+    [
+      svc("    volumes: [d:/d]\n") + "volumes:\n  d: {external: true, name: iatp_audit}\n",
+      "volumes.d",
+      "deploy_allow.volumes",
+    ],
+    [
+      svc("") + "volumes:\n  iatp_audit: {external: true}\n",
+      "volumes.iatp_audit",
+      "deploy_allow.volumes",
+    ],
+    [svc("") + "volumes:\n  d: {name: iatp_audit}\n", "volumes.d", "deploy_allow.volumes"],
+    [svc("") + "volumes:\n  d: {external: {name: other}}\n", "volumes.d", "deploy_allow.volumes"],
     // A merge key brings privileged in from an anchor: it counts as written.
     [
       "x-p: &p {privileged: true}\nservices:\n  web:\n    <<: *p\n    image: busybox\n",
@@ -318,6 +331,10 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
   );
   ok(svc("    volumes: [/data/shared/x:/x]\n"), { bindRoots: ["/data/shared"] });
   ok(svc("    provider: {type: model, options: {model: ai/smollm2}}\n"), { providers: ["model"] });
+  ok(svc("") + "volumes:\n  d: {external: true, name: shared}\n  s: {external: false}\n", {
+    volumes: ["shared"],
+  });
+  ok(svc("") + "volumes:\n  shared: {external: true}\n  e: {}\n", { volumes: ["shared"] });
   ok(svc("    models: [m]\n") + "models:\n  m: {model: ai/smollm2}\n", { providers: ["model"] });
   ok(
     svc("    use_api_socket: true\n    pre_start: [{command: id, privileged: true}]\n"),
