@@ -199,10 +199,10 @@ export function deployApp(
 ) {
   return exclusive(p.project, async () => {
     if (source.inline === undefined) return await upAndGate(compose, source, p, timeoutMs);
-    const had = await keepPrevious(source.dir);
+    const had = await keepPrevious(source.dir).catch(unwritable);
     let ok = false;
     try {
-      await Deno.writeTextFile(`${source.dir}/${source.file}`, source.inline);
+      await Deno.writeTextFile(`${source.dir}/${source.file}`, source.inline).catch(unwritable);
       const result = await upAndGate(compose, source, p, timeoutMs);
       ok = true;
       return result;
@@ -210,6 +210,12 @@ export function deployApp(
       await settleWorkingCopy(compose, p.project, source, had, ok);
     }
   });
+}
+
+/** A working copy that cannot be written (a full or read-only disk): a failed deploy. */
+function unwritable(err: unknown): never {
+  const why = err instanceof Error ? err.name : "error";
+  throw new ComposeFailed(`cannot write the working copy under work_dir (${why})`, false, null);
 }
 
 /**

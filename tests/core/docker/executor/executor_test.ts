@@ -354,3 +354,25 @@ Deno.test({
     await dir.remove();
   }
 });
+
+Deno.test("an inline deploy whose working copy cannot be written is failed, not a crash", async () => {
+  const dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/file`, "");
+  // work_dir below a regular file: the folder cannot be made.
+  const { exec, engine } = executorFor(`${dir.path}/none.sock`, {
+    projectsRoot: `${dir.path}/projects`,
+    workDir: `${dir.path}/file/work`,
+  });
+  try {
+    const r = await exec.execute({
+      command_id: "c-1",
+      type: "deploy_app",
+      parameters: { project: "web", compose_file: "services:\n  web:\n    image: busybox\n" },
+    });
+    assert.equal(r.status, "failed");
+    assert.match(String(r.error), /cannot write the working copy under work_dir \(NotADirectory\)/);
+  } finally {
+    engine.close();
+    await dir.remove();
+  }
+});
