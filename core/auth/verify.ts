@@ -10,9 +10,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { HttpError } from "../errors/mod.ts";
-import type { AppEnv } from "../http/mod.ts";
-import { EdgeRequest } from "../http/h1/request.ts";
-import { targetPathOf } from "../http/raw_route.ts";
+import { type AppEnv, EdgeRequest, targetPathOf } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import type { ReplayStore, ReplayVerdict } from "./replay.ts";
