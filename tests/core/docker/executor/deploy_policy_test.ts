@@ -249,6 +249,33 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
       "networks.b.driver_opts",
       "deploy_allow.host_namespaces",
     ],
+    // Files and folders compose reads from the host, each outside the project.
+    [
+      svc("    build: {context: ., additional_contexts: {etc: /etc}}\n"),
+      "services.web.build.additional_contexts.etc",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    env_file:\n      - {path: ../../other/.env, required: false}\n"),
+      "services.web.env_file[0]",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("") + "configs:\n  c:\n    file: /etc/passwd\n",
+      "configs.c.file",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    extends: {file: ../other/compose.yaml, service: web}\n"),
+      "services.web.extends",
+      "the compose-agent",
+    ],
+    ["include:\n  - oci://registry/app:1\n" + svc(""), "include", "the compose-agent"],
+    [
+      "include:\n  - path: https://github.com/o/r.git\n" + svc(""),
+      "include",
+      "the compose-agent",
+    ],
     // A volume that names an existing one: another project's data, or the agent's own.
     [
       svc("    volumes: [d:/d]\n") + "volumes:\n  d: {external: true, name: iatp_audit}\n",
