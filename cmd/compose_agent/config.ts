@@ -100,6 +100,26 @@ export const composeAgentSpec = defineConfig({
         default: [],
         item: /^\/[^\0]*$/,
       }),
+      providers: list({
+        help: "provider types deploy_app's services.*.provider.type may name (compose runs each " +
+          "as a host program: the docker-<type> CLI plugin, else <type> on its PATH); model " +
+          "also grants the top-level models (the docker model plugin). None by default",
+        default: [],
+        item: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+      }),
+      log_drivers: list({
+        help: "logging drivers deploy_app's logging.driver may name beyond json-file, local and " +
+          "none (the others have the daemon send a container's output to an address or service " +
+          "from the host)",
+        default: [],
+        item: /^[A-Za-z0-9][A-Za-z0-9_.:\/-]{0,127}$/,
+      }),
+      volumes: list({
+        help: "existing volumes deploy_app's top-level volumes may name (external: true, or " +
+          "name:); by default a compose file has only its project's own volumes",
+        default: [],
+        item: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/,
+      }),
     }),
     command_timeout: duration({
       help: "deadline of one container command",

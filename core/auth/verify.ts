@@ -1,6 +1,8 @@
 /**
- * Hono middleware that authenticates signed agent requests, in this order: required headers,
- * timestamp inside the skew window, known agent id, HMAC signature over method + path + query +
+ * Hono middleware that authenticates signed agent requests, in this order: a request path sent
+ * in its normal form (400 `path_not_normal` for dot segments, `%2e` ones included, or anything
+ * else the URL parser rewrites: the signature covers the rewritten path, so it must be the one
+ * sent), required headers, timestamp inside the skew window, known agent id, HMAC signature over method + path + query +
  * timestamp + request id + body digest (401 on any of these), replay store (409), then the
  * per-agent rate limit (429). Scopes are checked by the route ({@linkcode requireScope}, 403)
  * because the scope depends on the command in the body.
@@ -8,7 +10,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { HttpError } from "../errors/mod.ts";
-import type { AppEnv } from "../http/mod.ts";
+import { type AppEnv, EdgeRequest, targetPathOf } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import type { ReplayStore, ReplayVerdict } from "./replay.ts";
@@ -67,6 +69,28 @@ export interface SignedAuthOptions {
 const callers = new WeakMap<Request, Caller>();
 
 /**
+ * Refuses a request whose path, as sent, is not the path of its URL: the URL parser removes dot
+ * segments (`/a/%2e%2e/b` is `/b`) and escapes some characters, and both the route and the
+ * canonical string go by the URL. Sent as it is signed and routed, a signature covers exactly
+ * the request-target on the wire (and what a proxy in front matched on).
+ * @throws {HttpError} 400 `path_not_normal`
+ */
+function requireNormalPath(
+  c: Context<AppEnv>,
+  reject: (status: number, reason: string, message: string) => never,
+): void {
+  const req = c.req.raw;
+  const sent = targetPathOf(req instanceof EdgeRequest ? req.target : req.url);
+  if (sent !== new URL(c.req.url).pathname) {
+    reject(
+      400,
+      "path_not_normal",
+      "request path has dot segments or characters the URL parser rewrites; send its normal form",
+    );
+  }
+}
+
+/**
  * The verified caller of a request that passed {@linkcode signedAuth}.
  * @throws {HttpError} 401 when the request did not pass it
  */
@@ -115,6 +139,7 @@ export function signedAuth(opts: SignedAuthOptions): MiddlewareHandler<AppEnv> {
     throw new HttpError(status, message, { reason, ...extra });
   };
   return async (c, next) => {
+    requireNormalPath(c, reject);
     const agentId = c.req.header(HEADER_AGENT_ID);
     const ts = c.req.header(HEADER_TIMESTAMP);
     const requestId = c.req.header(HEADER_REQUEST_ID);
@@ -221,6 +246,7 @@ function upstreamAuth(
     ? [opts.selfAgentId]
     : [];
   return async (c, next) => {
+    requireNormalPath(c, reject);
     if (expected.length === 0) reject(401, "unknown_agent", "AGENT_ID not configured");
     const agentId = c.req.header(HEADER_AGENT_ID);
     if (!agentId || !expected.includes(agentId)) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { signRequest } from "../../core/auth/mod.ts";
 import { runIatp, startIatpService, tempDir } from "../helpers.ts";
+import { exchange, json } from "../support/raw_http.ts";
 import {
   dockerCli,
   ensureBusyboxImage,
@@ -322,6 +323,60 @@ Deno.test("compose-agent signed API rejects every forged, stale, replayed or exc
   }
 });
 
+Deno.test("compose-agent: a path with dot segments is a 400 before its signature is checked, so a signature covers the request-target sent", async () => {
+  const dir = await tempDir();
+  const args = ["compose-agent", "--port", "0", "--docker-socket", `${dir.path}/none.sock`];
+  // Both verifiers: iatp's, and `both` (upstream's, which accepts a canonical signature too).
+  try {
+    for (const signing of ["iatp", "both"]) await dotSegments(signing, dir.path, args);
+  } finally {
+    await dir.remove();
+  }
+});
+
+/** Dot-segment paths against an agent verifying with `signing`. */
+async function dotSegments(signing: string, data: string, args: string[]): Promise<void> {
+  const env = agentEnv(data, { IATP_COMPOSE_AGENT_SIGNING: signing });
+  const agent = await startIatpService(args, { env });
+  const port = Number(new URL(agent.url).port);
+  // A raw socket: fetch and the URL parser would remove the dot segments before sending.
+  const send = async (signedPath: string, sentPath: string) => {
+    const h = await signRequest(KEY, { agentId: "compose-1", method: "GET", url: signedPath });
+    const head = Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    const r = await exchange(
+      port,
+      `GET ${sentPath} HTTP/1.1\r\nHost: a\r\n${head}Connection: close\r\n\r\n`,
+    );
+    assert.ok(r, `no answer to ${sentPath}`);
+    return r;
+  };
+  try {
+    const wait = "/api/v1/commands/wait/dep-test?timeout=0";
+    assert.equal((await send(wait, wait)).status, 204, "the plain path is served");
+    // The URL parser removes dot segments before routing and before the signature is
+    // checked: a signature over the path it makes of them would cover a request-target other
+    // than the one sent (and matched by whatever sits in front), so they are refused first.
+    for (
+      const [signedPath, sent] of [
+        ["/api/v1/commands/?timeout=0", "/api/v1/commands/wait/%2e%2e?timeout=0"],
+        ["/api/v1/commands/?timeout=0", "/api/v1/commands/wait/%2E.?timeout=0"],
+        ["/api/v1/commands/?timeout=0", "/api/v1/commands/wait/..?timeout=0"],
+        ["/api/v1/commands/wait/?timeout=0", "/api/v1/commands/wait/%2e?timeout=0"],
+        [wait, "/api/v1/commands/x/%2e%2e/wait/dep-test?timeout=0"],
+        [wait, "/api/v1/x/.%2e/commands/wait/dep-test?timeout=0"],
+        [wait, "http://a/api/v1/commands/x/%2e%2e/wait/dep-test?timeout=0"],
+      ]
+    ) {
+      const r = await send(signedPath, sent);
+      assert.equal(r.status, 400, `${signing} ${sent}: ${r.body}`);
+      assert.equal(json(r).reason, "path_not_normal", sent);
+      assert.match(String(json(r).error), /dot segments/);
+    }
+  } finally {
+    await agent.stop();
+  }
+}
+
 Deno.test("compose-agent local queue: enqueue, long-poll wait, report", async () => {
   const dir = await tempDir();
   const agent = await startIatpService(
@@ -477,6 +532,7 @@ Deno.test("compose-agent: deploy_app asking more of the host than deploy_allow g
   const env = agentEnv(dir.path, {
     AGENT_SCOPES: "compose:deploy_app",
     IATP_COMPOSE_AGENT_DEPLOY_ALLOW_BIND_ROOTS: "/srv/shared",
+    IATP_COMPOSE_AGENT_DEPLOY_ALLOW_PROVIDERS: "model",
   });
   const agent = await startIatpService(args, { env });
   const exec = "/api/v1/commands/execute";
@@ -500,6 +556,14 @@ Deno.test("compose-agent: deploy_app asking more of the host than deploy_allow g
     const shared = await deploy("d-3", "    volumes: [/srv/shared/a:/a]\n");
     assert.equal(shared.status, 200, JSON.stringify(shared.json));
     assert.equal(shared.json.status, "failed");
+    // A provider is a host program compose runs: only the granted types.
+    const other = await deploy("d-4", "    provider: {type: ./run, options: {a: b}}\n");
+    assert.equal(other.status, 403);
+    assert.equal(other.json.field, "parameters.compose_file: services.web.provider");
+    assert.equal(other.json.setting, "deploy_allow.providers");
+    const model = await deploy("d-5", "    provider: {type: model, options: {model: ai/m}}\n");
+    assert.equal(model.status, 200, JSON.stringify(model.json));
+    assert.equal(model.json.status, "failed");
   } finally {
     await agent.stop();
     await dir.remove();

@@ -22,6 +22,14 @@ const COMPOSE_FILE_NAMES = [
 ];
 /** File name used for inline compose files. */
 const INLINE_FILE = "docker-compose.yml";
+/** Where an inline deploy keeps the working copy it replaces until it has succeeded. */
+const PREVIOUS_FILE = ".docker-compose.yml.previous";
+
+/**
+ * Projects with a deploy_app or remove_app running in this process: a second one for the same
+ * project fails at once instead of writing or removing the working copy under the first.
+ */
+const busy = new Set<string>();
 
 const projectParam = z.string().regex(
   PROJECT_NAME,
@@ -130,9 +138,18 @@ export interface DeployCheck {
   maxBytes: number;
 }
 
+/** What a deploy runs: a project folder's compose file, or an inline file still to be written. */
+export interface DeploySource {
+  dir: string;
+  file: string;
+  /** The inline compose file, written to `dir/file` when the deploy runs. */
+  inline?: string;
+}
+
 /**
  * Resolves the deploy source (validates paths before anything runs) and checks its compose file
- * against the operator's allow-list.
+ * against the operator's allow-list. Nothing is written: an inline file is written by the deploy
+ * itself ({@linkcode deployApp}), so a refused one leaves nothing behind.
  * @throws {HttpError} 400 for a missing, unreadable or oversized file, 403 for what the allow-list
  * refuses (naming the field).
  */
@@ -140,7 +157,7 @@ export async function prepareDeploy(
   paths: AppPaths,
   p: z.infer<ReturnType<typeof deployParams>>,
   check: DeployCheck,
-): Promise<{ dir: string; file: string }> {
+): Promise<DeploySource> {
   if (p.compose_file === undefined) {
     const found = await locate(paths, p.project, p.project_dir);
     check.policy.check(readCompose(`${found.dir}/${found.file}`, check.maxBytes), found.dir);
@@ -148,15 +165,102 @@ export async function prepareDeploy(
   }
   const dir = `${paths.workDir}/${p.project}`;
   check.policy.check(p.compose_file, dir);
-  await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(`${dir}/${INLINE_FILE}`, p.compose_file);
-  return { dir, file: INLINE_FILE };
+  return { dir, file: INLINE_FILE, inline: p.compose_file };
 }
 
-/** `deploy_app`: up -d, then the health gate. */
-export async function deployApp(
+/** Runs `op` as the only deploy_app/remove_app of `project`; a second one fails at once. */
+async function exclusive<T>(project: string, op: () => Promise<T>): Promise<T> {
+  if (busy.has(project)) {
+    throw new ComposeFailed(
+      `project ${project} has a deploy_app or remove_app running`,
+      false,
+      null,
+    );
+  }
+  busy.add(project);
+  try {
+    return await op();
+  } finally {
+    busy.delete(project);
+  }
+}
+
+/**
+ * `deploy_app`: writes an inline file, then up -d and the health gate. A failed inline deploy
+ * leaves no working copy of its own behind: the copy of the deploy before it is put back, and
+ * without one the folder is removed unless the project has containers (which remove_app needs
+ * the file to take down).
+ */
+export function deployApp(
   compose: ComposeRunner,
-  source: { dir: string; file: string },
+  source: DeploySource,
+  p: z.infer<ReturnType<typeof deployParams>>,
+  timeoutMs: number,
+) {
+  return exclusive(p.project, async () => {
+    if (source.inline === undefined) return await upAndGate(compose, source, p, timeoutMs);
+    const had = await keepPrevious(source.dir).catch(unwritable);
+    let ok = false;
+    try {
+      await Deno.writeTextFile(`${source.dir}/${source.file}`, source.inline).catch(unwritable);
+      const result = await upAndGate(compose, source, p, timeoutMs);
+      ok = true;
+      return result;
+    } finally {
+      await settleWorkingCopy(compose, p.project, source, had, ok);
+    }
+  });
+}
+
+/** A working copy that cannot be written (a full or read-only disk): a failed deploy. */
+function unwritable(err: unknown): never {
+  const why = err instanceof Error ? err.name : "error";
+  throw new ComposeFailed(`cannot write the working copy under work_dir (${why})`, false, null);
+}
+
+/**
+ * Sets the current inline file of `dir` aside (creating the folder when there is none); true when
+ * there was one.
+ */
+async function keepPrevious(dir: string): Promise<boolean> {
+  await Deno.mkdir(dir, { recursive: true });
+  try {
+    await Deno.rename(`${dir}/${INLINE_FILE}`, `${dir}/${PREVIOUS_FILE}`);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/**
+ * After an inline deploy: on success the copy set aside is dropped; on failure it is put back,
+ * and without one the folder goes unless the project has containers (or they cannot be listed).
+ */
+async function settleWorkingCopy(
+  compose: ComposeRunner,
+  project: string,
+  source: DeploySource,
+  had: boolean,
+  ok: boolean,
+): Promise<void> {
+  const previous = `${source.dir}/${PREVIOUS_FILE}`;
+  if (ok) {
+    if (had) await Deno.remove(previous).catch(() => {});
+    return;
+  }
+  if (had) {
+    await Deno.rename(previous, `${source.dir}/${source.file}`).catch(() => {});
+    return;
+  }
+  const left = await compose.services(project).then((s) => s.length, () => -1);
+  if (left === 0) await Deno.remove(source.dir, { recursive: true }).catch(() => {});
+}
+
+/** up -d, then (unless `wait` is false) the health gate. */
+async function upAndGate(
+  compose: ComposeRunner,
+  source: DeploySource,
   p: z.infer<ReturnType<typeof deployParams>>,
   timeoutMs: number,
 ) {
@@ -178,7 +282,16 @@ export async function deployApp(
 }
 
 /** `remove_app`: compose down (and drops an inline file). */
-export async function removeApp(
+export function removeApp(
+  compose: ComposeRunner,
+  paths: AppPaths,
+  p: z.infer<typeof removeParams>,
+  timeoutMs: number,
+) {
+  return exclusive(p.project, () => removeNow(compose, paths, p, timeoutMs));
+}
+
+async function removeNow(
   compose: ComposeRunner,
   paths: AppPaths,
   p: z.infer<typeof removeParams>,

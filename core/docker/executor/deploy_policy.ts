@@ -2,7 +2,8 @@
  * The operator's allow-list for `deploy_app`: a compose file asking for more of the host than the
  * compose-agent's `deploy_allow` settings grant (privileged mode, the host's namespaces, added
  * capabilities, devices, weakened confinement, host files outside the project and the configured
- * bind roots, other files pulled in) is refused with a 403 naming the field, before compose runs.
+ * bind roots, other files pulled in, host programs run as providers or models, logging drivers
+ * that send output from the host) is refused with a 403 naming the field, before compose runs.
  * @module
  */
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
@@ -26,6 +27,19 @@ export interface DeployAllow {
   securityOpt: boolean;
   /** Absolute host folders bind mounts (and file sources) may come from, beyond the project's. */
   bindRoots: readonly string[];
+  /**
+   * Provider types a service's `provider.type` may name: compose runs each as a host program
+   * (the Docker CLI plugin `docker-<type>`, else `<type>` on its PATH). `model` also grants the
+   * top-level `models`, which compose hands to the `docker model` plugin.
+   */
+  providers: readonly string[];
+  /** Logging drivers beyond `json-file`, `local` and `none` a service's `logging.driver` may name. */
+  logDrivers: readonly string[];
+  /**
+   * Existing volumes a top-level volume may name (`external`, `name`): any other project's data,
+   * the agent's own included, is reachable by its name.
+   */
+  volumes: readonly string[];
 }
 
 /** The default: nothing beyond an ordinary container and files inside the project folder. */
@@ -36,6 +50,9 @@ export const DEFAULT_DEPLOY_ALLOW: DeployAllow = {
   devices: false,
   securityOpt: false,
   bindRoots: [],
+  providers: [],
+  logDrivers: [],
+  volumes: [],
 };
 
 /** Most symlinks followed while resolving one host path inside the project (as Linux's 40). */
@@ -58,8 +75,20 @@ const TOP_LEVEL = new Set([
  * and network shares. Any other type is mounted by the daemon from the host's kernel.
  */
 const LOCAL_MOUNT_TYPES = new Set(["none", "overlay", "tmpfs", "nfs", "nfs4", "cifs", "smb3"]);
+/**
+ * Logging drivers that keep a container's output on the daemon's disk. Every other driver has the
+ * daemon itself, from the host's network and with its own credentials, send the output where the
+ * file's `logging.options` say (`syslog-address`, `gelf-address`, `splunk-url`, `awslogs`...).
+ */
+const LOCAL_LOG_DRIVERS = new Set(["json-file", "local", "none"]);
+/** Network drivers whose networks are Docker's own (a new bridge, an overlay). */
+const NETWORK_DRIVERS = new Set(["bridge", "overlay"]);
 /** A build context compose fetches (git, https) rather than reads from the host. */
 const REMOTE = /^[a-z][a-z0-9+.-]*:\/\//i;
+/** Service fields that must be lists when set. */
+const LISTS = ["volumes", "volumes_from", "security_opt", "cap_add"] as const;
+/** Service lifecycle hooks (lists of commands or init containers), each may ask `privileged`. */
+const HOOKS = ["pre_start", "post_start", "pre_stop"] as const;
 const NAMESPACE_FIELDS = ["network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup"] as const;
 
 type Doc = Record<string, unknown>;
@@ -114,6 +143,13 @@ export class DeployPolicy {
       });
     }
     for (const key of Object.keys(doc)) {
+      if (key === "models") {
+        // Compose hands them to the `docker model` plugin, a host program (pull, configure).
+        if (!this.allow.providers.includes("model")) {
+          refuse(key, "deploy_allow.providers", "models are run by the docker model plugin");
+        }
+        continue;
+      }
       if (!TOP_LEVEL.has(key) && !key.startsWith("x-")) {
         refuse(key, "the compose-agent", "only services, networks, volumes, secrets and configs");
       }
@@ -136,7 +172,7 @@ export class DeployPolicy {
 
   #service(at: string, s: Doc, dir: string): void {
     const a = this.allow;
-    for (const f of ["volumes", "volumes_from", "security_opt", "cap_add"]) {
+    for (const f of [...LISTS, ...HOOKS]) {
       if (s[f] !== undefined && s[f] !== null && !Array.isArray(s[f])) {
         throw new HttpError(400, `compose file refused: ${at}.${f}: not a list`, {
           field: `parameters.compose_file: ${at}.${f}`,
@@ -145,6 +181,41 @@ export class DeployPolicy {
     }
     if (!a.privileged && isSet(s.privileged)) {
       refuse(`${at}.privileged`, "deploy_allow.privileged", "privileged mode");
+    }
+    if (!a.privileged && isSet(s.use_api_socket)) {
+      // Compose binds the host's Docker socket in and copies its registry credentials along.
+      refuse(`${at}.use_api_socket`, "deploy_allow.privileged", "the host's Docker socket");
+    }
+    for (const f of HOOKS) {
+      // pre_start runs a container of its own, post_start/pre_stop an exec in the service's:
+      // privileged either way.
+      const hooks = (s[f] ?? []) as unknown[];
+      hooks.forEach((h, i) => {
+        if (!a.privileged && isMap(h) && isSet(h.privileged)) {
+          refuse(`${at}.${f}[${i}].privileged`, "deploy_allow.privileged", "a privileged hook");
+        }
+      });
+    }
+    if (s.provider !== undefined) {
+      const type = isMap(s.provider) ? s.provider.type : undefined;
+      if (typeof type !== "string" || !a.providers.includes(type)) {
+        refuse(
+          `${at}.provider`,
+          "deploy_allow.providers",
+          `provider type ${JSON.stringify(type ?? null)} is a program compose runs on the host`,
+        );
+      }
+    }
+    const logging = isMap(s.logging) ? s.logging : {};
+    for (const [f, driver] of [["logging.driver", logging.driver], ["log_driver", s.log_driver]]) {
+      if (driver === undefined || LOCAL_LOG_DRIVERS.has(String(driver))) continue;
+      if (!a.logDrivers.includes(String(driver))) {
+        refuse(
+          `${at}.${f}`,
+          "deploy_allow.log_drivers",
+          `logging driver ${JSON.stringify(driver)} has the daemon send the output off its disk`,
+        );
+      }
     }
     for (const f of NAMESPACE_FIELDS) {
       const v = s[f];
@@ -161,6 +232,17 @@ export class DeployPolicy {
     if (!a.devices) {
       for (const f of ["devices", "device_cgroup_rules", "gpus"]) {
         if (isSet(s[f])) refuse(`${at}.${f}`, "deploy_allow.devices", "host devices");
+      }
+      // deploy.resources.reservations.devices: device requests (GPUs...), as `gpus`.
+      const deploy = isMap(s.deploy) ? s.deploy : {};
+      const resources = isMap(deploy.resources) ? deploy.resources : {};
+      const reservations = isMap(resources.reservations) ? resources.reservations : {};
+      if (isSet(reservations.devices)) {
+        refuse(
+          `${at}.deploy.resources.reservations.devices`,
+          "deploy_allow.devices",
+          "host devices",
+        );
       }
     }
     if (!a.securityOpt && Array.isArray(s.security_opt)) {
@@ -186,6 +268,13 @@ export class DeployPolicy {
           `${at}.runtime`,
           "deploy_allow.security_opt",
           `runtime ${JSON.stringify(s.runtime)} (only runc, Docker's default)`,
+        );
+      }
+      if (isSet(s.oom_kill_disable)) {
+        refuse(
+          `${at}.oom_kill_disable`,
+          "deploy_allow.security_opt",
+          "oom_kill_disable (the OOM killer would take the host's processes instead)",
         );
       }
       if (isSet(s.oom_score_adj) && !(Number(s.oom_score_adj) >= 0)) {
@@ -324,6 +413,42 @@ export class DeployPolicy {
       if (name === "host" || name.includes("$")) {
         refuse(`networks.${key}`, "deploy_allow.host_namespaces", "the host's network");
       }
+      // macvlan, ipvlan (a host interface as `parent`) and other drivers put containers on
+      // the host's own links; a bridge named after an existing one joins it.
+      const driver = d.driver === undefined ? "bridge" : String(d.driver);
+      if (!NETWORK_DRIVERS.has(driver)) {
+        refuse(
+          `networks.${key}.driver`,
+          "deploy_allow.host_namespaces",
+          `network driver ${JSON.stringify(driver)} (bridge and overlay only)`,
+        );
+      }
+      const opts = isMap(d.driver_opts) ? d.driver_opts : {};
+      if (opts["com.docker.network.bridge.name"] !== undefined) {
+        refuse(
+          `networks.${key}.driver_opts`,
+          "deploy_allow.host_namespaces",
+          "a bridge named by the file (an existing one of the host is joined)",
+        );
+      }
+    }
+  }
+
+  /**
+   * A top-level volume that names an existing one (`external`, or a `name` of its own instead of
+   * the project-prefixed one compose makes): refused unless `deploy_allow.volumes` lists it.
+   */
+  #volumeName(key: string, def: Doc): void {
+    const external = isMap(def.external) ? def.external : {};
+    const named = def.name ?? external.name;
+    if (named === undefined && !isSet(def.external)) return;
+    const name = String(named ?? key);
+    if (!this.allow.volumes.includes(name)) {
+      refuse(
+        `volumes.${key}`,
+        "deploy_allow.volumes",
+        `volume ${JSON.stringify(name)} is not this project's own`,
+      );
     }
   }
 
@@ -331,6 +456,7 @@ export class DeployPolicy {
   #topVolumes(volumes: unknown, dir: string): void {
     if (!isMap(volumes)) return;
     for (const [name, def] of Object.entries(volumes)) {
+      if (isMap(def)) this.#volumeName(name, def);
       if (!isMap(def) || !isMap(def.driver_opts)) continue;
       const at = `volumes.${name}.driver_opts`;
       const device = def.driver_opts.device;

@@ -175,6 +175,120 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
       "the compose-agent",
     ],
     ["include: [/other.yml]\n" + svc(""), "include", "the compose-agent"],
+    // A provider is a program compose runs on the host (the docker-<type> CLI plugin, else
+    // <type> on its PATH, a path when it holds a slash), with the file's options as arguments.
+    [
+      svc("    provider: {type: model, options: {model: ai/smollm2}}\n"),
+      "services.web.provider",
+      "deploy_allow.providers",
+    ],
+    [svc("    provider: {type: ./run.sh}\n"), "services.web.provider", "deploy_allow.providers"],
+    [svc("    provider: {options: {a: b}}\n"), "services.web.provider", "deploy_allow.providers"],
+    [svc("    provider: model\n"), "services.web.provider", "deploy_allow.providers"],
+    // Top-level models are handed to the docker model plugin.
+    [svc("") + "models:\n  m: {model: ai/smollm2}\n", "models", "deploy_allow.providers"],
+    // use_api_socket binds the host's Docker socket in (and compose's registry credentials).
+    [svc("    use_api_socket: true\n"), "services.web.use_api_socket", "deploy_allow.privileged"],
+    // Hooks: pre_start runs a container of its own, post_start/pre_stop an exec in the service.
+    [
+      svc("    pre_start: [{image: busybox, command: id, privileged: true}]\n"),
+      "services.web.pre_start[0].privileged",
+      "deploy_allow.privileged",
+    ],
+    [
+      svc("    post_start:\n      - {command: id}\n      - {command: id, privileged: true}\n"),
+      "services.web.post_start[1].privileged",
+      "deploy_allow.privileged",
+    ],
+    [
+      svc('    pre_stop: [{command: id, privileged: "true"}]\n'),
+      "services.web.pre_stop[0].privileged",
+      "deploy_allow.privileged",
+    ],
+    // Device requests under deploy are GPUs (host devices) as `gpus` is.
+    [
+      svc(
+        "    deploy:\n      resources:\n        reservations:\n          devices:\n" +
+          "            - {driver: nvidia, count: all, capabilities: [gpu]}\n",
+      ),
+      "services.web.deploy.resources.reservations.devices",
+      "deploy_allow.devices",
+    ],
+    [
+      svc("    oom_kill_disable: true\n"),
+      "services.web.oom_kill_disable",
+      "deploy_allow.security_opt",
+    ],
+    // A logging driver other than the daemon's own files sends the output from the host.
+    [
+      svc(
+        "    logging:\n      driver: splunk\n      options: {splunk-url: 'http://127.0.0.1:5001'}\n",
+      ),
+      "services.web.logging.driver",
+      "deploy_allow.log_drivers",
+    ],
+    [
+      svc("    logging: {driver: syslog, options: {syslog-address: 'unix:///run/x.sock'}}\n"),
+      "services.web.logging.driver",
+      "deploy_allow.log_drivers",
+    ],
+    [svc("    log_driver: gelf\n"), "services.web.log_driver", "deploy_allow.log_drivers"],
+    // macvlan/ipvlan put containers on a host interface; a bridge named after one joins it.
+    [
+      svc("") + "networks:\n  lan:\n    driver: macvlan\n    driver_opts: {parent: eth0}\n",
+      "networks.lan.driver",
+      "deploy_allow.host_namespaces",
+    ],
+    [
+      svc("") + "networks:\n  lan: {driver: ipvlan}\n",
+      "networks.lan.driver",
+      "deploy_allow.host_namespaces",
+    ],
+    [
+      svc("") + "networks:\n  b:\n    driver_opts: {com.docker.network.bridge.name: docker0}\n",
+      "networks.b.driver_opts",
+      "deploy_allow.host_namespaces",
+    ],
+    // Files and folders compose reads from the host, each outside the project.
+    [
+      svc("    build: {context: ., additional_contexts: {etc: /etc}}\n"),
+      "services.web.build.additional_contexts.etc",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    env_file:\n      - {path: ../../other/.env, required: false}\n"),
+      "services.web.env_file[0]",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("") + "configs:\n  c:\n    file: /etc/passwd\n",
+      "configs.c.file",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("    extends: {file: ../other/compose.yaml, service: web}\n"),
+      "services.web.extends",
+      "the compose-agent",
+    ],
+    ["include:\n  - oci://registry/app:1\n" + svc(""), "include", "the compose-agent"],
+    [
+      "include:\n  - path: https://github.com/o/r.git\n" + svc(""),
+      "include",
+      "the compose-agent",
+    ],
+    // A volume that names an existing one: another project's data, or the agent's own.
+    [
+      svc("    volumes: [d:/d]\n") + "volumes:\n  d: {external: true, name: iatp_audit}\n",
+      "volumes.d",
+      "deploy_allow.volumes",
+    ],
+    [
+      svc("") + "volumes:\n  iatp_audit: {external: true}\n",
+      "volumes.iatp_audit",
+      "deploy_allow.volumes",
+    ],
+    [svc("") + "volumes:\n  d: {name: iatp_audit}\n", "volumes.d", "deploy_allow.volumes"],
+    [svc("") + "volumes:\n  d: {external: {name: other}}\n", "volumes.d", "deploy_allow.volumes"],
     // A merge key brings privileged in from an anchor: it counts as written.
     [
       "x-p: &p {privileged: true}\nservices:\n  web:\n    <<: *p\n    image: busybox\n",
@@ -210,6 +324,13 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
   ok(svc("") + "networks:\n  front: {}\n  shared: {external: true, name: proxy}\n");
   ok(svc("") + "networks:\n  default: {external: true, name: host}\n", { hostNamespaces: true });
   ok(
+    svc("") +
+      "networks:\n  b: {driver: bridge, driver_opts: {com.docker.network.bridge.enable_icc: 'false'}}\n  o: {driver: overlay}\n",
+  );
+  ok(svc("") + "networks:\n  lan: {driver: macvlan, driver_opts: {parent: eth0}}\n", {
+    hostNamespaces: true,
+  });
+  ok(
     svc(
       "    label_file: ./labels\n    build: {context: ., ssh: [default, 'k=./deploy_key'], " +
         "cache_from: ['type=registry,ref=r/x', 'type=local,src=./cache']}\n",
@@ -236,6 +357,27 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
       'o: "lowerdir=/srv/apps/web/a:/srv/apps/web/b,upperdir=/srv/apps/web/u,workdir=/srv/apps/web/w"}\n',
   );
   ok(svc("    volumes: [/data/shared/x:/x]\n"), { bindRoots: ["/data/shared"] });
+  ok(svc("    provider: {type: model, options: {model: ai/smollm2}}\n"), { providers: ["model"] });
+  ok(svc("") + "volumes:\n  d: {external: true, name: shared}\n  s: {external: false}\n", {
+    volumes: ["shared"],
+  });
+  ok(svc("") + "volumes:\n  shared: {external: true}\n  e: {}\n", { volumes: ["shared"] });
+  ok(svc("    models: [m]\n") + "models:\n  m: {model: ai/smollm2}\n", { providers: ["model"] });
+  ok(
+    svc("    use_api_socket: true\n    pre_start: [{command: id, privileged: true}]\n"),
+    { privileged: true },
+  );
+  ok(svc("    post_start: [{command: id, user: root}]\n    pre_stop: [{command: id}]\n"));
+  ok(svc("    logging: {driver: local, options: {max-size: 10m}}\n    log_driver: json-file\n"));
+  ok(svc("    logging: {driver: journald}\n"), { logDrivers: ["journald"] });
+  ok(svc("    deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}\n"), {
+    devices: true,
+  });
+  assert.equal(
+    refusal(svc("    provider: {type: model}\n"), { providers: ["docker-model"] }).status,
+    403,
+    "a type is granted by its exact name",
+  );
   assert.equal(
     refusal(svc("    volumes: [/data/sharedother:/x]\n"), { bindRoots: ["/data/shared"] }).status,
     403,

@@ -237,3 +237,142 @@ Deno.test({
     await dir.remove();
   }
 });
+
+Deno.test({
+  name:
+    "a failed or refused inline deploy leaves no working copy; one that succeeded or is running keeps its own",
+  ignore: !dockerd.available,
+}, async (t) => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const work = `${dir.path}/work`;
+  const { exec, compose } = executorFor(socket, {
+    projectsRoot: `${dir.path}/projects`,
+    workDir: work,
+  });
+  const run = (type: string, parameters: Record<string, unknown>) =>
+    exec.execute({ command_id: crypto.randomUUID(), type, parameters });
+  const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+  const names = async () => {
+    const out: string[] = [];
+    if (await exists(work)) { for await (const e of Deno.readDir(work)) out.push(e.name); }
+    return out.sort();
+  };
+  const loop = `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`;
+  const good =
+    `services:\n  web:\n    image: ${image}\n    network_mode: none\n    command: ${loop}\n`;
+  // compose refuses it before creating anything: no containers.
+  const broken = `services:\n  web:\n    image: ${image}\n    network_mode: none\n` +
+    `    depends_on: [missing]\n`;
+  const projects: string[] = [];
+  const project = (tag: string) => {
+    const p = uniqueName(`iatp-wc-${tag}`).toLowerCase();
+    projects.push(p);
+    return p;
+  };
+  try {
+    await t.step("refused by the allow-list: nothing is written", async () => {
+      const p = project("refused");
+      const r = await run("deploy_app", {
+        project: p,
+        compose_file: `services:\n  web:\n    image: ${image}\n    privileged: true\n`,
+      });
+      assert.equal(r.status, "failed");
+      assert.match(String(r.error), /privileged/);
+      assert.deepEqual(await names(), []);
+    });
+    await t.step("compose fails and nothing runs: the working copy is removed", async () => {
+      for (let i = 0; i < 3; i++) {
+        const r = await run("deploy_app", { project: project(`fail${i}`), compose_file: broken });
+        assert.equal(r.status, "failed", JSON.stringify(r));
+      }
+      assert.deepEqual(await names(), []);
+    });
+    await t.step("a failed deploy that left containers keeps its copy for remove_app", async () => {
+      const p = project("exited");
+      const file = `services:\n  web:\n    image: ${image}\n    network_mode: none\n` +
+        `    command: ["sh", "-c", "exit 3"]\n`;
+      const r = await run("deploy_app", { project: p, compose_file: file });
+      assert.equal(r.status, "failed", JSON.stringify(r));
+      assert.match(String(r.error), /health gate failed/);
+      assert.notDeepEqual(await compose.services(p), []);
+      assert.equal(await Deno.readTextFile(`${work}/${p}/docker-compose.yml`), file);
+      const down = await run("remove_app", { project: p, stop_timeout_secs: 1 });
+      assert.equal(down.status, "success", JSON.stringify(down));
+      assert.equal(await exists(`${work}/${p}`), false);
+    });
+    await t.step("a failed redeploy puts back the copy of the deploy that succeeded", async () => {
+      const p = project("redeploy");
+      assert.equal((await run("deploy_app", { project: p, compose_file: good })).status, "success");
+      const r = await run("deploy_app", { project: p, compose_file: broken });
+      assert.equal(r.status, "failed", JSON.stringify(r));
+      assert.deepEqual(
+        [...Deno.readDirSync(`${work}/${p}`)].map((e) => e.name),
+        ["docker-compose.yml"],
+      );
+      assert.equal(await Deno.readTextFile(`${work}/${p}/docker-compose.yml`), good);
+      assert.deepEqual((await compose.services(p)).map((s) => s.state), ["running"]);
+      const down = await run("remove_app", { project: p, stop_timeout_secs: 1 });
+      assert.equal(down.status, "success", JSON.stringify(down));
+    });
+    await t.step(
+      "a deploy asked for while one of the project runs fails without touching it",
+      async () => {
+        const p = project("running");
+        // Healthy once the test opens the gate (a file in the bind-mounted folder): the first
+        // deploy is still running while the second one is asked for.
+        const gated = `services:\n  web:\n    image: ${image}\n    network_mode: none\n` +
+          `    volumes: ["./gate:/gate"]\n    command: ${loop}\n` +
+          `    healthcheck: {test: ["CMD", "test", "-f", "/gate/open"], interval: 1s, retries: 100}\n`;
+        const first = run("deploy_app", {
+          project: p,
+          compose_file: gated,
+          wait_timeout_secs: 120,
+        });
+        await waitFor(
+          async () => (await compose.services(p)).length > 0,
+          60_000,
+          "the first deploy's container",
+        );
+        const second = await run("deploy_app", { project: p, compose_file: broken });
+        assert.equal(second.status, "failed");
+        assert.match(String(second.error), /has a deploy_app or remove_app running/);
+        const removing = await run("remove_app", { project: p, stop_timeout_secs: 1 });
+        assert.equal(removing.status, "failed");
+        assert.equal(await Deno.readTextFile(`${work}/${p}/docker-compose.yml`), gated);
+        await Deno.writeTextFile(`${work}/${p}/gate/open`, "");
+        const r = await first;
+        assert.equal(r.status, "success", JSON.stringify(r));
+        assert.equal(await Deno.readTextFile(`${work}/${p}/docker-compose.yml`), gated);
+        const down = await run("remove_app", { project: p, stop_timeout_secs: 1 });
+        assert.equal(down.status, "success", JSON.stringify(down));
+      },
+    );
+  } finally {
+    for (const p of projects) await run("remove_app", { project: p, stop_timeout_secs: 1 });
+    await dir.remove();
+  }
+});
+
+Deno.test("an inline deploy whose working copy cannot be written is failed, not a crash", async () => {
+  const dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/file`, "");
+  // work_dir below a regular file: the folder cannot be made.
+  const { exec, engine } = executorFor(`${dir.path}/none.sock`, {
+    projectsRoot: `${dir.path}/projects`,
+    workDir: `${dir.path}/file/work`,
+  });
+  try {
+    const r = await exec.execute({
+      command_id: "c-1",
+      type: "deploy_app",
+      parameters: { project: "web", compose_file: "services:\n  web:\n    image: busybox\n" },
+    });
+    assert.equal(r.status, "failed");
+    assert.match(String(r.error), /cannot write the working copy under work_dir \(NotADirectory\)/);
+  } finally {
+    engine.close();
+    await dir.remove();
+  }
+});
