@@ -83,6 +83,7 @@ export class PluginHost {
       args: c.args,
       env: c.env,
       clearEnv: true,
+      cwd: c.cwd,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",

@@ -6,7 +6,7 @@
  * so one bad call never poisons the next.
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Logger, registerSecret, scrubString, silentLogger } from "../log/mod.ts";
 import { secretValues, validatePluginConfig } from "./config.ts";
@@ -266,7 +266,8 @@ function childEnv(grants: { env: string[]; run: string[] }, given?: Record<strin
     if (v !== undefined) env[name] = v;
   }
   if (grants.run.length > 0) env.PATH = given?.PATH ?? permittedEnv("PATH") ?? DEFAULT_PATH;
+  // Absolute: the child runs in the plugin's folder, not the agent's working folder.
   const denoDir = permittedEnv("DENO_DIR");
-  if (denoDir) env.DENO_DIR = denoDir;
+  if (denoDir) env.DENO_DIR = resolve(denoDir);
   return env;
 }
