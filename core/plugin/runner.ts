@@ -13,7 +13,7 @@ import { secretValues, validatePluginConfig } from "./config.ts";
 import { failure, type PluginResult } from "./errors.ts";
 import { computeGrants, HOST_RSS_OVERHEAD_MB, hostCommand, workerPermissions } from "./grants.ts";
 import { type HostSpec, PluginHost } from "./host.ts";
-import type { LoadedPlugin } from "./load.ts";
+import { linksProblem, type LoadedPlugin } from "./load.ts";
 import type { PluginMethod } from "./protocol.ts";
 import type { TriggerEvent } from "./contract.ts";
 import { checkEvents } from "./events.ts";
@@ -209,6 +209,13 @@ export class PluginRunner {
   async #spawn(): Promise<PluginHost | PluginResult<never>> {
     this.#starting++;
     let h: PluginHost;
+    // The folder may have changed since it was loaded: a link out is refused before each start.
+    const links = await linksProblem(this.plugin);
+    if (links) {
+      this.#starting--;
+      this.#wake();
+      return links;
+    }
     try {
       h = new PluginHost(this.#spec);
     } catch (err) {

@@ -76,3 +76,29 @@ Deno.test("an external plugin's links may lead into the system folders its sandb
     await p.remove();
   }
 });
+
+Deno.test("a link added to a loaded plugin's folder is refused at the next host start, before the plugin runs again", async () => {
+  const p = await makePlugin({ "mod.ts": READ_THROUGH, "lib/ok.txt": "inside" });
+  await Deno.mkdir(`${p.root}/secret`);
+  await Deno.writeTextFile(`${p.root}/secret/key.txt`, "not for plugins");
+  // One call per host: every call starts a host from the folder, as a cold start does.
+  const runner = new PluginRunner(await loadPlugin(p.dir), { config: {}, maxCallsPerHost: 1 });
+  try {
+    const first = await runner.execute({ path: "lib/ok.txt" });
+    assert.deepEqual(first.ok && first.value, "inside", JSON.stringify(first));
+    await Deno.symlink(`${p.root}/secret`, `${p.dir}/leak`);
+    const refusedCall = await runner.execute({ path: "leak/key.txt" });
+    assert.ok(!refusedCall.ok, JSON.stringify(refusedCall));
+    assert.equal(refusedCall.error.type, "denied");
+    assert.match(refusedCall.error.message, /^link_outside: .*leak is a symlink to .*\/secret/);
+    assert.ok(!JSON.stringify(refusedCall).includes("not for plugins"));
+    assert.deepEqual(runner.stats().hosts, 0, "no host was started");
+    // Gone again: the plugin runs as before.
+    await Deno.remove(`${p.dir}/leak`);
+    const again = await runner.execute({ path: "lib/ok.txt" });
+    assert.deepEqual(again.ok && again.value, "inside", JSON.stringify(again));
+  } finally {
+    await runner.close();
+    await p.remove();
+  }
+});
