@@ -7,9 +7,11 @@
  * in compiled mode it runs `iatp plugin-host`, which calls {@linkcode runPluginHost} too.
  * @module
  */
+import { cpuUsage } from "node:process";
 import {
   BoundedLineReader,
   type CallFrame,
+  EXIT_HOST_IDLE_CPU,
   EXIT_HOST_OOM,
   EXIT_WORKER_DIED,
   type InitFrame,
@@ -30,9 +32,16 @@ interface Pending {
 class Host {
   worker!: Worker;
   pending: Pending | undefined;
+  /**
+   * Process CPU time (µs) when the host last went idle (ready, or a call answered); undefined
+   * while a call runs. A plugin's timer or own Worker that keeps working after its call returned
+   * is bounded by nothing else: the call's timeout ended with the call.
+   */
+  idleFrom: number | undefined;
   constructor(readonly spec: InitFrame) {}
 
   write(frame: Record<string, unknown>): void {
+    if (frame.t === "ready" || frame.t === "result") this.idleFrom = cpuMicros();
     const bytes = encoder.encode(`${this.spec.token} ${JSON.stringify(frame)}\n`);
     let off = 0;
     while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
@@ -56,6 +65,7 @@ class Host {
   }
 
   call(frame: CallFrame): void {
+    this.idleFrom = undefined;
     this.pending = { id: frame.id };
     this.worker.postMessage(frame);
   }
@@ -158,9 +168,19 @@ class Host {
         this.write({ t: "oom", rss, limit: this.spec.rssLimitBytes });
         Deno.exit(EXIT_HOST_OOM);
       }
+      if (
+        this.idleFrom !== undefined &&
+        cpuMicros() - this.idleFrom > this.spec.maxIdleCpuMs * 1000
+      ) Deno.exit(EXIT_HOST_IDLE_CPU);
     }, RSS_POLL_MS);
     Deno.unrefTimer(id);
   }
+}
+
+/** CPU time of the whole host process (every thread, the plugin's Workers too), in µs. */
+function cpuMicros(): number {
+  const u = cpuUsage();
+  return u.user + u.system;
 }
 
 function str(v: unknown): string {

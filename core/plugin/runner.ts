@@ -36,6 +36,8 @@ const DEFAULT_MAX_LOG_LINES = 1000;
 const DEFAULT_MAX_EVENTS = 1000;
 /** Largest request or data payload sent to a plugin, in bytes. */
 const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
+/** Default CPU time a host may spend between two calls (a plugin's leftover timers, Workers). */
+const DEFAULT_MAX_IDLE_CPU_MS = 1000;
 
 /** Options for {@linkcode PluginRunner} (contract 3, plus bounds with defaults). */
 export interface RunnerOptions {
@@ -50,6 +52,8 @@ export interface RunnerOptions {
   maxLogLines?: number;
   maxEvents?: number;
   maxInputBytes?: number;
+  /** CPU time (ms) a host may use between two calls before it is stopped; default 1000. */
+  maxIdleCpuMs?: number;
 }
 
 /** A warm pool of sandboxed hosts for one plugin. */
@@ -78,6 +82,7 @@ export class PluginRunner {
       maxLogLines: opts.maxLogLines ?? DEFAULT_MAX_LOG_LINES,
       maxEvents: opts.maxEvents ?? DEFAULT_MAX_EVENTS,
       maxInputBytes: opts.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES,
+      maxIdleCpuMs: opts.maxIdleCpuMs ?? DEFAULT_MAX_IDLE_CPU_MS,
     };
     const grants = computeGrants(plugin.dir, m, this.config);
     const secrets = secretValues(m, this.config);
@@ -94,6 +99,7 @@ export class PluginRunner {
         rssLimitBytes: (m.limits.memory_mb + HOST_RSS_OVERHEAD_MB) * 1024 * 1024,
         maxLogLines: this.#opts.maxLogLines,
         maxEvents: this.#opts.maxEvents,
+        maxIdleCpuMs: this.#opts.maxIdleCpuMs,
       },
       startTimeoutMs: Math.max(this.#opts.startTimeoutMs, m.limits.timeout_ms),
       scrub: (s) => scrubString(secrets.reduce((acc, sec) => acc.split(sec).join("[REDACTED]"), s)),
