@@ -6,7 +6,7 @@
  * so one bad call never poisons the next.
  * @module
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Logger, registerSecret, scrubString, silentLogger } from "../log/mod.ts";
 import { secretValues, validatePluginConfig } from "./config.ts";
@@ -270,6 +270,18 @@ function inputProblem(arg: unknown, max: number): string | undefined {
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/**
+ * The plugin host's DENO_DIR: a path no folder can be made at. The runtime writes its caches
+ * there without asking any permission, and one of them is the Web Cache API (`caches`), which
+ * every realm of the host has, the plugin's own Workers too: with a usable DENO_DIR a plugin
+ * could write without a `write` grant, without bound, into a store every plugin host of the
+ * user shares (one plugin could hand another what it read). Here `caches.open()` fails. The host
+ * needs no module cache (its and the plugin's modules are local files): a cold start
+ * transpiles them again (a few ms). A usable cache would also take whatever a plugin writes as
+ * `data:` or `blob:` TypeScript modules, again without a grant or a bound.
+ */
+const HOST_DENO_DIR = "/dev/null/iatp-plugin-host";
+
 // The child starts from an empty environment: only the declared variables, plus PATH so a
 // declared command can be found. The Deno runtime finds its cache without HOME.
 function childEnv(grants: { env: string[]; run: string[] }, given?: Record<string, string>) {
@@ -279,8 +291,9 @@ function childEnv(grants: { env: string[]; run: string[] }, given?: Record<strin
     if (v !== undefined) env[name] = v;
   }
   if (grants.run.length > 0) env.PATH = given?.PATH ?? permittedEnv("PATH") ?? DEFAULT_PATH;
-  // Absolute: the child runs in the plugin's folder, not the agent's working folder.
-  const denoDir = permittedEnv("DENO_DIR");
-  if (denoDir) env.DENO_DIR = resolve(denoDir);
+  env.DENO_DIR = HOST_DENO_DIR;
+  // Transpiled modules are not kept either: writing each one there fails, and the runtime tries
+  // again with a growing sleep (about 0.15 s a module) before it goes on without.
+  env.DENO_EMIT_CACHE_MODE = "disable";
   return env;
 }

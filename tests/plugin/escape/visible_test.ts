@@ -50,3 +50,35 @@ Deno.test("a plugin's working folder is its own folder: relative paths mean what
     await p.remove();
   }
 });
+
+const CACHES = `
+export async function execute(_ctx: unknown, req: { put?: string; name: string }) {
+  const cache = await caches.open(req.name);
+  if (req.put !== undefined) {
+    await cache.put("http://plugin.invalid/handoff", new Response(req.put));
+    return "stored";
+  }
+  const hit = await cache.match("http://plugin.invalid/handoff");
+  return hit ? await hit.text() : null;
+}
+`;
+
+Deno.test("a plugin stores nothing through the runtime's Web Cache API: no write without a grant, nothing handed to another plugin", async () => {
+  const a = await makePlugin({ "mod.ts": CACHES }, { id: "writer" });
+  const b = await makePlugin({ "mod.ts": CACHES }, { id: "reader" });
+  const writer = new PluginRunner(await loadPlugin(a.dir), { config: {} });
+  const reader = new PluginRunner(await loadPlugin(b.dir), { config: {} });
+  const name = `handoff-${crypto.randomUUID()}`;
+  try {
+    const put = await writer.execute({ name, put: "read by the writer, sent by the reader" });
+    assert.ok(!put.ok, `the Cache API stored: ${JSON.stringify(put)}`);
+    assert.match(put.error.message, /cache storage/i);
+    const got = await reader.execute({ name });
+    assert.ok(!got.ok, `the Cache API answered: ${JSON.stringify(got)}`);
+  } finally {
+    await writer.close();
+    await reader.close();
+    await a.remove();
+    await b.remove();
+  }
+});
