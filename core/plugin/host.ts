@@ -308,7 +308,7 @@ export class PluginHost {
     if (status.code === EXIT_HOST_IDLE_CPU) {
       return failure(
         "crashed",
-        `plugin host used more than ${this.spec.init.maxIdleCpuMs} ms of CPU between calls ` +
+        `plugin host used more than ${this.spec.init.maxIdleCpuMs} ms of CPU in 10 s between calls ` +
           "(a timer or Worker left running); host stopped",
       );
     }

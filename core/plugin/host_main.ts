@@ -19,6 +19,8 @@ import {
 
 /** How often the host samples its own RSS (ArrayBuffers are outside the V8 heap cap). */
 const RSS_POLL_MS = 50;
+/** Between calls, `maxIdleCpuMs` is the CPU a host may use in each window of this length. */
+const IDLE_CPU_WINDOW_MS = 10_000;
 /** Longest line the host accepts from its parent (init with config, or one request). */
 const MAX_PARENT_LINE_BYTES = 80 * 1024 * 1024;
 
@@ -33,15 +35,18 @@ class Host {
   worker!: Worker;
   pending: Pending | undefined;
   /**
-   * Process CPU time (µs) when the host last went idle (ready, or a call answered); undefined
-   * while a call runs. A plugin's timer or own Worker that keeps working after its call returned
-   * is bounded by nothing else: the call's timeout ended with the call.
+   * While idle (ready, or a call answered): when the current window of
+   * {@linkcode IDLE_CPU_WINDOW_MS} began and the process CPU time (µs) then; undefined while a
+   * call runs. A plugin's timer or own Worker that keeps working after its call returned is
+   * bounded by nothing else: the call's timeout ended with the call.
    */
-  idleFrom: number | undefined;
+  idleFrom: { at: number; cpu: number } | undefined;
   constructor(readonly spec: InitFrame) {}
 
   write(frame: Record<string, unknown>): void {
-    if (frame.t === "ready" || frame.t === "result") this.idleFrom = cpuMicros();
+    if (frame.t === "ready" || frame.t === "result") {
+      this.idleFrom = { at: performance.now(), cpu: cpuMicros() };
+    }
     const bytes = encoder.encode(`${this.spec.token} ${JSON.stringify(frame)}\n`);
     let off = 0;
     while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
@@ -168,10 +173,14 @@ class Host {
         this.write({ t: "oom", rss, limit: this.spec.rssLimitBytes });
         Deno.exit(EXIT_HOST_OOM);
       }
-      if (
-        this.idleFrom !== undefined &&
-        cpuMicros() - this.idleFrom > this.spec.maxIdleCpuMs * 1000
-      ) Deno.exit(EXIT_HOST_IDLE_CPU);
+      const idle = this.idleFrom;
+      if (idle === undefined) return;
+      const cpu = cpuMicros();
+      if (cpu - idle.cpu > this.spec.maxIdleCpuMs * 1000) Deno.exit(EXIT_HOST_IDLE_CPU);
+      // A light timer (a poll a minute) never adds up to the budget within one window.
+      if (performance.now() - idle.at >= IDLE_CPU_WINDOW_MS) {
+        this.idleFrom = { at: performance.now(), cpu };
+      }
     }, RSS_POLL_MS);
     Deno.unrefTimer(id);
   }

@@ -36,7 +36,7 @@ const DEFAULT_MAX_LOG_LINES = 1000;
 const DEFAULT_MAX_EVENTS = 1000;
 /** Largest request or data payload sent to a plugin, in bytes. */
 const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
-/** Default CPU time a host may spend between two calls (a plugin's leftover timers, Workers). */
+/** Default CPU time a host may spend in each 10 s between calls (a plugin's leftover timers, Workers). */
 const DEFAULT_MAX_IDLE_CPU_MS = 1000;
 
 /** Options for {@linkcode PluginRunner} (contract 3, plus bounds with defaults). */
@@ -52,7 +52,7 @@ export interface RunnerOptions {
   maxLogLines?: number;
   maxEvents?: number;
   maxInputBytes?: number;
-  /** CPU time (ms) a host may use between two calls before it is stopped; default 1000. */
+  /** CPU time (ms) a host may use in each 10 s between calls before it is stopped; default 1000. */
   maxIdleCpuMs?: number;
 }
 
