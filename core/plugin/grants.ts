@@ -119,6 +119,12 @@ export interface HostCommand {
   cmd: string;
   args: string[];
   env: Record<string, string>;
+  /**
+   * Working folder of the child: the plugin's own folder, so `Deno.cwd()` (which Deno gives a
+   * plugin without any permission) names nothing of the agent's, and a relative path in the
+   * plugin's code means the same file as a relative path in its manifest's permissions.
+   */
+  cwd: string;
   compiled: boolean;
 }
 
@@ -141,6 +147,7 @@ export function hostCommand(
       cmd: Deno.execPath(),
       args: ["plugin-host"],
       env: { ...baseEnv, DENO_V8_FLAGS: v8 },
+      cwd: dir,
       compiled: true,
     } satisfies HostCommand;
   }
@@ -166,5 +173,11 @@ export function hostCommand(
     ...flag("sys", g.sys),
     hostEntry,
   ];
-  return { cmd: Deno.execPath(), args, env: baseEnv, compiled: false } satisfies HostCommand;
+  return {
+    cmd: Deno.execPath(),
+    args,
+    env: baseEnv,
+    cwd: dir,
+    compiled: false,
+  } satisfies HostCommand;
 }

@@ -11,6 +11,7 @@ import type { HostCommand } from "./grants.ts";
 import {
   BoundedLineReader,
   type CallFrame,
+  EXIT_HOST_IDLE_CPU,
   EXIT_HOST_OOM,
   type HostFrame,
   type InitFrame,
@@ -83,6 +84,7 @@ export class PluginHost {
       args: c.args,
       env: c.env,
       clearEnv: true,
+      cwd: c.cwd,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -275,7 +277,16 @@ export class PluginHost {
   #onExit(status: Deno.CommandStatus): void {
     const wasKilled = this.#dead;
     this.#dead = true;
-    if (!this.#pending && !this.#ready) return;
+    if (!this.#pending && !this.#ready) {
+      // Between calls: the next call starts a fresh host; say why this one is gone.
+      if (!wasKilled && status.code === EXIT_HOST_IDLE_CPU) {
+        this.spec.log.warn("plugin host stopped: it used more CPU between calls than allowed", {
+          pid: this.pid,
+          max_idle_cpu_ms: this.spec.init.maxIdleCpuMs,
+        });
+      }
+      return;
+    }
     const r = wasKilled && !this.#oom
       ? failure<null>("crashed", "plugin host was killed")
       : this.#classifyExit(status);
@@ -292,6 +303,13 @@ export class PluginHost {
         `plugin host exceeded its memory limit (rss ${mb(this.#oom?.rss)} MiB > ${
           mb(this.#oom?.limit)
         } MiB)`,
+      );
+    }
+    if (status.code === EXIT_HOST_IDLE_CPU) {
+      return failure(
+        "crashed",
+        `plugin host used more than ${this.spec.init.maxIdleCpuMs} ms of CPU in 10 s between calls ` +
+          "(a timer or Worker left running); host stopped",
       );
     }
     if (OOM_TEXT.test(this.#stderrTail)) {

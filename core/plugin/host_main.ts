@@ -7,9 +7,11 @@
  * in compiled mode it runs `iatp plugin-host`, which calls {@linkcode runPluginHost} too.
  * @module
  */
+import { cpuUsage } from "node:process";
 import {
   BoundedLineReader,
   type CallFrame,
+  EXIT_HOST_IDLE_CPU,
   EXIT_HOST_OOM,
   EXIT_WORKER_DIED,
   type InitFrame,
@@ -17,6 +19,8 @@ import {
 
 /** How often the host samples its own RSS (ArrayBuffers are outside the V8 heap cap). */
 const RSS_POLL_MS = 50;
+/** Between calls, `maxIdleCpuMs` is the CPU a host may use in each window of this length. */
+const IDLE_CPU_WINDOW_MS = 10_000;
 /** Longest line the host accepts from its parent (init with config, or one request). */
 const MAX_PARENT_LINE_BYTES = 80 * 1024 * 1024;
 
@@ -30,9 +34,19 @@ interface Pending {
 class Host {
   worker!: Worker;
   pending: Pending | undefined;
+  /**
+   * While idle (ready, or a call answered): when the current window of
+   * {@linkcode IDLE_CPU_WINDOW_MS} began and the process CPU time (µs) then; undefined while a
+   * call runs. A plugin's timer or own Worker that keeps working after its call returned is
+   * bounded by nothing else: the call's timeout ended with the call.
+   */
+  idleFrom: { at: number; cpu: number } | undefined;
   constructor(readonly spec: InitFrame) {}
 
   write(frame: Record<string, unknown>): void {
+    if (frame.t === "ready" || frame.t === "result") {
+      this.idleFrom = { at: performance.now(), cpu: cpuMicros() };
+    }
     const bytes = encoder.encode(`${this.spec.token} ${JSON.stringify(frame)}\n`);
     let off = 0;
     while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
@@ -56,6 +70,7 @@ class Host {
   }
 
   call(frame: CallFrame): void {
+    this.idleFrom = undefined;
     this.pending = { id: frame.id };
     this.worker.postMessage(frame);
   }
@@ -158,9 +173,23 @@ class Host {
         this.write({ t: "oom", rss, limit: this.spec.rssLimitBytes });
         Deno.exit(EXIT_HOST_OOM);
       }
+      const idle = this.idleFrom;
+      if (idle === undefined) return;
+      const cpu = cpuMicros();
+      if (cpu - idle.cpu > this.spec.maxIdleCpuMs * 1000) Deno.exit(EXIT_HOST_IDLE_CPU);
+      // A light timer (a poll a minute) never adds up to the budget within one window.
+      if (performance.now() - idle.at >= IDLE_CPU_WINDOW_MS) {
+        this.idleFrom = { at: performance.now(), cpu };
+      }
     }, RSS_POLL_MS);
     Deno.unrefTimer(id);
   }
+}
+
+/** CPU time of the whole host process (every thread, the plugin's Workers too), in µs. */
+function cpuMicros(): number {
+  const u = cpuUsage();
+  return u.user + u.system;
 }
 
 function str(v: unknown): string {

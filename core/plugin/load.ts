@@ -6,7 +6,7 @@
 import { extname, isAbsolute, join } from "node:path";
 import { auditImports, type AuditReport } from "./audit.ts";
 import { validateField } from "./config.ts";
-import { PluginError } from "./errors.ts";
+import { failure, PluginError, type PluginResult } from "./errors.ts";
 import { isExternal, MAX_MANIFEST_BYTES, parseManifest, type PluginManifest } from "./manifest.ts";
 import { FileTooLargeError, readBytesWithin } from "../config/mod.ts";
 import { isInside } from "./paths.ts";
@@ -78,9 +78,7 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
   }
   if (isExternal(manifest)) {
     const audit = await externalEntry(real, manifest);
-    // Its sandbox mounts the system folders read-only, so a link into them (a virtualenv's
-    // `bin/python -> /usr/bin/python3`) reaches nothing the plugin cannot read anyway.
-    await checkLinks(real, SYSTEM_DIRS);
+    await checkPluginLinks({ dir: real, manifest });
     return { dir: real, manifest, audit };
   }
   if (isAbsolute(manifest.entry) || !ENTRY_EXTS.has(extname(manifest.entry))) {
@@ -93,8 +91,43 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
   }
   const audit = await auditImports(real, manifest.entry);
   // After the audit, which names an import through such a link more precisely.
-  await checkLinks(real);
+  await checkPluginLinks({ dir: real, manifest });
   return { dir: real, manifest, audit };
+}
+
+/**
+ * The load-time link check, again: run before each process of the plugin starts from its folder
+ * (a host's cold start, its replacement after a failure or `maxCallsPerHost` calls, each
+ * one-shot process of an external plugin), so a link added to the folder after it was loaded is
+ * refused before the plugin runs again. Bounded as at load ({@linkcode MAX_FOLDER_ENTRIES}).
+ * @throws {PluginError} `link_outside` naming the link
+ */
+export async function checkPluginLinks(
+  plugin: Pick<LoadedPlugin, "dir" | "manifest">,
+): Promise<void> {
+  // An external plugin's sandbox mounts the system folders read-only, so a link into them (a
+  // virtualenv's `bin/python -> /usr/bin/python3`) reaches nothing the plugin cannot read anyway.
+  await checkLinks(plugin.dir, isExternal(plugin.manifest) ? SYSTEM_DIRS : []);
+}
+
+/**
+ * {@linkcode checkPluginLinks} as a call's result: undefined when the links are fine, else a
+ * `denied` failure naming the link (`link_outside: ...`), or `crashed` when the folder cannot be
+ * walked (removed since it was loaded).
+ */
+export async function linksProblem(
+  plugin: Pick<LoadedPlugin, "dir" | "manifest">,
+): Promise<PluginResult<never> | undefined> {
+  try {
+    await checkPluginLinks(plugin);
+    return undefined;
+  } catch (err) {
+    if (err instanceof PluginError) return failure("denied", `${err.code}: ${err.message}`);
+    return failure(
+      "crashed",
+      `cannot start plugin: plugin folder ${plugin.dir}: ${errorMessage(err).split("\n")[0]}`,
+    );
+  }
 }
 
 /** Most entries {@linkcode checkLinks} walks in one plugin folder. */

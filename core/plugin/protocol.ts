@@ -35,6 +35,12 @@ export interface InitFrame {
   rssLimitBytes: number;
   maxLogLines: number;
   maxEvents: number;
+  /**
+   * CPU time (ms, every thread of the host) the host may use in each 10 s between two calls (or
+   * between its start and its first call); past it the host exits with
+   * {@linkcode EXIT_HOST_IDLE_CPU}.
+   */
+  maxIdleCpuMs: number;
 }
 
 /** The callable plugin functions. */
@@ -76,6 +82,8 @@ export type HostFrame =
 export const EXIT_HOST_OOM = 86;
 /** Exit code the host uses when its Worker dies outside a call. */
 export const EXIT_WORKER_DIED = 87;
+/** Exit code the host uses when it spent more than `maxIdleCpuMs` of CPU in 10 s between calls. */
+export const EXIT_HOST_IDLE_CPU = 88;
 
 const NL = 0x0a;
 

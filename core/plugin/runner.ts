@@ -13,7 +13,7 @@ import { secretValues, validatePluginConfig } from "./config.ts";
 import { failure, type PluginResult } from "./errors.ts";
 import { computeGrants, HOST_RSS_OVERHEAD_MB, hostCommand, workerPermissions } from "./grants.ts";
 import { type HostSpec, PluginHost } from "./host.ts";
-import type { LoadedPlugin } from "./load.ts";
+import { linksProblem, type LoadedPlugin } from "./load.ts";
 import type { PluginMethod } from "./protocol.ts";
 import type { TriggerEvent } from "./contract.ts";
 import { checkEvents } from "./events.ts";
@@ -36,6 +36,8 @@ const DEFAULT_MAX_LOG_LINES = 1000;
 const DEFAULT_MAX_EVENTS = 1000;
 /** Largest request or data payload sent to a plugin, in bytes. */
 const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024;
+/** Default CPU time a host may spend in each 10 s between calls (a plugin's leftover timers, Workers). */
+const DEFAULT_MAX_IDLE_CPU_MS = 1000;
 
 /** Options for {@linkcode PluginRunner} (contract 3, plus bounds with defaults). */
 export interface RunnerOptions {
@@ -50,6 +52,8 @@ export interface RunnerOptions {
   maxLogLines?: number;
   maxEvents?: number;
   maxInputBytes?: number;
+  /** CPU time (ms) a host may use in each 10 s between calls before it is stopped; default 1000. */
+  maxIdleCpuMs?: number;
 }
 
 /** A warm pool of sandboxed hosts for one plugin. */
@@ -78,6 +82,7 @@ export class PluginRunner {
       maxLogLines: opts.maxLogLines ?? DEFAULT_MAX_LOG_LINES,
       maxEvents: opts.maxEvents ?? DEFAULT_MAX_EVENTS,
       maxInputBytes: opts.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES,
+      maxIdleCpuMs: opts.maxIdleCpuMs ?? DEFAULT_MAX_IDLE_CPU_MS,
     };
     const grants = computeGrants(plugin.dir, m, this.config);
     const secrets = secretValues(m, this.config);
@@ -94,6 +99,7 @@ export class PluginRunner {
         rssLimitBytes: (m.limits.memory_mb + HOST_RSS_OVERHEAD_MB) * 1024 * 1024,
         maxLogLines: this.#opts.maxLogLines,
         maxEvents: this.#opts.maxEvents,
+        maxIdleCpuMs: this.#opts.maxIdleCpuMs,
       },
       startTimeoutMs: Math.max(this.#opts.startTimeoutMs, m.limits.timeout_ms),
       scrub: (s) => scrubString(secrets.reduce((acc, sec) => acc.split(sec).join("[REDACTED]"), s)),
@@ -209,6 +215,13 @@ export class PluginRunner {
   async #spawn(): Promise<PluginHost | PluginResult<never>> {
     this.#starting++;
     let h: PluginHost;
+    // The folder may have changed since it was loaded: a link out is refused before each start.
+    const links = await linksProblem(this.plugin);
+    if (links) {
+      this.#starting--;
+      this.#wake();
+      return links;
+    }
     try {
       h = new PluginHost(this.#spec);
     } catch (err) {
@@ -257,6 +270,18 @@ function inputProblem(arg: unknown, max: number): string | undefined {
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/**
+ * The plugin host's DENO_DIR: a path no folder can be made at. The runtime writes its caches
+ * there without asking any permission, and one of them is the Web Cache API (`caches`), which
+ * every realm of the host has, the plugin's own Workers too: with a usable DENO_DIR a plugin
+ * could write without a `write` grant, without bound, into a store every plugin host of the
+ * user shares (one plugin could hand another what it read). Here `caches.open()` fails. The host
+ * needs no module cache (its and the plugin's modules are local files): a cold start
+ * transpiles them again (a few ms). A usable cache would also take whatever a plugin writes as
+ * `data:` or `blob:` TypeScript modules, again without a grant or a bound.
+ */
+const HOST_DENO_DIR = "/dev/null/iatp-plugin-host";
+
 // The child starts from an empty environment: only the declared variables, plus PATH so a
 // declared command can be found. The Deno runtime finds its cache without HOME.
 function childEnv(grants: { env: string[]; run: string[] }, given?: Record<string, string>) {
@@ -266,7 +291,9 @@ function childEnv(grants: { env: string[]; run: string[] }, given?: Record<strin
     if (v !== undefined) env[name] = v;
   }
   if (grants.run.length > 0) env.PATH = given?.PATH ?? permittedEnv("PATH") ?? DEFAULT_PATH;
-  const denoDir = permittedEnv("DENO_DIR");
-  if (denoDir) env.DENO_DIR = denoDir;
+  env.DENO_DIR = HOST_DENO_DIR;
+  // Transpiled modules are not kept either: writing each one there fails, and the runtime tries
+  // again with a growing sleep (about 0.15 s a module) before it goes on without.
+  env.DENO_EMIT_CACHE_MODE = "disable";
   return env;
 }

@@ -14,7 +14,7 @@ import { secretValues, validatePluginConfig } from "../config.ts";
 import { failure, type PluginResult } from "../errors.ts";
 import type { TriggerEvent } from "../contract.ts";
 import { checkEvents } from "../events.ts";
-import type { LoadedPlugin } from "../load.ts";
+import { linksProblem, type LoadedPlugin } from "../load.ts";
 import { SandboxedProcess } from "./process.ts";
 import { agentHandlers, type RpcServer, serveRpc } from "./rpc.ts";
 import {
@@ -270,6 +270,8 @@ export class ExternalRunner {
     if (this.#proc && !this.#proc.ended) {
       return { ok: true, value: null, logs: [], duration_ms: 0, truncated: false };
     }
+    const links = await linksProblem(this.plugin);
+    if (links) return links;
     await this.#prepare();
     const m = this.plugin.manifest;
     const args = this.#protocol === "rpc" ? this.#flags() : [];
@@ -360,6 +362,8 @@ export class ExternalRunner {
   /** argv / rpc actions: one sandboxed process per call, stdout parsed as JSON. */
   async #oneShot(request: unknown, id: string, timeoutMs: number): Promise<PluginResult<unknown>> {
     const t0 = performance.now();
+    const links = await linksProblem(this.plugin);
+    if (links) return links;
     await this.#prepare();
     const m = this.plugin.manifest;
     const args = this.#protocol === "rpc"

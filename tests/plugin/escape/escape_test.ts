@@ -111,6 +111,15 @@ Deno.test("escape suite: every case is denied or contained, and the host keeps s
       assert.equal(r.truncated, true);
       assert.ok(r.logs.join("\n").length <= 1024 * 1024 + 200, "logs are bounded");
     }],
+    [
+      "starts Workers that start Workers without end: oom (RSS watchdog)",
+      { case: "worker_bomb" },
+      failedWith("oom"),
+    ],
+    ["prints 100 MB to stderr", { case: "print_stderr" }, (r) => {
+      failedWith("invalid_output", /printed/)(r);
+      assert.equal(r.truncated, true);
+    }],
     ["prints 100 MB straight to stdout", { case: "print_stdout" }, (r) => {
       failedWith("invalid_output", /printed/)(r);
       assert.equal(r.truncated, true);

@@ -4,7 +4,14 @@
  * when it is loaded; links that stay inside are followed as usual.
  */
 import assert from "node:assert/strict";
-import { loadPlugin, PluginError, PluginRunner } from "../../../core/plugin/mod.ts";
+import {
+  ExternalRunner,
+  loadPlugin,
+  PluginError,
+  PluginRunner,
+  sandboxUnavailable,
+} from "../../../core/plugin/mod.ts";
+import { tempDir } from "../../helpers.ts";
 import { makePlugin } from "../plugin_helpers.ts";
 
 const READ_THROUGH = `export function execute(_ctx: unknown, req: { path: string }) {
@@ -75,4 +82,63 @@ Deno.test("an external plugin's links may lead into the system folders its sandb
   } finally {
     await p.remove();
   }
+});
+
+Deno.test("a link added to a loaded plugin's folder is refused at the next host start, before the plugin runs again", async () => {
+  const p = await makePlugin({ "mod.ts": READ_THROUGH, "lib/ok.txt": "inside" });
+  await Deno.mkdir(`${p.root}/secret`);
+  await Deno.writeTextFile(`${p.root}/secret/key.txt`, "not for plugins");
+  // One call per host: every call starts a host from the folder, as a cold start does.
+  const runner = new PluginRunner(await loadPlugin(p.dir), { config: {}, maxCallsPerHost: 1 });
+  try {
+    const first = await runner.execute({ path: "lib/ok.txt" });
+    assert.deepEqual(first.ok && first.value, "inside", JSON.stringify(first));
+    await Deno.symlink(`${p.root}/secret`, `${p.dir}/leak`);
+    const refusedCall = await runner.execute({ path: "leak/key.txt" });
+    assert.ok(!refusedCall.ok, JSON.stringify(refusedCall));
+    assert.equal(refusedCall.error.type, "denied");
+    assert.match(refusedCall.error.message, /^link_outside: .*leak is a symlink to .*\/secret/);
+    assert.ok(!JSON.stringify(refusedCall).includes("not for plugins"));
+    assert.deepEqual(runner.stats().hosts, 0, "no host was started");
+    // Gone again: the plugin runs as before.
+    await Deno.remove(`${p.dir}/leak`);
+    const again = await runner.execute({ path: "lib/ok.txt" });
+    assert.deepEqual(again.ok && again.value, "inside", JSON.stringify(again));
+  } finally {
+    await runner.close();
+    await p.remove();
+  }
+});
+
+const ARGV_ACTION = new URL("../external/fixtures/py-argv-action", import.meta.url).pathname;
+const noSandbox = await sandboxUnavailable();
+
+Deno.test({
+  name: "an external plugin's folder is checked again before each of its processes starts",
+  ignore: noSandbox !== undefined,
+  fn: async () => {
+    const dir = await tempDir("iatp-external-links-");
+    const folder = `${dir.path}/py-argv-action`;
+    await Deno.mkdir(folder);
+    for (const f of ["plugin.yaml", "main.py"]) {
+      await Deno.copyFile(`${ARGV_ACTION}/${f}`, `${folder}/${f}`);
+    }
+    const runner = new ExternalRunner(await loadPlugin(folder), {
+      config: {},
+      workRoot: `${dir.path}/work`,
+      network: false,
+    });
+    try {
+      const first = await runner.execute({ n: 1 });
+      assert.ok(first.ok, JSON.stringify(first));
+      await Deno.symlink("/root", `${folder}/leak`);
+      const refusedCall = await runner.execute({ n: 2 });
+      assert.ok(!refusedCall.ok, JSON.stringify(refusedCall));
+      assert.equal(refusedCall.error.type, "denied");
+      assert.match(refusedCall.error.message, /^link_outside: .*leak is a symlink to \/root/);
+    } finally {
+      await runner.close();
+      await dir.remove();
+    }
+  },
 });
