@@ -8,13 +8,14 @@
  * stored by the main isolate; history no longer cached here is read from it.
  * @module
  */
-import type { Channel } from "../cluster/mod.ts";
-import { HttpError } from "../errors/mod.ts";
+import { CallTimeoutError, type Channel } from "../cluster/mod.ts";
+import { HttpError, UnavailableError } from "../errors/mod.ts";
 import { isStreamRefusalReason, type StreamLimit, StreamRefusedError } from "./js_refusal.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 import { EPOCH, TAKEN } from "./broadcast.ts";
 import { decodeEvents, encodePublish } from "./isolate_wire.ts";
 import { StreamIndex } from "./js_index.ts";
+import { RETRY_AFTER_SECONDS } from "./publish.ts";
 import type { TailedEvent } from "./js_wire.ts";
 import {
   type FreedSnapshot,
@@ -185,6 +186,15 @@ export class IsolateStore implements RemoteRelayStore {
       this.#writeError = undefined;
       return seq;
     } catch (err) {
+      // The main isolate answers within the publish deadline (--nats-timeout); past this
+      // call's own bound it is a publish not acknowledged (503 to retry), never a 500.
+      if (err instanceof CallTimeoutError) {
+        throw new UnavailableError(
+          "the relay's engine did not acknowledge the event in time; retry",
+          RETRY_AFTER_SECONDS,
+          { cause: err },
+        );
+      }
       // The main isolate's store could not write it: this isolate's /health says so too.
       if (err instanceof Error && err.message.startsWith(NOT_WRITTEN)) {
         this.#writeError = err.message.slice(NOT_WRITTEN.length);
