@@ -293,6 +293,9 @@ async function openLedger(
       connectTimeoutSeconds: Math.ceil(config.db_connect_timeout / 1000),
       targetSessionAttrs: "read-write",
       applicationName: "iatp-audit",
+      // A statement the replica no longer waits for is ended by the server too (with the
+      // writers' lock its transaction holds).
+      statementTimeoutMs: config.commit_timeout,
     });
     try {
       await checkPostgres(pg, "db");
