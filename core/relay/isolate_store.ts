@@ -51,6 +51,8 @@ export interface IsolatePublish {
 
 /** Index of the engine state in the shared state array. */
 export const ENGINE_SLOT = 1;
+/** What the main isolate posts as its tail's failure (`""`: none) while it has one, and once after. */
+export const TAIL_ERROR = "tail-error";
 /** Engine state values: no engine (a local store), reachable, out of reach. */
 export const ENGINE_NONE = 0, ENGINE_UP = 1, ENGINE_DOWN = 2;
 
@@ -65,6 +67,7 @@ export class IsolateStore implements RemoteRelayStore {
   readonly #waiters: TailWaiters;
   #epoch = "";
   #writeError: string | undefined;
+  #tailError: string | undefined;
   #listener: (e: StoredEvent) => void = () => {};
   /** Broadcasts (and new epochs) received while the snapshot loads. */
   #held: Array<TailedEvent | string> | undefined = [];
@@ -81,6 +84,7 @@ export class IsolateStore implements RemoteRelayStore {
       main.post(TAKEN); // what the main isolate holds against backlog_bytes for this isolate
     });
     main.on(EPOCH, (epoch) => this.#newEpoch(String(epoch)));
+    main.on(TAIL_ERROR, (why) => this.#tailError = why ? String(why) : undefined);
   }
 
   /**
@@ -171,6 +175,11 @@ export class IsolateStore implements RemoteRelayStore {
   /** Why the main isolate's store could not write the last publish sent from here, until one is. */
   get writeError(): string | undefined {
     return this.#writeError;
+  }
+
+  /** Why the main isolate's tail cannot read the stream, as it last posted. */
+  get tailError(): string | undefined {
+    return this.#tailError;
   }
 
   async publish(
