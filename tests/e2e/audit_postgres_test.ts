@@ -369,3 +369,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "audit on PostgreSQL: a user granted only reading and writing the ledger's tables (not " +
+    "their owner, no CREATE) runs a replica once the owner made them",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    const admin = await connectPostgres({
+      url: db.url,
+      setting: "db",
+      targetSessionAttrs: "read-write",
+      applicationName: "iatp-test",
+    });
+    try {
+      const owner = await startIatpService(await replicaArgs(db, dir.path));
+      try {
+        assert.equal((await append(owner.url, "tx-owner")).status, 201);
+      } finally {
+        await owner.stop();
+      }
+      await admin.sql.unsafe(`CREATE ROLE app LOGIN PASSWORD 'app-s3cret-pw'`);
+      await admin.sql.unsafe(`GRANT USAGE ON SCHEMA public TO app`);
+      await admin.sql.unsafe(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO app`);
+      await Deno.writeTextFile(`${dir.path}/app-pw`, "app-s3cret-pw");
+      const app = await startIatpService([
+        "audit",
+        "--port",
+        "0",
+        "--compat",
+        "iatp",
+        "--db",
+        `postgres://app@127.0.0.1:${db.port}/postgres`,
+        "--db-password",
+        `file:${dir.path}/app-pw`,
+        "--key-file",
+        `${dir.path}/audit.key`,
+      ]);
+      try {
+        const r = await append(app.url, "tx-app");
+        assert.equal(r.status, 201, await r.text());
+        const entry = await (await fetch(`${app.url}/entries/1`)).json();
+        assert.equal(entry.tx_id, "tx-app");
+      } finally {
+        await app.stop();
+      }
+    } finally {
+      await admin.close();
+      await dir.remove();
+      await db.stop();
+    }
+  },
+});
