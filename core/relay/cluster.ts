@@ -26,10 +26,10 @@ import {
   ENGINE_NONE,
   ENGINE_SLOT,
   ENGINE_UP,
-  TAIL_ERROR,
   type IsolatePublish,
   IsolateStore,
   type RelaySnapshot,
+  TAIL_ERROR,
 } from "./isolate_store.ts";
 import { Broadcast, TAKEN } from "./broadcast.ts";
 import { decodePublish } from "./isolate_wire.ts";

@@ -8,7 +8,7 @@ import { type AnyRelayStore, isRemoteStore } from "./store.ts";
  * the stream, and why the last publish could not be written (a local store's write, a stream
  * that refuses every publish).
  */
-function storeHealth(
+export function storeHealth(
   store: AnyRelayStore,
   engine: "connected" | "unreachable" | undefined,
 ): ComponentHealth {

@@ -1,7 +1,7 @@
 /**
  * A relay replica whose tail cannot read the JetStream stream (the account at its consumer
  * limit), with a real nats-server: `/health` on every isolate is degraded and names the engine's
- * reason, instead of `ok` while its subscribers got nothing new; it is `ok` again once the tail
+ * reason, and `iatp_relay_store_ok` is 0, instead of `ok` while its subscribers got nothing new; it is `ok` again once the tail
  * reads (the limit raised).
  * @module
  */
@@ -17,6 +17,12 @@ accounts {
     users [ { user: tight, password: "tight-s3cret" } ]
   }
 }`;
+
+/** `iatp_relay_store_ok` of /metrics (the main isolate's, whichever isolate answers). */
+async function storeOk(port: number): Promise<string | undefined> {
+  const r = await exchange(port, "GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+  return /^iatp_relay_store_ok\{[^}]*\} (\d+)$/m.exec(r?.body ?? "")?.[1];
+}
 
 /** `/health` of each of `n` fresh connections (so of either isolate). */
 async function healths(port: number, n: number): Promise<Array<Record<string, unknown>>> {
@@ -56,6 +62,7 @@ Deno.test({
     assert.equal(store.ok, false);
     assert.match(String(store.reason), /^cannot read the stream: .*consumer/);
     assert.doesNotMatch(JSON.stringify(h), /tight-s3cret/);
+    assert.equal(await storeOk(port), "0", "/metrics says so too");
     // The account's limit raised (the server restarted with it): the tail is made and reads.
     await nats.restart(ACCOUNT.replace("max_consumers: 1", "max_consumers: 8"));
     await waitFor(
@@ -63,6 +70,7 @@ Deno.test({
       60_000,
       "the second replica ok once its tail reads",
     );
+    assert.equal(await storeOk(port), "1");
   } finally {
     await second.stop();
     await first.stop();
