@@ -48,6 +48,7 @@ import {
   NotALedgerError,
   openPgLedger,
   registerAuditRoutes,
+  registerLedgerMetrics,
 } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import type { RelayClient } from "../core/relay/client/mod.ts";
@@ -181,6 +182,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
     ...edgeOptions(config),
     health: () => auditHealth(ledger),
   });
+  registerLedgerMetrics(server.metrics.registry, ledger);
   server.routes((app) =>
     registerAuditRoutes(app, ledger, {
       maxTxEntries: config.max_tx_entries,

@@ -50,6 +50,12 @@ async function replicaArgs(db: TestPostgres, dir: string): Promise<string[]> {
   ];
 }
 
+/** `iatp_audit_store_ok` of the service's /metrics. */
+async function storeOk(url: string): Promise<string | undefined> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return /^iatp_audit_store_ok\{[^}]*\} (\d+)$/m.exec(text)?.[1];
+}
+
 async function append(url: string, tx: string): Promise<Response> {
   return await fetch(`${url}/audit`, {
     method: "POST",
@@ -205,6 +211,7 @@ Deno.test({
       await waitFor(async () => (await health()).status === "degraded", 30_000, "degraded");
       const h = await health();
       assert.equal(h.reason, "store: PostgreSQL is unreachable");
+      assert.equal(await storeOk(svc.url), "0", "/metrics says so too");
       assert.deepEqual(h.components.store, {
         ok: false,
         engine: "postgres",
@@ -235,6 +242,7 @@ Deno.test({
       })).json();
       assert.equal(cp.tree_size, 2, "the refused append was not stored");
       assert.equal((await health()).status, "ok");
+      assert.equal(await storeOk(svc.url), "1");
       assert.doesNotMatch(svc.stdout() + svc.stderr(), new RegExp(db.password));
     } finally {
       await svc.stop();
