@@ -284,7 +284,7 @@ async function openLedger(
   };
   if (isPostgresUrl(config.db)) {
     // The PostgreSQL client (core/engine) loads only with a postgres:// db.
-    const { checkPostgres, connectPostgres, privilegeError } = await lateImport<
+    const { checkPostgres, connectPostgres, passwordError, privilegeError } = await lateImport<
       typeof import("../core/engine/mod.ts")
     >("../core/engine/mod.ts", import.meta.url);
     const pg = await connectPostgres({
@@ -311,8 +311,12 @@ async function openLedger(
       return ledger;
     } catch (err) {
       await pg.close(0);
+      // A password given by db_password that the server refused is that setting's error.
+      const refused = config.db_password === undefined
+        ? err
+        : passwordError(err, pg, "db_password");
       throw privilegeError(
-        err,
+        refused,
         pg,
         "db",
         "a database user that may create and write the ledger tables (CREATE on its schema)",

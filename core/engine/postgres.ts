@@ -180,6 +180,35 @@ export async function checkPostgres(
   }
 }
 
+/** SQLSTATE of a login the server refused for its password. */
+const INVALID_PASSWORD = "28P01";
+
+/**
+ * A ConfigError naming `passwordSetting` when `err` (or the ConfigError of
+ * {@linkcode checkPostgres} around it) is the server refusing the password that setting gave
+ * (SQLSTATE 28P01); otherwise `err` unchanged. The message names the URL without the password.
+ * @example
+ * ```ts
+ * try { await checkPostgres(pg, "db"); } catch (err) { throw passwordError(err, pg, "db_password"); }
+ * ```
+ */
+export function passwordError(
+  err: unknown,
+  pg: PostgresHandle,
+  passwordSetting: string,
+  source: ConfigSource = { kind: "default" },
+): unknown {
+  const cause = err instanceof ConfigError ? err.cause : err;
+  if ((cause as { code?: unknown } | null)?.code !== INVALID_PASSWORD) return err;
+  return new ConfigError(
+    passwordSetting,
+    source,
+    `the password of ${pg.label}`,
+    `one the server refused (${errorMessage(cause)})`,
+    { cause },
+  );
+}
+
 /** SQLSTATE of a statement the server refused for want of a privilege. */
 const INSUFFICIENT_PRIVILEGE = "42501";
 

@@ -430,3 +430,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "audit on PostgreSQL: a password from db_password the server refuses is exit 2 naming " +
+    "db_password and the URL, never the password",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    try {
+      await Deno.writeTextFile(`${dir.path}/pw`, "not-the-s3cret-pw");
+      const r = await runIatp([
+        "audit",
+        "--port",
+        "0",
+        "--db",
+        db.urlWithoutPassword,
+        "--db-password",
+        `file:${dir.path}/pw`,
+        "--key-file",
+        `${dir.path}/k`,
+      ], { env: { IATP_DATA_DIR: dir.path } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /db_password \(flag --db-password\): expected the password of postgres:\/\/iatp@127\.0\.0\.1:[0-9]+\/postgres, found one the server refused \(password authentication failed/,
+      );
+      assert.doesNotMatch(r.stderr + r.stdout, /not-the-s3cret-pw/);
+      // A password written in the URL stays the URL's error.
+      const inUrl = await runIatp([
+        "audit",
+        "--port",
+        "0",
+        "--db",
+        db.urlWithoutPassword.replace("iatp@", "iatp:not-the-s3cret-pw@"),
+        "--key-file",
+        `${dir.path}/k`,
+      ], { env: { IATP_DATA_DIR: dir.path } });
+      assert.equal(inUrl.code, 2, inUrl.stderr);
+      assert.match(inUrl.stderr, /db \(flag --db\): expected a reachable PostgreSQL server/);
+      assert.doesNotMatch(inUrl.stderr + inUrl.stdout, /not-the-s3cret-pw/);
+    } finally {
+      await dir.remove();
+      await db.stop();
+    }
+  },
+});
