@@ -48,6 +48,7 @@ import {
   NotALedgerError,
   openPgLedger,
   registerAuditRoutes,
+  registerLedgerMetrics,
 } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import type { RelayClient } from "../core/relay/client/mod.ts";
@@ -181,6 +182,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
     ...edgeOptions(config),
     health: () => auditHealth(ledger),
   });
+  registerLedgerMetrics(server.metrics.registry, ledger);
   server.routes((app) =>
     registerAuditRoutes(app, ledger, {
       maxTxEntries: config.max_tx_entries,
@@ -282,7 +284,7 @@ async function openLedger(
   };
   if (isPostgresUrl(config.db)) {
     // The PostgreSQL client (core/engine) loads only with a postgres:// db.
-    const { checkPostgres, connectPostgres, privilegeError } = await lateImport<
+    const { checkPostgres, connectPostgres, passwordError, privilegeError } = await lateImport<
       typeof import("../core/engine/mod.ts")
     >("../core/engine/mod.ts", import.meta.url);
     const pg = await connectPostgres({
@@ -293,6 +295,9 @@ async function openLedger(
       connectTimeoutSeconds: Math.ceil(config.db_connect_timeout / 1000),
       targetSessionAttrs: "read-write",
       applicationName: "iatp-audit",
+      // A statement the replica no longer waits for is ended by the server too (with the
+      // writers' lock its transaction holds).
+      statementTimeoutMs: config.commit_timeout,
     });
     try {
       await checkPostgres(pg, "db");
@@ -306,8 +311,12 @@ async function openLedger(
       return ledger;
     } catch (err) {
       await pg.close(0);
+      // A password given by db_password that the server refused is that setting's error.
+      const refused = config.db_password === undefined
+        ? err
+        : passwordError(err, pg, "db_password");
       throw privilegeError(
-        err,
+        refused,
         pg,
         "db",
         "a database user that may create and write the ledger tables (CREATE on its schema)",

@@ -60,6 +60,11 @@ const P = 80, LOWER_P = 112, C = 67, R = 82, N = 78, B = 66;
  */
 export const COALESCE_MAX_CHARS = 64 * 1024;
 
+/** A call the other side did not answer within its timeout (it may still act on it). */
+export class CallTimeoutError extends Error {
+  override name = "CallTimeoutError";
+}
+
 /** Longest a call waits for its answer unless told otherwise. */
 export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 
@@ -150,7 +155,8 @@ export class Channel {
   /**
    * Asks the other side and waits for its answer.
    * @throws {HttpError} (or {UnavailableError}) as the other side threw it; {Error} when the
-   * other side has no handler, failed otherwise, or did not answer within `timeoutMs`.
+   * other side has no handler or failed otherwise; {CallTimeoutError} when it did not answer
+   * within `timeoutMs`.
    */
   async call(kind: string, data?: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
     const id = this.#next++;
@@ -160,7 +166,7 @@ export class Channel {
     // (the worker stays alive while the call waits, so this timer need not hold the process).
     const timer = after(
       timeoutMs,
-      () => waiter.reject(new Error(`no answer to ${kind} within ${timeoutMs} ms`)),
+      () => waiter.reject(new CallTimeoutError(`no answer to ${kind} within ${timeoutMs} ms`)),
     );
     try {
       if (kind.includes(LF) || (data !== undefined && typeof data !== "string")) {

@@ -9,7 +9,10 @@
  * ```
  * @module
  */
-export { Channel, DEFAULT_CALL_TIMEOUT_MS, type Endpoint, type Handler } from "./channel.ts";
+export {
+  CallTimeoutError,
+  Channel,
+  DEFAULT_CALL_TIMEOUT_MS, type Endpoint, type Handler } from "./channel.ts";
 export {
   MAX_WORKERS,
   type PerWorkerSeries,

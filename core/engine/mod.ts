@@ -29,6 +29,7 @@ export {
   checkPostgres,
   connectPostgres,
   isPostgresOutage,
+  passwordError,
   type PostgresHandle,
   type PostgresOptions,
   privilegeError,

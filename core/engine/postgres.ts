@@ -48,6 +48,14 @@ export interface PostgresOptions {
   targetSessionAttrs: "read-write" | "primary";
   /** Shown in pg_stat_activity. */
   applicationName: string;
+  /**
+   * The server's bound on one statement, and on a transaction left idle, in ms (0: none). Sent
+   * when connecting, so a `statement_timeout`, `lock_timeout` or
+   * `idle_in_transaction_session_timeout` set on the role or database does not apply: the
+   * client's own first query (the array types) cancelled by one was an unhandled rejection that
+   * ended the process. @default 0
+   */
+  statementTimeoutMs?: number;
 }
 
 /** A connected client and the URL it may be named by. */
@@ -108,6 +116,14 @@ export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHa
   if (!(sslmode in SSL_MODES)) throw bad(`unknown sslmode ${sslmode}`);
   const password = opts.password ?? (u.password === "" ? "" : decoded(u.password, "password"));
   registerSecret(password);
+  // Strings: the client leaves a parameter whose value is falsy (0) out of the startup message.
+  const statementTimeout = String(Math.max(0, Math.ceil(opts.statementTimeoutMs ?? 0)));
+  const connection: Record<string, string> = {
+    application_name: opts.applicationName,
+    statement_timeout: statementTimeout,
+    lock_timeout: "0",
+    idle_in_transaction_session_timeout: statementTimeout,
+  };
   const { default: postgres } = await loadDriver<typeof import("./postgres_driver.ts")>(
     "./postgres_driver.ts",
     opts.setting,
@@ -136,7 +152,7 @@ export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHa
     fetch_types: true,
     publications: "alltables",
     target_session_attrs: opts.targetSessionAttrs,
-    connection: { application_name: opts.applicationName },
+    connection,
     onnotice: () => {},
   } as postgres.Options<Record<string, never>>);
   return { sql, label, close: (timeout = 5) => sql.end({ timeout }) };
@@ -162,6 +178,35 @@ export async function checkPostgres(
       { cause: err },
     );
   }
+}
+
+/** SQLSTATE of a login the server refused for its password. */
+const INVALID_PASSWORD = "28P01";
+
+/**
+ * A ConfigError naming `passwordSetting` when `err` (or the ConfigError of
+ * {@linkcode checkPostgres} around it) is the server refusing the password that setting gave
+ * (SQLSTATE 28P01); otherwise `err` unchanged. The message names the URL without the password.
+ * @example
+ * ```ts
+ * try { await checkPostgres(pg, "db"); } catch (err) { throw passwordError(err, pg, "db_password"); }
+ * ```
+ */
+export function passwordError(
+  err: unknown,
+  pg: PostgresHandle,
+  passwordSetting: string,
+  source: ConfigSource = { kind: "default" },
+): unknown {
+  const cause = err instanceof ConfigError ? err.cause : err;
+  if ((cause as { code?: unknown } | null)?.code !== INVALID_PASSWORD) return err;
+  return new ConfigError(
+    passwordSetting,
+    source,
+    `the password of ${pg.label}`,
+    `one the server refused (${errorMessage(cause)})`,
+    { cause },
+  );
 }
 
 /** SQLSTATE of a statement the server refused for want of a privilege. */

@@ -6,8 +6,8 @@
  */
 import type { Ed25519KeyPair } from "../crypto/mod.ts";
 import { canonicalize, encodeHex } from "../encoding/mod.ts";
-import { HttpError } from "../errors/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { HttpError, UnavailableError } from "../errors/mod.ts";
+import { LogEvery, type Logger } from "../log/mod.ts";
 import type { AuditEntryInput } from "./client/mod.ts";
 import type { AuditAppendResponse, LedgerEntry, Receipt } from "./entry.ts";
 import { entryText } from "./entry.ts";
@@ -37,6 +37,8 @@ export class CommitQueue {
   #writing = false;
   #closed = false;
   #failure: string | undefined;
+  /** Batches failed by a store that cannot write (out of reach, full): logged once a minute. */
+  readonly #storeFailures = new LogEvery();
 
   /**
    * @param commit writes one batch and settles every item of it (or throws: all are rejected)
@@ -98,8 +100,18 @@ export class CommitQueue {
         try {
           await this.opts.commit(batch);
         } catch (err) {
-          this.opts.log.error("ledger commit failed", { err: String(err), entries: batch.length });
           const answer = storeFailure(err);
+          // A store out of reach or unable to write fails every batch alike (one a request
+          // while clients retry): one line a minute, with the count of failed batches.
+          const alike = answer instanceof UnavailableError || answer instanceof LedgerBusyError;
+          const count = alike ? this.#storeFailures.due() : 1;
+          if (count !== undefined) {
+            this.opts.log.error("ledger commit failed", {
+              err: String(err),
+              entries: batch.length,
+              ...(alike ? { count } : {}),
+            });
+          }
           // An outage is the engine gate's to report; a refused entry (409) or a corrupt log
           // says nothing of whether the store can write.
           if (answer instanceof LedgerBusyError) this.#failure = answer.message;

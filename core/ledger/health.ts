@@ -1,5 +1,6 @@
 /** The audit service's `/health` body: `degraded` while its store cannot take appends. @module */
 import { serviceHealth } from "../http/mod.ts";
+import { Gauge, type Registry } from "../metrics/mod.ts";
 import type { AuditLog } from "./entry.ts";
 import { routesHealth } from "./on_demand.ts";
 
@@ -16,5 +17,21 @@ export function auditHealth(ledger: AuditLog): Record<string, unknown> {
   const store = ledger.storeHealth();
   return serviceHealth("audit", { store: { ...store }, ...routesHealth() }, {
     tree_size: ledger.size,
+  });
+}
+
+/**
+ * Registers `iatp_audit_store_ok`: 1 while `/health`'s store component is ok, 0 while the store
+ * cannot take appends (PostgreSQL out of reach, a commit it could not write).
+ */
+export function registerLedgerMetrics(registry: Registry, ledger: AuditLog): void {
+  new Gauge({
+    name: "iatp_audit_store_ok",
+    help: "1 while the ledger's store takes appends (/health's store component is ok); 0 while " +
+      "it is out of reach or could not write the last commit.",
+    registers: [registry],
+    collect() {
+      this.set(ledger.storeHealth().ok ? 1 : 0);
+    },
   });
 }

@@ -24,7 +24,7 @@ export {
   type Receipt,
   type StoreHealth,
 } from "./entry.ts";
-export { auditHealth } from "./health.ts";
+export { auditHealth, registerLedgerMetrics } from "./health.ts";
 export {
   LedgerKeyMismatchError,
   LedgerOriginMismatchError,

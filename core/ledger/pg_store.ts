@@ -37,6 +37,16 @@ const SCHEMA = [
     tree_size BIGINT PRIMARY KEY, root_hash BYTEA NOT NULL, note TEXT NOT NULL)`,
 ];
 
+/** Every table and index {@linkcode SCHEMA} makes. */
+const SCHEMA_OBJECTS = [
+  "ledger_meta",
+  "ledger_head",
+  "ledger_entries",
+  "ledger_entries_by_tx",
+  "ledger_nodes",
+  "ledger_checkpoints",
+];
+
 const ENTRY_COLUMNS = "idx, tx_id, body, leaf_hash, receipt_size, idem_key";
 
 type Row = Record<string, unknown>;
@@ -90,10 +100,18 @@ export class PgLedgerStore {
   /** @param sql a connected client (see core/engine) */
   constructor(readonly sql: Sql) {}
 
-  /** Creates the tables (under the writers' lock, so replicas starting together agree). */
+  /**
+   * Creates the tables (under the writers' lock, so replicas starting together agree). Once they
+   * all exist no DDL runs: a user granted only reading and writing them (not their owner, no
+   * CREATE on the schema) may run the ledger, which `CREATE INDEX IF NOT EXISTS` refused (`must
+   * be owner of table ledger_entries`).
+   */
   async migrate(): Promise<void> {
     await this.sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${LOCK_KEY})`;
+      const [made] = await tx`SELECT count(*)::int AS n FROM unnest(${SCHEMA_OBJECTS}::text[]) AS o
+        WHERE to_regclass(o) IS NOT NULL`;
+      if (Number(made.n) === SCHEMA_OBJECTS.length) return;
       for (const stmt of SCHEMA) await tx.unsafe(stmt);
     });
   }

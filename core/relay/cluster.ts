@@ -29,6 +29,7 @@ import {
   type IsolatePublish,
   IsolateStore,
   type RelaySnapshot,
+  TAIL_ERROR,
 } from "./isolate_store.ts";
 import { Broadcast, TAKEN } from "./broadcast.ts";
 import { decodePublish } from "./isolate_wire.ts";
@@ -142,9 +143,15 @@ export async function startRelayCluster(
     broadcast.newEpoch(epoch);
   };
   // On core/async's timers: Deno's global setInterval is Node's, whose first use loads its Node layer.
+  // The tail's failure goes to the workers' /health each round while there is one, and once
+  // after (so a worker started meanwhile learns it within a round).
+  let tailPosted: string | undefined;
   const poll = every(ENGINE_POLL_MS, () => {
     Atomics.store(shared, ENGINE_SLOT, engineState(store));
     follow();
+    const tail = isRemoteStore(store) ? store.tailError : undefined;
+    if (tail !== undefined || tailPosted !== undefined) pool?.postAll(TAIL_ERROR, tail ?? "");
+    tailPosted = tail;
   });
   const svc = await startRelayServer({
     ...opts,

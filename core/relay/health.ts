@@ -1,13 +1,14 @@
 /** The relay's `/health` body: `degraded` while its store cannot take a publish. @module */
 import { type ComponentHealth, serviceHealth } from "../http/mod.ts";
 import { formatPosition } from "./position.ts";
-import type { AnyRelayStore } from "./store.ts";
+import { type AnyRelayStore, isRemoteStore } from "./store.ts";
 
 /**
- * What `/health` reports of the store: a shared engine's reachability, and why the last publish
- * could not be written (a local store's write, a stream that refuses every publish).
+ * What `/health` reports of the store: a shared engine's reachability, why its tail cannot read
+ * the stream, and why the last publish could not be written (a local store's write, a stream
+ * that refuses every publish).
  */
-function storeHealth(
+export function storeHealth(
   store: AnyRelayStore,
   engine: "connected" | "unreachable" | undefined,
 ): ComponentHealth {
@@ -16,6 +17,8 @@ function storeHealth(
   }
   const failed = store.writeError;
   const shown = engine === undefined ? {} : { engine };
+  const tail = isRemoteStore(store) ? store.tailError : undefined;
+  if (tail !== undefined) return { ok: false, ...shown, reason: `cannot read the stream: ${tail}` };
   return failed === undefined
     ? { ok: true, ...shown }
     : { ok: false, ...shown, reason: `cannot write: ${failed}` };

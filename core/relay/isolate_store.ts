@@ -8,13 +8,14 @@
  * stored by the main isolate; history no longer cached here is read from it.
  * @module
  */
-import type { Channel } from "../cluster/mod.ts";
-import { HttpError } from "../errors/mod.ts";
+import { CallTimeoutError, type Channel } from "../cluster/mod.ts";
+import { HttpError, UnavailableError } from "../errors/mod.ts";
 import { isStreamRefusalReason, type StreamLimit, StreamRefusedError } from "./js_refusal.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 import { EPOCH, TAKEN } from "./broadcast.ts";
 import { decodeEvents, encodePublish } from "./isolate_wire.ts";
 import { StreamIndex } from "./js_index.ts";
+import { RETRY_AFTER_SECONDS } from "./publish.ts";
 import type { TailedEvent } from "./js_wire.ts";
 import {
   type FreedSnapshot,
@@ -50,6 +51,8 @@ export interface IsolatePublish {
 
 /** Index of the engine state in the shared state array. */
 export const ENGINE_SLOT = 1;
+/** What the main isolate posts as its tail's failure (`""`: none) while it has one, and once after. */
+export const TAIL_ERROR = "tail-error";
 /** Engine state values: no engine (a local store), reachable, out of reach. */
 export const ENGINE_NONE = 0, ENGINE_UP = 1, ENGINE_DOWN = 2;
 
@@ -64,6 +67,7 @@ export class IsolateStore implements RemoteRelayStore {
   readonly #waiters: TailWaiters;
   #epoch = "";
   #writeError: string | undefined;
+  #tailError: string | undefined;
   #listener: (e: StoredEvent) => void = () => {};
   /** Broadcasts (and new epochs) received while the snapshot loads. */
   #held: Array<TailedEvent | string> | undefined = [];
@@ -80,6 +84,7 @@ export class IsolateStore implements RemoteRelayStore {
       main.post(TAKEN); // what the main isolate holds against backlog_bytes for this isolate
     });
     main.on(EPOCH, (epoch) => this.#newEpoch(String(epoch)));
+    main.on(TAIL_ERROR, (why) => this.#tailError = why ? String(why) : undefined);
   }
 
   /**
@@ -172,6 +177,11 @@ export class IsolateStore implements RemoteRelayStore {
     return this.#writeError;
   }
 
+  /** Why the main isolate's tail cannot read the stream, as it last posted. */
+  get tailError(): string | undefined {
+    return this.#tailError;
+  }
+
   async publish(
     topic: string,
     eventId: string,
@@ -185,6 +195,15 @@ export class IsolateStore implements RemoteRelayStore {
       this.#writeError = undefined;
       return seq;
     } catch (err) {
+      // The main isolate answers within the publish deadline (--nats-timeout); past this
+      // call's own bound it is a publish not acknowledged (503 to retry), never a 500.
+      if (err instanceof CallTimeoutError) {
+        throw new UnavailableError(
+          "the relay's engine did not acknowledge the event in time; retry",
+          RETRY_AFTER_SECONDS,
+          { cause: err },
+        );
+      }
       // The main isolate's store could not write it: this isolate's /health says so too.
       if (err instanceof Error && err.message.startsWith(NOT_WRITTEN)) {
         this.#writeError = err.message.slice(NOT_WRITTEN.length);

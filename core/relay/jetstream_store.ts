@@ -217,6 +217,8 @@ export class JetStreamStore implements RemoteRelayStore {
   readonly #tailFaults = new LogEvery();
   /** The stream-wide refusal of the last publish, until one is stored. */
   #writeError: string | undefined;
+  /** Why the tail could not be made, until it is. */
+  #tailError: string | undefined;
   /**
    * Of the topics being created, those the engine acknowledged: the sequence and when. Each
    * stops counting as being created once the tail is past its sequence (read back, or gone from
@@ -243,6 +245,11 @@ export class JetStreamStore implements RemoteRelayStore {
   /** Why the stream refuses every publish, from the last one refused so (until one is stored). */
   get writeError(): string | undefined {
     return this.#writeError;
+  }
+
+  /** Why the tail could not be made (and so nothing new is read), until it is. */
+  get tailError(): string | undefined {
+    return this.#tailError;
   }
 
   /**
@@ -393,6 +400,7 @@ export class JetStreamStore implements RemoteRelayStore {
         const messages = await consumer.consume({ max_messages: 1024, expires: TAIL_EXPIRES_MS });
         this.#messages = messages;
         this.#tailConsumer = `${prefix}_1`;
+        this.#tailError = undefined;
         // Closed while the consumer was being made: close() could not stop this one.
         if (this.#closed) messages.stop();
         void this.#watchTail(messages);
@@ -400,6 +408,7 @@ export class JetStreamStore implements RemoteRelayStore {
         for await (const m of messages) this.#apply(m);
       } catch (err) {
         if (this.#closed) break;
+        this.#tailError = errorMessage(err);
         // While the stream is gone this repeats every few seconds: one line a minute, counted.
         const n = this.#tailFaults.due();
         if (n !== undefined) {

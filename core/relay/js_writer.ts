@@ -127,8 +127,11 @@ export class StreamWriter {
       );
     }
     this.#pending++;
+    // The deadline runs from now: a publish waiting behind its topic's earlier ones (each
+    // retried until its own deadline while the engine is away) is not given a fresh one.
+    const until = Date.now() + this.o.timeoutMs;
     const before = this.#chains.get(e.topic) ?? Promise.resolve();
-    const result = before.then(() => this.#write(e));
+    const result = before.then(() => this.#write(e, until));
     const settled = result.then(() => {}, () => {});
     this.#chains.set(e.topic, settled);
     void settled.then(() => {
@@ -149,11 +152,10 @@ export class StreamWriter {
     return acked;
   }
 
-  async #write(e: EventToWrite): Promise<number> {
+  async #write(e: EventToWrite, until: number): Promise<number> {
     const subject = topicSubject(this.o.prefix, e.topic);
     const body = this.#encoder.encode(e.payloadJson);
     const known = this.#known(e.topic);
-    const until = Date.now() + this.o.timeoutMs;
     let expect = known;
     let outages = 0;
     // A wrong `prev` guess means another replica wrote the topic meanwhile (progress, not a

@@ -16,7 +16,7 @@ import {
   shareChunk,
 } from "../http/mod.ts";
 import { LogEvery, type Logger } from "../log/mod.ts";
-import { relayHealth } from "./health.ts";
+import { relayHealth, storeHealth } from "./health.ts";
 import { Hub } from "./hub.ts";
 import { FlushRounds, type FlushRoundsOptions } from "./stream/mod.ts";
 import { storeEvent } from "./publish.ts";
@@ -117,7 +117,7 @@ export interface RelayRole {
 /** The relay's own metrics. */
 export type RelayMetrics = ReturnType<typeof relayMetrics>;
 
-function relayMetrics(registry: Registry, hub: Hub) {
+function relayMetrics(registry: Registry, hub: Hub, storeOk: (() => boolean) | undefined) {
   const counter = (name: string, help: string) =>
     new Counter({ name, help, registers: [registry] });
   new Gauge({
@@ -136,6 +136,19 @@ function relayMetrics(registry: Registry, hub: Hub) {
       this.set(hub.backlog);
     },
   });
+  // One isolate's answer (the main one's with --workers): a sum over isolates would mean nothing.
+  if (storeOk) {
+    new Gauge({
+      name: "iatp_relay_store_ok",
+      help: "1 while the store takes and reads events (/health's store component is ok); 0 " +
+        "while the engine is unreachable, the tail cannot read the stream or a publish could " +
+        "not be written.",
+      registers: [registry],
+      collect() {
+        this.set(storeOk() ? 1 : 0);
+      },
+    });
+  }
   return {
     published: counter("iatp_relay_published_total", "Events accepted by POST /publish."),
     delivered: counter("iatp_relay_delivered_total", "Live event frames queued to subscribers."),
@@ -186,7 +199,9 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     metricsText: opts.role?.metricsText,
   });
   opts.role?.ownMetrics(() => server.metrics.registry.metrics());
-  const m = relayMetrics(server.metrics.registry, hub);
+  const storeOk = () => storeHealth(store, engine()).ok;
+  const main = opts.role === undefined || opts.role.claimPort === true;
+  const m = relayMetrics(server.metrics.registry, hub, main ? storeOk : undefined);
   if (origins.length > 0) {
     server.routes(async (app) => {
       const { cors } = await import("hono/cors");

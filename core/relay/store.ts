@@ -339,6 +339,11 @@ export interface RemoteRelayStore extends RelayLog {
   /** Why the last publish could not be written where it is stored (cleared by the next that is). */
   readonly writeError?: string;
   /**
+   * Why this replica cannot read the stream (its tail's consumer could not be made: an account
+   * at its consumer limit, say), until its tail reads again; its subscribers get nothing new.
+   */
+  readonly tailError?: string;
+  /**
    * Stores one event; resolves with its sequence once the engine acknowledged it.
    * @throws {TopicLimitError} for one topic more than the bound
    */

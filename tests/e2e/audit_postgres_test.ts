@@ -50,6 +50,12 @@ async function replicaArgs(db: TestPostgres, dir: string): Promise<string[]> {
   ];
 }
 
+/** `iatp_audit_store_ok` of the service's /metrics. */
+async function storeOk(url: string): Promise<string | undefined> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return /^iatp_audit_store_ok\{[^}]*\} (\d+)$/m.exec(text)?.[1];
+}
+
 async function append(url: string, tx: string): Promise<Response> {
   return await fetch(`${url}/audit`, {
     method: "POST",
@@ -205,6 +211,7 @@ Deno.test({
       await waitFor(async () => (await health()).status === "degraded", 30_000, "degraded");
       const h = await health();
       assert.equal(h.reason, "store: PostgreSQL is unreachable");
+      assert.equal(await storeOk(svc.url), "0", "/metrics says so too");
       assert.deepEqual(h.components.store, {
         ok: false,
         engine: "postgres",
@@ -235,6 +242,7 @@ Deno.test({
       })).json();
       assert.equal(cp.tree_size, 2, "the refused append was not stored");
       assert.equal((await health()).status, "ok");
+      assert.equal(await storeOk(svc.url), "1");
       assert.doesNotMatch(svc.stdout() + svc.stderr(), new RegExp(db.password));
     } finally {
       await svc.stop();
@@ -302,6 +310,167 @@ Deno.test({
       assert.doesNotMatch(verify.stderr + verify.stdout, /reader-s3cret-pw/);
     } finally {
       await admin.close();
+      await dir.remove();
+      await db.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "audit and audit verify: a statement_timeout, lock_timeout and idle-in-transaction " +
+    "timeout of 1 ms set on the database user do not apply (the audit process ended at start)",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    const admin = await connectPostgres({
+      url: db.url,
+      setting: "db",
+      targetSessionAttrs: "read-write",
+      applicationName: "iatp-test",
+    });
+    try {
+      for (const setting of ["statement_timeout", "lock_timeout"]) {
+        await admin.sql.unsafe(`ALTER ROLE iatp IN DATABASE postgres SET ${setting} = '1ms'`);
+      }
+      await admin.sql.unsafe(
+        `ALTER ROLE iatp IN DATABASE postgres SET idle_in_transaction_session_timeout = '1ms'`,
+      );
+      // What a connection of the audit service sets instead (its commit_timeout).
+      const own = await connectPostgres({
+        url: db.url,
+        setting: "db",
+        targetSessionAttrs: "read-write",
+        applicationName: "iatp-test",
+        statementTimeoutMs: 10_000,
+      });
+      try {
+        const [row] = await own.sql`SELECT current_setting('statement_timeout') AS s,
+          current_setting('lock_timeout') AS l,
+          current_setting('idle_in_transaction_session_timeout') AS i`;
+        assert.deepEqual({ ...row }, { s: "10s", l: "0", i: "10s" });
+      } finally {
+        await own.close();
+      }
+      const writer = await startIatpService(await replicaArgs(db, dir.path));
+      try {
+        const answers = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => append(writer.url, `tx-${i}`)),
+        );
+        for (const r of answers) assert.equal(r.status, 201, await r.text());
+      } finally {
+        await writer.stop();
+      }
+      const verify = await runIatp([
+        "audit",
+        "verify",
+        "--db",
+        db.urlWithoutPassword,
+        "--db-password",
+        `file:${dir.path}/pg-password`,
+      ], { env: { IATP_DATA_DIR: dir.path } });
+      assert.equal(verify.code, 0, verify.stderr + verify.stdout);
+    } finally {
+      await admin.close();
+      await dir.remove();
+      await db.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "audit on PostgreSQL: a user granted only reading and writing the ledger's tables (not " +
+    "their owner, no CREATE) runs a replica once the owner made them",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    const admin = await connectPostgres({
+      url: db.url,
+      setting: "db",
+      targetSessionAttrs: "read-write",
+      applicationName: "iatp-test",
+    });
+    try {
+      const owner = await startIatpService(await replicaArgs(db, dir.path));
+      try {
+        assert.equal((await append(owner.url, "tx-owner")).status, 201);
+      } finally {
+        await owner.stop();
+      }
+      await admin.sql.unsafe(`CREATE ROLE app LOGIN PASSWORD 'app-s3cret-pw'`);
+      await admin.sql.unsafe(`GRANT USAGE ON SCHEMA public TO app`);
+      await admin.sql.unsafe(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO app`);
+      await Deno.writeTextFile(`${dir.path}/app-pw`, "app-s3cret-pw");
+      const app = await startIatpService([
+        "audit",
+        "--port",
+        "0",
+        "--compat",
+        "iatp",
+        "--db",
+        `postgres://app@127.0.0.1:${db.port}/postgres`,
+        "--db-password",
+        `file:${dir.path}/app-pw`,
+        "--key-file",
+        `${dir.path}/audit.key`,
+      ]);
+      try {
+        const r = await append(app.url, "tx-app");
+        assert.equal(r.status, 201, await r.text());
+        const entry = await (await fetch(`${app.url}/entries/1`)).json();
+        assert.equal(entry.tx_id, "tx-app");
+      } finally {
+        await app.stop();
+      }
+    } finally {
+      await admin.close();
+      await dir.remove();
+      await db.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "audit on PostgreSQL: a password from db_password the server refuses is exit 2 naming " +
+    "db_password and the URL, never the password",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    try {
+      await Deno.writeTextFile(`${dir.path}/pw`, "not-the-s3cret-pw");
+      const r = await runIatp([
+        "audit",
+        "--port",
+        "0",
+        "--db",
+        db.urlWithoutPassword,
+        "--db-password",
+        `file:${dir.path}/pw`,
+        "--key-file",
+        `${dir.path}/k`,
+      ], { env: { IATP_DATA_DIR: dir.path } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /db_password \(flag --db-password\): expected the password of postgres:\/\/iatp@127\.0\.0\.1:[0-9]+\/postgres, found one the server refused \(password authentication failed/,
+      );
+      assert.doesNotMatch(r.stderr + r.stdout, /not-the-s3cret-pw/);
+      // A password written in the URL stays the URL's error.
+      const inUrl = await runIatp([
+        "audit",
+        "--port",
+        "0",
+        "--db",
+        db.urlWithoutPassword.replace("iatp@", "iatp:not-the-s3cret-pw@"),
+        "--key-file",
+        `${dir.path}/k`,
+      ], { env: { IATP_DATA_DIR: dir.path } });
+      assert.equal(inUrl.code, 2, inUrl.stderr);
+      assert.match(inUrl.stderr, /db \(flag --db\): expected a reachable PostgreSQL server/);
+      assert.doesNotMatch(inUrl.stderr + inUrl.stdout, /not-the-s3cret-pw/);
+    } finally {
       await dir.remove();
       await db.stop();
     }

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { generateKeyPair } from "../../../core/crypto/mod.ts";
 import { connectPostgres } from "../../../core/engine/mod.ts";
 import { UnavailableError } from "../../../core/errors/mod.ts";
+import { createLogger } from "../../../core/log/mod.ts";
 import { IdempotencyConflictError } from "../../../core/ledger/errors.ts";
 import { PgLedger } from "../../../core/ledger/pg_ledger.ts";
 import { verifyLedgerPostgres } from "../../../core/ledger/pg_verify.ts";
@@ -145,6 +146,32 @@ Deno.test({
       const next = await ledger.append(input(2));
       assert.equal(next.index, first.index + 1, "the refused append left no hole");
       assert.ok(await refVerifyReceipt((await ledger.entry(1))!, next.receipt, ledger.vkey));
+    } finally {
+      await ledger.close();
+      await db.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the server lost mid-run: the appends refused meanwhile are one log line with their " +
+    "count, not one a batch",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const lines: string[] = [];
+    const ledger = await PgLedger.open({
+      pg: await client(db.url),
+      key: await generateKeyPair(),
+      log: createLogger({ service: "t", sink: (l) => lines.push(l) }),
+    });
+    try {
+      await ledger.append(input(0));
+      await db.kill();
+      for (let i = 1; i <= 20; i++) await assert.rejects(ledger.append(input(i)), UnavailableError);
+      const failed = lines.filter((l) => l.includes("ledger commit failed"));
+      assert.equal(failed.length, 1, failed.join("\n"));
+      assert.equal(JSON.parse(failed[0]).fields.count, 1);
     } finally {
       await ledger.close();
       await db.stop();
