@@ -123,7 +123,8 @@ function perfMap(pid: number): { start: number; end: number; name: string }[] {
 async function topFunctions(dump: string, pid: number, n: number): Promise<string[]> {
   const text = await run("callgrind_annotate", ["--threshold=100", dump]);
   const map = perfMap(pid);
-  await Deno.remove(`/tmp/perf-${pid}.map`).catch(() => {});
+  // With --keep the map is kept too (/tmp/perf-<pid>.map, to read the dump's call tree).
+  if (!values.keep) await Deno.remove(`/tmp/perf-${pid}.map`).catch(() => {});
   const nameOf = (addr: number): string | undefined => {
     let lo = 0, hi = map.length - 1;
     while (lo <= hi) {
