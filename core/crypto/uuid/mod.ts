@@ -18,8 +18,6 @@ const pool = new Uint8Array(16 * IDS_PER_DRAW);
 let next = pool.length;
 /** Character codes of the 16 hex digits. */
 const HEX = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
-/** The id's character codes, written in place. */
-const codes: number[] = new Array(36).fill(0);
 
 /**
  * A random version 4 UUID in lower case (RFC 9562: 122 random bits, the version and variant
@@ -36,14 +34,47 @@ export function randomUuid(): string {
   }
   const at = next;
   next += 16;
-  let k = 0;
-  for (let i = 0; i < 16; i++) {
-    let b = pool[at + i];
-    if (i === 6) b = (b & 0x0f) | 0x40; // version 4
-    else if (i === 8) b = (b & 0x3f) | 0x80; // variant 10
-    if (i === 4 || i === 6 || i === 8 || i === 10) codes[k++] = 45; // "-"
-    codes[k++] = HEX[b >> 4];
-    codes[k++] = HEX[b & 15];
-  }
-  return String.fromCharCode.apply(null, codes);
+  const p = pool;
+  const hi = (i: number) => HEX[p[at + i] >> 4];
+  const lo = (i: number) => HEX[p[at + i] & 15];
+  // One call with the 36 char codes as its arguments (an array of them passed with `apply` cost
+  // about twice as much); char 14 is the version (4), char 19 holds the variant bits (10).
+  return String.fromCharCode(
+    hi(0),
+    lo(0),
+    hi(1),
+    lo(1),
+    hi(2),
+    lo(2),
+    hi(3),
+    lo(3),
+    45,
+    hi(4),
+    lo(4),
+    hi(5),
+    lo(5),
+    45,
+    52,
+    lo(6),
+    hi(7),
+    lo(7),
+    45,
+    HEX[(p[at + 8] & 0x3f | 0x80) >> 4],
+    lo(8),
+    hi(9),
+    lo(9),
+    45,
+    hi(10),
+    lo(10),
+    hi(11),
+    lo(11),
+    hi(12),
+    lo(12),
+    hi(13),
+    lo(13),
+    hi(14),
+    lo(14),
+    hi(15),
+    lo(15),
+  );
 }

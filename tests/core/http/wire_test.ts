@@ -1,10 +1,17 @@
 /**
  * `sameBytesAt` (core/http/wire), the comparison both head memos make four bytes at a time:
  * exact at every length (multiples of 4 or not), every offset, both buffer ends, and against a
- * view of a buffer that lies inside a larger one.
+ * view of a buffer that lies inside a larger one; and `putField`, which writes every head's
+ * field lines: one byte per char at any length, remembered lines and secret fields alike.
  */
 import assert from "node:assert/strict";
-import { sameBytesAt, viewOf } from "../../../core/http/wire/mod.ts";
+import {
+  fieldLength,
+  latin1Bytes,
+  putField,
+  sameBytesAt,
+  viewOf,
+} from "../../../core/http/wire/mod.ts";
 
 Deno.test("sameBytesAt tells equal bytes from bytes that differ anywhere, at any length and offset", () => {
   const pattern = Uint8Array.from({ length: 23 }, (_, i) => 65 + (i * 7) % 26);
@@ -43,4 +50,25 @@ Deno.test("sameBytesAt with a view of a buffer that was written after the view w
   assert.equal(sameBytesAt(a, av, 3, b, viewOf(b), b.length), false);
   a.set(b, 3);
   assert.equal(sameBytesAt(a, av, 3, b, viewOf(b), b.length), true);
+});
+
+Deno.test("putField writes name: value CRLF one byte per char, short, long and beyond ASCII, again and again", () => {
+  const values = [
+    "1",
+    "application/json",
+    "3b241101-e2bb-4255-8caf-4136c566a962",
+    "caf\u00e9 cr\u00e8me br\u00fbl\u00e9e, \u00fcber alles",
+    "x".repeat(300),
+  ];
+  for (let round = 0; round < 3; round++) {
+    for (const value of values) {
+      for (const name of ["x-wire-test", "cookie"]) {
+        const buf = new Uint8Array(fieldLength(name, value) + 4).fill(0xaa);
+        const end = putField(buf, 2, name, value);
+        assert.equal(end, 2 + fieldLength(name, value));
+        assert.deepEqual(buf.subarray(2, end), latin1Bytes(`${name}: ${value}\r\n`));
+        assert.deepEqual([buf[0], buf[1], buf[end], buf[end + 1]], [0xaa, 0xaa, 0xaa, 0xaa]);
+      }
+    }
+  }
 });

@@ -27,6 +27,19 @@ Deno.test("every random digit of randomUuid takes every value", () => {
   }
 });
 
+Deno.test("no two random digits of randomUuid come from the same random bits", () => {
+  const ids = Array.from({ length: 4_000 }, () => randomUuid());
+  const random = [...Array(36).keys()].filter((c) => ![8, 13, 14, 18, 19, 23].includes(c));
+  for (const a of random) {
+    for (const b of random) {
+      if (b <= a) continue;
+      const same = ids.filter((id) => id[a] === id[b]).length;
+      // About 1 in 16 for independent digits; every one when both came from the same bits.
+      assert.ok(same < 500, `characters ${a} and ${b} are equal in ${same} of 4000 ids`);
+    }
+  }
+});
+
 function probe(source: "own" | "runtime"): Promise<{ kept: number; grown: number }> {
   return runGcProbe(new URL("./uuid_probe.ts", import.meta.url), { args: [source] });
 }

@@ -242,6 +242,19 @@ Deno.test("response field pairs: names are tokens and values single-line bytes, 
   bad([["x-n1", "a\rb"]]);
 });
 
+Deno.test("response field values: every char up to U+00FF but CR, LF and NUL is taken, anything beyond refused", () => {
+  const chars = Array.from({ length: 0x400 }, (_, c) => c);
+  chars.push(0x2028, 0xd800, 0xdfff, 0xfeff, 0xffff);
+  for (const c of chars) {
+    const ch = String.fromCharCode(c);
+    const bad = c === 0 || c === 10 || c === 13 || c > 0xff;
+    for (const v of [ch, `a${ch}`, `${"v".repeat(40)}${ch}`]) {
+      if (bad) assert.throws(() => checkHeaderPairs([["x-a", v]]), TypeError, `char ${c}`);
+      else checkHeaderPairs([["x-a", v]]);
+    }
+  }
+});
+
 Deno.test("the head memo keeps no read buffer alive: one it compared a head against is collected once let go", async () => {
   // A connection's read buffer is replaced as it grows (and let go while a body streams): the
   // memo must not keep the old one, with the bytes of the requests read into it, alive.
