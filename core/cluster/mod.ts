@@ -12,7 +12,10 @@
 export {
   CallTimeoutError,
   Channel,
-  DEFAULT_CALL_TIMEOUT_MS, type Endpoint, type Handler } from "./channel.ts";
+  DEFAULT_CALL_TIMEOUT_MS,
+  type Endpoint,
+  type Handler,
+} from "./channel.ts";
 export {
   MAX_WORKERS,
   type PerWorkerSeries,
