@@ -202,7 +202,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     ...edgeOptions(config),
     // The decision loop is made below, before the server listens.
     health: () =>
-      policyHealth(bridge, engine.bundle.ref, reloader.status().last_error, engine.trap),
+      policyHealth(bridge, engine.bundle.ref, reloader.status().last_error, engine.trap, audit),
   });
   const decisions = new Counter({
     name: "iatp_policy_decisions_total",

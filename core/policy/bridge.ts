@@ -18,7 +18,7 @@ import type { CompatMode } from "../compat/mod.ts";
 import { errorMessage, isValidationError } from "../errors/mod.ts";
 import { canonicalize, CanonicalJsonError } from "../encoding/mod.ts";
 import { type AuditClient, AuditClientError } from "../ledger/client/mod.ts";
-import type { Logger } from "../log/mod.ts";
+import { isoTimestamp, type Logger } from "../log/mod.ts";
 import type { ComponentHealth } from "../http/mod.ts";
 import {
   type RelayClient,
@@ -79,13 +79,17 @@ export class DecisionBridge {
   #relayError: { reason: string; failures: number } | undefined;
   /** Why the state store refused the intent the loop is held at. */
   #held: string | undefined;
+  /** Why the latest delivery failed (relay or ledger out of reach), and since when. */
+  #undelivered: { reason: string; since: string } | undefined;
 
   constructor(readonly o: BridgeOptions) {}
 
   /**
    * `/health`'s components: `state` (not ok while an intent is held because the store cannot
    * record its decision: a full or read-only disk, a locked file) and `relay` (ok while the
-   * intent subscription is connected; not ok while it reconnects or has failed, with why).
+   * intent subscription is connected; not ok while it reconnects or has failed, with why) and
+   * `delivery` (not ok while decisions cannot be published or appended to the ledger: they are
+   * recorded and retried every redelivery interval).
    */
   health(): Record<string, ComponentHealth> {
     const state: ComponentHealth = this.#held === undefined
@@ -103,7 +107,15 @@ export class DecisionBridge {
           ? { failures: this.#relayError.failures }
           : {}),
       };
-    return { state, relay };
+    const u = this.#undelivered;
+    const delivery: ComponentHealth = u === undefined ? { ok: true } : {
+      ok: false,
+      reason: `decisions recorded but not delivered, retried every ${
+        this.o.redeliverMs < 1000 ? `${this.o.redeliverMs} ms` : `${this.o.redeliverMs / 1000} s`
+      }: ${u.reason}`,
+      since: u.since,
+    };
+    return { state, relay, delivery };
   }
 
   /** Re-delivers leftovers, then subscribes from the saved position (or the start of history). */
@@ -206,8 +218,14 @@ export class DecisionBridge {
         onPublished: () => this.o.state.markPublished(d.tx_id),
       });
       this.o.state.markDelivered(d.tx_id);
+      this.#undelivered = undefined;
       return true;
     } catch (err) {
+      // Without the tx_id: /health is open to any viewer.
+      this.#undelivered = {
+        reason: errorMessage(err).split("\n")[0].slice(0, 200),
+        since: this.#undelivered?.since ?? isoTimestamp(Date.now()),
+      };
       this.o.log.warn("decision not delivered yet; will retry", {
         tx_id: d.tx_id,
         err: String(err),

@@ -10,7 +10,8 @@ export type BundleProblem =
 /**
  * The policy service's `/health`: `ok`, or `degraded` with why its decision loop cannot decide
  * intents (the state store refusing a decision, the relay subscription down or failed, the shared
- * queue unreadable) or why the bundle on disk is not the one in force (a rejected change, an
+ * queue unreadable), why decisions are not delivered (component `delivery` of the loop; `audit`
+ * while the ledger appends of `POST /evaluate` are held) or why the bundle on disk is not the one in force (a rejected change, an
  * unreadable folder: component `bundle`, the last good set still deciding) or why Cedar cannot
  * decide (its WebAssembly trapped on the latest decision: component `engine`), plus the loaded
  * bundle's reference.
@@ -24,8 +25,21 @@ export function policyHealth(
   policyRef: string,
   bundleProblem: BundleProblem = null,
   engineTrap?: EngineTrap,
+  audit?: {
+    readonly held: { reason: string; since: string } | undefined;
+    readonly pending: number;
+  },
 ): Record<string, unknown> {
   const components: Record<string, ComponentHealth> = { ...loop?.health() };
+  const held = audit?.held;
+  if (held !== undefined) {
+    components.audit = {
+      ok: false,
+      reason: `decisions of POST /evaluate wait for the ledger: ${held.reason}`,
+      pending: audit!.pending,
+      since: held.since,
+    };
+  }
   if (engineTrap !== undefined) {
     components.engine = {
       ok: false,

@@ -16,6 +16,7 @@ import { backoffDelay, sleep } from "../async/mod.ts";
 import { sha256Hex } from "../crypto/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { ComponentHealth } from "../http/mod.ts";
+import { isoTimestamp } from "../log/mod.ts";
 import { jetStreamApiCode, type NatsEngine, openKv, topicSubject } from "../nats/mod.ts";
 import { streamRelayEvent } from "../relay/mod.ts";
 import {
@@ -64,6 +65,8 @@ export class SharedDecisionBridge {
   #closed = false;
   /** Why the shared intent queue is not being read (until a consumer is open again). */
   #interrupted: string | undefined = "not started";
+  /** Why the latest delivery failed (relay or ledger out of reach), and since when. */
+  #undelivered: { reason: string; since: string } | undefined;
   readonly #encoder = new TextEncoder();
 
   #read: IntentReader | undefined;
@@ -100,12 +103,21 @@ export class SharedDecisionBridge {
   }
 
   /**
-   * `/health`'s component: `queue`, not ok while the shared intent queue cannot be read (NATS
-   * out of reach, or the consumer could not be opened).
+   * `/health`'s components: `queue`, not ok while the shared intent queue cannot be read (NATS
+   * out of reach, or the consumer could not be opened), and `delivery`, not ok while the latest
+   * decision could not be published or appended to the ledger (its intent is offered again).
    */
   health(): Record<string, ComponentHealth> {
     const why = this.o.nats.connected ? this.#interrupted : "NATS is unreachable";
-    return { queue: why === undefined ? { ok: true } : { ok: false, reason: why } };
+    const u = this.#undelivered;
+    return {
+      queue: why === undefined ? { ok: true } : { ok: false, reason: why },
+      delivery: u === undefined ? { ok: true } : {
+        ok: false,
+        reason: `decisions recorded but not delivered, their intents offered again: ${u.reason}`,
+        since: u.since,
+      },
+    };
   }
 
   async #run(): Promise<void> {
@@ -156,7 +168,13 @@ export class SharedDecisionBridge {
         await kv.update(key, this.#json({ ...record, delivered: true }), revision);
       }
       m.ack();
+      this.#undelivered = undefined;
     } catch (err) {
+      // Without the tx_id: /health is open to any viewer.
+      this.#undelivered = {
+        reason: errorMessage(err).split("\n")[0].slice(0, 200),
+        since: this.#undelivered?.since ?? isoTimestamp(Date.now()),
+      };
       this.o.log.warn("decision not delivered yet; the intent is offered again", {
         err: errorMessage(err),
       });

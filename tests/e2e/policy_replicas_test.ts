@@ -183,9 +183,19 @@ Deno.test({
       30_000,
       "published, then the ledger failed every attempt",
     );
+    const health = async () => await (await fetch(`${policy.url}/health`)).json();
+    const held = await health();
+    assert.equal(held.status, "degraded");
+    assert.equal(held.components.delivery.ok, false);
+    assert.match(
+      held.components.delivery.reason,
+      /not delivered, their intents offered again: .*503/,
+    );
+    assert.doesNotMatch(JSON.stringify(held), /led-1/, "no tx_id on the open /health");
     open = true;
     const ledger = async () => await (await fetch(`${audit.url}/tx/led-1`)).json();
     await waitFor(async () => (await ledger()).length === 1, 60_000, "the ledger entry on retry");
+    await waitFor(async () => (await health()).status === "ok", 30_000, "ok once delivered");
     await client.publishNow("access.intent", intent("led-2"));
     await waitFor(
       () => decisions.some((d) => d.payload.tx_id === "led-2"),

@@ -5,7 +5,7 @@
  * @module
  */
 import { backoffDelay, sleep } from "../../async/mod.ts";
-import { type Logger, silentLogger } from "../../log/mod.ts";
+import { isoTimestamp, type Logger, silentLogger } from "../../log/mod.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { readBody } from "../../http/mod.ts";
 import type { Receipt } from "../proof/mod.ts";
@@ -83,6 +83,8 @@ export class AuditClient {
   readonly #stop = new AbortController();
   /** Entries dropped: the queue was full, the ledger refused them, or close came first. */
   dropped = 0;
+  /** Why the queue is held (the ledger out of reach or failing), and since when. */
+  #held: { reason: string; since: string } | undefined;
 
   constructor(opts: AuditClientOptions) {
     this.#url = opts.url.replace(/\/+$/, "");
@@ -129,6 +131,14 @@ export class AuditClient {
     return this.#queue.length;
   }
 
+  /**
+   * Why queued appends are held, while they are (the ledger out of reach or answering 5xx or
+   * 429), with the time the hold began; undefined while appends go through.
+   */
+  get held(): { reason: string; since: string } | undefined {
+    return this.#held;
+  }
+
   /** Waits until the queue is empty (or `timeoutMs` passes). */
   async flush(timeoutMs = 10_000): Promise<void> {
     const until = Date.now() + timeoutMs;
@@ -167,10 +177,15 @@ export class AuditClient {
         await this.append(item.entry, { idempotencyKey: item.key });
         if (held > 0) this.#log.info("audit reachable again; sending the held appends");
         held = 0;
+        this.#held = undefined;
       } catch (err) {
         const status = err instanceof AuditClientError ? err.status : 0;
         const passing = status === 0 || status === 429 || status >= 500;
         if (passing && !this.#closed) {
+          this.#held = {
+            reason: errorMessage(err).split("\n")[0].slice(0, 200),
+            since: this.#held?.since ?? isoTimestamp(Date.now()),
+          };
           if (held++ === 0) {
             this.#log.warn("audit append failed; holding the queue and retrying", {
               tx_id: item.entry.tx_id,

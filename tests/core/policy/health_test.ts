@@ -16,7 +16,9 @@ import { type Decision, PolicyEngine } from "../../../core/policy/engine.ts";
 import { policyHealth } from "../../../core/policy/health.ts";
 import { DecisionState } from "../../../core/policy/state.ts";
 import { RelayClient } from "../../../core/relay/mod.ts";
-import { tempDir, waitFor } from "../../helpers.ts";
+import { command as auditCommand } from "../../../cmd/audit.ts";
+import { AuditClient } from "../../../core/ledger/client/mod.ts";
+import { freePort, tempDir, waitFor } from "../../helpers.ts";
 import { canMountTmpfs, fill, mountTmpfs } from "../../support/tmpfs.ts";
 
 function startRelay(port = 0): Promise<Service> {
@@ -41,6 +43,7 @@ async function startLoop(
   relayUrl: string,
   engine?: PolicyEngine,
   onDir?: (dir: string) => void,
+  audit?: AuditClient,
 ) {
   const dir = await tempDir("iatp-policy-health-");
   onDir?.(dir.path);
@@ -59,12 +62,13 @@ async function startLoop(
     state,
     log: silentLogger,
     redeliverMs: 50,
+    audit,
   });
   await bridge.start();
   return {
     bridge,
     state,
-    health: () => policyHealth(bridge, "ref"),
+    health: () => policyHealth(bridge, "ref", null, undefined, audit),
     close: async (beforeRemove?: () => void) => {
       await bridge.close();
       await relay.close();
@@ -96,6 +100,55 @@ Deno.test("policy /health: degraded while the relay is gone, ok once it is back"
   } finally {
     await loop.close();
     await relay.close();
+  }
+});
+
+Deno.test("policy /health: degraded while the ledger is out of reach, for the loop and POST /evaluate; ok once it is back", async () => {
+  const relay = await startRelay();
+  const auditPort = freePort();
+  const dir = await tempDir("iatp-policy-health-audit-");
+  const audit = new AuditClient({
+    url: `http://127.0.0.1:${auditPort}`,
+    log: silentLogger,
+    attempts: 1,
+    timeoutMs: 2_000,
+  });
+  const loop = await startLoop(relay.url, undefined, undefined, audit);
+  const publisher = new RelayClient({ url: relay.url, log: silentLogger });
+  let ledger: Service | undefined;
+  const part = (name: string) =>
+    (loop.health().components as Record<string, Record<string, unknown>>)[name];
+  try {
+    await waitFor(() => loop.health().status === "ok", 20_000, "subscribed");
+    // The loop: the decision is recorded and published, its ledger append fails.
+    await publisher.publishNow("access.intent", { tx_id: "held-1", ...INTENT });
+    await waitFor(() => part("delivery")?.ok === false, 20_000, "delivery degraded");
+    assert.equal(loop.health().status, "degraded");
+    assert.match(
+      String(part("delivery").reason),
+      /not delivered, retried every 50 ms: audit unreachable/,
+    );
+    assert.doesNotMatch(JSON.stringify(loop.health()), /held-1/, "no tx_id on the open /health");
+    // POST /evaluate's appends go through the client's queue, held meanwhile.
+    audit.enqueue({ tx_id: "http-1", event: "access.decision", actor: "policy", payload: {} });
+    await waitFor(() => part("audit")?.ok === false, 20_000, "audit degraded");
+    assert.match(String(part("audit").reason), /wait for the ledger: audit unreachable/);
+    assert.equal(part("audit").pending, 1);
+    ledger = await auditCommand.start(
+      auditCommand.resolve({ port: auditPort, db: `${dir.path}/audit.db`, compat: "iatp" }),
+      { log: silentLogger },
+    );
+    await waitFor(() => loop.health().status === "ok", 30_000, "ok once the ledger is back");
+    assert.equal(part("audit"), undefined);
+    assert.equal(part("delivery").ok, true);
+    assert.equal(audit.pending, 0);
+  } finally {
+    await publisher.close();
+    await loop.close();
+    await audit.close(1_000);
+    await ledger?.close();
+    await relay.close();
+    await dir.remove();
   }
 });
 
