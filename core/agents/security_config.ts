@@ -31,8 +31,11 @@ export const securityShape = {
     max_memory: bytes({ help: "largest plugin memory limit accepted", default: 512 * 1024 ** 2 }),
     max_exec_time: duration({ help: "longest plugin call accepted", default: 300_000, min: 100 }),
     allowed_paths: list({
-      help: "paths plugins may be granted (prefixes); a plugin asking for more is refused",
+      help: "absolute paths plugins may be granted (prefixes); a plugin asking for more is refused",
       default: ["/proc", "/sys"],
+      // A relative entry would be judged against whatever folder the agent was started in.
+      item: /^\//,
+      itemWhat: "absolute paths",
     }),
     network_access: bool({ help: "whether plugins may be granted network access", default: false }),
   }),

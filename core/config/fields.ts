@@ -397,7 +397,9 @@ export function url<O extends FieldOptions<string>>(opts: O): Field<string, HasD
 }
 
 /** A list of strings: a YAML sequence, a repeated flag, or a comma-separated string. */
-export function list<O extends FieldOptions<string[]> & { item?: RegExp; fileRef?: boolean }>(
+export function list<
+  O extends FieldOptions<string[]> & { item?: RegExp; itemWhat?: string; fileRef?: boolean },
+>(
   opts: O,
 ): Field<string[], HasDefault<O>> {
   const item = opts.item;
@@ -407,7 +409,11 @@ export function list<O extends FieldOptions<string[]> & { item?: RegExp; fileRef
   return make(
     { ...opts, grants },
     check((v): v is string[] => Array.isArray(v) && v.every(isItem)),
-    opts.item ? `a list of strings matching ${opts.item}` : "a list of non-empty strings",
+    opts.itemWhat !== undefined
+      ? `a list of ${opts.itemWhat}`
+      : opts.item
+      ? `a list of strings matching ${opts.item}`
+      : "a list of non-empty strings",
     "LIST",
     (raw) => {
       if (typeof raw === "string") return splitList(raw);

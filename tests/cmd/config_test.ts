@@ -108,6 +108,32 @@ Deno.test("config check: exit 0 for a file that loads, 2 naming the key and line
   }
 });
 
+Deno.test("config check: a relative security.sandbox.allowed_paths entry exits 2 naming it", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir.path}/sensor.yaml`;
+    const env = { IATP_DATA_DIR: dir.path };
+    await Deno.writeTextFile(
+      file,
+      "agent:\n  id: s1\nsecurity:\n  sandbox:\n    allowed_paths: [/proc, shared/data]\n",
+    );
+    const no = await runIatp(["config", "check", "sensor", file], { env });
+    assert.equal(no.code, 2, no.stderr);
+    assert.match(
+      no.stderr,
+      /config error: security\.sandbox\.allowed_paths \(.*sensor\.yaml:5\): expected a list of absolute paths/,
+    );
+    await Deno.writeTextFile(
+      file,
+      "agent:\n  id: s1\nrelay:\n  url: http://127.0.0.1:9\nsecurity:\n  sandbox:\n    allowed_paths: [/proc, /srv/shared]\n",
+    );
+    const ok = await runIatp(["config", "check", "sensor", file], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("config check: a file that is not UTF-8 exits 2 naming config and the line", async () => {
   const dir = await tempDir();
   try {
