@@ -385,6 +385,12 @@ function splitPolicies(file: string, text: string): LoadedPolicy[] {
       );
     }
     const annotations = (json.json.annotations ?? {}) as Record<string, string>;
+    // An empty id (`@id("")`, blank, or `@id` with no value) would name the policy nowhere: a
+    // decision's reason would read "permitted by ". Refused rather than replaced by `<file>#<n>`,
+    // so the author who wrote it sees it.
+    if ("id" in annotations && (annotations.id ?? "").trim() === "") {
+      throw fault(file, line, `@id is empty: name the policy, or leave @id out for ${file}#${n}`);
+    }
     const id = annotations.id ?? `${file}#${n}`;
     if (jsonDepth(json.json.conditions) > MAX_POLICY_EXPRESSION_DEPTH) {
       throw fault(
