@@ -39,9 +39,11 @@ export async function connectEngine(
     const shown = displayUrl(url);
     if (err instanceof UrlCredentialsError) {
       // A mistake in the setting, not a server out of reach.
+      // The setting's true source (flag, env var, config file line) is filled in by the start-up
+      // report (explainStartFailure), as with every ConfigError raised while starting.
       throw new ConfigError(
         key,
-        { kind: "flag", name: key },
+        { kind: "default" },
         "a nats:// URL whose user:password@ or token@ is percent-encoded",
         `${shown} (${err.message})`,
         { cause: err },
@@ -50,7 +52,7 @@ export async function connectEngine(
     const why = errorMessage(err);
     throw new ConfigError(
       key,
-      { kind: "flag", name: key },
+      { kind: "default" },
       "a reachable NATS server with JetStream enabled",
       why.startsWith(shown) ? why : `${shown} (${why})`,
       { cause: err },

@@ -300,9 +300,11 @@ async function startShared(
     await bridge.start();
   } catch (err) {
     await bridge.close();
+    // Its source is filled in by the start-up report (explainStartFailure): a flag, an env
+    // var or a line of the config file.
     throw new ConfigError(
       "queue",
-      { kind: "flag", name: "queue" },
+      { kind: "default" },
       `the relay's stream ${config.queue_stream} and a KV bucket on ${o.nats.display}`,
       errorMessage(err),
       { cause: err },

@@ -1,13 +1,16 @@
 /**
- * Hot reload of a policy bundle directory: poll the files; when their text differs from the last
- * poll's, compare content hashes, and on change parse and validate the new set and swap it in
- * atomically (a poll that finds the same text hashes nothing: a large bundle is polled every
- * second). An invalid change keeps the last good set
+ * Hot reload of a policy bundle directory: poll the folder's entries and each file's identity
+ * (device, inode, size, mtime, ctime, a symlink's destination), reading again only files whose
+ * identity changed or that changed too recently for it to tell (`BUNDLE_SETTLE_MS`); when
+ * the text differs from the last poll's, compare content hashes, and on change parse and validate
+ * the new set and swap it in atomically (an idle poll of a large bundle reads and hashes nothing:
+ * it is polled every second). An invalid change keeps the last good set
  * and is reported (status and logs) until a good one replaces it.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
 import {
+  type BundleFileCache,
   type BundleLimits,
   bundleRef,
   parseBundle,
@@ -39,6 +42,8 @@ export class PolicyReloader {
   #lastSeen: string;
   /** The files the last poll read (undefined before the first). */
   #lastFiles: Map<string, string> | undefined;
+  /** The identity and text of the settled files the last good read found. */
+  #cache: BundleFileCache = new Map();
   /** The error of the rejected change now on disk (null while the files are the installed set). */
   #rejected: ReloadStatus["last_error"] = null;
   #busy = false;
@@ -70,7 +75,7 @@ export class PolicyReloader {
     let files: Map<string, string>;
     let ref: string;
     try {
-      files = await readBundleFiles(this.dir);
+      files = await readBundleFiles(this.dir, this.#cache);
       if (this.#lastFiles !== undefined && sameFiles(files, this.#lastFiles)) return "unchanged";
       ref = bundleRef(files);
     } catch (err) {

@@ -130,6 +130,40 @@ Deno.test({
   assert.match(alone.stderr, /relay_url/);
 });
 
+Deno.test({
+  name: "policy --queue set by env or by the config file: its start errors name that source",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const dir = await tempDir("iatp-policy-queue-source-");
+  const nats = await startNats();
+  try {
+    // A server out of reach (the engine's connection), the queue set by env.
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    const down = await runIatp(
+      ["policy", "--port", "0", "--relay-url", "http://127.0.0.1:9", "--nats-timeout", "1s"],
+      { env: { IATP_DATA_DIR: dir.path, IATP_POLICY_QUEUE: `nats://127.0.0.1:${port}` } },
+    );
+    assert.equal(down.code, 2, down.stderr);
+    assert.match(down.stderr, /queue \(env IATP_POLICY_QUEUE\): expected a reachable NATS server/);
+    // A server holding no relay stream (the shared consumer cannot open), the queue set on line 3
+    // of the config file.
+    const cfg = `${dir.path}/policy.yaml`;
+    await Deno.writeTextFile(cfg, `port: 0\nrelay_url: http://127.0.0.1:9\nqueue: ${nats.url}\n`);
+    const bare = await runIatp(["policy", "--config", cfg], { env: { IATP_DATA_DIR: dir.path } });
+    assert.equal(bare.code, 2, bare.stderr);
+    assert.match(
+      bare.stderr,
+      /queue \(\S*policy\.yaml:3\): expected the relay's stream IATP_RELAY/,
+    );
+    assert.doesNotMatch(bare.stderr, /flag --queue/);
+  } finally {
+    await nats.stop();
+    await dir.remove();
+  }
+});
+
 /** A data folder, a nats-server and a relay on its JetStream: what a `policy --queue` test runs on. */
 async function queueRig(prefix: string) {
   const dir = await tempDir(prefix);

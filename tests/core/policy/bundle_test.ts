@@ -375,3 +375,17 @@ Deno.test("a schema larger than Cedar reads in a moment is refused naming the fi
   assert.match(err.message, /^s\.cedarschema: a schema of \d+ bytes; at most 262144 are read$/);
   assert.equal(err.file, "s.cedarschema");
 });
+
+Deno.test("an empty @id is refused naming file and line, not a policy named by nothing", async () => {
+  const ok = `@id("ok")\npermit (principal, action, resource);\n`;
+  for (const id of ['@id("")', '@id(" ")', "@id"]) {
+    await refused(
+      { "a.cedar": `${ok}\n${id}\npermit (principal, action, resource);\n` },
+      /^a\.cedar:4: @id is empty: name the policy, or leave @id out for a\.cedar#1$/,
+      { file: "a.cedar", line: 4 },
+    );
+  }
+  // Left out, the id is the file and the policy's place in it.
+  const b = await load({ "a.cedar": `${ok}\npermit (principal, action, resource);\n` });
+  assert.deepEqual(b.policies.map((p) => p.id), ["ok", "a.cedar#1"]);
+});

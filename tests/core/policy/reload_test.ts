@@ -4,6 +4,7 @@ import { silentLogger } from "../../../core/log/mod.ts";
 import { loadBundle } from "../../../core/policy/bundle.ts";
 import { PolicyEngine } from "../../../core/policy/engine.ts";
 import { PolicyReloader } from "../../../core/policy/reload.ts";
+import { BUNDLE_SETTLE_MS } from "../../../core/policy/bundle.ts";
 import { policyHealth } from "../../../core/policy/health.ts";
 import { tempDir } from "../../helpers.ts";
 
@@ -112,6 +113,146 @@ Deno.test("a file refused in a readable folder is a rejected change on /health, 
     await Deno.remove(`${dir.path}/odd.cedar`);
     assert.equal(await reloader.check(), "unchanged");
     assert.equal(reloader.status().last_error, null);
+  } finally {
+    await dir.remove();
+  }
+});
+
+/** Waits until what was written so far is older than the settle window (BUNDLE_SETTLE_MS). */
+const settle = () => new Promise((r) => setTimeout(r, BUNDLE_SETTLE_MS + 300));
+
+/** Bytes this process has read so far (/proc/self/io). */
+async function bytesRead(): Promise<number> {
+  return Number(/^rchar: (\d+)$/m.exec(await Deno.readTextFile("/proc/self/io"))![1]);
+}
+
+Deno.test("an idle check of a settled bundle reads none of its files", async () => {
+  const { dir, reloader } = await seedBundle();
+  try {
+    await settle();
+    assert.equal(await reloader.check(), "unchanged"); // reads the settled files once more
+    let size = 0;
+    for await (const e of Deno.readDir(dir.path)) {
+      size += (await Deno.stat(`${dir.path}/${e.name}`)).size;
+    }
+    const before = await bytesRead();
+    assert.equal(await reloader.check(), "unchanged");
+    assert.equal(await reloader.check(), "unchanged");
+    assert.ok((await bytesRead()) - before < size, "the files were read again");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a rewrite of the same size with the same mtime is caught, fresh or settled", async () => {
+  const { dir, engine, reloader } = await seedBundle();
+  const path = `${dir.path}/seed.cedar`;
+  const when = new Date("2020-01-01T00:00:00Z");
+  try {
+    const seed = await Deno.readTextFile(path);
+    // In place (same inode), same size, mtime set back to the same instant each time.
+    const rewrite = async (from: string, to: string) => {
+      const text = await Deno.readTextFile(path);
+      assert.equal(from.length, to.length);
+      const f = await Deno.open(path, { write: true });
+      try {
+        await f.write(new TextEncoder().encode(text.replace(from, to)));
+      } finally {
+        f.close();
+      }
+      await Deno.utime(path, when, when);
+    };
+    await Deno.utime(path, when, when);
+    assert.equal(await reloader.check(), "unchanged");
+    await rewrite("session_risk < 50", "session_risk < 70");
+    assert.equal(await reloader.check(), "reloaded");
+    assert.equal(engine.evaluate(intent(60)).decision, "allow");
+    // Straight after the last: the file's identity is as the last check saw it.
+    await rewrite("session_risk < 70", "session_risk < 50");
+    assert.equal(await reloader.check(), "reloaded");
+    assert.equal(engine.evaluate(intent(60)).decision, "deny");
+    // Settled, then rewritten: only its ctime tells.
+    await settle();
+    assert.equal(await reloader.check(), "unchanged");
+    await rewrite("session_risk < 50", "session_risk < 70");
+    assert.equal(await reloader.check(), "reloaded");
+    assert.equal(engine.evaluate(intent(60)).decision, "allow");
+    assert.equal(seed.length, (await Deno.readTextFile(path)).length);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a settled bundle: a change in place, a file added and one removed are caught", async () => {
+  const { dir, engine, reloader } = await seedBundle();
+  try {
+    await settle();
+    assert.equal(await reloader.check(), "unchanged");
+    const seed = await Deno.readTextFile(`${dir.path}/seed.cedar`);
+    await Deno.writeTextFile(`${dir.path}/seed.cedar`, seed.replace("< 50", "< 700"));
+    assert.equal(await reloader.check(), "reloaded");
+    assert.equal(engine.evaluate(intent(60)).decision, "allow");
+    await settle();
+    await Deno.writeTextFile(
+      `${dir.path}/no-b.cedar`,
+      `@id("no-b") forbid (principal, action, resource);`,
+    );
+    assert.equal(await reloader.check(), "reloaded");
+    assert.equal(engine.evaluate(intent(10)).decision, "deny");
+    await settle();
+    assert.equal(await reloader.check(), "unchanged");
+    await Deno.remove(`${dir.path}/no-b.cedar`);
+    assert.equal(await reloader.check(), "reloaded");
+    assert.equal(engine.evaluate(intent(10)).decision, "allow");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a ConfigMap's ..data swap is caught, a half-made one is not installed", async () => {
+  const dir = await tempDir("iatp-policy-");
+  const seed = await Deno.readTextFile(`${DEFAULT_POLICY_DIR}/seed.cedar`);
+  const schema = await Deno.readTextFile(`${DEFAULT_POLICY_DIR}/schema.cedarschema`);
+  /** Writes a version folder the way the kubelet does, then points `..data` at it. */
+  const version = async (name: string, files: Record<string, string>) => {
+    await Deno.mkdir(`${dir.path}/${name}`);
+    for (const [f, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${dir.path}/${name}/${f}`, text);
+    }
+    await Deno.symlink(name, `${dir.path}/..data_tmp`);
+    await Deno.rename(`${dir.path}/..data_tmp`, `${dir.path}/..data`);
+  };
+  try {
+    await version("..v1", { "seed.cedar": seed, "schema.cedarschema": schema });
+    for (const f of ["seed.cedar", "schema.cedarschema"]) {
+      await Deno.symlink(`..data/${f}`, `${dir.path}/${f}`);
+    }
+    const engine = new PolicyEngine(await loadBundle(dir.path));
+    const reloader = new PolicyReloader(dir.path, engine, silentLogger);
+    assert.equal(await reloader.check(), "unchanged");
+    await settle();
+    assert.equal(await reloader.check(), "unchanged");
+    // The same size, the same names: only where `..data` leads differs.
+    await version("..v2", {
+      "seed.cedar": seed.replace("< 50", "< 70"),
+      "schema.cedarschema": schema,
+    });
+    await Deno.remove(`${dir.path}/..v1`, { recursive: true });
+    assert.equal(await reloader.check(), "reloaded");
+    assert.equal(engine.evaluate(intent(60)).decision, "allow");
+    const good = engine.bundle.ref;
+    await settle();
+    assert.equal(await reloader.check(), "unchanged");
+    // A version cut short (its seed.cedar half written) is refused; the whole one is installed.
+    await version("..v3", {
+      "seed.cedar": seed.slice(0, seed.length / 2),
+      "schema.cedarschema": schema,
+    });
+    assert.equal(await reloader.check(), "failed");
+    assert.equal(engine.bundle.ref, good);
+    await Deno.writeTextFile(`${dir.path}/..v3/seed.cedar`, seed.replace("< 50", "< 20"));
+    assert.equal(await reloader.check(), "reloaded");
+    assert.equal(engine.evaluate(intent(30)).decision, "deny");
   } finally {
     await dir.remove();
   }
