@@ -237,3 +237,50 @@ Deno.test({
     await nats.stop();
   }
 });
+
+Deno.test({
+  name: "jetstream epoch: a server restart after the stream's bounds were updated keeps the " +
+    "epoch: a client resumes with no reset and no gap",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const started: Service[] = [];
+  const relay = async (retention_events: number) => {
+    const r = await startRelay({ store: nats.url, compat: "iatp", retention_events });
+    started.push(r);
+    return r;
+  };
+  const restartServer = async () => {
+    for (const s of started.splice(0)) await s.close();
+    await nats.nodes[0].kill();
+    await nats.nodes[0].restart();
+  };
+  try {
+    const a = await relay(50);
+    const epoch = await epochOf(a.url);
+    for (let n = 1; n <= 3; n++) assert.equal((await publish(a.url, "t", { n })).status, 201);
+    await restartServer();
+    // Other bounds: this start updates the stream's configuration, after the restart.
+    const b = await relay(60);
+    assert.equal(await epochOf(b.url), epoch);
+    assert.equal((await publish(b.url, "t", { n: 4 })).status, 201);
+    await restartServer();
+
+    const c = await relay(60);
+    assert.equal(await epochOf(c.url), epoch);
+    const resumed = await openSse(c.url, "topic=t", { "Last-Event-ID": `${epoch}-2` });
+    const fifth = await publish(c.url, "t", { n: 5 });
+    assert.equal(fifth.status, 201, JSON.stringify(fifth.body));
+    assert.equal(fifth.body.id, `${epoch}-5`);
+    await resumed.until((e) => e.some((x) => x.id === `${epoch}-5`));
+    await resumed.close();
+    assert.equal(resumed.events.find((e) => e.event === "reset"), undefined);
+    assert.deepEqual(
+      resumed.messages().map((m) => [m.id, m.json.payload]),
+      [3, 4, 5].map((n) => [`${epoch}-${n}`, { n }]),
+    );
+  } finally {
+    for (const s of started) await s.close();
+    await nats.stop();
+  }
+});
