@@ -170,11 +170,22 @@ async function ensureStream(o: JetStreamStoreOptions): Promise<StreamInfo> {
   // The creation time as first seen: an update of the configuration may make a later restart
   // report another.
   const description = marked ? c.description : withEpochMarker(c.description, epochOf(info));
-  return await o.engine.jsm.streams.update(o.stream, {
+  const updated = await o.engine.jsm.streams.update(o.stream, {
     ...c,
     ...want,
     subjects: c.subjects,
     description,
+  });
+  if (marked || updated.created === info.created) return updated;
+  // Deleted and created again between the look and the update (the update never changes the
+  // creation time it reports): the record written is the old stream's, and would give the new
+  // one, numbered from 1 again, the old ids. The new stream's own takes its place.
+  o.log.warn("relay stream was created again while starting; recording its own epoch", {
+    stream: o.stream,
+  });
+  return await o.engine.jsm.streams.update(o.stream, {
+    ...updated.config,
+    description: withEpochMarker(c.description, streamEpoch(updated.created)),
   });
 }
 

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Service } from "../../../core/http/mod.ts";
 import { connectNats, NatsEngine } from "../../../core/nats/mod.ts";
-import { streamEpoch } from "../../../core/relay/jetstream_store.ts";
+import { epochOf as streamInfoEpoch, streamEpoch } from "../../../core/relay/jetstream_store.ts";
 import { StreamWriter } from "../../../core/relay/js_writer.ts";
 import { openJetStreamStore } from "../../../core/relay/on_demand.ts";
 import { natsMissing, startNats } from "../../support/nats.ts";
@@ -231,6 +231,65 @@ Deno.test({
     assert.ok(raced);
     assert.notEqual(fresh, old);
     assert.equal(store.epoch, fresh, "the new stream's event was read under the old epoch");
+  } finally {
+    await store.close();
+    await real.close();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream epoch: a stream created again while a relay starts gets its own epoch, not " +
+    "the one of the stream the relay looked at first",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const real = await connectNats({ url: nats.url, name: "test", timeoutMs: 5_000 }, quietLog);
+  // A stream made without the relay (no epoch recorded yet), holding one event.
+  const old = await real.jsm.streams.add({ name: STREAM, subjects: ["relay.>"] });
+  await real.js.publish("relay.t", "{}");
+  let fresh = "";
+  // Just before the relay's first update of the stream, it is deleted and created again.
+  const streams = new Proxy(real.jsm.streams, {
+    get(target, key) {
+      if (key === "update") {
+        return async (...args: Parameters<typeof target.update>) => {
+          if (!fresh) {
+            await real.jsm.streams.delete(STREAM);
+            const made = await real.jsm.streams.add({ name: STREAM, subjects: ["relay.>"] });
+            fresh = streamEpoch(made.created);
+          }
+          return await target.update(...args);
+        };
+      }
+      const v = Reflect.get(target, key);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const jsm = new Proxy(real.jsm, {
+    get: (target, key) => key === "streams" ? streams : Reflect.get(target, key),
+  });
+  const engine = new NatsEngine(real.client, real.nc, real.js, jsm, real.display, quietLog);
+  const store = await openJetStreamStore({
+    engine,
+    log: quietLog,
+    stream: STREAM,
+    prefix: "relay",
+    replicas: 1,
+    retention: { maxEventsPerTopic: 10, maxAgeMs: 0, maxTopics: 10 },
+    maxPayloadBytes: 1024,
+    duplicateWindowMs: 60_000,
+    cacheEvents: 10,
+    maxPendingPublishes: 10,
+    publishTimeoutMs: 5_000,
+    catchupTimeoutMs: 5_000,
+  });
+  try {
+    assert.ok(fresh, "the stream was created again during the start");
+    assert.notEqual(fresh, streamEpoch(old.created));
+    assert.equal(store.epoch, fresh);
+    assert.match((await real.jsm.streams.info(STREAM)).config.description ?? "", /iatp-epoch:/);
+    assert.equal(streamInfoEpoch(await real.jsm.streams.info(STREAM)), fresh);
   } finally {
     await store.close();
     await real.close();
