@@ -98,11 +98,12 @@ const EPOCH_MARKER = /(?:^|\s)iatp-epoch:([0-9a-z]+)(?=\s|$)/;
 
 /**
  * The epoch of the stream `info` describes: the one its description records, else its creation
- * time's. Why recorded: nats-server 2.9 restores a stream's `created` after a restart but keeps
- * the restart's time in its store, and writes that to disk on the next update of the stream's
- * configuration; after the restart that follows, `created` reports the earlier restart's time
- * while the stream and its numbering go on. The description, which a stream created again starts
- * without, keeps the creation time as first seen.
+ * time's. Why recorded: a single nats-server 2.9 (not a cluster, whose meta group keeps it)
+ * restores a stream's `created` after a restart but keeps the restart's time in its store, and
+ * writes that to disk on the next update of the stream's configuration; after the restart that
+ * follows, `created` reports the earlier restart's time while the stream and its numbering go
+ * on. The description, which a stream created again starts without, keeps the creation time as
+ * first seen.
  */
 export function epochOf(info: StreamInfo): string {
   return EPOCH_MARKER.exec(info.config.description ?? "")?.[1] ?? streamEpoch(info.created);
