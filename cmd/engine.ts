@@ -9,6 +9,7 @@ import { ConfigError, errorMessage } from "../core/errors/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import {
   connectNats,
+  credentialsError,
   displayUrl,
   type NatsEngine,
   type NatsSection,
@@ -18,7 +19,8 @@ import {
 
 /**
  * Connects to the engine at `url` (the value of setting `key`).
- * @throws {ConfigError} naming `key` and the URL (without credentials) when it cannot be reached
+ * @throws {ConfigError} naming `key` and the URL (without credentials) when it cannot be reached,
+ * or the `nats` setting that gave credentials the server refused (`nats.password`...)
  */
 export async function connectEngine(
   key: string,
@@ -32,10 +34,14 @@ export async function connectEngine(
     password: resolveSecretSetting("nats.password", section.password),
     token: resolveSecretSetting("nats.token", section.token),
   };
+  const settings = natsSettings(url, resolved, name);
   try {
-    return await connectNats(natsSettings(url, resolved, name), log);
+    return await connectNats(settings, log);
   } catch (err) {
     if (err instanceof ConfigError) throw err; // a file a nats setting names
+    // Refused credentials given by a nats setting: that setting is the mistake, not the URL.
+    const refused = credentialsError(err, settings);
+    if (refused) throw refused;
     const shown = displayUrl(url);
     if (err instanceof UrlCredentialsError) {
       // A mistake in the setting, not a server out of reach.

@@ -16,6 +16,7 @@ import { resolveSecretSetting } from "../auth/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 import {
   connectNats,
+  credentialsError,
   displayUrl,
   type NatsEngine,
   natsSettings,
@@ -209,9 +210,10 @@ export async function openTaskQueue(
     password: resolveSecretSetting("nats.password", config.nats.password),
     token: resolveSecretSetting("nats.token", config.nats.token),
   };
+  const settings = natsSettings(url, nats, `iatp-action-${rt.agentId}`);
   let engine: NatsEngine | undefined;
   try {
-    engine = await connectNats(natsSettings(url, nats, `iatp-action-${rt.agentId}`), rt.log);
+    engine = await connectNats(settings, rt.log);
     const source = new QueuedTaskSource(rt, sink, policy, {
       engine,
       group,
@@ -225,6 +227,9 @@ export async function openTaskQueue(
   } catch (err) {
     await engine?.close();
     if (err instanceof ConfigError) throw err; // a file a nats setting names
+    // Refused credentials given by a nats setting: that setting is the mistake, not the URL.
+    const refused = credentialsError(err, settings);
+    if (refused) throw refused;
     throw new ConfigError(
       "relay.queue",
       { kind: "default" },

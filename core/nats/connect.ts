@@ -10,7 +10,7 @@ import { backoffDelay } from "../async/mod.ts";
 import { readBytesWithin, readTextWithin, unreadableWhy } from "../config/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 import { type Logger, registerSecret } from "../log/mod.ts";
-import { loadNatsClient, type NatsClient } from "./client.ts";
+import { loadedNatsClient, loadNatsClient, type NatsClient } from "./client.ts";
 import { EngineUnavailableError } from "./errors.ts";
 import type { NatsSettings } from "./settings/mod.ts";
 
@@ -235,6 +235,46 @@ async function settingFile<T>(
       cause: err,
     });
   }
+}
+
+/**
+ * A ConfigError naming the setting that gave the credentials the server refused (`nats.creds`,
+ * else `nats.password` with `nats.user`, else `nats.token`) when `err` (or a cause of it) is the
+ * server refusing the connection's authorization; otherwise undefined, also when the
+ * credentials came written in the URL (its own setting is the one to name) or there were none.
+ * The message names the URL without credentials, never a secret.
+ * @example
+ * ```ts
+ * try { await connectNats(s, log); } catch (err) { throw credentialsError(err, s) ?? err; }
+ * ```
+ */
+export function credentialsError(err: unknown, s: NatsSettings): ConfigError | undefined {
+  const t = loadedNatsClient()?.transport;
+  if (!t) return undefined;
+  let refused: Error | undefined;
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
+    if (e instanceof t.AuthorizationError || e instanceof t.UserAuthenticationExpiredError) {
+      refused = e;
+      break;
+    }
+  }
+  if (!refused) return undefined;
+  // The precedence of connectOptions: a creds file, else user and password, else a token.
+  const [key, expected] = s.creds !== undefined
+    ? ["nats.creds", "a credentials file the NATS server accepts"]
+    : s.user !== undefined
+    ? ["nats.password", "a password the NATS server accepts for nats.user"]
+    : s.token !== undefined
+    ? ["nats.token", "a token the NATS server accepts"]
+    : [undefined, ""];
+  if (key === undefined) return undefined;
+  return new ConfigError(
+    key,
+    { kind: "default" },
+    expected,
+    `one ${displayUrl(s.url)} refused (${errorMessage(refused)})`,
+    { cause: err },
+  );
 }
 
 let resetGuard = false;

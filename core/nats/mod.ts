@@ -21,6 +21,7 @@ export {
 } from "./client.ts";
 export {
   connectNats,
+  credentialsError,
   displayUrl,
   NatsEngine,
   natsServers,

@@ -1,10 +1,11 @@
 /**
  * The relay's log in a NATS JetStream stream, shared by any number of relay replicas. The
  * stream sequence is the relay-wide sequence and the stream's creation time its epoch, so an
- * SSE id means the same on every replica. Each replica tails the stream with an ordered
- * consumer into its {@linkcode StreamIndex} and hands every event to its fan-out in sequence
- * order; its own publishes come back the same way. History bounds are the stream's
- * `max_msgs_per_subject` and `max_age`.
+ * SSE id means the same on every replica. The epoch is recorded in the stream's description the
+ * first time a relay opens it, and read from there after (see {@linkcode epochOf}). Each replica
+ * tails the stream with an ordered consumer into its {@linkcode StreamIndex} and hands every
+ * event to its fan-out in sequence order; its own publishes come back the same way. History
+ * bounds are the stream's `max_msgs_per_subject` and `max_age`.
  *
  * A stream deleted and created again (by another replica's start) is a new history: its
  * numbering starts over. A replica notices the new creation time whenever its tail's consumer is
@@ -92,6 +93,28 @@ export function streamEpoch(created: string): string {
   return ns.toString(36);
 }
 
+/** The epoch marker in a stream's description: `iatp-epoch:<epoch>`. */
+const EPOCH_MARKER = /(?:^|\s)iatp-epoch:([0-9a-z]+)(?=\s|$)/;
+
+/**
+ * The epoch of the stream `info` describes: the one its description records, else its creation
+ * time's. Why recorded: a single nats-server 2.9 (not a cluster, whose meta group keeps it)
+ * restores a stream's `created` after a restart but keeps the restart's time in its store, and
+ * writes that to disk on the next update of the stream's configuration; after the restart that
+ * follows, `created` reports the earlier restart's time while the stream and its numbering go
+ * on. The description, which a stream created again starts without, keeps the creation time as
+ * first seen.
+ */
+export function epochOf(info: StreamInfo): string {
+  return EPOCH_MARKER.exec(info.config.description ?? "")?.[1] ?? streamEpoch(info.created);
+}
+
+/** `description` with the epoch marker for `epoch` added (after any text already there). */
+function withEpochMarker(description: string | undefined, epoch: string): string {
+  const text = (description ?? "").trim();
+  return `${text ? `${text} ` : "iatp relay events "}iatp-epoch:${epoch}`;
+}
+
 function streamConfig(o: JetStreamStoreOptions): Partial<StreamConfig> & { name: string } {
   return {
     name: o.stream,
@@ -112,7 +135,10 @@ function streamConfig(o: JetStreamStoreOptions): Partial<StreamConfig> & { name:
   };
 }
 
-/** Creates the stream, or brings an existing one's bounds to the settings. */
+/**
+ * Creates the stream, or brings an existing one's bounds to the settings; either way records its
+ * epoch in its description when it does not hold one yet (see {@linkcode epochOf}).
+ */
 async function ensureStream(o: JetStreamStoreOptions): Promise<StreamInfo> {
   const want = streamConfig(o);
   let info: StreamInfo;
@@ -121,7 +147,7 @@ async function ensureStream(o: JetStreamStoreOptions): Promise<StreamInfo> {
   } catch (err) {
     if (!/not found/i.test(errorMessage(err))) throw err;
     o.log.info("creating relay stream", { stream: o.stream, replicas: o.replicas });
-    return await o.engine.jsm.streams.add(want);
+    info = await o.engine.jsm.streams.add(want);
   }
   const c = info.config;
   // Events are written to `<prefix>.<topic>`: a stream that does not hold them would leave the
@@ -137,9 +163,31 @@ async function ensureStream(o: JetStreamStoreOptions): Promise<StreamInfo> {
   }
   const differs = (["max_msgs_per_subject", "max_age", "duplicate_window", "max_msg_size"] as const)
     .filter((k) => c[k] !== want[k]);
-  if (differs.length === 0 && c.allow_direct) return info;
-  o.log.warn("relay stream bounds differ from the settings; updating", { changed: differs });
-  return await o.engine.jsm.streams.update(o.stream, { ...c, ...want, subjects: c.subjects });
+  const marked = EPOCH_MARKER.test(c.description ?? "");
+  if (differs.length === 0 && c.allow_direct && marked) return info;
+  if (differs.length > 0 || !c.allow_direct) {
+    o.log.warn("relay stream bounds differ from the settings; updating", { changed: differs });
+  }
+  // The creation time as first seen: an update of the configuration may make a later restart
+  // report another.
+  const description = marked ? c.description : withEpochMarker(c.description, epochOf(info));
+  const updated = await o.engine.jsm.streams.update(o.stream, {
+    ...c,
+    ...want,
+    subjects: c.subjects,
+    description,
+  });
+  if (marked || updated.created === info.created) return updated;
+  // Deleted and created again between the look and the update (the update never changes the
+  // creation time it reports): the record written is the old stream's, and would give the new
+  // one, numbered from 1 again, the old ids. The new stream's own takes its place.
+  o.log.warn("relay stream was created again while starting; recording its own epoch", {
+    stream: o.stream,
+  });
+  return await o.engine.jsm.streams.update(o.stream, {
+    ...updated.config,
+    description: withEpochMarker(c.description, streamEpoch(updated.created)),
+  });
 }
 
 /**
@@ -181,7 +229,7 @@ export async function openJetStreamStore(o: JetStreamStoreOptions): Promise<JetS
       },
     );
   }
-  const store = new JetStreamStore(o, streamEpoch(info.created));
+  const store = new JetStreamStore(o, epochOf(info));
   await store.start(info);
   return store;
 }
@@ -316,7 +364,7 @@ export class JetStreamStore implements RemoteRelayStore {
    * first event. Returns true when the epoch changed.
    */
   #follow(info: StreamInfo): boolean {
-    const epoch = streamEpoch(info.created);
+    const epoch = epochOf(info);
     if (epoch === this.#epoch || this.#closed) return false;
     this.o.log.warn("relay stream was created again; following its new history", {
       stream: this.o.stream,
@@ -368,7 +416,7 @@ export class JetStreamStore implements RemoteRelayStore {
       await this.waitFor(target, Math.min(100, left));
     }
     // Unless the stream was created again meanwhile: its numbering is not the target's.
-    if (streamEpoch(info.created) === this.#epoch) this.#index.advanceTo(target);
+    if (epochOf(info) === this.#epoch) this.#index.advanceTo(target);
     this.o.log.info("relay stream tail caught up", {
       stream: this.o.stream,
       last_seq: this.#index.lastSeq,

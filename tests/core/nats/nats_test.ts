@@ -1,11 +1,12 @@
 /**
  * core/nats without a server: the server list of a `nats://` URL, the URL shown in logs (no
  * credentials), topic names as subject tokens and back, and which errors count as an outage
- * (the client's own errors once it is loaded).
+ * (the client's own errors once it is loaded), and which setting a refusal of credentials names.
  * @module
  */
 import assert from "node:assert/strict";
 import {
+  credentialsError,
   displayUrl,
   EngineUnavailableError,
   isEngineOutage,
@@ -110,4 +111,25 @@ Deno.test("splitUrlCredentials takes user:password@ or token@ out of the servers
       e instanceof UrlCredentialsError && /percent-encoded/.test(e.message) &&
       !/50%off/.test(e.message),
   );
+});
+
+Deno.test("refused credentials name the nats setting that gave them, never the secret", async () => {
+  const { transport } = await loadNatsClient();
+  const url = "nats://127.0.0.1:4222";
+  const refused = new EngineUnavailableError(`${url}: Authorization Violation`, {
+    cause: new transport.AuthorizationError("Authorization Violation"),
+  });
+  const base = { url, name: "t", timeoutMs: 1_000 };
+  const named = (s: Parameters<typeof credentialsError>[1]) => credentialsError(refused, s)?.key;
+  assert.equal(named({ ...base, user: "u", password: "pw-secret-1" }), "nats.password");
+  assert.equal(named({ ...base, token: "tok-secret-1" }), "nats.token");
+  assert.equal(named({ ...base, creds: "/x.creds", user: "u", password: "p" }), "nats.creds");
+  // Credentials in the URL (or none): the URL's own setting is named by the caller.
+  assert.equal(named({ ...base, url: "nats://u:pw@127.0.0.1:4222" }), undefined);
+  assert.equal(named(base), undefined);
+  const err = credentialsError(refused, { ...base, user: "u", password: "pw-secret-1" });
+  assert.match(err?.message ?? "", /^nats\.password \(.*127\.0\.0\.1:4222.*Authorization/);
+  assert.doesNotMatch(err?.message ?? "", /pw-secret-1/);
+  const other = new EngineUnavailableError(`${url}: connection refused`);
+  assert.equal(credentialsError(other, { ...base, user: "u", password: "p" }), undefined);
 });

@@ -167,6 +167,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "jetstream relay: a password the server refuses is a config error naming nats.password " +
+    "(not store), without the password",
+  ignore,
+}, async () => {
+  const nats = await startNats(1, { user: "relay", pass: "right-pw-1" });
+  try {
+    await assert.rejects(
+      startRelay({
+        store: nats.url,
+        nats: { user: "relay", password: "wrong-pw-secret-1", timeout: 1_000 },
+      }),
+      (err: Error) => {
+        assert.equal((err as Error & { key?: string }).key, "nats.password", err.message);
+        assert.match(err.message, /^nats\.password \(/);
+        assert.match(err.message, /127\.0\.0\.1/);
+        assert.match(err.message, /Authorization Violation/);
+        assert.doesNotMatch(err.message, /wrong-pw-secret-1|right-pw-1/);
+        return true;
+      },
+    );
+  } finally {
+    await nats.stop();
+  }
+});
+
+Deno.test({
   name: "jetstream relay: two replicas writing one topic at once: every publish acknowledged, " +
     "both replicas replay the same events in the same order, with no false reset",
   ignore,

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Service } from "../../../core/http/mod.ts";
 import { connectNats, NatsEngine } from "../../../core/nats/mod.ts";
-import { streamEpoch } from "../../../core/relay/jetstream_store.ts";
+import { epochOf as streamInfoEpoch, streamEpoch } from "../../../core/relay/jetstream_store.ts";
 import { StreamWriter } from "../../../core/relay/js_writer.ts";
 import { openJetStreamStore } from "../../../core/relay/on_demand.ts";
 import { natsMissing, startNats } from "../../support/nats.ts";
@@ -234,6 +234,112 @@ Deno.test({
   } finally {
     await store.close();
     await real.close();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream epoch: a stream created again while a relay starts gets its own epoch, not " +
+    "the one of the stream the relay looked at first",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const real = await connectNats({ url: nats.url, name: "test", timeoutMs: 5_000 }, quietLog);
+  // A stream made without the relay (no epoch recorded yet), holding one event.
+  const old = await real.jsm.streams.add({ name: STREAM, subjects: ["relay.>"] });
+  await real.js.publish("relay.t", "{}");
+  let fresh = "";
+  // Just before the relay's first update of the stream, it is deleted and created again.
+  const streams = new Proxy(real.jsm.streams, {
+    get(target, key) {
+      if (key === "update") {
+        return async (...args: Parameters<typeof target.update>) => {
+          if (!fresh) {
+            await real.jsm.streams.delete(STREAM);
+            const made = await real.jsm.streams.add({ name: STREAM, subjects: ["relay.>"] });
+            fresh = streamEpoch(made.created);
+          }
+          return await target.update(...args);
+        };
+      }
+      const v = Reflect.get(target, key);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const jsm = new Proxy(real.jsm, {
+    get: (target, key) => key === "streams" ? streams : Reflect.get(target, key),
+  });
+  const engine = new NatsEngine(real.client, real.nc, real.js, jsm, real.display, quietLog);
+  const store = await openJetStreamStore({
+    engine,
+    log: quietLog,
+    stream: STREAM,
+    prefix: "relay",
+    replicas: 1,
+    retention: { maxEventsPerTopic: 10, maxAgeMs: 0, maxTopics: 10 },
+    maxPayloadBytes: 1024,
+    duplicateWindowMs: 60_000,
+    cacheEvents: 10,
+    maxPendingPublishes: 10,
+    publishTimeoutMs: 5_000,
+    catchupTimeoutMs: 5_000,
+  });
+  try {
+    assert.ok(fresh, "the stream was created again during the start");
+    assert.notEqual(fresh, streamEpoch(old.created));
+    assert.equal(store.epoch, fresh);
+    assert.match((await real.jsm.streams.info(STREAM)).config.description ?? "", /iatp-epoch:/);
+    assert.equal(streamInfoEpoch(await real.jsm.streams.info(STREAM)), fresh);
+  } finally {
+    await store.close();
+    await real.close();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream epoch: a server restart after the stream's bounds were updated keeps the " +
+    "epoch: a client resumes with no reset and no gap",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const started: Service[] = [];
+  const relay = async (retention_events: number) => {
+    const r = await startRelay({ store: nats.url, compat: "iatp", retention_events });
+    started.push(r);
+    return r;
+  };
+  const restartServer = async () => {
+    for (const s of started.splice(0)) await s.close();
+    await nats.nodes[0].kill();
+    await nats.nodes[0].restart();
+  };
+  try {
+    const a = await relay(50);
+    const epoch = await epochOf(a.url);
+    for (let n = 1; n <= 3; n++) assert.equal((await publish(a.url, "t", { n })).status, 201);
+    await restartServer();
+    // Other bounds: this start updates the stream's configuration, after the restart.
+    const b = await relay(60);
+    assert.equal(await epochOf(b.url), epoch);
+    assert.equal((await publish(b.url, "t", { n: 4 })).status, 201);
+    await restartServer();
+
+    const c = await relay(60);
+    assert.equal(await epochOf(c.url), epoch);
+    const resumed = await openSse(c.url, "topic=t", { "Last-Event-ID": `${epoch}-2` });
+    const fifth = await publish(c.url, "t", { n: 5 });
+    assert.equal(fifth.status, 201, JSON.stringify(fifth.body));
+    assert.equal(fifth.body.id, `${epoch}-5`);
+    await resumed.until((e) => e.some((x) => x.id === `${epoch}-5`));
+    await resumed.close();
+    assert.equal(resumed.events.find((e) => e.event === "reset"), undefined);
+    assert.deepEqual(
+      resumed.messages().map((m) => [m.id, m.json.payload]),
+      [3, 4, 5].map((n) => [`${epoch}-${n}`, { n }]),
+    );
+  } finally {
+    for (const s of started) await s.close();
     await nats.stop();
   }
 });
