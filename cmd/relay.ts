@@ -273,7 +273,7 @@ async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStor
       if (err instanceof ConfigError) throw err; // a stream that is not the relay's
       throw new ConfigError(
         "store",
-        { kind: "flag", name: "store" },
+        { kind: "default" }, // the start-up report puts in the setting's true source
         "a NATS JetStream server where the relay stream can be opened",
         errorMessage(err),
         { cause: err },
@@ -288,7 +288,7 @@ async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStor
     if (err instanceof FileInUseError || err instanceof NewerSchemaError) throw err;
     throw new ConfigError(
       "store",
-      { kind: "flag", name: "store" },
+      { kind: "default" }, // the start-up report puts in the setting's true source
       "a writable SQLite file path",
       `${path} (${errorMessage(err)})`,
       { cause: err },

@@ -3,7 +3,8 @@
  * tables built here by hand, with no schema stamp) opens with this release, keeps what it held
  * and is stamped with its store's schema version; a file a newer release stamped is refused
  * before anything is written to it (its bytes unchanged), and a service started on one stops
- * with exit 2 naming the setting and the file. (An agent's state file: tests/core/agents.)
+ * with exit 2 naming the setting and the file. (An agent's state file: tests/core/agents.) A relay
+ * store file that cannot be opened names where `store` was set (config file line, env).
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -195,6 +196,32 @@ Deno.test("a service started on a file a newer release wrote stops with exit 2 n
     assert.match(relay.stderr, /^iatp relay: config error: store \(env IATP_RELAY_STORE\): /);
     assert.ok(relay.stderr.includes(`${relayDb} of schema version 7`), relay.stderr);
     assert.equal(userVersion(relayDb), 7);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a relay sqlite: store that cannot be opened names where store was set", async () => {
+  const dir = await tempDir("iatp relay store é ");
+  try {
+    const file = `${dir.path}/no folder/relay.db`;
+    const config = `${dir.path}/relay.yaml`;
+    await Deno.writeTextFile(config, `store: ${JSON.stringify(`sqlite:${file}`)}\n`);
+    const fromFile = await runIatp(["relay", "--port", "0", "--workers", "1", "--config", config], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(fromFile.code, 2, fromFile.stderr);
+    assert.ok(
+      fromFile.stderr.startsWith(
+        `iatp relay: config error: store (${config}:1): expected a writable SQLite file path, found ${file} (`,
+      ),
+      fromFile.stderr,
+    );
+    const fromEnv = await runIatp(["relay", "--port", "0", "--workers", "1"], {
+      env: { IATP_DATA_DIR: dir.path, IATP_RELAY_STORE: `sqlite:${file}` },
+    });
+    assert.equal(fromEnv.code, 2, fromEnv.stderr);
+    assert.match(fromEnv.stderr, /^iatp relay: config error: store \(env IATP_RELAY_STORE\): /);
   } finally {
     await dir.remove();
   }
