@@ -18,7 +18,7 @@ import {
   str,
   textLength,
 } from "../core/config/mod.ts";
-import { ConfigError, errorMessage, FileInUseError } from "../core/errors/mod.ts";
+import { ConfigError, errorMessage, FileInUseError, NewerSchemaError } from "../core/errors/mod.ts";
 import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
 import { createLogger, type Logger, registerSecret } from "../core/log/mod.ts";
 import { natsFields } from "../core/nats/mod.ts";
@@ -273,7 +273,7 @@ async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStor
       if (err instanceof ConfigError) throw err; // a stream that is not the relay's
       throw new ConfigError(
         "store",
-        { kind: "flag", name: "store" },
+        { kind: "default" }, // the start-up report puts in the setting's true source
         "a NATS JetStream server where the relay stream can be opened",
         errorMessage(err),
         { cause: err },
@@ -284,10 +284,11 @@ async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStor
   try {
     return await openSqliteStore(path, retention);
   } catch (err) {
-    if (err instanceof FileInUseError) throw err; // named with its setting's source at start
+    // Named with its setting's source at start (as is a file a newer release wrote).
+    if (err instanceof FileInUseError || err instanceof NewerSchemaError) throw err;
     throw new ConfigError(
       "store",
-      { kind: "flag", name: "store" },
+      { kind: "default" }, // the start-up report puts in the setting's true source
       "a writable SQLite file path",
       `${path} (${errorMessage(err)})`,
       { cause: err },

@@ -11,7 +11,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { onceUntilFailure } from "../async/mod.ts";
-import { joinPath, lateImport, lockWriter } from "../config/mod.ts";
+import { joinPath, lateImport, lockWriter, refuseNewerSchema, stampSchema } from "../config/mod.ts";
 import { PRIVATE_FILE_MODE } from "./layout.ts";
 import type { ComponentHealth } from "./health.ts";
 
@@ -35,6 +35,12 @@ export type ClaimOutcome =
   | { kind: "new" }
   | { kind: "active"; state: InstructionState }
   | { kind: "done"; row: InstructionRow };
+
+/**
+ * The schema version of an agent's state file (SQLite's user_version; files from before the
+ * stamp read 0, of the same tables).
+ */
+export const AGENT_STATE_SCHEMA_VERSION = 1;
 
 /** How long a writer waits for another process holding the database. */
 const STATE_BUSY_TIMEOUT_MS = 5_000;
@@ -143,9 +149,10 @@ export class AgentState {
     this.#write(() => {
       const db = new DatabaseSync(this.file);
       try {
+        refuseNewerSchema(db, this.file, AGENT_STATE_SCHEMA_VERSION); // before anything is written
         this.#open = { db, st: AgentState.#prepare(db) };
       } catch (err) {
-        db.close();
+        if (db.isOpen) db.close();
         throw err;
       }
       Deno.chmodSync(this.file, PRIVATE_FILE_MODE);
@@ -156,6 +163,7 @@ export class AgentState {
     db.exec(`PRAGMA busy_timeout=${STATE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode=WAL;`);
     db.exec("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;");
     db.exec(SCHEMA);
+    stampSchema(db, AGENT_STATE_SCHEMA_VERSION);
     const p = (sql: string) => db.prepare(sql);
     return {
       claim: p(`INSERT INTO instructions(id, state, source, instruction, created_at)

@@ -5,7 +5,14 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
+import { refuseNewerSchema, stampSchema } from "../config/mod.ts";
 import { DEFAULT_REPLAY_MAX_ENTRIES } from "./agent/mod.ts";
+
+/**
+ * The schema version of a replay store file (SQLite's user_version; files from before the stamp
+ * read 0, of the same table).
+ */
+export const REPLAY_SCHEMA_VERSION = 1;
 
 /** Default replay window (REPLAY_TTL_SECS upstream: 600). */
 const DEFAULT_REPLAY_TTL_MS = 600_000;
@@ -37,6 +44,7 @@ export class ReplayStore {
     this.#now = opts.now ?? Date.now;
     this.#db = new DatabaseSync(opts.path);
     try {
+      refuseNewerSchema(this.#db, opts.path, REPLAY_SCHEMA_VERSION); // before anything is written
       // WAL + NORMAL: a crash may lose the last few ids at most, never corrupt the file.
       this.#db.exec(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=2000;",
@@ -45,10 +53,11 @@ export class ReplayStore {
         "CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL)",
       );
       this.#db.exec("CREATE INDEX IF NOT EXISTS seen_expiry ON seen (expires_ms)");
+      stampSchema(this.#db, REPLAY_SCHEMA_VERSION);
       this.#prune(true);
       this.#count = this.#countRows();
     } catch (err) {
-      this.#db.close(); // a file that is no database: nothing stays open until the next try
+      if (this.#db.isOpen) this.#db.close(); // a file that is no database: nothing stays open until the next try
       throw err;
     }
   }

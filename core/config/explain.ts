@@ -2,11 +2,11 @@
  * Start-up failures told in the configuration's terms: a ConfigError raised while starting (where
  * the value's origin is not known) gets the true source of its setting, a port already in use
  * names the setting, the address and the port, a store file another process writes names the
- * setting that names it, and a missing file, or one that cannot be created
+ * setting that names it, so does a store file a newer release wrote, and a missing file, or one that cannot be created
  * or opened (a read-only or full disk, a folder in its place), names the setting that named it.
  * @module
  */
-import { ConfigError, type ConfigSource, FileInUseError } from "../errors/mod.ts";
+import { ConfigError, type ConfigSource, FileInUseError, NewerSchemaError } from "../errors/mod.ts";
 import { getIn } from "./file.ts";
 import type { Leaf } from "./leaves.ts";
 
@@ -35,6 +35,7 @@ export function explainStartFailure(err: unknown, ctx: StartContext): unknown {
   }
   if (err instanceof Deno.errors.AddrInUse) return busyPort(err, ctx) ?? err;
   if (err instanceof FileInUseError) return busyFile(err, ctx) ?? err;
+  if (err instanceof NewerSchemaError) return newerFile(err, ctx) ?? err;
   if (err instanceof Deno.errors.NotFound) return missingFile(err, ctx) ?? err;
   return unusableFile(err, ctx) ?? err;
 }
@@ -110,15 +111,33 @@ function unusableFile(err: unknown, ctx: StartContext): ConfigError | undefined 
  * is in, when one does.
  */
 function busyFile(err: FileInUseError, ctx: StartContext): ConfigError | undefined {
+  const leaf = storeLeaf(err.path, ctx);
+  if (!leaf) return undefined;
+  return fileInUseError(leaf.key, ctx.sources.get(leaf.key) ?? { kind: "default" }, err);
+}
+
+/** The setting naming the store file `path`, else the folder setting it is in (`iatp up`'s data_dir). */
+function storeLeaf(path: string, ctx: StartContext): Leaf | undefined {
   const named = (match: (granted: string) => boolean) =>
     ctx.leaves.find((l) => {
       const value = getIn(ctx.config, l.path);
       return value !== undefined && (l.field.grants?.(value) ?? []).some((g) => match(g.path));
     });
-  // The setting naming that very file, else the folder setting it is in (`iatp up`'s data_dir).
-  const leaf = named((p) => p === err.path) ?? named((p) => err.path.startsWith(`${p}/`));
+  return named((p) => p === path) ?? named((p) => path.startsWith(`${p}/`));
+}
+
+/** A ConfigError for the setting naming the store file a newer release wrote, when one does. */
+function newerFile(err: NewerSchemaError, ctx: StartContext): ConfigError | undefined {
+  const leaf = storeLeaf(err.path, ctx);
   if (!leaf) return undefined;
-  return fileInUseError(leaf.key, ctx.sources.get(leaf.key) ?? { kind: "default" }, err);
+  return new ConfigError(
+    leaf.key,
+    ctx.sources.get(leaf.key) ?? { kind: "default" },
+    `a store file of schema version ${err.known} or older (run the release that wrote it, ` +
+      "or restore the copy taken before the upgrade)",
+    `${err.path} of schema version ${err.found}, written by a newer iatp release`,
+    { cause: err },
+  );
 }
 
 /**

@@ -164,6 +164,27 @@ export class FileInUseError extends Error {
   }
 }
 
+/**
+ * A store file written by a newer iatp release: its schema version (SQLite's `user_version`) is
+ * past the one this release reads. Nothing is written to it; starting on it is a configuration
+ * error of the setting that names the file (run the newer release, or restore the copy of the
+ * file taken before the upgrade).
+ */
+export class NewerSchemaError extends Error {
+  override name = "NewerSchemaError";
+  /**
+   * @param path the store file
+   * @param found its schema version
+   * @param known the newest schema version of this store that this release reads
+   */
+  constructor(readonly path: string, readonly found: number, readonly known: number) {
+    super(
+      `${path} has schema version ${found}, written by a newer iatp release ` +
+        `(this one reads up to ${known})`,
+    );
+  }
+}
+
 /** A failed verification or check (exit 1), e.g. a tampered ledger. */
 export class CheckFailedError extends Error {
   override name = "CheckFailedError";
@@ -181,7 +202,7 @@ export function httpStatusOf(err: unknown): number {
 /** Exit code for any thrown value reaching the top of a CLI command. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError || err instanceof ConfigError) return EXIT_USAGE;
-  if (err instanceof FileInUseError) return EXIT_USAGE;
+  if (err instanceof FileInUseError || err instanceof NewerSchemaError) return EXIT_USAGE;
   if (err instanceof CheckFailedError) return EXIT_FAILED_CHECK;
   return 1;
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { openLocked } from "../config/mod.ts";
+import { openLocked, refuseNewerSchema, stampSchema } from "../config/mod.ts";
 import type { NewNode } from "./proof/mod.ts";
 import { NotALedgerError } from "./errors.ts";
 
@@ -36,6 +36,12 @@ export interface CommitBatch {
   nodes: NewNode[];
   checkpoint: CheckpointRow;
 }
+
+/**
+ * The schema version of a ledger file (SQLite's user_version; files from before the stamp read
+ * 0, of the same tables).
+ */
+export const LEDGER_SCHEMA_VERSION = 1;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -156,15 +162,15 @@ export class LedgerStore {
       readOnly,
     ));
     this.db.exec("PRAGMA busy_timeout = 5000");
-    if (!readOnly) {
-      // Nothing is written to a file that is not a ledger (nor its journal mode changed).
-      try {
-        refuseNonLedger(this.db);
-      } catch (err) {
-        this.db.close();
-        this.#lock?.close();
-        throw err;
-      }
+    // Nothing is written to a file that is not a ledger, or one a newer release wrote (nor its
+    // journal mode changed); nor is such a file verified as this release reads a ledger.
+    try {
+      if (!readOnly) refuseNonLedger(this.db);
+      refuseNewerSchema(this.db, path, LEDGER_SCHEMA_VERSION);
+    } catch (err) {
+      if (this.db.isOpen) this.db.close();
+      this.#lock?.close();
+      throw err;
     }
     if (opts.readOnly) {
       // Verification streams the whole file once: map it and keep a large page cache.
@@ -174,6 +180,7 @@ export class LedgerStore {
       this.db.exec("PRAGMA journal_mode = WAL");
       this.db.exec("PRAGMA synchronous = FULL");
       this.db.exec(SCHEMA);
+      stampSchema(this.db, LEDGER_SCHEMA_VERSION);
     }
     const p = (sql: string) => this.db.prepare(sql);
     this.#s = {

@@ -5,9 +5,15 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { openLocked } from "../config/mod.ts";
+import { openLocked, refuseNewerSchema, stampSchema } from "../config/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Decision } from "./engine.ts";
+
+/**
+ * The schema version of a decision state file (SQLite's user_version; files from before the
+ * stamp read 0, brought forward by the constructor's migration).
+ */
+export const POLICY_STATE_SCHEMA_VERSION = 1;
 
 /** Default most decided tx_ids remembered (oldest delivered ones are forgotten first). */
 export const DEFAULT_MAX_DECIDED = 1_000_000;
@@ -21,7 +27,11 @@ export class DecisionState {
 
   /** @throws {FileInUseError} when another process (or store) writes this file */
   constructor(path: string, readonly maxDecided = DEFAULT_MAX_DECIDED) {
-    ({ lock: this.#lock, store: this.#db } = openLocked(path, () => new DatabaseSync(path)));
+    ({ lock: this.#lock, store: this.#db } = openLocked(path, () => {
+      const db = new DatabaseSync(path);
+      refuseNewerSchema(db, path, POLICY_STATE_SCHEMA_VERSION); // before anything is written
+      return db;
+    }));
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec("PRAGMA synchronous = FULL");
     this.#db.exec(`
@@ -38,6 +48,7 @@ export class DecisionState {
     if (!columns.some((c) => c.name === "published")) {
       this.#db.exec("ALTER TABLE decided ADD COLUMN published INTEGER NOT NULL DEFAULT 0");
     }
+    stampSchema(this.#db, POLICY_STATE_SCHEMA_VERSION);
     const p = (sql: string) => this.#db.prepare(sql);
     this.#s = {
       getPos: p("SELECT last FROM position WHERE id = 1"),

@@ -5,7 +5,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { openLocked } from "../config/mod.ts";
+import { openLocked, refuseNewerSchema, stampSchema } from "../config/mod.ts";
 import {
   BatchingStore,
   DEFAULT_STORE_MAX_ROWS,
@@ -14,10 +14,17 @@ import {
 } from "./batching.ts";
 import type { TraceRecord } from "./record.ts";
 
+/**
+ * The schema version of a flight-recorder file (SQLite's user_version; files from before the
+ * stamp read 0, of the same table).
+ */
+export const RECORDER_SCHEMA_VERSION = 1;
+
 /** Opens (creating) the database at `path` with its table; closed again when that fails. */
 function openDatabase(path: string): DatabaseSync {
   const db = new DatabaseSync(path);
   try {
+    refuseNewerSchema(db, path, RECORDER_SCHEMA_VERSION); // before anything is written
     db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
@@ -30,9 +37,10 @@ function openDatabase(path: string): DatabaseSync {
       );
       CREATE INDEX IF NOT EXISTS trace_records_trace ON trace_records (trace_id, id);
     `);
+    stampSchema(db, RECORDER_SCHEMA_VERSION);
     return db;
   } catch (err) {
-    db.close();
+    if (db.isOpen) db.close();
     throw err;
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { openLocked } from "../config/mod.ts";
+import { openLocked, refuseNewerSchema, stampSchema } from "../config/mod.ts";
 import { UnavailableError } from "../errors/mod.ts";
 import { newEpoch } from "./position.ts";
 import {
@@ -21,6 +21,12 @@ import {
   TopicQuota,
 } from "./store.ts";
 import type { TopicFilter } from "../topic/mod.ts";
+
+/**
+ * The schema version this relay writes (SQLite's user_version; files from before the stamp read
+ * 0 and are brought forward by {@linkcode migrate}).
+ */
+export const RELAY_SCHEMA_VERSION = 1;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -116,10 +122,15 @@ export class SqliteStore implements RelayStore {
   /** @throws {FileInUseError} when another process (or store) writes this file */
   constructor(path: string, private readonly retention: Retention) {
     this.#quota = new TopicQuota(retention);
-    ({ lock: this.#lock, store: this.#db } = openLocked(path, () => new DatabaseSync(path)));
+    ({ lock: this.#lock, store: this.#db } = openLocked(path, () => {
+      const db = new DatabaseSync(path);
+      refuseNewerSchema(db, path, RELAY_SCHEMA_VERSION); // before anything is written
+      return db;
+    }));
     this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     this.#db.exec(SCHEMA);
     migrate(this.#db);
+    stampSchema(this.#db, RELAY_SCHEMA_VERSION);
     const meta = this.#db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as
       | { value: string }
       | undefined;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ensureLayout, LAYOUT_DIRS } from "../../../core/agents/layout.ts";
-import { AgentState } from "../../../core/agents/state.ts";
+import { DatabaseSync } from "node:sqlite";
+import { AGENT_STATE_SCHEMA_VERSION, AgentState } from "../../../core/agents/state.ts";
 import { tempDir } from "../../helpers.ts";
 
 Deno.test("layout: every folder is created with mode 0700, idempotently", async () => {
@@ -209,6 +210,74 @@ Deno.test("state: a failed open is reported on health and tried again", async ()
     await st.open();
     assert.equal(st.isOpen, true);
     st.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
+/** The tables of release e49b71d's agent state, as that release created them, with one value. */
+const PREVIOUS_STATE = `
+  CREATE TABLE instructions (
+    id TEXT PRIMARY KEY, state TEXT NOT NULL, source TEXT NOT NULL, instruction TEXT NOT NULL,
+    result TEXT, reported INTEGER NOT NULL DEFAULT 0, started_at INTEGER, finished_at INTEGER,
+    created_at INTEGER NOT NULL);
+  CREATE INDEX instructions_finished ON instructions(finished_at);
+  CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE dedup (key TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
+  CREATE INDEX dedup_seen ON dedup(seen_at);
+  INSERT INTO kv VALUES ('relay.position', 'prevepoch000-5');`;
+
+/** Runs `sql` on a new database at `path` and closes it. */
+function handMade(path: string, sql: string): void {
+  const db = new DatabaseSync(path);
+  db.exec(sql);
+  db.close();
+}
+
+/** SQLite's user_version of `path`. */
+function userVersion(path: string): number {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return Number(
+      (db.prepare("PRAGMA user_version").get() as { user_version: number })
+        .user_version,
+    );
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("state: a file of the previous release opens, keeps its values and is stamped", async () => {
+  const dir = await tempDir("iatp upgrade é ");
+  try {
+    handMade(`${dir.path}/agent.db`, PREVIOUS_STATE);
+    const st = new AgentState(dir.path, { history: 10 });
+    await st.open();
+    assert.equal(st.getValue("relay.position"), "prevepoch000-5");
+    st.close();
+    assert.equal(userVersion(`${dir.path}/agent.db`), AGENT_STATE_SCHEMA_VERSION);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("state: a file a newer release stamped is refused, unchanged, its name alone on health", async () => {
+  const dir = await tempDir("iatp rollback é ");
+  try {
+    const file = `${dir.path}/agent.db`;
+    handMade(file, `${PREVIOUS_STATE}; PRAGMA user_version = ${AGENT_STATE_SCHEMA_VERSION + 1};`);
+    const before = await Deno.readFile(file);
+    const st = new AgentState(dir.path, { history: 10 });
+    await assert.rejects(() => st.open(), { name: "NewerSchemaError" });
+    assert.equal(st.isOpen, false);
+    assert.equal(
+      st.health().reason,
+      `last write failed: agent.db has schema version ${AGENT_STATE_SCHEMA_VERSION + 1}, ` +
+        "written by a newer iatp " +
+        `release (this one reads up to ${AGENT_STATE_SCHEMA_VERSION})`,
+    );
+    st.close();
+    assert.deepEqual(await Deno.readFile(file), before);
   } finally {
     await dir.remove();
   }
