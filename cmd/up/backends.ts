@@ -8,11 +8,18 @@ import { ConfigError } from "../../core/errors/mod.ts";
 import { missingUrl, type UpConfig } from "./config.ts";
 
 /**
- * The relay's store: its JetStream stream on `nats_url` with `--backend nats`, else memory.
+ * The relay's store: its JetStream stream on `nats_url` with `--backend nats`, else SQLite under
+ * the data dir (`relay.db`), so a restart resumes every subscriber (the policy's intent loop and
+ * the agents included) where it was, as the ledger and the policy's state do.
  * @throws {ConfigError} naming `nats_url` when `--backend nats` has none.
  */
-export function relayStore(config: UpConfig): Pick<UpConfig, "nats"> & { store: string } {
-  if (!config.backend.includes("nats")) return { store: "memory", nats: config.nats };
+export function relayStore(
+  config: UpConfig,
+  data: string,
+): Pick<UpConfig, "nats"> & { store: string } {
+  if (!config.backend.includes("nats")) {
+    return { store: `sqlite:${data}/relay.db`, nats: config.nats };
+  }
   if (config.nats_url === undefined) throw missingUrl("nats");
   return { store: config.nats_url, nats: config.nats };
 }

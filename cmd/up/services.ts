@@ -161,7 +161,7 @@ export async function startRelay(ctx: UpContext): Promise<string | undefined> {
           log_level,
           retention_events: 1000,
           workers: 1, // `up` runs the whole mesh in one process: its services share the cores
-          ...relayStore(ctx.config),
+          ...relayStore(ctx.config, ctx.data),
           ...ctx.keys,
         }),
         { log: ctx.logFor("relay") },

@@ -146,3 +146,79 @@ Deno.test("up: the curl line of the banner runs as printed, with a data dir hold
     await dir.remove();
   }
 });
+
+Deno.test("up: the relay's history is kept in the data dir, so a restart resumes where it was", async () => {
+  const dir = await tempDir();
+  const data = `${dir.path}/my data`;
+  const start = async () => {
+    const child = new Deno.Command(LAUNCHER, {
+      args: ["up", "--data-dir", data, "--base-port", "0", "--no-demo", "--services", "relay"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const dec = new TextDecoder();
+    let out = "";
+    for await (const chunk of child.stdout) {
+      out += dec.decode(chunk, { stream: true });
+      if (out.includes("Ctrl-C stops everything.")) break;
+    }
+    const url = /relay\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    assert.ok(url, out);
+    const stop = async () => {
+      child.kill("SIGINT");
+      const status = await child.status;
+      await child.stdout.cancel().catch(() => {});
+      assert.equal(status.code, 0, await stderr);
+    };
+    return { url, stop };
+  };
+  const token = async () => (await Deno.readTextFile(`${data}/credentials/admin.token`)).trim();
+  try {
+    const first = await start();
+    let id: string;
+    try {
+      const res = await fetch(`${first.url}/publish`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${await token()}`, "content-type": "application/json" },
+        body: JSON.stringify({ topic: "access.intent", payload: { tx_id: "kept" } }),
+      });
+      const body = await res.text();
+      assert.ok(res.ok, body);
+      id = JSON.parse(body).id;
+    } finally {
+      await first.stop();
+    }
+    const second = await start();
+    try {
+      // Resuming from before the event: no reset, the event itself.
+      // A stream that never brings the event ends at the test's own bound.
+      const ac = new AbortController();
+      const bound = setTimeout(() => ac.abort(), 15_000);
+      const res = await fetch(`${second.url}/subscribe?topic=access.intent&since=0`, {
+        headers: { authorization: `Bearer ${await token()}`, accept: "text/event-stream" },
+        signal: ac.signal,
+      });
+      assert.equal(res.status, 200);
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      try {
+        while (!text.includes('"kept"')) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += value;
+        }
+      } catch { /* the bound */ }
+      clearTimeout(bound);
+      ac.abort();
+      await reader.cancel().catch(() => {});
+      assert.match(text, new RegExp(`id: ${id}\\b`));
+      assert.doesNotMatch(text, /event: reset/);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await dir.remove();
+  }
+});
