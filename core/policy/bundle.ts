@@ -495,8 +495,11 @@ export function parseBundle(
   return { dir, ref: bundleRef(files), policies, schema, entities };
 }
 
-/** An entity uid as `entities.json` may write it: `{type, id}` or `{"__entity": {type, id}}`. */
-function uidKey(uid: unknown): string | undefined {
+/**
+ * An entity uid's key, `Type::"id"`, as `entities.json` or a request may write the uid: `{type, id}`
+ * or `{"__entity": {type, id}}`; undefined for anything else.
+ */
+export function uidKey(uid: unknown): string | undefined {
   const u = (uid as { __entity?: unknown } | null)?.__entity ?? uid;
   if (!u || typeof u !== "object") return undefined;
   const { type, id } = u as { type?: unknown; id?: unknown };

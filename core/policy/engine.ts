@@ -8,7 +8,7 @@
  */
 import * as cedar from "@cedar-policy/cedar-wasm";
 import type { Bundle, LoadedPolicy } from "./bundle.ts";
-import { PolicyBundleError } from "./bundle.ts";
+import { PolicyBundleError, uidKey } from "./bundle.ts";
 import { DecisionExplainer } from "./explain.ts";
 import { type CedarRequest, type Intent, toCedarRequest } from "./intent.ts";
 import { errorMessage } from "../errors/mod.ts";
@@ -39,16 +39,6 @@ interface Installed {
   explainer: DecisionExplainer;
   /** The bundle's entities by uid (`Type::"id"`), for those a request's principal or resource is. */
   entityAt: Map<string, number>;
-}
-
-/** An entity uid's key, `Type::"id"`, whether written `{type, id}` or `{"__entity": {...}}`. */
-function uidKey(uid: unknown): string | undefined {
-  const u = (uid as { __entity?: unknown } | null)?.__entity ?? uid;
-  if (!u || typeof u !== "object") return undefined;
-  const { type, id } = u as { type?: unknown; id?: unknown };
-  return typeof type === "string" && typeof id === "string"
-    ? `${type}::${JSON.stringify(id)}`
-    : undefined;
 }
 
 /**
