@@ -104,6 +104,18 @@ export function errorMessage(err: unknown): string {
 }
 
 /**
+ * The first line of {@linkcode errorMessage}, at most 200 characters: a reason for `/health`
+ * and other short status text.
+ * @example
+ * ```ts
+ * errorReason(new Error("database or disk is full\nat ...")); // "database or disk is full"
+ * ```
+ */
+export function errorReason(err: unknown): string {
+  return errorMessage(err).split("\n")[0].slice(0, 200);
+}
+
+/**
  * Why a `fetch` failed, from its cause's text without the URL it names (whose query or user info
  * may hold a credential): `client error (Connect): tcp connect error: Connection refused (os
  * error 111)`. A URL holds no space, so it ends at the first `): `.

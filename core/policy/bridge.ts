@@ -15,7 +15,7 @@
  * @module
  */
 import type { CompatMode } from "../compat/mod.ts";
-import { errorMessage, isValidationError } from "../errors/mod.ts";
+import { errorReason, isValidationError } from "../errors/mod.ts";
 import { canonicalize, CanonicalJsonError } from "../encoding/mod.ts";
 import { type AuditClient, AuditClientError } from "../ledger/client/mod.ts";
 import { isoTimestamp, type Logger } from "../log/mod.ts";
@@ -171,7 +171,7 @@ export class DecisionBridge {
     });
     // The store's own reason, without the tx_id the wrapper names: /health is open to any viewer.
     const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
-    this.#held = `decision not recorded: ${errorMessage(cause).split("\n")[0].slice(0, 200)}`;
+    this.#held = `decision not recorded: ${errorReason(cause)}`;
     this.#generation++;
     this.#sub?.close();
     clearTimeout(this.#resubscribe);
@@ -223,7 +223,7 @@ export class DecisionBridge {
     } catch (err) {
       // Without the tx_id: /health is open to any viewer.
       this.#undelivered = {
-        reason: errorMessage(err).split("\n")[0].slice(0, 200),
+        reason: errorReason(err),
         since: this.#undelivered?.since ?? isoTimestamp(Date.now()),
       };
       this.o.log.warn("decision not delivered yet; will retry", {

@@ -14,7 +14,7 @@ import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { backoffDelay, sleep } from "../async/mod.ts";
 import { sha256Hex } from "../crypto/mod.ts";
-import { errorMessage } from "../errors/mod.ts";
+import { errorMessage, errorReason } from "../errors/mod.ts";
 import type { ComponentHealth } from "../http/mod.ts";
 import { isoTimestamp } from "../log/mod.ts";
 import { jetStreamApiCode, type NatsEngine, openKv, topicSubject } from "../nats/mod.ts";
@@ -131,7 +131,7 @@ export class SharedDecisionBridge {
         this.#interrupted = undefined;
         for await (const m of this.#messages) await this.#handle(m);
       } catch (err) {
-        this.#interrupted = errorMessage(err).split("\n")[0].slice(0, 200);
+        this.#interrupted = errorReason(err);
         if (!this.#closed) this.o.log.warn("intent queue interrupted", { err: errorMessage(err) });
       }
       if (!this.#closed) await sleep(backoffDelay(failures++, { baseMs: 100, maxMs: 5_000 }));
@@ -172,7 +172,7 @@ export class SharedDecisionBridge {
     } catch (err) {
       // Without the tx_id: /health is open to any viewer.
       this.#undelivered = {
-        reason: errorMessage(err).split("\n")[0].slice(0, 200),
+        reason: errorReason(err),
         since: this.#undelivered?.since ?? isoTimestamp(Date.now()),
       };
       this.o.log.warn("decision not delivered yet; the intent is offered again", {

@@ -6,7 +6,7 @@
  */
 import { backoffDelay, sleep } from "../../async/mod.ts";
 import { isoTimestamp, type Logger, silentLogger } from "../../log/mod.ts";
-import { errorMessage } from "../../errors/mod.ts";
+import { errorMessage, errorReason } from "../../errors/mod.ts";
 import { readBody } from "../../http/mod.ts";
 import type { Receipt } from "../proof/mod.ts";
 
@@ -183,7 +183,7 @@ export class AuditClient {
         const passing = status === 0 || status === 429 || status >= 500;
         if (passing && !this.#closed) {
           this.#held = {
-            reason: errorMessage(err).split("\n")[0].slice(0, 200),
+            reason: errorReason(err),
             since: this.#held?.since ?? isoTimestamp(Date.now()),
           };
           if (held++ === 0) {
