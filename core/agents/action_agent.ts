@@ -31,6 +31,9 @@ type QueuedTasks = typeof import("./queued_tasks.ts");
 /** The plugin catalog's module (plugin folders, the plugin runtime, warm runners). */
 type Plugins = typeof import("./plugins.ts");
 
+/** The state row of a refused relay event. */
+const refusalKey = (eventId: string) => `refused:${eventId}`;
+
 /** How long stop waits for a last delivery of unreported results. */
 const FINAL_SWEEP_TIMEOUT_MS = 5_000;
 
@@ -153,13 +156,22 @@ class ActionAgent {
   }
 
   /**
+   * True when the relay event `eventId` was refused before. Its report, if still due, is left to
+   * the unreported sweep, as for a replayed refusal.
+   */
+  async refusedBefore(eventId: string): Promise<boolean> {
+    await this.rt.state.open();
+    return this.rt.state.get(refusalKey(eventId)) !== undefined;
+  }
+
+  /**
    * Reports a relay task refused for its publisher as a failed instruction. The refusal is kept
    * under its relay event id, not the task's instruction id: a refused publisher must not be
    * able to claim an id and so block the same id from an authorized one. Its stored type is
    * `refused`, which nothing runs, even if a crash left the row queued.
    */
   async refuse(t: RefusedTask): Promise<void> {
-    const key = `refused:${t.eventId}`;
+    const key = refusalKey(t.eventId);
     const id = t.instruction.id;
     const stub = {
       id: id ?? key,
@@ -450,7 +462,10 @@ export async function startActionAgent(
     await agent.close();
     await Promise.allSettled(loops);
     // One last delivery attempt, bounded: unreported results stay in state for next start.
-    await settledWithin(agent.reporter.sweep(), FINAL_SWEEP_TIMEOUT_MS);
+    await settledWithin(
+      agent.reporter.drain().then(() => agent.reporter.sweep()),
+      FINAL_SWEEP_TIMEOUT_MS,
+    );
     await rt.close();
     await svc.close();
   });

@@ -87,6 +87,11 @@ export interface TaskSink {
   accept(inst: Instruction, source: TaskSource, publisher?: string): Promise<boolean>;
   reject(id: string | undefined, reason: string, source: TaskSource): Promise<void>;
   refuse(task: RefusedTask): Promise<void>;
+  /**
+   * True when the event `eventId` was refused before: a refusal stands whatever the policy says
+   * now, so a task replayed after a stop (its position not yet recorded) is never run.
+   */
+  refusedBefore(eventId: string): Promise<boolean>;
   readonly stop: AbortController;
 }
 
@@ -115,6 +120,7 @@ export async function takeTask(
   policy: TaskPublisherPolicy,
   e: TaskEvent,
 ): Promise<TaskOutcome> {
+  if (await sink.refusedBefore(e.event_id)) return { kind: "refused" };
   const raw = (e.payload as { instruction?: unknown } | undefined)?.instruction ?? e.payload;
   const refusal = authorizeTask(e, topic, policy);
   if (refusal) {

@@ -47,7 +47,8 @@ function resultEvent(
 
 /** Result delivery with a persistent retry sweep. */
 export class ResultReporter {
-  #inFlight = new Set<string>();
+  /** Deliveries under way, by instruction id. */
+  #inFlight = new Map<string, Promise<boolean>>();
 
   /** @param onNext receives an instruction the orchestrator piggy-backed on a result answer */
   constructor(
@@ -70,9 +71,23 @@ export class ResultReporter {
   }
 
   /** Delivers one finished instruction's result; true when it is now marked reported. */
-  async deliver(row: InstructionRow): Promise<boolean> {
-    if (!row.result || this.#inFlight.has(row.id)) return false;
-    this.#inFlight.add(row.id);
+  deliver(row: InstructionRow): Promise<boolean> {
+    if (!row.result || this.#inFlight.has(row.id)) return Promise.resolve(false);
+    const delivery = this.#deliver(row).finally(() => this.#inFlight.delete(row.id));
+    this.#inFlight.set(row.id, delivery);
+    return delivery;
+  }
+
+  /**
+   * Resolves once every delivery under way has ended. A stop waits for them before it closes
+   * the relay client: one cut off after the relay took the event but before it was marked
+   * reported would be reported again at the next start.
+   */
+  async drain(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  async #deliver(row: InstructionRow): Promise<boolean> {
     try {
       const body = row.result as unknown as ResultBody;
       const inst = row.instruction as unknown as Instruction;
@@ -106,8 +121,6 @@ export class ResultReporter {
         error: errorMessage(err),
       });
       return false;
-    } finally {
-      this.#inFlight.delete(row.id);
     }
   }
 

@@ -147,11 +147,47 @@ Deno.test("action e2e: anonymous tasks from an open relay are refused unless exp
     await waitFor(() => logLines(started, warning).length > 0, 30_000, "the dev-mode warning");
     assert.equal(logLines(agent, warning).length, 1);
     await client.publishNow(TOPIC, task("anon-2", "dev mode"));
-    await waitFor(() => results.length === 2, 30_000, "the dev-mode run");
+    await waitFor(() => results.length >= 2, 30_000, "the dev-mode run");
     assert.equal(results[1].payload.instruction_id, "anon-2");
     assert.equal(results[1].payload.status, "completed");
     // anon-1 was refused and reported once; the restart did not run it.
     assert.equal(results.filter((e) => e.payload.instruction_id === "anon-1").length, 1);
+  } finally {
+    await agent?.stop("SIGTERM");
+    await close();
+  }
+});
+
+Deno.test("action e2e: a refused task replayed after a stop stays refused under a laxer config", async () => {
+  const { env, base, client, results, config, close } = await startOpenRelay(
+    "iatp-orders-replay-e2e-",
+    AGENT,
+  );
+  let agent: ChildService | undefined;
+  try {
+    agent = await startIatpService(["action", "--config", await config(false)], { env });
+    await client.publishNow(TOPIC, task("replayed-1", "nobody"));
+    await waitFor(() => results.length === 1, 30_000, "the refusal");
+    await agent.stop("SIGTERM");
+    // A stop between recording the refusal and recording the relay position: the next start
+    // reads the task again, now with anonymous tasks accepted.
+    const db = new DatabaseSync(join(base, "data", "state", "agent.db"));
+    try {
+      const gone = db.prepare("DELETE FROM kv WHERE key = 'relay.tasks.last_id'").run();
+      assert.equal(gone.changes, 1);
+    } finally {
+      db.close();
+    }
+    agent = await startIatpService(["action", "--config", await config(true)], { env });
+    await client.publishNow(TOPIC, task("after-1", "dev mode"));
+    await waitFor(
+      () => results.some((e) => e.payload.instruction_id === "after-1"),
+      30_000,
+      "the task after the restart",
+    );
+    const replayed = results.filter((e) => e.payload.instruction_id === "replayed-1");
+    assert.deepEqual(replayed.map((e) => e.payload.status), ["failed"]);
+    assert.ok(!agent.stdout().includes('"instruction_id":"replayed-1","instruction_type"'));
   } finally {
     await agent?.stop("SIGTERM");
     await close();
