@@ -80,7 +80,8 @@ Deno.test("action e2e: relay tasks run only from authorized publishers; refusals
     await ops.publishNow(TOPIC, task("ord-1", "from ops"));
     await intruder.publishNow(TOPIC, task("ord-2", "intruder"));
     await ops.publishNow(TOPIC, task("ord-dup", "ops, same id"));
-    await waitFor(() => results.length === 4, 30_000, "four results");
+    await waitFor(() => results.length >= 4, 30_000, "four results");
+    assert.equal(results.length, 4, "one result per task");
     const of = (id: string) => results.filter((e) => e.payload.instruction_id === id);
     assert.equal(of("ord-1")[0].payload.status, "completed");
     assert.deepEqual(of("ord-1")[0].payload.result, { echo: "from ops", token: "" });
@@ -130,7 +131,7 @@ Deno.test("action e2e: anonymous tasks from an open relay are refused unless exp
   try {
     agent = await startIatpService(["action", "--config", await config(false)], { env });
     await client.publishNow(TOPIC, task("anon-1", "nobody"));
-    await waitFor(() => results.length === 1, 30_000, "the refusal");
+    await waitFor(() => results.length >= 1, 30_000, "the refusal");
     const r = results[0].payload;
     assert.equal(r.instruction_id, "anon-1");
     assert.equal(r.status, "failed");
@@ -167,7 +168,7 @@ Deno.test("action e2e: a refused task replayed after a stop stays refused under 
   try {
     agent = await startIatpService(["action", "--config", await config(false)], { env });
     await client.publishNow(TOPIC, task("replayed-1", "nobody"));
-    await waitFor(() => results.length === 1, 30_000, "the refusal");
+    await waitFor(() => results.length >= 1, 30_000, "the refusal");
     await agent.stop("SIGTERM");
     // A stop between recording the refusal and recording the relay position: the next start
     // reads the task again, now with anonymous tasks accepted.
@@ -204,7 +205,7 @@ Deno.test("action e2e: a task the state store cannot record is held and run once
   try {
     agent = await startIatpService(["action", "--config", await config(true)], { env });
     await client.publishNow(TOPIC, task("held-0", "before"));
-    await waitFor(() => results.length === 1, 30_000, "the first task's result");
+    await waitFor(() => results.length >= 1, 30_000, "the first task's result");
     // Another writer holds the agent's state database: its writes fail, as on a full disk.
     holder = new DatabaseSync(join(base, "data", "state", "agent.db"));
     holder.exec("BEGIN EXCLUSIVE");

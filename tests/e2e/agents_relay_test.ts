@@ -58,7 +58,7 @@ Deno.test("action e2e: relay tasks run once, results go to action.results, the p
     await client.publishNow("action.tasks.relay-act", task("rt-1", "one"));
     await client.publishNow("action.tasks.someone-else", task("rt-x", "not mine"));
     agent = await startIatpService(["action", "--config", cfg], { env });
-    await waitFor(() => results.length === 1, 30_000, "first result");
+    await waitFor(() => results.length >= 1, 30_000, "first result");
     const r = results[0].payload;
     assert.equal(r.instruction_id, "rt-1");
     assert.equal(r.status, "completed");
@@ -90,7 +90,7 @@ Deno.test("action e2e: relay tasks run once, results go to action.results, the p
     await client.publishNow("action.tasks.relay-act", task("rt-1", "one again"));
     await client.publishNow("action.tasks.relay-act", { id: "rt-bad", instruction_type: 42 });
     agent = await startIatpService(["action", "--config", cfg], { env });
-    await waitFor(() => results.length === 3, 30_000, "rt-2 and rt-bad results");
+    await waitFor(() => results.length >= 3, 30_000, "rt-2 and rt-bad results");
     const byId = Object.fromEntries(results.map((e) => [e.payload.instruction_id, e.payload]));
     assert.equal(byId["rt-2"].status, "completed");
     assert.equal(byId["rt-bad"].status, "failed");
