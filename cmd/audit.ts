@@ -15,6 +15,7 @@ import {
   type Infer,
   int,
   lateImport,
+  newerSchemaError,
   path,
   type PathGrant,
   str,
@@ -25,7 +26,7 @@ import {
   DEFAULT_PG_MAX_CONNECTIONS,
   isPostgresUrl,
 } from "../core/engine/settings/mod.ts";
-import { ConfigError, errorMessage } from "../core/errors/mod.ts";
+import { ConfigError, errorMessage, NewerSchemaError } from "../core/errors/mod.ts";
 import {
   createServer,
   edgeOptions,
@@ -311,6 +312,10 @@ async function openLedger(
       return ledger;
     } catch (err) {
       await pg.close(0);
+      // Tables a newer release stamped: nothing was written to them.
+      if (err instanceof NewerSchemaError) {
+        throw newerSchemaError("db", { kind: "default" }, err, "a ledger database");
+      }
       // A password given by db_password that the server refused is that setting's error.
       const refused = config.db_password === undefined
         ? err

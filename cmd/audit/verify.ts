@@ -9,6 +9,7 @@ import {
   defineConfig,
   duration,
   lateImport,
+  newerSchemaError,
   path,
   str,
   url,
@@ -18,6 +19,7 @@ import {
   ConfigError,
   type ConfigSource,
   errorMessage,
+  NewerSchemaError,
 } from "../../core/errors/mod.ts";
 import { isPostgresUrl } from "../../core/engine/settings/mod.ts";
 import {
@@ -198,6 +200,9 @@ async function verifyPostgres(
     await checkPostgres(pg, "db", source);
     return await verifyLedgerPostgres(pg, { vkey: opts.vkey });
   } catch (err) {
+    if (err instanceof NewerSchemaError) {
+      throw newerSchemaError("db", source, err, "a ledger database");
+    }
     throw privilegeError(err, pg, "db", "a database user that may read the ledger tables", source);
   } finally {
     await pg.close();

@@ -130,10 +130,27 @@ function storeLeaf(path: string, ctx: StartContext): Leaf | undefined {
 function newerFile(err: NewerSchemaError, ctx: StartContext): ConfigError | undefined {
   const leaf = storeLeaf(err.path, ctx);
   if (!leaf) return undefined;
+  return newerSchemaError(leaf.key, ctx.sources.get(leaf.key) ?? { kind: "default" }, err);
+}
+
+/**
+ * The ConfigError of setting `key` (from `source`) naming a store a newer release wrote: a file,
+ * or (`what`: "a ledger database") a PostgreSQL ledger, named by its URL without the password.
+ * @example
+ * ```ts
+ * throw newerSchemaError("db", { kind: "default" }, err, "a ledger database");
+ * ```
+ */
+export function newerSchemaError(
+  key: string,
+  source: ConfigSource,
+  err: NewerSchemaError,
+  what = "a store file",
+): ConfigError {
   return new ConfigError(
-    leaf.key,
-    ctx.sources.get(leaf.key) ?? { kind: "default" },
-    `a store file of schema version ${err.known} or older (run the release that wrote it, ` +
+    key,
+    source,
+    `${what} of schema version ${err.known} or older (run the release that wrote it, ` +
       "or restore the copy taken before the upgrade)",
     `${err.path} of schema version ${err.found}, written by a newer iatp release`,
     { cause: err },

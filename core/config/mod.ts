@@ -42,7 +42,12 @@ export {
 } from "./leaves.ts";
 export { lateImport } from "./late_import.ts";
 export { secretShape, withoutUrlSecrets } from "./pick.ts";
-export { explainStartFailure, fileInUseError, type StartContext } from "./explain.ts";
+export {
+  explainStartFailure,
+  fileInUseError,
+  newerSchemaError,
+  type StartContext,
+} from "./explain.ts";
 export { lockWriter, openLocked } from "./writer_lock.ts";
 export { refuseNewerSchema, stampSchema } from "./schema_version.ts";
 export { getIn } from "./file.ts";

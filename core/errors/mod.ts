@@ -177,15 +177,15 @@ export class FileInUseError extends Error {
 }
 
 /**
- * A store file written by a newer iatp release: its schema version (SQLite's `user_version`) is
- * past the one this release reads. Nothing is written to it; starting on it is a configuration
+ * A store written by a newer iatp release: its schema version (SQLite's `user_version`, the
+ * PostgreSQL ledger's `schema_version` row) is past the one this release reads. Nothing is written to it; starting on it is a configuration
  * error of the setting that names the file (run the newer release, or restore the copy of the
  * file taken before the upgrade).
  */
 export class NewerSchemaError extends Error {
   override name = "NewerSchemaError";
   /**
-   * @param path the store file
+   * @param path the store file (a PostgreSQL ledger's URL without its password)
    * @param found its schema version
    * @param known the newest schema version of this store that this release reads
    */

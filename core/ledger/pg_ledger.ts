@@ -109,15 +109,17 @@ export class PgLedger {
   }
 
   /**
-   * Creates the tables if needed, claims or checks the log's origin and key, and checks that
-   * the head row matches the last checkpoint.
+   * Creates the tables if needed (tables a newer release stamped are refused before anything is
+   * written), claims or checks the log's origin and key, and checks that the head row matches the
+   * last checkpoint.
+   * @throws {NewerSchemaError} when a newer release stamped the tables' schema version
    * @throws {LedgerCorruptError} when the key or origin differ from the stored ones, or the
    * head does not match the last checkpoint.
    * @throws the client's error when the server cannot be reached (check it first with
    * core/engine's `checkPostgres` for a message naming the URL).
    */
   static async open(opts: PgLedgerOptions): Promise<PgLedger> {
-    const store = new PgLedgerStore(opts.pg.sql);
+    const store = new PgLedgerStore(opts.pg.sql, opts.pg.label);
     await store.migrate();
     const id = encodeHex(keyId("iatp-audit", opts.key.publicRaw));
     const wanted = opts.origin ?? `iatp-audit/${id}`;

@@ -7,6 +7,7 @@
  */
 import type { Sql, TransactionSql } from "../engine/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
+import { NewerSchemaError } from "../errors/mod.ts";
 import { LedgerCorruptError } from "./errors.ts";
 import { Frontier, type NewNode } from "./proof/mod.ts";
 import type { CheckpointRow, CommitBatch, EntryRow } from "./store.ts";
@@ -15,6 +16,17 @@ import type { CheckpointRow, CommitBatch, EntryRow } from "./store.ts";
 const HASH_BYTES = 32;
 /** The advisory lock every ledger writer (and schema setup) holds for its transaction. */
 const LOCK_KEY = 0x1a7b_a0d1;
+
+/**
+ * Schema version of the PostgreSQL ledger's tables, kept as the row `schema_version` of
+ * `ledger_meta` (a row, not a COMMENT: a user granted only reading and writing the tables, not
+ * their owner, may stamp it). Tables made before the row existed read as version 0, the tables of
+ * version 1; a release that changes the tables raises it, so a replica of the release before it
+ * refuses the changed tables instead of misreading them.
+ */
+export const PG_LEDGER_SCHEMA_VERSION = 1;
+/** The `ledger_meta` key of the schema version. */
+const SCHEMA_VERSION_KEY = "schema_version";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
@@ -95,24 +107,71 @@ function unpackFrontier(size: number, packed: Uint8Array): Frontier {
   return f;
 }
 
+/**
+ * The ledger's schema version as stored (0 when its tables or the row predate it).
+ * @throws {LedgerCorruptError} when the stored value is not a version number
+ */
+async function pgLedgerSchemaVersion(sql: Sql | TransactionSql): Promise<number> {
+  const [meta] = await sql`SELECT to_regclass('ledger_meta') IS NOT NULL AS ok`;
+  if (!meta?.ok) return 0;
+  const [r] = await sql`SELECT value FROM ledger_meta WHERE key = ${SCHEMA_VERSION_KEY}`;
+  if (!r) return 0;
+  const version = Number(r.value);
+  if (!/^[0-9]{1,9}$/.test(String(r.value)) || !Number.isSafeInteger(version)) {
+    throw new LedgerCorruptError(`ledger_meta ${SCHEMA_VERSION_KEY} is not a version number`);
+  }
+  return version;
+}
+
+/**
+ * Refuses tables a newer release stamped ({@linkcode PG_LEDGER_SCHEMA_VERSION}), before anything
+ * is written to them.
+ * @throws {NewerSchemaError} naming `label` (the URL without its password)
+ */
+export async function refuseNewerPgLedger(
+  sql: Sql | TransactionSql,
+  label: string,
+): Promise<number> {
+  const found = await pgLedgerSchemaVersion(sql);
+  if (found > PG_LEDGER_SCHEMA_VERSION) {
+    throw new NewerSchemaError(label, found, PG_LEDGER_SCHEMA_VERSION);
+  }
+  return found;
+}
+
 /** Queries of the PostgreSQL ledger. Every method is one round trip unless it says otherwise. */
 export class PgLedgerStore {
-  /** @param sql a connected client (see core/engine) */
-  constructor(readonly sql: Sql) {}
+  /**
+   * @param sql a connected client (see core/engine)
+   * @param label the database as errors name it (its URL without the password)
+   */
+  constructor(readonly sql: Sql, readonly label = "the PostgreSQL ledger") {}
 
   /**
-   * Creates the tables (under the writers' lock, so replicas starting together agree). Once they
-   * all exist no DDL runs: a user granted only reading and writing them (not their owner, no
+   * Creates the tables (under the writers' lock, so replicas starting together agree) and stamps
+   * their schema version. Tables a newer release stamped are refused before anything is written
+   * (no table made, no row touched). Once the tables all exist and carry this release's version
+   * no DDL and no write runs: a user granted only reading and writing them (not their owner, no
    * CREATE on the schema) may run the ledger, which `CREATE INDEX IF NOT EXISTS` refused (`must
-   * be owner of table ledger_entries`).
+   * be owner of table ledger_entries`), and stamps tables of an older version with its row.
+   * @throws {NewerSchemaError} when a newer release stamped the tables
    */
   async migrate(): Promise<void> {
     await this.sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${LOCK_KEY})`;
+      const found = await refuseNewerPgLedger(tx, this.label);
       const [made] = await tx`SELECT count(*)::int AS n FROM unnest(${SCHEMA_OBJECTS}::text[]) AS o
         WHERE to_regclass(o) IS NOT NULL`;
-      if (Number(made.n) === SCHEMA_OBJECTS.length) return;
-      for (const stmt of SCHEMA) await tx.unsafe(stmt);
+      if (Number(made.n) !== SCHEMA_OBJECTS.length) {
+        for (const stmt of SCHEMA) await tx.unsafe(stmt);
+      }
+      // Version 0 (tables made before the stamp) holds the tables of version 1: nothing to bring
+      // forward but the stamp.
+      if (found !== PG_LEDGER_SCHEMA_VERSION) {
+        await tx`INSERT INTO ledger_meta (key, value)
+          VALUES (${SCHEMA_VERSION_KEY}, ${String(PG_LEDGER_SCHEMA_VERSION)})
+          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+      }
     });
   }
 

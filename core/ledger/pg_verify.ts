@@ -4,6 +4,7 @@
  * @module
  */
 import type { PostgresHandle, TransactionSql } from "../engine/mod.ts";
+import { refuseNewerPgLedger } from "./pg_store.ts";
 import { type LedgerScan, type VerifyReport, verifyScan } from "./verify.ts";
 
 /** Rows per query when scanning entries or nodes. */
@@ -61,6 +62,7 @@ function scanOf(tx: TransactionSql): LedgerScan {
 /**
  * Verifies the ledger in the database `pg` points at. `vkey` pins the expected signer
  * (default: the stored one). A missing ledger (no tables) is reported, not thrown.
+ * @throws {NewerSchemaError} when a newer release stamped the tables' schema version
  * @throws the client's error when the server cannot be reached.
  */
 export async function verifyLedgerPostgres(
@@ -73,6 +75,10 @@ export async function verifyLedgerPostgres(
   }
   return await pg.sql.begin(
     "isolation level repeatable read read only",
-    (tx) => verifyScan(scanOf(tx), opts.vkey),
+    async (tx) => {
+      // Tables a newer release changed are not verified as this release reads them.
+      await refuseNewerPgLedger(tx, pg.label);
+      return await verifyScan(scanOf(tx), opts.vkey);
+    },
   ) as VerifyReport;
 }

@@ -9,6 +9,8 @@ import * as cedar from "@cedar-policy/cedar-wasm";
 import { decodeUtf8, NotUtf8Error } from "../config/mod.ts";
 import { sha256Hex } from "../crypto/mod.ts";
 import { join } from "node:path";
+import { constants as fsConstants } from "node:fs";
+import { open as openFile } from "node:fs/promises";
 import { errorMessage } from "../errors/mod.ts";
 
 /** Largest bundle file read. */
@@ -152,12 +154,12 @@ export async function readBundleFiles(
   let jsonFormat: string | undefined;
   try {
     for await (const e of Deno.readDir(dir)) {
-      // A symlinked file counts (a mounted ConfigMap links every file); what it points at is
-      // checked below.
-      if (!e.isFile && !e.isSymlink) continue;
       // A hidden file is no part of the bundle: an editor's lock file (`.#seed.cedar`, a link
       // to nowhere while the file is edited) would otherwise break every reload meanwhile.
       if (e.name.startsWith(".")) continue;
+      // Every entry of a bundle name counts, whatever it is: a symlinked file (a mounted ConfigMap
+      // links every file) is read, and a named pipe, device, socket or folder is refused below
+      // (left out, its policies would be dropped from the bundle without a word).
       if (JSON_FORMATS.some((f) => e.name.endsWith(f.suffix))) jsonFormat ??= e.name;
       if (
         e.name.endsWith(".cedar") || e.name.endsWith(".cedarschema") || e.name === ENTITIES_FILE
@@ -194,10 +196,7 @@ export async function readBundleFiles(
       // Synchronous: 256 stats take about a millisecond so, against 25 ms of CPU through the
       // asynchronous ops (measured by scripts/bench/policy_reload.ts).
       const info = Deno.statSync(path);
-      if (!info.isFile) continue;
-      if (info.size > MAX_BUNDLE_FILE_BYTES) {
-        throw fault(name, undefined, `larger than ${MAX_BUNDLE_FILE_BYTES} bytes (${path})`);
-      }
+      checkRegular(name, path, info);
       // A mounted ConfigMap swaps its `..data` link to a new folder: the path a link leads to
       // names the folder in force.
       stamp = fileStamp(info, links.has(name) ? Deno.realPathSync(path) : "", started);
@@ -207,7 +206,10 @@ export async function readBundleFiles(
         next.set(name, known);
         continue;
       }
-      bytes = await Deno.readFile(path);
+      const read = await readRegularFile(name, path);
+      bytes = read.bytes;
+      // Swapped for another file since the stat: what was read is not the file stamped.
+      if (read.dev !== info.dev || read.ino !== info.ino) stamp = undefined;
     } catch (err) {
       if (err instanceof PolicyBundleError) throw err;
       // The listing gives a name that is not UTF-8 with U+FFFD in place of its bytes, a name
@@ -218,9 +220,6 @@ export async function readBundleFiles(
       // Removed since the listing, a dangling link, a link loop, no permission.
       throw fault(name, undefined, `cannot be read: ${errorMessage(err)}`, err);
     }
-    if (bytes.length > MAX_BUNDLE_FILE_BYTES) {
-      throw fault(name, undefined, `larger than ${MAX_BUNDLE_FILE_BYTES} bytes (${path})`);
-    }
     const text = bundleText(name, bytes);
     files.set(name, text);
     if (stamp !== undefined) next.set(name, { stamp, text });
@@ -230,6 +229,85 @@ export async function readBundleFiles(
     for (const [name, entry] of next) cache.set(name, entry);
   }
   return files;
+}
+
+/** What a file is, told by its mode (`st_mode`) as stat gives it. */
+function fileKind(mode: number | null): string {
+  switch ((mode ?? 0) & fsConstants.S_IFMT) {
+    case fsConstants.S_IFDIR:
+      return "a folder";
+    case fsConstants.S_IFIFO:
+      return "a named pipe (FIFO)";
+    case fsConstants.S_IFSOCK:
+      return "a socket";
+    case fsConstants.S_IFCHR:
+    case fsConstants.S_IFBLK:
+      return "a device";
+    default:
+      return "not a regular file";
+  }
+}
+
+/** The refusal of a bundle file that is not a regular file. */
+function notRegular(name: string, path: string, mode: number | null): PolicyBundleError {
+  return fault(
+    name,
+    undefined,
+    `${fileKind(mode)}, not a regular file: a bundle file must be one (${path})`,
+  );
+}
+
+/**
+ * Refuses a bundle file that is not a regular file (a named pipe, a device, a socket, a folder)
+ * or is larger than {@linkcode MAX_BUNDLE_FILE_BYTES}, as the stat of its path shows it.
+ */
+function checkRegular(name: string, path: string, info: Deno.FileInfo): void {
+  if (!info.isFile) throw notRegular(name, path, info.mode);
+  if (info.size > MAX_BUNDLE_FILE_BYTES) {
+    throw fault(name, undefined, `larger than ${MAX_BUNDLE_FILE_BYTES} bytes (${path})`);
+  }
+}
+
+/**
+ * Reads a bundle file that must be a regular file of at most {@linkcode MAX_BUNDLE_FILE_BYTES}.
+ * The file is what the opened handle shows, not what a stat of the path showed before: the path
+ * may have been swapped since for a named pipe (whose open and read wait for a writer, holding the
+ * reloader for good) or a device (`/dev/zero` never ends). So it is opened without waiting
+ * (`O_NONBLOCK`, which changes nothing for a regular file), refused unless the handle is a regular
+ * file, and read to at most one byte past the bound.
+ * @throws {PolicyBundleError} when it is not a regular file or is too large
+ */
+async function readRegularFile(
+  name: string,
+  path: string,
+): Promise<{ bytes: Uint8Array; dev: number; ino: number }> {
+  const file = await openFile(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  try {
+    const info = await file.stat();
+    if (!info.isFile()) throw notRegular(name, path, info.mode);
+    if (info.size > MAX_BUNDLE_FILE_BYTES) {
+      throw fault(name, undefined, `larger than ${MAX_BUNDLE_FILE_BYTES} bytes (${path})`);
+    }
+    // The file may grow while it is read: read on to one byte past the bound at most.
+    let buf = new Uint8Array(Math.min(info.size, MAX_BUNDLE_FILE_BYTES) + 1);
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) {
+        if (n > MAX_BUNDLE_FILE_BYTES) {
+          throw fault(name, undefined, `larger than ${MAX_BUNDLE_FILE_BYTES} bytes (${path})`);
+        }
+        const grown = new Uint8Array(Math.min(2 * n, MAX_BUNDLE_FILE_BYTES + 1));
+        grown.set(buf);
+        buf = grown;
+      }
+      const { bytesRead } = await file.read(buf, n, buf.length - n, null);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    return { bytes: buf.subarray(0, n), dev: info.dev, ino: info.ino };
+  } finally {
+    await file.close();
+  }
 }
 
 /**

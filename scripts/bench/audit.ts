@@ -31,8 +31,17 @@ const { values } = parseArgs({
     entries: { type: "string", default: "1000000" },
     appends: { type: "string", default: "10000" },
     naive: { type: "string", default: "2000" },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: deno run -A scripts/bench/audit.ts [--entries N] [--appends N] [--naive N]
+  --entries N   entries of the ledger built through the storage layer (default 1000000)
+  --appends N   durable appends of 50 concurrent clients, in-process and over HTTP (default 10000)
+  --naive N     naive SQLite inserts, one transaction per row (default 2000)
+Prints one JSON document.`);
+  Deno.exit(0);
+}
 const ENTRIES = Number(values.entries);
 const APPENDS = Number(values.appends);
 const NAIVE = Number(values.naive);

@@ -21,8 +21,21 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "3" },
     root: { type: "string", default: ROOT },
     port: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log(
+    `Usage: deno run -A scripts/bench/dashboard_viewers.ts [--events N] [--seconds S] [--root DIR]
+  [--port P]
+  --events N    events the dashboard holds (default 100000, its most)
+  --seconds S   seconds per route and viewer (default 3)
+  --root DIR    the checkout whose launcher starts the relay and the dashboard (default this one)
+  --port P      the relay's port, P+1 the dashboard's (default free loopback ports)
+Prints JSON lines.`,
+  );
+  Deno.exit(0);
+}
 const EVENTS = Number(values.events);
 const SECONDS = Number(values.seconds);
 const ROUTES = [

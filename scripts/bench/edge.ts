@@ -29,8 +29,19 @@ const { values } = parseArgs({
     duration: { type: "string", default: "5" },
     rounds: { type: "string", default: "3" },
     "baseline-ref": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: deno run -A scripts/bench/edge.ts [--clients N] [--duration S] [--rounds N]
+  [--baseline-ref REF]
+  --clients N          stalled connections to the sidecar and to the relay (default 1000)
+  --duration S         seconds of each wrk run (default 5)
+  --rounds N           alternating rounds (default 3)
+  --baseline-ref REF   the sidecar of this git ref in the same rounds
+Needs wrk and nginx for parts 2 and 3. Prints one JSON document.`);
+  Deno.exit(0);
+}
 const CLIENTS = Number(values.clients);
 const DURATION = Number(values.duration);
 const ROUNDS = Number(values.rounds);

@@ -11,6 +11,12 @@
 import { createServer, errorBody, jsonResponse, serveHttp1 } from "../../core/http/mod.ts";
 import { createLogger } from "../../core/log/mod.ts";
 
+const USAGE = "Usage: deno run -A scripts/bench/edge_server.ts h1|bare|edge|hono PORT";
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(`${USAGE}
+Serves GET /hello on 127.0.0.1:PORT with the server KIND (started by scripts/bench/edge.ts).`);
+  Deno.exit(0);
+}
 const [kind, portArg] = Deno.args;
 const port = Number(portArg);
 const body = { hello: "world" };
@@ -45,6 +51,6 @@ if (kind === "edge" || kind === "hono") {
 } else if (kind === "bare") {
   Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, handle);
 } else {
-  console.error("usage: edge_server.ts h1|bare|edge|hono PORT");
+  console.error(USAGE);
   Deno.exit(2);
 }

@@ -4,6 +4,11 @@
  * Usage: deno run -A scripts/bench/naive_proxy.ts PORT UPSTREAM_URL
  * @module
  */
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(`Usage: deno run -A scripts/bench/naive_proxy.ts PORT UPSTREAM_URL
+Proxies every request on 127.0.0.1:PORT to UPSTREAM_URL (started by scripts/bench/sidecar.ts).`);
+  Deno.exit(0);
+}
 const [port, upstream] = Deno.args;
 Deno.serve({ hostname: "127.0.0.1", port: Number(port), onListen: () => {} }, async (req) => {
   const res = await fetch(upstream, {

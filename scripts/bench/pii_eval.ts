@@ -95,6 +95,12 @@ function round(x: number): number {
 }
 
 if (import.meta.main) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(`Usage: deno run --allow-read scripts/bench/pii_eval.ts [DATASET]
+Precision and recall of the card and SSN detectors on the Presidio synthetic set (DATASET,
+default ${DEFAULT_DATASET}). Prints JSON.`);
+    Deno.exit(0);
+  }
   const path = Deno.args[0] ?? DEFAULT_DATASET;
   const samples = JSON.parse(await Deno.readTextFile(path)) as Sample[];
   const started = performance.now();

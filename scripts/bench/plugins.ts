@@ -16,8 +16,19 @@ import { loadPlugin, PluginRunner } from "../../core/plugin/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { calls: { type: "string", default: "2000" }, cold: { type: "string", default: "15" } },
+  options: {
+    calls: { type: "string", default: "2000" },
+    cold: { type: "string", default: "15" },
+    help: { type: "boolean", short: "h", default: false },
+  },
 });
+if (values.help) {
+  console.log(`Usage: deno run -A scripts/bench/plugins.ts [--calls N] [--cold N]
+  --calls N   warm calls through the sandbox and direct (default 2000)
+  --cold N    cold starts (default 15)
+Prints one JSON document.`);
+  Deno.exit(0);
+}
 const CALLS = Number(values.calls);
 const COLD = Number(values.cold);
 const TIMEOUT_MS = 200;

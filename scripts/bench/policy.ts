@@ -17,8 +17,19 @@ import {
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { n: { type: "string", default: "20000" }, http: { type: "string", default: "5000" } },
+  options: {
+    n: { type: "string", default: "20000" },
+    http: { type: "string", default: "5000" },
+    help: { type: "boolean", short: "h", default: false },
+  },
 });
+if (values.help) {
+  console.log(`Usage: deno run -A scripts/bench/policy.ts [--n N] [--http N]
+  --n N      in-process decisions, and direct cedar-wasm calls (default 20000)
+  --http N   decisions over HTTP (default 5000)
+Prints one JSON document.`);
+  Deno.exit(0);
+}
 const N = Number(values.n);
 const HTTP_N = Number(values.http);
 const CLIENTS = 50;

@@ -20,8 +20,21 @@ const { values } = parseArgs({
     size: { type: "string", default: String(1024 * 1024) },
     checks: { type: "string", default: "20" },
     root: { type: "string", default: ROOT },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log(
+    `Usage: deno run -A scripts/bench/policy_reload.ts [--files N] [--size BYTES] [--checks N]
+  [--root DIR]
+  --files N       bundle files (default 256, the most a bundle holds)
+  --size BYTES    bytes of each file (default 1048576, the most a file holds)
+  --checks N      idle checks measured after the first (default 20)
+  --root DIR      the checkout whose reloader is measured (default this one)
+Prints one JSON line. Linux only (/proc).`,
+  );
+  Deno.exit(0);
+}
 const root = values.root.endsWith("/") ? values.root : `${values.root}/`;
 const FILES = Number(values.files);
 const SIZE = Number(values.size);

@@ -334,3 +334,8 @@ export class SubscriberLoad {
     await this.#pumped;
   }
 }
+
+if (import.meta.main) {
+  console.log(`Usage: not run on its own: the relay benchmark's wire clients, imported by
+scripts/bench/relay.ts, workers.ts and scale_relay.ts.`);
+}

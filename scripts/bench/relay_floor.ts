@@ -54,6 +54,12 @@ async function fanOut(events: number, intervalMs: number): Promise<void> {
   }
 }
 
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(`Usage: deno run --allow-net scripts/bench/relay_floor.ts
+Prints "listening PORT"; on "go EVENTS INTERVAL_MS" (stdin) writes EVENTS frames to every
+connection, one every INTERVAL_MS, then prints "done" (started by scripts/bench/relay.ts).`);
+  Deno.exit(0);
+}
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
 (async () => {
   for await (const conn of listener) serve(conn);

@@ -19,8 +19,21 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "3" },
     "relay-subs": { type: "string", default: "10000" },
     workers: { type: "string", default: String(navigator.hardwareConcurrency) },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: scripts/bench/run [--only sidecar,startup,relay,workers] [--go-sidecar PATH]
+  [--duration S] [--rounds N] [--relay-subs N] [--workers N]
+  --only LIST          benchmarks to run, comma separated (default sidecar,startup,relay,workers)
+  --go-sidecar PATH    a Go sidecar binary the sidecar benchmark compares with
+  --duration S         seconds of each sidecar run (default 5)
+  --rounds N           sidecar rounds (default 3)
+  --relay-subs N       subscribers of the relay's fan-out (default 10000)
+  --workers N          workers of the workers benchmark (default the cores)
+Runs each benchmark in its own process; prints one JSON summary.`);
+  Deno.exit(0);
+}
 const HERE = decodeURIComponent(new URL(".", import.meta.url).pathname);
 
 /** One figure against its target. */

@@ -20,8 +20,20 @@ const { values } = parseArgs({
     publishers: { type: "string", default: "16" },
     appends: { type: "string", default: "6000" },
     clients: { type: "string", default: "32" },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: deno run -A scripts/bench/scale.ts [--subs N] [--messages N] [--publishers N]
+  [--appends N] [--clients N]
+  --subs N         relay subscribers per configuration (default 50)
+  --messages N     events published per configuration (default 5000)
+  --publishers N   concurrent publishers (default 16)
+  --appends N      ledger appends per configuration (default 6000)
+  --clients N      concurrent ledger clients (default 32)
+Needs nats-server and PostgreSQL. Prints one JSON document.`);
+  Deno.exit(0);
+}
 
 const relay = await relayScale({
   subscribers: Number(values.subs),

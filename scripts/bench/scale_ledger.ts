@@ -139,8 +139,16 @@ if (import.meta.main) {
     options: {
       appends: { type: "string", default: "6000" },
       clients: { type: "string", default: "32" },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
+  if (values.help) {
+    console.log(`Usage: deno run -A scripts/bench/scale_ledger.ts [--appends N] [--clients N]
+  --appends N   appends per configuration (default 6000)
+  --clients N   concurrent clients (default 32)
+Needs PostgreSQL. Prints one JSON document.`);
+    Deno.exit(0);
+  }
   const ledger = await ledgerScale({
     appends: Number(values.appends),
     clients: Number(values.clients),

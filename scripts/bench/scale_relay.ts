@@ -1,13 +1,15 @@
 /**
- * The relay part of the scale-out benchmark: deliveries per second with the embedded memory
+ * The relay part of the scale-out benchmark (prints JSON when run directly): deliveries per second with the embedded memory
  * store, one replica on NATS JetStream and two replicas sharing one stream (subscribers and
  * publishers spread over both), all in the same run; and failover time: a subscriber's replica
  * killed with SIGKILL while events flow, the subscriber resuming on the other replica by
  * Last-Event-ID (time from the kill to the first resumed event, and whether any event was
  * missed or repeated). Relays run as `iatp relay` child processes; nats-server is started on a
  * loopback port with its own store directory.
+ * Usage: deno run -A scripts/bench/scale_relay.ts [--subs 50] [--messages 5000] [--publishers 16]
  * @module
  */
+import { parseArgs } from "node:util";
 import { sleep } from "../../core/async/mod.ts";
 import { startIatpService } from "../../tests/helpers.ts";
 import { startNats } from "../../tests/support/nats.ts";
@@ -178,4 +180,39 @@ export async function relayScale(o: RelayScaleOptions): Promise<Record<string, u
   } finally {
     await nats.stop();
   }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      subs: { type: "string", default: "50" },
+      messages: { type: "string", default: "5000" },
+      publishers: { type: "string", default: "16" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(`Usage: deno run -A scripts/bench/scale_relay.ts [--subs N] [--messages N]
+  [--publishers N]
+  --subs N         subscribers per configuration (default 50)
+  --messages N     events published per configuration (default 5000)
+  --publishers N   concurrent publishers (default 16)
+Needs nats-server. Prints one JSON document.`);
+    Deno.exit(0);
+  }
+  const relay = await relayScale({
+    subscribers: Number(values.subs),
+    messages: Number(values.messages),
+    publishers: Number(values.publishers),
+  });
+  console.log(JSON.stringify(
+    {
+      bench: "scale_relay",
+      machine: { cores: navigator.hardwareConcurrency, deno: Deno.version.deno },
+      relay,
+    },
+    null,
+    2,
+  ));
 }

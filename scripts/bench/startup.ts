@@ -26,8 +26,17 @@ const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "7" },
     services: { type: "string", default: "sidecar,relay" },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: deno run -A scripts/bench/startup.ts [--runs N] [--services LIST]
+  --runs N          starts of each service (default 7)
+  --services LIST   services, comma separated: sidecar, relay, policy, audit, dashboard, status,
+                    compose-agent, sensor, action (default sidecar,relay)
+Measured against nginx, redis-server and a bare Deno.serve in the same run. Prints JSON.`);
+  Deno.exit(0);
+}
 const RUNS = Number(values.runs);
 const SERVICES = values.services.split(",").map((s) => s.trim()).filter((s) => s !== "");
 

@@ -266,3 +266,8 @@ export async function goBuild(
   if (!out.success) throw new Error(`go build failed: ${new TextDecoder().decode(out.stderr)}`);
   return binary;
 }
+
+if (import.meta.main) {
+  console.log(`Usage: not run on its own: what the benchmarks share (ports, nginx, wrk, RSS,
+medians), imported by scripts/bench/*.ts.`);
+}

@@ -48,8 +48,22 @@ const { values } = parseArgs({
     "relay-subs": { type: "string", default: "200" },
     messages: { type: "string", default: "5000" },
     only: { type: "string", default: "sidecar,relay" },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: deno run -A scripts/bench/workers.ts [--workers N] [--duration S] [--rounds N]
+  [--connections N] [--relay-subs N] [--messages N] [--only sidecar,relay]
+  --workers N       workers of the sidecar, nginx and the relay (default the cores)
+  --duration S      seconds of each wrk run (default 5)
+  --rounds N        rounds (default 3)
+  --connections N   wrk connections (default 64)
+  --relay-subs N    relay subscribers (default 200)
+  --messages N      relay publishes per run (default 5000)
+  --only LIST       parts to run, comma separated: sidecar, relay (default sidecar,relay)
+Needs nginx and wrk for the sidecar part. Prints one JSON document.`);
+  Deno.exit(0);
+}
 const N = Number(values.workers);
 const DURATION = Number(values.duration);
 const ROUNDS = Number(values.rounds);

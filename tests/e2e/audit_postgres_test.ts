@@ -4,7 +4,8 @@
  * verifier), with no hole; the server unreachable at start (exit 2 naming the URL, never the
  * password) and lost mid-run (`/health` degraded with no request made, 503 + Retry-After, then
  * appends again and `/health` ok); a database user without the rights the ledger needs (exit 2
- * naming `db`).
+ * naming `db`); the tables' schema version (an older one stamped, a newer one refused before
+ * anything is written, exit 2 naming `db`).
  */
 import assert from "node:assert/strict";
 import { connectPostgres } from "../../core/engine/mod.ts";
@@ -471,6 +472,139 @@ Deno.test({
       assert.match(inUrl.stderr, /db \(flag --db\): expected a reachable PostgreSQL server/);
       assert.doesNotMatch(inUrl.stderr + inUrl.stdout, /not-the-s3cret-pw/);
     } finally {
+      await dir.remove();
+      await db.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "audit on PostgreSQL: the tables carry a schema version; an older one is stamped by a " +
+    "user granted only reading and writing, a newer one is refused before anything is written " +
+    "(exit 2 naming db), by audit verify too",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    const admin = await connectPostgres({
+      url: db.url,
+      setting: "db",
+      targetSessionAttrs: "read-write",
+      applicationName: "iatp-test",
+    });
+    const version = async () =>
+      (await admin.sql`SELECT value FROM ledger_meta WHERE key = 'schema_version'`)[0]?.value;
+    /** Everything the ledger's tables hold, as text. */
+    const snapshot = async () =>
+      JSON.stringify(
+        await admin.sql`SELECT
+          (SELECT json_agg(m ORDER BY key) FROM ledger_meta m) AS meta,
+          (SELECT json_agg(h) FROM ledger_head h) AS head,
+          (SELECT json_agg(e ORDER BY idx) FROM ledger_entries e) AS entries,
+          (SELECT json_agg(n ORDER BY level, idx) FROM ledger_nodes n) AS nodes,
+          (SELECT json_agg(c ORDER BY tree_size) FROM ledger_checkpoints c) AS checkpoints`,
+      );
+    const env = { IATP_DATA_DIR: dir.path };
+    try {
+      const args = await replicaArgs(db, dir.path);
+      const owner = await startIatpService(args, { env });
+      try {
+        assert.equal((await append(owner.url, "tx-owner")).status, 201);
+      } finally {
+        await owner.stop();
+      }
+      assert.equal(await version(), "1", "stamped by the start that made the tables");
+
+      // Tables as a release before the stamp left them, run by a user who may only read and
+      // write them: it stamps them.
+      await admin.sql`DELETE FROM ledger_meta WHERE key = 'schema_version'`;
+      await admin.sql.unsafe(`CREATE ROLE app LOGIN PASSWORD 'app-s3cret-pw'`);
+      await admin.sql.unsafe(`GRANT USAGE ON SCHEMA public TO app`);
+      await admin.sql.unsafe(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO app`);
+      await Deno.writeTextFile(`${dir.path}/app-pw`, "app-s3cret-pw");
+      const appArgs = (url: string) => [
+        "audit",
+        "--port",
+        "0",
+        "--compat",
+        "iatp",
+        "--db",
+        url,
+        "--db-password",
+        `file:${dir.path}/app-pw`,
+        "--key-file",
+        `${dir.path}/audit.key`,
+      ];
+      const appUrl = `postgres://app@127.0.0.1:${db.port}/postgres`;
+      const app = await startIatpService(appArgs(appUrl), { env });
+      try {
+        assert.equal((await append(app.url, "tx-app")).status, 201);
+      } finally {
+        await app.stop();
+      }
+      assert.equal(await version(), "1", "stamped by a user with read and write grants only");
+
+      // Stamped by a newer release: refused, by the owner and by the app user, nothing written.
+      await admin.sql`INSERT INTO ledger_meta VALUES ('schema_version', '2')
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
+      const before = await snapshot();
+      for (const run of [args, appArgs(appUrl)]) {
+        const r = await runIatp(run, { env });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(
+          r.stderr,
+          /db \(flag --db\): expected a ledger database of schema version 1 or older \(run the release that wrote it, or restore the copy taken before the upgrade\), found postgres:\/\/(iatp|app)@127\.0\.0\.1:[0-9]+\/postgres of schema version 2, written by a newer iatp release/,
+        );
+        assert.doesNotMatch(r.stderr + r.stdout, /s3cret|pg-test-secret/);
+        assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+      }
+      const verify = await runIatp([
+        "audit",
+        "verify",
+        "--db",
+        db.urlWithoutPassword,
+        "--db-password",
+        `file:${dir.path}/pg-password`,
+      ], { env });
+      assert.equal(verify.code, 2, verify.stderr + verify.stdout);
+      assert.match(
+        verify.stderr,
+        /db \(flag --db\): expected a ledger database of schema version 1/,
+      );
+      assert.equal(await snapshot(), before, "nothing written to a newer release's tables");
+
+      // A newer release's database holding only its meta table: no table is made in it.
+      await admin.sql.unsafe(`CREATE DATABASE newer`);
+      const newer = await connectPostgres({
+        url: db.url.replace(/\/postgres$/, "/newer"),
+        setting: "db",
+        targetSessionAttrs: "read-write",
+        applicationName: "iatp-test",
+      });
+      try {
+        await newer.sql.unsafe(`CREATE TABLE ledger_meta (key TEXT PRIMARY KEY, value TEXT)`);
+        await newer.sql`INSERT INTO ledger_meta VALUES ('schema_version', '3')`;
+        const r = await runIatp(
+          [
+            ...args.slice(0, args.indexOf("--db") + 1),
+            db.urlWithoutPassword.replace(
+              /\/postgres$/,
+              "/newer",
+            ),
+            ...args.slice(args.indexOf("--db") + 2),
+          ],
+          { env },
+        );
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /\/newer of schema version 3, written by a newer iatp release/);
+        const [made] = await newer.sql`SELECT count(*)::int AS n FROM pg_tables
+          WHERE schemaname = 'public'`;
+        assert.equal(made.n, 1, "only the newer release's meta table");
+      } finally {
+        await newer.close();
+      }
+    } finally {
+      await admin.close();
       await dir.remove();
       await db.stop();
     }
