@@ -49,7 +49,7 @@ import {
   startRelayServer,
   UPSTREAM_MAX_EVENTS_PER_TOPIC,
 } from "../core/relay/mod.ts";
-import { workerCount, workersField } from "../core/cluster/mod.ts";
+import { workerCount, workersFieldFixed } from "../core/cluster/mod.ts";
 import { connectEngine } from "./engine.ts";
 import { serviceCommand } from "./shared.ts";
 import { runAsEntry } from "./run.ts";
@@ -201,7 +201,13 @@ export const spec = defineConfig({
       secret: true,
     }),
     cors_origins: list({ help: "origins allowed by CORS (* for any)", default: [] }),
-    workers: workersField("the relay"),
+    // One isolate unless set: every publish another isolate takes crosses to the sequencer and
+    // back (see docs/relay.md, "All cores").
+    workers: workersFieldFixed(
+      "the relay",
+      1,
+      "more isolates hand every publish they take to the first",
+    ),
   },
   check(config, sources) {
     // A live frame larger than the queue could never be delivered: every subscriber would

@@ -1,6 +1,7 @@
 /**
  * The `workers` setting of a service that can serve from several isolates, and its default:
- * the number of cores.
+ * the number of cores, or a fixed count where more isolates cost that service more than they
+ * give (the relay).
  * @module
  */
 import { int } from "../config/mod.ts";
@@ -17,6 +18,19 @@ export function workersField(what: string) {
   return int({
     help:
       `isolates serving ${what} on one port (SO_REUSEPORT), 1 for one; default: the number of cores`,
+    min: 1,
+    max: MAX_WORKERS,
+  });
+}
+
+/**
+ * A `workers` field whose default is `count` isolates, not the cores: for a service whose
+ * isolates hand work to each other (`why` says what a reader of its help should know).
+ */
+export function workersFieldFixed(what: string, count: number, why: string) {
+  return int({
+    help: `isolates serving ${what} on one port (SO_REUSEPORT); ${why}`,
+    default: count,
     min: 1,
     max: MAX_WORKERS,
   });

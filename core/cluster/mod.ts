@@ -23,6 +23,7 @@ export {
   totalMetrics,
   workerCount,
   workersField,
+  workersFieldFixed,
 } from "./count.ts";
 export {
   DEFAULT_WORKER_START_TIMEOUT_MS,

@@ -238,6 +238,37 @@ export function threadCpuSeconds(
   return out;
 }
 
+/**
+ * Seconds `pid`'s threads spent runnable but waiting for a core so far (the run queue,
+ * `/proc/<pid>/task/<tid>/schedstat`), added up by `name(threadName, isMain)`; empty where the
+ * kernel keeps no such figure.
+ */
+export function threadWaitSeconds(
+  pid: number,
+  name: (thread: string, isMain: boolean) => string,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tasks: Deno.DirEntry[] = [];
+  try {
+    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
+  } catch { /* gone */ }
+  for (const t of tasks) {
+    const tid = Number(t.name);
+    let comm = "", stat = "";
+    try {
+      comm = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).trim();
+      stat = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/schedstat`);
+    } catch {
+      continue; // ended meanwhile, or no schedstat
+    }
+    const waited = Number(stat.split(" ")[1]) / 1e9; // nanoseconds on the run queue
+    if (Number.isNaN(waited)) continue;
+    const key = name(comm, tid === pid);
+    out[key] = (out[key] ?? 0) + waited;
+  }
+  return out;
+}
+
 /** Idle CPU seconds of the whole host so far, every core added up (`/proc/stat`). */
 export function hostIdleSeconds(): number {
   const cpu = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/);

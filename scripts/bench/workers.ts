@@ -9,7 +9,10 @@
  * service runs through the launcher with its real permissions; load comes from wrk (`-t N`) and,
  * for the relay, from the compiled client of the relay benchmark (relay_load.go: the subscribers
  * and the publishers, the same for both runs), all on the same host, so on a small machine the
- * load generator takes cores from what it measures (reported as `cores`).
+ * load generator takes cores from what it measures (reported as `cores`). For each sidecar and
+ * relay run it also reports the requests each isolate served (from `/metrics`) and, per part of
+ * the process, CPU and the time runnable but waiting for a core (`/proc/<pid>/task/<tid>/schedstat`):
+ * whether an isolate ever idled, and what the crossings between isolates waited for.
  *
  * Usage: deno run -A scripts/bench/workers.ts [--workers 2] [--duration 5] [--rounds 3]
  *   [--connections 64] [--relay-subs 200] [--messages 5000] [--only sidecar,relay]
@@ -31,6 +34,7 @@ import {
   startNginx,
   stopAll,
   threadCpuSeconds,
+  threadWaitSeconds,
   upstreamServer,
   waitPort,
   wrk,
@@ -91,23 +95,24 @@ async function startSidecarTargets(dir: string) {
   const proxy = (port: number) => proxyServer(port, up);
   children.push(await startNginx(dir, "proxy-n", proxy(pxN), pxN, N));
   children.push(await startNginx(dir, "proxy-1", proxy(px1), px1, 1));
+  const pids: Record<string, number> = {};
   for (const [port, workers] of [[scN, N], [sc1, 1]]) {
-    children.push(
-      new Deno.Command(`${ROOT}scripts/iatp`, {
-        args: [
-          "sidecar",
-          "--port",
-          String(port),
-          "--workers",
-          String(workers),
-          "--log-level",
-          "warn",
-        ],
-        env: { IATP_AGENT_URL: `http://127.0.0.1:${up}`, IATP_DATA_DIR: dir },
-        stdout: "null",
-        stderr: "inherit",
-      }).spawn(),
-    );
+    const child = new Deno.Command(`${ROOT}scripts/iatp`, {
+      args: [
+        "sidecar",
+        "--port",
+        String(port),
+        "--workers",
+        String(workers),
+        "--log-level",
+        "warn",
+      ],
+      env: { IATP_AGENT_URL: `http://127.0.0.1:${up}`, IATP_DATA_DIR: dir },
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    children.push(child);
+    pids[`sidecar_${workers}`] = child.pid;
     await waitPort(port);
   }
   const targets: Record<string, string> = {
@@ -116,22 +121,87 @@ async function startSidecarTargets(dir: string) {
     sidecar_1: `http://127.0.0.1:${sc1}/proxy`,
     nginx_1: `http://127.0.0.1:${px1}/`,
   };
-  return { targets, children };
+  return { targets, children, pids };
+}
+
+/** A service's threads by part: its main isolate, its worker isolates (`*-worker-N`), the rest. */
+const isolatePart = (thread: string, isMain: boolean) =>
+  isMain ? "main_isolate" : /worker-\d+$/.test(thread) ? "worker_isolates" : "other";
+
+/** Requests each isolate of a `--workers` service served so far (`/metrics`; [] for one). */
+async function requestsByIsolate(origin: string): Promise<number[]> {
+  const text = await (await fetch(`${origin}/metrics`)).text();
+  return text.split("\n").filter((l) => l.startsWith("iatp_worker_http_requests_total{"))
+    .map((l) => Number(l.slice(l.lastIndexOf(" ") + 1)));
+}
+
+/** Where one sidecar's threads went during one wrk run. */
+interface SidecarIsolates {
+  /** Requests each isolate served (main isolate first; empty with one isolate). */
+  requests_by_isolate: number[];
+  /** CPU seconds per wall second of each part. */
+  cpu: Record<string, number>;
+  /** Seconds per wall second each part was runnable but waited for a core. */
+  waiting: Record<string, number>;
+  /** The sidecar's CPU (every thread) per request served. */
+  cpu_us_per_request: number;
+}
+
+/** Runs `run` against the sidecar `pid` at `origin` and reports where its threads went. */
+async function watchSidecar(
+  pid: number,
+  origin: string,
+  run: () => Promise<WrkResult>,
+): Promise<{ result: WrkResult; isolates: SidecarIsolates }> {
+  const [req0, cpu0, wait0, t0] = [
+    await requestsByIsolate(origin),
+    threadCpuSeconds(pid, isolatePart),
+    threadWaitSeconds(pid, isolatePart),
+    performance.now(),
+  ];
+  const result = await run();
+  const wall = (performance.now() - t0) / 1000;
+  const [req1, cpu1, wait1] = [
+    await requestsByIsolate(origin),
+    threadCpuSeconds(pid, isolatePart),
+    threadWaitSeconds(pid, isolatePart),
+  ];
+  const perWall = (a: Record<string, number>, b: Record<string, number>) =>
+    Object.fromEntries(Object.keys(b).map((k) => [k, r3((b[k] - (a[k] ?? 0)) / wall)]));
+  const cpu = perWall(cpu0, cpu1);
+  const used = Object.values(cpu).reduce((x, y) => x + y, 0) * wall;
+  return {
+    result,
+    isolates: {
+      requests_by_isolate: req1.map((n, i) => n - (req0[i] ?? 0)),
+      cpu,
+      waiting: perWall(wait0, wait1),
+      cpu_us_per_request: r3((used * 1e6) / (result.rps * wall)),
+    },
+  };
 }
 
 async function sidecarBench(dir: string) {
-  const { targets, children } = await startSidecarTargets(dir);
+  const { targets, children, pids } = await startSidecarTargets(dir);
   try {
     const script = await wrkScript(dir, "body", requestBody());
     const names = Object.keys(targets);
     // Warm-up: the JIT of every isolate and the connection pools.
     for (const n of names) await wrk(targets[n], script, CONNECTIONS, 2, N);
     const rounds: Record<string, WrkResult>[] = [];
+    const isolates: Record<string, SidecarIsolates[]> = { [`sidecar_${N}`]: [], sidecar_1: [] };
     for (let round = 0; round < ROUNDS; round++) {
       const results: Record<string, WrkResult> = {};
       for (let i = 0; i < names.length; i++) {
         const name = names[(i + round) % names.length];
-        results[name] = await wrk(targets[name], script, CONNECTIONS, DURATION, N);
+        const run = () => wrk(targets[name], script, CONNECTIONS, DURATION, N);
+        if (pids[name] === undefined) {
+          results[name] = await run();
+          continue;
+        }
+        const watched = await watchSidecar(pids[name], new URL(targets[name]).origin, run);
+        results[name] = watched.result;
+        isolates[name].push(watched.isolates);
       }
       rounds.push(results);
     }
@@ -148,6 +218,10 @@ async function sidecarBench(dir: string) {
       sidecar_1_vs_nginx_1_rps: ratio("sidecar_1", "nginx_1"),
       sidecar_scaling_n_vs_1: ratio(`sidecar_${N}`, "sidecar_1"),
       nginx_scaling_n_vs_1: ratio(`nginx_${N}`, "nginx_1"),
+      // Per round, each sidecar's isolates: the requests each served (how evenly the kernel
+      // spread the connections), CPU and run-queue wait per part (seconds per wall second: an
+      // isolate whose cpu + waiting is near 1 always had work), CPU per request.
+      isolates_by_round: isolates,
     };
   } finally {
     await stopAll(children.reverse());
@@ -162,6 +236,10 @@ interface RelayRun {
    * waits out its bound and its rate means little.
    */
   overflows: number;
+  /** Requests each isolate served (main isolate first; empty with one): subscribes, publishes. */
+  requests_by_isolate: number[];
+  /** Seconds per wall second the relay's parts were runnable but waited for a core. */
+  waiting: Record<string, number>;
   /** CPU seconds over wall seconds of each part (2 = two cores busy). */
   cpu: {
     /** The relay's main isolate (the sequencer) and its worker isolates' threads. */
@@ -198,6 +276,8 @@ async function relayRun(workers: number, dir: string): Promise<RelayRun> {
     await load.sse(port, "topic=thr", RELAY_SUBS);
     const pid = relay.process.pid;
     const relay0 = threadCpuSeconds(pid, relayPart);
+    const wait0 = threadWaitSeconds(pid, relayPart);
+    const req0 = await requestsByIsolate(new URL(relay.url).origin);
     const [client0, idle0, t0] = [cpuSeconds(load.pid), hostIdleSeconds(), performance.now()];
     await load.publishHttp(port, "thr", MESSAGES, PUBLISHERS, "x".repeat(100));
     const want = MESSAGES * RELAY_SUBS;
@@ -213,6 +293,8 @@ async function relayRun(workers: number, dir: string): Promise<RelayRun> {
     }
     const wall = ((stalled ? lastAt : performance.now()) - t0) / 1000;
     const relay1 = threadCpuSeconds(pid, relayPart);
+    const wait1 = threadWaitSeconds(pid, relayPart);
+    const req1 = await requestsByIsolate(new URL(relay.url).origin);
     const share = (x: number) => r3(x / wall);
     const part = (k: string) => share((relay1[k] ?? 0) - (relay0[k] ?? 0));
     const cpu = {
@@ -227,7 +309,17 @@ async function relayRun(workers: number, dir: string): Promise<RelayRun> {
     cpu.rest = r3(Math.max(0, navigator.hardwareConcurrency - used - cpu.host_idle));
     const cut = await overflows(relay.url);
     await load.close();
-    return { deliveries_per_s: Math.round(got / wall), overflows: cut, cpu };
+    const waiting = Object.fromEntries(
+      Object.keys(wait1).map((k) => [k, share(wait1[k] - (wait0[k] ?? 0))]),
+    );
+    const requests_by_isolate = req1.map((n, i) => n - (req0[i] ?? 0));
+    return {
+      deliveries_per_s: Math.round(got / wall),
+      overflows: cut,
+      requests_by_isolate,
+      waiting,
+      cpu,
+    };
   } finally {
     await relay.stop();
   }
@@ -272,6 +364,13 @@ async function relayRounds(dir: string) {
     // can gain from more isolates only while host_idle (or a part it can take from) is left.
     cpu_by_workers: { [N]: cpu(N), 1: cpu(1) },
     cpu_by_round: { [N]: runs[N].map((r) => r.cpu), 1: runs[1].map((r) => r.cpu) },
+    // Seconds per wall second each part was runnable but waited for a core: a publish another
+    // isolate takes crosses to the main isolate and back, each crossing waiting for the other
+    // thread to run.
+    waiting_by_round: { [N]: runs[N].map((r) => r.waiting), 1: runs[1].map((r) => r.waiting) },
+    // Publishes and subscribes each isolate took (main isolate first; the 16 publishers' share
+    // shows how many of them paid the crossing).
+    requests_by_isolate_by_round: { [N]: runs[N].map((r) => r.requests_by_isolate) },
   };
 }
 

@@ -31,6 +31,30 @@ Deno.test("relay --help lists its flags", async () => {
   }
 });
 
+Deno.test("the relay serves from one isolate unless --workers asks for more", async () => {
+  const shown = await runIatp(["config", "show", "relay"]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^workers\s+1\s+# built-in default$/m);
+  const dir = await tempDir();
+  const relay = await startIatpService(["relay", "--port", "0"], {
+    env: { IATP_DATA_DIR: dir.path },
+  });
+  try {
+    await publish(relay.url, "t", { n: 1 });
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    assert.doesNotMatch(metrics, /iatp_worker_http_requests_total/, "no per-isolate totals");
+    const pid = relay.process.pid;
+    const threads = [...Deno.readDirSync(`/proc/${pid}/task`)].map((t) =>
+      Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/comm`).trim()
+    );
+    // A worker isolate's thread is named `worker-<n>`.
+    assert.ok(!threads.some((t) => /^worker-\d+$/.test(t)), threads.join(","));
+  } finally {
+    await relay.stop("SIGTERM");
+    await dir.remove();
+  }
+});
+
 Deno.test("the launched relay keeps SQLite history in the data dir across a restart", async () => {
   const dir = await tempDir();
   const env = { IATP_DATA_DIR: dir.path, IATP_RELAY_STORE: `sqlite:${dir.path}/relay.db` };
