@@ -3,8 +3,9 @@
  * with exactly the manifest's permissions, relays calls, and enforces what the Worker's realm
  * cannot be trusted to: output size, JSON validity, log bounds, and a process RSS ceiling.
  *
- * In `deno run` mode the parent runs this file directly (a lean entry: no CLI dispatch, no npm);
- * in compiled mode it runs `iatp plugin-host`, which calls {@linkcode runPluginHost} too.
+ * In `deno run` mode the parent runs this file's JavaScript, core/plugin/js/host_main.js (a lean
+ * entry: no CLI dispatch, no npm, nothing to transpile; scripts/plugin_host_js.ts writes it), and
+ * in compiled mode `iatp plugin-host`, which calls {@linkcode runPluginHost} too.
  * @module
  */
 import {
@@ -24,6 +25,8 @@ const IDLE_CPU_WINDOW_MS = 10_000;
 const MAX_PARENT_LINE_BYTES = 80 * 1024 * 1024;
 
 const encoder = new TextEncoder();
+/** The Worker bootstrap beside this file: the generated JavaScript when this file is it. */
+const WORKER_ENTRY = import.meta.url.endsWith(".js") ? "./worker_entry.js" : "./worker_entry.ts";
 
 type CpuUsage = () => { user: number; system: number };
 /**
@@ -64,7 +67,8 @@ class Host {
   }
 
   start(): void {
-    const url = new URL("./worker_entry.ts", import.meta.url);
+    // Run as core/plugin/js/host_main.js, the host starts the generated worker_entry.js beside it.
+    const url = new URL(WORKER_ENTRY, import.meta.url);
     this.worker = new Worker(url, {
       type: "module",
       name: `plugin:${this.spec.plugin.id}`,
