@@ -21,6 +21,8 @@ import {
 const RSS_POLL_MS = 50;
 /** Between calls, `maxIdleCpuMs` is the CPU a host may use in each window of this length. */
 const IDLE_CPU_WINDOW_MS = 10_000;
+/** Bytes read from the parent at a time. */
+const STDIN_CHUNK_BYTES = 64 * 1024;
 /** Longest line the host accepts from its parent (init with config, or one request). */
 const MAX_PARENT_LINE_BYTES = 80 * 1024 * 1024;
 
@@ -182,7 +184,7 @@ class Host {
   }
 
   watchMemory(): void {
-    const id = setInterval(() => {
+    every(RSS_POLL_MS, () => {
       const rss = Deno.memoryUsage().rss;
       if (rss > this.spec.rssLimitBytes) {
         this.write({ t: "oom", rss, limit: this.spec.rssLimitBytes });
@@ -196,9 +198,21 @@ class Host {
       if (performance.now() - idle.at >= IDLE_CPU_WINDOW_MS) {
         this.idleFrom = { at: performance.now(), cpu };
       }
-    }, RSS_POLL_MS);
-    Deno.unrefTimer(id);
+    });
   }
+}
+
+/**
+ * Runs `fn` every `ms` until the process exits, on `AbortSignal.timeout()`: the global
+ * `setTimeout`/`setInterval` are built on Deno's Node timers, a graph of Node-layer modules that a
+ * host without a code cache would compile at every start (as it would the streams behind
+ * `Deno.stdin.readable`). The process ends by `Deno.exit()` when its parent goes away.
+ */
+function every(ms: number, fn: () => void): void {
+  AbortSignal.timeout(ms).onabort = () => {
+    fn();
+    every(ms, fn);
+  };
 }
 
 /** CPU time of the whole host process (every thread, the plugin's Workers too), in µs. */
@@ -230,14 +244,16 @@ export async function runPluginHost(): Promise<number> {
     } else if (frame.t === "call" && host) host.call(frame);
     else bad = true;
   }, () => bad = true);
-  for await (const chunk of Deno.stdin.readable) {
-    reader.push(chunk);
+  const buf = new Uint8Array(STDIN_CHUNK_BYTES);
+  for (;;) {
+    const n = await Deno.stdin.read(buf);
+    if (n === null) return 0;
+    reader.push(buf.subarray(0, n));
     if (bad) {
       console.error("plugin-host: protocol error from parent");
       return 2;
     }
   }
-  return 0;
 }
 
 if (import.meta.main) Deno.exit(await runPluginHost());

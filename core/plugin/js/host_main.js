@@ -75,6 +75,7 @@ var BoundedLineReader = class {
 // core/plugin/host_main.ts
 var RSS_POLL_MS = 50;
 var IDLE_CPU_WINDOW_MS = 1e4;
+var STDIN_CHUNK_BYTES = 64 * 1024;
 var MAX_PARENT_LINE_BYTES = 80 * 1024 * 1024;
 var encoder = new TextEncoder();
 var WORKER_ENTRY = import.meta.url.endsWith(".js") ? "./worker_entry.js" : "./worker_entry.ts";
@@ -266,7 +267,7 @@ var Host = class {
     };
   }
   watchMemory() {
-    const id = setInterval(() => {
+    every(RSS_POLL_MS, () => {
       const rss = Deno.memoryUsage().rss;
       if (rss > this.spec.rssLimitBytes) {
         this.write({
@@ -286,10 +287,15 @@ var Host = class {
           cpu,
         };
       }
-    }, RSS_POLL_MS);
-    Deno.unrefTimer(id);
+    });
   }
 };
+function every(ms, fn) {
+  AbortSignal.timeout(ms).onabort = () => {
+    fn();
+    every(ms, fn);
+  };
+}
 function cpuMicros() {
   const u = cpuUsage();
   return u.user + u.system;
@@ -315,14 +321,16 @@ async function runPluginHost() {
     } else if (frame.t === "call" && host) host.call(frame);
     else bad = true;
   }, () => bad = true);
-  for await (const chunk of Deno.stdin.readable) {
-    reader.push(chunk);
+  const buf = new Uint8Array(STDIN_CHUNK_BYTES);
+  for (;;) {
+    const n = await Deno.stdin.read(buf);
+    if (n === null) return 0;
+    reader.push(buf.subarray(0, n));
     if (bad) {
       console.error("plugin-host: protocol error from parent");
       return 2;
     }
   }
-  return 0;
 }
 if (import.meta.main) Deno.exit(await runPluginHost());
 export { runPluginHost };
