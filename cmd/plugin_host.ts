@@ -1,7 +1,7 @@
 /**
  * `iatp plugin-host` (hidden): the sandbox child a sensor or action agent spawns per warm plugin
  * host. It reads its spec from the parent on stdin and answers on stdout (core/plugin/protocol.ts);
- * it is not meant to be run by hand. In `deno run` mode the parent runs core/plugin/host_main.ts
+ * it is not meant to be run by hand. In `deno run` mode the parent runs core/plugin/js/host_main.js
  * directly with least-privilege flags; a compiled binary runs this subcommand instead.
  * @module
  */

@@ -130,7 +130,8 @@ export interface HostCommand {
 
 /**
  * The child command line. `deno run` mode: the same Deno, least-privilege flags, a V8 heap cap,
- * no config/npm/remote modules, running host_main.ts directly. Compiled mode: the binary itself
+ * no config/npm/remote modules, running the host's generated JavaScript (js/host_main.js, nothing
+ * to transpile: the host has no module cache) directly. Compiled mode: the binary itself
  * (`iatp plugin-host`); permission flags cannot be narrowed there, so only the Worker's
  * permissions, the import audit and the RSS watchdog apply (DENO_V8_FLAGS is set, but a compiled
  * runtime does not read it).
@@ -151,8 +152,8 @@ export function hostCommand(
       compiled: true,
     } satisfies HostCommand;
   }
-  const workerEntry = fileURLToPath(new URL("./worker_entry.ts", import.meta.url));
-  const hostEntry = fileURLToPath(new URL("./host_main.ts", import.meta.url));
+  const workerEntry = fileURLToPath(new URL("./js/worker_entry.js", import.meta.url));
+  const hostEntry = fileURLToPath(new URL("./js/host_main.js", import.meta.url));
   const flag = (name: string, l: string[]) =>
     l.length > 0 ? [`--allow-${name}=${l.join(",")}`] : [];
   const args = [

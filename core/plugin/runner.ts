@@ -275,10 +275,11 @@ const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * there without asking any permission, and one of them is the Web Cache API (`caches`), which
  * every realm of the host has, the plugin's own Workers too: with a usable DENO_DIR a plugin
  * could write without a `write` grant, without bound, into a store every plugin host of the
- * user shares (one plugin could hand another what it read). Here `caches.open()` fails. The host
- * needs no module cache (its and the plugin's modules are local files): a cold start
- * transpiles them again (a few ms). A usable cache would also take whatever a plugin writes as
- * `data:` or `blob:` TypeScript modules, again without a grant or a bound.
+ * user shares (one plugin could hand another what it read). Here `caches.open()` fails. A usable
+ * cache would also take whatever a plugin writes as `data:` or `blob:` TypeScript modules, again
+ * without a grant or a bound. Nothing compiled is kept, so the host is made to need no cache: it
+ * runs generated JavaScript (js/host_main.js) and loads none of the runtime's modules that are
+ * compiled at first use (tests/plugin/host_js_test.ts); a cold start compiles the plugin's only.
  */
 const HOST_DENO_DIR = "/dev/null/iatp-plugin-host";
 

@@ -77,7 +77,7 @@ Deno.test("the child gets exactly the grants as flags, a heap cap, and no config
   const read = flags.find((f) => f.startsWith("--allow-read="))!;
   assert.match(
     read,
-    /^--allow-read=\/plugins\/g,\/.+\/core\/plugin\/worker_entry\.ts,\/plugins\/g\/data,\/var\/log\/app\.log$/,
+    /^--allow-read=\/plugins\/g,\/.+\/core\/plugin\/js\/worker_entry\.js,\/plugins\/g\/data,\/var\/log\/app\.log$/,
   );
   assert.ok(
     !flags.some((f) =>

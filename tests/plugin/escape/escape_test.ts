@@ -57,7 +57,7 @@ Deno.test("escape suite: every case is denied or contained, and the host keeps s
     ],
     [
       "reads a file next to the host (the worker bootstrap the host itself may read)",
-      { case: "read", path: `${ROOT}core/plugin/worker_entry.ts` },
+      { case: "read", path: `${ROOT}core/plugin/js/worker_entry.js` },
       failedWith("denied", /read access/),
     ],
     [
