@@ -271,6 +271,20 @@ Deno.test("a bad flag value names the flag", async () => {
   assert.match(badUrl.expected, /http\(s\) URL/);
 });
 
+Deno.test("a list with a bad item names that item, whether given as a,b or as a repeated flag", async () => {
+  const items = defineConfig({
+    command: "demo",
+    summary: "a demo service",
+    fields: { services: list({ help: "services", default: [], item: /^(relay|policy)$/ }) },
+  });
+  for (
+    const argv of [["--services", "relay,polcy"], ["--services", "relay", "--services", "polcy"]]
+  ) {
+    const err = await configError(async () => loaded(await items.parse(argv, { env: envOf({}) })));
+    assert.equal(err.found, 'string "polcy" in a list ["relay","polcy"]', argv.join(" "));
+  }
+});
+
 Deno.test("a bounded duration's error gives only examples the setting accepts", async () => {
   const bounded = defineConfig({
     command: "demo",
