@@ -222,7 +222,11 @@ async function inspect(argv: string[]): Promise<number> {
     claims = decodeClaims(text);
   } catch (err) {
     if (!(err instanceof CredentialError)) throw err;
-    throw new UsageError(`TOKEN: ${err.message}`, USAGE, { cause: err });
+    // A file named without its prefix: say how to name one (the value itself is not echoed).
+    const hint = !positionals[0].startsWith("file:") && /[/\\]|\.(token|txt)$/.test(positionals[0])
+      ? " (a file name? give it as file:PATH)"
+      : "";
+    throw new UsageError(`TOKEN: ${err.message}${hint}`, USAGE, { cause: err });
   }
   const out: Record<string, unknown> = {
     claims,
