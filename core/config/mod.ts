@@ -82,6 +82,7 @@ export {
   unreadableWhy,
 } from "./read_bounded.ts";
 export type { ExpandOptions } from "./expand.ts";
+export { didYouMean } from "./expand.ts";
 export {
   bool,
   bytes,
