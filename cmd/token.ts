@@ -20,6 +20,7 @@ import {
 } from "../core/auth/mod.ts";
 import {
   FileTooLargeError,
+  flagErrorLine,
   parseDuration,
   parseFlags,
   readFileRefsAhead,
@@ -70,7 +71,7 @@ function flagsOf<T>(verb: string, parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    throw new UsageError(`${verb}: ${errorMessage(err).split("\n")[0]}`, USAGE, { cause: err });
+    throw new UsageError(`${verb}: ${flagErrorLine(err)}`, USAGE, { cause: err });
   }
 }
 

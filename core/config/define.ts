@@ -2,7 +2,7 @@
 import { ConfigError, type ConfigSource, describeSource, UsageError } from "../errors/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
-import { type FlagOption, parseArgv } from "./argv.ts";
+import { flagErrorLine, type FlagOption, parseArgv } from "./argv.ts";
 import { permittedEnv } from "./env.ts";
 import { isPipe, readFileRefsAhead, readTextWithin } from "./read_bounded.ts";
 import type { Infer, PathGrant, Shape } from "./fields.ts";
@@ -221,8 +221,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     try {
       return parseArgv(argv, options, spec.positionals ?? false);
     } catch (err) {
-      const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
-      throw new UsageError(msg, usage(), { cause: err });
+      throw new UsageError(flagErrorLine(err), usage(), { cause: err });
     }
   };
 

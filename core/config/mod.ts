@@ -57,6 +57,7 @@ export {
 } from "./folder.ts";
 export {
   FlagError,
+  flagErrorLine,
   type FlagOption,
   type FlagValue,
   type FlagValues,

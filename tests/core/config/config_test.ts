@@ -311,6 +311,18 @@ Deno.test("a bounded duration's error gives only examples the setting accepts", 
   assert.match(open.expected, /such as 500ms, 30s, 5m, 1h or 7d/);
 });
 
+Deno.test("a value starting with a dash is a usage error on one line that says how to give it", async () => {
+  await assert.rejects(
+    async () => loaded(await spec.parse(["--agent-concurrency", "-1"], { env: envOf({}) })),
+    (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.doesNotMatch(err.message, /\n/);
+      assert.match(err.message, /use '--agent-concurrency=-XYZ'/);
+      return true;
+    },
+  );
+});
+
 Deno.test("unknown flags and stray positionals are usage errors carrying the usage", async () => {
   await assert.rejects(
     async () => loaded(await spec.parse(["--bogus"], { env: envOf({}) })),
