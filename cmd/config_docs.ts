@@ -119,7 +119,9 @@ merges it, a key written there beside the merge wins, and it is checked like one
 the line it is written on.
 
 Credentials (every setting shown as \`(secret)\`) also take \`file:PATH\`: the value is the file's
-trimmed content, which keeps it out of process listings and shell history. A secret is never
+trimmed content, which keeps it out of process listings and shell history. The relay's \`tokens\`,
+a mapping, is the one exception: it is written in the config file, or as JSON in
+\`IATP_RELAY_TOKENS\`. A secret is never
 printed: errors and \`iatp config show\` give only its length, \`(secret, 23 chars)\`. Nor is a password
 written in a URL setting (\`db\`, \`store\`, \`recorder_url\`): \`iatp config show\` gives its length
 (\`postgres://app:(secret, 6 chars)@db/iatp\`, a \`password=\` parameter as \`(secret)\`), and an error
@@ -147,6 +149,9 @@ write). The launcher learns them from \`iatp __grants <command> [args...]\`, whi
 settings with read-only rights and starts nothing (about 90 ms per start). A path the program
 still may not use is reported as \`permission denied: may not read PATH\`, exit 2; allow more with
 \`IATP_ALLOW_READ\` / \`IATP_ALLOW_WRITE\` (comma-separated; a granted path cannot hold a comma).
+A relative path, in a config file as in a flag, is taken from the folder the command runs in, not
+from the config file's folder; a systemd unit from \`iatp systemd\` runs in its state folder,
+\`/var/lib/iatp/<command>\`.
 
 Names of the systems a command replaces (the IATP sidecars' \`IATP_*\`, the TryDirect status
 panel's \`AGENT_ID\`, \`AGENT_TOKEN\`, \`DASHBOARD_URL\`, ...) are read by that command only, after

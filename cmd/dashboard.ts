@@ -181,10 +181,8 @@ export const spec = defineConfig({
       throw new ConfigError(
         "services",
         src("services"),
-        "name=http(s)://host:port entries",
-        (
-          err as Error
-        ).message,
+        "name=http(s)://host:port entries (policy=http://127.0.0.1:8002)",
+        (err as Error).message,
       );
     }
   },

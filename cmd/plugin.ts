@@ -5,7 +5,13 @@
  * `keygen`, `sign` and `verify` make and check plugin signatures (cmd/plugin/sign.ts).
  * @module
  */
-import { fileRefGrants, parseDuration, parseFlags, type PathGrant } from "../core/config/mod.ts";
+import {
+  fileRefGrants,
+  flagErrorLine,
+  parseDuration,
+  parseFlags,
+  type PathGrant,
+} from "../core/config/mod.ts";
 import { CheckFailedError, errorMessage, UsageError } from "../core/errors/mod.ts";
 import {
   isExternal,
@@ -72,7 +78,7 @@ function parse(argv: string[]) {
       help: { type: "boolean", short: "h" },
     }, true);
   } catch (err) {
-    throw new UsageError(errorMessage(err).split("\n")[0], USAGE, { cause: err });
+    throw new UsageError(flagErrorLine(err), USAGE, { cause: err });
   }
 }
 

@@ -6,7 +6,7 @@
  * with a message naming the setting, instead of running open.
  * @module
  */
-import { parseFlags } from "../core/config/mod.ts";
+import { flagErrorLine, parseFlags } from "../core/config/mod.ts";
 import { errorMessage, UsageError } from "../core/errors/mod.ts";
 import { type Command, type CommandEntry, findCommand } from "./command.ts";
 import { lineEnv, PERMISSIONS } from "./permissions.ts";
@@ -248,8 +248,7 @@ function systemdFlags(argv: string[]) {
       help: { type: "boolean", short: "h" },
     }, true);
   } catch (err) {
-    const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
-    throw new UsageError(msg, USAGE, { cause: err });
+    throw new UsageError(flagErrorLine(err), USAGE, { cause: err });
   }
   const { values, positionals } = parsed;
   const { bin = "/usr/local/bin/iatp", user = "iatp" } = values;

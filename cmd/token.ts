@@ -20,6 +20,7 @@ import {
 } from "../core/auth/mod.ts";
 import {
   FileTooLargeError,
+  flagErrorLine,
   parseDuration,
   parseFlags,
   readFileRefsAhead,
@@ -70,7 +71,7 @@ function flagsOf<T>(verb: string, parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    throw new UsageError(`${verb}: ${errorMessage(err).split("\n")[0]}`, USAGE, { cause: err });
+    throw new UsageError(`${verb}: ${flagErrorLine(err)}`, USAGE, { cause: err });
   }
 }
 
@@ -222,7 +223,11 @@ async function inspect(argv: string[]): Promise<number> {
     claims = decodeClaims(text);
   } catch (err) {
     if (!(err instanceof CredentialError)) throw err;
-    throw new UsageError(`TOKEN: ${err.message}`, USAGE, { cause: err });
+    // A file named without its prefix: say how to name one (the value itself is not echoed).
+    const hint = !positionals[0].startsWith("file:") && /[/\\]|\.(token|txt)$/.test(positionals[0])
+      ? " (a file name? give it as file:PATH)"
+      : "";
+    throw new UsageError(`TOKEN: ${err.message}${hint}`, USAGE, { cause: err });
   }
   const out: Record<string, unknown> = {
     claims,

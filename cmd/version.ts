@@ -1,6 +1,6 @@
 /** `iatp version`: version, git commit and Deno version (`--json` for machines). @module */
-import { parseFlags } from "../core/config/mod.ts";
-import { errorMessage, UsageError } from "../core/errors/mod.ts";
+import { flagErrorLine, parseFlags } from "../core/config/mod.ts";
+import { UsageError } from "../core/errors/mod.ts";
 import { versionInfo } from "../core/version/mod.ts";
 import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
@@ -24,7 +24,7 @@ export const command: Command = {
       }
       json = values.json ?? false;
     } catch (err) {
-      throw new UsageError(errorMessage(err).split("\n")[0], USAGE, { cause: err });
+      throw new UsageError(flagErrorLine(err), USAGE, { cause: err });
     }
     const v = versionInfo();
     print(

@@ -4,7 +4,7 @@
  * the compose runner and the compose file check; the start reads its key and defaults with core/auth/agent). The replay store is a file: a restart opens what the last run recorded.
  * @module
  */
-import { ensureParentDir, lateImport, lockWriter } from "../../core/config/mod.ts";
+import { didYouMean, ensureParentDir, lateImport, lockWriter } from "../../core/config/mod.ts";
 import type { Counter } from "../../core/metrics/mod.ts";
 import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/agent/mod.ts";
 import type { ReplayStore } from "../../core/auth/mod.ts";
@@ -12,7 +12,9 @@ import { resolveSecretSetting } from "../../core/auth/settings/mod.ts";
 import { onceUntilFailure } from "../../core/async/mod.ts";
 import {
   CommandCounters,
+  DOCKER_COMMANDS,
   DockerEngine,
+  scopeFor,
   Watchdog,
   type WatchdogEvent,
 } from "../../core/docker/mod.ts";
@@ -161,6 +163,36 @@ function authFor(
       : auth(c, next)) as typeof auth;
 }
 
+/** Every scope a route of the compose-agent asks for. */
+const KNOWN_SCOPES: readonly string[] = [
+  ...DOCKER_COMMANDS.map(scopeFor),
+  "commands:execute",
+  "commands:enqueue",
+  "commands:wait",
+  "commands:report",
+];
+
+/**
+ * Logs each configured scope that grants nothing this agent does (a typo such as
+ * `docker:restrat`, or a command iatp does not run): scopes are deny-by-default, so it would
+ * leave its callers refused with no word at start.
+ */
+function warnUnknownScopes(scopes: readonly string[], log: Logger): void {
+  for (const raw of scopes) {
+    const scope = raw.trim();
+    if (scope === "" || scope === "*") continue;
+    const grants = scope.endsWith(":*")
+      ? KNOWN_SCOPES.some((k) => k.startsWith(scope.slice(0, -1)))
+      : KNOWN_SCOPES.includes(scope);
+    if (grants) continue;
+    const guess = didYouMean(scope, KNOWN_SCOPES);
+    log.warn("scopes: an entry grants no command of this agent", {
+      scope,
+      ...(guess ? { did_you_mean: guess } : {}),
+    });
+  }
+}
+
 /**
  * Logs the start-up warnings of the signing compatibility mode (every start, while it is on).
  */
@@ -235,6 +267,7 @@ export async function start(
     })).RelayClient({ url: config.relay_url, token: relayToken, log })
     : undefined;
   warnSigningMode(config, log);
+  warnUnknownScopes(config.scopes, log);
   const queue = new CommandQueue(config.queue_size, config.report_history);
   const counters = new CommandCounters();
   const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };

@@ -11,6 +11,7 @@
 import { isMap, LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import {
+  didYouMean,
   parseDuration,
   readTextWithin,
   type SourceMap,
@@ -217,11 +218,25 @@ async function loadManifestFile(path: string): Promise<ManifestFile> {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const keys = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]] : issue.path;
+    const where = { kind: "file", path, line: lineOf(keys) } as const;
+    if (issue.code === "unrecognized_keys") {
+      const name = String(issue.keys[0]);
+      const known = knownKeysAt(issue.path);
+      const guess = didYouMean(name, known);
+      throw new ConfigError(
+        `manifest.${keys.map(String).join(".")}`,
+        where,
+        guess
+          ? `a known key (did you mean "${guess}"?)`
+          : `one of the known keys (${known.join(", ")})`,
+        `unknown key "${name}"`,
+      );
+    }
     throw new ConfigError(
       `manifest.${keys.map(String).join(".")}`,
-      { kind: "file", path, line: lineOf(keys) },
+      where,
       issue.message,
-      issue.code === "unrecognized_keys" ? "an unknown key" : "an invalid value",
+      "an invalid value",
     );
   }
   const m = parsed.data;
@@ -285,4 +300,18 @@ export async function applyManifestFile(
       sources.set(key, { kind: "file", path }); // `iatp config show` names the manifest
     }
   }
+}
+
+/** The keys the manifest schema knows in the mapping at `path` (none when it is not a mapping). */
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  // deno-lint-ignore no-explicit-any -- walking zod's schema tree, whose node types vary
+  const unwrap = (s: any): any => {
+    while (s && typeof s.unwrap === "function" && !s.shape) s = s.unwrap();
+    return s;
+  };
+  let node = unwrap(manifestSchema);
+  for (const p of path) {
+    node = unwrap(node?.shape?.[String(p)]);
+  }
+  return node?.shape ? Object.keys(node.shape) : [];
 }

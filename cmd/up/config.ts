@@ -67,6 +67,7 @@ export const spec = defineConfig({
       help: `services to start (${UP_SERVICES.join(",")})`,
       default: [...UP_SERVICES],
       item: new RegExp(`^(${UP_SERVICES.join("|")})$`),
+      itemWhat: `services among ${UP_SERVICES.join(", ")}`,
     }),
     demo: bool({ help: "start the demo agent and demo traffic", default: true }),
     demo_interval: duration({ help: "pause between demo steps", default: 1500, min: 50 }),

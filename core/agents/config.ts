@@ -403,8 +403,12 @@ const DEPRECATED = {
 };
 
 /** The audit service's credential is read only when the trail is copied to the service. */
-function unreadAuditToken(c: { security: { audit: { enabled: boolean; service_url?: string } } }) {
-  return c.security.audit.enabled && c.security.audit.service_url ? [] : ["security.audit.token"];
+/** The `file:PATH` credentials a start does not read: the audit token and API key it would not use. */
+function unreadSecrets(c: AgentConfig): string[] {
+  return [
+    ...(c.security.audit.enabled && c.security.audit.service_url ? [] : ["security.audit.token"]),
+    ...(c.api.base_url && !c.security.auth.token_file ? [] : ["security.auth.api_key"]),
+  ];
 }
 
 /** `iatp sensor` config. */
@@ -417,7 +421,7 @@ export const sensorConfig: Config<SensorShape> = defineConfig({
   grants: auditTrailGrants,
   tolerated: STAVILY_TOLERATED.sensor,
   expand: agentPlaceholders,
-  unreadFileRefs: unreadAuditToken,
+  unreadFileRefs: unreadSecrets,
   check: (c, s, warn) => {
     checkAgentConfig("sensor", c, s, warn);
     if (c.sensor.publish_to === "auto") {
@@ -460,7 +464,7 @@ export const actionConfig: Config<ActionShape> = defineConfig({
   expand: agentPlaceholders,
   // The NATS credentials are read only for the JetStream task queue.
   unreadFileRefs: (c) => [
-    ...unreadAuditToken(c),
+    ...unreadSecrets(c),
     ...(c.relay.queue !== undefined && c.action.task_source !== "orchestrator"
       ? []
       : ["nats.password", "nats.token"]),

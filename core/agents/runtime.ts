@@ -117,7 +117,9 @@ async function orchestratorClient(
     retryMaxDelayMs: api.retry_max_delay,
     rateLimitRps: api.rate_limit_rps,
     rateLimitBurst: api.rate_limit_burst,
-    apiKey: config.security.auth.token_file ? undefined : config.security.auth.api_key,
+    apiKey: config.security.auth.token_file
+      ? undefined
+      : resolveSecretSetting("security.auth.api_key", config.security.auth.api_key),
     tokenFile: config.security.auth.token_file,
     tls: useTls
       ? {

@@ -21,7 +21,11 @@ export const securityShape = {
       help: "how the bearer token is obtained",
       default: "api_key",
     }),
-    api_key: str({ help: "bearer token for the orchestrator", secret: true }),
+    api_key: str({
+      help: "bearer token for the orchestrator, or file:PATH",
+      secret: true,
+      fileRef: true,
+    }),
     token_file: path({
       help: "file holding the bearer token (re-read when it changes)",
       access: "read",

@@ -19,6 +19,7 @@ import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 import { redactErrorText } from "./redact.ts";
+import type { PublishStats } from "../relay/client/mod.ts";
 
 /** How often expired dedup keys are pruned. */
 const DEDUP_PRUNE_INTERVAL_MS = 60_000;
@@ -287,8 +288,9 @@ export async function startSensorAgent(
     "relay",
     () =>
       rt.relay
-        // Not ok while events wait on a relay that does not take them (they are held, bounded).
-        ? { ...rt.relay.stats(), ok: rt.relay.stats().last_error === undefined, configured: true }
+        // Not ok while events wait on a relay that does not take them (they are held, bounded),
+        // nor while the latest one was refused for good (dropped: a credential without the scope).
+        ? relayPublishHealth(rt.relay.stats())
         : { ok: true, configured: false },
   );
   const svc = await rt.health.listen().catch(async (err) => {
@@ -316,4 +318,13 @@ function pluginsHealth(specs: TriggerSpec[], loops: TriggerLoop[]): ComponentHea
   // A loop that has not finished a run yet is not a failure; one whose last run failed is.
   const ok = loops.every((l) => l.health.consecutive_failures === 0);
   return { ok, configured: loops.length > 0, triggers: byId };
+}
+
+/** The sensor's `relay` component from its publisher's stats. */
+function relayPublishHealth(stats: PublishStats): ComponentHealth {
+  const reason = stats.last_error ??
+    (stats.last_refused === undefined
+      ? undefined
+      : `the latest event was refused and dropped: ${stats.last_refused}`);
+  return { ...stats, ok: reason === undefined, configured: true, ...(reason ? { reason } : {}) };
 }

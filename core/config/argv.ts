@@ -33,6 +33,19 @@ export class FlagError extends TypeError {
   }
 }
 
+/**
+ * A flag error as the one line a command prints: parseArgs' message with its lines joined, so the
+ * advice after the first (how to give a value that starts with a dash) is kept.
+ * @example
+ * ```ts
+ * flagErrorLine(new Error("a.\nb.")); // "a. b."
+ * ```
+ */
+export function flagErrorLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").join(" ");
+}
+
 /** One option or positional argument, as `parseArgs` tokenizes the command line. */
 interface Token {
   kind: "option" | "positional";

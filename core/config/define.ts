@@ -2,11 +2,19 @@
 import { ConfigError, type ConfigSource, describeSource, UsageError } from "../errors/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
-import { type FlagOption, parseArgv } from "./argv.ts";
+import { flagErrorLine, type FlagOption, parseArgv } from "./argv.ts";
 import { permittedEnv } from "./env.ts";
 import { isPipe, readFileRefsAhead, readTextWithin } from "./read_bounded.ts";
 import type { Infer, PathGrant, Shape } from "./fields.ts";
-import { type EnvReader, type FileLayer, type FileRules, getIn, loadFile, setIn } from "./file.ts";
+import {
+  describeFound,
+  type EnvReader,
+  type FileLayer,
+  type FileRules,
+  getIn,
+  loadFile,
+  setIn,
+} from "./file.ts";
 import {
   type Alias,
   type AliasMap,
@@ -155,6 +163,18 @@ function flagOptions(all: readonly Leaf[]): Record<string, FlagOption> {
   return options;
 }
 
+/**
+ * What a refused value was: for a list, the first item it refuses among the items (a raw
+ * `relay,polcy` names `polcy`); else {@linkcode rawFound}.
+ */
+function foundOf(field: Leaf["field"], raw: unknown, value: unknown): string {
+  if (!field.secret && field.multiple && Array.isArray(value) && value.length > 1) {
+    const bad = value.find((item) => !field.schema.safeParse([item]).success);
+    if (bad !== undefined) return `${describeFound(bad)} in ${describeFound(value)}`;
+  }
+  return rawFound(field, raw);
+}
+
 /** Declares a config. */
 export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
   const envPrefix = envPrefixOf(spec.command);
@@ -175,7 +195,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     const value = leaf.field.coerce(raw);
     const r = leaf.field.schema.safeParse(value);
     if (!r.success) {
-      throw new ConfigError(leaf.key, source, leaf.field.expected, rawFound(leaf.field, raw));
+      throw new ConfigError(leaf.key, source, leaf.field.expected, foundOf(leaf.field, raw, value));
     }
     return r.data;
   };
@@ -201,8 +221,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     try {
       return parseArgv(argv, options, spec.positionals ?? false);
     } catch (err) {
-      const msg = err instanceof Error ? err.message.split("\n")[0] : String(err);
-      throw new UsageError(msg, usage(), { cause: err });
+      throw new UsageError(flagErrorLine(err), usage(), { cause: err });
     }
   };
 

@@ -62,6 +62,7 @@ export {
 } from "./folder.ts";
 export {
   FlagError,
+  flagErrorLine,
   type FlagOption,
   type FlagValue,
   type FlagValues,
@@ -87,6 +88,7 @@ export {
   unreadableWhy,
 } from "./read_bounded.ts";
 export type { ExpandOptions } from "./expand.ts";
+export { didYouMean } from "./expand.ts";
 export {
   bool,
   bytes,

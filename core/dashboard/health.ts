@@ -40,16 +40,16 @@ export interface ServiceHealth {
  * ```ts
  * parseServiceTargets(["policy=http://127.0.0.1:8002"]); // [{name: "policy", url: "http://..."}]
  * ```
- * @throws {Error} naming the entry when it is not `name=http(s)://...`.
+ * @throws {Error} whose message is what was found: the entry that is not `name=http(s)://...`.
  */
 export function parseServiceTargets(entries: string[]): ServiceTarget[] {
   return entries.map((entry) => {
     const m = /^([A-Za-z0-9._:-]{1,64})=(https?:\/\/\S{1,2000})$/.exec(entry.trim());
-    if (!m) throw new Error(`expected name=http(s)://host:port, got ${JSON.stringify(entry)}`);
+    if (!m) throw new Error(JSON.stringify(entry));
     try {
       return { name: m[1], url: new URL(m[2]).href.replace(/\/+$/, "") };
     } catch (err) {
-      throw new Error(`not a URL in ${JSON.stringify(entry)}`, { cause: err });
+      throw new Error(`${JSON.stringify(entry)}, whose URL does not parse`, { cause: err });
     }
   });
 }

@@ -157,7 +157,27 @@ export function parseManifest(text: string, where: string): PluginManifest {
     throw new PluginError("invalid_manifest", `${where}: ${key}: ${issue.message}`);
   }
   checkConfigDeclarations(parsed.data, where);
+  checkPermissionRefs(parsed.data, where);
   return parsed.data;
+}
+
+const PERMISSION_REF = /^\$\{config\.([a-zA-Z_][a-zA-Z0-9_]*)\}$/;
+
+// A `${config.x}` entry naming no declared field could never be set (config rejects unknown
+// fields), so it would grant nothing: a typo that silently takes a permission away.
+function checkPermissionRefs(m: PluginManifest, where: string): void {
+  for (const kind of ["read", "write", "net", "env", "run"] as const) {
+    m.permissions[kind].forEach((entry, i) => {
+      const name = PERMISSION_REF.exec(entry)?.[1];
+      if (name !== undefined && !Object.hasOwn(m.config, name)) {
+        throw new PluginError(
+          "invalid_manifest",
+          `${where}: permissions.${kind}.${i}: ${entry} names no field declared under config ` +
+            `(declare config.${name}, or fix the name)`,
+        );
+      }
+    });
+  }
 }
 
 // Field declarations must be self-consistent: a bad regex or a default outside its own bounds is

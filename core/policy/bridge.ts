@@ -81,6 +81,8 @@ export class DecisionBridge {
   #held: string | undefined;
   /** Why the latest delivery failed (relay or ledger out of reach), and since when. */
   #undelivered: { reason: string; since: string } | undefined;
+  /** Why the relay or the ledger refused the latest decision for good (not retried), and since when. */
+  #refused: { reason: string; since: string } | undefined;
 
   constructor(readonly o: BridgeOptions) {}
 
@@ -89,7 +91,8 @@ export class DecisionBridge {
    * record its decision: a full or read-only disk, a locked file) and `relay` (ok while the
    * intent subscription is connected; not ok while it reconnects or has failed, with why) and
    * `delivery` (not ok while decisions cannot be published or appended to the ledger: they are
-   * recorded and retried every redelivery interval).
+   * recorded and retried every redelivery interval; and while the latest decision was refused for
+   * good, a credential without the scope say, which is not retried).
    */
   health(): Record<string, ComponentHealth> {
     const state: ComponentHealth = this.#held === undefined
@@ -108,13 +111,15 @@ export class DecisionBridge {
           : {}),
       };
     const u = this.#undelivered;
-    const delivery: ComponentHealth = u === undefined ? { ok: true } : {
-      ok: false,
-      reason: `decisions recorded but not delivered, retried every ${
-        this.o.redeliverMs < 1000 ? `${this.o.redeliverMs} ms` : `${this.o.redeliverMs / 1000} s`
-      }: ${u.reason}`,
-      since: u.since,
-    };
+    const delivery: ComponentHealth = u !== undefined
+      ? {
+        ok: false,
+        reason: `decisions recorded but not delivered, retried every ${
+          this.o.redeliverMs < 1000 ? `${this.o.redeliverMs} ms` : `${this.o.redeliverMs / 1000} s`
+        }: ${u.reason}`,
+        since: u.since,
+      }
+      : refusedHealth(this.#refused);
     return { state, relay, delivery };
   }
 
@@ -213,12 +218,13 @@ export class DecisionBridge {
     if (this.#inFlight.has(d.tx_id)) return true;
     this.#inFlight.add(d.tx_id);
     try {
-      await deliverDecision(this.o, d, {
+      const refused = await deliverDecision(this.o, d, {
         published: this.o.state.isPublished(d.tx_id),
         onPublished: () => this.o.state.markPublished(d.tx_id),
       });
       this.o.state.markDelivered(d.tx_id);
       this.#undelivered = undefined;
+      this.#refused = stillRefused(this.#refused, refused);
       return true;
     } catch (err) {
       // Without the tx_id: /health is open to any viewer.
@@ -347,6 +353,28 @@ export interface DeliveryProgress {
   onPublished?: () => void | Promise<void>;
 }
 
+/**
+ * `delivery` health after a refusal for good (ok when none): not retried, so the reason stays
+ * until a later decision goes through.
+ */
+export function refusedHealth(r: { reason: string; since: string } | undefined): ComponentHealth {
+  return r === undefined ? { ok: true } : {
+    ok: false,
+    reason: `the latest decision was refused, logged and not retried: ${r.reason}`,
+    since: r.since,
+  };
+}
+
+/** The refusal state after a delivery that was refused for `reason` (undefined: it went through). */
+export function stillRefused(
+  was: { reason: string; since: string } | undefined,
+  reason: string | undefined,
+): { reason: string; since: string } | undefined {
+  return reason === undefined
+    ? undefined
+    : { reason, since: was?.since ?? isoTimestamp(Date.now()) };
+}
+
 /** What delivering a decision needs. */
 export type DeliverOptions = Pick<BridgeOptions, "relay" | "audit" | "log" | "compat">;
 
@@ -355,34 +383,40 @@ export type DeliverOptions = Pick<BridgeOptions, "relay" | "audit" | "log" | "co
  * to the ledger (idempotency key {@linkcode decisionKey}, so a redo adds no second entry). A
  * refusal for good (a 4xx) is logged and not retried, so it never holds up the decisions after
  * it.
+ * @returns why the relay or the ledger refused it for good (the first refusal), or undefined
  * @throws {Error} when the relay or the ledger could not be reached (retry later)
  */
 export async function deliverDecision(
   o: DeliverOptions,
   d: Decision,
   progress: DeliveryProgress = {},
-): Promise<void> {
+): Promise<string | undefined> {
   const wire = decisionWire(d, o.compat ?? "upstream");
+  let refused: string | undefined;
   if (!progress.published) {
-    await unlessRefused(o, d, () => o.relay.publishNow(DECISION_TOPIC, wire));
+    refused = await unlessRefused(o, d, () => o.relay.publishNow(DECISION_TOPIC, wire));
     await progress.onPublished?.();
   }
-  await unlessRefused(o, d, () =>
+  const ledger = await unlessRefused(o, d, () =>
     o.audit?.append(
       { tx_id: d.tx_id, event: DECISION_TOPIC, actor: "policy", payload: wire },
       { idempotencyKey: decisionKey(d.tx_id) },
     ));
+  return refused ?? ledger;
 }
 
+/** Runs `step`; a refusal for good is logged and its reason returned, anything else thrown. */
 async function unlessRefused(
   o: DeliverOptions,
   d: Decision,
   step: () => Promise<unknown> | undefined,
-): Promise<void> {
+): Promise<string | undefined> {
   try {
     await step();
+    return undefined;
   } catch (err) {
     if (!isRefusal(err)) throw err;
     o.log.error("decision refused; not retried", { tx_id: d.tx_id, err: String(err) });
+    return errorReason(err);
   }
 }

@@ -24,6 +24,8 @@ import {
   decideIntent,
   deliverDecision,
   INTENT_TOPIC,
+  refusedHealth,
+  stillRefused,
   txIdOf,
 } from "./bridge.ts";
 import { type IntentReader, loadIntentReader } from "./intent.ts";
@@ -67,6 +69,8 @@ export class SharedDecisionBridge {
   #interrupted: string | undefined = "not started";
   /** Why the latest delivery failed (relay or ledger out of reach), and since when. */
   #undelivered: { reason: string; since: string } | undefined;
+  /** Why the relay or the ledger refused the latest decision for good (not retried), and since when. */
+  #refused: { reason: string; since: string } | undefined;
   readonly #encoder = new TextEncoder();
 
   #read: IntentReader | undefined;
@@ -105,14 +109,15 @@ export class SharedDecisionBridge {
   /**
    * `/health`'s components: `queue`, not ok while the shared intent queue cannot be read (NATS
    * out of reach, or the consumer could not be opened), and `delivery`, not ok while the latest
-   * decision could not be published or appended to the ledger (its intent is offered again).
+   * decision could not be published or appended to the ledger (its intent is offered again), or
+   * was refused for good (a credential without the scope, say: not offered again).
    */
   health(): Record<string, ComponentHealth> {
     const why = this.o.nats.connected ? this.#interrupted : "NATS is unreachable";
     const u = this.#undelivered;
     return {
       queue: why === undefined ? { ok: true } : { ok: false, reason: why },
-      delivery: u === undefined ? { ok: true } : {
+      delivery: u === undefined ? refusedHealth(this.#refused) : {
         ok: false,
         reason: `decisions recorded but not delivered, their intents offered again: ${u.reason}`,
         since: u.since,
@@ -157,14 +162,17 @@ export class SharedDecisionBridge {
       const kv = this.#bucket();
       let { record, revision } = await this.#recorded(kv, key, payload, txId);
       if (!record.delivered) {
-        await deliverDecision(this.o, record.decision, {
-          published: record.published === true,
-          // Recorded, so a retry after a ledger failure only appends it.
-          onPublished: async () => {
-            record = { ...record, published: true };
-            revision = await kv.update(key, this.#json(record), revision);
-          },
-        });
+        this.#refused = stillRefused(
+          this.#refused,
+          await deliverDecision(this.o, record.decision, {
+            published: record.published === true,
+            // Recorded, so a retry after a ledger failure only appends it.
+            onPublished: async () => {
+              record = { ...record, published: true };
+              revision = await kv.update(key, this.#json(record), revision);
+            },
+          }),
+        );
         await kv.update(key, this.#json({ ...record, delivered: true }), revision);
       }
       m.ack();

@@ -330,6 +330,11 @@ Deno.test("bad dashboard config exits 2 naming the key", async () => {
     [["--history", "0"], /config error: history/],
     [["--services", "policy"], /config error: services/],
     [["--services", "p=ftp://x"], /config error: services/],
+    // What was found is the entry, said once (not "found expected ..., got ...").
+    [
+      ["--services", "policy:http://127.0.0.1:8002"],
+      /services \(flag --services\): expected name=http\(s\):\/\/host:port entries .*, found "policy:http:\/\/127\.0\.0\.1:8002"$/m,
+    ],
     [["--host", "0.0.0.0"], /config error: auth_keys/],
     [["--auth-keys", "iatp-ed25519:short"], /config error: auth_keys/],
     [["--relay-token", "file:/nonexistent/token"], /config error: relay_token/],

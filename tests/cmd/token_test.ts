@@ -106,6 +106,10 @@ Deno.test("token usage errors exit 2 naming the flag", async () => {
       [["token", "issue", "--key", key, "--bogus"], /Unknown option '--bogus'/],
       [["token", "inspect"], /missing TOKEN/],
       [["token", "inspect", "not-a-credential"], /TOKEN: not an iatp1 credential/],
+      [
+        ["token", "inspect", "my keys/me.token"],
+        /TOKEN: not an iatp1 credential \(a file name\? give it as file:PATH\)/,
+      ],
       [["token", "inspect", `file:${tmp.path}/none`], /TOKEN: expected a readable file/],
       [["token", "inspect", "iatp1.e30.x", "--keys", "iatp-ed25519:short"], /--keys: expected/],
       // A folder where the key file goes, a file where the key folder goes.

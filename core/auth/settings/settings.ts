@@ -115,8 +115,11 @@ function notAKey(entry: string): string {
     bytes = decodeBase64(entry).length;
   } catch { /* not base64 */ }
   if (bytes === 32) {
-    return "an issuer private key (issuer.key; give its public key, issuer.pub)";
+    return "a private key (give its public key: issuer.pub beside an issuer.key from " +
+      "iatp token keygen, FILE.pub beside a FILE from iatp plugin keygen)";
   }
   if (entry.startsWith("iatp1.")) return "a credential (give the issuer's public key, issuer.pub)";
-  return `a value of ${entry.length} characters that is not one`;
+  // A file name given without its prefix: say how to name a file (the value is not echoed).
+  const hint = /[/\\]|\.(pub|key|txt)$/.test(entry) ? " (a file name? give it as file:PATH)" : "";
+  return `a value of ${entry.length} characters that is not one${hint}`;
 }

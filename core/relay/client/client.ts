@@ -112,6 +112,11 @@ export interface PublishStats {
   dropped: number;
   /** Why the oldest buffered event is not sent yet (the relay unreachable...), while it is not. */
   last_error?: string;
+  /**
+   * Why the relay refused the latest event for good (it was dropped: a credential without the
+   * topic's scope, an event too large), until an event is taken.
+   */
+  last_refused?: string;
 }
 
 /** A relay client; see the module example. */
@@ -130,6 +135,8 @@ export class RelayClient {
   readonly #dropLog = new LogEvery();
   /** The background sender's last transient failure; cleared by the next send that works. */
   #sendError: string | undefined;
+  /** Why the relay refused the latest event for good; cleared by the next send that works. */
+  #refused: string | undefined;
   readonly #backoff: BackoffPolicy;
 
   constructor(opts: RelayClientOptions) {
@@ -155,6 +162,7 @@ export class RelayClient {
       queued: this.#buffer.length,
       ...this.#stats,
       ...(failing ? { last_error: this.#sendError } : {}),
+      ...(this.#refused !== undefined ? { last_refused: this.#refused } : {}),
     };
   }
 
@@ -239,12 +247,14 @@ export class RelayClient {
         this.#buffer.shift();
         this.#stats.sent++;
         this.#sendError = undefined;
+        this.#refused = undefined;
         attempt = 0;
       } catch (err) {
         const e = err as RelayError;
         if (e.permanent) {
           this.#buffer.shift();
           this.#stats.dropped++;
+          this.#refused = e.message;
           const dropped = this.#dropLog.due();
           if (dropped !== undefined) {
             this.#log?.warn("relay rejected an event; dropped", {

@@ -156,7 +156,18 @@ Deno.test("--manifest file fills the manifest; flags and env still win; errors n
     await Deno.writeTextFile(path, "bogus: 1\n");
     await assert.rejects(
       async () => loaded(await sidecarSpec.parse([], { env: (n) => env[n] })),
-      /manifest\.bogus/,
+      (e) =>
+        e instanceof ConfigError && e.key === "manifest.bogus" &&
+        e.found === 'unknown key "bogus"' &&
+        /^one of the known keys \(.*identity.*\)$/.test(e.expected),
+    );
+    // A typo names the key it resembles, as in a config file.
+    await Deno.writeTextFile(path, "identity: { agent_id: x, ownr: me }\n");
+    await assert.rejects(
+      async () => loaded(await sidecarSpec.parse([], { env: (n) => env[n] })),
+      (e) =>
+        e instanceof ConfigError && e.key === "manifest.identity.ownr" &&
+        e.expected === 'a known key (did you mean "owner"?)',
     );
   } finally {
     await dir.remove();

@@ -124,6 +124,18 @@ Deno.test("auth_keys: file:PATH expands one key per line; a bad key names the se
       () => resolveAuthKeys(["iatp-ed25519:short"]),
       (e) => e instanceof ConfigError && !e.message.includes(a.publicKey),
     );
+    // A key file named without file: says how to name one; a private key says where its public
+    // key is, for an issuer key and a plugin signing key alike.
+    assert.throws(
+      () => resolveAuthKeys([`${dir}/keys`]),
+      (e) => e instanceof ConfigError && /give it as file:PATH/.test(e.found),
+    );
+    await Deno.writeTextFile(`${dir}/ops.key`, `${btoa("k".repeat(32))}\n`);
+    assert.throws(
+      () => resolveAuthKeys([`file:${dir}/ops.key`]),
+      (e) =>
+        e instanceof ConfigError && /^a private key .*FILE\.pub .*iatp plugin keygen/.test(e.found),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

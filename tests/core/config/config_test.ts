@@ -271,6 +271,20 @@ Deno.test("a bad flag value names the flag", async () => {
   assert.match(badUrl.expected, /http\(s\) URL/);
 });
 
+Deno.test("a list with a bad item names that item, whether given as a,b or as a repeated flag", async () => {
+  const items = defineConfig({
+    command: "demo",
+    summary: "a demo service",
+    fields: { services: list({ help: "services", default: [], item: /^(relay|policy)$/ }) },
+  });
+  for (
+    const argv of [["--services", "relay,polcy"], ["--services", "relay", "--services", "polcy"]]
+  ) {
+    const err = await configError(async () => loaded(await items.parse(argv, { env: envOf({}) })));
+    assert.equal(err.found, 'string "polcy" in a list ["relay","polcy"]', argv.join(" "));
+  }
+});
+
 Deno.test("a bounded duration's error gives only examples the setting accepts", async () => {
   const bounded = defineConfig({
     command: "demo",
@@ -295,6 +309,18 @@ Deno.test("a bounded duration's error gives only examples the setting accepts", 
     loaded(await spec.parse(["--timeout", "soon"], { env: envOf({}) }))
   );
   assert.match(open.expected, /such as 500ms, 30s, 5m, 1h or 7d/);
+});
+
+Deno.test("a value starting with a dash is a usage error on one line that says how to give it", async () => {
+  await assert.rejects(
+    async () => loaded(await spec.parse(["--agent-concurrency", "-1"], { env: envOf({}) })),
+    (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.doesNotMatch(err.message, /\n/);
+      assert.match(err.message, /use '--agent-concurrency=-XYZ'/);
+      return true;
+    },
+  );
 });
 
 Deno.test("unknown flags and stray positionals are usage errors carrying the usage", async () => {

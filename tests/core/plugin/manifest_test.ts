@@ -43,6 +43,16 @@ Deno.test("bad fields are named: id, version, kind, limits, permissions, unknown
     BASE + "config:\n  x:\n    type: number\n    minimum: 5\n    maximum: 1\n",
     /minimum > maximum/,
   );
+  // A config reference to no declared field could never be set: it would grant nothing.
+  fails(
+    BASE +
+      "config:\n  urls: {type: array, items: string}\npermissions:\n  net: ['${config.ulrs}']\n",
+    /permissions\.net\.0: \$\{config\.ulrs\} names no field declared under config/,
+  );
+  fails(
+    BASE + "permissions:\n  write: ['${config.out_dir}']\n",
+    /permissions\.write\.0: .*declare config\.out_dir/,
+  );
   fails("id: [", /not valid YAML/);
   fails("- a\n- b\n", /expected a mapping/);
 });

@@ -143,11 +143,12 @@ async function ledgerHas(url: string, tx: string): Promise<boolean> {
   return (await res.json()).entries.length === 1;
 }
 
-Deno.test("a decision the relay refuses (403) is audited, not retried, and blocks nothing", async () => {
+Deno.test("a decision the relay refuses (403) is audited, not retried, blocks nothing, and /health says so", async () => {
   // The policy's token may read intents but not publish decisions: every publish is a 403.
   const rig = await startRig({ policyScopes: ["subscribe:access.intent"], audit: {} });
   try {
-    await rig.bridge().start();
+    const bridge = rig.bridge();
+    await bridge.start();
     for (const tx of ["r1", "r2", "r3"]) await rig.intent(tx);
     for (const tx of ["r1", "r2", "r3"]) {
       await waitFor(() => ledgerHas(rig.auditUrl, tx), 20_000, `audit entry for ${tx}`);
@@ -155,6 +156,14 @@ Deno.test("a decision the relay refuses (403) is audited, not retried, and block
     assert.deepEqual(rig.state.undelivered(10), [], "nothing is left to retry");
     const refused = rig.lines.filter((l) => l.includes("decision refused; not retried"));
     assert.equal(refused.length, 3, "one refusal logged per decision, no retry storm");
+    // Every decision is lost to the relay while the credential lacks the scope: an operator
+    // checking /health learns it there, not only from the log.
+    const health = policyHealth(bridge, "ref");
+    assert.equal(health.status, "degraded");
+    assert.match(
+      JSON.stringify(bridge.health().delivery),
+      /"ok":false.*refused, logged and not retried: .*lacks scope publish:access\.decision/,
+    );
   } finally {
     await rig.close();
   }

@@ -24,6 +24,25 @@ Deno.test("publishNow returns the relay's ids; 4xx fails at once as permanent", 
   }
 });
 
+Deno.test("publish: an event the relay refuses for good is dropped and shown in stats until one is taken", async () => {
+  const relay = await startRelay({ max_payload_bytes: 32 });
+  const client = new RelayClient({ url: relay.url, ...fast });
+  try {
+    client.publish("t", { big: "x".repeat(100) });
+    await client.flush(10_000);
+    assert.equal(client.stats().dropped, 1);
+    assert.match(client.stats().last_refused ?? "", /^relay answered 400/);
+    assert.equal(client.stats().last_error, undefined, "nothing waits: it was dropped");
+    client.publish("t", { ok: 1 });
+    await client.flush(10_000);
+    assert.equal(client.stats().sent, 1);
+    assert.equal(client.stats().last_refused, undefined, "cleared once an event is taken");
+  } finally {
+    await client.close();
+    await relay.close();
+  }
+});
+
 Deno.test("publishNow against a dead relay throws after its attempts", async () => {
   const client = new RelayClient({
     url: `http://127.0.0.1:${freePort()}`,
