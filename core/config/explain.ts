@@ -172,7 +172,7 @@ export function fileInUseError(
   return new ConfigError(
     key,
     source,
-    "a store file no other running process writes (stop the other one, or name another file)",
+    "a store file no other running process writes (stop the other one, or give this setting another path)",
     `${err.path} open for writing by another process`,
     { cause: err },
   );
