@@ -405,6 +405,7 @@ export async function startActionAgent(
     max_queued_tasks: config.agent.max_queued_tasks,
   }));
   rt.components.set("plugins", () => agent.plugins.health());
+  rt.components.set("results", () => agent.reporter.health());
   rt.components.set(
     "relay",
     () =>

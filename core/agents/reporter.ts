@@ -9,6 +9,7 @@ import type { AgentRuntime } from "./runtime.ts";
 import type { InstructionRow } from "./state.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
 import { errorMessage } from "../errors/mod.ts";
+import type { ComponentHealth } from "./health.ts";
 
 /** Relay topic for results. */
 const RESULTS_TOPIC = "action.results";
@@ -49,6 +50,10 @@ function resultEvent(
 export class ResultReporter {
   /** Deliveries under way, by instruction id. */
   #inFlight = new Map<string, Promise<boolean>>();
+  /** Why the latest delivery failed; cleared by the next that works. */
+  #failure: string | undefined;
+  #delivered = 0;
+  #failed = 0;
 
   /** @param onNext receives an instruction the orchestrator piggy-backed on a result answer */
   constructor(
@@ -109,6 +114,8 @@ export class ResultReporter {
         return false;
       }
       this.rt.state.markReported(row.id);
+      this.#delivered++;
+      this.#failure = undefined;
       await this.rt.audit(
         "result.reported",
         { instruction_id: row.id, status: body.status },
@@ -116,12 +123,31 @@ export class ResultReporter {
       );
       return true;
     } catch (err) {
+      this.#failed++;
+      this.#failure = errorMessage(err);
       this.rt.log.warn("result delivery failed; will retry", {
         instruction_id: row.id,
         error: errorMessage(err),
       });
       return false;
     }
+  }
+
+  /**
+   * The `results` component of `/health`: degraded while the latest delivery failed (an
+   * orchestrator or relay out of reach, a relay credential without `publish:action.results`),
+   * until one works. Undelivered results are kept and retried by the sweep.
+   */
+  health(): ComponentHealth {
+    const reason = this.#failure === undefined
+      ? undefined
+      : `the latest result was not delivered (kept and retried): ${this.#failure}`;
+    return {
+      ok: reason === undefined,
+      delivered: this.#delivered,
+      failed: this.#failed,
+      ...(reason === undefined ? {} : { reason }),
+    };
   }
 
   /** Retries every unreported result once (oldest first). */

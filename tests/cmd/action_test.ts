@@ -79,6 +79,7 @@ Deno.test("action command: start/resolve in-process (as `iatp up` does), health 
       "plugins",
       "queue",
       "relay",
+      "results",
       "state",
     ]);
     assert.equal(h.agent_id, "inproc");
