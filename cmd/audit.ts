@@ -181,7 +181,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
     port: config.port,
     log,
     ...edgeOptions(config),
-    health: () => auditHealth(ledger),
+    health: () => auditHealth(ledger, relay),
   });
   registerLedgerMetrics(server.metrics.registry, ledger);
   server.routes((app) =>

@@ -200,6 +200,10 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       if (streamFailed) broken.metrics_stream = { ok: false, reason: STREAM_UNAVAILABLE };
       if (authUnavailable()) broken.signing = { ok: false, reason: SIGNING_UNAVAILABLE };
       if (guard.unavailable) broken.credential_check = { ok: false, reason: CHECK_UNAVAILABLE };
+      // Host events and command results held for a relay that does not take them, or refused
+      // and dropped (a credential without the topic's scope).
+      const published = relay?.publishHealth();
+      if (published && !published.ok) broken.relay = { ok: false, reason: published.reason! };
       if (Object.keys(broken).length > 0) return serviceHealth("status", broken, facts);
       return { status: "ok", service: "status", ...facts };
     },

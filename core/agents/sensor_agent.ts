@@ -19,7 +19,6 @@ import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 import { redactErrorText } from "./redact.ts";
-import type { PublishStats } from "../relay/client/mod.ts";
 
 /** How often expired dedup keys are pruned. */
 const DEDUP_PRUNE_INTERVAL_MS = 60_000;
@@ -290,7 +289,7 @@ export async function startSensorAgent(
       rt.relay
         // Not ok while events wait on a relay that does not take them (they are held, bounded),
         // nor while the latest one was refused for good (dropped: a credential without the scope).
-        ? relayPublishHealth(rt.relay.stats())
+        ? rt.relay.publishHealth()
         : { ok: true, configured: false },
   );
   const svc = await rt.health.listen().catch(async (err) => {
@@ -318,13 +317,4 @@ function pluginsHealth(specs: TriggerSpec[], loops: TriggerLoop[]): ComponentHea
   // A loop that has not finished a run yet is not a failure; one whose last run failed is.
   const ok = loops.every((l) => l.health.consecutive_failures === 0);
   return { ok, configured: loops.length > 0, triggers: byId };
-}
-
-/** The sensor's `relay` component from its publisher's stats. */
-function relayPublishHealth(stats: PublishStats): ComponentHealth {
-  const reason = stats.last_error ??
-    (stats.last_refused === undefined
-      ? undefined
-      : `the latest event was refused and dropped: ${stats.last_refused}`);
-  return { ...stats, ok: reason === undefined, configured: true, ...(reason ? { reason } : {}) };
 }

@@ -1,5 +1,5 @@
 /** The audit service's `/health` body: `degraded` while its store cannot take appends. @module */
-import { serviceHealth } from "../http/mod.ts";
+import { type ComponentHealth, serviceHealth } from "../http/mod.ts";
 import { Gauge, type Registry } from "../metrics/mod.ts";
 import type { AuditLog } from "./entry.ts";
 import { routesHealth } from "./on_demand.ts";
@@ -13,9 +13,14 @@ import { routesHealth } from "./on_demand.ts";
  * auditHealth(ledger); // { status: "ok", service: "audit", tree_size: 4, components: {...} }
  * ```
  */
-export function auditHealth(ledger: AuditLog): Record<string, unknown> {
+export function auditHealth(
+  ledger: AuditLog,
+  relay?: { publishHealth(): ComponentHealth },
+): Record<string, unknown> {
   const store = ledger.storeHealth();
-  return serviceHealth("audit", { store: { ...store }, ...routesHealth() }, {
+  // `audit.appended` events held for a relay that does not take them, or refused and dropped.
+  const published: Record<string, ComponentHealth> = relay ? { relay: relay.publishHealth() } : {};
+  return serviceHealth("audit", { store: { ...store }, ...routesHealth(), ...published }, {
     tree_size: ledger.size,
   });
 }

@@ -18,7 +18,7 @@ import { LogEvery, type Logger } from "../../log/mod.ts";
 import { subscribeLoop, type SubscribeOptions, type Subscription } from "./subscribe.ts";
 import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../../async/mod.ts";
 import { isTopicName } from "../../topic/mod.ts";
-import { readBody } from "../../http/mod.ts";
+import { type ComponentHealth, readBody } from "../../http/mod.ts";
 import { redactToken } from "./redact.ts";
 
 export type { SubscribeOptions, Subscription, SubscriptionStatus } from "./subscribe.ts";
@@ -119,6 +119,9 @@ export interface PublishStats {
   last_refused?: string;
 }
 
+/** {@linkcode PublishStats} as a `/health` component (`reason` says why it is not ok). */
+export type PublishHealth = ComponentHealth & PublishStats & { configured: true; reason?: string };
+
 /** A relay client; see the module example. */
 export class RelayClient {
   readonly #opts: Required<Omit<RelayClientOptions, "token" | "log">>;
@@ -164,6 +167,21 @@ export class RelayClient {
       ...(failing ? { last_error: this.#sendError } : {}),
       ...(this.#refused !== undefined ? { last_refused: this.#refused } : {}),
     };
+  }
+
+  /**
+   * `/health`'s component for what this client publishes: not ok while buffered events wait on a
+   * relay that does not take them (they are held, bounded), nor while the latest one was refused
+   * for good and dropped (a credential without the topic's scope), with the reason, until the
+   * relay takes one.
+   */
+  publishHealth(): PublishHealth {
+    const stats = this.stats();
+    const reason = stats.last_error ??
+      (stats.last_refused === undefined
+        ? undefined
+        : `the latest event was refused and dropped: ${stats.last_refused}`);
+    return { ...stats, ok: reason === undefined, configured: true, ...(reason ? { reason } : {}) };
   }
 
   /** Non-blocking: enqueue into a bounded buffer; false (and a counted drop) when full. Never throws. */

@@ -11,5 +11,11 @@
  * ```
  * @module
  */
-export { type PublishStats, RelayClient, RelayError, type RelayEvent } from "./client.ts";
+export {
+  type PublishHealth,
+  type PublishStats,
+  RelayClient,
+  RelayError,
+  type RelayEvent,
+} from "./client.ts";
 export type { SubscribeOptions, Subscription, SubscriptionStatus } from "./subscribe.ts";
