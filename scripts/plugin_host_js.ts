@@ -3,7 +3,7 @@
  * TypeScript (core/plugin/host_main.ts with protocol.ts, and worker_entry.ts) with `deno bundle`.
  * A plugin host has no module cache (its DENO_DIR is a path no folder can be made at), so in
  * `deno run` mode it runs these files: a cold start transpiles only the plugin's own TypeScript.
- * tests/plugin/host_js_test.ts fails when the committed files are not what the TypeScript gives.
+ * tests/core/plugin/host_js_test.ts fails when the committed files are not what the TypeScript gives.
  *
  * Usage: deno run -A scripts/plugin_host_js.ts
  * @module

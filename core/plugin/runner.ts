@@ -279,7 +279,7 @@ const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * cache would also take whatever a plugin writes as `data:` or `blob:` TypeScript modules, again
  * without a grant or a bound. Nothing compiled is kept, so the host is made to need no cache: it
  * runs generated JavaScript (js/host_main.js) and loads none of the runtime's modules that are
- * compiled at first use (tests/plugin/host_js_test.ts); a cold start compiles the plugin's only.
+ * compiled at first use (tests/core/plugin/host_js_test.ts); a cold start compiles the plugin's only.
  */
 const HOST_DENO_DIR = "/dev/null/iatp-plugin-host";
 

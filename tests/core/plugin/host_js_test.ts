@@ -9,19 +9,19 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DatabaseSync } from "node:sqlite";
-import { HOST_JS, hostJs } from "../../scripts/plugin_host_js.ts";
-import { loadPlugin } from "../../core/plugin/mod.ts";
+import { HOST_JS, hostJs } from "../../../scripts/plugin_host_js.ts";
+import { loadPlugin } from "../../../core/plugin/mod.ts";
 import {
   computeGrants,
   HOST_RSS_OVERHEAD_MB,
   hostCommand,
   workerPermissions,
-} from "../../core/plugin/grants.ts";
-import { PluginHost } from "../../core/plugin/host.ts";
-import { silentLogger } from "../../core/log/mod.ts";
-import { makePlugin } from "./plugin_helpers.ts";
+} from "../../../core/plugin/grants.ts";
+import { PluginHost } from "../../../core/plugin/host.ts";
+import { silentLogger } from "../../../core/log/mod.ts";
+import { makePlugin } from "../../plugin/plugin_helpers.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const HOST_FILES = HOST_JS.flatMap(({ file, from }) => [join(ROOT, from), join(ROOT, file)]);
 
 interface Graph {
