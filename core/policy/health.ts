@@ -27,6 +27,7 @@ export function policyHealth(
   engineTrap?: EngineTrap,
   audit?: {
     readonly held: { reason: string; since: string } | undefined;
+    readonly refused?: string | undefined;
     readonly pending: number;
   },
 ): Record<string, unknown> {
@@ -38,6 +39,14 @@ export function policyHealth(
       reason: `decisions of POST /evaluate wait for the ledger: ${held.reason}`,
       pending: audit!.pending,
       since: held.since,
+    };
+  } else if (audit?.refused !== undefined) {
+    // Until the ledger takes one: a credential without `audit:append:policy`, say.
+    components.audit = {
+      ok: false,
+      reason: "the latest decision of POST /evaluate was refused by the ledger and dropped: " +
+        audit.refused,
+      pending: audit.pending,
     };
   }
   if (engineTrap !== undefined) {

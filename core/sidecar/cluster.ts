@@ -15,6 +15,7 @@ import {
   totalMetrics,
   type WorkerPool,
 } from "../cluster/mod.ts";
+import { every } from "../async/mod.ts";
 import { encodeBase64 } from "../encoding/mod.ts";
 import type { Service } from "../http/mod.ts";
 import type { TraceRecord } from "../recorder/mod.ts";
@@ -47,6 +48,9 @@ export interface SidecarWorkerShared {
   /** Whether records are handed on (durable store, Redis, relay, audit): workers post theirs. */
   handOn: boolean;
 }
+
+/** How often the main isolate tells the workers why records are not handed on. */
+const PROBLEM_TELL_MS = 1_000;
 
 /** Records of several rings in time order (stable: one ring's order is kept). */
 function byTime(records: TraceRecord[]): TraceRecord[] {
@@ -94,9 +98,20 @@ export async function startSidecarCluster(
       ...theirs.flatMap((r) => r.status === "fulfilled" ? r.value as TraceRecord[] : []),
     ]);
   };
+  // Every second, the workers learn why records do not reach the relay or the ledger (their
+  // `/health` says it too), while that is so and once it ends.
+  let told: string | undefined;
+  const teller = opts.events.relayUrl || opts.events.auditUrl
+    ? every(PROBLEM_TELL_MS, () => {
+      const now = book.problem();
+      if (now !== undefined || told !== undefined) pool?.postAll("problem", now ?? "");
+      told = now;
+    })
+    : undefined;
   const mainBook: TraceBook = {
     record: book.record,
     readsAtOnce: book.readsAtOnce,
+    problem: book.problem,
     lookup: async (id) => {
       // What the workers posted reaches the shared and durable stores before they are asked.
       if (handOn) await pool?.callAll("flush", undefined, FLUSH_TIMEOUT_MS);
@@ -115,6 +130,7 @@ export async function startSidecarCluster(
       return own.length > 0 ? own : recorder.trace(id);
     },
     close: async () => {
+      teller?.cancel();
       await pool?.close(); // the workers' last records arrive before the recorder closes
       await book.close();
     },

@@ -18,6 +18,11 @@ export interface EventSink {
   /** False when records go nowhere (neither relay nor ledger): then nobody need call onRecord. */
   readonly enabled: boolean;
   onRecord(record: TraceRecord): void;
+  /**
+   * Why records do not reach where they go, while they do not: the relay not taking them or
+   * refusing the latest for good, the ledger out of reach or refusing the latest decision.
+   */
+  problem(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -81,6 +86,20 @@ export function createEventSink(opts: EventSinkOptions): EventSink {
           payload: { decision, trace_id: record.trace_id, ...record.details },
         }, { idempotencyKey: `${record.trace_id}:${record.type}:${record.timestamp}` });
       }
+    },
+    problem() {
+      const problems: string[] = [];
+      const published = relay?.publishHealth();
+      if (published && !published.ok) problems.push(`relay: ${published.reason}`);
+      const held = audit?.held;
+      if (held) problems.push(`audit: decisions wait for the ledger: ${held.reason}`);
+      const refused = audit?.refused;
+      if (refused !== undefined) {
+        problems.push(
+          `audit: the latest decision was refused by the ledger and dropped: ${refused}`,
+        );
+      }
+      return problems.length > 0 ? problems.join("; ") : undefined;
     },
     async close() {
       // Delivery is best effort: shutdown waits a bounded time for the queues, never forever.

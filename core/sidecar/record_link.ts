@@ -36,6 +36,7 @@ export class RecordLink implements TraceBook {
   #timer: Timer | undefined;
   #dropped = 0;
   #lastDropLog = 0;
+  #problem: string | undefined;
 
   /**
    * @param ring records this isolate's ring keeps, and payload bytes per record
@@ -59,6 +60,12 @@ export class RecordLink implements TraceBook {
       return true;
     });
     main.on("trace", (id) => this.#recorder.inMemory(String(id)));
+    main.on("problem", (why) => this.#problem = why ? String(why) : undefined);
+  }
+
+  /** What the main isolate last said keeps records from the relay or the ledger. */
+  problem(): string | undefined {
+    return this.#problem;
   }
 
   /** Records not posted because the main isolate fell behind. */

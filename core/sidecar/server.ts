@@ -85,6 +85,11 @@ export interface TraceBook {
   readonly readsAtOnce: boolean;
   /** @throws {UnavailableError} when the records cannot be read now */
   lookup(traceId: string): Promise<TraceRecord[]>;
+  /**
+   * Why records do not reach the relay or the ledger they are handed on to, while they do not
+   * (`/health` is degraded meanwhile).
+   */
+  problem(): string | undefined;
   /** Flushes and closes what the book holds. */
   close(): Promise<void>;
 }
@@ -175,6 +180,7 @@ export async function createRecorder(
     record: (type, id, details, after) => recorder.record(type, id, details, after),
     readsAtOnce: recorder.readsAtOnce,
     lookup: (id) => recorder.lookup(id),
+    problem: () => events.problem(),
     close: async () => {
       await recorder.close();
       await events.close();
@@ -261,10 +267,14 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     port: opts.port,
     log,
     ...opts.edge,
-    health: () =>
-      broken === undefined
+    health: () => {
+      // Degraded while the proxy cannot be loaded, or while its records do not reach the relay
+      // or the ledger (requests are served either way).
+      const reason = broken === undefined ? trace.problem() : `proxy: ${broken}`;
+      return reason === undefined
         ? { status: "healthy", agent_id: opts.identity.agentId }
-        : { status: "degraded", agent_id: opts.identity.agentId, reason: `proxy: ${broken}` },
+        : { status: "degraded", agent_id: opts.identity.agentId, reason };
+    },
     ready: () => broken === undefined,
     // /proxy enforces its own limit so even a 413 carries the trace id.
     bodyLimitExempt: isProxyPath,

@@ -81,6 +81,7 @@ export class AuditClient {
   #closed = false;
   /** Aborted by close: ends a backoff wait of the held queue. */
   readonly #stop = new AbortController();
+  #refused: string | undefined;
   /** Entries dropped: the queue was full, the ledger refused them, or close came first. */
   dropped = 0;
   /** Why the queue is held (the ledger out of reach or failing), and since when. */
@@ -139,6 +140,14 @@ export class AuditClient {
     return this.#held;
   }
 
+  /**
+   * Why the ledger refused the latest queued append for good (it was dropped: a credential
+   * without the actor's `audit:append` scope, say), until one is taken.
+   */
+  get refused(): string | undefined {
+    return this.#refused;
+  }
+
   /** Waits until the queue is empty (or `timeoutMs` passes). */
   async flush(timeoutMs = 10_000): Promise<void> {
     const until = Date.now() + timeoutMs;
@@ -178,6 +187,7 @@ export class AuditClient {
         if (held > 0) this.#log.info("audit reachable again; sending the held appends");
         held = 0;
         this.#held = undefined;
+        this.#refused = undefined;
       } catch (err) {
         const status = err instanceof AuditClientError ? err.status : 0;
         const passing = status === 0 || status === 429 || status >= 500;
@@ -197,6 +207,7 @@ export class AuditClient {
           continue;
         }
         this.dropped++;
+        if (!this.#closed) this.#refused = errorReason(err);
         this.#log.warn("audit append dropped", { tx_id: item.entry.tx_id, err: String(err) });
       }
       this.#queue.shift();

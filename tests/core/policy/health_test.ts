@@ -18,6 +18,7 @@ import { DecisionState } from "../../../core/policy/state.ts";
 import { RelayClient } from "../../../core/relay/mod.ts";
 import { command as auditCommand } from "../../../cmd/audit.ts";
 import { AuditClient } from "../../../core/ledger/client/mod.ts";
+import { generateIssuer, issueCredential } from "../../../core/auth/mod.ts";
 import { freePort, tempDir, waitFor } from "../../helpers.ts";
 import { canMountTmpfs, fill, mountTmpfs } from "../../support/tmpfs.ts";
 
@@ -207,5 +208,48 @@ Deno.test({
     await publisher.close();
     await loop.close(() => fs?.unmount());
     await relay.close();
+  }
+});
+
+Deno.test("policy /health: degraded while the ledger refuses POST /evaluate's appends for good; ok once it takes one", async () => {
+  const dir = await tempDir("iatp-policy-health-refused-");
+  const issuer = await generateIssuer();
+  const ledger = await auditCommand.start(
+    auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db`, auth_keys: [issuer.publicKey] }),
+    { log: silentLogger },
+  );
+  const without = await issueCredential(issuer, { sub: "policy", scopes: ["publish:x"] });
+  const withScope = await issueCredential(issuer, { sub: "policy", scopes: ["audit:append"] });
+  const clients: AuditClient[] = [];
+  const client = (token: string) => {
+    const c = new AuditClient({ url: ledger.url, token, log: silentLogger, attempts: 1 });
+    clients.push(c);
+    return c;
+  };
+  const entry = { tx_id: "eval-1", event: "access.decision", actor: "policy", payload: {} };
+  try {
+    const refused = client(without);
+    assert.equal(policyHealth(undefined, "ref", null, undefined, refused).status, "ok");
+    refused.enqueue(entry);
+    await refused.flush();
+    const h = policyHealth(undefined, "ref", null, undefined, refused);
+    assert.equal(h.status, "degraded");
+    assert.match(
+      String(h.reason),
+      /^audit: the latest decision of POST \/evaluate was refused by the ledger and dropped: .*403/,
+    );
+    assert.ok(!JSON.stringify(h).includes(without), "the credential is never shown");
+    // A refusal of another kind (an entry the ledger cannot take) clears once one is taken.
+    const taken = client(withScope);
+    taken.enqueue({ ...entry, tx_id: "x".repeat(5_000) });
+    await taken.flush();
+    assert.equal(policyHealth(undefined, "ref", null, undefined, taken).status, "degraded");
+    taken.enqueue(entry);
+    await taken.flush();
+    assert.equal(policyHealth(undefined, "ref", null, undefined, taken).status, "ok");
+  } finally {
+    for (const c of clients) await c.close();
+    await ledger.close();
+    await dir.remove();
   }
 });
