@@ -171,14 +171,18 @@ export class OriginPool {
     return await new Exchange(conn, this.#exchanges).run(req, head, deadline, false);
   }
 
-  /** The last request line and Host field made (as bytes), and the method and target they are for. */
+  /**
+   * The last request line and Host field made (as bytes, with the Content-Length field's name
+   * after them), and the method and target they are for.
+   */
   #lastMethod = "";
   #lastTarget = "";
   #lastLine: Uint8Array = new Uint8Array(0);
 
   /**
-   * Checks the request's head and returns its request line and Host field as bytes; the
-   * connection writes the rest of the head from `req` (see `Connection.writeMessage`).
+   * Checks the request's head and returns its request line, Host field and Content-Length name
+   * as bytes; the connection writes the rest of the head from `req` (see
+   * `Connection.writeMessage`).
    */
   #requestHead(req: ClientRequest): Uint8Array {
     // A client sends the same few targets again and again: each is checked once in a row.
@@ -197,7 +201,8 @@ export class OriginPool {
   }
 
   /**
-   * The request line and Host field of `method` and `target`.
+   * The request line and Host field of `method` and `target`, and the name of the Content-Length
+   * field (its value follows, one copy of the bytes fewer per request).
    * @throws {HttpClientError} `protocol` for a method or target that cannot be sent as it is
    */
   #requestLine(method: string, target: string): string {
@@ -211,7 +216,7 @@ export class OriginPool {
     if (target.includes(" ") || target.includes("\t")) {
       throw new HttpClientError("protocol", "invalid character in the request target");
     }
-    return `${method} ${target} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\n`;
+    return `${method} ${target} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\ncontent-length: `;
   }
 
   /** A parked connection that is still alive, closing the ones that died while idle. */
