@@ -37,6 +37,13 @@ export interface ClientRequest {
    * They are copied into the connection's write buffer as the request is sent.
    */
   body: Uint8Array<ArrayBuffer>;
+  /**
+   * The caller vouches that `headers` hold only what the client's check accepts (token names,
+   * values without a CTL but HTAB or a character beyond one byte): fields taken from a request
+   * head the server's parse checked by the same rule, or made so. They are then not checked
+   * again; the method and target always are.
+   */
+  headersChecked?: boolean;
   /** Deadline for the whole exchange, connect to last body byte (see `deadline`). */
   timeoutMs: number;
   /**
@@ -193,6 +200,7 @@ export class OriginPool {
       this.#lastTarget = req.target;
       this.#lastLine = line;
     }
+    if (req.headersChecked === true) return line;
     for (let i = 0; i < req.headers.length; i++) {
       checkFieldName(req.headers[i][0]);
       checkFieldText(req.headers[i][1], "header value");
