@@ -27,6 +27,12 @@ export interface RawRoute {
    * (see `RawHandler.leasesBody`).
    */
   leasesBody?: boolean;
+  /**
+   * Every field of the route's answers can be written as it is by construction: values the
+   * route made itself, or took from a parse that refuses what `checkHeaderPairs` refuses. Its
+   * answers are then not checked again (a bad field would otherwise become the 500 envelope).
+   */
+  headersSafe?: boolean;
 }
 
 /**
@@ -70,6 +76,7 @@ interface Serving {
 /** The route's answer: its fields checked (a bad one becomes the 500 envelope), then observed. */
 function finish(s: Serving, res: RawResponse): RawResponse {
   s.deps.metrics.inFlight.dec();
+  if (s.route.headersSafe === true) return observed(s, res);
   try {
     // Checked here so a field that cannot be written becomes the 500 envelope, not a reset.
     checkHeaderPairs(res.headers);
@@ -107,7 +114,8 @@ function observed(s: Serving, res: RawResponse): RawResponse {
 export function rawHandler(route: RawRoute, deps: RawDeps): RawHandler {
   return {
     leasesBody: route.leasesBody === true,
-    // finish() checks what the route answers; X-Request-Id is a safe id or a UUID.
+    // finish() checks what the route answers (unless its fields are safe by construction);
+    // X-Request-Id is a safe id or a UUID.
     checksHeaders: true,
     serve(req) {
       const requestId = requestIdOf(req.header("x-request-id"));

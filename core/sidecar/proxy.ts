@@ -331,6 +331,9 @@ function forward(
     method: "POST",
     target: x.target.upstream,
     headers: x.forwarded.pairs,
+    // Names and values from the request head the server parsed (a token, no CTL but HTAB in a
+    // value), the trace id (its rule's characters, or a UUID) and a content type of its own.
+    headersChecked: true,
     body: bytes,
     timeoutMs: deps.timeoutMs,
   });

@@ -260,6 +260,10 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     route: PROXY_ROUTE_LABEL,
     serve: (req) => proxy ? proxy.serve(req) : loadProxy().then((p) => p.serve(req)),
     leasesBody: true,
+    // Its answers' fields: the trace id (the trace id rule's characters, or a UUID), the score
+    // and the latency (digits), X-Agent-Quarantined, and a content type of its own or the
+    // agent's, which the upstream client took only holding HTAB, SP, VCHAR and obs-text.
+    headersSafe: true,
   };
   const server = createServer({
     service: "sidecar",

@@ -20,15 +20,7 @@ import { type SocketRead, socketReader } from "../socket/mod.ts";
 import type { ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
-import {
-  CONTENT_LENGTH,
-  digitCount,
-  fieldLength,
-  putCrlf,
-  putDigits,
-  putField,
-  viewOf,
-} from "../wire/mod.ts";
+import { digitCount, fieldLength, putCrlf, putDigits, putField, viewOf } from "../wire/mod.ts";
 
 /** Read buffer a connection starts with (an answer's head and a small body; it grows as needed). */
 const INITIAL_BUFFER = 4 * 1024;
@@ -185,12 +177,12 @@ export class Connection {
   }
 
   /**
-   * Writes a request head (`line`, the request line and Host field as bytes, then the body's
-   * Content-Length and `headers`) followed by `body` in one write, then calls `done`, or
-   * `failed` with the error (wrapped as {@linkcode fill}'s are). Header names and values must
-   * hold only characters up to U+00FF: each becomes one byte, written where it goes (no head
-   * string is made). The callbacks are called from the write's own reaction: no promise is made
-   * per message.
+   * Writes a request head (`line`, the request line, the Host field and the name of the
+   * Content-Length field as bytes, then that field's value, the body's length, and `headers`)
+   * followed by `body` in one write, then calls `done`, or `failed` with the error (wrapped as
+   * {@linkcode fill}'s are). Header names and values must hold only characters up to U+00FF:
+   * each becomes one byte, written where it goes (no head string is made). The callbacks are
+   * called from the write's own reaction: no promise is made per message.
    */
   writeMessage(
     line: Uint8Array,
@@ -199,7 +191,7 @@ export class Connection {
     done: () => void,
     failed: (err: unknown) => void,
   ): void {
-    let headBytes = line.length + CONTENT_LENGTH.length + digitCount(body.length) + 4;
+    let headBytes = line.length + digitCount(body.length) + 4;
     for (let i = 0; i < headers.length; i++) {
       headBytes += fieldLength(headers[i][0], headers[i][1]);
     }
@@ -209,8 +201,7 @@ export class Connection {
       out = this.#out = new Uint8Array(Math.max(INITIAL_WRITE_BUFFER, need));
     }
     out.set(line);
-    out.set(CONTENT_LENGTH, line.length);
-    let n = putCrlf(out, putDigits(out, line.length + CONTENT_LENGTH.length, body.length));
+    let n = putCrlf(out, putDigits(out, line.length, body.length));
     for (let i = 0; i < headers.length; i++) n = putField(out, n, headers[i][0], headers[i][1]);
     n = putCrlf(out, n);
     out.set(body, n);

@@ -70,9 +70,9 @@ export class Exchange {
   constructor(readonly conn: Connection, readonly host: ExchangeHost) {}
 
   /**
-   * Writes `req` (after `head`, its request line and Host field as bytes) and resolves with the response once its final
-   * head (and a small body) arrived. `retry`: the request may go out again after a failure that
-   * left none of its bytes on the socket.
+   * Writes `req` (after `head`, its request line, Host field and Content-Length name as bytes)
+   * and resolves with the response once its final head (and a small body) arrived. `retry`: the
+   * request may go out again after a failure that left none of its bytes on the socket.
    */
   run(
     req: ClientRequest,

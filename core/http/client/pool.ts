@@ -37,6 +37,13 @@ export interface ClientRequest {
    * They are copied into the connection's write buffer as the request is sent.
    */
   body: Uint8Array<ArrayBuffer>;
+  /**
+   * The caller vouches that `headers` hold only what the client's check accepts (token names,
+   * values without a CTL but HTAB or a character beyond one byte): fields taken from a request
+   * head the server's parse checked by the same rule, or made so. They are then not checked
+   * again; the method and target always are.
+   */
+  headersChecked?: boolean;
   /** Deadline for the whole exchange, connect to last body byte (see `deadline`). */
   timeoutMs: number;
   /**
@@ -171,14 +178,18 @@ export class OriginPool {
     return await new Exchange(conn, this.#exchanges).run(req, head, deadline, false);
   }
 
-  /** The last request line and Host field made (as bytes), and the method and target they are for. */
+  /**
+   * The last request line and Host field made (as bytes, with the Content-Length field's name
+   * after them), and the method and target they are for.
+   */
   #lastMethod = "";
   #lastTarget = "";
   #lastLine: Uint8Array = new Uint8Array(0);
 
   /**
-   * Checks the request's head and returns its request line and Host field as bytes; the
-   * connection writes the rest of the head from `req` (see `Connection.writeMessage`).
+   * Checks the request's head and returns its request line, Host field and Content-Length name
+   * as bytes; the connection writes the rest of the head from `req` (see
+   * `Connection.writeMessage`).
    */
   #requestHead(req: ClientRequest): Uint8Array {
     // A client sends the same few targets again and again: each is checked once in a row.
@@ -189,6 +200,7 @@ export class OriginPool {
       this.#lastTarget = req.target;
       this.#lastLine = line;
     }
+    if (req.headersChecked === true) return line;
     for (let i = 0; i < req.headers.length; i++) {
       checkFieldName(req.headers[i][0]);
       checkFieldText(req.headers[i][1], "header value");
@@ -197,7 +209,8 @@ export class OriginPool {
   }
 
   /**
-   * The request line and Host field of `method` and `target`.
+   * The request line and Host field of `method` and `target`, and the name of the Content-Length
+   * field (its value follows, one copy of the bytes fewer per request).
    * @throws {HttpClientError} `protocol` for a method or target that cannot be sent as it is
    */
   #requestLine(method: string, target: string): string {
@@ -211,7 +224,7 @@ export class OriginPool {
     if (target.includes(" ") || target.includes("\t")) {
       throw new HttpClientError("protocol", "invalid character in the request target");
     }
-    return `${method} ${target} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\n`;
+    return `${method} ${target} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\ncontent-length: `;
   }
 
   /** A parked connection that is still alive, closing the ones that died while idle. */

@@ -232,12 +232,15 @@ function statusLine(status: number): Uint8Array {
 let dateLineSecond = -1;
 let dateLine: Uint8Array = new Uint8Array(0);
 
-/** `date: <IMF-fixdate>\r\n` of the second of `now` (ms) as bytes, made once per second. */
+/**
+ * `date: <IMF-fixdate>\r\ncontent-length: ` of the second of `now` (ms) as bytes, made once per
+ * second: the Date line and the name of the Content-Length field that follows it in one copy.
+ */
 function currentDateLine(now: number): Uint8Array {
   const s = Math.floor(now / 1000);
   if (s !== dateLineSecond) {
     dateLineSecond = s;
-    dateLine = latin1Bytes(`date: ${httpDate(now)}\r\n`);
+    dateLine = latin1Bytes(`date: ${httpDate(now)}\r\ncontent-length: `);
   }
   return dateLine;
 }
@@ -283,13 +286,10 @@ export function headAndBody(
     const [name, value] = headers[i];
     if (!owned(name)) p = putField(buf, p, name, value);
   }
-  if (!dated) {
-    const date = currentDateLine(now ?? Date.now());
-    buf.set(date, p);
-    p += date.length;
-  }
-  buf.set(CONTENT_LENGTH, p);
-  p = putCrlf(buf, putDigits(buf, p + CONTENT_LENGTH.length, body.length));
+  // The Date line comes with the Content-Length field's name: one copy for both.
+  const fixed = dated ? CONTENT_LENGTH : currentDateLine(now ?? Date.now());
+  buf.set(fixed, p);
+  p = putCrlf(buf, putDigits(buf, p + fixed.length, body.length));
   const connection = !keepAlive ? CLOSE : minor === 0 ? KEEP_ALIVE : undefined;
   if (connection !== undefined) {
     buf.set(connection, p);
