@@ -8,7 +8,8 @@
  * answer), against nginx (first 200) and
  * redis-server (first PONG) from apt in the same run, and against the floor of the runtime
  * itself: a bare `Deno.serve` answering /health (`deno_hello`), started the same way. Prints JSON.
- * Run: `deno run -A scripts/bench/startup.ts [--runs N] [--services sidecar,relay]`.
+ * Run: `deno run -A scripts/bench/startup.ts [--runs N] [--services sidecar,relay]` (`--help`
+ * prints the usage; a bad argument exits 2 naming it).
  */
 import { sleep } from "../../core/async/mod.ts";
 import { parseArgs } from "node:util";
@@ -19,26 +20,51 @@ import {
   lineEnv,
   lineFlags,
   parsePermissionTable,
+  SERVICE_ENTRIES,
 } from "../../cmd/permissions.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
-const { values } = parseArgs({
-  options: {
-    runs: { type: "string", default: "7" },
-    services: { type: "string", default: "sidecar,relay" },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
+const USAGE = `Usage: deno run -A scripts/bench/startup.ts [--runs N] [--services NAME,...]
+  --runs N           starts measured per service and per way of starting it (default 7; one more
+                     start before them warms the caches)
+  --services LIST    comma list of services (default sidecar,relay), of:
+                     ${[...SERVICE_ENTRIES.keys()].join(", ")}
+Run under flock -o /tmp/iatp-bench.lock. Prints one JSON document: time to the first /health 200
+and idle RSS of each service (deno run, and through scripts/iatp), Deno's floor, nginx and redis.`;
+
+/** Prints `message` and the usage to stderr and exits 2 (a bad argument). */
+function usageError(message: string): never {
+  console.error(`startup: ${message}\n${USAGE}`);
+  Deno.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    args: Deno.args,
+    options: {
+      runs: { type: "string", default: "7" },
+      services: { type: "string", default: "sidecar,relay" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+} catch (err) {
+  usageError((err as Error).message);
+}
+const { values } = parsed;
 if (values.help) {
-  console.log(`Usage: deno run -A scripts/bench/startup.ts [--runs N] [--services LIST]
-  --runs N          starts of each service (default 7)
-  --services LIST   services, comma separated: sidecar, relay, policy, audit, dashboard, status,
-                    compose-agent, sensor, action (default sidecar,relay)
-Measured against nginx, redis-server and a bare Deno.serve in the same run. Prints JSON.`);
+  console.log(USAGE);
   Deno.exit(0);
 }
 const RUNS = Number(values.runs);
+if (!/^\d+$/.test(values.runs) || RUNS < 1) {
+  usageError(`--runs ${values.runs}: not a whole number of at least 1`);
+}
 const SERVICES = values.services.split(",").map((s) => s.trim()).filter((s) => s !== "");
+for (const s of SERVICES) {
+  if (!SERVICE_ENTRIES.has(s)) usageError(`--services: no service ${JSON.stringify(s)}`);
+}
+if (SERVICES.length === 0) usageError("--services: no service named");
 
 /** VmRSS, and its anonymous and file-backed parts (the runtime's code pages are file-backed). */
 function rssOf(pid: number): { total: number; anon: number; file: number } {
