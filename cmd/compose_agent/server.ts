@@ -278,26 +278,34 @@ export async function start(
     port: config.port,
     log,
     ...edgeOptions(config),
-    health: () => ({
-      status: probe.state.ok && !replayFailedAt && !commandApiFailed && token.current() !== ""
-        ? "ok"
-        : "degraded",
-      service: "compose-agent",
-      docker: probe.state.ok ? "reachable" : "unreachable",
-      docker_socket: config.docker_socket,
-      // Opened with the first signed request; one that could not open refuses every command.
-      replay_store: replay ? "open" : replayFailedAt ? "unavailable" : "not opened",
-      ...(replayFailedAt && !replay ? { replay_store_failed_at: replayFailedAt } : {}),
-      // Loaded with the first request the router serves; one that could not be loaded needs a
-      // restart.
-      ...(commandApiFailed ? { command_api: "unavailable" } : {}),
-      queue_length: queue.length,
-      watchdog: watchdog ? "running" : "off",
-      // No key yet (Vault unreachable, or its key refused): every signed request is refused.
-      agent_key: token.current() !== "" ? "present" : "missing",
-      ...tokenHealth(token),
-      command_metrics: counters.snapshot(),
-    }),
+    health: () => {
+      // Watchdog events held for a relay that does not take them, or refused and dropped (a
+      // relay_token without publish:status.watchdog).
+      const published = relay?.publishHealth();
+      return {
+        status: probe.state.ok && !replayFailedAt && !commandApiFailed && token.current() !== "" &&
+            published?.ok !== false
+          ? "ok"
+          : "degraded",
+        service: "compose-agent",
+        docker: probe.state.ok ? "reachable" : "unreachable",
+        docker_socket: config.docker_socket,
+        // Opened with the first signed request; one that could not open refuses every command.
+        replay_store: replay ? "open" : replayFailedAt ? "unavailable" : "not opened",
+        ...(replayFailedAt && !replay ? { replay_store_failed_at: replayFailedAt } : {}),
+        // Loaded with the first request the router serves; one that could not be loaded needs a
+        // restart.
+        ...(commandApiFailed ? { command_api: "unavailable" } : {}),
+        queue_length: queue.length,
+        watchdog: watchdog ? "running" : "off",
+        // No key yet (Vault unreachable, or its key refused): every signed request is refused.
+        agent_key: token.current() !== "" ? "present" : "missing",
+        ...tokenHealth(token),
+        relay: !published ? "off" : published.ok ? "ok" : "failing",
+        ...(published?.ok === false ? { relay_error: published.reason } : {}),
+        command_metrics: counters.snapshot(),
+      };
+    },
   });
   const metrics = composeAgentCounters(server.metrics.registry);
   const watchdog = buildWatchdog(

@@ -232,6 +232,10 @@ export class CredentialVerifier {
     if (claims.iat > now + this.#leeway) {
       throw new CredentialError("not_yet_valid", "credential issued in the future");
     }
+    // A due re-read of a revocation file is waited for, off this thread: a revocation counts
+    // from the first credential checked after it.
+    const checking = this.#revoked.checked?.();
+    if (checking) await checking;
     if (this.#revoked.has(claims.jti)) throw new CredentialError("revoked", "credential revoked");
     if (!cached) {
       if (this.#cache.size >= this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value!);

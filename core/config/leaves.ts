@@ -53,7 +53,8 @@ export const GLOBAL_ENV: Readonly<Record<string, string>> = {
   IATP_FILE_READ_TIMEOUT: "how long a read of a file a setting names (the config file, a " +
     "file:PATH credential, a key, certificate, token, NATS .creds or manifest file) waits for " +
     "its data, a DURATION from 1ms to 1h (default 5s): past it the start stops, naming the file " +
-    "(exit 2)",
+    "(exit 2); a revocation file re-read while running keeps its last ids, a project's compose " +
+    "file is a 400",
 };
 
 /**

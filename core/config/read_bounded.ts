@@ -147,6 +147,12 @@ export interface ReadWithinOptions {
   limit?: number;
   /** The wait for the whole file, open to end (default: {@linkcode fileReadTimeout}). */
   timeoutMs?: number;
+  /**
+   * Open and read off the JavaScript thread even a path that is a regular file when looked at:
+   * for a file re-read while a service runs, which may be swapped for a pipe between the look
+   * and the open (a synchronous open of a pipe with no writer would stop every request).
+   */
+  offThread?: boolean;
 }
 
 /**
@@ -179,7 +185,7 @@ export async function readBytesWithin(
   if (stillWaiting.has(path)) throw new ReadTimeoutError(timeoutMs, 0);
   // A regular file's data is there (and a missing one is an error at once): it is read on this
   // thread, with no timer. Only what may wait (a pipe, a device) is read off it within the wait.
-  if (Deno.statSync(path).isFile) return readOnThread(path, limit);
+  if (!opts.offThread && Deno.statSync(path).isFile) return readOnThread(path, limit);
   const progress = { received: 0, abandoned: false };
   const work = readAsync(path, limit, progress);
   // The wait is a timer of core/async's queue: the global setTimeout is Node's, whose first use

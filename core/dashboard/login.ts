@@ -172,6 +172,10 @@ function gateFor(st: AuthState, sessionOf: SessionOf): MiddlewareHandler<AppEnv>
       viewer = await bearerViewer(st, c);
     }
     if (!viewer) {
+      // A due re-read of a revocation file is waited for, off this thread: a session made from
+      // a credential revoked since ends at its next request.
+      const checking = st.revoked.checked?.();
+      if (checking) await checking;
       const s = liveSession(st, sessionOf(c));
       if (s) viewer = viewerFrom({ id: s.sub, grants: s.grants }, () => !!liveSession(st, s.id));
     }

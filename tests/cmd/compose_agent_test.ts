@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { signRequest } from "../../core/auth/mod.ts";
-import { runIatp, startIatpService, tempDir } from "../helpers.ts";
+import { ROOT, runIatp, spawnChild, startIatpService, tempDir, waitListening } from "../helpers.ts";
 import { exchange, json } from "../support/raw_http.ts";
 import {
   dockerCli,
@@ -622,6 +622,77 @@ Deno.test("compose-agent: a replay store that cannot open answers 503 replay_una
     assert.equal(open.replay_store_failed_at, undefined);
   } finally {
     await agent.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("compose-agent: a project's compose file swapped for a pipe with no writer is a 400, and the agent answers meanwhile", async () => {
+  const dir = await tempDir();
+  const project = `${dir.path}/projects/web`;
+  await Deno.mkdir(project, { recursive: true });
+  const file = `${project}/compose.yaml`;
+  // A look at the path sees this regular file; the open gets the pipe (tests/support/stat_swap.ts).
+  await Deno.writeTextFile(`${file}.shown`, "services:\n  web:\n    image: x\n");
+  assert.ok((await new Deno.Command("mkfifo", { args: [file] }).output()).success, "mkfifo");
+  const agent = spawnChild(Deno.execPath(), [
+    "run",
+    "-A",
+    "--preload",
+    `${ROOT}tests/support/stat_swap.ts`,
+    `${ROOT}main.ts`,
+    "compose-agent",
+    "--port",
+    "0",
+    "--docker-socket",
+    `${dir.path}/none.sock`,
+    "--projects-root",
+    `${dir.path}/projects`,
+  ], {
+    env: agentEnv(dir.path, {
+      AGENT_SCOPES: "compose:deploy_app",
+      IATP_FILE_READ_TIMEOUT: "200ms",
+      IATP_TEST_STAT_SWAP: `${file}=${file}.shown`,
+    }),
+  });
+  // A bound on each answer, so that an agent that stopped fails the test rather than hang it.
+  const bounded = (url: string) => fetch(url, { signal: AbortSignal.timeout(20_000) });
+  try {
+    const url = await waitListening(agent);
+    const exec = "/api/v1/commands/execute";
+    const h = await signRequest(KEY, {
+      agentId: "status-panel",
+      method: "POST",
+      url: exec,
+      body: JSON.stringify({
+        command_id: "p-1",
+        type: "deploy_app",
+        parameters: { project: "web", project_dir: "web" },
+      }),
+    });
+    const deploy = fetch(url + exec, {
+      method: "POST",
+      headers: { ...h, "content-type": "application/json" },
+      body: JSON.stringify({
+        command_id: "p-1",
+        type: "deploy_app",
+        parameters: { project: "web", project_dir: "web" },
+      }),
+      signal: AbortSignal.timeout(20_000),
+    });
+    const health = await bounded(`${url}/health`);
+    assert.equal(health.status, 200, "the agent answers while the read waits on the pipe");
+    await health.body?.cancel();
+    const res = await deploy;
+    const body = await res.json();
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(body.field, "parameters.project_dir");
+    assert.match(String(body.error), /compose file is not read: no data arrived within/);
+    assert.equal((await Deno.lstat(file)).isFifo, true, "the pipe with no writer is still there");
+    const again = await bounded(`${url}/health`);
+    assert.equal(again.status, 200);
+    await again.body?.cancel();
+  } finally {
+    await agent.stop("SIGKILL");
     await dir.remove();
   }
 });

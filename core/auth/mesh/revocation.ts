@@ -4,8 +4,7 @@
  * change, so revoking a credential needs no restart.
  * @module
  */
-import { readTextUpTo } from "../../config/mod.ts";
-import { errorMessage } from "../../errors/mod.ts";
+import { readTextUpTo, readTextWithin, unreadableWhy } from "../../config/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 
 /** Largest revocation file read, in bytes (about 15,000 ids). */
@@ -16,6 +15,11 @@ export const DEFAULT_REVOCATION_RECHECK_MS = 1000;
 /** What a credential verifier asks of a revocation list. */
 export interface RevokedIds {
   has(jti: string): boolean;
+  /**
+   * A promise settled when a check of the list's files that is due or under way ends, so that
+   * `has` then answers from it; undefined when none is due. Never rejects.
+   */
+  checked?(): Promise<void> | undefined;
 }
 
 /** Options for {@linkcode RevocationList}. */
@@ -53,13 +57,7 @@ function stampOf(info: Deno.FileInfo): string {
   return `${info.size}:${info.mtime?.getTime() ?? 0}`;
 }
 
-function whyNot(err: unknown): string {
-  if (err instanceof Deno.errors.NotFound) return "no such file";
-  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
-    return "no permission to read it";
-  }
-  return errorMessage(err);
-}
+const whyNot = unreadableWhy;
 
 function readListFile(path: string): { stamp: string; ids: Set<string> } {
   const info = Deno.statSync(path);
@@ -68,10 +66,23 @@ function readListFile(path: string): { stamp: string; ids: Set<string> } {
 }
 
 /**
+ * The ids of `path` re-read while the service runs: opened and read off the JavaScript thread
+ * within `IATP_FILE_READ_TIMEOUT`, so a path swapped for a pipe with no writer holds one runtime
+ * thread, never the one every request runs on.
+ */
+async function rereadListFile(path: string): Promise<{ stamp: string; ids: Set<string> }> {
+  const info = Deno.statSync(path);
+  const text = await readTextWithin(path, { limit: MAX_REVOCATION_FILE_BYTES, offThread: true });
+  return { stamp: stampOf(info), ids: parseIds(text) };
+}
+
+/**
  * Revoked ids from config entries: an id, or `file:PATH` naming a file of ids. A file that
  * changes is re-read on the next check (at most every `recheckMs`, on the request that finds one
- * due, before answering it); one that becomes unreadable keeps its last ids (a
- * revocation is never lifted by a read error) and is reported once per change.
+ * due; a credential's check waits for it, off the service's thread, before answering); one that
+ * becomes unreadable, or whose data does not arrive within `IATP_FILE_READ_TIMEOUT` (a pipe with
+ * no writer), keeps its last ids (a revocation is never lifted by a read error) and is reported
+ * once per change.
  *
  * @example
  * ```ts
@@ -86,6 +97,7 @@ export class RevocationList implements RevokedIds {
   readonly #log?: Logger;
   readonly #now: () => number;
   #checkedAt = 0;
+  #checking: Promise<void> | undefined;
 
   /**
    * @param entries ids, or `file:PATH` entries read now.
@@ -119,32 +131,44 @@ export class RevocationList implements RevokedIds {
   }
 
   /**
-   * True when `jti` is revoked. When a check of the files is due it runs first (a stat of each,
-   * a read of one that changed), so a revocation counts from the first request after it.
+   * True when `jti` is revoked, by the list in force. When a check of the files is due it is
+   * started (a stat of each, a read of one that changed, off this thread); `checked()` waits
+   * for it, so a revocation counts from the first credential checked after it.
    */
   has(jti: string): boolean {
-    if (this.#files.length > 0 && this.#now() - this.#checkedAt >= this.#recheckMs) {
-      this.#checkedAt = this.#now();
-      this.#refreshAll();
-    }
+    this.checked();
     if (this.#fixed.has(jti)) return true;
     return this.#files.some((f) => f.ids.has(jti));
   }
 
+  /** The check of the files under way, started when one is due; undefined when none is. */
+  checked(): Promise<void> | undefined {
+    if (this.#checking) return this.#checking;
+    if (this.#files.length === 0 || this.#now() - this.#checkedAt < this.#recheckMs) return;
+    this.#checkedAt = this.#now();
+    return this.#startCheck();
+  }
+
   /** Re-reads every file whose size or mtime changed, now. Never throws. */
-  refresh(): Promise<void> {
-    this.#refreshAll();
-    return Promise.resolve();
+  async refresh(): Promise<void> {
+    await this.#checking;
+    await this.#startCheck();
   }
 
-  #refreshAll(): void {
-    for (const f of this.#files) this.#refreshFile(f);
+  #startCheck(): Promise<void> {
+    const run = (async () => {
+      for (const f of this.#files) await this.#refreshFile(f);
+    })().finally(() => {
+      if (this.#checking === run) this.#checking = undefined;
+    });
+    this.#checking = run;
+    return run;
   }
 
-  #refreshFile(f: WatchedFile): void {
+  async #refreshFile(f: WatchedFile): Promise<void> {
     try {
       if (stampOf(Deno.statSync(f.path)) === f.stamp) return;
-      const next = readListFile(f.path);
+      const next = await rereadListFile(f.path);
       const before = f.ids.size;
       f.ids = next.ids;
       f.stamp = next.stamp;

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { HttpError } from "../../errors/mod.ts";
 import { scrubString } from "../../log/mod.ts";
 import type { DeployPolicy } from "./deploy_policy.ts";
-import { FileTooLargeError, readTextUpTo } from "../../config/mod.ts";
+import { FileTooLargeError, readTextWithin, ReadTimeoutError } from "../../config/mod.ts";
 import { PROJECT_NAME } from "../mod.ts";
 import type { ComposeRunner } from "./compose.ts";
 import type { ProcessResult } from "./process.ts";
@@ -94,13 +94,19 @@ async function locate(
   });
 }
 
-/** A project's compose file, bounded; a 400 naming the parameter when it cannot be read. */
-function readCompose(file: string, maxBytes: number): string {
+/**
+ * A project's compose file, bounded, read off the service's thread within
+ * `IATP_FILE_READ_TIMEOUT` (a file swapped for a pipe with no writer after the look at it holds
+ * one runtime thread, never every request); a 400 naming the parameter when it cannot be read.
+ */
+async function readCompose(file: string, maxBytes: number): Promise<string> {
   try {
-    return readTextUpTo(file, maxBytes);
+    return await readTextWithin(file, { limit: maxBytes, offThread: true });
   } catch (err) {
     const why = err instanceof FileTooLargeError
       ? `larger than ${maxBytes} bytes (max_compose_file_bytes)`
+      : err instanceof ReadTimeoutError
+      ? `not read: ${err.message}`
       : "unreadable";
     throw new HttpError(400, `the project's compose file is ${why}`, {
       field: "parameters.project_dir",
@@ -160,7 +166,7 @@ export async function prepareDeploy(
 ): Promise<DeploySource> {
   if (p.compose_file === undefined) {
     const found = await locate(paths, p.project, p.project_dir);
-    check.policy.check(readCompose(`${found.dir}/${found.file}`, check.maxBytes), found.dir);
+    check.policy.check(await readCompose(`${found.dir}/${found.file}`, check.maxBytes), found.dir);
     return found;
   }
   const dir = `${paths.workDir}/${p.project}`;

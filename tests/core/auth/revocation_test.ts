@@ -9,8 +9,9 @@ import { meshAuthFor } from "../../../core/auth/config.ts";
 import { resolveSecretSetting } from "../../../core/auth/settings/mod.ts";
 import { MAX_SETTING_FILE_BYTES } from "../../../core/config/mod.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
+import { decodeClaims, generateIssuer, issueCredential } from "../../../core/auth/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
-import { tempDir, waitFor } from "../../helpers.ts";
+import { ROOT, spawnChild, tempDir, waitFor } from "../../helpers.ts";
 
 const log = createLogger({ service: "test", level: "error" });
 
@@ -96,6 +97,7 @@ Deno.test("revocation list: the first request after the recheck interval already
     const { file, list: r, clock } = await watchedList(dir.path);
     await Deno.writeTextFile(file, "aaa\nccc-new\n");
     clock.now = 60_000; // a quiet minute: no request checked the file since it changed
+    await r.checked(); // what a credential's check waits for
     assert.equal(r.has("ccc-new"), true, "a revoked credential must not pass once more");
   } finally {
     await dir.remove();
@@ -118,6 +120,66 @@ Deno.test("a file: setting is read up to a bound: a device or a huge file is a c
     await Deno.writeTextFile(big, " fits \n");
     assert.equal(resolveSecretSetting("relay_token", `file:${big}`), "fits");
   } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("revocation file swapped for a pipe with no writer: the service answers and keeps its list", async () => {
+  const dir = await tempDir();
+  const issuer = await generateIssuer();
+  const revoked = await issueCredential(issuer, { sub: "gone", scopes: ["audit:append"] });
+  const valid = await issueCredential(issuer, { sub: "caller", scopes: ["audit:append"] });
+  const file = `${dir.path}/revoked`;
+  await Deno.writeTextFile(file, `${decodeClaims(revoked).jti}\n`);
+  const port = 19000 + Math.floor(Math.random() * 1000);
+  const child = spawnChild(Deno.execPath(), [
+    "run",
+    "-A",
+    `${ROOT}tests/support/revocation_swap.ts`,
+    dir.path,
+    issuer.publicKey,
+    String(port),
+  ], { env: { IATP_FILE_READ_TIMEOUT: "200ms" } });
+  // A bound on each answer so that a service that stopped fails the test rather than hang it.
+  const answer = async (path: string, token?: string) => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method: token ? "POST" : "GET",
+      headers: token
+        ? { authorization: `Bearer ${token}`, "content-type": "application/json" }
+        : {},
+      body: token
+        ? JSON.stringify({ tx_id: "tx-p", event: "pipe", actor: "test", payload: {} })
+        : undefined,
+      signal: AbortSignal.timeout(20_000),
+    });
+    await res.body?.cancel();
+    return res.status;
+  };
+  try {
+    await waitFor(() => child.stdout().includes("URL "), 30_000, child.stderr());
+    assert.equal(await answer("/audit", revoked), 401);
+    assert.equal(await answer("/audit", valid), 200);
+    // A change is seen (the stat of the path sees a new regular file); the open gets a pipe.
+    await Deno.writeTextFile(`${file}.shown`, "# emptied\n");
+    await Deno.remove(file);
+    const made = await new Deno.Command("mkfifo", { args: [file] }).output();
+    assert.ok(made.success, "mkfifo");
+    await waitFor(
+      async () => {
+        assert.equal(await answer("/health"), 200, "the service answers while the pipe sits there");
+        assert.equal(await answer("/audit", revoked), 401, "a read error never lifts a revocation");
+        return child.stdout().includes("revocation list unreadable");
+      },
+      30_000,
+      "the failed re-read to be reported",
+    );
+    assert.equal((await Deno.lstat(file)).isFifo, true, "the pipe with no writer is still there");
+    assert.equal(await answer("/health"), 200);
+    assert.equal(await answer("/audit", revoked), 401, "the list in force is kept");
+    assert.equal(await answer("/audit", valid), 200);
+    assert.match(child.stdout(), /no data arrived within/);
+  } finally {
+    await child.stop("SIGKILL");
     await dir.remove();
   }
 });
