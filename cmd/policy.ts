@@ -268,9 +268,14 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
   });
   return withShutdown(svc, async () => {
     reloader.close();
-    await bridge?.close();
+    // Takes no more intents and waits for the deliveries in flight. The relay mode's loop: the
+    // relay client's close ends their retries, so a relay out of reach holds the stop one request
+    // deadline at most. The shared loop (NATS) ends before the client closes, as it did.
+    const bridgeClosed = bridge?.close();
+    if (!(bridge instanceof DecisionBridge)) await bridgeClosed;
     await svc.close();
     await relay?.close();
+    await bridgeClosed;
     await audit?.close();
     await nats?.close();
     state?.close();

@@ -368,6 +368,12 @@ export async function start(
     close: async () => {
       probe.stop();
       await svc.close();
+      // The queue lives in memory: what no poller took goes with the process, said once here.
+      if (queue.length > 0) {
+        log.warn("queued commands no poller took are dropped with the stop", {
+          count: queue.length,
+        });
+      }
       await watchdog?.close();
       token.close();
       closed = true;

@@ -15,7 +15,7 @@ import {
 } from "../docker/wire/mod.ts";
 import type { Watchdog } from "../docker/mod.ts";
 import type { DockerExecutor } from "../docker/executor/mod.ts";
-import { HttpError } from "../errors/mod.ts";
+import { HttpError, UnavailableError } from "../errors/mod.ts";
 import type { App } from "../http/mod.ts";
 import type { CommandQueue } from "./queue.ts";
 import { lateImport } from "../config/mod.ts";
@@ -121,6 +121,9 @@ export async function registerCommandRoutes(app: App, deps: RouteDeps): Promise<
     requireScope(c, "commands:enqueue");
     const cmd = parseCommand(await jsonBody(c));
     const item = { ...cmd, deployment_hash: cmd.deployment_hash ?? deps.deploymentHash };
+    // The queue lives in memory: a command acknowledged once the stop began would go with the
+    // process. One whose request was in flight then is refused, to be sent again after the restart.
+    if (deps.draining()) throw new UnavailableError("the compose agent is stopping", 1);
     if (!deps.queue.push(item)) {
       throw new HttpError(503, `command queue full (${deps.queue.maxItems})`, {
         limit: deps.queue.maxItems,

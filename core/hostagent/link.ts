@@ -28,6 +28,9 @@ type Parser = typeof import("../docker/parse/mod.ts");
 
 /** A command id as the command parser accepts it. */
 const COMMAND_ID = new RegExp(`^[A-Za-z0-9._:-]{1,${MAX_COMMAND_ID_LENGTH}}$`);
+/** What a command reports when it arrived while the agent was stopping. */
+export const NOT_RUN_STOPPING = "not run: the status agent was stopping; send it again";
+
 /** What a command reports when the parser could not be loaded (the reason is in the agent's log). */
 export const PARSER_UNAVAILABLE =
   "the command parser could not be loaded; the agent's log has the reason";
@@ -114,7 +117,8 @@ export class DashboardLink {
         const began = Date.now();
         const { item, failed, nextPollSecs } = await this.#poll();
         this.#failures = 0;
-        if (item) await this.#handle(item);
+        if (item && this.#closed.signal.aborted) await this.#notRun(item);
+        else if (item) await this.#handle(item);
         if (failed) await this.#report(failed);
         wait = nextPollSecs * 1000;
         if (!item && wait === 0 && Date.now() - began < MIN_EMPTY_POLL_MS) {
@@ -146,12 +150,24 @@ export class DashboardLink {
     const url = `${this.#base()}/api/v1/agent/commands/wait/${
       encodeURIComponent(o.deploymentHash)
     }?timeout=${o.pollTimeoutSecs}`;
+    // A stop ends a poll the dashboard has not answered yet; once its answer began, the command
+    // in it is the agent's (the dashboard handed it over): the answer is read to the end, within
+    // the poll's own deadline, and the command reported.
+    const unanswered = new AbortController();
+    const onClose = () => unanswered.abort(this.#closed.signal.reason);
+    this.#closed.signal.addEventListener("abort", onClose, { once: true });
+    if (this.#closed.signal.aborted) onClose();
     const signal = AbortSignal.any([
-      this.#closed.signal,
+      unanswered.signal,
       AbortSignal.timeout((o.pollTimeoutSecs + 15) * 1000),
     ]);
     const { signedFetch } = await loadAuth();
-    const res = await signedFetch(url, o.identity, { signal });
+    let res: Response;
+    try {
+      res = await signedFetch(url, o.identity, { signal });
+    } finally {
+      this.#closed.signal.removeEventListener("abort", onClose);
+    }
     if (res.status === 204) return { nextPollSecs: 0 };
     if (!res.ok) {
       await res.body?.cancel();
@@ -205,6 +221,19 @@ export class DashboardLink {
     this.handled++;
     o.onResult?.(cmd, result);
     await this.#report(result, cmd.deployment_hash);
+  }
+
+  /**
+   * A command that arrived once the stop began: reported failed, not run (a stop starts no new
+   * work), so the dashboard can send it again.
+   */
+  async #notRun(cmd: AgentCommand): Promise<void> {
+    this.opts.log.warn("dashboard command not run: the agent is stopping", {
+      command_id: cmd.command_id,
+      type: cmd.type,
+    });
+    const r = makeResult(cmd, "status_panel", "failed", null, NOT_RUN_STOPPING);
+    await this.#report(r, cmd.deployment_hash);
   }
 
   async #report(r: CommandResult, deploymentHash?: string): Promise<void> {

@@ -68,6 +68,8 @@ export class DecisionBridge {
   #redelivering: Promise<void> | undefined;
   /** tx_ids being delivered right now, so the retry round never sends one twice at once. */
   readonly #inFlight = new Set<string>();
+  /** Intents being handled right now (decided, recorded, delivered): a stop waits for them. */
+  readonly #handling = new Set<Promise<void>>();
   #read: IntentReader | undefined;
   /** The subscription whose events count; one stopped by a failed write ignores any left. */
   #generation = 0;
@@ -141,7 +143,7 @@ export class DecisionBridge {
     this.#relayError = undefined;
     this.#sub = this.o.relay.subscribe(
       [INTENT_TOPIC],
-      (e) => generation === this.#generation ? this.#onIntent(e) : undefined,
+      (e) => generation === this.#generation ? this.#track(this.#onIntent(e)) : undefined,
       {
         since: this.o.state.position() ?? "0",
         onStatus: (s, err, failures) => {
@@ -188,6 +190,14 @@ export class DecisionBridge {
         this.#hold(e, again);
       }
     }, this.o.redeliverMs);
+  }
+
+  /** Keeps `work` until it settles, for {@linkcode close} to wait for; returns it as it is. */
+  #track(work: Promise<void>): Promise<void> {
+    this.#handling.add(work);
+    const done = () => void this.#handling.delete(work);
+    work.then(done, done);
+    return work;
   }
 
   async #onIntent(e: RelayEvent): Promise<void> {
@@ -266,7 +276,10 @@ export class DecisionBridge {
     clearInterval(this.#timer);
     clearTimeout(this.#resubscribe);
     this.#sub?.close();
-    await this.#redelivering;
+    // A delivery in flight is waited for: a publish the relay takes meanwhile is recorded as
+    // taken, or the next start would publish it again. The relay client's request deadline
+    // bounds the wait, and its close (next in the stop) ends its retries.
+    await Promise.allSettled([this.#redelivering, ...this.#handling]);
   }
 }
 

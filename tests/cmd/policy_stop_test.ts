@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { startIatpService, tempDir, waitFor } from "../helpers.ts";
+import {
+  chunk,
+  type StallConnection,
+  startStallServer,
+  STREAM_HEAD,
+} from "../support/stall_server.ts";
+
+const intent = {
+  tx_id: "t-stop",
+  subject: { enterprise: "A", id: "agent", roles: [] },
+  resource: { enterprise: "B", id: "doc", scope: "read" },
+  context: { session_risk: 42 },
+};
+const event = {
+  event_id: "e-1",
+  seq: 1,
+  topic: "access.intent",
+  ts: 1_700_000_000,
+  payload: intent,
+};
+
+// A decision whose publish the relay took while the policy service was stopping (SIGTERM) was
+// left recorded as not published: the stop did not wait for the relay's answer, and the next
+// start published it a second time. The stop waits for the delivery in flight (within the relay
+// client's request deadline) and records it, so a restart sends it no second time.
+Deno.test("policy: a decision the relay takes while the service stops is recorded, not published again on restart", async () => {
+  const dir = await tempDir();
+  const publishes: StallConnection[] = [];
+  const subscribes: StallConnection[] = [];
+  let answerAtOnce = false;
+  const publishAnswer = JSON.stringify({ event_id: "d-1", seq: 2, id: "2" });
+  const answerPublish = (c: StallConnection) =>
+    c.write(
+      `HTTP/1.1 201 Created\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${publishAnswer.length}\r\n\r\n${publishAnswer}`,
+    );
+  const relay = startStallServer(async (c) => {
+    if (c.lines[0].startsWith("POST /publish")) {
+      publishes.push(c);
+      if (answerAtOnce) await answerPublish(c);
+    } else if (c.lines[0].startsWith("GET /subscribe")) {
+      subscribes.push(c);
+      await c.write(STREAM_HEAD);
+      await c.write(chunk(`id: 1\nevent: message\ndata: ${JSON.stringify(event)}\n\n`));
+    } else {
+      await c.write("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    }
+  });
+  const args = [
+    "policy",
+    "--port",
+    "0",
+    "--relay-url",
+    relay.url,
+    "--state-db",
+    `${dir.path}/policy-state.db`,
+  ];
+  const env = { IATP_DATA_DIR: dir.path };
+  let policy = await startIatpService(args, { env });
+  try {
+    await waitFor(() => publishes.length === 1, 20_000, "the decision's publish");
+    await policy.process.kill("SIGTERM");
+    await waitFor(() => policy.stdout().includes('"shutting down"'), 10_000, "the stop");
+    // The relay takes it now. Without the fix the process may be gone already.
+    await answerPublish(publishes[0]).catch(() => {});
+    assert.equal((await policy.process.status).code, 0);
+
+    answerAtOnce = true;
+    const before = subscribes.length;
+    policy = await startIatpService(args, { env });
+    // Re-delivery of what is left runs before the subscription: once it subscribed, it is done.
+    await waitFor(() => subscribes.length > before, 20_000, "the second start's subscription");
+    assert.equal(publishes.length, 1, policy.stdout());
+  } finally {
+    await policy.stop();
+    relay.close();
+    await dir.remove();
+  }
+});
