@@ -32,6 +32,7 @@ import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_MAX_PENDING_PUBLISHES,
   DEFAULT_MAX_SUBSCRIBERS,
+  DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL,
   DEFAULT_MAX_TOPICS,
   DEFAULT_MAX_TOPICS_PER_PRINCIPAL,
   DEFAULT_QUEUE_BYTES,
@@ -169,6 +170,13 @@ export const spec = defineConfig({
     max_subscribers: int({
       help: "concurrent subscribers",
       default: DEFAULT_MAX_SUBSCRIBERS,
+      min: 1,
+    }),
+    max_subscribers_per_principal: int({
+      help: "concurrent subscriptions one authenticated subscriber (credential subject or " +
+        "static token) may hold open, per isolate with --workers (429 beyond); an open " +
+        "relay's anonymous subscribers are bounded by max_subscribers alone",
+      default: DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL,
       min: 1,
     }),
     heartbeat: duration({ help: "interval of heartbeat comments", default: 15_000, min: 100 }),
@@ -328,6 +336,7 @@ export function relayOptions(
     queueBytes: config.queue_bytes,
     backlogBytes: config.backlog_bytes,
     maxSubscribers: config.max_subscribers,
+    maxSubscribersPerPrincipal: config.max_subscribers_per_principal,
     heartbeatMs: config.heartbeat,
     flush: {
       quietMs: config.flush_quiet,

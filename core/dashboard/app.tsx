@@ -33,7 +33,9 @@ const secureHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
   c.res.headers.set("content-security-policy", CSP);
   c.res.headers.set("x-content-type-options", "nosniff");
-  c.res.headers.set("referrer-policy", "no-referrer");
+  // same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the
+  // dashboard's own posts, which a forged post from any site can send too (see login.ts).
+  c.res.headers.set("referrer-policy", "same-origin");
   c.res.headers.set("x-frame-options", "DENY");
 };
 

@@ -216,8 +216,10 @@ export function describeEvent(
   } else if (topic === "iatp.trace") {
     out = describeTrace(p);
   } else {
+    // Decisions come from the policy service and the sidecars only: a `decision` member on any
+    // other topic is payload, or whoever may publish there could add allows, denies and blocks
+    // to the overview's counts and push the real ones off its latest blocks and denies.
     out = describeOther(topic, p);
-    if (isDecision(p.decision)) out.decision = p.decision;
   }
   out.summary = oneLine(out.summary);
   if (out.reason) out.reason = oneLine(out.reason);

@@ -75,15 +75,18 @@ function clientAddress(c: Context<AppEnv>): string {
 
 /**
  * True unless a browser says the request came from another site: `Sec-Fetch-Site` when sent
- * (same-origin, or none for a typed URL), else `Origin` (which is `null` under this site's
- * no-referrer policy, so it only counts when it names a host). Clients that are not browsers
- * send neither and are let through: cross-site forgery needs a browser.
+ * (same-origin, or none for a typed URL), else `Origin`, which must name this host. Browsers
+ * send no `Sec-Fetch-Site` to a plain-HTTP host name, and a page of any site can make its posts
+ * carry `Origin: null` (a no-referrer policy, a sandboxed frame), so `null` is refused: the
+ * dashboard's own pages are served with a same-origin referrer policy, under which the browser
+ * names their origin. Clients that are not browsers send neither header and are let through:
+ * cross-site forgery needs a browser.
  */
 function sameOrigin(c: Context<AppEnv>): boolean {
   const site = c.req.header("sec-fetch-site");
   if (site !== undefined) return site === "same-origin" || site === "none";
   const origin = c.req.header("origin");
-  if (origin === undefined || origin === "null") return true;
+  if (origin === undefined) return true;
   try {
     return new URL(origin).host === (c.req.header("host") ?? new URL(c.req.url).host);
   } catch {

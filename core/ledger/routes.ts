@@ -109,6 +109,12 @@ export function registerAuditRoutes(app: App, ledger: AuditLog, opts: AuditRoute
   const auth = createMeshAuth(opts.auth ?? {});
   const compat = opts.compat ?? "upstream";
   app.post("/audit", requireMeshScope(auth, "audit:append"), async (c) => {
+    // Only a browser sends Origin, and no page of any site appends: a plain post needs no
+    // preflight, so without this a page a browser visits could append to a ledger open on
+    // loopback, for good.
+    if (c.req.header("origin") !== undefined) {
+      throw new HttpError(403, "appends from a browser page are refused");
+    }
     // Exact bytes in: a value the ledger cannot store as sent is refused naming the field.
     const raw = await readJsonInput(compat, () => readExactJson(c.req.raw));
     const { appendSchema, upstreamAppendSchema } = await appendSchemas();

@@ -4,6 +4,7 @@
  * (`corsFields`, `preflightFields`), so a browser sees the same answer on either.
  * @module
  */
+import { HttpError } from "../errors/mod.ts";
 import type { HeaderPairs } from "../http/mod.ts";
 
 /** What the relay allows a cross-origin caller (the settings of Hono's `cors`). */
@@ -42,4 +43,18 @@ export function preflightFields(origins: readonly string[], origin: string | nul
     ["Access-Control-Allow-Headers", CORS_SETTINGS.allowHeaders.join(",")],
   );
   return out;
+}
+
+/**
+ * Refuses a publish sent by a browser page (it carries `Origin`) of an origin `cors_origins` does
+ * not allow. The relay serves no pages of its own, so every such publish comes from another site;
+ * a plain form or `fetch` post needs no preflight, so without this any page a browser visits could
+ * publish to a relay that runs open on loopback. Clients that are not browsers send no `Origin`.
+ * @throws {HttpError} 403 naming the setting
+ */
+export function refuseForeignOrigin(origins: readonly string[], origin: string | null): void {
+  if (origin === null || allowedOrigin(origins, origin) !== null) return;
+  throw new HttpError(403, "publish from a browser page of an origin not in cors_origins refused", {
+    setting: "cors_origins",
+  });
 }

@@ -39,6 +39,7 @@ export { MemoryStore } from "./memory_store.ts";
 export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_MAX_SUBSCRIBERS,
+  DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL,
   DEFAULT_RESUME_WAIT_MS,
   type PublishFn,
   type RelayRole,

@@ -21,7 +21,7 @@ import {
   targetPathOf,
 } from "../http/mod.ts";
 import { requireTopics } from "./auth.ts";
-import { corsFields, preflightFields } from "./cors.ts";
+import { corsFields, preflightFields, refuseForeignOrigin } from "./cors.ts";
 import { invalidJson, type PublishAnswer, publishEvent, publishInput } from "./publish.ts";
 import type { RelayContext } from "./routes.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./server.ts";
@@ -107,7 +107,7 @@ function withFields(res: RawResponse, fields: HeaderPairs): RawResponse {
 const utf8 = new TextDecoder();
 
 /** `POST /publish`: the same checks, answers and envelope as the Hono route. */
-function publishServe(ctx: RelayContext): Serve {
+function publishServe(ctx: RelayContext, origins: readonly string[]): Serve {
   const compat = ctx.opts.compat ?? "upstream";
   const maxBody = ctx.opts.edge?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxPayload = ctx.opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
@@ -129,6 +129,7 @@ function publishServe(ctx: RelayContext): Serve {
     return a instanceof Promise ? a.then(publishAnswer) : publishAnswer(a);
   };
   return (req, requestId, principal) => {
+    refuseForeignOrigin(origins, req.header("origin"));
     // A body already buffered is published at once; else once it arrived.
     const now = req.bodyNow?.(maxBody);
     if (now !== undefined) return publish(now, requestId, principal);
@@ -179,7 +180,10 @@ export function relayRawRoutes(
   ctx: RelayContext,
   origins: readonly string[],
 ): (method: string, path: string, head: RequestHead) => RawRoute | undefined {
-  const publish: RawRoute = { route: "/publish", serve: guarded(ctx, origins, publishServe(ctx)) };
+  const publish: RawRoute = {
+    route: "/publish",
+    serve: guarded(ctx, origins, publishServe(ctx, origins)),
+  };
   const subscribe: RawRoute = {
     route: "/subscribe",
     serve: guarded(ctx, origins, subscribeServe(ctx)),

@@ -13,6 +13,7 @@ import type { MeshAuth } from "../auth/mod.ts";
 import type { LogEvery, Logger } from "../log/mod.ts";
 import { authenticated, maySee, principalOf, requireTopics } from "./auth.ts";
 import type { Hub } from "./hub.ts";
+import { refuseForeignOrigin } from "./cors.ts";
 import { formatPosition } from "./position.ts";
 import { invalidJson, publishEvent, publishInput } from "./publish.ts";
 import { subscribeAnswer } from "./subscribe.ts";
@@ -65,7 +66,9 @@ async function readPublish(c: Context<AppEnv>, maxPayload: number, compat: Compa
  */
 export function registerPublish(ctx: RelayContext, app: App): void {
   const compat = ctx.opts.compat ?? "upstream";
+  const origins = ctx.opts.corsOrigins ?? [];
   app.post("/publish", authenticated(ctx.auth), async (c) => {
+    refuseForeignOrigin(origins, c.req.header("origin") ?? null);
     const { topic, json } = await readPublish(
       c,
       ctx.opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,

@@ -31,6 +31,8 @@ import { StreamRefusals, TopicRefusals } from "./refusals.ts";
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
 /** Default bound on concurrent subscribers. */
 export const DEFAULT_MAX_SUBSCRIBERS = 20_000;
+/** Default `max_subscribers_per_principal`: subscriptions one credential may hold open. */
+export const DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL = 1_000;
 /** Default wait of a resume ahead of the tail of a remote store. */
 export const DEFAULT_RESUME_WAIT_MS = 5_000;
 /** Default bound on `topic` parameters per subscription. */
@@ -50,6 +52,8 @@ export interface RelayServerOptions {
   /** Bytes of events held while subscribers catch up on a burst (see hub.ts). */
   backlogBytes?: number;
   maxSubscribers?: number;
+  /** Subscriptions one authenticated principal may hold open on one isolate. */
+  maxSubscribersPerPrincipal?: number;
   maxTopicsPerSubscription?: number;
   heartbeatMs: number;
   /** How long flush rounds wait for their writes (see rounds.ts). */

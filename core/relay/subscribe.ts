@@ -14,6 +14,7 @@ import { openSubscription, parseStartPoint, type StartPoint } from "./replay.ts"
 import type { RelayContext } from "./routes.ts";
 import {
   DEFAULT_MAX_SUBSCRIBERS,
+  DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL,
   DEFAULT_MAX_TOPICS_PER_SUBSCRIPTION,
   DEFAULT_RESUME_WAIT_MS,
 } from "./server.ts";
@@ -101,11 +102,46 @@ function checkTopics(ctx: RelayContext, r: SubscribeRequest): void {
   requireTopics(r.principal, "subscribe", topics);
 }
 
+/** Subscriptions open on this isolate per authenticated principal, per relay server. */
+const openByPrincipal = new WeakMap<Int32Array, Map<string, number>>();
+
+/**
+ * Counts one more subscription of `principal` on this isolate, or refuses it past
+ * `max_subscribers_per_principal`, so one credential cannot take every `max_subscribers` slot
+ * from the rest of the mesh. Anonymous subscribers (an open relay) are bounded by
+ * `max_subscribers` alone. Returns the release to call once when the subscription ends.
+ * @throws {HttpError} 429 naming the setting and its bound
+ */
+function takePrincipalSlot(ctx: RelayContext, principal: Principal | undefined): () => void {
+  if (!principal) return () => {};
+  const limit = ctx.opts.maxSubscribersPerPrincipal ?? DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL;
+  let open = openByPrincipal.get(ctx.subscribers);
+  if (!open) openByPrincipal.set(ctx.subscribers, open = new Map());
+  const id = principal.id;
+  const n = open.get(id) ?? 0;
+  if (n >= limit) {
+    throw new HttpError(
+      429,
+      `subscription limit of ${limit} per subscriber reached (max_subscribers_per_principal)`,
+      { setting: "max_subscribers_per_principal", limit },
+    );
+  }
+  open.set(id, n + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = (open.get(id) ?? 1) - 1;
+    if (left > 0) open.set(id, left);
+    else open.delete(id);
+  };
+}
+
 /**
  * The answer to a subscription: 200 with its SSE stream (registered with the fan-out; none for
  * HEAD), or 503 with Retry-After while a remote store's tail lags a resume position.
  * @throws {HttpError} as {@linkcode checkTopics}; 400 for an invalid resume position; 503 while
- * shutting down or at `max_subscribers`
+ * shutting down or at `max_subscribers`; 429 at `max_subscribers_per_principal`
  */
 export async function subscribeAnswer(
   ctx: RelayContext,
@@ -126,8 +162,10 @@ export async function subscribeAnswer(
   // A HEAD answer carries no body: no subscriber to register (nothing would ever read it).
   if (r.head) return { status: 200, headers, body: null };
   // The slot is taken atomically: with --workers every isolate counts in the same place.
+  const release = takePrincipalSlot(ctx, r.principal);
   if (Atomics.add(ctx.subscribers, 0, 1) >= maxSubscribers) {
     Atomics.sub(ctx.subscribers, 0, 1);
+    release();
     throw full();
   }
   const stream: SseSubscriber = new SseSubscriber({
@@ -136,6 +174,7 @@ export async function subscribeAnswer(
     onEnd: (reason) => {
       ctx.hub.remove(stream);
       Atomics.sub(ctx.subscribers, 0, 1);
+      release();
       if (reason === "overflow") ctx.metrics.overflows.inc();
     },
   });

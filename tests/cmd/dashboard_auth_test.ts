@@ -547,3 +547,54 @@ Deno.test("protected mode: beyond loopback without keys refuses to start unless 
     await relay.close();
   }
 });
+
+Deno.test("a publisher on a sensor topic cannot add decisions to the overview or push real ones off", async () => {
+  const relay = await startRelay({
+    tokens: {
+      "sensor-token-1": ["publish:sensor.x"],
+      "policy-token-1": ["publish:access.*"],
+      "reader-token-1": ["subscribe:*"],
+    },
+  });
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, {
+    auth_keys: [publicKey],
+    relay_token: "reader-token-1",
+  });
+  try {
+    const sensor = { authorization: "Bearer sensor-token-1" };
+    const policy = { authorization: "Bearer policy-token-1" };
+    assert.equal(
+      (await publish(relay.url, "access.decision", {
+        tx_id: "tx-real",
+        decision: "deny",
+        reason: "the real deny",
+      }, policy)).status,
+      200,
+    );
+    for (const decision of ["deny", "block", "allow", "warn", "deny"]) {
+      const forged = { agent_id: "policy", tx_id: "tx-forged", decision, reason: "forged" };
+      assert.equal((await publish(relay.url, "sensor.x", forged, sensor)).status, 200);
+    }
+    const all = { authorization: `Bearer ${await mint("ops", ["dashboard:view", "subscribe:*"])}` };
+    await waitFor(async () => (await state(dash.url, all)).events === 6, 15_000, "feed");
+    const overview = await (await fetch(`${dash.url}/api/overview`, { headers: all })).json();
+    assert.deepEqual(overview.totals, { allow: 0, deny: 1, block: 0, warn: 0 });
+    assert.deepEqual(overview.latest.map((r: { topic: string }) => r.topic), ["access.decision"]);
+    const denies = await (await fetch(`${dash.url}/api/events?decision=deny`, { headers: all }))
+      .json();
+    assert.deepEqual(denies.events.map((e: { tx: string }) => e.tx), ["tx-real"]);
+    const sensorCards = await (await fetch(`${dash.url}/api/events?topic=sensor.x`, {
+      headers: all,
+    })).json();
+    assert.equal(
+      sensorCards.events.length,
+      5,
+      "the sensor events are still shown, as sensor events",
+    );
+    assert.ok(sensorCards.events.every((e: { decision?: string }) => e.decision === undefined));
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});

@@ -232,6 +232,50 @@ Deno.test("1,000 concurrent subscribers all receive a live event", async () => {
   }
 });
 
+Deno.test("one credential cannot take every subscriber slot from the rest of the mesh", async () => {
+  const relay = await startRelay({
+    max_subscribers: 4,
+    max_subscribers_per_principal: 2,
+    tokens: { "narrow-token-1": ["subscribe:sensor.x"], "service-token-1": ["*"] },
+  });
+  const narrow = { authorization: "Bearer narrow-token-1" };
+  const service = { authorization: "Bearer service-token-1" };
+  const open: Array<{ close(): Promise<void> }> = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const s = await openSse(relay.url, "topic=sensor.x", narrow);
+      open.push(s);
+      assert.equal(s.status, 200);
+    }
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${relay.url}/subscribe?topic=sensor.x`, { headers: narrow });
+      assert.equal(res.status, 429);
+      const body = await res.json();
+      assert.equal(body.setting, "max_subscribers_per_principal");
+      assert.equal(body.limit, 2);
+      assert.equal(typeof body.request_id, "string");
+    }
+    const other = await openSse(relay.url, "topic=*", service);
+    open.push(other);
+    assert.equal(other.status, 200, "another credential still gets a slot");
+    assert.equal((await publish(relay.url, "sensor.x", { v: 1 }, service)).status, 200);
+    await other.until((e) => e.some((x) => x.event === "message"));
+    await open.shift()!.close();
+    let again;
+    for (let i = 0; i < 500; i++) {
+      again = await openSse(relay.url, "topic=sensor.x", narrow);
+      if (again.status === 200) break;
+      await again.close();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    open.push(again!);
+    assert.equal(again!.status, 200, "a closed subscription frees its credential's slot");
+  } finally {
+    for (const s of open) await s.close();
+    await relay.close();
+  }
+});
+
 Deno.test("the subscriber limit answers 503", async () => {
   const relay = await startRelay({ max_subscribers: 2 });
   const a = await openSse(relay.url, "topic=t");
