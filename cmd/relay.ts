@@ -208,7 +208,10 @@ export const spec = defineConfig({
       jsonEnv: true,
       secret: true,
     }),
-    cors_origins: list({ help: "origins allowed by CORS (* for any)", default: [] }),
+    cors_origins: list({
+      help: "origins allowed by CORS and to publish from a browser page (* for any)",
+      default: [],
+    }),
     // One isolate unless set: every publish another isolate takes crosses to the sequencer and
     // back (see docs/relay.md, "All cores").
     workers: workersFieldFixed(

@@ -57,6 +57,12 @@ export function registerPolicyRoutes(app: App, deps: PolicyRoutesDeps): void {
   const guard = requireMeshScope(deps.auth ?? createMeshAuth({}), "policy:evaluate");
   const compat = deps.compat ?? "upstream";
   app.post("/evaluate", guard, async (c) => {
+    // Only a browser sends Origin, and no page of any site asks for decisions (the service sends
+    // no CORS headers): a plain post needs no preflight, so without this a page a browser visits
+    // could have a policy service open on loopback decide, publish and log intents of its own.
+    if (c.req.header("origin") !== undefined) {
+      throw new HttpError(403, "decisions for a browser page are refused");
+    }
     // Strict bytes in: a lone surrogate or a value that cannot be kept exactly is refused
     // naming the field, before the engine (which throws on them) ever sees it.
     const raw = await readJsonInput(compat, () => readExactJson(c.req.raw));
