@@ -210,12 +210,13 @@ export function cpuSeconds(pid: number, tid?: number): number {
 }
 
 /**
- * CPU seconds of `pid`'s threads so far, added up by `name(threadName, isMain)` (threads that
- * ended are not counted).
+ * `figure(tid)` of each of `pid`'s threads, added up by `name(threadName, isMain)`; a thread that
+ * ended meanwhile, or whose figure is NaN, is not counted.
  */
-export function threadCpuSeconds(
+function perThread(
   pid: number,
   name: (thread: string, isMain: boolean) => string,
+  figure: (tid: number) => number,
 ): Record<string, number> {
   const out: Record<string, number> = {};
   let tasks: Deno.DirEntry[] = [];
@@ -230,12 +231,23 @@ export function threadCpuSeconds(
     } catch {
       continue; // ended meanwhile
     }
-    const cpu = cpuSeconds(pid, tid);
-    if (Number.isNaN(cpu)) continue;
+    const value = figure(tid);
+    if (Number.isNaN(value)) continue;
     const key = name(comm, tid === pid);
-    out[key] = (out[key] ?? 0) + cpu;
+    out[key] = (out[key] ?? 0) + value;
   }
   return out;
+}
+
+/**
+ * CPU seconds of `pid`'s threads so far, added up by `name(threadName, isMain)` (threads that
+ * ended are not counted).
+ */
+export function threadCpuSeconds(
+  pid: number,
+  name: (thread: string, isMain: boolean) => string,
+): Record<string, number> {
+  return perThread(pid, name, (tid) => cpuSeconds(pid, tid));
 }
 
 /**
@@ -247,26 +259,14 @@ export function threadWaitSeconds(
   pid: number,
   name: (thread: string, isMain: boolean) => string,
 ): Record<string, number> {
-  const out: Record<string, number> = {};
-  let tasks: Deno.DirEntry[] = [];
-  try {
-    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
-  } catch { /* gone */ }
-  for (const t of tasks) {
-    const tid = Number(t.name);
-    let comm = "", stat = "";
+  return perThread(pid, name, (tid) => {
     try {
-      comm = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/comm`).trim();
-      stat = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/schedstat`);
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/schedstat`);
+      return Number(stat.split(" ")[1]) / 1e9; // nanoseconds on the run queue
     } catch {
-      continue; // ended meanwhile, or no schedstat
+      return NaN; // ended meanwhile, or no schedstat
     }
-    const waited = Number(stat.split(" ")[1]) / 1e9; // nanoseconds on the run queue
-    if (Number.isNaN(waited)) continue;
-    const key = name(comm, tid === pid);
-    out[key] = (out[key] ?? 0) + waited;
-  }
-  return out;
+  });
 }
 
 /** Idle CPU seconds of the whole host so far, every core added up (`/proc/stat`). */
