@@ -8,7 +8,6 @@
  * anything is written, exit 2 naming `db`).
  */
 import assert from "node:assert/strict";
-import { connectPostgres } from "../../core/engine/mod.ts";
 import { freePort, runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import {
   eq,
@@ -18,7 +17,12 @@ import {
   refRoot,
   refVerifyReceipt,
 } from "../core/ledger/rfc6962_reference.ts";
-import { postgresMissing, startPostgres, type TestPostgres } from "../support/postgres.ts";
+import {
+  postgresMissing,
+  startPostgres,
+  testConnection,
+  type TestPostgres,
+} from "../support/postgres.ts";
 
 const ignore = postgresMissing !== undefined;
 const WORKERS = 8;
@@ -260,12 +264,7 @@ Deno.test({
   async fn() {
     const db = await startPostgres();
     const dir = await tempDir("iatp-audit-pg-");
-    const admin = await connectPostgres({
-      url: db.url,
-      setting: "db",
-      targetSessionAttrs: "read-write",
-      applicationName: "iatp-test",
-    });
+    const admin = await testConnection(db.url);
     try {
       // PostgreSQL 15 grants no CREATE on schema public to other users.
       await admin.sql.unsafe(`CREATE ROLE reader LOGIN PASSWORD 'reader-s3cret-pw'`);
@@ -324,12 +323,7 @@ Deno.test({
   async fn() {
     const db = await startPostgres();
     const dir = await tempDir("iatp-audit-pg-");
-    const admin = await connectPostgres({
-      url: db.url,
-      setting: "db",
-      targetSessionAttrs: "read-write",
-      applicationName: "iatp-test",
-    });
+    const admin = await testConnection(db.url);
     try {
       for (const setting of ["statement_timeout", "lock_timeout"]) {
         await admin.sql.unsafe(`ALTER ROLE iatp IN DATABASE postgres SET ${setting} = '1ms'`);
@@ -338,13 +332,7 @@ Deno.test({
         `ALTER ROLE iatp IN DATABASE postgres SET idle_in_transaction_session_timeout = '1ms'`,
       );
       // What a connection of the audit service sets instead (its commit_timeout).
-      const own = await connectPostgres({
-        url: db.url,
-        setting: "db",
-        targetSessionAttrs: "read-write",
-        applicationName: "iatp-test",
-        statementTimeoutMs: 10_000,
-      });
+      const own = await testConnection(db.url, { statementTimeoutMs: 10_000 });
       try {
         const [row] = await own.sql`SELECT current_setting('statement_timeout') AS s,
           current_setting('lock_timeout') AS l,
@@ -386,12 +374,7 @@ Deno.test({
   async fn() {
     const db = await startPostgres();
     const dir = await tempDir("iatp-audit-pg-");
-    const admin = await connectPostgres({
-      url: db.url,
-      setting: "db",
-      targetSessionAttrs: "read-write",
-      applicationName: "iatp-test",
-    });
+    const admin = await testConnection(db.url);
     try {
       const owner = await startIatpService(await replicaArgs(db, dir.path));
       try {
@@ -486,12 +469,7 @@ Deno.test({
   async fn() {
     const db = await startPostgres();
     const dir = await tempDir("iatp-audit-pg-");
-    const admin = await connectPostgres({
-      url: db.url,
-      setting: "db",
-      targetSessionAttrs: "read-write",
-      applicationName: "iatp-test",
-    });
+    const admin = await testConnection(db.url);
     const version = async () =>
       (await admin.sql`SELECT value FROM ledger_meta WHERE key = 'schema_version'`)[0]?.value;
     /** Everything the ledger's tables hold, as text. */
@@ -575,12 +553,7 @@ Deno.test({
 
       // A newer release's database holding only its meta table: no table is made in it.
       await admin.sql.unsafe(`CREATE DATABASE newer`);
-      const newer = await connectPostgres({
-        url: db.url.replace(/\/postgres$/, "/newer"),
-        setting: "db",
-        targetSessionAttrs: "read-write",
-        applicationName: "iatp-test",
-      });
+      const newer = await testConnection(db.url.replace(/\/postgres$/, "/newer"));
       try {
         await newer.sql.unsafe(`CREATE TABLE ledger_meta (key TEXT PRIMARY KEY, value TEXT)`);
         await newer.sql`INSERT INTO ledger_meta VALUES ('schema_version', '3')`;

@@ -5,6 +5,11 @@
  * @module
  */
 import { freePort } from "../helpers.ts";
+import {
+  connectPostgres,
+  type PostgresHandle,
+  type PostgresOptions,
+} from "../../core/engine/mod.ts";
 
 /** Where Debian's PostgreSQL binaries live (the newest major version installed). */
 function findBinDir(): string | undefined {
@@ -179,4 +184,21 @@ async function waitAccepting(port: number): Promise<void> {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/**
+ * A read-write connection to `url` as the tests' own client (application name `iatp-test`), for
+ * setting a database up and looking into it; `extra` adds or overrides options.
+ */
+export function testConnection(
+  url: string,
+  extra: Partial<PostgresOptions> = {},
+): Promise<PostgresHandle> {
+  return connectPostgres({
+    url,
+    setting: "db",
+    targetSessionAttrs: "read-write",
+    applicationName: "iatp-test",
+    ...extra,
+  });
 }

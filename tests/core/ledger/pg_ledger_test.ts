@@ -5,14 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPair } from "../../../core/crypto/mod.ts";
-import { connectPostgres } from "../../../core/engine/mod.ts";
 import { UnavailableError } from "../../../core/errors/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 import { IdempotencyConflictError } from "../../../core/ledger/errors.ts";
 import { PgLedger } from "../../../core/ledger/pg_ledger.ts";
 import { verifyLedgerPostgres } from "../../../core/ledger/pg_verify.ts";
 import { waitFor } from "../../helpers.ts";
-import { postgresMissing, startPostgres } from "../../support/postgres.ts";
+import { postgresMissing, startPostgres, testConnection } from "../../support/postgres.ts";
 import { input } from "./ledger_helpers.ts";
 import {
   eq,
@@ -28,13 +27,7 @@ import {
 const ignore = postgresMissing !== undefined;
 
 function client(url: string) {
-  return connectPostgres({
-    url,
-    setting: "db",
-    targetSessionAttrs: "read-write",
-    applicationName: "iatp-test",
-    connectTimeoutSeconds: 2,
-  });
+  return testConnection(url, { connectTimeoutSeconds: 2 });
 }
 
 function leafOf(
