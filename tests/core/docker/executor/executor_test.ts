@@ -341,6 +341,9 @@ Deno.test({
         const removing = await run("remove_app", { project: p, stop_timeout_secs: 1 });
         assert.equal(removing.status, "failed");
         assert.equal(await Deno.readTextFile(`${work}/${p}/docker-compose.yml`), gated);
+        // dockerd makes a missing bind-mount folder as the container starts, which may come
+        // after the container is listed: the test makes it if it is not there yet.
+        await Deno.mkdir(`${work}/${p}/gate`, { recursive: true });
         await Deno.writeTextFile(`${work}/${p}/gate/open`, "");
         const r = await first;
         assert.equal(r.status, "success", JSON.stringify(r));
