@@ -42,6 +42,8 @@ export interface RelayContext {
   server: Server;
   /** `[0]`: subscribers open in the whole service (every isolate with `--workers`). */
   subscribers: Int32Array;
+  /** Subscriptions open on this isolate per authenticated principal id. */
+  openByPrincipal: Map<string, number>;
   /** The flush rounds every subscriber of this server is written in. */
   rounds: FlushRounds;
 }

@@ -239,6 +239,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     faultLogs: { unacked: new LogEvery(), unstored: new LogEvery() },
     server,
     subscribers: shared,
+    openByPrincipal: new Map(),
     rounds: new FlushRounds(opts.flush),
   };
   opts.role?.publisher?.((topic, eventId, json, publisher) =>

@@ -102,9 +102,6 @@ function checkTopics(ctx: RelayContext, r: SubscribeRequest): void {
   requireTopics(r.principal, "subscribe", topics);
 }
 
-/** Subscriptions open on this isolate per authenticated principal, per relay server. */
-const openByPrincipal = new WeakMap<Int32Array, Map<string, number>>();
-
 /**
  * Counts one more subscription of `principal` on this isolate, or refuses it past
  * `max_subscribers_per_principal`, so one credential cannot take every `max_subscribers` slot
@@ -115,8 +112,7 @@ const openByPrincipal = new WeakMap<Int32Array, Map<string, number>>();
 function takePrincipalSlot(ctx: RelayContext, principal: Principal | undefined): () => void {
   if (!principal) return () => {};
   const limit = ctx.opts.maxSubscribersPerPrincipal ?? DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL;
-  let open = openByPrincipal.get(ctx.subscribers);
-  if (!open) openByPrincipal.set(ctx.subscribers, open = new Map());
+  const open = ctx.openByPrincipal;
   const id = principal.id;
   const n = open.get(id) ?? 0;
   if (n >= limit) {
