@@ -57,8 +57,6 @@ function stampOf(info: Deno.FileInfo): string {
   return `${info.size}:${info.mtime?.getTime() ?? 0}`;
 }
 
-const whyNot = unreadableWhy;
-
 function readListFile(path: string): { stamp: string; ids: Set<string> } {
   const info = Deno.statSync(path);
   // Read up to the bound whatever the size says: a device reports 0 and never ends.
@@ -117,7 +115,7 @@ export class RevocationList implements RevokedIds {
       try {
         this.#files.push({ path, ...readListFile(path) });
       } catch (err) {
-        throw new RevocationFileError(path, whyNot(err), { cause: err });
+        throw new RevocationFileError(path, unreadableWhy(err), { cause: err });
       }
     }
     this.#checkedAt = this.#now();
@@ -174,12 +172,12 @@ export class RevocationList implements RevokedIds {
       f.stamp = next.stamp;
       this.#log?.info("revocation list reloaded", { file: f.path, ids: f.ids.size, before });
     } catch (err) {
-      const failed = `error:${whyNot(err)}`;
+      const failed = `error:${unreadableWhy(err)}`;
       if (f.stamp === failed) return;
       f.stamp = failed;
       this.#log?.warn("revocation list unreadable: keeping its last ids", {
         file: f.path,
-        error: whyNot(err),
+        error: unreadableWhy(err),
         ids: f.ids.size,
       });
     }
