@@ -122,7 +122,7 @@ export const spec = defineConfig({
     }),
     resume_wait: duration({
       help: "how long a resume from a position this replica has not read yet waits for it " +
-        "(503 with Retry-After after)",
+        "(503 with Retry-After after), and GET /topics for the events stored when it was asked",
       default: DEFAULT_RESUME_WAIT_MS,
       min: 0,
     }),

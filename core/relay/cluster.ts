@@ -196,7 +196,17 @@ export async function startRelayCluster(
       snapshot: (_d, _i, worker) => snapshot(store, broadcast, worker, cluster.cacheEvents),
       publish: (d) => publishFor(store, publish, decodePublish(d as string)),
       get: (d) => getEvents(store, d as Array<{ topic: string; seq: number }>),
-      "last-seq": () => store.lastSeq,
+      // The engine's newest sequence, that the workers' tails wait for (the main isolate's own
+      // tail may not have read it yet); the main isolate's when the engine is out of reach.
+      "last-seq": async () => {
+        if (!isRemoteStore(store) || !store.available) return store.lastSeq;
+        try {
+          return await store.engineLastSeq();
+        } catch (err) {
+          if (isEngineOutage(err)) return store.lastSeq;
+          throw err;
+        }
+      },
       [TAKEN]: (_d, _i, worker) => broadcast.taken(worker),
       "total-metrics": () => total(),
     },

@@ -17,8 +17,14 @@ import { refuseForeignOrigin } from "./cors.ts";
 import { formatPosition } from "./position.ts";
 import { invalidJson, publishEvent, publishInput } from "./publish.ts";
 import { subscribeAnswer } from "./subscribe.ts";
-import { DEFAULT_MAX_PAYLOAD_BYTES, type RelayMetrics, type RelayServerOptions } from "./server.ts";
-import type { AnyRelayStore } from "./store.ts";
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_RESUME_WAIT_MS,
+  type RelayMetrics,
+  type RelayServerOptions,
+} from "./server.ts";
+import { type AnyRelayStore, isRemoteStore } from "./store.ts";
+import { isEngineOutage } from "../nats/mod.ts";
 import type { StreamRefusals, TopicRefusals } from "./refusals.ts";
 import type { FlushRounds } from "./stream/mod.ts";
 
@@ -96,9 +102,15 @@ export function registerSubscribe(ctx: RelayContext, app: App): void {
     ));
 }
 
-/** `GET /topics`: retained count and last position per topic the caller may see. */
+/**
+ * `GET /topics`: retained count and last position per topic the caller may see. On a store fed
+ * by a tail (JetStream, or another isolate's store), the answer waits, up to `resume_wait`, for
+ * the tail to read every event the engine held when the request came: a publisher that was
+ * answered 201 sees its topic, whichever replica or isolate it asks.
+ */
 export function registerTopics(ctx: RelayContext, app: App): void {
-  app.get("/topics", authenticated(ctx.auth), (c) => {
+  app.get("/topics", authenticated(ctx.auth), async (c) => {
+    await tailCaughtUp(ctx.store, ctx.opts.resumeWaitMs ?? DEFAULT_RESUME_WAIT_MS);
     const principal = principalOf(c);
     const topics = ctx.store.topics().filter((t) => maySee(principal, t.topic)).map((t) => ({
       topic: t.topic,
@@ -110,4 +122,21 @@ export function registerTopics(ctx: RelayContext, app: App): void {
     topics.sort((a, b) => a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0);
     return c.json({ epoch: ctx.store.epoch, topics });
   });
+}
+
+/**
+ * Waits, up to `waitMs`, for a tail-fed store to read through the engine's newest sequence as it
+ * is now; at once for a local store or an engine out of reach (the answer is then what this
+ * replica has, as /health says).
+ */
+async function tailCaughtUp(store: AnyRelayStore, waitMs: number): Promise<void> {
+  if (!isRemoteStore(store) || !store.available) return;
+  let target: number;
+  try {
+    target = await store.engineLastSeq();
+  } catch (err) {
+    if (isEngineOutage(err)) return;
+    throw err;
+  }
+  if (target > store.lastSeq) await store.waitFor(target, waitMs);
 }

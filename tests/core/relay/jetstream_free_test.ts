@@ -11,9 +11,10 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Service } from "../../../core/http/mod.ts";
 import { connectNats, NatsEngine } from "../../../core/nats/mod.ts";
 import { openJetStreamStore } from "../../../core/relay/on_demand.ts";
+import { startRelayServer } from "../../../core/relay/server.ts";
 import { TopicLimitError } from "../../../core/relay/store.ts";
 import { type NatsFixture, natsMissing, startNats } from "../../support/nats.ts";
-import { waitFor } from "../../helpers.ts";
+import { delay, waitFor } from "../../helpers.ts";
 import { openSse, publish, quietLog, startRelay } from "./relay_helpers.ts";
 
 const ignore = natsMissing !== undefined;
@@ -160,3 +161,70 @@ for (const how of ["purged before the tail read it", "not read back within nats.
     }
   });
 }
+
+Deno.test({
+  name: "jetstream relay: GET /topics waits for the tail to read what the engine held, so a " +
+    "publisher answered 201 sees its topic",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  // The tail's consumer is made only once the test lets it: until then nothing is read back.
+  let release = () => {};
+  const gate = new Promise<void>((r) => release = r);
+  const real = await connectNats({ url: nats.url, name: "test", timeoutMs: 5_000 }, quietLog);
+  const js = new Proxy(real.js, {
+    get(target, key) {
+      if (key === "consumers") {
+        return {
+          get: (...args: Parameters<JetStreamClient["consumers"]["get"]>) =>
+            gate.then(() => target.consumers.get(...args)),
+        };
+      }
+      const v = Reflect.get(target, key);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const engine = new NatsEngine(real.client, real.nc, js, real.jsm, real.display, quietLog);
+  const store = await openJetStreamStore({
+    engine,
+    log: quietLog,
+    stream: "IATP_RELAY",
+    prefix: "relay",
+    replicas: 1,
+    retention: { maxEventsPerTopic: 10, maxAgeMs: 0, maxTopics: 10, maxTopicsPerPrincipal: 10 },
+    maxPayloadBytes: 1024,
+    duplicateWindowMs: 60_000,
+    cacheEvents: 10,
+    maxPendingPublishes: 10,
+    publishTimeoutMs: 5_000,
+    catchupTimeoutMs: 5_000,
+  });
+  const relay = await startRelayServer({
+    host: "127.0.0.1",
+    port: 0,
+    log: quietLog,
+    store,
+    heartbeatMs: 15_000,
+    retryMs: 1_000,
+    expireIntervalMs: 60_000,
+    resumeWaitMs: 20_000,
+    compat: "iatp",
+  });
+  try {
+    assert.equal((await publish(relay.url, "sensor.b0", {}, {})).status, 201);
+    assert.equal(store.lastSeq, 0, "the tail has read nothing yet");
+    const asked = fetch(`${relay.url}/topics`).then((r) => r.json());
+    let answered = false;
+    void asked.then(() => answered = true);
+    await delay(300);
+    assert.equal(answered, false, "GET /topics answered before the tail read the event");
+    release();
+    const topics = await asked;
+    assert.deepEqual(topics.topics.map((t: { topic: string }) => t.topic), ["sensor.b0"]);
+  } finally {
+    release();
+    await relay.close();
+    await real.close();
+    await nats.stop();
+  }
+});
