@@ -53,6 +53,7 @@ import {
 } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import type { RelayClient } from "../core/relay/client/mod.ts";
+import { relayTimeoutField } from "../core/relay/client/settings/mod.ts";
 import { verifyCommand, verifySpec } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 import { runAsEntry } from "./run.ts";
@@ -129,6 +130,7 @@ export const spec = defineConfig({
       default: 1000,
       min: 1,
     }),
+    relay_timeout: relayTimeoutField(),
   },
   deprecated: {
     flags: { relay_url: "relay" },
@@ -169,6 +171,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
       token: relayToken,
       log,
       bufferSize: config.relay_buffer,
+      requestTimeoutMs: config.relay_timeout,
     })
     : undefined;
   const ledger = await openLedger(config, key, log, relay).catch(async (err) => {

@@ -27,6 +27,8 @@ import {
   withShutdown,
 } from "../core/http/mod.ts";
 import { AuditClient } from "../core/ledger/client/mod.ts";
+import { auditTimeoutField } from "../core/ledger/client/settings/mod.ts";
+import { relayTimeoutField } from "../core/relay/client/settings/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { Counter } from "../core/metrics/mod.ts";
 import { type NatsEngine, natsFields } from "../core/nats/mod.ts";
@@ -93,6 +95,7 @@ export const spec = defineConfig({
       secret: true,
       fileRef: true,
     }),
+    relay_timeout: relayTimeoutField(),
     audit_url: url({ help: "audit service base URL: decisions are appended to the ledger" }),
     audit_token: str({
       help: "credential for the audit service (audit:append), or file:PATH",
@@ -100,6 +103,7 @@ export const spec = defineConfig({
       fileRef: true,
     }),
     audit_buffer: int({ help: "HTTP decisions queued for the ledger", default: 1000, min: 1 }),
+    audit_timeout: auditTimeoutField(),
     state_db: path({
       help: "SQLite file for the relay loop's position and decided tx_ids",
       default: `${DATA_DIR}/policy-state.db`,
@@ -192,6 +196,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
       token: auditToken,
       log,
       bufferSize: config.audit_buffer,
+      timeoutMs: config.audit_timeout,
     })
     : undefined;
   const server = createServer({
@@ -228,7 +233,12 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
         "nothing",
       );
     }
-    relay = new RelayClient({ url: config.relay_url, token: relayToken, log });
+    relay = new RelayClient({
+      url: config.relay_url,
+      token: relayToken,
+      log,
+      requestTimeoutMs: config.relay_timeout,
+    });
     nats = await connectEngine("queue", config.queue, config.nats, "iatp-policy", log);
     bridge = await startShared(config, {
       nats,
@@ -246,7 +256,12 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
   } else if (config.relay_url) {
     await ensureParentDir(config.state_db);
     state = new DecisionState(config.state_db, config.max_decided);
-    relay = new RelayClient({ url: config.relay_url, token: relayToken, log });
+    relay = new RelayClient({
+      url: config.relay_url,
+      token: relayToken,
+      log,
+      requestTimeoutMs: config.relay_timeout,
+    });
     bridge = new DecisionBridge({
       relay,
       audit,

@@ -264,7 +264,12 @@ export async function start(
       token.close();
       replayLock?.close();
       throw err;
-    })).RelayClient({ url: config.relay_url, token: relayToken, log })
+    })).RelayClient({
+      url: config.relay_url,
+      token: relayToken,
+      log,
+      requestTimeoutMs: config.relay_timeout,
+    })
     : undefined;
   warnSigningMode(config, log);
   warnUnknownScopes(config.scopes, log);

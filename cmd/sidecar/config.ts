@@ -35,6 +35,8 @@ import {
   DEFAULT_STORE_MAX_ROWS,
   DEFAULT_TRACE_CAPACITY,
 } from "../../core/recorder/mod.ts";
+import { auditTimeoutField } from "../../core/ledger/client/settings/mod.ts";
+import { relayTimeoutField } from "../../core/relay/client/settings/mod.ts";
 import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../core/trust/mod.ts";
 
 /** Request headers forwarded to the agent by default (besides content type and trace id). */
@@ -140,12 +142,14 @@ const fields = {
     secret: true,
     fileRef: true,
   }),
+  relay_timeout: relayTimeoutField(),
   audit_url: url({ help: "audit ledger to append decisions to" }),
   audit_token: str({
     help: "credential for the audit ledger (audit:append), or file:PATH",
     secret: true,
     fileRef: true,
   }),
+  audit_timeout: auditTimeoutField(),
   signing_key: str({
     help: "Ed25519 seed, base64 of 32 bytes, or file:PATH (a key is generated when unset)",
     secret: true,

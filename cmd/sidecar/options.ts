@@ -71,8 +71,10 @@ export function sidecarOptions(config: SidecarConfig, log: Logger): SidecarOptio
     events: {
       relayUrl: config.relay_url || undefined,
       relayToken: resolveSecretSetting("relay_token", config.relay_token),
+      relayTimeoutMs: config.relay_timeout,
       auditUrl: config.audit_url || undefined,
       auditToken: resolveSecretSetting("audit_token", config.audit_token),
+      auditTimeoutMs: config.audit_timeout,
       closeTimeoutMs: config.drain_timeout,
     },
     proxy: {

@@ -161,7 +161,12 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     ).catch((err) => {
       creds.close();
       throw err;
-    })).RelayClient({ url: config.relay_url, token: creds.relayToken, log })
+    })).RelayClient({
+      url: config.relay_url,
+      token: creds.relayToken,
+      log,
+      requestTimeoutMs: config.relay_timeout,
+    })
     : undefined;
   const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };
   const monitor = new HostMonitor(

@@ -147,7 +147,7 @@ async function openAudit(
   if (a.service_url) {
     const token = resolveSecretSetting("security.audit.token", a.token);
     const ledger = await lateImport<LedgerClient>("../ledger/client/mod.ts", import.meta.url);
-    client = new ledger.AuditClient({ url: a.service_url, token, log });
+    client = new ledger.AuditClient({ url: a.service_url, token, log, timeoutMs: a.timeout });
   }
   const trail = await AuditTrail.open({
     file: await auditFile(a.log_file, layout, log),
@@ -292,6 +292,7 @@ export async function createRuntime(
       token: relayToken,
       log,
       bufferSize: config.relay.buffer_size,
+      requestTimeoutMs: config.relay.timeout,
     })
     : undefined;
   // A trail that cannot be written (full or read-only disk) makes the agent degraded.

@@ -4,6 +4,7 @@
  * @module
  */
 import { bool, bytes, duration, int, list, oneOf, path, section, str, url } from "../config/mod.ts";
+import { auditTimeoutField } from "../ledger/client/settings/mod.ts";
 
 /** The fields of the `security` section. */
 export const securityShape = {
@@ -74,5 +75,6 @@ export const securityShape = {
       fileRef: true,
       flag: "audit-token",
     }),
+    timeout: auditTimeoutField({ flag: "audit-timeout" }),
   }),
 };

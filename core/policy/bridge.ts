@@ -278,7 +278,7 @@ export class DecisionBridge {
     this.#sub?.close();
     // A delivery in flight is waited for: a publish the relay takes meanwhile is recorded as
     // taken, or the next start would publish it again. The relay client's request deadline
-    // bounds the wait, and its close (next in the stop) ends its retries.
+    // (relay_timeout) bounds the wait, and its close (next in the stop) ends its retries.
     await Promise.allSettled([this.#redelivering, ...this.#handling]);
   }
 }

@@ -47,10 +47,14 @@ export interface EventSinkOptions {
   relayUrl?: string;
   /** Credential with `publish:iatp.trace`, when the relay requires one. */
   relayToken?: string;
+  /** Deadline of one publish to the relay. */
+  relayTimeoutMs?: number;
   /** The audit ledger to append every decision to; unset: none. */
   auditUrl?: string;
   /** Credential with `audit:append`, when the ledger requires one. */
   auditToken?: string;
+  /** Deadline of one append to the ledger. */
+  auditTimeoutMs?: number;
   log: Logger;
   /** Longest close() waits for queued events to be delivered. */
   closeTimeoutMs?: number;
@@ -59,10 +63,20 @@ export interface EventSinkOptions {
 /** Builds the sink; with neither URL it does nothing. */
 export function createEventSink(opts: EventSinkOptions): EventSink {
   const relay = opts.relayUrl
-    ? new RelayClient({ url: opts.relayUrl, token: opts.relayToken || undefined, log: opts.log })
+    ? new RelayClient({
+      url: opts.relayUrl,
+      token: opts.relayToken || undefined,
+      log: opts.log,
+      requestTimeoutMs: opts.relayTimeoutMs,
+    })
     : undefined;
   const audit = opts.auditUrl
-    ? new AuditClient({ url: opts.auditUrl, token: opts.auditToken, log: opts.log })
+    ? new AuditClient({
+      url: opts.auditUrl,
+      token: opts.auditToken,
+      log: opts.log,
+      timeoutMs: opts.auditTimeoutMs,
+    })
     : undefined;
   return {
     enabled: relay !== undefined || audit !== undefined,

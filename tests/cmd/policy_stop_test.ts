@@ -78,3 +78,48 @@ Deno.test("policy: a decision the relay takes while the service stops is recorde
     await dir.remove();
   }
 });
+
+// The wait for the relay's answer to a publish is the operator's to bound (relay_timeout): a
+// relay that takes the request and never answers costs one deadline, then the decision waits
+// for its next delivery round, and a stop does not wait longer than that deadline.
+Deno.test("policy: --relay-timeout bounds the wait for a relay that never answers a publish", async () => {
+  const dir = await tempDir();
+  const publishes: StallConnection[] = [];
+  const relay = startStallServer(async (c) => {
+    if (c.lines[0].startsWith("POST /publish")) {
+      publishes.push(c);
+    } else if (c.lines[0].startsWith("GET /subscribe")) {
+      await c.write(STREAM_HEAD);
+      await c.write(chunk(`id: 1\nevent: message\ndata: ${JSON.stringify(event)}\n\n`));
+    } else {
+      await c.write("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    }
+  });
+  const policy = await startIatpService([
+    "policy",
+    "--port",
+    "0",
+    "--relay-url",
+    relay.url,
+    "--relay-timeout",
+    "300ms",
+    "--state-db",
+    `${dir.path}/policy-state.db`,
+  ], { env: { IATP_DATA_DIR: dir.path } });
+  try {
+    await waitFor(() => publishes.length >= 1, 20_000, "the decision's publish");
+    // Five tries of the default deadline (10 s each) are well past this wait: only the setting
+    // makes it in time.
+    await waitFor(
+      () => policy.stdout().includes("decision not delivered yet"),
+      20_000,
+      "the publish to give up at --relay-timeout",
+    );
+    const health = await (await fetch(`${policy.url}/health`)).json();
+    assert.equal(health.status, "degraded", JSON.stringify(health));
+  } finally {
+    await policy.stop();
+    relay.close();
+    await dir.remove();
+  }
+});

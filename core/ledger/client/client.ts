@@ -9,6 +9,7 @@ import { isoTimestamp, type Logger, silentLogger } from "../../log/mod.ts";
 import { errorMessage, errorReason } from "../../errors/mod.ts";
 import { readBody } from "../../http/mod.ts";
 import type { Receipt } from "../proof/mod.ts";
+import { DEFAULT_AUDIT_REQUEST_TIMEOUT_MS } from "./settings/mod.ts";
 
 /** What `POST /audit` answers (201) and `AuditClient.append` returns. */
 export interface AuditAppendResponse {
@@ -36,7 +37,7 @@ interface AuditClientOptions {
   bufferSize?: number;
   /** Attempts per append before giving up; default {@linkcode DEFAULT_AUDIT_ATTEMPTS}. */
   attempts?: number;
-  /** Per-request timeout; default {@linkcode DEFAULT_AUDIT_TIMEOUT_MS}. */
+  /** Per-request timeout; default {@linkcode DEFAULT_AUDIT_REQUEST_TIMEOUT_MS}. */
   timeoutMs?: number;
 }
 
@@ -46,8 +47,6 @@ const DEFAULT_AUDIT_BUFFER = 1000;
 const MAX_ANSWER_BYTES = 1024 * 1024;
 /** Default attempts per append (network errors, 5xx and 503 back-pressure are retried). */
 const DEFAULT_AUDIT_ATTEMPTS = 5;
-/** Default per-request timeout. */
-const DEFAULT_AUDIT_TIMEOUT_MS = 10_000;
 /** Retry schedule: jittered so many clients do not retry in step. */
 const BACKOFF = { baseMs: 100, maxMs: 5_000 };
 
@@ -94,7 +93,7 @@ export class AuditClient {
     this.#log = opts.log ?? silentLogger;
     this.#bound = opts.bufferSize ?? DEFAULT_AUDIT_BUFFER;
     this.#attempts = opts.attempts ?? DEFAULT_AUDIT_ATTEMPTS;
-    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_AUDIT_TIMEOUT_MS;
+    this.#timeoutMs = opts.timeoutMs ?? DEFAULT_AUDIT_REQUEST_TIMEOUT_MS;
   }
 
   /** Appends and waits for the durable receipt; retries transient failures, then throws. */

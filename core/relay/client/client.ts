@@ -20,6 +20,7 @@ import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../../as
 import { isTopicName } from "../../topic/mod.ts";
 import { type ComponentHealth, readBody } from "../../http/mod.ts";
 import { redactToken } from "./redact.ts";
+import { DEFAULT_RELAY_REQUEST_TIMEOUT_MS } from "./settings/mod.ts";
 
 export type { SubscribeOptions, Subscription, SubscriptionStatus } from "./subscribe.ts";
 export { relayEventOf } from "./subscribe.ts";
@@ -56,7 +57,7 @@ interface RelayClientOptions {
   /** Smallest and largest retry delay (defaults 100 ms and 5 s). */
   backoffMinMs?: number;
   backoffMaxMs?: number;
-  /** Per-request timeout for publishes (default 10 s). */
+  /** Deadline of one publish request (default {@linkcode DEFAULT_RELAY_REQUEST_TIMEOUT_MS}). */
   requestTimeoutMs?: number;
   /** A subscription that receives nothing (not even a heartbeat) this long reconnects (60 s). */
   idleTimeoutMs?: number;
@@ -149,7 +150,7 @@ export class RelayClient {
       maxAttempts: opts.maxAttempts ?? 5,
       backoffMinMs: opts.backoffMinMs ?? 100,
       backoffMaxMs: opts.backoffMaxMs ?? 5_000,
-      requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+      requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_RELAY_REQUEST_TIMEOUT_MS,
       idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
       handlerAttempts: Math.max(1, Math.floor(opts.handlerAttempts ?? DEFAULT_HANDLER_ATTEMPTS)),
     };

@@ -1,0 +1,24 @@
+/**
+ * The client's default bounds and the config field a service that publishes to the relay sets its
+ * request deadline with; apart from the client, so a service's config can name them without
+ * loading it (several services load the client only when it is configured).
+ * @module
+ */
+import { duration } from "../../../config/mod.ts";
+
+/** `relay_timeout` (or a section's `timeout`): the deadline of one publish to the relay. */
+export function relayTimeoutField(opts: { flag?: string } = {}) {
+  return duration({
+    ...opts,
+    help: "deadline of one request to the relay (a publish; a stop waits at most this long " +
+      "for one in flight)",
+    default: DEFAULT_RELAY_REQUEST_TIMEOUT_MS,
+    min: MIN_RELAY_REQUEST_TIMEOUT_MS,
+  });
+}
+
+/** Default deadline of one request to the relay (a publish). */
+export const DEFAULT_RELAY_REQUEST_TIMEOUT_MS = 10_000;
+
+/** Smallest request deadline a config may set. */
+export const MIN_RELAY_REQUEST_TIMEOUT_MS = 100;
