@@ -21,6 +21,27 @@ const event = {
   payload: intent,
 };
 
+/**
+ * A relay that streams the one intent to every subscription (kept in `subscribes`) and hands each
+ * publish to `onPublish`, which answers it or not.
+ */
+function intentRelay(
+  onPublish: (c: StallConnection) => void | Promise<void>,
+  subscribes: StallConnection[] = [],
+) {
+  return startStallServer(async (c) => {
+    if (c.lines[0].startsWith("POST /publish")) {
+      await onPublish(c);
+    } else if (c.lines[0].startsWith("GET /subscribe")) {
+      subscribes.push(c);
+      await c.write(STREAM_HEAD);
+      await c.write(chunk(`id: 1\nevent: message\ndata: ${JSON.stringify(event)}\n\n`));
+    } else {
+      await c.write("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    }
+  });
+}
+
 // A decision whose publish the relay took while the policy service was stopping (SIGTERM) was
 // left recorded as not published: the stop did not wait for the relay's answer, and the next
 // start published it a second time. The stop waits for the delivery in flight (within the relay
@@ -35,18 +56,10 @@ Deno.test("policy: a decision the relay takes while the service stops is recorde
     c.write(
       `HTTP/1.1 201 Created\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${publishAnswer.length}\r\n\r\n${publishAnswer}`,
     );
-  const relay = startStallServer(async (c) => {
-    if (c.lines[0].startsWith("POST /publish")) {
-      publishes.push(c);
-      if (answerAtOnce) await answerPublish(c);
-    } else if (c.lines[0].startsWith("GET /subscribe")) {
-      subscribes.push(c);
-      await c.write(STREAM_HEAD);
-      await c.write(chunk(`id: 1\nevent: message\ndata: ${JSON.stringify(event)}\n\n`));
-    } else {
-      await c.write("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-    }
-  });
+  const relay = intentRelay(async (c) => {
+    publishes.push(c);
+    if (answerAtOnce) await answerPublish(c);
+  }, subscribes);
   const args = [
     "policy",
     "--port",
@@ -85,16 +98,7 @@ Deno.test("policy: a decision the relay takes while the service stops is recorde
 Deno.test("policy: --relay-timeout bounds the wait for a relay that never answers a publish", async () => {
   const dir = await tempDir();
   const publishes: StallConnection[] = [];
-  const relay = startStallServer(async (c) => {
-    if (c.lines[0].startsWith("POST /publish")) {
-      publishes.push(c);
-    } else if (c.lines[0].startsWith("GET /subscribe")) {
-      await c.write(STREAM_HEAD);
-      await c.write(chunk(`id: 1\nevent: message\ndata: ${JSON.stringify(event)}\n\n`));
-    } else {
-      await c.write("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-    }
-  });
+  const relay = intentRelay((c) => void publishes.push(c));
   const policy = await startIatpService([
     "policy",
     "--port",

@@ -89,6 +89,57 @@ Deno.test({
   });
 });
 
+/**
+ * A JetStream store on `nats` whose tail's consumer is made only once `release` is called: until
+ * then nothing is read back. `close` releases it and closes the store and its connection.
+ */
+async function openGatedStore(
+  nats: NatsFixture,
+  o: { maxTopicsPerPrincipal: number; publishTimeoutMs: number },
+) {
+  let release = () => {};
+  const gate = new Promise<void>((r) => release = r);
+  const real = await connectNats({ url: nats.url, name: "test", timeoutMs: 5_000 }, quietLog);
+  const js = new Proxy(real.js, {
+    get(target, key) {
+      if (key === "consumers") {
+        return {
+          get: (...args: Parameters<JetStreamClient["consumers"]["get"]>) =>
+            gate.then(() => target.consumers.get(...args)),
+        };
+      }
+      const v = Reflect.get(target, key);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  const engine = new NatsEngine(real.client, real.nc, js, real.jsm, real.display, quietLog);
+  const store = await openJetStreamStore({
+    engine,
+    log: quietLog,
+    stream: "IATP_RELAY",
+    prefix: "relay",
+    replicas: 1,
+    retention: {
+      maxEventsPerTopic: 10,
+      maxAgeMs: 0,
+      maxTopics: 10,
+      maxTopicsPerPrincipal: o.maxTopicsPerPrincipal,
+    },
+    maxPayloadBytes: 1024,
+    duplicateWindowMs: 60_000,
+    cacheEvents: 10,
+    maxPendingPublishes: 10,
+    publishTimeoutMs: o.publishTimeoutMs,
+    catchupTimeoutMs: 5_000,
+  });
+  const close = async () => {
+    release();
+    await store.close();
+    await real.close();
+  };
+  return { store, release: () => release(), close };
+}
+
 for (const how of ["purged before the tail read it", "not read back within nats.timeout"]) {
   Deno.test({
     name: `jetstream store: a topic being created whose event was ${how} stops counting`,
@@ -96,36 +147,9 @@ for (const how of ["purged before the tail read it", "not read back within nats.
   }, async () => {
     const nats = await startNats();
     const purge = how.startsWith("purged");
-    // The tail's consumer is made only once the test lets it: until then nothing is read back.
-    let release = () => {};
-    const gate = new Promise<void>((r) => release = r);
-    const real = await connectNats({ url: nats.url, name: "test", timeoutMs: 5_000 }, quietLog);
-    const js = new Proxy(real.js, {
-      get(target, key) {
-        if (key === "consumers") {
-          return {
-            get: (...args: Parameters<JetStreamClient["consumers"]["get"]>) =>
-              gate.then(() => target.consumers.get(...args)),
-          };
-        }
-        const v = Reflect.get(target, key);
-        return typeof v === "function" ? v.bind(target) : v;
-      },
-    });
-    const engine = new NatsEngine(real.client, real.nc, js, real.jsm, real.display, quietLog);
-    const store = await openJetStreamStore({
-      engine,
-      log: quietLog,
-      stream: "IATP_RELAY",
-      prefix: "relay",
-      replicas: 1,
-      retention: { maxEventsPerTopic: 10, maxAgeMs: 0, maxTopics: 10, maxTopicsPerPrincipal: 1 },
-      maxPayloadBytes: 1024,
-      duplicateWindowMs: 60_000,
-      cacheEvents: 10,
-      maxPendingPublishes: 10,
+    const { store, release, close } = await openGatedStore(nats, {
+      maxTopicsPerPrincipal: 1,
       publishTimeoutMs: purge ? 60_000 : 1_000,
-      catchupTimeoutMs: 5_000,
     });
     try {
       assert.equal(await store.publish("t.1", "e1", "{}", Date.now(), "a"), 1);
@@ -154,9 +178,7 @@ for (const how of ["purged before the tail read it", "not read back within nats.
       const listed = store.topics().map((t) => t.topic).sort();
       assert.deepEqual(listed, purge ? ["t.2"] : ["t.1", "t.2"]);
     } finally {
-      release();
-      await store.close();
-      await real.close();
+      await close();
       await nats.stop();
     }
   });
@@ -168,36 +190,9 @@ Deno.test({
   ignore,
 }, async () => {
   const nats = await startNats();
-  // The tail's consumer is made only once the test lets it: until then nothing is read back.
-  let release = () => {};
-  const gate = new Promise<void>((r) => release = r);
-  const real = await connectNats({ url: nats.url, name: "test", timeoutMs: 5_000 }, quietLog);
-  const js = new Proxy(real.js, {
-    get(target, key) {
-      if (key === "consumers") {
-        return {
-          get: (...args: Parameters<JetStreamClient["consumers"]["get"]>) =>
-            gate.then(() => target.consumers.get(...args)),
-        };
-      }
-      const v = Reflect.get(target, key);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
-  const engine = new NatsEngine(real.client, real.nc, js, real.jsm, real.display, quietLog);
-  const store = await openJetStreamStore({
-    engine,
-    log: quietLog,
-    stream: "IATP_RELAY",
-    prefix: "relay",
-    replicas: 1,
-    retention: { maxEventsPerTopic: 10, maxAgeMs: 0, maxTopics: 10, maxTopicsPerPrincipal: 10 },
-    maxPayloadBytes: 1024,
-    duplicateWindowMs: 60_000,
-    cacheEvents: 10,
-    maxPendingPublishes: 10,
+  const { store, release, close } = await openGatedStore(nats, {
+    maxTopicsPerPrincipal: 10,
     publishTimeoutMs: 5_000,
-    catchupTimeoutMs: 5_000,
   });
   const relay = await startRelayServer({
     host: "127.0.0.1",
@@ -222,9 +217,8 @@ Deno.test({
     const topics = await asked;
     assert.deepEqual(topics.topics.map((t: { topic: string }) => t.topic), ["sensor.b0"]);
   } finally {
-    release();
     await relay.close();
-    await real.close();
+    await close();
     await nats.stop();
   }
 });
