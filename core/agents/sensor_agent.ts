@@ -167,20 +167,52 @@ class TriggerLoop {
   }
 
   /**
-   * The de-duplication check; when the state store cannot record it (a full or read-only disk)
-   * the event counts as new: sent twice rather than lost, and `/health` shows the store failing.
+   * The de-duplication check: `repeat`, or a new event with the time its key was recorded at
+   * (`at`, to forget it by should the event not be delivered). When the state store cannot record
+   * it (a full or read-only disk) the event counts as new, with no key: sent twice rather than
+   * lost, and `/health` shows the store failing.
    */
-  async #firstInWindow(key: string, window: number): Promise<boolean> {
+  async #firstInWindow(key: string, window: number): Promise<"repeat" | { at?: number }> {
     try {
       await this.openState();
-      return this.rt.state.firstInWindow(key, window);
+      const at = Date.now();
+      return this.rt.state.firstInWindow(key, window, at) ? { at } : "repeat";
     } catch (err) {
       this.rt.log.warn("state store cannot record the event; sent without de-duplication", {
         plugin: this.spec.plugin_id,
         err: errorMessage(err),
       });
-      return true;
+      return {};
     }
+  }
+
+  /**
+   * Forgets the dedup key of an event that was not delivered (the agent stopped with it buffered,
+   * or the orchestrator did not take it), so its next report is sent, not taken for a repeat.
+   * Once per event, whichever target did not take it.
+   */
+  #forgetter(key: string, at: number, type: string): () => void {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      try {
+        this.rt.state.forgetDedup(key, at);
+        this.rt.log.info("event not delivered; its next report is sent again", {
+          plugin: this.spec.plugin_id,
+          type,
+        });
+      } catch (err) {
+        this.rt.log.warn(
+          "state store cannot forget an undelivered event; its repeats are dropped",
+          {
+            plugin: this.spec.plugin_id,
+            type,
+            err: errorMessage(err),
+          },
+        );
+      }
+    };
   }
 
   async #emit(raw: unknown): Promise<void> {
@@ -191,9 +223,15 @@ class TriggerLoop {
       return;
     }
     const window = this.config.sensor.dedup_window;
-    if (window > 0 && !(await this.#firstInWindow(dedupKey(raw), window))) {
-      this.rt.metrics.triggers.inc({ plugin: id, result: "deduplicated" });
-      return;
+    let undelivered = () => {};
+    if (window > 0) {
+      const key = dedupKey(raw);
+      const seen = await this.#firstInWindow(key, window);
+      if (seen === "repeat") {
+        this.rt.metrics.triggers.inc({ plugin: id, result: "deduplicated" });
+        return;
+      }
+      if (seen.at !== undefined) undelivered = this.#forgetter(key, seen.at, raw.type);
     }
     const payload = { ...raw, agent_id: this.rt.agentId, plugin_id: id } as Record<string, unknown>;
     this.rt.metrics.triggers.inc({ plugin: id, result: "emitted" });
@@ -205,20 +243,26 @@ class TriggerLoop {
       event_id: raw.id,
     });
     const to = this.config.sensor.publish_to;
+    // The key stays recorded once the event is delivered (or refused for good by the relay);
+    // one not delivered (a full buffer, buffered still when the agent stops, the orchestrator's
+    // retries spent) has its key forgotten: at least once, never a report taken for a repeat of
+    // an event that never went out.
     if (
       to !== "orchestrator" && this.rt.relay &&
-      !this.rt.relay.publish(`sensor.${raw.type}`, payload)
+      !this.rt.relay.publish(`sensor.${raw.type}`, payload, undelivered)
     ) {
       this.rt.metrics.relayDropped.inc();
+      undelivered();
     }
     if (to !== "relay" && this.rt.orchestrator) {
-      await this.rt.orchestrator.postEvents(this.config.sensor.events_path, [payload]).catch((
-        err,
-      ) =>
-        this.rt.log.warn("event not delivered to the orchestrator", {
-          type: raw.type,
-          error: String(err),
-        })
+      await this.rt.orchestrator.postEvents(this.config.sensor.events_path, [payload]).catch(
+        (err) => {
+          this.rt.log.warn("event not delivered to the orchestrator", {
+            type: raw.type,
+            error: String(err),
+          });
+          undelivered();
+        },
       );
     }
   }

@@ -185,6 +185,7 @@ export class AgentState {
       dedup: p(`INSERT INTO dedup(key, seen_at) VALUES (?, ?)
                 ON CONFLICT(key) DO UPDATE SET seen_at = excluded.seen_at
                 WHERE dedup.seen_at <= ?`),
+      dedupForget: p("DELETE FROM dedup WHERE key = ? AND seen_at = ?"),
       dedupPruneAge: p("DELETE FROM dedup WHERE seen_at <= ?"),
       dedupPruneCount: p(`DELETE FROM dedup WHERE key IN (SELECT key FROM dedup
                           ORDER BY seen_at DESC LIMIT -1 OFFSET ?)`),
@@ -285,6 +286,16 @@ export class AgentState {
   firstInWindow(key: string, windowMs: number, now = Date.now()): boolean {
     const r = this.#write(() => this.#st.dedup.run(key, now, now - windowMs));
     return Number(r.changes) === 1;
+  }
+
+  /**
+   * Forgets the key {@linkcode firstInWindow} recorded at `seenAt` (an event that was not
+   * delivered), so the next report of that event is new. A key recorded again since (another
+   * sensor sharing this database, or a later report) is kept.
+   */
+  forgetDedup(key: string, seenAt: number): void {
+    if (!this.#open) return; // nothing was recorded
+    this.#write(() => this.#st.dedupForget.run(key, seenAt));
   }
 
   /** Drops dedup keys older than the window and beyond the count bound (once open). */

@@ -104,6 +104,8 @@ export class RelayError extends Error {
 interface Pending {
   topic: string;
   payload: Record<string, unknown>;
+  /** Called when the client closes with this event still buffered. */
+  onUnsent?: () => void;
 }
 
 /** Counters of the background sender. */
@@ -185,8 +187,16 @@ export class RelayClient {
     return { ...stats, ok: reason === undefined, configured: true, ...(reason ? { reason } : {}) };
   }
 
-  /** Non-blocking: enqueue into a bounded buffer; false (and a counted drop) when full. Never throws. */
-  publish(topic: string, payload: Record<string, unknown>): boolean {
+  /**
+   * Non-blocking: enqueue into a bounded buffer; false (and a counted drop) when full. Never throws.
+   * `onUnsent` is called (once) when {@linkcode close} ends with the event still buffered: the
+   * relay did not take it within the flush, or its answer had not arrived (it may still take it).
+   */
+  publish(
+    topic: string,
+    payload: Record<string, unknown>,
+    onUnsent?: () => void,
+  ): boolean {
     if (
       this.#closed.signal.aborted || !isTopicName(topic) ||
       this.#buffer.length >= this.#opts.bufferSize
@@ -194,7 +204,7 @@ export class RelayClient {
       this.#stats.dropped++;
       return false;
     }
-    this.#buffer.push({ topic, payload });
+    this.#buffer.push({ topic, payload, onUnsent });
     if (!this.#sending) this.#drain();
     return true;
   }
@@ -332,11 +342,21 @@ export class RelayClient {
     }
   }
 
-  /** Flushes (bounded), then stops the sender and every subscription. */
+  /**
+   * Flushes (bounded), then stops the sender and every subscription; the events still buffered
+   * are told so (their `onUnsent`).
+   */
   async close(): Promise<void> {
     if (this.#closed.signal.aborted) return;
     await this.flush();
     this.#closed.abort();
+    for (const item of this.#buffer) {
+      try {
+        item.onUnsent?.();
+      } catch (err) {
+        this.#log?.warn("relay unsent-event callback failed", { err: errorMessage(err) });
+      }
+    }
     for (const s of [...this.#subs]) s.close();
   }
 }

@@ -171,6 +171,26 @@ Deno.test("state: the dedup window is atomic across two connections and bounded"
   }
 });
 
+Deno.test("state: a forgotten dedup key is new again; one recorded since by another sensor is kept", async () => {
+  const dir = await tempDir();
+  try {
+    const a = new AgentState(dir.path, { history: 10 });
+    await a.open();
+    const b = new AgentState(dir.path, { history: 10 });
+    await b.open();
+    const t = 1_000_000;
+    assert.equal(a.firstInWindow("k", 60_000, t), true);
+    a.forgetDedup("k", t);
+    assert.equal(b.firstInWindow("k", 60_000, t + 10), true);
+    a.forgetDedup("k", t); // a's record is gone; b's stays
+    assert.equal(a.firstInWindow("k", 60_000, t + 20), false);
+    a.close();
+    b.close();
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("state: nothing is created before open; reads answer empty, writes refuse", async () => {
   const dir = await tempDir();
   try {
