@@ -100,10 +100,12 @@ export class DashboardLink {
     this.#loop ??= this.#run();
   }
 
-  /** Stops polling (aborts an open poll) and waits for the loop to end. */
+  /** Stops polling (aborts an open poll), waits for the loop to end and logs that the link closed. */
   async close(): Promise<void> {
+    const open = this.#loop !== undefined && !this.#closed.signal.aborted;
     this.#closed.abort();
     await this.#loop;
+    if (open) this.opts.log.info("dashboard link closed", { commands_handled: this.handled });
   }
 
   #base(): string {

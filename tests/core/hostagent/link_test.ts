@@ -50,6 +50,50 @@ Deno.test("a dashboard that answers an empty poll at once is polled again after 
   }
 });
 
+Deno.test("closing the link ends its open poll and logs that the link closed, once", async () => {
+  let polls = 0;
+  // A dashboard that holds the long poll open until the agent leaves.
+  const dashboard = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    polls++;
+    return new Promise<Response>((resolve) =>
+      req.signal.addEventListener("abort", () => resolve(new Response(null, { status: 204 })))
+    );
+  });
+  const lines: string[] = [];
+  const log = createLogger({ service: "status", level: "info", sink: (l) => lines.push(l) });
+  const identity = { agentId: "status-1", token: staticToken("k".repeat(32)) };
+  const router = new CommandRouter(
+    { kind: "compose_agent", url: "http://127.0.0.1:9", identity, timeoutMs: 1000 },
+    () => {
+      throw new Error("no host snapshot in this test");
+    },
+    log,
+  );
+  const link = new DashboardLink({
+    dashboardUrl: `http://127.0.0.1:${dashboard.addr.port}`,
+    deploymentHash: "dh-close",
+    identity,
+    router,
+    pollTimeoutSecs: 30,
+    backoffMs: 60_000,
+    reportAttempts: 1,
+    log,
+  });
+  try {
+    link.start();
+    await waitFor(() => polls === 1, 20_000, "the open poll");
+    await link.close();
+    await link.close();
+    const closed = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "dashboard link closed");
+    assert.equal(closed.length, 1, lines.join("\n"));
+    assert.equal(closed[0].level, "info");
+    assert.deepEqual(closed[0].fields, { commands_handled: 0 });
+  } finally {
+    await link.close();
+    await dashboard.shutdown();
+  }
+});
+
 /** The HMAC key of the fake dashboard tests below. */
 const KEY = "link-test-hmac-key-0123456789abcdef";
 
