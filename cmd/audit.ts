@@ -53,7 +53,7 @@ import {
 } from "../core/ledger/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import type { RelayClient } from "../core/relay/client/mod.ts";
-import { relayTimeoutField } from "../core/relay/client/settings/mod.ts";
+import { relayFlushField, relayTimeoutField } from "../core/relay/client/settings/mod.ts";
 import { verifyCommand, verifySpec } from "./audit/verify.ts";
 import { serviceCommand, serviceLogger } from "./shared.ts";
 import { runAsEntry } from "./run.ts";
@@ -131,6 +131,7 @@ export const spec = defineConfig({
       min: 1,
     }),
     relay_timeout: relayTimeoutField(),
+    relay_flush_timeout: relayFlushField(),
   },
   deprecated: {
     flags: { relay_url: "relay" },
@@ -172,6 +173,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
       log,
       bufferSize: config.relay_buffer,
       requestTimeoutMs: config.relay_timeout,
+      flushTimeoutMs: config.relay_flush_timeout,
     })
     : undefined;
   const ledger = await openLedger(config, key, log, relay).catch(async (err) => {

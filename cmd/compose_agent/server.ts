@@ -269,6 +269,7 @@ export async function start(
       token: relayToken,
       log,
       requestTimeoutMs: config.relay_timeout,
+      flushTimeoutMs: config.relay_flush_timeout,
     })
     : undefined;
   warnSigningMode(config, log);

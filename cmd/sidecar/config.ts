@@ -36,7 +36,7 @@ import {
   DEFAULT_TRACE_CAPACITY,
 } from "../../core/recorder/mod.ts";
 import { auditTimeoutField } from "../../core/ledger/client/settings/mod.ts";
-import { relayTimeoutField } from "../../core/relay/client/settings/mod.ts";
+import { relayFlushField, relayTimeoutField } from "../../core/relay/client/settings/mod.ts";
 import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../core/trust/mod.ts";
 
 /** Request headers forwarded to the agent by default (besides content type and trace id). */
@@ -143,6 +143,7 @@ const fields = {
     fileRef: true,
   }),
   relay_timeout: relayTimeoutField(),
+  relay_flush_timeout: relayFlushField(),
   audit_url: url({ help: "audit ledger to append decisions to" }),
   audit_token: str({
     help: "credential for the audit ledger (audit:append), or file:PATH",

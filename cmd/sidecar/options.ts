@@ -72,6 +72,7 @@ export function sidecarOptions(config: SidecarConfig, log: Logger): SidecarOptio
       relayUrl: config.relay_url || undefined,
       relayToken: resolveSecretSetting("relay_token", config.relay_token),
       relayTimeoutMs: config.relay_timeout,
+      relayFlushTimeoutMs: config.relay_flush_timeout,
       auditUrl: config.audit_url || undefined,
       auditToken: resolveSecretSetting("audit_token", config.audit_token),
       auditTimeoutMs: config.audit_timeout,

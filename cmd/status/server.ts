@@ -166,6 +166,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       token: creds.relayToken,
       log,
       requestTimeoutMs: config.relay_timeout,
+      flushTimeoutMs: config.relay_flush_timeout,
     })
     : undefined;
   const ident = { agent_id: config.agent_id, deployment_hash: config.deployment_hash ?? "" };

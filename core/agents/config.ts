@@ -35,7 +35,7 @@ import { edgeFields } from "../http/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 import { natsFields } from "../nats/settings/mod.ts";
-import { relayTimeoutField } from "../relay/client/settings/mod.ts";
+import { relayFlushField, relayTimeoutField } from "../relay/client/settings/mod.ts";
 import { pluginTrustPolicy } from "./plugin_trust.ts";
 import { queueFields } from "./queue_config.ts";
 import { securityShape } from "./security_config.ts";
@@ -215,6 +215,7 @@ function relayShape() {
     }),
     buffer_size: int({ help: "relay publish buffer", default: 1000, min: 1, max: 1_000_000 }),
     timeout: relayTimeoutField(),
+    flush_timeout: relayFlushField(),
   };
 }
 

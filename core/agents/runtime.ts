@@ -293,6 +293,7 @@ export async function createRuntime(
       log,
       bufferSize: config.relay.buffer_size,
       requestTimeoutMs: config.relay.timeout,
+      flushTimeoutMs: config.relay.flush_timeout,
     })
     : undefined;
   // A trail that cannot be written (full or read-only disk) makes the agent degraded.

@@ -29,7 +29,7 @@ import {
 } from "../config/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { relayTimeoutField } from "../relay/client/settings/mod.ts";
+import { relayFlushField, relayTimeoutField } from "../relay/client/settings/mod.ts";
 
 /** Fields shared by both host agents: identity, Vault and signing bounds. */
 export function agentAuthFields(vaultKey: string) {
@@ -76,6 +76,7 @@ export function agentAuthFields(vaultKey: string) {
       fileRef: true,
     }),
     relay_timeout: relayTimeoutField(),
+    relay_flush_timeout: relayFlushField(),
   };
 }
 

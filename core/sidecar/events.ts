@@ -49,6 +49,8 @@ export interface EventSinkOptions {
   relayToken?: string;
   /** Deadline of one publish to the relay. */
   relayTimeoutMs?: number;
+  /** How long close() waits for the events buffered for the relay. */
+  relayFlushTimeoutMs?: number;
   /** The audit ledger to append every decision to; unset: none. */
   auditUrl?: string;
   /** Credential with `audit:append`, when the ledger requires one. */
@@ -68,6 +70,7 @@ export function createEventSink(opts: EventSinkOptions): EventSink {
       token: opts.relayToken || undefined,
       log: opts.log,
       requestTimeoutMs: opts.relayTimeoutMs,
+      flushTimeoutMs: opts.relayFlushTimeoutMs,
     })
     : undefined;
   const audit = opts.auditUrl

@@ -20,7 +20,10 @@ import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../../as
 import { isTopicName } from "../../topic/mod.ts";
 import { type ComponentHealth, readBody } from "../../http/mod.ts";
 import { redactToken } from "./redact.ts";
-import { DEFAULT_RELAY_REQUEST_TIMEOUT_MS } from "./settings/mod.ts";
+import {
+  DEFAULT_RELAY_FLUSH_TIMEOUT_MS,
+  DEFAULT_RELAY_REQUEST_TIMEOUT_MS,
+} from "./settings/mod.ts";
 
 export type { SubscribeOptions, Subscription, SubscriptionStatus } from "./subscribe.ts";
 export { relayEventOf } from "./subscribe.ts";
@@ -61,6 +64,11 @@ interface RelayClientOptions {
   requestTimeoutMs?: number;
   /** A subscription that receives nothing (not even a heartbeat) this long reconnects (60 s). */
   idleTimeoutMs?: number;
+  /**
+   * How long {@linkcode RelayClient.close} waits for the buffered events to go out (default
+   * {@linkcode DEFAULT_RELAY_FLUSH_TIMEOUT_MS}).
+   */
+  flushTimeoutMs?: number;
   /**
    * Tries of a subscription's handler on one event (default 5, with the backoff above between
    * them) before the subscription stops at that event and reports `failed`: an event is never
@@ -154,6 +162,7 @@ export class RelayClient {
       backoffMaxMs: opts.backoffMaxMs ?? 5_000,
       requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_RELAY_REQUEST_TIMEOUT_MS,
       idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
+      flushTimeoutMs: opts.flushTimeoutMs ?? DEFAULT_RELAY_FLUSH_TIMEOUT_MS,
       handlerAttempts: Math.max(1, Math.floor(opts.handlerAttempts ?? DEFAULT_HANDLER_ATTEMPTS)),
     };
     this.#backoff = { baseMs: this.#opts.backoffMinMs, maxMs: this.#opts.backoffMaxMs };
@@ -333,8 +342,8 @@ export class RelayClient {
     return { lastId: () => sub.lastId(), failure: () => sub.failure(), close: () => sub.close() };
   }
 
-  /** Waits until the publish buffer is empty (or `timeoutMs`, default 5 s, passes). */
-  async flush(timeoutMs = 5_000): Promise<void> {
+  /** Waits until the publish buffer is empty (or `timeoutMs`, default the `flushTimeoutMs`, passes). */
+  async flush(timeoutMs = this.#opts.flushTimeoutMs): Promise<void> {
     if (!this.#sending) return;
     await settledWithin(this.#idle, timeoutMs);
     if (this.#buffer.length > 0) {

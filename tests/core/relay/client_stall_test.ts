@@ -160,3 +160,25 @@ Deno.test("a stream that goes silent is reported as an idle timeout, not as a st
     server.close();
   }
 });
+
+Deno.test("a relay that never answers a publish: close waits flushTimeoutMs, then tells the event it was not sent", async () => {
+  const server = startStallServer(() => {});
+  // A request deadline well past the test's bound: only the flush bound can end the close.
+  const client = new RelayClient({
+    url: server.url,
+    ...fast,
+    requestTimeoutMs: 60_000,
+    flushTimeoutMs: 200,
+  });
+  let unsent = 0;
+  try {
+    client.publish("t", { n: 1 }, () => unsent++);
+    await waitFor(() => server.connections.length >= 1, 5_000, "the publish");
+    // The default flush bound (5 s) and the request deadline (60 s) are both past this wait.
+    await closedAtOnce(client.close().then(() => {}));
+    assert.equal(unsent, 1);
+  } finally {
+    await client.close();
+    server.close();
+  }
+});

@@ -1,6 +1,6 @@
 /**
- * The client's default bounds and the config field a service that publishes to the relay sets its
- * request deadline with; apart from the client, so a service's config can name them without
+ * The client's default bounds and the config fields a service that publishes to the relay sets its
+ * request deadline and its stop's wait for buffered events with; apart from the client, so a service's config can name them without
  * loading it (several services load the client only when it is configured).
  * @module
  */
@@ -17,8 +17,25 @@ export function relayTimeoutField(opts: { flag?: string } = {}) {
   });
 }
 
+/**
+ * `relay_flush_timeout` (or a section's `flush_timeout`): how long a stop waits for the events
+ * buffered for the relay.
+ */
+export function relayFlushField(opts: { flag?: string } = {}) {
+  return duration({
+    ...opts,
+    help: "how long a stop waits for the events buffered for the relay to go out (those left " +
+      "are dropped, logged with their count)",
+    default: DEFAULT_RELAY_FLUSH_TIMEOUT_MS,
+    min: 0,
+  });
+}
+
 /** Default deadline of one request to the relay (a publish). */
 export const DEFAULT_RELAY_REQUEST_TIMEOUT_MS = 10_000;
 
 /** Smallest request deadline a config may set. */
 export const MIN_RELAY_REQUEST_TIMEOUT_MS = 100;
+
+/** Default wait of a stop for the events buffered for the relay. */
+export const DEFAULT_RELAY_FLUSH_TIMEOUT_MS = 5_000;
