@@ -27,7 +27,7 @@ import {
   withShutdown,
 } from "../core/http/mod.ts";
 import { AuditClient } from "../core/ledger/client/mod.ts";
-import { auditTimeoutField } from "../core/ledger/client/settings/mod.ts";
+import { auditFlushField, auditTimeoutField } from "../core/ledger/client/settings/mod.ts";
 import { relayTimeoutField } from "../core/relay/client/settings/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { Counter } from "../core/metrics/mod.ts";
@@ -104,6 +104,7 @@ export const spec = defineConfig({
     }),
     audit_buffer: int({ help: "HTTP decisions queued for the ledger", default: 1000, min: 1 }),
     audit_timeout: auditTimeoutField(),
+    audit_flush_timeout: auditFlushField(),
     state_db: path({
       help: "SQLite file for the relay loop's position and decided tx_ids",
       default: `${DATA_DIR}/policy-state.db`,
@@ -197,6 +198,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
       log,
       bufferSize: config.audit_buffer,
       timeoutMs: config.audit_timeout,
+      flushTimeoutMs: config.audit_flush_timeout,
     })
     : undefined;
   const server = createServer({

@@ -35,7 +35,7 @@ import {
   DEFAULT_STORE_MAX_ROWS,
   DEFAULT_TRACE_CAPACITY,
 } from "../../core/recorder/mod.ts";
-import { auditTimeoutField } from "../../core/ledger/client/settings/mod.ts";
+import { auditFlushField, auditTimeoutField } from "../../core/ledger/client/settings/mod.ts";
 import { relayFlushField, relayTimeoutField } from "../../core/relay/client/settings/mod.ts";
 import { RETENTION_POLICIES, REVERSIBILITY_LEVELS, TRUST_LEVELS } from "../../core/trust/mod.ts";
 
@@ -151,6 +151,7 @@ const fields = {
     fileRef: true,
   }),
   audit_timeout: auditTimeoutField(),
+  audit_flush_timeout: auditFlushField(),
   signing_key: str({
     help: "Ed25519 seed, base64 of 32 bytes, or file:PATH (a key is generated when unset)",
     secret: true,

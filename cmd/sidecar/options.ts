@@ -76,6 +76,7 @@ export function sidecarOptions(config: SidecarConfig, log: Logger): SidecarOptio
       auditUrl: config.audit_url || undefined,
       auditToken: resolveSecretSetting("audit_token", config.audit_token),
       auditTimeoutMs: config.audit_timeout,
+      auditFlushTimeoutMs: config.audit_flush_timeout,
       closeTimeoutMs: config.drain_timeout,
     },
     proxy: {

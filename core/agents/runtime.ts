@@ -147,7 +147,13 @@ async function openAudit(
   if (a.service_url) {
     const token = resolveSecretSetting("security.audit.token", a.token);
     const ledger = await lateImport<LedgerClient>("../ledger/client/mod.ts", import.meta.url);
-    client = new ledger.AuditClient({ url: a.service_url, token, log, timeoutMs: a.timeout });
+    client = new ledger.AuditClient({
+      url: a.service_url,
+      token,
+      log,
+      timeoutMs: a.timeout,
+      flushTimeoutMs: a.flush_timeout,
+    });
   }
   const trail = await AuditTrail.open({
     file: await auditFile(a.log_file, layout, log),

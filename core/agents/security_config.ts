@@ -4,7 +4,7 @@
  * @module
  */
 import { bool, bytes, duration, int, list, oneOf, path, section, str, url } from "../config/mod.ts";
-import { auditTimeoutField } from "../ledger/client/settings/mod.ts";
+import { auditFlushField, auditTimeoutField } from "../ledger/client/settings/mod.ts";
 
 /** The fields of the `security` section. */
 export const securityShape = {
@@ -76,5 +76,6 @@ export const securityShape = {
       flag: "audit-token",
     }),
     timeout: auditTimeoutField({ flag: "audit-timeout" }),
+    flush_timeout: auditFlushField({ flag: "audit-flush-timeout" }),
   }),
 };

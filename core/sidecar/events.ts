@@ -57,6 +57,8 @@ export interface EventSinkOptions {
   auditToken?: string;
   /** Deadline of one append to the ledger. */
   auditTimeoutMs?: number;
+  /** How long close() waits for the appends queued for the ledger. */
+  auditFlushTimeoutMs?: number;
   log: Logger;
   /** Longest close() waits for queued events to be delivered. */
   closeTimeoutMs?: number;
@@ -79,6 +81,7 @@ export function createEventSink(opts: EventSinkOptions): EventSink {
       token: opts.auditToken,
       log: opts.log,
       timeoutMs: opts.auditTimeoutMs,
+      flushTimeoutMs: opts.auditFlushTimeoutMs,
     })
     : undefined;
   return {

@@ -9,7 +9,10 @@ import { isoTimestamp, type Logger, silentLogger } from "../../log/mod.ts";
 import { errorMessage, errorReason } from "../../errors/mod.ts";
 import { readBody } from "../../http/mod.ts";
 import type { Receipt } from "../proof/mod.ts";
-import { DEFAULT_AUDIT_REQUEST_TIMEOUT_MS } from "./settings/mod.ts";
+import {
+  DEFAULT_AUDIT_FLUSH_TIMEOUT_MS,
+  DEFAULT_AUDIT_REQUEST_TIMEOUT_MS,
+} from "./settings/mod.ts";
 
 /** What `POST /audit` answers (201) and `AuditClient.append` returns. */
 export interface AuditAppendResponse {
@@ -39,6 +42,8 @@ interface AuditClientOptions {
   attempts?: number;
   /** Per-request timeout; default {@linkcode DEFAULT_AUDIT_REQUEST_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /** How long `close` waits for the queue; default {@linkcode DEFAULT_AUDIT_FLUSH_TIMEOUT_MS}. */
+  flushTimeoutMs?: number;
 }
 
 /** Default bound of the non-blocking queue. */
@@ -75,6 +80,7 @@ export class AuditClient {
   readonly #bound: number;
   readonly #attempts: number;
   readonly #timeoutMs: number;
+  readonly #flushTimeoutMs: number;
   #queue: Queued[] = [];
   #sending: Promise<void> | undefined;
   #closed = false;
@@ -94,6 +100,7 @@ export class AuditClient {
     this.#bound = opts.bufferSize ?? DEFAULT_AUDIT_BUFFER;
     this.#attempts = opts.attempts ?? DEFAULT_AUDIT_ATTEMPTS;
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_AUDIT_REQUEST_TIMEOUT_MS;
+    this.#flushTimeoutMs = opts.flushTimeoutMs ?? DEFAULT_AUDIT_FLUSH_TIMEOUT_MS;
   }
 
   /** Appends and waits for the durable receipt; retries transient failures, then throws. */
@@ -147,8 +154,8 @@ export class AuditClient {
     return this.#refused;
   }
 
-  /** Waits until the queue is empty (or `timeoutMs` passes). */
-  async flush(timeoutMs = 10_000): Promise<void> {
+  /** Waits until the queue is empty (or `timeoutMs`, default the `flushTimeoutMs`, passes). */
+  async flush(timeoutMs = this.#flushTimeoutMs): Promise<void> {
     const until = Date.now() + timeoutMs;
     while ((this.#sending || this.#queue.length > 0) && Date.now() < until) {
       await Promise.race([this.#sending, sleep(Math.min(50, until - Date.now()))]);
@@ -159,7 +166,7 @@ export class AuditClient {
    * Flushes (for at most `timeoutMs`), then refuses further enqueues; appends still held then
    * (the ledger unreachable all along) are dropped, counted and logged.
    */
-  async close(timeoutMs = 10_000): Promise<void> {
+  async close(timeoutMs = this.#flushTimeoutMs): Promise<void> {
     await this.flush(timeoutMs);
     this.#closed = true;
     this.#stop.abort();

@@ -53,3 +53,24 @@ Deno.test("close drops, counts and logs appends still held for a ledger never re
   assert.equal(client.pending, 0);
   assert.ok(lines.some((l) => l.includes("not delivered before close")));
 });
+
+Deno.test("close waits flushTimeoutMs for a ledger never reached, then drops what is held", async () => {
+  const client = new AuditClient({
+    url: `http://127.0.0.1:${freePort()}`,
+    attempts: 1,
+    log: silentLogger,
+    flushTimeoutMs: 200,
+  });
+  client.enqueue({ tx_id: "f0", event: "e", actor: "a", payload: {} });
+  // The default wait (10 s) is past this bound: only flushTimeoutMs ends the close in time.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("close outlasted flushTimeoutMs")), 5_000);
+  });
+  try {
+    await Promise.race([client.close(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.equal(client.dropped, 1);
+});
