@@ -3,6 +3,7 @@
  * login authenticator (protected mode included) and hands the rest to core/dashboard.
  * @module
  */
+import { relayIdleField } from "../core/relay/client/settings/mod.ts";
 import { meshAuthFields, meshAuthSettings } from "../core/auth/mesh/mod.ts";
 import { resolveSecretSetting } from "../core/auth/settings/mod.ts";
 import {
@@ -53,6 +54,7 @@ export const spec = defineConfig({
       secret: true,
       fileRef: true,
     }),
+    relay_idle_timeout: relayIdleField(),
     audit_url: url({ help: "audit service base URL; /tx pages verify its receipts" }),
     audit_public_key: str({
       help: "audit checkpoint verifier key (C2SP vkey name+id+base64) to check signatures",
@@ -211,6 +213,7 @@ export async function start(
     auth,
     relayUrl: config.relay_url,
     relayToken: resolveSecretSetting("relay_token", config.relay_token),
+    relayIdleTimeoutMs: config.relay_idle_timeout,
     auditUrl: config.audit_url,
     auditKey: config.audit_public_key ? parseVkey(config.audit_public_key) : undefined,
     auditTimeoutMs: config.audit_timeout,

@@ -28,7 +28,7 @@ import {
 } from "../core/http/mod.ts";
 import { AuditClient } from "../core/ledger/client/mod.ts";
 import { auditFlushField, auditTimeoutField } from "../core/ledger/client/settings/mod.ts";
-import { relayTimeoutField } from "../core/relay/client/settings/mod.ts";
+import { relayIdleField, relayTimeoutField } from "../core/relay/client/settings/mod.ts";
 import type { Logger } from "../core/log/mod.ts";
 import { Counter } from "../core/metrics/mod.ts";
 import { type NatsEngine, natsFields } from "../core/nats/mod.ts";
@@ -96,6 +96,7 @@ export const spec = defineConfig({
       fileRef: true,
     }),
     relay_timeout: relayTimeoutField(),
+    relay_idle_timeout: relayIdleField(),
     audit_url: url({ help: "audit service base URL: decisions are appended to the ledger" }),
     audit_token: str({
       help: "credential for the audit service (audit:append), or file:PATH",
@@ -240,6 +241,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
       token: relayToken,
       log,
       requestTimeoutMs: config.relay_timeout,
+      idleTimeoutMs: config.relay_idle_timeout,
     });
     nats = await connectEngine("queue", config.queue, config.nats, "iatp-policy", log);
     bridge = await startShared(config, {
@@ -263,6 +265,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
       token: relayToken,
       log,
       requestTimeoutMs: config.relay_timeout,
+      idleTimeoutMs: config.relay_idle_timeout,
     });
     bridge = new DecisionBridge({
       relay,

@@ -41,6 +41,7 @@ import {
   DEFAULT_ROUND_MIN_INTERVAL_MS,
   DEFAULT_ROUND_QUIET_MS,
   DEFAULT_STREAM,
+  MAX_RELAY_HEARTBEAT_MS,
   MemoryStore,
   openJetStreamStore,
   openSqliteStore,
@@ -179,7 +180,13 @@ export const spec = defineConfig({
       default: DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL,
       min: 1,
     }),
-    heartbeat: duration({ help: "interval of heartbeat comments", default: 15_000, min: 100 }),
+    heartbeat: duration({
+      help: "interval of heartbeat comments (iatp's clients make a subscription again after " +
+        "relay_idle_timeout without a byte, a minute by default)",
+      default: 15_000,
+      min: 100,
+      max: MAX_RELAY_HEARTBEAT_MS,
+    }),
     flush_quiet: duration({
       help:
         "a flush round whose last few socket writes (a tenth of them at most, or 64) made no progress for this long is not waited for",

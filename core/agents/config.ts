@@ -35,7 +35,11 @@ import { edgeFields } from "../http/mod.ts";
 import { ConfigError } from "../errors/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 import { natsFields } from "../nats/settings/mod.ts";
-import { relayFlushField, relayTimeoutField } from "../relay/client/settings/mod.ts";
+import {
+  relayFlushField,
+  relayIdleField,
+  relayTimeoutField,
+} from "../relay/client/settings/mod.ts";
 import { pluginTrustPolicy } from "./plugin_trust.ts";
 import { queueFields } from "./queue_config.ts";
 import { securityShape } from "./security_config.ts";
@@ -287,6 +291,7 @@ function actionFields() {
         default: [],
         item: SUBJECT_PATTERN,
       }),
+      idle_timeout: relayIdleField(),
       accept_anonymous_tasks: bool({
         help: "obey relay tasks with no authenticated publisher (development only; warns)",
         default: false,

@@ -300,6 +300,8 @@ export async function createRuntime(
       bufferSize: config.relay.buffer_size,
       requestTimeoutMs: config.relay.timeout,
       flushTimeoutMs: config.relay.flush_timeout,
+      // Only the action agent subscribes (its tasks).
+      idleTimeoutMs: (config.relay as { idle_timeout?: number }).idle_timeout,
     })
     : undefined;
   // A trail that cannot be written (full or read-only disk) makes the agent degraded.

@@ -53,6 +53,8 @@ export interface RelayState {
 interface FeedOptions {
   relayUrl: string;
   relayToken?: string;
+  /** Silence after which the relay subscription is made again (the client's default if unset). */
+  relayIdleTimeoutMs?: number;
   topics: string[];
   history: number;
   /**
@@ -101,7 +103,7 @@ export class DashboardFeed implements HeldEvents {
       log: o.log,
       backoffMinMs: 250,
       backoffMaxMs: 3_000,
-      idleTimeoutMs: 60_000,
+      idleTimeoutMs: o.relayIdleTimeoutMs,
     });
     this.#sub = this.#client.subscribe(o.topics, (e) => this.#add(e), {
       onStatus: (s, err, failures) =>

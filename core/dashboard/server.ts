@@ -40,6 +40,8 @@ export interface DashboardOptions {
   auth: MeshAuthSettings;
   relayUrl: string;
   relayToken?: string;
+  /** Silence after which the relay subscription is made again. */
+  relayIdleTimeoutMs?: number;
   auditUrl?: string;
   /** The audit checkpoint key (C2SP vkey), pinned for receipts and the ledger card. */
   auditKey?: NoteVerifier;
@@ -79,6 +81,7 @@ function buildParts(o: DashboardOptions) {
   const feed = new DashboardFeed({
     relayUrl: o.relayUrl,
     relayToken: o.relayToken,
+    relayIdleTimeoutMs: o.relayIdleTimeoutMs,
     topics: o.topics,
     history: o.history,
     historyBytes: o.historyBytes,

@@ -41,6 +41,7 @@ export {
   DEFAULT_MAX_SUBSCRIBERS,
   DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL,
   DEFAULT_RESUME_WAIT_MS,
+  MAX_RELAY_HEARTBEAT_MS,
   type PublishFn,
   type RelayRole,
   type RelayServerOptions,

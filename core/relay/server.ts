@@ -33,6 +33,11 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
 export const DEFAULT_MAX_SUBSCRIBERS = 20_000;
 /** Default `max_subscribers_per_principal`: subscriptions one credential may hold open. */
 export const DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL = 1_000;
+/**
+ * Longest heartbeat interval: half of the minute of silence after which iatp's clients make a
+ * subscription again, so one late heartbeat never costs a reconnect.
+ */
+export const MAX_RELAY_HEARTBEAT_MS = 30_000;
 /** Default wait of a resume ahead of the tail of a remote store. */
 export const DEFAULT_RESUME_WAIT_MS = 5_000;
 /** Default bound on `topic` parameters per subscription. */

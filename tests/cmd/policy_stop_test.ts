@@ -127,3 +127,36 @@ Deno.test("policy: --relay-timeout bounds the wait for a relay that never answer
     await dir.remove();
   }
 });
+
+// A subscription that goes silent (no event, no heartbeat) is made again after the operator's
+// bound (relay_idle_timeout), from the position it had reached.
+Deno.test("policy: --relay-idle-timeout makes a silent subscription again", async () => {
+  const dir = await tempDir();
+  const subscribes: StallConnection[] = [];
+  const answer = JSON.stringify({ event_id: "d-1", seq: 2, id: "2" });
+  const relay = intentRelay(async (c) => {
+    await c.write(
+      `HTTP/1.1 201 Created\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${answer.length}\r\n\r\n${answer}`,
+    );
+  }, subscribes);
+  const policy = await startIatpService([
+    "policy",
+    "--port",
+    "0",
+    "--relay-url",
+    relay.url,
+    "--relay-idle-timeout",
+    "1s",
+    "--state-db",
+    `${dir.path}/policy-state.db`,
+  ], { env: { IATP_DATA_DIR: dir.path } });
+  try {
+    // The default (a minute) is well past this wait: only the setting makes it in time.
+    await waitFor(() => subscribes.length >= 2, 20_000, "a second subscription");
+    assert.match(subscribes[1].lines.find((l) => /^last-event-id:/i.test(l)) ?? "", /: 1$/);
+  } finally {
+    await policy.stop();
+    relay.close();
+    await dir.remove();
+  }
+});

@@ -22,6 +22,7 @@ import { type ComponentHealth, readBody } from "../../http/mod.ts";
 import { redactToken } from "./redact.ts";
 import {
   DEFAULT_RELAY_FLUSH_TIMEOUT_MS,
+  DEFAULT_RELAY_IDLE_TIMEOUT_MS,
   DEFAULT_RELAY_REQUEST_TIMEOUT_MS,
 } from "./settings/mod.ts";
 
@@ -62,7 +63,10 @@ interface RelayClientOptions {
   backoffMaxMs?: number;
   /** Deadline of one publish request (default {@linkcode DEFAULT_RELAY_REQUEST_TIMEOUT_MS}). */
   requestTimeoutMs?: number;
-  /** A subscription that receives nothing (not even a heartbeat) this long reconnects (60 s). */
+  /**
+   * A subscription that receives nothing (not even a heartbeat) this long reconnects (default
+   * {@linkcode DEFAULT_RELAY_IDLE_TIMEOUT_MS}).
+   */
   idleTimeoutMs?: number;
   /**
    * How long {@linkcode RelayClient.close} waits for the buffered events to go out (default
@@ -161,7 +165,7 @@ export class RelayClient {
       backoffMinMs: opts.backoffMinMs ?? 100,
       backoffMaxMs: opts.backoffMaxMs ?? 5_000,
       requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_RELAY_REQUEST_TIMEOUT_MS,
-      idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
+      idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_RELAY_IDLE_TIMEOUT_MS,
       flushTimeoutMs: opts.flushTimeoutMs ?? DEFAULT_RELAY_FLUSH_TIMEOUT_MS,
       handlerAttempts: Math.max(1, Math.floor(opts.handlerAttempts ?? DEFAULT_HANDLER_ATTEMPTS)),
     };
