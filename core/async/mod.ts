@@ -20,7 +20,7 @@
  */
 export { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 export { deadline, type DeadlineOptions, isTimeout, settledWithin } from "./deadline.ts";
-export { sleep } from "./delay.ts";
+export { sleep, timeoutSignal } from "./delay.ts";
 export { onceUntilFailure } from "./once.ts";
 export {
   after,
