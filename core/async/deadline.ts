@@ -72,7 +72,9 @@ function timeoutError(ms: number): DOMException {
  */
 export async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), delayOf(ms)));
+  const expired = new Promise<false>((resolve) =>
+    timer = setTimeout(() => resolve(false), delayOf(ms))
+  );
   try {
     return await Promise.race([p.then(() => true, () => true), expired]);
   } finally {
