@@ -113,6 +113,16 @@ Value forms, the same everywhere:
 | LIST | \`a,b\` | comma-separated, a repeated flag, or a YAML sequence |
 | bool | \`true\`, \`false\`, \`1\`, \`0\`, \`yes\`, \`no\` | as a flag: \`--x\` / \`--no-x\` |
 
+A DURATION is at most \`24d\`: it is a wait, a deadline or an interval, and a timer waits at most
+2^31 - 1 ms (about 24.8 days), so a longer value is refused at start (exit 2, naming the setting
+and its bound) rather than run as a timer that fires after 1 ms. Set \`24d\` for a wait that
+should come about never. The ages and lifetimes that are compared with the clock or kept by
+another system, not waited for, go up to \`36500d\` (100 years): the relay's \`retention_age\` and
+\`duplicate_window\`, the sidecar's \`recorder_ttl\` and \`attestation_ttl\`, the dashboard's
+\`session_ttl\`, the sensor's \`sensor.dedup_window\`, and the compose-agent's \`replay_ttl\`,
+\`signature_max_skew\` and \`watchdog.cooldown\`. A setting with a tighter bound says so in its
+error.
+
 The file may use YAML anchors and aliases (\`&base\`, \`*base\`) and the merge key (\`<<: *base\`,
 or a list of aliases, earlier ones winning): a merged key counts as written in the mapping that
 merges it, a key written there beside the merge wins, and it is checked like one, its errors naming

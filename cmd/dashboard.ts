@@ -13,6 +13,7 @@ import {
   type Infer,
   int,
   list,
+  MAX_AGE_MS,
   str,
   url,
 } from "../core/config/mod.ts";
@@ -128,6 +129,7 @@ export const spec = defineConfig({
       help: "longest login session (never beyond the credential's expiry)",
       default: DEFAULT_SESSION_TTL_MS,
       min: 1_000,
+      max: MAX_AGE_MS, // compared with the clock, not waited for
     }),
     max_sessions: int({
       help: "live login sessions kept",

@@ -8,6 +8,7 @@
 import {
   fileRefGrants,
   flagErrorLine,
+  MAX_TIMER_MS,
   parseDuration,
   parseFlags,
   type PathGrant,
@@ -158,9 +159,12 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
     : /^\d+$/.test(v.timeout)
     ? Number(v.timeout)
     : parseDuration(v.timeout);
-  if (v.timeout !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs! > 0)) {
+  if (
+    v.timeout !== undefined &&
+    !(Number.isInteger(timeoutMs) && timeoutMs! > 0 && timeoutMs! <= MAX_TIMER_MS)
+  ) {
     throw new UsageError(
-      `--timeout: expected a duration such as 500ms or 2s, found ${v.timeout}`,
+      `--timeout: expected a duration such as 500ms or 2s (at most 24d), found ${v.timeout}`,
       USAGE,
     );
   }

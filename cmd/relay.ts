@@ -14,6 +14,7 @@ import {
   type Infer,
   int,
   list,
+  MAX_AGE_MS,
   section,
   str,
   textLength,
@@ -120,6 +121,7 @@ export const spec = defineConfig({
       help: "window in which the engine drops a publish retried with the same event id",
       default: DEFAULT_DUPLICATE_WINDOW_MS,
       min: 1_000,
+      max: MAX_AGE_MS, // JetStream keeps it, not a timer
     }),
     resume_wait: duration({
       help: "how long a resume from a position this replica has not read yet waits for it " +
@@ -142,6 +144,7 @@ export const spec = defineConfig({
     retention_age: duration({
       help: "events older than this are evicted (0 keeps them)",
       default: DEFAULT_MAX_AGE_MS,
+      max: MAX_AGE_MS, // compared with event times, not waited for
     }),
     max_topics: int({ help: "distinct topics accepted", default: DEFAULT_MAX_TOPICS, min: 1 }),
     max_topics_per_principal: int({

@@ -16,6 +16,7 @@ import {
   type Infer,
   int,
   list,
+  MAX_AGE_MS,
   num,
   oneOf,
   path,
@@ -155,7 +156,11 @@ export const composeAgentSpec = defineConfig({
       backoff_base: duration({ help: "first restart delay", default: 10_000 }),
       backoff_factor: num({ help: "restart delay multiplier", default: 1.5, min: 1, max: 10 }),
       max_attempts: int({ help: "restarts before giving up (then cool-down)", default: 5, min: 1 }),
-      cooldown: duration({ help: "wait after giving up before retrying", default: 600_000 }),
+      cooldown: duration({
+        help: "wait after giving up before retrying",
+        default: 600_000,
+        max: MAX_AGE_MS, // compared with the clock, not waited for
+      }),
       start_period: duration({
         help: "grace for unhealthy containers after start",
         default: 60_000,

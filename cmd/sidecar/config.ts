@@ -15,6 +15,7 @@ import {
   int,
   lateImport,
   list,
+  MAX_AGE_MS,
   oneOf,
   parentDir,
   path,
@@ -114,6 +115,7 @@ const fields = {
     help: "how long a shared trace is kept after its last record",
     default: DEFAULT_SHARED_TTL_MS,
     min: 1000,
+    max: MAX_AGE_MS, // a Redis TTL, not a timer
   }),
   recorder_trace_cap: int({
     help: "newest records kept per shared trace",
@@ -168,7 +170,12 @@ const fields = {
     min: 1,
     max: 10_000,
   }),
-  attestation_ttl: duration({ help: "attestation validity", default: 24 * 3_600_000, min: 60_000 }),
+  attestation_ttl: duration({
+    help: "attestation validity",
+    default: 24 * 3_600_000,
+    min: 60_000,
+    max: MAX_AGE_MS, // compared with the clock, not waited for
+  }),
   workers: workersField("the sidecar"),
 };
 

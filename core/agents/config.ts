@@ -19,6 +19,7 @@ import {
   type Infer,
   int,
   list,
+  MAX_AGE_MS,
   num,
   oneOf,
   path,
@@ -264,7 +265,11 @@ function sensorFields() {
         default: "/agents/v1/{agent_id}/triggers",
         pattern: /^\/[A-Za-z0-9._/{}-]*$/,
       }),
-      dedup_window: duration({ help: "same type+source within this is dropped", default: 300_000 }),
+      dedup_window: duration({
+        help: "same type+source within this is dropped",
+        default: 300_000,
+        max: MAX_AGE_MS, // compared with the clock, not waited for
+      }),
       dedup_max_entries: int({
         help: "dedup keys remembered",
         default: 10_000,

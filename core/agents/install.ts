@@ -19,7 +19,7 @@ import {
   type PluginTrustPolicy,
   trustPlugin,
 } from "./plugin_trust.ts";
-import { sleep } from "../async/mod.ts";
+import { delayOf, sleep } from "../async/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 
 /** Most files one plugin may contain. */
@@ -156,7 +156,7 @@ async function gitClone(
       child.kill("SIGKILL");
     } catch { /* already gone */ }
   };
-  const timer = setTimeout(kill, timeoutMs);
+  const timer = setTimeout(kill, delayOf(timeoutMs));
   const bound = 2 * maxBytes;
   const maxEntries = 4 * MAX_INSTALL_FILES;
   let over = false;

@@ -8,7 +8,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import { registerSecret } from "../log/mod.ts";
-import { backoffDelay, sleep, TokenBucket } from "../async/mod.ts";
+import { backoffDelay, sleep, timeoutSignal, TokenBucket } from "../async/mod.ts";
 import {
   type HeartbeatBody,
   type Instruction,
@@ -246,7 +246,7 @@ export class OrchestratorClient {
         // The orchestrator API has no redirects: one followed would take instructions from,
         // and send results (and a client certificate) to, wherever it points, over http too.
         redirect: "manual",
-        signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.#closed.signal]),
+        signal: AbortSignal.any([timeoutSignal(this.opts.timeoutMs), this.#closed.signal]),
         ...(this.#client ? { client: this.#client } : {}),
       });
     } catch (err) {

@@ -11,7 +11,7 @@
  * @module
  */
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import { backoffDelay, sleep } from "../async/mod.ts";
+import { backoffDelay, delayOf, sleep } from "../async/mod.ts";
 import { resolveSecretSetting } from "../auth/mod.ts";
 import { ConfigError, errorMessage } from "../errors/mod.ts";
 import {
@@ -139,7 +139,7 @@ export class QueuedTaskSource {
       return;
     }
     // Keep the task while it is recorded, queued and run.
-    const working = setInterval(() => m.working(), Math.max(500, this.s.ackWaitMs / 3));
+    const working = setInterval(() => m.working(), delayOf(Math.max(500, this.s.ackWaitMs / 3)));
     try {
       const out = await takeTask(this.sink, tasksTopic(this.s.group), this.policy, e);
       if (out.kind === "refused") this.#refused++;

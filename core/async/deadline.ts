@@ -1,4 +1,5 @@
 /** Bounded waits: a promise with a deadline, and a wait that gives up quietly. @module */
+import { delayOf } from "./wheel.ts";
 
 /** Options for {@linkcode deadline}. */
 export interface DeadlineOptions {
@@ -9,6 +10,7 @@ export interface DeadlineOptions {
 /**
  * `p`, or a rejection once `ms` milliseconds pass first. `p` itself is not cancelled: pass the
  * same signal to the work when it can stop.
+ * A longer `ms` than `MAX_DELAY_MS` (about 24.8 days) waits that long, not 1 ms.
  *
  * @throws {DOMException & { name: "TimeoutError" }} when `ms` passes before `p` settles
  * @throws {AbortSignal["reason"]} when `opts.signal` aborts first
@@ -27,7 +29,7 @@ export async function deadline<T>(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeoutError(ms)), ms);
+    timer = setTimeout(() => reject(timeoutError(ms)), delayOf(ms));
     if (signal) {
       onAbort = () => reject(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
@@ -60,6 +62,7 @@ function timeoutError(ms: number): DOMException {
 /**
  * Waits for `p` to settle (fulfil or reject) for at most `ms`; never throws. For shutdowns
  * that wait a bounded time for a queue or a drain, then go on regardless.
+ * A longer `ms` than `MAX_DELAY_MS` waits that long.
  *
  * @returns true when `p` settled in time, false when time ran out first
  * @example
@@ -69,7 +72,9 @@ function timeoutError(ms: number): DOMException {
  */
 export async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  const expired = new Promise<false>((resolve) =>
+    timer = setTimeout(() => resolve(false), delayOf(ms))
+  );
   try {
     return await Promise.race([p.then(() => true, () => true), expired]);
   } finally {

@@ -34,3 +34,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", done, { once: true });
   });
 }
+
+/**
+ * `AbortSignal.timeout(ms)` with the delay clamped as timers here clamp it: at most
+ * `MAX_DELAY_MS` (about 24.8 days), which then waits that long (the global one aborts a longer
+ * or infinite delay after 1 ms); 0 for a negative or NaN one.
+ * @example
+ * ```ts
+ * await fetch(url, { signal: timeoutSignal(config.timeout) });
+ * ```
+ */
+export function timeoutSignal(ms: number): AbortSignal {
+  return AbortSignal.timeout(Math.ceil(delayOf(ms)));
+}

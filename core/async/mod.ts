@@ -1,9 +1,9 @@
 /**
  * Time, shared by every module that waits: an abortable sleep, timers that leave the Node layer
- * unloaded (`after`, `every`), the jittered exponential backoff
- * of every retry loop, a deadline on a promise, a bounded wait for shutdowns, and the token
- * bucket every rate limit uses; and `onceUntilFailure`, for what is opened or loaded with its first
- * use.
+ * unloaded (`after`, `every`), the jittered exponential backoff of every retry loop, a deadline on
+ * a promise, a bounded wait for shutdowns, a timeout signal (each delay at most `MAX_DELAY_MS`,
+ * about 24.8 days, where a web timer would fire after 1 ms), and the token bucket every rate
+ * limit uses; and `onceUntilFailure`, for what is opened or loaded with its first use.
  *
  * @example
  * ```ts
@@ -20,7 +20,7 @@
  */
 export { backoffDelay, type BackoffPolicy } from "./backoff.ts";
 export { deadline, type DeadlineOptions, isTimeout, settledWithin } from "./deadline.ts";
-export { sleep } from "./delay.ts";
+export { sleep, timeoutSignal } from "./delay.ts";
 export { onceUntilFailure } from "./once.ts";
 export {
   after,

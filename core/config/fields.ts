@@ -326,27 +326,47 @@ export function oneOf<
 }
 
 /**
+ * The longest duration a setting takes by default: 24 days. Such a setting arms a timer (a wait,
+ * a deadline, an interval), and a timer waits at most 2^31 - 1 ms (about 24.8 days): a longer one
+ * fires after 1 ms instead, so `30d` meant as "rarely" would run every millisecond.
+ */
+export const MAX_TIMER_MS = 24 * 86_400_000;
+
+/**
+ * The longest age, lifetime or window that is compared with timestamps or handed to another
+ * system (a retention age, a Redis TTL, a session's lifetime), not waited for: 100 years, as a
+ * credential's longest `--ttl`.
+ */
+export const MAX_AGE_MS = 876_000 * 3_600_000;
+
+/** A bound for the error text: whole days as `24d`, else as {@linkcode formatDuration}. */
+function formatBound(ms: number): string {
+  return ms > 86_400_000 && ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : formatDuration(ms);
+}
+
+/**
  * A duration, written `500ms`, `30s`, `5m` or `1h`; the value is in milliseconds. With `min` and
- * `offOrMin`, `0` (off) is allowed besides `min` and above.
+ * `offOrMin`, `0` (off) is allowed besides `min` and above. `max` defaults to
+ * {@linkcode MAX_TIMER_MS}: a setting that is not waited for (an age compared with timestamps, a
+ * TTL another system keeps) says so with a larger one, {@linkcode MAX_AGE_MS}.
  */
 export function duration<
   O extends FieldOptions<number> & { min?: number; max?: number; offOrMin?: boolean },
 >(
   opts: O,
 ): Field<number, HasDefault<O>> {
+  const max = opts.max ?? MAX_TIMER_MS;
   const s = check((v): v is number =>
-    isNum(v, true, opts.min ?? 0, opts.max) || (opts.offOrMin === true && v === 0)
+    isNum(v, true, opts.min ?? 0, max) || (opts.offOrMin === true && v === 0)
   );
-  const range = opts.min || opts.max !== undefined
-    ? ` (${opts.min ? `at least ${formatDuration(opts.min)}` : ""}${
-      opts.min && opts.max !== undefined ? ", " : ""
-    }${opts.max !== undefined ? `at most ${formatDuration(opts.max)}` : ""})`
-    : "";
+  const range = ` (${opts.min ? `at least ${formatDuration(opts.min)}, ` : ""}at most ${
+    formatBound(max)
+  })`;
   return make(
     opts,
     s,
     // "0" turns a setting off only where the range allows it.
-    durationForms(opts.min, opts.max) + (opts.min && !opts.offOrMin ? "" : " (0 for none)") + range,
+    durationForms(opts.min, max) + (opts.min && !opts.offOrMin ? "" : " (0 for none)") + range,
     "DURATION",
     (raw) => typeof raw === "string" ? parseDuration(raw) ?? raw : raw,
     { show: formatDuration },

@@ -104,6 +104,8 @@ export {
   type Infer,
   int,
   list,
+  MAX_AGE_MS,
+  MAX_TIMER_MS,
   num,
   oneOf,
   path,

@@ -8,7 +8,7 @@
  * through `onEvent` (the agent publishes it to the relay topic `status.watchdog`).
  * @module
  */
-import { backoffDelay } from "../async/mod.ts";
+import { backoffDelay, delayOf } from "../async/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { ContainerInspect, DockerEngine } from "./engine.ts";
 import { DockerError } from "./engine.ts";
@@ -134,7 +134,7 @@ export class Watchdog {
       }
       this.opts.onPass?.();
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
+        const timer = setTimeout(resolve, delayOf(this.opts.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS));
         this.#wake = () => {
           clearTimeout(timer);
           resolve();
@@ -244,7 +244,7 @@ export class Watchdog {
       delay_ms: delay,
       health: info.State.Health?.Status ?? null,
     });
-    t.timer = setTimeout(() => void this.#restart(name, t, reason), delay);
+    t.timer = setTimeout(() => void this.#restart(name, t, reason), delayOf(delay));
   }
 
   async #restart(name: string, t: Tracked, reason: WatchdogReason): Promise<void> {

@@ -21,6 +21,7 @@ import {
   formatDuration,
   int,
   list,
+  MAX_AGE_MS,
   oneOf,
   section,
   type SourceMap,
@@ -149,6 +150,7 @@ export function signedApiFields() {
       help: "replay window: request ids are remembered this long",
       default: 600_000,
       min: 1000,
+      max: MAX_AGE_MS, // compared with the clock, not waited for
     }),
     replay_max_entries: int({
       help: "bound on remembered request ids",
@@ -159,6 +161,7 @@ export function signedApiFields() {
       help: "allowed clock skew of X-Timestamp",
       default: 300_000,
       min: 1000,
+      max: MAX_AGE_MS, // compared with the clock, not waited for
     }),
   };
 }

@@ -6,7 +6,7 @@
  * dashboard that does not hold it open); reports are retried a bounded number of times.
  * @module
  */
-import { backoffDelay, type BackoffPolicy, sleep } from "../async/mod.ts";
+import { backoffDelay, type BackoffPolicy, sleep, timeoutSignal } from "../async/mod.ts";
 import type { SignerIdentity } from "../auth/mod.ts";
 import { loadAuth } from "./auth.ts";
 import {
@@ -161,7 +161,7 @@ export class DashboardLink {
     if (this.#closed.signal.aborted) onClose();
     const signal = AbortSignal.any([
       unanswered.signal,
-      AbortSignal.timeout((o.pollTimeoutSecs + 15) * 1000),
+      timeoutSignal((o.pollTimeoutSecs + 15) * 1000),
     ]);
     const { signedFetch } = await loadAuth();
     let res: Response;

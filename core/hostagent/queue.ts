@@ -4,6 +4,7 @@
  * `report`. Both the queue and the report history are bounded.
  * @module
  */
+import { delayOf } from "../async/mod.ts";
 import type { AgentCommand } from "../docker/mod.ts";
 import type { CommandReport } from "../docker/executor/mod.ts";
 
@@ -47,7 +48,7 @@ export class CommandQueue {
         drop();
         done(undefined);
       };
-      const timer = setTimeout(onAbort, timeoutMs);
+      const timer = setTimeout(onAbort, delayOf(timeoutMs));
       signal?.addEventListener("abort", onAbort);
       this.#waiters.push(done);
     });

@@ -4,6 +4,7 @@
  * control-plane counters `/health` reports.
  * @module
  */
+import { timeoutSignal } from "../async/mod.ts";
 import type { SignerIdentity } from "../auth/mod.ts";
 import { loadAuth } from "./auth.ts";
 import {
@@ -74,7 +75,7 @@ export class CommandRouter {
       const { signedFetch } = await loadAuth();
       const res = await signedFetch(url, t.identity, {
         json: { command_id: cmd.command_id, type: cmd.type, parameters: cmd.parameters },
-        signal: AbortSignal.timeout(t.timeoutMs),
+        signal: timeoutSignal(t.timeoutMs),
       });
       const body = parseAnswer(await readBody(res, { limit: MAX_FORWARDED_RESULT_BYTES }));
       if (res.ok && body.command_id === cmd.command_id && body.status) {

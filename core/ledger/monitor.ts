@@ -4,6 +4,7 @@
  * remembering what it saw in a small JSON state file.
  * @module
  */
+import { timeoutSignal } from "../async/mod.ts";
 import { ensureParentDir } from "../config/mod.ts";
 import { bytesEqual, parseHash } from "./proof/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
@@ -84,7 +85,7 @@ const MAX_ANSWER_BYTES = 1024 * 1024;
 async function getJson(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
   const res = await fetch(url, {
     headers: { accept: "application/json" },
-    signal: AbortSignal.timeout(timeoutMs),
+    signal: timeoutSignal(timeoutMs),
   });
   const text = new TextDecoder().decode(await readBody(res, { limit: MAX_ANSWER_BYTES }));
   if (!res.ok) throw new Error(`${redactUrl(url)} answered ${res.status}: ${text.slice(0, 200)}`);

@@ -4,6 +4,7 @@
  * agent) so the dashboard shows allow, deny, block (403) and warn (449) within seconds.
  * @module
  */
+import { delayOf } from "../async/mod.ts";
 import type { Service } from "../http/mod.ts";
 import { createServer } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -152,7 +153,7 @@ export function runDemoTraffic(
       busy = false;
     }
   };
-  const timer = setInterval(tick, intervalMs);
+  const timer = setInterval(tick, delayOf(intervalMs));
   queueMicrotask(tick);
   return { stop: () => clearInterval(timer) };
 }

@@ -4,7 +4,7 @@
  * watchdog, too much printing, garbage on the wire) into a typed {@linkcode PluginResult}.
  * @module
  */
-import { settledWithin } from "../async/mod.ts";
+import { delayOf, settledWithin } from "../async/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { failure, type PluginErrorType, type PluginResult } from "./errors.ts";
 import type { HostCommand } from "./grants.ts";
@@ -120,7 +120,7 @@ export class PluginHost {
         failure("timeout", `plugin did not start within ${this.spec.startTimeoutMs} ms`),
       );
       this.kill();
-    }, this.spec.startTimeoutMs);
+    }, delayOf(this.spec.startTimeoutMs));
     this.#ready = (r) => {
       clearTimeout(timer);
       this.#ready = undefined;
@@ -144,7 +144,7 @@ export class PluginHost {
         failure("timeout", `plugin exceeded its timeout of ${timeoutMs} ms; host killed`),
       );
       this.kill();
-    }, timeoutMs);
+    }, delayOf(timeoutMs));
     this.#pending = { id, started: performance.now(), timer, resolve };
     const frame: CallFrame = { t: "call", id, method, arg };
     this.#send(frame);

@@ -14,6 +14,7 @@
  * the store takes it.
  * @module
  */
+import { delayOf } from "../async/mod.ts";
 import type { CompatMode } from "../compat/mod.ts";
 import { errorReason, isValidationError } from "../errors/mod.ts";
 import { canonicalize, CanonicalJsonError } from "../encoding/mod.ts";
@@ -134,7 +135,7 @@ export class DecisionBridge {
       this.redeliver().catch((err) =>
         this.o.log.warn("re-delivery round failed; next round later", { err: String(err) })
       );
-    }, this.o.redeliverMs);
+    }, delayOf(this.o.redeliverMs));
   }
 
   #subscribe(): void {
@@ -189,7 +190,7 @@ export class DecisionBridge {
       } catch (again) {
         this.#hold(e, again);
       }
-    }, this.o.redeliverMs);
+    }, delayOf(this.o.redeliverMs));
   }
 
   /** Keeps `work` until it settles, for {@linkcode close} to wait for; returns it as it is. */

@@ -8,6 +8,7 @@
  * and is reported (status and logs) until a good one replaces it.
  * @module
  */
+import { delayOf } from "../async/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
   type BundleFileCache,
@@ -139,7 +140,7 @@ export class PolicyReloader {
       } finally {
         this.#busy = false;
       }
-    }, intervalMs);
+    }, delayOf(intervalMs));
   }
 
   /** Stops polling. */

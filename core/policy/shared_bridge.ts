@@ -12,7 +12,7 @@
  */
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { backoffDelay, sleep } from "../async/mod.ts";
+import { backoffDelay, delayOf, sleep } from "../async/mod.ts";
 import { sha256Hex } from "../crypto/mod.ts";
 import { errorMessage, errorReason } from "../errors/mod.ts";
 import type { ComponentHealth } from "../http/mod.ts";
@@ -154,7 +154,7 @@ export class SharedDecisionBridge {
       m.term();
       return;
     }
-    const working = setInterval(() => m.working(), Math.max(500, this.o.ackWaitMs / 3));
+    const working = setInterval(() => m.working(), delayOf(Math.max(500, this.o.ackWaitMs / 3)));
     try {
       const payload: unknown = e.payload ?? {};
       const txId = txIdOf(payload, e.event_id);

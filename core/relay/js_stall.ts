@@ -6,6 +6,7 @@
  * has it made again.
  * @module
  */
+import { delayOf } from "../async/mod.ts";
 
 /** Options for {@linkcode TailStallGuard}. */
 export interface TailStallOptions {
@@ -25,7 +26,7 @@ export class TailStallGuard {
   readonly #timer: ReturnType<typeof setInterval>;
 
   constructor(private readonly o: TailStallOptions) {
-    this.#timer = setInterval(() => void this.#check(), o.intervalMs);
+    this.#timer = setInterval(() => void this.#check(), delayOf(o.intervalMs));
   }
 
   /** Counts one message the tail applied. */

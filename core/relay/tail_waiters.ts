@@ -4,6 +4,7 @@
  * (a JetStream replica, a worker isolate).
  * @module
  */
+import { delayOf } from "../async/mod.ts";
 
 /** A resume waiting for the tail. */
 interface Waiter {
@@ -33,7 +34,7 @@ export class TailWaiters {
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((x) => x !== w);
         resolve(false);
-      }, timeoutMs);
+      }, delayOf(timeoutMs));
       this.#waiters.push(w);
     });
   }

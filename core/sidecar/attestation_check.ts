@@ -6,6 +6,7 @@
  * manifest actually served.
  * @module
  */
+import { timeoutSignal } from "../async/mod.ts";
 import { sha256Hex, verify } from "../crypto/mod.ts";
 import { decodeBase64 } from "../encoding/mod.ts";
 import { CheckFailedError, errorMessage } from "../errors/mod.ts";
@@ -45,7 +46,7 @@ async function getJson(url: string, timeoutMs: number): Promise<Fetched> {
   let res: Response;
   let text: string;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, { signal: timeoutSignal(timeoutMs) });
     text = new TextDecoder().decode(await readBody(res, { limit: MAX_ATTESTATION_BYTES }));
   } catch (err) {
     const why = errorMessage(err);

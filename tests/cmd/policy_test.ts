@@ -356,3 +356,32 @@ Deno.test("both launchers start the policy with its line's malloc setting unless
     await dir.remove();
   }
 });
+
+Deno.test("a redelivery interval or relay deadline longer than a timer can wait is exit 2 naming it", async () => {
+  // 30 days is past the 2^31 - 1 ms a timer waits: it would fire every millisecond (a busy
+  // redelivery loop) or fail every publish after 1 ms.
+  const dir = await tempDir("iatp-policy-timer ");
+  try {
+    const args = ["policy", "--port", "0", "--relay-url", "http://127.0.0.1:19999"];
+    const r = await runIatp([...args, "--redeliver-interval", "30d"], {
+      env: { IATP_DATA_DIR: dir.path },
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /redeliver_interval \(flag --redeliver-interval\): expected .*at most 24d\), found string "30d"/,
+    );
+    const env = await runIatp(args, {
+      env: { IATP_DATA_DIR: dir.path, IATP_POLICY_RELAY_TIMEOUT: "30d" },
+      timeoutMs: 30_000,
+    });
+    assert.equal(env.code, 2, env.stderr);
+    assert.match(
+      env.stderr,
+      /relay_timeout \(env IATP_POLICY_RELAY_TIMEOUT\): expected .*at most 24d/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});

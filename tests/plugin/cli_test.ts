@@ -93,7 +93,7 @@ Deno.test("run: one sandboxed call printed as JSON; config errors exit 2 naming 
 });
 
 Deno.test("run: a --timeout that is not a duration is a usage error, whatever the plugin's kind", async () => {
-  for (const timeout of ["abc", "-1s", "0"]) {
+  for (const timeout of ["abc", "-1s", "0", "30d"]) {
     const r = await runIatp(["plugin", "run", "plugins/http-check", `--timeout=${timeout}`]);
     assert.equal(r.code, 2, `${timeout}: ${r.stderr}`);
     assert.match(r.stderr, /--timeout: expected a duration such as 500ms or 2s/);

@@ -5,6 +5,7 @@
  * after a 401/403. Tokens are only ever read from Vault, never written.
  * @module
  */
+import { delayOf, timeoutSignal } from "../../async/mod.ts";
 import { ConfigError, type ConfigSource } from "../../errors/mod.ts";
 import { readBody } from "../../http/mod.ts";
 import { registerSecret } from "../../log/mod.ts";
@@ -147,7 +148,7 @@ export class VaultTokenSource implements TokenSource {
   async start(): Promise<void> {
     await this.#read("startup");
     const every = this.opts.refreshMs ?? DEFAULT_VAULT_REFRESH_MS;
-    this.#timer = setInterval(() => void this.#read("interval"), every);
+    this.#timer = setInterval(() => void this.#read("interval"), delayOf(every));
   }
 
   current(): string {
@@ -181,7 +182,7 @@ export class VaultTokenSource implements TokenSource {
     try {
       const res = await (this.opts.fetch ?? fetch)(this.url, {
         headers: { "X-Vault-Token": this.opts.vaultToken },
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? DEFAULT_VAULT_TIMEOUT_MS),
+        signal: timeoutSignal(this.opts.timeoutMs ?? DEFAULT_VAULT_TIMEOUT_MS),
       });
       this.#lastOk = false;
       if (!res.ok) {

@@ -2,6 +2,7 @@
  * Runs a child process with a deadline and bounded output capture (compose can print a lot).
  * @module
  */
+import { delayOf } from "../../async/mod.ts";
 import { errorMessage } from "../../errors/mod.ts";
 
 /** Default bound on captured stdout/stderr per stream. */
@@ -78,7 +79,7 @@ export async function runProcess(
         child.kill("SIGKILL");
       } catch { /* exited */ }
     }, 5000);
-  }, opts.timeoutMs);
+  }, delayOf(opts.timeoutMs));
   const [stdout, stderr, status] = await Promise.all([
     capture(child.stdout, max),
     capture(child.stderr, max),

@@ -4,7 +4,7 @@
  * response shape.
  * @module
  */
-import { after } from "../../async/mod.ts";
+import { after, timeoutSignal } from "../../async/mod.ts";
 import { abortedError } from "./connection.ts";
 import { HttpClientError } from "./error.ts";
 import {
@@ -91,7 +91,7 @@ export function createOriginClient(origin: string, opts: OriginPoolOptions = {})
       const head = req.deadline === "head" ? new AbortController() : undefined;
       const timer = head &&
         after(req.timeoutMs, () => head.abort(new DOMException("timed out", "TimeoutError")));
-      const deadline = head?.signal ?? AbortSignal.timeout(req.timeoutMs);
+      const deadline = head?.signal ?? timeoutSignal(req.timeoutMs);
       const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
       try {
         res = await fetch(new URL(req.target, url), {

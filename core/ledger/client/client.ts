@@ -4,7 +4,7 @@
  * request carries an Idempotency-Key, so a retry after a lost response never appends twice.
  * @module
  */
-import { backoffDelay, sleep } from "../../async/mod.ts";
+import { backoffDelay, sleep, timeoutSignal } from "../../async/mod.ts";
 import { isoTimestamp, type Logger, silentLogger } from "../../log/mod.ts";
 import { errorMessage, errorReason } from "../../errors/mod.ts";
 import { readBody } from "../../http/mod.ts";
@@ -227,7 +227,7 @@ export class AuditClient {
         method: "POST",
         headers: { ...this.#headers, "idempotency-key": key },
         body: JSON.stringify(entry),
-        signal: AbortSignal.any([AbortSignal.timeout(this.#timeoutMs), this.#stop.signal]),
+        signal: AbortSignal.any([timeoutSignal(this.#timeoutMs), this.#stop.signal]),
       });
     } catch (err) {
       throw new AuditClientError(`audit unreachable: ${errorMessage(err)}`, 0, { cause: err });

@@ -4,6 +4,7 @@
  * its process group) on timeout or close.
  * @module
  */
+import { delayOf } from "../../async/mod.ts";
 
 /** Bytes of stderr kept for diagnostics and the call's logs. */
 export const STDERR_TAIL_BYTES = 8 * 1024;
@@ -94,7 +95,7 @@ export class SandboxedProcess {
         if (i >= 0) this.#waiters.splice(i, 1);
         resolve(l);
       };
-      const timer = setTimeout(() => done(undefined), timeoutMs);
+      const timer = setTimeout(() => done(undefined), delayOf(timeoutMs));
       this.#waiters.push(done);
     });
   }
@@ -114,7 +115,7 @@ export class SandboxedProcess {
   /** Sends EOF, waits `graceMs` for an exit, then kills. */
   async stop(graceMs = STOP_GRACE_MS): Promise<Deno.CommandStatus> {
     await this.endInput();
-    const timer = setTimeout(() => this.kill(), graceMs);
+    const timer = setTimeout(() => this.kill(), delayOf(graceMs));
     const s = await this.exited;
     clearTimeout(timer);
     return s;

@@ -8,7 +8,7 @@
  * @module
  */
 import { join } from "node:path";
-import { settledWithin } from "../../async/mod.ts";
+import { delayOf, settledWithin } from "../../async/mod.ts";
 import { type Logger, scrubString, silentLogger } from "../../log/mod.ts";
 import { secretValues, validatePluginConfig } from "../config.ts";
 import { failure, type PluginResult } from "../errors.ts";
@@ -391,7 +391,7 @@ export class ExternalRunner {
     );
     await p.endInput();
     let timedOut = false;
-    const timer = setTimeout(() => (timedOut = true, p.kill()), timeoutMs);
+    const timer = setTimeout(() => (timedOut = true, p.kill()), delayOf(timeoutMs));
     const status = await p.exited;
     clearTimeout(timer);
     await settledWithin(p.done, 500);

@@ -16,7 +16,7 @@
 import { errorMessage } from "../../errors/mod.ts";
 import { LogEvery, type Logger } from "../../log/mod.ts";
 import { subscribeLoop, type SubscribeOptions, type Subscription } from "./subscribe.ts";
-import { backoffDelay, type BackoffPolicy, settledWithin, sleep } from "../../async/mod.ts";
+import { backoffDelay, type BackoffPolicy, delayOf, settledWithin, sleep } from "../../async/mod.ts";
 import { isTopicName } from "../../topic/mod.ts";
 import { type ComponentHealth, readBody } from "../../http/mod.ts";
 import { redactToken } from "./redact.ts";
@@ -248,7 +248,7 @@ export class RelayClient {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), this.#opts.requestTimeoutMs);
+    const timer = setTimeout(() => ac.abort(), delayOf(this.#opts.requestTimeoutMs));
     let res: Response;
     let text: string;
     try {

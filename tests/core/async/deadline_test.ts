@@ -1,6 +1,12 @@
 /** Tests for deadlines and bounded waits. @module */
 import assert from "node:assert/strict";
-import { deadline, isTimeout, settledWithin } from "../../../core/async/mod.ts";
+import {
+  deadline,
+  isTimeout,
+  settledWithin,
+  sleep,
+  timeoutSignal,
+} from "../../../core/async/mod.ts";
 
 const never = () => new Promise<never>(() => {});
 
@@ -35,4 +41,18 @@ Deno.test("settledWithin: true when settled (even rejected) in time, false other
   assert.equal(await settledWithin(Promise.resolve(), 3_600_000), true);
   assert.equal(await settledWithin(Promise.reject(new Error("x")), 3_600_000), true);
   assert.equal(await settledWithin(never(), 1), false);
+});
+
+Deno.test("a wait longer than a timer takes waits its longest, not 1 ms", async () => {
+  // The global timers run a delay past 2^31 - 1 ms (about 24.8 days) after 1 ms.
+  const month = 30 * 86_400_000;
+  const slow = deadline(never(), month);
+  slow.catch(() => {});
+  const first = await Promise.race([slow.then(() => "deadline", () => "deadline"), sleep(50)]);
+  assert.equal(first, undefined, "the deadline did not expire first");
+  const settled = settledWithin(never(), month);
+  assert.equal(await Promise.race([settled, sleep(50).then(() => "slept")]), "slept");
+  const signal = timeoutSignal(month);
+  await sleep(50);
+  assert.equal(signal.aborted, false);
 });

@@ -8,6 +8,8 @@ import {
   host,
   int,
   list,
+  MAX_AGE_MS,
+  MAX_TIMER_MS,
   oneOf,
   port,
   section,
@@ -309,6 +311,38 @@ Deno.test("a bounded duration's error gives only examples the setting accepts", 
     loaded(await spec.parse(["--timeout", "soon"], { env: envOf({}) }))
   );
   assert.match(open.expected, /such as 500ms, 30s, 5m, 1h or 7d/);
+});
+
+Deno.test("a duration is at most what a timer can wait unless it declares a longer bound", async () => {
+  const timers = defineConfig({
+    command: "demo",
+    summary: "a demo service",
+    fields: {
+      every: duration({ help: "period", default: 5_000, min: 10 }),
+      age: duration({ help: "retention age", default: 86_400_000, max: MAX_AGE_MS }),
+    },
+  });
+  // 30 days is more than a timer waits (2^31 - 1 ms): it would fire after 1 ms.
+  for (const argv of [["--every", "30d"], ["--every", "25d"], ["--every", "2147483648ms"]]) {
+    const err = await configError(async () => loaded(await timers.parse(argv, { env: envOf({}) })));
+    assert.equal(err.key, "every", argv.join(" "));
+    assert.match(err.expected, /at least 10ms, at most 24d\)$/);
+    assert.match(formatConfigError("demo", err), /every \(flag --every\): expected .*at most 24d/);
+  }
+  const fromEnv = await configError(async () =>
+    loaded(await timers.parse([], { env: envOf({ IATP_DEMO_EVERY: "30d" }) }))
+  );
+  assert.equal(fromEnv.key, "every");
+  assert.ok(MAX_TIMER_MS <= 2 ** 31 - 1);
+  const longest = loaded(await timers.parse(["--every", "24d"], { env: envOf({}) }));
+  assert.equal(longest.config.every, MAX_TIMER_MS);
+  // An age compared with timestamps may be longer, up to its own bound.
+  const aged = loaded(await timers.parse(["--age", "3650d"], { env: envOf({}) }));
+  assert.equal(aged.config.age, 3650 * 86_400_000);
+  const tooOld = await configError(async () =>
+    loaded(await timers.parse(["--age", "99999999d"], { env: envOf({}) }))
+  );
+  assert.match(tooOld.expected, /at most 36500d\)$/);
 });
 
 Deno.test("a value starting with a dash is a usage error on one line that says how to give it", async () => {
