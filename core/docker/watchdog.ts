@@ -134,7 +134,10 @@ export class Watchdog {
       }
       this.opts.onPass?.();
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delayOf(this.opts.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS));
+        const timer = setTimeout(
+          resolve,
+          delayOf(this.opts.checkIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS),
+        );
         this.#wake = () => {
           clearTimeout(timer);
           resolve();

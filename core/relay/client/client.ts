@@ -16,7 +16,13 @@
 import { errorMessage } from "../../errors/mod.ts";
 import { LogEvery, type Logger } from "../../log/mod.ts";
 import { subscribeLoop, type SubscribeOptions, type Subscription } from "./subscribe.ts";
-import { backoffDelay, type BackoffPolicy, delayOf, settledWithin, sleep } from "../../async/mod.ts";
+import {
+  backoffDelay,
+  type BackoffPolicy,
+  delayOf,
+  settledWithin,
+  sleep,
+} from "../../async/mod.ts";
 import { isTopicName } from "../../topic/mod.ts";
 import { type ComponentHealth, readBody } from "../../http/mod.ts";
 import { redactToken } from "./redact.ts";
