@@ -17,10 +17,16 @@ export interface RawRoute {
   /** The route pattern used as the metrics label (e.g. the Hono pattern it stands for). */
   route: string;
   /**
-   * Serves the request; `requestId` is what `X-Request-Id` will carry. A thrown error becomes
-   * the JSON envelope (its status for an HttpError, else 500).
+   * Serves the request; `requestId` is what `X-Request-Id` will carry, and `madeId` is true when
+   * it is a random UUID made for this request (the client sent no id it could keep): a route
+   * that needs a fresh UUID of its own for the request may take that one instead of making
+   * another. A thrown error becomes the JSON envelope (its status for an HttpError, else 500).
    */
-  serve(req: RawRequest, requestId: string): RawResponse | Promise<RawResponse>;
+  serve(
+    req: RawRequest,
+    requestId: string,
+    madeId?: boolean,
+  ): RawResponse | Promise<RawResponse>;
   /**
    * The route reads the body's bytes (`bodyNow`, `body`) only until its answer resolves and
    * copies whatever it keeps longer: they may sit in a buffer the connection reuses afterwards
@@ -118,12 +124,14 @@ export function rawHandler(route: RawRoute, deps: RawDeps): RawHandler {
     // X-Request-Id is a safe id or a UUID.
     checksHeaders: true,
     serve(req) {
-      const requestId = requestIdOf(req.header("x-request-id"));
+      const incoming = req.header("x-request-id");
+      const requestId = requestIdOf(incoming);
       const s: Serving = { route, deps, req, requestId, start: performance.now() };
       deps.metrics.inFlight.inc();
       let answer: RawResponse | Promise<RawResponse>;
       try {
-        answer = route.serve(req, requestId);
+        // requestIdOf keeps the client's id or makes a UUID: any other id is one made now.
+        answer = route.serve(req, requestId, requestId !== incoming);
       } catch (err) {
         deps.metrics.inFlight.dec();
         return failed(s, err);

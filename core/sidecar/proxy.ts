@@ -91,13 +91,16 @@ interface Exchange {
   recorded: number | undefined;
 }
 
-/** The client's trace id when it is safe to keep (and to store and echo), else a new one. */
-function traceIdOf(incoming: string | null): string {
-  if (!isValidTraceId(incoming)) return randomUuid();
+/**
+ * The client's trace id when it is safe to keep (and to store and echo), else a new one: `made`
+ * when the request has a random UUID made for it already (its request id), else another.
+ */
+function traceIdOf(incoming: string | null, made: string | undefined): string {
+  if (!isValidTraceId(incoming)) return made ?? randomUuid();
   // A trace id becomes a storage key and is echoed back: one carrying a card or an SSN is
   // replaced rather than kept.
   if (incoming.length >= MIN_PII_CHARS && scanPii(incoming).spans.length > 0) {
-    return randomUuid();
+    return made ?? randomUuid();
   }
   return incoming;
 }
@@ -254,10 +257,12 @@ function judge(
 
 /**
  * The proxy, independent of the router: `serve` answers one `POST /proxy[/<path>]` (at once
- * when it ends before the agent is asked).
+ * when it ends before the agent is asked). `requestId` and `madeId` as the raw route has them
+ * (`RawRoute.serve`): a request id made for this request is also its trace id when the client
+ * sent none it could keep (one UUID per request, not two).
  */
 export interface Proxy {
-  serve(req: RawRequest): RawResponse | Promise<RawResponse>;
+  serve(req: RawRequest, requestId?: string, madeId?: boolean): RawResponse | Promise<RawResponse>;
 }
 
 /** Builds the proxy. */
@@ -280,8 +285,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
     return t;
   };
   return {
-    serve(req) {
-      const traceId = traceIdOf(req.header("x-agent-trace-id"));
+    serve(req, requestId, madeId) {
+      const made = madeId === true ? requestId : undefined;
+      const traceId = traceIdOf(req.header("x-agent-trace-id"), made);
       const headers: HeaderPairs = [
         ["X-Agent-Trace-ID", traceId],
         ["X-Agent-Trust-Score", scoreHeader],
