@@ -40,7 +40,13 @@ export {
   edgeOptions,
 } from "./limits.ts";
 export type { ConnectionMetrics, HttpMetrics, RouteMetrics } from "./metrics.ts";
-export { rawRequestOf, type RawRoute, responseOf, targetPathOf } from "./raw_route.ts";
+export {
+  rawRequestOf,
+  type RawRoute,
+  type RawSettle,
+  responseOf,
+  targetPathOf,
+} from "./raw_route.ts";
 export { queryOf } from "./query.ts";
 export { errorBody, errorEnvelope, errorResponse, jsonResponse } from "./middleware/envelope.ts";
 export type { ExactJsonOptions } from "./exact_json.ts";

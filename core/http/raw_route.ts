@@ -17,10 +17,19 @@ export interface RawRoute {
   /** The route pattern used as the metrics label (e.g. the Hono pattern it stands for). */
   route: string;
   /**
-   * Serves the request; `requestId` is what `X-Request-Id` will carry. A thrown error becomes
-   * the JSON envelope (its status for an HttpError, else 500).
+   * Serves the request; `requestId` is what `X-Request-Id` will carry, and `madeId` is true when
+   * it is a random UUID made for this request (the client sent no id it could keep): a route
+   * that needs a fresh UUID of its own for the request may take that one instead of making
+   * another. A thrown error becomes the JSON envelope (its status for an HttpError, else 500).
+   * `settle`, when given, lets a route that answers later complete its answer itself (see
+   * {@linkcode RawSettle}).
    */
-  serve(req: RawRequest, requestId: string): RawResponse | Promise<RawResponse>;
+  serve(
+    req: RawRequest,
+    requestId: string,
+    madeId?: boolean,
+    settle?: RawSettle,
+  ): RawResponse | Promise<RawResponse>;
   /**
    * The route reads the body's bytes (`bodyNow`, `body`) only until its answer resolves and
    * copies whatever it keeps longer: they may sit in a buffer the connection reuses afterwards
@@ -63,14 +72,47 @@ interface RawDeps {
   log: Logger;
 }
 
+/**
+ * How a route that answers later may complete its answer in the reaction that makes it, instead
+ * of the wrapper adding a reaction of its own to the promise the route returns (one promise job
+ * fewer per request). A route that calls {@linkcode RawSettle.takeOver} while `serve` runs, and
+ * returns a promise, must have that promise resolve to what `done` or `failed` made (one of
+ * them, once) and never reject.
+ */
+export interface RawSettle {
+  /** The route settles the promise it is about to return (call it before returning it). */
+  takeOver(): void;
+  /** The route's answer, completed: request id and metrics (its fields checked unless safe). */
+  done(res: RawResponse): RawResponse;
+  /** What a failure of the route becomes: the JSON envelope, counted in the metrics. */
+  failed(err: unknown): RawResponse;
+}
+
 /** One request in the raw route wrapper: what its answer is completed with. */
-interface Serving {
-  route: RawRoute;
-  deps: RawDeps;
-  req: RawRequest;
-  requestId: string;
-  /** `performance.now()` when it began. */
-  start: number;
+class Serving implements RawSettle {
+  /** The route settles its promised answer itself ({@linkcode RawSettle.takeOver}). */
+  late = false;
+  constructor(
+    readonly route: RawRoute,
+    readonly deps: RawDeps,
+    readonly req: RawRequest,
+    readonly requestId: string,
+    /** `performance.now()` when it began. */
+    readonly start: number,
+  ) {}
+
+  takeOver(): void {
+    this.late = true;
+  }
+
+  done(res: RawResponse): RawResponse {
+    return finish(this, res);
+  }
+
+  failed(err: unknown): RawResponse {
+    this.deps.metrics.inFlight.dec();
+    return failed(this, err);
+  }
 }
 
 /** The route's answer: its fields checked (a bad one becomes the 500 envelope), then observed. */
@@ -109,7 +151,7 @@ function observed(s: Serving, res: RawResponse): RawResponse {
  * `route` as the connection's handler: a request id (`X-Request-Id`), metrics labelled with
  * `route.route`, and the JSON envelope for a thrown error. Its `serve` never throws or rejects.
  * A route that answers at once costs no async function and no promise; one that answers later,
- * one promise reaction.
+ * one promise reaction (none when it settles its answer itself, see {@linkcode RawSettle}).
  */
 export function rawHandler(route: RawRoute, deps: RawDeps): RawHandler {
   return {
@@ -118,17 +160,21 @@ export function rawHandler(route: RawRoute, deps: RawDeps): RawHandler {
     // X-Request-Id is a safe id or a UUID.
     checksHeaders: true,
     serve(req) {
-      const requestId = requestIdOf(req.header("x-request-id"));
-      const s: Serving = { route, deps, req, requestId, start: performance.now() };
+      const incoming = req.header("x-request-id");
+      const requestId = requestIdOf(incoming);
+      const s = new Serving(route, deps, req, requestId, performance.now());
       deps.metrics.inFlight.inc();
       let answer: RawResponse | Promise<RawResponse>;
       try {
-        answer = route.serve(req, requestId);
+        // requestIdOf keeps the client's id or makes a UUID: any other id is one made now.
+        answer = route.serve(req, requestId, requestId !== incoming, s);
       } catch (err) {
         deps.metrics.inFlight.dec();
         return failed(s, err);
       }
       if (!(answer instanceof Promise)) return finish(s, answer);
+      // Settled by the route where its answer is made (RawSettle).
+      if (s.late) return answer;
       return answer.then((res) => finish(s, res), (err) => {
         deps.metrics.inFlight.dec();
         return failed(s, err);

@@ -7,7 +7,7 @@
  * @module
  */
 import { errorMessage, HttpError } from "../errors/mod.ts";
-import type { HeaderPairs, RawRequest, RawResponse } from "../http/mod.ts";
+import type { HeaderPairs, RawRequest, RawResponse, RawSettle } from "../http/mod.ts";
 import { type ClientResponse, HttpClientError, type SendRequest } from "../http/client/mod.ts";
 import { inspectText, MIN_PII_CHARS, scanPii } from "../pii/mod.ts";
 import { isValidTraceId } from "../recorder/mod.ts";
@@ -91,13 +91,16 @@ interface Exchange {
   recorded: number | undefined;
 }
 
-/** The client's trace id when it is safe to keep (and to store and echo), else a new one. */
-function traceIdOf(incoming: string | null): string {
-  if (!isValidTraceId(incoming)) return randomUuid();
+/**
+ * The client's trace id when it is safe to keep (and to store and echo), else a new one: `made`
+ * when the request has a random UUID made for it already (its request id), else another.
+ */
+function traceIdOf(incoming: string | null, made: string | undefined): string {
+  if (!isValidTraceId(incoming)) return made ?? randomUuid();
   // A trace id becomes a storage key and is echoed back: one carrying a card or an SSN is
   // replaced rather than kept.
   if (incoming.length >= MIN_PII_CHARS && scanPii(incoming).spans.length > 0) {
-    return randomUuid();
+    return made ?? randomUuid();
   }
   return incoming;
 }
@@ -177,15 +180,19 @@ function unreadable(deps: ProxyDeps, x: Exchange, err: unknown): RawResponse {
   return json(status, { error, limit_bytes, trace_id: x.traceId }, x.headers);
 }
 
-/** The request with its body: checked, recorded, judged, then forwarded. */
+/**
+ * The request with its body: checked, recorded, judged, then forwarded. `settle`: the raw
+ * route's, when the agent's answer may be completed where it is made (see `forward`).
+ */
 function proceed(
   deps: ProxyDeps,
   x: Exchange,
   bytes: Uint8Array<ArrayBuffer>,
+  settle: RawSettle | undefined,
 ): RawResponse | Promise<RawResponse> {
   const input = admit(deps, x, bytes);
   if ("status" in input) return input;
-  return judge(deps, x, input.card, input.ssn) ?? forward(deps, x, input.bytes);
+  return judge(deps, x, input.card, input.ssn) ?? forward(deps, x, input.bytes, settle);
 }
 
 /** Checks and records the request; the answer when it ends here (400). */
@@ -254,10 +261,18 @@ function judge(
 
 /**
  * The proxy, independent of the router: `serve` answers one `POST /proxy[/<path>]` (at once
- * when it ends before the agent is asked).
+ * when it ends before the agent is asked). `requestId`, `madeId` and `settle` as the raw route
+ * has them (`RawRoute.serve`): a request id made for this request is also its trace id when the
+ * client sent none it could keep (one UUID per request, not two), and the agent's answer is
+ * completed with `settle` where it is made (no promise reaction of the route's own).
  */
 export interface Proxy {
-  serve(req: RawRequest): RawResponse | Promise<RawResponse>;
+  serve(
+    req: RawRequest,
+    requestId?: string,
+    madeId?: boolean,
+    settle?: RawSettle,
+  ): RawResponse | Promise<RawResponse>;
 }
 
 /** Builds the proxy. */
@@ -280,8 +295,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
     return t;
   };
   return {
-    serve(req) {
-      const traceId = traceIdOf(req.header("x-agent-trace-id"));
+    serve(req, requestId, madeId, settle) {
+      const made = madeId === true ? requestId : undefined;
+      const traceId = traceIdOf(req.header("x-agent-trace-id"), made);
       const headers: HeaderPairs = [
         ["X-Agent-Trace-ID", traceId],
         ["X-Agent-Trust-Score", scoreHeader],
@@ -299,9 +315,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
       const x: Exchange = { req, target, forwarded, traceId, headers, recorded: undefined };
       // A body already here is taken at once: no wait, no frame suspended for it.
       const bytes = req.bodyNow?.(deps.maxBodyBytes);
-      if (bytes !== undefined) return proceed(deps, x, bytes);
+      if (bytes !== undefined) return proceed(deps, x, bytes, settle);
+      // Answered in a reaction: the raw route completes the answer (it saw a promise of ours).
       return req.body(deps.maxBodyBytes).then(
-        (b) => proceed(deps, x, b),
+        (b) => proceed(deps, x, b, undefined),
         (err) => unreadable(deps, x, err),
       );
     },
@@ -319,11 +336,15 @@ function failure(err: unknown): { status: 502 | 504; error: string } {
   return { status: 502, error: "Failed to reach backend agent" };
 }
 
-/** Sends the request on to the agent; its answer, or a 502/504 of the sidecar's. */
+/**
+ * Sends the request on to the agent; its answer, or a 502/504 of the sidecar's. With `settle`,
+ * the answer is completed by it where it is made, and the promise never rejects.
+ */
 function forward(
   deps: ProxyDeps,
   x: Exchange,
   bytes: Uint8Array<ArrayBuffer>,
+  settle: RawSettle | undefined,
 ): Promise<RawResponse> {
   // The monotonic clock: a step of the wall clock neither inflates nor hides a latency.
   const started = performance.now();
@@ -338,10 +359,42 @@ function forward(
     timeoutMs: deps.timeoutMs,
   });
   // Finished where the answer resolves: no frame is suspended per request.
+  if (settle === undefined) {
+    return sent.then(
+      (res) => answered(deps, x, res, started),
+      (err) => unreached(deps, x, err, started),
+    );
+  }
+  settle.takeOver();
   return sent.then(
-    (res) => answered(deps, x, res, started),
-    (err) => unreached(deps, x, err, started),
+    (res) => {
+      let out: RawResponse | Promise<RawResponse>;
+      try {
+        out = answered(deps, x, res, started);
+      } catch (err) {
+        return settle.failed(err);
+      }
+      return completed(settle, out);
+    },
+    (err) => {
+      let out: RawResponse;
+      try {
+        out = unreached(deps, x, err, started);
+      } catch (e) {
+        return settle.failed(e);
+      }
+      return settle.done(out);
+    },
   );
+}
+
+/** The answer completed by `settle` (once a streamed one is ready; its failure, `failed`'s). */
+function completed(
+  settle: RawSettle,
+  out: RawResponse | Promise<RawResponse>,
+): RawResponse | Promise<RawResponse> {
+  if (!(out instanceof Promise)) return settle.done(out);
+  return out.then((r) => settle.done(r), (err) => settle.failed(err));
 }
 
 /** The agent's answer, recorded and passed on (a small body whole, anything else streaming). */

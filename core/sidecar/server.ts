@@ -258,7 +258,11 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   // its answer resolves, so the body may sit in a buffer the connection lends.
   const raw: RawRoute = {
     route: PROXY_ROUTE_LABEL,
-    serve: (req) => proxy ? proxy.serve(req) : loadProxy().then((p) => p.serve(req)),
+    // The first request's answer comes in a reaction: the raw route completes it (no `settle`).
+    serve: (req, id, madeId, settle) =>
+      proxy
+        ? proxy.serve(req, id, madeId, settle)
+        : loadProxy().then((p) => p.serve(req, id, madeId)),
     leasesBody: true,
     // Its answers' fields: the trace id (the trace id rule's characters, or a UUID), the score
     // and the latency (digits), X-Agent-Quarantined, and a content type of its own or the

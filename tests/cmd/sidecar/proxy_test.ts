@@ -174,6 +174,44 @@ Deno.test("trace ids: unsafe client ids are replaced by a UUID", async () => {
   }
 });
 
+Deno.test("trace ids: a request id made for the request is its trace id too; kept ids are the client's", async () => {
+  const agent = startAgent();
+  const sc = await startSidecar({ agent_url: agent.url });
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  try {
+    const seen = new Set<string>();
+    // Neither id sent, or neither safe to keep (one trace id holds a card): one UUID for both.
+    for (
+      const headers of [
+        {},
+        {},
+        { "X-Request-Id": "a b", "X-Agent-Trace-ID": "../x" },
+        { "X-Agent-Trace-ID": "4532015112830366" },
+      ] as Record<string, string>[]
+    ) {
+      const r = await post(sc.url, {}, headers);
+      const id = r.headers.get("x-agent-trace-id")!;
+      assert.match(id, UUID);
+      assert.equal(r.headers.get("x-request-id"), id);
+      assert.equal(agent.received.at(-1)!.headers.get("x-agent-trace-id"), id);
+      assert.ok(!seen.has(id), "a new id per request");
+      seen.add(id);
+      const records = (await trace(sc.url, id)).records;
+      assert.deepEqual(records.map((x: { type: string }) => x.type), ["request", "response"]);
+    }
+    // A kept request id is not taken as the trace id, nor a kept trace id as the request id.
+    const own = await post(sc.url, {}, { "X-Request-Id": "rid-1" });
+    assert.equal(own.headers.get("x-request-id"), "rid-1");
+    assert.match(own.headers.get("x-agent-trace-id")!, UUID);
+    const kept = await post(sc.url, {}, { "X-Agent-Trace-ID": "t-1" });
+    assert.equal(kept.headers.get("x-agent-trace-id"), "t-1");
+    assert.match(kept.headers.get("x-request-id")!, UUID);
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});
+
 Deno.test("400 Invalid JSON for non-objects, bad UTF-8 and deep nesting; 413 over the limit", async () => {
   const agent = startAgent();
   const sc = await startSidecar({ agent_url: agent.url, max_body_bytes: 4096, max_json_depth: 32 });

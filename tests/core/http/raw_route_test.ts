@@ -439,3 +439,76 @@ Deno.test("targetPathOf: an absolute-form target's authority ends at its first /
     assert.equal(targetPathOf(t).split("#")[0], new URL(t).pathname, t);
   }
 });
+
+Deno.test("a route that settles its later answer itself: request id, metrics and envelope once", async () => {
+  const made: Array<[string, boolean | undefined]> = [];
+  const later = <T>(f: () => T) => new Promise<T>((r) => setTimeout(() => r(f()), 5));
+  const route: RawRoute = {
+    route: "/late/*",
+    serve(req, requestId, madeId, settle) {
+      made.push([requestId, madeId]);
+      const path = targetPathOf(req.target);
+      if (settle === undefined) throw new Error("no settle given");
+      settle.takeOver();
+      if (path === "/late/fail") return later(() => settle.failed(new Error("kaput")));
+      if (path === "/late/bad-field") {
+        return later(() => settle.done({ status: 200, headers: [["x-a", "b\r\nc: d"]], body: "" }));
+      }
+      return later(() => settle.done({ status: 202, headers: [], body: "late" }));
+    },
+  };
+  const log = createLogger({ service: "t", sink: () => {} });
+  const server = createServer({
+    service: "t",
+    host: "127.0.0.1",
+    port: 0,
+    log,
+    rawRoutes: (method, path) => method === "POST" && path.startsWith("/late/") ? route : undefined,
+  });
+  const svc = await server.listen();
+  try {
+    const ok = await fetch(`${svc.url}/late/ok`, { method: "POST" });
+    assert.equal(ok.status, 202);
+    assert.equal(await ok.text(), "late");
+    const id = ok.headers.get("x-request-id")!;
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // One X-Request-Id field, the one made for the request and handed to the route as made.
+    assert.deepEqual(made, [[id, true]]);
+    assert.ok(!ok.headers.get("x-request-id")!.includes(","), "one X-Request-Id field");
+    const kept = await fetch(`${svc.url}/late/ok`, {
+      method: "POST",
+      headers: { "x-request-id": "rid-1" },
+    });
+    await kept.body?.cancel();
+    assert.equal(kept.headers.get("x-request-id"), "rid-1");
+    const unsafe = await fetch(`${svc.url}/late/ok`, {
+      method: "POST",
+      headers: { "x-request-id": "a b" },
+    });
+    await unsafe.body?.cancel();
+    assert.deepEqual(made.slice(1), [["rid-1", false], [unsafe.headers.get("x-request-id"), true]]);
+    const fail = await fetch(`${svc.url}/late/fail`, { method: "POST" });
+    assert.equal(fail.status, 500);
+    assert.equal((await fail.json()).request_id, fail.headers.get("x-request-id"));
+    const bad = await fetch(`${svc.url}/late/bad-field`, { method: "POST" });
+    assert.equal(bad.status, 500);
+    await bad.body?.cancel();
+    assert.equal(bad.headers.get("c"), null);
+    const text = await (await fetch(`${svc.url}/metrics`)).text();
+    assert.match(
+      text,
+      /iatp_http_requests_total\{method="POST",route="\/late\/\*",status="202",service="t"\} 3/,
+    );
+    assert.match(
+      text,
+      /iatp_http_requests_total\{method="POST",route="\/late\/\*",status="500",service="t"\} 2/,
+    );
+    assert.match(
+      text,
+      /iatp_http_requests_in_flight\{service="t"\} 1/,
+      "only /metrics itself in flight",
+    );
+  } finally {
+    await svc.close();
+  }
+});
