@@ -83,7 +83,8 @@ export function edgeFields(defaults: EdgeDefaults = {}) {
     }),
     idle_reclaim: duration({
       help: "after requests, a quiet spell this long gives the heap back: one memory-reducing " +
-        "GC (needs --v8-flags=--expose-gc; 0s: off, else at least 1s)",
+        "GC, as one does once the service listens (needs --v8-flags=--expose-gc; 0s: both off, " +
+        "else at least 1s)",
       default: DEFAULT_IDLE_RECLAIM_MS,
       min: MIN_IDLE_RECLAIM_MS,
       offOrMin: true,
