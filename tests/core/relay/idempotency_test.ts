@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import type { Service } from "../../../core/http/mod.ts";
 import { keyedEventId, RelayClient } from "../../../core/relay/mod.ts";
+import { IdempotencyKeys } from "../../../core/relay/idempotency.ts";
 import { natsMissing, startNats } from "../../support/nats.ts";
 import { tempDir } from "../../helpers.ts";
 import { startRelay } from "./relay_helpers.ts";
@@ -27,10 +28,11 @@ async function post(
   topic: string,
   payload: Record<string, unknown>,
   key?: string,
+  path = "/publish",
 ): Promise<Answer> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (key !== undefined) headers["idempotency-key"] = key;
-  const res = await fetch(`${url}/publish`, {
+  const res = await fetch(`${url}${path}`, {
     method: "POST",
     headers,
     body: JSON.stringify({ topic, payload }),
@@ -167,6 +169,44 @@ Deno.test("under compat upstream a keyed publish is replayed with 200; an invali
   } finally {
     await relay.close();
   }
+});
+
+Deno.test("the Hono path (a percent-escaped /publish) takes the key as the raw path does", async () => {
+  const relay = await startRelay({ compat: "iatp" });
+  try {
+    const first = await post(relay.url, "idem.h", { n: 1 }, "k", "/publish");
+    const again = await post(relay.url, "idem.h", { n: 1 }, "k", "/%70ublish");
+    assert.equal(again.status, 201);
+    assert.equal(again.replayed, "true");
+    assert.deepEqual(again.body, first.body);
+    const other = await post(relay.url, "idem.h", { n: 2 }, "k", "/%70ublish");
+    assert.equal(other.status, 422);
+    const bad = await post(relay.url, "idem.h", { n: 1 }, "a b", "/%70ublish");
+    assert.equal(bad.status, 400);
+    assert.match(String(bad.body.error), /Idempotency-Key/);
+    assert.equal(await countOn(relay.url, "idem.h"), 1);
+  } finally {
+    await relay.close();
+  }
+});
+
+Deno.test("the keys remembered are bounded by their number and their age, the oldest forgotten first", () => {
+  const keys = new IdempotencyKeys(2, 1_000);
+  let seq = 0;
+  const store = () => ({ seq: ++seq, replayed: false });
+  assert.deepEqual(keys.run("a", "d", 0, store), { seq: 1, replayed: false });
+  assert.deepEqual(keys.run("b", "d", 10, store), { seq: 2, replayed: false });
+  assert.deepEqual(keys.run("a", "d", 20, store), { seq: 1, replayed: true });
+  assert.deepEqual(keys.run("c", "d", 30, store), { seq: 3, replayed: false });
+  assert.equal(keys.size, 2);
+  // "a", the oldest, was forgotten for "c": stored again.
+  assert.deepEqual(keys.run("a", "d", 40, store), { seq: 4, replayed: false });
+  // Past the window a key is another publish.
+  assert.deepEqual(keys.run("a", "d", 40 + 1_001, store), { seq: 5, replayed: false });
+  assert.throws(() => keys.run("a", "other", 1_100, store), /another event/);
+  const none = new IdempotencyKeys(0, 1_000);
+  none.run("x", "d", 0, store);
+  assert.deepEqual(none.run("x", "d", 0, store), { seq: 7, replayed: false });
 });
 
 Deno.test("a keyed event id depends on the publisher and the key alone", () => {
