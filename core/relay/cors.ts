@@ -10,14 +10,8 @@ import type { HeaderPairs } from "../http/mod.ts";
 /** What the relay allows a cross-origin caller (the settings of Hono's `cors`). */
 export const CORS_SETTINGS = {
   allowMethods: ["GET", "POST", "OPTIONS"],
-  allowHeaders: [
-    "Authorization",
-    "Content-Type",
-    "Idempotency-Key",
-    "Last-Event-ID",
-    "X-Request-Id",
-  ],
-  exposeHeaders: ["X-Request-Id", "Idempotent-Replayed"],
+  allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", "X-Request-Id"],
+  exposeHeaders: ["X-Request-Id"],
   maxAge: 600,
 };
 
