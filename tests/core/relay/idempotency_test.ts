@@ -114,6 +114,28 @@ for (const [store, workers] of [["memory", 1], ["sqlite", 1], ["sqlite", 2]] as 
         compat: "iatp",
       });
       await keyedPublishes(relay.url);
+      // Each on a connection of its own (with --workers, spread over the isolates by the kernel).
+      const answers = [];
+      for (let i = 0; i < 8; i++) {
+        const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+        try {
+          const res = await fetch(`${relay.url}/publish`, {
+            method: "POST",
+            client,
+            headers: { "content-type": "application/json", "idempotency-key": "key-spread" },
+            body: JSON.stringify({ topic: "idem.s", payload: { n: 1 } }),
+          });
+          answers.push({
+            body: await res.json(),
+            replayed: res.headers.get("idempotent-replayed"),
+          });
+        } finally {
+          client.close();
+        }
+      }
+      assert.equal(answers.filter((a) => a.replayed === "true").length, 7);
+      for (const a of answers) assert.deepEqual(a.body, answers[0].body);
+      assert.equal(await countOn(relay.url, "idem.s"), 1);
     } finally {
       await relay?.close();
       await dir.remove();
