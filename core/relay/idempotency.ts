@@ -7,7 +7,6 @@
  * @module
  */
 import { sha256Js } from "../crypto/mod.ts";
-import { sha256Hex } from "../crypto/mod.ts";
 
 /** The request header naming a publish's idempotency key. */
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
@@ -47,9 +46,27 @@ export function keyedEventId(publisher: string | undefined, key: string): string
   return s;
 }
 
-/** The digest of a publish's topic and payload, to tell a retry from another event. */
+/**
+ * The digest of a publish's topic and payload, to tell a retry from another event: two 32-bit
+ * multiplicative hashes of every UTF-16 unit and the lengths. It only tells one publisher's own
+ * events sent with one key apart (the key is the publisher's, and the event id already names the
+ * publisher), so it need not resist forgery; it is about 4 times as fast as SHA-256 in
+ * JavaScript, and it runs on every keyed publish, before its answer.
+ */
 export function publishDigest(topic: string, json: string): string {
-  return sha256Hex(`${topic}\n${json}`).slice(0, 32);
+  let h1 = 0xdeadbeef ^ json.length, h2 = 0x41c6ce57 ^ topic.length;
+  for (const s of [topic, json]) {
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 2654435761);
+      h2 = Math.imul(h2 ^ c, 1597334677);
+    }
+    h1 = Math.imul(h1 ^ 0x0a, 2654435761); // the separator between topic and payload
+    h2 = Math.imul(h2 ^ 0x0a, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return `${json.length}:${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}`;
 }
 
 /** The answer to a keyed publish that was stored. */
