@@ -203,6 +203,9 @@ Deno.test("the Hono path (a percent-escaped /publish) takes the key as the raw p
     assert.deepEqual(again.body, first.body);
     const other = await post(relay.url, "idem.h", { n: 2 }, "k", "/%70ublish");
     assert.equal(other.status, 422);
+    // The repeat is not counted as a publish.
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    assert.match(metrics, /^iatp_relay_published_total\{[^}]*\} 1$/m);
     const bad = await post(relay.url, "idem.h", { n: 1 }, "a b", "/%70ublish");
     assert.equal(bad.status, 400);
     assert.match(String(bad.body.error), /Idempotency-Key/);
