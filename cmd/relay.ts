@@ -30,6 +30,7 @@ import {
   DEFAULT_DUPLICATE_WINDOW_MS,
   DEFAULT_MAX_AGE_MS,
   DEFAULT_MAX_EVENTS_PER_TOPIC,
+  DEFAULT_MAX_IDEMPOTENCY_KEYS,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_MAX_PENDING_PUBLISHES,
   DEFAULT_MAX_SUBSCRIBERS,
@@ -118,10 +119,19 @@ export const spec = defineConfig({
       min: 1,
     }),
     duplicate_window: duration({
-      help: "window in which the engine drops a publish retried with the same event id",
+      help: "window in which a publish retried with the same Idempotency-Key is answered as " +
+        "the first was and not stored again (on every store), and in which a nats store's " +
+        "engine drops a publish retried with the same event id",
       default: DEFAULT_DUPLICATE_WINDOW_MS,
       min: 1_000,
       max: MAX_AGE_MS, // JetStream keeps it, not a timer
+    }),
+    max_idempotency_keys: int({
+      help: "publishes with an Idempotency-Key remembered (for duplicate_window) to answer " +
+        "their retries; past it the oldest is forgotten (0 remembers none: only a nats " +
+        "store's engine then drops a retry)",
+      default: DEFAULT_MAX_IDEMPOTENCY_KEYS,
+      min: 0,
     }),
     resume_wait: duration({
       help: "how long a resume from a position this replica has not read yet waits for it " +
@@ -362,6 +372,8 @@ export function relayOptions(
     auth,
     corsOrigins: config.cors_origins,
     compat: config.compat,
+    maxIdempotencyKeys: config.max_idempotency_keys,
+    duplicateWindowMs: config.duplicate_window,
   };
 }
 

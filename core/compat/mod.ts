@@ -49,7 +49,7 @@ export function invalidInput(
   compat: CompatMode,
   message: string,
   issues: FieldIssue[],
-  where: "body" | "query" = "body",
+  where: "body" | "query" | "header" = "body",
 ): HttpError {
   if (compat === "upstream") {
     const detail = issues.map((i) => ({ type: i.type, loc: [where, ...i.loc], msg: i.msg }));

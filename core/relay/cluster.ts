@@ -36,7 +36,8 @@ import { decodePublish } from "./isolate_wire.ts";
 import { DEFAULT_BACKLOG_BYTES } from "./hub.ts";
 import { StreamRefusedError } from "./js_refusal.ts";
 import { PublishBusyError } from "./js_writer.ts";
-import { topicLimitAnswer } from "./publish.ts";
+import { idempotencyConflict, topicLimitAnswer } from "./publish.ts";
+import { IdempotencyConflictError, type Stored } from "./idempotency.ts";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   type PublishFn,
@@ -250,15 +251,18 @@ async function publishFor(
   store: AnyRelayStore,
   publish: PublishFn | undefined,
   p: IsolatePublish,
-): Promise<number> {
+): Promise<number | Stored> {
   if (!publish) throw new UnavailableError("the relay is starting", 1);
   if (isRemoteStore(store) && !store.available) {
     throw new UnavailableError("the relay's engine is unreachable", 1);
   }
   try {
-    return await publish(p.topic, p.eventId, p.json, p.publisher);
+    const s = await publish(p.topic, p.eventId, p.json, p.publisher, p.digest);
+    // A keyed publish is told whether it was stored before; others get the sequence alone.
+    return p.digest === undefined ? s.seq : s;
   } catch (err) {
     if (err instanceof TopicLimitError) throw topicLimitAnswer(err);
+    if (err instanceof IdempotencyConflictError) throw idempotencyConflict(err);
     if (err instanceof StreamRefusedError) {
       throw new HttpError(err.status, err.message, err.fields, { cause: err });
     }

@@ -27,6 +27,7 @@ import {
   TopicLimitError,
 } from "./store.ts";
 import { TailWaiters } from "./tail_waiters.ts";
+import { IdempotencyConflictError } from "./idempotency.ts";
 
 /** The main isolate's history when a worker starts. */
 export interface RelaySnapshot {
@@ -47,6 +48,8 @@ export interface IsolatePublish {
   eventId: string;
   json: string;
   publisher?: string;
+  /** A keyed publish's digest (see idempotency.ts): the main isolate stores it once. */
+  digest?: string;
 }
 
 /** Index of the engine state in the shared state array. */
@@ -186,14 +189,28 @@ export class IsolateStore implements RemoteRelayStore {
     topic: string,
     eventId: string,
     json: string,
-    _nowMs: number,
+    nowMs: number,
     publisher?: string,
   ): Promise<number> {
-    const p: IsolatePublish = { topic, eventId, json, publisher };
+    return (await this.publishOnce(topic, eventId, json, nowMs, publisher)).seq;
+  }
+
+  async publishOnce(
+    topic: string,
+    eventId: string,
+    json: string,
+    _nowMs: number,
+    publisher?: string,
+    digest?: string,
+  ): Promise<{ seq: number; replayed: boolean }> {
+    const p: IsolatePublish = { topic, eventId, json, publisher, digest };
     try {
-      const seq = Number(await this.#main.call("publish", encodePublish(p)));
+      const a = await this.#main.call("publish", encodePublish(p));
       this.#writeError = undefined;
-      return seq;
+      if (typeof a === "object" && a !== null && "seq" in a) {
+        return { seq: Number(a.seq), replayed: "replayed" in a && a.replayed === true };
+      }
+      return { seq: Number(a), replayed: false };
     } catch (err) {
       // The main isolate answers within the publish deadline (--nats-timeout); past this
       // call's own bound it is a publish not acknowledged (503 to retry), never a 500.
@@ -213,6 +230,9 @@ export class IsolateStore implements RemoteRelayStore {
       const { setting, limit } = err instanceof HttpError ? err.extra : {};
       if ((setting === "max_topics" || setting === "max_topics_per_principal") && limit) {
         throw new TopicLimitError(setting, Number(limit), { cause: err });
+      }
+      if (err instanceof HttpError && err.status === 422 && err.extra.header !== undefined) {
+        throw new IdempotencyConflictError();
       }
       // So is the stream's refusal for good: this isolate counts and answers it.
       const { reason, stream_limit } = err instanceof HttpError ? err.extra : {};

@@ -42,7 +42,8 @@ export function encodeEvents(batch: readonly TailedEvent[]): string {
 
 /** Encodes a worker's publish. */
 export function encodePublish(p: IsolatePublish): string {
-  return str(p.topic) + str(p.eventId) + str(p.json) + optional(p.publisher);
+  return str(p.topic) + str(p.eventId) + str(p.json) + optional(p.publisher) +
+    optional(p.digest);
 }
 
 /** A cursor over one message. */
@@ -113,6 +114,10 @@ export function decodeEvents(s: string): TailedEvent[] {
 export function decodePublish(s: string): IsolatePublish {
   const r = new Reader(s);
   const topic = r.string(), eventId = r.string(), json = r.string(), publisher = r.optional();
+  const digest = r.optional();
   if (!r.done) throw new Error("a relay isolate message does not decode: trailing text");
-  return publisher === undefined ? { topic, eventId, json } : { topic, eventId, json, publisher };
+  const p: IsolatePublish = { topic, eventId, json };
+  if (publisher !== undefined) p.publisher = publisher;
+  if (digest !== undefined) p.digest = digest;
+  return p;
 }

@@ -544,16 +544,31 @@ export class JetStreamStore implements RemoteRelayStore {
     return (await this.o.engine.jsm.streams.info(this.o.stream)).state.last_seq;
   }
 
-  publish(
+  async publish(
     topic: string,
     eventId: string,
     payloadJson: string,
     nowMs: number,
     publisher?: string,
   ): Promise<number> {
+    return (await this.publishOnce(topic, eventId, payloadJson, nowMs, publisher)).seq;
+  }
+
+  /**
+   * {@linkcode publish}; an event id the stream had within its duplicate window is not stored
+   * again: it is answered with the first sequence, `replayed` (its topic and payload are not
+   * compared: the relay's own map of keyed publishes does that for the ones it stored).
+   */
+  publishOnce(
+    topic: string,
+    eventId: string,
+    payloadJson: string,
+    nowMs: number,
+    publisher?: string,
+  ): Promise<{ seq: number; replayed: boolean }> {
     const event = { topic, eventId, payloadJson, tsMs: nowMs, publisher };
     if (this.#index.hasTopic(topic) || this.#creating.has(topic)) {
-      return this.#written(this.#writer.publish(event));
+      return this.#written(this.#writer.publishAck(event));
     }
     try {
       this.#index.checkNewTopic(publisher, {
@@ -565,9 +580,9 @@ export class JetStreamStore implements RemoteRelayStore {
     }
     this.#creating.set(topic, publisher);
     this.#creatingBy.set(publisher, (this.#creatingBy.get(publisher) ?? 0) + 1);
-    const written = this.#written(this.#writer.publish(event));
+    const written = this.#written(this.#writer.publishAck(event));
     written.then(
-      (seq) => {
+      ({ seq }) => {
         if (!this.#creating.has(topic)) return;
         if (seq <= this.#index.lastSeq) this.#created(topic);
         else this.#acked.set(topic, { seq, atMs: Date.now() });
@@ -580,11 +595,13 @@ export class JetStreamStore implements RemoteRelayStore {
   }
 
   /** `seq` once written, keeping {@linkcode writeError} up to date. */
-  async #written(seq: Promise<number>): Promise<number> {
+  async #written(
+    ack: Promise<{ seq: number; duplicate: boolean }>,
+  ): Promise<{ seq: number; replayed: boolean }> {
     try {
-      const n = await seq;
+      const a = await ack;
       this.#writeError = undefined;
-      return n;
+      return { seq: a.seq, replayed: a.duplicate };
     } catch (err) {
       if (err instanceof StreamRefusedError && err.streamWide) {
         this.#writeError = err.message.slice(NOT_WRITTEN.length);

@@ -121,6 +121,15 @@ export class StreamWriter {
    * @throws {StreamRefusedError} when the stream refused it for good (full, sealed, gone...)
    */
   publish(e: EventToWrite): Promise<number> {
+    return this.publishAck(e).then((a) => a.seq);
+  }
+
+  /**
+   * {@linkcode publish}, telling an event the engine had already (its event id, the message id,
+   * within the stream's duplicate window: `duplicate`, with the sequence it was stored at).
+   * @throws as `publish`
+   */
+  publishAck(e: EventToWrite): Promise<{ seq: number; duplicate: boolean }> {
     if (this.#pending >= this.o.maxPending) {
       return Promise.reject(
         new PublishBusyError(`${this.o.maxPending} publishes are waiting for the engine`),
@@ -152,7 +161,10 @@ export class StreamWriter {
     return acked;
   }
 
-  async #write(e: EventToWrite, until: number): Promise<number> {
+  async #write(
+    e: EventToWrite,
+    until: number,
+  ): Promise<{ seq: number; duplicate: boolean }> {
     const subject = topicSubject(this.o.prefix, e.topic);
     const body = this.#encoder.encode(e.payloadJson);
     const known = this.#known(e.topic);
@@ -177,9 +189,11 @@ export class StreamWriter {
           }),
           timeout: left,
         });
+        // A duplicate was stored before, at `ack.seq`: nothing new to check.
+        if (ack.duplicate) return { seq: ack.seq, duplicate: true };
         if (ack.seq > (this.#acked.get(e.topic) ?? 0)) this.#acked.set(e.topic, ack.seq);
         await this.o.acked?.(e.topic, ack.seq, expect !== known);
-        return ack.seq;
+        return { seq: ack.seq, duplicate: false };
       } catch (err) {
         const actual = actualLastSequence(err);
         if (actual !== undefined && Date.now() < until) {

@@ -37,6 +37,12 @@ export {
 export { type StreamRelayEvent, streamRelayEvent } from "./js_wire.ts";
 export { MemoryStore } from "./memory_store.ts";
 export {
+  DEFAULT_MAX_IDEMPOTENCY_KEYS,
+  IDEMPOTENCY_HEADER,
+  keyedEventId,
+  REPLAYED_HEADER,
+} from "./idempotency.ts";
+export {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_MAX_SUBSCRIBERS,
   DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL,

@@ -15,6 +15,15 @@ import { messageFrame } from "./replay.ts";
 import type { RelayContext } from "./routes.ts";
 import { isRemoteStore, type RelayStore, type RemoteRelayStore, TopicLimitError } from "./store.ts";
 import { randomUuid } from "../crypto/uuid/mod.ts";
+import {
+  IDEMPOTENCY_HEADER,
+  IdempotencyConflictError,
+  isIdempotencyKey,
+  keyedEventId,
+  publishDigest,
+  REPLAYED_HEADER,
+  type Stored,
+} from "./idempotency.ts";
 
 /** Seconds a client is told to wait after a 503 for an engine outage. */
 export const RETRY_AFTER_SECONDS = 1;
@@ -25,7 +34,7 @@ export function refuse(
   message: string,
   issue: FieldIssue,
   extra: Record<string, unknown> = {},
-  where: "body" | "query" = "body",
+  where: "body" | "query" | "header" = "body",
 ): HttpError {
   return compat === "upstream"
     ? invalidInput(compat, message, [issue], where)
@@ -87,6 +96,32 @@ export function publishInput(
   return { topic, json };
 }
 
+/**
+ * The `Idempotency-Key` header of a publish, checked (absent: `undefined`).
+ * @throws {HttpError} 400 (422 under `compat: upstream`) for a key that is not 1 to 128 visible
+ * ASCII characters
+ */
+export function idempotencyKeyOf(value: string | null | undefined, compat: CompatMode) {
+  if (value === null || value === undefined) return undefined;
+  if (isIdempotencyKey(value)) return value;
+  throw refuse(
+    compat,
+    `invalid ${IDEMPOTENCY_HEADER} header`,
+    {
+      type: "string_pattern_mismatch",
+      loc: [IDEMPOTENCY_HEADER.toLowerCase()],
+      msg: "1 to 128 visible ASCII characters",
+    },
+    { header: IDEMPOTENCY_HEADER, expected: "1 to 128 visible ASCII characters" },
+    "header",
+  );
+}
+
+/** The answer to a key used before for another topic or payload: 422, naming the header. */
+export function idempotencyConflict(err: IdempotencyConflictError): HttpError {
+  return new HttpError(422, err.message, { header: IDEMPOTENCY_HEADER }, { cause: err });
+}
+
 /** What a publish answers. */
 export interface PublishAnswer {
   status: number;
@@ -107,9 +142,12 @@ export function unavailable(message: string, requestId: string): PublishAnswer {
 /**
  * Stores one event: in a local store (and offers it to this isolate's subscribers at once), or
  * through a remote one (whose tail brings it back to the fan-out). Resolves with its sequence.
+ * A keyed publish (`digest` given: see idempotency.ts) is stored once within `duplicate_window`:
+ * a retry resolves with the first one's sequence, `replayed`.
  * @throws {TopicLimitError} for one topic more than the bound; the engine's errors (outage,
  * {@linkcode PublishBusyError}) for a remote store; {UnavailableError} when the isolate's role
- * refuses it (a worker isolate too far behind)
+ * refuses it (a worker isolate too far behind); {IdempotencyConflictError} for a key used for
+ * another topic or payload
  */
 export async function storeEvent(
   ctx: RelayContext,
@@ -117,13 +155,53 @@ export async function storeEvent(
   eventId: string,
   json: string,
   publisher?: string,
-): Promise<number> {
+  digest?: string,
+): Promise<Stored> {
+  if (digest !== undefined) {
+    return await ctx.keys.run(
+      eventId,
+      digest,
+      Date.now(),
+      () => storeOnce(ctx, topic, eventId, json, publisher, digest),
+    );
+  }
+  return await storeOnce(ctx, topic, eventId, json, publisher);
+}
+
+/** {@linkcode storeEvent} without the check of the keys stored lately. */
+function storeOnce(
+  ctx: RelayContext,
+  topic: string,
+  eventId: string,
+  json: string,
+  publisher?: string,
+  digest?: string,
+): Stored | Promise<Stored> {
   const { store } = ctx;
   if (isRemoteStore(store)) {
     ctx.opts.role?.admit?.();
-    return await store.publish(topic, eventId, json, Date.now(), publisher);
+    return publishRemoteOnce(store, topic, eventId, json, publisher, digest);
   }
-  return storeLocal(ctx, store, topic, eventId, json, publisher);
+  return { seq: storeLocal(ctx, store, topic, eventId, json, publisher), replayed: false };
+}
+
+/**
+ * Stores an event in a remote store: one the engine (JetStream's duplicate window) or the main
+ * isolate already had is answered with its first sequence, `replayed`.
+ */
+async function publishRemoteOnce(
+  store: RemoteRelayStore,
+  topic: string,
+  eventId: string,
+  json: string,
+  publisher: string | undefined,
+  digest: string | undefined,
+): Promise<Stored> {
+  const nowMs = Date.now();
+  if (store.publishOnce) {
+    return await store.publishOnce(topic, eventId, json, nowMs, publisher, digest);
+  }
+  return { seq: await store.publish(topic, eventId, json, nowMs, publisher), replayed: false };
 }
 
 /** {@linkcode storeEvent} into a local store: at once, its sequence. @throws as `storeEvent` */
@@ -147,9 +225,12 @@ function storeLocal(
  * authenticated caller as `publisher`; the answer: 200 (`compat: upstream`) or 201
  * `{status, event_id, seq, id}`, or 503 (Retry-After) while the engine is out of reach or the
  * store cannot write. With a local store it answers at once (no promise): the event is stored
- * and offered to the subscribers before the call returns.
+ * and offered to the subscribers before the call returns. With an idempotency `key` the event
+ * id comes from the publisher and the key, and a publish of it stored within `duplicate_window`
+ * is answered as the first was, with `Idempotent-Replayed: true`, storing nothing.
  * @throws {HttpError} 507 when the publish would create one topic more than `max_topics`
- * allows, 403 more than its publisher's `max_topics_per_principal`
+ * allows, 403 more than its publisher's `max_topics_per_principal`; 422 for a key used for
+ * another topic or payload
  */
 export function publishEvent(
   ctx: RelayContext,
@@ -157,9 +238,33 @@ export function publishEvent(
   json: string,
   publisher: string | undefined,
   requestId: string,
+  key?: string,
 ): PublishAnswer | Promise<PublishAnswer> {
-  const eventId = randomUuid();
   const { store } = ctx;
+  if (key !== undefined) {
+    const eventId = keyedEventId(publisher, key);
+    const digest = publishDigest(topic, json);
+    if (isRemoteStore(store) && !store.available) {
+      return unavailable("the relay's engine is unreachable", requestId);
+    }
+    let stored: Stored | Promise<Stored>;
+    try {
+      stored = ctx.keys.run(
+        eventId,
+        digest,
+        Date.now(),
+        () => storeOnce(ctx, topic, eventId, json, publisher, digest),
+      );
+    } catch (err) {
+      return notStored(ctx, err, publisher, requestId);
+    }
+    if (!(stored instanceof Promise)) return published(ctx, eventId, stored);
+    return stored.then(
+      (s) => published(ctx, eventId, s),
+      (err) => notStored(ctx, err, publisher, requestId),
+    );
+  }
+  const eventId = randomUuid();
   if (isRemoteStore(store)) {
     return publishRemote(ctx, store, topic, eventId, json, publisher, requestId);
   }
@@ -169,7 +274,7 @@ export function publishEvent(
   } catch (err) {
     return notStored(ctx, err, publisher, requestId);
   }
-  return published(ctx, eventId, seq);
+  return published(ctx, eventId, { seq, replayed: false });
 }
 
 /** {@linkcode publishEvent} through a remote store. */
@@ -190,7 +295,7 @@ async function publishRemote(
   } catch (err) {
     return notStored(ctx, err, publisher, requestId);
   }
-  return published(ctx, eventId, seq);
+  return published(ctx, eventId, { seq, replayed: false });
 }
 
 /**
@@ -236,6 +341,7 @@ function notStored(
     ctx.refusals.refused(err, publisher);
     throw topicLimitAnswer(err);
   }
+  if (err instanceof IdempotencyConflictError) throw idempotencyConflict(err);
   if (err instanceof StreamRefusedError) {
     ctx.streamRefusals.refused(err);
     return streamRefusalAnswer(err, requestId);
@@ -255,13 +361,16 @@ function notStored(
   throw err;
 }
 
-/** The answer to a stored publish. */
-function published(ctx: RelayContext, eventId: string, seq: number): PublishAnswer {
-  ctx.metrics.published.inc();
-  const id = formatPosition(ctx.store.epoch, seq);
+/**
+ * The answer to a stored publish; one stored before (a keyed publish retried) is answered the
+ * same, with `Idempotent-Replayed: true`, and is not counted again.
+ */
+function published(ctx: RelayContext, eventId: string, s: Stored): PublishAnswer {
+  if (!s.replayed) ctx.metrics.published.inc();
+  const id = formatPosition(ctx.store.epoch, s.seq);
   return {
     status: (ctx.opts.compat ?? "upstream") === "upstream" ? 200 : 201,
-    body: { status: "ok", event_id: eventId, seq, id },
-    headers: [],
+    body: { status: "ok", event_id: eventId, seq: s.seq, id },
+    headers: s.replayed ? [[REPLAYED_HEADER, "true"]] : [],
   };
 }

@@ -22,7 +22,13 @@ import {
 } from "../http/mod.ts";
 import { requireTopics } from "./auth.ts";
 import { corsFields, preflightFields, refuseForeignOrigin } from "./cors.ts";
-import { invalidJson, type PublishAnswer, publishEvent, publishInput } from "./publish.ts";
+import {
+  idempotencyKeyOf,
+  invalidJson,
+  type PublishAnswer,
+  publishEvent,
+  publishInput,
+} from "./publish.ts";
 import type { RelayContext } from "./routes.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./server.ts";
 import { subscribeAnswer } from "./subscribe.ts";
@@ -116,6 +122,7 @@ function publishServe(ctx: RelayContext, origins: readonly string[]): Serve {
     bytes: Uint8Array,
     requestId: string,
     principal: Principal | undefined,
+    key: string | undefined,
   ): RawResponse | Promise<RawResponse> => {
     let body: unknown;
     try {
@@ -125,15 +132,16 @@ function publishServe(ctx: RelayContext, origins: readonly string[]): Serve {
     }
     const { topic, json } = publishInput(body, maxPayload, compat);
     requireTopics(principal, "publish", [topic]);
-    const a = publishEvent(ctx, topic, json, principal?.id, requestId);
+    const a = publishEvent(ctx, topic, json, principal?.id, requestId, key);
     return a instanceof Promise ? a.then(publishAnswer) : publishAnswer(a);
   };
   return (req, requestId, principal) => {
     refuseForeignOrigin(origins, req.header("origin"));
+    const key = idempotencyKeyOf(req.header("idempotency-key"), compat);
     // A body already buffered is published at once; else once it arrived.
     const now = req.bodyNow?.(maxBody);
-    if (now !== undefined) return publish(now, requestId, principal);
-    return req.body(maxBody).then((bytes) => publish(bytes, requestId, principal));
+    if (now !== undefined) return publish(now, requestId, principal, key);
+    return req.body(maxBody).then((bytes) => publish(bytes, requestId, principal, key));
   };
 }
 

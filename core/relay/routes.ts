@@ -15,7 +15,7 @@ import { authenticated, maySee, principalOf, requireTopics } from "./auth.ts";
 import type { Hub } from "./hub.ts";
 import { refuseForeignOrigin } from "./cors.ts";
 import { formatPosition } from "./position.ts";
-import { invalidJson, publishEvent, publishInput } from "./publish.ts";
+import { idempotencyKeyOf, invalidJson, publishEvent, publishInput } from "./publish.ts";
 import { subscribeAnswer } from "./subscribe.ts";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -27,6 +27,7 @@ import { type AnyRelayStore, isRemoteStore } from "./store.ts";
 import { isEngineOutage } from "../nats/mod.ts";
 import type { StreamRefusals, TopicRefusals } from "./refusals.ts";
 import type { FlushRounds } from "./stream/mod.ts";
+import type { IdempotencyKeys } from "./idempotency.ts";
 
 /** What the route handlers share. */
 export interface RelayContext {
@@ -52,6 +53,8 @@ export interface RelayContext {
   openByPrincipal: Map<string, number>;
   /** The flush rounds every subscriber of this server is written in. */
   rounds: FlushRounds;
+  /** The keyed publishes (`Idempotency-Key`) stored lately, and the ones being stored. */
+  keys: IdempotencyKeys;
 }
 
 async function readPublish(c: Context<AppEnv>, maxPayload: number, compat: CompatMode) {
@@ -77,13 +80,15 @@ export function registerPublish(ctx: RelayContext, app: App): void {
   const origins = ctx.opts.corsOrigins ?? [];
   app.post("/publish", authenticated(ctx.auth), async (c) => {
     refuseForeignOrigin(origins, c.req.header("origin") ?? null);
+    const key = idempotencyKeyOf(c.req.header("idempotency-key"), compat);
     const { topic, json } = await readPublish(
       c,
       ctx.opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
       compat,
     );
     requireTopics(principalOf(c), "publish", [topic]);
-    const a = await publishEvent(ctx, topic, json, principalOf(c)?.id, c.get("requestId") ?? "");
+    const requestId = c.get("requestId") ?? "";
+    const a = await publishEvent(ctx, topic, json, principalOf(c)?.id, requestId, key);
     return c.json(a.body, a.status as 200, Object.fromEntries(a.headers));
   });
 }

@@ -20,6 +20,8 @@ import { relayHealth, storeHealth } from "./health.ts";
 import { Hub } from "./hub.ts";
 import { FlushRounds, type FlushRoundsOptions } from "./stream/mod.ts";
 import { storeEvent } from "./publish.ts";
+import { DEFAULT_MAX_IDEMPOTENCY_KEYS, IdempotencyKeys, type Stored } from "./idempotency.ts";
+import { DEFAULT_DUPLICATE_WINDOW_MS } from "./js_defaults.ts";
 import { relayRawRoutes } from "./raw_routes.ts";
 import { allowedOrigin, CORS_SETTINGS } from "./cors.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
@@ -78,17 +80,25 @@ export interface RelayServerOptions {
   corsOrigins?: string[];
   /** `upstream` (default): the IG&S relay's status codes; `iatp`: 201 and 400. */
   compat?: CompatMode;
+  /** Keyed publishes remembered to answer their retries (`max_idempotency_keys`). */
+  maxIdempotencyKeys?: number;
+  /** How long a keyed publish is remembered (`duplicate_window`). */
+  duplicateWindowMs?: number;
   /** With `--workers`: this isolate is one of several on the port (see cluster.ts). */
   role?: RelayRole;
 }
 
-/** Stores one publish where this isolate stores them; resolves with its sequence. */
+/**
+ * Stores one publish where this isolate stores them (once, for a keyed one: `digest` given);
+ * resolves with its sequence.
+ */
 export type PublishFn = (
   topic: string,
   eventId: string,
   json: string,
   publisher?: string,
-) => Promise<number>;
+  digest?: string,
+) => Promise<Stored>;
 
 /** How an isolate serves when the relay runs several (`--workers`). */
 export interface RelayRole {
@@ -246,9 +256,13 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     subscribers: shared,
     openByPrincipal: new Map(),
     rounds: new FlushRounds(opts.flush),
+    keys: new IdempotencyKeys(
+      opts.maxIdempotencyKeys ?? DEFAULT_MAX_IDEMPOTENCY_KEYS,
+      opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS,
+    ),
   };
-  opts.role?.publisher?.((topic, eventId, json, publisher) =>
-    storeEvent(ctx, topic, eventId, json, publisher)
+  opts.role?.publisher?.((topic, eventId, json, publisher, digest) =>
+    storeEvent(ctx, topic, eventId, json, publisher, digest)
   );
   rawRoutes = relayRawRoutes(ctx, origins);
   server.routes((app) => {

@@ -354,6 +354,21 @@ export interface RemoteRelayStore extends RelayLog {
     nowMs: number,
     publisher?: string,
   ): Promise<number>;
+  /**
+   * {@linkcode publish}, telling an event the engine already had (the same event id within its
+   * duplicate window: nothing is stored, the first sequence is answered) from a new one;
+   * `digest`, for a keyed publish, lets a store that remembers keyed publishes refuse an id
+   * published with another topic or payload.
+   * @throws as `publish`; {IdempotencyConflictError} for an id published with another digest
+   */
+  publishOnce?(
+    topic: string,
+    eventId: string,
+    payloadJson: string,
+    nowMs: number,
+    publisher?: string,
+    digest?: string,
+  ): Promise<{ seq: number; replayed: boolean }>;
   /** Registers the one listener for events as the tail applies them (the fan-out). */
   onEvent(fn: (e: StoredEvent) => void): void;
   /** Resolves true once the tail reached `seq`, false after `timeoutMs`. */

@@ -26,6 +26,7 @@ import {
 import { isTopicName } from "../../topic/mod.ts";
 import { type ComponentHealth, readBody } from "../../http/mod.ts";
 import { redactToken } from "./redact.ts";
+import { randomUuid } from "../../crypto/uuid/mod.ts";
 import {
   DEFAULT_RELAY_FLUSH_TIMEOUT_MS,
   DEFAULT_RELAY_IDLE_TIMEOUT_MS,
@@ -122,6 +123,8 @@ export class RelayError extends Error {
 interface Pending {
   topic: string;
   payload: Record<string, unknown>;
+  /** The event's Idempotency-Key, sent with each of its attempts: the relay stores it once. */
+  key: string;
   /** Called when the client closes with this event still buffered. */
   onUnsent?: () => void;
 }
@@ -223,20 +226,25 @@ export class RelayClient {
       this.#stats.dropped++;
       return false;
     }
-    this.#buffer.push({ topic, payload, onUnsent });
+    this.#buffer.push({ topic, payload, key: randomUuid(), onUnsent });
     if (!this.#sending) this.#drain();
     return true;
   }
 
-  /** Awaited publish: retries transient failures with backoff, then throws a RelayError. */
+  /**
+   * Awaited publish: retries transient failures with backoff, then throws a RelayError. Every
+   * attempt carries the same Idempotency-Key, so an attempt whose answer was lost (the relay
+   * stored it, but the answer came after `requestTimeoutMs`) is not stored twice.
+   */
   async publishNow(
     topic: string,
     payload: Record<string, unknown>,
   ): Promise<{ event_id: string; seq: number; id: string }> {
+    const key = randomUuid();
     let attempt = 0;
     for (;;) {
       try {
-        return await this.#post(topic, payload);
+        return await this.#post(topic, payload, key);
       } catch (err) {
         const e = err instanceof RelayError ? err : new RelayError(String(err));
         if (e.permanent || ++attempt >= this.#opts.maxAttempts || this.#closed.signal.aborted) {
@@ -250,8 +258,11 @@ export class RelayClient {
     }
   }
 
-  async #post(topic: string, payload: Record<string, unknown>) {
-    const headers: Record<string, string> = { "content-type": "application/json" };
+  async #post(topic: string, payload: Record<string, unknown>, key: string) {
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "idempotency-key": key,
+    };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), delayOf(this.#opts.requestTimeoutMs));
@@ -291,7 +302,7 @@ export class RelayClient {
     while (this.#buffer.length > 0 && !this.#closed.signal.aborted) {
       const item = this.#buffer[0];
       try {
-        await this.#post(item.topic, item.payload);
+        await this.#post(item.topic, item.payload, item.key);
         this.#buffer.shift();
         this.#stats.sent++;
         this.#sendError = undefined;

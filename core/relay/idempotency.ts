@@ -1,0 +1,160 @@
+/**
+ * `Idempotency-Key` on `POST /publish`: a publish carrying the header gets an event id derived
+ * from its publisher (the principal the relay authenticated, none on an open relay) and the key,
+ * so a retry of it gets the same id on any replica or isolate; {@linkcode IdempotencyKeys}
+ * remembers the keyed publishes stored lately (at most `max_idempotency_keys`, for at most
+ * `duplicate_window`), so a retry is answered as the first was instead of being stored again.
+ * @module
+ */
+import { sha256Js } from "../crypto/mod.ts";
+
+/** The request header naming a publish's idempotency key. */
+export const IDEMPOTENCY_HEADER = "Idempotency-Key";
+/** The response header of an answer replayed for a publish already stored. */
+export const REPLAYED_HEADER = "Idempotent-Replayed";
+/** Default bound on the keyed publishes remembered. */
+export const DEFAULT_MAX_IDEMPOTENCY_KEYS = 100_000;
+/** What a valid key is: 1 to 128 visible ASCII characters. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
+
+/** True for a valid idempotency key. */
+export function isIdempotencyKey(key: string): boolean {
+  return IDEMPOTENCY_KEY_PATTERN.test(key);
+}
+
+const UTF8 = new TextEncoder();
+const HEX = "0123456789abcdef";
+
+/**
+ * The event id of a keyed publish: a version 8 UUID (RFC 9562) made of the SHA-256 of the
+ * publisher and the key, in lower case.
+ * @example
+ * ```ts
+ * keyedEventId("ops", "k1"); // "xxxxxxxx-xxxx-8xxx-[89ab]xxx-xxxxxxxxxxxx", the same each call
+ * ```
+ */
+export function keyedEventId(publisher: string | undefined, key: string): string {
+  const who = publisher === undefined ? "" : `p:${publisher}`;
+  const b = sha256Js(UTF8.encode(`${who}\n${key}`)).slice(0, 16);
+  b[6] = (b[6] & 0x0f) | 0x80;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  let s = "";
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) s += "-";
+    s += HEX[b[i] >> 4] + HEX[b[i] & 15];
+  }
+  return s;
+}
+
+/**
+ * The digest of a publish's topic and payload, to tell a retry from another event: two 32-bit
+ * multiplicative hashes of every UTF-16 unit and the lengths. It only tells one publisher's own
+ * events sent with one key apart (the key is the publisher's, and the event id already names the
+ * publisher), so it need not resist forgery; it is about 4 times as fast as SHA-256 in
+ * JavaScript, and it runs on every keyed publish, before its answer.
+ */
+export function publishDigest(topic: string, json: string): string {
+  let h1 = 0xdeadbeef ^ json.length, h2 = 0x41c6ce57 ^ topic.length;
+  for (const s of [topic, json]) {
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 2654435761);
+      h2 = Math.imul(h2 ^ c, 1597334677);
+    }
+    h1 = Math.imul(h1 ^ 0x0a, 2654435761); // the separator between topic and payload
+    h2 = Math.imul(h2 ^ 0x0a, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return `${json.length}:${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}`;
+}
+
+/** The answer to a keyed publish that was stored. */
+export interface Stored {
+  seq: number;
+  /** True when the event was stored before (this publish stored nothing). */
+  replayed: boolean;
+}
+
+/** Thrown for a key used before for another topic or payload (answered 422). */
+export class IdempotencyConflictError extends Error {
+  override name = "IdempotencyConflictError";
+  constructor() {
+    super(`the ${IDEMPOTENCY_HEADER} was used for another event`);
+  }
+}
+
+interface Entry {
+  seq: number;
+  atMs: number;
+  digest: string;
+}
+
+/**
+ * The keyed publishes stored lately, by event id (at most `max`, the oldest forgotten first;
+ * none older than `windowMs`), and the ones being stored: a publish of an id being stored waits
+ * for that one and shares its answer.
+ */
+export class IdempotencyKeys {
+  readonly #done = new Map<string, Entry>();
+  readonly #inFlight = new Map<string, { digest: string; stored: Promise<Stored> }>();
+
+  constructor(readonly max: number, readonly windowMs: number) {}
+
+  /** Keyed publishes remembered. */
+  get size(): number {
+    return this.#done.size;
+  }
+
+  /**
+   * Stores a keyed publish once: `store` runs unless the id was stored within the window (then
+   * its sequence is answered, `replayed`) or is being stored (then that answer is shared).
+   * @throws {IdempotencyConflictError} when the id was stored, or is being stored, with another
+   * digest; what `store` throws
+   */
+  run(
+    eventId: string,
+    digest: string,
+    nowMs: number,
+    store: () => Stored | Promise<Stored>,
+  ): Stored | Promise<Stored> {
+    const seen = this.#done.get(eventId);
+    if (seen !== undefined) {
+      if (nowMs - seen.atMs > this.windowMs) this.#done.delete(eventId);
+      else if (seen.digest !== digest) throw new IdempotencyConflictError();
+      else return { seq: seen.seq, replayed: true };
+    }
+    const pending = this.#inFlight.get(eventId);
+    if (pending !== undefined) {
+      if (pending.digest !== digest) throw new IdempotencyConflictError();
+      return pending.stored.then((s) => ({ seq: s.seq, replayed: true }));
+    }
+    const out = store();
+    if (!(out instanceof Promise)) {
+      this.#remember(eventId, out.seq, nowMs, digest);
+      return out;
+    }
+    const stored = out.then((s) => {
+      this.#remember(eventId, s.seq, Date.now(), digest);
+      return s;
+    }).finally(() => this.#inFlight.delete(eventId));
+    this.#inFlight.set(eventId, { digest, stored });
+    return stored;
+  }
+
+  #remember(eventId: string, seq: number, atMs: number, digest: string): void {
+    if (this.max <= 0) return;
+    this.#done.delete(eventId);
+    this.#done.set(eventId, { seq, atMs, digest });
+    // Insertion order is age order: the oldest go first, past the bound or the window.
+    for (const [id, e] of this.#done) {
+      if (this.#done.size <= this.max && atMs - e.atMs <= this.windowMs) break;
+      this.#done.delete(id);
+    }
+  }
+
+  /** Forgets every publish remembered (the store's history was replaced). */
+  clear(): void {
+    this.#done.clear();
+  }
+}
