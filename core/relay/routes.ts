@@ -24,7 +24,6 @@ import {
   type RelayServerOptions,
 } from "./server.ts";
 import { type AnyRelayStore, isRemoteStore } from "./store.ts";
-import { isEngineOutage } from "../nats/mod.ts";
 import type { StreamRefusals, TopicRefusals } from "./refusals.ts";
 import type { FlushRounds } from "./stream/mod.ts";
 import type { IdempotencyKeys } from "./idempotency.ts";
@@ -131,17 +130,16 @@ export function registerTopics(ctx: RelayContext, app: App): void {
 
 /**
  * Waits, up to `waitMs`, for a tail-fed store to read through the engine's newest sequence as it
- * is now; at once for a local store or an engine out of reach (the answer is then what this
- * replica has, as /health says).
+ * is now; at once for a local store, an engine out of reach or a stream it cannot look up (deleted
+ * until a replica creates it again): the answer is then what this replica has, as /health says.
  */
 async function tailCaughtUp(store: AnyRelayStore, waitMs: number): Promise<void> {
   if (!isRemoteStore(store) || !store.available) return;
   let target: number;
   try {
     target = await store.engineLastSeq();
-  } catch (err) {
-    if (isEngineOutage(err)) return;
-    throw err;
+  } catch {
+    return;
   }
   if (target > store.lastSeq) await store.waitFor(target, waitMs);
 }
