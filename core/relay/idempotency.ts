@@ -98,6 +98,7 @@ interface Entry {
 export class IdempotencyKeys {
   readonly #done = new Map<string, Entry>();
   readonly #inFlight = new Map<string, { digest: string; stored: Promise<Stored> }>();
+  #epoch: string | undefined;
 
   constructor(readonly max: number, readonly windowMs: number) {}
 
@@ -156,5 +157,15 @@ export class IdempotencyKeys {
   /** Forgets every publish remembered (the store's history was replaced). */
   clear(): void {
     this.#done.clear();
+  }
+
+  /**
+   * Forgets every publish remembered when `epoch`, the store's now, is not the one they were
+   * stored under (a stream created again: their sequences name other events, or none).
+   */
+  follow(epoch: string): void {
+    if (epoch === this.#epoch) return;
+    if (this.#epoch !== undefined) this.clear();
+    this.#epoch = epoch;
   }
 }

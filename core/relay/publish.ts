@@ -158,6 +158,7 @@ export async function storeEvent(
   digest?: string,
 ): Promise<Stored> {
   if (digest !== undefined) {
+    ctx.keys.follow(ctx.store.epoch);
     return await ctx.keys.run(
       eventId,
       digest,
@@ -248,6 +249,7 @@ export function publishEvent(
       return unavailable("the relay's engine is unreachable", requestId);
     }
     let stored: Stored | Promise<Stored>;
+    ctx.keys.follow(store.epoch);
     try {
       stored = ctx.keys.run(
         eventId,
