@@ -252,6 +252,9 @@ export class JetStreamStore implements RemoteRelayStore {
   #caughtUp = false;
   #closed = false;
   #guard: TailStallGuard | undefined;
+  /** The lookup of the engine's newest sequence in flight, and the one queued after it. */
+  #lastSeqAsk: Promise<number> | undefined;
+  #lastSeqNext: Promise<number> | undefined;
   /**
    * Topics this replica's publishes are creating, by creator: sent (or acknowledged) but not
    * read back by the tail yet. The topic bounds count them, so publishes in flight at once
@@ -540,8 +543,31 @@ export class JetStreamStore implements RemoteRelayStore {
     return this.#waiters.waitFor(seq, timeoutMs);
   }
 
-  async engineLastSeq(): Promise<number> {
-    return (await this.o.engine.jsm.streams.info(this.o.stream)).state.last_seq;
+  /**
+   * The stream's newest sequence, asked of the engine. A caller that comes while a lookup is in
+   * flight joins the next one (at most one queued, started when that one ends): each gets a
+   * sequence read after it asked, and a burst of `GET /topics` costs the engine two requests, not
+   * one each.
+   */
+  engineLastSeq(): Promise<number> {
+    const asking = this.#lastSeqAsk;
+    if (asking === undefined) return this.#askLastSeq();
+    this.#lastSeqNext ??= asking.then(() => {}, () => {}).then(() => {
+      this.#lastSeqNext = undefined;
+      return this.#askLastSeq();
+    });
+    return this.#lastSeqNext;
+  }
+
+  /** One lookup of the stream's newest sequence, shared while in flight. */
+  #askLastSeq(): Promise<number> {
+    const ask = this.o.engine.jsm.streams.info(this.o.stream).then((i) => i.state.last_seq);
+    this.#lastSeqAsk = ask;
+    const done = () => {
+      if (this.#lastSeqAsk === ask) this.#lastSeqAsk = undefined;
+    };
+    ask.then(done, done);
+    return ask;
   }
 
   async publish(
