@@ -9,6 +9,7 @@ import type { AgentRuntime } from "./runtime.ts";
 import type { InstructionRow } from "./state.ts";
 import type { Instruction, ResultBody } from "./wire.ts";
 import { errorMessage } from "../errors/mod.ts";
+import { sha256Hex } from "../crypto/mod.ts";
 import type { ComponentHealth } from "./health.ts";
 
 /** Relay topic for results. */
@@ -105,7 +106,9 @@ export class ResultReporter {
           this.rt.log.warn("next_instruction rejected", { reason: ack.rejected.reason });
         }
       } else if (this.rt.relay) {
-        await this.rt.relay.publishNow(RESULTS_TOPIC, event);
+        await this.rt.relay.publishNow(RESULTS_TOPIC, event, {
+          idempotencyKey: resultRelayKey(this.rt.agentId, row.id),
+        });
       } else {
         this.rt.log.warn("no way to report a result", {
           instruction_id: row.id,
@@ -154,4 +157,13 @@ export class ResultReporter {
   async sweep(): Promise<void> {
     for (const row of this.rt.state.unreported()) await this.deliver(row);
   }
+}
+
+/**
+ * The relay's `Idempotency-Key` of an instruction's result (visible ASCII, at most 128
+ * characters): the same for every report of it, so one reported again after a restart within the
+ * relay's `duplicate_window` is not stored twice.
+ */
+export function resultRelayKey(agentId: string, instructionId: string): string {
+  return `action-result:sha256:${sha256Hex(`${agentId}\n${instructionId}`)}`;
 }

@@ -35,7 +35,7 @@ import {
   MAX_INTENT_STRING,
   SessionRiskError,
 } from "./intent.ts";
-import { decisionKey, decisionWire } from "./wire.ts";
+import { decisionKey, decisionRelayKey, decisionWire } from "./wire.ts";
 import type { DecisionState } from "./state.ts";
 
 /** Topic intents arrive on. */
@@ -393,7 +393,9 @@ export function stillRefused(
 export type DeliverOptions = Pick<BridgeOptions, "relay" | "audit" | "log" | "compat">;
 
 /**
- * Publishes `access.decision` (unless `progress` says the relay already took it) and appends it
+ * Publishes `access.decision` (unless `progress` says the relay already took it; its
+ * `Idempotency-Key` {@linkcode decisionRelayKey}, so a redelivery within the relay's window is not
+ * stored twice) and appends it
  * to the ledger (idempotency key {@linkcode decisionKey}, so a redo adds no second entry). A
  * refusal for good (a 4xx) is logged and not retried, so it never holds up the decisions after
  * it.
@@ -408,7 +410,11 @@ export async function deliverDecision(
   const wire = decisionWire(d, o.compat ?? "upstream");
   let refused: string | undefined;
   if (!progress.published) {
-    refused = await unlessRefused(o, d, () => o.relay.publishNow(DECISION_TOPIC, wire));
+    refused = await unlessRefused(
+      o,
+      d,
+      () => o.relay.publishNow(DECISION_TOPIC, wire, { idempotencyKey: decisionRelayKey(d.tx_id) }),
+    );
     await progress.onPublished?.();
   }
   const ledger = await unlessRefused(o, d, () =>

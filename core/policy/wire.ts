@@ -27,6 +27,15 @@ export function decisionWire(d: Decision, compat: CompatMode): Record<string, un
 const MAX_IDEMPOTENCY_KEY_CHARS = 256;
 
 /**
+ * The relay's `Idempotency-Key` of a decision's publish (visible ASCII, at most 128 characters):
+ * the same for every delivery of it, from any replica, so a redelivery within the relay's
+ * `duplicate_window` is answered as the first was instead of stored again.
+ */
+export function decisionRelayKey(txId: string): string {
+  return `policy-decision:sha256:${sha256Hex(txId)}`;
+}
+
+/**
  * The ledger's idempotency key of a tx_id's decision: `policy-decision:<tx_id>` when an HTTP header
  * can carry that as it is (printable ASCII, within the ledger's 256 characters), else
  * `policy-decision:sha256:<hex of the tx_id>`, so a tx_id in another script, with a line break or

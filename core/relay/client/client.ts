@@ -239,8 +239,9 @@ export class RelayClient {
   async publishNow(
     topic: string,
     payload: Record<string, unknown>,
+    opts: { idempotencyKey?: string } = {},
   ): Promise<{ event_id: string; seq: number; id: string }> {
-    const key = randomUuid();
+    const key = opts.idempotencyKey ?? randomUuid();
     let attempt = 0;
     for (;;) {
       try {

@@ -4,7 +4,7 @@
  * state database; the relay is a stand-in whose answer the test holds back.
  */
 import assert from "node:assert/strict";
-import { ResultReporter } from "../../../core/agents/reporter.ts";
+import { resultRelayKey, ResultReporter } from "../../../core/agents/reporter.ts";
 import type { AgentRuntime } from "../../../core/agents/runtime.ts";
 import { AgentState } from "../../../core/agents/state.ts";
 import { createLogger } from "../../../core/log/mod.ts";
@@ -18,14 +18,16 @@ Deno.test("reporter: drain waits for a delivery under way; it is marked reported
     state.claim("t-1", "relay", { id: "t-1", plugin_id: "p", instruction_type: "execute" });
     state.finish("t-1", "completed", { status: "completed", result: { output: 1 } });
     const published: unknown[] = [];
+    const keys: Array<string | undefined> = [];
     let answer: () => void = () => {};
     const rt = {
       agentId: "a-1",
       log: createLogger({ service: "t", sink: () => {} }),
       state,
       relay: {
-        publishNow(_topic: string, event: unknown) {
+        publishNow(_topic: string, event: unknown, opts: { idempotencyKey?: string }) {
           published.push(event);
+          keys.push(opts.idempotencyKey);
           return new Promise<void>((resolve) => answer = resolve);
         },
       },
@@ -46,6 +48,12 @@ Deno.test("reporter: drain waits for a delivery under way; it is marked reported
     await reporter.sweep();
     assert.equal(published.length, 1, "nothing is sent twice");
     await reporter.drain(); // nothing under way: at once
+    // The relay key is the result's own, the same at every report of it (a report after a restart
+    // is then not stored twice by the relay), and another agent's or instruction's differs.
+    assert.equal(keys[0], resultRelayKey("a-1", "t-1"));
+    assert.match(keys[0] ?? "", /^[\x21-\x7e]{1,128}$/);
+    assert.notEqual(resultRelayKey("a-2", "t-1"), keys[0]);
+    assert.notEqual(resultRelayKey("a-1", "t-2"), keys[0]);
   } finally {
     state.close();
     await dir.remove();

@@ -11,7 +11,7 @@ import { DEFAULT_POLICY_DIR } from "../../../cmd/policy.ts";
 import { command as relayCommand } from "../../../cmd/relay.ts";
 import { AuditClient } from "../../../core/ledger/client/mod.ts";
 import { createLogger, silentLogger } from "../../../core/log/mod.ts";
-import { DecisionBridge } from "../../../core/policy/bridge.ts";
+import { DecisionBridge, deliverDecision } from "../../../core/policy/bridge.ts";
 import { policyHealth } from "../../../core/policy/health.ts";
 import { loadBundle } from "../../../core/policy/bundle.ts";
 import { PolicyEngine } from "../../../core/policy/engine.ts";
@@ -294,6 +294,30 @@ Deno.test("decisions of tx_ids no HTTP header can carry as they are still reach 
     }
     assert.deepEqual(rig.state.undelivered(10), [], "nothing left undelivered");
   } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("a decision delivered again (its first answer lost) is stored once by the relay, from any loop", async () => {
+  const rig = await startRig({ decisionReader: true });
+  const decision = new PolicyEngine(await loadBundle(DEFAULT_POLICY_DIR)).evaluate(
+    INTENT,
+    "tx-again",
+  );
+  // Two loops (a replica each, or one before and after a restart), each with no record of the
+  // relay having taken it: both publish it.
+  const clients = [1, 2].map(() =>
+    new RelayClient({ url: rig.relayUrl, token: POLICY_TOKEN, log: silentLogger })
+  );
+  try {
+    for (const relay of clients) await deliverDecision({ relay, log: silentLogger }, decision);
+    const topics = await (await fetch(`${rig.relayUrl}/topics`, {
+      headers: { authorization: `Bearer ${POLICY_READER_TOKEN}` },
+    })).json();
+    const decisions = topics.topics.find((t: { topic: string }) => t.topic === "access.decision");
+    assert.equal(decisions?.count, 1, JSON.stringify(topics));
+  } finally {
+    for (const c of clients) await c.close();
     await rig.close();
   }
 });
