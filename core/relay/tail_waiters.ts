@@ -14,7 +14,8 @@ interface Waiter {
 
 /** See the module doc. */
 export class TailWaiters {
-  #waiters: Waiter[] = [];
+  /** In insertion order; a timed-out waiter leaves in O(1), not by filtering them all. */
+  readonly #waiters = new Set<Waiter>();
   #closed = false;
 
   constructor(private readonly position: () => number) {}
@@ -32,26 +33,29 @@ export class TailWaiters {
         },
       };
       const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((x) => x !== w);
+        this.#waiters.delete(w);
         resolve(false);
       }, delayOf(timeoutMs));
-      this.#waiters.push(w);
+      this.#waiters.add(w);
     });
   }
 
   /** Settles the waiters the tail's position now satisfies (call after it moved). */
   wake(): void {
-    if (this.#waiters.length === 0) return;
+    if (this.#waiters.size === 0) return;
     const last = this.position();
-    const still: Waiter[] = [];
-    for (const w of this.#waiters) w.seq <= last ? w.done(true) : still.push(w);
-    this.#waiters = still;
+    for (const w of this.#waiters) {
+      if (w.seq <= last) {
+        this.#waiters.delete(w);
+        w.done(true);
+      }
+    }
   }
 
   /** Settles every waiter false; later waits resolve false at once. */
   close(): void {
     this.#closed = true;
     for (const w of this.#waiters) w.done(false);
-    this.#waiters = [];
+    this.#waiters.clear();
   }
 }
