@@ -23,7 +23,8 @@ export function isIdempotencyKey(key: string): boolean {
 }
 
 const UTF8 = new TextEncoder();
-const HEX = "0123456789abcdef";
+/** Each byte's two lower-case hex digits. */
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /**
  * The event id of a keyed publish: a version 8 UUID (RFC 9562) made of the SHA-256 of the
@@ -35,15 +36,11 @@ const HEX = "0123456789abcdef";
  */
 export function keyedEventId(publisher: string | undefined, key: string): string {
   const who = publisher === undefined ? "" : `p:${publisher}`;
-  const b = sha256Js(UTF8.encode(`${who}\n${key}`)).slice(0, 16);
-  b[6] = (b[6] & 0x0f) | 0x80;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  let s = "";
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) s += "-";
-    s += HEX[b[i] >> 4] + HEX[b[i] & 15];
-  }
-  return s;
+  const b = sha256Js(UTF8.encode(`${who}\n${key}`));
+  const h = HEX_BYTE;
+  return h[b[0]] + h[b[1]] + h[b[2]] + h[b[3]] + "-" + h[b[4]] + h[b[5]] + "-" +
+    h[(b[6] & 0x0f) | 0x80] + h[b[7]] + "-" + h[(b[8] & 0x3f) | 0x80] + h[b[9]] + "-" +
+    h[b[10]] + h[b[11]] + h[b[12]] + h[b[13]] + h[b[14]] + h[b[15]];
 }
 
 /**
@@ -97,6 +94,9 @@ interface Entry {
  */
 export class IdempotencyKeys {
   readonly #done = new Map<string, Entry>();
+  /** The entries in the order they were remembered, from `#head` on (a stale one is skipped). */
+  #order: Array<{ id: string; entry: Entry }> = [];
+  #head = 0;
   readonly #inFlight = new Map<string, { digest: string; stored: Promise<Stored> }>();
   #epoch: string | undefined;
 
@@ -145,18 +145,32 @@ export class IdempotencyKeys {
 
   #remember(eventId: string, seq: number, atMs: number, digest: string): void {
     if (this.max <= 0) return;
-    this.#done.delete(eventId);
-    this.#done.set(eventId, { seq, atMs, digest });
-    // Insertion order is age order: the oldest go first, past the bound or the window.
-    for (const [id, e] of this.#done) {
-      if (this.#done.size <= this.max && atMs - e.atMs <= this.windowMs) break;
-      this.#done.delete(id);
+    const entry = { seq, atMs, digest };
+    this.#done.set(eventId, entry);
+    this.#order.push({ id: eventId, entry });
+    // Oldest first: past the bound or the window. A Map iterated from its start walks the holes
+    // its deletions left, so the order is kept apart, as a queue read from its head.
+    const order = this.#order;
+    while (this.#head < order.length) {
+      const oldest = order[this.#head];
+      const live = this.#done.get(oldest.id) === oldest.entry;
+      const keep = this.#done.size <= this.max && atMs - oldest.entry.atMs <= this.windowMs &&
+        order.length - this.#head <= 2 * this.max;
+      if (live && keep) break;
+      if (live) this.#done.delete(oldest.id);
+      this.#head++;
+    }
+    if (this.#head >= 1024 && this.#head * 2 >= order.length) {
+      this.#order = order.slice(this.#head);
+      this.#head = 0;
     }
   }
 
   /** Forgets every publish remembered (the store's history was replaced). */
   clear(): void {
     this.#done.clear();
+    this.#order = [];
+    this.#head = 0;
   }
 
   /**
