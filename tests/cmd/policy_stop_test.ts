@@ -21,6 +21,20 @@ const event = {
   payload: intent,
 };
 
+/** The policy service's arguments: on `relayUrl`, its state in `dir`, and `extra`. */
+function policyArgs(relayUrl: string, dir: string, extra: string[] = []): string[] {
+  return [
+    "policy",
+    "--port",
+    "0",
+    "--relay-url",
+    relayUrl,
+    "--state-db",
+    `${dir}/policy-state.db`,
+    ...extra,
+  ];
+}
+
 /**
  * A relay that streams the one intent to every subscription (kept in `subscribes`) and hands each
  * publish to `onPublish`, which answers it or not.
@@ -60,15 +74,7 @@ Deno.test("policy: a decision the relay takes while the service stops is recorde
     publishes.push(c);
     if (answerAtOnce) await answerPublish(c);
   }, subscribes);
-  const args = [
-    "policy",
-    "--port",
-    "0",
-    "--relay-url",
-    relay.url,
-    "--state-db",
-    `${dir.path}/policy-state.db`,
-  ];
+  const args = policyArgs(relay.url, dir.path);
   const env = { IATP_DATA_DIR: dir.path };
   let policy = await startIatpService(args, { env });
   try {
@@ -99,17 +105,12 @@ Deno.test("policy: --relay-timeout bounds the wait for a relay that never answer
   const dir = await tempDir();
   const publishes: StallConnection[] = [];
   const relay = intentRelay((c) => void publishes.push(c));
-  const policy = await startIatpService([
-    "policy",
-    "--port",
-    "0",
-    "--relay-url",
-    relay.url,
-    "--relay-timeout",
-    "300ms",
-    "--state-db",
-    `${dir.path}/policy-state.db`,
-  ], { env: { IATP_DATA_DIR: dir.path } });
+  const policy = await startIatpService(
+    policyArgs(relay.url, dir.path, ["--relay-timeout", "300ms"]),
+    {
+      env: { IATP_DATA_DIR: dir.path },
+    },
+  );
   try {
     await waitFor(() => publishes.length >= 1, 20_000, "the decision's publish");
     // Five tries of the default deadline (10 s each) are well past this wait: only the setting
@@ -139,17 +140,12 @@ Deno.test("policy: --relay-idle-timeout makes a silent subscription again", asyn
       `HTTP/1.1 201 Created\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${answer.length}\r\n\r\n${answer}`,
     );
   }, subscribes);
-  const policy = await startIatpService([
-    "policy",
-    "--port",
-    "0",
-    "--relay-url",
-    relay.url,
-    "--relay-idle-timeout",
-    "1s",
-    "--state-db",
-    `${dir.path}/policy-state.db`,
-  ], { env: { IATP_DATA_DIR: dir.path } });
+  const policy = await startIatpService(
+    policyArgs(relay.url, dir.path, ["--relay-idle-timeout", "1s"]),
+    {
+      env: { IATP_DATA_DIR: dir.path },
+    },
+  );
   try {
     // The default (a minute) is well past this wait: only the setting makes it in time.
     await waitFor(() => subscribes.length >= 2, 20_000, "a second subscription");
