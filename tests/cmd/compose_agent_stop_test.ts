@@ -56,6 +56,17 @@ Deno.test("compose-agent: an enqueue still in flight when the stop begins is ref
       `POST ${path} HTTP/1.1\r\nhost: a\r\ncontent-length: ${body.length}\r\n${fields}\r\n` +
         body.slice(0, -1),
     );
+    // The stop must find the request in flight: a connection whose head the agent has not read
+    // yet is an idle one to the drain, closed with it (the client sees a reset, nothing is
+    // acknowledged). The request itself and this scrape are the two in flight.
+    await waitFor(
+      async () =>
+        /iatp_http_requests_in_flight\{[^}]*\} 2\b/.test(
+          await (await fetch(`${agent.url}/metrics`)).text(),
+        ),
+      10_000,
+      "the enqueue to be in flight",
+    );
     await agent.process.kill("SIGTERM");
     await waitFor(() => agent.stdout().includes('"shutting down"'), 10_000, "the stop");
     await conn.write(body.slice(-1));
