@@ -16,25 +16,14 @@ Deno.test("a dashboard that answers an empty poll at once is polled again after 
     polls++;
     return new Response(null, { status: 204 });
   });
-  const lines: string[] = [];
-  const log = createLogger({ service: "status", level: "debug", sink: (l) => lines.push(l) });
-  const identity = { agentId: "status-1", token: staticToken("k".repeat(32)) };
-  const router = new CommandRouter(
-    { kind: "compose_agent", url: "http://127.0.0.1:9", identity, timeoutMs: 1000 },
-    () => {
-      throw new Error("no host snapshot in this test");
-    },
-    log,
-  );
-  const link = new DashboardLink({
-    dashboardUrl: `http://127.0.0.1:${dashboard.addr.port}`,
+  const { link, lines } = makeLink({
+    url: `http://127.0.0.1:${dashboard.addr.port}`,
     deploymentHash: "dh1",
-    identity,
-    router,
+    level: "debug",
+    agentId: "status-1",
+    key: "k".repeat(32),
     pollTimeoutSecs: 30,
     backoffMs: 60_000,
-    reportAttempts: 1,
-    log,
   });
   try {
     link.start();
@@ -59,25 +48,14 @@ Deno.test("closing the link ends its open poll and logs that the link closed, on
       req.signal.addEventListener("abort", () => resolve(new Response(null, { status: 204 })))
     );
   });
-  const lines: string[] = [];
-  const log = createLogger({ service: "status", level: "info", sink: (l) => lines.push(l) });
-  const identity = { agentId: "status-1", token: staticToken("k".repeat(32)) };
-  const router = new CommandRouter(
-    { kind: "compose_agent", url: "http://127.0.0.1:9", identity, timeoutMs: 1000 },
-    () => {
-      throw new Error("no host snapshot in this test");
-    },
-    log,
-  );
-  const link = new DashboardLink({
-    dashboardUrl: `http://127.0.0.1:${dashboard.addr.port}`,
+  const { link, lines } = makeLink({
+    url: `http://127.0.0.1:${dashboard.addr.port}`,
     deploymentHash: "dh-close",
-    identity,
-    router,
+    level: "info",
+    agentId: "status-1",
+    key: "k".repeat(32),
     pollTimeoutSecs: 30,
     backoffMs: 60_000,
-    reportAttempts: 1,
-    log,
   });
   try {
     link.start();
@@ -97,11 +75,19 @@ Deno.test("closing the link ends its open poll and logs that the link closed, on
 /** The HMAC key of the fake dashboard tests below. */
 const KEY = "link-test-hmac-key-0123456789abcdef";
 
-/** A link to `dash` whose log lines land in `lines`; Docker commands go nowhere. */
-function linkTo(dash: FakeDashboard, deploymentHash: string) {
+/** A link to the dashboard at `url`, its log lines kept in `lines`; Docker commands go nowhere. */
+function makeLink(o: {
+  url: string;
+  deploymentHash: string;
+  level: "debug" | "info";
+  agentId: string;
+  key: string;
+  pollTimeoutSecs: number;
+  backoffMs: number;
+}) {
   const lines: string[] = [];
-  const log = createLogger({ service: "status", level: "info", sink: (l) => lines.push(l) });
-  const identity = { agentId: "status-2", token: staticToken(KEY) };
+  const log = createLogger({ service: "status", level: o.level, sink: (l) => lines.push(l) });
+  const identity = { agentId: o.agentId, token: staticToken(o.key) };
   const router = new CommandRouter(
     { kind: "compose_agent", url: "http://127.0.0.1:9", identity, timeoutMs: 1000 },
     () => {
@@ -110,17 +96,30 @@ function linkTo(dash: FakeDashboard, deploymentHash: string) {
     log,
   );
   const link = new DashboardLink({
-    dashboardUrl: dash.url,
-    deploymentHash,
+    dashboardUrl: o.url,
+    deploymentHash: o.deploymentHash,
     identity,
     router,
-    pollTimeoutSecs: 1,
-    backoffMs: 50,
+    pollTimeoutSecs: o.pollTimeoutSecs,
+    backoffMs: o.backoffMs,
     reportAttempts: 1,
     log,
   });
   const logged = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   return { link, lines, logged };
+}
+
+/** A link to `dash` whose log lines land in `lines`; Docker commands go nowhere. */
+function linkTo(dash: FakeDashboard, deploymentHash: string) {
+  return makeLink({
+    url: dash.url,
+    deploymentHash,
+    level: "info",
+    agentId: "status-2",
+    key: KEY,
+    pollTimeoutSecs: 1,
+    backoffMs: 50,
+  });
 }
 
 Deno.test("a command sent at the top level of a poll answer, not under item, is not run and says so", async () => {
