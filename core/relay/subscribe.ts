@@ -6,7 +6,6 @@
 import type { Principal } from "../auth/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import type { RawResponse } from "../http/mod.ts";
-import { isEngineOutage } from "../nats/mod.ts";
 import { isTopicPattern, TopicFilter } from "../topic/mod.ts";
 import { requireTopics } from "./auth.ts";
 import { refuse, unavailable } from "./publish.ts";
@@ -54,7 +53,8 @@ function unavailableAnswer(message: string, requestId: string): RawResponse {
 /**
  * Waits (bounded) for a remote store's tail to reach a resume position from another replica;
  * an answer when it did not, undefined to go on. A position beyond the engine's own newest
- * sequence never was, and goes on to the usual `ahead` reset.
+ * sequence never was, and goes on to the usual `ahead` reset; one the engine cannot be asked about
+ * (out of reach, stream deleted) is answered 503 with Retry-After.
  */
 async function awaitTail(
   store: RemoteRelayStore,
@@ -66,8 +66,10 @@ async function awaitTail(
   if (await store.waitFor(start.seq, waitMs)) return;
   try {
     if (start.seq > await store.engineLastSeq()) return;
-  } catch (err) {
-    if (!isEngineOutage(err)) throw err;
+  } catch {
+    // The engine out of reach, or a stream it cannot look up (deleted until a replica creates it
+    // again): whether the position ever was is unknown, so the client is told to retry. A stream
+    // created again has a new epoch, and the retry then resets as any old position does.
   }
   const message = "this relay replica has not caught up with the resume position; retry";
   return unavailableAnswer(message, requestId);

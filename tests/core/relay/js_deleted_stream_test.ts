@@ -1,6 +1,7 @@
 /**
  * A relay stream deleted under a running replica (and created again by another replica's start):
- * `GET /topics` answers what the replica has rather than failing while the stream is gone, and a
+ * `GET /topics` answers what the replica has rather than failing while the stream is gone, a
+ * subscription resuming past the replica's tail is told to retry (503) rather than failing, and a
  * publish retried with its `Idempotency-Key` after the new stream was followed is stored in it,
  * not answered with the old stream's sequence (an id that names another event of the new one).
  * @module
@@ -35,6 +36,31 @@ Deno.test({
     const body = await res.json();
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.deepEqual(body.topics.map((t: { topic: string }) => t.topic), ["t"]);
+  } finally {
+    for (const s of started) await s.close();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream deleted stream: a resume past the replica's tail is told to retry, not a 500",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const started: Service[] = [];
+  try {
+    const a = await startRelay({ store: nats.url, compat: "iatp", resume_wait: 200 });
+    started.push(a);
+    assert.equal((await publish(a.url, "t", { n: 1 })).status, 201);
+    const epoch = await epochOf(a.url);
+    await (await nats.manager()).streams.delete(STREAM);
+    const res = await fetch(`${a.url}/subscribe?topic=t`, {
+      headers: { "last-event-id": `${epoch}-5` },
+    });
+    const body = await res.json();
+    assert.equal(res.status, 503, JSON.stringify(body));
+    assert.ok(res.headers.get("retry-after"), "Retry-After");
+    assert.match(String(body.error ?? body.detail ?? ""), /caught up|retry/);
   } finally {
     for (const s of started) await s.close();
     await nats.stop();
