@@ -143,6 +143,14 @@ export class IdempotencyKeys {
     return stored;
   }
 
+  /**
+   * Remembers keyed publishes a durable store held before this relay started (oldest first), so
+   * a retry after a restart is answered as the first was.
+   */
+  seed(events: Iterable<{ eventId: string; seq: number; atMs: number; digest: string }>): void {
+    for (const e of events) this.#remember(e.eventId, e.seq, e.atMs, e.digest);
+  }
+
   #remember(eventId: string, seq: number, atMs: number, digest: string): void {
     if (this.max <= 0) return;
     const entry = { seq, atMs, digest };

@@ -20,7 +20,12 @@ import { relayHealth, storeHealth } from "./health.ts";
 import { Hub } from "./hub.ts";
 import { FlushRounds, type FlushRoundsOptions } from "./stream/mod.ts";
 import { storeEvent } from "./publish.ts";
-import { DEFAULT_MAX_IDEMPOTENCY_KEYS, IdempotencyKeys, type Stored } from "./idempotency.ts";
+import {
+  DEFAULT_MAX_IDEMPOTENCY_KEYS,
+  IdempotencyKeys,
+  publishDigest,
+  type Stored,
+} from "./idempotency.ts";
 import { DEFAULT_DUPLICATE_WINDOW_MS } from "./js_defaults.ts";
 import { relayRawRoutes } from "./raw_routes.ts";
 import { allowedOrigin, CORS_SETTINGS } from "./cors.ts";
@@ -261,6 +266,20 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
       opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS,
     ),
   };
+  // A durable store's keyed publishes of the last `duplicate_window` are remembered again, so a
+  // retry of one that reaches this relay after a restart is not stored twice.
+  if (!isRemoteStore(store) && store.keyedSince) {
+    const keys = ctx.keys;
+    keys.follow(store.epoch);
+    keys.seed(
+      store.keyedSince(Date.now() - keys.windowMs, keys.max).map((e) => ({
+        eventId: e.eventId,
+        seq: e.seq,
+        atMs: e.tsMs,
+        digest: publishDigest(e.topic, e.payloadJson),
+      })),
+    );
+  }
   opts.role?.publisher?.((topic, eventId, json, publisher, digest) =>
     storeEvent(ctx, topic, eventId, json, publisher, digest)
   );

@@ -9,9 +9,12 @@ import { openLocked, refuseNewerSchema, stampSchema } from "../config/mod.ts";
 import { UnavailableError } from "../errors/mod.ts";
 import { newEpoch } from "./position.ts";
 import {
+  dataParts,
   eventData,
   type FreedSnapshot,
   FreedTopics,
+  KEYED_DATA_SQL,
+  type KeyedEvent,
   mergeRuns,
   NOT_WRITTEN,
   type RelayStore,
@@ -406,6 +409,33 @@ export class SqliteStore implements RelayStore {
       oldestSeq: s.oldestSeq,
       truncatedThrough: s.truncatedThrough,
     }));
+  }
+
+  /**
+   * Walks the events from the newest back to the first stored before `sinceMs` (the relay's own
+   * clock wrote `ts_ms` as it appended, so the walk stops at the window's start) and reads the
+   * data of keyed ones only.
+   */
+  keyedSince(sinceMs: number, limit: number): KeyedEvent[] {
+    const out: KeyedEvent[] = [];
+    if (limit <= 0) return out;
+    const rows = this.#db.prepare(
+      "SELECT seq, ts_ms, topic, publisher, CASE WHEN " + KEYED_DATA_SQL +
+        " THEN data END AS data FROM events ORDER BY seq DESC",
+    ).iterate() as Iterable<
+      { seq: number; ts_ms: number; topic: string; publisher: string | null; data: string | null }
+    >;
+    for (const r of rows) {
+      const tsMs = Number(r.ts_ms);
+      if (tsMs < sinceMs) break;
+      if (r.data === null) continue;
+      const seq = Number(r.seq);
+      const parts = dataParts(r.data, seq, tsMs, r.topic, r.publisher ?? undefined);
+      if (parts === undefined) continue;
+      out.push({ ...parts, seq, tsMs, topic: r.topic });
+      if (out.length >= limit) break;
+    }
+    return out.reverse();
   }
 
   expire(nowMs: number): number {

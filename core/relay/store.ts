@@ -324,8 +324,52 @@ export interface RelayStore extends RelayLog {
   ): StoredEvent;
   /** Why the last append could not be written (cleared by the next that is), if it failed. */
   readonly writeError?: string;
+  /**
+   * The keyed publishes (event ids of version 8, see idempotency.ts) stored at or after
+   * `sinceMs`, at most `limit` of them, oldest first: what a durable store gives a restarted
+   * relay to answer their retries. Absent for a store that keeps nothing over a restart.
+   */
+  keyedSince?(sinceMs: number, limit: number): KeyedEvent[];
   close(): void;
 }
+
+/** A keyed publish a store holds (see {@linkcode RelayStore.keyedSince}). */
+export interface KeyedEvent {
+  eventId: string;
+  seq: number;
+  tsMs: number;
+  topic: string;
+  payloadJson: string;
+}
+
+/** Where {@linkcode eventData} writes the event id, and its length (a UUID). */
+const DATA_ID_AT = '{"id":"'.length;
+const UUID_LENGTH = 36;
+/** The offset of a UUID's version digit. */
+const UUID_VERSION_AT = 14;
+
+/**
+ * The event id and payload JSON of a data line {@linkcode eventData} wrote for these fields, as
+ * they were published; undefined for a line it did not write so (another format, a changed row).
+ */
+export function dataParts(
+  data: string,
+  seq: number,
+  tsMs: number,
+  topic: string,
+  publisher: string | undefined,
+): { eventId: string; payloadJson: string } | undefined {
+  const eventId = data.slice(DATA_ID_AT, DATA_ID_AT + UUID_LENGTH);
+  if (eventId.length !== UUID_LENGTH) return undefined;
+  const head = eventData(eventId, seq, tsMs, topic, "", publisher).slice(0, -1);
+  if (data.length <= head.length + 1 || !data.startsWith(head) || !data.endsWith("}")) {
+    return undefined;
+  }
+  return { eventId, payloadJson: data.slice(head.length, -1) };
+}
+
+/** SQL true for a data line whose event id is of version 8 (a keyed publish's). */
+export const KEYED_DATA_SQL = `substr(data, ${DATA_ID_AT + UUID_VERSION_AT + 1}, 1) = '8'`;
 
 /**
  * A topic log in a shared engine (NATS JetStream): a publish is acknowledged once the engine

@@ -3,7 +3,8 @@
  * `--workers 2`, NATS JetStream): a keyed publish sent twice, one after the other or at once, is
  * stored once and both answers carry the same event id and sequence, the repeat with
  * `Idempotent-Replayed: true`; a key used again for another payload is refused (422); an invalid
- * key is refused (400, or FastAPI's 422 under `compat: upstream`); and the relay client, whose
+ * key is refused (400, or FastAPI's 422 under `compat: upstream`); a SQLite relay restarted
+ * within `duplicate_window` still answers a retry as the first; and the relay client, whose
  * first answer a proxy holds past its request deadline, leaves exactly one event on the relay.
  * @module
  */
@@ -142,6 +143,63 @@ for (const [store, workers] of [["memory", 1], ["sqlite", 1], ["sqlite", 2]] as 
     }
   });
 }
+
+for (const workers of [1, 2]) {
+  Deno.test(`a sqlite relay on ${workers} isolate(s) restarted answers a retry of a keyed publish it stored before`, async () => {
+    const dir = await tempDir();
+    const store = `sqlite:${dir.path}/relay.db`;
+    let relay: Service | undefined;
+    try {
+      relay = await startRelay({ store, workers, compat: "iatp" });
+      const payload = {
+        text: 'caf\u00e9 "q" \\ {}',
+        list: [1, 2.5, -0, 1e21, null],
+        deep: { a: [] },
+      };
+      const first = await post(relay.url, "idem.r", payload, "key-r");
+      assert.equal(first.status, 201, JSON.stringify(first.body));
+      assert.equal((await post(relay.url, "idem.r", { n: 1 })).status, 201); // unkeyed after it
+      assert.equal((await post(relay.url, "idem.q", { n: 2 }, "key-q")).status, 201);
+      await relay.close();
+      relay = await startRelay({ store, workers, compat: "iatp" });
+
+      const again = await post(relay.url, "idem.r", payload, "key-r");
+      assert.equal(again.status, 201, JSON.stringify(again.body));
+      assert.equal(again.replayed, "true");
+      assert.deepEqual(again.body, first.body);
+      const other = await post(relay.url, "idem.r", { ...payload, text: "other" }, "key-r");
+      assert.equal(other.status, 422, JSON.stringify(other.body));
+      assert.equal((await post(relay.url, "idem.q", { n: 2 }, "key-q")).replayed, "true");
+      assert.equal(await countOn(relay.url, "idem.r"), 2);
+      assert.equal(await countOn(relay.url, "idem.q"), 1);
+    } finally {
+      await relay?.close();
+      await dir.remove();
+    }
+  });
+}
+
+Deno.test("a sqlite relay restarted past duplicate_window stores a retry of a keyed publish again", async () => {
+  const dir = await tempDir();
+  const store = `sqlite:${dir.path}/relay.db`;
+  let relay: Service | undefined;
+  try {
+    relay = await startRelay({ store, compat: "iatp", duplicate_window: 1_000 });
+    const first = await post(relay.url, "idem.w", { n: 1 }, "key-w");
+    assert.equal(first.status, 201);
+    await relay.close();
+    await new Promise((r) => setTimeout(r, 1_200));
+    relay = await startRelay({ store, compat: "iatp", duplicate_window: 1_000 });
+    const again = await post(relay.url, "idem.w", { n: 1 }, "key-w");
+    assert.equal(again.status, 201);
+    assert.equal(again.replayed, null);
+    assert.equal(again.body.event_id, first.body.event_id);
+    assert.equal(again.body.seq, Number(first.body.seq) + 1);
+  } finally {
+    await relay?.close();
+    await dir.remove();
+  }
+});
 
 Deno.test({
   name: "a nats relay stores a keyed publish once, on the replica that stored it and on another",
