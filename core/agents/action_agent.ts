@@ -34,9 +34,6 @@ type Plugins = typeof import("./plugins.ts");
 /** The state row of a refused relay event. */
 const refusalKey = (eventId: string) => `refused:${eventId}`;
 
-/** How long stop waits for a last delivery of unreported results. */
-const FINAL_SWEEP_TIMEOUT_MS = 5_000;
-
 /** One unit of work. */
 interface Task {
   inst: Instruction;
@@ -374,7 +371,8 @@ class ActionAgent {
     // failed to load holds nothing.
     this.#catalogClosed = true;
     await this.#catalog?.then((c) => c.close(), () => {});
-    if (!done) await this.queue.close(5_000);
+    // Their plugin hosts stopped, the instructions still running end at once; bounded all the same.
+    if (!done) await this.queue.close(this.config.agent.shutdown_timeout);
     await this.queueTasks?.close();
   }
 }
@@ -465,7 +463,7 @@ export async function startActionAgent(
     // One last delivery attempt, bounded: unreported results stay in state for next start.
     await settledWithin(
       agent.reporter.drain().then(() => agent.reporter.sweep()),
-      FINAL_SWEEP_TIMEOUT_MS,
+      config.agent.report_flush_timeout,
     );
     await rt.close();
     await svc.close();

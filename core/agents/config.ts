@@ -64,49 +64,58 @@ function isProduction(env: string): boolean {
 /** The User-Agent the Stavily agents send (their orchestrator client hard-codes it). */
 const STAVILY_USER_AGENT = "Stavily-Agent/1.0.0";
 
+/** The `agent` section's fields of either agent. */
+function agentShape(kind: "sensor" | "action") {
+  return {
+    id: str({ help: "agent id (URL paths, relay topics)", pattern: AGENT_ID }),
+    name: str({ help: "display name", default: "" }),
+    type: oneOf(["sensor", "action"], {
+      help: "agent kind (must match the command)",
+      default: kind,
+    }),
+    tenant_id: str({ help: "tenant (organisation) id", default: "" }),
+    environment: oneOf(ENVIRONMENTS, { help: "deployment environment", default: "dev" }),
+    heartbeat: duration({ help: "heartbeat interval", default: 30_000, min: 100 }),
+    base_folder: path({
+      help: "agent home; default $IATP_DATA_DIR/<kind> (or data/<kind>)",
+      default: "",
+      access: "write",
+    }),
+    poll_interval: duration({ help: "instruction poll interval", default: 30_000, min: 50 }),
+    max_concurrent_tasks: int({
+      help: "instructions run at once",
+      default: 10,
+      min: 1,
+      max: 1000,
+    }),
+    max_queued_tasks: int({
+      help: "instructions waiting to run",
+      default: 100,
+      min: 1,
+      max: 100_000,
+    }),
+    task_timeout: duration({
+      help: "longest an instruction may run",
+      default: 300_000,
+      min: 100,
+    }),
+    completed_history: int({
+      help: "finished instruction ids remembered for idempotency",
+      default: 10_000,
+      min: 10,
+      max: 10_000_000,
+    }),
+    shutdown_timeout: duration({
+      help:
+        "how long stop waits for running work (and again for instructions whose plugins it stopped)",
+      default: 10_000,
+    }),
+  };
+}
+
 function agentSection(kind: "sensor" | "action") {
   return {
-    agent: section({
-      id: str({ help: "agent id (URL paths, relay topics)", pattern: AGENT_ID }),
-      name: str({ help: "display name", default: "" }),
-      type: oneOf(["sensor", "action"], {
-        help: "agent kind (must match the command)",
-        default: kind,
-      }),
-      tenant_id: str({ help: "tenant (organisation) id", default: "" }),
-      environment: oneOf(ENVIRONMENTS, { help: "deployment environment", default: "dev" }),
-      heartbeat: duration({ help: "heartbeat interval", default: 30_000, min: 100 }),
-      base_folder: path({
-        help: "agent home; default $IATP_DATA_DIR/<kind> (or data/<kind>)",
-        default: "",
-        access: "write",
-      }),
-      poll_interval: duration({ help: "instruction poll interval", default: 30_000, min: 50 }),
-      max_concurrent_tasks: int({
-        help: "instructions run at once",
-        default: 10,
-        min: 1,
-        max: 1000,
-      }),
-      max_queued_tasks: int({
-        help: "instructions waiting to run",
-        default: 100,
-        min: 1,
-        max: 100_000,
-      }),
-      task_timeout: duration({
-        help: "longest an instruction may run",
-        default: 300_000,
-        min: 100,
-      }),
-      completed_history: int({
-        help: "finished instruction ids remembered for idempotency",
-        default: 10_000,
-        min: 10,
-        max: 10_000_000,
-      }),
-      shutdown_timeout: duration({ help: "how long stop waits for running work", default: 10_000 }),
-    }),
+    agent: section(agentShape(kind)),
     api: section({
       base_url: url({ help: "orchestrator base URL (unset: no orchestrator)" }),
       timeout: duration({ help: "per-request timeout", default: 30_000, min: 10 }),
@@ -287,6 +296,15 @@ function sensorFields() {
 function actionFields() {
   return {
     ...commonFields("action", 8087),
+    agent: section({
+      ...agentShape("action"),
+      report_flush_timeout: duration({
+        help: "how long stop waits for a last delivery of results the orchestrator has not " +
+          "acknowledged (the rest stay in the agent's state and are delivered after the next start)",
+        default: 5_000,
+        min: 0,
+      }),
+    }),
     // Who may give this agent orders: relay task publishers, and where plugins may come from.
     relay: section({
       ...relayShape(),

@@ -59,6 +59,8 @@ export interface FakeOrchestrator {
   ): void;
   /** Makes the next request matching `route` wait `ms` before it is answered. */
   holdNext(route: "heartbeat" | "poll" | "status" | "result" | "events", ms: number): void;
+  /** Requests matching `route` held now (see {@linkcode holdNext}). */
+  holding(route: "heartbeat" | "poll" | "status" | "result" | "events"): number;
   setNextPollInterval(seconds: number | null): void;
   close(): Promise<void>;
 }
@@ -98,6 +100,7 @@ class Fake {
   readonly queue: Record<string, unknown>[] = [];
   readonly faults: Partial<Record<Kind, { count: number; status: number }>> = {};
   readonly holds: Partial<Record<Kind, number>> = {};
+  readonly held: Partial<Record<Kind, number>> = {};
   npi: number | null;
   readonly #base: string;
 
@@ -128,7 +131,9 @@ class Fake {
     const hold = this.holds[r[0]];
     if (hold !== undefined) {
       delete this.holds[r[0]];
+      this.held[r[0]] = (this.held[r[0]] ?? 0) + 1;
       await new Promise((done) => setTimeout(done, hold));
+      this.held[r[0]]! -= 1;
     }
     const fault = this.faults[r[0]];
     if (fault && fault.count > 0) {
@@ -227,6 +232,7 @@ function view(fake: Fake, url: string, server: Deno.HttpServer): FakeOrchestrato
     failNext: (r, count, status) => {
       fake.faults[r] = { count, status };
     },
+    holding: (r) => fake.held[r] ?? 0,
     holdNext: (r, ms) => {
       fake.holds[r] = ms;
     },
