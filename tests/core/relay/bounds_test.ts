@@ -201,6 +201,46 @@ Deno.test("CORS headers only for allow-listed origins", async () => {
   }
 });
 
+Deno.test("a browser page of an allowed origin may send a keyed publish and read that it was replayed", async () => {
+  // Idempotency-Key is no CORS-safelisted header: a preflight that does not list it makes the
+  // browser refuse the publish, and a header not exposed cannot be read by the page.
+  const relay = await startRelay({ cors_origins: ["http://ok.example"], compat: "iatp" });
+  try {
+    for (const path of ["/publish", "/%70ublish"]) {
+      const pre = await fetch(`${relay.url}${path}`, {
+        method: "OPTIONS",
+        headers: {
+          origin: "http://ok.example",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type,idempotency-key",
+        },
+      });
+      await pre.body?.cancel();
+      assert.equal(pre.status, 204, path);
+      const allowed = (pre.headers.get("access-control-allow-headers") ?? "").toLowerCase();
+      assert.ok(allowed.split(",").includes("idempotency-key"), `${path}: ${allowed}`);
+      const send = () =>
+        fetch(`${relay.url}${path}`, {
+          method: "POST",
+          headers: {
+            origin: "http://ok.example",
+            "content-type": "application/json",
+            "idempotency-key": `browser-${path}`,
+          },
+          body: JSON.stringify({ topic: "cors.keyed", payload: { n: 1 } }),
+        });
+      await drain(await send());
+      const again = await send();
+      await again.body?.cancel();
+      assert.equal(again.headers.get("idempotent-replayed"), "true", path);
+      const exposed = (again.headers.get("access-control-expose-headers") ?? "").toLowerCase();
+      assert.ok(exposed.split(",").includes("idempotent-replayed"), `${path}: ${exposed}`);
+    }
+  } finally {
+    await relay.close();
+  }
+});
+
 /** Opens a subscription on a raw socket and never reads it (a stalled consumer). */
 async function stalledSubscriber(url: string, topic: string): Promise<Deno.TcpConn> {
   const u = new URL(url);
