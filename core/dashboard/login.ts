@@ -99,10 +99,21 @@ function cookie(c: Context<AppEnv>, value: string, maxAgeSecs: number): string {
     (overTls(c) ? "; Secure" : "");
 }
 
+/** The refusal of a login body that is neither the JSON nor the form its Content-Type names. */
+function unreadableLogin(cause: unknown): HttpError {
+  return new HttpError(400, 'send {"credential": "..."} as JSON or a form', {}, { cause });
+}
+
 async function readCredential(c: Context<AppEnv>): Promise<{ credential: string; form: boolean }> {
   const type = c.req.header("content-type") ?? "";
   if (type.startsWith("application/x-www-form-urlencoded") || type.startsWith("multipart/")) {
-    const body = await c.req.parseBody();
+    let body: Awaited<ReturnType<typeof c.req.parseBody>>;
+    try {
+      // A multipart body that is not one (no boundary, parts cut short) throws a TypeError.
+      body = await c.req.parseBody();
+    } catch (err) {
+      throw unreadableLogin(err);
+    }
     const v = body.credential;
     return { credential: typeof v === "string" ? v.trim() : "", form: true };
   }
@@ -110,9 +121,7 @@ async function readCredential(c: Context<AppEnv>): Promise<{ credential: string;
   try {
     body = await c.req.json();
   } catch (err) {
-    throw new HttpError(400, 'send {"credential": "..."} as JSON or a form', {}, {
-      cause: err,
-    });
+    throw unreadableLogin(err);
   }
   const v = body && typeof body === "object" ? Reflect.get(body, "credential") : undefined;
   return { credential: typeof v === "string" ? v.trim() : "", form: false };

@@ -87,7 +87,9 @@ function oneQuery(
 function intParam(value: string | undefined, name: string, fallback?: number): number {
   if (value === undefined && fallback !== undefined) return fallback;
   if (value === undefined || !INDEX.test(value)) {
-    throw new HttpError(400, `${name} must be a non-negative integer`, { param: name });
+    throw new HttpError(400, `${name} must be a non-negative integer of at most 15 digits`, {
+      param: name,
+    });
   }
   return Number(value);
 }

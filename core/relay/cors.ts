@@ -10,8 +10,16 @@ import type { HeaderPairs } from "../http/mod.ts";
 /** What the relay allows a cross-origin caller (the settings of Hono's `cors`). */
 export const CORS_SETTINGS = {
   allowMethods: ["GET", "POST", "OPTIONS"],
-  allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID", "X-Request-Id"],
-  exposeHeaders: ["X-Request-Id"],
+  // Idempotency-Key is no CORS-safelisted header: without it here a browser refuses a keyed
+  // publish at the preflight, and a page reads Idempotent-Replayed only when it is exposed.
+  allowHeaders: [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "Last-Event-ID",
+    "X-Request-Id",
+  ],
+  exposeHeaders: ["Idempotent-Replayed", "X-Request-Id"],
   maxAge: 600,
 };
 

@@ -110,8 +110,8 @@ export class IdempotencyKeys {
   /**
    * Stores a keyed publish once: `store` runs unless the id was stored within the window (then
    * its sequence is answered, `replayed`) or is being stored (then that answer is shared).
-   * @throws {IdempotencyConflictError} when the id was stored, or is being stored, with another
-   * digest; what `store` throws
+   * @throws {IdempotencyConflictError} when the id was stored with another digest, or is being
+   * stored with another digest and that store succeeds; what `store` throws
    */
   run(
     eventId: string,
@@ -127,8 +127,18 @@ export class IdempotencyKeys {
     }
     const pending = this.#inFlight.get(eventId);
     if (pending !== undefined) {
-      if (pending.digest !== digest) throw new IdempotencyConflictError();
-      return pending.stored.then((s) => ({ seq: s.seq, replayed: true }));
+      if (pending.digest === digest) {
+        return pending.stored.then((s) => ({ seq: s.seq, replayed: true }));
+      }
+      // Another event of this id is being stored through a store that decides elsewhere (the
+      // main isolate, the engine), which may refuse it for a third it stored first: its outcome
+      // decides. Stored: this one is another event. Refused or failed: this one is asked anew.
+      return pending.stored.then(
+        () => {
+          throw new IdempotencyConflictError();
+        },
+        () => this.run(eventId, digest, Date.now(), store),
+      );
     }
     const out = store();
     if (!(out instanceof Promise)) {

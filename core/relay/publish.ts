@@ -89,11 +89,51 @@ export function publishInput(
     });
   }
   const json = JSON.stringify(payload);
+  // A number past a double's range (1e400) parses as Infinity, which JSON.stringify writes as
+  // null: refused rather than stored altered. Only a payload written with a null can hold one.
+  if (json.includes("null") && holdsNonFinite(payload)) {
+    throw refuse(compat, "payload holds a number out of range", {
+      type: "finite_number",
+      loc: ["payload"],
+      msg: "Input should be a finite number",
+    }, { expected: "numbers a double holds (about ±1.8e308)" });
+  }
   // Cheap bound first: UTF-8 is at most 3 bytes per UTF-16 unit.
   if (json.length * 3 > maxPayload && new TextEncoder().encode(json).length > maxPayload) {
     throw new HttpError(400, `payload exceeds ${maxPayload} bytes`, { limit_bytes: maxPayload });
   }
   return { topic, json };
+}
+
+/** True when `value` holds a number that is not finite, at any depth (walked without recursion). */
+function holdsNonFinite(value: unknown): boolean {
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (typeof v === "number") {
+      if (!Number.isFinite(v)) return true;
+    } else if (Array.isArray(v)) {
+      for (const x of v) todo.push(x);
+    } else if (typeof v === "object" && v !== null) {
+      for (const x of Object.values(v)) todo.push(x);
+    }
+  }
+  return false;
+}
+
+const utf8 = new TextDecoder();
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A publish body's text.
+ * @throws {TypeError} for bytes that are not UTF-8 (not stored as U+FFFD): a byte that is not
+ * decodes as U+FFFD, so only a body whose text holds one is decoded again, strictly (a strict
+ * decoding of every body cost about a third of its decoding, parsing and serializing)
+ */
+export function publishText(bytes: Uint8Array): string {
+  const text = utf8.decode(bytes);
+  if (text.includes("\uFFFD")) strictUtf8.decode(bytes);
+  return text;
 }
 
 /**

@@ -28,6 +28,7 @@ import {
   type PublishAnswer,
   publishEvent,
   publishInput,
+  publishText,
 } from "./publish.ts";
 import type { RelayContext } from "./routes.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./server.ts";
@@ -110,8 +111,6 @@ function withFields(res: RawResponse, fields: HeaderPairs): RawResponse {
   return res;
 }
 
-const utf8 = new TextDecoder();
-
 /** `POST /publish`: the same checks, answers and envelope as the Hono route. */
 function publishServe(ctx: RelayContext, origins: readonly string[]): Serve {
   const compat = ctx.opts.compat ?? "upstream";
@@ -126,7 +125,7 @@ function publishServe(ctx: RelayContext, origins: readonly string[]): Serve {
   ): RawResponse | Promise<RawResponse> => {
     let body: unknown;
     try {
-      body = JSON.parse(utf8.decode(bytes));
+      body = JSON.parse(publishText(bytes));
     } catch (err) {
       throw invalidJson(compat, err);
     }

@@ -15,7 +15,13 @@ import { authenticated, maySee, principalOf, requireTopics } from "./auth.ts";
 import type { Hub } from "./hub.ts";
 import { refuseForeignOrigin } from "./cors.ts";
 import { formatPosition } from "./position.ts";
-import { idempotencyKeyOf, invalidJson, publishEvent, publishInput } from "./publish.ts";
+import {
+  idempotencyKeyOf,
+  invalidJson,
+  publishEvent,
+  publishInput,
+  publishText,
+} from "./publish.ts";
 import { subscribeAnswer } from "./subscribe.ts";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -59,7 +65,8 @@ export interface RelayContext {
 async function readPublish(c: Context<AppEnv>, maxPayload: number, compat: CompatMode) {
   let body: unknown;
   try {
-    body = await c.req.json();
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    body = JSON.parse(publishText(bytes));
   } catch (err) {
     // The edge's own answer for the body (408 too slow, 413 too large, 400 cut short) stands.
     if (err instanceof HttpError) throw err;

@@ -171,6 +171,28 @@ Deno.test("a proof parameter given twice and an Idempotency-Key beyond printable
   });
 });
 
+Deno.test("an index of more digits than the ledger reads is a 400 saying so, not that it is no integer", async () => {
+  await withAudit(async (url) => {
+    for (
+      const [path, param] of [
+        ["/entries/9007199254740992", "index"],
+        ["/proof/inclusion?index=9007199254740992", "index"],
+        ["/proof/inclusion?index=0&tree_size=99999999999999999999", "tree_size"],
+        ["/proof/consistency?first=1&second=9007199254740993", "second"],
+      ]
+    ) {
+      const r = await fetch(url + path);
+      assert.equal(r.status, 400, path);
+      const body = await r.json();
+      assert.equal(body.param, param, path);
+      assert.match(body.error, /at most 15 digits/, path);
+    }
+    const past = await fetch(`${url}/entries/999999999999999`);
+    assert.equal(past.status, 404);
+    await past.body?.cancel();
+  });
+});
+
 Deno.test("iatp audit verify --db exits 0 on a good log and 1 naming the first bad index", async () => {
   const t = await fixtureLedger();
   try {

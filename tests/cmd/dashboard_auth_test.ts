@@ -318,6 +318,42 @@ Deno.test("login: form post, cross-origin refusal and rate limiting", async () =
   }
 });
 
+Deno.test("login: a body that is not the form its Content-Type names is a 400 with a JSON error", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey], login_rate: 100 });
+  try {
+    const good = await mint("ops", ["dashboard:view", "subscribe:*"]);
+    const bodies: [string, string][] = [
+      ["multipart/form-data; boundary=x", `credential=${good}`],
+      ["multipart/form-data", `credential=${good}`],
+    ];
+    for (const [type, body] of bodies) {
+      const res = await fetch(`${dash.url}/login`, {
+        method: "POST",
+        headers: { "content-type": type },
+        body,
+      });
+      assert.equal(res.status, 400, `${type}: ${body.slice(0, 40)}`);
+      const answer = await res.json();
+      assert.match(answer.error, /as JSON or a form/);
+      assert.equal(typeof answer.request_id, "string");
+    }
+    const multipart = new FormData();
+    multipart.set("credential", good);
+    const res = await fetch(`${dash.url}/login`, {
+      method: "POST",
+      body: multipart,
+      redirect: "manual",
+    });
+    assert.equal(res.status, 303, "a well-formed multipart form still logs in");
+    await res.body?.cancel();
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
 Deno.test("a viewer sees only its subscribe scopes, on every route", async () => {
   const dir = await tempDir();
   const relay = await startRelay();

@@ -385,3 +385,42 @@ Deno.test("a redelivery interval or relay deadline longer than a timer can wait 
     await dir.remove();
   }
 });
+
+Deno.test("POST /evaluate: a context list or map of more than 64 entries is a 400 naming the bound (iatp) or left out (upstream)", async () => {
+  // Cedar reads every entry with each decision: a 900 KB map of 120,000 keys held the service
+  // for two seconds a request, while lists and the context itself were bounded to 64.
+  const entries = (n: number) =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+  const seed = { ...SEED, context: { ...SEED.context } };
+  const big = {
+    map: { ...seed, context: { ...seed.context, extra: entries(65) } },
+    list: { ...seed, context: { ...seed.context, extra: Array.from({ length: 65 }, (_, i) => i) } },
+  };
+  for (const compat of ["iatp", "upstream"] as const) {
+    const svc = await start(command.resolve({ port: 0, reload_interval: 0, compat }), {
+      log: silentLogger,
+    });
+    try {
+      for (const [kind, intent] of Object.entries(big)) {
+        const r = await evaluate(svc.url, intent);
+        if (compat === "iatp") {
+          assert.equal(r.status, 400, kind);
+          const issue = r.body.issues.find((i: { path: string }) => i.path === "context.extra");
+          assert.ok(issue, JSON.stringify(r.body));
+          assert.match(issue.message, /at most 64/, kind);
+        } else {
+          assert.equal(r.status, 200, kind);
+          assert.equal(r.body.decision, "allow", JSON.stringify(r.body));
+        }
+      }
+      const fits = await evaluate(svc.url, {
+        ...seed,
+        context: { ...seed.context, m: entries(64), l: Object.values(entries(64)) },
+      });
+      assert.equal(fits.status, 200, JSON.stringify(fits.body));
+      assert.equal(fits.body.decision, "allow");
+    } finally {
+      await svc.close();
+    }
+  }
+});

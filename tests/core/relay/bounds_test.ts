@@ -34,6 +34,62 @@ Deno.test("bad publishes are 400 (compat iatp) with a JSON error, never a crash"
   }
 });
 
+Deno.test("a publish JSON cannot carry as sent is refused on both paths, not stored altered", async () => {
+  // JSON.parse reads 1e400 as Infinity, which the stored event wrote as null; a byte that is not
+  // UTF-8 was stored as U+FFFD. Both paths: the raw one and the router's (a percent-escaped path).
+  const enc = new TextEncoder();
+  const cases: Array<[Uint8Array<ArrayBuffer>, string, string]> = [
+    [
+      enc.encode('{"topic":"t","payload":{"n":1e400}}'),
+      "payload holds a number out of range",
+      "finite_number",
+    ],
+    [
+      enc.encode('{"topic":"t","payload":{"a":[{"n":-1e999}],"z":null}}'),
+      "payload holds a number out of range",
+      "finite_number",
+    ],
+    [
+      Uint8Array.from([
+        ...enc.encode('{"topic":"t","payload":{"s":"caf'),
+        0xe9,
+        ...enc.encode('"}}'),
+      ]),
+      "invalid JSON body",
+      "json_invalid",
+    ],
+  ];
+  for (const compat of ["iatp", "upstream"] as const) {
+    const relay = await startRelay({ compat });
+    try {
+      for (const path of ["/publish", "/%70ublish"]) {
+        for (const [body, error, type] of cases) {
+          const res = await fetch(`${relay.url}${path}`, { method: "POST", body });
+          const json = await res.json();
+          const what = `${compat} ${path} ${new TextDecoder().decode(body)}`;
+          if (compat === "iatp") {
+            assert.equal(res.status, 400, what);
+            assert.equal(json.error, error, what);
+          } else {
+            assert.equal(res.status, 422, what);
+            assert.equal(json.detail[0].type, type, what);
+          }
+        }
+        const fine = await fetch(`${relay.url}${path}`, {
+          method: "POST",
+          body: '{"topic":"ok","payload":{"n":1.7e308,"z":null,"s":"caf\u00e9 \ufffd"}}',
+        });
+        assert.equal(fine.status, compat === "iatp" ? 201 : 200, path);
+        await fine.body?.cancel();
+      }
+      const topics = await (await fetch(`${relay.url}/topics`)).json();
+      assert.deepEqual(topics.topics.map((t: { topic: string }) => t.topic), ["ok"]);
+    } finally {
+      await relay.close();
+    }
+  }
+});
+
 Deno.test("bad publishes are FastAPI's 422 with detail under compat upstream (the default)", async () => {
   const relay = await startRelay({ max_payload_bytes: 64 });
   try {
@@ -142,6 +198,46 @@ Deno.test("CORS headers only for allow-listed origins", async () => {
   } finally {
     await open.close();
     await listed.close();
+  }
+});
+
+Deno.test("a browser page of an allowed origin may send a keyed publish and read that it was replayed", async () => {
+  // Idempotency-Key is no CORS-safelisted header: a preflight that does not list it makes the
+  // browser refuse the publish, and a header not exposed cannot be read by the page.
+  const relay = await startRelay({ cors_origins: ["http://ok.example"], compat: "iatp" });
+  try {
+    for (const path of ["/publish", "/%70ublish"]) {
+      const pre = await fetch(`${relay.url}${path}`, {
+        method: "OPTIONS",
+        headers: {
+          origin: "http://ok.example",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type,idempotency-key",
+        },
+      });
+      await pre.body?.cancel();
+      assert.equal(pre.status, 204, path);
+      const allowed = (pre.headers.get("access-control-allow-headers") ?? "").toLowerCase();
+      assert.ok(allowed.split(",").includes("idempotency-key"), `${path}: ${allowed}`);
+      const send = () =>
+        fetch(`${relay.url}${path}`, {
+          method: "POST",
+          headers: {
+            origin: "http://ok.example",
+            "content-type": "application/json",
+            "idempotency-key": `browser-${path}`,
+          },
+          body: JSON.stringify({ topic: "cors.keyed", payload: { n: 1 } }),
+        });
+      await drain(await send());
+      const again = await send();
+      await again.body?.cancel();
+      assert.equal(again.headers.get("idempotent-replayed"), "true", path);
+      const exposed = (again.headers.get("access-control-expose-headers") ?? "").toLowerCase();
+      assert.ok(exposed.split(",").includes("idempotent-replayed"), `${path}: ${exposed}`);
+    }
+  } finally {
+    await relay.close();
   }
 });
 

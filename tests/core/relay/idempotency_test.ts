@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import type { Service } from "../../../core/http/mod.ts";
 import { keyedEventId, RelayClient } from "../../../core/relay/mod.ts";
-import { IdempotencyKeys } from "../../../core/relay/idempotency.ts";
+import { IdempotencyConflictError, IdempotencyKeys } from "../../../core/relay/idempotency.ts";
 import { natsMissing, startNats } from "../../support/nats.ts";
 import { tempDir } from "../../helpers.ts";
 import { startRelay } from "./relay_helpers.ts";
@@ -290,6 +290,42 @@ Deno.test("the keys remembered are bounded by their number and their age, the ol
   const none = new IdempotencyKeys(0, 1_000);
   none.run("x", "d", 0, store);
   assert.deepEqual(none.run("x", "d", 0, store), { seq: 7, replayed: false });
+});
+
+Deno.test("a publish waiting on another event of its key being stored is judged by that one's outcome", async () => {
+  // With --workers (or replicas on one stream) an isolate forwards keyed publishes to the store
+  // that decides; the first one it forwarded for a key may be refused there, because another
+  // isolate stored a second event under the key first. A retry of that stored event must then be
+  // answered as stored, not refused for the event that lost.
+  const keys = new IdempotencyKeys(10, 60_000);
+  let refuseLoser!: (err: unknown) => void;
+  const loser = keys.run("id", "lost", 0, () =>
+    new Promise<never>((_, reject) => {
+      refuseLoser = reject;
+    }));
+  const loserSettled = Promise.resolve(loser).then(() => "stored", (e) => e);
+  let asked = 0;
+  const winner = keys.run("id", "won", 1, () => {
+    asked++;
+    return Promise.resolve({ seq: 7, replayed: true }); // the deciding store had it already
+  });
+  const winnerSettled = Promise.resolve(winner).then((s) => s, (e) => e);
+  refuseLoser(new IdempotencyConflictError());
+  assert.ok(await loserSettled instanceof IdempotencyConflictError);
+  assert.deepEqual(await winnerSettled, { seq: 7, replayed: true });
+  assert.equal(asked, 1, "asked the deciding store once the first was refused");
+  // Now remembered: a third digest is refused at once; the winner's retries are replayed.
+  assert.throws(() => keys.run("id", "third", 2, () => ({ seq: 0, replayed: false })), /another/);
+  assert.deepEqual(keys.run("id", "won", 3, () => ({ seq: 0, replayed: false })), {
+    seq: 7,
+    replayed: true,
+  });
+  // An event of the key stored while another waits still refuses that other.
+  const first = keys.run("id2", "a", 0, () => Promise.resolve({ seq: 8, replayed: false }));
+  const second = Promise.resolve(keys.run("id2", "b", 0, () => ({ seq: 9, replayed: false })))
+    .then((s) => s, (e) => e);
+  assert.deepEqual(await first, { seq: 8, replayed: false });
+  assert.ok(await second instanceof IdempotencyConflictError);
 });
 
 Deno.test("a keyed event id depends on the publisher and the key alone", () => {
