@@ -138,7 +138,7 @@ written in a URL setting (\`db\`, \`store\`, \`recorder_url\`): \`iatp config sh
 hides the URL's user info (\`redis://(user info not shown)@cache:6379\`).
 
 A file a setting names (the config file, a \`file:PATH\` credential, a key, certificate, token,
-NATS \`.creds\` or manifest file) is read whole up to 1 MiB, and within
+NATS \`.creds\`, manifest or \`iatp audit verify\` state file) is read whole up to 1 MiB, and within
 \`IATP_FILE_READ_TIMEOUT\` (default 5s): one whose data does not arrive or end in time, such as a
 named pipe (FIFO) with no writer, stops the start, and \`iatp config check\`, with exit 2 and an error naming the setting and the file. A pipe
 that is written is read once, at start: \`--config <(...)\` or \`--relay-token file:<(...)\`

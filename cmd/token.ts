@@ -31,7 +31,8 @@ import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
 
 const SCOPES_HELP =
-  "publish:<topic pattern>, subscribe:<topic pattern>, audit:append, policy:evaluate, " +
+  "publish:<topic pattern>, subscribe:<topic pattern>, audit:append, audit:append:<actor>, " +
+  "policy:evaluate, " +
   "dashboard:view, trace:read, status:read, <service>:*, *";
 
 const USAGE = `Usage:

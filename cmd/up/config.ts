@@ -123,6 +123,7 @@ export const spec = defineConfig({
         String(c.base_port),
       );
     }
+    checkPortsDistinct(c, sources);
     for (const engine of ["nats", "postgres"] as const) {
       if (c.backend.includes(engine) && c[`${engine}_url`] === undefined) {
         throw missingUrl(engine, sources.get(`${engine}_url`));
@@ -159,6 +160,52 @@ export function missingUrl(engine: "nats" | "postgres", source?: ConfigSource): 
     `a ${engine}:// URL when --backend names ${engine}`,
     "unset",
   );
+}
+
+/** The port settings of the listeners `up` opens with these services and demo choice. */
+function portsOpened(c: UpConfig): UpPort[] {
+  const has = (s: (typeof UP_SERVICES)[number]) => c.services.includes(s);
+  const out: UpPort[] = [];
+  for (const s of ["relay", "audit", "policy", "dashboard"] as const) {
+    if (has(s)) out.push(`${s}_port`);
+  }
+  if (c.demo) out.push("agent_port");
+  if (has("sidecar")) {
+    out.push("sidecar_port", ...(c.demo ? ["untrusted_sidecar_port"] as const : []));
+  }
+  if (has("sensor")) out.push("sensor_port");
+  if (has("action")) out.push("action_port");
+  return out;
+}
+
+/**
+ * Two listeners of `up` on one port stop the start before anything is opened, naming the setting
+ * given a value of its own (the other follows `--base-port`), rather than one service failing to
+ * listen on a port its sibling took.
+ */
+function checkPortsDistinct(c: UpConfig, sources: { get(key: string): ConfigSource | undefined }) {
+  const own = (name: UpPort) => {
+    const s = sources.get(name);
+    return s !== undefined && s.kind !== "default";
+  };
+  const taken = new Map<number, UpPort>();
+  for (const name of portsOpened(c)) {
+    const p = portOf(c, name);
+    if (p === 0) continue; // a free port of the system's choosing
+    const other = taken.get(p);
+    if (other === undefined) {
+      taken.set(p, name);
+      continue;
+    }
+    const [blamed, also] = own(name) || !own(other) ? [name, other] : [other, name];
+    const how = own(also) ? "" : ` (base port + ${PORT_OFFSETS[also]})`;
+    throw new ConfigError(
+      blamed,
+      sources.get(blamed) ?? { kind: "default" },
+      "a port no other service of iatp up listens on",
+      `${p}, the ${also} too${how}`,
+    );
+  }
 }
 
 /** The resolved `up` config. */

@@ -15,6 +15,7 @@ const GAP = 2;
 export interface UsageHead {
   command: string;
   summary: string;
+  /** More forms of the command line, each after `iatp <command> ` (the usage prints that too). */
   usageLines?: string[];
 }
 
@@ -43,7 +44,7 @@ export function usageText(head: UsageHead, all: Leaf[], configEnv: string): stri
   const width = Math.min(USAGE_FLAG_COLUMN, Math.max(...rows.map((r) => r[0].length)));
   return [
     `Usage: iatp ${head.command} [flags]`,
-    ...(head.usageLines ?? []).map((l) => `       ${l}`),
+    ...(head.usageLines ?? []).map((l) => `       iatp ${head.command} ${l}`),
     "",
     head.summary,
     "",

@@ -5,7 +5,7 @@
  * @module
  */
 import { timeoutSignal } from "../async/mod.ts";
-import { ensureParentDir } from "../config/mod.ts";
+import { ensureParentDir, readTextWithin, unreadableWhy } from "../config/mod.ts";
 import { bytesEqual, parseHash } from "./proof/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import { verifyConsistency } from "./proof/mod.ts";
@@ -47,13 +47,25 @@ export interface MonitorOptions {
 
 type State = Record<string, SeenCheckpoint>;
 
+/**
+ * The state file, read as every file a setting names is (up to 1 MiB, within
+ * `IATP_FILE_READ_TIMEOUT`, so a pipe with no writer is an error, not a hang); a file that is not
+ * JSON is reported without its text (it may be a credential given by mistake), which JSON.parse's
+ * message would quote.
+ */
 async function readState(path: string): Promise<State> {
-  let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(await Deno.readTextFile(path));
+    text = await readTextWithin(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return {};
-    throw new MonitorStateError(path, errorMessage(err), { cause: err });
+    throw new MonitorStateError(path, unreadableWhy(err), { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new MonitorStateError(path, "not JSON");
   }
   if (parsed === null) return {};
   if (typeof parsed !== "object" || Array.isArray(parsed)) {

@@ -293,6 +293,31 @@ Deno.test("iatp audit verify names the setting (exit 2) for a --db folder or a -
   });
 });
 
+Deno.test("iatp audit verify: a --state-file that is a credential or a pipe is exit 2 naming it, its content never printed, never a hang", async () => {
+  await withAudit(async (url, dir) => {
+    const env = { IATP_DATA_DIR: dir, IATP_FILE_READ_TIMEOUT: "300ms" };
+    // A state file mixed up with a credential: what it holds must not reach the error.
+    const token = `${dir}/relay.token`;
+    for (const text of ["iatp1.SECRETSECRETSECRET", '{"a": SECRETSECRET}', "SECRET"]) {
+      await Deno.writeTextFile(token, text);
+      const r = await runIatp(["audit", "verify", "--url", url, "--state-file", token], { env });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /config error: state_file \(flag --state-file\): .*not JSON/);
+      assert.doesNotMatch(r.stderr + r.stdout, /SECRET/);
+    }
+    // A pipe with no writer is read within IATP_FILE_READ_TIMEOUT, as every file a setting names.
+    const fifo = `${dir}/state.fifo`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.equal(made.code, 0);
+    const r = await runIatp(["audit", "verify", "--url", url, "--state-file", fifo], {
+      env,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /config error: state_file \(flag --state-file\): .*no data arrived/);
+  });
+});
+
 Deno.test("an origin no signed note can carry, or another than the log's, is refused at start (exit 2 naming origin); others sign checkpoints that verify", async () => {
   const dir = await tempDir("iatp-audit-");
   try {

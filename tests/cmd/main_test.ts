@@ -83,6 +83,23 @@ Deno.test("every command answers --help with usage and exit 0", async () => {
   }
 });
 
+Deno.test("every usage line of a command's --help is a command line that starts with iatp", async () => {
+  // A sub-verb's line read "       verify-attestation URL ..." under "Usage: iatp sidecar [flags]",
+  // and its own help "       URL [--public-key ...]": neither runs as printed.
+  for (
+    const args of [["sidecar"], ["sidecar", "verify-attestation"], ["audit"], ["audit", "verify"]]
+  ) {
+    const r = await runIatp([...args, "--help"]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split("\n");
+    const usage = [lines[0], ...lines.slice(1).filter((l) => /^ {7}\S/.test(l))];
+    assert.match(usage[0], new RegExp(`^Usage: iatp ${args.join(" ")} `));
+    for (const l of usage.slice(1)) {
+      assert.match(l, new RegExp(`^ {7}iatp ${args[0]} `), `${args.join(" ")}: ${l}`);
+    }
+  }
+});
+
 Deno.test("the launcher works with no Deno on PATH (uses or fetches the pinned one)", async () => {
   const dir = await tempDir();
   try {

@@ -263,3 +263,21 @@ Deno.test("both launchers grant token the key files its arguments name, outside 
     await tmp.remove();
   }
 });
+
+Deno.test("token --help and a refused --scope list every scope form docs/security.md lists", async () => {
+  const page = await Deno.readTextFile(`${ROOT}docs/security.md`);
+  const table = page.slice(
+    page.indexOf("\n| Scope "),
+    page.indexOf("\n\n", page.indexOf("\n| Scope ")),
+  );
+  const forms = [...table.matchAll(/^\| `([^`]+)` +\| /gm)].map((m) => m[1]);
+  assert.ok(forms.includes("audit:append:<actor>"), forms.join(" "));
+  const help = await runIatp(["token", "--help"]);
+  const refused = await runIatp(["token", "issue", "--key", "k", "--sub", "s", "--scope", "x:y"]);
+  assert.equal(refused.code, 2, refused.stderr);
+  for (const form of forms) {
+    const shown = form.replace("<pattern>", "<topic pattern>");
+    assert.ok(help.stdout.includes(shown), `--help lacks ${shown}`);
+    assert.ok(refused.stderr.includes(shown), `the refusal lacks ${shown}`);
+  }
+});

@@ -222,3 +222,32 @@ Deno.test("up: the relay's history is kept in the data dir, so a restart resumes
     await dir.remove();
   }
 });
+
+Deno.test("up: a port setting that names another service's port is exit 2 naming it, before anything starts", async () => {
+  // --relay-port 19101 with --base-port 19100 is the trusted sidecar's port (base + 1): up used to
+  // start the relay there, then stop naming sidecar_port as "in use by another process".
+  const dir = await tempDir();
+  const data = `${dir.path}/data`;
+  try {
+    const out = await new Deno.Command(LAUNCHER, {
+      args: ["up", "--data-dir", data, "--base-port", "19100", "--relay-port", "19101"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, stderr);
+    assert.match(stderr, /^iatp up: config error: relay_port \(flag --relay-port\): /);
+    assert.match(stderr, /found 19101, the sidecar_port too \(base port \+ 1\)/);
+    await assert.rejects(() => Deno.stat(data), Deno.errors.NotFound, "nothing was written");
+    // Ports only services that are not started would take do not collide.
+    const c = loaded(
+      await spec.parse(["--base-port", "19100", "--relay-port", "19101", "--services", "relay"], {
+        env: () => undefined,
+      }),
+    ).config;
+    assert.equal(portOf(c, "relay_port"), 19101);
+  } finally {
+    await dir.remove();
+  }
+});
