@@ -16,7 +16,7 @@
  */
 import { after, type Timer } from "../../async/mod.ts";
 import { HttpClientError } from "./error.ts";
-import { type SocketRead, socketReader } from "../socket/mod.ts";
+import { type SocketRead, socketReader, type SocketWrite, socketWriter } from "../socket/mod.ts";
 import type { ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
@@ -81,10 +81,13 @@ export class Connection {
   /** @param tcp the connected socket (TCP, or Unix); the connection owns and closes it */
   constructor(readonly tcp: Deno.TcpConn | Deno.UnixConn) {
     this.#socketRead = socketReader(tcp);
+    this.#socketWrite = socketWriter(tcp);
   }
 
   /** Reads from `tcp` (resolves 0 at the end of the stream; see core/http/socket/mod.ts). */
   readonly #socketRead: SocketRead;
+  /** Writes to `tcp` (through the runtime's op: see core/http/socket/mod.ts). */
+  readonly #socketWrite: SocketWrite;
 
   /** Bytes read but not consumed (a connection with leftovers cannot be reused). */
   get pending(): number {
@@ -220,7 +223,7 @@ export class Connection {
     this.#message = message;
     this.#written = done;
     this.#writeFailed = failed;
-    this.tcp.write(message).then(this.#onMessageWritten, this.#onMessageFailed);
+    this.#socketWrite(message).then(this.#onMessageWritten, this.#onMessageFailed);
   }
 
   /** The message {@linkcode writeMessage} writes, and what follows its write. */
@@ -264,7 +267,7 @@ export class Connection {
       let off = 0;
       while (off < data.length) {
         // The usual single write takes the buffer as it is (no view made per write).
-        const n = await this.tcp.write(off === 0 ? data : data.subarray(off));
+        const n = await this.#socketWrite(off === 0 ? data : data.subarray(off));
         off += n;
         this.written += n;
       }

@@ -20,7 +20,7 @@
  */
 import { latin1 } from "./latin1.ts";
 import { HttpClientError } from "./error.ts";
-import { sameBytesAt, viewOf } from "../wire/mod.ts";
+import { sameBytesAt, viewOf, type WordView } from "../wire/mod.ts";
 
 /** The framing and the fields the client uses from a response head. */
 export interface ResponseHead {
@@ -257,7 +257,7 @@ export class ResponseHeadMemo {
    * nowhere earlier: found without searching for its end (and compared once, not twice, four
    * bytes at a time). `view` is a view of exactly `b` (see `viewOf` in core/http/wire).
    */
-  repeated(b: Uint8Array, view: DataView, start: number, limit: number): ResponseHead | undefined {
+  repeated(b: Uint8Array, view: WordView, start: number, limit: number): ResponseHead | undefined {
     const last = this.#head;
     const n = this.#length;
     const e = start + n;

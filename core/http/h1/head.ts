@@ -4,7 +4,7 @@
  * @module
  */
 import { HttpError } from "../../errors/mod.ts";
-import { sameBytesAt, viewOf } from "../wire/mod.ts";
+import { sameBytesAt, viewOf, type WordView } from "../wire/mod.ts";
 
 /** Bounds the parser enforces beyond the head's total size (checked by the reader). */
 export interface HeadLimits {
@@ -274,7 +274,7 @@ const HEAD_MEMO_BYTES = 1024;
 export class HeadMemo {
   #bytes: Uint8Array | undefined;
   /** A view of `#bytes` (compared four bytes at a time). */
-  #view: DataView | undefined;
+  #view: WordView | undefined;
   #length = 0;
   #head: RequestHead | undefined;
 
@@ -288,7 +288,7 @@ export class HeadMemo {
     buf: Uint8Array,
     start: number,
     limit: number,
-    bufView?: DataView,
+    bufView?: WordView,
   ): RequestHead | undefined {
     const head = this.#head;
     const bytes = this.#bytes;

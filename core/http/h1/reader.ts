@@ -4,7 +4,7 @@
  * @module
  */
 import { type SocketRead, socketReader } from "../socket/mod.ts";
-import { viewOf } from "../wire/mod.ts";
+import { viewOf, type WordView } from "../wire/mod.ts";
 
 /** Bytes a connection's read buffer starts with. */
 const INITIAL_READ_BUFFER_BYTES = 4096;
@@ -31,7 +31,7 @@ export class SocketReader {
    * A view of exactly `buf`, made when `buf` is (a remembered head is compared against it four
    * bytes at a time); only the reader holds it, so a buffer it let go is not kept alive.
    */
-  view: DataView;
+  view: WordView;
   start = 0;
   end = 0;
   /** True once the peer closed its side (or the read failed). */

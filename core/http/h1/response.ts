@@ -10,6 +10,7 @@ import { chunkFrame, LAST_CHUNK } from "./framing.ts";
 import { claimPushSource, type PushHooks, sendPush, type SocketPush } from "./push.ts";
 import type { HeaderPairs, RawResponse } from "./raw.ts";
 import { encode, headAndBody, headText, NON_ASCII, pairsText } from "./head_out.ts";
+import { type SocketWrite, socketWriter } from "../socket/mod.ts";
 
 export { encode, headText } from "./head_out.ts";
 
@@ -38,24 +39,28 @@ export interface ResponseHooks extends PushHooks {
 
 /** Writes whole buffers to a connection. */
 export class SocketWriter {
-  constructor(private readonly conn: Deno.Conn) {}
+  /** The connection's writes (through the runtime's op: see core/http/socket). */
+  readonly #write: SocketWrite;
+  constructor(conn: Deno.Conn) {
+    this.#write = socketWriter(conn);
+  }
 
   /** Writes all of `bytes`. @throws when the connection is closed or broken */
   write(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return WRITTEN;
     // The usual single write takes the buffer as it is (no view made per write) and suspends
     // no frame of its own.
-    return this.conn.write(bytes).then((n) => n < bytes.length ? this.#rest(bytes, n) : undefined);
+    return this.#write(bytes).then((n) => n < bytes.length ? this.#rest(bytes, n) : undefined);
   }
 
   /** Writes `bytes` from `off` on (after a partial write). */
   async #rest(bytes: Uint8Array, off: number): Promise<void> {
-    while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
+    while (off < bytes.length) off += await this.#write(bytes.subarray(off));
   }
 
   /** One socket write of some of `bytes`; resolves how many were taken. */
   writeSome(bytes: Uint8Array): Promise<number> {
-    return this.conn.write(bytes);
+    return this.#write(bytes);
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * Socket reads without the runtime's per-read bookkeeping.
+ * Socket reads without the runtime's per-read bookkeeping, and writes without its per-write
+ * async function.
  *
  * `Deno.Conn.read` adds each read's promise to a `Set` the connection holds, and deletes it when
  * the read ends; the `Set` exists only so `ref()` and `unref()` can reach reads in flight. A
@@ -13,6 +14,11 @@
  * here calls the same `read` op the method calls, on the same resource, with no `Set`: the same
  * bytes, the same errors, no old-generation garbage. Elsewhere it falls back to the method. No
  * connection of the product is unref'd, which is all the `Set` is for.
+ *
+ * `Deno.Conn.write` is an async function that awaits the runtime's `write` op and returns its
+ * count (Deno 2.9.6: `async function write(rid, data) { return await core.write(rid, data) }`):
+ * a promise and two promise jobs more than the op's own per write, two writes per proxied
+ * request. A write here calls that op on the same resource: the same count, the same errors.
  * @module
  */
 
@@ -24,6 +30,12 @@ export type SocketRead = (into: Uint8Array) => Promise<number>;
 
 type OpRead = (rid: number, into: Uint8Array) => Promise<number>;
 
+/**
+ * Writes some of `bytes`: resolves the count the socket took (all of it, as a rule; write the
+ * rest after a partial write); rejects as `Deno.Conn.write` does (a closed resource, a reset).
+ */
+export type SocketWrite = (bytes: Uint8Array) => Promise<number>;
+
 /** The runtime's `read` op, when it is reachable. */
 const opRead: OpRead | undefined = (() => {
   const key = (Deno as unknown as { internal?: symbol }).internal;
@@ -33,6 +45,17 @@ const opRead: OpRead | undefined = (() => {
   ];
   const read = internal?.core?.read;
   return typeof read === "function" ? read as OpRead : undefined;
+})();
+
+/** The runtime's `write` op, when it is reachable. */
+const opWrite: OpRead | undefined = (() => {
+  const key = (Deno as unknown as { internal?: symbol }).internal;
+  if (typeof key !== "symbol") return undefined;
+  const internal = (Deno as unknown as Record<symbol, { core?: { write?: unknown } } | undefined>)[
+    key
+  ];
+  const write = internal?.core?.write;
+  return typeof write === "function" ? write as OpRead : undefined;
 })();
 
 /** The resource id a connection keeps under the runtime's own symbol, if it does. */
@@ -61,4 +84,17 @@ export function socketReader(conn: Deno.Conn): SocketRead {
   }
   return (into) =>
     into.length === 0 ? emptyBuffer() : conn.read(into).then((n) => n === null ? 0 : n);
+}
+
+/** How {@linkcode socketWriter} writes on this runtime: "op" (no async function) or "method". */
+export const SOCKET_WRITE_PATH: "op" | "method" = opWrite ? "op" : "method";
+
+/** A writer of `conn`'s bytes (see the module: the runtime's op, no async function around it). */
+export function socketWriter(conn: Deno.Conn): SocketWrite {
+  const rid = opWrite ? ridOf(conn) : undefined;
+  if (opWrite && rid !== undefined) {
+    const write = opWrite;
+    return (bytes) => write(rid, bytes);
+  }
+  return (bytes) => conn.write(bytes);
 }

@@ -140,16 +140,36 @@ function lineOf(name: Uint8Array, value: string): Uint8Array {
 }
 
 /**
+ * A view of exactly the bytes of a buffer, for {@linkcode sameBytesAt}: a DataView, with the
+ * same bytes as 32-bit words (`words`, empty when the bytes do not start on a 4-byte boundary
+ * of their memory).
+ */
+export class WordView extends DataView<ArrayBufferLike> {
+  /** The bytes as whole 32-bit words, from the first (a trailing 1-3 bytes are not in it). */
+  readonly words: Int32Array;
+  constructor(b: Uint8Array) {
+    super(b.buffer, b.byteOffset, b.byteLength);
+    this.words = (b.byteOffset & 3) === 0
+      ? new Int32Array(b.buffer, b.byteOffset, b.byteLength >> 2)
+      : NO_WORDS;
+  }
+}
+
+const NO_WORDS = new Int32Array(0);
+
+/**
  * A view of exactly the bytes of `b`, for {@linkcode sameBytesAt} (made once per buffer by its
  * owner: a view per call would cost more than the comparison saves).
  */
-export function viewOf(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+export function viewOf(b: Uint8Array): WordView {
+  return new WordView(b);
 }
 
 /**
  * Whether `a[start:start + n)` equals `b[0:n)`, compared four bytes at a time (a remembered head
- * against the read buffer). `av` and `bv` are {@linkcode viewOf} `a` and `b`.
+ * against the read buffer). `av` and `bv` are {@linkcode viewOf} `a` and `b`. Where both runs
+ * start on a word of their views (a head at the start of a read buffer, as a rule), the words
+ * are compared as array elements, which costs about half what a DataView read does.
  * @example
  * ```ts
  * const a = latin1Bytes("xxHTTP/1.1 200 OK");
@@ -159,15 +179,24 @@ export function viewOf(b: Uint8Array): DataView {
  */
 export function sameBytesAt(
   a: Uint8Array,
-  av: DataView,
+  av: WordView,
   start: number,
   b: Uint8Array,
-  bv: DataView,
+  bv: WordView,
   n: number,
 ): boolean {
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    if (av.getInt32(start + i, true) !== bv.getInt32(i, true)) return false;
+  const aw = av.words;
+  const bw = bv.words;
+  const words = n >> 2;
+  const first = start >> 2;
+  if ((start & 3) === 0 && first + words <= aw.length && words <= bw.length) {
+    for (let w = 0; w < words; w++) if (aw[first + w] !== bw[w]) return false;
+    i = words << 2;
+  } else {
+    for (; i + 4 <= n; i += 4) {
+      if (av.getInt32(start + i, true) !== bv.getInt32(i, true)) return false;
+    }
   }
   for (; i < n; i++) if (a[start + i] !== b[i]) return false;
   return true;

@@ -1,7 +1,7 @@
 /**
  * `sameBytesAt` (core/http/wire), the comparison both head memos make four bytes at a time:
  * exact at every length (multiples of 4 or not), every offset, both buffer ends, and against a
- * view of a buffer that lies inside a larger one; and `putField`, which writes every head's
+ * view of a buffer that lies inside a larger one (on a word boundary, as words, or off one); and `putField`, which writes every head's
  * field lines: one byte per char at any length, remembered lines and secret fields alike.
  */
 import assert from "node:assert/strict";
@@ -50,6 +50,22 @@ Deno.test("sameBytesAt with a view of a buffer that was written after the view w
   assert.equal(sameBytesAt(a, av, 3, b, viewOf(b), b.length), false);
   a.set(b, 3);
   assert.equal(sameBytesAt(a, av, 3, b, viewOf(b), b.length), true);
+});
+
+Deno.test("a view's words are its buffer's bytes four at a time, none for a buffer off a word boundary", () => {
+  const backing = new Uint8Array(20);
+  const whole = viewOf(backing.subarray(4, 14));
+  // Aligned: whole words over the same memory (the last 2 bytes are compared one by one).
+  assert.equal(whole.words.length, 2);
+  assert.equal(whole.words.buffer, backing.buffer);
+  assert.equal(whole.words.byteOffset, 4);
+  backing.set([1, 2, 3, 4], 8);
+  assert.deepEqual(
+    new Uint8Array(whole.words.buffer, whole.words.byteOffset + 4, 4),
+    backing.subarray(8, 12),
+  );
+  assert.equal(viewOf(backing.subarray(3)).words.length, 0, "off a word boundary: none");
+  assert.equal(whole.byteLength, 10, "and a DataView of exactly the bytes");
 });
 
 Deno.test("putField writes name: value CRLF one byte per char, short, long and beyond ASCII, again and again", () => {
