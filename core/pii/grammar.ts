@@ -183,6 +183,11 @@ export class JsonGrammar extends Windows {
     return this.valueToken(end) ? end : -1;
   }
 
+  /** Whether a value may stand next. */
+  get expectsValue(): boolean {
+    return this.grammar === VALUE || this.grammar === VALUE_OR_CLOSE;
+  }
+
   /** A number or literal that ends at `end` (-1: malformed), where a value may stand. */
   valueToken(end: number): boolean {
     const g = this.grammar;

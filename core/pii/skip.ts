@@ -204,6 +204,13 @@ export class FastPath extends JsonGrammar {
         } else if (k === STRUCTURE) {
           if (!this.nest(c, i++)) return -1;
         } else if (k === DIGIT) {
+          if (checking && i >= this.tokenEnd) {
+            const end = this.passNumber(i);
+            if (end > 0) {
+              i = end;
+              continue;
+            }
+          }
           if (checking && !this.digitAt(i)) return -1;
           const end = this.passChain(i, from);
           if (end < 0) return i;
@@ -238,6 +245,33 @@ export class FastPath extends JsonGrammar {
       }
     }
     return i;
+  }
+
+  /**
+   * While checking, the number value starting with the digit at `i` read and passed whole, when
+   * it is as most are: a short integer or one with a fraction (the state machine drops the
+   * digits before a `<digit>.<digit>` and finds nothing after it, see {@linkcode skipChain}),
+   * where a value may stand, followed by a comma or a closing bracket. Returns the index after
+   * it, or -1 (nothing changed: the digit goes the general way, which also words a refusal).
+   */
+  passNumber(i: number): number {
+    const b = this.b;
+    const n = this.n;
+    let e = digitsEnd(b, i + 1, n);
+    if (b[i] === 48 && e > i + 1) return -1; // a leading zero
+    if (e < n && b[e] === DOT) {
+      const f = digitsEnd(b, e + 1, n);
+      if (f === e + 1) return -1;
+      e = f;
+    } else {
+      const len = e - i;
+      if (len === 9 || (len >= CARD_MIN_DIGITS && len <= CARD_MAX_DIGITS)) return -1;
+    }
+    if (e + 1 >= n) return -1;
+    const x = b[e];
+    if ((x !== 44 && x !== 125 && x !== 93) || !this.expectsValue) return -1;
+    this.valueToken(e);
+    return e;
   }
 
   /**
