@@ -188,6 +188,11 @@ export class JsonGrammar extends Windows {
     return this.grammar === VALUE || this.grammar === VALUE_OR_CLOSE;
   }
 
+  /** Whether a member name may stand next. */
+  get expectsName(): boolean {
+    return this.grammar === NAME || this.grammar === NAME_OR_CLOSE;
+  }
+
   /** A number or literal that ends at `end` (-1: malformed), where a value may stand. */
   valueToken(end: number): boolean {
     const g = this.grammar;

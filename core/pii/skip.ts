@@ -182,7 +182,8 @@ export class FastPath extends JsonGrammar {
           // The member name predicted next is compared as a whole instead of walked (a string
           // right after a colon is a value: not tried); a string value right after its colon
           // is opened at once. `after` is the index after the colon.
-          const after = this.secrets === undefined || (i > 0 && b[i - 1] === COLON)
+          const after = this.secrets === undefined || (i > 0 && b[i - 1] === COLON) ||
+              (checking && !this.expectsName)
             ? -1
             : this.secrets.passName(i);
           if (after < 0) {
