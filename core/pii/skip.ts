@@ -161,6 +161,13 @@ export class FastPath extends JsonGrammar {
             this.closeString(i++);
             break;
           } else if (k === DIGIT) {
+            // Most digits in a string are a short run that ends the chain (an id, a count):
+            // passed here as passChain passes them, without the call.
+            const e = digitsEnd(b, i + 1, n);
+            if (e - i < 9 && e + 1 < n && CLASSES_LINK[b[e]] === 0) {
+              i = e;
+              continue;
+            }
             const end = this.passChain(i, from);
             if (end < 0) return i;
             i = end;
