@@ -56,20 +56,19 @@ class KeyMemo {
   readonly lengths = new Int32Array(MEMO_SLOTS).fill(-1);
   readonly verdicts = new Uint8Array(MEMO_SLOTS);
   /**
-   * 1 when the slot's name can be passed over when it is predicted: not secret, and plain ASCII
-   * without a digit or a backslash (the scanner finds nothing in it, the grammar check nothing
-   * to refuse).
+   * What {@linkcode SecretTracker.passName} reads of slot k, together at `passes[k * 4 ..]`:
+   * the name's length when it can be passed over when it is predicted (not secret, and plain
+   * ASCII without a digit or a backslash: the scanner finds nothing in it, the grammar check
+   * nothing to refuse), else -1; then its first 4 bytes (fewer: the rest 0) and its last 4
+   * bytes, little-endian, to compare.
    */
-  readonly passable = new Uint8Array(MEMO_SLOTS);
+  readonly passes = new Int32Array(MEMO_SLOTS * 4).fill(-1);
   /**
    * The slot of the name judged after this slot's name (at {@linkcode START}: first in the walk)
    * last time, and of the other name judged there before that (-1: none).
    */
   readonly follow = new Int16Array(MEMO_SLOTS + 1).fill(-1);
   readonly other = new Int16Array(MEMO_SLOTS + 1).fill(-1);
-  /** A name's first 4 bytes (fewer: the rest 0) and last 4 bytes, little-endian, to compare. */
-  readonly heads = new Int32Array(MEMO_SLOTS);
-  readonly tails = new Int32Array(MEMO_SLOTS);
   /** The slot of the last name judged ({@linkcode START}: none yet; -1: a long name). */
   last = START;
 
@@ -79,7 +78,7 @@ class KeyMemo {
     if (rule === this.rule) return;
     this.rule = rule;
     this.lengths.fill(-1);
-    this.passable.fill(0);
+    this.passes.fill(-1);
     this.follow.fill(-1);
     this.other.fill(-1);
   }
@@ -122,10 +121,14 @@ class KeyMemo {
       // or byte beyond ASCII).
       if ((c >= 48 && c <= 57) || c === 92 || c < 0x20 || c >= 0x80) passable = 0;
     }
-    this.passable[slot] = passable;
-    this.heads[slot] = this.tails[slot] = 0;
-    for (let k = 0; k < 4 && k < len; k++) this.heads[slot] |= b[start + k] << (8 * k);
-    for (let k = 0; k < 4 && len >= 4; k++) this.tails[slot] |= b[end - 4 + k] << (8 * k);
+    let head = 0;
+    let tail = 0;
+    for (let k = 0; k < 4 && k < len; k++) head |= b[start + k] << (8 * k);
+    for (let k = 0; k < 4 && len >= 4; k++) tail |= b[end - 4 + k] << (8 * k);
+    const p = slot * 4;
+    this.passes[p] = passable === 1 ? len : -1;
+    this.passes[p + 1] = head;
+    this.passes[p + 2] = tail;
     return slot;
   }
 
@@ -196,10 +199,13 @@ export class SecretTracker {
 
   /** {@linkcode passName} with the name in `slot` predicted (-1: none). */
   #passSlot(slot: number, open: number): number {
+    if (slot < 0) return -1;
     const memo = this.#memo;
-    if (slot < 0 || memo.passable[slot] === 0) return -1;
+    const passes = memo.passes;
+    const p = slot * 4;
+    const len = passes[p];
+    if (len < 0) return -1;
     const b = this.bytes;
-    const len = memo.lengths[slot];
     const close = open + 1 + len;
     if (close + 1 >= this.end || b[close] !== QUOTE || b[close + 1] !== COLON) return -1;
     if (len <= 8 && open + 5 <= this.#view.byteLength) {
@@ -209,9 +215,9 @@ export class SecretTracker {
       // the loop below, as a word there would read past the buffer.
       const head = this.#view.getInt32(open + 1, true);
       if (len < 4) {
-        if ((head & LOW_BYTES[len]) !== memo.heads[slot]) return -1;
+        if ((head & LOW_BYTES[len]) !== passes[p + 1]) return -1;
       } else if (
-        head !== memo.heads[slot] || this.#view.getInt32(close - 4, true) !== memo.tails[slot]
+        head !== passes[p + 1] || this.#view.getInt32(close - 4, true) !== passes[p + 2]
       ) {
         return -1;
       }
