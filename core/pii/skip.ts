@@ -148,22 +148,21 @@ export class FastPath extends JsonGrammar {
         // Past a string's first bytes (most strings are shorter), four plain bytes cost one test.
         let words = this.strStart + 1 + WORDS_AFTER;
         for (;;) {
-          // Plain bytes up to `words`, then words. Each is a loop of its own that calls and
-          // stores nothing: V8 then checks the arrays it reads once, not at every byte.
-          const stop = words < n ? words : n;
-          while (i < stop && stringClasses[b[i]] === PLAIN) i++;
-          if (i >= stop) {
-            if (i >= n) return i;
-            if (checking) {
-              while (i + 4 <= n && plainCheckedWord(view.getInt32(i, true))) i += 4;
-            } else {
-              while (i + 4 <= n && plainStringWord(view.getInt32(i, true))) i += 4;
-            }
-            words = i + 4; // the word that stopped it holds a byte to step over first
-            continue;
-          }
+          if (i >= n) return i;
           const c = b[i];
           const k = stringClasses[c];
+          if (k === PLAIN) {
+            i++;
+            if (i >= words) {
+              if (checking) {
+                while (i + 4 <= n && plainCheckedWord(view.getInt32(i, true))) i += 4;
+              } else {
+                while (i + 4 <= n && plainStringWord(view.getInt32(i, true))) i += 4;
+              }
+              words = i + 4; // the word that stopped it holds a byte to step over first
+            }
+            continue;
+          }
           if (k === STRUCTURE) {
             this.closeString(i++);
             break;
