@@ -183,6 +183,28 @@ export class JsonGrammar extends Windows {
     return this.valueToken(end) ? end : -1;
   }
 
+  /** Whether a value may stand next. */
+  get expectsValue(): boolean {
+    return this.grammar === VALUE || this.grammar === VALUE_OR_CLOSE;
+  }
+
+  /** Whether a member name may stand next. */
+  get expectsName(): boolean {
+    return this.grammar === NAME || this.grammar === NAME_OR_CLOSE;
+  }
+
+  /**
+   * A comma outside strings where one may stand (after a value in a container), taken as
+   * {@linkcode otherByte} takes it; false (nothing changed) elsewhere, for otherByte to refuse.
+   * Small, so the walk's loop takes it in at every comma instead of calling otherByte.
+   */
+  comma(): boolean {
+    const count = this.openCount;
+    if (this.grammar !== AFTER || count === 0) return false;
+    this.grammar = this.opens[count - 1] === LBRACE ? NAME : VALUE;
+    return true;
+  }
+
   /** A number or literal that ends at `end` (-1: malformed), where a value may stand. */
   valueToken(end: number): boolean {
     const g = this.grammar;

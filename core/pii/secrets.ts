@@ -34,6 +34,8 @@ const LOW_BYTES = [0, 0xff, 0xffff, 0xffffff];
 const MEMO_SLOTS = 128;
 /** Longest raw member name (bytes) whose verdict is remembered; longer ones are always judged. */
 const MEMO_NAME_BYTES = 64;
+/** The slot-like index that stands for the start of a walk (what name comes first). */
+const START = MEMO_SLOTS;
 
 /**
  * The key rule's verdicts on raw member names (the bytes between the quotes), so a name seen
@@ -41,9 +43,11 @@ const MEMO_NAME_BYTES = 64;
  * the decoded name, so a remembered verdict is the rule's verdict, escapes included. A name may
  * sit in either of two slots, so two frequent names that hash alike do not evict each other.
  *
- * It also remembers which name followed each name last time: in an array of objects of one
- * shape the next member name is predictable, and the scanner compares a string's bytes with the
- * predicted name instead of walking and judging them (see {@linkcode SecretTracker.passName}).
+ * It also remembers which two names followed each name (and began the walk) lately: in an
+ * array of objects of one shape the next member name is predictable (after the last member of
+ * an element comes either the first member of the next or the member after the array), and the
+ * scanner compares a string's bytes with the predicted names instead of walking and judging
+ * them (see {@linkcode SecretTracker.passName}).
  */
 class KeyMemo {
   rule: (key: string) => boolean = () => false;
@@ -52,34 +56,42 @@ class KeyMemo {
   readonly lengths = new Int32Array(MEMO_SLOTS).fill(-1);
   readonly verdicts = new Uint8Array(MEMO_SLOTS);
   /**
-   * 1 when the slot's name can be passed over when it is predicted: not secret, and plain ASCII
-   * without a digit or a backslash (the scanner finds nothing in it, the grammar check nothing
-   * to refuse).
+   * What {@linkcode SecretTracker.passName} reads of slot k, together at `passes[k * 4 ..]`:
+   * the name's length when it can be passed over when it is predicted (not secret, and plain
+   * ASCII without a digit or a backslash: the scanner finds nothing in it, the grammar check
+   * nothing to refuse), else -1; then its first 4 bytes (fewer: the rest 0) and its last 4
+   * bytes, little-endian, to compare.
    */
-  readonly passable = new Uint8Array(MEMO_SLOTS);
-  /** The slot of the name judged after this slot's name last time (-1: none). */
-  readonly follow = new Int16Array(MEMO_SLOTS).fill(-1);
-  /** A name's first 4 bytes (fewer: the rest 0) and last 4 bytes, little-endian, to compare. */
-  readonly heads = new Int32Array(MEMO_SLOTS);
-  readonly tails = new Int32Array(MEMO_SLOTS);
-  /** The slot of the last name judged (-1: none or a long name). */
-  last = -1;
+  readonly passes = new Int32Array(MEMO_SLOTS * 4).fill(-1);
+  /**
+   * The slot of the name judged after this slot's name (at {@linkcode START}: first in the walk)
+   * last time, and of the other name judged there before that (-1: none).
+   */
+  readonly follow = new Int16Array(MEMO_SLOTS + 1).fill(-1);
+  readonly other = new Int16Array(MEMO_SLOTS + 1).fill(-1);
+  /** The slot of the last name judged ({@linkcode START}: none yet; -1: a long name). */
+  last = START;
 
-  /** Starts over when the rule changes (verdicts belong to one rule). */
+  /** Starts a walk; starts over when the rule changes (verdicts belong to one rule). */
   use(rule: (key: string) => boolean): void {
-    this.last = -1;
+    this.last = START;
     if (rule === this.rule) return;
     this.rule = rule;
     this.lengths.fill(-1);
-    this.passable.fill(0);
+    this.passes.fill(-1);
     this.follow.fill(-1);
+    this.other.fill(-1);
   }
 
   /** The rule's verdict on the member name `b[start..end)`. */
   isSecret(b: Uint8Array, start: number, end: number): boolean {
     const slot = this.slotOf(b, start, end);
     if (slot < 0) return this.rule(memberName(b, start, end));
-    if (this.last >= 0) this.follow[this.last] = slot;
+    const last = this.last;
+    if (last >= 0 && this.follow[last] !== slot) {
+      this.other[last] = this.follow[last];
+      this.follow[last] = slot;
+    }
     this.last = slot;
     return this.verdicts[slot] === 1;
   }
@@ -109,10 +121,14 @@ class KeyMemo {
       // or byte beyond ASCII).
       if ((c >= 48 && c <= 57) || c === 92 || c < 0x20 || c >= 0x80) passable = 0;
     }
-    this.passable[slot] = passable;
-    this.heads[slot] = this.tails[slot] = 0;
-    for (let k = 0; k < 4 && k < len; k++) this.heads[slot] |= b[start + k] << (8 * k);
-    for (let k = 0; k < 4 && len >= 4; k++) this.tails[slot] |= b[end - 4 + k] << (8 * k);
+    let head = 0;
+    let tail = 0;
+    for (let k = 0; k < 4 && k < len; k++) head |= b[start + k] << (8 * k);
+    for (let k = 0; k < 4 && len >= 4; k++) tail |= b[end - 4 + k] << (8 * k);
+    const p = slot * 4;
+    this.passes[p] = passable === 1 ? len : -1;
+    this.passes[p + 1] = head;
+    this.passes[p + 2] = tail;
     return slot;
   }
 
@@ -167,18 +183,29 @@ export class SecretTracker {
   }
 
   /**
-   * Passes over the string opening at `open` when it is the member name predicted to follow the
-   * last one, that name is not secret and is plain ASCII without a digit or a backslash, a colon follows it right
-   * away and no secret value is open: returns the index after that colon (the name is judged,
-   * as {@linkcode stringClosed} would), else -1 and nothing changed.
+   * Passes over the string opening at `open` when it is one of the two member names predicted
+   * to follow the last one (or to come first in the walk), that name is not secret and is plain
+   * ASCII without a digit or a backslash, a colon follows it right away and no secret value is
+   * open: returns the index after that colon (the name is judged, as {@linkcode stringClosed}
+   * would), else -1 and nothing changed.
    */
   passName(open: number): number {
     const memo = this.#memo;
-    if (memo.last < 0 || this.#mode !== NONE) return -1;
-    const slot = memo.follow[memo.last];
-    if (slot < 0 || memo.passable[slot] === 0) return -1;
+    const last = memo.last;
+    if (last < 0 || this.#mode !== NONE) return -1;
+    const after = this.#passSlot(memo.follow[last], open);
+    return after >= 0 ? after : this.#passSlot(memo.other[last], open);
+  }
+
+  /** {@linkcode passName} with the name in `slot` predicted (-1: none). */
+  #passSlot(slot: number, open: number): number {
+    if (slot < 0) return -1;
+    const memo = this.#memo;
+    const passes = memo.passes;
+    const p = slot * 4;
+    const len = passes[p];
+    if (len < 0) return -1;
     const b = this.bytes;
-    const len = memo.lengths[slot];
     const close = open + 1 + len;
     if (close + 1 >= this.end || b[close] !== QUOTE || b[close + 1] !== COLON) return -1;
     if (len <= 8 && open + 5 <= this.#view.byteLength) {
@@ -188,9 +215,9 @@ export class SecretTracker {
       // the loop below, as a word there would read past the buffer.
       const head = this.#view.getInt32(open + 1, true);
       if (len < 4) {
-        if ((head & LOW_BYTES[len]) !== memo.heads[slot]) return -1;
+        if ((head & LOW_BYTES[len]) !== passes[p + 1]) return -1;
       } else if (
-        head !== memo.heads[slot] || this.#view.getInt32(close - 4, true) !== memo.tails[slot]
+        head !== passes[p + 1] || this.#view.getInt32(close - 4, true) !== passes[p + 2]
       ) {
         return -1;
       }

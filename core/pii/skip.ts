@@ -27,6 +27,7 @@ const PLUS = chars.PLUS;
 const BACKSLASH = chars.BACKSLASH;
 const QUOTE = chars.QUOTE;
 const COLON = chars.COLON;
+const COMMA = 0x2c;
 const CLASSES_JSON = chars.CLASSES_JSON;
 const CLASSES_JSON_STRING = chars.CLASSES_JSON_STRING;
 const CLASSES_JSON_CHECKED = chars.CLASSES_JSON_CHECKED;
@@ -39,6 +40,9 @@ const DIGIT = chars.DIGIT;
 
 /** Bytes of a string read one at a time before words are tried. */
 const WORDS_AFTER = 4;
+
+/** Digits of a number's integer part, or of its fraction, that {@linkcode FastPath.passNumber} reads at most. */
+const NUMBER_DIGITS = 24;
 
 /** The view of no bytes (no text held). */
 export const NO_VIEW = new DataView(new ArrayBuffer(0));
@@ -137,7 +141,7 @@ export class FastPath extends JsonGrammar {
     const checking = this.checking;
     const classes = checking ? CLASSES_JSON_CHECKED : CLASSES_JSON;
     const stringClasses = checking ? CLASSES_JSON_STRING_CHECKED : CLASSES_JSON_STRING;
-    let i = from;
+    let i = from | 0;
     while (i < n) {
       if (this.inString) {
         const view = this.view;
@@ -157,15 +161,24 @@ export class FastPath extends JsonGrammar {
               }
               words = i + 4; // the word that stopped it holds a byte to step over first
             }
-          } else if (k === STRUCTURE) {
+            continue;
+          }
+          if (k === STRUCTURE) {
             this.closeString(i++);
             break;
           } else if (k === DIGIT) {
-            const end = this.passChain(i, from);
+            // Most digits in a string are a short run that ends the chain (an id, a count):
+            // passed here as passChain passes them, without the call.
+            const e = digitsEnd(b, i + 1, n);
+            if (e - i < 9 && e + 1 < n && CLASSES_LINK[b[e]] === 0) {
+              i = e;
+              continue;
+            }
+            const end = this.passChain(i, e, from) | 0;
             if (end < 0) return i;
             i = end;
           } else if (k === CHECKED) {
-            i = this.stringByte(c, i);
+            i = this.stringByte(c, i) | 0;
             if (i < 0) return -1;
           } else {
             return i;
@@ -182,9 +195,10 @@ export class FastPath extends JsonGrammar {
           // The member name predicted next is compared as a whole instead of walked (a string
           // right after a colon is a value: not tried); a string value right after its colon
           // is opened at once. `after` is the index after the colon.
-          const after = this.secrets === undefined || (i > 0 && b[i - 1] === COLON)
+          const after = this.secrets === undefined || (i > 0 && b[i - 1] === COLON) ||
+              (checking && !this.expectsName)
             ? -1
-            : this.secrets.passName(i);
+            : this.secrets.passName(i) | 0;
           if (after < 0) {
             if (checking && !this.openString()) return -1;
             this.strStart = i;
@@ -204,13 +218,22 @@ export class FastPath extends JsonGrammar {
         } else if (k === STRUCTURE) {
           if (!this.nest(c, i++)) return -1;
         } else if (k === DIGIT) {
+          if (checking && i >= this.tokenEnd) {
+            const end = this.passNumber(i) | 0;
+            if (end > 0) {
+              i = end;
+              continue;
+            }
+          }
           if (checking && !this.digitAt(i)) return -1;
-          const end = this.passChain(i, from);
+          const end = this.passChain(i, digitsEnd(b, i + 1, n), from) | 0;
           if (end < 0) return i;
           if (checking && end > this.tokenEnd && !this.passedRun(i, end)) return -1;
           i = end;
+        } else if (c === COMMA && this.comma()) {
+          i++; // a comma after a value (checked: a comma is only plain when not checking)
         } else if (k === CHECKED) {
-          i = this.otherByte(c, i);
+          i = this.otherByte(c, i) | 0;
           if (i < 0) return -1;
         } else {
           return i;
@@ -230,7 +253,7 @@ export class FastPath extends JsonGrammar {
       if (k === PLAIN) {
         i++;
       } else if (k === DIGIT) {
-        const end = this.passChain(i, from);
+        const end = this.passChain(i, digitsEnd(b, i + 1, n), from);
         if (end < 0) break;
         i = end;
       } else {
@@ -241,15 +264,48 @@ export class FastPath extends JsonGrammar {
   }
 
   /**
-   * The index right after the chain that starts with the digit at `i` when it can hold no card
-   * or SSN, else -1 (see {@linkcode skipChain}). Most numbers are one short group (an id, an
-   * amount, a year) followed by neither a separator nor an escape: those are passed at once.
-   * `from` is where the fast path began (the byte before it is {@linkcode prev}).
+   * While checking, the number value starting with the digit at `i` read and passed whole, when
+   * it is as most are: an integer that is not 9 digits long nor a card number, or one with a fraction (the state machine drops the
+   * digits before a `<digit>.<digit>` and finds nothing after it, see {@linkcode skipChain}),
+   * where a value may stand, followed by a comma or a closing bracket. Returns the index after
+   * it, or -1 (nothing changed: the digit goes the general way, which also words a refusal).
    */
-  passChain(i: number, from: number): number {
+  passNumber(i: number): number {
     const b = this.b;
     const n = this.n;
-    const e = digitsEnd(b, i + 1, n);
+    // Digits are read up to a bound: a number it gives up on is read again the general way.
+    let e = digitsEnd(b, i + 1, i + NUMBER_DIGITS < n ? i + NUMBER_DIGITS : n);
+    let card = 0;
+    if (b[i] === 48 && e > i + 1) return -1; // a leading zero
+    if (e < n && b[e] === DOT) {
+      const f = digitsEnd(b, e + 1, e + NUMBER_DIGITS < n ? e + NUMBER_DIGITS : n);
+      if (f === e + 1) return -1;
+      e = f;
+    } else {
+      const len = e - i;
+      if (len === 9) return -1;
+      if (len >= CARD_MIN_DIGITS && len <= CARD_MAX_DIGITS) card = len;
+    }
+    if (e + 1 >= n) return -1;
+    const x = b[e];
+    if ((x !== 44 && x !== 125 && x !== 93) || !this.expectsValue) return -1;
+    // One group of 12-19 digits where a value may stand (after a colon, a comma, a bracket or
+    // a space: never tainted) is judged as passChain judges it.
+    if (card !== 0 && this.isCardNumber(i, card)) return -1;
+    this.valueToken(e);
+    return e;
+  }
+
+  /**
+   * The index right after the chain that starts with the digit at `i`, whose first run of
+   * digits ends at `e` (the caller read it), when it can hold no card or SSN, else -1 (see
+   * {@linkcode skipChain}). Most numbers are one short group (an id, an amount, a year)
+   * followed by neither a separator nor an escape: those are passed at once. `from` is where
+   * the fast path began (the byte before it is {@linkcode prev}).
+   */
+  passChain(i: number, e: number, from: number): number {
+    const b = this.b;
+    const n = this.n;
     const len = e - i;
     const lone = e + 1 < n && CLASSES_LINK[b[e]] === 0;
     if (lone && len !== 9 && (len < CARD_MIN_DIGITS || len > CARD_MAX_DIGITS)) return e;

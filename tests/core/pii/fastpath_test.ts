@@ -143,6 +143,9 @@ Deno.test("the fast path and the full state machine agree on well-formed JSON bo
     () => 4_000_000_000_000_000 + Math.floor(next() * 1e6) * 7919,
     () => String(4_000_000_000_000_000 + Math.floor(next() * 1e6) * 7919),
     () => (next() * 1e4).toFixed(2),
+    () => Math.floor(next() * 1e8) / 100,
+    () => 100_000_000 + Math.floor(next() * 9e8),
+    () => [4532015112830366, 4532015112830367, 0.5, 123456789][Math.floor(next() * 4)],
     () => `+1-555-${1000 + Math.floor(next() * 9000)}`,
     () => "2024-05-17 10:30:00",
     () => "4532 0151 1283 0366",
@@ -184,6 +187,8 @@ Deno.test("the fast path and the full state machine agree on well-formed JSON bo
     const body = JSON.stringify({ items }, null, round % 3 === 0 ? 1 : undefined);
     both(body, { json: true, secretKey });
     both(body, { json: true, secretKey: idKey });
+    // Checking that the body is one object too: numbers are then read whole where they start.
+    both(body, { json: true, secretKey: idKey, checkObject: true });
   }
 });
 
