@@ -78,6 +78,15 @@ export function foreignHostOf(host: string, target: string): string | undefined 
   return isLoopbackAuthority(authority) ? undefined : authority;
 }
 
+/**
+ * True when a listener on `host` is guarded: it is a loopback one (`127.0.0.0/8`, `::1`,
+ * `localhost`) and the service does not serve every host (`anyHost`: credentials configured,
+ * or `--insecure`). Beyond loopback a service runs open only with `--insecure`.
+ */
+export function guardsHost(host: string, anyHost: boolean): boolean {
+  return !anyHost && (host === "::1" || isLoopbackAuthority(host));
+}
+
 /** True when `head` names a host that is not a loopback one ({@linkcode foreignHostOf}). */
 export function namesForeignHost(head: RequestHead): boolean {
   return foreignHostOf(head.host, head.target) !== undefined;

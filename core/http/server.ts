@@ -33,7 +33,7 @@ import {
   startReclaim,
 } from "./reclaim.ts";
 import { builtinRawRoutes } from "./builtins.ts";
-import { isLoopbackAuthority, MISDIRECTED_ROUTE, namesForeignHost } from "./host_guard.ts";
+import { guardsHost, MISDIRECTED_ROUTE, namesForeignHost } from "./host_guard.ts";
 import { errorBody, errorEnvelope, jsonResponse } from "./middleware/envelope.ts";
 import { requestIdOf } from "./middleware/request_id.ts";
 import type { App, Service } from "./types.ts";
@@ -241,7 +241,7 @@ function rawRouterOf(
   const wrapped = new Map<RawRoute, RawHandler>();
   const deps = { metrics, log: opts.log };
   // Open on loopback: only requests naming a loopback host are served (DNS rebinding).
-  const guard = opts.anyHost !== true && (opts.host === "::1" || isLoopbackAuthority(opts.host));
+  const guard = guardsHost(opts.host, opts.anyHost === true);
   return (head) => {
     if (guard && namesForeignHost(head)) return rawHandlerOf(MISDIRECTED_ROUTE);
     // Every request the edge takes passes here once. Work for the idle reclaim is every one but
