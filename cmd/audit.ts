@@ -186,6 +186,7 @@ export async function start(config: AuditConfig, deps: { log?: Logger } = {}): P
     port: config.port,
     log,
     ...edgeOptions(config),
+    anyHost: auth.enabled || config.insecure,
     health: () => auditHealth(ledger, relay),
   });
   registerLedgerMetrics(server.metrics.registry, ledger);

@@ -213,6 +213,7 @@ export async function start(
     port: config.port,
     log,
     auth,
+    insecure: config.insecure,
     relayUrl: config.relay_url,
     relayToken: resolveSecretSetting("relay_token", config.relay_token),
     relayIdleTimeoutMs: config.relay_idle_timeout,

@@ -208,6 +208,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     port: config.port,
     log,
     ...edgeOptions(config),
+    anyHost: auth.enabled || config.insecure,
     // The decision loop is made below, before the server listens.
     health: () =>
       policyHealth(bridge, engine.bundle.ref, reloader.status().last_error, engine.trap, audit),

@@ -370,6 +370,7 @@ export function relayOptions(
     expireIntervalMs: config.expire_interval,
     resumeWaitMs: config.resume_wait,
     auth,
+    insecure: config.insecure,
     corsOrigins: config.cors_origins,
     compat: config.compat,
     maxIdempotencyKeys: config.max_idempotency_keys,

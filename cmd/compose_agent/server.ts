@@ -284,6 +284,8 @@ export async function start(
     port: config.port,
     log,
     ...edgeOptions(config),
+    // Every command needs a request signed with agent_token (or the Vault key): never open.
+    anyHost: true,
     health: () => {
       // Watchdog events held for a relay that does not take them, or refused and dropped (a
       // relay_token without publish:status.watchdog).

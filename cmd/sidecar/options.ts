@@ -21,6 +21,7 @@ export function sidecarOptions(config: SidecarConfig, log: Logger): SidecarOptio
     log,
     edge: edgeOptions(config),
     auth: meshAuthFor(config, { command: "sidecar", host: config.host, log }),
+    insecure: config.insecure,
     agentUrl: config.agent_url,
     identity: {
       agentId: config.agent_id,

@@ -193,6 +193,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     port: config.port,
     log,
     ...edgeOptions(config),
+    anyHost: guard.enabled || config.insecure,
     health: () => {
       const facts = {
         ...router.metrics(),

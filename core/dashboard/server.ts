@@ -38,6 +38,11 @@ export interface DashboardOptions {
    * (loopback or insecure).
    */
   auth: MeshAuthSettings;
+  /**
+   * Started with `--insecure`: with auth disabled it serves requests naming any host, on
+   * loopback too (without, an open dashboard on loopback serves only loopback names).
+   */
+  insecure?: boolean;
   relayUrl: string;
   relayToken?: string;
   /** Silence after which the relay subscription is made again. */
@@ -118,6 +123,7 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     port: o.port,
     log: o.log,
     ...o.edge,
+    anyHost: o.auth.enabled || o.insecure === true,
     health: () => {
       const facts = { relay: feed.relay().state, clients: feed.clients, login: auth.enabled };
       // Degraded, naming the routes, once they could not be loaded (Deno keeps a failed import

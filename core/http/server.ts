@@ -33,6 +33,7 @@ import {
   startReclaim,
 } from "./reclaim.ts";
 import { builtinRawRoutes } from "./builtins.ts";
+import { guardsHost, MISDIRECTED_ROUTE, namesForeignHost } from "./host_guard.ts";
 import { errorBody, errorEnvelope, jsonResponse } from "./middleware/envelope.ts";
 import { requestIdOf } from "./middleware/request_id.ts";
 import type { App, Service } from "./types.ts";
@@ -43,6 +44,15 @@ export interface ServerOptions extends EdgeOptions {
   host: string;
   port: number;
   log: Logger;
+  /**
+   * Serve requests naming any host on a loopback listener. Set it when the service checks
+   * credentials (`auth_keys` or tokens configured) or was started with `--insecure`. Without
+   * it a service listening on loopback (`127.0.0.0/8`, `::1`, `localhost`) runs open there, and
+   * the edge refuses (421) every request whose `Host` (or absolute-form authority) is not a
+   * loopback name or address, before any route runs, the built-in ones included: a page whose
+   * name re-resolves to 127.0.0.1 (DNS rebinding) names its own host (host_guard.ts).
+   */
+  anyHost?: boolean;
   /** Body of `GET /health`; default `{status: "ok", service}`. */
   health?: () => Record<string, unknown>;
   /** Extra readiness condition (besides "not draining"). */
@@ -230,7 +240,10 @@ function rawRouterOf(
   const builtins = builtinRawRoutes(opts, metrics, draining);
   const wrapped = new Map<RawRoute, RawHandler>();
   const deps = { metrics, log: opts.log };
+  // Open on loopback: only requests naming a loopback host are served (DNS rebinding).
+  const guard = guardsHost(opts.host, opts.anyHost === true);
   return (head) => {
+    if (guard && namesForeignHost(head)) return rawHandlerOf(MISDIRECTED_ROUTE);
     // Every request the edge takes passes here once. Work for the idle reclaim is every one but
     // the built-in probes (`/health`, `/ready`, `/metrics`): a scrape or a liveness check every
     // few seconds must not hold the heap a burst of traffic grew.
@@ -240,10 +253,13 @@ function rawRouterOf(
       route = routes?.(head.method, targetPathOf(head.target), head);
     }
     if (!route) return undefined;
+    return rawHandlerOf(route);
+  };
+  function rawHandlerOf(route: RawRoute): RawHandler {
     let handler = wrapped.get(route);
     if (!handler) wrapped.set(route, handler = rawHandler(route, deps));
     return handler;
-  };
+  }
 }
 
 async function listen(

@@ -81,6 +81,11 @@ export interface RelayServerOptions {
   resumeWaitMs?: number;
   /** Who may publish and subscribe (mesh credentials, static tokens); default open. */
   auth?: MeshAuth;
+  /**
+   * Started with `--insecure`: with no credentials it serves requests naming any host, on
+   * loopback too (without, an open relay on loopback serves only loopback names).
+   */
+  insecure?: boolean;
   /** Allowed CORS origins (`*` for any); empty means no CORS headers. */
   corsOrigins?: string[];
   /** `upstream` (default): the IG&S relay's status codes; `iatp`: 201 and 400. */
@@ -215,6 +220,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     port: opts.port,
     log,
     ...opts.edge,
+    anyHost: auth.enabled || opts.insecure === true,
     health: () => relayHealth(store, engine(), Atomics.load(shared, 0)),
     rawRoutes: (method, path, head) => rawRoutes(method, path, head),
     reusePort: opts.role !== undefined,

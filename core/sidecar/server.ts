@@ -52,6 +52,11 @@ export interface SidecarOptions {
   edge: EdgeOptions;
   /** Mesh credentials guarding `/trace/:id`. */
   auth: MeshAuth;
+  /**
+   * Started with `--insecure`: with no credentials it serves requests naming any host, on
+   * loopback too (without, an open sidecar on loopback serves only loopback names).
+   */
+  insecure?: boolean;
   /** The agent behind the sidecar. */
   agentUrl: string;
   /** What the signed manifest and the attestation say, and the key they are signed with. */
@@ -275,6 +280,7 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
     port: opts.port,
     log,
     ...opts.edge,
+    anyHost: opts.auth.enabled || opts.insecure === true,
     health: () => {
       // Degraded while the proxy cannot be loaded, or while its records do not reach the relay
       // or the ledger (requests are served either way).

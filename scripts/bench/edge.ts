@@ -123,7 +123,7 @@ const r2 = (x: number) => Math.round(x * 100) / 100;
 /** Opens `n` connections that each start a 1 MiB POST and stall after one byte. */
 async function stall(port: number, path: string, n: number, closedAt: number[], t0: number) {
   const head = new TextEncoder().encode(
-    `POST ${path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n` +
+    `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
       "Content-Length: 1048576\r\n\r\n{",
   );
   const conns: Deno.Conn[] = [];

@@ -157,7 +157,7 @@ Deno.test("a proof parameter given twice and an Idempotency-Key beyond printable
     for (const key of ["caf\u00c3\u00a9", "a\tb", "x".repeat(257), ""]) {
       const r = await exchange(
         port,
-        `POST /audit HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+        `POST /audit HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n` +
           `idempotency-key: ${key}\r\ncontent-length: ${entry.length}\r\nconnection: close\r\n\r\n${entry}`,
       );
       assert.equal(r?.status, 400, JSON.stringify(key));

@@ -345,7 +345,7 @@ async function dotSegments(signing: string, data: string, args: string[]): Promi
     const head = Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join("");
     const r = await exchange(
       port,
-      `GET ${sentPath} HTTP/1.1\r\nHost: a\r\n${head}Connection: close\r\n\r\n`,
+      `GET ${sentPath} HTTP/1.1\r\nHost: localhost\r\n${head}Connection: close\r\n\r\n`,
     );
     assert.ok(r, `no answer to ${sentPath}`);
     return r;

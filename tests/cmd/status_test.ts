@@ -373,7 +373,7 @@ Deno.test("max_stream_clients holds for metrics streams that arrive together", a
     // are still loading the stream's helper when the last ones are checked.
     for (let i = 0; i < 6; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
     const request = new TextEncoder().encode(
-      "GET /api/v1/metrics/stream HTTP/1.1\r\nhost: x\r\n\r\n",
+      "GET /api/v1/metrics/stream HTTP/1.1\r\nhost: localhost\r\n\r\n",
     );
     await Promise.all(conns.map((c) => c.write(request)));
     const statusLine = async (c: Deno.TcpConn) => {

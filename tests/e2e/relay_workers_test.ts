@@ -17,7 +17,7 @@ async function publish(port: number, n: number): Promise<{ id: string; seq: numb
   const body = JSON.stringify({ topic: "jobs", payload: { n } });
   const r = await exchange(
     port,
-    `POST /publish HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\n` +
+    `POST /publish HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\n` +
       `content-length: ${body.length}\r\n\r\n${body}`,
   );
   if (!r) throw new Error("no answer to a publish");
@@ -27,7 +27,10 @@ async function publish(port: number, n: number): Promise<{ id: string; seq: numb
 }
 
 async function get(port: number, path: string): Promise<string> {
-  const r = await exchange(port, `GET ${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+  const r = await exchange(
+    port,
+    `GET ${path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n`,
+  );
   if (!r) throw new Error(`no answer to ${path}`);
   return r.body;
 }
@@ -224,7 +227,7 @@ Deno.test("relay --workers 2: a worker takes its events, so publishes far past b
       const body = JSON.stringify({ topic: "big", payload: { n, pad } });
       const r = await exchange(
         port,
-        `POST /publish HTTP/1.1\r\nhost: x\r\nconnection: close\r\n` +
+        `POST /publish HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n` +
           `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
       );
       assert.equal(r?.status, 201, `publish ${n}: ${r?.status} ${r?.body}`);
@@ -271,7 +274,7 @@ Deno.test("relay --workers 2: awkward payloads arrive exactly on both isolates; 
     const send = async (topic: string, payload: unknown) => {
       const body = new TextEncoder().encode(JSON.stringify({ topic, payload }));
       const head = new TextEncoder().encode(
-        `POST /publish HTTP/1.1\r\nhost: x\r\nconnection: close\r\n` +
+        `POST /publish HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n` +
           `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
       );
       const r = await exchange(port, new Uint8Array([...head, ...body]));
@@ -348,7 +351,7 @@ Deno.test("relay --workers 2: one publisher's share of topics holds across both 
       const body = JSON.stringify({ topic, payload: { v: 1 } });
       const r = await exchange(
         port,
-        `POST /publish HTTP/1.1\r\nhost: x\r\nconnection: close\r\n` +
+        `POST /publish HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n` +
           `authorization: Bearer ${token}\r\ncontent-type: application/json\r\n` +
           `content-length: ${body.length}\r\n\r\n${body}`,
       );

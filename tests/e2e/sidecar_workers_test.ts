@@ -15,7 +15,7 @@ const CARD = "4111 1111 1111 1111";
 /** A POST /proxy on a fresh connection (the kernel picks the isolate per connection). */
 async function post(port: number, body: string, extra = ""): Promise<RawResponse> {
   const bytes = new TextEncoder().encode(body).length;
-  const req = `POST /proxy HTTP/1.1\r\nhost: x\r\nconnection: close\r\n` +
+  const req = `POST /proxy HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n` +
     `content-type: application/json\r\ncontent-length: ${bytes}\r\n${extra}\r\n${body}`;
   const r = await exchange(port, req);
   if (!r) throw new Error("no response");
@@ -23,7 +23,10 @@ async function post(port: number, body: string, extra = ""): Promise<RawResponse
 }
 
 async function get(port: number, path: string): Promise<RawResponse> {
-  const r = await exchange(port, `GET ${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+  const r = await exchange(
+    port,
+    `GET ${path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n`,
+  );
   if (!r) throw new Error("no response");
   return r;
 }

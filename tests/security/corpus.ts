@@ -43,7 +43,7 @@ function latin1(s: string): Uint8Array {
 export function post(path: string, body: string | Uint8Array, headers = ""): Uint8Array {
   const bytes = typeof body === "string" ? enc.encode(body) : body;
   return concat(
-    `POST ${path} HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n${headers}`,
+    `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n${headers}`,
     `Content-Length: ${bytes.length}\r\n\r\n`,
     bytes,
   );
@@ -51,7 +51,7 @@ export function post(path: string, body: string | Uint8Array, headers = ""): Uin
 
 /** Framing and head attacks, aimed at `path` (they never reach a handler, or break its read). */
 export function framingCases(path: string): Case[] {
-  const head = `POST ${path} HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n`;
+  const head = `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n`;
   const chunked = `${head}Transfer-Encoding: chunked\r\n\r\n`;
   return [
     {
@@ -130,12 +130,12 @@ export function framingCases(path: string): Case[] {
     },
     {
       name: "bare LF head",
-      wire: `POST ${path} HTTP/1.1\nHost: fuzz\nContent-Length: 2\n\n{}`,
+      wire: `POST ${path} HTTP/1.1\nHost: localhost\nContent-Length: 2\n\n{}`,
       status: 400,
     },
     {
       name: "bare CR head",
-      wire: `POST ${path} HTTP/1.1\rHost: fuzz\r\nContent-Length: 2\r\n\r\n{}`,
+      wire: `POST ${path} HTTP/1.1\rHost: localhost\r\nContent-Length: 2\r\n\r\n{}`,
     },
     {
       name: "20 KB header",
@@ -148,7 +148,7 @@ export function framingCases(path: string): Case[] {
     },
     {
       name: "20 KB URL",
-      wire: `GET /${"u".repeat(20_000)} HTTP/1.1\r\nHost: fuzz\r\n\r\n`,
+      wire: `GET /${"u".repeat(20_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`,
       status: 414,
     },
     { name: "no Host", wire: `GET / HTTP/1.1\r\n\r\n`, status: 400 },
@@ -165,8 +165,8 @@ export function framingCases(path: string): Case[] {
       status: 417,
     },
     { name: "CONNECT", wire: `CONNECT fuzz:443 HTTP/1.1\r\nHost: fuzz:443\r\n\r\n`, status: 501 },
-    { name: "TRACE", wire: `TRACE / HTTP/1.1\r\nHost: fuzz\r\n\r\n`, status: 501 },
-    { name: "lowercase method", wire: `get / HTTP/1.1\r\nHost: fuzz\r\n\r\n`, status: 501 },
+    { name: "TRACE", wire: `TRACE / HTTP/1.1\r\nHost: localhost\r\n\r\n`, status: 501 },
+    { name: "lowercase method", wire: `get / HTTP/1.1\r\nHost: localhost\r\n\r\n`, status: 501 },
   ];
 }
 
@@ -259,11 +259,11 @@ export function valueCases(path: string, sample: Record<string, unknown>): Case[
 export function getCases(path: string): Case[] {
   const [p, q = ""] = path.split("?");
   const get = (target: string, headers = "") =>
-    `GET ${target} HTTP/1.1\r\nHost: fuzz\r\n${headers}\r\n`;
+    `GET ${target} HTTP/1.1\r\nHost: localhost\r\n${headers}\r\n`;
   const lastSegment = p.replace(/\/[^/]*$/, "/");
   return [
     { name: "as is", wire: get(path) },
-    { name: "HEAD", wire: `HEAD ${path} HTTP/1.1\r\nHost: fuzz\r\n\r\n` },
+    { name: "HEAD", wire: `HEAD ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n` },
     { name: "NUL in path", wire: get(`${lastSegment}%00`) },
     { name: "invalid percent", wire: get(`${lastSegment}%zz`) },
     { name: "invalid UTF-8 in path", wire: get(`${lastSegment}%c3%28%ff`) },
@@ -286,6 +286,6 @@ export function getCases(path: string): Case[] {
       ),
     },
     { name: "POST to a GET route", wire: post(path, "{}") },
-    { name: "DELETE", wire: `DELETE ${path} HTTP/1.1\r\nHost: fuzz\r\n\r\n` },
+    { name: "DELETE", wire: `DELETE ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n` },
   ];
 }

@@ -24,7 +24,7 @@ Deno.test("stalled clients: slowloris heads, half-sent bodies and idle keep-aliv
   try {
     // Slowloris: a head that never ends, one header byte at a time.
     const slow = await RawConn.open(port);
-    await slow.write("POST /publish HTTP/1.1\r\nHost: t\r\n");
+    await slow.write("POST /publish HTTP/1.1\r\nHost: localhost\r\n");
     const dripping = (async () => {
       for (let i = 0; drip.on && i < 200; i++) {
         await slow.write("X").catch(() => (drip.on = false));
@@ -34,12 +34,12 @@ Deno.test("stalled clients: slowloris heads, half-sent bodies and idle keep-aliv
     // A body that stops after 4 of 100 bytes.
     const half = await RawConn.open(port);
     await half.write(
-      "POST /publish HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n" +
+      "POST /publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
         'Content-Length: 100\r\n\r\n{"to',
     );
     // A keep-alive connection that goes quiet after one request.
     const idle = await RawConn.open(port);
-    await idle.write("GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+    await idle.write("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert.equal((await idle.read())?.status, 200);
     // A connection that never sends a byte.
     const silent = await RawConn.open(port);
@@ -92,12 +92,12 @@ async function connectionCap(workers: number) {
   try {
     for (let i = 0; i < 3; i++) {
       const c = await RawConn.open(port);
-      await c.write("GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+      await c.write("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
       assert.equal((await c.read())?.status, 200); // accepted and served: it holds a slot
       held.push(c);
     }
     const extra = await RawConn.open(port);
-    await extra.write("GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+    await extra.write("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
     const refused = await extra.read();
     assert.equal(refused?.status, 503);
     assert.equal(header(refused!, "connection"), "close");
@@ -193,7 +193,7 @@ import socket, struct, sys
 port, n = int(sys.argv[1]), int(sys.argv[2])
 for _ in range(n):
     c = socket.create_connection(("127.0.0.1", port))
-    c.sendall(b"GET /subscribe?topic=a HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n")
+    c.sendall(b"GET /subscribe?topic=a HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n")
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     c.close()
 `;

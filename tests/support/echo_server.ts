@@ -21,4 +21,4 @@ export async function startEchoEdge(
 
 /** The head of a `POST /echo` with a body of `length` bytes. */
 export const echoHead = (length: number) =>
-  `POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: ${length}\r\n\r\n`;
+  `POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${length}\r\n\r\n`;

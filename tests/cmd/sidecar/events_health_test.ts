@@ -34,7 +34,12 @@ Deno.test("sidecar: records the relay and the ledger refuse for good make /healt
   const port = Number(new URL(sc.url).port);
   /** `/health` on a fresh connection: the kernel spreads them over both isolates. */
   const health = async () =>
-    json((await exchange(port, "GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"))!);
+    json(
+      (await exchange(
+        port,
+        "GET /health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+      ))!,
+    );
   try {
     assert.equal((await health()).status, "healthy", "nothing handed on yet");
     for (let i = 0; i < 8; i++) {

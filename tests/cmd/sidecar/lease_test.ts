@@ -106,7 +106,7 @@ Deno.test("the durable file keeps each request's own bytes (records built at onc
 /** A /proxy request as bytes on the wire. */
 function wire(id: string, body: Body, extra = ""): string {
   const text = JSON.stringify(body);
-  return `POST /proxy HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n` +
+  return `POST /proxy HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
     `X-Agent-Trace-ID: ${id}\r\n${extra}Content-Length: ${text.length}\r\n\r\n${text}`;
 }
 

@@ -105,7 +105,7 @@ function setup(opts: { maxBodyBytes?: number } = {}) {
 }
 
 const POST = (path: string, body: string, extra = "") =>
-  `POST ${path} HTTP/1.1\r\nHost: t\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
+  `POST ${path} HTTP/1.1\r\nHost: localhost\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
 
 Deno.test("a raw route gets the request id, metrics and the error envelope", async () => {
   const { server, lines, seen } = setup();
@@ -198,7 +198,7 @@ Deno.test("raw bodies: pieces, chunked, keep-alive and pipelining on one connect
   const c = await RawConn.open(portOf(svc.url));
   try {
     // A Content-Length body that arrives after the head, in two pieces.
-    await c.write("POST /fast/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello");
+    await c.write("POST /fast/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nhello");
     await c.write("world");
     const r = await c.read();
     assert.equal(r?.status, 200);
@@ -207,7 +207,7 @@ Deno.test("raw bodies: pieces, chunked, keep-alive and pipelining on one connect
     assert.equal(header(r!, "connection"), undefined);
     // Chunked with an extension and a trailer, then two pipelined requests.
     await c.write(
-      "POST /fast/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "POST /fast/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n" +
         "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n" +
         POST("/fast/echo", '{"x":1}') + POST("/fast/a", "unread"),
     );
@@ -233,7 +233,7 @@ Deno.test("bodyNow: the body at once when it is here and within the limit, else 
     assert.deepEqual(json((await c.read())!), { now: true, len: 10, again: false });
     // The head alone: the body is sent once the route has looked for it.
     nowReached = Promise.withResolvers();
-    await c.write("POST /fast/now HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n");
+    await c.write("POST /fast/now HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n");
     await nowReached.promise;
     await c.write("abcdefghij");
     assert.deepEqual(json((await c.read())!), { now: false, len: 10, again: false });
@@ -252,7 +252,10 @@ Deno.test("a head sent again on one connection is read as sent every time", asyn
   const { server } = setup();
   const svc = await server.listen();
   const c = await RawConn.open(portOf(svc.url));
-  const fields = (tag: string, more = "") => ["host=t", `x-tag=${tag}`, ...(more ? [more] : [])];
+  const fields = (
+    tag: string,
+    more = "",
+  ) => ["host=localhost", `x-tag=${tag}`, ...(more ? [more] : [])];
   try {
     // The same head three times (pipelined, with different bodies), then one field changed,
     // then one field added, then the first head again.
@@ -290,7 +293,7 @@ Deno.test("raw bodies over the limit are 413, cut short are 400, and 100-continu
   try {
     // Declared over the connection's limit: refused before a byte is read.
     const a = await RawConn.open(port);
-    await a.write("POST /fast/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n");
+    await a.write("POST /fast/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\n");
     const big = await a.read();
     assert.equal(big?.status, 413);
     assert.equal(json(big!).limit_bytes, 10);
@@ -303,7 +306,7 @@ Deno.test("raw bodies over the limit are 413, cut short are 400, and 100-continu
     // Chunked past the limit.
     const d = await RawConn.open(port);
     await d.write(
-      "POST /fast/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n",
+      "POST /fast/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n",
     );
     assert.equal((await d.read())?.status, 413);
     d.close();
@@ -311,7 +314,7 @@ Deno.test("raw bodies over the limit are 413, cut short are 400, and 100-continu
     // (the body deadline is 30 s, the read's 10).
     const an = await RawConn.open(port);
     await an.write(
-      "POST /fast/echo HTTP/1.1\r\nHost: t\r\nX-Limit: 6\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\n",
+      "POST /fast/echo HTTP/1.1\r\nHost: localhost\r\nX-Limit: 6\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\n",
     );
     const announced = await an.read();
     assert.equal(announced?.status, 413);
@@ -319,7 +322,7 @@ Deno.test("raw bodies over the limit are 413, cut short are 400, and 100-continu
     an.close();
     // Ends early.
     const e = await RawConn.open(port);
-    await e.write("POST /fast/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\nabcd");
+    await e.write("POST /fast/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 9\r\n\r\nabcd");
     await e.closeWrite();
     const short = await e.read();
     assert.equal(short?.status, 400);
@@ -328,7 +331,7 @@ Deno.test("raw bodies over the limit are 413, cut short are 400, and 100-continu
     // Broken chunk framing: 400, then the connection closes.
     const f = await RawConn.open(port);
     await f.write(
-      "POST /fast/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      "POST /fast/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     );
     assert.equal((await f.read())?.status, 400);
     assert.ok(await f.closed());
@@ -336,7 +339,7 @@ Deno.test("raw bodies over the limit are 413, cut short are 400, and 100-continu
     // 100-continue comes when the route reads the body.
     const g = await RawConn.open(port);
     await g.write(
-      "POST /fast/echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+      "POST /fast/echo HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
     );
     assert.equal((await g.readInterim())?.status, 100);
     await g.write("hello");

@@ -89,7 +89,9 @@ Deno.test("an answer's echoed fields keep no request head (its cookie) once writ
         port: Number(new URL(svc.url).port),
       });
       await conn.write(concat([
-        enc.encode("GET /echo HTTP/1.1\r\nhost: t\r\nx-request-id: request-id-kept-0001\r\n"),
+        enc.encode(
+          "GET /echo HTTP/1.1\r\nhost: localhost\r\nx-request-id: request-id-kept-0001\r\n",
+        ),
         enc.encode("cookie: session="),
         secret,
         enc.encode("\r\nconnection: close\r\n\r\n"),

@@ -18,7 +18,7 @@ Deno.test("relay: 2,000 pipelined publishes (10 queues' worth) reach every readi
   const pub = await RawConn.open(Number(new URL(relay.url).port));
   try {
     const body = JSON.stringify({ topic: "b", payload: { pad: "p".repeat(250) } });
-    const req = `POST /publish HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n` +
+    const req = `POST /publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${body.length}\r\n\r\n${body}`;
     await pub.write(req.repeat(EVENTS));
     const answered = await pub.until((p) => p.split("HTTP/1.1 20").length > EVENTS, 60_000);

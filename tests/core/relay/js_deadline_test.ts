@@ -86,7 +86,7 @@ Deno.test({
       const body = JSON.stringify({ topic: `t${n % 2}`, payload: { n } });
       const r = await exchange(
         port,
-        `POST /publish HTTP/1.1\r\nhost: x\r\nconnection: close\r\n` +
+        `POST /publish HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n` +
           `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
         { timeoutMs: 30_000 },
       );

@@ -31,7 +31,7 @@ async function epochOf(url: string): Promise<string> {
 
 /** `GET /topics` on a fresh connection (the kernel picks the isolate per connection). */
 async function topicsFresh(port: number): Promise<Record<string, unknown>> {
-  const req = "GET /topics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+  const req = "GET /topics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
   const r = await exchange(port, req, { timeoutMs: 10_000 });
   if (!r) throw new Error("no response");
   return json(r);

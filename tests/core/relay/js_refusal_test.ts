@@ -81,7 +81,7 @@ async function refusals(url: string, reason: string): Promise<number> {
 /** A publish on a fresh connection (the kernel picks the isolate per connection). */
 async function postFresh(port: number, topic: string, payload: unknown): Promise<RawResponse> {
   const body = JSON.stringify({ topic, payload });
-  const req = `POST /publish HTTP/1.1\r\nhost: x\r\nconnection: close\r\n` +
+  const req = `POST /publish HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n` +
     `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
   const r = await exchange(port, req, { timeoutMs: ANSWER_WITHIN_MS });
   if (!r) throw new Error("no response");

@@ -20,7 +20,10 @@ accounts {
 
 /** `iatp_relay_store_ok` of /metrics (the main isolate's, whichever isolate answers). */
 async function storeOk(port: number): Promise<string | undefined> {
-  const r = await exchange(port, "GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+  const r = await exchange(
+    port,
+    "GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+  );
   return /^iatp_relay_store_ok\{[^}]*\} (\d+)$/m.exec(r?.body ?? "")?.[1];
 }
 
@@ -28,7 +31,10 @@ async function storeOk(port: number): Promise<string | undefined> {
 async function healths(port: number, n: number): Promise<Array<Record<string, unknown>>> {
   const out = [];
   for (let i = 0; i < n; i++) {
-    const r = await exchange(port, "GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    const r = await exchange(
+      port,
+      "GET /health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+    );
     if (!r) throw new Error("no answer to /health");
     out.push(json(r));
   }

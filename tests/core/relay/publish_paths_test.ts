@@ -227,8 +227,8 @@ Deno.test("an absolute-form target whose path is / is not served as /publish or 
     const auth = `authorization: Bearer ${TOKEN}\r\n`;
     const body = '{"topic":"p.x","payload":{}}';
     const post = (target: string) =>
-      `POST ${target} HTTP/1.1\r\nhost: h\r\ncontent-length: ${body.length}\r\n${auth}\r\n${body}`;
-    const get = (target: string) => `GET ${target} HTTP/1.1\r\nhost: h\r\n${auth}\r\n`;
+      `POST ${target} HTTP/1.1\r\nhost: localhost\r\ncontent-length: ${body.length}\r\n${auth}\r\n${body}`;
+    const get = (target: string) => `GET ${target} HTTP/1.1\r\nhost: localhost\r\n${auth}\r\n`;
     // Their path is "/" (the rest is a query or a fragment): the router's 404, as for `/`.
     for (const request of [post("http://h?/publish"), post("http://h#/publish")]) {
       assert.equal(await statusOf(relay, request), "HTTP/1.1 404 Not Found", request);

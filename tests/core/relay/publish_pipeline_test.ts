@@ -22,7 +22,8 @@ let auth = "";
 
 function request(n: number, chunked = false): string {
   const body = JSON.stringify({ topic: "p.x", payload: { n } });
-  const head = `POST /publish HTTP/1.1\r\nhost: x\r\n${auth}content-type: application/json\r\n`;
+  const head =
+    `POST /publish HTTP/1.1\r\nhost: localhost\r\n${auth}content-type: application/json\r\n`;
   return chunked
     ? `${head}transfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`
     : `${head}content-length: ${enc.encode(body).length}\r\n\r\n${body}`;

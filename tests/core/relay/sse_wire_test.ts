@@ -39,7 +39,7 @@ function chunkedBody(pending: string): { head: string; body: string } {
 /** A raw subscriber: GET /subscribe with `query` and `extra` fields. */
 async function subscribe(url: string, query: string, extra = ""): Promise<RawConn> {
   const c = await RawConn.open(portOf(url));
-  await c.write(`GET /subscribe?${query} HTTP/1.1\r\nHost: t\r\n${extra}\r\n`);
+  await c.write(`GET /subscribe?${query} HTTP/1.1\r\nHost: localhost\r\n${extra}\r\n`);
   return c;
 }
 
@@ -175,7 +175,7 @@ Deno.test("a client that leaves is unregistered; HEAD registers nobody", async (
 
     const h = await RawConn.open(portOf(relay.url));
     try {
-      await h.write("HEAD /subscribe?topic=gone HTTP/1.1\r\nHost: t\r\n\r\n");
+      await h.write("HEAD /subscribe?topic=gone HTTP/1.1\r\nHost: localhost\r\n\r\n");
       const r = await h.read(10_000, { head: true });
       assert.equal(r?.status, 200);
       assert.equal(header(r!, "content-type"), "text/event-stream; charset=utf-8");

@@ -32,7 +32,7 @@ const CASES: Array<[string, string]> = [
   ["health with an id", "GET /health HTTP/1.1\r\nX-Request-Id: abc-123\r\n"],
   ["health with an unsafe id", "GET /health HTTP/1.1\r\nX-Request-Id: ../etc\r\n"],
   ["health query", "GET /health?x=1 HTTP/1.1\r\n"],
-  ["health absolute-form", "GET http://h/health HTTP/1.1\r\n"],
+  ["health absolute-form", "GET http://localhost/health HTTP/1.1\r\n"],
   ["health HEAD", "HEAD /health HTTP/1.1\r\n"],
   ["health POST", "POST /health HTTP/1.1\r\nContent-Length: 0\r\n"],
   ["health DELETE", "DELETE /health HTTP/1.1\r\n"],

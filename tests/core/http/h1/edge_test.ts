@@ -101,7 +101,7 @@ async function setup(opts: { maxBodyBytes?: number } = {}): Promise<Setup> {
   };
 }
 
-const GET = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: t\r\n${extra}\r\n`;
+const GET = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: localhost\r\n${extra}\r\n`;
 
 Deno.test("keep-alive: one connection carries several requests", async () => {
   const s = await setup();
@@ -128,7 +128,7 @@ Deno.test("pipelined requests are answered in order", async () => {
     const body = '{"x":1}';
     await c.write(
       GET("/hello?n=a") +
-        `POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+        `POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
         GET("/stream") + GET("/hello?n=b"),
     );
     assert.deepEqual(json((await c.read())!), { hello: "a" });
@@ -172,7 +172,7 @@ Deno.test("HEAD: the head without a body, and the connection stays usable", asyn
   const s = await setup();
   const c = await RawConn.open(s.port);
   try {
-    await c.write("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    await c.write("HEAD /hello HTTP/1.1\r\nHost: localhost\r\n\r\n");
     const h = await c.read(10_000, { head: true });
     assert.equal(h?.status, 200);
     assert.equal(c.pending, "", "no body bytes after a HEAD response");
@@ -189,7 +189,7 @@ Deno.test("Expect: 100-continue: the interim response comes when the handler rea
   const c = await RawConn.open(s.port);
   try {
     await c.write(
-      "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
     );
     const interim = await c.readInterim();
     assert.equal(interim?.status, 100);
@@ -198,7 +198,7 @@ Deno.test("Expect: 100-continue: the interim response comes when the handler rea
     assert.deepEqual(json(r!), { len: 5, text: "hello" });
     // A handler that answers without reading: no 100, and the connection closes after.
     await c.write(
-      "POST /nope HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+      "POST /nope HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
     );
     const nf = await c.readInterim();
     assert.equal(nf?.status, 404);
@@ -214,13 +214,13 @@ Deno.test("a chunked request body is decoded; an unread body already received is
   const c = await RawConn.open(s.port);
   try {
     await c.write(
-      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n" +
         "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n",
     );
     assert.deepEqual(json((await c.read())!), { len: 5, text: "abcde" });
     // A body the handler never reads, fully here already: skipped, the connection lives on.
     await c.write(
-      "POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyz" + GET("/hello"),
+      "POST /hello HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nxyz" + GET("/hello"),
     );
     assert.equal((await c.read())?.status, 405);
     assert.equal((await c.read())?.status, 200);
@@ -234,7 +234,7 @@ Deno.test("a body that ends early is a 400 envelope for the handler's read, neve
   const s = await setup();
   try {
     const c = await RawConn.open(s.port);
-    await c.write("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabcd");
+    await c.write("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nabcd");
     await c.closeWrite();
     const r = await c.read();
     assert.equal(r?.status, 400);
@@ -243,13 +243,17 @@ Deno.test("a body that ends early is a 400 envelope for the handler's read, neve
     c.close();
 
     const d = await RawConn.open(s.port);
-    await d.write("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab");
+    await d.write(
+      "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
+    );
     await d.closeWrite();
     assert.equal((await d.read())?.status, 400);
     d.close();
 
     const e = await RawConn.open(s.port);
-    await e.write("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    await e.write(
+      "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    );
     const broken = await e.read();
     assert.equal(broken?.status, 400);
     assert.match(String(json(broken!).error), /chunk size/);
@@ -266,7 +270,7 @@ Deno.test("a chunked body over max_body_bytes is cut off with 413", async () => 
   const c = await RawConn.open(s.port);
   try {
     await c.write(
-      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n",
+      "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n",
     );
     const r = await c.read();
     assert.equal(r?.status, 413);
@@ -284,7 +288,7 @@ Deno.test("a chunk announced past max_body_bytes is refused at its size line", a
     // Only the size line: the answer must not wait for data (nor for the 30 s body deadline;
     // the read gives up after 10 s).
     await c.write(
-      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n",
+      "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFF\r\n",
     );
     const r = await c.read();
     assert.equal(r?.status, 413);
@@ -299,17 +303,20 @@ Deno.test("protocol errors: a 4xx JSON envelope, then the connection closes", as
   const s = await setup();
   const cases: Array<[string, number]> = [
     [
-      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
       400,
     ],
-    ["POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400],
-    ["POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunkedx\r\n\r\n", 400],
-    ["POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501],
-    ["GET / HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\n\r\n", 400],
-    [`GET / HTTP/1.1\r\nHost: t\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, 431],
-    [`GET /${"a".repeat(10_000)} HTTP/1.1\r\nHost: t\r\n\r\n`, 414],
-    [`GET /${"a".repeat(40_000)} HTTP/1.1\r\nHost: t\r\n\r\n`, 414],
-    ["GET / HTTP/3.0\r\nHost: t\r\n\r\n", 505],
+    [
+      "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+      400,
+    ],
+    ["POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: xchunkedx\r\n\r\n", 400],
+    ["POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501],
+    ["GET / HTTP/1.1\r\nHost: localhost\r\nX-A: a\r\n b\r\n\r\n", 400],
+    [`GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, 431],
+    [`GET /${"a".repeat(10_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`, 414],
+    [`GET /${"a".repeat(40_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`, 414],
+    ["GET / HTTP/3.0\r\nHost: localhost\r\n\r\n", 505],
     ["\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400],
   ];
   try {

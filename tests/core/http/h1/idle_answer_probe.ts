@@ -30,7 +30,7 @@ const server = createServer({
 const svc = await server.listen();
 const conn = await RawConn.open(Number(new URL(svc.url).port));
 for (let i = 0; i < 3; i++) {
-  await conn.write("POST /idle HTTP/1.1\r\nHost: p\r\nContent-Length: 2\r\n\r\nhi");
+  await conn.write("POST /idle HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi");
   const res = await conn.read();
   if (res?.status !== 200) throw new Error(`request ${i}: ${res?.status}`);
 }

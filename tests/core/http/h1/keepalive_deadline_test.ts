@@ -14,7 +14,7 @@ import { runGcProbe } from "../../../support/gc_probe.ts";
 const setup = startEchoEdge;
 const head = echoHead;
 const other = (length: number) =>
-  `POST /echo HTTP/1.1\r\nHost: t\r\nX-Other: 1\r\nContent-Length: ${length}\r\n\r\n`;
+  `POST /echo HTTP/1.1\r\nHost: localhost\r\nX-Other: 1\r\nContent-Length: ${length}\r\n\r\n`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Header deadline 300 ms, idle deadline 60 s: a 408 can only come from the head deadline. */

@@ -15,7 +15,7 @@ import { json, RawConn } from "../../../support/raw_http.ts";
 const dec = new TextDecoder();
 const portOf = (url: string) => Number(new URL(url).port);
 const POST = (path: string, body: string, extra = "") =>
-  `POST ${path} HTTP/1.1\r\nHost: t\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
+  `POST ${path} HTTP/1.1\r\nHost: localhost\r\n${extra}Content-Length: ${body.length}\r\n\r\n${body}`;
 
 /** Gates a `/lease/hold` request: it reads its body again only once released. */
 let gate: PromiseWithResolvers<void> | undefined;
@@ -129,11 +129,11 @@ Deno.test("a leasing raw route sees its own body, whole, in pieces, chunked or l
     await expectEcho(c, big);
     await expectEcho(c, "x");
     // A body after its head, in two pieces; then a chunked one.
-    await c.write("POST /lease/a HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello");
+    await c.write("POST /lease/a HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nhello");
     await c.write("world");
     await expectEcho(c, "helloworld");
     await c.write(
-      "POST /lease/a HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+      "POST /lease/a HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     );
     await expectEcho(c, "abc");
   } finally {

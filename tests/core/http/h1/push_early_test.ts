@@ -72,7 +72,7 @@ Deno.test("a pushed body that ends before the request loop resumes: the next req
     connectionError: (err) => errors.push(err),
     closed: () => closed.resolve(),
   };
-  const get = (path: string, v = "1.1") => `GET ${path} HTTP/${v}\r\nHost: t\r\n\r\n`;
+  const get = (path: string, v = "1.1") => `GET ${path} HTTP/${v}\r\nHost: localhost\r\n\r\n`;
   const { conn, written } = fakeConn(
     enc.encode(get("/now") + get("/now") + get("/plain") + get("/now", "1.0")),
   );

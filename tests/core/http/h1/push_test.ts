@@ -75,7 +75,8 @@ async function waitFor<T>(get: () => T | undefined | false, what: string, ms = 1
   }
 }
 
-const GET = (path: string, version = "1.1") => `GET ${path} HTTP/${version}\r\nHost: t\r\n\r\n`;
+const GET = (path: string, version = "1.1") =>
+  `GET ${path} HTTP/${version}\r\nHost: localhost\r\n\r\n`;
 
 Deno.test("a pushed body is chunked on HTTP/1.1 and the connection carries the next request", async () => {
   const { svc, sources, port } = await serve();
@@ -120,7 +121,7 @@ Deno.test("a pushed body is close-delimited on HTTP/1.0; HEAD gets the head only
     assert.equal(r?.body, "a;b");
     assert.ok(await c.closed(), "the server closed the connection");
 
-    await h.write("HEAD /push HTTP/1.1\r\nHost: t\r\n\r\n");
+    await h.write("HEAD /push HTTP/1.1\r\nHost: localhost\r\n\r\n");
     const head = await h.read(10_000, { head: true });
     assert.equal(head?.status, 200);
     assert.equal(head?.body, "");
@@ -283,7 +284,7 @@ Deno.test("a GET's small read-ahead loses nothing of the next request, however l
       await c.write(GET("/plain"));
       assert.equal((await c.read())?.body, "plain");
       // Sent after the answer: it lands in the read-ahead started while the handler ran.
-      const big = `GET /plain HTTP/1.1\r\nHost: t\r\nX-Pad: ${"p".repeat(size)}\r\n\r\n`;
+      const big = `GET /plain HTTP/1.1\r\nHost: localhost\r\nX-Pad: ${"p".repeat(size)}\r\n\r\n`;
       await c.write(big.slice(0, 300));
       await delay(20);
       await c.write(big.slice(300));

@@ -23,7 +23,7 @@ Deno.test("a refused client that stays connected is closed when the linger runs 
   const server = refusingListener();
   const c = await RawConn.open(server.port);
   try {
-    await c.write("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    await c.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     const res = await c.read();
     assert.equal(res?.status, 503);
     assert.equal(json(res!).error, "too many connections");
@@ -42,7 +42,7 @@ Deno.test("a refused client that leaves releases the linger timer", async () => 
   const server = refusingListener();
   try {
     const c = await RawConn.open(server.port);
-    await c.write("GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    await c.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert.equal((await c.read())?.status, 503);
     assert.equal(pendingTimers(), before + 1);
     c.close();

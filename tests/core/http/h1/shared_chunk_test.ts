@@ -14,7 +14,7 @@ import { RawConn } from "../../../support/raw_http.ts";
 import { runGcProbe } from "../../../support/gc_probe.ts";
 
 const enc = new TextEncoder();
-const GET = (path: string) => `GET ${path} HTTP/1.1\r\nHost: t\r\n\r\n`;
+const GET = (path: string) => `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
 
 /** A stream of `chunks`, each enqueued after the previous one was read. */
 function streamOf(chunks: Array<() => Uint8Array>): ReadableStream<Uint8Array> {

@@ -47,7 +47,7 @@ Deno.test("burst: a subscriber whose socket does not drain is still cut off at i
   const reader = await openStream(`${svc.url}/s`);
   const stalled = await RawConn.open(Number(new URL(svc.url).port));
   try {
-    await stalled.write("GET /s HTTP/1.1\r\nHost: t\r\n\r\n"); // and never reads
+    await stalled.write("GET /s HTTP/1.1\r\nHost: localhost\r\n\r\n"); // and never reads
     await registered(hub, 2);
     let sent = 0;
     // Bursts of 1,000 events until the stalled one is cut off (its socket buffers fill first).

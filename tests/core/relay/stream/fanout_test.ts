@@ -123,7 +123,7 @@ Deno.test("fan-out: a stalled subscriber is cut off at its bound while events co
   const reader = await openStream(`${svc.url}/s`);
   const stalled = await RawConn.open(Number(new URL(svc.url).port));
   try {
-    await stalled.write("GET /s HTTP/1.1\r\nHost: t\r\n\r\n"); // and never reads
+    await stalled.write("GET /s HTTP/1.1\r\nHost: localhost\r\n\r\n"); // and never reads
     await registered(hub, 2);
     const pad = "y".repeat(4000);
     let sent = 0;

@@ -38,7 +38,7 @@ Deno.test("rounds: subscribers that never read do not pace the healthy ones' rou
     for (let i = 0; i < STALLED; i++) {
       const c = await RawConn.open(port);
       stalled.push(c);
-      await c.write("GET /s HTTP/1.1\r\nHost: t\r\n\r\n"); // and never reads
+      await c.write("GET /s HTTP/1.1\r\nHost: localhost\r\n\r\n"); // and never reads
     }
     for (let i = 0; i < HEALTHY; i++) healthy.push(await openStream(`${svc.url}/s`));
     await registered(hub, STALLED + HEALTHY);
