@@ -87,9 +87,21 @@ export function guardsHost(host: string, anyHost: boolean): boolean {
   return !anyHost && (host === "::1" || isLoopbackAuthority(host));
 }
 
+/**
+ * The last Host value found to name a loopback host: a client sends the same one with each of
+ * its requests, so a request naming it in origin-form is passed with one string compare instead
+ * of the whole check (about 2k instructions a request on the sidecar's path).
+ */
+let lastLoopbackHost = "";
+
 /** True when `head` names a host that is not a loopback one ({@linkcode foreignHostOf}). */
 export function namesForeignHost(head: RequestHead): boolean {
-  return foreignHostOf(head.host, head.target) !== undefined;
+  const host = head.host;
+  const originForm = head.target.charCodeAt(0) === 47; // "/"
+  if (originForm && host === lastLoopbackHost && host !== "") return false;
+  if (foreignHostOf(host, head.target) !== undefined) return true;
+  if (originForm && host !== "") lastLoopbackHost = host;
+  return false;
 }
 
 /** The route that answers a request naming a foreign host (see {@linkcode foreignHostOf}). */

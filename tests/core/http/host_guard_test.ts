@@ -12,7 +12,9 @@ import {
   guardsHost,
   isLoopbackAuthority,
   MAX_QUOTED_HOST_CHARS,
+  namesForeignHost,
 } from "../../../core/http/host_guard.ts";
+import type { RequestHead } from "../../../core/http/h1/head.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 import { exchange, header, json, RawConn, type RawResponse } from "../../support/raw_http.ts";
 
@@ -223,3 +225,14 @@ async function exchangeAt(hostname: string, port: number, host: string): Promise
     c.close();
   }
 }
+
+Deno.test("host guard: a Host passed before is passed again, and only in origin-form", () => {
+  const head = (host: string, target = "/x") => ({ host, target }) as unknown as RequestHead;
+  assert.equal(namesForeignHost(head("localhost:19001")), false);
+  assert.equal(namesForeignHost(head("localhost:19001")), false);
+  assert.equal(namesForeignHost(head("attacker.example:19001")), true);
+  assert.equal(namesForeignHost(head("localhost:19001", "http://attacker.example/x")), true);
+  assert.equal(namesForeignHost(head("attacker.example:19001")), true);
+  assert.equal(namesForeignHost(head("localhost:19001")), false);
+  assert.equal(namesForeignHost(head("", "http://attacker.example/x")), true);
+});
