@@ -4,8 +4,7 @@
  * without a preflight, which only the service's own check of `Origin` can refuse.
  * @module
  */
-import { chromium } from "playwright-core";
-import { CHROMIUM } from "./dashboard_mesh.ts";
+import { launchChromium } from "./dashboard_mesh.ts";
 
 /** Has Chromium visit a page of another site that posts `body` to `url`; resolves once sent. */
 export async function postFromOtherSite(url: string, body: string): Promise<void> {
@@ -19,16 +18,7 @@ export async function postFromOtherSite(url: string, body: string): Promise<void
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     () => new Response(page, { headers: { "content-type": "text/html" } }),
   );
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--host-resolver-rules=MAP evil.test 127.0.0.1",
-    ],
-  });
+  const browser = await launchChromium(["evil.test"]);
   try {
     const tab = await browser.newPage();
     await tab.goto(`http://evil.test:${site.addr.port}/`);

@@ -4,10 +4,9 @@
  * no `Sec-Fetch-Site` and only `Origin` tells a forged post from the dashboard's own.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { publish, startRelay } from "../core/relay/relay_helpers.ts";
 import { issuerFor, startDashboard } from "../cmd/dashboard_helpers.ts";
-import { CHROMIUM, haveChromium } from "./dashboard_mesh.ts";
+import { haveChromium, launchChromium } from "./dashboard_mesh.ts";
 
 /** Serves `html` at `/` on a free loopback port (the attacker's site). */
 function serveSite(html: string) {
@@ -39,16 +38,7 @@ Deno.test({
     const attacker = await mint("attacker", ["dashboard:view", "subscribe:nothing.here"]);
     const forgeLogin = serveSite(forgedForm(`${home}/login`, { credential: attacker }));
     const forgeLogout = serveSite(forgedForm(`${home}/logout`, {}));
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--host-resolver-rules=MAP dash.test 127.0.0.1, MAP evil.test 127.0.0.1",
-      ],
-    });
+    const browser = await launchChromium(["dash.test", "evil.test"]);
     try {
       await publish(relay.url, "sensor.cpu", { agent_id: "s1", value: 93 });
       const page = await browser.newPage();

@@ -106,12 +106,20 @@ export interface WatchedPage {
   errors: string[];
 }
 
+/** Launches headless Chromium; each of `loopbackNames` resolves to 127.0.0.1 in it. */
+export function launchChromium(loopbackNames: string[] = []): Promise<Browser> {
+  const args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"];
+  if (loopbackNames.length > 0) {
+    args.push(
+      `--host-resolver-rules=${loopbackNames.map((n) => `MAP ${n} 127.0.0.1`).join(", ")}`,
+    );
+  }
+  return chromium.launch({ executablePath: CHROMIUM, args });
+}
+
 /** Runs `fn` with a fresh Chromium; closes it afterwards. */
 export async function withChromium(fn: (browser: Browser) => Promise<void>): Promise<void> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-  });
+  const browser = await launchChromium();
   try {
     await fn(browser);
   } finally {

@@ -5,9 +5,8 @@
  * no event; the same relay under `localhost` serves the browser as before.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { publish, startRelay } from "../core/relay/relay_helpers.ts";
-import { CHROMIUM, haveChromium } from "./dashboard_mesh.ts";
+import { haveChromium, launchChromium } from "./dashboard_mesh.ts";
 
 Deno.test({
   name: "a rebound name reads nothing from a relay open on loopback",
@@ -17,16 +16,7 @@ Deno.test({
   async fn() {
     const relay = await startRelay();
     const port = new URL(relay.url).port;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--host-resolver-rules=MAP rebind.test 127.0.0.1",
-      ],
-    });
+    const browser = await launchChromium(["rebind.test"]);
     try {
       assert.equal((await publish(relay.url, "access.intent", { secret: "s-1" })).status, 200);
       const tab = await browser.newPage();

@@ -5,17 +5,8 @@
  * stops everything cleanly with exit 0.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { spawnIatp, tempDir, waitFor } from "../helpers.ts";
-
-const CHROMIUM = Deno.env.get("IATP_CHROMIUM") ?? "/usr/bin/chromium";
-const haveChromium = (() => {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-})();
+import { haveChromium, launchChromium } from "./dashboard_mesh.ts";
 
 const PORT_FLAGS = [
   "relay",
@@ -40,10 +31,7 @@ Deno.test({
     const up = spawnIatp(["up", ...PORT_FLAGS, "--demo-interval", "200ms"], {
       env: { IATP_DATA_DIR: data.path },
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    const browser = await launchChromium();
     try {
       let login = "";
       await waitFor(

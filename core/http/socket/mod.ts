@@ -36,27 +36,19 @@ type OpRead = (rid: number, into: Uint8Array) => Promise<number>;
  */
 export type SocketWrite = (bytes: Uint8Array) => Promise<number>;
 
-/** The runtime's `read` op, when it is reachable. */
-const opRead: OpRead | undefined = (() => {
+/** The runtime's op core function `name`, when it is reachable. */
+function coreOp(name: "read" | "write"): OpRead | undefined {
   const key = (Deno as unknown as { internal?: symbol }).internal;
   if (typeof key !== "symbol") return undefined;
-  const internal = (Deno as unknown as Record<symbol, { core?: { read?: unknown } } | undefined>)[
-    key
-  ];
-  const read = internal?.core?.read;
-  return typeof read === "function" ? read as OpRead : undefined;
-})();
+  type Internal = { core?: Record<string, unknown> } | undefined;
+  const op = (Deno as unknown as Record<symbol, Internal>)[key]?.core?.[name];
+  return typeof op === "function" ? op as OpRead : undefined;
+}
 
+/** The runtime's `read` op, when it is reachable. */
+const opRead = coreOp("read");
 /** The runtime's `write` op, when it is reachable. */
-const opWrite: OpRead | undefined = (() => {
-  const key = (Deno as unknown as { internal?: symbol }).internal;
-  if (typeof key !== "symbol") return undefined;
-  const internal = (Deno as unknown as Record<symbol, { core?: { write?: unknown } } | undefined>)[
-    key
-  ];
-  const write = internal?.core?.write;
-  return typeof write === "function" ? write as OpRead : undefined;
-})();
+const opWrite = coreOp("write");
 
 /** The resource id a connection keeps under the runtime's own symbol, if it does. */
 function ridOf(conn: Deno.Conn): number | undefined {

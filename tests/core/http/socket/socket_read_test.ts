@@ -1,27 +1,8 @@
 import assert from "node:assert/strict";
 import { SOCKET_READ_PATH, socketReader } from "../../../../core/http/socket/mod.ts";
 import { seeded } from "../../../support/prng.ts";
+import { tcpPair } from "../../../support/tcp_pair.ts";
 import { runGcProbe } from "../../../support/gc_probe.ts";
-
-/** A loopback TCP pair: `peer` writes, `conn` is read. */
-async function tcpPair(): Promise<{ conn: Deno.TcpConn; peer: Deno.TcpConn; close(): void }> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  const peer = await accepted;
-  listener.close();
-  return {
-    conn,
-    peer,
-    close() {
-      for (const c of [conn, peer]) {
-        try {
-          c.close();
-        } catch { /* already closed */ }
-      }
-    },
-  };
-}
 
 /** Reads until the end of the stream with `read`, in reads of at most `size` bytes. */
 async function readAll(read: (into: Uint8Array) => Promise<number>, size: number) {

@@ -5,26 +5,7 @@
 import assert from "node:assert/strict";
 import { SOCKET_WRITE_PATH, socketWriter } from "../../../../core/http/socket/mod.ts";
 import { seeded } from "../../../support/prng.ts";
-
-/** A loopback TCP pair: `conn` writes, `peer` is read. */
-async function tcpPair(): Promise<{ conn: Deno.TcpConn; peer: Deno.TcpConn; close(): void }> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = listener.accept();
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  const peer = await accepted;
-  listener.close();
-  return {
-    conn,
-    peer,
-    close() {
-      for (const c of [conn, peer]) {
-        try {
-          c.close();
-        } catch { /* already closed */ }
-      }
-    },
-  };
-}
+import { tcpPair } from "../../../support/tcp_pair.ts";
 
 /** Every byte `peer` reads until the end of the stream. */
 async function drain(peer: Deno.Conn): Promise<number[]> {
