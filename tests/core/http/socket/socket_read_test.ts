@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SOCKET_READ_PATH, socketReader } from "../../../../core/http/socket/mod.ts";
 import { seeded } from "../../../support/prng.ts";
-import { tcpPair } from "../../../support/tcp_pair.ts";
+import { tcpPair, unixPair } from "../../../support/socket_pairs.ts";
 import { runGcProbe } from "../../../support/gc_probe.ts";
 
 /** Reads until the end of the stream with `read`, in reads of at most `size` bytes. */
@@ -56,22 +56,15 @@ Deno.test("socketReader reads what Deno.Conn.read reads, and 0 where it gives nu
 });
 
 Deno.test("socketReader reads a Unix socket, and ends with 0", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/s.sock`;
-  const listener = Deno.listen({ transport: "unix", path });
+  const pair = await unixPair();
   try {
-    const accepted = listener.accept();
-    const conn = await Deno.connect({ transport: "unix", path });
-    const peer = await accepted;
-    await peer.write(new TextEncoder().encode("hello"));
-    peer.close();
-    const { bytes, counts } = await readAll(socketReader(conn), 64);
+    await pair.peer.write(new TextEncoder().encode("hello"));
+    pair.peer.close();
+    const { bytes, counts } = await readAll(socketReader(pair.conn), 64);
     assert.equal(new TextDecoder().decode(Uint8Array.from(bytes)), "hello");
     assert.equal(counts.at(-1), 0);
-    conn.close();
   } finally {
-    listener.close();
-    await Deno.remove(dir, { recursive: true });
+    await pair.close();
   }
 });
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { SOCKET_WRITE_PATH, socketWriter } from "../../../../core/http/socket/mod.ts";
 import { seeded } from "../../../support/prng.ts";
-import { tcpPair } from "../../../support/tcp_pair.ts";
+import { tcpPair, unixPair } from "../../../support/socket_pairs.ts";
 
 /** Every byte `peer` reads until the end of the stream. */
 async function drain(peer: Deno.Conn): Promise<number[]> {
@@ -60,21 +60,14 @@ Deno.test("socketWriter writes what Deno.Conn.write writes, and counts what the 
 });
 
 Deno.test("socketWriter writes a Unix socket", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/s.sock`;
-  const listener = Deno.listen({ transport: "unix", path });
+  const pair = await unixPair();
   try {
-    const accepted = listener.accept();
-    const conn = await Deno.connect({ transport: "unix", path });
-    const peer = await accepted;
     const bytes = new TextEncoder().encode("hello");
-    assert.equal(await socketWriter(conn)(bytes), bytes.length);
-    conn.close();
-    assert.equal(new TextDecoder().decode(Uint8Array.from(await drain(peer))), "hello");
-    peer.close();
+    assert.equal(await socketWriter(pair.conn)(bytes), bytes.length);
+    pair.conn.close();
+    assert.equal(new TextDecoder().decode(Uint8Array.from(await drain(pair.peer))), "hello");
   } finally {
-    listener.close();
-    await Deno.remove(dir, { recursive: true });
+    await pair.close();
   }
 });
 
