@@ -230,6 +230,26 @@ function lockState(state: AgentState, shared: boolean): void {
   }
 }
 
+/** What SQLite says of a file that is not a (whole) database. */
+const DAMAGED_DATABASE = /^(file is not a database|database disk image is malformed)/;
+
+/**
+ * Rethrows a failed open of the state database of an earlier run: one SQLite finds damaged (cut
+ * short, overwritten) as a ConfigError naming `agent.base_folder`, the file and the cause; the
+ * file is left as it is (it may hold results not yet reported). Any other failure as it is.
+ */
+function damagedState(err: unknown, file: string): never {
+  if (!(err instanceof Error) || !DAMAGED_DATABASE.test(err.message)) throw err;
+  // The command puts the setting's true source in (its default is computed).
+  throw new ConfigError(
+    "agent.base_folder",
+    { kind: "default" },
+    "a state database SQLite can read (move a damaged one aside to start afresh: what it held is then not resumed or reported)",
+    `${file}: ${err.message.split("\n")[0]}`,
+    { cause: err },
+  );
+}
+
 /** Builds the shared runtime (the health server is created, not yet listening). */
 export async function createRuntime(
   kind: "sensor" | "action",
@@ -269,7 +289,7 @@ export async function createRuntime(
       state.close();
       throw err;
     });
-  if (resume) await releasing(state.open());
+  if (resume) await releasing(state.open().catch((err) => damagedState(err, state.file)));
   const components = new Map<string, () => ComponentHealth>();
   const health = createHealthServer({
     service: kind,

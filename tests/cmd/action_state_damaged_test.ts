@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { writeConfig } from "../core/agents/fixtures.ts";
+import { runIatp, tempDir } from "../helpers.ts";
+
+// A state database that is not one (cut short by a failing disk, overwritten, restored from the
+// wrong file) is a start-up problem of the setting that names it: exit 2 naming the setting, the
+// file and SQLite's cause, and the file is left where it is (it may still hold unreported results).
+for (
+  const [what, bytes, cause] of [
+    ["random bytes", crypto.getRandomValues(new Uint8Array(8192)), /file is not a database/],
+    [
+      "a database cut short",
+      undefined,
+      /database disk image is malformed/,
+    ],
+  ] as const
+) {
+  Deno.test(`iatp action: a state database that holds ${what} stops the start naming agent.base_folder`, async () => {
+    const dir = await tempDir();
+    try {
+      const base = join(dir.path, "base");
+      const state = join(base, "data", "state");
+      await Deno.mkdir(state, { recursive: true, mode: 0o700 });
+      const file = join(state, "agent.db");
+      await Deno.writeFile(file, bytes ?? await cutShortDatabase(dir.path), { mode: 0o600 });
+      const before = await Deno.readFile(file);
+      const cfg = await writeConfig(dir.path, "action.yaml", {
+        agent: { id: "damaged", base_folder: base },
+        api: { base_url: "http://127.0.0.1:9" },
+        security: { auth: { api_key: "damaged-key-123456" } },
+        health: { port: 0 },
+      });
+      const r = await runIatp(["action", "--config", cfg]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /config error: agent\.base_folder \(.*action\.yaml:\d+\)/);
+      assert.ok(r.stderr.includes(file), r.stderr);
+      assert.match(r.stderr, cause);
+      assert.doesNotMatch(r.stderr, /^\s+at .+:\d+:\d+/m);
+      assert.deepEqual(await Deno.readFile(file), before);
+    } finally {
+      await dir.remove();
+    }
+  });
+}
+
+/** A real SQLite database of several pages, cut to its first two. */
+async function cutShortDatabase(dir: string): Promise<Uint8Array> {
+  const { DatabaseSync } = await import("node:sqlite");
+  const path = join(dir, "whole.db");
+  const db = new DatabaseSync(path);
+  db.exec("CREATE TABLE t(x TEXT)");
+  const insert = db.prepare("INSERT INTO t(x) VALUES (?)");
+  for (let i = 0; i < 200; i++) insert.run("x".repeat(1000));
+  db.close();
+  return (await Deno.readFile(path)).slice(0, 8192);
+}
