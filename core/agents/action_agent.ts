@@ -89,7 +89,7 @@ class ActionAgent {
       run: (t) => this.process(t),
       log: rt.log,
     });
-    this.reporter = new ResultReporter(rt, (inst) => this.accept(inst, "orchestrator"));
+    this.reporter = new ResultReporter(rt, (inst) => this.takePiggyBacked(inst));
   }
 
   #gauges(): void {
@@ -99,6 +99,21 @@ class ActionAgent {
 
   /** Records and queues a new instruction; handles redelivered ids idempotently. */
   async accept(inst: Instruction, source: TaskSource, publisher?: string): Promise<boolean> {
+    return (await this.#take(inst, source, publisher)) !== "full";
+  }
+
+  /**
+   * {@linkcode accept}, telling a new (or still active) instruction from a finished one
+   * delivered again, whose stored result is re-sent: at once, or with `later` (one piggy-backed
+   * on a result's answer) by the next sweep, so an orchestrator answering every result with a
+   * finished instruction again is answered once a poll interval, not in a loop.
+   */
+  async #take(
+    inst: Instruction,
+    source: TaskSource,
+    publisher?: string,
+    later = false,
+  ): Promise<"queued" | "full" | "duplicate"> {
     await this.rt.state.open(); // the first instruction of a first run creates the database
     const claim = this.rt.state.claim(inst.id, source, inst as unknown as Record<string, unknown>);
     if (claim.kind === "new") {
@@ -110,10 +125,10 @@ class ActionAgent {
         source,
         ...(publisher === undefined ? {} : { publisher }),
       }, inst.id);
-      return this.enqueue(inst, source, publisher);
+      return this.enqueue(inst, source, publisher) ? "queued" : "full";
     }
     if (claim.kind === "active") {
-      return this.active.has(inst.id) || this.enqueue(inst, source, publisher);
+      return this.active.has(inst.id) || this.enqueue(inst, source, publisher) ? "queued" : "full";
     }
     await this.rt.audit("instruction.duplicate", {
       instruction_id: inst.id,
@@ -122,8 +137,16 @@ class ActionAgent {
     this.rt.log.info("instruction already finished; re-reporting, not re-running", {
       instruction_id: inst.id,
     });
-    if (!claim.row.reported || source === "orchestrator") await this.reporter.deliver(claim.row);
-    return true;
+    if (later) this.rt.state.reportAgain(inst.id);
+    else if (!claim.row.reported || source === "orchestrator") {
+      await this.reporter.deliver(claim.row);
+    }
+    return "duplicate";
+  }
+
+  /** Takes an instruction piggy-backed on a result's answer (see {@linkcode #take}). */
+  async takePiggyBacked(inst: Instruction): Promise<void> {
+    await this.#take(inst, "orchestrator", undefined, true);
   }
 
   /** Offers a recorded instruction to the queue; false when full (it stays queued in state). */
@@ -332,7 +355,7 @@ class ActionAgent {
       try {
         const out = await orch.poll();
         if (out.rejected) await this.reject(out.rejected.id, out.rejected.reason, "orchestrator");
-        if (out.instruction) await this.accept(out.instruction, "orchestrator");
+        const taken = out.instruction && await this.#take(out.instruction, "orchestrator");
         if (out.rejected) {
           wait = Math.max(interval, out.nextPollMs ?? 0);
           this.rt.log.warn("the orchestrator's instruction was not valid; next poll waits", {
@@ -340,7 +363,8 @@ class ActionAgent {
             next_poll_ms: wait,
           });
         } else if (out.nextPollMs !== undefined && out.nextPollMs > 0) wait = out.nextPollMs;
-        else if (out.instruction) wait = 0;
+        // A finished instruction delivered again is no new work: the next poll waits.
+        else if (taken && taken !== "duplicate") wait = 0;
       } catch (err) {
         if (signal.aborted) break;
         this.rt.log.warn("instruction poll failed", {

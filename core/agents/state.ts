@@ -173,6 +173,8 @@ export class AgentState {
       finish: p(`UPDATE instructions SET state = ?, result = ?, finished_at = ?, reported = 0,
                  instruction = ? WHERE id = ?`),
       reported: p("UPDATE instructions SET reported = 1 WHERE id = ?"),
+      reportAgain: p(`UPDATE instructions SET reported = 0
+                      WHERE id = ? AND state IN ('completed','failed')`),
       byState: p("SELECT * FROM instructions WHERE state = ? ORDER BY created_at"),
       unreported: p(`SELECT * FROM instructions WHERE state IN ('completed','failed')
                      AND reported = 0 ORDER BY finished_at LIMIT ?`),
@@ -253,6 +255,11 @@ export class AgentState {
       this.#st.reported.run(id);
       this.#st.prune.run(this.opts.history);
     });
+  }
+
+  /** Marks a finished instruction's result for delivery again (by the next sweep). */
+  reportAgain(id: string): void {
+    this.#write(() => this.#st.reportAgain.run(id));
   }
 
   /** Instructions in one state, oldest first. */
