@@ -18,7 +18,7 @@ import type { QueuedTaskSource } from "./queued_tasks.ts";
 import { lateImport } from "../config/mod.ts";
 import { type PluginTrustPolicy, pluginTrustPolicy } from "./plugin_trust.ts";
 import { ResultReporter, type TaskSource } from "./reporter.ts";
-import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
+import { type AgentDeps, type AgentRuntime, createRuntime, stateStartFailure } from "./runtime.ts";
 import { boundResult, PluginHealth } from "./results.ts";
 import { redactFailure } from "./redact.ts";
 import { TaskQueue } from "./queue.ts";
@@ -436,7 +436,7 @@ export async function startActionAgent(
   );
   await agent.recover().catch(async (err) => {
     await rt.close();
-    throw err;
+    stateStartFailure(err, rt.state.file);
   });
   if (useQueue) {
     // The JetStream queue (its NATS client and the relay's wire) loads only where configured.

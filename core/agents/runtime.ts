@@ -232,22 +232,33 @@ function lockState(state: AgentState, shared: boolean): void {
 
 /** What SQLite says of a file that is not a (whole) database. */
 const DAMAGED_DATABASE = /^(file is not a database|database disk image is malformed)/;
+/** What SQLite says when another process holds the database's lock past the busy timeout. */
+const LOCKED_DATABASE = /^database is (locked|busy)/;
 
 /**
- * Rethrows a failed open of the state database of an earlier run: one SQLite finds damaged (cut
- * short, overwritten) as a ConfigError naming `agent.base_folder`, the file and the cause; the
- * file is left as it is (it may hold results not yet reported). Any other failure as it is.
+ * Rethrows a failure to resume the state database of an earlier run at start (its open, or the
+ * writes that report what it left running): one SQLite finds damaged (cut short, overwritten) or
+ * another process holds locked as a ConfigError naming `agent.base_folder`, the file and the
+ * cause; the file is left as it is (it may hold results not yet reported). Any other failure as
+ * it is.
+ * @example
+ * ```ts
+ * await state.open().catch((err) => stateStartFailure(err, state.file));
+ * ```
  */
-function damagedState(err: unknown, file: string): never {
-  if (!(err instanceof Error) || !DAMAGED_DATABASE.test(err.message)) throw err;
+export function stateStartFailure(err: unknown, file: string): never {
+  if (!(err instanceof Error)) throw err;
+  const cause = err.message.split("\n")[0];
+  const expected = DAMAGED_DATABASE.test(cause)
+    ? "a state database SQLite can read (move a damaged one aside to start afresh: what it held is then not resumed or reported)"
+    : LOCKED_DATABASE.test(cause)
+    ? "a state database no other process holds locked (end the one that does, such as a sqlite3 shell)"
+    : undefined;
+  if (expected === undefined) throw err;
   // The command puts the setting's true source in (its default is computed).
-  throw new ConfigError(
-    "agent.base_folder",
-    { kind: "default" },
-    "a state database SQLite can read (move a damaged one aside to start afresh: what it held is then not resumed or reported)",
-    `${file}: ${err.message.split("\n")[0]}`,
-    { cause: err },
-  );
+  throw new ConfigError("agent.base_folder", { kind: "default" }, expected, `${file}: ${cause}`, {
+    cause: err,
+  });
 }
 
 /** Builds the shared runtime (the health server is created, not yet listening). */
@@ -289,7 +300,7 @@ export async function createRuntime(
       state.close();
       throw err;
     });
-  if (resume) await releasing(state.open().catch((err) => damagedState(err, state.file)));
+  if (resume) await releasing(state.open().catch((err) => stateStartFailure(err, state.file)));
   const components = new Map<string, () => ComponentHealth>();
   const health = createHealthServer({
     service: kind,

@@ -55,3 +55,43 @@ async function cutShortDatabase(dir: string): Promise<Uint8Array> {
   db.close();
   return (await Deno.readFile(path)).slice(0, 8192);
 }
+
+Deno.test("iatp action: a state database another process holds locked stops the start naming agent.base_folder", async () => {
+  const dir = await tempDir();
+  const { AgentState } = await import("../../core/agents/state.ts");
+  const { DatabaseSync } = await import("node:sqlite");
+  try {
+    const base = join(dir.path, "base");
+    const stateDir = join(base, "data", "state");
+    await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    // An earlier run left an instruction running, so the start writes its interrupted result.
+    const earlier = new AgentState(stateDir, { history: 100 });
+    earlier.lock();
+    await earlier.open();
+    earlier.claim("left-running", "orchestrator", { id: "left-running", plugin_id: "p" });
+    earlier.markRunning("left-running");
+    earlier.close();
+    // Another process (a sqlite3 shell, say) holds the write lock through the start.
+    const other = new DatabaseSync(earlier.file);
+    other.exec("BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held(x)");
+    try {
+      const cfg = await writeConfig(dir.path, "action.yaml", {
+        agent: { id: "locked", base_folder: base },
+        api: { base_url: "http://127.0.0.1:9" },
+        security: { auth: { api_key: "locked-key-123456" } },
+        health: { port: 0 },
+      });
+      const r = await runIatp(["action", "--config", cfg]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /config error: agent\.base_folder \(.*action\.yaml:\d+\)/);
+      assert.ok(r.stderr.includes(earlier.file), r.stderr);
+      assert.match(r.stderr, /database is locked/);
+      assert.doesNotMatch(r.stderr, /^\s+at .+:\d+:\d+/m);
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+  } finally {
+    await dir.remove();
+  }
+});
