@@ -50,12 +50,18 @@ interface PluginCatalogOptions {
 export type AnyRunner = PluginRunner | ExternalRunner;
 
 /**
+ * The variables an agent reads its own settings from (its orchestrator key and relay token among
+ * them): a plugin declaring one would be handed the value from the agent's environment.
+ */
+const AGENT_SETTINGS_ENV = /^(IATP|STAVILY)_/i;
+
+/**
  * Why concrete grants exceed the sandbox policy, or undefined when they fit. Paths inside the
  * plugin's own folder are always allowed; others must sit under an allowed prefix.
  */
 function grantsViolation(
   rt: PluginPaths,
-  grants: Pick<Grants, "read" | "write" | "net" | "run">,
+  grants: Pick<Grants, "read" | "write" | "net" | "run" | "env">,
   pluginDir: string,
   policy: SandboxPolicy,
 ): string | undefined {
@@ -64,6 +70,11 @@ function grantsViolation(
     return "asks for network access and security.sandbox.network_access is false";
   }
   if (grants.run.length > 0) return "asks to run programs, which agents never grant";
+  const own = grants.env.find((name) => AGENT_SETTINGS_ENV.test(name));
+  if (own !== undefined) {
+    return `asks for env ${own}, one of the agent's own settings (IATP_*, STAVILY_*: its ` +
+      "credentials among them), which agents never grant";
+  }
   for (const [kind, paths] of [["read", grants.read], ["write", grants.write]] as const) {
     for (const raw of paths) {
       const abs = resolve(pluginDir, raw);
@@ -90,7 +101,13 @@ function sandboxViolation(
   const p = manifest.permissions;
   const why = grantsViolation(
     rt,
-    { read: literal(p.read), write: literal(p.write), net: literal(p.net), run: literal(p.run) },
+    {
+      read: literal(p.read),
+      write: literal(p.write),
+      net: literal(p.net),
+      run: literal(p.run),
+      env: literal(p.env),
+    },
     pluginDir,
     policy,
   );
