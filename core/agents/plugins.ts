@@ -51,9 +51,10 @@ export type AnyRunner = PluginRunner | ExternalRunner;
 
 /**
  * The variables an agent reads its own settings from (its orchestrator key and relay token among
- * them): a plugin declaring one would be handed the value from the agent's environment.
+ * them), and its runtime's telemetry exporter from (`OTEL_EXPORTER_OTLP_HEADERS` may carry a
+ * credential): a plugin declaring one would be handed the value from the agent's environment.
  */
-const AGENT_SETTINGS_ENV = /^(IATP|STAVILY)_/i;
+const AGENT_SETTINGS_ENV = /^(IATP|STAVILY|OTEL)_/i;
 
 /**
  * Why concrete grants exceed the sandbox policy, or undefined when they fit. Paths inside the
@@ -72,8 +73,8 @@ function grantsViolation(
   if (grants.run.length > 0) return "asks to run programs, which agents never grant";
   const own = grants.env.find((name) => AGENT_SETTINGS_ENV.test(name));
   if (own !== undefined) {
-    return `asks for env ${own}, one of the agent's own settings (IATP_*, STAVILY_*: its ` +
-      "credentials among them), which agents never grant";
+    return `asks for env ${own}, one of the agent's own settings (IATP_*, STAVILY_*, OTEL_*: ` +
+      "its credentials among them), which agents never grant";
   }
   for (const [kind, paths] of [["read", grants.read], ["write", grants.write]] as const) {
     for (const raw of paths) {
