@@ -22,6 +22,7 @@ import {
   MAX_AGE_MS,
   num,
   oneOf,
+  parseDuration,
   path,
   type PathGrant,
   port,
@@ -139,6 +140,8 @@ function agentSection(kind: "sensor" | "action") {
 
 /** A trigger's own `interval` as a duration string (as `30s`, `1.5m`, `500ms`). */
 const TRIGGER_INTERVAL = /^\d+(\.\d+)?(ms|s|m|h)$/;
+/** The shortest trigger interval, so a plugin is not run back to back. */
+export const MIN_TRIGGER_INTERVAL_MS = 50;
 /** The keys a trigger may have. */
 const TRIGGER_KEYS = new Set(["plugin_id", "interval", "config"]);
 
@@ -160,8 +163,10 @@ function asTrigger(raw: unknown): TriggerSpec | undefined {
   const { plugin_id, interval, config } = raw;
   if (typeof plugin_id !== "string" || !PLUGIN_ID.test(plugin_id)) return undefined;
   const intervalOk = interval === undefined ||
-    (typeof interval === "number" && Number.isInteger(interval) && interval >= 50) ||
-    (typeof interval === "string" && TRIGGER_INTERVAL.test(interval));
+    (typeof interval === "number" && Number.isInteger(interval) &&
+      interval >= MIN_TRIGGER_INTERVAL_MS) ||
+    (typeof interval === "string" && TRIGGER_INTERVAL.test(interval) &&
+      (parseDuration(interval) ?? 0) >= MIN_TRIGGER_INTERVAL_MS);
   if (!intervalOk || (config !== undefined && !isRecord(config))) return undefined;
   const spec: TriggerSpec = { plugin_id, config: config ?? {} };
   if (interval !== undefined) spec.interval = interval;
@@ -262,7 +267,8 @@ function sensorFields() {
         help:
           "trigger plugins: [{plugin_id, interval?, config}] (interval default: config.interval s)",
         default: [],
-        expected: `a list (at most ${MAX_TRIGGERS}) of {plugin_id, interval (e.g. 30s), config}`,
+        expected: `a list (at most ${MAX_TRIGGERS}) of {plugin_id, interval (50ms or more, ` +
+          "e.g. 30s), config}",
       }),
       publish_to: oneOf(["auto", "relay", "orchestrator", "both"], {
         help: "where events go (auto: the relay if relay.url is set, and the orchestrator if " +

@@ -13,7 +13,7 @@ import { isTopicName } from "../topic/mod.ts";
 import type { TriggerEvent } from "../plugin/mod.ts";
 import { pluginRuntime } from "./plugin_runtime.ts";
 import { backoffDelay, every, sleep } from "../async/mod.ts";
-import type { SensorConfig, TriggerSpec } from "./config.ts";
+import { MIN_TRIGGER_INTERVAL_MS, type SensorConfig, type TriggerSpec } from "./config.ts";
 import type { ComponentHealth } from "./health.ts";
 import { catalogFromConfig, type PluginCatalog } from "./plugins.ts";
 import { type AgentDeps, type AgentRuntime, createRuntime } from "./runtime.ts";
@@ -52,7 +52,7 @@ const DEFAULT_TRIGGER_INTERVAL_MS = 30_000;
 
 /**
  * A trigger's schedule: its own `interval` (ms or a duration string), else the plugin config's
- * `interval` in seconds (the Stavily plugins' convention), else the default.
+ * `interval` in seconds (the Stavily plugins' convention; at least 50 ms), else the default.
  */
 export function intervalMs(spec: TriggerSpec): number {
   if (typeof spec.interval === "number") return spec.interval;
@@ -61,7 +61,7 @@ export function intervalMs(spec: TriggerSpec): number {
   }
   const fromConfig = spec.config.interval;
   return typeof fromConfig === "number" && fromConfig > 0
-    ? fromConfig * 1000
+    ? Math.max(MIN_TRIGGER_INTERVAL_MS, fromConfig * 1000)
     : DEFAULT_TRIGGER_INTERVAL_MS;
 }
 

@@ -191,6 +191,8 @@ Deno.test("sensor config: each trigger is {plugin_id, interval?, config} and not
     const bad of [
       "[{plugin_id: cpu-monitor, extra: 1}]",
       "[{plugin_id: cpu-monitor, interval: 49}]",
+      "[{plugin_id: cpu-monitor, interval: 0ms}]",
+      "[{plugin_id: cpu-monitor, interval: 0.01s}]",
       "[{plugin_id: cpu-monitor, interval: 1.5}]",
       "[{plugin_id: cpu-monitor, interval: soon}]",
       "[{plugin_id: cpu-monitor, config: [1]}]",
