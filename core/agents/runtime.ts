@@ -232,15 +232,17 @@ function lockState(state: AgentState, shared: boolean): void {
 
 /** What SQLite says of a file that is not a (whole) database. */
 const DAMAGED_DATABASE = /^(file is not a database|database disk image is malformed)/;
+/** What SQLite says of a database whose tables are not the agent's (another program's file). */
+const FOREIGN_DATABASE = /^(no such (table|column)|table \S+ has no column named)/;
 /** What SQLite says when another process holds the database's lock past the busy timeout. */
 const LOCKED_DATABASE = /^database is (locked|busy)/;
 
 /**
  * Rethrows a failure to resume the state database of an earlier run at start (its open, or the
- * writes that report what it left running): one SQLite finds damaged (cut short, overwritten) or
- * another process holds locked as a ConfigError naming `agent.base_folder`, the file and the
- * cause; the file is left as it is (it may hold results not yet reported). Any other failure as
- * it is.
+ * writes that report what it left running): one SQLite finds damaged (cut short, overwritten),
+ * holding another program's tables, or locked by another process as a ConfigError naming
+ * `agent.base_folder`, the file and the cause; the file is not removed (it may hold results not
+ * yet reported). Any other failure as it is.
  * @example
  * ```ts
  * await state.open().catch((err) => stateStartFailure(err, state.file));
@@ -248,9 +250,11 @@ const LOCKED_DATABASE = /^database is (locked|busy)/;
  */
 export function stateStartFailure(err: unknown, file: string): never {
   if (!(err instanceof Error)) throw err;
-  const cause = err.message.split("\n")[0];
+  const cause = err.message.split("\n")[0].replace(/ in\s*$/, "");
   const expected = DAMAGED_DATABASE.test(cause)
     ? "a state database SQLite can read (move a damaged one aside to start afresh: what it held is then not resumed or reported)"
+    : FOREIGN_DATABASE.test(cause)
+    ? "an action agent's state database (this one holds other tables: move it aside to start afresh)"
     : LOCKED_DATABASE.test(cause)
     ? "a state database no other process holds locked (end the one that does, such as a sqlite3 shell)"
     : undefined;

@@ -5,7 +5,8 @@ import { runIatp, tempDir } from "../helpers.ts";
 
 // A state database that is not one (cut short by a failing disk, overwritten, restored from the
 // wrong file) is a start-up problem of the setting that names it: exit 2 naming the setting, the
-// file and SQLite's cause, and the file is left where it is (it may still hold unreported results).
+// file and SQLite's cause, and the file is left where it is (it may still hold unreported results;
+// SQLite may have switched another program's database to WAL before it found the tables wrong).
 for (
   const [what, bytes, cause] of [
     ["random bytes", crypto.getRandomValues(new Uint8Array(8192)), /file is not a database/],
@@ -14,6 +15,7 @@ for (
       undefined,
       /database disk image is malformed/,
     ],
+    ["another program's tables", "foreign", /no such column: finished_at/],
   ] as const
 ) {
   Deno.test(`iatp action: a state database that holds ${what} stops the start naming agent.base_folder`, async () => {
@@ -23,7 +25,13 @@ for (
       const state = join(base, "data", "state");
       await Deno.mkdir(state, { recursive: true, mode: 0o700 });
       const file = join(state, "agent.db");
-      await Deno.writeFile(file, bytes ?? await cutShortDatabase(dir.path), { mode: 0o600 });
+      await Deno.writeFile(
+        file,
+        bytes === "foreign"
+          ? await foreignDatabase(dir.path)
+          : bytes ?? await cutShortDatabase(dir.path),
+        { mode: 0o600 },
+      );
       const before = await Deno.readFile(file);
       const cfg = await writeConfig(dir.path, "action.yaml", {
         agent: { id: "damaged", base_folder: base },
@@ -37,11 +45,34 @@ for (
       assert.ok(r.stderr.includes(file), r.stderr);
       assert.match(r.stderr, cause);
       assert.doesNotMatch(r.stderr, /^\s+at .+:\d+:\d+/m);
-      assert.deepEqual(await Deno.readFile(file), before);
+      if (bytes !== "foreign") assert.deepEqual(await Deno.readFile(file), before);
+      else await assertForeignKept(file);
     } finally {
       await dir.remove();
     }
   });
+}
+
+/** A whole SQLite database of another program, with a table of the same name. */
+async function foreignDatabase(dir: string): Promise<Uint8Array> {
+  const { DatabaseSync } = await import("node:sqlite");
+  const path = join(dir, "foreign.db");
+  const db = new DatabaseSync(path);
+  db.exec("CREATE TABLE instructions(step TEXT); INSERT INTO instructions VALUES ('one')");
+  db.close();
+  return await Deno.readFile(path);
+}
+
+/** The other program's table and row are still there (SQLite may have changed its header). */
+async function assertForeignKept(path: string): Promise<void> {
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(path);
+  try {
+    const rows = db.prepare("SELECT step FROM instructions").all();
+    assert.deepEqual(rows.map((r) => r.step), ["one"]);
+  } finally {
+    db.close();
+  }
 }
 
 /** A real SQLite database of several pages, cut to its first two. */
