@@ -173,3 +173,31 @@ Deno.test("a poll answer that is not a JSON object is a failed poll, logged and 
     await dash.close();
   }
 });
+
+Deno.test("a command with a valid id but a malformed field is reported failed naming the field, not run", async () => {
+  const dash = startFakeDashboard({ token: KEY, deploymentHash: "dh4", maxHoldMs: 200 });
+  const { link } = linkTo(dash, "dh4");
+  try {
+    dash.enqueueAnswer({
+      item: { command_id: "cmd-bad-params", type: "restart", parameters: "web" },
+      meta: { next_poll_secs: 0 },
+    });
+    dash.enqueueAnswer({
+      item: { command_id: "cmd-bad-type", type: "Restart; rm -rf /", parameters: {} },
+      meta: { next_poll_secs: 0 },
+    });
+    link.start();
+    // The dashboard handed them over: each is answered, so it does not wait for it for ever.
+    const params = await dash.waitForReport("cmd-bad-params", 20_000);
+    assert.equal(params.status, "failed");
+    assert.equal(params.deployment_hash, "dh4");
+    assert.match(params.error ?? "", /^invalid command: parameters: /);
+    const type = await dash.waitForReport("cmd-bad-type", 20_000);
+    assert.equal(type.status, "failed");
+    assert.match(type.error ?? "", /^invalid command: type: /);
+    assert.doesNotMatch(type.error ?? "", /rm -rf/, "its value is not echoed");
+  } finally {
+    await link.close();
+    await dash.close();
+  }
+});
