@@ -53,7 +53,10 @@ function viewerFrom(p: Pick<Principal, "id" | "grants">, valid: () => boolean): 
 
 /** A path on this site to return to after login; anything else becomes `/`. */
 function safeNext(next: string | undefined): string {
-  return next && /^\/(?![/\\])[^\s]{0,512}$/.test(next) && !next.startsWith("/login") ? next : "/";
+  // Visible ASCII only: a control character (a NUL) cannot go into the Location header.
+  return next && /^\/(?![/\\])[\x21-\x7e]{0,512}$/.test(next) && !next.startsWith("/login")
+    ? next
+    : "/";
 }
 
 function wantsPage(c: Context<AppEnv>): boolean {

@@ -679,3 +679,26 @@ Deno.test("login: a credential with control characters is refused (401), never a
     await relay.close();
   }
 });
+
+Deno.test("login: a next holding a control character sends the viewer to /, never a 5xx", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey], login_rate: 100 });
+  try {
+    const good = await mint("ops", ["dashboard:view", "subscribe:*"]);
+    for (const next of ["/%00", "/events%00x", "/a%01b"]) {
+      const res = await fetch(`${dash.url}/login?next=${next}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: `credential=${encodeURIComponent(good)}`,
+        redirect: "manual",
+      });
+      await res.body?.cancel();
+      assert.equal(res.status, 303, next);
+      assert.equal(res.headers.get("location"), "/", next);
+    }
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
