@@ -225,7 +225,8 @@ export class DashboardLink {
     o.log.info("dashboard command", { command_id: cmd.command_id, type: cmd.type });
     // A command is the agent's work: a quiet spell after it gives the heap back.
     noteWork();
-    const result = await o.router.execute(cmd);
+    // A stop ends the wait on a forwarded command (reported failed below), not the agent's stop.
+    const result = await o.router.execute(cmd, this.#closed.signal);
     this.handled++;
     o.onResult?.(cmd, result);
     await this.#report(result, cmd.deployment_hash);

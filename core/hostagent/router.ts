@@ -49,14 +49,17 @@ export class CommandRouter {
     return this.#counters.snapshot();
   }
 
-  /** Runs one command; never throws. */
-  async execute(cmd: AgentCommand): Promise<CommandResult> {
-    const r = await this.#dispatch(cmd);
+  /**
+   * Runs one command; never throws. `stop` (the agent stopping) ends the wait on a forwarded
+   * command: it is then reported failed, as one that may have run.
+   */
+  async execute(cmd: AgentCommand, stop?: AbortSignal): Promise<CommandResult> {
+    const r = await this.#dispatch(cmd, stop);
     this.#counters.record(r.executed_by);
     return r;
   }
 
-  #dispatch(cmd: AgentCommand): Promise<CommandResult> {
+  #dispatch(cmd: AgentCommand, stop?: AbortSignal): Promise<CommandResult> {
     if (cmd.type === "server_resources") {
       return Promise.resolve(makeResult(cmd, "status_panel", "success", this.snapshot(), null));
     }
@@ -67,19 +70,22 @@ export class CommandRouter {
     }
     const t = this.target;
     if (t.kind === "legacy") return t.executor.execute(cmd);
-    return this.#forward(t, cmd);
+    return this.#forward(t, cmd, stop);
   }
 
   async #forward(
     t: Extract<DockerTarget, { kind: "compose_agent" }>,
     cmd: AgentCommand,
+    stop?: AbortSignal,
   ): Promise<CommandResult> {
     const url = `${t.url.replace(/\/+$/, "")}/api/v1/commands/execute`;
     try {
       const { signedFetch } = await loadAuth();
       const res = await signedFetch(url, t.identity, {
         json: { command_id: cmd.command_id, type: cmd.type, parameters: cmd.parameters },
-        signal: timeoutSignal(t.timeoutMs),
+        signal: stop
+          ? AbortSignal.any([timeoutSignal(t.timeoutMs), stop])
+          : timeoutSignal(t.timeoutMs),
       });
       const body = parseAnswer(await readBody(res, { limit: MAX_FORWARDED_RESULT_BYTES }));
       if (res.ok && body.command_id === cmd.command_id && body.status) {
@@ -94,6 +100,10 @@ export class CommandRouter {
       const why = refusalReason(body.error) ?? `HTTP ${res.status}`;
       return makeResult(cmd, "compose_agent", "failed", null, `compose-agent refused: ${why}`);
     } catch (err) {
+      if (stop?.aborted) {
+        this.log.warn("compose-agent call ended by the stop", { command_id: cmd.command_id });
+        return makeResult(cmd, "compose_agent", "failed", null, STOPPED_WAITING);
+      }
       const timeout = err instanceof DOMException && err.name === "TimeoutError";
       this.log.warn("compose-agent call failed", { err, command_id: cmd.command_id });
       return makeResult(
@@ -106,6 +116,10 @@ export class CommandRouter {
     }
   }
 }
+
+/** The error of a forwarded command whose wait the agent's stop ended. */
+export const STOPPED_WAITING =
+  "the status agent stopped before the compose-agent answered: the command may have run; check before sending it again";
 
 /** The error of a forwarded command whose answer is not a command result. */
 const NOT_A_RESULT =
