@@ -6,6 +6,7 @@
 import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/agent/mod.ts";
 import { meshAuthSettings } from "../../core/auth/mesh/mod.ts";
 import { DATA_DIR, ensureDir, lateImport } from "../../core/config/mod.ts";
+import { ConfigError } from "../../core/errors/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, edgeOptions, type Service, serviceHealth } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
@@ -138,10 +139,35 @@ function warnSigning(config: StatusConfig, bearer: TokenSource | undefined, log:
 }
 
 /**
+ * The data folder is this agent's own (the default disk_path): made when missing. Any other
+ * disk_path must exist; one that does not is a config error naming it, before anything starts.
+ * @throws {ConfigError} naming `disk_path` when it is not an existing path
+ */
+async function checkDiskPath(path: string): Promise<void> {
+  if (path === DATA_DIR) return await ensureDir(DATA_DIR);
+  try {
+    await Deno.stat(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file or folder"
+      : err instanceof Deno.errors.NotADirectory
+      ? "a file stands where a folder on its path should be"
+      : "not readable";
+    throw new ConfigError(
+      "disk_path",
+      { kind: "default" },
+      "an existing path (its filesystem is reported)",
+      `${path}: ${why}`,
+      { cause: err },
+    );
+  }
+}
+
+/**
  * Starts the status agent.
  * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
  * credentials and without `insecure` (protected mode), or a credential setting whose file cannot
- * be read.
+ * be read, or `disk_path` when it does not exist.
  */
 export async function start(config: StatusConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? serviceLogger("status", config);
@@ -150,6 +176,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
   const guard = statusReadGuard(
     meshAuthSettings(config, { command: "status", host: config.host, log }),
   );
+  await checkDiskPath(config.disk_path);
   const creds = await openCredentials(config, log);
   warnSigning(config, creds.bearer, log);
   // The relay's client (about 31 KB of source) loads only when there is a relay to publish the
@@ -243,8 +270,6 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
       relay?.publish("action.results", { ...ident, type: cmd.type, ...r });
     })
     : undefined;
-  // The data folder is this agent's own (the default disk_path): made when missing.
-  if (config.disk_path === DATA_DIR) await ensureDir(DATA_DIR);
   monitor.start(config.metrics_interval);
   const svc = await server.listen();
   link?.start();

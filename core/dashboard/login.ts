@@ -53,7 +53,10 @@ function viewerFrom(p: Pick<Principal, "id" | "grants">, valid: () => boolean): 
 
 /** A path on this site to return to after login; anything else becomes `/`. */
 function safeNext(next: string | undefined): string {
-  return next && /^\/(?![/\\])[^\s]{0,512}$/.test(next) && !next.startsWith("/login") ? next : "/";
+  // Visible ASCII only: a control character (a NUL) cannot go into the Location header.
+  return next && /^\/(?![/\\])[\x21-\x7e]{0,512}$/.test(next) && !next.startsWith("/login")
+    ? next
+    : "/";
 }
 
 function wantsPage(c: Context<AppEnv>): boolean {
@@ -221,6 +224,9 @@ function takeAttempt(st: AuthState, c: Context<AppEnv>): void {
   }
 }
 
+/** The characters a credential is made of (visible ASCII). */
+const CREDENTIAL_CHARS = /^[\x21-\x7e]+$/;
+
 /** The principal of a login credential, or why it is refused. */
 async function principalOfLogin(
   st: AuthState,
@@ -228,6 +234,12 @@ async function principalOfLogin(
 ): Promise<Principal | { status: 401 | 403; message: string }> {
   const refused = { status: 401 as const, message: "the credential was not accepted" };
   if (credential === "" || credential.length > MAX_LOGIN_CREDENTIAL_CHARS) return refused;
+  // A credential is visible ASCII: anything else (a NUL, CR/LF, a space) is refused here, before
+  // it goes into a header, whose refusal would be an internal error quoting the value.
+  if (!CREDENTIAL_CHARS.test(credential)) {
+    st.o.log.info("login refused", { reason: "invalid credential" });
+    return refused;
+  }
   let principal: Principal | undefined;
   try {
     principal = await st.o.mesh.authenticate(

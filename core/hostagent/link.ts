@@ -15,6 +15,7 @@ import {
   makeResult,
   MAX_COMMAND_ID_LENGTH,
 } from "../docker/wire/mod.ts";
+import { HttpError } from "../errors/mod.ts";
 import { noteWork, readBody } from "../http/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CommandRouter } from "./router.ts";
@@ -194,9 +195,8 @@ export class DashboardLink {
       ({ parseCommand } = await lateImport<Parser>("../docker/parse/mod.ts", import.meta.url));
     } catch (err) {
       // The dashboard handed the command over: reported failed when it names its id, not lost.
-      const item = body.item;
-      const id = typeof item === "object" && "command_id" in item ? item.command_id : undefined;
-      if (typeof id !== "string" || !COMMAND_ID.test(id)) throw err;
+      const id = commandIdOf(body.item);
+      if (id === undefined) throw err;
       // The reason (a module path on this host, the runtime's wording) stays in the agent's log.
       o.log.error("dashboard command not run", { command_id: id, err });
       const message = PARSER_UNAVAILABLE;
@@ -208,9 +208,15 @@ export class DashboardLink {
     try {
       return { item: parseCommand(body.item), nextPollSecs };
     } catch (err) {
-      // A malformed command cannot be reported without an id; log it and go on polling.
       o.log.warn("dashboard sent an invalid command", { err });
-      return { nextPollSecs };
+      // The dashboard handed it over: one that names a valid id is reported failed, naming the
+      // field (not its value), so the dashboard does not wait for it; without one it cannot be.
+      const id = commandIdOf(body.item);
+      if (id === undefined || !(err instanceof HttpError)) return { nextPollSecs };
+      return {
+        failed: makeResult({ command_id: id }, "status_panel", "failed", null, err.message),
+        nextPollSecs,
+      };
     }
   }
 
@@ -219,7 +225,8 @@ export class DashboardLink {
     o.log.info("dashboard command", { command_id: cmd.command_id, type: cmd.type });
     // A command is the agent's work: a quiet spell after it gives the heap back.
     noteWork();
-    const result = await o.router.execute(cmd);
+    // A stop ends the wait on a forwarded command (reported failed below), not the agent's stop.
+    const result = await o.router.execute(cmd, this.#closed.signal);
     this.handled++;
     o.onResult?.(cmd, result);
     await this.#report(result, cmd.deployment_hash);
@@ -267,4 +274,11 @@ export class DashboardLink {
     }
     o.log.error("report dropped after retries", { command_id: r.command_id });
   }
+}
+
+/** The `command_id` of a command as the dashboard sent it, when it is a valid id. */
+function commandIdOf(item: unknown): string | undefined {
+  if (typeof item !== "object" || item === null) return undefined;
+  const id = (item as { command_id?: unknown }).command_id;
+  return typeof id === "string" && COMMAND_ID.test(id) ? id : undefined;
 }

@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { decodeClaims } from "../../core/auth/mod.ts";
+import { command as dashboard } from "../../cmd/dashboard.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
+import { createLogger } from "../../core/log/mod.ts";
 import { openStream, publish, startRelay } from "../core/relay/relay_helpers.ts";
 import { tempDir, waitFor } from "../helpers.ts";
 import {
@@ -629,6 +631,72 @@ Deno.test("a publisher on a sensor topic cannot add decisions to the overview or
       "the sensor events are still shown, as sensor events",
     );
     assert.ok(sensorCards.events.every((e: { decision?: string }) => e.decision === undefined));
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("login: a credential with control characters is refused (401), never a 5xx, and never logged", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const lines: string[] = [];
+  const log = createLogger({ service: "dashboard", level: "debug", sink: (l) => lines.push(l) });
+  const dash = await dashboard.start(
+    dashboard.resolve({
+      port: 0,
+      relay_url: relay.url,
+      heartbeat: 200,
+      retry: 200,
+      auth_keys: [publicKey],
+      login_rate: 100,
+    }),
+    { log },
+  );
+  try {
+    const good = await mint("ops", ["dashboard:view", "subscribe:*"]);
+    const sent: Array<[string, string]> = [
+      ["application/x-www-form-urlencoded", `credential=${encodeURIComponent(`${good}\u0000`)}`],
+      ["application/x-www-form-urlencoded", `credential=${encodeURIComponent(`${good}\r\nX: y`)}`],
+      ["application/json", JSON.stringify({ credential: `${good}\nX: y` })],
+      ["application/json", JSON.stringify({ credential: `\u0000${good}` })],
+    ];
+    for (const [type, body] of sent) {
+      const res = await fetch(`${dash.url}/login`, {
+        method: "POST",
+        headers: { "content-type": type, accept: "application/json" },
+        body,
+      });
+      const text = await res.text();
+      assert.ok(res.status === 401 || res.status === 400, `${type}: ${res.status} ${text}`);
+      assert.ok(!text.includes(good), "the credential is not echoed");
+    }
+    const logged = lines.join("\n");
+    assert.ok(!logged.includes(good.slice(-20)), `the credential is in the log:\n${logged}`);
+    assert.doesNotMatch(logged, /unhandled error/);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("login: a next holding a control character sends the viewer to /, never a 5xx", async () => {
+  const relay = await startRelay();
+  const { publicKey, mint } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey], login_rate: 100 });
+  try {
+    const good = await mint("ops", ["dashboard:view", "subscribe:*"]);
+    for (const next of ["/%00", "/events%00x", "/a%01b"]) {
+      const res = await fetch(`${dash.url}/login?next=${next}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: `credential=${encodeURIComponent(good)}`,
+        redirect: "manual",
+      });
+      await res.body?.cancel();
+      assert.equal(res.status, 303, next);
+      assert.equal(res.headers.get("location"), "/", next);
+    }
   } finally {
     await dash.close();
     await relay.close();

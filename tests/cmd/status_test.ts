@@ -98,6 +98,23 @@ Deno.test("status config errors name the key and exit 2", async () => {
   assert.match(r3.stderr, /deployment_hash/);
 });
 
+Deno.test("status: a disk_path that does not exist exits 2 naming the setting", async () => {
+  const dir = await tempDir();
+  try {
+    const r = await runIatp(["status", "--port", "0", "--disk-path", `${dir.path}/no-such`], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /disk_path \(flag --disk-path\): expected an existing path \(its filesystem is reported\), found .*\/no-such: no such file or folder/,
+    );
+    assert.doesNotMatch(r.stderr, /ENOENT|at .*\.ts:\d+/, "no runtime wording, no stack");
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("status: an HMAC key under 16 bytes (its own, or the compose-agent's) exits 2 naming it", async () => {
   const dir = await tempDir();
   try {

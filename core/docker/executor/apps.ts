@@ -4,6 +4,7 @@
  * health gate after `up`.
  * @module
  */
+import { isAbsolute, relative } from "node:path";
 import { z } from "zod";
 import { HttpError } from "../../errors/mod.ts";
 import { scrubString } from "../../log/mod.ts";
@@ -75,18 +76,58 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then((s) => s.isFile, () => false);
 }
 
-/** Finds the compose file of a project: explicit dir, else a previous inline deploy. */
+/**
+ * `path` (below `root`) as the kernel reaches it, its symlinks followed; undefined when there is
+ * nothing there. A 400 naming `parameters.project_dir` when the links lead out of `root` (a link
+ * a project's container made in its bind-mounted folder could point anywhere on the host).
+ */
+async function realInside(
+  root: string,
+  path: string,
+  what: string,
+  setting: string,
+): Promise<string | undefined> {
+  let real: string;
+  try {
+    real = await Deno.realPath(path);
+  } catch {
+    return undefined;
+  }
+  const realRoot = await Deno.realPath(root).catch(() => root);
+  const rel = relative(realRoot, real);
+  if (rel.startsWith("..") || isAbsolute(rel)) {
+    throw new HttpError(400, `${what} leads outside ${setting} through a symlink`, {
+      field: "parameters.project_dir",
+    });
+  }
+  return real;
+}
+
+/**
+ * Finds the compose file of a project: explicit dir, else a previous inline deploy. The folder
+ * found is its real path (symlinks followed), inside the root it was named under, and so is the
+ * compose file in it: neither is read or run from elsewhere on the host.
+ */
 async function locate(
   paths: AppPaths,
   project: string,
   projectDir: string | undefined,
-): Promise<{ dir: string; file: string }> {
-  const dirs = projectDir
-    ? [`${paths.projectsRoot}/${projectDir}`]
-    : [`${paths.workDir}/${project}`, `${paths.projectsRoot}/${project}`];
-  for (const dir of dirs) {
+): Promise<{ dir: string; file: string; workingCopy: boolean }> {
+  const dirs: Array<[string, string, string]> = projectDir
+    ? [[paths.projectsRoot, `${paths.projectsRoot}/${projectDir}`, "projects_root"]]
+    : [
+      [paths.workDir, `${paths.workDir}/${project}`, "work_dir"],
+      [paths.projectsRoot, `${paths.projectsRoot}/${project}`, "projects_root"],
+    ];
+  for (const [root, named, setting] of dirs) {
+    const dir = await realInside(root, named, "parameters.project_dir", setting);
+    if (dir === undefined) continue;
     for (const name of COMPOSE_FILE_NAMES) {
-      if (await exists(`${dir}/${name}`)) return { dir, file: name };
+      const file = `${dir}/${name}`;
+      if (await exists(file)) {
+        await realInside(root, file, `the project's ${name}`, setting);
+        return { dir, file: name, workingCopy: root === paths.workDir };
+      }
     }
   }
   throw new HttpError(400, `no compose file found for project ${project}`, {
@@ -167,7 +208,7 @@ export async function prepareDeploy(
   if (p.compose_file === undefined) {
     const found = await locate(paths, p.project, p.project_dir);
     check.policy.check(await readCompose(`${found.dir}/${found.file}`, check.maxBytes), found.dir);
-    return found;
+    return { dir: found.dir, file: found.file };
   }
   const dir = `${paths.workDir}/${p.project}`;
   check.policy.check(p.compose_file, dir);
@@ -310,7 +351,7 @@ async function removeNow(
     timeoutMs,
   });
   check("compose down", down);
-  if (source.dir === `${paths.workDir}/${p.project}`) {
+  if (source.workingCopy) {
     await Deno.remove(source.dir, { recursive: true }).catch(() => {});
   }
   return { project: p.project, removed: true, output: output(down) };

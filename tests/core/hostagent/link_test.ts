@@ -173,3 +173,91 @@ Deno.test("a poll answer that is not a JSON object is a failed poll, logged and 
     await dash.close();
   }
 });
+
+Deno.test("a command with a valid id but a malformed field is reported failed naming the field, not run", async () => {
+  const dash = startFakeDashboard({ token: KEY, deploymentHash: "dh4", maxHoldMs: 200 });
+  const { link } = linkTo(dash, "dh4");
+  try {
+    dash.enqueueAnswer({
+      item: { command_id: "cmd-bad-params", type: "restart", parameters: "web" },
+      meta: { next_poll_secs: 0 },
+    });
+    dash.enqueueAnswer({
+      item: { command_id: "cmd-bad-type", type: "Restart; rm -rf /", parameters: {} },
+      meta: { next_poll_secs: 0 },
+    });
+    link.start();
+    // The dashboard handed them over: each is answered, so it does not wait for it for ever.
+    const params = await dash.waitForReport("cmd-bad-params", 20_000);
+    assert.equal(params.status, "failed");
+    assert.equal(params.deployment_hash, "dh4");
+    assert.match(params.error ?? "", /^invalid command: parameters: /);
+    const type = await dash.waitForReport("cmd-bad-type", 20_000);
+    assert.equal(type.status, "failed");
+    assert.match(type.error ?? "", /^invalid command: type: /);
+    assert.doesNotMatch(type.error ?? "", /rm -rf/, "its value is not echoed");
+  } finally {
+    await link.close();
+    await dash.close();
+  }
+});
+
+Deno.test("a stop while a forwarded command waits on the compose-agent ends the wait and reports it failed", async () => {
+  const dash = startFakeDashboard({ token: KEY, deploymentHash: "dh5", maxHoldMs: 200 });
+  const got = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  // A compose-agent that takes the command and does not answer (a long deploy, or a hung agent).
+  const composeAgent = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (req) => {
+      await req.arrayBuffer();
+      got.resolve();
+      await release.promise;
+      return new Response(null, { status: 503 });
+    },
+  );
+  const log = createLogger({ service: "status", level: "info", sink: () => {} });
+  const identity = { agentId: "status-5", token: staticToken(KEY) };
+  const router = new CommandRouter(
+    {
+      kind: "compose_agent",
+      url: `http://127.0.0.1:${composeAgent.addr.port}`,
+      identity,
+      timeoutMs: 3_600_000,
+    },
+    () => {
+      throw new Error("no host snapshot in this test");
+    },
+    log,
+  );
+  const link = new DashboardLink({
+    dashboardUrl: dash.url,
+    deploymentHash: "dh5",
+    identity,
+    router,
+    pollTimeoutSecs: 1,
+    backoffMs: 50,
+    reportAttempts: 1,
+    log,
+  });
+  try {
+    dash.enqueue({ command_id: "cmd-in-flight", type: "restart", parameters: { name: "web" } });
+    link.start();
+    await got.promise;
+    const closed = link.close().then(() => "closed");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise((r) => {
+      timer = setTimeout(r, 30_000, "still waiting on the compose-agent");
+    });
+    assert.equal(await Promise.race([closed, bound]), "closed");
+    clearTimeout(timer);
+    const report = await dash.waitForReport("cmd-in-flight", 20_000);
+    assert.equal(report.status, "failed");
+    assert.match(report.error ?? "", /stopped before the compose-agent answered/);
+  } finally {
+    release.resolve();
+    await link.close();
+    await composeAgent.shutdown();
+    await dash.close();
+  }
+});
