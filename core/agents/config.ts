@@ -106,6 +106,13 @@ function agentShape(kind: "sensor" | "action") {
       min: 10,
       max: 10_000_000,
     }),
+    state_busy_timeout: duration({
+      help: "how long a write to the state database waits for another process holding it " +
+        "(the agent waits with it; sensors sharing one base_folder take turns within it)",
+      default: 5_000, // state.ts: DEFAULT_STATE_BUSY_TIMEOUT_MS
+      min: 0,
+      max: 60_000,
+    }),
     shutdown_timeout: duration({
       help:
         "how long stop waits for running work (and again for instructions whose plugins it stopped)",

@@ -293,6 +293,7 @@ export async function createRuntime(
   const state = new AgentState(layout.state, {
     history: config.agent.completed_history,
     dedupMaxEntries: extra.dedupMaxEntries,
+    busyTimeoutMs: config.agent.state_busy_timeout,
   });
   // State of an earlier run is opened now when the agent resumes it at start; a first run opens
   // (creates) the database with the first write, so an idle agent never loads node:sqlite.

@@ -42,8 +42,8 @@ export type ClaimOutcome =
  */
 export const AGENT_STATE_SCHEMA_VERSION = 1;
 
-/** How long a writer waits for another process holding the database. */
-const STATE_BUSY_TIMEOUT_MS = 5_000;
+/** Default of how long a write waits for another process holding the database. */
+export const DEFAULT_STATE_BUSY_TIMEOUT_MS = 5_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS instructions (
@@ -96,7 +96,18 @@ export class AgentState {
   #failures = 0;
 
   /** A store for `<stateDir>/agent.db`; nothing is read or created before {@linkcode open}. */
-  constructor(stateDir: string, readonly opts: { history: number; dedupMaxEntries?: number }) {
+  constructor(
+    stateDir: string,
+    readonly opts: {
+      history: number;
+      dedupMaxEntries?: number;
+      /**
+       * How long a write waits for another process holding the database (`agent.state_busy_timeout`;
+       * SQLite waits synchronously, so the agent waits with it).
+       */
+      busyTimeoutMs?: number;
+    },
+  ) {
     this.file = joinPath(stateDir, "agent.db");
   }
 
@@ -150,7 +161,10 @@ export class AgentState {
       const db = new DatabaseSync(this.file);
       try {
         refuseNewerSchema(db, this.file, AGENT_STATE_SCHEMA_VERSION); // before anything is written
-        this.#open = { db, st: AgentState.#prepare(db) };
+        this.#open = {
+          db,
+          st: AgentState.#prepare(db, this.opts.busyTimeoutMs ?? DEFAULT_STATE_BUSY_TIMEOUT_MS),
+        };
       } catch (err) {
         if (db.isOpen) db.close();
         throw err;
@@ -159,8 +173,8 @@ export class AgentState {
     });
   }
 
-  static #prepare(db: DatabaseSync): Record<string, StatementSync> {
-    db.exec(`PRAGMA busy_timeout=${STATE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode=WAL;`);
+  static #prepare(db: DatabaseSync, busyTimeoutMs: number): Record<string, StatementSync> {
+    db.exec(`PRAGMA busy_timeout=${Math.round(busyTimeoutMs)}; PRAGMA journal_mode=WAL;`);
     db.exec("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;");
     db.exec(SCHEMA);
     stampSchema(db, AGENT_STATE_SCHEMA_VERSION);

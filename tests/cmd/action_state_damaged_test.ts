@@ -126,3 +126,48 @@ Deno.test("iatp action: a state database another process holds locked stops the 
     await dir.remove();
   }
 });
+
+Deno.test("iatp action: agent.state_busy_timeout bounds the wait for a state database another process holds", async () => {
+  const dir = await tempDir();
+  const { AgentState } = await import("../../core/agents/state.ts");
+  const { DatabaseSync } = await import("node:sqlite");
+  try {
+    const base = join(dir.path, "base");
+    const stateDir = join(base, "data", "state");
+    await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    const earlier = new AgentState(stateDir, { history: 100 });
+    earlier.lock();
+    await earlier.open();
+    earlier.claim("left-running", "orchestrator", { id: "left-running", plugin_id: "p" });
+    earlier.markRunning("left-running");
+    earlier.close();
+    const other = new DatabaseSync(earlier.file);
+    other.exec("BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held(x)");
+    try {
+      /** The start's time to its refusal with the setting at `wait`. */
+      const refusedAfter = async (wait: string): Promise<number> => {
+        const cfg = await writeConfig(dir.path, `action-${wait}.yaml`, {
+          agent: { id: "locked", base_folder: base, state_busy_timeout: wait },
+          api: { base_url: "http://127.0.0.1:9" },
+          security: { auth: { api_key: "locked-key-123456" } },
+          health: { port: 0 },
+        });
+        const t0 = performance.now();
+        const r = await runIatp(["action", "--config", cfg]);
+        const took = performance.now() - t0;
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /database is locked/);
+        return took;
+      };
+      const short = await refusedAfter("100ms");
+      const long = await refusedAfter("4s");
+      // Both include a process start; only the wait differs (3.9 s).
+      assert.ok(long - short > 2_000, `100ms: ${Math.round(short)} ms, 4s: ${Math.round(long)} ms`);
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+  } finally {
+    await dir.remove();
+  }
+});
