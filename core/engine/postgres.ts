@@ -107,6 +107,10 @@ export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHa
     return value;
   };
   const hosts = decoded(authority.slice(authority.lastIndexOf("@") + 1), "host");
+  const servers = hosts === "" ? undefined : splitHosts(hosts);
+  if (servers === undefined && hosts !== "") {
+    throw bad("a host is not host[:port] or [IPv6][:port]");
+  }
   const user = decoded(u.username, "user");
   const database = decoded(u.pathname.slice(1), "database");
   if (hosts === "") throw bad("no host");
@@ -131,8 +135,9 @@ export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHa
     label,
   );
   const sql = postgres({
-    host: hosts,
-    port: DEFAULT_PORT,
+    // Lists, so the client reads no `host:port` itself (it split `[::1]:5432` at its first `:`).
+    host: servers!.map((h) => h.host),
+    port: servers!.map((h) => h.port),
     database,
     user,
     // A function, so an empty password never falls back to PGPASSWORD.
@@ -154,8 +159,24 @@ export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHa
     target_session_attrs: opts.targetSessionAttrs,
     connection,
     onnotice: () => {},
-  } as postgres.Options<Record<string, never>>);
+    // The client takes lists of hosts and ports (its BaseOptions); its Options type names one.
+  } as unknown as postgres.Options<Record<string, never>>);
   return { sql, label, close: (timeout = 5) => sql.end({ timeout }) };
+}
+
+/**
+ * The servers of a URL's host list (`host[:port],...`; an IPv6 literal in brackets), or
+ * undefined when one is not of that form.
+ */
+function splitHosts(hosts: string): { host: string; port: number }[] | undefined {
+  const out: { host: string; port: number }[] = [];
+  for (const part of hosts.split(",")) {
+    const m = /^(?:\[([0-9A-Fa-f:.]+(?:%[^\]]+)?)\]|([^:\[\]]+))(?::([0-9]{1,5}))?$/.exec(part);
+    const port = m?.[3] === undefined ? DEFAULT_PORT : Number(m[3]);
+    if (!m || port < 1 || port > 65535) return undefined;
+    out.push({ host: m[1] ?? m[2], port });
+  }
+  return out;
 }
 
 /**

@@ -34,6 +34,19 @@ export class LedgerOriginMismatchError extends LedgerCorruptError {
     super(`log origin is "${storedOrigin}", not "${configured}"`);
   }
 }
+/**
+ * The PostgreSQL user may not do what a replica does to the ledger's tables (a configuration
+ * error). Carries PostgreSQL's `insufficient_privilege` code, as the server's own refusal does.
+ */
+export class LedgerPrivilegeError extends Error {
+  override name = "LedgerPrivilegeError";
+  /** PostgreSQL's SQLSTATE for a privilege refused. */
+  readonly code = "42501";
+  /** @param missing what is missing, as `PRIVILEGE on TABLE` */
+  constructor(readonly missing: string[]) {
+    super(`permission denied: ${missing.join(", ")}`);
+  }
+}
 /** The database file is not a ledger: another program's database (a configuration error). */
 export class NotALedgerError extends Error {
   override name = "NotALedgerError";

@@ -121,6 +121,7 @@ export class PgLedger {
   static async open(opts: PgLedgerOptions): Promise<PgLedger> {
     const store = new PgLedgerStore(opts.pg.sql, opts.pg.label);
     await store.migrate();
+    await store.checkPrivileges();
     const id = encodeHex(keyId("iatp-audit", opts.key.publicRaw));
     const wanted = opts.origin ?? `iatp-audit/${id}`;
     const meta = await store.claimMeta({

@@ -8,7 +8,7 @@
 import type { Sql, TransactionSql } from "../engine/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import { NewerSchemaError } from "../errors/mod.ts";
-import { LedgerCorruptError } from "./errors.ts";
+import { LedgerCorruptError, LedgerPrivilegeError } from "./errors.ts";
 import { Frontier, type NewNode } from "./proof/mod.ts";
 import type { CheckpointRow, CommitBatch, EntryRow } from "./store.ts";
 
@@ -47,6 +47,23 @@ const SCHEMA = [
     level SMALLINT NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (level, idx))`,
   `CREATE TABLE IF NOT EXISTS ledger_checkpoints (
     tree_size BIGINT PRIMARY KEY, root_hash BYTEA NOT NULL, note TEXT NOT NULL)`,
+];
+
+/**
+ * What a replica does to each table once they exist: reads every one, appends entries, nodes and
+ * checkpoints, moves the head. Checked at open, so a user who may only read them is refused at
+ * start rather than at every commit.
+ */
+const WRITER_PRIVILEGES: readonly (readonly [table: string, privilege: string])[] = [
+  ["ledger_meta", "SELECT"],
+  ["ledger_head", "SELECT"],
+  ["ledger_head", "UPDATE"],
+  ["ledger_entries", "SELECT"],
+  ["ledger_entries", "INSERT"],
+  ["ledger_nodes", "SELECT"],
+  ["ledger_nodes", "INSERT"],
+  ["ledger_checkpoints", "SELECT"],
+  ["ledger_checkpoints", "INSERT"],
 ];
 
 /** Every table and index {@linkcode SCHEMA} makes. */
@@ -173,6 +190,21 @@ export class PgLedgerStore {
           ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`;
       }
     });
+  }
+
+  /**
+   * Refuses a user who may not do what a replica does to the tables
+   * ({@linkcode WRITER_PRIVILEGES}; a grant on some columns counts).
+   * @throws {LedgerPrivilegeError} naming each privilege missing
+   */
+  async checkPrivileges(): Promise<void> {
+    const rows = await this.sql`SELECT t, p
+      FROM unnest(${WRITER_PRIVILEGES.map(([t]) => t)}::text[],
+        ${WRITER_PRIVILEGES.map(([, p]) => p)}::text[]) WITH ORDINALITY AS w(t, p, n)
+      WHERE NOT has_any_column_privilege(t, p) ORDER BY n`;
+    if (rows.length > 0) {
+      throw new LedgerPrivilegeError(rows.map((r) => `${r.p} on ${r.t}`));
+    }
   }
 
   /**

@@ -16,7 +16,7 @@ import { backoffDelay, delayOf, sleep } from "../async/mod.ts";
 import { sha256Hex } from "../crypto/mod.ts";
 import { errorMessage, errorReason } from "../errors/mod.ts";
 import type { ComponentHealth } from "../http/mod.ts";
-import { isoTimestamp } from "../log/mod.ts";
+import { isoTimestamp, LogEvery } from "../log/mod.ts";
 import { jetStreamApiCode, type NatsEngine, openKv, topicSubject } from "../nats/mod.ts";
 import { streamRelayEvent } from "../relay/mod.ts";
 import {
@@ -71,6 +71,11 @@ export class SharedDecisionBridge {
   #undelivered: { reason: string; since: string } | undefined;
   /** Why the relay or the ledger refused the latest decision for good (not retried), and since when. */
   #refused: { reason: string; since: string } | undefined;
+  /**
+   * Intents offered again fail alike (an engine or bucket that refuses every one, retried each
+   * second): one line a minute, with their count.
+   */
+  readonly #retries = new LogEvery();
   readonly #encoder = new TextEncoder();
 
   #read: IntentReader | undefined;
@@ -119,7 +124,8 @@ export class SharedDecisionBridge {
       queue: why === undefined ? { ok: true } : { ok: false, reason: why },
       delivery: u === undefined ? refusedHealth(this.#refused) : {
         ok: false,
-        reason: `decisions recorded but not delivered, their intents offered again: ${u.reason}`,
+        // Not "recorded": the record itself may be what failed (a bucket refusing it).
+        reason: `decisions not delivered, their intents offered again: ${u.reason}`,
         since: u.since,
       },
     };
@@ -183,9 +189,13 @@ export class SharedDecisionBridge {
         reason: errorReason(err),
         since: this.#undelivered?.since ?? isoTimestamp(Date.now()),
       };
-      this.o.log.warn("decision not delivered yet; the intent is offered again", {
-        err: errorMessage(err),
-      });
+      const count = this.#retries.due();
+      if (count !== undefined) {
+        this.o.log.warn("decision not delivered yet; the intent is offered again", {
+          err: errorMessage(err),
+          count,
+        });
+      }
       m.nak(RETRY_DELAY_MS);
     } finally {
       clearInterval(working);

@@ -132,6 +132,9 @@ function streamConfig(o: JetStreamStoreOptions): Partial<StreamConfig> & { name:
         : o.duplicateWindowMs) * 1_000_000,
     max_msg_size: o.maxPayloadBytes + HEADER_ROOM,
     allow_direct: true,
+    // A stream that answers no publish (made by another tool with `no_ack`) still stores them:
+    // every publish would be answered 503 at its deadline while its event was kept.
+    no_ack: false,
   };
 }
 
@@ -161,8 +164,13 @@ async function ensureStream(o: JetStreamStoreOptions): Promise<StreamInfo> {
       `${(c.subjects ?? []).join(", ") || "no subjects"}`,
     );
   }
-  const differs = (["max_msgs_per_subject", "max_age", "duplicate_window", "max_msg_size"] as const)
-    .filter((k) => c[k] !== want[k]);
+  const differs = ([
+    "max_msgs_per_subject",
+    "max_age",
+    "duplicate_window",
+    "max_msg_size",
+    "no_ack",
+  ] as const).filter((k) => (c[k] ?? false) !== want[k]);
   const marked = EPOCH_MARKER.test(c.description ?? "");
   if (differs.length === 0 && c.allow_direct && marked) return info;
   if (differs.length > 0 || !c.allow_direct) {

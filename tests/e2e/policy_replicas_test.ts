@@ -9,8 +9,9 @@ import { Kvm } from "@nats-io/kv";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { command as auditCommand, start as startAudit } from "../../cmd/audit.ts";
+import { command as policyCommand, start as startPolicy } from "../../cmd/policy.ts";
 import { command as relayCommand, start as startRelay } from "../../cmd/relay.ts";
-import { silentLogger } from "../../core/log/mod.ts";
+import { createLogger, silentLogger } from "../../core/log/mod.ts";
 import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { type ChildService, runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { natsMissing, startNats } from "../support/nats.ts";
@@ -274,6 +275,76 @@ Deno.test({
     await waitFor(async () => (await health()).status === "ok", 60_000, "ok again");
   } finally {
     await policy.stop("SIGTERM");
+    await relay.close();
+    await nats.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name: "policy --queue: decisions the bucket refuses are retried with one log line a minute " +
+    "(with count), not one a retry; /health does not call them recorded",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const dir = await tempDir("iatp-policy-refused-");
+  const nats = await startNats();
+  const relay = await startRelay(
+    relayCommand.resolve({ port: 0, store: nats.url, retention_events: 10_000 }),
+    { log: silentLogger },
+  );
+  const audit = await startAudit(auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }), {
+    log: silentLogger,
+  });
+  const jsm = await nats.manager();
+  // A bucket made by another tool, whose values may hold 10 bytes: every record is refused.
+  await jsm.streams.add({
+    name: "KV_SMALL",
+    subjects: ["$KV.SMALL.>"],
+    max_msg_size: 10,
+    max_msgs_per_subject: 1,
+    allow_rollup_hdrs: true,
+    deny_delete: true,
+    discard: "new",
+    allow_direct: true,
+  });
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({
+    service: "policy-test",
+    level: "warn",
+    sink: (l) => lines.push(JSON.parse(l)),
+  });
+  const policy = await startPolicy(
+    policyCommand.resolve({
+      port: 0,
+      relay_url: relay.url,
+      audit_url: audit.url,
+      queue: nats.url,
+      decisions_bucket: "SMALL",
+    }),
+    { log },
+  );
+  const client = new RelayClient({ url: relay.url });
+  try {
+    for (let i = 0; i < 5; i++) await client.publishNow("access.intent", intent(`small-${i}`));
+    // Every intent handled and offered again at least twice.
+    await waitFor(
+      async () =>
+        (await jsm.consumers.info("IATP_RELAY", "policy-intents")).delivered.consumer_seq >= 15,
+      60_000,
+      "intents offered again",
+    );
+    const retried = lines.filter((l) => String(l.msg).startsWith("decision not delivered yet"));
+    // 15 retries within seconds: one line (two should a minute pass on a crawling machine).
+    assert.ok(retried.length <= 2, JSON.stringify(retried));
+    assert.equal((retried[0].fields as Record<string, unknown>).count, 1);
+    const health = await (await fetch(`${policy.url}/health`)).json();
+    assert.equal(health.status, "degraded");
+    assert.doesNotMatch(String(health.reason), /recorded/);
+    assert.match(String(health.reason), /message size exceeds maximum/);
+  } finally {
+    await client.close();
+    await policy.close();
+    await audit.close();
     await relay.close();
     await nats.stop();
     await dir.remove();

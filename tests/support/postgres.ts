@@ -91,10 +91,13 @@ async function pg(tool: string, args: string[]): Promise<void> {
 
 /**
  * Starts a fresh cluster. `fsync: false` (the default) for tests that never crash the server;
- * benchmarks pass `true` to compare with SQLite's synchronous=FULL fairly.
+ * benchmarks pass `true` to compare with SQLite's synchronous=FULL fairly. `listen` is the
+ * server's `listen_addresses` (default `127.0.0.1`).
  * @throws {Error} when PostgreSQL is missing ({@linkcode postgresMissing}) or fails to start.
  */
-export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<TestPostgres> {
+export async function startPostgres(
+  opts: { fsync?: boolean; listen?: string } = {},
+): Promise<TestPostgres> {
   if (postgresMissing) throw new Error(postgresMissing);
   const dir = await Deno.makeTempDir({ prefix: "iatp-pg-" });
   if (ACCOUNT) await Deno.chown(dir, ACCOUNT.uid, ACCOUNT.gid);
@@ -115,7 +118,7 @@ export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<Tes
   ]);
   const port = freePort();
   const settings = [
-    `-c listen_addresses=127.0.0.1`,
+    `-c listen_addresses=${opts.listen ?? "127.0.0.1"}`,
     `-c port=${port}`,
     `-c unix_socket_directories=${dir}`,
     `-c fsync=${opts.fsync ? "on" : "off"}`,

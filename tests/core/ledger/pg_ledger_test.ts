@@ -118,6 +118,48 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a database user who may read the tables but not write them is refused at open " +
+    "(insufficient privilege, naming what is missing), not at its first append",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const key = await generateKeyPair();
+    const owner = await PgLedger.open({ pg: await client(db.url), key });
+    const admin = await client(db.url);
+    try {
+      await owner.append(input(1));
+      await admin.sql.unsafe(`CREATE ROLE reader LOGIN PASSWORD 'reader-pw'`);
+      await admin.sql.unsafe(`GRANT USAGE ON SCHEMA public TO reader`);
+      await admin.sql.unsafe(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader`);
+      const readerUrl = `postgres://reader:reader-pw@127.0.0.1:${db.port}/postgres`;
+      const pg = await client(readerUrl);
+      try {
+        await assert.rejects(PgLedger.open({ pg, key }), (err: Error & { code?: string }) => {
+          assert.equal(err.code, "42501", String(err));
+          assert.match(err.message, /INSERT on ledger_entries/);
+          assert.match(err.message, /UPDATE on ledger_head/);
+          return true;
+        });
+      } finally {
+        await pg.close();
+      }
+      // Granted what a replica writes, the same user opens and appends.
+      await admin.sql.unsafe(`GRANT INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO reader`);
+      const replica = await PgLedger.open({ pg: await client(readerUrl), key });
+      try {
+        assert.equal((await replica.append(input(2))).index, 1);
+      } finally {
+        await replica.close();
+      }
+    } finally {
+      await owner.close();
+      await admin.close();
+      await db.stop();
+    }
+  },
+});
+
+Deno.test({
   name: "the server lost mid-run: 503 while down, appends again after reconnection",
   ignore,
   async fn() {

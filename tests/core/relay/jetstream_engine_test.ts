@@ -458,6 +458,28 @@ Deno.test({
 });
 
 Deno.test({
+  name: "jetstream relay: an existing stream made with no_ack (it stores publishes and answers " +
+    "none) is brought to acknowledging at start, so publishes get 201, not 503 while stored",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  let relay: Service | undefined;
+  try {
+    const jsm = await nats.manager();
+    await jsm.streams.add({ name: "IATP_RELAY", subjects: ["relay.>"], no_ack: true });
+    relay = await startRelay({ store: nats.url, compat: "iatp", nats: { timeout: 2_000 } });
+    const r = await publish(relay.url, "t", { n: 1 });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const info = await jsm.streams.info("IATP_RELAY");
+    assert.ok(!info.config.no_ack);
+    assert.equal(info.state.messages, 1);
+  } finally {
+    await relay?.close();
+    await nats.stop();
+  }
+});
+
+Deno.test({
   name: "jetstream relay: user and password written in the store URL (percent-encoded) are the " +
     "credentials it connects with, and a wrong one is refused without showing it",
   ignore,
