@@ -31,6 +31,7 @@ import {
   type VerifyReport,
 } from "../../core/ledger/mod.ts";
 import { resolveSecretSetting } from "../../core/auth/settings/mod.ts";
+import { every } from "../../core/async/mod.ts";
 import type { Command } from "../command.ts";
 import { print } from "../shared.ts";
 
@@ -57,7 +58,12 @@ export const verifySpec = defineConfig({
       siblings: [".tmp"], // written beside it, then renamed over it
     }),
     vkey: str({ help: "expected signer key (C2SP vkey); default the stored/remembered one" }),
-    timeout: duration({ help: "HTTP timeout for --url", default: 10_000, min: 1 }),
+    timeout: duration({
+      help: "HTTP timeout for --url; with --db postgres://, the longest the server may leave a " +
+        "read unanswered (the check then stops, exit 1)",
+      default: 10_000,
+      min: 1,
+    }),
   },
   check: (c, sources) => {
     if ((c.db === undefined) === (c.url === undefined)) {
@@ -98,6 +104,7 @@ export const verifyCommand: Command = {
         ? await verifyPostgres(db, source, {
           password: resolveSecretSetting("db_password", c.db_password),
           vkey: c.vkey,
+          readTimeoutMs: c.timeout,
         })
         : await verifyFile(db, source, c.vkey);
       if (!r.ok) {
@@ -180,7 +187,7 @@ async function verifyFile(
 async function verifyPostgres(
   url: string,
   source: ConfigSource,
-  opts: { password?: string; vkey?: string },
+  opts: { password?: string; vkey?: string; readTimeoutMs: number },
 ): Promise<VerifyReport> {
   // The PostgreSQL client (core/engine) loads only with a postgres:// db.
   const { checkPostgres, connectPostgres, privilegeError } = await lateImport<
@@ -196,15 +203,41 @@ async function verifyPostgres(
     targetSessionAttrs: "primary",
     applicationName: "iatp-audit-verify",
   });
-  try {
+  // The check's own transaction runs with no server-side timeout (a large ledger reads long), so
+  // a server that stops answering (stopped, cut off, a lock held on a table) is noticed here: no
+  // read answered within `timeout` ends the check. The client cannot cancel a read in flight (its
+  // socket closes only once the server lets go), so the check stops waiting for it instead.
+  let lastAnswer = Date.now();
+  const stall = Promise.withResolvers<never>();
+  let stalled = false;
+  const watchdog = every(Math.max(10, Math.min(1_000, opts.readTimeoutMs / 4)), () => {
+    if (stalled || Date.now() - lastAnswer <= opts.readTimeoutMs) return;
+    stalled = true;
+    stall.reject(
+      new CheckFailedError(
+        `verify could not finish: ${pg.label} answered no read for ${opts.readTimeoutMs} ms ` +
+          "(timeout)",
+      ),
+    );
+  });
+  const progress = () => lastAnswer = Date.now();
+  const check = async () => {
     await checkPostgres(pg, "db", source);
-    return await verifyLedgerPostgres(pg, { vkey: opts.vkey });
+    progress();
+    return await verifyLedgerPostgres(pg, { vkey: opts.vkey, progress });
+  };
+  try {
+    return await Promise.race([check(), stall.promise]);
   } catch (err) {
+    if (stalled) throw err;
     if (err instanceof NewerSchemaError) {
       throw newerSchemaError("db", source, err, "a ledger database");
     }
     throw privilegeError(err, pg, "db", "a database user that may read the ledger tables", source);
   } finally {
-    await pg.close();
+    watchdog.cancel();
+    // A stalled server may never let the connection close: the process ends without waiting.
+    if (stalled) pg.close(0).catch(() => {});
+    else await pg.close();
   }
 }

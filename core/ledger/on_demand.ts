@@ -78,7 +78,7 @@ export async function openPgLedger(opts: PgLedgerOptions): Promise<PgLedger> {
  */
 export async function verifyLedgerPostgres(
   pg: PostgresHandle,
-  opts: { vkey?: string } = {},
+  opts: { vkey?: string; progress?: () => void } = {},
 ): Promise<VerifyReport> {
   const m = await lateImport<PgVerifyModule>("./pg_verify.ts", import.meta.url);
   return await m.verifyLedgerPostgres(pg, opts);

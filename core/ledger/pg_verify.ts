@@ -12,13 +12,15 @@ const SCAN_CHUNK = 4096;
 
 type Row = Record<string, unknown>;
 
-/** Keyset pagination by `idx` over one query shape. */
+/** Keyset pagination by `idx` over one query shape; `progress` hears of each page read. */
 async function* pages(
   read: (after: number) => Promise<readonly Row[]>,
+  progress: () => void,
 ): AsyncGenerator<Row[]> {
   let after = -1;
   for (;;) {
     const rows = [...await read(after)];
+    progress();
     if (rows.length === 0) return;
     yield rows;
     if (rows.length < SCAN_CHUNK) return;
@@ -26,21 +28,23 @@ async function* pages(
   }
 }
 
-function scanOf(tx: TransactionSql): LedgerScan {
+function scanOf(tx: TransactionSql, progress: () => void): LedgerScan {
   return {
     async getMeta(key) {
       const [r] = await tx`SELECT value FROM ledger_meta WHERE key = ${key}`;
+      progress();
       return r ? String(r.value) : undefined;
     },
     entryChunks: () =>
       pages((after) =>
         tx`SELECT idx, body, leaf_hash FROM ledger_entries WHERE idx > ${after}
-          ORDER BY idx LIMIT ${SCAN_CHUNK}`
-      ),
+          ORDER BY idx LIMIT ${SCAN_CHUNK}`, progress),
     nodeChunks: (level) =>
-      pages((after) =>
-        tx`SELECT idx, hash FROM ledger_nodes WHERE level = ${level} AND idx > ${after}
-          ORDER BY idx LIMIT ${SCAN_CHUNK}`
+      pages(
+        (after) =>
+          tx`SELECT idx, hash FROM ledger_nodes WHERE level = ${level} AND idx > ${after}
+          ORDER BY idx LIMIT ${SCAN_CHUNK}`,
+        progress,
       ),
     checkpoints: () =>
       (async function* () {
@@ -48,12 +52,14 @@ function scanOf(tx: TransactionSql): LedgerScan {
           const chunk of pages(async (after) =>
             (await tx`SELECT tree_size AS idx, root_hash, note FROM ledger_checkpoints
               WHERE tree_size > ${after} ORDER BY tree_size LIMIT ${SCAN_CHUNK}`)
-              .map((r) => ({ ...r, tree_size: r.idx }))
-          )
-        ) yield* chunk;
+              .map((r) => ({ ...r, tree_size: r.idx })), progress)
+        ) {
+          yield* chunk;
+        }
       })(),
     async latestCheckpointSize() {
       const [r] = await tx`SELECT max(tree_size) AS n FROM ledger_checkpoints`;
+      progress();
       return r?.n == null ? undefined : Number(r.n);
     },
   };
@@ -67,9 +73,11 @@ function scanOf(tx: TransactionSql): LedgerScan {
  */
 export async function verifyLedgerPostgres(
   pg: PostgresHandle,
-  opts: { vkey?: string } = {},
+  opts: { vkey?: string; progress?: () => void } = {},
 ): Promise<VerifyReport> {
+  const progress = opts.progress ?? (() => {});
   const [exists] = await pg.sql`SELECT to_regclass('ledger_entries') IS NOT NULL AS ok`;
+  progress();
   if (!exists?.ok) {
     return { ok: false, entries: 0, checkpoints: 0, bad_index: 0, reason: "no ledger tables" };
   }
@@ -78,7 +86,8 @@ export async function verifyLedgerPostgres(
     async (tx) => {
       // Tables a newer release changed are not verified as this release reads them.
       await refuseNewerPgLedger(tx, pg.label);
-      return await verifyScan(scanOf(tx), opts.vkey);
+      progress();
+      return await verifyScan(scanOf(tx, progress), opts.vkey);
     },
   ) as VerifyReport;
 }

@@ -317,6 +317,59 @@ Deno.test({
 });
 
 Deno.test({
+  name: "audit verify: a read the server leaves unanswered ends the check after --timeout (exit 1)",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    const admin = await testConnection(db.url);
+    /** The test's own bound: the lock is let go then, whatever verify does. */
+    const HOLD_MS = 20_000;
+    try {
+      const writer = await startIatpService(await replicaArgs(db, dir.path));
+      try {
+        for (let i = 0; i < 3; i++) assert.equal((await append(writer.url, `tx-${i}`)).status, 201);
+      } finally {
+        await writer.stop();
+      }
+      // Another session holds the entries table: verify's read of it waits, unanswered.
+      const held = Promise.withResolvers<void>();
+      const locked = Promise.withResolvers<void>();
+      const holder = admin.sql.begin(async (tx) => {
+        await tx`LOCK TABLE ledger_entries IN ACCESS EXCLUSIVE MODE`;
+        locked.resolve();
+        await held.promise;
+      });
+      await locked.promise;
+      const release = setTimeout(() => held.resolve(), HOLD_MS);
+      try {
+        const verify = await runIatp([
+          "audit",
+          "verify",
+          "--db",
+          db.urlWithoutPassword,
+          "--db-password",
+          `file:${dir.path}/pg-password`,
+          "--timeout",
+          "1s",
+        ], { env: { IATP_DATA_DIR: dir.path } });
+        assert.equal(verify.code, 1, verify.stderr + verify.stdout);
+        assert.match(verify.stderr, /verify could not finish: .*answered no read for 1000 ms/);
+        assert.doesNotMatch(verify.stderr, new RegExp(db.password));
+      } finally {
+        clearTimeout(release);
+        held.resolve();
+        await holder;
+      }
+    } finally {
+      await admin.close();
+      await dir.remove();
+      await db.stop();
+    }
+  },
+});
+
+Deno.test({
   name: "audit and audit verify: a statement_timeout, lock_timeout and idle-in-transaction " +
     "timeout of 1 ms set on the database user do not apply (the audit process ended at start)",
   ignore,
