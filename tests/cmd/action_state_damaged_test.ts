@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeConfig } from "../core/agents/fixtures.ts";
+import { leaveRunningInstruction, writeConfig } from "../core/agents/fixtures.ts";
 import { runIatp, tempDir } from "../helpers.ts";
 
 // A state database that is not one (cut short by a failing disk, overwritten, restored from the
@@ -89,21 +89,13 @@ async function cutShortDatabase(dir: string): Promise<Uint8Array> {
 
 Deno.test("iatp action: a state database another process holds locked stops the start naming agent.base_folder", async () => {
   const dir = await tempDir();
-  const { AgentState } = await import("../../core/agents/state.ts");
   const { DatabaseSync } = await import("node:sqlite");
   try {
     const base = join(dir.path, "base");
-    const stateDir = join(base, "data", "state");
-    await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
     // An earlier run left an instruction running, so the start writes its interrupted result.
-    const earlier = new AgentState(stateDir, { history: 100 });
-    earlier.lock();
-    await earlier.open();
-    earlier.claim("left-running", "orchestrator", { id: "left-running", plugin_id: "p" });
-    earlier.markRunning("left-running");
-    earlier.close();
+    const file = await leaveRunningInstruction(join(base, "data", "state"));
     // Another process (a sqlite3 shell, say) holds the write lock through the start.
-    const other = new DatabaseSync(earlier.file);
+    const other = new DatabaseSync(file);
     other.exec("BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held(x)");
     try {
       const cfg = await writeConfig(dir.path, "action.yaml", {
@@ -115,7 +107,7 @@ Deno.test("iatp action: a state database another process holds locked stops the 
       const r = await runIatp(["action", "--config", cfg]);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /config error: agent\.base_folder \(.*action\.yaml:\d+\)/);
-      assert.ok(r.stderr.includes(earlier.file), r.stderr);
+      assert.ok(r.stderr.includes(file), r.stderr);
       assert.match(r.stderr, /database is locked/);
       assert.doesNotMatch(r.stderr, /^\s+at .+:\d+:\d+/m);
     } finally {
@@ -129,19 +121,11 @@ Deno.test("iatp action: a state database another process holds locked stops the 
 
 Deno.test("iatp action: agent.state_busy_timeout bounds the wait for a state database another process holds", async () => {
   const dir = await tempDir();
-  const { AgentState } = await import("../../core/agents/state.ts");
   const { DatabaseSync } = await import("node:sqlite");
   try {
     const base = join(dir.path, "base");
-    const stateDir = join(base, "data", "state");
-    await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
-    const earlier = new AgentState(stateDir, { history: 100 });
-    earlier.lock();
-    await earlier.open();
-    earlier.claim("left-running", "orchestrator", { id: "left-running", plugin_id: "p" });
-    earlier.markRunning("left-running");
-    earlier.close();
-    const other = new DatabaseSync(earlier.file);
+    const file = await leaveRunningInstruction(join(base, "data", "state"));
+    const other = new DatabaseSync(file);
     other.exec("BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held(x)");
     try {
       /** The start's time to its refusal with the setting at `wait`. */

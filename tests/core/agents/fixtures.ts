@@ -100,3 +100,19 @@ export async function auditLines(base: string): Promise<Array<Record<string, unk
   const text = await Deno.readTextFile(join(base, "logs/audit/audit.jsonl"));
   return text.trim().split("\n").map((l) => JSON.parse(l));
 }
+
+/**
+ * Leaves in `stateDir` the state of an earlier run whose instruction `left-running` was running
+ * (its next start writes the interrupted result); returns the database file.
+ */
+export async function leaveRunningInstruction(stateDir: string): Promise<string> {
+  const { AgentState } = await import("../../../core/agents/state.ts");
+  await Deno.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const earlier = new AgentState(stateDir, { history: 100 });
+  earlier.lock();
+  await earlier.open();
+  earlier.claim("left-running", "orchestrator", { id: "left-running", plugin_id: "p" });
+  earlier.markRunning("left-running");
+  earlier.close();
+  return earlier.file;
+}
