@@ -87,71 +87,68 @@ async function cutShortDatabase(dir: string): Promise<Uint8Array> {
   return (await Deno.readFile(path)).slice(0, 8192);
 }
 
-Deno.test("iatp action: a state database another process holds locked stops the start naming agent.base_folder", async () => {
+/**
+ * Runs `fn` with the state of an earlier run (an instruction left running, so the next start
+ * writes) under `<dir>/base`, while another connection (a sqlite3 shell, say) holds its write lock.
+ */
+async function withLockedState(
+  fn: (dir: string, base: string, file: string) => Promise<void>,
+): Promise<void> {
   const dir = await tempDir();
   const { DatabaseSync } = await import("node:sqlite");
   try {
     const base = join(dir.path, "base");
-    // An earlier run left an instruction running, so the start writes its interrupted result.
     const file = await leaveRunningInstruction(join(base, "data", "state"));
-    // Another process (a sqlite3 shell, say) holds the write lock through the start.
     const other = new DatabaseSync(file);
     other.exec("BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held(x)");
     try {
-      const cfg = await writeConfig(dir.path, "action.yaml", {
-        agent: { id: "locked", base_folder: base },
+      await fn(dir.path, base, file);
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+  } finally {
+    await dir.remove();
+  }
+}
+
+Deno.test("iatp action: a state database another process holds locked stops the start naming agent.base_folder", async () => {
+  await withLockedState(async (dir, base, file) => {
+    const cfg = await writeConfig(dir, "action.yaml", {
+      agent: { id: "locked", base_folder: base },
+      api: { base_url: "http://127.0.0.1:9" },
+      security: { auth: { api_key: "locked-key-123456" } },
+      health: { port: 0 },
+    });
+    const r = await runIatp(["action", "--config", cfg]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /config error: agent\.base_folder \(.*action\.yaml:\d+\)/);
+    assert.ok(r.stderr.includes(file), r.stderr);
+    assert.match(r.stderr, /database is locked/);
+    assert.doesNotMatch(r.stderr, /^\s+at .+:\d+:\d+/m);
+  });
+});
+
+Deno.test("iatp action: agent.state_busy_timeout bounds the wait for a state database another process holds", async () => {
+  await withLockedState(async (dir, base) => {
+    /** The start's time to its refusal with the setting at `wait`. */
+    const refusedAfter = async (wait: string): Promise<number> => {
+      const cfg = await writeConfig(dir, `action-${wait}.yaml`, {
+        agent: { id: "locked", base_folder: base, state_busy_timeout: wait },
         api: { base_url: "http://127.0.0.1:9" },
         security: { auth: { api_key: "locked-key-123456" } },
         health: { port: 0 },
       });
+      const t0 = performance.now();
       const r = await runIatp(["action", "--config", cfg]);
+      const took = performance.now() - t0;
       assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /config error: agent\.base_folder \(.*action\.yaml:\d+\)/);
-      assert.ok(r.stderr.includes(file), r.stderr);
       assert.match(r.stderr, /database is locked/);
-      assert.doesNotMatch(r.stderr, /^\s+at .+:\d+:\d+/m);
-    } finally {
-      other.exec("ROLLBACK");
-      other.close();
-    }
-  } finally {
-    await dir.remove();
-  }
-});
-
-Deno.test("iatp action: agent.state_busy_timeout bounds the wait for a state database another process holds", async () => {
-  const dir = await tempDir();
-  const { DatabaseSync } = await import("node:sqlite");
-  try {
-    const base = join(dir.path, "base");
-    const file = await leaveRunningInstruction(join(base, "data", "state"));
-    const other = new DatabaseSync(file);
-    other.exec("BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held(x)");
-    try {
-      /** The start's time to its refusal with the setting at `wait`. */
-      const refusedAfter = async (wait: string): Promise<number> => {
-        const cfg = await writeConfig(dir.path, `action-${wait}.yaml`, {
-          agent: { id: "locked", base_folder: base, state_busy_timeout: wait },
-          api: { base_url: "http://127.0.0.1:9" },
-          security: { auth: { api_key: "locked-key-123456" } },
-          health: { port: 0 },
-        });
-        const t0 = performance.now();
-        const r = await runIatp(["action", "--config", cfg]);
-        const took = performance.now() - t0;
-        assert.equal(r.code, 2, r.stderr);
-        assert.match(r.stderr, /database is locked/);
-        return took;
-      };
-      const short = await refusedAfter("100ms");
-      const long = await refusedAfter("4s");
-      // Both include a process start; only the wait differs (3.9 s).
-      assert.ok(long - short > 2_000, `100ms: ${Math.round(short)} ms, 4s: ${Math.round(long)} ms`);
-    } finally {
-      other.exec("ROLLBACK");
-      other.close();
-    }
-  } finally {
-    await dir.remove();
-  }
+      return took;
+    };
+    const short = await refusedAfter("100ms");
+    const long = await refusedAfter("4s");
+    // Both include a process start; only the wait differs (3.9 s).
+    assert.ok(long - short > 2_000, `100ms: ${Math.round(short)} ms, 4s: ${Math.round(long)} ms`);
+  });
 });

@@ -55,6 +55,19 @@ async function replicaArgs(db: TestPostgres, dir: string): Promise<string[]> {
   ];
 }
 
+/** `iatp audit verify` of `db`'s ledger, its password read from `dir`'s file, with `extra` flags. */
+function verifyDb(db: TestPostgres, dir: string, extra: string[] = []) {
+  return runIatp([
+    "audit",
+    "verify",
+    "--db",
+    db.urlWithoutPassword,
+    "--db-password",
+    `file:${dir}/pg-password`,
+    ...extra,
+  ], { env: { IATP_DATA_DIR: dir } });
+}
+
 /** `iatp_audit_store_ok` of the service's /metrics. */
 async function storeOk(url: string): Promise<string | undefined> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -139,14 +152,7 @@ Deno.test({
         assert.ok(eq(roots.get(size)!, fromHex(ack.receipt.root_hash)), `tree ${size} rewritten`);
       }
       assert.ok(eq(refRoot(leaves), fromHex(cp.root_hash)), "final root");
-      const verify = await runIatp([
-        "audit",
-        "verify",
-        "--db",
-        db.urlWithoutPassword,
-        "--db-password",
-        `file:${dir.path}/pg-password`,
-      ], { env });
+      const verify = await verifyDb(db, dir.path);
       assert.equal(verify.code, 0, verify.stderr);
       assert.match(verify.stdout, new RegExp(`ok: ${cp.tree_size} entries`));
     } finally {
@@ -343,16 +349,7 @@ Deno.test({
       await locked.promise;
       const release = setTimeout(() => held.resolve(), HOLD_MS);
       try {
-        const verify = await runIatp([
-          "audit",
-          "verify",
-          "--db",
-          db.urlWithoutPassword,
-          "--db-password",
-          `file:${dir.path}/pg-password`,
-          "--timeout",
-          "1s",
-        ], { env: { IATP_DATA_DIR: dir.path } });
+        const verify = await verifyDb(db, dir.path, ["--timeout", "1s"]);
         assert.equal(verify.code, 1, verify.stderr + verify.stdout);
         assert.match(verify.stderr, /verify could not finish: .*answered no read for 1000 ms/);
         assert.doesNotMatch(verify.stderr, new RegExp(db.password));
@@ -403,14 +400,7 @@ Deno.test({
       } finally {
         await writer.stop();
       }
-      const verify = await runIatp([
-        "audit",
-        "verify",
-        "--db",
-        db.urlWithoutPassword,
-        "--db-password",
-        `file:${dir.path}/pg-password`,
-      ], { env: { IATP_DATA_DIR: dir.path } });
+      const verify = await verifyDb(db, dir.path);
       assert.equal(verify.code, 0, verify.stderr + verify.stdout);
     } finally {
       await admin.close();
@@ -589,14 +579,7 @@ Deno.test({
         assert.doesNotMatch(r.stderr + r.stdout, /s3cret|pg-test-secret/);
         assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
       }
-      const verify = await runIatp([
-        "audit",
-        "verify",
-        "--db",
-        db.urlWithoutPassword,
-        "--db-password",
-        `file:${dir.path}/pg-password`,
-      ], { env });
+      const verify = await verifyDb(db, dir.path);
       assert.equal(verify.code, 2, verify.stderr + verify.stdout);
       assert.match(
         verify.stderr,
