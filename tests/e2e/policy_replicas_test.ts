@@ -23,12 +23,8 @@ const intent = (tx: string) => ({
   context: { session_risk: 42 },
 });
 
-Deno.test({
-  name: "policy replicas on JetStream: one replica killed mid-stream, every intent has exactly " +
-    "one decision and one ledger entry",
-  ignore: natsMissing !== undefined,
-}, async () => {
-  const dir = await tempDir("iatp-policy-replicas-");
+/** nats-server, a relay on it and an audit service under `dir`: what the replicas share. */
+async function startBackends(dir: { path: string }) {
   const nats = await startNats();
   // Intents wait in the relay's history until a replica acknowledges them: it must hold the
   // backlog (the upstream default of 50 per topic would evict intents a dead replica held).
@@ -39,6 +35,16 @@ Deno.test({
   const audit = await startAudit(auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }), {
     log: silentLogger,
   });
+  return { nats, relay, audit };
+}
+
+Deno.test({
+  name: "policy replicas on JetStream: one replica killed mid-stream, every intent has exactly " +
+    "one decision and one ledger entry",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const dir = await tempDir("iatp-policy-replicas-");
+  const { nats, relay, audit } = await startBackends(dir);
   const client = new RelayClient({ url: relay.url });
   const decisions: RelayEvent[] = [];
   const sub = client.subscribe(["access.decision"], (e) => void decisions.push(e), { since: "0" });
@@ -287,14 +293,7 @@ Deno.test({
   ignore: natsMissing !== undefined,
 }, async () => {
   const dir = await tempDir("iatp-policy-refused-");
-  const nats = await startNats();
-  const relay = await startRelay(
-    relayCommand.resolve({ port: 0, store: nats.url, retention_events: 10_000 }),
-    { log: silentLogger },
-  );
-  const audit = await startAudit(auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }), {
-    log: silentLogger,
-  });
+  const { nats, relay, audit } = await startBackends(dir);
   const jsm = await nats.manager();
   // A bucket made by another tool, whose values may hold 10 bytes: every record is refused.
   await jsm.streams.add({
