@@ -31,15 +31,15 @@ Deno.test("compose-agent: a project_dir through a symlink out of projects_root i
       IATP_DATA_DIR: dir.path,
       IATP_COMPOSE_AGENT_AGENT_ID: "compose-1",
       IATP_COMPOSE_AGENT_AGENT_TOKEN: KEY,
-      AGENT_SCOPES: "compose:deploy_app",
+      AGENT_SCOPES: "compose:deploy_app,compose:remove_app",
     },
   });
-  const deploy = async (id: string, project_dir: string) => {
+  const deploy = async (id: string, project_dir: string | undefined, project = "p") => {
     const path = "/api/v1/commands/execute";
     const body = JSON.stringify({
       command_id: id,
-      type: "deploy_app",
-      parameters: { project: "p", project_dir, wait: false },
+      type: project_dir === undefined ? "remove_app" : "deploy_app",
+      parameters: project_dir === undefined ? { project } : { project, project_dir, wait: false },
     });
     const h = await signRequest(KEY, { agentId: "status-panel", method: "POST", url: path, body });
     const res = await fetch(agent.url + path, {
@@ -63,6 +63,15 @@ Deno.test("compose-agent: a project_dir through a symlink out of projects_root i
     assert.equal(file.status, 400, JSON.stringify(file.body));
     assert.equal(file.body.field, "parameters.project_dir");
     assert.match(file.body.error, /the project's compose.yaml leads outside projects_root/);
+    // remove_app without project_dir looks for the project's own folder: refused the same way,
+    // naming the parameter the caller gave (the project), not one it did not.
+    await Deno.symlink(outside, `${projects}/linked-project`);
+    const named = await deploy("l-5", undefined, "linked-project");
+    assert.equal(named.body.status, "failed", JSON.stringify(named.body));
+    assert.equal(
+      named.body.error,
+      "parameters.project leads outside projects_root through a symlink",
+    );
     // A link that stays inside projects_root is followed: the deploy runs (and fails only on
     // the daemon this test has none of).
     const inner = await deploy("l-3", "app/inner");

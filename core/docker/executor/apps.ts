@@ -77,15 +77,17 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * `path` (below `root`) as the kernel reaches it, its symlinks followed; undefined when there is
- * nothing there. A 400 naming `parameters.project_dir` when the links lead out of `root` (a link
- * a project's container made in its bind-mounted folder could point anywhere on the host).
+ * `path` (below `realRoot`, a root's real path) as the kernel reaches it, its symlinks followed;
+ * undefined when there is nothing there. A 400 naming `field` (the parameter that named the
+ * folder) when the links lead out of the root (a link a project's container made in its
+ * bind-mounted folder could point anywhere on the host).
  */
 async function realInside(
-  root: string,
+  realRoot: string,
   path: string,
   what: string,
   setting: string,
+  field: string,
 ): Promise<string | undefined> {
   let real: string;
   try {
@@ -93,12 +95,9 @@ async function realInside(
   } catch {
     return undefined;
   }
-  const realRoot = await Deno.realPath(root).catch(() => root);
   const rel = relative(realRoot, real);
   if (rel.startsWith("..") || isAbsolute(rel)) {
-    throw new HttpError(400, `${what} leads outside ${setting} through a symlink`, {
-      field: "parameters.project_dir",
-    });
+    throw new HttpError(400, `${what} leads outside ${setting} through a symlink`, { field });
   }
   return real;
 }
@@ -119,13 +118,16 @@ async function locate(
       [paths.workDir, `${paths.workDir}/${project}`, "work_dir"],
       [paths.projectsRoot, `${paths.projectsRoot}/${project}`, "projects_root"],
     ];
+  // The parameter that named the folder: the project's own folder when no project_dir is given.
+  const field = projectDir ? "parameters.project_dir" : "parameters.project";
   for (const [root, named, setting] of dirs) {
-    const dir = await realInside(root, named, "parameters.project_dir", setting);
+    const realRoot = await Deno.realPath(root).catch(() => root);
+    const dir = await realInside(realRoot, named, field, setting, field);
     if (dir === undefined) continue;
     for (const name of COMPOSE_FILE_NAMES) {
       const file = `${dir}/${name}`;
       if (await exists(file)) {
-        await realInside(root, file, `the project's ${name}`, setting);
+        await realInside(realRoot, file, `the project's ${name}`, setting, field);
         return { dir, file: name, workingCopy: root === paths.workDir };
       }
     }
