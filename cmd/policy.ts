@@ -37,11 +37,12 @@ import {
   createSharedBridge,
   type Decision,
   DecisionBridge,
-  DecisionState,
+  type DecisionState,
   DEFAULT_MAX_DECIDED,
   DEFAULT_MAX_POLICIES,
   DEFAULT_RELOAD_INTERVAL_MS,
   loadBundle,
+  openDecisionState,
   PolicyBundleError,
   PolicyEngine,
   policyHealth,
@@ -260,7 +261,7 @@ export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): 
     });
   } else if (config.relay_url) {
     await ensureParentDir(config.state_db);
-    state = new DecisionState(config.state_db, config.max_decided);
+    state = await openDecisionState(config.state_db, config.max_decided);
     relay = new RelayClient({
       url: config.relay_url,
       token: relayToken,

@@ -90,7 +90,9 @@ function packageViolation(p: PackageImport & { from: string }): string | undefin
  * stands for what every command loads before its
  * own file. `deferred` files are what only some configurations use, imported when configured:
  * the relay's SQLite and JetStream stores, its `--workers` isolates and the replay store
- * (node:sqlite) of core/auth; the sidecar's SQLite flight-recorder store; the policy's intent schemas (zod) load with the first intent, and
+ * (node:sqlite) of core/auth; the sidecar's SQLite flight-recorder store; the policy's intent schemas (zod) load with the first intent
+ * (by a computed specifier: its start graph reaches no zod) and its decision state (node:sqlite)
+ * with a relay,
  * it takes the audit and relay clients from their own modules, not the ledger's and relay's. The
  * dashboard checks the ledger's proofs with core/ledger/proof and streams with core/relay/stream,
  * loading neither the ledger (nor its SQLite) nor the relay. The relay, the audit service and the
@@ -276,16 +278,20 @@ const STARTUP: Array<{ root: string; banned: RegExp; deferred?: string[]; graphB
     },
     {
       root: "cmd/policy.ts",
-      banned: /^(zod|yaml|node:crypto)$/,
+      banned: /^(zod|yaml|node:crypto|node:sqlite)$/,
       deferred: [
         "core/policy/intent_schema.ts",
         "core/policy/shared_bridge.ts",
+        // The decision loop's state store (node:sqlite) opens only with a relay and no queue.
+        "core/policy/state.ts",
         "core/relay/mod.ts",
         "core/ledger/mod.ts",
         // Its decisions read their bodies with readExactJson, which loads the parser with the
         // first one.
         "core/http/exact_json.ts",
       ],
+      // Its intent schemas' import by a string literal had Deno read zod's registry data at start.
+      graphBanned: /^(zod|yaml)$/,
     },
   ];
 

@@ -14,6 +14,7 @@
  */
 import type { z } from "zod";
 import type { intentSchema } from "./intent_schema.ts";
+import { lateImport } from "../config/mod.ts";
 
 /** Longest id, enterprise or role string accepted. */
 export const MAX_INTENT_STRING = 256;
@@ -51,7 +52,12 @@ let reader: Promise<IntentReader> | undefined;
  * ```
  */
 export function loadIntentReader(): Promise<IntentReader> {
-  return reader ??= import("./intent_schema.ts").then((m) => m.parseIntent);
+  // By a computed specifier: a string literal would have Deno read zod's registry data (about
+  // 0.7 MB) while it builds the start graph.
+  return reader ??= lateImport<typeof import("./intent_schema.ts")>(
+    "./intent_schema.ts",
+    import.meta.url,
+  ).then((m) => m.parseIntent);
 }
 
 /** Cedar entity uid. */

@@ -36,4 +36,5 @@ export {
 } from "./intent.ts";
 export { DEFAULT_RELOAD_INTERVAL_MS, PolicyReloader, type ReloadStatus } from "./reload.ts";
 export { type PolicyRoutesDeps, registerPolicyRoutes, UPSTREAM_MISSING_RISK } from "./routes.ts";
-export { DecisionState, DEFAULT_MAX_DECIDED } from "./state.ts";
+export type { DecisionState } from "./state.ts";
+export { DEFAULT_MAX_DECIDED, openDecisionState } from "./state_open.ts";

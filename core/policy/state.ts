@@ -8,15 +8,15 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { openLocked, refuseNewerSchema, stampSchema } from "../config/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 import type { Decision } from "./engine.ts";
+import { DEFAULT_MAX_DECIDED } from "./state_open.ts";
+
+export { DEFAULT_MAX_DECIDED };
 
 /**
  * The schema version of a decision state file (SQLite's user_version; files from before the
  * stamp read 0, brought forward by the constructor's migration).
  */
 export const POLICY_STATE_SCHEMA_VERSION = 1;
-
-/** Default most decided tx_ids remembered (oldest delivered ones are forgotten first). */
-export const DEFAULT_MAX_DECIDED = 1_000_000;
 
 /** The decision loop's state store. */
 export class DecisionState {

@@ -12,7 +12,7 @@ import { openReplayStore } from "../../core/auth/mod.ts";
 import { lockWriter } from "../../core/config/mod.ts";
 import { generateKeyPair } from "../../core/crypto/mod.ts";
 import { Ledger, LedgerStore } from "../../core/ledger/mod.ts";
-import { DecisionState } from "../../core/policy/mod.ts";
+import { openDecisionState } from "../../core/policy/mod.ts";
 import { openRecordStore } from "../../core/recorder/mod.ts";
 import { openSqliteStore } from "../../core/relay/mod.ts";
 import { TopicFilter } from "../../core/topic/mod.ts";
@@ -88,7 +88,7 @@ Deno.test("files of the previous release open with this one, keep their data and
 
     const policyDb = `${dir.path}/policy-state.db`;
     handMade(policyDb, PREVIOUS.policy);
-    const policy = new DecisionState(policyDb);
+    const policy = await openDecisionState(policyDb);
     assert.equal(policy.position(), "prevepoch000-86");
     assert.equal(policy.decided("tx-1"), true);
     policy.close();
@@ -147,7 +147,7 @@ Deno.test("a file a newer release stamped is refused naming it, and nothing is w
       return path;
     };
     await newer("relay.db", PREVIOUS.relay, (p) => openSqliteStore(p, RETENTION));
-    await newer("policy.db", PREVIOUS.policy, (p) => new DecisionState(p));
+    await newer("policy.db", PREVIOUS.policy, (p) => openDecisionState(p));
     await newer("flight.db", PREVIOUS.recorder, (p) => openRecordStore(p));
     await newer("replay.db", PREVIOUS.replay, (p) => openReplayStore({ path: p }));
     const ledger = await newer(

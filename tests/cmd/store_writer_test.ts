@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPair } from "../../core/crypto/mod.ts";
 import { Ledger, LedgerStore } from "../../core/ledger/mod.ts";
-import { DecisionState } from "../../core/policy/mod.ts";
+import { openDecisionState } from "../../core/policy/mod.ts";
 import { openRecordStore } from "../../core/recorder/mod.ts";
 import { openSqliteStore } from "../../core/relay/mod.ts";
 import { lockWriter } from "../../core/config/mod.ts";
@@ -69,7 +69,7 @@ Deno.test("a second relay on a sqlite: store another process writes stops, namin
 Deno.test("a second policy on a state file another process writes stops, naming state_db", async () => {
   const dir = await tempDir();
   const file = `${dir.path}/policy-state.db`;
-  const held = new DecisionState(file);
+  const held = await openDecisionState(file);
   try {
     const r = await runIatp([
       "policy",
