@@ -226,7 +226,11 @@ export class FastPath extends JsonGrammar {
             }
           }
           if (checking && !this.digitAt(i)) return -1;
-          const end = this.passChain(i, digitsEnd(b, i + 1, n), from) | 0;
+          const e = digitsEnd(b, i + 1, n);
+          if (i >= this.numberAt && (b[e] === DOT || (b[e] | 0x20) === 0x65)) {
+            this.numberAt = this.bareNumber(i);
+          }
+          const end = this.passChain(i, e, from) | 0;
           if (end < 0) return i;
           if (checking && end > this.tokenEnd && !this.passedRun(i, end)) return -1;
           i = end;
@@ -265,7 +269,8 @@ export class FastPath extends JsonGrammar {
 
   /**
    * While checking, the number value starting with the digit at `i` read and passed whole, when
-   * it is as most are: an integer that is not 9 digits long nor a card number, or one with a fraction (the state machine drops the
+   * it is as most are: an integer that is not 9 digits long nor a card number, or one with a
+   * fraction and fewer than 9 digits before it (the state machine drops the
    * digits before a `<digit>.<digit>` and finds nothing after it, see {@linkcode skipChain}),
    * where a value may stand, followed by a comma or a closing bracket. Returns the index after
    * it, or -1 (nothing changed: the digit goes the general way, which also words a refusal).
@@ -278,6 +283,8 @@ export class FastPath extends JsonGrammar {
     let card = 0;
     if (b[i] === 48 && e > i + 1) return -1; // a leading zero
     if (e < n && b[e] === DOT) {
+      // 9 digits or more before the dot: the value may be an integer (`4532015112830366.0`).
+      if (e - i >= 9) return -1;
       const f = digitsEnd(b, e + 1, e + NUMBER_DIGITS < n ? e + NUMBER_DIGITS : n);
       if (f === e + 1) return -1;
       e = f;
