@@ -18,7 +18,13 @@ import {
   ssnValid,
 } from "./cards.ts";
 import { BACKSLASH, DOT, escapeLength, HYPHEN, isWordChar, jsonEscape, PLUS } from "./chars.ts";
-import { contextStart, hasSsnContext, keyNamesSsn, textHasSsnContext } from "./context.ts";
+import {
+  contextStart,
+  hasSsnContext,
+  keyNamesSsn,
+  SSN_CONTEXT_CHARS,
+  textHasSsnContext,
+} from "./context.ts";
 import type { PiiKind, PiiSpan } from "./types.ts";
 
 /** Groups remembered per chain: the longest card window has six groups (4+3+3+3+3+3). */
@@ -209,7 +215,34 @@ export class Windows {
     }
     if (!this.chainInString) return keyNamesSsn(b, start, this.ascii);
     if (hasSsnContext(b, contextStart(b, start, this.strStart + 1, this.ascii), start)) return true;
+    if (this.escapedContext(start)) return true;
     return keyNamesSsn(b, this.strStart, this.ascii);
+  }
+
+  /**
+   * SSN context written with escapes in the string before a number at `start`
+   * (`"s\u0073n: 123456789"`): the text before it as the agent's JSON parser reads it. Read only
+   * when an escape lies in the bytes that can hold the context window (6 bytes a character at
+   * most); an escaped character beyond ASCII separates words, as any such character does.
+   */
+  escapedContext(start: number): boolean {
+    const b = this.b;
+    const floor = Math.max(this.strStart + 1, start - 6 * SSN_CONTEXT_CHARS);
+    let k = start - 1;
+    while (k >= floor && b[k] !== BACKSLASH) k--;
+    if (k < floor) return false;
+    const text = new Uint8Array(start - floor);
+    let len = 0;
+    for (let i = floor; i < start;) {
+      const e = b[i] === BACKSLASH ? jsonEscape(b, i, start) : -1;
+      if (e < 0) {
+        text[len++] = b[i++];
+      } else {
+        text[len++] = e < 0x80 ? e : 0x20;
+        i += escapeLength(b, i);
+      }
+    }
+    return hasSsnContext(text, contextStart(text, len, 0, false), len);
   }
 
   /** Whether the caller's context names an SSN (judged once per scan). */

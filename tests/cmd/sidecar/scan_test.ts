@@ -167,7 +167,7 @@ Deno.test("a body with non-ASCII text (and a byte order mark) is scrubbed at the
   }
 });
 
-Deno.test("a card or an SSN written as a number with a fraction or an exponent is found", async () => {
+Deno.test("a card or an SSN written as a number with a fraction or an exponent, or SSN context written with escapes, is found", async () => {
   const agent = startAgent(5_000, 19611);
   const blocking = await startSidecar({
     agent_url: agent.url,
@@ -188,9 +188,11 @@ Deno.test("a card or an SSN written as a number with a fraction or an exponent i
       assert.equal(r.status, 403, body);
       assert.equal(r.json.reason, "credit_card", body);
     }
-    const ssn = await post(blocking.url, '{"ssn":1.23456789E8}');
-    assert.equal(ssn.status, 403);
-    assert.equal(ssn.json.reason, "ssn");
+    for (const body of ['{"ssn":1.23456789E8}', String.raw`{"note":"my s\u0073n is 078051120"}`]) {
+      const ssn = await post(blocking.url, body);
+      assert.equal(ssn.status, 403, body);
+      assert.equal(ssn.json.reason, "ssn", body);
+    }
     assert.equal(agent.received.length, 0);
     // Where a card may pass, the agent gets the bytes and the recorder a valid redacted copy.
     const body = '{"n":4.532015112830366e15,"m":1.5}';
