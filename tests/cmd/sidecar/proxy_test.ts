@@ -152,6 +152,28 @@ Deno.test("an allow-listed header the client's Connection names is not forwarded
   }
 });
 
+Deno.test("an absolute-form target with userinfo is refused before it reaches the agent", async () => {
+  const agent = startAgent(5_000, 19623);
+  const sc = await startSidecar({ agent_url: agent.url, port: 19624 });
+  try {
+    for (const userinfo of ["user:secret-pw@", "127.0.0.1:19624@"]) {
+      const r = await rawRequest(
+        sc.url,
+        `POST http://${userinfo}127.0.0.1:19624/proxy/u HTTP/1.1`,
+        "{}",
+      );
+      assert.equal(r.status, 400, userinfo);
+      assert.equal(JSON.parse(r.body).error, "userinfo in the request-target", userinfo);
+    }
+    assert.equal(agent.received.length, 0);
+    const ok = await rawRequest(sc.url, "POST http://127.0.0.1:19624/proxy/u HTTP/1.1", "{}");
+    assert.equal(ok.status, 200);
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});
+
 Deno.test("forwarding: path, query, content type, trace id, allow-listed headers, status", async () => {
   const agent = startAgent();
   const sc = await startSidecar({ agent_url: agent.url, forward_headers: ["x-tenant", "accept"] });
