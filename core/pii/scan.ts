@@ -73,6 +73,7 @@ class Scanner extends FastPath {
       this.maxDepth =
       this.sep =
       this.prev =
+      this.numberAt =
         0;
     this.inString =
       this.tooDeep =
@@ -99,6 +100,7 @@ class Scanner extends FastPath {
         // While checking, a digit outside strings starts or continues a number read whole.
         const number = this.checking && !this.inString;
         if (number && !this.digitAt(i)) return this.stopped();
+        if (this.json && !this.inString && i >= this.numberAt) this.numberAt = this.bareNumber(i);
         if (this.state !== IN_GROUP) this.startGroup(i);
         i = this.digits(i);
         if (number && i > this.tokenEnd) {

@@ -51,6 +51,12 @@ export const NO_VIEW = new DataView(new ArrayBuffer(0));
 const CLASSES_LINK = new Uint8Array(256);
 for (const c of [SPACE, HYPHEN, DOT, BACKSLASH]) CLASSES_LINK[c] = 1;
 
+/** Whether `b[from..to)` are all `0`. */
+function zerosOnly(b: Uint8Array, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (b[k] !== 48) return false;
+  return true;
+}
+
 /** JSON structure, nesting, secret members and the fast path over the text. */
 export class FastPath extends JsonGrammar {
   depthLimit = DEFAULT_MAX_JSON_DEPTH;
@@ -226,7 +232,11 @@ export class FastPath extends JsonGrammar {
             }
           }
           if (checking && !this.digitAt(i)) return -1;
-          const end = this.passChain(i, digitsEnd(b, i + 1, n), from) | 0;
+          const e = digitsEnd(b, i + 1, n);
+          if (i >= this.numberAt && (b[e] === DOT || (b[e] | 0x20) === 0x65)) {
+            this.numberAt = this.bareNumber(i);
+          }
+          const end = this.passChain(i, e, from) | 0;
           if (end < 0) return i;
           if (checking && end > this.tokenEnd && !this.passedRun(i, end)) return -1;
           i = end;
@@ -265,10 +275,12 @@ export class FastPath extends JsonGrammar {
 
   /**
    * While checking, the number value starting with the digit at `i` read and passed whole, when
-   * it is as most are: an integer that is not 9 digits long nor a card number, or one with a fraction (the state machine drops the
-   * digits before a `<digit>.<digit>` and finds nothing after it, see {@linkcode skipChain}),
-   * where a value may stand, followed by a comma or a closing bracket. Returns the index after
-   * it, or -1 (nothing changed: the digit goes the general way, which also words a refusal).
+   * it is as most are: an integer that is not 9 digits long nor a card number, or one with a
+   * fraction that is not all zeros or has fewer than 9 digits before it (the state machine
+   * drops the digits before a `<digit>.<digit>` and finds nothing after it, see
+   * {@linkcode skipChain}), where a value may stand, followed by a comma or a closing bracket.
+   * Returns the index after it, or -1 (nothing changed: the digit goes the general way, which
+   * also words a refusal).
    */
   passNumber(i: number): number {
     const b = this.b;
@@ -280,6 +292,8 @@ export class FastPath extends JsonGrammar {
     if (e < n && b[e] === DOT) {
       const f = digitsEnd(b, e + 1, e + NUMBER_DIGITS < n ? e + NUMBER_DIGITS : n);
       if (f === e + 1) return -1;
+      // 9 digits or more before a fraction of zeros: an integer (`4532015112830366.0`).
+      if (e - i >= 9 && zerosOnly(b, e + 1, f)) return -1;
       e = f;
     } else {
       const len = e - i;

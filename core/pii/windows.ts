@@ -17,8 +17,14 @@ import {
   luhnValid,
   ssnValid,
 } from "./cards.ts";
-import { BACKSLASH, escapeLength, isWordChar, jsonEscape } from "./chars.ts";
-import { contextStart, hasSsnContext, keyNamesSsn, textHasSsnContext } from "./context.ts";
+import { BACKSLASH, DOT, escapeLength, HYPHEN, isWordChar, jsonEscape, PLUS } from "./chars.ts";
+import {
+  contextStart,
+  hasSsnContext,
+  keyNamesSsn,
+  SSN_CONTEXT_CHARS,
+  textHasSsnContext,
+} from "./context.ts";
 import type { PiiKind, PiiSpan } from "./types.ts";
 
 /** Groups remembered per chain: the longest card window has six groups (4+3+3+3+3+3). */
@@ -89,6 +95,8 @@ export class Windows {
   /** The separator before the group (0 for a chain's first group). */
   readonly gLink = new Int32Array(RING);
   readonly window = new Uint8Array(KEEP);
+  /** The index after the last bare JSON number {@linkcode bareNumber} read. */
+  numberAt = 0;
 
   /**
    * A hyphen follows group `j`. When `j` is the first group of a chain tainted by the letter
@@ -207,7 +215,34 @@ export class Windows {
     }
     if (!this.chainInString) return keyNamesSsn(b, start, this.ascii);
     if (hasSsnContext(b, contextStart(b, start, this.strStart + 1, this.ascii), start)) return true;
+    if (this.escapedContext(start)) return true;
     return keyNamesSsn(b, this.strStart, this.ascii);
+  }
+
+  /**
+   * SSN context written with escapes in the string before a number at `start`
+   * (`"s\u0073n: 123456789"`): the text before it as the agent's JSON parser reads it. Read only
+   * when an escape lies in the bytes that can hold the context window (6 bytes a character at
+   * most); an escaped character beyond ASCII separates words, as any such character does.
+   */
+  escapedContext(start: number): boolean {
+    const b = this.b;
+    const floor = Math.max(this.strStart + 1, start - 6 * SSN_CONTEXT_CHARS);
+    let k = start - 1;
+    while (k >= floor && b[k] !== BACKSLASH) k--;
+    if (k < floor) return false;
+    const text = new Uint8Array(start - floor);
+    let len = 0;
+    for (let i = floor; i < start;) {
+      const e = b[i] === BACKSLASH ? jsonEscape(b, i, start) : -1;
+      if (e < 0) {
+        text[len++] = b[i++];
+      } else {
+        text[len++] = e < 0x80 ? e : 0x20;
+        i += escapeLength(b, i);
+      }
+    }
+    return hasSsnContext(text, contextStart(text, len, 0, false), len);
   }
 
   /** Whether the caller's context names an SSN (judged once per scan). */
@@ -220,13 +255,85 @@ export class Windows {
 
   /** Appends a span, merging it with earlier spans it overlaps (they end no later). */
   add(kind: PiiKind, from: number, to: number): void {
-    let start = this.gStart[from & MASK];
-    const end = this.gEnd[to & MASK];
+    this.push(
+      kind,
+      this.gStart[from & MASK],
+      this.gEnd[to & MASK],
+      this.chainInString || !this.json,
+    );
+  }
+
+  /** Appends the span `[start, end)`, merging it with earlier spans it overlaps. */
+  push(kind: PiiKind, start: number, end: number, inString: boolean): void {
     const spans = this.spans;
     while (spans.length > 0 && spans[spans.length - 1].end > start) {
       start = Math.min(start, spans.pop()!.start);
     }
-    spans.push({ kind, start, end, inString: this.chainInString || !this.json });
+    spans.push({ kind, start, end, inString });
+  }
+
+  /**
+   * A bare JSON number (outside strings) whose first digit is at `i`, written with a fraction or
+   * an exponent: `4.532015112830366e15`, `4532015112830366.0` and `45320151128303.66E2` are all
+   * the integer 4532015112830366 to the agent's parser. When the value is an integer of 9 or
+   * 12-19 digits, those digits are judged as the same number written plainly is (a card; an
+   * SSN with SSN context) and the whole number is one span. A fraction that is not all zeros
+   * (`0.4532015112830366`, `4532015112830366.5`) is a decimal and stays one. Called at a
+   * number's first digit only when a `.`, `e` or `E` follows its first run of digits. Returns
+   * the index after the number.
+   */
+  bareNumber(i: number): number {
+    const b = this.b;
+    const n = this.n;
+    if (i > 0) {
+      // Not the start of a number: a digit inside one (after a dot, an exponent or its sign).
+      const p = b[i - 1];
+      if ((p >= 48 && p <= 57) || p === DOT || (p | 0x20) === 0x65 || p === PLUS) return i + 1;
+      if (p === HYPHEN && i > 1 && (b[i - 2] | 0x20) === 0x65) return i + 1;
+    }
+    let k = i;
+    while (k < n && b[k] >= 48 && b[k] <= 57) k++;
+    const intLen = k - i;
+    let fracStart = k;
+    let fracLen = 0;
+    if (k < n && b[k] === DOT) {
+      fracStart = ++k;
+      while (k < n && b[k] >= 48 && b[k] <= 57) k++;
+      fracLen = k - fracStart;
+    }
+    let exp = 0;
+    if (k < n && (b[k] | 0x20) === 0x65) {
+      k++;
+      let negative = false;
+      if (k < n && (b[k] === PLUS || b[k] === HYPHEN)) negative = b[k++] === HYPHEN;
+      const expStart = k;
+      for (; k < n && b[k] >= 48 && b[k] <= 57; k++) if (exp < 1e6) exp = exp * 10 + b[k] - 48;
+      if (k === expStart) return k;
+      if (negative) exp = -exp;
+    } else if (fracLen === 0) {
+      return k; // a plain integer: the state machine judges it
+    }
+    // The mantissa's digits, the fraction's after the integer part's; the point stands after
+    // `intLen + exp` of them.
+    const total = intLen + fracLen;
+    const at = (m: number) => b[m < intLen ? i + m : fracStart + m - intLen] - 48;
+    let lead = 0;
+    while (lead < total && at(lead) === 0) lead++;
+    const len = intLen + exp - lead;
+    if (lead === total || (len !== 9 && (len < CARD_MIN_DIGITS || len > CARD_MAX_DIGITS))) return k;
+    for (let m = lead + len; m < total; m++) if (at(m) !== 0) return k;
+    const w = this.window;
+    for (let t = 0; t < len; t++) w[t] = lead + t < total ? at(lead + t) : 0;
+    if (len === 9) {
+      if ((ssnValid(w) || itinValid(w)) && keyNamesSsn(b, i, this.ascii)) {
+        this.ssns++;
+        this.push("ssn", i, k, false);
+      }
+    } else if (cardBrand(w, len) !== undefined && luhnValid(w, len)) {
+      this.cards++;
+      this.push("credit_card", i, k, false);
+    }
+    return k;
   }
 
   /**

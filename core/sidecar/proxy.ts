@@ -116,13 +116,30 @@ function forwardedHeaders(req: RawRequest, allow: Allowed, traceId: string): For
   if (type !== null) note(f, "content-type", type);
   // Most requests carry none of them: one pass over the fields tells.
   if (!carriesAny(req.headers, allow.names)) return f;
+  const hop = hopByHop(req.header("connection"), allow.names);
   for (const name of allow.list) {
+    if (hop !== undefined && hop.has(name)) continue;
     const v = req.header(name);
     if (v === null) continue;
     pairs.push([name, v]);
     note(f, name, v);
   }
   return f;
+}
+
+/**
+ * The allow-listed headers the client's `Connection` names: hop-by-hop fields for this
+ * connection only, which a proxy must not forward (RFC 9110 section 7.6.1). Undefined when it
+ * names none (no `Connection`, or only `close` / `keep-alive`).
+ */
+function hopByHop(connection: string | null, names: Set<string>): Set<string> | undefined {
+  if (connection === null) return undefined;
+  let hop: Set<string> | undefined;
+  for (const option of connection.split(",")) {
+    const name = option.trim().toLowerCase();
+    if (names.has(name)) (hop ??= new Set()).add(name);
+  }
+  return hop;
 }
 
 /** The request headers forwarded: in the order they are sent, and as a set. */

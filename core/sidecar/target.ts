@@ -56,7 +56,8 @@ function inspectPart(raw: string): { recorded: string; card: boolean; ssn: boole
 /**
  * Parses and inspects a request-target (`/proxy/...?...` exactly as received, or a URL).
  * @throws {TargetError} when the path is not `/proxy` or below it, climbs above the agent's
- * base path, hides a dot segment, or holds what must be percent-encoded.
+ * base path, hides a dot segment, holds what must be percent-encoded, or would reach the agent
+ * starting with `//`.
  */
 export function proxyTarget(basePath: string, href: string): Target {
   const pathStart = href.charCodeAt(0) === 47 ? 0 : href.indexOf("/", href.indexOf("://") + 3);
@@ -72,6 +73,11 @@ export function proxyTarget(basePath: string, href: string): Target {
     agentPath = rest === "/" && !basePath.endsWith("/") ? basePath + "/" : basePath;
   } else {
     agentPath = basePath.replace(/\/+$/, "") + normalizePath(rest);
+  }
+  // `//host/x` is a network-path reference: resolved against a base URL (`new URL(path, base)`,
+  // `urljoin`, a redirect) it names another host. Only an agent at `/` can be sent one.
+  if (agentPath.charCodeAt(1) === 47 && agentPath.charCodeAt(0) === 47) {
+    throw new TargetError("path starts with //, which names a host where it is resolved");
   }
   if (query !== "") checkTargetText(query, "query");
   const p = inspectPart(rest);

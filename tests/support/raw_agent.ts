@@ -52,15 +52,16 @@ function indexOfBlankLine(buf: Uint8Array, len: number): number {
 }
 
 /**
- * Starts a raw agent; `reply` decides what each request gets. With `unixPath` it listens on that
- * Unix socket (its `url` and `origin` are then `http://localhost`, the Host a client sends).
+ * Starts a raw agent on loopback (`port`, or any); `reply` decides what each request gets. With
+ * `unixPath` it listens on that Unix socket (its `url` and `origin` are then `http://localhost`,
+ * the Host a client sends).
  */
 export function startRawAgent(
   reply: (a: Arrival) => Reply,
-  opts: { unixPath?: string } = {},
+  opts: { unixPath?: string; port?: number } = {},
 ): RawAgent {
   const listener = opts.unixPath === undefined
-    ? Deno.listen({ hostname: "127.0.0.1", port: 0 })
+    ? Deno.listen({ hostname: "127.0.0.1", port: opts.port ?? 0 })
     : Deno.listen({ transport: "unix", path: opts.unixPath });
   const arrivals: Arrival[] = [];
   const conns = new Set<Deno.Conn>();

@@ -147,7 +147,25 @@ function parseRequestLine(
   if (target === "*" ? method !== "OPTIONS" : !/^(?:\/|https?:\/\/)/i.test(target)) {
     throw bad("request-target must be origin-form or absolute-form");
   }
+  if (target.charCodeAt(0) !== 47 && hasUserinfo(target)) {
+    throw bad("userinfo in the request-target");
+  }
   return { method, target, minor: v[2] === "0" ? 0 : 1 };
+}
+
+/**
+ * Whether an absolute-form target's authority holds userinfo (`http://user:pw@host/`), which a
+ * recipient treats as an error (RFC 9110 4.2.4): credentials in a URL end up in logs, and
+ * `127.0.0.1@evil.example` reads as one host to some and another to others.
+ */
+function hasUserinfo(target: string): boolean {
+  const from = target.indexOf("//") + 2;
+  for (let i = from; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 64) return true; // @
+    if (c === 47 || c === 63 || c === 35) return false; // / ? #
+  }
+  return false;
 }
 
 /** Parses field lines from `pos` up to the empty line. */

@@ -22,11 +22,14 @@ export interface Agent {
   close(): Promise<void>;
 }
 
-/** Starts an agent: `/slow` waits `slowMs` (or until the caller gives up), `/status/N` answers N. */
-export function startAgent(slowMs = 5_000): Agent {
+/**
+ * Starts an agent on `port` (0: any): `/slow` waits `slowMs` (or until the caller gives up),
+ * `/status/N` answers N.
+ */
+export function startAgent(slowMs = 5_000, port = 0): Agent {
   const received: Received[] = [];
   const waiting = new Set<() => void>();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, async (req) => {
     const u = new URL(req.url);
     const body = await req.text();
     received.push({ path: u.pathname + u.search, headers: req.headers, body });

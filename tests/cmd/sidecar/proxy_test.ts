@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { post, startAgent, startSidecar, TOKEN } from "./fixtures.ts";
+import { rawRequest } from "../../support/raw_agent.ts";
 
 const PURCHASE = { task: "purchase", card: "4532-0151-1283-0366" };
 
@@ -120,6 +121,55 @@ Deno.test("legacy override accepts 'true'; a weak token disables overrides and l
   } finally {
     await legacy.close();
     await weak.close();
+    await agent.close();
+  }
+});
+
+Deno.test("an allow-listed header the client's Connection names is not forwarded", async () => {
+  const agent = startAgent(5_000, 19621);
+  const sc = await startSidecar({
+    agent_url: agent.url,
+    port: 19622,
+    forward_headers: ["x-tenant", "accept", "user-agent"],
+  });
+  try {
+    // Hop-by-hop for the client's connection only (RFC 9110 section 7.6.1); a name in any case,
+    // in a second Connection line too.
+    const r = await rawRequest(
+      sc.url,
+      "POST /proxy/hop HTTP/1.1\r\nConnection: X-Tenant\r\nConnection: keep-alive , USER-agent" +
+        "\r\nX-Tenant: acme\r\nUser-Agent: probe/1\r\nAccept: text/plain\r\ncontent-type: application/json",
+      "{}",
+    );
+    assert.equal(r.status, 200);
+    const got = agent.received.at(-1)!.headers;
+    assert.equal(got.get("x-tenant"), null);
+    assert.equal(got.get("user-agent"), null);
+    assert.equal(got.get("accept"), "text/plain");
+  } finally {
+    await sc.close();
+    await agent.close();
+  }
+});
+
+Deno.test("an absolute-form target with userinfo is refused before it reaches the agent", async () => {
+  const agent = startAgent(5_000, 19623);
+  const sc = await startSidecar({ agent_url: agent.url, port: 19624 });
+  try {
+    for (const userinfo of ["user:secret-pw@", "127.0.0.1:19624@"]) {
+      const r = await rawRequest(
+        sc.url,
+        `POST http://${userinfo}127.0.0.1:19624/proxy/u HTTP/1.1`,
+        "{}",
+      );
+      assert.equal(r.status, 400, userinfo);
+      assert.equal(JSON.parse(r.body).error, "userinfo in the request-target", userinfo);
+    }
+    assert.equal(agent.received.length, 0);
+    const ok = await rawRequest(sc.url, "POST http://127.0.0.1:19624/proxy/u HTTP/1.1", "{}");
+    assert.equal(ok.status, 200);
+  } finally {
+    await sc.close();
     await agent.close();
   }
 });

@@ -166,3 +166,47 @@ Deno.test("a body with non-ASCII text (and a byte order mark) is scrubbed at the
     await agent.close();
   }
 });
+
+Deno.test("a card or an SSN written as a number with a fraction or an exponent, or SSN context written with escapes, is found", async () => {
+  const agent = startAgent(5_000, 19611);
+  const blocking = await startSidecar({
+    agent_url: agent.url,
+    port: 19612,
+    trust_level: "trusted",
+    retention: "permanent",
+  });
+  const recording = await startSidecar({
+    agent_url: agent.url,
+    port: 19613,
+    trust_level: "trusted",
+    retention: "temporary",
+  });
+  try {
+    // Each is the integer 4532015112830366 (123456789) to the agent's JSON parser.
+    for (const body of ['{"n":4.532015112830366e15}', '{"n":[4532015112830366.0]}']) {
+      const r = await post(blocking.url, body);
+      assert.equal(r.status, 403, body);
+      assert.equal(r.json.reason, "credit_card", body);
+    }
+    for (const body of ['{"ssn":1.23456789E8}', String.raw`{"note":"my s\u0073n is 078051120"}`]) {
+      const ssn = await post(blocking.url, body);
+      assert.equal(ssn.status, 403, body);
+      assert.equal(ssn.json.reason, "ssn", body);
+    }
+    assert.equal(agent.received.length, 0);
+    // Where a card may pass, the agent gets the bytes and the recorder a valid redacted copy.
+    const body = '{"n":4.532015112830366e15,"m":1.5}';
+    const r = await post(recording.url, body);
+    assert.equal(r.status, 200);
+    assert.equal(agent.received[0].body, body);
+    const id = r.headers.get("x-agent-trace-id")!;
+    const trace = await (await fetch(`${recording.url}/trace/${id}`)).json();
+    const details = trace.records[0].details;
+    assert.deepEqual(JSON.parse(details.payload), { n: "[CREDIT_CARD_REDACTED]", m: 1.5 });
+    assert.deepEqual(details.sensitive, { credit_card: true, ssn: false });
+  } finally {
+    await blocking.close();
+    await recording.close();
+    await agent.close();
+  }
+});

@@ -142,6 +142,34 @@ Deno.test("forwarded paths: dot segments removed under the base path, escapes re
   }
 });
 
+Deno.test("a path that would reach an agent at / starting with // is refused", async () => {
+  const agent = startRawAgent((a) => ok(JSON.stringify({ line: a.line })), { port: 19631 });
+  const sc = await startSidecar({ agent_url: agent.url, port: 19632 });
+  try {
+    // `//evil.example/x` names the host evil.example to whatever resolves it against a base URL.
+    for (
+      const target of [
+        "/proxy//evil.example/x",
+        "/proxy/.//evil.example/x",
+        "/proxy/a/..//x",
+        "/proxy//",
+      ]
+    ) {
+      const r = await rawRequest(sc.url, `POST ${target} HTTP/1.1`, "{}");
+      assert.equal(r.status, 400, target);
+      assert.equal(JSON.parse(r.body).error, "Invalid path", target);
+    }
+    assert.equal(agent.arrivals.length, 0, "nothing refused reached the agent");
+    // An empty segment further in stays as written.
+    const r = await rawRequest(sc.url, "POST /proxy/a//b HTTP/1.1", "{}");
+    assert.equal(r.status, 200);
+    assert.equal(JSON.parse(r.body).line, "POST /a//b HTTP/1.1");
+  } finally {
+    await sc.close();
+    agent.close();
+  }
+});
+
 Deno.test("concurrent POSTs reach the agent with their own bodies, on new and pooled connections", async () => {
   // Every third answer closes its connection: later requests go out on new connections (their
   // body written once connected) while others reuse pooled ones.

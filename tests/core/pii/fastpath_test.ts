@@ -239,3 +239,56 @@ Deno.test("what the fast path may not pass over is found", () => {
   const span = scanPii(text, { json: true }).spans[0];
   assert.equal(text.slice(span.start, span.end), "4532 0151 1283 0366");
 });
+
+Deno.test("a bare number written with a fraction or an exponent is judged by its value", () => {
+  // What a JSON parser reads as the integer 4532015112830366 (a card) or 78051120 (an SSN).
+  const cards = [
+    "4.532015112830366e15",
+    "4.532015112830366E+15",
+    "4532015112830366e0",
+    "4532015112830366.0",
+    "4532015112830366.000",
+    "45320151128303.66e2",
+    "-4.532015112830366e15",
+    "0.4532015112830366e16",
+    "453201511283036.6E1",
+    "4532015112830366000e-3",
+  ];
+  for (const n of cards) {
+    for (const checkObject of [false, true]) {
+      const text = `{"a":${n},"b":[1.5, ${n} ]}`;
+      const r = both(text, { json: true, checkObject });
+      assert.equal(r.creditCards, 2, `${text} checkObject=${checkObject}`);
+      assert.deepEqual(
+        r.spans.map((s) => [text.slice(s.start, s.end), s.inString]),
+        [[n.replace(/^-/, ""), false], [n.replace(/^-/, ""), false]],
+        text,
+      );
+      assert.equal(r.object, checkObject ? true : undefined);
+    }
+  }
+  for (const n of ["1.23456789e8", "123456789.0", "12345678.9e1"]) {
+    assert.equal(both(`{"ssn":${n}}`, { json: true, checkObject: true }).ssns, 1, n);
+    assert.equal(both(`{"ssn":${n}}`, { json: true }).ssns, 1, n);
+    assert.equal(both(`{"qty":${n}}`, { json: true, checkObject: true }).ssns, 0, n);
+  }
+  // Not an integer, not a card number, or not a bare number: nothing.
+  const none = [
+    "0.4532015112830366",
+    "4532015112830366.5",
+    "4.532015112830366e14",
+    "4.532015112830367e15",
+    "4.532015112830366e16",
+    "4.532015112830366e99999999",
+    "4.532015112830366e-15",
+    "1.5e300",
+    "0.0e20",
+    '"4.532015112830366e15"',
+  ];
+  for (const n of none) {
+    for (const checkObject of [false, true]) {
+      const r = both(`{"a":${n}}`, { json: true, checkObject });
+      assert.equal(r.creditCards + r.ssns, 0, `${n} checkObject=${checkObject}`);
+    }
+  }
+});

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { scanPii } from "../../../core/pii/mod.ts";
+import { scanUtf8 } from "../../../core/pii/scan.ts";
 import { cardBrand, itinValid, luhnValid, ssnValid } from "../../../core/pii/cards.ts";
 import { DEFAULT_DATASET, evaluate } from "../../../scripts/bench/pii_eval.ts";
 import { seeded } from "../../support/prng.ts";
@@ -173,6 +174,27 @@ Deno.test("a bare 9-digit number is an SSN only with SSN context", () => {
   assert.equal(scanPii("078051120", { context: "ssn" }).ssns, 1, "the caller's context");
   assert.ok(!ssnValid(digits("900701234")) && itinValid(digits("900701234")));
   assert.ok(!itinValid(digits("900121234")));
+});
+
+Deno.test("SSN context written with escapes in a string is read as decoded", () => {
+  const withContext = [
+    String.raw`{"note":"my s\u0073n is 078051120"}`,
+    String.raw`{"note":"\u0053\u0053\u004e: 078051120"}`,
+    String.raw`{"note":"social\u0020security 078051120"}`,
+    String.raw`{"note":"${"x".repeat(300)} \u0074ax id 078051120"}`,
+    String.raw`{"note":"\u00e9ssn 078051120"}`, // a character beyond ASCII parts words, as é raw does
+  ];
+  for (const text of withContext) {
+    assert.equal(ssns(text, true), 1, text);
+    const b = new TextEncoder().encode(text);
+    assert.equal(scanUtf8(b, b.length, { json: true, checkObject: true }, true).ssns, 1, text);
+  }
+  const without = [
+    String.raw`{"note":"order \u0069d 078051120"}`,
+    String.raw`{"note":"s\u0073n\u0020${"x".repeat(50)} 078051120"}`, // beyond the window
+    String.raw`{"note":"\\u0073sn 078051120"}`, // an escaped backslash, then text
+  ];
+  for (const text of without) assert.equal(ssns(text, true), 0, text);
 });
 
 Deno.test("JSON mode: keys, values, numbers, nesting and escapes", () => {

@@ -90,3 +90,12 @@ Deno.test("a JSON body scanned clean as bytes spares the log scrubber a second s
   assert.equal(scrubPiiText("ssn 078-05-1120"), `ssn ${SSN_PLACEHOLDER}`);
   assert.equal(scrubPiiText(wide), wide);
 });
+
+Deno.test("a card written as a number with an exponent is redacted to valid JSON", () => {
+  const body = new TextEncoder().encode('{"a":-4.532015112830366e15,"b":4532015112830366.0}');
+  const out = scrubJsonObjectBytes(body)!;
+  assert.equal(out.scan.creditCards, 2);
+  assert.deepEqual(JSON.parse(out.text!), { a: CARD_PLACEHOLDER, b: CARD_PLACEHOLDER });
+  const { text } = scrubJsonText('{"a":[4.532015112830366e15]}');
+  assert.deepEqual(JSON.parse(text), { a: [CARD_PLACEHOLDER] });
+});

@@ -68,6 +68,15 @@ Deno.test("request line: single spaces, token method, visible-ASCII target (3)",
   assert.equal(parse("GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n").target, "http://a/b");
 });
 
+Deno.test("an absolute-form target with userinfo is refused (RFC 9110 4.2.4)", () => {
+  refused("GET http://u:pw@a/b HTTP/1.1\r\nHost: a\r\n\r\n", 400, "user and password");
+  refused("GET http://a@evil/b HTTP/1.1\r\nHost: a\r\n\r\n", 400, "a host that reads as two");
+  refused("GET HTTPS://@a HTTP/1.1\r\nHost: a\r\n\r\n", 400, "empty userinfo");
+  assert.equal(parse("GET http://a/b@c HTTP/1.1\r\nHost: a\r\n\r\n").target, "http://a/b@c");
+  assert.equal(parse("GET http://a?x=@ HTTP/1.1\r\nHost: a\r\n\r\n").target, "http://a?x=@");
+  assert.equal(parse("GET /u@a HTTP/1.1\r\nHost: a\r\n\r\n").target, "/u@a");
+});
+
 Deno.test("a long request-target is 414 (3; RFC 9110 15.5.15)", () => {
   assert.equal(parse(`GET /${"a".repeat(63)} HTTP/1.1\r\nHost: a\r\n\r\n`).target.length, 64);
   refused(`GET /${"a".repeat(64)} HTTP/1.1\r\nHost: a\r\n\r\n`, 414, "65-byte target over 64");
