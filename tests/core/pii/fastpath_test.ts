@@ -192,6 +192,53 @@ Deno.test("the fast path and the full state machine agree on well-formed JSON bo
   }
 });
 
+Deno.test("short digit runs a space follows in strings scan as the full state machine scans them", () => {
+  // The string loop passes a run of up to 8 digits that a space and no digit or escape follow
+  // (`3 items`) without a call: around it every kind of byte before and after, and the cards and
+  // SSNs (whole, grouped by spaces, escaped) that may start right after the space.
+  const before = ["", "a", "d", "ad", "+", "_", " ", "-", ".", "é", "x ", "4d"];
+  const after = [
+    "",
+    "x",
+    "items",
+    " ",
+    "  4532015112830366",
+    "-",
+    ".",
+    "é",
+    '\\"',
+    "\\u0034532015112830366",
+    "\\n",
+    "4532015112830366",
+    "0151 1283 0366",
+    "05 1120",
+    "078-05-1120",
+    "x 4532015112830366",
+    "x 078-05-1120",
+    "ssn 078051120",
+  ];
+  const next = seeded(41).next;
+  for (const b of before) {
+    for (const a of after) {
+      for (let len = 1; len <= 10; len++) {
+        let digits = "";
+        for (let k = 0; k < len; k++) digits += String(Math.floor(next() * 10));
+        for (const text of [`{"a":"${b}${digits} ${a}"}`, `{"a":"${b}${digits} ${a}`]) {
+          both(text, { json: true, secretKey });
+          both(text, { json: true, secretKey: idKey, checkObject: true });
+          both(text, { json: true, context: "ssn" });
+        }
+      }
+    }
+  }
+  // What the space hides nothing of: a card or an SSN right after it is found.
+  const json = (text: string) => both(text, { json: true, secretKey });
+  assert.equal(json('{"a":"3 4532015112830366"}').creditCards, 1);
+  assert.equal(json('{"a":"3 items 4532015112830366"}').creditCards, 1);
+  assert.equal(json('{"a":"12 \\u0034532015112830366"}').creditCards, 1);
+  assert.equal(json('{"a":"078 05 1120"}').ssns, 1);
+});
+
 Deno.test("what the fast path may not pass over is found", () => {
   const json = (text: string) => both(text, { json: true, secretKey });
   // A card inside a longer digit run is no card; a whole card after short numbers is one.
