@@ -185,3 +185,38 @@ Deno.test("an agent id holding a lone surrogate (valid JSON) still renders the o
     await relay.close();
   }
 });
+
+Deno.test("long agent and host names are cut, so the overview stays small", async () => {
+  const relay = await startRelay();
+  const dash = await startDashboard(relay.url);
+  const long = (i: number) => `name-${i}-` + "x".repeat(20_000);
+  try {
+    for (let i = 0; i < 40; i++) {
+      await publish(relay.url, "iatp.trace", {
+        type: "blocked",
+        agent_id: long(i),
+        decision: "block",
+      });
+      await publish(relay.url, "status.host", { host: long(i), message: "up" });
+    }
+    await waitFor(async () => (await overview(dash.url)).agents.length === 40, 15_000, "agents");
+    const o = await overview(dash.url);
+    const names: string[] = [
+      ...o.agents.map((a: { agent_id: string }) => a.agent_id),
+      ...o.services.map((s: { name: string }) => s.name),
+    ];
+    assert.ok(names.every((n) => n.length <= 128), "every name cut to 128 characters");
+    assert.ok(o.agents.every((a: { agent_id: string }) => a.agent_id.endsWith("…")));
+    const html = await (await fetch(`${dash.url}/`)).text();
+    // 40 agents and 40 hosts of 20,000 characters each would be well over 2 MB of page.
+    assert.ok(html.length < 256 * 1024, `overview of ${html.length} bytes`);
+    // The cut name still finds its events.
+    const agent = o.agents[0].agent_id;
+    const found = await (await fetch(`${dash.url}/api/events?agent=${encodeURIComponent(agent)}`))
+      .json();
+    assert.equal(found.events.length, 1);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
