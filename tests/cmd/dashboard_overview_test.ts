@@ -220,3 +220,32 @@ Deno.test("long agent and host names are cut, so the overview stays small", asyn
     await relay.close();
   }
 });
+
+Deno.test("a user name, password or query in a service URL reaches no answer", async () => {
+  const relay = await startRelay();
+  const withSecret = relay.url.replace("http://", "http://relayuser:relay-pw-1@");
+  const dash = await startDashboard(withSecret, {
+    services: [`policy=${deadUrl().replace("http://", "http://admin:policy-pw-2@")}/?token=tk-3`],
+    health_interval: 100,
+    health_timeout: 500,
+  });
+  try {
+    await waitFor(
+      async () =>
+        (await overview(dash.url)).services.some((s: { state: string }) => s.state === "down"),
+      15_000,
+      "polled",
+    );
+    const json = JSON.stringify(await overview(dash.url));
+    const html = await (await fetch(`${dash.url}/`)).text();
+    for (const body of [json, html]) {
+      for (const secret of ["relay-pw-1", "policy-pw-2", "tk-3", "admin", "relayuser"]) {
+        assert.ok(!body.includes(secret), `${secret} shown`);
+      }
+    }
+    assert.match(json, /"url":"http:\/\/127\.0\.0\.1:\d+"/);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
