@@ -107,9 +107,14 @@ function unreadableLogin(cause: unknown): HttpError {
   return new HttpError(400, 'send {"credential": "..."} as JSON or a form', {}, { cause });
 }
 
-async function readCredential(c: Context<AppEnv>): Promise<{ credential: string; form: boolean }> {
+/** True when a login post is the page's HTML form (answered with the page, not JSON). */
+function isFormPost(c: Context<AppEnv>): boolean {
   const type = c.req.header("content-type") ?? "";
-  if (type.startsWith("application/x-www-form-urlencoded") || type.startsWith("multipart/")) {
+  return type.startsWith("application/x-www-form-urlencoded") || type.startsWith("multipart/");
+}
+
+async function readCredential(c: Context<AppEnv>): Promise<{ credential: string; form: boolean }> {
+  if (isFormPost(c)) {
     let body: Awaited<ReturnType<typeof c.req.parseBody>>;
     try {
       // A multipart body that is not one (no boundary, parts cut short) throws a TypeError.
@@ -217,7 +222,7 @@ function takeAttempt(st: AuthState, c: Context<AppEnv>): void {
     const r = limiter.take(key);
     if (!r.allowed) {
       c.header("Retry-After", String(r.retryAfterSecs));
-      throw new HttpError(429, "too many login attempts; try again later", {
+      throw new HttpError(429, `too many login attempts; try again in ${r.retryAfterSecs} s`, {
         retry_after_secs: r.retryAfterSecs,
       });
     }
@@ -260,9 +265,15 @@ async function principalOfLogin(
 function loginHandler(st: AuthState, loginPage: LoginPageRenderer) {
   return async (c: Context<AppEnv>) => {
     if (!sameOrigin(c)) throw new HttpError(403, "cross-origin login refused");
-    takeAttempt(st, c);
-    const { credential, form } = await readCredential(c);
     const next = safeNext(c.req.query("next"));
+    try {
+      takeAttempt(st, c);
+    } catch (err) {
+      // The form gets its page back, saying when to try again (Retry-After is set), not JSON.
+      if (!(err instanceof HttpError) || !isFormPost(c)) throw err;
+      return c.html(loginPage({ error: err.message, next }), 429);
+    }
+    const { credential, form } = await readCredential(c);
     const refuse = (status: 400 | 401 | 403, message: string) => {
       if (form) return c.html(loginPage({ error: message, next }), status);
       throw new HttpError(status, message, status === 403 ? { required: VIEW_SCOPE } : {});
