@@ -1,7 +1,8 @@
 /**
- * The live overview in headless Chromium, against a real relay and an open dashboard on
- * loopback: the keyboard focus stays on its link when the section holding it is refreshed, and
- * a refresh the dashboard does not answer is given up with the page saying so, never doubled.
+ * The live pages in headless Chromium, against a real relay and an open dashboard on loopback:
+ * the keyboard focus stays on its link when the overview section holding it is refreshed, or
+ * when new events push its card past the events page's length; and an overview refresh the
+ * dashboard does not answer is given up with the page saying so, never doubled.
  */
 import assert from "node:assert/strict";
 import type { Browser } from "playwright-core";
@@ -14,6 +15,7 @@ import type { Service } from "../../core/http/mod.ts";
 function overviewTest(
   name: string,
   fn: (relay: Service, dash: Service, browser: Browser) => Promise<void>,
+  extra: Record<string, unknown> = {},
 ) {
   Deno.test({
     name,
@@ -22,7 +24,7 @@ function overviewTest(
     sanitizeOps: false,
     async fn() {
       const relay = await startRelay();
-      const dash = await startDashboard(relay.url, { overview_refresh: 500 });
+      const dash = await startDashboard(relay.url, { overview_refresh: 500, ...extra });
       try {
         await withChromium((browser) => fn(relay, dash, browser));
       } finally {
@@ -93,4 +95,29 @@ overviewTest(
     await page.unroute(`${dash.url}/`);
     await page.waitForSelector("#relay-status[data-state=connected]", { timeout: 15_000 });
   },
+);
+
+overviewTest(
+  "browser: the events page keeps the card holding the focus as new events arrive",
+  async (relay, dash, browser) => {
+    for (let i = 1; i <= 3; i++) {
+      await publish(relay.url, "sensor.cpu", { tx_id: `tx-${i}`, agent_id: "s", value: i });
+    }
+    const page = await browser.newPage();
+    await page.goto(`${dash.url}/activity`);
+    await page.waitForSelector("#stream-status[data-state=connected]");
+    // The oldest card of the page (page_size 3) holds the focus.
+    await page.focus("#cards li a[href='/tx/tx-1']");
+    for (let i = 4; i <= 6; i++) {
+      await publish(relay.url, "sensor.cpu", { tx_id: `tx-${i}`, agent_id: "s", value: i });
+    }
+    await page.waitForSelector("#cards li a[href='/tx/tx-6']");
+    assert.equal(
+      await inPage(page, "document.activeElement?.getAttribute('href')"),
+      "/tx/tx-1",
+      "the focused card stayed",
+    );
+    assert.equal(await page.locator("#cards li").count(), 3, "the page still holds page_size");
+  },
+  { page_size: 3 },
 );
