@@ -249,3 +249,35 @@ Deno.test("a user name, password or query in a service URL reaches no answer", a
     await relay.close();
   }
 });
+
+Deno.test("the overview page shows at most 100 rows of each list and counts the rest", async () => {
+  const relay = await startRelay();
+  const dash = await startDashboard(relay.url);
+  try {
+    for (let i = 0; i < 130; i++) {
+      await publish(relay.url, "iatp.trace", {
+        type: "blocked",
+        agent_id: `ag-${i}`,
+        decision: "block",
+      });
+      await publish(relay.url, `sensor.kind${i}`, { agent_id: "sensor-1", value: i });
+    }
+    await waitFor(async () => (await overview(dash.url)).agents.length === 130, 15_000, "agents");
+    await waitFor(async () => (await overview(dash.url)).sensors.length === 130, 15_000, "sensors");
+    const html = await (await fetch(`${dash.url}/`)).text();
+    const count = (re: RegExp) => html.match(re)?.length ?? 0;
+    assert.equal(count(/<tr data-agent=/g), 100);
+    // The relay, 130 sidecars and the sensor: 132 services.
+    assert.equal(count(/<tr data-service=/g), 100);
+    assert.equal(count(/href="\/activity\?topic=sensor\./g), 100);
+    assert.match(html, /30 more agents not shown \(the least recently active\)/);
+    assert.match(html, /32 more services not shown/);
+    assert.match(html, /30 more sensor types not shown/);
+    // The newest agent is on the page; the JSON lists them all.
+    assert.match(html, /data-agent="ag-129"/);
+    assert.doesNotMatch(html, /data-agent="ag-0"/);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
