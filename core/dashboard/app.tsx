@@ -5,8 +5,9 @@
  * has loaded neither Hono nor its pages.
  * @module
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { App, AppEnv } from "../http/mod.ts";
+import { ErrorPage } from "./pages/error.tsx";
 import { LoginPage } from "./pages/login.tsx";
 import { registerDashboardRoutes, type RouteDeps } from "./routes.tsx";
 import { registerStatic } from "./static.ts";
@@ -39,9 +40,51 @@ const secureHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.res.headers.set("x-frame-options", "DENY");
 };
 
+/** True when `c` is a browser asking for a page (not a JSON route, the stream or a file). */
+function asksForPage(c: Context<AppEnv>): boolean {
+  const path = c.req.path;
+  return c.req.method === "GET" && (c.req.header("accept") ?? "").includes("text/html") &&
+    !path.startsWith("/api/") && !path.startsWith("/static/") && path !== "/events" &&
+    c.req.query("format") !== "json";
+}
+
+/**
+ * A page request answered with the JSON error envelope (a 404, a mistyped transaction id, an
+ * internal error) gets the error page instead, with the same status and text: a browser shows
+ * what is wrong and the way back, not a JSON blob. Scripts and JSON routes keep the envelope.
+ */
+const errorPages: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  const res = c.res;
+  if (res.status < 400 || !asksForPage(c)) return;
+  if (!(res.headers.get("content-type") ?? "").startsWith("application/json")) return;
+  let envelope: unknown;
+  try {
+    envelope = await res.clone().json();
+  } catch {
+    return;
+  }
+  const field = (k: string) => {
+    const v = envelope && typeof envelope === "object" ? Reflect.get(envelope, k) : undefined;
+    return typeof v === "string" ? v : undefined;
+  };
+  const html = "<!doctype html>" + String(
+    <ErrorPage
+      status={res.status}
+      message={field("error") ?? "the request failed"}
+      requestId={field("request_id")}
+    />,
+  );
+  const headers = new Headers(res.headers);
+  headers.set("content-type", "text/html; charset=UTF-8");
+  headers.delete("content-length");
+  c.res = new Response(html, { status: res.status, headers });
+};
+
 /** Registers every dashboard route and middleware on `app`, in the order they apply. */
 export async function registerDashboardApp(app: App, d: RouteDeps): Promise<void> {
   app.use("*", secureHeaders);
+  app.use("*", errorPages);
   registerStatic(app);
   await d.auth.register(app, (p) => "<!doctype html>" + String(<LoginPage {...p} />));
   registerDashboardRoutes(app, d);

@@ -38,7 +38,9 @@ export interface DashboardAuthOptions {
 }
 
 /** Renders the login page (optional message, where to go after). */
-export type LoginPageRenderer = (opts: { error?: string; next: string }) => string;
+export type LoginPageRenderer = (
+  opts: { error?: string; next: string; fragmentLogin?: "auto" | "confirm" },
+) => string;
 
 /** The dashboard's gate and login routes. */
 export interface DashboardAuth {

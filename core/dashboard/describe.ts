@@ -12,6 +12,8 @@ export type DecisionKind = "allow" | "deny" | "block" | "warn";
 export const DECISION_KINDS: readonly DecisionKind[] = ["allow", "warn", "deny", "block"];
 /** Longest summary kept (longer ones end in an ellipsis). */
 const MAX_SUMMARY_CHARS = 300;
+/** Longest agent or service name kept (longer ones end in an ellipsis). */
+export const MAX_NAME_CHARS = 128;
 
 /** What an access intent said, remembered to explain its decision. */
 export interface IntentBrief {
@@ -223,5 +225,8 @@ export function describeEvent(
   }
   out.summary = oneLine(out.summary);
   if (out.reason) out.reason = oneLine(out.reason);
+  // A name is a table row, a link and a filter on the overview: a 1 MB agent id would be all of
+  // them, on every refresh.
+  if (out.agent) out.agent = oneLine(out.agent, MAX_NAME_CHARS);
   return out;
 }

@@ -79,10 +79,37 @@ export function txIdOf(payload: Record<string, unknown>): string | undefined {
   return v !== undefined && TX_ID.test(v) ? v : undefined;
 }
 
-/** Masks a relay payload (always an object): secrets, then cards and SSNs, numbers included. */
+/**
+ * Bidirectional formatting characters (marks, embeddings, overrides, isolates): text holding one
+ * is drawn in another order than it is stored, so `evil\u202Egnp.exe` reads as `evilexe.png`,
+ * and a name can make the sentence around it read backwards.
+ */
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+/** `text` with every bidirectional formatting character shown as U+FFFD, in stored order. */
+export function plainText(text: string): string {
+  return text.replace(BIDI_CONTROLS, "\uFFFD");
+}
+
+/** `value` with {@linkcode plainText} applied to every string, member names included. */
+function plainValue(value: unknown): unknown {
+  if (typeof value === "string") return plainText(value);
+  // Recursion is bounded: scrub() has cut anything deeper than its bound already.
+  if (Array.isArray(value)) return value.map(plainValue);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[plainText(k)] = plainValue(v);
+  return out;
+}
+
+/**
+ * Masks a relay payload (always an object): secrets, then cards and SSNs, numbers included;
+ * bidirectional formatting characters are shown as U+FFFD ({@linkcode plainText}).
+ */
 export function maskPayload(p: Record<string, unknown>): Record<string, unknown> {
   const scrubbed = scrub(p);
-  const out = hasPiiSizedNumber(scrubbed) ? redactPiiNumbers(scrubbed) : scrubbed;
+  const masked = hasPiiSizedNumber(scrubbed) ? redactPiiNumbers(scrubbed) : scrubbed;
+  const out = plainValue(masked);
   return out !== null && typeof out === "object" && !Array.isArray(out)
     ? out as Record<string, unknown>
     : {};
@@ -95,7 +122,8 @@ export function toDashEvent(
 ): DashEvent {
   const payload = maskPayload(e.payload ?? {});
   const d = describeEvent(e.topic, payload, intentOf);
-  const publisher = Reflect.get(e, "publisher");
+  const published = Reflect.get(e, "publisher");
+  const publisher = typeof published === "string" ? plainText(published) : undefined;
   const tx = txIdOf(payload);
   return {
     id: e.id,
@@ -104,7 +132,7 @@ export function toDashEvent(
     ts: e.ts,
     topic: e.topic,
     payload,
-    ...(typeof publisher === "string" && publisher !== "" ? { publisher } : {}),
+    ...(publisher ? { publisher } : {}),
     summary: d.summary,
     ...(d.decision ? { decision: d.decision } : {}),
     ...(d.reason ? { reason: d.reason } : {}),

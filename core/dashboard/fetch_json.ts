@@ -18,6 +18,9 @@ const httpClient = onceUntilFailure(() =>
   lateImport<HttpClient>("../http/client/mod.ts", import.meta.url)
 );
 
+/** Why an answer whose body is not JSON is refused. */
+const NOT_JSON = "answered something other than JSON";
+
 /** The empty body of a GET. */
 const NO_BODY = new Uint8Array(0);
 
@@ -93,7 +96,12 @@ export async function fetchJson(
     const bytes = await bodyUpTo(res, opts.maxBytes);
     const text = new TextDecoder().decode(bytes);
     res.release?.();
-    return { ok: true, status: res.status, body: JSON.parse(text) };
+    try {
+      return { ok: true, status: res.status, body: JSON.parse(text) };
+    } catch {
+      // Not the parser's message: it quotes the start of the body, which the pages would show.
+      return { ok: false, status: res.status, error: NOT_JSON };
+    }
   } catch (err) {
     return { ok: false, error: errorMessage(err) };
   } finally {

@@ -8,6 +8,7 @@
 import { every, type Timer } from "../async/mod.ts";
 import { isoTimestamp, type Logger } from "../log/mod.ts";
 import { fetchJson } from "./fetch_json.ts";
+import { plainText } from "./event.ts";
 
 /** Most services watched. */
 export const MAX_WATCHED_SERVICES = 64;
@@ -115,7 +116,9 @@ export class HealthWatch {
     delete s.detail.reason;
     for (const k of FACTS) {
       const v = Reflect.get(body, k);
-      if (typeof v === "string" || typeof v === "number") s.detail[k] = String(v).slice(0, 128);
+      if (typeof v === "string" || typeof v === "number") {
+        s.detail[k] = plainText(String(v).slice(0, 128));
+      }
     }
     s.state = ["ok", "healthy"].includes(String(s.detail.status ?? "ok")) ? "up" : "degraded";
     if (typeof s.detail.agent_id === "string" && s.detail.trust_score === undefined) {

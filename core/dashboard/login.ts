@@ -97,6 +97,19 @@ function sameOrigin(c: Context<AppEnv>): boolean {
   }
 }
 
+/**
+ * Whether a login link (`/login#token=...`) may log in without a click: only when the browser
+ * says the login page was opened by the viewer (a typed or pasted address, a bookmark, a link
+ * from a terminal: `Sec-Fetch-Site: none`) or from the dashboard itself. Opened from another
+ * site, or by a browser that does not say (it sends no `Sec-Fetch-Site` to a plain-HTTP host
+ * name), the page asks for a click first: any page can send a browser to a login link holding
+ * its own credential, and would otherwise swap the viewer's session for one it chose.
+ */
+function linkLogin(c: Context<AppEnv>): "auto" | "confirm" {
+  const site = c.req.header("sec-fetch-site");
+  return site === "none" || site === "same-origin" ? "auto" : "confirm";
+}
+
 function cookie(c: Context<AppEnv>, value: string, maxAgeSecs: number): string {
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSecs}` +
     (overTls(c) ? "; Secure" : "");
@@ -107,9 +120,14 @@ function unreadableLogin(cause: unknown): HttpError {
   return new HttpError(400, 'send {"credential": "..."} as JSON or a form', {}, { cause });
 }
 
-async function readCredential(c: Context<AppEnv>): Promise<{ credential: string; form: boolean }> {
+/** True when a login post is the page's HTML form (answered with the page, not JSON). */
+function isFormPost(c: Context<AppEnv>): boolean {
   const type = c.req.header("content-type") ?? "";
-  if (type.startsWith("application/x-www-form-urlencoded") || type.startsWith("multipart/")) {
+  return type.startsWith("application/x-www-form-urlencoded") || type.startsWith("multipart/");
+}
+
+async function readCredential(c: Context<AppEnv>): Promise<{ credential: string; form: boolean }> {
+  if (isFormPost(c)) {
     let body: Awaited<ReturnType<typeof c.req.parseBody>>;
     try {
       // A multipart body that is not one (no boundary, parts cut short) throws a TypeError.
@@ -217,7 +235,7 @@ function takeAttempt(st: AuthState, c: Context<AppEnv>): void {
     const r = limiter.take(key);
     if (!r.allowed) {
       c.header("Retry-After", String(r.retryAfterSecs));
-      throw new HttpError(429, "too many login attempts; try again later", {
+      throw new HttpError(429, `too many login attempts; try again in ${r.retryAfterSecs} s`, {
         retry_after_secs: r.retryAfterSecs,
       });
     }
@@ -260,11 +278,19 @@ async function principalOfLogin(
 function loginHandler(st: AuthState, loginPage: LoginPageRenderer) {
   return async (c: Context<AppEnv>) => {
     if (!sameOrigin(c)) throw new HttpError(403, "cross-origin login refused");
-    takeAttempt(st, c);
-    const { credential, form } = await readCredential(c);
     const next = safeNext(c.req.query("next"));
+    try {
+      takeAttempt(st, c);
+    } catch (err) {
+      // The form gets its page back, saying when to try again (Retry-After is set), not JSON.
+      if (!(err instanceof HttpError) || !isFormPost(c)) throw err;
+      return c.html(loginPage({ error: err.message, next, fragmentLogin: linkLogin(c) }), 429);
+    }
+    const { credential, form } = await readCredential(c);
     const refuse = (status: 400 | 401 | 403, message: string) => {
-      if (form) return c.html(loginPage({ error: message, next }), status);
+      if (form) {
+        return c.html(loginPage({ error: message, next, fragmentLogin: linkLogin(c) }), status);
+      }
       throw new HttpError(status, message, status === 403 ? { required: VIEW_SCOPE } : {});
     };
     if (!st.o.mesh.enabled) return refuse(400, "this dashboard runs without login");
@@ -329,7 +355,7 @@ export async function registerLogin(
   app.get("/login", (c) => {
     if (!mesh.enabled) return c.redirect("/", 303);
     c.header("Cache-Control", "no-store");
-    return c.html(loginPage({ next: safeNext(c.req.query("next")) }));
+    return c.html(loginPage({ next: safeNext(c.req.query("next")), fragmentLogin: linkLogin(c) }));
   });
   app.post("/login", loginHandler(st, loginPage));
   app.post("/logout", logoutHandler(st, sessionOf));

@@ -47,13 +47,27 @@ export interface OverviewSources {
   relayUrl: string;
 }
 
+/**
+ * A service URL as the overview shows it: its user name, password, query and fragment left out,
+ * so a credential written into a configured URL (`http://user:secret@host`, `?token=`) reaches no
+ * page or JSON answer.
+ */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.origin + (u.pathname === "/" ? "" : u.pathname);
+  } catch {
+    return "(not a URL)";
+  }
+}
+
 function relayRow(relay: RelayState, url: string): ServiceRow {
   return {
     name: "relay",
     kind: "relay",
     state: relay.state === "connected" ? "up" : relay.state === "connecting" ? "unknown" : "down",
     last_seen: relay.state === "connected" ? new Date().toISOString() : relay.last_event,
-    url,
+    url: shownUrl(url),
     ...(relay.error ? { note: relay.error } : {}),
   };
 }
@@ -86,7 +100,7 @@ function servicesFor(
       kind,
       state: h.state,
       ...(h.last_seen ? { last_seen: h.last_seen } : {}),
-      url: h.url,
+      url: shownUrl(h.url),
       ...(notes.length ? { note: notes.join(", ") } : {}),
     });
     polled.add(h.name);

@@ -9,7 +9,7 @@
 import { lateImport } from "../config/mod.ts";
 import { verifyReceipt } from "../ledger/proof/mod.ts";
 import type { Viewer } from "./event.ts";
-import { maskPayload } from "./event.ts";
+import { maskPayload, plainText } from "./event.ts";
 import { fetchJson } from "./fetch_json.ts";
 
 /** Most audit entries shown for one transaction. */
@@ -121,7 +121,12 @@ function topicOfEntry(event: string): string {
 export function auditFor(view: AuditView, viewer: Viewer): AuditView & { hidden?: number } {
   if (view.state !== "ok") return view;
   const shown = view.entries.filter((e) => viewer.maySee(topicOfEntry(e.event)));
-  const entries = shown.map((e) => ({ ...e, payload: maskPayload(e.payload) }));
+  const entries = shown.map((e) => ({
+    ...e,
+    event: plainText(e.event),
+    actor: plainText(e.actor),
+    payload: maskPayload(e.payload),
+  }));
   const hidden = view.entries.length - shown.length;
   return { state: "ok", entries, ...(hidden > 0 ? { hidden } : {}) };
 }

@@ -185,3 +185,99 @@ Deno.test("an agent id holding a lone surrogate (valid JSON) still renders the o
     await relay.close();
   }
 });
+
+Deno.test("long agent and host names are cut, so the overview stays small", async () => {
+  const relay = await startRelay();
+  const dash = await startDashboard(relay.url);
+  const long = (i: number) => `name-${i}-` + "x".repeat(20_000);
+  try {
+    for (let i = 0; i < 40; i++) {
+      await publish(relay.url, "iatp.trace", {
+        type: "blocked",
+        agent_id: long(i),
+        decision: "block",
+      });
+      await publish(relay.url, "status.host", { host: long(i), message: "up" });
+    }
+    await waitFor(async () => (await overview(dash.url)).agents.length === 40, 15_000, "agents");
+    const o = await overview(dash.url);
+    const names: string[] = [
+      ...o.agents.map((a: { agent_id: string }) => a.agent_id),
+      ...o.services.map((s: { name: string }) => s.name),
+    ];
+    assert.ok(names.every((n) => n.length <= 128), "every name cut to 128 characters");
+    assert.ok(o.agents.every((a: { agent_id: string }) => a.agent_id.endsWith("…")));
+    const html = await (await fetch(`${dash.url}/`)).text();
+    // 40 agents and 40 hosts of 20,000 characters each would be well over 2 MB of page.
+    assert.ok(html.length < 256 * 1024, `overview of ${html.length} bytes`);
+    // The cut name still finds its events.
+    const agent = o.agents[0].agent_id;
+    const found = await (await fetch(`${dash.url}/api/events?agent=${encodeURIComponent(agent)}`))
+      .json();
+    assert.equal(found.events.length, 1);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("a user name, password or query in a service URL reaches no answer", async () => {
+  const relay = await startRelay();
+  const withSecret = relay.url.replace("http://", "http://relayuser:relay-pw-1@");
+  const dash = await startDashboard(withSecret, {
+    services: [`policy=${deadUrl().replace("http://", "http://admin:policy-pw-2@")}/?token=tk-3`],
+    health_interval: 100,
+    health_timeout: 500,
+  });
+  try {
+    await waitFor(
+      async () =>
+        (await overview(dash.url)).services.some((s: { state: string }) => s.state === "down"),
+      15_000,
+      "polled",
+    );
+    const json = JSON.stringify(await overview(dash.url));
+    const html = await (await fetch(`${dash.url}/`)).text();
+    for (const body of [json, html]) {
+      for (const secret of ["relay-pw-1", "policy-pw-2", "tk-3", "admin", "relayuser"]) {
+        assert.ok(!body.includes(secret), `${secret} shown`);
+      }
+    }
+    assert.match(json, /"url":"http:\/\/127\.0\.0\.1:\d+"/);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("the overview page shows at most 100 rows of each list and counts the rest", async () => {
+  const relay = await startRelay();
+  const dash = await startDashboard(relay.url);
+  try {
+    for (let i = 0; i < 130; i++) {
+      await publish(relay.url, "iatp.trace", {
+        type: "blocked",
+        agent_id: `ag-${i}`,
+        decision: "block",
+      });
+      await publish(relay.url, `sensor.kind${i}`, { agent_id: "sensor-1", value: i });
+    }
+    await waitFor(async () => (await overview(dash.url)).agents.length === 130, 15_000, "agents");
+    await waitFor(async () => (await overview(dash.url)).sensors.length === 130, 15_000, "sensors");
+    const html = await (await fetch(`${dash.url}/`)).text();
+    const count = (re: RegExp) => html.match(re)?.length ?? 0;
+    assert.equal(count(/<tr data-agent=/g), 100);
+    // The relay, 130 sidecars and the sensor: 132 services.
+    assert.equal(count(/<tr data-service=/g), 100);
+    assert.equal(count(/href="\/activity\?topic=sensor\./g), 100);
+    assert.match(html, /30 more agents not shown \(the least recently active\)/);
+    assert.match(html, /32 more services not shown/);
+    assert.match(html, /30 more sensor types not shown/);
+    // The newest agent is on the page; the JSON lists them all.
+    assert.match(html, /data-agent="ag-129"/);
+    assert.doesNotMatch(html, /data-agent="ag-0"/);
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});

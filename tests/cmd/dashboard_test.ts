@@ -395,3 +395,71 @@ Deno.test("a sidecar transaction tells its story: request, block, ledger entry v
     await dir.remove();
   }
 });
+
+Deno.test("bidirectional controls in names, payloads, health and ledger entries are shown as U+FFFD", async () => {
+  const dir = await tempDir();
+  const relay = await startRelay();
+  const { svc: audit } = await startAudit(dir.path);
+  // A service whose /health reason holds an override too.
+  const health = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => Response.json({ status: "degraded", reason: "disk \u202eLLUF\u202c" }),
+  );
+  const dash = await startDashboard(relay.url, {
+    audit_url: audit.url,
+    services: [`disk=http://127.0.0.1:${health.addr.port}`],
+    health_interval: 100,
+  });
+  // Drawn right to left from the override on: "agent-gpj.exe" reads "agent-exe.jpg".
+  const spoof = "agent-\u202egpj.exe";
+  const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
+  try {
+    await appendAudit(audit.url, {
+      tx_id: "tx-b",
+      event: "access.decision",
+      actor: "po\u2067licy",
+      payload: { note: "\u200fx" },
+    });
+    await publish(relay.url, "iatp.trace", {
+      trace_id: "tx-b",
+      type: "blocked",
+      agent_id: spoof,
+      decision: "block",
+      details: { error: "\u202dforbidden", ["k\u2066ey"]: "v" },
+    });
+    await waitFor(async () => (await state(dash.url)).events === 1, 15_000, "feed");
+    await waitFor(
+      async () => (await (await fetch(`${dash.url}/api/overview`)).text()).includes("disk"),
+      15_000,
+      "health",
+    );
+    await waitFor(
+      async () => (await (await fetch(`${dash.url}/api/overview`)).text()).includes("LLUF"),
+      15_000,
+      "health reason",
+    );
+    for (
+      const path of [
+        "/",
+        "/activity",
+        "/tx/tx-b",
+        "/api/events",
+        "/api/overview",
+        "/tx/tx-b?format=json",
+      ]
+    ) {
+      const body = await (await fetch(dash.url + path)).text();
+      assert.doesNotMatch(body, BIDI, `${path}: a bidirectional control reached it`);
+    }
+    const events = (await (await fetch(`${dash.url}/api/events`)).json()).events;
+    assert.equal(events[0].agent, "agent-\ufffdgpj.exe");
+    const tx = await (await fetch(`${dash.url}/tx/tx-b?format=json`)).json();
+    assert.equal(tx.audit.entries[0].actor, "po\ufffdlicy");
+  } finally {
+    await dash.close();
+    await health.shutdown();
+    await audit.close();
+    await relay.close();
+    await dir.remove();
+  }
+});

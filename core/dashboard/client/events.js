@@ -145,7 +145,13 @@ if (cards && cards.dataset.live) {
   const show = (e) => {
     document.getElementById("no-events")?.remove();
     cards.prepend(makeCard(e));
-    while (cards.children.length > max) cards.lastElementChild?.remove();
+    while (cards.children.length > max) {
+      // The card holding the keyboard focus stays (the one above it goes): a keyboard or screen
+      // reader user reading it is not sent to the top of the page by the next event.
+      const last = cards.lastElementChild;
+      const focused = last?.contains(document.activeElement) ? last : null;
+      (focused?.previousElementSibling ?? last)?.remove();
+    }
   };
 
   /** @param {DashEvent} e */

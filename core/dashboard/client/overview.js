@@ -101,26 +101,62 @@ if (box && first) {
 
 const generated = document.getElementById("generated");
 const refreshMs = Math.max(500, Number(generated?.dataset.refresh) || 2000);
+/** How long one refresh waits for its answer before the page says the dashboard is not answering. */
+const answerMs = Math.max(5000, refreshMs * 4);
 let updates = 0;
+
+/**
+ * Gives the keyboard focus back after the section holding it was swapped: to the same link or
+ * control in the new rendering (same element, target and text), else to the section itself, so a
+ * keyboard or screen reader user keeps their place instead of being sent to the top of the page.
+ * @param {HTMLElement} old the element that had the focus
+ * @param {HTMLElement} section its section's new rendering
+ */
+function refocus(old, section) {
+  const same = (/** @type {Element} */ e) =>
+    e.tagName === old.tagName && e.getAttribute("href") === old.getAttribute("href");
+  const candidates = [...section.querySelectorAll(old.tagName)].filter(same);
+  const target = candidates.find((e) => e.textContent === old.textContent) ?? candidates[0];
+  if (target instanceof HTMLElement) {
+    target.focus({ preventScroll: true });
+    return;
+  }
+  section.tabIndex = -1;
+  section.focus({ preventScroll: true });
+}
 
 async function refresh() {
   let html;
   try {
-    const res = await fetch(location.pathname, { headers: { accept: "text/html" } });
+    const res = await fetch(location.pathname, {
+      headers: { accept: "text/html" },
+      signal: AbortSignal.timeout(answerMs),
+    });
     if (res.redirected && new URL(res.url).pathname === "/login") {
       location.assign(res.url);
       return;
     }
-    if (!res.ok) throw new Error(`answered ${res.status}`);
+    if (!res.ok) throw new Error(`the dashboard answered ${res.status}`);
     html = await res.text();
-  } catch {
-    showStatus({ state: "connected" }, false);
+  } catch (err) {
+    const timedOut = err instanceof DOMException && err.name === "TimeoutError";
+    const why = timedOut
+      ? `no answer within ${answerMs / 1000} s, retrying`
+      : err instanceof Error && err.message.startsWith("the dashboard answered")
+      ? `${err.message}, retrying`
+      : undefined;
+    showStatus({ state: "connected" }, false, why);
     return;
   }
   const doc = new DOMParser().parseFromString(html, "text/html");
+  const focused = document.activeElement;
   for (const node of document.querySelectorAll("[data-live]")) {
     const fresh = node.id ? doc.getElementById(node.id) : null;
-    if (fresh) node.replaceWith(document.importNode(fresh, true));
+    if (!fresh) continue;
+    const imported = /** @type {HTMLElement} */ (document.importNode(fresh, true));
+    const hadFocus = focused instanceof HTMLElement && node.contains(focused);
+    node.replaceWith(imported);
+    if (hadFocus) refocus(focused, imported);
   }
   const status = doc.getElementById("relay-status");
   const mine = document.getElementById("relay-status");
@@ -135,4 +171,13 @@ async function refresh() {
   if (box) box.dataset.updates = String(updates);
 }
 
-setInterval(() => void refresh(), refreshMs);
+/** Refreshes, then waits `refreshMs` before the next one: a slow answer never overlaps another. */
+async function refreshLoop() {
+  try {
+    await refresh();
+  } finally {
+    setTimeout(() => void refreshLoop(), refreshMs);
+  }
+}
+
+setTimeout(() => void refreshLoop(), refreshMs);

@@ -23,7 +23,7 @@ export function uriComponent(value: string): string {
 }
 
 /** Which page is current (for the nav). */
-export type PageName = "overview" | "activity" | "tx" | "login";
+export type PageName = "overview" | "activity" | "tx" | "login" | "error";
 
 /** The one status indicator: the relay's state, said once (the stream adds to it in the page). */
 function relayText(s: RelayState): string {

@@ -7,7 +7,9 @@
 import { Layout } from "./layout.tsx";
 
 /** The login page; `error` is shown above the form. */
-export function LoginPage(props: { error?: string; next: string }) {
+export function LoginPage(
+  props: { error?: string; next: string; fragmentLogin?: "auto" | "confirm" },
+) {
   return (
     <Layout title="Log in · iatp dashboard" page="login" scripts={["login.js"]}>
       <section class="panel login" aria-labelledby="login-h">
@@ -17,8 +19,14 @@ export function LoginPage(props: { error?: string; next: string }) {
           scope. You will see the topics its <code>subscribe:</code> scopes cover.
         </p>
         <p id="login-error" class="failed" role="alert">{props.error ?? ""}</p>
+        <p id="link-login" hidden>
+          This page was opened with a login link. Log in with its credential only if you opened
+          it yourself: another site can send you to a link holding its own credential.{" "}
+          <button id="link-login-button" type="button">Log in with the link's credential</button>
+        </p>
         <form
           id="login-form"
+          data-fragment-login={props.fragmentLogin ?? "confirm"}
           method="post"
           action={`/login?next=${encodeURIComponent(props.next)}`}
         >

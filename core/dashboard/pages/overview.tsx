@@ -17,6 +17,25 @@ const STATE_TEXT: Record<ServiceRow["state"], string> = {
   seen: "active",
 };
 
+/**
+ * Most rows the page shows of each list (services, agents, sensor types): the page is fetched
+ * again at every refresh, and the dashboard keeps up to 1,000 agents and topics. The rest are
+ * counted under the table; `/api/overview` lists them all.
+ */
+export const MAX_PAGE_ROWS = 100;
+
+/** The note under a list cut to {@linkcode MAX_PAGE_ROWS}, or nothing. */
+function More(props: { id: string; total: number; what: string; where: string }) {
+  const more = props.total - MAX_PAGE_ROWS;
+  if (more <= 0) return "";
+  return (
+    <p class="muted small" id={props.id}>
+      {`${more} more ${props.what} not shown (${props.where}); `}
+      <code>/api/overview</code> lists them all.
+    </p>
+  );
+}
+
 function Services(props: { rows: ServiceRow[] }) {
   return (
     <section id="services" class="panel" data-live aria-labelledby="services-h">
@@ -30,7 +49,7 @@ function Services(props: { rows: ServiceRow[] }) {
           </tr>
         </thead>
         <tbody>
-          {props.rows.map((s) => (
+          {props.rows.slice(0, MAX_PAGE_ROWS).map((s) => (
             <tr data-service={s.name} data-state={s.state}>
               <th scope="row">
                 {s.name}
@@ -47,6 +66,12 @@ function Services(props: { rows: ServiceRow[] }) {
           ))}
         </tbody>
       </table>
+      <More
+        id="services-more"
+        total={props.rows.length}
+        what="services"
+        where="the least recently heard from"
+      />
       <p class="muted small">
         Services with a health URL are polled; the others are known from their events on the relay
         ("active").
@@ -92,7 +117,7 @@ function Agents(props: { data: OverviewData }) {
               </tr>
             </thead>
             <tbody>
-              {rows.map((a) => (
+              {rows.slice(0, MAX_PAGE_ROWS).map((a) => (
                 <tr data-agent={a.agent_id}>
                   <th scope="row">
                     <a href={`/activity?agent=${uriComponent(a.agent_id)}`}>{a.agent_id}</a>
@@ -106,6 +131,12 @@ function Agents(props: { data: OverviewData }) {
               ))}
             </tbody>
           </table>
+          <More
+            id="agents-more"
+            total={rows.length}
+            what="agents"
+            where="the least recently active"
+          />
         </div>
       )}
     </section>
@@ -171,7 +202,7 @@ function Sensors(props: { data: OverviewData }) {
       {rows.length === 0 ? <p class="muted">No sensor events yet.</p> : (
         <table class="grid">
           <tbody>
-            {rows.map((s) => (
+            {rows.slice(0, MAX_PAGE_ROWS).map((s) => (
               <tr>
                 <th scope="row">
                   <a href={`/activity?topic=${uriComponent(`sensor.${s.type}`)}`}>
@@ -184,6 +215,7 @@ function Sensors(props: { data: OverviewData }) {
           </tbody>
         </table>
       )}
+      <More id="sensors-more" total={rows.length} what="sensor types" where="the least frequent" />
     </section>
   );
 }

@@ -111,3 +111,22 @@ Deno.test("dashboard fetchJson: not JSON, no answer at all, or a bad URL is an a
   assert.equal((await fetchJson(`http://127.0.0.1:${port}/x`, LIMITS)).ok, false);
   assert.equal((await fetchJson("not a url", LIMITS)).ok, false);
 });
+
+Deno.test("dashboard fetchJson: a body that is not JSON is refused without quoting it", async () => {
+  const body = "<html>\u202eSECRET-ish page";
+  await withServer(
+    (c) =>
+      c.write(
+        `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${
+          new TextEncoder().encode(body).length
+        }\r\n\r\n${body}`,
+      ),
+    async (url) => {
+      assert.deepEqual(await fetchJson(`${url}/health`, LIMITS), {
+        ok: false,
+        status: 200,
+        error: "answered something other than JSON",
+      });
+    },
+  );
+});
