@@ -129,7 +129,10 @@ merges it, a key written there beside the merge wins, and it is checked like one
 the line it is written on.
 
 Credentials (every setting shown as \`(secret)\`) also take \`file:PATH\`: the value is the file's
-trimmed content, which keeps it out of process listings and shell history. The relay's \`tokens\`,
+trimmed content (a trailing \`\\n\` or \`\\r\\n\` goes), which keeps it out of process listings and shell
+history. A credential is one line: a line break or another control character within it, such as a
+second line in its file, stops the start with exit 2 naming the setting and the file (\`auth_keys\`
+and \`auth_revoked\` files hold one item per line). The relay's \`tokens\`,
 a mapping, is the one exception: it is written in the config file, or as JSON in
 \`IATP_RELAY_TOKENS\`. A secret is never
 printed: errors and \`iatp config show\` give only its length, \`(secret, 23 chars)\`. Nor is a password

@@ -407,3 +407,51 @@ Deno.test("iatp config may read every env var any command reads", async () => {
   }
   assert.deepEqual(missing, []);
 });
+
+Deno.test("a credential file of two lines stops the start naming the setting and the file, never its text; a trailing CRLF is trimmed", async () => {
+  const tmp = await tempDir();
+  try {
+    const twoLines = `${tmp.path}/relay token.txt`;
+    await Deno.writeTextFile(twoLines, "SECRETONE\r\nSECRETTWO\n");
+    const crlf = `${tmp.path}/crlf.token`;
+    await Deno.writeTextFile(crlf, "SECRETONE-0123456789\r\n");
+    const keys = `${tmp.path}/issuer.pub`;
+    const pub = `iatp-ed25519:${"A".repeat(43)}`;
+    await Deno.writeTextFile(keys, `${pub}\r\n# rotated in\n${pub}\r\n`);
+    const env = { IATP_DATA_DIR: tmp.path };
+    const start = await runIatp(
+      [
+        "dashboard",
+        "--port",
+        "0",
+        "--relay-url",
+        "http://127.0.0.1:9",
+        "--relay-token",
+        `file:${twoLines}`,
+      ],
+      { env },
+    );
+    assert.equal(start.code, 2, start.stderr);
+    assert.match(
+      start.stderr,
+      /relay_token \(flag --relay-token\): expected one line in the file at .*relay token\.txt, found a line break/,
+    );
+    const check = await runIatp(["config", "check", "sidecar", "/dev/null"], {
+      env: { ...env, IATP_SIDECAR_AUDIT_TOKEN: `file:${twoLines}`, IATP_ALLOW_READ: twoLines },
+    });
+    assert.equal(check.code, 2, check.stderr);
+    assert.match(check.stderr, /audit_token \(env IATP_SIDECAR_AUDIT_TOKEN\): expected one line/);
+    for (const r of [start, check]) assert.doesNotMatch(r.stdout + r.stderr, /SECRET/);
+    const fine = await runIatp(["config", "check", "dashboard", "/dev/null"], {
+      env: {
+        ...env,
+        IATP_DASHBOARD_RELAY_TOKEN: `file:${crlf}`,
+        IATP_DASHBOARD_AUTH_KEYS: `file:${keys}`,
+        IATP_ALLOW_READ: `${crlf},${keys}`,
+      },
+    });
+    assert.equal(fine.code, 0, fine.stderr);
+  } finally {
+    await tmp.remove();
+  }
+});
