@@ -5,7 +5,15 @@
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../cmd/mod.ts";
 import { envGranted, PERMISSIONS } from "../../cmd/permissions.ts";
-import { delay, LAUNCHER, ROOT, runIatp, spawnChild, tempDir } from "../helpers.ts";
+import {
+  delay,
+  LAUNCHER,
+  ROOT,
+  runIatp,
+  spawnChild,
+  startIatpService,
+  tempDir,
+} from "../helpers.ts";
 
 /**
  * `main.ts ...args` run by Deno itself (one process, which a kill stops whatever it waits on),
@@ -451,6 +459,27 @@ Deno.test("a credential file of two lines stops the start naming the setting and
       },
     });
     assert.equal(fine.code, 0, fine.stderr);
+  } finally {
+    await tmp.remove();
+  }
+});
+
+Deno.test("LOG_STREAM or LOG_TOKENS in the environment does not make the YAML parser print a config file's credentials", async () => {
+  const tmp = await tempDir();
+  try {
+    const file = `${tmp.path}/relay.yaml`;
+    await Deno.writeTextFile(file, 'tokens:\n  SECRETRELAYTOKEN1: ["publish:sensor.*"]\n');
+    const env = { IATP_DATA_DIR: tmp.path, LOG_STREAM: "stdout", LOG_TOKENS: "1" };
+    const check = await runIatp(["config", "check", "relay", file], { env });
+    assert.equal(check.code, 0, check.stderr);
+    const show = await runIatp(["config", "show", "relay", "--config", file], { env });
+    assert.equal(show.code, 0, show.stderr);
+    const relay = await startIatpService(["relay", "--port", "0", "--config", file], { env });
+    const status = await relay.stop("SIGTERM");
+    assert.equal(status.code, 0, relay.stderr());
+    for (const out of [check, show, { stdout: relay.stdout(), stderr: relay.stderr() }]) {
+      assert.doesNotMatch(out.stdout + out.stderr, /SECRETRELAYTOKEN1/);
+    }
   } finally {
     await tmp.remove();
   }
