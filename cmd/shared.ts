@@ -48,9 +48,15 @@ export function exitOnUnhandledRejection(exit: (code: number) => void = Deno.exi
   });
 }
 
-/** Logger at a config's `log_level` (`info` when it has none, as the agents' configs do). */
+/** Logger at a config's `log_level`, or the agents' `logging.level` (`info` when it has neither). */
 export function serviceLogger(service: string, config: object): Logger {
-  const level = "log_level" in config ? LEVELS.find((l) => l === config.log_level) : undefined;
+  const logging = "logging" in config ? config.logging : undefined;
+  const named = "log_level" in config
+    ? config.log_level
+    : typeof logging === "object" && logging !== null && "level" in logging
+    ? logging.level
+    : undefined;
+  const level = LEVELS.find((l) => l === named);
   return createLogger({ service, level: level ?? "info" });
 }
 
