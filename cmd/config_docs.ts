@@ -99,7 +99,9 @@ Every setting of every command has one name in three places: a key in the YAML f
 is \`--a-b-c\` and the variable is \`IATP_X_A_B_C\` (the command name upper-cased, \`-\` as \`_\`).
 A few flags are shorter where the same concept has one name on every command: \`--log-level\`,
 \`--relay-url\`, \`--audit-url\`. The first source that sets a value wins:
-flag, then env var, then config file, then the built-in default. A default shown as
+flag, then env var, then config file, then the built-in default. An environment variable set to
+the empty string counts as unset (the file's value or the default applies); an empty flag
+(\`--relay-token=\`) sets the empty value, which for a credential means none. A default shown as
 \`<iatp>/...\` is a file shipped with the program, under the folder it is installed in.
 
 Value forms, the same everywhere:
