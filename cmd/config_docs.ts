@@ -201,8 +201,11 @@ export async function configurationDoc(commands: readonly CommandEntry[]): Promi
   out.push("");
   for (const entry of commands) {
     if (entry.hidden) continue;
-    const declared = (await entry.load()).spec;
-    if (declared) out.push(...commandSection(entry.name, declared));
+    const command = await entry.load();
+    if (command.spec) out.push(...commandSection(entry.name, command.spec));
+    for (const [verb, declared] of Object.entries(command.verbs ?? {})) {
+      out.push(...commandSection(`${entry.name} ${verb}`, declared));
+    }
   }
   return out.join("\n").trimEnd() + "\n";
 }
