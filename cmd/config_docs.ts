@@ -166,7 +166,9 @@ still may not use is reported as \`permission denied: may not read PATH\`, exit 
 \`IATP_ALLOW_READ\` / \`IATP_ALLOW_WRITE\` (comma-separated; a granted path cannot hold a comma).
 A relative path, in a config file as in a flag, is taken from the folder the command runs in, not
 from the config file's folder; a systemd unit from \`iatp systemd\` runs in its state folder,
-\`/var/lib/iatp/<command>\`.
+\`/var/lib/iatp/<command>\`. Nothing expands \`~\` (no shell reads a config file, a unit's
+\`Environment=\` or a container's \`-e\`): a PATH setting, \`IATP_DATA_DIR\` or a store file starting
+with \`~\` stops the start with exit 2 naming the setting, rather than make a folder named \`~\`.
 
 Names of the systems a command replaces (the IATP sidecars' \`IATP_*\`, the TryDirect status
 panel's \`AGENT_ID\`, \`AGENT_TOKEN\`, \`DASHBOARD_URL\`, ...) are read by that command only, after

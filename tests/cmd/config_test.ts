@@ -484,3 +484,36 @@ Deno.test("LOG_STREAM or LOG_TOKENS in the environment does not make the YAML pa
     await tmp.remove();
   }
 });
+
+Deno.test("a path starting with ~ (nothing expands it) exits 2 naming the setting, and no folder named ~ is made", async () => {
+  const tmp = await tempDir();
+  try {
+    const cwd = tmp.path;
+    const data = { IATP_DATA_DIR: `${tmp.path}/data` };
+    const dataDir = await runIatp(["config", "show", "relay"], {
+      cwd,
+      env: { IATP_DATA_DIR: "~/iatp" },
+    });
+    assert.equal(dataDir.code, 2, dataDir.stderr);
+    assert.match(
+      dataDir.stderr,
+      /data_dir \(env IATP_DATA_DIR\): expected a path \(a leading ~ is not expanded: write the home folder out\), found string "~\/iatp"/,
+    );
+    const disk = await runIatp(["config", "show", "status", "--disk-path", "~/x"], {
+      cwd,
+      env: data,
+    });
+    assert.equal(disk.code, 2, disk.stderr);
+    assert.match(disk.stderr, /disk_path \(flag --disk-path\): expected a path \(a leading ~/);
+    const db = await runIatp(["audit", "--port", "0", "--db", "~/ledger/audit.db"], {
+      cwd,
+      env: data,
+    });
+    assert.equal(db.code, 2, db.stderr);
+    assert.match(db.stderr, /db \(flag --db\): .*a leading ~ is not expanded/);
+    const made = [...Deno.readDirSync(cwd)].map((e) => e.name);
+    assert.ok(!made.includes("~"), made.join(","));
+  } finally {
+    await tmp.remove();
+  }
+});
