@@ -376,6 +376,7 @@ const service = serviceCommand(spec, start);
 /** The audit command: the service, or `verify` as a sub-verb. */
 export const command = {
   ...service,
+  verbs: { verify: verifySpec },
   run: (argv: string[]) =>
     argv[0] === "verify" ? verifyCommand.run(argv.slice(1)) : service.run(argv),
   grants: (argv: string[]) =>

@@ -28,6 +28,8 @@ export interface Command {
   usage(): string;
   /** The config declaration behind the flags, for commands that have one. */
   readonly spec?: DeclaredConfig;
+  /** The config declarations of its verbs that have settings of their own (`audit verify`). */
+  readonly verbs?: Readonly<Record<string, DeclaredConfig>>;
   /**
    * The files and folders an argv names (commands with verbs or positional paths); a command
    * without it is granted what its spec names.

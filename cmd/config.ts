@@ -71,7 +71,7 @@ function checkFileRefs(
     const items = Array.isArray(value) ? value : [value];
     for (const item of items) {
       if (typeof item === "string" && item.startsWith("file:")) {
-        resolveSecretSetting(leaf.key, item, sources.get(leaf.key));
+        resolveSecretSetting(leaf.key, item, sources.get(leaf.key), Array.isArray(value));
       }
     }
   }

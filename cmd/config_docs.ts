@@ -99,7 +99,9 @@ Every setting of every command has one name in three places: a key in the YAML f
 is \`--a-b-c\` and the variable is \`IATP_X_A_B_C\` (the command name upper-cased, \`-\` as \`_\`).
 A few flags are shorter where the same concept has one name on every command: \`--log-level\`,
 \`--relay-url\`, \`--audit-url\`. The first source that sets a value wins:
-flag, then env var, then config file, then the built-in default. A default shown as
+flag, then env var, then config file, then the built-in default. An environment variable set to
+the empty string counts as unset (the file's value or the default applies); an empty flag
+(\`--relay-token=\`) sets the empty value, which for a credential means none. A default shown as
 \`<iatp>/...\` is a file shipped with the program, under the folder it is installed in.
 
 Value forms, the same everywhere:
@@ -129,7 +131,10 @@ merges it, a key written there beside the merge wins, and it is checked like one
 the line it is written on.
 
 Credentials (every setting shown as \`(secret)\`) also take \`file:PATH\`: the value is the file's
-trimmed content, which keeps it out of process listings and shell history. The relay's \`tokens\`,
+trimmed content (a trailing \`\\n\` or \`\\r\\n\` goes), which keeps it out of process listings and shell
+history. A credential is one line: a line break or another control character within it, such as a
+second line in its file, stops the start with exit 2 naming the setting and the file (\`auth_keys\`
+and \`auth_revoked\` files hold one item per line). The relay's \`tokens\`,
 a mapping, is the one exception: it is written in the config file, or as JSON in
 \`IATP_RELAY_TOKENS\`. A secret is never
 printed: errors and \`iatp config show\` give only its length, \`(secret, 23 chars)\`. Nor is a password
@@ -161,7 +166,9 @@ still may not use is reported as \`permission denied: may not read PATH\`, exit 
 \`IATP_ALLOW_READ\` / \`IATP_ALLOW_WRITE\` (comma-separated; a granted path cannot hold a comma).
 A relative path, in a config file as in a flag, is taken from the folder the command runs in, not
 from the config file's folder; a systemd unit from \`iatp systemd\` runs in its state folder,
-\`/var/lib/iatp/<command>\`.
+\`/var/lib/iatp/<command>\`. Nothing expands \`~\` (no shell reads a config file, a unit's
+\`Environment=\` or a container's \`-e\`): a PATH setting, \`IATP_DATA_DIR\` or a store file starting
+with \`~\` stops the start with exit 2 naming the setting, rather than make a folder named \`~\`.
 
 Names of the systems a command replaces (the IATP sidecars' \`IATP_*\`, the TryDirect status
 panel's \`AGENT_ID\`, \`AGENT_TOKEN\`, \`DASHBOARD_URL\`, ...) are read by that command only, after
@@ -196,8 +203,11 @@ export async function configurationDoc(commands: readonly CommandEntry[]): Promi
   out.push("");
   for (const entry of commands) {
     if (entry.hidden) continue;
-    const declared = (await entry.load()).spec;
-    if (declared) out.push(...commandSection(entry.name, declared));
+    const command = await entry.load();
+    if (command.spec) out.push(...commandSection(entry.name, command.spec));
+    for (const [verb, declared] of Object.entries(command.verbs ?? {})) {
+      out.push(...commandSection(`${entry.name} ${verb}`, declared));
+    }
   }
   return out.join("\n").trimEnd() + "\n";
 }

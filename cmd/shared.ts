@@ -11,7 +11,7 @@ import {
   lateImport,
   type Shape,
 } from "../core/config/mod.ts";
-import { closeOnSignal, type Service } from "../core/http/mod.ts";
+import { closeOnSignal, type Service, STOP_SIGNALS } from "../core/http/mod.ts";
 import { createLogger, LEVELS, type Logger, scrubString } from "../core/log/mod.ts";
 import type { Command } from "./command.ts";
 
@@ -48,14 +48,17 @@ export function exitOnUnhandledRejection(exit: (code: number) => void = Deno.exi
   });
 }
 
-/** Logger at a config's `log_level` (`info` when it has none, as the agents' configs do). */
+/** Logger at a config's `log_level`, or the agents' `logging.level` (`info` when it has neither). */
 export function serviceLogger(service: string, config: object): Logger {
-  const level = "log_level" in config ? LEVELS.find((l) => l === config.log_level) : undefined;
+  const logging = "logging" in config ? config.logging : undefined;
+  const named = "log_level" in config
+    ? config.log_level
+    : typeof logging === "object" && logging !== null && "level" in logging
+    ? logging.level
+    : undefined;
+  const level = LEVELS.find((l) => l === named);
   return createLogger({ service, level: level ?? "info" });
 }
-
-/** Signals that stop a service gracefully. */
-const STOP_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT"];
 
 /** A service's start function: config in, running service out. */
 export type StartFn<S extends Shape> = (
@@ -107,14 +110,14 @@ export function serviceCommand<S extends Shape>(
 
 /** Stop signals held while a service starts; see {@link holdStopSignals}. */
 export interface HeldSignals {
-  /** Whether SIGTERM or SIGINT arrived while held. */
+  /** Whether SIGTERM, SIGINT or SIGHUP arrived while held. */
   readonly early: boolean;
   /** Stops holding (idempotent). */
   release(): void;
 }
 
 /**
- * Holds SIGTERM/SIGINT from now on: a service listens before its start() returns, and a signal in
+ * Holds SIGTERM/SIGINT/SIGHUP from now on: a service listens before its start() returns, and a signal in
  * that window must stop it cleanly (exit 0), not kill the process with the default action.
  */
 export function holdStopSignals(): HeldSignals {
@@ -159,7 +162,7 @@ export async function serveUntilStopped(
 }
 
 /**
- * Waits for SIGTERM/SIGINT (drain, then 0) or for the service to fail (its listener died):
+ * Waits for SIGTERM/SIGINT/SIGHUP (drain, then 0) or for the service to fail (its listener died):
  * then it is closed and the exit code is 1, so a supervisor restarts it.
  */
 export async function runUntilStopped(service: Service, log: Logger): Promise<number> {

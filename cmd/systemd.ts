@@ -9,7 +9,7 @@
 import { flagErrorLine, parseFlags } from "../core/config/mod.ts";
 import { errorMessage, UsageError } from "../core/errors/mod.ts";
 import { type Command, type CommandEntry, findCommand } from "./command.ts";
-import { lineEnv, PERMISSIONS } from "./permissions.ts";
+import { grantsOf, lineEnv, PERMISSIONS } from "./permissions.ts";
 import { print } from "./shared.ts";
 
 /** Where units expect the configuration and credential files. */
@@ -148,9 +148,29 @@ interface UnitOptions {
   summary?: string;
 }
 
+/**
+ * Whether a subcommand runs plugins in bubblewrap sandboxes (its line may run `bwrap`): the
+ * sensor and action agents. bwrap makes a user, mount, PID, network, IPC, UTS and cgroup namespace,
+ * mounts the plugin's root (`mount`, `pivot_root`, `umount2`), drops its capabilities (`capset`)
+ * and mounts a /proc of its own, which the kernel refuses while parts of the /proc it has are
+ * masked or read-only. So such a unit allows those namespaces and calls, and leaves /proc whole
+ * (no ProtectKernelTunables= or ProtectKernelLogs=): the sandbox gives each plugin process a
+ * read-only system, a /proc of its own PID namespace and no capabilities itself.
+ */
+export function unitSandboxes(name: string): boolean {
+  const run = grantsOf(PERMISSIONS.get(name) ?? [], "run");
+  return run === "all" || (run !== "none" && run.includes("bwrap"));
+}
+
+/** The namespaces bubblewrap makes for a plugin (`--unshare-all`). */
+export const SANDBOX_NAMESPACES = "cgroup ipc mnt net pid user uts";
+/** The calls bubblewrap makes that a unit's syscall filter otherwise refuses. */
+export const SANDBOX_SYSCALLS = "capset mount pivot_root umount2";
+
 /** The hardened unit text for one service subcommand. */
 function renderUnit(name: string, opts: UnitOptions): string {
   const docker = name === "compose-agent";
+  const sandbox = unitSandboxes(name);
   const state = `/var/lib/iatp/${name}`;
   const lines = [
     "[Unit]",
@@ -190,14 +210,15 @@ function renderUnit(name: string, opts: UnitOptions): string {
     "PrivateDevices=yes",
     // The Docker socket's group must stay mapped for the compose-agent.
     ...(docker ? [] : ["PrivateUsers=yes"]),
-    "ProtectKernelTunables=yes",
+    // Both mask or make read-only parts of /proc: a plugin sandbox could not mount its own.
+    ...(sandbox ? [] : ["ProtectKernelTunables=yes"]),
     "ProtectKernelModules=yes",
-    "ProtectKernelLogs=yes",
+    ...(sandbox ? [] : ["ProtectKernelLogs=yes"]),
     "ProtectControlGroups=yes",
     "ProtectClock=yes",
     "ProtectHostname=yes",
     "ProtectProc=invisible",
-    "RestrictNamespaces=yes",
+    `RestrictNamespaces=${sandbox ? SANDBOX_NAMESPACES : "yes"}`,
     "RestrictRealtime=yes",
     "RestrictSUIDSGID=yes",
     "LockPersonality=yes",
@@ -207,6 +228,8 @@ function renderUnit(name: string, opts: UnitOptions): string {
     "SystemCallArchitectures=native",
     "SystemCallFilter=@system-service",
     "SystemCallFilter=~@privileged @resources @mount @swap @reboot @raw-io @module @obsolete @debug @cpu-emulation",
+    // Given back after the refusals above, for the plugin sandbox alone.
+    ...(sandbox ? [`SystemCallFilter=${SANDBOX_SYSCALLS}`] : []),
     "SystemCallErrorNumber=EPERM",
     "CapabilityBoundingSet=",
     "AmbientCapabilities=",

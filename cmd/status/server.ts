@@ -6,7 +6,7 @@
 import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/agent/mod.ts";
 import { meshAuthSettings } from "../../core/auth/mesh/mod.ts";
 import { DATA_DIR, ensureDir, lateImport } from "../../core/config/mod.ts";
-import { ConfigError } from "../../core/errors/mod.ts";
+import { ConfigError, errorMessage } from "../../core/errors/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, edgeOptions, type Service, serviceHealth } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
@@ -163,11 +163,48 @@ async function checkDiskPath(path: string): Promise<void> {
   }
 }
 
+/** The /proc-format files a `proc_root` sample reads. */
+const PROC_FILES = ["stat", "meminfo", "loadavg", "uptime"];
+
+/**
+ * A `proc_root` must hold the /proc-format files the sampler parses, readable: checked with one
+ * sample before anything starts. This host's own /proc is refused (the runtime reads its files
+ * only with every permission): the agent reads it through the system APIs when proc_root is unset.
+ * @throws {ConfigError} naming `proc_root` when a sample from it fails
+ */
+function checkProcRoot(procRoot: string, diskPath: string): void {
+  const found = (why: string, cause?: unknown) =>
+    new ConfigError(
+      "proc_root",
+      { kind: "default" },
+      `a folder of /proc-format files (${PROC_FILES.join(", ")}), such as a host's /proc ` +
+        "mounted elsewhere (unset: this host's, through the system APIs)",
+      `${procRoot}: ${why}`,
+      { cause },
+    );
+  for (const name of ["", ...PROC_FILES]) {
+    try {
+      Deno.statSync(`${procRoot.replace(/\/+$/, "")}/${name}`);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotCapable) break; // the read below says why
+      throw found(name === "" ? "no such folder" : `no ${name} in it`, err);
+    }
+  }
+  try {
+    new HostSampler({ procRoot, diskPath }).sample();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) {
+      throw found("this host's own /proc, which the agent reads only through the system APIs", err);
+    }
+    throw found(`a sample from it failed (${errorMessage(err).split("\n")[0]})`, err);
+  }
+}
+
 /**
  * Starts the status agent.
  * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
  * credentials and without `insecure` (protected mode), or a credential setting whose file cannot
- * be read, or `disk_path` when it does not exist.
+ * be read, `disk_path` when it does not exist, or `proc_root` when it cannot be sampled.
  */
 export async function start(config: StatusConfig, deps: { log?: Logger } = {}): Promise<Service> {
   const log = deps.log ?? serviceLogger("status", config);
@@ -177,6 +214,7 @@ export async function start(config: StatusConfig, deps: { log?: Logger } = {}): 
     meshAuthSettings(config, { command: "status", host: config.host, log }),
   );
   await checkDiskPath(config.disk_path);
+  if (config.proc_root) checkProcRoot(config.proc_root, config.disk_path);
   const creds = await openCredentials(config, log);
   warnSigning(config, creds.bearer, log);
   // The relay's client (about 31 KB of source) loads only when there is a relay to publish the

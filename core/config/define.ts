@@ -3,9 +3,9 @@ import { ConfigError, type ConfigSource, describeSource, UsageError } from "../e
 import { registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
 import { flagErrorLine, type FlagOption, parseArgv } from "./argv.ts";
-import { permittedEnv } from "./env.ts";
+import { DATA_DIR, permittedEnv } from "./env.ts";
 import { isPipe, readFileRefsAhead, readTextWithin } from "./read_bounded.ts";
-import type { Infer, PathGrant, Shape } from "./fields.ts";
+import { HOME_UNEXPANDED, type Infer, type PathGrant, type Shape } from "./fields.ts";
 import {
   describeFound,
   type EnvReader,
@@ -261,6 +261,15 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
   const parse = async (argv: string[], opts: ParseOptions = {}): Promise<Loaded<S>> => {
     const { parsed, rules, picks } = await layers(argv, opts, false);
     if (parsed.values.help) return { help: true, positionals: parsed.positionals };
+    // The default folder of every file a service writes: a `~` there would be a folder named `~`.
+    if (DATA_DIR.startsWith("~")) {
+      throw new ConfigError(
+        "data_dir",
+        { kind: "env", name: "IATP_DATA_DIR" },
+        HOME_UNEXPANDED,
+        `string ${JSON.stringify(DATA_DIR)}`,
+      );
+    }
     const warnings: string[] = [];
     if (rules.ignored.length > 0) {
       warnings.push(`config keys accepted but not used by iatp: ${rules.ignored.join(", ")}`);

@@ -9,6 +9,7 @@
 import { ConfigError, type ConfigSource, FileInUseError, NewerSchemaError } from "../errors/mod.ts";
 import { getIn } from "./file.ts";
 import type { Leaf } from "./leaves.ts";
+import { HomeNotExpandedError } from "./folder.ts";
 
 /** What {@linkcode explainStartFailure} needs of a loaded config. */
 export interface StartContext {
@@ -69,6 +70,9 @@ const UNUSABLE_OS_ERRORS = new Set([13, 17, 20, 21, 28, 30]); // EACCES EEXIST E
 /** The path and reason of a file `err` (or one of its causes) could not create or open. */
 function unusablePath(err: unknown): { path: string; reason: string } | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof HomeNotExpandedError) {
+      return { path: e.path, reason: "a leading ~ is not expanded (write the home folder out)" };
+    }
     const line = e.message.split("\n")[0];
     const sqlite = /^unable to open database file: (.+)$/.exec(line);
     if (sqlite) return { path: sqlite[1], reason: "SQLite cannot open it" };

@@ -244,6 +244,13 @@ export function str<
 }
 
 /**
+ * What a PATH setting expects. No shell reads a config file, a unit's `Environment=` or a
+ * container's `-e`, and iatp does not expand `~` either: `~/x` would be a folder named `~` in the
+ * working folder, so a leading `~` is refused.
+ */
+export const HOME_UNEXPANDED = "a path (a leading ~ is not expanded: write the home folder out)";
+
+/**
  * A file or folder path (metavar PATH). `access` says what the service does with it: `read`,
  * or `write` (create, append, replace; reading it back included). The launcher grants that
  * path alone with that access, and the folder it sits in when that folder does not exist yet.
@@ -258,7 +265,13 @@ export function path<
         path: p,
         access: opts.access,
       })));
-  return make({ ...opts, grants }, check(isString), "a path", "PATH", (raw) => raw);
+  return make(
+    { ...opts, grants },
+    check((v): v is string => isString(v) && !v.startsWith("~")),
+    HOME_UNEXPANDED,
+    "PATH",
+    (raw) => raw,
+  );
 }
 
 /** An integer field with optional bounds. */

@@ -115,15 +115,29 @@ export function resolvePath(path: string): string {
 }
 
 /**
+ * A folder to create whose path starts with `~`: no shell expanded it (a config file, a unit's
+ * `Environment=`, a container's `-e`), and iatp does not, so it would be a folder named `~` in
+ * the working folder.
+ */
+export class HomeNotExpandedError extends Error {
+  override name = "HomeNotExpandedError";
+  constructor(readonly path: string) {
+    super(`${path}: a leading ~ is not expanded (write the home folder out)`);
+  }
+}
+
+/**
  * Creates folder `dir` (and its parents) unless it exists; a folder this process may not write
  * is left alone, as in {@linkcode ensureParentDir}.
  * @example
  * ```ts
  * await ensureDir(DATA_DIR);
  * ```
+ * @throws {HomeNotExpandedError} for a path starting with `~`
  * @throws {Error} any failure other than a denied permission, with the cause
  */
 export async function ensureDir(dir: string): Promise<void> {
+  if (dir.startsWith("~")) throw new HomeNotExpandedError(dir);
   try {
     await Deno.mkdir(dir, { recursive: true });
   } catch (err) {

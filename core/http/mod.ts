@@ -53,7 +53,7 @@ export type { ExactJsonOptions } from "./exact_json.ts";
 export { readExactJson } from "./read_exact.ts";
 export { type BodySource, readBody, type ReadBodyOptions, readBodyPrefix } from "./read_body.ts";
 export { createServer, type RegisterRoutes, type Server, type ServerOptions } from "./server.ts";
-export { closeOnSignal } from "./signals.ts";
+export { closeOnSignal, STOP_SIGNALS } from "./signals.ts";
 export { noteWork } from "./reclaim.ts";
 export { encodeComment, encodeEvent, encodeRetry, type SseEvent, SseParser } from "./sse.ts";
 export { type App, type AppEnv, type Service, withShutdown } from "./types.ts";

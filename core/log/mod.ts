@@ -23,6 +23,20 @@ export type { Scrubber } from "./scrub.ts";
 export { imfFixdate, isoTimestamp } from "./time.ts";
 export { LOG_EVERY_MS, LogEvery } from "./every.ts";
 
+/**
+ * Environment switches with which a dependency prints to stdout by itself, past this log and its
+ * scrubber: the YAML parser's `LOG_TOKENS` and `LOG_STREAM` print every token of a document it
+ * reads (a config file's credentials, a compose file's environment). The permission table grants
+ * them only because that parser reads them unconditionally (a read refused would throw); they are
+ * removed from this process's environment as the log loads, before any document is parsed.
+ */
+const PRINTING_ENV: readonly string[] = ["LOG_TOKENS", "LOG_STREAM"];
+for (const name of PRINTING_ENV) {
+  try {
+    Deno.env.delete(name);
+  } catch { /* not granted: the parser cannot read it either */ }
+}
+
 /** Log levels, lowest first. */
 export const LEVELS = ["debug", "info", "warn", "error"] as const;
 /** A log level. */

@@ -21,3 +21,14 @@ Deno.test("the page names every env var and flag of every command", async () => 
     }
   }
 });
+
+Deno.test("the page has a section for `iatp audit verify`, naming its every env var and flag", async () => {
+  const page = await Deno.readTextFile(CONFIGURATION_DOC);
+  const { verifySpec } = await import("../../cmd/audit/verify.ts");
+  assert.ok(page.includes("\n## audit verify\n"), "no section for audit verify");
+  const section = page.slice(page.indexOf("\n## audit verify\n"));
+  for (const name of verifySpec.envNames()) assert.ok(section.includes(name), name);
+  for (const leaf of verifySpec.leaves()) {
+    if (leaf.flag) assert.ok(section.includes(`--${leaf.flag} `), leaf.flag);
+  }
+});

@@ -5,7 +5,15 @@
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../cmd/mod.ts";
 import { envGranted, PERMISSIONS } from "../../cmd/permissions.ts";
-import { delay, LAUNCHER, ROOT, runIatp, spawnChild, tempDir } from "../helpers.ts";
+import {
+  delay,
+  LAUNCHER,
+  ROOT,
+  runIatp,
+  spawnChild,
+  startIatpService,
+  tempDir,
+} from "../helpers.ts";
 
 /**
  * `main.ts ...args` run by Deno itself (one process, which a kill stops whatever it waits on),
@@ -406,4 +414,106 @@ Deno.test("iatp config may read every env var any command reads", async () => {
     }
   }
   assert.deepEqual(missing, []);
+});
+
+Deno.test("a credential file of two lines stops the start naming the setting and the file, never its text; a trailing CRLF is trimmed", async () => {
+  const tmp = await tempDir();
+  try {
+    const twoLines = `${tmp.path}/relay token.txt`;
+    await Deno.writeTextFile(twoLines, "SECRETONE\r\nSECRETTWO\n");
+    const crlf = `${tmp.path}/crlf.token`;
+    await Deno.writeTextFile(crlf, "SECRETONE-0123456789\r\n");
+    const keys = `${tmp.path}/issuer.pub`;
+    const pub = `iatp-ed25519:${"A".repeat(43)}`;
+    await Deno.writeTextFile(keys, `${pub}\r\n# rotated in\n${pub}\r\n`);
+    const env = { IATP_DATA_DIR: tmp.path };
+    const start = await runIatp(
+      [
+        "dashboard",
+        "--port",
+        "0",
+        "--relay-url",
+        "http://127.0.0.1:9",
+        "--relay-token",
+        `file:${twoLines}`,
+      ],
+      { env },
+    );
+    assert.equal(start.code, 2, start.stderr);
+    assert.match(
+      start.stderr,
+      /relay_token \(flag --relay-token\): expected one line in the file at .*relay token\.txt, found a line break/,
+    );
+    const check = await runIatp(["config", "check", "sidecar", "/dev/null"], {
+      env: { ...env, IATP_SIDECAR_AUDIT_TOKEN: `file:${twoLines}`, IATP_ALLOW_READ: twoLines },
+    });
+    assert.equal(check.code, 2, check.stderr);
+    assert.match(check.stderr, /audit_token \(env IATP_SIDECAR_AUDIT_TOKEN\): expected one line/);
+    for (const r of [start, check]) assert.doesNotMatch(r.stdout + r.stderr, /SECRET/);
+    const fine = await runIatp(["config", "check", "dashboard", "/dev/null"], {
+      env: {
+        ...env,
+        IATP_DASHBOARD_RELAY_TOKEN: `file:${crlf}`,
+        IATP_DASHBOARD_AUTH_KEYS: `file:${keys}`,
+        IATP_ALLOW_READ: `${crlf},${keys}`,
+      },
+    });
+    assert.equal(fine.code, 0, fine.stderr);
+  } finally {
+    await tmp.remove();
+  }
+});
+
+Deno.test("LOG_STREAM or LOG_TOKENS in the environment does not make the YAML parser print a config file's credentials", async () => {
+  const tmp = await tempDir();
+  try {
+    const file = `${tmp.path}/relay.yaml`;
+    await Deno.writeTextFile(file, 'tokens:\n  SECRETRELAYTOKEN1: ["publish:sensor.*"]\n');
+    const env = { IATP_DATA_DIR: tmp.path, LOG_STREAM: "stdout", LOG_TOKENS: "1" };
+    const check = await runIatp(["config", "check", "relay", file], { env });
+    assert.equal(check.code, 0, check.stderr);
+    const show = await runIatp(["config", "show", "relay", "--config", file], { env });
+    assert.equal(show.code, 0, show.stderr);
+    const relay = await startIatpService(["relay", "--port", "0", "--config", file], { env });
+    const status = await relay.stop("SIGTERM");
+    assert.equal(status.code, 0, relay.stderr());
+    for (const out of [check, show, { stdout: relay.stdout(), stderr: relay.stderr() }]) {
+      assert.doesNotMatch(out.stdout + out.stderr, /SECRETRELAYTOKEN1/);
+    }
+  } finally {
+    await tmp.remove();
+  }
+});
+
+Deno.test("a path starting with ~ (nothing expands it) exits 2 naming the setting, and no folder named ~ is made", async () => {
+  const tmp = await tempDir();
+  try {
+    const cwd = tmp.path;
+    const data = { IATP_DATA_DIR: `${tmp.path}/data` };
+    const dataDir = await runIatp(["config", "show", "relay"], {
+      cwd,
+      env: { IATP_DATA_DIR: "~/iatp" },
+    });
+    assert.equal(dataDir.code, 2, dataDir.stderr);
+    assert.match(
+      dataDir.stderr,
+      /data_dir \(env IATP_DATA_DIR\): expected a path \(a leading ~ is not expanded: write the home folder out\), found string "~\/iatp"/,
+    );
+    const disk = await runIatp(["config", "show", "status", "--disk-path", "~/x"], {
+      cwd,
+      env: data,
+    });
+    assert.equal(disk.code, 2, disk.stderr);
+    assert.match(disk.stderr, /disk_path \(flag --disk-path\): expected a path \(a leading ~/);
+    const db = await runIatp(["audit", "--port", "0", "--db", "~/ledger/audit.db"], {
+      cwd,
+      env: data,
+    });
+    assert.equal(db.code, 2, db.stderr);
+    assert.match(db.stderr, /db \(flag --db\): .*a leading ~ is not expanded/);
+    const made = [...Deno.readDirSync(cwd)].map((e) => e.name);
+    assert.ok(!made.includes("~"), made.join(","));
+  } finally {
+    await tmp.remove();
+  }
 });

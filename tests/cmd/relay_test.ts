@@ -84,6 +84,26 @@ Deno.test("the launched relay keeps SQLite history in the data dir across a rest
   }
 });
 
+Deno.test("SIGHUP stops the relay as SIGTERM does, a stream open: it drains, logs stopped and exits 0", async () => {
+  const dir = await tempDir();
+  const relay = await startIatpService(["relay", "--port", "0"], {
+    env: { IATP_DATA_DIR: dir.path },
+  });
+  try {
+    const s = await openSse(relay.url, "topic=t");
+    await publish(relay.url, "t", { n: 1 });
+    await s.until((e) => e.some((x) => x.event === "message"));
+    const status = await relay.stop("SIGHUP");
+    assert.equal(status.signal, null, relay.stderr());
+    assert.equal(status.code, 0, relay.stderr());
+    assert.match(relay.stdout(), /"msg":"shutting down"[^\n]*\n(.*\n)*.*"msg":"stopped"/);
+    await s.close();
+  } finally {
+    await relay.stop("SIGKILL");
+    await dir.remove();
+  }
+});
+
 Deno.test("relay tokens are 8 characters or more, not 8 UTF-16 units", async () => {
   const dir = await tempDir();
   try {

@@ -1,11 +1,11 @@
 /**
  * What every service command does when things go wrong: a failed listener ends the command
  * with exit 1 (after closing the service), and a rejection nobody handled is logged, scrubbed,
- * and ends the process with 70.
+ * and ends the process with 70; the level its logger writes from.
  * @module
  */
 import assert from "node:assert/strict";
-import { EXIT_UNHANDLED, runUntilStopped } from "../../cmd/shared.ts";
+import { EXIT_UNHANDLED, runUntilStopped, serviceLogger } from "../../cmd/shared.ts";
 import { createLogger } from "../../core/log/mod.ts";
 import { ROOT } from "../helpers.ts";
 
@@ -48,4 +48,15 @@ Deno.test("an unhandled rejection is logged (scrubbed) and exits 70", async () =
   assert.equal(line.msg, "unhandled rejection; exiting");
   assert.match(line.fields.reason, /boom/);
   assert.doesNotMatch(line.fields.reason, /abcdefghijklmnop/);
+});
+
+Deno.test("a service's logger takes its level from log_level, or from an agent's logging.level", () => {
+  assert.equal(serviceLogger("relay", { log_level: "warn" }).level, "warn");
+  assert.equal(
+    serviceLogger("sensor", { logging: { level: "error", format: "json" } }).level,
+    "error",
+  );
+  assert.equal(serviceLogger("action", { logging: { level: "debug" } }).level, "debug");
+  assert.equal(serviceLogger("status", {}).level, "info");
+  assert.equal(serviceLogger("sensor", { logging: { level: "loud" } }).level, "info");
 });

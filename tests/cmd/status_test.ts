@@ -115,6 +115,34 @@ Deno.test("status: a disk_path that does not exist exits 2 naming the setting", 
   }
 });
 
+Deno.test("status: a proc_root without /proc-format files, or this host's /proc, exits 2 naming the setting", async () => {
+  const dir = await tempDir();
+  try {
+    const cases: [string, RegExp][] = [
+      [dir.path, /found .*: no stat in it$/m],
+      [`${dir.path}/no-such`, /found .*\/no-such: no such folder$/m],
+      [
+        "/proc",
+        /found \/proc: this host's own \/proc, which the agent reads only through the system APIs$/m,
+      ],
+    ];
+    for (const [root, found] of cases) {
+      const r = await runIatp(["status", "--port", "0", "--proc-root", root], {
+        env: { IATP_DATA_DIR: dir.path },
+      });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /proc_root \(flag --proc-root\): expected a folder of \/proc-format files/,
+      );
+      assert.match(r.stderr, found);
+      assert.doesNotMatch(r.stderr, /os error|at .*\.ts:\d+/, "no runtime wording, no stack");
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("status: an HMAC key under 16 bytes (its own, or the compose-agent's) exits 2 naming it", async () => {
   const dir = await tempDir();
   try {

@@ -239,3 +239,65 @@ Deno.test("an Environment= line keeps any value as written: quoted and escaped w
   assert.equal(environmentLine("A", 'a\\b"c $D e'), 'Environment="A=a\\\\b\\"c $D e"');
   assert.equal(environmentLine("A", ""), "Environment=A=");
 });
+
+/** systemd's own list of the calls in a `@group` (nested groups expanded), or the call itself. */
+async function syscallsOf(word: string): Promise<string[]> {
+  if (!word.startsWith("@")) return [word];
+  const out = await analyze(["syscall-filter", word]);
+  assert.equal(out.code, 0, out.stderr);
+  const words = out.stdout.split("\n").map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#") && l !== word);
+  return (await Promise.all(words.map(syscallsOf))).flat();
+}
+
+/** The calls a unit's SystemCallFilter= lines allow, read in order as systemd reads them. */
+async function allowedSyscalls(unit: string): Promise<Set<string>> {
+  const allowed = new Set<string>();
+  for (const [, invert, list] of unit.matchAll(/^SystemCallFilter=(~?)(.*)$/gm)) {
+    for (const word of list.split(/\s+/).filter(Boolean)) {
+      for (const call of await syscallsOf(word)) {
+        if (invert) allowed.delete(call);
+        else allowed.add(call);
+      }
+    }
+  }
+  return allowed;
+}
+
+// What bubblewrap does for a plugin sandbox (strace -f of `bwrap --unshare-all ... --proc /proc`
+// run unprivileged), beyond what every service does.
+const BWRAP_CALLS = ["unshare", "clone", "mount", "pivot_root", "umount2", "capset", "prlimit64"];
+const BWRAP_NAMESPACES = ["user", "mnt", "pid", "net", "ipc", "uts", "cgroup"];
+
+Deno.test({
+  name:
+    "the units of the agents that sandbox plugins in bubblewrap let it work; the others refuse it",
+  ignore: !hasSystemd,
+  async fn() {
+    for (const name of SERVICE_COMMANDS) {
+      const r = await runIatp(["systemd", name]);
+      assert.equal(r.code, 0, r.stderr);
+      const unit = r.stdout;
+      const sandboxes = name === "sensor" || name === "action";
+      const calls = await allowedSyscalls(unit);
+      const namespaces = /^RestrictNamespaces=(.*)$/m.exec(unit)?.[1];
+      // bwrap mounts a /proc of its own, which the kernel refuses under a masked /proc.
+      const masksProc = /^Protect(KernelTunables|KernelLogs)=yes$/m.test(unit);
+      if (sandboxes) {
+        for (const c of BWRAP_CALLS) assert.ok(calls.has(c), `${name}: ${c} refused`);
+        const allowed = namespaces?.split(/\s+/) ?? [];
+        for (const ns of BWRAP_NAMESPACES) {
+          assert.ok(
+            allowed.includes(ns),
+            `${name}: RestrictNamespaces=${namespaces} refuses ${ns}`,
+          );
+        }
+        assert.ok(!masksProc, `${name}: /proc is masked`);
+      } else {
+        assert.equal(namespaces, "yes", name);
+        assert.ok(!calls.has("mount") && !calls.has("pivot_root"), name);
+        assert.ok(masksProc, name);
+      }
+    }
+  },
+});

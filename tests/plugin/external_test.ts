@@ -199,3 +199,73 @@ Deno.test("without bubblewrap, external plugins are refused, never run unsandbox
   const why = await sandboxUnavailable("bwrap-not-installed-here");
   assert.match(why!, /not installed: external-runtime plugins never run unsandboxed/);
 });
+
+// A systemd unit's ProtectKernelTunables= (or a container runtime's masked paths) leaves /proc
+// with read-only parts, and the kernel then refuses an unprivileged sandbox its own /proc while it
+// still allows the namespaces. Made here with a mount namespace whose /proc/sys is read-only and
+// the probe run as an unprivileged user.
+const asUnprivilegedWithMaskedProc = (module: string, denoDir: string) =>
+  new Deno.Command("unshare", {
+    args: [
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"',
+      "sh",
+      "env",
+      `HOME=${denoDir}`,
+      `DENO_DIR=${denoDir}`,
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      "-A",
+      module,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+
+Deno.test({
+  name:
+    "the sandbox probe makes the plugin sandbox's /proc: where it cannot, plugins are refused naming why",
+  ignore: ignore || Deno.uid() !== 0,
+  async fn() {
+    const dir = await tempDir();
+    try {
+      await Deno.chmod(dir.path, 0o777);
+      const probe = `${dir.path}/probe.ts`;
+      const sandbox = new URL("../../core/plugin/external/sandbox.ts", import.meta.url).href;
+      await Deno.writeTextFile(
+        probe,
+        `import { probeSandbox } from ${JSON.stringify(sandbox)};\n` +
+          "console.log(JSON.stringify(await probeSandbox()));\n",
+      );
+      await Deno.chmod(probe, 0o644);
+      const readable = await new Deno.Command("setpriv", {
+        args: [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          "test",
+          "-r",
+          new URL(sandbox).pathname,
+        ],
+      }).output();
+      if (!readable.success) {
+        console.log("ignored: the checkout is not readable by an unprivileged user");
+        return;
+      }
+      const out = await asUnprivilegedWithMaskedProc(probe, dir.path);
+      const text = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const found = JSON.parse(text);
+      assert.equal(found.ok, false, text);
+      assert.match(found.reason, /^bubblewrap cannot create a sandbox: .*proc/, text);
+    } finally {
+      await dir.remove();
+    }
+  },
+});

@@ -48,27 +48,43 @@ export function parsePublicKey(text: string): Uint8Array {
  * Reads a setting given as `file:PATH` (the trimmed file content) or returns it unchanged;
  * the value is registered as a secret so it never reaches a log. A pipe (`file:<(...)`) is read
  * ahead, within `IATP_FILE_READ_TIMEOUT`, when the command's configuration is parsed.
+ * A value is one line: a line break or another control character (but a tab) within it, such as
+ * a second line in the file, is refused at start, where it would be sent in a header (a bearer
+ * credential) that the HTTP client refuses on every call, or be a key or password that no peer
+ * holds. `multiline` reads a list setting's file (one item per line).
  * @throws {ConfigError} naming the setting when the file cannot be read or is larger than
- * `MAX_SETTING_FILE_BYTES`.
+ * `MAX_SETTING_FILE_BYTES`, or when a value holds a control character (never shown).
  */
 export function resolveSecretSetting(
   key: string,
   value: string | undefined,
   source: ConfigSource = { kind: "default" },
+  multiline = false,
 ): string | undefined {
   if (value === undefined || value === "") return undefined;
   let out = value;
-  if (value.startsWith("file:")) {
-    const path = value.slice(5);
+  const file = value.startsWith("file:") ? value.slice(5) : undefined;
+  if (file !== undefined) {
     try {
-      out = readTextUpTo(path).trim();
+      out = readTextUpTo(file).trim();
     } catch (err) {
-      throw new ConfigError(key, source, `a readable file at ${path}`, unreadableWhy(err), {
+      throw new ConfigError(key, source, `a readable file at ${file}`, unreadableWhy(err), {
         cause: err,
       });
     }
   }
   registerSecret(out);
+  // deno-lint-ignore no-control-regex
+  const control = multiline ? -1 : out.search(/[\x00-\x08\x0a-\x1f\x7f]/);
+  if (control >= 0) {
+    const what = /[\r\n]/.test(out[control]) ? "a line break" : "a control character";
+    throw new ConfigError(
+      key,
+      source,
+      file === undefined ? "a value of one line" : `one line in the file at ${file}`,
+      `${what} at character ${control + 1} of ${out.length}`,
+    );
+  }
   return out;
 }
 
@@ -81,7 +97,7 @@ export function resolveAuthKeys(keys: string[], source?: ConfigSource): string[]
   const out: string[] = [];
   for (const entry of keys) {
     const text = entry.startsWith("file:")
-      ? resolveSecretSetting("auth_keys", entry, source)!
+      ? resolveSecretSetting("auth_keys", entry, source, true)!
       : entry;
     for (const [i, line] of text.split("\n").entries()) {
       const k = line.trim();

@@ -153,11 +153,18 @@ export type SandboxProbe = { ok: true; asRoot: boolean } | { ok: false; reason: 
 
 const probes = new Map<string, Promise<SandboxProbe>>();
 
+/**
+ * Runs `id -u` in a bubblewrap sandbox made with `args` and the mounts every plugin sandbox
+ * makes (a fresh /proc, /dev and /tmp): a kernel may allow the namespaces yet refuse the mount of
+ * a new /proc, as it does in a systemd unit or a container whose /proc has parts masked or
+ * read-only (ProtectKernelTunables=, ProtectKernelLogs=, a runtime's masked paths).
+ */
 async function run(bin: string, args: string[]) {
   return await new Deno.Command(bin, {
     args: [
       ...args,
       ...SYSTEM_DIRS.flatMap((d) => ["--ro-bind-try", d, d]),
+      ...["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"],
       "--",
       "/usr/bin/id",
       "-u",
