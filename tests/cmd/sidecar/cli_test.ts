@@ -346,3 +346,51 @@ Deno.test("a recorder file in a missing folder, or a folder, is a config error n
     await dir.remove();
   }
 });
+
+/** A loopback port in 19000-19999 nothing listens on a moment ago. */
+function rangePort(): number {
+  for (let i = 0; i < 200; i++) {
+    const port = 19_000 + Math.floor(Math.random() * 1_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch { /* taken: try another */ }
+  }
+  throw new Error("no free port in 19000-19999");
+}
+
+Deno.test("the Python sidecar's override token: its newline is not part of it, notices name it", async () => {
+  const agent = Deno.serve(
+    { hostname: "127.0.0.1", port: rangePort(), onListen() {} },
+    () => Response.json({ ok: true }),
+  );
+  const secret = "Zk3pQ9xVw2Lm8Rt5Yb";
+  const env = {
+    IATP_AGENT_URL: `http://127.0.0.1:${agent.addr.port}`,
+    IATP_TRUST_LEVEL: "unknown", // score 4: a request needs an override
+  };
+  // As a Kubernetes secret or an env file read from a file hands it over: with its newline.
+  let sc = await startIatpService(["sidecar", "--port", String(rangePort())], {
+    env: { ...env, IATP_TRUSTED_USER_OVERRIDE_TOKEN: `${secret}\n` },
+  });
+  try {
+    assert.equal((await post(sc.url, { a: 1 }, { "X-User-Override": secret })).status, 200);
+    assert.equal((await post(sc.url, { a: 1 })).status, 449);
+    await sc.stop();
+    sc = await startIatpService(["sidecar", "--port", String(rangePort())], {
+      env: { ...env, IATP_TRUSTED_USER_OVERRIDE_TOKEN: "changeme", IATP_LEGACY_OVERRIDE: "true" },
+    });
+    const out = sc.stdout();
+    assert.match(
+      out,
+      /override disabled: override_token \(env IATP_TRUSTED_USER_OVERRIDE_TOKEN\) is shorter/,
+    );
+    assert.match(out, /legacy_override \(env IATP_LEGACY_OVERRIDE\) is true: any caller/);
+    await sc.stop();
+    sc = await startIatpService(["sidecar", "--port", String(rangePort())], { env });
+    assert.match(sc.stdout(), /override_token is not set \(IATP_OVERRIDE_TOKEN, or the Python/);
+  } finally {
+    await sc.stop();
+    await agent.shutdown();
+  }
+});
