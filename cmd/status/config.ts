@@ -45,6 +45,18 @@ function pct(name: string, level: "warning" | "critical", def: number) {
   });
 }
 
+/** Keys of the TryDirect status panel's config.json that iatp has no use for. */
+const TRYDIRECT_TOLERATED = [
+  "ssl",
+  "domain",
+  "subdomains.*",
+  "reqdata.*",
+  "apps_info.*",
+  "project",
+  "container",
+  "firewall.*",
+];
+
 /** The status panel's env names, by setting. */
 function upstreamEnv(): Record<string, AliasNames> {
   const alerts: Record<string, AliasNames> = {};
@@ -178,7 +190,14 @@ export const statusSpec = defineConfig({
       min: 1,
     }),
   },
-  upstream: { system: "the TryDirect status panel", env: upstreamEnv() },
+  upstream: {
+    system: "the TryDirect status panel",
+    env: upstreamEnv(),
+    keys: { "compose_agent.enabled": "compose_agent_enabled" },
+  },
+  // The rest of the status panel's config.json (`status init` writes it): its TLS, domain and
+  // firewall settings belong to the panel's own web server and firewall, which iatp does not run.
+  tolerated: TRYDIRECT_TOLERATED,
   deprecated: {
     flags: {
       polling_timeout: { name: "polling-timeout-secs", unit: "s" },
