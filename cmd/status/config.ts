@@ -34,7 +34,11 @@ import {
 import { DEFAULT_DOCKER_SOCKET } from "../../core/docker/wire/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { MIN_HMAC_KEY_BYTES } from "../../core/auth/agent/mod.ts";
-import { agentAuthFields, checkLiteralHmacKey } from "../../core/hostagent/mod.ts";
+import {
+  agentAuthFields,
+  checkLiteralHmacKey,
+  TRYDIRECT_UNUSED_KEYS,
+} from "../../core/hostagent/mod.ts";
 
 function pct(name: string, level: "warning" | "critical", def: number) {
   return num({
@@ -44,18 +48,6 @@ function pct(name: string, level: "warning" | "critical", def: number) {
     max: 100,
   });
 }
-
-/** Keys of the TryDirect status panel's config.json that iatp has no use for. */
-const TRYDIRECT_TOLERATED = [
-  "ssl",
-  "domain",
-  "subdomains.*",
-  "reqdata.*",
-  "apps_info.*",
-  "project",
-  "container",
-  "firewall.*",
-];
 
 /** The status panel's env names, by setting. */
 function upstreamEnv(): Record<string, AliasNames> {
@@ -195,9 +187,7 @@ export const statusSpec = defineConfig({
     env: upstreamEnv(),
     keys: { "compose_agent.enabled": "compose_agent_enabled" },
   },
-  // The rest of the status panel's config.json (`status init` writes it): its TLS, domain and
-  // firewall settings belong to the panel's own web server and firewall, which iatp does not run.
-  tolerated: TRYDIRECT_TOLERATED,
+  tolerated: TRYDIRECT_UNUSED_KEYS,
   deprecated: {
     flags: {
       polling_timeout: { name: "polling-timeout-secs", unit: "s" },

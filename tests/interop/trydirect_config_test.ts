@@ -94,3 +94,33 @@ for (
     }
   });
 }
+
+Deno.test("TryDirect config.json starts iatp compose-agent as it is (its --compose-mode file)", async () => {
+  const dir = await tempDir();
+  await Deno.writeTextFile(`${dir.path}/config.json`, SHIPPED);
+  const agent = await startIatpService(
+    ["compose-agent", "--config", `${dir.path}/config.json`, "--port", String(rangePort())],
+    {
+      env: {
+        IATP_DATA_DIR: dir.path,
+        IATP_COMPOSE_AGENT_AGENT_TOKEN: "fixture-agent-token-0123",
+        IATP_COMPOSE_AGENT_DOCKER_SOCKET: `${dir.path}/no-docker.sock`,
+      },
+    },
+  );
+  try {
+    const health = await fetch(`${agent.url}/health`);
+    await health.body?.cancel();
+    assert.equal(health.status, 200);
+    assert.ok(
+      agent.stdout().includes(
+        "config keys accepted but not used by iatp: ssl, domain, reqdata, project, container, " +
+          "apps_info, subdomains, compose_agent_enabled, control_plane",
+      ),
+      agent.stdout(),
+    );
+  } finally {
+    await agent.stop();
+    await dir.remove();
+  }
+});
