@@ -394,3 +394,98 @@ Deno.test("the Python sidecar's override token: its newline is not part of it, n
     await agent.shutdown();
   }
 });
+
+Deno.test("--manifest takes the Python sidecar's served manifest (nulls, attestation) and the schema's optional fields", async () => {
+  const dir = await tempDir();
+  // What the Python sidecar's /.well-known/agent-manifest answers: the model's dump, unset
+  // optional fields as null, its attestation embedded.
+  const served = {
+    agent_id: "py-agent",
+    agent_version: null,
+    trust_level: "trusted",
+    capabilities: {
+      idempotency: true,
+      reversibility: "full",
+      undo_window: null,
+      sla_latency: "1500ms",
+      rate_limit: null,
+    },
+    privacy_contract: {
+      retention: "ephemeral",
+      storage_location: null,
+      human_review: false,
+      encryption_at_rest: true,
+      encryption_in_transit: true,
+    },
+    scopes: [],
+    attestation: {
+      agent_id: "py-agent",
+      codebase_hash: "ab",
+      config_hash: "cd",
+      signature: "ef",
+      signing_key_id: "k1",
+      timestamp: "2026-01-01T00:00:00Z",
+      expires_at: null,
+    },
+  };
+  // Valid against spec/schema/capability_manifest.json, with its optional members.
+  const schema = [
+    'protocol_version: "1.0"',
+    "identity: {agent_id: schema-agent, owner: acme, contact: sec@acme.example}",
+    "trust_level: standard",
+    "capabilities: {idempotency: true, idempotency_duration_seconds: 60, sla_availability: 0.99}",
+    "reversibility:",
+    "  level: partial",
+    "  undo_window_seconds: 600",
+    "  compensation_endpoint: /compensate",
+    "  undo_conditions: {until_state: shipped}",
+    "privacy: {retention_policy: temporary, human_in_loop: false, training_consent: false," +
+    " retention_duration_seconds: 86400}",
+    "authentication: {methods: [api_key], required: true}",
+    "rate_limiting: {requests_per_second: 10}",
+    "",
+  ].join("\n");
+  await Deno.writeTextFile(`${dir.path}/served.json`, JSON.stringify(served));
+  await Deno.writeTextFile(`${dir.path}/schema.yaml`, schema);
+  try {
+    for (
+      const [file, agentId, unserved] of [
+        ["served.json", "py-agent", "attestation"],
+        [
+          "schema.yaml",
+          "schema-agent",
+          "authentication, rate_limiting, capabilities.idempotency_duration_seconds, " +
+          "capabilities.sla_availability, reversibility.compensation_endpoint, " +
+          "reversibility.undo_conditions, privacy.retention_duration_seconds",
+        ],
+      ]
+    ) {
+      const sc = await startIatpService(
+        ["sidecar", "--port", String(rangePort()), "--manifest", `${dir.path}/${file}`],
+        { env: { IATP_DATA_DIR: dir.path, IATP_AGENT_URL: "http://127.0.0.1:9" } },
+      );
+      try {
+        const doc = await (await fetch(`${sc.url}/.well-known/agent-manifest`)).json();
+        assert.equal(doc.agent_id, agentId);
+        assert.ok(
+          sc.stdout().includes(
+            `manifest keys accepted but not served by iatp (${dir.path}/${file}): ${unserved}"`,
+          ),
+          sc.stdout(),
+        );
+        if (file === "served.json") {
+          assert.equal(doc.capabilities.sla_latency_ms, 1500);
+          assert.equal(doc.privacy.retention_policy, "ephemeral");
+          assert.equal(doc.attestation, undefined, "another sidecar's attestation is not served");
+        } else {
+          assert.equal(doc.reversibility.undo_window_seconds, 600);
+          assert.equal(doc.identity.owner, "acme");
+        }
+      } finally {
+        await sc.stop();
+      }
+    }
+  } finally {
+    await dir.remove();
+  }
+});
