@@ -489,3 +489,39 @@ Deno.test("--manifest takes the Python sidecar's served manifest (nulls, attesta
     await dir.remove();
   }
 });
+
+Deno.test("a GET route asked with a trailing slash is a 301 to it, as the upstream sidecars answer (health probes)", async () => {
+  const dir = await tempDir();
+  const sc = await startIatpService(["sidecar", "--port", String(rangePort())], {
+    env: { IATP_DATA_DIR: dir.path, IATP_AGENT_URL: "http://127.0.0.1:9" },
+  });
+  try {
+    for (
+      const [path, location] of [
+        ["/health/", "/health"],
+        ["/.well-known/agent-manifest/", "/.well-known/agent-manifest"],
+        ["/capabilities/?pretty=1", "/capabilities?pretty=1"],
+      ]
+    ) {
+      const r = await fetch(`${sc.url}${path}`, { redirect: "manual" });
+      await r.body?.cancel();
+      assert.equal(r.status, 301, path);
+      assert.equal(r.headers.get("location"), location, path);
+      const followed = await fetch(`${sc.url}${path}`);
+      await followed.body?.cancel();
+      assert.equal(followed.status, 200, path);
+    }
+    // A path that is no route either way, one naming another host, and a POST keep their answers.
+    for (const path of ["/nope/", "//evil.example/", "//health/"]) {
+      const none = await fetch(`${sc.url}${path}`, { redirect: "manual" });
+      await none.body?.cancel();
+      assert.equal(none.status, 404, path);
+    }
+    const post = await fetch(`${sc.url}/health/`, { method: "POST", redirect: "manual" });
+    await post.body?.cancel();
+    assert.equal(post.status, 404);
+  } finally {
+    await sc.stop();
+    await dir.remove();
+  }
+});
