@@ -31,7 +31,12 @@ export function sidecarOptions(
     port: config.port,
     log,
     edge: edgeOptions(config),
-    auth: meshAuthFor(config, { command: "sidecar", host: config.host, log }),
+    auth: meshAuthFor(config, {
+      command: "sidecar",
+      host: config.host,
+      hostSource: sources?.get("host"),
+      log,
+    }),
     insecure: config.insecure,
     agentUrl: config.agent_url,
     identity: {

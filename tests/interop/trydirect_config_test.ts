@@ -3,7 +3,7 @@
 // web server, TLS and firewall keys are listed once as unused, `compose_agent_enabled` is
 // read as compose_agent.enabled (false: legacy mode) and `control_plane` as itself.
 import assert from "node:assert/strict";
-import { startIatpService, tempDir } from "../helpers.ts";
+import { runIatp, startIatpService, tempDir } from "../helpers.ts";
 
 /** The keys and shapes of trydirect/status config.json, with values of our own. */
 const SHIPPED = `{
@@ -123,4 +123,19 @@ Deno.test("TryDirect config.json starts iatp compose-agent as it is (its --compo
     await agent.stop();
     await dir.remove();
   }
+});
+
+Deno.test("STATUS_PANEL_BIND=0.0.0.0 with no credentials: the refusal names that variable and IATP_STATUS_INSECURE", async () => {
+  const r = await runIatp(["status", "--port", String(rangePort())], {
+    env: {
+      STATUS_PANEL_BIND: "0.0.0.0",
+      AGENT_ID: "9b0d3b7e-1111-4a4a-8c8c-0123456789ab",
+      AGENT_TOKEN: "fixture-agent-token-0123",
+    },
+  });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /listening on 0\.0\.0\.0 \(host, env STATUS_PANEL_BIND\), beyond loopback; or --insecure \(IATP_STATUS_INSECURE=true\) to run open/,
+  );
 });
