@@ -18,6 +18,7 @@ import {
   newerSchemaError,
   path,
   type PathGrant,
+  type SourceMap,
   str,
   url,
 } from "../core/config/mod.ts";
@@ -155,11 +156,19 @@ export type AuditConfig = Infer<typeof spec.spec.fields>;
  * PostgreSQL server cannot be reached (the URL without its password), or `key_file` when a
  * PostgreSQL ledger has no explicit signing key.
  */
-export async function start(config: AuditConfig, deps: { log?: Logger } = {}): Promise<Service> {
+export async function start(
+  config: AuditConfig,
+  deps: { log?: Logger; sources?: SourceMap } = {},
+): Promise<Service> {
   const log = deps.log ?? serviceLogger("audit", config);
   // Keys, revocation files and protected mode are checked now; the verifier is built from them
   // with the routes, which load with the first request the app serves.
-  const auth = meshAuthSettings(config, { command: "audit", host: config.host, log });
+  const auth = meshAuthSettings(config, {
+    command: "audit",
+    host: config.host,
+    hostSource: deps.sources?.get("host"),
+    log,
+  });
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const key = await signingKey(config);
   // The relay's client loads only when there is a relay to publish to.

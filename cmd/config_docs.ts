@@ -70,7 +70,7 @@ function commandSection(name: string, declared: DeclaredConfig): string[] {
   if (upstream.length > 0 && declared.spec.upstream) {
     out.push(
       `Also read, by this command only, under the names of ${declared.spec.upstream.system} ` +
-        "(after its own env var):",
+        "(after its own env var or key):",
       "",
       "| Name | As | Setting |",
       "| ---- | -- | ------- |",

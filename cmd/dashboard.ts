@@ -14,6 +14,7 @@ import {
   int,
   list,
   MAX_AGE_MS,
+  type SourceMap,
   str,
   url,
 } from "../core/config/mod.ts";
@@ -202,12 +203,17 @@ export type DashboardConfig = Infer<typeof spec.spec.fields>;
  */
 export async function start(
   config: DashboardConfig,
-  deps: { log?: Logger } = {},
+  deps: { log?: Logger; sources?: SourceMap } = {},
 ): Promise<Service> {
   const log = deps.log ?? createLogger({ service: "dashboard", level: config.log_level });
   // Keys, revocation files and protected mode are checked now; the verifier is built from them
   // with the login gate, which loads with the first request the app serves.
-  const auth = meshAuthSettings(config, { command: "dashboard", host: config.host, log });
+  const auth = meshAuthSettings(config, {
+    command: "dashboard",
+    host: config.host,
+    hostSource: deps.sources?.get("host"),
+    log,
+  });
   return await startDashboardServer({
     host: config.host,
     port: config.port,

@@ -15,6 +15,7 @@ import {
   int,
   path,
   section,
+  type SourceMap,
   str,
   url,
 } from "../core/config/mod.ts";
@@ -184,9 +185,17 @@ async function loadInitial(dir: string, limits: BundleLimits): Promise<PolicyEng
  * credentials (protected mode), `policies` for a bad bundle, or a token setting whose file
  * cannot be read.
  */
-export async function start(config: PolicyConfig, deps: { log?: Logger } = {}): Promise<Service> {
+export async function start(
+  config: PolicyConfig,
+  deps: { log?: Logger; sources?: SourceMap } = {},
+): Promise<Service> {
   const log = deps.log ?? serviceLogger("policy", config);
-  const auth = meshAuthFor(config, { command: "policy", host: config.host, log });
+  const auth = meshAuthFor(config, {
+    command: "policy",
+    host: config.host,
+    hostSource: deps.sources?.get("host"),
+    log,
+  });
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
   const auditToken = resolveSecretSetting("audit_token", config.audit_token);
   const limits = { maxPolicies: config.max_policies };

@@ -16,10 +16,17 @@ import {
   list,
   MAX_AGE_MS,
   section,
+  type SourceMap,
   str,
   textLength,
 } from "../core/config/mod.ts";
-import { ConfigError, errorMessage, FileInUseError, NewerSchemaError } from "../core/errors/mod.ts";
+import {
+  ConfigError,
+  type ConfigSource,
+  errorMessage,
+  FileInUseError,
+  NewerSchemaError,
+} from "../core/errors/mod.ts";
 import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
 import { createLogger, type Logger, registerSecret } from "../core/log/mod.ts";
 import { natsFields } from "../core/nats/mod.ts";
@@ -342,11 +349,13 @@ async function openStore(config: RelayConfig, log: Logger): Promise<AnyRelayStor
 export function relayOptions(
   config: RelayConfig,
   log: Logger,
+  hostSource?: ConfigSource,
 ): Omit<RelayServerOptions, "store"> {
   for (const token of Object.keys(config.tokens)) registerSecret(token);
   const auth = meshAuthFor(config, {
     command: "relay",
     host: config.host,
+    hostSource,
     log,
     staticTokens: config.tokens,
   });
@@ -384,9 +393,12 @@ export function relayOptions(
  * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
  * credentials (protected mode), or naming `store` when the store cannot be opened.
  */
-export async function start(config: RelayConfig, deps: { log?: Logger } = {}): Promise<Service> {
+export async function start(
+  config: RelayConfig,
+  deps: { log?: Logger; sources?: SourceMap } = {},
+): Promise<Service> {
   const log = deps.log ?? createLogger({ service: "relay", level: config.log_level });
-  const options = relayOptions(config, log);
+  const options = relayOptions(config, log, deps.sources?.get("host"));
   const store = await openStore(config, log);
   log.info("relay store", {
     store: config.store.slice(0, config.store.search(/:|$/)),

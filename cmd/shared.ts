@@ -10,6 +10,7 @@ import {
   type Infer,
   lateImport,
   type Shape,
+  type SourceMap,
 } from "../core/config/mod.ts";
 import { closeOnSignal, type Service, STOP_SIGNALS } from "../core/http/mod.ts";
 import { createLogger, LEVELS, type Logger, scrubString } from "../core/log/mod.ts";
@@ -63,7 +64,8 @@ export function serviceLogger(service: string, config: object): Logger {
 /** A service's start function: config in, running service out. */
 export type StartFn<S extends Shape> = (
   config: Infer<S>,
-  deps?: { log?: Logger },
+  /** `sources`: where each setting's value came from, for messages that name a setting. */
+  deps?: { log?: Logger; sources?: SourceMap },
 ) => Promise<Service>;
 
 /**
@@ -98,7 +100,7 @@ export function serviceCommand<S extends Shape>(
       const held = holdStopSignals();
       let service: Service;
       try {
-        service = await start(loaded.config, { log });
+        service = await start(loaded.config, { log, sources: loaded.sources });
       } catch (err) {
         held.release();
         throw explainStartFailure(err, { ...loaded, leaves: spec.leaves() });

@@ -4,6 +4,7 @@
  * @module
  */
 import { workerCount } from "../core/cluster/mod.ts";
+import type { SourceMap } from "../core/config/mod.ts";
 import type { Service } from "../core/http/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { startSidecarCluster, startSidecarServer } from "../core/sidecar/mod.ts";
@@ -25,16 +26,20 @@ export type { SidecarConfig };
  */
 export async function start(
   config: SidecarConfig,
-  deps: { log?: Logger } = {},
+  deps: { log?: Logger; sources?: SourceMap } = {},
 ): Promise<Service> {
   const log = deps.log ?? createLogger({ service: "sidecar", level: config.log_level });
-  const options = sidecarOptions(config, log);
+  const options = sidecarOptions(config, log, deps.sources);
   const workers = workerCount(config.workers);
   if (workers === 1) return await startSidecarServer(options);
   return await startSidecarCluster(options, {
     workers: workers - 1,
     module: new URL("./sidecar/worker.ts", import.meta.url),
-    workerInit: (port, seed, index) => ({ config: { ...config, port, signing_key: seed }, index }),
+    workerInit: (port, seed, index) => ({
+      config: { ...config, port, signing_key: seed },
+      index,
+      sources: deps.sources,
+    }),
   });
 }
 

@@ -60,7 +60,7 @@ export interface ChildService {
 /** Starts `scripts/iatp ...args` in the background, collecting its output. */
 export function spawnIatp(
   args: string[],
-  opts: { env?: Record<string, string>; cwd?: string } = {},
+  opts: { env?: Record<string, string>; cwd?: string; clearEnv?: boolean } = {},
 ): ChildService {
   return spawnChild(LAUNCHER, args, opts);
 }
@@ -69,11 +69,13 @@ export function spawnIatp(
 export function spawnChild(
   command: string,
   args: string[],
-  opts: { env?: Record<string, string>; cwd?: string } = {},
+  /** `clearEnv`: the child gets `env` only, none of this process's variables. */
+  opts: { env?: Record<string, string>; cwd?: string; clearEnv?: boolean } = {},
 ): ChildService {
   const process = new Deno.Command(command, {
     args,
     env: { ...opts.env },
+    clearEnv: opts.clearEnv,
     cwd: opts.cwd,
     stdin: "null",
     stdout: "piped",
@@ -173,7 +175,7 @@ export async function waitListening(child: ChildService, timeoutMs = 60_000): Pr
 /** Starts a service child on port 0 and resolves with its URL once it logs `listening`. */
 export async function startIatpService(
   args: string[],
-  opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+  opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; clearEnv?: boolean } = {},
 ): Promise<ChildService & { url: string }> {
   const child = spawnIatp(args, opts);
   let url: string | undefined;

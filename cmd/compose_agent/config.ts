@@ -29,6 +29,7 @@ import {
   checkLiteralHmacKey,
   checkReplayWindow,
   signedApiFields,
+  TRYDIRECT_UNUSED_KEYS,
 } from "../../core/hostagent/mod.ts";
 import {
   DEFAULT_DOCKER_SOCKET,
@@ -172,6 +173,9 @@ export const composeAgentSpec = defineConfig({
       }),
     }),
   },
+  // Its compose-agent mode starts with the panel's config.json too (`--config config.json
+  // --compose-mode`), whose compose_agent_enabled and control_plane mean nothing here.
+  tolerated: [...TRYDIRECT_UNUSED_KEYS, "compose_agent_enabled", "control_plane"],
   upstream: {
     system: "the TryDirect status agent's compose-agent mode",
     env: {

@@ -265,14 +265,14 @@ export const sidecarSpec = defineConfig({
   },
   // The shared recorder's password is read only with its Redis URL.
   unreadFileRefs: (c) => c.recorder_url ? [] : ["recorder_password"],
-  check: (config, sources) => {
+  check: (config, sources, warn) => {
     checkRecorderFile(config.recorder_file, sources.get("recorder_file"));
     // The manifest file's reader (YAML and zod, about 12 MB idle) loads only when one is named,
     // by a computed specifier (a string-literal `import()` makes Deno read zod's registry data at
     // every start).
     return config.manifest
       ? lateImport<typeof import("./manifest_file.ts")>("./manifest_file.ts", import.meta.url)
-        .then((m) => m.applyManifestFile(config as Record<string, unknown>, sources))
+        .then((m) => m.applyManifestFile(config as Record<string, unknown>, sources, warn))
       : undefined;
   },
 });

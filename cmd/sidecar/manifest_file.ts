@@ -26,7 +26,33 @@ const pyDuration = z.string().refine((v) => parseDuration(v) !== undefined, {
   message: "a duration such as 2000ms, 30s, 5m, 24h or 7d",
 });
 
+/**
+ * Members other IATP readers define that the served manifest does not carry: the JSON schema's
+ * optional fields (spec/schema/capability_manifest.json) and the `attestation` the Python
+ * sidecar embeds in the manifest it serves. A file may hold them (one saved from another
+ * sidecar, one written to the schema); they are listed in a start-up warning, not served.
+ */
+const UNSERVED = {
+  top: ["authentication", "rate_limiting", "attestation"],
+  capabilities: ["idempotency_duration_seconds", "sla_availability"],
+  reversibility: [
+    "compensation_sla_ms",
+    "compensation_notes",
+    "compensation_endpoint",
+    "undo_conditions",
+  ],
+  privacy: ["retention_duration_seconds", "data_processing_addendum"],
+} as const;
+
+/** The unserved members of one mapping, as schema entries that take any value. */
+function unserved<const K extends readonly string[]>(keys: K) {
+  return Object.fromEntries(keys.map((k) => [k, z.unknown().optional()])) as {
+    [P in K[number]]: z.ZodOptional<z.ZodUnknown>;
+  };
+}
+
 const manifestSchema = z.strictObject({
+  ...unserved(UNSERVED.top),
   $schema: z.string().optional(),
   protocol_version: z.string().optional(),
   manifest_version: z.string().optional(),
@@ -49,11 +75,13 @@ const manifestSchema = z.strictObject({
     undo_window: pyDuration.optional(),
     sla_latency: pyDuration.optional(),
     rate_limit: z.number().int().min(1).optional(),
+    ...unserved(UNSERVED.capabilities),
   }).optional(),
   reversibility: z.strictObject({
     level: z.enum(REVERSIBILITY_LEVELS).optional(),
     undo_window_seconds: z.number().int().min(0).optional(),
     compensation_method: z.string().nullable().optional(),
+    ...unserved(UNSERVED.reversibility),
   }).optional(),
   privacy: z.strictObject({
     retention_policy: z.enum(RETENTION_POLICIES).optional(),
@@ -62,6 +90,7 @@ const manifestSchema = z.strictObject({
     encryption_at_rest: z.boolean().optional(),
     encryption_in_transit: z.boolean().optional(),
     storage_location: z.string().min(1).max(255).optional(),
+    ...unserved(UNSERVED.privacy),
   }).optional(),
   privacy_contract: z.strictObject({
     retention: z.enum(RETENTION_POLICIES),
@@ -214,7 +243,9 @@ async function loadManifestFile(path: string): Promise<ManifestFile> {
       cause: err,
     });
   }
-  const parsed = manifestSchema.safeParse(value);
+  // A null member is an absent one, as the Python model (its Optional fields, which the Python
+  // sidecar serves as null) and the Go sidecar's encoding/json take it.
+  const parsed = manifestSchema.safeParse(withoutNulls(value));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const keys = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]] : issue.path;
@@ -252,6 +283,30 @@ async function loadManifestFile(path: string): Promise<ManifestFile> {
   return m;
 }
 
+/** `value` with every null member of its mappings left out, at any depth. */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v !== null) out[k] = withoutNulls(v);
+  }
+  return out;
+}
+
+/** The members of `m` that the served manifest does not carry (see UNSERVED), dotted. */
+function unservedMembers(m: ManifestFile): string[] {
+  const present = (obj: object | undefined, keys: readonly string[], prefix: string) =>
+    keys.filter((k) => obj !== undefined && (obj as Record<string, unknown>)[k] !== undefined)
+      .map((k) => prefix + k);
+  return [
+    ...present(m, UNSERVED.top, ""),
+    ...present(m.capabilities, UNSERVED.capabilities, "capabilities."),
+    ...present(m.reversibility, UNSERVED.reversibility, "reversibility."),
+    ...present(m.privacy, UNSERVED.privacy, "privacy."),
+  ];
+}
+
 /** Both shapes may say the same thing; they must then say it alike. */
 function checkAgreement(
   m: ManifestFile,
@@ -285,16 +340,23 @@ function manifestSettings(m: ManifestFile): Map<string, unknown> {
 
 /**
  * Applies the `manifest` setting's file to `config`: each value it gives replaces a built-in
- * default only (flags, env and the `--config` file win).
+ * default only (flags, env and the `--config` file win). Members the served manifest does not
+ * carry are named in one `warn`ing.
  * @throws {ConfigError} naming the file, key and line of anything the file gets wrong.
  */
 export async function applyManifestFile(
   config: Record<string, unknown>,
   sources: SourceMap,
+  warn: (message: string) => void = () => {},
 ): Promise<void> {
   const path = config.manifest;
   if (typeof path !== "string" || path === "") return;
-  for (const [key, value] of manifestSettings(await loadManifestFile(path))) {
+  const m = await loadManifestFile(path);
+  const unservedKeys = unservedMembers(m);
+  if (unservedKeys.length > 0) {
+    warn(`manifest keys accepted but not served by iatp (${path}): ${unservedKeys.join(", ")}`);
+  }
+  for (const [key, value] of manifestSettings(m)) {
     if ((sources.get(key)?.kind ?? "default") === "default") {
       config[key] = value;
       sources.set(key, { kind: "file", path }); // `iatp config show` names the manifest

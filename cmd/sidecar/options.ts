@@ -4,23 +4,39 @@
  * @module
  */
 import { meshAuthFor, resolveSecretSetting } from "../../core/auth/mod.ts";
+import type { SourceMap } from "../../core/config/mod.ts";
+import { describeSource } from "../../core/errors/mod.ts";
 import { edgeOptions } from "../../core/http/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import type { SidecarOptions } from "../../core/sidecar/mod.ts";
 import type { SidecarConfig } from "./config.ts";
 
 /**
- * Maps the configuration onto the sidecar's options.
+ * Maps the configuration onto the sidecar's options; `sources` (where each value came from)
+ * lets the start-up notices name the setting the operator used.
  * @throws {ConfigError} naming `auth_keys` when it would listen beyond loopback with no
  * credentials (protected mode), or a token setting whose file cannot be read.
  */
-export function sidecarOptions(config: SidecarConfig, log: Logger): SidecarOptions {
+export function sidecarOptions(
+  config: SidecarConfig,
+  log: Logger,
+  sources?: SourceMap,
+): SidecarOptions {
+  const named = (key: string): string | undefined => {
+    const source = sources?.get(key);
+    return source && source.kind !== "default" ? `${key} (${describeSource(source)})` : undefined;
+  };
   return {
     host: config.host,
     port: config.port,
     log,
     edge: edgeOptions(config),
-    auth: meshAuthFor(config, { command: "sidecar", host: config.host, log }),
+    auth: meshAuthFor(config, {
+      command: "sidecar",
+      host: config.host,
+      hostSource: sources?.get("host"),
+      log,
+    }),
     insecure: config.insecure,
     agentUrl: config.agent_url,
     identity: {
@@ -52,6 +68,7 @@ export function sidecarOptions(config: SidecarConfig, log: Logger): SidecarOptio
     override: {
       token: resolveSecretSetting("override_token", config.override_token),
       legacy: config.legacy_override,
+      names: { token: named("override_token"), legacy: named("legacy_override") },
     },
     recorder: {
       capacity: config.trace_capacity,

@@ -6,19 +6,21 @@
 import { serveWorker } from "../../core/cluster/mod.ts";
 import { createLogger } from "../../core/log/mod.ts";
 import { type SidecarWorkerShared, startSidecarWorker } from "../../core/sidecar/mod.ts";
+import type { SourceMap } from "../../core/config/mod.ts";
 import type { SidecarConfig } from "./config.ts";
 import { sidecarOptions } from "./options.ts";
 
 serveWorker(async (init, main) => {
-  const { config, index, shared } = init as {
+  const { config, index, shared, sources } = init as {
     config: SidecarConfig;
     index: number;
     shared: SidecarWorkerShared;
+    sources?: SourceMap;
   };
   const log = createLogger({
     service: "sidecar",
     level: config.log_level,
     fields: { worker: index },
   });
-  return await startSidecarWorker(sidecarOptions(config, log), shared, main);
+  return await startSidecarWorker(sidecarOptions(config, log, sources), shared, main);
 });

@@ -34,7 +34,11 @@ import {
 import { DEFAULT_DOCKER_SOCKET } from "../../core/docker/wire/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { MIN_HMAC_KEY_BYTES } from "../../core/auth/agent/mod.ts";
-import { agentAuthFields, checkLiteralHmacKey } from "../../core/hostagent/mod.ts";
+import {
+  agentAuthFields,
+  checkLiteralHmacKey,
+  TRYDIRECT_UNUSED_KEYS,
+} from "../../core/hostagent/mod.ts";
 
 function pct(name: string, level: "warning" | "critical", def: number) {
   return num({
@@ -178,7 +182,12 @@ export const statusSpec = defineConfig({
       min: 1,
     }),
   },
-  upstream: { system: "the TryDirect status panel", env: upstreamEnv() },
+  upstream: {
+    system: "the TryDirect status panel",
+    env: upstreamEnv(),
+    keys: { "compose_agent.enabled": "compose_agent_enabled" },
+  },
+  tolerated: TRYDIRECT_UNUSED_KEYS,
   deprecated: {
     flags: {
       polling_timeout: { name: "polling-timeout-secs", unit: "s" },

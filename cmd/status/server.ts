@@ -5,7 +5,7 @@
  */
 import { BODY_SIGNING_WARNING, tokenHealth, type TokenSource } from "../../core/auth/agent/mod.ts";
 import { meshAuthSettings } from "../../core/auth/mesh/mod.ts";
-import { DATA_DIR, ensureDir, lateImport } from "../../core/config/mod.ts";
+import { DATA_DIR, ensureDir, lateImport, type SourceMap } from "../../core/config/mod.ts";
 import { ConfigError, errorMessage } from "../../core/errors/mod.ts";
 import { AlertEvaluator, HostSampler } from "../../core/host/mod.ts";
 import { createServer, edgeOptions, type Service, serviceHealth } from "../../core/http/mod.ts";
@@ -206,12 +206,20 @@ function checkProcRoot(procRoot: string, diskPath: string): void {
  * credentials and without `insecure` (protected mode), or a credential setting whose file cannot
  * be read, `disk_path` when it does not exist, or `proc_root` when it cannot be sampled.
  */
-export async function start(config: StatusConfig, deps: { log?: Logger } = {}): Promise<Service> {
+export async function start(
+  config: StatusConfig,
+  deps: { log?: Logger; sources?: SourceMap } = {},
+): Promise<Service> {
   const log = deps.log ?? serviceLogger("status", config);
   // Keys, revocation files and protected mode are checked now; the verifier loads with the
   // first read that needs it (never with auth off).
   const guard = statusReadGuard(
-    meshAuthSettings(config, { command: "status", host: config.host, log }),
+    meshAuthSettings(config, {
+      command: "status",
+      host: config.host,
+      hostSource: deps.sources?.get("host"),
+      log,
+    }),
   );
   await checkDiskPath(config.disk_path);
   if (config.proc_root) checkProcRoot(config.proc_root, config.disk_path);

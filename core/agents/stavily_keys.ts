@@ -89,11 +89,19 @@ export const STAVILY_TOLERATED: { sensor: string[]; action: string[] } = {
   ],
 };
 
+/**
+ * The machine's name: `HOSTNAME` when exported, else the system's (`Deno.hostname()`, which
+ * needs `--allow-sys`), else `/etc/hostname`, which the agents' permission line lets them
+ * read: a systemd unit, cron or `sudo` exports no `HOSTNAME`, and the agents have no `sys`.
+ */
 function hostname(): string | undefined {
   const fromEnv = permittedEnv("HOSTNAME");
   if (fromEnv) return fromEnv;
   try {
     return Deno.hostname();
+  } catch { /* no sys permission: the name the system keeps in /etc */ }
+  try {
+    return Deno.readTextFileSync("/etc/hostname").trim().split(/\s/)[0] || undefined;
   } catch {
     return undefined;
   }

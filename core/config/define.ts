@@ -59,7 +59,12 @@ export interface ConfigSpec<S extends Shape> {
    * The system this command replaces and, by dotted key, the env names of that system it still
    * reads (after its own `IATP_<COMMAND>_<KEY>`). No other command reads them.
    */
-  upstream?: { system: string; env: AliasMap };
+  upstream?: {
+    system: string;
+    env: AliasMap;
+    /** That system's config file keys (dotted) for a setting, read as this command's own. */
+    keys?: AliasMap;
+  };
   /** Names iatp used before, by dotted key: read for one release, each use warns. */
   deprecated?: { flags?: AliasMap; env?: AliasMap; keys?: AliasMap };
   /** Paths the configuration names besides its path fields' values (derived defaults). */
@@ -181,6 +186,7 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
   const all = leaves(spec.fields, [], envPrefix, []);
   attachAliases(spec.command, all, [
     { kind: "upstream", via: "env", map: spec.upstream?.env },
+    { kind: "upstream", via: "key", map: spec.upstream?.keys },
     { kind: "deprecated", via: "flag", map: spec.deprecated?.flags },
     { kind: "deprecated", via: "env", map: spec.deprecated?.env },
     { kind: "deprecated", via: "key", map: spec.deprecated?.keys },

@@ -32,6 +32,23 @@ import { ConfigError } from "../errors/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { relayFlushField, relayTimeoutField } from "../relay/client/settings/mod.ts";
 
+/**
+ * Keys of the TryDirect status panel's `config.json` (its shipped file and the one `status init`
+ * writes) that neither host agent uses: its web server's TLS, domain and firewall settings. The
+ * panel and its compose-agent mode both start with `--config config.json`, so both agents accept
+ * them, listed once in a start-up warning.
+ */
+export const TRYDIRECT_UNUSED_KEYS: readonly string[] = [
+  "ssl",
+  "domain",
+  "subdomains.*",
+  "reqdata.*",
+  "apps_info.*",
+  "project",
+  "container",
+  "firewall.*",
+];
+
 /** Fields shared by both host agents: identity, Vault and signing bounds. */
 export function agentAuthFields(vaultKey: string) {
   return {

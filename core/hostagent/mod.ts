@@ -21,6 +21,7 @@ export {
   checkReplayWindow,
   type ReplayWindowConfig,
   signedApiFields,
+  TRYDIRECT_UNUSED_KEYS,
 } from "./config.ts";
 export { probeDocker, watchdogSink } from "./docker_watch.ts";
 export { legacyTarget } from "./legacy.ts";

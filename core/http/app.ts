@@ -1,7 +1,8 @@
 /**
- * A service's Hono app: the request id, metrics, body limit, 405 and error envelope middlewares
- * and the built-in routes. The server factory imports it with the first request the raw path
- * leaves to Hono, so a service that has only answered those routes has not loaded Hono.
+ * A service's Hono app: the request id, metrics, body limit, trailing-slash redirect, 405 and
+ * error envelope middlewares and the built-in routes. The server factory imports it with the first
+ * request the raw path leaves to Hono, so a service that has only answered those routes has not
+ * loaded Hono.
  * @module
  */
 import { Hono } from "hono";
@@ -20,6 +21,7 @@ import { bodyLimit } from "./middleware/body_limit.ts";
 import { errorBody, notFound, onError } from "./middleware/envelope.ts";
 import { requestMetrics } from "./middleware/metrics.ts";
 import { requestId } from "./middleware/request_id.ts";
+import { redirectTrailingSlash } from "./middleware/trailing_slash.ts";
 import type { App, AppEnv } from "./types.ts";
 
 /** What the app is built from. */
@@ -37,6 +39,7 @@ export function buildApp(src: AppSource): App {
   app.use("*", requestId(src.log));
   app.use("*", requestMetrics(src.metrics));
   app.use("*", bodyLimit({ maxBytes: src.maxBodyBytes, exempt: src.bodyLimitExempt }));
+  app.use("*", redirectTrailingSlash(app));
   app.use(
     "*",
     methodNotAllowed({

@@ -62,7 +62,7 @@ export interface SidecarOptions {
   /** What the signed manifest and the attestation say, and the key they are signed with. */
   identity: IdentityOptions;
   /** The X-User-Override secret (unset: overrides off) and the unsafe legacy switch. */
-  override: { token?: string; legacy: boolean };
+  override: { token?: string; legacy: boolean; names?: { token?: string; legacy?: string } };
   /**
    * Records kept in memory; the optional durable store (.db/.sqlite or JSONL) and its bound;
    * the optional Redis store shared by replicas.

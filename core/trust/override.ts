@@ -64,26 +64,45 @@ function sha256(text: string): Uint8Array {
 
 /** Builds the policy from the configured secret and legacy switch. */
 export function createOverridePolicy(
-  opts: { token?: string; legacy?: boolean },
+  opts: {
+    token?: string;
+    legacy?: boolean;
+    /**
+     * How the start-up notices name the secret's and the switch's settings, with where each
+     * value came from (`override_token (env IATP_TRUSTED_USER_OVERRIDE_TOKEN)`); by default
+     * their iatp names.
+     */
+    names?: { token?: string; legacy?: string };
+  },
 ): OverridePolicy {
   const notices: OverridePolicy["notices"] = [];
   const legacy = opts.legacy === true;
+  // Surrounding whitespace is not part of the secret (a value read from a file or an env file
+  // keeps its newline), as the Python sidecar strips it: a header never carries it.
+  const token = opts.token?.trim();
+  const tokenName = opts.names?.token ?? "override_token (IATP_OVERRIDE_TOKEN)";
   let secretDigest: Uint8Array | undefined;
-  if (!opts.token) {
-    notices.push({ level: "info", msg: "override disabled: IATP_OVERRIDE_TOKEN is not set" });
+  if (!token) {
+    notices.push({
+      level: "info",
+      msg: opts.token === undefined || opts.token === ""
+        ? "override disabled: override_token is not set (IATP_OVERRIDE_TOKEN, or the Python " +
+          "sidecar's IATP_TRUSTED_USER_OVERRIDE_TOKEN)"
+        : `override disabled: ${tokenName} is blank`,
+    });
   } else {
-    const weak = overrideTokenWeakness(opts.token);
+    const weak = overrideTokenWeakness(token);
     if (weak) {
-      notices.push({ level: "warn", msg: `override disabled: IATP_OVERRIDE_TOKEN is ${weak}` });
+      notices.push({ level: "warn", msg: `override disabled: ${tokenName} is ${weak}` });
     } else {
-      secretDigest = sha256(opts.token);
+      secretDigest = sha256(token);
     }
   }
   if (legacy) {
     notices.push({
       level: "warn",
-      msg: "IATP_LEGACY_OVERRIDE=true: any caller sending X-User-Override: true can approve " +
-        "low-trust requests",
+      msg: `${opts.names?.legacy ?? "legacy_override (IATP_LEGACY_OVERRIDE)"} is true: any ` +
+        "caller sending X-User-Override: true can approve low-trust requests",
     });
   }
   const secret = secretDigest;
@@ -93,6 +112,7 @@ export function createOverridePolicy(
     notices,
     accepts(header) {
       if (header === null || header === undefined || header === "") return false;
+      header = header.trim();
       if (legacy && header === "true") return true;
       if (!secret || header.length > 4096) return false;
       // Hashing both sides gives equal-length inputs, so the comparison leaks neither the

@@ -267,7 +267,9 @@ Deno.test("launchFlags: the line, placeholders filled, plus only the files named
     layout,
   });
   assert.ok(action.includes("--allow-run=/usr/local/bin/deno,git,bwrap"));
-  assert.ok(action.includes("--allow-read=/app,/data,/proc/loadavg,/run/iatp/action.token"));
+  assert.ok(
+    action.includes("--allow-read=/app,/data,/proc/loadavg,/etc/hostname,/run/iatp/action.token"),
+  );
   assert.throws(
     () => launchFlags({ name: "relay", args: ["--config", "/etc/a,b.yaml"], env: {}, layout }),
     RangeError,

@@ -40,7 +40,10 @@ Deno.test("status beyond loopback without keys exits 2 naming auth_keys; --insec
     ) {
       const r = await runIatp(["status", "--port", "0", ...args], { env: { ...env, ...extra } });
       assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /config error: auth_keys .*listening on 0\.0\.0\.0, beyond loopback/);
+      assert.match(
+        r.stderr,
+        /config error: auth_keys .*listening on 0\.0\.0\.0 \(host, (flag --host|env STATUS_PANEL_BIND)\), beyond loopback/,
+      );
       assert.match(r.stderr, /--insecure/);
       assert.doesNotMatch(r.stdout, /"listening"/);
     }

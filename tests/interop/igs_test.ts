@@ -16,7 +16,7 @@ import { AuditClient } from "../../core/ledger/client/mod.ts";
 import { silentLogger } from "../../core/log/mod.ts";
 import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { loadAuditTrail } from "../../core/dashboard/mod.ts";
-import { tempDir, waitFor } from "../helpers.ts";
+import { startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { openSse } from "../core/relay/relay_helpers.ts";
 import { BASE_INTENT, type Expected, POLICY_CASES } from "./fixtures/igs_cases.ts";
 import { igsSnapshot, runPublishIntent, startUpstreamApp } from "./fixtures/igs_upstream.ts";
@@ -318,3 +318,71 @@ if (snapshots) {
     },
   });
 }
+
+Deno.test("POST /evaluate/ is a 307 to /evaluate and GET /health/ a 301, as FastAPI and Gin redirect them", async () => {
+  const dir = await tempDir("iatp-igs-");
+  /** A loopback port in 19000-19999 nothing listens on a moment ago. */
+  const rangePort = (): string => {
+    for (let i = 0; i < 200; i++) {
+      const p = 19_000 + Math.floor(Math.random() * 1_000);
+      try {
+        Deno.listen({ hostname: "127.0.0.1", port: p }).close();
+        return String(p);
+      } catch { /* taken */ }
+    }
+    throw new Error("no free port in 19000-19999");
+  };
+  const svc = await startIatpService(["policy", "--port", rangePort()], {
+    env: { IATP_DATA_DIR: dir.path },
+  });
+  try {
+    const intent = JSON.stringify({
+      subject: { enterprise: "A" },
+      resource: { enterprise: "B", scope: "read" },
+      context: { session_risk: 10 },
+    });
+    const init = { method: "POST", body: intent, headers: { "content-type": "application/json" } };
+    const r = await fetch(`${svc.url}/evaluate/?x=1`, { ...init, redirect: "manual" });
+    await r.body?.cancel();
+    assert.equal(r.status, 307);
+    assert.equal(r.headers.get("location"), "/evaluate?x=1");
+    // A client that follows it (requests does) gets the decision.
+    const followed = await fetch(`${svc.url}/evaluate/`, init);
+    assert.equal(followed.status, 200);
+    assert.equal((await followed.json()).decision, "allow");
+    const get = await fetch(`${svc.url}/health/`, { redirect: "manual" });
+    await get.body?.cancel();
+    assert.equal(get.status, 301);
+    const put = await fetch(`${svc.url}/evaluate/`, { method: "PUT", body: "{}" });
+    await put.body?.cancel();
+    assert.equal(put.status, 404, "no PUT route: no redirect");
+    // The relay's and the audit service's routes alike.
+    for (
+      const [name, method, path, status, location] of [
+        ["relay", "POST", "/publish/", 307, "/publish"],
+        ["audit", "POST", "/audit/", 307, "/audit"],
+        ["audit", "GET", "/tx/t-1/", 301, "/tx/t-1"],
+      ] as const
+    ) {
+      const other = await startIatpService([name, "--port", rangePort()], {
+        env: { IATP_DATA_DIR: dir.path },
+      });
+      try {
+        const res = await fetch(`${other.url}${path}`, {
+          method,
+          body: method === "POST" ? "{}" : undefined,
+          headers: { "content-type": "application/json" },
+          redirect: "manual",
+        });
+        await res.body?.cancel();
+        assert.equal(res.status, status, `${name} ${method} ${path}`);
+        assert.equal(res.headers.get("location"), location);
+      } finally {
+        await other.stop();
+      }
+    }
+  } finally {
+    await svc.stop();
+    await dir.remove();
+  }
+});

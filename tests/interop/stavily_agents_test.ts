@@ -184,3 +184,73 @@ Deno.test("Stavily poll response vector (01-Agents test_plugin_install.py) parse
     ["plugin_install", 300, 3, 5],
   );
 });
+
+/** A loopback port in 19000-19999 nothing listens on a moment ago. */
+function rangePort(): number {
+  for (let i = 0; i < 200; i++) {
+    const port = 19_000 + Math.floor(Math.random() * 1_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch { /* taken: try another */ }
+  }
+  throw new Error("no free port in 19000-19999");
+}
+
+/** The machine's name as /etc/hostname keeps it (undefined where there is none). */
+function etcHostname(): string | undefined {
+  try {
+    return Deno.readTextFileSync("/etc/hostname").trim().split(/\s/)[0] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+Deno.test({
+  name:
+    "a Stavily ${HOSTNAME} file starts the sensor where HOSTNAME is not exported (systemd, cron)",
+  ignore: etcHostname() === undefined,
+  async fn() {
+    const machine = etcHostname()!;
+    const agentId = `sen-fixture-${machine}-7`;
+    const dir = await tempDir();
+    const orch = await startFakeOrchestrator({ agentId, token: TOKEN, port: rangePort() });
+    await Deno.writeTextFile(`${dir.path}/agent.jwt`, `Bearer ${TOKEN}\n`);
+    // Only what the launcher needs to find Deno and its cache: no HOSTNAME, as under systemd.
+    const env: Record<string, string> = {};
+    for (const name of ["PATH", "HOME", "DENO_DIR", "DENO_BIN", "XDG_CACHE_HOME"]) {
+      const value = Deno.env.get(name);
+      if (value !== undefined) env[name] = value;
+    }
+    const agent = await startIatpService(
+      ["sensor", "--config", `${FIXTURES}sensor_localhost.yaml`],
+      {
+        clearEnv: true,
+        env: {
+          ...env,
+          IATP_DATA_DIR: dir.path,
+          IATP_SENSOR_API_BASE_URL: orch.url,
+          IATP_SENSOR_SECURITY_AUTH_API_KEY: TOKEN,
+          IATP_SENSOR_SECURITY_AUTH_TOKEN_FILE: `${dir.path}/agent.jwt`,
+          IATP_SENSOR_AGENT_BASE_FOLDER: `${dir.path}/base`,
+          IATP_SENSOR_HEALTH_PORT: String(rangePort()),
+          IATP_SENSOR_METRICS_PORT: String(rangePort()),
+        },
+      },
+    );
+    try {
+      await waitFor(() => orch.heartbeats().length > 0, 20_000, "a heartbeat").catch((err) => {
+        throw new Error(agent.stdout() + agent.stderr(), { cause: err });
+      });
+      assert.deepEqual(orch.violations, []);
+      assert.ok(
+        orch.requests.some((r) => r.path === `/agents/v1/${agentId}/heartbeat`),
+        JSON.stringify(orch.requests.map((r) => r.path)),
+      );
+    } finally {
+      await agent.stop();
+      await orch.close();
+      await dir.remove();
+    }
+  },
+});

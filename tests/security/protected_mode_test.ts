@@ -23,6 +23,10 @@ for (const service of SERVICES) {
       assert.equal(refused.code, 2, refused.stderr);
       assert.match(refused.stderr, new RegExp(`iatp ${service}: config error: auth_keys`));
       assert.match(refused.stderr, /--insecure/);
+      // The address's source and the service's own variable for --insecure are named.
+      const insecureEnv = `IATP_${service.toUpperCase().replaceAll("-", "_")}_INSECURE=true`;
+      assert.ok(refused.stderr.includes("0.0.0.0 (host, flag --host)"), refused.stderr);
+      assert.ok(refused.stderr.includes(insecureEnv), refused.stderr);
       assert.doesNotMatch(refused.stderr, /\n\s+at /, "no stack trace");
       assert.equal(logLines(refused.stdout).some((l) => l.msg === "listening"), false);
 

@@ -34,6 +34,8 @@ export interface FakeOrchestratorOptions {
   token: string;
   /** Seconds sent as `next_poll_interval`; default 1. */
   nextPollInterval?: number;
+  /** Loopback port to listen on; default a free one. */
+  port?: number;
 }
 
 /** A running fake orchestrator. */
@@ -243,7 +245,7 @@ function view(fake: Fake, url: string, server: Deno.HttpServer): FakeOrchestrato
   };
 }
 
-/** Starts the fake on 127.0.0.1 with a free port. */
+/** Starts the fake on 127.0.0.1 (`opts.port`, or a free port). */
 export async function startFakeOrchestrator(
   opts: FakeOrchestratorOptions,
 ): Promise<FakeOrchestrator> {
@@ -251,7 +253,7 @@ export async function startFakeOrchestrator(
   const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
     hostname: "127.0.0.1",
-    port: 0,
+    port: opts.port ?? 0,
     onListen: (a) => resolve(a as Deno.NetAddr),
   }, async (req) => {
     const [status, out, body] = await fake.handle(req);

@@ -8,8 +8,8 @@
  * which logs a warning at every start. On loopback the open default stays for development.
  * @module
  */
-import { ConfigError, type ConfigSource } from "../../errors/mod.ts";
-import { bool, list } from "../../config/mod.ts";
+import { ConfigError, type ConfigSource, describeSource } from "../../errors/mod.ts";
+import { bool, envPrefixOf, list } from "../../config/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { resolveAuthKeys } from "../settings/mod.ts";
 import { RevocationFileError, RevocationList } from "./revocation.ts";
@@ -55,6 +55,8 @@ export interface MeshAuthContext {
   /** Static tokens (the relay's `tokens`), counted as credentials for protected mode. */
   staticTokens?: Record<string, string[]>;
   source?: ConfigSource;
+  /** Where `host` came from, named in the protected-mode refusal (`env STATUS_PANEL_BIND`). */
+  hostSource?: ConfigSource;
   onReject?: (reason: string) => void;
 }
 
@@ -101,11 +103,14 @@ export function meshAuthSettings(config: MeshAuthConfig, ctx: MeshAuthContext): 
   const enabled = keys.length > 0 || Object.keys(ctx.staticTokens ?? {}).length > 0;
   if (!enabled && !isLoopbackHost(ctx.host)) {
     if (!config.insecure) {
+      const from = ctx.hostSource && ctx.hostSource.kind !== "default"
+        ? ` (host, ${describeSource(ctx.hostSource)})`
+        : "";
       throw new ConfigError(
         "auth_keys",
         ctx.source ?? { kind: "default" },
-        `issuer keys (auth_keys) when listening on ${ctx.host}, beyond loopback; ` +
-          "or --insecure to run open",
+        `issuer keys (auth_keys) when listening on ${ctx.host}${from}, beyond loopback; ` +
+          `or --insecure (${envPrefixOf(ctx.command)}INSECURE=true) to run open`,
         "no credentials configured",
       );
     }

@@ -20,8 +20,8 @@ export function LoginPage(
         </p>
         <p id="login-error" class="failed" role="alert">{props.error ?? ""}</p>
         <p id="link-login" hidden>
-          This page was opened with a login link. Log in with its credential only if you opened
-          it yourself: another site can send you to a link holding its own credential.{" "}
+          This page was opened with a login link. Log in with its credential only if you opened it
+          yourself: another site can send you to a link holding its own credential.{" "}
           <button id="link-login-button" type="button">Log in with the link's credential</button>
         </p>
         <form

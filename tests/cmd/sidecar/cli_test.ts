@@ -346,3 +346,182 @@ Deno.test("a recorder file in a missing folder, or a folder, is a config error n
     await dir.remove();
   }
 });
+
+/** A loopback port in 19000-19999 nothing listens on a moment ago. */
+function rangePort(): number {
+  for (let i = 0; i < 200; i++) {
+    const port = 19_000 + Math.floor(Math.random() * 1_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch { /* taken: try another */ }
+  }
+  throw new Error("no free port in 19000-19999");
+}
+
+Deno.test("the Python sidecar's override token: its newline is not part of it, notices name it", async () => {
+  const agent = Deno.serve(
+    { hostname: "127.0.0.1", port: rangePort(), onListen() {} },
+    () => Response.json({ ok: true }),
+  );
+  const secret = "Zk3pQ9xVw2Lm8Rt5Yb";
+  const env = {
+    IATP_AGENT_URL: `http://127.0.0.1:${agent.addr.port}`,
+    IATP_TRUST_LEVEL: "unknown", // score 4: a request needs an override
+  };
+  // As a Kubernetes secret or an env file read from a file hands it over: with its newline.
+  let sc = await startIatpService(["sidecar", "--port", String(rangePort())], {
+    env: { ...env, IATP_TRUSTED_USER_OVERRIDE_TOKEN: `${secret}\n` },
+  });
+  try {
+    assert.equal((await post(sc.url, { a: 1 }, { "X-User-Override": secret })).status, 200);
+    assert.equal((await post(sc.url, { a: 1 })).status, 449);
+    await sc.stop();
+    sc = await startIatpService(["sidecar", "--port", String(rangePort())], {
+      env: { ...env, IATP_TRUSTED_USER_OVERRIDE_TOKEN: "changeme", IATP_LEGACY_OVERRIDE: "true" },
+    });
+    const out = sc.stdout();
+    assert.match(
+      out,
+      /override disabled: override_token \(env IATP_TRUSTED_USER_OVERRIDE_TOKEN\) is shorter/,
+    );
+    assert.match(out, /legacy_override \(env IATP_LEGACY_OVERRIDE\) is true: any caller/);
+    await sc.stop();
+    sc = await startIatpService(["sidecar", "--port", String(rangePort())], { env });
+    assert.match(sc.stdout(), /override_token is not set \(IATP_OVERRIDE_TOKEN, or the Python/);
+  } finally {
+    await sc.stop();
+    await agent.shutdown();
+  }
+});
+
+Deno.test("--manifest takes the Python sidecar's served manifest (nulls, attestation) and the schema's optional fields", async () => {
+  const dir = await tempDir();
+  // What the Python sidecar's /.well-known/agent-manifest answers: the model's dump, unset
+  // optional fields as null, its attestation embedded.
+  const served = {
+    agent_id: "py-agent",
+    agent_version: null,
+    trust_level: "trusted",
+    capabilities: {
+      idempotency: true,
+      reversibility: "full",
+      undo_window: null,
+      sla_latency: "1500ms",
+      rate_limit: null,
+    },
+    privacy_contract: {
+      retention: "ephemeral",
+      storage_location: null,
+      human_review: false,
+      encryption_at_rest: true,
+      encryption_in_transit: true,
+    },
+    scopes: [],
+    attestation: {
+      agent_id: "py-agent",
+      codebase_hash: "ab",
+      config_hash: "cd",
+      signature: "ef",
+      signing_key_id: "k1",
+      timestamp: "2026-01-01T00:00:00Z",
+      expires_at: null,
+    },
+  };
+  // Valid against spec/schema/capability_manifest.json, with its optional members.
+  const schema = [
+    'protocol_version: "1.0"',
+    "identity: {agent_id: schema-agent, owner: acme, contact: sec@acme.example}",
+    "trust_level: standard",
+    "capabilities: {idempotency: true, idempotency_duration_seconds: 60, sla_availability: 0.99}",
+    "reversibility:",
+    "  level: partial",
+    "  undo_window_seconds: 600",
+    "  compensation_endpoint: /compensate",
+    "  undo_conditions: {until_state: shipped}",
+    "privacy: {retention_policy: temporary, human_in_loop: false, training_consent: false," +
+    " retention_duration_seconds: 86400}",
+    "authentication: {methods: [api_key], required: true}",
+    "rate_limiting: {requests_per_second: 10}",
+    "",
+  ].join("\n");
+  await Deno.writeTextFile(`${dir.path}/served.json`, JSON.stringify(served));
+  await Deno.writeTextFile(`${dir.path}/schema.yaml`, schema);
+  try {
+    for (
+      const [file, agentId, unserved] of [
+        ["served.json", "py-agent", "attestation"],
+        [
+          "schema.yaml",
+          "schema-agent",
+          "authentication, rate_limiting, capabilities.idempotency_duration_seconds, " +
+          "capabilities.sla_availability, reversibility.compensation_endpoint, " +
+          "reversibility.undo_conditions, privacy.retention_duration_seconds",
+        ],
+      ]
+    ) {
+      const sc = await startIatpService(
+        ["sidecar", "--port", String(rangePort()), "--manifest", `${dir.path}/${file}`],
+        { env: { IATP_DATA_DIR: dir.path, IATP_AGENT_URL: "http://127.0.0.1:9" } },
+      );
+      try {
+        const doc = await (await fetch(`${sc.url}/.well-known/agent-manifest`)).json();
+        assert.equal(doc.agent_id, agentId);
+        assert.ok(
+          sc.stdout().includes(
+            `manifest keys accepted but not served by iatp (${dir.path}/${file}): ${unserved}"`,
+          ),
+          sc.stdout(),
+        );
+        if (file === "served.json") {
+          assert.equal(doc.capabilities.sla_latency_ms, 1500);
+          assert.equal(doc.privacy.retention_policy, "ephemeral");
+          assert.equal(doc.attestation, undefined, "another sidecar's attestation is not served");
+        } else {
+          assert.equal(doc.reversibility.undo_window_seconds, 600);
+          assert.equal(doc.identity.owner, "acme");
+        }
+      } finally {
+        await sc.stop();
+      }
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("a GET route asked with a trailing slash is a 301 to it, as the upstream sidecars answer (health probes)", async () => {
+  const dir = await tempDir();
+  const sc = await startIatpService(["sidecar", "--port", String(rangePort())], {
+    env: { IATP_DATA_DIR: dir.path, IATP_AGENT_URL: "http://127.0.0.1:9" },
+  });
+  try {
+    for (
+      const [path, location] of [
+        ["/health/", "/health"],
+        ["/.well-known/agent-manifest/", "/.well-known/agent-manifest"],
+        ["/capabilities/?pretty=1", "/capabilities?pretty=1"],
+      ]
+    ) {
+      const r = await fetch(`${sc.url}${path}`, { redirect: "manual" });
+      await r.body?.cancel();
+      assert.equal(r.status, 301, path);
+      assert.equal(r.headers.get("location"), location, path);
+      const followed = await fetch(`${sc.url}${path}`);
+      await followed.body?.cancel();
+      assert.equal(followed.status, 200, path);
+    }
+    // A path that is no route either way, one naming another host, and a POST keep their answers.
+    for (const path of ["/nope/", "//evil.example/", "//health/"]) {
+      const none = await fetch(`${sc.url}${path}`, { redirect: "manual" });
+      await none.body?.cancel();
+      assert.equal(none.status, 404, path);
+    }
+    const post = await fetch(`${sc.url}/health/`, { method: "POST", redirect: "manual" });
+    await post.body?.cancel();
+    assert.equal(post.status, 404);
+  } finally {
+    await sc.stop();
+    await dir.remove();
+  }
+});
