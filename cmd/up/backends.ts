@@ -46,18 +46,34 @@ export function policyState(
  * (signed with the key under the data dir either way). A data dir that already holds a SQLite
  * ledger is refused for PostgreSQL: its key would sign a second log, from index 0, under the
  * same origin, which a monitor of the first one reports as a fork.
+ * The other way, a data dir whose key signs a ledger elsewhere (`audit.db.key` without
+ * `audit.db`) is refused for SQLite.
  * @throws {ConfigError} naming `postgres_url` when `--backend postgres` has none, and `backend`
- * when the data dir holds `audit.db`.
+ * when the data dir holds `audit.db` (PostgreSQL) or `audit.db.key` alone (SQLite).
  */
 export async function auditStorage(
   config: UpConfig,
   data: string,
 ): Promise<{ db: string; db_password?: string; key_file: string }> {
   const key_file = `${data}/audit.db.key`;
-  if (!config.backend.includes("postgres")) return { db: `${data}/audit.db`, key_file };
-  if (config.postgres_url === undefined) throw missingUrl("postgres");
   const sqlite = `${data}/audit.db`;
-  if (await Deno.lstat(sqlite).then(() => true, () => false)) {
+  const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
+  if (!config.backend.includes("postgres")) {
+    if (await exists(key_file) && !await exists(sqlite)) {
+      throw new ConfigError(
+        "backend",
+        { kind: "default" },
+        "audit.db beside audit.db.key when --backend does not name postgres (that key signs a " +
+          "ledger kept elsewhere, on PostgreSQL under --backend postgres, and a new SQLite " +
+          "ledger under it would be a second log; name postgres again, or move audit.db.key " +
+          "out of this data dir)",
+        `no ${sqlite}`,
+      );
+    }
+    return { db: sqlite, key_file };
+  }
+  if (config.postgres_url === undefined) throw missingUrl("postgres");
+  if (await exists(sqlite)) {
     throw new ConfigError(
       "backend",
       { kind: "default" },

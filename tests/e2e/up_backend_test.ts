@@ -2,7 +2,8 @@
  * `iatp up --backend postgres` through the launcher: the mesh's audit ledger lives in a real
  * PostgreSQL the user runs (an authenticated append lands there and `iatp audit verify --db
  * postgres://...` checks it), `--backend postgres` without a URL exits 2 naming the setting, and
- * a data dir holding a SQLite ledger is refused for PostgreSQL (its key would sign a second log).
+ * a data dir holding a SQLite ledger is refused for PostgreSQL and one whose key signs a
+ * PostgreSQL ledger is refused for SQLite (the key would sign a second log).
  */
 import assert from "node:assert/strict";
 import { runIatp, spawnIatp, tempDir, waitFor } from "../helpers.ts";
@@ -52,6 +53,18 @@ Deno.test({
       assert.match(verify.stdout, /ok: 1 entries/);
       assert.ok(!(await Deno.stat(`${dir.path}/audit.db`).catch(() => undefined)), "no SQLite");
       assert.doesNotMatch(up.stdout() + up.stderr(), new RegExp(db.password));
+      await up.stop();
+      // Back on SQLite, the key that signs the PostgreSQL ledger would sign a second log.
+      const sqlite = await runIatp(
+        ["up", "--services", "audit", "--no-demo", "--audit-port", "0"],
+        { env, timeoutMs: 30_000 },
+      );
+      assert.equal(sqlite.code, 2, sqlite.stdout + sqlite.stderr);
+      assert.match(
+        sqlite.stderr,
+        /backend \(built-in default\): expected audit\.db beside audit\.db\.key/,
+      );
+      assert.ok(!(await Deno.stat(`${dir.path}/audit.db`).catch(() => undefined)), "no SQLite");
     } finally {
       await up.stop();
       await db.stop();
