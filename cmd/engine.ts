@@ -11,9 +11,11 @@ import {
   connectNats,
   credentialsError,
   displayUrl,
+  NATS_URL_EXPECTED,
   type NatsEngine,
   type NatsSection,
   natsSettings,
+  NatsUrlError,
   UrlCredentialsError,
 } from "../core/nats/mod.ts";
 
@@ -43,6 +45,17 @@ export async function connectEngine(
     const refused = credentialsError(err, settings);
     if (refused) throw refused;
     const shown = displayUrl(url);
+    if (err instanceof NatsUrlError) {
+      throw new ConfigError(
+        key,
+        { kind: "default" },
+        NATS_URL_EXPECTED,
+        `${shown} (${err.message})`,
+        {
+          cause: err,
+        },
+      );
+    }
     if (err instanceof UrlCredentialsError) {
       // A mistake in the setting, not a server out of reach.
       // The setting's true source (flag, env var, config file line) is filled in by the start-up

@@ -43,16 +43,46 @@ export function policyState(
 
 /**
  * Where the ledger lives: SQLite under the data dir, or PostgreSQL with `--backend postgres`
- * (signed with the key under the data dir either way).
- * @throws {ConfigError} naming `postgres_url` when `--backend postgres` has none.
+ * (signed with the key under the data dir either way). A data dir that already holds a SQLite
+ * ledger is refused for PostgreSQL: its key would sign a second log, from index 0, under the
+ * same origin, which a monitor of the first one reports as a fork.
+ * The other way, a data dir whose key signs a ledger elsewhere (`audit.db.key` without
+ * `audit.db`) is refused for SQLite.
+ * @throws {ConfigError} naming `postgres_url` when `--backend postgres` has none, and `backend`
+ * when the data dir holds `audit.db` (PostgreSQL) or `audit.db.key` alone (SQLite).
  */
-export function auditStorage(
+export async function auditStorage(
   config: UpConfig,
   data: string,
-): { db: string; db_password?: string; key_file: string } {
+): Promise<{ db: string; db_password?: string; key_file: string }> {
   const key_file = `${data}/audit.db.key`;
-  if (!config.backend.includes("postgres")) return { db: `${data}/audit.db`, key_file };
+  const sqlite = `${data}/audit.db`;
+  const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
+  if (!config.backend.includes("postgres")) {
+    if (await exists(key_file) && !await exists(sqlite)) {
+      throw new ConfigError(
+        "backend",
+        { kind: "default" },
+        "audit.db beside audit.db.key when --backend does not name postgres (that key signs a " +
+          "ledger kept elsewhere, on PostgreSQL under --backend postgres, and a new SQLite " +
+          "ledger under it would be a second log; name postgres again, or move audit.db.key " +
+          "out of this data dir)",
+        `no ${sqlite}`,
+      );
+    }
+    return { db: sqlite, key_file };
+  }
   if (config.postgres_url === undefined) throw missingUrl("postgres");
+  if (await exists(sqlite)) {
+    throw new ConfigError(
+      "backend",
+      { kind: "default" },
+      "a data dir without a SQLite ledger when --backend names postgres (audit.db.key signs " +
+        "the ledger on PostgreSQL, which would be a second log under the key of that one; " +
+        "give another --data-dir, or move audit.db and audit.db.key out of this one)",
+      sqlite,
+    );
+  }
   return { db: config.postgres_url, db_password: config.postgres_password, key_file };
 }
 

@@ -179,7 +179,7 @@ export async function startAudit(
   if (!ctx.want.has("audit")) return undefined;
   const { host, log_level } = ctx.config;
   const port = portOf(ctx.config, "audit_port");
-  const storage = auditStorage(ctx.config, ctx.data);
+  const storage = await auditStorage(ctx.config, ctx.data);
   return await ctx.run("audit", () =>
     audit.start(
       audit.spec.resolve({

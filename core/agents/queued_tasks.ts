@@ -18,8 +18,10 @@ import {
   connectNats,
   credentialsError,
   displayUrl,
+  NATS_URL_EXPECTED,
   type NatsEngine,
   natsSettings,
+  NatsUrlError,
   topicSubject,
 } from "../nats/mod.ts";
 import { streamRelayEvent } from "../relay/mod.ts";
@@ -230,6 +232,15 @@ export async function openTaskQueue(
     // Refused credentials given by a nats setting: that setting is the mistake, not the URL.
     const refused = credentialsError(err, settings);
     if (refused) throw refused;
+    if (err instanceof NatsUrlError) {
+      throw new ConfigError(
+        "relay.queue",
+        { kind: "default" },
+        NATS_URL_EXPECTED,
+        `${displayUrl(url)} (${err.message})`,
+        { cause: err },
+      );
+    }
     throw new ConfigError(
       "relay.queue",
       { kind: "default" },

@@ -8,26 +8,29 @@ const SECRET_PARAMS = ["password", "pass", "sslpassword", "token"];
  * that does not parse as a URL is reduced to its scheme, since it may hold anything; so is one
  * whose password the parser did not read as one: with no `//` before its authority, or with an
  * `@` after it (a password with an unencoded `/`, `?` or `#` after digits parses as a port, then
- * a path, a query or a fragment, which would be shown).
+ * a path, a query or a fragment, which would be shown; after other characters it makes a port
+ * that does not parse, told the same way, so the message says what to encode).
  * @example
  * ```ts
  * redactUrl("postgres://app:s3cret@db:5432/iatp"); // "postgres://app@db:5432/iatp"
  * ```
  */
 export function redactUrl(url: string): string {
+  const parts = /^[^:]*:\/\/[^/?#]*(.*)$/s.exec(url);
+  const atAfterHost = (scheme: string) =>
+    `${scheme}//(URL not shown: an @ after its host; percent-encode / ? # @ in a password)`;
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0];
+    // A password with an unencoded / ? or # after letters makes a port that does not parse.
+    if (scheme && parts?.[1].includes("@")) return atAfterHost(scheme);
     return scheme ? `${scheme}//(unparsable URL)` : "(unparsable URL)";
   }
   const scheme = u.protocol;
-  const parts = /^[^:]*:\/\/[^/?#]*(.*)$/s.exec(url);
   if (!parts) return `${scheme}//(URL not shown: no // before its host)`;
-  if (parts[1].includes("@")) {
-    return `${scheme}//(URL not shown: an @ after its host; percent-encode / ? # @ in a password)`;
-  }
+  if (parts[1].includes("@")) return atAfterHost(scheme);
   u.password = "";
   for (const p of SECRET_PARAMS) if (u.searchParams.has(p)) u.searchParams.set(p, "redacted");
   return u.toString();

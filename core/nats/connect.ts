@@ -27,12 +27,12 @@ const RECONNECT = { baseMs: 100, maxMs: 5_000 };
  * ```ts
  * natsServers("nats://10.0.0.1:4222,10.0.0.2:4222"); // ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]
  * ```
- * @throws {Error} naming the item that is not `nats://host[:port]`
+ * @throws {NatsUrlError} naming the item that is not `nats://host[:port]`
  */
 export function natsServers(url: string): string[] {
   const items = url.split(",").map((s) => s.trim()).filter((s) => s !== "");
   if (items.length === 0 || !/^(nats|tls):\/\//.test(items[0])) {
-    throw new Error("expected nats://host[:port][,host[:port]...]");
+    throw new NatsUrlError("expected nats://host[:port][,host[:port]...]");
   }
   const scheme = items[0].slice(0, items[0].indexOf(":"));
   return items.map((item, i) => {
@@ -41,9 +41,9 @@ export function natsServers(url: string): string[] {
     if (!m || port < 1 || port > 65535) {
       // With user info in the list, an item may be a password cut at an unencoded `,`.
       const shown = url.includes("@")
-        ? `server ${i + 1} (not shown: the list holds user info)`
+        ? `server ${i + 1} (not shown: the list holds user info; percent-encode / , @ in it)`
         : displayUrl(item);
-      throw new Error(`expected nats://host[:port], found ${shown}`);
+      throw new NatsUrlError(`expected nats://host[:port], found ${shown}`);
     }
     return m[1] ? item : `${scheme}://${item}`;
   });
@@ -104,6 +104,15 @@ export function splitUrlCredentials(
     return m[1] + m[3];
   });
   return { servers: bare, credentials };
+}
+
+/** What a NATS URL setting must be, for the config error of one {@linkcode natsServers} refused. */
+export const NATS_URL_EXPECTED =
+  "a nats:// URL list, nats://[user:password@]host[:port][,...] with its user info percent-encoded";
+
+/** A NATS URL list that is not `nats://host[:port][,...]`: a mistake in the setting, not a server out of reach. */
+export class NatsUrlError extends Error {
+  override name = "NatsUrlError";
 }
 
 /** The user info of a NATS URL is not percent-encoded correctly (no part of it is named). */

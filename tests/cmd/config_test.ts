@@ -517,3 +517,12 @@ Deno.test("a path starting with ~ (nothing expands it) exits 2 naming the settin
     await tmp.remove();
   }
 });
+
+Deno.test("a NATS URL whose password holds an unencoded / is a URL mistake naming the fix", async () => {
+  // Base64 passwords hold `/`: the item is not nats://host[:port], whatever the server does.
+  const r = await runIatp(["relay", "--port", "0", "--store", "nats://app:Ab/s3cret@127.0.0.1:1"]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /store \(flag --store\): expected a nats:\/\/ URL list, /);
+  assert.match(r.stderr, /percent-encode/);
+  assert.doesNotMatch(r.stderr, /s3cret|reachable/);
+});

@@ -13,6 +13,7 @@ import {
   jetStreamApiCode,
   loadNatsClient,
   natsServers,
+  NatsUrlError,
   patternSubject,
   splitUrlCredentials,
   subjectTopic,
@@ -51,6 +52,7 @@ Deno.test("displayUrl drops user:password@ from every server of a list", () => {
   // nor a password cut at an unencoded `,` (the list's separator).
   for (const url of ["nats://app:12/s3cret@h:4222", "nats://app:s3,cret@h:4222"]) {
     assert.throws(() => natsServers(url), (e: Error) => !/s3/.test(e.message), url);
+    assert.throws(() => natsServers(url), NatsUrlError, "percent-encode");
   }
 });
 
