@@ -118,3 +118,40 @@ Deno.test("run: a plugin that loops is killed at --timeout and reported as a typ
   assert.equal(res.ok, false);
   assert.equal(res.error.type, "timeout");
 });
+
+Deno.test("run: a sandbox refusal names the manifest field and entry that would grant it", async () => {
+  const p = await makePlugin({
+    "mod.ts": `export const execute = (_ctx: unknown, req: { case: string }) => {
+  if (req.case === "read") return Deno.readTextFileSync("/etc/hostname");
+  if (req.case === "env") return Deno.env.get("HOME");
+  if (req.case === "sys") return Deno.hostname();
+  if (req.case === "run") return new Deno.Command("id").outputSync().code;
+  const url = ["https://example.com", "x.ts"].join("/");
+  return import(url);
+};`,
+  });
+  try {
+    const env = { IATP_ALLOW_READ: p.root };
+    const want: Record<string, string> = {
+      read: 'Requires read access to "/etc/hostname": not declared in plugin.yaml ' +
+        '(add "/etc/hostname" to permissions.read)',
+      env: 'Requires env access to "HOME": not declared in plugin.yaml ' +
+        '(add "HOME" to permissions.env)',
+      sys: 'Requires sys access to "hostname": not declared in plugin.yaml ' +
+        '(add "hostname" to permissions.sys)',
+      run: '(add "id" to permissions.run)',
+      import: "a plugin imports only files inside its folder",
+    };
+    for (const [name, text] of Object.entries(want)) {
+      const input = JSON.stringify({ case: name });
+      const r = await runIatp(["plugin", "run", p.dir, "--input", input], { env });
+      assert.equal(r.code, 1, r.stderr);
+      const res = JSON.parse(r.stdout);
+      assert.equal(res.error.type, "denied", `${name}: ${r.stdout}`);
+      assert.ok(res.error.message.includes(text), `${name}: ${res.error.message}`);
+      assert.doesNotMatch(res.error.message, /--allow-/, "no Deno flag the author cannot pass");
+    }
+  } finally {
+    await p.remove();
+  }
+});
