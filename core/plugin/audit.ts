@@ -123,7 +123,12 @@ async function auditModule(ctx: Ctx, file: string): Promise<void> {
     [imports] = lex(src, file);
   } catch (err) {
     // Fail closed: what the lexer cannot read, the audit cannot vouch for.
-    ctx.problems.push(`${rel}: cannot be lexed: ${errorMessage(err).split("\n")[0]}`);
+    // The lexer names the module by its full path; the author knows it by its place in the folder.
+    const at = /:(\d+:\d+)$/.exec(errorMessage(err).split("\n")[0])?.[1];
+    ctx.problems.push(
+      `${rel}: syntax error${at ? ` (the lexer stopped at ${rel}:${at})` : ""}, so its imports ` +
+        `cannot be checked; \`deno check ${rel}\` in the plugin folder names it`,
+    );
     return;
   }
   for (const imp of imports) {

@@ -155,3 +155,16 @@ Deno.test("run: a sandbox refusal names the manifest field and entry that would 
     await p.remove();
   }
 });
+
+Deno.test("validate: a module with a syntax error is named as one, by its place in the folder", async () => {
+  const p = await makePlugin({ "mod.ts": "export const execute = ( => 1;\n" });
+  try {
+    const r = await runIatp(["plugin", "validate", p.dir], { env: { IATP_ALLOW_READ: p.root } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /mod\.ts: syntax error \(the lexer stopped at mod\.ts:1:1\)/);
+    assert.match(r.stderr, /`deno check mod\.ts` in the plugin folder names it/);
+    assert.ok(!r.stderr.includes(`${p.dir}/mod.ts`), `no absolute path: ${r.stderr}`);
+  } finally {
+    await p.remove();
+  }
+});
