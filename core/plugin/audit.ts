@@ -53,6 +53,11 @@ export interface AuditReport {
   modules: string[];
   /** Computed dynamic imports seen (left to the Worker's permissions), as `file:offset`. */
   computedImports: string[];
+  /**
+   * Names the entry module exports, or undefined when they cannot be known without running it
+   * (an `export * from`).
+   */
+  entryExports?: string[];
 }
 
 interface Ctx {
@@ -119,8 +124,9 @@ async function auditModule(ctx: Ctx, file: string): Promise<void> {
     return;
   }
   let imports: ReturnType<typeof lex>[0];
+  let exports: ReturnType<typeof lex>[1];
   try {
-    [imports] = lex(src, file);
+    [imports, exports] = lex(src, file);
   } catch (err) {
     // Fail closed: what the lexer cannot read, the audit cannot vouch for.
     // The lexer names the module by its full path; the author knows it by its place in the folder.
@@ -130,6 +136,10 @@ async function auditModule(ctx: Ctx, file: string): Promise<void> {
         `cannot be checked; \`deno check ${rel}\` in the plugin folder names it`,
     );
     return;
+  }
+  if (file === ctx.report.modules[0]) {
+    const star = imports.some((imp) => /^export\s*\*/.test(src.slice(imp.ss, imp.s)));
+    ctx.report.entryExports = star ? undefined : exports.map((e) => e.n);
   }
   for (const imp of imports) {
     if (imp.d === -2) continue; // import.meta

@@ -23,11 +23,14 @@ export interface LoadedPlugin {
 }
 
 const ENTRY_EXTS = new Set([".ts", ".js", ".mjs", ".mts"]);
+/** The function each kind of plugin is called through. */
+const ENTRY_FUNCTION = { trigger: "detect", action: "execute", output: "send" } as const;
 
 /**
  * Loads and checks a plugin folder: plugin.yaml schema, config field declarations (defaults
  * must satisfy their own constraints), entry module, import audit. Throws PluginError naming the
- * problem (codes not_found, invalid_manifest, import_denied, link_outside).
+ * problem (codes not_found, invalid_manifest, import_denied, link_outside); an entry that
+ * plainly does not export its kind's function (`detect`, `execute`, `send`) is `invalid_manifest`.
  * @throws {PluginError} `not_found`, `invalid_manifest`, `import_denied` or `link_outside`
  */
 export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
@@ -90,6 +93,17 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
     );
   }
   const audit = await auditImports(real, manifest.entry);
+  const fn = ENTRY_FUNCTION[manifest.kind];
+  if (audit.entryExports && !audit.entryExports.includes(fn)) {
+    const has = audit.entryExports.length > 0 ? audit.entryExports.join(", ") : "nothing";
+    throw new PluginError(
+      "invalid_manifest",
+      `${manifest.entry}: ${
+        manifest.kind === "trigger" ? "a" : "an"
+      } ${manifest.kind} plugin's entry must export ${fn}() ` +
+        `(it exports ${has}); or change kind in ${manifestPath}`,
+    );
+  }
   // After the audit, which names an import through such a link more precisely.
   await checkPluginLinks({ dir: real, manifest });
   return { dir: real, manifest, audit };

@@ -168,3 +168,17 @@ Deno.test("validate: a module with a syntax error is named as one, by its place 
     await p.remove();
   }
 });
+
+Deno.test("validate: an entry that does not export its kind's function fails, naming both", async () => {
+  const p = await makePlugin({ "mod.ts": "export const nope = 1;\n" });
+  try {
+    const r = await runIatp(["plugin", "validate", p.dir], { env: { IATP_ALLOW_READ: p.root } });
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      /invalid_manifest: mod\.ts: an action plugin's entry must export execute\(\) \(it exports nope\); or change kind in .*plugin\.yaml/,
+    );
+  } finally {
+    await p.remove();
+  }
+});
