@@ -54,11 +54,21 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
       );
     }
     // Bounded whatever the size says (a device reports 0), and in time (a pipe with no writer).
-    text = new TextDecoder().decode(
-      await readBytesWithin(manifestPath, { limit: MAX_MANIFEST_BYTES }),
-    );
+    const bytes = await readBytesWithin(manifestPath, { limit: MAX_MANIFEST_BYTES });
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      throw new PluginError("invalid_manifest", `${manifestPath}: not valid UTF-8`);
+    }
   } catch (err) {
     if (err instanceof PluginError) throw err;
+    if (err instanceof Deno.errors.NotFound) {
+      throw new PluginError(
+        "not_found",
+        `${manifestPath}: no such file (a plugin folder holds its manifest, plugin.yaml)`,
+        { cause: err },
+      );
+    }
     if (err instanceof FileTooLargeError) {
       throw new PluginError("invalid_manifest", `${manifestPath}: ${err.message}`, { cause: err });
     }
@@ -214,9 +224,10 @@ async function externalEntry(dir: string, m: PluginManifest): Promise<AuditRepor
   try {
     if (!(await Deno.stat(`${dir}/${m.entry}`)).isFile) throw new Error("not a file");
   } catch (err) {
-    throw new PluginError("not_found", `${where}: entry ${m.entry}: ${errorMessage(err)}`, {
-      cause: err,
-    });
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file in the plugin folder"
+      : errorMessage(err);
+    throw new PluginError("not_found", `${where}: entry ${m.entry}: ${why}`, { cause: err });
   }
   return { modules: [`${dir}/${m.entry}`], computedImports: [] };
 }

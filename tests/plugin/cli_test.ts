@@ -182,3 +182,27 @@ Deno.test("validate: an entry that does not export its kind's function fails, na
     await p.remove();
   }
 });
+
+Deno.test("validate: a folder without plugin.yaml, or with one that is not UTF-8, says so plainly", async () => {
+  const p = await makePlugin({ "mod.ts": "export const execute = () => 1;\n" });
+  try {
+    const env = { IATP_ALLOW_READ: p.root };
+    await Deno.writeFile(`${p.dir}/plugin.yaml`, new Uint8Array([0x69, 0x64, 0x3a, 0x20, 0xff]));
+    const bad = await runIatp(["plugin", "validate", p.dir], { env });
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.equal(
+      bad.stderr.trim(),
+      `iatp plugin: invalid_manifest: ${p.dir}/plugin.yaml: not valid UTF-8`,
+    );
+    await Deno.remove(`${p.dir}/plugin.yaml`);
+    const none = await runIatp(["plugin", "validate", p.dir], { env });
+    assert.equal(none.code, 1, none.stdout);
+    assert.equal(
+      none.stderr.trim(),
+      `iatp plugin: not_found: ${p.dir}/plugin.yaml: no such file ` +
+        "(a plugin folder holds its manifest, plugin.yaml)",
+    );
+  } finally {
+    await p.remove();
+  }
+});
