@@ -62,14 +62,20 @@ const DECLARABLE = new Set(["read", "write", "net", "env", "run", "sys"]);
  */
 export function deniedText(message: string): string {
   return message.replace(
-    /Requires (\w+) access to "([^"]*)", run again with the --allow-\w+ flag/g,
-    (_all, what: string, target: string) =>
-      DECLARABLE.has(what)
-        ? `Requires ${what} access to "${target}": not declared in plugin.yaml ` +
-          `(add "${target}" to permissions.${what})`
-        : what === "import"
-        ? `Requires import access to "${target}": a plugin imports only files inside its folder`
-        : `Requires ${what} access to "${target}": never granted to a plugin`,
+    /Requires (\w+) access(?: to ("[^"]*"|<\w+>))?, run again with the --allow-\w+ flag/g,
+    (_all, what: string, quoted: string | undefined) => {
+      const asked = `Requires ${what} access${quoted ? ` to ${quoted}` : ""}`;
+      // A quoted target is what to declare; `<TMP>` or none (all of env) names no entry.
+      const entry = quoted?.startsWith('"') ? `add ${quoted} to permissions.${what}` : undefined;
+      if (DECLARABLE.has(what)) {
+        return `${asked}: not declared in plugin.yaml (${
+          entry ?? `declare the exact entries it needs under permissions.${what}`
+        })`;
+      }
+      return what === "import"
+        ? `${asked}: a plugin imports only files inside its folder`
+        : `${asked}: never granted to a plugin`;
+    },
   );
 }
 

@@ -126,6 +126,7 @@ Deno.test("run: a sandbox refusal names the manifest field and entry that would 
   if (req.case === "env") return Deno.env.get("HOME");
   if (req.case === "sys") return Deno.hostname();
   if (req.case === "run") return new Deno.Command("id").outputSync().code;
+  if (req.case === "all-env") return Deno.env.toObject();
   const url = ["https://example.com", "x.ts"].join("/");
   return import(url);
 };`,
@@ -140,6 +141,8 @@ Deno.test("run: a sandbox refusal names the manifest field and entry that would 
       sys: 'Requires sys access to "hostname": not declared in plugin.yaml ' +
         '(add "hostname" to permissions.sys)',
       run: '(add "id" to permissions.run)',
+      "all-env": "Requires env access: not declared in plugin.yaml " +
+        "(declare the exact entries it needs under permissions.env)",
       import: "a plugin imports only files inside its folder",
     };
     for (const [name, text] of Object.entries(want)) {
