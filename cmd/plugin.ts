@@ -26,7 +26,7 @@ import {
 import type { PluginResult } from "../core/plugin/mod.ts";
 import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
-import { keygen, SIGN_USAGE, signDir, verifyDir } from "./plugin/sign.ts";
+import { keygen, SIGN_USAGE, signDir, TRUSTED_KEYS_ENV, verifyDir } from "./plugin/sign.ts";
 
 const USAGE = `Usage:
   iatp plugin init DIR [--kind trigger|action|output] [--id ID]
@@ -258,7 +258,14 @@ function pluginGrants(argv: string[]): PathGrant[] {
     out.push({ path: dir, access: verb === "init" || verb === "sign" ? "write" : "read" });
   }
   if (values.key) out.push({ path: values.key, access: "read" });
-  for (const k of values["trusted-keys"] ?? []) out.push(...fileRefGrants(k));
+  const keys = values["trusted-keys"] ?? [];
+  for (const k of keys) out.push(...fileRefGrants(k));
+  // Without the flag, verify reads the keys from the env var; its file: keys are granted alike.
+  if (verb === "verify" && keys.length === 0) {
+    for (const k of (Deno.env.get(TRUSTED_KEYS_ENV) ?? "").split(",")) {
+      out.push(...fileRefGrants(k.trim()));
+    }
+  }
   return out;
 }
 
