@@ -127,7 +127,12 @@ async function validate(dir: string, json: boolean): Promise<number> {
   if (json) print(JSON.stringify(report));
   else {
     print(
-      `ok: ${m.id} ${m.version} (${m.kind}), ${report.modules} module(s) audited\n` +
+      `ok: ${m.id} ${m.version} (${m.kind}), ${
+        isExternal(m)
+          ? `${report.runtime} entry ${m.entry} (its imports are not audited: it runs only in ` +
+            "an agent's bubblewrap sandbox)"
+          : `${report.modules} module(s) audited`
+      }\n` +
         `  permissions: ${JSON.stringify(m.permissions)}\n  limits: ${JSON.stringify(m.limits)}` +
         (p.audit.computedImports.length > 0
           ? `\n  note: computed dynamic imports (left to the sandbox): ${

@@ -209,3 +209,12 @@ Deno.test("validate: a folder without plugin.yaml, or with one that is not UTF-8
     await p.remove();
   }
 });
+
+Deno.test("validate: a Python plugin's summary does not claim an import audit", async () => {
+  const r = await runIatp(["plugin", "validate", "tests/plugin/external/fixtures/py-argv-action"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /^ok: py-argv-action 0\.1\.0 \(action\), python entry main\.py \(its imports are not audited/,
+  );
+});
