@@ -45,8 +45,8 @@ Flags:
   --input JSON        the request (action) or data (output) passed to the plugin
   --config JSON       plugin config (validated against the manifest; defaults applied)
   --method NAME       which function to call (default: detect, execute or send by plugin kind)
-  --timeout DURATION  override limits.timeout_ms for this call (actions only), e.g. 2s
-  --env NAME=VAL      value for an env var the manifest declares (repeatable)
+  --timeout DURATION  override limits.timeout_ms for this call (execute only), e.g. 2s
+  --env NAME=VAL      value for an env var the manifest declares in permissions.env (repeatable)
   --json              validate: print the report as JSON
   --kind KIND         init: trigger (default), action or output
   --id ID             init: the plugin id (lowercase letters, digits, -)
@@ -180,6 +180,30 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
         "an agent's bubblewrap sandbox (iatp sensor / iatp action), not with iatp plugin run",
     );
   }
+  const m = plugin.manifest;
+  const method = v.method ?? { trigger: "detect", action: "execute", output: "send" }[m.kind];
+  // A flag the call would not use is an error, not silently dropped: the author meant something.
+  if (timeoutMs !== undefined && method !== "execute") {
+    throw new UsageError(
+      `--timeout: only an execute call takes one (this call is ${method}); ` +
+        `limits.timeout_ms in plugin.yaml bounds it`,
+      USAGE,
+    );
+  }
+  if (v.input !== undefined && (method === "detect" || method === "health")) {
+    throw new UsageError(`--input: ${method}() takes no input`, USAGE);
+  }
+  const declared = m.permissions.env;
+  if (!declared.some((e) => e.includes("${"))) {
+    for (const name of Object.keys(env)) {
+      if (declared.includes(name) || (name === "PATH" && m.permissions.run.length > 0)) continue;
+      throw new UsageError(
+        `--env ${name}: not declared in plugin.yaml, so the plugin would not see it ` +
+          `(add "${name}" to permissions.env)`,
+        USAGE,
+      );
+    }
+  }
   let runner: PluginRunner;
   try {
     runner = new PluginRunner(plugin, { config: config as Record<string, unknown>, env });
@@ -188,8 +212,6 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
     throw err;
   }
   try {
-    const method = v.method ??
-      { trigger: "detect", action: "execute", output: "send" }[plugin.manifest.kind];
     let r: PluginResult<unknown>;
     if (method === "detect") r = await runner.detect();
     else if (method === "execute") r = await runner.execute(input, { timeoutMs });

@@ -218,3 +218,31 @@ Deno.test("validate: a Python plugin's summary does not claim an import audit", 
     /^ok: py-argv-action 0\.1\.0 \(action\), python entry main\.py \(its imports are not audited/,
   );
 });
+
+Deno.test("run: a flag the call would not use is a usage error naming why", async () => {
+  const trigger = await makePlugin(
+    { "mod.ts": "export const detect = () => [];\n" },
+    { kind: "trigger", permissions: { env: ["APP_REGION"] } },
+  );
+  try {
+    const env = { IATP_ALLOW_READ: trigger.root };
+    const cases: Array<[string[], string]> = [
+      [["--timeout", "2s"], "--timeout: only an execute call takes one (this call is detect)"],
+      [["--input", "{}"], "--input: detect() takes no input"],
+      [
+        ["--env", "APP_ZONE=eu"],
+        '--env APP_ZONE: not declared in plugin.yaml, so the plugin would not see it (add "APP_ZONE" to permissions.env)',
+      ],
+    ];
+    for (const [flags, text] of cases) {
+      const r = await runIatp(["plugin", "run", trigger.dir, ...flags], { env });
+      assert.equal(r.code, 2, `${flags}: ${r.stdout}`);
+      assert.ok(r.stderr.includes(text), `${flags}: ${r.stderr}`);
+      assert.equal(r.stdout, "", "nothing ran");
+    }
+    const ok = await runIatp(["plugin", "run", trigger.dir, "--env", "APP_REGION=eu"], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    await trigger.remove();
+  }
+});
