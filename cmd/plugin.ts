@@ -26,7 +26,7 @@ import {
 import type { PluginResult } from "../core/plugin/mod.ts";
 import type { Command } from "./command.ts";
 import { print } from "./shared.ts";
-import { keygen, SIGN_USAGE, signDir, verifyDir } from "./plugin/sign.ts";
+import { keygen, SIGN_USAGE, signDir, TRUSTED_KEYS_ENV, verifyDir } from "./plugin/sign.ts";
 
 const USAGE = `Usage:
   iatp plugin init DIR [--kind trigger|action|output] [--id ID]
@@ -45,8 +45,8 @@ Flags:
   --input JSON        the request (action) or data (output) passed to the plugin
   --config JSON       plugin config (validated against the manifest; defaults applied)
   --method NAME       which function to call (default: detect, execute or send by plugin kind)
-  --timeout DURATION  override limits.timeout_ms for this call (actions only), e.g. 2s
-  --env NAME=VAL      value for an env var the manifest declares (repeatable)
+  --timeout DURATION  override limits.timeout_ms for this call (execute only), e.g. 2s
+  --env NAME=VAL      value for an env var the manifest declares in permissions.env (repeatable)
   --json              validate: print the report as JSON
   --kind KIND         init: trigger (default), action or output
   --id ID             init: the plugin id (lowercase letters, digits, -)
@@ -127,7 +127,12 @@ async function validate(dir: string, json: boolean): Promise<number> {
   if (json) print(JSON.stringify(report));
   else {
     print(
-      `ok: ${m.id} ${m.version} (${m.kind}), ${report.modules} module(s) audited\n` +
+      `ok: ${m.id} ${m.version} (${m.kind}), ${
+        isExternal(m)
+          ? `${report.runtime} entry ${m.entry} (its imports are not audited: it runs only in ` +
+            "an agent's bubblewrap sandbox)"
+          : `${report.modules} module(s) audited`
+      }\n` +
         `  permissions: ${JSON.stringify(m.permissions)}\n  limits: ${JSON.stringify(m.limits)}` +
         (p.audit.computedImports.length > 0
           ? `\n  note: computed dynamic imports (left to the sandbox): ${
@@ -175,6 +180,30 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
         "an agent's bubblewrap sandbox (iatp sensor / iatp action), not with iatp plugin run",
     );
   }
+  const m = plugin.manifest;
+  const method = v.method ?? { trigger: "detect", action: "execute", output: "send" }[m.kind];
+  // A flag the call would not use is an error, not silently dropped: the author meant something.
+  if (timeoutMs !== undefined && method !== "execute") {
+    throw new UsageError(
+      `--timeout: only an execute call takes one (this call is ${method}); ` +
+        `limits.timeout_ms in plugin.yaml bounds it`,
+      USAGE,
+    );
+  }
+  if (v.input !== undefined && (method === "detect" || method === "health")) {
+    throw new UsageError(`--input: ${method}() takes no input`, USAGE);
+  }
+  const declared = m.permissions.env;
+  if (!declared.some((e) => e.includes("${"))) {
+    for (const name of Object.keys(env)) {
+      if (declared.includes(name) || (name === "PATH" && m.permissions.run.length > 0)) continue;
+      throw new UsageError(
+        `--env ${name}: not declared in plugin.yaml, so the plugin would not see it ` +
+          `(add "${name}" to permissions.env)`,
+        USAGE,
+      );
+    }
+  }
   let runner: PluginRunner;
   try {
     runner = new PluginRunner(plugin, { config: config as Record<string, unknown>, env });
@@ -183,8 +212,6 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
     throw err;
   }
   try {
-    const method = v.method ??
-      { trigger: "detect", action: "execute", output: "send" }[plugin.manifest.kind];
     let r: PluginResult<unknown>;
     if (method === "detect") r = await runner.detect();
     else if (method === "execute") r = await runner.execute(input, { timeoutMs });
@@ -258,7 +285,14 @@ function pluginGrants(argv: string[]): PathGrant[] {
     out.push({ path: dir, access: verb === "init" || verb === "sign" ? "write" : "read" });
   }
   if (values.key) out.push({ path: values.key, access: "read" });
-  for (const k of values["trusted-keys"] ?? []) out.push(...fileRefGrants(k));
+  const keys = values["trusted-keys"] ?? [];
+  for (const k of keys) out.push(...fileRefGrants(k));
+  // Without the flag, verify reads the keys from the env var; its file: keys are granted alike.
+  if (verb === "verify" && keys.length === 0) {
+    for (const k of (Deno.env.get(TRUSTED_KEYS_ENV) ?? "").split(",")) {
+      out.push(...fileRefGrants(k.trim()));
+    }
+  }
   return out;
 }
 

@@ -21,7 +21,7 @@ import {
 import { print } from "../shared.ts";
 
 /** Env var read by `verify` when no `--trusted-keys` is given (the action agent's setting). */
-const TRUSTED_KEYS_ENV = "IATP_PLUGINS_TRUSTED_KEYS";
+export const TRUSTED_KEYS_ENV = "IATP_PLUGINS_TRUSTED_KEYS";
 
 /** Usage lines of the signing verbs. */
 export const SIGN_USAGE = `  iatp plugin keygen --out FILE
@@ -115,7 +115,8 @@ export async function signDir(dir: string, keyFile: string | undefined): Promise
 }
 
 async function trustedKeys(flags: string[] | undefined): Promise<string[]> {
-  const given = flags && flags.length > 0
+  const fromFlag = flags !== undefined && flags.length > 0;
+  const given = fromFlag
     ? flags
     : (permittedEnv(TRUSTED_KEYS_ENV) ?? "").split(",").map((k) => k.trim()).filter(Boolean);
   if (given.length === 0) {
@@ -125,12 +126,18 @@ async function trustedKeys(flags: string[] | undefined): Promise<string[]> {
     );
   }
   try {
-    await readFileRefsAhead("trusted_keys", given, { kind: "flag", name: "trusted-keys" });
+    await readFileRefsAhead(
+      "trusted_keys",
+      given,
+      fromFlag ? { kind: "flag", name: "trusted-keys" } : { kind: "env", name: TRUSTED_KEYS_ENV },
+    );
     return resolveAuthKeys(given);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     throw new UsageError(
-      `--trusted-keys: expected ${err.expected}, found ${err.found}`,
+      `${
+        fromFlag ? "--trusted-keys" : TRUSTED_KEYS_ENV
+      }: expected ${err.expected}, found ${err.found}`,
       undefined,
       { cause: err },
     );

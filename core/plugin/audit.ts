@@ -53,6 +53,11 @@ export interface AuditReport {
   modules: string[];
   /** Computed dynamic imports seen (left to the Worker's permissions), as `file:offset`. */
   computedImports: string[];
+  /**
+   * Names the entry module exports, or undefined when they cannot be known without running it
+   * (an `export * from`).
+   */
+  entryExports?: string[];
 }
 
 interface Ctx {
@@ -119,12 +124,22 @@ async function auditModule(ctx: Ctx, file: string): Promise<void> {
     return;
   }
   let imports: ReturnType<typeof lex>[0];
+  let exports: ReturnType<typeof lex>[1];
   try {
-    [imports] = lex(src, file);
+    [imports, exports] = lex(src, file);
   } catch (err) {
     // Fail closed: what the lexer cannot read, the audit cannot vouch for.
-    ctx.problems.push(`${rel}: cannot be lexed: ${errorMessage(err).split("\n")[0]}`);
+    // The lexer names the module by its full path; the author knows it by its place in the folder.
+    const at = /:(\d+:\d+)$/.exec(errorMessage(err).split("\n")[0])?.[1];
+    ctx.problems.push(
+      `${rel}: syntax error${at ? ` (the lexer stopped at ${rel}:${at})` : ""}, so its imports ` +
+        `cannot be checked; \`deno check ${rel}\` in the plugin folder names it`,
+    );
     return;
+  }
+  if (file === ctx.report.modules[0]) {
+    const star = imports.some((imp) => /^export\s*\*/.test(src.slice(imp.ss, imp.s)));
+    ctx.report.entryExports = star ? undefined : exports.map((e) => e.n);
   }
   for (const imp of imports) {
     if (imp.d === -2) continue; // import.meta

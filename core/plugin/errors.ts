@@ -47,12 +47,52 @@ export type PluginResult<T> =
     truncated: boolean;
   };
 
-/** Builds a failed result. */
+/** Manifest permissions a plugin can declare; Deno's other kinds (ffi, import) are never granted. */
+const DECLARABLE = new Set(["read", "write", "net", "env", "run", "sys"]);
+
+/**
+ * Deno's refusal (`Requires read access to "/x", run again with the --allow-read flag`) in the
+ * plugin author's terms: the manifest field to change, since no Deno flag reaches a plugin host.
+ * Other text is returned as it is.
+ * @example
+ * ```ts
+ * deniedText('Requires env access to "HOME", run again with the --allow-env flag');
+ * // 'Requires env access to "HOME": not declared in plugin.yaml (add "HOME" to permissions.env)'
+ * ```
+ */
+export function deniedText(message: string): string {
+  return message.replace(
+    /Requires (\w+) access(?: to ("[^"]*"|<\w+>))?, run again with the --allow-\w+ flag/g,
+    (_all, what: string, quoted: string | undefined) => {
+      const asked = `Requires ${what} access${quoted ? ` to ${quoted}` : ""}`;
+      // A quoted target is what to declare; `<TMP>` or none (all of env) names no entry.
+      const entry = quoted?.startsWith('"') ? `add ${quoted} to permissions.${what}` : undefined;
+      if (DECLARABLE.has(what)) {
+        return `${asked}: not declared in plugin.yaml (${
+          entry ?? `declare the exact entries it needs under permissions.${what}`
+        })`;
+      }
+      return what === "import"
+        ? `${asked}: a plugin imports only files inside its folder`
+        : `${asked}: never granted to a plugin`;
+    },
+  );
+}
+
+/** Builds a failed result; a `denied` message names the manifest field that would grant it. */
 export function failure<T>(
   type: PluginErrorType,
   message: string,
   extra: { logs?: string[]; output?: string; duration_ms?: number; truncated?: boolean } = {},
 ): PluginResult<T> {
+  // Without a declared `run` the host has no PATH, so Deno fails a bare command name before it
+  // asks the permission: the same refusal, worded by the lookup.
+  const spawn = type === "error" && /^Failed to spawn '([^']+)': no path to search/.exec(message);
+  if (spawn) {
+    type = "denied";
+    message = `${message}: not declared in plugin.yaml (add "${spawn[1]}" to permissions.run)`;
+  }
+  if (type === "denied") message = deniedText(message);
   return {
     ok: false,
     error: { type, message },

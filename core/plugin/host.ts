@@ -141,7 +141,10 @@ export class PluginHost {
     const id = this.#nextId++;
     const timer = setTimeout(() => {
       this.#settle(
-        failure("timeout", `plugin exceeded its timeout of ${timeoutMs} ms; host killed`),
+        failure(
+          "timeout",
+          `plugin exceeded its timeout of ${timeoutMs} ms (limits.timeout_ms); host killed`,
+        ),
       );
       this.kill();
     }, delayOf(timeoutMs));
@@ -236,7 +239,7 @@ export class PluginHost {
     if (this.#noise <= max || this.#dead) return;
     this.#settle(failure(
       "invalid_output",
-      `plugin printed more than max_output_bytes (${max}) outside its result; host killed`,
+      `plugin printed more than limits.max_output_bytes (${max}) outside its result; host killed`,
       { output: this.#noiseSample, truncated: true },
     ));
     this.kill();
@@ -302,7 +305,7 @@ export class PluginHost {
         "oom",
         `plugin host exceeded its memory limit (rss ${mb(this.#oom?.rss)} MiB > ${
           mb(this.#oom?.limit)
-        } MiB)`,
+        } MiB, limits.memory_mb + 96 MiB)`,
       );
     }
     if (status.code === EXIT_HOST_IDLE_CPU) {

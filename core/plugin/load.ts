@@ -23,11 +23,14 @@ export interface LoadedPlugin {
 }
 
 const ENTRY_EXTS = new Set([".ts", ".js", ".mjs", ".mts"]);
+/** The function each kind of plugin is called through. */
+const ENTRY_FUNCTION = { trigger: "detect", action: "execute", output: "send" } as const;
 
 /**
  * Loads and checks a plugin folder: plugin.yaml schema, config field declarations (defaults
  * must satisfy their own constraints), entry module, import audit. Throws PluginError naming the
- * problem (codes not_found, invalid_manifest, import_denied, link_outside).
+ * problem (codes not_found, invalid_manifest, import_denied, link_outside); an entry that
+ * plainly does not export its kind's function (`detect`, `execute`, `send`) is `invalid_manifest`.
  * @throws {PluginError} `not_found`, `invalid_manifest`, `import_denied` or `link_outside`
  */
 export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
@@ -51,11 +54,21 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
       );
     }
     // Bounded whatever the size says (a device reports 0), and in time (a pipe with no writer).
-    text = new TextDecoder().decode(
-      await readBytesWithin(manifestPath, { limit: MAX_MANIFEST_BYTES }),
-    );
+    const bytes = await readBytesWithin(manifestPath, { limit: MAX_MANIFEST_BYTES });
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      throw new PluginError("invalid_manifest", `${manifestPath}: not valid UTF-8`);
+    }
   } catch (err) {
     if (err instanceof PluginError) throw err;
+    if (err instanceof Deno.errors.NotFound) {
+      throw new PluginError(
+        "not_found",
+        `${manifestPath}: no such file (a plugin folder holds its manifest, plugin.yaml)`,
+        { cause: err },
+      );
+    }
     if (err instanceof FileTooLargeError) {
       throw new PluginError("invalid_manifest", `${manifestPath}: ${err.message}`, { cause: err });
     }
@@ -90,6 +103,17 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
     );
   }
   const audit = await auditImports(real, manifest.entry);
+  const fn = ENTRY_FUNCTION[manifest.kind];
+  if (audit.entryExports && !audit.entryExports.includes(fn)) {
+    const has = audit.entryExports.length > 0 ? audit.entryExports.join(", ") : "nothing";
+    throw new PluginError(
+      "invalid_manifest",
+      `${manifest.entry}: ${
+        manifest.kind === "trigger" ? "a" : "an"
+      } ${manifest.kind} plugin's entry must export ${fn}() ` +
+        `(it exports ${has}); or change kind in ${manifestPath}`,
+    );
+  }
   // After the audit, which names an import through such a link more precisely.
   await checkPluginLinks({ dir: real, manifest });
   return { dir: real, manifest, audit };
@@ -200,9 +224,10 @@ async function externalEntry(dir: string, m: PluginManifest): Promise<AuditRepor
   try {
     if (!(await Deno.stat(`${dir}/${m.entry}`)).isFile) throw new Error("not a file");
   } catch (err) {
-    throw new PluginError("not_found", `${where}: entry ${m.entry}: ${errorMessage(err)}`, {
-      cause: err,
-    });
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file in the plugin folder"
+      : errorMessage(err);
+    throw new PluginError("not_found", `${where}: entry ${m.entry}: ${why}`, { cause: err });
   }
   return { modules: [`${dir}/${m.entry}`], computedImports: [] };
 }

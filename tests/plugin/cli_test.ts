@@ -118,3 +118,131 @@ Deno.test("run: a plugin that loops is killed at --timeout and reported as a typ
   assert.equal(res.ok, false);
   assert.equal(res.error.type, "timeout");
 });
+
+Deno.test("run: a sandbox refusal names the manifest field and entry that would grant it", async () => {
+  const p = await makePlugin({
+    "mod.ts": `export const execute = (_ctx: unknown, req: { case: string }) => {
+  if (req.case === "read") return Deno.readTextFileSync("/etc/hostname");
+  if (req.case === "env") return Deno.env.get("HOME");
+  if (req.case === "sys") return Deno.hostname();
+  if (req.case === "run") return new Deno.Command("id").outputSync().code;
+  if (req.case === "all-env") return Deno.env.toObject();
+  const url = ["https://example.com", "x.ts"].join("/");
+  return import(url);
+};`,
+  });
+  try {
+    const env = { IATP_ALLOW_READ: p.root };
+    const want: Record<string, string> = {
+      read: 'Requires read access to "/etc/hostname": not declared in plugin.yaml ' +
+        '(add "/etc/hostname" to permissions.read)',
+      env: 'Requires env access to "HOME": not declared in plugin.yaml ' +
+        '(add "HOME" to permissions.env)',
+      sys: 'Requires sys access to "hostname": not declared in plugin.yaml ' +
+        '(add "hostname" to permissions.sys)',
+      run: '(add "id" to permissions.run)',
+      "all-env": "Requires env access: not declared in plugin.yaml " +
+        "(declare the exact entries it needs under permissions.env)",
+      import: "a plugin imports only files inside its folder",
+    };
+    for (const [name, text] of Object.entries(want)) {
+      const input = JSON.stringify({ case: name });
+      const r = await runIatp(["plugin", "run", p.dir, "--input", input], { env });
+      assert.equal(r.code, 1, r.stderr);
+      const res = JSON.parse(r.stdout);
+      assert.equal(res.error.type, "denied", `${name}: ${r.stdout}`);
+      assert.ok(res.error.message.includes(text), `${name}: ${res.error.message}`);
+      assert.doesNotMatch(res.error.message, /--allow-/, "no Deno flag the author cannot pass");
+    }
+  } finally {
+    await p.remove();
+  }
+});
+
+Deno.test("validate: a module with a syntax error is named as one, by its place in the folder", async () => {
+  const p = await makePlugin({ "mod.ts": "export const execute = ( => 1;\n" });
+  try {
+    const r = await runIatp(["plugin", "validate", p.dir], { env: { IATP_ALLOW_READ: p.root } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /mod\.ts: syntax error \(the lexer stopped at mod\.ts:1:1\)/);
+    assert.match(r.stderr, /`deno check mod\.ts` in the plugin folder names it/);
+    assert.ok(!r.stderr.includes(`${p.dir}/mod.ts`), `no absolute path: ${r.stderr}`);
+  } finally {
+    await p.remove();
+  }
+});
+
+Deno.test("validate: an entry that does not export its kind's function fails, naming both", async () => {
+  const p = await makePlugin({ "mod.ts": "export const nope = 1;\n" });
+  try {
+    const r = await runIatp(["plugin", "validate", p.dir], { env: { IATP_ALLOW_READ: p.root } });
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      /invalid_manifest: mod\.ts: an action plugin's entry must export execute\(\) \(it exports nope\); or change kind in .*plugin\.yaml/,
+    );
+  } finally {
+    await p.remove();
+  }
+});
+
+Deno.test("validate: a folder without plugin.yaml, or with one that is not UTF-8, says so plainly", async () => {
+  const p = await makePlugin({ "mod.ts": "export const execute = () => 1;\n" });
+  try {
+    const env = { IATP_ALLOW_READ: p.root };
+    await Deno.writeFile(`${p.dir}/plugin.yaml`, new Uint8Array([0x69, 0x64, 0x3a, 0x20, 0xff]));
+    const bad = await runIatp(["plugin", "validate", p.dir], { env });
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.equal(
+      bad.stderr.trim(),
+      `iatp plugin: invalid_manifest: ${p.dir}/plugin.yaml: not valid UTF-8`,
+    );
+    await Deno.remove(`${p.dir}/plugin.yaml`);
+    const none = await runIatp(["plugin", "validate", p.dir], { env });
+    assert.equal(none.code, 1, none.stdout);
+    assert.equal(
+      none.stderr.trim(),
+      `iatp plugin: not_found: ${p.dir}/plugin.yaml: no such file ` +
+        "(a plugin folder holds its manifest, plugin.yaml)",
+    );
+  } finally {
+    await p.remove();
+  }
+});
+
+Deno.test("validate: a Python plugin's summary does not claim an import audit", async () => {
+  const r = await runIatp(["plugin", "validate", "tests/plugin/external/fixtures/py-argv-action"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /^ok: py-argv-action 0\.1\.0 \(action\), python entry main\.py \(its imports are not audited/,
+  );
+});
+
+Deno.test("run: a flag the call would not use is a usage error naming why", async () => {
+  const trigger = await makePlugin(
+    { "mod.ts": "export const detect = () => [];\n" },
+    { kind: "trigger", permissions: { env: ["APP_REGION"] } },
+  );
+  try {
+    const env = { IATP_ALLOW_READ: trigger.root };
+    const cases: Array<[string[], string]> = [
+      [["--timeout", "2s"], "--timeout: only an execute call takes one (this call is detect)"],
+      [["--input", "{}"], "--input: detect() takes no input"],
+      [
+        ["--env", "APP_ZONE=eu"],
+        '--env APP_ZONE: not declared in plugin.yaml, so the plugin would not see it (add "APP_ZONE" to permissions.env)',
+      ],
+    ];
+    for (const [flags, text] of cases) {
+      const r = await runIatp(["plugin", "run", trigger.dir, ...flags], { env });
+      assert.equal(r.code, 2, `${flags}: ${r.stdout}`);
+      assert.ok(r.stderr.includes(text), `${flags}: ${r.stderr}`);
+      assert.equal(r.stdout, "", "nothing ran");
+    }
+    const ok = await runIatp(["plugin", "run", trigger.dir, "--env", "APP_REGION=eu"], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+  } finally {
+    await trigger.remove();
+  }
+});

@@ -269,3 +269,61 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a declared read outside the system folders can be read from inside the sandbox",
+  ignore,
+  fn: async () => {
+    // Outside /tmp, which the sandbox replaces with its own: the folders leading to the file are
+    // made by bwrap, and the plugin (the sandbox user) must be able to pass through them.
+    const data = await Deno.makeTempDir({ dir: "/var/tmp", prefix: "iatp-ext-read-" });
+    const dir = await tempDir();
+    try {
+      await Deno.chmod(data, 0o755);
+      await Deno.writeTextFile(`${data}/data.txt`, "declared-content");
+      await Deno.chmod(`${data}/data.txt`, 0o644);
+      const plugin = `${dir.path}/plugin`;
+      await Deno.mkdir(plugin);
+      await Deno.writeTextFile(
+        `${plugin}/plugin.yaml`,
+        [
+          "plugin:",
+          "  id: py-declared-read",
+          "  name: Declared read",
+          "  version: 0.1.0",
+          "  type: action",
+          "  runtime: { type: python, entry_point: main.py, protocol: argv }",
+          `  permissions: { filesystem: { read: ["${data}/data.txt"] } }`,
+          "",
+        ].join("\n"),
+      );
+      await Deno.writeTextFile(
+        `${plugin}/main.py`,
+        [
+          "import json",
+          "try:",
+          `    print(json.dumps({"text": open("${data}/data.txt").read()}))`,
+          "except OSError as e:",
+          '    print(json.dumps({"error": type(e).__name__}))',
+          "",
+        ].join("\n"),
+      );
+      const r = new ExternalRunner(await loadPlugin(plugin), {
+        config: {},
+        workRoot: `${dir.path}/work`,
+        network: false,
+        agent: { id: "agent-7", version: "9.9.9", environment: "dev" },
+      });
+      try {
+        const res = await r.execute({});
+        assert.ok(res.ok, JSON.stringify(res));
+        assert.deepEqual(res.value, { text: "declared-content" });
+      } finally {
+        await r.close();
+      }
+    } finally {
+      await dir.remove();
+      await Deno.remove(data, { recursive: true });
+    }
+  },
+});

@@ -111,3 +111,34 @@ Deno.test("plugin keygen and sign work on paths anywhere: the launcher grants wh
     await p.remove();
   }
 });
+
+Deno.test("plugin verify: file: keys in IATP_PLUGINS_TRUSTED_KEYS are read, and errors name it", async () => {
+  const p = await makePlugin({ "mod.ts": "export function execute() { return 1; }\n" });
+  const keys = await Deno.makeTempDir({ prefix: "iatp keys " });
+  const key = `${keys}/dev key`;
+  try {
+    const own = { IATP_ALLOW_READ: p.root, IATP_ALLOW_WRITE: `${p.root},${keys}` };
+    assert.equal((await runIatp(["plugin", "keygen", "--out", key], { env: own })).code, 0);
+    assert.equal(
+      (await runIatp(["plugin", "sign", p.dir, "--key", key], { env: own })).code,
+      0,
+    );
+    // Only the plugin folder is allowed by hand: the key file is granted because the env names it.
+    const env = { IATP_ALLOW_READ: p.root, IATP_PLUGINS_TRUSTED_KEYS: `file:${key}.pub` };
+    const ok = await runIatp(["plugin", "verify", p.dir], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^verified /);
+    const bad = await runIatp(["plugin", "verify", p.dir], {
+      env: { ...env, IATP_PLUGINS_TRUSTED_KEYS: `file:${keys}/none.pub` },
+    });
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.equal(
+      bad.stderr.trim(),
+      `iatp plugin: IATP_PLUGINS_TRUSTED_KEYS: expected a readable file at ${keys}/none.pub, ` +
+        "found no such file",
+    );
+  } finally {
+    await p.remove();
+    await Deno.remove(keys, { recursive: true });
+  }
+});

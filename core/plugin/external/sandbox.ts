@@ -65,6 +65,16 @@ function bindable(path: string): boolean {
   return !OWN_MOUNTS.some((m) => p === m || p.startsWith(`${m}/`));
 }
 
+/** Every folder above the given absolute paths, parents first (not `/`, not the paths). */
+function ancestors(paths: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const path of paths) {
+    const parts = path.replace(/\/+$/, "").split("/").filter((x) => x !== "" && x !== ".");
+    for (let i = 1; i < parts.length; i++) out.add(`/${parts.slice(0, i).join("/")}`);
+  }
+  return [...out].sort((a, b) => a.split("/").length - b.split("/").length);
+}
+
 /** The system folders bound read-only (those that exist). */
 export const SYSTEM_DIRS: readonly string[] = [
   "/usr",
@@ -100,6 +110,12 @@ export function sandboxCommand(s: SandboxSpec): { cmd: string; args: string[] } 
     args.push("--unshare-all");
     if (s.network) args.push("--share-net");
   }
+  // bwrap makes the folders leading to a mount point 0700 when it runs as root, and the plugin
+  // runs as the sandbox user: without this a declared `/var/log/app.log` (and `/etc/alternatives`)
+  // sits behind a folder the plugin may not enter. Only the folders are made: nothing in them is
+  // visible but what is bound.
+  const binds = [...SYSTEM_DIRS, ...s.read.filter(bindable), ...s.write.filter(bindable)];
+  for (const dir of ancestors(binds)) args.push("--perms", "0755", "--dir", dir);
   for (const d of SYSTEM_DIRS) args.push("--ro-bind-try", d, d);
   args.push("--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp");
   for (const p of s.read.filter(bindable)) args.push("--ro-bind-try", p, p);

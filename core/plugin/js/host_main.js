@@ -181,7 +181,7 @@ var Host = class {
         ok: false,
         type: "invalid_output",
         message:
-          `plugin printed ${overPrinted} bytes, more than max_output_bytes (${this.spec.maxOutputBytes})`,
+          `plugin printed ${overPrinted} bytes, more than limits.max_output_bytes (${this.spec.maxOutputBytes})`,
         logs,
         truncated: true,
       });
@@ -222,7 +222,8 @@ var Host = class {
         return {
           ok: false,
           type: "invalid_output",
-          message: `plugin output is ${bytes.length} bytes, more than max_output_bytes (${max})`,
+          message:
+            `plugin output is ${bytes.length} bytes, more than limits.max_output_bytes (${max})`,
           output: new TextDecoder().decode(bytes.subarray(0, max)),
           truncated: true,
         };
