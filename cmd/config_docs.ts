@@ -132,7 +132,8 @@ the line it is written on.
 
 Credentials (every setting shown as \`(secret)\`) also take \`file:PATH\`: the value is the file's
 trimmed content (a trailing \`\\n\` or \`\\r\\n\` goes), which keeps it out of process listings and shell
-history. A credential is one line: a line break or another control character within it, such as a
+history. Whitespace around a credential given as it is (a flag, an env var that an env file ends
+with a line break) is not part of it either. A credential is one line: a line break or another control character within it, such as a
 second line in its file, stops the start with exit 2 naming the setting and the file (\`auth_keys\`
 and \`auth_revoked\` files hold one item per line). The relay's \`tokens\`,
 a mapping, is the one exception: it is written in the config file, or as JSON in

@@ -45,8 +45,8 @@ export function parsePublicKey(text: string): Uint8Array {
 }
 
 /**
- * Reads a setting given as `file:PATH` (the trimmed file content) or returns it unchanged;
- * the value is registered as a secret so it never reaches a log. A pipe (`file:<(...)`) is read
+ * Reads a setting given as `file:PATH` (the trimmed file content) or returns it trimmed of
+ * surrounding whitespace; the value is registered as a secret so it never reaches a log. A pipe (`file:<(...)`) is read
  * ahead, within `IATP_FILE_READ_TIMEOUT`, when the command's configuration is parsed.
  * A value is one line: a line break or another control character (but a tab) within it, such as
  * a second line in the file, is refused at start, where it would be sent in a header (a bearer
@@ -62,8 +62,11 @@ export function resolveSecretSetting(
   multiline = false,
 ): string | undefined {
   if (value === undefined || value === "") return undefined;
-  let out = value;
-  const file = value.startsWith("file:") ? value.slice(5) : undefined;
+  // Whitespace around a value is not part of it, as around a file's: an env file or a mounted
+  // secret often ends the value with a line break.
+  let out = value.trim();
+  if (out === "") return undefined;
+  const file = out.startsWith("file:") ? out.slice(5) : undefined;
   if (file !== undefined) {
     try {
       out = readTextUpTo(file).trim();

@@ -183,3 +183,12 @@ Deno.test("revocation file swapped for a pipe with no writer: the service answer
     await dir.remove();
   }
 });
+
+Deno.test("a credential given as it is loses the whitespace around it, not a line break within it", () => {
+  assert.equal(resolveSecretSetting("relay_token", "tok-0123456789\n"), "tok-0123456789");
+  assert.equal(resolveSecretSetting("relay_token", " \r\n"), undefined);
+  assert.throws(
+    () => resolveSecretSetting("relay_token", "tok-one\ntok-two"),
+    /relay_token.*a value of one line.*a line break at character 8/,
+  );
+});

@@ -2,7 +2,8 @@
  * The relay's answers off the wire (built-in routes, unknown paths and methods, HEAD, CORS
  * preflights, auth failures, bad input) are the ones recorded from the relay that served every
  * route through Hono at start (fixtures/relay_wire_answers.json, see wire_cases.ts), with `/health`
- * bodies since carrying their `components`.
+ * bodies since carrying their `components` and `/health/` since redirected to `/health` (as the
+ * upstream services answer a route with a trailing slash).
  * @module
  */
 import assert from "node:assert/strict";
