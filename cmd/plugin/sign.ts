@@ -96,12 +96,27 @@ async function requireFolder(dir: string): Promise<void> {
 }
 
 /**
+ * Refuses a signing key inside the folder it signs: every file there is signed and ships with
+ * the plugin, so the private key would go to every agent that installs it.
+ * @throws {UsageError} naming the key, the folder and what to do
+ */
+async function requireKeyOutside(dir: string, keyFile: string): Promise<void> {
+  const [folder, key] = await Promise.all([Deno.realPath(dir), Deno.realPath(keyFile)]);
+  if (!key.startsWith(folder.endsWith("/") ? folder : `${folder}/`)) return;
+  throw new UsageError(
+    `--key: ${keyFile} is inside ${dir}, the folder it signs, so the private key would ship ` +
+      "with the plugin; keep the key outside the plugin folder (move it, then sign again)",
+  );
+}
+
+/**
  * `sign DIR --key FILE`: writes DIR/plugin.sig.
- * @throws {UsageError} for a missing folder or unreadable key; {CheckFailedError} when the folder cannot be signed
+ * @throws {UsageError} for a missing folder, an unreadable key or one inside DIR; {CheckFailedError} when the folder cannot be signed
  */
 export async function signDir(dir: string, keyFile: string | undefined): Promise<number> {
   const key = await readKey(keyFile);
   await requireFolder(dir);
+  await requireKeyOutside(dir, keyFile!);
   try {
     const sig = await signPlugin(dir, key);
     print(`signed ${dir}: key ${sig.key_id}, ${sig.digest} over ${sig.files} file(s)`);

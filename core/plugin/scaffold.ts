@@ -148,10 +148,11 @@ A ${kind} plugin for iatp. Try it in the same sandbox the agents use:
     iatp plugin run .${kind === "trigger" ? "" : ` --input '{"name": "iatp"}'`}
 
 \`sdk.ts\` holds the authoring types (import it with \`import type\` only); \`deno check mod.ts\`
-checks the plugin. To install it on an action agent that only accepts signed plugins:
+checks the plugin. To install it on an action agent that only accepts signed plugins, sign it
+with a key kept outside this folder (everything in the folder ships with the plugin):
 
-    iatp plugin keygen --out plugin-signing.key
-    iatp plugin sign . --key plugin-signing.key
+    iatp plugin keygen --out ../${id}-signing.key
+    iatp plugin sign . --key ../${id}-signing.key
 `;
 }
 

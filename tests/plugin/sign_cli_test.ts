@@ -142,3 +142,34 @@ Deno.test("plugin verify: file: keys in IATP_PLUGINS_TRUSTED_KEYS are read, and 
     await Deno.remove(keys, { recursive: true });
   }
 });
+
+Deno.test("plugin sign: the README init writes, run as written in the plugin folder, signs without shipping the private key", async () => {
+  const root = await Deno.makeTempDir({ prefix: "iatp plugin home " });
+  const dir = `${root}/my-check`;
+  try {
+    const init = await runIatp(["plugin", "init", dir]);
+    assert.equal(init.code, 0, init.stderr);
+    // The README's signing lines, each `iatp ARGS...` run from the plugin folder.
+    const lines = Deno.readTextFileSync(`${dir}/README.md`).split("\n")
+      .map((l) => l.trim()).filter((l) => /^iatp plugin (keygen|sign) /.test(l));
+    assert.equal(lines.length, 2, "a keygen line and a sign line");
+    for (const line of lines) {
+      const r = await runIatp(line.split(" ").slice(1), { cwd: dir });
+      assert.equal(r.code, 0, `${line}: ${r.stderr}`);
+    }
+    const inside = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(inside, ["README.md", "mod.ts", "plugin.sig", "plugin.yaml", "sdk.ts"]);
+
+    // A key inside the folder it signs is refused: it would ship, signed, with the plugin.
+    const key = `${dir}/signing.key`;
+    assert.equal((await runIatp(["plugin", "keygen", "--out", key])).code, 0);
+    Deno.removeSync(`${dir}/plugin.sig`);
+    const r = await runIatp(["plugin", "sign", dir, "--key", key]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--key: .*signing\.key is inside .*my-check, the folder it signs/);
+    assert.match(r.stderr, /keep the key outside the plugin folder/);
+    assert.throws(() => Deno.statSync(`${dir}/plugin.sig`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
