@@ -38,15 +38,18 @@ const SCOPES_HELP =
 const USAGE = `Usage:
   iatp token keygen --out DIR
   iatp token issue --key FILE --sub NAME --scope SCOPE [--scope SCOPE]... [--ttl DURATION]
+                   [--out FILE]
   iatp token inspect TOKEN|file:PATH [--keys KEY|file:PATH]...
 
 keygen   write DIR/${ISSUER_KEY_FILE} (the private issuer seed, mode 0600) and DIR/${ISSUER_PUB_FILE}
          (the public key services verify with: their auth_keys); never overwrites
-issue    sign a credential and print it on stdout (nothing else)
+issue    sign a credential and print it on stdout (nothing else), or with --out write it to FILE
+         (owner-only, mode 0600, replacing what the file held)
 inspect  print the claims as JSON; with --keys also whether it verifies (exit 1 when it does not)
 
 Flags:
   --out DIR          keygen: folder for the key pair (created owner-only if missing)
+  --out FILE         issue: the file to write the credential to (mode 0600)
   --key FILE         issue: the issuer key file (${ISSUER_KEY_FILE})
   --sub NAME         issue: who holds the credential (letters, digits, . _ : @ -)
   --scope SCOPE      issue: what it allows (repeatable): ${SCOPES_HELP}
@@ -60,6 +63,7 @@ const HELP = { help: { type: "boolean", short: "h" } } as const;
 const KEYGEN_OPTIONS = { out: { type: "string" }, ...HELP } as const;
 const ISSUE_OPTIONS = {
   key: { type: "string" },
+  out: { type: "string" },
   sub: { type: "string" },
   scope: { type: "string", multiple: true },
   ttl: { type: "string" },
@@ -170,9 +174,48 @@ async function issue(argv: string[]): Promise<number> {
     throw new UsageError(`--scope: ${JSON.stringify(bad)} is not one of ${SCOPES_HELP}`, USAGE);
   }
   const ttlMs = parseTtl(v.ttl);
+  if (v.out === "") throw new UsageError("--out: expected a file path", USAGE);
   const issuer = await loadIssuer(keyFile);
-  print(await issueCredential(issuer, { sub, scopes, ttlMs }));
+  const credential = await issueCredential(issuer, { sub, scopes, ttlMs });
+  if (v.out === undefined) {
+    print(credential);
+    return 0;
+  }
+  await writeOwnerOnly(v.out, credential + "\n");
+  print(`wrote ${v.out} (mode 0600)`);
   return 0;
+}
+
+/**
+ * Writes `text` to `path` readable by its owner only: an existing file is made 0600 before the
+ * credential goes in (a shell redirect leaves a new file to the umask, often 0644).
+ * @throws {UsageError} naming `--out` when the path is a folder or cannot be written
+ */
+async function writeOwnerOnly(path: string, text: string): Promise<void> {
+  try {
+    const info = await Deno.lstat(path).catch((err) => {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    });
+    if (info?.isDirectory) {
+      throw new UsageError(`--out: expected a file, found a folder at ${path}`);
+    }
+    if (info?.isSymlink) {
+      throw new UsageError(`--out: ${path} is a symlink; name the file itself`);
+    }
+    if (info !== undefined) await Deno.chmod(path, 0o600);
+    await Deno.writeTextFile(path, text, { mode: 0o600 });
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof Deno.errors.NotCapable) throw err;
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UsageError(`--out: cannot write ${path}: its folder does not exist`, undefined, {
+        cause: err,
+      });
+    }
+    throw new UsageError(`--out: cannot write ${path}: ${firstLine(err)}`, undefined, {
+      cause: err,
+    });
+  }
 }
 
 /** Reads `file:PATH` values (a pipe within IATP_FILE_READ_TIMEOUT); a failure is a usage error naming `name`. */
@@ -258,7 +301,8 @@ function usage(): number {
 const fileOf = (value: string): string[] => value.startsWith("file:") ? [value.slice(5)] : [];
 
 /**
- * The files and folders a token argv names: keygen writes `--out`, issue reads `--key`, inspect
+ * The files and folders a token argv names: keygen writes `--out`, issue reads `--key` (and writes
+ * its `--out`), inspect
  * reads `file:PATH` keys and tokens. Issuer keys usually live outside the data folder. None for
  * an argv that does not parse (the run then says why).
  */
@@ -270,8 +314,11 @@ function tokenGrants(argv: string[]): PathGrant[] {
       return out ? [{ path: out, access: "write" }] : [];
     }
     if (verb === "issue") {
-      const { key } = parseFlags(rest, ISSUE_OPTIONS).values;
-      return key ? [{ path: key, access: "read" }] : [];
+      const { key, out } = parseFlags(rest, ISSUE_OPTIONS).values;
+      return [
+        ...(key ? [{ path: key, access: "read" as const }] : []),
+        ...(out ? [{ path: out, access: "write" as const }] : []),
+      ];
     }
     if (verb === "inspect") {
       const { values, positionals } = parseFlags(rest, INSPECT_OPTIONS, true);

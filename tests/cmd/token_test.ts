@@ -281,3 +281,49 @@ Deno.test("token --help and a refused --scope list every scope form docs/securit
     assert.ok(refused.stderr.includes(shown), `the refusal lacks ${shown}`);
   }
 });
+
+Deno.test("token issue --out writes the credential owner-only, outside the data dir too, and refuses a folder or a symlink", async () => {
+  const tmp = await tempDir();
+  const env = { IATP_DATA_DIR: `${tmp.path}/data` };
+  const dir = `${tmp.path}/keys`;
+  const issue = (out: string) =>
+    runIatp([
+      ...["token", "issue", "--key", `${dir}/issuer.key`, "--sub", "me"],
+      ...["--scope", "publish:demo.*", "--out", out],
+    ], { env });
+  try {
+    assert.equal((await runIatp(["token", "keygen", "--out", dir], { env })).code, 0);
+    const out = `${tmp.path}/creds dir/me.token`;
+    Deno.mkdirSync(`${tmp.path}/creds dir`);
+    const first = await issue(out);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(modeOf(out), 0o600);
+    const credential = Deno.readTextFileSync(out);
+    assert.match(credential, /^iatp1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{86}\n$/);
+    assert.ok(!first.stdout.includes(credential.trim()), "the credential is not printed");
+    // A file a shell redirect made world-readable is made owner-only before it is written.
+    Deno.writeTextFileSync(out, "old\n");
+    Deno.chmodSync(out, 0o644);
+    assert.equal((await issue(out)).code, 0);
+    assert.equal(modeOf(out), 0o600);
+    const verified = await runIatp(
+      ["token", "inspect", `file:${out}`, "--keys", `file:${dir}/issuer.pub`],
+      { env },
+    );
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.equal(JSON.parse(verified.stdout).verified, true);
+
+    const folder = await issue(`${tmp.path}/creds dir`);
+    assert.equal(folder.code, 2);
+    assert.match(folder.stderr, /--out: expected a file, found a folder/);
+    Deno.symlinkSync(out, `${tmp.path}/link.token`);
+    const link = await issue(`${tmp.path}/link.token`);
+    assert.equal(link.code, 2);
+    assert.match(link.stderr, /--out: .*link\.token is a symlink/);
+    const missing = await issue(`${tmp.path}/nowhere/me.token`);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--out: cannot write .*: its folder does not exist/);
+  } finally {
+    await tmp.remove();
+  }
+});
