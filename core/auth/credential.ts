@@ -156,6 +156,19 @@ export function decodeClaims(token: string): Claims {
   ) {
     throw new CredentialError("malformed", "not an iatp1 credential");
   }
+  // One credential, one text: base64url has spare low bits in its last character, and a text
+  // differing only there would decode to the same signature and claims (a second text for a
+  // credential a deny list, a log scrubber or a cache keyed by text knows by its first).
+  const canonical = (part: string) => {
+    try {
+      return encodeBase64Url(decodeBase64(part)) === part;
+    } catch {
+      return false;
+    }
+  };
+  if (!canonical(parts[1]) || !canonical(parts[2])) {
+    throw new CredentialError("malformed", "credential is not in canonical base64url");
+  }
   let claims: unknown;
   try {
     claims = JSON.parse(decoder.decode(decodeBase64(parts[1])));

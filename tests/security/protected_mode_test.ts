@@ -1,11 +1,13 @@
 /**
  * Protected mode through the real CLI, for every service that listens for mesh calls: beyond
  * loopback with no credentials it exits 2 naming auth_keys and --insecure; with --insecure it
- * starts and logs a warning; with issuer keys (here from a file) it starts without one.
+ * starts and logs a warning; with issuer keys (here from a file) it starts without one. With
+ * keys, beyond loopback and without TLS, it warns that credentials arrive over plain HTTP.
  */
 import assert from "node:assert/strict";
 import { generateIssuer } from "../../core/auth/mod.ts";
 import { runIatp, startIatpService, tempDir } from "../helpers.ts";
+import { makeCerts } from "../support/certs.ts";
 
 const SERVICES = ["relay", "audit", "policy", "dashboard", "sidecar"];
 
@@ -75,6 +77,43 @@ Deno.test("protected mode: issuer keys from file:PATH satisfy it, with no warnin
     );
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /auth_keys .*none\.pub/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("protected mode: credentials over plain HTTP beyond loopback are warned of", async () => {
+  const dir = await tempDir();
+  const issuer = await generateIssuer();
+  await Deno.writeTextFile(`${dir.path}/issuer.pub`, `${issuer.publicKey}\n`);
+  await makeCerts(dir.path);
+  const env = { IATP_DATA_DIR: dir.path };
+  const keys = ["--auth-keys", `file:${dir.path}/issuer.pub`];
+  const tls = ["--tls-cert-file", `${dir.path}/cert.pem`, "--tls-key-file", `${dir.path}/key.pem`];
+  const plainWarning = (stdout: string) =>
+    logLines(stdout).find((l) => l.msg.startsWith("credentials are accepted over plain HTTP"));
+  let port = 19_471;
+  try {
+    for (const service of SERVICES) {
+      for (
+        const [host, extra, warns] of [
+          ["0.0.0.0", [], true],
+          ["127.0.0.1", [], false],
+          ["0.0.0.0", tls, false],
+        ] as const
+      ) {
+        const svc = await startIatpService(
+          [service, "--host", host, "--port", String(port++), ...keys, ...extra],
+          { env },
+        );
+        try {
+          const warned = plainWarning(svc.stdout());
+          assert.equal(warned?.level, warns ? "warn" : undefined, `${service} on ${host}`);
+        } finally {
+          assert.equal((await svc.stop("SIGTERM")).code, 0, svc.stderr());
+        }
+      }
+    }
   } finally {
     await dir.remove();
   }

@@ -39,6 +39,8 @@ export interface MeshAuthConfig {
   auth_keys: string[];
   auth_revoked: string[];
   insecure: boolean;
+  /** The service's own HTTPS certificate (every service's http settings carry it). */
+  tls_cert_file?: string;
 }
 
 /** True for addresses only this host can reach: 127.0.0.0/8, ::1, localhost. */
@@ -117,6 +119,17 @@ export function meshAuthSettings(config: MeshAuthConfig, ctx: MeshAuthContext): 
     ctx.log.warn(
       "insecure: listening beyond loopback with no credentials; anyone who can " +
         "reach this port can use it",
+      { host: ctx.host, service: ctx.command },
+    );
+  }
+  if (enabled && !isLoopbackHost(ctx.host) && !config.tls_cert_file) {
+    // A bearer credential is a password: over plain HTTP anyone on the path reads it and can
+    // replay it until it expires. Not refused, since a TLS proxy or a private network may be in
+    // front, but said at every start.
+    ctx.log.warn(
+      "credentials are accepted over plain HTTP beyond loopback: anyone on the network path " +
+        "can read a caller's credential and use it until it expires or is revoked; set " +
+        "tls_cert_file and tls_key_file, or keep the port behind a TLS proxy on a private network",
       { host: ctx.host, service: ctx.command },
     );
   }
