@@ -173,21 +173,12 @@ export class FastPath extends JsonGrammar {
             this.closeString(i++);
             break;
           } else if (k === DIGIT) {
-            // Most digits in a string are a short run that ends the chain (an id, a count), or
-            // one a space and a word follow (`3 items`): passed here as passChain passes them,
-            // without the call.
+            // Most digits in a string are a short run that ends the chain (an id, a count):
+            // passed here as passChain passes them, without the call.
             const e = digitsEnd(b, i + 1, n);
-            if (e - i < 9 && e + 1 < n) {
-              const x = b[e];
-              if (CLASSES_LINK[x] === 0) {
-                i = e;
-                continue;
-              }
-              const y = b[e + 1];
-              if (x === SPACE && (y < 48 || y > 57) && y !== BACKSLASH) {
-                i = e + 1;
-                continue;
-              }
+            if (e - i < 9 && e + 1 < n && CLASSES_LINK[b[e]] === 0) {
+              i = e;
+              continue;
             }
             const end = this.passChain(i, e, from) | 0;
             if (end < 0) return i;
