@@ -196,9 +196,9 @@ let viewLength = 0;
 let lastView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
 /**
- * A view of exactly the bytes of `b`, to read them a word at a time: the body check and the scan
- * read the same body, and share one view of it (kept for the next call while its buffer is
- * small, as a pooled body buffer is).
+ * A view of exactly the bytes of `b`, to read them a word at a time: the body check, the scan and
+ * its secret tracker each read the same body, and share one view of it (kept for the next call
+ * while its buffer is small, as a pooled body buffer is).
  *
  * @example
  * ```ts

@@ -5,13 +5,7 @@
  * byte offsets into the UTF-8 text the scanner walks.
  * @module
  */
-import * as chars from "./chars.ts";
-import { isJsonSpace, memberName } from "./chars.ts";
-
-// Module-local copies: V8 folds local constants where it reads imported bindings through the
-// module record (and checks them) at every use.
-const QUOTE = chars.QUOTE;
-const COLON = chars.COLON;
+import { COLON, isJsonSpace, memberName, QUOTE, wordView } from "./chars.ts";
 
 /** The value of a member whose key is secret: `text.slice(start, end)` is the whole value. */
 export interface SecretSpan {
@@ -32,6 +26,9 @@ function isNumberTail(c: number): boolean {
 }
 
 const NO_BYTES = new Uint8Array(0);
+const NO_VIEW = new DataView(NO_BYTES.buffer);
+/** Masks keeping the first 0-3 bytes of a little-endian word. */
+const LOW_BYTES = [0, 0xff, 0xffff, 0xffffff];
 
 /** Verdicts remembered per key rule (a power of 2). */
 const MEMO_SLOTS = 128;
@@ -59,11 +56,13 @@ class KeyMemo {
   readonly lengths = new Int32Array(MEMO_SLOTS).fill(-1);
   readonly verdicts = new Uint8Array(MEMO_SLOTS);
   /**
-   * What {@linkcode SecretTracker.passName} reads of slot k: the name's length when it can be
-   * passed over when it is predicted (not secret, and plain ASCII without a digit or a
-   * backslash: the scanner finds nothing in it, the grammar check nothing to refuse), else -1.
+   * What {@linkcode SecretTracker.passName} reads of slot k, together at `passes[k * 4 ..]`:
+   * the name's length when it can be passed over when it is predicted (not secret, and plain
+   * ASCII without a digit or a backslash: the scanner finds nothing in it, the grammar check
+   * nothing to refuse), else -1; then its first 4 bytes (fewer: the rest 0) and its last 4
+   * bytes, little-endian, to compare.
    */
-  readonly passes = new Int32Array(MEMO_SLOTS).fill(-1);
+  readonly passes = new Int32Array(MEMO_SLOTS * 4).fill(-1);
   /**
    * The slot of the name judged after this slot's name (at {@linkcode START}: first in the walk)
    * last time, and of the other name judged there before that (-1: none).
@@ -122,7 +121,14 @@ class KeyMemo {
       // or byte beyond ASCII).
       if ((c >= 48 && c <= 57) || c === 92 || c < 0x20 || c >= 0x80) passable = 0;
     }
-    this.passes[slot] = passable === 1 ? len : -1;
+    let head = 0;
+    let tail = 0;
+    for (let k = 0; k < 4 && k < len; k++) head |= b[start + k] << (8 * k);
+    for (let k = 0; k < 4 && len >= 4; k++) tail |= b[end - 4 + k] << (8 * k);
+    const p = slot * 4;
+    this.passes[p] = passable === 1 ? len : -1;
+    this.passes[p + 1] = head;
+    this.passes[p + 2] = tail;
     return slot;
   }
 
@@ -148,9 +154,14 @@ export class SecretTracker {
   #start = 0;
   /** Nesting depth outside the secret object or array being skipped. */
   #depth = 0;
+  /** {@linkcode bytes} read a word at a time. */
+  #view: DataView<ArrayBufferLike> = NO_VIEW;
 
   /** Starts a walk of `bytes[0..end)` with the key rule `isSecret`. */
   reset(bytes: Uint8Array, end: number, isSecret: (key: string) => boolean): void {
+    if (bytes !== this.bytes) {
+      this.#view = wordView(bytes);
+    }
     this.bytes = bytes;
     this.end = end;
     this.#memo.use(isSecret);
@@ -161,6 +172,7 @@ export class SecretTracker {
   /** Drops the text and spans of the last walk (the rule's remembered verdicts stay). */
   release(): void {
     this.bytes = NO_BYTES;
+    this.#view = NO_VIEW;
     this.end = 0;
     this.spans = [];
   }
@@ -189,16 +201,31 @@ export class SecretTracker {
   #passSlot(slot: number, open: number): number {
     if (slot < 0) return -1;
     const memo = this.#memo;
-    const len = memo.passes[slot];
+    const passes = memo.passes;
+    const p = slot * 4;
+    const len = passes[p];
     if (len < 0) return -1;
     const b = this.bytes;
     const close = open + 1 + len;
     if (close + 1 >= this.end || b[close] !== QUOTE || b[close + 1] !== COLON) return -1;
-    // A byte loop: small enough for V8 to inline the whole pass into the scanner's loop (a
-    // word compare through a DataView kept it a call of its own, which cost more).
-    const names = memo.names;
-    const base = slot * MEMO_NAME_BYTES - open - 1;
-    for (let k = open + 1; k < close; k++) if (names[base + k] !== b[k]) return -1;
+    if (len <= 8 && open + 5 <= this.#view.byteLength) {
+      // Up to 8 bytes: a word or two (the first 4 and the last 4 may overlap), no byte loop
+      // whose end depends on the name's length. A short name's word reads into `":` and past
+      // it (masked off); a name of 0 or 1 byte at the very end of the buffer is compared by
+      // the loop below, as a word there would read past the buffer.
+      const head = this.#view.getInt32(open + 1, true);
+      if (len < 4) {
+        if ((head & LOW_BYTES[len]) !== passes[p + 1]) return -1;
+      } else if (
+        head !== passes[p + 1] || this.#view.getInt32(close - 4, true) !== passes[p + 2]
+      ) {
+        return -1;
+      }
+    } else {
+      const names = memo.names;
+      const base = slot * MEMO_NAME_BYTES - open - 1;
+      for (let k = open + 1; k < close; k++) if (names[base + k] !== b[k]) return -1;
+    }
     memo.last = slot;
     return close + 2;
   }
