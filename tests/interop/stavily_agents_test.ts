@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { actionConfig, sensorConfig, wireSchemas } from "../../core/agents/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
-import { startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { freePort, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { startFakeOrchestrator } from "../support/fake_orchestrator.ts";
 
 const FIXTURES = fileURLToPath(new URL("./fixtures/stavily/", import.meta.url));
@@ -185,18 +185,6 @@ Deno.test("Stavily poll response vector (01-Agents test_plugin_install.py) parse
   );
 });
 
-/** A loopback port in 19000-19999 nothing listens on a moment ago. */
-function rangePort(): number {
-  for (let i = 0; i < 200; i++) {
-    const port = 19_000 + Math.floor(Math.random() * 1_000);
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return port;
-    } catch { /* taken: try another */ }
-  }
-  throw new Error("no free port in 19000-19999");
-}
-
 /** The machine's name as /etc/hostname keeps it (undefined where there is none). */
 function etcHostname(): string | undefined {
   try {
@@ -214,7 +202,7 @@ Deno.test({
     const machine = etcHostname()!;
     const agentId = `sen-fixture-${machine}-7`;
     const dir = await tempDir();
-    const orch = await startFakeOrchestrator({ agentId, token: TOKEN, port: rangePort() });
+    const orch = await startFakeOrchestrator({ agentId, token: TOKEN, port: freePort() });
     await Deno.writeTextFile(`${dir.path}/agent.jwt`, `Bearer ${TOKEN}\n`);
     // Only what the launcher needs to find Deno and its cache: no HOSTNAME, as under systemd.
     const env: Record<string, string> = {};
@@ -233,8 +221,8 @@ Deno.test({
           IATP_SENSOR_SECURITY_AUTH_API_KEY: TOKEN,
           IATP_SENSOR_SECURITY_AUTH_TOKEN_FILE: `${dir.path}/agent.jwt`,
           IATP_SENSOR_AGENT_BASE_FOLDER: `${dir.path}/base`,
-          IATP_SENSOR_HEALTH_PORT: String(rangePort()),
-          IATP_SENSOR_METRICS_PORT: String(rangePort()),
+          IATP_SENSOR_HEALTH_PORT: String(freePort()),
+          IATP_SENSOR_METRICS_PORT: String(freePort()),
         },
       },
     );

@@ -3,7 +3,7 @@
 // web server, TLS and firewall keys are listed once as unused, `compose_agent_enabled` is
 // read as compose_agent.enabled (false: legacy mode) and `control_plane` as itself.
 import assert from "node:assert/strict";
-import { runIatp, startIatpService, tempDir } from "../helpers.ts";
+import { freePort, runIatp, startIatpService, tempDir } from "../helpers.ts";
 
 /** The keys and shapes of trydirect/status config.json, with values of our own. */
 const SHIPPED = `{
@@ -38,18 +38,6 @@ const INIT = `{
 }
 `;
 
-/** A loopback port in 19000-19999 nothing listens on a moment ago. */
-function rangePort(): number {
-  for (let i = 0; i < 200; i++) {
-    const port = 19_000 + Math.floor(Math.random() * 1_000);
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return port;
-    } catch { /* taken: try another */ }
-  }
-  throw new Error("no free port in 19000-19999");
-}
-
 for (
   const [name, text, composeAgent, controlPlane, unused] of [
     [
@@ -72,7 +60,7 @@ for (
     const dir = await tempDir();
     await Deno.writeTextFile(`${dir.path}/config.json`, text);
     const agent = await startIatpService(
-      ["status", "--config", `${dir.path}/config.json`, "--port", String(rangePort())],
+      ["status", "--config", `${dir.path}/config.json`, "--port", String(freePort())],
       {
         env: {
           IATP_DATA_DIR: dir.path,
@@ -99,7 +87,7 @@ Deno.test("TryDirect config.json starts iatp compose-agent as it is (its --compo
   const dir = await tempDir();
   await Deno.writeTextFile(`${dir.path}/config.json`, SHIPPED);
   const agent = await startIatpService(
-    ["compose-agent", "--config", `${dir.path}/config.json`, "--port", String(rangePort())],
+    ["compose-agent", "--config", `${dir.path}/config.json`, "--port", String(freePort())],
     {
       env: {
         IATP_DATA_DIR: dir.path,
@@ -126,7 +114,7 @@ Deno.test("TryDirect config.json starts iatp compose-agent as it is (its --compo
 });
 
 Deno.test("STATUS_PANEL_BIND=0.0.0.0 with no credentials: the refusal names that variable and IATP_STATUS_INSECURE", async () => {
-  const r = await runIatp(["status", "--port", String(rangePort())], {
+  const r = await runIatp(["status", "--port", String(freePort())], {
     env: {
       STATUS_PANEL_BIND: "0.0.0.0",
       AGENT_ID: "9b0d3b7e-1111-4a4a-8c8c-0123456789ab",

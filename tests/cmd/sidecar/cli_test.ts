@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { sidecarSpec } from "../../../cmd/sidecar/config.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
-import { loaded, runIatp, startIatpService, tempDir } from "../../helpers.ts";
+import { freePort, loaded, runIatp, startIatpService, tempDir } from "../../helpers.ts";
 import { post, startAgent } from "./fixtures.ts";
 
 Deno.test("an invalid enum env value is a startup error naming the variable (exit 2)", async () => {
@@ -347,21 +347,9 @@ Deno.test("a recorder file in a missing folder, or a folder, is a config error n
   }
 });
 
-/** A loopback port in 19000-19999 nothing listens on a moment ago. */
-function rangePort(): number {
-  for (let i = 0; i < 200; i++) {
-    const port = 19_000 + Math.floor(Math.random() * 1_000);
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return port;
-    } catch { /* taken: try another */ }
-  }
-  throw new Error("no free port in 19000-19999");
-}
-
 Deno.test("the Python sidecar's override token: its newline is not part of it, notices name it", async () => {
   const agent = Deno.serve(
-    { hostname: "127.0.0.1", port: rangePort(), onListen() {} },
+    { hostname: "127.0.0.1", port: freePort(), onListen() {} },
     () => Response.json({ ok: true }),
   );
   const secret = "Zk3pQ9xVw2Lm8Rt5Yb";
@@ -370,14 +358,14 @@ Deno.test("the Python sidecar's override token: its newline is not part of it, n
     IATP_TRUST_LEVEL: "unknown", // score 4: a request needs an override
   };
   // As a Kubernetes secret or an env file read from a file hands it over: with its newline.
-  let sc = await startIatpService(["sidecar", "--port", String(rangePort())], {
+  let sc = await startIatpService(["sidecar", "--port", String(freePort())], {
     env: { ...env, IATP_TRUSTED_USER_OVERRIDE_TOKEN: `${secret}\n` },
   });
   try {
     assert.equal((await post(sc.url, { a: 1 }, { "X-User-Override": secret })).status, 200);
     assert.equal((await post(sc.url, { a: 1 })).status, 449);
     await sc.stop();
-    sc = await startIatpService(["sidecar", "--port", String(rangePort())], {
+    sc = await startIatpService(["sidecar", "--port", String(freePort())], {
       env: { ...env, IATP_TRUSTED_USER_OVERRIDE_TOKEN: "changeme", IATP_LEGACY_OVERRIDE: "true" },
     });
     const out = sc.stdout();
@@ -387,7 +375,7 @@ Deno.test("the Python sidecar's override token: its newline is not part of it, n
     );
     assert.match(out, /legacy_override \(env IATP_LEGACY_OVERRIDE\) is true: any caller/);
     await sc.stop();
-    sc = await startIatpService(["sidecar", "--port", String(rangePort())], { env });
+    sc = await startIatpService(["sidecar", "--port", String(freePort())], { env });
     assert.match(sc.stdout(), /override_token is not set \(IATP_OVERRIDE_TOKEN, or the Python/);
   } finally {
     await sc.stop();
@@ -461,7 +449,7 @@ Deno.test("--manifest takes the Python sidecar's served manifest (nulls, attesta
       ]
     ) {
       const sc = await startIatpService(
-        ["sidecar", "--port", String(rangePort()), "--manifest", `${dir.path}/${file}`],
+        ["sidecar", "--port", String(freePort()), "--manifest", `${dir.path}/${file}`],
         { env: { IATP_DATA_DIR: dir.path, IATP_AGENT_URL: "http://127.0.0.1:9" } },
       );
       try {
@@ -492,7 +480,7 @@ Deno.test("--manifest takes the Python sidecar's served manifest (nulls, attesta
 
 Deno.test("a GET route asked with a trailing slash is a 301 to it, as the upstream sidecars answer (health probes)", async () => {
   const dir = await tempDir();
-  const sc = await startIatpService(["sidecar", "--port", String(rangePort())], {
+  const sc = await startIatpService(["sidecar", "--port", String(freePort())], {
     env: { IATP_DATA_DIR: dir.path, IATP_AGENT_URL: "http://127.0.0.1:9" },
   });
   try {
