@@ -84,14 +84,14 @@ Deno.test("action: a poll answering a finished instruction again waits agent.pol
     if (path.endsWith("/result")) return { acknowledged: true };
     return {};
   }, async (counts) => {
+    const started = performance.now();
     await waitFor(() => (counts.get("heartbeat") ?? 0) >= 6, 20_000, "six heartbeats");
-    // Heartbeats come once a second; polled at once after each redelivery, the agent would
-    // poll hundreds of times meanwhile.
+    // Polled at once after each redelivery, the agent would poll hundreds of times a second. A
+    // paced agent polls about twice per poll_interval (1 s: a poll, and the one after a result's
+    // answer); a busy host has read 16 polls in about 5 s, so the bound is the time that passed,
+    // with room, not a count of heartbeats.
     const polls = counts.get("poll") ?? 0;
-    const heartbeats = counts.get("heartbeat")!;
-    assert.ok(
-      polls >= 1 && polls <= 2 * heartbeats + 2,
-      `${polls} polls in ${heartbeats} heartbeats`,
-    );
+    const seconds = Math.ceil((performance.now() - started) / 1000);
+    assert.ok(polls >= 1 && polls <= 4 * seconds + 4, `${polls} polls in ${seconds} s`);
   });
 });
