@@ -3,7 +3,7 @@
  * of the plugin runs here.
  * @module
  */
-import { extname, isAbsolute, join } from "node:path";
+import { extname, isAbsolute, join, resolve } from "node:path";
 import { auditImports, type AuditReport } from "./audit.ts";
 import { validateField } from "./config.ts";
 import { failure, PluginError, type PluginResult } from "./errors.ts";
@@ -92,6 +92,7 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
   if (isExternal(manifest)) {
     const audit = await externalEntry(real, manifest);
     await checkPluginLinks({ dir: real, manifest });
+    checkCodeWrites({ dir: real, manifest, audit }, literalWrites(real, manifest));
     return { dir: real, manifest, audit };
   }
   if (isAbsolute(manifest.entry) || !ENTRY_EXTS.has(extname(manifest.entry))) {
@@ -116,7 +117,46 @@ export async function loadPlugin(dir: string): Promise<LoadedPlugin> {
   }
   // After the audit, which names an import through such a link more precisely.
   await checkPluginLinks({ dir: real, manifest });
+  checkCodeWrites({ dir: real, manifest, audit }, literalWrites(real, manifest));
   return { dir: real, manifest, audit };
+}
+
+/** The manifest's literal `write` entries, resolved against the folder (`${config.x}` left out). */
+function literalWrites(dir: string, manifest: PluginManifest): string[] {
+  return manifest.permissions.write.filter((e) => !e.startsWith("${config.")).map((e) =>
+    resolve(dir, e)
+  );
+}
+
+/**
+ * A plugin may write its own folder's data, never its code: a write grant that is the folder,
+ * holds it, or holds its manifest, its signature or a module it loads would let the plugin
+ * rewrite what the agent loads next, a manifest granting more than the one that was signed and
+ * checked against the sandbox policy among it. `write` holds absolute paths; one that exists is
+ * judged where its links lead, as Deno writes through them.
+ * @throws {PluginError} `denied` naming the grant and the file it would reach
+ */
+export function checkCodeWrites(plugin: LoadedPlugin, write: readonly string[]): void {
+  const code = [
+    join(plugin.dir, "plugin.yaml"),
+    join(plugin.dir, "plugin.sig"), // signing.ts's SIGNATURE_FILE (not imported: it brings auth)
+    ...plugin.audit.modules,
+  ];
+  for (const grant of write) {
+    let real = resolve(grant);
+    try {
+      real = Deno.realPathSync(real);
+    } catch { /* not there yet: judged as written */ }
+    const hit = isInside(real, plugin.dir) ? plugin.dir : code.find((f) => isInside(real, f));
+    if (hit !== undefined) {
+      throw new PluginError(
+        "denied",
+        `permissions.write ${grant} would let the plugin rewrite its own ${
+          hit === plugin.dir ? "folder" : hit.slice(plugin.dir.length + 1)
+        }: a plugin may write a folder of its own data (write: [data]), not its code or manifest`,
+      );
+    }
+  }
 }
 
 /**

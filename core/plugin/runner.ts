@@ -13,7 +13,7 @@ import { secretValues, validatePluginConfig } from "./config.ts";
 import { failure, type PluginResult } from "./errors.ts";
 import { computeGrants, HOST_RSS_OVERHEAD_MB, hostCommand, workerPermissions } from "./grants.ts";
 import { type HostSpec, PluginHost } from "./host.ts";
-import { linksProblem, type LoadedPlugin } from "./load.ts";
+import { checkCodeWrites, linksProblem, type LoadedPlugin } from "./load.ts";
 import type { PluginMethod } from "./protocol.ts";
 import type { TriggerEvent } from "./contract.ts";
 import { checkEvents } from "./events.ts";
@@ -85,6 +85,7 @@ export class PluginRunner {
       maxIdleCpuMs: opts.maxIdleCpuMs ?? DEFAULT_MAX_IDLE_CPU_MS,
     };
     const grants = computeGrants(plugin.dir, m, this.config);
+    checkCodeWrites(plugin, grants.write);
     const secrets = secretValues(m, this.config);
     // Process-wide too: a secret must not reach any log line of the agent either.
     secrets.forEach(registerSecret);
