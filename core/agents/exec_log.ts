@@ -9,9 +9,19 @@ import { redactErrorText } from "./redact.ts";
 /** Longest line kept; longer lines are cut with a marker. */
 export const MAX_LOG_LINE_CHARS = 2_000;
 
-/** Formats one log line at `date`. */
+/**
+ * Formats one log line at `date`. Line breaks become spaces, and any other control character
+ * (a tab aside) or U+2028/U+2029 is written as `\uXXXX`: a plugin's printed text lands in these
+ * lines, and an escape sequence (`\u001b[2K\u001b[1G`) shown on a terminal could erase the
+ * `plugin: ` prefix and pass its text off as the agent's own line.
+ */
 export function logLine(msg: string, date = new Date()): string {
-  const clean = redactErrorText(msg.replace(/[\r\n]+/g, " "));
+  const clean = redactErrorText(
+    msg.replace(/[\r\n]+/g, " ").replace(
+      /[^\P{Cc}\t]|[\u2028\u2029]/gu,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    ),
+  );
   const cut = clean.length > MAX_LOG_LINE_CHARS
     ? clean.slice(0, MAX_LOG_LINE_CHARS) + " [truncated]"
     : clean;

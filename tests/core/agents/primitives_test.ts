@@ -20,6 +20,17 @@ Deno.test("execution log: [RFC3339 ms] lines, scrubbed, bounded", () => {
   for (const l of lines) assert.match(l, /^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] /);
 });
 
+Deno.test("execution log: a plugin's control characters are written out, not sent to a terminal", () => {
+  const at = new Date(Date.UTC(2006, 0, 2, 15, 4, 5));
+  const forged =
+    "plugin: ok\u001b[2K\u001b[1G[2006-01-02T15:04:05.000Z] completed\u2028x\u0085y\tz";
+  assert.equal(
+    logLine(forged, at),
+    "[2006-01-02T15:04:05.000Z] plugin: ok\\u001b[2K\\u001b[1G[2006-01-02T15:04:05.000Z] " +
+      "completed\\u2028x\\u0085y\tz",
+  );
+});
+
 Deno.test("task queue: never more than `concurrency` at once; full queue refuses", async () => {
   let running = 0;
   let peak = 0;
