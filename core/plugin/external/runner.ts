@@ -8,6 +8,7 @@
  * @module
  */
 import { join } from "node:path";
+import { errorMessage } from "../../errors/mod.ts";
 import { delayOf, settledWithin } from "../../async/mod.ts";
 import { type Logger, scrubString, silentLogger } from "../../log/mod.ts";
 import { secretValues, validatePluginConfig } from "../config.ts";
@@ -372,10 +373,21 @@ export class ExternalRunner {
     const input = request !== null && typeof request === "object" &&
       Object.keys(request).length > 0;
     if (input && this.#protocol === "argv") {
-      await Deno.writeTextFile(
-        join(this.#work, "input.json"),
-        JSON.stringify({ input_data: request, context: {}, variables: {} }),
-      );
+      // The work folder is the plugin's to write: the last call may have left a link at this
+      // name, leading to any file of this host. Unlinked, then made anew (O_EXCL follows no link).
+      const path = join(this.#work, "input.json");
+      try {
+        await Deno.remove(path, { recursive: true }).catch((err) => {
+          if (!(err instanceof Deno.errors.NotFound)) throw err;
+        });
+        await Deno.writeTextFile(
+          path,
+          JSON.stringify({ input_data: request, context: {}, variables: {} }),
+          { createNew: true },
+        );
+      } catch (err) {
+        return failure("error", `cannot write the plugin's input file: ${errorMessage(err)}`);
+      }
       args.push("--input", `${SANDBOX_WORK_DIR}/input.json`);
     }
     const env = {

@@ -1,5 +1,6 @@
 // Escape attempts from the external-runtime sandbox (bubblewrap): network, writes and reads
-// outside the work folder, a fork bomb, a busy loop past the timeout, a flood of output.
+// outside the work folder (a link left for the agent to write through among them), a fork bomb,
+// a busy loop past the timeout, a flood of output.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -61,6 +62,17 @@ Deno.test({
         assert.match(String(v.error), /FileNotFoundError/);
         assert.ok(!JSON.stringify(v).includes("host-secret-42"));
       });
+      await t.step(
+        "a link left in the work folder does not lead the agent's writes out",
+        async () => {
+          const path = `${dir.path}/agent-file.txt`;
+          await Deno.writeTextFile(path, "the agent's own");
+          assert.equal((await result({ attack: "plant", path })).result, "planted");
+          const next = await result({ attack: "read", path: "/work/input.json" });
+          assert.match(String(next.result), /^read:\{"input_data":\{"attack":"read"/);
+          assert.equal(await Deno.readTextFile(path), "the agent's own");
+        },
+      );
       await t.step("environment and working folder are the sandbox's own", async () => {
         const v = await result({ attack: "whoami" });
         const who = v.result as { cwd: string; env: string[] };
