@@ -119,6 +119,20 @@ function sandboxViolation(
   return undefined;
 }
 
+/**
+ * The plugin with `limits.timeout_ms` at most `security.sandbox.max_exec_time`: every call its
+ * runner makes (a sensor's `detect()`, a host's start, an action) ends there at the latest,
+ * whatever the manifest asks for.
+ */
+function capTimeout(plugin: LoadedPlugin, maxMs: number): LoadedPlugin {
+  const limits = plugin.manifest.limits;
+  if (limits.timeout_ms <= maxMs) return plugin;
+  return {
+    ...plugin,
+    manifest: { ...plugin.manifest, limits: { ...limits, timeout_ms: Math.max(1, maxMs) } },
+  };
+}
+
 /** The plugin runtime with `node:path`'s `resolve`, both loaded with the first plugin. */
 type PluginPaths = PluginRuntime & { resolve: (...paths: string[]) => string };
 
@@ -228,7 +242,7 @@ export class PluginCatalog {
     key: string,
   ): Promise<AnyRunner> {
     const { PluginError } = await pluginRuntime();
-    const plugin = await this.load(id, kind);
+    const plugin = capTimeout(await this.load(id, kind), this.opts.sandbox.maxExecTimeMs);
     const rt = await pluginPaths();
     const { computeGrants, isExternal, PluginRunner, validatePluginConfig } = rt;
     if (this.#closed) throw new PluginError("crashed", "the agent is stopping");
