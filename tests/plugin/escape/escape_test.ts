@@ -27,16 +27,21 @@ Deno.test("escape suite: every case is denied or contained, and the host keeps s
   const scratch = await tempDir("iatp-escape-scratch-");
   const outside = await tempDir("iatp-escape-outside-");
   // A server the plugin may reach, and one it may not: same host, different port.
-  const allowed = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    () => new Response("ok"),
-  );
   const forbidden = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     () => new Response("leak"),
   );
-  const allowedUrl = `http://127.0.0.1:${allowed.addr.port}/`;
   const forbiddenUrl = `http://127.0.0.1:${forbidden.addr.port}/`;
+  // The allowed server sends /redirect on to the forbidden one.
+  const allowed = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) =>
+      new URL(req.url).pathname === "/redirect"
+        ? Response.redirect(forbiddenUrl, 302)
+        : new Response("ok"),
+  );
+  const allowedUrl = `http://127.0.0.1:${allowed.addr.port}/`;
+  const fport = forbidden.addr.port;
   const plugin = await loadPlugin(FIXTURE);
   const runner = new PluginRunner(plugin, {
     config: { allowed_url: allowedUrl, scratch: scratch.path, api_token: SECRET },
@@ -75,6 +80,18 @@ Deno.test("escape suite: every case is denied or contained, and the host keeps s
       { case: "fetch", url: forbiddenUrl },
       failedWith("denied", /net access/),
     ],
+    ...[
+      `http://[::1]:${fport}/`,
+      `http://[::ffff:127.0.0.1]:${fport}/`,
+      `http://2130706433:${fport}/`,
+      `http://0x7f.1:${fport}/`,
+      `http://localhost:${allowed.addr.port}/`,
+      `${allowedUrl}redirect`,
+    ].map((url): [string, Record<string, unknown>, Check] => [
+      `fetches another form of an undeclared host, or is redirected to one: ${url}`,
+      { case: "fetch", url },
+      failedWith("denied", /net access/),
+    ]),
     [
       "reads an undeclared env var",
       { case: "env", path: "HOME" },
@@ -133,6 +150,22 @@ Deno.test("escape suite: every case is denied or contained, and the host keeps s
     ["returns non-JSON (a function)", { case: "non_json" }, failedWith("invalid_output")],
     ["returns non-JSON (a BigInt)", { case: "bigint" }, failedWith("invalid_output", /JSON/)],
     ["throws", { case: "throw" }, failedWith("error", /on purpose/)],
+    [
+      "returns __proto__ and constructor keys: plain data, nothing polluted",
+      { case: "proto" },
+      (r) => {
+        assert.ok(r.ok, JSON.stringify(r));
+        const v = r.value as Record<string, unknown>;
+        assert.deepEqual(Object.keys(v), ["__proto__", "constructor"]);
+        assert.equal(Object.getPrototypeOf(v), Object.prototype);
+        assert.equal(({} as Record<string, unknown>).polluted, undefined);
+        assert.equal(({} as Record<string, unknown>).p, undefined);
+      },
+    ],
+    ["returns a result nested 10,000 deep", { case: "deep" }, (r) => {
+      assert.ok(r.ok, JSON.stringify(r).slice(0, 300));
+      assert.equal(JSON.stringify(r.value).length, 20_001);
+    }],
     ["logs its secret config three ways", { case: "log_secret" }, (r) => {
       failedWith("error")(r);
       const all = JSON.stringify(r);
