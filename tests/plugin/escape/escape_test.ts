@@ -93,6 +93,16 @@ Deno.test("escape suite: every case is denied or contained, and the host keeps s
       failedWith("denied", /net access/),
     ]),
     [
+      "makes a symlink to /etc/passwd in the folder it may write",
+      { case: "symlink", path: `${scratch.path}/passwd` },
+      failedWith("denied", /unscoped/),
+    ],
+    [
+      "makes a hard link to /etc/passwd in the folder it may write",
+      { case: "hardlink", path: `${scratch.path}/passwd` },
+      failedWith("denied", /read access to "\/etc\/passwd"/),
+    ],
+    [
       "reads an undeclared env var",
       { case: "env", path: "HOME" },
       failedWith("denied", /env access/),
