@@ -1,8 +1,9 @@
 /**
  * The sandbox of external-runtime plugins: bubblewrap (`bwrap`, from the distribution) with
  * every namespace unshared (no network unless the manifest declares it and the agent allows
- * it), a read-only view of the system, the plugin folder read-only, a private writable work
- * folder, a private /tmp, no capabilities, a cleared environment, and rlimits applied by
+ * it), a read-only view of the system, the plugin folder read-only, a private `/work` and `/tmp`
+ * (each a tmpfs of bounded size; of the agent's work folder only the call's input and the RPC
+ * socket are bound in, read-only), no capabilities, a cleared environment, and rlimits applied by
  * `prlimit` inside (address space, CPU seconds, open files, processes, file size). A plugin is
  * never run without it: a missing bwrap is an error.
  * @module
@@ -23,6 +24,8 @@ const DEFAULT_MAX_OPEN_FILES = 256;
 export const SANDBOX_UID = 65534;
 /** Default largest file the plugin may write. */
 const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
+/** Default size of each of the sandbox's own writable folders, `/work` and `/tmp` (memory). */
+const DEFAULT_MAX_SCRATCH_BYTES = 64 * 1024 * 1024;
 
 /** The interpreter of each external runtime, as found inside the sandbox. */
 const INTERPRETERS: Record<string, string> = { python: "/usr/bin/python3" };
@@ -45,6 +48,8 @@ export interface SandboxSpec {
   maxProcesses?: number;
   maxOpenFiles?: number;
   maxFileBytes?: number;
+  /** Size of `/work` and of `/tmp`, each a tmpfs of its own (default 64 MiB). */
+  maxScratchBytes?: number;
   /**
    * The agent runs as root: no user namespace; inside, privileges are dropped to
    * {@linkcode SANDBOX_UID} (so the process limit applies, and no capability is kept).
@@ -117,10 +122,18 @@ export function sandboxCommand(s: SandboxSpec): { cmd: string; args: string[] } 
   const binds = [...SYSTEM_DIRS, ...s.read.filter(bindable), ...s.write.filter(bindable)];
   for (const dir of ancestors(binds)) args.push("--perms", "0755", "--dir", dir);
   for (const d of SYSTEM_DIRS) args.push("--ro-bind-try", d, d);
-  args.push("--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp");
+  // What the plugin writes of its own goes to memory of a bounded size, not to the agent's disk:
+  // a file is bounded by RLIMIT_FSIZE, but not how many it writes. Of the agent's work folder it
+  // sees only what the agent puts there for it: the call's input (read-only) and the RPC socket.
+  const scratch = String(s.maxScratchBytes ?? DEFAULT_MAX_SCRATCH_BYTES);
+  args.push("--proc", "/proc", "--dev", "/dev");
+  args.push("--perms", "1777", "--size", scratch, "--tmpfs", "/tmp");
+  args.push("--perms", "1777", "--size", scratch, "--tmpfs", SANDBOX_WORK_DIR);
   for (const p of s.read.filter(bindable)) args.push("--ro-bind-try", p, p);
   for (const p of s.write.filter(bindable)) args.push("--bind-try", p, p);
-  args.push("--ro-bind", s.pluginDir, SANDBOX_PLUGIN_DIR, "--bind", s.workDir, SANDBOX_WORK_DIR);
+  args.push("--ro-bind", s.pluginDir, SANDBOX_PLUGIN_DIR);
+  args.push("--ro-bind-try", join(s.workDir, "input.json"), `${SANDBOX_WORK_DIR}/input.json`);
+  args.push("--ro-bind-try", join(s.workDir, "run"), `${SANDBOX_WORK_DIR}/run`);
   args.push("--clearenv");
   const env = {
     PATH: "/usr/local/bin:/usr/bin:/bin",
@@ -180,7 +193,7 @@ async function run(bin: string, args: string[]) {
     args: [
       ...args,
       ...SYSTEM_DIRS.flatMap((d) => ["--ro-bind-try", d, d]),
-      ...["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"],
+      ...["--proc", "/proc", "--dev", "/dev", "--size", "1048576", "--tmpfs", "/tmp"],
       "--",
       "/usr/bin/id",
       "-u",

@@ -67,10 +67,24 @@ Deno.test({
         async () => {
           const path = `${dir.path}/agent-file.txt`;
           await Deno.writeTextFile(path, "the agent's own");
-          assert.equal((await result({ attack: "plant", path })).result, "planted");
+          // The input is bound read-only into the sandbox: the plugin cannot even replace it.
+          assert.match(
+            String((await result({ attack: "plant", path })).error),
+            /not permitted|busy/i,
+          );
           const next = await result({ attack: "read", path: "/work/input.json" });
           assert.match(String(next.result), /^read:\{"input_data":\{"attack":"read"/);
           assert.equal(await Deno.readTextFile(path), "the agent's own");
+        },
+      );
+      await t.step(
+        "what it writes of its own is bounded: /work and /tmp fill up, not the disk",
+        async () => {
+          for (const dir of ["/work", "/tmp"]) {
+            const v = await result({ attack: "fill", dir });
+            assert.match(String(v.error), /No space left/, dir);
+            assert.ok(Number(/^(\d+) files/.exec(String(v.result))?.[1]) < 10, String(v.result));
+          }
         },
       );
       await t.step("environment and working folder are the sandbox's own", async () => {
