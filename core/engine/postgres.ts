@@ -63,8 +63,6 @@ export interface PostgresHandle {
   sql: Sql;
   /** The URL without its password. */
   label: string;
-  /** Connections the client opens at most. */
-  maxConnections: number;
   /** Closes every connection (waits up to `timeoutSeconds` for running queries). */
   close(timeoutSeconds?: number): Promise<void>;
 }
@@ -136,7 +134,6 @@ export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHa
     source,
     label,
   );
-  const max = opts.maxConnections ?? DEFAULT_PG_MAX_CONNECTIONS;
   const sql = postgres({
     // Lists, so the client reads no `host:port` itself (it split `[::1]:5432` at its first `:`).
     host: servers!.map((h) => h.host),
@@ -145,7 +142,7 @@ export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHa
     user,
     // A function, so an empty password never falls back to PGPASSWORD.
     pass: () => password,
-    max,
+    max: opts.maxConnections ?? DEFAULT_PG_MAX_CONNECTIONS,
     ssl: SSL_MODES[sslmode],
     sslnegotiation: null,
     idle_timeout: IDLE_TIMEOUT_SECONDS,
@@ -164,7 +161,7 @@ export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHa
     onnotice: () => {},
     // The client takes lists of hosts and ports (its BaseOptions); its Options type names one.
   } as unknown as postgres.Options<Record<string, never>>);
-  return { sql, label, maxConnections: max, close: (timeout = 5) => sql.end({ timeout }) };
+  return { sql, label, close: (timeout = 5) => sql.end({ timeout }) };
 }
 
 /**

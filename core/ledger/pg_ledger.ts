@@ -90,13 +90,8 @@ export class PgLedger {
     this.#gate = new EngineGate({
       label: `PostgreSQL ${opts.pg.label}`,
       kind: "PostgreSQL",
-      // One round trip on every connection of the pool: a connection whose backend the server
-      // ended mid-query (a fast restart) fails its first query after reconnecting with the old
-      // backend's error (the client keeps it), so the engine counts as back only once each has
-      // answered, not at the first and then down again at the next query.
       probe: async () => {
-        const each = Array.from({ length: opts.pg.maxConnections }, () => opts.pg.sql`SELECT 1`);
-        await deadline(Promise.all(each), this.#commitTimeout);
+        await deadline(Promise.resolve(opts.pg.sql`SELECT 1`), this.#commitTimeout);
       },
       isOutage: (err) => isPostgresOutage(err) || isTimeout(err),
       // Reads and proofs wait no longer than a commit may (a hung server answers 503).
