@@ -29,7 +29,7 @@ import type { ComponentHealth } from "./health.ts";
 import { tasksTopic } from "./reporter.ts";
 import { takeTask, type TaskPublisherPolicy, type TaskSink } from "./relay_tasks.ts";
 import type { AgentRuntime } from "./runtime.ts";
-import type { Logger } from "../log/mod.ts";
+import { LogEvery, type Logger } from "../log/mod.ts";
 import type { ActionConfig } from "./config.ts";
 
 /** Where the queue is and how long a task may be held silently. */
@@ -77,6 +77,15 @@ async function ensureQueue(s: TaskQueueSettings, log: Logger): Promise<string> {
   return durable;
 }
 
+/**
+ * A pull lasts this long; the server sends heartbeats every half of it, so a server that keeps
+ * the connection open but stopped answering (frozen, or a link that drops everything) is
+ * noticed after {@linkcode MISSED_HEARTBEATS} of them.
+ */
+const PULL_EXPIRES_MS = 4_000;
+/** Missed heartbeats after which the queue counts as interrupted and its consumer is asked again. */
+const MISSED_HEARTBEATS = 3;
+
 /** The queue reader; see the module doc. */
 export class QueuedTaskSource {
   #messages: ConsumerMessages | undefined;
@@ -87,6 +96,8 @@ export class QueuedTaskSource {
   #refused = 0;
   #lastError: string | undefined;
   readonly #held = new Set<Promise<void>>();
+  /** The queue's interruptions, alike while the engine stays away: one line a minute, counted. */
+  readonly #faults = new LogEvery();
 
   constructor(
     private readonly rt: AgentRuntime,
@@ -108,19 +119,46 @@ export class QueuedTaskSource {
     for (let failures = 0; !this.#closed;) {
       try {
         const consumer = await this.s.engine.js.consumers.get(this.s.stream, durable);
-        this.#messages = await consumer.consume({ max_messages: this.s.maxHeld });
+        const messages = await consumer.consume({
+          max_messages: this.s.maxHeld,
+          expires: PULL_EXPIRES_MS,
+        });
+        this.#messages = messages;
         // Stopped while the consumer was being made: stop() could not end this one.
-        if (this.#closed) this.#messages.stop();
+        if (this.#closed) messages.stop();
         this.#connected = true;
         failures = 0;
-        for await (const m of this.#messages) this.#track(this.#handle(m));
+        void this.#watch(messages);
+        for await (const m of messages) this.#track(this.#handle(m));
       } catch (err) {
         this.#lastError = errorMessage(err);
-        if (!this.#closed) this.rt.log.warn("task queue interrupted", { err: this.#lastError });
+        if (!this.#closed) this.#fault(this.#lastError);
       }
       this.#connected = false;
       if (!this.#closed) await sleep(backoffDelay(failures++, { baseMs: 100, maxMs: 5_000 }));
     }
+  }
+
+  /**
+   * Ends a pull the engine stopped answering (its heartbeats missed while the connection stays
+   * open): `/health` says so, and the loop asks for the consumer again, which succeeds once the
+   * engine answers. Tasks held meanwhile go on and are acknowledged when finished.
+   */
+  async #watch(messages: ConsumerMessages): Promise<void> {
+    for await (const st of messages.status()) {
+      if (st.type === "heartbeats_missed" && st.count >= MISSED_HEARTBEATS) {
+        this.#connected = false;
+        this.#lastError = "the engine stopped answering";
+        this.#fault(this.#lastError);
+        messages.stop();
+        return;
+      }
+    }
+  }
+
+  #fault(err: string): void {
+    const count = this.#faults.due();
+    if (count !== undefined) this.rt.log.warn("task queue interrupted", { err, count });
   }
 
   #track(p: Promise<void>): void {

@@ -35,6 +35,14 @@ import type { Decision } from "./engine.ts";
 const KEY_EXISTS = new Set([10071, 10164]);
 /** Delay before an intent whose decision could not be delivered is offered again. */
 const RETRY_DELAY_MS = 1_000;
+/**
+ * A pull lasts this long; the server sends heartbeats every half of it, so a server that keeps
+ * the connection open but stopped answering (frozen, or a link that drops everything) is
+ * noticed after {@linkcode MISSED_HEARTBEATS} of them.
+ */
+const PULL_EXPIRES_MS = 4_000;
+/** Missed heartbeats after which the queue counts as interrupted and its consumer is asked again. */
+const MISSED_HEARTBEATS = 3;
 
 /** Options for {@linkcode SharedDecisionBridge}. */
 export interface SharedBridgeOptions extends Omit<BridgeOptions, "state" | "redeliverMs"> {
@@ -76,6 +84,7 @@ export class SharedDecisionBridge {
    * second): one line a minute, with their count.
    */
   readonly #retries = new LogEvery();
+  readonly #queueFaults = new LogEvery();
   readonly #encoder = new TextEncoder();
 
   #read: IntentReader | undefined;
@@ -135,18 +144,42 @@ export class SharedDecisionBridge {
     for (let failures = 0; !this.#closed;) {
       try {
         const consumer = await this.o.nats.js.consumers.get(this.o.stream, "policy-intents");
-        this.#messages = await consumer.consume({ max_messages: 64 });
+        const messages = await consumer.consume({ max_messages: 64, expires: PULL_EXPIRES_MS });
+        this.#messages = messages;
         // Closed while the consumer was being made: close() could not end this one.
-        if (this.#closed) this.#messages.stop();
+        if (this.#closed) messages.stop();
         failures = 0;
         this.#interrupted = undefined;
-        for await (const m of this.#messages) await this.#handle(m);
+        void this.#watch(messages);
+        for await (const m of messages) await this.#handle(m);
       } catch (err) {
         this.#interrupted = errorReason(err);
-        if (!this.#closed) this.o.log.warn("intent queue interrupted", { err: errorMessage(err) });
+        if (!this.#closed) this.#queueFault(errorMessage(err));
       }
       if (!this.#closed) await sleep(backoffDelay(failures++, { baseMs: 100, maxMs: 5_000 }));
     }
+  }
+
+  /**
+   * Ends a pull the engine stopped answering (its heartbeats missed while the connection stays
+   * open): `/health` says so, and the loop asks for the consumer again, which succeeds once the
+   * engine answers.
+   */
+  async #watch(messages: ConsumerMessages): Promise<void> {
+    for await (const s of messages.status()) {
+      if (s.type === "heartbeats_missed" && s.count >= MISSED_HEARTBEATS) {
+        this.#interrupted = "the engine stopped answering";
+        this.#queueFault(this.#interrupted);
+        messages.stop();
+        return;
+      }
+    }
+  }
+
+  /** The queue's interruptions, alike while the engine stays away: one line a minute, counted. */
+  #queueFault(err: string): void {
+    const count = this.#queueFaults.due();
+    if (count !== undefined) this.o.log.warn("intent queue interrupted", { err, count });
   }
 
   async #handle(m: JsMsg): Promise<void> {

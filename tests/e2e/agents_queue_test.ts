@@ -135,3 +135,62 @@ Deno.test({
     await dir.remove();
   }
 });
+
+Deno.test({
+  name: "action e2e: the queue's relay component is not ok while the engine is frozen " +
+    "(connections open, no answer), ok again and taking tasks after it goes on",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const dir = await tempDir("iatp-queue-frozen-");
+  const nats = await startNats();
+  await writeFixturePlugins(join(dir.path, "plugins"));
+  const env = { IATP_DATA_DIR: dir.path };
+  const tokens = {
+    [OPS]: ["publish:action.tasks.*", "subscribe:action.results"],
+    "agent-token-001": ["publish:action.results"],
+  };
+  const relay = await startIatpService(["relay", "--port", "0", "--store", nats.url], {
+    env: { ...env, IATP_RELAY_TOKENS: JSON.stringify(tokens) },
+  });
+  await Deno.writeTextFile(join(dir.path, "agent.token"), "agent-token-001\n");
+  const ops = new RelayClient({ url: relay.url, token: OPS });
+  const base = join(dir.path, "q-f1");
+  const cfg = await writeConfig(dir.path, "q-f1.yaml", {
+    agent: { id: "q-f1", base_folder: base },
+    plugins: { directory: join(dir.path, "plugins") },
+    health: { port: 0 },
+    relay: {
+      url: relay.url,
+      token: `file:${join(dir.path, "agent.token")}`,
+      queue: nats.url,
+      queue_group: "grp",
+      task_publishers: [tokenId(OPS)],
+    },
+  });
+  const agent = await startIatpService(["action", "--config", cfg], { env });
+  const queueOk = async () => {
+    const h = await (await fetch(`${agent.url}/health`)).json();
+    return (h.components.relay as { ok: boolean }).ok;
+  };
+  const pid = nats.nodes[0].process.pid;
+  try {
+    await waitFor(queueOk, 30_000, "the queue read");
+    Deno.kill(pid, "SIGSTOP");
+    await waitFor(async () => !(await queueOk()), 60_000, "the queue not ok");
+    Deno.kill(pid, "SIGCONT");
+    await waitFor(queueOk, 60_000, "the queue ok again");
+    await ops.publishNow("action.tasks.grp", task("qf-1", 0));
+    await waitFor(
+      async () => about(await audit(base), "instruction.executed", "qf-1").length > 0,
+      30_000,
+      "qf-1 run after the engine went on",
+    );
+  } finally {
+    Deno.kill(pid, "SIGCONT");
+    await ops.close();
+    await agent.stop("SIGKILL");
+    await relay.stop("SIGKILL");
+    await nats.stop();
+    await dir.remove();
+  }
+});

@@ -288,6 +288,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "policy --queue: /health is degraded while the engine is frozen (connections open, no " +
+    "answer), ok after it goes on",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const { dir, nats, relay } = await queueRig("iatp-policy-queue-frozen-");
+  const policy = await startIatpService([
+    "policy",
+    "--port",
+    "0",
+    "--relay-url",
+    relay.url,
+    "--queue",
+    nats.url,
+  ], { env: { IATP_DATA_DIR: dir.path } });
+  const health = async () => await (await fetch(`${policy.url}/health`)).json();
+  const pid = nats.nodes[0].process.pid;
+  try {
+    await waitFor(async () => (await health()).status === "ok", 30_000, "consuming");
+    Deno.kill(pid, "SIGSTOP");
+    await waitFor(async () => (await health()).status === "degraded", 60_000, "degraded");
+    assert.match((await health()).reason, /^queue: /);
+    Deno.kill(pid, "SIGCONT");
+    await waitFor(async () => (await health()).status === "ok", 60_000, "ok again");
+  } finally {
+    Deno.kill(pid, "SIGCONT");
+    await policy.stop("SIGTERM");
+    await relay.close();
+    await nats.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test({
   name: "policy --queue: decisions the bucket refuses are retried with one log line a minute " +
     "(with count), not one a retry; /health does not call them recorded",
   ignore: natsMissing !== undefined,
