@@ -41,7 +41,7 @@ export {
   type Leaf,
 } from "./leaves.ts";
 export { lateImport } from "./late_import.ts";
-export { secretShape, withoutUrlSecrets } from "./pick.ts";
+export { secretSetting, secretShape, withoutUrlSecrets } from "./pick.ts";
 export {
   explainStartFailure,
   fileInUseError,
