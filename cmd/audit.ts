@@ -56,7 +56,7 @@ import type { Logger } from "../core/log/mod.ts";
 import type { RelayClient } from "../core/relay/client/mod.ts";
 import { relayFlushField, relayTimeoutField } from "../core/relay/client/settings/mod.ts";
 import { verifyCommand, verifySpec } from "./audit/verify.ts";
-import { serviceCommand, serviceLogger } from "./shared.ts";
+import { serviceCommand, serviceLogger, warnOpenFolder } from "./shared.ts";
 import { runAsEntry } from "./run.ts";
 
 /** The audit service's configuration. */
@@ -170,7 +170,7 @@ export async function start(
     log,
   });
   const relayToken = resolveSecretSetting("relay_token", config.relay_token);
-  const key = await signingKey(config);
+  const key = await signingKey(config, log);
   // The relay's client loads only when there is a relay to publish to.
   const relay = config.relay_url
     ? new (await lateImport<typeof import("../core/relay/client/mod.ts")>(
@@ -218,7 +218,7 @@ export async function start(
  * The log's signing key (its pair derived when first needed): a PostgreSQL ledger needs one named
  * explicitly (replicas share it).
  */
-async function signingKey(config: AuditConfig): Promise<LedgerKey> {
+async function signingKey(config: AuditConfig, log: Logger): Promise<LedgerKey> {
   const pg = isPostgresUrl(config.db);
   if (pg && config.key_file === undefined && config.signing_key === undefined) {
     throw new ConfigError(
@@ -228,7 +228,7 @@ async function signingKey(config: AuditConfig): Promise<LedgerKey> {
       "neither",
     );
   }
-  if (!pg) await ensureParentDir(config.db);
+  if (!pg) warnOpenFolder(log, await ensureParentDir(config.db));
   const keyFile = config.key_file ?? `${config.db}.key`;
   const seedBase64 = resolveSecretSetting("signing_key", config.signing_key);
   const existed = seedBase64 !== undefined ||

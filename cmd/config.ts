@@ -1,11 +1,11 @@
 /**
  * `iatp config`: `show <command> [flags]` prints a command's effective configuration with the
- * source of each value (secrets shown only by their size); `check <command> FILE` loads a config
+ * source of each value (a secret only as set, and the file a `file:PATH` one is read from); `check <command> FILE` loads a config
  * file as the command would (with the current environment) and starts nothing, exit 0 or 2.
  * @module
  */
 import { resolveSecretSetting } from "../core/auth/settings/mod.ts";
-import { getIn, secretShape, type SourceMap, withoutUrlSecrets } from "../core/config/mod.ts";
+import { getIn, secretSetting, type SourceMap, withoutUrlSecrets } from "../core/config/mod.ts";
 import { describeSource, UsageError } from "../core/errors/mod.ts";
 import { type Command, type CommandEntry, type DeclaredConfig, findCommand } from "./command.ts";
 import { print, printErr } from "./shared.ts";
@@ -14,23 +14,21 @@ const USAGE = `Usage: iatp config show <command> [--config FILE] [flags of the c
        iatp config check <command> FILE
 
 show   prints every setting of <command> as it would start: its value and where the value comes
-       from (built-in default, FILE:LINE, env NAME, flag --NAME). Secrets are shown only as
-       (secret, N chars). Nothing is started.
+       from (built-in default, FILE:LINE, env NAME, flag --NAME). A secret is shown only as
+       (secret, set), or (secret, in file:PATH) for one read from a file. Nothing is started.
 check  loads FILE as <command> would (with the current environment), reads the files its
        file:PATH settings name, and reports the first error, naming the setting, where it is
        and what was expected; exit 0 when it loads, 2 when it does not, as nginx -t does.`;
 
 /**
- * A setting's value as its flag takes it (`30s`, `1MiB`), a secret (and a URL's password) only
- * by its size.
+ * A setting's value as its flag takes it (`30s`, `1MiB`); a secret only as set (or the file it is
+ * read from), a URL's password as `(secret)`.
  */
 function shown(declared: DeclaredConfig, key: string, value: unknown): string {
   const leaf = declared.leaves().find((l) => l.key === key);
   if (value === undefined || value === "" || leaf === undefined) return "unset";
-  if (leaf.field.secret) {
-    return secretShape(typeof value === "string" ? value : JSON.stringify(value) ?? "");
-  }
-  // A URL setting (a database, a store) may hold a password: shown by its size.
+  if (leaf.field.secret) return secretSetting(value, leaf.field.fileRef === true);
+  // A URL setting (a database, a store) may hold a password: not shown.
   return typeof value === "string"
     ? leaf.field.show(withoutUrlSecrets(value)) as string
     : leaf.field.show(value);

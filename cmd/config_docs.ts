@@ -138,9 +138,11 @@ second line in its file, stops the start with exit 2 naming the setting and the 
 and \`auth_revoked\` files hold one item per line). The relay's \`tokens\`,
 a mapping, is the one exception: it is written in the config file, or as JSON in
 \`IATP_RELAY_TOKENS\`. A secret is never
-printed: errors and \`iatp config show\` give only its length, \`(secret, 23 chars)\`. Nor is a password
-written in a URL setting (\`db\`, \`store\`, \`recorder_url\`): \`iatp config show\` gives its length
-(\`postgres://app:(secret, 6 chars)@db/iatp\`, a \`password=\` parameter as \`(secret)\`), and an error
+printed: \`iatp config show\` gives only that it is set, \`(secret, set)\`, or the file it is read from,
+\`(secret, in file:/etc/iatp/relay.token)\`, never its size; an error that refuses a secret gives only
+its length, \`(secret, 23 chars)\`. Nor is a password written in a URL setting (\`db\`, \`store\`,
+\`recorder_url\`): \`iatp config show\` gives it as \`(secret)\` (\`postgres://app:(secret)@db/iatp\`, a
+\`password=\` parameter too), and an error
 hides the URL's user info (\`redis://(user info not shown)@cache:6379\`).
 
 A file a setting names (the config file, a \`file:PATH\` credential, a key, certificate, token,

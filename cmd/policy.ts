@@ -55,7 +55,7 @@ import {
 } from "../core/policy/mod.ts";
 import { RelayClient } from "../core/relay/client/mod.ts";
 import { connectEngine } from "./engine.ts";
-import { serviceCommand, serviceLogger } from "./shared.ts";
+import { serviceCommand, serviceLogger, warnOpenFolder } from "./shared.ts";
 import { runAsEntry } from "./run.ts";
 
 /** The built-in bundle (the seed rule), shipped as files beside core/policy. */
@@ -269,7 +269,7 @@ export async function start(
       throw err;
     });
   } else if (config.relay_url) {
-    await ensureParentDir(config.state_db);
+    warnOpenFolder(log, await ensureParentDir(config.state_db));
     state = await openDecisionState(config.state_db, config.max_decided);
     relay = new RelayClient({
       url: config.relay_url,

@@ -9,6 +9,7 @@ import {
   explainStartFailure,
   type Infer,
   lateImport,
+  type OpenFolder,
   type Shape,
   type SourceMap,
 } from "../core/config/mod.ts";
@@ -59,6 +60,23 @@ export function serviceLogger(service: string, config: object): Logger {
     : undefined;
   const level = LEVELS.find((l) => l === named);
   return createLogger({ service, level: level ?? "info" });
+}
+
+/** Folders {@linkcode warnOpenFolder} warned of in this process (`iatp up` runs several services). */
+const warnedFolders = new Set<string>();
+
+/**
+ * Warns of a data folder other users may read or enter (`open`, from `ensureDir`), once per
+ * process: the files a service makes in it are owner-only, but their names, and any file made
+ * there by hand, show.
+ */
+export function warnOpenFolder(log: Logger, open: OpenFolder | undefined): void {
+  if (open === undefined || warnedFolders.has(open.path)) return;
+  warnedFolders.add(open.path);
+  log.warn("other users may read this data folder; chmod 700 it to keep it owner-only", {
+    path: open.path,
+    mode: open.mode,
+  });
 }
 
 /** A service's start function: config in, running service out. */

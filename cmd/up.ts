@@ -6,12 +6,12 @@
  * credentials made under `<data_dir>/credentials/` (see core/mesh).
  * @module
  */
-import { explainStartFailure, type SourceMap } from "../core/config/mod.ts";
+import { ensureDir, explainStartFailure, type SourceMap } from "../core/config/mod.ts";
 import { ConfigError, UsageError } from "../core/errors/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { RelayClient } from "../core/relay/mod.ts";
 import type { Command } from "./command.ts";
-import { holdStopSignals, print, serveUntilStopped } from "./shared.ts";
+import { holdStopSignals, print, serveUntilStopped, warnOpenFolder } from "./shared.ts";
 import { demoSteps, ensureCredentials, runDemoTraffic } from "../core/mesh/mod.ts";
 import { PORT_OFFSETS, spec, type UpConfig } from "./up/config.ts";
 import { type Mesh, MeshRun, startServices } from "./up/services.ts";
@@ -24,7 +24,7 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
     deps.log?.child({ component: service }) ??
       createLogger({ service, level: config.log_level });
   const data = config.data_dir.replace(/\/$/, "");
-  await Deno.mkdir(data, { recursive: true });
+  warnOpenFolder(logFor("up"), await ensureDir(data)); // made owner-only (0700) when missing
   const creds = await ensureCredentials(data, logFor("up"));
   const run = new MeshRun(config, data, creds, logFor);
   let demo: { stop(): void } | undefined;

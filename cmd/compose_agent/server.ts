@@ -23,7 +23,7 @@ import { createServer, edgeOptions, type Service } from "../../core/http/mod.ts"
 import { ConfigError, errorMessage, HttpError } from "../../core/errors/mod.ts";
 import type { Logger } from "../../core/log/mod.ts";
 import type { RelayClient } from "../../core/relay/client/mod.ts";
-import { serviceLogger } from "../shared.ts";
+import { serviceLogger, warnOpenFolder } from "../shared.ts";
 import {
   agentTokenSource,
   CommandQueue,
@@ -223,7 +223,9 @@ export async function start(
   // store opens later.
   let replayLock: Deno.FsFile | undefined;
   try {
-    if (config.replay_db !== ":memory:") await ensureParentDir(config.replay_db);
+    if (config.replay_db !== ":memory:") {
+      warnOpenFolder(log, await ensureParentDir(config.replay_db));
+    }
     replayLock = lockWriter(config.replay_db);
   } catch (err) {
     token.close();

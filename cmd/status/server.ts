@@ -144,7 +144,10 @@ function warnSigning(config: StatusConfig, bearer: TokenSource | undefined, log:
  * @throws {ConfigError} naming `disk_path` when it is not an existing path
  */
 async function checkDiskPath(path: string): Promise<void> {
-  if (path === DATA_DIR) return await ensureDir(DATA_DIR);
+  if (path === DATA_DIR) {
+    await ensureDir(DATA_DIR);
+    return;
+  }
   try {
     await Deno.stat(path);
   } catch (err) {

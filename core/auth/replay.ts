@@ -5,7 +5,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { refuseNewerSchema, stampSchema } from "../config/mod.ts";
+import { createPrivateFile, refuseNewerSchema, stampSchema } from "../config/mod.ts";
 import { DEFAULT_REPLAY_MAX_ENTRIES } from "./agent/mod.ts";
 
 /**
@@ -42,6 +42,8 @@ export class ReplayStore {
     this.ttlMs = opts.ttlMs ?? DEFAULT_REPLAY_TTL_MS;
     this.maxEntries = opts.maxEntries ?? DEFAULT_REPLAY_MAX_ENTRIES;
     this.#now = opts.now ?? Date.now;
+    // Made owner-only first: SQLite gives the -wal and -shm files the database file's mode.
+    if (opts.path !== ":memory:" && opts.path !== "") createPrivateFile(opts.path).close();
     this.#db = new DatabaseSync(opts.path);
     try {
       refuseNewerSchema(this.#db, opts.path, REPLAY_SCHEMA_VERSION); // before anything is written

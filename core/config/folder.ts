@@ -4,17 +4,18 @@
  * it was not granted. @module
  */
 /**
- * Creates the folder `file` sits in (and its parents) unless it exists. A folder this process
- * may not write is left alone: it exists (the launcher grants a missing one), and opening the
- * file reports any real problem.
+ * Creates the folder `file` sits in (and its parents) unless it exists, owner-only as
+ * {@linkcode ensureDir} makes it, and returns it when it exists open to other users. A folder
+ * this process may not write is left alone: it exists (the launcher grants a missing one), and
+ * opening the file reports any real problem.
  * @example
  * ```ts
  * await ensureParentDir("/var/lib/iatp/audit.db");
  * ```
  * @throws {Error} any failure other than a denied permission, with the cause
  */
-export async function ensureParentDir(file: string): Promise<void> {
-  await ensureDir(parentDir(file));
+export async function ensureParentDir(file: string): Promise<OpenFolder | undefined> {
+  return await ensureDir(parentDir(file));
 }
 
 /**
@@ -126,22 +127,96 @@ export class HomeNotExpandedError extends Error {
   }
 }
 
+/** Mode of a folder a service makes for its data: owner only. */
+export const PRIVATE_DIR_MODE = 0o700;
+/** Mode of a data file a service makes (a store, its key, its state): owner read/write only. */
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** An existing folder that other users may read or enter (its `mode`, the permission bits). */
+export interface OpenFolder {
+  path: string;
+  mode: string;
+}
+
 /**
- * Creates folder `dir` (and its parents) unless it exists; a folder this process may not write
- * is left alone, as in {@linkcode ensureParentDir}.
+ * Creates folder `dir` (and its parents) unless it exists, each folder it makes owner-only
+ * (0700 whatever the umask); a folder this process may not write is left alone, as in
+ * {@linkcode ensureParentDir}. An existing folder keeps its mode: when other users may read or
+ * enter it (and this process may see its mode), it is returned, for a notice.
  * @example
  * ```ts
- * await ensureDir(DATA_DIR);
+ * const open = await ensureDir(DATA_DIR);
+ * if (open) log.warn("other users may read the data folder", { ...open });
  * ```
  * @throws {HomeNotExpandedError} for a path starting with `~`
  * @throws {Error} any failure other than a denied permission, with the cause
  */
-export async function ensureDir(dir: string): Promise<void> {
+export async function ensureDir(dir: string): Promise<OpenFolder | undefined> {
   if (dir.startsWith("~")) throw new HomeNotExpandedError(dir);
   try {
-    await Deno.mkdir(dir, { recursive: true });
+    try {
+      await Deno.mkdir(dir, { mode: PRIVATE_DIR_MODE });
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) return await openFolder(dir, err);
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      // Its parents are missing too: they are made with it (0700 less the umask), as the
+      // launcher grants the folder the setting names, not the parents above it.
+      await Deno.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    }
+    await Deno.chmod(dir, PRIVATE_DIR_MODE); // the umask may have narrowed it further
   } catch (err) {
     if (err instanceof Deno.errors.NotCapable) return;
     throw err;
   }
+}
+
+/**
+ * The existing `dir` when group or other bits are set on it; undefined when they are not or its
+ * mode may not be read. `exists` is rethrown when `dir` is no folder.
+ */
+async function openFolder(dir: string, exists: Error): Promise<OpenFolder | undefined> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch {
+    return undefined;
+  }
+  if (!info.isDirectory) throw exists;
+  const mode = (info.mode ?? 0) & 0o777;
+  if ((mode & 0o077) === 0) return undefined;
+  return { path: dir, mode: `0${mode.toString(8)}` };
+}
+
+/**
+ * Opens `path` for reading and writing, creating it owner-only (0600 whatever the umask) when it
+ * is missing; an existing file keeps its mode. SQLite gives a database's `-wal` and `-shm` files
+ * the database file's mode, so a store opened on a file made here keeps those owner-only too.
+ * @example
+ * ```ts
+ * createPrivateFile("data/replay.db").close();
+ * ```
+ * @throws {Error} when the file cannot be opened or created (Deno's error, naming the path)
+ */
+export function createPrivateFile(path: string): Deno.FsFile {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, {
+      read: true,
+      write: true,
+      createNew: true,
+      mode: PRIVATE_FILE_MODE,
+    });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) {
+      return Deno.openSync(path, { read: true, write: true });
+    }
+    throw err;
+  }
+  try {
+    Deno.chmodSync(path, PRIVATE_FILE_MODE);
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+  return file;
 }

@@ -41,7 +41,7 @@ export {
   type Leaf,
 } from "./leaves.ts";
 export { lateImport } from "./late_import.ts";
-export { secretShape, withoutUrlSecrets } from "./pick.ts";
+export { secretSetting, secretShape, withoutUrlSecrets } from "./pick.ts";
 export {
   explainStartFailure,
   fileInUseError,
@@ -52,12 +52,15 @@ export { lockWriter, openLocked } from "./writer_lock.ts";
 export { refuseNewerSchema, stampSchema } from "./schema_version.ts";
 export { getIn } from "./file.ts";
 export {
+  createPrivateFile,
   ensureDir,
   ensureParentDir,
   filePath,
   joinPath,
   normalizePath,
+  type OpenFolder,
   parentDir,
+  PRIVATE_FILE_MODE,
   resolvePath,
 } from "./folder.ts";
 export {

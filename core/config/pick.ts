@@ -107,13 +107,13 @@ export function rawFound(field: Field<unknown>, raw: unknown): string {
 }
 
 /**
- * A URL's password shown as a secret (`(secret, N chars)`; everything between the user's `:`
- * and the last `@`, so a password with an unencoded `/`, `?` or `#` too) and its secret query
- * parameters as `(secret)`; any other text as it is. For settings that are URLs, not secrets,
+ * A URL's password shown as `(secret)` (everything between the user's `:` and the last `@`, so a
+ * password with an unencoded `/`, `?` or `#` too; never its size) and so are its secret query
+ * parameters; any other text as it is. For settings that are URLs, not secrets,
  * which may still carry one.
  * @example
  * ```ts
- * withoutUrlSecrets("postgres://app:s3cret@db/iatp"); // "postgres://app:(secret, 6 chars)@db/iatp"
+ * withoutUrlSecrets("postgres://app:s3cret@db/iatp"); // "postgres://app:(secret)@db/iatp"
  * ```
  */
 export function withoutUrlSecrets(text: string): string {
@@ -121,15 +121,31 @@ export function withoutUrlSecrets(text: string): string {
   const m = /^([a-z][a-z0-9+.-]*:\/\/)([^]*)@/i.exec(text);
   const colon = m ? m[2].indexOf(":") : -1;
   if (m && colon >= 0) {
-    const password = m[2].slice(colon + 1);
-    out = `${m[1]}${m[2].slice(0, colon)}:${secretShape(password)}@${text.slice(m[0].length)}`;
+    out = `${m[1]}${m[2].slice(0, colon)}:(secret)@${text.slice(m[0].length)}`;
   }
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
     ? out.replace(/([?&](?:password|pass|sslpassword|token)=)[^&#]*/gi, "$1(secret)")
     : out;
 }
 
-/** `(secret, N chars)`: how a secret value is shown anywhere. */
+/**
+ * How `iatp config show` gives a secret setting's value: that it is set and, for a `file:PATH`
+ * reference (`fileRef`, a setting that reads one), the file it is read from; never its size, nor
+ * the size of the reference.
+ * @example
+ * ```ts
+ * secretSetting("file:/etc/iatp/relay.token", true); // "(secret, in file:/etc/iatp/relay.token)"
+ * secretSetting("s3cret", true); // "(secret, set)"
+ * ```
+ */
+export function secretSetting(value: unknown, fileRef: boolean): string {
+  if (fileRef && typeof value === "string" && value.startsWith("file:")) {
+    return `(secret, in ${value})`;
+  }
+  return "(secret, set)";
+}
+
+/** `(secret, N chars)`: how a refused secret value is shown in an error. */
 export function secretShape(text: string): string {
   return `(secret, ${[...text].length} chars)`;
 }

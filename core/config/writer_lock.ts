@@ -5,12 +5,13 @@
  * @module
  */
 import { FileInUseError } from "../errors/mod.ts";
+import { createPrivateFile } from "./folder.ts";
 
 /**
  * Takes the exclusive writer's lock (`flock`, apart from SQLite's own byte-range locks) on the
- * store file at `path`, creating an empty file when it is missing, and returns the open file that
- * holds it: closing the file releases it, and so does the end of the process. `:memory:` (and an
- * empty path) hold no file and take no lock. `exclusive: false` takes a shared lock instead, for
+ * store file at `path`, creating an empty owner-only file (0600) when it is missing, and returns
+ * the open file that holds it: closing the file releases it, and so does the end of the process.
+ * `:memory:` (and an empty path) hold no file and take no lock. `exclusive: false` takes a shared lock instead, for
  * writers made to share a store (each of their writes one atomic statement): they hold it
  * together, and an exclusive writer and they keep each other out.
  * @example
@@ -23,7 +24,7 @@ import { FileInUseError } from "../errors/mod.ts";
  */
 export function lockWriter(path: string, exclusive = true): Deno.FsFile | undefined {
   if (path === "" || path === ":memory:") return undefined;
-  const file = Deno.openSync(path, { read: true, write: true, create: true });
+  const file = createPrivateFile(path);
   let held = false;
   try {
     held = file.tryLockSync(exclusive);

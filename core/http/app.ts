@@ -1,8 +1,8 @@
 /**
- * A service's Hono app: the request id, metrics, body limit, trailing-slash redirect, 405 and
- * error envelope middlewares and the built-in routes. The server factory imports it with the first
- * request the raw path leaves to Hono, so a service that has only answered those routes has not
- * loaded Hono.
+ * A service's Hono app: the safe fields (safe_fields.ts), request id, metrics, body limit,
+ * trailing-slash redirect, 405 and error envelope middlewares and the built-in routes. The server
+ * factory imports it with the first request the raw path leaves to Hono, so a service that has
+ * only answered those routes has not loaded Hono.
  * @module
  */
 import { Hono } from "hono";
@@ -22,6 +22,7 @@ import { errorBody, notFound, onError } from "./middleware/envelope.ts";
 import { requestMetrics } from "./middleware/metrics.ts";
 import { requestId } from "./middleware/request_id.ts";
 import { redirectTrailingSlash } from "./middleware/trailing_slash.ts";
+import { addSafeFields } from "./safe_fields.ts";
 import type { App, AppEnv } from "./types.ts";
 
 /** What the app is built from. */
@@ -36,6 +37,13 @@ export interface AppSource extends BuiltinSource {
 /** The app every service's routes are registered on (middlewares and built-in routes first). */
 export function buildApp(src: AppSource): App {
   const app: App = new Hono<AppEnv>();
+  // Outermost: every answer made here (errors, 404, 405, redirects included) gets the fields.
+  app.use("*", async (c, next) => {
+    await next();
+    if (c.get("passedOn") === true) return;
+    const res = addSafeFields(c.res);
+    if (res !== c.res) c.res = res;
+  });
   app.use("*", requestId(src.log));
   app.use("*", requestMetrics(src.metrics));
   app.use("*", bodyLimit({ maxBytes: src.maxBodyBytes, exempt: src.bodyLimitExempt }));

@@ -9,6 +9,7 @@ import type { HeaderPairs, RawResponse } from "./h1/raw.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import { errorBody } from "./middleware/envelope.ts";
 import { targetPathOf } from "./raw_route.ts";
+import { withSafeFields } from "./safe_fields.ts";
 import type { RawRoute } from "./raw_route.ts";
 
 /** What the built-in routes answer from. */
@@ -91,9 +92,12 @@ export function wantsJson(accept: string | null | undefined): boolean {
   return types.includes("application/json") && !types.some((t) => t.startsWith("text/"));
 }
 
-/** A built-in answer on the raw path, with the header fields Hono's `c.json`/`c.body` give. */
+/**
+ * A built-in answer on the raw path, with the header fields Hono's `c.json`/`c.body` give and
+ * the safe fields the app adds.
+ */
 function rawAnswer(a: BuiltinAnswer): RawResponse {
-  const headers: HeaderPairs = [];
+  const headers: HeaderPairs = withSafeFields([]);
   if (a.json !== undefined) {
     headers.push(["content-type", "application/json"]);
     return { status: a.status, headers, body: JSON.stringify(a.json) };
@@ -128,7 +132,10 @@ export function builtinRawRoutes(
           if (!(err instanceof HttpError) || err.status !== 401) throw err;
           return {
             status: 401,
-            headers: [["content-type", "application/json"], ["WWW-Authenticate", BEARER_CHALLENGE]],
+            headers: withSafeFields([
+              ["content-type", "application/json"],
+              ["WWW-Authenticate", BEARER_CHALLENGE],
+            ]),
             body: JSON.stringify(errorBody(err.message, requestId, err.extra)),
           };
         }

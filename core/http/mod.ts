@@ -48,6 +48,7 @@ export {
   targetPathOf,
 } from "./raw_route.ts";
 export { queryOf } from "./query.ts";
+export { withSafeFields } from "./safe_fields.ts";
 export { errorBody, errorEnvelope, errorResponse, jsonResponse } from "./middleware/envelope.ts";
 export type { ExactJsonOptions } from "./exact_json.ts";
 export { readExactJson } from "./read_exact.ts";

@@ -11,6 +11,7 @@ import type { RawHandler, RawRequest, RawResponse } from "./h1/raw.ts";
 import { requestTargetOf } from "./h1/request.ts";
 import { checkHeaderPairs } from "./h1/response.ts";
 import { readBody } from "./read_body.ts";
+import { withSafeFields } from "./safe_fields.ts";
 
 /** A route served on the raw path. Build it once, not per request. */
 export interface RawRoute {
@@ -134,7 +135,7 @@ function failed(s: Serving, err: unknown, res?: RawResponse): RawResponse {
   const { status, body } = errorEnvelope(err, s.requestId, s.deps.log, targetPathOf(s.req.target));
   const out: RawResponse = {
     status,
-    headers: [["content-type", "application/json"]],
+    headers: withSafeFields([["content-type", "application/json"]]),
     body: JSON.stringify(body),
   };
   return observed(s, out);

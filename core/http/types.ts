@@ -6,8 +6,11 @@
 import type { Hono } from "hono";
 import type { Logger } from "../log/mod.ts";
 
-/** Hono context variables set by the factory's middlewares. */
-export type AppEnv = { Variables: { requestId: string; log: Logger } };
+/**
+ * Hono context variables set by the factory's middlewares; `passedOn` by a route whose answer is
+ * passed on as it came (the sidecar's `/proxy`): the app adds no field to it.
+ */
+export type AppEnv = { Variables: { requestId: string; log: Logger; passedOn?: boolean } };
 
 /** The Hono app type services register routes on. */
 export type App = Hono<AppEnv>;

@@ -5,7 +5,12 @@
  * @module
  */
 import { timeoutSignal } from "../async/mod.ts";
-import { ensureParentDir, readTextWithin, unreadableWhy } from "../config/mod.ts";
+import {
+  ensureParentDir,
+  PRIVATE_FILE_MODE,
+  readTextWithin,
+  unreadableWhy,
+} from "../config/mod.ts";
 import { bytesEqual, parseHash } from "./proof/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import { verifyConsistency } from "./proof/mod.ts";
@@ -87,7 +92,7 @@ async function readState(path: string): Promise<State> {
 async function writeState(path: string, state: State): Promise<void> {
   await ensureParentDir(path);
   const tmp = `${path}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(state, null, 2) + "\n");
+  await Deno.writeTextFile(tmp, JSON.stringify(state, null, 2) + "\n", { mode: PRIVATE_FILE_MODE });
   await Deno.rename(tmp, path); // atomic: a crash never leaves half a state file
 }
 

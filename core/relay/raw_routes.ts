@@ -19,6 +19,7 @@ import {
   type RawRoute,
   type RequestHead,
   targetPathOf,
+  withSafeFields,
 } from "../http/mod.ts";
 import { requireTopics } from "./auth.ts";
 import { corsFields, preflightFields, refuseForeignOrigin } from "./cors.ts";
@@ -84,7 +85,7 @@ function guarded(ctx: RelayContext, origins: readonly string[], serve: Serve): R
   };
 }
 
-/** The route's answer (or the envelope of its error) with the CORS fields. */
+/** The route's answer (or the envelope of its error) with the safe and the CORS fields. */
 function answer(
   ctx: RelayContext,
   req: RawRequest,
@@ -106,7 +107,9 @@ function answer(
   );
 }
 
+/** `res` with the safe fields (safe_fields.ts) and `fields` (the CORS ones) added. */
 function withFields(res: RawResponse, fields: HeaderPairs): RawResponse {
+  withSafeFields(res.headers);
   if (fields.length > 0) res.headers.push(...fields);
   return res;
 }

@@ -7,7 +7,13 @@
  * @module
  */
 import { errorMessage, HttpError } from "../errors/mod.ts";
-import type { HeaderPairs, RawRequest, RawResponse, RawSettle } from "../http/mod.ts";
+import {
+  type HeaderPairs,
+  type RawRequest,
+  type RawResponse,
+  type RawSettle,
+  withSafeFields,
+} from "../http/mod.ts";
 import { type ClientResponse, HttpClientError, type SendRequest } from "../http/client/mod.ts";
 import { inspectText, MIN_PII_CHARS, scanPii } from "../pii/mod.ts";
 import { isValidTraceId } from "../recorder/mod.ts";
@@ -62,9 +68,13 @@ const NEVER_FORWARD = new Set([
   "content-type",
 ]);
 
+/**
+ * An answer of the sidecar's own (a refusal, a warning, a failed exchange), with the safe fields;
+ * an answer passed on from the agent carries only the agent's fields and the sidecar's trace ones.
+ */
 function json(status: number, body: Record<string, unknown>, headers: HeaderPairs): RawResponse {
   headers.push(["content-type", "application/json"]);
-  return { status, headers, body: JSON.stringify(body) };
+  return { status, headers: withSafeFields(headers), body: JSON.stringify(body) };
 }
 
 /** Distinct request URLs whose parse is remembered (clients repeat the same few). */

@@ -9,8 +9,10 @@
 import { type MeshAuth, requireMeshScope } from "../auth/mod.ts";
 import { lateImport } from "../config/mod.ts";
 import { HttpError } from "../errors/mod.ts";
+import type { Context } from "hono";
 import {
   type App,
+  type AppEnv,
   createServer,
   type EdgeOptions,
   rawRequestOf,
@@ -270,8 +272,9 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
         : loadProxy().then((p) => p.serve(req, id, madeId)),
     leasesBody: true,
     // Its answers' fields: the trace id (the trace id rule's characters, or a UUID), the score
-    // and the latency (digits), X-Agent-Quarantined, and a content type of its own or the
-    // agent's, which the upstream client took only holding HTAB, SP, VCHAR and obs-text.
+    // and the latency (digits), X-Agent-Quarantined, a content type of its own or the agent's,
+    // which the upstream client took only holding HTAB, SP, VCHAR and obs-text, and the safe
+    // fields (constants).
     headersSafe: true,
   };
   const server = createServer({
@@ -300,8 +303,11 @@ export async function startSidecarServer(opts: SidecarOptions): Promise<Service>
   });
   opts.role?.ownMetrics(() => server.metrics.registry.metrics());
   // Also registered with Hono (percent-escaped paths; 405 with Allow for other methods).
-  const handler = async (c: { req: { raw: Request } }) =>
-    responseOf(await raw.serve(rawRequestOf(c.req.raw), ""));
+  // The agent's answers are passed on as they came: the app adds no field to them.
+  const handler = async (c: Context<AppEnv>) => {
+    c.set("passedOn", true);
+    return responseOf(await raw.serve(rawRequestOf(c.req.raw), ""));
+  };
   server.routes((app) => {
     registerInfoRoutes(app, identity, trace, opts.auth);
     app.post("/proxy", handler);

@@ -40,7 +40,7 @@ async function mkfifo(path: string): Promise<string> {
   return path;
 }
 
-Deno.test("config show: each value with its source; secrets only by size", async () => {
+Deno.test("config show: each value with its source; a secret only as set, never its size", async () => {
   const dir = await tempDir();
   try {
     const secret = "a-secret-token-123";
@@ -59,14 +59,15 @@ Deno.test("config show: each value with its source; secrets only by size", async
     assert.match(row("max_topics")!, /50 +# env IATP_RELAY_MAX_TOPICS$/);
     assert.match(row("log_level")!, /"debug" +# flag --log-level$/);
     assert.match(row("heartbeat")!, /15s +# built-in default$/);
-    assert.match(row("tokens")!, /\(secret, 36 chars\) +# .*relay\.yaml:4$/);
+    assert.match(row("tokens")!, /\(secret, set\) +# .*relay\.yaml:4$/);
     assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), "a secret was printed");
+    assert.doesNotMatch(r.stdout, /chars\)/, "a secret's size was printed");
   } finally {
     await dir.remove();
   }
 });
 
-Deno.test("config show: a password in a URL setting is shown only by its size", async () => {
+Deno.test("config show: a password in a URL setting is shown as (secret), not its size", async () => {
   const dir = await tempDir();
   try {
     const env = { IATP_DATA_DIR: dir.path };
@@ -76,16 +77,46 @@ Deno.test("config show: a password in a URL setting is shown only by its size", 
     assert.equal(audit.code, 0, audit.stderr);
     assert.match(
       audit.stdout,
-      /^db +"postgres:\/\/app:\(secret, 10 chars\)@db\/iatp\?password=\(secret\)" +# env/m,
+      /^db +"postgres:\/\/app:\(secret\)@db\/iatp\?password=\(secret\)" +# env/m,
     );
     const sidecar = await runIatp(["config", "show", "sidecar"], {
       env: { ...env, IATP_SIDECAR_RECORDER_URL: "redis://:12/s3cret@cache:6379" },
     });
     assert.equal(sidecar.code, 0, sidecar.stderr);
-    assert.match(sidecar.stdout, /^recorder_url +"redis:\/\/:\(secret, 9 chars\)@cache:6379"/m);
+    assert.match(sidecar.stdout, /^recorder_url +"redis:\/\/:\(secret\)@cache:6379"/m);
     for (const r of [audit, sidecar]) {
       assert.ok(!/s3cret/.test(r.stdout + r.stderr), "a password was printed");
     }
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("config show: a file:PATH secret is shown as read from that file, never a size", async () => {
+  const dir = await tempDir();
+  try {
+    const secret = "override-token-0123456789abcdef";
+    const file = `${dir.path}/override.token`;
+    await Deno.writeTextFile(file, `${secret}\n`, { mode: 0o600 });
+    const r = await runIatp(["config", "show", "sidecar", "--override-token", `file:${file}`], {
+      env: { IATP_DATA_DIR: dir.path, IATP_SIDECAR_RELAY_TOKEN: "relay-token-0123456789" },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const row = (key: string) => r.stdout.split("\n").find((l) => l.startsWith(`${key} `))?.trim();
+    const cells = (key: string) => row(key)?.split(/ {2,}/);
+    assert.deepEqual(cells("override_token"), [
+      "override_token",
+      `(secret, in file:${file})`,
+      "# flag --override-token",
+    ]);
+    assert.deepEqual(cells("relay_token"), [
+      "relay_token",
+      "(secret, set)",
+      "# env IATP_SIDECAR_RELAY_TOKEN",
+    ]);
+    assert.doesNotMatch(r.stdout, /chars\)/, "a secret's size (or its reference's) was printed");
+    assert.ok(!(r.stdout + r.stderr).includes(secret), "a file's content is never shown");
+    assert.ok(!(r.stdout + r.stderr).includes("relay-token-0123456789"), "a secret was printed");
   } finally {
     await dir.remove();
   }

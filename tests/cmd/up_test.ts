@@ -251,3 +251,92 @@ Deno.test("up: a port setting that names another service's port is exit 2 naming
     await dir.remove();
   }
 });
+
+Deno.test("up: under umask 0 the data dir it makes is 0700 and every file in it 0600, -wal and -shm too", async () => {
+  const dir = await tempDir();
+  const data = `${dir.path}/new/data`;
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'umask 000 && exec "$0" "$@"',
+      LAUNCHER,
+      "up",
+      "--data-dir",
+      data,
+      "--base-port",
+      "0",
+      "--no-demo",
+      "--services",
+      "relay,audit,policy",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  try {
+    const dec = new TextDecoder();
+    let out = "";
+    for await (const chunk of child.stdout) {
+      out += dec.decode(chunk, { stream: true });
+      if (out.includes("Ctrl-C stops everything.")) break;
+    }
+    assert.ok(out.includes("Ctrl-C stops everything."), out);
+    const modes: string[] = [];
+    const walk = (at: string) => {
+      const info = Deno.statSync(at);
+      modes.push(`${(info.mode! & 0o777).toString(8)} ${at.slice(dir.path.length)}`);
+      if (info.isDirectory) { for (const e of Deno.readDirSync(at)) walk(`${at}/${e.name}`); }
+    };
+    walk(`${dir.path}/new`);
+    for (const name of ["relay.db", "audit.db", "policy-state.db"]) {
+      for (const suffix of ["", "-wal", "-shm"]) {
+        assert.ok(modes.includes(`600 /new/data/${name}${suffix}`), modes.join("\n"));
+      }
+    }
+    assert.ok(modes.includes("700 /new/data/credentials"), modes.join("\n"));
+    const loose = modes.filter((m) => !/^(600|700) /.test(m));
+    assert.deepEqual(loose, [], modes.join("\n"));
+  } finally {
+    child.kill("SIGINT");
+    const status = await child.status;
+    await child.stdout.cancel().catch(() => {});
+    await dir.remove();
+    assert.equal(status.code, 0, await stderr);
+  }
+});
+
+Deno.test("up: a data dir other users may read is kept as it is, with a notice", async () => {
+  const dir = await tempDir();
+  Deno.chmodSync(dir.path, 0o755);
+  const child = new Deno.Command(LAUNCHER, {
+    args: ["up", "--data-dir", dir.path, "--base-port", "0", "--no-demo", "--services", "relay"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const dec = new TextDecoder();
+  let out = "";
+  try {
+    for await (const chunk of child.stdout) {
+      out += dec.decode(chunk, { stream: true });
+      if (out.includes("Ctrl-C stops everything.")) break;
+    }
+    assert.ok(out.includes("Ctrl-C stops everything."), out);
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
+  try {
+    // Log lines go to stdout, before the banner.
+    const lines = out.split("\n").filter((l) => l.includes("other users may read"));
+    assert.equal(lines.length, 1, `${out}\n${await stderr}`);
+    assert.deepEqual(JSON.parse(lines[0]).fields, { path: dir.path, mode: "0755" });
+    assert.equal((Deno.statSync(dir.path).mode! & 0o777).toString(8), "755");
+    assert.equal((Deno.statSync(`${dir.path}/relay.db`).mode! & 0o777).toString(8), "600");
+  } finally {
+    await dir.remove();
+  }
+});

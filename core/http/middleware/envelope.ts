@@ -8,6 +8,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HttpError, httpStatusOf, isValidationError, UnavailableError } from "../../errors/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import type { AppEnv } from "../types.ts";
+import { withSafeFields } from "../safe_fields.ts";
 
 /**
  * Builds the JSON error envelope.
@@ -67,7 +68,7 @@ export function jsonResponse(
   headers: Array<[string, string]> = [],
 ): Response {
   headers.push(["content-type", "application/json"]);
-  return new Response(JSON.stringify(body), { status, headers });
+  return new Response(JSON.stringify(body), { status, headers: withSafeFields(headers) });
 }
 
 /** Maps a thrown value to the envelope response (the one place errors become HTTP). */

@@ -20,6 +20,8 @@ interface LineMemo {
   value: string | undefined;
   /** The whole line, made once the value was seen twice in a row. */
   line: Uint8Array | undefined;
+  /** A line made at start ({@linkcode keepFieldLine}): another value never replaces it. */
+  readonly pinned?: true;
 }
 
 /**
@@ -46,6 +48,29 @@ const KEPT_VALUE_CHARS = 13;
 const lineMemos = new Map<string, LineMemo>();
 /** Most names {@linkcode lineMemos} holds before it starts over. */
 const LINE_MEMOS = 64;
+/** The lines {@linkcode keepFieldLine} made, kept when {@linkcode lineMemos} starts over. */
+const pinnedMemos = new Map<string, LineMemo>();
+
+/**
+ * Makes the line of field `name` with the one `value` it carries (a constant of a service's own,
+ * however long) once, now: {@linkcode putField} copies it from then on. Not for a secret.
+ * @example
+ * ```ts
+ * keepFieldLine("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+ * ```
+ */
+export function keepFieldLine(name: string, value: string): void {
+  const nameBytes = latin1Bytes(`${name}: `);
+  const memo: LineMemo = {
+    name: nameBytes,
+    keeps: true,
+    value,
+    line: lineOf(nameBytes, value),
+    pinned: true,
+  };
+  pinnedMemos.set(name, memo);
+  lineMemos.set(name, memo);
+}
 
 /**
  * Writes `s` (characters up to U+00FF, one byte each) at `pos`; returns the position after it.
@@ -111,8 +136,13 @@ export function putField(buf: Uint8Array, pos: number, name: string, value: stri
     buf.set(line, pos);
     return pos + line.length;
   }
+  if (memo?.pinned === true) {
+    // Another value for a field whose line was made at start: written, the line kept.
+    buf.set(memo.name, pos);
+    return putCrlf(buf, putValue(buf, pos + memo.name.length, value));
+  }
   if (memo === undefined) {
-    if (lineMemos.size >= LINE_MEMOS) lineMemos.clear();
+    if (lineMemos.size >= LINE_MEMOS) startOver();
     const keeps = !SECRET_FIELDS.has(name.toLowerCase());
     memo = { name: latin1Bytes(`${name}: `), keeps, value: undefined, line: undefined };
     lineMemos.set(name, memo);
@@ -130,6 +160,12 @@ export function putField(buf: Uint8Array, pos: number, name: string, value: stri
  */
 function putValue(buf: Uint8Array, pos: number, value: string): number {
   return putLatin1(buf, pos, value);
+}
+
+/** Empties {@linkcode lineMemos} but for the lines made at start. */
+function startOver(): void {
+  lineMemos.clear();
+  for (const [name, memo] of pinnedMemos) lineMemos.set(name, memo);
 }
 
 function lineOf(name: Uint8Array, value: string): Uint8Array {
