@@ -12,7 +12,9 @@
  * load generator takes cores from what it measures (reported as `cores`). For each sidecar and
  * relay run it also reports the requests each isolate served (from `/metrics`) and, per part of
  * the process, CPU and the time runnable but waiting for a core (`/proc/<pid>/task/<tid>/schedstat`):
- * whether an isolate ever idled, and what the crossings between isolates waited for.
+ * whether an isolate ever idled, and what the crossings between isolates waited for. For the relay
+ * it also reports how many events a subscriber's socket read brought (a write of the relay carried
+ * about as many) and how long the publishes took.
  *
  * Usage: deno run -A scripts/bench/workers.ts [--workers 2] [--duration 5] [--rounds 3]
  *   [--connections 64] [--relay-subs 200] [--messages 5000] [--only sidecar,relay]
@@ -231,6 +233,10 @@ async function sidecarBench(dir: string) {
 /** One relay run: deliveries per second and where the host's CPU went meanwhile. */
 interface RelayRun {
   deliveries_per_s: number;
+  /** Events per socket read of the subscribers (how many events a write of the relay carried). */
+  events_per_read: number;
+  /** Seconds until every publish was answered (the rest of the run is delivery catching up). */
+  publish_s: number;
   /**
    * Subscribers the relay cut off for a full queue: their deliveries never arrive, so the run
    * waits out its bound and its rate means little.
@@ -280,6 +286,7 @@ async function relayRun(workers: number, dir: string): Promise<RelayRun> {
     const req0 = await requestsByIsolate(new URL(relay.url).origin);
     const [client0, idle0, t0] = [cpuSeconds(load.pid), hostIdleSeconds(), performance.now()];
     await load.publishHttp(port, "thr", MESSAGES, PUBLISHERS, "x".repeat(100));
+    const published = performance.now();
     const want = MESSAGES * RELAY_SUBS;
     const end = Date.now() + 120_000;
     let got = await load.count();
@@ -308,13 +315,15 @@ async function relayRun(workers: number, dir: string): Promise<RelayRun> {
     const used = cpu.main_isolate + cpu.worker_isolates + cpu.relay_other + cpu.client;
     cpu.rest = r3(Math.max(0, navigator.hardwareConcurrency - used - cpu.host_idle));
     const cut = await overflows(relay.url);
-    await load.close();
+    const stats = await load.close();
     const waiting = Object.fromEntries(
       Object.keys(wait1).map((k) => [k, share(wait1[k] - (wait0[k] ?? 0))]),
     );
     const requests_by_isolate = req1.map((n, i) => n - (req0[i] ?? 0));
     return {
       deliveries_per_s: Math.round(got / wall),
+      events_per_read: r3(stats.count / Math.max(1, stats.reads)),
+      publish_s: r3((published - t0) / 1000),
       overflows: cut,
       requests_by_isolate,
       waiting,
@@ -360,6 +369,16 @@ async function relayRounds(dir: string) {
       1: runs[1].map((r) => r.overflows),
     },
     relay_scaling_n_vs_1: r3(median(rates(N).map((x, i) => x / rates(1)[i]))),
+    // Events per subscriber socket read (fewer: more writes per event) and the seconds until
+    // every publish was answered, per round.
+    events_per_read_by_round: {
+      [N]: runs[N].map((r) => r.events_per_read),
+      1: runs[1].map((r) => r.events_per_read),
+    },
+    publish_s_by_round: {
+      [N]: runs[N].map((r) => r.publish_s),
+      1: runs[1].map((r) => r.publish_s),
+    },
     // Where the cores went (CPU seconds per wall second, medians over the rounds): the relay
     // can gain from more isolates only while host_idle (or a part it can take from) is left.
     cpu_by_workers: { [N]: cpu(N), 1: cpu(1) },
