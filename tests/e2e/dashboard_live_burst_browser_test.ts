@@ -1,9 +1,10 @@
 /**
  * The live events page under bursts, in headless Chromium against a real relay and an open
  * dashboard on loopback: a burst of events is drawn in batches bounded by the page's animation
- * frames, not one DOM update per event, keeping the row bound, the newest events in order and
- * the keyboard focus; a stream that drops says it is reconnecting, resumes without showing an event twice, and says
- * so when events were missed meanwhile.
+ * frames, not one DOM update per event, keeping the row bound, the newest events in order, the
+ * keyboard focus, and the reading position of a viewer scrolled down; a page given no frames (as
+ * a hidden tab) draws nothing until it gets them; a stream that drops says it is reconnecting,
+ * resumes without showing an event twice, and says so when events were missed meanwhile.
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
@@ -184,6 +185,27 @@ burstTest(
     assert.deepEqual(await shownTx(page), expected, "the newest page, newest first");
     assert.ok((await draws(page)).batches <= 2, "drawn at once");
   },
+);
+
+burstTest(
+  "browser: a viewer scrolled down to read stays on the card read as events arrive above it",
+  async (relay, dash, browser) => {
+    await publishRange(relay.url, 1, 50);
+    const page = await browser.newPage({ viewport: { width: 1000, height: 600 } });
+    await page.goto(`${dash.url}/activity`);
+    await page.waitForSelector("#stream-status[data-state=connected]");
+    const card = "document.querySelector(\"#cards li a[href='/tx/tx-35']\").closest('li')";
+    await inPage(page, `${card}.scrollIntoView()`);
+    const top = async () =>
+      Math.round(Number(await inPage(page, `${card}.getBoundingClientRect().top`)));
+    const before = await top();
+    await publishRange(relay.url, 51, 60);
+    await page.waitForSelector("#cards li a[href='/tx/tx-60']");
+    // The draw that added the last card also moved the page: the card read is where it was.
+    assert.equal(await top(), before, "the card read stayed in place");
+    assert.equal(await page.locator("#cards > li").count(), 50);
+  },
+  { page_size: 50 },
 );
 
 /** A free loopback port in 19000-19999 (the dashboard restarts on it). */

@@ -231,6 +231,9 @@ if (cards && cards.dataset.live) {
    */
   const draw = () => {
     frame = 0;
+    // Read before any change: the page was laid out by the last frame, so this costs no layout.
+    const anchor = waiting.length > 0 && scrollY > 0 ? firstInView() : null;
+    const anchorTop = anchor?.getBoundingClientRect().top ?? 0;
     counters.draw();
     if (heldEl && heldDrawn !== heldCount) {
       heldEl.textContent = heldCount === 0
@@ -250,6 +253,21 @@ if (cards && cards.dataset.live) {
     waiting = [];
     cards.prepend(fresh);
     trim();
+    // A viewer scrolled down to read stays on the card read: the page moves by what was added
+    // above it (at the top, the newest come into view instead).
+    if (anchor?.isConnected) {
+      const shift = anchor.getBoundingClientRect().top - anchorTop;
+      if (shift !== 0) scrollBy(0, shift);
+    }
+  };
+
+  /**
+   * The first card at least partly in view, if any.
+   * @returns {Element | null}
+   */
+  const firstInView = () => {
+    for (const c of cards.children) if (c.getBoundingClientRect().bottom > 0) return c;
+    return null;
   };
 
   /**
