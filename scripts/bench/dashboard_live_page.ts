@@ -107,12 +107,18 @@ try {
     ...["--auth-keys", issuer.publicKey, "--topics", "sensor.*"],
   ]);
   await up(`${dashUrl}/health`);
-  const login = await fetch(`${dashUrl}/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ credential }),
-  });
-  await login.body?.cancel();
+  // The login route loads with the first request that needs it: a busy host may answer the
+  // first tries with a 503 while it does.
+  let login = new Response(null, { status: 503 });
+  for (let i = 0; i < 50 && login.status !== 200; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 200));
+    login = await fetch(`${dashUrl}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ credential }),
+    });
+    await login.body?.cancel();
+  }
   const session = (login.headers.get("set-cookie") ?? "").split(";")[0].split("=");
   if (login.status !== 200 || session.length !== 2) throw new Error(`login: ${login.status}`);
 
