@@ -107,8 +107,8 @@ try {
     ...["--auth-keys", issuer.publicKey, "--topics", "sensor.*"],
   ]);
   await up(`${dashUrl}/health`);
-  // The login route loads with the first request that needs it: a busy host may answer the
-  // first tries with a 503 while it does.
+  // On a busy host a run's first login was refused once (the login route loads with the first
+  // request that needs it): it is tried again, for up to 10 s.
   let login = new Response(null, { status: 503 });
   for (let i = 0; i < 50 && login.status !== 200; i++) {
     if (i > 0) await new Promise((r) => setTimeout(r, 200));
