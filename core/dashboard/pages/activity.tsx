@@ -122,6 +122,7 @@ export function ActivityPage(props: ActivityProps) {
           )
           : <a href={`/activity${queryString(q)}`}>Back to the newest events</a>}
       </div>
+      {live ? <p id="missed" class="missed" role="status"></p> : ""}
       <Filters q={q} topics={[...props.counts.keys()].sort()} />
       {q.tx
         ? (
