@@ -274,6 +274,8 @@ export class JetStreamStore implements RemoteRelayStore {
   #check: StreamCheck | undefined;
   /** The tail's interruptions, logged once a minute. */
   readonly #tailFaults = new LogEvery();
+  /** Topics whose events left the stream before the tail read them, logged once a minute. */
+  readonly #unreadFaults = new LogEvery();
   /** The stream-wide refusal of the last publish, until one is stored. */
   #writeError: string | undefined;
   /** Why the tail could not be made, until it is. */
@@ -540,6 +542,7 @@ export class JetStreamStore implements RemoteRelayStore {
       // subscriber goes on past them as if there were none.
       const unread = this.#index.unreadThrough(t);
       if (this.#index.apply(t)) {
+        if (unread > 0) this.#logUnread(unread, t.event.seq);
         this.#writer.tailed(t.event.topic, t.event.seq);
         if (this.#creating.size > 0) this.#created(t.event.topic);
         this.#listener(t.event, unread);
@@ -547,6 +550,21 @@ export class JetStreamStore implements RemoteRelayStore {
     }
     if (this.#acked.size > 0) this.#settleCreating(this.#index.lastSeq, Date.now());
     this.#waiters.wake();
+  }
+
+  /** One line a minute, counted: events of a topic left the stream before the tail read them. */
+  #logUnread(through: number, seq: number): void {
+    const n = this.#unreadFaults.due();
+    if (n === undefined) return;
+    this.o.log.warn(
+      "relay stream events evicted before this replica read them; their subscribers resume with a reset",
+      {
+        stream: this.o.stream,
+        through,
+        seq,
+        count: n,
+      },
+    );
   }
 
   onEvent(fn: (e: StoredEvent, unread: number) => void): void {
