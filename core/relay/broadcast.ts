@@ -104,10 +104,12 @@ export class Broadcast {
   /**
    * Queues `e` for every worker (sent at the end of this tick, or now if the batch is full). A
    * batch of several events counts at most the batch bound: one that `e` would take past it is
-   * sent first, and an event that reaches it alone leaves alone.
+   * sent first, and an event that reaches it alone leaves alone. `unread`: events of the topic
+   * up to that sequence left the store before it read them; `e` names it as its `prev`, so each
+   * worker sees the same gap.
    */
-  add(e: StoredEvent): void {
-    const prev = this.#last.get(e.topic) ?? 0;
+  add(e: StoredEvent, unread = 0): void {
+    const prev = Math.max(this.#last.get(e.topic) ?? 0, unread);
     this.#last.set(e.topic, e.seq);
     if (this.#live.size === 0) return;
     const bytes = e.data.length + e.topic.length + EVENT_OVERHEAD;

@@ -160,9 +160,9 @@ export async function startRelayCluster(
       claimPort: true,
       shared,
       engine: () => engineName(engineState(store)),
-      onStored: (e) => {
+      onStored: (e, unread) => {
         follow();
-        broadcast.add(e);
+        broadcast.add(e, unread);
       },
       onExpired: () => broadcast.retain(store.topics()),
       admit: () => broadcast.admit(),

@@ -162,6 +162,18 @@ export class Hub implements RoundMember {
   }
 
   /**
+   * Ends with `event: overflow` (saying `reason`) every subscriber of `topic`: events of it they
+   * were due will never reach the fan-out (they left the store before this isolate read them).
+   * Each resumes by its last id, and the store answers that position: a reset naming the gap,
+   * or the events after it.
+   */
+  cut(topic: string, reason: string): void {
+    this.#all.forEach((f, s) => {
+      if (f.matches(topic)) s.overflow(reason);
+    });
+  }
+
+  /**
    * Offers `frame` to every subscriber of `topic`, or keeps it for the next round once a
    * subscriber's batch holds its share; returns how many subscribers took it (or will be offered
    * it), those of `topic` alone left out: they are counted as they take it (`onDelivered`).

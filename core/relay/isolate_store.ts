@@ -71,7 +71,7 @@ export class IsolateStore implements RemoteRelayStore {
   #epoch = "";
   #writeError: string | undefined;
   #tailError: string | undefined;
-  #listener: (e: StoredEvent) => void = () => {};
+  #listener: (e: StoredEvent, unread: number) => void = () => {};
   /** Broadcasts (and new epochs) received while the snapshot loads. */
   #held: Array<TailedEvent | string> | undefined = [];
 
@@ -147,7 +147,8 @@ export class IsolateStore implements RemoteRelayStore {
 
   #apply(t: TailedEvent): void {
     if (this.#held) return void this.#held.push(t);
-    if (this.#index.apply(t)) this.#listener(t.event);
+    const unread = this.#index.unreadThrough(t);
+    if (this.#index.apply(t)) this.#listener(t.event, unread);
     this.#waiters.wake();
   }
 
@@ -163,7 +164,7 @@ export class IsolateStore implements RemoteRelayStore {
     return Atomics.load(this.#state, ENGINE_SLOT) !== ENGINE_DOWN;
   }
 
-  onEvent(fn: (e: StoredEvent) => void): void {
+  onEvent(fn: (e: StoredEvent, unread: number) => void): void {
     this.#listener = fn;
   }
 

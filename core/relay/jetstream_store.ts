@@ -248,7 +248,7 @@ export class JetStreamStore implements RemoteRelayStore {
   #index: StreamIndex;
   #epoch: string;
   readonly #writer: StreamWriter;
-  #listener: (e: StoredEvent) => void = () => {};
+  #listener: (e: StoredEvent, unread: number) => void = () => {};
   readonly #waiters = new TailWaiters(() => this.#index.lastSeq);
   #messages: ConsumerMessages | undefined;
   /**
@@ -274,6 +274,8 @@ export class JetStreamStore implements RemoteRelayStore {
   #check: StreamCheck | undefined;
   /** The tail's interruptions, logged once a minute. */
   readonly #tailFaults = new LogEvery();
+  /** Topics whose events left the stream before the tail read them, logged once a minute. */
+  readonly #unreadFaults = new LogEvery();
   /** The stream-wide refusal of the last publish, until one is stored. */
   #writeError: string | undefined;
   /** Why the tail could not be made, until it is. */
@@ -534,16 +536,38 @@ export class JetStreamStore implements RemoteRelayStore {
     if (t === undefined) {
       this.o.log.warn("stream message not written by a relay; skipped", { seq: m.seq });
       this.#index.advanceTo(m.seq);
-    } else if (this.#index.apply(t)) {
-      this.#writer.tailed(t.event.topic, t.event.seq);
-      if (this.#creating.size > 0) this.#created(t.event.topic);
-      this.#listener(t.event);
+    } else {
+      // Events of the topic the stream evicted before this replica got to them (its tail was
+      // cut off from the engine while they came and went): the fan-out is told, so no live
+      // subscriber goes on past them as if there were none.
+      const unread = this.#index.unreadThrough(t);
+      if (this.#index.apply(t)) {
+        if (unread > 0) this.#logUnread(unread, t.event.seq);
+        this.#writer.tailed(t.event.topic, t.event.seq);
+        if (this.#creating.size > 0) this.#created(t.event.topic);
+        this.#listener(t.event, unread);
+      }
     }
     if (this.#acked.size > 0) this.#settleCreating(this.#index.lastSeq, Date.now());
     this.#waiters.wake();
   }
 
-  onEvent(fn: (e: StoredEvent) => void): void {
+  /** One line a minute, counted: events of a topic left the stream before the tail read them. */
+  #logUnread(through: number, seq: number): void {
+    const n = this.#unreadFaults.due();
+    if (n === undefined) return;
+    this.o.log.warn(
+      "relay stream events evicted before this replica read them; their subscribers resume with a reset",
+      {
+        stream: this.o.stream,
+        through,
+        seq,
+        count: n,
+      },
+    );
+  }
+
+  onEvent(fn: (e: StoredEvent, unread: number) => void): void {
     this.#listener = fn;
   }
 

@@ -100,6 +100,20 @@ export class StreamIndex {
     if (seq > this.#lastSeq) this.#lastSeq = seq;
   }
 
+  /**
+   * The newest sequence of `t`'s topic that left the stream before this index read it: `t.prev`
+   * when it is above the last event of the topic this index applied (or knew gone), else 0.
+   * Asked before applying `t`: events of the topic up to it were never applied, so never handed
+   * to a live subscriber.
+   */
+  unreadThrough(t: TailedEvent): number {
+    const idx = this.#topics.get(t.event.topic);
+    const known = idx
+      ? Math.max(idx.lastSeq, idx.truncatedThrough)
+      : this.#freed.get(t.event.topic) ?? 0;
+    return t.prev > known ? t.prev : 0;
+  }
+
   /** Applies one tailed event (in sequence order); returns false for one already applied. */
   apply(t: TailedEvent): boolean {
     const e = t.event;

@@ -50,6 +50,12 @@ export const DEFAULT_RESUME_WAIT_MS = 5_000;
 /** Default bound on `topic` parameters per subscription. */
 export const DEFAULT_MAX_TOPICS_PER_SUBSCRIPTION = 64;
 
+/**
+ * What `event: overflow` says to the subscribers of a topic whose events left the engine before
+ * this replica read them (see `RemoteRelayStore.onEvent`).
+ */
+const UNREAD_REASON = "events left the stream before this relay read them";
+
 /** Everything the relay server needs. */
 export interface RelayServerOptions {
   host: string;
@@ -121,8 +127,11 @@ export interface RelayRole {
   shared: Int32Array;
   /** What `/health` reports as `engine` (undefined: no engine). */
   engine(): "connected" | "unreachable" | undefined;
-  /** Called with every event this isolate stored, in sequence order (the main isolate's fan-out to the workers). */
-  onStored?(e: StoredEvent): void;
+  /**
+   * Called with every event this isolate stored, in sequence order (the main isolate's fan-out to
+   * the workers); `unread` as `RemoteRelayStore.onEvent` says (0 or absent: no gap).
+   */
+  onStored?(e: StoredEvent, unread?: number): void;
   /** Called after each round of age retention (the main isolate forgets the topics it freed). */
   onExpired?(): void;
   /**
@@ -242,15 +251,18 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   // A remote store's events (this replica's own publishes too) reach the fan-out from its tail.
   if (isRemoteStore(store)) {
     let epoch = store.epoch;
-    store.onEvent((e) => {
+    store.onEvent((e, unread) => {
       // The stream was created again (a new history, numbered from 1): subscriptions opened in
       // the old one end, and resume as after a restart (reset: epoch).
       if (store.epoch !== epoch) {
         epoch = store.epoch;
         hub.forEach((s) => s.end("shutdown"));
       }
+      // Events of the topic left the engine before this replica read them: its subscribers end
+      // with overflow and resume by their last id, which names the gap (reset: truncated).
+      if (unread > 0) hub.cut(e.topic, UNREAD_REASON);
       m.delivered.inc(hub.dispatch(e.topic, messageFrame(store.epoch, e)));
-      opts.role?.onStored?.(e);
+      opts.role?.onStored?.(e, unread);
     });
   }
   const ctx: RelayContext = {

@@ -413,8 +413,13 @@ export interface RemoteRelayStore extends RelayLog {
     publisher?: string,
     digest?: string,
   ): Promise<{ seq: number; replayed: boolean }>;
-  /** Registers the one listener for events as the tail applies them (the fan-out). */
-  onEvent(fn: (e: StoredEvent) => void): void;
+  /**
+   * Registers the one listener for events as the tail applies them (the fan-out). `unread`,
+   * when above 0: events of `e`'s topic up to that sequence left the engine before this replica
+   * read them (they were never handed to the listener), so the topic's subscribers have a gap
+   * before `e`.
+   */
+  onEvent(fn: (e: StoredEvent, unread: number) => void): void;
   /** Resolves true once the tail reached `seq`, false after `timeoutMs`. */
   waitFor(seq: number, timeoutMs: number): Promise<boolean>;
   /** The engine's newest sequence (to tell a lagging tail from a position that never was). */

@@ -8,6 +8,7 @@ import { Channel } from "../../../core/cluster/mod.ts";
 import { UnavailableError } from "../../../core/errors/mod.ts";
 import { Broadcast, TAKEN } from "../../../core/relay/broadcast.ts";
 import { decodeEvents } from "../../../core/relay/isolate_wire.ts";
+import { StreamIndex } from "../../../core/relay/js_index.ts";
 import type { TailedEvent } from "../../../core/relay/js_wire.ts";
 import type { StoredEvent } from "../../../core/relay/store.ts";
 
@@ -141,6 +142,41 @@ Deno.test("a batch of several events stays within its byte bound; a larger event
       assert.ok(bytes <= limit, `a batch of ${batch.length} events counts ${bytes} bytes`);
     }
     assert.deepEqual(got.map((batch) => batch.length), [8, 2, 1, 1]);
+  } finally {
+    port1.close();
+    port2.close();
+  }
+});
+
+Deno.test("events of a topic the store never read (it evicted them first) reach each worker as the same gap", async () => {
+  const { port1, port2 } = new MessageChannel();
+  port1.start();
+  port2.start();
+  const main = new Channel(port1);
+  const worker = new Channel(port2);
+  const b = new Broadcast([], 1 << 20, 1 << 20);
+  const got: TailedEvent[] = [];
+  worker.on("events", (batch) => got.push(...decodeEvents(batch as string)));
+  try {
+    b.join(main);
+    const first = event("gap", 10);
+    b.add(first);
+    seq += 3; // three events of the topic left the store before its tail read them
+    const after = event("gap", 10);
+    b.add(after, after.seq - 1);
+    const next = event("gap", 10);
+    b.add(next);
+    await until(() => got.length === 3);
+    const index = new StreamIndex(
+      { maxEventsPerTopic: 10, maxAgeMs: 0, maxTopics: 10, maxTopicsPerPrincipal: 10 },
+      10,
+    );
+    const unread = got.map((t) => {
+      const n = index.unreadThrough(t);
+      index.apply(t);
+      return n;
+    });
+    assert.deepEqual(unread, [0, after.seq - 1, 0], "the worker's index sees the gap before it");
   } finally {
     port1.close();
     port2.close();
