@@ -10,7 +10,15 @@
  */
 import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "./cards.ts";
 import * as chars from "./chars.ts";
-import { digitsEnd, isJsonSpace, isWordChar, plainCheckedWord, plainStringWord } from "./chars.ts";
+import {
+  digitsEnd,
+  isJsonSpace,
+  isWordChar,
+  plainCheckedWord,
+  plainStringWord,
+  utf8WideDigit,
+  WIDE_DIGIT_LEAD,
+} from "./chars.ts";
 import { JsonGrammar } from "./grammar.ts";
 import { SecretTracker } from "./secrets.ts";
 import { afterOneLetter } from "./windows.ts";
@@ -37,6 +45,8 @@ const CLASSES_TEXT = chars.CLASSES_TEXT;
 const PLAIN = chars.PLAIN;
 const STRUCTURE = chars.STRUCTURE;
 const DIGIT = chars.DIGIT;
+const WIDE = chars.WIDE;
+const HIGH = chars.HIGH;
 
 /** Bytes of a string read one at a time before words are tried. */
 const WORDS_AFTER = 4;
@@ -47,9 +57,15 @@ const NUMBER_DIGITS = 24;
 /** The view of no bytes (no text held). */
 export const NO_VIEW = new DataView(new ArrayBuffer(0));
 
-/** 1 for a byte that may continue a chain after its digits: a separator, a dot, a backslash. */
+/**
+ * Not 0 for a byte that may continue a chain after its digits: 1 for a separator or a dot, 2
+ * for a byte that may itself be (or start) a digit: a backslash (an escape) or a byte that may
+ * start a decimal digit beyond ASCII.
+ */
 const CLASSES_LINK = new Uint8Array(256);
-for (const c of [SPACE, HYPHEN, DOT, BACKSLASH]) CLASSES_LINK[c] = 1;
+for (const c of [SPACE, HYPHEN, DOT]) CLASSES_LINK[c] = 1;
+CLASSES_LINK[BACKSLASH] = 2;
+for (let c = 0x80; c < 256; c++) if (WIDE_DIGIT_LEAD[c] === 1) CLASSES_LINK[c] = 2;
 
 /** Whether `b[from..to)` are all `0`. */
 function zerosOnly(b: Uint8Array, from: number, to: number): boolean {
@@ -183,9 +199,15 @@ export class FastPath extends JsonGrammar {
             const end = this.passChain(i, e, from) | 0;
             if (end < 0) return i;
             i = end;
+          } else if (k === HIGH) {
+            i++; // beyond ASCII and no digit's first byte
           } else if (k === CHECKED) {
+            // A decimal digit beyond ASCII goes to the state machine (which checks it too).
+            if (WIDE_DIGIT_LEAD[c] === 1 && utf8WideDigit(b, i, n) >= 0) return i;
             i = this.stringByte(c, i) | 0;
             if (i < 0) return -1;
+          } else if (k === WIDE && utf8WideDigit(b, i, n) < 0) {
+            i++;
           } else {
             return i;
           }
@@ -266,6 +288,8 @@ export class FastPath extends JsonGrammar {
         const end = this.passChain(i, digitsEnd(b, i + 1, n), from);
         if (end < 0) break;
         i = end;
+      } else if (k === WIDE && utf8WideDigit(b, i, n) < 0) {
+        i++;
       } else {
         break;
       }
@@ -364,7 +388,7 @@ export class FastPath extends JsonGrammar {
         before = last;
         last = len;
       }
-      if (e + 1 >= n || b[e] === BACKSLASH) return -1;
+      if (e + 1 >= n || CLASSES_LINK[b[e]] === 2) return -1;
       const x = b[e];
       let end = e;
       if (x === SPACE || x === HYPHEN || x === DOT) {
@@ -374,7 +398,7 @@ export class FastPath extends JsonGrammar {
           start = ++e;
           continue;
         }
-        if (y === BACKSLASH) return -1;
+        if (CLASSES_LINK[y] === 2) return -1;
         end = e + 1;
       }
       if (tainted || groups > 1) return end;
