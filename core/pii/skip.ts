@@ -58,14 +58,12 @@ const NUMBER_DIGITS = 24;
 export const NO_VIEW = new DataView(new ArrayBuffer(0));
 
 /**
- * Not 0 for a byte that may continue a chain after its digits: 1 for a separator or a dot, 2
- * for a byte that may itself be (or start) a digit: a backslash (an escape) or a byte that may
- * start a decimal digit beyond ASCII.
+ * 1 for a byte that may continue a chain after its digits: a separator, a dot, a backslash (an
+ * escape may be a digit) or a byte that may start a decimal digit beyond ASCII.
  */
 const CLASSES_LINK = new Uint8Array(256);
-for (const c of [SPACE, HYPHEN, DOT]) CLASSES_LINK[c] = 1;
-CLASSES_LINK[BACKSLASH] = 2;
-for (let c = 0x80; c < 256; c++) if (WIDE_DIGIT_LEAD[c] === 1) CLASSES_LINK[c] = 2;
+for (const c of [SPACE, HYPHEN, DOT, BACKSLASH]) CLASSES_LINK[c] = 1;
+for (let c = 0x80; c < 256; c++) CLASSES_LINK[c] = WIDE_DIGIT_LEAD[c];
 
 /** Whether `b[from..to)` are all `0`. */
 function zerosOnly(b: Uint8Array, from: number, to: number): boolean {
@@ -361,10 +359,10 @@ export class FastPath extends JsonGrammar {
   /**
    * The index right after the chain that starts with the digit at `i` when the chain can hold
    * no card or SSN, else -1 (the state machine walks it). Such a chain is plain (digits and
-   * single separators, no escape, not at the end of the text) and either `tainted` (it follows
-   * a letter, `_` or `+`) or short: fewer than 12 digits in all, no 3-2-4 run of groups, and
-   * not one group of 9 digits; or it is one group of 12-19 digits that is no card number (no
-   * brand starts so, as with a millisecond timestamp, or the Luhn sum fails). The part after
+   * single separators, no escape or byte beyond ASCII, not at the end of the text) and either
+   * `tainted` (it follows a letter, `_` or `+`) or short: fewer than 12 digits in all, no 3-2-4
+   * run of groups, and not one group of 9 digits; or it is one group of 12-19 digits that is no
+   * card number (no brand starts so, as with a millisecond timestamp, or the Luhn sum fails). The part after
    * `<digits>.<digit>` is tainted, as the state machine has it. A conservative test: whatever
    * it passes, the state machine finds nothing in.
    */
@@ -388,7 +386,7 @@ export class FastPath extends JsonGrammar {
         before = last;
         last = len;
       }
-      if (e + 1 >= n || CLASSES_LINK[b[e]] === 2) return -1;
+      if (e + 1 >= n || b[e] === BACKSLASH) return -1;
       const x = b[e];
       let end = e;
       if (x === SPACE || x === HYPHEN || x === DOT) {
@@ -398,8 +396,11 @@ export class FastPath extends JsonGrammar {
           start = ++e;
           continue;
         }
-        if (CLASSES_LINK[y] === 2) return -1;
+        // An escape, or a byte beyond ASCII (it may start a digit of another script).
+        if (y === BACKSLASH || y >= 0x80) return -1;
         end = e + 1;
+      } else if (x >= 0x80) {
+        return -1; // it may start a digit of another script
       }
       if (tainted || groups > 1) return end;
       return total === 9 || (total >= CARD_MIN_DIGITS && total <= CARD_MAX_DIGITS &&
