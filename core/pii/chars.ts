@@ -1,8 +1,10 @@
 /**
  * Character classes and JSON string escapes shared by the PII scanner, the SSN context rules and
  * the secret tracker. They all read UTF-8 bytes: every byte of a multi-byte character is >= 128,
- * so it is never a digit, a letter, a separator or JSON structure, just as a non-ASCII UTF-16
- * code unit is not.
+ * so it is never a letter, a separator or JSON structure, just as a non-ASCII UTF-16 code unit
+ * is not. A multi-byte character may be a decimal digit of another script (general category Nd,
+ * what Python's `\d` matches): a byte that can start one sends the scanner to read the whole
+ * sequence ({@linkcode utf8WideDigit}), and the digit counts as the ASCII digit of its value.
  * @module
  */
 
@@ -54,10 +56,11 @@ export function digitsEnd(b: Uint8Array, i: number, n: number): number {
 }
 
 /**
- * Whether none of the four bytes of the little-endian word `w` is a quote, a backslash or an
- * ASCII digit: the bytes a JSON string's contents hold that matter to the scanner (any byte
- * from 0x80 is plain). Each byte is tested in its own lane without carries between lanes, so
- * the answer is exact.
+ * Whether none of the four bytes of the little-endian word `w` is a quote, a backslash, an
+ * ASCII digit or a byte beyond ASCII: the bytes a JSON string's contents hold that matter to
+ * the scanner (a byte beyond ASCII may start a decimal digit of another script; the string loop
+ * steps over those that cannot one at a time). Each byte is tested in its own lane without
+ * carries between lanes, so the answer is exact.
  *
  * @example
  * ```ts
@@ -70,7 +73,7 @@ export function plainStringWord(w: number): boolean {
   const quote = (a + 0x5e5e5e5e) ^ (a + 0x5d5d5d5d);
   const backslash = (a + 0x24242424) ^ (a + 0x23232323);
   const digit = (a + 0x50505050) ^ (a + 0x46464646);
-  return ((quote | backslash | digit) & ~w & 0x80808080) === 0;
+  return ((quote | backslash | digit | w) & 0x80808080) === 0;
 }
 
 /**
@@ -92,6 +95,130 @@ export function plainCheckedWord(w: number): boolean {
   return ((quote | backslash | digit | control | w) & 0x80808080) === 0;
 }
 
+/**
+ * The first code point of each run of ten Unicode decimal digits (general category Nd) beyond
+ * ASCII, in order: the digit at code point `z + k` of the run starting at `z` has the value `k`
+ * (Unicode keeps every Nd run in order from its zero). Python's `\d` matches all of them in a
+ * text pattern, so a card written in full-width (U+FF10-FF19), Arabic-Indic (U+0660-0669),
+ * Devanagari (U+0966-096F) or any other such digits is a card to an upstream client.
+ */
+// deno-fmt-ignore
+const WIDE_DIGIT_ZEROS: Int32Array = Int32Array.from([
+  0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66, 0xde6,
+  0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90, 0x1b50,
+  0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10, 0x104a0,
+  0x10d30, 0x10d40, 0x11066, 0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650,
+  0x116c0, 0x116d0, 0x116da, 0x11730, 0x118e0, 0x11950, 0x11bf0, 0x11c50, 0x11d50, 0x11da0,
+  0x11f50, 0x16130, 0x16a60, 0x16ac0, 0x16b50, 0x16d70, 0x1ccf0, 0x1d7ce, 0x1d7d8, 0x1d7e2,
+  0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e4f0, 0x1e5f1, 0x1e950, 0x1fbf0,
+]);
+
+/**
+ * The value (0-9) of the decimal digit beyond ASCII at code point `cp`, or -1 when `cp` is not
+ * one (ASCII digits included: the callers read those themselves).
+ *
+ * @example
+ * ```ts
+ * wideDigitValue(0xff14); // 4 (full-width 4)
+ * wideDigitValue(0x41); // -1
+ * ```
+ */
+export function wideDigitValue(cp: number): number {
+  const z = WIDE_DIGIT_ZEROS;
+  if (cp < z[0] || cp > z[z.length - 1] + 9) return -1;
+  let lo = 0;
+  let hi = z.length - 1;
+  // The last run whose zero is at or before cp.
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (z[mid] <= cp) lo = mid;
+    else hi = mid - 1;
+  }
+  const k = cp - z[lo];
+  return k <= 9 ? k : -1;
+}
+
+/** 1 for a UTF-8 lead byte that starts some decimal digit beyond ASCII (0xd9, 0xef, ...). */
+export const WIDE_DIGIT_LEAD: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (const z of WIDE_DIGIT_ZEROS) {
+    for (let cp = z; cp <= z + 9; cp++) {
+      t[cp < 0x800 ? 0xc0 | (cp >> 6) : cp < 0x10000 ? 0xe0 | (cp >> 12) : 0xf0 | (cp >> 18)] = 1;
+    }
+  }
+  return t;
+})();
+
+/**
+ * The decimal digit beyond ASCII whose UTF-8 sequence starts at `b[i]` (before `n`): its value
+ * plus its length in bytes times 16, or -1 when the bytes there are not one (well-formed UTF-8
+ * only: an overlong or cut sequence is no digit, as a decoder reads it as U+FFFD).
+ *
+ * @example
+ * ```ts
+ * utf8WideDigit(new TextEncoder().encode("\uff14"), 0, 3); // 52 (value 4, 3 bytes)
+ * ```
+ */
+export function utf8WideDigit(b: Uint8Array, i: number, n: number): number {
+  const c = b[i];
+  if (WIDE_DIGIT_LEAD[c] !== 1) return -1;
+  let cp: number;
+  let len: number;
+  if (c < 0xe0) {
+    if (i + 1 >= n || (b[i + 1] & 0xc0) !== 0x80) return -1;
+    cp = ((c & 0x1f) << 6) | (b[i + 1] & 0x3f);
+    len = 2;
+  } else if (c < 0xf0) {
+    if (i + 2 >= n || (b[i + 1] & 0xc0) !== 0x80 || (b[i + 2] & 0xc0) !== 0x80) return -1;
+    cp = ((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f);
+    if (cp < 0x800) return -1;
+    len = 3;
+  } else {
+    if (
+      i + 3 >= n || (b[i + 1] & 0xc0) !== 0x80 || (b[i + 2] & 0xc0) !== 0x80 ||
+      (b[i + 3] & 0xc0) !== 0x80
+    ) return -1;
+    cp = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) |
+      (b[i + 3] & 0x3f);
+    if (cp < 0x10000) return -1;
+    len = 4;
+  }
+  const v = wideDigitValue(cp);
+  return v < 0 ? -1 : v | (len << 4);
+}
+
+/**
+ * The decimal digit beyond ASCII a JSON escape at `b[at]` (a backslash, before `end`) stands
+ * for, `code` being what {@linkcode jsonEscape} read there: its value plus the escape's length
+ * in bytes times 16 (6, or 12 for a surrogate pair such as `\ud835\udfce`), or -1.
+ */
+export function escapedWideDigit(b: Uint8Array, at: number, end: number, code: number): number {
+  if (code < 0xd800 || code > 0xdbff) {
+    const v = wideDigitValue(code);
+    return v < 0 ? -1 : v | (6 << 4);
+  }
+  if (at + 11 >= end || b[at + 6] !== BACKSLASH) return -1;
+  const low = jsonEscape(b, at + 6, end);
+  if (low < 0xdc00 || low > 0xdfff) return -1;
+  const v = wideDigitValue(0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00));
+  return v < 0 ? -1 : v | (12 << 4);
+}
+
+/**
+ * The value (0-9) of the digit whose text starts at `b[i]` (before `n`): an ASCII digit, a
+ * decimal digit beyond ASCII in UTF-8, or a JSON escape of either; with its length in bytes
+ * times 16 added. -1 when there is none.
+ */
+export function digitValueAt(b: Uint8Array, i: number, n: number): number {
+  const c = b[i];
+  if (c >= 48 && c <= 57) return (c - 48) | (1 << 4);
+  if (c >= 0x80) return utf8WideDigit(b, i, n);
+  if (c !== BACKSLASH) return -1;
+  const e = jsonEscape(b, i, n);
+  if (e >= 48 && e <= 57) return (e - 48) | (escapeLength(b, i) << 4);
+  return e >= 0x80 ? escapedWideDigit(b, i, n, e) : -1;
+}
+
 /** Byte class: changes nothing while no chain is open (letters, punctuation, non-ASCII). */
 export const PLAIN = 0;
 /** Byte class: JSON structure (`"`, brackets and braces), in JSON text only. */
@@ -100,6 +227,13 @@ export const STRUCTURE = 1;
 export const DIGIT = 2;
 /** Byte class: a backslash (a JSON escape may stand for a digit). */
 export const ESCAPE = 3;
+/** Byte class: a byte that may start a decimal digit beyond ASCII (see {@linkcode WIDE_DIGIT_LEAD}). */
+export const WIDE = 5;
+/**
+ * Byte class, in a JSON string's contents: any other byte beyond ASCII (one a word test stops
+ * at, stepped over one at a time).
+ */
+export const HIGH = 6;
 
 /** The class of every byte value (0-255) for the scanner's fast path; `structure` bytes too. */
 function classTable(structure: number[]): Uint8Array {
@@ -109,12 +243,19 @@ function classTable(structure: number[]): Uint8Array {
   for (const c of structure) t[c] = STRUCTURE;
   return t;
 }
+
+/** {@linkcode classTable} where a byte that may start a wide digit leaves the fast path. */
+function wideClassTable(structure: number[], high: number): Uint8Array {
+  const t = classTable(structure);
+  for (let c = 0x80; c < 256; c++) t[c] = WIDE_DIGIT_LEAD[c] === 1 ? WIDE : high;
+  return t;
+}
 /** Byte classes in JSON text outside strings (a quote and brackets are structure). */
-export const CLASSES_JSON: Uint8Array = classTable([QUOTE, 91, 93, 123, 125]);
+export const CLASSES_JSON: Uint8Array = wideClassTable([QUOTE, 91, 93, 123, 125], PLAIN);
 /** Byte classes inside a JSON string (only the closing quote is structure). */
-export const CLASSES_JSON_STRING: Uint8Array = classTable([QUOTE]);
+export const CLASSES_JSON_STRING: Uint8Array = wideClassTable([QUOTE], HIGH);
 /** Byte classes in plain text. */
-export const CLASSES_TEXT: Uint8Array = classTable([]);
+export const CLASSES_TEXT: Uint8Array = wideClassTable([], PLAIN);
 /** Byte class: a byte the check that the text is one JSON object must see (see grammar.ts). */
 export const CHECKED = 4;
 /**

@@ -27,7 +27,15 @@
  * @module
  */
 import * as chars from "./chars.ts";
-import { digitsEnd, escapeLength, isWordChar, jsonEscape, wordView } from "./chars.ts";
+import {
+  digitsEnd,
+  escapedWideDigit,
+  escapeLength,
+  isWordChar,
+  jsonEscape,
+  utf8WideDigit,
+  wordView,
+} from "./chars.ts";
 import { DEFAULT_MAX_JSON_DEPTH, FastPath, NO_VIEW } from "./skip.ts";
 import type { ScanOptions, ScanResult } from "./types.ts";
 import { MASK } from "./windows.ts";
@@ -132,6 +140,15 @@ class Scanner extends FastPath {
           c = e;
           next = i + escapeLength(b, i);
           escaped = true;
+        }
+      }
+      if (c >= 0x80) {
+        // A decimal digit beyond ASCII (`４`, `٤`, `४`, `\uff14`) is the ASCII digit of its
+        // value: read where its first byte (or escape) is, so ASCII text never comes here.
+        const d = escaped ? escapedWideDigit(b, i, n, c) : utf8WideDigit(b, i, n);
+        if (d >= 0) {
+          c = 48 + (d & 15);
+          next = i + (d >> 4);
         }
       }
       if (c >= 48 && c <= 57) {

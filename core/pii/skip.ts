@@ -10,7 +10,15 @@
  */
 import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "./cards.ts";
 import * as chars from "./chars.ts";
-import { digitsEnd, isJsonSpace, isWordChar, plainCheckedWord, plainStringWord } from "./chars.ts";
+import {
+  digitsEnd,
+  isJsonSpace,
+  isWordChar,
+  plainCheckedWord,
+  plainStringWord,
+  utf8WideDigit,
+  WIDE_DIGIT_LEAD,
+} from "./chars.ts";
 import { JsonGrammar } from "./grammar.ts";
 import { SecretTracker } from "./secrets.ts";
 import { afterOneLetter } from "./windows.ts";
@@ -37,6 +45,8 @@ const CLASSES_TEXT = chars.CLASSES_TEXT;
 const PLAIN = chars.PLAIN;
 const STRUCTURE = chars.STRUCTURE;
 const DIGIT = chars.DIGIT;
+const WIDE = chars.WIDE;
+const HIGH = chars.HIGH;
 
 /** Bytes of a string read one at a time before words are tried. */
 const WORDS_AFTER = 4;
@@ -47,9 +57,13 @@ const NUMBER_DIGITS = 24;
 /** The view of no bytes (no text held). */
 export const NO_VIEW = new DataView(new ArrayBuffer(0));
 
-/** 1 for a byte that may continue a chain after its digits: a separator, a dot, a backslash. */
+/**
+ * 1 for a byte that may continue a chain after its digits: a separator, a dot, a backslash (an
+ * escape may be a digit) or a byte that may start a decimal digit beyond ASCII.
+ */
 const CLASSES_LINK = new Uint8Array(256);
 for (const c of [SPACE, HYPHEN, DOT, BACKSLASH]) CLASSES_LINK[c] = 1;
+for (let c = 0x80; c < 256; c++) CLASSES_LINK[c] = WIDE_DIGIT_LEAD[c];
 
 /** Whether `b[from..to)` are all `0`. */
 function zerosOnly(b: Uint8Array, from: number, to: number): boolean {
@@ -183,9 +197,15 @@ export class FastPath extends JsonGrammar {
             const end = this.passChain(i, e, from) | 0;
             if (end < 0) return i;
             i = end;
+          } else if (k === HIGH) {
+            i++; // beyond ASCII and no digit's first byte
           } else if (k === CHECKED) {
+            // A decimal digit beyond ASCII goes to the state machine (which checks it too).
+            if (WIDE_DIGIT_LEAD[c] === 1 && utf8WideDigit(b, i, n) >= 0) return i;
             i = this.stringByte(c, i) | 0;
             if (i < 0) return -1;
+          } else if (k === WIDE && utf8WideDigit(b, i, n) < 0) {
+            i++;
           } else {
             return i;
           }
@@ -266,6 +286,8 @@ export class FastPath extends JsonGrammar {
         const end = this.passChain(i, digitsEnd(b, i + 1, n), from);
         if (end < 0) break;
         i = end;
+      } else if (k === WIDE && utf8WideDigit(b, i, n) < 0) {
+        i++;
       } else {
         break;
       }
@@ -337,10 +359,10 @@ export class FastPath extends JsonGrammar {
   /**
    * The index right after the chain that starts with the digit at `i` when the chain can hold
    * no card or SSN, else -1 (the state machine walks it). Such a chain is plain (digits and
-   * single separators, no escape, not at the end of the text) and either `tainted` (it follows
-   * a letter, `_` or `+`) or short: fewer than 12 digits in all, no 3-2-4 run of groups, and
-   * not one group of 9 digits; or it is one group of 12-19 digits that is no card number (no
-   * brand starts so, as with a millisecond timestamp, or the Luhn sum fails). The part after
+   * single separators, no escape or byte beyond ASCII, not at the end of the text) and either
+   * `tainted` (it follows a letter, `_` or `+`) or short: fewer than 12 digits in all, no 3-2-4
+   * run of groups, and not one group of 9 digits; or it is one group of 12-19 digits that is no
+   * card number (no brand starts so, as with a millisecond timestamp, or the Luhn sum fails). The part after
    * `<digits>.<digit>` is tainted, as the state machine has it. A conservative test: whatever
    * it passes, the state machine finds nothing in.
    */
@@ -374,8 +396,11 @@ export class FastPath extends JsonGrammar {
           start = ++e;
           continue;
         }
-        if (y === BACKSLASH) return -1;
+        // An escape, or a byte beyond ASCII (it may start a digit of another script).
+        if (y === BACKSLASH || y >= 0x80) return -1;
         end = e + 1;
+      } else if (x >= 0x80) {
+        return -1; // it may start a digit of another script
       }
       if (tainted || groups > 1) return end;
       return total === 9 || (total >= CARD_MIN_DIGITS && total <= CARD_MAX_DIGITS &&

@@ -17,7 +17,17 @@ import {
   luhnValid,
   ssnValid,
 } from "./cards.ts";
-import { BACKSLASH, DOT, escapeLength, HYPHEN, isWordChar, jsonEscape, PLUS } from "./chars.ts";
+import {
+  BACKSLASH,
+  digitValueAt,
+  DOT,
+  escapeLength,
+  HYPHEN,
+  isWordChar,
+  jsonEscape,
+  PLUS,
+  utf8WideDigit,
+} from "./chars.ts";
 import {
   contextStart,
   hasSsnContext,
@@ -41,8 +51,8 @@ function cardGroup(len: number): boolean {
 
 /**
  * True when the digit at `at` in `b` follows a token of one ASCII letter: a letter right before
- * it, and before that letter the start of the text or a byte that is no letter, digit or `_`
- * (`d7-`, `"x1-`, ` v2-`). Such a one-letter, one-digit prefix is a label, not part of a number
+ * it, and before that letter the start of the text or a character that is no letter, digit
+ * (of any script) or `_` (`d7-`, `"x1-`, ` v2-`). Such a one-letter, one-digit prefix is a label, not part of a number
  * (see {@linkcode Windows.releasePrefix}).
  *
  * @example
@@ -57,7 +67,16 @@ export function afterOneLetter(b: Uint8Array, at: number): boolean {
   if (letter < 97 || letter > 122) return false;
   if (at < 2) return true;
   const before = b[at - 2];
+  if (before >= 0x80) return !wideDigitBefore(b, at - 1);
   return !isWordChar(before) && !(before >= 48 && before <= 57);
+}
+
+/** Whether the UTF-8 sequence that ends right before `end` is a decimal digit beyond ASCII. */
+function wideDigitBefore(b: Uint8Array, end: number): boolean {
+  let lead = end - 1;
+  while (lead > 0 && lead > end - 4 && (b[lead] & 0xc0) === 0x80) lead--;
+  const d = utf8WideDigit(b, lead, end);
+  return d >= 0 && lead + (d >> 4) === end;
 }
 
 /** The text, the group ring of the current chain and the findings so far. */
@@ -158,8 +177,8 @@ export class Windows {
   }
 
   /**
-   * Reads the digits of groups `from..to` (escapes decoded) into the scratch window, at most
-   * {@linkcode KEEP}; returns the count.
+   * Reads the digits of groups `from..to` (escapes decoded, digits beyond ASCII read as their
+   * values) into the scratch window, at most {@linkcode KEEP}; returns the count.
    */
   collect(from: number, to: number): number {
     const b = this.b;
@@ -170,9 +189,10 @@ export class Windows {
       const end = this.gEnd[slot];
       let i = this.gStart[slot];
       while (i < end && count < KEEP) {
-        if (b[i] === BACKSLASH) {
-          w[count++] = jsonEscape(b, i, this.n) - 48;
-          i += escapeLength(b, i);
+        if (b[i] >= 0x80 || b[i] === BACKSLASH) {
+          const d = digitValueAt(b, i, this.n);
+          w[count++] = d & 15;
+          i += d < 0 ? 1 : d >> 4; // a group holds digits only: never -1
         } else {
           w[count++] = b[i++] - 48;
         }

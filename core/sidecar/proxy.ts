@@ -15,7 +15,7 @@ import {
   withSafeFields,
 } from "../http/mod.ts";
 import { type ClientResponse, HttpClientError, type SendRequest } from "../http/client/mod.ts";
-import { inspectText, MIN_PII_CHARS, scanPii } from "../pii/mod.ts";
+import { inspectText, MIN_PII_CHARS, scanPii, type TextInspection } from "../pii/mod.ts";
 import { isValidTraceId } from "../recorder/mod.ts";
 import {
   decideTrust,
@@ -177,7 +177,7 @@ const CLEAN_VALUE_MAX_CHARS = 256;
  */
 function note(f: Forwarded, name: string, value: string): void {
   if (cleanValues.has(value)) return;
-  const seen = inspectText(decodeForScan(value, false));
+  const seen = inspectHeaderValue(value);
   if (!seen.card && !seen.ssn) {
     // Clients repeat the same few values (content types, versions): scanned once each.
     if (value.length <= CLEAN_VALUE_MAX_CHARS) {
@@ -189,6 +189,24 @@ function note(f: Forwarded, name: string, value: string): void {
   f.card ||= seen.card;
   f.ssn ||= seen.ssn;
   (f.recorded ??= {})[name] = seen.text;
+}
+
+/** A character the head reader made of a byte beyond ASCII (it reads a head's bytes as latin1). */
+const BEYOND_ASCII = /[\u0080-\u00ff]/;
+const headerDecoder = new TextDecoder();
+
+/**
+ * Scans a header value as the agent may read it: percent-decoded, and when it holds bytes beyond
+ * ASCII, also those bytes read as UTF-8 (a card written in full-width or other non-ASCII digits
+ * is a card to an agent that decodes the field as UTF-8); the redacted copy is of the reading
+ * that held a finding.
+ */
+function inspectHeaderValue(value: string): TextInspection {
+  const seen = inspectText(decodeForScan(value, false));
+  if (seen.card || seen.ssn || !BEYOND_ASCII.test(value)) return seen;
+  const bytes = Uint8Array.from(value, (c) => c.charCodeAt(0));
+  const utf8 = inspectText(decodeForScan(headerDecoder.decode(bytes), false));
+  return utf8.card || utf8.ssn ? utf8 : seen;
 }
 
 /** What `admit` lets through: the body and what the request holds. */

@@ -7,6 +7,22 @@ import assert from "node:assert/strict";
 import { post, startAgent, startSidecar } from "./fixtures.ts";
 
 const CARD = "4532015112830366";
+
+/** POSTs `{}` to /proxy over a raw connection with `header` written as UTF-8; the status line. */
+async function rawPost(base: string, header: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(base).port) });
+  try {
+    const head =
+      `POST /proxy HTTP/1.1\r\nHost: ${new URL(base).host}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: 2\r\nConnection: close\r\n${header}\r\n\r\n{}`;
+    await conn.write(new TextEncoder().encode(head));
+    const buf = new Uint8Array(256);
+    const n = await conn.read(buf);
+    return new TextDecoder().decode(buf.subarray(0, n ?? 0)).split("\r\n")[0];
+  } finally {
+    conn.close();
+  }
+}
 const SSN = "078-05-1120";
 
 Deno.test("a card in the path, the query or a forwarded header is blocked at permanent retention", async () => {
@@ -204,6 +220,66 @@ Deno.test("a card or an SSN written as a number with a fraction or an exponent, 
     const details = trace.records[0].details;
     assert.deepEqual(JSON.parse(details.payload), { n: "[CREDIT_CARD_REDACTED]", m: 1.5 });
     assert.deepEqual(details.sensitive, { credit_card: true, ssn: false });
+  } finally {
+    await blocking.close();
+    await recording.close();
+    await agent.close();
+  }
+});
+
+Deno.test("a card or an SSN in full-width, Arabic-Indic or Devanagari digits, or their escapes, is blocked and never kept", async () => {
+  const agent = startAgent();
+  const blocking = await startSidecar({
+    agent_url: agent.url,
+    trust_level: "trusted",
+    retention: "permanent",
+    forward_headers: ["x-request-id"],
+  });
+  const recording = await startSidecar({ agent_url: agent.url, trust_level: "trusted" });
+  const script = (text: string, zero: number) =>
+    text.replace(/[0-9]/g, (d) => String.fromCodePoint(zero + Number(d)));
+  const escaped = (text: string, zero: number) =>
+    text.replace(/[0-9]/g, (d) => `\\u${(zero + Number(d)).toString(16).padStart(4, "0")}`);
+  const wideDigit = /(?![0-9])\p{Nd}/u;
+  try {
+    for (const zero of [0xff10, 0x660, 0x966]) {
+      const card = script("4532 0151 1283 0366", zero);
+      const ssn = script(SSN, zero);
+      const bodies: [string, string][] = [
+        [JSON.stringify({ note: `pay ${card}` }), "credit_card"],
+        [`{"note":"pay ${escaped(CARD, zero)}"}`, "credit_card"],
+        [JSON.stringify({ note: `4532${script("015112830366", zero)}` }), "credit_card"],
+        [JSON.stringify({ who: ssn }), "ssn"],
+        [`{"ssn":"${escaped("078051120", zero)}"}`, "ssn"],
+      ];
+      for (const [body, reason] of bodies) {
+        const r = await post(blocking.url, body);
+        assert.equal(r.status, 403, body);
+        assert.equal(r.json.reason, reason, body);
+        const trace = await (await fetch(`${blocking.url}/trace/${r.json.trace_id}`)).text();
+        assert.ok(!wideDigit.test(trace) && !trace.includes("\\u"), trace);
+      }
+      const r = await post(blocking.url, { q: 1 }, {}, `/proxy/x?c=${encodeURIComponent(card)}`);
+      assert.equal(r.status, 403);
+      assert.equal(r.json.reason, "credit_card");
+      // A header's bytes in UTF-8 (no fetch sends them: a raw request).
+      assert.match(await rawPost(blocking.url, `X-Request-Id: ${card}`), /^HTTP\/1\.1 403 /);
+      // Where a card may pass, the recorder keeps a redacted copy.
+      const kept = await post(recording.url, { note: `pay ${card}`, n: script("12", zero) });
+      assert.equal(kept.status, 200);
+      const id = kept.headers.get("x-agent-trace-id")!;
+      const details = (await (await fetch(`${recording.url}/trace/${id}`)).json()).records[0]
+        .details;
+      assert.deepEqual(JSON.parse(details.payload), {
+        note: "pay [CREDIT_CARD_REDACTED]",
+        n: script("12", zero),
+      });
+      assert.deepEqual(details.sensitive, { credit_card: true, ssn: false });
+    }
+    assert.equal(agent.received.length, 3, "only the recorded bodies reached the agent");
+    for (const line of [...blocking.logs, ...recording.logs]) {
+      assert.ok(!/(?![0-9])\p{Nd}{4}/u.test(line), line);
+    }
   } finally {
     await blocking.close();
     await recording.close();
