@@ -62,12 +62,14 @@ type Row = Record<string, unknown>;
 const REPORTED_FIELDS = ["id", "plugin_id", "instruction_type", "correlation_id"] as const;
 
 /**
- * Migration of a file from before the version stamp (0): releases before the trimming in
+ * Migration of a file from before the version stamp (0). Releases before the trimming in
  * {@linkcode AgentState.finish} kept a finished instruction whole, input and plugin configuration
- * (personal data, credentials) included. Each is cut to what its report names, in one
- * transaction; `secure_delete` overwrites the space the rest held.
+ * (personal data, credentials) included: each is cut to what its report names. Releases before
+ * the digest kept a sensor's dedup key as its event's type and source in text: such a key can
+ * never match an event again (keys are SHA-256 hex now), so it is deleted. One transaction;
+ * `secure_delete` overwrites the space both held.
  */
-function trimFinished(db: DatabaseSync): void {
+function bringForward(db: DatabaseSync): void {
   const rows = db.prepare(
     "SELECT id, instruction FROM instructions WHERE state IN ('completed','failed')",
   ).all() as { id: string; instruction: string }[];
@@ -86,6 +88,7 @@ function trimFinished(db: DatabaseSync): void {
       const text = JSON.stringify(kept);
       if (text !== r.instruction) set.run(text, r.id);
     }
+    db.exec("DELETE FROM dedup WHERE length(key) != 64 OR key GLOB '*[^0-9a-f]*'");
     db.exec("COMMIT");
   } catch (err) {
     db.exec("ROLLBACK");
@@ -210,7 +213,7 @@ export class AgentState {
     db.exec("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;");
     const found = db.prepare("PRAGMA user_version").get() as { user_version?: number } | undefined;
     db.exec(SCHEMA);
-    if (Number(found?.user_version ?? 0) < 1) trimFinished(db);
+    if (Number(found?.user_version ?? 0) < 1) bringForward(db);
     stampSchema(db, AGENT_STATE_SCHEMA_VERSION);
     const p = (sql: string) => db.prepare(sql);
     return {
