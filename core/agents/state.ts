@@ -61,6 +61,41 @@ type Row = Record<string, unknown>;
 /** What a finished instruction keeps: the fields its result's report names. */
 const REPORTED_FIELDS = ["id", "plugin_id", "instruction_type", "correlation_id"] as const;
 
+/**
+ * Migration of a file from before the version stamp (0). Releases before the trimming in
+ * {@linkcode AgentState.finish} kept a finished instruction whole, input and plugin configuration
+ * (personal data, credentials) included: each is cut to what its report names. Releases before
+ * the digest kept a sensor's dedup key as its event's type and source in text: such a key can
+ * never match an event again (keys are SHA-256 hex now), so it is deleted. One transaction;
+ * `secure_delete` overwrites the space both held.
+ */
+function bringForward(db: DatabaseSync): void {
+  const rows = db.prepare(
+    "SELECT id, instruction FROM instructions WHERE state IN ('completed','failed')",
+  ).all() as { id: string; instruction: string }[];
+  const set = db.prepare("UPDATE instructions SET instruction = ? WHERE id = ?");
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    for (const r of rows) {
+      let inst: Record<string, unknown>;
+      try {
+        inst = JSON.parse(r.instruction) as Record<string, unknown>;
+      } catch {
+        inst = { id: r.id }; // not JSON: nothing of it is reported, so nothing is kept
+      }
+      const kept: Record<string, unknown> = {};
+      for (const k of REPORTED_FIELDS) if (inst?.[k] !== undefined) kept[k] = inst[k];
+      const text = JSON.stringify(kept);
+      if (text !== r.instruction) set.run(text, r.id);
+    }
+    db.exec("DELETE FROM dedup WHERE length(key) != 64 OR key GLOB '*[^0-9a-f]*'");
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
+  }
+}
+
 function toRow(r: Row): InstructionRow {
   return {
     id: String(r.id),
@@ -176,7 +211,9 @@ export class AgentState {
   static #prepare(db: DatabaseSync, busyTimeoutMs: number): Record<string, StatementSync> {
     db.exec(`PRAGMA busy_timeout=${Math.round(busyTimeoutMs)}; PRAGMA journal_mode=WAL;`);
     db.exec("PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;");
+    const found = db.prepare("PRAGMA user_version").get() as { user_version?: number } | undefined;
     db.exec(SCHEMA);
+    if (Number(found?.user_version ?? 0) < 1) bringForward(db);
     stampSchema(db, AGENT_STATE_SCHEMA_VERSION);
     const p = (sql: string) => db.prepare(sql);
     return {

@@ -281,6 +281,73 @@ Deno.test("state: a file of the previous release opens, keeps its values and is 
   }
 });
 
+Deno.test("state: a file of a release that kept finished instructions whole, and sources as text, drops them on open", async () => {
+  const dir = await tempDir("iatp upgrade é ");
+  try {
+    const file = `${dir.path}/agent.db`;
+    const key = "sk-live-0123456789abcdef";
+    const card = "4111 1111 1111 1111";
+    // A sensor's dedup key as releases before the digest kept it (its source as text), and one as
+    // a digest: only the digest can match an event again.
+    const hashed = "a".repeat(64);
+    const whole = (id: string) =>
+      JSON.stringify({
+        id,
+        plugin_id: "webhook",
+        instruction_type: "execute",
+        correlation_id: "c-1",
+        input_data: { card },
+        plugin_configuration: { token: key },
+      }).replaceAll("'", "''");
+    // Finished rows as releases before the trimming stored them (the whole instruction kept), and
+    // one queued row that may still run.
+    handMade(
+      file,
+      `${PREVIOUS_STATE};
+      INSERT INTO instructions (id, state, source, instruction, result, reported, finished_at,
+        created_at) VALUES
+        ('done', 'completed', 'relay', '${whole("done")}', '{"status":"completed"}', 1, 2, 1),
+        ('bad', 'failed', 'relay', '${whole("bad")}', '{"status":"failed"}', 0, 2, 1),
+        ('next', 'queued', 'relay', '${whole("next")}', NULL, 0, NULL, 1);`,
+    );
+    const old = new DatabaseSync(file);
+    const seen = old.prepare("INSERT INTO dedup VALUES (?, ?)");
+    seen.run("login.failed\u0000alice@example.com", Date.now());
+    seen.run(hashed, Date.now());
+    old.close();
+    const st = new AgentState(dir.path, { history: 10 });
+    await st.open();
+    const kept = { plugin_id: "webhook", instruction_type: "execute", correlation_id: "c-1" };
+    assert.deepEqual(st.get("done")?.instruction, { id: "done", ...kept });
+    assert.deepEqual(st.get("bad")?.instruction, { id: "bad", ...kept });
+    assert.equal(st.get("bad")?.result?.status, "failed", "its result is still delivered");
+    assert.deepEqual(
+      st.get("next")?.instruction.plugin_configuration,
+      { token: key },
+      "queued work keeps all of it",
+    );
+    st.close();
+    assert.equal(userVersion(file), AGENT_STATE_SCHEMA_VERSION);
+    const db = new DatabaseSync(file, { readOnly: true });
+    assert.deepEqual(db.prepare("SELECT key FROM dedup").all().map((r) => r.key), [hashed]);
+    db.close();
+    // Of the finished rows, nothing is left in the database's files (freed space is overwritten).
+    const st2 = new AgentState(dir.path, { history: 10 });
+    await st2.open();
+    st2.finish("next", "completed", { status: "completed" });
+    st2.close();
+    for await (const e of Deno.readDir(dir.path)) {
+      if (!e.isFile) continue;
+      const text = new TextDecoder().decode(await Deno.readFile(`${dir.path}/${e.name}`));
+      assert.ok(!text.includes(card), `${e.name} holds the card`);
+      assert.ok(!text.includes(key), `${e.name} holds the key`);
+      assert.ok(!text.includes("alice@example.com"), `${e.name} holds the source`);
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("state: a file a newer release stamped is refused, unchanged, its name alone on health", async () => {
   const dir = await tempDir("iatp rollback é ");
   try {
