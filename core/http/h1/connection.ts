@@ -359,7 +359,11 @@ export class Connection extends ConnectionBody implements ResponseHooks {
   protected watch(): void {
     const r = this.reader;
     if (r.reading || r.eof || this.#closed) return;
-    (this.#leanWatch ? r.watch() : r.more()).then(this.#watched);
+    const read = this.#leanWatch ? r.watch() : r.more();
+    // Told by the reader as the read ends (no promise reaction of its own); a read that could
+    // not start (the buffer full) resolved at once.
+    if (r.reading) r.onEnd = this.#watched;
+    else read.then(this.#watched);
   }
 
   /**
