@@ -6,7 +6,8 @@
 import type { Logger } from "../log/mod.ts";
 import { type HttpMetrics, observeRequest } from "./metrics.ts";
 import { errorEnvelope } from "./middleware/envelope.ts";
-import { requestIdOf } from "./middleware/request_id.ts";
+import { keepsRequestId } from "./middleware/request_id.ts";
+import { randomUuidCodes, uuidText } from "../crypto/uuid/mod.ts";
 import type { RawHandler, RawRequest, RawResponse } from "./h1/raw.ts";
 import { requestTargetOf } from "./h1/request.ts";
 import { checkHeaderPairs } from "./h1/response.ts";
@@ -87,6 +88,11 @@ export interface RawSettle {
   done(res: RawResponse): RawResponse;
   /** What a failure of the route becomes: the JSON envelope, counted in the metrics. */
   failed(err: unknown): RawResponse;
+  /**
+   * The char codes of `requestId` when it was made for this request: a route that writes it into
+   * a head passes them with it (a `FieldPair`'s codes), copied as they are.
+   */
+  readonly madeIdCodes: readonly number[] | undefined;
 }
 
 /** One request in the raw route wrapper: what its answer is completed with. */
@@ -98,6 +104,7 @@ class Serving implements RawSettle {
     readonly deps: RawDeps,
     readonly req: RawRequest,
     readonly requestId: string,
+    readonly madeIdCodes: readonly number[] | undefined,
     /** `performance.now()` when it began. */
     readonly start: number,
   ) {}
@@ -143,7 +150,10 @@ function failed(s: Serving, err: unknown, res?: RawResponse): RawResponse {
 
 /** The answer with its request id, counted in the metrics. */
 function observed(s: Serving, res: RawResponse): RawResponse {
-  res.headers.push(["X-Request-Id", s.requestId]);
+  const codes = s.madeIdCodes;
+  res.headers.push(
+    codes === undefined ? ["X-Request-Id", s.requestId] : ["X-Request-Id", s.requestId, codes],
+  );
   observeRequest(s.deps.metrics, s.req.method, s.route.route, res.status, s.start, res.endedAt);
   return res;
 }
@@ -162,13 +172,17 @@ export function rawHandler(route: RawRoute, deps: RawDeps): RawHandler {
     checksHeaders: true,
     serve(req) {
       const incoming = req.header("x-request-id");
-      const requestId = requestIdOf(incoming);
-      const s = new Serving(route, deps, req, requestId, performance.now());
+      // The client's id when it is safe to echo, else a UUID made as char codes first (written
+      // into the answer's head, and the route's, as they are).
+      let requestId: string;
+      let made: number[] | undefined;
+      if (keepsRequestId(incoming)) requestId = incoming;
+      else requestId = uuidText(made = randomUuidCodes());
+      const s = new Serving(route, deps, req, requestId, made, performance.now());
       deps.metrics.inFlight.inc();
       let answer: RawResponse | Promise<RawResponse>;
       try {
-        // requestIdOf keeps the client's id or makes a UUID: any other id is one made now.
-        answer = route.serve(req, requestId, requestId !== incoming, s);
+        answer = route.serve(req, requestId, made !== undefined, s);
       } catch (err) {
         deps.metrics.inFlight.dec();
         return failed(s, err);
@@ -210,5 +224,7 @@ export function rawRequestOf(req: Request): RawRequest {
  * ```
  */
 export function responseOf(res: RawResponse): Response {
-  return new Response(res.body, { status: res.status, headers: res.headers });
+  // Name and value alone (a pair may carry its value's bytes too).
+  const headers = res.headers.map(([name, value]): [string, string] => [name, value]);
+  return new Response(res.body, { status: res.status, headers });
 }

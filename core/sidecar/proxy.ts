@@ -115,12 +115,20 @@ function traceIdOf(incoming: string | null, made: string | undefined): string {
   return incoming;
 }
 
-/** Builds the forwarded header list and scans every value in it (percent-decoded too). */
-function forwardedHeaders(req: RawRequest, allow: Allowed, traceId: string): Forwarded {
+/**
+ * Builds the forwarded header list and scans every value in it (percent-decoded too). `idCodes`:
+ * the trace id's char codes, when it was made as codes.
+ */
+function forwardedHeaders(
+  req: RawRequest,
+  allow: Allowed,
+  traceId: string,
+  idCodes: readonly number[] | undefined,
+): Forwarded {
   const type = req.header("content-type");
   const pairs: HeaderPairs = [
     ["content-type", type ?? "application/json"],
-    ["x-agent-trace-id", traceId],
+    idCodes === undefined ? ["x-agent-trace-id", traceId] : ["x-agent-trace-id", traceId, idCodes],
   ];
   const f: Forwarded = { pairs, card: false, ssn: false, recorded: undefined };
   if (type !== null) note(f, "content-type", type);
@@ -343,8 +351,12 @@ export function createProxy(deps: ProxyDeps): Proxy {
     serve(req, requestId, madeId, settle) {
       const made = madeId === true ? requestId : undefined;
       const traceId = traceIdOf(req.header("x-agent-trace-id"), made);
+      // The made id's char codes go with it where it is written (both heads).
+      const idCodes = made !== undefined && traceId === made ? settle?.madeIdCodes : undefined;
       const headers: HeaderPairs = [
-        ["X-Agent-Trace-ID", traceId],
+        idCodes === undefined
+          ? ["X-Agent-Trace-ID", traceId]
+          : ["X-Agent-Trace-ID", traceId, idCodes],
         ["X-Agent-Trust-Score", scoreHeader],
       ];
       let target: Target;
@@ -356,7 +368,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
         const out = { error: "Invalid path", detail: err.message, trace_id: traceId };
         return json(400, out, headers);
       }
-      const forwarded = forwardedHeaders(req, allow, traceId);
+      const forwarded = forwardedHeaders(req, allow, traceId, idCodes);
       const x: Exchange = { req, target, forwarded, traceId, headers, recorded: undefined };
       // A body already here is taken at once: no wait, no frame suspended for it.
       const bytes = req.bodyNow?.(deps.maxBodyBytes);

@@ -96,7 +96,8 @@ export function createOriginClient(origin: string, opts: OriginPoolOptions = {})
       try {
         res = await fetch(new URL(req.target, url), {
           method: req.method,
-          headers: req.headers,
+          // Name and value alone (a pair may carry its value's bytes too).
+          headers: req.headers.map(([name, value]): [string, string] => [name, value]),
           // A copy: the caller's bytes may be reused once the answer resolved, which an
           // upstream may send before it read the whole body.
           body: req.method === "GET" || req.method === "HEAD" ? undefined : req.body.slice(),

@@ -20,7 +20,15 @@ import { type SocketRead, socketReader, type SocketWrite, socketWriter } from ".
 import type { ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
 import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
-import { digitCount, fieldLength, putCrlf, putDigits, putField, viewOf } from "../wire/mod.ts";
+import {
+  digitCount,
+  fieldLength,
+  type FieldPair,
+  putCrlf,
+  putDigits,
+  putField,
+  viewOf,
+} from "../wire/mod.ts";
 
 /** Read buffer a connection starts with (an answer's head and a small body; it grows as needed). */
 const INITIAL_BUFFER = 4 * 1024;
@@ -161,17 +169,41 @@ export class Connection {
   park(): void {
     this.#start = this.#end = 0;
     this.#idle = true;
+    this.#parkedSettled = false;
     const read = this.#socketRead(this.#buf);
     this.#parked = read;
-    read.then(this.#onParkedRead, this.#onParkedRead);
+    read.then(this.#onParkedRead, this.#onParkedFailed);
   }
 
-  readonly #onParkedRead = (): void => {
-    // Anything the peer does while the connection idles (close, reset, stray bytes) ends it.
-    if (!this.#idle) return;
+  /** The parked read ended (whether or not an exchange took it since). */
+  #parkedSettled = false;
+  /**
+   * A {@linkcode fillThen} took the parked read while it was still pending: the parked read's own
+   * reaction goes on with it (one reaction per read, not two).
+   */
+  #parkedFill = false;
+
+  readonly #onParkedRead = (n: number): void => {
+    this.#parkedSettled = true;
+    if (this.#idle) return this.#idleEnded();
+    if (!this.#parkedFill) return;
+    this.#parkedFill = false;
+    this.#onFillRead(n);
+  };
+
+  readonly #onParkedFailed = (err: unknown): void => {
+    this.#parkedSettled = true;
+    if (this.#idle) return this.#idleEnded();
+    if (!this.#parkedFill) return;
+    this.#parkedFill = false;
+    this.#onFillFailed(err);
+  };
+
+  /** Anything the peer does while the connection idles (close, reset, stray bytes) ends it. */
+  #idleEnded(): void {
     this.#dead = true;
     this.close();
-  };
+  }
 
   /** Takes a parked connection for an exchange; false when it died while idle (close it). */
   unpark(): boolean {
@@ -189,7 +221,7 @@ export class Connection {
    */
   writeMessage(
     line: Uint8Array,
-    headers: Array<[string, string]>,
+    headers: FieldPair[],
     body: Uint8Array,
     done: () => void,
     failed: (err: unknown) => void,
@@ -205,7 +237,10 @@ export class Connection {
     }
     out.set(line);
     let n = putCrlf(out, putDigits(out, line.length, body.length));
-    for (let i = 0; i < headers.length; i++) n = putField(out, n, headers[i][0], headers[i][1]);
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i];
+      n = putField(out, n, h[0], h[1], h[2]);
+    }
     n = putCrlf(out, n);
     out.set(body, n);
     const length = n + body.length;
@@ -288,6 +323,13 @@ export class Connection {
   fillThen(more: (ok: boolean) => void, failed: (err: unknown) => void): void {
     this.#more = more;
     this.#fillFailed = failed;
+    if (this.#parked !== undefined && !this.#parkedSettled) {
+      // The read issued at park, still pending: its own reaction calls back (see #onParkedRead).
+      // Its bytes land at the start of the (then empty) buffer.
+      this.#parked = undefined;
+      this.#parkedFill = true;
+      return;
+    }
     this.#read().then(this.#onFillRead, this.#onFillFailed);
   }
 

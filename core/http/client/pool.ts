@@ -17,7 +17,7 @@ import { HttpClientError } from "./error.ts";
 import { Exchange, type ExchangeHost, type Retry } from "./exchange.ts";
 import { type ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
-import { latin1Bytes } from "../wire/mod.ts";
+import { type FieldPair, latin1Bytes } from "../wire/mod.ts";
 
 /** Idle connections kept per origin by default. */
 const DEFAULT_MAX_IDLE = 128;
@@ -30,8 +30,11 @@ export interface ClientRequest {
   method: string;
   /** Origin-form target: the path and query, starting with `/`. */
   target: string;
-  /** Header fields besides Host and Content-Length (the client sets those). */
-  headers: Array<[string, string]>;
+  /**
+   * Header fields besides Host and Content-Length (the client sets those); a field may carry its
+   * value's bytes too (see `FieldPair`), written as they are.
+   */
+  headers: FieldPair[];
   /**
    * Read only until the answer (or the failure) resolves: the caller may reuse the bytes then.
    * They are copied into the connection's write buffer as the request is sent.

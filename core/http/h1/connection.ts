@@ -325,7 +325,7 @@ export class Connection extends ConnectionBody implements ResponseHooks {
    * one that found bytes before the body started was not renewed.
    */
   #watchBody(): void {
-    if (this.reader.eof) queueMicrotask(() => this.#watched(false));
+    if (this.reader.eof) queueMicrotask(this.#clientGone);
     else if (this.bodyComplete) this.watch();
   }
 
@@ -359,7 +359,11 @@ export class Connection extends ConnectionBody implements ResponseHooks {
   protected watch(): void {
     const r = this.reader;
     if (r.reading || r.eof || this.#closed) return;
-    (this.#leanWatch ? r.watch() : r.more()).then(this.#watched);
+    const read = this.#leanWatch ? r.watch() : r.more();
+    // Told by the reader as the read ends (no promise reaction of its own); a read that could
+    // not start (the buffer full) resolved at once.
+    if (r.reading) r.onEnd = this.#watched;
+    else read.then(this.#watched);
   }
 
   /**
@@ -368,12 +372,23 @@ export class Connection extends ConnectionBody implements ResponseHooks {
    * before the body ends, and with the buffer full its leaving could no longer be noticed.
    */
   readonly #watched = (ok: boolean): void => {
-    if (!ok && this.reader.eof) {
+    if (ok) {
+      if (this.phase === "stream") this.watch();
+      return;
+    }
+    // A client gone is acted on one turn of the microtask queue later, where a reaction to the
+    // read's promise would act: a handler that has not reached its wait for the request's signal
+    // yet (a few microtasks from its start) still sees the abort as an event.
+    queueMicrotask(this.#clientGone);
+  };
+
+  /** What a read-ahead that found the end of the stream (or failed) means for the request. */
+  readonly #clientGone = (): void => {
+    if (this.reader.eof) {
       this.#request?.disconnect();
       this.#stream?.cancel().catch(() => {});
       this.#push?.cancel("client");
-    } else if (ok && this.phase === "stream") this.watch();
-    else if (!ok && this.phase === "stream" && this.reader.full) this.close();
+    } else if (this.phase === "stream" && this.reader.full) this.close();
   };
 
   /** Answers a request the connection cannot serve, then the connection closes. */

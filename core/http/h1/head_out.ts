@@ -284,8 +284,8 @@ export function headAndBody(
   buf.set(first);
   let p = first.length;
   for (let i = 0; i < headers.length; i++) {
-    const [name, value] = headers[i];
-    if (!owned(name)) p = putField(buf, p, name, value);
+    const [name, value, codes] = headers[i];
+    if (!owned(name)) p = putField(buf, p, name, value, codes);
   }
   // The Date line comes with the Content-Length field's name: one copy for both.
   const fixed = dated ? CONTENT_LENGTH : currentDateLine(now ?? Date.now());

@@ -8,8 +8,13 @@ import type { RequestBody } from "./body.ts";
 import { bodyTooLarge } from "./body.ts";
 import type { RequestHead } from "./head.ts";
 
-/** Response header fields as name/value pairs, in order. */
-export type HeaderPairs = Array<[string, string]>;
+import type { FieldPair } from "../wire/mod.ts";
+
+/**
+ * Response header fields as name/value pairs, in order; a pair may carry its value's bytes too
+ * (see `FieldPair`), which the writer copies as they are.
+ */
+export type HeaderPairs = FieldPair[];
 
 /** An answer on the raw path. */
 export interface RawResponse {

@@ -41,6 +41,12 @@ export class SocketReader {
   /** Total bytes received on the connection. */
   received = 0;
   #pending: Promise<boolean> | undefined;
+  /**
+   * Called once with the outcome of the read in flight (as {@linkcode SocketReader.more} resolves)
+   * when it ends, before anything that awaits that read resumes: a watch of the connection costs
+   * no promise reaction of its own. Set it only while a read is in flight.
+   */
+  onEnd: ((ok: boolean) => void) | undefined;
   /** The small buffer of read-aheads (`watch`), made on first use. */
   #probe: Uint8Array | undefined;
   /** True while the read in flight is a read-ahead into the probe. */
@@ -131,11 +137,11 @@ export class SocketReader {
     this.#pending = undefined;
     if (n === 0) {
       this.eof = true;
-      return false;
+      return this.#ended(false);
     }
     this.end += n;
     this.received += n;
-    return true;
+    return this.#ended(true);
   };
 
   readonly #onFail = (err: unknown): boolean => {
@@ -143,8 +149,18 @@ export class SocketReader {
     this.#probing = false;
     this.eof = true;
     this.error = err;
-    return false;
+    return this.#ended(false);
   };
+
+  /** Tells {@linkcode SocketReader.onEnd} (once) how the read ended; returns `ok`. */
+  #ended(ok: boolean): boolean {
+    const onEnd = this.onEnd;
+    if (onEnd !== undefined) {
+      this.onEnd = undefined;
+      onEnd(ok);
+    }
+    return ok;
+  }
 
   /** True when the buffer is at capacity with no room left to read into. */
   get full(): boolean {

@@ -20,7 +20,20 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * ```
  */
 export function requestIdOf(incoming: string | null | undefined): string {
-  return incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUuid();
+  return keepsRequestId(incoming) ? incoming : randomUuid();
+}
+
+/**
+ * Whether the client's request id is kept (safe to echo); {@linkcode requestIdOf} makes one
+ * otherwise.
+ * @example
+ * ```ts
+ * keepsRequestId("abc-123"); // true
+ * keepsRequestId("../etc"); // false
+ * ```
+ */
+export function keepsRequestId(incoming: string | null | undefined): incoming is string {
+  return !!incoming && SAFE_REQUEST_ID.test(incoming);
 }
 
 /**

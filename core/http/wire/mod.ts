@@ -7,6 +7,13 @@
  * @module
  */
 
+/**
+ * A header field to write: its name and value, and optionally the value's char codes (the same
+ * text, each code one byte: an id made as codes before its string), which are copied as they
+ * are instead of reading the value's chars.
+ */
+export type FieldPair = [name: string, value: string, codes?: readonly number[]];
+
 /** `content-length: ` as bytes. */
 export const CONTENT_LENGTH: Uint8Array = latin1Bytes("content-length: ");
 
@@ -126,10 +133,17 @@ export function fieldLength(name: string, value: string): number {
 /**
  * Writes the field line `name: value\r\n` at `pos` (from bytes kept for it when the name came
  * with the same short value last time; a secret field's value is never kept); returns the
- * position after it. The caller made sure there is
- * room ({@linkcode fieldLength}).
+ * position after it. `codes`, when given, are the value's char codes (as
+ * {@linkcode FieldPair} carries them) and are copied instead of its chars. The caller made sure
+ * there is room ({@linkcode fieldLength}).
  */
-export function putField(buf: Uint8Array, pos: number, name: string, value: string): number {
+export function putField(
+  buf: Uint8Array,
+  pos: number,
+  name: string,
+  value: string,
+  codes?: readonly number[],
+): number {
   let memo = lineMemos.get(name);
   if (memo !== undefined && memo.value === value) {
     const line = memo.line ??= lineOf(memo.name, value);
@@ -150,7 +164,10 @@ export function putField(buf: Uint8Array, pos: number, name: string, value: stri
   memo.value = memo.keeps && value.length < KEPT_VALUE_CHARS ? value : undefined;
   memo.line = undefined;
   buf.set(memo.name, pos);
-  return putCrlf(buf, putValue(buf, pos + memo.name.length, value));
+  pos += memo.name.length;
+  if (codes === undefined) return putCrlf(buf, putValue(buf, pos, value));
+  for (let i = 0; i < codes.length; i++) buf[pos + i] = codes[i];
+  return putCrlf(buf, pos + codes.length);
 }
 
 /**

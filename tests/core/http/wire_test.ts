@@ -88,3 +88,23 @@ Deno.test("putField writes name: value CRLF one byte per char, short, long and b
     }
   }
 });
+
+Deno.test("putField with a value's char codes writes what it writes from the value, and the memo of a repeated value after it", () => {
+  const id = "3b241101-e2bb-4255-8caf-4136c566a962";
+  const codes = [...id].map((c) => c.charCodeAt(0));
+  for (const name of ["x-wire-codes", "x-wire-codes", "cookie"]) {
+    // A short value first, twice (kept as a line), then the id by its codes, then the short one.
+    for (
+      const [value, given] of [["7", undefined], ["7", undefined], [id, codes], [
+        "7",
+        undefined,
+      ]] as const
+    ) {
+      const buf = new Uint8Array(fieldLength(name, value) + 4).fill(0xaa);
+      const end = putField(buf, 2, name, value, given);
+      assert.equal(end, 2 + fieldLength(name, value));
+      assert.deepEqual(buf.subarray(2, end), latin1Bytes(`${name}: ${value}\r\n`));
+      assert.deepEqual([buf[0], buf[1], buf[end], buf[end + 1]], [0xaa, 0xaa, 0xaa, 0xaa]);
+    }
+  }
+});

@@ -21,7 +21,7 @@ const BAD_FIELD_TEXT = /[^\t\x20-\x7e\x80-\xff]/;
 const BAD_FIELD_VALUE = /[\r\n\0\u0100-\uffff]/;
 
 /** Throws as `checkHeaderPairs` does for a field the writer could not write as it is. */
-function checkHeaderPairs(headers: Array<[string, string]>): void {
+function checkHeaderPairs(headers: ReadonlyArray<readonly [string, string, ...unknown[]]>): void {
   for (const [name, value] of headers) {
     if (!TOKEN.test(name) || BAD_FIELD_VALUE.test(value)) throw new TypeError(name);
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomUuid } from "../../../../core/crypto/uuid/mod.ts";
+import { randomUuid, randomUuidCodes, uuidText } from "../../../../core/crypto/uuid/mod.ts";
 import { runGcProbe } from "../../../support/gc_probe.ts";
 
 const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -54,4 +54,18 @@ Deno.test("a kept id holds only its own characters, not a string shared with oth
     own.grown < 500_000,
     `keeping 1,000 ids grew the heap by ${own.grown} bytes (crypto.randomUUID's: ${runtime.grown})`,
   );
+});
+
+Deno.test("randomUuidCodes gives a version 4 UUID's char codes, uuidText its string, drawn from the same ids as randomUuid", () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 3_000; i++) {
+    const codes = randomUuidCodes();
+    assert.equal(codes.length, 36);
+    const id = uuidText(codes);
+    assert.match(id, V4);
+    assert.deepEqual(codes, [...id].map((c) => c.charCodeAt(0)));
+    seen.add(id);
+    seen.add(randomUuid());
+  }
+  assert.equal(seen.size, 6_000);
 });

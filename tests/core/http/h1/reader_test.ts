@@ -75,3 +75,37 @@ Deno.test("the reader's view is of exactly its buffer, as the buffer grows, is l
     listener.close();
   }
 });
+
+Deno.test("onEnd is told once how the read in flight ended, before what awaits that read resumes", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  try {
+    const r = new SocketReader(server, 64 * 1024);
+    const order: string[] = [];
+    // A read-ahead (the probe) and a wait on the same read, as the edge has while a handler runs.
+    r.watch();
+    r.onEnd = (ok) => order.push(`onEnd ${ok} ${r.buffered}`);
+    const waiting = r.more().then((ok) => order.push(`more ${ok}`));
+    await client.write(enc.encode("GET"));
+    await waiting;
+    assert.deepEqual(order, ["onEnd true 3", "more true"]);
+    assert.equal(r.onEnd, undefined, "told once, then let go");
+    // A later read tells no one.
+    await client.write(enc.encode(" /"));
+    assert.equal(await r.more(), true);
+    assert.equal(order.length, 2);
+    // The end of the stream, and a failed read, are told as false.
+    r.onEnd = (ok) => order.push(`onEnd ${ok} eof ${r.eof}`);
+    const ended = r.more();
+    client.close();
+    assert.equal(await ended, false);
+    assert.deepEqual(order.slice(2), ["onEnd false eof true"]);
+  } finally {
+    try {
+      client.close();
+    } catch { /* closed above */ }
+    server.close();
+    listener.close();
+  }
+});
