@@ -28,7 +28,7 @@ keepFieldLine(NO_CONTENT_CSP_FIELD[0], NO_CONTENT_CSP_FIELD[1]);
  * withSafeFields([["content-type", "application/json"]]).length; // 3
  * ```
  */
-export function withSafeFields(headers: HeaderPairs): HeaderPairs {
+export function withSafeFields<T extends HeaderPairs | Array<[string, string]>>(headers: T): T {
   headers.push(NOSNIFF_FIELD, NO_CONTENT_CSP_FIELD);
   return headers;
 }
