@@ -3,7 +3,8 @@
  * preflights, auth failures, bad input) are the ones recorded from the relay that served every
  * route through Hono at start (fixtures/relay_wire_answers.json, see wire_cases.ts), with `/health`
  * bodies since carrying their `components` and `/health/` since redirected to `/health` (as the
- * upstream services answer a route with a trailing slash).
+ * upstream services answer a route with a trailing slash), and the relay's own answers since
+ * carrying `X-Content-Type-Options: nosniff` and the no-content `Content-Security-Policy`.
  * @module
  */
 import assert from "node:assert/strict";
