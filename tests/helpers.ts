@@ -148,6 +148,25 @@ export async function waitFor(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * Freezes process `pid` (SIGSTOP) and resolves once every one of its threads is stopped. A stop
+ * signal is taken by one thread, which then stops the others, each as it is next scheduled: on a
+ * busy host another thread of the server may still answer a request after `kill` returns.
+ */
+export async function freeze(pid: number, timeoutMs = 10_000): Promise<void> {
+  Deno.kill(pid, "SIGSTOP");
+  await waitFor(() => threadsStopped(pid), timeoutMs, `every thread of process ${pid} stopped`);
+}
+
+function threadsStopped(pid: number): boolean {
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+    const state = stat[stat.lastIndexOf(")") + 2]; // the field after the name, which may hold ")"
+    if (state !== "T" && state !== "t") return false;
+  }
+  return true;
+}
+
 /** Finds the `listening` URL a service logged, from its JSON log lines. */
 export function listeningUrl(stdout: string): string | undefined {
   for (const line of stdout.split("\n")) {

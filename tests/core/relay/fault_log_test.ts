@@ -9,7 +9,7 @@ import type { Service } from "../../../core/http/mod.ts";
 import { createLogger, LogEvery } from "../../../core/log/mod.ts";
 import { RelayClient } from "../../../core/relay/mod.ts";
 import { natsMissing, startNats } from "../../support/nats.ts";
-import { waitFor } from "../../helpers.ts";
+import { freeze, waitFor } from "../../helpers.ts";
 import { command } from "../../../cmd/relay.ts";
 
 Deno.test("LogEvery: one line per interval, counting the occurrences since the last", () => {
@@ -83,7 +83,7 @@ Deno.test({
         signal: AbortSignal.timeout(20_000),
       }).then(async (r) => (await r.body?.cancel(), r.status));
     assert.equal(await post(0), 201);
-    server.kill("SIGSTOP");
+    await freeze(server.pid);
     const statuses = await Promise.all([1, 2, 3, 4, 5, 6].map(post));
     assert.deepEqual(statuses, [503, 503, 503, 503, 503, 503]);
     const unacked = lines.filter((l) => l.includes("publish not acknowledged by the engine"));

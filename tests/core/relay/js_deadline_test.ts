@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { connectNats, isEngineOutage } from "../../../core/nats/mod.ts";
 import { StreamWriter } from "../../../core/relay/js_writer.ts";
 import { natsMissing, startNats } from "../../support/nats.ts";
-import { startIatpService, waitFor } from "../../helpers.ts";
+import { freeze, startIatpService, waitFor } from "../../helpers.ts";
 import { exchange, header, json } from "../../support/raw_http.ts";
 import { quietLog } from "./relay_helpers.ts";
 
@@ -95,7 +95,7 @@ Deno.test({
     };
     assert.equal((await publish(0)).status, 201);
     // A server that stops answering (its connections stay open): publishes wait for it.
-    Deno.kill(nats.nodes[0].process.pid, "SIGSTOP");
+    await freeze(nats.nodes[0].process.pid);
     // Each on its own connection, so both isolates take some.
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => publish(i + 1)));
     for (const r of answers) {

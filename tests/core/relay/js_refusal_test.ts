@@ -20,7 +20,7 @@ import { RelayClient, RelayError } from "../../../core/relay/mod.ts";
 import { StreamRefusedError } from "../../../core/relay/js_refusal.ts";
 import { REFUSAL_LOG_INTERVAL_MS, StreamRefusals } from "../../../core/relay/refusals.ts";
 import { type NatsFixture, natsMissing, startNats } from "../../support/nats.ts";
-import { startIatpService, waitFor } from "../../helpers.ts";
+import { freeze, startIatpService, waitFor } from "../../helpers.ts";
 import { exchange, json, type RawResponse } from "../../support/raw_http.ts";
 
 const ignore = natsMissing !== undefined;
@@ -281,7 +281,7 @@ Deno.test({
   const server = nats.nodes[0].process;
   try {
     assert.equal((await post(relay.url, "t", { n: 1 })).status, 201);
-    server.kill("SIGSTOP");
+    await freeze(server.pid);
     const r = await post(relay.url, "t", { n: 2 });
     assert.equal(r.status, 503, JSON.stringify(r.body));
     assert.match(String(r.body.error), /did not acknowledge/);
