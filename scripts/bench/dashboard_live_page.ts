@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { generateIssuer, issueCredential } from "../../core/auth/mod.ts";
-import { freePort } from "./tools.ts";
+import { freePort, spawnIatp, waitOk } from "./tools.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const { values } = parseArgs({
@@ -67,25 +67,8 @@ const credential = await issueCredential(issuer, {
   ttlMs: 3_600_000,
 });
 
-const spawn = (args: string[]) =>
-  new Deno.Command(`${values.root}/scripts/iatp`, {
-    args,
-    cwd: values.root,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-
-async function up(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      const res = await fetch(url);
-      await res.body?.cancel();
-      if (res.ok) return;
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer`);
-}
+const spawn = (args: string[]) => spawnIatp(values.root!, args);
+const up = waitOk;
 
 const relayPort = values.port ? Number(values.port) : freePort();
 const dashPort = values.port ? relayPort + 1 : freePort();

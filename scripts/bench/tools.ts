@@ -302,3 +302,26 @@ if (import.meta.main) {
   console.log(`Usage: not run on its own: what the benchmarks share (ports, nginx, wrk, RSS,
 medians), imported by scripts/bench/*.ts.`);
 }
+
+/** Starts `scripts/iatp ARGS` of the checkout at `root`, its output discarded. */
+export function spawnIatp(root: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(`${root}/scripts/iatp`, {
+    args,
+    cwd: root,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+/** Waits until `url` answers 2xx (every 100 ms, at most 30 s). */
+export async function waitOk(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      const res = await fetch(url);
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer`);
+}
