@@ -44,12 +44,10 @@ iatp_find_deno() {
   printf '%s\n' "$cand"
 }
 
-# Installs npm dependencies from deno.lock when deno.json, deno.lock or a package deno.json links
-# (vendor/: installed as a copy) changed since last time.
+# Installs npm dependencies from deno.lock when deno.json or deno.lock changed since last time.
 iatp_install_deps() {
   local deno="$1" stamp="$IATP_ROOT/node_modules/.iatp-install-stamp" sum
   sum="$(cat "$IATP_ROOT/deno.json" "$IATP_ROOT/deno.lock" | cksum)"
-  sum="$sum $(cd "$IATP_ROOT" && find vendor -type f 2>/dev/null | LC_ALL=C sort | xargs cat | cksum)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then return 0; fi
   if ! (cd "$IATP_ROOT" && "$deno" install --frozen --quiet >&2); then
     echo "iatp: 'deno install --frozen' failed (is deno.lock up to date?)" >&2

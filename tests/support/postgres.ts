@@ -65,11 +65,6 @@ export interface TestPostgres {
   port: number;
   /** Stops the server at once (`-m immediate`, like a crash); the data stays. */
   kill(): Promise<void>;
-  /**
-   * Stops the server as `pg_ctl restart -m fast` does before starting again: each backend ends
-   * its session with FATAL 57P01 and closes its connection; the data stays.
-   */
-  stopFast(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
   /** Freezes the server and its backends (SIGSTOP): connections stay open, nothing answers. */
@@ -140,7 +135,6 @@ export async function startPostgres(
     password: PG_PASSWORD,
     port,
     kill: () => stopWith("immediate"),
-    stopFast: () => stopWith("fast"),
     restart: start,
     pause: () => signalCluster(data, "SIGSTOP"),
     resume: () => signalCluster(data, "SIGCONT"),

@@ -1,8 +1,7 @@
 /**
  * The ledger on a real throwaway PostgreSQL: two replicas on one sequence, receipts and proofs
  * checked by the independent reference verifier, idempotency across replicas, the key check,
- * an outage answered with UnavailableError then healed by reconnection, and a fast restart
- * while a commit waits for the writers' lock.
+ * and an outage answered with UnavailableError then healed by reconnection.
  */
 import assert from "node:assert/strict";
 import { generateKeyPair } from "../../../core/crypto/mod.ts";
@@ -26,8 +25,6 @@ import {
 } from "./rfc6962_reference.ts";
 
 const ignore = postgresMissing !== undefined;
-/** The writers' advisory lock of core/ledger/pg_store.ts (LOCK_KEY). */
-const PG_LEDGER_LOCK_KEY = 0x1a7b_a0d1;
 
 function client(url: string) {
   return testConnection(url, { connectTimeoutSeconds: 2 });
@@ -274,64 +271,6 @@ Deno.test({
     } finally {
       db.resume();
       await ledger.close();
-      await db.stop();
-    }
-  },
-});
-
-Deno.test({
-  name: "a commit waiting for the writers' lock when the server restarts fast answers 503; the " +
-    "process lives and appends resume",
-  ignore,
-  async fn() {
-    const db = await startPostgres();
-    const key = await generateKeyPair();
-    const ledger = await PgLedger.open({
-      pg: await testConnection(db.url, { connectTimeoutSeconds: 2, applicationName: "replica-a" }),
-      key,
-      reconnect: { baseMs: 20, maxMs: 200 },
-    });
-    const other = await client(db.url);
-    let release = () => {};
-    try {
-      // The statements are prepared on the replica's connection, as on any busy replica.
-      await ledger.append(input(0));
-      // Another replica holds the writers' lock (its commit is under way).
-      const held = new Promise<void>((r) => release = r);
-      let locked = () => {};
-      const isLocked = new Promise<void>((r) => locked = r);
-      const holder = other.sql.begin(async (tx) => {
-        await tx`SELECT pg_advisory_xact_lock(${PG_LEDGER_LOCK_KEY})`;
-        locked();
-        await held;
-      }).catch(() => {});
-      await isLocked;
-      const waiting = ledger.append(input(1));
-      waiting.catch(() => {});
-      await waitFor(
-        async () => {
-          const rows = await other.sql`SELECT 1 FROM pg_stat_activity
-          WHERE application_name = 'replica-a' AND wait_event_type = 'Lock'`;
-          return rows.length > 0;
-        },
-        20_000,
-        "the commit to wait for the lock",
-      );
-      // The server ends the waiting session with FATAL 57P01 and closes it cleanly: the client
-      // fails the lock query, then sent the transaction's rollback on the closed connection,
-      // which threw from a timer (TypeError: Cannot read properties of null) and ended the process.
-      await db.stopFast();
-      await assert.rejects(waiting, UnavailableError);
-      release();
-      await holder;
-      await db.restart();
-      await waitFor(() => ledger.reachable, 20_000, "reconnection");
-      const next = await ledger.append(input(2));
-      assert.equal(next.index, 1, "the interrupted commit stored nothing");
-    } finally {
-      release();
-      await ledger.close();
-      await other.close();
       await db.stop();
     }
   },
