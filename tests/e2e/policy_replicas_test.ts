@@ -181,13 +181,28 @@ async function queueRig(prefix: string) {
   return { dir, nats, relay };
 }
 
+/** `iatp policy` of a rig: deciding from its queue, publishing on its relay, `more` flags after. */
+function startQueuedPolicy(rig: Awaited<ReturnType<typeof queueRig>>, more: string[] = []) {
+  return startIatpService([
+    "policy",
+    "--port",
+    "0",
+    "--relay-url",
+    rig.relay.url,
+    ...more,
+    "--queue",
+    rig.nats.url,
+  ], { env: { IATP_DATA_DIR: rig.dir.path } });
+}
+
 Deno.test({
   name:
     "policy --queue: a decision the ledger could not take is appended on retry, not published " +
     "on the relay again",
   ignore: natsMissing !== undefined,
 }, async () => {
-  const { dir, nats, relay } = await queueRig("iatp-policy-queue-ledger-");
+  const rig = await queueRig("iatp-policy-queue-ledger-");
+  const { dir, nats, relay } = rig;
   const audit = await startAudit(auditCommand.resolve({ port: 0, db: `${dir.path}/audit.db` }), {
     log: silentLogger,
   });
@@ -205,18 +220,10 @@ Deno.test({
   const client = new RelayClient({ url: relay.url });
   const decisions: RelayEvent[] = [];
   const sub = client.subscribe(["access.decision"], (e) => void decisions.push(e), { since: "0" });
-  const env = { IATP_DATA_DIR: dir.path };
-  const policy = await startIatpService([
-    "policy",
-    "--port",
-    "0",
-    "--relay-url",
-    relay.url,
+  const policy = await startQueuedPolicy(rig, [
     "--audit-url",
     `http://127.0.0.1:${gate.addr.port}`,
-    "--queue",
-    nats.url,
-  ], { env });
+  ]);
   try {
     await client.publishNow("access.intent", intent("led-1"));
     await waitFor(
@@ -260,16 +267,9 @@ Deno.test({
   name: "policy --queue: /health is degraded while the intent queue cannot be read, ok after",
   ignore: natsMissing !== undefined,
 }, async () => {
-  const { dir, nats, relay } = await queueRig("iatp-policy-queue-health-");
-  const policy = await startIatpService([
-    "policy",
-    "--port",
-    "0",
-    "--relay-url",
-    relay.url,
-    "--queue",
-    nats.url,
-  ], { env: { IATP_DATA_DIR: dir.path } });
+  const rig = await queueRig("iatp-policy-queue-health-");
+  const { dir, nats, relay } = rig;
+  const policy = await startQueuedPolicy(rig);
   const health = async () => await (await fetch(`${policy.url}/health`)).json();
   try {
     await waitFor(async () => (await health()).status === "ok", 30_000, "consuming");
@@ -292,16 +292,9 @@ Deno.test({
     "answer), ok after it goes on",
   ignore: natsMissing !== undefined,
 }, async () => {
-  const { dir, nats, relay } = await queueRig("iatp-policy-queue-frozen-");
-  const policy = await startIatpService([
-    "policy",
-    "--port",
-    "0",
-    "--relay-url",
-    relay.url,
-    "--queue",
-    nats.url,
-  ], { env: { IATP_DATA_DIR: dir.path } });
+  const rig = await queueRig("iatp-policy-queue-frozen-");
+  const { dir, nats, relay } = rig;
+  const policy = await startQueuedPolicy(rig);
   const health = async () => await (await fetch(`${policy.url}/health`)).json();
   const pid = nats.nodes[0].process.pid;
   try {
