@@ -42,25 +42,36 @@ function about(lines: Array<Record<string, unknown>>, event: string, id: string)
   );
 }
 
-Deno.test({
-  name: "action e2e: a queued task held by an agent killed mid-run goes to the other agent of " +
-    "the group and runs to completion once; a task from a publisher not obeyed is refused",
-  ignore: natsMissing !== undefined,
-}, async () => {
-  const dir = await tempDir("iatp-queue-e2e-");
+/**
+ * A NATS server, the fixture plugins and a relay on the server whose credentials let OPS send
+ * tasks and read results, the agent's credential (written to `agent.token`) send results, and
+ * `more` what they grant.
+ */
+async function queueMesh(prefix: string, more: Record<string, string[]> = {}) {
+  const dir = await tempDir(prefix);
   const nats = await startNats();
   await writeFixturePlugins(join(dir.path, "plugins"));
   const env = { IATP_DATA_DIR: dir.path };
   const tokens = {
     [OPS]: ["publish:action.tasks.*", "subscribe:action.results"],
-    [OTHER]: ["publish:action.tasks.*"],
+    ...more,
     "agent-token-001": ["publish:action.results"],
   };
   const relay = await startIatpService(["relay", "--port", "0", "--store", nats.url], {
     env: { ...env, IATP_RELAY_TOKENS: JSON.stringify(tokens) },
   });
   await Deno.writeTextFile(join(dir.path, "agent.token"), "agent-token-001\n");
-  const ops = new RelayClient({ url: relay.url, token: OPS });
+  return { dir, nats, env, relay, ops: new RelayClient({ url: relay.url, token: OPS }) };
+}
+
+Deno.test({
+  name: "action e2e: a queued task held by an agent killed mid-run goes to the other agent of " +
+    "the group and runs to completion once; a task from a publisher not obeyed is refused",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const { dir, nats, env, relay, ops } = await queueMesh("iatp-queue-e2e-", {
+    [OTHER]: ["publish:action.tasks.*"],
+  });
   const other = new RelayClient({ url: relay.url, token: OTHER });
   const results: RelayEvent[] = [];
   const sub = ops.subscribe(["action.results"], (e) => {
@@ -141,19 +152,7 @@ Deno.test({
     "(connections open, no answer), ok again and taking tasks after it goes on",
   ignore: natsMissing !== undefined,
 }, async () => {
-  const dir = await tempDir("iatp-queue-frozen-");
-  const nats = await startNats();
-  await writeFixturePlugins(join(dir.path, "plugins"));
-  const env = { IATP_DATA_DIR: dir.path };
-  const tokens = {
-    [OPS]: ["publish:action.tasks.*", "subscribe:action.results"],
-    "agent-token-001": ["publish:action.results"],
-  };
-  const relay = await startIatpService(["relay", "--port", "0", "--store", nats.url], {
-    env: { ...env, IATP_RELAY_TOKENS: JSON.stringify(tokens) },
-  });
-  await Deno.writeTextFile(join(dir.path, "agent.token"), "agent-token-001\n");
-  const ops = new RelayClient({ url: relay.url, token: OPS });
+  const { dir, nats, env, relay, ops } = await queueMesh("iatp-queue-frozen-");
   const base = join(dir.path, "q-f1");
   const cfg = await writeConfig(dir.path, "q-f1.yaml", {
     agent: { id: "q-f1", base_folder: base },
