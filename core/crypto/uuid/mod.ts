@@ -19,6 +19,17 @@ let next = pool.length;
 /** Character codes of the 16 hex digits. */
 const HEX = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 
+/** The offset in `pool` of the next id's 16 random bytes, drawing the pool anew when spent. */
+function take16(): number {
+  if (next === pool.length) {
+    crypto.getRandomValues(pool);
+    next = 0;
+  }
+  const at = next;
+  next += 16;
+  return at;
+}
+
 /**
  * A random version 4 UUID in lower case (RFC 9562: 122 random bits, the version and variant
  * bits set), as `crypto.randomUUID()` gives, but a string of its own.
@@ -28,12 +39,7 @@ const HEX = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
  * ```
  */
 export function randomUuid(): string {
-  if (next === pool.length) {
-    crypto.getRandomValues(pool);
-    next = 0;
-  }
-  const at = next;
-  next += 16;
+  const at = take16();
   const p = pool;
   const hi = (i: number) => HEX[p[at + i] >> 4];
   const lo = (i: number) => HEX[p[at + i] & 15];
@@ -91,50 +97,47 @@ export function randomUuid(): string {
  * ```
  */
 export function randomUuidCodes(): number[] {
-  if (next === pool.length) {
-    crypto.getRandomValues(pool);
-    next = 0;
-  }
-  const at = next;
-  next += 16;
+  const at = take16();
   const p = pool;
+  const hi = (i: number) => HEX[p[at + i] >> 4];
+  const lo = (i: number) => HEX[p[at + i] & 15];
   return [
-    HEX[p[at + 0] >> 4],
-    HEX[p[at + 0] & 15],
-    HEX[p[at + 1] >> 4],
-    HEX[p[at + 1] & 15],
-    HEX[p[at + 2] >> 4],
-    HEX[p[at + 2] & 15],
-    HEX[p[at + 3] >> 4],
-    HEX[p[at + 3] & 15],
+    hi(0),
+    lo(0),
+    hi(1),
+    lo(1),
+    hi(2),
+    lo(2),
+    hi(3),
+    lo(3),
     45,
-    HEX[p[at + 4] >> 4],
-    HEX[p[at + 4] & 15],
-    HEX[p[at + 5] >> 4],
-    HEX[p[at + 5] & 15],
+    hi(4),
+    lo(4),
+    hi(5),
+    lo(5),
     45,
     52,
-    HEX[p[at + 6] & 15],
-    HEX[p[at + 7] >> 4],
-    HEX[p[at + 7] & 15],
+    lo(6),
+    hi(7),
+    lo(7),
     45,
     HEX[(p[at + 8] & 0x3f | 0x80) >> 4],
-    HEX[p[at + 8] & 15],
-    HEX[p[at + 9] >> 4],
-    HEX[p[at + 9] & 15],
+    lo(8),
+    hi(9),
+    lo(9),
     45,
-    HEX[p[at + 10] >> 4],
-    HEX[p[at + 10] & 15],
-    HEX[p[at + 11] >> 4],
-    HEX[p[at + 11] & 15],
-    HEX[p[at + 12] >> 4],
-    HEX[p[at + 12] & 15],
-    HEX[p[at + 13] >> 4],
-    HEX[p[at + 13] & 15],
-    HEX[p[at + 14] >> 4],
-    HEX[p[at + 14] & 15],
-    HEX[p[at + 15] >> 4],
-    HEX[p[at + 15] & 15],
+    hi(10),
+    lo(10),
+    hi(11),
+    lo(11),
+    hi(12),
+    lo(12),
+    hi(13),
+    lo(13),
+    hi(14),
+    lo(14),
+    hi(15),
+    lo(15),
   ];
 }
 
