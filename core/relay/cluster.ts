@@ -30,6 +30,7 @@ import {
   IsolateStore,
   type RelaySnapshot,
   TAIL_ERROR,
+  WRITE_ERROR,
 } from "./isolate_store.ts";
 import { Broadcast, TAKEN } from "./broadcast.ts";
 import { decodePublish } from "./isolate_wire.ts";
@@ -147,12 +148,22 @@ export async function startRelayCluster(
   // The tail's failure goes to the workers' /health each round while there is one, and once
   // after (so a worker started meanwhile learns it within a round).
   let tailPosted: string | undefined;
+  // So does the store's write error (a full stream or disk refuses every isolate's publishes,
+  // whichever isolate took them), and at once when a worker's publish changed it.
+  let writePosted: string | undefined;
+  const postWriteError = (always: boolean) => {
+    const why = store.writeError;
+    if (why === writePosted && !(always && why !== undefined)) return;
+    pool?.postAll(WRITE_ERROR, why ?? "");
+    writePosted = why;
+  };
   const poll = every(ENGINE_POLL_MS, () => {
     Atomics.store(shared, ENGINE_SLOT, engineState(store));
     follow();
     const tail = isRemoteStore(store) ? store.tailError : undefined;
     if (tail !== undefined || tailPosted !== undefined) pool?.postAll(TAIL_ERROR, tail ?? "");
     tailPosted = tail;
+    postWriteError(true);
   });
   const svc = await startRelayServer({
     ...opts,
@@ -195,7 +206,13 @@ export async function startRelayCluster(
     closeTimeoutMs: opts.edge?.drainTimeoutMs ?? 10_000,
     handlers: {
       snapshot: (_d, _i, worker) => snapshot(store, broadcast, worker, cluster.cacheEvents),
-      publish: (d) => publishFor(store, publish, decodePublish(d as string)),
+      publish: async (d) => {
+        try {
+          return await publishFor(store, publish, decodePublish(d as string));
+        } finally {
+          postWriteError(false);
+        }
+      },
       get: (d) => getEvents(store, d as Array<{ topic: string; seq: number }>),
       // The engine's newest sequence, that the workers' tails wait for (the main isolate's own
       // tail may not have read it yet); the main isolate's when the engine is out of reach.

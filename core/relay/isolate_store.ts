@@ -56,6 +56,11 @@ export interface IsolatePublish {
 export const ENGINE_SLOT = 1;
 /** What the main isolate posts as its tail's failure (`""`: none) while it has one, and once after. */
 export const TAIL_ERROR = "tail-error";
+/**
+ * What the main isolate posts as its store's write error (`""`: none) while it has one, once
+ * after, and when a worker's publish changed it.
+ */
+export const WRITE_ERROR = "write-error";
 /** Engine state values: no engine (a local store), reachable, out of reach. */
 export const ENGINE_NONE = 0, ENGINE_UP = 1, ENGINE_DOWN = 2;
 
@@ -88,6 +93,7 @@ export class IsolateStore implements RemoteRelayStore {
     });
     main.on(EPOCH, (epoch) => this.#newEpoch(String(epoch)));
     main.on(TAIL_ERROR, (why) => this.#tailError = why ? String(why) : undefined);
+    main.on(WRITE_ERROR, (why) => this.#writeError = why ? String(why) : undefined);
   }
 
   /**
@@ -176,7 +182,11 @@ export class IsolateStore implements RemoteRelayStore {
     return Number(await this.#main.call("last-seq"));
   }
 
-  /** Why the main isolate's store could not write the last publish sent from here, until one is. */
+  /**
+   * Why the main isolate's store cannot write, until it stores a publish: as this isolate's own
+   * publishes were answered, and as the main isolate posts it (its own publishes and the other
+   * workers').
+   */
   get writeError(): string | undefined {
     return this.#writeError;
   }
@@ -207,11 +217,12 @@ export class IsolateStore implements RemoteRelayStore {
     const p: IsolatePublish = { topic, eventId, json, publisher, digest };
     try {
       const a = await this.#main.call("publish", encodePublish(p));
-      this.#writeError = undefined;
-      if (typeof a === "object" && a !== null && "seq" in a) {
-        return { seq: Number(a.seq), replayed: "replayed" in a && a.replayed === true };
-      }
-      return { seq: Number(a), replayed: false };
+      const stored = typeof a === "object" && a !== null && "seq" in a
+        ? { seq: Number(a.seq), replayed: "replayed" in a && a.replayed === true }
+        : { seq: Number(a), replayed: false };
+      // An event stored before says nothing of room for a new one.
+      if (!stored.replayed) this.#writeError = undefined;
+      return stored;
     } catch (err) {
       // The main isolate answers within the publish deadline (--nats-timeout); past this
       // call's own bound it is a publish not acknowledged (503 to retry), never a 500.

@@ -658,7 +658,8 @@ export class JetStreamStore implements RemoteRelayStore {
   ): Promise<{ seq: number; replayed: boolean }> {
     try {
       const a = await ack;
-      this.#writeError = undefined;
+      // A duplicate was stored before: its answer says nothing of room for a new one.
+      if (!a.duplicate) this.#writeError = undefined;
       return { seq: a.seq, replayed: a.duplicate };
     } catch (err) {
       if (err instanceof StreamRefusedError && err.streamWide) {

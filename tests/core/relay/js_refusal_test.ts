@@ -367,3 +367,110 @@ Deno.test("stream refusals: logged once per reason per interval with the count s
   assert.equal(counter.get({ reason: "stream_full" }), 4);
   assert.equal(counter.get({ reason: "stream_gone" }), 1);
 });
+
+/** `/health` of each of `n` fresh connections (the kernel picks the isolate per connection). */
+async function healths(port: number, n: number): Promise<Array<Record<string, unknown>>> {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const r = await exchange(
+      port,
+      "GET /health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+    );
+    if (!r) throw new Error("no answer to /health");
+    out.push(json(r));
+  }
+  return out;
+}
+
+Deno.test({
+  name: "jetstream refusal: with --workers 2 a full stream is degraded on every isolate, " +
+    "whichever one a refused publish reached, until a publish is stored again",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const relay = await startIatpService([
+    "relay",
+    "--port=0",
+    "--workers=2",
+    "--compat=iatp",
+    "--store",
+    nats.url,
+  ]);
+  try {
+    await waitFor(() => relay.stdout().includes("relay workers serving"), 30_000, "workers");
+    const port = Number(new URL(relay.url).port);
+    const jsm = await nats.manager();
+    // Each round one publish is refused and one stored, each on whichever isolate the kernel
+    // gives its connection: every isolate must follow the answers the others gave.
+    assert.equal((await postFresh(port, "t", { n: 0 })).status, 201);
+    for (let round = 0; round < 3; round++) {
+      const held = (await jsm.streams.info(STREAM)).state.messages;
+      await change(jsm, { discard: "new" as StreamConfig["discard"], max_msgs: held });
+      const r = await postFresh(port, "t", { round, refused: true });
+      assert.equal(r.status, 507, r.body);
+      await waitFor(
+        async () => (await healths(port, 20)).every((h) => h.status === "degraded"),
+        15_000,
+        "every isolate degraded while the stream is full",
+      );
+      for (const h of await healths(port, 20)) {
+        assert.equal(h.status, "degraded");
+        assert.match(String(h.reason), /^store: cannot write: the relay's stream is full/);
+      }
+
+      await change(jsm, { max_msgs: -1 });
+      assert.equal((await postFresh(port, "t", { round, stored: true })).status, 201);
+      await waitFor(
+        async () => (await healths(port, 20)).every((h) => h.status === "ok"),
+        15_000,
+        "every isolate ok once a publish is stored",
+      );
+    }
+  } finally {
+    await relay.stop();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream refusal: a retried publish the full stream had stored already (the engine's " +
+    "duplicate, through another replica) is answered as the first, and /health stays degraded",
+  ignore,
+}, async () => {
+  const nats = await startNats();
+  const first = await startRelay(nats);
+  const second = await startRelay(nats);
+  const keyed = (url: string, key: string) =>
+    fetch(`${url}/publish`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": key },
+      body: JSON.stringify({ topic: "t", payload: { key } }),
+      signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
+    });
+  try {
+    const stored = await keyed(first.relay.url, "k-1");
+    assert.equal(stored.status, 201);
+    const { seq } = await stored.json();
+    const jsm = await nats.manager();
+    await change(jsm, { discard: "new" as StreamConfig["discard"], max_msgs: 1 });
+    assert.equal((await post(second.relay.url, "t", { n: 2 })).status, 507);
+    assert.equal((await health(second.relay.url)).status, "degraded");
+
+    // The first relay's answer was lost: the publisher retries through the second one.
+    const retried = await keyed(second.relay.url, "k-1");
+    assert.equal(retried.status, 201);
+    assert.equal((await retried.json()).seq, seq);
+    assert.equal(retried.headers.get("idempotent-replayed"), "true");
+    const still = await health(second.relay.url);
+    assert.equal(still.status, "degraded", JSON.stringify(still));
+    assert.match(String(still.reason), /^store: cannot write: the relay's stream is full/);
+
+    await change(jsm, { max_msgs: -1 });
+    assert.equal((await post(second.relay.url, "t", { n: 3 })).status, 201);
+    assert.equal((await health(second.relay.url)).status, "ok");
+  } finally {
+    await second.relay.close();
+    await first.relay.close();
+    await nats.stop();
+  }
+});
