@@ -9,7 +9,14 @@
  * one stamped, a newer one refused before anything is written, exit 2 naming `db`).
  */
 import assert from "node:assert/strict";
-import { freePort, runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import {
+  type ChildService,
+  freePort,
+  runIatp,
+  startIatpService,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
 import {
   eq,
   fromHex,
@@ -276,26 +283,31 @@ Deno.test({
     const dir = await tempDir("iatp-audit-pg-");
     const env = { IATP_DATA_DIR: dir.path };
     const args = await replicaArgs(db, dir.path);
-    const replicas = [
-      await startIatpService(args, { env }),
-      await startIatpService(args, { env }),
-    ];
+    const replicas: Array<ChildService & { url: string }> = [];
     const exits: Array<Deno.CommandStatus | undefined> = [undefined, undefined];
-    replicas.forEach((r, i) => r.process.status.then((s) => exits[i] = s));
-    // One connection, so the session-level lock below and the wait's queries share a session.
-    const holder = await testConnection(db.url, { connectTimeoutSeconds: 2, maxConnections: 1 });
+    let holder: Awaited<ReturnType<typeof testConnection>> | undefined;
     try {
+      for (let i = 0; i < 2; i++) {
+        const r = await startIatpService(args, { env });
+        replicas.push(r);
+        r.process.status.then((s) => exits[i] = s);
+      }
+      // One connection, so the session-level lock below and the wait's queries share a session.
+      const pg = holder = await testConnection(db.url, {
+        connectTimeoutSeconds: 2,
+        maxConnections: 1,
+      });
       // Each replica's statements are prepared on its connections, as on any busy replica.
       for (const [i, r] of replicas.entries()) {
         assert.equal((await append(r.url, `before-${i}`)).status, 201);
       }
       // A third writer holds the writers' lock (as a replica's commit under way does), in its
       // session rather than a transaction: no statement of its own is left to send at the restart.
-      await holder.sql`SELECT pg_advisory_lock(${LEDGER_LOCK_KEY})`;
+      await pg.sql`SELECT pg_advisory_lock(${LEDGER_LOCK_KEY})`;
       const waiting = replicas.map((r, i) => append(r.url, `waiting-${i}`).catch((e) => e));
       await waitFor(
         async () => {
-          const [{ n }] = await holder.sql`SELECT count(*)::int AS n FROM pg_stat_activity
+          const [{ n }] = await pg.sql`SELECT count(*)::int AS n FROM pg_stat_activity
             WHERE application_name = 'iatp-audit' AND wait_event_type = 'Lock'`;
           return n === 2;
         },
@@ -332,7 +344,7 @@ Deno.test({
       })).json();
       assert.equal(cp.tree_size, 4, "the interrupted commits stored nothing");
     } finally {
-      await holder.close();
+      await holder?.close();
       for (const r of replicas) await r.stop();
       await db.stop();
       await dir.remove();
