@@ -2,7 +2,8 @@
  * The compile check's look at a binary's file table: `deno compile` follows no computed
  * specifier, so a module the product loads only by one (core/config's `lateImport`, core/engine's
  * `loadDriver`) is in the binary only through `--include`. Every such module named by a string in
- * core/, cmd/ and plugins/ must be in the binary's file table; what is not is listed.
+ * core/, cmd/ and plugins/, and the client a driver re-exports by path (the vendored postgres
+ * client), must be in the binary's file table; what is not is listed.
  *
  * Usage: deno run --allow-read scripts/compile_check.ts BINARY (exit 1 naming what is missing)
  * @module
@@ -13,7 +14,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DIRS = ["core", "cmd", "plugins"];
 /** A late load by a string: `lateImport<T>("./x.ts", import.meta.url)`, `loadDriver<T>("./x.ts"`. */
-const LATE = /\b(?:lateImport|loadDriver)(?:<[^;]*?>)?\(\s*"([^"]+)"/gs;
+const LATE = /\b(lateImport|loadDriver)(?:<[^;]*?>)?\(\s*"([^"]+)"/gs;
+/** A driver's re-export of the client it wraps: `export { default } from "./vendor/x/index.js"`. */
+const REEXPORT = /^export\s*\{[^}]*\}\s*from\s*"(\.[^"]+)"/gm;
 
 /** The checkout-relative paths of the modules loaded late by a string literal, sorted. */
 export async function lateTargets(root: string = ROOT): Promise<string[]> {
@@ -25,9 +28,15 @@ export async function lateTargets(root: string = ROOT): Promise<string[]> {
       else if (/\.(ts|tsx|js)$/.test(e.name)) {
         const text = await Deno.readTextFile(path);
         for (const m of text.matchAll(LATE)) {
-          if (!m[1].startsWith(".")) continue; // node:sqlite and the like are built in
-          const target = fileURLToPath(new URL(m[1], pathToFileURL(path)));
+          if (!m[2].startsWith(".")) continue; // node:sqlite and the like are built in
+          const target = fileURLToPath(new URL(m[2], pathToFileURL(path)));
           out.add(relative(root, target).replaceAll("\\", "/"));
+          // The client a driver re-exports by path (the vendored postgres client) loads with it.
+          if (m[1] !== "loadDriver") continue;
+          for (const r of (await Deno.readTextFile(target)).matchAll(REEXPORT)) {
+            const client = fileURLToPath(new URL(r[1], pathToFileURL(target)));
+            out.add(relative(root, client).replaceAll("\\", "/"));
+          }
         }
       }
     }

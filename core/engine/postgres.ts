@@ -1,14 +1,14 @@
 /**
- * PostgreSQL connections (the `postgres` npm client) from one URL setting. Every option is
- * passed explicitly, so the client reads none of the `PG*` variables it would otherwise consult
- * (only `PGAPPNAME`, which it reads unconditionally, is granted in the permission table); the
- * password comes from the URL or a separate setting, is registered with the log scrubber and
- * never appears in a message: those name the URL without it.
+ * PostgreSQL connections (the `postgres` client, vendored in ./vendor/postgres) from one URL
+ * setting. Every option is passed explicitly, so the client reads none of the `PG*` variables it
+ * would otherwise consult (only `PGAPPNAME`, which it reads unconditionally, is granted in the
+ * permission table); the password comes from the URL or a separate setting, is registered with
+ * the log scrubber and never appears in a message: those name the URL without it.
  * @module
  */
 // Loaded by connectPostgres only (./postgres_driver.ts, by a computed specifier): the client adds
 // about 11 MB to a process that never uses it.
-import type postgres from "postgres";
+import type postgres from "./vendor/postgres/types/index.d.ts";
 import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { loadDriver } from "./driver.ts";

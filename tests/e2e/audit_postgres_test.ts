@@ -3,12 +3,20 @@
  * load and every acknowledged receipt still verifies against the final tree (independent
  * verifier), with no hole; the server unreachable at start (exit 2 naming the URL, never the
  * password) and lost mid-run (`/health` degraded with no request made, 503 + Retry-After, then
- * appends again and `/health` ok); a database user without the rights the ledger needs (exit 2
- * naming `db`); the tables' schema version (an older one stamped, a newer one refused before
- * anything is written, exit 2 naming `db`).
+ * appends again and `/health` ok); a fast restart while two replicas' group commits wait for the
+ * writers' lock (both answer 503, neither process ends, both append again); a database user
+ * without the rights the ledger needs (exit 2 naming `db`); the tables' schema version (an older
+ * one stamped, a newer one refused before anything is written, exit 2 naming `db`).
  */
 import assert from "node:assert/strict";
-import { freePort, runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import {
+  type ChildService,
+  freePort,
+  runIatp,
+  startIatpService,
+  tempDir,
+  waitFor,
+} from "../helpers.ts";
 import {
   eq,
   fromHex,
@@ -257,6 +265,87 @@ Deno.test({
       assert.doesNotMatch(svc.stdout() + svc.stderr(), new RegExp(db.password));
     } finally {
       await svc.stop();
+      await db.stop();
+      await dir.remove();
+    }
+  },
+});
+
+/** The writers' advisory lock of core/ledger/pg_store.ts (LOCK_KEY). */
+const LEDGER_LOCK_KEY = 0x1a7b_a0d1;
+
+Deno.test({
+  name: "two audit replicas on PostgreSQL: a fast restart while their group commits wait for the " +
+    "writers' lock ends neither; both append again",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    const env = { IATP_DATA_DIR: dir.path };
+    const args = await replicaArgs(db, dir.path);
+    const replicas: Array<ChildService & { url: string }> = [];
+    const exits: Array<Deno.CommandStatus | undefined> = [undefined, undefined];
+    let holder: Awaited<ReturnType<typeof testConnection>> | undefined;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await startIatpService(args, { env });
+        replicas.push(r);
+        r.process.status.then((s) => exits[i] = s);
+      }
+      // One connection, so the session-level lock below and the wait's queries share a session.
+      const pg = holder = await testConnection(db.url, {
+        connectTimeoutSeconds: 2,
+        maxConnections: 1,
+      });
+      // Each replica's statements are prepared on its connections, as on any busy replica.
+      for (const [i, r] of replicas.entries()) {
+        assert.equal((await append(r.url, `before-${i}`)).status, 201);
+      }
+      // A third writer holds the writers' lock (as a replica's commit under way does), in its
+      // session rather than a transaction: no statement of its own is left to send at the restart.
+      await pg.sql`SELECT pg_advisory_lock(${LEDGER_LOCK_KEY})`;
+      const waiting = replicas.map((r, i) => append(r.url, `waiting-${i}`).catch((e) => e));
+      await waitFor(
+        async () => {
+          const [{ n }] = await pg.sql`SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE application_name = 'iatp-audit' AND wait_event_type = 'Lock'`;
+          return n === 2;
+        },
+        20_000,
+        "both replicas' group commits to wait for the lock",
+      );
+      // The server ends every session (FATAL 57P01) and closes its connection: the waiting
+      // commits fail, and their transactions' rollback goes to a connection already closed.
+      await db.restartFast();
+      for (const [i, res] of (await Promise.all(waiting)).entries()) {
+        assert.ok(res instanceof Response, `replica ${i}: no answer (${res})`);
+        assert.equal(res.status, 503, `replica ${i}`);
+        await res.body?.cancel();
+      }
+      for (const [i, r] of replicas.entries()) {
+        await waitFor(
+          async () => {
+            if (exits[i]) return true;
+            const res = await append(r.url, `after-${i}`);
+            await res.body?.cancel();
+            return res.status === 201;
+          },
+          30_000,
+          `replica ${i} to append again`,
+        );
+        assert.equal(
+          exits[i],
+          undefined,
+          `replica ${i} exited (${exits[i]?.code}): ${r.stderr().slice(-2000)}`,
+        );
+      }
+      const cp = await (await fetch(`${replicas[0].url}/checkpoint`, {
+        headers: { accept: "application/json" },
+      })).json();
+      assert.equal(cp.tree_size, 4, "the interrupted commits stored nothing");
+    } finally {
+      await holder?.close();
+      for (const r of replicas) await r.stop();
       await db.stop();
       await dir.remove();
     }

@@ -4,14 +4,16 @@
  * credential mounted from files) on a bridge network, check /health from a third container and
  * that the sidecar's records reach the relay by its container name; prove each subcommand runs
  * with exactly its permission line (a probe mounted in place of the file the image's own launcher
- * starts tries what the subcommand must not do); and check the launcher passes signals and exit
- * codes through.
+ * starts tries what the subcommand must not do); run the audit service on PostgreSQL from the
+ * image read-only, as its non-root user (its database client loads and it appends); and check the
+ * launcher passes signals and exit codes through.
  */
 import assert from "node:assert/strict";
 import { generateIssuer, issueCredential } from "../../core/auth/mod.ts";
 import { entryOf } from "../../cmd/permissions.ts";
 import { BUSYBOX_IMAGE, dockerCli, ensureBusyboxImage, ensureDockerd } from "../support/dockerd.ts";
-import { ROOT, tempDir } from "../helpers.ts";
+import { freePort, ROOT, tempDir, waitFor } from "../helpers.ts";
+import { postgresMissing, startPostgres } from "../support/postgres.ts";
 
 /** The test Docker daemon; tests that need it are ignored (never passed) without one. */
 const dockerd = await ensureDockerd();
@@ -291,6 +293,83 @@ Deno.test({
     });
   } finally {
     await keys.remove();
+  }
+});
+
+Deno.test({
+  name:
+    "scratch image: audit on PostgreSQL, read-only as the non-root user, loads its client and " +
+    "appends",
+  ignore: !dockerd.available || postgresMissing !== undefined,
+}, async () => {
+  const sock = await imageSocket();
+  const db = await startPostgres();
+  const keys = await keyDir();
+  await Deno.writeTextFile(`${keys.path}/pg-password`, db.password, { mode: 0o644 });
+  await Deno.chmod(`${keys.path}/pg-password`, 0o644);
+  const name = `audit-pg-${crypto.randomUUID().slice(0, 8)}`;
+  const port = freePort();
+  try {
+    // The host's network, to reach the test server on loopback; the image's files read-only, the
+    // data folder an empty tmpfs of the service user, as a fresh volume would be.
+    const run = await dockerCli(sock, [
+      "run",
+      "-d",
+      "--name",
+      name,
+      "--network",
+      "host",
+      "--read-only",
+      "--tmpfs",
+      "/data:uid=10001,gid=10001,mode=0700",
+      "-v",
+      `${keys.path}:/run/iatp:ro`,
+      "-e",
+      "IATP_AUDIT_HOST=127.0.0.1",
+      TAG,
+      "audit",
+      "--port",
+      String(port),
+      "--compat",
+      "iatp",
+      "--db",
+      db.urlWithoutPassword,
+      "--db-password",
+      "file:/run/iatp/pg-password",
+      "--key-file",
+      "/data/audit.key",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const url = `http://127.0.0.1:${port}`;
+    const logs = async () => {
+      const l = await dockerCli(sock, ["logs", name]);
+      return l.stdout + l.stderr;
+    };
+    await waitFor(
+      async () => {
+        const state = await dockerCli(sock, ["inspect", "-f", "{{.State.Running}}", name]);
+        if (state.stdout.trim() !== "true") throw new Error(`audit ended: ${await logs()}`);
+        try {
+          return (await fetch(`${url}/health`)).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      60_000,
+      "the audit service in the image to answer /health",
+    );
+    const res = await fetch(`${url}/audit`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ tx_id: "image-pg", event: "pg.test", actor: "t", payload: {} }),
+    });
+    const body = await res.text();
+    assert.equal(res.status, 201, `${body} ${await logs()}`);
+    assert.equal(JSON.parse(body).index, 0);
+  } finally {
+    await dockerCli(sock, ["rm", "-f", name]);
+    await keys.remove();
+    await db.stop();
   }
 });
 

@@ -67,6 +67,12 @@ export interface TestPostgres {
   kill(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
+  /**
+   * `pg_ctl restart -m fast`: each backend ends its session with FATAL 57P01 (terminating
+   * connection due to administrator command) and closes its connection, then the server starts
+   * again on the same port; the data stays.
+   */
+  restartFast(): Promise<void>;
   /** Freezes the server and its backends (SIGSTOP): connections stay open, nothing answers. */
   pause(): void;
   /** Lets a paused server go on (SIGCONT). */
@@ -136,6 +142,10 @@ export async function startPostgres(
     port,
     kill: () => stopWith("immediate"),
     restart: start,
+    async restartFast() {
+      await stopWith("fast");
+      await start();
+    },
     pause: () => signalCluster(data, "SIGSTOP"),
     resume: () => signalCluster(data, "SIGCONT"),
     async stop() {
