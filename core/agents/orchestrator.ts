@@ -209,12 +209,15 @@ export class OrchestratorClient {
       if (outcome.ok) return outcome.value;
       lastErr = outcome.error;
       if (!outcome.retryable || attempt === retries) break;
+      // The server's Retry-After lengthens the jittered backoff, never shortens it: a
+      // `Retry-After: 0` (or a date in the past) would otherwise send every retry at once.
+      const backoff = backoffDelay(attempt, {
+        baseMs: this.opts.retryDelayMs,
+        maxMs: this.opts.retryMaxDelayMs,
+      });
       const wait = Math.min(
         this.opts.retryMaxDelayMs,
-        outcome.retryAfterMs ?? backoffDelay(attempt, {
-          baseMs: this.opts.retryDelayMs,
-          maxMs: this.opts.retryMaxDelayMs,
-        }),
+        Math.max(backoff, outcome.retryAfterMs ?? 0),
       );
       this.opts.log.warn("orchestrator call failed; retrying", {
         call,
