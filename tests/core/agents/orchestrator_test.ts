@@ -309,3 +309,27 @@ Deno.test("orchestrator client: Retry-After 0 does not shorten the backoff; a lo
     await server.shutdown();
   }
 });
+
+Deno.test("orchestrator client: a response body over api.max_response_bytes fails the call naming the setting", async () => {
+  const padding = "x".repeat(3_000);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => Response.json({ instruction: null, status: "ok", padding }),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const small = client(url, { maxResponseBytes: 2_048 });
+  const large = client(url, { maxResponseBytes: 4_096 });
+  try {
+    await assert.rejects(
+      small.c.poll(),
+      /poll: response larger than api\.max_response_bytes \(2048 bytes\)/,
+    );
+    assert.deepEqual(small.attempts, ["poll:200"], "not retried");
+    // The same answer under a larger bound is read (the unknown member ignored).
+    assert.deepEqual(await large.c.poll(), { status: "ok" });
+  } finally {
+    small.c.close();
+    large.c.close();
+    await server.shutdown();
+  }
+});
