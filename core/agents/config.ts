@@ -136,6 +136,12 @@ function agentSection(kind: "sensor" | "action") {
         min: 0.01,
       }),
       rate_limit_burst: int({ help: "token bucket size", default: 10, min: 1, max: 10_000 }),
+      max_response_bytes: bytes({
+        help: "largest orchestrator response body read (larger: the call fails, not retried)",
+        default: 4 * 1024 ** 2,
+        min: 1024,
+        max: 1024 ** 3,
+      }),
       user_agent: str({
         help: "User-Agent sent to the orchestrator",
         default: STAVILY_USER_AGENT,

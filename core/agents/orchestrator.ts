@@ -20,7 +20,7 @@ import {
 import { readTextWithin } from "../config/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 
-/** Largest orchestrator response body read (a poll carries one instruction). */
+/** Largest orchestrator response body read by default (a poll carries one instruction). */
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** Shortest `next_poll_interval` honoured, so a bad value cannot make the agent poll in a loop. */
 const MIN_NEXT_POLL_MS = 1_000;
@@ -37,6 +37,8 @@ export interface OrchestratorOptions {
   retryMaxDelayMs: number;
   rateLimitRps: number;
   rateLimitBurst: number;
+  /** Largest response body read (`api.max_response_bytes`; default 4 MiB). */
+  maxResponseBytes?: number;
   apiKey?: string;
   tokenFile?: string;
   /** PEM contents for mTLS and a private CA. */
@@ -209,12 +211,15 @@ export class OrchestratorClient {
       if (outcome.ok) return outcome.value;
       lastErr = outcome.error;
       if (!outcome.retryable || attempt === retries) break;
+      // The server's Retry-After lengthens the jittered backoff, never shortens it: a
+      // `Retry-After: 0` (or a date in the past) would otherwise send every retry at once.
+      const backoff = backoffDelay(attempt, {
+        baseMs: this.opts.retryDelayMs,
+        maxMs: this.opts.retryMaxDelayMs,
+      });
       const wait = Math.min(
         this.opts.retryMaxDelayMs,
-        outcome.retryAfterMs ?? backoffDelay(attempt, {
-          baseMs: this.opts.retryDelayMs,
-          maxMs: this.opts.retryMaxDelayMs,
-        }),
+        Math.max(backoff, outcome.retryAfterMs ?? 0),
       );
       this.opts.log.warn("orchestrator call failed; retrying", {
         call,
@@ -257,7 +262,7 @@ export class OrchestratorClient {
     this.opts.onAttempt?.(call, String(res.status));
     let text: string | undefined;
     try {
-      text = await readLimited(res, MAX_RESPONSE_BYTES);
+      text = await readLimited(res, this.opts.maxResponseBytes ?? MAX_RESPONSE_BYTES);
     } catch (err) {
       // A body that stalls past api.timeout, or a connection cut in the middle of it.
       const msg = `${call}: HTTP ${res.status} response body not read: ${errorMessage(err)}`;
@@ -267,7 +272,11 @@ export class OrchestratorClient {
       if (text === undefined) {
         return {
           ok: false,
-          error: new OrchestratorError(`${call}: response too large`),
+          error: new OrchestratorError(
+            `${call}: response larger than api.max_response_bytes (${
+              this.opts.maxResponseBytes ?? MAX_RESPONSE_BYTES
+            } bytes)`,
+          ),
           retryable: false,
         };
       }

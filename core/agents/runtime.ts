@@ -117,6 +117,7 @@ async function orchestratorClient(
     retryMaxDelayMs: api.retry_max_delay,
     rateLimitRps: api.rate_limit_rps,
     rateLimitBurst: api.rate_limit_burst,
+    maxResponseBytes: api.max_response_bytes,
     apiKey: config.security.auth.token_file
       ? undefined
       : resolveSecretSetting("security.auth.api_key", config.security.auth.api_key),

@@ -10,6 +10,31 @@ import { lateImport } from "../config/mod.ts";
 /** Instruction ids appear in URL paths: no slashes, no leading dot, bounded. */
 export const INSTRUCTION_ID = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$/;
 
+/**
+ * Deepest nesting of an instruction's `plugin_configuration` and `input_data` (the object itself
+ * is level 1). Deeper values are refused as invalid: the plugin host hands them to the plugin's
+ * worker by structured clone, whose recursion overflows the stack a few thousand levels down, so
+ * such an input could only crash the host (and its retries) instead of being refused.
+ */
+export const MAX_INSTRUCTION_DEPTH = 64;
+
+/**
+ * True when `value` nests objects and arrays more than `max` levels deep (the value itself, when
+ * an object or array, is level 1). Walks without recursion, so no depth overflows it.
+ */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 /** A parsed instruction (see wire_schema.ts for its checks and defaults). */
 export interface Instruction {
   id: string;

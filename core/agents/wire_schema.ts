@@ -5,15 +5,26 @@
  * @module
  */
 import { z } from "zod";
-import { type Instruction, INSTRUCTION_ID } from "./wire.ts";
+import {
+  type Instruction,
+  INSTRUCTION_ID,
+  MAX_INSTRUCTION_DEPTH,
+  nestedDeeperThan,
+} from "./wire.ts";
+
+/** An object of the instruction's, at most {@linkcode MAX_INSTRUCTION_DEPTH} levels deep. */
+const boundedObject = z.record(z.string(), z.unknown()).refine(
+  (v) => !nestedDeeperThan(v, MAX_INSTRUCTION_DEPTH),
+  { message: `nested deeper than ${MAX_INSTRUCTION_DEPTH} levels` },
+);
 
 /** One instruction; unknown extra fields (agent_id, priority, ...) are ignored. */
 export const instructionSchema: z.ZodType<Instruction, unknown> = z.object({
   id: z.string().regex(INSTRUCTION_ID),
   plugin_id: z.string().max(256).default(""),
   instruction_type: z.string().max(64),
-  plugin_configuration: z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? {}),
-  input_data: z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? {}),
+  plugin_configuration: boundedObject.nullish().transform((v) => v ?? {}),
+  input_data: boundedObject.nullish().transform((v) => v ?? {}),
   timeout_seconds: z.number().min(0).nullish().transform((v) => v ?? 0),
   max_retries: z.number().int().min(0).nullish().transform((v) => v ?? 0),
   correlation_id: z.string().max(256).nullish().transform((v) => v ?? undefined),

@@ -273,9 +273,35 @@ export class Connection {
     this.#message = this.#written = this.#writeFailed = undefined;
     this.written += sent;
     if (done === undefined || failed === undefined) return;
-    if (message === undefined || sent >= message.length) done();
-    else this.writeAll(message.subarray(sent)).then(done, failed);
+    if (message === undefined || sent >= message.length) return done();
+    // Nothing taken yet: the read waits for the write, whose count decides whether the request
+    // may go out again on another connection (a read that failed meanwhile would decide first).
+    if (sent === 0) return void this.writeAll(message).then(done, failed);
+    // The rest goes out while the answer is read (RFC 9112 §9.5): an agent may answer before it
+    // has read the whole body (a 413, say) and read no more of it, so a write that waited for
+    // the agent to take it all would end in the deadline, or in a reset, instead of that answer.
+    // Until the last byte is out, the connection is not reused; a write that fails leaves it to
+    // the read, which gets the answer sent before, or the end of the stream.
+    this.#bodyUnsent = true;
+    this.writeAll(message.subarray(sent)).then(this.#onRestWritten, this.#onRestFailed);
+    done();
   };
+
+  /** A request's rest is being written, or failed to be: the connection cannot be reused. */
+  #bodyUnsent = false;
+
+  readonly #onRestWritten = (): void => {
+    this.#bodyUnsent = false;
+  };
+
+  readonly #onRestFailed = (): void => {
+    // The answer, or the read's own failure, says what became of the exchange.
+  };
+
+  /** True while the last request's bytes are not all written (a connection not to reuse). */
+  get unfinishedWrite(): boolean {
+    return this.#bodyUnsent;
+  }
 
   readonly #onMessageFailed = (err: unknown): void => {
     const failed = this.#writeFailed;

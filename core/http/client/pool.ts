@@ -358,7 +358,9 @@ export class OriginPool {
   #release(x: Exchange, close: boolean): void {
     const conn = x.conn;
     conn.disarm();
-    if (close || this.#closed || conn.closed || conn.pending > 0) return conn.close();
+    if (close || this.#closed || conn.closed || conn.pending > 0 || conn.unfinishedWrite) {
+      return conn.close();
+    }
     if (this.#idle.length >= this.#maxIdle) {
       this.#idle = this.#idle.filter((i) => !i.conn.closed);
       if (this.#idle.length >= this.#maxIdle) return conn.close();

@@ -264,3 +264,88 @@ Deno.test("a streamed answer cut after its first piece: the client sees it cut, 
     agent.close();
   }
 });
+
+/**
+ * An agent that answers a large request as soon as its head is in, and reads no more of its
+ * body (a 413, as servers with a body limit do): with `close`, it then closes the connection.
+ * Smaller requests are read whole and answered 200.
+ */
+function startEarlyAnswerAgent(port: number, close: boolean) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  const conns = new Set<Deno.Conn>();
+  const enc = new TextEncoder();
+  const serve = async (conn: Deno.Conn) => {
+    const buf = new Uint8Array(64 * 1024);
+    let text = "";
+    try {
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) return;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+        const end = text.indexOf("\r\n\r\n");
+        if (end < 0) continue;
+        const length = Number(/content-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
+        if (length > 1024 * 1024) {
+          await conn.write(
+            enc.encode("HTTP/1.1 413 Payload Too Large\r\ncontent-length: 4\r\n\r\nbig!"),
+          );
+          if (close) return;
+          await new Promise(() => {}); // reads no more, keeps the connection
+        }
+        if (text.length < end + 4 + length) continue;
+        text = text.slice(end + 4 + length);
+        await conn.write(enc.encode("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+      }
+    } catch {
+      /* closed */
+    } finally {
+      conns.delete(conn);
+      try {
+        conn.close();
+      } catch { /* closed already */ }
+    }
+  };
+  (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      serve(conn);
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close() {
+      listener.close();
+      for (const c of conns) c.close();
+    },
+  };
+}
+
+Deno.test("an agent that answers before it has read the request body: its answer reaches the client", async () => {
+  // A body far larger than the socket buffers of loopback: its write cannot finish while the
+  // agent reads nothing. Before, the sidecar read no answer until the whole body was written:
+  // 504 after upstream_timeout when the agent kept the connection, 502 when it closed it.
+  const body = JSON.stringify({ pad: "x".repeat(24 * 1024 * 1024) });
+  for (const [close, ports] of [[false, [19741, 19742]], [true, [19743, 19744]]] as const) {
+    const agent = startEarlyAnswerAgent(ports[0], close);
+    const sc = await startSidecar({
+      agent_url: agent.url,
+      port: ports[1],
+      trust_level: "trusted",
+      max_body_bytes: 32 * 1024 * 1024,
+      upstream_timeout: 10_000,
+    });
+    try {
+      const early = await post(sc.url, body);
+      assert.equal(early.status, 413, `close ${close}: ${early.text}`);
+      assert.equal(early.text, "big!");
+      // The half-written connection is not reused: the next request gets its own answer.
+      const next = await post(sc.url, { small: true });
+      assert.equal(next.status, 200);
+      assert.equal(next.text, "ok");
+      assert.equal((await fetch(`${sc.url}/health`).then((r) => r.json())).status, "healthy");
+    } finally {
+      await sc.close();
+      agent.close();
+    }
+  }
+});

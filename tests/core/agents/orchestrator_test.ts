@@ -6,7 +6,7 @@ import {
   retryAfterMs,
 } from "../../../core/agents/orchestrator.ts";
 import { deadline } from "../../../core/async/mod.ts";
-import { silentLogger } from "../../../core/log/mod.ts";
+import { createLogger, silentLogger } from "../../../core/log/mod.ts";
 import { startFakeOrchestrator } from "../../support/fake_orchestrator.ts";
 import { tempDir } from "../../helpers.ts";
 
@@ -268,5 +268,68 @@ Deno.test("orchestrator client: a redirect is not followed; a body that stalls f
     }
     await orch.shutdown();
     await other.shutdown();
+  }
+});
+
+Deno.test("orchestrator client: Retry-After 0 does not shorten the backoff; a long one is capped", async () => {
+  // Before, `Retry-After: 0` replaced the backoff: every retry of a 429 went out at once.
+  let answer = "0";
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("slow down", { status: 429, headers: { "retry-after": answer } }),
+  );
+  const delays: number[] = [];
+  const log = createLogger({
+    service: "test",
+    level: "warn",
+    sink: (line) => {
+      const { msg, fields } = JSON.parse(line);
+      if (msg === "orchestrator call failed; retrying") delays.push(fields.delay_ms);
+    },
+  });
+  const { c, attempts } = client(`http://127.0.0.1:${server.addr.port}`, {
+    log,
+    retryDelayMs: 40,
+    retryMaxDelayMs: 200,
+  });
+  try {
+    await assert.rejects(c.poll(), /HTTP 429/);
+    assert.deepEqual(attempts, ["poll:429", "poll:429", "poll:429", "poll:429"]);
+    // The jittered backoff: half to all of 40, 80, 160 ms.
+    assert.equal(delays.length, 3);
+    [40, 80, 160].forEach((ceiling, i) => {
+      assert.ok(delays[i] >= ceiling / 2 && delays[i] <= ceiling, `retry ${i + 1}: ${delays[i]}`);
+    });
+    delays.length = 0;
+    answer = "3600"; // an hour: the wait stops at api.retry_max_delay
+    await assert.rejects(c.poll(), /HTTP 429/);
+    assert.deepEqual(delays, [200, 200, 200]);
+  } finally {
+    c.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("orchestrator client: a response body over api.max_response_bytes fails the call naming the setting", async () => {
+  const padding = "x".repeat(3_000);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => Response.json({ instruction: null, status: "ok", padding }),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const small = client(url, { maxResponseBytes: 2_048 });
+  const large = client(url, { maxResponseBytes: 4_096 });
+  try {
+    await assert.rejects(
+      small.c.poll(),
+      /poll: response larger than api\.max_response_bytes \(2048 bytes\)/,
+    );
+    assert.deepEqual(small.attempts, ["poll:200"], "not retried");
+    // The same answer under a larger bound is read (the unknown member ignored).
+    assert.deepEqual(await large.c.poll(), { status: "ok" });
+  } finally {
+    small.c.close();
+    large.c.close();
+    await server.shutdown();
   }
 });
