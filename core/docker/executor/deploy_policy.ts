@@ -463,6 +463,16 @@ export class DeployPolicy {
       const options = String(def.driver_opts.o ?? "");
       const type = String(def.driver_opts.type ?? "").toLowerCase();
       if (device !== undefined && /bind/.test(options)) {
+        // Compose makes the device absolute only for some spellings (`o: bind`, and compose v2
+        // only under `driver: local`); any other (`rbind`, `bind,ro`) reaches the daemon as
+        // written, which mounts a relative one from its own folder (`etc` is the host's /etc).
+        if (typeof device === "string" && !isAbsolute(device)) {
+          refuse(
+            `${at}.device`,
+            "deploy_allow.bind_roots",
+            `bind volume device ${JSON.stringify(device)} is not absolute`,
+          );
+        }
         this.#hostPath(`${at}.device`, device, dir);
       } else if (type === "overlay") {
         // lowerdir=/a:/b,upperdir=/c,workdir=/d: each folder is a host path, read or written.

@@ -135,6 +135,18 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
       "volumes.root.driver_opts.device",
       "deploy_allow.bind_roots",
     ],
+    // The daemon, not compose, reads a bind volume's device when compose leaves it relative
+    // (`rbind`, `bind,ro`): from the daemon's own folder (`/`), so `etc` is the host's /etc.
+    [
+      svc("") + 'volumes:\n  r:\n    driver_opts: {type: none, o: "rbind", device: etc}\n',
+      "volumes.r.driver_opts.device",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("") + 'volumes:\n  r:\n    driver_opts: {type: none, o: "bind,ro", device: ./etc}\n',
+      "volumes.r.driver_opts.device",
+      "deploy_allow.bind_roots",
+    ],
     // The local driver mounts what its options name: an overlay's folders are host paths...
     [
       svc("") + "volumes:\n  o:\n    driver_opts: {type: overlay, device: overlay, " +
