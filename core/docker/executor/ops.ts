@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { scrubString } from "../../log/mod.ts";
+import { scrub, scrubString } from "../../log/mod.ts";
 import { CONTAINER_NAME, type ContainerInspect, type DockerEngine } from "../mod.ts";
 
 const NAME_MESSAGE = "must match [A-Za-z0-9_.-], start alphanumeric, at most 63 characters";
@@ -125,14 +125,17 @@ export async function listContainers(engine: DockerEngine, p: z.infer<typeof lis
   }));
 }
 
-/** `inspect`: a safe subset (no environment: it often holds secrets). */
+/**
+ * `inspect`: a safe subset (no environment: it often holds secrets; labels masked as a log line
+ * is: a label under a secret-looking key, or holding a secret's shape, shows `[REDACTED]`).
+ */
 export async function inspect(engine: DockerEngine, p: z.infer<typeof nameOnly>) {
   const info = await engine.inspect(p.name);
   return {
     ...healthOf(info),
     image: info.Config.Image ?? null,
     created: info.Created,
-    labels: info.Config.Labels ?? {},
+    labels: scrub(info.Config.Labels ?? {}),
     error: scrubString(info.State.Error ?? ""),
   };
 }

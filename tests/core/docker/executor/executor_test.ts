@@ -107,6 +107,8 @@ Deno.test({
   try {
     registerSecret("sup3r-s3cret-value");
     await runContainer(d.socket, name, [
+      // Labels are shown by inspect: one under a secret-looking key, one of a secret's shape.
+      ...["--label", "app.db_password=lbl-pw-9", "--label", "app.url=https://u:lbl-url-pw@db/x"],
       image,
       "sh",
       "-c",
@@ -122,6 +124,9 @@ Deno.test({
       assert.equal(row?.state, "running");
       const ins = await run("inspect", { name });
       assert.equal((ins.result as { running: boolean }).running, true);
+      const labels = (ins.result as { labels: Record<string, string> }).labels;
+      assert.equal(labels["app.db_password"], "[REDACTED]", "a label under a secret's key");
+      assert.equal(labels["app.url"], "https://u:[REDACTED]@db/x", "a password in a URL label");
       const h = await run("health", {});
       assert.equal((h.result as { docker: string }).docker, "ok");
     });
