@@ -336,9 +336,16 @@ export class DeployPolicy {
       refuse(`${at}.privileged`, "deploy_allow.privileged", "privileged build");
     }
     if (
-      !this.allow.hostNamespaces && b.network !== undefined && /^host$|\$/.test(String(b.network))
+      !this.allow.hostNamespaces && b.network !== undefined &&
+      /^(host$|container:)|\$/.test(String(b.network))
     ) {
-      refuse(`${at}.network`, "deploy_allow.host_namespaces", "the host's network");
+      // The classic builder (compose v1's) also runs RUN steps in another container's network
+      // and host name (`container:NAME`).
+      refuse(
+        `${at}.network`,
+        "deploy_allow.host_namespaces",
+        "the host's or a container's network",
+      );
     }
     if (isSet(b.entitlements)) {
       refuse(`${at}.entitlements`, "deploy_allow.privileged", "build entitlements");

@@ -125,6 +125,12 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
       "services.web.build.network",
       "deploy_allow.host_namespaces",
     ],
+    // The classic builder (compose v1's) runs RUN steps in another container's namespaces.
+    [
+      svc('    build: {context: ., network: "container:db"}\n'),
+      "services.web.build.network",
+      "deploy_allow.host_namespaces",
+    ],
     [
       svc("    volumes_from: ['container:other']\n"),
       "services.web.volumes_from[0]",
