@@ -112,7 +112,11 @@ Deno.test({
       image,
       "sh",
       "-c",
-      "echo password=hunter2; echo token sup3r-s3cret-value; trap 'exit 0' TERM; " +
+      "echo password=hunter2; echo token sup3r-s3cret-value; " +
+      // A key printed over several lines: each is its own log line.
+      "echo '-----BEGIN PRIVATE KEY-----'; echo MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw; " +
+      "echo kEF2pemKeyBody77; echo '-----END PRIVATE KEY-----'; echo after; " +
+      "trap 'exit 0' TERM; " +
       "while true; do sleep 1; done",
     ]);
     await t.step("list_containers, inspect, health", async () => {
@@ -138,12 +142,20 @@ Deno.test({
             lines: Array<{ message: string }>;
           };
           lines = got.lines.map((l) => l.message);
-          return lines.length >= 2;
+          return lines.length >= 7;
         },
         10_000,
-        "two log lines",
+        "seven log lines",
       );
-      assert.deepEqual(lines, ["password=[REDACTED]", "token [REDACTED]"]);
+      assert.deepEqual(lines, [
+        "password=[REDACTED]",
+        "token [REDACTED]",
+        "[REDACTED]",
+        "[REDACTED]",
+        "[REDACTED]",
+        "[REDACTED]",
+        "after",
+      ]);
     });
     await t.step("stop, start, restart; unknown container fails", async () => {
       assert.equal(
