@@ -6,7 +6,7 @@
  * to the relay.
  * @module
  */
-import { isoTimestamp, type Logger } from "../log/mod.ts";
+import { isoTimestamp, type Logger, scrubString } from "../log/mod.ts";
 import { RelayClient, type RelayEvent } from "../relay/client/mod.ts";
 import { SseSubscriber } from "../relay/stream/mod.ts";
 import { encodeEvent, encodeRetry } from "../http/mod.ts";
@@ -230,7 +230,10 @@ export class DashboardFeed implements HeldEvents {
     }
   }
 
-  #setRelay(state: RelayState["state"], error?: string, failures?: number): void {
+  #setRelay(state: RelayState["state"], reason?: string, failures?: number): void {
+    // Every viewer sees the reason, which may quote what the relay (or a proxy) answered: it is
+    // masked as a log line is.
+    const error = reason === undefined ? undefined : scrubString(reason);
     const was = this.#relay;
     const last = was.last_event;
     this.#relay = {

@@ -6,7 +6,7 @@
  * @module
  */
 import { every, type Timer } from "../async/mod.ts";
-import { isoTimestamp, type Logger } from "../log/mod.ts";
+import { isoTimestamp, type Logger, scrubString } from "../log/mod.ts";
 import { fetchJson } from "./fetch_json.ts";
 import { plainText } from "./event.ts";
 
@@ -107,7 +107,7 @@ export class HealthWatch {
         this.o.log.info("service down", { service: s.name, err: answer.error });
       }
       s.state = "down";
-      s.error = answer.error;
+      s.error = scrubString(answer.error);
       return;
     }
     s.last_seen = now;
@@ -117,7 +117,9 @@ export class HealthWatch {
     for (const k of FACTS) {
       const v = Reflect.get(body, k);
       if (typeof v === "string" || typeof v === "number") {
-        s.detail[k] = plainText(String(v).slice(0, 128));
+        // Shown to every viewer: a reason quoting a connection string or a token is masked
+        // (before the cut, which could leave a secret no longer recognisable).
+        s.detail[k] = plainText(scrubString(String(v)).slice(0, 128));
       }
     }
     s.state = ["ok", "healthy"].includes(String(s.detail.status ?? "ok")) ? "up" : "degraded";

@@ -165,6 +165,44 @@ Deno.test("a service whose health says degraded shows degraded, with its reason"
   }
 });
 
+Deno.test("a service's health reason, shown to every viewer, has its secrets masked", async () => {
+  const relay = await startRelay();
+  // A service of the operator's that quotes its connection string when its database is down.
+  const service = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () =>
+      Response.json({
+        status: "degraded",
+        service: "billing",
+        reason: "db postgres://billing:pw-db-42@db:5432 down; token=tk-9f8e7d",
+      }),
+  );
+  const dash = await startDashboard(relay.url, {
+    services: [`billing=http://127.0.0.1:${service.addr.port}`],
+    health_interval: 100,
+    health_timeout: 500,
+  });
+  type Row = { name: string; state: string; note?: string };
+  const row = async () =>
+    ((await overview(dash.url)).services as Row[]).find((s) => s.name === "billing");
+  try {
+    await waitFor(async () => (await row())?.state === "degraded", 15_000, "degraded");
+    const texts = [
+      JSON.stringify(await overview(dash.url)),
+      await (await fetch(`${dash.url}/`)).text(),
+    ];
+    for (const text of texts) {
+      assert.ok(!text.includes("pw-db-42"), "the password shown");
+      assert.ok(!text.includes("tk-9f8e7d"), "the token shown");
+    }
+    assert.match((await row())?.note ?? "", /db postgres:\/\/billing:\[REDACTED\]@db:5432 down/);
+  } finally {
+    await dash.close();
+    await service.shutdown();
+    await relay.close();
+  }
+});
+
 Deno.test("an agent id holding a lone surrogate (valid JSON) still renders the overview", async () => {
   const relay = await startRelay();
   const dash = await startDashboard(relay.url);

@@ -4,7 +4,7 @@
  * health gate after `up`.
  * @module
  */
-import { isAbsolute, relative } from "node:path";
+import { basename, dirname, isAbsolute, relative, resolve } from "node:path";
 import { z } from "zod";
 import { HttpError } from "../../errors/mod.ts";
 import { scrubString } from "../../log/mod.ts";
@@ -217,6 +217,29 @@ export async function prepareDeploy(
   return { dir, file: INLINE_FILE, inline: p.compose_file };
 }
 
+/**
+ * Refuses to bring `project` up or down from `dir` while the daemon holds containers of a project
+ * of that name brought up from another folder (or not by compose): under the other project's name
+ * a caller's file would take over its named volumes and networks, and compose's
+ * `--remove-orphans` would remove its containers (the mesh's own, say).
+ * @throws {HttpError} 403 naming `parameters.project`
+ */
+async function refuseForeign(compose: ComposeRunner, project: string, dir: string): Promise<void> {
+  const named = resolve(dir);
+  // Compose records the folder as its working directory: the real path (links followed).
+  const real = await Deno.realPath(named).catch(() =>
+    Deno.realPath(dirname(named)).then((d) => `${d}/${basename(named)}`, () => named)
+  );
+  const foreign = await compose.foreignContainers(project, [named, real]);
+  if (foreign === 0) return;
+  throw new HttpError(
+    403,
+    `project ${project} has ${foreign} container(s) deployed from another folder: ` +
+      "deploy_app and remove_app act only on the projects of their own folders",
+    { field: "parameters.project" },
+  );
+}
+
 /** Runs `op` as the only deploy_app/remove_app of `project`; a second one fails at once. */
 async function exclusive<T>(project: string, op: () => Promise<T>): Promise<T> {
   if (busy.has(project)) {
@@ -247,6 +270,7 @@ export function deployApp(
   timeoutMs: number,
 ) {
   return exclusive(p.project, async () => {
+    await refuseForeign(compose, p.project, source.dir);
     if (source.inline === undefined) return await upAndGate(compose, source, p, timeoutMs);
     const had = await keepPrevious(source.dir).catch(unwritable);
     let ok = false;
@@ -347,6 +371,7 @@ async function removeNow(
   timeoutMs: number,
 ) {
   const source = await locate(paths, p.project, p.project_dir);
+  await refuseForeign(compose, p.project, source.dir);
   const down = await compose.down(p.project, source.dir, source.file, {
     stopSecs: p.stop_timeout_secs,
     volumes: p.remove_volumes,

@@ -23,6 +23,8 @@ const DEFAULT_HEALTH_POLL_MS = 1000;
 const PROJECT_LABEL = "com.docker.compose.project";
 /** Compose service label. */
 const SERVICE_LABEL = "com.docker.compose.service";
+/** Compose's label of the folder a container's project was brought up from. */
+const WORKING_DIR_LABEL = "com.docker.compose.project.working_dir";
 
 /** Options for {@linkcode ComposeRunner}. */
 interface ComposeRunnerOptions {
@@ -133,6 +135,19 @@ export class ComposeRunner {
     ];
     if (opts.volumes) args.push("-v");
     return this.#compose(args, dir, opts.timeoutMs);
+  }
+
+  /**
+   * How many containers of `project` (running or not) were brought up from a folder other than
+   * `dirs` (the project folder's path as named and as real), or carry no folder label (not made
+   * by compose from a folder).
+   */
+  async foreignContainers(project: string, dirs: readonly string[]): Promise<number> {
+    const list = await this.opts.engine.listContainers({
+      all: true,
+      filters: { label: [`${PROJECT_LABEL}=${project}`] },
+    });
+    return list.filter((c) => !dirs.includes(c.Labels[WORKING_DIR_LABEL] ?? "")).length;
   }
 
   /** The project's containers and their states. */

@@ -93,6 +93,13 @@ const NAMESPACE_FIELDS = ["network_mode", "pid", "ipc", "uts", "userns_mode", "c
 
 type Doc = Record<string, unknown>;
 
+/** A host path of a compose file: where it is, as written, and as the kernel reaches it. */
+interface HostPath {
+  at: string;
+  raw: string;
+  path: string;
+}
+
 function refuse(field: string, setting: string, why: string): never {
   throw new HttpError(403, `compose file refused: ${field}: ${why} (not allowed by ${setting})`, {
     field: `parameters.compose_file: ${field}`,
@@ -113,6 +120,10 @@ function isSet(v: unknown): boolean {
 /** Checks one compose file's text against `allow`; `projectDir` is where relative paths resolve. */
 export class DeployPolicy {
   readonly #roots: string[];
+  /** The host paths of the file being checked, as the kernel reaches them. */
+  #paths: HostPath[] = [];
+  /** The folders of the file being checked that a container mounts writable. */
+  #writable: HostPath[] = [];
 
   /** @param allow the operator's allow-list (see {@linkcode DEFAULT_DEPLOY_ALLOW}) */
   constructor(private readonly allow: DeployAllow = DEFAULT_DEPLOY_ALLOW) {
@@ -154,6 +165,8 @@ export class DeployPolicy {
         refuse(key, "the compose-agent", "only services, networks, volumes, secrets and configs");
       }
     }
+    this.#paths = [];
+    this.#writable = [];
     for (const [name, svc] of Object.entries(doc.services)) {
       if (isMap(svc)) this.#service(`services.${name}`, svc, projectDir);
     }
@@ -167,6 +180,26 @@ export class DeployPolicy {
           this.#hostPath(`${kind}.${name}.file`, def.file, projectDir);
         }
       }
+    }
+    this.#insideWritable();
+  }
+
+  /**
+   * Refuses a host path below a folder the file mounts writable into a container: that
+   * container (one of the project's, still running from the deploy before) can swap a part of
+   * the path for a symlink between this check and the mount, which Docker would follow.
+   */
+  #insideWritable(): void {
+    for (const p of this.#paths) {
+      const w = this.#writable.find((w) => w.path !== p.path && inside(w.path, p.path));
+      if (!w) continue;
+      refuse(
+        p.at,
+        "deploy_allow.bind_roots",
+        `host path ${JSON.stringify(p.raw)} is inside ${JSON.stringify(w.raw)}, which ${w.at} ` +
+          "mounts writable: a container could make a part of it a symlink before the mount " +
+          "(mount the folder read-only, or use a path beside it)",
+      );
     }
   }
 
@@ -330,15 +363,25 @@ export class DeployPolicy {
 
   #build(at: string, b: unknown, dir: string): void {
     if (b === undefined || b === null) return;
-    if (typeof b === "string") return this.#hostPath(`${at}`, b, dir);
+    if (typeof b === "string") {
+      this.#hostPath(`${at}`, b, dir);
+      return;
+    }
     if (!isMap(b)) return;
     if (!this.allow.privileged && isSet(b.privileged)) {
       refuse(`${at}.privileged`, "deploy_allow.privileged", "privileged build");
     }
     if (
-      !this.allow.hostNamespaces && b.network !== undefined && /^host$|\$/.test(String(b.network))
+      !this.allow.hostNamespaces && b.network !== undefined &&
+      /^(host$|container:)|\$/.test(String(b.network))
     ) {
-      refuse(`${at}.network`, "deploy_allow.host_namespaces", "the host's network");
+      // The classic builder (compose v1's) also runs RUN steps in another container's network
+      // and host name (`container:NAME`).
+      refuse(
+        `${at}.network`,
+        "deploy_allow.host_namespaces",
+        "the host's or a container's network",
+      );
     }
     if (isSet(b.entitlements)) {
       refuse(`${at}.entitlements`, "deploy_allow.privileged", "build entitlements");
@@ -387,7 +430,8 @@ export class DeployPolicy {
         v.type === "bind" ||
         (v.type === undefined && typeof v.source === "string" && /^[./~]/.test(v.source))
       ) {
-        this.#hostPath(`${at}.source`, v.source, dir);
+        const p = this.#hostPath(`${at}.source`, v.source, dir);
+        if (v.read_only !== true) this.#writable.push(p);
       } else if (typeof v.type === "string" && !["volume", "tmpfs"].includes(v.type)) {
         refuse(`${at}.type`, "deploy_allow.bind_roots", `volume type ${JSON.stringify(v.type)}`);
       }
@@ -397,7 +441,12 @@ export class DeployPolicy {
     const colon = text.indexOf(":");
     if (colon < 0) return; // an anonymous volume at a container path
     const source = text.slice(0, colon);
-    if (/^[./~$]/.test(source) || source.includes("/")) this.#hostPath(at, source, dir);
+    if (/^[./~$]/.test(source) || source.includes("/")) {
+      const p = this.#hostPath(at, source, dir);
+      // `SOURCE:TARGET[:MODE]`, the mode a comma-separated list (`ro`, `rw`, `z`...).
+      const mode = text.slice(colon + 1).split(":")[1] ?? "";
+      if (!mode.split(",").includes("ro")) this.#writable.push(p);
+    }
   }
 
   /**
@@ -463,7 +512,18 @@ export class DeployPolicy {
       const options = String(def.driver_opts.o ?? "");
       const type = String(def.driver_opts.type ?? "").toLowerCase();
       if (device !== undefined && /bind/.test(options)) {
-        this.#hostPath(`${at}.device`, device, dir);
+        // Compose makes the device absolute only for some spellings (`o: bind`, and compose v2
+        // only under `driver: local`); any other (`rbind`, `bind,ro`) reaches the daemon as
+        // written, which mounts a relative one from its own folder (`etc` is the host's /etc).
+        if (typeof device === "string" && !isAbsolute(device)) {
+          refuse(
+            `${at}.device`,
+            "deploy_allow.bind_roots",
+            `bind volume device ${JSON.stringify(device)} is not absolute`,
+          );
+        }
+        const p = this.#hostPath(`${at}.device`, device, dir);
+        if (!options.split(",").includes("ro")) this.#writable.push(p);
       } else if (type === "overlay") {
         // lowerdir=/a:/b,upperdir=/c,workdir=/d: each folder is a host path, read or written.
         for (const option of options.split(",")) {
@@ -496,17 +556,23 @@ export class DeployPolicy {
    * A host path compose reads or mounts: allowed inside the project folder or a bind root;
    * variables (`$`), `~` and anything else that is not a plain path are refused.
    */
-  #hostPath(at: string, raw: unknown, dir: string, remoteOk = false): void {
+  #hostPath(at: string, raw: unknown, dir: string, remoteOk = false): HostPath {
     if (typeof raw !== "string" || raw === "") refuse(at, "deploy_allow.bind_roots", "not a path");
-    if (remoteOk && REMOTE.test(raw)) return; // a git or https build context
+    // A git or https build context: no host path (an empty one is below no folder).
+    if (remoteOk && REMOTE.test(raw)) return { at, raw, path: "" };
     if (raw.includes("$") || raw.startsWith("~")) {
       refuse(at, "deploy_allow.bind_roots", "variables and ~ are not allowed in host paths");
     }
     const path = isAbsolute(raw) ? normalize(raw) : resolve(dir, raw);
-    if (this.#roots.some((root) => inside(root, path))) return;
+    const found = (reached: string): HostPath => {
+      const p = { at, raw, path: reached };
+      this.#paths.push(p);
+      return p;
+    };
+    if (this.#roots.some((root) => inside(root, path))) return found(path);
     if (inside(resolve(dir), path)) {
-      const led = this.#linkedOutside(resolve(dir), path);
-      if (led === undefined) return;
+      const { at: reached, reason: led } = this.#linkedOutside(resolve(dir), path);
+      if (led === undefined) return found(reached);
       refuse(
         at,
         "deploy_allow.bind_roots",
@@ -528,7 +594,7 @@ export class DeployPolicy {
    * the project and every bind root (a dangling link included: Docker would create its target),
    * else undefined.
    */
-  #linkedOutside(dir: string, path: string): string | undefined {
+  #linkedOutside(dir: string, path: string): { at: string; reason?: string } {
     let at = dir;
     const rest = relative(dir, path).split(sep).filter((p) => p !== "");
     for (let links = 0; rest.length > 0;) {
@@ -544,18 +610,23 @@ export class DeployPolicy {
       } catch (err) {
         const missing = err instanceof Deno.errors.NotFound ||
           err instanceof Deno.errors.NotADirectory;
-        if (!missing) return `it cannot be checked (${err instanceof Error ? err.name : "error"})`;
+        if (!missing) {
+          return {
+            at,
+            reason: `it cannot be checked (${err instanceof Error ? err.name : "error"})`,
+          };
+        }
       }
       if (link === undefined) {
         at = next;
         continue;
       }
-      if (++links > MAX_LINKS) return `more than ${MAX_LINKS} symlinks`;
+      if (++links > MAX_LINKS) return { at, reason: `more than ${MAX_LINKS} symlinks` };
       if (isAbsolute(link)) at = sep;
       rest.unshift(...link.split(sep).filter((p) => p !== ""));
     }
-    if (inside(dir, at) || this.#roots.some((root) => inside(root, at))) return undefined;
-    return "a symlink";
+    if (inside(dir, at) || this.#roots.some((root) => inside(root, at))) return { at };
+    return { at, reason: "a symlink" };
   }
 }
 

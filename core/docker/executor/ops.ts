@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { scrubString } from "../../log/mod.ts";
+import { REDACTED, scrub, scrubString } from "../../log/mod.ts";
 import { CONTAINER_NAME, type ContainerInspect, type DockerEngine } from "../mod.ts";
 
 const NAME_MESSAGE = "must match [A-Za-z0-9_.-], start alphanumeric, at most 63 characters";
@@ -75,6 +75,10 @@ export async function health(engine: DockerEngine, p: z.infer<typeof healthParam
   };
 }
 
+/** The first and last line of a PEM private key. */
+const KEY_BEGIN = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+const KEY_END = /-----END [A-Z ]*PRIVATE KEY-----/;
+
 /** One log line as Stacker reads it. */
 interface LogLine {
   ts: string;
@@ -94,10 +98,19 @@ export async function logs(engine: DockerEngine, p: z.infer<typeof logsParams>, 
     streams: p.streams,
     timestamps: true,
   });
+  // A key printed over several lines is several entries: from its BEGIN line to its END line,
+  // on the same stream, every line is masked (scrubString sees one line at a time).
+  const inKey = new Set<string>();
   const lines: LogLine[] = entries.map((e) => {
     const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) ?(.*)$/s.exec(e.line);
     const raw = m ? m[2] : e.line;
-    const message = scrubString(raw);
+    let message = scrubString(raw);
+    if (inKey.has(e.stream)) {
+      message = REDACTED;
+      if (KEY_END.test(raw)) inKey.delete(e.stream);
+    } else if (KEY_BEGIN.test(raw) && !KEY_END.test(raw.slice(raw.search(KEY_BEGIN)))) {
+      inKey.add(e.stream);
+    }
     const ts = m ? new Date(Date.parse(m[1])).toISOString() : new Date().toISOString();
     return { ts, stream: e.stream, message, redacted: message !== raw };
   });
@@ -125,14 +138,17 @@ export async function listContainers(engine: DockerEngine, p: z.infer<typeof lis
   }));
 }
 
-/** `inspect`: a safe subset (no environment: it often holds secrets). */
+/**
+ * `inspect`: a safe subset (no environment: it often holds secrets; labels masked as a log line
+ * is: a label under a secret-looking key, or holding a secret's shape, shows `[REDACTED]`).
+ */
 export async function inspect(engine: DockerEngine, p: z.infer<typeof nameOnly>) {
   const info = await engine.inspect(p.name);
   return {
     ...healthOf(info),
     image: info.Config.Image ?? null,
     created: info.Created,
-    labels: info.Config.Labels ?? {},
+    labels: scrub(info.Config.Labels ?? {}),
     error: scrubString(info.State.Error ?? ""),
   };
 }

@@ -52,3 +52,34 @@ Deno.test("the dashboard's relay state: the latest failure, its count, since the
     server.close();
   }
 });
+
+Deno.test("a relay's refusal shown to viewers has its secrets masked", async () => {
+  // A proxy in front of the relay that quotes what it was sent: a password, a bearer token.
+  const body =
+    "denied: Authorization: Bearer abcdef123456 for https://ops:pw-77x@relay/?password=hunter2";
+  const server = startStallServer(async (c) => {
+    await c.write(
+      `HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\n` +
+        `content-length: ${body.length}\r\n\r\n${body}`,
+    );
+  });
+  const feed = new DashboardFeed({
+    relayUrl: server.url,
+    topics: ["*"],
+    history: 10,
+    queueBytes: 64 * 1024,
+    maxClients: 1,
+    log: createLogger({ service: "t", level: "error", sink: () => {} }),
+  });
+  try {
+    await waitFor(() => (feed.relay().error ?? "").includes("denied"), 10_000, "the refusal");
+    const error = feed.relay().error ?? "";
+    for (const secret of ["abcdef123456", "pw-77x", "hunter2"]) {
+      assert.ok(!error.includes(secret), `${secret} shown: ${error}`);
+    }
+    assert.match(error, /relay answered 403: denied/);
+  } finally {
+    await feed.close();
+    server.close();
+  }
+});

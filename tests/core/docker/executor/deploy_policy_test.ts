@@ -125,6 +125,12 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
       "services.web.build.network",
       "deploy_allow.host_namespaces",
     ],
+    // The classic builder (compose v1's) runs RUN steps in another container's namespaces.
+    [
+      svc('    build: {context: ., network: "container:db"}\n'),
+      "services.web.build.network",
+      "deploy_allow.host_namespaces",
+    ],
     [
       svc("    volumes_from: ['container:other']\n"),
       "services.web.volumes_from[0]",
@@ -133,6 +139,18 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
     [
       svc("") + "volumes:\n  root:\n    driver_opts: {type: none, o: bind, device: /}\n",
       "volumes.root.driver_opts.device",
+      "deploy_allow.bind_roots",
+    ],
+    // The daemon, not compose, reads a bind volume's device when compose leaves it relative
+    // (`rbind`, `bind,ro`): from the daemon's own folder (`/`), so `etc` is the host's /etc.
+    [
+      svc("") + 'volumes:\n  r:\n    driver_opts: {type: none, o: "rbind", device: etc}\n',
+      "volumes.r.driver_opts.device",
+      "deploy_allow.bind_roots",
+    ],
+    [
+      svc("") + 'volumes:\n  r:\n    driver_opts: {type: none, o: "bind,ro", device: ./etc}\n',
+      "volumes.r.driver_opts.device",
       "deploy_allow.bind_roots",
     ],
     // The local driver mounts what its options name: an overlay's folders are host paths...
@@ -388,6 +406,64 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
       .status,
     403,
   );
+});
+
+Deno.test("a host path inside a folder a service mounts writable is refused: its container could make it a symlink", async () => {
+  const tmp = await tempDir();
+  const project = await Deno.realPath(tmp.path);
+  await Deno.mkdir(`${project}/data/sub`, { recursive: true });
+  await Deno.symlink("data", `${project}/alias`);
+  const check = (body: string, top = "") => {
+    try {
+      new DeployPolicy(DEFAULT_DEPLOY_ALLOW).check(
+        `services:\n  a:\n    image: busybox\n${body}${top}`,
+        project,
+      );
+      return "ok";
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      assert.equal(err.status, 403);
+      assert.equal(err.extra.setting, "deploy_allow.bind_roots");
+      return String(err.extra.field);
+    }
+  };
+  // A running container of `a` swaps data/evil between a folder and a link to / while the next
+  // deploy is checked and mounted: whichever it finds when Docker mounts it is what `b` gets.
+  const b = (line: string) => `  b:\n    image: busybox\n${line}`;
+  const cases: Array<[string, string]> = [
+    [
+      '    volumes: ["./data:/data"]\n' + b('    volumes: ["./data/evil:/host"]\n'),
+      "services.b.volumes[0]",
+    ],
+    ['    volumes: ["./:/p"]\n' + b("    env_file: ./data/.env\n"), "services.b.env_file[0]"],
+    [
+      "    volumes: [{type: bind, source: ./data, target: /d}]\n" +
+      b('    volumes: ["./alias/evil:/host"]\n'),
+      "services.b.volumes[0]",
+    ],
+    ['    volumes: ["./data:/data:rw"]\n    build: ./data/ctx\n', "services.a.build"],
+  ];
+  for (const [body, field] of cases) {
+    assert.equal(check(body), `parameters.compose_file: ${field}`, body);
+  }
+  // Read-only, the same folder, or beside it: no container can write the path.
+  assert.equal(
+    check('    volumes: ["./data:/data:ro"]\n' + b('    volumes: ["./data/sub:/s"]\n')),
+    "ok",
+  );
+  assert.equal(
+    check(
+      "    volumes: [{type: bind, source: ./data, target: /d, read_only: true}]\n    env_file: data/.env\n",
+    ),
+    "ok",
+  );
+  assert.equal(check('    volumes: ["./data:/data"]\n' + b('    volumes: ["./data:/d2"]\n')), "ok");
+  // Whichever service comes first: `b`'s container can swap data/sub before `a` mounts it.
+  assert.equal(
+    check('    volumes: ["./data/sub:/s"]\n' + b('    volumes: ["./data:/d"]\n')),
+    "parameters.compose_file: services.a.volumes[0]",
+  );
+  await tmp.remove();
 });
 
 Deno.test("a host path inside the project is followed through its symlinks as Docker follows them", async () => {

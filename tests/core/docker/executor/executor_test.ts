@@ -107,10 +107,16 @@ Deno.test({
   try {
     registerSecret("sup3r-s3cret-value");
     await runContainer(d.socket, name, [
+      // Labels are shown by inspect: one under a secret-looking key, one of a secret's shape.
+      ...["--label", "app.db_password=lbl-pw-9", "--label", "app.url=https://u:lbl-url-pw@db/x"],
       image,
       "sh",
       "-c",
-      "echo password=hunter2; echo token sup3r-s3cret-value; trap 'exit 0' TERM; " +
+      "echo password=hunter2; echo token sup3r-s3cret-value; " +
+      // A key printed over several lines: each is its own log line.
+      "echo '-----BEGIN PRIVATE KEY-----'; echo MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw; " +
+      "echo kEF2pemKeyBody77; echo '-----END PRIVATE KEY-----'; echo after; " +
+      "trap 'exit 0' TERM; " +
       "while true; do sleep 1; done",
     ]);
     await t.step("list_containers, inspect, health", async () => {
@@ -122,6 +128,9 @@ Deno.test({
       assert.equal(row?.state, "running");
       const ins = await run("inspect", { name });
       assert.equal((ins.result as { running: boolean }).running, true);
+      const labels = (ins.result as { labels: Record<string, string> }).labels;
+      assert.equal(labels["app.db_password"], "[REDACTED]", "a label under a secret's key");
+      assert.equal(labels["app.url"], "https://u:[REDACTED]@db/x", "a password in a URL label");
       const h = await run("health", {});
       assert.equal((h.result as { docker: string }).docker, "ok");
     });
@@ -133,12 +142,20 @@ Deno.test({
             lines: Array<{ message: string }>;
           };
           lines = got.lines.map((l) => l.message);
-          return lines.length >= 2;
+          return lines.length >= 7;
         },
         10_000,
-        "two log lines",
+        "seven log lines",
       );
-      assert.deepEqual(lines, ["password=[REDACTED]", "token [REDACTED]"]);
+      assert.deepEqual(lines, [
+        "password=[REDACTED]",
+        "token [REDACTED]",
+        "[REDACTED]",
+        "[REDACTED]",
+        "[REDACTED]",
+        "[REDACTED]",
+        "after",
+      ]);
     });
     await t.step("stop, start, restart; unknown container fails", async () => {
       assert.equal(
@@ -358,11 +375,15 @@ Deno.test({
   }
 });
 
-Deno.test("an inline deploy whose working copy cannot be written is failed, not a crash", async () => {
+Deno.test({
+  name: "an inline deploy whose working copy cannot be written is failed, not a crash",
+  // The daemon is asked first whether the project is another folder's.
+  ignore: !dockerd.available,
+}, async () => {
   const dir = await tempDir();
   await Deno.writeTextFile(`${dir.path}/file`, "");
   // work_dir below a regular file: the folder cannot be made.
-  const { exec, engine } = executorFor(`${dir.path}/none.sock`, {
+  const { exec, engine } = executorFor(dockerd.socket, {
     projectsRoot: `${dir.path}/projects`,
     workDir: `${dir.path}/file/work`,
   });
@@ -376,6 +397,70 @@ Deno.test("an inline deploy whose working copy cannot be written is failed, not 
     assert.match(String(r.error), /cannot write the working copy under work_dir \(NotADirectory\)/);
   } finally {
     engine.close();
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name: "deploy_app and remove_app refuse a project of the same name deployed from another folder",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const { exec, compose } = executorFor(socket, {
+    projectsRoot: `${dir.path}/projects`,
+    workDir: `${dir.path}/work`,
+  });
+  const run = (type: string, parameters: Record<string, unknown>) =>
+    exec.execute({ command_id: crypto.randomUUID(), type, parameters });
+  const loop = `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`;
+  // The operator's own project (the mesh, say), deployed from a folder the agent does not own,
+  // with a named volume holding its data.
+  const victim = uniqueName("iatp-victim").toLowerCase();
+  const victimDir = `${dir.path}/elsewhere`;
+  await Deno.mkdir(victimDir, { recursive: true });
+  await Deno.writeTextFile(
+    `${victimDir}/docker-compose.yml`,
+    `services:\n  db:\n    image: ${image}\n    network_mode: none\n    command: ${loop}\n` +
+      `    volumes: [data:/data]\nvolumes:\n  data: {}\n`,
+  );
+  try {
+    const up = await compose.up(victim, victimDir, "docker-compose.yml", 60_000);
+    assert.equal(up.code, 0, up.stderr);
+    // Named as the victim, a file of the caller's would take its volume and, with
+    // --remove-orphans, remove its containers.
+    const thief = `services:\n  x:\n    image: ${image}\n    network_mode: none\n` +
+      `    command: ${loop}\n    volumes: [data:/stolen]\nvolumes:\n  data: {}\n`;
+    const r = await run("deploy_app", { project: victim, compose_file: thief, wait: false });
+    assert.equal(r.status, "failed", JSON.stringify(r));
+    assert.match(String(r.error), /deployed from another folder/);
+    assert.deepEqual((await compose.services(victim)).map((s) => [s.service, s.state]), [
+      ["db", "running"],
+    ]);
+    assert.equal(
+      await Deno.stat(`${dir.path}/work/${victim}`).then(() => true, () => false),
+      false,
+      "nothing written",
+    );
+    // Nor may a project folder of the agent's take it down under the victim's name.
+    await Deno.mkdir(`${dir.path}/projects/mine`, { recursive: true });
+    await Deno.writeTextFile(`${dir.path}/projects/mine/compose.yaml`, thief);
+    const rm = await run("remove_app", {
+      project: victim,
+      project_dir: "mine",
+      remove_volumes: true,
+      stop_timeout_secs: 1,
+    });
+    assert.equal(rm.status, "failed", JSON.stringify(rm));
+    assert.match(String(rm.error), /deployed from another folder/);
+    assert.deepEqual((await compose.services(victim)).map((s) => s.state), ["running"]);
+  } finally {
+    await compose.down(victim, victimDir, "docker-compose.yml", {
+      stopSecs: 1,
+      volumes: true,
+      timeoutMs: 60_000,
+    });
     await dir.remove();
   }
 });
