@@ -1,6 +1,7 @@
 /**
  * The edge against a hostile client on a raw socket: a cap held by connections that send
- * nothing.
+ * nothing, refusals that name the bound a client crossed, and a request line made long by its
+ * method rather than its target.
  * @module
  */
 import assert from "node:assert/strict";
@@ -114,6 +115,50 @@ Deno.test("at max_connections with every connection busy, a new one gets the 503
     assert.equal(await busy[0].closed(200), false, "a busy connection is never closed for room");
   } finally {
     for (const c of busy) c.close();
+    await s.close();
+  }
+});
+
+Deno.test("a trailer section over its bound is refused naming the bound, however its lines fill it", async () => {
+  const s = await setup();
+  const head =
+    "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n";
+  try {
+    for (
+      const trailer of [`X-T: ${"y".repeat(20_000)}\r\n\r\n`, "a: b\r\n".repeat(5_000) + "\r\n"]
+    ) {
+      const c = await RawConn.open(s.port);
+      await c.write(head + trailer);
+      const r = await c.read();
+      assert.equal(r?.status, 431);
+      assert.equal(json(r!).error, "trailer section larger than 16384 bytes");
+      assert.equal(json(r!).limit_bytes, 16384);
+      c.close();
+    }
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a request line made long by its method is 501, by its target 414", async () => {
+  const s = await setup();
+  try {
+    const cases: Array<[string, number]> = [
+      [`${"A".repeat(100_000)} / HTTP/1.1\r\nHost: localhost\r\n\r\n`, 501],
+      [`${"A".repeat(20_000)}\r\nHost: localhost\r\n\r\n`, 501],
+      [`GET /${"a".repeat(9_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`, 414],
+      [`GET /${"a".repeat(100_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`, 414],
+    ];
+    for (const [req, status] of cases) {
+      const c = await RawConn.open(s.port);
+      await c.write(req).catch(() => {}); // the server may close before it read everything
+      const r = await c.read();
+      assert.equal(r?.status, status, req.slice(0, 20));
+      if (status === 414) assert.match(String(json(r!).error), /request-target longer/);
+      else assert.match(String(json(r!).error), /^method not supported/);
+      c.close();
+    }
+  } finally {
     await s.close();
   }
 });
