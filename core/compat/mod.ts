@@ -116,14 +116,22 @@ export function parseInput<T>(
 
 /**
  * Reads a JSON body with `read`; in upstream mode a body that is not JSON (a 400 carrying the
- * `field` it failed at) becomes FastAPI's 422 `json_invalid`. Limits (413, 408) stand.
+ * `field` it failed at) becomes FastAPI's 422 `json_invalid`. Limits (413, 408) stand, and so
+ * does the edge's 400 for a body whose framing broke (a bad chunk, a body that ended early),
+ * which carries no `field`: nothing was decoded, and the server in front of FastAPI refuses it
+ * with a 400 too.
  * @throws {HttpError} from `read`, or the 422.
  */
 export async function readJsonInput<T>(compat: CompatMode, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (err) {
-    if (compat !== "upstream" || !(err instanceof HttpError) || err.status !== 400) throw err;
+    if (
+      compat !== "upstream" || !(err instanceof HttpError) || err.status !== 400 ||
+      err.extra.field === undefined
+    ) {
+      throw err;
+    }
     throw new HttpError(
       422,
       err.message,

@@ -115,8 +115,13 @@ function cookie(c: Context<AppEnv>, value: string, maxAgeSecs: number): string {
     (overTls(c) ? "; Secure" : "");
 }
 
-/** The refusal of a login body that is neither the JSON nor the form its Content-Type names. */
+/**
+ * The refusal of a login body that is neither the JSON nor the form its Content-Type names. A
+ * body the edge could not read (over `max_body_bytes`, past `body_timeout`, its chunked framing
+ * broken or cut short) keeps the edge's own refusal: 413, 408 or 400 naming what went wrong.
+ */
 function unreadableLogin(cause: unknown): HttpError {
+  if (cause instanceof HttpError) return cause;
   return new HttpError(400, 'send {"credential": "..."} as JSON or a form', {}, { cause });
 }
 

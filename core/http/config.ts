@@ -50,7 +50,8 @@ export function edgeFields(defaults: EdgeDefaults = {}) {
       default: DEFAULT_IDLE_TIMEOUT_MS,
     }),
     max_connections: int({
-      help: "connections open at once; more are answered 503 and closed (0: no cap)",
+      help: "connections open at once; past it a new one takes an idle one's place, else is " +
+        "answered 503 (0: no cap)",
       default: defaults.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       min: 0,
     }),

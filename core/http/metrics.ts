@@ -44,6 +44,8 @@ export interface HttpMetrics {
 export interface ConnectionMetrics {
   /** Connections answered 503 because `max_connections` were open. */
   refused: Counter;
+  /** Idle connections closed to admit a new one at `max_connections`. */
+  shed: Counter;
   /** Requests refused by the protocol layer (malformed, too large, timed out), by status. */
   protocolErrors: Counter<"status">;
   /** Deadlines that passed, by phase (head, body, idle, write). */
@@ -122,6 +124,11 @@ function createConnectionMetrics(registry: Registry): ConnectionMetrics {
     refused: new Counter({
       name: "iatp_http_connections_refused_total",
       help: "Connections answered 503 because max_connections were open.",
+      registers: [registry],
+    }),
+    shed: new Counter({
+      name: "iatp_http_connections_shed_total",
+      help: "Idle connections closed to admit a new one at max_connections.",
       registers: [registry],
     }),
     protocolErrors: new Counter({

@@ -293,6 +293,7 @@ async function listen(
         jsonResponse(err.status, errorBody(err.message, requestIdOf(null), err.extra)),
       events: {
         refused: () => metrics.connections.refused.inc(),
+        shed: () => metrics.connections.shed.inc(),
         protocolError: (status) => metrics.connections.protocolErrors.inc({ status }),
         timedOut: (phase) => metrics.connections.timeouts.inc({ phase }),
         acceptError: (code) => metrics.connections.acceptErrors.inc({ code }),

@@ -12,8 +12,14 @@ import type { RelayLog, StoredEvent } from "./store.ts";
 import type { SseSubscriber } from "./stream/mod.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
-/** Default events read from the store per replay batch. */
+/** Default events read from the store per replay batch, at most. */
 const DEFAULT_REPLAY_BATCH = 256;
+/**
+ * Events read by a replay's first batch, before it knows their size: later batches take as many
+ * as fit its byte budget at the sizes read so far (up to the batch), so a topic of large events
+ * is read a few at a time.
+ */
+const FIRST_REPLAY_READ = 4;
 
 /** Where a subscription starts. */
 export type StartPoint =
@@ -108,10 +114,19 @@ interface ReplayPlan {
   before: Map<string, number>;
 }
 
+/**
+ * Replays history into `stream`: it holds at most about a quarter of its `queue_bytes` of events
+ * read and not yet written (a batch's events, its frames and the chunk they are joined into), and
+ * writes chunks of that size, each once its queue has room. A replay of large events to a reader
+ * that does not read so holds what its queue allows, not a batch of 256 events per subscriber
+ * (64 MiB at 256 KiB each).
+ */
 async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
   const { after, upto, reset, before } = plan;
   const { store, filter, stream } = o;
   const batch = o.replayBatch ?? DEFAULT_REPLAY_BATCH;
+  const budget = Math.max(1, Math.floor(stream.queueBytes / 4));
+  let count = Math.min(batch, FIRST_REPLAY_READ);
   if (!await stream.write(encodeRetry(o.retryMs))) return;
   if (reset && !await stream.write(encodeEvent({ event: "reset", data: JSON.stringify(reset) }))) {
     return;
@@ -121,18 +136,33 @@ async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
     // Retention may evict while we wait on a slow reader; a silent gap is not allowed, so the
     // stream ends with overflow and the client resumes (and gets a reset) from its last id.
     if (evictedSince(store.truncation(filter), before, cursor)) return stream.overflow();
-    const read = store.read(filter, cursor, upto, batch);
+    const read = store.read(filter, cursor, upto, count);
     // A remote store may fetch older history; events up to `upto` never change meanwhile.
     const events = read instanceof Promise ? await read : read;
     if (events.length === 0) {
       if (evictedSince(store.truncation(filter), before, cursor)) return stream.overflow();
       break;
     }
-    // One chunk per store batch: one socket write carries many replayed events.
-    const frames = events.map((e) => messageFrame(store.epoch, e));
-    const bytes = frames.reduce((n, f) => n + f.length, 0);
-    if (!await stream.write(concatBytes(frames, bytes))) return;
+    // Chunks of up to `budget` bytes (at least one event each): one socket write carries many
+    // small replayed events, and no write is much more than the queue makes room for.
+    let frames: Uint8Array[] = [];
+    let bytes = 0;
+    let framed = 0;
+    for (const e of events) {
+      const f = messageFrame(store.epoch, e);
+      if (frames.length > 0 && bytes + f.length > budget) {
+        if (!await stream.write(concatBytes(frames, bytes))) return;
+        frames = [];
+        bytes = 0;
+      }
+      frames.push(f);
+      bytes += f.length;
+      framed += f.length;
+    }
+    if (!await stream.write(frames.length === 1 ? frames[0] : concatBytes(frames, bytes))) return;
     cursor = events[events.length - 1].seq;
+    // As many events as fit the budget at this batch's mean size.
+    count = Math.max(1, Math.min(batch, Math.floor(budget * events.length / framed)));
   }
   stream.goLive();
 }

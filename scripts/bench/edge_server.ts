@@ -46,7 +46,7 @@ if (kind === "edge" || kind === "hono") {
     log,
     handle: () => Promise.resolve(handle()),
     errorResponse: (err) => jsonResponse(err.status, errorBody(err.message, "")),
-    events: { refused() {}, protocolError() {}, timedOut() {}, acceptError() {} },
+    events: { refused() {}, shed() {}, protocolError() {}, timedOut() {}, acceptError() {} },
   });
 } else if (kind === "bare") {
   Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, handle);

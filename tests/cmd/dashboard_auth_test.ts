@@ -11,6 +11,7 @@ import { ConfigError } from "../../core/errors/mod.ts";
 import { createLogger } from "../../core/log/mod.ts";
 import { openStream, publish, startRelay } from "../core/relay/relay_helpers.ts";
 import { tempDir, waitFor } from "../helpers.ts";
+import { json as rawJson, RawConn } from "../support/raw_http.ts";
 import {
   appendAudit,
   issuerFor,
@@ -350,6 +351,37 @@ Deno.test("login: a body that is not the form its Content-Type names is a 400 wi
     });
     assert.equal(res.status, 303, "a well-formed multipart form still logs in");
     await res.body?.cancel();
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
+Deno.test("login: a body the edge cannot read keeps the edge's 413 or 400, JSON or form alike", async () => {
+  const relay = await startRelay();
+  const { publicKey } = await issuerFor();
+  const dash = await startDashboard(relay.url, { auth_keys: [publicKey], login_rate: 100 });
+  const port = Number(new URL(dash.url).port);
+  const big = "a".repeat(0x80000);
+  try {
+    for (const type of ["application/json", "application/x-www-form-urlencoded"]) {
+      const head = `POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: ${type}\r\n` +
+        "Transfer-Encoding: chunked\r\n\r\n";
+      const cases: Array<[string, number, RegExp]> = [
+        // Three chunks of 512 KiB: past max_body_bytes (1 MiB) with no length declared.
+        [`80000\r\n${big}\r\n`.repeat(3) + "0\r\n\r\n", 413, /exceeds 1048576 bytes/],
+        ["2\r\n{}zz\r\n", 400, /missing CRLF after chunk data/],
+        ["fffffffffffffffffff\r\n", 400, /chunk size too large/],
+      ];
+      for (const [body, status, error] of cases) {
+        const c = await RawConn.open(port);
+        await c.write(head + body).catch(() => {}); // the server may close before all of it
+        const r = await c.read();
+        assert.equal(r?.status, status, `${type}: ${r?.body}`);
+        assert.match(String(rawJson(r!).error), error);
+        c.close();
+      }
+    }
   } finally {
     await dash.close();
     await relay.close();

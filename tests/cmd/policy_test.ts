@@ -11,6 +11,7 @@ import {
   tempDir,
   waitFor,
 } from "../helpers.ts";
+import { exchange, json, RawConn } from "../support/raw_http.ts";
 
 const SEED = {
   tx_id: "tx-1",
@@ -465,5 +466,45 @@ Deno.test("a policy whose intent schemas cannot be loaded answers each decision 
   } finally {
     await svc?.stop();
     await dir.remove();
+  }
+});
+
+Deno.test("compat upstream: a body whose framing broke is the edge's 400 and the connection closes; a body that is not JSON is FastAPI's 422", async () => {
+  const svc = await start(command.resolve({ port: 0, reload_interval: 0, compat: "upstream" }), {
+    log: silentLogger,
+  });
+  const port = Number(new URL(svc.url).port);
+  const head = "POST /evaluate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n";
+  const smuggled = "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  try {
+    const broken: Array<[string, RegExp]> = [
+      // The chunk's data is not followed by CRLF: the bytes after it are not a next request.
+      [`Transfer-Encoding: chunked\r\n\r\n2\r\n{}zz\r\n${smuggled}`, /missing CRLF/],
+      [`Transfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n{}`, /chunk size too large/],
+      [`Transfer-Encoding: chunked\r\n\r\n2;${"e".repeat(5000)}\r\n{}\r\n0\r\n\r\n`, /chunk-size/],
+    ];
+    for (const [rest, error] of broken) {
+      const c = await RawConn.open(port);
+      await c.write(head + rest);
+      const r = await c.read();
+      assert.equal(r?.status, 400, r?.body);
+      assert.match(String(json(r!).error), error);
+      assert.equal(json(r!).detail, undefined, "no json_invalid: nothing was decoded");
+      assert.ok(await c.closed(), "the connection closes: its next bytes are not parsed");
+      c.close();
+    }
+    // A body that ended early: the client half-closed before its declared length.
+    const short = await RawConn.open(port);
+    await short.write(head + "Content-Length: 50\r\n\r\n{}");
+    await short.closeWrite();
+    const r = await short.read();
+    assert.equal(r?.status, 400);
+    assert.match(String(json(r!).error), /ended early/);
+    short.close();
+    const notJson = await exchange(port, head + "Content-Length: 5\r\n\r\n{not}");
+    assert.equal(notJson?.status, 422);
+    assert.equal((json(notJson!).detail as Array<{ type: string }>)[0].type, "json_invalid");
+  } finally {
+    await svc.close();
   }
 });

@@ -1,7 +1,7 @@
 /**
  * The edge's connection discipline on a real service process: stalled clients are closed
  * within the configured timeouts, connections over max_connections get the 503 envelope and
- * are counted, a process out of file descriptors serves /health again once they free up, and a
+ * are counted (when none of the open ones is idle and can make room), a process out of file descriptors serves /health again once they free up, and a
  * storm of clients that reset before they are accepted neither stops nor stalls the listener.
  * @module
  */
@@ -73,8 +73,53 @@ Deno.test("stalled clients: slowloris heads, half-sent bodies and idle keep-aliv
 });
 
 for (const workers of [1, 2]) {
-  Deno.test(`connection cap, ${workers} isolate(s): connection N+1 gets the 503 envelope and is counted`, () =>
+  Deno.test(`connection cap, ${workers} isolate(s): with every connection busy, connection N+1 gets the 503 envelope and is counted`, () =>
     connectionCap(workers));
+}
+
+for (const workers of [1, 2]) {
+  Deno.test(`connection cap, ${workers} isolate(s): connections that send nothing make room for /health and a publish`, () =>
+    silentFlood(workers));
+}
+
+/** A cap held by connections that never send a byte does not shut out clients. */
+async function silentFlood(workers: number) {
+  const dir = await tempDir();
+  const relay = await startIatpService(
+    ["relay", "--port", "0", "--max-connections", "40", "--workers", String(workers)],
+    { env: { IATP_DATA_DIR: dir.path } },
+  );
+  if (workers > 1) {
+    await waitFor(() => relay.stdout().includes("relay workers serving"), 30_000, "workers");
+  }
+  const port = Number(new URL(relay.url).port);
+  const silent: RawConn[] = [];
+  const served: RawConn[] = [];
+  try {
+    for (let i = 0; i < 60; i++) silent.push(await RawConn.open(port));
+    const requests = [
+      "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+      'POST /publish HTTP/1.1\r\nHost: localhost\r\nContent-Length: 26\r\n\r\n{"topic":"t","payload":{}}',
+      "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    ];
+    let metrics = "";
+    for (const req of requests) {
+      const c = await RawConn.open(port);
+      served.push(c);
+      await c.write(req);
+      const r = await c.read();
+      assert.equal(r?.status, 200, `${req.slice(0, 20)}: ${r?.body.slice(0, 200)}`);
+      metrics = r!.body;
+    }
+    if (workers === 1) {
+      // Every silent one was accepted before the clients: each client took a silent one's slot.
+      assert.match(metrics, /iatp_http_connections_shed_total\{service="relay"\} [1-9]/);
+    }
+  } finally {
+    for (const c of [...silent, ...served]) c.close();
+    await relay.stop();
+    await dir.remove();
+  }
 }
 
 /** With several isolates the cap counts the connections of all of them together. */
@@ -92,8 +137,9 @@ async function connectionCap(workers: number) {
   try {
     for (let i = 0; i < 3; i++) {
       const c = await RawConn.open(port);
-      await c.write("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n");
-      assert.equal((await c.read())?.status, 200); // accepted and served: it holds a slot
+      await c.write("GET /subscribe?topic=t HTTP/1.1\r\nHost: localhost\r\n\r\n");
+      // A stream under way holds its slot (an idle connection would make room for the next).
+      assert.equal(await c.status(), 200);
       held.push(c);
     }
     const extra = await RawConn.open(port);

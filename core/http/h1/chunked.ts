@@ -103,8 +103,13 @@ export class ChunkedDecoder {
 
   /** Reads a chunk-size line. */
   #size(buf: Uint8Array, start: number, end: number): number {
-    const line = lineIn(buf, start, end, this.#maxLine, "chunk-size line", 400);
+    const line = lineIn(buf, start, end, this.#maxLine, "chunk-size line");
     if (line === undefined) return 0;
+    if (line < 0) {
+      throw new HttpError(400, `chunk-size line longer than ${this.#maxLine} bytes`, {
+        limit_bytes: this.#maxLine,
+      });
+    }
     let size = 0;
     let i = start;
     for (; i < line; i++) {
@@ -123,27 +128,29 @@ export class ChunkedDecoder {
   /** Reads one trailer field line (discarded) or the empty line that ends the body. */
   #trailer(buf: Uint8Array, start: number, end: number): number {
     const room = this.#maxTrailer - this.#trailerBytes;
-    const line = lineIn(buf, start, end, Math.max(room, 2), "trailer section", 431);
+    // A line may take what the lines before it left of the section; the refusal names the
+    // section's bound, not what was left of it.
+    const line = lineIn(buf, start, end, Math.max(room, 2), "trailer section");
     if (line === undefined) return 0;
-    const consumed = line + 2 - start;
-    this.#trailerBytes += consumed;
-    if (this.#trailerBytes > this.#maxTrailer) {
-      throw new HttpError(431, `trailer section larger than ${this.#maxTrailer} bytes`);
+    if (line >= 0) this.#trailerBytes += line + 2 - start;
+    if (line < 0 || this.#trailerBytes > this.#maxTrailer) {
+      throw new HttpError(431, `trailer section larger than ${this.#maxTrailer} bytes`, {
+        limit_bytes: this.#maxTrailer,
+      });
     }
     if (line === start) {
       this.#state = State.Done;
     } else if (!FIELD_LINE.test(latin1(buf, start, line))) {
       throw bad("invalid trailer field");
     }
-    return consumed;
+    return line + 2 - start;
   }
 }
 
 /**
- * The offset of the CR of the CRLF ending the line at `start`, or undefined when the line is
- * not complete yet.
- * @throws {HttpError} `tooLong` when the line is longer than `max`; 400 when it is not
- * CRLF-terminated.
+ * The offset of the CR of the CRLF ending the line at `start`, undefined when the line is not
+ * complete yet, or -1 when it is longer than `max` (the caller refuses it, naming its bound).
+ * @throws {HttpError} 400 when it is not CRLF-terminated.
  */
 function lineIn(
   buf: Uint8Array,
@@ -151,11 +158,10 @@ function lineIn(
   end: number,
   max: number,
   what: string,
-  tooLong: number,
 ): number | undefined {
   const lf = buf.subarray(start, Math.min(end, start + max)).indexOf(10);
   if (lf < 0) {
-    if (end - start >= max) throw new HttpError(tooLong, `${what} longer than ${max} bytes`);
+    if (end - start >= max) return -1;
     return undefined;
   }
   const at = start + lf;

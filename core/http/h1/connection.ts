@@ -236,7 +236,15 @@ export class Connection extends ConnectionBody implements ResponseHooks {
     const r = this.reader;
     const limits = this.ctx.limits;
     const firstLine = r.buf.subarray(r.start, r.end).indexOf(10);
-    if ((firstLine < 0 ? r.buffered : firstLine) > limits.maxUrlBytes) {
+    const lineBytes = firstLine < 0 ? r.buffered : firstLine;
+    if (lineBytes > limits.maxUrlBytes) {
+      // A request line that long is a long request-target, or a method longer than any this
+      // service implements (501, RFC 9112 section 3): no space yet, or more bytes before it
+      // than after it.
+      const sp = r.buf.subarray(r.start, r.start + lineBytes).indexOf(32);
+      if (sp < 0 || sp > lineBytes - sp) {
+        return new HttpError(501, "method not supported: longer than any this service serves");
+      }
       return new HttpError(414, `request-target longer than ${limits.maxUrlBytes} bytes`, {
         limit_bytes: limits.maxUrlBytes,
       });

@@ -1,6 +1,6 @@
 /**
  * The HTTP/1.1 listener: accepts connections (TCP, or TLS when a certificate is given), caps
- * how many are open (503 beyond), sweeps their deadlines, keeps accepting through descriptor
+ * how many are open (beyond, an idle one makes room or the new one gets 503), sweeps their deadlines, keeps accepting through descriptor
  * exhaustion (shedding idle connections and backing off), reports a listener that truly
  * failed, and drains on shutdown.
  * @module
@@ -19,6 +19,8 @@ import { refuseConnection } from "./refuse.ts";
 export interface ListenerEvents {
   /** A connection was refused because `max_connections` were open. */
   refused(): void;
+  /** An idle connection was closed to admit a new one at `max_connections`. */
+  shed(): void;
   /** A request was refused at the protocol level. */
   protocolError(status: number): void;
   /** A deadline passed. */
@@ -80,6 +82,12 @@ const ACCEPT_BACKOFF_MIN_MS = 10;
 const ACCEPT_BACKOFF_MAX_MS = 1_000;
 /** At most one "out of descriptors" log line per this interval. */
 const EXHAUSTION_LOG_INTERVAL_MS = 5_000;
+/**
+ * Connections looked at, at most, for an idle one to close when a new one arrives at the cap:
+ * the search goes on from where the last one stopped, so a cap held by streams (the relay's
+ * subscribers) costs each refused connection this many checks, not one per open connection.
+ */
+const SHED_SCAN = 512;
 /** The sweeper runs at a quarter of the shortest timeout, within these bounds. */
 const SWEEP_MIN_MS = 25;
 const SWEEP_MAX_MS = 1_000;
@@ -109,6 +117,8 @@ class Listener implements Http1Server, ConnectionContext {
   /** Accepts the next connection (with TCP_NODELAY on plain TCP). */
   readonly #acceptOne: () => Promise<Deno.Conn>;
   #allClosed: PromiseWithResolvers<void> | undefined;
+  /** Where the search for an idle connection to shed goes on (a live view of `#conns`). */
+  #shedCursor: Iterator<Connection> | undefined;
   #lastExhaustionLog = 0;
   #suppressed = 0;
   readonly #accepting: Promise<void>;
@@ -226,7 +236,7 @@ class Listener implements Http1Server, ConnectionContext {
       const shared = this.#opts.sharedOpen;
       // Counted before the check: listeners sharing the count never admit more than the cap.
       const open = shared ? Atomics.add(shared, 0, 1) : this.#conns.size;
-      if (max > 0 && open >= max) {
+      if (max > 0 && open >= max && !this.#shedIdle()) {
         if (shared) Atomics.sub(shared, 0, 1);
         this.#opts.events.refused();
         refuseConnection(conn, this.#opts.errorResponse);
@@ -240,6 +250,35 @@ class Listener implements Http1Server, ConnectionContext {
     const c = new Connection(conn, this);
     this.#conns.add(c);
     c.serve();
+  }
+
+  /**
+   * At the cap: closes one connection with nothing of a request under way (connected and
+   * silent, or a keep-alive waiting for its next request), the oldest found first, so that the
+   * new one is served in its place; false when none was found (the new one is refused). A flood
+   * of connections that send nothing then closes its own connections, not the service for its
+   * clients. The one closed still counts until its close completes: for that moment the open
+   * connections are one over the cap.
+   */
+  #shedIdle(): boolean {
+    if (this.draining) return false;
+    for (let looked = 0, restarted = false; looked < SHED_SCAN;) {
+      const next = (this.#shedCursor ??= this.#conns.values()).next();
+      if (next.done) {
+        this.#shedCursor = undefined;
+        if (restarted) return false; // every connection looked at: none is idle
+        restarted = true;
+        continue;
+      }
+      looked++;
+      const c = next.value;
+      if (c.idle) {
+        c.close();
+        this.#opts.events.shed();
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Out of descriptors: log (rate-limited) and close idle connections to free some. */
