@@ -101,6 +101,11 @@ export function configCommand(commands: readonly CommandEntry[]): Command {
         print(USAGE);
         return verb === undefined ? 2 : 0;
       }
+      // `config show --help`, `config check relay --help`: help, as every other verb gives.
+      if ([name, ...rest].some((a) => a === "--help" || a === "-h")) {
+        print(USAGE);
+        return 0;
+      }
       if (verb === "show") {
         const declared = await declaredOf(commands, name);
         const loaded = await declared.parse(rest);

@@ -49,7 +49,7 @@ Flags:
   --env NAME=VAL      value for an env var the manifest declares in permissions.env (repeatable)
   --json              validate: print the report as JSON
   --kind KIND         init: trigger (default), action or output
-  --id ID             init: the plugin id (lowercase letters, digits, -)
+  --id ID             init: the plugin id (2-64 lowercase letters, digits, -)
 
 The launchers grant exactly the folder and files named here (DIR, --key, --out, file: keys).`;
 
@@ -239,8 +239,14 @@ async function init(dir: string, kindFlag: string | undefined, idFlag: string | 
   try {
     files = scaffoldFiles(id, kind);
   } catch (err) {
+    if (!(err instanceof PluginError)) throw err;
     const hint = idFlag ? "" : " (the folder's name; pass --id)";
-    throw new UsageError(`--id: ${errorMessage(err)}${hint}`, USAGE, { cause: err });
+    throw new UsageError(
+      "--id: expected a plugin id of 2 to 64 lowercase letters, digits and -, not starting " +
+        `with -, found ${JSON.stringify(id)}${hint}`,
+      USAGE,
+      { cause: err },
+    );
   }
   try {
     await Deno.mkdir(dir, { recursive: true });

@@ -14,6 +14,8 @@ import { print } from "./shared.ts";
 
 /** Where units expect the configuration and credential files. */
 const CONFIG_DIR = "/etc/iatp";
+/** The mode of {@linkcode CONFIG_DIR} (root:iatp, as deployment.md makes it). */
+export const CONFIG_DIR_MODE = "0750";
 /** The issuer public key every mesh service verifies credentials with. */
 const ISSUER_PUB = `${CONFIG_DIR}/issuer.pub`;
 /** Each service's own credentials and keys (0750 root:iatp; files 0640). */
@@ -196,6 +198,9 @@ function renderUnit(name: string, opts: UnitOptions): string {
     `StateDirectory=iatp/${name}`,
     "StateDirectoryMode=0700",
     "ConfigurationDirectory=iatp",
+    // The mode deployment.md gives /etc/iatp (root:iatp): systemd warns at every start of a unit
+    // whose configuration folder exists with a mode other than this one (0755 when unset).
+    `ConfigurationDirectoryMode=${CONFIG_DIR_MODE}`,
     `ReadWritePaths=${state}`,
     ...(docker ? ["ReadWritePaths=/run/docker.sock"] : []),
     "Restart=on-failure",

@@ -50,7 +50,7 @@ iatp_install_deps() {
   sum="$(cat "$IATP_ROOT/deno.json" "$IATP_ROOT/deno.lock" | cksum)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then return 0; fi
   if ! (cd "$IATP_ROOT" && "$deno" install --frozen --quiet >&2); then
-    echo "iatp: 'deno install --frozen' failed (is deno.lock up to date?)" >&2
+    echo "iatp: 'deno install --frozen' failed (the error above says why: the npm registry out of reach, or a deno.lock out of date)" >&2
     return 1
   fi
   printf '%s\n' "$sum" >"$stamp"

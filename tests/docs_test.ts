@@ -10,6 +10,10 @@
  * `<!-- docs-test: exit N -->` (the exit status expected instead of 0) and
  * `<!-- docs-test: expect 'text' -->` (the output must hold the text). A `<!-- docs-test:
  * stop-servers -->` line on its own stops the servers started so far.
+ *
+ * Run as root, getting-started.md also runs as an unprivileged user (nobody, with a home and a
+ * Deno cache of its own), as a person on an ordinary machine runs it: a step that works only for
+ * root (a path only root may write, a file only root may read) fails there.
  * @module
  */
 import assert from "node:assert/strict";
@@ -95,18 +99,54 @@ function stepsOf(markdown: string): Step[] {
   return steps;
 }
 
+/** The unprivileged user a root run also runs getting-started.md as: nobody. */
+const NOBODY = 65534;
+
+/** Who runs a document's blocks: the test's own user, or nobody with this home folder. */
+type Runner = { home?: string };
+
+/** `bash -euo pipefail -c code`, as nobody when the runner has a home of its own. */
+function bashCommand(code: string, runner: Runner): [string, string[]] {
+  const bash = ["bash", "-euo", "pipefail", "-c", code];
+  if (runner.home === undefined) return [bash[0], bash.slice(1)];
+  return ["setpriv", [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "--", ...bash]];
+}
+
+/**
+ * Whether nobody can run the checkout's launcher (the test runs as root, with setpriv, in a
+ * checkout others may read), or why not.
+ */
+const unprivileged = ((): { ok: boolean; why: string } => {
+  if (Deno.uid() !== 0) return { ok: false, why: "runs as root only" };
+  try {
+    const [cmd, args] = bashCommand(
+      `test -x '${ROOT}scripts/iatp' && test -r '${ROOT}deno.lock' && test -r '${ROOT}main.ts'`,
+      { home: "/" },
+    );
+    const ok = new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
+    return { ok, why: ok ? "" : "the checkout is not readable by nobody" };
+  } catch {
+    return { ok: false, why: "no setpriv" };
+  }
+})();
+
 /** The environment a block runs in: the caller's, minus iatp's own settings, `up` on free ports. */
-function blockEnv(): Record<string, string> {
+function blockEnv(runner: Runner): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(Deno.env.toObject())) {
     if (!k.startsWith("IATP_")) env[k] = v;
   }
   for (const p of UP_PORTS) env[`IATP_UP_${p}_PORT`] = "0";
+  if (runner.home !== undefined) {
+    env.HOME = runner.home;
+    env.DENO_DIR = `${runner.home}/.cache/deno`;
+    env.USER = env.LOGNAME = "nobody";
+  }
   return env;
 }
 
-/** A working folder whose `scripts/iatp` is the checkout's launcher. */
-async function workdir(): Promise<{ path: string; remove(): Promise<void> }> {
+/** A working folder whose `scripts/iatp` is the checkout's launcher, owned by `uid` when given. */
+async function workdir(uid?: number): Promise<{ path: string; remove(): Promise<void> }> {
   const dir = await tempDir("iatp-docs-");
   await Deno.mkdir(`${dir.path}/scripts`);
   await Deno.writeTextFile(
@@ -114,6 +154,11 @@ async function workdir(): Promise<{ path: string; remove(): Promise<void> }> {
     `#!/bin/sh\nexec '${ROOT}scripts/iatp' "$@"\n`,
   );
   await Deno.chmod(`${dir.path}/scripts/iatp`, 0o755);
+  if (uid !== undefined) {
+    for (const p of [dir.path, `${dir.path}/scripts`, `${dir.path}/scripts/iatp`]) {
+      await Deno.chown(p, uid, uid);
+    }
+  }
   return dir;
 }
 
@@ -126,11 +171,12 @@ interface Running {
 }
 
 /** Starts `bash -c code` in `cwd`, collecting stdout and stderr together. */
-function spawnBlock(step: Step, code: string, cwd: string): Running {
-  const child = new Deno.Command("bash", {
-    args: ["-euo", "pipefail", "-c", code],
+function spawnBlock(step: Step, code: string, cwd: string, runner: Runner): Running {
+  const [cmd, args] = bashCommand(code, runner);
+  const child = new Deno.Command(cmd, {
+    args,
     cwd,
-    env: blockEnv(),
+    env: blockEnv(runner),
     clearEnv: true,
     stdin: "null",
     stdout: "piped",
@@ -190,8 +236,8 @@ async function stopServers(servers: Running[], where: string): Promise<void> {
 }
 
 /** Runs one block to completion and checks its exit status and output. */
-async function runStep(step: Step, cwd: string, where: string): Promise<void> {
-  const run = spawnBlock(step, step.code, cwd);
+async function runStep(step: Step, cwd: string, where: string, runner: Runner): Promise<void> {
+  const run = spawnBlock(step, step.code, cwd, runner);
   const timer = setTimeout(() => run.stop("SIGKILL"), 180_000);
   const status = await run.status;
   clearTimeout(timer);
@@ -202,11 +248,15 @@ async function runStep(step: Step, cwd: string, where: string): Promise<void> {
   }
 }
 
-/** Runs a document's steps in order in a fresh working folder. */
-async function runDocument(rel: string): Promise<void> {
+/** Runs a document's steps in order in a fresh working folder (as nobody: `unprivileged`). */
+async function runDocument(rel: string, opts: { unprivileged?: boolean } = {}): Promise<void> {
   const steps = stepsOf(await Deno.readTextFile(`${ROOT}${rel}`));
   assert.ok(steps.some((s) => !s.skip && !s.stop), `${rel} has no runnable sh block`);
-  const dir = await workdir();
+  const uid = opts.unprivileged ? NOBODY : undefined;
+  const dir = await workdir(uid);
+  const home = uid === undefined ? undefined : await tempDir("iatp-docs-home-");
+  if (home) await Deno.chown(home.path, NOBODY, NOBODY);
+  const runner: Runner = { home: home?.path };
   const servers: Running[] = [];
   try {
     for (const step of steps) {
@@ -214,7 +264,7 @@ async function runDocument(rel: string): Promise<void> {
       else if (step.skip) continue;
       else if (step.server !== undefined) {
         const ready = step.server;
-        const s = spawnBlock(step, execForm(step.code), dir.path);
+        const s = spawnBlock(step, execForm(step.code), dir.path, runner);
         servers.push(s);
         let exited = false;
         s.status.then(() => exited = true);
@@ -224,12 +274,13 @@ async function runDocument(rel: string): Promise<void> {
           `${rel}:${step.line} to print "${ready}"`,
         );
         assert.ok(!exited, `${rel}:${step.line}: the server exited\n${s.output()}`);
-      } else await runStep(step, dir.path, rel);
+      } else await runStep(step, dir.path, rel, runner);
     }
     await stopServers(servers, rel);
   } finally {
     for (const s of servers) await s.stop("SIGKILL");
     await dir.remove();
+    await home?.remove();
   }
 }
 
@@ -241,6 +292,14 @@ for (const rel of ["README.md", "docs/getting-started.md"]) {
     fn: () => runDocument(rel),
   });
 }
+
+Deno.test({
+  name: "docs: the sh blocks of docs/getting-started.md run as written by an unprivileged user",
+  ignore: !unprivileged.ok,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () => runDocument("docs/getting-started.md", { unprivileged: true }),
+});
 
 /** GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens. */
 function slug(heading: string): string {

@@ -34,14 +34,21 @@ verify    exit 0 when DIR is exactly what a trusted key signed, 1 naming why not
           (unsigned, unknown_key, bad_signature, digest_mismatch, unsupported_file, ...);
           without --trusted-keys, the keys in ${TRUSTED_KEYS_ENV} (comma-separated)`;
 
-/** Turns a failed write into a usage error naming the path (permission, missing folder). */
-function writeFailed(err: unknown, path: string): never {
-  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+/**
+ * Turns a failed write into a usage error naming the flag or argument (`what`) and the path: a
+ * write the launcher did not grant, one the OS refused, a missing folder.
+ */
+function writeFailed(err: unknown, what: string, path: string): never {
+  if (err instanceof Deno.errors.NotCapable) {
     throw new UsageError(
-      `no permission to write ${path}; with scripts/iatp, allow it: IATP_ALLOW_WRITE=<folder>`,
+      `${what}: no permission to write ${path}; with scripts/iatp, allow it: IATP_ALLOW_WRITE=<folder>`,
     );
   }
-  if (err instanceof Deno.errors.NotFound) throw new UsageError(`no such folder for ${path}`);
+  if (err instanceof Deno.errors.NotFound) {
+    throw new UsageError(`${what}: cannot write ${path}: its folder does not exist`);
+  }
+  const line = errorMessage(err).split("\n")[0];
+  if (/\(os error \d+\)/.test(line)) throw new UsageError(`${what}: cannot write ${path}: ${line}`);
   throw err;
 }
 
@@ -55,7 +62,7 @@ export async function keygen(out: string | undefined): Promise<number> {
   for (const path of [out, pub]) {
     const exists = await Deno.lstat(path).then(() => true, (err) => {
       if (err instanceof Deno.errors.NotFound) return false;
-      throw err;
+      writeFailed(err, "--out", path);
     });
     if (exists) throw new UsageError(`keygen: ${path} exists; refusing to overwrite it`);
   }
@@ -65,7 +72,7 @@ export async function keygen(out: string | undefined): Promise<number> {
     await Deno.chmod(out, 0o600);
     await Deno.writeTextFile(pub, key.publicKey + "\n", { mode: 0o644, createNew: true });
   } catch (err) {
-    writeFailed(err, out);
+    writeFailed(err, "--out", out);
   }
   print(
     `key ${key.kid} written to ${out} (keep it private)\npublic key (${pub}): ${key.publicKey}`,
@@ -125,7 +132,7 @@ export async function signDir(dir: string, keyFile: string | undefined): Promise
     if (err instanceof PluginSignatureError) {
       throw new CheckFailedError(`not signed (${err.reason}): ${err.message}`, { cause: err });
     }
-    writeFailed(err, `${dir}/${SIGNATURE_FILE}`);
+    writeFailed(err, "sign", `${dir}/${SIGNATURE_FILE}`);
   }
 }
 

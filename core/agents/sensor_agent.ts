@@ -121,6 +121,9 @@ class TriggerLoop {
     }
     if (this.signal.aborted) return true;
     const res = await runner.detect();
+    // The agent is stopping: a call its stop cut short (the host killed) is no failure of the
+    // plugin, and goes neither to the log nor to the audit trail.
+    if (!res.ok && this.signal.aborted) return true;
     this.rt.metrics.duration.observe(
       { plugin: id, result: res.ok ? "ok" : "failed" },
       res.duration_ms / 1000,

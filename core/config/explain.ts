@@ -65,7 +65,7 @@ function missingFile(err: Error, ctx: StartContext): ConfigError | undefined {
 }
 
 /** The OS errors that say a file or folder cannot be made or written where a setting puts it. */
-const UNUSABLE_OS_ERRORS = new Set([13, 17, 20, 21, 28, 30]); // EACCES EEXIST ENOTDIR EISDIR ENOSPC EROFS
+const UNUSABLE_OS_ERRORS = new Set([1, 13, 17, 20, 21, 28, 30]); // EPERM EACCES EEXIST ENOTDIR EISDIR ENOSPC EROFS
 
 /** The path and reason of a file `err` (or one of its causes) could not create or open. */
 function unusablePath(err: unknown): { path: string; reason: string } | undefined {
@@ -79,7 +79,9 @@ function unusablePath(err: unknown): { path: string; reason: string } | undefine
     const os = /^(.+) \(os error (\d+)\)/.exec(line);
     const path = pathOf(e);
     if (os && path && UNUSABLE_OS_ERRORS.has(Number(os[2]))) {
-      return { path, reason: os[1].toLowerCase() };
+      // EPERM: a change only the owner may make (the mode of a folder another user made).
+      const why = Number(os[2]) === 1 ? " (another user owns it)" : "";
+      return { path, reason: os[1].toLowerCase() + why };
     }
   }
   return undefined;

@@ -188,7 +188,10 @@ export class PluginRunner {
     if (!(h instanceof PluginHost)) return h;
     const r = await h.call(method, arg, timeoutMs ?? m.limits.timeout_ms);
     this.#release(h, !r.ok);
-    if (!r.ok) this.#log.warn("plugin call failed", { method, type: r.error.type, pid: h.pid });
+    // A call cut short by close() (the agent stopping) is no failure to warn of.
+    if (!r.ok && !this.#closed) {
+      this.#log.warn("plugin call failed", { method, type: r.error.type, pid: h.pid });
+    }
     // duration_ms covers what the caller waited, including a cold start.
     return { ...r, duration_ms: Math.round((performance.now() - t0) * 1000) / 1000 };
   }

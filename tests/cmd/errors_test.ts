@@ -9,7 +9,7 @@ import { spec as policySpec } from "../../cmd/policy.ts";
 import { spec as relaySpec } from "../../cmd/relay.ts";
 import { generateKeyPair } from "../../core/crypto/mod.ts";
 import { Ledger, LedgerStore } from "../../core/ledger/mod.ts";
-import { runIatp, startIatpService, tempDir } from "../helpers.ts";
+import { LAUNCHER, runIatp, startIatpService, tempDir } from "../helpers.ts";
 import { loaded } from "../helpers.ts";
 
 Deno.test("a refused secret is shown as (secret, N chars), never echoed", async () => {
@@ -284,6 +284,36 @@ Deno.test("up on a data folder it cannot write is a config error naming data_dir
   } finally {
     await dir.remove();
   }
+});
+
+Deno.test({
+  name: "up on a data folder another user owns is a config error naming data_dir, exit 2",
+  // As root in a user namespace of its own, where the folder's owner is not mapped: the chmod
+  // of its credentials folder is refused (EPERM), as it is for a user on another user's folder.
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const dir = await tempDir();
+    try {
+      const data = `${dir.path}/data`;
+      await Deno.mkdir(`${data}/credentials`, { recursive: true });
+      await Deno.chmod(data, 0o777);
+      for (const p of [data, `${data}/credentials`]) await Deno.chown(p, 12345, 12345);
+      const out = await new Deno.Command("unshare", {
+        args: ["--user", "--map-root-user", LAUNCHER, "up", "--data-dir", data, "--base-port", "0"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 2, stderr);
+      assert.match(
+        stderr,
+        /^iatp up: config error: data_dir \(flag --data-dir\): .*credentials: operation not permitted \(another user owns it\)$/m,
+      );
+    } finally {
+      await dir.remove();
+    }
+  },
 });
 
 Deno.test("an agent home that cannot be made is a config error naming agent.base_folder, exit 2", async () => {

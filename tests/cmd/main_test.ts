@@ -83,6 +83,31 @@ Deno.test("every command answers --help with usage and exit 0", async () => {
   }
 });
 
+Deno.test("every sub-verb answers --help with usage and exit 0", async () => {
+  const verbs = [
+    ["config", "show"],
+    ["config", "check"],
+    ["config", "show", "relay"],
+    ["config", "check", "relay"],
+    ["token", "keygen"],
+    ["token", "issue"],
+    ["token", "inspect"],
+    ["plugin", "init"],
+    ["plugin", "run"],
+    ["plugin", "sign"],
+    ["sidecar", "verify-attestation"],
+    ["audit", "verify"],
+  ];
+  const failed: string[] = [];
+  for (const args of verbs) {
+    const r = await runIatp([...args, "--help"]);
+    if (r.code !== 0 || !/Usage:\s+iatp/.test(r.stdout)) {
+      failed.push(`${args.join(" ")} --help: exit ${r.code} ${r.stderr.split("\n")[0]}`);
+    }
+  }
+  assert.deepEqual(failed, []);
+});
+
 Deno.test("every usage line of a command's --help is a command line that starts with iatp", async () => {
   // A sub-verb's line read "       verify-attestation URL ..." under "Usage: iatp sidecar [flags]",
   // and its own help "       URL [--public-key ...]": neither runs as printed.

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { command } from "../../cmd/sensor.ts";
-import { metric, writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
+import { metric, writeConfig, writeFixturePlugins, writePlugin } from "../core/agents/fixtures.ts";
 import { startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { type StallConnection, startStallServer } from "../support/stall_server.ts";
 
@@ -124,6 +124,44 @@ Deno.test("sensor: an event the relay buffer has no room for is sent when its pl
   } finally {
     await sensor.close();
     relay.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("sensor: a stop during a plugin call is not logged or audited as the plugin's failure", async () => {
+  const dir = await tempDir("iatp-sensor-stop-call-");
+  // A trigger whose call outlasts the test: the stop kills its host in the middle of it.
+  await writePlugin(
+    join(dir.path, "plugins"),
+    "slow-trigger",
+    "trigger",
+    "export async function detect() { await new Promise((r) => setTimeout(r, 600_000)); return []; }\n",
+    {},
+    { limits: { timeout_ms: 600_000, memory_mb: 64, max_output_bytes: 65536 } },
+  );
+  const base = join(dir.path, "agent");
+  const config = await writeConfig(dir.path, "sensor.yaml", {
+    agent: { id: "sensor-stop-call", base_folder: base, heartbeat: 600_000 },
+    plugins: { directory: join(dir.path, "plugins") },
+    health: { port: 0 },
+    logging: { level: "debug" },
+    sensor: { publish_to: "relay", triggers: [{ plugin_id: "slow-trigger", interval: "1h" }] },
+    relay: { url: "http://127.0.0.1:9" },
+  });
+  const sensor = await startIatpService(["sensor", "--config", config], {
+    env: { IATP_DATA_DIR: dir.path },
+  });
+  try {
+    // Once the host has started, the call is sent to it at once and sleeps there.
+    await waitFor(() => sensor.stdout().includes("plugin host started"), 30_000, "the plugin host");
+    await sensor.process.kill("SIGTERM");
+    assert.equal((await sensor.process.status).code, 0, sensor.stdout() + sensor.stderr());
+    const log = sensor.stdout() + sensor.stderr();
+    assert.doesNotMatch(log, /plugin call failed|trigger plugin failed/, log);
+    const audit = await Deno.readTextFile(join(base, "logs/audit/audit.jsonl")).catch(() => "");
+    assert.ok(!audit.includes("plugin.failed"), audit);
+  } finally {
+    await sensor.stop();
     await dir.remove();
   }
 });

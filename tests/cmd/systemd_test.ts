@@ -219,6 +219,19 @@ Deno.test("deployment.md's setup creates every file a unit reads", async () => {
   }
 });
 
+Deno.test("a unit expects /etc/iatp with the mode deployment.md's setup gives it", async () => {
+  // systemd warns at each start when ConfigurationDirectoryMode differs from the folder's mode.
+  const doc = await Deno.readTextFile(new URL("../../docs/deployment.md", import.meta.url));
+  const mode = /^install -d -m (0[0-7]{3}) -o root -g iatp \/etc\/iatp /m.exec(doc)?.[1];
+  assert.ok(mode, "deployment.md makes /etc/iatp with install -d -m MODE");
+  for (const name of SERVICE_COMMANDS) {
+    const r = await runIatp(["systemd", name]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ConfigurationDirectory=iatp$/m);
+    assert.match(r.stdout, new RegExp(`^ConfigurationDirectoryMode=${mode}$`, "m"), name);
+  }
+});
+
 Deno.test("a unit sets its line's allocator settings, which the operator's env file overrides", async () => {
   const r = await runIatp(["systemd", "policy"]);
   assert.equal(r.code, 0, r.stderr);

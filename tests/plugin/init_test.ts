@@ -87,7 +87,13 @@ Deno.test("init: a bad id or a non-empty folder is a usage error, and nothing is
     const env = { IATP_ALLOW_READ: tmp.path, IATP_ALLOW_WRITE: tmp.path };
     const bad = await runIatp(["plugin", "init", `${tmp.path}/Bad_Name`], { env });
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--id: invalid plugin id "bad_name" \(the folder's name; pass --id\)/);
+    assert.match(
+      bad.stderr,
+      /--id: expected a plugin id of 2 to 64 lowercase letters, digits and -, not starting with -, found "bad_name" \(the folder's name; pass --id\)/,
+    );
+    const short = await runIatp(["plugin", "init", `${tmp.path}/x`], { env });
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /--id: expected a plugin id of 2 to 64 .*, found "x"/);
     const kind = await runIatp(["plugin", "init", `${tmp.path}/x1`, "--kind", "daemon"], { env });
     assert.equal(kind.code, 2);
     assert.match(kind.stderr, /--kind: expected trigger\|action\|output/);

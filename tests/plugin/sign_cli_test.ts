@@ -112,6 +112,27 @@ Deno.test("plugin keygen and sign work on paths anywhere: the launcher grants wh
   }
 });
 
+Deno.test("plugin keygen --out where no file can be made exits 2 naming --out and the path", async () => {
+  const p = await makePlugin({ "mod.ts": "export function execute() { return 1; }\n" });
+  try {
+    const missing = await runIatp(["plugin", "keygen", "--out", `${p.root}/no/such/k`]);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(
+      missing.stderr,
+      /^iatp plugin: --out: cannot write .*\/no\/such\/k: its folder does not exist$/m,
+    );
+    await Deno.writeTextFile(`${p.root}/file`, "");
+    const underFile = await runIatp(["plugin", "keygen", "--out", `${p.root}/file/k`]);
+    assert.equal(underFile.code, 2, underFile.stderr);
+    assert.match(
+      underFile.stderr,
+      /^iatp plugin: --out: cannot write .*\/file\/k: Not a directory/m,
+    );
+  } finally {
+    await p.remove();
+  }
+});
+
 Deno.test("plugin verify: file: keys in IATP_PLUGINS_TRUSTED_KEYS are read, and errors name it", async () => {
   const p = await makePlugin({ "mod.ts": "export function execute() { return 1; }\n" });
   const keys = await Deno.makeTempDir({ prefix: "iatp keys " });
