@@ -10,9 +10,9 @@ import assert from "node:assert/strict";
 import { connectNats, isEngineOutage } from "../../../core/nats/mod.ts";
 import { StreamWriter } from "../../../core/relay/js_writer.ts";
 import { natsMissing, startNats } from "../../support/nats.ts";
-import { freeze, startIatpService, waitFor } from "../../helpers.ts";
+import { freeze, waitFor } from "../../helpers.ts";
 import { exchange, header, json } from "../../support/raw_http.ts";
-import { quietLog } from "./relay_helpers.ts";
+import { quietLog, startJsRelay } from "./relay_helpers.ts";
 
 const ignore = natsMissing !== undefined;
 
@@ -69,16 +69,8 @@ Deno.test({
   ignore,
 }, async () => {
   const nats = await startNats();
-  const relay = await startIatpService([
-    "relay",
-    "--port=0",
-    "--workers=2",
-    "--compat=iatp",
-    "--store",
-    nats.url,
-    // Longer than the channel's 10 s bound on a worker's call to the main isolate.
-    "--nats-timeout=12s",
-  ]);
+  // A NATS timeout longer than the channel's 10 s bound on a worker's call to the main isolate.
+  const relay = await startJsRelay(nats.url, "--workers=2", "--nats-timeout=12s");
   try {
     await waitFor(() => relay.stdout().includes("relay workers serving"), 30_000, "workers");
     const port = Number(new URL(relay.url).port);

@@ -20,8 +20,9 @@ import { RelayClient, RelayError } from "../../../core/relay/mod.ts";
 import { StreamRefusedError } from "../../../core/relay/js_refusal.ts";
 import { REFUSAL_LOG_INTERVAL_MS, StreamRefusals } from "../../../core/relay/refusals.ts";
 import { type NatsFixture, natsMissing, startNats } from "../../support/nats.ts";
-import { freeze, startIatpService, waitFor } from "../../helpers.ts";
+import { freeze, waitFor } from "../../helpers.ts";
 import { exchange, json, type RawResponse } from "../../support/raw_http.ts";
+import { healths, startJsRelay } from "./relay_helpers.ts";
 
 const ignore = natsMissing !== undefined;
 const STREAM = "IATP_RELAY";
@@ -307,19 +308,7 @@ Deno.test({
   ignore,
 }, async () => {
   const nats = await startNats();
-  const relay = await startIatpService([
-    "relay",
-    "--port",
-    "0",
-    "--workers",
-    "2",
-    "--compat",
-    "iatp",
-    "--store",
-    nats.url,
-    "--nats-timeout",
-    "60s",
-  ]);
+  const relay = await startJsRelay(nats.url, "--workers=2", "--nats-timeout=60s");
   try {
     const jsm = await nats.manager();
     assert.equal((await post(relay.url, "t", { n: 1 })).status, 201);
@@ -368,34 +357,13 @@ Deno.test("stream refusals: logged once per reason per interval with the count s
   assert.equal(counter.get({ reason: "stream_gone" }), 1);
 });
 
-/** `/health` of each of `n` fresh connections (the kernel picks the isolate per connection). */
-async function healths(port: number, n: number): Promise<Array<Record<string, unknown>>> {
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    const r = await exchange(
-      port,
-      "GET /health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
-    );
-    if (!r) throw new Error("no answer to /health");
-    out.push(json(r));
-  }
-  return out;
-}
-
 Deno.test({
   name: "jetstream refusal: with --workers 2 a full stream is degraded on every isolate, " +
     "whichever one a refused publish reached, until a publish is stored again",
   ignore,
 }, async () => {
   const nats = await startNats();
-  const relay = await startIatpService([
-    "relay",
-    "--port=0",
-    "--workers=2",
-    "--compat=iatp",
-    "--store",
-    nats.url,
-  ]);
+  const relay = await startJsRelay(nats.url, "--workers=2");
   try {
     await waitFor(() => relay.stdout().includes("relay workers serving"), 30_000, "workers");
     const port = Number(new URL(relay.url).port);

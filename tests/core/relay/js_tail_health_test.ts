@@ -7,8 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { natsMissing, startConfiguredNats } from "../../support/nats.ts";
-import { startIatpService, waitFor } from "../../helpers.ts";
-import { exchange, json } from "../../support/raw_http.ts";
+import { waitFor } from "../../helpers.ts";
+import { exchange } from "../../support/raw_http.ts";
+import { healths, startJsRelay } from "./relay_helpers.ts";
 
 const ACCOUNT = `jetstream { store_dir: "{store}" }
 accounts {
@@ -27,20 +28,6 @@ async function storeOk(port: number): Promise<string | undefined> {
   return /^iatp_relay_store_ok\{[^}]*\} (\d+)$/m.exec(r?.body ?? "")?.[1];
 }
 
-/** `/health` of each of `n` fresh connections (so of either isolate). */
-async function healths(port: number, n: number): Promise<Array<Record<string, unknown>>> {
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    const r = await exchange(
-      port,
-      "GET /health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
-    );
-    if (!r) throw new Error("no answer to /health");
-    out.push(json(r));
-  }
-  return out;
-}
-
 Deno.test({
   name: "jetstream relay: a replica whose tail cannot be made (consumer limit) is degraded on " +
     "every isolate, naming why; ok again once it reads",
@@ -48,8 +35,7 @@ Deno.test({
 }, async () => {
   const nats = await startConfiguredNats(ACCOUNT);
   const url = nats.url.replace("nats://", "nats://tight:tight-s3cret@");
-  const relay = (...extra: string[]) =>
-    startIatpService(["relay", "--port=0", "--compat=iatp", "--store", url, ...extra]);
+  const relay = (...extra: string[]) => startJsRelay(url, ...extra);
   const first = await relay("--workers=1");
   const second = await relay("--workers=2");
   try {

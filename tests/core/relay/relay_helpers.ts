@@ -7,7 +7,8 @@ import { command, type RelayConfig } from "../../../cmd/relay.ts";
 import type { DeepPartial } from "../../../core/config/mod.ts";
 import { type Service, type SseEvent, SseParser } from "../../../core/http/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
-import { delay } from "../../helpers.ts";
+import { delay, startIatpService } from "../../helpers.ts";
+import { exchange, json } from "../../support/raw_http.ts";
 
 /** A logger that writes nothing (tests assert on behaviour, not log lines). */
 export const quietLog = createLogger({ service: "relay-test", level: "error", sink: () => {} });
@@ -106,4 +107,26 @@ export async function openStream(
 /** Sequence numbers of the message events. */
 export function seqs(reader: SseReader): number[] {
   return reader.messages().map((m) => m.json.seq as number);
+}
+
+/** `/health` of each of `n` fresh connections (the kernel picks the isolate per connection). */
+export async function healths(
+  port: number,
+  n: number,
+): Promise<Array<Record<string, unknown>>> {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const r = await exchange(
+      port,
+      "GET /health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+    );
+    if (!r) throw new Error("no answer to /health");
+    out.push(json(r));
+  }
+  return out;
+}
+
+/** Starts `iatp relay` as a process on a free port, storing on the JetStream server at `url`. */
+export function startJsRelay(url: string, ...extra: string[]) {
+  return startIatpService(["relay", "--port=0", "--compat=iatp", "--store", url, ...extra]);
 }
