@@ -34,6 +34,7 @@ import {
 import { bytesEqual } from "./proof/mod.ts";
 import * as merkle from "./proof/mod.ts";
 import {
+  checkpointMismatch,
   formatVkey,
   keyId,
   parseVkey,
@@ -134,6 +135,13 @@ export class Ledger {
     if (last && !bytesEqual(last.root_hash, ledger.#frontier.root())) {
       throw new LedgerCorruptError(`stored tree does not match checkpoint ${last.tree_size}`);
     }
+    // Receipts carry the signed note: its size and root must be the tree's, not only the row's.
+    const wrong = last && checkpointMismatch(last.note, {
+      origin,
+      treeSize: last.tree_size,
+      rootHash: last.root_hash,
+    });
+    if (wrong) throw new LedgerCorruptError(wrong);
     return ledger;
   }
 

@@ -32,7 +32,7 @@ import {
   LedgerOriginMismatchError,
   LedgerRangeError,
 } from "./errors.ts";
-import { bytesEqual } from "./proof/mod.ts";
+import { bytesEqual, checkpointMismatch } from "./proof/mod.ts";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING } from "./ledger.ts";
 import * as merkle from "./proof/mod.ts";
 import { formatVkey, keyId, type SignedCheckpoint, signEmptyCheckpoint } from "./proof/mod.ts";
@@ -146,6 +146,13 @@ export class PgLedger {
     if (last && !bytesEqual(last.root_hash, head.root)) {
       throw new LedgerCorruptError(`stored tree does not match checkpoint ${last.tree_size}`);
     }
+    // Receipts carry the signed note: its size and root must be the tree's, not only the row's.
+    const wrong = last && checkpointMismatch(last.note, {
+      origin,
+      treeSize: last.tree_size,
+      rootHash: last.root_hash,
+    });
+    if (wrong) throw new LedgerCorruptError(wrong);
     ledger.#size = head.size;
     const probeMs = opts.healthProbeMs ?? DEFAULT_HEALTH_PROBE_MS;
     if (probeMs > 0) ledger.#probe = every(probeMs, () => ledger.#probeIdle());

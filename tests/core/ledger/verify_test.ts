@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { verifyLedgerFile } from "../../../core/ledger/verify.ts";
-import { FIXTURE_SIZE, fixtureLedger, tamper, TAMPERS } from "./tamper_helpers.ts";
+import { Ledger, LedgerCorruptError } from "../../../core/ledger/ledger.ts";
+import { LedgerStore } from "../../../core/ledger/store.ts";
+import { FIXTURE_SIZE, fixtureLedger, rewriteTree, tamper, TAMPERS } from "./tamper_helpers.ts";
 
 Deno.test("an untouched ledger verifies", async () => {
   const t = await fixtureLedger();
@@ -51,6 +53,26 @@ Deno.test("offline verify catches a forged checkpoint signature and a foreign pi
     const r = await verifyLedgerFile(t.path);
     assert.equal(r.ok, false);
     assert.equal(r.bad_index, 10, r.reason);
+  } finally {
+    await t.dir.remove();
+  }
+});
+
+Deno.test("an entry rewritten with its tree and stored roots, the signed notes kept, fails verify and start", async () => {
+  const t = await fixtureLedger();
+  try {
+    // Checkpoints at 1, 4, 11, 13, 24, 40: entry 17 is first covered by the note of 24.
+    tamper(t.path, (db) => rewriteTree(db, 17));
+    const r = await verifyLedgerFile(t.path);
+    assert.equal(r.ok, false, "a rewritten entry verified");
+    assert.equal(r.bad_index, 23, r.reason);
+    assert.match(r.reason ?? "", /checkpoint 24 signs another root than the stored tree's/);
+    await assert.rejects(
+      Ledger.open({ store: new LedgerStore(t.path), key: t.key }),
+      (err: Error) =>
+        err instanceof LedgerCorruptError &&
+        /checkpoint 40 signs another root/.test(err.message),
+    );
   } finally {
     await t.dir.remove();
   }
