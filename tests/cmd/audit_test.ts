@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { command, start } from "../../cmd/audit.ts";
 import { silentLogger } from "../../core/log/mod.ts";
 import { generateIssuer } from "../../core/auth/mod.ts";
+import { generateKeyPair } from "../../core/crypto/mod.ts";
+import { formatVkey } from "../../core/ledger/proof/mod.ts";
 import { exchange, json } from "../support/raw_http.ts";
 import { listeningUrl, ROOT, runIatp, spawnChild, tempDir, waitFor } from "../helpers.ts";
 import { fixtureLedger, tamper, TAMPERS } from "../core/ledger/tamper_helpers.ts";
@@ -522,4 +524,45 @@ Deno.test("routes that cannot load answer 503 with the envelope and let no appen
     await svc.close();
     await dir.remove();
   }
+});
+
+Deno.test("iatp audit verify --receipt checks an entry's receipt offline with only the log's vkey", async () => {
+  await withAudit(async (url, dir) => {
+    const env = { IATP_DATA_DIR: dir };
+    for (let i = 0; i < 5; i++) {
+      await post(url, { tx_id: `t${i}`, event: "e", actor: "a", payload: { i } });
+    }
+    const entry = await (await fetch(`${url}/entries/3`)).json();
+    const { vkey } = await (await fetch(`${url}/checkpoint`, {
+      headers: { accept: "application/json" },
+    })).json();
+    const file = `${dir}/entry3.json`;
+    await Deno.writeTextFile(file, JSON.stringify(entry));
+    const ok = await runIatp(["audit", "verify", "--receipt", file, "--vkey", vkey], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^ok: entry 3 is in checkpoint 4 root [0-9a-f]{64} of iatp-audit\//);
+
+    const forged = `${dir}/forged.json`;
+    await Deno.writeTextFile(forged, JSON.stringify({ ...entry, payload: { i: 4 } }));
+    const bad = await runIatp(["audit", "verify", "--receipt", forged, "--vkey", vkey], { env });
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.match(bad.stderr, /verify failed: entry 3: inclusion proof does not lead to root_hash/);
+
+    // Another log's key (a valid vkey under the same name) does not verify it.
+    const other = await generateKeyPair();
+    const foreign = formatVkey(vkey.split("+")[0], other.publicRaw);
+    const wrong = await runIatp(["audit", "verify", "--receipt", file, "--vkey", foreign], { env });
+    assert.equal(wrong.code, 1, wrong.stdout);
+    assert.match(wrong.stderr, /checkpoint signature does not verify with the given key/);
+
+    const keyless = await runIatp(["audit", "verify", "--receipt", file], { env });
+    assert.equal(keyless.code, 2);
+    assert.match(keyless.stderr, /vkey/);
+    const notJson = `${dir}/audit.db.key`;
+    const wrongFile = await runIatp(["audit", "verify", "--receipt", notJson, "--vkey", vkey], {
+      env,
+    });
+    assert.equal(wrongFile.code, 2);
+    assert.match(wrongFile.stderr, /receipt .*not JSON/);
+  });
 });
