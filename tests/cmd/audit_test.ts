@@ -566,3 +566,34 @@ Deno.test("iatp audit verify --receipt checks an entry's receipt offline with on
     assert.match(wrongFile.stderr, /receipt .*not JSON/);
   });
 });
+
+Deno.test("a service started on a ledger changed outside it answers 500 saying so for the changed entry, and turns degraded", async () => {
+  const t = await fixtureLedger();
+  const seed = `${t.dir.path}/audit.db.key`;
+  // The fixture's key pair, as the key file the service reads.
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", t.key.privateKey));
+  await Deno.writeTextFile(seed, btoa(String.fromCharCode(...pkcs8.slice(-32))));
+  tamper(t.path, TAMPERS[0].apply); // entry 17's payload changed
+  const svc = await start(
+    command.resolve({ port: 0, db: t.path, compat: "iatp", key_file: seed }),
+    { log: silentLogger },
+  );
+  try {
+    const before = await (await fetch(`${svc.url}/health`)).json();
+    assert.equal(before.status, "ok");
+    for (const path of ["/entries/17", "/tx/tx-17"]) {
+      const res = await fetch(`${svc.url}${path}`);
+      assert.equal(res.status, 500, path);
+      const body = await res.json();
+      assert.match(body.error, /entry 17 does not match its leaf hash: the store was changed/);
+    }
+    const health = await (await fetch(`${svc.url}/health`)).json();
+    assert.equal(health.status, "degraded");
+    assert.equal(health.components.store.ok, false);
+    assert.match(health.reason, /^store: entry 17 does not match its leaf hash/);
+    assert.equal((await fetch(`${svc.url}/entries/16`)).status, 200);
+  } finally {
+    await svc.close();
+    await t.dir.remove();
+  }
+});

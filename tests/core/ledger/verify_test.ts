@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { verifyLedgerFile } from "../../../core/ledger/verify.ts";
 import { Ledger, LedgerCorruptError } from "../../../core/ledger/ledger.ts";
 import { LedgerStore } from "../../../core/ledger/store.ts";
+import { verifyReceipt } from "../../../core/ledger/proof/mod.ts";
 import { FIXTURE_SIZE, fixtureLedger, rewriteTree, tamper, TAMPERS } from "./tamper_helpers.ts";
 
 Deno.test("an untouched ledger verifies", async () => {
@@ -77,3 +78,30 @@ Deno.test("an entry rewritten with its tree and stored roots, the signed notes k
     await t.dir.remove();
   }
 });
+
+for (const tc of TAMPERS.filter((t) => !t.name.includes("last"))) {
+  Deno.test(`a ledger started on a store changed outside it serves no receipt for it: ${tc.name}`, async () => {
+    const t = await fixtureLedger();
+    tamper(t.path, tc.apply);
+    const ledger = await Ledger.open({ store: new LedgerStore(t.path), key: t.key });
+    try {
+      assert.equal(ledger.storeHealth().ok, true);
+      assert.throws(
+        () => ledger.entry(tc.badIndex),
+        (err: Error) =>
+          err instanceof LedgerCorruptError &&
+          /the store was changed outside the ledger|is missing/.test(err.message),
+      );
+      const health = ledger.storeHealth();
+      assert.equal(health.ok, false);
+      assert.match(health.reason ?? "", new RegExp(`entry ${tc.badIndex}|tree node 0/`));
+      // An entry whose proof reads nothing changed is still served, with a receipt that verifies.
+      const next = ledger.entry((tc.badIndex + 16) % FIXTURE_SIZE)!;
+      const ok = await verifyReceipt(next, next.receipt, { publicKey: t.key.publicRaw });
+      assert.ok(ok.ok, ok.reason);
+    } finally {
+      await ledger.close();
+      await t.dir.remove();
+    }
+  });
+}
