@@ -20,6 +20,7 @@ import {
   dedupe,
   type OnAppended,
   type Pending,
+  probeReader,
   receipt,
   sealBatch,
   settleBatch,
@@ -185,6 +186,9 @@ export class PgLedger {
     if (!this.#gate.up) {
       return { ok: false, engine: "postgres", reason: "PostgreSQL is unreachable" };
     }
+    if (this.#corrupt !== undefined) {
+      return { ok: false, engine: "postgres", reason: this.#corrupt };
+    }
     const failure = this.#queue.failure;
     return failure === undefined
       ? { ok: true, engine: "postgres" }
@@ -245,11 +249,24 @@ export class PgLedger {
    * over those nodes fetched in one query.
    */
   async #withNodes<T>(compute: (read: merkle.NodeReader) => T): Promise<T> {
+    try {
+      return await this.#readNodes(compute);
+    } catch (err) {
+      // A store changed outside the ledger stays in /health until a restart.
+      if (err instanceof LedgerCorruptError) this.#corrupt ??= err.message;
+      throw err;
+    }
+  }
+
+  /** Why a read found the store changed outside the ledger (kept until restart). */
+  #corrupt: string | undefined;
+
+  async #readNodes<T>(compute: (read: merkle.NodeReader) => T): Promise<T> {
     const wanted = new Map<string, [number, number]>();
-    compute((level, index) => {
+    compute(probeReader((level, index) => {
       wanted.set(`${level}/${index}`, [level, index]);
       return PROBE_HASH;
-    });
+    }));
     const found = await this.#store.nodes([...wanted.values()]);
     return compute((level, index) => {
       const h = found.get(`${level}/${index}`);
@@ -270,7 +287,12 @@ export class PgLedger {
       if (!cp) throw new LedgerCorruptError(`checkpoint ${row.receipt_size} is missing`);
       return cp;
     };
-    rows.forEach(cpOf);
+    try {
+      rows.forEach(cpOf);
+    } catch (err) {
+      if (err instanceof LedgerCorruptError) this.#corrupt ??= err.message;
+      throw err;
+    }
     return await this.#withNodes((read) => rows.map((row) => make(row, cpOf(row), read)));
   }
 
