@@ -132,8 +132,12 @@ export const verifyCommand: Command = {
       if (!r.ok) {
         throw new CheckFailedError(`verify failed: first bad index ${r.bad_index}: ${r.reason}`);
       }
+      // Checked with the key the log itself names, the result says nothing of who signed it.
+      const key = c.vkey !== undefined ? "" : ` (signed by the vkey the log stores, not pinned: ` +
+        `${r.vkey}; pin the log's key with --vkey)`;
       print(
-        `ok: ${r.entries} entries, ${r.checkpoints} checkpoints verified; root ${r.root_hash}`,
+        `ok: ${r.entries} entries, ${r.checkpoints} checkpoints verified; root ${r.root_hash}` +
+          key,
       );
       return 0;
     }

@@ -20,6 +20,8 @@ export interface VerifyReport {
   entries: number;
   checkpoints: number;
   root_hash?: string;
+  /** The vkey the checkpoints were checked with (the pinned one, else the one the log stores). */
+  vkey?: string;
   /** The first index that is missing, modified, out of order or not covered as stored. */
   bad_index?: number;
   reason?: string;
@@ -138,7 +140,13 @@ export async function verifyScan(scan: LedgerScan, pinned?: string): Promise<Ver
       throw new Bad(last, `entries from ${last} are not covered by any checkpoint`);
     }
     await sigs.settle();
-    return { ok: true, entries: size, checkpoints, root_hash: encodeHex(frontier.root()) };
+    return {
+      ok: true,
+      entries: size,
+      checkpoints,
+      root_hash: encodeHex(frontier.root()),
+      vkey: vkeyText,
+    };
   } catch (err) {
     const earlier = await sigs.settle().then(() => undefined, (e) => e as Bad);
     const bad = earlier ?? (err instanceof Bad ? err : new Bad(frontier.size, String(err)));

@@ -3,7 +3,7 @@ import { command, start } from "../../cmd/audit.ts";
 import { silentLogger } from "../../core/log/mod.ts";
 import { generateIssuer } from "../../core/auth/mod.ts";
 import { generateKeyPair } from "../../core/crypto/mod.ts";
-import { formatVkey } from "../../core/ledger/proof/mod.ts";
+import { formatVkey, signNote } from "../../core/ledger/proof/mod.ts";
 import { exchange, json } from "../support/raw_http.ts";
 import { listeningUrl, ROOT, runIatp, spawnChild, tempDir, waitFor } from "../helpers.ts";
 import { fixtureLedger, tamper, TAMPERS } from "../core/ledger/tamper_helpers.ts";
@@ -594,6 +594,50 @@ Deno.test("a service started on a ledger changed outside it answers 500 saying s
     assert.equal((await fetch(`${svc.url}/entries/16`)).status, 200);
   } finally {
     await svc.close();
+    await t.dir.remove();
+  }
+});
+
+Deno.test("iatp audit verify --db says when it checked with the key the log itself names; a log re-signed with another key fails with --vkey", async () => {
+  const t = await fixtureLedger();
+  try {
+    const env = { IATP_DATA_DIR: t.dir.path };
+    const real = formatVkey(
+      (await runIatp(["audit", "verify", "--db", t.path], { env })).stdout
+        .match(/not pinned: ([^+]+)\+/)![1],
+      t.key.publicRaw,
+    );
+    // An insider without the log's key re-signs every checkpoint with a key of their own.
+    const mine = await generateKeyPair();
+    const rows: Array<{ tree_size: number; note: string }> = [];
+    let origin = "";
+    tamper(t.path, (db) => {
+      origin = (db.prepare("SELECT value FROM meta WHERE key = 'origin'").get() as {
+        value: string;
+      }).value;
+      rows.push(...db.prepare("SELECT tree_size, note FROM checkpoints").all() as typeof rows);
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'vkey'")
+        .run(formatVkey(origin, mine.publicRaw));
+      for (const r of rows) r.note = r.note.slice(0, r.note.indexOf("\n\n") + 1);
+    });
+    for (const r of rows) {
+      r.note = await signNote(r.note, { name: origin, ...mine });
+    }
+    tamper(t.path, (db) => {
+      for (const r of rows) {
+        db.prepare("UPDATE checkpoints SET note = ? WHERE tree_size = ?").run(r.note, r.tree_size);
+      }
+    });
+    const unpinned = await runIatp(["audit", "verify", "--db", t.path], { env });
+    assert.equal(unpinned.code, 0, unpinned.stderr);
+    assert.match(
+      unpinned.stdout,
+      new RegExp(`not pinned: ${formatVkey(origin, mine.publicRaw).replace(/[+/]/g, "\\$&")};`),
+    );
+    const pinned = await runIatp(["audit", "verify", "--db", t.path, "--vkey", real], { env });
+    assert.equal(pinned.code, 1, pinned.stdout);
+    assert.match(pinned.stderr, /log claims key .*, expected /);
+  } finally {
     await t.dir.remove();
   }
 });
