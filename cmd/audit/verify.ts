@@ -11,7 +11,9 @@ import {
   lateImport,
   newerSchemaError,
   path,
+  readTextWithin,
   str,
+  unreadableWhy,
   url,
 } from "../../core/config/mod.ts";
 import {
@@ -25,11 +27,15 @@ import { isPostgresUrl } from "../../core/engine/settings/mod.ts";
 import {
   checkLiveLog,
   MonitorStateError,
+  openCheckpoint,
   parseVkey,
+  type Receipt,
   verifyLedgerFile,
   verifyLedgerPostgres,
+  verifyReceipt,
   type VerifyReport,
 } from "../../core/ledger/mod.ts";
+import { encodeHex } from "../../core/encoding/mod.ts";
 import { resolveSecretSetting } from "../../core/auth/settings/mod.ts";
 import { every } from "../../core/async/mod.ts";
 import type { Command } from "../command.ts";
@@ -51,6 +57,11 @@ export const verifySpec = defineConfig({
       fileRef: true,
     }),
     url: url({ help: "base URL of a live audit service to check" }),
+    receipt: path({
+      help: "an entry with its receipt (the JSON GET /entries/{index} answers) to verify " +
+        "offline against --vkey, with no service",
+      access: "read",
+    }),
     state_file: path({
       help: "where --url remembers the last checkpoint it saw",
       default: `${DATA_DIR}/audit-monitor.json`,
@@ -66,12 +77,23 @@ export const verifySpec = defineConfig({
     }),
   },
   check: (c, sources) => {
-    if ((c.db === undefined) === (c.url === undefined)) {
+    const given = (["db", "url", "receipt"] as const).filter((k) => c[k] !== undefined);
+    if (given.length !== 1) {
+      const named = given[1] ?? "db";
       throw new ConfigError(
-        c.db === undefined ? "db" : "url",
-        sources.get(c.db === undefined ? "db" : "url") ?? { kind: "default" },
-        "exactly one of --db or --url",
-        "both or neither",
+        named,
+        sources.get(named) ?? { kind: "default" },
+        "exactly one of --db, --url or --receipt",
+        given.length === 0 ? "none" : given.join(" and "),
+      );
+    }
+    // A receipt checked with the key it carries proves nothing: the log's key is required.
+    if (c.receipt !== undefined && c.vkey === undefined) {
+      throw new ConfigError(
+        "vkey",
+        sources.get("vkey") ?? { kind: "default" },
+        "the log's C2SP verifier key (GET /checkpoint's vkey) to check a receipt with",
+        "none",
       );
     }
     // A key that does not parse is a usage mistake, not a ledger that fails to verify.
@@ -110,13 +132,24 @@ export const verifyCommand: Command = {
       if (!r.ok) {
         throw new CheckFailedError(`verify failed: first bad index ${r.bad_index}: ${r.reason}`);
       }
+      // Checked with the key the log itself names, the result says nothing of who signed it.
+      const key = c.vkey !== undefined ? "" : ` (signed by the vkey the log stores, not pinned: ` +
+        `${r.vkey}; pin the log's key with --vkey)`;
       print(
-        `ok: ${r.entries} entries, ${r.checkpoints} checkpoints verified; root ${r.root_hash}`,
+        `ok: ${r.entries} entries, ${r.checkpoints} checkpoints verified; root ${r.root_hash}` +
+          key,
       );
       return 0;
     }
+    if (c.receipt !== undefined) {
+      const source = loaded.sources.get("receipt") ?? { kind: "default" as const };
+      const r = await verifyReceiptFile(c.receipt, source, c.vkey!);
+      if (!r.ok) throw new CheckFailedError(`verify failed: ${r.what}: ${r.reason}`);
+      print(`ok: ${r.what}`);
+      return 0;
+    }
     if (c.url === undefined) {
-      throw new ConfigError("url", { kind: "default" }, "--db or --url", "neither");
+      throw new ConfigError("url", { kind: "default" }, "--db, --url or --receipt", "none");
     }
     const r = await checkLiveLog({
       url: c.url,
@@ -240,4 +273,55 @@ async function verifyPostgres(
     if (stalled) pg.close(0).catch(() => {});
     else await pg.close();
   }
+}
+
+/**
+ * Checks a receipt file offline: the entry's leaf, its inclusion proof up to the receipt's root,
+ * and the checkpoint signed by `vkeyText` for that size and root, under the vkey's name as origin.
+ * The file is an entry with its receipt as `GET /entries/{index}` (or an item of `GET /tx/{id}`)
+ * answers; under `compat: upstream` the signed time is its `ts_iso`.
+ */
+async function verifyReceiptFile(
+  file: string,
+  source: ConfigSource,
+  vkeyText: string,
+): Promise<{ ok: boolean; what: string; reason?: string }> {
+  const expected = "an entry with its receipt (the JSON GET /entries/{index} answers)";
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readTextWithin(file));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) throw err; // reported as a denied path
+    // Not JSON is said without quoting the file (it may be a credential given by mistake).
+    const why = err instanceof SyntaxError ? "not JSON" : unreadableWhy(err);
+    throw new ConfigError("receipt", source, expected, `${file}: ${why}`, { cause: err });
+  }
+  const e = (parsed ?? {}) as Record<string, unknown>;
+  if (typeof e !== "object" || typeof e.receipt !== "object" || e.receipt === null) {
+    throw new ConfigError("receipt", source, expected, `${file}: no receipt in it`);
+  }
+  const entry = {
+    index: e.index as number,
+    tx_id: e.tx_id as string,
+    event: e.event as string,
+    actor: e.actor as string,
+    payload: e.payload as Record<string, unknown>,
+    ts: (typeof e.ts_iso === "string" ? e.ts_iso : e.ts) as string,
+  };
+  const what = `entry ${Number.isSafeInteger(entry.index) ? entry.index : "?"}`;
+  const verifier = parseVkey(vkeyText)!;
+  const r = await verifyReceipt(entry, e.receipt as Receipt, { publicKey: verifier.publicRaw });
+  if (!r.ok) return { ok: false, what, reason: r.reason };
+  // Signed by this key under this name, for this log: the checkpoint's origin is the vkey's name.
+  const opened = await openCheckpoint((e.receipt as Receipt).checkpoint, verifier);
+  if ("reason" in opened) return { ok: false, what, reason: opened.reason };
+  const cp = opened.checkpoint;
+  if (cp.origin !== verifier.name) {
+    return { ok: false, what, reason: `checkpoint is of another log than ${verifier.name}` };
+  }
+  return {
+    ok: true,
+    what: `${what} is in checkpoint ${cp.treeSize} root ${encodeHex(cp.rootHash)} of ` +
+      verifier.name,
+  };
 }

@@ -284,7 +284,13 @@ export function appendResponse(
   };
 }
 
-/** The receipt of an entry: the inclusion proof in the tree of its checkpoint. */
+/**
+ * The receipt of an entry: the inclusion proof in the tree of its checkpoint. One read back from
+ * the store (no `shared` memo of a batch just sealed) is checked before it is served: the entry's
+ * bytes must hash to its leaf and the proof lead from that leaf to the root its signed checkpoint
+ * carries, so a store changed outside the ledger is reported, never served as a receipt.
+ * @throws {LedgerCorruptError} when a stored entry, node or checkpoint does not match
+ */
 export function receipt(
   row: EntryRow,
   checkpoint: CheckpointRow,
@@ -292,6 +298,7 @@ export function receipt(
   shared?: BatchMemo,
 ): Receipt {
   const proof = merkle.inclusionProof(read, row.index, checkpoint.tree_size, shared?.memo);
+  if (!shared && !probes.has(read)) checkServed(row, checkpoint, proof);
   return {
     tree_size: checkpoint.tree_size,
     root_hash: encodeHex(checkpoint.root_hash),
@@ -330,4 +337,41 @@ function memoReader(base: merkle.NodeReader, sealed: SealedBatch): merkle.NodeRe
     if (!h) cache.set(k, h = base(level, index));
     return h;
   };
+}
+
+/** Readers of placeholder hashes that learn which nodes a proof reads (nothing to check there). */
+const probes = new WeakSet<merkle.NodeReader>();
+
+/** Marks a reader as answering placeholders: receipts built over it are not checked. */
+export function probeReader(read: merkle.NodeReader): merkle.NodeReader {
+  probes.add(read);
+  return read;
+}
+
+/** What a store changed outside the ledger looks like to a reader; the verify command names it. */
+const CHANGED = "the store was changed outside the ledger (iatp audit verify --db names the " +
+  "first bad index)";
+
+/** Throws unless a stored entry's bytes, leaf and proof match the root its checkpoint signs. */
+function checkServed(row: EntryRow, checkpoint: CheckpointRow, proof: Uint8Array[]): void {
+  const leaf = leafHashOfText(row.body);
+  let index: unknown;
+  try {
+    index = (JSON.parse(row.body) as { index?: unknown }).index;
+  } catch { /* reported below as not this entry */ }
+  if (index !== row.index || !merkle.bytesEqual(leaf, row.leaf_hash)) {
+    throw new LedgerCorruptError(`entry ${row.index} does not match its leaf hash: ${CHANGED}`);
+  }
+  const root = merkle.rootFromInclusion(row.index, checkpoint.tree_size, leaf, proof);
+  const wrong = root === undefined
+    ? `checkpoint ${checkpoint.tree_size} is not this tree's`
+    : merkle.checkpointMismatch(checkpoint.note, {
+      treeSize: checkpoint.tree_size,
+      rootHash: root,
+    });
+  if (wrong || !merkle.bytesEqual(root!, checkpoint.root_hash)) {
+    throw new LedgerCorruptError(
+      `entry ${row.index} is not in the tree checkpoint ${checkpoint.tree_size} signs: ${CHANGED}`,
+    );
+  }
 }

@@ -34,6 +34,7 @@ import {
 import { bytesEqual } from "./proof/mod.ts";
 import * as merkle from "./proof/mod.ts";
 import {
+  checkpointMismatch,
   formatVkey,
   keyId,
   parseVkey,
@@ -134,6 +135,13 @@ export class Ledger {
     if (last && !bytesEqual(last.root_hash, ledger.#frontier.root())) {
       throw new LedgerCorruptError(`stored tree does not match checkpoint ${last.tree_size}`);
     }
+    // Receipts carry the signed note: its size and root must be the tree's, not only the row's.
+    const wrong = last && checkpointMismatch(last.note, {
+      origin,
+      treeSize: last.tree_size,
+      rootHash: last.root_hash,
+    });
+    if (wrong) throw new LedgerCorruptError(wrong);
     return ledger;
   }
 
@@ -151,6 +159,7 @@ export class Ledger {
 
   /** Whether the last commit was written (a full or read-only disk fails it), and why not. */
   storeHealth(): StoreHealth {
+    if (this.#corrupt !== undefined) return { ok: false, engine: "sqlite", reason: this.#corrupt };
     const failure = this.#queue.failure;
     return failure === undefined
       ? { ok: true, engine: "sqlite" }
@@ -176,7 +185,13 @@ export class Ledger {
 
   async #commit(batch: Pending[]): Promise<void> {
     const { fresh, existing } = dedupe(batch, (key) => this.store.entryByKey(key));
-    for (const [p, row] of existing) p.resolve(this.#response(row));
+    for (const [p, row] of existing) {
+      try {
+        p.resolve(this.#response(row));
+      } catch (err) {
+        p.reject(err); // a damaged stored entry fails its own retry, not the batch
+      }
+    }
     if (fresh.length === 0) return;
     const key = await this.#pair();
     const sealed = await sealBatch(this.#frontier, fresh, { origin: this.origin, key });
@@ -186,7 +201,20 @@ export class Ledger {
   }
 
   #response(row: EntryRow): AuditAppendResponse {
-    return appendResponse(row, this.#checkpointOf(row), this.#read);
+    return this.#noting(() => appendResponse(row, this.#checkpointOf(row), this.#read));
+  }
+
+  /** Why a read found the store changed outside the ledger, for `/health` (kept until restart). */
+  #corrupt: string | undefined;
+
+  /** Runs a read, remembering a store found changed outside the ledger. */
+  #noting<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof LedgerCorruptError) this.#corrupt ??= err.message;
+      throw err;
+    }
   }
 
   #checkpointOf(row: EntryRow) {
@@ -206,13 +234,17 @@ export class Ledger {
 
   /** The entry at `index` with its receipt, or undefined beyond the end. */
   entry(index: number): EntryWithReceipt | undefined {
-    const row = index < this.size ? this.store.entry(index) : undefined;
-    return row ? this.#withReceipt(row) : undefined;
+    if (!(index < this.size)) return undefined;
+    return this.#noting(() => {
+      const row = this.store.entry(index);
+      if (!row) throw new LedgerCorruptError(`entry ${index} is missing from the store`);
+      return this.#withReceipt(row);
+    });
   }
 
   /** Entries of one transaction id with their receipts (at most `limit`). */
   entriesForTx(txId: string, limit: number): EntryWithReceipt[] {
-    return this.store.entriesByTx(txId, limit).map((r) => this.#withReceipt(r));
+    return this.#noting(() => this.store.entriesByTx(txId, limit).map((r) => this.#withReceipt(r)));
   }
 
   /** Inclusion proof of `index` in the tree of `treeSize` (default: current). */
@@ -223,13 +255,13 @@ export class Ledger {
     if (!(index >= 0 && index < treeSize)) {
       throw new LedgerRangeError(`index must be from 0 to ${treeSize - 1}`);
     }
-    return {
+    return this.#noting(() => ({
       index,
       tree_size: treeSize,
       leaf_hash: encodeHex(this.store.readNode(0, index)),
       root_hash: encodeHex(merkle.rootAt(this.#read, treeSize)),
       inclusion_proof: merkle.inclusionProof(this.#read, index, treeSize).map(encodeHex),
-    };
+    }));
   }
 
   /** Consistency proof between tree sizes `first` and `second` (default: current). */
@@ -240,13 +272,13 @@ export class Ledger {
     if (!(first >= 1 && first <= second)) {
       throw new LedgerRangeError(`first must be from 1 to ${second}`);
     }
-    return {
+    return this.#noting(() => ({
       first,
       second,
       first_root: encodeHex(merkle.rootAt(this.#read, first)),
       second_root: encodeHex(merkle.rootAt(this.#read, second)),
       consistency_proof: merkle.consistencyProof(this.#read, first, second).map(encodeHex),
-    };
+    }));
   }
 
   /** The latest signed checkpoint; for an empty log, a signed checkpoint of size 0. */

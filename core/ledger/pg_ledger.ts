@@ -20,6 +20,7 @@ import {
   dedupe,
   type OnAppended,
   type Pending,
+  probeReader,
   receipt,
   sealBatch,
   settleBatch,
@@ -32,7 +33,7 @@ import {
   LedgerOriginMismatchError,
   LedgerRangeError,
 } from "./errors.ts";
-import { bytesEqual } from "./proof/mod.ts";
+import { bytesEqual, checkpointMismatch } from "./proof/mod.ts";
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_PENDING } from "./ledger.ts";
 import * as merkle from "./proof/mod.ts";
 import { formatVkey, keyId, type SignedCheckpoint, signEmptyCheckpoint } from "./proof/mod.ts";
@@ -146,6 +147,13 @@ export class PgLedger {
     if (last && !bytesEqual(last.root_hash, head.root)) {
       throw new LedgerCorruptError(`stored tree does not match checkpoint ${last.tree_size}`);
     }
+    // Receipts carry the signed note: its size and root must be the tree's, not only the row's.
+    const wrong = last && checkpointMismatch(last.note, {
+      origin,
+      treeSize: last.tree_size,
+      rootHash: last.root_hash,
+    });
+    if (wrong) throw new LedgerCorruptError(wrong);
     ledger.#size = head.size;
     const probeMs = opts.healthProbeMs ?? DEFAULT_HEALTH_PROBE_MS;
     if (probeMs > 0) ledger.#probe = every(probeMs, () => ledger.#probeIdle());
@@ -177,6 +185,9 @@ export class PgLedger {
   storeHealth(): StoreHealth {
     if (!this.#gate.up) {
       return { ok: false, engine: "postgres", reason: "PostgreSQL is unreachable" };
+    }
+    if (this.#corrupt !== undefined) {
+      return { ok: false, engine: "postgres", reason: this.#corrupt };
     }
     const failure = this.#queue.failure;
     return failure === undefined
@@ -238,11 +249,24 @@ export class PgLedger {
    * over those nodes fetched in one query.
    */
   async #withNodes<T>(compute: (read: merkle.NodeReader) => T): Promise<T> {
+    try {
+      return await this.#readNodes(compute);
+    } catch (err) {
+      // A store changed outside the ledger stays in /health until a restart.
+      if (err instanceof LedgerCorruptError) this.#corrupt ??= err.message;
+      throw err;
+    }
+  }
+
+  /** Why a read found the store changed outside the ledger (kept until restart). */
+  #corrupt: string | undefined;
+
+  async #readNodes<T>(compute: (read: merkle.NodeReader) => T): Promise<T> {
     const wanted = new Map<string, [number, number]>();
-    compute((level, index) => {
+    compute(probeReader((level, index) => {
       wanted.set(`${level}/${index}`, [level, index]);
       return PROBE_HASH;
-    });
+    }));
     const found = await this.#store.nodes([...wanted.values()]);
     return compute((level, index) => {
       const h = found.get(`${level}/${index}`);
@@ -263,7 +287,12 @@ export class PgLedger {
       if (!cp) throw new LedgerCorruptError(`checkpoint ${row.receipt_size} is missing`);
       return cp;
     };
-    rows.forEach(cpOf);
+    try {
+      rows.forEach(cpOf);
+    } catch (err) {
+      if (err instanceof LedgerCorruptError) this.#corrupt ??= err.message;
+      throw err;
+    }
     return await this.#withNodes((read) => rows.map((row) => make(row, cpOf(row), read)));
   }
 

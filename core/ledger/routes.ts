@@ -20,7 +20,12 @@ import {
 } from "../auth/mod.ts";
 import { type CompatMode, epochSeconds, parseInput, readJsonInput } from "../compat/mod.ts";
 import type { AuditAppendResponse, AuditLog, EntryWithReceipt } from "./entry.ts";
-import { IdempotencyConflictError, LedgerBusyError, LedgerRangeError } from "./errors.ts";
+import {
+  IdempotencyConflictError,
+  LedgerBusyError,
+  LedgerCorruptError,
+  LedgerRangeError,
+} from "./errors.ts";
 import { CanonicalJsonError } from "../encoding/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import { type App, errorBody, readExactJson } from "../http/mod.ts";
@@ -96,6 +101,8 @@ function intParam(value: string | undefined, name: string, fallback?: number): n
 
 function ledgerError(err: unknown): never {
   if (err instanceof CanonicalJsonError) throw new HttpError(400, err.message);
+  // A store changed outside the ledger: said as it is (its message names no path), never served.
+  if (err instanceof LedgerCorruptError) throw new HttpError(500, err.message);
   if (err instanceof IdempotencyConflictError) throw new HttpError(409, err.message);
   if (err instanceof LedgerRangeError) throw new HttpError(400, err.message);
   throw err;
@@ -148,14 +155,16 @@ export function registerAuditRoutes(app: App, ledger: AuditLog, opts: AuditRoute
 
   app.get("/tx/:tx_id", async (c) => {
     const txId = c.req.param("tx_id");
-    const entries = await ledger.entriesForTx(txId, opts.maxTxEntries);
+    const entries = await Promise.resolve()
+      .then(() => ledger.entriesForTx(txId, opts.maxTxEntries))
+      .catch(ledgerError);
     if (compat === "upstream") return c.json(entries.map(upstreamEntry));
     return c.json({ tx_id: txId, entries });
   });
 
   app.get("/entries/:index", async (c) => {
     const index = intParam(c.req.param("index"), "index");
-    const entry = await ledger.entry(index);
+    const entry = await Promise.resolve().then(() => ledger.entry(index)).catch(ledgerError);
     if (!entry) throw new HttpError(404, `no entry ${index} (log has ${await ledger.treeSize()})`);
     return c.json(entry);
   });

@@ -10,7 +10,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { openLocked, refuseNewerSchema, stampSchema } from "../config/mod.ts";
 import type { NewNode } from "./proof/mod.ts";
-import { NotALedgerError } from "./errors.ts";
+import { LedgerCorruptError, NotALedgerError } from "./errors.ts";
 
 /** A stored entry row. `body` is the canonical JSON the leaf hash covers. */
 export interface EntryRow {
@@ -71,7 +71,7 @@ const VERIFY_CACHE_KIB = 256 * 1024;
 const SCAN_CHUNK = 4096;
 
 /** Thrown when a node a proof needs is missing from storage (a damaged database). */
-class MissingNodeError extends Error {
+class MissingNodeError extends LedgerCorruptError {
   override name = "MissingNodeError";
 }
 

@@ -8,7 +8,7 @@
 import { bytesEqual, leafHashOfText } from "./proof/mod.ts";
 import { encodeHex } from "../encoding/mod.ts";
 import { Frontier } from "./proof/mod.ts";
-import { type NoteVerifier, openCheckpoint, parseVkey } from "./proof/mod.ts";
+import { checkpointMismatch, type NoteVerifier, openCheckpoint, parseVkey } from "./proof/mod.ts";
 import { LedgerStore } from "./store.ts";
 
 /** Checkpoint signatures verified concurrently per round (bounds memory on huge logs). */
@@ -20,6 +20,8 @@ export interface VerifyReport {
   entries: number;
   checkpoints: number;
   root_hash?: string;
+  /** The vkey the checkpoints were checked with (the pinned one, else the one the log stores). */
+  vkey?: string;
   /** The first index that is missing, modified, out of order or not covered as stored. */
   bad_index?: number;
   reason?: string;
@@ -114,9 +116,17 @@ export async function verifyScan(scan: LedgerScan, pinned?: string): Promise<Ver
           if (reading) await reading;
         }
         while (cp && cp.size === frontier.size) {
-          if (!bytesEqual(cp.root, frontier.root())) {
+          const root = frontier.root();
+          if (!bytesEqual(cp.root, root)) {
             throw new Bad(index, `checkpoint ${cp.size} does not match the recomputed tree`);
           }
+          // The root stored beside the note is not signed: the note's own must be the tree's.
+          const wrong = checkpointMismatch(cp.note, {
+            origin: verifier.name,
+            treeSize: cp.size,
+            rootHash: root,
+          });
+          if (wrong) throw new Bad(index, wrong);
           await sigs.add(cp.size, cp.note);
           checkpoints++;
           cp = await cps.next();
@@ -130,7 +140,13 @@ export async function verifyScan(scan: LedgerScan, pinned?: string): Promise<Ver
       throw new Bad(last, `entries from ${last} are not covered by any checkpoint`);
     }
     await sigs.settle();
-    return { ok: true, entries: size, checkpoints, root_hash: encodeHex(frontier.root()) };
+    return {
+      ok: true,
+      entries: size,
+      checkpoints,
+      root_hash: encodeHex(frontier.root()),
+      vkey: vkeyText,
+    };
   } catch (err) {
     const earlier = await sigs.settle().then(() => undefined, (e) => e as Bad);
     const bad = earlier ?? (err instanceof Bad ? err : new Bad(frontier.size, String(err)));

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { command, start } from "../../cmd/audit.ts";
 import { silentLogger } from "../../core/log/mod.ts";
 import { generateIssuer } from "../../core/auth/mod.ts";
+import { generateKeyPair } from "../../core/crypto/mod.ts";
+import { formatVkey, signNote } from "../../core/ledger/proof/mod.ts";
 import { exchange, json } from "../support/raw_http.ts";
 import { listeningUrl, ROOT, runIatp, spawnChild, tempDir, waitFor } from "../helpers.ts";
 import { fixtureLedger, tamper, TAMPERS } from "../core/ledger/tamper_helpers.ts";
@@ -521,5 +523,121 @@ Deno.test("routes that cannot load answer 503 with the envelope and let no appen
   } finally {
     await svc.close();
     await dir.remove();
+  }
+});
+
+Deno.test("iatp audit verify --receipt checks an entry's receipt offline with only the log's vkey", async () => {
+  await withAudit(async (url, dir) => {
+    const env = { IATP_DATA_DIR: dir };
+    for (let i = 0; i < 5; i++) {
+      await post(url, { tx_id: `t${i}`, event: "e", actor: "a", payload: { i } });
+    }
+    const entry = await (await fetch(`${url}/entries/3`)).json();
+    const { vkey } = await (await fetch(`${url}/checkpoint`, {
+      headers: { accept: "application/json" },
+    })).json();
+    const file = `${dir}/entry3.json`;
+    await Deno.writeTextFile(file, JSON.stringify(entry));
+    const ok = await runIatp(["audit", "verify", "--receipt", file, "--vkey", vkey], { env });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^ok: entry 3 is in checkpoint 4 root [0-9a-f]{64} of iatp-audit\//);
+
+    const forged = `${dir}/forged.json`;
+    await Deno.writeTextFile(forged, JSON.stringify({ ...entry, payload: { i: 4 } }));
+    const bad = await runIatp(["audit", "verify", "--receipt", forged, "--vkey", vkey], { env });
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.match(bad.stderr, /verify failed: entry 3: inclusion proof does not lead to root_hash/);
+
+    // Another log's key (a valid vkey under the same name) does not verify it.
+    const other = await generateKeyPair();
+    const foreign = formatVkey(vkey.split("+")[0], other.publicRaw);
+    const wrong = await runIatp(["audit", "verify", "--receipt", file, "--vkey", foreign], { env });
+    assert.equal(wrong.code, 1, wrong.stdout);
+    assert.match(wrong.stderr, /checkpoint signature does not verify with the given key/);
+
+    const keyless = await runIatp(["audit", "verify", "--receipt", file], { env });
+    assert.equal(keyless.code, 2);
+    assert.match(keyless.stderr, /vkey/);
+    const notJson = `${dir}/audit.db.key`;
+    const wrongFile = await runIatp(["audit", "verify", "--receipt", notJson, "--vkey", vkey], {
+      env,
+    });
+    assert.equal(wrongFile.code, 2);
+    assert.match(wrongFile.stderr, /receipt .*not JSON/);
+  });
+});
+
+Deno.test("a service started on a ledger changed outside it answers 500 saying so for the changed entry, and turns degraded", async () => {
+  const t = await fixtureLedger();
+  const seed = `${t.dir.path}/audit.db.key`;
+  // The fixture's key pair, as the key file the service reads.
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", t.key.privateKey));
+  await Deno.writeTextFile(seed, btoa(String.fromCharCode(...pkcs8.slice(-32))));
+  tamper(t.path, TAMPERS[0].apply); // entry 17's payload changed
+  const svc = await start(
+    command.resolve({ port: 0, db: t.path, compat: "iatp", key_file: seed }),
+    { log: silentLogger },
+  );
+  try {
+    const before = await (await fetch(`${svc.url}/health`)).json();
+    assert.equal(before.status, "ok");
+    for (const path of ["/entries/17", "/tx/tx-17"]) {
+      const res = await fetch(`${svc.url}${path}`);
+      assert.equal(res.status, 500, path);
+      const body = await res.json();
+      assert.match(body.error, /entry 17 does not match its leaf hash: the store was changed/);
+    }
+    const health = await (await fetch(`${svc.url}/health`)).json();
+    assert.equal(health.status, "degraded");
+    assert.equal(health.components.store.ok, false);
+    assert.match(health.reason, /^store: entry 17 does not match its leaf hash/);
+    assert.equal((await fetch(`${svc.url}/entries/16`)).status, 200);
+  } finally {
+    await svc.close();
+    await t.dir.remove();
+  }
+});
+
+Deno.test("iatp audit verify --db says when it checked with the key the log itself names; a log re-signed with another key fails with --vkey", async () => {
+  const t = await fixtureLedger();
+  try {
+    const env = { IATP_DATA_DIR: t.dir.path };
+    const real = formatVkey(
+      (await runIatp(["audit", "verify", "--db", t.path], { env })).stdout
+        .match(/not pinned: ([^+]+)\+/)![1],
+      t.key.publicRaw,
+    );
+    // An insider without the log's key re-signs every checkpoint with a key of their own.
+    const mine = await generateKeyPair();
+    const rows: Array<{ tree_size: number; note: string }> = [];
+    let origin = "";
+    tamper(t.path, (db) => {
+      origin = (db.prepare("SELECT value FROM meta WHERE key = 'origin'").get() as {
+        value: string;
+      }).value;
+      rows.push(...db.prepare("SELECT tree_size, note FROM checkpoints").all() as typeof rows);
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'vkey'")
+        .run(formatVkey(origin, mine.publicRaw));
+      for (const r of rows) r.note = r.note.slice(0, r.note.indexOf("\n\n") + 1);
+    });
+    for (const r of rows) {
+      r.note = await signNote(r.note, { name: origin, ...mine });
+    }
+    tamper(t.path, (db) => {
+      for (const r of rows) {
+        db.prepare("UPDATE checkpoints SET note = ? WHERE tree_size = ?").run(r.note, r.tree_size);
+      }
+    });
+    const unpinned = await runIatp(["audit", "verify", "--db", t.path], { env });
+    assert.equal(unpinned.code, 0, unpinned.stderr);
+    assert.match(
+      unpinned.stdout,
+      new RegExp(`not pinned: ${formatVkey(origin, mine.publicRaw).replace(/[+/]/g, "\\$&")};`),
+    );
+    const pinned = await runIatp(["audit", "verify", "--db", t.path, "--vkey", real], { env });
+    assert.equal(pinned.code, 1, pinned.stdout);
+    assert.match(pinned.stderr, /log claims key .*, expected /);
+  } finally {
+    await t.dir.remove();
   }
 });

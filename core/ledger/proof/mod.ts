@@ -34,6 +34,7 @@ export {
 } from "./merkle.ts";
 export {
   type Checkpoint,
+  checkpointMismatch,
   formatCheckpoint,
   formatVkey,
   keyId,

@@ -10,7 +10,7 @@
 import type { KeyObject } from "node:crypto";
 import { importPublicKey, sign, verify } from "../../crypto/mod.ts";
 import { decodeBase64, encodeBase64, encodeHex } from "../../encoding/mod.ts";
-import { EMPTY_ROOT } from "./hash.ts";
+import { bytesEqual, EMPTY_ROOT } from "./hash.ts";
 import { formatVkey, keyId, type NoteVerifier, parseVkey } from "../vkey/mod.ts";
 
 // The vkey's form and key id live in core/ledger/vkey (what a verifier checks at start); the
@@ -165,6 +165,32 @@ export async function openCheckpoint(
     return { reason: `checkpoint is not signed by ${verifier.name}` };
   }
   return { checkpoint, note };
+}
+
+/**
+ * What is wrong with a stored signed checkpoint against the tree it stands for, read without its
+ * signature (no key needed): undefined when the note's origin, tree size and root are these,
+ * else why not. The root stored beside a note is unsigned: a receipt takes its root from the note.
+ */
+export function checkpointMismatch(
+  note: string,
+  expected: { origin?: string; treeSize: number; rootHash: Uint8Array },
+): string | undefined {
+  const parsed = parseNote(note);
+  const cp = parsed && parseCheckpoint(parsed.body);
+  if (!cp) return `checkpoint ${expected.treeSize} is not a well-formed signed checkpoint`;
+  if (cp.treeSize !== expected.treeSize) {
+    return `checkpoint ${expected.treeSize} is signed for tree size ${cp.treeSize}`;
+  }
+  if (!bytesEqual(cp.rootHash, expected.rootHash)) {
+    return `checkpoint ${expected.treeSize} signs another root than the stored tree's`;
+  }
+  if (expected.origin !== undefined && cp.origin !== expected.origin) {
+    return `checkpoint ${expected.treeSize} names another log (origin ${
+      JSON.stringify(cp.origin.slice(0, 100))
+    })`;
+  }
+  return undefined;
 }
 
 /** A signed checkpoint as the ledgers hand it out. */

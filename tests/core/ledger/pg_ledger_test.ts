@@ -232,6 +232,11 @@ Deno.test({
       assert.equal(bad.ok, false);
       assert.equal(bad.bad_index, 4500, JSON.stringify(bad));
       assert.match(String(bad.reason), /entry 4500/);
+      // The running replica serves no receipt for it, says why, and turns its store not ok.
+      await assert.rejects(ledger.entry(4500), /entry 4500 does not match its leaf hash/);
+      assert.equal(ledger.storeHealth().ok, false);
+      assert.match(String(ledger.storeHealth().reason), /the store was changed outside/);
+      assert.equal((await ledger.entry(4499))?.index, 4499);
     } finally {
       await ledger.close();
       await pg.close();

@@ -1,7 +1,7 @@
 /** Builds a small ledger file and tampers with its SQLite rows the way an attacker would. @module */
 import { DatabaseSync } from "node:sqlite";
 import { input, tempLedger } from "./ledger_helpers.ts";
-import { refLeaf } from "./rfc6962_reference.ts";
+import { refLeaf, refRoot } from "./rfc6962_reference.ts";
 
 /** Entries in the fixture ledger. */
 export const FIXTURE_SIZE = 40;
@@ -63,5 +63,42 @@ export function tamper(path: string, apply: (db: DatabaseSync) => void): void {
     apply(db);
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Modifies entry `index` and rewrites everything stored without a key to match it: its leaf
+ * hash, every tree node above it and the root stored beside each later checkpoint. Only the
+ * signed notes are left as they were (forging them needs the key).
+ */
+export function rewriteTree(db: DatabaseSync, index: number): void {
+  const enc = new TextEncoder();
+  const rows = db.prepare("SELECT idx, body FROM entries ORDER BY idx").all() as Array<
+    { idx: number; body: string }
+  >;
+  const leaves: Uint8Array[] = [];
+  for (const r of rows) {
+    let body = r.body;
+    if (r.idx === index) {
+      body = body.replace(`"i":${index}`, `"i":${index + 1000}`);
+      db.prepare("UPDATE entries SET body = ?, leaf_hash = ? WHERE idx = ?")
+        .run(body, refLeaf(enc.encode(body)), r.idx);
+    }
+    leaves.push(refLeaf(enc.encode(body)));
+  }
+  const nodes = db.prepare("SELECT level, idx FROM nodes").all() as Array<
+    { level: number; idx: number }
+  >;
+  for (const n of nodes) {
+    const width = 2 ** n.level;
+    const hash = refRoot(leaves.slice(n.idx * width, (n.idx + 1) * width));
+    db.prepare("UPDATE nodes SET hash = ? WHERE level = ? AND idx = ?").run(hash, n.level, n.idx);
+  }
+  const sizes = db.prepare("SELECT tree_size FROM checkpoints").all() as Array<
+    { tree_size: number }
+  >;
+  for (const { tree_size } of sizes) {
+    db.prepare("UPDATE checkpoints SET root_hash = ? WHERE tree_size = ?")
+      .run(refRoot(leaves.slice(0, tree_size)), tree_size);
   }
 }

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { verifyLedgerFile } from "../../../core/ledger/verify.ts";
-import { FIXTURE_SIZE, fixtureLedger, tamper, TAMPERS } from "./tamper_helpers.ts";
+import { Ledger, LedgerCorruptError } from "../../../core/ledger/ledger.ts";
+import { LedgerStore } from "../../../core/ledger/store.ts";
+import { verifyReceipt } from "../../../core/ledger/proof/mod.ts";
+import { FIXTURE_SIZE, fixtureLedger, rewriteTree, tamper, TAMPERS } from "./tamper_helpers.ts";
 
 Deno.test("an untouched ledger verifies", async () => {
   const t = await fixtureLedger();
@@ -55,3 +58,50 @@ Deno.test("offline verify catches a forged checkpoint signature and a foreign pi
     await t.dir.remove();
   }
 });
+
+Deno.test("an entry rewritten with its tree and stored roots, the signed notes kept, fails verify and start", async () => {
+  const t = await fixtureLedger();
+  try {
+    // Checkpoints at 1, 4, 11, 13, 24, 40: entry 17 is first covered by the note of 24.
+    tamper(t.path, (db) => rewriteTree(db, 17));
+    const r = await verifyLedgerFile(t.path);
+    assert.equal(r.ok, false, "a rewritten entry verified");
+    assert.equal(r.bad_index, 23, r.reason);
+    assert.match(r.reason ?? "", /checkpoint 24 signs another root than the stored tree's/);
+    await assert.rejects(
+      Ledger.open({ store: new LedgerStore(t.path), key: t.key }),
+      (err: Error) =>
+        err instanceof LedgerCorruptError &&
+        /checkpoint 40 signs another root/.test(err.message),
+    );
+  } finally {
+    await t.dir.remove();
+  }
+});
+
+for (const tc of TAMPERS.filter((t) => !t.name.includes("last"))) {
+  Deno.test(`a ledger started on a store changed outside it serves no receipt for it: ${tc.name}`, async () => {
+    const t = await fixtureLedger();
+    tamper(t.path, tc.apply);
+    const ledger = await Ledger.open({ store: new LedgerStore(t.path), key: t.key });
+    try {
+      assert.equal(ledger.storeHealth().ok, true);
+      assert.throws(
+        () => ledger.entry(tc.badIndex),
+        (err: Error) =>
+          err instanceof LedgerCorruptError &&
+          /the store was changed outside the ledger|is missing/.test(err.message),
+      );
+      const health = ledger.storeHealth();
+      assert.equal(health.ok, false);
+      assert.match(health.reason ?? "", new RegExp(`entry ${tc.badIndex}|tree node 0/`));
+      // An entry whose proof reads nothing changed is still served, with a receipt that verifies.
+      const next = ledger.entry((tc.badIndex + 16) % FIXTURE_SIZE)!;
+      const ok = await verifyReceipt(next, next.receipt, { publicKey: t.key.publicRaw });
+      assert.ok(ok.ok, ok.reason);
+    } finally {
+      await ledger.close();
+      await t.dir.remove();
+    }
+  });
+}
