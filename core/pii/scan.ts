@@ -28,12 +28,15 @@
  */
 import * as chars from "./chars.ts";
 import {
+  DIGIT_RUN,
+  digitRun,
   digitsEnd,
   escapedWideDigit,
   escapeLength,
   isWordChar,
   jsonEscape,
   utf8WideDigit,
+  WIDE_DIGIT_LEAD,
   wordView,
 } from "./chars.ts";
 import { DEFAULT_MAX_JSON_DEPTH, FastPath, NO_VIEW } from "./skip.ts";
@@ -117,6 +120,21 @@ class Scanner extends FastPath {
         }
         continue;
       }
+      if (
+        fastPath && (WIDE_DIGIT_LEAD[c] === 1 || c === BACKSLASH) && (this.inString || !this.json)
+      ) {
+        // A decimal digit beyond ASCII (`４`, `٤`, `४`) or a JSON escape of a digit (`\uff14`,
+        // `\u0034`) is the ASCII digit of its value. In a string or in plain text, where a
+        // digit changes nothing but its group, the digits after it are read with it, however
+        // they are written (ASCII text never comes here); without the fast path, one at a
+        // time below.
+        const end = digitRun(b, i, n);
+        if (end > i) {
+          this.runOfDigits(i, end);
+          i = end;
+          continue;
+        }
+      }
       let next = i + 1;
       let escaped = false;
       if (this.checking && (c < 0x20 || c >= 0x80 || c === BACKSLASH)) {
@@ -143,8 +161,7 @@ class Scanner extends FastPath {
         }
       }
       if (c >= 0x80) {
-        // A decimal digit beyond ASCII (`４`, `٤`, `४`, `\uff14`) is the ASCII digit of its
-        // value: read where its first byte (or escape) is, so ASCII text never comes here.
+        // The same outside JSON strings (the text is no JSON there), one digit at a time.
         const d = escaped ? escapedWideDigit(b, i, n, c) : utf8WideDigit(b, i, n);
         if (d >= 0) {
           c = 48 + (d & 15);
@@ -178,6 +195,18 @@ class Scanner extends FastPath {
     this.extendGroup(i - from, i);
     this.prev = 48;
     return i;
+  }
+
+  /** The digits {@linkcode digitRun} read from `at` to `end` (see {@linkcode DIGIT_RUN}). */
+  runOfDigits(at: number, end: number): void {
+    if (this.state !== IN_GROUP) this.startGroup(at);
+    // While checking, a byte beyond ASCII in a string is stepped over as stringByte steps.
+    if (DIGIT_RUN[2] === 1 && this.checking) {
+      this.wide = true;
+      this.ascii = false;
+    }
+    this.extendGroup(DIGIT_RUN[0], end);
+    this.prev = 48 + DIGIT_RUN[1];
   }
 
   /** Adds `count` digits ending before `end` to the current group. */

@@ -19,13 +19,13 @@ import {
 } from "./cards.ts";
 import {
   BACKSLASH,
-  digitValueAt,
   DOT,
   escapeLength,
   HYPHEN,
   isWordChar,
   jsonEscape,
   PLUS,
+  readDigits,
   utf8WideDigit,
 } from "./chars.ts";
 import {
@@ -181,22 +181,18 @@ export class Windows {
    * values) into the scratch window, at most {@linkcode KEEP}; returns the count.
    */
   collect(from: number, to: number): number {
-    const b = this.b;
-    const w = this.window;
     let count = 0;
-    for (let k = from; k <= to; k++) {
+    for (let k = from; k <= to && count < KEEP; k++) {
       const slot = k & MASK;
-      const end = this.gEnd[slot];
-      let i = this.gStart[slot];
-      while (i < end && count < KEEP) {
-        if (b[i] >= 0x80 || b[i] === BACKSLASH) {
-          const d = digitValueAt(b, i, this.n);
-          w[count++] = d & 15;
-          i += d < 0 ? 1 : d >> 4; // a group holds digits only: never -1
-        } else {
-          w[count++] = b[i++] - 48;
-        }
-      }
+      count = readDigits(
+        this.b,
+        this.gStart[slot],
+        this.gEnd[slot],
+        this.n,
+        this.window,
+        count,
+        KEEP,
+      );
     }
     return count;
   }
