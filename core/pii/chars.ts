@@ -257,11 +257,25 @@ export function digitValueAt(b: Uint8Array, i: number, n: number): number {
 export const DIGIT_RUN: Int32Array = new Int32Array(3);
 
 /**
+ * The first three hex digits of the `\u` escape at `b[at]` (a backslash) as a number, or -2
+ * when the bytes there start no such escape (the caller makes sure six bytes lie before its
+ * bound).
+ */
+function escapePrefix(b: Uint8Array, at: number): number {
+  if (b[at + 1] !== 117) return -2;
+  const h = HEX_VALUES[b[at + 2]];
+  const i = HEX_VALUES[b[at + 3]];
+  const j = HEX_VALUES[b[at + 4]];
+  return (h | i | j) < 0 ? -2 : (h << 8) | (i << 4) | j;
+}
+
+/**
  * Reads the digits from `b[i]` (before `n`) as {@linkcode digitValueAt} reads each, one after
  * the other, into {@linkcode DIGIT_RUN}; returns the index after them. The digits of a number
  * are almost always of one script: once a digit of 2 or 3 bytes is read, the next one that
  * starts with the same bytes but its last is read from the same row of the digit table
- * without decoding it again.
+ * without decoding it again, and so is an escape whose first three hex digits are those of
+ * the escaped digit before it (`\uff14\uff15`).
  *
  * @example
  * ```ts
@@ -277,6 +291,10 @@ export function digitRun(b: Uint8Array, i: number, n: number): number {
   let lead = -1;
   let second = -1;
   let row = 0;
+  // The last `\uXXXX` escape of a digit beyond ASCII read: its first three hex digits (-1:
+  // none yet) and the row, its bits 4-5 added, where the fourth hex digit finds its value.
+  let hex = -1;
+  let escRow = 0;
   while (i < n) {
     const c = b[i];
     if (c >= 48 && c <= 57) {
@@ -294,10 +312,27 @@ export function digitRun(b: Uint8Array, i: number, n: number): number {
       i += len;
       continue;
     }
+    if (c === BACKSLASH && i + 6 <= n && escapePrefix(b, i) === hex) {
+      const h = HEX_VALUES[b[i + 5]];
+      const v = h < 0 ? -1 : DIGIT_VALUES[escRow | h];
+      if (v < 0) break;
+      count++;
+      last = v;
+      i += 6;
+      continue;
+    }
     const d = digitValueAt(b, i, n);
     if (d < 0) break;
     const dl = d >> 4;
-    if (c >= 0x80) {
+    if (c === BACKSLASH) {
+      if (dl === 6) {
+        const code = escapePrefix(b, i) << 4;
+        if (code >= 0x80) {
+          hex = code >> 4;
+          escRow = (DIGIT_PAGE[code >> DIGIT_PAGE_BITS] << DIGIT_PAGE_BITS) | (code & 0x30);
+        }
+      }
+    } else if (c >= 0x80) {
       raw = 1;
       if (dl === 2) {
         len = 2;
@@ -339,6 +374,8 @@ export function readDigits(
   let lead = -1;
   let second = -1;
   let row = 0;
+  let hex = -1;
+  let escRow = 0;
   while (i < end && count < max) {
     const c = b[i];
     if (c < 0x80 && c !== BACKSLASH) {
@@ -347,11 +384,20 @@ export function readDigits(
     } else if (c === lead && (len === 2 || b[i + 1] === second)) {
       out[count++] = DIGIT_VALUES[row | (b[i + len - 1] & 0x3f)];
       i += len;
+    } else if (c === BACKSLASH && escapePrefix(b, i) === hex) {
+      out[count++] = DIGIT_VALUES[escRow | HEX_VALUES[b[i + 5]]];
+      i += 6;
     } else {
       const d = digitValueAt(b, i, n);
       out[count++] = d & 15;
       i += d < 0 ? 1 : d >> 4; // a group holds digits only: never -1
-      if (c >= 0x80 && (d >> 4) === 2) {
+      if (c === BACKSLASH && (d >> 4) === 6) {
+        const code = escapePrefix(b, i - 6) << 4;
+        if (code >= 0x80) {
+          hex = code >> 4;
+          escRow = (DIGIT_PAGE[code >> DIGIT_PAGE_BITS] << DIGIT_PAGE_BITS) | (code & 0x30);
+        }
+      } else if (c >= 0x80 && (d >> 4) === 2) {
         len = 2;
         lead = c;
         row = DIGIT_PAGE[c & 0x1f] << DIGIT_PAGE_BITS;

@@ -93,6 +93,7 @@ class Scanner extends FastPath {
         false;
     this.state = IDLE;
     this.g = this.chainFirst = 0;
+    this.runAt = -1;
   }
 
   /** Scans the text; without `fastPath` every byte goes through the state machine. */
@@ -128,7 +129,8 @@ class Scanner extends FastPath {
         // digit changes nothing but its group, the digits after it are read with it, however
         // they are written (ASCII text never comes here); without the fast path, one at a
         // time below.
-        const end = digitRun(b, i, n);
+        const end = i === this.runAt ? this.runEnd : digitRun(b, i, n);
+        this.runAt = -1;
         if (end > i) {
           this.runOfDigits(i, end);
           i = end;
