@@ -121,18 +121,13 @@ class Scanner extends FastPath {
         }
         continue;
       }
-      if (
-        fastPath && (WIDE_DIGIT_LEAD[c] === 1 || c === BACKSLASH) && (this.inString || !this.json)
-      ) {
+      if ((c >= 0x80 || c === BACKSLASH) && fastPath && (this.inString || !this.json)) {
         // A decimal digit beyond ASCII (`４`, `٤`, `४`) or a JSON escape of a digit (`\uff14`,
-        // `\u0034`) is the ASCII digit of its value. In a string or in plain text, where a
-        // digit changes nothing but its group, the digits after it are read with it, however
-        // they are written (ASCII text never comes here); without the fast path, one at a
-        // time below.
-        const end = i === this.runAt ? this.runEnd : digitRun(b, i, n);
-        this.runAt = -1;
+        // `\u0034`) is the ASCII digit of its value: in a string or in plain text the digits
+        // after it are read with it (ASCII text never comes here); without the fast path, one
+        // at a time below.
+        const end = this.runOfDigits(i) | 0;
         if (end > i) {
-          this.runOfDigits(i, end);
           i = end;
           continue;
         }
@@ -199,8 +194,19 @@ class Scanner extends FastPath {
     return i;
   }
 
-  /** The digits {@linkcode digitRun} read from `at` to `end` (see {@linkcode DIGIT_RUN}). */
-  runOfDigits(at: number, end: number): void {
+  /**
+   * The digits from `at` (a byte beyond ASCII or a backslash) read at once into the current
+   * group, however each is written, as the state machine reads them one at a time in a string
+   * or in plain text (where a digit changes nothing but its group); returns the index after
+   * them, `at` when there is no digit there.
+   */
+  runOfDigits(at: number): number {
+    const b = this.b;
+    const c = b[at];
+    if (c !== BACKSLASH && WIDE_DIGIT_LEAD[c] !== 1) return at;
+    const end = at === this.runAt ? this.runEnd : digitRun(b, at, this.n);
+    this.runAt = -1;
+    if (end === at) return at;
     if (this.state !== IN_GROUP) this.startGroup(at);
     // While checking, a byte beyond ASCII in a string is stepped over as stringByte steps.
     if (DIGIT_RUN[2] === 1 && this.checking) {
@@ -209,6 +215,7 @@ class Scanner extends FastPath {
     }
     this.extendGroup(DIGIT_RUN[0], end);
     this.prev = 48 + DIGIT_RUN[1];
+    return end;
   }
 
   /** Adds `count` digits ending before `end` to the current group. */

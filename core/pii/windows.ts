@@ -181,18 +181,21 @@ export class Windows {
    * values) into the scratch window, at most {@linkcode KEEP}; returns the count.
    */
   collect(from: number, to: number): number {
+    const b = this.b;
+    const w = this.window;
     let count = 0;
-    for (let k = from; k <= to && count < KEEP; k++) {
+    for (let k = from; k <= to; k++) {
       const slot = k & MASK;
-      count = readDigits(
-        this.b,
-        this.gStart[slot],
-        this.gEnd[slot],
-        this.n,
-        this.window,
-        count,
-        KEEP,
-      );
+      const end = this.gEnd[slot];
+      let i = this.gStart[slot];
+      while (i < end && count < KEEP) {
+        if (b[i] >= 0x80 || b[i] === BACKSLASH) {
+          // The rest of the group holds digits beyond ASCII or escapes: read together.
+          count = readDigits(b, i, end, this.n, w, count, KEEP);
+          break;
+        }
+        w[count++] = b[i++] - 48;
+      }
     }
     return count;
   }
