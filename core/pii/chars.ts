@@ -33,12 +33,13 @@ export function isWordChar(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 }
 
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
+/** The value of each hexadecimal digit byte, -1 for any other byte. */
+const HEX_VALUES: Int8Array = (() => {
+  const t = new Int8Array(256).fill(-1);
+  for (let k = 0; k < 16; k++) t["0123456789abcdef".charCodeAt(k)] = k;
+  for (let k = 10; k < 16; k++) t["ABCDEF".charCodeAt(k - 10)] = k;
+  return t;
+})();
 
 /**
  * The index of the first byte at or after `i` (before `n`) that is not an ASCII digit. Its own
@@ -113,6 +114,35 @@ const WIDE_DIGIT_ZEROS: Int32Array = Int32Array.from([
   0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e4f0, 0x1e5f1, 0x1e950, 0x1fbf0,
 ]);
 
+/** Code points per page of {@linkcode DIGIT_VALUES} (a power of two: `1 << DIGIT_PAGE_BITS`). */
+const DIGIT_PAGE_BITS = 6;
+/** Past the last decimal digit beyond ASCII, rounded up to a whole page. */
+const DIGIT_PAGES_END = 0x20000;
+
+/**
+ * The digit table in two levels, so that a code point's value is two reads instead of a search:
+ * {@linkcode DIGIT_PAGE} gives each page of 64 code points below U+20000 the number of its row in
+ * {@linkcode DIGIT_VALUES} (row 0, all -1, for the pages that hold no digit), and the row gives
+ * each of its code points its value or -1. 66 pages hold digits: 6 KB in all.
+ */
+const [DIGIT_PAGE, DIGIT_VALUES] = ((): [Uint8Array, Int8Array] => {
+  const page = new Uint8Array(DIGIT_PAGES_END >> DIGIT_PAGE_BITS);
+  let rows = 1;
+  for (const z of WIDE_DIGIT_ZEROS) {
+    for (let cp = z; cp <= z + 9; cp++) {
+      if (page[cp >> DIGIT_PAGE_BITS] === 0) page[cp >> DIGIT_PAGE_BITS] = rows++;
+    }
+  }
+  const values = new Int8Array(rows << DIGIT_PAGE_BITS).fill(-1);
+  for (const z of WIDE_DIGIT_ZEROS) {
+    for (let k = 0; k <= 9; k++) {
+      const cp = z + k;
+      values[(page[cp >> DIGIT_PAGE_BITS] << DIGIT_PAGE_BITS) | (cp & 63)] = k;
+    }
+  }
+  return [page, values];
+})();
+
 /**
  * The value (0-9) of the decimal digit beyond ASCII at code point `cp`, or -1 when `cp` is not
  * one (ASCII digits included: the callers read those themselves).
@@ -124,18 +154,8 @@ const WIDE_DIGIT_ZEROS: Int32Array = Int32Array.from([
  * ```
  */
 export function wideDigitValue(cp: number): number {
-  const z = WIDE_DIGIT_ZEROS;
-  if (cp < z[0] || cp > z[z.length - 1] + 9) return -1;
-  let lo = 0;
-  let hi = z.length - 1;
-  // The last run whose zero is at or before cp.
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (z[mid] <= cp) lo = mid;
-    else hi = mid - 1;
-  }
-  const k = cp - z[lo];
-  return k <= 9 ? k : -1;
+  if (cp >= DIGIT_PAGES_END) return -1;
+  return DIGIT_VALUES[(DIGIT_PAGE[cp >> DIGIT_PAGE_BITS] << DIGIT_PAGE_BITS) | (cp & 63)];
 }
 
 /** 1 for a UTF-8 lead byte that starts some decimal digit beyond ASCII (0xd9, 0xef, ...). */
@@ -145,6 +165,18 @@ export const WIDE_DIGIT_LEAD: Uint8Array = (() => {
     for (let cp = z; cp <= z + 9; cp++) {
       t[cp < 0x800 ? 0xc0 | (cp >> 6) : cp < 0x10000 ? 0xe0 | (cp >> 12) : 0xf0 | (cp >> 18)] = 1;
     }
+  }
+  return t;
+})();
+
+/**
+ * For a byte of {@linkcode WIDE_DIGIT_LEAD}, the length of the UTF-8 sequences it starts (2, 3
+ * or 4); 0 for any other byte.
+ */
+const WIDE_DIGIT_LENGTH: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0xc0; c < 256; c++) {
+    if (WIDE_DIGIT_LEAD[c] === 1) t[c] = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
   }
   return t;
 })();
@@ -161,29 +193,28 @@ export const WIDE_DIGIT_LEAD: Uint8Array = (() => {
  */
 export function utf8WideDigit(b: Uint8Array, i: number, n: number): number {
   const c = b[i];
-  if (WIDE_DIGIT_LEAD[c] !== 1) return -1;
-  let cp: number;
-  let len: number;
-  if (c < 0xe0) {
-    if (i + 1 >= n || (b[i + 1] & 0xc0) !== 0x80) return -1;
-    cp = ((c & 0x1f) << 6) | (b[i + 1] & 0x3f);
-    len = 2;
-  } else if (c < 0xf0) {
-    if (i + 2 >= n || (b[i + 1] & 0xc0) !== 0x80 || (b[i + 2] & 0xc0) !== 0x80) return -1;
-    cp = ((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f);
-    if (cp < 0x800) return -1;
-    len = 3;
+  const len = WIDE_DIGIT_LENGTH[c];
+  if (len === 0 || i + len > n) return -1;
+  // The code point's page (all its bits but the last six) from every byte but the last.
+  let page: number;
+  if (len === 3) {
+    const c1 = b[i + 1];
+    if ((c1 & 0xc0) !== 0x80) return -1;
+    page = ((c & 0x0f) << 6) | (c1 & 0x3f);
+    if (page < 0x800 >> DIGIT_PAGE_BITS) return -1; // overlong
+  } else if (len === 2) {
+    page = c & 0x1f;
   } else {
-    if (
-      i + 3 >= n || (b[i + 1] & 0xc0) !== 0x80 || (b[i + 2] & 0xc0) !== 0x80 ||
-      (b[i + 3] & 0xc0) !== 0x80
-    ) return -1;
-    cp = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) |
-      (b[i + 3] & 0x3f);
-    if (cp < 0x10000) return -1;
-    len = 4;
+    const c1 = b[i + 1];
+    const c2 = b[i + 2];
+    if ((c1 & 0xc0) !== 0x80 || (c2 & 0xc0) !== 0x80) return -1;
+    page = ((c & 0x07) << 12) | ((c1 & 0x3f) << 6) | (c2 & 0x3f);
+    // Overlong, or beyond the table's pages.
+    if (page < 0x10000 >> DIGIT_PAGE_BITS || page >= DIGIT_PAGES_END >> DIGIT_PAGE_BITS) return -1;
   }
-  const v = wideDigitValue(cp);
+  const last = b[i + len - 1];
+  if ((last & 0xc0) !== 0x80) return -1;
+  const v = DIGIT_VALUES[(DIGIT_PAGE[page] << DIGIT_PAGE_BITS) | (last & 0x3f)];
   return v < 0 ? -1 : v | (len << 4);
 }
 
@@ -217,6 +248,168 @@ export function digitValueAt(b: Uint8Array, i: number, n: number): number {
   const e = jsonEscape(b, i, n);
   if (e >= 48 && e <= 57) return (e - 48) | (escapeLength(b, i) << 4);
   return e >= 0x80 ? escapedWideDigit(b, i, n, e) : -1;
+}
+
+/**
+ * What {@linkcode digitRun} read: the count of digits, the value of the last one, and 1 when
+ * any of them was written in UTF-8 beyond ASCII (else 0).
+ */
+export const DIGIT_RUN: Int32Array = new Int32Array(3);
+
+/**
+ * The first three hex digits of the `\u` escape at `b[at]` (a backslash) as a number, or -2
+ * when the bytes there start no such escape (the caller makes sure six bytes lie before its
+ * bound).
+ */
+function escapePrefix(b: Uint8Array, at: number): number {
+  if (b[at + 1] !== 117) return -2;
+  const h = HEX_VALUES[b[at + 2]];
+  const i = HEX_VALUES[b[at + 3]];
+  const j = HEX_VALUES[b[at + 4]];
+  return (h | i | j) < 0 ? -2 : (h << 8) | (i << 4) | j;
+}
+
+/**
+ * Reads the digits from `b[i]` (before `n`) as {@linkcode digitValueAt} reads each, one after
+ * the other, into {@linkcode DIGIT_RUN}; returns the index after them. The digits of a number
+ * are almost always of one script: once a digit of 2 or 3 bytes is read, the next one that
+ * starts with the same bytes but its last is read from the same row of the digit table
+ * without decoding it again, and so is an escape whose first three hex digits are those of
+ * the escaped digit before it (`\uff14\uff15`).
+ *
+ * @example
+ * ```ts
+ * digitRun(new TextEncoder().encode("\uff14\uff15x"), 0, 7); // 6 (DIGIT_RUN: 2, 5, 1)
+ * ```
+ */
+export function digitRun(b: Uint8Array, i: number, n: number): number {
+  let count = 0;
+  let last = -1;
+  let raw = 0;
+  // The last multi-byte digit read: its length (0: none yet), first two bytes and row.
+  let len = 0;
+  let lead = -1;
+  let second = -1;
+  let row = 0;
+  // The last `\uXXXX` escape of a digit beyond ASCII read: its first three hex digits (-1:
+  // none yet) and the row, its bits 4-5 added, where the fourth hex digit finds its value.
+  let hex = -1;
+  let escRow = 0;
+  while (i < n) {
+    const c = b[i];
+    if (c >= 48 && c <= 57) {
+      count++;
+      last = c - 48;
+      i++;
+      continue;
+    }
+    if (c === lead && i + len <= n && (len === 2 || b[i + 1] === second)) {
+      const t = b[i + len - 1];
+      const v = (t & 0xc0) === 0x80 ? DIGIT_VALUES[row | (t & 0x3f)] : -1;
+      if (v < 0) break;
+      count++;
+      last = v;
+      i += len;
+      continue;
+    }
+    if (c === BACKSLASH && i + 6 <= n && escapePrefix(b, i) === hex) {
+      const h = HEX_VALUES[b[i + 5]];
+      const v = h < 0 ? -1 : DIGIT_VALUES[escRow | h];
+      if (v < 0) break;
+      count++;
+      last = v;
+      i += 6;
+      continue;
+    }
+    const d = digitValueAt(b, i, n);
+    if (d < 0) break;
+    const dl = d >> 4;
+    if (c === BACKSLASH) {
+      if (dl === 6) {
+        const code = escapePrefix(b, i) << 4;
+        if (code >= 0x80) {
+          hex = code >> 4;
+          escRow = (DIGIT_PAGE[code >> DIGIT_PAGE_BITS] << DIGIT_PAGE_BITS) | (code & 0x30);
+        }
+      }
+    } else if (c >= 0x80) {
+      raw = 1;
+      if (dl === 2) {
+        len = 2;
+        lead = c;
+        row = DIGIT_PAGE[c & 0x1f] << DIGIT_PAGE_BITS;
+      } else if (dl === 3) {
+        len = 3;
+        lead = c;
+        second = b[i + 1];
+        row = DIGIT_PAGE[((c & 0x0f) << 6) | (second & 0x3f)] << DIGIT_PAGE_BITS;
+      }
+    }
+    count++;
+    last = d & 15;
+    i += dl;
+  }
+  DIGIT_RUN[0] = count;
+  DIGIT_RUN[1] = last;
+  DIGIT_RUN[2] = raw;
+  return i;
+}
+
+/**
+ * Writes the values of the digits in `b[i..end)` (digits only, as a group of the scan holds,
+ * any kind {@linkcode digitValueAt} reads before `n`) into `out` from `count` on, stopping at
+ * `max`; returns the new count. A multi-byte digit that starts with the same bytes as the one
+ * before it is read from the same row of the digit table, as {@linkcode digitRun} reads it.
+ */
+export function readDigits(
+  b: Uint8Array,
+  i: number,
+  end: number,
+  n: number,
+  out: Uint8Array,
+  count: number,
+  max: number,
+): number {
+  let len = 0;
+  let lead = -1;
+  let second = -1;
+  let row = 0;
+  let hex = -1;
+  let escRow = 0;
+  while (i < end && count < max) {
+    const c = b[i];
+    if (c < 0x80 && c !== BACKSLASH) {
+      out[count++] = c - 48;
+      i++;
+    } else if (c === lead && (len === 2 || b[i + 1] === second)) {
+      out[count++] = DIGIT_VALUES[row | (b[i + len - 1] & 0x3f)];
+      i += len;
+    } else if (c === BACKSLASH && escapePrefix(b, i) === hex) {
+      out[count++] = DIGIT_VALUES[escRow | HEX_VALUES[b[i + 5]]];
+      i += 6;
+    } else {
+      const d = digitValueAt(b, i, n);
+      out[count++] = d & 15;
+      i += d < 0 ? 1 : d >> 4; // a group holds digits only: never -1
+      if (c === BACKSLASH && (d >> 4) === 6) {
+        const code = escapePrefix(b, i - 6) << 4;
+        if (code >= 0x80) {
+          hex = code >> 4;
+          escRow = (DIGIT_PAGE[code >> DIGIT_PAGE_BITS] << DIGIT_PAGE_BITS) | (code & 0x30);
+        }
+      } else if (c >= 0x80 && (d >> 4) === 2) {
+        len = 2;
+        lead = c;
+        row = DIGIT_PAGE[c & 0x1f] << DIGIT_PAGE_BITS;
+      } else if (c >= 0x80 && (d >> 4) === 3) {
+        len = 3;
+        lead = c;
+        second = b[i - 2];
+        row = DIGIT_PAGE[((c & 0x0f) << 6) | (second & 0x3f)] << DIGIT_PAGE_BITS;
+      }
+    }
+  }
+  return count;
 }
 
 /** Byte class: changes nothing while no chain is open (letters, punctuation, non-ASCII). */
@@ -301,10 +494,10 @@ export function jsonEscape(b: Uint8Array, at: number, end: number): number {
   const e = b[at + 1];
   if (e !== 117) return SIMPLE_ESCAPES[e];
   if (at + 5 >= end) return -1;
-  const h = hexValue(b[at + 2]);
-  const i = hexValue(b[at + 3]);
-  const j = hexValue(b[at + 4]);
-  const k = hexValue(b[at + 5]);
+  const h = HEX_VALUES[b[at + 2]];
+  const i = HEX_VALUES[b[at + 3]];
+  const j = HEX_VALUES[b[at + 4]];
+  const k = HEX_VALUES[b[at + 5]];
   return (h | i | j | k) < 0 ? -1 : (h << 12) | (i << 8) | (j << 4) | k;
 }
 

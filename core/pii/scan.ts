@@ -28,12 +28,15 @@
  */
 import * as chars from "./chars.ts";
 import {
+  DIGIT_RUN,
+  digitRun,
   digitsEnd,
   escapedWideDigit,
   escapeLength,
   isWordChar,
   jsonEscape,
   utf8WideDigit,
+  WIDE_DIGIT_LEAD,
   wordView,
 } from "./chars.ts";
 import { DEFAULT_MAX_JSON_DEPTH, FastPath, NO_VIEW } from "./skip.ts";
@@ -90,6 +93,7 @@ class Scanner extends FastPath {
         false;
     this.state = IDLE;
     this.g = this.chainFirst = 0;
+    this.runAt = -1;
   }
 
   /** Scans the text; without `fastPath` every byte goes through the state machine. */
@@ -117,6 +121,17 @@ class Scanner extends FastPath {
         }
         continue;
       }
+      if ((c >= 0x80 || c === BACKSLASH) && fastPath && (this.inString || !this.json)) {
+        // A decimal digit beyond ASCII (`４`, `٤`, `४`) or a JSON escape of a digit (`\uff14`,
+        // `\u0034`) is the ASCII digit of its value: in a string or in plain text the digits
+        // after it are read with it (ASCII text never comes here); without the fast path, one
+        // at a time below.
+        const end = this.runOfDigits(i) | 0;
+        if (end > i) {
+          i = end;
+          continue;
+        }
+      }
       let next = i + 1;
       let escaped = false;
       if (this.checking && (c < 0x20 || c >= 0x80 || c === BACKSLASH)) {
@@ -143,8 +158,7 @@ class Scanner extends FastPath {
         }
       }
       if (c >= 0x80) {
-        // A decimal digit beyond ASCII (`４`, `٤`, `४`, `\uff14`) is the ASCII digit of its
-        // value: read where its first byte (or escape) is, so ASCII text never comes here.
+        // The same outside JSON strings (the text is no JSON there), one digit at a time.
         const d = escaped ? escapedWideDigit(b, i, n, c) : utf8WideDigit(b, i, n);
         if (d >= 0) {
           c = 48 + (d & 15);
@@ -178,6 +192,30 @@ class Scanner extends FastPath {
     this.extendGroup(i - from, i);
     this.prev = 48;
     return i;
+  }
+
+  /**
+   * The digits from `at` (a byte beyond ASCII or a backslash) read at once into the current
+   * group, however each is written, as the state machine reads them one at a time in a string
+   * or in plain text (where a digit changes nothing but its group); returns the index after
+   * them, `at` when there is no digit there.
+   */
+  runOfDigits(at: number): number {
+    const b = this.b;
+    const c = b[at];
+    if (c !== BACKSLASH && WIDE_DIGIT_LEAD[c] !== 1) return at;
+    const end = at === this.runAt ? this.runEnd : digitRun(b, at, this.n);
+    this.runAt = -1;
+    if (end === at) return at;
+    if (this.state !== IN_GROUP) this.startGroup(at);
+    // While checking, a byte beyond ASCII in a string is stepped over as stringByte steps.
+    if (DIGIT_RUN[2] === 1 && this.checking) {
+      this.wide = true;
+      this.ascii = false;
+    }
+    this.extendGroup(DIGIT_RUN[0], end);
+    this.prev = 48 + DIGIT_RUN[1];
+    return end;
   }
 
   /** Adds `count` digits ending before `end` to the current group. */

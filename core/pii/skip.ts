@@ -11,6 +11,8 @@
 import { CARD_MAX_DIGITS, CARD_MIN_DIGITS } from "./cards.ts";
 import * as chars from "./chars.ts";
 import {
+  DIGIT_RUN,
+  digitRun,
   digitsEnd,
   isJsonSpace,
   isWordChar,
@@ -46,6 +48,7 @@ const PLAIN = chars.PLAIN;
 const STRUCTURE = chars.STRUCTURE;
 const DIGIT = chars.DIGIT;
 const WIDE = chars.WIDE;
+const ESCAPE = chars.ESCAPE;
 const HIGH = chars.HIGH;
 
 /** Bytes of a string read one at a time before words are tried. */
@@ -82,6 +85,12 @@ export class FastPath extends JsonGrammar {
   tooDeep = false;
   /** The byte before the next one the state machine reads (0 at the start). */
   prev = 0;
+  /**
+   * Where the run of digits {@linkcode passWideDigits} read and left to the state machine
+   * starts (-1: none), and where it ends; {@linkcode DIGIT_RUN} holds the rest until then.
+   */
+  runAt = -1;
+  runEnd = 0;
   /** {@linkcode b} read a word at a time (JSON text only; set with the text). */
   view: DataView<ArrayBufferLike> = NO_VIEW;
 
@@ -200,12 +209,23 @@ export class FastPath extends JsonGrammar {
           } else if (k === HIGH) {
             i++; // beyond ASCII and no digit's first byte
           } else if (k === CHECKED) {
-            // A decimal digit beyond ASCII goes to the state machine (which checks it too).
-            if (WIDE_DIGIT_LEAD[c] === 1 && utf8WideDigit(b, i, n) >= 0) return i;
+            // A decimal digit beyond ASCII is passed as ASCII digits are, or goes to the state
+            // machine (which checks it too).
+            if (WIDE_DIGIT_LEAD[c] === 1) {
+              const e = this.passWideDigits(i) | 0;
+              if (e < 0) return i;
+              if (e > i) {
+                i = e;
+                continue;
+              }
+            }
             i = this.stringByte(c, i) | 0;
             if (i < 0) return -1;
-          } else if (k === WIDE && utf8WideDigit(b, i, n) < 0) {
-            i++;
+          } else if (k === WIDE || (k === ESCAPE && !checking)) {
+            const e = this.passWideDigits(i) | 0;
+            if (e > i) i = e;
+            else if (e === i && k === WIDE) i++;
+            else return i;
           } else {
             return i;
           }
@@ -293,6 +313,31 @@ export class FastPath extends JsonGrammar {
       }
     }
     return i;
+  }
+
+  /**
+   * Past the digits that start with the decimal digit beyond ASCII (or the JSON escape of a
+   * digit) at `i`, in a string, when they are what most numbers in a string are: one group of
+   * fewer than 9 digits (however written) followed by a byte that cannot continue a chain, as
+   * the string loop passes such ASCII digits; -1 when the state machine must read them, `i`
+   * when there is no digit at `i`.
+   */
+  passWideDigits(i: number): number {
+    const b = this.b;
+    const n = this.n;
+    const e = digitRun(b, i, n);
+    if (e === i) return i;
+    if (DIGIT_RUN[0] >= 9 || e + 1 >= n || CLASSES_LINK[b[e]] !== 0) {
+      this.runAt = i; // the state machine takes the run as read
+      this.runEnd = e;
+      return -1;
+    }
+    // While checking, as stringByte steps over a byte beyond ASCII in a string.
+    if (DIGIT_RUN[2] === 1 && this.checking) {
+      this.wide = true;
+      this.ascii = false;
+    }
+    return e;
   }
 
   /**

@@ -52,11 +52,29 @@ function encodeText(text: string): Encoded {
   return { bytes, length: bytes.length };
 }
 
+/** What the byte `c` adds to bytes less units: 1 for a continuation byte, -1 from 0xf0 up. */
+function byteExtra(c: number): number {
+  return c < 0x80 ? 0 : c < 0xc0 ? 1 : c >= 0xf0 ? -1 : 0;
+}
+
+/**
+ * The continuation bytes (10xxxxxx) of the little-endian word `w` less its bytes from 0xf0 up
+ * (4-byte leads), as {@linkcode UnitCounter} counts them byte by byte: bit 7 of each lane is set
+ * where the lane is one, from the lane's own bits only (a shift by 1-3 moves no other lane's bit
+ * into bit 7), and the set bits are summed by a multiplication. `0xef94bcef` (the bytes
+ * `ef bc 94 ef`: a full-width digit and the lead of the next) gives 2.
+ */
+function wordExtra(w: number): number {
+  const cont = w & ~(w << 1) & 0x80808080;
+  const four = w & (w << 1) & (w << 2) & (w << 3) & 0x80808080;
+  return (Math.imul(cont >>> 7, 0x01010101) >>> 24) - (Math.imul(four >>> 7, 0x01010101) >>> 24);
+}
+
 /**
  * Walks UTF-8 bytes forward turning byte offsets (given in increasing order) into UTF-16
  * offsets. A character of k bytes is k - 1 units fewer than its bytes, except a 4-byte one (two
- * units): +1 per continuation byte, -1 per 4-byte lead. Four ASCII bytes at a time are skipped
- * with one test where the bytes are word-aligned.
+ * units): +1 per continuation byte, -1 per 4-byte lead. Where the bytes are word-aligned four
+ * are counted at a time: an ASCII word with one test, any other with {@linkcode wordExtra}.
  */
 class UnitCounter {
   byte = 0;
@@ -78,20 +96,19 @@ class UnitCounter {
     const first = this.first;
     let extra = this.extra;
     let k = this.byte;
-    while (k < offset) {
-      const w = (k - first) >> 2;
-      if (k >= first && ((k - first) & 3) === 0 && k + 4 <= offset && w < words.length) {
-        if ((words[w] & 0x80808080) === 0) {
-          k += 4;
-          continue;
-        }
+    // Byte by byte up to a word boundary, a word at a time while a whole word lies before
+    // `offset`, then byte by byte again.
+    while (k < offset && (k < first || ((k - first) & 3) !== 0)) extra += byteExtra(b[k++]);
+    if (k >= first) {
+      let w = (k - first) >> 2;
+      const last = Math.min(words.length, (offset - first) >> 2);
+      for (; w < last; w++) {
+        const word = words[w];
+        if ((word & 0x80808080) !== 0) extra += wordExtra(word);
       }
-      const c = b[k++];
-      if (c >= 0x80) {
-        if (c < 0xc0) extra++;
-        else if (c >= 0xf0) extra--;
-      }
+      if (w << 2 > k - first) k = first + (w << 2);
     }
+    while (k < offset) extra += byteExtra(b[k++]);
     this.byte = offset;
     this.extra = extra;
     return offset - extra;

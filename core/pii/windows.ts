@@ -19,13 +19,13 @@ import {
 } from "./cards.ts";
 import {
   BACKSLASH,
-  digitValueAt,
   DOT,
   escapeLength,
   HYPHEN,
   isWordChar,
   jsonEscape,
   PLUS,
+  readDigits,
   utf8WideDigit,
 } from "./chars.ts";
 import {
@@ -190,12 +190,11 @@ export class Windows {
       let i = this.gStart[slot];
       while (i < end && count < KEEP) {
         if (b[i] >= 0x80 || b[i] === BACKSLASH) {
-          const d = digitValueAt(b, i, this.n);
-          w[count++] = d & 15;
-          i += d < 0 ? 1 : d >> 4; // a group holds digits only: never -1
-        } else {
-          w[count++] = b[i++] - 48;
+          // The rest of the group holds digits beyond ASCII or escapes: read together.
+          count = readDigits(b, i, end, this.n, w, count, KEEP);
+          break;
         }
+        w[count++] = b[i++] - 48;
       }
     }
     return count;

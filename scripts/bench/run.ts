@@ -87,6 +87,11 @@ function sidecarChecks(r: Record<string, unknown>): Check[] {
       at(r, "detection.detection_vs_json_parse_time"),
       1,
     ),
+    atMost(
+      "detection time / JSON.parse time, digits beyond ASCII (1 MB)",
+      at(r, "detection.detection_vs_json_parse_time_wide_digits"),
+      1,
+    ),
     atLeast(
       "detection rate 1 MB / 256 KB (linear)",
       at(r, "detection.linearity_rate_ratio_1mb_vs_256kb.digit_heavy"),

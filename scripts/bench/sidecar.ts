@@ -97,6 +97,43 @@ function digitHeavy(size: number): string {
   return `{"items":[${items.join(",")}]}`;
 }
 
+/** `text` with every ASCII digit written as the decimal digit of value `d` after `zero`. */
+function inScript(text: string, zero: number): string {
+  return text.replace(/[0-9]/g, (d) => String.fromCodePoint(zero + Number(d)));
+}
+
+/** `text` with every ASCII digit written as a JSON escape of the digit after `zero`. */
+function escapedScript(text: string, zero: number): string {
+  return text.replace(/[0-9]/g, (d) => "\\u" + (zero + Number(d)).toString(16));
+}
+
+/**
+ * A body as digit-heavy as {@linkcode digitHeavy} whose digits are beyond ASCII: card-like
+ * numbers in full-width digits (3-byte UTF-8, one in ten passes Luhn), SSNs in Arabic-Indic
+ * (2-byte), phone numbers in Devanagari, references as JSON escapes of full-width digits, and
+ * notes mixing scripts, CJK words and ASCII.
+ */
+function wideDigitHeavy(size: number): string {
+  const items: string[] = [];
+  let len = 12;
+  for (let i = 0; len < size; i++) {
+    const card = String(4_532_015_100_000_000 + i * 7919).replace(/(\d{4})(?=\d)/g, "$1 ");
+    const ssn = `${100 + (i % 800)}-${10 + (i % 89)}-${1000 + (i % 9000)}`;
+    const it = JSON.stringify({
+      id: inScript(String(1_000_000 + i), 0x966),
+      card: inScript(card, 0xff10),
+      ssn: inScript(ssn, 0x660),
+      phone: `+1-${inScript(`555-${1000 + (i % 9000)}`, 0x966)}`,
+      note: `注文 ${inScript(String(20_240_000 + i), 0xff10)} 東京 ${
+        inScript("2024-05-17", 0x6f0)
+      } ok ${i % 97}`,
+    }).slice(0, -1) + `,"ref":"${escapedScript(String(4_916_000_000_000_000 + i * 31), 0xff10)}"}`;
+    items.push(it);
+    len += new TextEncoder().encode(it).length + 1;
+  }
+  return `{"items":[${items.join(",")}]}`;
+}
+
 /** Median milliseconds of `f` over 30 runs after 5 warm-ups. */
 function medianMs(f: () => unknown): number {
   for (let i = 0; i < 5; i++) f();
@@ -133,7 +170,7 @@ const utf8 = new TextEncoder();
 
 function mbPerSecond(text: string): number {
   const bytes = utf8.encode(text);
-  return Math.round(text.length / 1e6 / (medianMs(() => detect(text, bytes)) / 1000));
+  return Math.round(bytes.length / 1e6 / (medianMs(() => detect(text, bytes)) / 1000));
 }
 
 function detection() {
@@ -157,17 +194,27 @@ function detection() {
   const quarter = digitHeavy(mb / 4);
   const mixedQ = `{"a":"${"4532-0151 12 ".repeat(Math.ceil(mb / 4 / 13))}"}`;
   const mixedF = `{"a":"${"4532-0151 12 ".repeat(Math.ceil(mb / 13))}"}`;
+  const wide = wideDigitHeavy(mb);
+  const wideBytes = utf8.encode(wide);
+  const wideQuarter = wideDigitHeavy(mb / 4);
   // Alternating, so all see the same machine.
   const scan: number[] = [];
   const text: number[] = [];
   const walked: number[] = [];
   const parse: number[] = [];
+  const wideScan: number[] = [];
+  const wideWalked: number[] = [];
+  const wideParse: number[] = [];
   for (let i = 0; i < 3; i++) {
     scan.push(medianMs(() => detect(heavy, heavyBytes)));
     text.push(medianMs(() => scanPii(heavy, { json: true })));
     walked.push(medianMs(() => walk(heavyBytes)));
     parse.push(medianMs(() => JSON.parse(heavy)));
+    wideScan.push(medianMs(() => detect(wide, wideBytes)));
+    wideWalked.push(medianMs(() => walk(wideBytes)));
+    wideParse.push(medianMs(() => JSON.parse(wide)));
   }
+  const wideFound = detect(wide, wideBytes);
   return {
     digit_heavy_1mb_mb_per_s: mbPerSecond(heavy),
     digit_heavy_findings: detect(heavy, heavyBytes).creditCards,
@@ -177,11 +224,18 @@ function detection() {
     detection_vs_json_parse_time_string: r3(median(text) / median(parse)),
     // The walk /proxy runs: the scan and the check that the body is one JSON object, in one.
     walk_vs_json_parse_time: r3(median(walked) / median(parse)),
+    // The same over a 1 MB body whose digits are beyond ASCII (full-width, Arabic-Indic,
+    // Devanagari, escaped): its own JSON.parse is the peer (target: <= 1).
+    wide_digits_1mb_mb_per_s: mbPerSecond(wide),
+    wide_digits_findings: { cards: wideFound.creditCards, ssns: wideFound.ssns },
+    detection_vs_json_parse_time_wide_digits: r3(median(wideScan) / median(wideParse)),
+    walk_vs_json_parse_time_wide_digits: r3(median(wideWalked) / median(wideParse)),
     adversarial_1mb_mb_per_s: adversarial,
     // Throughput at 256 KB vs 1 MB: equal rates mean time grows linearly with size.
     linearity_rate_ratio_1mb_vs_256kb: {
       digit_heavy: Math.round(mbPerSecond(heavy) / mbPerSecond(quarter) * 100) / 100,
       adversarial_mixed: Math.round(mbPerSecond(mixedF) / mbPerSecond(mixedQ) * 100) / 100,
+      wide_digits: Math.round(mbPerSecond(wide) / mbPerSecond(wideQuarter) * 100) / 100,
     },
   };
 }
@@ -386,6 +440,7 @@ if (import.meta.main) {
           added_p99_ms_at_half_load: 1,
           rss_mb: 80,
           detection_vs_json_parse_time: 1,
+          detection_vs_json_parse_time_wide_digits: 1,
         },
       },
       null,
