@@ -43,8 +43,8 @@ export class HeldBytes {
   /** An open subscriber's bytes went from `was` to `now`. */
   change(m: HeldMember, was: number, now: number): void {
     this.#live += now - was;
-    if (now > 0) this.#members.add(m);
-    else this.#members.delete(m);
+    // Kept until it ends (a fan-out round takes a subscriber's bytes to 0 and back each time).
+    if (was === 0) this.#members.add(m);
     if (this.#live > this.limit && !this.#due) {
       this.#due = true;
       // Not from within a write or a fan-out under way: once the current step is done.
@@ -67,7 +67,8 @@ export class HeldBytes {
   readonly #cut = (): void => {
     this.#due = false;
     if (this.#live <= this.limit) return;
-    const most = [...this.#members].sort((a, b) => b.charged - a.charged);
+    const most = [...this.#members].filter((m) => m.charged > 0);
+    most.sort((a, b) => b.charged - a.charged);
     for (const m of most) {
       if (this.#live <= this.limit) break;
       m.overflow(HELD_REASON);
