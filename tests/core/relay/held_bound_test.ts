@@ -118,3 +118,52 @@ Deno.test("stalled replays past queue_bytes_total end with overflow while a read
     await relay.close();
   }
 });
+
+Deno.test("a stalled replay holds at most its queue_bytes, as /metrics counts it", async () => {
+  const store = new MemoryStore({ maxEventsPerTopic: 10_000, maxAgeMs: 0, maxTopics: 10 });
+  const blob = "x".repeat(EVENT_BYTES);
+  for (let i = 0; i < HISTORY; i++) {
+    store.append("big", `e${i}`, JSON.stringify({ blob }), Date.now());
+  }
+  const relay = await startRelayServer({
+    host: "127.0.0.1",
+    port: 0,
+    log: quietLog,
+    store,
+    queueBytes: QUEUE_BYTES,
+    heartbeatMs: 60_000,
+    retryMs: 1_000,
+    expireIntervalMs: 60_000,
+    compat: "iatp",
+  });
+  const port = Number(new URL(relay.url).port);
+  const stalled: RawConn[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      const c = await RawConn.open(port);
+      await c.write("GET /subscribe?topic=big&since=0 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+      stalled.push(c); // never read
+    }
+    // The replays stalled: what they hold stopped changing (their queues and sockets are full).
+    let last = -1;
+    let same = 0;
+    await waitFor(
+      async () => {
+        const now = metric(
+          await (await fetch(`${relay.url}/metrics`)).text(),
+          "iatp_relay_subscriber_bytes",
+        );
+        same = now > 0 && now === last ? same + 1 : 0;
+        last = now;
+        return same >= 5;
+      },
+      30_000,
+      "the replays to stall",
+    );
+    // Each holds its queue at most (and the chunked coding's few bytes per chunk).
+    assert.ok(last <= 4 * (QUEUE_BYTES + 1024), `4 stalled subscribers hold ${last} bytes`);
+  } finally {
+    for (const c of stalled) c.close();
+    await relay.close();
+  }
+});
