@@ -45,6 +45,7 @@ import {
   DEFAULT_MAX_TOPICS,
   DEFAULT_MAX_TOPICS_PER_PRINCIPAL,
   DEFAULT_QUEUE_BYTES,
+  DEFAULT_QUEUE_BYTES_TOTAL,
   DEFAULT_RESUME_WAIT_MS,
   DEFAULT_ROUND_MAX_WAIT_MS,
   DEFAULT_ROUND_MIN_INTERVAL_MS,
@@ -182,6 +183,13 @@ export const spec = defineConfig({
       default: DEFAULT_QUEUE_BYTES,
       min: 1024,
     }),
+    queue_bytes_total: bytes({
+      help: "bytes queued for all subscribers together (per isolate with --workers): past it " +
+        "the subscribers holding the most unsent bytes are cut off with event: overflow " +
+        "(must be ≥ queue_bytes)",
+      default: DEFAULT_QUEUE_BYTES_TOTAL,
+      min: 1024,
+    }),
     backlog_bytes: bytes({
       help: "bytes of events an isolate holds for its subscribers while it catches up, and " +
         "(--workers) bytes a worker isolate has not taken yet: past that, publishes answer 503",
@@ -257,6 +265,15 @@ export const spec = defineConfig({
         sources.get("queue_bytes") ?? { kind: "default" },
         `at least twice max_payload_bytes (${2 * config.max_payload_bytes})`,
         String(config.queue_bytes),
+      );
+    }
+    // Below one queue, one subscriber's full queue would be cut off as the total's.
+    if (config.queue_bytes_total < config.queue_bytes) {
+      throw new ConfigError(
+        "queue_bytes_total",
+        sources.get("queue_bytes_total") ?? { kind: "default" },
+        `at least queue_bytes (${config.queue_bytes})`,
+        String(config.queue_bytes_total),
       );
     }
     // Below one queue, a burst every subscriber could take would end their streams.
@@ -367,6 +384,7 @@ export function relayOptions(
     edge: edgeOptions(config),
     maxPayloadBytes: config.max_payload_bytes,
     queueBytes: config.queue_bytes,
+    queueBytesTotal: config.queue_bytes_total,
     backlogBytes: config.backlog_bytes,
     maxSubscribers: config.max_subscribers,
     maxSubscribersPerPrincipal: config.max_subscribers_per_principal,

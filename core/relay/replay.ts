@@ -9,7 +9,7 @@ import type { Hub } from "./hub.ts";
 import { formatPosition, parsePosition } from "./position.ts";
 import { concatBytes, encodeEvent, encodeRetry } from "../http/mod.ts";
 import type { RelayLog, StoredEvent } from "./store.ts";
-import type { SseSubscriber } from "./stream/mod.ts";
+import type { ReplayTurns, SseSubscriber } from "./stream/mod.ts";
 import type { TopicFilter } from "../topic/mod.ts";
 
 /** Default events read from the store per replay batch, at most. */
@@ -73,6 +73,8 @@ export interface OpenOptions {
   start: StartPoint;
   retryMs: number;
   replayBatch?: number;
+  /** The replay work of one turn of the event loop, shared by the isolate's replays. */
+  turns?: ReplayTurns;
 }
 
 /** Registers the stream and starts replay; resolves when replay is done (stream is live). */
@@ -161,6 +163,9 @@ async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
     }
     if (!await stream.write(frames.length === 1 ? frames[0] : concatBytes(frames, bytes))) return;
     cursor = events[events.length - 1].seq;
+    // Replays take turns: past the turn's budget this one waits for a later turn of the loop.
+    const wait = o.turns?.spend(framed);
+    if (wait) await wait;
     // As many events as fit the budget at this batch's mean size.
     count = Math.max(1, Math.min(batch, Math.floor(budget * events.length / framed)));
   }

@@ -31,7 +31,7 @@ import {
 } from "./server.ts";
 import { type AnyRelayStore, isRemoteStore } from "./store.ts";
 import type { StreamRefusals, TopicRefusals } from "./refusals.ts";
-import type { FlushRounds } from "./stream/mod.ts";
+import type { FlushRounds, HeldBytes, ReplayTurns } from "./stream/mod.ts";
 import type { IdempotencyKeys } from "./idempotency.ts";
 
 /** What the route handlers share. */
@@ -58,6 +58,10 @@ export interface RelayContext {
   openByPrincipal: Map<string, number>;
   /** The flush rounds every subscriber of this server is written in. */
   rounds: FlushRounds;
+  /** What this isolate's subscribers hold together, bounded by `queue_bytes_total`. */
+  held: HeldBytes;
+  /** The replay work of one turn of the event loop. */
+  turns: ReplayTurns;
   /** The keyed publishes (`Idempotency-Key`) stored lately, and the ones being stored. */
   keys: IdempotencyKeys;
 }

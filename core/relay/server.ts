@@ -18,7 +18,7 @@ import {
 import { LogEvery, type Logger } from "../log/mod.ts";
 import { relayHealth, storeHealth } from "./health.ts";
 import { Hub } from "./hub.ts";
-import { FlushRounds, type FlushRoundsOptions } from "./stream/mod.ts";
+import { FlushRounds, type FlushRoundsOptions, HeldBytes, ReplayTurns } from "./stream/mod.ts";
 import { storeEvent } from "./publish.ts";
 import {
   DEFAULT_MAX_IDEMPOTENCY_KEYS,
@@ -36,6 +36,8 @@ import { StreamRefusals, TopicRefusals } from "./refusals.ts";
 
 /** Default largest accepted payload (serialized JSON). */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
+/** Default bytes all of an isolate's subscribers hold together before the most are cut off. */
+export const DEFAULT_QUEUE_BYTES_TOTAL = 256 * 1024 * 1024;
 /** Default bound on concurrent subscribers. */
 export const DEFAULT_MAX_SUBSCRIBERS = 20_000;
 /** Default `max_subscribers_per_principal`: subscriptions one credential may hold open. */
@@ -67,6 +69,13 @@ export interface RelayServerOptions {
   edge?: EdgeOptions;
   maxPayloadBytes?: number;
   queueBytes?: number;
+  /**
+   * Bytes all of an isolate's subscribers hold together (`queue_bytes_total`) before those
+   * holding the most are cut off with overflow.
+   */
+  queueBytesTotal?: number;
+  /** Bytes of replayed frames the isolate produces per turn of its event loop. */
+  replayTurnBytes?: number;
   /** Bytes of events held while subscribers catch up on a burst (see hub.ts). */
   backlogBytes?: number;
   maxSubscribers?: number;
@@ -155,7 +164,12 @@ export interface RelayRole {
 /** The relay's own metrics. */
 export type RelayMetrics = ReturnType<typeof relayMetrics>;
 
-function relayMetrics(registry: Registry, hub: Hub, storeOk: (() => boolean) | undefined) {
+function relayMetrics(
+  registry: Registry,
+  hub: Hub,
+  held: HeldBytes,
+  storeOk: (() => boolean) | undefined,
+) {
   const counter = (name: string, help: string) =>
     new Counter({ name, help, registers: [registry] });
   new Gauge({
@@ -172,6 +186,16 @@ function relayMetrics(registry: Registry, hub: Hub, storeOk: (() => boolean) | u
     registers: [registry],
     collect() {
       this.set(hub.backlog);
+    },
+  });
+  new Gauge({
+    name: "iatp_relay_subscriber_bytes",
+    help: "Bytes held for subscribers: frames not yet written and what their sockets have not " +
+      "taken yet (bounded by queue_bytes_total, with those of subscribers that ended and whose " +
+      "sockets have not let them go yet).",
+    registers: [registry],
+    collect() {
+      this.set(held.total);
     },
   });
   // One isolate's answer (the main one's with --workers): a sum over isolates would mean nothing.
@@ -191,6 +215,11 @@ function relayMetrics(registry: Registry, hub: Hub, storeOk: (() => boolean) | u
     published: counter("iatp_relay_published_total", "Events accepted by POST /publish."),
     delivered: counter("iatp_relay_delivered_total", "Live event frames queued to subscribers."),
     overflows: counter("iatp_relay_overflows_total", "Subscribers cut off for a full queue."),
+    heldCuts: counter(
+      "iatp_relay_total_overflows_total",
+      "Subscribers cut off because all subscribers together held queue_bytes_total " +
+        "(counted in iatp_relay_overflows_total too).",
+    ),
     topicRefusals: new Counter({
       name: "iatp_relay_topic_refusals_total",
       help: "Publishes refused for creating one topic too many, by the setting they reached " +
@@ -240,7 +269,11 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
   opts.role?.ownMetrics(() => server.metrics.registry.metrics());
   const storeOk = () => storeHealth(store, engine()).ok;
   const main = opts.role === undefined || opts.role.claimPort === true;
-  const m = relayMetrics(server.metrics.registry, hub, main ? storeOk : undefined);
+  const held = new HeldBytes(
+    opts.queueBytesTotal ?? DEFAULT_QUEUE_BYTES_TOTAL,
+    () => m.heldCuts.inc(),
+  );
+  const m = relayMetrics(server.metrics.registry, hub, held, main ? storeOk : undefined);
   if (origins.length > 0) {
     server.routes(async (app) => {
       const { cors } = await import("hono/cors");
@@ -279,6 +312,8 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     subscribers: shared,
     openByPrincipal: new Map(),
     rounds: new FlushRounds(opts.flush),
+    held,
+    turns: new ReplayTurns(opts.replayTurnBytes),
     keys: new IdempotencyKeys(
       opts.maxIdempotencyKeys ?? DEFAULT_MAX_IDEMPOTENCY_KEYS,
       opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS,

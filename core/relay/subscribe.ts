@@ -169,6 +169,7 @@ export async function subscribeAnswer(
   const stream: SseSubscriber = new SseSubscriber({
     queueBytes: ctx.opts.queueBytes,
     rounds: ctx.rounds,
+    held: ctx.held,
     onEnd: (reason) => {
       ctx.hub.remove(stream);
       Atomics.sub(ctx.subscribers, 0, 1);
@@ -184,6 +185,7 @@ export async function subscribeAnswer(
     start,
     retryMs: ctx.opts.retryMs,
     replayBatch: ctx.opts.replayBatch,
+    turns: ctx.turns,
   }).catch((err) => {
     ctx.log.warn("replay failed", { err });
     stream.end("error");

@@ -14,6 +14,11 @@ Deno.test("bad relay config exits 2 naming the key, without a stack trace", asyn
     [["--store", "sqlite:/proc/nope/relay.db"], {}, /config error: store/],
     [["--queue-bytes", "64KiB", "--max-payload-bytes", "64KiB"], {}, /config error: queue_bytes/],
     [["--backlog-bytes", "512KiB"], {}, /config error: backlog_bytes \(flag --backlog-bytes\)/],
+    [
+      ["--queue-bytes-total", "512KiB"],
+      {},
+      /config error: queue_bytes_total \(flag --queue-bytes-total\)/,
+    ],
   ];
   for (const [args, env, want] of cases) {
     const r = await runIatp(["relay", "--port", "0", ...args], { env });

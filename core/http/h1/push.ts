@@ -38,6 +38,11 @@ export interface PushSource {
    * Not called after the producer's own `end()`.
    */
   closed(reason: PushEnd): void;
+  /**
+   * The body ended and nothing pushed is held any more (all of it written, or dropped with the
+   * connection). Optional; called once.
+   */
+  released?(): void;
 }
 
 /** Marker streams and the producers behind them, until a connection or a reader claims one. */
@@ -66,6 +71,7 @@ export function pushStream(source: PushSource): ReadableStream<Uint8Array> {
     cancel() {
       if (sources.get(stream) === source) sources.delete(stream);
       source.closed("client");
+      source.released?.();
     },
   }, new ByteLengthQueuingStrategy({ highWaterMark: 0 }));
   sources.set(stream, source);
@@ -108,6 +114,7 @@ class QueueSink implements PushSink {
     try {
       this.controller.close();
     } catch { /* cancelled */ }
+    this.source.released?.();
   }
 }
 
@@ -198,6 +205,7 @@ export class SocketPush implements PushSink {
   #tell(failure?: { error: unknown }): void {
     if (this.#told) return;
     this.#told = true;
+    this.source.released?.();
     this.hooks.pushEnded(this, failure);
   }
 

@@ -11,6 +11,13 @@
  * ```
  * @module
  */
+export {
+  DEFAULT_REPLAY_TURN_BYTES,
+  HELD_REASON,
+  HeldBytes,
+  type HeldMember,
+  ReplayTurns,
+} from "./budget.ts";
 export { DEFAULT_QUEUE_BYTES, type EndReason, SseSubscriber } from "./subscriber.ts";
 export {
   DEFAULT_ROUND_MAX_WAIT_MS,

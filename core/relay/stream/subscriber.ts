@@ -18,6 +18,7 @@ import {
   pushStream,
 } from "../../http/mod.ts";
 import { FlushRounds, type RoundJoiner, type RoundMember } from "./rounds.ts";
+import type { HeldBytes, HeldMember } from "./budget.ts";
 
 /** Default bytes queued per subscriber before it is cut off. */
 export const DEFAULT_QUEUE_BYTES = 1024 * 1024;
@@ -33,13 +34,15 @@ interface SubscriberOptions {
   onEnd?: (reason: EndReason) => void;
   /** The flush rounds it is written in (default: rounds shared by this isolate). */
   rounds?: FlushRounds;
+  /** The bound on what all the isolate's subscribers hold together (default: none). */
+  held?: HeldBytes;
 }
 
 /** Rounds of the subscribers given none (every subscriber shares its isolate's CPU). */
 let sharedRounds: FlushRounds | undefined;
 
 /** A subscriber's outgoing SSE stream; `body()` is the Response body. */
-export class SseSubscriber implements PushSource, RoundMember {
+export class SseSubscriber implements PushSource, RoundMember, HeldMember {
   readonly #queueBytes: number;
   /** Where frames go once the answer's head is on its way. */
   #sink: PushSink | undefined;
@@ -58,11 +61,33 @@ export class SseSubscriber implements PushSource, RoundMember {
   #ended = false;
   readonly #onEnd?: (reason: EndReason) => void;
   readonly #rounds: FlushRounds;
+  readonly #heldBytes: HeldBytes | undefined;
+  /** What it holds as last told to #heldBytes (frames held and bytes its socket has not taken). */
+  #charged = 0;
+  /** Bytes its socket still held when it ended, until the socket lets them go. */
+  #closing = 0;
 
   constructor(opts: SubscriberOptions = {}) {
     this.#queueBytes = opts.queueBytes ?? DEFAULT_QUEUE_BYTES;
     this.#onEnd = opts.onEnd;
     this.#rounds = opts.rounds ?? (sharedRounds ??= new FlushRounds());
+    this.#heldBytes = opts.held;
+  }
+
+  /** Bytes it holds: frames not yet written and what its socket has not taken yet. */
+  get charged(): number {
+    return this.#charged;
+  }
+
+  /** Tells the isolate's bound what it holds now. */
+  #account(): void {
+    const h = this.#heldBytes;
+    if (!h || this.#ended) return;
+    const now = this.#held + (this.#sink?.backlog ?? 0);
+    if (now === this.#charged) return;
+    const was = this.#charged;
+    this.#charged = now;
+    h.change(this, was, now);
   }
 
   /** The response body (pushed onto the socket by the HTTP edge). Call once. */
@@ -108,6 +133,7 @@ export class SseSubscriber implements PushSource, RoundMember {
       (this.#early ??= []).push(chunk);
       this.#held += chunk.length;
     }
+    this.#account();
   }
 
   open(sink: PushSink): void {
@@ -121,26 +147,39 @@ export class SseSubscriber implements PushSource, RoundMember {
     }
     if (this.#ended) return sink.end();
     if (this.#batch !== undefined) this.#rounds.mark(this);
+    this.#account();
     this.#wake();
   }
 
   drained(): void {
     this.#rounds.settled(this);
+    this.#account();
     this.#wake();
   }
 
   /** Its socket is full (the peer reads slowly): the round does not wait for this write. */
   partial(): void {
     this.#rounds.settled(this);
+    this.#account();
+  }
+
+  /** Its socket let go of everything after the stream ended (written, or the connection closed). */
+  released(): void {
+    const bytes = this.#closing;
+    this.#closing = 0;
+    if (bytes > 0) this.#heldBytes?.released(bytes);
   }
 
   closed(reason: "client" | "error"): void {
     this.#finish(reason);
   }
 
-  /** Writes a replay chunk, waiting for room. Returns false once the stream ended. */
+  /**
+   * Writes a replay chunk once the queue has room for all of it (or holds nothing: a chunk
+   * larger than the queue goes out alone). Returns false once the stream ended.
+   */
   async write(chunk: Uint8Array): Promise<boolean> {
-    while (!this.#ended && this.#room() <= 0) {
+    while (!this.#ended && this.#room() < chunk.length && this.#room() < this.#queueBytes) {
       await new Promise<void>((r) => this.#waiter = r);
     }
     if (this.#ended) return false;
@@ -155,6 +194,7 @@ export class SseSubscriber implements PushSource, RoundMember {
     this.#held += frame.length;
     if (this.#pending) {
       this.#pending.push(frame);
+      this.#account();
       return true;
     }
     const batch = this.#batch;
@@ -163,6 +203,7 @@ export class SseSubscriber implements PushSource, RoundMember {
       this.#rounds.mark(this);
     } else if (batch instanceof Uint8Array) this.#batch = [batch, frame];
     else batch.push(frame);
+    this.#account();
     return true;
   }
 
@@ -183,6 +224,7 @@ export class SseSubscriber implements PushSource, RoundMember {
     // Queued behind an earlier write its socket has not taken: a straggler, not waited for.
     const behind = sink.backlog > 0;
     sink.write(chunk);
+    this.#account();
     return !behind;
   }
 
@@ -208,6 +250,7 @@ export class SseSubscriber implements PushSource, RoundMember {
     const behind = this.#sink.backlog > 0;
     if (batch instanceof Uint8Array) this.#sink.write(batch);
     else this.#sink.write(joiner ? joiner.join(batch, bytes) : concatBytes(batch, bytes));
+    this.#account();
     return !behind;
   }
 
@@ -256,6 +299,15 @@ export class SseSubscriber implements PushSource, RoundMember {
     this.#ended = true;
     this.#pending = undefined;
     this.#batch = undefined;
+    const h = this.#heldBytes;
+    if (h) {
+      // What its socket still holds stays counted until the socket lets it go (`released`).
+      const still = reason === "client" || reason === "error" ? 0 : this.#sink?.backlog ?? 0;
+      h.change(this, this.#charged, still);
+      h.ended(this, still);
+      this.#charged = 0;
+      this.#closing = still;
+    }
     this.#rounds.forget(this);
     this.#wake();
     this.#onEnd?.(reason);
