@@ -12,6 +12,10 @@
  *
  * Its reads are protected as every service's: with `auth_keys` they need `status:read`, and
  * beyond loopback with no keys it refuses to start unless `insecure` (core/auth/mesh).
+ *
+ * The dashboard's answers carry no signature (only the agent's requests are signed): over plain
+ * HTTP anyone on the network path can hand the agent a command it then runs and signs onwards. So
+ * an `http://` dashboard_url whose host is not loopback is refused unless `dashboard_insecure_http`.
  * @module
  */
 import { meshAuthFields } from "../../core/auth/mesh/mod.ts";
@@ -34,6 +38,7 @@ import {
 import { DEFAULT_DOCKER_SOCKET } from "../../core/docker/wire/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { MIN_HMAC_KEY_BYTES } from "../../core/auth/agent/mod.ts";
+import { isLoopbackHost } from "../../core/auth/mesh/mod.ts";
 import {
   agentAuthFields,
   checkLiteralHmacKey,
@@ -98,7 +103,14 @@ export const statusSpec = defineConfig({
       pattern: /^[A-Za-z0-9_.-]{1,128}$/,
     }),
     dashboard_url: url({
-      help: "dashboard base URL; enables the command long poll",
+      help:
+        "dashboard base URL; enables the command long poll (https://; http:// only on loopback " +
+        "unless dashboard_insecure_http)",
+    }),
+    dashboard_insecure_http: bool({
+      help: "allow an http:// dashboard_url beyond loopback: its answers are not authenticated, " +
+        "so anyone on the network path can send commands this agent runs (warned at every start)",
+      default: false,
     }),
     polling_timeout: duration({
       help: "long-poll timeout asked of the dashboard (whole seconds)",
@@ -231,6 +243,16 @@ export const statusSpec = defineConfig({
     }
     checkLiteralHmacKey("agent_token", c.agent_token, sources);
     checkLiteralHmacKey("compose_agent.token", c.compose_agent.token, sources);
+    if (c.dashboard_url && !c.dashboard_insecure_http && plainBeyondLoopback(c.dashboard_url)) {
+      throw new ConfigError(
+        "dashboard_url",
+        sources.get("dashboard_url") ?? { kind: "default" },
+        "an https:// URL, or http:// only on loopback: the dashboard's answers are not signed, " +
+          "so over plain HTTP anyone on the network path can send commands this agent runs; " +
+          "or --dashboard-insecure-http (IATP_STATUS_DASHBOARD_INSECURE_HTTP=true) to accept that",
+        originOf(c.dashboard_url),
+      );
+    }
     if (c.dashboard_url && !c.deployment_hash) {
       throw new ConfigError(
         "deployment_hash",
@@ -241,6 +263,18 @@ export const statusSpec = defineConfig({
     }
   },
 });
+
+/** True for an `http://` URL whose host is not loopback (127.0.0.0/8, ::1, localhost). */
+export function plainBeyondLoopback(dashboardUrl: string): boolean {
+  const u = new URL(dashboardUrl);
+  return u.protocol === "http:" && !isLoopbackHost(u.hostname);
+}
+
+/** A URL's scheme, host and port: never its user, password, path or query. */
+function originOf(raw: string): string {
+  const u = new URL(raw);
+  return `${u.protocol}//${u.host}`;
+}
 
 /** The validated status config. */
 export type StatusConfig = Infer<typeof statusSpec.spec.fields>;

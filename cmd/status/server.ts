@@ -13,7 +13,7 @@ import type { Logger } from "../../core/log/mod.ts";
 import type { RelayClient } from "../../core/relay/client/mod.ts";
 import { VERSION } from "../../core/version/mod.ts";
 import { serviceLogger } from "../shared.ts";
-import { isLegacy, type StatusConfig } from "./config.ts";
+import { isLegacy, plainBeyondLoopback, type StatusConfig } from "./config.ts";
 import { openCredentials } from "./credentials.ts";
 import {
   authUnavailable,
@@ -138,6 +138,17 @@ function warnSigning(config: StatusConfig, bearer: TokenSource | undefined, log:
   }
 }
 
+/** The plain-HTTP dashboard warning, logged at every start while `dashboard_insecure_http` is used. */
+const PLAIN_DASHBOARD_WARNING = "dashboard_insecure_http: the dashboard is polled over plain " +
+  "HTTP beyond loopback; its answers are not signed, so anyone on the network path can send " +
+  "commands this agent runs";
+
+function warnPlainDashboard(config: StatusConfig, log: Logger): void {
+  if (!config.dashboard_url || !config.dashboard_insecure_http) return;
+  if (!plainBeyondLoopback(config.dashboard_url)) return;
+  log.warn(PLAIN_DASHBOARD_WARNING, { dashboard_host: new URL(config.dashboard_url).host });
+}
+
 /**
  * The data folder is this agent's own (the default disk_path): made when missing. Any other
  * disk_path must exist; one that does not is a config error naming it, before anything starts.
@@ -228,6 +239,7 @@ export async function start(
   if (config.proc_root) checkProcRoot(config.proc_root, config.disk_path);
   const creds = await openCredentials(config, log);
   warnSigning(config, creds.bearer, log);
+  warnPlainDashboard(config, log);
   // The relay's client (about 31 KB of source) loads only when there is a relay to publish the
   // metrics and alerts to. A failed load fails the start (the key's refresh stops with it).
   const relay: RelayClient | undefined = config.relay_url

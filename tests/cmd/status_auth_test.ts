@@ -4,10 +4,13 @@
  * with `auth_keys` every read (the snapshot, the stream, the capabilities and the JSON snapshot
  * and the Prometheus text at `/metrics`) needs `status:read`, while `/health` and `/ready` stay open.
  * On loopback with no keys it stays open (status_test.ts reads every route without a credential).
+ * Its dashboard link is secure by default too: a plain-HTTP dashboard_url beyond loopback is
+ * refused naming `dashboard_url` unless `dashboard_insecure_http` (which warns).
  */
 import assert from "node:assert/strict";
 import { generateIssuer, issueCredential } from "../../core/auth/mod.ts";
 import { runIatp, startIatpService, tempDir } from "../helpers.ts";
+import { startFakeDashboard } from "../support/fake_dashboard.ts";
 
 /** Every read route, and the headers its request needs besides a credential. */
 const READS: Array<{ path: string; headers: Record<string, string>; type: RegExp }> = [
@@ -68,6 +71,77 @@ Deno.test("status beyond loopback without keys exits 2 naming auth_keys; --insec
       await agent.stop();
     }
   } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("status refuses a plain-HTTP dashboard_url beyond loopback (exit 2 naming it) unless dashboard_insecure_http, which warns", async () => {
+  const dir = await tempDir();
+  const hash = "dep-plain";
+  const dash = startFakeDashboard({
+    token: "plain-http-hmac-key-0123456789",
+    deploymentHash: hash,
+  });
+  const env = {
+    IATP_DATA_DIR: dir.path,
+    DEPLOYMENT_HASH: hash,
+    AGENT_ID: "status-plain",
+    AGENT_TOKEN: "plain-http-hmac-key-0123456789",
+    POLLING_TIMEOUT_SECS: "1",
+    POLLING_BACKOFF_SECS: "0.2",
+  };
+  // 0.0.0.0 is not a loopback address by name, so it is refused as any other host; yet Linux
+  // connects to this host through it: the opted-in agent reaches the test's dashboard without
+  // any packet leaving the host. 192.0.2.0/24 is never routed (TEST-NET-1).
+  const port = new URL(dash.url).port;
+  const plain = `http://0.0.0.0:${port}`;
+  try {
+    for (
+      const [args, extra, from] of [
+        [[], { DASHBOARD_URL: "http://192.0.2.10:8000" }, "env DASHBOARD_URL"],
+        [
+          ["--dashboard-url", "http://user:pw@dashboard.example:8000/x?k=v"],
+          {},
+          "flag --dashboard-url",
+        ],
+        [[], { DASHBOARD_URL: plain }, "env DASHBOARD_URL"],
+      ] as const
+    ) {
+      const r = await runIatp(["status", "--port", "0", ...args], { env: { ...env, ...extra } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `config error: dashboard_url \\(${from}\\): expected an https:// URL, or http:// only on loopback`,
+        ),
+      );
+      assert.match(r.stderr, /--dashboard-insecure-http/);
+      assert.doesNotMatch(r.stderr, /pw|\/x|k=v/);
+      assert.doesNotMatch(r.stdout, /"listening"/);
+    }
+    assert.equal(dash.stats.polls, 0);
+    // https:// beyond loopback and http:// on loopback load (`config show` starts nothing).
+    for (const url of ["https://192.0.2.10:8443", "http://localhost:1", "http://[::1]:1"]) {
+      const r = await runIatp(["config", "show", "status"], {
+        env: { ...env, DASHBOARD_URL: url },
+      });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const agent = await startIatpService(["status", "--port", "0"], {
+      env: { ...env, DASHBOARD_URL: plain, IATP_STATUS_DASHBOARD_INSECURE_HTTP: "true" },
+    });
+    try {
+      assert.match(
+        agent.stdout(),
+        /"level":"warn","msg":"dashboard_insecure_http: the dashboard is polled over plain HTTP beyond loopback/,
+      );
+      dash.enqueue({ command_id: "plain-1", type: "server_resources" });
+      assert.equal((await dash.waitForReport("plain-1")).status, "success");
+    } finally {
+      await agent.stop();
+    }
+  } finally {
+    await dash.close();
     await dir.remove();
   }
 });

@@ -6,7 +6,7 @@
  * @module
  */
 import { sleep } from "../../async/mod.ts";
-import type { DockerEngine } from "../mod.ts";
+import { type DockerEngine, DockerError } from "../mod.ts";
 import { type ProcessResult, runProcess } from "./process.ts";
 
 /** Which compose implementation runs. */
@@ -150,15 +150,33 @@ export class ComposeRunner {
     return list.filter((c) => !dirs.includes(c.Labels[WORKING_DIR_LABEL] ?? "")).length;
   }
 
-  /** The project's containers and their states. */
+  /**
+   * The project's containers and their states. A container listed but gone by the time it is
+   * inspected (removed, or replaced by compose meanwhile) is left out.
+   */
   async services(project: string): Promise<ServiceState[]> {
+    return (await this.#snapshot(project)).services;
+  }
+
+  /** {@linkcode services}, and how many listed containers were gone when inspected. */
+  async #snapshot(project: string): Promise<{ services: ServiceState[]; gone: number }> {
     const list = await this.opts.engine.listContainers({
       all: true,
       filters: { label: [`${PROJECT_LABEL}=${project}`] },
     });
     const out: ServiceState[] = [];
+    let gone = 0;
     for (const c of list) {
-      const info = await this.opts.engine.inspect(c.Id);
+      // The list and the inspect are two calls: compose (or anyone) may remove a container in
+      // between, and the daemon then answers 404 for it.
+      const info = await this.opts.engine.inspect(c.Id).catch((err) => {
+        if (err instanceof DockerError && err.status === 404) return undefined;
+        throw err;
+      });
+      if (!info) {
+        gone++;
+        continue;
+      }
       out.push({
         service: c.Labels[SERVICE_LABEL] ?? "",
         container: (c.Names[0] ?? c.Id).replace(/^\//, ""),
@@ -166,7 +184,7 @@ export class ComposeRunner {
         health: info.State.Health?.Status ?? null,
       });
     }
-    return out.sort((a, b) => a.service.localeCompare(b.service));
+    return { services: out.sort((a, b) => a.service.localeCompare(b.service)), gone };
   }
 
   /** Waits until every container of `project` runs and is healthy where it has a check. */
@@ -178,20 +196,27 @@ export class ComposeRunner {
     const until = Date.now() + timeoutMs;
     let services: ServiceState[] = [];
     while (true) {
-      services = await this.services(project);
+      const snap = await this.#snapshot(project);
+      services = snap.services;
       const bad = services.find((s) =>
         s.state === "exited" || s.state === "dead" ||
         s.health === "unhealthy"
       );
-      if (services.length === 0) {
-        return { ok: false, timedOut: false, services, reason: "project has no containers" };
-      }
       if (bad) {
         const why = bad.health === "unhealthy" ? "is unhealthy" : `is ${bad.state}`;
         return { ok: false, timedOut: false, services, reason: `${bad.container} ${why}` };
       }
-      if (services.every((s) => s.state === "running" && (s.health ?? "healthy") === "healthy")) {
-        return { ok: true, timedOut: false, services };
+      // A container that went between the list and its inspect says nothing about the project:
+      // neither "no containers" nor "all healthy" is concluded from that look; the next one tells.
+      if (snap.gone === 0) {
+        if (services.length === 0) {
+          return { ok: false, timedOut: false, services, reason: "project has no containers" };
+        }
+        if (
+          services.every((s) => s.state === "running" && (s.health ?? "healthy") === "healthy")
+        ) {
+          return { ok: true, timedOut: false, services };
+        }
       }
       if (Date.now() >= until) {
         return { ok: false, timedOut: true, services, reason: "health gate timed out" };

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DockerEngine, scopeFor } from "../../../../core/docker/mod.ts";
+import { type ContainerInspect, DockerEngine, scopeFor } from "../../../../core/docker/mod.ts";
 import {
   ComposeRunner,
   DockerExecutor,
@@ -264,7 +264,7 @@ Deno.test({
   const image = await ensureBusyboxImage(socket);
   const dir = await tempDir();
   const work = `${dir.path}/work`;
-  const { exec, compose } = executorFor(socket, {
+  const { exec, compose, engine } = executorFor(socket, {
     projectsRoot: `${dir.path}/projects`,
     workDir: work,
   });
@@ -347,22 +347,32 @@ Deno.test({
           compose_file: gated,
           wait_timeout_secs: 120,
         });
-        await waitFor(
-          async () => (await compose.services(p)).length > 0,
-          60_000,
-          "the first deploy's container",
-        );
-        const second = await run("deploy_app", { project: p, compose_file: broken });
-        assert.equal(second.status, "failed");
-        assert.match(String(second.error), /has a deploy_app or remove_app running/);
-        const removing = await run("remove_app", { project: p, stop_timeout_secs: 1 });
-        assert.equal(removing.status, "failed");
-        assert.equal(await Deno.readTextFile(`${work}/${p}/docker-compose.yml`), gated);
         // dockerd makes a missing bind-mount folder as the container starts, which may come
         // after the container is listed: the test makes it if it is not there yet.
-        await Deno.mkdir(`${work}/${p}/gate`, { recursive: true });
-        await Deno.writeTextFile(`${work}/${p}/gate/open`, "");
-        const r = await first;
+        const open = async () => {
+          await Deno.mkdir(`${work}/${p}/gate`, { recursive: true });
+          await Deno.writeTextFile(`${work}/${p}/gate/open`, "");
+          return await first;
+        };
+        try {
+          await waitFor(
+            async () => (await compose.services(p)).length > 0,
+            60_000,
+            "the first deploy's container",
+          );
+          const second = await run("deploy_app", { project: p, compose_file: broken });
+          assert.equal(second.status, "failed");
+          assert.match(String(second.error), /has a deploy_app or remove_app running/);
+          const removing = await run("remove_app", { project: p, stop_timeout_secs: 1 });
+          assert.equal(removing.status, "failed");
+          assert.equal(await Deno.readTextFile(`${work}/${p}/docker-compose.yml`), gated);
+        } catch (err) {
+          // The first deploy is let finish, so that the cleanup's remove_app is not refused as
+          // running and takes its container down.
+          await open();
+          throw err;
+        }
+        const r = await open();
         assert.equal(r.status, "success", JSON.stringify(r));
         assert.equal(await Deno.readTextFile(`${work}/${p}/docker-compose.yml`), gated);
         const down = await run("remove_app", { project: p, stop_timeout_secs: 1 });
@@ -371,7 +381,80 @@ Deno.test({
     );
   } finally {
     for (const p of projects) await run("remove_app", { project: p, stop_timeout_secs: 1 });
+    // Whatever a failed step left that remove_app could not take down.
+    for (const p of projects) {
+      const left = await engine.listContainers({
+        all: true,
+        filters: { label: [`com.docker.compose.project=${p}`] },
+      }).catch(() => []);
+      await removeContainers(socket, left.map((c) => c.Id));
+    }
     await dir.remove();
+  }
+});
+
+/**
+ * An engine that removes the container asked about, once armed, just before inspecting it: a
+ * real removal in the window between a list and its inspects. It counts the lists.
+ */
+class RemovingEngine extends DockerEngine {
+  armed = false;
+  lists = 0;
+  constructor(private readonly daemon: string) {
+    super({ socket: daemon });
+  }
+  override listContainers(opts?: Parameters<DockerEngine["listContainers"]>[0]) {
+    this.lists++;
+    return super.listContainers(opts);
+  }
+  override async inspect(name: string): Promise<ContainerInspect> {
+    if (this.armed) {
+      this.armed = false;
+      const rm = await dockerCli(this.daemon, ["rm", "-f", name]);
+      assert.equal(rm.code, 0, rm.stderr);
+    }
+    return await super.inspect(name);
+  }
+}
+
+Deno.test({
+  name:
+    "a project's container removed between the list and its inspect is left out of its services, and the health gate looks again",
+  ignore: !dockerd.available,
+}, async (t) => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const project = uniqueName("iatp-race").toLowerCase();
+  const names = ["a", "b", "c"].map((s) => uniqueName(`iatp-race-${s}`));
+  const engine = new RemovingEngine(socket);
+  const compose = new ComposeRunner({ socket, engine });
+  try {
+    for (const [i, name] of names.entries()) {
+      await runContainer(socket, name, [
+        ...["--label", `com.docker.compose.project=${project}`],
+        ...["--label", `com.docker.compose.service=s${i}`],
+        image,
+        ...["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
+      ]);
+    }
+    await t.step("services leaves the removed one out", async () => {
+      engine.armed = true;
+      const services = await compose.services(project);
+      assert.equal(engine.armed, false, "a container was removed between list and inspect");
+      assert.equal(services.length, 2, JSON.stringify(services));
+      assert.ok(services.every((s) => s.state === "running"), JSON.stringify(services));
+    });
+    await t.step("the gate concludes only from a look where none went", async () => {
+      engine.armed = true;
+      engine.lists = 0;
+      const gate = await compose.waitHealthy(project, 60_000, 10);
+      assert.equal(gate.ok, true, JSON.stringify(gate));
+      assert.equal(gate.services.length, 1, JSON.stringify(gate));
+      // The first look had one running container left and one gone: it decided nothing.
+      assert.equal(engine.lists, 2);
+    });
+  } finally {
+    await removeContainers(socket, names);
   }
 });
 
