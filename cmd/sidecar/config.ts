@@ -28,6 +28,7 @@ import { ConfigError, type ConfigSource } from "../../core/errors/mod.ts";
 import { serviceFields } from "../../core/http/mod.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../../core/pii/mod.ts";
 import {
+  DEFAULT_JSONL_MAX_BYTES,
   DEFAULT_SHARED_BACKLOG,
   DEFAULT_SHARED_COMMAND_TIMEOUT_MS,
   DEFAULT_SHARED_CONNECT_TIMEOUT_MS,
@@ -93,7 +94,8 @@ const fields = {
   trace_capacity: int({ help: "records kept in memory", default: DEFAULT_TRACE_CAPACITY, min: 1 }),
   trace_payload_bytes: bytes({ help: "payload characters kept per record", default: 4096, min: 0 }),
   recorder_file: path({
-    help: "durable recorder: .db/.sqlite (SQLite) or JSONL file (rotated to <file>.1)",
+    help:
+      "durable recorder: .db/.sqlite (SQLite) or JSONL file (rotated to <file>.1 at recorder_max_bytes)",
     access: "write",
     siblings: [".1"],
   }),
@@ -101,6 +103,12 @@ const fields = {
     help: "rows kept in a SQLite recorder",
     default: DEFAULT_STORE_MAX_ROWS,
     min: 1,
+  }),
+  recorder_max_bytes: bytes({
+    help: "size a JSONL recorder file grows to before it is rotated to <file>.1 (the two " +
+      "files hold at most twice this, and one batch of records more)",
+    default: DEFAULT_JSONL_MAX_BYTES,
+    min: 4096,
   }),
   recorder_url: str({
     help: "redis://[user@]host[:port][/db]: flight recorder shared by replicas (any replica " +

@@ -513,3 +513,44 @@ Deno.test("a GET route asked with a trailing slash is a 301 to it, as the upstre
     await dir.remove();
   }
 });
+
+Deno.test("launcher-run sidecar: a JSONL recorder file is rotated at recorder_max_bytes", async () => {
+  const dir = await tempDir();
+  const agent = startAgent();
+  const file = `${dir.path}/trace.jsonl`;
+  const sc = await startIatpService(["sidecar", "--port", "0", "--recorder-max-bytes", "4KiB"], {
+    env: { IATP_DATA_DIR: dir.path, IATP_AGENT_URL: agent.url, IATP_RECORDER_FILE: file },
+  });
+  try {
+    // Each exchange writes two records of a few hundred bytes: 40 of them are well past 8 KiB.
+    for (let i = 0; i < 40; i++) {
+      const r = await post(sc.url, { text: "x".repeat(200), i }, {
+        "X-Agent-Trace-ID": `rot-${i}`,
+      });
+      assert.equal(r.status, 200);
+    }
+  } finally {
+    await sc.stop();
+    await agent.close();
+  }
+  try {
+    const current = await Deno.stat(file);
+    const rotated = await Deno.stat(`${file}.1`);
+    // Records are written in batches, each whole after the size check: a file passes the bound
+    // by at most one batch (a few records here, sent one after the other).
+    const slack = 16 * 1024;
+    assert.ok(rotated.size > 0 && rotated.size <= 4096 + slack, `rotated: ${rotated.size}`);
+    assert.ok(current.size <= 4096 + slack, `current: ${current.size}`);
+    // The oldest records went with an earlier rotation; the newest are in the current file.
+    const first = JSON.parse((await Deno.readTextFile(`${file}.1`)).split("\n")[0]);
+    assert.notEqual(first.trace_id, "rot-0");
+    assert.match(await Deno.readTextFile(file), /"rot-39"/);
+    const bad = await runIatp(["sidecar", "--port", "0", "--recorder-max-bytes", "1KiB"], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /recorder_max_bytes/);
+  } finally {
+    await dir.remove();
+  }
+});
