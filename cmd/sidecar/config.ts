@@ -286,21 +286,27 @@ export const sidecarSpec = defineConfig({
 });
 
 /**
- * A durable recorder file must be a file in a folder that exists (the sidecar creates the file,
- * never its folder), so a mistyped path fails at start naming the setting.
- * @throws {ConfigError} naming `recorder_file` when its folder is missing or it is a folder
+ * A durable recorder file must be a regular file in a folder that exists (the sidecar creates the
+ * file, never its folder), so a mistyped path fails at start naming the setting. A pipe (FIFO)
+ * held the sidecar: once its buffer filled, with no reader or a slow one, a write waited, and the
+ * isolate with it, for good; a device (`/dev/zero`, `/dev/null`) took the records and kept none.
+ * @throws {ConfigError} naming `recorder_file` when its folder is missing, or it is a folder, a
+ * pipe or a device
  */
 function checkRecorderFile(file: string | undefined, source: ConfigSource | undefined): void {
   if (!file) return;
   const bad = (expected: string) =>
     new ConfigError("recorder_file", source ?? { kind: "default" }, expected, file);
-  const kind = (p: string): "dir" | "file" | "none" | "unknown" => {
+  const kind = (p: string): "dir" | "file" | "special" | "none" | "unknown" => {
     try {
-      return Deno.statSync(p).isDirectory ? "dir" : "file";
+      const info = Deno.statSync(p);
+      return info.isDirectory ? "dir" : info.isFile ? "file" : "special";
     } catch (err) {
       return err instanceof Deno.errors.NotFound ? "none" : "unknown";
     }
   };
-  if (kind(file) === "dir") throw bad("a file, not a folder");
+  const found = kind(file);
+  if (found === "dir") throw bad("a file, not a folder");
+  if (found === "special") throw bad("a regular file, not a pipe (FIFO) or a device");
   if (kind(parentDir(file)) === "none") throw bad("a file in a folder that exists");
 }

@@ -347,6 +347,34 @@ Deno.test("a recorder file in a missing folder, or a folder, is a config error n
   }
 });
 
+Deno.test("a recorder file that is a pipe or a device is a config error naming it (exit 2)", async () => {
+  // A pipe nobody reads held the sidecar once its buffer filled (its writes are synchronous); a
+  // device kept no record.
+  const dir = await tempDir();
+  try {
+    const fifo = `${dir.path}/rec.jsonl`;
+    const fifoDb = `${dir.path}/rec.db`;
+    for (const p of [fifo, fifoDb]) {
+      const made = await new Deno.Command("mkfifo", { args: [p] }).output();
+      assert.ok(made.success);
+    }
+    for (const file of [fifo, fifoDb, "/dev/null"]) {
+      // Without the check the sidecar starts and serves: it is stopped after the wait.
+      const r = await runIatp(["sidecar", "--port", "0", "--recorder-file", file], {
+        env: { IATP_DATA_DIR: dir.path },
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 2, r.stderr + r.stdout);
+      assert.match(
+        r.stderr,
+        /config error: recorder_file \(flag --recorder-file\): expected a regular file, not a pipe \(FIFO\) or a device/,
+      );
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("the Python sidecar's override token: its newline is not part of it, notices name it", async () => {
   const agent = Deno.serve(
     { hostname: "127.0.0.1", port: freePort(), onListen() {} },
