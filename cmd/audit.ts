@@ -18,6 +18,7 @@ import {
   newerSchemaError,
   path,
   type PathGrant,
+  requireRegularFile,
   type SourceMap,
   str,
   url,
@@ -228,7 +229,10 @@ async function signingKey(config: AuditConfig, log: Logger): Promise<LedgerKey> 
       "neither",
     );
   }
-  if (!pg) warnOpenFolder(log, await ensureParentDir(config.db));
+  if (!pg) {
+    requireRegularFile("db", config.db);
+    warnOpenFolder(log, await ensureParentDir(config.db));
+  }
   const keyFile = config.key_file ?? `${config.db}.key`;
   const seedBase64 = resolveSecretSetting("signing_key", config.signing_key);
   const existed = seedBase64 !== undefined ||

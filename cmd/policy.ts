@@ -3,7 +3,7 @@
  * `--relay-url`) the exactly-once decision loop on `access.intent` -> `access.decision` + ledger.
  * @module
  */
-import { ensureParentDir } from "../core/config/mod.ts";
+import { ensureParentDir, requireRegularFile } from "../core/config/mod.ts";
 import { fileURLToPath } from "node:url";
 import { meshAuthFields, meshAuthFor, resolveSecretSetting } from "../core/auth/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
@@ -269,6 +269,7 @@ export async function start(
       throw err;
     });
   } else if (config.relay_url) {
+    requireRegularFile("state_db", config.state_db);
     warnOpenFolder(log, await ensureParentDir(config.state_db));
     state = await openDecisionState(config.state_db, config.max_decided);
     relay = new RelayClient({

@@ -28,6 +28,7 @@ import { ConfigError, type ConfigSource } from "../../core/errors/mod.ts";
 import { serviceFields } from "../../core/http/mod.ts";
 import { DEFAULT_MAX_JSON_DEPTH } from "../../core/pii/mod.ts";
 import {
+  DEFAULT_JSONL_MAX_BYTES,
   DEFAULT_SHARED_BACKLOG,
   DEFAULT_SHARED_COMMAND_TIMEOUT_MS,
   DEFAULT_SHARED_CONNECT_TIMEOUT_MS,
@@ -93,7 +94,8 @@ const fields = {
   trace_capacity: int({ help: "records kept in memory", default: DEFAULT_TRACE_CAPACITY, min: 1 }),
   trace_payload_bytes: bytes({ help: "payload characters kept per record", default: 4096, min: 0 }),
   recorder_file: path({
-    help: "durable recorder: .db/.sqlite (SQLite) or JSONL file (rotated to <file>.1)",
+    help:
+      "durable recorder: .db/.sqlite (SQLite) or JSONL file (rotated to <file>.1 at recorder_max_bytes)",
     access: "write",
     siblings: [".1"],
   }),
@@ -101,6 +103,12 @@ const fields = {
     help: "rows kept in a SQLite recorder",
     default: DEFAULT_STORE_MAX_ROWS,
     min: 1,
+  }),
+  recorder_max_bytes: bytes({
+    help: "size a JSONL recorder file grows to before it is rotated to <file>.1 (the two " +
+      "files hold at most twice this, and one batch of records more)",
+    default: DEFAULT_JSONL_MAX_BYTES,
+    min: 4096,
   }),
   recorder_url: str({
     help: "redis://[user@]host[:port][/db]: flight recorder shared by replicas (any replica " +
@@ -278,21 +286,27 @@ export const sidecarSpec = defineConfig({
 });
 
 /**
- * A durable recorder file must be a file in a folder that exists (the sidecar creates the file,
- * never its folder), so a mistyped path fails at start naming the setting.
- * @throws {ConfigError} naming `recorder_file` when its folder is missing or it is a folder
+ * A durable recorder file must be a regular file in a folder that exists (the sidecar creates the
+ * file, never its folder), so a mistyped path fails at start naming the setting. A pipe (FIFO)
+ * held the sidecar: once its buffer filled, with no reader or a slow one, a write waited, and the
+ * isolate with it, for good; a device (`/dev/zero`, `/dev/null`) took the records and kept none.
+ * @throws {ConfigError} naming `recorder_file` when its folder is missing, or it is a folder, a
+ * pipe or a device
  */
 function checkRecorderFile(file: string | undefined, source: ConfigSource | undefined): void {
   if (!file) return;
   const bad = (expected: string) =>
     new ConfigError("recorder_file", source ?? { kind: "default" }, expected, file);
-  const kind = (p: string): "dir" | "file" | "none" | "unknown" => {
+  const kind = (p: string): "dir" | "file" | "special" | "none" | "unknown" => {
     try {
-      return Deno.statSync(p).isDirectory ? "dir" : "file";
+      const info = Deno.statSync(p);
+      return info.isDirectory ? "dir" : info.isFile ? "file" : "special";
     } catch (err) {
       return err instanceof Deno.errors.NotFound ? "none" : "unknown";
     }
   };
-  if (kind(file) === "dir") throw bad("a file, not a folder");
+  const found = kind(file);
+  if (found === "dir") throw bad("a file, not a folder");
+  if (found === "special") throw bad("a regular file, not a pipe (FIFO) or a device");
   if (kind(parentDir(file)) === "none") throw bad("a file in a folder that exists");
 }

@@ -74,6 +74,7 @@ export function sidecarOptions(
       capacity: config.trace_capacity,
       file: config.recorder_file || undefined,
       maxRows: config.recorder_max_rows,
+      maxBytes: config.recorder_max_bytes,
       shared: config.recorder_url
         ? {
           url: config.recorder_url,

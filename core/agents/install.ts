@@ -19,11 +19,13 @@ import {
   type PluginTrustPolicy,
   trustPlugin,
 } from "./plugin_trust.ts";
-import { delayOf, sleep } from "../async/mod.ts";
+import { delayOf, readUntilExit, sleep } from "../async/mod.ts";
 import { errorMessage } from "../errors/mod.ts";
 
 /** Most files one plugin may contain. */
 const MAX_INSTALL_FILES = 1_000;
+/** The tail of git's stderr kept for a failure's message. */
+const MAX_GIT_STDERR_CHARS = 16 * 1024;
 
 /** Why an install failed: the error type reported with the result. */
 export class InstallError extends Error {
@@ -156,11 +158,17 @@ async function gitClone(
       child.kill("SIGKILL");
     } catch { /* already gone */ }
   };
-  const timer = setTimeout(kill, delayOf(timeoutMs));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, delayOf(timeoutMs));
   const bound = 2 * maxBytes;
   const maxEntries = 4 * MAX_INSTALL_FILES;
   let over = false;
-  const output = child.output();
+  // git's helpers (git-remote-https, index-pack) outlive a git killed at the deadline, holding
+  // its stderr open while a server keeps them waiting: its end is not waited for past the exit.
+  const output = readUntilExit(child, [child.stderr], MAX_GIT_STDERR_CHARS);
   const watch = (async () => {
     const done = output.then(() => true, () => true);
     while (!(await Promise.race([done, sleep(CLONE_CHECK_MS).then(() => false)]))) {
@@ -170,7 +178,7 @@ async function gitClone(
       }
     }
   })();
-  const out = await output;
+  const { status: out, texts: [stderr] } = await output;
   clearTimeout(timer);
   await watch;
   // A clone that ended between two measures is measured once more.
@@ -181,8 +189,14 @@ async function gitClone(
         `(twice plugins.install_max_bytes, ${maxBytes})`,
     );
   }
+  if (timedOut && !out.success) {
+    throw new InstallError(
+      "source",
+      `git clone stopped: it did not end within the task's timeout (${timeoutMs} ms)`,
+    );
+  }
   if (!out.success) {
-    const msg = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-2).join(" ");
+    const msg = stderr.trim().split("\n").slice(-2).join(" ");
     throw new InstallError("source", `git clone failed (exit ${out.code}): ${msg.slice(0, 300)}`);
   }
 }

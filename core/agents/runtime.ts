@@ -13,6 +13,7 @@ import {
   parentDir,
   permittedEnv,
   readTextWithin,
+  requireRegularFile,
 } from "../config/mod.ts";
 import type { AuditClient } from "../ledger/client/mod.ts";
 import { ConfigError, errorMessage, FileInUseError } from "../errors/mod.ts";
@@ -183,16 +184,22 @@ async function openAudit(
  * default there, with a warning: the agent never creates folders outside its base folder.
  */
 async function auditFile(logFile: string, layout: AgentLayout, log: Logger): Promise<string> {
+  // A pipe (FIFO) held the agent: opening it to append waits, on the agent's thread, for a
+  // reader that may never come (at start and in every /health probe).
+  const regular = (file: string) => {
+    requireRegularFile("security.audit.log_file", file);
+    return file;
+  };
   const fallback = joinPath(layout.audit, "audit.jsonl");
-  if (!logFile) return fallback;
-  if (!logFile.startsWith("/")) return joinPath(layout.audit, logFile);
+  if (!logFile) return regular(fallback);
+  if (!logFile.startsWith("/")) return regular(joinPath(layout.audit, logFile));
   try {
-    if ((await Deno.stat(parentDir(logFile))).isDirectory) return logFile;
+    if ((await Deno.stat(parentDir(logFile))).isDirectory) return regular(logFile);
   } catch { /* missing: fall back */ }
   log.warn("security.audit.log_file folder does not exist; writing under the base folder", {
     file: fallback,
   });
-  return fallback;
+  return regular(fallback);
 }
 
 /**

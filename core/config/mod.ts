@@ -88,6 +88,7 @@ export {
   readTextWithin,
   ReadTimeoutError,
   type ReadWithinOptions,
+  requireRegularFile,
   unreadableWhy,
 } from "./read_bounded.ts";
 export type { ExpandOptions } from "./expand.ts";

@@ -258,6 +258,39 @@ export function isPipe(path: string): boolean {
 }
 
 /**
+ * Refuses a file a service writes (a database, a log) that exists and is not a regular file: a
+ * pipe (FIFO) waits for a reader that may never come, or fails as a disk I/O error; a device
+ * keeps nothing. A path that does not exist yet, or cannot be looked at, is left to the opener.
+ * @example
+ * ```ts
+ * requireRegularFile("state_db", "data/policy-state.db");
+ * ```
+ * @throws {ConfigError} naming `setting` when `path` is a folder, a pipe, a socket or a device
+ */
+export function requireRegularFile(setting: string, path: string, source?: ConfigSource): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch {
+    return;
+  }
+  if (info.isFile) return;
+  const what = info.isDirectory
+    ? "a folder"
+    : info.isFifo
+    ? "a pipe (FIFO)"
+    : info.isSocket
+    ? "a socket"
+    : "a device";
+  throw new ConfigError(
+    setting,
+    source ?? { kind: "default" },
+    "a regular file (or a path where one can be created)",
+    `${path} (${what})`,
+  );
+}
+
+/**
  * Reads ahead ({@linkcode readPipeAhead}) the pipe each `file:PATH` of a setting's value names
  * (a string, or a list of them); any other value is left alone.
  * @example

@@ -23,6 +23,7 @@ export {
   type RecordDetails,
 } from "./ring.ts";
 export {
+  DEFAULT_JSONL_MAX_BYTES,
   DEFAULT_STORE_MAX_ROWS,
   openRecordStore,
   type RecordStore,

@@ -10,8 +10,8 @@ import { BatchingStore, type RecordStore, type StoreOptions } from "./batching.t
 import type { TraceRecord } from "./record.ts";
 
 export { DEFAULT_STORE_MAX_ROWS, type RecordStore, type StoreOptions } from "./batching.ts";
-/** Size at which a JSONL file is rotated to `<file>.1`. */
-const DEFAULT_JSONL_MAX_BYTES = 256 * 1024 * 1024;
+/** Size at which a JSONL file is rotated to `<file>.1` unless configured (`recorder_max_bytes`). */
+export const DEFAULT_JSONL_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
  * Opens the store for `path`, choosing SQLite or JSONL by extension, and holds the file's writer

@@ -69,7 +69,14 @@ export interface SidecarOptions {
    * Records kept in memory; the optional durable store (.db/.sqlite or JSONL) and its bound;
    * the optional Redis store shared by replicas.
    */
-  recorder: { capacity: number; file?: string; maxRows: number; shared?: SharedRecorderOptions };
+  recorder: {
+    capacity: number;
+    file?: string;
+    maxRows: number;
+    /** Size a JSONL recorder file is rotated at (`recorder_max_bytes`). */
+    maxBytes?: number;
+    shared?: SharedRecorderOptions;
+  };
   /** Where records go besides the recorder (relay, audit ledger). */
   events: Omit<EventSinkOptions, "agentId" | "log">;
   /** The proxy's bounds and forwarded headers. */
@@ -178,7 +185,13 @@ export async function createRecorder(
   const recorder = new FlightRecorder({
     capacity: opts.recorder.capacity,
     payloadBytes: payloadBytesFor(opts.proxy.tracePayloadChars),
-    store: file ? await openRecordStore(file, { maxRows: opts.recorder.maxRows, log }) : undefined,
+    store: file
+      ? await openRecordStore(file, {
+        maxRows: opts.recorder.maxRows,
+        maxBytes: opts.recorder.maxBytes,
+        log,
+      })
+      : undefined,
     shared: sharedStore,
     // Without a relay or a ledger, records are scrubbed only when someone looks them up.
     onRecord: events.enabled ? (r) => events.onRecord(r) : undefined,

@@ -67,3 +67,32 @@ Deno.test("iatp sensor: an unknown plugin or a config its manifest refuses fails
     await dir.remove();
   }
 });
+
+Deno.test("iatp sensor: a security.audit.log_file that is a pipe is a config error naming it", async () => {
+  const dir = await tempDir();
+  try {
+    // The default trail, under the base folder's logs/audit/.
+    const trail = `${dir.path}/base/logs/audit`;
+    await Deno.mkdir(trail, { recursive: true });
+    const fifo = `${trail}/audit.jsonl`;
+    assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+    const config = await writeConfig(dir.path, "fifo.yaml", {
+      agent: { id: "s1", base_folder: `${dir.path}/base` },
+      relay: { url: "http://127.0.0.1:19432" },
+      security: { audit: { enabled: true } },
+    });
+    // Opening the pipe to append waited for a reader with the agent's thread: the start never
+    // ended, and is stopped after the wait.
+    const r = await runIatp(["sensor", "--config", config], {
+      env: { IATP_DATA_DIR: dir.path },
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 2, r.stderr + r.stdout);
+    assert.match(
+      r.stderr,
+      /config error: security\.audit\.log_file .*audit\.jsonl \(a pipe \(FIFO\)\)/,
+    );
+  } finally {
+    await dir.remove();
+  }
+});

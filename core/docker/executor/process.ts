@@ -2,7 +2,7 @@
  * Runs a child process with a deadline and bounded output capture (compose can print a lot).
  * @module
  */
-import { delayOf } from "../../async/mod.ts";
+import { delayOf, readUntilExit } from "../../async/mod.ts";
 import { errorMessage } from "../../errors/mod.ts";
 
 /** Default bound on captured stdout/stderr per stream. */
@@ -30,21 +30,6 @@ export interface ProcessOptions {
   maxOutputBytes?: number;
 }
 
-async function capture(stream: ReadableStream<Uint8Array>, max: number): Promise<string> {
-  const dec = new TextDecoder();
-  let out = "";
-  let dropped = 0;
-  for await (const chunk of stream) {
-    // Keep the tail: the last lines of compose output say what failed.
-    out += dec.decode(chunk, { stream: true });
-    if (out.length > max) {
-      dropped += out.length - max;
-      out = out.slice(out.length - max);
-    }
-  }
-  return dropped > 0 ? `[... ${dropped} bytes dropped]\n${out}` : out;
-}
-
 /** Runs `cmd args`; SIGTERM at the deadline, SIGKILL 5 s later. Never throws. */
 export async function runProcess(
   cmd: string,
@@ -68,8 +53,12 @@ export async function runProcess(
   }
   const max = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   let timedOut = false;
+  let exited = false;
+  child.status.then(() => exited = true, () => exited = true);
   let killTimer: ReturnType<typeof setTimeout> | undefined;
   const timer = setTimeout(() => {
+    // Ended, its output pipes still being read: not a timeout.
+    if (exited) return;
     timedOut = true;
     try {
       child.kill("SIGTERM");
@@ -80,11 +69,11 @@ export async function runProcess(
       } catch { /* exited */ }
     }, 5000);
   }, delayOf(opts.timeoutMs));
-  const [stdout, stderr, status] = await Promise.all([
-    capture(child.stdout, max),
-    capture(child.stderr, max),
-    child.status,
-  ]);
+  const { status, texts: [stdout, stderr] } = await readUntilExit(
+    child,
+    [child.stdout, child.stderr],
+    max,
+  );
   clearTimeout(timer);
   clearTimeout(killTimer);
   return { code: status.code, stdout, stderr, timedOut };

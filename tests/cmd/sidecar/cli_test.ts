@@ -347,6 +347,34 @@ Deno.test("a recorder file in a missing folder, or a folder, is a config error n
   }
 });
 
+Deno.test("a recorder file that is a pipe or a device is a config error naming it (exit 2)", async () => {
+  // A pipe nobody reads held the sidecar once its buffer filled (its writes are synchronous); a
+  // device kept no record.
+  const dir = await tempDir();
+  try {
+    const fifo = `${dir.path}/rec.jsonl`;
+    const fifoDb = `${dir.path}/rec.db`;
+    for (const p of [fifo, fifoDb]) {
+      const made = await new Deno.Command("mkfifo", { args: [p] }).output();
+      assert.ok(made.success);
+    }
+    for (const file of [fifo, fifoDb, "/dev/null"]) {
+      // Without the check the sidecar starts and serves: it is stopped after the wait.
+      const r = await runIatp(["sidecar", "--port", "0", "--recorder-file", file], {
+        env: { IATP_DATA_DIR: dir.path },
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 2, r.stderr + r.stdout);
+      assert.match(
+        r.stderr,
+        /config error: recorder_file \(flag --recorder-file\): expected a regular file, not a pipe \(FIFO\) or a device/,
+      );
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("the Python sidecar's override token: its newline is not part of it, notices name it", async () => {
   const agent = Deno.serve(
     { hostname: "127.0.0.1", port: freePort(), onListen() {} },
@@ -510,6 +538,47 @@ Deno.test("a GET route asked with a trailing slash is a 301 to it, as the upstre
     assert.equal(post.status, 404);
   } finally {
     await sc.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test("launcher-run sidecar: a JSONL recorder file is rotated at recorder_max_bytes", async () => {
+  const dir = await tempDir();
+  const agent = startAgent();
+  const file = `${dir.path}/trace.jsonl`;
+  const sc = await startIatpService(["sidecar", "--port", "0", "--recorder-max-bytes", "4KiB"], {
+    env: { IATP_DATA_DIR: dir.path, IATP_AGENT_URL: agent.url, IATP_RECORDER_FILE: file },
+  });
+  try {
+    // Each exchange writes two records of a few hundred bytes: 40 of them are well past 8 KiB.
+    for (let i = 0; i < 40; i++) {
+      const r = await post(sc.url, { text: "x".repeat(200), i }, {
+        "X-Agent-Trace-ID": `rot-${i}`,
+      });
+      assert.equal(r.status, 200);
+    }
+  } finally {
+    await sc.stop();
+    await agent.close();
+  }
+  try {
+    const current = await Deno.stat(file);
+    const rotated = await Deno.stat(`${file}.1`);
+    // Records are written in batches, each whole after the size check: a file passes the bound
+    // by at most one batch (a few records here, sent one after the other).
+    const slack = 16 * 1024;
+    assert.ok(rotated.size > 0 && rotated.size <= 4096 + slack, `rotated: ${rotated.size}`);
+    assert.ok(current.size <= 4096 + slack, `current: ${current.size}`);
+    // The oldest records went with an earlier rotation; the newest are in the current file.
+    const first = JSON.parse((await Deno.readTextFile(`${file}.1`)).split("\n")[0]);
+    assert.notEqual(first.trace_id, "rot-0");
+    assert.match(await Deno.readTextFile(file), /"rot-39"/);
+    const bad = await runIatp(["sidecar", "--port", "0", "--recorder-max-bytes", "1KiB"], {
+      env: { IATP_DATA_DIR: dir.path },
+    });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /recorder_max_bytes/);
+  } finally {
     await dir.remove();
   }
 });

@@ -242,3 +242,33 @@ Deno.test("a git clone is stopped once it takes more than twice plugins.install_
     await close();
   }
 });
+
+Deno.test("a git clone from a server that never answers ends at the timeout, its helper still waiting", async () => {
+  const { installed, install, close } = await startInstalls();
+  // A server that takes the connection and never answers: git's HTTP helper waits on it, holding
+  // git's stderr open after git itself is stopped at the timeout.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 19421 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of listener) held.push(c);
+  })();
+  // Without the bound, the install waits for the helper: the server lets go only after this,
+  // and the install then ends with git's own failure, not the timeout.
+  const release = setTimeout(() => {
+    for (const c of held.splice(0)) c.close();
+  }, 30_000);
+  try {
+    const url = "http://127.0.0.1:19421/plugin.git";
+    const err = await install({ url }, [url]);
+    assert.ok(err instanceof InstallError, String(err));
+    assert.match(err.message, /git clone stopped: it did not end within the task's timeout/);
+    assert.ok(held.length > 0, "git connected and was still held when the install ended");
+    assert.deepEqual([...Deno.readDirSync(installed)], [], "nothing was installed");
+  } finally {
+    clearTimeout(release);
+    for (const c of held) c.close();
+    listener.close();
+    await accepting.catch(() => {});
+    await close();
+  }
+});
