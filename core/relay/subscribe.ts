@@ -169,6 +169,7 @@ export async function subscribeAnswer(
   const stream: SseSubscriber = new SseSubscriber({
     queueBytes: ctx.opts.queueBytes,
     rounds: ctx.rounds,
+    principal: r.principal,
     onEnd: (reason) => {
       ctx.hub.remove(stream);
       Atomics.sub(ctx.subscribers, 0, 1);

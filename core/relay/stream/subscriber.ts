@@ -17,13 +17,14 @@ import {
   type PushSource,
   pushStream,
 } from "../../http/mod.ts";
+import type { Principal } from "../../auth/mod.ts";
 import { FlushRounds, type RoundJoiner, type RoundMember } from "./rounds.ts";
 
 /** Default bytes queued per subscriber before it is cut off. */
 export const DEFAULT_QUEUE_BYTES = 1024 * 1024;
 
 /** Why a stream ended. */
-export type EndReason = "client" | "overflow" | "shutdown" | "error";
+export type EndReason = "client" | "overflow" | "shutdown" | "error" | "lapsed";
 
 /** Options for {@linkcode SseSubscriber}. */
 interface SubscriberOptions {
@@ -33,6 +34,8 @@ interface SubscriberOptions {
   onEnd?: (reason: EndReason) => void;
   /** The flush rounds it is written in (default: rounds shared by this isolate). */
   rounds?: FlushRounds;
+  /** Who opened it (undefined: auth off): its stream ends once that credential lapses. */
+  principal?: Principal;
 }
 
 /** Rounds of the subscribers given none (every subscriber shares its isolate's CPU). */
@@ -58,9 +61,12 @@ export class SseSubscriber implements PushSource, RoundMember {
   #ended = false;
   readonly #onEnd?: (reason: EndReason) => void;
   readonly #rounds: FlushRounds;
+  /** Who opened it (undefined: auth off). */
+  readonly principal: Principal | undefined;
 
   constructor(opts: SubscriberOptions = {}) {
     this.#queueBytes = opts.queueBytes ?? DEFAULT_QUEUE_BYTES;
+    this.principal = opts.principal;
     this.#onEnd = opts.onEnd;
     this.#rounds = opts.rounds ?? (sharedRounds ??= new FlushRounds());
   }
