@@ -2,9 +2,12 @@
  * A relay stream lives only as long as the credential that opened it: revoking its `jti` (a line
  * appended to the revocation file while the relay runs) or its `exp` passing ends the open
  * subscription, not only the holder's next request. Streams of credentials still valid go on.
+ * The status agent's metrics stream likewise.
  */
 import assert from "node:assert/strict";
 import * as relay from "../../cmd/relay.ts";
+import * as status from "../../cmd/status.ts";
+import { statusSpec } from "../../cmd/status/config.ts";
 import { decodeClaims, generateIssuer, issueCredential } from "../../core/auth/mod.ts";
 import { createLogger } from "../../core/log/mod.ts";
 import { tempDir } from "../helpers.ts";
@@ -85,6 +88,49 @@ Deno.test("relay: an open subscription ends once its credential is revoked or ex
     });
     assert.equal(pub.status, 200, await pub.text());
     await readUntil(keptStream, '"after"');
+  } finally {
+    await svc.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("status: a metrics stream ends once its credential is revoked or expires", async () => {
+  const issuer = await generateIssuer();
+  const dir = await tempDir();
+  const file = `${dir.path}/revoked`;
+  await Deno.writeTextFile(file, "# revoked credential ids\n");
+  const svc = await status.start(
+    statusSpec.resolve({
+      port: 0,
+      disk_path: dir.path,
+      metrics_interval: 100,
+      drain_timeout: 2_000,
+      auth_keys: [issuer.publicKey],
+      auth_revoked: [`file:${file}`],
+    }),
+    { log: createLogger({ service: "status", level: "error" }) },
+  );
+  const scopes = ["status:read"];
+  const leaked = await issueCredential(issuer, { sub: "leaked", scopes });
+  const shortLived = await issueCredential(issuer, { sub: "brief", scopes, ttlMs: 2000 });
+  const kept = await issueCredential(issuer, { sub: "kept", scopes });
+  const open = async (token: string) => {
+    const res = await fetch(`${svc.url}/api/v1/metrics/stream`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.status, 200);
+    return res;
+  };
+  try {
+    const [revokedStream, expiringStream, keptStream] = await Promise.all(
+      [leaked, shortLived, kept].map(open),
+    );
+    await Deno.writeTextFile(file, `${decodeClaims(leaked).jti}\n`, { append: true });
+    await readToEnd(revokedStream, "revoked");
+    await readToEnd(expiringStream, "expired");
+    // Samples keep coming to the credential still valid.
+    await readUntil(keptStream, "event: metrics");
+    await readUntil(await open(kept), "event: metrics");
   } finally {
     await svc.close();
     await dir.remove();
