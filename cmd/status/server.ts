@@ -316,6 +316,7 @@ export async function start(
     registerStatusRoutes(app, {
       monitor,
       read: guard.middleware,
+      lapsed: guard.lapsed,
       maxStreamClients: config.max_stream_clients,
       drained,
       capabilities: () => capabilities(config),

@@ -52,8 +52,11 @@ export interface UpContext {
   /** The data dir, without a trailing slash. */
   data: string;
   creds: UpCredentials;
-  /** The issuer public key every service verifies callers with. */
-  keys: { auth_keys: string[] };
+  /**
+   * The issuer public key every service verifies callers with, and the revocation file each
+   * watches (a `jti` appended there is refused everywhere within a second or two).
+   */
+  keys: { auth_keys: string[]; auth_revoked: string[] };
   logFor(service: string): Logger;
   /** Every started service's URL by name. */
   urls: Readonly<Record<string, string>>;
@@ -86,7 +89,7 @@ export class MeshRun {
       want: new Set(config.services),
       data,
       creds,
-      keys: { auth_keys: [creds.issuer.publicKey] },
+      keys: { auth_keys: [creds.issuer.publicKey], auth_revoked: [creds.revokedFile] },
       logFor,
       urls: this.#urls,
       run: async (name, f) => {

@@ -32,6 +32,8 @@ export interface Principal {
   grants: Grants;
   /** The credential id (absent for static tokens). */
   jti?: string;
+  /** When the credential expires, unix seconds (absent: static tokens, or it never expires). */
+  exp?: number;
 }
 
 /** Query parameters that look like credentials; a request carrying one is refused. */
@@ -76,6 +78,13 @@ export interface MeshAuth {
    * @throws {HttpError} as `authenticate`
    */
   authenticateHead(target: string, authorization: string | null): Promise<Principal | undefined>;
+  /**
+   * For a service that keeps serving a caller after the request that authenticated it (a
+   * stream): resolves, once a due re-read of the revocation files has ended, to a check that is
+   * true when the credential a principal came from no longer holds (it expired, or its `jti` is
+   * revoked now). A static token's principal always holds.
+   */
+  lapsed(): Promise<(principal: Principal) => boolean>;
 }
 
 /**
@@ -84,7 +93,10 @@ export interface MeshAuth {
  */
 export function createMeshAuth(opts: MeshAuthOptions): MeshAuth {
   const keys = opts.keys ?? [];
-  const verifier = new CredentialVerifier(keys, { revoked: opts.revoked, now: opts.now });
+  const r = opts.revoked ?? [];
+  const revoked: RevokedIds = Array.isArray(r) ? new Set(r) : r;
+  const now = opts.now ?? Date.now;
+  const verifier = new CredentialVerifier(keys, { revoked, now: opts.now });
   const statics = new Map<string, Principal>();
   for (const [token, scopes] of Object.entries(opts.staticTokens ?? {})) {
     const d = sha256Hex(token);
@@ -122,7 +134,9 @@ export function createMeshAuth(opts: MeshAuthOptions): MeshAuth {
     if (!looksLikeCredential(token) || verifier.size === 0) return refuse("unknown");
     try {
       const claims = await verifier.verify(token);
-      return { id: claims.sub, grants: new Grants(claims.scopes), jti: claims.jti };
+      const p: Principal = { id: claims.sub, grants: new Grants(claims.scopes), jti: claims.jti };
+      if (claims.exp !== undefined) p.exp = claims.exp;
+      return p;
     } catch (err) {
       if (err instanceof CredentialError) return refuse(err.reason);
       throw err;
@@ -132,6 +146,12 @@ export function createMeshAuth(opts: MeshAuthOptions): MeshAuth {
     enabled,
     authenticate: (req) => authenticateHead(req.url, req.headers.get("authorization")),
     authenticateHead,
+    async lapsed() {
+      await revoked.checked?.();
+      const secs = Math.floor(now() / 1000);
+      return (p) =>
+        p.jti !== undefined && ((p.exp !== undefined && secs >= p.exp) || revoked.has(p.jti));
+    },
   };
 }
 

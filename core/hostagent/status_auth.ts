@@ -6,7 +6,7 @@
  * never while auth is off.
  * @module
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { onceUntilFailure } from "../async/mod.ts";
 import type { MeshAuth } from "../auth/mod.ts";
 import type { MeshAuthSettings } from "../auth/mesh/mod.ts";
@@ -38,6 +38,12 @@ export interface StatusReadGuard {
   check(target: string, authorization: string | null): Promise<void>;
   /** The same check as middleware for the app's routes (a 401 carries the challenge). */
   middleware: MiddlewareHandler<AppEnv>;
+  /**
+   * For a request that passed {@linkcode StatusReadGuard.middleware} and is still being served
+   * (a stream): true once its credential no longer holds (expired, or revoked since). Always
+   * false with auth off.
+   */
+  lapsed(c: Context<AppEnv>): Promise<boolean>;
 }
 
 type Auth = typeof import("../auth/mod.ts");
@@ -82,6 +88,12 @@ export function statusReadGuard(settings: MeshAuthSettings): StatusReadGuard {
     middleware: async (c, next) => {
       if (!settings.enabled) return await next();
       return await (await verifier()).read(c, next);
+    },
+    async lapsed(c) {
+      if (!settings.enabled) return false;
+      const { auth, mesh } = await verifier();
+      const principal = auth.principalOf(c);
+      return principal !== undefined && (await mesh.lapsed())(principal);
     },
   };
 }

@@ -4,7 +4,7 @@
  * (`status:read` when credentials are configured; status_auth.ts).
  * @module
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { HttpError } from "../errors/mod.ts";
 import type { HostSnapshot } from "../host/mod.ts";
 import type { App, AppEnv } from "../http/mod.ts";
@@ -25,6 +25,11 @@ export interface StatusRouteDeps {
   maxStreamClients: number;
   /** The check before every route (`StatusReadGuard.middleware`); default: none. */
   read?: MiddlewareHandler<AppEnv>;
+  /**
+   * True once the credential a request was let in with no longer holds (expired or revoked):
+   * its stream ends before the next sample (`StatusReadGuard.lapsed`); default: never.
+   */
+  lapsed?: (c: Context<AppEnv>) => Promise<boolean>;
   /** Resolves when the server starts draining (ends streams). */
   drained: Promise<void>;
   /**
@@ -72,7 +77,7 @@ export function registerStatusRoutes(app: App, deps: StatusRouteDeps): void {
     try {
       return streamSSE(c, async (stream) => {
         try {
-          await follow(stream);
+          await follow(stream, deps.lapsed ? () => deps.lapsed!(c) : undefined);
         } finally {
           release();
         }
@@ -89,7 +94,7 @@ function followSamples(deps: StatusRouteDeps) {
   return async (stream: {
     writeSSE(m: { event: string; id: string; data: string }): Promise<void>;
     onAbort(f: () => void): void;
-  }) => {
+  }, lapsed?: () => Promise<boolean>) => {
     // One pending snapshot at most: a slow client skips samples instead of queueing them.
     let pending: HostSnapshot | undefined = deps.monitor.latest();
     let wake: (() => void) | undefined;
@@ -107,6 +112,8 @@ function followSamples(deps: StatusRouteDeps) {
     try {
       while (open) {
         if (pending) {
+          // A credential revoked or expired since the stream opened is served no more samples.
+          if (await lapsed?.()) break;
           const s = pending;
           pending = undefined;
           await stream.writeSSE({

@@ -2,7 +2,8 @@
  * The credentials `iatp up` makes and wires: an issuer key pair and one least-scoped credential
  * per service identity under `<data_dir>/credentials/` (folder 0700, files 0600). Created on
  * first start and reused after; one that is unreadable, expired (or about to be), signed by
- * another key or scoped differently is re-issued.
+ * another key or scoped differently is re-issued, and so is one whose id is listed in
+ * `credentials/revoked`, the revocation file every service of the mesh watches (`auth_revoked`).
  * @module
  */
 import { join, resolve } from "node:path";
@@ -16,6 +17,7 @@ import {
   ISSUER_KEY_FILE,
   ISSUER_PUB_FILE,
   readIssuerKey,
+  RevocationList,
   SECRET_FILE_MODE,
   writeSecretFile,
 } from "../auth/mod.ts";
@@ -24,6 +26,12 @@ import { type Logger, registerSecret } from "../log/mod.ts";
 
 /** Folder under the data dir. */
 export const CREDENTIALS_DIR = "credentials";
+/** The revocation file in the credentials folder: one revoked `jti` per line. */
+export const REVOKED_FILE = "revoked";
+const REVOKED_HEADER =
+  "# Revoked credential ids (jti), one per line: every service of `iatp up` refuses\n" +
+  "# them within a second or two, with no restart. `iatp token inspect file:PATH` shows a\n" +
+  "# credential's jti. A revoked credential of this folder is issued again at the next start.\n";
 /** A credential expiring sooner than this is re-issued at start. */
 const REISSUE_BEFORE_EXPIRY_MS = 7 * 24 * 3_600_000;
 
@@ -60,6 +68,8 @@ export interface UpCredentials {
   token(name: UpIdentity): string;
   /** `file:PATH` of an identity's credential, as services take it in config. */
   file(name: UpIdentity): string;
+  /** `file:PATH` of the revocation file every service is given as `auth_revoked`. */
+  revokedFile: string;
   /** Identities whose credential was written this start. */
   issued: UpIdentity[];
   /**
@@ -133,7 +143,16 @@ export async function ensureCredentials(
   const dir = resolve(dataDir, CREDENTIALS_DIR);
   await ensurePrivateDir(dir);
   const issuer = await loadOrCreateIssuer(dir, log);
-  const verifier = new CredentialVerifier([issuer.publicKey], { now: () => now });
+  const revokedPath = join(dir, REVOKED_FILE);
+  try {
+    await writeSecretFile(revokedPath, REVOKED_HEADER);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    await Deno.chmod(revokedPath, SECRET_FILE_MODE);
+  }
+  // A credential revoked by its id is issued again: the services refuse the one on file.
+  const revoked = new RevocationList([`file:${revokedPath}`]);
+  const verifier = new CredentialVerifier([issuer.publicKey], { now: () => now, revoked });
   const tokens = new Map<UpIdentity, string>();
   const issued: UpIdentity[] = [];
   for (const name of Object.keys(UP_IDENTITIES) as UpIdentity[]) {
@@ -166,6 +185,7 @@ export async function ensureCredentials(
     issuer,
     token,
     file: (name) => `file:${join(dir, `${name}.token`)}`,
+    revokedFile: `file:${revokedPath}`,
     issued,
     seedFile,
   };

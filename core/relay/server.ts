@@ -125,6 +125,21 @@ export type PublishFn = (
   digest?: string,
 ) => Promise<Stored>;
 
+/**
+ * Ends every stream whose credential no longer holds (expired, or revoked since the stream
+ * opened): a credential refused for new requests stops being served at the next heartbeat, not
+ * only when its holder reconnects.
+ */
+async function endLapsed(hub: Hub, auth: MeshAuth, log: Logger): Promise<void> {
+  const lapsed = await auth.lapsed();
+  hub.forEach((s) => {
+    const p = s.principal;
+    if (!p || s.ended || !lapsed(p)) return;
+    log.info("subscription ended: its credential expired or was revoked", { sub: p.id });
+    s.end("lapsed");
+  });
+}
+
 /** How an isolate serves when the relay runs several (`--workers`). */
 export interface RelayRole {
   /** The main isolate, the first to listen: it refuses a port another process holds. */
@@ -345,7 +360,12 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
 
   const heartbeat = shareChunk(encodeComment("heartbeat"));
   const timers = [
-    every(opts.heartbeatMs, () => hub.forEach((s) => s.offerIfIdle(heartbeat))),
+    every(opts.heartbeatMs, () => {
+      hub.forEach((s) => s.offerIfIdle(heartbeat));
+      if (auth.enabled) {
+        endLapsed(hub, auth, log).catch((err) => log.error("lapse check failed", { err }));
+      }
+    }),
     every(opts.expireIntervalMs, () => {
       try {
         const n = store.expire(Date.now());

@@ -170,6 +170,7 @@ export async function subscribeAnswer(
     queueBytes: ctx.opts.queueBytes,
     rounds: ctx.rounds,
     held: ctx.held,
+    principal: r.principal,
     onEnd: (reason) => {
       ctx.hub.remove(stream);
       Atomics.sub(ctx.subscribers, 0, 1);

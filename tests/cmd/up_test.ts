@@ -5,10 +5,11 @@
 import assert from "node:assert/strict";
 import { command } from "../../cmd/up.ts";
 import { portOf, spec } from "../../cmd/up/config.ts";
-import { startDemoAgent } from "../../core/mesh/mod.ts";
+import { ensureCredentials, startDemoAgent } from "../../core/mesh/mod.ts";
+import { decodeClaims } from "../../core/auth/mod.ts";
 import { ConfigError } from "../../core/errors/mod.ts";
 import { createLogger } from "../../core/log/mod.ts";
-import { LAUNCHER, loaded, tempDir } from "../helpers.ts";
+import { LAUNCHER, loaded, tempDir, waitFor } from "../helpers.ts";
 
 const noEnv = { env: () => undefined };
 
@@ -336,6 +337,67 @@ Deno.test("up: a data dir other users may read is kept as it is, with a notice",
     assert.deepEqual(JSON.parse(lines[0]).fields, { path: dir.path, mode: "0755" });
     assert.equal((Deno.statSync(dir.path).mode! & 0o777).toString(8), "755");
     assert.equal((Deno.statSync(`${dir.path}/relay.db`).mode! & 0o777).toString(8), "600");
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("up: a jti appended to credentials/revoked is refused by every service, no restart", async () => {
+  const dir = await tempDir();
+  const log = createLogger({ service: "up-test", level: "error", sink: () => {} });
+  try {
+    const config = loaded(
+      await spec.parse([
+        "--no-demo",
+        "--services",
+        "relay,audit,policy",
+        "--base-port",
+        "0",
+        "--data-dir",
+        dir.path,
+      ], noEnv),
+    ).config;
+    const mesh = await command.start(config, { log });
+    const file = `${mesh.credentials.dir}/revoked`;
+    const admin = mesh.credentials.token("admin");
+    const calls = {
+      relay: () =>
+        fetch(`${mesh.urls.relay}/topics`, { headers: { authorization: `Bearer ${admin}` } }),
+      policy: () =>
+        fetch(`${mesh.urls.policy}/policies`, { headers: { authorization: `Bearer ${admin}` } }),
+      audit: () =>
+        fetch(`${mesh.urls.audit}/audit`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+          body: JSON.stringify({ tx_id: "up-revoke", event: "e", actor: "op", payload: {} }),
+        }),
+    };
+    try {
+      assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+      for (const [name, call] of Object.entries(calls)) {
+        const res = await call();
+        assert.equal(res.status, 200, `${name} before`);
+        await res.body?.cancel();
+      }
+      await Deno.writeTextFile(file, `${decodeClaims(admin).jti}\n`, { append: true });
+      for (const [name, call] of Object.entries(calls)) {
+        await waitFor(
+          async () => {
+            const res = await call();
+            await res.body?.cancel();
+            return res.status === 401;
+          },
+          10_000,
+          `${name} to refuse the revoked credential`,
+        );
+      }
+    } finally {
+      await mesh.close();
+    }
+    // The next start issues the revoked identity a new credential, and only that one.
+    const again = await ensureCredentials(dir.path, log);
+    assert.deepEqual(again.issued, ["admin"]);
+    assert.notEqual(again.token("admin"), admin);
   } finally {
     await dir.remove();
   }

@@ -212,6 +212,7 @@ Deno.test({
         const want = [
           "issuer.key",
           "issuer.pub",
+          "revoked", // the revocation file every service watches
           ...seeds,
           ...IDENTITIES.map((n) => `${n}.token`),
         ];
