@@ -228,7 +228,13 @@ export class PluginRunner {
     } catch (err) {
       this.#starting--;
       this.#wake();
-      return failure("crashed", `cannot start plugin host: ${errorMessage(err)}`);
+      // The OS's refusal names this install's runtime path: the local log keeps it.
+      const incident = crypto.randomUUID().slice(0, 8);
+      this.#log.warn("cannot start plugin host", { incident, err: errorMessage(err) });
+      return failure(
+        "crashed",
+        `cannot start plugin host; details in the local log, incident ${incident}`,
+      );
     }
     const r = await h.start();
     this.#starting--;
