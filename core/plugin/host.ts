@@ -51,8 +51,13 @@ export interface HostSpec {
   command: HostCommand;
   init: Omit<InitFrame, "token" | "t">;
   startTimeoutMs: number;
-  /** Masks secrets in every string that leaves the host object. */
+  /**
+   * Masks secrets, and this install's paths and runtime stack frames, in every string a result
+   * carries.
+   */
   scrub: (s: string) => string;
+  /** Masks secrets only: for the local log, which keeps the paths. */
+  scrubLocal: (s: string) => string;
   log: Logger;
 }
 
@@ -344,7 +349,7 @@ export class PluginHost {
       pid: this.pid,
       code: status.code,
       ...(status.signal ? { signal: status.signal } : {}),
-      output: this.spec.scrub(wholeLines(this.#stderrTail.trim(), CRASH_LOG_BYTES)),
+      output: this.spec.scrubLocal(wholeLines(this.#stderrTail.trim(), CRASH_LOG_BYTES)),
     });
     return incident;
   }

@@ -96,3 +96,39 @@ export function execute() { return new Promise(() => {}); }`;
     await p.remove();
   }
 });
+
+Deno.test("a plugin's own error reaches the result, without this install's paths or the runtime's stack frames", async () => {
+  const src = `
+export async function execute(ctx: { config: { api_token: string } }, req: { case: string }) {
+  if (req.case === "read") await Deno.readTextFile(new URL("./nope.txt", import.meta.url));
+  const err = new Error("upstream refused token " + ctx.config.api_token);
+  console.error(err);
+  throw new Error(err.stack);
+}`;
+  const p = await makePlugin({ "mod.ts": src }, {
+    permissions: { read: ["."] },
+    config: { api_token: { type: "string", secret: true } },
+  });
+  const runner = new PluginRunner(await loadPlugin(p.dir), { config: { api_token: SECRET } });
+  try {
+    const read = await runner.execute({ case: "read" });
+    assert.ok(!read.ok, JSON.stringify(read));
+    assert.equal(
+      read.error.message,
+      "No such file or directory (os error 2): readfile '<plugin>/nope.txt'",
+    );
+    const thrown = await runner.execute({ case: "stack" });
+    assert.ok(!thrown.ok && thrown.error.type === "error", JSON.stringify(thrown));
+    // The author's message is kept, the secret masked, and the frame of the plugin's own code.
+    assert.match(thrown.error.message, /^Error: upstream refused token \[REDACTED\]\n/);
+    assert.match(thrown.error.message, /at execute \(<plugin>\/mod\.ts:\d+:\d+\)/);
+    assert.match(thrown.logs.join("\n"), /at execute \(<plugin>\/mod\.ts:\d+:\d+\)/);
+    const text = JSON.stringify([read, thrown]);
+    for (const leak of ["file://", "worker_entry", "ext:", SECRET, p.root]) {
+      assert.ok(!text.includes(leak), `result carries ${leak}: ${text}`);
+    }
+  } finally {
+    await runner.close();
+    await p.remove();
+  }
+});
