@@ -14,6 +14,7 @@ import {
   type PathGrant,
 } from "../core/config/mod.ts";
 import { CheckFailedError, errorMessage, UsageError } from "../core/errors/mod.ts";
+import { createLogger } from "../core/log/mod.ts";
 import {
   isExternal,
   loadPlugin,
@@ -25,7 +26,7 @@ import {
 } from "../core/plugin/mod.ts";
 import type { PluginResult } from "../core/plugin/mod.ts";
 import type { Command } from "./command.ts";
-import { print } from "./shared.ts";
+import { print, printErr } from "./shared.ts";
 import { keygen, SIGN_USAGE, signDir, TRUSTED_KEYS_ENV, verifyDir } from "./plugin/sign.ts";
 
 const USAGE = `Usage:
@@ -206,7 +207,10 @@ async function runOnce(dir: string, v: ReturnType<typeof parse>["values"]): Prom
   }
   let runner: PluginRunner;
   try {
-    runner = new PluginRunner(plugin, { config: config as Record<string, unknown>, env });
+    // A crashed host's output is named in the result by an incident id: its log line goes to
+    // stderr, leaving the result on stdout JSON.
+    const log = createLogger({ service: "plugin", level: "warn", sink: printErr });
+    runner = new PluginRunner(plugin, { config: config as Record<string, unknown>, env, log });
   } catch (err) {
     if (err instanceof PluginError) throw new UsageError(err.message, undefined, { cause: err });
     throw err;

@@ -2,6 +2,11 @@
  * One `plugin-host` child process, seen from the parent: spawn it, hand it the plugin spec, run
  * one call at a time, SIGKILL it on timeout, and turn every way it can end (crash, V8 OOM, RSS
  * watchdog, too much printing, garbage on the wire) into a typed {@linkcode PluginResult}.
+ *
+ * A result can leave the process (an agent sends it to its orchestrator), so the child's own
+ * output never goes into one: what a host printed before it died (a stack trace naming this
+ * install's files, a plugin's stderr) goes to the local log only, scrubbed, under an incident id
+ * the result's message names.
  * @module
  */
 import { delayOf, settledWithin } from "../async/mod.ts";
@@ -21,6 +26,8 @@ import {
 
 /** Bytes of the child's stderr kept for diagnosing a crash (a tail). */
 export const STDERR_TAIL_BYTES = 8 * 1024;
+/** Bytes of that tail a crash's local log entry carries. */
+const CRASH_LOG_BYTES = 4 * 1024;
 /** Bytes of stray printed output kept for the result's `output` field. */
 const NOISE_SAMPLE_BYTES = 4 * 1024;
 
@@ -44,8 +51,13 @@ export interface HostSpec {
   command: HostCommand;
   init: Omit<InitFrame, "token" | "t">;
   startTimeoutMs: number;
-  /** Masks secrets in every string that leaves the host object. */
+  /**
+   * Masks secrets, and this install's paths and runtime stack frames, in every string a result
+   * carries.
+   */
   scrub: (s: string) => string;
+  /** Masks secrets only: for the local log, which keeps the paths. */
+  scrubLocal: (s: string) => string;
   log: Logger;
 }
 
@@ -299,34 +311,59 @@ export class PluginHost {
 
   #classifyExit(status: Deno.CommandStatus): PluginResult<null> {
     const how = status.signal ? `signal ${status.signal}` : `code ${status.code}`;
+    const incident = this.#logExit(status);
+    const where = `; details in the local log, incident ${incident}`;
     if (this.#oom || status.code === EXIT_HOST_OOM) {
       const mb = (n = 0) => Math.round(n / 1048576);
       return failure(
         "oom",
         `plugin host exceeded its memory limit (rss ${mb(this.#oom?.rss)} MiB > ${
           mb(this.#oom?.limit)
-        } MiB, limits.memory_mb + 96 MiB)`,
+        } MiB, limits.memory_mb + 96 MiB)${where}`,
       );
     }
     if (status.code === EXIT_HOST_IDLE_CPU) {
       return failure(
         "crashed",
         `plugin host used more than ${this.spec.init.maxIdleCpuMs} ms of CPU in 10 s between calls ` +
-          "(a timer or Worker left running); host stopped",
+          `(a timer or Worker left running); host stopped${where}`,
       );
     }
     if (OOM_TEXT.test(this.#stderrTail)) {
       return failure(
         "oom",
-        `plugin ran out of heap (limits.memory_mb) and the host aborted (${how})`,
+        `plugin ran out of heap (limits.memory_mb) and the host aborted (${how})${where}`,
       );
     }
-    const last = this.#stderrTail.trim().split("\n").slice(-3).join(" | ").slice(0, 500);
-    return failure(
-      "crashed",
-      `plugin host exited (${how})${last ? `: ${this.spec.scrub(last)}` : ""}`,
-    );
+    return failure("crashed", `plugin host exited (${how})${where}`);
   }
+
+  /**
+   * Logs how the child ended and the last of what it printed (scrubbed of the plugin's secrets
+   * and by the log scrubber) under a fresh incident id, which is returned for the result.
+   */
+  #logExit(status: Deno.CommandStatus): string {
+    const incident = crypto.randomUUID().slice(0, 8);
+    this.spec.log.warn("plugin host exited", {
+      incident,
+      pid: this.pid,
+      code: status.code,
+      ...(status.signal ? { signal: status.signal } : {}),
+      output: this.spec.scrubLocal(wholeLines(this.#stderrTail.trim(), CRASH_LOG_BYTES)),
+    });
+    return incident;
+  }
+}
+
+/**
+ * The last `max` characters of `text`, from the first line that starts within them: a line cut in
+ * two could hold part of a secret the scrubber no longer recognises.
+ */
+function wholeLines(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const tail = text.slice(-max);
+  const nl = tail.indexOf("\n");
+  return nl === -1 ? "" : tail.slice(nl + 1);
 }
 
 function arrayOfStrings(v: unknown): string[] {

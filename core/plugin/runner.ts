@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Logger, registerSecret, scrubString, silentLogger } from "../log/mod.ts";
 import { secretValues, validatePluginConfig } from "./config.ts";
 import { failure, type PluginResult } from "./errors.ts";
@@ -89,6 +89,9 @@ export class PluginRunner {
     const secrets = secretValues(m, this.config);
     // Process-wide too: a secret must not reach any log line of the agent either.
     secrets.forEach(registerSecret);
+    const scrubSecrets = (s: string) =>
+      scrubString(secrets.reduce((acc, sec) => acc.split(sec).join("[REDACTED]"), s));
+    const hidePlaces = placeHider(plugin.dir);
     this.#spec = {
       command: hostCommand(plugin.dir, grants, m.limits, childEnv(grants, opts.env)),
       init: {
@@ -103,7 +106,8 @@ export class PluginRunner {
         maxIdleCpuMs: this.#opts.maxIdleCpuMs,
       },
       startTimeoutMs: Math.max(this.#opts.startTimeoutMs, m.limits.timeout_ms),
-      scrub: (s) => scrubString(secrets.reduce((acc, sec) => acc.split(sec).join("[REDACTED]"), s)),
+      scrub: (s) => hidePlaces(scrubSecrets(s)),
+      scrubLocal: scrubSecrets,
       log: this.#log,
     };
   }
@@ -231,7 +235,13 @@ export class PluginRunner {
     } catch (err) {
       this.#starting--;
       this.#wake();
-      return failure("crashed", `cannot start plugin host: ${errorMessage(err)}`);
+      // The OS's refusal names this install's runtime path: the local log keeps it.
+      const incident = crypto.randomUUID().slice(0, 8);
+      this.#log.warn("cannot start plugin host", { incident, err: errorMessage(err) });
+      return failure(
+        "crashed",
+        `cannot start plugin host; details in the local log, incident ${incident}`,
+      );
     }
     const r = await h.start();
     this.#starting--;
@@ -257,6 +267,34 @@ export class PluginRunner {
     this.#waiters.shift()?.();
   }
 }
+
+/** This checkout (or the compiled binary's embedded tree): the runtime's own files. */
+const RUNTIME_ROOT = new URL("../../", import.meta.url);
+
+/**
+ * What a result may say of where things are: the plugin's folder as `<plugin>/` and the
+ * runtime's as `<iatp>/`, as paths or `file:` URLs, and no stack frame of the runtime's own code
+ * (the host's bootstrap, Deno's `ext:` internals). A plugin's error or log line that quotes a file
+ * of its folder, or an Error's stack (`console.error(err)`), would name the agent's install paths
+ * and internals to whoever reads the result; frames of the plugin's own code are kept.
+ */
+function placeHider(pluginDir: string): (s: string) => string {
+  const dir = pluginDir.replace(/\/+$/, "");
+  const pairs: Array<[string, string]> = [
+    [`${pathToFileURL(dir).href}/`, "<plugin>/"],
+    [`${dir}/`, "<plugin>/"],
+    [RUNTIME_ROOT.href, "<iatp>/"],
+  ];
+  if (RUNTIME_ROOT.protocol === "file:") pairs.push([fileURLToPath(RUNTIME_ROOT), "<iatp>/"]);
+  return (s) => {
+    let out = s;
+    for (const [from, to] of pairs) if (out.includes(from)) out = out.split(from).join(to);
+    return out.replace(RUNTIME_FRAME, "");
+  };
+}
+
+/** A stack line of the runtime's code, once its paths are hidden. */
+const RUNTIME_FRAME = /\n[ \t]+at [^\n]*(?:<iatp>\/|\(ext:|at ext:)[^\n]*/g;
 
 function inputProblem(arg: unknown, max: number): string | undefined {
   if (arg === undefined) return undefined;

@@ -246,3 +246,23 @@ Deno.test("run: a flag the call would not use is a usage error naming why", asyn
     await trigger.remove();
   }
 });
+
+Deno.test("run: a crashed host's output is logged on stderr under the incident id its result names", async () => {
+  let deep: unknown = [];
+  for (let i = 0; i < 5_000; i++) deep = [deep];
+  const r = await runIatp([
+    "plugin",
+    "run",
+    "plugins/service-restart",
+    "--input",
+    JSON.stringify({ x: deep }),
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  const res = JSON.parse(r.stdout);
+  const m = /^plugin host exited \(code 1\); details in the local log, incident ([0-9a-f]{8})$/
+    .exec(res.error.message);
+  assert.ok(m, r.stdout);
+  const line = r.stderr.split("\n").find((l) => l.includes(m[1]));
+  assert.ok(line, r.stderr);
+  assert.match(JSON.parse(line).fields.output, /BoundedLineReader/);
+});

@@ -100,6 +100,7 @@ Deno.test("a plugin host starts and serves a call without compiling any module o
       },
       startTimeoutMs: 20_000,
       scrub: (s) => s,
+      scrubLocal: (s) => s,
       log: silentLogger,
     });
     const started = await host.start();
