@@ -231,6 +231,21 @@ async function startPolicy(
     }));
 }
 
+/** The vkey the audit service at `url` (one this process started) signs its checkpoints with. */
+async function servedVkey(url: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${url}/checkpoint`, {
+      headers: { accept: "application/json" },
+      signal: AbortSignal.timeout(5_000),
+    });
+    const body = res.ok ? await res.json() : undefined;
+    await res.body?.cancel().catch(() => {});
+    return typeof body?.vkey === "string" ? body.vkey : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The dashboard, when selected. */
 export async function startDashboard(
   ctx: UpContext,
@@ -244,6 +259,8 @@ export async function startDashboard(
   const services = watched.filter((n) => urls[n]).map((n) => `${n}=${urls[n]}`);
   const { host, log_level } = ctx.config;
   const port = portOf(ctx.config, "dashboard_port");
+  // The audit service started here, in this process: its key is pinned, so receipts verify.
+  const audit_public_key = auditUrl ? await servedVkey(auditUrl) : undefined;
   await ctx.run("dashboard", () =>
     dashboard.start(
       dashboard.spec.resolve({
@@ -252,6 +269,7 @@ export async function startDashboard(
         relay_url: relayUrl,
         relay_token: ctx.creds.file("dashboard"),
         audit_url: auditUrl,
+        ...(audit_public_key ? { audit_public_key } : {}),
         services,
         log_level,
         ...ctx.keys,

@@ -6,6 +6,7 @@
  * @module
  */
 import { lateImport } from "../config/mod.ts";
+import type { NoteVerifier } from "../ledger/vkey/mod.ts";
 import type { AuditView } from "./tx.ts";
 
 /** The modules, by a computed specifier (core/config's `lateImport`). */
@@ -21,14 +22,14 @@ export async function staticFiles(): Promise<Static["STATIC_FILES"]> {
 }
 
 /**
- * The audit service's entries for `txId`, each receipt checked (`publicKey` pins the checkpoint
- * key); `not_configured` without an `auditUrl`.
+ * The audit service's entries for `txId`, each receipt checked (`key` is the pinned checkpoint
+ * key, without which a receipt is at best `unpinned`); `not_configured` without an `auditUrl`.
  * @throws {Error} when its module cannot be loaded
  */
 export async function loadAuditTrail(
   auditUrl: string | undefined,
   txId: string,
-  opts: { timeoutMs: number; publicKey?: Uint8Array },
+  opts: { timeoutMs: number; key?: NoteVerifier },
 ): Promise<AuditView> {
   const tx = await lateImport<Tx>("./tx.ts", import.meta.url);
   return await tx.loadAuditTrail(auditUrl, txId, opts);

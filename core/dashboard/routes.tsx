@@ -11,6 +11,7 @@ import type { DashboardAuth } from "./auth.ts";
 import { parseQuery, searchEvents, TX_ID, txEvents } from "./event.ts";
 import type { DashboardFeed } from "./feed.ts";
 import type { HealthWatch } from "./health.ts";
+import type { NoteVerifier } from "../ledger/vkey/mod.ts";
 import type { LedgerWatch } from "./ledger_watch.ts";
 import { overviewFor } from "./overview.ts";
 import { ActivityPage } from "./pages/activity.tsx";
@@ -26,7 +27,7 @@ export interface RouteDeps {
   ledger: LedgerWatch;
   relayUrl: string;
   auditUrl?: string;
-  auditPublicKey?: Uint8Array;
+  auditKey?: NoteVerifier;
   auditTimeoutMs: number;
   pageSize: number;
   /** Most bytes of events one answer holds (events search, a transaction). */
@@ -161,7 +162,7 @@ function registerTx(app: App, d: RouteDeps): void {
     const events = held.events;
     const trail = await loadAuditTrail(d.auditUrl, txId, {
       timeoutMs: d.auditTimeoutMs,
-      publicKey: d.auditPublicKey,
+      key: d.auditKey,
     });
     const audit = auditFor(trail, viewer);
     if (wantsJson(c)) {

@@ -145,7 +145,7 @@ export async function startDashboardServer(o: DashboardOptions): Promise<Service
     ledger,
     relayUrl: o.relayUrl,
     auditUrl: o.auditUrl,
-    auditPublicKey: o.auditKey?.publicRaw,
+    auditKey: o.auditKey,
     auditTimeoutMs: o.auditTimeoutMs,
     pageSize: o.pageSize,
     responseBytes: o.responseBytes,

@@ -1,13 +1,15 @@
 /**
  * One transaction's audit trail for the dashboard: fetched server-side from the audit service
  * (read-only `GET /tx/{id}`), each receipt verified here with the ledger's own verifier, so the
- * browser shows verified / failed without trusting the audit service's word. Payloads are masked
+ * browser shows verified / failed without trusting the audit service's word. Only a receipt whose
+ * checkpoint the pinned `audit_public_key` signs is verified: without that key, a receipt whose
+ * proof holds is `unpinned` (anyone answering as the audit service can make one). Payloads are masked
  * after verification (the receipt covers the original bytes), and a viewer sees only the entries
  * of topics its grants cover.
  * @module
  */
 import { lateImport } from "../config/mod.ts";
-import { verifyReceipt } from "../ledger/proof/mod.ts";
+import { type NoteVerifier, verifyReceipt } from "../ledger/proof/mod.ts";
 import type { Viewer } from "./event.ts";
 import { maskPayload, plainText } from "./event.ts";
 import { fetchJson } from "./fetch_json.ts";
@@ -17,6 +19,12 @@ const MAX_AUDIT_ENTRIES = 200;
 /** Largest audit response read. */
 const MAX_AUDIT_RESPONSE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * What the check of one receipt found: `verified` (proof and signature by the pinned key),
+ * `unpinned` (the proof holds, but no key is pinned, so who signed it is unknown) or `failed`.
+ */
+export type ReceiptState = "verified" | "unpinned" | "failed";
+
 /** One verified (or not) ledger entry. */
 export interface AuditEntryView {
   index: number;
@@ -24,7 +32,9 @@ export interface AuditEntryView {
   actor: string;
   ts: string;
   payload: Record<string, unknown>;
+  /** True only when `receipt` is `verified`. */
   verified: boolean;
+  receipt: ReceiptState;
   reason?: string;
 }
 
@@ -52,7 +62,7 @@ function signedForm(raw: unknown): unknown {
 export async function loadAuditTrail(
   auditUrl: string | undefined,
   txId: string,
-  opts: { timeoutMs: number; publicKey?: Uint8Array },
+  opts: { timeoutMs: number; key?: NoteVerifier },
 ): Promise<AuditView> {
   if (!auditUrl) return { state: "not_configured" };
   const url = `${auditUrl.replace(/\/+$/, "")}/tx/${encodeURIComponent(txId)}`;
@@ -71,7 +81,7 @@ export async function loadAuditTrail(
   if (!parsed.success) return { state: "unreachable", error: "audit answered an unexpected shape" };
   const entries: AuditEntryView[] = [];
   for (const raw of parsed.data.entries.slice(0, MAX_AUDIT_ENTRIES)) {
-    entries.push(await verifyOne(entrySchema.safeParse(signedForm(raw)), txId, opts.publicKey));
+    entries.push(await verifyOne(entrySchema.safeParse(signedForm(raw)), txId, opts.key));
   }
   return { state: "ok", entries };
 }
@@ -79,7 +89,7 @@ export async function loadAuditTrail(
 async function verifyOne(
   e: ReturnType<EntrySchema["safeParse"]>,
   txId: string,
-  publicKey: Uint8Array | undefined,
+  key: NoteVerifier | undefined,
 ): Promise<AuditEntryView> {
   if (!e.success) {
     return {
@@ -89,6 +99,7 @@ async function verifyOne(
       ts: "",
       payload: {},
       verified: false,
+      receipt: "failed",
       reason: "entry does not match the ledger schema",
     };
   }
@@ -101,12 +112,16 @@ async function verifyOne(
     payload: entry.payload,
   };
   if (entry.tx_id !== txId) {
-    return { ...view, verified: false, reason: "entry belongs to another transaction" };
+    const reason = "entry belongs to another transaction";
+    return { ...view, verified: false, receipt: "failed", reason };
   }
-  const r = await verifyReceipt(entry, receipt as Parameters<typeof verifyReceipt>[1], {
-    publicKey,
-  });
-  return { ...view, verified: r.ok, ...(r.reason ? { reason: r.reason } : {}) };
+  const r = await verifyReceipt(entry, receipt as Parameters<typeof verifyReceipt>[1], { key });
+  if (!r.ok) return { ...view, verified: false, receipt: "failed", reason: r.reason };
+  if (!key) {
+    const reason = "proof ok, key not pinned: set audit_public_key to verify who signed it";
+    return { ...view, verified: false, receipt: "unpinned", reason };
+  }
+  return { ...view, verified: true, receipt: "verified" };
 }
 
 /**

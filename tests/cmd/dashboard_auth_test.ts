@@ -561,8 +561,8 @@ const VALUES = ["pw-value-1", "pw-value-2", "tok-value-3", "sec-value-4", "key-v
 Deno.test("values under secret-looking keys are masked in every page, JSON answer and stream", async () => {
   const dir = await tempDir();
   const relay = await startRelay();
-  const { svc: ledger } = await startAudit(dir.path);
-  const dash = await startDashboard(relay.url, { audit_url: ledger.url });
+  const { svc: ledger, vkey } = await startAudit(dir.path);
+  const dash = await startDashboard(relay.url, { audit_url: ledger.url, audit_public_key: vkey });
   try {
     await publish(relay.url, "access.intent", { tx_id: "tx-m", context: { ...SECRETS } });
     await publish(relay.url, "sensor.login", { agent_id: "s", message: "ok", ...SECRETS });

@@ -166,11 +166,42 @@ Deno.test("/tx shows intent, decision and audit entries with receipts verified s
     assert.equal(view.audit.state, "ok");
     assert.equal(view.audit.entries.length, 1);
     assert.equal(view.audit.entries[0].verified, true, JSON.stringify(view.audit));
+    assert.equal(view.audit.entries[0].receipt, "verified");
     const page = await fetch(`${dash.url}/tx/tx-42`);
     const html = await page.text();
     assert.match(html, /receipt verified/);
+    assert.ok(!html.includes("key not pinned"));
     assert.ok(!html.includes("<img"));
     assert.match(page.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+  } finally {
+    await dash.close();
+    await ledger.close();
+    await relay.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("/tx without audit_public_key never says verified: proof ok, key not pinned, and how to pin it", async () => {
+  const dir = await tempDir();
+  const relay = await startRelay();
+  // An audit service whose key the dashboard was not given: its own, or one an impostor made.
+  const { svc: ledger } = await startAudit(dir.path);
+  const dash = await startDashboard(relay.url, { audit_url: ledger.url });
+  try {
+    await appendAudit(ledger.url, { tx_id: "tx-u", event: "e", actor: "a", payload: { n: 1 } });
+    const v = await (await fetch(`${dash.url}/tx/tx-u?format=json`)).json();
+    assert.equal(v.audit.state, "ok");
+    const e = v.audit.entries[0];
+    assert.equal(e.verified, false, JSON.stringify(e));
+    assert.equal(e.receipt, "unpinned");
+    assert.match(e.reason, /key not pinned: set audit_public_key/);
+    const html = await (await fetch(`${dash.url}/tx/tx-u`)).text();
+    assert.ok(!html.includes("receipt verified"), "verified without a pinned key");
+    assert.match(html, /<span class="unpinned">proof ok, key not pinned<\/span>/);
+    assert.match(html, /id="audit-unpinned"[^>]*>[^<]*no audit key is pinned/);
+    assert.match(html, /<code>audit_public_key<\/code>/);
+    // The timeline's step is neither ok nor bad.
+    assert.match(html, /class="step"[^>]*>(?:(?!<\/li>).)*proof ok, key not pinned/s);
   } finally {
     await dash.close();
     await ledger.close();
@@ -210,6 +241,7 @@ Deno.test("/tx marks receipts failed when the audit answer is altered or the key
     });
     const a = await (await fetch(`${altered.url}/tx/tx-7?format=json`)).json();
     assert.equal(a.audit.entries[0].verified, false);
+    assert.equal(a.audit.entries[0].receipt, "failed");
     assert.match(a.audit.entries[0].reason, /root_hash/);
     const w = await (await fetch(`${wrong.url}/tx/tx-7?format=json`)).json();
     assert.equal(w.audit.entries[0].verified, false);

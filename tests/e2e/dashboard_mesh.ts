@@ -76,9 +76,13 @@ export async function startDashboardMesh(
     .filter((n) => u[n]).map((n) => `${n}=${u[n]}`);
   let dash: ChildService & { url: string };
   try {
+    // The audit key is pinned (as `iatp up` pins its own audit service's), so receipts verify.
+    const cp = await fetch(`${u.audit}/checkpoint`, { headers: { accept: "application/json" } });
+    const { vkey } = await cp.json();
     dash = await startIatpService([
       "dashboard",
       ...["--host", "0.0.0.0", "--port", "0", "--relay-url", u.relay, "--audit-url", u.audit],
+      ...["--audit-public-key", vkey],
       ...["--services", watched.join(","), "--auth-keys", issuer.publicKey],
       ...["--relay-token", mesh.credentials.file("dashboard")],
       ...["--health-interval", "500ms", "--overview-refresh", "1s", "--retry", "300ms"],

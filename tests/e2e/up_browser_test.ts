@@ -1,8 +1,9 @@
 /**
  * `iatp up` end to end: the launcher starts the whole mesh with the demo on free ports; headless
  * Chromium opens the printed login URL (the viewer credential travels in the fragment), lands
- * logged in, and the activity page shows allow, deny, block and warn cards; SIGINT (Ctrl-C)
- * stops everything cleanly with exit 0.
+ * logged in, and the activity page shows allow, deny, block and warn cards; the ledger is checked
+ * with the key of the audit service up started (pinned); SIGINT (Ctrl-C) stops everything cleanly
+ * with exit 0.
  */
 import assert from "node:assert/strict";
 import { spawnIatp, tempDir, waitFor } from "../helpers.ts";
@@ -57,6 +58,14 @@ Deno.test({
       if (shot) await page.screenshot({ path: shot, fullPage: false });
       const text = await page.textContent("body");
       assert.ok(text && !text.includes("4532-0151-1283-0366"), "a card number reached the page");
+      // up pins its own audit service's key: the ledger and receipts are verified, not unpinned.
+      await page.goto(`${base}/`);
+      await waitFor(
+        async () =>
+          /verified with the configured key/.test(await page.textContent("#ledger") ?? ""),
+        30_000,
+        "the ledger verified with the pinned key",
+      );
     } finally {
       await browser.close();
       const status = await up.stop("SIGINT", 20_000);

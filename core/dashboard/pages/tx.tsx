@@ -44,14 +44,19 @@ function stepOf(e: DashEvent): Step | undefined {
   return { ...base, title: e.topic };
 }
 
+/** How a receipt's check reads on the page. */
+function receiptText(a: AuditEntryView): string {
+  if (a.receipt === "verified") return "receipt verified";
+  if (a.receipt === "unpinned") return "proof ok, key not pinned";
+  return `receipt failed: ${a.reason ?? "unknown"}`;
+}
+
 function ledgerStep(a: AuditEntryView): Step {
   return {
     ts: a.ts,
     title: `Ledger entry #${a.index}: ${a.event}`,
-    detail: `by ${a.actor}; ${
-      a.verified ? "receipt verified" : `receipt failed: ${a.reason ?? "unknown"}`
-    }`,
-    verified: a.verified,
+    detail: `by ${a.actor}; ${receiptText(a)}`,
+    ...(a.receipt === "unpinned" ? {} : { verified: a.receipt === "verified" }),
   };
 }
 
@@ -137,6 +142,16 @@ function Ledger(props: { audit: AuditView & { hidden?: number } }) {
   return (
     <>
       {a.entries.length === 0 ? <p class="muted">The ledger holds no entries for it.</p> : ""}
+      {a.entries.some((e) => e.receipt === "unpinned")
+        ? (
+          <p id="audit-unpinned" class="unpinned">
+            Receipts are not verified: no audit key is pinned, so who signed their checkpoints is
+            unknown. Set <code>audit_public_key</code> (<code>--audit-public-key</code>,{" "}
+            <code>IATP_DASHBOARD_AUDIT_PUBLIC_KEY</code>) to the audit service's vkey to verify
+            them.
+          </p>
+        )
+        : ""}
       <ol id="audit-entries" class="cards">
         {a.entries.map((e) => (
           <li class="card" data-index={String(e.index)}>
@@ -144,9 +159,7 @@ function Ledger(props: { audit: AuditView & { hidden?: number } }) {
               <span class="topic">#{e.index} {e.event}</span>
               <span>{e.actor}</span>
               <Time ts={e.ts} />
-              <span class={e.verified ? "verified" : "failed"}>
-                {e.verified ? "receipt verified" : `receipt failed: ${e.reason ?? "unknown"}`}
-              </span>
+              <span class={e.receipt}>{receiptText(e)}</span>
             </div>
             <details class="raw">
               <summary>Entry JSON</summary>

@@ -8,7 +8,14 @@ import {
   LedgerBusyError,
   LedgerCorruptError,
 } from "../../../core/ledger/ledger.ts";
-import { formatVkey, parseVkey, verifyReceipt } from "../../../core/ledger/proof/mod.ts";
+import {
+  formatCheckpoint,
+  formatVkey,
+  parseHash,
+  parseVkey,
+  signNote,
+  verifyReceipt,
+} from "../../../core/ledger/proof/mod.ts";
 import { LedgerStore } from "../../../core/ledger/store.ts";
 import { decodeBase64 } from "../../../core/encoding/mod.ts";
 import { tempDir } from "../../helpers.ts";
@@ -39,16 +46,19 @@ Deno.test("concurrent appends share commits and every receipt verifies independe
       const e = t.ledger.entry(r.index)!;
       assert.equal(r.leaf_hash, e.leaf_hash);
       assert.ok(await refVerifyReceipt(e, r.receipt, t.ledger.vkey), `receipt ${r.index}`);
-      const ok = await verifyReceipt(e, r.receipt, { publicKey: t.key.publicRaw });
+      const ok = await verifyReceipt(e, r.receipt, { key: parseVkey(t.ledger.vkey) });
       assert.ok(ok.ok, ok.reason);
     }
     const e0 = t.ledger.entry(results[0].index)!;
     const forged: LedgerEntry = { ...e0, payload: { ...e0.payload, ok: "forged" } };
     assert.ok(!(await refVerifyReceipt(forged, results[0].receipt, t.ledger.vkey)));
-    const bad = await verifyReceipt(forged, results[0].receipt, { publicKey: t.key.publicRaw });
+    const key = parseVkey(t.ledger.vkey)!;
+    const bad = await verifyReceipt(forged, results[0].receipt, { key });
     assert.equal(bad.ok, false);
     const other = await generateKeyPair();
-    const wrongKey = await verifyReceipt(e0, results[0].receipt, { publicKey: other.publicRaw });
+    const wrongKey = await verifyReceipt(e0, results[0].receipt, {
+      key: { name: key.name, publicRaw: other.publicRaw },
+    });
     assert.equal(wrongKey.ok, false);
   } finally {
     await t.done();
@@ -173,7 +183,8 @@ Deno.test("a restart with the log's key derives its pair only with the first sig
     const r = await reopened.append(input(3));
     assert.ok(again.derived);
     const publicRaw = (await importSeed(seed)).publicRaw;
-    assert.ok((await verifyReceipt(reopened.entry(3)!, r.receipt, { publicKey: publicRaw })).ok);
+    const key = { name: parseVkey(vkey)!.name, publicRaw };
+    assert.ok((await verifyReceipt(reopened.entry(3)!, r.receipt, { key })).ok);
     await reopened.close();
   } finally {
     await dir.remove();
@@ -236,8 +247,8 @@ Deno.test("a restart with the vkey changed by hand is refused, the seed's check 
     if (opened) {
       // Opened: it serves the stored receipts under a vkey that does not check them.
       const served = opened.entry(0)!;
-      const publicKey = parseVkey(opened.vkey)!.publicRaw;
-      const ok = (await verifyReceipt(served, served.receipt, { publicKey })).ok;
+      const key = parseVkey(opened.vkey);
+      const ok = (await verifyReceipt(served, served.receipt, { key })).ok;
       await opened.close();
       assert.fail(`opened with a vkey not the log's (its receipt verifies under it: ${ok})`);
     }
@@ -313,13 +324,38 @@ Deno.test("a full queue refuses appends instead of growing without bound", async
   }
 });
 
+Deno.test("verifyReceipt with a key refuses a checkpoint it signs for another log (origin line)", async () => {
+  const t = await tempLedger();
+  try {
+    const r = await t.ledger.append(input(0));
+    const e = t.ledger.entry(0)!;
+    const key = parseVkey(t.ledger.vkey)!;
+    assert.ok((await verifyReceipt(e, r.receipt, { key })).ok);
+    // The same key, under the same name, signs a checkpoint of the same tree for another log.
+    const body = formatCheckpoint({
+      origin: "another-log/1",
+      treeSize: r.receipt.tree_size,
+      rootHash: parseHash(r.receipt.root_hash)!,
+    });
+    const checkpoint = await signNote(body, { name: key.name, ...t.key });
+    const res = await verifyReceipt(e, { ...r.receipt, checkpoint }, { key });
+    assert.equal(res.ok, false);
+    assert.equal(res.reason, `checkpoint is of another log than ${key.name}`);
+    // Without a key only the proof is checked: the same receipt passes (it proves no signer).
+    assert.ok((await verifyReceipt(e, { ...r.receipt, checkpoint })).ok);
+  } finally {
+    await t.done();
+  }
+});
+
 Deno.test("verifyReceipt rejects malformed receipts without throwing", async () => {
   const t = await tempLedger();
   try {
     const r = await t.ledger.append(input(0));
     const e = t.ledger.entry(0)!;
     const pub = decodeBase64(t.ledger.vkey.split("+").slice(2).join("+")).slice(1);
-    assert.ok((await verifyReceipt(e, r.receipt, { publicKey: pub })).ok);
+    const key = { name: t.ledger.vkey.split("+")[0], publicRaw: pub };
+    assert.ok((await verifyReceipt(e, r.receipt, { key })).ok);
     for (
       const bad of [
         { ...r.receipt, inclusion_proof: ["zz"] },
