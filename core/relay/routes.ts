@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import type { CompatMode } from "../compat/mod.ts";
 import { HttpError } from "../errors/mod.ts";
 import { type App, type AppEnv, responseOf, type Server } from "../http/mod.ts";
-import type { MeshAuth } from "../auth/mod.ts";
+import type { MeshAuth, Principal } from "../auth/mod.ts";
 import type { LogEvery, Logger } from "../log/mod.ts";
 import { authenticated, maySee, principalOf, requireTopics } from "./auth.ts";
 import type { Hub } from "./hub.ts";
@@ -31,7 +31,7 @@ import {
 } from "./server.ts";
 import { type AnyRelayStore, isRemoteStore } from "./store.ts";
 import type { StreamRefusals, TopicRefusals } from "./refusals.ts";
-import type { FlushRounds, HeldBytes, ReplayTurns } from "./stream/mod.ts";
+import type { FlushRounds, HeldBytes, ReplayTurns, SseSubscriber } from "./stream/mod.ts";
 import type { IdempotencyKeys } from "./idempotency.ts";
 
 /** What the route handlers share. */
@@ -56,6 +56,8 @@ export interface RelayContext {
   subscribers: Int32Array;
   /** Subscriptions open on this isolate per authenticated principal id. */
   openByPrincipal: Map<string, number>;
+  /** Who opened each stream open on this isolate (auth on): it ends once that credential lapses. */
+  openers: Map<SseSubscriber, Principal>;
   /** The flush rounds every subscriber of this server is written in. */
   rounds: FlushRounds;
   /** What this isolate's subscribers hold together, bounded by `queue_bytes_total`. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { every } from "../async/mod.ts";
-import { createMeshAuth, type MeshAuth } from "../auth/mod.ts";
+import { createMeshAuth, type MeshAuth, type Principal } from "../auth/mod.ts";
 import type { CompatMode } from "../compat/mod.ts";
 import { Counter, Gauge, type Registry } from "../metrics/mod.ts";
 import {
@@ -18,7 +18,13 @@ import {
 import { LogEvery, type Logger } from "../log/mod.ts";
 import { relayHealth, storeHealth } from "./health.ts";
 import { Hub } from "./hub.ts";
-import { FlushRounds, type FlushRoundsOptions, HeldBytes, ReplayTurns } from "./stream/mod.ts";
+import {
+  FlushRounds,
+  type FlushRoundsOptions,
+  HeldBytes,
+  ReplayTurns,
+  type SseSubscriber,
+} from "./stream/mod.ts";
 import { storeEvent } from "./publish.ts";
 import {
   DEFAULT_MAX_IDEMPOTENCY_KEYS,
@@ -130,14 +136,17 @@ export type PublishFn = (
  * opened): a credential refused for new requests stops being served at the next heartbeat, not
  * only when its holder reconnects.
  */
-async function endLapsed(hub: Hub, auth: MeshAuth, log: Logger): Promise<void> {
+async function endLapsed(
+  openers: Map<SseSubscriber, Principal>,
+  auth: MeshAuth,
+  log: Logger,
+): Promise<void> {
   const lapsed = await auth.lapsed();
-  hub.forEach((s) => {
-    const p = s.principal;
-    if (!p || s.ended || !lapsed(p)) return;
+  for (const [s, p] of [...openers]) {
+    if (s.ended || !lapsed(p)) continue;
     log.info("subscription ended: its credential expired or was revoked", { sub: p.id });
     s.end("lapsed");
-  });
+  }
 }
 
 /** How an isolate serves when the relay runs several (`--workers`). */
@@ -326,6 +335,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     server,
     subscribers: shared,
     openByPrincipal: new Map(),
+    openers: new Map(),
     rounds: new FlushRounds(opts.flush),
     held,
     turns: new ReplayTurns(opts.replayTurnBytes),
@@ -363,7 +373,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     every(opts.heartbeatMs, () => {
       hub.forEach((s) => s.offerIfIdle(heartbeat));
       if (auth.enabled) {
-        endLapsed(hub, auth, log).catch((err) => log.error("lapse check failed", { err }));
+        endLapsed(ctx.openers, auth, log).catch((err) => log.error("lapse check failed", { err }));
       }
     }),
     every(opts.expireIntervalMs, () => {

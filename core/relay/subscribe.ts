@@ -170,14 +170,15 @@ export async function subscribeAnswer(
     queueBytes: ctx.opts.queueBytes,
     rounds: ctx.rounds,
     held: ctx.held,
-    principal: r.principal,
     onEnd: (reason) => {
       ctx.hub.remove(stream);
+      ctx.openers.delete(stream);
       Atomics.sub(ctx.subscribers, 0, 1);
       release();
       if (reason === "overflow") ctx.metrics.overflows.inc();
     },
   });
+  if (r.principal) ctx.openers.set(stream, r.principal);
   openSubscription({
     store: ctx.store,
     hub: ctx.hub,

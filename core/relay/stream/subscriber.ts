@@ -17,7 +17,6 @@ import {
   type PushSource,
   pushStream,
 } from "../../http/mod.ts";
-import type { Principal } from "../../auth/mod.ts";
 import { FlushRounds, type RoundJoiner, type RoundMember } from "./rounds.ts";
 import type { HeldBytes, HeldMember } from "./budget.ts";
 
@@ -37,8 +36,6 @@ interface SubscriberOptions {
   rounds?: FlushRounds;
   /** The bound on what all the isolate's subscribers hold together (default: none). */
   held?: HeldBytes;
-  /** Who opened it (undefined: auth off): its stream ends once that credential lapses. */
-  principal?: Principal;
 }
 
 /** Rounds of the subscribers given none (every subscriber shares its isolate's CPU). */
@@ -69,12 +66,9 @@ export class SseSubscriber implements PushSource, RoundMember, HeldMember {
   #charged = 0;
   /** Bytes its socket still held when it ended, until the socket lets them go. */
   #closing = 0;
-  /** Who opened it (undefined: auth off). */
-  readonly principal: Principal | undefined;
 
   constructor(opts: SubscriberOptions = {}) {
     this.#queueBytes = opts.queueBytes ?? DEFAULT_QUEUE_BYTES;
-    this.principal = opts.principal;
     this.#onEnd = opts.onEnd;
     this.#rounds = opts.rounds ?? (sharedRounds ??= new FlushRounds());
     this.#heldBytes = opts.held;
