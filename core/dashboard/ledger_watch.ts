@@ -1,8 +1,9 @@
 /**
  * The ledger card of the overview: the dashboard fetches the audit service's signed checkpoint
  * on a timer, checks its signature (with the pinned `audit_public_key`, else the key the service
- * serves, which is then said to be unpinned) and proves each new checkpoint extends the last one
- * it saw (RFC 9162 consistency proof). In memory only; `iatp audit verify` is the durable monitor.
+ * serves) and proves each new checkpoint extends the last one it saw (RFC 9162 consistency proof).
+ * A checkpoint that passes is `verified` only under the pinned key; under the served key it is
+ * `unpinned`, since anyone answering as the audit service would pass. In memory only; `iatp audit verify` is the durable monitor.
  * @module
  */
 import { lateImport } from "../config/mod.ts";
@@ -25,7 +26,11 @@ const MAX_CHECKPOINT_BYTES = 64 * 1024;
 
 /** What the overview shows of the ledger. */
 export interface LedgerState {
-  state: "not_configured" | "unknown" | "verified" | "failed" | "unreachable";
+  /**
+   * `verified`: signed by the pinned key and consistent; `unpinned`: the same checks passed, but
+   * with the key the service serves (who signed it is unknown).
+   */
+  state: "not_configured" | "unknown" | "verified" | "unpinned" | "failed" | "unreachable";
   tree_size?: number;
   root_hash?: string;
   /** When the checkpoint shown was fetched. */
@@ -121,7 +126,7 @@ export class LedgerWatch {
       }
     }
     this.#last = { size: cp.treeSize, root: cp.rootHash };
-    return { state: "verified", ...view };
+    return { state: pinned ? "verified" : "unpinned", ...view };
   }
 
   /** Stops checking. */

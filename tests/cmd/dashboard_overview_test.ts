@@ -1,7 +1,8 @@
 /**
  * The overview over real sockets: each configured service's health polled (up, down, last
  * seen), services heard from on the relay, the ledger checkpoint verified with the pinned key
- * and consistency proofs (and refused when a checkpoint is not the log's), decisions counted.
+ * and consistency proofs (and refused when a checkpoint is not the log's; "unpinned", never
+ * verified, without a pinned key), decisions counted.
  */
 import assert from "node:assert/strict";
 import { createHealthServer } from "../../core/agents/mod.ts";
@@ -110,7 +111,17 @@ Deno.test("a checkpoint not signed by the pinned key, or not extending the last 
     for (const d of [pinned, unpinned]) {
       await waitFor(async () => (await overview(d.url)).ledger.tree_size === 2, 15_000, "seen");
     }
-    assert.equal((await overview(unpinned.url)).ledger.pinned, false);
+    // Without a pinned key the checkpoint is never "verified": anyone answering as the audit
+    // service would pass, so a JSON consumer reading only `state` must not see it as verified.
+    const u = (await overview(unpinned.url)).ledger;
+    assert.equal(u.state, "unpinned", JSON.stringify(u));
+    assert.equal(u.pinned, false);
+    const html = await (await fetch(`${unpinned.url}/`)).text();
+    assert.ok(!/verified/.test(html.match(/<section id="ledger".*?<\/section>/s)![0]), html);
+    assert.match(html, /id="ledger"[^>]*data-state="unpinned"/);
+    assert.match(html, /<dd class="unpinned">checkpoint ok, key not pinned/);
+    assert.match(html, /<code>audit_public_key<\/code>/);
+    assert.match(html, /<code>IATP_DASHBOARD_AUDIT_PUBLIC_KEY<\/code>/);
     target = impostor.url;
     await waitFor(async () => (await overview(pinned.url)).ledger.state === "failed", 15_000);
     assert.match((await overview(pinned.url)).ledger.reason, /not signed by test-audit/);

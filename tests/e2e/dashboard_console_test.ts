@@ -51,7 +51,7 @@ async function overview(page: Page, errors: string[], size: string): Promise<voi
   const updates = Number(await page.getAttribute("#chart", "data-updates") ?? "0");
   await waitFor(async () => (await totalDecisions(page)) > before, 20_000, "the chart to grow");
   assert.ok(Number(await page.getAttribute("#chart", "data-updates")) > updates, "chart redrawn");
-  assert.match(await page.textContent("#ledger") ?? "", /verified/);
+  assert.match(await page.textContent("#ledger") ?? "", /verified with the configured key/);
   assert.match(await page.textContent("#agents") ?? "", /demo-untrusted/);
   assert.match(
     await page.textContent("#latest .latest-row[data-decision=deny]") ?? "",

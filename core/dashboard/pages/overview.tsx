@@ -163,10 +163,22 @@ function Latest(props: { data: OverviewData }) {
   );
 }
 
+/** Ledger states styled by their own class (views.css): ok, not pinned, bad. */
+const TONED = new Set(["verified", "unpinned", "failed"]);
+
 function Ledger(props: { data: OverviewData }) {
   const l = props.data.ledger;
   const verdict = l.state === "verified"
-    ? (l.pinned ? "verified with the configured key" : "verified (served key, not pinned)")
+    ? "verified with the configured key"
+    : l.state === "unpinned"
+    ? (
+      <>
+        checkpoint ok, key not pinned: who signed it is unknown. Set <code>audit_public_key</code>
+        {" "}
+        (<code>--audit-public-key</code>,{" "}
+        <code>IATP_DASHBOARD_AUDIT_PUBLIC_KEY</code>) to the audit service's vkey to verify it.
+      </>
+    )
     : l.state === "failed"
     ? `verification failed: ${l.reason ?? ""}`
     : l.state === "unreachable"
@@ -186,7 +198,7 @@ function Ledger(props: { data: OverviewData }) {
           <Time ts={l.checked_at} />
         </dd>
         <dt>Checkpoint</dt>
-        <dd class={l.state === "verified" ? "verified" : l.state === "failed" ? "failed" : ""}>
+        <dd class={TONED.has(l.state) ? l.state : ""}>
           {verdict}
         </dd>
       </dl>
