@@ -53,9 +53,7 @@ export async function start(config: UpConfig, deps: { log?: Logger } = {}): Prom
 }
 
 /**
- * How to log in and call the mesh. The login URL carries the viewer credential in its fragment,
- * which browsers never send to a server; it is printed on the terminal only (as Jupyter does),
- * never logged. The admin credential is only ever referenced by its file.
+ * How to log in and call the mesh. The admin credential is only ever referenced by its file.
  */
 function accessLines(mesh: Mesh): string[] {
   const c = mesh.credentials;
@@ -80,7 +78,28 @@ function shellWord(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-function banner(mesh: Mesh, demo: boolean): string {
+/**
+ * The dashboard login. On a terminal, the login URL with the viewer credential in its fragment,
+ * which browsers never send to a server (as Jupyter does). Anywhere else (a pipe, a file, a log
+ * collector) the URL without it and a command that prints the full URL from the credential's file,
+ * so no credential reaches a log.
+ */
+function loginLines(mesh: Mesh, onTerminal: boolean): string[] {
+  const dashboard = mesh.urls.dashboard;
+  if (!dashboard) return [];
+  const login = `${dashboard}/login`;
+  if (onTerminal) {
+    return [`  Dashboard login: ${login}#token=${mesh.credentials.token("viewer")}`, ""];
+  }
+  const file = `${mesh.credentials.dir}/viewer.token`;
+  return [
+    `  Dashboard login: ${login} (with the viewer credential in ${file})`,
+    `  The login URL with it: echo "${login}#token=$(cat ${shellWord(file)})"`,
+    "",
+  ];
+}
+
+function banner(mesh: Mesh, demo: boolean, onTerminal: boolean): string {
   const order = [
     "dashboard",
     "relay",
@@ -93,16 +112,10 @@ function banner(mesh: Mesh, demo: boolean): string {
     "action",
   ];
   const rows = order.filter((n) => mesh.urls[n]).map((n) => `  ${n.padEnd(18)}${mesh.urls[n]}`);
-  const login = mesh.urls.dashboard
-    ? [
-      `  Dashboard login: ${mesh.urls.dashboard}/login#token=${mesh.credentials.token("viewer")}`,
-      "",
-    ]
-    : [];
   return [
     "iatp up: the mesh is running; every service-to-service call carries a credential.",
     "",
-    ...login,
+    ...loginLines(mesh, onTerminal),
     ...rows,
     "",
     ...accessLines(mesh),
@@ -150,7 +163,7 @@ export const command: Command & { spec: typeof spec; start: typeof start } = {
     });
     // The banner ends with "Ctrl-C stops everything.": printed only once that is true.
     return await serveUntilStopped(mesh, log, held, () => {
-      print(banner(mesh, loaded.config.demo));
+      print(banner(mesh, loaded.config.demo, Deno.stdout.isTerminal()));
       log.info("listening", { url: mesh.url, urls: mesh.urls });
     });
   },

@@ -402,3 +402,66 @@ Deno.test("up: a jti appended to credentials/revoked is refused by every service
     await dir.remove();
   }
 });
+
+Deno.test("up: with stdout not a terminal, no credential reaches stdout or stderr; the printed command gives the login URL", async () => {
+  const dir = await tempDir();
+  const data = `${dir.path}/it's data`;
+  const args = ["--base-port", "0", "--demo-interval", "100ms", "--log-level", "debug"];
+  const child = new Deno.Command(LAUNCHER, {
+    args: ["up", "--data-dir", data, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const dec = new TextDecoder();
+  let out = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) out += dec.decode(chunk, { stream: true });
+  };
+  const reading = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  let status: Deno.CommandStatus;
+  try {
+    await waitFor(() => out.includes("Ctrl-C stops everything."), 60_000, "the banner");
+    // Let the demo traffic run with the whole mesh up, so its logs are in the output too.
+    const relay = /^ {2}relay +(http\S+)$/m.exec(out)?.[1];
+    const admin = Deno.readTextFileSync(`${data}/credentials/admin.token`).trim();
+    await waitFor(
+      async () => {
+        const r = await fetch(`${relay}/topics`, { headers: { authorization: `Bearer ${admin}` } });
+        return ((await r.json()).topics ?? []).length > 0;
+      },
+      30_000,
+      "demo traffic on the relay",
+    );
+  } finally {
+    child.kill("SIGINT");
+    status = await child.status;
+    await reading;
+  }
+  try {
+    assert.equal(status.code, 0, out);
+    const creds = `${data}/credentials`;
+    let checked = 0;
+    for (const e of Deno.readDirSync(creds)) {
+      const value = Deno.readTextFileSync(`${creds}/${e.name}`).trim();
+      if (value === "") continue; // the empty revocation list
+      assert.ok(!out.includes(value), `${e.name} reached stdout or stderr`);
+      checked++;
+    }
+    assert.ok(checked >= 10, `${checked} credential files checked`);
+    assert.ok(!out.includes("iatp1."), "a credential reached stdout or stderr");
+    // In its place the banner prints a command that gives the login URL.
+    const line = out.split("\n").find((l) => l.includes("The login URL with it: "));
+    assert.ok(line, `no login command in the banner\n${out}`);
+    const r = await new Deno.Command("bash", {
+      args: ["-c", line.split("The login URL with it: ")[1]],
+      stdout: "piped",
+    }).output();
+    assert.equal(r.code, 0);
+    const viewer = Deno.readTextFileSync(`${creds}/viewer.token`).trim();
+    const login = /Dashboard login: (http\S+)/.exec(out)?.[1];
+    assert.equal(dec.decode(r.stdout).trim(), `${login}#token=${viewer}`);
+  } finally {
+    await dir.remove();
+  }
+});

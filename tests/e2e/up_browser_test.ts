@@ -1,9 +1,9 @@
 /**
  * `iatp up` end to end: the launcher starts the whole mesh with the demo on free ports; headless
- * Chromium opens the printed login URL (the viewer credential travels in the fragment), lands
- * logged in, and the activity page shows allow, deny, block and warn cards; the ledger is checked
- * with the key of the audit service up started (pinned); SIGINT (Ctrl-C) stops everything cleanly
- * with exit 0.
+ * Chromium opens the printed login URL with the viewer credential from its file in the fragment
+ * (stdout is a pipe, so the banner does not print it), lands logged in, and the activity page shows
+ * allow, deny, block and warn cards; the ledger is checked with the key of the audit service up
+ * started (pinned); SIGINT (Ctrl-C) stops everything cleanly with exit 0.
  */
 import assert from "node:assert/strict";
 import { spawnIatp, tempDir, waitFor } from "../helpers.ts";
@@ -43,6 +43,10 @@ Deno.test({
         60_000,
         `iatp up to print the dashboard login\n${up.stdout()}\n${up.stderr()}`,
       );
+      // Piped, the banner leaves the viewer credential in its file: the login URL takes it.
+      const viewer = Deno.readTextFileSync(`${data.path}/credentials/viewer.token`).trim();
+      assert.ok(!up.stdout().includes(viewer), "the viewer credential was printed to a pipe");
+      login = `${login}#token=${viewer}`;
       const base = new URL(login).origin;
       const page = await browser.newPage();
       const anonymous = await fetch(`${base}/api/state`);
