@@ -15,9 +15,20 @@ import { freePort, startIatpService } from "../../tests/helpers.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
-  options: { subs: { type: "string", default: "100,300,500" } },
+  options: {
+    subs: { type: "string", default: "100,300,500" },
+    help: { type: "boolean", default: false },
+  },
   allowPositionals: true,
 });
+if (values.help) {
+  console.log(
+    `Usage: deno run -A scripts/bench/relay_stalled.ts [--subs 100,300,500] [-- relay flags]
+  --subs LIST   subscriber counts to measure, one relay each (default 100,300,500)
+  -- FLAGS      extra flags for every relay started (e.g. -- --queue-bytes-total 64MiB)`,
+  );
+  Deno.exit(0);
+}
 const TOKEN = "bench-token-stalled";
 const EVENTS = 400;
 const EVENT_BYTES = 60_000;

@@ -13,6 +13,7 @@ import * as policy from "../../cmd/policy.ts";
 import * as relay from "../../cmd/relay.ts";
 import type { Service } from "../../core/http/mod.ts";
 import { AuditClient } from "../../core/ledger/client/mod.ts";
+import { parseVkey } from "../../core/ledger/mod.ts";
 import { silentLogger } from "../../core/log/mod.ts";
 import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { loadAuditTrail } from "../../core/dashboard/mod.ts";
@@ -240,7 +241,14 @@ Deno.test("iatp's own clients work against the compat upstream defaults", async 
     assert.ok(!Number.isNaN(Date.parse(got[0].ts)) && got[0].ts.endsWith("Z"), "ISO ts");
     const receipt = await ledger.append({ tx_id: "own-1", event: "e", actor: "a", payload: {} });
     assert.equal(receipt.index, 0);
-    const trail = await loadAuditTrail(mesh.audit, "own-1", { timeoutMs: 5_000 });
+    // The ledger's key, pinned as an operator pins it (audit_public_key): only then "verified".
+    const cp = await fetch(`${mesh.audit}/checkpoint`, { headers: { accept: "application/json" } });
+    const { vkey } = await cp.json();
+    const key = parseVkey(vkey);
+    assert.ok(key, "the audit service serves its vkey");
+    const unpinned = await loadAuditTrail(mesh.audit, "own-1", { timeoutMs: 5_000 });
+    assert.ok(unpinned.state === "ok" && unpinned.entries[0].receipt === "unpinned");
+    const trail = await loadAuditTrail(mesh.audit, "own-1", { timeoutMs: 5_000, key });
     assert.equal(trail.state, "ok");
     assert.ok(trail.state === "ok" && trail.entries[0].verified, "the list form verifies");
   } finally {
