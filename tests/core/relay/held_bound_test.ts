@@ -7,11 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { MemoryStore } from "../../../core/relay/memory_store.ts";
-import { startRelayServer } from "../../../core/relay/server.ts";
 import { HELD_REASON } from "../../../core/relay/stream/mod.ts";
 import { waitFor } from "../../helpers.ts";
 import { RawConn } from "../../support/raw_http.ts";
-import { quietLog } from "./relay_helpers.ts";
+import { openStalled, startHistoryRelay } from "./relay_helpers.ts";
 
 const QUEUE_BYTES = 1024 * 1024;
 const TOTAL_BYTES = 3 * QUEUE_BYTES;
@@ -32,21 +31,9 @@ function ids(text: string): number[] {
 
 Deno.test("stalled replays past queue_bytes_total end with overflow while a reader gets every event", async () => {
   const store = new MemoryStore({ maxEventsPerTopic: 10_000, maxAgeMs: 0, maxTopics: 10 });
-  const blob = "x".repeat(EVENT_BYTES);
-  for (let i = 0; i < HISTORY; i++) {
-    store.append("big", `e${i}`, JSON.stringify({ blob }), Date.now());
-  }
-  const relay = await startRelayServer({
-    host: "127.0.0.1",
-    port: 0,
-    log: quietLog,
-    store,
+  const relay = await startHistoryRelay(store, HISTORY, EVENT_BYTES, {
     queueBytes: QUEUE_BYTES,
     queueBytesTotal: TOTAL_BYTES,
-    heartbeatMs: 60_000,
-    retryMs: 1_000,
-    expireIntervalMs: 60_000,
-    compat: "iatp",
   });
   const port = Number(new URL(relay.url).port);
   const metrics = async () => await (await fetch(`${relay.url}/metrics`)).text();
@@ -55,11 +42,8 @@ Deno.test("stalled replays past queue_bytes_total end with overflow while a read
   try {
     await reader.write("GET /subscribe?topic=big&since=now HTTP/1.1\r\nHost: localhost\r\n\r\n");
     assert.ok(await reader.until((p) => p.includes("retry:")), "the reader's stream opened");
-    for (let i = 0; i < STALLED; i++) {
-      const c = await RawConn.open(port);
-      await c.write("GET /subscribe?topic=big&since=0 HTTP/1.1\r\nHost: localhost\r\n\r\n");
-      stalled.push(c); // never read (until the end): the replay fills its queue and socket
-    }
+    // Never read (until the end): each replay fills its queue and socket.
+    await openStalled(port, STALLED, stalled);
     // Publishes are answered while the replays run; the reader gets each of them.
     for (let i = 0; i < LIVE; i++) {
       const r = await fetch(`${relay.url}/publish`, {
@@ -121,29 +105,11 @@ Deno.test("stalled replays past queue_bytes_total end with overflow while a read
 
 Deno.test("a stalled replay holds at most its queue_bytes, as /metrics counts it", async () => {
   const store = new MemoryStore({ maxEventsPerTopic: 10_000, maxAgeMs: 0, maxTopics: 10 });
-  const blob = "x".repeat(EVENT_BYTES);
-  for (let i = 0; i < HISTORY; i++) {
-    store.append("big", `e${i}`, JSON.stringify({ blob }), Date.now());
-  }
-  const relay = await startRelayServer({
-    host: "127.0.0.1",
-    port: 0,
-    log: quietLog,
-    store,
-    queueBytes: QUEUE_BYTES,
-    heartbeatMs: 60_000,
-    retryMs: 1_000,
-    expireIntervalMs: 60_000,
-    compat: "iatp",
-  });
+  const relay = await startHistoryRelay(store, HISTORY, EVENT_BYTES, { queueBytes: QUEUE_BYTES });
   const port = Number(new URL(relay.url).port);
   const stalled: RawConn[] = [];
   try {
-    for (let i = 0; i < 4; i++) {
-      const c = await RawConn.open(port);
-      await c.write("GET /subscribe?topic=big&since=0 HTTP/1.1\r\nHost: localhost\r\n\r\n");
-      stalled.push(c); // never read
-    }
+    await openStalled(port, 4, stalled); // never read
     // The replays stalled: what they hold stopped changing (their queues and sockets are full).
     let last = -1;
     let same = 0;

@@ -4,11 +4,13 @@
  * @module
  */
 import { command, type RelayConfig } from "../../../cmd/relay.ts";
+import type { MemoryStore } from "../../../core/relay/memory_store.ts";
+import { type RelayServerOptions, startRelayServer } from "../../../core/relay/server.ts";
 import type { DeepPartial } from "../../../core/config/mod.ts";
 import { type Service, type SseEvent, SseParser } from "../../../core/http/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
 import { delay, startIatpService } from "../../helpers.ts";
-import { exchange, json } from "../../support/raw_http.ts";
+import { exchange, json, RawConn } from "../../support/raw_http.ts";
 
 /** A logger that writes nothing (tests assert on behaviour, not log lines). */
 export const quietLog = createLogger({ service: "relay-test", level: "error", sink: () => {} });
@@ -129,4 +131,40 @@ export async function healths(
 /** Starts `iatp relay` as a process on a free port, storing on the JetStream server at `url`. */
 export function startJsRelay(url: string, ...extra: string[]) {
   return startIatpService(["relay", "--port=0", "--compat=iatp", "--store", url, ...extra]);
+}
+
+/**
+ * Fills topic `big` of `store` with `events` events of `eventBytes` bytes each and starts a relay
+ * server on it (one isolate, heartbeats and expiry out of the way) with `opts` on top.
+ */
+export function startHistoryRelay(
+  store: MemoryStore,
+  events: number,
+  eventBytes: number,
+  opts: Partial<RelayServerOptions>,
+): Promise<Service> {
+  const blob = "x".repeat(eventBytes);
+  for (let i = 0; i < events; i++) {
+    store.append("big", `e${i}`, JSON.stringify({ blob }), Date.now());
+  }
+  return startRelayServer({
+    host: "127.0.0.1",
+    port: 0,
+    log: quietLog,
+    store,
+    heartbeatMs: 60_000,
+    retryMs: 1_000,
+    expireIntervalMs: 60_000,
+    compat: "iatp",
+    ...opts,
+  });
+}
+
+/** Opens `n` subscriptions to topic `big` from its start that never read; pushed onto `into`. */
+export async function openStalled(port: number, n: number, into: RawConn[]): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const c = await RawConn.open(port);
+    await c.write("GET /subscribe?topic=big&since=0 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    into.push(c);
+  }
 }

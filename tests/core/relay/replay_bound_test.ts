@@ -7,11 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { MemoryStore } from "../../../core/relay/memory_store.ts";
-import { startRelayServer } from "../../../core/relay/server.ts";
 import type { TopicFilter } from "../../../core/topic/mod.ts";
 import { waitFor } from "../../helpers.ts";
 import { RawConn } from "../../support/raw_http.ts";
-import { quietLog } from "./relay_helpers.ts";
+import { openStalled, startHistoryRelay } from "./relay_helpers.ts";
 
 /** A memory store that records the bytes of data each read returned. */
 class RecordingStore extends MemoryStore {
@@ -28,29 +27,12 @@ const EVENT_BYTES = 60_000;
 
 Deno.test("a replay of large events to subscribers that never read reads and writes a quarter of their queue at a time", async () => {
   const store = new RecordingStore({ maxEventsPerTopic: 1000, maxAgeMs: 0, maxTopics: 10 });
-  const blob = "x".repeat(EVENT_BYTES);
-  for (let i = 0; i < 300; i++) {
-    store.append("big", `e${i}`, JSON.stringify({ blob }), Date.now());
-  }
-  const relay = await startRelayServer({
-    host: "127.0.0.1",
-    port: 0,
-    log: quietLog,
-    store,
-    queueBytes: QUEUE_BYTES,
-    heartbeatMs: 60_000,
-    retryMs: 1_000,
-    expireIntervalMs: 60_000,
-    compat: "iatp",
-  });
+  const relay = await startHistoryRelay(store, 300, EVENT_BYTES, { queueBytes: QUEUE_BYTES });
   const port = Number(new URL(relay.url).port);
   const stalled: RawConn[] = [];
   try {
-    for (let i = 0; i < 4; i++) {
-      const c = await RawConn.open(port);
-      await c.write("GET /subscribe?topic=big&since=0 HTTP/1.1\r\nHost: localhost\r\n\r\n");
-      stalled.push(c); // never read: the replay waits for room in its queue
-    }
+    // Never read: each replay waits for room in its queue.
+    await openStalled(port, 4, stalled);
     // Each replay read until its queue filled and its socket stopped taking writes.
     await waitFor(() => store.reads.length >= 4, 10_000, "the replays to read");
     const most = Math.max(...store.reads);
