@@ -122,6 +122,14 @@ export const composeAgentSpec = defineConfig({
         default: [],
         item: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/,
       }),
+      networks: list({
+        help: "existing networks deploy_app may join (a reverse proxy's...): top-level networks " +
+          "naming one (external: true, or name:), network_mode: NAME (bridge for Docker's " +
+          "default bridge), build.network: NAME; by default a compose file has only its " +
+          "project's own networks",
+        default: [],
+        item: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/,
+      }),
     }),
     command_timeout: duration({
       help: "deadline of one container command",

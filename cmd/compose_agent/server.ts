@@ -105,6 +105,7 @@ async function openExecutor(
       providers: config.deploy_allow.providers,
       logDrivers: config.deploy_allow.log_drivers,
       volumes: config.deploy_allow.volumes,
+      networks: config.deploy_allow.networks,
     }),
     log,
     deploymentHash: config.deployment_hash,

@@ -83,6 +83,13 @@ export interface ContainerSummary {
   Created: number;
 }
 
+/** The fields of one entry of `GET /networks` used here. */
+export interface NetworkSummary {
+  Id: string;
+  Name: string;
+  Labels: Record<string, string> | null;
+}
+
 /** The fields of `GET /containers/{id}/json` used here. */
 export interface ContainerInspect {
   Id: string;
@@ -176,6 +183,13 @@ export class DockerEngine {
     const q = new URLSearchParams({ all: opts.all === false ? "0" : "1" });
     if (opts.filters) q.set("filters", JSON.stringify(opts.filters));
     return this.#json("GET", `/containers/json?${q}`);
+  }
+
+  /** Networks matching `filters` (a `name` filter matches any part of a network's name). */
+  listNetworks(opts: { filters?: Record<string, string[]> } = {}): Promise<NetworkSummary[]> {
+    const q = new URLSearchParams();
+    if (opts.filters) q.set("filters", JSON.stringify(opts.filters));
+    return this.#json("GET", `/networks?${q}`);
   }
 
   /** Inspects one container by name or id. */

@@ -193,6 +193,11 @@ export interface DeploySource {
   file: string;
   /** The inline compose file, written to `dir/file` when the deploy runs. */
   inline?: string;
+  /**
+   * The networks compose names after the project (`<project>_<key>`) that must not already be
+   * another's, by key; `deploy_allow.networks` ones left out.
+   */
+  projectNetworks: Array<{ key: string; name: string }>;
 }
 
 /**
@@ -207,14 +212,47 @@ export async function prepareDeploy(
   p: z.infer<ReturnType<typeof deployParams>>,
   check: DeployCheck,
 ): Promise<DeploySource> {
+  const named = (keys: string[]) =>
+    keys.map((key) => ({ key, name: `${p.project}_${key}` }))
+      .filter((n) => !check.policy.joins(n.name));
   if (p.compose_file === undefined) {
     const found = await locate(paths, p.project, p.project_dir);
-    check.policy.check(await readCompose(`${found.dir}/${found.file}`, check.maxBytes), found.dir);
-    return { dir: found.dir, file: found.file };
+    const text = await readCompose(`${found.dir}/${found.file}`, check.maxBytes);
+    const { projectNetworks } = check.policy.check(text, found.dir);
+    return { dir: found.dir, file: found.file, projectNetworks: named(projectNetworks) };
   }
   const dir = `${paths.workDir}/${p.project}`;
-  check.policy.check(p.compose_file, dir);
-  return { dir, file: INLINE_FILE, inline: p.compose_file };
+  const { projectNetworks } = check.policy.check(p.compose_file, dir);
+  return {
+    dir,
+    file: INLINE_FILE,
+    inline: p.compose_file,
+    projectNetworks: named(projectNetworks),
+  };
+}
+
+/**
+ * Refuses a deploy whose project-named networks exist and are not the project's: compose joins
+ * an existing network of the name it makes, and `a` + `b_default` is project `a_b`'s default
+ * network (or one made by hand).
+ * @throws {HttpError} 403 naming the network's key and `deploy_allow.networks`
+ */
+async function refuseTakenNetworks(
+  compose: ComposeRunner,
+  project: string,
+  networks: DeploySource["projectNetworks"],
+): Promise<void> {
+  const taken = await compose.foreignNetworks(project, networks.map((n) => n.name));
+  if (taken.length === 0) return;
+  const { name, project: owner } = taken[0];
+  const key = networks.find((n) => n.name === name)?.key ?? "default";
+  const whose = owner === undefined ? "not made by compose" : `project ${owner}'s`;
+  throw new HttpError(
+    403,
+    `compose file refused: networks.${key}: network ${JSON.stringify(name)} exists and is ` +
+      `${whose}: compose would join it (not allowed by deploy_allow.networks)`,
+    { field: `parameters.compose_file: networks.${key}`, setting: "deploy_allow.networks" },
+  );
 }
 
 /**
@@ -271,6 +309,7 @@ export function deployApp(
 ) {
   return exclusive(p.project, async () => {
     await refuseForeign(compose, p.project, source.dir);
+    await refuseTakenNetworks(compose, p.project, source.projectNetworks);
     if (source.inline === undefined) return await upAndGate(compose, source, p, timeoutMs);
     const had = await keepPrevious(source.dir).catch(unwritable);
     let ok = false;

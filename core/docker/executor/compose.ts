@@ -151,6 +151,21 @@ export class ComposeRunner {
   }
 
   /**
+   * Of the networks named `names`, those the daemon has that compose did not make for `project`
+   * (another project's, or made by hand), with their project (undefined when none).
+   */
+  async foreignNetworks(
+    project: string,
+    names: readonly string[],
+  ): Promise<Array<{ name: string; project?: string }>> {
+    if (names.length === 0) return [];
+    const list = await this.opts.engine.listNetworks({ filters: { name: [...names] } });
+    return list
+      .filter((n) => names.includes(n.Name) && n.Labels?.[PROJECT_LABEL] !== project)
+      .map((n) => ({ name: n.Name, project: n.Labels?.[PROJECT_LABEL] }));
+  }
+
+  /**
    * The project's containers and their states. A container listed but gone by the time it is
    * inspected (removed, or replaced by compose meanwhile) is left out.
    */

@@ -3,7 +3,8 @@
  * compose-agent's `deploy_allow` settings grant (privileged mode, the host's namespaces, added
  * capabilities, devices, weakened confinement, host files outside the project and the configured
  * bind roots, other files pulled in, host programs run as providers or models, logging drivers
- * that send output from the host) is refused with a 403 naming the field, before compose runs.
+ * that send output from the host, existing networks and other containers' network stacks) is
+ * refused with a 403 naming the field, before compose runs.
  * @module
  */
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
@@ -40,6 +41,13 @@ export interface DeployAllow {
    * the agent's own included, is reachable by its name.
    */
   volumes: readonly string[];
+  /**
+   * Existing networks the file may join: a top-level network that names one (`external`,
+   * `name`), a service's `network_mode: NAME` (`bridge` for Docker's default bridge, which
+   * `default` means too), a build's `network: NAME`. Any other project's networks, and the
+   * services on them, are reachable by their names (`<project>_default`).
+   */
+  networks: readonly string[];
 }
 
 /** The default: nothing beyond an ordinary container and files inside the project folder. */
@@ -53,6 +61,7 @@ export const DEFAULT_DEPLOY_ALLOW: DeployAllow = {
   providers: [],
   logDrivers: [],
   volumes: [],
+  networks: [],
 };
 
 /** Most symlinks followed while resolving one host path inside the project (as Linux's 40). */
@@ -93,6 +102,17 @@ const NAMESPACE_FIELDS = ["network_mode", "pid", "ipc", "uts", "userns_mode", "c
 
 type Doc = Record<string, unknown>;
 
+/** What {@linkcode DeployPolicy.check} leaves to the daemon to settle. */
+export interface CheckedFile {
+  /**
+   * Keys of the networks compose names `<project>_<key>` (`default` included unless the file
+   * names it otherwise): compose joins one that exists, and another project's may have the name
+   * (project `a` with network `b_default` and project `a_b`'s default network are both
+   * `a_b_default`).
+   */
+  projectNetworks: string[];
+}
+
 /** A host path of a compose file: where it is, as written, and as the kernel reaches it. */
 interface HostPath {
   at: string;
@@ -132,6 +152,7 @@ export class DeployPolicy {
 
   /**
    * Refuses what the allow-list does not grant.
+   * @returns what only the daemon can tell about the file
    * @throws {HttpError} 400 when the text is not a compose mapping, 403 naming the first field
    * the allow-list does not grant.
    * @example
@@ -139,7 +160,7 @@ export class DeployPolicy {
    * new DeployPolicy().check("services: {web: {image: nginx}}", "/srv/apps/web"); // ok
    * ```
    */
-  check(text: string, projectDir: string): void {
+  check(text: string, projectDir: string): CheckedFile {
     let doc: unknown;
     try {
       doc = parse(text, { merge: true, maxAliasCount: MAX_ALIASES });
@@ -167,11 +188,12 @@ export class DeployPolicy {
     }
     this.#paths = [];
     this.#writable = [];
+    const services = Object.keys(doc.services);
     for (const [name, svc] of Object.entries(doc.services)) {
-      if (isMap(svc)) this.#service(`services.${name}`, svc, projectDir);
+      if (isMap(svc)) this.#service(`services.${name}`, svc, projectDir, services);
     }
     this.#topVolumes(doc.volumes, projectDir);
-    this.#topNetworks(doc.networks);
+    const projectNetworks = this.#topNetworks(doc.networks);
     for (const kind of ["secrets", "configs"] as const) {
       const section = doc[kind];
       if (!isMap(section)) continue;
@@ -182,6 +204,12 @@ export class DeployPolicy {
       }
     }
     this.#insideWritable();
+    return { projectNetworks };
+  }
+
+  /** True when `deploy_allow.networks` lists the existing network `name`. */
+  joins(name: string): boolean {
+    return this.allow.networks.includes(name);
   }
 
   /**
@@ -203,7 +231,7 @@ export class DeployPolicy {
     }
   }
 
-  #service(at: string, s: Doc, dir: string): void {
+  #service(at: string, s: Doc, dir: string, services: readonly string[]): void {
     const a = this.allow;
     for (const f of [...LISTS, ...HOOKS]) {
       if (s[f] !== undefined && s[f] !== null && !Array.isArray(s[f])) {
@@ -261,6 +289,7 @@ export class DeployPolicy {
         );
       }
     }
+    if (s.network_mode !== undefined) this.#networkMode(at, s.network_mode, services);
     this.#caps(`${at}.cap_add`, s.cap_add);
     if (!a.devices) {
       for (const f of ["devices", "device_cgroup_rules", "gpus"]) {
@@ -350,6 +379,60 @@ export class DeployPolicy {
     this.#build(`${at}.build`, s.build, dir);
   }
 
+  /**
+   * A service's `network_mode` beyond the host's and another container's (the namespace fields'
+   * check): `none` has no network, `service:NAME` shares one of this file's services' stacks,
+   * anything else names an existing network (`bridge` and `default` Docker's default bridge),
+   * which `deploy_allow.networks` must list.
+   */
+  #networkMode(at: string, v: unknown, services: readonly string[]): void {
+    const mode = String(v);
+    const where = `${at}.network_mode`;
+    if (mode.includes("$")) {
+      refuse(where, "deploy_allow.networks", "variables are not allowed in network names");
+    }
+    if (mode === "none" || mode === "host" || mode.startsWith("container:")) return;
+    if (mode.startsWith("service:")) {
+      const name = mode.slice("service:".length);
+      if (!this.allow.hostNamespaces && !services.includes(name)) {
+        refuse(
+          where,
+          "deploy_allow.host_namespaces",
+          `${JSON.stringify(mode)} shares the network stack of a container that is not one of ` +
+            "this file's services",
+        );
+      }
+      return;
+    }
+    const name = mode === "default" ? "bridge" : mode;
+    if (!this.allow.networks.includes(name)) {
+      refuse(
+        where,
+        "deploy_allow.networks",
+        `${JSON.stringify(mode)} joins the existing network ${JSON.stringify(name)}`,
+      );
+    }
+  }
+
+  /**
+   * A build's `network` beyond the host's and another container's: `default` and `none` are the
+   * builder's own; any other name is an existing network its RUN steps join.
+   */
+  #buildNetwork(at: string, v: unknown): void {
+    const name = String(v);
+    if (name.includes("$")) {
+      refuse(at, "deploy_allow.networks", "variables are not allowed in network names");
+    }
+    if (["default", "none", "host"].includes(name) || name.startsWith("container:")) return;
+    if (!this.allow.networks.includes(name)) {
+      refuse(
+        at,
+        "deploy_allow.networks",
+        `the build's steps would join the existing network ${JSON.stringify(name)}`,
+      );
+    }
+  }
+
   #caps(at: string, caps: unknown): void {
     if (caps === undefined || caps === null) return;
     if (!Array.isArray(caps)) refuse(at, "deploy_allow.cap_add", "not a list");
@@ -383,6 +466,7 @@ export class DeployPolicy {
         "the host's or a container's network",
       );
     }
+    if (b.network !== undefined) this.#buildNetwork(`${at}.network`, b.network);
     if (isSet(b.entitlements)) {
       refuse(`${at}.entitlements`, "deploy_allow.privileged", "build entitlements");
     }
@@ -451,17 +535,38 @@ export class DeployPolicy {
 
   /**
    * Top-level networks: one named `host` (an external network `host`, or `name: host`) is the
-   * host's own network stack, as `network_mode: host` is.
+   * host's own network stack, as `network_mode: host` is; one that names an existing network
+   * (`external`, or a `name` of its own instead of the project-prefixed one compose makes, which
+   * compose joins when it exists) must be listed in `deploy_allow.networks`.
    */
-  #topNetworks(networks: unknown): void {
-    if (this.allow.hostNamespaces || !isMap(networks)) return;
+  #topNetworks(networks: unknown): string[] {
+    const own = isMap(networks) && "default" in networks ? [] : ["default"];
+    if (!isMap(networks)) return own;
     for (const [key, def] of Object.entries(networks)) {
       const d = isMap(def) ? def : {};
       const external = isMap(d.external) ? d.external : {};
-      const name = String(d.name ?? external.name ?? key);
-      if (name === "host" || name.includes("$")) {
+      const named = d.name ?? external.name;
+      if (named === undefined && !isSet(d.external)) own.push(key);
+      const name = String(named ?? key);
+      if (name.includes("$")) {
+        refuse(
+          `networks.${key}`,
+          "deploy_allow.networks",
+          "variables are not allowed in network names",
+        );
+      }
+      if (name === "host" && this.allow.hostNamespaces) continue;
+      if (name === "host") {
         refuse(`networks.${key}`, "deploy_allow.host_namespaces", "the host's network");
       }
+      if ((named !== undefined || isSet(d.external)) && !this.allow.networks.includes(name)) {
+        refuse(
+          `networks.${key}`,
+          "deploy_allow.networks",
+          `network ${JSON.stringify(name)} is not this project's own (an existing one is joined)`,
+        );
+      }
+      if (this.allow.hostNamespaces) continue;
       // macvlan, ipvlan (a host interface as `parent`) and other drivers put containers on
       // the host's own links; a bridge named after an existing one joins it.
       const driver = d.driver === undefined ? "bridge" : String(d.driver);
@@ -481,6 +586,7 @@ export class DeployPolicy {
         );
       }
     }
+    return own;
   }
 
   /**

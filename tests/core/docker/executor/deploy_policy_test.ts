@@ -325,6 +325,109 @@ Deno.test("by default every host-reaching field is refused with a 403 naming it 
   assert.equal(refusal("web:\n  image: busybox\n").status, 400, "version 1 files have no services");
 });
 
+Deno.test("an existing network is joined only when deploy_allow.networks lists it, however the file names it", () => {
+  const nets = (body: string) => svc("    networks: [n]\n") + `networks:\n  n: ${body}\n`;
+  const cases: Array<[string, string, string, Partial<DeployAllow>?]> = [
+    // Another project's default network, in each spelling compose reads.
+    [nets("{external: true, name: shop_default}"), "networks.n", "deploy_allow.networks"],
+    [nets("{external: {name: shop_default}}"), "networks.n", "deploy_allow.networks"],
+    [nets("{name: shop_default}"), "networks.n", "deploy_allow.networks"],
+    [nets("{external: false, name: shop_default}"), "networks.n", "deploy_allow.networks"],
+    [
+      svc("") + "networks:\n  shop_default: {external: true}\n",
+      "networks.shop_default",
+      "deploy_allow.networks",
+    ],
+    [
+      svc("") + "networks:\n  default: {external: true, name: shop_default}\n",
+      "networks.default",
+      "deploy_allow.networks",
+    ],
+    // Compose fills a variable from the environment or a .env file: not checkable here.
+    [nets('{external: true, name: "${NET:-proxy}"}'), "networks.n", "deploy_allow.networks", {
+      networks: ["proxy"],
+    }],
+    [nets('{name: "shop_$${X}"}'), "networks.n", "deploy_allow.networks"],
+    // A list of other networks does not grant this one; nor does host_namespaces.
+    [nets("{external: true, name: shop_default}"), "networks.n", "deploy_allow.networks", {
+      networks: ["proxy"],
+      hostNamespaces: true,
+    }],
+    // network_mode naming an existing network, Docker's default bridge included.
+    [svc("    network_mode: shop_default\n"), "services.web.network_mode", "deploy_allow.networks"],
+    [svc("    network_mode: bridge\n"), "services.web.network_mode", "deploy_allow.networks"],
+    [svc("    network_mode: default\n"), "services.web.network_mode", "deploy_allow.networks"],
+    [
+      svc("    network_mode: shop_default\n"),
+      "services.web.network_mode",
+      "deploy_allow.networks",
+      {
+        hostNamespaces: true,
+        networks: ["proxy"],
+      },
+    ],
+    [
+      svc('    network_mode: "${MODE}"\n'),
+      "services.web.network_mode",
+      "deploy_allow.networks",
+      { hostNamespaces: true },
+    ],
+    // Another container's stack: a service that is not this file's is another project's.
+    [
+      svc('    network_mode: "service:shop-db-1"\n'),
+      "services.web.network_mode",
+      "deploy_allow.host_namespaces",
+    ],
+    // A build's steps on an existing network.
+    [
+      svc("    build: {context: ., network: shop_default}\n"),
+      "services.web.build.network",
+      "deploy_allow.networks",
+    ],
+  ];
+  for (const [text, field, setting, allow] of cases) {
+    const e = refusal(text, allow);
+    assert.equal(e.status, 403, text);
+    assert.equal(e.extra.field, `parameters.compose_file: ${field}`, text);
+    assert.equal(e.extra.setting, setting, text);
+    assert.match(e.message, new RegExp(`not allowed by ${setting}`), text);
+  }
+  assert.match(refusal(nets("{external: true, name: shop_default}")).message, /"shop_default"/);
+
+  const ok = (text: string, allow: Partial<DeployAllow> = {}) =>
+    new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, ...allow }).check(text, DIR);
+  // By default: the project's own networks, no network, a service of the file's stack.
+  ok(nets("{}") + "  back: {internal: true}\n");
+  ok(svc("    network_mode: none\n"));
+  ok(svc("    network_mode: service:db\n") + "  db:\n    image: busybox\n");
+  ok(svc("    build: {context: ., network: none}\n"));
+  ok(svc("    build: {context: ., network: default}\n"));
+  // Listed: every spelling of the same network.
+  const proxy = { networks: ["proxy"] };
+  ok(nets("{external: true, name: proxy}"), proxy);
+  ok(nets("{external: {name: proxy}}"), proxy);
+  ok(nets("{name: proxy}"), proxy);
+  ok(svc("") + "networks:\n  proxy: {external: true}\n", proxy);
+  ok(svc("    network_mode: proxy\n"), proxy);
+  ok(svc("    build: {context: ., network: proxy}\n"), proxy);
+  ok(svc("    network_mode: bridge\n"), { networks: ["bridge"] });
+  ok(svc("    network_mode: default\n"), { networks: ["bridge"] });
+
+  // The networks compose names after the project, which only the daemon can tell are free.
+  const own = (text: string, allow: Partial<DeployAllow> = {}) =>
+    new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, ...allow }).check(text, DIR).projectNetworks;
+  assert.deepEqual(own(svc("")), ["default"]);
+  assert.deepEqual(
+    own(nets("{}") + "  p: {name: proxy}\n  proxy: {external: true}\n", proxy),
+    ["default", "n"],
+  );
+  assert.deepEqual(own(svc("") + "networks:\n  default: {driver: bridge}\n"), ["default"]);
+  assert.deepEqual(
+    own(svc("") + "networks:\n  default: {external: true, name: proxy}\n", proxy),
+    [],
+  );
+});
+
 Deno.test("what is granted passes; ordinary files pass by default", () => {
   const ok = (text: string, allow: Partial<DeployAllow> = {}) =>
     new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, ...allow }).check(text, DIR);
@@ -337,9 +440,14 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
       "    env_file: .env\n    build: {context: ., additional_contexts: {g: 'https://x/y.git'}}\n",
     ),
   );
-  ok(svc("    security_opt: [no-new-privileges:true]\n    network_mode: 'service:db'\n"));
+  ok(
+    svc("    security_opt: [no-new-privileges:true]\n    network_mode: 'service:db'\n") +
+      "  db:\n    image: busybox\n",
+  );
   ok(svc("    build: {context: ./app, dockerfile: ../docker/Dockerfile}\n"));
-  ok(svc("") + "networks:\n  front: {}\n  shared: {external: true, name: proxy}\n");
+  ok(svc("") + "networks:\n  front: {}\n  shared: {external: true, name: proxy}\n", {
+    networks: ["proxy"],
+  });
   ok(svc("") + "networks:\n  default: {external: true, name: host}\n", { hostNamespaces: true });
   ok(
     svc("") +
@@ -596,6 +704,104 @@ Deno.test({
       type: "remove_app",
       parameters: { project, stop_timeout_secs: 1 },
     });
+    engine.close();
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name:
+    "against the real dockerd: another project's default network is refused in every spelling, a listed one is joined",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const proxy = uniqueName("iatp-proxy").toLowerCase();
+  const executor = new DockerExecutor({
+    engine,
+    compose,
+    executedBy: "compose_agent",
+    paths: { projectsRoot: `${dir.path}/projects`, workDir: `${dir.path}/work` },
+    maxLogBytes: 64 * 1024,
+    maxComposeFileBytes: 64 * 1024,
+    deployTimeoutMs: 120_000,
+    deployPolicy: new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, networks: [proxy] }),
+    log: silentLogger,
+  });
+  const loop = `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`;
+  // The operator's shop, deployed by hand: its database on the project's default network.
+  const project = uniqueName("iatp-net").toLowerCase();
+  const shop = `${project}_shop`;
+  const shopNet = `${shop}_default`;
+  const shopDir = `${dir.path}/shop`;
+  await Deno.mkdir(shopDir);
+  await Deno.writeTextFile(
+    `${shopDir}/docker-compose.yml`,
+    `services:\n  db:\n    image: ${image}\n    command: ${loop}\n`,
+  );
+  const deploy = (file: string) => ({
+    command_id: crypto.randomUUID(),
+    type: "deploy_app",
+    parameters: { project, compose_file: file, wait: false },
+  });
+  const web = `services:\n  web:\n    image: ${image}\n    command: ${loop}\n`;
+  const on = (net: string) => `${web}    networks: [n]\nnetworks:\n  n: ${net}\n`;
+  const members = async (net: string) =>
+    (await dockerCli(socket, [
+      "network",
+      "inspect",
+      "-f",
+      "{{range .Containers}}{{.Name}} {{end}}",
+      net,
+    ])).stdout.trim();
+  try {
+    const up = await compose.up(shop, shopDir, "docker-compose.yml", 60_000);
+    assert.equal(up.code, 0, up.stderr);
+    const [db] = await compose.services(shop);
+    assert.equal(await members(shopNet), db.container);
+    for (
+      const [file, field] of [
+        [on(`{external: true, name: ${shopNet}}`), "networks.n"],
+        [on(`{external: {name: ${shopNet}}}`), "networks.n"],
+        [on(`{name: ${shopNet}}`), "networks.n"],
+        [`${web}    network_mode: ${shopNet}\n`, "services.web.network_mode"],
+        // No name of its own: the project's `shop_default` is `<project>_shop_default`, the
+        // shop's default network, which the daemon has.
+        [on("{}").replace(/\bn\b/g, "shop_default"), "networks.shop_default"],
+      ]
+    ) {
+      const r = await executor.execute(deploy(file));
+      assert.equal(r.status, "failed", file);
+      assert.match(
+        String(r.error),
+        new RegExp(`${field}: .*not allowed by deploy_allow\\.networks`),
+      );
+      assert.deepEqual(await compose.services(project), [], "nothing was started");
+    }
+    assert.equal(await members(shopNet), db.container, "the shop's network has only its own");
+
+    // A network the operator lists (a reverse proxy's) is joined.
+    const made = await dockerCli(socket, ["network", "create", proxy]);
+    assert.equal(made.code, 0, made.stderr);
+    const r = await executor.execute(deploy(on(`{external: true, name: ${proxy}}`)));
+    assert.equal(r.status, "success", JSON.stringify(r));
+    const [svcState] = await compose.services(project);
+    assert.equal(await members(proxy), svcState.container);
+  } finally {
+    await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "remove_app",
+      parameters: { project, stop_timeout_secs: 1 },
+    });
+    await compose.down(shop, shopDir, "docker-compose.yml", {
+      stopSecs: 1,
+      volumes: true,
+      timeoutMs: 60_000,
+    });
+    await dockerCli(socket, ["network", "rm", proxy]);
     engine.close();
     await dir.remove();
   }
