@@ -90,6 +90,12 @@ export interface NetworkSummary {
   Labels: Record<string, string> | null;
 }
 
+/** The fields of one volume of `GET /volumes` used here. */
+export interface VolumeSummary {
+  Name: string;
+  Labels: Record<string, string> | null;
+}
+
 /** The fields of `GET /containers/{id}/json` used here. */
 export interface ContainerInspect {
   Id: string;
@@ -190,6 +196,14 @@ export class DockerEngine {
     const q = new URLSearchParams();
     if (opts.filters) q.set("filters", JSON.stringify(opts.filters));
     return this.#json("GET", `/networks?${q}`);
+  }
+
+  /** Volumes matching `filters` (a `name` filter matches any part of a volume's name). */
+  async listVolumes(opts: { filters?: Record<string, string[]> } = {}): Promise<VolumeSummary[]> {
+    const q = new URLSearchParams();
+    if (opts.filters) q.set("filters", JSON.stringify(opts.filters));
+    const r = await this.#json<{ Volumes: VolumeSummary[] | null }>("GET", `/volumes?${q}`);
+    return r.Volumes ?? [];
   }
 
   /** Inspects one container by name or id. */

@@ -8,7 +8,7 @@ import { basename, dirname, isAbsolute, relative, resolve } from "node:path";
 import { z } from "zod";
 import { HttpError } from "../../errors/mod.ts";
 import { scrubString } from "../../log/mod.ts";
-import type { DeployPolicy } from "./deploy_policy.ts";
+import type { CheckedFile, DeployPolicy } from "./deploy_policy.ts";
 import { FileTooLargeError, readTextWithin, ReadTimeoutError } from "../../config/mod.ts";
 import { PROJECT_NAME } from "../mod.ts";
 import type { ComposeRunner } from "./compose.ts";
@@ -194,10 +194,19 @@ export interface DeploySource {
   /** The inline compose file, written to `dir/file` when the deploy runs. */
   inline?: string;
   /**
-   * The networks compose names after the project (`<project>_<key>`) that must not already be
-   * another's, by key; `deploy_allow.networks` ones left out.
+   * The networks and volumes compose names after the project (`<project>_<key>`) that must not
+   * already be another's; those `deploy_allow.networks` or `.volumes` list left out.
    */
-  projectNetworks: Array<{ key: string; name: string }>;
+  projectNamed: ProjectNamed[];
+}
+
+/** A network or volume of the file that compose names after the project. */
+interface ProjectNamed {
+  kind: "networks" | "volumes";
+  /** Its key in the file. */
+  key: string;
+  /** `<project>_<key>`. */
+  name: string;
 }
 
 /**
@@ -212,47 +221,57 @@ export async function prepareDeploy(
   p: z.infer<ReturnType<typeof deployParams>>,
   check: DeployCheck,
 ): Promise<DeploySource> {
-  const named = (keys: string[]) =>
-    keys.map((key) => ({ key, name: `${p.project}_${key}` }))
-      .filter((n) => !check.policy.joins(n.name));
+  const named = (f: CheckedFile): ProjectNamed[] =>
+    [
+      ...f.projectNetworks.map((key) => ({ kind: "networks" as const, key })),
+      ...f.projectVolumes.map((key) => ({ kind: "volumes" as const, key })),
+    ].map((n) => ({ ...n, name: `${p.project}_${n.key}` }))
+      .filter((n) => !check.policy.grants(n.kind, n.name));
   if (p.compose_file === undefined) {
     const found = await locate(paths, p.project, p.project_dir);
     const text = await readCompose(`${found.dir}/${found.file}`, check.maxBytes);
-    const { projectNetworks } = check.policy.check(text, found.dir);
-    return { dir: found.dir, file: found.file, projectNetworks: named(projectNetworks) };
+    return {
+      dir: found.dir,
+      file: found.file,
+      projectNamed: named(check.policy.check(text, found.dir)),
+    };
   }
   const dir = `${paths.workDir}/${p.project}`;
-  const { projectNetworks } = check.policy.check(p.compose_file, dir);
   return {
     dir,
     file: INLINE_FILE,
     inline: p.compose_file,
-    projectNetworks: named(projectNetworks),
+    projectNamed: named(check.policy.check(p.compose_file, dir)),
   };
 }
 
 /**
- * Refuses a deploy whose project-named networks exist and are not the project's: compose joins
- * an existing network of the name it makes, and `a` + `b_default` is project `a_b`'s default
- * network (or one made by hand).
- * @throws {HttpError} 403 naming the network's key and `deploy_allow.networks`
+ * Refuses a deploy whose project-named networks or volumes exist and are not the project's:
+ * compose uses an existing one of the name it makes, and `a` + `b_default` is project `a_b`'s
+ * default network, `a` + `b_data` its volume `data` (or one made by hand).
+ * @throws {HttpError} 403 naming the key and `deploy_allow.networks` or `.volumes`
  */
-async function refuseTakenNetworks(
+async function refuseTaken(
   compose: ComposeRunner,
   project: string,
-  networks: DeploySource["projectNetworks"],
+  named: readonly ProjectNamed[],
 ): Promise<void> {
-  const taken = await compose.foreignNetworks(project, networks.map((n) => n.name));
-  if (taken.length === 0) return;
-  const { name, project: owner } = taken[0];
-  const key = networks.find((n) => n.name === name)?.key ?? "default";
-  const whose = owner === undefined ? "not made by compose" : `project ${owner}'s`;
-  throw new HttpError(
-    403,
-    `compose file refused: networks.${key}: network ${JSON.stringify(name)} exists and is ` +
-      `${whose}: compose would join it (not allowed by deploy_allow.networks)`,
-    { field: `parameters.compose_file: networks.${key}`, setting: "deploy_allow.networks" },
-  );
+  for (const kind of ["networks", "volumes"] as const) {
+    const mine = named.filter((n) => n.kind === kind);
+    const [taken] = await compose.foreign(kind, project, mine.map((n) => n.name));
+    if (taken === undefined) continue;
+    const key = mine.find((n) => n.name === taken.name)?.key ?? "default";
+    const whose = taken.project === undefined
+      ? "not made by compose"
+      : `project ${taken.project}'s`;
+    const noun = kind === "networks" ? "network" : "volume";
+    throw new HttpError(
+      403,
+      `compose file refused: ${kind}.${key}: ${noun} ${JSON.stringify(taken.name)} exists and ` +
+        `is ${whose}: compose would use it (not allowed by deploy_allow.${kind})`,
+      { field: `parameters.compose_file: ${kind}.${key}`, setting: `deploy_allow.${kind}` },
+    );
+  }
 }
 
 /**
@@ -309,7 +328,7 @@ export function deployApp(
 ) {
   return exclusive(p.project, async () => {
     await refuseForeign(compose, p.project, source.dir);
-    await refuseTakenNetworks(compose, p.project, source.projectNetworks);
+    await refuseTaken(compose, p.project, source.projectNamed);
     if (source.inline === undefined) return await upAndGate(compose, source, p, timeoutMs);
     const had = await keepPrevious(source.dir).catch(unwritable);
     let ok = false;

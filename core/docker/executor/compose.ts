@@ -151,15 +151,19 @@ export class ComposeRunner {
   }
 
   /**
-   * Of the networks named `names`, those the daemon has that compose did not make for `project`
-   * (another project's, or made by hand), with their project (undefined when none).
+   * Of the networks (volumes) named `names`, those the daemon has that compose did not make for
+   * `project` (another project's, or made by hand), with their project (undefined when none).
    */
-  async foreignNetworks(
+  async foreign(
+    kind: "networks" | "volumes",
     project: string,
     names: readonly string[],
   ): Promise<Array<{ name: string; project?: string }>> {
     if (names.length === 0) return [];
-    const list = await this.opts.engine.listNetworks({ filters: { name: [...names] } });
+    const filters = { name: [...names] };
+    const list = kind === "networks"
+      ? await this.opts.engine.listNetworks({ filters })
+      : await this.opts.engine.listVolumes({ filters });
     return list
       .filter((n) => names.includes(n.Name) && n.Labels?.[PROJECT_LABEL] !== project)
       .map((n) => ({ name: n.Name, project: n.Labels?.[PROJECT_LABEL] }));

@@ -111,6 +111,11 @@ export interface CheckedFile {
    * `a_b_default`).
    */
   projectNetworks: string[];
+  /**
+   * Keys of the top-level volumes compose names `<project>_<key>`: compose mounts one that
+   * exists, and another project's may have the name (`a` + `b_data` is project `a_b`'s `data`).
+   */
+  projectVolumes: string[];
 }
 
 /** A host path of a compose file: where it is, as written, and as the kernel reaches it. */
@@ -192,7 +197,7 @@ export class DeployPolicy {
     for (const [name, svc] of Object.entries(doc.services)) {
       if (isMap(svc)) this.#service(`services.${name}`, svc, projectDir, services);
     }
-    this.#topVolumes(doc.volumes, projectDir);
+    const projectVolumes = this.#topVolumes(doc.volumes, projectDir);
     const projectNetworks = this.#topNetworks(doc.networks);
     for (const kind of ["secrets", "configs"] as const) {
       const section = doc[kind];
@@ -204,12 +209,12 @@ export class DeployPolicy {
       }
     }
     this.#insideWritable();
-    return { projectNetworks };
+    return { projectNetworks, projectVolumes };
   }
 
-  /** True when `deploy_allow.networks` lists the existing network `name`. */
-  joins(name: string): boolean {
-    return this.allow.networks.includes(name);
+  /** True when `deploy_allow.networks` (or `.volumes`) lists the existing network (volume) `name`. */
+  grants(kind: "networks" | "volumes", name: string): boolean {
+    return this.allow[kind].includes(name);
   }
 
   /**
@@ -593,10 +598,10 @@ export class DeployPolicy {
    * A top-level volume that names an existing one (`external`, or a `name` of its own instead of
    * the project-prefixed one compose makes): refused unless `deploy_allow.volumes` lists it.
    */
-  #volumeName(key: string, def: Doc): void {
+  #volumeName(key: string, def: Doc): boolean {
     const external = isMap(def.external) ? def.external : {};
     const named = def.name ?? external.name;
-    if (named === undefined && !isSet(def.external)) return;
+    if (named === undefined && !isSet(def.external)) return true;
     const name = String(named ?? key);
     if (!this.allow.volumes.includes(name)) {
       refuse(
@@ -605,13 +610,15 @@ export class DeployPolicy {
         `volume ${JSON.stringify(name)} is not this project's own`,
       );
     }
+    return false;
   }
 
   /** Top-level named volumes: the local driver's `device` binds a host path as well. */
-  #topVolumes(volumes: unknown, dir: string): void {
-    if (!isMap(volumes)) return;
+  #topVolumes(volumes: unknown, dir: string): string[] {
+    const own: string[] = [];
+    if (!isMap(volumes)) return own;
     for (const [name, def] of Object.entries(volumes)) {
-      if (isMap(def)) this.#volumeName(name, def);
+      if (!isMap(def) || this.#volumeName(name, def)) own.push(name);
       if (!isMap(def) || !isMap(def.driver_opts)) continue;
       const at = `volumes.${name}.driver_opts`;
       const device = def.driver_opts.device;
@@ -656,6 +663,7 @@ export class DeployPolicy {
         refuse(`${at}.type`, "deploy_allow.devices", `a ${JSON.stringify(type)} mount of the host`);
       }
     }
+    return own;
   }
 
   /**

@@ -806,3 +806,90 @@ Deno.test({
     await dir.remove();
   }
 });
+
+Deno.test("the volumes compose names after the project are left for the daemon to tell apart", () => {
+  const own = (text: string, allow: Partial<DeployAllow> = {}) =>
+    new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, ...allow }).check(text, DIR).projectVolumes;
+  assert.deepEqual(own(svc("")), []);
+  assert.deepEqual(
+    own(
+      svc("") +
+        "volumes:\n  data: {}\n  empty:\n  s: {external: true, name: shared}\n  t: {name: t}\n",
+      { volumes: ["shared", "t"] },
+    ),
+    ["data", "empty"],
+  );
+});
+
+Deno.test({
+  name:
+    "against the real dockerd: a volume of the project's own name that is another project's is refused; its own is reused",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const project = uniqueName("iatp-vol").toLowerCase();
+  const executor = (allow: Partial<DeployAllow>) =>
+    new DockerExecutor({
+      engine,
+      compose,
+      executedBy: "compose_agent",
+      paths: { projectsRoot: `${dir.path}/projects`, workDir: `${dir.path}/work` },
+      maxLogBytes: 64 * 1024,
+      maxComposeFileBytes: 64 * 1024,
+      deployTimeoutMs: 120_000,
+      deployPolicy: new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, ...allow }),
+      log: silentLogger,
+    });
+  const loop = `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`;
+  const withVolume = (key: string) =>
+    `services:\n  x:\n    image: ${image}\n    network_mode: none\n    command: ${loop}\n` +
+    `    volumes: [${key}:/v]\nvolumes:\n  ${key}: {}\n`;
+  // The operator's shop, deployed by hand, its data in its volume `data`: `<shop>_data`.
+  const shop = `${project}_shop`;
+  const shopDir = `${dir.path}/shop`;
+  await Deno.mkdir(shopDir);
+  await Deno.writeTextFile(`${shopDir}/docker-compose.yml`, withVolume("data"));
+  const deploy = (file: string) => ({
+    command_id: crypto.randomUUID(),
+    type: "deploy_app",
+    parameters: { project, compose_file: file, wait: false },
+  });
+  try {
+    const up = await compose.up(shop, shopDir, "docker-compose.yml", 60_000);
+    assert.equal(up.code, 0, up.stderr);
+    // `<project>` + `shop_data` is the same name.
+    const r = await executor({}).execute(deploy(withVolume("shop_data")));
+    assert.equal(r.status, "failed", JSON.stringify(r));
+    assert.match(
+      String(r.error),
+      /volumes\.shop_data: volume ".*_shop_data" exists and is project .*'s.*deploy_allow\.volumes/,
+    );
+    assert.deepEqual(await compose.services(project), [], "nothing was started");
+    // Listed, it is granted; and the project's own volume passes on every deploy after.
+    const granted = await executor({ volumes: [`${shop}_data`] }).execute(
+      deploy(withVolume("shop_data")),
+    );
+    assert.equal(granted.status, "success", JSON.stringify(granted));
+    for (let i = 0; i < 2; i++) {
+      const again = await executor({}).execute(deploy(withVolume("mine")));
+      assert.equal(again.status, "success", JSON.stringify(again));
+    }
+  } finally {
+    await executor({}).execute({
+      command_id: crypto.randomUUID(),
+      type: "remove_app",
+      parameters: { project, stop_timeout_secs: 1, remove_volumes: true },
+    });
+    await compose.down(shop, shopDir, "docker-compose.yml", {
+      stopSecs: 1,
+      volumes: true,
+      timeoutMs: 60_000,
+    });
+    engine.close();
+    await dir.remove();
+  }
+});
