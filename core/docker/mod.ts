@@ -32,6 +32,8 @@ export {
   DockerError,
   type LogEntry,
   type LogOptions,
+  type NetworkSummary,
+  type VolumeSummary,
 } from "./engine.ts";
 export { CONTAINER_NAME, PROJECT_NAME } from "./names.ts";
 export {
