@@ -80,6 +80,11 @@ export interface RelayServerOptions {
    * holding the most are cut off with overflow.
    */
   queueBytesTotal?: number;
+  /**
+   * Once a subscriber is cut off with overflow, how long its socket has to take the write in
+   * flight and the overflow event before the connection is closed (`overflow_wait`).
+   */
+  overflowWaitMs?: number;
   /** Bytes of replayed frames the isolate produces per turn of its event loop. */
   replayTurnBytes?: number;
   /** Bytes of events held while subscribers catch up on a burst (see hub.ts). */

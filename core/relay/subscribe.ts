@@ -170,6 +170,7 @@ export async function subscribeAnswer(
     queueBytes: ctx.opts.queueBytes,
     rounds: ctx.rounds,
     held: ctx.held,
+    overflowWaitMs: ctx.opts.overflowWaitMs,
     onEnd: (reason) => {
       ctx.hub.remove(stream);
       ctx.openers.delete(stream);
