@@ -189,6 +189,7 @@ export async function subscribeAnswer(
     retryMs: ctx.opts.retryMs,
     replayBatch: ctx.opts.replayBatch,
     turns: ctx.turns,
+    shared: ctx.replays,
   }).catch((err) => {
     ctx.log.warn("replay failed", { err });
     stream.end("error");
