@@ -2,12 +2,14 @@
  * Replays encode their chunks straight from the stored events and share them between
  * subscribers replaying the same history: every subscriber still gets each event's frame exactly
  * as `messageFrame` makes it, in order, whatever its data holds (ASCII, text beyond it, events
- * larger than a chunk).
+ * larger than a chunk), and two replays of the same events write the very same chunks.
  * @module
  */
 import assert from "node:assert/strict";
 import { MemoryStore } from "../../../core/relay/memory_store.ts";
-import { messageFrame } from "../../../core/relay/replay.ts";
+import { Hub } from "../../../core/relay/hub.ts";
+import { messageFrame, openSubscription, ReplayChunks } from "../../../core/relay/replay.ts";
+import { SseSubscriber } from "../../../core/relay/stream/mod.ts";
 import { startRelayServer } from "../../../core/relay/server.ts";
 import { RawConn } from "../../support/raw_http.ts";
 import { TopicFilter } from "../../../core/topic/mod.ts";
@@ -84,4 +86,45 @@ Deno.test("subscribers replaying the same history each get every event's frame a
     for (const c of conns) c.close();
     await relay.close();
   }
+});
+
+Deno.test("replays of the same history write the same chunks, not a copy each", async () => {
+  const store = new MemoryStore({ maxEventsPerTopic: 10_000, maxAgeMs: 0, maxTopics: 10 });
+  const blob = "z".repeat(20_000);
+  for (let i = 0; i < 40; i++) {
+    store.append("big", crypto.randomUUID(), JSON.stringify({ i, blob }), Date.now());
+  }
+  const hub = new Hub();
+  const shared = new ReplayChunks();
+  /** A replay into a sink that takes every chunk at once; resolves the chunks it was given. */
+  const replayed = async (): Promise<Uint8Array[]> => {
+    const got: Uint8Array[] = [];
+    const stream = new SseSubscriber({ queueBytes: 256 * 1024 });
+    stream.open({
+      write: (c) => (got.push(c), true),
+      backlog: 0,
+      end: () => {},
+    });
+    await openSubscription({
+      store,
+      hub,
+      filter: new TopicFilter(["big"]),
+      stream,
+      start: { kind: "all" },
+      retryMs: 1_000,
+      shared,
+    });
+    stream.end("client");
+    return got.slice(1); // the retry hint is each stream's own
+  };
+  const a = await replayed();
+  const b = await replayed();
+  assert.ok(a.length > 2, `${a.length} chunks`);
+  assert.equal(b.length, a.length);
+  for (let i = 0; i < a.length; i++) assert.ok(a[i] === b[i], `chunk ${i} is shared`);
+  assert.equal(
+    a.map((c) => latin1(c)).join(""),
+    store.read(new TopicFilter(["big"]), 0, store.lastSeq, 100)
+      .map((e) => latin1(messageFrame(store.epoch, e))).join(""),
+  );
 });
