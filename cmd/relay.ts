@@ -44,6 +44,7 @@ import {
   DEFAULT_MAX_SUBSCRIBERS_PER_PRINCIPAL,
   DEFAULT_MAX_TOPICS,
   DEFAULT_MAX_TOPICS_PER_PRINCIPAL,
+  DEFAULT_OVERFLOW_WAIT_MS,
   DEFAULT_QUEUE_BYTES,
   DEFAULT_QUEUE_BYTES_TOTAL,
   DEFAULT_RESUME_WAIT_MS,
@@ -189,6 +190,14 @@ export const spec = defineConfig({
         "(must be ≥ queue_bytes)",
       default: DEFAULT_QUEUE_BYTES_TOTAL,
       min: 1024,
+    }),
+    overflow_wait: duration({
+      help: "time a subscriber cut off with event: overflow has for its socket to take the " +
+        "write already in flight and the overflow event (what it held besides is dropped at " +
+        "once) before its connection is closed",
+      default: DEFAULT_OVERFLOW_WAIT_MS,
+      min: 1,
+      max: 600_000,
     }),
     backlog_bytes: bytes({
       help: "bytes of events an isolate holds for its subscribers while it catches up, and " +
@@ -385,6 +394,7 @@ export function relayOptions(
     maxPayloadBytes: config.max_payload_bytes,
     queueBytes: config.queue_bytes,
     queueBytesTotal: config.queue_bytes_total,
+    overflowWaitMs: config.overflow_wait,
     backlogBytes: config.backlog_bytes,
     maxSubscribers: config.max_subscribers,
     maxSubscribersPerPrincipal: config.max_subscribers_per_principal,

@@ -23,7 +23,7 @@ export type { ConnectionLimits, TimeoutPhase } from "./h1/context.ts";
 export type { HeadLimits, RequestHead } from "./h1/head.ts";
 export type { HeaderPairs, RawRequest, RawResponse } from "./h1/raw.ts";
 export { EdgeRequest, requestTargetOf } from "./h1/request.ts";
-export { shareChunk } from "./h1/framing.ts";
+export { framedChunk, shareChunk } from "./h1/framing.ts";
 export { type PushEnd, type PushSink, type PushSource, pushStream } from "./h1/push.ts";
 export { concatBytes } from "./h1/bytes.ts";
 export { bodyTooLarge } from "./h1/body.ts";

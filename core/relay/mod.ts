@@ -72,6 +72,7 @@ export {
 } from "./store.ts";
 export { DEFAULT_BACKLOG_BYTES } from "./hub.ts";
 export {
+  DEFAULT_OVERFLOW_WAIT_MS,
   DEFAULT_QUEUE_BYTES,
   DEFAULT_ROUND_MAX_WAIT_MS,
   DEFAULT_ROUND_MIN_INTERVAL_MS,

@@ -7,7 +7,7 @@
 import { HttpError } from "../errors/mod.ts";
 import type { Hub } from "./hub.ts";
 import { formatPosition, parsePosition } from "./position.ts";
-import { concatBytes, encodeEvent, encodeRetry } from "../http/mod.ts";
+import { encodeEvent, encodeRetry, framedChunk } from "../http/mod.ts";
 import type { RelayLog, StoredEvent } from "./store.ts";
 import type { ReplayTurns, SseSubscriber } from "./stream/mod.ts";
 import type { TopicFilter } from "../topic/mod.ts";
@@ -64,6 +64,103 @@ export function messageFrame(epoch: string, e: StoredEvent): Uint8Array {
   return frame;
 }
 
+/** A frame of one stored event not encoded yet: `head`, `data`, a blank line (ASCII alone). */
+interface PlainFrame {
+  head: string;
+  data: string;
+  bytes: number;
+}
+
+/** Data that is not one line of ASCII (its frame is made by {@linkcode messageFrame}). */
+const NOT_PLAIN = /[\n\r\u0080-\uffff]/;
+
+/** The frame of `e`, made later straight into its chunk when it is one line of ASCII. */
+function frameOf(epoch: string, e: StoredEvent): PlainFrame | Uint8Array {
+  const data = e.data;
+  if (epoch !== plainEpoch || NOT_PLAIN.test(data)) return messageFrame(epoch, e);
+  const head = `id: ${epoch}-${e.seq}\nevent: message\ndata: `;
+  return { head, data, bytes: head.length + data.length + 2 };
+}
+
+/** One replay chunk holding `frames` (`bytes` in all), encoded into its framed buffer. */
+function fillChunk(frames: readonly (PlainFrame | Uint8Array)[], bytes: number): Uint8Array {
+  const chunk = framedChunk(bytes);
+  let at = 0;
+  for (const f of frames) {
+    if (f instanceof Uint8Array) {
+      chunk.set(f, at);
+      at += f.length;
+      continue;
+    }
+    at += utf8.encodeInto(f.head, chunk.subarray(at)).written;
+    at += utf8.encodeInto(f.data, chunk.subarray(at)).written;
+    chunk[at++] = 10;
+    chunk[at++] = 10;
+  }
+  return chunk;
+}
+
+/**
+ * The replay chunks of `events`: their frames, up to `budget` bytes a chunk (at least one event
+ * each), each encoded once, straight into a buffer shared by every connection that writes it
+ * (and framed for the wire around it), with no frame, string or joined copy on the way.
+ */
+function* replayChunks(
+  epoch: string,
+  events: readonly StoredEvent[],
+  budget: number,
+): Generator<Uint8Array> {
+  let frames: Array<PlainFrame | Uint8Array> = [];
+  let bytes = 0;
+  for (const e of events) {
+    const f = frameOf(epoch, e);
+    const n = f instanceof Uint8Array ? f.length : f.bytes;
+    if (frames.length > 0 && bytes + n > budget) {
+      yield fillChunk(frames, bytes);
+      frames = [];
+      bytes = 0;
+    }
+    frames.push(f);
+    bytes += n;
+  }
+  if (frames.length > 0) yield fillChunk(frames, bytes);
+}
+
+/** Replay batches whose chunks {@linkcode ReplayChunks} remembers, at most. */
+export const REPLAY_SHARE_ENTRIES = 1024;
+
+/**
+ * The chunks of the replay batches made lately, by what they hold (the topics, the events after
+ * a position through the last one read, the chunk size): subscribers replaying the same history
+ * write the same chunks, not a copy each. The chunks are held weakly: only while a connection
+ * still writes or holds one (a stalled reader) is it there to share. At most `entries` batches
+ * are remembered, the oldest forgotten first.
+ */
+export class ReplayChunks {
+  readonly #made = new Map<string, WeakRef<Uint8Array>[]>();
+  constructor(readonly entries: number = REPLAY_SHARE_ENTRIES) {}
+
+  /** The chunks of batch `key`, when every one of them is still held somewhere. */
+  get(key: string): Uint8Array[] | undefined {
+    const refs = this.#made.get(key);
+    if (!refs) return undefined;
+    const chunks: Uint8Array[] = [];
+    for (const r of refs) {
+      const c = r.deref();
+      if (!c) return void this.#made.delete(key);
+      chunks.push(c);
+    }
+    return chunks;
+  }
+
+  /** Remembers the chunks of batch `key`. */
+  set(key: string, chunks: WeakRef<Uint8Array>[]): void {
+    this.#made.delete(key);
+    this.#made.set(key, chunks);
+    if (this.#made.size > this.entries) this.#made.delete(this.#made.keys().next().value!);
+  }
+}
+
 /** Options for {@linkcode openSubscription}. */
 export interface OpenOptions {
   store: RelayLog;
@@ -75,6 +172,8 @@ export interface OpenOptions {
   replayBatch?: number;
   /** The replay work of one turn of the event loop, shared by the isolate's replays. */
   turns?: ReplayTurns;
+  /** The chunks of replay batches made lately, for replays of the same history to share. */
+  shared?: ReplayChunks;
 }
 
 /** Registers the stream and starts replay; resolves when replay is done (stream is live). */
@@ -118,10 +217,10 @@ interface ReplayPlan {
 
 /**
  * Replays history into `stream`: it holds at most about a quarter of its `queue_bytes` of events
- * read and not yet written (a batch's events, its frames and the chunk they are joined into), and
- * writes chunks of that size, each once its queue has room. A replay of large events to a reader
- * that does not read so holds what its queue allows, not a batch of 256 events per subscriber
- * (64 MiB at 256 KiB each).
+ * read and not yet written (a batch's events and the chunk they are encoded into), and writes
+ * chunks of that size, each once its queue has room. A replay of large events to a reader that
+ * does not read so holds what its queue allows, not a batch of 256 events per subscriber (64 MiB
+ * at 256 KiB each); replays of the same events write the same chunks (`o.shared`).
  */
 async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
   const { after, upto, reset, before } = plan;
@@ -129,6 +228,7 @@ async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
   const batch = o.replayBatch ?? DEFAULT_REPLAY_BATCH;
   const budget = Math.max(1, Math.floor(stream.queueBytes / 4));
   let count = Math.min(batch, FIRST_REPLAY_READ);
+  const topics = filter.patterns.join("\n");
   if (!await stream.write(encodeRetry(o.retryMs))) return;
   if (reset && !await stream.write(encodeEvent({ event: "reset", data: JSON.stringify(reset) }))) {
     return;
@@ -146,23 +246,29 @@ async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
       break;
     }
     // Chunks of up to `budget` bytes (at least one event each): one socket write carries many
-    // small replayed events, and no write is much more than the queue makes room for.
-    let frames: Uint8Array[] = [];
-    let bytes = 0;
+    // small replayed events, and no write is much more than the queue makes room for. A replay
+    // of the same events made them lately: the same chunks are written again.
+    const last = events[events.length - 1].seq;
+    // The same events: the same first and last of the same number (retention evicts oldest first).
+    const key = o.shared &&
+      `${store.epoch}\n${topics}\n${events[0].seq}\n${last}\n${events.length}\n${budget}`;
+    const made = key ? o.shared?.get(key) : undefined;
     let framed = 0;
-    for (const e of events) {
-      const f = messageFrame(store.epoch, e);
-      if (frames.length > 0 && bytes + f.length > budget) {
-        if (!await stream.write(concatBytes(frames, bytes))) return;
-        frames = [];
-        bytes = 0;
+    if (made) {
+      for (const chunk of made) {
+        framed += chunk.length;
+        if (!await stream.write(chunk)) return;
       }
-      frames.push(f);
-      bytes += f.length;
-      framed += f.length;
+    } else {
+      const refs: WeakRef<Uint8Array>[] = [];
+      for (const chunk of replayChunks(store.epoch, events, budget)) {
+        refs.push(new WeakRef(chunk));
+        framed += chunk.length;
+        if (!await stream.write(chunk)) return;
+      }
+      if (key) o.shared?.set(key, refs);
     }
-    if (!await stream.write(frames.length === 1 ? frames[0] : concatBytes(frames, bytes))) return;
-    cursor = events[events.length - 1].seq;
+    cursor = last;
     // Replays take turns: past the turn's budget this one waits for a later turn of the loop.
     const wait = o.turns?.spend(framed);
     if (wait) await wait;

@@ -33,6 +33,7 @@ import { type AnyRelayStore, isRemoteStore } from "./store.ts";
 import type { StreamRefusals, TopicRefusals } from "./refusals.ts";
 import type { FlushRounds, HeldBytes, ReplayTurns, SseSubscriber } from "./stream/mod.ts";
 import type { IdempotencyKeys } from "./idempotency.ts";
+import type { ReplayChunks } from "./replay.ts";
 
 /** What the route handlers share. */
 export interface RelayContext {
@@ -64,6 +65,8 @@ export interface RelayContext {
   held: HeldBytes;
   /** The replay work of one turn of the event loop. */
   turns: ReplayTurns;
+  /** The chunks of replay batches made lately, for replays of the same history to share. */
+  replays: ReplayChunks;
   /** The keyed publishes (`Idempotency-Key`) stored lately, and the ones being stored. */
   keys: IdempotencyKeys;
 }

@@ -37,7 +37,7 @@ import { relayRawRoutes } from "./raw_routes.ts";
 import { allowedOrigin, CORS_SETTINGS } from "./cors.ts";
 import { registerPublish, registerSubscribe, registerTopics, type RelayContext } from "./routes.ts";
 import { type AnyRelayStore, isRemoteStore, type StoredEvent } from "./store.ts";
-import { messageFrame } from "./replay.ts";
+import { messageFrame, ReplayChunks } from "./replay.ts";
 import { StreamRefusals, TopicRefusals } from "./refusals.ts";
 
 /** Default largest accepted payload (serialized JSON). */
@@ -80,6 +80,11 @@ export interface RelayServerOptions {
    * holding the most are cut off with overflow.
    */
   queueBytesTotal?: number;
+  /**
+   * Once a subscriber is cut off with overflow, how long its socket has to take the write in
+   * flight and the overflow event before the connection is closed (`overflow_wait`).
+   */
+  overflowWaitMs?: number;
   /** Bytes of replayed frames the isolate produces per turn of its event loop. */
   replayTurnBytes?: number;
   /** Bytes of events held while subscribers catch up on a burst (see hub.ts). */
@@ -339,6 +344,7 @@ export async function startRelayServer(opts: RelayServerOptions): Promise<Servic
     rounds: new FlushRounds(opts.flush),
     held,
     turns: new ReplayTurns(opts.replayTurnBytes),
+    replays: new ReplayChunks(),
     keys: new IdempotencyKeys(
       opts.maxIdempotencyKeys ?? DEFAULT_MAX_IDEMPOTENCY_KEYS,
       opts.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS,

@@ -170,6 +170,7 @@ export async function subscribeAnswer(
     queueBytes: ctx.opts.queueBytes,
     rounds: ctx.rounds,
     held: ctx.held,
+    overflowWaitMs: ctx.opts.overflowWaitMs,
     onEnd: (reason) => {
       ctx.hub.remove(stream);
       ctx.openers.delete(stream);
@@ -188,6 +189,7 @@ export async function subscribeAnswer(
     retryMs: ctx.opts.retryMs,
     replayBatch: ctx.opts.replayBatch,
     turns: ctx.turns,
+    shared: ctx.replays,
   }).catch((err) => {
     ctx.log.warn("replay failed", { err });
     stream.end("error");

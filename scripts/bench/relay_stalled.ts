@@ -104,12 +104,19 @@ async function run(n: number) {
     await c.write(req);
     conns.push(c); // never read
   }
-  // The replays stall once their sockets and queues are full: wait for RSS to stop growing.
+  // The replays stall once their sockets and queues are full: wait for RSS to stop growing and
+  // for what the relay holds for subscribers (and the subscribers it cut off) to stop changing.
   let rss = rssMb(relay.process.pid);
+  let was = "";
   for (let quiet = 0, i = 0; quiet < 3 && i < 60; i++) {
     await sleep(1000);
     const now = rssMb(relay.process.pid);
-    quiet = now - rss < Math.max(2, rss / 100) ? quiet + 1 : 0;
+    const text = await (await fetch(`${base}/metrics`, { headers: auth })).text();
+    const held = metric(text, "iatp_relay_subscriber_bytes") ?? 0;
+    const state = `${held} ${metric(text, "iatp_relay_overflows_total")}`;
+    const still = now - rss < Math.max(2, rss / 100) && state === was && held > 0;
+    quiet = still ? quiet + 1 : 0;
+    was = state;
     rss = Math.max(rss, now);
   }
   probing = false;

@@ -36,6 +36,8 @@ export class Connection extends ConnectionBody implements ResponseHooks {
   #request: EdgeRequest | undefined;
   #stream: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #push: SocketPush | undefined;
+  /** When a pushed body cut short must have ended, or the connection closes (0: no such bound). */
+  #cutBy = 0;
   /** The pushed body whose end resumes the connection (serve returned meanwhile). */
   #handedOver: SocketPush | undefined;
   /** How the pushed body ended, when it did before `serve` got its sink back. */
@@ -125,6 +127,7 @@ export class Connection extends ConnectionBody implements ResponseHooks {
     }
     this.#handedOver = undefined;
     this.#push = undefined;
+    this.#cutBy = 0;
     if (failure) this.#failed(failure.error);
     else if (this.#mayContinue(sink)) this.serve();
     else this.#finish(!this.bodyComplete);
@@ -342,6 +345,15 @@ export class Connection extends ConnectionBody implements ResponseHooks {
     if (this.phase !== "stream") return;
     const stallMs = this.ctx.limits.idleTimeoutMs;
     this.deadline = active && stallMs > 0 ? Date.now() + stallMs : 0;
+    const by = this.#cutBy;
+    if (by > 0) this.deadline = this.deadline === 0 ? by : Math.min(this.deadline, by);
+  }
+
+  /** A pushed body was cut short: closed in `waitMs` unless its last write was taken by then. */
+  closeWithin(waitMs: number): void {
+    if (this.phase !== "stream") return;
+    this.#cutBy = Date.now() + Math.max(0, waitMs);
+    this.writing(true);
   }
 
   /** Builds the Request, with its body bounded and framed by the head. */

@@ -32,6 +32,28 @@ export function shareChunk(chunk: Uint8Array): Uint8Array {
 }
 
 /**
+ * A shared chunk of `bytes` bytes (see {@linkcode shareChunk}) made inside its own chunked
+ * framing: the caller fills it before handing it to any connection, and both the connections
+ * that frame it (HTTP/1.1) and those that do not write it with no copy.
+ * @example
+ * ```ts
+ * const chunk = framedChunk(2);
+ * chunk.set([104, 105]); // "hi"
+ * chunkFrame(chunk); // "2\r\nhi\r\n", the buffer chunk is a view of
+ * ```
+ */
+export function framedChunk(bytes: number): Uint8Array {
+  const size = ascii.encode(bytes.toString(16) + "\r\n");
+  const out = new Uint8Array(size.length + bytes + 2);
+  out.set(size);
+  out.set(CRLF, size.length + bytes);
+  const chunk = out.subarray(size.length, size.length + bytes);
+  sharedChunks.set(chunk, out);
+  sharedChunks.set(out, null);
+  return chunk;
+}
+
+/**
  * A chunk in the chunked coding: size line, data, CRLF (made once for a shared chunk).
  * @example
  * ```ts

@@ -19,6 +19,12 @@ export interface PushSink {
   readonly backlog: number;
   /** Ends the body once everything queued is written. */
   end(): void;
+  /**
+   * Ends the body at once with `last`: what is queued and not yet being written is dropped,
+   * `last` goes out after the write in flight (if any), and the connection is closed when that is
+   * not all taken within `waitMs`. Optional: without it, a producer writes `last` and ends.
+   */
+  cut?(last: Uint8Array, waitMs: number): void;
 }
 
 /** A producer of a pushed body. */
@@ -122,6 +128,8 @@ class QueueSink implements PushSink {
 export interface PushHooks {
   /** A write started (true) or the queue drained (false): the stall deadline runs meanwhile. */
   writing(active: boolean): void;
+  /** The body was cut short: the connection closes in `waitMs` unless it ended by then. */
+  closeWithin?(waitMs: number): void;
   /**
    * The body ended (once): it was written, was cancelled, or a write failed (`failure`).
    * Called from a write's completion or a later microtask, never from within the sink's own
@@ -131,8 +139,16 @@ export interface PushHooks {
 }
 
 /**
+ * Queued chunks joined into one socket write, at most (a larger chunk goes out alone): a reader
+ * that stalled holds its chunks as they were pushed (often shared with other connections), not a
+ * copy of them all made for one write.
+ */
+export const JOIN_BYTES = 64 * 1024;
+
+/**
  * The sink of a pushed body on a connection: queued chunks (framed for chunked coding when
- * asked) are joined into one write whenever the previous write finishes.
+ * asked) are joined into one write, up to {@linkcode JOIN_BYTES}, whenever the previous write
+ * finishes.
  */
 export class SocketPush implements PushSink {
   /** Chunks waiting for the write in flight to finish. */
@@ -188,6 +204,15 @@ export class SocketPush implements PushSink {
     else if (this.#inFlight === 0) queueMicrotask(() => this.#tell());
   }
 
+  cut(last: Uint8Array, waitMs: number): void {
+    if (this.#ended || this.#closed) return;
+    this.#queue = undefined;
+    this.#queued = 0;
+    if (last.length > 0) this.write(last);
+    this.end();
+    if (this.#inFlight > 0) this.hooks.closeWithin?.(waitMs);
+  }
+
   /** The connection ended the body (`reason`); the producer is told, pending bytes dropped. */
   cancel(reason: PushEnd): void {
     if (this.#closed) return;
@@ -215,13 +240,23 @@ export class SocketPush implements PushSink {
     if (this.#inFlight === 0) this.#flush();
   }
 
-  /** Writes what was queued while the last write was in flight, joined. */
+  /**
+   * Writes what was queued while the last write was in flight: joined up to
+   * {@linkcode JOIN_BYTES}, a larger chunk alone (no copy); the rest waits for the next write.
+   */
   #flush(): void {
     const q = this.#queue ?? [];
-    const bytes = joinChunks(q, this.#queued);
-    this.#queue = undefined; // a subscriber that waits long holds no array
-    this.#queued = 0;
-    this.#send(bytes);
+    let n = 1;
+    let bytes = q[0].length;
+    while (n < q.length && bytes + q[n].length <= JOIN_BYTES) bytes += q[n++].length;
+    if (n === q.length) {
+      this.#queue = undefined; // a subscriber that waits long holds no array
+      this.#queued = 0;
+      return this.#send(joinChunks(q, bytes));
+    }
+    const head = q.splice(0, n);
+    this.#queued -= bytes;
+    this.#send(n === 1 ? head[0] : joinChunks(head, bytes));
   }
 
   #send(bytes: Uint8Array): void {

@@ -18,7 +18,12 @@ export {
   type HeldMember,
   ReplayTurns,
 } from "./budget.ts";
-export { DEFAULT_QUEUE_BYTES, type EndReason, SseSubscriber } from "./subscriber.ts";
+export {
+  DEFAULT_OVERFLOW_WAIT_MS,
+  DEFAULT_QUEUE_BYTES,
+  type EndReason,
+  SseSubscriber,
+} from "./subscriber.ts";
 export {
   DEFAULT_ROUND_MAX_WAIT_MS,
   DEFAULT_ROUND_MIN_INTERVAL_MS,

@@ -23,6 +23,12 @@ import type { HeldBytes, HeldMember } from "./budget.ts";
 /** Default bytes queued per subscriber before it is cut off. */
 export const DEFAULT_QUEUE_BYTES = 1024 * 1024;
 
+/**
+ * Default time a subscriber cut off with `event: overflow` has for its socket to take the write
+ * in flight and the overflow event before its connection is closed (ms).
+ */
+export const DEFAULT_OVERFLOW_WAIT_MS = 5_000;
+
 /** Why a stream ended. */
 export type EndReason = "client" | "overflow" | "shutdown" | "error" | "lapsed";
 
@@ -36,6 +42,11 @@ interface SubscriberOptions {
   rounds?: FlushRounds;
   /** The bound on what all the isolate's subscribers hold together (default: none). */
   held?: HeldBytes;
+  /**
+   * Once cut off with overflow, how long its socket has to take the write in flight and the
+   * overflow event before the connection is closed (ms).
+   */
+  overflowWaitMs?: number;
 }
 
 /** Rounds of the subscribers given none (every subscriber shares its isolate's CPU). */
@@ -66,8 +77,10 @@ export class SseSubscriber implements PushSource, RoundMember, HeldMember {
   #charged = 0;
   /** Bytes its socket still held when it ended, until the socket lets them go. */
   #closing = 0;
+  readonly #overflowWaitMs: number;
 
   constructor(opts: SubscriberOptions = {}) {
+    this.#overflowWaitMs = opts.overflowWaitMs ?? DEFAULT_OVERFLOW_WAIT_MS;
     this.#queueBytes = opts.queueBytes ?? DEFAULT_QUEUE_BYTES;
     this.#onEnd = opts.onEnd;
     this.#rounds = opts.rounds ?? (sharedRounds ??= new FlushRounds());
@@ -265,18 +278,27 @@ export class SseSubscriber implements PushSource, RoundMember, HeldMember {
   }
 
   /**
-   * Ends the stream with `event: overflow` (live frames not yet written are dropped); `reason`
-   * is what the event says.
+   * Ends the stream with `event: overflow`; `reason` is what the event says. Everything not yet
+   * on its way is dropped at once (frames it holds and those its socket queued behind the write
+   * in flight): the overflow event follows the write in flight, and the connection is closed
+   * when its socket has not taken them within the overflow wait.
    */
   overflow(reason = "subscriber queue full"): void {
     if (this.#ended) return;
     this.#batch = undefined;
     this.#pending = undefined;
-    this.#held = (this.#early ?? []).reduce((n, c) => n + c.length, 0);
-    this.#send(encodeEvent({
+    const frame = encodeEvent({
       event: "overflow",
       data: JSON.stringify({ reason, queue_bytes: this.#queueBytes }),
-    }));
+    });
+    const sink = this.#sink;
+    if (sink?.cut) {
+      this.#held = 0;
+      sink.cut(frame, this.#overflowWaitMs);
+      return this.#finish("overflow");
+    }
+    this.#held = (this.#early ?? []).reduce((n, c) => n + c.length, 0);
+    this.#send(frame);
     this.end("overflow");
   }
 

@@ -34,6 +34,8 @@ Deno.test("stalled replays past queue_bytes_total end with overflow while a read
   const relay = await startHistoryRelay(store, HISTORY, EVENT_BYTES, {
     queueBytes: QUEUE_BYTES,
     queueBytesTotal: TOTAL_BYTES,
+    // The subscribers cut off are read from at the end: their connections wait for it.
+    overflowWaitMs: 60_000,
   });
   const port = Number(new URL(relay.url).port);
   const metrics = async () => await (await fetch(`${relay.url}/metrics`)).text();
