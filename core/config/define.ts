@@ -1,6 +1,6 @@
 /** defineConfig: one declaration gives the flag parser, env names, usage text and checks. @module */
 import { ConfigError, type ConfigSource, describeSource, UsageError } from "../errors/mod.ts";
-import { registerSecret } from "../log/mod.ts";
+import { printable, registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
 import { flagErrorLine, type FlagOption, parseArgv } from "./argv.ts";
 import { DATA_DIR, permittedEnv } from "./env.ts";
@@ -417,9 +417,16 @@ function namesFile(value: unknown): boolean {
   return Array.isArray(value) ? value.some(isRef) : isRef(value);
 }
 
-/** Formats a ConfigError as the one line a CLI prints. */
+/**
+ * Formats a ConfigError as the one line a CLI prints. A key or a file name read from a file, the
+ * environment or the command line may hold a line break, a terminal escape or a right-to-left
+ * override: each control or format character is written as `\uXXXX`, so the line stays one line
+ * and shows the name as it is spelled.
+ */
 export function formatConfigError(command: string, err: ConfigError): string {
-  return `iatp ${command}: config error: ${err.key} (${
-    describeSource(err.source)
-  }): expected ${err.expected}, found ${err.found}`;
+  return printable(
+    `iatp ${command}: config error: ${err.key} (${
+      describeSource(err.source)
+    }): expected ${err.expected}, found ${err.found}`,
+  );
 }

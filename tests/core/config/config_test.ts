@@ -215,6 +215,29 @@ Deno.test('port: "abc" names the key, its line and the expected type', async () 
   );
 });
 
+Deno.test("a key or file name holding control characters is printed escaped, on one line", async () => {
+  const key = "po\u001b[2K\u001b[1Grt\nport: ok\u202e\u200b";
+  const file = "u\u009b2J\n.yaml";
+  const err = await configError(async () =>
+    loaded(
+      await spec.parse(["--config", file], {
+        env: envOf({}),
+        readFile: files({ [file]: `${JSON.stringify(key)}: 1\n` }),
+      }),
+    )
+  );
+  assert.equal(err.key, key);
+  const line = formatConfigError("demo", err);
+  assert.doesNotMatch(line, /[\p{Cc}\p{Cf}]/u);
+  assert.ok(
+    line.startsWith(
+      "iatp demo: config error: po\\u001b[2K\\u001b[1Grt\\u000aport: ok\\u202e\\u200b " +
+        "(u\\u009b2J\\u000a.yaml:1): expected",
+    ),
+    line,
+  );
+});
+
 Deno.test("unknown keys are errors, nested ones too, with their line", async () => {
   const top = await configError(async () =>
     loaded(
