@@ -45,6 +45,21 @@ export function oneLine(text: string, max = MAX_SUMMARY_CHARS): string {
   return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;
 }
 
+/**
+ * Control and format characters: a zero-width space (U+200B), a word joiner, a BOM, a soft hyphen,
+ * an escape. Drawn as nothing, they let `agent-1\u200b` pass for `agent-1` on the overview.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}]/gu;
+
+/**
+ * An agent or service name as the overview shows it: on one line, cut to
+ * {@linkcode MAX_NAME_CHARS}, each control or format character shown as U+FFFD, so two names
+ * that differ only by an invisible character do not look alike.
+ */
+export function nameText(text: string): string {
+  return oneLine(text.replace(/[\t\n\v\f\r]/g, " ").replace(INVISIBLE, "\uFFFD"), MAX_NAME_CHARS);
+}
+
 /** True when `v` names a decision kind. */
 export function isDecision(v: unknown): v is DecisionKind {
   return v === "allow" || v === "deny" || v === "block" || v === "warn";
@@ -227,6 +242,6 @@ export function describeEvent(
   if (out.reason) out.reason = oneLine(out.reason);
   // A name is a table row, a link and a filter on the overview: a 1 MB agent id would be all of
   // them, on every refresh.
-  if (out.agent) out.agent = oneLine(out.agent, MAX_NAME_CHARS);
+  if (out.agent) out.agent = nameText(out.agent);
   return out;
 }
