@@ -116,7 +116,8 @@ function warningReason(text: string): string {
 }
 
 function describeTrace(p: Payload): Described {
-  const agent = str(p.agent_id) ?? "sidecar";
+  // The agent as the overview names it, in its row and in the summaries of its events alike.
+  const agent = nameText(str(p.agent_id) ?? "sidecar");
   const d = obj(p.details);
   const status = str(p.status) ?? str(d.status) ?? "";
   const decision = isDecision(p.decision) ? p.decision : undefined;
@@ -168,7 +169,8 @@ function scalars(p: Payload, n = 3): string {
 }
 
 function describeOther(topic: string, p: Payload): Described {
-  const agent = str(p.agent_id);
+  const given = str(p.agent_id);
+  const agent = given === undefined ? undefined : nameText(given);
   if (topic.startsWith("sensor.")) {
     const what = str(p.message) ?? str(p.summary) ?? str(p.severity) ?? scalars(p);
     const by = `${agent ?? "a sensor"}${p.plugin_id ? ` (${str(p.plugin_id)})` : ""}`;

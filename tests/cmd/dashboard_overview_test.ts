@@ -257,13 +257,23 @@ Deno.test("agent and host names differing only by an invisible character do not 
     );
     const o = await overview(dash.url);
     const shown = o.agents.map((a: { agent_id: string }) => a.agent_id).sort();
-    assert.deepEqual(shown, [
-      "\ufffdagent-1",
-      "agent-1",
-      "agent-1\ufffd[2K",
-      "agent-1\ufffd",
-      "agent\ufffd-1",
-    ].sort());
+    assert.deepEqual(
+      shown,
+      [
+        "\ufffdagent-1",
+        "agent-1",
+        "agent-1\ufffd[2K",
+        "agent-1\ufffd",
+        "agent\ufffd-1",
+      ].sort(),
+    );
+    // The latest blocks name each agent as its row does.
+    const summaries = o.latest.map((r: { summary: string }) => r.summary);
+    assert.ok(summaries.includes("agent-1\ufffd -> block : blocked"), JSON.stringify(summaries));
+    assert.ok(
+      summaries.every((t: string) => !/[\p{Cc}\p{Cf}]/u.test(t)),
+      JSON.stringify(summaries),
+    );
     await waitFor(
       async () =>
         (await overview(dash.url)).services.some((s: { name: string }) =>
