@@ -13,7 +13,7 @@ export const DECISION_KINDS: readonly DecisionKind[] = ["allow", "warn", "deny",
 /** Longest summary kept (longer ones end in an ellipsis). */
 const MAX_SUMMARY_CHARS = 300;
 /** Longest agent or service name kept (longer ones end in an ellipsis). */
-export const MAX_NAME_CHARS = 128;
+const MAX_NAME_CHARS = 128;
 
 /** What an access intent said, remembered to explain its decision. */
 export interface IntentBrief {

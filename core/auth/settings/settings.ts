@@ -23,7 +23,7 @@ export const SUBJECT_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
  * credential's subject starts with it: one that did would be that token's principal, obeyed where
  * the token is listed (`relay.task_publishers`) and counted with it.
  */
-export const STATIC_TOKEN_PREFIX = "token:";
+const STATIC_TOKEN_PREFIX = "token:";
 
 /** True when `sub` may be a signed credential's subject. */
 export function isCredentialSubject(sub: string): boolean {
