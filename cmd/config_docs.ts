@@ -173,6 +173,16 @@ from the config file's folder; a systemd unit from \`iatp systemd\` runs in its 
 \`Environment=\` or a container's \`-e\`): a PATH setting, \`IATP_DATA_DIR\` or a store file starting
 with \`~\` stops the start with exit 2 naming the setting, rather than make a folder named \`~\`.
 
+**Names.** Keys are matched as they are spelled: \`Port\` is an unknown key (the error suggests
+\`port\`), \`agent.id\` written as one key is not the \`id\` of section \`agent\`, and a key given
+twice in one mapping is a YAML error naming the line; each stops the start with exit 2. A path may
+hold spaces, quotes, a leading \`-\`, \`..\` and characters beyond ASCII; it is taken as it is
+spelled. A path holding NUL or another control character (a line break, a tab, an escape), one
+longer than 4095 bytes or with a name in it longer than 255 bytes (what Linux opens) stops the start
+with exit 2 naming the setting, as does such an \`IATP_DATA_DIR\`, rather than fail when the
+service first creates the file. A config error shows a key or a path's control and format
+characters (a right-to-left override, a zero-width space) as \`\\uXXXX\`.
+
 Names of the systems a command replaces (the IATP sidecars' \`IATP_*\`, the TryDirect status
 panel's \`AGENT_ID\`, \`AGENT_TOKEN\`, \`DASHBOARD_URL\`, ...) are read by that command only, after
 its own variable; they are listed under each command. No variable is read by two commands.

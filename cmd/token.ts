@@ -9,6 +9,7 @@ import {
   CredentialError,
   CredentialVerifier,
   decodeClaims,
+  isCredentialSubject,
   isMeshScope,
   issueCredential,
   ISSUER_KEY_FILE,
@@ -51,7 +52,7 @@ Flags:
   --out DIR          keygen: folder for the key pair (created owner-only if missing)
   --out FILE         issue: the file to write the credential to (mode 0600)
   --key FILE         issue: the issuer key file (${ISSUER_KEY_FILE})
-  --sub NAME         issue: who holds the credential (letters, digits, . _ : @ -)
+  --sub NAME         issue: who holds the credential (letters, digits, . _ : @ -; not token:...)
   --scope SCOPE      issue: what it allows (repeatable): ${SCOPES_HELP}
   --ttl DURATION     issue: lifetime such as 30m, 12h or 720h (default 8760h, one year;
                      876000h, 100 years, the longest; 0 never expires)
@@ -166,6 +167,12 @@ async function issue(argv: string[]): Promise<number> {
   const sub = required(v.sub, "--sub");
   if (!SUBJECT_PATTERN.test(sub)) {
     throw new UsageError(`--sub: expected a name matching ${SUBJECT_PATTERN}`, USAGE);
+  }
+  if (!isCredentialSubject(sub)) {
+    throw new UsageError(
+      `--sub: a name starting with token: names a static token's principal; choose another`,
+      USAGE,
+    );
   }
   const scopes = v.scope ?? [];
   if (scopes.length === 0) throw new UsageError("--scope is required (at least one)", USAGE);

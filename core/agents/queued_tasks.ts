@@ -66,9 +66,25 @@ async function ensureQueue(s: TaskQueueSettings, log: Logger): Promise<string> {
     max_age_ms: bounds.max_age / 1_000_000,
   });
   const durable = `tasks-${s.group.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+  const filter = topicSubject(s.prefix, tasksTopic(s.group));
+  // Groups `a.b` and `a_b` name one consumer: adding it again with the other's subject would
+  // silently move it, and the first group's agents would take the second group's tasks.
+  const held = await s.engine.jsm.consumers.info(s.stream, durable).then(
+    (info) => info.config.filter_subject,
+    () => undefined, // none yet (or no answer: the add below reports the engine)
+  );
+  if (held !== undefined && held !== filter) {
+    throw new ConfigError(
+      "relay.queue_group",
+      { kind: "default" },
+      "a group whose queue no other group holds (a . in a group's name reads as _ in its " +
+        "queue's name)",
+      `group ${s.group}, whose queue ${durable} takes another group's tasks (${held})`,
+    );
+  }
   await s.engine.jsm.consumers.add(s.stream, {
     durable_name: durable,
-    filter_subject: topicSubject(s.prefix, tasksTopic(s.group)),
+    filter_subject: filter,
     ack_policy: "explicit",
     deliver_policy: "all",
     ack_wait: s.ackWaitMs * 1_000_000,

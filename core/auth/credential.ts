@@ -28,9 +28,9 @@ import { isMeshScope } from "./grants.ts";
 import type { RevokedIds } from "./mesh/mod.ts";
 import {
   CredentialError,
+  isCredentialSubject,
   parsePublicKey,
   PUBLIC_KEY_PREFIX,
-  SUBJECT_PATTERN,
 } from "./settings/mod.ts";
 
 /** First segment of every credential; versions the format. */
@@ -122,7 +122,7 @@ export interface IssueOptions {
  * @throws {RangeError} when the subject or a scope is not valid.
  */
 export async function issueCredential(issuer: Issuer, opts: IssueOptions): Promise<string> {
-  if (!SUBJECT_PATTERN.test(opts.sub)) throw new RangeError(`invalid subject ${opts.sub}`);
+  if (!isCredentialSubject(opts.sub)) throw new RangeError(`invalid subject ${opts.sub}`);
   const bad = opts.scopes.find((s) => !isMeshScope(s));
   if (bad !== undefined) throw new RangeError(`invalid scope ${JSON.stringify(bad)}`);
   const now = Math.floor((opts.now ?? Date.now()) / 1000);
@@ -182,7 +182,7 @@ export function decodeClaims(token: string): Claims {
 function isClaims(v: unknown): v is Claims {
   if (typeof v !== "object" || v === null) return false;
   const c = v as Record<string, unknown>;
-  return typeof c.sub === "string" && SUBJECT_PATTERN.test(c.sub) &&
+  return typeof c.sub === "string" && isCredentialSubject(c.sub) &&
     Array.isArray(c.scopes) && c.scopes.every((s) => typeof s === "string" && isMeshScope(s)) &&
     Number.isSafeInteger(c.iat) && (c.exp === undefined || Number.isSafeInteger(c.exp)) &&
     typeof c.jti === "string" && c.jti.length <= 64 && typeof c.kid === "string";

@@ -46,6 +46,7 @@ export {
 export {
   CredentialError,
   type CredentialFailure,
+  isCredentialSubject,
   parsePublicKey,
   resolveAuthKeys,
   resolveSecretSetting,

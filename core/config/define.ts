@@ -1,6 +1,6 @@
 /** defineConfig: one declaration gives the flag parser, env names, usage text and checks. @module */
 import { ConfigError, type ConfigSource, describeSource, UsageError } from "../errors/mod.ts";
-import { registerSecret } from "../log/mod.ts";
+import { printable, registerSecret } from "../log/mod.ts";
 import type { ExpandOptions } from "./expand.ts";
 import { flagErrorLine, type FlagOption, parseArgv } from "./argv.ts";
 import { DATA_DIR, permittedEnv } from "./env.ts";
@@ -203,6 +203,10 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
     if (!r.success) {
       throw new ConfigError(leaf.key, source, leaf.field.expected, foundOf(leaf.field, raw, value));
     }
+    for (const grant of leaf.field.grants?.(r.data as never) ?? []) {
+      const wrong = unusablePath(grant.path);
+      if (wrong) throw new ConfigError(leaf.key, source, USABLE_PATH, wrong);
+    }
     return r.data;
   };
 
@@ -274,6 +278,15 @@ export function defineConfig<S extends Shape>(spec: ConfigSpec<S>): Config<S> {
         { kind: "env", name: "IATP_DATA_DIR" },
         HOME_UNEXPANDED,
         `string ${JSON.stringify(DATA_DIR)}`,
+      );
+    }
+    const dataDirWrong = unusablePath(DATA_DIR);
+    if (dataDirWrong) {
+      throw new ConfigError(
+        "data_dir",
+        { kind: "env", name: "IATP_DATA_DIR" },
+        USABLE_PATH,
+        dataDirWrong,
       );
     }
     const warnings: string[] = [];
@@ -411,15 +424,57 @@ function deprecationWarning(leaf: Leaf, pick: Picked): string {
   return `${was} is deprecated and will be removed; use ${now}`;
 }
 
+/** Longest path Linux opens (PATH_MAX, 4096 bytes with the NUL that ends it). */
+const MAX_PATH_BYTES = 4095;
+/** Longest name of one file or folder in a path (NAME_MAX). */
+const MAX_NAME_BYTES = 255;
+
+/** What a path a setting names must be, beside what the setting itself expects. */
+const USABLE_PATH = `a path without NUL or other control characters, at most ${MAX_PATH_BYTES} ` +
+  `bytes, each name in it at most ${MAX_NAME_BYTES} bytes`;
+
+const encoder = new TextEncoder();
+
+/**
+ * Why the OS could not open `path` as it is spelled, or undefined. A NUL ends a path in every
+ * system call (Deno refuses it outright), a line break or another control character in a file
+ * name is a pasted or templated value gone wrong, and a path past PATH_MAX or a name past
+ * NAME_MAX fails only when the service first creates the file, as "File name too long" naming no
+ * setting.
+ */
+function unusablePath(path: string): string | undefined {
+  const control = /\p{Cc}/u.exec(path);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).padStart(4, "0");
+    return control[0] === "\0"
+      ? `a path holding a NUL character (\\u0000)`
+      : `a path holding the control character \\u${code}`;
+  }
+  const bytes = encoder.encode(path).length;
+  if (bytes > MAX_PATH_BYTES) return `a path of ${bytes} bytes`;
+  for (const name of path.split("/")) {
+    const n = encoder.encode(name).length;
+    if (n > MAX_NAME_BYTES) return `a name of ${n} bytes (${name.slice(0, 32)}...) in the path`;
+  }
+  return undefined;
+}
+
 /** Whether a setting's value (or an item of a list) is a `file:PATH` reference. */
 function namesFile(value: unknown): boolean {
   const isRef = (v: unknown) => typeof v === "string" && v.startsWith("file:");
   return Array.isArray(value) ? value.some(isRef) : isRef(value);
 }
 
-/** Formats a ConfigError as the one line a CLI prints. */
+/**
+ * Formats a ConfigError as the one line a CLI prints. A key or a file name read from a file, the
+ * environment or the command line may hold a line break, a terminal escape or a right-to-left
+ * override: each control or format character is written as `\uXXXX`, so the line stays one line
+ * and shows the name as it is spelled.
+ */
 export function formatConfigError(command: string, err: ConfigError): string {
-  return `iatp ${command}: config error: ${err.key} (${
-    describeSource(err.source)
-  }): expected ${err.expected}, found ${err.found}`;
+  return printable(
+    `iatp ${command}: config error: ${err.key} (${
+      describeSource(err.source)
+    }): expected ${err.expected}, found ${err.found}`,
+  );
 }

@@ -13,7 +13,7 @@ export const DECISION_KINDS: readonly DecisionKind[] = ["allow", "warn", "deny",
 /** Longest summary kept (longer ones end in an ellipsis). */
 const MAX_SUMMARY_CHARS = 300;
 /** Longest agent or service name kept (longer ones end in an ellipsis). */
-export const MAX_NAME_CHARS = 128;
+const MAX_NAME_CHARS = 128;
 
 /** What an access intent said, remembered to explain its decision. */
 export interface IntentBrief {
@@ -43,6 +43,21 @@ const obj = (v: unknown): Payload =>
 export function oneLine(text: string, max = MAX_SUMMARY_CHARS): string {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;
+}
+
+/**
+ * Control and format characters: a zero-width space (U+200B), a word joiner, a BOM, a soft hyphen,
+ * an escape. Drawn as nothing, they let `agent-1\u200b` pass for `agent-1` on the overview.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}]/gu;
+
+/**
+ * An agent or service name as the overview shows it: on one line, cut to
+ * {@linkcode MAX_NAME_CHARS}, each control or format character shown as U+FFFD, so two names
+ * that differ only by an invisible character do not look alike.
+ */
+export function nameText(text: string): string {
+  return oneLine(text.replace(/[\t\n\v\f\r]/g, " ").replace(INVISIBLE, "\uFFFD"), MAX_NAME_CHARS);
 }
 
 /** True when `v` names a decision kind. */
@@ -101,7 +116,8 @@ function warningReason(text: string): string {
 }
 
 function describeTrace(p: Payload): Described {
-  const agent = str(p.agent_id) ?? "sidecar";
+  // The agent as the overview names it, in its row and in the summaries of its events alike.
+  const agent = nameText(str(p.agent_id) ?? "sidecar");
   const d = obj(p.details);
   const status = str(p.status) ?? str(d.status) ?? "";
   const decision = isDecision(p.decision) ? p.decision : undefined;
@@ -153,7 +169,8 @@ function scalars(p: Payload, n = 3): string {
 }
 
 function describeOther(topic: string, p: Payload): Described {
-  const agent = str(p.agent_id);
+  const given = str(p.agent_id);
+  const agent = given === undefined ? undefined : nameText(given);
   if (topic.startsWith("sensor.")) {
     const what = str(p.message) ?? str(p.summary) ?? str(p.severity) ?? scalars(p);
     const by = `${agent ?? "a sensor"}${p.plugin_id ? ` (${str(p.plugin_id)})` : ""}`;
@@ -227,6 +244,6 @@ export function describeEvent(
   if (out.reason) out.reason = oneLine(out.reason);
   // A name is a table row, a link and a filter on the overview: a 1 MB agent id would be all of
   // them, on every refresh.
-  if (out.agent) out.agent = oneLine(out.agent, MAX_NAME_CHARS);
+  if (out.agent) out.agent = nameText(out.agent);
   return out;
 }

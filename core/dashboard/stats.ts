@@ -5,7 +5,7 @@
  * `subscribe:` grants cover; every table is bounded.
  * @module
  */
-import { DECISION_KINDS, type DecisionKind, MAX_NAME_CHARS, oneLine } from "./describe.ts";
+import { DECISION_KINDS, type DecisionKind, nameText } from "./describe.ts";
 import type { DashEvent, Viewer } from "./event.ts";
 
 /** Minutes of decision history charted. */
@@ -69,7 +69,7 @@ function serviceOf(e: DashEvent): { kind: string; name: string } | undefined {
   if (t === "action.results") return { kind: "action", name: e.agent ?? "action" };
   if (t.startsWith("status.")) {
     const host = e.payload.host ?? e.payload.agent_id;
-    const name = typeof host === "string" ? oneLine(host, MAX_NAME_CHARS) : "";
+    const name = typeof host === "string" ? nameText(host) : "";
     return { kind: "status", name: name || "status" };
   }
   return undefined;

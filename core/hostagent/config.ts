@@ -49,10 +49,23 @@ export const TRYDIRECT_UNUSED_KEYS: readonly string[] = [
   "firewall.*",
 ];
 
+/**
+ * A host agent's id: it is sent as the X-Agent-Id header of every signed request, so a line
+ * break, a control character or a character beyond ASCII (which no header may carry) would fail
+ * each request after a start that went well. Empty: the command's default id.
+ */
+const AGENT_ID = /^[\x21-\x7e]{0,256}$/;
+
 /** Fields shared by both host agents: identity, Vault and signing bounds. */
 export function agentAuthFields(vaultKey: string) {
   return {
-    agent_id: str({ help: "this agent's id (X-Agent-Id)", default: "" }),
+    agent_id: str({
+      help: "this agent's id (X-Agent-Id): visible ASCII, no spaces, at most 256 characters",
+      default: "",
+      pattern: AGENT_ID,
+      expected: "an id of visible ASCII characters (no space, line break or other control), " +
+        "at most 256",
+    }),
     agent_token: str({
       help: `HMAC signing key of at least ${MIN_HMAC_KEY_BYTES} bytes, never sent over the ` +
         "wire (or file:PATH; Vault overrides it when vault.address is set)",

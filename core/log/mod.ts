@@ -8,6 +8,7 @@
  * ```
  * @module
  */
+import { printable } from "./printable.ts";
 import { scrub, scrubString } from "./scrub.ts";
 import { isoTimestamp } from "./time.ts";
 
@@ -21,6 +22,7 @@ export {
 } from "./scrub.ts";
 export type { Scrubber } from "./scrub.ts";
 export { imfFixdate, isoTimestamp } from "./time.ts";
+export { printable } from "./printable.ts";
 export { LOG_EVERY_MS, LogEvery } from "./every.ts";
 
 /**
@@ -80,8 +82,17 @@ function stdoutSink(line: string): void {
   }
 }
 
-/** Builds one scrubbed JSON line. Exposed for tests and for other writers (audit trails). */
+/**
+ * Builds one scrubbed JSON line. JSON.stringify escapes C0 controls but writes DEL, C1 controls
+ * (U+009B is a terminal's CSI), U+2028/U+2029 and format characters (U+202E) as they are; those
+ * are written as `\uXXXX` too, so a name a client sent cannot act on the terminal or the viewer
+ * that shows the line. The line still parses to the same values.
+ */
 function formatLine(level: Level, service: string, msg: string, fields: Fields): string {
+  return printable(jsonLine(level, service, msg, fields));
+}
+
+function jsonLine(level: Level, service: string, msg: string, fields: Fields): string {
   const rec: Record<string, unknown> = {
     ts: isoTimestamp(Date.now()),
     level,

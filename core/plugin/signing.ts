@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { type Issuer, keyIdOf, parsePublicKey } from "../auth/mod.ts";
 import { sign, verify } from "../crypto/mod.ts";
 import { decodeBase64, encodeBase64 } from "../encoding/mod.ts";
+import { printable } from "../log/mod.ts";
 
 /** The signature file at the top of a signed plugin folder. */
 export const SIGNATURE_FILE = "plugin.sig";
@@ -113,16 +114,29 @@ async function walk(
   for await (const entry of Deno.readDir(rel ? join(root, rel) : root)) {
     if (entry.name === ".git" || (rel === "" && entry.name === SIGNATURE_FILE)) continue;
     const path = rel ? `${rel}/${entry.name}` : entry.name;
-    const info = await Deno.lstat(join(root, path));
+    const info = await Deno.lstat(join(root, path)).catch((err) => {
+      // A name that is not UTF-8 is read with U+FFFD in place of its bytes, which names no file
+      // (and would name the same one for other bytes): the listing could not tell them apart.
+      if (err instanceof Deno.errors.NotFound && entry.name.includes("\uFFFD")) {
+        throw new PluginSignatureError(
+          "unsupported_file",
+          `a file name that is not UTF-8: ${printable(path)} (rename it)`,
+        );
+      }
+      throw err;
+    });
     if (info.isSymlink) {
-      throw new PluginSignatureError("unsupported_file", `symlinks are not allowed: ${path}`);
+      throw new PluginSignatureError(
+        "unsupported_file",
+        `symlinks are not allowed: ${printable(path)}`,
+      );
     }
     if (info.isDirectory) {
       await walk(root, path, out, budget);
       continue;
     }
     if (!info.isFile) {
-      throw new PluginSignatureError("unsupported_file", `not a regular file: ${path}`);
+      throw new PluginSignatureError("unsupported_file", `not a regular file: ${printable(path)}`);
     }
     budget.files++;
     budget.bytes += info.size;

@@ -14,9 +14,18 @@ const MAX_CONTEXT_KEYS = 64;
 /**
  * Context keys Cedar's JSON reads as escapes, not as data: the context `{"__extn": {...}}` is
  * read as an extension value, `{"__entity": {...}}` as an entity reference, and neither is a
- * record, so no policy could be evaluated.
+ * record, so no policy could be evaluated. The same keys inside a context map are refused too:
+ * Cedar refuses a map holding `__expr` ("the `__expr` escape is no longer supported"), which made
+ * a decision of deny with an error, not a 400 naming the key.
  */
 const CEDAR_ESCAPES = new Set(["__entity", "__extn", "__expr"]);
+
+/** A context map (not a list) without its keys Cedar reads as escapes. */
+function withoutEscapes(v: unknown): unknown {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return v;
+  if (!Object.keys(v).some((k) => CEDAR_ESCAPES.has(k))) return v;
+  return Object.fromEntries(Object.entries(v).filter(([k]) => !CEDAR_ESCAPES.has(k)));
+}
 
 /** Most entries of a context value that is a list or a map. */
 const MAX_CONTEXT_ENTRIES = 64;
@@ -58,13 +67,23 @@ function intentWith(risk: z.ZodNumber) {
     }).catchall(contextValue).refine((c) => Object.keys(c).length <= MAX_CONTEXT_KEYS, {
       message: `at most ${MAX_CONTEXT_KEYS} context keys`,
     }).superRefine((c, ctx) => {
-      for (const k of Object.keys(c)) {
-        if (!CEDAR_ESCAPES.has(k)) continue;
-        ctx.addIssue({
-          code: "custom",
-          path: [k],
-          message: `Cedar reads a context key ${k} as an escape, not as data: rename it`,
-        });
+      for (const [k, v] of Object.entries(c)) {
+        if (CEDAR_ESCAPES.has(k)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [k],
+            message: `Cedar reads a context key ${k} as an escape, not as data: rename it`,
+          });
+        } else if (typeof v === "object" && v !== null && !Array.isArray(v)) {
+          for (const n of Object.keys(v)) {
+            if (!CEDAR_ESCAPES.has(n)) continue;
+            ctx.addIssue({
+              code: "custom",
+              path: [k, n],
+              message: `Cedar reads a context key ${k}.${n} as an escape, not as data: rename it`,
+            });
+          }
+        }
       }
     }).optional(),
   });
@@ -128,7 +147,7 @@ export function parseIntent(raw: unknown, compat: "upstream" | "iatp"): ParsedIn
     if (CEDAR_ESCAPES.has(k)) continue;
     const safe = k === "session_risk"
       ? (risk === undefined ? undefined : cedarRisk(risk))
-      : cedarSafe(v);
+      : cedarSafe(withoutEscapes(v));
     if (safe !== undefined) context[k] = safe;
   }
   const intent = upstreamCedarSchema.parse({

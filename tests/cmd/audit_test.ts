@@ -641,3 +641,23 @@ Deno.test("iatp audit verify --db says when it checked with the key the log itse
     await t.dir.remove();
   }
 });
+
+Deno.test("names: tx ids differing by normalization or case are two transactions; names are kept as sent", async () => {
+  await withAudit(async (url) => {
+    const ids = ["caf\u00e9", "cafe\u0301", "CAF\u00c9", "caf\u00e9\u200b"];
+    const actor = "al\u202eice\n\u001b[2K";
+    for (const tx_id of ids) {
+      assert.equal((await post(url, { tx_id, event: "e\u0000", actor, payload: {} })).status, 201);
+    }
+    for (const tx_id of ids) {
+      const got = await (await fetch(`${url}/tx/${encodeURIComponent(tx_id)}`)).json();
+      assert.equal(got.entries.length, 1, JSON.stringify(tx_id));
+      assert.equal(got.entries[0].tx_id, tx_id);
+      assert.equal(got.entries[0].actor, actor);
+      assert.equal(got.entries[0].event, "e\u0000");
+    }
+    const lone = await post(url, '{"tx_id":"t","event":"e","actor":"a\\ud800","payload":{}}');
+    assert.equal(lone.status, 400);
+    assert.equal(lone.body.field, "$.actor");
+  });
+});

@@ -516,6 +516,33 @@ Deno.test("LOG_STREAM or LOG_TOKENS in the environment does not make the YAML pa
   }
 });
 
+Deno.test("an IATP_DATA_DIR or --db holding a control character or a name past 255 bytes exits 2 naming it, and makes nothing", async () => {
+  const tmp = await tempDir();
+  try {
+    const cwd = tmp.path;
+    for (const dir of [`${tmp.path}/da\tta`, `${tmp.path}/${"d".repeat(256)}`]) {
+      const r = await runIatp(["audit", "--port", "0"], { cwd, env: { IATP_DATA_DIR: dir } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /data_dir \(env IATP_DATA_DIR\): expected a path without NUL or other control characters/,
+      );
+    }
+    const db = await runIatp(["audit", "--port", "0", "--db", `${tmp.path}/a\nudit.db`], {
+      cwd,
+      env: { IATP_DATA_DIR: tmp.path },
+    });
+    assert.equal(db.code, 2, db.stderr);
+    assert.match(
+      db.stderr,
+      /db \(flag --db\): .*found a path holding the control character \\u000a$/m,
+    );
+    assert.deepEqual([...Deno.readDirSync(tmp.path)].map((e) => e.name), []);
+  } finally {
+    await tmp.remove();
+  }
+});
+
 Deno.test("a path starting with ~ (nothing expands it) exits 2 naming the setting, and no folder named ~ is made", async () => {
   const tmp = await tempDir();
   try {

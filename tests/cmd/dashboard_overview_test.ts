@@ -235,6 +235,59 @@ Deno.test("an agent id holding a lone surrogate (valid JSON) still renders the o
   }
 });
 
+Deno.test("agent and host names differing only by an invisible character do not look alike", async () => {
+  const relay = await startRelay();
+  const dash = await startDashboard(relay.url);
+  try {
+    const agents = [
+      "agent-1",
+      "agent-1\u200b",
+      "agent\u2060-1",
+      "\ufeffagent-1",
+      "agent-1\u001b[2K",
+    ];
+    for (const agent_id of agents) {
+      await publish(relay.url, "iatp.trace", { type: "blocked", agent_id, decision: "block" });
+    }
+    await publish(relay.url, "status.host", { host: "db\u00ad1\u0000", message: "up" });
+    await waitFor(
+      async () => (await overview(dash.url)).agents.length === agents.length,
+      15_000,
+      "agents",
+    );
+    const o = await overview(dash.url);
+    const shown = o.agents.map((a: { agent_id: string }) => a.agent_id).sort();
+    assert.deepEqual(
+      shown,
+      [
+        "\ufffdagent-1",
+        "agent-1",
+        "agent-1\ufffd[2K",
+        "agent-1\ufffd",
+        "agent\ufffd-1",
+      ].sort(),
+    );
+    // The latest blocks name each agent as its row does.
+    const summaries = o.latest.map((r: { summary: string }) => r.summary);
+    assert.ok(summaries.includes("agent-1\ufffd -> block : blocked"), JSON.stringify(summaries));
+    assert.ok(
+      summaries.every((t: string) => !/[\p{Cc}\p{Cf}]/u.test(t)),
+      JSON.stringify(summaries),
+    );
+    await waitFor(
+      async () =>
+        (await overview(dash.url)).services.some((s: { name: string }) =>
+          s.name === "db\ufffd1\ufffd"
+        ),
+      15_000,
+      "host",
+    );
+  } finally {
+    await dash.close();
+    await relay.close();
+  }
+});
+
 Deno.test("long agent and host names are cut, so the overview stays small", async () => {
   const relay = await startRelay();
   const dash = await startDashboard(relay.url);

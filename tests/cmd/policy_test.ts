@@ -261,6 +261,10 @@ Deno.test("POST /evaluate: context keys Cedar reads as escapes are a 400 (iatp) 
     '{"__extn":{"fn":"ip","arg":"10.0.0.1"}}',
     '{"__entity":{"type":"Subject","id":"admin"}}',
     '{"__expr":"true"}',
+    // The same keys in a context map: Cedar refused a map holding __expr (a deny with an error).
+    '{"m":{"__expr":"true","a":1}}',
+    '{"m":{"__entity":"x"}}',
+    '{"m":{"__extn":"x"}}',
   ];
   const intent = (context: string) =>
     `{"subject":{"id":"a","enterprise":"A"},"resource":{"enterprise":"B","id":"c",` +
@@ -272,7 +276,8 @@ Deno.test("POST /evaluate: context keys Cedar reads as escapes are a 400 (iatp) 
     try {
       for (const context of escapes) {
         const r = await evaluate(svc.url, intent(context));
-        const key = Object.keys(JSON.parse(context))[0];
+        const parsed = JSON.parse(context);
+        const key = "m" in parsed ? `m\\.${Object.keys(parsed.m)[0]}` : Object.keys(parsed)[0];
         if (compat === "iatp") {
           assert.equal(r.status, 400, context);
           assert.match(JSON.stringify(r.body), new RegExp(`Cedar reads a context key ${key}`));
@@ -285,6 +290,32 @@ Deno.test("POST /evaluate: context keys Cedar reads as escapes are a 400 (iatp) 
     } finally {
       await svc.close();
     }
+  }
+});
+
+Deno.test("POST /evaluate: principal ids are compared as spelled (no case folding, no normalization)", async () => {
+  const dir = await tempDir("iatp-policy-names-");
+  try {
+    await Deno.writeTextFile(
+      `${dir.path}/p.cedar`,
+      '@id("nfc")\npermit (principal == Subject::"caf\u00e9", action, resource);\n',
+    );
+    const svc = await start(
+      command.resolve({ port: 0, policies: dir.path, reload_interval: 0, compat: "iatp" }),
+      { log: silentLogger },
+    );
+    try {
+      const decide = async (id: string) =>
+        (await evaluate(svc.url, { subject: { id }, resource: {}, context: {} })).body.decision;
+      assert.equal(await decide("caf\u00e9"), "allow");
+      for (const other of ["cafe\u0301", "CAF\u00c9", "caf\u00e9\u200b", "\u202ecaf\u00e9"]) {
+        assert.equal(await decide(other), "deny", JSON.stringify(other));
+      }
+    } finally {
+      await svc.close();
+    }
+  } finally {
+    await dir.remove();
   }
 });
 

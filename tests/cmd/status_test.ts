@@ -98,6 +98,29 @@ Deno.test("status config errors name the key and exit 2", async () => {
   assert.match(r3.stderr, /deployment_hash/);
 });
 
+Deno.test("status: an agent id no header can carry exits 2 naming it (it failed every poll)", async () => {
+  for (
+    const id of ["agent\r\nX-Evil: 1", "agent one", "agent\u202e", "ag\u00e9nt", "a".repeat(257)]
+  ) {
+    const r = await runIatp(["status", "--port", "0"], {
+      // A start that took the id runs until it is killed (its polls failing).
+      timeoutMs: 20_000,
+      env: {
+        AGENT_ID: id,
+        AGENT_TOKEN: "status-key-0123456789",
+        DASHBOARD_URL: "http://127.0.0.1:1",
+        DEPLOYMENT_HASH: "abc",
+      },
+    });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /config error: agent_id \(env AGENT_ID\): expected an id of visible ASCII characters/,
+    );
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});
+
 Deno.test("status: a disk_path that does not exist exits 2 naming the setting", async () => {
   const dir = await tempDir();
   try {

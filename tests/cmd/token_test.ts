@@ -100,6 +100,10 @@ Deno.test("token usage errors exit 2 naming the flag", async () => {
       [["token", "issue", "--key", key, "--scope", "*"], /--sub is required/],
       [["token", "issue", "--key", key, "--sub", "a"], /--scope is required/],
       [["token", "issue", "--key", key, "--sub", "a b", "--scope", "*"], /--sub: expected/],
+      [
+        ["token", "issue", "--key", key, "--sub", "token:1a2b3c4d", "--scope", "*"],
+        /--sub: a name starting with token: names a static token's principal/,
+      ],
       [["token", "issue", "--key", key, "--sub", "a", "--scope", "admin:*"], /--scope: "admin:\*"/],
       [["token", "issue", "--key", key, "--sub", "a", "--scope", "*", "--ttl", "5y"], /--ttl/],
       [["token", "issue", "--key", `${tmp.path}/none`, "--sub", "a", "--scope", "*"], /--key: no/],

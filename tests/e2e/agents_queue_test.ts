@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { RelayClient, type RelayEvent } from "../../core/relay/mod.ts";
 import { auditLines, writeConfig, writeFixturePlugins } from "../core/agents/fixtures.ts";
-import { type ChildService, startIatpService, tempDir, waitFor } from "../helpers.ts";
+import { type ChildService, runIatp, startIatpService, tempDir, waitFor } from "../helpers.ts";
 import { natsMissing, startNats } from "../support/nats.ts";
 
 const OPS = "ops-token-0001";
@@ -188,6 +188,55 @@ Deno.test({
     Deno.kill(pid, "SIGCONT");
     await ops.close();
     await agent.stop("SIGKILL");
+    await relay.stop("SIGKILL");
+    await nats.stop();
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name: "action e2e: groups a_b and a.b, whose queues share a name, do not take each other's " +
+    "tasks: the second to start exits 2 naming relay.queue_group",
+  ignore: natsMissing !== undefined,
+}, async () => {
+  const { dir, nats, env, relay, ops } = await queueMesh("iatp-queue-names-");
+  const config = (id: string, group: string) =>
+    writeConfig(dir.path, `${id}.yaml`, {
+      agent: { id, base_folder: join(dir.path, id) },
+      plugins: { directory: join(dir.path, "plugins") },
+      health: { port: 0 },
+      relay: {
+        url: relay.url,
+        token: `file:${join(dir.path, "agent.token")}`,
+        queue: nats.url,
+        queue_group: group,
+        task_publishers: [tokenId(OPS)],
+      },
+    });
+  const first = await startIatpService(["action", "--config", await config("q-n1", "a_b")], {
+    env,
+  });
+  try {
+    const second = await runIatp(["action", "--config", await config("q-n2", "a.b")], {
+      env,
+      timeoutMs: 30_000,
+    });
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(
+      second.stderr,
+      /config error: relay\.queue_group .*group a\.b, whose queue tasks-a_b/,
+    );
+    // The first group's queue still takes its own tasks.
+    await ops.publishNow("action.tasks.a_b", task("qn-1", 0));
+    await waitFor(
+      async () =>
+        about(await audit(join(dir.path, "q-n1")), "instruction.executed", "qn-1").length > 0,
+      30_000,
+      "qn-1 run by group a_b",
+    );
+  } finally {
+    await ops.close();
+    await first.stop("SIGKILL");
     await relay.stop("SIGKILL");
     await nats.stop();
     await dir.remove();

@@ -80,6 +80,41 @@ Deno.test("a changed, added or removed file is a digest mismatch", async () => {
   }
 });
 
+Deno.test("a file name in another normalization or case is another file; one not UTF-8 is refused", async () => {
+  const renames: Array<[string, string]> = [
+    ["caf\u00e9.txt", "cafe\u0301.txt"],
+    ["caf\u00e9.txt", "CAF\u00c9.txt"],
+  ];
+  for (const [from, to] of renames) {
+    await withSigned(async ({ key, p }) => {
+      await Deno.writeTextFile(`${p.dir}/lib/${from}`, "x");
+      await signPlugin(p.dir, key);
+      await Deno.rename(`${p.dir}/lib/${from}`, `${p.dir}/lib/${to}`);
+      const err = await failure(verifyPlugin(p.dir, [key.publicKey]));
+      assert.equal(err.reason, "digest_mismatch", to);
+    });
+  }
+  await withSigned(async ({ key, p }) => {
+    // Deno reads the byte 0xff of a name as U+FFFD, a name that opens no file.
+    const made = await new Deno.Command("sh", {
+      args: ["-c", 'printf x > "$1/$(printf "a\\377\\033[2K.ts")"', "sh", `${p.dir}/lib`],
+    }).output();
+    assert.ok(made.success);
+    for (
+      const err of [
+        await failure(signPlugin(p.dir, key)),
+        await failure(verifyPlugin(p.dir, [key.publicKey])),
+      ]
+    ) {
+      assert.equal(err.reason, "unsupported_file");
+      assert.equal(
+        err.message,
+        "a file name that is not UTF-8: lib/a\uFFFD\\u001b[2K.ts (rename it)",
+      );
+    }
+  });
+});
+
 Deno.test("a symlink is refused when verifying and when signing", async () => {
   await withSigned(async ({ key, p }) => {
     await Deno.symlink("/etc/hostname", `${p.dir}/lib/link`);

@@ -200,6 +200,56 @@ Deno.test("auth matrix: relay publish, subscribe and topics", async () => {
   assertCleanLogs(lines, creds, "relay");
 });
 
+Deno.test("auth matrix: a topic differing in case is another topic; one beyond ASCII is no topic", async () => {
+  const creds = await credentials();
+  const svc = await relay.start(
+    relay.spec.resolve({ port: 0, workers: 1, compat: "iatp", ...authConfig(creds) }),
+    { log: createLogger({ service: "relay", sink: () => {} }) },
+  );
+  try {
+    const token = await creds.forScope("*");
+    const lower = await issueCredential(creds.issuer, {
+      sub: "lower",
+      scopes: ["publish:sensor.*", "subscribe:sensor.*"],
+    });
+    const publish = async (t: string, topic: string) => {
+      const r = await fetch(`${svc.url}/publish`, {
+        method: "POST",
+        headers: { ...json, ...bearer(t) },
+        body: JSON.stringify({ topic, payload: { v: 1 } }),
+      });
+      return { status: r.status, body: await r.json() };
+    };
+    assert.equal((await publish(token, "Sensor.cpu")).status, 201);
+    assert.equal((await publish(lower, "Sensor.cpu")).status, 403);
+    assert.equal((await publish(lower, "sensor.cpu")).status, 201);
+    const sub = await fetch(`${svc.url}/subscribe?topic=SENSOR.*&since=0`, {
+      headers: bearer(lower),
+    });
+    assert.equal(sub.status, 403);
+    await sub.body?.cancel();
+    const seen = await (await fetch(`${svc.url}/topics`, { headers: bearer(lower) })).json();
+    assert.deepEqual(seen.topics.map((t: { topic: string }) => t.topic), ["sensor.cpu"]);
+    for (
+      const topic of [
+        "sensor.caf\u00e9",
+        "sensor.cafe\u0301",
+        "sensor.c\u200bpu",
+        "sensor.\u202ecpu",
+      ]
+    ) {
+      const r = await publish(token, topic);
+      assert.equal(r.status, 400, topic);
+      assert.equal(r.body.error, "invalid topic name");
+    }
+    await assert.rejects(
+      issueCredential(creds.issuer, { sub: "x", scopes: ["subscribe:sensor.caf\u00e9"] }),
+    );
+  } finally {
+    await svc.close();
+  }
+});
+
 Deno.test("auth matrix: audit append; reads stay public", async () => {
   const creds = await credentials();
   const dir = await tempDir();

@@ -44,11 +44,18 @@ interface WatchedFile {
   ids: Set<string>;
 }
 
+/**
+ * The ids of a revocation file: `#` starts a comment anywhere on a line (no `jti` holds one), and
+ * the rest of a line may hold several ids apart by spaces or commas. A line read whole as one id,
+ * `3f2a9c # laptop` or `3f2a9c, 7b1e0d`, named no credential, and revoked nothing it meant to.
+ */
 function parseIds(text: string): Set<string> {
   const ids = new Set<string>();
   for (const line of text.split("\n")) {
-    const id = line.trim();
-    if (id !== "" && !id.startsWith("#")) ids.add(id);
+    const hash = line.indexOf("#");
+    for (const id of (hash < 0 ? line : line.slice(0, hash)).split(/[\s,]+/)) {
+      if (id !== "") ids.add(id);
+    }
   }
   return ids;
 }

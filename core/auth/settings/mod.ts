@@ -11,6 +11,7 @@
 export {
   CredentialError,
   type CredentialFailure,
+  isCredentialSubject,
   parsePublicKey,
   PUBLIC_KEY_PREFIX,
   resolveAuthKeys,

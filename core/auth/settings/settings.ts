@@ -12,8 +12,23 @@ import { decodeBase64 } from "../../encoding/mod.ts";
 
 /** Prefix of a public key in text form: `iatp-ed25519:<base64url of the raw 32 bytes>`. */
 export const PUBLIC_KEY_PREFIX = "iatp-ed25519:";
-/** Subject names: who holds the credential (a service, an agent, a person). */
+/**
+ * Subject names: who holds the credential (a service, an agent, a person). Also the names a
+ * principal is listed by (`relay.task_publishers`), where `token:<8 hex>` names a static token.
+ */
 export const SUBJECT_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/**
+ * The prefix of a static token's principal (`token:` and 8 hex digits of its digest). No signed
+ * credential's subject starts with it: one that did would be that token's principal, obeyed where
+ * the token is listed (`relay.task_publishers`) and counted with it.
+ */
+const STATIC_TOKEN_PREFIX = "token:";
+
+/** True when `sub` may be a signed credential's subject. */
+export function isCredentialSubject(sub: string): boolean {
+  return SUBJECT_PATTERN.test(sub) && !sub.startsWith(STATIC_TOKEN_PREFIX);
+}
 
 /** Why a credential was refused; the message never contains the credential. */
 export type CredentialFailure =

@@ -4,6 +4,8 @@ import { createMeshAuth, principalOf, requireMeshScope } from "../../../core/aut
 import { isLoopbackHost, meshAuthFor } from "../../../core/auth/config.ts";
 import { resolveAuthKeys } from "../../../core/auth/settings/mod.ts";
 import { generateIssuer, issueCredential } from "../../../core/auth/credential.ts";
+import { sha256Hex, sign } from "../../../core/crypto/mod.ts";
+import { encodeBase64Url } from "../../../core/encoding/mod.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
 import { type AppEnv, errorResponse } from "../../../core/http/mod.ts";
 import { createLogger } from "../../../core/log/mod.ts";
@@ -139,4 +141,32 @@ Deno.test("auth_keys: file:PATH expands one key per line; a bad key names the se
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("bearer: a credential whose subject is a static token's principal (token:<8 hex>) is refused", async () => {
+  const issuer = await generateIssuer();
+  const statik = "static-token-1";
+  const id = `token:${sha256Hex(statik).slice(0, 8)}`;
+  const auth = createMeshAuth({ keys: [issuer.publicKey], staticTokens: { [statik]: ["*"] } });
+  const asToken = async (req: Request) => (await auth.authenticate(req))?.id;
+  assert.equal(
+    await asToken(new Request("http://x/", { headers: { authorization: `Bearer ${statik}` } })),
+    id,
+  );
+  // Not issued: `iatp token issue` and issueCredential refuse the subject.
+  await assert.rejects(issueCredential(issuer, { sub: id, scopes: ["*"] }), RangeError);
+  // Signed by the trusted issuer all the same (as an older release issued it): still refused.
+  const claims = {
+    sub: id,
+    scopes: ["*"],
+    iat: Math.floor(Date.now() / 1000),
+    jti: "aaaaaaaaaaaaaaaa",
+    kid: issuer.kid,
+  };
+  const head = `iatp1.${encodeBase64Url(new TextEncoder().encode(JSON.stringify(claims)))}`;
+  const forged = `${head}.${encodeBase64Url(await sign(issuer.keys.privateKey, head))}`;
+  await assert.rejects(
+    auth.authenticate(new Request("http://x/", { headers: { authorization: `Bearer ${forged}` } })),
+    (err: Error & { status?: number }) => err.status === 401,
+  );
 });

@@ -44,6 +44,23 @@ Deno.test("revocation list: fixed ids and file ids; comments and blank lines ski
   }
 });
 
+Deno.test("revocation list: an id followed by a comment, or several ids on a line, are each revoked", async () => {
+  const dir = await tempDir();
+  try {
+    const file = `${dir.path}/revoked`;
+    await Deno.writeTextFile(
+      file,
+      "\ufeffaaa # laptop of bob\r\nbbb, ccc\r\nddd\teee   fff#gone\n",
+    );
+    const r = new RevocationList([`file:${file}`]);
+    for (const id of ["aaa", "bbb", "ccc", "ddd", "eee", "fff"]) assert.equal(r.has(id), true, id);
+    assert.equal(r.has("aaa # laptop of bob"), false);
+    assert.equal(r.size, 6);
+  } finally {
+    await dir.remove();
+  }
+});
+
 Deno.test("revocation list: a changed file is re-read; an unreadable one keeps its ids", async () => {
   const dir = await tempDir();
   try {

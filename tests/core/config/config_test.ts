@@ -11,6 +11,7 @@ import {
   MAX_AGE_MS,
   MAX_TIMER_MS,
   oneOf,
+  path,
   port,
   section,
   str,
@@ -212,6 +213,29 @@ Deno.test('port: "abc" names the key, its line and the expected type', async () 
   assert.equal(
     formatConfigError("demo", err),
     'iatp demo: config error: port (p.yaml:2): expected an integer from 0 to 65535, found string "abc"',
+  );
+});
+
+Deno.test("a key or file name holding control characters is printed escaped, on one line", async () => {
+  const key = "po\u001b[2K\u001b[1Grt\nport: ok\u202e\u200b";
+  const file = "u\u009b2J\n.yaml";
+  const err = await configError(async () =>
+    loaded(
+      await spec.parse(["--config", file], {
+        env: envOf({}),
+        readFile: files({ [file]: `${JSON.stringify(key)}: 1\n` }),
+      }),
+    )
+  );
+  assert.equal(err.key, key);
+  const line = formatConfigError("demo", err);
+  assert.doesNotMatch(line, /[\p{Cc}\p{Cf}]/u);
+  assert.ok(
+    line.startsWith(
+      "iatp demo: config error: po\\u001b[2K\\u001b[1Grt\\u000aport: ok\\u202e\\u200b " +
+        "(u\\u009b2J\\u000a.yaml:1): expected",
+    ),
+    line,
   );
 });
 
@@ -590,5 +614,63 @@ Deno.test("a listen host is a name or an address without a port: host:port is a 
     const err = await configError(() => parse(bad));
     assert.equal(err.key, "host", bad);
     assert.match(err.message, /without a port/, bad);
+  }
+});
+
+Deno.test("a path setting, a store or a file:PATH holding a control character, past PATH_MAX or NAME_MAX is a config error naming it", async () => {
+  const files = defineConfig({
+    command: "demo",
+    summary: "paths",
+    fields: {
+      data: path({ help: "a file", access: "write", default: "x.db" }),
+      store: str({
+        help: "memory or sqlite:PATH",
+        default: "memory",
+        grants: (v) => v.startsWith("sqlite:") ? [{ path: v.slice(7), access: "write" }] : [],
+      }),
+      key: str({ help: "a key or file:PATH", secret: true, fileRef: true }),
+    },
+  });
+  const long = `/tmp/${"d/".repeat(2100)}x.db`;
+  const cases: [string[], string, RegExp][] = [
+    [["--data", "/tmp/a\0b.db"], "data", /a path holding a NUL character \(\\u0000\)$/],
+    [["--data", "/tmp/a.db\n"], "data", /a path holding the control character \\u000a$/],
+    [["--store", "sqlite:/tmp/a\u001b[2K.db"], "store", /control character \\u001b$/],
+    [["--key", "file:/run/k\r"], "key", /control character \\u000d$/],
+    [["--data", long], "data", /a path of 4209 bytes$/],
+    [["--data", `/tmp/${"\u00e9".repeat(128)}.db`], "data", /a name of 259 bytes \(/],
+  ];
+  for (const [argv, key, found] of cases) {
+    const err = await configError(async () => loaded(await files.parse(argv, { env: envOf({}) })));
+    assert.equal(err.key, key, argv.join(" "));
+    assert.match(err.expected, /a path without NUL or other control characters, at most 4095/);
+    assert.match(err.found, found);
+    assert.doesNotMatch(formatConfigError("demo", err), /[\p{Cc}]/u);
+  }
+  // Spaces, quotes, a leading dash, .., characters beyond ASCII and a name of 255 bytes are paths.
+  for (const ok of ["/tmp/a b/'q\"/-x/../caf\u00e9\u202e.db", `/tmp/${"n".repeat(255)}`]) {
+    const { config } = loaded(await files.parse(["--data", ok], { env: envOf({}) }));
+    assert.equal(config.data, ok);
+  }
+});
+
+Deno.test("keys are matched as spelled: another case, a dotted key or a key given twice is a config error", async () => {
+  const cases: [string, string, RegExp][] = [
+    ["Port: 1\n", "Port", /did you mean "port"/],
+    ["agent.id: x\n", "agent.id", /a known key/],
+    ["agent:\n  ID: x\n", "agent.ID", /did you mean "id"/],
+    ["port: 1\nport: 2\n", "config", /valid YAML/],
+  ];
+  for (const [text, key, expected] of cases) {
+    const err = await configError(async () =>
+      loaded(
+        await spec.parse(["--config", "k.yaml"], {
+          env: envOf({}),
+          readFile: files({ "k.yaml": text }),
+        }),
+      )
+    );
+    assert.equal(err.key, key, text);
+    assert.match(err.expected, expected, text);
   }
 });

@@ -135,3 +135,18 @@ Deno.test("member names are scrubbed like values: a credential used as a key is 
   const out = scrub({ [cred]: "v", plain: "w" }) as Record<string, unknown>;
   assert.deepEqual(out, { [REDACTED]: "v", plain: "w" });
 });
+
+Deno.test("control and format characters a client named are written as \\uXXXX, not raw", () => {
+  const { log, lines, records } = capture();
+  // C1 CSI and NEL, DEL, a line separator, a right-to-left override, a zero-width space, BOM and
+  // a tag character beyond the BMP: JSON.stringify leaves each of them raw.
+  const name = "a\u009b2J\u0085b\u007fc\u2028d\u202ee\u200bf\ufeffg\u{e0041}h\u001b[31m";
+  log.warn(`topic ${name}`, { actor: name, [name]: 1 });
+  const [line] = lines;
+  assert.doesNotMatch(line, /[\p{Cc}\p{Cf}\u2028\u2029]/u);
+  assert.ok(line.includes("a\\u009b2J\\u0085b\\u007fc\\u2028d\\u202ee\\u200bf\\ufeffg"));
+  assert.ok(line.includes("\\udb40\\udc41h\\u001b[31m"));
+  const [rec] = records();
+  assert.equal(rec.msg, `topic ${name}`);
+  assert.deepEqual(rec.fields, { actor: name, [name]: 1 });
+});
