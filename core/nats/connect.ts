@@ -59,7 +59,17 @@ export function natsServers(url: string): string[] {
  * ```
  */
 export function displayUrl(url: string): string {
-  return url.replace(/(^\s*(?![a-z]+:\/\/)|,\s*(?![a-z]+:\/\/)|\/\/)[^@,\s]*@/gi, "$1");
+  const shown = url.replace(/(^\s*(?![a-z]+:\/\/)|,\s*(?![a-z]+:\/\/)|\/\/)[^@,\s]*@/gi, "$1");
+  if (!url.includes("@")) return shown;
+  // A password cut at an unencoded `,` (the list's separator) or holding a space leaves the part
+  // before it behind (`nats://app:s3,cret@h` gives `nats://app:s3,h`): with user info in the
+  // list, it is shown only when every item left is a server.
+  const items = shown.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (items.length > 0 && items.every((item) => !item.includes("@") && SERVER.test(item))) {
+    return shown;
+  }
+  const scheme = /^\s*([a-z]+):\/\//i.exec(url)?.[1] ?? "nats";
+  return `${scheme}://(URL not shown: its user info is not percent-encoded; percent-encode / , @ in it)`;
 }
 
 /** Credentials written in a server URL: `user:password@` or a lone `token@`. */

@@ -54,6 +54,12 @@ Deno.test("displayUrl drops user:password@ from every server of a list", () => {
     assert.throws(() => natsServers(url), (e: Error) => !/s3/.test(e.message), url);
     assert.throws(() => natsServers(url), NatsUrlError, "percent-encode");
   }
+  // Nor does the display of such a list, which the config error of the setting quotes: the part
+  // of a password before an unencoded `,` or a space is not a server, and the list is not shown.
+  for (const url of ["nats://app:s3,cret@h:4222", "tls://h:1,app:x s3cret@b:4222"]) {
+    assert.doesNotMatch(displayUrl(url), /s3/, url);
+    assert.match(displayUrl(url), /^(nats|tls):\/\/\(URL not shown: .*percent-encode/, url);
+  }
 });
 
 Deno.test("topic names map to subject tokens and back, empty tokens included", () => {
