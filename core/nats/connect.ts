@@ -12,7 +12,8 @@ import { ConfigError, errorMessage } from "../errors/mod.ts";
 import { type Logger, registerSecret } from "../log/mod.ts";
 import { loadedNatsClient, loadNatsClient, type NatsClient } from "./client.ts";
 import { EngineUnavailableError } from "./errors.ts";
-import type { NatsSettings } from "./settings/mod.ts";
+import { guardedTransport, type GuardOptions, withGuard } from "./guard.ts";
+import { DEFAULT_NATS_MAX_CONTROL_LINE, type NatsSettings } from "./settings/mod.ts";
 
 const SERVER =
   /^(?:(nats|tls):\/\/)?(?:[^@/\s]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
@@ -296,6 +297,47 @@ export function credentialsError(err: unknown, s: NatsSettings): ConfigError | u
   );
 }
 
+/** How often the log says a server's connection was closed for breaking a bound. */
+const REFUSED_LOG_INTERVAL_MS = 60_000;
+
+/** The bound of `s`, and its report: a log line at most once a minute, with `count`. */
+function guardFor(s: NatsSettings, log: Logger): GuardOptions {
+  let last = -Infinity;
+  let count = 0;
+  return {
+    maxControlLine: s.maxControlLine ?? DEFAULT_NATS_MAX_CONTROL_LINE,
+    onRefused(why) {
+      count++;
+      const now = performance.now();
+      if (now - last < REFUSED_LOG_INTERVAL_MS) return;
+      last = now;
+      log.warn("engine connection closed: the server broke the protocol's bounds; reconnecting", {
+        url: displayUrl(s.url),
+        why: `the server sent ${why}`,
+        count,
+      });
+      count = 0;
+    },
+  };
+}
+
+let guardedClass: NatsClient["node"]["NodeTransport"] | undefined;
+
+/**
+ * Connects as the client's own `connect` does, with transports that check what each server sends
+ * (core/nats/guard.ts). The transport factory is the client's, shared by the process: every
+ * connection of iatp is made here, so each of its reconnects gets a checked transport too.
+ */
+function connectGuarded(client: NatsClient, opts: ConnectionOptions): Promise<NatsConnection> {
+  const { NodeTransport, nodeResolveHost } = client.node;
+  const Guarded = guardedClass ??= guardedTransport(NodeTransport);
+  client.transport.setTransportFactory({
+    factory: () => new Guarded(),
+    dnsResolveFn: nodeResolveHost,
+  });
+  return client.transport.NatsConnectionImpl.connect(opts);
+}
+
 let resetGuard = false;
 
 /**
@@ -334,7 +376,7 @@ export async function connectNats(s: NatsSettings, log: Logger): Promise<NatsEng
   const opts = await connectOptions(client, s, backoff);
   let nc: NatsConnection;
   try {
-    nc = await client.transport.connect(opts);
+    nc = await connectGuarded(client, withGuard(opts, guardFor(s, log)));
   } catch (err) {
     throw new EngineUnavailableError(`${display}: ${errorMessage(err)}`, { cause: err });
   }
