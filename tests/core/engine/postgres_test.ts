@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { checkPostgres, connectPostgres, isPostgresOutage } from "../../../core/engine/mod.ts";
 import { postgresMissing, startPostgres } from "../../support/postgres.ts";
+import { hasOpenssl, makeCerts } from "../../support/certs.ts";
+import { runIatp, startIatpService, tempDir, waitForOk } from "../../helpers.ts";
 
 Deno.test({
   name: "connectPostgres reaches a server at an IPv6 literal host, as it reaches " +
@@ -109,3 +111,53 @@ Deno.test(
     }
   },
 );
+
+Deno.test({
+  name: "audit with sslmode=verify-full trusts a private CA given by DENO_CERT and refuses the " +
+    "server without it; sslmode=require refuses a server without TLS",
+  ignore: postgresMissing !== undefined || !hasOpenssl,
+}, async () => {
+  const dir = await tempDir();
+  await makeCerts(dir.path);
+  const tlsDb = await startPostgres({
+    tls: { cert: `${dir.path}/cert.pem`, key: `${dir.path}/key.pem` },
+  });
+  const plainDb = await startPostgres();
+  await Deno.writeTextFile(`${dir.path}/pw`, tlsDb.password);
+  const audit = (db: string, n: number) => [
+    "audit",
+    "--port",
+    "0",
+    "--db",
+    db,
+    "--db-password",
+    `file:${dir.path}/pw`,
+    "--key-file",
+    `${dir.path}/audit-${n}.key`,
+  ];
+  const verifyFull = `postgres://iatp@127.0.0.1:${tlsDb.port}/postgres?sslmode=verify-full`;
+  try {
+    const trusted = await startIatpService(audit(verifyFull, 1), {
+      env: { DENO_CERT: `${dir.path}/ca.pem` },
+    });
+    try {
+      await waitForOk(`${trusted.url}/health`);
+    } finally {
+      await trusted.stop();
+    }
+    const untrusted = await runIatp(audit(verifyFull, 2), { timeoutMs: 30_000 });
+    assert.equal(untrusted.code, 2, untrusted.stderr);
+    assert.match(untrusted.stderr, /db .*sslmode=verify-full: .*(verify|certificate)/);
+    const plain = await runIatp(
+      audit(`postgres://iatp@127.0.0.1:${plainDb.port}/postgres?sslmode=require`, 3),
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(plain.code, 2, plain.stderr);
+    assert.match(plain.stderr, /db .*sslmode=require: /);
+    for (const r of [untrusted, plain]) assert.doesNotMatch(r.stdout + r.stderr, /pg-test-secret/);
+  } finally {
+    await tlsDb.stop();
+    await plainDb.stop();
+    await dir.remove();
+  }
+});

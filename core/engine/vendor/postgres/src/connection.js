@@ -281,6 +281,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
     const options = {
       socket,
+      // iatp: the host the server's certificate is checked against; without it an IP address
+      // host (no servername) was checked as "localhost" and a certificate for the IP refused.
+      host: socket.host,
       servername: net.isIP(socket.host) ? undefined : socket.host
     }
 
