@@ -112,10 +112,25 @@ function guardOf(t: NodeTransport): GuardOptions | undefined {
 /**
  * A transport class checking what the server sends (see the module): the INFO the client reads
  * while connecting, then every frame before the client parses it. Connections made without
- * {@linkcode withGuard} options are not checked.
+ * {@linkcode withGuard} options are not checked. With TLS settings, it also checks the server's
+ * certificate against the host it dials, an IP address included.
  */
 export function guardedTransport(base: typeof NodeTransport): typeof NodeTransport {
   return class GuardedTransport extends base {
+    override connect(
+      hp: { hostname: string; port: number; tlsName: string },
+      options: Parameters<NodeTransport["connect"]>[1],
+    ): Promise<void> {
+      // The host a server's certificate is checked against: the client gives no server name
+      // for an IP address, and the check then named "localhost", refusing a certificate made
+      // for the address the URL names.
+      const tls = options.tls;
+      if (tls && typeof tls === "object" && !("host" in tls)) {
+        options = { ...options, tls: { ...tls, host: hp.hostname } as typeof tls };
+      }
+      return super.connect(hp, options);
+    }
+
     override peekInfo() {
       const guard = guardOf(this);
       const socket = this.socket;
