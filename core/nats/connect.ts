@@ -219,6 +219,20 @@ async function connectOptions(
   if (s.creds !== undefined) {
     const creds = await settingFile("nats.creds", s.creds, readBytesWithin);
     opts.authenticator = client.transport.credsAuthenticator(creds);
+    // Parsed and used once here (signing a throwaway nonce), so a file that holds no JWT and
+    // seed is the setting's mistake, not a server out of reach. The client's reason names no
+    // part of the file.
+    try {
+      opts.authenticator("iatp-check");
+    } catch (err) {
+      throw new ConfigError(
+        "nats.creds",
+        { kind: "default" },
+        "a .creds file holding a user JWT and its NKey seed",
+        `${s.creds} (${errorMessage(err)})`,
+        { cause: err },
+      );
+    }
   }
   if (s.tlsCa !== undefined || s.tlsCert !== undefined || s.url.startsWith("tls:")) {
     // Read here, bounded (IATP_FILE_READ_TIMEOUT, 1 MiB), rather than by the client at each
