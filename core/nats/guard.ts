@@ -117,18 +117,28 @@ function guardOf(t: NodeTransport): GuardOptions | undefined {
  */
 export function guardedTransport(base: typeof NodeTransport): typeof NodeTransport {
   return class GuardedTransport extends base {
+    #host = "";
+
     override connect(
       hp: { hostname: string; port: number; tlsName: string },
       options: Parameters<NodeTransport["connect"]>[1],
     ): Promise<void> {
+      this.#host = hp.hostname;
+      return super.connect(hp, options);
+    }
+
+    override startTLS() {
       // The host a server's certificate is checked against: the client gives no server name
       // for an IP address, and the check then named "localhost", refusing a certificate made
-      // for the address the URL names.
-      const tls = options.tls;
-      if (tls && typeof tls === "object" && !("host" in tls)) {
-        options = { ...options, tls: { ...tls, host: hp.hostname } as typeof tls };
+      // for the address the URL names. Set here, once the server asked for TLS or the settings
+      // did (TLS options given earlier would make a server without TLS refused).
+      const tls = this.options.tls;
+      if (
+        tls !== null && (tls === undefined || typeof tls === "object") && !(tls && "host" in tls)
+      ) {
+        this.options = { ...this.options, tls: { ...tls, host: this.#host } as typeof tls };
       }
-      return super.connect(hp, options);
+      return super.startTLS();
     }
 
     override peekInfo() {

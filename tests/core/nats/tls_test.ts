@@ -10,8 +10,9 @@ import { natsMissing, startConfiguredNats, startNats } from "../../support/nats.
 import { runIatp, startIatpService, tempDir } from "../../helpers.ts";
 
 Deno.test({
-  name: "relay on tls:// trusts the CA of nats.tls_ca for a certificate made for the URL's IP " +
-    "address, and refuses an unverified server or one without TLS (exit 2 naming store)",
+  name: "relay on tls:// trusts the CA of nats.tls_ca (or DENO_CERT, for a server that requires " +
+    "TLS) for a certificate made for the URL's IP address, and refuses an unverified server or " +
+    "one without TLS (exit 2 naming store)",
   ignore: natsMissing !== undefined || !hasOpenssl,
 }, async () => {
   const dir = await tempDir();
@@ -45,6 +46,11 @@ Deno.test({
     } finally {
       await trusted.stop();
     }
+    // A nats:// URL to a server that requires TLS: the CA may come from the runtime's DENO_CERT.
+    const required = await startIatpService(relay(tlsNats.url), {
+      env: { DENO_CERT: `${dir.path}/ca.pem` },
+    });
+    await required.stop();
     const untrusted = await runIatp(relay(url), { timeoutMs: 30_000 });
     assert.equal(untrusted.code, 2, untrusted.stderr);
     assert.match(untrusted.stderr, /store .*tls:\/\/127\.0\.0\.1:\d+: .*certificate/);
