@@ -8,6 +8,7 @@ import { meshAuthFields, meshAuthSettings } from "../core/auth/mesh/mod.ts";
 import { resolveSecretSetting } from "../core/auth/settings/mod.ts";
 import { compatField } from "../core/compat/mod.ts";
 import {
+  bytes,
   DATA_DIR,
   defineConfig,
   duration,
@@ -26,6 +27,7 @@ import {
 import {
   DEFAULT_PG_CONNECT_TIMEOUT_SECONDS,
   DEFAULT_PG_MAX_CONNECTIONS,
+  DEFAULT_PG_MAX_MESSAGE_BYTES,
   isPostgresUrl,
 } from "../core/engine/settings/mod.ts";
 import { ConfigError, errorMessage, NewerSchemaError } from "../core/errors/mod.ts";
@@ -91,6 +93,12 @@ export const spec = defineConfig({
       help: "wait for a PostgreSQL connection before answering 503",
       default: DEFAULT_PG_CONNECT_TIMEOUT_SECONDS * 1000,
       min: 1000,
+    }),
+    db_max_message: bytes({
+      help: "largest message taken from the PostgreSQL server (one ledger row, say); a larger " +
+        "one ends that connection as a server out of reach",
+      default: DEFAULT_PG_MAX_MESSAGE_BYTES,
+      min: 1024 * 1024,
     }),
     commit_timeout: duration({
       help: "wait for one PostgreSQL group commit (or read) before its requests get 503",
@@ -313,6 +321,7 @@ async function openLedger(
       password: resolveSecretSetting("db_password", config.db_password),
       maxConnections: config.db_max_connections,
       connectTimeoutSeconds: Math.ceil(config.db_connect_timeout / 1000),
+      maxMessageBytes: config.db_max_message,
       targetSessionAttrs: "read-write",
       applicationName: "iatp-audit",
       // A statement the replica no longer waits for is ended by the server too (with the

@@ -142,7 +142,7 @@ printed: \`iatp config show\` gives only that it is set, \`(secret, set)\`, or t
 \`(secret, in file:/etc/iatp/relay.token)\`, never its size; an error that refuses a secret gives only
 its length, \`(secret, 23 chars)\`. Nor is a password written in a URL setting (\`db\`, \`store\`,
 \`recorder_url\`): \`iatp config show\` gives it as \`(secret)\` (\`postgres://app:(secret)@db/iatp\`, a
-\`password=\` parameter too), and an error
+\`password=\` parameter and a NATS URL's token, \`nats://(secret)@nats:4222\`, too), and an error
 hides the URL's user info (\`redis://(user info not shown)@cache:6379\`).
 
 A file a setting names (the config file, a \`file:PATH\` credential, a key, certificate, token,

@@ -108,7 +108,8 @@ export function rawFound(field: Field<unknown>, raw: unknown): string {
 
 /**
  * A URL's password shown as `(secret)` (everything between the user's `:` and the last `@`, so a
- * password with an unencoded `/`, `?` or `#` too; never its size) and so are its secret query
+ * password with an unencoded `/`, `?` or `#` too; never its size), and so are a NATS URL's token
+ * (a `nats://` or `tls://` user info without `:`, up to the last `@`) and its secret query
  * parameters; any other text as it is. For settings that are URLs, not secrets,
  * which may still carry one.
  * @example
@@ -122,6 +123,9 @@ export function withoutUrlSecrets(text: string): string {
   const colon = m ? m[2].indexOf(":") : -1;
   if (m && colon >= 0) {
     out = `${m[1]}${m[2].slice(0, colon)}:(secret)@${text.slice(m[0].length)}`;
+  } else if (m && /^(nats|tls):/i.test(text)) {
+    // A NATS URL's lone user info is its token (`nats://s3cret@host`), not a user name.
+    out = `${m[1]}(secret)@${text.slice(m[0].length)}`;
   }
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(text)
     ? out.replace(/([?&](?:password|pass|sslpassword|token)=)[^&#]*/gi, "$1(secret)")

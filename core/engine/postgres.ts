@@ -13,7 +13,11 @@ import { ConfigError, type ConfigSource, errorMessage } from "../errors/mod.ts";
 import { registerSecret } from "../log/mod.ts";
 import { loadDriver } from "./driver.ts";
 import { decodeUrlPart, redactUrl } from "./url.ts";
-import { DEFAULT_PG_CONNECT_TIMEOUT_SECONDS, DEFAULT_PG_MAX_CONNECTIONS } from "./settings/mod.ts";
+import {
+  DEFAULT_PG_CONNECT_TIMEOUT_SECONDS,
+  DEFAULT_PG_MAX_CONNECTIONS,
+  DEFAULT_PG_MAX_MESSAGE_BYTES,
+} from "./settings/mod.ts";
 
 /** The client's query function. */
 export type Sql = postgres.Sql;
@@ -56,6 +60,11 @@ export interface PostgresOptions {
    * ended the process. @default 0
    */
   statementTimeoutMs?: number;
+  /**
+   * Longest message taken from the server (one row, say): a longer one ends its connection
+   * as a server out of reach (`MESSAGE_TOO_LARGE`). @default DEFAULT_PG_MAX_MESSAGE_BYTES
+   */
+  maxMessageBytes?: number;
 }
 
 /** A connected client and the URL it may be named by. */
@@ -159,6 +168,7 @@ export async function connectPostgres(opts: PostgresOptions): Promise<PostgresHa
     target_session_attrs: opts.targetSessionAttrs,
     connection,
     onnotice: () => {},
+    max_message: opts.maxMessageBytes ?? DEFAULT_PG_MAX_MESSAGE_BYTES,
     // The client takes lists of hosts and ports (its BaseOptions); its Options type names one.
   } as unknown as postgres.Options<Record<string, never>>);
   return { sql, label, close: (timeout = 5) => sql.end({ timeout }) };
@@ -270,6 +280,8 @@ const OUTAGE_CODES = new Set([
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
+  // A message past maxMessageBytes: the connection is ended and made again.
+  "MESSAGE_TOO_LARGE",
 ]);
 
 /**

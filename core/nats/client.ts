@@ -6,12 +6,15 @@
  */
 import type * as JetStream from "@nats-io/jetstream";
 import type * as Transport from "@nats-io/transport-node";
+import type * as Node from "@nats-io/transport-node/lib/node_transport.js";
 import type { KV, KvOptions } from "@nats-io/kv";
 
 /** The loaded packages. */
 export interface NatsClient {
   transport: typeof Transport;
   jetstream: typeof JetStream;
+  /** The client's socket transport (its class, which core/nats/guard.ts extends). */
+  node: typeof Node;
 }
 
 let loaded: NatsClient | undefined;
@@ -28,11 +31,12 @@ let loaded: NatsClient | undefined;
  */
 export async function loadNatsClient(): Promise<NatsClient> {
   if (loaded) return loaded;
-  const [transport, jetstream] = await Promise.all([
+  const [transport, jetstream, node] = await Promise.all([
     import("@nats-io/transport-node"),
     import("@nats-io/jetstream"),
+    import("@nats-io/transport-node/lib/node_transport.js"),
   ]);
-  loaded = { transport, jetstream };
+  loaded = { transport, jetstream, node };
   return loaded;
 }
 

@@ -12,7 +12,8 @@ import { ConfigError, errorMessage } from "../errors/mod.ts";
 import { type Logger, registerSecret } from "../log/mod.ts";
 import { loadedNatsClient, loadNatsClient, type NatsClient } from "./client.ts";
 import { EngineUnavailableError } from "./errors.ts";
-import type { NatsSettings } from "./settings/mod.ts";
+import { guardedTransport, type GuardOptions, withGuard } from "./guard.ts";
+import { DEFAULT_NATS_MAX_CONTROL_LINE, type NatsSettings } from "./settings/mod.ts";
 
 const SERVER =
   /^(?:(nats|tls):\/\/)?(?:[^@/\s]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
@@ -59,7 +60,17 @@ export function natsServers(url: string): string[] {
  * ```
  */
 export function displayUrl(url: string): string {
-  return url.replace(/(^\s*(?![a-z]+:\/\/)|,\s*(?![a-z]+:\/\/)|\/\/)[^@,\s]*@/gi, "$1");
+  const shown = url.replace(/(^\s*(?![a-z]+:\/\/)|,\s*(?![a-z]+:\/\/)|\/\/)[^@,\s]*@/gi, "$1");
+  if (!url.includes("@")) return shown;
+  // A password cut at an unencoded `,` (the list's separator) or holding a space leaves the part
+  // before it behind (`nats://app:s3,cret@h` gives `nats://app:s3,h`): with user info in the
+  // list, it is shown only when every item left is a server.
+  const items = shown.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (items.length > 0 && items.every((item) => !item.includes("@") && SERVER.test(item))) {
+    return shown;
+  }
+  const scheme = /^\s*([a-z]+):\/\//i.exec(url)?.[1] ?? "nats";
+  return `${scheme}://(URL not shown: its user info is not percent-encoded; percent-encode / , @ in it)`;
 }
 
 /** Credentials written in a server URL: `user:password@` or a lone `token@`. */
@@ -208,6 +219,20 @@ async function connectOptions(
   if (s.creds !== undefined) {
     const creds = await settingFile("nats.creds", s.creds, readBytesWithin);
     opts.authenticator = client.transport.credsAuthenticator(creds);
+    // Parsed and used once here (signing a throwaway nonce), so a file that holds no JWT and
+    // seed is the setting's mistake, not a server out of reach. The client's reason names no
+    // part of the file.
+    try {
+      opts.authenticator("iatp-check");
+    } catch (err) {
+      throw new ConfigError(
+        "nats.creds",
+        { kind: "default" },
+        "a .creds file holding a user JWT and its NKey seed",
+        `${s.creds} (${errorMessage(err)})`,
+        { cause: err },
+      );
+    }
   }
   if (s.tlsCa !== undefined || s.tlsCert !== undefined || s.url.startsWith("tls:")) {
     // Read here, bounded (IATP_FILE_READ_TIMEOUT, 1 MiB), rather than by the client at each
@@ -286,6 +311,47 @@ export function credentialsError(err: unknown, s: NatsSettings): ConfigError | u
   );
 }
 
+/** How often the log says a server's connection was closed for breaking a bound. */
+const REFUSED_LOG_INTERVAL_MS = 60_000;
+
+/** The bound of `s`, and its report: a log line at most once a minute, with `count`. */
+function guardFor(s: NatsSettings, log: Logger): GuardOptions {
+  let last = -Infinity;
+  let count = 0;
+  return {
+    maxControlLine: s.maxControlLine ?? DEFAULT_NATS_MAX_CONTROL_LINE,
+    onRefused(why) {
+      count++;
+      const now = performance.now();
+      if (now - last < REFUSED_LOG_INTERVAL_MS) return;
+      last = now;
+      log.warn("engine connection closed: the server broke the protocol's bounds; reconnecting", {
+        url: displayUrl(s.url),
+        why: `the server sent ${why}`,
+        count,
+      });
+      count = 0;
+    },
+  };
+}
+
+let guardedClass: NatsClient["node"]["NodeTransport"] | undefined;
+
+/**
+ * Connects as the client's own `connect` does, with transports that check what each server sends
+ * (core/nats/guard.ts). The transport factory is the client's, shared by the process: every
+ * connection of iatp is made here, so each of its reconnects gets a checked transport too.
+ */
+function connectGuarded(client: NatsClient, opts: ConnectionOptions): Promise<NatsConnection> {
+  const { NodeTransport, nodeResolveHost } = client.node;
+  const Guarded = guardedClass ??= guardedTransport(NodeTransport);
+  client.transport.setTransportFactory({
+    factory: () => new Guarded(),
+    dnsResolveFn: nodeResolveHost,
+  });
+  return client.transport.NatsConnectionImpl.connect(opts);
+}
+
 let resetGuard = false;
 
 /**
@@ -324,7 +390,7 @@ export async function connectNats(s: NatsSettings, log: Logger): Promise<NatsEng
   const opts = await connectOptions(client, s, backoff);
   let nc: NatsConnection;
   try {
-    nc = await client.transport.connect(opts);
+    nc = await connectGuarded(client, withGuard(opts, guardFor(s, log)));
   } catch (err) {
     throw new EngineUnavailableError(`${display}: ${errorMessage(err)}`, { cause: err });
   }

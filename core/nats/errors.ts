@@ -59,6 +59,26 @@ export function isNoResponders(err: unknown): boolean {
   return false;
 }
 
+/**
+ * True when `err` (or its cause) is the server refusing this connection's user a publish to a
+ * subject (its permissions: `Permissions Violation for Publish to "..."`): only an operator can
+ * change that, so it is no outage to retry.
+ *
+ * @example
+ * ```ts
+ * isPublishDenied(new Error("bad input")); // false
+ * ```
+ */
+export function isPublishDenied(err: unknown): boolean {
+  const t = loadedNatsClient()?.transport;
+  if (!t) return false;
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
+    if (e instanceof t.PermissionViolationError && e.operation === "publish") return true;
+    e = e.cause;
+  }
+  return false;
+}
+
 /** Whether one of the client's own errors means an outage. */
 function isClientOutage({ transport: t, jetstream: js }: NatsClient, e: Error): boolean {
   return e instanceof t.TimeoutError || e instanceof t.NoRespondersError ||

@@ -31,7 +31,12 @@ export {
   type UrlCredentials,
   UrlCredentialsError,
 } from "./connect.ts";
-export { EngineUnavailableError, isEngineOutage, isNoResponders } from "./errors.ts";
+export {
+  EngineUnavailableError,
+  isEngineOutage,
+  isNoResponders,
+  isPublishDenied,
+} from "./errors.ts";
 export {
   DEFAULT_NATS_TIMEOUT_MS,
   natsFields,

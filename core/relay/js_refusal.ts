@@ -8,7 +8,7 @@
  * room, as for a full disk). Each kind has its own HTTP answer.
  * @module
  */
-import { jetStreamApiCode } from "../nats/mod.ts";
+import { isPublishDenied, jetStreamApiCode } from "../nats/mod.ts";
 import { NOT_WRITTEN } from "./store.ts";
 
 /** Why the stream refused a publish. */
@@ -19,7 +19,8 @@ export type StreamRefusalReason =
   | "stream_sealed"
   | "stream_gone"
   | "stream_subjects"
-  | "engine_full";
+  | "engine_full"
+  | "engine_permission";
 
 /**
  * The bound a full stream or a too large event reached: the stream's, or `max_payload`, the NATS
@@ -42,6 +43,7 @@ const REASONS: ReadonlySet<string> = new Set<StreamRefusalReason>([
   "stream_gone",
   "stream_subjects",
   "engine_full",
+  "engine_permission",
 ]);
 
 /** True for a {@linkcode StreamRefusalReason} (as read back from another isolate's answer). */
@@ -88,6 +90,9 @@ function describe(reason: StreamRefusalReason, limit: StreamLimit | undefined): 
     case "stream_subjects":
       return `${NOT_WRITTEN}the relay's stream no longer takes the relay's subjects ` +
         "(stream_subjects)";
+    case "engine_permission":
+      return `${NOT_WRITTEN}the NATS user may not publish to the relay's subjects (its ` +
+        "permissions on the NATS server)";
     case "engine_full":
       return limit === "account_limits"
         ? `${NOT_WRITTEN}the NATS account of the relay's stream is over its JetStream limits`
@@ -113,7 +118,8 @@ export class StreamRefusedError extends Error {
   /**
    * The HTTP status: 507 for a full stream or topic (an operator must raise the bound; the relay
    * client drops the event), 413 for an event larger than the stream takes, 503 (with
-   * Retry-After) for a stream that is sealed, gone or no longer takes the relay's subjects, or a
+   * Retry-After) for a stream that is sealed, gone or no longer takes the relay's subjects, a NATS
+   * user the server does not let publish to them, or a
    * server or account without room left (like a full disk: the event is kept and retried).
    */
   get status(): 507 | 413 | 503 {
@@ -148,6 +154,8 @@ export function pubAckRefusal(err: unknown): StreamRefusedError | undefined {
   ) {
     return new StreamRefusedError("message_too_large", "max_payload", { cause: err });
   }
+  // A user the server's permissions refuse the subject: no retry can help.
+  if (isPublishDenied(err)) return new StreamRefusedError("engine_permission", undefined, { cause: err });
   const code = jetStreamApiCode(err);
   if (code === undefined) return undefined;
   if (SERVER_RESOURCES.has(code)) {

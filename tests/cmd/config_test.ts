@@ -84,7 +84,13 @@ Deno.test("config show: a password in a URL setting is shown as (secret), not it
     });
     assert.equal(sidecar.code, 0, sidecar.stderr);
     assert.match(sidecar.stdout, /^recorder_url +"redis:\/\/:\(secret\)@cache:6379"/m);
-    for (const r of [audit, sidecar]) {
+    // A NATS URL's lone user info is a token.
+    const relay = await runIatp(["config", "show", "relay"], {
+      env: { ...env, IATP_RELAY_STORE: "nats://s3cret-token@h1:4222,h2:4222" },
+    });
+    assert.equal(relay.code, 0, relay.stderr);
+    assert.match(relay.stdout, /^store +"nats:\/\/\(secret\)@h1:4222,h2:4222"/m);
+    for (const r of [audit, sidecar, relay]) {
       assert.ok(!/s3cret/.test(r.stdout + r.stderr), "a password was printed");
     }
   } finally {

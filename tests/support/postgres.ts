@@ -102,7 +102,12 @@ async function pg(tool: string, args: string[]): Promise<void> {
  * @throws {Error} when PostgreSQL is missing ({@linkcode postgresMissing}) or fails to start.
  */
 export async function startPostgres(
-  opts: { fsync?: boolean; listen?: string } = {},
+  opts: {
+    fsync?: boolean;
+    listen?: string;
+    /** PEM server certificate and key: the server takes TLS (`ssl=on`) with them. */
+    tls?: { cert: string; key: string };
+  } = {},
 ): Promise<TestPostgres> {
   if (postgresMissing) throw new Error(postgresMissing);
   const dir = await Deno.makeTempDir({ prefix: "iatp-pg-" });
@@ -123,7 +128,22 @@ export async function startPostgres(
     "UTF8",
   ]);
   const port = freePort();
+  const tls: string[] = [];
+  if (opts.tls) {
+    // Copies the server reads as its own user, the key private to it (the server insists).
+    for (const [name, from] of [["server.crt", opts.tls.cert], ["server.key", opts.tls.key]]) {
+      await Deno.copyFile(from, `${dir}/${name}`);
+      await Deno.chmod(`${dir}/${name}`, 0o600);
+      if (ACCOUNT) await Deno.chown(`${dir}/${name}`, ACCOUNT.uid, ACCOUNT.gid);
+    }
+    tls.push(
+      "-c ssl=on",
+      `-c ssl_cert_file=${dir}/server.crt`,
+      `-c ssl_key_file=${dir}/server.key`,
+    );
+  }
   const settings = [
+    ...tls,
     `-c listen_addresses=${opts.listen ?? "127.0.0.1"}`,
     `-c port=${port}`,
     `-c unix_socket_directories=${dir}`,

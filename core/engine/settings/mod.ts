@@ -12,6 +12,8 @@
 
 /** Default most connections one process opens to the server. */
 export const DEFAULT_PG_MAX_CONNECTIONS = 4;
+/** Default longest message taken from a PostgreSQL server (one row of the ledger, say). */
+export const DEFAULT_PG_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Default seconds to wait for a connection before the engine counts as unreachable. */
 export const DEFAULT_PG_CONNECT_TIMEOUT_SECONDS = 5;
 

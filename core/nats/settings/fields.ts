@@ -3,7 +3,7 @@
  * `nats` section: `--nats-user`, `IATP_RELAY_NATS_PASSWORD`, `nats.creds` in YAML).
  * @module
  */
-import { duration, path, str } from "../../config/mod.ts";
+import { bytes, duration, path, str } from "../../config/mod.ts";
 
 /** How to reach the engine. */
 export interface NatsSettings {
@@ -22,7 +22,15 @@ export interface NatsSettings {
   timeoutMs: number;
   /** Connection name, seen in the server's monitoring. */
   name: string;
+  /**
+   * Longest protocol line taken from a server (core/nats/guard.ts).
+   * @default DEFAULT_NATS_MAX_CONTROL_LINE
+   */
+  maxControlLine?: number;
 }
+
+/** Default of `nats.max_control_line`: the longest protocol line taken from a server. */
+export const DEFAULT_NATS_MAX_CONTROL_LINE = 64 * 1024;
 
 /** Default time to connect and to wait for one JetStream answer. */
 export const DEFAULT_NATS_TIMEOUT_MS = 5_000;
@@ -48,6 +56,13 @@ export function natsFields() {
       default: DEFAULT_NATS_TIMEOUT_MS,
       min: 100,
     }),
+    max_control_line: bytes({
+      help: "longest protocol line (INFO, a message's MSG line) taken from a NATS server; a " +
+        "longer one, a message over 64 MiB or a line that is not NATS protocol closes the " +
+        "connection, which is made again",
+      default: DEFAULT_NATS_MAX_CONTROL_LINE,
+      min: 4096,
+    }),
   };
 }
 
@@ -61,6 +76,7 @@ export interface NatsSection {
   tls_cert: string | undefined;
   tls_key: string | undefined;
   timeout: number;
+  max_control_line: number;
 }
 
 /**
@@ -78,6 +94,7 @@ export function natsSettings(url: string, s: NatsSection, name: string): NatsSet
     url,
     name,
     timeoutMs: s.timeout,
+    maxControlLine: s.max_control_line,
     ...opt("user", s.user),
     ...opt("password", s.password),
     ...opt("token", s.token),

@@ -11,6 +11,7 @@
  * @module
  */
 export {
+  DEFAULT_NATS_MAX_CONTROL_LINE,
   DEFAULT_NATS_TIMEOUT_MS,
   natsFields,
   type NatsSection,

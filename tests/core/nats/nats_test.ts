@@ -20,6 +20,7 @@ import {
   topicSubject,
   UrlCredentialsError,
 } from "../../../core/nats/mod.ts";
+import { freePort, runIatp, tempDir } from "../../helpers.ts";
 
 Deno.test("natsServers splits a list, fills the scheme, refuses what is not a server", () => {
   assert.deepEqual(natsServers("nats://10.0.0.1:4222, 10.0.0.2:4223,nats://h3"), [
@@ -53,6 +54,12 @@ Deno.test("displayUrl drops user:password@ from every server of a list", () => {
   for (const url of ["nats://app:12/s3cret@h:4222", "nats://app:s3,cret@h:4222"]) {
     assert.throws(() => natsServers(url), (e: Error) => !/s3/.test(e.message), url);
     assert.throws(() => natsServers(url), NatsUrlError, "percent-encode");
+  }
+  // Nor does the display of such a list, which the config error of the setting quotes: the part
+  // of a password before an unencoded `,` or a space is not a server, and the list is not shown.
+  for (const url of ["nats://app:s3,cret@h:4222", "tls://h:1,app:x s3cret@b:4222"]) {
+    assert.doesNotMatch(displayUrl(url), /s3/, url);
+    assert.match(displayUrl(url), /^(nats|tls):\/\/\(URL not shown: .*percent-encode/, url);
   }
 });
 
@@ -134,4 +141,33 @@ Deno.test("refused credentials name the nats setting that gave them, never the s
   assert.doesNotMatch(err?.message ?? "", /pw-secret-1/);
   const other = new EngineUnavailableError(`${url}: connection refused`);
   assert.equal(credentialsError(other, { ...base, user: "u", password: "p" }), undefined);
+});
+
+Deno.test("a .creds file the client cannot use is a config error naming nats.creds, not the server", async () => {
+  const dir = await tempDir();
+  try {
+    const files = {
+      "markers.creds": "garbage s3cret-stuff with no markers\n",
+      "seed.creds": "-----BEGIN NATS USER JWT-----\ns3cret-jwt\n------END NATS USER JWT------\n\n" +
+        "-----BEGIN USER NKEY SEED-----\nSUAs3cret-seed\n------END USER NKEY SEED------\n",
+    };
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${dir.path}/${name}`, text);
+      const r = await runIatp([
+        "relay",
+        "--port",
+        "0",
+        "--store",
+        `nats://127.0.0.1:${freePort()}`,
+        "--nats-creds",
+        `${dir.path}/${name}`,
+      ], { timeoutMs: 20_000 });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /nats\.creds .*expected a \.creds file holding a user JWT/, name);
+      assert.ok(r.stderr.includes(`${dir.path}/${name}`), r.stderr);
+      assert.doesNotMatch(r.stdout + r.stderr, /s3cret/, name);
+    }
+  } finally {
+    await dir.remove();
+  }
 });

@@ -511,3 +511,20 @@ Deno.test({
     await nats.stop();
   }
 });
+
+Deno.test(
+  "jetstream relay: a store URL whose password holds an unencoded `,` is a config error that " +
+    "shows no part of the password",
+  async () => {
+    const r = await runIatp([
+      "relay",
+      "--port",
+      "0",
+      "--store",
+      `nats://relay:Pw1-s3cret/x,tail@127.0.0.1:${freePort()}`,
+    ], { timeoutMs: 20_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /store .*percent-encode/);
+    assert.doesNotMatch(r.stderr + r.stdout, /s3cret|tail/);
+  },
+);

@@ -19,7 +19,12 @@ import { Counter } from "../../../core/metrics/mod.ts";
 import { RelayClient, RelayError } from "../../../core/relay/mod.ts";
 import { StreamRefusedError } from "../../../core/relay/js_refusal.ts";
 import { REFUSAL_LOG_INTERVAL_MS, StreamRefusals } from "../../../core/relay/refusals.ts";
-import { type NatsFixture, natsMissing, startNats } from "../../support/nats.ts";
+import {
+  type NatsFixture,
+  natsMissing,
+  startConfiguredNats,
+  startNats,
+} from "../../support/nats.ts";
 import { freeze, waitFor } from "../../helpers.ts";
 import { exchange, json, type RawResponse } from "../../support/raw_http.ts";
 import { healths, startJsRelay } from "./relay_helpers.ts";
@@ -268,6 +273,54 @@ Deno.test({
   } finally {
     await client.close();
     await relay.close();
+    await nats.stop();
+  }
+});
+
+Deno.test({
+  name: "jetstream refusal: a NATS user the server does not let publish to the relay's subjects " +
+    "is answered 503 at once saying so, with Retry-After, and /health says why",
+  ignore,
+}, async () => {
+  // `relay` has the permissions docs/scale-out.md names; `api` may use the JetStream API (the
+  // relay makes its stream and its tail) but not publish the events.
+  const nats = await startConfiguredNats(`authorization {
+  users = [
+    { user: relay, password: relay-pw-s3cret, permissions: {
+        publish: ["$JS.API.>", "_INBOX.>", "relay.>"], subscribe: ["_INBOX.>"] } }
+    { user: api, password: api-pw-s3cret, permissions: {
+        publish: ["$JS.API.>", "_INBOX.>"], subscribe: ["_INBOX.>"] } }
+    { user: none, password: none-pw-s3cret, permissions: {
+        publish: ["_INBOX.>"], subscribe: ["_INBOX.>"] } }
+  ]
+}`);
+  // Without the JetStream API the relay does not start: a config error naming store.
+  await assert.rejects(
+    startRelay({ url: nats.url.replace("nats://", "nats://none:none-pw-s3cret@") } as NatsFixture),
+    (e: Error) => /store .*Permissions Violation/.test(e.message) && !e.message.includes("s3cret"),
+  );
+  const allowed = await startRelay({
+    url: nats.url.replace("nats://", "nats://relay:relay-pw-s3cret@"),
+  } as NatsFixture);
+  const url = nats.url.replace("nats://", "nats://api:api-pw-s3cret@");
+  const { relay, lines } = await startRelay({ url } as NatsFixture);
+  try {
+    const stored = await post(allowed.relay.url, "t", { n: 0 });
+    assert.equal(stored.status, 201, JSON.stringify(stored.body));
+    const denied = await post(relay.url, "t", { n: 1 });
+    assert.equal(denied.status, 503, JSON.stringify(denied.body));
+    assert.equal(denied.body.reason, "engine_permission");
+    assert.match(String(denied.body.error), /NATS user may not publish to the relay's subjects/);
+    assert.equal(denied.retryAfter, "1");
+    const degraded = await health(relay.url);
+    assert.equal(degraded.status, "degraded");
+    assert.match(String(degraded.reason), /may not publish/);
+    assert.equal(await refusals(relay.url, "engine_permission"), 1);
+    assert.ok(lines.some((l) => l.includes(REFUSED_LINE) && l.includes("engine_permission")));
+    assert.ok(!lines.some((l) => l.includes("s3cret")), "the password was logged");
+  } finally {
+    await relay.close();
+    await allowed.relay.close();
     await nats.stop();
   }
 });

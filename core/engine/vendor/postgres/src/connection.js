@@ -281,6 +281,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
     const options = {
       socket,
+      // iatp: the host the server's certificate is checked against; without it an IP address
+      // host (no servername) was checked as "localhost" and a certificate for the IP refused.
+      host: socket.host,
       servername: net.isIP(socket.host) ? undefined : socket.host
     }
 
@@ -321,6 +324,16 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
     while (incoming.length > 4) {
       length = incoming.readUInt32BE(1)
+      // iatp: a message longer than max_message ends the connection as a socket error would.
+      if (options.max_message && length > options.max_message) {
+        incoming = Buffer.alloc(0)
+        remaining = 0
+        incomings = null
+        socket.removeListener('data', data)
+        socket.destroy(Errors.generic('MESSAGE_TOO_LARGE', 'the server sent a message of ' + length +
+          ' bytes, above the ' + options.max_message + ' taken'))
+        return
+      }
       if (length >= incoming.length) {
         remaining = length - incoming.length
         incomings = [incoming]
@@ -569,7 +582,14 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
       if (needsTypes) {
         initial.reserve && (initial = null)
-        return fetchArrayTypes()
+        // iatp: a failed fetch of the array types (its connection ended under it, say) was an
+        // unhandled rejection that ended the process: it fails the connection's first query and
+        // ends the connection instead, and the next one fetches them again.
+        return fetchArrayTypes().catch(e => {
+          needsTypes = options.fetch_types
+          errored(e)
+          socket && socket.destroy()
+        })
       }
 
       initial && !initial.reserve && execute(initial)
@@ -814,6 +834,11 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
       backendParameters.default_transaction_read_only = a.transaction_read_only
       backendParameters.in_hot_standby = b.pg_is_in_recovery ? 'on' : 'off'
     }
+    // iatp: as for fetchArrayTypes, a failure (unhandled, it ended the process) ends the connection.
+    query.catch(e => {
+      errored(e)
+      socket && socket.destroy()
+    })
     query.execute()
   }
 
