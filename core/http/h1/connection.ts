@@ -16,6 +16,7 @@ import { ConnectionRequest, type RawResponse } from "./raw.ts";
 import { SocketPush } from "./push.ts";
 import { NO_HOOKS, type ResponseHooks, sendRaw, sendResponse } from "./response.ts";
 import type { ConnectionContext } from "./context.ts";
+import { isResponse } from "./web_classes.ts";
 
 /** Where a connection is in its life; each phase has its own deadline. */
 export type Phase = "idle" | "head" | "handler" | "write" | "stream" | "linger" | "closed";
@@ -289,7 +290,7 @@ export class Connection extends ConnectionBody implements ResponseHooks {
       keepAlive,
       now: now > 0 ? now : undefined,
     };
-    return res instanceof Response
+    return isResponse(res)
       ? sendResponse(this.writer, res, framing, this)
       : sendRaw(this.writer, res, framing, this, this.#checked);
   }
