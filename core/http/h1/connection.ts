@@ -87,10 +87,15 @@ export class Connection extends ConnectionBody implements ResponseHooks {
         // answer (head fields, body) until its next request, long enough to be copied into the
         // old generation and collected only by a full collection.
         let res: Response | RawResponse | undefined = await this.#start(head);
-        this.giveBackLease();
         let more: boolean | SocketPush = false;
-        if (!this.#closed) {
+        if (this.#closed) this.giveBackLease();
+        else {
           let sending: Promise<boolean> | undefined = this.#respond(head, res);
+          // The request's lent body buffer goes back after the answer's (a small answer's body
+          // was copied out, its buffer given back): each request then takes the same pooled
+          // buffers for the same parts, whose views are kept (the body's by the scan, the lent
+          // buffers' own) instead of made anew.
+          this.giveBackLease();
           res = undefined;
           const keep = await sending;
           sending = undefined;
