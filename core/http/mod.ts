@@ -26,6 +26,7 @@ export { EdgeRequest, requestTargetOf } from "./h1/request.ts";
 export { framedChunk, shareChunk } from "./h1/framing.ts";
 export { type PushEnd, type PushSink, type PushSource, pushStream } from "./h1/push.ts";
 export { concatBytes } from "./h1/bytes.ts";
+export { isReadableStream } from "./h1/web_classes.ts";
 export { bodyTooLarge } from "./h1/body.ts";
 export {
   type Http1Options,

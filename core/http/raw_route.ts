@@ -11,6 +11,7 @@ import { randomUuidCodes, uuidText } from "../crypto/uuid/mod.ts";
 import type { RawHandler, RawRequest, RawResponse } from "./h1/raw.ts";
 import { requestTargetOf } from "./h1/request.ts";
 import { checkHeaderPairs } from "./h1/response.ts";
+import { isReadableStream } from "./h1/web_classes.ts";
 import { readBody } from "./read_body.ts";
 import { withSafeFields } from "./safe_fields.ts";
 
@@ -138,7 +139,7 @@ function finish(s: Serving, res: RawResponse): RawResponse {
 
 /** The envelope of a failed route (a streaming body it returned is cancelled). */
 function failed(s: Serving, err: unknown, res?: RawResponse): RawResponse {
-  if (res?.body instanceof ReadableStream) res.body.cancel().catch(() => {});
+  if (isReadableStream(res?.body)) res.body.cancel().catch(() => {});
   const { status, body } = errorEnvelope(err, s.requestId, s.deps.log, targetPathOf(s.req.target));
   const out: RawResponse = {
     status,

@@ -522,17 +522,25 @@ export function memberName(b: Uint8Array, start: number, end: number): string {
   }
 }
 
-/** Buffers larger than this get a view of their own each time (the last one is not kept alive). */
+/** Buffers larger than this get a view of their own each time (the last ones are not kept alive). */
 const VIEW_KEPT_BYTES = 64 * 1024;
+/** The view {@linkcode wordView} made last, and what it views. */
 let viewBuffer: ArrayBufferLike | undefined;
 let viewOffset = 0;
 let viewLength = 0;
 let lastView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+/** The one it made before. */
+let priorBuffer: ArrayBufferLike | undefined;
+let priorOffset = 0;
+let priorLength = 0;
+let priorView: DataView<ArrayBufferLike> = lastView;
 
 /**
  * A view of exactly the bytes of `b`, to read them a word at a time: the body check, the scan and
- * its secret tracker each read the same body, and share one view of it (kept for the next call
- * while its buffer is small, as a pooled body buffer is).
+ * its secret tracker each read the same body, and share one view of it. The views of the last two
+ * bodies whose buffers are small (as pooled body buffers are) are kept for the next calls: a
+ * proxied request's body and its answer's take two buffers of one pool, so consecutive requests'
+ * bodies lie in two buffers by turns, and making a view costs more than the rest of the call.
  *
  * @example
  * ```ts
@@ -545,8 +553,15 @@ export function wordView(b: Uint8Array): DataView<ArrayBufferLike> {
   if (buf === viewBuffer && b.byteOffset === viewOffset && b.length === viewLength) {
     return lastView;
   }
+  if (buf === priorBuffer && b.byteOffset === priorOffset && b.length === priorLength) {
+    return priorView;
+  }
   const view = new DataView(buf, b.byteOffset, b.length);
   if (buf.byteLength <= VIEW_KEPT_BYTES) {
+    priorBuffer = viewBuffer;
+    priorOffset = viewOffset;
+    priorLength = viewLength;
+    priorView = lastView;
     viewBuffer = buf;
     viewOffset = b.byteOffset;
     viewLength = b.length;

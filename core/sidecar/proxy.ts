@@ -9,6 +9,7 @@
 import { errorMessage, HttpError } from "../errors/mod.ts";
 import {
   type HeaderPairs,
+  isReadableStream,
   type RawRequest,
   type RawResponse,
   type RawSettle,
@@ -463,7 +464,7 @@ function answered(
 ): RawResponse | Promise<RawResponse> {
   // One read of the clock ends both the agent's latency and the request's (its metric).
   const endedAt = performance.now();
-  if (res.body instanceof ReadableStream) return streamed(deps, x, res, res.body, started, endedAt);
+  if (isReadableStream(res.body)) return streamed(deps, x, res, res.body, started, endedAt);
   return passOn(deps, x, res, res.body, started, endedAt);
 }
 

@@ -8,8 +8,8 @@
  * Needs valgrind and nginx. `--keep DIR` leaves the dumps there (for `callgrind_annotate`).
  *
  * `--functions N` also lists the main thread's N costliest functions (self instructions per
- * request), JavaScript code named from the perf map V8 then writes (`--perf-basic-prof`, only
- * added then: compare counts of runs without it).
+ * request), JavaScript code and V8's built-ins named from the perf map V8 then writes
+ * (`--perf-basic-prof`, only added then: compare counts of runs without it).
  *
  * Usage: deno run -A scripts/bench/instructions.ts [--warmup 9000] [--requests 2000] [--keep DIR]
  *   [--functions N]
@@ -119,8 +119,34 @@ function perfMap(pid: number): { start: number; end: number; name: string }[] {
   return out.sort((a, b) => a.start - b.start);
 }
 
-/** The `n` functions of a dump with the most self instructions per request, named. */
-async function topFunctions(dump: string, pid: number, n: number): Promise<string[]> {
+/**
+ * Where the `deno` binary is loaded in process `pid` (its first mapping), or 0. Callgrind names
+ * a function of the binary it has no symbol for by its address less that base; V8's perf map
+ * names its built-ins, which lie in the binary, by their address in the process.
+ */
+function binaryBase(pid: number, binary: string): number {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/maps`);
+  } catch { /* gone */ }
+  for (const line of text.split("\n")) {
+    const m = /^([0-9a-f]+)-[0-9a-f]+ \S+ 0+ \S+ \d+\s+(.*)$/.exec(line);
+    if (m && m[2] === binary) return parseInt(m[1], 16);
+  }
+  return 0;
+}
+
+/**
+ * The `n` functions of a dump with the most self instructions per request, named. `base`: where
+ * the `deno` binary is loaded ({@linkcode binaryBase}), to name V8's built-ins.
+ */
+async function topFunctions(
+  dump: string,
+  pid: number,
+  n: number,
+  base: number,
+  binary: string,
+): Promise<string[]> {
   const text = await run("callgrind_annotate", ["--threshold=100", dump]);
   const map = perfMap(pid);
   // With --keep the map is kept too (/tmp/perf-<pid>.map, to read the dump's call tree).
@@ -140,8 +166,12 @@ async function topFunctions(dump: string, pid: number, n: number): Promise<strin
     const m = /^\s*([\d,]+) \([^)]*\)\s+(.*)$/.exec(line);
     if (!m || m[2].startsWith("PROGRAM TOTALS")) continue;
     const count = Number(m[1].replaceAll(",", ""));
-    const addr = /^\?\?\?:0x([0-9a-f]+) \[\?\?\?\]/.exec(m[2]);
-    const name = (addr && nameOf(parseInt(addr[1], 16))) ?? m[2];
+    const jit = /^\?\?\?:0x([0-9a-f]+) \[\?\?\?\]/.exec(m[2]);
+    const inBinary = /^\?\?\?:0x([0-9a-f]+) \[(.*)\]$/.exec(m[2]);
+    const builtin = inBinary && inBinary[2] === binary
+      ? nameOf(base + parseInt(inBinary[1], 16))
+      : undefined;
+    const name = (jit && nameOf(parseInt(jit[1], 16))) ?? builtin ?? m[2];
     byName.set(name, (byName.get(name) ?? 0) + count);
   }
   return [...byName].sort((a, b) => b[1] - a[1]).slice(0, n)
@@ -207,6 +237,8 @@ exec "${real}" "$@"
     await run("callgrind_control", ["-i", "on", pid]);
     const measured = await c.send(REQUESTS);
     await run("callgrind_control", ["-d", pid]);
+    const binary = Deno.realPathSync(real);
+    const base = FUNCTIONS > 0 ? binaryBase(sidecar.pid, binary) : 0;
     await run("callgrind_control", ["-i", "off", pid]);
     c.close();
     // Thread 1 is the main thread: the dump taken above is the first.
@@ -224,7 +256,15 @@ exec "${real}" "$@"
         all_threads_instructions_per_request: Math.round(all / REQUESTS),
         main_thread_dump: values.keep ? `${dir}/${dumps[0]}` : undefined,
         ...(FUNCTIONS > 0
-          ? { functions: await topFunctions(`${dir}/${dumps[0]}`, sidecar.pid, FUNCTIONS) }
+          ? {
+            functions: await topFunctions(
+              `${dir}/${dumps[0]}`,
+              sidecar.pid,
+              FUNCTIONS,
+              base,
+              binary,
+            ),
+          }
           : {}),
       },
       null,

@@ -19,7 +19,7 @@ import { HttpClientError } from "./error.ts";
 import { type SocketRead, socketReader, type SocketWrite, socketWriter } from "../socket/mod.ts";
 import type { ResponseHead, ResponseHeadMemo } from "./head.ts";
 import { errorMessage } from "../../errors/mod.ts";
-import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
+import { giveBackLease, LEASE_BYTES, leaseView, takeLease } from "../lease/mod.ts";
 import {
   digitCount,
   fieldLength,
@@ -490,7 +490,7 @@ export class Connection {
       return undefined;
     }
     let buf: Uint8Array<ArrayBuffer> | undefined = takeLease(n);
-    const body = buf.subarray(0, n);
+    const body = leaseView(buf, n);
     const src = this.#buf;
     const s = this.#start;
     // A small body is copied byte by byte: a view made to copy it from costs more.

@@ -16,6 +16,7 @@ import { ConnectionRequest, type RawResponse } from "./raw.ts";
 import { SocketPush } from "./push.ts";
 import { NO_HOOKS, type ResponseHooks, sendRaw, sendResponse } from "./response.ts";
 import type { ConnectionContext } from "./context.ts";
+import { isResponse } from "./web_classes.ts";
 
 /** Where a connection is in its life; each phase has its own deadline. */
 export type Phase = "idle" | "head" | "handler" | "write" | "stream" | "linger" | "closed";
@@ -88,10 +89,15 @@ export class Connection extends ConnectionBody implements ResponseHooks {
         // answer (head fields, body) until its next request, long enough to be copied into the
         // old generation and collected only by a full collection.
         let res: Response | RawResponse | undefined = await this.#start(head);
-        this.giveBackLease();
         let more: boolean | SocketPush = false;
-        if (!this.#closed) {
+        if (this.#closed) this.giveBackLease();
+        else {
           let sending: Promise<boolean> | undefined = this.#respond(head, res);
+          // The request's lent body buffer goes back after the answer's (a small answer's body
+          // was copied out, its buffer given back): each request then takes the same pooled
+          // buffers for the same parts, whose views are kept (the body's by the scan, the lent
+          // buffers' own) instead of made anew.
+          this.giveBackLease();
           res = undefined;
           const keep = await sending;
           sending = undefined;
@@ -292,7 +298,7 @@ export class Connection extends ConnectionBody implements ResponseHooks {
       keepAlive,
       now: now > 0 ? now : undefined,
     };
-    return res instanceof Response
+    return isResponse(res)
       ? sendResponse(this.writer, res, framing, this)
       : sendRaw(this.writer, res, framing, this, this.#checked);
   }

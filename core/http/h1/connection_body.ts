@@ -8,7 +8,7 @@
  */
 import { RequestBody } from "./body.ts";
 import type { RequestHead } from "./head.ts";
-import { giveBackLease, LEASE_BYTES, takeLease } from "../lease/mod.ts";
+import { giveBackLease, LEASE_BYTES, leaseView, takeLease } from "../lease/mod.ts";
 import { SocketReader } from "./reader.ts";
 import { SocketWriter } from "./response.ts";
 import type { ConnectionContext } from "./context.ts";
@@ -87,7 +87,7 @@ export abstract class ConnectionBody {
       // for a handler that reads it only until its answer resolves, else an array of its own.
       const lent = lend && n <= LEASE_BYTES && !noBodyMethod ? takeLease(n) : undefined;
       this.#lent = lent;
-      const bytes = lent ? lent.subarray(0, n) : new Uint8Array(n);
+      const bytes = lent ? leaseView(lent, n) : new Uint8Array(n);
       bytes.set(r.buf.subarray(r.start, r.start + n));
       r.consume(n);
       this.bodyComplete = true;

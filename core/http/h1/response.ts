@@ -11,6 +11,7 @@ import { claimPushSource, type PushHooks, sendPush, type SocketPush } from "./pu
 import type { HeaderPairs, RawResponse } from "./raw.ts";
 import { encode, headAndBody, headText, NON_ASCII, pairsText } from "./head_out.ts";
 import { type SocketWrite, socketWriter } from "../socket/mod.ts";
+import { isReadableStream } from "./web_classes.ts";
 
 export { encode, headText } from "./head_out.ts";
 
@@ -136,7 +137,7 @@ export function sendRaw(
     return Promise.reject(err);
   }
   const keep = x.keepAlive && !closeRequested(pairValue(headers, "connection"));
-  if (!(body instanceof ReadableStream) && !x.head && status !== 204 && status !== 304) {
+  if (!isReadableStream(body) && !x.head && status !== 204 && status !== 304) {
     const bytes = typeof body === "string" ? utf8.encode(body) : body ?? EMPTY;
     const whole = bytes.length > COALESCE_BYTES
       ? undefined
@@ -160,7 +161,7 @@ async function sendRawRest(
   keep: boolean,
 ): Promise<boolean> {
   const { status, headers, body } = res;
-  if (body instanceof ReadableStream) {
+  if (isReadableStream(body)) {
     if (!x.head && status !== 204 && status !== 304) {
       return await sendStream(
         out,

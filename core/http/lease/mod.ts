@@ -7,6 +7,7 @@ export {
   giveBackLease,
   LEASE_BYTES,
   LEASE_POOL_MAX,
+  leaseView,
   SMALL_LEASE_BYTES,
   takeLease,
 } from "./pool.ts";

@@ -27,6 +27,12 @@ interface LineMemo {
   value: string | undefined;
   /** The whole line, made once the value was seen twice in a row. */
   line: Uint8Array | undefined;
+  /**
+   * The line of an earlier value: the next line of the same length is written over its bytes (a
+   * value that changes and repeats by turns, as a latency of 0 or 1 ms, would otherwise cost a
+   * new byte array each time, which costs more than the rest of the head).
+   */
+  spare: Uint8Array | undefined;
   /** A line made at start ({@linkcode keepFieldLine}): another value never replaces it. */
   readonly pinned?: true;
 }
@@ -67,14 +73,15 @@ const pinnedMemos = new Map<string, LineMemo>();
  * ```
  */
 export function keepFieldLine(name: string, value: string): void {
-  const nameBytes = latin1Bytes(`${name}: `);
   const memo: LineMemo = {
-    name: nameBytes,
+    name: latin1Bytes(`${name}: `),
     keeps: true,
     value,
-    line: lineOf(nameBytes, value),
+    line: undefined,
+    spare: undefined,
     pinned: true,
   };
+  memo.line = lineOf(memo, value);
   pinnedMemos.set(name, memo);
   lineMemos.set(name, memo);
 }
@@ -146,7 +153,7 @@ export function putField(
 ): number {
   let memo = lineMemos.get(name);
   if (memo !== undefined && memo.value === value) {
-    const line = memo.line ??= lineOf(memo.name, value);
+    const line = memo.line ??= lineOf(memo, value);
     buf.set(line, pos);
     return pos + line.length;
   }
@@ -158,11 +165,15 @@ export function putField(
   if (memo === undefined) {
     if (lineMemos.size >= LINE_MEMOS) startOver();
     const keeps = !SECRET_FIELDS.has(name.toLowerCase());
-    memo = { name: latin1Bytes(`${name}: `), keeps, value: undefined, line: undefined };
+    const nameBytes = latin1Bytes(`${name}: `);
+    memo = { name: nameBytes, keeps, value: undefined, line: undefined, spare: undefined };
     lineMemos.set(name, memo);
   }
   memo.value = memo.keeps && value.length < KEPT_VALUE_CHARS ? value : undefined;
-  memo.line = undefined;
+  if (memo.line !== undefined) {
+    memo.spare = memo.line;
+    memo.line = undefined;
+  }
   buf.set(memo.name, pos);
   pos += memo.name.length;
   if (codes === undefined) return putCrlf(buf, putValue(buf, pos, value));
@@ -185,8 +196,18 @@ function startOver(): void {
   for (const [name, memo] of pinnedMemos) lineMemos.set(name, memo);
 }
 
-function lineOf(name: Uint8Array, value: string): Uint8Array {
-  const line = new Uint8Array(name.length + value.length + 2);
+/** The line of `memo`'s field with `value`: over its spare line's bytes when of the same length. */
+function lineOf(memo: LineMemo, value: string): Uint8Array {
+  const name = memo.name;
+  const length = name.length + value.length + 2;
+  const spare = memo.spare;
+  if (spare !== undefined && spare.length === length) {
+    // The name and the CRLF are in place: only the value changes.
+    memo.spare = undefined;
+    putLatin1(spare, name.length, value);
+    return spare;
+  }
+  const line = new Uint8Array(length);
   line.set(name);
   putCrlf(line, putLatin1(line, name.length, value));
   return line;

@@ -108,3 +108,19 @@ Deno.test("putField with a value's char codes writes what it writes from the val
     }
   }
 });
+
+Deno.test("putField with short values that change and repeat by turns writes each line right", () => {
+  // A latency of 0 or 1 ms, and values of other lengths between them: a line is written over the
+  // bytes of an earlier one of the same length, never over one still in use.
+  const seq = ["0", "0", "1", "1", "1", "0", "0", "12", "12", "3", "3", "12", "12", "0", "0", "0"];
+  for (let round = 0; round < 3; round++) {
+    for (const value of seq) {
+      const name = "x-wire-turns";
+      const buf = new Uint8Array(fieldLength(name, value) + 4).fill(0xaa);
+      const end = putField(buf, 2, name, value);
+      assert.equal(end, 2 + fieldLength(name, value));
+      assert.deepEqual(buf.subarray(2, end), latin1Bytes(`${name}: ${value}\r\n`));
+      assert.deepEqual([buf[0], buf[1], buf[end], buf[end + 1]], [0xaa, 0xaa, 0xaa, 0xaa]);
+    }
+  }
+});

@@ -190,3 +190,23 @@ Deno.test("wordView: one view of exactly a body's bytes, shared while they are t
   assert.equal(x.byteLength, big.length);
   assert.notStrictEqual(wordView(big), x);
 });
+
+Deno.test("wordView: the views of two bodies read by turns are both kept", () => {
+  // A proxied request's body and its answer's take two buffers of one pool: consecutive bodies
+  // lie in the two by turns.
+  const one = new Uint8Array(32);
+  const two = new Uint8Array(32);
+  const a = wordView(one.subarray(0, 12));
+  const b = wordView(two.subarray(0, 12));
+  assert.notStrictEqual(a, b);
+  assert.strictEqual(wordView(one.subarray(0, 12)), a, "the first body's view again");
+  assert.strictEqual(wordView(two.subarray(0, 12)), b, "the second body's view again");
+  assert.strictEqual(wordView(one.subarray(0, 12)), a);
+  // A third body makes a view of its own, and the view made first is let go.
+  const c = wordView(one.subarray(4, 12));
+  assert.equal(c.byteOffset, 4);
+  assert.equal(c.byteLength, 8);
+  assert.strictEqual(wordView(one.subarray(4, 12)), c);
+  assert.strictEqual(wordView(two.subarray(0, 12)), b);
+  assert.notStrictEqual(wordView(one.subarray(0, 12)), a);
+});

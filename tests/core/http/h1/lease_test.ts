@@ -8,7 +8,12 @@
 import assert from "node:assert/strict";
 import { createServer, type RawRoute } from "../../../../core/http/mod.ts";
 import { targetPathOf } from "../../../../core/http/raw_route.ts";
-import { LEASE_BYTES, SMALL_LEASE_BYTES } from "../../../../core/http/lease/mod.ts";
+import {
+  giveBackLease,
+  LEASE_BYTES,
+  SMALL_LEASE_BYTES,
+  takeLease,
+} from "../../../../core/http/lease/mod.ts";
 import { createLogger } from "../../../../core/log/mod.ts";
 import { json, RawConn } from "../../../support/raw_http.ts";
 
@@ -22,6 +27,8 @@ let gate: PromiseWithResolvers<void> | undefined;
 let held: PromiseWithResolvers<void> | undefined;
 /** The bodies of `/lease/release` answers whose release was called. */
 const released: string[] = [];
+/** The buffers the bodies of `/lease/turns` requests were lent. */
+const turns: ArrayBufferLike[] = [];
 
 function setup() {
   const log = createLogger({ service: "t", sink: () => {} });
@@ -42,6 +49,15 @@ function setup() {
           const body = new Uint8Array(b);
           return { status: 200, headers: [], body, release: () => released.push(text) };
         });
+      }
+      if (targetPathOf(req.target) === "/lease/turns") {
+        // Answers with its body in a lent buffer of its own, given back once copied out.
+        const now = req.bodyNow!(1 << 20)!;
+        turns.push(now.buffer);
+        const buf = takeLease(now.length);
+        buf.set(now);
+        const body = buf.subarray(0, now.length);
+        return { status: 200, headers: [], body, release: () => giveBackLease(buf) };
       }
       const now = req.bodyNow?.(1 << 20);
       if (now === undefined) {
@@ -202,6 +218,27 @@ Deno.test("a raw answer's release is called once its body was copied out, else n
     await c.write(POST("/lease/release", large));
     assert.equal((await c.read())?.body, large);
     assert.deepEqual(released, [small]);
+  } finally {
+    c.close();
+    await svc.close();
+  }
+});
+
+Deno.test("requests whose answers are lent buffers take the same buffer for their bodies each time", async () => {
+  // The answer's buffer goes back before the request's: the next request takes the request's
+  // again (and the next answer the answer's), so the views kept of them are used again.
+  const { server } = setup();
+  const svc = await server.listen();
+  const c = await RawConn.open(portOf(svc.url));
+  turns.length = 0;
+  try {
+    for (let i = 0; i < 4; i++) {
+      const body = `{"turn":${i}}`;
+      await c.write(POST("/lease/turns", body));
+      assert.equal((await c.read())?.body, body);
+    }
+    assert.equal(turns.length, 4);
+    for (const b of turns) assert.strictEqual(b, turns[0]);
   } finally {
     c.close();
     await svc.close();

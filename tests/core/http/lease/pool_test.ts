@@ -7,6 +7,7 @@ import {
   giveBackLease,
   LEASE_BYTES,
   LEASE_POOL_MAX,
+  leaseView,
   SMALL_LEASE_BYTES,
   takeLease,
 } from "../../../../core/http/lease/pool.ts";
@@ -42,4 +43,23 @@ Deno.test("each size class keeps at most LEASE_POOL_MAX buffers", () => {
     const reused = again.filter((b) => out.includes(b)).length;
     assert.equal(reused, LEASE_POOL_MAX);
   }
+});
+
+Deno.test("a lent buffer's view is made once per buffer and length, for the last two asked", () => {
+  const a = takeLease(10);
+  const b = takeLease(10);
+  const va = leaseView(a, 10);
+  assert.equal(va.length, 10);
+  assert.strictEqual(va.buffer, a.buffer);
+  const vb = leaseView(b, 3);
+  assert.strictEqual(leaseView(a, 10), va, "the view before the last, again");
+  assert.strictEqual(leaseView(b, 3), vb, "the last view, again");
+  // Another length is another view, and the oldest one kept is let go.
+  const va2 = leaseView(a, 4);
+  assert.equal(va2.length, 4);
+  assert.notStrictEqual(va2, va);
+  assert.strictEqual(leaseView(b, 3), vb);
+  assert.notStrictEqual(leaseView(a, 10), va);
+  giveBackLease(a);
+  giveBackLease(b);
 });
