@@ -89,6 +89,10 @@ export class ComposeRunner {
         PATH: searchPath(),
         DOCKER_HOST: `unix://${this.opts.socket}`,
         COMPOSE_INTERACTIVE_NO_CLI: "1",
+        // Set here, a project folder's `.env` cannot turn them on: they read `C:/x:/y`, a named
+        // volume for the deploy check, as the host path `/c/x`.
+        COMPOSE_FORCE_WINDOWS_HOST: "0",
+        COMPOSE_CONVERT_WINDOWS_PATHS: "0",
       },
     });
   }

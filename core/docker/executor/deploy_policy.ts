@@ -8,7 +8,7 @@
  * @module
  */
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
-import { parse } from "yaml";
+import { isAlias, isScalar, parseDocument, visit } from "yaml";
 import { HttpError } from "../../errors/mod.ts";
 
 /** What an operator lets a `compose:deploy_app` holder ask of the host (`deploy_allow.*`). */
@@ -166,14 +166,7 @@ export class DeployPolicy {
    * ```
    */
   check(text: string, projectDir: string): CheckedFile {
-    let doc: unknown;
-    try {
-      doc = parse(text, { merge: true, maxAliasCount: MAX_ALIASES });
-    } catch (err) {
-      throw new HttpError(400, "compose file is not valid YAML", {
-        field: "parameters.compose_file",
-      }, { cause: err });
-    }
+    const doc = readYaml(text);
     if (!isMap(doc) || !isMap(doc.services)) {
       throw new HttpError(400, "compose file has no services mapping", {
         field: "parameters.compose_file",
@@ -621,6 +614,17 @@ export class DeployPolicy {
       if (!isMap(def) || this.#volumeName(name, def)) own.push(name);
       if (!isMap(def) || !isMap(def.driver_opts)) continue;
       const at = `volumes.${name}.driver_opts`;
+      for (const [opt, value] of Object.entries(def.driver_opts)) {
+        // Compose fills variables in before the daemon mounts: `o: "${U:-bi}nd"` with
+        // `device: "${U:-/}"` is a bind of the host's root that reads here as neither.
+        if (String(value).includes("$")) {
+          refuse(
+            `${at}.${opt}`,
+            "deploy_allow.bind_roots",
+            "variables are not allowed in a volume's driver_opts",
+          );
+        }
+      }
       const device = def.driver_opts.device;
       const options = String(def.driver_opts.o ?? "");
       const type = String(def.driver_opts.type ?? "").toLowerCase();
@@ -741,6 +745,54 @@ export class DeployPolicy {
     }
     if (inside(dir, at) || this.#roots.some((root) => inside(root, at))) return { at };
     return { at, reason: "a symlink" };
+  }
+}
+
+/** A 400 naming the compose file: its text is not one compose and this check read alike. */
+function unreadable(why: string, cause?: unknown): never {
+  throw new HttpError(400, `compose file ${why}`, { field: "parameters.compose_file" }, { cause });
+}
+
+/**
+ * The compose file's text as compose reads it. Compose v1 reads YAML 1.1 (PyYAML), which breaks
+ * lines at a lone CR, U+0085, U+2028 and U+2029 as well: a comment or block scalar holding one
+ * would end there for compose and not for this check (`# note<U+2028>privileged: true`). Where
+ * two readers settle a mapping differently it is refused too: two merge keys (`<<`) in one
+ * mapping (the first wins here, the last in PyYAML), and an alias as a key (one of a `<<` key is
+ * a merge for PyYAML only).
+ */
+function readYaml(text: string): unknown {
+  const lines = text.split("\n");
+  const at = lines.findIndex((l) => /\r(?!$)|[\u0085\u2028\u2029]/.test(l));
+  if (at >= 0) {
+    unreadable(
+      `line ${at + 1} holds a line break other than LF or CRLF (a lone CR, U+0085, U+2028, ` +
+        "U+2029), which compose reads as a new line",
+    );
+  }
+  let doc;
+  try {
+    doc = parseDocument(text, { merge: true });
+  } catch (err) {
+    unreadable("is not valid YAML", err);
+  }
+  if (doc.errors.length > 0) unreadable("is not valid YAML", doc.errors[0]);
+  let ambiguous: string | undefined;
+  visit(doc, {
+    Map(_, map) {
+      let merges = 0;
+      for (const { key } of map.items) {
+        if (isAlias(key)) ambiguous ??= `has an alias as a key (*${key.source})`;
+        else if (isScalar(key) && typeof key.value === "symbol") merges++;
+      }
+      if (merges > 1) ambiguous ??= "has a mapping with more than one merge key (<<)";
+    },
+  });
+  if (ambiguous !== undefined) unreadable(ambiguous);
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
+    unreadable("is not valid YAML", err);
   }
 }
 

@@ -893,3 +893,184 @@ Deno.test({
     await dir.remove();
   }
 });
+
+/** Compose v1 (docker-compose 1.29, PyYAML) when installed: what it reads a file as. */
+const composeV1 = await new Deno.Command("docker-compose", { args: ["version", "--short"] })
+  .output().then((o) => o.success, () => false);
+
+Deno.test({
+  name:
+    "a file compose reads otherwise than the check (YAML 1.1 line breaks, two merge keys, an alias as a key) is refused",
+}, async () => {
+  const hidden = "    privileged: true";
+  const files: Array<[string, string]> = [
+    ["a comment ended by U+2028", svc(`    user: nobody # note\u2028${hidden}\n`)],
+    ["a comment ended by U+0085", svc(`    user: nobody # note\u0085${hidden}\n`)],
+    ["a comment ended by U+2029", svc(`    user: nobody # note\u2029${hidden}\n`)],
+    ["a comment ended by a lone CR", svc(`    user: nobody # note\r${hidden}\n`)],
+    ["a block scalar ended by U+2028", svc(`    x-note: |\n      text\u2028${hidden}\n`)],
+    [
+      "two merge keys: the first wins here, the last in PyYAML",
+      "x-a: &a {privileged: true}\nx-b: &b {privileged: false}\n" +
+      svc("    <<: *b\n    <<: *a\n"),
+    ],
+    [
+      "an alias of a merge key as a key: a merge for PyYAML only",
+      "x-k: {&k <<: {x-z: 1}}\nx-a: &a {privileged: true}\n" + svc("    *k : *a\n"),
+    ],
+  ];
+  const dir = await tempDir();
+  try {
+    for (const [what, text] of files) {
+      const e = refusal(text);
+      assert.equal(e.status, 400, what);
+      assert.equal(e.extra.field, "parameters.compose_file", what);
+      if (!composeV1) continue;
+      // The premise: compose itself reads the file as privileged.
+      await Deno.writeTextFile(`${dir.path}/docker-compose.yml`, text);
+      const out = await new Deno.Command("docker-compose", {
+        args: ["-f", "docker-compose.yml", "config"],
+        cwd: dir.path,
+        env: { COMPOSE_INTERACTIVE_NO_CLI: "1" },
+      }).output();
+      assert.match(new TextDecoder().decode(out.stdout), /privileged: true/, what);
+    }
+    // CRLF line ends, one merge key and a merge list stay ordinary.
+    new DeployPolicy().check(
+      "x-a: &a {image: busybox}\r\nx-b: &b {user: nobody}\r\nservices:\r\n  web:\r\n" +
+        "    <<: [*a, *b]\r\n    command: [sh]\r\n",
+      DIR,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("variables in a named volume's driver_opts are refused: compose fills them in before the daemon mounts", () => {
+  const vol = (opts: string) => svc("") + `volumes:\n  root:\n    driver_opts: ${opts}\n`;
+  const cases: Array<[string, string]> = [
+    ['{type: none, o: "${U:-bi}nd", device: "${U:-/}"}', "volumes.root.driver_opts.o"],
+    ['{type: none, o: "b${U}", device: "/"}', "volumes.root.driver_opts.o"],
+    ['{type: "${T:-proc}", device: proc}', "volumes.root.driver_opts.type"],
+  ];
+  for (const [opts, field] of cases) {
+    const e = refusal(vol(opts));
+    assert.equal(e.status, 403, opts);
+    assert.equal(e.extra.field, `parameters.compose_file: ${field}`, opts);
+    assert.equal(e.extra.setting, "deploy_allow.bind_roots", opts);
+    // Granting devices does not grant a bind outside the bind roots.
+    assert.equal(refusal(vol(opts), { devices: true }).extra.setting, "deploy_allow.bind_roots");
+  }
+});
+
+/** An executor over the test daemon, its folders under `root`. */
+function testExecutor(
+  engine: DockerEngine,
+  compose: ComposeRunner,
+  root: string,
+  allow: Partial<DeployAllow> = {},
+) {
+  return new DockerExecutor({
+    engine,
+    compose,
+    executedBy: "compose_agent",
+    paths: { projectsRoot: `${root}/projects`, workDir: `${root}/work` },
+    maxLogBytes: 64 * 1024,
+    maxComposeFileBytes: 64 * 1024,
+    deployTimeoutMs: 120_000,
+    deployPolicy: new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, ...allow }),
+    log: silentLogger,
+  });
+}
+
+Deno.test({
+  name:
+    "against the real dockerd: a bind of the host's root spelled with variable defaults in driver_opts starts nothing",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const project = uniqueName("iatp-dopts").toLowerCase();
+  const loop = `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`;
+  const file =
+    `services:\n  x:\n    image: ${image}\n    network_mode: none\n    command: ${loop}\n` +
+    `    volumes: [root:/host:ro]\nvolumes:\n  root:\n    driver_opts:\n` +
+    `      type: none\n      o: "\${U:-bi}nd"\n      device: "\${U:-/}"\n`;
+  const executor = testExecutor(engine, compose, dir.path);
+  try {
+    await assert.rejects(
+      executor.prepare({
+        command_id: crypto.randomUUID(),
+        type: "deploy_app",
+        parameters: { project, compose_file: file, wait: false },
+      }),
+      (e: unknown) =>
+        e instanceof HttpError && e.status === 403 &&
+        e.extra.field === "parameters.compose_file: volumes.root.driver_opts.o" &&
+        e.extra.setting === "deploy_allow.bind_roots",
+    );
+    assert.deepEqual(await compose.services(project), [], "nothing was started");
+    const vols = await dockerCli(socket, ["volume", "ls", "-q", "-f", `name=${project}_root`]);
+    assert.equal(vols.stdout.trim(), "", "no volume was made");
+  } finally {
+    await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "remove_app",
+      parameters: { project, stop_timeout_secs: 1, remove_volumes: true },
+    });
+    engine.close();
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name:
+    "against the real dockerd: a project folder's .env cannot have compose read a Windows path as a host folder",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const project = uniqueName("iatp-winpath").toLowerCase();
+  // With COMPOSE_FORCE_WINDOWS_HOST and COMPOSE_CONVERT_WINDOWS_PATHS, `Q:/...` (a named volume
+  // `Q` for the check) is the host folder `/q/...`, which the daemon creates.
+  const hostFolder = `/q/tmp/${project}`;
+  const hadQ = await Deno.stat("/q").then(() => true, () => false);
+  const folder = `${dir.path}/projects/${project}`;
+  await Deno.mkdir(folder, { recursive: true });
+  await Deno.writeTextFile(
+    `${folder}/.env`,
+    "COMPOSE_FORCE_WINDOWS_HOST=1\nCOMPOSE_CONVERT_WINDOWS_PATHS=1\n",
+  );
+  const loop = `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`;
+  await Deno.writeTextFile(
+    `${folder}/docker-compose.yml`,
+    `services:\n  x:\n    image: ${image}\n    network_mode: none\n    command: ${loop}\n` +
+      `    volumes: ["Q:/tmp/${project}:/host"]\n`,
+  );
+  const executor = testExecutor(engine, compose, dir.path);
+  try {
+    const r = await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "deploy_app",
+      parameters: { project, project_dir: project, wait: false },
+    });
+    assert.equal(r.status, "failed", JSON.stringify(r));
+    assert.deepEqual(await compose.services(project), [], "nothing was started");
+    assert.equal(await Deno.stat(hostFolder).then(() => true, () => false), false);
+  } finally {
+    await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "remove_app",
+      parameters: { project, project_dir: project, stop_timeout_secs: 1 },
+    });
+    if (!hadQ) await Deno.remove("/q", { recursive: true }).catch(() => {});
+    engine.close();
+    await dir.remove();
+  }
+});
