@@ -15,7 +15,10 @@ import { HttpError } from "../../errors/mod.ts";
 export interface DeployAllow {
   /** `privileged: true` (and `build.privileged`). */
   privileged: boolean;
-  /** `network_mode`/`pid`/`ipc`/`uts`/`userns_mode`/`cgroup` of `host` or another container. */
+  /**
+   * `network_mode`/`pid`/`ipc`/`uts`/`userns_mode`/`cgroup` of `host` or another container, and a
+   * remote build context (fetched from the host's network).
+   */
   hostNamespaces: boolean;
   /** Capabilities `cap_add` may name (upper case, without `CAP_`); `ALL` only when listed. */
   capAdd: readonly string[];
@@ -92,8 +95,11 @@ const LOCAL_MOUNT_TYPES = new Set(["none", "overlay", "tmpfs", "nfs", "nfs4", "c
 const LOCAL_LOG_DRIVERS = new Set(["json-file", "local", "none"]);
 /** Network drivers whose networks are Docker's own (a new bridge, an overlay). */
 const NETWORK_DRIVERS = new Set(["bridge", "overlay"]);
-/** A build context compose fetches (git, https) rather than reads from the host. */
-const REMOTE = /^[a-z][a-z0-9+.-]*:\/\//i;
+/**
+ * A build context compose fetches rather than reads from a folder: a URL (`https://`, `git://`)
+ * and the git spellings compose and the Docker CLI clone (`git@host:repo`, `github.com/...`).
+ */
+const REMOTE = /^([a-z][a-z0-9+.-]*:\/\/|git@|github\.com\/)/i;
 /** Service fields that must be lists when set. */
 const LISTS = ["volumes", "volumes_from", "security_opt", "cap_add"] as const;
 /** Service lifecycle hooks (lists of commands or init containers), each may ask `privileged`. */
@@ -445,7 +451,7 @@ export class DeployPolicy {
   #build(at: string, b: unknown, dir: string): void {
     if (b === undefined || b === null) return;
     if (typeof b === "string") {
-      this.#hostPath(`${at}`, b, dir);
+      this.#context(at, b, dir);
       return;
     }
     if (!isMap(b)) return;
@@ -468,7 +474,7 @@ export class DeployPolicy {
     if (isSet(b.entitlements)) {
       refuse(`${at}.entitlements`, "deploy_allow.privileged", "build entitlements");
     }
-    if (b.context !== undefined) this.#hostPath(`${at}.context`, b.context, dir, true);
+    if (b.context !== undefined) this.#context(`${at}.context`, b.context, dir);
     // Compose reads the Dockerfile itself, from wherever it is named (relative to the context),
     // and the daemon's parse errors quote it: it is a host path as well.
     const ctx = typeof b.context === "string" ? b.context : ".";
@@ -500,8 +506,27 @@ export class DeployPolicy {
     }
     if (isMap(b.additional_contexts)) {
       for (const [k, v] of Object.entries(b.additional_contexts)) {
-        this.#hostPath(`${at}.additional_contexts.${k}`, v, dir, true);
+        this.#context(`${at}.additional_contexts.${k}`, v, dir);
       }
+    }
+  }
+
+  /**
+   * A build context: a folder (a host path), or one fetched from the host's own network by the
+   * agent's compose and Docker CLI (loopback services and the agent's git and SSH identity
+   * included, the answer quoted back in the build's errors), as `build.network: host` would.
+   */
+  #context(at: string, v: unknown, dir: string): void {
+    if (typeof v !== "string" || !REMOTE.test(v)) {
+      this.#hostPath(at, v, dir);
+      return;
+    }
+    if (!this.allow.hostNamespaces) {
+      refuse(
+        at,
+        "deploy_allow.host_namespaces",
+        `the remote build context ${JSON.stringify(v)} is fetched from the host's network`,
+      );
     }
   }
 
@@ -674,10 +699,8 @@ export class DeployPolicy {
    * A host path compose reads or mounts: allowed inside the project folder or a bind root;
    * variables (`$`), `~` and anything else that is not a plain path are refused.
    */
-  #hostPath(at: string, raw: unknown, dir: string, remoteOk = false): HostPath {
+  #hostPath(at: string, raw: unknown, dir: string): HostPath {
     if (typeof raw !== "string" || raw === "") refuse(at, "deploy_allow.bind_roots", "not a path");
-    // A git or https build context: no host path (an empty one is below no folder).
-    if (remoteOk && REMOTE.test(raw)) return { at, raw, path: "" };
     if (raw.includes("$") || raw.startsWith("~")) {
       refuse(at, "deploy_allow.bind_roots", "variables and ~ are not allowed in host paths");
     }

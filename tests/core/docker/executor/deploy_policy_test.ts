@@ -435,10 +435,12 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
     svc("    network_mode: none\n    volumes: [data:/data, ./conf:/conf:ro, /tmp]\n") +
       "volumes:\n  data: {}\n",
   );
+  ok(svc("    env_file: .env\n    build: {context: ., additional_contexts: {g: ./g}}\n"));
   ok(
     svc(
       "    env_file: .env\n    build: {context: ., additional_contexts: {g: 'https://x/y.git'}}\n",
     ),
+    { hostNamespaces: true },
   );
   ok(
     svc("    security_opt: [no-new-privileges:true]\n    network_mode: 'service:db'\n") +
@@ -462,7 +464,10 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
         "cache_from: ['type=registry,ref=r/x', 'type=local,src=./cache']}\n",
     ),
   );
-  ok(svc("    build: {context: 'https://x/y.git', dockerfile: ../../Dockerfile.prod}\n"));
+  ok(svc("    build: {context: 'https://x/y.git', dockerfile: ../../Dockerfile.prod}\n"), {
+    hostNamespaces: true,
+  });
+  ok(svc("    build: 'git@example.org:o/r.git'\n"), { hostNamespaces: true });
   ok(svc(`    volumes: ["${DIR}/data:/data"]\n`), {});
   ok(svc("    runtime: runc\n    oom_score_adj: 500\n"));
   ok(svc("    cgroup_parent: /\n    runtime: kata\n    oom_score_adj: -1000\n"), {
@@ -1070,6 +1075,70 @@ Deno.test({
       parameters: { project, project_dir: project, stop_timeout_secs: 1 },
     });
     if (!hadQ) await Deno.remove("/q", { recursive: true }).catch(() => {});
+    engine.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("a remote build context is refused by default: the agent's compose fetches it from the host's network", () => {
+  const cases: Array<[string, string]> = [
+    ["    build: {context: 'http://127.0.0.1:8080/Dockerfile'}\n", "services.web.build.context"],
+    ["    build: 'https://example.org/r.git'\n", "services.web.build"],
+    ["    build: 'git@example.org:o/r.git'\n", "services.web.build"],
+    ["    build: {context: 'github.com/o/r'}\n", "services.web.build.context"],
+    ["    build: {context: 'GIT://example.org/r'}\n", "services.web.build.context"],
+    [
+      "    build: {context: ., additional_contexts: {g: 'http://169.254.169.254/'}}\n",
+      "services.web.build.additional_contexts.g",
+    ],
+  ];
+  for (const [body, field] of cases) {
+    const e = refusal(svc(body));
+    assert.equal(e.status, 403, body);
+    assert.equal(e.extra.field, `parameters.compose_file: ${field}`, body);
+    assert.equal(e.extra.setting, "deploy_allow.host_namespaces", body);
+  }
+});
+
+Deno.test({
+  name:
+    "against the real dockerd: a build context on the host's loopback is never fetched (its answer would come back in the build's errors)",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const project = uniqueName("iatp-remote").toLowerCase();
+  // A service only the host's loopback reaches.
+  let fetched = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    fetched++;
+    return new Response("FROM scratch\nLOOPBACK-ONLY\n");
+  });
+  const url = `http://127.0.0.1:${server.addr.port}/Dockerfile`;
+  const executor = testExecutor(engine, compose, dir.path);
+  try {
+    const r = await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "deploy_app",
+      parameters: {
+        project,
+        compose_file: `services:\n  x:\n    build: {context: "${url}"}\n    network_mode: none\n`,
+        wait: false,
+      },
+    });
+    assert.equal(r.status, "failed", JSON.stringify(r));
+    assert.match(String(r.error), /build\.context: .*deploy_allow\.host_namespaces/);
+    assert.doesNotMatch(JSON.stringify(r), /LOOPBACK-ONLY/);
+    assert.equal(fetched, 0, "the agent's compose fetched the context");
+  } finally {
+    await server.shutdown();
+    await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "remove_app",
+      parameters: { project, stop_timeout_secs: 1 },
+    });
     engine.close();
     await dir.remove();
   }
