@@ -194,6 +194,11 @@ export interface DeploySource {
   /** The inline compose file, written to `dir/file` when the deploy runs. */
   inline?: string;
   /**
+   * The text the deploy check read, which compose is handed (not the file, which a container
+   * of the project mounting the folder writable can rewrite after the check).
+   */
+  text: string;
+  /**
    * The networks and volumes compose names after the project (`<project>_<key>`) that must not
    * already be another's; those `deploy_allow.networks` or `.volumes` list left out.
    */
@@ -233,6 +238,7 @@ export async function prepareDeploy(
     return {
       dir: found.dir,
       file: found.file,
+      text,
       projectNamed: named(check.policy.check(text, found.dir)),
     };
   }
@@ -241,6 +247,7 @@ export async function prepareDeploy(
     dir,
     file: INLINE_FILE,
     inline: p.compose_file,
+    text: p.compose_file,
     projectNamed: named(check.policy.check(p.compose_file, dir)),
   };
 }
@@ -396,7 +403,7 @@ async function upAndGate(
   timeoutMs: number,
 ) {
   const started = Date.now();
-  const up = await compose.up(p.project, source.dir, source.file, timeoutMs);
+  const up = await compose.up(p.project, source.dir, source.file, timeoutMs, source.text);
   check("compose up", up);
   if (!p.wait) return { project: p.project, services: await compose.services(p.project) };
   const left = Math.max(

@@ -76,11 +76,16 @@ export class ComposeRunner {
     return undefined;
   }
 
-  #run(flavor: ComposeFlavor, args: string[], o: { cwd?: string; timeoutMs: number }) {
+  #run(
+    flavor: ComposeFlavor,
+    args: string[],
+    o: { cwd?: string; timeoutMs: number; stdin?: string },
+  ) {
     const [cmd, ...lead] = flavor.argv;
     return runProcess(cmd, [...lead, ...args], {
       cwd: o.cwd,
       timeoutMs: o.timeoutMs,
+      stdin: o.stdin,
       maxOutputBytes: this.opts.maxOutputBytes,
       // Only the socket and the program search path are passed on: the plugin never reads a
       // user's docker context, and a compose file's `${VAR}` or `environment: [VAR]` never
@@ -97,7 +102,12 @@ export class ComposeRunner {
     });
   }
 
-  async #compose(args: string[], cwd: string, timeoutMs: number): Promise<ProcessResult> {
+  async #compose(
+    args: string[],
+    cwd: string,
+    timeoutMs: number,
+    stdin?: string,
+  ): Promise<ProcessResult> {
     const flavor = await this.flavor();
     if (!flavor) {
       return {
@@ -108,15 +118,26 @@ export class ComposeRunner {
         spawnError: "neither `docker compose` nor `docker-compose` is available",
       };
     }
-    return await this.#run(flavor, args, { cwd, timeoutMs });
+    return await this.#run(flavor, args, { cwd, timeoutMs, stdin });
   }
 
-  /** `compose -p project -f file up -d --remove-orphans` in the project directory. */
-  up(project: string, dir: string, file: string, timeoutMs: number): Promise<ProcessResult> {
+  /**
+   * `compose -p project -f file up -d --remove-orphans` in the project directory. With `text`,
+   * compose reads that (`-f -`) instead of the file: the text the deploy check read, not what a
+   * project's container (one that mounts the folder writable) may have put in the file since.
+   */
+  up(
+    project: string,
+    dir: string,
+    file: string,
+    timeoutMs: number,
+    text?: string,
+  ): Promise<ProcessResult> {
     return this.#compose(
-      ["-p", project, "-f", file, "up", "-d", "--remove-orphans"],
+      ["-p", project, "-f", text === undefined ? file : "-", "up", "-d", "--remove-orphans"],
       dir,
       timeoutMs,
+      text,
     );
   }
 

@@ -14,7 +14,7 @@ import {
 } from "../../../../core/docker/executor/mod.ts";
 import { HttpError } from "../../../../core/errors/mod.ts";
 import { silentLogger } from "../../../../core/log/mod.ts";
-import { tempDir } from "../../../helpers.ts";
+import { delay, tempDir } from "../../../helpers.ts";
 import {
   dockerCli,
   ensureBusyboxImage,
@@ -1139,6 +1139,58 @@ Deno.test({
       type: "remove_app",
       parameters: { project, stop_timeout_secs: 1 },
     });
+    engine.close();
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name:
+    "against the real dockerd: compose runs the text the check read, not the file a project's container rewrites",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const project = uniqueName("iatp-swap").toLowerCase();
+  // The project's container mounts its folder writable and keeps putting a privileged file in
+  // place of the working copy: the next deploy's file is rewritten between the check and compose.
+  const evil = `services:\n  e:\n    image: ${image}\n    network_mode: none\n` +
+    `    privileged: true\n    command: ["sleep", "1000"]\n`;
+  const loop = `["sh", "-c", "while true; do echo ${
+    btoa(evil)
+  } | base64 -d > /p/.t && mv /p/.t /p/docker-compose.yml; done"]`;
+  const file = `services:\n  w:\n    image: ${image}\n    network_mode: none\n` +
+    `    volumes: [".:/p"]\n    command: ${loop}\n`;
+  const executor = testExecutor(engine, compose, dir.path);
+  const deploy = () =>
+    executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "deploy_app",
+      parameters: { project, compose_file: file, wait: false },
+    });
+  try {
+    const first = await deploy();
+    assert.equal(first.status, "success", JSON.stringify(first));
+    const copy = `${dir.path}/work/${project}/docker-compose.yml`;
+    while (!(await Deno.readTextFile(copy).catch(() => "")).includes("privileged")) {
+      await delay(50);
+    }
+    const again = await deploy();
+    assert.equal(again.status, "success", JSON.stringify(again));
+    assert.deepEqual((await compose.services(project)).map((s) => s.service), ["w"]);
+  } finally {
+    const left = await dockerCli(socket, [
+      "ps",
+      "-aq",
+      "--filter",
+      `label=com.docker.compose.project=${project}`,
+    ]);
+    for (const id of left.stdout.split("\n").filter((l) => l.trim() !== "")) {
+      await dockerCli(socket, ["rm", "-f", id.trim()]);
+    }
     engine.close();
     await dir.remove();
   }
