@@ -141,25 +141,28 @@ export class ComposeRunner {
     );
   }
 
-  /** `compose -p project -f file down` with a stop grace of `stopSecs`. */
+  /**
+   * `compose -p project -f file down` with a stop grace of `stopSecs`; with `opts.text`, compose
+   * reads that (`-f -`) instead of the file.
+   */
   down(
     project: string,
     dir: string,
     file: string,
-    opts: { stopSecs: number; volumes: boolean; timeoutMs: number },
+    opts: { stopSecs: number; volumes: boolean; timeoutMs: number; text?: string },
   ): Promise<ProcessResult> {
     const args = [
       "-p",
       project,
       "-f",
-      file,
+      opts.text === undefined ? file : "-",
       "down",
       "--remove-orphans",
       "-t",
       String(opts.stopSecs),
     ];
     if (opts.volumes) args.push("-v");
-    return this.#compose(args, dir, opts.timeoutMs);
+    return this.#compose(args, dir, opts.timeoutMs, opts.text);
   }
 
   /**

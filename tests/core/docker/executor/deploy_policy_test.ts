@@ -1195,3 +1195,61 @@ Deno.test({
     await dir.remove();
   }
 });
+
+Deno.test({
+  name:
+    "against the real dockerd: remove_app checks the project's file as a deploy does: a rewritten one cannot remove another's volume",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const project = uniqueName("iatp-rmswap").toLowerCase();
+  // Another project's data, its containers gone for now (or a volume made by hand).
+  const victim = `${project}-data`;
+  assert.equal((await dockerCli(socket, ["volume", "create", victim])).code, 0);
+  // The project's container rewrites the working copy to name that volume: `down -v` removes
+  // the volumes its file declares.
+  const evil = `services:\n  w:\n    image: ${image}\n    network_mode: none\n` +
+    `volumes:\n  v: {name: ${victim}}\n`;
+  const loop = `["sh", "-c", "echo ${
+    btoa(evil)
+  } | base64 -d > /p/.t && mv /p/.t /p/docker-compose.yml; sleep 1000"]`;
+  const file = `services:\n  w:\n    image: ${image}\n    network_mode: none\n` +
+    `    volumes: [".:/p"]\n    command: ${loop}\n`;
+  const executor = testExecutor(engine, compose, dir.path);
+  try {
+    const r = await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "deploy_app",
+      parameters: { project, compose_file: file, wait: false },
+    });
+    assert.equal(r.status, "success", JSON.stringify(r));
+    const copy = `${dir.path}/work/${project}/docker-compose.yml`;
+    while (!(await Deno.readTextFile(copy).catch(() => "")).includes(victim)) await delay(50);
+    const rm = await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "remove_app",
+      parameters: { project, stop_timeout_secs: 1, remove_volumes: true },
+    });
+    assert.equal(rm.status, "failed", JSON.stringify(rm));
+    assert.match(String(rm.error), /volumes\.v: .*deploy_allow\.volumes/);
+    const vols = await dockerCli(socket, ["volume", "ls", "-q", "-f", `name=${victim}`]);
+    assert.equal(vols.stdout.trim(), victim, "the other project's volume is kept");
+  } finally {
+    const left = await dockerCli(socket, [
+      "ps",
+      "-aq",
+      "--filter",
+      `label=com.docker.compose.project=${project}`,
+    ]);
+    for (const id of left.stdout.split("\n").filter((l) => l.trim() !== "")) {
+      await dockerCli(socket, ["rm", "-f", id.trim()]);
+    }
+    await dockerCli(socket, ["volume", "rm", victim]);
+    engine.close();
+    await dir.remove();
+  }
+});
