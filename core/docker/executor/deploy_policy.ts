@@ -801,16 +801,21 @@ function readYaml(text: string): unknown {
   }
   if (doc.errors.length > 0) unreadable("is not valid YAML", doc.errors[0]);
   let ambiguous: string | undefined;
-  visit(doc, {
-    Map(_, map) {
-      let merges = 0;
-      for (const { key } of map.items) {
-        if (isAlias(key)) ambiguous ??= `has an alias as a key (*${key.source})`;
-        else if (isScalar(key) && typeof key.value === "symbol") merges++;
-      }
-      if (merges > 1) ambiguous ??= "has a mapping with more than one merge key (<<)";
-    },
-  });
+  try {
+    visit(doc, {
+      Map(_, map) {
+        let merges = 0;
+        for (const { key } of map.items) {
+          if (isAlias(key)) ambiguous ??= `has an alias as a key (*${key.source})`;
+          else if (isScalar(key) && typeof key.value === "symbol") merges++;
+        }
+        if (merges > 1) ambiguous ??= "has a mapping with more than one merge key (<<)";
+      },
+    });
+  } catch (err) {
+    // Nested deeper than the walk's stack (RangeError).
+    unreadable("is not valid YAML", err);
+  }
   if (ambiguous !== undefined) unreadable(ambiguous);
   try {
     return doc.toJS({ maxAliasCount: MAX_ALIASES });
