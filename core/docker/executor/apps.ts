@@ -424,10 +424,10 @@ async function upAndGate(
 }
 
 /**
- * `remove_app`: compose down (and drops an inline file). The project's compose file is checked as
- * a deploy's is, and compose handed the text checked: `down` removes the networks the file names
- * and, with `remove_volumes`, its volumes, and a project's container that mounts the folder
- * writable can have rewritten the file to name another project's.
+ * `remove_app`: compose down (and drops an inline file). The networks and volumes of the project's
+ * compose file are checked as a deploy's are, and compose handed the text checked: `down` removes
+ * the networks the file names and, with `remove_volumes`, its volumes, and a project's container
+ * that mounts the folder writable can have rewritten the file to name another project's.
  */
 export function removeApp(
   compose: ComposeRunner,
@@ -449,7 +449,7 @@ async function removeNow(
   const source = await locate(paths, p.project, p.project_dir);
   await refuseForeign(compose, p.project, source.dir);
   const text = await readCompose(`${source.dir}/${source.file}`, allow.maxBytes);
-  const checked = allow.policy.check(text, source.dir);
+  const checked = allow.policy.checkRemoval(text);
   await refuseTaken(compose, p.project, projectNamed(allow.policy, p.project, checked));
   const down = await compose.down(p.project, source.dir, source.file, {
     stopSecs: p.stop_timeout_secs,

@@ -211,6 +211,44 @@ export class DeployPolicy {
     return { projectNetworks, projectVolumes };
   }
 
+  /**
+   * What `compose down` of a project's file reaches beyond the project's containers: the
+   * networks it declares and (with `-v`) the volumes, removed by name. One that names an
+   * existing network or volume (`external`, or a `name` of its own) is refused unless
+   * `deploy_allow.networks` (`.volumes`) lists it, as at a deploy; the rest of the file is not
+   * judged (what a narrower allow-list now refuses is still taken down).
+   * @returns the keys compose names after the project, for the daemon to tell apart
+   * @throws {HttpError} 400 when the text is not a compose mapping, 403 naming the network or
+   * volume
+   */
+  checkRemoval(text: string): CheckedFile {
+    const doc = readYaml(text);
+    if (!isMap(doc)) unreadable("is not a mapping");
+    const projectVolumes: string[] = [];
+    if (isMap(doc.volumes)) {
+      for (const [key, def] of Object.entries(doc.volumes)) {
+        if (!isMap(def) || this.#volumeName(key, def)) projectVolumes.push(key);
+      }
+    }
+    const nets = isMap(doc.networks) ? doc.networks : {};
+    const projectNetworks = "default" in nets ? [] : ["default"];
+    for (const [key, def] of Object.entries(nets)) {
+      const d = isMap(def) ? def : {};
+      const external = isMap(d.external) ? d.external : {};
+      const named = d.name ?? external.name;
+      if (named === undefined && !isSet(d.external)) {
+        projectNetworks.push(key);
+      } else if (!this.allow.networks.includes(String(named ?? key))) {
+        refuse(
+          `networks.${key}`,
+          "deploy_allow.networks",
+          `network ${JSON.stringify(String(named ?? key))} is not this project's own`,
+        );
+      }
+    }
+    return { projectNetworks, projectVolumes };
+  }
+
   /** True when `deploy_allow.networks` (or `.volumes`) lists the existing network (volume) `name`. */
   grants(kind: "networks" | "volumes", name: string): boolean {
     return this.allow[kind].includes(name);

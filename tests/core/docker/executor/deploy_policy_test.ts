@@ -1253,3 +1253,42 @@ Deno.test({
     await dir.remove();
   }
 });
+
+Deno.test("a removal is refused only for the networks and volumes down would remove that are not the project's", () => {
+  const policy = new DeployPolicy();
+  // What a narrower allow-list refuses at a deploy is still taken down.
+  assert.deepEqual(
+    policy.checkRemoval(
+      svc("    privileged: true\n    volumes: [/:/host]\n") + "volumes:\n  d: {}\n",
+    ),
+    { projectNetworks: ["default"], projectVolumes: ["d"] },
+  );
+  const refusedBy = (text: string) => {
+    try {
+      policy.checkRemoval(text);
+    } catch (err) {
+      if (err instanceof HttpError) return [err.status, err.extra.field, err.extra.setting];
+      throw err;
+    }
+    return assert.fail(`not refused:\n${text}`);
+  };
+  assert.deepEqual(refusedBy(svc("") + "volumes:\n  v: {name: other_data}\n"), [
+    403,
+    "parameters.compose_file: volumes.v",
+    "deploy_allow.volumes",
+  ]);
+  assert.deepEqual(refusedBy(svc("") + "networks:\n  n: {name: other_default}\n"), [
+    403,
+    "parameters.compose_file: networks.n",
+    "deploy_allow.networks",
+  ]);
+  assert.deepEqual(refusedBy("x-a: &a {}\nservices:\n  w:\n    <<: *a\n    <<: *a\n"), [
+    400,
+    "parameters.compose_file",
+    undefined,
+  ]);
+  // Listed, they are removed as the operator granted them.
+  new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, volumes: ["other_data"] }).checkRemoval(
+    svc("") + "volumes:\n  v: {name: other_data}\n",
+  );
+});
