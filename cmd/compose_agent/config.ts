@@ -77,7 +77,8 @@ export const composeAgentSpec = defineConfig({
       }),
       host_namespaces: bool({
         help: "deploy_app may share the host's or another container's network, pid, ipc, uts, " +
-          "userns or cgroup namespace, and another container's volumes",
+          "userns or cgroup namespace, another container's volumes, and build from a remote " +
+          "context (fetched from the host's network)",
         default: false,
       }),
       cap_add: list({

@@ -194,6 +194,11 @@ export interface DeploySource {
   /** The inline compose file, written to `dir/file` when the deploy runs. */
   inline?: string;
   /**
+   * The text the deploy check read, which compose is handed (not the file, which a container
+   * of the project mounting the folder writable can rewrite after the check).
+   */
+  text: string;
+  /**
    * The networks and volumes compose names after the project (`<project>_<key>`) that must not
    * already be another's; those `deploy_allow.networks` or `.volumes` list left out.
    */
@@ -209,6 +214,15 @@ interface ProjectNamed {
   name: string;
 }
 
+/** The networks and volumes of a checked file compose names after `project`, less those granted. */
+function projectNamed(policy: DeployPolicy, project: string, f: CheckedFile): ProjectNamed[] {
+  return [
+    ...f.projectNetworks.map((key) => ({ kind: "networks" as const, key })),
+    ...f.projectVolumes.map((key) => ({ kind: "volumes" as const, key })),
+  ].map((n) => ({ ...n, name: `${project}_${n.key}` }))
+    .filter((n) => !policy.grants(n.kind, n.name));
+}
+
 /**
  * Resolves the deploy source (validates paths before anything runs) and checks its compose file
  * against the operator's allow-list. Nothing is written: an inline file is written by the deploy
@@ -221,18 +235,14 @@ export async function prepareDeploy(
   p: z.infer<ReturnType<typeof deployParams>>,
   check: DeployCheck,
 ): Promise<DeploySource> {
-  const named = (f: CheckedFile): ProjectNamed[] =>
-    [
-      ...f.projectNetworks.map((key) => ({ kind: "networks" as const, key })),
-      ...f.projectVolumes.map((key) => ({ kind: "volumes" as const, key })),
-    ].map((n) => ({ ...n, name: `${p.project}_${n.key}` }))
-      .filter((n) => !check.policy.grants(n.kind, n.name));
+  const named = (f: CheckedFile) => projectNamed(check.policy, p.project, f);
   if (p.compose_file === undefined) {
     const found = await locate(paths, p.project, p.project_dir);
     const text = await readCompose(`${found.dir}/${found.file}`, check.maxBytes);
     return {
       dir: found.dir,
       file: found.file,
+      text,
       projectNamed: named(check.policy.check(text, found.dir)),
     };
   }
@@ -241,6 +251,7 @@ export async function prepareDeploy(
     dir,
     file: INLINE_FILE,
     inline: p.compose_file,
+    text: p.compose_file,
     projectNamed: named(check.policy.check(p.compose_file, dir)),
   };
 }
@@ -396,7 +407,7 @@ async function upAndGate(
   timeoutMs: number,
 ) {
   const started = Date.now();
-  const up = await compose.up(p.project, source.dir, source.file, timeoutMs);
+  const up = await compose.up(p.project, source.dir, source.file, timeoutMs, source.text);
   check("compose up", up);
   if (!p.wait) return { project: p.project, services: await compose.services(p.project) };
   const left = Math.max(
@@ -412,14 +423,20 @@ async function upAndGate(
   return { project: p.project, services: gate.services, output: output(up) };
 }
 
-/** `remove_app`: compose down (and drops an inline file). */
+/**
+ * `remove_app`: compose down (and drops an inline file). The networks and volumes of the project's
+ * compose file are checked as a deploy's are, and compose handed the text checked: `down` removes
+ * the networks the file names and, with `remove_volumes`, its volumes, and a project's container
+ * that mounts the folder writable can have rewritten the file to name another project's.
+ */
 export function removeApp(
   compose: ComposeRunner,
   paths: AppPaths,
   p: z.infer<typeof removeParams>,
   timeoutMs: number,
+  check: DeployCheck,
 ) {
-  return exclusive(p.project, () => removeNow(compose, paths, p, timeoutMs));
+  return exclusive(p.project, () => removeNow(compose, paths, p, timeoutMs, check));
 }
 
 async function removeNow(
@@ -427,13 +444,18 @@ async function removeNow(
   paths: AppPaths,
   p: z.infer<typeof removeParams>,
   timeoutMs: number,
+  allow: DeployCheck,
 ) {
   const source = await locate(paths, p.project, p.project_dir);
   await refuseForeign(compose, p.project, source.dir);
+  const text = await readCompose(`${source.dir}/${source.file}`, allow.maxBytes);
+  const checked = allow.policy.checkRemoval(text);
+  await refuseTaken(compose, p.project, projectNamed(allow.policy, p.project, checked));
   const down = await compose.down(p.project, source.dir, source.file, {
     stopSecs: p.stop_timeout_secs,
     volumes: p.remove_volumes,
     timeoutMs,
+    text,
   });
   check("compose down", down);
   if (source.workingCopy) {

@@ -76,11 +76,16 @@ export class ComposeRunner {
     return undefined;
   }
 
-  #run(flavor: ComposeFlavor, args: string[], o: { cwd?: string; timeoutMs: number }) {
+  #run(
+    flavor: ComposeFlavor,
+    args: string[],
+    o: { cwd?: string; timeoutMs: number; stdin?: string },
+  ) {
     const [cmd, ...lead] = flavor.argv;
     return runProcess(cmd, [...lead, ...args], {
       cwd: o.cwd,
       timeoutMs: o.timeoutMs,
+      stdin: o.stdin,
       maxOutputBytes: this.opts.maxOutputBytes,
       // Only the socket and the program search path are passed on: the plugin never reads a
       // user's docker context, and a compose file's `${VAR}` or `environment: [VAR]` never
@@ -89,11 +94,20 @@ export class ComposeRunner {
         PATH: searchPath(),
         DOCKER_HOST: `unix://${this.opts.socket}`,
         COMPOSE_INTERACTIVE_NO_CLI: "1",
+        // Set here, a project folder's `.env` cannot turn them on: they read `C:/x:/y`, a named
+        // volume for the deploy check, as the host path `/c/x`.
+        COMPOSE_FORCE_WINDOWS_HOST: "0",
+        COMPOSE_CONVERT_WINDOWS_PATHS: "0",
       },
     });
   }
 
-  async #compose(args: string[], cwd: string, timeoutMs: number): Promise<ProcessResult> {
+  async #compose(
+    args: string[],
+    cwd: string,
+    timeoutMs: number,
+    stdin?: string,
+  ): Promise<ProcessResult> {
     const flavor = await this.flavor();
     if (!flavor) {
       return {
@@ -104,37 +118,51 @@ export class ComposeRunner {
         spawnError: "neither `docker compose` nor `docker-compose` is available",
       };
     }
-    return await this.#run(flavor, args, { cwd, timeoutMs });
+    return await this.#run(flavor, args, { cwd, timeoutMs, stdin });
   }
 
-  /** `compose -p project -f file up -d --remove-orphans` in the project directory. */
-  up(project: string, dir: string, file: string, timeoutMs: number): Promise<ProcessResult> {
+  /**
+   * `compose -p project -f file up -d --remove-orphans` in the project directory. With `text`,
+   * compose reads that (`-f -`) instead of the file: the text the deploy check read, not what a
+   * project's container (one that mounts the folder writable) may have put in the file since.
+   */
+  up(
+    project: string,
+    dir: string,
+    file: string,
+    timeoutMs: number,
+    text?: string,
+  ): Promise<ProcessResult> {
     return this.#compose(
-      ["-p", project, "-f", file, "up", "-d", "--remove-orphans"],
+      ["-p", project, "-f", text === undefined ? file : "-", "up", "-d", "--remove-orphans"],
       dir,
       timeoutMs,
+      text,
     );
   }
 
-  /** `compose -p project -f file down` with a stop grace of `stopSecs`. */
+  /**
+   * `compose -p project -f file down` with a stop grace of `stopSecs`; with `opts.text`, compose
+   * reads that (`-f -`) instead of the file.
+   */
   down(
     project: string,
     dir: string,
     file: string,
-    opts: { stopSecs: number; volumes: boolean; timeoutMs: number },
+    opts: { stopSecs: number; volumes: boolean; timeoutMs: number; text?: string },
   ): Promise<ProcessResult> {
     const args = [
       "-p",
       project,
       "-f",
-      file,
+      opts.text === undefined ? file : "-",
       "down",
       "--remove-orphans",
       "-t",
       String(opts.stopSecs),
     ];
     if (opts.volumes) args.push("-v");
-    return this.#compose(args, dir, opts.timeoutMs);
+    return this.#compose(args, dir, opts.timeoutMs, opts.text);
   }
 
   /**

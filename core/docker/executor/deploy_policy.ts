@@ -8,14 +8,17 @@
  * @module
  */
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
-import { parse } from "yaml";
+import { isAlias, isScalar, parseDocument, visit } from "yaml";
 import { HttpError } from "../../errors/mod.ts";
 
 /** What an operator lets a `compose:deploy_app` holder ask of the host (`deploy_allow.*`). */
 export interface DeployAllow {
   /** `privileged: true` (and `build.privileged`). */
   privileged: boolean;
-  /** `network_mode`/`pid`/`ipc`/`uts`/`userns_mode`/`cgroup` of `host` or another container. */
+  /**
+   * `network_mode`/`pid`/`ipc`/`uts`/`userns_mode`/`cgroup` of `host` or another container, and a
+   * remote build context (fetched from the host's network).
+   */
   hostNamespaces: boolean;
   /** Capabilities `cap_add` may name (upper case, without `CAP_`); `ALL` only when listed. */
   capAdd: readonly string[];
@@ -92,8 +95,11 @@ const LOCAL_MOUNT_TYPES = new Set(["none", "overlay", "tmpfs", "nfs", "nfs4", "c
 const LOCAL_LOG_DRIVERS = new Set(["json-file", "local", "none"]);
 /** Network drivers whose networks are Docker's own (a new bridge, an overlay). */
 const NETWORK_DRIVERS = new Set(["bridge", "overlay"]);
-/** A build context compose fetches (git, https) rather than reads from the host. */
-const REMOTE = /^[a-z][a-z0-9+.-]*:\/\//i;
+/**
+ * A build context compose fetches rather than reads from a folder: a URL (`https://`, `git://`)
+ * and the git spellings compose and the Docker CLI clone (`git@host:repo`, `github.com/...`).
+ */
+const REMOTE = /^([a-z][a-z0-9+.-]*:\/\/|git@|github\.com\/)/i;
 /** Service fields that must be lists when set. */
 const LISTS = ["volumes", "volumes_from", "security_opt", "cap_add"] as const;
 /** Service lifecycle hooks (lists of commands or init containers), each may ask `privileged`. */
@@ -166,14 +172,7 @@ export class DeployPolicy {
    * ```
    */
   check(text: string, projectDir: string): CheckedFile {
-    let doc: unknown;
-    try {
-      doc = parse(text, { merge: true, maxAliasCount: MAX_ALIASES });
-    } catch (err) {
-      throw new HttpError(400, "compose file is not valid YAML", {
-        field: "parameters.compose_file",
-      }, { cause: err });
-    }
+    const doc = readYaml(text);
     if (!isMap(doc) || !isMap(doc.services)) {
       throw new HttpError(400, "compose file has no services mapping", {
         field: "parameters.compose_file",
@@ -209,6 +208,44 @@ export class DeployPolicy {
       }
     }
     this.#insideWritable();
+    return { projectNetworks, projectVolumes };
+  }
+
+  /**
+   * What `compose down` of a project's file reaches beyond the project's containers: the
+   * networks it declares and (with `-v`) the volumes, removed by name. One that names an
+   * existing network or volume (`external`, or a `name` of its own) is refused unless
+   * `deploy_allow.networks` (`.volumes`) lists it, as at a deploy; the rest of the file is not
+   * judged (what a narrower allow-list now refuses is still taken down).
+   * @returns the keys compose names after the project, for the daemon to tell apart
+   * @throws {HttpError} 400 when the text is not a compose mapping, 403 naming the network or
+   * volume
+   */
+  checkRemoval(text: string): CheckedFile {
+    const doc = readYaml(text);
+    if (!isMap(doc)) unreadable("is not a mapping");
+    const projectVolumes: string[] = [];
+    if (isMap(doc.volumes)) {
+      for (const [key, def] of Object.entries(doc.volumes)) {
+        if (!isMap(def) || this.#volumeName(key, def)) projectVolumes.push(key);
+      }
+    }
+    const nets = isMap(doc.networks) ? doc.networks : {};
+    const projectNetworks = "default" in nets ? [] : ["default"];
+    for (const [key, def] of Object.entries(nets)) {
+      const d = isMap(def) ? def : {};
+      const external = isMap(d.external) ? d.external : {};
+      const named = d.name ?? external.name;
+      if (named === undefined && !isSet(d.external)) {
+        projectNetworks.push(key);
+      } else if (!this.allow.networks.includes(String(named ?? key))) {
+        refuse(
+          `networks.${key}`,
+          "deploy_allow.networks",
+          `network ${JSON.stringify(String(named ?? key))} is not this project's own`,
+        );
+      }
+    }
     return { projectNetworks, projectVolumes };
   }
 
@@ -452,7 +489,7 @@ export class DeployPolicy {
   #build(at: string, b: unknown, dir: string): void {
     if (b === undefined || b === null) return;
     if (typeof b === "string") {
-      this.#hostPath(`${at}`, b, dir);
+      this.#context(at, b, dir);
       return;
     }
     if (!isMap(b)) return;
@@ -475,7 +512,7 @@ export class DeployPolicy {
     if (isSet(b.entitlements)) {
       refuse(`${at}.entitlements`, "deploy_allow.privileged", "build entitlements");
     }
-    if (b.context !== undefined) this.#hostPath(`${at}.context`, b.context, dir, true);
+    if (b.context !== undefined) this.#context(`${at}.context`, b.context, dir);
     // Compose reads the Dockerfile itself, from wherever it is named (relative to the context),
     // and the daemon's parse errors quote it: it is a host path as well.
     const ctx = typeof b.context === "string" ? b.context : ".";
@@ -507,8 +544,27 @@ export class DeployPolicy {
     }
     if (isMap(b.additional_contexts)) {
       for (const [k, v] of Object.entries(b.additional_contexts)) {
-        this.#hostPath(`${at}.additional_contexts.${k}`, v, dir, true);
+        this.#context(`${at}.additional_contexts.${k}`, v, dir);
       }
+    }
+  }
+
+  /**
+   * A build context: a folder (a host path), or one fetched from the host's own network by the
+   * agent's compose and Docker CLI (loopback services and the agent's git and SSH identity
+   * included, the answer quoted back in the build's errors), as `build.network: host` would.
+   */
+  #context(at: string, v: unknown, dir: string): void {
+    if (typeof v !== "string" || !REMOTE.test(v)) {
+      this.#hostPath(at, v, dir);
+      return;
+    }
+    if (!this.allow.hostNamespaces) {
+      refuse(
+        at,
+        "deploy_allow.host_namespaces",
+        `the remote build context ${JSON.stringify(v)} is fetched from the host's network`,
+      );
     }
   }
 
@@ -621,6 +677,17 @@ export class DeployPolicy {
       if (!isMap(def) || this.#volumeName(name, def)) own.push(name);
       if (!isMap(def) || !isMap(def.driver_opts)) continue;
       const at = `volumes.${name}.driver_opts`;
+      for (const [opt, value] of Object.entries(def.driver_opts)) {
+        // Compose fills variables in before the daemon mounts: `o: "${U:-bi}nd"` with
+        // `device: "${U:-/}"` is a bind of the host's root that reads here as neither.
+        if (String(value).includes("$")) {
+          refuse(
+            `${at}.${opt}`,
+            "deploy_allow.bind_roots",
+            "variables are not allowed in a volume's driver_opts",
+          );
+        }
+      }
       const device = def.driver_opts.device;
       const options = String(def.driver_opts.o ?? "");
       const type = String(def.driver_opts.type ?? "").toLowerCase();
@@ -670,10 +737,8 @@ export class DeployPolicy {
    * A host path compose reads or mounts: allowed inside the project folder or a bind root;
    * variables (`$`), `~` and anything else that is not a plain path are refused.
    */
-  #hostPath(at: string, raw: unknown, dir: string, remoteOk = false): HostPath {
+  #hostPath(at: string, raw: unknown, dir: string): HostPath {
     if (typeof raw !== "string" || raw === "") refuse(at, "deploy_allow.bind_roots", "not a path");
-    // A git or https build context: no host path (an empty one is below no folder).
-    if (remoteOk && REMOTE.test(raw)) return { at, raw, path: "" };
     if (raw.includes("$") || raw.startsWith("~")) {
       refuse(at, "deploy_allow.bind_roots", "variables and ~ are not allowed in host paths");
     }
@@ -741,6 +806,59 @@ export class DeployPolicy {
     }
     if (inside(dir, at) || this.#roots.some((root) => inside(root, at))) return { at };
     return { at, reason: "a symlink" };
+  }
+}
+
+/** A 400 naming the compose file: its text is not one compose and this check read alike. */
+function unreadable(why: string, cause?: unknown): never {
+  throw new HttpError(400, `compose file ${why}`, { field: "parameters.compose_file" }, { cause });
+}
+
+/**
+ * The compose file's text as compose reads it. Compose v1 reads YAML 1.1 (PyYAML), which breaks
+ * lines at a lone CR, U+0085, U+2028 and U+2029 as well: a comment or block scalar holding one
+ * would end there for compose and not for this check (`# note<U+2028>privileged: true`). Where
+ * two readers settle a mapping differently it is refused too: two merge keys (`<<`) in one
+ * mapping (the first wins here, the last in PyYAML), and an alias as a key (one of a `<<` key is
+ * a merge for PyYAML only).
+ */
+function readYaml(text: string): unknown {
+  const lines = text.split("\n");
+  const at = lines.findIndex((l) => /\r(?!$)|[\u0085\u2028\u2029]/.test(l));
+  if (at >= 0) {
+    unreadable(
+      `line ${at + 1} holds a line break other than LF or CRLF (a lone CR, U+0085, U+2028, ` +
+        "U+2029), which compose reads as a new line",
+    );
+  }
+  let doc;
+  try {
+    doc = parseDocument(text, { merge: true });
+  } catch (err) {
+    unreadable("is not valid YAML", err);
+  }
+  if (doc.errors.length > 0) unreadable("is not valid YAML", doc.errors[0]);
+  let ambiguous: string | undefined;
+  try {
+    visit(doc, {
+      Map(_, map) {
+        let merges = 0;
+        for (const { key } of map.items) {
+          if (isAlias(key)) ambiguous ??= `has an alias as a key (*${key.source})`;
+          else if (isScalar(key) && typeof key.value === "symbol") merges++;
+        }
+        if (merges > 1) ambiguous ??= "has a mapping with more than one merge key (<<)";
+      },
+    });
+  } catch (err) {
+    // Nested deeper than the walk's stack (RangeError).
+    unreadable("is not valid YAML", err);
+  }
+  if (ambiguous !== undefined) unreadable(ambiguous);
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
+    unreadable("is not valid YAML", err);
   }
 }
 

@@ -107,7 +107,11 @@ export class DockerExecutor {
       }
       case "remove_app": {
         const v = parseParams(removeParams, p);
-        return () => removeApp(compose, this.opts.paths, v, this.#deployTimeout());
+        return () =>
+          removeApp(compose, this.opts.paths, v, this.#deployTimeout(), {
+            policy: this.opts.deployPolicy ?? new DeployPolicy(),
+            maxBytes: this.opts.maxComposeFileBytes,
+          });
       }
     }
   }

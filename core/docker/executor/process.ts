@@ -28,6 +28,8 @@ export interface ProcessOptions {
   env?: Record<string, string>;
   timeoutMs: number;
   maxOutputBytes?: number;
+  /** Written to the child's standard input, which is then closed (none when absent). */
+  stdin?: string;
 }
 
 /** Runs `cmd args`; SIGTERM at the deadline, SIGKILL 5 s later. Never throws. */
@@ -43,13 +45,18 @@ export async function runProcess(
       cwd: opts.cwd,
       env: opts.env ?? {},
       clearEnv: true,
-      stdin: "null",
+      stdin: opts.stdin === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
   } catch (err) {
     const msg = errorMessage(err);
     return { code: -1, stdout: "", stderr: "", timedOut: false, spawnError: msg };
+  }
+  if (opts.stdin !== undefined) {
+    // A child that exits without reading it all closes the pipe: not an error of the run.
+    const writer = child.stdin.getWriter();
+    writer.write(new TextEncoder().encode(opts.stdin)).then(() => writer.close()).catch(() => {});
   }
   const max = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   let timedOut = false;

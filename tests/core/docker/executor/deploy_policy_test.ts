@@ -14,7 +14,7 @@ import {
 } from "../../../../core/docker/executor/mod.ts";
 import { HttpError } from "../../../../core/errors/mod.ts";
 import { silentLogger } from "../../../../core/log/mod.ts";
-import { tempDir } from "../../../helpers.ts";
+import { delay, tempDir } from "../../../helpers.ts";
 import {
   dockerCli,
   ensureBusyboxImage,
@@ -435,10 +435,12 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
     svc("    network_mode: none\n    volumes: [data:/data, ./conf:/conf:ro, /tmp]\n") +
       "volumes:\n  data: {}\n",
   );
+  ok(svc("    env_file: .env\n    build: {context: ., additional_contexts: {g: ./g}}\n"));
   ok(
     svc(
       "    env_file: .env\n    build: {context: ., additional_contexts: {g: 'https://x/y.git'}}\n",
     ),
+    { hostNamespaces: true },
   );
   ok(
     svc("    security_opt: [no-new-privileges:true]\n    network_mode: 'service:db'\n") +
@@ -462,7 +464,10 @@ Deno.test("what is granted passes; ordinary files pass by default", () => {
         "cache_from: ['type=registry,ref=r/x', 'type=local,src=./cache']}\n",
     ),
   );
-  ok(svc("    build: {context: 'https://x/y.git', dockerfile: ../../Dockerfile.prod}\n"));
+  ok(svc("    build: {context: 'https://x/y.git', dockerfile: ../../Dockerfile.prod}\n"), {
+    hostNamespaces: true,
+  });
+  ok(svc("    build: 'git@example.org:o/r.git'\n"), { hostNamespaces: true });
   ok(svc(`    volumes: ["${DIR}/data:/data"]\n`), {});
   ok(svc("    runtime: runc\n    oom_score_adj: 500\n"));
   ok(svc("    cgroup_parent: /\n    runtime: kata\n    oom_score_adj: -1000\n"), {
@@ -892,4 +897,398 @@ Deno.test({
     engine.close();
     await dir.remove();
   }
+});
+
+/** Compose v1 (docker-compose 1.29, PyYAML) when installed: what it reads a file as. */
+const composeV1 = await new Deno.Command("docker-compose", { args: ["version", "--short"] })
+  .output().then((o) => o.success, () => false);
+
+Deno.test({
+  name:
+    "a file compose reads otherwise than the check (YAML 1.1 line breaks, two merge keys, an alias as a key) is refused",
+}, async () => {
+  const hidden = "    privileged: true";
+  const files: Array<[string, string]> = [
+    ["a comment ended by U+2028", svc(`    user: nobody # note\u2028${hidden}\n`)],
+    ["a comment ended by U+0085", svc(`    user: nobody # note\u0085${hidden}\n`)],
+    ["a comment ended by U+2029", svc(`    user: nobody # note\u2029${hidden}\n`)],
+    ["a comment ended by a lone CR", svc(`    user: nobody # note\r${hidden}\n`)],
+    ["a block scalar ended by U+2028", svc(`    x-note: |\n      text\u2028${hidden}\n`)],
+    [
+      "two merge keys: the first wins here, the last in PyYAML",
+      "x-a: &a {privileged: true}\nx-b: &b {privileged: false}\n" +
+      svc("    <<: *b\n    <<: *a\n"),
+    ],
+    [
+      "an alias of a merge key as a key: a merge for PyYAML only",
+      "x-k: {&k <<: {x-z: 1}}\nx-a: &a {privileged: true}\n" + svc("    *k : *a\n"),
+    ],
+  ];
+  const dir = await tempDir();
+  try {
+    for (const [what, text] of files) {
+      const e = refusal(text);
+      assert.equal(e.status, 400, what);
+      assert.equal(e.extra.field, "parameters.compose_file", what);
+      if (!composeV1) continue;
+      // The premise: compose itself reads the file as privileged.
+      await Deno.writeTextFile(`${dir.path}/docker-compose.yml`, text);
+      const out = await new Deno.Command("docker-compose", {
+        args: ["-f", "docker-compose.yml", "config"],
+        cwd: dir.path,
+        env: { COMPOSE_INTERACTIVE_NO_CLI: "1" },
+      }).output();
+      assert.match(new TextDecoder().decode(out.stdout), /privileged: true/, what);
+    }
+    // CRLF line ends, one merge key and a merge list stay ordinary.
+    new DeployPolicy().check(
+      "x-a: &a {image: busybox}\r\nx-b: &b {user: nobody}\r\nservices:\r\n  web:\r\n" +
+        "    <<: [*a, *b]\r\n    command: [sh]\r\n",
+      DIR,
+    );
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("variables in a named volume's driver_opts are refused: compose fills them in before the daemon mounts", () => {
+  const vol = (opts: string) => svc("") + `volumes:\n  root:\n    driver_opts: ${opts}\n`;
+  const cases: Array<[string, string]> = [
+    ['{type: none, o: "${U:-bi}nd", device: "${U:-/}"}', "volumes.root.driver_opts.o"],
+    ['{type: none, o: "b${U}", device: "/"}', "volumes.root.driver_opts.o"],
+    ['{type: "${T:-proc}", device: proc}', "volumes.root.driver_opts.type"],
+  ];
+  for (const [opts, field] of cases) {
+    const e = refusal(vol(opts));
+    assert.equal(e.status, 403, opts);
+    assert.equal(e.extra.field, `parameters.compose_file: ${field}`, opts);
+    assert.equal(e.extra.setting, "deploy_allow.bind_roots", opts);
+    // Granting devices does not grant a bind outside the bind roots.
+    assert.equal(refusal(vol(opts), { devices: true }).extra.setting, "deploy_allow.bind_roots");
+  }
+});
+
+/** An executor over the test daemon, its folders under `root`. */
+function testExecutor(
+  engine: DockerEngine,
+  compose: ComposeRunner,
+  root: string,
+  allow: Partial<DeployAllow> = {},
+) {
+  return new DockerExecutor({
+    engine,
+    compose,
+    executedBy: "compose_agent",
+    paths: { projectsRoot: `${root}/projects`, workDir: `${root}/work` },
+    maxLogBytes: 64 * 1024,
+    maxComposeFileBytes: 64 * 1024,
+    deployTimeoutMs: 120_000,
+    deployPolicy: new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, ...allow }),
+    log: silentLogger,
+  });
+}
+
+Deno.test({
+  name:
+    "against the real dockerd: a bind of the host's root spelled with variable defaults in driver_opts starts nothing",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const project = uniqueName("iatp-dopts").toLowerCase();
+  const loop = `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`;
+  const file =
+    `services:\n  x:\n    image: ${image}\n    network_mode: none\n    command: ${loop}\n` +
+    `    volumes: [root:/host:ro]\nvolumes:\n  root:\n    driver_opts:\n` +
+    `      type: none\n      o: "\${U:-bi}nd"\n      device: "\${U:-/}"\n`;
+  const executor = testExecutor(engine, compose, dir.path);
+  try {
+    await assert.rejects(
+      executor.prepare({
+        command_id: crypto.randomUUID(),
+        type: "deploy_app",
+        parameters: { project, compose_file: file, wait: false },
+      }),
+      (e: unknown) =>
+        e instanceof HttpError && e.status === 403 &&
+        e.extra.field === "parameters.compose_file: volumes.root.driver_opts.o" &&
+        e.extra.setting === "deploy_allow.bind_roots",
+    );
+    assert.deepEqual(await compose.services(project), [], "nothing was started");
+    const vols = await dockerCli(socket, ["volume", "ls", "-q", "-f", `name=${project}_root`]);
+    assert.equal(vols.stdout.trim(), "", "no volume was made");
+  } finally {
+    await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "remove_app",
+      parameters: { project, stop_timeout_secs: 1, remove_volumes: true },
+    });
+    engine.close();
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name:
+    "against the real dockerd: a project folder's .env cannot have compose read a Windows path as a host folder",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const project = uniqueName("iatp-winpath").toLowerCase();
+  // With COMPOSE_FORCE_WINDOWS_HOST and COMPOSE_CONVERT_WINDOWS_PATHS, `Q:/...` (a named volume
+  // `Q` for the check) is the host folder `/q/...`, which the daemon creates.
+  const hostFolder = `/q/tmp/${project}`;
+  const hadQ = await Deno.stat("/q").then(() => true, () => false);
+  const folder = `${dir.path}/projects/${project}`;
+  await Deno.mkdir(folder, { recursive: true });
+  await Deno.writeTextFile(
+    `${folder}/.env`,
+    "COMPOSE_FORCE_WINDOWS_HOST=1\nCOMPOSE_CONVERT_WINDOWS_PATHS=1\n",
+  );
+  const loop = `["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]`;
+  await Deno.writeTextFile(
+    `${folder}/docker-compose.yml`,
+    `services:\n  x:\n    image: ${image}\n    network_mode: none\n    command: ${loop}\n` +
+      `    volumes: ["Q:/tmp/${project}:/host"]\n`,
+  );
+  const executor = testExecutor(engine, compose, dir.path);
+  try {
+    const r = await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "deploy_app",
+      parameters: { project, project_dir: project, wait: false },
+    });
+    assert.equal(r.status, "failed", JSON.stringify(r));
+    assert.deepEqual(await compose.services(project), [], "nothing was started");
+    assert.equal(await Deno.stat(hostFolder).then(() => true, () => false), false);
+  } finally {
+    await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "remove_app",
+      parameters: { project, project_dir: project, stop_timeout_secs: 1 },
+    });
+    if (!hadQ) await Deno.remove("/q", { recursive: true }).catch(() => {});
+    engine.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("a remote build context is refused by default: the agent's compose fetches it from the host's network", () => {
+  const cases: Array<[string, string]> = [
+    ["    build: {context: 'http://127.0.0.1:8080/Dockerfile'}\n", "services.web.build.context"],
+    ["    build: 'https://example.org/r.git'\n", "services.web.build"],
+    ["    build: 'git@example.org:o/r.git'\n", "services.web.build"],
+    ["    build: {context: 'github.com/o/r'}\n", "services.web.build.context"],
+    ["    build: {context: 'GIT://example.org/r'}\n", "services.web.build.context"],
+    [
+      "    build: {context: ., additional_contexts: {g: 'http://169.254.169.254/'}}\n",
+      "services.web.build.additional_contexts.g",
+    ],
+  ];
+  for (const [body, field] of cases) {
+    const e = refusal(svc(body));
+    assert.equal(e.status, 403, body);
+    assert.equal(e.extra.field, `parameters.compose_file: ${field}`, body);
+    assert.equal(e.extra.setting, "deploy_allow.host_namespaces", body);
+  }
+});
+
+Deno.test({
+  name:
+    "against the real dockerd: a build context on the host's loopback is never fetched (its answer would come back in the build's errors)",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const project = uniqueName("iatp-remote").toLowerCase();
+  // A service only the host's loopback reaches.
+  let fetched = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    fetched++;
+    return new Response("FROM scratch\nLOOPBACK-ONLY\n");
+  });
+  const url = `http://127.0.0.1:${server.addr.port}/Dockerfile`;
+  const executor = testExecutor(engine, compose, dir.path);
+  try {
+    const r = await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "deploy_app",
+      parameters: {
+        project,
+        compose_file: `services:\n  x:\n    build: {context: "${url}"}\n    network_mode: none\n`,
+        wait: false,
+      },
+    });
+    assert.equal(r.status, "failed", JSON.stringify(r));
+    assert.match(String(r.error), /build\.context: .*deploy_allow\.host_namespaces/);
+    assert.doesNotMatch(JSON.stringify(r), /LOOPBACK-ONLY/);
+    assert.equal(fetched, 0, "the agent's compose fetched the context");
+  } finally {
+    await server.shutdown();
+    await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "remove_app",
+      parameters: { project, stop_timeout_secs: 1 },
+    });
+    engine.close();
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name:
+    "against the real dockerd: compose runs the text the check read, not the file a project's container rewrites",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const project = uniqueName("iatp-swap").toLowerCase();
+  // The project's container mounts its folder writable and keeps putting a privileged file in
+  // place of the working copy: the next deploy's file is rewritten between the check and compose.
+  const evil = `services:\n  e:\n    image: ${image}\n    network_mode: none\n` +
+    `    privileged: true\n    command: ["sleep", "1000"]\n`;
+  const loop = `["sh", "-c", "while true; do echo ${
+    btoa(evil)
+  } | base64 -d > /p/.t && mv /p/.t /p/docker-compose.yml; done"]`;
+  const file = `services:\n  w:\n    image: ${image}\n    network_mode: none\n` +
+    `    volumes: [".:/p"]\n    command: ${loop}\n`;
+  const executor = testExecutor(engine, compose, dir.path);
+  const deploy = () =>
+    executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "deploy_app",
+      parameters: { project, compose_file: file, wait: false },
+    });
+  try {
+    const first = await deploy();
+    assert.equal(first.status, "success", JSON.stringify(first));
+    const copy = `${dir.path}/work/${project}/docker-compose.yml`;
+    while (!(await Deno.readTextFile(copy).catch(() => "")).includes("privileged")) {
+      await delay(50);
+    }
+    const again = await deploy();
+    assert.equal(again.status, "success", JSON.stringify(again));
+    assert.deepEqual((await compose.services(project)).map((s) => s.service), ["w"]);
+  } finally {
+    const left = await dockerCli(socket, [
+      "ps",
+      "-aq",
+      "--filter",
+      `label=com.docker.compose.project=${project}`,
+    ]);
+    for (const id of left.stdout.split("\n").filter((l) => l.trim() !== "")) {
+      await dockerCli(socket, ["rm", "-f", id.trim()]);
+    }
+    engine.close();
+    await dir.remove();
+  }
+});
+
+Deno.test({
+  name:
+    "against the real dockerd: remove_app checks the project's file as a deploy does: a rewritten one cannot remove another's volume",
+  ignore: !dockerd.available,
+}, async () => {
+  const socket = dockerd.socket;
+  const image = await ensureBusyboxImage(socket);
+  const dir = await tempDir();
+  const engine = new DockerEngine({ socket });
+  const compose = new ComposeRunner({ socket, engine });
+  const project = uniqueName("iatp-rmswap").toLowerCase();
+  // Another project's data, its containers gone for now (or a volume made by hand).
+  const victim = `${project}-data`;
+  assert.equal((await dockerCli(socket, ["volume", "create", victim])).code, 0);
+  // The project's container rewrites the working copy to name that volume: `down -v` removes
+  // the volumes its file declares.
+  const evil = `services:\n  w:\n    image: ${image}\n    network_mode: none\n` +
+    `volumes:\n  v: {name: ${victim}}\n`;
+  const loop = `["sh", "-c", "echo ${
+    btoa(evil)
+  } | base64 -d > /p/.t && mv /p/.t /p/docker-compose.yml; sleep 1000"]`;
+  const file = `services:\n  w:\n    image: ${image}\n    network_mode: none\n` +
+    `    volumes: [".:/p"]\n    command: ${loop}\n`;
+  const executor = testExecutor(engine, compose, dir.path);
+  try {
+    const r = await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "deploy_app",
+      parameters: { project, compose_file: file, wait: false },
+    });
+    assert.equal(r.status, "success", JSON.stringify(r));
+    const copy = `${dir.path}/work/${project}/docker-compose.yml`;
+    while (!(await Deno.readTextFile(copy).catch(() => "")).includes(victim)) await delay(50);
+    const rm = await executor.execute({
+      command_id: crypto.randomUUID(),
+      type: "remove_app",
+      parameters: { project, stop_timeout_secs: 1, remove_volumes: true },
+    });
+    assert.equal(rm.status, "failed", JSON.stringify(rm));
+    assert.match(String(rm.error), /volumes\.v: .*deploy_allow\.volumes/);
+    const vols = await dockerCli(socket, ["volume", "ls", "-q", "-f", `name=${victim}`]);
+    assert.equal(vols.stdout.trim(), victim, "the other project's volume is kept");
+  } finally {
+    const left = await dockerCli(socket, [
+      "ps",
+      "-aq",
+      "--filter",
+      `label=com.docker.compose.project=${project}`,
+    ]);
+    for (const id of left.stdout.split("\n").filter((l) => l.trim() !== "")) {
+      await dockerCli(socket, ["rm", "-f", id.trim()]);
+    }
+    await dockerCli(socket, ["volume", "rm", victim]);
+    engine.close();
+    await dir.remove();
+  }
+});
+
+Deno.test("a removal is refused only for the networks and volumes down would remove that are not the project's", () => {
+  const policy = new DeployPolicy();
+  // What a narrower allow-list refuses at a deploy is still taken down.
+  assert.deepEqual(
+    policy.checkRemoval(
+      svc("    privileged: true\n    volumes: [/:/host]\n") + "volumes:\n  d: {}\n",
+    ),
+    { projectNetworks: ["default"], projectVolumes: ["d"] },
+  );
+  const refusedBy = (text: string) => {
+    try {
+      policy.checkRemoval(text);
+    } catch (err) {
+      if (err instanceof HttpError) return [err.status, err.extra.field, err.extra.setting];
+      throw err;
+    }
+    return assert.fail(`not refused:\n${text}`);
+  };
+  assert.deepEqual(refusedBy(svc("") + "volumes:\n  v: {name: other_data}\n"), [
+    403,
+    "parameters.compose_file: volumes.v",
+    "deploy_allow.volumes",
+  ]);
+  assert.deepEqual(refusedBy(svc("") + "networks:\n  n: {name: other_default}\n"), [
+    403,
+    "parameters.compose_file: networks.n",
+    "deploy_allow.networks",
+  ]);
+  assert.deepEqual(refusedBy("x-a: &a {}\nservices:\n  w:\n    <<: *a\n    <<: *a\n"), [
+    400,
+    "parameters.compose_file",
+    undefined,
+  ]);
+  // Listed, they are removed as the operator granted them.
+  new DeployPolicy({ ...DEFAULT_DEPLOY_ALLOW, volumes: ["other_data"] }).checkRemoval(
+    svc("") + "volumes:\n  v: {name: other_data}\n",
+  );
 });
