@@ -155,7 +155,9 @@ export function pubAckRefusal(err: unknown): StreamRefusedError | undefined {
     return new StreamRefusedError("message_too_large", "max_payload", { cause: err });
   }
   // A user the server's permissions refuse the subject: no retry can help.
-  if (isPublishDenied(err)) return new StreamRefusedError("engine_permission", undefined, { cause: err });
+  if (isPublishDenied(err)) {
+    return new StreamRefusedError("engine_permission", undefined, { cause: err });
+  }
   const code = jetStreamApiCode(err);
   if (code === undefined) return undefined;
   if (SERVER_RESOURCES.has(code)) {
