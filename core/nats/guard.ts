@@ -16,15 +16,41 @@ import type { NodeTransport } from "@nats-io/transport-node/lib/node_transport.j
 /** The client's own bound on one message (headers and payload); its parser refuses larger. */
 export const NATS_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
-/** The operations a server sends; anything else is not NATS protocol. */
-const SERVER_OPS = new Set(["MSG", "HMSG", "INFO", "PING", "PONG", "+OK", "-ERR"]);
 const NL = 10;
-const latin1 = new TextDecoder("latin1");
+const CR = 13;
+const SPACE = 32;
+const TAB = 9;
+
+/** The operations a server sends, upper-cased ASCII; anything else is not NATS protocol. */
+const SERVER_OPS = ["MSG", "HMSG", "INFO", "PING", "PONG", "+OK", "-ERR"].map((op) =>
+  Uint8Array.from(op, (c) => c.charCodeAt(0))
+);
+/** Index in {@linkcode SERVER_OPS} of the two operations a message follows. */
+const OP_MSG = 0;
+const OP_HMSG = 1;
+/** A message size has at most this many digits (the client's own parser reads no more). */
+const MAX_SIZE_DIGITS = 15;
+
+/** The index in {@linkcode SERVER_OPS} of `line[from, to)`, ASCII letters in either case; -1. */
+function opOf(line: Uint8Array, from: number, to: number): number {
+  next: for (let k = 0; k < SERVER_OPS.length; k++) {
+    const op = SERVER_OPS[k];
+    if (op.length !== to - from) continue;
+    for (let j = 0; j < op.length; j++) {
+      const b = line[from + j];
+      if ((b >= 97 && b <= 122 ? b - 32 : b) !== op[j]) continue next;
+    }
+    return k;
+  }
+  return -1;
+}
 
 /**
  * Follows the framing of a server's byte stream (lines, and the messages whose sizes they give)
  * and says when it breaks a bound or the protocol. The reason names sizes only, never the
- * server's bytes.
+ * server's bytes. A line is read on its bytes where it lies in the chunk (no copy, no decoding):
+ * its words are separated by spaces and tabs, as the client separates them; only a line cut
+ * between two chunks is copied, at most `maxLine` bytes of it.
  * @example
  * ```ts
  * const g = new ProtocolGuard(4096);
@@ -32,6 +58,7 @@ const latin1 = new TextDecoder("latin1");
  * ```
  */
 export class ProtocolGuard {
+  /** The start of a line cut at the end of earlier chunks (copied). */
   #line: Uint8Array[] = [];
   #lineBytes = 0;
   /** Bytes of the current message (with the CRLF after it) still to come. */
@@ -55,29 +82,71 @@ export class ProtocolGuard {
       if (this.#lineBytes > this.maxLine) {
         return `a protocol line longer than ${this.maxLine} bytes (nats.max_control_line)`;
       }
-      this.#line.push(chunk.slice(i, end));
-      if (nl < 0) return undefined;
-      const why = this.#endLine();
+      if (nl < 0) {
+        this.#line.push(chunk.slice(i, end));
+        return undefined;
+      }
+      let why: string | undefined;
+      if (this.#line.length === 0) {
+        why = this.#endLine(chunk, i, end);
+      } else {
+        this.#line.push(chunk.subarray(i, end));
+        const line = new Uint8Array(this.#lineBytes);
+        let o = 0;
+        for (const part of this.#line) {
+          line.set(part, o);
+          o += part.length;
+        }
+        this.#line = [];
+        why = this.#endLine(line, 0, line.length);
+      }
+      this.#lineBytes = 0;
       if (why) return why;
       i = nl + 1;
     }
     return undefined;
   }
 
-  #endLine(): string | undefined {
-    const text = this.#line.map((b) => latin1.decode(b)).join("").replace(/\r$/, "");
-    this.#line = [];
-    this.#lineBytes = 0;
-    const args = text.split(/[ \t]+/).filter((a) => a !== "");
-    const op = (args[0] ?? "").toUpperCase();
-    if (!SERVER_OPS.has(op)) return "a line that is not NATS protocol";
-    if (op !== "MSG" && op !== "HMSG") return undefined;
-    const size = args.length >= (op === "MSG" ? 4 : 5) ? args[args.length - 1] : "";
-    if (!/^[0-9]{1,15}$/.test(size)) return `a ${op} line without its size`;
-    if (Number(size) > NATS_MAX_MESSAGE_BYTES) {
-      return `a message of ${size} bytes (at most ${NATS_MAX_MESSAGE_BYTES} are taken)`;
+  /** Checks the line `buf[from, to)` (its LF left out) and starts the message it announces. */
+  #endLine(buf: Uint8Array, from: number, to: number): string | undefined {
+    if (to > from && buf[to - 1] === CR) to--;
+    // The words: the first (the operation), how many, and where the last one lies.
+    let words = 0;
+    let opEnd = from;
+    let lastStart = from;
+    let lastEnd = from;
+    let j = from;
+    while (j < to) {
+      while (j < to && (buf[j] === SPACE || buf[j] === TAB)) j++;
+      if (j === to) break;
+      const start = j;
+      while (j < to && buf[j] !== SPACE && buf[j] !== TAB) j++;
+      if (words++ === 0) opEnd = j;
+      lastStart = start;
+      lastEnd = j;
     }
-    this.#message = Number(size) + 2;
+    if (words === 0) return "a line that is not NATS protocol";
+    let opStart = from;
+    while (buf[opStart] === SPACE || buf[opStart] === TAB) opStart++;
+    const op = opOf(buf, opStart, opEnd);
+    if (op < 0) return "a line that is not NATS protocol";
+    if (op !== OP_MSG && op !== OP_HMSG) return undefined;
+    const name = op === OP_MSG ? "MSG" : "HMSG";
+    const digits = lastEnd - lastStart;
+    if (words < (op === OP_MSG ? 4 : 5) || digits > MAX_SIZE_DIGITS) {
+      return `a ${name} line without its size`;
+    }
+    let size = 0;
+    for (let k = lastStart; k < lastEnd; k++) {
+      const d = buf[k] - 48;
+      if (d < 0 || d > 9) return `a ${name} line without its size`;
+      size = size * 10 + d;
+    }
+    if (size > NATS_MAX_MESSAGE_BYTES) {
+      const text = String.fromCharCode(...buf.subarray(lastStart, lastEnd));
+      return `a message of ${text} bytes (at most ${NATS_MAX_MESSAGE_BYTES} are taken)`;
+    }
+    this.#message = size + 2;
     return undefined;
   }
 }
