@@ -32,10 +32,19 @@ export interface Decision {
 const OBLIGATION_PREFIX = "obligation_";
 let engines = 0;
 
+/** What a permit policy adds to an allow it determines, read from its annotations at install. */
+interface PermitEffects {
+  /** Its obligations, in its annotations' order. */
+  obligations: Array<[string, string | number | boolean]>;
+  /** Its `@risk_delta`, when it has one. */
+  delta: number | undefined;
+}
+
 interface Installed {
   bundle: Bundle;
   setId: string;
-  byId: Map<string, LoadedPolicy>;
+  /** The bundle's permit policies' obligations and risk delta by policy id. */
+  permits: Map<string, PermitEffects>;
   explainer: DecisionExplainer;
   /** The bundle's entities by uid (`Type::"id"`), for those a request's principal or resource is. */
   entityAt: Map<string, number>;
@@ -67,6 +76,16 @@ function annotationValue(v: string): string | number | boolean {
   if (/^-?\d{1,15}$/.test(v)) return Number(v);
   if (v === "true" || v === "false") return v === "true";
   return v;
+}
+
+function permitEffects(p: LoadedPolicy): PermitEffects {
+  const out: PermitEffects = { obligations: [], delta: undefined };
+  for (const [k, v] of Object.entries(p.annotations)) {
+    if (k.startsWith(OBLIGATION_PREFIX)) {
+      out.obligations.push([k.slice(OBLIGATION_PREFIX.length), annotationValue(v)]);
+    } else if (k === "risk_delta") out.delta = Number(v);
+  }
+  return out;
 }
 
 /** Cedar's WebAssembly trapped on the latest decision: it may stay unusable until a restart. */
@@ -144,14 +163,19 @@ export class PolicyEngine {
       throw new PolicyBundleError(r.errors.map((e) => e.message).join("; "));
     }
     this.#slot = slot;
-    const byId = new Map(bundle.policies.map((p) => [p.id, p]));
+    const permits = new Map<string, PermitEffects>();
+    for (const p of bundle.policies) {
+      // A later policy of the same id replaces an earlier one, as in the set Cedar pre-parsed.
+      if (p.effect === "permit") permits.set(p.id, permitEffects(p));
+      else permits.delete(p.id);
+    }
     const entityAt = new Map<string, number>();
     bundle.entities.forEach((e, i) => {
       const key = uidKey((e as { uid?: unknown }).uid);
       if (key !== undefined) entityAt.set(key, i);
     });
     const explainer = new DecisionExplainer(bundle, `${setId}-probes`);
-    return { bundle, setId, byId, explainer, entityAt };
+    return { bundle, setId, permits, explainer, entityAt };
   }
 
   /**
@@ -174,11 +198,13 @@ export class PolicyEngine {
     });
     if (answer.type === "success") this.#trap = undefined;
     const risk = opts.risk ?? intent.context?.session_risk ?? opts.missingRisk;
-    const base = { tx_id: txId, policy_ref: cur.bundle.ref, ts: new Date().toISOString() };
+    const ts = new Date().toISOString();
     if (answer.type === "failure") {
       const errors = answer.errors.map((e) => ({ policy: "request", message: e.message }));
       return {
-        ...base,
+        tx_id: txId,
+        policy_ref: cur.bundle.ref,
+        ts,
         decision: "deny",
         obligations: {},
         risk_after: risk ?? null,
@@ -191,13 +217,10 @@ export class PolicyEngine {
     let delta = 0;
     if (decision === "allow") {
       for (const id of diagnostics.reason) {
-        const p = cur.byId.get(id);
-        if (!p || p.effect !== "permit") continue;
-        for (const [k, v] of Object.entries(p.annotations)) {
-          if (k.startsWith(OBLIGATION_PREFIX)) {
-            obligations[k.slice(OBLIGATION_PREFIX.length)] = annotationValue(v);
-          } else if (k === "risk_delta") delta += Number(v);
-        }
+        const p = cur.permits.get(id);
+        if (!p) continue;
+        for (const [k, v] of p.obligations) obligations[k] = v;
+        if (p.delta !== undefined) delta += p.delta;
       }
     }
     const explanation = {
@@ -205,7 +228,9 @@ export class PolicyEngine {
       errors: diagnostics.errors.map((e) => ({ policy: e.policyId, message: e.error.message })),
     };
     return {
-      ...base,
+      tx_id: txId,
+      policy_ref: cur.bundle.ref,
+      ts,
       decision,
       obligations,
       risk_after: risk === undefined

@@ -84,7 +84,7 @@ const ACTION_TYPE = "Action";
 
 function defined(obj: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
+  for (const k in obj) if (obj[k] !== undefined) out[k] = obj[k];
   return out;
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { MAX_INTENT_STRING, type ParsedIntent, SessionRiskError } from "./intent.ts";
+import { type Intent, MAX_INTENT_STRING, type ParsedIntent, SessionRiskError } from "./intent.ts";
 
 /** Most roles per subject. */
 const MAX_ROLES = 64;
@@ -92,10 +92,10 @@ function intentWith(risk: z.ZodNumber) {
 /** The intent schema (`POST /evaluate`, topic `access.intent`) under `compat: iatp`. */
 export const intentSchema = intentWith(z.number().int().min(0).safe());
 /** The same, for an IG&S intent once read (a negative risk is one Python compares). */
-const upstreamCedarSchema = intentWith(z.number().int().safe());
+export const upstreamCedarSchema = intentWith(z.number().int().safe());
 
 /** The IG&S intent's shape (`apps/policy/main.py` `Intent`): three required objects. */
-const upstreamSchema = z.object({
+export const upstreamSchema = z.object({
   tx_id: z.string().nullable().optional(),
   subject: z.record(z.string(), z.unknown()),
   resource: z.record(z.string(), z.unknown()),
@@ -124,6 +124,113 @@ function cedarRisk(risk: number): number {
   return Math.min(Number.MAX_SAFE_INTEGER, Math.max(Number.MIN_SAFE_INTEGER, Math.floor(risk)));
 }
 
+/** Own properties a JSON reader made: a plain object with `Object.prototype`, no `__proto__` key. */
+function jsonObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype &&
+    !Object.hasOwn(v, "__proto__");
+}
+
+function textOrAbsent(v: unknown): boolean {
+  return v === undefined || (typeof v === "string" && v.length <= MAX_INTENT_STRING);
+}
+
+/** Marks a field of the wrong shape in {@linkcode quickIntent}. */
+const WRONG = Symbol("wrong");
+
+/**
+ * The named string fields of `o` (present ones only, in `keys`' order), or WRONG when one is
+ * not a string the schema takes or is present as `undefined`.
+ */
+function textFields(
+  o: Record<string, unknown>,
+  keys: readonly string[],
+  out: Record<string, unknown>,
+): Record<string, unknown> | typeof WRONG {
+  for (const k of keys) {
+    const v = o[k];
+    if (!textOrAbsent(v) || (v === undefined && Object.hasOwn(o, k))) return WRONG;
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+const SUBJECT_TEXT = ["enterprise", "id"] as const;
+const RESOURCE_TEXT = ["enterprise", "id", "scope"] as const;
+const CONTEXT_TEXT = ["device", "geo"] as const;
+
+/**
+ * What `intentWith(...).parse(raw)` returns for an intent of the plain, common shape (JSON
+ * objects; context values strings, booleans or safe integers; no escape keys), built without zod's
+ * per-field result objects; undefined for anything else, which zod then reads (and refuses with
+ * its issues when it must). Keys in the order zod gives them: the schema's, then the context's
+ * others as sent.
+ */
+export function quickIntent(raw: unknown, minRisk: number): Intent | undefined {
+  if (!jsonObject(raw)) return undefined;
+  const out: Record<string, unknown> = {};
+  const { tx_id: tx, subject: s, resource: r, context: c } = raw;
+  if (tx !== undefined) {
+    if (typeof tx !== "string" || tx.length < 1 || tx.length > MAX_INTENT_STRING) return undefined;
+    out.tx_id = tx;
+  } else if (Object.hasOwn(raw, "tx_id")) return undefined;
+  if (s !== undefined) {
+    if (!jsonObject(s)) return undefined;
+    const subject = textFields(s, SUBJECT_TEXT, {});
+    if (subject === WRONG) return undefined;
+    const roles = s.roles;
+    if (roles !== undefined) {
+      if (!Array.isArray(roles) || roles.length > MAX_ROLES) return undefined;
+      const copy: string[] = [];
+      for (const role of roles) {
+        if (typeof role !== "string" || role.length > MAX_INTENT_STRING) return undefined;
+        copy.push(role);
+      }
+      subject.roles = copy;
+    } else if (Object.hasOwn(s, "roles")) return undefined;
+    out.subject = subject;
+  } else if (Object.hasOwn(raw, "subject")) return undefined;
+  if (r !== undefined) {
+    if (!jsonObject(r)) return undefined;
+    const resource = textFields(r, RESOURCE_TEXT, {});
+    if (resource === WRONG) return undefined;
+    out.resource = resource;
+  } else if (Object.hasOwn(raw, "resource")) return undefined;
+  if (c !== undefined) {
+    if (!jsonObject(c)) return undefined;
+    const context: Record<string, unknown> = {};
+    const risk = c.session_risk;
+    if (risk !== undefined) {
+      if (!Number.isSafeInteger(risk) || (risk as number) < minRisk) return undefined;
+      context.session_risk = risk;
+    } else if (Object.hasOwn(c, "session_risk")) return undefined;
+    if (textFields(c, CONTEXT_TEXT, context) === WRONG) return undefined;
+    let keys = 0;
+    for (const k in c) {
+      keys++;
+      if (k === "session_risk" || k === "device" || k === "geo") continue;
+      const v = c[k];
+      if (CEDAR_ESCAPES.has(k) || !cedarScalar(v)) return undefined;
+      context[k] = v;
+    }
+    if (keys > MAX_CONTEXT_KEYS) return undefined;
+    out.context = context;
+  } else if (Object.hasOwn(raw, "context")) return undefined;
+  return out as Intent;
+}
+
+/** What `upstreamSchema.parse(raw)` gives for JSON objects of its shape, else undefined (see quickIntent). */
+export function quickUpstream(raw: unknown): z.infer<typeof upstreamSchema> | undefined {
+  if (!jsonObject(raw)) return undefined;
+  const { tx_id, subject, resource, context } = raw;
+  if (
+    tx_id === undefined ? Object.hasOwn(raw, "tx_id") : tx_id !== null && typeof tx_id !== "string"
+  ) {
+    return undefined;
+  }
+  if (!jsonObject(subject) || !jsonObject(resource) || !jsonObject(context)) return undefined;
+  return { tx_id: tx_id as string | null | undefined, subject, resource, context };
+}
+
 /**
  * Reads an intent under `compat`.
  * @throws {SessionRiskError} (upstream) for a `session_risk` that is no number or boolean.
@@ -131,10 +238,10 @@ function cedarRisk(risk: number): number {
  */
 export function parseIntent(raw: unknown, compat: "upstream" | "iatp"): ParsedIntent {
   if (compat === "iatp") {
-    const intent = intentSchema.parse(raw);
+    const intent = quickIntent(raw, 0) ?? intentSchema.parse(raw);
     return { intent, risk: intent.context?.session_risk };
   }
-  const u = upstreamSchema.parse(raw);
+  const u = quickUpstream(raw) ?? upstreamSchema.parse(raw);
   const given = u.context.session_risk;
   let risk: number | undefined;
   if (typeof given === "boolean") risk = given ? 1 : 0;
@@ -150,11 +257,13 @@ export function parseIntent(raw: unknown, compat: "upstream" | "iatp"): ParsedIn
       : cedarSafe(withoutEscapes(v));
     if (safe !== undefined) context[k] = safe;
   }
-  const intent = upstreamCedarSchema.parse({
+  const cedarIntent = {
     ...(u.tx_id ? { tx_id: u.tx_id } : {}),
     subject: u.subject,
     resource: u.resource,
     context,
-  });
+  };
+  const intent = quickIntent(cedarIntent, Number.MIN_SAFE_INTEGER) ??
+    upstreamCedarSchema.parse(cedarIntent);
   return { intent, risk };
 }

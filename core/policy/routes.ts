@@ -16,7 +16,12 @@ import { HttpError, isValidationError } from "../errors/mod.ts";
 import type { AuditClient } from "../ledger/client/mod.ts";
 import { type App, readExactJson } from "../http/mod.ts";
 import type { Decision, PolicyEngine } from "./engine.ts";
-import { loadIntentReader, type ParsedIntent, SessionRiskError } from "./intent.ts";
+import {
+  type IntentReader,
+  loadIntentReader,
+  type ParsedIntent,
+  SessionRiskError,
+} from "./intent.ts";
 import type { PolicyReloader } from "./reload.ts";
 import { decisionKey, decisionWire } from "./wire.ts";
 
@@ -41,8 +46,7 @@ export interface PolicyRoutesDeps {
  * @throws {HttpError} 400 for a session risk upstream fails on; 422 (upstream) or 400 (iatp)
  * for any other wrong shape.
  */
-async function readIntent(raw: unknown, compat: CompatMode): Promise<ParsedIntent> {
-  const parseIntent = await loadIntentReader();
+function readIntent(raw: unknown, compat: CompatMode, parseIntent: IntentReader): ParsedIntent {
   try {
     return parseIntent(raw, compat);
   } catch (err) {
@@ -56,6 +60,8 @@ async function readIntent(raw: unknown, compat: CompatMode): Promise<ParsedInten
 export function registerPolicyRoutes(app: App, deps: PolicyRoutesDeps): void {
   const guard = requireMeshScope(deps.auth ?? createMeshAuth({}), "policy:evaluate");
   const compat = deps.compat ?? "upstream";
+  // Loaded with the first intent (see loadIntentReader), then called without a wait.
+  let reader: IntentReader | undefined;
   app.post("/evaluate", guard, async (c) => {
     // Only a browser sends Origin, and no page of any site asks for decisions (the service sends
     // no CORS headers): a plain post needs no preflight, so without this a page a browser visits
@@ -66,7 +72,7 @@ export function registerPolicyRoutes(app: App, deps: PolicyRoutesDeps): void {
     // Strict bytes in: a lone surrogate or a value that cannot be kept exactly is refused
     // naming the field, before the engine (which throws on them) ever sees it.
     const raw = await readJsonInput(compat, () => readExactJson(c.req.raw));
-    const { intent, risk } = await readIntent(raw, compat);
+    const { intent, risk } = readIntent(raw, compat, reader ??= await loadIntentReader());
     const missingRisk = compat === "upstream" ? UPSTREAM_MISSING_RISK : undefined;
     const decision = deps.engine.evaluate(intent, undefined, { risk, missingRisk });
     deps.onDecision?.(decision);

@@ -59,6 +59,9 @@ Deno.test("a line's words are Deno flags or environment settings (NAME=VALUE), n
   // system instead of staying in glibc's heaps (docs/deployment.md).
   assert.equal(lineEnv(PERMISSIONS.get("sidecar")!).MALLOC_MMAP_THRESHOLD_, "32768");
   assert.ok(v8FlagsOf("policy").includes("--max-semi-space-size=2"));
+  // The policy's old generation grows to twice what survived its last full collection
+  // (docs/deployment.md).
+  assert.ok(v8FlagsOf("policy").includes("--heap-growing-percent=100"));
   // The sidecar's young generation is capped at 4 MiB per semi-space (docs/deployment.md).
   assert.ok(v8FlagsOf("sidecar").includes("--max-semi-space-size=4"));
   // The status agent's young generation is capped at 1 MiB per semi-space (docs/deployment.md).
