@@ -229,6 +229,8 @@ async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
   const budget = Math.max(1, Math.floor(stream.queueBytes / 4));
   let count = Math.min(batch, FIRST_REPLAY_READ);
   const topics = filter.patterns.join("\n");
+  // The history replayed: the one its positions were taken in when the subscription opened.
+  const epoch = store.epoch;
   if (!await stream.write(encodeRetry(o.retryMs))) return;
   if (reset && !await stream.write(encodeEvent({ event: "reset", data: JSON.stringify(reset) }))) {
     return;
@@ -241,6 +243,11 @@ async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
     const read = store.read(filter, cursor, upto, count);
     // A remote store may fetch older history; events up to `upto` never change meanwhile.
     const events = read instanceof Promise ? await read : read;
+    // The stream was created again meanwhile (a remote store follows its new history): what the
+    // read got may be of either history, so none of it is written (under the new epoch's ids it
+    // would name other events) or shared; the subscription ends as the server ends those opened
+    // in the old history, and the client resumes with a reset.
+    if (store.epoch !== epoch) return stream.end("shutdown");
     if (events.length === 0) {
       if (evictedSince(store.truncation(filter), before, cursor)) return stream.overflow();
       break;
@@ -251,7 +258,7 @@ async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
     const last = events[events.length - 1].seq;
     // The same events: the same first and last of the same number (retention evicts oldest first).
     const key = o.shared &&
-      `${store.epoch}\n${topics}\n${events[0].seq}\n${last}\n${events.length}\n${budget}`;
+      `${epoch}\n${topics}\n${events[0].seq}\n${last}\n${events.length}\n${budget}`;
     const made = key ? o.shared?.get(key) : undefined;
     let framed = 0;
     if (made) {
@@ -261,7 +268,7 @@ async function replay(o: OpenOptions, plan: ReplayPlan): Promise<void> {
       }
     } else {
       const refs: WeakRef<Uint8Array>[] = [];
-      for (const chunk of replayChunks(store.epoch, events, budget)) {
+      for (const chunk of replayChunks(epoch, events, budget)) {
         refs.push(new WeakRef(chunk));
         framed += chunk.length;
         if (!await stream.write(chunk)) return;

@@ -17,6 +17,12 @@ export const LAST_CHUNK: Uint8Array = ascii.encode("0\r\n\r\n");
  * Weak, so an entry lives no longer than its chunk.
  */
 const sharedChunks = new WeakMap<Uint8Array, Uint8Array | null>();
+/**
+ * The chunk each {@linkcode framedChunk} framing is made around: held as long as its framing is,
+ * since a connection that frames it (HTTP/1.1) holds only the framing while it writes, and those
+ * who share the chunk find it by the chunk itself.
+ */
+const framedViews = new WeakMap<Uint8Array, Uint8Array>();
 
 /**
  * Registers `chunk` as shared by many streamed responses: the caller promises never to change
@@ -50,6 +56,7 @@ export function framedChunk(bytes: number): Uint8Array {
   const chunk = out.subarray(size.length, size.length + bytes);
   sharedChunks.set(chunk, out);
   sharedChunks.set(out, null);
+  framedViews.set(out, chunk);
   return chunk;
 }
 
