@@ -19,6 +19,18 @@ export const NATS_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** The operations a server sends; anything else is not NATS protocol. */
 const SERVER_OPS = new Set(["MSG", "HMSG", "INFO", "PING", "PONG", "+OK", "-ERR"]);
 const NL = 10;
+const CR = 13;
+
+/**
+ * The bytes of `frame` before the CRLF that ends a line (all of them when none does); `lastCr`
+ * says the frame before ended with CR.
+ */
+function lineEnd(frame: Uint8Array, lastCr: boolean): number {
+  for (let i = frame.indexOf(NL); i >= 0; i = frame.indexOf(NL, i + 1)) {
+    if (i > 0 ? frame[i - 1] === CR : lastCr) return i;
+  }
+  return frame.length;
+}
 const latin1 = new TextDecoder("latin1");
 
 /**
@@ -146,11 +158,13 @@ export function guardedTransport(base: typeof NodeTransport): typeof NodeTranspo
       const socket = this.socket;
       if (guard && socket) {
         // Runs before the client's own listener, which concatenates every frame until the
-        // INFO line ends (and removes both listeners once it has).
+        // INFO line ends with CRLF (and removes both listeners once it has): a bare LF ends
+        // nothing there, so the bytes counted are those up to the first CRLF.
         let bytes = 0;
+        let lastCr = false;
         socket.on("data", (frame: Uint8Array) => {
-          const nl = frame.indexOf(NL);
-          bytes += nl < 0 ? frame.length : nl;
+          bytes += lineEnd(frame, lastCr);
+          lastCr = frame.length > 0 ? frame[frame.length - 1] === CR : lastCr;
           if (bytes > guard.maxControlLine) {
             const why = `a protocol line longer than ${guard.maxControlLine} bytes ` +
               "(nats.max_control_line)";
