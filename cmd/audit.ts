@@ -335,6 +335,7 @@ async function openLedger(
         key: await key.pair(),
         pg,
         commitTimeoutMs: config.commit_timeout,
+        maxRowBytes: config.db_max_message,
       });
       log.info("ledger open", { db: pg.label, tree_size: ledger.size, vkey: ledger.vkey });
       return ledger;
