@@ -96,7 +96,8 @@ export const spec = defineConfig({
     }),
     db_max_message: bytes({
       help: "largest message taken from the PostgreSQL server (one ledger row, say); a larger " +
-        "one ends that connection as a server out of reach",
+        "one ends that connection as a server out of reach, and an append whose row would be " +
+        "larger is refused (413)",
       default: DEFAULT_PG_MAX_MESSAGE_BYTES,
       min: 1024 * 1024,
     }),
