@@ -96,7 +96,8 @@ export const spec = defineConfig({
     }),
     db_max_message: bytes({
       help: "largest message taken from the PostgreSQL server (one ledger row, say); a larger " +
-        "one ends that connection as a server out of reach",
+        "one ends that connection as a server out of reach, and an append whose row would be " +
+        "larger is refused (413)",
       default: DEFAULT_PG_MAX_MESSAGE_BYTES,
       min: 1024 * 1024,
     }),
@@ -335,6 +336,7 @@ async function openLedger(
         key: await key.pair(),
         pg,
         commitTimeoutMs: config.commit_timeout,
+        maxRowBytes: config.db_max_message,
       });
       log.info("ledger open", { db: pg.label, tree_size: ledger.size, vkey: ledger.vkey });
       return ledger;

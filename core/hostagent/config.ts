@@ -52,19 +52,22 @@ export const TRYDIRECT_UNUSED_KEYS: readonly string[] = [
 /**
  * A host agent's id: it is sent as the X-Agent-Id header of every signed request, so a line
  * break, a control character or a character beyond ASCII (which no header may carry) would fail
- * each request after a start that went well. Empty: the command's default id.
+ * each request after a start that went well, and so would a space at either end (dropped from a
+ * header value on the way, so the id received is not the one signed). A space inside is carried
+ * as it is. Empty: the command's default id.
  */
-const AGENT_ID = /^[\x21-\x7e]{0,256}$/;
+const AGENT_ID = /^(?:[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?)?$/;
 
 /** Fields shared by both host agents: identity, Vault and signing bounds. */
 export function agentAuthFields(vaultKey: string) {
   return {
     agent_id: str({
-      help: "this agent's id (X-Agent-Id): visible ASCII, no spaces, at most 256 characters",
+      help: "this agent's id (X-Agent-Id): visible ASCII and spaces inside, at most 256 " +
+        "characters",
       default: "",
       pattern: AGENT_ID,
-      expected: "an id of visible ASCII characters (no space, line break or other control), " +
-        "at most 256",
+      expected: "an id of visible ASCII characters and spaces inside it (no space at either " +
+        "end, no line break or other control), at most 256",
     }),
     agent_token: str({
       help: `HMAC signing key of at least ${MIN_HMAC_KEY_BYTES} bytes, never sent over the ` +

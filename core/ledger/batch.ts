@@ -18,6 +18,13 @@ import { formatCheckpoint, signNote } from "./proof/mod.ts";
 import type { CheckpointRow, CommitBatch, EntryRow } from "./store.ts";
 
 /** One append waiting for a commit. */
+/**
+ * A stored row's bytes beside its entry text and tx_id: its index and timestamp in the text, the
+ * other columns (leaf hash in hex, index, receipt size) and the message's framing.
+ */
+const ROW_EXTRA_BYTES = 512;
+const utf8 = new TextEncoder();
+
 export interface Pending {
   input: AuditEntryInput;
   key: string | null;
@@ -47,6 +54,11 @@ export class CommitQueue {
     readonly opts: {
       maxBatch: number;
       maxPending: number;
+      /**
+       * Longest row the store can give back (PostgreSQL's `db_max_message`): an entry whose row
+       * would be longer is refused (413) rather than written and then unreadable. None: any.
+       */
+      maxRowBytes?: number;
       log: Logger;
       commit: (batch: Pending[]) => Promise<void>;
     },
@@ -66,6 +78,7 @@ export class CommitQueue {
    * Queues an append; resolves once it is durable.
    * @throws {LedgerBusyError} (rejects) when closing or `maxPending` appends are queued.
    * @throws {CanonicalJsonError} when the entry has no canonical JSON form.
+   * @throws {HttpError} (413) when its stored row would be longer than `maxRowBytes`.
    */
   push(input: AuditEntryInput, key: string | null): Promise<AuditAppendResponse> {
     if (this.#closed) return Promise.reject(new LedgerBusyError("ledger is closing"));
@@ -73,7 +86,24 @@ export class CommitQueue {
       return Promise.reject(new LedgerBusyError(`${this.opts.maxPending} appends already queued`));
     }
     // Reject what has no canonical form now, so a bad entry never fails a whole batch.
-    canonicalize({ ...input, index: 0, ts: "" });
+    const text = canonicalize({ ...input, index: 0, ts: "" });
+    const max = this.opts.maxRowBytes;
+    const keyBytes = key === null ? 0 : key.length; // printable ASCII
+    // Measured only when it could matter: a UTF-16 unit is at most three bytes. The stored text
+    // can be several times the body sent (1e20 is written in 21 digits).
+    if (
+      max !== undefined && (text.length + input.tx_id.length) * 3 + keyBytes + ROW_EXTRA_BYTES > max
+    ) {
+      const row = utf8.encode(text).length + utf8.encode(input.tx_id).length + keyBytes +
+        ROW_EXTRA_BYTES;
+      if (row > max) {
+        throw new HttpError(
+          413,
+          `the entry as stored (${row} bytes with its row) is longer than the database gives ` +
+            `back (db_max_message, ${max} bytes)`,
+        );
+      }
+    }
     const { promise, resolve, reject } = Promise.withResolvers<AuditAppendResponse>();
     // Cleared as the answer is given, so a caller that got one never sees the old failure.
     const answer = (r: AuditAppendResponse) => {

@@ -51,6 +51,11 @@ export interface PgLedgerOptions {
   origin?: string;
   maxBatch?: number;
   maxPending?: number;
+  /**
+   * Longest message the client takes from the server (`db_max_message`): an entry whose row
+   * would be longer is refused when appended (413), since it could not be read back.
+   */
+  maxRowBytes?: number;
   /** @default DEFAULT_COMMIT_TIMEOUT_MS */
   commitTimeoutMs?: number;
   /** Reconnection schedule while the server is unreachable. */
@@ -103,6 +108,7 @@ export class PgLedger {
     this.#queue = new CommitQueue({
       maxBatch: opts.maxBatch ?? DEFAULT_MAX_BATCH,
       maxPending: opts.maxPending ?? DEFAULT_MAX_PENDING,
+      maxRowBytes: opts.maxRowBytes,
       log,
       commit: (batch) => this.#commit(batch),
     });

@@ -46,6 +46,17 @@ function opOf(line: Uint8Array, from: number, to: number): number {
 }
 
 /**
+ * The bytes of `frame` before the CRLF that ends a line (all of them when none does); `lastCr`
+ * says the frame before ended with CR.
+ */
+function lineEnd(frame: Uint8Array, lastCr: boolean): number {
+  for (let i = frame.indexOf(NL); i >= 0; i = frame.indexOf(NL, i + 1)) {
+    if (i > 0 ? frame[i - 1] === CR : lastCr) return i;
+  }
+  return frame.length;
+}
+
+/**
  * Follows the framing of a server's byte stream (lines, and the messages whose sizes they give)
  * and says when it breaks a bound or the protocol. The reason names sizes only, never the
  * server's bytes. A line is read on its bytes where it lies in the chunk (no copy, no decoding):
@@ -215,11 +226,13 @@ export function guardedTransport(base: typeof NodeTransport): typeof NodeTranspo
       const socket = this.socket;
       if (guard && socket) {
         // Runs before the client's own listener, which concatenates every frame until the
-        // INFO line ends (and removes both listeners once it has).
+        // INFO line ends with CRLF (and removes both listeners once it has): a bare LF ends
+        // nothing there, so the bytes counted are those up to the first CRLF.
         let bytes = 0;
+        let lastCr = false;
         socket.on("data", (frame: Uint8Array) => {
-          const nl = frame.indexOf(NL);
-          bytes += nl < 0 ? frame.length : nl;
+          bytes += lineEnd(frame, lastCr);
+          lastCr = frame.length > 0 ? frame[frame.length - 1] === CR : lastCr;
           if (bytes > guard.maxControlLine) {
             const why = `a protocol line longer than ${guard.maxControlLine} bytes ` +
               "(nats.max_control_line)";

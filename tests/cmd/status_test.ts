@@ -100,7 +100,16 @@ Deno.test("status config errors name the key and exit 2", async () => {
 
 Deno.test("status: an agent id no header can carry exits 2 naming it (it failed every poll)", async () => {
   for (
-    const id of ["agent\r\nX-Evil: 1", "agent one", "agent\u202e", "ag\u00e9nt", "a".repeat(257)]
+    // A space at either end is dropped from a header value on the way, so the id received is
+    // not the one signed.
+    const id of [
+      "agent\r\nX-Evil: 1",
+      "agent ",
+      " agent",
+      "agent\u202e",
+      "ag\u00e9nt",
+      "a".repeat(257),
+    ]
   ) {
     const r = await runIatp(["status", "--port", "0"], {
       // A start that took the id runs until it is killed (its polls failing).
@@ -118,6 +127,33 @@ Deno.test("status: an agent id no header can carry exits 2 naming it (it failed 
       /config error: agent_id \(env AGENT_ID\): expected an id of visible ASCII characters/,
     );
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});
+
+Deno.test("status: an agent id with a space inside is taken, sent and signed as spelled", async () => {
+  const dir = await tempDir();
+  const key = "status-key-0123456789";
+  const dash = startFakeDashboard({ token: key, deploymentHash: "abc" });
+  const agent = await startIatpService(["status", "--port", "0"], {
+    env: {
+      IATP_DATA_DIR: dir.path,
+      AGENT_ID: "web agent 1",
+      AGENT_TOKEN: key,
+      DASHBOARD_URL: dash.url,
+      DEPLOYMENT_HASH: "abc",
+      POLLING_TIMEOUT_SECS: "1",
+      POLLING_BACKOFF_SECS: "0.2",
+    },
+  });
+  try {
+    const id = crypto.randomUUID();
+    dash.enqueue({ command_id: id, type: "server_resources" });
+    assert.equal((await dash.waitForReport(id)).status, "success");
+    assert.deepEqual(dash.stats.rejected, {});
+  } finally {
+    await agent.stop();
+    await dash.close();
+    await dir.remove();
   }
 });
 

@@ -708,3 +708,45 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "an entry the audit takes on PostgreSQL can be read back: one whose stored row would be " +
+    "longer than db_max_message is refused when appended (413), not taken and then unreadable",
+  ignore,
+  async fn() {
+    const db = await startPostgres();
+    const dir = await tempDir("iatp-audit-pg-");
+    const env = { IATP_DATA_DIR: dir.path };
+    // A body under max_body_bytes (1 MiB) whose canonical form is four times longer: the number
+    // 1e20 is written 100000000000000000000.
+    const args = [...await replicaArgs(db, dir.path), "--db-max-message", "2MiB"];
+    const svc = await startIatpService(args, { env });
+    try {
+      const numbers = Array.from({ length: 180_000 }, () => "1e20").join(",");
+      const big = `{"tx_id":"big","event":"e","actor":"t","payload":{"n":[${numbers}]}}`;
+      assert.ok(big.length < 1024 * 1024);
+      const r = await fetch(`${svc.url}/audit`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: big,
+      });
+      const text = await r.text();
+      if (r.status === 201) {
+        const index = JSON.parse(text).index;
+        const read = await fetch(`${svc.url}/entries/${index}`);
+        await read.body?.cancel();
+        assert.equal(read.status, 200, "an entry taken is read back");
+      } else {
+        assert.equal(r.status, 413, text);
+        assert.match(text, /db_max_message/);
+      }
+      // The replica still serves.
+      const ok = await append(svc.url, "small");
+      assert.equal(ok.status, 201, await ok.text());
+    } finally {
+      await svc.stop();
+      await db.stop();
+      await dir.remove();
+    }
+  },
+});

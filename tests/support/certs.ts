@@ -21,8 +21,11 @@ export async function openssl(cwd: string, ...args: string[]): Promise<void> {
   if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
 }
 
-/** Writes a CA (ca.pem) and a server certificate for 127.0.0.1 it signed (cert.pem, key.pem). */
-export async function makeCerts(dir: string): Promise<void> {
+/**
+ * Writes a CA (ca.pem) and a server certificate it signed (cert.pem, key.pem) whose only subject
+ * alternative name is `san` (default `IP:127.0.0.1`; `DNS:other.test`, say).
+ */
+export async function makeCerts(dir: string, san = "IP:127.0.0.1"): Promise<void> {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   const days = ["-days", "1"];
   await openssl(
@@ -39,7 +42,7 @@ export async function makeCerts(dir: string): Promise<void> {
     "/CN=t-ca",
   );
   await openssl(dir, "req", ...ec, "-keyout", "key.pem", "-out", "s.csr", "-subj", "/CN=127.0.0.1");
-  await Deno.writeTextFile(`${dir}/s.ext`, "subjectAltName=IP:127.0.0.1\n");
+  await Deno.writeTextFile(`${dir}/s.ext`, `subjectAltName=${san}\n`);
   await openssl(
     dir,
     "x509",

@@ -161,3 +161,36 @@ Deno.test({
     await dir.remove();
   }
 });
+
+Deno.test({
+  name: "audit with sslmode=verify-full and the CA trusted still refuses a certificate made for " +
+    "another IP address or name than the URL's host",
+  ignore: postgresMissing !== undefined || !hasOpenssl,
+}, async () => {
+  for (const [san, host] of [["IP:127.0.0.2", "127.0.0.1"], ["DNS:other.test", "127.0.0.1"]]) {
+    const dir = await tempDir();
+    await makeCerts(dir.path, san);
+    const db = await startPostgres({
+      tls: { cert: `${dir.path}/cert.pem`, key: `${dir.path}/key.pem` },
+    });
+    try {
+      await Deno.writeTextFile(`${dir.path}/pw`, db.password);
+      const r = await runIatp([
+        "audit",
+        "--port",
+        "0",
+        "--db",
+        `postgres://iatp@${host}:${db.port}/postgres?sslmode=verify-full`,
+        "--db-password",
+        `file:${dir.path}/pw`,
+        "--key-file",
+        `${dir.path}/audit.key`,
+      ], { env: { DENO_CERT: `${dir.path}/ca.pem` }, timeoutMs: 30_000 });
+      assert.equal(r.code, 2, `${san} for ${host}: ${r.stderr}`);
+      assert.match(r.stderr, /db .*does not match certificate's altnames/, `${san} for ${host}`);
+    } finally {
+      await db.stop();
+      await dir.remove();
+    }
+  }
+});

@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { NATS_MAX_MESSAGE_BYTES, ProtocolGuard } from "../../../core/nats/guard.ts";
+import { connectNats, natsSettings } from "../../../core/nats/mod.ts";
+import { silentLogger } from "../../../core/log/mod.ts";
 import { natsMissing, startNats } from "../../support/nats.ts";
 import { freePort, startIatpService, waitFor } from "../../helpers.ts";
 
@@ -292,6 +294,46 @@ Deno.test("ProtocolGuard and the reference agree on random streams with hostile 
         `stream ${s}, max ${maxLine}, cut at ${at}`,
       );
     }
+  }
+});
+
+Deno.test("an INFO line that never ends in CRLF is bounded while connecting, even when it holds bare line feeds", async () => {
+  // The client reads the INFO line until CRLF: a bare LF does not end it, so each one the server
+  // sends is kept too. The server writes up to 32 MiB unless the client closes first.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const lines = new Uint8Array(64 * 1024).fill(10);
+  let written = 0;
+  const served = (async () => {
+    const c = await listener.accept();
+    try {
+      await c.write(enc("INFO {"));
+      while (written < 32 * 1024 * 1024) written += await c.write(lines);
+    } catch {
+      /* the client closed the connection */
+    } finally {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+  })();
+  const section = {
+    user: undefined,
+    password: undefined,
+    token: undefined,
+    creds: undefined,
+    tls_ca: undefined,
+    tls_cert: undefined,
+    tls_key: undefined,
+    timeout: 60_000,
+    max_control_line: 4096,
+  };
+  try {
+    const url = `nats://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    await assert.rejects(connectNats(natsSettings(url, section, "t"), silentLogger));
+    await served;
+    assert.ok(written < 32 * 1024 * 1024, `the client took all ${written} bytes of one line`);
+  } finally {
+    listener.close();
   }
 });
 

@@ -66,3 +66,41 @@ Deno.test({
     await dir.remove();
   }
 });
+
+Deno.test({
+  name: "relay on tls:// with the CA trusted still refuses a certificate made for another IP " +
+    "address or name than the URL's host (exit 2 naming store)",
+  ignore: natsMissing !== undefined || !hasOpenssl,
+}, async () => {
+  for (
+    const [san, host] of [["IP:127.0.0.2", "127.0.0.1"], ["DNS:other.test", "127.0.0.1"], [
+      "IP:127.0.0.1",
+      "localhost",
+    ]]
+  ) {
+    const dir = await tempDir();
+    await makeCerts(dir.path, san);
+    const nats = await startConfiguredNats(
+      `tls { cert_file: "${dir.path}/cert.pem", key_file: "${dir.path}/key.pem" }`,
+    );
+    try {
+      const url = nats.url.replace("nats://127.0.0.1", `tls://${host}`);
+      const r = await runIatp([
+        "relay",
+        "--port",
+        "0",
+        "--store",
+        url,
+        "--nats-tls-ca",
+        `${dir.path}/ca.pem`,
+        "--nats-timeout",
+        "3s",
+      ], { timeoutMs: 30_000 });
+      assert.equal(r.code, 2, `${san} for ${host}: ${r.stderr}`);
+      assert.match(r.stderr, /store .*does not match certificate's altnames/, `${san} for ${host}`);
+    } finally {
+      await nats.stop();
+      await dir.remove();
+    }
+  }
+});
