@@ -135,7 +135,8 @@ Deno.test("trust settings: entries are canonicalised; bad ones are config errors
 });
 
 /** A plugin catalog in a temporary folder, and installs of `x-plugin` into it. */
-async function startInstalls() {
+/** `timeoutMs`: the install task's timeout (a test of the timeout itself wants it short). */
+async function startInstalls(timeoutMs = 1000) {
   const dir = await tempDir();
   const log = createLogger({ service: "t", level: "error", sink: () => {} });
   const installed = join(dir.path, "installed");
@@ -161,7 +162,7 @@ async function startInstalls() {
       installedDir: installed,
       workdir,
       maxBytes: 1 << 20,
-      timeoutMs: 1000,
+      timeoutMs,
       catalog,
       trust: { trustedKeys: [], allowedSources },
       log: () => {},
@@ -208,7 +209,9 @@ Deno.test("an allowed source's subdir that is a symlink out of the source is ref
 });
 
 Deno.test("a git clone is stopped once it takes more than twice plugins.install_max_bytes on disk", async () => {
-  const { dir, installed, install, close } = await startInstalls();
+  // A timeout far beyond what the clone needs: the bound on disk, not the clock, must stop it,
+  // however slowly a busy host runs git.
+  const { dir, installed, install, close } = await startInstalls(120_000);
   try {
     // A repository whose one commit holds 8 MiB that does not compress, for a 1 MiB bound.
     const repo = join(dir, "repo");
