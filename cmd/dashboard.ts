@@ -37,6 +37,7 @@ import { edgeOptions, type Service, serviceFields } from "../core/http/mod.ts";
 import { parseVkey } from "../core/ledger/vkey/mod.ts";
 import { createLogger, type Logger } from "../core/log/mod.ts";
 import { isTopicPattern } from "../core/topic/mod.ts";
+import { DEFAULT_OVERFLOW_WAIT_MS } from "../core/relay/stream/mod.ts";
 import { serviceCommand } from "./shared.ts";
 import { runAsEntry } from "./run.ts";
 
@@ -113,6 +114,14 @@ export const spec = defineConfig({
       help: "bytes queued per browser before it is cut off (it then resumes)",
       default: 4 * 1024 * 1024,
       min: 64 * 1024,
+    }),
+    overflow_wait: duration({
+      help: "time a browser stream cut off for its queue_bytes has for its socket to take the " +
+        "write already in flight and the overflow event (what it held besides is dropped at " +
+        "once) before its connection is closed",
+      default: DEFAULT_OVERFLOW_WAIT_MS,
+      min: 1,
+      max: 600_000,
     }),
     max_clients: int({ help: "concurrent browser streams", default: 200, min: 1 }),
     max_viewer_streams: int({
@@ -238,6 +247,7 @@ export async function start(
     streamBacklog: config.stream_backlog,
     overviewRefreshMs: config.overview_refresh,
     queueBytes: config.queue_bytes,
+    overflowWaitMs: config.overflow_wait,
     maxClients: config.max_clients,
     maxViewerStreams: config.max_viewer_streams,
     heartbeatMs: config.heartbeat,

@@ -63,6 +63,11 @@ interface FeedOptions {
    */
   historyBytes?: number;
   queueBytes: number;
+  /**
+   * How long a stream cut off for its queue has for its socket to take the write in flight and
+   * the overflow event before its connection is closed (the relay's default when unset).
+   */
+  overflowWaitMs?: number;
   maxClients: number;
   /**
    * Visibility classes whose summary is kept (default {@linkcode DEFAULT_VIEWER_CLASSES}); a
@@ -269,6 +274,7 @@ export class DashboardFeed implements HeldEvents {
       viewer,
       stream: new SseSubscriber({
         queueBytes: this.o.queueBytes,
+        overflowWaitMs: this.o.overflowWaitMs,
         onEnd: () => this.#clients.delete(client),
       }),
     };

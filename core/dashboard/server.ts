@@ -67,6 +67,8 @@ export interface DashboardOptions {
   streamBacklog: number;
   overviewRefreshMs: number;
   queueBytes: number;
+  /** How long a browser stream cut off for its queue has to take its last write (`overflow_wait`). */
+  overflowWaitMs?: number;
   maxClients: number;
   /** Browser streams one logged-in viewer (credential subject) may hold at once. */
   maxViewerStreams: number;
@@ -92,6 +94,7 @@ function buildParts(o: DashboardOptions) {
     historyBytes: o.historyBytes,
     viewerClasses: o.viewerClasses,
     queueBytes: o.queueBytes,
+    overflowWaitMs: o.overflowWaitMs,
     maxClients: o.maxClients,
     log: o.log,
   });

@@ -495,3 +495,34 @@ Deno.test("bidirectional controls in names, payloads, health and ledger entries 
     await dir.remove();
   }
 });
+
+// The slot goes with the cut, not with the connection, which is closed once the socket took the
+// overflow event or after overflow_wait (the subscriber's own tests follow that part).
+Deno.test("a browser stream that never reads is cut off at queue_bytes, its slot freed at the cut; overflow_wait is a dashboard setting", async () => {
+  const relay = await startRelay();
+  const dash = await startDashboard(relay.url, { queue_bytes: 64 * 1024, overflow_wait: 200 });
+  const clients = async () => (await (await fetch(`${dash.url}/health`)).json()).clients;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(dash.url).port) });
+  try {
+    await conn.write(
+      new TextEncoder().encode(`GET /events HTTP/1.1\r\nHost: ${new URL(dash.url).host}\r\n\r\n`),
+    );
+    await waitFor(async () => await clients() === 1, 10_000, "the stream opened");
+    // Far more than the queue and the loopback socket's buffers hold, read by nobody.
+    const text = "x".repeat(60_000);
+    for (let i = 0; i < 400 && await clients() === 1; i++) {
+      assert.equal((await publish(relay.url, "sensor.big", { i, text })).status, 200);
+    }
+    await waitFor(async () => await clients() === 0, 30_000, "the cut stream's slot freed");
+    // The dashboard serves a new stream meanwhile.
+    const s = await openSseAt(dash.url);
+    await s.until((e) => e.some((x) => x.event === "status"));
+    await s.close();
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+    await dash.close();
+    await relay.close();
+  }
+});
