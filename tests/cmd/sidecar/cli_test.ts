@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { sidecarSpec } from "../../../cmd/sidecar/config.ts";
 import { ConfigError } from "../../../core/errors/mod.ts";
-import { freePort, loaded, runIatp, startIatpService, tempDir } from "../../helpers.ts";
+import { freePort, loaded, runIatp, startIatpService, tempDir, waitFor } from "../../helpers.ts";
 import { post, startAgent } from "./fixtures.ts";
 
 Deno.test("an invalid enum env value is a startup error naming the variable (exit 2)", async () => {
@@ -556,6 +556,27 @@ Deno.test("launcher-run sidecar: a JSONL recorder file is rotated at recorder_ma
         "X-Agent-Trace-ID": `rot-${i}`,
       });
       assert.equal(r.status, 200);
+      // Each exchange's records reach the file before the next exchange: the batches stay one
+      // exchange each however late a busy host runs the recorder's flush timer (one batch of
+      // all 40 would pass the bound once, and rotate only once).
+      await waitFor(
+        async () => {
+          const read = (f: string) => Deno.readTextFile(f).catch(() => "");
+          // Both of its records: a rotation may have taken the first to `.1` meanwhile.
+          const text = (await read(`${file}.1`)) + (await read(file));
+          // A line still being written is not one of them yet.
+          const mine = text.split("\n").filter((l) => {
+            try {
+              return JSON.parse(l).trace_id === `rot-${i}`;
+            } catch {
+              return false;
+            }
+          });
+          return mine.length === 2;
+        },
+        10_000,
+        `rot-${i} written`,
+      );
     }
   } finally {
     await sc.stop();
