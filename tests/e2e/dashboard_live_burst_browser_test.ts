@@ -201,8 +201,14 @@ burstTest(
     const before = await top();
     await publishRange(relay.url, 51, 60);
     await page.waitForSelector("#cards li a[href='/tx/tx-60']");
-    // The draw that added the last card also moved the page: the card read is where it was.
-    assert.equal(await top(), before, "the card read stayed in place");
+    // The draw that added the last card also moved the page: the card read is where it was (to
+    // within the pixel that rounds fractional card heights against whole scroll offsets; without
+    // the anchoring it moves down by the height of ten cards).
+    const after = await top();
+    assert.ok(
+      Math.abs(after - before) <= 1,
+      `the card read stayed in place: ${before} -> ${after}`,
+    );
     assert.equal(await page.locator("#cards > li").count(), 50);
   },
   { page_size: 50 },
